@@ -1,0 +1,48 @@
+# bucky's recipes. `npm run up` and `npm test` install the tools, then call these.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+export PATH := justfile_directory() + "/node_modules/.bin:" + env_var("PATH")
+
+# List the recipes
+default:
+    @just --list
+
+# Compile the single `dist/bucky` executable
+build:
+    bun build cmd/main.ts --compile --minify --bytecode --sourcemap --outfile dist/bucky
+
+# Create a zone in this home if there is none, and show its status
+up: build
+    ./dist/bucky init --if-missing
+    ./dist/bucky status
+
+# Run every test: unit, property and end-to-end (builds first)
+test: build
+    bun test
+
+# Unit and property tests only (no binary needed)
+unit:
+    bun test protocol lib cmd
+
+# End-to-end tests against the compiled binary
+e2e: build
+    bun test test
+
+# Type-check and lint
+lint:
+    tsc -p .
+    biome check .
+
+# Everything CI checks
+check: lint test
+
+# What `npm test` runs: the whole suite
+ci: check
+
+# Benchmarks, each beside its anchor measured in the same run
+bench: build
+    bun bench/startup.ts
+
+# Format the code
+fmt:
+    biome check --write .

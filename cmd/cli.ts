@@ -1,0 +1,178 @@
+/**
+ * The command line: finds the command, checks its flags, runs it and prints its result
+ * (text, or one JSON document with --json) on stdout, or its error on stderr. Returns the
+ * exit code; only main.ts exits.
+ */
+import { type ArgsDef, type CommandDef, runCommand } from "citty";
+import { BuckyError, toBuckyError } from "../lib/errors.ts";
+import { type CommandOutput, resolveValue } from "./command.ts";
+import { rootCommand } from "./commands.ts";
+import { type Environment, globalArgs } from "./context.ts";
+import { renderUsage } from "./usage.ts";
+
+export interface Streams {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processStreams: Streams = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+const HELP_FLAGS = new Set(["--help", "-h"]);
+const VERSION_FLAGS = new Set(["--version", "-V"]);
+
+export async function main(
+  argv: readonly string[],
+  env: Environment = process.env,
+  streams: Streams = processStreams,
+): Promise<number> {
+  const json = argv.includes("--json");
+  try {
+    const { command, rest, path } = await resolveCommand(argv);
+    if (rest.some((token) => HELP_FLAGS.has(token)) || !isLeaf(command)) {
+      if (!isLeaf(command) && rest.some((token) => !token.startsWith("-"))) {
+        throw unknownCommand(rest.find((token) => !token.startsWith("-")) as string, path);
+      }
+      streams.stdout(`${await renderUsage(command, path)}\n`);
+      return 0;
+    }
+    checkArguments(command.args as ArgsDef, rest, path);
+    const ran = await runCommand(command, { rawArgs: [...rest], data: env });
+    const output = ran.result as CommandOutput;
+    streams.stdout(
+      json ? `${JSON.stringify(output.result, null, 2)}\n` : ensureNewline(output.text()),
+    );
+    return 0;
+  } catch (thrown) {
+    const error = toBuckyError(fromCitty(thrown));
+    if (json) {
+      streams.stderr(`${JSON.stringify({ error: error.toJSON() })}\n`);
+    } else {
+      streams.stderr(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ""}`);
+    }
+    if (error.code === "E_INTERNAL" && error.cause instanceof Error && env.BUCKY_DEBUG) {
+      streams.stderr(`${error.cause.stack}\n`);
+    }
+    return error.exitCode;
+  }
+}
+
+function isLeaf(command: CommandDef): boolean {
+  return typeof command.run === "function";
+}
+
+/**
+ * Walks down the command tree by the words on the command line. Flags may stand anywhere
+ * (`bucky --home X status` and `bucky status --home X` mean the same), so they are
+ * skipped, with the value of a global string flag.
+ */
+async function resolveCommand(argv: readonly string[]) {
+  let command: CommandDef = rootCommand;
+  const rest = [...argv];
+  const path = ["bucky"];
+  if (rest.length > 0 && rest.every((token) => VERSION_FLAGS.has(token) || token === "--json")) {
+    rest.splice(0, rest.length, "version", ...rest.filter((token) => token === "--json"));
+  }
+  for (;;) {
+    const subCommands = await resolveValue(command.subCommands);
+    if (!subCommands) break;
+    const index = firstWord(rest);
+    if (index < 0) break;
+    const name = rest[index] as string;
+    const next = subCommands[name];
+    if (!next) throw unknownCommand(name, path.join(" "));
+    command = await resolveValue(next);
+    path.push(name);
+    rest.splice(index, 1);
+  }
+  return { command, rest, path: path.join(" ") };
+}
+
+function firstWord(tokens: readonly string[]): number {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    if (token === "--") return -1;
+    if (!token.startsWith("-")) return i;
+    if (isGlobalStringFlag(token)) i++;
+  }
+  return -1;
+}
+
+function isGlobalStringFlag(token: string): boolean {
+  const name = token.replace(/^--/, "");
+  return name in globalArgs && globalArgs[name as keyof typeof globalArgs].type === "string";
+}
+
+/** Refuses unknown flags, flags missing their value, and extra positional arguments. */
+function checkArguments(args: ArgsDef, tokens: readonly string[], path: string): void {
+  const flags = new Map<string, ArgsDef[string]>();
+  let positionalSlots = 0;
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") {
+      positionalSlots++;
+      continue;
+    }
+    const alias = "alias" in def ? def.alias : undefined;
+    const aliases = alias === undefined ? [] : Array.isArray(alias) ? alias : [alias];
+    for (const spelling of [name, kebabCase(name), ...aliases]) flags.set(spelling, def);
+  }
+  const help = `Run \`${path} --help\` to see what it accepts.`;
+  let positionals = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    if (token === "--") {
+      positionals += tokens.length - i - 1;
+      break;
+    }
+    if (!token.startsWith("-") || token === "-") {
+      positionals++;
+      if (positionals > positionalSlots) {
+        throw new BuckyError("E_USAGE", `${path} does not take the argument "${token}"`, help);
+      }
+      continue;
+    }
+    const [spelled, inlineValue] = splitFlag(token);
+    const negated = spelled.startsWith("no-") ? flags.get(spelled.slice(3)) : undefined;
+    const def = flags.get(spelled) ?? (negated?.type === "boolean" ? negated : undefined);
+    if (!def) throw new BuckyError("E_USAGE", `${path} has no option ${token.split("=")[0]}`, help);
+    if ((def.type === "string" || def.type === "enum") && inlineValue === undefined) {
+      const value = tokens[i + 1];
+      if (value === undefined || value.startsWith("--")) {
+        throw new BuckyError("E_USAGE", `${token} needs a value`, help);
+      }
+      i++;
+    }
+  }
+}
+
+function splitFlag(token: string): [string, string | undefined] {
+  const name = token.replace(/^--?/, "");
+  const equals = name.indexOf("=");
+  return equals < 0 ? [name, undefined] : [name.slice(0, equals), name.slice(equals + 1)];
+}
+
+function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+}
+
+function unknownCommand(name: string, path: string): BuckyError {
+  return new BuckyError(
+    "E_USAGE",
+    `unknown command "${name}"`,
+    `Run \`${path} --help\` to see the commands.`,
+  );
+}
+
+/** citty reports a missing positional argument with its own error type. */
+function fromCitty(error: unknown): unknown {
+  if (error instanceof Error && error.name === "CLIError") {
+    return new BuckyError("E_USAGE", Bun.stripANSI(error.message), "Run the command with --help.");
+  }
+  return error;
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith("\n") ? text : `${text}\n`;
+}

@@ -1,0 +1,63 @@
+/**
+ * What every command receives: the global options, resolved once here from flags and the
+ * environment (lib/ never reads process.env), and the process's edges.
+ */
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import { BuckyError } from "../lib/errors.ts";
+import { createLog, LOG_LEVELS, type Log, type LogLevelName } from "../lib/log.ts";
+
+/** Flags every command accepts, anywhere on the command line. */
+export const globalArgs = {
+  json: { type: "boolean", description: "Print the result as one JSON document" },
+  home: {
+    type: "string",
+    valueHint: "dir",
+    description: "The node's home directory (default: $BUCKY_HOME, else ~/.bucky)",
+  },
+  "log-level": {
+    type: "string",
+    valueHint: LOG_LEVELS.join("|"),
+    description: "How much to log on stderr (default: warn; the daemon: info)",
+  },
+} as const;
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export interface Context {
+  readonly json: boolean;
+  readonly home: string;
+  readonly log: Log;
+  readonly env: Environment;
+  now(): number;
+}
+
+export interface GlobalFlags {
+  json?: boolean;
+  home?: string;
+  "log-level"?: string;
+}
+
+export function createContext(
+  flags: GlobalFlags,
+  env: Environment,
+  defaultLogLevel: LogLevelName,
+): Context {
+  const level = flags["log-level"] ?? defaultLogLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new BuckyError(
+      "E_USAGE",
+      `unknown log level "${level}"`,
+      `Use one of: ${LOG_LEVELS.join(", ")}.`,
+    );
+  }
+  if (flags.home === "")
+    throw new BuckyError("E_USAGE", "--home needs a directory", "For example: --home ~/.bucky");
+  return {
+    json: flags.json === true,
+    home: resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky"))),
+    log: createLog({ level: level as LogLevelName }),
+    env,
+    now: () => Date.now(),
+  };
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bun
+/**
+ * The entry point of the `bucky` binary: the only place that exits the process.
+ * `bucky --version` answers before anything else is loaded.
+ */
+import { VERSION } from "./version-info.ts";
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  process.stdout.write(`bucky ${VERSION}\n`);
+  process.exit(0);
+}
+// No top-level await: the binary is compiled to bytecode, which needs a CommonJS entry.
+import("./cli.ts").then(({ main }) => main(argv)).then((code) => process.exit(code));

@@ -1,0 +1,139 @@
+/**
+ * The one error type of bucky, and the one table from its codes to process exit codes
+ * and HTTP statuses. Both the CLI and the HTTP API report errors through it.
+ */
+import { ProtocolError } from "../protocol/errors.ts";
+
+export const ERROR_CODES = {
+  /** The command line is wrong: unknown flag, missing argument. */
+  E_USAGE: { exit: 2, http: 400 },
+  /** A value is not acceptable: a bad name, a mistyped recovery phrase. */
+  E_INVALID_INPUT: { exit: 2, http: 400 },
+  E_NOT_FOUND: { exit: 1, http: 404 },
+  /** This home has no zone (yet). */
+  E_NO_ZONE: { exit: 1, http: 404 },
+  E_EXISTS: { exit: 1, http: 409 },
+  E_PERMISSION: { exit: 1, http: 403 },
+  /** The operating system refused: disk full, I/O error. */
+  E_IO: { exit: 1, http: 500 },
+  /** Try again later: a daemon that is not running, a peer that is not reachable. */
+  E_UNAVAILABLE: { exit: 3, http: 503 },
+  /** A signature, hash or file does not verify. Do not retry: something was altered. */
+  E_INTEGRITY: { exit: 4, http: 422 },
+  /** A bug in bucky. */
+  E_INTERNAL: { exit: 70, http: 500 },
+} as const satisfies Record<string, { exit: number; http: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class BuckyError extends Error {
+  override readonly name = "BuckyError";
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** What the user can do next. */
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+/**
+ * Turns anything thrown into a BuckyError at the edge. A ProtocolError that escaped
+ * without context is still an integrity fault; anything else unexpected is a bug.
+ */
+export function toBuckyError(error: unknown): BuckyError {
+  if (error instanceof BuckyError) return error;
+  if (error instanceof ProtocolError) {
+    return new BuckyError(
+      "E_INTEGRITY",
+      error.message,
+      "Data failed verification; do not trust it.",
+      {
+        cause: error,
+      },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new BuckyError(
+    "E_INTERNAL",
+    `internal error: ${message}`,
+    "This is a bug in bucky. Run again with --log-level debug and report the output.",
+    { cause: error },
+  );
+}
+
+/**
+ * Explains an operating-system error on `path` for a person, or undefined for errors
+ * that are not about the file system (so the caller rethrows them untouched).
+ */
+export function fileSystemError(
+  error: unknown,
+  action: string,
+  path: string,
+): BuckyError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const cause = { cause: error };
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      return new BuckyError(
+        "E_PERMISSION",
+        `cannot ${action} ${path}: permission denied`,
+        "Choose a directory you can write to, with --home or BUCKY_HOME.",
+        cause,
+      );
+    case "EROFS":
+      return new BuckyError(
+        "E_PERMISSION",
+        `cannot ${action} ${path}: the file system is read-only`,
+        "Choose a writable directory with --home or BUCKY_HOME.",
+        cause,
+      );
+    case "ENOTDIR":
+      return new BuckyError(
+        "E_INVALID_INPUT",
+        `cannot ${action} ${path}: part of the path is a file, not a directory`,
+        "Point --home at a directory.",
+        cause,
+      );
+    case "ENOENT":
+      return new BuckyError(
+        "E_NOT_FOUND",
+        `cannot ${action} ${path}: no such file or directory`,
+        undefined,
+        cause,
+      );
+    case "ENOSPC":
+    case "EDQUOT":
+      return new BuckyError(
+        "E_IO",
+        `cannot ${action} ${path}: the disk is full`,
+        "Free some space and run the command again; nothing was changed.",
+        cause,
+      );
+    case "EIO":
+      return new BuckyError(
+        "E_IO",
+        `cannot ${action} ${path}: input/output error`,
+        "The disk may be failing; check it before retrying.",
+        cause,
+      );
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The layout of a node's home directory. Several homes on one box are several isolated
+ * nodes; that is how tests and the multi-device lab run.
+ *
+ *   <home>/identity/owner.key     the owner's signing key (only on devices that hold it)
+ *   <home>/identity/device.key    this device's key; never leaves the device
+ *   <home>/state.db               the zone state (SQLite, WAL)
+ *   <home>/logs/bucky.log         JSON-lines log, rotated
+ *
+ * `state.db` is written last by `bucky init`: its presence is what makes a home a zone.
+ */
+import { join } from "node:path";
+
+export interface HomePaths {
+  readonly home: string;
+  readonly identityDir: string;
+  readonly ownerKey: string;
+  readonly deviceKey: string;
+  readonly stateDb: string;
+  /** Where `bucky init` builds the database before renaming it into place. */
+  readonly stateDbStaging: string;
+  readonly logsDir: string;
+}
+
+export function homePaths(home: string): HomePaths {
+  const identityDir = join(home, "identity");
+  return {
+    home,
+    identityDir,
+    ownerKey: join(identityDir, "owner.key"),
+    deviceKey: join(identityDir, "device.key"),
+    stateDb: join(home, "state.db"),
+    stateDbStaging: join(home, "state.db.partial"),
+    logsDir: join(home, "logs"),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Logs, per DESIGN.md: info is one line per completed request or durable state change,
+ * with key=value fields; everything else is debug. Lines go to stderr (stdout carries
+ * only results) and, once a home is attached, as JSON lines to `<home>/logs/bucky.log`,
+ * rotated by size. Secrets are never passed in: there is nothing to redact.
+ */
+import { appendFileSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
+
+export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** consola's numeric levels; fatal and error share 0, so we keep the name as the type. */
+const LEVEL_NUMBERS: Record<LogLevelName, number> = {
+  silent: Number.NEGATIVE_INFINITY,
+  fatal: 0,
+  error: 0,
+  warn: 1,
+  info: 3,
+  debug: 4,
+  trace: 5,
+};
+
+/** The file keeps info and above whatever the console shows: it is the record. */
+const FILE_LEVEL = LEVEL_NUMBERS.info;
+const ROTATE_AT_BYTES = 10 * 1024 * 1024;
+const ROTATED_FILES_KEPT = 3;
+
+export interface Log {
+  fatal(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  /** From now on, also append JSON lines under `logsDir` (created if missing). */
+  attachFile(logsDir: string): void;
+}
+
+export interface LogOptions {
+  level: LogLevelName;
+  /** Where console lines go; stderr unless a test captures them. */
+  write?: (line: string) => void;
+}
+
+export function createLog(options: LogOptions): Log {
+  const consoleLevel = LEVEL_NUMBERS[options.level];
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const consoleReporter: ConsolaReporter = {
+    log(entry) {
+      if (entry.level <= consoleLevel) write(`${formatConsoleLine(entry)}\n`);
+    },
+  };
+  const consola = createConsola({
+    level: Math.max(consoleLevel, FILE_LEVEL),
+    reporters: [consoleReporter],
+  });
+  const log =
+    (type: Exclude<LogLevelName, "silent" | "trace">) => (message: string, fields?: LogFields) =>
+      consola[type](message, fields ?? {});
+  return {
+    fatal: log("fatal"),
+    error: log("error"),
+    warn: log("warn"),
+    info: log("info"),
+    debug: log("debug"),
+    attachFile(logsDir) {
+      const file = new RotatingFile(logsDir);
+      consola.addReporter({
+        log(entry) {
+          if (entry.level <= FILE_LEVEL) file.append(`${formatJsonLine(entry)}\n`);
+        },
+      });
+    },
+  };
+}
+
+function formatConsoleLine(entry: LogObject): string {
+  const [message, fields] = entry.args as [string, LogFields];
+  const time = entry.date.toISOString().slice(11, 23);
+  const pairs = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${formatValue(value)}`);
+  return [time, entry.type.toUpperCase().padEnd(5), message, ...pairs].join(" ");
+}
+
+function formatValue(value: LogFields[string]): string {
+  const text = String(value);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+function formatJsonLine(entry: LogObject): string {
+  const [message, fields] = entry.args as [string, LogFields];
+  return JSON.stringify({
+    time: entry.date.toISOString(),
+    level: entry.type,
+    msg: message,
+    ...fields,
+  });
+}
+
+/** An append-only file that rolls over to `.1`, `.2`, … when it grows too large. */
+class RotatingFile {
+  private readonly path: string;
+  private sizeBytes: number;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.path = join(dir, "bucky.log");
+    this.sizeBytes = sizeOf(this.path);
+  }
+
+  append(line: string): void {
+    if (this.sizeBytes + line.length > ROTATE_AT_BYTES) this.rotate();
+    appendFileSync(this.path, line, { mode: 0o600 });
+    this.sizeBytes += Buffer.byteLength(line);
+  }
+
+  private rotate(): void {
+    for (let n = ROTATED_FILES_KEPT - 1; n >= 1; n--) {
+      renameIfExists(`${this.path}.${n}`, `${this.path}.${n + 1}`);
+    }
+    renameIfExists(this.path, `${this.path}.1`);
+    this.sizeBytes = 0;
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}

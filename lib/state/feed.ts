@@ -1,0 +1,67 @@
+/**
+ * This device's own feed: every local transaction becomes one signed changeset, chained
+ * to the previous one, stored, and applied, all in one SQLite transaction.
+ */
+import { desc, eq } from "drizzle-orm";
+import { type Changeset, type Op, signChangeset } from "../../protocol/changeset.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import { nextHlc } from "../../protocol/hlc.ts";
+import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
+import type { StateDb } from "../store/db.ts";
+import { changesets, node } from "../store/schema.ts";
+import { applyChangeset } from "./apply.ts";
+
+export interface Author {
+  readonly zone: ZoneId;
+  readonly key: SigningKey;
+}
+
+/** Signs `ops` as this device's next changeset, stores and applies it. */
+export function appendLocalChangeset(
+  db: StateDb,
+  author: Author,
+  ops: readonly Op[],
+  nowMs: number,
+): Changeset {
+  const authorId = deviceIdFromPublicKey(author.key.publicKey);
+  return db.transaction((tx) => {
+    const self = tx.select().from(node).get();
+    if (!self) throw new Error("the node row is missing: the database was not initialized");
+    const last = tx
+      .select({ seq: changesets.seq, hash: changesets.hash })
+      .from(changesets)
+      .where(eq(changesets.author, authorId))
+      .orderBy(desc(changesets.seq))
+      .limit(1)
+      .get();
+    const hlc = nextHlc({ ms: self.hlcMs, counter: self.hlcCounter }, nowMs);
+    const changeset = signChangeset(
+      {
+        zone: author.zone,
+        author: authorId,
+        seq: (last?.seq ?? 0) + 1,
+        prev: last ? new Uint8Array(last.hash) : null,
+        hlc,
+        ops: lastOpPerKey(ops),
+      },
+      author.key,
+    );
+    tx.insert(changesets)
+      .values({
+        author: authorId,
+        seq: changeset.seq,
+        hash: Buffer.from(changeset.hash),
+        bytes: Buffer.from(changeset.bytes),
+        receivedAt: nowMs,
+      })
+      .run();
+    applyChangeset(tx, changeset);
+    tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
+    return changeset;
+  });
+}
+
+/** Within one transaction a later write to a key replaces an earlier one. */
+function lastOpPerKey(ops: readonly Op[]): Op[] {
+  return [...new Map(ops.map((op) => [op.key, op])).values()];
+}

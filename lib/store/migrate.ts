@@ -1,0 +1,33 @@
+/**
+ * A tiny migrator: SQL files ship inside the binary as text and are applied in order,
+ * each in its own transaction, with `PRAGMA user_version` counting how many ran.
+ * (drizzle's folder migrator cannot find its folder inside a compiled binary.)
+ */
+import type { Database } from "bun:sqlite";
+import { BuckyError } from "../errors.ts";
+import initial from "./migrations/0001-initial.sql" with { type: "text" };
+
+/** In order; never edit or reorder one that has shipped, only append. */
+export const MIGRATIONS: readonly string[] = [initial];
+
+export function migrate(sqlite: Database, path: string): void {
+  const current = userVersion(sqlite);
+  if (current > MIGRATIONS.length) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${path} was written by a newer bucky (schema ${current}, this one knows ${MIGRATIONS.length})`,
+      "Run the newer bucky, or upgrade this one.",
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    sqlite.transaction(() => {
+      sqlite.run(MIGRATIONS[version] as string);
+      sqlite.run(`PRAGMA user_version = ${version + 1}`);
+    })();
+  }
+}
+
+function userVersion(sqlite: Database): number {
+  const row = sqlite.query<{ user_version: number }, []>("PRAGMA user_version").get();
+  return row?.user_version ?? 0;
+}

@@ -1,0 +1,141 @@
+/**
+ * Opening a home's zone for use. Nothing read from disk is trusted: the documents are
+ * verified against the zone id, and the key files against the documents, every time.
+ */
+import { existsSync } from "node:fs";
+import { eq, like, or } from "drizzle-orm";
+import {
+  type DeviceDocument,
+  verifyDeviceDocument,
+  verifyZoneDocument,
+  type ZoneDocument,
+} from "../../protocol/documents.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { stateKeys } from "../../protocol/state-key.ts";
+import { BuckyError } from "../errors.ts";
+import { type HomePaths, homePaths } from "../home.ts";
+import { readKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import { openStateDb, type StateDb } from "../store/db.ts";
+import { node, state } from "../store/schema.ts";
+import { inspectHome } from "./home-contents.ts";
+
+export interface OpenZone {
+  readonly paths: HomePaths;
+  readonly db: StateDb;
+  readonly zone: ZoneDocument;
+  /** This device's own document. */
+  readonly device: DeviceDocument;
+  readonly deviceKey: SigningKey;
+  /** Every member device, by name, this one included. */
+  readonly devices: readonly DeviceDocument[];
+  /** Whether this device holds the owner key (and so can admit devices). */
+  readonly holdsOwnerKey: boolean;
+  close(): void;
+}
+
+export function openZone(home: string, log: Log): OpenZone {
+  const paths = homePaths(home);
+  requireZone(paths);
+  const db = openStateDb(paths.stateDb, { create: false });
+  try {
+    return { ...verifyZone(paths, db, log), paths, db, close: () => db.$client.close() };
+  } catch (error) {
+    db.$client.close();
+    throw error;
+  }
+}
+
+function requireZone(paths: HomePaths): void {
+  const contents = inspectHome(paths);
+  if (contents === "zone") return;
+  if (contents === "interrupted") {
+    throw new BuckyError(
+      "E_NO_ZONE",
+      `${paths.home} has no zone: an earlier \`bucky init\` was interrupted`,
+      "Run `bucky init` again; it cleans up and starts over.",
+    );
+  }
+  throw new BuckyError(
+    "E_NO_ZONE",
+    `${paths.home} has no zone`,
+    "Create one with `bucky init`, or point --home (or BUCKY_HOME) at an existing home.",
+  );
+}
+
+function verifyZone(paths: HomePaths, db: StateDb, log: Log) {
+  const self = db.select().from(node).get();
+  if (!self) throw integrity(`${paths.stateDb} has no node record`);
+  const zoneId = self.zoneId as ZoneId;
+
+  const rows = db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(
+      or(eq(state.key, stateKeys.zoneDocument), like(state.key, `${stateKeys.devicesPrefix}%/doc`)),
+    )
+    .all();
+  const documents = new Map(rows.map((row) => [row.key, row.value]));
+
+  const zone = verified(`the zone document in ${paths.stateDb}`, () =>
+    verifyZoneDocument(jwsOf(documents.get(stateKeys.zoneDocument)), zoneId),
+  );
+  const devices: DeviceDocument[] = [];
+  for (const [key, value] of documents) {
+    if (key === stateKeys.zoneDocument || value === null) continue;
+    const doc = verified(`the device document ${key} in ${paths.stateDb}`, () =>
+      verifyDeviceDocument(jwsOf(value), zoneId),
+    );
+    if (key !== stateKeys.deviceDocument(doc.name))
+      throw integrity(`${key} holds the document of device ${doc.name}`);
+    devices.push(doc);
+  }
+  devices.sort((a, b) => a.name.localeCompare(b.name));
+
+  const device = devices.find((doc) => doc.name === self.deviceName);
+  if (!device || device.id !== self.deviceId) {
+    throw integrity(`this device (${self.deviceName}) has no valid document in ${paths.stateDb}`);
+  }
+  const deviceKey = signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log));
+  if (deviceIdFromPublicKey(deviceKey.publicKey) !== device.id) {
+    throw integrity(`the device key ${paths.deviceKey} does not match this device's document`);
+  }
+  const holdsOwnerKey = existsSync(paths.ownerKey);
+  if (holdsOwnerKey) {
+    const owner = signingKeyFromSeed(readKeyFile(paths.ownerKey, "owner", log));
+    if (zoneIdFromPublicKey(owner.publicKey) !== zone.id) {
+      throw integrity(`the owner key ${paths.ownerKey} is not the key of zone ${zone.id}`);
+    }
+  }
+  return { zone, device, deviceKey, devices, holdsOwnerKey };
+}
+
+function jwsOf(value: string | null | undefined): string {
+  if (value === null || value === undefined) throw new ProtocolError("it is missing");
+  const parsed: unknown = JSON.parse(value);
+  if (typeof parsed !== "string") throw new ProtocolError("it is not a JWS string");
+  return parsed;
+}
+
+/** Runs a verification and reports a failure as an integrity error naming `what`. */
+function verified<T>(what: string, verify: () => T): T {
+  try {
+    return verify();
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) {
+      throw integrity(`${what} failed verification: ${error.message}`, error);
+    }
+    throw error;
+  }
+}
+
+function integrity(message: string, cause?: unknown): BuckyError {
+  return new BuckyError(
+    "E_INTEGRITY",
+    message,
+    "Something on this device was altered or damaged; do not trust it. Restore the home from a backup, or re-create the device from your recovery phrase.",
+    { cause },
+  );
+}

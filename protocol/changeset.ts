@@ -1,0 +1,188 @@
+/**
+ * Changesets: one per local transaction, appended to the author device's own feed.
+ *
+ *   entry = CBOR [body: bstr, signature: bstr]
+ *   body  = CBOR { v: 1, zone, author, seq, prev, hlc: [ms, counter], ops: [[key, value], ...] }
+ *
+ * `seq` counts from 1 per author; `prev` is the hash of the author's previous body (null
+ * for seq 1), so a feed is a hash chain. The signature is Ed25519 by the author's device
+ * key over a context label followed by the body bytes exactly as carried in the entry.
+ * A value is JSON text; null is a tombstone (a delete).
+ */
+import { createHash } from "node:crypto";
+import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
+import { utf8 } from "./encoding.ts";
+import { check } from "./errors.ts";
+import { type Hlc, MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseDeviceId,
+  parseZoneId,
+  type ZoneId,
+} from "./ids.ts";
+import {
+  requireBytes,
+  requireOnlyFields,
+  requireRecord,
+  requireString,
+  requireUint,
+} from "./shape.ts";
+import { MAX_KEY_LENGTH, stateKeyProblem } from "./state-key.ts";
+
+export const CHANGESET_VERSION = 1;
+export const MAX_CHANGESET_BYTES = 1024 * 1024;
+export const MAX_OPS_PER_CHANGESET = 10_000;
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const HASH_BYTES = 32;
+const ID_MAX_LENGTH = 64;
+const SIGNATURE_CONTEXT = utf8("bucky changeset v1\n");
+
+export interface Op {
+  readonly key: string;
+  /** JSON text, or null for a tombstone. */
+  readonly value: string | null;
+}
+
+export interface ChangesetBody {
+  readonly zone: ZoneId;
+  readonly author: DeviceId;
+  readonly seq: number;
+  readonly prev: Uint8Array | null;
+  readonly hlc: Hlc;
+  readonly ops: readonly Op[];
+}
+
+export interface Changeset extends ChangesetBody {
+  /** The whole entry as stored and sent. */
+  readonly bytes: Uint8Array;
+  /** SHA-256 of the body bytes: what the author's next changeset names as `prev`. */
+  readonly hash: Uint8Array;
+}
+
+interface DecodedChangeset extends Changeset {
+  readonly bodyBytes: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export function signChangeset(body: ChangesetBody, author: SigningKey): Changeset {
+  check(
+    deviceIdFromPublicKey(author.publicKey) === body.author,
+    "a changeset must be signed by its author",
+  );
+  const bodyBytes = encodeCbor({
+    v: CHANGESET_VERSION,
+    zone: body.zone,
+    author: body.author,
+    seq: body.seq,
+    prev: body.prev,
+    hlc: [body.hlc.ms, body.hlc.counter],
+    ops: body.ops.map((op) => [op.key, op.value]),
+  });
+  const signature = author.sign(signingInput(bodyBytes));
+  // Decoding what we just signed holds a local write to exactly the limits a peer enforces.
+  return decodeChangeset(encodeCbor([bodyBytes, signature]));
+}
+
+/** Parses an entry and checks every field against its limit. Does not verify the signature. */
+export function decodeChangeset(bytes: Uint8Array): DecodedChangeset {
+  const entry = decodeCbor(bytes, MAX_CHANGESET_BYTES, "changeset");
+  check(Array.isArray(entry) && entry.length === 2, "a changeset is a [body, signature] pair");
+  const bodyBytes = entry[0];
+  check(bodyBytes instanceof Uint8Array, "changeset body must be a byte string");
+  const signature = requireBytes(entry[1], "changeset signature", SIGNATURE_BYTES);
+  const body = requireRecord(
+    decodeCbor(bodyBytes, MAX_CHANGESET_BYTES, "changeset body"),
+    "changeset body",
+  );
+  requireOnlyFields(body, ["v", "zone", "author", "seq", "prev", "hlc", "ops"], "changeset body");
+  check(body.v === CHANGESET_VERSION, `changeset version ${String(body.v)} is not supported`);
+  const zone = parseZoneId(requireString(body.zone, "changeset zone", ID_MAX_LENGTH));
+  check(zone !== undefined, "changeset zone is not a zone id");
+  const author = parseDeviceId(requireString(body.author, "changeset author", ID_MAX_LENGTH));
+  check(author !== undefined, "changeset author is not a device id");
+  const seq = requireUint(body.seq, "changeset seq");
+  check(seq >= 1, "changeset seq starts at 1");
+  const prev = body.prev === null ? null : requireBytes(body.prev, "changeset prev", HASH_BYTES);
+  check((seq === 1) === (prev === null), "only the first changeset of a feed has no prev");
+  return {
+    zone,
+    author,
+    seq,
+    prev,
+    hlc: decodeHlc(body.hlc),
+    ops: decodeOps(body.ops),
+    bytes,
+    hash: hashBody(bodyBytes),
+    bodyBytes,
+    signature,
+  };
+}
+
+/** Throws ProtocolError unless the author's key signed this entry's body. */
+export function verifyChangeset(changeset: DecodedChangeset, authorKey: VerifyKey): void {
+  check(
+    deviceIdFromPublicKey(authorKey.publicKey) === changeset.author,
+    "changeset verified against the wrong key",
+  );
+  check(
+    authorKey.verify(signingInput(changeset.bodyBytes), changeset.signature),
+    `changeset ${changeset.author}#${changeset.seq} has a bad signature`,
+  );
+}
+
+function decodeHlc(value: unknown): Hlc {
+  check(Array.isArray(value) && value.length === 2, "changeset hlc is a [ms, counter] pair");
+  return {
+    ms: requireUint(value[0], "changeset hlc ms", MAX_HLC_MS),
+    counter: requireUint(value[1], "changeset hlc counter", MAX_HLC_COUNTER),
+  };
+}
+
+function decodeOps(value: unknown): Op[] {
+  check(Array.isArray(value), "changeset ops must be an array");
+  check(value.length >= 1, "a changeset has at least one op");
+  check(
+    value.length <= MAX_OPS_PER_CHANGESET,
+    `a changeset has at most ${MAX_OPS_PER_CHANGESET} ops`,
+  );
+  const seen = new Set<string>();
+  return value.map((op, index) => {
+    check(Array.isArray(op) && op.length === 2, `op ${index} is a [key, value] pair`);
+    const key = requireString(op[0], `op ${index} key`, MAX_KEY_LENGTH);
+    const problem = stateKeyProblem(key);
+    check(problem === undefined, `op ${index} key: ${problem}`);
+    // One op per key: otherwise which one wins would depend on apply order.
+    check(!seen.has(key), `op ${index} writes "${key}" a second time`);
+    seen.add(key);
+    if (op[1] === null) return { key, value: null };
+    const value = requireString(op[1], `op ${index} value`, MAX_VALUE_BYTES);
+    check(
+      utf8(value).length <= MAX_VALUE_BYTES,
+      `op ${index} value is over ${MAX_VALUE_BYTES} bytes`,
+    );
+    check(isJson(value), `op ${index} value is not JSON`);
+    return { key, value };
+  });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signingInput(bodyBytes: Uint8Array): Uint8Array {
+  const input = new Uint8Array(SIGNATURE_CONTEXT.length + bodyBytes.length);
+  input.set(SIGNATURE_CONTEXT);
+  input.set(bodyBytes, SIGNATURE_CONTEXT.length);
+  return input;
+}
+
+function hashBody(bodyBytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(bodyBytes).digest());
+}

@@ -1,0 +1,66 @@
+/**
+ * Zone and device names. They appear in state keys (`devices/<name>/doc`) and will name
+ * hosts (`<device>.<zone>`), so both follow the DNS label rule: 1 to 63 characters of
+ * lowercase letters, digits and hyphens, starting with a letter and not ending with a
+ * hyphen. Checking returns a reason instead of throwing: a bad name is bad input, not a
+ * protocol fault.
+ */
+
+import type { Brand } from "./brand.ts";
+
+export type ZoneName = Brand<string, "ZoneName">;
+export type DeviceName = Brand<string, "DeviceName">;
+
+export const MAX_NAME_LENGTH = 63;
+const NAME_PATTERN = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
+
+export type NameCheck<T> = { ok: true; name: T } | { ok: false; reason: string };
+
+function checkName<T extends string>(text: string): NameCheck<T> {
+  if (text.length === 0) return { ok: false, reason: "it is empty" };
+  if (text.length > MAX_NAME_LENGTH) {
+    return {
+      ok: false,
+      reason: `it is ${text.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+    };
+  }
+  // Name the first offending character: a control character is invisible in a terminal.
+  for (const ch of text) {
+    if (!/[a-z0-9-]/.test(ch)) {
+      const code = ch.codePointAt(0) ?? 0;
+      const shown =
+        code < 0x20 || code === 0x7f ? `U+${code.toString(16).padStart(4, "0")}` : `"${ch}"`;
+      return {
+        ok: false,
+        reason: `it contains ${shown}; use lowercase letters, digits and hyphens`,
+      };
+    }
+  }
+  if (!NAME_PATTERN.test(text)) {
+    return { ok: false, reason: "it must start with a letter and must not end with a hyphen" };
+  }
+  return { ok: true, name: text as T };
+}
+
+export function checkZoneName(text: string): NameCheck<ZoneName> {
+  return checkName<ZoneName>(text);
+}
+
+export function checkDeviceName(text: string): NameCheck<DeviceName> {
+  return checkName<DeviceName>(text);
+}
+
+/**
+ * Turns a free-form label (a host name) into a valid name, or undefined when nothing
+ * usable is left. Used only for defaults; what a user types is checked, never rewritten.
+ */
+export function suggestName(label: string): string | undefined {
+  const cleaned = label
+    .toLowerCase()
+    .split(".")[0]
+    ?.replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, MAX_NAME_LENGTH)
+    .replace(/-+$/, "");
+  return cleaned ? cleaned : undefined;
+}

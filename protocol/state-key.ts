@@ -1,0 +1,28 @@
+/**
+ * Keys of the zone state: slash-separated paths laid out like BuckyOS's system config
+ * (`boot/config`, `devices/<name>/doc`, `users/<user>/apps/<app>/spec`, `nodes/<name>/…`).
+ */
+
+export const MAX_KEY_LENGTH = 512;
+const SEGMENT_PATTERN = /^[A-Za-z0-9_.:@-]+$/;
+
+/** Why `key` is not a valid state key, or undefined when it is. */
+export function stateKeyProblem(key: string): string | undefined {
+  if (key.length === 0) return "a key must not be empty";
+  if (key.length > MAX_KEY_LENGTH) return `a key is at most ${MAX_KEY_LENGTH} characters`;
+  for (const segment of key.split("/")) {
+    if (segment === "") return "a key has no empty segments (no leading, trailing or double slash)";
+    if (segment === "." || segment === "..") return 'a key has no "." or ".." segments';
+    if (!SEGMENT_PATTERN.test(segment)) {
+      return "a key segment uses only letters, digits and _ . : @ -";
+    }
+  }
+  return undefined;
+}
+
+/** Well-known keys. */
+export const stateKeys = {
+  zoneDocument: "boot/config",
+  deviceDocument: (device: string) => `devices/${device}/doc`,
+  devicesPrefix: "devices/",
+} as const;
