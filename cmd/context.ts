@@ -17,8 +17,8 @@ export const globalArgs = {
   },
   "log-level": {
     type: "string",
-    valueHint: LOG_LEVELS.join("|"),
-    description: "How much to log on stderr (default: warn; the daemon: info)",
+    valueHint: "level",
+    description: `Log on stderr down to: ${LOG_LEVELS.join(", ")} (default: warn)`,
   },
 } as const;
 

@@ -55,6 +55,8 @@ export function createLog(options: LogOptions): Log {
   const consola = createConsola({
     level: Math.max(consoleLevel, FILE_LEVEL),
     reporters: [consoleReporter],
+    // consola folds repeated identical lines by default; a log of requests must not.
+    throttle: 0,
   });
   const log =
     (type: Exclude<LogLevelName, "silent" | "trace">) => (message: string, fields?: LogFields) =>

@@ -7,7 +7,16 @@
  * commit, so leftovers never belong to a phrase the user has seen.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import {
   type DeviceDocument,
   signDeviceDocument,
@@ -26,6 +35,7 @@ import type { Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openStateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
+import { sqliteError } from "../store/sqlite-error.ts";
 import { initLeftovers, inspectHome } from "./home-contents.ts";
 
 /** Durable steps of `createZone`, reported as each one completes. */
@@ -75,14 +85,27 @@ export function createZone(options: CreateZoneOptions): CreatedZone {
     options.onStep?.("home-ready");
     created = stageZone(paths, options);
   } catch (error) {
-    removeLeftovers(paths);
-    if (contents === "missing") rmSync(paths.home, { recursive: true, force: true });
-    throw fileSystemError(error, "write to", paths.home) ?? error;
+    // Best effort: the error to report is the one that stopped init, not a cleanup's.
+    try {
+      removeLeftovers(paths);
+      if (contents === "missing" && existsSync(paths.home)) rmSync(paths.home, { recursive: true });
+    } catch (cleanupError) {
+      options.log.warn("could not remove a partial home", {
+        home: paths.home,
+        error: String(cleanupError),
+      });
+    }
+    throw (
+      fileSystemError(error, "write to", paths.home) ??
+      sqliteError(error, paths.stateDbStaging) ??
+      error
+    );
   }
   // The commit. From here on the zone exists, so nothing is cleaned up on failure.
   renameSync(paths.stateDbStaging, paths.stateDb);
   fsyncDirectory(paths.home);
   options.onStep?.("committed");
+  options.log.attachFile(paths.logsDir);
   options.log.info("zone created", {
     zone: created.zone.id,
     name: created.zone.name,
@@ -143,7 +166,9 @@ function stageZone(paths: HomePaths, options: CreateZoneOptions): CreatedZone {
 }
 
 function removeLeftovers(paths: HomePaths): void {
-  for (const path of initLeftovers(paths)) rmSync(path, { recursive: true, force: true });
+  for (const path of initLeftovers(paths)) {
+    if (existsSync(path)) rmSync(path, { recursive: true });
+  }
 }
 
 function fsyncFile(path: string): void {

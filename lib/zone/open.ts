@@ -39,6 +39,7 @@ export interface OpenZone {
 export function openZone(home: string, log: Log): OpenZone {
   const paths = homePaths(home);
   requireZone(paths);
+  log.attachFile(paths.logsDir);
   const db = openStateDb(paths.stateDb, { create: false });
   try {
     return { ...verifyZone(paths, db, log), paths, db, close: () => db.$client.close() };

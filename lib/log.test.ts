@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLog } from "./log.ts";
+
+function capture(level: Parameters<typeof createLog>[0]["level"]) {
+  const lines: string[] = [];
+  const log = createLog({ level, write: (line) => lines.push(line) });
+  return { log, lines };
+}
+
+describe("log", () => {
+  test("writes one line per call with key=value fields, quoting values with spaces", () => {
+    const { log, lines } = capture("info");
+    log.info("zone created", { zone: "zabc", name: "my home", skipped: undefined });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}zone created zone=zabc name="my home"\n$/,
+    );
+  });
+
+  test("drops lines below the console level", () => {
+    const { log, lines } = capture("warn");
+    log.debug("noise");
+    log.info("change");
+    log.warn("careful");
+    log.error("fault");
+    expect(lines.map((line) => line.split(" ")[1])).toEqual(["WARN", "ERROR"]);
+  });
+
+  test("silent writes nothing to the console", () => {
+    const { log, lines } = capture("silent");
+    log.fatal("gone");
+    expect(lines).toEqual([]);
+  });
+
+  test("an attached file gets JSON lines at info and above, whatever the console level", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    try {
+      const { log } = capture("silent");
+      log.attachFile(join(dir, "logs"));
+      log.debug("not recorded");
+      log.info("zone created", { zone: "zabc" });
+      const lines = readFileSync(join(dir, "logs", "bucky.log"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line));
+      expect(lines).toEqual([
+        { time: expect.any(String), level: "info", msg: "zone created", zone: "zabc" },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test("the file rolls over and keeps three old files", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    try {
+      const { log } = capture("silent");
+      log.attachFile(dir);
+      const big = "x".repeat(1024 * 1024);
+      for (let i = 0; i < 50; i++) log.info("filler", { big });
+      expect(readdirSync(dir).sort()).toEqual([
+        "bucky.log",
+        "bucky.log.1",
+        "bucky.log.2",
+        "bucky.log.3",
+      ]);
+      for (const file of readdirSync(dir)) {
+        expect(Bun.file(join(dir, file)).size).toBeLessThanOrEqual(10 * 1024 * 1024);
+      }
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

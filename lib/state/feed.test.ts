@@ -1,0 +1,72 @@
+import { describe, expect, test } from "bun:test";
+import { asc } from "drizzle-orm";
+import { decodeChangeset, verifyChangeset } from "../../protocol/changeset.ts";
+import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
+import { changesets, state } from "../store/schema.ts";
+import { appendLocalChangeset } from "./feed.ts";
+import { openTestNode } from "./test-db.ts";
+
+describe("appendLocalChangeset", () => {
+  test("chains each changeset to the previous one and signs it", () => {
+    const { db, zone, key } = openTestNode(7);
+    const first = appendLocalChangeset(db, { zone, key }, [{ key: "a", value: "1" }], 1000);
+    const second = appendLocalChangeset(db, { zone, key }, [{ key: "b", value: "2" }], 2000);
+    expect([first.seq, second.seq]).toEqual([1, 2]);
+    expect(first.prev).toBeNull();
+    expect(second.prev).toEqual(first.hash);
+
+    const stored = db.select().from(changesets).orderBy(asc(changesets.seq)).all();
+    expect(stored.map((row) => row.seq)).toEqual([1, 2]);
+    for (const row of stored) {
+      const decoded = decodeChangeset(new Uint8Array(row.bytes));
+      verifyChangeset(decoded, verifyKeyFromPublicKey(key.publicKey));
+      expect(Buffer.from(row.hash).toString("hex")).toBe(Buffer.from(decoded.hash).toString("hex"));
+    }
+  });
+
+  test("applies the ops: a later write wins, a delete leaves a tombstone", () => {
+    const { db, zone, key } = openTestNode(7);
+    appendLocalChangeset(db, { zone, key }, [{ key: "k", value: '"old"' }], 1000);
+    appendLocalChangeset(
+      db,
+      { zone, key },
+      [
+        { key: "k", value: '"new"' },
+        { key: "gone", value: "1" },
+      ],
+      2000,
+    );
+    appendLocalChangeset(db, { zone, key }, [{ key: "gone", value: null }], 3000);
+    const rows = db
+      .select({ key: state.key, value: state.value, seq: state.seq })
+      .from(state)
+      .orderBy(asc(state.key))
+      .all();
+    expect(rows).toEqual([
+      { key: "gone", value: null, seq: 3 },
+      { key: "k", value: '"new"', seq: 2 },
+    ]);
+  });
+
+  test("keeps the clock moving forward when the wall clock goes back", () => {
+    const { db, zone, key } = openTestNode(7);
+    const a = appendLocalChangeset(db, { zone, key }, [{ key: "k", value: "1" }], 5000);
+    const b = appendLocalChangeset(db, { zone, key }, [{ key: "k", value: "2" }], 1000);
+    expect(b.hlc).toEqual({ ms: a.hlc.ms, counter: a.hlc.counter + 1 });
+    expect(db.select({ value: state.value }).from(state).get()).toEqual({ value: "2" });
+  });
+
+  test("within one changeset the last write to a key is the one kept", () => {
+    const { db, zone, key } = openTestNode(7);
+    const changeset = appendLocalChangeset(
+      db,
+      { zone, key },
+      [
+        { key: "k", value: "1" },
+        { key: "k", value: "2" },
+      ],
+      1000,
+    );
+    expect(changeset.ops).toEqual([{ key: "k", value: "2" }]);
+  });
+});

@@ -1,0 +1,38 @@
+/** A fresh state database for one device of a fresh zone, for tests of lib/state. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { openStateDb, type StateDb } from "../store/db.ts";
+import { node } from "../store/schema.ts";
+
+export interface TestNode {
+  readonly db: StateDb;
+  readonly zone: ZoneId;
+  readonly key: SigningKey;
+}
+
+export function seed(byte: number): Uint8Array {
+  return new Uint8Array(32).fill(byte);
+}
+
+// One directory per test process (bun runs every test file in one), removed on exit.
+const dir = mkdtempSync(join(tmpdir(), "bucky-state-"));
+process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+let opened = 0;
+
+export function openTestNode(deviceSeed: number, ownerSeed = 1): TestNode {
+  const zone = zoneIdFromPublicKey(signingKeyFromSeed(seed(ownerSeed)).publicKey);
+  const key = signingKeyFromSeed(seed(deviceSeed));
+  const db = openStateDb(join(dir, `state-${++opened}.db`), { create: true });
+  db.insert(node)
+    .values({
+      id: 1,
+      zoneId: zone,
+      deviceId: deviceIdFromPublicKey(key.publicKey),
+      deviceName: `d${deviceSeed}`,
+    })
+    .run();
+  return { db, zone, key };
+}

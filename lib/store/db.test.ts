@@ -1,0 +1,88 @@
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getTableConfig } from "drizzle-orm/sqlite-core";
+import { BuckyError } from "../errors.ts";
+import { openStateDb } from "./db.ts";
+import { MIGRATIONS } from "./migrate.ts";
+import * as schema from "./schema.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bucky-store-"));
+afterAll(() => rmSync(dir, { recursive: true }));
+
+describe("state database", () => {
+  test("opens in WAL mode with synchronous=NORMAL, migrated to the latest schema", () => {
+    const db = openStateDb(join(dir, "fresh.db"), { create: true });
+    const pragma = (name: string) =>
+      Object.values(db.$client.query(`PRAGMA ${name}`).get() as object)[0];
+    expect([pragma("journal_mode"), pragma("synchronous"), pragma("user_version")]).toEqual([
+      "wal",
+      1, // NORMAL
+      MIGRATIONS.length,
+    ]);
+    db.$client.close();
+  });
+
+  test("reopening applies no migration twice", () => {
+    const path = join(dir, "twice.db");
+    openStateDb(path, { create: true }).$client.close();
+    const db = openStateDb(path, { create: false });
+    expect(
+      db.$client.query("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get(),
+    ).toEqual({ n: 3 });
+    db.$client.close();
+  });
+
+  test("a database from a newer bucky is refused, untouched", () => {
+    const path = join(dir, "newer.db");
+    const raw = new Database(path);
+    raw.run(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
+    raw.close();
+    expect(() => openStateDb(path, { create: false })).toThrow(
+      new BuckyError(
+        "E_INVALID_INPUT",
+        `${path} was written by a newer bucky (schema ${MIGRATIONS.length + 1}, this one knows ${MIGRATIONS.length})`,
+      ),
+    );
+  });
+
+  test("a missing database is not created when create is false", () => {
+    expect(() => openStateDb(join(dir, "absent.db"), { create: false })).toThrow(BuckyError);
+  });
+
+  test("the drizzle schema describes exactly the tables the migrations create", () => {
+    const db = openStateDb(join(dir, "schema.db"), { create: true });
+    for (const table of [schema.node, schema.changesets, schema.state]) {
+      const config = getTableConfig(table);
+      const primaryKeyColumns = new Set([
+        ...config.columns.filter((column) => column.primary).map((column) => column.name),
+        ...config.primaryKeys.flatMap((key) => key.columns.map((column) => column.name)),
+      ]);
+      const declared = config.columns
+        .map((column) => ({
+          name: column.name,
+          notNull: column.notNull || primaryKeyColumns.has(column.name),
+          pk: primaryKeyColumns.has(column.name),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const actual = db.$client
+        .query<{ name: string; notnull: number; pk: number }, []>(
+          `PRAGMA table_info(${config.name})`,
+        )
+        .all()
+        .map((column) => ({
+          name: column.name,
+          notNull: column.notnull === 1 || column.pk > 0,
+          pk: column.pk > 0,
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      expect({ table: config.name, columns: declared }).toEqual({
+        table: config.name,
+        columns: actual,
+      });
+    }
+    db.$client.close();
+  });
+});

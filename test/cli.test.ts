@@ -1,0 +1,152 @@
+/** The command line as a whole: help, version, JSON output and errors, status. */
+import { describe, expect, test } from "bun:test";
+import { verifyDeviceDocument, verifyZoneDocument } from "../protocol/documents.ts";
+import type { ZoneId } from "../protocol/ids.ts";
+import { bucky, buckyJson, jsonError, newHomePath } from "./harness.ts";
+
+describe("help and version", () => {
+  test("--version prints the version from package.json", async () => {
+    const { version } = await Bun.file(new URL("../package.json", import.meta.url)).json();
+    const result = await bucky(["--version"]);
+    expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, `bucky ${version}\n`, ""]);
+    expect(await buckyJson(["version"])).toEqual({ version, runtime: `bun ${Bun.version}` });
+  });
+
+  test("--help lists every command and the global options", async () => {
+    const result = await bucky(["--help"]);
+    expect(result.exitCode).toBe(0);
+    for (const line of [
+      "Usage: bucky <command> [options]",
+      "  init ",
+      "  status ",
+      "  zone ",
+      "--home <dir>",
+      "--json",
+    ]) {
+      expect(result.stdout).toContain(line);
+    }
+    expect(result.stdout).not.toContain("\u001b[");
+  });
+
+  test("a command's --help shows its own options and examples", async () => {
+    const result = await bucky(["init", "--help"]);
+    expect(result.exitCode).toBe(0);
+    for (const line of [
+      "Usage: bucky init [options]",
+      "--name <zone>",
+      "--device <name>",
+      "--recover",
+      "Examples:",
+    ]) {
+      expect(result.stdout).toContain(line);
+    }
+  });
+
+  test("a group without a command shows its commands", async () => {
+    const result = await bucky(["zone"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain("Usage: bucky zone <command> [options]");
+    expect(result.stdout).toContain("  show ");
+  });
+
+  test("an unknown command is a usage error", async () => {
+    const result = await bucky(["frobnicate", "--json"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(jsonError(result)).toEqual({
+      code: "E_USAGE",
+      message: 'unknown command "frobnicate"',
+      hint: "Run `bucky --help` to see the commands.",
+    });
+  });
+
+  test("an unexpected argument is a usage error", async () => {
+    const result = await bucky(["status", "extra"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(
+      'error: bucky status does not take the argument "extra"\nhint: Run `bucky status --help` to see what it accepts.\n',
+    );
+  });
+
+  test("an unknown log level is a usage error", async () => {
+    const result = await bucky(["status", "--log-level", "loud", "--json"]);
+    expect(result.exitCode).toBe(2);
+    expect(jsonError(result).message).toBe('unknown log level "loud"');
+  });
+});
+
+describe("bucky status", () => {
+  test("reports the zone, this device, the devices and reliability level 0", async () => {
+    const home = newHomePath();
+    const init = await buckyJson<{ zone: { id: string }; device: { id: string } }>([
+      "init",
+      "--home",
+      home,
+      "--name",
+      "family",
+      "--device",
+      "nas",
+    ]);
+    // Global flags may come before the command too.
+    expect(await buckyJson(["--home", home, "status"])).toEqual({
+      home,
+      zone: { id: init.zone.id, name: "family" },
+      device: { id: init.device.id, name: "nas", holdsOwnerKey: true },
+      devices: [{ id: init.device.id, name: "nas", self: true }],
+      reliability: {
+        level: 0,
+        summary: "one device, no backup: data may be lost at any time",
+        warnings: ["there is no backup outside the zone yet"],
+      },
+    });
+  });
+
+  test("prints a readable summary without --json", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    const result = await bucky(["status", "--home", home]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^Zone {9}home \(z[a-z2-7]{52}\)\n/);
+    expect(result.stdout).toContain(
+      "Reliability  level 0: one device, no backup: data may be lost at any time\n",
+    );
+    expect(result.stderr).toBe("");
+  });
+
+  test("a home without a zone says how to make one", async () => {
+    const home = newHomePath();
+    const result = await bucky(["status", "--home", home, "--json"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(jsonError(result)).toEqual({
+      code: "E_NO_ZONE",
+      message: `${home} has no zone`,
+      hint: "Create one with `bucky init`, or point --home (or BUCKY_HOME) at an existing home.",
+    });
+  });
+});
+
+describe("bucky zone show", () => {
+  test("decodes the verified documents, and --raw prints the JWS that verify", async () => {
+    const home = newHomePath();
+    const init = await buckyJson<{ zone: { id: ZoneId } }>([
+      "init",
+      "--home",
+      home,
+      "--device",
+      "nas",
+    ]);
+    const shown = await buckyJson<{
+      zone: { payload: unknown; header: unknown };
+      devices: { name: string; payload: unknown }[];
+    }>(["zone", "show", "--home", home]);
+    expect(shown.zone.header).toEqual({ alg: "EdDSA", typ: "bucky-zone/1", kid: init.zone.id });
+    expect(shown.zone.payload).toMatchObject({ id: init.zone.id, name: "home" });
+    expect(shown.devices.map((device) => device.name)).toEqual(["nas"]);
+
+    const raw = await bucky(["zone", "show", "--raw", "--home", home]);
+    const [zoneJws, deviceJws] = raw.stdout.trim().split("\n") as [string, string];
+    expect(verifyZoneDocument(zoneJws, init.zone.id).name as string).toBe("home");
+    expect(verifyDeviceDocument(deviceJws, init.zone.id).name as string).toBe("nas");
+  });
+});
