@@ -4,8 +4,12 @@
  * CBOR decoder reads our bytes. Callers sign the exact bytes this returns and verify the
  * exact bytes they receive; nothing is ever re-encoded to be verified.
  */
-import { Encoder } from "cbor-x";
+import { Encoder, type Options, setSizeLimits } from "cbor-x";
 import { check } from "./errors.ts";
+
+// No message of ours is over a few MiB, so no array or map in one can have more items than
+// that: a 9-byte header claiming 100 million items must not allocate them.
+setSizeLimits({ maxArraySize: 4 * 1024 * 1024, maxMapSize: 64 * 1024, maxObjectSize: 64 * 1024 });
 
 const codec = new Encoder({
   useRecords: false,
@@ -14,10 +18,22 @@ const codec = new Encoder({
   tagUint8Array: false,
   // Refuse JavaScript-specific extensions on decode (structured clone, records).
   structuredClone: false,
-});
+  // A uint64 decodes as a number (unsafe ones are refused by the field checks), not a bigint.
+  int64AsNumber: true,
+} as Options);
+
+/**
+ * cbor-x writes a JavaScript number of 2^32 or more as a float64. Pass such whole numbers
+ * through this, so they travel as CBOR unsigned integers like any other encoder's.
+ */
+export function cborUint(value: number): number | bigint {
+  return value >= 2 ** 32 ? BigInt(value) : value;
+}
 
 export function encodeCbor(value: unknown): Uint8Array {
-  return codec.encode(value);
+  // cbor-x hands out a Node Buffer viewing its shared output pool, and Buffer's slice() is
+  // a view where Uint8Array's is a copy: return plain bytes of our own, as the type says.
+  return new Uint8Array(codec.encode(value));
 }
 
 /** Decodes one CBOR item no larger than `maxBytes`. Throws ProtocolError when malformed. */

@@ -10,9 +10,9 @@
  * A value is JSON text; null is a tombstone (a delete).
  */
 import { createHash } from "node:crypto";
-import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
-import { utf8 } from "./encoding.ts";
+import { bytesEqual, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
 import { type Hlc, MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
 import {
@@ -77,7 +77,7 @@ export function signChangeset(body: ChangesetBody, author: SigningKey): Changese
     author: body.author,
     seq: body.seq,
     prev: body.prev,
-    hlc: [body.hlc.ms, body.hlc.counter],
+    hlc: [cborUint(body.hlc.ms), body.hlc.counter],
     ops: body.ops.map((op) => [op.key, op.value]),
   });
   const signature = author.sign(signingInput(bodyBytes));
@@ -92,6 +92,12 @@ export function decodeChangeset(bytes: Uint8Array): DecodedChangeset {
   const bodyBytes = entry[0];
   check(bodyBytes instanceof Uint8Array, "changeset body must be a byte string");
   const signature = requireBytes(entry[1], "changeset signature", SIGNATURE_BYTES);
+  // One entry has one spelling: a relay that re-wrapped an honest entry (indefinite or
+  // long-form lengths) would otherwise make a second entry for the same (author, seq).
+  check(
+    bytesEqual(encodeCbor([bodyBytes, signature]), bytes),
+    "changeset entry is not in canonical CBOR",
+  );
   const body = requireRecord(
     decodeCbor(bodyBytes, MAX_CHANGESET_BYTES, "changeset body"),
     "changeset body",

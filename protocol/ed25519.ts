@@ -21,6 +21,20 @@ export const SIGNATURE_BYTES = 64;
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
+// Encodings of the points of small order (and the two non-canonical spellings of them), sign
+// bit cleared, as in libsodium. Under such a public key a made-up signature verifies for
+// most messages, and OpenSSL accepts them, so anyone could sign as that id. Keys made by
+// signingKeyFromSeed never have small order.
+const SMALL_ORDER_KEYS = new Set([
+  "00".repeat(32), // y = 0, order 4
+  `01${"00".repeat(31)}`, // y = 1, the identity
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+  `ec${"ff".repeat(30)}7f`, // y = p - 1, order 2
+  `ed${"ff".repeat(30)}7f`, // y = p, a second spelling of y = 0
+  `ee${"ff".repeat(30)}7f`, // y = p + 1, a second spelling of the identity
+]);
+
 export interface SigningKey {
   readonly publicKey: Uint8Array;
   sign(message: Uint8Array): Uint8Array;
@@ -51,6 +65,7 @@ export function verifyKeyFromPublicKey(publicKey: Uint8Array): VerifyKey {
     publicKey.length === PUBLIC_KEY_BYTES,
     `an Ed25519 public key is ${PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`,
   );
+  check(!hasSmallOrder(publicKey), "not a usable Ed25519 public key: it has small order");
   let keyObject: KeyObject;
   try {
     keyObject = createPublicKey({
@@ -66,4 +81,10 @@ export function verifyKeyFromPublicKey(publicKey: Uint8Array): VerifyKey {
     verify: (message, signature) =>
       signature.length === SIGNATURE_BYTES && nativeVerify(null, message, keyObject, signature),
   };
+}
+
+function hasSmallOrder(publicKey: Uint8Array): boolean {
+  const y = Buffer.from(publicKey);
+  y[31] = (y[31] ?? 0) & 0x7f;
+  return SMALL_ORDER_KEYS.has(y.toString("hex"));
 }

@@ -24,12 +24,13 @@ function checkName<T extends string>(text: string): NameCheck<T> {
       reason: `it is ${text.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
     };
   }
-  // Name the first offending character: a control character is invisible in a terminal.
+  // Name the first offending character; anything but printable ASCII is shown by its code
+  // point, since control, zero-width and direction characters are invisible in a terminal.
   for (const ch of text) {
     if (!/[a-z0-9-]/.test(ch)) {
       const code = ch.codePointAt(0) ?? 0;
       const shown =
-        code < 0x20 || code === 0x7f ? `U+${code.toString(16).padStart(4, "0")}` : `"${ch}"`;
+        code < 0x20 || code > 0x7e ? `U+${code.toString(16).padStart(4, "0")}` : `"${ch}"`;
       return {
         ok: false,
         reason: `it contains ${shown}; use lowercase letters, digits and hyphens`,
