@@ -53,6 +53,6 @@ function damaged(path: string, kind: KeyKind, why: string): BuckyError {
     `the ${kind} key file ${path} is damaged: ${why}`,
     kind === "device"
       ? "This device's key cannot be rebuilt. Restore the file from a backup, or join the zone again as a new device."
-      : "Restore the file from a backup, or rebuild it from your recovery phrase with `bucky init --recover`.",
+      : "Restore the file from a backup. The owner key can also be rebuilt from the recovery phrase: `bucky init --recover --home <new home>`.",
   );
 }
