@@ -61,7 +61,7 @@ export interface Changeset extends ChangesetBody {
   readonly hash: Uint8Array;
 }
 
-interface DecodedChangeset extends Changeset {
+export interface DecodedChangeset extends Changeset {
   readonly bodyBytes: Uint8Array;
   readonly signature: Uint8Array;
 }

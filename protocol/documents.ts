@@ -122,3 +122,57 @@ function publicKeyOf(id: string, type: "zone" | "device"): Uint8Array {
   check(key !== undefined, `${id} is not a ${type} id`);
   return key;
 }
+
+export const REVOCATION_TYPE = "bucky-revocation/1";
+
+/**
+ * The owner's statement that a device is no longer a member. `lastSeq` is the last of its
+ * changesets the zone keeps: every device drops the ones after it, whenever they arrive,
+ * so all devices agree on what the revoked device contributed.
+ */
+export interface Revocation {
+  readonly zone: ZoneId;
+  readonly id: DeviceId;
+  readonly name: DeviceName;
+  readonly lastSeq: number;
+  readonly issuedAt: number;
+  readonly jws: string;
+}
+
+export function signRevocation(
+  fields: { id: DeviceId; name: DeviceName; lastSeq: number; issuedAt: number },
+  owner: SigningKey,
+): Revocation {
+  const zone = zoneIdFromPublicKey(owner.publicKey);
+  const jws = signJws(
+    { alg: "EdDSA", typ: REVOCATION_TYPE, kid: zone },
+    { zone, id: fields.id, name: fields.name, lastSeq: fields.lastSeq, iat: fields.issuedAt },
+    owner,
+  );
+  return { zone, ...fields, jws };
+}
+
+/** Verifies a revocation signed by the owner of `zone`. Throws ProtocolError otherwise. */
+export function verifyRevocation(jws: string, zone: ZoneId): Revocation {
+  const decoded = decodeJws(jws);
+  check(decoded.header.typ === REVOCATION_TYPE, `not a revocation (typ ${decoded.header.typ})`);
+  const payload = requireRecord(decoded.payload, "revocation");
+  requireOnlyFields(payload, ["zone", "id", "name", "lastSeq", "iat"], "revocation");
+  check(payload.zone === zone, "revocation belongs to another zone");
+  check(decoded.header.kid === zone, "revocation is not signed by the zone owner");
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOf(zone, "zone")));
+  const id = parseDeviceId(requireString(payload.id, "revocation device id", ID_MAX_LENGTH));
+  check(id !== undefined, "revocation id is not a device id");
+  const name = checkDeviceName(
+    requireString(payload.name, "revocation device name", NAME_MAX_LENGTH),
+  );
+  check(name.ok, "revocation has an invalid device name");
+  return {
+    zone,
+    id,
+    name: name.name,
+    lastSeq: requireUint(payload.lastSeq, "revocation lastSeq"),
+    issuedAt: requireUint(payload.iat, "revocation iat"),
+    jws,
+  };
+}

@@ -3,10 +3,10 @@
  * key, ordered by hybrid logical clock and then author id. Applying the same changeset
  * twice, or changesets in any order, gives the same state.
  */
-import { sql } from "drizzle-orm";
-import type { Changeset } from "../../protocol/changeset.ts";
+import { asc, eq, sql } from "drizzle-orm";
+import { type Changeset, decodeChangeset } from "../../protocol/changeset.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { changesets, state } from "../store/schema.ts";
 
 export function applyChangeset(db: StateQueries, changeset: Changeset): void {
   for (const op of changeset.ops) {
@@ -31,5 +31,23 @@ export function applyChangeset(db: StateQueries, changeset: Changeset): void {
         setWhere: sql`(excluded.hlc_ms, excluded.hlc_counter, excluded.author) > (${state.hlcMs}, ${state.hlcCounter}, ${state.author})`,
       })
       .run();
+  }
+}
+
+/**
+ * Recomputes `keys` from every changeset held, as if those keys had never been written:
+ * used when changesets are dropped (a revoked device's). Slow, and rare.
+ */
+export function reapplyKeys(db: StateQueries, keys: ReadonlySet<string>): void {
+  if (keys.size === 0) return;
+  for (const key of keys) db.delete(state).where(eq(state.key, key)).run();
+  for (const row of db
+    .select({ bytes: changesets.bytes })
+    .from(changesets)
+    .orderBy(asc(changesets.localOrder))
+    .all()) {
+    const changeset = decodeChangeset(new Uint8Array(row.bytes));
+    const ops = changeset.ops.filter((op) => keys.has(op.key));
+    if (ops.length > 0) applyChangeset(db, { ...changeset, ops });
   }
 }

@@ -9,8 +9,18 @@ import { openTestNode } from "./test-db.ts";
 describe("appendLocalChangeset", () => {
   test("chains each changeset to the previous one and signs it", () => {
     const { db, zone, key } = openTestNode(7);
-    const first = appendLocalChangeset(db, { zone, key }, [{ key: "a", value: "1" }], 1000);
-    const second = appendLocalChangeset(db, { zone, key }, [{ key: "b", value: "2" }], 2000);
+    const first = appendLocalChangeset(
+      db,
+      { zone, name: "d7", key },
+      [{ key: "a", value: "1" }],
+      1000,
+    );
+    const second = appendLocalChangeset(
+      db,
+      { zone, name: "d7", key },
+      [{ key: "b", value: "2" }],
+      2000,
+    );
     expect([first.seq, second.seq]).toEqual([1, 2]);
     expect(first.prev).toBeNull();
     expect(second.prev).toEqual(first.hash);
@@ -26,17 +36,17 @@ describe("appendLocalChangeset", () => {
 
   test("applies the ops: a later write wins, a delete leaves a tombstone", () => {
     const { db, zone, key } = openTestNode(7);
-    appendLocalChangeset(db, { zone, key }, [{ key: "k", value: '"old"' }], 1000);
+    appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: '"old"' }], 1000);
     appendLocalChangeset(
       db,
-      { zone, key },
+      { zone, name: "d7", key },
       [
         { key: "k", value: '"new"' },
         { key: "gone", value: "1" },
       ],
       2000,
     );
-    appendLocalChangeset(db, { zone, key }, [{ key: "gone", value: null }], 3000);
+    appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "gone", value: null }], 3000);
     const rows = db
       .select({ key: state.key, value: state.value, seq: state.seq })
       .from(state)
@@ -50,8 +60,8 @@ describe("appendLocalChangeset", () => {
 
   test("keeps the clock moving forward when the wall clock goes back", () => {
     const { db, zone, key } = openTestNode(7);
-    const a = appendLocalChangeset(db, { zone, key }, [{ key: "k", value: "1" }], 5000);
-    const b = appendLocalChangeset(db, { zone, key }, [{ key: "k", value: "2" }], 1000);
+    const a = appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: "1" }], 5000);
+    const b = appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: "2" }], 1000);
     expect(b.hlc).toEqual({ ms: a.hlc.ms, counter: a.hlc.counter + 1 });
     expect(db.select({ value: state.value }).from(state).get()).toEqual({ value: "2" });
   });
@@ -60,7 +70,7 @@ describe("appendLocalChangeset", () => {
     const { db, zone, key } = openTestNode(7);
     const changeset = appendLocalChangeset(
       db,
-      { zone, key },
+      { zone, name: "d7", key },
       [
         { key: "k", value: "1" },
         { key: "k", value: "2" },

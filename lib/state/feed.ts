@@ -7,22 +7,39 @@ import { type Changeset, type Op, signChangeset } from "../../protocol/changeset
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { nextHlc } from "../../protocol/hlc.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
+import { writeProblem } from "../../protocol/write-rules.ts";
+import { BuckyError } from "../errors.ts";
 import type { StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { applyChangeset } from "./apply.ts";
 
 export interface Author {
   readonly zone: ZoneId;
+  /** This device's name: what the write rules know it by. */
+  readonly name: string;
   readonly key: SigningKey;
 }
 
-/** Signs `ops` as this device's next changeset, stores and applies it. */
+/**
+ * Signs `ops` as this device's next changeset, stores and applies it. The write rules
+ * every peer applies are checked first: a device never writes what others would refuse.
+ */
 export function appendLocalChangeset(
   db: StateDb,
   author: Author,
   ops: readonly Op[],
   nowMs: number,
 ): Changeset {
+  for (const op of ops) {
+    const problem = writeProblem(op, author.name, author.zone);
+    if (problem) {
+      throw new BuckyError(
+        "E_PERMISSION",
+        `cannot write ${op.key}: ${problem}`,
+        "Keys under boot/, devices/ and nodes/ are managed by bucky itself.",
+      );
+    }
+  }
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
   return db.transaction((tx) => {
     const self = tx.select().from(node).get();

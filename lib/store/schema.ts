@@ -2,7 +2,7 @@
  * Drizzle's view of the state database. The SQL in migrations/ is what creates it; this
  * file must describe the same tables (a test compares them).
  */
-import { blob, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 export const node = sqliteTable("node", {
   id: integer("id").primaryKey(),
@@ -16,13 +16,14 @@ export const node = sqliteTable("node", {
 export const changesets = sqliteTable(
   "changesets",
   {
+    localOrder: integer("local_order").primaryKey({ autoIncrement: true }),
     author: text("author").notNull(),
     seq: integer("seq").notNull(),
     hash: blob("hash", { mode: "buffer" }).notNull(),
     bytes: blob("bytes", { mode: "buffer" }).notNull(),
     receivedAt: integer("received_at").notNull(),
   },
-  (table) => [primaryKey({ columns: [table.author, table.seq] })],
+  (table) => [unique().on(table.author, table.seq)],
 );
 
 export const state = sqliteTable("state", {
@@ -32,4 +33,28 @@ export const state = sqliteTable("state", {
   hlcCounter: integer("hlc_counter").notNull(),
   author: text("author").notNull(),
   seq: integer("seq").notNull(),
+});
+
+export const peers = sqliteTable("peers", {
+  deviceId: text("device_id").primaryKey(),
+  address: text("address").notNull(),
+  lastSeenAt: integer("last_seen_at").notNull(),
+  rttMs: integer("rtt_ms").notNull(),
+});
+
+export const invites = sqliteTable("invites", {
+  id: text("id").primaryKey(),
+  secretHash: blob("secret_hash", { mode: "buffer" }).notNull(),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usesLeft: integer("uses_left").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+export const quarantine = sqliteTable("quarantine", {
+  deviceId: text("device_id").primaryKey(),
+  seq: integer("seq").notNull(),
+  detectedAt: integer("detected_at").notNull(),
+  kept: blob("kept", { mode: "buffer" }).notNull(),
+  conflicting: blob("conflicting", { mode: "buffer" }).notNull(),
 });

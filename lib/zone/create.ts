@@ -146,7 +146,7 @@ function stageZone(paths: HomePaths, options: CreateZoneOptions): CreatedZone {
     // The zone's first changeset: the documents every other device will verify it by.
     appendLocalChangeset(
       db,
-      { zone: zoneDocument.id, key: device },
+      { zone: zoneDocument.id, name: options.deviceName, key: device },
       [
         { key: stateKeys.zoneDocument, value: JSON.stringify(zoneDocument.jws) },
         {

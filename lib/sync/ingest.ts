@@ -1,0 +1,325 @@
+/**
+ * Applying changesets that came from other devices. Nothing is trusted for where it came
+ * from: each entry must decode within its limits, belong to this zone, be signed by a
+ * current member, continue that member's hash chain, carry a sane clock and write only
+ * keys its author may write. A rejected entry changes nothing and is logged once.
+ */
+import { and, desc, eq, gt } from "drizzle-orm";
+import {
+  type Changeset,
+  type DecodedChangeset,
+  decodeChangeset,
+  verifyChangeset,
+} from "../../protocol/changeset.ts";
+import { verifyDeviceDocument } from "../../protocol/documents.ts";
+import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
+import { bytesEqual } from "../../protocol/encoding.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
+import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import { writeProblem } from "../../protocol/write-rules.ts";
+import type { Log } from "../log.ts";
+import { applyChangeset, reapplyKeys } from "../state/apply.ts";
+import type { StateDb, StateQueries } from "../store/db.ts";
+import { changesets, node, quarantine } from "../store/schema.ts";
+import { loadMembership, type Member, type Membership } from "./membership.ts";
+
+/** A changeset stamped further ahead of this node's clock than this is refused. */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
+
+export interface IngestContext {
+  readonly zone: ZoneId;
+  readonly nowMs: number;
+  readonly log: Log;
+  /** Where the entries came from, for the log. */
+  readonly source: string;
+}
+
+export interface Rejection {
+  readonly author?: string;
+  readonly seq?: number;
+  readonly reason: string;
+}
+
+export interface IngestResult {
+  readonly applied: readonly Changeset[];
+  readonly duplicates: number;
+  readonly rejected: readonly Rejection[];
+  /** Entries that must wait for an earlier changeset of their author: pull to fill the gap. */
+  readonly deferred: number;
+}
+
+type Outcome =
+  | { kind: "applied" }
+  | { kind: "duplicate" }
+  | { kind: "deferred" }
+  | { kind: "rejected"; reason: string };
+
+export function ingestEntries(
+  db: StateDb,
+  entries: readonly Uint8Array[],
+  context: IngestContext,
+): IngestResult {
+  const rejected: Rejection[] = [];
+  let pending: DecodedChangeset[] = [];
+  for (const entry of entries) {
+    try {
+      const changeset = decodeChangeset(entry);
+      if (changeset.zone !== context.zone) {
+        rejected.push({
+          author: changeset.author,
+          seq: changeset.seq,
+          reason: "it belongs to another zone",
+        });
+      } else {
+        pending.push(changeset);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      rejected.push({ reason: `malformed: ${error.message}` });
+    }
+  }
+  pending.sort((a, b) => a.author.localeCompare(b.author) || a.seq - b.seq);
+
+  const applied: Changeset[] = [];
+  let duplicates = 0;
+  let deferred = 0;
+  db.transaction((tx) => {
+    const feeds = new FeedHeads(tx);
+    const keys = new Map<DeviceId, VerifyKey>();
+    let membership = loadMembership(tx, context.zone);
+    let latest: Hlc | undefined;
+    // Entries may depend on each other (a device's document, then its writes): apply in
+    // passes until a pass makes no progress.
+    for (let progress = true; progress && pending.length > 0; ) {
+      progress = false;
+      const waiting: DecodedChangeset[] = [];
+      for (const changeset of pending) {
+        const outcome = consider(tx, changeset, membership, feeds, keys, context);
+        if (outcome.kind === "applied") {
+          progress = true;
+          applied.push(changeset);
+          feeds.advance(changeset);
+          if (latest === undefined || compareHlc(changeset.hlc, latest) > 0) latest = changeset.hlc;
+          if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
+            membership = loadMembership(tx, context.zone);
+            dropRevokedChangesets(tx, changeset, membership, context);
+          }
+        } else if (outcome.kind === "duplicate") {
+          duplicates++;
+        } else if (outcome.kind === "deferred") {
+          waiting.push(changeset);
+        } else {
+          rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
+          if (outcome.reason.startsWith("equivocation"))
+            membership = loadMembership(tx, context.zone);
+        }
+      }
+      pending = waiting;
+    }
+    // What still waits has an unknown author (refused) or a gap before it (kept waiting).
+    for (const changeset of pending) {
+      if (membership.byId.has(changeset.author)) {
+        deferred++;
+      } else {
+        rejected.push({
+          author: changeset.author,
+          seq: changeset.seq,
+          reason: "its author is not a member of the zone",
+        });
+      }
+    }
+    if (latest !== undefined) advanceClock(tx, latest, context.nowMs);
+  });
+
+  for (const changeset of applied) {
+    context.log.info("applied changeset", {
+      author: changeset.author,
+      seq: changeset.seq,
+      ops: changeset.ops.length,
+      from: context.source,
+    });
+  }
+  for (const rejection of rejected) {
+    context.log.warn("rejected changeset", { ...rejection, from: context.source });
+  }
+  if (deferred > 0)
+    context.log.debug("changesets wait for earlier ones", {
+      count: deferred,
+      from: context.source,
+    });
+  return { applied, duplicates, rejected, deferred };
+}
+
+function consider(
+  tx: StateQueries,
+  changeset: DecodedChangeset,
+  membership: Membership,
+  feeds: FeedHeads,
+  keys: Map<DeviceId, VerifyKey>,
+  context: IngestContext,
+): Outcome {
+  const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
+  if (!member) return { kind: "deferred" };
+  if (member.quarantined)
+    return { kind: "rejected", reason: "its author is quarantined for equivocation" };
+  if (member.revokedAfterSeq !== undefined && changeset.seq > member.revokedAfterSeq) {
+    return { kind: "rejected", reason: "its author was revoked" };
+  }
+  try {
+    verifyChangeset(changeset, keyOf(keys, changeset.author));
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    return { kind: "rejected", reason: error.message };
+  }
+  const head = feeds.head(changeset.author);
+  if (changeset.seq <= head.seq) {
+    const held = tx
+      .select({ hash: changesets.hash, bytes: changesets.bytes })
+      .from(changesets)
+      .where(and(eq(changesets.author, changeset.author), eq(changesets.seq, changeset.seq)))
+      .get();
+    if (!held || bytesEqual(held.hash, changeset.hash)) return { kind: "duplicate" };
+    tx.insert(quarantine)
+      .values({
+        deviceId: changeset.author,
+        seq: changeset.seq,
+        detectedAt: context.nowMs,
+        kept: held.bytes,
+        conflicting: Buffer.from(changeset.bytes),
+      })
+      .onConflictDoNothing()
+      .run();
+    context.log.error("device quarantined: it signed two different changesets with the same seq", {
+      device: member.name,
+      seq: changeset.seq,
+    });
+    return {
+      kind: "rejected",
+      reason: `equivocation: a different changeset #${changeset.seq} is already held`,
+    };
+  }
+  if (changeset.seq > head.seq + 1) return { kind: "deferred" };
+  if (head.hash !== undefined && !bytesEqual(changeset.prev as Uint8Array, head.hash)) {
+    return {
+      kind: "rejected",
+      reason: "broken chain: prev is not the hash of the previous changeset",
+    };
+  }
+  if (changeset.hlc.ms > context.nowMs + MAX_CLOCK_AHEAD_MS) {
+    return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
+  }
+  for (const op of changeset.ops) {
+    const problem = writeProblem(op, member.name, context.zone);
+    if (problem) return { kind: "rejected", reason: problem };
+  }
+  tx.insert(changesets)
+    .values({
+      author: changeset.author,
+      seq: changeset.seq,
+      hash: Buffer.from(changeset.hash),
+      bytes: Buffer.from(changeset.bytes),
+      receivedAt: context.nowMs,
+    })
+    .run();
+  applyChangeset(tx, changeset);
+  return { kind: "applied" };
+}
+
+/**
+ * A changeset that carries its own author's owner-signed device document proves its
+ * author is a member: that is how the zone's first changeset, written by the device that
+ * created the zone, is accepted by everyone else.
+ */
+function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefined {
+  for (const op of changeset.ops) {
+    const [top, name, field, ...rest] = op.key.split("/");
+    if (
+      top !== "devices" ||
+      field !== "doc" ||
+      rest.length > 0 ||
+      name === undefined ||
+      op.value === null
+    )
+      continue;
+    if (writeProblem(op, name, zone) !== undefined) continue;
+    const doc = verifyDeviceDocument(JSON.parse(op.value), zone);
+    if (doc.id === changeset.author) return { id: doc.id, name, quarantined: false };
+  }
+  return undefined;
+}
+
+/**
+ * A revocation keeps a device's changesets up to its `lastSeq`. Any later ones this node
+ * already applied are dropped and the keys they wrote recomputed, so every device ends
+ * with the same state whatever order it heard things in.
+ */
+function dropRevokedChangesets(
+  tx: StateQueries,
+  changeset: Changeset,
+  membership: Membership,
+  context: IngestContext,
+) {
+  for (const op of changeset.ops) {
+    const [, name, field] = op.key.split("/");
+    if (field !== "revoked" || name === undefined) continue;
+    const member = membership.byName.get(name);
+    if (member?.revokedAfterSeq === undefined) continue;
+    const dropped = tx
+      .delete(changesets)
+      .where(and(eq(changesets.author, member.id), gt(changesets.seq, member.revokedAfterSeq)))
+      .returning({ bytes: changesets.bytes })
+      .all();
+    if (dropped.length === 0) continue;
+    const touched = new Set(
+      dropped.flatMap((row) => decodeChangeset(new Uint8Array(row.bytes)).ops.map((o) => o.key)),
+    );
+    reapplyKeys(tx, touched);
+    context.log.info("dropped changesets of a revoked device", {
+      device: name,
+      count: dropped.length,
+    });
+  }
+}
+
+/** The last seq and hash of each author's feed held here, read once and then tracked. */
+class FeedHeads {
+  private readonly heads = new Map<string, { seq: number; hash?: Uint8Array }>();
+
+  constructor(private readonly tx: StateQueries) {}
+
+  head(author: string): { seq: number; hash?: Uint8Array } {
+    let head = this.heads.get(author);
+    if (!head) {
+      const row = this.tx
+        .select({ seq: changesets.seq, hash: changesets.hash })
+        .from(changesets)
+        .where(eq(changesets.author, author))
+        .orderBy(desc(changesets.seq))
+        .limit(1)
+        .get();
+      head = row ? { seq: row.seq, hash: new Uint8Array(row.hash) } : { seq: 0 };
+      this.heads.set(author, head);
+    }
+    return head;
+  }
+
+  advance(changeset: Changeset): void {
+    this.heads.set(changeset.author, { seq: changeset.seq, hash: changeset.hash });
+  }
+}
+
+function keyOf(keys: Map<DeviceId, VerifyKey>, author: DeviceId): VerifyKey {
+  let key = keys.get(author);
+  if (!key) {
+    key = verifyKeyFromPublicKey(publicKeyOfId(author, "device") as Uint8Array);
+    keys.set(author, key);
+  }
+  return key;
+}
+
+function advanceClock(tx: StateQueries, remote: Hlc, nowMs: number): void {
+  const self = tx.select({ ms: node.hlcMs, counter: node.hlcCounter }).from(node).get();
+  const next = observeHlc(self, remote, nowMs, MAX_CLOCK_AHEAD_MS);
+  if (next) tx.update(node).set({ hlcMs: next.ms, hlcCounter: next.counter }).run();
+}

@@ -1,0 +1,76 @@
+/**
+ * Who belongs to the zone, read from its state: every device with an owner-signed
+ * document, whether the owner revoked it (and which of its changesets the zone keeps),
+ * and whether this node caught it equivocating.
+ */
+import { like } from "drizzle-orm";
+import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { StateQueries } from "../store/db.ts";
+import { quarantine, state } from "../store/schema.ts";
+
+export interface Member {
+  readonly id: DeviceId;
+  readonly name: string;
+  /** Set when revoked: the last seq of its changesets the zone keeps. */
+  readonly revokedAfterSeq?: number;
+  readonly quarantined: boolean;
+}
+
+export interface Membership {
+  readonly byId: ReadonlyMap<DeviceId, Member>;
+  readonly byName: ReadonlyMap<string, Member>;
+}
+
+export type MemberStanding = "member" | "revoked" | "quarantined" | "unknown";
+
+/** Whether `id` may still talk to this node and write to the zone. */
+export function standingOf(membership: Membership, id: DeviceId): MemberStanding {
+  const member = membership.byId.get(id);
+  if (!member) return "unknown";
+  if (member.quarantined) return "quarantined";
+  return member.revokedAfterSeq === undefined ? "member" : "revoked";
+}
+
+export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
+  const rows = db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(like(state.key, "devices/%"))
+    .all();
+  const quarantined = new Set(
+    db
+      .select({ id: quarantine.deviceId })
+      .from(quarantine)
+      .all()
+      .map((row) => row.id),
+  );
+  const documents = new Map<string, string>();
+  const revocations = new Map<string, string>();
+  for (const { key, value } of rows) {
+    const [, name, field] = key.split("/");
+    if (value === null || name === undefined) continue;
+    if (field === "doc") documents.set(name, JSON.parse(value));
+    if (field === "revoked") revocations.set(name, JSON.parse(value));
+  }
+  const byId = new Map<DeviceId, Member>();
+  const byName = new Map<string, Member>();
+  for (const [name, jws] of documents) {
+    // Values were checked by the write rules when applied; verifying again costs little
+    // and means a damaged database cannot make a stranger a member.
+    const doc = verifyDeviceDocument(jws, zone);
+    const revocationJws = revocations.get(name);
+    const revocation =
+      revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);
+    const member: Member = {
+      id: doc.id,
+      name,
+      quarantined: quarantined.has(doc.id),
+      // A revocation names the key it revokes: it does not carry over to a new device document.
+      ...(revocation?.id === doc.id ? { revokedAfterSeq: revocation.lastSeq } : {}),
+    };
+    byId.set(doc.id, member);
+    byName.set(name, member);
+  }
+  return { byId, byName };
+}

@@ -1,0 +1,64 @@
+/**
+ * Who may write which key of the zone state. Every device applies these rules to every
+ * changeset, its own included, so no device can write what the others would refuse.
+ *
+ * - `boot/config` holds the zone document; `devices/<n>/doc` a device document and
+ *   `devices/<n>/revoked` a revocation: each only as a value the owner key signed, for
+ *   that zone and that name. These membership keys are never deleted.
+ * - `devices/<n>/info` and `nodes/<n>/…` belong to device n alone.
+ * - Other keys under `devices/` are reserved; every other key is open to any member.
+ */
+
+import type { Op } from "./changeset.ts";
+import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./documents.ts";
+import { ProtocolError } from "./errors.ts";
+import type { ZoneId } from "./ids.ts";
+import { stateKeys } from "./state-key.ts";
+
+/** Why the device named `author` may not write `op`, or undefined when it may. */
+export function writeProblem(op: Op, author: string, zone: ZoneId): string | undefined {
+  const [top, name, field, ...rest] = op.key.split("/");
+  if (op.key === stateKeys.zoneDocument) {
+    return signedValueProblem(op, "the zone document", (jws) => verifyZoneDocument(jws, zone));
+  }
+  if (top === "nodes") {
+    if (name === undefined) return `${op.key} is reserved`;
+    return name === author ? undefined : `${op.key} belongs to device ${name}`;
+  }
+  if (top !== "devices") return undefined;
+  if (name === undefined || field === undefined || rest.length > 0) return `${op.key} is reserved`;
+  switch (field) {
+    case "doc":
+      return signedValueProblem(op, "a device document", (jws) => {
+        if (verifyDeviceDocument(jws, zone).name !== name)
+          throw new ProtocolError(`it is not the document of ${name}`);
+      });
+    case "revoked":
+      return signedValueProblem(op, "a revocation", (jws) => {
+        if (verifyRevocation(jws, zone).name !== name)
+          throw new ProtocolError(`it does not revoke ${name}`);
+      });
+    case "info":
+      return name === author ? undefined : `${op.key} belongs to device ${name}`;
+    default:
+      return `${op.key} is reserved`;
+  }
+}
+
+function signedValueProblem(
+  op: Op,
+  what: string,
+  verify: (jws: string) => unknown,
+): string | undefined {
+  if (op.value === null) return `${op.key} cannot be deleted`;
+  try {
+    const jws: unknown = JSON.parse(op.value);
+    if (typeof jws !== "string") return `${op.key} must hold ${what} as a JWS string`;
+    verify(jws);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      return `${op.key} must hold ${what} signed by the zone owner: ${error.message}`;
+    throw error;
+  }
+}
