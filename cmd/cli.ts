@@ -5,9 +5,9 @@
  */
 import { type ArgsDef, type CommandDef, runCommand } from "citty";
 import { BuckyError, toBuckyError } from "../lib/errors.ts";
-import { type CommandOutput, resolveValue } from "./command.ts";
+import { resolveValue } from "./command.ts";
 import { rootCommand } from "./commands.ts";
-import { type Environment, globalArgs } from "./context.ts";
+import { type Environment, globalArgs, type ProcessEdges } from "./context.ts";
 import { renderUsage } from "./usage.ts";
 
 export interface Streams {
@@ -39,11 +39,8 @@ export async function main(
       return 0;
     }
     checkArguments(command.args as ArgsDef, rest, path);
-    const ran = await runCommand(command, { rawArgs: [...rest], data: env });
-    const output = ran.result as CommandOutput;
-    streams.stdout(
-      json ? `${JSON.stringify(output.result, null, 2)}\n` : ensureNewline(output.text()),
-    );
+    const edges: ProcessEdges = { env, stdout: streams.stdout };
+    await runCommand(command, { rawArgs: [...rest], data: edges });
     return 0;
   } catch (thrown) {
     const error = toBuckyError(fromCitty(thrown));
@@ -66,7 +63,8 @@ function isLeaf(command: CommandDef): boolean {
 /**
  * Walks down the command tree by the words on the command line. Flags may stand anywhere
  * (`bucky --home X status` and `bucky status --home X` mean the same), so they are
- * skipped, with the value of a global string flag.
+ * skipped, with their values. A command that runs by itself and also has subcommands
+ * (`bucky daemon`, `bucky daemon install`) takes a word that names none as its argument.
  */
 async function resolveCommand(argv: readonly string[]) {
   let command: CommandDef = rootCommand;
@@ -78,10 +76,11 @@ async function resolveCommand(argv: readonly string[]) {
   for (;;) {
     const subCommands = await resolveValue(command.subCommands);
     if (!subCommands) break;
-    const index = firstWord(rest);
+    const index = firstWord(rest, (await resolveValue(command.args)) ?? {});
     if (index < 0) break;
     const name = rest[index] as string;
     const next = subCommands[name];
+    if (!next && isLeaf(command)) break;
     if (!next) throw unknownCommand(name, path.join(" "));
     command = await resolveValue(next);
     path.push(name);
@@ -90,19 +89,22 @@ async function resolveCommand(argv: readonly string[]) {
   return { command, rest, path: path.join(" ") };
 }
 
-function firstWord(tokens: readonly string[]): number {
+function firstWord(tokens: readonly string[], args: ArgsDef): number {
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as string;
     if (token === "--") return -1;
     if (!token.startsWith("-")) return i;
-    if (isGlobalStringFlag(token)) i++;
+    if (takesValue(token, args)) i++;
   }
   return -1;
 }
 
-function isGlobalStringFlag(token: string): boolean {
-  const name = token.replace(/^--/, "");
-  return name in globalArgs && globalArgs[name as keyof typeof globalArgs].type === "string";
+/** Whether `token` is a flag (of `args` or global) whose value is the next word. */
+function takesValue(token: string, args: ArgsDef): boolean {
+  if (token.includes("=")) return false;
+  const name = token.replace(/^--?/, "");
+  const def = args[name] ?? (globalArgs as ArgsDef)[name];
+  return def?.type === "string" || def?.type === "enum";
 }
 
 /** Refuses unknown flags, flags missing their value, and extra positional arguments. */
@@ -171,8 +173,4 @@ function fromCitty(error: unknown): unknown {
     return new BuckyError("E_USAGE", Bun.stripANSI(error.message), "Run the command with --help.");
   }
   return error;
-}
-
-function ensureNewline(text: string): string {
-  return text.endsWith("\n") ? text : `${text}\n`;
 }

@@ -1,22 +1,16 @@
 /**
  * How a bucky command is declared: citty's definition plus a typed result and how to
- * show it as text. The command builds the result; cli.ts prints it as text or JSON, so
- * every command has `--json` with no extra code.
+ * show it as text. The command builds the result and the context prints it as text or
+ * JSON, so every command has `--json` with no extra code.
  */
 import type { ArgsDef, CommandDef, CommandMeta, ParsedArgs } from "citty";
 import {
   type Context,
   createContext,
-  type Environment,
   type GlobalFlags,
   globalArgs,
+  type ProcessEdges,
 } from "./context.ts";
-
-export interface CommandOutput {
-  readonly result: object;
-  /** The result as text for a person; only called without --json. */
-  text(): string;
-}
 
 /** What `--help` shows about a command. */
 export type Meta = CommandMeta & {
@@ -30,13 +24,16 @@ export interface BuckyCommand<A extends ArgsDef, R extends object> {
   args: A;
   /** The log level on stderr unless --log-level says otherwise. */
   defaultLogLevel?: "warn" | "info";
-  run(args: ParsedArgs<A>, context: Context): R | Promise<R>;
+  /** The result; undefined when the command printed what it had to say itself. */
+  run(args: ParsedArgs<A>, context: Context): R | undefined | Promise<R | undefined>;
   text(result: R, args: ParsedArgs<A>): string;
+  /** For a command that also has subcommands (`bucky daemon install`). */
+  subCommands?: CommandDef["subCommands"];
 }
 
 /**
- * Wraps a command for citty. cli.ts hands it the environment as citty's `data`; its run
- * resolves the global flags into a Context and returns a CommandOutput.
+ * Wraps a command for citty. cli.ts hands it the process's edges as citty's `data`; its
+ * run resolves the global flags into a Context, runs, and prints the result.
  */
 export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
   command: BuckyCommand<A, R>,
@@ -44,15 +41,16 @@ export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
   return {
     meta: command.meta,
     args: { ...command.args, ...globalArgs },
-    async run({ args, data }): Promise<CommandOutput> {
+    ...(command.subCommands ? { subCommands: command.subCommands } : {}),
+    async run({ args, data }): Promise<void> {
       const typed = args as ParsedArgs<A>;
       const context = createContext(
         args as GlobalFlags,
-        data as Environment,
+        data as ProcessEdges,
         command.defaultLogLevel ?? "warn",
       );
       const result = await command.run(typed, context);
-      return { result, text: () => command.text(result, typed) };
+      if (result !== undefined) context.print(result, () => command.text(result, typed));
     },
   };
 }

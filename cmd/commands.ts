@@ -22,7 +22,20 @@ export const rootCommand: CommandDef = {
   },
   subCommands: {
     init: load(() => import("./init.ts")),
+    join: load(() => import("./join.ts")),
+    daemon: load(() => import("./daemon/run.ts")),
     status: load(() => import("./status.ts")),
+    devices: load(() => import("./devices/list.ts")),
+    invite: load(() => import("./invite/create.ts")),
+    state: defineGroup(
+      { name: "state", description: "Read and write the zone's key/value state" },
+      {
+        get: load(() => import("./state/get.ts")),
+        set: load(() => import("./state/set.ts")),
+        del: load(() => import("./state/del.ts")),
+        list: load(() => import("./state/list.ts")),
+      },
+    ),
     zone: defineGroup(
       { name: "zone", description: "Look at the zone's signed documents" },
       {

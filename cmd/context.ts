@@ -24,12 +24,20 @@ export const globalArgs = {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** What cli.ts hands every command: the environment and where results go. */
+export interface ProcessEdges {
+  readonly env: Environment;
+  readonly stdout: (text: string) => void;
+}
+
 export interface Context {
   readonly json: boolean;
   readonly home: string;
   readonly log: Log;
   readonly env: Environment;
   now(): number;
+  /** Prints a result on stdout: one JSON document with --json, else the text. */
+  print(result: object, text: () => string): void;
 }
 
 export interface GlobalFlags {
@@ -40,9 +48,10 @@ export interface GlobalFlags {
 
 export function createContext(
   flags: GlobalFlags,
-  env: Environment,
+  edges: ProcessEdges,
   defaultLogLevel: LogLevelName,
 ): Context {
+  const { env } = edges;
   const level = flags["log-level"] ?? defaultLogLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new BuckyError(
@@ -53,11 +62,16 @@ export function createContext(
   }
   if (flags.home === "")
     throw new BuckyError("E_USAGE", "--home needs a directory", "For example: --home ~/.bucky");
+  const json = flags.json === true;
   return {
-    json: flags.json === true,
+    json,
     home: resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky"))),
     log: createLog({ level: level as LogLevelName }),
     env,
     now: () => Date.now(),
+    print(result, text) {
+      const output = json ? JSON.stringify(result, null, 2) : text();
+      edges.stdout(output.endsWith("\n") ? output : `${output}\n`);
+    },
   };
 }

@@ -1,16 +1,15 @@
 /** `bucky init`: create a zone on this box, or re-create one from its recovery phrase. */
-import { hostname } from "node:os";
-import { BuckyError } from "../lib/errors.ts";
 import { newRecoveryPhrase, readRecoveryPhrase } from "../lib/identity/recovery-phrase.ts";
-import { createZone, type InitStep } from "../lib/zone/create.ts";
+import { createZone } from "../lib/zone/create.ts";
 import { homeHasZone } from "../lib/zone/home-contents.ts";
+import type { HomeStep } from "../lib/zone/home-staging.ts";
 import { zoneStatus } from "../lib/zone/status.ts";
-import { checkDeviceName, checkZoneName, type NameCheck, suggestName } from "../protocol/names.ts";
+import { checkDeviceName, checkZoneName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { defaultDeviceName, requireName } from "./names.ts";
 import { readSecretInput } from "./stdin.ts";
 
 const DEFAULT_ZONE_NAME = "home";
-const FALLBACK_DEVICE_NAME = "device";
 
 /**
  * Test hook: with BUCKY_TEST_KILL_AFTER=<step>, the process kills itself with SIGKILL
@@ -73,7 +72,7 @@ export default defineBuckyCommand({
     }
     const zoneName = requireName(checkZoneName(args.name ?? DEFAULT_ZONE_NAME), "zone name");
     const deviceName = requireName(
-      checkDeviceName(args.device ?? suggestName(hostname()) ?? FALLBACK_DEVICE_NAME),
+      checkDeviceName(args.device ?? defaultDeviceName()),
       "device name",
     );
     const phrase = args.recover
@@ -82,7 +81,7 @@ export default defineBuckyCommand({
         )
       : newRecoveryPhrase();
     const killAfter = context.env[KILL_AFTER_ENV];
-    const created = createZone({
+    const created = await createZone({
       home: context.home,
       zoneName,
       deviceName,
@@ -90,7 +89,7 @@ export default defineBuckyCommand({
       nowMs: context.now(),
       log: context.log,
       onStep: killAfter
-        ? (step: InitStep) => step === killAfter && process.kill(process.pid, "SIGKILL")
+        ? (step: HomeStep) => step === killAfter && process.kill(process.pid, "SIGKILL")
         : undefined,
     });
     return {
@@ -127,15 +126,6 @@ export default defineBuckyCommand({
     return lines.join("\n");
   },
 });
-
-function requireName<T>(check: NameCheck<T>, what: string): T {
-  if (check.ok) return check.name;
-  throw new BuckyError(
-    "E_INVALID_INPUT",
-    `invalid ${what}: ${check.reason}`,
-    "A name is 1 to 63 lowercase letters, digits and hyphens, starting with a letter, like `home` or `laptop-2`.",
-  );
-}
 
 /** The 24 words numbered in four columns, read down each column. */
 function phraseGrid(phrase: string): string[] {

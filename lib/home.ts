@@ -6,6 +6,8 @@
  *   <home>/identity/device.key    this device's key; never leaves the device
  *   <home>/state.db               the zone state (SQLite, WAL)
  *   <home>/logs/bucky.log         JSON-lines log, rotated
+ *   <home>/daemon.sock            the running daemon's local API (mode 0600: file access is the auth)
+ *   <home>/daemon.json            the running daemon's pid and addresses
  *
  * `state.db` is written last by `bucky init`: its presence is what makes a home a zone.
  */
@@ -20,6 +22,8 @@ export interface HomePaths {
   /** Where `bucky init` builds the database before renaming it into place. */
   readonly stateDbStaging: string;
   readonly logsDir: string;
+  readonly daemonSocket: string;
+  readonly daemonInfo: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -32,5 +36,7 @@ export function homePaths(home: string): HomePaths {
     stateDb: join(home, "state.db"),
     stateDbStaging: join(home, "state.db.partial"),
     logsDir: join(home, "logs"),
+    daemonSocket: join(home, "daemon.sock"),
+    daemonInfo: join(home, "daemon.json"),
   };
 }

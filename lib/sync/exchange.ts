@@ -1,6 +1,7 @@
 /**
- * The two sides of a pull: what this node holds (its version vector), and the entries a
- * peer lacks given its vector, in the order this node applied them, a page at a time.
+ * The two sides of an exchange: what this node holds (its version vector), and the
+ * entries a peer lacks given its vector, in the order this node applied them, a page at
+ * a time, with this node's vector attached.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 import {
@@ -19,27 +20,33 @@ export function versionVector(db: StateDb): VersionVector {
   return new Map(rows.map((row) => [row.author as DeviceId, row.seq]));
 }
 
+/** Whether `theirs` lacks anything `ours` holds. */
+export function lacksAny(theirs: VersionVector, ours: VersionVector): boolean {
+  for (const [device, seq] of ours) if ((theirs.get(device) ?? 0) < seq) return true;
+  return false;
+}
+
 export function entriesMissingFrom(
   db: StateDb,
-  have: VersionVector,
+  theirs: VersionVector,
   pageBytes = PAGE_BYTES,
 ): EntriesMessage {
+  const have = versionVector(db);
   const rows = db.$client
     .query<{ bytes: Uint8Array }, [string]>(
       `SELECT bytes FROM changesets
        WHERE seq > coalesce((SELECT value FROM json_each(?1) WHERE key = changesets.author), 0)
        ORDER BY local_order`,
     )
-    .iterate(JSON.stringify(Object.fromEntries(have)));
+    .iterate(JSON.stringify(Object.fromEntries(theirs)));
   const entries: Uint8Array[] = [];
   let size = 0;
   for (const row of rows) {
-    if (entries.length > 0 && size + row.bytes.length > pageBytes) {
-      // Stop reading the statement early: there is more than one page.
-      return { entries, more: true };
-    }
+    // Leaving the loop early finalizes the statement: the rest waits for the next page.
+    if (entries.length > 0 && size + row.bytes.length > pageBytes)
+      return { have, entries, more: true };
     entries.push(row.bytes);
     size += row.bytes.length;
   }
-  return { entries, more: false };
+  return { have, entries, more: false };
 }

@@ -1,0 +1,49 @@
+/**
+ * How the CLI talks to the daemon of a home: HTTP over the home's Unix socket. Errors the
+ * daemon reports come back as the same BuckyError; a daemon that is not running is
+ * "unavailable" with a hint to start it.
+ */
+
+import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { homePaths } from "../home.ts";
+
+export const DAEMON_TIMEOUT_MS = 30_000;
+
+export async function requestDaemon<T = unknown>(
+  home: string,
+  method: "GET" | "PUT" | "POST" | "DELETE",
+  path: string,
+  body?: unknown,
+  timeoutMs = DAEMON_TIMEOUT_MS,
+): Promise<T> {
+  const socket = homePaths(home).daemonSocket;
+  let response: Response;
+  try {
+    response = await fetch(`http://localhost${path}`, {
+      method,
+      unix: socket,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `the bucky daemon for ${home} is not running`,
+      `Start it with \`bucky daemon --home ${home}\`, or at boot with \`bucky daemon install\`.`,
+      { cause: error },
+    );
+  }
+  const payload = (await response.json().catch(() => undefined)) as
+    | { error?: { code: string; message: string; hint?: string } }
+    | undefined;
+  if (response.ok) return payload as T;
+  const error = payload?.error;
+  const code = (error && error.code in ERROR_CODES ? error.code : "E_INTERNAL") as ErrorCode;
+  throw new BuckyError(
+    code,
+    error?.message ?? `the daemon answered HTTP ${response.status}`,
+    error?.hint,
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * What the daemon's two HTTP apps share: errors as `{"error": {code, message, hint}}`
+ * with the status from the one error table, and one info line per completed request.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { BuckyError, toBuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+
+/**
+ * Reports a failed request. A BuckyError is an ordinary failure; anything else is a bug,
+ * and `onBug` is told so the daemon can crash rather than carry on in a state nobody
+ * planned for.
+ */
+export function errorHandler(log: Log, onBug: (error: unknown) => void) {
+  return (thrown: Error, c: Context) => {
+    const error = toBuckyError(thrown);
+    if (!(thrown instanceof BuckyError)) {
+      log.fatal("unexpected error while serving a request", {
+        path: c.req.path,
+        error: thrown.stack ?? String(thrown),
+      });
+      onBug(thrown);
+    }
+    return c.json({ error: error.toJSON() }, error.httpStatus as 400);
+  };
+}
+
+/** One info line per completed request: method, path, status, duration and who asked. */
+export function requestLog(log: Log, api: string): MiddlewareHandler {
+  return async (c, next) => {
+    const startMs = performance.now();
+    await next();
+    log.info("request", {
+      api,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - startMs) * 10) / 10,
+      peer: c.get("peer" as never) ?? undefined,
+    });
+  };
+}
+
+/** Reads a JSON request body, or fails with a usage error that says what was wrong. */
+export async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new BuckyError("E_USAGE", "the request body is not JSON");
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The API the CLI (and, later, the control panel) uses on this device, served on a Unix
+ * socket in the home with mode 0600: being able to open the socket is the authorization.
+ */
+import { Hono } from "hono";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { listDevices, revokeDevice } from "../zone/devices.ts";
+import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
+import { assessReliability } from "../zone/reliability.ts";
+import { errorHandler, jsonBody, requestLog } from "./http.ts";
+import type { NodeContext } from "./node-context.ts";
+
+const STATE_PREFIX = "/v1/state/";
+
+export function createLocalApp(node: NodeContext, log: Log, onBug: (error: unknown) => void): Hono {
+  const app = new Hono();
+  app.use(requestLog(log, "local"));
+  app.onError(errorHandler(log, onBug));
+  const store: KeyValueStore = {
+    db: node.db,
+    write: (ops) => node.write(ops),
+    nameOf: (id) => node.membership().byId.get(id as never)?.name,
+  };
+
+  app.get("/v1/status", (c) => {
+    const devices = listDevices(node, node.contacts);
+    return c.json({
+      zone: { id: node.zoneId, name: node.zone.zone.name },
+      device: { id: node.deviceId, name: node.deviceName, holdsOwnerKey: node.zone.holdsOwnerKey },
+      devices,
+      addresses: node.addresses,
+      reliability: assessReliability({
+        deviceCount: devices.filter((d) => d.status !== "revoked").length,
+      }),
+    });
+  });
+
+  app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
+  app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));
+  app.put(`${STATE_PREFIX}*`, async (c) => {
+    const body = (await jsonBody(c)) as { value?: unknown };
+    if (!body || typeof body !== "object" || !("value" in body))
+      throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
+    return c.json(setEntry(store, keyIn(c.req.path), body.value));
+  });
+  app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
+
+  app.post("/v1/invites", async (c) => {
+    const body = (await jsonBody(c)) as { ttlMs?: number; uses?: number };
+    return c.json(createInvite(node, { ttlMs: Number(body.ttlMs), uses: Number(body.uses) }));
+  });
+  app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
+  app.post("/v1/invites/:id/revoke", (c) => c.json(revokeInvite(node, c.req.param("id"))));
+
+  app.get("/v1/devices", (c) => c.json({ devices: listDevices(node, node.contacts) }));
+  app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
+
+  app.notFound((c) =>
+    c.json(
+      {
+        error: new BuckyError("E_NOT_FOUND", `no API route ${c.req.method} ${c.req.path}`).toJSON(),
+      },
+      404,
+    ),
+  );
+  return app;
+}
+
+function keyIn(path: string): string {
+  return decodeURIComponent(path.slice(STATE_PREFIX.length));
+}

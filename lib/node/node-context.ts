@@ -1,0 +1,126 @@
+/**
+ * The running node's shared parts, made once by openNode: the open zone, this device's
+ * TLS identity, what it knows of its peers, and the two ways state changes (a local
+ * write, or changesets from a peer), each of which tells the sync loop.
+ */
+import type { Changeset, Op } from "../../protocol/changeset.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import { readKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import type { StateDb } from "../store/db.ts";
+import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
+import { loadMembership, type Membership } from "../sync/membership.ts";
+import type { OpenZone } from "../zone/open.ts";
+import { Contacts } from "./peers.ts";
+
+export interface SyncHooks {
+  /** A changeset was written here: send it to the peers. */
+  localChange(changeset: Changeset): void;
+}
+
+export class NodeContext {
+  readonly db: StateDb;
+  readonly zoneId: ZoneId;
+  readonly deviceId: DeviceId;
+  readonly deviceName: string;
+  readonly contacts: Contacts;
+  private cachedMembership: Membership | undefined;
+  private hooks: SyncHooks | undefined;
+
+  constructor(
+    readonly zone: OpenZone,
+    readonly log: Log,
+    readonly now: () => number,
+    readonly certificatePem: string,
+    /** Where peers can reach this device: `https://host:port`, best first. */
+    readonly addresses: readonly string[],
+  ) {
+    this.db = zone.db;
+    this.zoneId = zone.zone.id;
+    this.deviceId = zone.device.id;
+    this.deviceName = zone.device.name;
+    this.contacts = new Contacts(zone.db);
+  }
+
+  attachSync(hooks: SyncHooks): void {
+    this.hooks = hooks;
+  }
+
+  membership(): Membership {
+    this.cachedMembership ??= loadMembership(this.db, this.zoneId);
+    return this.cachedMembership;
+  }
+
+  /** Signs, stores and applies a local write, then has it sent to the peers. */
+  write(ops: readonly Op[]): Changeset {
+    const changeset = appendLocalChangeset(
+      this.db,
+      { zone: this.zoneId, name: this.deviceName, key: this.zone.deviceKey },
+      ops,
+      this.now(),
+    );
+    this.afterChange([changeset]);
+    this.log.info("state changed", {
+      seq: changeset.seq,
+      ops: ops.length,
+      keys: summarizeKeys(ops),
+    });
+    this.hooks?.localChange(changeset);
+    return changeset;
+  }
+
+  /** Verifies and applies changesets a peer sent. */
+  ingest(entries: readonly Uint8Array[], source: string): IngestResult {
+    const result = ingestEntries(this.db, entries, {
+      zone: this.zoneId,
+      nowMs: this.now(),
+      log: this.log,
+      source,
+    });
+    if (
+      result.applied.length > 0 ||
+      result.rejected.some((r) => r.reason.startsWith("equivocation"))
+    ) {
+      this.afterChange(result.applied);
+    }
+    return result;
+  }
+
+  /** The owner key, for devices that hold it; others cannot admit or revoke devices. */
+  ownerKey(): SigningKey {
+    if (!this.zone.holdsOwnerKey) {
+      throw new BuckyError(
+        "E_PERMISSION",
+        "this device does not hold the owner key",
+        "Run this on the device where the zone was created (or recovered with `bucky init --recover`).",
+      );
+    }
+    const key = signingKeyFromSeed(readKeyFile(this.zone.paths.ownerKey, "owner", this.log));
+    if (zoneIdFromPublicKey(key.publicKey) !== this.zoneId) {
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `the owner key ${this.zone.paths.ownerKey} is not the key of this zone`,
+      );
+    }
+    return key;
+  }
+
+  private afterChange(changesets: readonly Changeset[]): void {
+    // Any change may have been equivocation evidence; membership keys always matter.
+    if (
+      changesets.length === 0 ||
+      changesets.some((c) => c.ops.some((op) => op.key.startsWith("devices/")))
+    ) {
+      this.cachedMembership = undefined;
+    }
+  }
+}
+
+function summarizeKeys(ops: readonly Op[]): string {
+  const keys = ops.map((op) => op.key);
+  return keys.length <= 3 ? keys.join(",") : `${keys.slice(0, 3).join(",")},…`;
+}

@@ -1,0 +1,207 @@
+/**
+ * The running node: one place that builds it (openNode) from a home. It serves the peer
+ * API over TLS and the local API on a Unix socket, publishes where it listens, and keeps
+ * in sync with its peers until stopped.
+ */
+import { chmodSync, existsSync, rmSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
+import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError } from "../errors.ts";
+import { readKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import { openZone } from "../zone/open.ts";
+import { requestDaemon } from "./daemon-client.ts";
+import { createLocalApp } from "./local-api.ts";
+import { NodeContext } from "./node-context.ts";
+import { createPeerApp } from "./peer-api.ts";
+import { PeerClient } from "./peer-client.ts";
+import { type DeviceInfo, readDeviceInfo } from "./peers.ts";
+import { SyncLoop } from "./sync-loop.ts";
+
+export const DEFAULT_PORT = 4411;
+export const DEFAULT_SYNC_INTERVAL_MS = 3_000;
+
+export interface NodeOptions {
+  readonly home: string;
+  readonly log: Log;
+  readonly now: () => number;
+  /** Where the peer API listens; port 0 picks a free port. */
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly syncIntervalMs: number;
+  readonly version: string;
+}
+
+export interface RunningNode {
+  readonly zone: { readonly id: string; readonly name: string };
+  readonly device: { readonly id: string; readonly name: string };
+  /** Where peers reach this node, best first. */
+  readonly addresses: readonly string[];
+  readonly socket: string;
+  /** Settles when the node stops; rejects when it hit a bug and must exit. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What `<home>/daemon.json` holds while the daemon runs. */
+export interface DaemonInfo {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly addresses: readonly string[];
+  readonly socket: string;
+}
+
+export async function openNode(options: NodeOptions): Promise<RunningNode> {
+  const zone = openZone(options.home, options.log);
+  const { paths, log } = { paths: zone.paths, log: options.log };
+  try {
+    await refuseSecondDaemon(paths.home, paths.daemonSocket);
+  } catch (error) {
+    zone.close();
+    throw error;
+  }
+
+  let crash: (error: unknown) => void = () => {};
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    crash = reject;
+  });
+  const onBug = (error: unknown) => crash(error);
+
+  const seed = readKeyFile(paths.deviceKey, "device", log);
+  const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
+  let node: NodeContext | undefined;
+  const peerServer = listen(options, certificate, privateKeyPem(seed), (request) =>
+    node ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+  );
+  const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
+  node = new NodeContext(zone, log, options.now, certificate, addresses);
+  const peerApp = createPeerApp(node, log, onBug);
+  const localServer = Bun.serve({
+    unix: paths.daemonSocket,
+    fetch: createLocalApp(node, log, onBug).fetch,
+  });
+  chmodSync(paths.daemonSocket, 0o600);
+
+  const sync = new SyncLoop(
+    node,
+    new PeerClient(zone.deviceKey, node.contacts, options.now),
+    options.syncIntervalMs,
+    onBug,
+  );
+  sync.start();
+  // After the sync loop starts, so the peers hear of it at once.
+  publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
+  const info: DaemonInfo = {
+    pid: process.pid,
+    startedAt: new Date(options.now()).toISOString(),
+    addresses,
+    socket: paths.daemonSocket,
+  };
+  writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
+  log.info("daemon started", {
+    zone: zone.zone.id,
+    device: zone.device.name,
+    listen: addresses[0],
+    pid: process.pid,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await sync.stop();
+      localServer.stop(true);
+      peerServer.stop(true);
+      rmSync(paths.daemonInfo, { force: true });
+      rmSync(paths.daemonSocket, { force: true });
+      zone.close();
+      log.info("daemon stopped", { device: zone.device.name });
+      finish();
+    })();
+    return stopping;
+  };
+  return {
+    zone: { id: zone.zone.id, name: zone.zone.name },
+    device: { id: zone.device.id, name: zone.device.name },
+    addresses,
+    socket: paths.daemonSocket,
+    done,
+    stop,
+  };
+}
+
+function listen(
+  options: NodeOptions,
+  cert: string,
+  key: string,
+  fetch: (request: Request) => Response | Promise<Response>,
+) {
+  try {
+    return Bun.serve({
+      hostname: options.listen.host,
+      port: options.listen.port,
+      tls: { cert, key },
+      maxRequestBodySize: MAX_SYNC_MESSAGE_BYTES + 1024,
+      fetch,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") {
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `port ${options.listen.port} on ${options.listen.host} is already in use`,
+        "Stop what uses it, or choose another port with --port.",
+      );
+    }
+    if (code === "EADDRNOTAVAIL" || code === "EACCES") {
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `cannot listen on ${options.listen.host}:${options.listen.port} (${code})`,
+        "Check --listen and --port.",
+      );
+    }
+    throw error;
+  }
+}
+
+/** Whether a daemon already serves this home: refuse to start a second one. */
+async function refuseSecondDaemon(home: string, socket: string): Promise<void> {
+  if (!existsSync(socket)) return;
+  try {
+    await requestDaemon(home, "GET", "/v1/status", undefined, 1_000);
+  } catch {
+    // Nobody answers: a daemon that crashed left its socket behind.
+    rmSync(socket, { force: true });
+    return;
+  }
+  throw new BuckyError(
+    "E_EXISTS",
+    `a bucky daemon is already running for ${home}`,
+    "See it with `bucky status`.",
+  );
+}
+
+/**
+ * The addresses to tell peers: the listen address itself, or for a wildcard listen every
+ * external IPv4 address of this host, then loopback (useful to devices on this host).
+ */
+export function advertisedAddresses(host: string, port: number): string[] {
+  const url = (address: string) =>
+    `https://${address.includes(":") ? `[${address}]` : address}:${port}`;
+  if (host !== "0.0.0.0" && host !== "::") return [url(host)];
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((nic) => nic && nic.family === "IPv4" && !nic.internal)
+    .map((nic) => url((nic as { address: string }).address));
+  return [...external, url("127.0.0.1")];
+}
+
+/** Writes `devices/<me>/info` when what this device publishes about itself changed. */
+function publishDeviceInfo(node: NodeContext, info: DeviceInfo): void {
+  const current = readDeviceInfo(node.db, node.deviceName);
+  if (current && JSON.stringify(current) === JSON.stringify(info)) return;
+  node.write([{ key: `devices/${node.deviceName}/info`, value: JSON.stringify(info) }]);
+}

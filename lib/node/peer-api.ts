@@ -1,0 +1,111 @@
+/**
+ * The API other devices call, served over TLS with this device's certificate. Every
+ * route but the certificate and joining needs a request signed by a member in good
+ * standing; a revoked or quarantined device is refused.
+ */
+import { Hono } from "hono";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { checkSignedRequest } from "../../protocol/request-auth.ts";
+import {
+  decodeEntries,
+  decodePullRequest,
+  encodeAck,
+  encodeEntries,
+  MAX_SYNC_MESSAGE_BYTES,
+} from "../../protocol/sync-messages.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { standingOf } from "../sync/membership.ts";
+import { admitDevice } from "../zone/admit.ts";
+import { errorHandler, jsonBody, requestLog } from "./http.ts";
+import type { NodeContext } from "./node-context.ts";
+
+type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
+
+export function createPeerApp(
+  node: NodeContext,
+  log: Log,
+  onBug: (error: unknown) => void,
+): Hono<PeerEnv> {
+  const app = new Hono<PeerEnv>();
+  app.use(requestLog(log, "peer"));
+  app.onError(errorHandler(log, onBug));
+
+  app.get("/v1/cert", (c) =>
+    c.text(node.certificatePem, 200, { "content-type": "application/x-pem-file" }),
+  );
+
+  app.post("/v1/join", async (c) => {
+    const result = admitDevice(node, await jsonBody(c));
+    return c.json(result);
+  });
+
+  app.use("/v1/sync/*", async (c, next) => {
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > MAX_SYNC_MESSAGE_BYTES)
+      throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const url = new URL(c.req.url);
+    const check = checkSignedRequest(
+      { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
+      c.req.raw.headers,
+      node.now(),
+    );
+    if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
+    const standing = standingOf(node.membership(), check.device);
+    const member = node.membership().byId.get(check.device);
+    c.set("peer", member?.name ?? check.device);
+    if (standing !== "member") {
+      throw new BuckyError(
+        "E_PERMISSION",
+        standing === "unknown"
+          ? "this device does not know you as a member of the zone (yet)"
+          : `you are ${standing} in this zone`,
+      );
+    }
+    c.set("device", check.device);
+    c.set("body", body);
+    node.contacts.seen(check.device, {
+      address: node.contacts.get(check.device)?.address ?? "",
+      lastSeenAt: node.now(),
+      rttMs: node.contacts.get(check.device)?.rttMs ?? 0,
+    });
+    await next();
+  });
+
+  app.post("/v1/sync/pull", (c) => {
+    const have = decode(() => decodePullRequest(c.get("body")));
+    return cbor(encodeEntries(entriesMissingFrom(node.db, have)));
+  });
+
+  app.post("/v1/sync/push", (c) => {
+    const { entries } = decode(() => decodeEntries(c.get("body")));
+    const result = node.ingest(entries, c.get("peer"));
+    // The ack carries this node's vector: the sender sends whatever it still lacks.
+    return cbor(
+      encodeAck({
+        have: versionVector(node.db),
+        applied: result.applied.length,
+        rejected: result.rejected.length,
+      }),
+    );
+  });
+
+  return app;
+}
+
+function decode<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError("E_USAGE", `malformed sync message: ${error.message}`);
+    throw error;
+  }
+}
+
+function cbor(bytes: Uint8Array): Response {
+  return new Response(bytes, { headers: { "content-type": "application/cbor" } });
+}

@@ -1,0 +1,89 @@
+/**
+ * Calls to other devices: HTTPS with the peer's device certificate pinned as the only
+ * trust anchor (so only the holder of its device key can answer), and every request
+ * signed by this device's key. Addresses are tried best first, starting with the one
+ * that answered last time.
+ */
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { signRequest } from "../../protocol/request-auth.ts";
+import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import type { ContactBook, Peer } from "./peers.ts";
+
+export const PEER_TIMEOUT_MS = 5_000;
+
+export class PeerClient {
+  private readonly self: DeviceId;
+
+  constructor(
+    private readonly key: SigningKey,
+    private readonly contacts: ContactBook,
+    private readonly now: () => number,
+  ) {
+    this.self = deviceIdFromPublicKey(key.publicKey);
+  }
+
+  /** POSTs `body` to `path` on `peer`; returns the response body, or throws a BuckyError. */
+  async post(
+    peer: Peer,
+    path: string,
+    body: Uint8Array,
+    contentType = "application/cbor",
+  ): Promise<Uint8Array> {
+    const last = this.contacts.get(peer.id)?.address;
+    const addresses =
+      last && peer.addresses.includes(last)
+        ? [last, ...peer.addresses.filter((a) => a !== last)]
+        : peer.addresses;
+    const failures: string[] = [];
+    for (const address of addresses) {
+      const startMs = performance.now();
+      let response: Response;
+      try {
+        response = await fetch(`${address}${path}`, {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": contentType,
+            ...signRequest({ method: "POST", path, audience: peer.id, body }, this.key, this.now()),
+          },
+          tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+          signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+        });
+      } catch (error) {
+        failures.push(`${address}: ${(error as Error).message}`);
+        continue;
+      }
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      this.contacts.seen(peer.id, {
+        address,
+        lastSeenAt: this.now(),
+        rttMs: Math.round(performance.now() - startMs),
+      });
+      if (response.ok) return bytes;
+      throw peerError(peer, response.status, bytes);
+    }
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `device ${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
+      "It may be off or on another network; bucky keeps trying.",
+    );
+  }
+
+  get deviceId(): DeviceId {
+    return this.self;
+  }
+}
+
+/** A peer's error answer, as the BuckyError it reported. */
+function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
+  try {
+    const { error } = JSON.parse(new TextDecoder().decode(body)) as {
+      error: { code: string; message: string; hint?: string };
+    };
+    const code = (error.code in ERROR_CODES ? error.code : "E_UNAVAILABLE") as ErrorCode;
+    return new BuckyError(code, `device ${peer.name} refused: ${error.message}`, error.hint);
+  } catch {
+    return new BuckyError("E_UNAVAILABLE", `device ${peer.name} answered HTTP ${status}`);
+  }
+}

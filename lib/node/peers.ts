@@ -1,0 +1,110 @@
+/**
+ * The other devices of the zone as this node sees them: where each one listens and which
+ * TLS certificate it serves (from its `devices/<name>/info`, which only it can write),
+ * and when this node last heard from it.
+ */
+import { eq } from "drizzle-orm";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { publicKeyOfId } from "../../protocol/ids.ts";
+import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
+import type { StateQueries } from "../store/db.ts";
+import { peers, state } from "../store/schema.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+
+/** What a device publishes about itself at `devices/<name>/info`. */
+export interface DeviceInfo {
+  /** `https://host:port` addresses, best first. */
+  readonly addrs: readonly string[];
+  /** The PEM certificate its TLS server presents. */
+  readonly cert: string;
+  readonly version: string;
+}
+
+export interface Peer {
+  readonly id: DeviceId;
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly certPem: string;
+}
+
+/** Members in good standing, other than this device, that have published where they listen. */
+export function readPeers(db: StateQueries, membership: Membership, self: DeviceId): Peer[] {
+  const result: Peer[] = [];
+  for (const member of membership.byId.values()) {
+    if (member.id === self || standingOf(membership, member.id) !== "member") continue;
+    const info = readDeviceInfo(db, member.name);
+    if (!info) continue;
+    // The certificate must be the one the device's own key makes: pinning it then
+    // authenticates the device, whoever stored the info.
+    const der = certificateDer(info.cert);
+    if (!der || !isDeviceCertificate(der, publicKeyOfId(member.id, "device") as Uint8Array))
+      continue;
+    result.push({ id: member.id, name: member.name, addresses: info.addrs, certPem: info.cert });
+  }
+  return result.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, `devices/${name}/info`))
+    .get();
+  if (!row?.value) return undefined;
+  const info = JSON.parse(row.value) as Partial<DeviceInfo>;
+  if (!Array.isArray(info.addrs) || typeof info.cert !== "string") return undefined;
+  return {
+    addrs: info.addrs.filter((a): a is string => typeof a === "string"),
+    cert: info.cert,
+    version: String(info.version),
+  };
+}
+
+export interface Contact {
+  readonly address: string;
+  readonly lastSeenAt: number;
+  readonly rttMs: number;
+}
+
+/** Where each peer was last reached, and when. */
+export interface ContactBook {
+  get(id: DeviceId): Contact | undefined;
+  seen(id: DeviceId, contact: Contact): void;
+}
+
+/**
+ * When each peer was last heard from. Kept in memory and written to the database at most
+ * every few seconds per peer, so a busy sync does not turn into a stream of writes.
+ */
+export class Contacts implements ContactBook {
+  private readonly contacts = new Map<DeviceId, Contact>();
+  private readonly persistedAt = new Map<DeviceId, number>();
+
+  constructor(
+    private readonly db: StateQueries,
+    private readonly persistEveryMs = 10_000,
+  ) {
+    for (const row of db.select().from(peers).all()) {
+      this.contacts.set(row.deviceId as DeviceId, {
+        address: row.address,
+        lastSeenAt: row.lastSeenAt,
+        rttMs: row.rttMs,
+      });
+    }
+  }
+
+  get(id: DeviceId): Contact | undefined {
+    return this.contacts.get(id);
+  }
+
+  seen(id: DeviceId, contact: Contact): void {
+    this.contacts.set(id, contact);
+    if (contact.lastSeenAt - (this.persistedAt.get(id) ?? 0) < this.persistEveryMs) return;
+    this.persistedAt.set(id, contact.lastSeenAt);
+    this.db
+      .insert(peers)
+      .values({ deviceId: id, ...contact })
+      .onConflictDoUpdate({ target: peers.deviceId, set: contact })
+      .run();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Keeping this node in sync with its peers. Every local change is pushed to every peer
+ * at once; every few seconds the node exchanges with each peer (anti-entropy): it pulls
+ * what it lacks, then sends what the peer lacks, so one side calling is enough for both
+ * to converge. Reachability is logged when it changes, not on every attempt.
+ */
+import type { Changeset } from "../../protocol/changeset.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import {
+  decodeAck,
+  decodeEntries,
+  encodeEntries,
+  encodePullRequest,
+  type VersionVector,
+} from "../../protocol/sync-messages.ts";
+import { BuckyError } from "../errors.ts";
+import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
+import type { NodeContext, SyncHooks } from "./node-context.ts";
+import type { PeerClient } from "./peer-client.ts";
+import { type Peer, readPeers } from "./peers.ts";
+
+/** One exchange moves at most this many pages each way; the next round continues. */
+const MAX_PAGES_PER_EXCHANGE = 1000;
+
+export class SyncLoop implements SyncHooks {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private readonly exchanging = new Map<DeviceId, Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly reachable = new Map<DeviceId, boolean>();
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly client: PeerClient,
+    private readonly intervalMs: number,
+    /** Told of a fault that is not an ordinary network failure: the daemon crashes. */
+    private readonly onBug: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.node.attachSync(this);
+    this.round();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  localChange(changeset: Changeset): void {
+    const body = encodeEntries({
+      have: versionVector(this.node.db),
+      entries: [changeset.bytes],
+      more: false,
+    });
+    for (const peer of this.peers()) {
+      this.track(
+        this.call(peer, async () => {
+          const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
+          await this.sendMissing(peer, ack.have);
+        }),
+      );
+    }
+  }
+
+  /** One anti-entropy round with every peer, then the next one later. */
+  private round(): void {
+    if (this.stopped) return;
+    const exchanges = this.peers().map((peer) => this.exchange(peer));
+    this.track(
+      Promise.allSettled(exchanges).then(() => {
+        if (!this.stopped) this.timer = setTimeout(() => this.round(), this.intervalMs);
+      }),
+    );
+  }
+
+  /** Pulls what `peer` has that this node lacks, then sends what it lacks; one at a time per peer. */
+  private exchange(peer: Peer): Promise<void> {
+    const running = this.exchanging.get(peer.id);
+    if (running) return running;
+    const exchange = this.call(peer, async () => {
+      let theirs: VersionVector = new Map();
+      for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
+        const request = encodePullRequest(versionVector(this.node.db));
+        const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
+        if (message.entries.length > 0) this.node.ingest(message.entries, peer.name);
+        theirs = message.have;
+        if (!message.more) break;
+      }
+      await this.sendMissing(peer, theirs);
+    }).finally(() => this.exchanging.delete(peer.id));
+    this.exchanging.set(peer.id, exchange);
+    return exchange;
+  }
+
+  /** Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no more. */
+  private async sendMissing(peer: Peer, theirs: VersionVector): Promise<void> {
+    for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
+      if (!lacksAny(theirs, versionVector(this.node.db))) return;
+      const message = entriesMissingFrom(this.node.db, theirs);
+      const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", encodeEntries(message)));
+      // A peer that applies nothing refuses what we send (it logs why); do not insist.
+      if (ack.applied === 0) return;
+      theirs = ack.have;
+    }
+  }
+
+  /** Runs a call to a peer: network failures are expected and logged on change; bugs crash. */
+  private async call(peer: Peer, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+      this.setReachable(peer, true);
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.node.log.warn("peer sent a malformed sync message", {
+          peer: peer.name,
+          error: error.message,
+        });
+      } else if (!(error instanceof BuckyError)) {
+        this.onBug(error);
+      } else if (error.code === "E_UNAVAILABLE") {
+        this.setReachable(peer, false, error.message);
+      } else {
+        this.node.log.warn("peer refused a sync request", {
+          peer: peer.name,
+          code: error.code,
+          error: error.message,
+        });
+      }
+    }
+  }
+
+  private setReachable(peer: Peer, reachable: boolean, reason?: string): void {
+    if (this.reachable.get(peer.id) === reachable) return;
+    this.reachable.set(peer.id, reachable);
+    if (reachable) this.node.log.info("peer reachable", { peer: peer.name });
+    else this.node.log.warn("peer unreachable", { peer: peer.name, reason });
+  }
+
+  private peers(): Peer[] {
+    return readPeers(this.node.db, this.node.membership(), this.node.deviceId);
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.inFlight.add(promise);
+    promise.finally(() => this.inFlight.delete(promise));
+  }
+}

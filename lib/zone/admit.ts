@@ -1,0 +1,89 @@
+/**
+ * The inviting device's side of a join: check the invitation and the new device's proof
+ * that it holds its key, then sign its device document with the owner key and add it to
+ * the zone state. A refused request changes nothing here.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { and, eq, gt, sql } from "drizzle-orm";
+import { signDeviceDocument } from "../../protocol/documents.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { hashInviteSecret } from "../../protocol/invite.ts";
+import { decodeJoinRequest } from "../../protocol/join.ts";
+import { stateKeys } from "../../protocol/state-key.ts";
+import { BuckyError } from "../errors.ts";
+import { invites } from "../store/schema.ts";
+import type { ZoneWriter } from "./zone-writer.ts";
+
+export interface Admission {
+  /** The new device's document, signed by the owner key. */
+  readonly device: string;
+}
+
+export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
+  let request: ReturnType<typeof decodeJoinRequest>;
+  try {
+    request = decodeJoinRequest(zone.zoneId, body);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError("E_INVALID_INPUT", `join request refused: ${error.message}`);
+    throw error;
+  }
+  const invite = zone.db.select().from(invites).where(eq(invites.id, request.invite)).get();
+  const refuse = (
+    why: string,
+    hint = "Ask the zone's owner for a new invitation (`bucky invite`).",
+  ) => new BuckyError("E_PERMISSION", `the invitation ${why}`, hint);
+  if (!invite || !timingSafeEqual(invite.secretHash, hashInviteSecret(request.secret)))
+    throw refuse("is not valid on this device");
+  if (invite.revokedAt !== null) throw refuse("was revoked");
+  if (invite.expiresAt <= zone.now()) throw refuse("has expired");
+  if (invite.usesLeft <= 0) throw refuse("has been used up");
+
+  const id = deviceIdFromPublicKey(request.publicKey);
+  const membership = zone.membership();
+  if (membership.byName.has(request.name)) {
+    throw new BuckyError(
+      "E_EXISTS",
+      `the zone already has a device named ${request.name}`,
+      "Join with another name: --device <name>.",
+    );
+  }
+  if (membership.byId.has(id))
+    throw new BuckyError("E_EXISTS", "this device is already a member of the zone");
+
+  const doc = signDeviceDocument(
+    {
+      name: request.name,
+      devicePublicKey: request.publicKey,
+      issuedAt: Math.floor(zone.now() / 1000),
+    },
+    zone.ownerKey(),
+  );
+  // Take a use first (atomically, so two joins cannot share the last one), then give it
+  // back if the write fails.
+  const taken = zone.db
+    .update(invites)
+    .set({ usesLeft: sql`${invites.usesLeft} - 1` })
+    .where(and(eq(invites.id, invite.id), gt(invites.usesLeft, 0)))
+    .returning({ usesLeft: invites.usesLeft })
+    .get();
+  if (!taken) throw refuse("has been used up");
+  try {
+    zone.write([{ key: stateKeys.deviceDocument(request.name), value: JSON.stringify(doc.jws) }]);
+  } catch (error) {
+    zone.db
+      .update(invites)
+      .set({ usesLeft: sql`${invites.usesLeft} + 1` })
+      .where(eq(invites.id, invite.id))
+      .run();
+    throw error;
+  }
+  zone.log.info("device admitted", {
+    device: request.name,
+    id,
+    invitation: invite.id,
+    usesLeft: taken.usesLeft,
+  });
+  return { device: doc.jws };
+}

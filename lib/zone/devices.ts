@@ -1,0 +1,97 @@
+/** The zone's devices as this node sees them, and revoking one (owner only). */
+import { signRevocation } from "../../protocol/documents.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import { versionVector } from "../sync/exchange.ts";
+import { standingOf } from "../sync/membership.ts";
+import type { ZoneWriter } from "./zone-writer.ts";
+
+/** A peer heard from within this window counts as online. */
+export const ONLINE_WINDOW_MS = 30_000;
+
+export type DeviceStatus = "online" | "offline" | "revoked" | "quarantined";
+
+export interface DeviceView {
+  readonly name: string;
+  readonly id: DeviceId;
+  readonly status: DeviceStatus;
+  /** RFC 3339, or null when never heard from. */
+  readonly lastSeenAt: string | null;
+  readonly self: boolean;
+  /** The address this node last reached it at, and the round trip then. */
+  readonly address: string | null;
+  readonly rttMs: number | null;
+}
+
+export interface ContactLookup {
+  get(id: DeviceId): { address: string; lastSeenAt: number; rttMs: number } | undefined;
+}
+
+export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceView[] {
+  const membership = zone.membership();
+  const now = zone.now();
+  return [...membership.byId.values()]
+    .map((member): DeviceView => {
+      const self = member.id === zone.deviceId;
+      const contact = contacts.get(member.id);
+      const lastSeenAt = self ? now : contact?.lastSeenAt;
+      const standing = standingOf(membership, member.id);
+      const status: DeviceStatus =
+        standing === "revoked" || standing === "quarantined"
+          ? standing
+          : lastSeenAt !== undefined && now - lastSeenAt <= ONLINE_WINDOW_MS
+            ? "online"
+            : "offline";
+      return {
+        name: member.name,
+        id: member.id,
+        status,
+        lastSeenAt: lastSeenAt === undefined ? null : new Date(lastSeenAt).toISOString(),
+        self,
+        address: self ? null : contact?.address || null,
+        rttMs: self ? null : (contact?.rttMs ?? null),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Revokes a device: the owner signs that it is no longer a member, keeping the
+ * changesets of it this node holds. Every device then refuses its later changesets and
+ * its requests.
+ */
+export function revokeDevice(
+  zone: ZoneWriter,
+  name: string,
+): { name: string; id: DeviceId; keptSeq: number } {
+  const member = zone.membership().byName.get(name);
+  if (!member)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `the zone has no device named ${name}`,
+      "See them with `bucky devices`.",
+    );
+  if (member.id === zone.deviceId) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      "a device cannot revoke itself",
+      "Revoke it from another device that holds the owner key.",
+    );
+  }
+  if (member.revokedAfterSeq !== undefined) {
+    return { name, id: member.id, keptSeq: member.revokedAfterSeq };
+  }
+  const keptSeq = versionVector(zone.db).get(member.id) ?? 0;
+  const revocation = signRevocation(
+    {
+      id: member.id,
+      name: member.name as never,
+      lastSeq: keptSeq,
+      issuedAt: Math.floor(zone.now() / 1000),
+    },
+    zone.ownerKey(),
+  );
+  zone.write([{ key: `devices/${name}/revoked`, value: JSON.stringify(revocation.jws) }]);
+  zone.log.info("device revoked", { device: name, id: member.id, keptSeq });
+  return { name, id: member.id, keptSeq };
+}

@@ -1,0 +1,136 @@
+/**
+ * Making a new node home, for `bucky init` and `bucky join` alike. Everything is built
+ * beside its final place and the home becomes a zone by one rename, `state.db.partial`
+ * → `state.db`: a home without state.db has no zone, whatever else it holds, and the
+ * leftovers of an interrupted attempt are removed by the next one.
+ */
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { fsyncDirectory } from "../atomic-file.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+import { type HomePaths, homePaths } from "../home.ts";
+import { type KeyKind, writeKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import { openStateDb, type StateDb } from "../store/db.ts";
+import { node } from "../store/schema.ts";
+import { sqliteError } from "../store/sqlite-error.ts";
+import { initLeftovers, inspectHome } from "./home-contents.ts";
+
+/** Durable steps of making a home, reported as each one completes. */
+export type HomeStep = "home-ready" | "keys-written" | "database-built" | "committed";
+
+export interface Staging {
+  readonly paths: HomePaths;
+  readonly onStep: (step: HomeStep) => void;
+}
+
+/**
+ * Runs `stage` to fill a new home, then commits it. Refuses a home that already has a
+ * zone or holds files that are not bucky's; on failure removes what it made.
+ */
+export async function buildHome<T>(
+  home: string,
+  log: Log,
+  stage: (staging: Staging) => T | Promise<T>,
+  onStep: (step: HomeStep) => void = () => {},
+): Promise<T> {
+  const paths = homePaths(home);
+  const contents = inspectHome(paths);
+  if (contents === "zone") {
+    throw new BuckyError(
+      "E_EXISTS",
+      `${paths.home} already has a zone; nothing was changed`,
+      `See it with \`bucky status --home ${paths.home}\`. For another zone or device, use another --home.`,
+    );
+  }
+  if (contents === "foreign") {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${paths.home} is not empty and is not a bucky home; nothing was changed`,
+      "Choose an empty or new directory with --home (or BUCKY_HOME).",
+    );
+  }
+  if (contents === "interrupted") {
+    removeLeftovers(paths);
+    log.warn("removed the leftovers of an interrupted init or join", { home: paths.home });
+  }
+
+  let result: T;
+  try {
+    mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+    onStep("home-ready");
+    result = await stage({ paths, onStep });
+  } catch (error) {
+    // Best effort: the error to report is the one that stopped us, not a cleanup's.
+    try {
+      removeLeftovers(paths);
+      if (contents === "missing" && existsSync(paths.home)) rmSync(paths.home, { recursive: true });
+    } catch (cleanupError) {
+      log.warn("could not remove a partial home", {
+        home: paths.home,
+        error: String(cleanupError),
+      });
+    }
+    throw (
+      fileSystemError(error, "write to", paths.home) ??
+      sqliteError(error, paths.stateDbStaging) ??
+      error
+    );
+  }
+  // The commit. From here on the zone exists, so nothing is cleaned up on failure.
+  renameSync(paths.stateDbStaging, paths.stateDb);
+  fsyncDirectory(paths.home);
+  onStep("committed");
+  log.attachFile(paths.logsDir);
+  return result;
+}
+
+/** Writes the home's key files (mode 0600 in a 0700 directory). */
+export function writeIdentity(staging: Staging, keys: Partial<Record<KeyKind, Uint8Array>>): void {
+  mkdirSync(staging.paths.identityDir, { mode: 0o700 });
+  chmodSync(staging.paths.identityDir, 0o700);
+  for (const [kind, secret] of Object.entries(keys)) {
+    const path = kind === "owner" ? staging.paths.ownerKey : staging.paths.deviceKey;
+    writeKeyFile(path, kind as KeyKind, secret);
+  }
+  staging.onStep("keys-written");
+}
+
+/** Creates the staged state database with this node's own record. */
+export function createStagedDb(
+  staging: Staging,
+  self: { zone: ZoneId; id: DeviceId; name: string },
+): StateDb {
+  const db = openStateDb(staging.paths.stateDbStaging, { create: true });
+  db.insert(node)
+    .values({ id: 1, zoneId: self.zone, deviceId: self.id, deviceName: self.name })
+    .run();
+  return db;
+}
+
+/** Closes the staged database (checkpointing its WAL into the file) and makes it durable. */
+export function finishStagedDb(staging: Staging, db: StateDb): void {
+  db.$client.close(true);
+  const fd = openSync(staging.paths.stateDbStaging, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  staging.onStep("database-built");
+}
+
+function removeLeftovers(paths: HomePaths): void {
+  for (const path of initLeftovers(paths)) {
+    if (existsSync(path)) rmSync(path, { recursive: true });
+  }
+}

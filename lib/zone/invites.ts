@@ -1,0 +1,134 @@
+/**
+ * Invitations issued by this device: a token the owner key signs, of which this device
+ * keeps only a hash of the secret, an expiry and a number of uses left.
+ */
+import { randomBytes } from "node:crypto";
+import { desc, eq } from "drizzle-orm";
+import { toBase64url } from "../../protocol/encoding.ts";
+import {
+  hashInviteSecret,
+  INVITE_ID_BYTES,
+  INVITE_SECRET_BYTES,
+  signInvite,
+} from "../../protocol/invite.ts";
+import { BuckyError } from "../errors.ts";
+import { invites } from "../store/schema.ts";
+import type { ZoneWriter } from "./zone-writer.ts";
+
+export const MAX_INVITE_TTL_MS = 30 * 24 * 3600 * 1000;
+export const MAX_INVITE_USES = 100;
+
+export interface IssuedInvite {
+  readonly id: string;
+  readonly token: string;
+  readonly expiresAt: number;
+  readonly uses: number;
+}
+
+export interface InviteRecord {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly usesLeft: number;
+  readonly status: "active" | "expired" | "used" | "revoked";
+}
+
+export function createInvite(
+  zone: ZoneWriter,
+  options: { ttlMs: number; uses: number },
+): IssuedInvite {
+  if (!(options.ttlMs > 0 && options.ttlMs <= MAX_INVITE_TTL_MS)) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      "an invitation lasts from a second to 30 days",
+      "For example: --ttl 1h",
+    );
+  }
+  if (!(Number.isInteger(options.uses) && options.uses >= 1 && options.uses <= MAX_INVITE_USES)) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `an invitation can be used 1 to ${MAX_INVITE_USES} times`,
+      "For example: --uses 1",
+    );
+  }
+  if (zone.addresses.length === 0) {
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      "this device has no address other devices could reach",
+      "Start the daemon listening on a network address (--listen).",
+    );
+  }
+  const owner = zone.ownerKey();
+  const id = toBase64url(randomBytes(INVITE_ID_BYTES));
+  const secret = new Uint8Array(randomBytes(INVITE_SECRET_BYTES));
+  const now = zone.now();
+  const expiresAt = now + options.ttlMs;
+  const token = signInvite(
+    {
+      inviter: zone.deviceId,
+      id,
+      secret,
+      expiresAt: Math.floor(expiresAt / 1000),
+      addresses: zone.addresses.slice(0, 16),
+    },
+    owner,
+  );
+  zone.db
+    .insert(invites)
+    .values({
+      id,
+      secretHash: Buffer.from(hashInviteSecret(secret)),
+      createdAt: now,
+      expiresAt,
+      usesLeft: options.uses,
+    })
+    .run();
+  zone.log.info("invitation created", {
+    id,
+    uses: options.uses,
+    expiresAt: new Date(expiresAt).toISOString(),
+  });
+  return { id, token, expiresAt, uses: options.uses };
+}
+
+export function listInvites(zone: ZoneWriter): InviteRecord[] {
+  const now = zone.now();
+  return zone.db
+    .select()
+    .from(invites)
+    .orderBy(desc(invites.createdAt))
+    .all()
+    .map((row) => ({
+      id: row.id,
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      usesLeft: row.usesLeft,
+      status:
+        row.revokedAt !== null
+          ? "revoked"
+          : row.usesLeft <= 0
+            ? "used"
+            : row.expiresAt <= now
+              ? "expired"
+              : "active",
+    }));
+}
+
+export function revokeInvite(zone: ZoneWriter, id: string): InviteRecord {
+  const updated = zone.db
+    .update(invites)
+    .set({ revokedAt: zone.now() })
+    .where(eq(invites.id, id))
+    .returning()
+    .get();
+  if (!updated) {
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no invitation ${id} on this device`,
+      "See them with `bucky invite list`.",
+    );
+  }
+  zone.log.info("invitation revoked", { id });
+  const record = listInvites(zone).find((invite) => invite.id === id);
+  return record as InviteRecord;
+}

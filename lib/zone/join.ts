@@ -1,0 +1,238 @@
+/**
+ * Joining a zone from a fresh home (`bucky join <token>`). The token is verified first,
+ * with nothing sent: it must be signed by the key its zone id names, and unexpired. Then
+ * the new device makes its key, proves it holds it to the inviting device (whose TLS
+ * certificate must be the one its device id names), receives its owner-signed document,
+ * and pulls the whole zone state before the home is committed.
+ */
+import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
+import {
+  type DeviceDocument,
+  verifyDeviceDocument,
+  verifyZoneDocument,
+  type ZoneDocument,
+} from "../../protocol/documents.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { deviceIdFromPublicKey, publicKeyOfId } from "../../protocol/ids.ts";
+import { type Invite, verifyInvite } from "../../protocol/invite.ts";
+import { encodeJoinRequest } from "../../protocol/join.ts";
+import { decodeJws } from "../../protocol/jws.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { stateKeys } from "../../protocol/state-key.ts";
+import { decodeEntries, encodePullRequest } from "../../protocol/sync-messages.ts";
+import { certificateDer, certificatePem, isDeviceCertificate } from "../../protocol/tls-cert.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { PeerClient } from "../node/peer-client.ts";
+import type { Contact, ContactBook, Peer } from "../node/peers.ts";
+import { state } from "../store/schema.ts";
+import { versionVector } from "../sync/exchange.ts";
+import { ingestEntries } from "../sync/ingest.ts";
+import {
+  buildHome,
+  createStagedDb,
+  finishStagedDb,
+  type HomeStep,
+  writeIdentity,
+} from "./home-staging.ts";
+
+const CERT_TIMEOUT_MS = 5_000;
+const MAX_PULL_PAGES = 10_000;
+
+export interface JoinOptions {
+  readonly home: string;
+  readonly token: string;
+  readonly deviceName: DeviceName;
+  readonly now: () => number;
+  readonly log: Log;
+  readonly onStep?: (step: HomeStep) => void;
+}
+
+export interface JoinedZone {
+  readonly zone: ZoneDocument;
+  readonly device: DeviceDocument;
+  /** How many changesets the first sync brought. */
+  readonly changesets: number;
+}
+
+export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
+  const invite = checkToken(options.token, options.now());
+  const joined = await buildHome(
+    options.home,
+    options.log,
+    async (staging) => {
+      const seed = new Uint8Array(randomBytes(32));
+      const key = signingKeyFromSeed(seed);
+      const inviter = await reachInviter(invite);
+      const contacts = new MemoryContacts();
+      const client = new PeerClient(key, contacts, options.now);
+      const answer = await client.post(
+        inviter,
+        "/v1/join",
+        new TextEncoder().encode(
+          encodeJoinRequest(
+            invite.zone,
+            { invite: invite.id, secret: invite.secret, name: options.deviceName },
+            key,
+          ),
+        ),
+        "application/json",
+      );
+      const device = verifyAdmission(
+        new TextDecoder().decode(answer),
+        invite,
+        options.deviceName,
+        deviceIdFromPublicKey(key.publicKey),
+      );
+
+      writeIdentity(staging, { device: seed });
+      const db = createStagedDb(staging, { zone: invite.zone, id: device.id, name: device.name });
+      try {
+        let changesets = 0;
+        for (let page = 0; page < MAX_PULL_PAGES; page++) {
+          const message = decodeEntries(
+            await client.post(inviter, "/v1/sync/pull", encodePullRequest(versionVector(db))),
+          );
+          changesets += ingestEntries(db, message.entries, {
+            zone: invite.zone,
+            nowMs: options.now(),
+            log: options.log,
+            source: "inviter",
+          }).applied.length;
+          if (!message.more) break;
+        }
+        const zoneRow = db
+          .select({ value: state.value })
+          .from(state)
+          .where(eq(state.key, stateKeys.zoneDocument))
+          .get();
+        const mine = db
+          .select({ value: state.value })
+          .from(state)
+          .where(eq(state.key, stateKeys.deviceDocument(device.name)))
+          .get();
+        if (!zoneRow?.value || mine?.value !== JSON.stringify(device.jws)) {
+          throw new BuckyError(
+            "E_UNAVAILABLE",
+            "the inviting device did not send the zone's state",
+            "Try again in a moment.",
+          );
+        }
+        const zone = verifyZoneDocument(JSON.parse(zoneRow.value), invite.zone);
+        return { zone, device, changesets };
+      } finally {
+        finishStagedDb(staging, db);
+      }
+    },
+    options.onStep,
+  );
+  options.log.info("joined zone", {
+    zone: joined.zone.id,
+    name: joined.zone.name,
+    device: joined.device.name,
+    changesets: joined.changesets,
+  });
+  return joined;
+}
+
+/** Verifies the token offline: signed by its zone's owner key, and not expired. */
+function checkToken(token: string, nowMs: number): Invite {
+  try {
+    decodeJws(token.trim());
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `this is not a bucky invitation: ${error.message}`,
+      "Copy the whole token that `bucky invite` printed.",
+    );
+  }
+  let invite: Invite;
+  try {
+    invite = verifyInvite(token);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `the invitation does not verify: ${error.message}`,
+      "It was altered or forged. Ask the zone's owner for a new one.",
+    );
+  }
+  if (invite.expiresAt * 1000 <= nowMs) {
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the invitation expired at ${new Date(invite.expiresAt * 1000).toISOString()}`,
+      "Ask the zone's owner for a new one (`bucky invite`).",
+    );
+  }
+  return invite;
+}
+
+/**
+ * Finds an address of the inviting device that presents the certificate its device id
+ * names. The certificate is fetched without trusting the connection and checked against
+ * the signed token; every later request pins it.
+ */
+async function reachInviter(invite: Invite): Promise<Peer> {
+  const publicKey = publicKeyOfId(invite.inviter, "device") as Uint8Array;
+  const failures: string[] = [];
+  for (const address of invite.addresses) {
+    try {
+      const response = await fetch(`${address}/v1/cert`, {
+        tls: { rejectUnauthorized: false },
+        signal: AbortSignal.timeout(CERT_TIMEOUT_MS),
+      });
+      const der = certificateDer(await response.text());
+      if (der && isDeviceCertificate(der, publicKey)) {
+        return {
+          id: invite.inviter,
+          name: "inviting device",
+          addresses: [address],
+          certPem: certificatePem(der),
+        };
+      }
+      failures.push(`${address}: not the inviting device's certificate`);
+    } catch (error) {
+      failures.push(`${address}: ${(error as Error).message}`);
+    }
+  }
+  throw new BuckyError(
+    "E_UNAVAILABLE",
+    `cannot reach the inviting device (${failures.join("; ")})`,
+    "Check that its daemon runs (`bucky daemon`) and that this device can reach it on the network.",
+  );
+}
+
+function verifyAdmission(
+  body: string,
+  invite: Invite,
+  name: DeviceName,
+  id: DeviceId,
+): DeviceDocument {
+  try {
+    const { device } = JSON.parse(body) as { device: string };
+    const doc = verifyDeviceDocument(device, invite.zone);
+    if (doc.id !== id || doc.name !== name)
+      throw new ProtocolError("it is not this device's document");
+    return doc;
+  } catch (error) {
+    if (!(error instanceof ProtocolError) && !(error instanceof SyntaxError)) throw error;
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `the inviting device's answer does not verify: ${error.message}`,
+    );
+  }
+}
+
+class MemoryContacts implements ContactBook {
+  private readonly contacts = new Map<DeviceId, Contact>();
+  get(id: DeviceId) {
+    return this.contacts.get(id);
+  }
+  seen(id: DeviceId, contact: Contact) {
+    this.contacts.set(id, contact);
+  }
+}

@@ -1,0 +1,21 @@
+import type { Changeset, Op } from "../../protocol/changeset.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { Log } from "../log.ts";
+import type { StateDb } from "../store/db.ts";
+import type { Membership } from "../sync/membership.ts";
+
+/** What zone administration needs from the running node (the node's context provides it). */
+export interface ZoneWriter {
+  readonly db: StateDb;
+  readonly zoneId: ZoneId;
+  readonly deviceId: DeviceId;
+  readonly addresses: readonly string[];
+  readonly log: Log;
+  now(): number;
+  membership(): Membership;
+  /** Signs, stores, applies and shares a local write. */
+  write(ops: readonly Op[]): Changeset;
+  /** The owner key; throws E_PERMISSION on a device that does not hold it. */
+  ownerKey(): SigningKey;
+}
