@@ -97,7 +97,7 @@ describe("bucky init", () => {
     expect(jsonError(again)).toEqual({
       code: "E_EXISTS",
       message: `${home} already has a zone; nothing was changed`,
-      hint: `See it with \`bucky status --home ${home}\`. To start another zone, use another --home.`,
+      hint: `See it with \`bucky status --home ${home}\`. For another zone or device, use another --home.`,
     });
     expect(snapshot(home)).toEqual(before);
   });
