@@ -18,15 +18,15 @@ up: build
 
 # Run every test: unit, property and end-to-end (builds first)
 test: build
-    bun test
+    bun test --timeout 30000
 
 # Unit and property tests only (no binary needed)
 unit:
-    bun test protocol lib cmd
+    bun test --timeout 30000 protocol lib cmd
 
 # End-to-end tests against the compiled binary
 e2e: build
-    bun test test
+    bun test --timeout 30000 test
 
 # Type-check and lint
 lint:

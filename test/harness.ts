@@ -65,7 +65,10 @@ export function jsonError(result: RunResult): { code: string; message: string; h
 }
 
 const scratchRoots: string[] = [];
-afterAll(() => {
+const running = new Set<Daemon>();
+afterAll(async () => {
+  // Daemons first: they hold files in the directories removed next.
+  await Promise.all([...running].map((daemon) => daemon.kill()));
   for (const dir of scratchRoots) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -86,4 +89,133 @@ function fakeUserHome(): string {
 /** A path for a home that does not exist yet. */
 export function newHomePath(): string {
   return join(scratchDir(), "home");
+}
+
+export interface Daemon {
+  readonly home: string;
+  readonly addresses: readonly string[];
+  readonly pid: number;
+  /** Everything the daemon wrote to stderr (its log) so far. */
+  log(): string;
+  /** SIGTERM, then wait for the exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/** Starts `bucky daemon` on a free loopback port and waits until it says it is ready. */
+export async function startDaemon(home: string, env: Record<string, string> = {}): Promise<Daemon> {
+  const child = Bun.spawn(
+    [
+      BUCKY,
+      "daemon",
+      "--home",
+      home,
+      "--port",
+      "0",
+      "--listen",
+      "127.0.0.1",
+      "--json",
+      "--log-level",
+      "debug",
+    ],
+    {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: fakeUserHome(),
+        BUCKY_SYNC_INTERVAL_MS: "300",
+        ...env,
+      },
+    },
+  );
+  let stderr = "";
+  (async () => {
+    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+  })();
+  let stdout = "";
+  let ready: { addresses: string[]; pid: number } | undefined;
+  for await (const chunk of child.stdout) {
+    stdout += new TextDecoder().decode(chunk);
+    try {
+      ready = JSON.parse(stdout);
+      break;
+    } catch {
+      // Not the whole document yet.
+    }
+  }
+  if (!ready) {
+    await child.exited;
+    throw new Error(`bucky daemon for ${home} did not start (exit ${child.exitCode}): ${stderr}`);
+  }
+  const daemon: Daemon = {
+    home,
+    addresses: ready.addresses,
+    pid: ready.pid,
+    log: () => stderr,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.exited;
+      running.delete(daemon);
+      return child.exitCode;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await child.exited;
+      running.delete(daemon);
+    },
+  };
+  running.add(daemon);
+  return daemon;
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}
+
+/** A zone of devices, each with its home and running daemon: the first created it, the rest joined. */
+export async function startZone(
+  names: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Map<string, Daemon>> {
+  const daemons = new Map<string, Daemon>();
+  const [founder, ...others] = names as [string, ...string[]];
+  const founderHome = newHomePath();
+  await buckyJson(["init", "--home", founderHome, "--device", founder]);
+  daemons.set(founder, await startDaemon(founderHome, env));
+  for (const name of others) {
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderHome]);
+    const home = newHomePath();
+    await buckyJson(["join", token, "--home", home, "--device", name]);
+    daemons.set(name, await startDaemon(home, env));
+  }
+  return daemons;
+}
+
+/** The zone state a device's daemon reports, as key → value, without bucky's own keys. */
+export async function userState(home: string): Promise<Record<string, unknown>> {
+  const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
+    "state",
+    "list",
+    "--home",
+    home,
+  ]);
+  return Object.fromEntries(
+    entries
+      .filter((e) => !e.key.startsWith("devices/") && e.key !== "boot/config")
+      .map((e) => [e.key, e.value]),
+  );
 }

@@ -65,7 +65,7 @@ export class PeerClient {
     }
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `device ${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
+      `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
       "It may be off or on another network; bucky keeps trying.",
     );
   }
@@ -82,8 +82,8 @@ function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
       error: { code: string; message: string; hint?: string };
     };
     const code = (error.code in ERROR_CODES ? error.code : "E_UNAVAILABLE") as ErrorCode;
-    return new BuckyError(code, `device ${peer.name} refused: ${error.message}`, error.hint);
+    return new BuckyError(code, `${peer.name} refused: ${error.message}`, error.hint);
   } catch {
-    return new BuckyError("E_UNAVAILABLE", `device ${peer.name} answered HTTP ${status}`);
+    return new BuckyError("E_UNAVAILABLE", `${peer.name} answered HTTP ${status}`);
   }
 }

@@ -108,3 +108,16 @@ export class Contacts implements ContactBook {
       .run();
   }
 }
+
+/** Contacts kept only in memory, for a one-off exchange (joining a zone). */
+export class MemoryContacts implements ContactBook {
+  private readonly contacts = new Map<DeviceId, Contact>();
+
+  get(id: DeviceId): Contact | undefined {
+    return this.contacts.get(id);
+  }
+
+  seen(id: DeviceId, contact: Contact): void {
+    this.contacts.set(id, contact);
+  }
+}

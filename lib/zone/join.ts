@@ -27,7 +27,7 @@ import { certificateDer, certificatePem, isDeviceCertificate } from "../../proto
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
-import type { Contact, ContactBook, Peer } from "../node/peers.ts";
+import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { state } from "../store/schema.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
@@ -189,7 +189,7 @@ async function reachInviter(invite: Invite): Promise<Peer> {
       if (der && isDeviceCertificate(der, publicKey)) {
         return {
           id: invite.inviter,
-          name: "inviting device",
+          name: "the inviting device",
           addresses: [address],
           certPem: certificatePem(der),
         };
@@ -224,15 +224,5 @@ function verifyAdmission(
       "E_INTEGRITY",
       `the inviting device's answer does not verify: ${error.message}`,
     );
-  }
-}
-
-class MemoryContacts implements ContactBook {
-  private readonly contacts = new Map<DeviceId, Contact>();
-  get(id: DeviceId) {
-    return this.contacts.get(id);
-  }
-  seen(id: DeviceId, contact: Contact) {
-    this.contacts.set(id, contact);
   }
 }

@@ -1,0 +1,132 @@
+import { describe, expect, test } from "bun:test";
+import { signDeviceDocument, signRevocation, signZoneDocument } from "../../protocol/documents.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName, ZoneName } from "../../protocol/names.ts";
+import { createLog } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed, type TestNode } from "../state/test-db.ts";
+import type { StateDb } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { entriesMissingFrom, versionVector } from "./exchange.ts";
+import { ingestEntries } from "./ingest.ts";
+
+const owner = signingKeyFromSeed(seed(1));
+const zone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
+const quiet = createLog({ level: "silent" });
+const docFor = (key: SigningKey, name: string) =>
+  JSON.stringify(
+    signDeviceDocument(
+      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
+      owner,
+    ).jws,
+  );
+
+/** The first device founded the zone and admitted the others; all are fresh nodes. */
+function zoneOf<const N extends readonly string[]>(...names: N): { [K in keyof N]: TestNode } {
+  const nodes = names.map((_, i) => openTestNode(20 + i));
+  const [founder] = nodes as [TestNode];
+  appendLocalChangeset(
+    founder.db,
+    { zone: zone.id, name: names[0] as string, key: founder.key },
+    [
+      { key: "boot/config", value: JSON.stringify(zone.jws) },
+      ...names.map((name, i) => ({
+        key: `devices/${name}/doc`,
+        value: docFor((nodes[i] as TestNode).key, name),
+      })),
+    ],
+    1000,
+  );
+  return nodes as { [K in keyof N]: TestNode };
+}
+
+function syncInto(from: StateDb, to: StateDb) {
+  return ingestEntries(to, entriesMissingFrom(from, versionVector(to)).entries, {
+    zone: zone.id,
+    nowMs: 5000,
+    log: quiet,
+    source: "test",
+  });
+}
+
+function values(db: StateDb): Record<string, string | null> {
+  return Object.fromEntries(
+    db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .all()
+      .filter((r) => r.key.startsWith("apps/"))
+      .map((r) => [r.key, r.value]),
+  );
+}
+
+describe("ingestEntries", () => {
+  test("accepts the founder's first changeset: it introduces its own author", () => {
+    const [a, c] = zoneOf("a", "c");
+    const result = syncInto(a.db, c.db);
+    expect([result.applied.length, result.rejected]).toEqual([1, []]);
+  });
+
+  test("holds back a changeset whose predecessor is missing, without storing it", () => {
+    const [a, c] = zoneOf("a", "c");
+    syncInto(a.db, c.db);
+    const author = { zone: zone.id, name: "a", key: a.key };
+    appendLocalChangeset(a.db, author, [{ key: "apps/1", value: "1" }], 2000);
+    const third = appendLocalChangeset(a.db, author, [{ key: "apps/2", value: "2" }], 3000);
+    const result = ingestEntries(c.db, [third.bytes], {
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+    });
+    expect([result.applied.length, result.deferred, result.rejected]).toEqual([0, 1, []]);
+    expect(values(c.db)).toEqual({});
+    syncInto(a.db, c.db);
+    expect(values(c.db)).toEqual({ "apps/1": "1", "apps/2": "2" });
+  });
+
+  test("a revocation drops what the device wrote after its cut, and recomputes those keys", () => {
+    const [a, b, c] = zoneOf("a", "b", "c");
+    syncInto(a.db, b.db);
+    syncInto(a.db, c.db);
+    const writer = { zone: zone.id, name: "b", key: b.key };
+    appendLocalChangeset(b.db, writer, [{ key: "apps/k", value: '"kept"' }], 2000);
+    // a hears of b's first write only, then revokes b there; c already has b's second.
+    syncInto(b.db, a.db);
+    appendLocalChangeset(
+      b.db,
+      writer,
+      [
+        { key: "apps/k", value: '"late"' },
+        { key: "apps/new", value: "1" },
+      ],
+      3000,
+    );
+    syncInto(b.db, c.db);
+    expect(values(c.db)).toEqual({ "apps/k": '"late"', "apps/new": "1" });
+    const revocation = signRevocation(
+      {
+        id: deviceIdFromPublicKey(b.key.publicKey),
+        name: "b" as DeviceName,
+        lastSeq: versionVector(a.db).get(deviceIdFromPublicKey(b.key.publicKey)) as number,
+        issuedAt: 4,
+      },
+      owner,
+    );
+    appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key },
+      [{ key: "devices/b/revoked", value: JSON.stringify(revocation.jws) }],
+      4000,
+    );
+    syncInto(a.db, c.db);
+    // c now agrees with a: b's write after the cut is gone, and so is its effect.
+    expect(values(c.db)).toEqual({ "apps/k": '"kept"' });
+    expect(values(c.db)).toEqual(values(a.db));
+    // And b's later changesets are refused from then on.
+    const refused = syncInto(b.db, c.db);
+    expect(refused.applied).toEqual([]);
+    expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * Forged or tampered changesets sent to a daemon are rejected, change nothing, and are
+ * logged once each; a device caught equivocating is quarantined and shown as such.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { BuckyError } from "../lib/errors.ts";
+import { signChangeset } from "../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../protocol/ids.ts";
+import { buckyJson, type Daemon, startZone, waitFor } from "./harness.ts";
+import { actAs, type Member } from "./member.ts";
+
+let alpha: Daemon;
+let beta: Member;
+
+async function fullState(): Promise<unknown> {
+  return (await buckyJson<{ entries: unknown[] }>(["state", "list", "--home", alpha.home])).entries;
+}
+
+function rejections(): number {
+  return alpha
+    .log()
+    .split("\n")
+    .filter((line) => line.includes("rejected changeset")).length;
+}
+
+/** Pushes `entries` to alpha as beta; expects each one rejected with `reason`, and nothing changed. */
+async function expectRejected(entries: Uint8Array[], reason: string): Promise<void> {
+  const before = await fullState();
+  const logged = rejections();
+  const ack = await beta.push(alpha, entries);
+  expect([ack.applied, ack.rejected]).toEqual([0, entries.length]);
+  expect(await fullState()).toEqual(before);
+  await waitFor("the warning", () => (rejections() === logged + entries.length ? true : undefined));
+  expect(alpha.log()).toContain(reason);
+}
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"]);
+  alpha = zone.get("alpha") as Daemon;
+  const betaDaemon = zone.get("beta") as Daemon;
+  await waitFor("alpha to know beta", async () => {
+    const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+      "devices",
+      "--home",
+      alpha.home,
+    ]);
+    return devices.find((d) => d.name === "beta")?.status === "online" ? true : undefined;
+  });
+  // From here on the test speaks for beta, so its own daemon must not write beside it.
+  await betaDaemon.stop();
+  beta = await actAs(betaDaemon.home);
+});
+
+describe("a daemon refuses forged changesets", () => {
+  test("a valid one is applied (the control)", async () => {
+    const changeset = beta.changeset([{ key: "apps/ok", value: "1" }]);
+    const ack = await beta.push(alpha, [changeset.bytes]);
+    expect([ack.applied, ack.rejected]).toEqual([1, 0]);
+    beta.accepted(changeset);
+    await waitFor(
+      "apps/ok",
+      async () =>
+        ((await fullState()) as { key: string }[]).some((e) => e.key === "apps/ok") || undefined,
+    );
+  });
+
+  test("a bad signature", async () => {
+    const bytes = Uint8Array.from(beta.changeset([{ key: "apps/x", value: "1" }]).bytes);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+    await expectRejected([bytes], "bad signature");
+  });
+
+  test("an author that is not a member", async () => {
+    const stranger = signingKeyFromSeed(new Uint8Array(32).fill(99));
+    const forged = signChangeset(
+      {
+        zone: beta.zone,
+        author: deviceIdFromPublicKey(stranger.publicKey),
+        seq: 1,
+        prev: null,
+        hlc: { ms: Date.now(), counter: 0 },
+        ops: [{ key: "apps/x", value: "1" }],
+      },
+      stranger,
+    );
+    await expectRejected([forged.bytes], "its author is not a member of the zone");
+  });
+
+  test("a broken hash chain", async () => {
+    await expectRejected(
+      [beta.changeset([{ key: "apps/x", value: "1" }], { prev: new Uint8Array(32).fill(7) }).bytes],
+      "broken chain",
+    );
+  });
+
+  test("a key its author may not write", async () => {
+    await expectRejected(
+      [beta.changeset([{ key: "devices/alpha/info", value: "{}" }]).bytes],
+      "devices/alpha/info belongs to device alpha",
+    );
+  });
+
+  test("a membership key without the owner's signature", async () => {
+    await expectRejected(
+      [beta.changeset([{ key: "devices/mallory/doc", value: '"not a jws"' }]).bytes],
+      "must hold a device document signed by the zone owner",
+    );
+  });
+
+  test("a clock too far in the future", async () => {
+    await expectRejected(
+      [
+        beta.changeset([{ key: "apps/x", value: "1" }], {
+          hlc: { ms: Date.now() + 3_600_000, counter: 0 },
+        }).bytes,
+      ],
+      "its clock is too far ahead",
+    );
+  });
+
+  test("malformed CBOR", async () => {
+    await expectRejected([new Uint8Array([0x82, 0x41])], "malformed");
+  });
+
+  test("an oversize message is refused whole", async () => {
+    const before = await fullState();
+    const huge = new Uint8Array(17 * 1024 * 1024);
+    const error = await beta.post(alpha, "/v1/sync/push", huge).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuckyError);
+    expect(await fullState()).toEqual(before);
+  });
+
+  test("equivocation quarantines the device, visibly, and refuses it from then on", async () => {
+    const first = beta.changeset([{ key: "apps/eq", value: '"first"' }]);
+    const second = beta.changeset([{ key: "apps/eq", value: '"second"' }]);
+    expect((await beta.push(alpha, [first.bytes])).applied).toBe(1);
+    beta.accepted(first);
+    const ack = await beta.push(alpha, [second.bytes]);
+    expect(ack.applied).toBe(0);
+    const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+      "devices",
+      "--home",
+      alpha.home,
+    ]);
+    expect(devices.map((d) => [d.name, d.status])).toEqual([
+      ["alpha", "online"],
+      ["beta", "quarantined"],
+    ]);
+    const entry = await buckyJson<{ value: string }>([
+      "state",
+      "get",
+      "apps/eq",
+      "--home",
+      alpha.home,
+    ]);
+    expect(entry.value).toBe("first");
+    const refused = await beta
+      .push(alpha, [beta.changeset([{ key: "apps/after", value: "1" }]).bytes])
+      .catch((e: unknown) => e);
+    expect((refused as BuckyError).code).toBe("E_PERMISSION");
+    expect((refused as BuckyError).message).toContain("you are quarantined");
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Joining is refused, with a clear error and nothing written on either side, for bad
+ * tokens, used-up, expired and revoked invitations, taken names and homes that have a zone.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { bucky, buckyJson, type Daemon, jsonError, newHomePath, startZone } from "./harness.ts";
+
+interface DevicesJson {
+  devices: { name: string }[];
+}
+
+async function memberNames(home: string): Promise<string[]> {
+  return (await buckyJson<DevicesJson>(["devices", "--home", home])).devices.map((d) => d.name);
+}
+
+async function refusedJoin(
+  token: string,
+  args: string[] = [],
+): Promise<{ code: string; message: string; hint?: string; exitCode: number | null }> {
+  const home = newHomePath();
+  const result = await bucky(["join", token, "--home", home, "--json", ...args]);
+  expect(result.stdout).toBe("");
+  expect(existsSync(home)).toBe(false);
+  return { ...jsonError(result), exitCode: result.exitCode };
+}
+
+describe("bucky join refuses", () => {
+  let founder: Daemon;
+  const invite = async (...args: string[]) =>
+    await buckyJson<{ token: string; id: string }>(["invite", "--home", founder.home, ...args]);
+
+  test("setup: a one-device zone", async () => {
+    founder = (await startZone(["alpha"])).get("alpha") as Daemon;
+    expect(await memberNames(founder.home)).toEqual(["alpha"]);
+  });
+
+  test("a used-up invitation, after its one use", async () => {
+    const { token } = await invite("--uses", "1");
+    await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta"]);
+    const refused = await refusedJoin(token, ["--device", "gamma"]);
+    expect([refused.exitCode, refused.code, refused.message]).toEqual([
+      1,
+      "E_PERMISSION",
+      "the inviting device refused: the invitation has been used up",
+    ]);
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta"]);
+  });
+
+  test("a revoked invitation", async () => {
+    const { token, id } = await invite();
+    await buckyJson(["invite", "revoke", id, "--home", founder.home]);
+    const refused = await refusedJoin(token, ["--device", "delta"]);
+    expect(refused.message).toContain("the invitation was revoked");
+    const { invites } = await buckyJson<{ invites: { id: string; status: string }[] }>([
+      "invite",
+      "list",
+      "--home",
+      founder.home,
+    ]);
+    expect(invites.find((i) => i.id === id)?.status).toBe("revoked");
+  });
+
+  test("an expired invitation, before contacting anyone", async () => {
+    const { token } = await invite("--ttl", "1s");
+    await Bun.sleep(1100);
+    const refused = await refusedJoin(token, ["--device", "delta"]);
+    expect([refused.exitCode, refused.code]).toEqual([1, "E_PERMISSION"]);
+    expect(refused.message).toStartWith("the invitation expired at ");
+  });
+
+  test("a forged invitation: payload altered", async () => {
+    const { token } = await invite();
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 86400 })).toString("base64url")}.${signature}`;
+    const refused = await refusedJoin(forged, ["--device", "delta"]);
+    expect([refused.exitCode, refused.code]).toEqual([4, "E_INTEGRITY"]);
+  });
+
+  test("something that is not a token", async () => {
+    const refused = await refusedJoin("hello", ["--device", "delta"]);
+    expect([refused.exitCode, refused.code]).toEqual([2, "E_INVALID_INPUT"]);
+  });
+
+  test("a name already taken in the zone", async () => {
+    const { token } = await invite();
+    const refused = await refusedJoin(token, ["--device", "alpha"]);
+    expect([refused.code, refused.message]).toEqual([
+      "E_EXISTS",
+      "the inviting device refused: the zone already has a device named alpha",
+    ]);
+  });
+
+  test("a home that already has a zone", async () => {
+    const { token } = await invite();
+    const result = await bucky([
+      "join",
+      token,
+      "--home",
+      founder.home,
+      "--device",
+      "delta",
+      "--json",
+    ]);
+    expect(result.exitCode).toBe(1);
+    expect(jsonError(result).code).toBe("E_EXISTS");
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta"]);
+  });
+
+  test("when the inviting device is not running", async () => {
+    const { token } = await invite();
+    await founder.stop();
+    const refused = await refusedJoin(token, ["--device", "delta"]);
+    expect([refused.exitCode, refused.code]).toEqual([3, "E_UNAVAILABLE"]);
+    expect(refused.message).toStartWith("cannot reach the inviting device");
+  });
+});

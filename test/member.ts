@@ -1,0 +1,101 @@
+/**
+ * Acting as a device of a zone from inside a test: its real key (read from its home),
+ * signed requests to another device's daemon, and changesets crafted by hand, to show
+ * what a daemon does with forged or tampered input.
+ */
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { PeerClient } from "../lib/node/peer-client.ts";
+import { MemoryContacts, type Peer } from "../lib/node/peers.ts";
+import { type Changeset, type Op, signChangeset } from "../protocol/changeset.ts";
+import { type SigningKey, signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { type Ack, decodeAck, encodeEntries } from "../protocol/sync-messages.ts";
+import { buckyJson, type Daemon } from "./harness.ts";
+
+export interface Member {
+  readonly key: SigningKey;
+  readonly id: DeviceId;
+  readonly zone: ZoneId;
+  /** The next seq and the prev hash of its feed: its database's, then what the test accepted. */
+  next(): { seq: number; prev: Uint8Array | null };
+  /** Signs the next changeset of its feed (fields can be overridden to forge one). */
+  changeset(ops: Op[], overrides?: Partial<Parameters<typeof signChangeset>[0]>): Changeset;
+  /** Records that `changeset` was applied, so the next one chains to it. */
+  accepted(changeset: Changeset): void;
+  /** POSTs to `daemon` as this member, with a correctly signed request. */
+  post(daemon: Daemon, path: string, body: Uint8Array): Promise<Uint8Array>;
+  push(daemon: Daemon, entries: Uint8Array[]): Promise<Ack>;
+}
+
+export async function actAs(home: string): Promise<Member> {
+  const key = signingKeyFromSeed(
+    readKeyFile(join(home, "identity", "device.key"), "device", createLog({ level: "silent" })),
+  );
+  const status = await buckyJson<{ zone: { id: ZoneId } }>(["zone", "show", "--home", home]);
+  const client = new PeerClient(key, new MemoryContacts(), Date.now);
+  const id = deviceIdFromPublicKey(key.publicKey);
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  const last = db
+    .query<{ seq: number; hash: Uint8Array }, [string]>(
+      "SELECT seq, hash FROM changesets WHERE author = ? ORDER BY seq DESC LIMIT 1",
+    )
+    .get(id);
+  db.close();
+  let head: { seq: number; prev: Uint8Array | null } = {
+    seq: (last?.seq ?? 0) + 1,
+    prev: last ? new Uint8Array(last.hash) : null,
+  };
+  const member: Member = {
+    key,
+    id,
+    zone: status.zone.id,
+    next: () => head,
+    changeset(ops, overrides = {}) {
+      return signChangeset(
+        {
+          zone: member.zone,
+          author: id,
+          seq: head.seq,
+          prev: head.prev,
+          hlc: { ms: Date.now(), counter: 0 },
+          ops,
+          ...overrides,
+        },
+        key,
+      );
+    },
+    accepted(changeset) {
+      head = { seq: changeset.seq + 1, prev: changeset.hash };
+    },
+    async post(daemon, path, body) {
+      return client.post(await peerOf(daemon), path, body);
+    },
+    async push(daemon, entries) {
+      return decodeAck(
+        await member.post(
+          daemon,
+          "/v1/sync/push",
+          encodeEntries({ have: new Map(), entries, more: false }),
+        ),
+      );
+    },
+  };
+  return member;
+}
+
+/** The daemon as a peer: its device id, and the certificate it serves. */
+async function peerOf(daemon: Daemon): Promise<Peer> {
+  const status = await buckyJson<{ device: { id: DeviceId; name: string } }>([
+    "status",
+    "--home",
+    daemon.home,
+  ]);
+  const address = daemon.addresses[0] as string;
+  const certPem = await (
+    await fetch(`${address}/v1/cert`, { tls: { rejectUnauthorized: false } })
+  ).text();
+  return { id: status.device.id, name: status.device.name, addresses: [address], certPem };
+}

@@ -1,0 +1,80 @@
+/** Revoking a device: its later writes never reach the zone, and it can no longer sync. */
+import { describe, expect, test } from "bun:test";
+import {
+  bucky,
+  buckyJson,
+  type Daemon,
+  jsonError,
+  startZone,
+  userState,
+  waitFor,
+} from "./harness.ts";
+
+async function statuses(home: string): Promise<Record<string, string>> {
+  const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+    "devices",
+    "--home",
+    home,
+  ]);
+  return Object.fromEntries(devices.map((d) => [d.name, d.status]));
+}
+
+describe("bucky devices revoke", () => {
+  test("the revoked device's new writes never appear, and its sync requests are refused", async () => {
+    const zone = await startZone(["alpha", "beta", "gamma"]);
+    const [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map(
+      (name) => zone.get(name) as Daemon,
+    ) as [Daemon, Daemon, Daemon];
+
+    await buckyJson(["state", "set", "apps/before", '"kept"', "--home", gamma.home]);
+    await waitFor("gamma's write to reach beta", async () =>
+      (await userState(beta.home))["apps/before"] === "kept" ? true : undefined,
+    );
+
+    const revoked = await buckyJson<{ name: string; keptSeq: number }>([
+      "devices",
+      "revoke",
+      "gamma",
+      "--home",
+      alpha.home,
+    ]);
+    expect(revoked.name).toBe("gamma");
+    await waitFor("beta to see gamma revoked", async () =>
+      (await statuses(beta.home)).gamma === "revoked" ? true : undefined,
+    );
+    expect(await statuses(alpha.home)).toEqual({
+      alpha: "online",
+      beta: "online",
+      gamma: "revoked",
+    });
+
+    // gamma does not know yet; it writes, and tries to share the write.
+    await buckyJson(["state", "set", "apps/after", '"refused"', "--home", gamma.home]);
+    const refusedGamma = (log: string) =>
+      log.split("\n").some((line) => line.includes("status=403") && line.includes("peer=gamma"));
+    await waitFor("alpha and beta to refuse gamma's sync", () =>
+      refusedGamma(alpha.log()) && refusedGamma(beta.log()) ? true : undefined,
+    );
+    await waitFor("gamma to be told why", () =>
+      gamma.log().includes("you are revoked in this zone") ? true : undefined,
+    );
+    // Several sync rounds later, still nowhere but on gamma.
+    await Bun.sleep(1000);
+    for (const daemon of [alpha, beta]) {
+      expect(await userState(daemon.home)).toEqual({ "apps/before": "kept" });
+    }
+    expect((await userState(gamma.home))["apps/after"]).toBe("refused");
+  });
+
+  test("only a device holding the owner key can revoke, and never itself", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    const noOwnerKey = await bucky(["devices", "revoke", "alpha", "--home", beta.home, "--json"]);
+    expect([noOwnerKey.exitCode, jsonError(noOwnerKey).code]).toEqual([1, "E_PERMISSION"]);
+    const self = await bucky(["devices", "revoke", "alpha", "--home", alpha.home, "--json"]);
+    expect([self.exitCode, jsonError(self).message]).toEqual([2, "a device cannot revoke itself"]);
+    const unknown = await bucky(["devices", "revoke", "nobody", "--home", alpha.home, "--json"]);
+    expect([unknown.exitCode, jsonError(unknown).code]).toEqual([1, "E_NOT_FOUND"]);
+  });
+});

@@ -1,0 +1,82 @@
+/** Many devices, one zone: join, converge, catch up after being offline. */
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  bucky,
+  buckyJson,
+  jsonError,
+  startDaemon,
+  startZone,
+  userState,
+  waitFor,
+} from "./harness.ts";
+
+describe("three devices", () => {
+  test("join, write on each, converge; one stops, misses writes, catches up on restart", async () => {
+    const daemons = await startZone(["alpha", "beta", "gamma"]);
+    const home = (name: string) => (daemons.get(name) as { home: string }).home;
+
+    const devices = await buckyJson<{ devices: { name: string; status: string }[] }>([
+      "devices",
+      "--home",
+      home("alpha"),
+    ]);
+    expect(devices.devices.map((d) => d.name)).toEqual(["alpha", "beta", "gamma"]);
+
+    await buckyJson(["state", "set", "apps/a", '{"by":"alpha"}', "--home", home("alpha")]);
+    await buckyJson(["state", "set", "apps/b", '"beta"', "--home", home("beta")]);
+    await buckyJson(["state", "set", "apps/c", "3", "--home", home("gamma")]);
+    const everything = { "apps/a": { by: "alpha" }, "apps/b": "beta", "apps/c": 3 };
+    for (const name of ["alpha", "beta", "gamma"]) {
+      await waitFor(`${name} to see every write`, async () =>
+        JSON.stringify(await userState(home(name))) === JSON.stringify(everything)
+          ? true
+          : undefined,
+      );
+    }
+    // Who wrote what is kept.
+    const b = await buckyJson<{ author: string; value: unknown }>([
+      "state",
+      "get",
+      "apps/b",
+      "--home",
+      home("gamma"),
+    ]);
+    expect([b.author, b.value]).toEqual(["beta", "beta"]);
+
+    // gamma stops cleanly on SIGTERM and leaves no daemon files behind.
+    expect(await (daemons.get("gamma") as { stop(): Promise<number | null> }).stop()).toBe(0);
+    expect(existsSync(join(home("gamma"), "daemon.json"))).toBe(false);
+    expect(existsSync(join(home("gamma"), "daemon.sock"))).toBe(false);
+    const offline = await bucky(["state", "get", "apps/a", "--home", home("gamma"), "--json"]);
+    expect(offline.exitCode).toBe(3);
+    expect(jsonError(offline).code).toBe("E_UNAVAILABLE");
+
+    await buckyJson(["state", "set", "apps/a", '"changed"', "--home", home("alpha")]);
+    await buckyJson(["state", "del", "apps/b", "--home", home("beta")]);
+    await buckyJson(["state", "set", "apps/d", "[1,2]", "--home", home("beta")]);
+    const after = { "apps/a": "changed", "apps/c": 3, "apps/d": [1, 2] };
+    await waitFor("alpha and beta to agree", async () =>
+      JSON.stringify(await userState(home("alpha"))) === JSON.stringify(after) &&
+      JSON.stringify(await userState(home("beta"))) === JSON.stringify(after)
+        ? true
+        : undefined,
+    );
+
+    await startDaemon(home("gamma"));
+    await waitFor("gamma to catch up", async () =>
+      JSON.stringify(await userState(home("gamma"))) === JSON.stringify(after) ? true : undefined,
+    );
+    const seen = await buckyJson<{ devices: { name: string; status: string }[] }>([
+      "devices",
+      "--home",
+      home("gamma"),
+    ]);
+    expect(seen.devices.map((d) => [d.name, d.status])).toEqual([
+      ["alpha", "online"],
+      ["beta", "online"],
+      ["gamma", "online"],
+    ]);
+  });
+});
