@@ -15,10 +15,21 @@ export interface Streams {
   stderr(text: string): void;
 }
 
+/** Writes still on their way out; see flushOutput. */
+const pendingWrites: Promise<unknown>[] = [];
+
 const processStreams: Streams = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: (text) => pendingWrites.push(Bun.write(Bun.stdout, text)),
+  stderr: (text) => pendingWrites.push(Bun.write(Bun.stderr, text)),
 };
+
+/**
+ * Resolves once everything printed has been written. Writes to a pipe are asynchronous,
+ * and exiting before they finish would cut a large result short.
+ */
+export async function flushOutput(): Promise<void> {
+  await Promise.all(pendingWrites);
+}
 
 const HELP_FLAGS = new Set(["--help", "-h"]);
 const VERSION_FLAGS = new Set(["--version", "-V"]);

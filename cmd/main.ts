@@ -11,4 +11,8 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   process.exit(0);
 }
 // No top-level await: the binary is compiled to bytecode, which needs a CommonJS entry.
-import("./cli.ts").then(({ main }) => main(argv)).then((code) => process.exit(code));
+import("./cli.ts").then(async ({ main, flushOutput }) => {
+  const code = await main(argv);
+  await flushOutput();
+  process.exit(code);
+});

@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import type { StateDb } from "../store/db.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
@@ -74,8 +75,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const seed = readKeyFile(paths.deviceKey, "device", log);
   const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
   let node: NodeContext | undefined;
-  const peerServer = listen(options, certificate, privateKeyPem(seed), (request) =>
-    node ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+  // Everything below runs without awaiting, so no request arrives before peerApp exists.
+  const serve = (port: number) =>
+    listen({ host: options.listen.host, port }, certificate, privateKeyPem(seed), (request) =>
+      node ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+    );
+  const peerServer = listenOnStablePort(
+    serve,
+    options.listen.port,
+    publishedPort(zone.db, zone.device.name),
   );
   const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
   node = new NodeContext(zone, log, options.now, certificate, addresses);
@@ -133,16 +141,41 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   };
 }
 
+/**
+ * Port 0 means "any free port", but peers know this device by the address it published
+ * last time: take that port again when it is free, so a restart does not strand them.
+ */
+function listenOnStablePort<T>(
+  serve: (port: number) => T,
+  port: number,
+  published: number | undefined,
+): T {
+  if (port === 0 && published !== undefined) {
+    try {
+      return serve(published);
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_UNAVAILABLE")) throw error;
+    }
+  }
+  return serve(port);
+}
+
+function publishedPort(db: StateDb, name: string): number | undefined {
+  const address = readDeviceInfo(db, name)?.addrs[0];
+  const port = address ? Number(new URL(address).port) : Number.NaN;
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
 function listen(
-  options: NodeOptions,
+  where: { host: string; port: number },
   cert: string,
   key: string,
   fetch: (request: Request) => Response | Promise<Response>,
 ) {
   try {
     return Bun.serve({
-      hostname: options.listen.host,
-      port: options.listen.port,
+      hostname: where.host,
+      port: where.port,
       tls: { cert, key },
       maxRequestBodySize: MAX_SYNC_MESSAGE_BYTES + 1024,
       fetch,
@@ -152,14 +185,14 @@ function listen(
     if (code === "EADDRINUSE") {
       throw new BuckyError(
         "E_UNAVAILABLE",
-        `port ${options.listen.port} on ${options.listen.host} is already in use`,
+        `port ${where.port} on ${where.host} is already in use`,
         "Stop what uses it, or choose another port with --port.",
       );
     }
     if (code === "EADDRNOTAVAIL" || code === "EACCES") {
       throw new BuckyError(
         "E_INVALID_INPUT",
-        `cannot listen on ${options.listen.host}:${options.listen.port} (${code})`,
+        `cannot listen on ${where.host}:${where.port} (${code})`,
         "Check --listen and --port.",
       );
     }

@@ -1,0 +1,253 @@
+/** The daemon as a process: found through the home, alone per home, crash-safe, installable. */
+
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { appendLocalChangeset } from "../lib/state/feed.ts";
+import { openStateDb } from "../lib/store/db.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import type { ZoneId } from "../protocol/ids.ts";
+import {
+  BUCKY,
+  bucky,
+  buckyJson,
+  type Daemon,
+  jsonError,
+  newHomePath,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+describe("the CLI and its daemon", () => {
+  test("commands that need the daemon say so when it is not running", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    for (const command of [["state", "list"], ["devices"], ["invite"]]) {
+      const result = await bucky([...command, "--home", home, "--json"]);
+      expect(result.exitCode).toBe(3);
+      expect(jsonError(result)).toEqual({
+        code: "E_UNAVAILABLE",
+        message: `the bucky daemon for ${home} is not running`,
+        hint: `Start it with \`bucky daemon --home ${home}\`, or at boot with \`bucky daemon install\`.`,
+      });
+    }
+  });
+
+  test("one daemon per home; a crashed one's leftovers do not block the next", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const first = await startDaemon(home);
+    const second = await bucky([
+      "daemon",
+      "--home",
+      home,
+      "--port",
+      "0",
+      "--listen",
+      "127.0.0.1",
+      "--json",
+    ]);
+    expect([second.exitCode, jsonError(second).code]).toEqual([1, "E_EXISTS"]);
+    await first.kill();
+    expect(existsSync(join(home, "daemon.sock"))).toBe(true);
+    const third = await startDaemon(home);
+    expect(
+      (await buckyJson<{ entries: unknown[] }>(["state", "list", "--home", home])).entries.length,
+    ).toBeGreaterThan(0);
+    expect(await third.stop()).toBe(0);
+  });
+
+  test("a port that is taken is a clear error", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const result = await bucky([
+      "daemon",
+      "--home",
+      home,
+      "--port",
+      String(blocker.port),
+      "--listen",
+      "127.0.0.1",
+      "--json",
+    ]);
+    blocker.stop(true);
+    expect([result.exitCode, jsonError(result).message]).toEqual([
+      3,
+      `port ${blocker.port} on 127.0.0.1 is already in use`,
+    ]);
+  });
+});
+
+describe("bucky state", () => {
+  test("errors: a missing key, a value that is not JSON, a key bucky manages, a malformed key", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    await startDaemon(home);
+    const missing = await bucky(["state", "get", "apps/none", "--home", home, "--json"]);
+    expect([missing.exitCode, jsonError(missing).code]).toEqual([1, "E_NOT_FOUND"]);
+    const notJson = await bucky(["state", "set", "apps/x", "hello", "--home", home, "--json"]);
+    expect([notJson.exitCode, jsonError(notJson).hint]).toEqual([
+      2,
+      `Values are JSON: a string needs its own quotes, like '"hello"'.`,
+    ]);
+    const managed = await bucky([
+      "state",
+      "set",
+      "devices/nas/doc",
+      '"x"',
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect([managed.exitCode, jsonError(managed).code]).toEqual([1, "E_PERMISSION"]);
+    const malformed = await bucky(["state", "set", "apps//x", "1", "--home", home, "--json"]);
+    expect([malformed.exitCode, jsonError(malformed).code]).toEqual([2, "E_INVALID_INPUT"]);
+    const deleted = await bucky(["state", "del", "apps/none", "--home", home, "--json"]);
+    expect(deleted.exitCode).toBe(1);
+  });
+
+  test("set, get, list and del, as JSON", async () => {
+    const home = newHomePath();
+    const init = await buckyJson<{ device: { id: string } }>([
+      "init",
+      "--home",
+      home,
+      "--device",
+      "nas",
+    ]);
+    await startDaemon(home);
+    const set = await buckyJson<Record<string, unknown>>([
+      "state",
+      "set",
+      "apps/music/volume",
+      "7",
+      "--home",
+      home,
+    ]);
+    expect(set).toEqual({
+      key: "apps/music/volume",
+      value: 7,
+      updatedAt: expect.any(String),
+      author: "nas",
+      authorId: init.device.id,
+    });
+    expect(await buckyJson(["state", "get", "apps/music/volume", "--home", home])).toEqual(set);
+    await buckyJson(["state", "set", "apps/photos", '{"albums":2}', "--home", home]);
+    const listed = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
+      "state",
+      "list",
+      "apps/",
+      "--home",
+      home,
+    ]);
+    expect(listed.entries.map((e) => [e.key, e.value])).toEqual([
+      ["apps/music/volume", 7],
+      ["apps/photos", { albums: 2 }],
+    ]);
+    expect(await buckyJson(["state", "del", "apps/photos", "--home", home])).toEqual({
+      key: "apps/photos",
+      deleted: true,
+    });
+    expect((await bucky(["state", "get", "apps/photos", "--home", home])).exitCode).toBe(1);
+  });
+});
+
+describe("let it crash", () => {
+  test("an unexpected fault is logged as fatal and the daemon exits non-zero", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    // Damage the database under the running daemon, as a failing disk or a stray tool might.
+    const db = new Database(join(home, "state.db"));
+    db.run("DROP TABLE state");
+    db.close();
+    await bucky(["state", "set", "apps/x", "1", "--home", home]);
+    const code = await waitFor("the daemon to exit", async () => {
+      const exited = await Promise.race([daemon.stop(), Bun.sleep(5000).then(() => undefined)]);
+      return exited === undefined ? undefined : exited;
+    });
+    expect(code).toBe(70);
+    expect(daemon.log()).toContain("FATAL");
+  });
+});
+
+describe("bucky daemon install", () => {
+  test("without systemd, prints the unit and how to use it, installing nothing", async () => {
+    const home = newHomePath();
+    const result = await buckyJson<{ installed: boolean; path: string; unit: string }>([
+      "daemon",
+      "install",
+      "--home",
+      home,
+      "--port",
+      "4500",
+    ]);
+    expect(result.installed).toBe(false);
+    expect(result.unit).toContain(`ExecStart=${BUCKY} daemon --home ${home} --port 4500\n`);
+    expect(result.unit).toContain("Restart=always\n");
+    expect(existsSync(result.path)).toBe(false);
+    const text = await bucky(["daemon", "install", "--home", home]);
+    expect(text.stdout).toStartWith(
+      "systemd is not running on this machine, so nothing was installed.",
+    );
+    expect(await buckyJson(["daemon", "uninstall", "--home", home])).toEqual({
+      removed: false,
+      path: result.path,
+    });
+  });
+});
+
+describe("a device killed in the middle of a sync", () => {
+  test("reopens consistent and finishes the sync", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await beta.stop();
+    await alpha.stop();
+    writeBacklog(alpha.home, "alpha", 120, 400);
+    const restartedAlpha = await startDaemon(alpha.home);
+    const syncing = await startDaemon(beta.home);
+    // The backlog arrives in one transaction of a few hundred milliseconds; kill inside it
+    // (or, on a fast day, just after: the database must be consistent either way).
+    await waitFor("beta to start", () =>
+      syncing.log().includes("daemon started") ? true : undefined,
+    );
+    await Bun.sleep(60);
+    await syncing.kill();
+
+    const db = new Database(join(beta.home, "state.db"));
+    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    db.close();
+    await startDaemon(beta.home);
+    const count = async (home: string) =>
+      (await buckyJson<{ entries: unknown[] }>(["state", "list", "bulk/", "--home", home])).entries
+        .length;
+    await waitFor(
+      "beta to finish the sync",
+      async () => ((await count(beta.home)) === 120 * 400 ? true : undefined),
+      20_000,
+    );
+    expect(await count(restartedAlpha.home)).toBe(120 * 400);
+  });
+});
+
+/** Writes `changesets` × `keys` new keys into a stopped device's database, signed by its key. */
+function writeBacklog(home: string, name: string, changesets: number, keys: number): void {
+  const log = createLog({ level: "silent" });
+  const key = signingKeyFromSeed(readKeyFile(join(home, "identity", "device.key"), "device", log));
+  const db = openStateDb(join(home, "state.db"), { create: false });
+  const zone = (db.$client.query("SELECT zone_id FROM node").get() as { zone_id: ZoneId }).zone_id;
+  for (let c = 0; c < changesets; c++) {
+    const ops = Array.from({ length: keys }, (_, k) => ({
+      key: `bulk/${c}/${k}`,
+      value: String(c * keys + k),
+    }));
+    appendLocalChangeset(db, { zone, name, key }, ops, Date.now());
+  }
+  db.$client.close();
+}
