@@ -42,6 +42,7 @@ ci: check
 # Benchmarks, each beside its anchor measured in the same run
 bench: build
     bun bench/startup.ts
+    bun bench/sync.ts
 
 # Format the code
 fmt:

@@ -11,7 +11,7 @@ import { writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
-import { applyChangeset } from "./apply.ts";
+import { storeChangeset } from "./apply.ts";
 
 export interface Author {
   readonly zone: ZoneId;
@@ -63,16 +63,7 @@ export function appendLocalChangeset(
       },
       author.key,
     );
-    tx.insert(changesets)
-      .values({
-        author: authorId,
-        seq: changeset.seq,
-        hash: Buffer.from(changeset.hash),
-        bytes: Buffer.from(changeset.bytes),
-        receivedAt: nowMs,
-      })
-      .run();
-    applyChangeset(tx, changeset);
+    storeChangeset(db, changeset, nowMs);
     tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
     return changeset;
   });

@@ -19,8 +19,8 @@ import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
-import { applyChangeset, reapplyKeys } from "../state/apply.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
+import { reapplyKeys, storeChangeset } from "../state/apply.ts";
+import type { StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
@@ -84,10 +84,11 @@ export function ingestEntries(
   const applied: Changeset[] = [];
   let duplicates = 0;
   let deferred = 0;
-  db.transaction((tx) => {
-    const feeds = new FeedHeads(tx);
+  // Everything inside runs on the same connection, in this one transaction.
+  db.transaction(() => {
+    const feeds = new FeedHeads(db);
     const keys = new Map<DeviceId, VerifyKey>();
-    let membership = loadMembership(tx, context.zone);
+    let membership = loadMembership(db, context.zone);
     let latest: Hlc | undefined;
     // Entries may depend on each other (a device's document, then its writes): apply in
     // passes until a pass makes no progress.
@@ -95,15 +96,15 @@ export function ingestEntries(
       progress = false;
       const waiting: DecodedChangeset[] = [];
       for (const changeset of pending) {
-        const outcome = consider(tx, changeset, membership, feeds, keys, context);
+        const outcome = consider(db, changeset, membership, feeds, keys, context);
         if (outcome.kind === "applied") {
           progress = true;
           applied.push(changeset);
           feeds.advance(changeset);
           if (latest === undefined || compareHlc(changeset.hlc, latest) > 0) latest = changeset.hlc;
           if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
-            membership = loadMembership(tx, context.zone);
-            dropRevokedChangesets(tx, changeset, membership, context);
+            membership = loadMembership(db, context.zone);
+            dropRevokedChangesets(db, changeset, membership, context);
           }
         } else if (outcome.kind === "duplicate") {
           duplicates++;
@@ -112,7 +113,7 @@ export function ingestEntries(
         } else {
           rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
           if (outcome.reason.startsWith("equivocation"))
-            membership = loadMembership(tx, context.zone);
+            membership = loadMembership(db, context.zone);
         }
       }
       pending = waiting;
@@ -129,7 +130,7 @@ export function ingestEntries(
         });
       }
     }
-    if (latest !== undefined) advanceClock(tx, latest, context.nowMs);
+    if (latest !== undefined) advanceClock(db, latest, context.nowMs);
   });
 
   for (const changeset of applied) {
@@ -152,7 +153,7 @@ export function ingestEntries(
 }
 
 function consider(
-  tx: StateQueries,
+  db: StateDb,
   changeset: DecodedChangeset,
   membership: Membership,
   feeds: FeedHeads,
@@ -174,13 +175,13 @@ function consider(
   }
   const head = feeds.head(changeset.author);
   if (changeset.seq <= head.seq) {
-    const held = tx
+    const held = db
       .select({ hash: changesets.hash, bytes: changesets.bytes })
       .from(changesets)
       .where(and(eq(changesets.author, changeset.author), eq(changesets.seq, changeset.seq)))
       .get();
     if (!held || bytesEqual(held.hash, changeset.hash)) return { kind: "duplicate" };
-    tx.insert(quarantine)
+    db.insert(quarantine)
       .values({
         deviceId: changeset.author,
         seq: changeset.seq,
@@ -213,16 +214,7 @@ function consider(
     const problem = writeProblem(op, member.name, context.zone);
     if (problem) return { kind: "rejected", reason: problem };
   }
-  tx.insert(changesets)
-    .values({
-      author: changeset.author,
-      seq: changeset.seq,
-      hash: Buffer.from(changeset.hash),
-      bytes: Buffer.from(changeset.bytes),
-      receivedAt: context.nowMs,
-    })
-    .run();
-  applyChangeset(tx, changeset);
+  storeChangeset(db, changeset, context.nowMs);
   return { kind: "applied" };
 }
 
@@ -255,7 +247,7 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
  * with the same state whatever order it heard things in.
  */
 function dropRevokedChangesets(
-  tx: StateQueries,
+  db: StateDb,
   changeset: Changeset,
   membership: Membership,
   context: IngestContext,
@@ -265,7 +257,7 @@ function dropRevokedChangesets(
     if (field !== "revoked" || name === undefined) continue;
     const member = membership.byName.get(name);
     if (member?.revokedAfterSeq === undefined) continue;
-    const dropped = tx
+    const dropped = db
       .delete(changesets)
       .where(and(eq(changesets.author, member.id), gt(changesets.seq, member.revokedAfterSeq)))
       .returning({ bytes: changesets.bytes })
@@ -274,7 +266,7 @@ function dropRevokedChangesets(
     const touched = new Set(
       dropped.flatMap((row) => decodeChangeset(new Uint8Array(row.bytes)).ops.map((o) => o.key)),
     );
-    reapplyKeys(tx, touched);
+    reapplyKeys(db, touched);
     context.log.info("dropped changesets of a revoked device", {
       device: name,
       count: dropped.length,
@@ -286,12 +278,12 @@ function dropRevokedChangesets(
 class FeedHeads {
   private readonly heads = new Map<string, { seq: number; hash?: Uint8Array }>();
 
-  constructor(private readonly tx: StateQueries) {}
+  constructor(private readonly db: StateDb) {}
 
   head(author: string): { seq: number; hash?: Uint8Array } {
     let head = this.heads.get(author);
     if (!head) {
-      const row = this.tx
+      const row = this.db
         .select({ seq: changesets.seq, hash: changesets.hash })
         .from(changesets)
         .where(eq(changesets.author, author))
@@ -318,8 +310,8 @@ function keyOf(keys: Map<DeviceId, VerifyKey>, author: DeviceId): VerifyKey {
   return key;
 }
 
-function advanceClock(tx: StateQueries, remote: Hlc, nowMs: number): void {
-  const self = tx.select({ ms: node.hlcMs, counter: node.hlcCounter }).from(node).get();
+function advanceClock(db: StateDb, remote: Hlc, nowMs: number): void {
+  const self = db.select({ ms: node.hlcMs, counter: node.hlcCounter }).from(node).get();
   const next = observeHlc(self, remote, nowMs, MAX_CLOCK_AHEAD_MS);
-  if (next) tx.update(node).set({ hlcMs: next.ms, hlcCounter: next.counter }).run();
+  if (next) db.update(node).set({ hlcMs: next.ms, hlcCounter: next.counter }).run();
 }

@@ -1,0 +1,343 @@
+/**
+ * Sync figures, each beside an anchor measured in the same run:
+ *
+ * 1. Merge throughput: signed changesets applied with full verification (decode, member
+ *    check, signature, chain, write rules, last-writer-wins upsert), in ops per second,
+ *    beside plain SQLite upserts of the same rows with no verification at all. Goal: at
+ *    least 200,000 ops/s, ten times cr-sqlite's published 11–20 k changes/s (a figure
+ *    quoted, not measured here: cr-sqlite does not build on this machine).
+ * 2. Join: `bucky join` of a zone holding 100,000 keys on loopback, end to end (process
+ *    start, TLS, admission, full pull, verify, apply, commit), beside fetching the same
+ *    changeset pages over the same TLS connection without applying them. Goal: under 3 s.
+ * 3. Propagation: one write on a device until two peers show it, p50 and p90, beside the
+ *    round trip of a read on the same local API (the floor of this measurement). Goal:
+ *    p50 under 100 ms.
+ *
+ *   just bench        (or: bun bench/sync.ts)
+ */
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { PeerClient } from "../lib/node/peer-client.ts";
+import { MemoryContacts } from "../lib/node/peers.ts";
+import { appendLocalChangeset } from "../lib/state/feed.ts";
+import { openStateDb } from "../lib/store/db.ts";
+import { node } from "../lib/store/schema.ts";
+import { ingestEntries } from "../lib/sync/ingest.ts";
+import { type Changeset, decodeChangeset, signChangeset } from "../protocol/changeset.ts";
+import { signDeviceDocument, signZoneDocument } from "../protocol/documents.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import type { DeviceName, ZoneName } from "../protocol/names.ts";
+import { decodeEntries, encodePullRequest } from "../protocol/sync-messages.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const quiet = createLog({ level: "silent" });
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-"));
+const seed = (byte: number) => new Uint8Array(32).fill(byte);
+
+function row(name: string, ours: string, anchor: string, goal: string) {
+  console.log(`${name.padEnd(34)} ${ours.padStart(16)} ${anchor.padStart(18)}   ${goal}`);
+}
+
+/** 1: merge throughput. */
+function mergeThroughput(changesetCount: number, opsPerChangeset: number) {
+  const owner = signingKeyFromSeed(seed(1));
+  const zone = signZoneDocument({ name: "bench" as ZoneName, issuedAt: 1 }, owner);
+  const authors = [2, 3].map((b) => signingKeyFromSeed(seed(b)));
+  const names = ["a", "b"];
+  const entries: Changeset[] = [];
+  // The founder's first changeset introduces both devices.
+  entries.push(
+    signChangeset(
+      {
+        zone: zone.id,
+        author: deviceIdFromPublicKey((authors[0] as (typeof authors)[0]).publicKey),
+        seq: 1,
+        prev: null,
+        hlc: { ms: 1, counter: 0 },
+        ops: [
+          { key: "boot/config", value: JSON.stringify(zone.jws) },
+          ...authors.map((key, i) => ({
+            key: `devices/${names[i]}/doc`,
+            value: JSON.stringify(
+              signDeviceDocument(
+                { name: names[i] as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
+                owner,
+              ).jws,
+            ),
+          })),
+        ],
+      },
+      authors[0] as (typeof authors)[0],
+    ),
+  );
+  const heads = authors.map((_, i) =>
+    i === 0
+      ? { seq: 2, prev: (entries[0] as Changeset).hash }
+      : { seq: 1, prev: null as Uint8Array | null },
+  );
+  for (let c = 0; c < changesetCount; c++) {
+    const i = c % authors.length;
+    const head = heads[i] as { seq: number; prev: Uint8Array | null };
+    const changeset = signChangeset(
+      {
+        zone: zone.id,
+        author: deviceIdFromPublicKey((authors[i] as (typeof authors)[0]).publicKey),
+        seq: head.seq,
+        prev: head.prev,
+        hlc: { ms: 1000 + c, counter: 0 },
+        ops: Array.from({ length: opsPerChangeset }, (_, k) => ({
+          key: `apps/k${(c * opsPerChangeset + k) % 100_000}`,
+          value: String(k),
+        })),
+      },
+      authors[i] as (typeof authors)[0],
+    );
+    heads[i] = { seq: head.seq + 1, prev: changeset.hash };
+    entries.push(changeset);
+  }
+  const ops = changesetCount * opsPerChangeset;
+
+  const db = openStateDb(join(scratch, `merge-${changesetCount}.db`), { create: true });
+  db.insert(node).values({ id: 1, zoneId: zone.id, deviceId: "dx", deviceName: "x" }).run();
+  const start = performance.now();
+  const result = ingestEntries(
+    db,
+    entries.map((e) => e.bytes),
+    { zone: zone.id, nowMs: Date.now(), log: quiet, source: "bench" },
+  );
+  const oursS = (performance.now() - start) / 1000;
+  if (result.applied.length !== entries.length)
+    throw new Error(`only ${result.applied.length} of ${entries.length} applied`);
+  db.$client.close();
+
+  // Anchor: the same rows upserted by plain SQLite, one transaction, no verification.
+  const raw = new Database(join(scratch, `raw-${changesetCount}.db`), { create: true });
+  raw.run("PRAGMA journal_mode = WAL");
+  raw.run("PRAGMA synchronous = NORMAL");
+  raw.run(
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, hlc_counter INTEGER, author TEXT, seq INTEGER) WITHOUT ROWID",
+  );
+  const upsert = raw.prepare(
+    "INSERT INTO state VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, hlc_ms = excluded.hlc_ms, author = excluded.author, seq = excluded.seq WHERE (excluded.hlc_ms, excluded.author) > (state.hlc_ms, state.author)",
+  );
+  const anchorStart = performance.now();
+  raw.transaction(() => {
+    for (const changeset of entries.slice(1))
+      for (const op of changeset.ops)
+        upsert.run(op.key, op.value, changeset.hlc.ms, changeset.author, changeset.seq);
+  })();
+  const anchorS = (performance.now() - anchorStart) / 1000;
+  raw.close();
+  row(
+    `merge, ${changesetCount} × ${opsPerChangeset} ops`,
+    `${Math.round(ops / oursS).toLocaleString("en")} ops/s`,
+    `${Math.round(ops / anchorS).toLocaleString("en")} ops/s`,
+    "goal ≥ 200,000 ops/s",
+  );
+}
+
+/** Runs `bucky args…` to completion and returns its JSON result. */
+function bucky<T>(args: string[]): T {
+  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout.toString()) as T;
+}
+
+const daemons: ReturnType<typeof Bun.spawn>[] = [];
+
+/** Starts a daemon on a free loopback port and waits until its local API answers. */
+async function startDaemon(home: string): Promise<void> {
+  daemons.push(
+    Bun.spawn(
+      [
+        BUCKY,
+        "daemon",
+        "--home",
+        home,
+        "--port",
+        "0",
+        "--listen",
+        "127.0.0.1",
+        "--log-level",
+        "warn",
+      ],
+      {
+        stdout: "ignore",
+        stderr: "inherit",
+        env: { ...process.env, BUCKY_SYNC_INTERVAL_MS: "1000" },
+      },
+    ),
+  );
+  for (let i = 0; i < 400; i++) {
+    const ok = await local(home, "GET", "/v1/status").then(
+      () => true,
+      () => false,
+    );
+    if (ok) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`the daemon for ${home} did not start`);
+}
+
+async function local(home: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`http://localhost${path}`, {
+    method,
+    unix: join(home, "daemon.sock"),
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Writes `changesets` × `keys` keys into a stopped device's database, as that device. */
+function writeKeys(home: string, changesets: number, keys: number): void {
+  const key = signingKeyFromSeed(
+    readKeyFile(join(home, "identity", "device.key"), "device", quiet),
+  );
+  const db = openStateDb(join(home, "state.db"), { create: false });
+  const self = db.select().from(node).get() as { zoneId: string; deviceName: string };
+  for (let c = 0; c < changesets; c++) {
+    const ops = Array.from({ length: keys }, (_, k) => ({
+      key: `bulk/${c}/${k}`,
+      value: String(c * keys + k),
+    }));
+    appendLocalChangeset(
+      db,
+      { zone: self.zoneId as ZoneId, name: self.deviceName, key },
+      ops,
+      Date.now(),
+    );
+  }
+  db.$client.close();
+}
+
+/** 2: a fresh device joins a zone of 100,000 keys. */
+async function joinTime(keys: number) {
+  const founder = join(scratch, "join-founder");
+  bucky(["init", "--home", founder, "--device", "founder"]);
+  writeKeys(founder, keys / 1000, 1000);
+  await startDaemon(founder);
+  const { token } = bucky<{ token: string }>(["invite", "--home", founder]);
+
+  // Anchor: the same pages over the same kind of TLS connection, fetched and not applied.
+  const self = bucky<{ device: { id: string }; addresses: string[] }>([
+    "status",
+    "--home",
+    founder,
+  ]);
+  const anchorStart = performance.now();
+  await fetchAllPages(founder, self.device.id as never);
+  const anchorS = (performance.now() - anchorStart) / 1000;
+
+  const start = performance.now();
+  const joined = bucky<{ changesets: number }>([
+    "join",
+    token,
+    "--home",
+    join(scratch, "join-new"),
+    "--device",
+    "newcomer",
+  ]);
+  const oursS = (performance.now() - start) / 1000;
+  row(
+    `join a zone of ${keys.toLocaleString("en")} keys`,
+    `${oursS.toFixed(2)} s`,
+    `${anchorS.toFixed(2)} s`,
+    `goal < 3 s (${joined.changesets} changesets)`,
+  );
+}
+
+/** Pulls every page from a daemon as itself, without applying anything. */
+async function fetchAllPages(home: string, id: DeviceId): Promise<void> {
+  const key = signingKeyFromSeed(
+    readKeyFile(join(home, "identity", "device.key"), "device", quiet),
+  );
+  const info = JSON.parse(await Bun.file(join(home, "daemon.json")).text()) as {
+    addresses: string[];
+  };
+  const address = info.addresses[0] as string;
+  const certPem = await (
+    await fetch(`${address}/v1/cert`, { tls: { rejectUnauthorized: false } })
+  ).text();
+  const client = new PeerClient(key, new MemoryContacts(), Date.now);
+  const peer = { id, name: "founder", addresses: [address], certPem };
+  const have = new Map<DeviceId, number>();
+  for (;;) {
+    const message = decodeEntries(
+      await client.post(peer, "/v1/sync/pull", encodePullRequest(have)),
+    );
+    for (const bytes of message.entries) {
+      const changeset = decodeChangeset(bytes);
+      have.set(changeset.author, Math.max(have.get(changeset.author) ?? 0, changeset.seq));
+    }
+    if (!message.more) return;
+  }
+}
+
+/** 3: one write on a device until two peers show it. */
+async function propagation(writes: number) {
+  const homes = ["a", "b", "c"].map((name) => join(scratch, `prop-${name}`));
+  const [a, b, c] = homes as [string, string, string];
+  bucky(["init", "--home", a, "--device", "a"]);
+  await startDaemon(a);
+  for (const [home, name] of [
+    [b, "b"],
+    [c, "c"],
+  ] as const) {
+    const { token } = bucky<{ token: string }>(["invite", "--home", a]);
+    bucky(["join", token, "--home", home, "--device", name]);
+    await startDaemon(home);
+  }
+  await Bun.sleep(1500); // every device has published its address and been heard from
+  const delays: number[] = [];
+  const roundTrips: number[] = [];
+  for (let i = 0; i < writes; i++) {
+    const readStart = performance.now();
+    await local(b, "GET", "/v1/status");
+    roundTrips.push(performance.now() - readStart);
+    const start = performance.now();
+    await local(a, "PUT", "/v1/state/bench/p", { value: i });
+    await Promise.all(
+      [b, c].map(async (home) => {
+        for (;;) {
+          const entry = (await local(home, "GET", "/v1/state/bench/p").catch(() => undefined)) as
+            | { value?: number }
+            | undefined;
+          if (entry?.value === i) return;
+          await Bun.sleep(1);
+        }
+      }),
+    );
+    delays.push(performance.now() - start);
+  }
+  const at = (list: number[], q: number) =>
+    [...list].sort((x, y) => x - y)[Math.floor(q * (list.length - 1))] as number;
+  row(
+    `propagation to 2 peers, ${writes} writes`,
+    `p50 ${at(delays, 0.5).toFixed(1)} ms`,
+    `p50 ${at(roundTrips, 0.5).toFixed(1)} ms`,
+    `goal p50 < 100 ms (p90 ${at(delays, 0.9).toFixed(1)} ms)`,
+  );
+}
+
+console.log("sync benchmarks (this machine, one run)");
+console.log(`${"".padEnd(34)} ${"bucky".padStart(16)} ${"anchor".padStart(18)}`);
+try {
+  mergeThroughput(100, 1000);
+  mergeThroughput(1000, 100);
+  mergeThroughput(10_000, 10);
+  await joinTime(100_000);
+  await propagation(50);
+} finally {
+  for (const daemon of daemons) daemon.kill();
+  await Promise.all(daemons.map((daemon) => daemon.exited));
+  rmSync(scratch, { recursive: true, force: true });
+}
