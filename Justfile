@@ -11,10 +11,10 @@ default:
 build:
     bun build cmd/main.ts --compile --minify --bytecode --sourcemap --outfile dist/bucky
 
-# Create a zone in this home if there is none, and show its status
+# Create a zone in this home if there is none, then run the node (Ctrl-C stops it)
 up: build
     ./dist/bucky init --if-missing
-    ./dist/bucky status
+    ./dist/bucky daemon
 
 # Run every test: unit, property and end-to-end (builds first)
 test: build
