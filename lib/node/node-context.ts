@@ -63,7 +63,7 @@ export class NodeContext {
       ops,
       this.now(),
     );
-    this.afterChange([changeset]);
+    if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
     this.log.info("state changed", {
       seq: changeset.seq,
       ops: ops.length,
@@ -81,12 +81,7 @@ export class NodeContext {
       log: this.log,
       source,
     });
-    if (
-      result.applied.length > 0 ||
-      result.rejected.some((r) => r.reason.startsWith("equivocation"))
-    ) {
-      this.afterChange(result.applied);
-    }
+    if (result.membershipChanged) this.cachedMembership = undefined;
     return result;
   }
 
@@ -107,16 +102,6 @@ export class NodeContext {
       );
     }
     return key;
-  }
-
-  private afterChange(changesets: readonly Changeset[]): void {
-    // Any change may have been equivocation evidence; membership keys always matter.
-    if (
-      changesets.length === 0 ||
-      changesets.some((c) => c.ops.some((op) => op.key.startsWith("devices/")))
-    ) {
-      this.cachedMembership = undefined;
-    }
   }
 }
 

@@ -55,14 +55,14 @@ export interface DaemonInfo {
 }
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
-  const zone = openZone(options.home, options.log);
-  const { paths, log } = { paths: zone.paths, log: options.log };
-  try {
-    await refuseSecondDaemon(paths.home, paths.daemonSocket);
-  } catch (error) {
-    zone.close();
-    throw error;
-  }
+  const { log } = options;
+  const zone = openZone(options.home, log);
+  const { paths } = zone;
+  // What to undo, newest first, if starting fails half way.
+  const started: (() => void)[] = [() => zone.close()];
+  const undo = () => {
+    for (const step of started.reverse()) step();
+  };
 
   let crash: (error: unknown) => void = () => {};
   let finish: () => void = () => {};
@@ -72,73 +72,80 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   });
   const onBug = (error: unknown) => crash(error);
 
-  const seed = readKeyFile(paths.deviceKey, "device", log);
-  const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
-  let node: NodeContext | undefined;
-  // Everything below runs without awaiting, so no request arrives before peerApp exists.
-  const serve = (port: number) =>
-    listen({ host: options.listen.host, port }, certificate, privateKeyPem(seed), (request) =>
-      node ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+  try {
+    await refuseSecondDaemon(paths.home, paths.daemonSocket);
+    const seed = readKeyFile(paths.deviceKey, "device", log);
+    const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
+    // No await from here on: no request can arrive before the apps exist.
+    let peerApp: ReturnType<typeof createPeerApp> | undefined;
+    const peerServer = listenOnStablePort(
+      (port) =>
+        listen({ host: options.listen.host, port }, certificate, privateKeyPem(seed), (request) =>
+          peerApp ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+        ),
+      options.listen.port,
+      publishedPort(zone.db, zone.device.name),
     );
-  const peerServer = listenOnStablePort(
-    serve,
-    options.listen.port,
-    publishedPort(zone.db, zone.device.name),
-  );
-  const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
-  node = new NodeContext(zone, log, options.now, certificate, addresses);
-  const peerApp = createPeerApp(node, log, onBug);
-  const localServer = Bun.serve({
-    unix: paths.daemonSocket,
-    fetch: createLocalApp(node, log, onBug).fetch,
-  });
-  chmodSync(paths.daemonSocket, 0o600);
-
-  const sync = new SyncLoop(
-    node,
-    new PeerClient(zone.deviceKey, node.contacts, options.now),
-    options.syncIntervalMs,
-    onBug,
-  );
-  sync.start();
-  // After the sync loop starts, so the peers hear of it at once.
-  publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
-  const info: DaemonInfo = {
-    pid: process.pid,
-    startedAt: new Date(options.now()).toISOString(),
-    addresses,
-    socket: paths.daemonSocket,
-  };
-  writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
-  log.info("daemon started", {
-    zone: zone.zone.id,
-    device: zone.device.name,
-    listen: addresses[0],
-    pid: process.pid,
-  });
-
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      await sync.stop();
+    started.push(() => peerServer.stop(true));
+    const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
+    const node = new NodeContext(zone, log, options.now, certificate, addresses);
+    peerApp = createPeerApp(node, log, onBug);
+    const localServer = Bun.serve({
+      unix: paths.daemonSocket,
+      fetch: createLocalApp(node, log, onBug).fetch,
+    });
+    started.push(() => {
       localServer.stop(true);
-      peerServer.stop(true);
-      rmSync(paths.daemonInfo, { force: true });
       rmSync(paths.daemonSocket, { force: true });
-      zone.close();
-      log.info("daemon stopped", { device: zone.device.name });
-      finish();
-    })();
-    return stopping;
-  };
-  return {
-    zone: { id: zone.zone.id, name: zone.zone.name },
-    device: { id: zone.device.id, name: zone.device.name },
-    addresses,
-    socket: paths.daemonSocket,
-    done,
-    stop,
-  };
+    });
+    chmodSync(paths.daemonSocket, 0o600);
+
+    const sync = new SyncLoop(
+      node,
+      new PeerClient(zone.deviceKey, node.contacts, options.now),
+      options.syncIntervalMs,
+      onBug,
+    );
+    sync.start();
+    // After the sync loop starts, so the peers hear of it at once.
+    publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
+    const info: DaemonInfo = {
+      pid: process.pid,
+      startedAt: new Date(options.now()).toISOString(),
+      addresses,
+      socket: paths.daemonSocket,
+    };
+    writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
+    started.push(() => rmSync(paths.daemonInfo, { force: true }));
+    log.info("daemon started", {
+      zone: zone.zone.id,
+      device: zone.device.name,
+      listen: addresses[0],
+      pid: process.pid,
+    });
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        await sync.stop();
+        undo();
+        log.info("daemon stopped", { device: zone.device.name });
+        finish();
+      })();
+      return stopping;
+    };
+    return {
+      zone: { id: zone.zone.id, name: zone.zone.name },
+      device: { id: zone.device.id, name: zone.device.name },
+      addresses,
+      socket: paths.daemonSocket,
+      done,
+      stop,
+    };
+  } catch (error) {
+    undo();
+    throw error;
+  }
 }
 
 /**

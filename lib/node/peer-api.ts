@@ -67,11 +67,7 @@ export function createPeerApp(
     }
     c.set("device", check.device);
     c.set("body", body);
-    node.contacts.seen(check.device, {
-      address: node.contacts.get(check.device)?.address ?? "",
-      lastSeenAt: node.now(),
-      rttMs: node.contacts.get(check.device)?.rttMs ?? 0,
-    });
+    node.contacts.heardFrom(check.device, node.now());
     await next();
   });
 

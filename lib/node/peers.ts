@@ -61,7 +61,8 @@ export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | und
 }
 
 export interface Contact {
-  readonly address: string;
+  /** Where this node last reached it; null if it has only called this node. */
+  readonly address: string | null;
   readonly lastSeenAt: number;
   readonly rttMs: number;
 }
@@ -95,6 +96,12 @@ export class Contacts implements ContactBook {
 
   get(id: DeviceId): Contact | undefined {
     return this.contacts.get(id);
+  }
+
+  /** The peer called this node: it is alive, though this says nothing of how to reach it. */
+  heardFrom(id: DeviceId, atMs: number): void {
+    const known = this.contacts.get(id);
+    this.seen(id, { address: known?.address ?? null, rttMs: known?.rttMs ?? 0, lastSeenAt: atMs });
   }
 
   seen(id: DeviceId, contact: Contact): void {

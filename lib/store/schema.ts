@@ -37,7 +37,7 @@ export const state = sqliteTable("state", {
 
 export const peers = sqliteTable("peers", {
   deviceId: text("device_id").primaryKey(),
-  address: text("address").notNull(),
+  address: text("address"),
   lastSeenAt: integer("last_seen_at").notNull(),
   rttMs: integer("rtt_ms").notNull(),
 });

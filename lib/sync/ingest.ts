@@ -47,13 +47,16 @@ export interface IngestResult {
   readonly rejected: readonly Rejection[];
   /** Entries that must wait for an earlier changeset of their author: pull to fill the gap. */
   readonly deferred: number;
+  /** A device joined, was revoked or was quarantined: who may talk and write changed. */
+  readonly membershipChanged: boolean;
 }
 
 type Outcome =
   | { kind: "applied" }
   | { kind: "duplicate" }
   | { kind: "deferred" }
-  | { kind: "rejected"; reason: string };
+  | { kind: "rejected"; reason: string }
+  | { kind: "quarantined"; reason: string };
 
 export function ingestEntries(
   db: StateDb,
@@ -84,6 +87,7 @@ export function ingestEntries(
   const applied: Changeset[] = [];
   let duplicates = 0;
   let deferred = 0;
+  let membershipChanged = false;
   // Everything inside runs on the same connection, in this one transaction.
   db.transaction(() => {
     const feeds = new FeedHeads(db);
@@ -103,6 +107,7 @@ export function ingestEntries(
           feeds.advance(changeset);
           if (latest === undefined || compareHlc(changeset.hlc, latest) > 0) latest = changeset.hlc;
           if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
+            membershipChanged = true;
             membership = loadMembership(db, context.zone);
             dropRevokedChangesets(db, changeset, membership, context);
           }
@@ -112,8 +117,10 @@ export function ingestEntries(
           waiting.push(changeset);
         } else {
           rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
-          if (outcome.reason.startsWith("equivocation"))
+          if (outcome.kind === "quarantined") {
+            membershipChanged = true;
             membership = loadMembership(db, context.zone);
+          }
         }
       }
       pending = waiting;
@@ -149,7 +156,7 @@ export function ingestEntries(
       count: deferred,
       from: context.source,
     });
-  return { applied, duplicates, rejected, deferred };
+  return { applied, duplicates, rejected, deferred, membershipChanged };
 }
 
 function consider(
@@ -196,7 +203,7 @@ function consider(
       seq: changeset.seq,
     });
     return {
-      kind: "rejected",
+      kind: "quarantined",
       reason: `equivocation: a different changeset #${changeset.seq} is already held`,
     };
   }
@@ -236,7 +243,7 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
       continue;
     if (writeProblem(op, name, zone) !== undefined) continue;
     const doc = verifyDeviceDocument(JSON.parse(op.value), zone);
-    if (doc.id === changeset.author) return { id: doc.id, name, quarantined: false };
+    if (doc.id === changeset.author) return { id: doc.id, name: doc.name, quarantined: false };
   }
   return undefined;
 }

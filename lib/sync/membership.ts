@@ -6,12 +6,13 @@
 import { like } from "drizzle-orm";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import type { StateQueries } from "../store/db.ts";
 import { quarantine, state } from "../store/schema.ts";
 
 export interface Member {
   readonly id: DeviceId;
-  readonly name: string;
+  readonly name: DeviceName;
   /** Set when revoked: the last seq of its changesets the zone keeps. */
   readonly revokedAfterSeq?: number;
   readonly quarantined: boolean;
@@ -64,7 +65,7 @@ export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
       revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);
     const member: Member = {
       id: doc.id,
-      name,
+      name: doc.name,
       quarantined: quarantined.has(doc.id),
       // A revocation names the key it revokes: it does not carry over to a new device document.
       ...(revocation?.id === doc.id ? { revokedAfterSeq: revocation.lastSeq } : {}),

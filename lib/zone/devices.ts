@@ -24,7 +24,7 @@ export interface DeviceView {
 }
 
 export interface ContactLookup {
-  get(id: DeviceId): { address: string; lastSeenAt: number; rttMs: number } | undefined;
+  get(id: DeviceId): { address: string | null; lastSeenAt: number; rttMs: number } | undefined;
 }
 
 export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceView[] {
@@ -48,8 +48,8 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
         status,
         lastSeenAt: lastSeenAt === undefined ? null : new Date(lastSeenAt).toISOString(),
         self,
-        address: self ? null : contact?.address || null,
-        rttMs: self ? null : (contact?.rttMs ?? null),
+        address: self ? null : (contact?.address ?? null),
+        rttMs: self || !contact?.address ? null : contact.rttMs,
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -85,7 +85,7 @@ export function revokeDevice(
   const revocation = signRevocation(
     {
       id: member.id,
-      name: member.name as never,
+      name: member.name,
       lastSeq: keptSeq,
       issuedAt: Math.floor(zone.now() / 1000),
     },

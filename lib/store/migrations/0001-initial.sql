@@ -35,10 +35,11 @@ CREATE TABLE state (
   seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- When this node last exchanged anything with each peer, and how.
+-- When this node last heard from each peer, and the address it last reached it at
+-- (NULL when it has only been called by it).
 CREATE TABLE peers (
   device_id TEXT PRIMARY KEY,
-  address TEXT NOT NULL,
+  address TEXT,
   last_seen_at INTEGER NOT NULL,
   rtt_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
