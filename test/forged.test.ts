@@ -3,12 +3,12 @@
  * logged once each; a device caught equivocating is quarantined and shown as such.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { BuckyError } from "../lib/errors.ts";
+import type { BuckyError } from "../lib/errors.ts";
 import { signChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../protocol/ids.ts";
 import { buckyJson, type Daemon, startZone, waitFor } from "./harness.ts";
-import { actAs, type Member } from "./member.ts";
+import { actAs, type Member, peerOf } from "./member.ts";
 
 let alpha: Daemon;
 let beta: Member;
@@ -50,6 +50,31 @@ beforeAll(async () => {
   // From here on the test speaks for beta, so its own daemon must not write beside it.
   await betaDaemon.stop();
   beta = await actAs(betaDaemon.home);
+});
+
+describe("a daemon refuses requests that are not a member's", () => {
+  test("an unsigned request", async () => {
+    const response = await fetch(`${alpha.addresses[0]}/v1/sync/pull`, {
+      method: "POST",
+      body: new Uint8Array([0xa0]),
+      tls: { rejectUnauthorized: false },
+    });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      "request refused: missing or malformed bucky-device header",
+    );
+  });
+
+  test("a client refuses a server that does not hold the device key it expects", async () => {
+    // Another daemon answers where alpha is expected: alpha's pinned certificate is not its.
+    const impostor = (await startZone(["impostor"])).get("impostor") as Daemon;
+    const misdirected = { ...(await peerOf(alpha)), addresses: impostor.addresses };
+    const error = await beta
+      .post(misdirected, "/v1/sync/pull", new Uint8Array())
+      .catch((e: unknown) => e);
+    expect((error as BuckyError).code).toBe("E_UNAVAILABLE");
+    expect((error as BuckyError).message).toContain("self signed certificate");
+  });
 });
 
 describe("a daemon refuses forged changesets", () => {
@@ -127,8 +152,11 @@ describe("a daemon refuses forged changesets", () => {
     const before = await fullState();
     const huge = new Uint8Array(17 * 1024 * 1024);
     const error = await beta.post(alpha, "/v1/sync/push", huge).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BuckyError);
+    expect((error as BuckyError).message).toBe("alpha refused: request body over 16777216 bytes");
     expect(await fullState()).toEqual(before);
+    await waitFor("the warning", () =>
+      alpha.log().includes("WARN  request refused") ? true : undefined,
+    );
   });
 
   test("equivocation quarantines the device, visibly, and refuses it from then on", async () => {

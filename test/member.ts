@@ -25,8 +25,8 @@ export interface Member {
   changeset(ops: Op[], overrides?: Partial<Parameters<typeof signChangeset>[0]>): Changeset;
   /** Records that `changeset` was applied, so the next one chains to it. */
   accepted(changeset: Changeset): void;
-  /** POSTs to `daemon` as this member, with a correctly signed request. */
-  post(daemon: Daemon, path: string, body: Uint8Array): Promise<Uint8Array>;
+  /** POSTs to `daemon` (or to a peer described by hand) as this member, correctly signed. */
+  post(daemon: Daemon | Peer, path: string, body: Uint8Array): Promise<Uint8Array>;
   push(daemon: Daemon, entries: Uint8Array[]): Promise<Ack>;
 }
 
@@ -70,8 +70,8 @@ export async function actAs(home: string): Promise<Member> {
     accepted(changeset) {
       head = { seq: changeset.seq + 1, prev: changeset.hash };
     },
-    async post(daemon, path, body) {
-      return client.post(await peerOf(daemon), path, body);
+    async post(target, path, body) {
+      return client.post("home" in target ? await peerOf(target) : target, path, body);
     },
     async push(daemon, entries) {
       return decodeAck(
@@ -87,7 +87,7 @@ export async function actAs(home: string): Promise<Member> {
 }
 
 /** The daemon as a peer: its device id, and the certificate it serves. */
-async function peerOf(daemon: Daemon): Promise<Peer> {
+export async function peerOf(daemon: Daemon): Promise<Peer> {
   const status = await buckyJson<{ device: { id: DeviceId; name: string } }>([
     "status",
     "--home",

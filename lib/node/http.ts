@@ -1,6 +1,7 @@
 /**
  * What the daemon's two HTTP apps share: errors as `{"error": {code, message, hint}}`
- * with the status from the one error table, and one info line per completed request.
+ * with the status from the one error table, and one line per completed request: info
+ * when it succeeded, warn (an ordinary error) with the reason when it was refused.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { BuckyError, toBuckyError } from "../errors.ts";
@@ -21,23 +22,31 @@ export function errorHandler(log: Log, onBug: (error: unknown) => void) {
       });
       onBug(thrown);
     }
+    c.set(REFUSAL as never, error as never);
     return c.json({ error: error.toJSON() }, error.httpStatus as 400);
   };
 }
 
-/** One info line per completed request: method, path, status, duration and who asked. */
+/** Where errorHandler leaves the error for requestLog. */
+const REFUSAL = "refusal";
+
+/** One line per completed request: method, path, status, duration, who asked, and why not. */
 export function requestLog(log: Log, api: string): MiddlewareHandler {
   return async (c, next) => {
     const startMs = performance.now();
     await next();
-    log.info("request", {
+    const refusal = c.get(REFUSAL as never) as BuckyError | undefined;
+    const fields = {
       api,
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       ms: Math.round((performance.now() - startMs) * 10) / 10,
-      peer: c.get("peer" as never) ?? undefined,
-    });
+      peer: (c.get("peer" as never) as string | undefined) ?? undefined,
+    };
+    if (refusal)
+      log.warn("request refused", { ...fields, code: refusal.code, error: refusal.message });
+    else log.info("request", fields);
   };
 }
 

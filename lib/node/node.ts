@@ -184,7 +184,8 @@ function listen(
       hostname: where.host,
       port: where.port,
       tls: { cert, key },
-      maxRequestBodySize: MAX_SYNC_MESSAGE_BYTES + 1024,
+      // A backstop: the peer API refuses anything over the limit itself, and says why.
+      maxRequestBodySize: 2 * MAX_SYNC_MESSAGE_BYTES,
       fetch,
     });
   } catch (error) {
