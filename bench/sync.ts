@@ -23,16 +23,16 @@ import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts } from "../lib/node/peers.ts";
-import { appendLocalChangeset } from "../lib/state/feed.ts";
 import { openStateDb } from "../lib/store/db.ts";
 import { node } from "../lib/store/schema.ts";
 import { ingestEntries } from "../lib/sync/ingest.ts";
 import { type Changeset, decodeChangeset, signChangeset } from "../protocol/changeset.ts";
 import { signDeviceDocument, signZoneDocument } from "../protocol/documents.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
-import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../protocol/ids.ts";
 import type { DeviceName, ZoneName } from "../protocol/names.ts";
 import { decodeEntries, encodePullRequest } from "../protocol/sync-messages.ts";
+import { writeBacklog } from "../test/backlog.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -197,33 +197,11 @@ async function local(home: string, method: string, path: string, body?: unknown)
   return response.json();
 }
 
-/** Writes `changesets` × `keys` keys into a stopped device's database, as that device. */
-function writeKeys(home: string, changesets: number, keys: number): void {
-  const key = signingKeyFromSeed(
-    readKeyFile(join(home, "identity", "device.key"), "device", quiet),
-  );
-  const db = openStateDb(join(home, "state.db"), { create: false });
-  const self = db.select().from(node).get() as { zoneId: string; deviceName: string };
-  for (let c = 0; c < changesets; c++) {
-    const ops = Array.from({ length: keys }, (_, k) => ({
-      key: `bulk/${c}/${k}`,
-      value: String(c * keys + k),
-    }));
-    appendLocalChangeset(
-      db,
-      { zone: self.zoneId as ZoneId, name: self.deviceName, key },
-      ops,
-      Date.now(),
-    );
-  }
-  db.$client.close();
-}
-
 /** 2: a fresh device joins a zone of 100,000 keys. */
 async function joinTime(keys: number) {
   const founder = join(scratch, "join-founder");
   bucky(["init", "--home", founder, "--device", "founder"]);
-  writeKeys(founder, keys / 1000, 1000);
+  writeBacklog(founder, keys / 1000, 1000);
   await startDaemon(founder);
   const { token } = bucky<{ token: string }>(["invite", "--home", founder]);
 

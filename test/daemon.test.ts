@@ -4,12 +4,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readKeyFile } from "../lib/identity/key-file.ts";
-import { createLog } from "../lib/log.ts";
-import { appendLocalChangeset } from "../lib/state/feed.ts";
-import { openStateDb } from "../lib/store/db.ts";
-import { signingKeyFromSeed } from "../protocol/ed25519.ts";
-import type { ZoneId } from "../protocol/ids.ts";
+import { writeBacklog } from "./backlog.ts";
 import {
   BUCKY,
   bucky,
@@ -209,7 +204,7 @@ describe("a device killed in the middle of a sync", () => {
     const beta = zone.get("beta") as Daemon;
     await beta.stop();
     await alpha.stop();
-    writeBacklog(alpha.home, "alpha", 120, 400);
+    writeBacklog(alpha.home, 120, 400);
     const restartedAlpha = await startDaemon(alpha.home);
     const syncing = await startDaemon(beta.home);
     // The backlog arrives in one transaction of a few hundred milliseconds; kill inside it
@@ -235,19 +230,3 @@ describe("a device killed in the middle of a sync", () => {
     expect(await count(restartedAlpha.home)).toBe(120 * 400);
   });
 });
-
-/** Writes `changesets` × `keys` new keys into a stopped device's database, signed by its key. */
-function writeBacklog(home: string, name: string, changesets: number, keys: number): void {
-  const log = createLog({ level: "silent" });
-  const key = signingKeyFromSeed(readKeyFile(join(home, "identity", "device.key"), "device", log));
-  const db = openStateDb(join(home, "state.db"), { create: false });
-  const zone = (db.$client.query("SELECT zone_id FROM node").get() as { zone_id: ZoneId }).zone_id;
-  for (let c = 0; c < changesets; c++) {
-    const ops = Array.from({ length: keys }, (_, k) => ({
-      key: `bulk/${c}/${k}`,
-      value: String(c * keys + k),
-    }));
-    appendLocalChangeset(db, { zone, name, key }, ops, Date.now());
-  }
-  db.$client.close();
-}

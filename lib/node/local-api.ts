@@ -3,6 +3,7 @@
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
 import { Hono } from "hono";
+import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
@@ -21,7 +22,7 @@ export function createLocalApp(node: NodeContext, log: Log, onBug: (error: unkno
   const store: KeyValueStore = {
     db: node.db,
     write: (ops) => node.write(ops),
-    nameOf: (id) => node.membership().byId.get(id as never)?.name,
+    nameOf: (id) => node.membership().byId.get(id as DeviceId)?.name,
   };
 
   app.get("/v1/status", (c) => {
