@@ -165,7 +165,7 @@ async function startDaemon(home: string): Promise<void> {
         "--listen",
         "127.0.0.1",
         "--log-level",
-        "warn",
+        "error",
       ],
       {
         stdout: "ignore",
