@@ -27,6 +27,8 @@ export const rootCommand: CommandDef = {
     status: load(() => import("./status.ts")),
     devices: load(() => import("./devices/list.ts")),
     invite: load(() => import("./invite/create.ts")),
+    put: load(() => import("./put.ts")),
+    get: load(() => import("./get.ts")),
     state: defineGroup(
       { name: "state", description: "Read and write the zone's key/value state" },
       {

@@ -8,6 +8,8 @@
  *   <home>/logs/bucky.log         JSON-lines log, rotated
  *   <home>/daemon.sock            the running daemon's local API (mode 0600: file access is the auth)
  *   <home>/daemon.json            the running daemon's pid and addresses
+ *   <home>/ndn/                   named data: chunks and chunk lists by hash
+ *   <home>/apps/<app>/            each app's data, packages and output on this device
  *
  * `state.db` is written last by `bucky init`: its presence is what makes a home a zone.
  */
@@ -24,6 +26,8 @@ export interface HomePaths {
   readonly logsDir: string;
   readonly daemonSocket: string;
   readonly daemonInfo: string;
+  readonly ndnDir: string;
+  readonly appsDir: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -38,5 +42,7 @@ export function homePaths(home: string): HomePaths {
     logsDir: join(home, "logs"),
     daemonSocket: join(home, "daemon.sock"),
     daemonInfo: join(home, "daemon.json"),
+    ndnDir: join(home, "ndn"),
+    appsDir: join(home, "apps"),
   };
 }

@@ -15,6 +15,7 @@ import type { StateDb } from "../store/db.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import type { OpenZone } from "../zone/open.ts";
+import { ObjectStore } from "../ndn/store.ts";
 import { Contacts } from "./peers.ts";
 
 export interface SyncHooks {
@@ -28,6 +29,7 @@ export class NodeContext {
   readonly deviceId: DeviceId;
   readonly deviceName: string;
   readonly contacts: Contacts;
+  readonly store: ObjectStore;
   private cachedMembership: Membership | undefined;
   private hooks: SyncHooks | undefined;
 
@@ -44,6 +46,7 @@ export class NodeContext {
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
     this.contacts = new Contacts(zone.db);
+    this.store = new ObjectStore(zone.paths.ndnDir);
   }
 
   attachSync(hooks: SyncHooks): void {

@@ -19,6 +19,7 @@ import type { Log } from "../log.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { admitDevice } from "../zone/admit.ts";
+import { ndnRoutes } from "../ndn/serve.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 
@@ -32,6 +33,8 @@ export function createPeerApp(
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
   app.onError(errorHandler(log, onBug));
+
+  app.route("/ndn", ndnRoutes(node.store));
 
   app.get("/v1/cert", (c) =>
     c.text(node.certificatePem, 200, { "content-type": "application/x-pem-file" }),

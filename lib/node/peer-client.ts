@@ -24,42 +24,51 @@ export class PeerClient {
   }
 
   /** POSTs `body` to `path` on `peer`; returns the response body, or throws a BuckyError. */
-  async post(
+  post(peer: Peer, path: string, body: Uint8Array, contentType = "application/cbor"): Promise<Uint8Array> {
+    return this.request(peer, "POST", path, { body, contentType });
+  }
+
+  /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
+  async get(peer: Peer, path: string, timeoutMs = PEER_TIMEOUT_MS): Promise<Uint8Array | undefined> {
+    try {
+      return await this.request(peer, "GET", path, { timeoutMs });
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  private async request(
     peer: Peer,
+    method: "GET" | "POST",
     path: string,
-    body: Uint8Array,
-    contentType = "application/cbor",
+    options: { body?: Uint8Array; contentType?: string; timeoutMs?: number },
   ): Promise<Uint8Array> {
+    const body = options.body ?? new Uint8Array();
     const last = this.contacts.get(peer.id)?.address;
     const addresses =
-      last && peer.addresses.includes(last)
-        ? [last, ...peer.addresses.filter((a) => a !== last)]
-        : peer.addresses;
+      last && peer.addresses.includes(last) ? [last, ...peer.addresses.filter((a) => a !== last)] : peer.addresses;
     const failures: string[] = [];
     for (const address of addresses) {
       const startMs = performance.now();
       let response: Response;
       try {
         response = await fetch(`${address}${path}`, {
-          method: "POST",
-          body,
+          method,
+          ...(method === "POST" ? { body } : {}),
           headers: {
-            "content-type": contentType,
-            ...signRequest({ method: "POST", path, audience: peer.id, body }, this.key, this.now()),
+            ...(options.contentType ? { "content-type": options.contentType } : {}),
+            ...signRequest({ method, path, audience: peer.id, body }, this.key, this.now()),
           },
           tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
-          signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+          signal: AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
         });
       } catch (error) {
         failures.push(`${address}: ${(error as Error).message}`);
         continue;
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
-      this.contacts.seen(peer.id, {
-        address,
-        lastSeenAt: this.now(),
-        rttMs: Math.round(performance.now() - startMs),
-      });
+      this.contacts.seen(peer.id, { address, lastSeenAt: this.now(), rttMs: Math.round(performance.now() - startMs) });
       if (response.ok) return bytes;
       throw peerError(peer, response.status, bytes);
     }

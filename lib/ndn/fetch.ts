@@ -1,0 +1,178 @@
+/**
+ * Fetching named data from wherever it is: this node's store first, then the zone's other
+ * devices. Every chunk is verified against its id before it is written anywhere; a source
+ * that sends wrong bytes is passed over, and if nobody sends the right ones the fetch is
+ * an integrity error. Into a file, the result appears at its destination only whole.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import {
+  type ChunkId,
+  type ChunkList,
+  type ChunkListId,
+  chunkLength,
+  decodeChunkList,
+  isChunk,
+  type ObjectId,
+  parseObjectId,
+} from "../../protocol/ndn.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+import type { PeerClient } from "../node/peer-client.ts";
+import type { Peer } from "../node/peers.ts";
+import type { ObjectStore } from "./store.ts";
+
+/** How many chunks are fetched at once. */
+const PARALLEL_CHUNKS = 4;
+const CHUNK_TIMEOUT_MS = 120_000;
+
+export interface ObjectSource {
+  readonly name: string;
+  /** The bytes of a chunk, or of a chunk list object; undefined when it does not have it. */
+  fetch(id: ObjectId): Promise<Uint8Array | undefined>;
+}
+
+export function storeSource(store: ObjectStore): ObjectSource {
+  return {
+    name: "this device",
+    async fetch(id) {
+      const parsed = parseObjectId(id);
+      if (!parsed) return undefined;
+      return parsed.kind === "chunk" ? store.readChunk(parsed.id) : store.listBytes(parsed.id);
+    },
+  };
+}
+
+export function peerSource(client: PeerClient, peer: Peer): ObjectSource {
+  return {
+    name: peer.name,
+    fetch: (id) => client.get(peer, id.startsWith("clist:") ? `/ndn/${id}?object` : `/ndn/${id}`, CHUNK_TIMEOUT_MS),
+  };
+}
+
+/** Fetches object `id` into a new file at `destination`; returns its size. */
+export async function fetchToFile(id: ObjectId, destination: string, sources: readonly ObjectSource[]): Promise<number> {
+  const temp = join(dirname(destination), `.${randomBytes(6).toString("hex")}.bucky-partial`);
+  let fd: number;
+  try {
+    fd = openSync(temp, "wx", 0o644);
+  } catch (error) {
+    throw fileSystemError(error, "write", destination) ?? error;
+  }
+  try {
+    const size = await fetchInto(id, sources, (offset, bytes) => {
+      writeSync(fd, bytes, 0, bytes.length, offset);
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, destination);
+    return size;
+  } catch (error) {
+    closeSync(fd);
+    rmSync(temp, { force: true });
+    throw fileSystemError(error, "write", destination) ?? error;
+  }
+}
+
+/** Fetches object `id` (its list and every chunk) into `store`, skipping what is there. */
+export async function fetchToStore(id: ObjectId, store: ObjectStore, sources: readonly ObjectSource[]): Promise<void> {
+  const parsed = parseObjectId(id);
+  if (parsed?.kind === "list") {
+    const list = store.readList(parsed.id) ?? store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
+    await forEachChunk(list, async (chunk) => {
+      if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources));
+    });
+  } else if (parsed && !store.hasChunk(parsed.id)) {
+    store.writeChunk(parsed.id, await fetchChunk(parsed.id, sources));
+  }
+}
+
+async function fetchInto(
+  id: ObjectId,
+  sources: readonly ObjectSource[],
+  write: (offset: number, bytes: Uint8Array) => void,
+): Promise<number> {
+  const parsed = parseObjectId(id);
+  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`, "Ids look like sha256:<64 hex> or clist:<64 hex>.");
+  if (parsed.kind === "chunk") {
+    const bytes = await fetchChunk(parsed.id, sources);
+    write(0, bytes);
+    return bytes.length;
+  }
+  const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
+  await forEachChunk(list, async (chunk, index) => {
+    const bytes = await fetchChunk(chunk, sources);
+    if (bytes.length !== chunkLength(list, index)) {
+      throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+    }
+    write(index * list.chunkSize, bytes);
+  });
+  return list.size;
+}
+
+async function forEachChunk(list: ChunkList, work: (chunk: ChunkId, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < list.chunks.length) {
+      const index = next++;
+      await work(list.chunks[index] as ChunkId, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_CHUNKS, list.chunks.length) }, worker));
+}
+
+async function fetchChunk(id: ChunkId, sources: readonly ObjectSource[]): Promise<Uint8Array> {
+  return fetchVerified(id, sources, (bytes) => isChunk(id, bytes));
+}
+
+async function fetchListBytes(id: ChunkListId, sources: readonly ObjectSource[]): Promise<Uint8Array> {
+  return fetchVerified(id, sources, (bytes) => {
+    try {
+      decodeChunkList(id, bytes);
+      return true;
+    } catch (error) {
+      if (error instanceof ProtocolError) return false;
+      throw error;
+    }
+  });
+}
+
+/** Tries each source in turn until one sends bytes that verify. */
+async function fetchVerified(
+  id: ObjectId,
+  sources: readonly ObjectSource[],
+  verify: (bytes: Uint8Array) => boolean,
+): Promise<Uint8Array> {
+  const altered: string[] = [];
+  const unreachable: string[] = [];
+  for (const source of sources) {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await source.fetch(id);
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      // A damaged local copy counts as altered; anything else means "ask someone else".
+      (error.code === "E_INTEGRITY" ? altered : unreachable).push(source.name);
+      continue;
+    }
+    if (bytes === undefined) continue;
+    if (verify(bytes)) return bytes;
+    altered.push(source.name);
+  }
+  if (altered.length > 0) {
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${id} failed verification: the bytes from ${altered.join(", ")} do not match it`,
+      "Those copies are damaged or were altered; nothing was written.",
+    );
+  }
+  if (unreachable.length > 0) {
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `${id} was not found on the devices that answered (${unreachable.join(", ")} did not)`,
+      "Try again when those devices are online.",
+    );
+  }
+  throw new BuckyError("E_NOT_FOUND", `no device of the zone has ${id}`, "Check the id, or `bucky put` the file first.");
+}

@@ -1,0 +1,142 @@
+/**
+ * This node's store of named data: chunk files under `<home>/ndn/chunks/<2 hex>/<hex>` and
+ * chunk lists under `<home>/ndn/lists/<hex>`, each written atomically once and never
+ * changed. What is read back is verified against its id, so a damaged or altered file is
+ * found, not served onward as good.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CHUNK_BYTES,
+  type ChunkId,
+  type ChunkList,
+  type ChunkListId,
+  chunkIdOf,
+  decodeChunkList,
+  digestOf,
+  encodeChunkList,
+  isChunk,
+  type ObjectId,
+} from "../../protocol/ndn.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+
+export interface StoredObject {
+  readonly id: ObjectId;
+  readonly size: number;
+}
+
+export class ObjectStore {
+  constructor(readonly root: string) {}
+
+  chunkPath(id: ChunkId): string {
+    const hex = digestOf(id);
+    return join(this.root, "chunks", hex.slice(0, 2), hex);
+  }
+
+  listPath(id: ChunkListId): string {
+    return join(this.root, "lists", digestOf(id));
+  }
+
+  hasChunk(id: ChunkId): boolean {
+    return existsSync(this.chunkPath(id));
+  }
+
+  /** Stores a file: one chunk if it fits, else its chunks and their list. */
+  putFile(path: string): StoredObject {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (error) {
+      throw fileSystemError(error, "read", path) ?? error;
+    }
+    try {
+      const chunks: ChunkId[] = [];
+      let size = 0;
+      const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+      for (;;) {
+        let filled = 0;
+        while (filled < CHUNK_BYTES) {
+          const read = readSync(fd, buffer, filled, CHUNK_BYTES - filled, null);
+          if (read === 0) break;
+          filled += read;
+        }
+        if (filled === 0 && chunks.length > 0) break;
+        const bytes = buffer.subarray(0, filled);
+        const id = chunkIdOf(bytes);
+        this.writeChunk(id, bytes);
+        chunks.push(id);
+        size += filled;
+        if (filled < CHUNK_BYTES) break;
+      }
+      if (chunks.length === 1) return { id: chunks[0] as ChunkId, size };
+      return { id: this.writeList({ size, chunkSize: CHUNK_BYTES, chunks }), size };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Stores a chunk after checking the bytes are the ones `id` names. */
+  writeChunk(id: ChunkId, bytes: Uint8Array): void {
+    if (!isChunk(id, bytes)) throw new BuckyError("E_INTEGRITY", `the bytes for ${id} do not hash to it`);
+    const path = this.chunkPath(id);
+    if (existsSync(path)) return;
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileAtomic(path, bytes, 0o644);
+  }
+
+  writeList(list: ChunkList): ChunkListId {
+    const { id, bytes } = encodeChunkList(list);
+    this.writeListBytes(id, bytes);
+    return id;
+  }
+
+  /** Stores the bytes of chunk list `id` after checking them. */
+  writeListBytes(id: ChunkListId, bytes: Uint8Array): ChunkList {
+    const list = verifiedList(id, bytes);
+    const path = this.listPath(id);
+    if (!existsSync(path)) {
+      mkdirSync(join(path, ".."), { recursive: true });
+      writeFileAtomic(path, bytes, 0o644);
+    }
+    return list;
+  }
+
+  /** A chunk's bytes, verified; undefined when it is not here. */
+  readChunk(id: ChunkId): Uint8Array | undefined {
+    const path = this.chunkPath(id);
+    if (!existsSync(path)) return undefined;
+    const bytes = readFileSync(path);
+    if (!isChunk(id, bytes)) {
+      throw new BuckyError("E_INTEGRITY", `the stored chunk ${id} is damaged (${path})`, "Remove the file; it will be fetched again from another device.");
+    }
+    return bytes;
+  }
+
+  /** The raw bytes of a chunk list, unverified (for serving: the receiver verifies). */
+  listBytes(id: ChunkListId): Uint8Array | undefined {
+    const path = this.listPath(id);
+    return existsSync(path) ? readFileSync(path) : undefined;
+  }
+
+  readList(id: ChunkListId): ChunkList | undefined {
+    const bytes = this.listBytes(id);
+    return bytes === undefined ? undefined : verifiedList(id, bytes);
+  }
+
+  /** The size in bytes of a chunk stored here (unverified: a stat, for serving). */
+  chunkSize(id: ChunkId): number | undefined {
+    const path = this.chunkPath(id);
+    return existsSync(path) ? statSync(path).size : undefined;
+  }
+}
+
+function verifiedList(id: ChunkListId, bytes: Uint8Array): ChunkList {
+  try {
+    return decodeChunkList(id, bytes);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new BuckyError("E_INTEGRITY", `chunk list ${id} does not verify: ${error.message}`);
+    throw error;
+  }
+}
