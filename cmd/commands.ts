@@ -27,6 +27,18 @@ export const rootCommand: CommandDef = {
     status: load(() => import("./status.ts")),
     devices: load(() => import("./devices/list.ts")),
     invite: load(() => import("./invite/create.ts")),
+    app: defineGroup(
+      { name: "app", description: "Install and manage the zone's apps" },
+      {
+        install: load(() => import("./app/install.ts")),
+        list: load(() => import("./app/list.ts")),
+        status: load(() => import("./app/status.ts")),
+        logs: load(() => import("./app/logs.ts")),
+        start: load(() => import("./app/start.ts")),
+        stop: load(() => import("./app/stop.ts")),
+        remove: load(() => import("./app/remove.ts")),
+      },
+    ),
     put: load(() => import("./put.ts")),
     get: load(() => import("./get.ts")),
     state: defineGroup(

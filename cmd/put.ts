@@ -7,7 +7,10 @@ export default defineBuckyCommand({
   meta: {
     name: "put",
     description: "Store a file by its content hash; prints the id any zone device can fetch it by",
-    examples: ["bucky put photo.jpg", "bucky get sha256:… -o copy.jpg   # on any device of the zone"],
+    examples: [
+      "bucky put photo.jpg",
+      "bucky get sha256:… -o copy.jpg   # on any device of the zone",
+    ],
   },
   args: { file: { type: "positional", required: true, description: "The file to store" } },
   run: (args, context) => putFile(context.home, resolve(args.file), context.log),

@@ -10,6 +10,8 @@ import type { Brand } from "./brand.ts";
 
 export type ZoneName = Brand<string, "ZoneName">;
 export type DeviceName = Brand<string, "DeviceName">;
+/** An app's id: it names the app in state keys and, through the gateway, in host names. */
+export type AppName = Brand<string, "AppName">;
 
 export const MAX_NAME_LENGTH = 63;
 const NAME_PATTERN = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
@@ -49,6 +51,10 @@ export function checkZoneName(text: string): NameCheck<ZoneName> {
 
 export function checkDeviceName(text: string): NameCheck<DeviceName> {
   return checkName<DeviceName>(text);
+}
+
+export function checkAppName(text: string): NameCheck<AppName> {
+  return checkName<AppName>(text);
 }
 
 /**

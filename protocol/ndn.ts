@@ -36,10 +36,14 @@ export function chunkIdOf(bytes: Uint8Array): ChunkId {
 }
 
 /** The kind of object an id names, or undefined when it is not an object id. */
-export function parseObjectId(text: string): { kind: "chunk"; id: ChunkId } | { kind: "list"; id: ChunkListId } | undefined {
+export function parseObjectId(
+  text: string,
+): { kind: "chunk"; id: ChunkId } | { kind: "list"; id: ChunkListId } | undefined {
   const match = /^(sha256|clist):([0-9a-f]{64})$/.exec(text);
   if (!match) return undefined;
-  return match[1] === "sha256" ? { kind: "chunk", id: text as ChunkId } : { kind: "list", id: text as ChunkListId };
+  return match[1] === "sha256"
+    ? { kind: "chunk", id: text as ChunkId }
+    : { kind: "list", id: text as ChunkListId };
 }
 
 /** The hex digest an id carries: what its bytes must hash to. */
@@ -64,21 +68,34 @@ export function encodeChunkList(list: ChunkList): { id: ChunkListId; bytes: Uint
  */
 export function decodeChunkList(id: ChunkListId, bytes: Uint8Array): ChunkList {
   check(sha256Hex(bytes) === digestOf(id), `the bytes received for ${id} do not hash to it`);
-  const value = requireRecord(decodeCbor(bytes, 16 + MAX_LIST_CHUNKS * 40, "chunk list"), "chunk list");
+  const value = requireRecord(
+    decodeCbor(bytes, 16 + MAX_LIST_CHUNKS * 40, "chunk list"),
+    "chunk list",
+  );
   requireOnlyFields(value, ["v", "size", "chunkSize", "chunks"], "chunk list");
   check(value.v === 1, "chunk list version is not 1");
   const size = requireUint(value.size, "chunk list size");
   const chunkSize = requireUint(value.chunkSize, "chunk list chunkSize", CHUNK_BYTES * 16);
   check(chunkSize > 0, "chunk list chunkSize must be positive");
-  check(Array.isArray(value.chunks) && value.chunks.length <= MAX_LIST_CHUNKS, "chunk list chunks is too long");
-  const chunks = value.chunks.map((digest, i) => `sha256:${toHex(requireBytes(digest, `chunk ${i}`, DIGEST_BYTES))}` as ChunkId);
-  check(chunks.length === Math.ceil(size / chunkSize), "chunk list size does not match its number of chunks");
+  check(
+    Array.isArray(value.chunks) && value.chunks.length <= MAX_LIST_CHUNKS,
+    "chunk list chunks is too long",
+  );
+  const chunks = value.chunks.map(
+    (digest, i) => `sha256:${toHex(requireBytes(digest, `chunk ${i}`, DIGEST_BYTES))}` as ChunkId,
+  );
+  check(
+    chunks.length === Math.ceil(size / chunkSize),
+    "chunk list size does not match its number of chunks",
+  );
   return { size, chunkSize, chunks };
 }
 
 /** The byte length chunk `index` of `list` must have. */
 export function chunkLength(list: ChunkList, index: number): number {
-  return index < list.chunks.length - 1 ? list.chunkSize : list.size - list.chunkSize * (list.chunks.length - 1);
+  return index < list.chunks.length - 1
+    ? list.chunkSize
+    : list.size - list.chunkSize * (list.chunks.length - 1);
 }
 
 /** Whether `bytes` are the chunk `id` names. */

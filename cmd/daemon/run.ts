@@ -2,6 +2,9 @@
  * `bucky daemon`: run the node in the foreground until SIGTERM or SIGINT. It says where
  * it listens on stdout (one JSON document with --json) and logs on stderr.
  */
+
+import { usableBwrap } from "../../lib/apps/sandbox.ts";
+import { DEFAULT_HEARTBEAT_MS } from "../../lib/apps/status.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -49,7 +52,16 @@ export default defineBuckyCommand({
       listen: { host: args.listen ?? "0.0.0.0", port },
       syncIntervalMs: Number(context.env.BUCKY_SYNC_INTERVAL_MS ?? DEFAULT_SYNC_INTERVAL_MS),
       version: VERSION,
+      apps: {
+        bwrap: context.env.BUCKY_SANDBOX === "off" ? undefined : usableBwrap(Bun.which("bwrap")),
+        runtime: process.execPath,
+        path: context.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+        heartbeatMs: Number(context.env.BUCKY_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS),
+        intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
+      },
     });
+    if (!node.sandboxed)
+      context.log.warn("bubblewrap is not usable here: apps will run without a sandbox");
     const ready = {
       zone: node.zone,
       device: node.device,

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ProtocolError } from "../../protocol/errors.ts";
 import {
   type ChunkId,
   type ChunkList,
@@ -17,7 +18,6 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
@@ -47,12 +47,21 @@ export function storeSource(store: ObjectStore): ObjectSource {
 export function peerSource(client: PeerClient, peer: Peer): ObjectSource {
   return {
     name: peer.name,
-    fetch: (id) => client.get(peer, id.startsWith("clist:") ? `/ndn/${id}?object` : `/ndn/${id}`, CHUNK_TIMEOUT_MS),
+    fetch: (id) =>
+      client.get(
+        peer,
+        id.startsWith("clist:") ? `/ndn/${id}?object` : `/ndn/${id}`,
+        CHUNK_TIMEOUT_MS,
+      ),
   };
 }
 
 /** Fetches object `id` into a new file at `destination`; returns its size. */
-export async function fetchToFile(id: ObjectId, destination: string, sources: readonly ObjectSource[]): Promise<number> {
+export async function fetchToFile(
+  id: ObjectId,
+  destination: string,
+  sources: readonly ObjectSource[],
+): Promise<number> {
   const temp = join(dirname(destination), `.${randomBytes(6).toString("hex")}.bucky-partial`);
   let fd: number;
   try {
@@ -76,10 +85,16 @@ export async function fetchToFile(id: ObjectId, destination: string, sources: re
 }
 
 /** Fetches object `id` (its list and every chunk) into `store`, skipping what is there. */
-export async function fetchToStore(id: ObjectId, store: ObjectStore, sources: readonly ObjectSource[]): Promise<void> {
+export async function fetchToStore(
+  id: ObjectId,
+  store: ObjectStore,
+  sources: readonly ObjectSource[],
+): Promise<void> {
   const parsed = parseObjectId(id);
   if (parsed?.kind === "list") {
-    const list = store.readList(parsed.id) ?? store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
+    const list =
+      store.readList(parsed.id) ??
+      store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
     await forEachChunk(list, async (chunk) => {
       if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources));
     });
@@ -94,7 +109,12 @@ async function fetchInto(
   write: (offset: number, bytes: Uint8Array) => void,
 ): Promise<number> {
   const parsed = parseObjectId(id);
-  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`, "Ids look like sha256:<64 hex> or clist:<64 hex>.");
+  if (!parsed)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${id} is not an object id`,
+      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+    );
   if (parsed.kind === "chunk") {
     const bytes = await fetchChunk(parsed.id, sources);
     write(0, bytes);
@@ -111,7 +131,10 @@ async function fetchInto(
   return list.size;
 }
 
-async function forEachChunk(list: ChunkList, work: (chunk: ChunkId, index: number) => Promise<void>): Promise<void> {
+async function forEachChunk(
+  list: ChunkList,
+  work: (chunk: ChunkId, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < list.chunks.length) {
@@ -126,7 +149,10 @@ async function fetchChunk(id: ChunkId, sources: readonly ObjectSource[]): Promis
   return fetchVerified(id, sources, (bytes) => isChunk(id, bytes));
 }
 
-async function fetchListBytes(id: ChunkListId, sources: readonly ObjectSource[]): Promise<Uint8Array> {
+async function fetchListBytes(
+  id: ChunkListId,
+  sources: readonly ObjectSource[],
+): Promise<Uint8Array> {
   return fetchVerified(id, sources, (bytes) => {
     try {
       decodeChunkList(id, bytes);
@@ -174,5 +200,9 @@ async function fetchVerified(
       "Try again when those devices are online.",
     );
   }
-  throw new BuckyError("E_NOT_FOUND", `no device of the zone has ${id}`, "Check the id, or `bucky put` the file first.");
+  throw new BuckyError(
+    "E_NOT_FOUND",
+    `no device of the zone has ${id}`,
+    "Check the id, or `bucky put` the file first.",
+  );
 }

@@ -3,22 +3,26 @@
  * zone (this device first, then the others) into a file, verified chunk by chunk.
  */
 import { existsSync, statSync } from "node:fs";
-import { MemoryContacts, readPeers } from "../node/peers.ts";
-import { PeerClient } from "../node/peer-client.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { PeerClient } from "../node/peer-client.ts";
+import { MemoryContacts, readPeers } from "../node/peers.ts";
 import { loadMembership } from "../sync/membership.ts";
-import { openZone } from "../zone/open.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
+import { openZone } from "../zone/open.ts";
 import { fetchToFile, peerSource, storeSource } from "./fetch.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
-import type { ObjectId } from "../../protocol/ndn.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
 
 export function putFile(home: string, path: string, log: Log): StoredObject {
   if (!homeHasZone(home)) {
-    throw new BuckyError("E_NO_ZONE", `${home} has no zone`, "Create one with `bucky init` or `bucky join`.");
+    throw new BuckyError(
+      "E_NO_ZONE",
+      `${home} has no zone`,
+      "Create one with `bucky init` or `bucky join`.",
+    );
   }
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new BuckyError("E_NOT_FOUND", `${path} is not a file`, "Name a regular file to store.");
@@ -38,16 +42,27 @@ export async function getObject(options: {
 }): Promise<{ id: ObjectId; size: number; path: string }> {
   const parsed = parseObjectId(options.id);
   if (!parsed) {
-    throw new BuckyError("E_INVALID_INPUT", `${options.id} is not an object id`, "Ids look like sha256:<64 hex> or clist:<64 hex>.");
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${options.id} is not an object id`,
+      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+    );
   }
   if (existsSync(options.output)) {
-    throw new BuckyError("E_EXISTS", `${options.output} already exists; nothing was written`, "Choose another path with -o, or remove it first.");
+    throw new BuckyError(
+      "E_EXISTS",
+      `${options.output} already exists; nothing was written`,
+      "Choose another path with -o, or remove it first.",
+    );
   }
   const zone = openZone(options.home, options.log);
   try {
     const client = new PeerClient(zone.deviceKey, new MemoryContacts(), options.now);
     const peers = readPeers(zone.db, loadMembership(zone.db, zone.zone.id), zone.device.id);
-    const sources = [storeSource(new ObjectStore(zone.paths.ndnDir)), ...peers.map((peer) => peerSource(client, peer))];
+    const sources = [
+      storeSource(new ObjectStore(zone.paths.ndnDir)),
+      ...peers.map((peer) => peerSource(client, peer)),
+    ];
     const size = await fetchToFile(parsed.id, options.output, sources);
     options.log.info("fetched object", { id: parsed.id, size, path: options.output });
     return { id: parsed.id, size, path: options.output };

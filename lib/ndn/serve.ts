@@ -20,13 +20,23 @@ export function ndnRoutes(store: ObjectStore): Hono {
     if (parsed.kind === "list" && c.req.query("object") !== undefined) {
       const bytes = store.listBytes(parsed.id);
       if (!bytes) throw notHere(id);
-      return new Response(bytes, { headers: { ...headers, "content-type": "application/cbor", "cyfs-obj-size": String(bytes.length) } });
+      return new Response(bytes, {
+        headers: {
+          ...headers,
+          "content-type": "application/cbor",
+          "cyfs-obj-size": String(bytes.length),
+        },
+      });
     }
-    const size = parsed.kind === "chunk" ? store.chunkSize(parsed.id) : store.readList(parsed.id)?.size;
+    const size =
+      parsed.kind === "chunk" ? store.chunkSize(parsed.id) : store.readList(parsed.id)?.size;
     if (size === undefined) throw notHere(id);
     const range = parseRange(c.req.header("range"), size);
     if (range === "unsatisfiable") {
-      return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
+      return new Response(null, {
+        status: 416,
+        headers: { ...headers, "content-range": `bytes */${size}` },
+      });
     }
     const [start, end] = range ?? [0, size];
     const body =
@@ -48,7 +58,12 @@ export function ndnRoutes(store: ObjectStore): Hono {
 }
 
 /** The bytes [start, end) of the file a chunk list describes, chunk file by chunk file. */
-function listStream(store: ObjectStore, list: ChunkList, start: number, end: number): ReadableStream<Uint8Array> {
+function listStream(
+  store: ObjectStore,
+  list: ChunkList,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> {
   let index = Math.floor(start / list.chunkSize);
   return new ReadableStream({
     async pull(controller) {
@@ -67,7 +82,10 @@ function listStream(store: ObjectStore, list: ChunkList, start: number, end: num
 }
 
 /** A single `bytes=a-b`, `bytes=a-` or `bytes=-n` range as [start, end), if asked for. */
-function parseRange(header: string | undefined, size: number): [number, number] | "unsatisfiable" | undefined {
+function parseRange(
+  header: string | undefined,
+  size: number,
+): [number, number] | "unsatisfiable" | undefined {
   const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
   if (!match || (match[1] === "" && match[2] === "")) return undefined;
   const [first, last] = [match[1] as string, match[2] as string];

@@ -4,8 +4,17 @@
  * changed. What is read back is verified against its id, so a damaged or altered file is
  * found, not served onward as good.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
+import { ProtocolError } from "../../protocol/errors.ts";
 import {
   CHUNK_BYTES,
   type ChunkId,
@@ -17,8 +26,8 @@ import {
   encodeChunkList,
   isChunk,
   type ObjectId,
+  parseObjectId,
 } from "../../protocol/ndn.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 
@@ -77,9 +86,42 @@ export class ObjectStore {
     }
   }
 
+  /** Stores bytes held in memory: one chunk if they fit, else chunks and their list. */
+  putBytes(bytes: Uint8Array): StoredObject {
+    const chunks: ChunkId[] = [];
+    for (let offset = 0; offset === 0 || offset < bytes.length; offset += CHUNK_BYTES) {
+      const chunk = bytes.subarray(offset, offset + CHUNK_BYTES);
+      const id = chunkIdOf(chunk);
+      this.writeChunk(id, chunk);
+      chunks.push(id);
+    }
+    if (chunks.length === 1) return { id: chunks[0] as ChunkId, size: bytes.length };
+    return {
+      id: this.writeList({ size: bytes.length, chunkSize: CHUNK_BYTES, chunks }),
+      size: bytes.length,
+    };
+  }
+
+  /** An object's whole content, every chunk verified; undefined when any part is missing. */
+  readObject(id: ObjectId): Uint8Array | undefined {
+    const parsed = parseObjectId(id);
+    if (!parsed) return undefined;
+    if (parsed.kind === "chunk") return this.readChunk(parsed.id);
+    const list = this.readList(parsed.id);
+    if (!list) return undefined;
+    const out = new Uint8Array(list.size);
+    for (const [index, chunk] of list.chunks.entries()) {
+      const bytes = this.readChunk(chunk);
+      if (!bytes) return undefined;
+      out.set(bytes, index * list.chunkSize);
+    }
+    return out;
+  }
+
   /** Stores a chunk after checking the bytes are the ones `id` names. */
   writeChunk(id: ChunkId, bytes: Uint8Array): void {
-    if (!isChunk(id, bytes)) throw new BuckyError("E_INTEGRITY", `the bytes for ${id} do not hash to it`);
+    if (!isChunk(id, bytes))
+      throw new BuckyError("E_INTEGRITY", `the bytes for ${id} do not hash to it`);
     const path = this.chunkPath(id);
     if (existsSync(path)) return;
     mkdirSync(join(path, ".."), { recursive: true });
@@ -109,7 +151,11 @@ export class ObjectStore {
     if (!existsSync(path)) return undefined;
     const bytes = readFileSync(path);
     if (!isChunk(id, bytes)) {
-      throw new BuckyError("E_INTEGRITY", `the stored chunk ${id} is damaged (${path})`, "Remove the file; it will be fetched again from another device.");
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `the stored chunk ${id} is damaged (${path})`,
+        "Remove the file; it will be fetched again from another device.",
+      );
     }
     return bytes;
   }
@@ -136,7 +182,8 @@ function verifiedList(id: ChunkListId, bytes: Uint8Array): ChunkList {
   try {
     return decodeChunkList(id, bytes);
   } catch (error) {
-    if (error instanceof ProtocolError) throw new BuckyError("E_INTEGRITY", `chunk list ${id} does not verify: ${error.message}`);
+    if (error instanceof ProtocolError)
+      throw new BuckyError("E_INTEGRITY", `chunk list ${id} does not verify: ${error.message}`);
     throw error;
   }
 }

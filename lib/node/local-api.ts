@@ -2,8 +2,12 @@
  * The API the CLI (and, later, the control panel) uses on this device, served on a Unix
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
+import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { installApp, setDesired } from "../apps/admin.ts";
+import { appLogs } from "../apps/logs.ts";
+import { appStatus, appStatuses } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
@@ -15,7 +19,12 @@ import type { NodeContext } from "./node-context.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
-export function createLocalApp(node: NodeContext, log: Log, onBug: (error: unknown) => void): Hono {
+export function createLocalApp(
+  node: NodeContext,
+  log: Log,
+  onBug: (error: unknown) => void,
+  liveWindowMs: number,
+): Hono {
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
@@ -57,6 +66,32 @@ export function createLocalApp(node: NodeContext, log: Log, onBug: (error: unkno
 
   app.get("/v1/devices", (c) => c.json({ devices: listDevices(node, node.contacts) }));
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
+
+  app.post("/v1/apps", async (c) => {
+    const body = (await jsonBody(c)) as { dir?: unknown; device?: unknown };
+    if (typeof body.dir !== "string" || !isAbsolute(body.dir))
+      throw new BuckyError("E_USAGE", 'the body must be {"dir": "/absolute/path"}');
+    return c.json(
+      installApp(
+        node,
+        node.store,
+        body.dir,
+        typeof body.device === "string" ? body.device : undefined,
+      ),
+    );
+  });
+  app.get("/v1/apps", (c) => c.json({ apps: appStatuses(node, liveWindowMs) }));
+  app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
+  app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
+  app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
+  app.delete("/v1/apps/:app", (c) =>
+    c.json(setDesired(node, c.req.param("app"), "removed", c.req.query("purge") === "1")),
+  );
+  app.get("/v1/apps/:app/logs", async (c) =>
+    c.json(
+      await appLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100), liveWindowMs),
+    ),
+  );
 
   app.notFound((c) =>
     c.json(

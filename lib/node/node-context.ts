@@ -1,7 +1,7 @@
 /**
  * The running node's shared parts, made once by openNode: the open zone, this device's
- * TLS identity, what it knows of its peers, and the two ways state changes (a local
- * write, or changesets from a peer), each of which tells the sync loop.
+ * TLS identity and store, what it knows of its peers, and the two ways state changes (a
+ * local write, or changesets from a peer), each of which tells whoever listens.
  */
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -10,18 +10,18 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { ObjectStore } from "../ndn/store.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateDb } from "../store/db.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import type { OpenZone } from "../zone/open.ts";
-import { ObjectStore } from "../ndn/store.ts";
-import { Contacts } from "./peers.ts";
+import { PeerClient } from "./peer-client.ts";
+import { Contacts, type Peer, readPeers } from "./peers.ts";
 
-export interface SyncHooks {
-  /** A changeset was written here: send it to the peers. */
-  localChange(changeset: Changeset): void;
-}
+/** Who made a change: this device (a local write) or a peer (changesets it sent). */
+export type ChangeOrigin = "local" | "remote";
+export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
 
 export class NodeContext {
   readonly db: StateDb;
@@ -30,8 +30,10 @@ export class NodeContext {
   readonly deviceName: string;
   readonly contacts: Contacts;
   readonly store: ObjectStore;
+  /** Calls to other devices, as this one. */
+  readonly client: PeerClient;
   private cachedMembership: Membership | undefined;
-  private hooks: SyncHooks | undefined;
+  private readonly changeListeners: ChangeListener[] = [];
 
   constructor(
     readonly zone: OpenZone,
@@ -47,15 +49,22 @@ export class NodeContext {
     this.deviceName = zone.device.name;
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
+    this.client = new PeerClient(zone.deviceKey, this.contacts, now);
   }
 
-  attachSync(hooks: SyncHooks): void {
-    this.hooks = hooks;
+  /** Calls `listener` after every change of the state, local or remote. */
+  onChange(listener: ChangeListener): void {
+    this.changeListeners.push(listener);
   }
 
   membership(): Membership {
     this.cachedMembership ??= loadMembership(this.db, this.zoneId);
     return this.cachedMembership;
+  }
+
+  /** The other devices of the zone this one can call: members in good standing that published an address. */
+  peers(): Peer[] {
+    return readPeers(this.db, this.membership(), this.deviceId);
   }
 
   /** Signs, stores and applies a local write, then has it sent to the peers. */
@@ -72,7 +81,7 @@ export class NodeContext {
       ops: ops.length,
       keys: summarizeKeys(ops),
     });
-    this.hooks?.localChange(changeset);
+    for (const listener of this.changeListeners) listener([changeset], "local");
     return changeset;
   }
 
@@ -85,6 +94,8 @@ export class NodeContext {
       source,
     });
     if (result.membershipChanged) this.cachedMembership = undefined;
+    if (result.applied.length > 0)
+      for (const listener of this.changeListeners) listener(result.applied, "remote");
     return result;
   }
 

@@ -8,17 +8,19 @@ import { networkInterfaces } from "node:os";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { Convergence } from "../apps/convergence.ts";
+import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { peerSource, storeSource } from "../ndn/fetch.ts";
 import type { StateDb } from "../store/db.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
-import { PeerClient } from "./peer-client.ts";
 import { type DeviceInfo, readDeviceInfo } from "./peers.ts";
 import { SyncLoop } from "./sync-loop.ts";
 
@@ -33,6 +35,16 @@ export interface NodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly syncIntervalMs: number;
   readonly version: string;
+  readonly apps: {
+    /** bubblewrap, when this device can sandbox apps with it. */
+    readonly bwrap: string | undefined;
+    /** The executable that runs `bun` apps: bucky itself. */
+    readonly runtime: string;
+    /** PATH for apps. */
+    readonly path: string;
+    readonly heartbeatMs: number;
+    readonly intervalMs: number;
+  };
 }
 
 export interface RunningNode {
@@ -41,6 +53,8 @@ export interface RunningNode {
   /** Where peers reach this node, best first. */
   readonly addresses: readonly string[];
   readonly socket: string;
+  /** Whether apps run inside bubblewrap here. */
+  readonly sandboxed: boolean;
   /** Settles when the node stops; rejects when it hit a bug and must exit. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -92,7 +106,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     peerApp = createPeerApp(node, log, onBug);
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
-      fetch: createLocalApp(node, log, onBug).fetch,
+      fetch: createLocalApp(node, log, onBug, options.apps.heartbeatMs * LIVE_WINDOW_BEATS).fetch,
     });
     started.push(() => {
       localServer.stop(true);
@@ -100,13 +114,24 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     });
     chmodSync(paths.daemonSocket, 0o600);
 
-    const sync = new SyncLoop(
-      node,
-      new PeerClient(zone.deviceKey, node.contacts, options.now),
-      options.syncIntervalMs,
-      onBug,
-    );
+    const sync = new SyncLoop(node, options.syncIntervalMs, onBug);
     sync.start();
+    const apps = new Convergence(node, {
+      ...options.apps,
+      liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
+      sources: () => [
+        storeSource(node.store),
+        ...node.peers().map((peer) => peerSource(node.client, peer)),
+      ],
+    });
+    node.onChange((changesets) => {
+      if (
+        changesets.some((changeset) =>
+          changeset.ops.some((op) => /^(users|nodes|devices)\//.test(op.key)),
+        )
+      )
+        apps.soon();
+    });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
     const info: DaemonInfo = {
@@ -117,6 +142,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     };
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
+    apps.start();
     log.info("daemon started", {
       zone: zone.zone.id,
       device: zone.device.name,
@@ -127,6 +153,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        await apps.stop();
         await sync.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });
@@ -139,6 +166,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       device: { id: zone.device.id, name: zone.device.name },
       addresses,
       socket: paths.daemonSocket,
+      sandboxed: options.apps.bwrap !== undefined,
       done,
       stop,
     };

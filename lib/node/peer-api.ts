@@ -3,7 +3,7 @@
  * route but the certificate and joining needs a request signed by a member in good
  * standing; a revoked or quarantined device is refused.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkSignedRequest } from "../../protocol/request-auth.ts";
@@ -14,12 +14,13 @@ import {
   encodeEntries,
   MAX_SYNC_MESSAGE_BYTES,
 } from "../../protocol/sync-messages.ts";
+import { localLogs } from "../apps/logs.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { ndnRoutes } from "../ndn/serve.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { admitDevice } from "../zone/admit.ts";
-import { ndnRoutes } from "../ndn/serve.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 
@@ -45,34 +46,12 @@ export function createPeerApp(
     return c.json(result);
   });
 
-  app.use("/v1/sync/*", async (c, next) => {
-    const length = Number(c.req.header("content-length") ?? 0);
-    if (length > MAX_SYNC_MESSAGE_BYTES)
-      throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    const url = new URL(c.req.url);
-    const check = checkSignedRequest(
-      { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
-      c.req.raw.headers,
-      node.now(),
-    );
-    if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
-    const standing = standingOf(node.membership(), check.device);
-    const member = node.membership().byId.get(check.device);
-    c.set("peer", member?.name ?? check.device);
-    if (standing !== "member") {
-      throw new BuckyError(
-        "E_PERMISSION",
-        standing === "unknown"
-          ? "this device does not know you as a member of the zone (yet)"
-          : `you are ${standing} in this zone`,
-      );
-    }
-    c.set("device", check.device);
-    c.set("body", body);
-    node.contacts.heardFrom(check.device, node.now());
-    await next();
-  });
+  // Everything under /v1 but the certificate and joining is for members only.
+  app.use("/v1/sync/*", memberOnly(node));
+  app.use("/v1/apps/*", memberOnly(node));
+  app.get("/v1/apps/:app/logs", (c) =>
+    c.json(localLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100))),
+  );
 
   app.post("/v1/sync/pull", (c) => {
     const have = decode(() => decodePullRequest(c.get("body")));
@@ -93,6 +72,42 @@ export function createPeerApp(
   });
 
   return app;
+}
+
+/**
+ * Admits a request only when it is signed, fresh and meant for this device, by a member
+ * in good standing; a revoked or quarantined device is refused. Leaves the body read.
+ */
+function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
+  return async (c, next) => {
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > MAX_SYNC_MESSAGE_BYTES) {
+      throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const url = new URL(c.req.url);
+    const check = checkSignedRequest(
+      { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
+      c.req.raw.headers,
+      node.now(),
+    );
+    if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
+    const membership = node.membership();
+    const standing = standingOf(membership, check.device);
+    c.set("peer", membership.byId.get(check.device)?.name ?? check.device);
+    if (standing !== "member") {
+      throw new BuckyError(
+        "E_PERMISSION",
+        standing === "unknown"
+          ? "this device does not know you as a member of the zone (yet)"
+          : `you are ${standing} in this zone`,
+      );
+    }
+    c.set("device", check.device);
+    c.set("body", body);
+    node.contacts.heardFrom(check.device, node.now());
+    await next();
+  };
 }
 
 function decode<T>(parse: () => T): T {

@@ -24,12 +24,21 @@ export class PeerClient {
   }
 
   /** POSTs `body` to `path` on `peer`; returns the response body, or throws a BuckyError. */
-  post(peer: Peer, path: string, body: Uint8Array, contentType = "application/cbor"): Promise<Uint8Array> {
+  post(
+    peer: Peer,
+    path: string,
+    body: Uint8Array,
+    contentType = "application/cbor",
+  ): Promise<Uint8Array> {
     return this.request(peer, "POST", path, { body, contentType });
   }
 
   /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
-  async get(peer: Peer, path: string, timeoutMs = PEER_TIMEOUT_MS): Promise<Uint8Array | undefined> {
+  async get(
+    peer: Peer,
+    path: string,
+    timeoutMs = PEER_TIMEOUT_MS,
+  ): Promise<Uint8Array | undefined> {
     try {
       return await this.request(peer, "GET", path, { timeoutMs });
     } catch (error) {
@@ -47,7 +56,9 @@ export class PeerClient {
     const body = options.body ?? new Uint8Array();
     const last = this.contacts.get(peer.id)?.address;
     const addresses =
-      last && peer.addresses.includes(last) ? [last, ...peer.addresses.filter((a) => a !== last)] : peer.addresses;
+      last && peer.addresses.includes(last)
+        ? [last, ...peer.addresses.filter((a) => a !== last)]
+        : peer.addresses;
     const failures: string[] = [];
     for (const address of addresses) {
       const startMs = performance.now();
@@ -68,7 +79,11 @@ export class PeerClient {
         continue;
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
-      this.contacts.seen(peer.id, { address, lastSeenAt: this.now(), rttMs: Math.round(performance.now() - startMs) });
+      this.contacts.seen(peer.id, {
+        address,
+        lastSeenAt: this.now(),
+        rttMs: Math.round(performance.now() - startMs),
+      });
       if (response.ok) return bytes;
       throw peerError(peer, response.status, bytes);
     }

@@ -16,30 +16,35 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { BuckyError } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
-import type { NodeContext, SyncHooks } from "./node-context.ts";
+import type { NodeContext } from "./node-context.ts";
 import type { PeerClient } from "./peer-client.ts";
-import { type Peer, readPeers } from "./peers.ts";
+import type { Peer } from "./peers.ts";
 
 /** One exchange moves at most this many pages each way; the next round continues. */
 const MAX_PAGES_PER_EXCHANGE = 1000;
 
-export class SyncLoop implements SyncHooks {
+export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly reachable = new Map<DeviceId, boolean>();
 
+  private readonly client: PeerClient;
+
   constructor(
     private readonly node: NodeContext,
-    private readonly client: PeerClient,
     private readonly intervalMs: number,
     /** Told of a fault that is not an ordinary network failure: the daemon crashes. */
     private readonly onBug: (error: unknown) => void,
-  ) {}
+  ) {
+    this.client = node.client;
+  }
 
   start(): void {
-    this.node.attachSync(this);
+    this.node.onChange((changesets, origin) => {
+      if (origin === "local") for (const changeset of changesets) this.localChange(changeset);
+    });
     this.round();
   }
 
@@ -49,7 +54,9 @@ export class SyncLoop implements SyncHooks {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  localChange(changeset: Changeset): void {
+  /** Pushes a changeset written here to every peer at once. */
+  private localChange(changeset: Changeset): void {
+    if (this.stopped) return;
     const body = encodeEntries({
       have: versionVector(this.node.db),
       entries: [changeset.bytes],
@@ -140,7 +147,7 @@ export class SyncLoop implements SyncHooks {
   }
 
   private peers(): Peer[] {
-    return readPeers(this.node.db, this.node.membership(), this.node.deviceId);
+    return this.node.peers();
   }
 
   private track(promise: Promise<unknown>): void {

@@ -1,0 +1,18 @@
+/** `bucky app start <app>`: run a stopped app again. */
+import type { AppSpec } from "../../lib/apps/spec.ts";
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: { name: "start", description: "Start an app that was stopped" },
+  args: { app: { type: "positional", required: true, description: "The app's id" } },
+  async run(args, context) {
+    const spec = await requestDaemon<AppSpec>(
+      context.home,
+      "POST",
+      `/v1/apps/${encodeURIComponent(args.app)}/start`,
+    );
+    return { app: spec.app, desired: spec.desired };
+  },
+  text: (result) => `Starting ${result.app}; see it with \`bucky app status ${result.app}\`.`,
+});

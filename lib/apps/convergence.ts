@@ -1,0 +1,237 @@
+/**
+ * The convergence loop that runs apps, on every device alike. It reads the apps' specs
+ * and the devices' heartbeats from the zone state, computes which apps this device must
+ * run (the same answer every device computes), starts what is missing, restarts what
+ * changed, stops what is no longer its share, and reports. No device commands another.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { signAppToken } from "../../protocol/app-token.ts";
+import { digestOf, type ObjectId } from "../../protocol/ndn.ts";
+import { placeApp } from "../../protocol/placement.ts";
+import { BuckyError } from "../errors.ts";
+import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { unpack } from "./package-dir.ts";
+import { AppRunner } from "./runner.ts";
+import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
+import { placementCandidates } from "./status.ts";
+
+export interface ConvergenceOptions {
+  /** How often to re-check even when nothing changed. */
+  readonly intervalMs: number;
+  /** How often this device says it is alive. */
+  readonly heartbeatMs: number;
+  /** A device not heard alive for this long no longer holds `any` apps. */
+  readonly liveWindowMs: number;
+  readonly bwrap: string | undefined;
+  readonly runtime: string;
+  /** PATH for apps (the daemon's own). */
+  readonly path: string;
+  /** Where to fetch packages from: this device's store, then its peers. */
+  readonly sources: () => ObjectSource[];
+}
+
+interface Running {
+  readonly runner: AppRunner;
+  readonly package: ObjectId;
+}
+
+export class Convergence {
+  private readonly running = new Map<string, Running>();
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private pass: Promise<void> = Promise.resolve();
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly options: ConvergenceOptions,
+  ) {}
+
+  start(): void {
+    killOrphans(this.node.zone.paths.appsDir);
+    this.beat();
+    this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
+    this.timers.push(setInterval(() => this.soon(), this.options.intervalMs));
+    this.soon();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.pass;
+    await Promise.all([...this.running.values()].map(({ runner }) => runner.stop()));
+    this.running.clear();
+  }
+
+  /** Re-checks as soon as the current pass is done (state changed, or the timer fired). */
+  soon(): void {
+    if (this.stopped) return;
+    this.again = true;
+    this.pass = this.pass.then(async () => {
+      while (this.again && !this.stopped) {
+        this.again = false;
+        await this.converge();
+      }
+    });
+  }
+
+  private beat(): void {
+    if (!this.stopped)
+      this.node.write([
+        {
+          key: appKeys.heartbeat(this.node.deviceName),
+          value: JSON.stringify({ at: this.node.now() }),
+        },
+      ]);
+  }
+
+  private async converge(): Promise<void> {
+    const specs = readSpecs(this.node.db);
+    const { members, live } = placementCandidates(this.node, this.options.liveWindowMs);
+    const mine = new Set<string>();
+    for (const spec of specs) {
+      const target =
+        spec.desired === "running" ? placeApp(spec.app, spec.placement, members, live) : undefined;
+      const current = this.running.get(spec.app);
+      if (target === this.node.deviceName) {
+        mine.add(spec.app);
+        if (current?.package === spec.package) continue;
+        if (current) await this.halt(spec.app);
+        this.launch(spec);
+      } else {
+        if (current) await this.halt(spec.app);
+        if (spec.desired === "removed") this.clearLocal(spec);
+      }
+    }
+    for (const app of this.running.keys()) if (!mine.has(app)) await this.halt(app);
+  }
+
+  private launch(spec: AppSpec): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    const packageDir = join(appDir, "packages", digestOf(spec.package));
+    const runner = new AppRunner({
+      app: spec.app,
+      manifest: spec.manifest,
+      paths: {
+        packageDir,
+        dataDir: join(appDir, "data"),
+        logFile: join(appDir, "app.log"),
+        pidFile: join(appDir, "pid"),
+      },
+      hiddenDir: this.node.zone.paths.home,
+      bwrap: this.options.bwrap,
+      runtime: this.options.runtime,
+      env: {
+        PATH: this.options.path,
+        BUCKY_APP: spec.app,
+        BUCKY_APP_VERSION: spec.version,
+        BUCKY_DATA_DIR: join(appDir, "data"),
+        BUCKY_ZONE: this.node.zoneId,
+        BUCKY_DEVICE: this.node.deviceName,
+        BUCKY_APP_TOKEN: signAppToken(
+          {
+            zone: this.node.zoneId,
+            app: spec.app,
+            version: spec.version,
+            permissions: spec.manifest.permissions,
+            issuedAt: Math.floor(this.node.now() / 1000),
+          },
+          this.node.zone.deviceKey,
+        ),
+      },
+      log: this.node.log,
+      report: (change) => this.report(spec, change),
+    });
+    this.running.set(spec.app, { runner, package: spec.package });
+    void runner.start(() => this.prepare(spec, packageDir));
+  }
+
+  /** Fetches the package (verified) if this device lacks it, and unpacks it once. */
+  private async prepare(spec: AppSpec, packageDir: string): Promise<void> {
+    if (existsSync(packageDir)) return;
+    await fetchToStore(spec.package, this.node.store, this.options.sources());
+    const bytes = this.node.store.readObject(spec.package);
+    if (!bytes)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `the package ${spec.package} is not complete on this device`,
+      );
+    const manifest = unpack(bytes, packageDir);
+    if (manifest.id !== spec.app) {
+      rmSync(packageDir, { recursive: true, force: true });
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `the package ${spec.package} is app ${manifest.id}, not ${spec.app}`,
+      );
+    }
+  }
+
+  private async halt(app: string): Promise<void> {
+    const current = this.running.get(app);
+    this.running.delete(app);
+    await current?.runner.stop();
+  }
+
+  /** An app removed from the zone: its unpacked packages go, and its data too if purged. */
+  private clearLocal(spec: AppSpec): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    rmSync(join(appDir, "packages"), { recursive: true, force: true });
+    if (spec.purge && existsSync(join(appDir, "data"))) {
+      rmSync(join(appDir, "data"), { recursive: true, force: true });
+      this.node.log.info("app data purged", { app: spec.app });
+    }
+  }
+
+  private report(
+    spec: AppSpec,
+    change: {
+      state: AppReport["state"];
+      url: string | null;
+      restarts: number;
+      error: string | null;
+    },
+  ): void {
+    if (this.stopped && change.state !== "stopped") return;
+    const report: AppReport = {
+      app: spec.app,
+      state: change.state,
+      version: spec.version,
+      package: spec.package,
+      url: change.url,
+      sandboxed: this.options.bwrap !== undefined,
+      restarts: change.restarts,
+      error: change.error,
+      since: new Date(this.node.now()).toISOString(),
+    };
+    this.node.write([
+      { key: appKeys.report(this.node.deviceName, spec.app), value: JSON.stringify(report) },
+    ]);
+  }
+}
+
+/**
+ * Processes a crashed daemon left behind (outside the sandbox nothing ties an app to its
+ * daemon): each app's pid file names one; the new daemon starts its own.
+ */
+function killOrphans(appsDir: string): void {
+  if (!existsSync(appsDir)) return;
+  for (const app of readdirSync(appsDir)) {
+    const pidFile = join(appsDir, app, "pid");
+    if (!existsSync(pidFile)) continue;
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    try {
+      // Only a process that runs from this app's directory is ours to kill.
+      if (
+        Number.isInteger(pid) &&
+        readFileSync(`/proc/${pid}/environ`, "latin1").includes(`BUCKY_APP=${app}\0`)
+      ) {
+        process.kill(pid, "SIGKILL");
+      }
+    } catch {
+      // Gone already, or not ours.
+    }
+    rmSync(pidFile, { force: true });
+  }
+}

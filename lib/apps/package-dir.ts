@@ -1,0 +1,132 @@
+/**
+ * An app directory to a package and back. Packing reads the manifest first and refuses
+ * an invalid one with every problem listed, before anything is stored. Unpacking writes a
+ * fresh directory beside the target and renames it into place, so a half-unpacked
+ * package is never run.
+ */
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { type AppManifest, checkManifest, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
+import {
+  decodePackage,
+  encodePackage,
+  MAX_PACKAGE_BYTES,
+  MAX_PACKAGE_FILES,
+  type PackageFile,
+  packagePathProblem,
+} from "../../protocol/app-package.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+
+/** Directories a package never carries. */
+const SKIPPED = new Set([".git", "node_modules"]);
+
+export function readManifest(dir: string): AppManifest {
+  const path = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${dir} has no ${MANIFEST_FILE}`,
+        "An app directory needs a manifest; see fixtures/apps/ for examples.",
+      );
+    }
+    throw fileSystemError(error, "read", path) ?? error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BuckyError("E_INVALID_INPUT", `${path} is not JSON: ${(error as Error).message}`);
+  }
+  return validManifest(value, path);
+}
+
+export function validManifest(value: unknown, where: string): AppManifest {
+  const checked = checkManifest(value);
+  if (checked.ok) return checked.manifest;
+  throw new BuckyError(
+    "E_INVALID_INPUT",
+    `${where} has ${checked.problems.length} problem${checked.problems.length === 1 ? "" : "s"}:\n  - ${checked.problems.join("\n  - ")}`,
+    "Fix them and install again; nothing was installed.",
+  );
+}
+
+export function packDirectory(dir: string): { manifest: AppManifest; bytes: Uint8Array } {
+  const manifest = readManifest(dir);
+  const files: PackageFile[] = [];
+  let total = 0;
+  const walk = (current: string) => {
+    for (const name of readdirSync(current).sort()) {
+      if (SKIPPED.has(name)) continue;
+      const path = join(current, name);
+      const stats = lstatSync(path);
+      const inPackage = relative(dir, path);
+      if (stats.isDirectory()) {
+        walk(path);
+      } else if (stats.isFile()) {
+        const problem = packagePathProblem(inPackage);
+        if (problem) throw new BuckyError("E_INVALID_INPUT", `cannot pack ${path}: ${problem}`);
+        const bytes = readFileSync(path);
+        total += bytes.length;
+        if (total > MAX_PACKAGE_BYTES || files.length >= MAX_PACKAGE_FILES) {
+          throw new BuckyError(
+            "E_INVALID_INPUT",
+            `${dir} is too large for an app package (limits: ${MAX_PACKAGE_BYTES} bytes, ${MAX_PACKAGE_FILES} files)`,
+          );
+        }
+        files.push({ path: inPackage, executable: (stats.mode & 0o111) !== 0, bytes });
+      } else {
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `cannot pack ${path}: only files and directories go into a package (not links or devices)`,
+        );
+      }
+    }
+  };
+  walk(dir);
+  return { manifest, bytes: encodePackage(files) };
+}
+
+/** Unpacks package bytes into `target` (absent before), returning its manifest. */
+export function unpack(bytes: Uint8Array, target: string): AppManifest {
+  let files: PackageFile[];
+  try {
+    files = decodePackage(bytes);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError("E_INTEGRITY", `the app package is malformed: ${error.message}`);
+    throw error;
+  }
+  const manifestFile = files.find((file) => file.path === MANIFEST_FILE);
+  if (!manifestFile) throw new BuckyError("E_INTEGRITY", `the app package has no ${MANIFEST_FILE}`);
+  const manifest = validManifest(
+    JSON.parse(new TextDecoder().decode(manifestFile.bytes)),
+    `the package's ${MANIFEST_FILE}`,
+  );
+  const staging = `${target}.unpacking`;
+  rmSync(staging, { recursive: true, force: true });
+  for (const file of files) {
+    const path = join(staging, file.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, file.bytes, { mode: file.executable ? 0o755 : 0o644 });
+  }
+  mkdirSync(staging, { recursive: true });
+  chmodSync(staging, 0o755);
+  if (existsSync(target)) rmSync(target, { recursive: true });
+  renameSync(staging, target);
+  return manifest;
+}

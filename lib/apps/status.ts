@@ -1,0 +1,114 @@
+/**
+ * What the zone's apps are doing, as any device can tell from the state: where each one
+ * should run (computed exactly as the devices compute it), and what that device reported.
+ */
+import type { DeviceId } from "../../protocol/ids.ts";
+import { type Candidate, placeApp } from "../../protocol/placement.ts";
+import { BuckyError } from "../errors.ts";
+import type { StateQueries } from "../store/db.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+import {
+  type AppSpec,
+  type DesiredState,
+  type RunState,
+  readHeartbeats,
+  readReport,
+  readSpecs,
+} from "./spec.ts";
+
+/** A device not heard alive for this long no longer holds `any` apps, by default. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+export const LIVE_WINDOW_BEATS = 3;
+
+export interface ZoneView {
+  readonly db: StateQueries;
+  readonly deviceId: DeviceId;
+  now(): number;
+  membership(): Membership;
+}
+
+export interface AppStatus {
+  readonly app: string;
+  readonly version: string;
+  readonly state: RunState;
+  /** The device that runs it (or should), or null when none can. */
+  readonly device: string | null;
+  readonly url: string | null;
+  readonly sandboxed: boolean;
+  readonly restarts: number;
+  readonly error: string | null;
+  readonly placement: string;
+  readonly desired: DesiredState;
+  readonly package: string;
+  readonly exposure: "public" | "zone";
+}
+
+/** Members in good standing, and those of them alive lately (this device always is). */
+export function placementCandidates(
+  zone: ZoneView,
+  liveWindowMs: number,
+): { members: Candidate[]; live: Candidate[] } {
+  const membership = zone.membership();
+  const members = [...membership.byId.values()]
+    .filter((member) => standingOf(membership, member.id) === "member")
+    .map((member) => ({ name: member.name as string, id: member.id as string }));
+  const beats = readHeartbeats(zone.db);
+  const since = zone.now() - liveWindowMs;
+  const live = members.filter(
+    (member) => member.id === zone.deviceId || (beats.get(member.name) ?? 0) >= since,
+  );
+  return { members, live };
+}
+
+export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
+  const candidates = placementCandidates(zone, liveWindowMs);
+  return readSpecs(zone.db)
+    .filter((spec) => spec.desired !== "removed")
+    .map((spec) => statusOf(zone, spec, candidates))
+    .sort((a, b) => a.app.localeCompare(b.app));
+}
+
+function statusOf(
+  zone: ZoneView,
+  spec: AppSpec,
+  candidates: { members: Candidate[]; live: Candidate[] },
+): AppStatus {
+  const device = placeApp(spec.app, spec.placement, candidates.members, candidates.live) ?? null;
+  const report = device ? readReport(zone.db, device, spec.app) : undefined;
+  const current = report?.package === spec.package ? report : undefined;
+  const base = {
+    app: spec.app,
+    version: spec.version,
+    device,
+    placement: spec.placement,
+    desired: spec.desired,
+    package: spec.package,
+    exposure: spec.manifest.exposure,
+    sandboxed: current?.sandboxed ?? false,
+    restarts: current?.restarts ?? 0,
+  };
+  if (spec.desired === "stopped") {
+    return { ...base, state: "stopped", url: null, error: null };
+  }
+  if (!device) {
+    return {
+      ...base,
+      state: "pending",
+      url: null,
+      error: "no live device of the zone can run it now",
+    };
+  }
+  if (!current) return { ...base, state: "pending", url: null, error: null };
+  return { ...base, state: current.state, url: current.url, error: current.error };
+}
+
+export function appStatus(zone: ZoneView, app: string, liveWindowMs: number): AppStatus {
+  const status = appStatuses(zone, liveWindowMs).find((candidate) => candidate.app === app);
+  if (!status)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no app ${app} is installed`,
+      "See the apps with `bucky app list`.",
+    );
+  return status;
+}
