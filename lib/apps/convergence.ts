@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { signAppToken } from "../../protocol/app-token.ts";
-import { digestOf, type ObjectId } from "../../protocol/ndn.ts";
+import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { placeApp } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
@@ -39,6 +39,7 @@ interface Running {
 
 export class Convergence {
   private readonly running = new Map<string, Running>();
+  private readonly fetching = new Set<ObjectId>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private pass: Promise<void> = Promise.resolve();
   private again = false;
@@ -89,6 +90,7 @@ export class Convergence {
 
   private async converge(): Promise<void> {
     const specs = readSpecs(this.node.db);
+    this.prefetch(specs);
     const { members, live } = placementCandidates(this.node, this.options.liveWindowMs);
     const mine = new Set<string>();
     for (const spec of specs) {
@@ -146,6 +148,39 @@ export class Convergence {
     });
     this.running.set(spec.app, { runner, package: spec.package });
     void runner.start(() => this.prepare(spec, packageDir));
+  }
+
+  /**
+   * Every device keeps the packages of the apps it could be asked to run, fetched in the
+   * background: when the device running an `any` app goes away, the next one must not
+   * need it to get the package.
+   */
+  private prefetch(specs: readonly AppSpec[]): void {
+    for (const spec of specs) {
+      const eligible = spec.placement === "any" || spec.placement === this.node.deviceName;
+      if (
+        spec.desired === "removed" ||
+        !eligible ||
+        this.fetching.has(spec.package) ||
+        this.hasPackage(spec.package)
+      )
+        continue;
+      this.fetching.add(spec.package);
+      fetchToStore(spec.package, this.node.store, this.options.sources())
+        .then(
+          () => this.node.log.debug("package fetched", { app: spec.app, package: spec.package }),
+          (error: unknown) =>
+            this.node.log.debug("package not fetched yet", { app: spec.app, error: String(error) }),
+        )
+        .finally(() => this.fetching.delete(spec.package));
+    }
+  }
+
+  private hasPackage(id: ObjectId): boolean {
+    const parsed = parseObjectId(id);
+    if (parsed?.kind === "chunk") return this.node.store.hasChunk(parsed.id);
+    const list = parsed ? this.node.store.readList(parsed.id) : undefined;
+    return list?.chunks.every((chunk) => this.node.store.hasChunk(chunk)) === true;
   }
 
   /** Fetches the package (verified) if this device lacks it, and unpacks it once. */

@@ -196,7 +196,7 @@ async function fetchVerified(
   if (unreachable.length > 0) {
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `${id} was not found on the devices that answered (${unreachable.join(", ")} did not)`,
+      `no device that answered has ${id}, and ${unreachable.join(", ")} could not be reached`,
       "Try again when those devices are online.",
     );
   }
