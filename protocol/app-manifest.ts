@@ -143,6 +143,9 @@ export function checkManifest(value: unknown): ManifestCheck {
       const portEnv = value.http.portEnv ?? "PORT";
       if (typeof portEnv !== "string" || !ENV_NAME.test(portEnv))
         problem('"http.portEnv" must be an environment variable name');
+      // The port is set after bucky's own variables, so this name could replace one.
+      else if (portEnv.startsWith("BUCKY_"))
+        problem(`"http.portEnv" may not be ${portEnv}: BUCKY_ variables are bucky's`);
       for (const field of Object.keys(value.http))
         if (field !== "portEnv") problem(`unknown field "http.${field}"`);
       http = { portEnv: portEnv as string };

@@ -54,8 +54,8 @@ export function decodePackage(bytes: Uint8Array): PackageFile[] {
     Array.isArray(value.files) && value.files.length <= MAX_PACKAGE_FILES,
     `an app package has at most ${MAX_PACKAGE_FILES} files`,
   );
-  const seen = new Set<string>();
-  return value.files.map((entry, i) => {
+  let previous: string | undefined;
+  const files = value.files.map((entry, i) => {
     check(
       Array.isArray(entry) && entry.length === 3,
       `package entry ${i} is a [path, mode, bytes] triple`,
@@ -63,8 +63,9 @@ export function decodePackage(bytes: Uint8Array): PackageFile[] {
     const path = requireString(entry[0], `package entry ${i} path`, MAX_PATH_LENGTH);
     const problem = packagePathProblem(path);
     check(problem === undefined, `package entry ${i}: ${problem}`);
-    check(!seen.has(path), `package has ${path} twice`);
-    seen.add(path);
+    // Sorted and unique, so one set of files has one encoding (and one id).
+    check(previous === undefined || previous < path, `package paths are not in order at ${path}`);
+    previous = path;
     check(
       entry[1] === 0o644 || entry[1] === 0o755,
       `package entry ${path} has mode other than 0644 or 0755`,
@@ -72,4 +73,16 @@ export function decodePackage(bytes: Uint8Array): PackageFile[] {
     check(entry[2] instanceof Uint8Array, `package entry ${path} has no bytes`);
     return { path, executable: entry[1] === 0o755, bytes: entry[2] as Uint8Array };
   });
+  // A file cannot also be a directory: "a" beside "a/b" could not be unpacked.
+  const paths = new Set(files.map((file) => file.path));
+  for (const { path } of files) {
+    const segments = path.split("/");
+    for (let end = 1; end < segments.length; end++) {
+      check(
+        !paths.has(segments.slice(0, end).join("/")),
+        `package has ${path} under the file ${segments.slice(0, end).join("/")}`,
+      );
+    }
+  }
+  return files;
 }

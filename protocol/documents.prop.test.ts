@@ -6,12 +6,15 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
   signDeviceDocument,
+  signRevocation,
   signZoneDocument,
   verifyDeviceDocument,
+  verifyRevocation,
   verifyZoneDocument,
 } from "./documents.ts";
 import { signingKeyFromSeed } from "./ed25519.ts";
 import { ProtocolError } from "./errors.ts";
+import { deviceIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
 
 const seed = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -62,6 +65,24 @@ function makeDeviceDocument(
   );
 }
 
+function makeRevocation(
+  ownerSeed: Uint8Array,
+  deviceSeed: Uint8Array,
+  deviceName: string,
+  lastSeq: number,
+  iat: number,
+) {
+  return signRevocation(
+    {
+      id: deviceIdFromPublicKey(signingKeyFromSeed(deviceSeed).publicKey),
+      name: deviceName as DeviceName,
+      lastSeq,
+      issuedAt: iat,
+    },
+    signingKeyFromSeed(ownerSeed),
+  );
+}
+
 describe("documents round-trip", () => {
   test("a signed zone document verifies to itself", () => {
     fc.assert(
@@ -89,6 +110,32 @@ describe("documents round-trip", () => {
           expect(verifyDeviceDocument(document.jws, document.zone)).toEqual(document);
           const otherZone = makeZoneDocument(otherSeed, "other", 0).id;
           expect(errorOf(() => verifyDeviceDocument(document.jws, otherZone))).toBeInstanceOf(
+            ProtocolError,
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("revocations round-trip", () => {
+  test("a signed revocation verifies to itself in its zone only", () => {
+    fc.assert(
+      fc.property(
+        seed,
+        seed,
+        seed,
+        name,
+        fc.nat(),
+        issuedAt,
+        (ownerSeed, otherSeed, deviceSeed, deviceName, lastSeq, iat) => {
+          fc.pre(otherSeed.some((byte, i) => byte !== ownerSeed[i]));
+          const revocation = makeRevocation(ownerSeed, deviceSeed, deviceName, lastSeq, iat);
+          expect(verifyRevocation(revocation.jws, revocation.zone)).toEqual(revocation);
+          expect(revocation.lastSeq).toBe(lastSeq);
+          const otherZone = makeZoneDocument(otherSeed, "other", 0).id;
+          expect(errorOf(() => verifyRevocation(revocation.jws, otherZone))).toBeInstanceOf(
             ProtocolError,
           );
         },
@@ -139,6 +186,26 @@ describe("any single bit flip is refused", () => {
     );
   });
 
+  test("in a revocation, at any position and bit", () => {
+    fc.assert(
+      fc.property(
+        seed,
+        seed,
+        name,
+        fc.nat(),
+        fc.nat(),
+        fc.nat(7),
+        (ownerSeed, deviceSeed, deviceName, lastSeq, position, bit) => {
+          const { jws, zone } = makeRevocation(ownerSeed, deviceSeed, deviceName, lastSeq, 0);
+          const changed = flipBit(jws, position % jws.length, bit);
+          fc.pre(changed !== jws);
+          expect(errorOf(() => verifyRevocation(changed, zone))).toBeInstanceOf(ProtocolError);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   // The same, exhaustively over every bit of one document of each kind.
   const ownerSeed = new Uint8Array(32).fill(0x11);
   const deviceSeed = new Uint8Array(32).fill(0x22);
@@ -162,6 +229,18 @@ describe("any single bit flip is refused", () => {
       for (let bit = 0; bit < 8; bit++) {
         const changed = flipBit(jws, index, bit);
         const error = errorOf(() => verifyDeviceDocument(changed, zone));
+        if (!(error instanceof ProtocolError)) accepted.push(`char ${index} bit ${bit}`);
+      }
+    }
+    expect(accepted).toEqual([]);
+  });
+
+  test("in every bit of one revocation", () => {
+    const { jws, zone } = makeRevocation(ownerSeed, deviceSeed, "laptop", 7, 1_767_225_600);
+    const accepted: string[] = [];
+    for (let index = 0; index < jws.length; index++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const error = errorOf(() => verifyRevocation(flipBit(jws, index, bit), zone));
         if (!(error instanceof ProtocolError)) accepted.push(`char ${index} bit ${bit}`);
       }
     }

@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import {
   DEVICE_DOCUMENT_TYPE,
+  REVOCATION_TYPE,
   signDeviceDocument,
+  signRevocation,
   signZoneDocument,
   verifyDeviceDocument,
+  verifyRevocation,
   verifyZoneDocument,
   ZONE_DOCUMENT_TYPE,
 } from "./documents.ts";
@@ -251,5 +254,116 @@ describe("device documents", () => {
     expect(() => verifyDeviceDocument("a".repeat(MAX_JWS_LENGTH + 1), zoneId)).toThrow(
       new ProtocolError(`JWS is longer than ${MAX_JWS_LENGTH} characters`),
     );
+  });
+});
+
+describe("revocations", () => {
+  const revocation = signRevocation(
+    { id: deviceId, name: "laptop" as DeviceName, lastSeq: 42, issuedAt: ISSUED_AT },
+    owner,
+  );
+  const revocationHeader = { alg: "EdDSA", typ: REVOCATION_TYPE, kid: zoneId };
+  const revocationPayload = {
+    zone: zoneId,
+    id: deviceId,
+    name: "laptop",
+    lastSeq: 42,
+    iat: ISSUED_AT,
+  };
+
+  test("carry the zone, the device id, name, lastSeq and iat, signed under kid = zone id", () => {
+    expect(revocation).toEqual({
+      zone: zoneId,
+      id: deviceId,
+      name: "laptop" as DeviceName,
+      lastSeq: 42,
+      issuedAt: ISSUED_AT,
+      jws: revocation.jws,
+    });
+    expect(jsonOfPart(revocation.jws, 0)).toEqual(revocationHeader);
+    expect(jsonOfPart(revocation.jws, 1)).toEqual(revocationPayload);
+  });
+
+  test("verify against the zone owner's key", () => {
+    expect(verifyRevocation(revocation.jws, zoneId)).toEqual(revocation);
+    expect(verifyRevocation(craft(revocationHeader, revocationPayload), zoneId)).toEqual({
+      ...revocation,
+      jws: craft(revocationHeader, revocationPayload),
+    });
+  });
+
+  test("refuse a revocation from another zone", () => {
+    const foreign = signRevocation(
+      { id: deviceId, name: "laptop" as DeviceName, lastSeq: 42, issuedAt: ISSUED_AT },
+      otherOwner,
+    );
+    expect(verifyRevocation(foreign.jws, otherZoneId).zone).toBe(otherZoneId);
+    expect(() => verifyRevocation(foreign.jws, zoneId)).toThrow(
+      new ProtocolError("revocation belongs to another zone"),
+    );
+    expect(() => verifyRevocation(revocation.jws, otherZoneId)).toThrow(
+      new ProtocolError("revocation belongs to another zone"),
+    );
+  });
+
+  test("refuse a revocation naming this zone but signed by another owner or the device", () => {
+    for (const signer of [otherOwner, device]) {
+      expect(() =>
+        verifyRevocation(craft(revocationHeader, revocationPayload, signer), zoneId),
+      ).toThrow(new ProtocolError("JWS signature does not verify"));
+    }
+  });
+
+  test("refuse a kid other than the zone id", () => {
+    const jws = craft({ ...revocationHeader, kid: otherZoneId }, revocationPayload);
+    expect(() => verifyRevocation(jws, zoneId)).toThrow(
+      new ProtocolError("revocation is not signed by the zone owner"),
+    );
+  });
+
+  test("refuse a device document, and are refused as one", () => {
+    expect(() => verifyRevocation(deviceDocument.jws, zoneId)).toThrow(
+      new ProtocolError("not a revocation (typ bucky-device/1)"),
+    );
+    expect(() => verifyDeviceDocument(revocation.jws, zoneId)).toThrow(
+      new ProtocolError("not a device document (typ bucky-revocation/1)"),
+    );
+  });
+
+  test.each([
+    [
+      "an unknown field",
+      { ...revocationPayload, keep: true },
+      'revocation has an unknown field "keep"',
+    ],
+    [
+      "a zone id as its id",
+      { ...revocationPayload, id: zoneId },
+      "revocation id is not a device id",
+    ],
+    ["no id", { ...revocationPayload, id: undefined }, "revocation device id must be a string"],
+    [
+      "an invalid name",
+      { ...revocationPayload, name: "Laptop" },
+      "revocation has an invalid device name",
+    ],
+    [
+      "no lastSeq",
+      { ...revocationPayload, lastSeq: undefined },
+      "revocation lastSeq must be a whole number",
+    ],
+    [
+      "a negative lastSeq",
+      { ...revocationPayload, lastSeq: -1 },
+      "revocation lastSeq must be a whole number",
+    ],
+    [
+      "a fractional iat",
+      { ...revocationPayload, iat: 0.5 },
+      "revocation iat must be a whole number",
+    ],
+  ])("refuse a signed payload with %s", (_what, payload, message) => {
+    expect(() => verifyRevocation(craft(revocationHeader, payload), zoneId)).toThrow(ProtocolError);
+    expect(() => verifyRevocation(craft(revocationHeader, payload), zoneId)).toThrow(message);
   });
 });

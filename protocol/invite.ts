@@ -79,7 +79,12 @@ export function verifyInvite(token: string): Invite {
   );
   const addresses = addrs.map((address, i) => {
     const text = requireString(address, `invitation address ${i}`, MAX_ADDRESS_LENGTH);
-    check(/^https:\/\/[^/\s]+$/.test(text), `invitation address ${i} is not https://host:port`);
+    // The joiner appends paths to it: a port and nothing after it (no path, query or
+    // fragment), and no credentials before the host.
+    check(
+      /^https:\/\/[^/\s?#@]+:\d{1,5}$/.test(text),
+      `invitation address ${i} is not https://host:port`,
+    );
     return text;
   });
   return {

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Brand } from "./brand.ts";
-import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
 import { toHex } from "./encoding.ts";
 import { check } from "./errors.ts";
 import { requireBytes, requireOnlyFields, requireRecord, requireUint } from "./shape.ts";
@@ -55,7 +55,8 @@ export function digestOf(id: ObjectId): string {
 export function encodeChunkList(list: ChunkList): { id: ChunkListId; bytes: Uint8Array } {
   const bytes = encodeCbor({
     v: 1,
-    size: list.size,
+    // A file of 4 GiB or more: a CBOR unsigned integer, as any other encoder writes it.
+    size: cborUint(list.size),
     chunkSize: list.chunkSize,
     chunks: list.chunks.map((chunk) => Buffer.from(digestOf(chunk), "hex")),
   });

@@ -10,7 +10,7 @@
  *   bucky-signature: base64url Ed25519 over the signing input below
  */
 import { createHash } from "node:crypto";
-import { type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
+import { SIGNATURE_BYTES, type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import { type DeviceId, deviceIdFromPublicKey, parseDeviceId, publicKeyOfId } from "./ids.ts";
@@ -67,7 +67,8 @@ export function checkSignedRequest(
     return { ok: false, reason: "the request's time is too far from this device's clock" };
   }
   const signature = fromBase64url(headers.get(REQUEST_HEADERS.signature) ?? "");
-  if (!signature)
+  // An absent header reads as "", which is valid base64url for no bytes: check the length.
+  if (signature?.length !== SIGNATURE_BYTES)
     return { ok: false, reason: `missing or malformed ${REQUEST_HEADERS.signature} header` };
   let valid = false;
   try {

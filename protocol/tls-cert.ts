@@ -9,6 +9,7 @@
  */
 import { type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
 import { bytesEqual, fromHex } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
 
 const hex = (text: string) => fromHex(text.replace(/\s+/g, "")) as Uint8Array;
 
@@ -39,6 +40,13 @@ export function deviceCertificate(key: SigningKey): Uint8Array {
 /** Whether `der` is exactly the certificate the holder of `publicKey` serves. */
 export function isDeviceCertificate(der: Uint8Array, publicKey: Uint8Array): boolean {
   if (der.length !== CERTIFICATE_BYTES) return false;
+  let key: ReturnType<typeof verifyKeyFromPublicKey>;
+  try {
+    key = verifyKeyFromPublicKey(publicKey);
+  } catch (error) {
+    if (error instanceof ProtocolError) return false;
+    throw error;
+  }
   const tbs = der.subarray(CERT_HEADER.length, KEY_OFFSET + publicKey.length);
   const expectedPrefix = concat(CERT_HEADER, TBS_BEFORE_KEY);
   const expectedSuffix = concat(ED25519_ALGORITHM, SIGNATURE_HEADER);
@@ -47,7 +55,7 @@ export function isDeviceCertificate(der: Uint8Array, publicKey: Uint8Array): boo
     bytesEqual(der.subarray(0, KEY_OFFSET), expectedPrefix) &&
     bytesEqual(der.subarray(KEY_OFFSET, suffixAt), publicKey) &&
     bytesEqual(der.subarray(suffixAt, suffixAt + expectedSuffix.length), expectedSuffix) &&
-    verifyKeyFromPublicKey(publicKey).verify(tbs, der.subarray(suffixAt + expectedSuffix.length))
+    key.verify(tbs, der.subarray(suffixAt + expectedSuffix.length))
   );
 }
 

@@ -57,8 +57,9 @@ function signedValueProblem(
     verify(jws);
     return undefined;
   } catch (error) {
-    if (error instanceof ProtocolError)
+    if (error instanceof ProtocolError || error instanceof SyntaxError) {
       return `${op.key} must hold ${what} signed by the zone owner: ${error.message}`;
+    }
     throw error;
   }
 }

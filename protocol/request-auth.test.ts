@@ -1,0 +1,178 @@
+import { describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "./ed25519.ts";
+import { fromHex, toBase64url, utf8 } from "./encoding.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "./ids.ts";
+import {
+  checkSignedRequest,
+  MAX_REQUEST_SKEW_MS,
+  REQUEST_HEADERS,
+  type RequestToSign,
+  signRequest,
+} from "./request-auth.ts";
+
+const client = signingKeyFromSeed(new Uint8Array(32).fill(1));
+const server = signingKeyFromSeed(new Uint8Array(32).fill(2));
+const clientId = deviceIdFromPublicKey(client.publicKey);
+const serverId = deviceIdFromPublicKey(server.publicKey);
+const NOW_MS = 1_767_225_600_000;
+
+const request: RequestToSign = {
+  method: "POST",
+  path: "/v1/sync/push?page=2",
+  audience: serverId,
+  body: utf8('{"hello":"world"}'),
+};
+const signed = signRequest(request, client, NOW_MS);
+
+function headersOf(record: Record<string, string>): Headers {
+  return new Headers(record);
+}
+
+function check(changes: Partial<RequestToSign>, headers = signed, nowMs = NOW_MS) {
+  return checkSignedRequest({ ...request, ...changes }, headersOf(headers), nowMs);
+}
+
+describe("signRequest", () => {
+  test("sets the device, time and signature headers", () => {
+    expect(Object.keys(signed).sort()).toEqual(["bucky-device", "bucky-signature", "bucky-time"]);
+    expect(signed[REQUEST_HEADERS.device]).toBe(clientId);
+    expect(signed[REQUEST_HEADERS.time]).toBe("1767225600000");
+    expect(signed[REQUEST_HEADERS.signature]).toMatch(/^[A-Za-z0-9_-]{86}$/);
+  });
+
+  test("is deterministic for the same request, key and time", () => {
+    expect(signRequest(request, client, NOW_MS)).toEqual(signed);
+    expect(signRequest(request, client, NOW_MS + 1)[REQUEST_HEADERS.signature]).not.toBe(
+      signed[REQUEST_HEADERS.signature],
+    );
+  });
+});
+
+describe("checkSignedRequest", () => {
+  test("accepts the request as signed and names its device", () => {
+    expect(check({})).toEqual({ ok: true, device: clientId });
+  });
+
+  test("treats the method case-insensitively, as HTTP does", () => {
+    expect(check({ method: "post" })).toEqual({ ok: true, device: clientId });
+  });
+
+  test("accepts an empty body", () => {
+    const empty = { ...request, body: new Uint8Array() };
+    const headers = signRequest(empty, client, NOW_MS);
+    expect(checkSignedRequest(empty, headersOf(headers), NOW_MS)).toEqual({
+      ok: true,
+      device: clientId,
+    });
+  });
+
+  test.each<[string, Partial<RequestToSign>]>([
+    ["method", { method: "PUT" }],
+    ["path", { path: "/v1/sync/push?page=3" }],
+    ["path without its query", { path: "/v1/sync/push" }],
+    ["body", { body: utf8('{"hello":"World"}') }],
+    ["body, empty", { body: new Uint8Array() }],
+    ["audience", { audience: clientId }],
+  ])("refuses the request with another %s", (_what, changes) => {
+    expect(check(changes)).toEqual({ ok: false, reason: "bad request signature" });
+  });
+
+  test("refuses the request signed by one device but claimed by another", () => {
+    const claimed = { ...signed, [REQUEST_HEADERS.device]: serverId };
+    expect(check({}, claimed)).toEqual({ ok: false, reason: "bad request signature" });
+  });
+
+  test("accepts a time up to MAX_REQUEST_SKEW_MS either way, and refuses one beyond", () => {
+    const tooFar = {
+      ok: false as const,
+      reason: "the request's time is too far from this device's clock",
+    };
+    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS)).toEqual({ ok: true, device: clientId });
+    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS)).toEqual({ ok: true, device: clientId });
+    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS + 1)).toEqual(tooFar);
+    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual(tooFar);
+    expect(check({}, signed, 0)).toEqual(tooFar);
+  });
+
+  test("refuses a time header changed to bring a stale request back into the window", () => {
+    const later = NOW_MS + 10 * MAX_REQUEST_SKEW_MS;
+    const moved = { ...signed, [REQUEST_HEADERS.time]: String(later) };
+    expect(check({}, moved, later)).toEqual({ ok: false, reason: "bad request signature" });
+  });
+
+  const { [REQUEST_HEADERS.device]: _device, ...withoutDevice } = signed;
+  const { [REQUEST_HEADERS.time]: _time, ...withoutTime } = signed;
+  const { [REQUEST_HEADERS.signature]: _signature, ...withoutSignature } = signed;
+  const badDevice = "missing or malformed bucky-device header";
+  const badTime = "malformed bucky-time header";
+  const badSignature = "missing or malformed bucky-signature header";
+
+  test.each<[string, Record<string, string>, string]>([
+    ["no device header", withoutDevice, badDevice],
+    [
+      "a zone id as device",
+      { ...signed, [REQUEST_HEADERS.device]: `z${clientId.slice(1)}` },
+      badDevice,
+    ],
+    [
+      "a truncated device id",
+      { ...signed, [REQUEST_HEADERS.device]: clientId.slice(0, -1) },
+      badDevice,
+    ],
+    [
+      "an uppercase device id",
+      { ...signed, [REQUEST_HEADERS.device]: clientId.toUpperCase() },
+      badDevice,
+    ],
+    ["no time header", withoutTime, badTime],
+    ["an empty time", { ...signed, [REQUEST_HEADERS.time]: "" }, badTime],
+    ["a negative time", { ...signed, [REQUEST_HEADERS.time]: "-1767225600000" }, badTime],
+    ["a fractional time", { ...signed, [REQUEST_HEADERS.time]: "1767225600000.0" }, badTime],
+    ["a time in exponent form", { ...signed, [REQUEST_HEADERS.time]: "1.7672256e12" }, badTime],
+    ["a time with spaces", { ...signed, [REQUEST_HEADERS.time]: "1767225600000 1" }, badTime],
+    ["a time past 2^53", { ...signed, [REQUEST_HEADERS.time]: "9007199254740993" }, badTime],
+    ["a time of 17 digits", { ...signed, [REQUEST_HEADERS.time]: "01767225600000000" }, badTime],
+    ["no signature header", withoutSignature, badSignature],
+    ["an empty signature", { ...signed, [REQUEST_HEADERS.signature]: "" }, badSignature],
+    [
+      "a padded signature",
+      { ...signed, [REQUEST_HEADERS.signature]: `${signed[REQUEST_HEADERS.signature]}==` },
+      badSignature,
+    ],
+    ["a base64 signature", { ...signed, [REQUEST_HEADERS.signature]: "+/+/" }, badSignature],
+    [
+      "a short signature",
+      { ...signed, [REQUEST_HEADERS.signature]: toBase64url(new Uint8Array(63)) },
+      badSignature,
+    ],
+  ])("refuses a request with %s", (_what, headers, reason) => {
+    expect(check({}, headers)).toEqual({ ok: false, reason });
+  });
+
+  test("refuses, without throwing, a device id naming a small-order key", () => {
+    // Under the identity point, R = identity and S = 0 verify for every message.
+    const weakKey = fromHex(`01${"00".repeat(31)}`) as Uint8Array;
+    const signature = new Uint8Array(64);
+    signature.set(weakKey);
+    const headers = {
+      [REQUEST_HEADERS.device]: deviceIdFromPublicKey(weakKey),
+      [REQUEST_HEADERS.time]: String(NOW_MS),
+      [REQUEST_HEADERS.signature]: toBase64url(signature),
+    };
+    expect(check({}, headers)).toEqual({ ok: false, reason: "bad request signature" });
+  });
+
+  test("refuses, without throwing, a device id that is not a point on the curve", () => {
+    // y = 2 has no x on edwards25519: no public key has this encoding.
+    const notAPoint = fromHex(`02${"00".repeat(31)}`) as Uint8Array;
+    const headers = { ...signed, [REQUEST_HEADERS.device]: deviceIdFromPublicKey(notAPoint) };
+    expect(check({}, headers)).toEqual({ ok: false, reason: "bad request signature" });
+  });
+
+  test("reads headers through get(), whatever their case on the wire", () => {
+    const upper = Object.fromEntries(
+      Object.entries(signed).map(([name, value]) => [name.toUpperCase(), value]),
+    );
+    expect(check({}, upper)).toEqual({ ok: true, device: clientId as DeviceId });
+  });
+});

@@ -1,0 +1,219 @@
+import { describe, expect, test } from "bun:test";
+import { encodeCbor } from "./cbor.ts";
+import { MAX_CHANGESET_BYTES } from "./changeset.ts";
+import { ProtocolError } from "./errors.ts";
+import { type DeviceId, deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
+import {
+  decodeAck,
+  decodeEntries,
+  decodePullRequest,
+  encodeAck,
+  encodeEntries,
+  encodePullRequest,
+  MAX_SYNC_MESSAGE_BYTES,
+  MAX_VECTOR_DEVICES,
+  SYNC_VERSION,
+  type VersionVector,
+} from "./sync-messages.ts";
+
+const deviceA = deviceIdFromPublicKey(new Uint8Array(32).fill(1));
+const deviceB = deviceIdFromPublicKey(new Uint8Array(32).fill(2));
+const have: VersionVector = new Map<DeviceId, number>([
+  [deviceA, 7],
+  [deviceB, 2 ** 40],
+]);
+const entries = [new Uint8Array([1, 2, 3]), new Uint8Array(), new Uint8Array(300).fill(9)];
+const haveRecord = Object.fromEntries(have);
+
+/** The message of the ProtocolError `run` throws; fails on any other outcome. */
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ProtocolError) return error.message;
+    throw error;
+  }
+  throw new Error("expected a ProtocolError, but nothing was thrown");
+}
+
+describe("pull requests", () => {
+  test("round-trip their version vector", () => {
+    expect(decodePullRequest(encodePullRequest(have))).toEqual(have);
+    expect(decodePullRequest(encodePullRequest(new Map()))).toEqual(new Map());
+  });
+
+  test("are the CBOR map {v, have}", () => {
+    expect(decodePullRequest(encodeCbor({ v: 1, have: { [deviceA]: 3 } }))).toEqual(
+      new Map([[deviceA, 3]]),
+    );
+  });
+
+  test("refuse unknown fields and other versions", () => {
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 1, have: {}, since: 3 })))).toBe(
+      'pull request has an unknown field "since"',
+    );
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 2, have: {} })))).toBe(
+      "sync version 2 is not supported",
+    );
+    expect(refusal(() => decodePullRequest(encodeCbor({ have: {} })))).toBe(
+      "sync version undefined is not supported",
+    );
+  });
+
+  test("refuse what is not a CBOR map", () => {
+    expect(refusal(() => decodePullRequest(encodeCbor([1, {}])))).toBe(
+      "pull request must be a map",
+    );
+    expect(refusal(() => decodePullRequest(new Uint8Array([0xa1])))).toMatch(
+      /^pull request is not valid CBOR: /,
+    );
+  });
+});
+
+describe("version vectors", () => {
+  test.each<[string, unknown, string]>([
+    [
+      "a zone id as key",
+      { [zoneIdFromPublicKey(new Uint8Array(32))]: 1 },
+      "a version vector names something that is not a device id",
+    ],
+    [
+      "a device name as key",
+      { laptop: 1 },
+      "a version vector names something that is not a device id",
+    ],
+    [
+      "a truncated device id",
+      { [deviceA.slice(0, -1)]: 1 },
+      "a version vector names something that is not a device id",
+    ],
+    [
+      "a negative seq",
+      { [deviceA]: -1 },
+      "version vector seq must be a whole number from 0 to 9007199254740991",
+    ],
+    [
+      "a fractional seq",
+      { [deviceA]: 1.5 },
+      "version vector seq must be a whole number from 0 to 9007199254740991",
+    ],
+    [
+      "a seq as text",
+      { [deviceA]: "1" },
+      "version vector seq must be a whole number from 0 to 9007199254740991",
+    ],
+    ["an array", [[deviceA, 1]], "version vector must be a map"],
+    ["no vector", undefined, "version vector must be a map"],
+  ])("refuse %s", (_what, vector, message) => {
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 1, have: vector })))).toBe(message);
+    expect(
+      refusal(() => decodeAck(encodeCbor({ v: 1, have: vector, applied: 0, rejected: 0 }))),
+    ).toBe(message);
+  });
+
+  test(`name at most ${MAX_VECTOR_DEVICES} devices`, () => {
+    const many = new Map<DeviceId, number>();
+    for (let i = 0; many.size <= MAX_VECTOR_DEVICES; i++) {
+      const key = new Uint8Array(32);
+      new DataView(key.buffer).setUint32(0, i);
+      many.set(deviceIdFromPublicKey(key), i);
+    }
+    expect(refusal(() => decodePullRequest(encodePullRequest(many)))).toBe(
+      `a version vector names at most ${MAX_VECTOR_DEVICES} devices`,
+    );
+    const [first] = many.keys();
+    many.delete(first as DeviceId);
+    expect(decodePullRequest(encodePullRequest(many)).size).toBe(MAX_VECTOR_DEVICES);
+  });
+});
+
+describe("entries", () => {
+  test("round-trip their vector, entries in order and more flag", () => {
+    for (const more of [true, false]) {
+      expect(decodeEntries(encodeEntries({ have, entries, more }))).toEqual({
+        have,
+        entries,
+        more,
+      });
+    }
+    expect(decodeEntries(encodeEntries({ have: new Map(), entries: [], more: false }))).toEqual({
+      have: new Map(),
+      entries: [],
+      more: false,
+    });
+  });
+
+  test(`accept an entry of exactly MAX_CHANGESET_BYTES and refuse one byte more`, () => {
+    const largest = new Uint8Array(MAX_CHANGESET_BYTES);
+    expect(decodeEntries(encodeEntries({ have, entries: [largest], more: false })).entries).toEqual(
+      [largest],
+    );
+    const over = new Uint8Array(MAX_CHANGESET_BYTES + 1);
+    expect(
+      refusal(() => decodeEntries(encodeEntries({ have, entries: [over], more: false }))),
+    ).toBe(`a sync entry is at most ${MAX_CHANGESET_BYTES} bytes`);
+  });
+
+  test("refuse a message over MAX_SYNC_MESSAGE_BYTES before decoding it", () => {
+    const bytes = new Uint8Array(MAX_SYNC_MESSAGE_BYTES + 1);
+    expect(refusal(() => decodeEntries(bytes))).toBe(
+      `sync entries is ${MAX_SYNC_MESSAGE_BYTES + 1} bytes; the limit is ${MAX_SYNC_MESSAGE_BYTES}`,
+    );
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ["an entry as text", { entries: ["abc"] }, "a sync entry must be a byte string"],
+    [
+      "an entry as an array of numbers",
+      { entries: [[1, 2, 3]] },
+      "a sync entry must be a byte string",
+    ],
+    ["an entry as a map", { entries: [{}] }, "a sync entry must be a byte string"],
+    ["entries as a map", { entries: {} }, "sync entries must be an array"],
+    ["no entries", { entries: undefined }, "sync entries must be an array"],
+    ["more as a number", { more: 1 }, "sync entries more must be a boolean"],
+    ["no more", { more: undefined }, "sync entries more must be a boolean"],
+    ["an unknown field", { next: 5 }, 'sync entries has an unknown field "next"'],
+    ["version 0", { v: 0 }, "sync version 0 is not supported"],
+  ])("refuse %s", (_what, changes, message) => {
+    const message_ = { v: SYNC_VERSION, have: haveRecord, entries: [], more: false, ...changes };
+    expect(refusal(() => decodeEntries(encodeCbor(message_)))).toBe(message);
+  });
+});
+
+describe("acks", () => {
+  test("round-trip their vector and counts", () => {
+    const ack = { have, applied: 12, rejected: 3 };
+    expect(decodeAck(encodeAck(ack))).toEqual(ack);
+    expect(decodeAck(encodeAck({ have: new Map(), applied: 0, rejected: 0 }))).toEqual({
+      have: new Map(),
+      applied: 0,
+      rejected: 0,
+    });
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      "a negative applied",
+      { applied: -1 },
+      "sync ack applied must be a whole number from 0 to 9007199254740991",
+    ],
+    [
+      "no rejected",
+      { rejected: undefined },
+      "sync ack rejected must be a whole number from 0 to 9007199254740991",
+    ],
+    ["an unknown field", { failed: 0 }, 'sync ack has an unknown field "failed"'],
+    ["version 2", { v: 2 }, "sync version 2 is not supported"],
+  ])("refuse %s", (_what, changes, message) => {
+    const ack = { v: SYNC_VERSION, have: haveRecord, applied: 1, rejected: 0, ...changes };
+    expect(refusal(() => decodeAck(encodeCbor(ack)))).toBe(message);
+  });
+
+  test("are not taken for entries, nor entries for acks", () => {
+    const ack = encodeAck({ have, applied: 1, rejected: 0 });
+    expect(refusal(() => decodeEntries(ack))).toBe('sync entries has an unknown field "applied"');
+    const page = encodeEntries({ have, entries, more: false });
+    expect(refusal(() => decodeAck(page))).toBe('sync ack has an unknown field "entries"');
+  });
+});

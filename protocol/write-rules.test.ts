@@ -1,0 +1,223 @@
+import { describe, expect, test } from "bun:test";
+import type { Op } from "./changeset.ts";
+import { signDeviceDocument, signRevocation, signZoneDocument } from "./documents.ts";
+import { signingKeyFromSeed } from "./ed25519.ts";
+import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
+import type { DeviceName, ZoneName } from "./names.ts";
+import { writeProblem } from "./write-rules.ts";
+
+const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
+const otherOwner = signingKeyFromSeed(new Uint8Array(32).fill(2));
+const laptopKey = signingKeyFromSeed(new Uint8Array(32).fill(3));
+const zone = zoneIdFromPublicKey(owner.publicKey);
+const otherZone = zoneIdFromPublicKey(otherOwner.publicKey);
+const laptopId = deviceIdFromPublicKey(laptopKey.publicKey);
+const ISSUED_AT = 1_767_225_600;
+
+const zoneDocument = signZoneDocument({ name: "home" as ZoneName, issuedAt: ISSUED_AT }, owner);
+const foreignZoneDocument = signZoneDocument(
+  { name: "home" as ZoneName, issuedAt: ISSUED_AT },
+  otherOwner,
+);
+const laptopDoc = signDeviceDocument(
+  { name: "laptop" as DeviceName, devicePublicKey: laptopKey.publicKey, issuedAt: ISSUED_AT },
+  owner,
+);
+const foreignLaptopDoc = signDeviceDocument(
+  { name: "laptop" as DeviceName, devicePublicKey: laptopKey.publicKey, issuedAt: ISSUED_AT },
+  otherOwner,
+);
+const laptopRevoked = signRevocation(
+  { id: laptopId, name: "laptop" as DeviceName, lastSeq: 9, issuedAt: ISSUED_AT },
+  owner,
+);
+const foreignRevoked = signRevocation(
+  { id: laptopId, name: "laptop" as DeviceName, lastSeq: 9, issuedAt: ISSUED_AT },
+  otherOwner,
+);
+
+/** The value of a key holding a JWS: the JSON text of the compact string. */
+const holding = (jws: string) => JSON.stringify(jws);
+
+function problem(key: string, value: string | null, author = "laptop"): string | undefined {
+  const op: Op = { key, value };
+  return writeProblem(op, author, zone);
+}
+
+describe("boot/config", () => {
+  test("may hold this zone's owner-signed zone document, written by any member", () => {
+    expect(problem("boot/config", holding(zoneDocument.jws))).toBeUndefined();
+    expect(problem("boot/config", holding(zoneDocument.jws), "desktop")).toBeUndefined();
+  });
+
+  test("refuses another zone's document", () => {
+    expect(problem("boot/config", holding(foreignZoneDocument.jws))).toBe(
+      `boot/config must hold the zone document signed by the zone owner: zone document is for ${otherZone}, not ${zone}`,
+    );
+  });
+
+  test("refuses a device document", () => {
+    expect(problem("boot/config", holding(laptopDoc.jws))).toBe(
+      "boot/config must hold the zone document signed by the zone owner: not a zone document (typ bucky-device/1)",
+    );
+  });
+
+  test("refuses a value that is not a JWS string", () => {
+    expect(problem("boot/config", JSON.stringify({ name: "home" }))).toBe(
+      "boot/config must hold the zone document as a JWS string",
+    );
+    expect(problem("boot/config", '"not a jws"')).toBe(
+      "boot/config must hold the zone document signed by the zone owner: JWS must have three dot-separated parts",
+    );
+  });
+
+  test("is never deleted", () => {
+    expect(problem("boot/config", null)).toBe("boot/config cannot be deleted");
+  });
+
+  test("leaves other keys under boot/ open", () => {
+    expect(problem("boot/other", '"x"')).toBeUndefined();
+    expect(problem("boot/config/x", null)).toBeUndefined();
+  });
+});
+
+describe("devices/<n>/doc", () => {
+  test("may hold the owner-signed document of device n, written by any member", () => {
+    expect(problem("devices/laptop/doc", holding(laptopDoc.jws))).toBeUndefined();
+    expect(problem("devices/laptop/doc", holding(laptopDoc.jws), "desktop")).toBeUndefined();
+  });
+
+  test("refuses the document of a device with another name", () => {
+    expect(problem("devices/desktop/doc", holding(laptopDoc.jws))).toBe(
+      "devices/desktop/doc must hold a device document signed by the zone owner: it is not the document of desktop",
+    );
+    expect(problem("devices/laptop2/doc", holding(laptopDoc.jws))).toBe(
+      "devices/laptop2/doc must hold a device document signed by the zone owner: it is not the document of laptop2",
+    );
+  });
+
+  test("refuses another zone's document", () => {
+    expect(problem("devices/laptop/doc", holding(foreignLaptopDoc.jws))).toBe(
+      "devices/laptop/doc must hold a device document signed by the zone owner: device document belongs to another zone",
+    );
+  });
+
+  test("refuses a revocation or the zone document", () => {
+    expect(problem("devices/laptop/doc", holding(laptopRevoked.jws))).toBe(
+      "devices/laptop/doc must hold a device document signed by the zone owner: not a device document (typ bucky-revocation/1)",
+    );
+    expect(problem("devices/laptop/doc", holding(zoneDocument.jws))).toBe(
+      "devices/laptop/doc must hold a device document signed by the zone owner: not a device document (typ bucky-zone/1)",
+    );
+  });
+
+  test("is never deleted, not even by the device itself", () => {
+    expect(problem("devices/laptop/doc", null)).toBe("devices/laptop/doc cannot be deleted");
+  });
+
+  test("refuses a document as a bare JSON object", () => {
+    expect(problem("devices/laptop/doc", JSON.stringify({ jws: laptopDoc.jws }))).toBe(
+      "devices/laptop/doc must hold a device document as a JWS string",
+    );
+  });
+});
+
+describe("devices/<n>/revoked", () => {
+  test("may hold the owner-signed revocation naming n, written by any member", () => {
+    expect(problem("devices/laptop/revoked", holding(laptopRevoked.jws))).toBeUndefined();
+    expect(
+      problem("devices/laptop/revoked", holding(laptopRevoked.jws), "desktop"),
+    ).toBeUndefined();
+  });
+
+  test("refuses a revocation naming another device", () => {
+    expect(problem("devices/desktop/revoked", holding(laptopRevoked.jws))).toBe(
+      "devices/desktop/revoked must hold a revocation signed by the zone owner: it does not revoke desktop",
+    );
+  });
+
+  test("refuses another zone's revocation", () => {
+    expect(problem("devices/laptop/revoked", holding(foreignRevoked.jws))).toBe(
+      "devices/laptop/revoked must hold a revocation signed by the zone owner: revocation belongs to another zone",
+    );
+  });
+
+  test("refuses a device document", () => {
+    expect(problem("devices/laptop/revoked", holding(laptopDoc.jws))).toBe(
+      "devices/laptop/revoked must hold a revocation signed by the zone owner: not a revocation (typ bucky-device/1)",
+    );
+  });
+
+  test("is never deleted: a revoked device stays revoked", () => {
+    expect(problem("devices/laptop/revoked", null)).toBe(
+      "devices/laptop/revoked cannot be deleted",
+    );
+    expect(problem("devices/laptop/revoked", null, "desktop")).toBe(
+      "devices/laptop/revoked cannot be deleted",
+    );
+  });
+});
+
+describe("keys of one device", () => {
+  test("devices/<n>/info is written and deleted by device n alone", () => {
+    expect(problem("devices/laptop/info", '{"addrs":[]}', "laptop")).toBeUndefined();
+    expect(problem("devices/laptop/info", null, "laptop")).toBeUndefined();
+    expect(problem("devices/laptop/info", '{"addrs":[]}', "desktop")).toBe(
+      "devices/laptop/info belongs to device laptop",
+    );
+    expect(problem("devices/laptop/info", null, "desktop")).toBe(
+      "devices/laptop/info belongs to device laptop",
+    );
+  });
+
+  test("nodes/<n>/… is written and deleted by device n alone, at any depth", () => {
+    for (const key of ["nodes/laptop", "nodes/laptop/apps", "nodes/laptop/apps/notes/status"]) {
+      expect(problem(key, '"running"', "laptop")).toBeUndefined();
+      expect(problem(key, null, "laptop")).toBeUndefined();
+      expect(problem(key, '"running"', "desktop")).toBe(`${key} belongs to device laptop`);
+      expect(problem(key, null, "desktop")).toBe(`${key} belongs to device laptop`);
+    }
+  });
+
+  test("a name is matched exactly, not by prefix", () => {
+    expect(problem("nodes/laptop2/apps", '"x"', "laptop")).toBe(
+      "nodes/laptop2/apps belongs to device laptop2",
+    );
+    expect(problem("devices/lap/info", '"x"', "laptop")).toBe(
+      "devices/lap/info belongs to device lap",
+    );
+  });
+});
+
+describe("reserved keys", () => {
+  test.each([
+    "nodes",
+    "devices",
+    "devices/laptop",
+    "devices/laptop/key",
+    "devices/laptop/docs",
+    "devices/laptop/doc/extra",
+    "devices/laptop/revoked/extra",
+    "devices/laptop/info/extra",
+  ])("%s is reserved, even for device laptop and even to delete", (key) => {
+    expect(problem(key, '"x"', "laptop")).toBe(`${key} is reserved`);
+    expect(problem(key, null, "laptop")).toBe(`${key} is reserved`);
+  });
+});
+
+describe("every other key", () => {
+  test.each([
+    "users/alice/apps/notes/spec",
+    "apps/notes/spec",
+    "device/laptop/info",
+    "node/laptop",
+    "Devices/laptop/doc",
+    "boot",
+    "x",
+  ])("%s is open to any member, to write and to delete", (key) => {
+    for (const author of ["laptop", "desktop"]) {
+      expect(problem(key, '{"any":"value"}', author)).toBeUndefined();
+      expect(problem(key, null, author)).toBeUndefined();
+    }
+  });
+});
