@@ -19,7 +19,10 @@ const file = fc.record({
   executable: fc.boolean(),
   bytes: fc.uint8Array({ maxLength: 64 }),
 });
-const files = fc.uniqueArray(file, { selector: (f) => f.path, maxLength: 20 });
+/** Files a directory could hold: unique paths, none of them also a directory of another. */
+const files = fc
+  .uniqueArray(file, { selector: (f) => f.path, maxLength: 20 })
+  .filter((list) => !list.some((a) => list.some((b) => b.path.startsWith(`${a.path}/`))));
 
 const byPath = (a: PackageFile, b: PackageFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
