@@ -43,6 +43,7 @@ ci: check
 bench: build
     bun bench/startup.ts
     bun bench/sync.ts
+    bun bench/apps.ts
 
 # Format the code
 fmt:

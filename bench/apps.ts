@@ -1,0 +1,185 @@
+/**
+ * App and named-data figures, each beside an anchor measured in the same run:
+ *
+ * 1. Install to answering: `bucky app install` of a sample app on one device, pinned to a
+ *    second, until it answers HTTP there; beside starting the same app's process by hand
+ *    until it answers (the part no installer can avoid). Goal: under 2 s.
+ * 2. `bucky get` of a 1 GiB file from another device (TLS, every chunk verified, written
+ *    to disk) beside curl fetching the same bytes from a plain static file server into a
+ *    file. Goal: at least 0.8 of curl's throughput.
+ *
+ *   just bench        (or: bun bench/apps.ts)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-apps-"));
+const children: ReturnType<typeof Bun.spawn>[] = [];
+
+function bucky<T>(args: string[]): T {
+  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout.toString()) as T;
+}
+
+async function local<T>(home: string, path: string): Promise<T> {
+  const response = await fetch(`http://localhost${path}`, { unix: join(home, "daemon.sock") });
+  return (await response.json()) as T;
+}
+
+async function startDaemon(home: string): Promise<void> {
+  children.push(
+    Bun.spawn(
+      [
+        BUCKY,
+        "daemon",
+        "--home",
+        home,
+        "--port",
+        "0",
+        "--listen",
+        "127.0.0.1",
+        "--log-level",
+        "error",
+      ],
+      {
+        stdout: "ignore",
+        stderr: "inherit",
+        env: { ...process.env, BUCKY_CONVERGE_INTERVAL_MS: "1000" },
+      },
+    ),
+  );
+  await until(async () => (await local(home, "/v1/status").catch(() => undefined)) !== undefined);
+}
+
+async function until(ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(5);
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  return fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+    (response) => response.ok,
+    () => false,
+  );
+}
+
+function row(name: string, ours: string, anchor: string, goal: string) {
+  console.log(`${name.padEnd(34)} ${ours.padStart(14)} ${anchor.padStart(16)}   ${goal}`);
+}
+
+async function twoDevices(): Promise<[string, string]> {
+  const a = join(scratch, "a");
+  const b = join(scratch, "b");
+  bucky(["init", "--home", a, "--device", "a"]);
+  await startDaemon(a);
+  const { token } = bucky<{ token: string }>(["invite", "--home", a]);
+  bucky(["join", token, "--home", b, "--device", "b"]);
+  await startDaemon(b);
+  // b has published its address and a has heard it.
+  await until(async () =>
+    (await local<{ devices: { name: string; status: string }[] }>(a, "/v1/devices")).devices.every(
+      (d) => d.status === "online",
+    ),
+  );
+  return [a, b];
+}
+
+async function installToAnswer(a: string, app: string) {
+  const start = performance.now();
+  bucky(["app", "install", join(ROOT, "fixtures/apps", app), "--device", "b", "--home", a]);
+  let url = "";
+  await until(async () => {
+    const status = await local<{ state: string; url: string | null }>(a, `/v1/apps/${app}`);
+    url = status.url ?? "";
+    return status.state === "running" && (await answers(url));
+  });
+  const oursS = (performance.now() - start) / 1000;
+
+  // Anchor: the same program started by hand until it answers.
+  const port = 40_000 + Math.floor(Math.random() * 10_000);
+  const dataDir = mkdtempSync(join(scratch, "data-"));
+  Bun.spawnSync(["mkdir", "-p", join(dataDir, "db")]);
+  const anchorStart = performance.now();
+  const direct = Bun.spawn([BUCKY, app === "notes" ? "server.ts" : "serve.ts"], {
+    cwd: join(ROOT, "fixtures/apps", app),
+    env: { ...process.env, BUN_BE_BUN: "1", PORT: String(port), BUCKY_DATA_DIR: dataDir },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  children.push(direct);
+  await until(() => answers(`http://127.0.0.1:${port}/`));
+  const anchorS = (performance.now() - anchorStart) / 1000;
+  row(
+    `install ${app}, until it answers`,
+    `${oursS.toFixed(2)} s`,
+    `${anchorS.toFixed(2)} s`,
+    "goal < 2 s (anchor: the process alone)",
+  );
+}
+
+async function getThroughput(a: string, b: string, sizeBytes: number, runs: number) {
+  const file = join(scratch, "big.bin");
+  Bun.spawnSync(
+    ["dd", "if=/dev/urandom", `of=${file}`, "bs=1M", `count=${sizeBytes / 1024 / 1024}`],
+    { stderr: "ignore" },
+  );
+  const { id } = bucky<{ id: string }>(["put", file, "--home", a]);
+  // The static server lives in this process, so curl must not block it: spawn, not spawnSync.
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(Bun.file(file)),
+  });
+  const curlTimes: number[] = [];
+  const getTimes: number[] = [];
+  // Alternate the two, each from a flushed page cache of writes, and compare medians.
+  for (let run = 0; run < runs; run++) {
+    for (const target of ["curl.bin", "got.bin"]) rmSync(join(scratch, target), { force: true });
+    Bun.spawnSync(["sync"]);
+    let start = performance.now();
+    const curl = Bun.spawn([
+      "curl",
+      "-s",
+      "-o",
+      join(scratch, "curl.bin"),
+      `http://127.0.0.1:${server.port}/`,
+    ]);
+    if ((await curl.exited) !== 0) throw new Error("curl failed");
+    curlTimes.push((performance.now() - start) / 1000);
+    Bun.spawnSync(["sync"]);
+    start = performance.now();
+    bucky(["get", id, "-o", join(scratch, "got.bin"), "--home", b]);
+    getTimes.push((performance.now() - start) / 1000);
+  }
+  server.stop(true);
+  const median = (list: number[]) =>
+    [...list].sort((x, y) => x - y)[Math.floor(list.length / 2)] as number;
+  const mib = sizeBytes / 1024 / 1024;
+  const [getS, curlS] = [median(getTimes), median(curlTimes)];
+  row(
+    `get ${mib} MiB from another device`,
+    `${(mib / getS).toFixed(0)} MiB/s`,
+    `${(mib / curlS).toFixed(0)} MiB/s`,
+    `goal ≥ 0.8 of curl (got ${(curlS / getS).toFixed(2)}; medians of ${runs})`,
+  );
+}
+
+console.log("apps and named data (this machine, one run)");
+console.log(`${"".padEnd(34)} ${"bucky".padStart(14)} ${"anchor".padStart(16)}`);
+try {
+  const [a, b] = await twoDevices();
+  await installToAnswer(a, "site");
+  await installToAnswer(a, "notes");
+  await getThroughput(a, b, 1024 * 1024 * 1024, 3);
+} finally {
+  for (const child of children) child.kill();
+  await Promise.all(children.map((child) => child.exited));
+  rmSync(scratch, { recursive: true, force: true });
+}
