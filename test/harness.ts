@@ -205,7 +205,7 @@ export async function startZone(
   return daemons;
 }
 
-/** The zone state a device's daemon reports, as key → value, without bucky's own keys. */
+/** The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/, devices/, nodes/). */
 export async function userState(home: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
     "state",
@@ -215,7 +215,7 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
   ]);
   return Object.fromEntries(
     entries
-      .filter((e) => !e.key.startsWith("devices/") && e.key !== "boot/config")
+      .filter((e) => !/^(boot|devices|nodes)\//.test(e.key))
       .map((e) => [e.key, e.value]),
   );
 }
