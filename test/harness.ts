@@ -214,8 +214,6 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
     home,
   ]);
   return Object.fromEntries(
-    entries
-      .filter((e) => !/^(boot|devices|nodes)\//.test(e.key))
-      .map((e) => [e.key, e.value]),
+    entries.filter((e) => !/^(boot|devices|nodes)\//.test(e.key)).map((e) => [e.key, e.value]),
   );
 }
