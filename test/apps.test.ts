@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -15,6 +16,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  BUCKY,
   bucky,
   buckyJson,
   type Daemon,
@@ -242,6 +244,23 @@ describe("an app placed on any device", () => {
     );
     expect((await answers(moved.url as string, "/"))?.status).toBe(200);
     await startDaemon(leaving.home, FAST);
+  });
+});
+
+describe("where bucky itself lives", () => {
+  test("apps run even when the bucky binary is under /tmp, which the sandbox replaces", async () => {
+    const binary = join(scratchDir(), "bucky");
+    cpSync(BUCKY, binary);
+    chmodSync(binary, 0o755);
+    const home = join(scratchDir(), "home");
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home, FAST, binary);
+    await buckyJson(["app", "install", appDir("site"), "--home", home]);
+    const s = await waitFor("site to run", async () => {
+      const x = await buckyJson<Status>(["app", "status", "site", "--home", home]);
+      return x.state === "running" ? x : undefined;
+    });
+    expect((await answers(s.url as string, "/"))?.status).toBe(200);
   });
 });
 

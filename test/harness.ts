@@ -103,10 +103,15 @@ export interface Daemon {
 }
 
 /** Starts `bucky daemon` on a free loopback port and waits until it says it is ready. */
-export async function startDaemon(home: string, env: Record<string, string> = {}): Promise<Daemon> {
+export async function startDaemon(
+  home: string,
+  env: Record<string, string> = {},
+  /** Another copy of bucky to run (the one built by default). */
+  binary = BUCKY,
+): Promise<Daemon> {
   const child = Bun.spawn(
     [
-      BUCKY,
+      binary,
       "daemon",
       "--home",
       home,

@@ -231,17 +231,12 @@ export class AppRunner {
     return [
       bwrap,
       ...["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"],
-      // bucky's home disappears; only the app's own package and data come back.
-      ...[
-        "--tmpfs",
-        this.options.hiddenDir,
-        "--ro-bind",
-        packageDir,
-        packageDir,
-        "--bind",
-        dataDir,
-        dataDir,
-      ],
+      // bucky's home disappears; only the app's own package and data come back, and the
+      // runtime, wherever it lives (under /tmp or the home it would be hidden too).
+      ...["--tmpfs", this.options.hiddenDir],
+      ...["--ro-bind", this.options.runtime, this.options.runtime],
+      ...["--ro-bind", packageDir, packageDir],
+      ...["--bind", dataDir, dataDir],
       ...["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"],
       ...["--chdir", packageDir, "--", resolved, ...args],
     ];
