@@ -37,6 +37,24 @@ export const rootCommand: CommandDef = {
         start: load(() => import("./app/start.ts")),
         stop: load(() => import("./app/stop.ts")),
         remove: load(() => import("./app/remove.ts")),
+        limit: load(() => import("./app/limit.ts")),
+      },
+    ),
+    gateway: defineGroup(
+      { name: "gateway", description: "Serve the zone's apps to people, from this device" },
+      {
+        enable: load(() => import("./gateway/enable.ts")),
+        disable: load(() => import("./gateway/disable.ts")),
+      },
+    ),
+    "login-link": load(() => import("./login-link.ts")),
+    traffic: load(() => import("./traffic.ts")),
+    rule: defineGroup(
+      { name: "rule", description: "Access rules every gateway enforces (parental control)" },
+      {
+        add: load(() => import("./rule/add.ts")),
+        list: load(() => import("./rule/list.ts")),
+        rm: load(() => import("./rule/rm.ts")),
       },
     ),
     put: load(() => import("./put.ts")),

@@ -1,6 +1,7 @@
 /** `bucky put <file>`: store a file as named data on this device and print its id. */
 import { resolve } from "node:path";
 import { putFile } from "../lib/ndn/files.ts";
+import { requestDaemon } from "../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "./command.ts";
 
 export default defineBuckyCommand({
@@ -12,7 +13,21 @@ export default defineBuckyCommand({
       "bucky get sha256:… -o copy.jpg   # on any device of the zone",
     ],
   },
-  args: { file: { type: "positional", required: true, description: "The file to store" } },
-  run: (args, context) => putFile(context.home, resolve(args.file), context.log),
+  args: {
+    file: { type: "positional", required: true, description: "The file to store" },
+    public: {
+      type: "boolean",
+      description: "Let the zone's gateways serve it to anyone at /ndn/<id> (needs the daemon)",
+    },
+  },
+  async run(args, context) {
+    const stored = putFile(context.home, resolve(args.file), context.log);
+    if (!args.public) return { ...stored, public: false };
+    await requestDaemon(context.home, "POST", "/v1/ndn/public", {
+      id: stored.id,
+      size: stored.size,
+    });
+    return { ...stored, public: true };
+  },
   text: (stored) => stored.id,
 });

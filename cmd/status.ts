@@ -16,6 +16,11 @@ export default defineBuckyCommand({
         (device) =>
           `  ${device.name.padEnd(width)}  ${device.id}${device.self ? "  (this device)" : ""}`,
       ),
+      ...(status.gateway
+        ? [
+            `Gateway      ${status.gateway.url}${status.gateway.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
+          ]
+        : []),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
     ].join("\n");

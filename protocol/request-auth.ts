@@ -21,6 +21,8 @@ export const REQUEST_HEADERS = {
   signature: "bucky-signature",
 } as const;
 
+export const UNSIGNED_BODY = "unsigned";
+
 /** How far a request's time may be from the server's clock. */
 export const MAX_REQUEST_SKEW_MS = 5 * 60 * 1000;
 
@@ -30,7 +32,11 @@ export interface RequestToSign {
   readonly path: string;
   /** The device the request is for. */
   readonly audience: DeviceId;
-  readonly body: Uint8Array;
+  /**
+   * The body, or UNSIGNED_BODY for a streamed body the signature does not cover (the
+   * pinned TLS connection still protects it): only proxied app traffic is sent that way.
+   */
+  readonly body: Uint8Array | typeof UNSIGNED_BODY;
 }
 
 export function signRequest(
@@ -81,7 +87,10 @@ export function checkSignedRequest(
 }
 
 function signingInput(request: RequestToSign, timeMs: number): Uint8Array {
-  const bodyHash = createHash("sha256").update(request.body).digest("hex");
+  const bodyHash =
+    request.body === UNSIGNED_BODY
+      ? UNSIGNED_BODY
+      : createHash("sha256").update(request.body).digest("hex");
   return utf8(
     [
       "bucky request v1",

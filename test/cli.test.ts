@@ -98,6 +98,7 @@ describe("bucky status", () => {
         summary: "one device, no backup: data may be lost at any time",
         warnings: ["there is no backup outside the zone yet"],
       },
+      gateway: null,
     });
   });
 

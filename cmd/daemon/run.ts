@@ -52,6 +52,9 @@ export default defineBuckyCommand({
       listen: { host: args.listen ?? "0.0.0.0", port },
       syncIntervalMs: Number(context.env.BUCKY_SYNC_INTERVAL_MS ?? DEFAULT_SYNC_INTERVAL_MS),
       version: VERSION,
+      ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
+        ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
+        : {}),
       apps: {
         bwrap: context.env.BUCKY_SANDBOX === "off" ? undefined : usableBwrap(Bun.which("bwrap")),
         runtime: process.execPath,

@@ -12,49 +12,51 @@ import type { ObjectStore } from "./store.ts";
 
 export function ndnRoutes(store: ObjectStore): Hono {
   const app = new Hono();
-  app.get("/:id", (c) => {
-    const id = c.req.param("id");
-    const parsed = parseObjectId(id);
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
-    const headers = { "cyfs-obj-id": id, "accept-ranges": "bytes" };
-    if (parsed.kind === "list" && c.req.query("object") !== undefined) {
-      const bytes = store.listBytes(parsed.id);
-      if (!bytes) throw notHere(id);
-      return new Response(bytes, {
-        headers: {
-          ...headers,
-          "content-type": "application/cbor",
-          "cyfs-obj-size": String(bytes.length),
-        },
-      });
-    }
-    const size =
-      parsed.kind === "chunk" ? store.chunkSize(parsed.id) : store.readList(parsed.id)?.size;
-    if (size === undefined) throw notHere(id);
-    const range = parseRange(c.req.header("range"), size);
-    if (range === "unsatisfiable") {
-      return new Response(null, {
-        status: 416,
-        headers: { ...headers, "content-range": `bytes */${size}` },
-      });
-    }
-    const [start, end] = range ?? [0, size];
-    const body =
-      parsed.kind === "chunk"
-        ? Bun.file(store.chunkPath(parsed.id)).slice(start, end)
-        : listStream(store, store.readList(parsed.id) as ChunkList, start, end);
-    return new Response(body, {
-      status: range ? 206 : 200,
+  app.get("/:id", (c) => ndnResponse(store, c.req.param("id"), c.req.raw));
+  return app;
+}
+
+/** The response to `GET /ndn/<id>` from what `store` holds. */
+export function ndnResponse(store: ObjectStore, id: string, request: Request): Response {
+  const parsed = parseObjectId(id);
+  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  const headers = { "cyfs-obj-id": id, "accept-ranges": "bytes" };
+  if (parsed.kind === "list" && new URL(request.url).searchParams.has("object")) {
+    const bytes = store.listBytes(parsed.id);
+    if (!bytes) throw notHere(id);
+    return new Response(bytes, {
       headers: {
         ...headers,
-        "cyfs-obj-size": String(size),
-        "content-type": "application/octet-stream",
-        "content-length": String(end - start),
-        ...(range ? { "content-range": `bytes ${start}-${end - 1}/${size}` } : {}),
+        "content-type": "application/cbor",
+        "cyfs-obj-size": String(bytes.length),
       },
     });
+  }
+  const size =
+    parsed.kind === "chunk" ? store.chunkSize(parsed.id) : store.readList(parsed.id)?.size;
+  if (size === undefined) throw notHere(id);
+  const range = parseRange(request.headers.get("range") ?? undefined, size);
+  if (range === "unsatisfiable") {
+    return new Response(null, {
+      status: 416,
+      headers: { ...headers, "content-range": `bytes */${size}` },
+    });
+  }
+  const [start, end] = range ?? [0, size];
+  const body =
+    parsed.kind === "chunk"
+      ? Bun.file(store.chunkPath(parsed.id)).slice(start, end)
+      : listStream(store, store.readList(parsed.id) as ChunkList, start, end);
+  return new Response(body, {
+    status: range ? 206 : 200,
+    headers: {
+      ...headers,
+      "cyfs-obj-size": String(size),
+      "content-type": "application/octet-stream",
+      "content-length": String(end - start),
+      ...(range ? { "content-range": `bytes ${start}-${end - 1}/${size}` } : {}),
+    },
   });
-  return app;
 }
 
 /** The bytes [start, end) of the file a chunk list describes, chunk file by chunk file. */

@@ -5,10 +5,24 @@
 import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
 import { installApp, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
+import { trafficReport } from "../gateway/accounting.ts";
+import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
+import { disableGateway, enableGateway, readGateway } from "../gateway/config.ts";
+import type { GatewayHost } from "../gateway/host.ts";
+import { markPublic } from "../gateway/public-objects.ts";
+import {
+  addRule,
+  describeRule,
+  type RuleRequest,
+  readRules,
+  removeRule,
+} from "../gateway/rules.ts";
+import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import type { Log } from "../log.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
@@ -19,12 +33,19 @@ import type { NodeContext } from "./node-context.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
+export interface LocalServices {
+  /** How long a device's heartbeat keeps its `any` apps with it. */
+  readonly liveWindowMs: number;
+  readonly gateway: GatewayHost;
+}
+
 export function createLocalApp(
   node: NodeContext,
   log: Log,
   onBug: (error: unknown) => void,
-  liveWindowMs: number,
+  services: LocalServices,
 ): Hono {
+  const { liveWindowMs } = services;
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
@@ -92,6 +113,52 @@ export function createLocalApp(
       await appLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100), liveWindowMs),
     ),
   );
+
+  app.get("/v1/gateway", (c) =>
+    c.json({
+      config: readGateway(node.db, node.deviceName) ?? null,
+      url: services.gateway.url ?? null,
+      problem: services.gateway.problem,
+    }),
+  );
+  app.post("/v1/gateway", async (c) => {
+    const body = (await jsonBody(c)) as {
+      listen?: string;
+      host?: string;
+      certFile?: string;
+      keyFile?: string;
+    };
+    return c.json(enableGateway(node, node.zone.paths, node.deviceName, body));
+  });
+  app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
+  app.get("/v1/traffic", (c) => {
+    services.gateway.flushTraffic();
+    const since = Number(c.req.query("since") ?? 0);
+    return c.json({
+      since: new Date(since).toISOString(),
+      apps: trafficReport(node.db, since, c.req.query("app")),
+    });
+  });
+  app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
+  app.get("/v1/rules", (c) =>
+    c.json({
+      rules: readRules(node.db).map((rule) => ({ ...rule, description: describeRule(rule) })),
+    }),
+  );
+  app.delete("/v1/rules/:id", (c) => c.json(removeRule(node, c.req.param("id"))));
+  app.post("/v1/login-links", async (c) => {
+    const body = (await jsonBody(c)) as { ttlMs?: number };
+    return c.json(createLoginLink(node, Number(body.ttlMs ?? DEFAULT_LINK_TTL_MS)));
+  });
+  app.put("/v1/apps/:app/limits", async (c) =>
+    c.json(setLimits(node, c.req.param("app"), (await jsonBody(c)) as LimitsRequest)),
+  );
+  app.post("/v1/ndn/public", async (c) => {
+    const body = (await jsonBody(c)) as { id?: string; size?: number };
+    const parsed = parseObjectId(String(body.id));
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
+    return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));
+  });
 
   app.notFound((c) =>
     c.json(

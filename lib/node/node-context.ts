@@ -52,9 +52,13 @@ export class NodeContext {
     this.client = new PeerClient(zone.deviceKey, this.contacts, now);
   }
 
-  /** Calls `listener` after every change of the state, local or remote. */
-  onChange(listener: ChangeListener): void {
+  /** Calls `listener` after every change of the state, local or remote; returns how to stop. */
+  onChange(listener: ChangeListener): () => void {
     this.changeListeners.push(listener);
+    return () => {
+      const index = this.changeListeners.indexOf(listener);
+      if (index >= 0) this.changeListeners.splice(index, 1);
+    };
   }
 
   membership(): Membership {

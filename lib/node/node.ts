@@ -5,6 +5,7 @@
  */
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import type { Server } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
@@ -12,6 +13,8 @@ import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
+import { type BridgeData, websocketBridge } from "../gateway/forward.ts";
+import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
@@ -35,6 +38,7 @@ export interface NodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly syncIntervalMs: number;
   readonly version: string;
+  readonly gateway?: { readonly backendTimeoutMs?: number };
   readonly apps: {
     /** bubblewrap, when this device can sandbox apps with it. */
     readonly bwrap: string | undefined;
@@ -94,8 +98,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let peerApp: ReturnType<typeof createPeerApp> | undefined;
     const peerServer = listenOnStablePort(
       (port) =>
-        listen({ host: options.listen.host, port }, certificate, privateKeyPem(seed), (request) =>
-          peerApp ? peerApp.fetch(request) : new Response("starting", { status: 503 }),
+        listen(
+          { host: options.listen.host, port },
+          certificate,
+          privateKeyPem(seed),
+          (request, server) =>
+            peerApp ? peerApp.fetch(request, server) : new Response("starting", { status: 503 }),
         ),
       options.listen.port,
       publishedPort(zone.db, zone.device.name),
@@ -104,9 +112,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
     const node = new NodeContext(zone, log, options.now, certificate, addresses);
     peerApp = createPeerApp(node, log, onBug);
+    const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
+    const gateway = new GatewayHost(node, { liveWindowMs, log, ...options.gateway });
+    const localApp = createLocalApp(node, log, onBug, { liveWindowMs, gateway });
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
-      fetch: createLocalApp(node, log, onBug, options.apps.heartbeatMs * LIVE_WINDOW_BEATS).fetch,
+      fetch: (request) => localApp.fetch(request),
     });
     started.push(() => {
       localServer.stop(true);
@@ -143,6 +154,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
     apps.start();
+    gateway.start();
+    started.push(() => gateway.stop());
     log.info("daemon started", {
       zone: zone.zone.id,
       device: zone.device.name,
@@ -205,7 +218,7 @@ function listen(
   where: { host: string; port: number },
   cert: string,
   key: string,
-  fetch: (request: Request) => Response | Promise<Response>,
+  fetch: (request: Request, server: Server<BridgeData>) => Response | Promise<Response>,
 ) {
   try {
     return Bun.serve({
@@ -215,6 +228,8 @@ function listen(
       // A backstop: the peer API refuses anything over the limit itself, and says why.
       maxRequestBodySize: 2 * MAX_SYNC_MESSAGE_BYTES,
       fetch,
+      // WebSockets the zone's gateways open to this device's apps.
+      websocket: websocketBridge,
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

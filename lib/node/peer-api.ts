@@ -3,10 +3,11 @@
  * route but the certificate and joining needs a request signed by a member in good
  * standing; a revoked or quarantined device is refused.
  */
+import type { Server } from "bun";
 import { Hono, type MiddlewareHandler } from "hono";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { checkSignedRequest } from "../../protocol/request-auth.ts";
+import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import {
   decodeEntries,
   decodePullRequest,
@@ -16,6 +17,8 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { localLogs } from "../apps/logs.ts";
 import { BuckyError } from "../errors.ts";
+import type { BridgeData } from "../gateway/forward.ts";
+import { ingress } from "../gateway/ingress.ts";
 import type { Log } from "../log.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
@@ -49,6 +52,11 @@ export function createPeerApp(
   // Everything under /v1 but the certificate and joining is for members only.
   app.use("/v1/sync/*", memberOnly(node));
   app.use("/v1/apps/*", memberOnly(node));
+  // Apps running here, for the zone's gateways: requests and WebSockets stream through.
+  app.use("/v1/ingress/*", memberOnly(node, true));
+  app.all("/v1/ingress/:app/*", (c) =>
+    ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>),
+  );
   app.get("/v1/apps/:app/logs", (c) =>
     c.json(localLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100))),
   );
@@ -76,15 +84,17 @@ export function createPeerApp(
 
 /**
  * Admits a request only when it is signed, fresh and meant for this device, by a member
- * in good standing; a revoked or quarantined device is refused. Leaves the body read.
+ * in good standing; a revoked or quarantined device is refused. Reads the body, which the
+ * signature covers; with `streamedBody`, leaves it unread and accepts only a signature
+ * that covers none (proxied app traffic).
  */
-function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
+function memberOnly(node: NodeContext, streamedBody = false): MiddlewareHandler<PeerEnv> {
   return async (c, next) => {
     const length = Number(c.req.header("content-length") ?? 0);
-    if (length > MAX_SYNC_MESSAGE_BYTES) {
+    if (!streamedBody && length > MAX_SYNC_MESSAGE_BYTES) {
       throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
     }
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = streamedBody ? UNSIGNED_BODY : new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
     const check = checkSignedRequest(
       { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
@@ -104,7 +114,7 @@ function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
       );
     }
     c.set("device", check.device);
-    c.set("body", body);
+    if (body !== UNSIGNED_BODY) c.set("body", body);
     node.contacts.heardFrom(check.device, node.now());
     await next();
   };

@@ -6,7 +6,7 @@
  */
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
-import { signRequest } from "../../protocol/request-auth.ts";
+import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 
@@ -47,6 +47,63 @@ export class PeerClient {
     }
   }
 
+  /**
+   * Forwards an HTTP request to `path` on `peer` and returns its response unread, so
+   * bodies stream both ways. The request is signed, but not its body (UNSIGNED_BODY):
+   * only the pinned TLS connection protects what is streamed.
+   */
+  async forward(
+    peer: Peer,
+    path: string,
+    init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
+  ): Promise<Response> {
+    const failures: string[] = [];
+    for (const address of this.addressesOf(peer)) {
+      const headers = new Headers(init.headers);
+      const signed = signRequest(
+        { method: init.method, path, audience: peer.id, body: UNSIGNED_BODY },
+        this.key,
+        this.now(),
+      );
+      for (const [name, value] of Object.entries(signed)) headers.set(name, value);
+      try {
+        return await fetch(`${address}${path}`, {
+          method: init.method,
+          headers,
+          body: init.body,
+          redirect: "manual",
+          signal: init.signal,
+          tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+          duplex: "half",
+        });
+      } catch (error) {
+        if (init.signal.aborted || init.body) throw error;
+        failures.push(`${address}: ${(error as Error).message}`);
+      }
+    }
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
+    );
+  }
+
+  /** The peer's addresses, the one that answered last time first. */
+  addressesOf(peer: Peer): readonly string[] {
+    const last = this.contacts.get(peer.id)?.address;
+    return last && peer.addresses.includes(last)
+      ? [last, ...peer.addresses.filter((a) => a !== last)]
+      : peer.addresses;
+  }
+
+  /** Signed headers for a WebSocket to `path` on `peer` (its body is not signed). */
+  websocketHeaders(peer: Peer, path: string): Record<string, string> {
+    return signRequest(
+      { method: "GET", path, audience: peer.id, body: UNSIGNED_BODY },
+      this.key,
+      this.now(),
+    );
+  }
+
   private async request(
     peer: Peer,
     method: "GET" | "POST",
@@ -54,13 +111,8 @@ export class PeerClient {
     options: { body?: Uint8Array; contentType?: string; timeoutMs?: number },
   ): Promise<Uint8Array> {
     const body = options.body ?? new Uint8Array();
-    const last = this.contacts.get(peer.id)?.address;
-    const addresses =
-      last && peer.addresses.includes(last)
-        ? [last, ...peer.addresses.filter((a) => a !== last)]
-        : peer.addresses;
     const failures: string[] = [];
-    for (const address of addresses) {
+    for (const address of this.addressesOf(peer)) {
       const startMs = performance.now();
       let response: Response;
       try {

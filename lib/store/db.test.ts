@@ -42,6 +42,8 @@ describe("state database", () => {
       "quarantine",
       "sqlite_sequence",
       "state",
+      "traffic",
+      "used_logins",
     ]);
     db.$client.close();
   });
@@ -66,6 +68,8 @@ describe("state database", () => {
   test("the drizzle schema describes exactly the tables the migrations create", () => {
     const db = openStateDb(join(dir, "schema.db"), { create: true });
     for (const table of [
+      schema.traffic,
+      schema.usedLogins,
       schema.node,
       schema.changesets,
       schema.state,

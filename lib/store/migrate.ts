@@ -6,9 +6,10 @@
 import type { Database } from "bun:sqlite";
 import { BuckyError } from "../errors.ts";
 import initial from "./migrations/0001-initial.sql" with { type: "text" };
+import gateway from "./migrations/0002-gateway.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
-export const MIGRATIONS: readonly string[] = [initial];
+export const MIGRATIONS: readonly string[] = [initial, gateway];
 
 export function migrate(sqlite: Database, path: string): void {
   const current = userVersion(sqlite);

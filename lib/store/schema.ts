@@ -2,7 +2,7 @@
  * Drizzle's view of the state database. The SQL in migrations/ is what creates it; this
  * file must describe the same tables (a test compares them).
  */
-import { blob, integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+import { blob, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 export const node = sqliteTable("node", {
   id: integer("id").primaryKey(),
@@ -57,4 +57,22 @@ export const quarantine = sqliteTable("quarantine", {
   detectedAt: integer("detected_at").notNull(),
   kept: blob("kept", { mode: "buffer" }).notNull(),
   conflicting: blob("conflicting", { mode: "buffer" }).notNull(),
+});
+
+export const traffic = sqliteTable(
+  "traffic",
+  {
+    app: text("app").notNull(),
+    client: text("client").notNull(),
+    minute: integer("minute").notNull(),
+    requests: integer("requests").notNull(),
+    bytesIn: integer("bytes_in").notNull(),
+    bytesOut: integer("bytes_out").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.app, table.client, table.minute] })],
+);
+
+export const usedLogins = sqliteTable("used_logins", {
+  nonce: text("nonce").primaryKey(),
+  expiresAt: integer("expires_at").notNull(),
 });

@@ -1,7 +1,9 @@
 /** `bucky status`: the zone at a glance. */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { readGateway } from "../gateway/config.ts";
+import { gatewayBase } from "../gateway/sessions.ts";
 import type { Log } from "../log.ts";
-import { openZone } from "./open.ts";
+import { type OpenZone, openZone } from "./open.ts";
 import { assessReliability, type Reliability } from "./reliability.ts";
 
 export interface ZoneStatus {
@@ -18,6 +20,12 @@ export interface ZoneStatus {
     readonly self: boolean;
   }[];
   readonly reliability: Reliability;
+  /** This device's gateway, when it is one. */
+  readonly gateway: {
+    readonly url: string;
+    readonly https: boolean;
+    readonly listen: string;
+  } | null;
 }
 
 export function zoneStatus(home: string, log: Log): ZoneStatus {
@@ -33,8 +41,14 @@ export function zoneStatus(home: string, log: Log): ZoneStatus {
         self: doc.id === zone.device.id,
       })),
       reliability: assessReliability({ deviceCount: zone.devices.length }),
+      gateway: gatewayOf(zone),
     };
   } finally {
     zone.close();
   }
+}
+
+function gatewayOf(zone: OpenZone): ZoneStatus["gateway"] {
+  const config = readGateway(zone.db, zone.device.name);
+  return config ? { url: gatewayBase(config), https: config.https, listen: config.listen } : null;
 }

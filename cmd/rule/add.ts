@@ -1,0 +1,55 @@
+/** `bucky rule add block --app X …`: a rule every gateway of the zone enforces. */
+
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { Rule } from "../../protocol/rules.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "add",
+    description: "Add an access rule (parental control)",
+    examples: [
+      "bucky rule add block --app games --device kids-tablet --between 21:00-07:00 --days mon-fri",
+      "bucky rule add block --app notes --client 192.168.1.23",
+    ],
+  },
+  args: {
+    action: { type: "positional", required: true, description: "What the rule does: block" },
+    app: {
+      type: "string",
+      required: true,
+      valueHint: "app",
+      description: 'The app it applies to ("*" for every app)',
+    },
+    client: {
+      type: "string",
+      valueHint: "addr",
+      description: "Only requests from this client address",
+    },
+    device: {
+      type: "string",
+      valueHint: "name",
+      description: "Only requests signed in through this device",
+    },
+    between: {
+      type: "string",
+      valueHint: "HH:MM-HH:MM",
+      description: "Only in this daily window (the gateway's local time)",
+    },
+    days: {
+      type: "string",
+      valueHint: "days",
+      description: "Only on these days, like mon-fri or sat,sun",
+    },
+  },
+  run: (args, context) =>
+    requestDaemon<Rule>(context.home, "POST", "/v1/rules", {
+      action: args.action,
+      app: args.app,
+      ...(args.client ? { client: args.client } : {}),
+      ...(args.device ? { device: args.device } : {}),
+      ...(args.between ? { between: args.between } : {}),
+      ...(args.days ? { days: args.days } : {}),
+    }),
+  text: (rule) => `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,
+});

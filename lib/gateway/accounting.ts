@@ -1,0 +1,120 @@
+/**
+ * Per-app traffic accounting: requests and body bytes in and out, per client address and
+ * minute. Counted in memory and added to the `traffic` table every few seconds, so the
+ * figures survive restarts without a write per request.
+ */
+import { and, eq, gte, sql } from "drizzle-orm";
+import type { StateDb } from "../store/db.ts";
+import { traffic } from "../store/schema.ts";
+
+export const FLUSH_EVERY_MS = 5000;
+
+interface Counts {
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface AppTraffic {
+  readonly app: string;
+  readonly requests: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly clients: readonly {
+    readonly client: string;
+    readonly requests: number;
+    readonly bytesIn: number;
+    readonly bytesOut: number;
+  }[];
+}
+
+export class Accounting {
+  private pending = new Map<string, Counts>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly db: StateDb,
+    private readonly now: () => number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.flush(), FLUSH_EVERY_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  /** Counts one request of `app` from `client` (call once the response is done). */
+  count(app: string, client: string, bytesIn: number, bytesOut: number): void {
+    const key = `${app}\n${client}\n${Math.floor(this.now() / 60_000)}`;
+    const counts = this.pending.get(key) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
+    counts.requests++;
+    counts.bytesIn += bytesIn;
+    counts.bytesOut += bytesOut;
+    this.pending.set(key, counts);
+  }
+
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const pending = this.pending;
+    this.pending = new Map();
+    this.db.transaction(() => {
+      for (const [key, counts] of pending) {
+        const [app, client, minute] = key.split("\n") as [string, string, string];
+        this.db
+          .insert(traffic)
+          .values({ app, client, minute: Number(minute), ...counts })
+          .onConflictDoUpdate({
+            target: [traffic.app, traffic.client, traffic.minute],
+            set: {
+              requests: sql`${traffic.requests} + ${counts.requests}`,
+              bytesIn: sql`${traffic.bytesIn} + ${counts.bytesIn}`,
+              bytesOut: sql`${traffic.bytesOut} + ${counts.bytesOut}`,
+            },
+          })
+          .run();
+      }
+    });
+  }
+}
+
+/** Totals since `sinceMs`, per app and client, from what the gateway flushed. */
+export function trafficReport(db: StateDb, sinceMs: number, app?: string): AppTraffic[] {
+  const rows = db
+    .select()
+    .from(traffic)
+    .where(
+      and(
+        gte(traffic.minute, Math.floor(sinceMs / 60_000)),
+        app ? eq(traffic.app, app) : undefined,
+      ),
+    )
+    .all();
+  const apps = new Map<string, Map<string, Counts>>();
+  for (const row of rows) {
+    const clients = apps.get(row.app) ?? new Map<string, Counts>();
+    const counts = clients.get(row.client) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
+    counts.requests += row.requests;
+    counts.bytesIn += row.bytesIn;
+    counts.bytesOut += row.bytesOut;
+    clients.set(row.client, counts);
+    apps.set(row.app, clients);
+  }
+  return [...apps]
+    .map(([name, clients]) => {
+      const list = [...clients]
+        .map(([client, counts]) => ({ client, ...counts }))
+        .sort((a, b) => b.bytesOut - a.bytesOut);
+      const sum = (field: keyof Counts) => list.reduce((total, c) => total + c[field], 0);
+      return {
+        app: name,
+        requests: sum("requests"),
+        bytesIn: sum("bytesIn"),
+        bytesOut: sum("bytesOut"),
+        clients: list,
+      };
+    })
+    .sort((a, b) => a.app.localeCompare(b.app));
+}

@@ -1,0 +1,116 @@
+/**
+ * Which devices are gateways, and how: `nodes/<device>/gateway` in the zone state (only
+ * that device writes it). A certificate and key, when given, are copied into the home
+ * (`<home>/gateway/`, key mode 0600); only whether the gateway speaks HTTPS is shared.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+
+export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
+
+export interface GatewayConfig {
+  /** ADDR:PORT the gateway listens on. */
+  readonly listen: string;
+  /** The zone's host name: apps answer at <app>.<host>; null when reached by address only. */
+  readonly host: string | null;
+  readonly https: boolean;
+}
+
+export const gatewayKey = (device: string) => `nodes/${device}/gateway`;
+
+export function tlsFiles(paths: HomePaths): { cert: string; key: string } {
+  return {
+    cert: join(paths.home, "gateway", "cert.pem"),
+    key: join(paths.home, "gateway", "key.pem"),
+  };
+}
+
+export function readGateway(db: StateQueries, device: string): GatewayConfig | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, gatewayKey(device)))
+    .get();
+  return row?.value ? (JSON.parse(row.value) as GatewayConfig) : undefined;
+}
+
+/** ADDR:PORT → its parts; a bare :PORT listens on every interface. */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || !(port > 0 && port < 65536)) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--listen ${JSON.stringify(text)} is not ADDR:PORT`,
+      "For example: --listen 0.0.0.0:8080 or --listen :443",
+    );
+  }
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+export function enableGateway(
+  zone: ZoneWriter,
+  paths: HomePaths,
+  deviceName: string,
+  options: { listen?: string; host?: string; certFile?: string; keyFile?: string },
+): GatewayConfig {
+  const listen = options.listen ?? DEFAULT_GATEWAY_LISTEN;
+  parseListen(listen);
+  const host = options.host?.toLowerCase().replace(/\.$/, "") ?? null;
+  if (
+    host !== null &&
+    !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
+      host,
+    )
+  ) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--host ${JSON.stringify(options.host)} is not a host name`,
+      "For example: --host home.example.com",
+    );
+  }
+  if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
+    throw new BuckyError(
+      "E_USAGE",
+      "--tls-cert and --tls-key go together",
+      "Give both, or neither for plain HTTP.",
+    );
+  }
+  const files = tlsFiles(paths);
+  if (options.certFile && options.keyFile) {
+    for (const [file, marker] of [
+      [options.certFile, "CERTIFICATE"],
+      [options.keyFile, "PRIVATE KEY"],
+    ] as const) {
+      if (!existsSync(file) || !readFileSync(file, "utf8").includes(marker)) {
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `${file} is not a PEM file holding a ${marker.toLowerCase()}`,
+        );
+      }
+    }
+    mkdirSync(join(paths.home, "gateway"), { recursive: true, mode: 0o700 });
+    copyFileSync(options.certFile, files.cert);
+    copyFileSync(options.keyFile, files.key);
+  } else {
+    rmSync(files.cert, { force: true });
+    rmSync(files.key, { force: true });
+  }
+  const config: GatewayConfig = { listen, host, https: options.certFile !== undefined };
+  zone.write([{ key: gatewayKey(deviceName), value: JSON.stringify(config) }]);
+  zone.log.info("gateway enabled", { listen, host: host ?? undefined, https: config.https });
+  return config;
+}
+
+export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled: boolean } {
+  if (!readGateway(zone.db, deviceName)) return { disabled: false };
+  zone.write([{ key: gatewayKey(deviceName), value: null }]);
+  zone.log.info("gateway disabled", {});
+  return { disabled: true };
+}

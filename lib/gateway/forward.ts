@@ -1,0 +1,137 @@
+/**
+ * Forwarding HTTP and WebSocket traffic on to an app, shared by the gateway and by the
+ * ingress each device serves for its own apps. Hop-by-hop headers stop here, and the
+ * zone's session cookie never reaches an app.
+ */
+import type { ServerWebSocket, WebSocketHandler } from "bun";
+import { SESSION_COOKIE } from "./sessions.ts";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+/** The request headers an app receives: the client's, less hop-by-hop ones and bucky's cookie. */
+export function forwardedHeaders(incoming: Headers, extra: Record<string, string>): Headers {
+  const headers = new Headers();
+  const listed = (incoming.get("connection") ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((name) => name.trim());
+  for (const [name, value] of incoming) {
+    if (
+      HOP_BY_HOP.has(name) ||
+      listed.includes(name) ||
+      name.startsWith("bucky-") ||
+      name.startsWith("sec-websocket")
+    )
+      continue;
+    if (name === "cookie") {
+      const kept = value
+        .split(";")
+        .map((part) => part.trim())
+        .filter((part) => !part.startsWith(`${SESSION_COOKIE}=`));
+      if (kept.length > 0) headers.set("cookie", kept.join("; "));
+      continue;
+    }
+    headers.set(name, value);
+  }
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return headers;
+}
+
+/** The response headers a client receives: the app's, less hop-by-hop ones. */
+export function returnedHeaders(incoming: Headers): Headers {
+  const headers = new Headers();
+  for (const [name, value] of incoming)
+    if (!HOP_BY_HOP.has(name) || name === "content-length") headers.append(name, value);
+  return headers;
+}
+
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/** What a bridged WebSocket carries: where its other end is, and what waits to be sent. */
+export interface BridgeData {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly tls?: { ca: string; checkServerIdentity: () => undefined };
+  readonly protocols: string[];
+  backend?: WebSocket;
+  readonly queue: (string | Uint8Array)[];
+  /** Told when the bridge closes, with the bytes each way (for accounting). */
+  readonly done?: (bytesIn: number, bytesOut: number) => void;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export function bridgeData(
+  url: string,
+  options: {
+    headers?: Record<string, string>;
+    tls?: BridgeData["tls"];
+    protocols?: string | null;
+    done?: BridgeData["done"];
+  },
+): BridgeData {
+  return {
+    url,
+    headers: options.headers ?? {},
+    ...(options.tls ? { tls: options.tls } : {}),
+    protocols: options.protocols ? options.protocols.split(",").map((p) => p.trim()) : [],
+    queue: [],
+    ...(options.done ? { done: options.done } : {}),
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+}
+
+/**
+ * Bun.serve WebSocket handlers that join a client's socket to a new one towards the app:
+ * messages flow both ways as they come, and when either side closes, so does the other.
+ */
+export const websocketBridge: WebSocketHandler<BridgeData> = {
+  open(client) {
+    const data = client.data;
+    const backend = new WebSocket(data.url, {
+      headers: data.headers,
+      protocols: data.protocols,
+      ...(data.tls ? { tls: data.tls } : {}),
+    } as unknown as string[]);
+    backend.binaryType = "arraybuffer";
+    data.backend = backend;
+    backend.onopen = () => {
+      for (const message of data.queue.splice(0)) backend.send(message);
+    };
+    backend.onmessage = (event) => {
+      const message =
+        typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
+      data.bytesOut += typeof message === "string" ? Buffer.byteLength(message) : message.length;
+      client.send(message);
+    };
+    backend.onclose = (event) =>
+      client.close(event.code === 1005 ? 1000 : event.code, event.reason);
+    backend.onerror = () => client.close(1011, "the app's end of the connection failed");
+  },
+  message(client, message) {
+    const data = client.data;
+    data.bytesIn += typeof message === "string" ? Buffer.byteLength(message) : message.length;
+    if (data.backend?.readyState === WebSocket.OPEN) data.backend.send(message);
+    else data.queue.push(message);
+  },
+  close(client: ServerWebSocket<BridgeData>) {
+    const data = client.data;
+    if (data.backend && data.backend.readyState <= WebSocket.OPEN) data.backend.close();
+    data.done?.(data.bytesIn, data.bytesOut);
+  },
+};

@@ -1,0 +1,51 @@
+/**
+ * A device's door for the zone's gateways to the apps it runs: `/v1/ingress/<app>/…` on
+ * its peer API (members only), forwarded as it streams to the app on 127.0.0.1.
+ */
+import type { Server } from "bun";
+import { readReport } from "../apps/spec.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import {
+  type BridgeData,
+  bridgeData,
+  forwardedHeaders,
+  isWebSocketUpgrade,
+  returnedHeaders,
+} from "./forward.ts";
+
+export async function ingress(
+  node: NodeContext,
+  app: string,
+  request: Request,
+  server: Server<BridgeData>,
+): Promise<Response> {
+  const report = readReport(node.db, node.deviceName, app);
+  if (!report?.url || (report.state !== "running" && report.state !== "unhealthy")) {
+    throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
+  }
+  const url = new URL(request.url);
+  const path = url.pathname.slice(`/v1/ingress/${app}`.length) + url.search || "/";
+  // The gateway already set X-Forwarded-*; bucky's own request headers stop here.
+  const headers = forwardedHeaders(request.headers, { host: request.headers.get("host") ?? "" });
+  if (isWebSocketUpgrade(request)) {
+    const data = bridgeData(`${report.url.replace(/^http/, "ws")}${path}`, {
+      headers: Object.fromEntries(headers),
+      protocols: request.headers.get("sec-websocket-protocol"),
+    });
+    if (server.upgrade(request, { data })) return new Response(null);
+    throw new BuckyError("E_USAGE", "the WebSocket upgrade failed");
+  }
+  const response = await fetch(`${report.url}${path}`, {
+    method: request.method,
+    headers,
+    body: request.body,
+    redirect: "manual",
+    duplex: "half",
+  } as RequestInit);
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: returnedHeaders(response.headers),
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * Where a request to the gateway goes, from its host and path alone. The zone's own host
+ * (exact match) is tried before the per-app wildcard `<app>.<zone host>`; an app may
+ * also be reached by path, `/apps/<app>/…`, which is stripped before forwarding.
+ */
+import { checkAppName } from "../../protocol/names.ts";
+
+export type Route =
+  | { readonly kind: "app"; readonly app: string; readonly path: string; readonly prefix: string }
+  | { readonly kind: "app-slash"; readonly app: string }
+  | { readonly kind: "ndn"; readonly id: string }
+  | { readonly kind: "login" }
+  | { readonly kind: "home" }
+  | { readonly kind: "unknown-host" };
+
+/** Reserved paths of the gateway itself. */
+export const LOGIN_PATH = "/_bucky/login";
+
+export function route(
+  hostHeader: string | null,
+  pathAndQuery: string,
+  zoneHost: string | null,
+): Route {
+  const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  if (zoneHost !== null && host !== zoneHost && host.endsWith(`.${zoneHost}`)) {
+    const label = host.slice(0, -(zoneHost.length + 1));
+    // Exactly one label, and an app's name: anything else is not this zone's.
+    if (label.includes(".") || !checkAppName(label).ok) return { kind: "unknown-host" };
+    return { kind: "app", app: label, path: pathAndQuery, prefix: "" };
+  }
+  const [path] = pathAndQuery.split("?") as [string];
+  if (path === LOGIN_PATH) return { kind: "login" };
+  if (path.startsWith("/ndn/")) return { kind: "ndn", id: path.slice("/ndn/".length) };
+  const match = /^\/apps\/([^/?]+)(\/.*)?$/.exec(pathAndQuery);
+  if (match) {
+    const app = match[1] as string;
+    if (!checkAppName(app).ok) return { kind: "home" };
+    if (match[2] === undefined) return { kind: "app-slash", app };
+    return { kind: "app", app, path: match[2], prefix: `/apps/${app}` };
+  }
+  return { kind: "home" };
+}

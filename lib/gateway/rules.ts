@@ -1,0 +1,113 @@
+/** The zone's access rules, kept at `system/rules/<id>`: add, list, remove. */
+import { randomBytes } from "node:crypto";
+import { and, eq, gte, lt } from "drizzle-orm";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { decodeRule, parseDays, parseWindow, type Rule } from "../../protocol/rules.ts";
+import { BuckyError } from "../errors.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+
+const PREFIX = "system/rules/";
+
+export interface RuleRequest {
+  readonly action: string;
+  readonly app: string;
+  readonly client?: string;
+  readonly device?: string;
+  readonly between?: string;
+  readonly days?: string;
+}
+
+export function readRules(db: StateQueries): Rule[] {
+  const rows = db
+    .select({ value: state.value })
+    .from(state)
+    .where(and(gte(state.key, PREFIX), lt(state.key, `${PREFIX}\x7f`)))
+    .all();
+  return rows.flatMap((row) => {
+    if (!row.value) return [];
+    try {
+      return [decodeRule(JSON.parse(row.value))];
+    } catch (error) {
+      // A malformed rule from a newer bucky is ignored, not enforced wrongly.
+      if (error instanceof ProtocolError || error instanceof SyntaxError) return [];
+      throw error;
+    }
+  });
+}
+
+export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
+  if (request.action !== "block") {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `unknown rule action "${request.action}"`,
+      "Rules can block: bucky rule add block --app <app> …",
+    );
+  }
+  if (request.client !== undefined && request.device !== undefined) {
+    throw new BuckyError("E_USAGE", "a rule names a client address or a device, not both");
+  }
+  if (request.device !== undefined && !zone.membership().byName.has(request.device as never)) {
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `the zone has no device named ${request.device}`,
+      "See them with `bucky devices`.",
+    );
+  }
+  const between = request.between === undefined ? undefined : parseWindow(request.between);
+  if (request.between !== undefined && !between) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--between ${JSON.stringify(request.between)} is not a time window`,
+      "For example: --between 21:00-07:00",
+    );
+  }
+  const days = request.days === undefined ? undefined : parseDays(request.days);
+  if (request.days !== undefined && !days) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--days ${JSON.stringify(request.days)} is not a list of days`,
+      "For example: --days mon-fri or --days sat,sun",
+    );
+  }
+  const rule: Rule = {
+    id: randomBytes(4).toString("hex"),
+    action: "block",
+    app: request.app,
+    ...(request.client !== undefined ? { client: request.client } : {}),
+    ...(request.device !== undefined ? { device: request.device } : {}),
+    ...(between ? { between } : {}),
+    ...(days ? { days } : {}),
+  };
+  zone.write([{ key: `${PREFIX}${rule.id}`, value: JSON.stringify(rule) }]);
+  zone.log.info("rule added", { id: rule.id, app: rule.app });
+  return rule;
+}
+
+export function removeRule(zone: ZoneWriter, id: string): { id: string; removed: true } {
+  const row = zone.db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, `${PREFIX}${id}`))
+    .get();
+  if (!row?.value)
+    throw new BuckyError("E_NOT_FOUND", `no rule ${id}`, "See the rules with `bucky rule list`.");
+  zone.write([{ key: `${PREFIX}${id}`, value: null }]);
+  zone.log.info("rule removed", { id });
+  return { id, removed: true };
+}
+
+/** A rule as a person reads it: "block notes for 192.168.1.7 21:00-07:00 mon-fri". */
+export function describeRule(rule: Rule): string {
+  const time = (minute: number) =>
+    `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
+  return [
+    `block ${rule.app === "*" ? "every app" : rule.app}`,
+    rule.client ? `for ${rule.client}` : rule.device ? `for device ${rule.device}` : "for everyone",
+    rule.between ? `${time(rule.between.start)}-${time(rule.between.end)}` : "",
+    rule.days ? rule.days.join(",") : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+}

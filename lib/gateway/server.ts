@@ -1,0 +1,463 @@
+/**
+ * The zone gateway: the front door people reach apps through. For each request it finds
+ * the app (by host or path), applies the zone's rules, requires a session for zone-only
+ * apps (except their open paths), enforces the app's limits, and forwards the request,
+ * streaming, to the device that runs the app, counting what goes each way.
+ */
+import { readFileSync } from "node:fs";
+import type { Server } from "bun";
+import { parseObjectId } from "../../protocol/ndn.ts";
+import { localTime, ruleMatches } from "../../protocol/rules.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
+import { ndnResponse } from "../ndn/serve.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { Accounting } from "./accounting.ts";
+import { type GatewayConfig, parseListen, tlsFiles } from "./config.ts";
+import {
+  type BridgeData,
+  bridgeData,
+  forwardedHeaders,
+  isWebSocketUpgrade,
+  returnedHeaders,
+  websocketBridge,
+} from "./forward.ts";
+import { counter, TokenBucket, throttle } from "./limits.ts";
+import { escapeHtml, page } from "./pages.ts";
+import { isPublicObject } from "./public-objects.ts";
+import { route } from "./routing.ts";
+import { describeRule } from "./rules.ts";
+import { acceptLogin, checkSession, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
+import { type AppEntry, RouteTable } from "./table.ts";
+
+/** How long an app may take to start answering before the gateway gives up (504). */
+export const BACKEND_TIMEOUT_MS = 30_000;
+/** Request bodies larger than this are refused (413). */
+export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/** A connection with nothing moving for this long is closed (slow clients). */
+export const IDLE_TIMEOUT_S = 30;
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
+  readonly backendTimeoutMs?: number;
+  readonly liveWindowMs: number;
+  readonly log: Log;
+  /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
+  readonly timeZone?: string;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  /** Writes what was counted but not yet flushed. */
+  flushTraffic(): void;
+  stop(): void;
+}
+
+interface Limiter {
+  readonly key: string;
+  readonly requests?: TokenBucket;
+  readonly bandwidth?: TokenBucket;
+}
+
+export function startGateway(node: NodeContext, options: GatewayOptions): RunningGateway {
+  const { config, log } = options;
+  const backendTimeoutMs = options.backendTimeoutMs ?? BACKEND_TIMEOUT_MS;
+  const table = new RouteTable(node, options.liveWindowMs);
+  const accounting = new Accounting(node.db, node.now);
+  const limiters = new Map<string, Limiter>();
+  table.start();
+  accounting.start();
+
+  const limiterOf = (entry: AppEntry): Limiter => {
+    const key = `${entry.limits.rps ?? ""}/${entry.limits.bandwidthBytesPerSecond ?? ""}`;
+    const current = limiters.get(entry.spec.app);
+    if (current?.key === key) return current;
+    const { rps, bandwidthBytesPerSecond: bps } = entry.limits;
+    const limiter: Limiter = {
+      key,
+      ...(rps ? { requests: new TokenBucket(rps, rps, node.now) } : {}),
+      // A quarter second of bytes may go at once; the rest waits its turn.
+      ...(bps ? { bandwidth: new TokenBucket(bps, Math.max(16 * 1024, bps / 4), node.now) } : {}),
+    };
+    limiters.set(entry.spec.app, limiter);
+    return limiter;
+  };
+
+  const handle = async (
+    request: Request,
+    server: Server<BridgeData>,
+  ): Promise<Response | undefined> => {
+    const startMs = performance.now();
+    const client = server.requestIP(request)?.address ?? "unknown";
+    const url = new URL(request.url);
+    const target = route(request.headers.get("host"), url.pathname + url.search, config.host);
+    const finish = (app: string, response: Response, bytesIn = 0) => {
+      // Pages the gateway makes itself are counted and logged as they leave.
+      const size = Number(response.headers.get("content-length") ?? 0);
+      done(app, response.status, bytesIn, size);
+      return response;
+    };
+    const done = (app: string, status: number, bytesIn: number, bytesOut: number) => {
+      if (app) accounting.count(app, client, bytesIn, bytesOut);
+      log.info("gateway request", {
+        app: app || undefined,
+        status,
+        bytesIn,
+        bytesOut,
+        ms: Math.round(performance.now() - startMs),
+        client,
+      });
+    };
+
+    switch (target.kind) {
+      case "login":
+        return finish(
+          "",
+          login(node, url.searchParams.get("token") ?? "", config, request.headers.get("host")),
+        );
+      case "ndn":
+        return finish("", await servePublicObject(node, target.id, request));
+      case "home":
+        return finish("", homePage(table));
+      case "unknown-host":
+        return finish(
+          "",
+          page(404, "No such app", ["This address does not name an app of this zone."]),
+        );
+      case "app-slash":
+        return finish(
+          target.app,
+          new Response(null, { status: 308, headers: { location: `/apps/${target.app}/` } }),
+        );
+    }
+
+    const entry = table.app(target.app);
+    if (!entry) {
+      return finish(
+        "",
+        page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
+      );
+    }
+    const session = checkSession(node, request.headers.get("cookie"));
+    const deviceName =
+      "device" in session ? node.membership().byId.get(session.device)?.name : undefined;
+    const at = localTime(new Date(node.now()), options.timeZone);
+    const blocked = table
+      .rules()
+      .find((rule) =>
+        ruleMatches(rule, {
+          app: target.app,
+          client,
+          ...(deviceName ? { device: deviceName } : {}),
+          ...at,
+        }),
+      );
+    if (blocked) {
+      return finish(
+        target.app,
+        page(403, "Blocked by a rule", [
+          `${escapeHtml(target.app)} is blocked here by rule <code>${blocked.id}</code>: ${escapeHtml(describeRule(blocked))}.`,
+        ]),
+      );
+    }
+    const open = entry.spec.manifest.openPaths.some((prefix) => target.path.startsWith(prefix));
+    if (entry.spec.manifest.exposure === "zone" && !open && !("device" in session)) {
+      return finish(
+        target.app,
+        page(401, "Sign in to reach this app", [
+          `${escapeHtml(target.app)} is only for people of this zone, and ${escapeHtml(session.problem)}.`,
+          "On one of the zone's devices, run <code>bucky login-link</code> and open the link it prints.",
+        ]),
+      );
+    }
+    const limiter = limiterOf(entry);
+    const allowed = limiter.requests?.take() ?? { ok: true };
+    if (!allowed.ok) {
+      const retryAfter = String(Math.max(1, Math.ceil(allowed.waitMs / 1000)));
+      return finish(
+        target.app,
+        page(
+          429,
+          "Too many requests",
+          [
+            `${escapeHtml(target.app)} takes at most ${entry.limits.rps} requests a second. Try again in ${retryAfter} s.`,
+          ],
+          { "retry-after": retryAfter },
+        ),
+      );
+    }
+    const status = entry.status;
+    if (status.state !== "running" && status.state !== "unhealthy") {
+      const why = status.error ? `: ${escapeHtml(status.error)}` : "";
+      return finish(
+        target.app,
+        page(
+          503,
+          `${target.app} is not running`,
+          [
+            `Its state is <b>${status.state}</b>${why}.`,
+            "It restarts by itself when it can; try again in a moment.",
+          ],
+          { "retry-after": "5" },
+        ),
+      );
+    }
+
+    const forwarded = forwardedHeaders(request.headers, {
+      host: request.headers.get("host") ?? "",
+      "x-forwarded-for": client,
+      "x-forwarded-host": request.headers.get("host") ?? "",
+      "x-forwarded-proto": config.https ? "https" : "http",
+      ...(target.prefix ? { "x-forwarded-prefix": target.prefix } : {}),
+    });
+
+    if (isWebSocketUpgrade(request)) {
+      const data = websocketTarget(
+        node,
+        entry,
+        target.path,
+        forwarded,
+        request.headers.get("sec-websocket-protocol"),
+        (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
+      );
+      if (data && server.upgrade(request, { data })) return undefined;
+      return finish(
+        target.app,
+        page(502, "The app cannot take this connection", [
+          "Its device could not be reached for a WebSocket.",
+        ]),
+      );
+    }
+
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > MAX_BODY_BYTES)
+      return finish(
+        target.app,
+        page(413, "Too large", [`Requests are at most ${MAX_BODY_BYTES} bytes.`]),
+      );
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let body: ReadableStream | null = null;
+    if (request.body) {
+      body = request.body.pipeThrough(
+        counter((n) => {
+          bytesIn += n;
+          if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
+        }),
+      );
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DOMException("the app did not answer in time", "TimeoutError")),
+      backendTimeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await forward(node, entry, target.path, {
+        method: request.method,
+        headers: forwarded,
+        body,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      const timedOut = abort.signal.aborted;
+      log.warn("gateway could not reach an app", {
+        app: target.app,
+        error: String((error as Error).message ?? error),
+      });
+      return finish(
+        target.app,
+        timedOut
+          ? page(504, `${target.app} did not answer`, [
+              `It took longer than ${backendTimeoutMs / 1000} s to start answering.`,
+            ])
+          : page(502, `${target.app} could not be reached`, [
+              "Its device did not answer; try again in a moment.",
+            ]),
+        bytesIn,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+
+    let stream = response.body;
+    if (stream) {
+      stream = stream.pipeThrough(counter((n) => (bytesOut += n)));
+      if (limiter.bandwidth) stream = stream.pipeThrough(throttle(limiter.bandwidth));
+      stream = stream.pipeThrough(
+        new TransformStream({
+          flush: () => done(target.app, response.status, bytesIn, bytesOut),
+        }),
+      );
+    } else {
+      done(target.app, response.status, bytesIn, 0);
+    }
+    return new Response(stream, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: returnedHeaders(response.headers),
+    });
+  };
+
+  const { host, port } = parseListen(config.listen);
+  const tls = config.https ? tlsFiles(node.zone.paths) : undefined;
+  let server: Server<BridgeData>;
+  try {
+    server = Bun.serve<BridgeData>({
+      hostname: host,
+      port,
+      idleTimeout: IDLE_TIMEOUT_S,
+      maxRequestBodySize: MAX_BODY_BYTES,
+      ...(tls
+        ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } }
+        : {}),
+      fetch: (request, srv) =>
+        handle(request, srv).catch((error: unknown) => {
+          if (!(error instanceof BuckyError)) throw error;
+          return page(error.httpStatus, "The gateway refused this request", [
+            escapeHtml(error.message),
+          ]);
+        }),
+      websocket: websocketBridge,
+      error: (error) => {
+        log.error("gateway fault", { error: String(error?.stack ?? error) });
+        return page(500, "Something went wrong in the gateway", ["The request was not forwarded."]);
+      },
+    });
+  } catch (error) {
+    table.stop();
+    accounting.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `the gateway cannot listen on ${config.listen}${code ? ` (${code})` : ""}`,
+      "Choose another address with `bucky gateway enable --listen`.",
+      { cause: error },
+    );
+  }
+  const url = `${config.https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${server.port}`;
+  log.info("gateway started", {
+    listen: config.listen,
+    host: config.host ?? undefined,
+    https: config.https,
+  });
+  return {
+    url,
+    flushTraffic: () => accounting.flush(),
+    stop() {
+      server.stop(true);
+      table.stop();
+      accounting.stop();
+    },
+  };
+}
+
+/** Forwards to the app: directly when it runs here, else through its device's ingress. */
+async function forward(
+  node: NodeContext,
+  entry: AppEntry,
+  path: string,
+  init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
+): Promise<Response> {
+  const { device, url } = entry.status;
+  if (device === node.deviceName) {
+    if (!url) throw new BuckyError("E_UNAVAILABLE", `${entry.spec.app} has no HTTP address`);
+    return fetch(`${url}${path}`, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
+  }
+  const peer = node.peers().find((p) => p.name === device);
+  if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
+  return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
+}
+
+function websocketTarget(
+  node: NodeContext,
+  entry: AppEntry,
+  path: string,
+  headers: Headers,
+  protocols: string | null,
+  done: (bytesIn: number, bytesOut: number) => void,
+): BridgeData | undefined {
+  const plain = Object.fromEntries(headers);
+  if (entry.status.device === node.deviceName) {
+    if (!entry.status.url) return undefined;
+    return bridgeData(`${entry.status.url.replace(/^http/, "ws")}${path}`, {
+      headers: plain,
+      protocols,
+      done,
+    });
+  }
+  const peer = node.peers().find((p) => p.name === entry.status.device);
+  if (!peer) return undefined;
+  const ingress = `/v1/ingress/${entry.spec.app}${path}`;
+  const address = node.client.addressesOf(peer)[0] as string;
+  return bridgeData(`${address.replace(/^https/, "wss")}${ingress}`, {
+    headers: { ...plain, ...node.client.websocketHeaders(peer, ingress) },
+    tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+    protocols,
+    done,
+  });
+}
+
+function login(
+  node: NodeContext,
+  token: string,
+  config: GatewayConfig,
+  hostHeader: string | null,
+): Response {
+  try {
+    const { cookie } = acceptLogin(node, token);
+    const attributes = [
+      `${SESSION_COOKIE}=${cookie}`,
+      "Path=/",
+      "HttpOnly",
+      "SameSite=Lax",
+      `Max-Age=${SESSION_TTL_S}`,
+    ];
+    // Reached by the zone's name, the session covers every app's subdomain; reached by
+    // address, it stays with that address.
+    const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "");
+    if (config.host && (host === config.host || host.endsWith(`.${config.host}`)))
+      attributes.push(`Domain=${config.host}`);
+    if (config.https) attributes.push("Secure");
+    return new Response(null, {
+      status: 303,
+      headers: { location: "/", "set-cookie": attributes.join("; "), "cache-control": "no-store" },
+    });
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+    return page(403, "This login link does not work", [
+      escapeHtml(error.message),
+      error.hint ? escapeHtml(error.hint) : "",
+    ]);
+  }
+}
+
+function homePage(table: RouteTable): Response {
+  const apps = table
+    .allApps()
+    .filter((entry) => entry.spec.manifest.exposure === "public")
+    .map(
+      (entry) =>
+        `<a href="/apps/${entry.spec.app}/">${escapeHtml(entry.spec.app)}</a>${entry.spec.manifest.description ? `: ${escapeHtml(entry.spec.manifest.description)}` : ""}`,
+    );
+  return page(200, "This zone's apps", apps.length ? apps : ["No public apps yet."]);
+}
+
+/** `/ndn/<id>` for objects the zone marked public: from this device, fetched first if need be. */
+async function servePublicObject(
+  node: NodeContext,
+  id: string,
+  request: Request,
+): Promise<Response> {
+  const parsed = parseObjectId(id);
+  if (!parsed || !isPublicObject(node.db, parsed.id)) {
+    return page(404, "No such object", ["This gateway serves only objects the zone made public."]);
+  }
+  await fetchToStore(parsed.id, node.store, [
+    storeSource(node.store),
+    ...node.peers().map((peer) => peerSource(node.client, peer)),
+  ]);
+  return ndnResponse(node.store, id, request);
+}

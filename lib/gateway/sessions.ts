@@ -1,0 +1,143 @@
+/**
+ * Login links and session cookies. A link is a one-time login token signed by the device
+ * that made it; a gateway that accepts one (from a member, unexpired, never used before)
+ * sets a session cookie it signs itself. Zone-only apps then need that cookie.
+ */
+import { randomBytes } from "node:crypto";
+import { eq, lt } from "drizzle-orm";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import {
+  NONCE_BYTES,
+  signLoginToken,
+  signSession,
+  verifyLoginToken,
+  verifySession,
+} from "../../protocol/session.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { usedLogins } from "../store/schema.ts";
+import { standingOf } from "../sync/membership.ts";
+import { type GatewayConfig, parseListen, readGateway } from "./config.ts";
+import { LOGIN_PATH } from "./routing.ts";
+
+export const SESSION_COOKIE = "bucky_session";
+export const SESSION_TTL_S = 30 * 24 * 3600;
+export const DEFAULT_LINK_TTL_MS = 3600_000;
+
+export interface LoginLink {
+  readonly url: string;
+  readonly expiresAt: string;
+}
+
+/** A one-time link to a gateway of the zone (this device if it is one) that opens a session. */
+export function createLoginLink(node: NodeContext, ttlMs: number): LoginLink {
+  if (!(ttlMs > 0 && ttlMs <= 7 * 24 * 3600_000)) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      "a login link lasts from a second to 7 days",
+      "For example: --ttl 1h",
+    );
+  }
+  const gateway = findGateway(node);
+  const expiresAt = Math.floor((node.now() + ttlMs) / 1000);
+  const token = signLoginToken(
+    { zone: node.zoneId, nonce: new Uint8Array(randomBytes(NONCE_BYTES)), expiresAt },
+    node.zone.deviceKey,
+  );
+  node.log.info("login link created", { expiresAt: new Date(expiresAt * 1000).toISOString() });
+  return {
+    url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token.jws}`,
+    expiresAt: new Date(expiresAt * 1000).toISOString(),
+  };
+}
+
+function findGateway(node: NodeContext): { config: GatewayConfig; address?: string } {
+  const own = readGateway(node.db, node.deviceName);
+  if (own) return { config: own };
+  for (const member of node.membership().byName.values()) {
+    const config = readGateway(node.db, member.name);
+    const peer = node.peers().find((p) => p.id === member.id);
+    if (config && peer) return { config, address: new URL(peer.addresses[0] as string).hostname };
+  }
+  throw new BuckyError(
+    "E_NOT_FOUND",
+    "the zone has no gateway yet",
+    "Make one with `bucky gateway enable` on a device people can reach.",
+  );
+}
+
+/** The URL people reach a gateway at: its host name, else its listen address. */
+export function gatewayBase(config: GatewayConfig, fallbackHost?: string): string {
+  const { host, port } = parseListen(config.listen);
+  const name =
+    config.host ?? (host === "0.0.0.0" || host === "::" ? (fallbackHost ?? "127.0.0.1") : host);
+  const scheme = config.https ? "https" : "http";
+  const defaultPort = config.https ? 443 : 80;
+  return `${scheme}://${name.includes(":") ? `[${name}]` : name}${port === defaultPort ? "" : `:${port}`}`;
+}
+
+/** Accepts a login token once; returns the session cookie's value. */
+export function acceptLogin(
+  node: NodeContext,
+  token: string,
+): { cookie: string; device: DeviceId } {
+  const nowS = Math.floor(node.now() / 1000);
+  let login: ReturnType<typeof verifyLoginToken>;
+  try {
+    login = verifyLoginToken(token, node.zoneId, nowS);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError(
+        "E_PERMISSION",
+        `this login link does not work: ${error.message}`,
+        "Make a new one with `bucky login-link`.",
+      );
+    throw error;
+  }
+  if (standingOf(node.membership(), login.issuer) !== "member") {
+    throw new BuckyError(
+      "E_PERMISSION",
+      "this login link was made by a device that is no longer in the zone",
+    );
+  }
+  node.db.delete(usedLogins).where(lt(usedLogins.expiresAt, nowS)).run();
+  if (node.db.select().from(usedLogins).where(eq(usedLogins.nonce, login.nonce)).get()) {
+    throw new BuckyError(
+      "E_PERMISSION",
+      "this login link was already used",
+      "Each link works once; make a new one with `bucky login-link`.",
+    );
+  }
+  node.db.insert(usedLogins).values({ nonce: login.nonce, expiresAt: login.expiresAt }).run();
+  const cookie = signSession(
+    { zone: node.zoneId, device: login.issuer, expiresAt: nowS + SESSION_TTL_S },
+    node.zone.deviceKey,
+  );
+  node.log.info("session opened", { device: node.membership().byId.get(login.issuer)?.name });
+  return { cookie, device: login.issuer };
+}
+
+/** The device behind a valid session cookie, or why there is none. */
+export function checkSession(
+  node: NodeContext,
+  cookieHeader: string | null,
+): { device: DeviceId } | { problem: string } {
+  const value = cookieHeader
+    ?.split(";")
+    .map((part) => part.trim())
+    .find((part) => part.startsWith(`${SESSION_COOKIE}=`))
+    ?.slice(SESSION_COOKIE.length + 1);
+  if (!value) return { problem: "you are not signed in" };
+  try {
+    const session = verifySession(value, node.zoneId, Math.floor(node.now() / 1000));
+    const membership = node.membership();
+    if (standingOf(membership, session.issuer) !== "member")
+      return { problem: "your session was opened by a gateway no longer in the zone" };
+    return { device: session.device };
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      return { problem: `your session does not work: ${error.message}` };
+    throw error;
+  }
+}

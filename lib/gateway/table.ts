@@ -1,0 +1,92 @@
+/**
+ * What the gateway knows of the zone's apps, rebuilt from the state whenever it changes
+ * (and every second, as heartbeats age), so a request reads memory, not the database:
+ * each app's spec, where it runs, its limits, and the rules.
+ */
+import { eq } from "drizzle-orm";
+import type { Rule } from "../../protocol/rules.ts";
+import { type AppSpec, appKeys, readSpecs } from "../apps/spec.ts";
+import { type AppStatus, appStatuses } from "../apps/status.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { state } from "../store/schema.ts";
+import { readRules } from "./rules.ts";
+
+export interface AppLimits {
+  readonly rps?: number;
+  readonly bandwidthBytesPerSecond?: number;
+}
+
+export interface AppEntry {
+  readonly spec: AppSpec;
+  readonly status: AppStatus;
+  readonly limits: AppLimits;
+}
+
+export const limitsKey = (app: string) => `${appKeys.specPrefix}${app}/limits`;
+
+export class RouteTable {
+  private apps = new Map<string, AppEntry>();
+  private rulesList: Rule[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly liveWindowMs: number,
+  ) {}
+
+  start(): void {
+    this.refresh();
+    this.unsubscribe = this.node.onChange((changesets) => {
+      if (
+        changesets.some((c) => c.ops.some((op) => /^(users|nodes|system|devices)\//.test(op.key)))
+      )
+        this.refresh();
+    });
+    this.timer = setInterval(() => this.refresh(), 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+  }
+
+  app(name: string): AppEntry | undefined {
+    return this.apps.get(name);
+  }
+
+  rules(): readonly Rule[] {
+    return this.rulesList;
+  }
+
+  allApps(): readonly AppEntry[] {
+    return [...this.apps.values()];
+  }
+
+  refresh(): void {
+    const statuses = new Map(
+      appStatuses(this.node, this.liveWindowMs).map((status) => [status.app, status]),
+    );
+    const apps = new Map<string, AppEntry>();
+    for (const spec of readSpecs(this.node.db)) {
+      const status = statuses.get(spec.app);
+      if (spec.desired === "removed" || !status) continue;
+      apps.set(spec.app, {
+        spec,
+        status,
+        limits: { ...spec.manifest.limits, ...readLimits(this.node, spec.app) },
+      });
+    }
+    this.apps = apps;
+    this.rulesList = readRules(this.node.db);
+  }
+}
+
+function readLimits(node: NodeContext, app: string): AppLimits {
+  const row = node.db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, limitsKey(app)))
+    .get();
+  return row?.value ? (JSON.parse(row.value) as AppLimits) : {};
+}

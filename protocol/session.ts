@@ -1,0 +1,99 @@
+/**
+ * Sessions for people reaching zone-only apps through a gateway. A device of the zone
+ * signs a one-time login token (`bucky login-link`); a gateway that accepts it sets a
+ * session cookie it signs itself. Both are compact JWS by a device key, so any gateway of
+ * the zone checks any session with the zone state alone: the signer must be a member.
+ */
+import type { SigningKey } from "./ed25519.ts";
+import { verifyKeyFromPublicKey } from "./ed25519.ts";
+import { fromBase64url, toBase64url } from "./encoding.ts";
+import { check } from "./errors.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseDeviceId,
+  publicKeyOfId,
+  type ZoneId,
+} from "./ids.ts";
+import { decodeJws, signJws, verifyJws } from "./jws.ts";
+import { requireOnlyFields, requireRecord, requireString, requireUint } from "./shape.ts";
+
+export const LOGIN_TYPE = "bucky-login/1";
+export const SESSION_TYPE = "bucky-session/1";
+export const NONCE_BYTES = 16;
+
+export interface LoginToken {
+  readonly zone: ZoneId;
+  /** The device that issued it. */
+  readonly issuer: DeviceId;
+  /** Makes it one-time: a gateway accepts each nonce once. */
+  readonly nonce: string;
+  /** Seconds since the epoch. */
+  readonly expiresAt: number;
+  readonly jws: string;
+}
+
+export interface Session {
+  readonly zone: ZoneId;
+  /** The gateway device that set it. */
+  readonly issuer: DeviceId;
+  /** The device whose login link opened it: rules can name it. */
+  readonly device: DeviceId;
+  readonly expiresAt: number;
+}
+
+export function signLoginToken(
+  fields: { zone: ZoneId; nonce: Uint8Array; expiresAt: number },
+  device: SigningKey,
+): LoginToken {
+  const issuer = deviceIdFromPublicKey(device.publicKey);
+  const nonce = toBase64url(fields.nonce);
+  const jws = signJws(
+    { alg: "EdDSA", typ: LOGIN_TYPE, kid: issuer },
+    { zone: fields.zone, nonce, exp: fields.expiresAt },
+    device,
+  );
+  return { zone: fields.zone, issuer, nonce, expiresAt: fields.expiresAt, jws };
+}
+
+/** Checks a login token's signature, zone and expiry (whether its issuer is a member is the caller's). */
+export function verifyLoginToken(token: string, zone: ZoneId, nowSeconds: number): LoginToken {
+  const { decoded, issuer, payload } = open(token, LOGIN_TYPE, ["zone", "nonce", "exp"]);
+  check(payload.zone === zone, "the login link is for another zone");
+  const nonce = requireString(payload.nonce, "login nonce", 64);
+  check(fromBase64url(nonce)?.length === NONCE_BYTES, "the login link's nonce is malformed");
+  const expiresAt = requireUint(payload.exp, "login exp");
+  check(expiresAt > nowSeconds, "the login link has expired");
+  return { zone, issuer, nonce, expiresAt, jws: decoded.compact };
+}
+
+export function signSession(fields: Omit<Session, "issuer">, gateway: SigningKey): string {
+  const issuer = deviceIdFromPublicKey(gateway.publicKey);
+  return signJws(
+    { alg: "EdDSA", typ: SESSION_TYPE, kid: issuer },
+    { zone: fields.zone, dev: fields.device, exp: fields.expiresAt },
+    gateway,
+  );
+}
+
+/** Checks a session cookie's signature, zone and expiry. */
+export function verifySession(token: string, zone: ZoneId, nowSeconds: number): Session {
+  const { issuer, payload } = open(token, SESSION_TYPE, ["zone", "dev", "exp"]);
+  check(payload.zone === zone, "the session is for another zone");
+  const device = parseDeviceId(requireString(payload.dev, "session device", 64));
+  check(device !== undefined, "the session's device is malformed");
+  const expiresAt = requireUint(payload.exp, "session exp");
+  check(expiresAt > nowSeconds, "the session has expired");
+  return { zone, issuer, device, expiresAt };
+}
+
+function open(token: string, type: string, fields: readonly string[]) {
+  const decoded = decodeJws(token);
+  check(decoded.header.typ === type, `not a ${type} token`);
+  const issuer = parseDeviceId(decoded.header.kid);
+  check(issuer !== undefined, "the token's signer is not a device id");
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(issuer, "device") as Uint8Array));
+  const payload = requireRecord(decoded.payload, type);
+  requireOnlyFields(payload, fields, type);
+  return { decoded, issuer, payload };
+}
