@@ -36,13 +36,24 @@ export async function ingress(
     if (server.upgrade(request, { data })) return new Response(null);
     throw new BuckyError("E_USAGE", "the WebSocket upgrade failed");
   }
-  const response = await fetch(`${report.url}${path}`, {
-    method: request.method,
-    headers,
-    body: request.body,
-    redirect: "manual",
-    duplex: "half",
-  } as RequestInit);
+  let response: Response;
+  try {
+    response = await fetch(`${report.url}${path}`, {
+      method: request.method,
+      headers,
+      body: request.body,
+      redirect: "manual",
+      duplex: "half",
+    } as RequestInit);
+  } catch (error) {
+    // An app that hangs up is the app's failure, an ordinary one: not a fault of this node.
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `${app} did not answer: ${(error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
+  }
   return new Response(response.body, {
     status: response.status,
     statusText: response.statusText,

@@ -42,6 +42,8 @@ export interface GatewayOptions {
   readonly config: GatewayConfig;
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
+  /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
+  readonly idleTimeoutS?: number;
   readonly liveWindowMs: number;
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
@@ -144,16 +146,14 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const deviceName =
       "device" in session ? node.membership().byId.get(session.device)?.name : undefined;
     const at = localTime(new Date(node.now()), options.timeZone);
-    const blocked = table
-      .rules()
-      .find((rule) =>
-        ruleMatches(rule, {
-          app: target.app,
-          client,
-          ...(deviceName ? { device: deviceName } : {}),
-          ...at,
-        }),
-      );
+    const blocked = table.rules().find((rule) =>
+      ruleMatches(rule, {
+        app: target.app,
+        client,
+        ...(deviceName ? { device: deviceName } : {}),
+        ...at,
+      }),
+    );
     if (blocked) {
       return finish(
         target.app,
@@ -308,7 +308,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     server = Bun.serve<BridgeData>({
       hostname: host,
       port,
-      idleTimeout: IDLE_TIMEOUT_S,
+      idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
       maxRequestBodySize: MAX_BODY_BYTES,
       ...(tls
         ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } }

@@ -38,7 +38,7 @@ export interface NodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly syncIntervalMs: number;
   readonly version: string;
-  readonly gateway?: { readonly backendTimeoutMs?: number };
+  readonly gateway?: { readonly backendTimeoutMs?: number; readonly idleTimeoutS?: number };
   readonly apps: {
     /** bubblewrap, when this device can sandbox apps with it. */
     readonly bwrap: string | undefined;

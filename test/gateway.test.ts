@@ -1,0 +1,491 @@
+/**
+ * The zone gateway end to end: gateway on alpha, apps on beta. Reached by name and by
+ * path; sessions for zone-only apps; rules; limits; accounting that matches what was
+ * sent; and hostile or broken input handled without crashing or reaching the wrong app.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import type { DeviceId, ZoneId } from "../protocol/ids.ts";
+import { signSession } from "../protocol/session.ts";
+import { bucky, buckyJson, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+
+const HOST = "zone.test";
+/** A test app: counts what it receives, streams blobs, echoes WebSockets, hangs or breaks on demand. */
+const PROBE = `
+const hits = new Map();
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  async fetch(request, server) {
+    const url = new URL(request.url);
+    hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    switch (url.pathname) {
+      case "/health": return new Response("ok");
+      case "/api/hits": return Response.json(Object.fromEntries(hits));
+      case "/api/headers": return Response.json(Object.fromEntries(request.headers));
+      case "/api/bytes": {
+        let received = 0;
+        for await (const chunk of request.body ?? []) received += chunk.length;
+        return Response.json({ received });
+      }
+      case "/api/blob": return new Response(new Uint8Array(Number(url.searchParams.get("size"))).fill(120));
+      case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+      case "/api/hang": return new Promise(() => {});
+      case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
+      default: return new Response("probe " + url.pathname);
+    }
+  },
+  websocket: { message(ws, message) { ws.send(message); } },
+});
+`;
+
+let alpha: Daemon;
+let beta: Daemon;
+let gateway: string;
+
+function app(id: string, manifest: object, source?: string): string {
+  const dir = join(scratchDir(), id);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, "bucky-app.json"),
+    JSON.stringify({
+      id,
+      version: "1.0.0",
+      http: {},
+      health: { path: "/health", intervalMs: 300 },
+      ...manifest,
+    }),
+  );
+  if (source) writeFileSync(join(dir, "probe.ts"), source);
+  return dir;
+}
+
+async function get(path: string, init: RequestInit & { host?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.host) headers.set("host", init.host);
+  return fetch(`${gateway}${path}`, { ...init, headers, redirect: "manual" });
+}
+
+async function running(id: string): Promise<void> {
+  await waitFor(
+    `${id} to run`,
+    async () => {
+      const s = await buckyJson<{ state: string }>(["app", "status", id, "--home", alpha.home]);
+      return s.state === "running" ? true : undefined;
+    },
+    15_000,
+  );
+}
+
+/** Signs in through a login link, as a browser would, and returns the session cookie. */
+async function signIn(home = alpha.home): Promise<string> {
+  const { url } = await buckyJson<{ url: string }>(["login-link", "--home", home]);
+  const link = new URL(url);
+  const response = await get(link.pathname + link.search, { host: HOST });
+  expect(response.status).toBe(303);
+  return (response.headers.get("set-cookie") as string).split(";")[0] as string;
+}
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"], {
+    TZ: "UTC",
+    BUCKY_GATEWAY_TIMEOUT_MS: "1000",
+    BUCKY_GATEWAY_IDLE_S: "2",
+    BUCKY_CONVERGE_INTERVAL_MS: "300",
+  });
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  await buckyJson([
+    "gateway",
+    "enable",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--host",
+    HOST,
+    "--home",
+    alpha.home,
+  ]);
+  gateway = `http://127.0.0.1:${port}`;
+  const site = join(scratchDir(), "site");
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), site, { recursive: true });
+  await buckyJson(["app", "install", site, "--device", "alpha", "--home", alpha.home]);
+  await buckyJson([
+    "app",
+    "install",
+    resolve(import.meta.dir, "../fixtures/apps/notes"),
+    "--device",
+    "beta",
+    "--home",
+    alpha.home,
+  ]);
+  const probe = { run: { command: ["bun", "probe.ts"] }, exposure: "zone", openPaths: ["/api/"] };
+  await buckyJson([
+    "app",
+    "install",
+    app("probe", probe, PROBE),
+    "--device",
+    "beta",
+    "--home",
+    alpha.home,
+  ]);
+  await buckyJson([
+    "app",
+    "install",
+    app("meter", probe, PROBE),
+    "--device",
+    "beta",
+    "--home",
+    alpha.home,
+  ]);
+  for (const id of ["site", "notes", "probe", "meter"]) await running(id);
+  await waitFor("the gateway", async () =>
+    (await get("/").catch(() => undefined))?.status === 200 ? true : undefined,
+  );
+});
+
+describe("routing", () => {
+  test("by host name and by path, to whichever device runs the app", async () => {
+    expect(await (await get("/", { host: `site.${HOST}` })).text()).toContain("Hello from my zone");
+    expect(await (await get("/apps/site/")).text()).toContain("Hello from my zone");
+    const redirect = await get("/apps/site");
+    expect([redirect.status, redirect.headers.get("location")]).toEqual([308, "/apps/site/"]);
+    // probe runs on beta: the request crosses to beta's ingress.
+    const headers = (await (await get("/api/headers", { host: `probe.${HOST}` })).json()) as Record<
+      string,
+      string
+    >;
+    expect(headers["x-forwarded-host"]).toBe(`probe.${HOST}`);
+    expect(headers["x-forwarded-for"]).toBe("127.0.0.1");
+  });
+
+  test("an unknown app is a 404 page, a stopped one a 503 that says so", async () => {
+    const unknown = await get("/apps/nothing/");
+    expect([unknown.status, await unknown.text()]).toEqual([
+      404,
+      expect.stringContaining("This zone has no app named <b>nothing</b>"),
+    ]);
+    await buckyJson(["app", "stop", "notes", "--home", alpha.home]);
+    await waitFor("notes to stop", async () =>
+      (await get("/apps/notes/api/notes")).status === 503 ? true : undefined,
+    );
+    expect(await (await get("/apps/notes/api/notes")).text()).toContain("<b>stopped</b>");
+    await buckyJson(["app", "start", "notes", "--home", alpha.home]);
+    await running("notes");
+  });
+});
+
+describe("sessions", () => {
+  test("a zone-only app needs a session; its open paths do not", async () => {
+    const refused = await get("/apps/notes/");
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain("bucky login-link");
+    expect((await get("/apps/notes/api/notes")).status).toBe(200);
+    const cookie = await signIn();
+    const page = await get("/apps/notes/", { headers: { cookie } });
+    expect([page.status, await page.text()]).toEqual([200, expect.stringContaining("<h1>Notes")]);
+    // The app never sees the zone's session.
+    const seen = (await (
+      await get("/apps/probe/api/headers", { headers: { cookie: `${cookie}; theme=dark` } })
+    ).json()) as Record<string, string>;
+    expect(seen.cookie).toBe("theme=dark");
+  });
+
+  test("a login link works once", async () => {
+    const { url } = await buckyJson<{ url: string }>(["login-link", "--home", alpha.home]);
+    const link = new URL(url);
+    expect((await get(link.pathname + link.search, { host: HOST })).status).toBe(303);
+    const again = await get(link.pathname + link.search, { host: HOST });
+    expect([again.status, await again.text()]).toEqual([
+      403,
+      expect.stringContaining("already used"),
+    ]);
+  });
+
+  test("a forged, expired or stranger's session is refused", async () => {
+    const cookie = await signIn();
+    const forged = cookie.slice(0, -2) + (cookie.endsWith("A") ? "BB" : "AA");
+    expect((await get("/apps/notes/", { headers: { cookie: forged } })).status).toBe(401);
+    const {
+      zone: { id: zone },
+      device,
+    } = await buckyJson<{ zone: { id: ZoneId }; device: { id: DeviceId } }>([
+      "status",
+      "--home",
+      alpha.home,
+    ]);
+    const betaKey = signingKeyFromSeed(
+      readKeyFile(
+        join(beta.home, "identity", "device.key"),
+        "device",
+        createLog({ level: "silent" }),
+      ),
+    );
+    const expired = signSession(
+      { zone, device: device.id, expiresAt: Math.floor(Date.now() / 1000) - 10 },
+      betaKey,
+    );
+    const expiredResponse = await get("/apps/notes/", {
+      headers: { cookie: `bucky_session=${expired}` },
+    });
+    expect([expiredResponse.status, await expiredResponse.text()]).toEqual([
+      401,
+      expect.stringContaining("expired"),
+    ]);
+    const stranger = signSession(
+      { zone, device: device.id, expiresAt: Math.floor(Date.now() / 1000) + 100 },
+      signingKeyFromSeed(new Uint8Array(32).fill(9)),
+    );
+    expect(
+      (await get("/apps/notes/", { headers: { cookie: `bucky_session=${stranger}` } })).status,
+    ).toBe(401);
+  });
+});
+
+describe("rules", () => {
+  const minute = () => new Date().getUTCHours() * 60 + new Date().getUTCMinutes();
+  const hhmm = (m: number) =>
+    `${String(Math.floor(((m + 1440) % 1440) / 60)).padStart(2, "0")}:${String(((m + 1440) % 1440) % 60).padStart(2, "0")}`;
+  const addRule = async (...args: string[]) =>
+    (await buckyJson<{ id: string }>(["rule", "add", "block", ...args, "--home", alpha.home])).id;
+  const removeRule = (id: string) => buckyJson(["rule", "rm", id, "--home", alpha.home]);
+
+  test("a time-window rule blocks inside its window and not outside", async () => {
+    const now = minute();
+    const inside = await addRule(
+      "--app",
+      "site",
+      "--between",
+      `${hhmm(now - 60)}-${hhmm(now + 60)}`,
+    );
+    await waitFor("the rule", async () =>
+      (await get("/apps/site/")).status === 403 ? true : undefined,
+    );
+    expect(await (await get("/apps/site/")).text()).toContain(`rule <code>${inside}</code>`);
+    await removeRule(inside);
+    const outside = await addRule(
+      "--app",
+      "site",
+      "--between",
+      `${hhmm(now + 120)}-${hhmm(now + 180)}`,
+    );
+    await Bun.sleep(300);
+    expect((await get("/apps/site/")).status).toBe(200);
+    await removeRule(outside);
+  });
+
+  test("a rule for one device's sessions, and for one client address", async () => {
+    const cookie = await signIn(alpha.home);
+    const forAlpha = await addRule("--app", "notes", "--device", "alpha");
+    await waitFor("the device rule", async () =>
+      (await get("/apps/notes/", { headers: { cookie } })).status === 403 ? true : undefined,
+    );
+    const fromBeta = await signIn(beta.home);
+    expect((await get("/apps/notes/", { headers: { cookie: fromBeta } })).status).toBe(200);
+    await removeRule(forAlpha);
+    const forClient = await addRule("--app", "site", "--client", "127.0.0.1");
+    await waitFor("the client rule", async () =>
+      (await get("/apps/site/")).status === 403 ? true : undefined,
+    );
+    await removeRule(forClient);
+    await waitFor("no rule", async () =>
+      (await get("/apps/site/")).status === 200 ? true : undefined,
+    );
+  });
+});
+
+describe("limits", () => {
+  test("over the request rate: 429 with Retry-After", async () => {
+    await buckyJson(["app", "limit", "probe", "--rps", "5", "--home", alpha.home]);
+    await Bun.sleep(1200);
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, () => get("/apps/probe/api/x").then((r) => r)),
+    );
+    const ok = statuses.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThanOrEqual(5);
+    expect(ok).toBeLessThanOrEqual(7);
+    const limited = statuses.find((r) => r.status === 429) as Response;
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await buckyJson(["app", "limit", "probe", "--home", alpha.home]);
+  });
+
+  test("over the bandwidth: the transfer slows down and completes", async () => {
+    await buckyJson(["app", "limit", "probe", "--bandwidth", "200KB/s", "--home", alpha.home]);
+    await Bun.sleep(300);
+    const start = performance.now();
+    const body = await (await get("/apps/probe/api/blob?size=600000")).arrayBuffer();
+    const seconds = (performance.now() - start) / 1000;
+    expect(body.byteLength).toBe(600000);
+    expect(seconds).toBeGreaterThan(2);
+    expect(seconds).toBeLessThan(6);
+    await buckyJson(["app", "limit", "probe", "--home", alpha.home]);
+  });
+});
+
+describe("accounting", () => {
+  test("matches the bytes the client sent and received", async () => {
+    const sent = new Uint8Array(123_457).fill(7);
+    const posted = await get("/apps/meter/api/bytes", { method: "POST", body: sent });
+    const postedBody = await posted.arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(postedBody))).toEqual({ received: 123_457 });
+    const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
+    const report = await buckyJson<{
+      apps: { app: string; requests: number; bytesIn: number; bytesOut: number }[];
+    }>(["traffic", "--app", "meter", "--since", "1h", "--home", alpha.home]);
+    expect(
+      report.apps.map(({ app, requests, bytesIn, bytesOut }) => ({
+        app,
+        requests,
+        bytesIn,
+        bytesOut,
+      })),
+    ).toEqual([
+      {
+        app: "meter",
+        requests: 2,
+        bytesIn: 123_457,
+        bytesOut: postedBody.byteLength + blob.byteLength,
+      },
+    ]);
+  });
+});
+
+describe("forwarding", () => {
+  test("streams a large request body to an app on another device", async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 50; i++) controller.enqueue(new Uint8Array(100_000));
+        controller.close();
+      },
+    });
+    const response = await get("/apps/probe/api/bytes", {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(await response.json()).toEqual({ received: 5_000_000 });
+  });
+
+  test("WebSockets, through to an app on another device", async () => {
+    const socket = new WebSocket(`${gateway.replace("http", "ws")}/apps/probe/api/ws`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      socket.onopen = () => socket.send("hello through the gateway");
+      socket.onmessage = (event) => resolve(String(event.data));
+      socket.onerror = () => reject(new Error("websocket failed"));
+    });
+    socket.close();
+    expect(echoed).toBe("hello through the gateway");
+  });
+});
+
+describe("hostile and broken input", () => {
+  test("a backend that hangs: 504, and the gateway carries on", async () => {
+    const response = await get("/apps/probe/api/hang");
+    expect(response.status).toBe(504);
+    expect((await get("/apps/site/")).status).toBe(200);
+  });
+
+  test("a backend that resets mid-response: the client sees it end, and both devices carry on", async () => {
+    const outcome = await get("/apps/probe/api/reset")
+      .then((r) => r.arrayBuffer())
+      .then(
+        (b) => `${b.byteLength} bytes`,
+        () => "error",
+      );
+    expect(outcome).not.toBe("1000000 bytes");
+    expect((await get("/apps/site/")).status).toBe(200);
+    // beta, whose ingress saw the app hang up, is still there.
+    expect((await get("/apps/probe/api/x")).status).toBe(200);
+    expect(beta.log()).not.toContain("FATAL");
+  });
+
+  test("oversized headers are refused", async () => {
+    const response = await get("/apps/site/", { headers: { "x-big": "x".repeat(200_000) } }).catch(
+      () => undefined,
+    );
+    expect(response === undefined || response.status === 431 || response.status === 400).toBe(true);
+    expect((await get("/apps/site/")).status).toBe(200);
+  });
+
+  test("conflicting Content-Length and Transfer-Encoding smuggle nothing to an app", async () => {
+    await running("probe");
+    const hitsResponse = await get("/apps/probe/api/hits");
+    const hitsText = await hitsResponse.text();
+    expect(hitsResponse.status).toBe(200);
+    const before = JSON.parse(hitsText) as Record<string, number>;
+    const port = Number(new URL(gateway).port);
+    const smuggled = "GET /api/secret HTTP/1.1\r\nHost: x\r\n\r\n";
+    const raw = `POST /apps/probe/api/bytes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`;
+    const answer = await new Promise<string>((resolve) => {
+      let text = "";
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open: (socket) => {
+            socket.write(raw);
+          },
+          data: (_socket, data) => {
+            text += data.toString();
+          },
+          close: () => resolve(text),
+        },
+      }).then((socket) => setTimeout(() => socket.end(), 1000));
+    });
+    expect(answer.startsWith("HTTP/1.1 400") || !answer.includes("probe /api/secret")).toBe(true);
+    const after = (await (await get("/apps/probe/api/hits")).json()) as Record<string, number>;
+    expect(after["/api/secret"] ?? 0).toBe(before["/api/secret"] ?? 0);
+  });
+
+  test("host header tricks reach no app", async () => {
+    const lookalike = await get("/", { host: `notes.${HOST}.evil.example` });
+    expect(await lookalike.text()).not.toContain("<h1>Notes");
+    expect((await get("/", { host: `x.notes.${HOST}` })).status).toBe(404);
+    expect((await get("/", { host: `NOTES.${HOST.toUpperCase()}` })).status).toBe(401);
+  });
+
+  test("path traversal out of /apps/<app>/ lands on another app's checks, not past them", async () => {
+    for (const path of [
+      "/apps/site/../notes/",
+      "/apps/site/%2e%2e/notes/",
+      "/apps/site/..%2fnotes/",
+    ]) {
+      const response = await get(path);
+      expect(await response.text()).not.toContain("<h1>Notes");
+    }
+  });
+
+  test("a client that goes quiet is disconnected", async () => {
+    const port = Number(new URL(gateway).port);
+    const closedAfterMs = await new Promise<number>((resolve) => {
+      const start = Date.now();
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open: (socket) => {
+            socket.write("GET /apps/site/ HTTP/1.1\r\n");
+          },
+          data() {},
+          close: () => resolve(Date.now() - start),
+        },
+      });
+    });
+    // Bun drops a connection whose headers never finish after about ten seconds.
+    expect(closedAfterMs).toBeLessThan(15_000);
+    expect((await get("/apps/site/")).status).toBe(200);
+  });
+});
+
+describe("status", () => {
+  test("says the gateway serves plain HTTP", async () => {
+    const text = await bucky(["status", "--home", alpha.home]);
+    expect(text.stdout).toContain(
+      `Gateway      http://${HOST}:${new URL(gateway).port} (plain HTTP: no certificate`,
+    );
+  });
+});
