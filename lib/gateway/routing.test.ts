@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { route } from "./routing.ts";
+
+describe("route", () => {
+  test("the app's subdomain of the zone host", () => {
+    expect(route("notes.home.example", "/a?b=1", "home.example")).toEqual({
+      kind: "app",
+      app: "notes",
+      path: "/a?b=1",
+      prefix: "",
+    });
+    expect(route("NOTES.Home.Example:8443", "/", "home.example")).toEqual({
+      kind: "app",
+      app: "notes",
+      path: "/",
+      prefix: "",
+    });
+  });
+
+  test("the zone host itself, then paths", () => {
+    expect(route("home.example", "/apps/notes/api/x?y", "home.example")).toEqual({
+      kind: "app",
+      app: "notes",
+      path: "/api/x?y",
+      prefix: "/apps/notes",
+    });
+    expect(route("home.example", "/apps/notes", "home.example")).toEqual({
+      kind: "app-slash",
+      app: "notes",
+    });
+    expect(route("home.example", "/", "home.example")).toEqual({ kind: "home" });
+    expect(route("10.0.0.2", "/ndn/sha256:abc", "home.example")).toEqual({
+      kind: "ndn",
+      id: "sha256:abc",
+    });
+    expect(route(null, "/_bucky/login?token=x", null)).toEqual({ kind: "login" });
+  });
+
+  test("look-alike hosts name no app", () => {
+    expect(route("a.notes.home.example", "/", "home.example")).toEqual({ kind: "unknown-host" });
+    expect(route("Not_An_App.home.example", "/", "home.example")).toEqual({ kind: "unknown-host" });
+    expect(route("notes.home.example.evil.test", "/", "home.example")).toEqual({ kind: "home" });
+    expect(route("evilhome.example", "/", "home.example")).toEqual({ kind: "home" });
+    expect(route("home.example", "/apps/Bad..Name/", "home.example")).toEqual({ kind: "home" });
+  });
+});
