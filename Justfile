@@ -44,6 +44,7 @@ bench: build
     bun bench/startup.ts
     bun bench/sync.ts
     bun bench/apps.ts
+    bun bench/gateway.ts
 
 # Format the code
 fmt:

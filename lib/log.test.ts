@@ -42,6 +42,7 @@ describe("log", () => {
       log.attachFile(join(dir, "logs"));
       log.debug("not recorded");
       log.info("zone created", { zone: "zabc" });
+      log.flush();
       const lines = readFileSync(join(dir, "logs", "bucky.log"), "utf8")
         .trim()
         .split("\n")

@@ -26,6 +26,8 @@ const LEVEL_NUMBERS: Record<LogLevelName, number> = {
 /** The file keeps info and above whatever the console shows: it is the record. */
 const FILE_LEVEL = LEVEL_NUMBERS.info;
 const ROTATE_AT_BYTES = 10 * 1024 * 1024;
+const FLUSH_AFTER_MS = 200;
+const FLUSH_AT_BYTES = 64 * 1024;
 const ROTATED_FILES_KEPT = 3;
 
 export interface Log {
@@ -36,6 +38,8 @@ export interface Log {
   debug(message: string, fields?: LogFields): void;
   /** From now on, also append JSON lines under `logsDir` (created if missing). */
   attachFile(logsDir: string): void;
+  /** Writes what the log file has batched (it also does at exit). */
+  flush(): void;
 }
 
 export interface LogOptions {
@@ -61,17 +65,24 @@ export function createLog(options: LogOptions): Log {
   const log =
     (type: Exclude<LogLevelName, "silent" | "trace">) => (message: string, fields?: LogFields) =>
       consola[type](message, fields ?? {});
+  let file: RotatingFile | undefined;
   return {
     fatal: log("fatal"),
     error: log("error"),
     warn: log("warn"),
     info: log("info"),
     debug: log("debug"),
+    flush() {
+      file?.flush();
+    },
     attachFile(logsDir) {
-      const file = new RotatingFile(logsDir);
+      file = new RotatingFile(logsDir);
+      const attached = file;
       consola.addReporter({
         log(entry) {
-          if (entry.level <= FILE_LEVEL) file.append(`${formatJsonLine(entry)}\n`);
+          // Warnings and worse are written at once; info lines a moment later, in batches.
+          if (entry.level <= FILE_LEVEL)
+            attached.append(`${formatJsonLine(entry)}\n`, entry.level <= LEVEL_NUMBERS.warn);
         },
       });
     },
@@ -102,21 +113,46 @@ function formatJsonLine(entry: LogObject): string {
   });
 }
 
-/** An append-only file that rolls over to `.1`, `.2`, … when it grows too large. */
+/**
+ * An append-only file that rolls over to `.1`, `.2`, … when it grows too large. Lines are
+ * written in batches (a write per request would cost a daemon under load more than the
+ * request itself), at most FLUSH_AFTER_MS late, and at once when urgent or at exit.
+ */
 class RotatingFile {
   private readonly path: string;
   private sizeBytes: number;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, "bucky.log");
     this.sizeBytes = sizeOf(this.path);
+    process.once("exit", () => this.flush());
   }
 
-  append(line: string): void {
-    if (this.sizeBytes + line.length > ROTATE_AT_BYTES) this.rotate();
-    appendFileSync(this.path, line, { mode: 0o600 });
-    this.sizeBytes += Buffer.byteLength(line);
+  append(line: string, urgent: boolean): void {
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (urgent || this.pendingBytes >= FLUSH_AT_BYTES) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+      this.timer.unref();
+    }
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join("");
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.sizeBytes + text.length > ROTATE_AT_BYTES) this.rotate();
+    appendFileSync(this.path, text, { mode: 0o600 });
+    this.sizeBytes += Buffer.byteLength(text);
   }
 
   private rotate(): void {

@@ -481,6 +481,81 @@ describe("hostile and broken input", () => {
   });
 });
 
+describe("public named objects", () => {
+  test("are served by the gateway at /ndn/<id>, wherever they were stored; others are not", async () => {
+    const file = join(scratchDir(), "poster.txt");
+    writeFileSync(file, "a poster for everyone\n");
+    const shared = await buckyJson<{ id: string; public: boolean }>([
+      "put",
+      file,
+      "--public",
+      "--home",
+      beta.home,
+    ]);
+    expect(shared.public).toBe(true);
+    const response = await waitFor("the object", async () => {
+      const r = await get(`/ndn/${shared.id}`);
+      return r.status === 200 ? r : undefined;
+    });
+    expect(response.headers.get("cyfs-obj-id")).toBe(shared.id);
+    expect(await response.text()).toBe("a poster for everyone\n");
+    const secret = join(scratchDir(), "secret.txt");
+    writeFileSync(secret, "not for everyone\n");
+    const kept = await buckyJson<{ id: string }>(["put", secret, "--home", beta.home]);
+    expect((await get(`/ndn/${kept.id}`)).status).toBe(404);
+  });
+});
+
+describe("HTTPS", () => {
+  test("with a certificate, the gateway speaks HTTPS", async () => {
+    const dir = scratchDir();
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ed25519",
+        "-nodes",
+        "-subj",
+        "/CN=zone.test",
+        "-days",
+        "2",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stderr: "pipe" },
+    );
+    if (made.exitCode !== 0) throw new Error(`openssl: ${made.stderr}`);
+    const solo = (await startZone(["solo"])).get("solo") as Daemon;
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const config = await buckyJson<{ https: boolean }>([
+      "gateway",
+      "enable",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--tls-cert",
+      join(dir, "cert.pem"),
+      "--tls-key",
+      join(dir, "key.pem"),
+      "--home",
+      solo.home,
+    ]);
+    expect(config.https).toBe(true);
+    const page = await waitFor("HTTPS", async () =>
+      fetch(`https://127.0.0.1:${port}/`, { tls: { rejectUnauthorized: false } }).then(
+        (r) => r,
+        () => undefined,
+      ),
+    );
+    expect(page.status).toBe(200);
+    const text = await bucky(["status", "--home", solo.home]);
+    expect(text.stdout).toContain(`Gateway      https://127.0.0.1:${port}\n`);
+  });
+});
+
 describe("status", () => {
   test("says the gateway serves plain HTTP", async () => {
     const text = await bucky(["status", "--home", alpha.home]);

@@ -170,6 +170,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await sync.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });
+        log.flush();
         finish();
       })();
       return stopping;

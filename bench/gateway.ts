@@ -1,0 +1,199 @@
+/**
+ * The gateway under load, in one run with the same backend and the same load generator:
+ * wrk (2 threads, 32 connections, small responses) straight to the backend, through
+ * nginx and Caddy (from Debian) as plain reverse proxies, and through the bucky gateway
+ * with accounting, a request limit (set high enough not to refuse) and a rule (that does
+ * not match) all switched on; and, to show what Bun itself allows, through the plainest
+ * Bun fetch proxy. Goal: bucky at least equals nginx in requests per second, with a p99
+ * latency no worse.
+ *
+ *   just bench        (or: bun bench/gateway.ts [seconds])
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const SECONDS = Number(process.argv[2] ?? 8);
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-gateway-"));
+const children: ReturnType<typeof Bun.spawn>[] = [];
+
+function bucky<T>(args: string[]): T {
+  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout.toString()) as T;
+}
+
+function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+async function until(
+  ready: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+const answers = (url: string) => async () =>
+  fetch(url).then(
+    (r) => r.ok,
+    () => false,
+  );
+
+function spawn(command: string[], env: Record<string, string> = {}) {
+  const child = Bun.spawn(command, {
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  return child;
+}
+
+/** Runs wrk against `url`; returns requests per second and the p99 latency in ms. */
+function wrk(url: string): { rps: number; p99Ms: number } {
+  const run = Bun.spawnSync(["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", url], {
+    stdout: "pipe",
+  });
+  const text = run.stdout.toString();
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(text);
+  const p99Ms = p99
+    ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2] as string]!
+    : Number.NaN;
+  if (!Number.isFinite(rps)) throw new Error(`wrk failed on ${url}: ${text}`);
+  return { rps, p99Ms };
+}
+
+async function main() {
+  // The zone, its gateway, and one small app: the backend everyone proxies to.
+  const home = join(scratch, "home");
+  bucky(["init", "--home", home, "--device", "gw"]);
+  spawn([
+    BUCKY,
+    "daemon",
+    "--home",
+    home,
+    "--port",
+    "0",
+    "--listen",
+    "127.0.0.1",
+    "--log-level",
+    "error",
+  ]);
+  await until(
+    async () =>
+      Bun.spawnSync([BUCKY, "status", "--home", home]).exitCode === 0 &&
+      (await fetch("http://localhost/v1/status", { unix: join(home, "daemon.sock") }).then(
+        () => true,
+        () => false,
+      )),
+    "the daemon",
+  );
+  const appDir = join(scratch, "hello");
+  mkdirSync(appDir);
+  writeFileSync(
+    join(appDir, "hello.ts"),
+    'Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response("hello") });\n',
+  );
+  writeFileSync(
+    join(appDir, "bucky-app.json"),
+    JSON.stringify({
+      id: "hello",
+      version: "1.0.0",
+      run: { command: ["bun", "hello.ts"] },
+      http: {},
+      exposure: "public",
+      health: { path: "/" },
+    }),
+  );
+  bucky(["app", "install", appDir, "--home", home]);
+  let backend = "";
+  await until(async () => {
+    const status = bucky<{ state: string; url: string | null }>([
+      "app",
+      "status",
+      "hello",
+      "--home",
+      home,
+    ]);
+    backend = status.url ?? "";
+    return status.state === "running";
+  }, "the app");
+  const gatewayPort = freePort();
+  bucky(["gateway", "enable", "--listen", `127.0.0.1:${gatewayPort}`, "--home", home]);
+  bucky(["app", "limit", "hello", "--rps", "10000000", "--home", home]);
+  bucky(["rule", "add", "block", "--app", "hello", "--client", "192.0.2.1", "--home", home]);
+  const gateway = `http://127.0.0.1:${gatewayPort}/apps/hello/`;
+  await until(answers(gateway), "the gateway");
+
+  const nginxPort = freePort();
+  const nginxDir = join(scratch, "nginx");
+  mkdirSync(join(nginxDir, "logs"), { recursive: true });
+  writeFileSync(
+    join(nginxDir, "nginx.conf"),
+    `worker_processes auto; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/logs/error.log;
+events { worker_connections 4096; }
+http { access_log off; upstream backend { server ${new URL(backend).host}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+  );
+  spawn(["nginx", "-p", nginxDir, "-c", join(nginxDir, "nginx.conf"), "-g", "daemon off;"]);
+  await until(answers(`http://127.0.0.1:${nginxPort}/`), "nginx");
+
+  const caddyPort = freePort();
+  const caddyfile = join(scratch, "Caddyfile");
+  writeFileSync(
+    caddyfile,
+    `{\n  admin off\n  auto_https off\n}\n:${caddyPort} {\n  bind 127.0.0.1\n  reverse_proxy ${new URL(backend).host}\n}\n`,
+  );
+  spawn(["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], {
+    HOME: scratch,
+    XDG_DATA_HOME: scratch,
+    XDG_CONFIG_HOME: scratch,
+  });
+  await until(answers(`http://127.0.0.1:${caddyPort}/`), "caddy");
+
+  const barePort = freePort();
+  spawn(["bun", join(ROOT, "bench/bare-proxy.ts"), String(barePort), backend]);
+  await until(answers(`http://127.0.0.1:${barePort}/`), "the bare Bun proxy");
+
+  const rows: [string, { rps: number; p99Ms: number }][] = [
+    ["direct to the backend", wrk(`${backend}/`)],
+    ["nginx (reverse proxy)", wrk(`http://127.0.0.1:${nginxPort}/`)],
+    ["caddy (reverse proxy)", wrk(`http://127.0.0.1:${caddyPort}/`)],
+    ["bare Bun fetch proxy (no features)", wrk(`http://127.0.0.1:${barePort}/`)],
+    ["bucky gateway (accounting, limit, rule)", wrk(gateway)],
+  ];
+  console.log(
+    `gateway under load: wrk -t2 -c32 -d${SECONDS}s, small responses (this machine, one run)`,
+  );
+  console.log(`${"".padEnd(42)} ${"req/s".padStart(9)} ${"p99".padStart(10)}`);
+  for (const [name, { rps, p99Ms }] of rows)
+    console.log(
+      `${name.padEnd(42)} ${Math.round(rps).toLocaleString("en").padStart(9)} ${`${p99Ms.toFixed(2)} ms`.padStart(10)}`,
+    );
+  const nginx = rows[1]?.[1] as { rps: number; p99Ms: number };
+  const ours = rows[4]?.[1] as { rps: number; p99Ms: number };
+  console.log(
+    `goal: bucky ≥ nginx in req/s (${(ours.rps / nginx.rps).toFixed(2)}×) and p99 no worse (${(ours.p99Ms / nginx.p99Ms).toFixed(2)}×)`,
+  );
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill();
+  await Promise.all(children.map((child) => child.exited));
+  rmSync(scratch, { recursive: true, force: true });
+}
