@@ -68,9 +68,8 @@ function wrk(url: string): { rps: number; p99Ms: number } {
   const text = run.stdout.toString();
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(text);
-  const p99Ms = p99
-    ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2] as string]!
-    : Number.NaN;
+  const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
+  const p99Ms = p99 ? Number(p99[1]) * (unitMs[p99[2] as string] ?? Number.NaN) : Number.NaN;
   if (!Number.isFinite(rps)) throw new Error(`wrk failed on ${url}: ${text}`);
   return { rps, p99Ms };
 }
