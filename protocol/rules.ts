@@ -82,13 +82,7 @@ export function parseDays(text: string): Weekday[] | undefined {
 
 /** The weekday and minute of `at` in time zone `timeZone` (an IANA name, or undefined for the system's). */
 export function localTime(at: Date, timeZone?: string): { weekday: Weekday; minute: number } {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    weekday: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(at);
+  const parts = formatter(timeZone).formatToParts(at);
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   return {
     weekday: part("weekday").toLowerCase().slice(0, 3) as Weekday,

@@ -33,6 +33,7 @@ describe("bucky put", () => {
     expect(await buckyJson(["put", small, "--home", alpha.home])).toEqual({
       id: `sha256:${sha}`,
       size: 13,
+      public: false,
     });
     const large = await buckyJson<{ id: string; size: number }>(["put", big, "--home", alpha.home]);
     expect(large.id).toMatch(/^clist:[0-9a-f]{64}$/);
