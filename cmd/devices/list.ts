@@ -18,9 +18,13 @@ export default defineBuckyCommand({
           : d.lastSeenAt
             ? `last seen ${d.lastSeenAt}`
             : "never seen";
-        const route = d.address
-          ? `  via ${d.address}${d.rttMs === null ? "" : ` (${d.rttMs} ms)`}`
-          : "";
+        const rtt = d.rttMs === null ? "" : ` (${d.rttMs} ms)`;
+        const route =
+          d.route === "direct"
+            ? `  direct ${d.address}${rtt}`
+            : d.route === "relayed"
+              ? `  relayed via ${d.via}${rtt}`
+              : "";
         return `${d.name.padEnd(width)}  ${d.status.padEnd(11)}  ${seen}${route}`;
       })
       .join("\n");

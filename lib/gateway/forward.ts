@@ -63,6 +63,7 @@ export function isWebSocketUpgrade(request: Request): boolean {
 
 /** What a bridged WebSocket carries: where its other end is, and what waits to be sent. */
 export interface BridgeData {
+  readonly kind: "bridge";
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly tls?: { ca: string; checkServerIdentity: () => undefined };
@@ -85,6 +86,7 @@ export function bridgeData(
   },
 ): BridgeData {
   return {
+    kind: "bridge",
     url,
     headers: options.headers ?? {},
     ...(options.tls ? { tls: options.tls } : {}),

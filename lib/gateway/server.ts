@@ -216,7 +216,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     });
 
     if (isWebSocketUpgrade(request)) {
-      const data = websocketTarget(
+      const data = await websocketTarget(
         node,
         entry,
         target.path,
@@ -377,14 +377,14 @@ async function forward(
   return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
 }
 
-function websocketTarget(
+async function websocketTarget(
   node: NodeContext,
   entry: AppEntry,
   path: string,
   headers: Headers,
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
-): BridgeData | undefined {
+): Promise<BridgeData | undefined> {
   const plain = Object.fromEntries(headers);
   if (entry.status.device === node.deviceName) {
     if (!entry.status.url) return undefined;
@@ -397,7 +397,8 @@ function websocketTarget(
   const peer = node.peers().find((p) => p.name === entry.status.device);
   if (!peer) return undefined;
   const ingress = `/v1/ingress/${entry.spec.app}${path}`;
-  const address = node.client.addressesOf(peer)[0] as string;
+  const address = await node.client.reachableAddress(peer);
+  if (!address) return undefined;
   return bridgeData(`${address.replace(/^https/, "wss")}${ingress}`, {
     headers: { ...plain, ...node.client.websocketHeaders(peer, ingress) },
     tls: { ca: peer.certPem, checkServerIdentity: () => undefined },

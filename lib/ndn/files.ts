@@ -9,7 +9,8 @@ import { BuckyError } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
-import { MemoryContacts, readPeers } from "../node/peers.ts";
+import { MemoryContacts, readDeviceDocument, readPeers } from "../node/peers.ts";
+import { readRelays } from "../relay/relays.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
@@ -56,17 +57,24 @@ export async function getObject(options: {
     );
   }
   const zone = openZone(options.home, options.log);
+  let client: PeerClient | undefined;
   try {
-    const client = new PeerClient(zone.deviceKey, new MemoryContacts(), options.now);
-    const peers = readPeers(zone.db, loadMembership(zone.db, zone.zone.id), zone.device.id);
+    const membership = loadMembership(zone.db, zone.zone.id);
+    const relays = readRelays(zone.db, membership);
+    client = new PeerClient(zone.deviceKey, new MemoryContacts(), options.now, {
+      relaysFor: () => relays,
+      document: () => readDeviceDocument(zone.db, zone.device.name),
+    });
+    const peers = readPeers(zone.db, membership, zone.device.id);
     const sources = [
       storeSource(new ObjectStore(zone.paths.ndnDir)),
-      ...peers.map((peer) => peerSource(client, peer)),
+      ...peers.map((peer) => peerSource(client as PeerClient, peer)),
     ];
     const size = await fetchToFile(parsed.id, options.output, sources);
     options.log.info("fetched object", { id: parsed.id, size, path: options.output });
     return { id: parsed.id, size, path: options.output };
   } finally {
+    client?.stop();
     zone.close();
   }
 }

@@ -11,13 +11,15 @@ import { BuckyError } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
+import type { RelayHub } from "../relay/hub.ts";
+import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateDb } from "../store/db.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
-import { Contacts, type Peer, readPeers } from "./peers.ts";
+import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
@@ -33,6 +35,7 @@ export class NodeContext {
   /** Calls to other devices, as this one. */
   readonly client: PeerClient;
   private cachedMembership: Membership | undefined;
+  private cachedRelays: Peer[] | undefined;
   private readonly changeListeners: ChangeListener[] = [];
 
   constructor(
@@ -42,6 +45,8 @@ export class NodeContext {
     readonly certificatePem: string,
     /** Where peers can reach this device: `https://host:port`, best first. */
     readonly addresses: readonly string[],
+    /** The relay this device runs for others, when it runs one. */
+    relayHub?: RelayHub,
   ) {
     this.db = zone.db;
     this.zoneId = zone.zone.id;
@@ -49,7 +54,15 @@ export class NodeContext {
     this.deviceName = zone.device.name;
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
-    this.client = new PeerClient(zone.deviceKey, this.contacts, now);
+    this.client = new PeerClient(zone.deviceKey, this.contacts, now, {
+      relaysFor: () => this.relays(),
+      document: () => readDeviceDocument(this.db, this.deviceName),
+      ...(relayHub ? { hub: relayHub } : {}),
+    });
+    this.onChange((changesets) => {
+      if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
+        this.cachedRelays = undefined;
+    });
   }
 
   /** Calls `listener` after every change of the state, local or remote; returns how to stop. */
@@ -69,6 +82,12 @@ export class NodeContext {
   /** The other devices of the zone this one can call: members in good standing that published an address. */
   peers(): Peer[] {
     return readPeers(this.db, this.membership(), this.deviceId);
+  }
+
+  /** The zone's relays (its gateways), this device included if it is one. */
+  relays(): Peer[] {
+    this.cachedRelays ??= readRelays(this.db, this.membership());
+    return this.cachedRelays;
   }
 
   /** Signs, stores and applies a local write, then has it sent to the peers. */

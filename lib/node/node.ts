@@ -5,26 +5,31 @@
  */
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import type { Server } from "bun";
+import type { Server, WebSocketHandler } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
-import { type BridgeData, websocketBridge } from "../gateway/forward.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
+import { RelayHub } from "../relay/hub.ts";
+import { touchesRelays } from "../relay/relays.ts";
+import { Tunnels } from "../relay/tunnel.ts";
 import type { StateDb } from "../store/db.ts";
+import { standingOf } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
-import { type DeviceInfo, readDeviceInfo } from "./peers.ts";
+import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
+import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
 import { SyncLoop } from "./sync-loop.ts";
 
 export const DEFAULT_PORT = 4411;
@@ -96,6 +101,14 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
     // No await from here on: no request can arrive before the apps exist.
     let peerApp: ReturnType<typeof createPeerApp> | undefined;
+    // This device relays for the members of its zone that cannot be called (it is of use
+    // when it is a gateway, which they keep tunnels to).
+    const relayHub = new RelayHub({
+      self: zone.device.id,
+      log,
+      now: options.now,
+      refuse: (zoneId, device) => refuseRelaying(node, zoneId, device),
+    });
     const peerServer = listenOnStablePort(
       (port) =>
         listen(
@@ -104,14 +117,17 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
           privateKeyPem(seed),
           (request, server) =>
             peerApp ? peerApp.fetch(request, server) : new Response("starting", { status: 503 }),
+          peerSockets(() => relayHub),
         ),
       options.listen.port,
       publishedPort(zone.db, zone.device.name),
     );
     started.push(() => peerServer.stop(true));
+    started.push(() => relayHub.stop());
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
-    const node = new NodeContext(zone, log, options.now, certificate, addresses);
-    peerApp = createPeerApp(node, log, onBug);
+    const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
+    started.push(() => node.client.stop());
+    peerApp = createPeerApp(node, log, onBug, relayHub);
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, { liveWindowMs, log, ...options.gateway });
     const localApp = createLocalApp(node, log, onBug, { liveWindowMs, gateway });
@@ -143,6 +159,22 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       )
         apps.soon();
     });
+    const tunnels = new Tunnels({
+      key: zone.deviceKey,
+      log,
+      document: () => readDeviceDocument(node.db, node.deviceName),
+      relayAddress: (relay) => node.client.directAddress(relay),
+      localPeer: { host: loopbackFor(options.listen.host), port: peerServer.port as number },
+    });
+    const followRelays = () => {
+      const relays = node.relays();
+      // A relay is what others call; it needs no tunnel itself.
+      tunnels.follow(relays.some((r) => r.id === node.deviceId) ? [] : relays);
+    };
+    node.onChange((changesets) => {
+      if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
+        followRelays();
+    });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
     const info: DaemonInfo = {
@@ -155,6 +187,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
     apps.start();
     gateway.start();
+    followRelays();
+    started.push(() => tunnels.stop());
     started.push(() => gateway.stop());
     log.info("daemon started", {
       zone: zone.zone.id,
@@ -219,7 +253,8 @@ function listen(
   where: { host: string; port: number },
   cert: string,
   key: string,
-  fetch: (request: Request, server: Server<BridgeData>) => Response | Promise<Response>,
+  fetch: (request: Request, server: Server<PeerSocketData>) => Response | Promise<Response>,
+  websocket: WebSocketHandler<PeerSocketData>,
 ) {
   try {
     return Bun.serve({
@@ -229,8 +264,7 @@ function listen(
       // A backstop: the peer API refuses anything over the limit itself, and says why.
       maxRequestBodySize: 2 * MAX_SYNC_MESSAGE_BYTES,
       fetch,
-      // WebSockets the zone's gateways open to this device's apps.
-      websocket: websocketBridge,
+      websocket,
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -282,6 +316,20 @@ export function advertisedAddresses(host: string, port: number): string[] {
     .filter((nic) => nic && nic.family === "IPv4" && !nic.internal)
     .map((nic) => url((nic as { address: string }).address));
   return [...external, url("127.0.0.1")];
+}
+
+/** Why this device's relay will not serve a device: only members of its own zone, in good standing. */
+function refuseRelaying(node: NodeContext, zone: ZoneId, device: DeviceId): string | undefined {
+  if (zone !== node.zoneId) return "this relay serves another zone";
+  const standing = standingOf(node.membership(), device);
+  return standing === "member" ? undefined : `the device is ${standing} in this zone`;
+}
+
+/** Where this host reaches a server listening on `host`. */
+function loopbackFor(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "::1";
+  return host;
 }
 
 /** Writes `devices/<me>/info` when what this device publishes about itself changed. */

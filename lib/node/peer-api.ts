@@ -1,7 +1,7 @@
 /**
  * The API other devices call, served over TLS with this device's certificate. Every
- * route but the certificate and joining needs a request signed by a member in good
- * standing; a revoked or quarantined device is refused.
+ * route but the certificate, joining and the relay needs a request signed by a member in
+ * good standing; a revoked or quarantined device is refused.
  */
 import type { Server } from "bun";
 import { Hono, type MiddlewareHandler } from "hono";
@@ -21,6 +21,7 @@ import type { BridgeData } from "../gateway/forward.ts";
 import { ingress } from "../gateway/ingress.ts";
 import type { Log } from "../log.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
+import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { admitDevice } from "../zone/admit.ts";
@@ -33,6 +34,7 @@ export function createPeerApp(
   node: NodeContext,
   log: Log,
   onBug: (error: unknown) => void,
+  relay: RelayHub,
 ): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
@@ -56,6 +58,14 @@ export function createPeerApp(
   app.use("/v1/ingress/*", memberOnly(node, true));
   app.all("/v1/ingress/:app/*", (c) =>
     ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>),
+  );
+  // The relay, for devices behind NAT: it checks callers itself (they need not be members).
+  app.get("/v1/relay/attach", (c) => relay.attach(c.req.raw, c.env as Server<RelaySocketData>));
+  app.get("/v1/relay/connect/:device", (c) =>
+    relay.connect(c.req.raw, c.env as Server<RelaySocketData>, c.req.param("device")),
+  );
+  app.get("/v1/relay/accept/:stream", (c) =>
+    relay.accept(c.req.raw, c.env as Server<RelaySocketData>, c.req.param("stream")),
   );
   app.get("/v1/apps/:app/logs", (c) =>
     c.json(localLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100))),

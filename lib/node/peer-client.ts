@@ -1,26 +1,62 @@
 /**
  * Calls to other devices: HTTPS with the peer's device certificate pinned as the only
  * trust anchor (so only the holder of its device key can answer), and every request
- * signed by this device's key. Addresses are tried best first, starting with the one
- * that answered last time.
+ * signed by this device's key. A peer's own addresses are tried first (the one that
+ * answered last time leading), then the relays it may keep a tunnel to: the TLS runs end
+ * to end either way.
  */
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { Forwarders } from "../relay/forwarder.ts";
+import type { RelayHub } from "../relay/hub.ts";
 import type { ContactBook, Peer } from "./peers.ts";
+import { Reachability } from "./reachability.ts";
 
 export const PEER_TIMEOUT_MS = 5_000;
+/** How a contact records a route through a relay: `relay:<relay device id>`. */
+export const RELAY_ROUTE_PREFIX = "relay:";
+
+/** Reaching devices that cannot be called directly: through the zone's relays. */
+export interface RelayOptions {
+  /** The relays `target` may keep a tunnel to, best first. */
+  readonly relaysFor: (target: Peer) => readonly Peer[];
+  /** This device's owner-signed document, which relays ask for. */
+  readonly document: () => string | undefined;
+  /** This process's own relay, when this device is one. */
+  readonly hub?: RelayHub;
+}
+
+/** One way to a peer: one of its own addresses, or through a relay. */
+interface Route {
+  /** What the contact book records: the address, or `relay:<id>`. */
+  readonly key: string;
+  readonly via?: Peer;
+}
 
 export class PeerClient {
   private readonly self: DeviceId;
+  private readonly reachability = new Reachability();
+  private readonly forwarders: Forwarders | undefined;
 
   constructor(
     private readonly key: SigningKey,
     private readonly contacts: ContactBook,
     private readonly now: () => number,
+    private readonly relays?: RelayOptions,
   ) {
     this.self = deviceIdFromPublicKey(key.publicKey);
+    if (relays) {
+      this.forwarders = new Forwarders({
+        key,
+        self: this.self,
+        now,
+        document: relays.document,
+        relayAddress: (relay) => this.directAddress(relay),
+        ...(relays.hub ? { hub: relays.hub } : {}),
+      });
+    }
   }
 
   /** POSTs `body` to `path` on `peer`; returns the response body, or throws a BuckyError. */
@@ -58,7 +94,9 @@ export class PeerClient {
     init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
   ): Promise<Response> {
     const failures: string[] = [];
-    for (const address of this.addressesOf(peer)) {
+    for (const route of this.routesTo(peer)) {
+      const base = await this.open(route, peer, failures);
+      if (!base) continue;
       const headers = new Headers(init.headers);
       const signed = signRequest(
         { method: init.method, path, audience: peer.id, body: UNSIGNED_BODY },
@@ -66,8 +104,9 @@ export class PeerClient {
         this.now(),
       );
       for (const [name, value] of Object.entries(signed)) headers.set(name, value);
+      const startMs = performance.now();
       try {
-        return await fetch(`${address}${path}`, {
+        const response = await fetch(`${base}${path}`, {
           method: init.method,
           headers,
           body: init.body,
@@ -76,23 +115,28 @@ export class PeerClient {
           tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
           duplex: "half",
         });
+        this.reached(peer, route, startMs);
+        return response;
       } catch (error) {
+        this.unreached(route);
+        // A body already (partly) sent cannot be sent again another way.
         if (init.signal.aborted || init.body) throw error;
-        failures.push(`${address}: ${(error as Error).message}`);
+        failures.push(`${describe(route)}: ${(error as Error).message}`);
       }
     }
-    throw new BuckyError(
-      "E_UNAVAILABLE",
-      `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
-    );
+    throw unreachable(peer, failures);
   }
 
-  /** The peer's addresses, the one that answered last time first. */
-  addressesOf(peer: Peer): readonly string[] {
-    const last = this.contacts.get(peer.id)?.address;
-    return last && peer.addresses.includes(last)
-      ? [last, ...peer.addresses.filter((a) => a !== last)]
-      : peer.addresses;
+  /**
+   * An address where `peer` answers now (for a WebSocket, which cannot be retried
+   * another way once opened): one of its own, or a door through a relay.
+   */
+  async reachableAddress(peer: Peer): Promise<string | undefined> {
+    for (const route of this.routesTo(peer)) {
+      const base = await this.open(route, peer, []);
+      if (base) return base;
+    }
+    return undefined;
   }
 
   /** Signed headers for a WebSocket to `path` on `peer` (its body is not signed). */
@@ -104,6 +148,60 @@ export class PeerClient {
     );
   }
 
+  get deviceId(): DeviceId {
+    return this.self;
+  }
+
+  /** Closes the doors opened to relayed peers. */
+  stop(): void {
+    this.forwarders?.stop();
+  }
+
+  /**
+   * The ways to `peer`, in the order to try them: its own addresses (the one that worked
+   * last time first), then through each relay. Direct is always preferred: a device that
+   * comes within reach stops being relayed.
+   */
+  private routesTo(peer: Peer): Route[] {
+    const last = this.contacts.get(peer.id)?.address;
+    const direct =
+      last && peer.addresses.includes(last)
+        ? [last, ...peer.addresses.filter((a) => a !== last)]
+        : peer.addresses;
+    const relayed = (this.relays?.relaysFor(peer) ?? [])
+      .filter((relay) => relay.id !== peer.id)
+      .map((relay) => ({ key: `${RELAY_ROUTE_PREFIX}${relay.id}`, via: relay }));
+    return [...direct.map((key) => ({ key })), ...relayed];
+  }
+
+  /** The base URL to send a request along `route`, or undefined (and why) if it is down. */
+  private async open(route: Route, peer: Peer, failures: string[]): Promise<string | undefined> {
+    if (route.via) return this.forwarders?.addressFor(route.via, peer);
+    if (await this.reachability.check(route.key)) return route.key;
+    failures.push(`${route.key}: cannot connect`);
+    return undefined;
+  }
+
+  /** The first of a device's own addresses that answers (never a relayed one). */
+  async directAddress(relay: Peer): Promise<string | undefined> {
+    for (const address of relay.addresses)
+      if (await this.reachability.check(address)) return address;
+    return undefined;
+  }
+
+  private reached(peer: Peer, route: Route, startMs: number): void {
+    if (!route.via) this.reachability.record(route.key, true);
+    this.contacts.seen(peer.id, {
+      address: route.key,
+      lastSeenAt: this.now(),
+      rttMs: Math.round(performance.now() - startMs),
+    });
+  }
+
+  private unreached(route: Route): void {
+    if (!route.via) this.reachability.record(route.key, false);
+  }
+
   private async request(
     peer: Peer,
     method: "GET" | "POST",
@@ -112,11 +210,13 @@ export class PeerClient {
   ): Promise<Uint8Array> {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
-    for (const address of this.addressesOf(peer)) {
+    for (const route of this.routesTo(peer)) {
+      const base = await this.open(route, peer, failures);
+      if (!base) continue;
       const startMs = performance.now();
       let response: Response;
       try {
-        response = await fetch(`${address}${path}`, {
+        response = await fetch(`${base}${path}`, {
           method,
           ...(method === "POST" ? { body } : {}),
           headers: {
@@ -127,28 +227,29 @@ export class PeerClient {
           signal: AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
         });
       } catch (error) {
-        failures.push(`${address}: ${(error as Error).message}`);
+        this.unreached(route);
+        failures.push(`${describe(route)}: ${(error as Error).message}`);
         continue;
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
-      this.contacts.seen(peer.id, {
-        address,
-        lastSeenAt: this.now(),
-        rttMs: Math.round(performance.now() - startMs),
-      });
+      this.reached(peer, route, startMs);
       if (response.ok) return bytes;
       throw peerError(peer, response.status, bytes);
     }
-    throw new BuckyError(
-      "E_UNAVAILABLE",
-      `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
-      "It may be off or on another network; bucky keeps trying.",
-    );
+    throw unreachable(peer, failures);
   }
+}
 
-  get deviceId(): DeviceId {
-    return this.self;
-  }
+function describe(route: Route): string {
+  return route.via ? `through ${route.via.name}` : route.key;
+}
+
+function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
+  return new BuckyError(
+    "E_UNAVAILABLE",
+    `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
+    "It may be off or on another network; bucky keeps trying.",
+  );
 }
 
 /** A peer's error answer, as the BuckyError it reported. */

@@ -9,7 +9,7 @@ import { publicKeyOfId } from "../../protocol/ids.ts";
 import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
 import type { StateQueries } from "../store/db.ts";
 import { peers, state } from "../store/schema.ts";
-import { type Membership, standingOf } from "../sync/membership.ts";
+import { type Member, type Membership, standingOf } from "../sync/membership.ts";
 
 /** What a device publishes about itself at `devices/<name>/info`. */
 export interface DeviceInfo {
@@ -32,16 +32,32 @@ export function readPeers(db: StateQueries, membership: Membership, self: Device
   const result: Peer[] = [];
   for (const member of membership.byId.values()) {
     if (member.id === self || standingOf(membership, member.id) !== "member") continue;
-    const info = readDeviceInfo(db, member.name);
-    if (!info) continue;
-    // The certificate must be the one the device's own key makes: pinning it then
-    // authenticates the device, whoever stored the info.
-    const der = certificateDer(info.cert);
-    if (!der || !isDeviceCertificate(der, publicKeyOfId(member.id, "device") as Uint8Array))
-      continue;
-    result.push({ id: member.id, name: member.name, addresses: info.addrs, certPem: info.cert });
+    const peer = peerOf(db, member);
+    if (peer) result.push(peer);
   }
   return result.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** How to call a member: where it listens and the certificate it serves, if it published them. */
+export function peerOf(db: StateQueries, member: Member): Peer | undefined {
+  const info = readDeviceInfo(db, member.name);
+  if (!info) return undefined;
+  // The certificate must be the one the device's own key makes: pinning it then
+  // authenticates the device, whoever stored the info.
+  const der = certificateDer(info.cert);
+  if (!der || !isDeviceCertificate(der, publicKeyOfId(member.id, "device") as Uint8Array))
+    return undefined;
+  return { id: member.id, name: member.name, addresses: info.addrs, certPem: info.cert };
+}
+
+/** A device's owner-signed document (JWS), as the zone state holds it. */
+export function readDeviceDocument(db: StateQueries, name: string): string | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, `devices/${name}/doc`))
+    .get();
+  return row?.value ? (JSON.parse(row.value) as string) : undefined;
 }
 
 export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | undefined {

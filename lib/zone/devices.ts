@@ -2,8 +2,9 @@
 import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
+import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { versionVector } from "../sync/exchange.ts";
-import { standingOf } from "../sync/membership.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 /** A peer heard from within this window counts as online. */
@@ -18,8 +19,13 @@ export interface DeviceView {
   /** RFC 3339, or null when never heard from. */
   readonly lastSeenAt: string | null;
   readonly self: boolean;
-  /** The address this node last reached it at, and the round trip then. */
+  /** How this node last reached it: straight to one of its addresses, or through a relay. */
+  readonly route: "direct" | "relayed" | null;
+  /** The address it was reached at (direct), or null. */
   readonly address: string | null;
+  /** The relay it was reached through (relayed), or null. */
+  readonly via: string | null;
+  /** The round trip of that last request. */
   readonly rttMs: number | null;
 }
 
@@ -48,11 +54,22 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
         status,
         lastSeenAt: lastSeenAt === undefined ? null : new Date(lastSeenAt).toISOString(),
         self,
-        address: self ? null : (contact?.address ?? null),
+        ...routeOf(self ? null : (contact?.address ?? null), membership),
         rttMs: self || !contact?.address ? null : contact.rttMs,
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** What a contact's recorded address says about the route: `relay:<id>` or an address. */
+function routeOf(
+  address: string | null,
+  membership: Membership,
+): Pick<DeviceView, "route" | "address" | "via"> {
+  if (address === null) return { route: null, address: null, via: null };
+  if (!address.startsWith(RELAY_ROUTE_PREFIX)) return { route: "direct", address, via: null };
+  const relay = address.slice(RELAY_ROUTE_PREFIX.length) as DeviceId;
+  return { route: "relayed", address: null, via: membership.byId.get(relay)?.name ?? relay };
 }
 
 /**

@@ -1,0 +1,89 @@
+/**
+ * Which of a peer's addresses can be reached from here: a TCP connect, tried with a short
+ * timeout and remembered, so an address behind someone else's NAT costs one probe rather
+ * than a full request timeout each time. A remembered answer past its age is still used
+ * while a fresh probe runs behind it.
+ */
+
+/** A connect that has not completed in this long counts as unreachable. */
+export const PROBE_TIMEOUT_MS = 1_500;
+/** How long an answer is fresh: a working address for longer than a failing one. */
+const REACHABLE_FOR_MS = 60_000;
+const UNREACHABLE_FOR_MS = 20_000;
+
+interface Verdict {
+  readonly reachable: boolean;
+  readonly atMs: number;
+}
+
+export class Reachability {
+  private readonly verdicts = new Map<string, Verdict>();
+  private readonly probing = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly probe: (address: string) => Promise<boolean> = connectProbe,
+  ) {}
+
+  /** Whether `address` (`https://host:port`) answers: from memory when known. */
+  async check(address: string): Promise<boolean> {
+    const verdict = this.verdicts.get(address);
+    if (!verdict) return this.reprobe(address);
+    const age = this.now() - verdict.atMs;
+    if (age > (verdict.reachable ? REACHABLE_FOR_MS : UNREACHABLE_FOR_MS))
+      void this.reprobe(address);
+    return verdict.reachable;
+  }
+
+  /** A request through `address` worked, or could not connect. */
+  record(address: string, reachable: boolean): void {
+    this.verdicts.set(address, { reachable, atMs: this.now() });
+  }
+
+  private reprobe(address: string): Promise<boolean> {
+    let running = this.probing.get(address);
+    if (!running) {
+      running = this.probe(address).then((reachable) => {
+        this.probing.delete(address);
+        this.record(address, reachable);
+        return reachable;
+      });
+      this.probing.set(address, running);
+    }
+    return running;
+  }
+}
+
+/** Whether a TCP connection to the address's host and port opens within the timeout. */
+export function connectProbe(address: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return Promise.resolve(false);
+  }
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || 443);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    Bun.connect({
+      hostname,
+      port,
+      socket: {
+        open(socket) {
+          clearTimeout(timer);
+          socket.end();
+          resolve(true);
+        },
+        data() {},
+        connectError() {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      },
+    }).catch(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}

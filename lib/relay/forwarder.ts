@@ -1,0 +1,97 @@
+/**
+ * The calling side of a relayed stream. For each (relay, device) pair it listens on a
+ * loopback port; every connection there becomes a stream to the device through the relay.
+ * A peer request then goes to `https://127.0.0.1:<port>` with the device's certificate
+ * pinned as usual: the TLS runs end to end, and the relay only carries it.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
+import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import type { Peer } from "../node/peers.ts";
+import type { RelayHub } from "./hub.ts";
+import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
+
+export interface ForwarderOptions {
+  readonly key: SigningKey;
+  readonly self: DeviceId;
+  readonly now: () => number;
+  /** This device's owner-signed document, which a relay asks for. */
+  readonly document: () => string | undefined;
+  /** A working address of the relay itself. */
+  readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
+  /** This process's own hub, when this device is a relay: streams from here go straight in. */
+  readonly hub?: RelayHub;
+}
+
+interface StreamData {
+  link: Link;
+  flush: () => void;
+}
+
+export class Forwarders {
+  private readonly listeners = new Map<string, TCPSocketListener<StreamData>>();
+
+  constructor(private readonly options: ForwarderOptions) {}
+
+  /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
+  addressFor(relay: Peer, target: Peer): string {
+    const key = `${relay.id} ${target.id}`;
+    let listener = this.listeners.get(key);
+    if (!listener) {
+      listener = this.listen(relay, target);
+      this.listeners.set(key, listener);
+    }
+    return `https://127.0.0.1:${listener.port}`;
+  }
+
+  stop(): void {
+    for (const listener of this.listeners.values()) listener.stop(true);
+    this.listeners.clear();
+  }
+
+  private listen(relay: Peer, target: Peer): TCPSocketListener<StreamData> {
+    return Bun.listen<StreamData>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (socket) => {
+          const end = tcpEnd(socket as Socket<unknown>);
+          socket.data = { link: new Link(end), flush: () => end.flush() };
+          const hub = this.options.hub;
+          if (hub && relay.id === this.options.self) hub.connectLocal(target.id, socket.data.link);
+          else void this.connectRemote(relay, target, socket.data.link);
+        },
+        data: (socket, chunk) => socket.data.link.fromA(chunk),
+        drain: (socket) => socket.data.flush(),
+        close: (socket) => socket.data?.link.close(),
+        error: (socket) => socket.data?.link.close(),
+      },
+    });
+  }
+
+  /** A WebSocket to the relay asking for a stream to `target`, joined to `link`. */
+  private async connectRemote(relay: Peer, target: Peer, link: Link): Promise<void> {
+    const address = await this.options.relayAddress(relay);
+    const document = this.options.document();
+    if (!address || !document || link.closed) return link.close();
+    const path = `/v1/relay/connect/${target.id}`;
+    const ws = new WebSocket(`${address.replace(/^https:/, "wss:")}${path}`, {
+      headers: {
+        ...signRequest(
+          { method: "GET", path, audience: relay.id, body: UNSIGNED_BODY },
+          this.options.key,
+          this.options.now(),
+        ),
+        [DOCUMENT_HEADER]: document,
+      },
+      tls: { ca: relay.certPem, checkServerIdentity: () => undefined },
+    } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => link.join(clientSocketEnd(ws));
+    ws.onmessage = (event) => link.fromB(messageBytes(event.data));
+    ws.onclose = () => link.close();
+    ws.onerror = () => link.close();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The relay's side: devices that cannot be called keep a control tunnel here; a device
+ * that wants to reach one connects here, and the hub has the tunnel open a stream back
+ * from it, then joins the two. The hub checks who is who with documents and signatures
+ * alone, so it works without the zone's state (a relay need not be a member), and it only
+ * ever sees the devices' TLS records.
+ */
+import { randomBytes } from "node:crypto";
+import type { Server, ServerWebSocket } from "bun";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import {
+  checkHello,
+  DOCUMENT_HEADER,
+  decodeControl,
+  RELAY_NONCE_BYTES,
+  STREAM_ID_BYTES,
+  verifyOwnDocument,
+} from "../../protocol/relay.ts";
+import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { Link, serverSocketEnd } from "./pipe.ts";
+
+/** A stream its device does not take up within this long is dropped. */
+const ACCEPT_TIMEOUT_MS = 10_000;
+
+export type RelaySocketData =
+  | {
+      readonly kind: "relay-control";
+      readonly nonce: string;
+      device?: DeviceId;
+      zone?: ZoneId;
+      name?: string;
+    }
+  | {
+      readonly kind: "relay-caller";
+      readonly stream: string;
+      readonly target: DeviceId;
+      link?: Link;
+    }
+  | { readonly kind: "relay-accept"; readonly stream: string; link?: Link };
+
+export interface HubOptions {
+  readonly self: DeviceId;
+  readonly log: Log;
+  readonly now: () => number;
+  /**
+   * Whether this relay serves a device of a zone: why not, or undefined when it does. A
+   * gateway serves the members of its own zone; a relay-only node, any zone.
+   */
+  readonly refuse: (zone: ZoneId, device: DeviceId) => string | undefined;
+}
+
+export class RelayHub {
+  private readonly tunnels = new Map<DeviceId, ServerWebSocket<RelaySocketData>>();
+  /** Streams asked for and not yet taken up by their device. */
+  private readonly pending = new Map<
+    string,
+    { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
+  >();
+
+  constructor(private readonly options: HubOptions) {}
+
+  /** `GET /v1/relay/attach`: a device opens its control tunnel. */
+  attach(request: Request, server: Server<RelaySocketData>): Response {
+    const nonce = randomBytes(RELAY_NONCE_BYTES).toString("base64url");
+    return upgrade(request, server, { kind: "relay-control", nonce });
+  }
+
+  /** `GET /v1/relay/connect/<device>`: a device of the same zone asks for a stream to it. */
+  connect(request: Request, server: Server<RelaySocketData>, target: string): Response {
+    const caller = this.caller(request);
+    const tunnel = this.tunnels.get(target as DeviceId);
+    if (tunnel?.data.kind !== "relay-control" || tunnel.data.zone !== caller.zone) {
+      throw new BuckyError("E_NOT_FOUND", "that device keeps no tunnel to this relay");
+    }
+    const stream = randomBytes(STREAM_ID_BYTES).toString("base64url");
+    return upgrade(request, server, { kind: "relay-caller", stream, target: target as DeviceId });
+  }
+
+  /** `GET /v1/relay/accept/<stream>`: a device takes up a stream it was asked to open. */
+  accept(request: Request, server: Server<RelaySocketData>, stream: string): Response {
+    // The stream id is the credential: 128 random bits sent only down the device's tunnel.
+    if (!this.pending.has(stream)) throw new BuckyError("E_NOT_FOUND", "no such stream");
+    return upgrade(request, server, { kind: "relay-accept", stream });
+  }
+
+  /** A stream from inside this process (the relay's own device calling a tunnelled one). */
+  connectLocal(target: DeviceId, link: Link): void {
+    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link);
+  }
+
+  isAttached(device: DeviceId): boolean {
+    return this.tunnels.has(device);
+  }
+
+  stop(): void {
+    for (const tunnel of this.tunnels.values()) tunnel.close(1001, "relay stopping");
+    for (const { link, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      link.close();
+    }
+    this.pending.clear();
+  }
+
+  readonly websocket = {
+    open: (ws: ServerWebSocket<RelaySocketData>) => {
+      const data = ws.data;
+      if (data.kind === "relay-control") {
+        ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
+      } else if (data.kind === "relay-caller") {
+        data.link = new Link(serverSocketEnd(ws));
+        this.open(data.stream, data.target, data.link);
+      } else {
+        const waiting = this.pending.get(data.stream);
+        if (!waiting) return ws.close(1008, "no such stream");
+        this.pending.delete(data.stream);
+        clearTimeout(waiting.timer);
+        data.link = waiting.link;
+        data.link.join(serverSocketEnd(ws));
+      }
+    },
+    message: (ws: ServerWebSocket<RelaySocketData>, message: string | Buffer) => {
+      const data = ws.data;
+      if (data.kind === "relay-control") return this.control(ws, String(message));
+      const bytes = typeof message === "string" ? Buffer.from(message) : message;
+      if (data.kind === "relay-caller") data.link?.fromA(bytes);
+      else data.link?.fromB(bytes);
+    },
+    close: (ws: ServerWebSocket<RelaySocketData>) => {
+      const data = ws.data;
+      if (data.kind !== "relay-control") return data.link?.close();
+      if (data.device && this.tunnels.get(data.device) === ws) {
+        this.tunnels.delete(data.device);
+        this.options.log.info("relay tunnel closed", { device: data.name });
+      }
+    },
+  };
+
+  /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
+  private open(stream: string, target: DeviceId, link: Link): void {
+    const tunnel = this.tunnels.get(target);
+    if (!tunnel) {
+      link.close();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.pending.delete(stream);
+      link.close();
+    }, ACCEPT_TIMEOUT_MS);
+    this.pending.set(stream, { link, timer });
+    tunnel.send(JSON.stringify({ type: "open", stream }));
+  }
+
+  private control(ws: ServerWebSocket<RelaySocketData>, text: string): void {
+    const data = ws.data;
+    if (data.kind !== "relay-control") return;
+    try {
+      const message = decodeControl(text);
+      if (data.device) {
+        if (message.type === "ping") ws.send(JSON.stringify({ type: "pong" }));
+        return;
+      }
+      const who = checkHello(message, data.nonce, this.options.self);
+      const refused = this.options.refuse(who.zone, who.device);
+      if (refused) throw new ProtocolError(refused);
+      Object.assign(data, who);
+      this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
+      this.tunnels.set(who.device, ws);
+      ws.send(JSON.stringify({ type: "ready" }));
+      this.options.log.info("relay tunnel open", { device: who.name });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.options.log.warn("relay tunnel refused", { error: error.message });
+      ws.close(1008, error.message.slice(0, 100));
+    }
+  }
+
+  /** Who asks for a stream: a signed request, and the owner-signed document of its signer. */
+  private caller(request: Request): { device: DeviceId; zone: ZoneId } {
+    const url = new URL(request.url);
+    const signed = checkSignedRequest(
+      {
+        method: "GET",
+        path: url.pathname + url.search,
+        audience: this.options.self,
+        body: UNSIGNED_BODY,
+      },
+      request.headers,
+      this.options.now(),
+    );
+    if (!signed.ok) throw new BuckyError("E_PERMISSION", `relay refused: ${signed.reason}`);
+    let zone: ZoneId;
+    try {
+      const own = verifyOwnDocument(request.headers.get(DOCUMENT_HEADER) ?? "");
+      if (own.document.id !== signed.device)
+        throw new ProtocolError("the device document is not the signer's");
+      zone = own.zone;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      throw new BuckyError("E_PERMISSION", `relay refused: ${error.message}`);
+    }
+    const refused = this.options.refuse(zone, signed.device);
+    if (refused) throw new BuckyError("E_PERMISSION", `relay refused: ${refused}`);
+    return { device: signed.device, zone };
+  }
+}
+
+function upgrade(
+  request: Request,
+  server: Server<RelaySocketData>,
+  data: RelaySocketData,
+): Response {
+  if (!server.upgrade(request, { data }))
+    throw new BuckyError("E_USAGE", "relay routes take WebSocket connections only");
+  // Bun answers the upgrade itself; this response is never sent.
+  return new Response(null);
+}

@@ -1,0 +1,160 @@
+/**
+ * Moving bytes between the two ends of a relayed stream (a TCP socket, a WebSocket we
+ * accepted, a WebSocket we opened) with backpressure: when one end cannot take more, the
+ * other stops reading until it drains, so a fast sender never fills memory.
+ */
+import type { ServerWebSocket, Socket } from "bun";
+
+/** Above this many queued bytes an end is full. */
+const HIGH_WATER = 1024 * 1024;
+
+export interface End {
+  /** Sends bytes; false when the end is full and the sender should pause. */
+  send(chunk: Uint8Array): boolean;
+  pause(): void;
+  resume(): void;
+  close(): void;
+  /** Set by the link: called when a full end can take more. */
+  drained?: () => void;
+}
+
+/**
+ * Two ends joined: what one receives, the other sends; when either closes, both do. The
+ * first end exists from the start; the second joins later (the far side answering), and
+ * what the first sends before then waits, in order.
+ */
+export class Link {
+  private waiting: Uint8Array[] = [];
+  private waitingBytes = 0;
+  private b: End | undefined;
+  private open = true;
+
+  constructor(private readonly a: End) {}
+
+  get closed(): boolean {
+    return !this.open;
+  }
+
+  join(b: End): void {
+    if (!this.open) {
+      b.close();
+      return;
+    }
+    this.b = b;
+    this.a.drained = () => b.resume();
+    b.drained = () => this.a.resume();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const chunk of waiting) this.fromA(chunk);
+    this.a.resume();
+  }
+
+  fromA(chunk: Uint8Array): void {
+    if (!this.open) return;
+    if (!this.b) {
+      this.waiting.push(chunk);
+      this.waitingBytes += chunk.length;
+      if (this.waitingBytes >= HIGH_WATER) this.a.pause();
+      return;
+    }
+    if (!this.b.send(chunk)) this.a.pause();
+  }
+
+  fromB(chunk: Uint8Array): void {
+    if (this.open && !this.a.send(chunk)) this.b?.pause();
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.waiting = [];
+    this.a.close();
+    this.b?.close();
+  }
+}
+
+/** A TCP socket as an end: what it cannot write at once waits, in order, for its drain. */
+export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
+  const queue: Uint8Array[] = [];
+  let queued = 0;
+  const end: End & { flush(): void } = {
+    send(chunk) {
+      if (queue.length === 0) {
+        const written = socket.write(chunk);
+        if (written === chunk.length) return true;
+        chunk = chunk.subarray(Math.max(0, written));
+      }
+      queue.push(chunk);
+      queued += chunk.length;
+      return queued < HIGH_WATER;
+    },
+    flush() {
+      while (queue.length > 0) {
+        const chunk = queue[0] as Uint8Array;
+        const written = Math.max(0, socket.write(chunk));
+        queued -= written;
+        if (written < chunk.length) {
+          queue[0] = chunk.subarray(written);
+          return;
+        }
+        queue.shift();
+      }
+      end.drained?.();
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    close: () => socket.end(),
+  };
+  return end;
+}
+
+/** A WebSocket Bun.serve accepted, as an end. */
+export function serverSocketEnd(ws: ServerWebSocket<unknown>): End {
+  return {
+    // -1: enqueued behind backpressure; 0: dropped (closed). Either way, stop sending.
+    send: (chunk) => ws.sendBinary(chunk) > 0,
+    pause: () => ws.pause?.(),
+    resume: () => ws.resume?.(),
+    close: () => ws.close(),
+  };
+}
+
+/**
+ * A WebSocket this process opened (and which is open), as an end. What it sends is
+ * watched through bufferedAmount; pausing stops it reading from its socket.
+ */
+export function clientSocketEnd(ws: WebSocket): End {
+  let watching = false;
+  const end: End = {
+    send(chunk) {
+      if (ws.readyState !== WebSocket.OPEN) return true;
+      ws.send(chunk);
+      if (ws.bufferedAmount < HIGH_WATER) return true;
+      if (!watching) {
+        watching = true;
+        const poll = () => {
+          if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount < HIGH_WATER / 2) {
+            watching = false;
+            end.drained?.();
+          } else {
+            setTimeout(poll, 5);
+          }
+        };
+        setTimeout(poll, 5);
+      }
+      return false;
+    },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    close: () => ws.close(),
+  };
+  return end;
+}
+
+/** Binary WebSocket messages as bytes, whatever form they arrive in. */
+export function messageBytes(data: unknown): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(String(data));
+}

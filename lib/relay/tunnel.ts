@@ -1,0 +1,229 @@
+/**
+ * The called side: a device keeps a control tunnel to each relay of its zone, so devices
+ * that cannot open a connection to it can still reach it. When the relay asks for a
+ * stream, the device opens one back to the relay and joins it to its own peer server.
+ * A dropped tunnel is reopened with bounded exponential backoff and jitter, and logged
+ * once per change (up, down), never once per attempt.
+ */
+import type { Socket } from "bun";
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { answerChallenge, decodeControl } from "../../protocol/relay.ts";
+import type { Log } from "../log.ts";
+import type { Peer } from "../node/peers.ts";
+import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+/** How often a tunnel is pinged; two pings unanswered and it is taken for dead. */
+export const PING_INTERVAL_MS = 15_000;
+
+export interface TunnelOptions {
+  readonly key: SigningKey;
+  readonly log: Log;
+  /** This device's owner-signed document, which the relay checks. */
+  readonly document: () => string | undefined;
+  /** A working address of the relay. */
+  readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
+  /** Where this device's own peer server listens: relayed streams end there. */
+  readonly localPeer: { readonly host: string; readonly port: number };
+  readonly pingIntervalMs?: number;
+}
+
+export type TunnelState = "connecting" | "up" | "down";
+
+/** One tunnel per relay, following the zone's list of relays. */
+export class Tunnels {
+  private readonly tunnels = new Map<DeviceId, Tunnel>();
+
+  constructor(private readonly options: TunnelOptions) {}
+
+  /** Keeps a tunnel to each of `relays`, and closes any other. */
+  follow(relays: readonly Peer[]): void {
+    const wanted = new Map(relays.map((relay) => [relay.id, relay]));
+    for (const [id, tunnel] of this.tunnels) {
+      if (!wanted.has(id)) {
+        tunnel.stop();
+        this.tunnels.delete(id);
+      }
+    }
+    for (const [id, relay] of wanted) {
+      const existing = this.tunnels.get(id);
+      if (existing) existing.relay = relay;
+      else {
+        const tunnel = new Tunnel(relay, this.options);
+        this.tunnels.set(id, tunnel);
+        tunnel.start();
+      }
+    }
+  }
+
+  states(): { relay: string; state: TunnelState }[] {
+    return [...this.tunnels.values()].map((t) => ({ relay: t.relay.name, state: t.state }));
+  }
+
+  stop(): void {
+    for (const tunnel of this.tunnels.values()) tunnel.stop();
+    this.tunnels.clear();
+  }
+}
+
+class Tunnel {
+  state: TunnelState = "connecting";
+  private ws: WebSocket | undefined;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private unanswered = 0;
+
+  constructor(
+    public relay: Peer,
+    private readonly options: TunnelOptions,
+  ) {}
+
+  start(): void {
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.ws?.close(1000, "device stopping");
+  }
+
+  private async connect(): Promise<void> {
+    const address = await this.options.relayAddress(this.relay);
+    if (this.stopped) return;
+    if (!address) return this.lost("the relay is not reachable");
+    const ws = new WebSocket(`${address.replace(/^https:/, "wss:")}/v1/relay/attach`, {
+      tls: { ca: this.relay.certPem, checkServerIdentity: () => undefined },
+    } as unknown as string[]);
+    this.ws = ws;
+    ws.onmessage = (event) => this.control(ws, address, String(event.data));
+    ws.onclose = (event) => {
+      if (this.ws === ws) this.lost(event.reason || `closed (${event.code})`);
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  private control(ws: WebSocket, address: string, text: string): void {
+    let message: ReturnType<typeof decodeControl>;
+    try {
+      message = decodeControl(text);
+    } catch (error) {
+      this.options.log.warn("relay sent a malformed message", {
+        relay: this.relay.name,
+        error: (error as Error).message,
+      });
+      ws.close(1002, "malformed message");
+      return;
+    }
+    switch (message.type) {
+      case "challenge": {
+        const document = this.options.document();
+        if (document)
+          ws.send(
+            JSON.stringify(
+              answerChallenge(message.nonce, this.relay.id, document, this.options.key),
+            ),
+          );
+        else ws.close(1000, "this device has no document yet");
+        return;
+      }
+      case "ready":
+        this.up();
+        return;
+      case "pong":
+        this.unanswered = 0;
+        return;
+      case "open":
+        this.acceptStream(address, message.stream);
+        return;
+    }
+  }
+
+  private up(): void {
+    this.failures = 0;
+    this.state = "up";
+    this.options.log.info("relay tunnel up", { relay: this.relay.name });
+    const interval = this.options.pingIntervalMs ?? PING_INTERVAL_MS;
+    clearInterval(this.pingTimer);
+    this.unanswered = 0;
+    this.pingTimer = setInterval(() => {
+      // A dead connection would not answer a closing handshake either: drop it at once.
+      if (this.unanswered >= 2) {
+        const ws = this.ws;
+        this.lost("the relay stopped answering");
+        return ws?.terminate();
+      }
+      this.unanswered += 1;
+      this.ws?.send(JSON.stringify({ type: "ping" }));
+    }, interval);
+  }
+
+  /** The tunnel is gone or never came: say so once, then try again later. */
+  private lost(reason: string): void {
+    clearInterval(this.pingTimer);
+    this.ws = undefined;
+    if (this.stopped) return;
+    if (this.state !== "down") {
+      this.options.log.warn(
+        this.state === "up" ? "relay tunnel down" : "relay tunnel cannot connect",
+        { relay: this.relay.name, reason, retrying: true },
+      );
+      this.state = "down";
+    }
+    this.failures += 1;
+    this.retryTimer = setTimeout(() => void this.connect(), retryDelayMs(this.failures));
+  }
+
+  /** The relay asks for a stream: a connection to this device's peer server, joined to it. */
+  private acceptStream(address: string, stream: string): void {
+    const { host, port } = this.options.localPeer;
+    const ws = new WebSocket(
+      `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
+      {
+        tls: { ca: this.relay.certPem, checkServerIdentity: () => undefined },
+      } as unknown as string[],
+    );
+    ws.binaryType = "arraybuffer";
+    let link: Link | undefined;
+    const early: Uint8Array[] = [];
+    ws.onmessage = (event) => {
+      const bytes = messageBytes(event.data);
+      if (link) link.fromB(bytes);
+      else early.push(bytes);
+    };
+    ws.onclose = () => link?.close();
+    ws.onerror = () => ws.close();
+    Bun.connect<{ link: Link; flush: () => void }>({
+      hostname: host,
+      port,
+      socket: {
+        open(socket) {
+          const end = tcpEnd(socket as Socket<unknown>);
+          link = new Link(end);
+          socket.data = { link, flush: () => end.flush() };
+          if (ws.readyState === WebSocket.OPEN) link.join(clientSocketEnd(ws));
+          else if (ws.readyState === WebSocket.CONNECTING)
+            ws.onopen = () => link?.join(clientSocketEnd(ws));
+          else link.close();
+          for (const bytes of early.splice(0)) link.fromB(bytes);
+        },
+        data: (socket, chunk) => socket.data.link.fromA(chunk),
+        drain: (socket) => socket.data.flush(),
+        close: (socket) => socket.data?.link.close(),
+        error: (socket) => socket.data?.link.close(),
+        connectError: () => ws.close(),
+      },
+    }).catch(() => ws.close());
+  }
+}
+
+/** 1 s, 2 s, 4 s … up to a minute, each drawn from its upper half so devices spread out. */
+export function retryDelayMs(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling * (0.5 + random() / 2));
+}

@@ -1,0 +1,100 @@
+/**
+ * Relaying, for devices that cannot be called (behind NAT). Such a device keeps a control
+ * tunnel to a relay (a gateway of its zone, or a relay-only node); a device that wants to
+ * reach it asks the relay, which has the tunnel open a new stream back from it. Streams
+ * carry the devices' own TLS, end to end: the relay moves bytes it cannot read or alter.
+ *
+ * A relay need not be a member of the zone: a device proves itself with its owner-signed
+ * device document (the zone id in it is the owner's key) and a signature, by its device
+ * key, of a challenge the relay chose.
+ *
+ * Control messages are JSON text frames:
+ *   relay → device  {type: "challenge", nonce}          on connecting
+ *   device → relay  {type: "hello", document, signature}
+ *   relay → device  {type: "ready"}
+ *   relay → device  {type: "open", stream}              connect back to …/accept/<stream>
+ *   device → relay  {type: "ping"}                      every so often; the relay answers
+ *   relay → device  {type: "pong"}                      (a silent tunnel is a dead one)
+ *
+ * A device asking the relay for a stream signs its request (request-auth, audience the
+ * relay) and sends its device document in the `bucky-document` header.
+ */
+import { type DeviceDocument, verifyDeviceDocument } from "./documents.ts";
+import { type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
+import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
+import { check } from "./errors.ts";
+import { type DeviceId, deviceIdFromPublicKey, parseZoneId, publicKeyOfId, type ZoneId } from "./ids.ts";
+import { decodeJws } from "./jws.ts";
+import { isRecord } from "./shape.ts";
+
+export const RELAY_NONCE_BYTES = 32;
+export const STREAM_ID_BYTES = 16;
+export const DOCUMENT_HEADER = "bucky-document";
+
+export type ControlMessage =
+  | { readonly type: "challenge"; readonly nonce: string }
+  | { readonly type: "hello"; readonly document: string; readonly signature: string }
+  | { readonly type: "ready" }
+  | { readonly type: "open"; readonly stream: string }
+  | { readonly type: "ping" }
+  | { readonly type: "pong" };
+
+export function decodeControl(text: string): ControlMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    check(false, "a relay message is JSON");
+  }
+  check(isRecord(value) && typeof value.type === "string", "a relay message has a type");
+  switch (value.type) {
+    case "challenge":
+    case "open": {
+      const field = value.type === "challenge" ? "nonce" : "stream";
+      check(typeof value[field] === "string" && (value[field] as string).length <= 64, `relay ${value.type} has a ${field}`);
+      return value as ControlMessage;
+    }
+    case "hello":
+      check(typeof value.document === "string" && typeof value.signature === "string", "relay hello has a document and a signature");
+      return value as ControlMessage;
+    case "ready":
+    case "ping":
+    case "pong":
+      return { type: value.type };
+    default:
+      check(false, `unknown relay message ${String(value.type)}`);
+  }
+}
+
+/** The device's answer to a relay's challenge. */
+export function answerChallenge(nonce: string, relay: DeviceId, document: string, key: SigningKey): ControlMessage {
+  return { type: "hello", document, signature: toBase64url(key.sign(challengeInput(nonce, relay, deviceIdFromPublicKey(key.publicKey)))) };
+}
+
+/**
+ * Checks a hello against the challenge this relay sent: the document must be signed by
+ * its zone's owner and the signature made by the device it names. Returns who it is.
+ */
+export function checkHello(hello: ControlMessage, nonce: string, relay: DeviceId): { zone: ZoneId; device: DeviceId; name: string } {
+  check(hello.type === "hello", "expected a hello");
+  const { zone, document } = verifyOwnDocument(hello.document);
+  const signature = fromBase64url(hello.signature);
+  check(signature !== undefined, "the hello's signature is malformed");
+  const key = verifyKeyFromPublicKey(publicKeyOfId(document.id, "device") as Uint8Array);
+  check(key.verify(challengeInput(nonce, relay, document.id), signature), "the hello is not signed by the device it names");
+  return { zone, device: document.id, name: document.name };
+}
+
+/**
+ * A device document checked against the zone it names itself (its signer's key is the
+ * zone id): proof that the zone's owner admitted that device, whoever relays for it.
+ */
+export function verifyOwnDocument(jws: string): { zone: ZoneId; document: DeviceDocument } {
+  const zone = parseZoneId(String(decodeJws(jws).header.kid));
+  check(zone !== undefined, "the device document names no zone");
+  return { zone, document: verifyDeviceDocument(jws, zone) };
+}
+
+function challengeInput(nonce: string, relay: DeviceId, device: DeviceId): Uint8Array {
+  return utf8(["bucky relay hello v1", relay, device, nonce].join("\n"));
+}
