@@ -23,7 +23,13 @@ import { type DeviceDocument, verifyDeviceDocument } from "./documents.ts";
 import { type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
-import { type DeviceId, deviceIdFromPublicKey, parseZoneId, publicKeyOfId, type ZoneId } from "./ids.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseZoneId,
+  publicKeyOfId,
+  type ZoneId,
+} from "./ids.ts";
 import { decodeJws } from "./jws.ts";
 import { isRecord } from "./shape.ts";
 
@@ -51,11 +57,17 @@ export function decodeControl(text: string): ControlMessage {
     case "challenge":
     case "open": {
       const field = value.type === "challenge" ? "nonce" : "stream";
-      check(typeof value[field] === "string" && (value[field] as string).length <= 64, `relay ${value.type} has a ${field}`);
+      check(
+        typeof value[field] === "string" && (value[field] as string).length <= 64,
+        `relay ${value.type} has a ${field}`,
+      );
       return value as ControlMessage;
     }
     case "hello":
-      check(typeof value.document === "string" && typeof value.signature === "string", "relay hello has a document and a signature");
+      check(
+        typeof value.document === "string" && typeof value.signature === "string",
+        "relay hello has a document and a signature",
+      );
       return value as ControlMessage;
     case "ready":
     case "ping":
@@ -67,21 +79,39 @@ export function decodeControl(text: string): ControlMessage {
 }
 
 /** The device's answer to a relay's challenge. */
-export function answerChallenge(nonce: string, relay: DeviceId, document: string, key: SigningKey): ControlMessage {
-  return { type: "hello", document, signature: toBase64url(key.sign(challengeInput(nonce, relay, deviceIdFromPublicKey(key.publicKey)))) };
+export function answerChallenge(
+  nonce: string,
+  relay: DeviceId,
+  document: string,
+  key: SigningKey,
+): ControlMessage {
+  return {
+    type: "hello",
+    document,
+    signature: toBase64url(
+      key.sign(challengeInput(nonce, relay, deviceIdFromPublicKey(key.publicKey))),
+    ),
+  };
 }
 
 /**
  * Checks a hello against the challenge this relay sent: the document must be signed by
  * its zone's owner and the signature made by the device it names. Returns who it is.
  */
-export function checkHello(hello: ControlMessage, nonce: string, relay: DeviceId): { zone: ZoneId; device: DeviceId; name: string } {
+export function checkHello(
+  hello: ControlMessage,
+  nonce: string,
+  relay: DeviceId,
+): { zone: ZoneId; device: DeviceId; name: string } {
   check(hello.type === "hello", "expected a hello");
   const { zone, document } = verifyOwnDocument(hello.document);
   const signature = fromBase64url(hello.signature);
   check(signature !== undefined, "the hello's signature is malformed");
   const key = verifyKeyFromPublicKey(publicKeyOfId(document.id, "device") as Uint8Array);
-  check(key.verify(challengeInput(nonce, relay, document.id), signature), "the hello is not signed by the device it names");
+  check(
+    key.verify(challengeInput(nonce, relay, document.id), signature),
+    "the hello is not signed by the device it names",
+  );
   return { zone, device: document.id, name: document.name };
 }
 

@@ -254,7 +254,7 @@ describe("where bucky itself lives", () => {
     chmodSync(binary, 0o755);
     const home = join(scratchDir(), "home");
     await buckyJson(["init", "--home", home]);
-    await startDaemon(home, FAST, binary);
+    await startDaemon(home, FAST, { binary });
     await buckyJson(["app", "install", appDir("site"), "--home", home]);
     const s = await waitFor("site to run", async () => {
       const x = await buckyJson<Status>(["app", "status", "site", "--home", home]);

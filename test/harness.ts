@@ -23,11 +23,13 @@ export interface RunResult {
 export interface RunOptions {
   readonly stdin?: string;
   readonly env?: Record<string, string>;
+  /** A command to run bucky under, such as `ip netns exec <ns>`. */
+  readonly wrap?: readonly string[];
 }
 
 /** Runs `bucky args…` to completion. HOME and BUCKY_HOME point nowhere real by default. */
 export async function bucky(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const child = Bun.spawn([BUCKY, ...args], {
+  const child = Bun.spawn([...(options.wrap ?? []), BUCKY, ...args], {
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",
     stderr: "pipe",
@@ -102,23 +104,33 @@ export interface Daemon {
   kill(): Promise<void>;
 }
 
-/** Starts `bucky daemon` on a free loopback port and waits until it says it is ready. */
+export interface DaemonOptions {
+  /** Another copy of bucky to run (the one built by default). */
+  readonly binary?: string;
+  /** A command to run it under, such as `ip netns exec <ns>`. */
+  readonly wrap?: readonly string[];
+  /** Where it listens: a free loopback port by default. */
+  readonly listen?: string;
+  readonly port?: number;
+}
+
+/** Starts `bucky daemon` (on a free loopback port) and waits until it says it is ready. */
 export async function startDaemon(
   home: string,
   env: Record<string, string> = {},
-  /** Another copy of bucky to run (the one built by default). */
-  binary = BUCKY,
+  options: DaemonOptions = {},
 ): Promise<Daemon> {
   const child = Bun.spawn(
     [
-      binary,
+      ...(options.wrap ?? []),
+      options.binary ?? BUCKY,
       "daemon",
       "--home",
       home,
       "--port",
-      "0",
+      String(options.port ?? 0),
       "--listen",
-      "127.0.0.1",
+      options.listen ?? "127.0.0.1",
       "--json",
       "--log-level",
       "debug",

@@ -66,7 +66,7 @@ export interface BridgeData {
   readonly kind: "bridge";
   readonly url: string;
   readonly headers: Record<string, string>;
-  readonly tls?: { ca: string; checkServerIdentity: () => undefined };
+  readonly tls?: { ca: string; serverName: string };
   readonly protocols: string[];
   backend?: WebSocket;
   readonly queue: (string | Uint8Array)[];

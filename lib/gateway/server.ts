@@ -4,10 +4,12 @@
  * apps (except their open paths), enforces the app's limits, and forwards the request,
  * streaming, to the device that runs the app, counting what goes each way.
  */
+
 import { readFileSync } from "node:fs";
 import type { Server } from "bun";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { localTime, ruleMatches } from "../../protocol/rules.ts";
+import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
@@ -401,7 +403,7 @@ async function websocketTarget(
   if (!address) return undefined;
   return bridgeData(`${address.replace(/^https/, "wss")}${ingress}`, {
     headers: { ...plain, ...node.client.websocketHeaders(peer, ingress) },
-    tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+    tls: pinnedTls(peer.certPem),
     protocols,
     done,
   });

@@ -9,7 +9,7 @@ import { BuckyError } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
-import { MemoryContacts, readDeviceDocument, readPeers } from "../node/peers.ts";
+import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
@@ -61,7 +61,9 @@ export async function getObject(options: {
   try {
     const membership = loadMembership(zone.db, zone.zone.id);
     const relays = readRelays(zone.db, membership);
-    client = new PeerClient(zone.deviceKey, new MemoryContacts(), options.now, {
+    // Starting from how the daemon last reached each device saves probing dead addresses.
+    const contacts = new MemoryContacts(savedContacts(zone.db));
+    client = new PeerClient(zone.deviceKey, contacts, options.now, {
       relaysFor: () => relays,
       document: () => readDeviceDocument(zone.db, zone.device.name),
     });

@@ -163,7 +163,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       key: zone.deviceKey,
       log,
       document: () => readDeviceDocument(node.db, node.deviceName),
-      relayAddress: (relay) => node.client.directAddress(relay),
+      // Each attempt probes afresh: backoff already spaces them, and a relay that just
+      // came back must not wait out a remembered failure.
+      relayAddress: (relay) => node.client.directAddress(relay, true),
       localPeer: { host: loopbackFor(options.listen.host), port: peerServer.port as number },
     });
     const followRelays = () => {

@@ -5,9 +5,11 @@
  * answered last time leading), then the relays it may keep a tunnel to: the TLS runs end
  * to end either way.
  */
+
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
@@ -112,7 +114,7 @@ export class PeerClient {
           body: init.body,
           redirect: "manual",
           signal: init.signal,
-          tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+          tls: pinnedTls(peer.certPem),
           duplex: "half",
         });
         this.reached(peer, route, startMs);
@@ -159,19 +161,28 @@ export class PeerClient {
 
   /**
    * The ways to `peer`, in the order to try them: its own addresses (the one that worked
-   * last time first), then through each relay. Direct is always preferred: a device that
-   * comes within reach stops being relayed.
+   * last time first), then through each relay. Direct is preferred: a device that comes
+   * within reach stops being relayed. But when it was last reached through a relay and
+   * none of its addresses is known to work, the relay goes first while its addresses are
+   * probed behind the request, so a device behind NAT costs no probe timeout per call.
    */
   private routesTo(peer: Peer): Route[] {
     const last = this.contacts.get(peer.id)?.address;
-    const direct =
+    const direct = (
       last && peer.addresses.includes(last)
         ? [last, ...peer.addresses.filter((a) => a !== last)]
-        : peer.addresses;
+        : peer.addresses
+    ).map((key) => ({ key }));
     const relayed = (this.relays?.relaysFor(peer) ?? [])
       .filter((relay) => relay.id !== peer.id)
-      .map((relay) => ({ key: `${RELAY_ROUTE_PREFIX}${relay.id}`, via: relay }));
-    return [...direct.map((key) => ({ key })), ...relayed];
+      .map((relay) => ({ key: `${RELAY_ROUTE_PREFIX}${relay.id}`, via: relay }))
+      .sort((a, b) => Number(b.key === last) - Number(a.key === last));
+    const lastRelayed = relayed[0]?.key === last;
+    if (lastRelayed && !direct.some((route) => this.reachability.known(route.key))) {
+      for (const route of direct) void this.reachability.check(route.key);
+      return [...relayed, ...direct];
+    }
+    return [...direct, ...relayed];
   }
 
   /** The base URL to send a request along `route`, or undefined (and why) if it is down. */
@@ -182,10 +193,13 @@ export class PeerClient {
     return undefined;
   }
 
-  /** The first of a device's own addresses that answers (never a relayed one). */
-  async directAddress(relay: Peer): Promise<string | undefined> {
-    for (const address of relay.addresses)
-      if (await this.reachability.check(address)) return address;
+  /**
+   * The first of a device's own addresses that answers (never a relayed one); `fresh`
+   * probes each again rather than trusting what is remembered.
+   */
+  async directAddress(peer: Peer, fresh = false): Promise<string | undefined> {
+    for (const address of peer.addresses)
+      if (await this.reachability.check(address, fresh)) return address;
     return undefined;
   }
 
@@ -223,7 +237,7 @@ export class PeerClient {
             ...(options.contentType ? { "content-type": options.contentType } : {}),
             ...signRequest({ method, path, audience: peer.id, body }, this.key, this.now()),
           },
-          tls: { ca: peer.certPem, checkServerIdentity: () => undefined },
+          tls: pinnedTls(peer.certPem),
           signal: AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
         });
       } catch (error) {

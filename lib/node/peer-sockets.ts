@@ -21,6 +21,9 @@ export function peerSockets(relay: () => RelayHub): WebSocketHandler<PeerSocketD
       isBridge(ws)
         ? bridge.message(ws, message)
         : relay().websocket.message(ws as ServerWebSocket<RelaySocketData>, message),
+    drain: (ws) => {
+      if (!isBridge(ws)) relay().websocket.drain(ws as ServerWebSocket<RelaySocketData>);
+    },
     close: (ws, code, reason) =>
       isBridge(ws)
         ? bridge.close(ws, code, reason)

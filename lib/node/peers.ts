@@ -83,6 +83,18 @@ export interface Contact {
   readonly rttMs: number;
 }
 
+/** The contacts the daemon last saved. */
+export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
+  return db
+    .select()
+    .from(peers)
+    .all()
+    .map((row) => [
+      row.deviceId as DeviceId,
+      { address: row.address, lastSeenAt: row.lastSeenAt, rttMs: row.rttMs },
+    ]);
+}
+
 /** Where each peer was last reached, and when. */
 export interface ContactBook {
   get(id: DeviceId): Contact | undefined;
@@ -101,13 +113,7 @@ export class Contacts implements ContactBook {
     private readonly db: StateQueries,
     private readonly persistEveryMs = 10_000,
   ) {
-    for (const row of db.select().from(peers).all()) {
-      this.contacts.set(row.deviceId as DeviceId, {
-        address: row.address,
-        lastSeenAt: row.lastSeenAt,
-        rttMs: row.rttMs,
-      });
-    }
+    for (const [id, contact] of savedContacts(db)) this.contacts.set(id, contact);
   }
 
   get(id: DeviceId): Contact | undefined {
@@ -132,9 +138,13 @@ export class Contacts implements ContactBook {
   }
 }
 
-/** Contacts kept only in memory, for a one-off exchange (joining a zone). */
+/** Contacts kept only in memory, for a one-off command: starting from what the daemon saved, if anything. */
 export class MemoryContacts implements ContactBook {
-  private readonly contacts = new Map<DeviceId, Contact>();
+  private readonly contacts: Map<DeviceId, Contact>;
+
+  constructor(initial: Iterable<[DeviceId, Contact]> = []) {
+    this.contacts = new Map(initial);
+  }
 
   get(id: DeviceId): Contact | undefined {
     return this.contacts.get(id);

@@ -9,7 +9,7 @@
 export const PROBE_TIMEOUT_MS = 1_500;
 /** How long an answer is fresh: a working address for longer than a failing one. */
 const REACHABLE_FOR_MS = 60_000;
-const UNREACHABLE_FOR_MS = 20_000;
+const UNREACHABLE_FOR_MS = 5_000;
 
 interface Verdict {
   readonly reachable: boolean;
@@ -25,14 +25,19 @@ export class Reachability {
     private readonly probe: (address: string) => Promise<boolean> = connectProbe,
   ) {}
 
-  /** Whether `address` (`https://host:port`) answers: from memory when known. */
-  async check(address: string): Promise<boolean> {
+  /** Whether `address` (`https://host:port`) answers: from memory when known, unless `fresh`. */
+  async check(address: string, fresh = false): Promise<boolean> {
     const verdict = this.verdicts.get(address);
-    if (!verdict) return this.reprobe(address);
+    if (!verdict || fresh) return this.reprobe(address);
     const age = this.now() - verdict.atMs;
     if (age > (verdict.reachable ? REACHABLE_FOR_MS : UNREACHABLE_FOR_MS))
       void this.reprobe(address);
     return verdict.reachable;
+  }
+
+  /** What is known of `address` without probing: reachable, not, or unknown. */
+  known(address: string): boolean | undefined {
+    return this.verdicts.get(address)?.reachable;
   }
 
   /** A request through `address` worked, or could not connect. */

@@ -4,11 +4,13 @@
  * A peer request then goes to `https://127.0.0.1:<port>` with the device's certificate
  * pinned as usual: the TLS runs end to end, and the relay only carries it.
  */
+
 import type { Socket, TCPSocketListener } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Peer } from "../node/peers.ts";
 import type { RelayHub } from "./hub.ts";
 import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
@@ -86,7 +88,7 @@ export class Forwarders {
         ),
         [DOCUMENT_HEADER]: document,
       },
-      tls: { ca: relay.certPem, checkServerIdentity: () => undefined },
+      tls: pinnedTls(relay.certPem),
     } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     ws.onopen = () => link.join(clientSocketEnd(ws));

@@ -20,7 +20,7 @@ import {
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
-import { Link, serverSocketEnd } from "./pipe.ts";
+import { type End, Link, serverSocketEnd } from "./pipe.ts";
 
 /** A stream its device does not take up within this long is dropped. */
 const ACCEPT_TIMEOUT_MS = 10_000;
@@ -38,8 +38,9 @@ export type RelaySocketData =
       readonly stream: string;
       readonly target: DeviceId;
       link?: Link;
+      end?: End;
     }
-  | { readonly kind: "relay-accept"; readonly stream: string; link?: Link };
+  | { readonly kind: "relay-accept"; readonly stream: string; link?: Link; end?: End };
 
 export interface HubOptions {
   readonly self: DeviceId;
@@ -110,15 +111,17 @@ export class RelayHub {
       if (data.kind === "relay-control") {
         ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
       } else if (data.kind === "relay-caller") {
-        data.link = new Link(serverSocketEnd(ws));
+        data.end = serverSocketEnd(ws);
+        data.link = new Link(data.end);
         this.open(data.stream, data.target, data.link);
       } else {
         const waiting = this.pending.get(data.stream);
         if (!waiting) return ws.close(1008, "no such stream");
         this.pending.delete(data.stream);
         clearTimeout(waiting.timer);
+        data.end = serverSocketEnd(ws);
         data.link = waiting.link;
-        data.link.join(serverSocketEnd(ws));
+        data.link.join(data.end);
       }
     },
     message: (ws: ServerWebSocket<RelaySocketData>, message: string | Buffer) => {
@@ -127,6 +130,9 @@ export class RelayHub {
       const bytes = typeof message === "string" ? Buffer.from(message) : message;
       if (data.kind === "relay-caller") data.link?.fromA(bytes);
       else data.link?.fromB(bytes);
+    },
+    drain: (ws: ServerWebSocket<RelaySocketData>) => {
+      if (ws.data.kind !== "relay-control") ws.data.end?.drained?.();
     },
     close: (ws: ServerWebSocket<RelaySocketData>) => {
       const data = ws.data;

@@ -108,13 +108,21 @@ export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
   return end;
 }
 
-/** A WebSocket Bun.serve accepted, as an end. */
+/**
+ * A WebSocket Bun.serve accepted, as an end. Bun can pause reading one, though its types
+ * do not say so yet; its server's `drain` handler must call the end's `drained`.
+ */
 export function serverSocketEnd(ws: ServerWebSocket<unknown>): End {
+  const pausable = ws as unknown as { pause?: () => void; resume?: () => void };
   return {
-    // -1: enqueued behind backpressure; 0: dropped (closed). Either way, stop sending.
-    send: (chunk) => ws.sendBinary(chunk) > 0,
-    pause: () => ws.pause?.(),
-    resume: () => ws.resume?.(),
+    send(chunk) {
+      const status = ws.sendBinary(chunk);
+      // 0: dropped, so the stream has a hole in it and must end. -1: queued, but full.
+      if (status === 0 && chunk.length > 0) ws.close(1011, "relay buffer overflow");
+      return status > 0;
+    },
+    pause: () => pausable.pause?.(),
+    resume: () => pausable.resume?.(),
     close: () => ws.close(),
   };
 }

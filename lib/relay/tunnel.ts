@@ -5,10 +5,12 @@
  * A dropped tunnel is reopened with bounded exponential backoff and jitter, and logged
  * once per change (up, down), never once per attempt.
  */
+
 import type { Socket } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { answerChallenge, decodeControl } from "../../protocol/relay.ts";
+import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Log } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
 import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
@@ -98,7 +100,7 @@ class Tunnel {
     if (this.stopped) return;
     if (!address) return this.lost("the relay is not reachable");
     const ws = new WebSocket(`${address.replace(/^https:/, "wss:")}/v1/relay/attach`, {
-      tls: { ca: this.relay.certPem, checkServerIdentity: () => undefined },
+      tls: pinnedTls(this.relay.certPem),
     } as unknown as string[]);
     this.ws = ws;
     ws.onmessage = (event) => this.control(ws, address, String(event.data));
@@ -185,7 +187,7 @@ class Tunnel {
     const ws = new WebSocket(
       `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
       {
-        tls: { ca: this.relay.certPem, checkServerIdentity: () => undefined },
+        tls: pinnedTls(this.relay.certPem),
       } as unknown as string[],
     );
     ws.binaryType = "arraybuffer";

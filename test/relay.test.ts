@@ -1,0 +1,276 @@
+/**
+ * Devices behind different NATs, in the namespace lab: a gateway on the "internet", two
+ * homes behind routers that let nothing in. The home devices reach each other only
+ * through the gateway's relay; a client on the internet reaches an app in home 1.
+ */
+
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  bucky,
+  buckyJson,
+  type Daemon,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  userState,
+  waitFor,
+} from "./harness.ts";
+import { ADDRESSES, createLab, type Host, type Lab } from "./lab.ts";
+
+const PEER_PORT = 4411;
+const GATEWAY = `http://${ADDRESSES.gw}:8080`;
+const HOST = "zone.test";
+const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300" };
+
+const built = createLab();
+const lab: Lab | undefined = typeof built === "string" ? undefined : built;
+if (typeof built === "string") {
+  console.error(
+    `\n!!! SKIPPING the NAT lab tests: ${built}.\n!!! Relaying across NATs is NOT tested in this run.\n`,
+  );
+}
+
+const homes = { gw: newHomePath(), h1: newHomePath(), h2: newHomePath() };
+const daemons: Partial<Record<"gw" | "h1" | "h2", Daemon>> = {};
+
+function start(device: "gw" | "h1" | "h2"): Promise<Daemon> {
+  return startDaemon(homes[device], ENV, {
+    wrap: (lab as Lab).on(device, []),
+    listen: "0.0.0.0",
+    port: PEER_PORT,
+  }).then((daemon) => (daemons[device] = daemon));
+}
+
+/** `bucky args…` on a host of the lab, as JSON. */
+function on<T = Record<string, unknown>>(host: Host, args: readonly string[]): Promise<T> {
+  return buckyJson<T>(args, { wrap: (lab as Lab).on(host, []) });
+}
+
+/** An HTTP request made from the client host, through the gateway. */
+async function fromClient(
+  path: string,
+  init: { method?: string; body?: string } = {},
+): Promise<{ status: number; body: string }> {
+  const script = `const r = await fetch(${JSON.stringify(GATEWAY + path)}, {
+    method: ${JSON.stringify(init.method ?? "GET")},
+    headers: { host: ${JSON.stringify(`notes.${HOST}`)}, "content-type": "application/json" },
+    ${init.body === undefined ? "" : `body: ${JSON.stringify(init.body)},`}
+  });
+  console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
+  const child = Bun.spawn((lab as Lab).on("client", [process.execPath, "-e", script]), {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  if ((await child.exited) !== 0) throw new Error(`the client's request failed: ${stderr}`);
+  return JSON.parse(stdout);
+}
+
+async function converged(devices: readonly ("gw" | "h1" | "h2")[], expected: object) {
+  for (const device of devices) {
+    await waitFor(
+      `${device} to hold every write`,
+      async () => {
+        const state = await userState(homes[device]);
+        return Object.entries(expected).every(([k, v]) => state[k] === v) ? true : undefined;
+      },
+      30_000,
+    );
+  }
+}
+
+/** Every changeset a device holds: author, seq and hash, in order. */
+function changesets(device: "gw" | "h1" | "h2"): string[] {
+  const db = new Database(join(homes[device], "state.db"), { readonly: true });
+  try {
+    return db
+      .query<{ author: string; seq: number; hash: Uint8Array }, []>(
+        "SELECT author, seq, hash FROM changesets ORDER BY author, seq",
+      )
+      .all()
+      .map((row) => `${row.author}/${row.seq}/${Buffer.from(row.hash).toString("hex")}`);
+  } finally {
+    db.close();
+  }
+}
+
+afterAll(async () => {
+  await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
+  lab?.destroy();
+});
+
+describe.skipIf(!lab)("devices behind different NATs", () => {
+  beforeAll(async () => {
+    await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
+    await start("gw");
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--listen",
+      "0.0.0.0:8080",
+      "--host",
+      HOST,
+      "--home",
+      homes.gw,
+    ]);
+    for (const device of ["h1", "h2"] as const) {
+      const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
+      await on(device, ["join", token, "--home", homes[device], "--device", device]);
+      await start(device);
+    }
+  }, 60_000);
+
+  test("the home devices cannot call each other: the lab's NAT holds", async () => {
+    const probe = `const s = await Bun.connect({ hostname: ${JSON.stringify(ADDRESSES.h1)}, port: ${PEER_PORT}, socket: { data() {} } }).then(() => "open", (e) => "refused: " + e.code);
+      console.log(s);`;
+    for (const host of ["h2", "gw", "client"] as const) {
+      const child = Bun.spawn((lab as Lab).on(host, [process.execPath, "-e", probe]), {
+        stdout: "pipe",
+        stderr: "ignore",
+      });
+      const answer = await Promise.race([
+        new Response(child.stdout).text(),
+        Bun.sleep(3_000).then(() => "timed out"),
+      ]);
+      child.kill();
+      expect(answer.trim()).not.toBe("open");
+    }
+  });
+
+  test("they join through the gateway and converge on writes made on each", async () => {
+    await bucky(["state", "set", "from/h1", '"one"', "--home", homes.h1]);
+    await bucky(["state", "set", "from/h2", '"two"', "--home", homes.h2]);
+    await bucky(["state", "set", "from/gw", '"three"', "--home", homes.gw]);
+    await converged(["gw", "h1", "h2"], { "from/h1": "one", "from/h2": "two", "from/gw": "three" });
+
+    // h1 says how it reaches each device: the gateway directly, h2 only through it.
+    const { devices } = await waitFor("h1 to have reached h2", async () => {
+      const view = await buckyJson<{
+        devices: { name: string; route: string | null; via: string | null; rttMs: number | null }[];
+      }>(["devices", "--home", homes.h1]);
+      return view.devices.find((d) => d.name === "h2")?.route ? view : undefined;
+    });
+    expect(devices.find((d) => d.name === "gw")).toMatchObject({ route: "direct" });
+    expect(devices.find((d) => d.name === "h2")).toMatchObject({ route: "relayed", via: "gw" });
+    expect(devices.find((d) => d.name === "h2")?.rttMs).toBeGreaterThanOrEqual(0);
+    const text = await bucky(["devices", "--home", homes.h1]);
+    expect(text.stdout).toMatch(/h2 .* relayed via gw \(\d+ ms\)/);
+  }, 60_000);
+
+  test("the notes app on home device 1 answers the public client through the gateway", async () => {
+    const notes = resolve(import.meta.dir, "../fixtures/apps/notes");
+    await buckyJson(["app", "install", notes, "--device", "h1", "--home", homes.gw]);
+    await waitFor(
+      "notes to run on h1 and the gateway to route to it",
+      async () => ((await fromClient("/api/notes")).status === 200 ? true : undefined),
+      30_000,
+    );
+    const text = `relayed note ${randomBytes(4).toString("hex")}`;
+    const created = await fromClient("/api/notes", {
+      method: "POST",
+      body: JSON.stringify({ text }),
+    });
+    expect(created.status).toBe(201);
+    const listed = JSON.parse((await fromClient("/api/notes")).body) as {
+      notes: { text: string }[];
+    };
+    expect(listed.notes.map((n) => n.text)).toContain(text);
+    // It really runs on h1, behind the NAT.
+    const status = await buckyJson<{ device: string; state: string }>([
+      "app",
+      "status",
+      "notes",
+      "--home",
+      homes.gw,
+    ]);
+    expect(status).toMatchObject({ device: "h1", state: "running" });
+  }, 60_000);
+
+  test("bucky get on home device 1 fetches a file stored on home device 2, verified", async () => {
+    const file = join(scratchDir(), "photo.bin");
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(file, bytes);
+    const stored = await buckyJson<{ id: string }>(["put", file, "--home", homes.h2]);
+    const output = join(scratchDir(), "fetched.bin");
+    const got = await on<{ size: number }>("h1", [
+      "get",
+      stored.id,
+      "-o",
+      output,
+      "--home",
+      homes.h1,
+    ]);
+    expect(got.size).toBe(bytes.length);
+    expect(Buffer.compare(readFileSync(output), bytes)).toBe(0);
+  }, 60_000);
+
+  test("cutting the gateway's link, then restarting it: tunnels come back, nothing lost or doubled", async () => {
+    const net = lab as Lab;
+    net.link("gw", false);
+    await bucky(["state", "set", "cut/h1", '"a"', "--home", homes.h1]);
+    await bucky(["state", "set", "cut/h2", '"b"', "--home", homes.h2]);
+    await Bun.sleep(4_000);
+    net.link("gw", true);
+    await converged(["gw", "h1", "h2"], { "cut/h1": "a", "cut/h2": "b" });
+
+    await (daemons.gw as Daemon).stop();
+    await bucky(["state", "set", "down/h1", '"c"', "--home", homes.h1]);
+    await bucky(["state", "set", "down/h2", '"d"', "--home", homes.h2]);
+    await Bun.sleep(2_000);
+    await start("gw");
+    await converged(["gw", "h1", "h2"], { "down/h1": "c", "down/h2": "d" });
+    // The tunnels were reopened (h1 and h2 reach each other through gw again).
+    await waitFor(
+      "both tunnels to be back",
+      () => {
+        const log = (daemons.gw as Daemon).log();
+        const open = (device: string) =>
+          new RegExp(`relay tunnel open.*device=${device}`).test(log);
+        return open("h1") && open("h2") ? true : undefined;
+      },
+      30_000,
+    );
+
+    const held = changesets("gw");
+    expect(new Set(held).size).toBe(held.length);
+    expect(changesets("h1")).toEqual(held);
+    expect(changesets("h2")).toEqual(held);
+  }, 90_000);
+
+  test("a capture on the gateway host holds none of the values the homes exchange", async () => {
+    const pcap = join(scratchDir(), "gw.pcap");
+    const tcpdump = Bun.which("tcpdump", { PATH: "/usr/sbin:/usr/bin" });
+    expect(tcpdump, "tcpdump is needed (apt-get install tcpdump)").toBeTruthy();
+    const capture = Bun.spawn(
+      (lab as Lab).on("gw", [tcpdump as string, "-i", "eth0", "-U", "-s", "0", "-w", pcap, "tcp"]),
+      { stdout: "ignore", stderr: "pipe" },
+    );
+    await Bun.sleep(1_000);
+    const secrets = [1, 2, 3].map(() => `plaintext-${randomBytes(8).toString("hex")}`);
+    for (const [i, secret] of secrets.entries()) {
+      await bucky([
+        "state",
+        "set",
+        `secret/${i}`,
+        JSON.stringify(secret),
+        "--home",
+        homes[i % 2 ? "h2" : "h1"],
+      ]);
+    }
+    await converged(["h1", "h2"], Object.fromEntries(secrets.map((s, i) => [`secret/${i}`, s])));
+    await Bun.sleep(500);
+    capture.kill("SIGINT");
+    await capture.exited;
+    const captured = readFileSync(pcap);
+    // Traffic did cross the gateway host, and none of it is readable.
+    expect(captured.length).toBeGreaterThan(10_000);
+    for (const secret of secrets) expect(captured.includes(Buffer.from(secret))).toBe(false);
+  }, 60_000);
+});
