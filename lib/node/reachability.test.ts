@@ -1,0 +1,52 @@
+import { expect, test } from "bun:test";
+import { connectProbe, Reachability } from "./reachability.ts";
+
+function subject(answers: boolean[]) {
+  let now = 0;
+  const probes: string[] = [];
+  const reach = new Reachability(
+    () => now,
+    async (address) => {
+      probes.push(address);
+      return answers.shift() ?? false;
+    },
+  );
+  return { reach, probes, advance: (ms: number) => (now += ms) };
+}
+
+test("an address is probed once, then answered from memory while fresh", async () => {
+  const { reach, probes } = subject([true]);
+  expect(await reach.check("https://a:1")).toBe(true);
+  expect(await reach.check("https://a:1")).toBe(true);
+  expect(probes).toEqual(["https://a:1"]);
+});
+
+test("a stale answer is still given, while a new probe runs behind it", async () => {
+  const { reach, probes, advance } = subject([false, true]);
+  expect(await reach.check("https://a:1")).toBe(false);
+  advance(6_000);
+  expect(await reach.check("https://a:1")).toBe(false);
+  await Bun.sleep(0);
+  expect(probes).toHaveLength(2);
+  expect(await reach.check("https://a:1")).toBe(true);
+});
+
+test("a failed request outweighs an old probe, and `fresh` asks again", async () => {
+  const { reach, probes } = subject([true, true]);
+  await reach.check("https://a:1");
+  reach.record("https://a:1", false);
+  expect(reach.known("https://a:1")).toBe(false);
+  expect(await reach.check("https://a:1", true)).toBe(true);
+  expect(probes).toHaveLength(2);
+});
+
+test("connectProbe: an open port answers, a closed one does not, a bad address is no address", async () => {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    expect(await connectProbe(`https://127.0.0.1:${server.port}`)).toBe(true);
+  } finally {
+    server.stop(true);
+  }
+  expect(await connectProbe(`https://127.0.0.1:${server.port}`)).toBe(false);
+  expect(await connectProbe("not a url")).toBe(false);
+});

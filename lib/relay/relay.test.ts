@@ -1,0 +1,315 @@
+/**
+ * The relay in one process, with real sockets and real TLS: a target device that keeps a
+ * tunnel, a relay, and a caller going through it. The relay's own view (every byte its
+ * WebSockets receive) is recorded, to show it carries only what it cannot read.
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import type { Server } from "bun";
+import { signDeviceDocument } from "../../protocol/documents.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey, zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
+import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import {
+  certificatePem,
+  deviceCertificate,
+  pinnedTls,
+  privateKeyPem,
+} from "../../protocol/tls-cert.ts";
+import { createLog } from "../log.ts";
+import type { Peer } from "../node/peers.ts";
+import { Forwarders } from "./forwarder.ts";
+import { RelayHub, type RelaySocketData } from "./hub.ts";
+import { retryDelayMs, Tunnels } from "./tunnel.ts";
+
+interface Device {
+  readonly seed: Uint8Array;
+  readonly key: SigningKey;
+  readonly id: DeviceId;
+  readonly cert: string;
+  readonly document: string;
+}
+
+const owner = signingKeyFromSeed(randomBytes(32));
+const zone = zoneIdFromPublicKey(owner.publicKey);
+
+function device(name: string, zoneOwner = owner): Device {
+  const seed = new Uint8Array(randomBytes(32));
+  const key = signingKeyFromSeed(seed);
+  return {
+    seed,
+    key,
+    id: deviceIdFromPublicKey(key.publicKey),
+    cert: certificatePem(deviceCertificate(key)),
+    document: signDeviceDocument(
+      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1_700_000_000 },
+      zoneOwner,
+    ).jws,
+  };
+}
+
+const caller = device("caller");
+const target = device("target");
+const relayDevice = device("relay");
+const silent = createLog({ level: "silent" });
+const toClose: { stop(force?: boolean): void }[] = [];
+afterAll(() => {
+  for (const thing of toClose) thing.stop(true);
+});
+
+/** The target's peer server: answers with what it received, and its hash. */
+const targetServer = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  tls: { cert: target.cert, key: privateKeyPem(target.seed) },
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === "/blob")
+      return new Response(randomBytes(Number(url.searchParams.get("size"))));
+    const body = new Uint8Array(await request.arrayBuffer());
+    return Response.json({
+      echoed: new TextDecoder().decode(body.subarray(0, 200)),
+      sha256: createHash("sha256").update(body).digest("hex"),
+    });
+  },
+});
+toClose.push(targetServer);
+
+interface RelayUnderTest {
+  readonly hub: RelayHub;
+  readonly url: string;
+  readonly peer: Peer;
+  /** Every byte the relay's WebSockets received. */
+  readonly seen: Buffer[];
+  readonly server: Server<RelaySocketData>;
+}
+
+function startRelay(
+  refuse: (zone: string, device: DeviceId) => string | undefined = (z) =>
+    z === zone ? undefined : "another zone",
+  port = 0,
+): RelayUnderTest {
+  const hub = new RelayHub({ self: relayDevice.id, log: silent, now: Date.now, refuse });
+  const seen: Buffer[] = [];
+  const server = Bun.serve<RelaySocketData>({
+    hostname: "127.0.0.1",
+    port,
+    tls: { cert: relayDevice.cert, key: privateKeyPem(relayDevice.seed) },
+    fetch(request, srv) {
+      const path = new URL(request.url).pathname.split("/");
+      try {
+        if (path[3] === "attach") return hub.attach(request, srv);
+        if (path[3] === "connect") return hub.connect(request, srv, path[4] ?? "");
+        if (path[3] === "accept") return hub.accept(request, srv, path[4] ?? "");
+      } catch (error) {
+        return new Response((error as Error).message, {
+          status: (error as { httpStatus?: number }).httpStatus ?? 500,
+        });
+      }
+      return new Response("no", { status: 404 });
+    },
+    websocket: {
+      ...hub.websocket,
+      message(ws, message) {
+        seen.push(Buffer.from(message));
+        hub.websocket.message(ws, message);
+      },
+    },
+  });
+  toClose.push(server, hub);
+  const url = `https://127.0.0.1:${server.port}`;
+  return {
+    hub,
+    url,
+    server,
+    seen,
+    peer: { id: relayDevice.id, name: "relay", addresses: [url], certPem: relayDevice.cert },
+  };
+}
+
+const targetPeer: Peer = {
+  id: target.id,
+  name: "target",
+  addresses: [],
+  certPem: target.cert,
+};
+
+function keepTunnel(relay: RelayUnderTest, who = target, lines: string[] = []): Tunnels {
+  const tunnels = new Tunnels({
+    key: who.key,
+    log: createLog({ level: "info", write: (line) => lines.push(line) }),
+    document: () => who.document,
+    relayAddress: async () => relay.url,
+    localPeer: { host: "127.0.0.1", port: targetServer.port as number },
+  });
+  tunnels.follow([relay.peer]);
+  toClose.push({ stop: () => tunnels.stop() });
+  return tunnels;
+}
+
+function callerDoor(relay: RelayUnderTest): string {
+  const forwarders = new Forwarders({
+    key: caller.key,
+    self: caller.id,
+    now: Date.now,
+    document: () => caller.document,
+    relayAddress: async () => relay.url,
+  });
+  toClose.push({ stop: () => forwarders.stop() });
+  return forwarders.addressFor(relay.peer, targetPeer);
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+describe("relaying", () => {
+  let relay: RelayUnderTest;
+  afterEach(() => {
+    relay.server.stop(true);
+    relay.hub.stop();
+  });
+
+  test("a request crosses the relay end to end encrypted: the relay never sees the plaintext", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const secret = `top secret ${randomBytes(8).toString("hex")}`;
+    const response = await fetch(`${door}/echo`, {
+      method: "POST",
+      body: secret,
+      tls: pinnedTls(target.cert),
+    });
+    expect(await response.json()).toMatchObject({ echoed: secret });
+    const view = Buffer.concat(relay.seen);
+    expect(view.length).toBeGreaterThan(1_000);
+    expect(view.includes(Buffer.from(secret))).toBe(false);
+    expect(view.includes(Buffer.from("/echo"))).toBe(false);
+  });
+
+  test("the caller's pin holds through the relay: another device's certificate is refused", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    await expect(fetch(`${door}/echo`, { tls: pinnedTls(caller.cert) })).rejects.toThrow();
+  });
+
+  test("bulk transfers arrive whole, both ways, many at once", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const uploads = [1, 2, 3].map(async (i) => {
+      const body = randomBytes(i * 3 * 1024 * 1024);
+      const response = await fetch(`${door}/echo`, {
+        method: "POST",
+        body,
+        tls: pinnedTls(target.cert),
+      });
+      const { sha256 } = (await response.json()) as { sha256: string };
+      expect(sha256).toBe(createHash("sha256").update(body).digest("hex"));
+    });
+    const download = (async () => {
+      const response = await fetch(`${door}/blob?size=${16 * 1024 * 1024}`, {
+        tls: pinnedTls(target.cert),
+      });
+      expect((await response.arrayBuffer()).byteLength).toBe(16 * 1024 * 1024);
+    })();
+    await Promise.all([...uploads, download]);
+  }, 30_000);
+
+  test("a device of another zone, or one whose hello is not its own, gets no tunnel", async () => {
+    relay = startRelay();
+    const stranger = device("stranger", signingKeyFromSeed(randomBytes(32)));
+    keepTunnel(relay, stranger);
+    // A device presenting the target's document, but signing with its own key.
+    keepTunnel(relay, { ...caller, document: target.document });
+    await Bun.sleep(500);
+    expect(relay.hub.isAttached(stranger.id)).toBe(false);
+    expect(relay.hub.isAttached(target.id)).toBe(false);
+    expect(relay.hub.isAttached(caller.id)).toBe(false);
+  });
+
+  test("asking for a stream takes a signed request and a document of the signer's", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const path = `/v1/relay/connect/${target.id}`;
+    const attempt = (headers: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(`${relay.url.replace("https", "wss")}${path}`, {
+          headers,
+          tls: pinnedTls(relayDevice.cert),
+        } as unknown as string[]);
+        ws.onopen = () => {
+          ws.close();
+          resolve("open");
+        };
+        ws.onerror = () => resolve("refused");
+      });
+    const signed = (key: SigningKey, at = Date.now()) =>
+      signRequest({ method: "GET", path, audience: relayDevice.id, body: UNSIGNED_BODY }, key, at);
+    expect(await attempt({ ...signed(caller.key), [DOCUMENT_HEADER]: caller.document })).toBe(
+      "open",
+    );
+    expect(await attempt({ ...signed(caller.key) })).toBe("refused");
+    expect(await attempt({ ...signed(caller.key), [DOCUMENT_HEADER]: target.document })).toBe(
+      "refused",
+    );
+    expect(
+      await attempt({
+        ...signed(caller.key, Date.now() - 3_600_000),
+        [DOCUMENT_HEADER]: caller.document,
+      }),
+    ).toBe("refused");
+  });
+
+  test("a stream to a device without a tunnel fails at once, not after a timeout", async () => {
+    relay = startRelay();
+    const door = callerDoor(relay);
+    const started = Date.now();
+    await expect(fetch(`${door}/echo`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  test("a tunnel comes back after the relay restarts, logged once each way", async () => {
+    relay = startRelay();
+    const lines: string[] = [];
+    keepTunnel(relay, target, lines);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const port = relay.server.port as number;
+    relay.server.stop(true);
+    relay.hub.stop();
+    await Bun.sleep(2_500); // several attempts fail meanwhile
+    relay = startRelay(undefined, port);
+    // The tunnel asks the old address; the new relay listens there.
+    await until("the tunnel to return", () => relay.hub.isAttached(target.id), 10_000);
+    const relayLines = lines.filter((line) => line.includes("relay tunnel"));
+    expect(relayLines.filter((l) => l.includes("relay tunnel down"))).toHaveLength(1);
+    expect(relayLines.filter((l) => l.includes("relay tunnel up"))).toHaveLength(2);
+    expect(relayLines.some((l) => l.includes("cannot connect"))).toBe(false);
+  }, 20_000);
+});
+
+describe("retryDelayMs", () => {
+  test("doubles from about a second to at most a minute, jittered within the upper half", () => {
+    expect(retryDelayMs(1, () => 0)).toBe(500);
+    expect(retryDelayMs(1, () => 1)).toBe(1_000);
+    expect(retryDelayMs(4, () => 1)).toBe(8_000);
+    expect(retryDelayMs(30, () => 1)).toBe(60_000);
+    expect(retryDelayMs(30, () => 0)).toBe(30_000);
+    for (let failures = 1; failures < 40; failures++) {
+      const delay = retryDelayMs(failures);
+      expect(delay).toBeGreaterThanOrEqual(500);
+      expect(delay).toBeLessThanOrEqual(60_000);
+    }
+  });
+});
