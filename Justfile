@@ -45,6 +45,7 @@ bench: build
     bun bench/sync.ts
     bun bench/apps.ts
     bun bench/gateway.ts
+    bun bench/relay.ts
 
 # Format the code
 fmt:

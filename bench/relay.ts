@@ -1,0 +1,193 @@
+/**
+ * App traffic through the relay against the same app reached directly, in one run, in the
+ * namespace lab (test/lab.ts; needs root): a gateway on the "internet", a device "near"
+ * on the internet too (the gateway calls it directly), and device h1 behind a NAT that
+ * lets nothing in (the gateway reaches it only through h1's tunnel). The same app runs on
+ * both; wrk and a bulk download run from the client host, through the gateway.
+ * Goal: relayed at least 0.7 of direct for small requests, and 0.8 for bulk transfer.
+ *
+ *   just bench        (or: bun bench/relay.ts [seconds])
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ADDRESSES, createLab, type Host, type Lab } from "../test/lab.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const SECONDS = Number(process.argv[2] ?? 8);
+const BULK_MB = 256;
+const GATEWAY = `http://${ADDRESSES.gw}:8080`;
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-relay-"));
+const children: ReturnType<typeof Bun.spawn>[] = [];
+
+const APP = `Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname.endsWith("/blob")) {
+      const chunk = new Uint8Array(1024 * 1024).fill(120);
+      let left = Number(url.searchParams.get("mb"));
+      return new Response(new ReadableStream({
+        pull(controller) { if (left-- > 0) controller.enqueue(chunk); else controller.close(); },
+      }), { headers: { "content-length": String(Number(url.searchParams.get("mb")) * 1024 * 1024) } });
+    }
+    return new Response("hello");
+  },
+});
+`;
+
+function bucky<T>(args: string[], lab?: Lab, host?: Host): T {
+  const argv = [BUCKY, ...args, "--json"];
+  const run = Bun.spawnSync(lab && host ? lab.on(host, argv) : argv, { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout.toString()) as T;
+}
+
+async function until(ready: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+function startDaemon(lab: Lab, host: Host, home: string): void {
+  const argv = [BUCKY, "daemon", "--home", home, "--listen", "0.0.0.0", "--log-level", "error"];
+  children.push(Bun.spawn(lab.on(host, argv), { stdout: "ignore", stderr: "ignore" }));
+}
+
+function daemonUp(home: string): Promise<boolean> {
+  return fetch("http://localhost/v1/status", { unix: join(home, "daemon.sock") }).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
+
+/** Runs a small Bun script on the client host; returns what it printed. */
+function onClient(lab: Lab, script: string): string {
+  const run = Bun.spawnSync(lab.on("client", [process.execPath, "-e", script]), {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (run.exitCode !== 0) throw new Error(`client script failed: ${run.stderr}`);
+  return run.stdout.toString().trim();
+}
+
+function wrk(lab: Lab, url: string): { rps: number; p50Ms: number; p99Ms: number } {
+  const run = Bun.spawnSync(
+    lab.on("client", ["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", url]),
+    { stdout: "pipe" },
+  );
+  const text = run.stdout.toString();
+  const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
+  const latency = (pct: string) => {
+    const match = new RegExp(`\\s${pct}%\\s+([\\d.]+)(us|ms|s)`).exec(text);
+    return match ? Number(match[1]) * (unitMs[match[2] as string] ?? Number.NaN) : Number.NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+  if (!Number.isFinite(rps)) throw new Error(`wrk failed on ${url}: ${text}`);
+  return { rps, p50Ms: latency("50"), p99Ms: latency("99") };
+}
+
+/** MiB/s downloading BULK_MB through the gateway from the client host: the best of three. */
+function bulk(lab: Lab, url: string): number {
+  const script = `const start = performance.now(); let n = 0;
+    const r = await fetch(${JSON.stringify(url)});
+    for await (const chunk of r.body) n += chunk.length;
+    if (n !== ${BULK_MB * 1024 * 1024}) throw new Error("short: " + n);
+    console.log(n / 1048576 / ((performance.now() - start) / 1000));`;
+  return Math.max(...[1, 2, 3].map(() => Number(onClient(lab, script))));
+}
+
+async function main(lab: Lab) {
+  const homes = { gw: join(scratch, "gw"), near: join(scratch, "near"), h1: join(scratch, "h1") };
+  bucky(["init", "--home", homes.gw, "--device", "gw"]);
+  startDaemon(lab, "gw", homes.gw);
+  await until(() => daemonUp(homes.gw), "the gateway's daemon");
+  bucky(["gateway", "enable", "--listen", "0.0.0.0:8080", "--home", homes.gw]);
+  for (const [name, host] of [
+    ["near", "client"],
+    ["h1", "h1"],
+  ] as const) {
+    const { token } = bucky<{ token: string }>(["invite", "--home", homes.gw]);
+    bucky(["join", token, "--home", homes[name], "--device", name], lab, host);
+    startDaemon(lab, host, homes[name]);
+    await until(() => daemonUp(homes[name]), `${name}'s daemon`);
+  }
+  for (const [id, device] of [
+    ["direct", "near"],
+    ["relayed", "h1"],
+  ] as const) {
+    const dir = join(scratch, id);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "app.ts"), APP);
+    writeFileSync(
+      join(dir, "bucky-app.json"),
+      JSON.stringify({
+        id,
+        version: "1.0.0",
+        run: { command: ["bun", "app.ts"] },
+        http: {},
+        exposure: "public",
+        health: { path: "/" },
+      }),
+    );
+    bucky(["app", "install", dir, "--device", device, "--home", homes.gw]);
+    bucky(["app", "limit", id, "--rps", "10000000", "--home", homes.gw]);
+  }
+  for (const id of ["direct", "relayed"])
+    await until(
+      () => onClient(lab, `console.log((await fetch("${GATEWAY}/apps/${id}/")).status)`) === "200",
+      `${id} through the gateway`,
+    );
+  const devices = bucky<{ devices: { name: string; route: string | null }[] }>([
+    "devices",
+    "--home",
+    homes.gw,
+  ]).devices;
+  const route = (name: string) => devices.find((d) => d.name === name)?.route;
+  if (route("near") !== "direct" || route("h1") !== "relayed")
+    throw new Error(`unexpected routes: near ${route("near")}, h1 ${route("h1")}`);
+
+  const small = {
+    direct: wrk(lab, `${GATEWAY}/apps/direct/`),
+    relayed: wrk(lab, `${GATEWAY}/apps/relayed/`),
+  };
+  const large = {
+    direct: bulk(lab, `${GATEWAY}/apps/direct/blob?mb=${BULK_MB}`),
+    relayed: bulk(lab, `${GATEWAY}/apps/relayed/blob?mb=${BULK_MB}`),
+  };
+  console.log(
+    `relay: the same app through the gateway, reached directly or through a tunnel (this machine, one run)`,
+  );
+  console.log(`small requests: wrk -t2 -c32 -d${SECONDS}s from the client host`);
+  console.log(
+    `${"".padEnd(10)} ${"req/s".padStart(9)} ${"p50".padStart(10)} ${"p99".padStart(10)}`,
+  );
+  for (const [name, r] of Object.entries(small))
+    console.log(
+      `${name.padEnd(10)} ${Math.round(r.rps).toLocaleString("en").padStart(9)} ${`${r.p50Ms.toFixed(2)} ms`.padStart(10)} ${`${r.p99Ms.toFixed(2)} ms`.padStart(10)}`,
+    );
+  console.log(`bulk: ${BULK_MB} MiB download, best of three`);
+  for (const [name, mibs] of Object.entries(large))
+    console.log(`${name.padEnd(10)} ${`${mibs.toFixed(0)} MiB/s`.padStart(12)}`);
+  console.log(
+    `goal: relayed ≥ 0.7 of direct for small requests (${(small.relayed.rps / small.direct.rps).toFixed(2)}), ≥ 0.8 for bulk (${(large.relayed / large.direct).toFixed(2)}); added p50 latency ${(small.relayed.p50Ms - small.direct.p50Ms).toFixed(2)} ms`,
+  );
+}
+
+const lab = createLab();
+if (typeof lab === "string") {
+  console.log(`relay benchmark skipped: ${lab}`);
+} else {
+  try {
+    await main(lab);
+  } finally {
+    for (const child of children) child.kill();
+    await Promise.all(children.map((child) => child.exited));
+    lab.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
