@@ -47,6 +47,14 @@ export const rootCommand: CommandDef = {
         disable: load(() => import("./gateway/disable.ts")),
       },
     ),
+    relay: defineGroup(
+      { name: "relay", description: "Relays outside the zone, for devices behind NAT" },
+      {
+        add: load(() => import("./relay/add.ts")),
+        list: load(() => import("./relay/list.ts")),
+        rm: load(() => import("./relay/rm.ts")),
+      },
+    ),
     "login-link": load(() => import("./login-link.ts")),
     traffic: load(() => import("./traffic.ts")),
     rule: defineGroup(

@@ -32,6 +32,7 @@ import {
 } from "./ids.ts";
 import { decodeJws } from "./jws.ts";
 import { isRecord } from "./shape.ts";
+import { certificateDer, isDeviceCertificate } from "./tls-cert.ts";
 
 export const RELAY_NONCE_BYTES = 32;
 export const STREAM_ID_BYTES = 16;
@@ -123,6 +124,56 @@ export function verifyOwnDocument(jws: string): { zone: ZoneId; document: Device
   const zone = parseZoneId(String(decodeJws(jws).header.kid));
   check(zone !== undefined, "the device document names no zone");
   return { zone, document: verifyDeviceDocument(jws, zone) };
+}
+
+/**
+ * What a zone needs to use a relay that is not one of its members: its device id, where
+ * it listens, and its certificate (which must be the one its key makes). Passed around
+ * as one string: `bucky-relay:` and the base64url of its JSON.
+ */
+export interface RelayTicket {
+  readonly id: DeviceId;
+  readonly name: string;
+  readonly addrs: readonly string[];
+  readonly cert: string;
+}
+
+const TICKET_PREFIX = "bucky-relay:";
+
+export function encodeRelayTicket(ticket: RelayTicket): string {
+  return TICKET_PREFIX + toBase64url(utf8(JSON.stringify(ticket)));
+}
+
+export function decodeRelayTicket(text: string): RelayTicket {
+  check(text.startsWith(TICKET_PREFIX), `a relay ticket starts with ${TICKET_PREFIX}`);
+  const bytes = fromBase64url(text.slice(TICKET_PREFIX.length).trim());
+  check(bytes !== undefined, "the relay ticket is not base64url");
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    check(false, "the relay ticket is not JSON");
+  }
+  check(isRelayTicket(value), "the relay ticket lacks its id, name, addresses or certificate");
+  const der = certificateDer(value.cert);
+  const key = publicKeyOfId(value.id, "device");
+  check(
+    der !== undefined && key !== undefined && isDeviceCertificate(der, key),
+    "the relay ticket's certificate is not its device's",
+  );
+  return { id: value.id, name: value.name, addrs: value.addrs, cert: value.cert };
+}
+
+function isRelayTicket(value: unknown): value is RelayTicket {
+  return (
+    isRecord(value) &&
+    typeof value.id === "string" &&
+    typeof value.name === "string" &&
+    typeof value.cert === "string" &&
+    Array.isArray(value.addrs) &&
+    value.addrs.length > 0 &&
+    value.addrs.every((a) => typeof a === "string" && /^https:\/\/\S+$/.test(a))
+  );
 }
 
 function challengeInput(nonce: string, relay: DeviceId, device: DeviceId): Uint8Array {

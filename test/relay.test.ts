@@ -274,3 +274,105 @@ describe.skipIf(!lab)("devices behind different NATs", () => {
     for (const secret of secrets) expect(captured.includes(Buffer.from(secret))).toBe(false);
   }, 60_000);
 });
+
+describe.skipIf(!lab)("a relay-only node outside the zone", () => {
+  // A second zone, on port 4412 of the same hosts: its founder on the internet (it can be
+  // called, but is no gateway), and a device in each home. Its only relay is a node of
+  // another zone, on the client host, made relay-only.
+  const PORT = 4412;
+  const other = { founder: newHomePath(), h1: newHomePath(), h2: newHomePath() };
+  const relayHome = newHomePath();
+  const startOn = (home: string, host: Host, port: number) =>
+    startDaemon(home, ENV, { wrap: (lab as Lab).on(host, []), listen: "0.0.0.0", port });
+
+  beforeAll(async () => {
+    await buckyJson(["init", "--home", relayHome, "--device", "relay"]);
+    await startOn(relayHome, "client", PEER_PORT);
+    const { ticket } = await buckyJson<{ ticket: string }>([
+      "gateway",
+      "enable",
+      "--relay-only",
+      "--home",
+      relayHome,
+    ]);
+    await buckyJson(["init", "--home", other.founder, "--device", "founder"]);
+    await startOn(other.founder, "gw", PORT);
+    await buckyJson(["relay", "add", ticket, "--home", other.founder]);
+    for (const device of ["h1", "h2"] as const) {
+      const { token } = await buckyJson<{ token: string }>(["invite", "--home", other.founder]);
+      await on(device, ["join", token, "--home", other[device], "--device", device]);
+      await startOn(other[device], device, PORT);
+    }
+  }, 60_000);
+
+  test("relays between members of a zone it does not belong to", async () => {
+    const relays = await buckyJson<{ relays: { name: string; member: boolean }[] }>([
+      "relay",
+      "list",
+      "--home",
+      other.h1,
+    ]);
+    expect(relays.relays).toEqual([expect.objectContaining({ name: "relay", member: false })]);
+    await bucky(["state", "set", "other/h1", '"x"', "--home", other.h1]);
+    await bucky(["state", "set", "other/h2", '"y"', "--home", other.h2]);
+    for (const home of [other.h1, other.h2]) {
+      await waitFor(
+        "the second zone to converge",
+        async () => {
+          const state = await userState(home);
+          return state["other/h1"] === "x" && state["other/h2"] === "y" ? true : undefined;
+        },
+        30_000,
+      );
+    }
+    const { devices } = await waitFor(
+      "h1 to have reached h2 through the relay",
+      async () => {
+        const view = await buckyJson<{
+          devices: { name: string; route: string | null; via: string | null }[];
+        }>(["devices", "--home", other.h1]);
+        return view.devices.find((d) => d.name === "h2")?.route === "relayed" ? view : undefined;
+      },
+      30_000,
+    );
+    expect(devices.find((d) => d.name === "h2")).toMatchObject({ via: "relay" });
+    // The relay's own zone knows nothing of the other: its state is untouched.
+    expect(await userState(relayHome)).toEqual({});
+  }, 60_000);
+
+  test("a ticket that is not one, or one whose certificate is not its device's, is refused", async () => {
+    const garbage = await bucky([
+      "relay",
+      "add",
+      "bucky-relay:notbase64!",
+      "--home",
+      other.h1,
+      "--json",
+    ]);
+    expect(garbage.exitCode).not.toBe(0);
+    expect(JSON.parse(garbage.stderr).error.code).toBe("E_INVALID_INPUT");
+    const { ticket } = await buckyJson<{ ticket: string }>([
+      "gateway",
+      "enable",
+      "--relay-only",
+      "--home",
+      relayHome,
+    ]);
+    const decoded = JSON.parse(
+      Buffer.from(ticket.slice("bucky-relay:".length), "base64url").toString(),
+    );
+    const founderCert = (
+      await buckyJson<{ entries: { key: string; value: { cert: string } }[] }>([
+        "state",
+        "list",
+        "devices/founder/info",
+        "--home",
+        other.founder,
+      ])
+    ).entries[0]?.value.cert;
+    const forged = `bucky-relay:${Buffer.from(JSON.stringify({ ...decoded, cert: founderCert })).toString("base64url")}`;
+    const refused = await bucky(["relay", "add", forged, "--home", other.h1, "--json"]);
+    expect(JSON.parse(refused.stderr).error).toMatchObject({ code: "E_INVALID_INPUT" });
+    expect(JSON.parse(refused.stderr).error.message).toContain("certificate");
+  });
+});

@@ -6,6 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import type { Op } from "../../protocol/changeset.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { StateQueries } from "../store/db.ts";
@@ -23,6 +24,8 @@ export interface GatewayConfig {
 }
 
 export const gatewayKey = (device: string) => `nodes/${device}/gateway`;
+/** Set on a device that relays for any zone and serves no apps (`--relay-only`). */
+export const relayOnlyKey = (device: string) => `nodes/${device}/relay`;
 
 export function tlsFiles(paths: HomePaths): { cert: string; key: string } {
   return {
@@ -103,14 +106,45 @@ export function enableGateway(
     rmSync(files.key, { force: true });
   }
   const config: GatewayConfig = { listen, host, https: options.certFile !== undefined };
-  zone.write([{ key: gatewayKey(deviceName), value: JSON.stringify(config) }]);
+  zone.write([
+    { key: gatewayKey(deviceName), value: JSON.stringify(config) },
+    ...(hasValue(zone.db, relayOnlyKey(deviceName))
+      ? [{ key: relayOnlyKey(deviceName), value: null }]
+      : []),
+  ]);
   zone.log.info("gateway enabled", { listen, host: host ?? undefined, https: config.https });
   return config;
 }
 
 export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled: boolean } {
-  if (!readGateway(zone.db, deviceName)) return { disabled: false };
-  zone.write([{ key: gatewayKey(deviceName), value: null }]);
+  const keys = [gatewayKey(deviceName), relayOnlyKey(deviceName)].filter((key) =>
+    hasValue(zone.db, key),
+  );
+  if (keys.length === 0) return { disabled: false };
+  zone.write(keys.map((key) => ({ key, value: null })));
   zone.log.info("gateway disabled", {});
   return { disabled: true };
+}
+
+/**
+ * Makes this device a relay for devices of any zone that cannot be called, and nothing
+ * else: it stops serving apps. It learns who talks to whom and how much, never what.
+ */
+export function enableRelayOnly(zone: ZoneWriter, deviceName: string): void {
+  const ops: Op[] = [{ key: relayOnlyKey(deviceName), value: JSON.stringify({ anyZone: true }) }];
+  if (hasValue(zone.db, gatewayKey(deviceName)))
+    ops.push({ key: gatewayKey(deviceName), value: null });
+  if (!hasValue(zone.db, relayOnlyKey(deviceName)) || ops.length > 1) {
+    zone.write(ops);
+    zone.log.info("relay-only gateway enabled", {});
+  }
+}
+
+export function isRelayOnly(db: StateQueries, deviceName: string): boolean {
+  return hasValue(db, relayOnlyKey(deviceName));
+}
+
+function hasValue(db: StateQueries, key: string): boolean {
+  const row = db.select({ value: state.value }).from(state).where(eq(state.key, key)).get();
+  return Boolean(row?.value);
 }

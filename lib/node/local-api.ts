@@ -6,13 +6,14 @@ import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
+import { encodeRelayTicket } from "../../protocol/relay.ts";
 import { installApp, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
 import { trafficReport } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
-import { disableGateway, enableGateway, readGateway } from "../gateway/config.ts";
+import { disableGateway, enableGateway, enableRelayOnly, readGateway } from "../gateway/config.ts";
 import type { GatewayHost } from "../gateway/host.ts";
 import { markPublic } from "../gateway/public-objects.ts";
 import {
@@ -24,6 +25,7 @@ import {
 } from "../gateway/rules.ts";
 import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import type { Log } from "../log.ts";
+import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
@@ -127,10 +129,31 @@ export function createLocalApp(
       host?: string;
       certFile?: string;
       keyFile?: string;
+      relayOnly?: boolean;
     };
-    return c.json(enableGateway(node, node.zone.paths, node.deviceName, body));
+    if (!body.relayOnly) return c.json(enableGateway(node, node.zone.paths, node.deviceName, body));
+    if (body.listen || body.host || body.certFile || body.keyFile) {
+      throw new BuckyError(
+        "E_USAGE",
+        "a relay-only gateway serves no apps: --listen, --host and --tls-* do not apply",
+      );
+    }
+    enableRelayOnly(node, node.deviceName);
+    const ticket = encodeRelayTicket({
+      id: node.deviceId,
+      name: node.deviceName,
+      addrs: node.addresses,
+      cert: node.certificatePem,
+    });
+    return c.json({ relayOnly: true, ticket });
   });
   app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
+  app.get("/v1/relays", (c) => c.json({ relays: listRelays(node) }));
+  app.post("/v1/relays", async (c) => {
+    const body = (await jsonBody(c)) as { ticket?: unknown };
+    return c.json(addRelay(node, String(body.ticket ?? "")));
+  });
+  app.delete("/v1/relays/:which", (c) => c.json(removeRelay(node, c.req.param("which"))));
   app.get("/v1/traffic", (c) => {
     services.gateway.flushTraffic();
     const since = Number(c.req.query("since") ?? 0);

@@ -14,6 +14,7 @@ import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
+import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -320,9 +321,13 @@ export function advertisedAddresses(host: string, port: number): string[] {
   return [...external, url("127.0.0.1")];
 }
 
-/** Why this device's relay will not serve a device: only members of its own zone, in good standing. */
+/**
+ * Why this device's relay will not serve a device: a gateway serves the members of its
+ * own zone in good standing; a relay-only device, any device of any zone as well.
+ */
 function refuseRelaying(node: NodeContext, zone: ZoneId, device: DeviceId): string | undefined {
-  if (zone !== node.zoneId) return "this relay serves another zone";
+  if (zone !== node.zoneId)
+    return isRelayOnly(node.db, node.deviceName) ? undefined : "this relay serves another zone";
   const standing = standingOf(node.membership(), device);
   return standing === "member" ? undefined : `the device is ${standing} in this zone`;
 }

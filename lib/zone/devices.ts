@@ -3,8 +3,9 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
+import { readRelays } from "../relay/relays.ts";
 import { versionVector } from "../sync/exchange.ts";
-import { type Membership, standingOf } from "../sync/membership.ts";
+import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 /** A peer heard from within this window counts as online. */
@@ -35,6 +36,10 @@ export interface ContactLookup {
 
 export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceView[] {
   const membership = zone.membership();
+  // Relays are named by their device ids in contacts: members by name, outside relays too.
+  const relayNames = new Map<string, string>(
+    readRelays(zone.db, membership).map((relay) => [relay.id, relay.name]),
+  );
   const now = zone.now();
   return [...membership.byId.values()]
     .map((member): DeviceView => {
@@ -54,7 +59,7 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
         status,
         lastSeenAt: lastSeenAt === undefined ? null : new Date(lastSeenAt).toISOString(),
         self,
-        ...routeOf(self ? null : (contact?.address ?? null), membership),
+        ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
       };
     })
@@ -64,12 +69,12 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
 /** What a contact's recorded address says about the route: `relay:<id>` or an address. */
 function routeOf(
   address: string | null,
-  membership: Membership,
+  relayNames: ReadonlyMap<string, string>,
 ): Pick<DeviceView, "route" | "address" | "via"> {
   if (address === null) return { route: null, address: null, via: null };
   if (!address.startsWith(RELAY_ROUTE_PREFIX)) return { route: "direct", address, via: null };
-  const relay = address.slice(RELAY_ROUTE_PREFIX.length) as DeviceId;
-  return { route: "relayed", address: null, via: membership.byId.get(relay)?.name ?? relay };
+  const relay = address.slice(RELAY_ROUTE_PREFIX.length);
+  return { route: "relayed", address: null, via: relayNames.get(relay) ?? relay };
 }
 
 /**
