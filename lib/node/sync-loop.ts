@@ -22,6 +22,8 @@ import type { Peer } from "./peers.ts";
 
 /** One exchange moves at most this many pages each way; the next round continues. */
 const MAX_PAGES_PER_EXCHANGE = 1000;
+/** The longest a peer that cannot be reached waits between rounds (unless it calls). */
+const MAX_RETRY_WAIT_MS = 60_000;
 
 export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -29,6 +31,13 @@ export class SyncLoop {
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly reachable = new Map<DeviceId, boolean>();
+  /**
+   * Peers that could not be reached: when to try again, and the wait before that, which
+   * doubles up to a minute. An offline device then costs a probe now and then, not a
+   * failed call (and, through a relay, a refused stream) every round. It need not wait
+   * to sync when it comes back: it calls this node, and one side calling is enough.
+   */
+  private readonly retry = new Map<DeviceId, { atMs: number; waitMs: number }>();
 
   private readonly client: PeerClient;
 
@@ -62,7 +71,8 @@ export class SyncLoop {
       entries: [changeset.bytes],
       more: false,
     });
-    for (const peer of this.peers()) {
+    // A peer waiting out a failure gets it with the next exchange instead.
+    for (const peer of this.peers().filter((p) => this.due(p))) {
       this.track(
         this.call(peer, async () => {
           const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
@@ -75,7 +85,9 @@ export class SyncLoop {
   /** One anti-entropy round with every peer, then the next one later. */
   private round(): void {
     if (this.stopped) return;
-    const exchanges = this.peers().map((peer) => this.exchange(peer));
+    const exchanges = this.peers()
+      .filter((peer) => this.due(peer))
+      .map((peer) => this.exchange(peer));
     this.track(
       Promise.allSettled(exchanges).then(() => {
         if (!this.stopped) this.timer = setTimeout(() => this.round(), this.intervalMs);
@@ -139,7 +151,23 @@ export class SyncLoop {
     }
   }
 
+  /** Whether to exchange with `peer` this round. */
+  private due(peer: Peer): boolean {
+    const retry = this.retry.get(peer.id);
+    if (!retry) return true;
+    const heardAt = this.node.contacts.get(peer.id)?.lastSeenAt ?? 0;
+    return this.node.now() >= retry.atMs || heardAt > retry.atMs - retry.waitMs;
+  }
+
   private setReachable(peer: Peer, reachable: boolean, reason?: string): void {
+    if (reachable) this.retry.delete(peer.id);
+    else {
+      const waitMs = Math.min(
+        MAX_RETRY_WAIT_MS,
+        Math.max(this.intervalMs, 2 * (this.retry.get(peer.id)?.waitMs ?? 0)),
+      );
+      this.retry.set(peer.id, { atMs: this.node.now() + waitMs, waitMs });
+    }
     if (this.reachable.get(peer.id) === reachable) return;
     this.reachable.set(peer.id, reachable);
     if (reachable) this.node.log.info("peer reachable", { peer: peer.name });

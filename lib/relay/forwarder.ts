@@ -32,28 +32,41 @@ interface StreamData {
   flush: () => void;
 }
 
+/** A door: its listener, and the relay and device as last described (addresses change). */
+interface Door {
+  readonly listener: TCPSocketListener<StreamData>;
+  relay: Peer;
+  target: Peer;
+}
+
 export class Forwarders {
-  private readonly listeners = new Map<string, TCPSocketListener<StreamData>>();
+  private readonly doors = new Map<string, Door>();
 
   constructor(private readonly options: ForwarderOptions) {}
 
   /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
   addressFor(relay: Peer, target: Peer): string {
     const key = `${relay.id} ${target.id}`;
-    let listener = this.listeners.get(key);
-    if (!listener) {
-      listener = this.listen(relay, target);
-      this.listeners.set(key, listener);
+    let door = this.doors.get(key);
+    if (door) Object.assign(door, { relay, target });
+    else {
+      door = this.open(relay, target);
+      this.doors.set(key, door);
     }
-    return `https://127.0.0.1:${listener.port}`;
+    return `https://127.0.0.1:${door.listener.port}`;
   }
 
   stop(): void {
-    for (const listener of this.listeners.values()) listener.stop(true);
-    this.listeners.clear();
+    for (const door of this.doors.values()) door.listener.stop(true);
+    this.doors.clear();
   }
 
-  private listen(relay: Peer, target: Peer): TCPSocketListener<StreamData> {
+  private open(relay: Peer, target: Peer): Door {
+    const door: Door = { relay, target, listener: this.listen(() => door) };
+    return door;
+  }
+
+  private listen(door: () => Door): TCPSocketListener<StreamData> {
     return Bun.listen<StreamData>({
       hostname: "127.0.0.1",
       port: 0,
@@ -61,6 +74,7 @@ export class Forwarders {
         open: (socket) => {
           const end = tcpEnd(socket as Socket<unknown>);
           socket.data = { link: new Link(end), flush: () => end.flush() };
+          const { relay, target } = door();
           const hub = this.options.hub;
           if (hub && relay.id === this.options.self) hub.connectLocal(target.id, socket.data.link);
           else void this.connectRemote(relay, target, socket.data.link);

@@ -52,7 +52,8 @@ export class Link {
   fromA(chunk: Uint8Array): void {
     if (!this.open) return;
     if (!this.b) {
-      this.waiting.push(chunk);
+      // A copy: the buffer a socket hands its data handler may be reused after it returns.
+      this.waiting.push(chunk.slice());
       this.waitingBytes += chunk.length;
       if (this.waitingBytes >= HIGH_WATER) this.a.pause();
       return;
@@ -84,7 +85,8 @@ export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
         if (written === chunk.length) return true;
         chunk = chunk.subarray(Math.max(0, written));
       }
-      queue.push(chunk);
+      // Kept past this call, so copied (see Link.fromA).
+      queue.push(chunk.slice());
       queued += chunk.length;
       return queued < HIGH_WATER;
     },

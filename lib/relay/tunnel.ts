@@ -18,7 +18,7 @@ import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 60_000;
 /** How often a tunnel is pinged; two pings unanswered and it is taken for dead. */
-export const PING_INTERVAL_MS = 15_000;
+const PING_INTERVAL_MS = 15_000;
 
 export interface TunnelOptions {
   readonly key: SigningKey;
@@ -29,10 +29,9 @@ export interface TunnelOptions {
   readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
   /** Where this device's own peer server listens: relayed streams end there. */
   readonly localPeer: { readonly host: string; readonly port: number };
-  readonly pingIntervalMs?: number;
 }
 
-export type TunnelState = "connecting" | "up" | "down";
+type TunnelState = "connecting" | "up" | "down";
 
 /** One tunnel per relay, following the zone's list of relays. */
 export class Tunnels {
@@ -60,10 +59,6 @@ export class Tunnels {
     }
   }
 
-  states(): { relay: string; state: TunnelState }[] {
-    return [...this.tunnels.values()].map((t) => ({ relay: t.relay.name, state: t.state }));
-  }
-
   stop(): void {
     for (const tunnel of this.tunnels.values()) tunnel.stop();
     this.tunnels.clear();
@@ -71,7 +66,7 @@ export class Tunnels {
 }
 
 class Tunnel {
-  state: TunnelState = "connecting";
+  private state: TunnelState = "connecting";
   private ws: WebSocket | undefined;
   private stopped = false;
   private failures = 0;
@@ -150,7 +145,6 @@ class Tunnel {
     this.failures = 0;
     this.state = "up";
     this.options.log.info("relay tunnel up", { relay: this.relay.name });
-    const interval = this.options.pingIntervalMs ?? PING_INTERVAL_MS;
     clearInterval(this.pingTimer);
     this.unanswered = 0;
     this.pingTimer = setInterval(() => {
@@ -162,7 +156,7 @@ class Tunnel {
       }
       this.unanswered += 1;
       this.ws?.send(JSON.stringify({ type: "ping" }));
-    }, interval);
+    }, PING_INTERVAL_MS);
   }
 
   /** The tunnel is gone or never came: say so once, then try again later. */
