@@ -11,7 +11,7 @@
  * Everything is made under a name unique to this process and removed by destroy(), which
  * the test files call in afterAll, so a failed test leaves nothing behind.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -44,6 +44,7 @@ export function createLab(): Lab | string {
   const missing = ["ip", "nft"].filter((tool) => !Bun.which(tool, { PATH: SYSTEM_PATH }));
   if (missing.length > 0)
     return `the lab needs ${missing.join(" and ")} (apt-get install iproute2 nftables)`;
+  removeAbandoned();
   const prefix = `bk${process.pid}`;
   const hosts: Host[] = ["inet", "gw", "client", "r1", "r2", "h1", "h2"];
   const ns = (host: Host) => `${prefix}-${host}`;
@@ -79,6 +80,16 @@ export function createLab(): Lab | string {
 
 const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
 const IP = Bun.which("ip", { PATH: SYSTEM_PATH }) ?? "ip";
+
+/** Removes the namespaces of labs whose process died before it could (killed, say). */
+function removeAbandoned(): void {
+  const list = Bun.spawnSync([IP, "netns", "list"], { stdout: "pipe", stderr: "ignore" });
+  for (const line of list.stdout.toString().split("\n")) {
+    const match = /^(bk(\d+)-\w+)/.exec(line);
+    if (match && !existsSync(`/proc/${match[2]}`))
+      run(["ip", "netns", "del", match[1] as string], true);
+  }
+}
 
 function build(ns: (host: Host) => string): void {
   const inet = ns("inet");
