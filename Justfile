@@ -7,9 +7,11 @@ export PATH := justfile_directory() + "/node_modules/.bin:" + env_var("PATH")
 default:
     @just --list
 
-# Compile the single `dist/bucky` executable
+# Compile the single `dist/bucky` executable. cpu-features is an optional native addon
+# of ssh2, which loads it in a try/catch: left out, ssh2 runs its pure-JS code. The seal
+# worker is an entry point of its own: Bun's compiled binaries need that for workers.
 build:
-    bun build cmd/main.ts --compile --minify --bytecode --sourcemap --outfile dist/bucky
+    bun build cmd/main.ts lib/backup/seal-worker.ts --compile --minify --bytecode --sourcemap --external cpu-features --outfile dist/bucky
 
 # Create a zone in this home if there is none, then run the node (Ctrl-C stops it)
 up: build

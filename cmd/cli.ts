@@ -50,9 +50,16 @@ export async function main(
       return 0;
     }
     checkArguments(command.args as ArgsDef, rest, path);
-    const edges: ProcessEdges = { env, stdout: streams.stdout };
+    let exitCode = 0;
+    const edges: ProcessEdges = {
+      env,
+      stdout: streams.stdout,
+      setExitCode: (code) => {
+        exitCode = code;
+      },
+    };
     await runCommand(command, { rawArgs: [...rest], data: edges });
-    return 0;
+    return exitCode;
   } catch (thrown) {
     const error = toBuckyError(fromCitty(thrown));
     if (json) {

@@ -27,6 +27,11 @@ export interface BuckyCommand<A extends ArgsDef, R extends object> {
   /** The result; undefined when the command printed what it had to say itself. */
   run(args: ParsedArgs<A>, context: Context): R | undefined | Promise<R | undefined>;
   text(result: R, args: ParsedArgs<A>): string;
+  /**
+   * The exit code for a result that is printed but is not a success (a verify that found
+   * damage): the result still goes to stdout, whole, and the process says it failed.
+   */
+  exitCode?(result: R): number;
   /** For a command that also has subcommands (`bucky daemon install`). */
   subCommands?: CommandDef["subCommands"];
 }
@@ -50,7 +55,10 @@ export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
         command.defaultLogLevel ?? "warn",
       );
       const result = await command.run(typed, context);
-      if (result !== undefined) context.print(result, () => command.text(result, typed));
+      if (result === undefined) return;
+      context.print(result, () => command.text(result, typed));
+      const code = command.exitCode?.(result) ?? 0;
+      if (code !== 0) (data as ProcessEdges).setExitCode(code);
     },
   };
 }

@@ -65,6 +65,24 @@ export const rootCommand: CommandDef = {
         rm: load(() => import("./rule/rm.ts")),
       },
     ),
+    backup: defineGroup(
+      { name: "backup", description: "Encrypted, incremental backups outside the zone, verified" },
+      {
+        target: defineGroup(
+          { name: "target", description: "Where backups go: directories and SFTP servers" },
+          {
+            add: load(() => import("./backup/target-add.ts")),
+            list: load(() => import("./backup/target-list.ts")),
+            rm: load(() => import("./backup/target-rm.ts")),
+          },
+        ),
+        run: load(() => import("./backup/run.ts")),
+        list: load(() => import("./backup/list.ts")),
+        verify: load(() => import("./backup/verify.ts")),
+        restore: load(() => import("./backup/restore.ts")),
+        prune: load(() => import("./backup/prune.ts")),
+      },
+    ),
     put: load(() => import("./put.ts")),
     get: load(() => import("./get.ts")),
     state: defineGroup(

@@ -28,6 +28,8 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 export interface ProcessEdges {
   readonly env: Environment;
   readonly stdout: (text: string) => void;
+  /** For a command whose printed result is a failure all the same. */
+  readonly setExitCode: (code: number) => void;
 }
 
 export interface Context {

@@ -21,6 +21,10 @@ export default defineBuckyCommand({
             `Gateway      ${status.gateway.url}${status.gateway.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
           ]
         : []),
+      ...status.backup.map(
+        (b) =>
+          `Backup       ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
+      ),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
     ].join("\n");

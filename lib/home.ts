@@ -4,6 +4,8 @@
  *
  *   <home>/identity/owner.key     the owner's signing key (only on devices that hold it)
  *   <home>/identity/device.key    this device's key; never leaves the device
+ *   <home>/identity/backup.key    the root of the backup keys (from the recovery phrase, like the owner key)
+ *   <home>/backup/                backup targets, the last results, and a cache of what was backed up
  *   <home>/state.db               the zone state (SQLite, WAL)
  *   <home>/logs/bucky.log         JSON-lines log, rotated
  *   <home>/daemon.sock            the running daemon's local API (mode 0600: file access is the auth)
@@ -20,6 +22,8 @@ export interface HomePaths {
   readonly identityDir: string;
   readonly ownerKey: string;
   readonly deviceKey: string;
+  readonly backupKey: string;
+  readonly backupDir: string;
   readonly stateDb: string;
   /** Where `bucky init` builds the database before renaming it into place. */
   readonly stateDbStaging: string;
@@ -37,6 +41,8 @@ export function homePaths(home: string): HomePaths {
     identityDir,
     ownerKey: join(identityDir, "owner.key"),
     deviceKey: join(identityDir, "device.key"),
+    backupKey: join(identityDir, "backup.key"),
+    backupDir: join(home, "backup"),
     stateDb: join(home, "state.db"),
     stateDbStaging: join(home, "state.db.partial"),
     logsDir: join(home, "logs"),

@@ -52,6 +52,14 @@ export default defineBuckyCommand({
       listen: { host: args.listen ?? "0.0.0.0", port },
       syncIntervalMs: Number(context.env.BUCKY_SYNC_INTERVAL_MS ?? DEFAULT_SYNC_INTERVAL_MS),
       version: VERSION,
+      backup: {
+        ...(context.env.BUCKY_BACKUP_EVERY_MS
+          ? { everyMs: Number(context.env.BUCKY_BACKUP_EVERY_MS) }
+          : {}),
+        ...(context.env.BUCKY_VERIFY_EVERY_MS
+          ? { verifyEveryMs: Number(context.env.BUCKY_VERIFY_EVERY_MS) }
+          : {}),
+      },
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),

@@ -10,6 +10,7 @@ import { encodeRelayTicket } from "../../protocol/relay.ts";
 import { installApp, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
+import { backupFacts } from "../backup/status.ts";
 import { BuckyError } from "../errors.ts";
 import { trafficReport } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
@@ -66,6 +67,8 @@ export function createLocalApp(
       addresses: node.addresses,
       reliability: assessReliability({
         deviceCount: devices.filter((d) => d.status !== "revoked").length,
+        nowMs: node.now(),
+        ...backupFacts(node.zone.paths),
       }),
     });
   });

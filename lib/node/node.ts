@@ -13,6 +13,12 @@ import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol
 import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { HotShipper } from "../backup/hot.ts";
+import {
+  BackupScheduler,
+  DEFAULT_BACKUP_EVERY_MS,
+  DEFAULT_VERIFY_EVERY_MS,
+} from "../backup/scheduler.ts";
 import { BuckyError } from "../errors.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
@@ -45,6 +51,7 @@ export interface NodeOptions {
   readonly syncIntervalMs: number;
   readonly version: string;
   readonly gateway?: { readonly backendTimeoutMs?: number; readonly idleTimeoutS?: number };
+  readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
   readonly apps: {
     /** bubblewrap, when this device can sandbox apps with it. */
     readonly bwrap: string | undefined;
@@ -192,6 +199,22 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     gateway.start();
     followRelays();
     started.push(() => tunnels.stop());
+    // Backups run where the backup key is: the device that made the zone, or recovered it.
+    const backups = existsSync(paths.backupKey)
+      ? {
+          hot: new HotShipper(node, paths, log),
+          schedule: new BackupScheduler({
+            paths,
+            log,
+            now: options.now,
+            runtime: options.apps.runtime,
+            backupEveryMs: options.backup?.everyMs ?? DEFAULT_BACKUP_EVERY_MS,
+            verifyEveryMs: options.backup?.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
+          }),
+        }
+      : undefined;
+    backups?.hot.start();
+    backups?.schedule.start();
     started.push(() => gateway.stop());
     log.info("daemon started", {
       zone: zone.zone.id,
@@ -203,6 +226,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        await backups?.schedule.stop();
+        await backups?.hot.stop();
         await apps.stop();
         await sync.stop();
         undo();

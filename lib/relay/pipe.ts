@@ -53,7 +53,7 @@ export class Link {
     if (!this.open) return;
     if (!this.b) {
       // A copy: the buffer a socket hands its data handler may be reused after it returns.
-      this.waiting.push(chunk.slice());
+      this.waiting.push(new Uint8Array(chunk));
       this.waitingBytes += chunk.length;
       if (this.waitingBytes >= HIGH_WATER) this.a.pause();
       return;
@@ -86,7 +86,7 @@ export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
         chunk = chunk.subarray(Math.max(0, written));
       }
       // Kept past this call, so copied (see Link.fromA).
-      queue.push(chunk.slice());
+      queue.push(new Uint8Array(chunk));
       queued += chunk.length;
       return queued < HIGH_WATER;
     },

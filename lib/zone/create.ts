@@ -12,7 +12,7 @@ import {
 } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceName, ZoneName } from "../../protocol/names.ts";
-import { deriveOwnerSeed } from "../../protocol/phrase.ts";
+import { deriveBackupRoot, deriveOwnerSeed } from "../../protocol/phrase.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import type { Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
@@ -55,7 +55,11 @@ export async function createZone(options: CreateZoneOptions): Promise<CreatedZon
         { name: options.deviceName, devicePublicKey: device.publicKey, issuedAt },
         owner,
       );
-      writeIdentity(staging, { owner: ownerSeed, device: deviceSeed });
+      writeIdentity(staging, {
+        owner: ownerSeed,
+        device: deviceSeed,
+        backup: deriveBackupRoot(options.entropy),
+      });
       const db = createStagedDb(staging, {
         zone: zone.id,
         id: deviceDoc.id,

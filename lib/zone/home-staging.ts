@@ -99,7 +99,11 @@ export function writeIdentity(staging: Staging, keys: Partial<Record<KeyKind, Ui
   mkdirSync(staging.paths.identityDir, { mode: 0o700 });
   chmodSync(staging.paths.identityDir, 0o700);
   for (const [kind, secret] of Object.entries(keys)) {
-    const path = kind === "owner" ? staging.paths.ownerKey : staging.paths.deviceKey;
+    const path = {
+      owner: staging.paths.ownerKey,
+      device: staging.paths.deviceKey,
+      backup: staging.paths.backupKey,
+    }[kind as KeyKind];
     writeKeyFile(path, kind as KeyKind, secret);
   }
   staging.onStep("keys-written");

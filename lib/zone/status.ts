@@ -1,7 +1,10 @@
 /** `bucky status`: the zone at a glance. */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { backupFacts, readBackupStatus } from "../backup/status.ts";
+import { readTargets } from "../backup/targets.ts";
 import { readGateway } from "../gateway/config.ts";
 import { gatewayBase } from "../gateway/sessions.ts";
+import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { type OpenZone, openZone } from "./open.ts";
 import { assessReliability, type Reliability } from "./reliability.ts";
@@ -20,6 +23,8 @@ export interface ZoneStatus {
     readonly self: boolean;
   }[];
   readonly reliability: Reliability;
+  /** Each backup target: the last backup and the last verify. */
+  readonly backup: ReturnType<typeof backupSummary>;
   /** This device's gateway, when it is one. */
   readonly gateway: {
     readonly url: string;
@@ -40,12 +45,26 @@ export function zoneStatus(home: string, log: Log): ZoneStatus {
         name: doc.name,
         self: doc.id === zone.device.id,
       })),
-      reliability: assessReliability({ deviceCount: zone.devices.length }),
+      reliability: assessReliability({
+        deviceCount: zone.devices.length,
+        nowMs: Date.now(),
+        ...backupFacts(zone.paths),
+      }),
+      backup: backupSummary(zone.paths),
       gateway: gatewayOf(zone),
     };
   } finally {
     zone.close();
   }
+}
+
+function backupSummary(paths: HomePaths) {
+  const status = readBackupStatus(paths);
+  return readTargets(paths).map((target) => ({
+    target: target.name,
+    lastBackup: status[target.name]?.lastBackup ?? null,
+    lastVerify: status[target.name]?.lastVerify ?? null,
+  }));
 }
 
 function gatewayOf(zone: OpenZone): ZoneStatus["gateway"] {

@@ -1,0 +1,81 @@
+/** `bucky backup restore`: a snapshot back, into a directory or (disaster recovery) the home. */
+import { resolve } from "node:path";
+import { restoreSnapshot } from "../../lib/backup/restore.ts";
+import { ERROR_CODES } from "../../lib/errors.ts";
+import { homePaths } from "../../lib/home.ts";
+import { defineBuckyCommand } from "../command.ts";
+import { formatBytes } from "../units.ts";
+import { progressLine } from "./progress.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "restore",
+    description:
+      "Restore a snapshot into a directory, or with no --to, the whole home (after `bucky init --recover`)",
+    examples: [
+      "bucky backup restore latest --to /tmp/restored",
+      "bucky backup restore 1f3a9c2e --to ~/old --path data/photos",
+      "bucky init --recover < phrase.txt && bucky backup restore latest --from sftp://me@host/srv/bucky",
+    ],
+  },
+  args: {
+    snapshot: {
+      type: "positional",
+      required: true,
+      description: "A snapshot id (or its first characters), or latest",
+    },
+    to: {
+      type: "string",
+      valueHint: "dir",
+      description: "Restore into this directory instead of the home",
+    },
+    path: {
+      type: "string",
+      valueHint: "path",
+      description: "Only this file or directory of the snapshot (data/photos)",
+    },
+    from: {
+      type: "string",
+      valueHint: "target",
+      description: "A target name, or a directory or sftp:// URL",
+    },
+    identity: {
+      type: "string",
+      valueHint: "file",
+      description: "The SSH private key for an sftp:// --from",
+    },
+    force: { type: "boolean", description: "Restore into a directory that is not empty" },
+  },
+  async run(args, context) {
+    const line = progressLine(!context.json, "restored");
+    try {
+      return await restoreSnapshot({
+        paths: homePaths(context.home),
+        snapshot: args.snapshot,
+        ...(args.from ? { from: args.from } : {}),
+        ...(args.identity ? { identityFile: args.identity } : {}),
+        ...(args.to ? { to: resolve(args.to) } : {}),
+        ...(args.path ? { path: args.path } : {}),
+        force: args.force === true,
+        log: context.log,
+        now: context.now,
+        onProgress: (p) => line.update(p, { files: 0, bytes: p.totalBytes }),
+      });
+    } finally {
+      line.finish();
+    }
+  },
+  exitCode: (r) => (r.damaged.length > 0 ? ERROR_CODES.E_INTEGRITY.exit : 0),
+  text: (r) =>
+    [
+      `Restored snapshot ${r.snapshot.slice(0, 8)} (${r.time}) into ${r.to}: ${r.files} files, ${formatBytes(r.bytes)}.`,
+      ...(r.replayedChangesets > 0
+        ? [`Replayed ${r.replayedChangesets} changes made after it (the hot backup).`]
+        : []),
+      ...(r.damaged.length > 0
+        ? [
+            `${r.damaged.length} files are damaged in the backup and were not restored whole: ${r.damaged.slice(0, 5).join(", ")}${r.damaged.length > 5 ? ", …" : ""}`,
+          ]
+        : []),
+    ].join("\n"),
+});

@@ -1,0 +1,51 @@
+/** `bucky backup run`: back the home up now. */
+import { measure } from "../../lib/backup/archiver.ts";
+import { homeEntries } from "../../lib/backup/home-sources.ts";
+import { runBackup } from "../../lib/backup/run.ts";
+import { homePaths } from "../../lib/home.ts";
+import { defineBuckyCommand } from "../command.ts";
+import { formatBytes } from "../units.ts";
+import { progressLine } from "./progress.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "run",
+    description:
+      "Back up now: identity, zone state, app data and user data, encrypted, to a target outside the zone",
+    examples: ["bucky backup run", "bucky backup run --target offsite"],
+  },
+  args: {
+    target: {
+      type: "string",
+      valueHint: "name",
+      description: "Which target (needed when there are several)",
+    },
+  },
+  async run(args, context) {
+    const paths = homePaths(context.home);
+    const show = !context.json && process.stderr.isTTY === true;
+    const total = show ? measure(homeEntries(paths)) : undefined;
+    const line = progressLine(show, "backed up");
+    try {
+      return await runBackup({
+        paths,
+        ...(args.target ? { target: args.target } : {}),
+        log: context.log,
+        now: context.now,
+        onProgress: (done) => line.update(done, total),
+      });
+    } finally {
+      line.finish();
+    }
+  },
+  text: (r) =>
+    [
+      `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}: ${r.files} files, ${formatBytes(r.bytes)}.`,
+      `New: ${formatBytes(r.addedBytes)} (${formatBytes(r.storedBytes)} written, compressed and encrypted); the rest was already there. Took ${(r.durationMs / 1000).toFixed(1)} s.`,
+      ...(r.changing.length > 0
+        ? [
+            `${r.changing.length} files kept changing while read and were taken as last read: ${r.changing.slice(0, 3).join(", ")}${r.changing.length > 3 ? ", …" : ""}`,
+          ]
+        : []),
+    ].join("\n"),
+});

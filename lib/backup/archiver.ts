@@ -1,0 +1,367 @@
+/**
+ * Turning a tree of files into blobs: each file cut into chunks (content-defined, or
+ * page-aligned for SQLite databases), each directory into a tree blob, bottom up, and
+ * only what the repository lacks is added. A file whose size, times and inode match the
+ * last run's is not read again: its chunks are taken from the metadata cache.
+ *
+ * A file that changes while it is read is read again (twice at most), then taken as it
+ * was last read and reported. A SQLite database is read through SQLite, so the copy is
+ * consistent even while it is being written (its -wal and -shm files are then skipped).
+ */
+import { Database } from "bun:sqlite";
+import {
+  closeSync,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
+import { join } from "node:path";
+import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
+import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
+import { fileSystemError } from "../errors.ts";
+import type { FileCache, FileFacts } from "./file-cache.ts";
+import type { Repository } from "./repository.ts";
+
+/** What goes into a snapshot's root: real directories, and files made in memory. */
+export type Entry =
+  | { readonly kind: "dir"; readonly path: string; readonly skip?: (name: string) => boolean }
+  | {
+      readonly kind: "bytes";
+      readonly bytes: Uint8Array;
+      readonly mode: number;
+      readonly mtimeNs: bigint;
+    }
+  | { readonly kind: "virtual"; readonly children: ReadonlyMap<string, Entry> };
+
+export interface ArchiveProgress {
+  files: number;
+  bytes: number;
+  addedBytes: number;
+}
+
+export interface ArchiveResult {
+  readonly tree: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** Plaintext bytes of the new blobs. */
+  readonly addedBytes: number;
+  /** Files that kept changing while they were read. */
+  readonly changing: readonly string[];
+}
+
+const READ_BUFFER_BYTES = 16 * 1024 * 1024;
+const READ_ATTEMPTS = 3;
+const SQLITE_HEADER = "SQLite format 3\0";
+const SQLITE_SIDECARS = ["-wal", "-shm", "-journal"];
+
+export class Archiver {
+  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readonly progress: ArchiveProgress = { files: 0, bytes: 0, addedBytes: 0 };
+  private readonly changing: string[] = [];
+
+  constructor(
+    private readonly repository: Repository,
+    private readonly cache: FileCache | undefined,
+    private readonly onProgress: (progress: Readonly<ArchiveProgress>) => void = () => {},
+  ) {}
+
+  async archive(root: ReadonlyMap<string, Entry>): Promise<ArchiveResult> {
+    const tree = await this.virtual(root, "");
+    await this.repository.flush();
+    return { tree, ...this.progress, changing: this.changing };
+  }
+
+  private async virtual(children: ReadonlyMap<string, Entry>, at: string): Promise<string> {
+    const nodes: TreeNode[] = [];
+    for (const [name, entry] of children) {
+      const path = at ? `${at}/${name}` : name;
+      if (entry.kind === "virtual") {
+        nodes.push({
+          name,
+          type: "dir",
+          mode: 0o755,
+          mtimeNs: "0",
+          subtree: await this.virtual(entry.children, path),
+        });
+      } else if (entry.kind === "bytes") {
+        nodes.push({
+          name,
+          type: "file",
+          mode: entry.mode,
+          mtimeNs: String(entry.mtimeNs),
+          size: entry.bytes.length,
+          content: await this.pageChunks(entry.bytes),
+        });
+        this.counted(entry.bytes.length);
+      } else {
+        const stat = this.lstat(entry.path);
+        if (!stat?.isDirectory()) continue;
+        nodes.push({
+          name,
+          type: "dir",
+          mode: Number(stat.mode) & 0o7777,
+          mtimeNs: String(stat.mtimeNs),
+          subtree: await this.directory(entry.path, path, entry.skip),
+        });
+      }
+    }
+    return this.addTree(nodes);
+  }
+
+  /** A real directory, recursively: its tree blob's id. */
+  private async directory(
+    dir: string,
+    at: string,
+    skip?: (name: string) => boolean,
+  ): Promise<string> {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      throw fileSystemError(error, "read", dir) ?? error;
+    }
+    const names = new Set(entries.map((e) => e.name));
+    const sqliteSidecar = (name: string) =>
+      SQLITE_SIDECARS.some(
+        (suffix) =>
+          name.endsWith(suffix) &&
+          names.has(name.slice(0, -suffix.length)) &&
+          isSqlite(join(dir, name.slice(0, -suffix.length))),
+      );
+    const nodes: TreeNode[] = [];
+    for (const entry of entries) {
+      if (skip?.(entry.name) || sqliteSidecar(entry.name)) continue;
+      const path = join(dir, entry.name);
+      const rel = `${at}/${entry.name}`;
+      const stat = this.lstat(path);
+      if (!stat) continue; // gone since the listing: nothing to keep
+      const common = {
+        name: entry.name,
+        mode: Number(stat.mode) & 0o7777,
+        mtimeNs: String(stat.mtimeNs),
+      };
+      if (stat.isDirectory()) {
+        nodes.push({ ...common, type: "dir", subtree: await this.directory(path, rel) });
+      } else if (stat.isSymbolicLink()) {
+        nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
+      } else if (stat.isFile()) {
+        const file = await this.file(path, rel, stat);
+        if (file) nodes.push({ ...common, ...file, type: "file" });
+      }
+      // Sockets, FIFOs and devices are not data: they are skipped.
+    }
+    return this.addTree(nodes);
+  }
+
+  private async file(
+    path: string,
+    rel: string,
+    stat: NonNullable<ReturnType<Archiver["lstat"]>>,
+  ): Promise<{ size: number; content: string[]; mtimeNs: string } | undefined> {
+    const facts: FileFacts = {
+      size: Number(stat.size),
+      mtimeNs: String(stat.mtimeNs),
+      ctimeNs: String(stat.ctimeNs),
+      inode: String(stat.ino),
+    };
+    const known = this.cache?.lookup(rel, facts);
+    if (known?.every((id) => this.repository.has(id))) {
+      this.cache?.keep(rel, facts, known);
+      this.counted(facts.size);
+      return { size: facts.size, content: known, mtimeNs: facts.mtimeNs };
+    }
+    if (isSqlite(path)) {
+      const image = sqliteImage(path);
+      if (image) {
+        this.counted(image.length);
+        return {
+          size: image.length,
+          content: await this.pageChunks(image),
+          mtimeNs: facts.mtimeNs,
+        };
+      }
+    }
+    const read = await this.readFile(path, rel);
+    if (!read) return undefined;
+    this.cache?.keep(rel, read.facts, read.content);
+    return { size: read.facts.size, content: read.content, mtimeNs: read.facts.mtimeNs };
+  }
+
+  /** Reads and chunks a file; again if it changed meanwhile. Undefined if it vanished. */
+  private async readFile(
+    path: string,
+    rel: string,
+  ): Promise<{ facts: FileFacts; content: string[] } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      let fd: number;
+      try {
+        fd = openSync(path, "r");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw fileSystemError(error, "read", path) ?? error;
+      }
+      try {
+        const before = factsOf(fstatSync(fd, { bigint: true }));
+        const content = await this.chunkFile(fd);
+        const after = factsOf(fstatSync(fd, { bigint: true }));
+        const steady = before.size === after.size && before.mtimeNs === after.mtimeNs;
+        if (steady || attempt === READ_ATTEMPTS) {
+          if (!steady) this.changing.push(rel);
+          this.counted(content.bytes);
+          return { facts: { ...after, size: content.bytes }, content: content.ids };
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** Cuts what `fd` holds into content-defined chunks and adds them. */
+  private async chunkFile(fd: number): Promise<{ ids: string[]; bytes: number }> {
+    const buffer = this.buffer;
+    const { maxBytes } = this.repository.chunker.parameters;
+    const ids: string[] = [];
+    let filled = 0;
+    let start = 0;
+    let position = 0;
+    let eof = false;
+    for (;;) {
+      if (!eof && filled - start < maxBytes) {
+        buffer.copyWithin(0, start, filled);
+        filled -= start;
+        start = 0;
+        while (filled < buffer.length) {
+          const n = readSync(fd, buffer, filled, buffer.length - filled, position);
+          if (n === 0) {
+            eof = true;
+            break;
+          }
+          filled += n;
+          position += n;
+        }
+      }
+      if (start >= filled) break;
+      const length = this.repository.chunker.cut(buffer, start, filled);
+      ids.push(await this.addData(buffer.subarray(start, start + length)));
+      start += length;
+    }
+    return { ids, bytes: position };
+  }
+
+  /** Chunks a SQLite image at page-aligned offsets: a changed page changes one chunk. */
+  private async pageChunks(bytes: Uint8Array): Promise<string[]> {
+    const ids: string[] = [];
+    for (let start = 0; start < bytes.length; start += SQLITE_CHUNK_BYTES)
+      ids.push(await this.addData(bytes.subarray(start, start + SQLITE_CHUNK_BYTES)));
+    return ids;
+  }
+
+  private async addData(chunk: Uint8Array): Promise<string> {
+    const id = this.repository.idOf(chunk);
+    if ((await this.repository.add("data", chunk, id)) > 0)
+      this.progress.addedBytes += chunk.length;
+    return id;
+  }
+
+  private async addTree(nodes: readonly TreeNode[]): Promise<string> {
+    const bytes = encodeTree(nodes);
+    const id = this.repository.idOf(bytes);
+    await this.repository.add("tree", bytes, id);
+    return id;
+  }
+
+  private counted(bytes: number): void {
+    this.progress.files += 1;
+    this.progress.bytes += bytes;
+    this.onProgress(this.progress);
+  }
+
+  private lstat(path: string) {
+    try {
+      return lstatSync(path, { bigint: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw fileSystemError(error, "read", path) ?? error;
+    }
+  }
+}
+
+function factsOf(
+  stat: ReturnType<typeof fstatSync> & { mtimeNs: bigint; ctimeNs: bigint },
+): FileFacts {
+  return {
+    size: Number(stat.size),
+    mtimeNs: String(stat.mtimeNs),
+    ctimeNs: String(stat.ctimeNs),
+    inode: String(stat.ino),
+  };
+}
+
+function isSqlite(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const header = Buffer.alloc(16);
+    return readSync(fd, header, 0, 16, 0) === 16 && header.toString("latin1") === SQLITE_HEADER;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * A consistent image of a SQLite database, through SQLite (what its WAL holds included),
+ * or undefined when SQLite cannot open it (then its bytes are read as they are).
+ */
+export function sqliteImage(path: string): Uint8Array | undefined {
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { readonly: true });
+    return db.serialize();
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+/** How many files and bytes a root holds, for a progress line's totals (a stat walk). */
+export function measure(root: ReadonlyMap<string, Entry>): { files: number; bytes: number } {
+  const total = { files: 0, bytes: 0 };
+  const walk = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        total.files += 1;
+        try {
+          total.bytes += lstatSync(path).size;
+        } catch {
+          // Gone already: it will not be counted by the backup either.
+        }
+      }
+    }
+  };
+  const visit = (entries: ReadonlyMap<string, Entry>) => {
+    for (const entry of entries.values()) {
+      if (entry.kind === "virtual") visit(entry.children);
+      else if (entry.kind === "bytes") {
+        total.files += 1;
+        total.bytes += entry.bytes.length;
+      } else walk(entry.path);
+    }
+  };
+  visit(root);
+  return total;
+}

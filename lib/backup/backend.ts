@@ -1,0 +1,29 @@
+/**
+ * Where a backup repository lives: a directory (a local disk, a mounted USB drive) or an
+ * SFTP server. The repository code sees only this interface; paths are relative to the
+ * repository's root and use `/`.
+ *
+ * Every write is whole or absent: a backend writes to a temporary name and renames, so a
+ * run killed half way leaves at worst a stray temporary file, never a torn one. Failures
+ * are BuckyErrors: E_NOT_FOUND for a missing file, E_IO for a full or failing target,
+ * E_UNAVAILABLE for one that cannot be reached, E_PERMISSION when access is refused.
+ */
+export interface Backend {
+  /** The target as the user named it, for messages. */
+  readonly location: string;
+  /**
+   * Writes `data` to `path` (creating directories), replacing any file there. Data in
+   * parts is written one after the other (a pack need not be copied into one buffer).
+   */
+  write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /** Writes `data` to `path` only if nothing is there; false if something was. */
+  create(path: string, data: Uint8Array): Promise<boolean>;
+  read(path: string): Promise<Uint8Array>;
+  /** `length` bytes of `path` from `offset`. */
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /** The names of the files in directory `dir` (not recursive); none if it is missing. */
+  list(dir: string): Promise<string[]>;
+  /** Removes `path`; nothing if it is already gone. */
+  remove(path: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,77 @@
+/**
+ * What the last backup to a repository read, file by file: size, times, inode and the
+ * chunk ids. A file that still matches is not read again. Kept per repository in
+ * `<home>/backup/cache/<repository id>/files.db`; the new run's facts replace the old
+ * ones only once its snapshot is written, so a failed run leaves the cache as it was.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface FileFacts {
+  readonly size: number;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+  readonly inode: string;
+}
+
+export class FileCache {
+  private readonly db: Database;
+  private readonly seen: [string, FileFacts, readonly string[]][] = [];
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.db = new Database(join(dir, "files.db"), { create: true });
+    this.db.run("PRAGMA journal_mode = WAL");
+    this.db.run(
+      "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns TEXT, ctime_ns TEXT, inode TEXT, content TEXT) WITHOUT ROWID",
+    );
+  }
+
+  /** The chunk ids of `path` if it is unchanged since the last run. */
+  lookup(path: string, facts: FileFacts): string[] | undefined {
+    const row = this.db
+      .query<
+        { size: number; mtime_ns: string; ctime_ns: string; inode: string; content: string },
+        [string]
+      >("SELECT size, mtime_ns, ctime_ns, inode, content FROM files WHERE path = ?")
+      .get(path);
+    if (
+      !row ||
+      row.size !== facts.size ||
+      row.mtime_ns !== facts.mtimeNs ||
+      row.ctime_ns !== facts.ctimeNs ||
+      row.inode !== facts.inode
+    )
+      return undefined;
+    return JSON.parse(row.content) as string[];
+  }
+
+  /** Records what this run found, for commit(). */
+  keep(path: string, facts: FileFacts, content: readonly string[]): void {
+    this.seen.push([path, facts, content]);
+  }
+
+  /** Replaces the cache with what this run found (its snapshot is written). */
+  commit(): void {
+    const insert = this.db.prepare(
+      "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, content) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.db.transaction(() => {
+      this.db.run("DELETE FROM files");
+      for (const [path, facts, content] of this.seen)
+        insert.run(
+          path,
+          facts.size,
+          facts.mtimeNs,
+          facts.ctimeNs,
+          facts.inode,
+          JSON.stringify(content),
+        );
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

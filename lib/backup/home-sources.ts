@@ -1,0 +1,58 @@
+/**
+ * What a snapshot of a home holds, as the archiver's root:
+ *
+ *   identity/        the device key (the owner and backup keys are left out: the
+ *                    recovery phrase rebuilds them, and restoring needs it anyway)
+ *   state.db         a consistent image of the zone state, taken while the daemon runs
+ *   apps/<app>/data  each app's data on this device
+ *   data/            the user's data
+ *   ndn/             named data (files stored with `bucky put`, app packages)
+ */
+import { Database } from "bun:sqlite";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { HomePaths } from "../home.ts";
+import type { Entry } from "./archiver.ts";
+
+const LEFT_OUT_KEYS = new Set(["owner.key", "backup.key"]);
+
+export function homeEntries(paths: HomePaths): Map<string, Entry> {
+  const root = new Map<string, Entry>();
+  root.set("identity", {
+    kind: "dir",
+    path: paths.identityDir,
+    skip: (name) => LEFT_OUT_KEYS.has(name) || name.startsWith("."),
+  });
+  const state = statSync(paths.stateDb, { bigint: true });
+  root.set("state.db", {
+    kind: "bytes",
+    bytes: stateImage(paths.stateDb),
+    mode: Number(state.mode) & 0o7777,
+    mtimeNs: state.mtimeNs,
+  });
+  const apps = new Map<string, Entry>();
+  if (existsSync(paths.appsDir)) {
+    for (const app of readdirSync(paths.appsDir)) {
+      const data = join(paths.appsDir, app, "data");
+      if (existsSync(data))
+        apps.set(app, {
+          kind: "virtual",
+          children: new Map([["data", { kind: "dir", path: data }]]),
+        });
+    }
+  }
+  if (apps.size > 0) root.set("apps", { kind: "virtual", children: apps });
+  for (const dir of [join(paths.home, "data"), paths.ndnDir])
+    if (existsSync(dir)) root.set(basename(dir), { kind: "dir", path: dir });
+  return root;
+}
+
+/** The zone state as of now, whole and consistent, while the daemon keeps writing. */
+function stateImage(path: string): Uint8Array {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.serialize();
+  } finally {
+    db.close();
+  }
+}

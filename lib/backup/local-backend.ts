@@ -1,0 +1,164 @@
+/** A repository in a directory: a local disk, a mounted drive, a network file system. */
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { fsyncDirectory } from "../atomic-file.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+import type { Backend } from "./backend.ts";
+
+export class LocalBackend implements Backend {
+  constructor(
+    private readonly root: string,
+    readonly location = root,
+  ) {}
+
+  async write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const target = this.resolve(path);
+    const temp = this.writeTemp(target, data, path);
+    try {
+      renameSync(temp, target);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw this.failure(error, "write", path);
+    }
+    fsyncDirectory(dirname(target));
+  }
+
+  async create(path: string, data: Uint8Array): Promise<boolean> {
+    const target = this.resolve(path);
+    const temp = this.writeTemp(target, data, path);
+    try {
+      // link() fails if the name exists: an atomic "create if absent" for whole files.
+      linkSync(temp, target);
+      fsyncDirectory(dirname(target));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw this.failure(error, "write", path);
+    } finally {
+      rmSync(temp, { force: true });
+    }
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(readFileSync(this.resolve(path)));
+    } catch (error) {
+      throw this.failure(error, "read", path);
+    }
+  }
+
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    let fd: number;
+    try {
+      fd = openSync(this.resolve(path), "r");
+    } catch (error) {
+      throw this.failure(error, "read", path);
+    }
+    try {
+      const bytes = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, bytes, done, length - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+      if (done < length) {
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `${this.location}/${path} is shorter than the index says`,
+        );
+      }
+      return bytes;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    try {
+      return readdirSync(this.resolve(dir), { withFileTypes: true })
+        .filter((entry) => entry.isFile() && !entry.name.startsWith("."))
+        .map((entry) => entry.name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw this.failure(error, "list", dir);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      rmSync(this.resolve(path), { force: true });
+    } catch (error) {
+      throw this.failure(error, "remove", path);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private resolve(path: string): string {
+    return join(this.root, ...path.split("/"));
+  }
+
+  /** A new temporary file beside `target`, written and flushed. */
+  private writeTemp(
+    target: string,
+    data: Uint8Array | readonly Uint8Array[],
+    path: string,
+  ): string {
+    const temp = join(dirname(target), `.tmp-${randomBytes(6).toString("hex")}`);
+    let fd: number;
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      fd = openSync(temp, "wx", 0o600);
+    } catch (error) {
+      throw this.failure(error, "write", path);
+    }
+    try {
+      for (const part of data instanceof Uint8Array ? [data] : data) {
+        let written = 0;
+        while (written < part.length) written += writeSync(fd, part, written);
+      }
+      fsyncSync(fd);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(temp, { force: true });
+      throw this.failure(error, "write", path);
+    }
+    closeSync(fd);
+    return temp;
+  }
+
+  private failure(error: unknown, action: string, path: string): BuckyError {
+    if (error instanceof BuckyError) return error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${this.location}/${path}`;
+    if (code === "ENOENT") return new BuckyError("E_NOT_FOUND", `${where} does not exist`);
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      return new BuckyError(
+        "E_IO",
+        `the backup target ${this.location} is full`,
+        "Free space there, or prune old snapshots with `bucky backup prune`.",
+        { cause: error },
+      );
+    }
+    return (
+      fileSystemError(error, action, where) ??
+      new BuckyError("E_IO", `cannot ${action} ${where}: ${(error as Error).message}`, undefined, {
+        cause: error,
+      })
+    );
+  }
+}

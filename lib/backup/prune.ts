@@ -1,0 +1,196 @@
+/**
+ * Forgetting old snapshots and reclaiming their space. Which to keep: the newest few,
+ * and the newest of each of the last hours, days, weeks and months. Then what no kept
+ * snapshot uses goes: packs with nothing used are deleted, packs mostly unused are
+ * rewritten with what is used.
+ *
+ * The order keeps the repository valid at every step, so an interrupted prune loses
+ * nothing a kept snapshot needs: forgotten snapshot files first, then new packs, then the
+ * new index (before the old index files go), and only then the packs nothing names.
+ */
+import { createHash } from "node:crypto";
+import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
+import type { Backend } from "./backend.ts";
+import { HOT_DIR, hotFileName } from "./hot.ts";
+import { packPath, type Repository } from "./repository.ts";
+
+export interface RetentionPolicy {
+  readonly last: number;
+  readonly hourly: number;
+  readonly daily: number;
+  readonly weekly: number;
+  readonly monthly: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  last: 10,
+  hourly: 24,
+  daily: 7,
+  weekly: 4,
+  monthly: 12,
+};
+
+/** A pack is rewritten when more than this share of it is unused. */
+const REPACK_UNUSED_SHARE = 0.3;
+
+export interface PruneResult {
+  readonly keptSnapshots: number;
+  readonly removedSnapshots: number;
+  readonly removedPacks: number;
+  readonly rewrittenPacks: number;
+  readonly freedBytes: number;
+}
+
+/** The snapshots to keep (by name), given their times, newest rules first. */
+export function snapshotsToKeep(
+  snapshots: readonly { name: string; time: string }[],
+  policy: RetentionPolicy,
+): Set<string> {
+  const newestFirst = [...snapshots].sort((a, b) => b.time.localeCompare(a.time));
+  const keep = new Set(newestFirst.slice(0, policy.last).map((s) => s.name));
+  const buckets: [number, (d: Date) => string][] = [
+    [policy.hourly, (d) => d.toISOString().slice(0, 13)],
+    [policy.daily, (d) => d.toISOString().slice(0, 10)],
+    [policy.weekly, isoWeek],
+    [policy.monthly, (d) => d.toISOString().slice(0, 7)],
+  ];
+  for (const [count, bucketOf] of buckets) {
+    const seen = new Set<string>();
+    for (const snapshot of newestFirst) {
+      if (seen.size >= count) break;
+      const bucket = bucketOf(new Date(snapshot.time));
+      if (seen.has(bucket)) continue;
+      seen.add(bucket);
+      keep.add(snapshot.name);
+    }
+  }
+  return keep;
+}
+
+export async function pruneRepository(
+  repository: Repository,
+  policy: RetentionPolicy,
+): Promise<PruneResult> {
+  const backend = repository.backend;
+  const all = await repository.snapshots();
+  const keep = snapshotsToKeep(
+    all.map((s) => ({ name: s.name, time: s.snapshot.time })),
+    policy,
+  );
+  const forgotten = all.filter((s) => !keep.has(s.name));
+  for (const { name } of forgotten) await backend.remove(`snapshots/${name}`);
+  const kept = all.filter((s) => keep.has(s.name));
+
+  // Every blob a kept snapshot needs: its trees and the chunks of its files.
+  const used = new Set<string>();
+  const visit = async (tree: string): Promise<void> => {
+    if (used.has(tree)) return;
+    used.add(tree);
+    for (const node of decodeTree(await repository.readBlob(tree))) {
+      if (node.type === "dir") await visit(node.subtree);
+      else if (node.type === "file") for (const id of node.content) used.add(id);
+    }
+  };
+  for (const { snapshot } of kept) await visit(snapshot.tree);
+
+  const byPack = new Map<string, BlobLocation[]>();
+  for (const blob of repository.blobs()) {
+    const list = byPack.get(blob.pack) ?? [];
+    list.push(blob);
+    byPack.set(blob.pack, list);
+  }
+  const locations: BlobLocation[] = [];
+  const obsolete: string[] = [];
+  let rewrittenPacks = 0;
+  let freedBytes = 0;
+  let newPack: Uint8Array[] = [];
+  let newBlobs: {
+    id: string;
+    type: "data" | "tree";
+    offset: number;
+    length: number;
+    size: number;
+  }[] = [];
+  let newBytes = 0;
+  const writeNewPack = async () => {
+    if (newBlobs.length === 0) return;
+    const bytes = Buffer.concat(newPack);
+    const id = createHash("sha256").update(bytes).digest("hex");
+    await backend.write(packPath(id), bytes);
+    for (const blob of newBlobs) locations.push({ ...blob, pack: id });
+    newPack = [];
+    newBlobs = [];
+    newBytes = 0;
+  };
+  for (const [pack, blobs] of byPack) {
+    const live = blobs.filter((b) => used.has(b.id));
+    const total = blobs.reduce((n, b) => n + b.length, 0);
+    const dead = total - live.reduce((n, b) => n + b.length, 0);
+    if (live.length === blobs.length || (live.length > 0 && dead / total <= REPACK_UNUSED_SHARE)) {
+      locations.push(...live);
+      continue;
+    }
+    obsolete.push(pack);
+    freedBytes += dead;
+    if (live.length === 0) continue;
+    // The sealed blobs are copied as they are: a blob is sealed under its own id, not its pack.
+    rewrittenPacks += 1;
+    const bytes = await backend.read(packPath(pack));
+    for (const blob of live) {
+      const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
+      repository.openSealedBlob(blob.id, sealed); // never carry a damaged blob forward
+      newBlobs.push({
+        id: blob.id,
+        type: blob.type,
+        offset: newBytes,
+        length: blob.length,
+        size: blob.size,
+      });
+      newPack.push(sealed);
+      newBytes += blob.length;
+      if (newBytes >= 16 * 1024 * 1024) await writeNewPack();
+    }
+  }
+  await writeNewPack();
+  await repository.rewriteIndex(locations);
+  for (const pack of obsolete) await backend.remove(packPath(pack));
+  const named = new Set(locations.map((l) => l.pack));
+  const strays = await strayPacks(backend, named);
+  for (const pack of strays) await backend.remove(packPath(pack));
+  await removeOldHotFiles(backend, kept.at(-1)?.snapshot.time);
+  return {
+    keptSnapshots: kept.length,
+    removedSnapshots: forgotten.length,
+    removedPacks: obsolete.length - rewrittenPacks + strays.length,
+    rewrittenPacks,
+    freedBytes,
+  };
+}
+
+/** Packs no index names: left by runs cut short before writing their index. */
+async function strayPacks(backend: Backend, named: ReadonlySet<string>): Promise<string[]> {
+  const strays: string[] = [];
+  for (let prefix = 0; prefix < 256; prefix++) {
+    const dir = `data/${prefix.toString(16).padStart(2, "0")}`;
+    for (const name of await backend.list(dir)) if (!named.has(name)) strays.push(name);
+  }
+  return strays;
+}
+
+/** Hot changesets older than the newest snapshot are in it: they can go. */
+async function removeOldHotFiles(backend: Backend, newest: string | undefined): Promise<void> {
+  if (!newest) return;
+  // A margin: a changeset written just before the snapshot started may not be in it.
+  const cutoff = new Date(new Date(newest).getTime() - 10 * 60_000).toISOString();
+  for (const name of await backend.list(HOT_DIR))
+    if (name < hotFileName(cutoff, "")) await backend.remove(`${HOT_DIR}/${name}`);
+}
+
+function isoWeek(date: Date): string {
+  const day = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  const weekday = day.getUTCDay() || 7;
+  day.setUTCDate(day.getUTCDate() + 4 - weekday);
+  const yearStart = Date.UTC(day.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((day.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${day.getUTCFullYear()}-W${week}`;
+}

@@ -1,0 +1,353 @@
+/**
+ * A backup repository opened with the zone's backup root: its keys, its index of blobs,
+ * and the one way blobs are written (packed, sealed) and read back (checked against their
+ * ids). Packs are written before the index that names them, and snapshots after both, so
+ * a run cut short at any point leaves the repository valid: at worst a pack no index
+ * names yet, which prune removes.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Chunker, DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
+import {
+  type BlobLocation,
+  type BlobType,
+  decodeConfig,
+  keysFit,
+  newConfig,
+  openBlob,
+  openIndex,
+  openSnapshot,
+  type RepositoryConfig,
+  type Snapshot,
+  sealIndex,
+  sealSnapshot,
+} from "../../protocol/backup/formats.ts";
+import { blobId, type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { BuckyError } from "../errors.ts";
+import type { Backend } from "./backend.ts";
+import { SealPool } from "./seal-pool.ts";
+
+/** Packs are cut at about this size: big enough for few files, small enough to re-read. */
+const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** At most this many packs being written while the next one fills. */
+const PACKS_IN_FLIGHT = 2;
+/** At most this many plaintext bytes waiting to be sealed: memory stays bounded. */
+const SEALING_MAX_BYTES = 48 * 1024 * 1024;
+
+export const packPath = (pack: string) => `data/${pack.slice(0, 2)}/${pack}`;
+
+export class Repository {
+  private readonly index = new Map<string, BlobLocation>();
+  /** Blobs added in this session and not yet in a written pack. */
+  private readonly pending = new Map<string, BlobType>();
+  private packParts: Uint8Array[] = [];
+  private packBlobs: Omit<BlobLocation, "pack">[] = [];
+  private packBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly sealing = new Set<Promise<void>>();
+  private sealingBytes = 0;
+  private pool: SealPool | undefined;
+  private failure: unknown;
+  /** Bytes written to the target in this session. */
+  storedBytes = 0;
+  readonly chunker: Chunker;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepositoryConfig,
+    readonly keys: RepositoryKeys,
+    /** Where sealed index files are kept between runs, if anywhere. */
+    private readonly cacheDir: string | undefined,
+  ) {
+    this.chunker = new Chunker(keys.chunker, config.chunker);
+  }
+
+  /** Opens the repository at `backend`, creating it first if the target holds none. */
+  static async openOrCreate(
+    backend: Backend,
+    backupRoot: Uint8Array,
+    options: { cacheDir?: string; withIndex?: boolean } = {},
+  ): Promise<Repository> {
+    const id = randomBytes(16).toString("hex");
+    const config = newConfig(id, repositoryKeys(backupRoot, id), DEFAULT_CHUNKER, new Date());
+    // create() does nothing where a repository exists: then that one is opened.
+    await backend.create(
+      "config",
+      new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`),
+    );
+    return Repository.open(backend, backupRoot, options);
+  }
+
+  /**
+   * Opens the repository at `backend`. Its index is loaded: from `cacheDir` for the
+   * index files seen before, from the target for the others.
+   */
+  static async open(
+    backend: Backend,
+    backupRoot: Uint8Array,
+    options: { cacheDir?: string; withIndex?: boolean } = {},
+  ): Promise<Repository> {
+    let config: RepositoryConfig;
+    try {
+      config = decodeConfig(await backend.read("config"));
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") {
+        throw new BuckyError(
+          "E_NOT_FOUND",
+          `there is no bucky backup repository at ${backend.location}`,
+          "Check the target's address; `bucky backup target add` makes a new one.",
+        );
+      }
+      if (error instanceof ProtocolError)
+        throw new BuckyError("E_INTEGRITY", `${backend.location}: ${error.message}`);
+      throw error;
+    }
+    const keys = repositoryKeys(backupRoot, config.id);
+    if (!keysFit(config, keys)) {
+      throw new BuckyError(
+        "E_PERMISSION",
+        `the backup at ${backend.location} was made with another recovery phrase`,
+        "Use the zone whose phrase made it (recover it with `bucky init --recover`), or another target.",
+      );
+    }
+    const cacheDir = options.cacheDir ? join(options.cacheDir, config.id) : undefined;
+    const repository = new Repository(backend, config, keys, cacheDir);
+    if (options.withIndex !== false) await repository.loadIndex();
+    return repository;
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** The keyed id of `plaintext`. */
+  idOf(plaintext: Uint8Array): string {
+    return blobId(this.keys, plaintext);
+  }
+
+  has(id: string): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  locate(id: string): BlobLocation | undefined {
+    return this.index.get(id);
+  }
+
+  /** Every blob the index names. */
+  blobs(): IterableIterator<BlobLocation> {
+    return this.index.values();
+  }
+
+  /**
+   * Adds a blob unless the repository has it; returns its size when it is new, 0 when
+   * deduplicated. It is sealed on a worker thread and written when its pack fills, or at
+   * flush(); `plaintext` may be reused as soon as this returns.
+   */
+  async add(type: BlobType, plaintext: Uint8Array, id = this.idOf(plaintext)): Promise<number> {
+    if (this.failure) throw this.failure;
+    if (this.has(id)) return 0;
+    this.pending.set(id, type);
+    const size = plaintext.length;
+    this.pool ??= new SealPool(this.keys.encrypt);
+    const job: Promise<void> = this.pool
+      .seal(id, plaintext)
+      .then((sealed) => this.pack(id, type, size, sealed))
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.sealing.delete(job);
+        this.sealingBytes -= size;
+      });
+    this.sealing.add(job);
+    this.sealingBytes += size;
+    while (this.sealingBytes > SEALING_MAX_BYTES) await Promise.race(this.sealing);
+    if (this.failure) throw this.failure;
+    return size;
+  }
+
+  /** Writes what is pending, and waits for every write to finish. */
+  async flush(): Promise<void> {
+    await Promise.all(this.sealing);
+    if (this.packBytes > 0) await this.cutPack();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Stops the sealing threads. */
+  close(): void {
+    this.pool?.close();
+    this.pool = undefined;
+  }
+
+  /** Puts a sealed blob in the pack being filled; cuts it when full. */
+  private async pack(id: string, type: BlobType, size: number, sealed: Uint8Array): Promise<void> {
+    this.packBlobs.push({ id, type, offset: this.packBytes, length: sealed.length, size });
+    this.packParts.push(sealed);
+    this.packBytes += sealed.length;
+    if (this.packBytes >= PACK_TARGET_BYTES) await this.cutPack();
+  }
+
+  /** A blob's plaintext, checked against its id. */
+  async readBlob(id: string): Promise<Uint8Array> {
+    const where = this.index.get(id);
+    if (!where)
+      throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is missing from the repository`);
+    const sealed = await this.backend.readRange(packPath(where.pack), where.offset, where.length);
+    return this.openSealedBlob(id, sealed);
+  }
+
+  /** Opens a sealed blob read as part of a pack. */
+  openSealedBlob(id: string, sealed: Uint8Array): Uint8Array {
+    try {
+      return openBlob(this.keys, id, sealed);
+    } catch (error) {
+      if (error instanceof ProtocolError)
+        throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is damaged: ${error.message}`);
+      throw error;
+    }
+  }
+
+  async writeSnapshot(snapshot: Snapshot): Promise<string> {
+    const name = randomBytes(16).toString("hex");
+    await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, snapshot));
+    return name;
+  }
+
+  async snapshots(): Promise<{ name: string; snapshot: Snapshot }[]> {
+    const names = await this.backend.list("snapshots");
+    const found = await Promise.all(
+      names.map(async (name) => {
+        try {
+          return {
+            name,
+            snapshot: openSnapshot(this.keys, name, await this.backend.read(`snapshots/${name}`)),
+          };
+        } catch (error) {
+          if (error instanceof ProtocolError)
+            throw new BuckyError(
+              "E_INTEGRITY",
+              `snapshot ${name.slice(0, 8)} is damaged: ${error.message}`,
+            );
+          throw error;
+        }
+      }),
+    );
+    return found.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time));
+  }
+
+  /** Finds a snapshot by name prefix, or "latest". */
+  async findSnapshot(which: string): Promise<{ name: string; snapshot: Snapshot }> {
+    const all = await this.snapshots();
+    if (which === "latest") {
+      const latest = all.at(-1);
+      if (!latest)
+        throw new BuckyError(
+          "E_NOT_FOUND",
+          `${this.backend.location} has no snapshots yet`,
+          "Make one with `bucky backup run`.",
+        );
+      return latest;
+    }
+    const matches = all.filter((s) => s.name.startsWith(which));
+    if (matches.length === 1) return matches[0] as { name: string; snapshot: Snapshot };
+    throw new BuckyError(
+      matches.length === 0 ? "E_NOT_FOUND" : "E_INVALID_INPUT",
+      matches.length === 0
+        ? `no snapshot ${which} in ${this.backend.location}`
+        : `${which} names ${matches.length} snapshots`,
+      "See them with `bucky backup list`.",
+    );
+  }
+
+  /** Replaces the index files with one that names exactly `blobs` (prune). */
+  async rewriteIndex(blobs: readonly BlobLocation[]): Promise<void> {
+    const old = await this.backend.list("index");
+    const name = randomBytes(16).toString("hex");
+    await this.backend.write(`index/${name}`, sealIndex(this.keys, name, blobs));
+    for (const file of old) await this.backend.remove(`index/${file}`);
+    this.index.clear();
+    for (const blob of blobs) this.index.set(blob.id, blob);
+  }
+
+  /** Takes the packed blobs out and writes them: the pack, then its index file. */
+  private async cutPack(): Promise<void> {
+    const parts = this.packParts;
+    const blobs = this.packBlobs;
+    this.packParts = [];
+    this.packBlobs = [];
+    this.packBytes = 0;
+    const hash = createHash("sha256");
+    for (const part of parts) hash.update(part);
+    const packId = hash.digest("hex");
+    const packLength = parts.reduce((n, part) => n + part.length, 0);
+    const located = blobs.map((blob) => ({ ...blob, pack: packId }));
+    while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
+    const write = (async () => {
+      await this.backend.write(packPath(packId), parts);
+      const name = randomBytes(16).toString("hex");
+      const index = sealIndex(this.keys, name, located);
+      await this.backend.write(`index/${name}`, index);
+      this.cacheIndex(name, index);
+      this.storedBytes += packLength + index.length;
+      for (const blob of located) {
+        this.index.set(blob.id, blob);
+        this.pending.delete(blob.id);
+      }
+    })().catch((error: unknown) => {
+      this.failure ??= error;
+    });
+    this.inFlight.add(write);
+    void write.finally(() => this.inFlight.delete(write));
+    if (this.failure) throw this.failure;
+  }
+
+  /** Reads the index files (again): after taking the lock, so a prune cannot change them under us. */
+  async loadIndex(): Promise<void> {
+    this.index.clear();
+    const names = await this.backend.list("index");
+    const files = await Promise.all(
+      names.map(async (name) => ({
+        name,
+        sealed: this.cachedIndex(name) ?? (await this.fetchIndex(name)),
+      })),
+    );
+    for (const { name, sealed } of files) {
+      let blobs: BlobLocation[];
+      try {
+        blobs = openIndex(this.keys, name, sealed);
+      } catch (error) {
+        if (error instanceof ProtocolError)
+          throw new BuckyError(
+            "E_INTEGRITY",
+            `index file ${name.slice(0, 8)} is damaged: ${error.message}`,
+            "Run `bucky backup verify` to see what it affects.",
+          );
+        throw error;
+      }
+      for (const blob of blobs) this.index.set(blob.id, blob);
+    }
+  }
+
+  private async fetchIndex(name: string): Promise<Uint8Array> {
+    const sealed = await this.backend.read(`index/${name}`);
+    this.cacheIndex(name, sealed);
+    return sealed;
+  }
+
+  private cachedIndex(name: string): Uint8Array | undefined {
+    if (!this.cacheDir) return undefined;
+    const path = join(this.cacheDir, "index", name);
+    return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
+  }
+
+  private cacheIndex(name: string, sealed: Uint8Array): void {
+    if (!this.cacheDir) return;
+    // Index files never change once written, so a copy keyed by name stays right; it is
+    // sealed, so the cache holds nothing the target does not.
+    mkdirSync(join(this.cacheDir, "index"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.cacheDir, "index", name), sealed);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The backup operations on a home, as the commands and the daemon's schedule run them:
+ * each opens the target, takes what it needs of the home, and records what happened in
+ * `<home>/backup/status.json`.
+ */
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import { readKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import { openZone } from "../zone/open.ts";
+import { type ArchiveProgress, Archiver } from "./archiver.ts";
+import type { Backend } from "./backend.ts";
+import { FileCache } from "./file-cache.ts";
+import { homeEntries } from "./home-sources.ts";
+import { takeLock } from "./lock.ts";
+import { Repository } from "./repository.ts";
+import { updateTargetStatus } from "./status.ts";
+import { cacheDir, chooseTarget, connect, type Target } from "./targets.ts";
+
+export interface BackupRunResult {
+  readonly snapshot: string;
+  readonly target: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** Plaintext bytes that were new to the repository. */
+  readonly addedBytes: number;
+  /** Bytes written to the target (sealed, compressed). */
+  readonly storedBytes: number;
+  readonly durationMs: number;
+  /** Files that kept changing while they were read (backed up as last read). */
+  readonly changing: readonly string[];
+}
+
+/** The backup root of this home: only a device that holds it can back up or restore. */
+export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
+  try {
+    return readKeyFile(paths.backupKey, "backup", log);
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_NOT_FOUND") {
+      throw new BuckyError(
+        "E_PERMISSION",
+        "this device does not hold the backup key",
+        "Back up from the device where the zone was created, or one recovered with `bucky init --recover`.",
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Connects to a target and runs `work` with its repository; always disconnects. With
+ * `lock`, work runs holding the repository's lock, and the index is read once it is held.
+ */
+export async function withRepository<T>(
+  paths: HomePaths,
+  target: Target,
+  log: Log,
+  work: (repository: Repository, backend: Backend) => Promise<T>,
+  options: { create?: boolean; withIndex?: boolean; lock?: string } = {},
+): Promise<T> {
+  const root = backupRoot(paths, log);
+  const backend = await connect(target);
+  try {
+    const open = { cacheDir: cacheDir(paths), withIndex: false };
+    const repository = options.create
+      ? await Repository.openOrCreate(backend, root, open)
+      : await Repository.open(backend, root, open);
+    const lock = options.lock ? await takeLock(backend, options.lock) : undefined;
+    try {
+      if (options.withIndex !== false) await repository.loadIndex();
+      return await work(repository, backend);
+    } finally {
+      repository.close();
+      await lock?.release();
+    }
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function runBackup(options: {
+  readonly paths: HomePaths;
+  readonly target?: string;
+  readonly log: Log;
+  readonly now: () => number;
+  readonly onProgress?: (progress: Readonly<ArchiveProgress>) => void;
+}): Promise<BackupRunResult> {
+  const { paths, log } = options;
+  const target = chooseTarget(paths, options.target);
+  const startedAt = options.now();
+  const zone = openZone(paths.home, log);
+  const who = { zone: zone.zone.id, device: zone.device.name };
+  zone.close();
+  try {
+    const result = await withRepository(
+      paths,
+      target,
+      log,
+      async (repository) => {
+        const cache = new FileCache(join(cacheDir(paths), repository.id));
+        try {
+          const parent = (await repository.snapshots()).at(-1)?.name ?? null;
+          const archived = await new Archiver(repository, cache, options.onProgress).archive(
+            homeEntries(paths),
+          );
+          const durationMs = options.now() - startedAt;
+          const snapshot: Snapshot = {
+            version: 1,
+            time: new Date(startedAt).toISOString(),
+            zone: who.zone,
+            device: who.device,
+            hostname: hostname(),
+            tree: archived.tree,
+            parent,
+            stats: {
+              files: archived.files,
+              bytes: archived.bytes,
+              addedBytes: archived.addedBytes,
+              durationMs,
+            },
+          };
+          const name = await repository.writeSnapshot(snapshot);
+          cache.commit();
+          return {
+            snapshot: name,
+            target: target.name,
+            files: archived.files,
+            bytes: archived.bytes,
+            addedBytes: archived.addedBytes,
+            storedBytes: repository.storedBytes,
+            durationMs,
+            changing: archived.changing,
+          };
+        } finally {
+          cache.close();
+        }
+      },
+      { create: true, lock: "backup" },
+    );
+    updateTargetStatus(paths, target.name, (status) => ({
+      ...status,
+      lastBackup: {
+        at: new Date(startedAt).toISOString(),
+        snapshot: result.snapshot,
+        durationMs: result.durationMs,
+      },
+    }));
+    log.info("backup done", {
+      target: target.name,
+      snapshot: result.snapshot.slice(0, 8),
+      files: result.files,
+      bytes: result.bytes,
+      added: result.addedBytes,
+      ms: result.durationMs,
+    });
+    if (result.changing.length > 0)
+      log.warn("files changed while being backed up", {
+        count: result.changing.length,
+        first: result.changing[0],
+      });
+    return result;
+  } catch (error) {
+    updateTargetStatus(paths, target.name, (status) => ({
+      ...status,
+      lastBackupError: {
+        at: new Date(options.now()).toISOString(),
+        message: (error as Error).message,
+      },
+    }));
+    throw error;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Backups on a schedule, run by the daemon: for each target, a backup every hour, and
+ * every day a verify that reads back a sample of the data and a prune by the retention
+ * policy (which also clears the hot changesets the snapshots now hold). Each runs
+ * as its own `bucky backup …` process, so a long backup never slows the node, and records
+ * its result in the backup status like one run by hand. A backup still running when the
+ * next is due means data grows faster than it uploads: that is recorded, for a warning.
+ */
+import type { Subprocess } from "bun";
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
+import { readBackupStatus, updateTargetStatus } from "./status.ts";
+import { readTargets } from "./targets.ts";
+
+export const DEFAULT_BACKUP_EVERY_MS = 60 * 60 * 1000;
+export const DEFAULT_VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
+const VERIFY_SAMPLE = "5%";
+
+export interface ScheduleOptions {
+  readonly paths: HomePaths;
+  readonly log: Log;
+  readonly now: () => number;
+  /** The bucky executable to run. */
+  readonly runtime: string;
+  readonly backupEveryMs: number;
+  readonly verifyEveryMs: number;
+}
+
+export class BackupScheduler {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** What runs for each target: one thing at a time, as they take the same lock. */
+  private readonly running = new Map<
+    string,
+    { kind: string; child: Subprocess; startedAt: number }
+  >();
+
+  constructor(private readonly options: ScheduleOptions) {}
+
+  start(): void {
+    const tickMs = Math.max(1_000, Math.min(60_000, this.options.backupEveryMs / 4));
+    this.timer = setInterval(() => this.tick(), tickMs);
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    // A backup cut short leaves the repository valid; the next run picks up its packs.
+    for (const { child } of this.running.values()) child.kill();
+    await Promise.all([...this.running.values()].map(({ child }) => child.exited));
+  }
+
+  private tick(): void {
+    const { paths, now, backupEveryMs, verifyEveryMs } = this.options;
+    const status = readBackupStatus(paths);
+    for (const target of readTargets(paths)) {
+      const last = status[target.name];
+      const since = (at: string | undefined) =>
+        at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;
+      // After a failure, wait a full interval too rather than hammering a target that is down.
+      const lastAttempt = Math.min(since(last?.lastBackup?.at), since(last?.lastBackupError?.at));
+      if (lastAttempt >= backupEveryMs) this.launch(target.name, "backup", ["backup", "run"]);
+      else if (since(last?.lastPrune?.at) >= verifyEveryMs && last?.lastBackup)
+        this.launch(target.name, "prune", ["backup", "prune"]);
+      else if (since(last?.lastVerify?.at) >= verifyEveryMs && last?.lastBackup)
+        this.launch(target.name, "verify", [
+          "backup",
+          "verify",
+          "--read-data-subset",
+          VERIFY_SAMPLE,
+        ]);
+    }
+  }
+
+  private launch(target: string, kind: "backup" | "verify" | "prune", args: string[]): void {
+    const running = this.running.get(target);
+    if (running) {
+      if (
+        kind === "backup" &&
+        running.kind === "backup" &&
+        this.options.now() - running.startedAt >= this.options.backupEveryMs
+      ) {
+        const behind = readBackupStatus(this.options.paths)[target]?.behindSince;
+        if (!behind) {
+          updateTargetStatus(this.options.paths, target, (s) => ({
+            ...s,
+            behindSince: new Date(this.options.now()).toISOString(),
+          }));
+          this.options.log.warn("backups cannot keep up", { target });
+        }
+      }
+      return;
+    }
+    const child = Bun.spawn(
+      [
+        this.options.runtime,
+        ...args,
+        "--target",
+        target,
+        "--home",
+        this.options.paths.home,
+        "--json",
+        "--log-level",
+        "error",
+      ],
+      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+    );
+    this.running.set(target, { kind, child, startedAt: this.options.now() });
+    void (async () => {
+      const stderr = await new Response(child.stderr).text();
+      const code = await child.exited;
+      this.running.delete(target);
+      if (kind === "backup" && code === 0)
+        updateTargetStatus(this.options.paths, target, (s) => ({ ...s, behindSince: null }));
+      if (code !== 0)
+        this.options.log.warn(`scheduled ${kind} failed`, {
+          target,
+          code,
+          error: lastLine(stderr),
+        });
+    })();
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.slice(0, 300) ?? "";
+}

@@ -1,0 +1,86 @@
+/**
+ * What this device last did with each backup target, for `bucky status` and the
+ * reliability level: the last backup, the last verify, and whether backups keep up.
+ * Kept in `<home>/backup/status.json`, written by each run (by hand or on schedule).
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../atomic-file.ts";
+import type { HomePaths } from "../home.ts";
+
+export interface TargetStatus {
+  readonly lastBackup?: {
+    readonly at: string;
+    readonly snapshot: string;
+    readonly durationMs: number;
+  };
+  readonly lastBackupError?: { readonly at: string; readonly message: string };
+  readonly lastVerify?: { readonly at: string; readonly ok: boolean; readonly damaged: number };
+  readonly lastPrune?: { readonly at: string };
+  /** A scheduled backup found the previous one still running: data grows faster than it uploads. */
+  readonly behindSince?: string | null;
+}
+
+export type BackupStatus = Record<string, TargetStatus>;
+
+export function readBackupStatus(paths: HomePaths): BackupStatus {
+  const file = statusFile(paths);
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as BackupStatus;
+  } catch {
+    return {};
+  }
+}
+
+export function updateTargetStatus(
+  paths: HomePaths,
+  target: string,
+  change: (status: TargetStatus) => TargetStatus,
+): void {
+  const all = readBackupStatus(paths);
+  all[target] = change(all[target] ?? {});
+  mkdirSync(paths.backupDir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+}
+
+function statusFile(paths: HomePaths): string {
+  return join(paths.backupDir, "status.json");
+}
+
+/** What the backup status says for the reliability level and its warnings. */
+export function backupFacts(paths: HomePaths): {
+  lastBackupAtMs?: number;
+  lastVerify?: { atMs: number; ok: boolean; target: string };
+  failing: { target: string; message: string }[];
+  behind: string[];
+} {
+  let lastBackupAtMs: number | undefined;
+  let lastVerify: { atMs: number; ok: boolean; target: string } | undefined;
+  const failing: { target: string; message: string }[] = [];
+  const behind: string[] = [];
+  for (const [target, status] of Object.entries(readBackupStatus(paths))) {
+    const backupAt = status.lastBackup ? Date.parse(status.lastBackup.at) : undefined;
+    if (backupAt !== undefined && (lastBackupAtMs === undefined || backupAt > lastBackupAtMs))
+      lastBackupAtMs = backupAt;
+    const errorAt = status.lastBackupError ? Date.parse(status.lastBackupError.at) : undefined;
+    if (
+      status.lastBackupError &&
+      errorAt !== undefined &&
+      (backupAt === undefined || errorAt > backupAt)
+    )
+      failing.push({ target, message: status.lastBackupError.message });
+    if (status.lastVerify) {
+      const atMs = Date.parse(status.lastVerify.at);
+      if (!lastVerify || atMs > lastVerify.atMs)
+        lastVerify = { atMs, ok: status.lastVerify.ok, target };
+    }
+    if (status.behindSince) behind.push(target);
+  }
+  return {
+    ...(lastBackupAtMs !== undefined ? { lastBackupAtMs } : {}),
+    ...(lastVerify ? { lastVerify } : {}),
+    failing,
+    behind,
+  };
+}

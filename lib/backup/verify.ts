@@ -1,0 +1,146 @@
+/**
+ * Checking a repository: every snapshot's trees are read (and checked against their ids),
+ * every blob they name must be in the index, and with `readData` the packs are read back
+ * and every blob in them opened and checked, all of them or a random sample. Damage is
+ * reported as the snapshots and files it touches, so the owner knows what is at stake.
+ */
+import { decodeTree } from "../../protocol/backup/formats.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { BuckyError } from "../errors.ts";
+import { packPath, type Repository } from "./repository.ts";
+
+export type ReadData =
+  | { readonly kind: "none" }
+  | { readonly kind: "all" }
+  | { readonly kind: "subset"; readonly percent: number };
+
+export interface Damage {
+  readonly blob: string;
+  readonly pack: string | null;
+  readonly problem: string;
+  readonly snapshots: readonly string[];
+  readonly files: readonly string[];
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly snapshots: number;
+  readonly checkedBlobs: number;
+  readonly checkedPacks: number;
+  readonly damaged: readonly Damage[];
+}
+
+interface Use {
+  readonly snapshots: Set<string>;
+  readonly files: Set<string>;
+}
+
+export async function verifyRepository(
+  repository: Repository,
+  readData: ReadData,
+): Promise<VerifyResult> {
+  const uses = new Map<string, Use>();
+  const problems = new Map<string, string>();
+  const use = (id: string, snapshot: string, file: string) => {
+    const entry = uses.get(id) ?? { snapshots: new Set<string>(), files: new Set<string>() };
+    entry.snapshots.add(snapshot);
+    entry.files.add(file);
+    uses.set(id, entry);
+  };
+  const snapshots = await repository.snapshots();
+  let checkedBlobs = 0;
+  // A tree shared by many snapshots is read once; what it holds is remembered.
+  const treeFiles = new Map<string, { path: string; blob: string }[]>();
+  const walk = async (tree: string, at: string): Promise<{ path: string; blob: string }[]> => {
+    const known = treeFiles.get(tree);
+    if (known) return known.map((f) => ({ ...f, path: at + f.path }));
+    const found: { path: string; blob: string }[] = [{ path: "/", blob: tree }];
+    let nodes: ReturnType<typeof decodeTree>;
+    try {
+      nodes = decodeTree(await repository.readBlob(tree));
+      checkedBlobs += 1;
+    } catch (error) {
+      if (!(error instanceof BuckyError || error instanceof ProtocolError)) throw error;
+      problems.set(tree, error.message);
+      nodes = [];
+    }
+    for (const node of nodes) {
+      if (node.type === "file")
+        for (const blob of node.content) found.push({ path: `/${node.name}`, blob });
+      else if (node.type === "dir") found.push(...(await walk(node.subtree, `/${node.name}`)));
+    }
+    treeFiles.set(tree, found);
+    return found.map((f) => ({ ...f, path: at + f.path }));
+  };
+  for (const { name, snapshot } of snapshots) {
+    for (const { path, blob } of await walk(snapshot.tree, "")) use(blob, name, path);
+  }
+  for (const id of uses.keys())
+    if (!repository.locate(id)) problems.set(id, "missing from the index");
+
+  let checkedPacks = 0;
+  if (readData.kind !== "none") {
+    const byPack = new Map<string, { id: string; offset: number; length: number }[]>();
+    for (const blob of repository.blobs()) {
+      const list = byPack.get(blob.pack) ?? [];
+      list.push(blob);
+      byPack.set(blob.pack, list);
+    }
+    const packs = [...byPack.keys()];
+    const chosen = readData.kind === "all" ? packs : sample(packs, readData.percent);
+    for (const pack of chosen) {
+      const blobs = byPack.get(pack) ?? [];
+      let bytes: Uint8Array;
+      try {
+        bytes = await repository.backend.read(packPath(pack));
+      } catch (error) {
+        if (!(error instanceof BuckyError) || error.code !== "E_NOT_FOUND") throw error;
+        for (const blob of blobs) problems.set(blob.id, `pack ${pack.slice(0, 12)} is missing`);
+        continue;
+      }
+      checkedPacks += 1;
+      for (const blob of blobs) {
+        try {
+          if (blob.offset + blob.length > bytes.length)
+            throw new BuckyError("E_INTEGRITY", `pack ${pack.slice(0, 12)} is cut short`);
+          repository.openSealedBlob(
+            blob.id,
+            bytes.subarray(blob.offset, blob.offset + blob.length),
+          );
+          checkedBlobs += 1;
+        } catch (error) {
+          if (!(error instanceof BuckyError)) throw error;
+          problems.set(blob.id, error.message);
+        }
+      }
+    }
+  } else {
+    checkedBlobs += [...uses.keys()].filter((id) => repository.locate(id)).length;
+  }
+
+  const damaged: Damage[] = [...problems].map(([blob, problem]) => ({
+    blob,
+    pack: repository.locate(blob)?.pack ?? null,
+    problem,
+    snapshots: [...(uses.get(blob)?.snapshots ?? [])].sort(),
+    files: [...(uses.get(blob)?.files ?? [])].sort(),
+  }));
+  return {
+    ok: damaged.length === 0,
+    snapshots: snapshots.length,
+    checkedBlobs,
+    checkedPacks,
+    damaged,
+  };
+}
+
+/** About `percent` of the items, at least one, chosen at random. */
+function sample<T>(items: readonly T[], percent: number): T[] {
+  const count = Math.min(items.length, Math.max(1, Math.ceil((items.length * percent) / 100)));
+  const shuffled = [...items];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j] as T, shuffled[i] as T];
+  }
+  return shuffled.slice(0, count);
+}
