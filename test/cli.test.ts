@@ -96,8 +96,11 @@ describe("bucky status", () => {
       reliability: {
         level: 0,
         summary: "one device, no backup: data may be lost at any time",
-        warnings: ["there is no backup outside the zone yet"],
+        warnings: [
+          "there is no backup outside the zone yet: add a target with `bucky backup target add`",
+        ],
       },
+      backup: [],
       gateway: null,
     });
   });

@@ -3,7 +3,8 @@
  * gets its own temporary directory, removed when the test file ends.
  */
 import { afterAll } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -233,4 +234,22 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
   return Object.fromEntries(
     entries.filter((e) => !/^(boot|devices|nodes)\//.test(e.key)).map((e) => [e.key, e.value]),
   );
+}
+
+/** Runs `body` with a fresh tmpfs (mount options as given) mounted in a scratch directory. */
+export async function withTmpfs(
+  options: string,
+  body: (mount: string) => Promise<void>,
+): Promise<void> {
+  const mount = join(scratchDir(), "mnt");
+  mkdirSync(mount);
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mount]);
+  if (mounted.status !== 0) {
+    throw new Error(`this test needs root to mount a tmpfs (as CI runs it): ${mounted.stderr}`);
+  }
+  try {
+    await body(mount);
+  } finally {
+    spawnSync("umount", ["-l", mount]);
+  }
 }

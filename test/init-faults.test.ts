@@ -3,10 +3,9 @@
  * exit code, and leaves no half-made home behind.
  */
 import { describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bucky, buckyJson, jsonError, newHomePath, scratchDir } from "./harness.ts";
+import { bucky, buckyJson, jsonError, newHomePath, scratchDir, withTmpfs } from "./harness.ts";
 
 describe("bucky init refuses bad input and leaves nothing behind", () => {
   const badNames: [string, string][] = [
@@ -154,18 +153,3 @@ describe("bucky init killed half way", () => {
     expect(status.devices).toHaveLength(1);
   });
 });
-
-/** Runs `body` with a fresh tmpfs mounted with `options`; needs root, like CI. */
-async function withTmpfs(options: string, body: (mount: string) => Promise<void>): Promise<void> {
-  const mount = join(scratchDir(), "mnt");
-  mkdirSync(mount);
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mount]);
-  if (mounted.status !== 0) {
-    throw new Error(`this test needs root to mount a tmpfs (as CI runs it): ${mounted.stderr}`);
-  }
-  try {
-    await body(mount);
-  } finally {
-    spawnSync("umount", [mount]);
-  }
-}

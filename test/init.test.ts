@@ -48,8 +48,12 @@ describe("bucky init", () => {
   test("writes key files readable only by their owner", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
-    expect(readdirSync(join(home, "identity")).sort()).toEqual(["device.key", "owner.key"]);
-    for (const key of ["owner.key", "device.key"]) {
+    expect(readdirSync(join(home, "identity")).sort()).toEqual([
+      "backup.key",
+      "device.key",
+      "owner.key",
+    ]);
+    for (const key of ["owner.key", "device.key", "backup.key"]) {
       expect(statSync(join(home, "identity", key)).mode & 0o777).toBe(0o600);
     }
     expect(statSync(join(home, "identity")).mode & 0o777).toBe(0o700);

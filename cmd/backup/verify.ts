@@ -67,7 +67,7 @@ export default defineBuckyCommand({
             .slice(0, 20)
             .map(
               (d) =>
-                `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.length > 0 ? `; snapshots ${d.snapshots.map((s) => s.slice(0, 8)).join(", ")}; files ${d.files.slice(0, 5).join(", ")}${d.files.length > 5 ? ", …" : ""}` : ""}`,
+                `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.map((s) => `\n    snapshot ${s.id.slice(0, 8)}: ${s.files.slice(0, 5).join(", ")}${s.files.length > 5 ? ", …" : ""}`).join("")}`,
             ),
           "Files not named here restore as they should. Run `bucky backup run` to store the damaged data again.",
         ].join("\n"),

@@ -7,7 +7,6 @@
  * Prune removes those older than the newest snapshot.
  */
 import { randomBytes } from "node:crypto";
-import { openChangesets, sealChangesets } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -16,6 +15,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { Repository } from "./repository.ts";
 import { backupRoot } from "./run.ts";
+import { openChangesets, sealChangesets } from "./sealed.ts";
 import { connect, readTargets, type Target } from "./targets.ts";
 
 export const HOT_DIR = "hot";

@@ -13,21 +13,23 @@ import {
   type BlobLocation,
   type BlobType,
   decodeConfig,
-  keysFit,
-  newConfig,
-  openBlob,
-  openIndex,
-  openSnapshot,
   type RepositoryConfig,
   type Snapshot,
-  sealIndex,
-  sealSnapshot,
 } from "../../protocol/backup/formats.ts";
 import { blobId, type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { SealPool } from "./seal-pool.ts";
+import {
+  keysFit,
+  newConfig,
+  openBlob,
+  openIndex,
+  openSnapshot,
+  sealIndex,
+  sealSnapshot,
+} from "./sealed.ts";
 
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;

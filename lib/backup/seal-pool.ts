@@ -4,7 +4,7 @@
  * worker can start, blobs are sealed on this thread, the same way.
  */
 import { availableParallelism } from "node:os";
-import { sealBlob } from "../../protocol/backup/formats.ts";
+import { sealBlob } from "./sealed.ts";
 
 export class SealPool {
   private readonly workers: Worker[] = [];

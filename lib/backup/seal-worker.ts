@@ -3,7 +3,7 @@
  * it does, the main thread reads and cuts the next chunks. Listed as an entry point of
  * the build, as Bun's compiled binaries need for workers.
  */
-import { sealBlob } from "../../protocol/backup/formats.ts";
+import { sealBlob } from "./sealed.ts";
 
 declare const self: Worker;
 

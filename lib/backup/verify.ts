@@ -18,8 +18,8 @@ export interface Damage {
   readonly blob: string;
   readonly pack: string | null;
   readonly problem: string;
-  readonly snapshots: readonly string[];
-  readonly files: readonly string[];
+  /** The snapshots that need the blob, and in each, the files (a path ending in / is a directory's listing). */
+  readonly snapshots: readonly { readonly id: string; readonly files: readonly string[] }[];
 }
 
 export interface VerifyResult {
@@ -30,10 +30,8 @@ export interface VerifyResult {
   readonly damaged: readonly Damage[];
 }
 
-interface Use {
-  readonly snapshots: Set<string>;
-  readonly files: Set<string>;
-}
+/** Per snapshot, the files that need a blob. */
+type Use = Map<string, Set<string>>;
 
 export async function verifyRepository(
   repository: Repository,
@@ -42,9 +40,10 @@ export async function verifyRepository(
   const uses = new Map<string, Use>();
   const problems = new Map<string, string>();
   const use = (id: string, snapshot: string, file: string) => {
-    const entry = uses.get(id) ?? { snapshots: new Set<string>(), files: new Set<string>() };
-    entry.snapshots.add(snapshot);
-    entry.files.add(file);
+    const entry: Use = uses.get(id) ?? new Map();
+    const files = entry.get(snapshot) ?? new Set<string>();
+    files.add(file);
+    entry.set(snapshot, files);
     uses.set(id, entry);
   };
   const snapshots = await repository.snapshots();
@@ -122,8 +121,9 @@ export async function verifyRepository(
     blob,
     pack: repository.locate(blob)?.pack ?? null,
     problem,
-    snapshots: [...(uses.get(blob)?.snapshots ?? [])].sort(),
-    files: [...(uses.get(blob)?.files ?? [])].sort(),
+    snapshots: [...(uses.get(blob) ?? new Map<string, Set<string>>())]
+      .map(([id, files]) => ({ id, files: [...files].sort() }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
   }));
   return {
     ok: damaged.length === 0,

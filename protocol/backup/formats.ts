@@ -11,12 +11,13 @@
  * A blob is the unit of content: a chunk of a file, or a tree (one directory's listing).
  * Its id is the keyed hash of its plaintext; in a pack it is sealed with its id as
  * context, and its plaintext starts with one byte saying how it was compressed.
+ *
+ * This module holds the plaintext forms; lib/backup/sealed.ts compresses and seals them.
  */
 import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { check } from "../errors.ts";
 import { isRecord } from "../shape.ts";
 import type { ChunkerParameters } from "./chunker.ts";
-import { blobId, open, type RepositoryKeys, seal } from "./keys.ts";
 
 export const REPOSITORY_FORMAT = "bucky-backup-repository";
 export const REPOSITORY_VERSION = 1;
@@ -31,20 +32,9 @@ export interface RepositoryConfig {
   readonly check: string;
 }
 
-export function newConfig(
-  id: string,
-  keys: RepositoryKeys,
-  chunker: ChunkerParameters,
-  now: Date,
-): RepositoryConfig {
-  return {
-    format: REPOSITORY_FORMAT,
-    version: REPOSITORY_VERSION,
-    id,
-    createdAt: now.toISOString(),
-    chunker,
-    check: toBase64url(seal(keys, utf8(checkText(id)), "config")),
-  };
+/** What a config's key check holds once opened: the phrase that made it is the one in use. */
+export function configCheckText(id: string): string {
+  return `bucky backup repository ${id}`;
 }
 
 export function decodeConfig(bytes: Uint8Array): RepositoryConfig {
@@ -78,74 +68,12 @@ export function decodeConfig(bytes: Uint8Array): RepositoryConfig {
   return value as unknown as RepositoryConfig;
 }
 
-/** Whether `keys` are this repository's (derived from the phrase it was made with). */
-export function keysFit(config: RepositoryConfig, keys: RepositoryKeys): boolean {
-  const sealed = fromBase64url(config.check);
-  if (!sealed) return false;
-  try {
-    return new TextDecoder().decode(open(keys, sealed, "config")) === checkText(config.id);
-  } catch {
-    return false;
-  }
-}
-
-function checkText(id: string): string {
-  return `bucky backup repository ${id}`;
-}
-
 // Blobs ----------------------------------------------------------------------------
 
 export type BlobType = "data" | "tree";
-const RAW = 0;
-const ZSTD = 1;
-
-const RAW_HEADER = new Uint8Array([RAW]);
-const ZSTD_HEADER = new Uint8Array([ZSTD]);
-/** A sample this size tells whether compressing the rest is worth it. */
-const PROBE_BYTES = 16 * 1024;
-
-/**
- * Seals a blob's plaintext for a pack: compressed when that makes it smaller. Photos,
- * video and archives do not compress; a quick look at the start of a blob spares them the
- * cost of trying.
- */
-export function sealBlob(
-  keys: Pick<RepositoryKeys, "encrypt">,
-  id: string,
-  plaintext: Uint8Array,
-): Uint8Array {
-  let compressed: Uint8Array | undefined;
-  if (plaintext.length >= 64 && compressible(plaintext)) {
-    compressed = Bun.zstdCompressSync(plaintext, { level: 3 });
-    if (compressed.length >= plaintext.length - 16) compressed = undefined;
-  }
-  return seal(keys, compressed ? [ZSTD_HEADER, compressed] : [RAW_HEADER, plaintext], `blob ${id}`);
-}
-
-function compressible(plaintext: Uint8Array): boolean {
-  if (plaintext.length <= PROBE_BYTES * 2) return true;
-  const sample = plaintext.subarray(0, PROBE_BYTES);
-  return Bun.zstdCompressSync(sample, { level: 1 }).length < PROBE_BYTES * 0.9;
-}
-
-/** Opens a sealed blob and checks it is the blob `id` names. */
-export function openBlob(keys: RepositoryKeys, id: string, sealed: Uint8Array): Uint8Array {
-  const framed = open(keys, sealed, `blob ${id}`);
-  check(framed.length >= 1, `blob ${id} is empty`);
-  const body = framed.subarray(1);
-  let plaintext: Uint8Array;
-  if (framed[0] === RAW) plaintext = body;
-  else {
-    check(framed[0] === ZSTD, `blob ${id} has an unknown compression`);
-    try {
-      plaintext = Bun.zstdDecompressSync(body);
-    } catch {
-      check(false, `blob ${id} does not decompress`);
-    }
-  }
-  check(blobId(keys, plaintext) === id, `blob ${id} holds other content than its id says`);
-  return plaintext;
-}
+/** The first byte of a blob's framed plaintext: how the rest is compressed. */
+export const BLOB_RAW = 0;
+export const BLOB_ZSTD = 1;
 
 // Index ----------------------------------------------------------------------------
 
@@ -160,11 +88,7 @@ export interface BlobLocation {
   readonly size: number;
 }
 
-export function sealIndex(
-  keys: RepositoryKeys,
-  name: string,
-  blobs: readonly BlobLocation[],
-): Uint8Array {
+export function encodeIndex(blobs: readonly BlobLocation[]): Uint8Array {
   // Grouped by pack: the pack id is not repeated for each of its blobs.
   const packs = new Map<string, [string, BlobType, number, number, number][]>();
   for (const blob of blobs) {
@@ -172,12 +96,11 @@ export function sealIndex(
     list.push([blob.id, blob.type, blob.offset, blob.length, blob.size]);
     packs.set(blob.pack, list);
   }
-  const json = JSON.stringify({ packs: Object.fromEntries(packs) });
-  return seal(keys, Bun.zstdCompressSync(utf8(json)), `index ${name}`);
+  return utf8(JSON.stringify({ packs: Object.fromEntries(packs) }));
 }
 
-export function openIndex(keys: RepositoryKeys, name: string, sealed: Uint8Array): BlobLocation[] {
-  const value = parseSealedJson(keys, `index ${name}`, sealed);
+export function decodeIndex(name: string, bytes: Uint8Array): BlobLocation[] {
+  const value = parseJson(bytes, `index ${name}`);
   check(isRecord(value) && isRecord(value.packs), `index ${name} is malformed`);
   const blobs: BlobLocation[] = [];
   for (const [pack, list] of Object.entries(value.packs)) {
@@ -294,12 +217,12 @@ export interface Snapshot {
   };
 }
 
-export function sealSnapshot(keys: RepositoryKeys, name: string, snapshot: Snapshot): Uint8Array {
-  return seal(keys, utf8(JSON.stringify(snapshot)), `snapshot ${name}`);
+export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+  return utf8(JSON.stringify(snapshot));
 }
 
-export function openSnapshot(keys: RepositoryKeys, name: string, sealed: Uint8Array): Snapshot {
-  const value = JSON.parse(new TextDecoder().decode(open(keys, sealed, `snapshot ${name}`)));
+export function decodeSnapshot(name: string, bytes: Uint8Array): Snapshot {
+  const value = parseJson(bytes, `snapshot ${name}`);
   check(
     isRecord(value) &&
       typeof value.time === "string" &&
@@ -312,34 +235,24 @@ export function openSnapshot(keys: RepositoryKeys, name: string, sealed: Uint8Ar
 
 // Hot changesets -------------------------------------------------------------------
 
-export function sealChangesets(
-  keys: RepositoryKeys,
-  name: string,
-  changesets: readonly Uint8Array[],
-): Uint8Array {
-  const json = JSON.stringify(changesets.map((bytes) => toBase64url(bytes)));
-  return seal(keys, Bun.zstdCompressSync(utf8(json)), `hot ${name}`);
+export function encodeChangesets(changesets: readonly Uint8Array[]): Uint8Array {
+  return utf8(JSON.stringify(changesets.map((bytes) => toBase64url(bytes))));
 }
 
-export function openChangesets(
-  keys: RepositoryKeys,
-  name: string,
-  sealed: Uint8Array,
-): Uint8Array[] {
-  const value = parseSealedJson(keys, `hot ${name}`, sealed);
+export function decodeChangesets(name: string, bytes: Uint8Array): Uint8Array[] {
+  const value = parseJson(bytes, `hot file ${name}`);
   check(Array.isArray(value), `hot file ${name} is malformed`);
   return value.map((text) => {
-    const bytes = typeof text === "string" ? fromBase64url(text) : undefined;
-    check(bytes !== undefined, `hot file ${name} is malformed`);
-    return bytes;
+    const decoded = typeof text === "string" ? fromBase64url(text) : undefined;
+    check(decoded !== undefined, `hot file ${name} is malformed`);
+    return decoded;
   });
 }
 
-function parseSealedJson(keys: RepositoryKeys, context: string, sealed: Uint8Array): unknown {
-  const compressed = open(keys, sealed, context);
+function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
-    return JSON.parse(new TextDecoder().decode(Bun.zstdDecompressSync(compressed)));
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    check(false, `${context} is malformed`);
+    check(false, `${what} is not JSON`);
   }
 }

@@ -5,7 +5,7 @@
  * files are equal to a file it can guess), and one to seed the chunker's gear table (so
  * chunk boundaries do not reveal file contents either).
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from "node:crypto";
 import { utf8 } from "../encoding.ts";
 import { check, ProtocolError } from "../errors.ts";
 
@@ -29,22 +29,24 @@ export function blobId(keys: RepositoryKeys, plaintext: Uint8Array): string {
   return createHmac("sha256", keys.id).update(plaintext).digest("hex");
 }
 
-const NONCE_BYTES = 12;
+export const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
 /**
- * AES-256-GCM with a random nonce: nonce ‖ ciphertext ‖ tag. `context` is bound in as
- * associated data (a blob's id, a file's name), so a sealed piece cannot be passed off as
- * another one.
+ * AES-256-GCM: nonce ‖ ciphertext ‖ tag. The nonce must be fresh random bytes for every
+ * seal (the caller draws them: this module stays free of randomness). `context` is bound
+ * in as associated data (a blob's id, a file's name), so a sealed piece cannot be passed
+ * off as another one.
  */
 export function seal(
   keys: Pick<RepositoryKeys, "encrypt">,
   plaintext: Uint8Array | readonly Uint8Array[],
   context: string,
+  nonce: Uint8Array,
 ): Uint8Array {
+  check(nonce.length === NONCE_BYTES, `a nonce is ${NONCE_BYTES} bytes`);
   const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
-  const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", keys.encrypt, nonce);
   cipher.setAAD(utf8(context));
   const length = parts.reduce((n, part) => n + part.length, 0);

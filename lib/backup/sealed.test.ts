@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
+import { decodeConfig } from "../../protocol/backup/formats.ts";
+import { blobId, repositoryKeys } from "../../protocol/backup/keys.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import {
+  keysFit,
+  newConfig,
+  openBlob,
+  openIndex,
+  openSnapshot,
+  sealBlob,
+  sealIndex,
+  sealSnapshot,
+} from "./sealed.ts";
+
+const root = new Uint8Array(randomBytes(32));
+const keys = repositoryKeys(root, "0".repeat(32));
+const otherKeys = repositoryKeys(new Uint8Array(randomBytes(32)), "0".repeat(32));
+
+describe("sealed files", () => {
+  test("a config checks the phrase: the right keys fit, others do not", () => {
+    const id = "a".repeat(32);
+    const k = repositoryKeys(root, id);
+    const config = decodeConfig(
+      new TextEncoder().encode(JSON.stringify(newConfig(id, k, DEFAULT_CHUNKER, new Date()))),
+    );
+    expect(keysFit(config, k)).toBe(true);
+    expect(keysFit(config, repositoryKeys(new Uint8Array(randomBytes(32)), id))).toBe(false);
+    expect(() => decodeConfig(new TextEncoder().encode("{}"))).toThrow(ProtocolError);
+    expect(() => decodeConfig(new TextEncoder().encode("not json"))).toThrow(ProtocolError);
+  });
+
+  test("blobs round-trip, compressed when that pays, and are checked against their ids", () => {
+    for (const plaintext of [
+      new Uint8Array(randomBytes(5000)),
+      new TextEncoder().encode("abc ".repeat(5000)),
+      new Uint8Array(0),
+    ]) {
+      const id = blobId(keys, plaintext);
+      const sealed = sealBlob(keys, id, plaintext);
+      expect(Buffer.from(openBlob(keys, id, sealed)).equals(Buffer.from(plaintext))).toBe(true);
+      expect(() => openBlob(keys, blobId(keys, new Uint8Array([9])), sealed)).toThrow(
+        ProtocolError,
+      );
+    }
+    const text = new TextEncoder().encode("abc ".repeat(5000));
+    expect(sealBlob(keys, blobId(keys, text), text).length).toBeLessThan(text.length / 10);
+  });
+
+  test("index and snapshot round-trip, sealed under their names", () => {
+    const blobs = [
+      { id: "a".repeat(64), type: "data" as const, pack: "p1", offset: 0, length: 100, size: 90 },
+      { id: "b".repeat(64), type: "tree" as const, pack: "p1", offset: 100, length: 50, size: 40 },
+      { id: "c".repeat(64), type: "data" as const, pack: "p2", offset: 0, length: 10, size: 1 },
+    ];
+    const sealed = sealIndex(keys, "i1", blobs);
+    expect(openIndex(keys, "i1", sealed)).toEqual(blobs);
+    expect(() => openIndex(keys, "i2", sealed)).toThrow(ProtocolError);
+
+    const snapshot = {
+      version: 1,
+      time: "2026-01-01T00:00:00.000Z",
+      zone: "z",
+      device: "d",
+      hostname: "h",
+      tree: "t",
+      parent: null,
+      stats: { files: 1, bytes: 2, addedBytes: 3, durationMs: 4 },
+    };
+    expect(openSnapshot(keys, "s1", sealSnapshot(keys, "s1", snapshot))).toEqual(snapshot);
+    expect(() => openSnapshot(otherKeys, "s1", sealSnapshot(keys, "s1", snapshot))).toThrow(
+      ProtocolError,
+    );
+  });
+});

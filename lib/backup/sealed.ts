@@ -1,0 +1,163 @@
+/**
+ * The repository's files as they are stored: compressed (zstd) where that pays, and
+ * sealed (AES-256-GCM, a fresh random nonce each time) under the repository's keys, each
+ * with its name or blob id bound in. The plaintext forms are in protocol/backup.
+ */
+import { randomBytes } from "node:crypto";
+import type { ChunkerParameters } from "../../protocol/backup/chunker.ts";
+import {
+  BLOB_RAW,
+  BLOB_ZSTD,
+  type BlobLocation,
+  configCheckText,
+  decodeChangesets,
+  decodeIndex,
+  decodeSnapshot,
+  encodeChangesets,
+  encodeIndex,
+  encodeSnapshot,
+  REPOSITORY_FORMAT,
+  REPOSITORY_VERSION,
+  type RepositoryConfig,
+  type Snapshot,
+} from "../../protocol/backup/formats.ts";
+import {
+  blobId,
+  NONCE_BYTES,
+  open,
+  type RepositoryKeys,
+  seal,
+} from "../../protocol/backup/keys.ts";
+import { fromBase64url, toBase64url, utf8 } from "../../protocol/encoding.ts";
+import { check } from "../../protocol/errors.ts";
+
+const RAW_HEADER = new Uint8Array([BLOB_RAW]);
+const ZSTD_HEADER = new Uint8Array([BLOB_ZSTD]);
+/** A sample this size tells whether compressing the rest is worth it. */
+const PROBE_BYTES = 16 * 1024;
+
+function sealFresh(
+  keys: Pick<RepositoryKeys, "encrypt">,
+  plaintext: Uint8Array | readonly Uint8Array[],
+  context: string,
+): Uint8Array {
+  return seal(keys, plaintext, context, randomBytes(NONCE_BYTES));
+}
+
+export function newConfig(
+  id: string,
+  keys: RepositoryKeys,
+  chunker: ChunkerParameters,
+  now: Date,
+): RepositoryConfig {
+  return {
+    format: REPOSITORY_FORMAT,
+    version: REPOSITORY_VERSION,
+    id,
+    createdAt: now.toISOString(),
+    chunker,
+    check: toBase64url(sealFresh(keys, utf8(configCheckText(id)), "config")),
+  };
+}
+
+/** Whether `keys` are this repository's (derived from the phrase it was made with). */
+export function keysFit(config: RepositoryConfig, keys: RepositoryKeys): boolean {
+  const sealed = fromBase64url(config.check);
+  if (!sealed) return false;
+  try {
+    return new TextDecoder().decode(open(keys, sealed, "config")) === configCheckText(config.id);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Seals a blob's plaintext for a pack: compressed when that makes it smaller. Photos,
+ * video and archives do not compress; a quick look at the start of a blob spares them the
+ * cost of trying.
+ */
+export function sealBlob(
+  keys: Pick<RepositoryKeys, "encrypt">,
+  id: string,
+  plaintext: Uint8Array,
+): Uint8Array {
+  let compressed: Uint8Array | undefined;
+  if (plaintext.length >= 64 && compressible(plaintext)) {
+    compressed = Bun.zstdCompressSync(plaintext, { level: 3 });
+    if (compressed.length >= plaintext.length - 16) compressed = undefined;
+  }
+  return sealFresh(
+    keys,
+    compressed ? [ZSTD_HEADER, compressed] : [RAW_HEADER, plaintext],
+    `blob ${id}`,
+  );
+}
+
+function compressible(plaintext: Uint8Array): boolean {
+  if (plaintext.length <= PROBE_BYTES * 2) return true;
+  const sample = plaintext.subarray(0, PROBE_BYTES);
+  return Bun.zstdCompressSync(sample, { level: 1 }).length < PROBE_BYTES * 0.9;
+}
+
+/** Opens a sealed blob and checks it is the blob `id` names (a ProtocolError if not). */
+export function openBlob(keys: RepositoryKeys, id: string, sealed: Uint8Array): Uint8Array {
+  const framed = open(keys, sealed, `blob ${id}`);
+  check(framed.length >= 1, `blob ${id} is empty`);
+  const body = framed.subarray(1);
+  let plaintext: Uint8Array;
+  if (framed[0] === BLOB_RAW) plaintext = body;
+  else {
+    check(framed[0] === BLOB_ZSTD, `blob ${id} has an unknown compression`);
+    try {
+      plaintext = Bun.zstdDecompressSync(body);
+    } catch {
+      check(false, `blob ${id} does not decompress`);
+    }
+  }
+  check(blobId(keys, plaintext) === id, `blob ${id} holds other content than its id says`);
+  return plaintext;
+}
+
+export function sealIndex(
+  keys: RepositoryKeys,
+  name: string,
+  blobs: readonly BlobLocation[],
+): Uint8Array {
+  return sealFresh(keys, Bun.zstdCompressSync(encodeIndex(blobs)), `index ${name}`);
+}
+
+export function openIndex(keys: RepositoryKeys, name: string, sealed: Uint8Array): BlobLocation[] {
+  return decodeIndex(name, decompress(open(keys, sealed, `index ${name}`), `index ${name}`));
+}
+
+export function sealSnapshot(keys: RepositoryKeys, name: string, snapshot: Snapshot): Uint8Array {
+  return sealFresh(keys, encodeSnapshot(snapshot), `snapshot ${name}`);
+}
+
+export function openSnapshot(keys: RepositoryKeys, name: string, sealed: Uint8Array): Snapshot {
+  return decodeSnapshot(name, open(keys, sealed, `snapshot ${name}`));
+}
+
+export function sealChangesets(
+  keys: RepositoryKeys,
+  name: string,
+  changesets: readonly Uint8Array[],
+): Uint8Array {
+  return sealFresh(keys, Bun.zstdCompressSync(encodeChangesets(changesets)), `hot ${name}`);
+}
+
+export function openChangesets(
+  keys: RepositoryKeys,
+  name: string,
+  sealed: Uint8Array,
+): Uint8Array[] {
+  return decodeChangesets(name, decompress(open(keys, sealed, `hot ${name}`), `hot file ${name}`));
+}
+
+function decompress(bytes: Uint8Array, what: string): Uint8Array {
+  try {
+    return Bun.zstdDecompressSync(bytes);
+  } catch {
+    check(false, `${what} does not decompress`);
+  }
+}

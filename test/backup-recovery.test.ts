@@ -1,0 +1,178 @@
+/**
+ * Disaster recovery, end to end, against a real SFTP server: a zone with the notes app
+ * backs up off-site; the box is lost; on a new box the recovery phrase and the target
+ * bring back the zone, the app and its notes, and the changes made after the snapshot
+ * (shipped hot). And the daemon's own schedule of backups and verifies.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  bucky,
+  buckyJson,
+  type Daemon,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
+import { type Sshd, startSshd } from "./sshd.ts";
+
+const FAST = { BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_HEARTBEAT_MS: "1000" };
+const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");
+
+let sshd: Sshd;
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await sshd?.stop();
+});
+
+async function runningNotes(home: string): Promise<string> {
+  const status = await waitFor(
+    "notes to run",
+    async () => {
+      const s = await buckyJson<{ state: string; url: string | null }>([
+        "app",
+        "status",
+        "notes",
+        "--home",
+        home,
+      ]).catch(() => undefined);
+      return s?.state === "running" && s.url ? s : undefined;
+    },
+    30_000,
+  );
+  return status.url as string;
+}
+
+describe("the whole zone back from 24 words and an off-site target", () => {
+  test("an app and its notes, and the zone state up to seconds before the loss", async () => {
+    const lost = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      lost,
+      "--device",
+      "nas",
+    ]);
+    const daemon = await startDaemon(lost, FAST);
+    await buckyJson(["app", "install", NOTES, "--home", lost]);
+    const url = await runningNotes(lost);
+    const created = await fetch(`${url}/api/notes`, {
+      method: "POST",
+      body: JSON.stringify({ text: "the boiler code is 4711" }),
+    });
+    expect(created.status).toBe(201);
+
+    const repo = `${sshd.root}/offsite`;
+    const target = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${repo}`;
+    const added = await buckyJson<{ hostKey: string }>([
+      "backup",
+      "target",
+      "add",
+      "offsite",
+      target,
+      "--identity",
+      sshd.identityFile,
+      "--home",
+      lost,
+    ]);
+    expect(added.hostKey).toBe(sshd.hostKey);
+    await buckyJson(["backup", "run", "--home", lost]);
+
+    // After the snapshot: a change the hot backup ships within seconds.
+    const hotBefore = existsSync(join(repo, "hot")) ? readdirSync(join(repo, "hot")).length : 0;
+    await buckyJson(["state", "set", "after/snapshot", '"shipped hot"', "--home", lost]);
+    await waitFor("the change to be shipped", () =>
+      existsSync(join(repo, "hot")) && readdirSync(join(repo, "hot")).length > hotBefore
+        ? true
+        : undefined,
+    );
+    await daemon.kill(); // the box is lost
+
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--home", fresh], { stdin: `${recoveryPhrase}\n` });
+    const restored = await buckyJson<{ files: number; replayedChangesets: number }>([
+      "backup",
+      "restore",
+      "latest",
+      "--from",
+      target,
+      "--identity",
+      sshd.identityFile,
+      "--home",
+      fresh,
+    ]);
+    expect(restored.files).toBeGreaterThan(0);
+    expect(restored.replayedChangesets).toBeGreaterThanOrEqual(1);
+
+    await startDaemon(fresh, FAST);
+    const again = await runningNotes(fresh);
+    const notes = (await (await fetch(`${again}/api/notes`)).json()) as {
+      notes: { text: string }[];
+    };
+    expect(notes.notes.map((n) => n.text)).toEqual(["the boiler code is 4711"]);
+    expect(
+      await buckyJson<{ value: unknown }>(["state", "get", "after/snapshot", "--home", fresh]),
+    ).toMatchObject({
+      value: "shipped hot",
+    });
+  }, 90_000);
+
+  test("a wrong phrase recovers another zone, which cannot open the backup", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    const other = newHomePath();
+    await buckyJson(["init", "--home", other]);
+    const result = await bucky([
+      "backup",
+      "restore",
+      "latest",
+      "--from",
+      repo,
+      "--home",
+      other,
+      "--json",
+    ]);
+    expect(result.exitCode).toBe(1);
+    expect(JSON.parse(result.stderr).error.message).toContain("another recovery phrase");
+  });
+});
+
+describe("the daemon's schedule", () => {
+  test("backs up and verifies by itself, and says so in status", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    const daemon: Daemon = await startDaemon(home, {
+      BUCKY_BACKUP_EVERY_MS: "1500",
+      BUCKY_VERIFY_EVERY_MS: "3000",
+    });
+    const status = await waitFor(
+      "a scheduled backup and verify",
+      async () => {
+        const s = await buckyJson<{
+          backup: { lastBackup: unknown; lastVerify: { ok: boolean } | null }[];
+          reliability: { level: number };
+        }>(["status", "--home", home]);
+        return s.backup[0]?.lastBackup && s.backup[0]?.lastVerify ? s : undefined;
+      },
+      30_000,
+    );
+    expect(status.reliability.level).toBe(1);
+    expect(status.backup[0]?.lastVerify?.ok).toBe(true);
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots.length).toBeGreaterThanOrEqual(1);
+    expect(await daemon.stop()).toBe(0);
+  }, 60_000);
+});

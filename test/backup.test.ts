@@ -1,0 +1,511 @@
+/**
+ * Backups end to end, through `dist/bucky`: a generated tree backed up, changed, backed
+ * up again and every snapshot restored byte for byte; and the faults a real target sees:
+ * a wrong phrase, a flipped byte, a missing pack, a full disk, a run killed half way, two
+ * runs at once, a file that will not hold still.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { generateTree } from "./generated-tree.ts";
+import {
+  BUCKY,
+  bucky,
+  buckyJson,
+  jsonError,
+  newHomePath,
+  scratchDir,
+  withTmpfs,
+} from "./harness.ts";
+
+const TREE_BYTES = 96 * 1024 * 1024;
+
+interface RunJson {
+  snapshot: string;
+  files: number;
+  bytes: number;
+  addedBytes: number;
+  storedBytes: number;
+  durationMs: number;
+  changing: string[];
+}
+
+/** What a directory holds, file by file: content hash, mode, mtime (ms) or link target. */
+function manifest(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const key = rel ? `${rel}/${name}` : name;
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) out[key] = `link ${readlinkSync(path)}`;
+      else if (stat.isDirectory()) {
+        out[`${key}/`] = `dir ${(stat.mode & 0o7777).toString(8)}`;
+        walk(path, key);
+      } else
+        out[key] =
+          `${createHash("sha256").update(readFileSync(path)).digest("hex")} ${(stat.mode & 0o7777).toString(8)} ${Math.floor(stat.mtimeMs)}`;
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
+async function newHome(): Promise<{ home: string; phrase: string }> {
+  const home = newHomePath();
+  const made = await buckyJson<{ recoveryPhrase: string }>([
+    "init",
+    "--home",
+    home,
+    "--device",
+    "box",
+  ]);
+  return { home, phrase: made.recoveryPhrase };
+}
+
+function packs(repo: string): string[] {
+  return readdirSync(join(repo, "data")).flatMap((dir) =>
+    readdirSync(join(repo, "data", dir)).map((name) => join(repo, "data", dir, name)),
+  );
+}
+
+describe("a generated tree: backed up, changed, backed up, every snapshot restored", () => {
+  let home: string;
+  let repo: string;
+  const states: Record<string, string>[] = [];
+  const snapshots: RunJson[] = [];
+
+  beforeAll(async () => {
+    ({ home } = await newHome());
+    repo = join(scratchDir(), "repo");
+    const data = join(home, "data");
+    mkdirSync(data);
+    generateTree(data, TREE_BYTES);
+    mkdirSync(join(data, "empty dir"));
+    writeFileSync(join(data, "empty file"), "");
+    writeFileSync(join(data, "private.txt"), "mine", { mode: 0o600 });
+    symlinkSync("documents/work", join(data, "work link"));
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    states.push(manifest(data));
+    snapshots.push(await buckyJson<RunJson>(["backup", "run", "--home", home]));
+
+    // A day's changes: one file edited, one removed, one added, one renamed.
+    const text = readdirSync(join(data, "notes")).find((n) => n.startsWith("text-")) as string;
+    appendFileSync(join(data, "notes", text), "\nan edit at the end\n");
+    const gone = readdirSync(join(data, "music"))[0] as string;
+    rmSync(join(data, "music", gone));
+    writeFileSync(join(data, "notes", "new.txt"), "written after the first backup\n");
+    cpSync(join(data, "photos"), join(data, "pictures"), {
+      recursive: true,
+      preserveTimestamps: true,
+    });
+    rmSync(join(data, "photos"), { recursive: true });
+    states.push(manifest(data));
+    snapshots.push(await buckyJson<RunJson>(["backup", "run", "--home", home]));
+  }, 120_000);
+
+  test("a run reports its snapshot in the documented shape", () => {
+    const first = snapshots[0] as RunJson;
+    expect(Object.keys(first)).toEqual(
+      expect.arrayContaining(["snapshot", "files", "bytes", "addedBytes", "durationMs"]),
+    );
+    expect(first.snapshot).toMatch(/^[0-9a-f]{32}$/);
+    expect(first.bytes).toBeGreaterThan(TREE_BYTES);
+    // Duplicated files are stored once, and text compresses.
+    expect(first.storedBytes).toBeLessThan(first.bytes * 0.9);
+  });
+
+  test("the second run stores only what changed", () => {
+    const [first, second] = snapshots as [RunJson, RunJson];
+    expect(second.files).toBeGreaterThan(0);
+    expect(second.addedBytes).toBeLessThan(first.addedBytes / 20);
+  });
+
+  test("the repository holds no plaintext of what it backs up", () => {
+    const secret = Buffer.from("written after the first backup");
+    for (const pack of packs(repo)) expect(readFileSync(pack).includes(secret)).toBe(false);
+  });
+
+  test("list shows both snapshots, oldest first", async () => {
+    const { snapshots: listed } = await buckyJson<{
+      snapshots: { id: string; time: string; files: number; bytes: number }[];
+    }>(["backup", "list", "--home", home]);
+    expect(listed.map((s) => s.id)).toEqual(snapshots.map((s) => s.snapshot));
+    expect(listed[0]).toMatchObject({ files: snapshots[0]?.files, bytes: snapshots[0]?.bytes });
+  });
+
+  test("each snapshot restores byte for byte, with modes, times and links", async () => {
+    for (const [i, run] of snapshots.entries()) {
+      const to = join(scratchDir(), `restored-${i}`);
+      const restored = await buckyJson<{ files: number; damaged: string[] }>([
+        "backup",
+        "restore",
+        run.snapshot.slice(0, 8),
+        "--to",
+        to,
+        "--home",
+        home,
+      ]);
+      expect(restored.damaged).toEqual([]);
+      expect(manifest(join(to, "data"))).toEqual(states[i] as Record<string, string>);
+      expect(existsSync(join(to, "state.db"))).toBe(true);
+      expect(existsSync(join(to, "identity", "device.key"))).toBe(true);
+      // The keys the phrase rebuilds are never in a backup.
+      expect(existsSync(join(to, "identity", "owner.key"))).toBe(false);
+    }
+  }, 60_000);
+
+  test("--path restores one directory of a snapshot", async () => {
+    const to = join(scratchDir(), "one-dir");
+    await buckyJson([
+      "backup",
+      "restore",
+      "latest",
+      "--to",
+      to,
+      "--path",
+      "data/notes",
+      "--home",
+      home,
+    ]);
+    expect(readdirSync(to)).toEqual(["data"]);
+    expect(readFileSync(join(to, "data", "notes", "new.txt"), "utf8")).toBe(
+      "written after the first backup\n",
+    );
+  });
+
+  test("verify --read-data reads everything back and finds it sound", async () => {
+    const result = await buckyJson<{ ok: boolean; checkedBlobs: number; damaged: unknown[] }>([
+      "backup",
+      "verify",
+      "--read-data",
+      "--home",
+      home,
+    ]);
+    expect(result).toMatchObject({ ok: true, damaged: [] });
+    expect(result.checkedBlobs).toBeGreaterThan(50);
+  });
+
+  test("restoring into a directory that is not empty is refused, unless --force", async () => {
+    const to = join(scratchDir(), "busy");
+    mkdirSync(to);
+    writeFileSync(join(to, "keep.txt"), "mine");
+    const refused = await bucky([
+      "backup",
+      "restore",
+      "latest",
+      "--to",
+      to,
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect(refused.exitCode).toBe(1);
+    expect(jsonError(refused).code).toBe("E_EXISTS");
+    expect(readdirSync(to)).toEqual(["keep.txt"]);
+    await buckyJson([
+      "backup",
+      "restore",
+      "latest",
+      "--to",
+      to,
+      "--force",
+      "--path",
+      "data/notes",
+      "--home",
+      home,
+    ]);
+    expect(readdirSync(to).sort()).toEqual(["data", "keep.txt"]);
+  });
+
+  test("a home of another zone cannot open the backup: wrong phrase, nothing restored", async () => {
+    const stranger = await newHome();
+    const to = join(scratchDir(), "stranger");
+    const result = await bucky([
+      "backup",
+      "restore",
+      "latest",
+      "--from",
+      repo,
+      "--to",
+      to,
+      "--home",
+      stranger.home,
+      "--json",
+    ]);
+    expect(result.exitCode).toBe(1);
+    expect(jsonError(result)).toMatchObject({ code: "E_PERMISSION" });
+    expect(jsonError(result).message).toContain("another recovery phrase");
+    expect(existsSync(to)).toBe(false);
+  });
+
+  test("a flipped byte: verify names the snapshots and files, the rest still restores", async () => {
+    const damagedRepo = join(scratchDir(), "damaged");
+    cpSync(repo, damagedRepo, { recursive: true });
+    const biggest = packs(damagedRepo).sort(
+      (a, b) => lstatSync(b).size - lstatSync(a).size,
+    )[0] as string;
+    const bytes = readFileSync(biggest);
+    // In the middle of a pack: within a file's chunk (trees are a tiny share of the bytes).
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(biggest, bytes);
+    const verify = await bucky([
+      "backup",
+      "verify",
+      "--read-data",
+      "--target",
+      damagedRepo,
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect(verify.exitCode).toBe(4);
+    type Damage = { snapshots: { id: string; files: string[] }[] };
+    const report = JSON.parse(verify.stdout) as { ok: boolean; damaged: Damage[] };
+    expect(report.ok).toBe(false);
+    expect(report.damaged).toHaveLength(1);
+    const where = (report.damaged[0] as Damage).snapshots[0] as { id: string; files: string[] };
+    expect(where.files.length).toBeGreaterThan(0);
+    const text = await bucky([
+      "backup",
+      "verify",
+      "--read-data",
+      "--target",
+      damagedRepo,
+      "--home",
+      home,
+    ]);
+    expect(text.stdout).toContain(`snapshot ${where.id.slice(0, 8)}: ${where.files[0]}`);
+
+    const to = join(scratchDir(), "partly");
+    const restore = await bucky([
+      "backup",
+      "restore",
+      where.id,
+      "--from",
+      damagedRepo,
+      "--to",
+      to,
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect(restore.exitCode).toBe(4);
+    const restored = JSON.parse(restore.stdout) as { damaged: string[]; files: number };
+    expect(restored.damaged.map((p) => p.slice(to.length))).toEqual(where.files);
+    // Every other file came back whole.
+    const i = snapshots.findIndex((s) => s.snapshot === where.id);
+    const expected = states[i] as Record<string, string>;
+    const got = manifest(join(to, "data"));
+    const damagedHere = new Set(restored.damaged.map((p) => p.slice(join(to, "data").length + 1)));
+    for (const [path, fact] of Object.entries(expected))
+      if (!damagedHere.has(path)) expect(got[path]).toBe(fact);
+  }, 60_000);
+
+  test("a missing pack is found by verify --read-data", async () => {
+    const broken = join(scratchDir(), "missing");
+    cpSync(repo, broken, { recursive: true });
+    rmSync(packs(broken)[0] as string);
+    const verify = await bucky([
+      "backup",
+      "verify",
+      "--read-data",
+      "--target",
+      broken,
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect(verify.exitCode).toBe(4);
+    const report = JSON.parse(verify.stdout) as { damaged: { problem: string }[] };
+    expect(report.damaged.length).toBeGreaterThan(0);
+    expect(report.damaged[0]?.problem).toContain("missing");
+  });
+});
+
+describe("faults while backing up", () => {
+  test("a full target: a clear error, and what it holds stays valid", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 40 * 1024 * 1024);
+    await withTmpfs("size=12m", async (mount) => {
+      const target = join(mount, "repo");
+      await buckyJson(["backup", "target", "add", "usb", target, "--home", home]);
+      const result = await bucky(["backup", "run", "--home", home, "--json"]);
+      expect(result.exitCode).toBe(1);
+      expect(jsonError(result)).toMatchObject({ code: "E_IO" });
+      expect(jsonError(result).message).toContain("full");
+      const verify = await buckyJson<{ ok: boolean }>([
+        "backup",
+        "verify",
+        "--read-data",
+        "--home",
+        home,
+      ]);
+      expect(verify.ok).toBe(true);
+      const status = await buckyJson<{ reliability: { level: number; warnings: string[] } }>([
+        "status",
+        "--home",
+        home,
+      ]);
+      expect(status.reliability.level).toBe(0);
+      expect(status.reliability.warnings.join(" ")).toContain("failed");
+    });
+  }, 60_000);
+
+  test("killed half way: the repository stays valid, and the next run finishes, reusing what was stored", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    generateTree(join(home, "data"), 80 * 1024 * 1024);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    const child = Bun.spawn([BUCKY, "backup", "run", "--home", home], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    // Wait until some packs (and their index) are written, then pull the plug.
+    const deadline = Date.now() + 20_000;
+    while (
+      Date.now() < deadline &&
+      (!existsSync(join(repo, "index")) || readdirSync(join(repo, "index")).length < 2)
+    )
+      await Bun.sleep(5);
+    child.kill("SIGKILL");
+    await child.exited;
+    expect(child.signalCode).toBe("SIGKILL");
+    const stored = readdirSync(join(repo, "index")).length;
+    expect(stored).toBeGreaterThanOrEqual(2);
+
+    const verify = await buckyJson<{ ok: boolean }>([
+      "backup",
+      "verify",
+      "--read-data",
+      "--home",
+      home,
+    ]);
+    expect(verify.ok).toBe(true);
+    const rerun = await buckyJson<RunJson>(["backup", "run", "--home", home]);
+    expect(rerun.addedBytes).toBeLessThan(rerun.bytes);
+    const to = join(scratchDir(), "after-kill");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+  }, 60_000);
+
+  test("two backups at once: the second is refused, saying who holds the repository", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 160 * 1024 * 1024);
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    const first = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    while (!existsSync(join(repo, "locks", "exclusive"))) await Bun.sleep(2);
+    const second = await bucky(["backup", "run", "--home", home, "--json"]);
+    expect(second.exitCode).toBe(3);
+    expect(jsonError(second).message).toContain("busy");
+    expect(await first.exited).toBe(0);
+  }, 60_000);
+
+  test("a file that keeps changing while read is backed up as last read, and named", async () => {
+    const { home } = await newHome();
+    mkdirSync(join(home, "data"));
+    const log = join(home, "data", "growing.log");
+    writeFileSync(log, Buffer.alloc(30 * 1024 * 1024, 97));
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    const writer = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `const fs = require("node:fs"); const end = Date.now() + 8000; while (Date.now() < end) fs.appendFileSync(${JSON.stringify(log)}, "more\\n");`,
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    await Bun.sleep(100);
+    const result = await buckyJson<RunJson>(["backup", "run", "--home", home]);
+    writer.kill();
+    expect(result.changing).toContain("data/growing.log");
+    const verify = await buckyJson<{ ok: boolean }>([
+      "backup",
+      "verify",
+      "--read-data",
+      "--home",
+      home,
+    ]);
+    expect(verify.ok).toBe(true);
+  }, 60_000);
+});
+
+describe("status and retention", () => {
+  test("status: level 0 before any backup, level 1 after, verified or not", async () => {
+    const { home } = await newHome();
+    const before = await buckyJson<{ reliability: { level: number; warnings: string[] } }>([
+      "status",
+      "--home",
+      home,
+    ]);
+    expect(before.reliability.level).toBe(0);
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    const after = await buckyJson<{
+      reliability: { level: number; warnings: string[] };
+      backup: { target: string; lastBackup: unknown }[];
+    }>(["status", "--home", home]);
+    expect(after.reliability.level).toBe(1);
+    expect(after.reliability.warnings.join(" ")).toContain("verified");
+    expect(after.backup).toEqual([
+      expect.objectContaining({ target: "usb", lastBackup: expect.any(Object) }),
+    ]);
+    await buckyJson(["backup", "verify", "--home", home]);
+    const verified = await buckyJson<{ reliability: { warnings: string[] } }>([
+      "status",
+      "--home",
+      home,
+    ]);
+    expect(verified.reliability.warnings).toEqual([]);
+    const text = await bucky(["status", "--home", home]);
+    expect(text.stdout).toContain("Backup       usb: last");
+  });
+
+  test("prune keeps the newest by the policy, and what it keeps still restores", async () => {
+    const { home } = await newHome();
+    mkdirSync(join(home, "data"));
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    for (let i = 0; i < 12; i++) {
+      writeFileSync(join(home, "data", `file-${i}.txt`), `version ${i}\n`.repeat(1000));
+      await buckyJson(["backup", "run", "--home", home]);
+    }
+    const pruned = await buckyJson<{ keptSnapshots: number; removedSnapshots: number }>([
+      "backup",
+      "prune",
+      "--home",
+      home,
+    ]);
+    expect(pruned).toMatchObject({ keptSnapshots: 10, removedSnapshots: 2 });
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots).toHaveLength(10);
+    expect(
+      (await buckyJson<{ ok: boolean }>(["backup", "verify", "--read-data", "--home", home])).ok,
+    ).toBe(true);
+    const to = join(scratchDir(), "pruned");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+  }, 60_000);
+});
