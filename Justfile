@@ -48,6 +48,7 @@ bench: build
     bun bench/apps.ts
     bun bench/gateway.ts
     bun bench/relay.ts
+    bun bench/backup.ts
 
 # Format the code
 fmt:

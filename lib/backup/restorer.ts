@@ -24,6 +24,7 @@ import { packPath, type Repository } from "./repository.ts";
 /** Blobs closer than this in a pack are read in one go. */
 const READ_GAP_BYTES = 1024 * 1024;
 const MAX_READ_BYTES = 32 * 1024 * 1024;
+const MAX_OPEN_FILES = 256;
 
 export interface RestoreProgress {
   files: number;
@@ -106,25 +107,24 @@ export async function restoreTree(
   } else if (start.type === "file") files.push({ path: at, node: start });
   else symlinks.push({ path: at, node: start });
 
-  // The directories first (writable while we fill them), then empty files of the right size.
+  // The directories first (writable while we fill them), then the files.
   mkdir(start.type === "root" ? at : join(at, ".."));
   for (const dir of dirs) mkdir(dir.path);
   const progress: RestoreProgress = { files: 0, bytes: 0, totalBytes: 0 };
-  for (const file of files) {
-    progress.totalBytes += file.node.size;
-    const fd = openOrFail(file.path, "w");
-    try {
-      ftruncateSync(fd, file.node.size);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  for (const file of files) progress.totalBytes += file.node.size;
 
   const damaged = new Set<string>();
-  await fillFiles(repository, files, damaged, (bytes) => {
-    progress.bytes += bytes;
-    options.onProgress?.(progress);
-  });
+  const open = new OpenFiles();
+  try {
+    await fillFiles(repository, files, damaged, open, (bytes) => {
+      progress.bytes += bytes;
+      options.onProgress?.(progress);
+    });
+    // Empty files, and any whose every blob was damaged, exist all the same, at full size.
+    for (const file of files) open.fd(file.path, file.node.size);
+  } finally {
+    open.closeAll();
+  }
 
   for (const link of symlinks) {
     try {
@@ -154,8 +154,10 @@ async function fillFiles(
   repository: Repository,
   files: readonly PlannedFile[],
   damaged: Set<string>,
+  open: OpenFiles,
   wrote: (bytes: number) => void,
 ): Promise<void> {
+  const sizes = new Map(files.map((file) => [file.path, file.node.size]));
   const wanted = new Map<string, { path: string; offset: number }[]>();
   for (const file of files) {
     let offset = 0;
@@ -211,18 +213,52 @@ async function fillFiles(
           continue;
         }
         for (const target of wanted.get(blob.id) ?? []) {
-          const fd = openOrFail(target.path, "r+");
-          try {
-            let done = 0;
-            while (done < plaintext.length)
-              done += writeSync(fd, plaintext, done, plaintext.length - done, target.offset + done);
-          } finally {
-            closeSync(fd);
-          }
+          const fd = open.fd(target.path, sizes.get(target.path) ?? 0);
+          let done = 0;
+          while (done < plaintext.length)
+            done += writeSync(fd, plaintext, done, plaintext.length - done, target.offset + done);
           wrote(plaintext.length);
         }
       }
     }
+  }
+}
+
+/**
+ * The files being restored, kept open while their blobs arrive (a few hundred at most:
+ * the least recently used is closed first). A file is created, at its full size, the
+ * first time it is touched.
+ */
+class OpenFiles {
+  private readonly fds = new Map<string, number>();
+  private readonly created = new Set<string>();
+
+  fd(path: string, size: number): number {
+    const open = this.fds.get(path);
+    if (open !== undefined) {
+      // Most recently used last.
+      this.fds.delete(path);
+      this.fds.set(path, open);
+      return open;
+    }
+    const first = !this.created.has(path);
+    const fd = openOrFail(path, first ? "w" : "r+");
+    if (first) {
+      this.created.add(path);
+      ftruncateSync(fd, size);
+    }
+    this.fds.set(path, fd);
+    if (this.fds.size > MAX_OPEN_FILES) {
+      const [oldest, oldestFd] = this.fds.entries().next().value as [string, number];
+      closeSync(oldestFd);
+      this.fds.delete(oldest);
+    }
+    return fd;
+  }
+
+  closeAll(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
   }
 }
 

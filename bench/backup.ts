@@ -1,0 +1,124 @@
+/**
+ * Backups beside restic, on the same generated tree (about 1 GiB: incompressible media,
+ * text, small files and duplicates) in one run, each to a repository on the same disk:
+ * the first backup, a backup of the unchanged tree, a backup after changing about 1% of
+ * it, the repository's size, and a full restore. Goal: bucky faster on each (1.5× on the
+ * first backup and the restore) with a repository no larger.
+ *
+ *   just bench        (or: bun bench/backup.ts [MiB])
+ */
+import { spawnSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { generateTree } from "../test/generated-tree.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const MIB = Number(process.argv[2] ?? 1000);
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-backup-"));
+const env = {
+  ...process.env,
+  HOME: scratch,
+  RESTIC_PASSWORD: "bench",
+  RESTIC_CACHE_DIR: join(scratch, "restic-cache"),
+};
+
+function timed(argv: string[]): number {
+  spawnSync("sync");
+  const start = performance.now();
+  const run = spawnSync(argv[0] as string, argv.slice(1), {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const seconds = (performance.now() - start) / 1000;
+  if (run.status !== 0) throw new Error(`${argv.join(" ")} failed: ${run.stderr}`);
+  return seconds;
+}
+
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? sizeOf(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/** Appends to every hundredth file: about 1% of the files, with new bytes at their ends. */
+function changeOnePercent(dir: string): void {
+  let i = 0;
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (i++ % 100 === 0) appendFileSync(path, `changed ${i}\n`.repeat(1000));
+    }
+  };
+  walk(dir);
+}
+
+function main() {
+  if (spawnSync("restic", ["version"]).status !== 0) {
+    console.log("backup benchmark skipped: restic is not installed (apt-get install restic)");
+    return;
+  }
+  const home = join(scratch, "home");
+  spawnSync(BUCKY, ["init", "--home", home], { env });
+  const data = join(home, "data");
+  mkdirSync(data);
+  const tree = generateTree(data, MIB * 1024 * 1024);
+  const resticRepo = join(scratch, "restic");
+  const buckyRepo = join(scratch, "bucky");
+  timed(["restic", "init", "-q", "-r", resticRepo]);
+  timed([BUCKY, "backup", "target", "add", "bench", buckyRepo, "--home", home]);
+
+  const rows: [string, number, number][] = [];
+  rows.push([
+    "first backup",
+    timed(["restic", "backup", "-q", "-r", resticRepo, data]),
+    timed([BUCKY, "backup", "run", "--home", home]),
+  ]);
+  rows.push([
+    "unchanged tree",
+    timed(["restic", "backup", "-q", "-r", resticRepo, data]),
+    timed([BUCKY, "backup", "run", "--home", home]),
+  ]);
+  changeOnePercent(data);
+  rows.push([
+    "after changing 1%",
+    timed(["restic", "backup", "-q", "-r", resticRepo, data]),
+    timed([BUCKY, "backup", "run", "--home", home]),
+  ]);
+  const restoreRestic = join(scratch, "restored-restic");
+  const restoreBucky = join(scratch, "restored-bucky");
+  rows.push([
+    "full restore",
+    timed(["restic", "restore", "-q", "latest", "-r", resticRepo, "--target", restoreRestic]),
+    timed([BUCKY, "backup", "restore", "latest", "--to", restoreBucky, "--home", home]),
+  ]);
+  const sizes = { restic: sizeOf(resticRepo), bucky: sizeOf(buckyRepo) };
+
+  console.log(
+    `backup beside restic: ${tree.files} files, ${(tree.bytes / 1048576).toFixed(0)} MiB, one run, same disk`,
+  );
+  console.log(
+    `${"".padEnd(20)} ${"restic".padStart(9)} ${"bucky".padStart(9)} ${"speed-up".padStart(9)}`,
+  );
+  for (const [name, restic, bucky] of rows)
+    console.log(
+      `${name.padEnd(20)} ${`${restic.toFixed(2)} s`.padStart(9)} ${`${bucky.toFixed(2)} s`.padStart(9)} ${`${(restic / bucky).toFixed(2)}×`.padStart(9)}`,
+    );
+  console.log(
+    `${"repository".padEnd(20)} ${`${(sizes.restic / 1e6).toFixed(0)} MB`.padStart(9)} ${`${(sizes.bucky / 1e6).toFixed(0)} MB`.padStart(9)} ${`${(sizes.bucky / sizes.restic).toFixed(2)}×`.padStart(9)}`,
+  );
+  console.log(
+    "goal: bucky faster on each (1.5× on the first backup and the restore), repository no larger",
+  );
+}
+
+try {
+  main();
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

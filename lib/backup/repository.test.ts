@@ -1,0 +1,212 @@
+/**
+ * The repository in one process, on a real directory: a tree archived and restored, and
+ * interruptions at every step of a prune and of a backup (a backend that fails after n
+ * operations), after each of which the repository must still verify and restore.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BuckyError } from "../errors.ts";
+import { Archiver, type Entry } from "./archiver.ts";
+import type { Backend } from "./backend.ts";
+import { LocalBackend } from "./local-backend.ts";
+import { takeLock } from "./lock.ts";
+import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
+import { Repository } from "./repository.ts";
+import { restoreTree } from "./restorer.ts";
+import { verifyRepository } from "./verify.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-repo-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const root = new Uint8Array(randomBytes(32));
+let dirs = 0;
+const newDir = () => {
+  const dir = join(scratch, `d${dirs++}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+/** A backend that works for `budget` writes and removals, then fails every one. */
+class FailingBackend implements Backend {
+  constructor(
+    private readonly inner: Backend,
+    private budget: number,
+  ) {}
+  get location() {
+    return this.inner.location;
+  }
+  private spend(): void {
+    if (this.budget-- <= 0) throw new BuckyError("E_UNAVAILABLE", "the target went away");
+  }
+  async write(path: string, data: Uint8Array | readonly Uint8Array[]) {
+    this.spend();
+    return this.inner.write(path, data);
+  }
+  async create(path: string, data: Uint8Array) {
+    return this.inner.create(path, data);
+  }
+  read = (path: string) => this.inner.read(path);
+  readRange = (path: string, offset: number, length: number) =>
+    this.inner.readRange(path, offset, length);
+  list = (dir: string) => this.inner.list(dir);
+  async remove(path: string) {
+    this.spend();
+    return this.inner.remove(path);
+  }
+  close = () => this.inner.close();
+}
+
+function sourceTree(): string {
+  const dir = newDir();
+  mkdirSync(join(dir, "sub"));
+  writeFileSync(join(dir, "random.bin"), randomBytes(3 * 1024 * 1024));
+  writeFileSync(join(dir, "sub", "text.txt"), "hello ".repeat(200_000));
+  writeFileSync(join(dir, "empty"), "");
+  symlinkSync("sub/text.txt", join(dir, "link"));
+  return dir;
+}
+
+async function snapshot(repository: Repository, dir: string, time: string): Promise<string> {
+  const archived = await new Archiver(repository, undefined).archive(
+    new Map<string, Entry>([["data", { kind: "dir", path: dir }]]),
+  );
+  return repository.writeSnapshot({
+    version: 1,
+    time,
+    zone: "z",
+    device: "d",
+    hostname: "h",
+    tree: archived.tree,
+    parent: null,
+    stats: {
+      files: archived.files,
+      bytes: archived.bytes,
+      addedBytes: archived.addedBytes,
+      durationMs: 0,
+    },
+  });
+}
+
+async function sound(location: string): Promise<void> {
+  const repository = await Repository.open(new LocalBackend(location), root);
+  try {
+    const result = await verifyRepository(repository, { kind: "all" });
+    expect(result.damaged).toEqual([]);
+    const latest = (await repository.snapshots()).at(-1);
+    if (latest) {
+      const to = newDir();
+      const restored = await restoreTree(repository, latest.snapshot.tree, to);
+      expect(restored.damaged).toEqual([]);
+    }
+  } finally {
+    repository.close();
+  }
+}
+
+describe("a repository in a directory", () => {
+  test("a tree round-trips: contents, empty files, links; the same tree adds nothing", async () => {
+    const location = newDir();
+    const source = sourceTree();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, source, "2026-01-01T00:00:00.000Z");
+    const stored = repository.storedBytes;
+    await snapshot(repository, source, "2026-01-01T01:00:00.000Z");
+    expect(repository.storedBytes).toBe(stored);
+    const to = newDir();
+    const latest = (await repository.snapshots()).at(-1);
+    await restoreTree(repository, latest?.snapshot.tree as string, to);
+    repository.close();
+    expect(readFileSync(join(to, "data", "random.bin"))).toEqual(
+      readFileSync(join(source, "random.bin")),
+    );
+    expect(readFileSync(join(to, "data", "link"), "utf8")).toBe(
+      readFileSync(join(source, "sub", "text.txt"), "utf8"),
+    );
+    expect(readFileSync(join(to, "data", "empty")).length).toBe(0);
+  });
+
+  test("a backup cut off after any number of writes leaves a repository that verifies", async () => {
+    let cuts = 0;
+    for (const budget of [0, 1, 2, 3, 5]) {
+      const location = newDir();
+      const seed = await Repository.openOrCreate(new LocalBackend(location), root);
+      await snapshot(seed, sourceTree(), "2026-01-01T00:00:00.000Z");
+      seed.close();
+      const failing = await Repository.open(
+        new FailingBackend(new LocalBackend(location), budget),
+        root,
+      );
+      const cut = await snapshot(failing, sourceTree(), "2026-01-02T00:00:00.000Z").then(
+        () => false,
+        (error: unknown) => {
+          if (!(error instanceof BuckyError)) throw error;
+          return true;
+        },
+      );
+      cuts += cut ? 1 : 0;
+      failing.close();
+      await sound(location);
+    }
+    expect(cuts).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+
+  test("a prune cut off at any step leaves a repository that verifies, whose kept snapshots restore", async () => {
+    for (const budget of [0, 1, 2, 3, 4, 6, 8, 12]) {
+      const location = newDir();
+      const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+      // Fourteen snapshots of changing trees: the policy forgets some, their blobs go.
+      for (let i = 0; i < 14; i++)
+        await snapshot(
+          repository,
+          sourceTree(),
+          `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
+        );
+      repository.close();
+      const failing = await Repository.open(
+        new FailingBackend(new LocalBackend(location), budget),
+        root,
+      );
+      await pruneRepository(failing, DEFAULT_RETENTION).catch((error: unknown) => {
+        if (!(error instanceof BuckyError)) throw error;
+      });
+      failing.close();
+      await sound(location);
+    }
+  }, 60_000);
+
+  test("the retention policy keeps the newest, and the newest of each hour, day, week, month", () => {
+    const hours = Array.from({ length: 48 }, (_, i) => ({
+      name: `s${i}`,
+      time: new Date(Date.UTC(2026, 0, 1, i)).toISOString(),
+    }));
+    const kept = snapshotsToKeep(hours, { last: 3, hourly: 5, daily: 2, weekly: 0, monthly: 0 });
+    // Newest three; newest of the five latest hours (the same ones and two more); the
+    // newest of each of the two days.
+    expect([...kept].sort()).toEqual(["s23", "s43", "s44", "s45", "s46", "s47"].sort());
+  });
+
+  test("one writer at a time; a lock whose process died is taken over", async () => {
+    const backend = new LocalBackend(newDir());
+    const held = await takeLock(backend, "backup");
+    await expect(takeLock(backend, "prune")).rejects.toThrow("busy");
+    await held.release();
+    const again = await takeLock(backend, "prune");
+    await again.release();
+    // A lock left by a process that no longer exists.
+    await backend.write(
+      "locks/exclusive",
+      new TextEncoder().encode(
+        JSON.stringify({
+          hostname: (await import("node:os")).hostname(),
+          pid: 2 ** 22 + 1,
+          purpose: "backup",
+          refreshedAt: Date.now(),
+        }),
+      ),
+    );
+    const taken = await takeLock(backend, "backup");
+    await taken.release();
+  });
+});
