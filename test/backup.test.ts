@@ -31,7 +31,7 @@ import {
   withTmpfs,
 } from "./harness.ts";
 
-const TREE_BYTES = 96 * 1024 * 1024;
+const TREE_BYTES = 200 * 1024 * 1024;
 
 interface RunJson {
   snapshot: string;
