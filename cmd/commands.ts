@@ -56,6 +56,7 @@ export const rootCommand: CommandDef = {
       },
     ),
     "login-link": load(() => import("./login-link.ts")),
+    panel: load(() => import("./panel.ts")),
     traffic: load(() => import("./traffic.ts")),
     rule: defineGroup(
       { name: "rule", description: "Access rules every gateway enforces (parental control)" },

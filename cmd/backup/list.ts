@@ -1,9 +1,9 @@
 /** `bucky backup list`: the snapshots in a target. */
-import { withRepository } from "../../lib/backup/run.ts";
+import { listSnapshots } from "../../lib/backup/run.ts";
 import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { formatBytes } from "../units.ts";
 
 export default defineBuckyCommand({
   meta: { name: "list", description: "List the snapshots in a backup target, oldest first" },
@@ -16,27 +16,8 @@ export default defineBuckyCommand({
   },
   async run(args, context) {
     const paths = homePaths(context.home);
-    const target = chooseTarget(paths, args.target);
-    const snapshots = await withRepository(
-      paths,
-      target,
-      context.log,
-      (repository) => repository.snapshots(),
-      {
-        withIndex: false,
-      },
-    );
-    return {
-      target: target.name,
-      snapshots: snapshots.map(({ name, snapshot }) => ({
-        id: name,
-        time: snapshot.time,
-        device: snapshot.device,
-        files: snapshot.stats.files,
-        bytes: snapshot.stats.bytes,
-        addedBytes: snapshot.stats.addedBytes,
-      })),
-    };
+    const target = chooseTarget(paths, args.target).name;
+    return { target, snapshots: await listSnapshots(paths, args.target, context.log) };
   },
   text: ({ target, snapshots }) =>
     snapshots.length === 0

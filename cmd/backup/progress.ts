@@ -3,7 +3,7 @@
  * most five times a second): what is done, the rate, and the time left when the total
  * is known. Pipes and --json get none, so scripts see only the result.
  */
-import { formatBytes } from "../units.ts";
+import { formatBytes } from "../../lib/units.ts";
 
 export interface ProgressLine {
   update(done: { files: number; bytes: number }, total?: { files: number; bytes: number }): void;

@@ -4,8 +4,8 @@ import { withRepository } from "../../lib/backup/run.ts";
 import { updateTargetStatus } from "../../lib/backup/status.ts";
 import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { formatBytes } from "../units.ts";
 
 const { last, hourly, daily, weekly, monthly } = DEFAULT_RETENTION;
 

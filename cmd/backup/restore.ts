@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import { restoreSnapshot } from "../../lib/backup/restore.ts";
 import { ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { formatBytes } from "../units.ts";
 import { progressLine } from "./progress.ts";
 
 export default defineBuckyCommand({

@@ -3,8 +3,8 @@ import { measure } from "../../lib/backup/archiver.ts";
 import { homeEntries } from "../../lib/backup/home-sources.ts";
 import { runBackup } from "../../lib/backup/run.ts";
 import { homePaths } from "../../lib/home.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { formatBytes } from "../units.ts";
 import { progressLine } from "./progress.ts";
 
 export default defineBuckyCommand({

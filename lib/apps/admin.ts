@@ -3,12 +3,16 @@
  * the zone state. Nothing runs here: every device's convergence loop reads the specs and
  * does its share.
  */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AppManifest, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import { packDirectory } from "./package-dir.ts";
+import { packDirectory, readPackage } from "./package-dir.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec } from "./spec.ts";
 
 export interface Installed {
@@ -20,6 +24,7 @@ export interface Installed {
   readonly upgradedFrom: string | null;
 }
 
+/** Installs the app in a directory (packed, then stored as named data). */
 export function installApp(
   zone: ZoneWriter,
   store: ObjectStore,
@@ -27,6 +32,75 @@ export function installApp(
   device?: string,
 ): Installed {
   const { manifest, bytes } = packDirectory(dir);
+  return installPackage(zone, store, manifest, bytes, device);
+}
+
+/**
+ * Installs an app from a directory archive (a .tar or .tar.gz of the app's directory,
+ * or of one directory holding it), as a browser uploads it.
+ */
+export function installArchive(
+  zone: ZoneWriter,
+  store: ObjectStore,
+  archive: Uint8Array,
+  device?: string,
+): Installed {
+  const dir = mkdtempSync(join(tmpdir(), "bucky-upload-"));
+  try {
+    writeFileSync(join(dir, "upload.tar"), archive);
+    const unpacked = join(dir, "app");
+    mkdirSync(unpacked);
+    // tar refuses absolute paths and .. in names by default (GNU tar), so an archive
+    // cannot write outside the directory it is unpacked into.
+    const tar = Bun.spawnSync(
+      ["tar", "-xf", join(dir, "upload.tar"), "-C", unpacked, "--no-same-owner"],
+      {
+        stderr: "pipe",
+      },
+    );
+    if (tar.exitCode !== 0) {
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `that is not an archive tar can read: ${tar.stderr.toString().trim().split("\n")[0]}`,
+        "Upload a .tar or .tar.gz of the app's directory.",
+      );
+    }
+    const entries = readdirSync(unpacked);
+    const root =
+      existsSync(join(unpacked, MANIFEST_FILE)) || entries.length !== 1
+        ? unpacked
+        : join(unpacked, entries[0] as string);
+    return installApp(zone, store, root, device);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Installs an app from a package already stored as named data, by its id. */
+export function installStoredPackage(
+  zone: ZoneWriter,
+  store: ObjectStore,
+  id: ObjectId,
+  device?: string,
+): Installed {
+  const bytes = store.readObject(id);
+  if (!bytes) {
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no package ${id} on this device`,
+      "Store it first (`bucky put package.bucky`), or install from the app's directory.",
+    );
+  }
+  return installPackage(zone, store, readPackage(bytes).manifest, bytes, device);
+}
+
+function installPackage(
+  zone: ZoneWriter,
+  store: ObjectStore,
+  manifest: AppManifest,
+  bytes: Uint8Array,
+  device?: string,
+): Installed {
   const placement = device ?? manifest.placement;
   if (placement !== "any") {
     const member = zone.membership().byName.get(placement);

@@ -101,8 +101,8 @@ export function packDirectory(dir: string): { manifest: AppManifest; bytes: Uint
   return { manifest, bytes: encodePackage(files) };
 }
 
-/** Unpacks package bytes into `target` (absent before), returning its manifest. */
-export function unpack(bytes: Uint8Array, target: string): AppManifest {
+/** A package's files and its checked manifest. */
+export function readPackage(bytes: Uint8Array): { manifest: AppManifest; files: PackageFile[] } {
   let files: PackageFile[];
   try {
     files = decodePackage(bytes);
@@ -113,10 +113,18 @@ export function unpack(bytes: Uint8Array, target: string): AppManifest {
   }
   const manifestFile = files.find((file) => file.path === MANIFEST_FILE);
   if (!manifestFile) throw new BuckyError("E_INTEGRITY", `the app package has no ${MANIFEST_FILE}`);
-  const manifest = validManifest(
-    JSON.parse(new TextDecoder().decode(manifestFile.bytes)),
-    `the package's ${MANIFEST_FILE}`,
-  );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(manifestFile.bytes));
+  } catch {
+    throw new BuckyError("E_INVALID_INPUT", `the package's ${MANIFEST_FILE} is not JSON`);
+  }
+  return { manifest: validManifest(parsed, `the package's ${MANIFEST_FILE}`), files };
+}
+
+/** Unpacks package bytes into `target` (absent before), returning its manifest. */
+export function unpack(bytes: Uint8Array, target: string): AppManifest {
+  const { manifest, files } = readPackage(bytes);
   const staging = `${target}.unpacking`;
   rmSync(staging, { recursive: true, force: true });
   for (const file of files) {

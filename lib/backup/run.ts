@@ -173,3 +173,38 @@ export async function runBackup(options: {
     throw error;
   }
 }
+
+export interface SnapshotSummary {
+  readonly id: string;
+  readonly time: string;
+  readonly device: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly addedBytes: number;
+}
+
+/** The snapshots in a target, oldest first (for `bucky backup list` and the panel). */
+export async function listSnapshots(
+  paths: HomePaths,
+  which: string | undefined,
+  log: Log,
+): Promise<SnapshotSummary[]> {
+  const target = chooseTarget(paths, which);
+  const snapshots = await withRepository(
+    paths,
+    target,
+    log,
+    (repository) => repository.snapshots(),
+    {
+      withIndex: false,
+    },
+  );
+  return snapshots.map(({ name, snapshot }) => ({
+    id: name,
+    time: snapshot.time,
+    device: snapshot.device,
+    files: snapshot.stats.files,
+    bytes: snapshot.stats.bytes,
+    addedBytes: snapshot.stats.addedBytes,
+  }));
+}

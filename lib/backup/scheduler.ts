@@ -7,6 +7,7 @@
  * next is due means data grows faster than it uploads: that is recorded, for a warning.
  */
 import type { Subprocess } from "bun";
+import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readBackupStatus, updateTargetStatus } from "./status.ts";
@@ -47,6 +48,28 @@ export class BackupScheduler {
     // A backup cut short leaves the repository valid; the next run picks up its packs.
     for (const { child } of this.running.values()) child.kill();
     await Promise.all([...this.running.values()].map(({ child }) => child.exited));
+  }
+
+  /** Starts a backup to `target` (or to each target) now; what was already running keeps on. */
+  runNow(target?: string): { started: string[]; running: string[] } {
+    const targets = readTargets(this.options.paths).filter((t) => !target || t.name === target);
+    if (targets.length === 0) {
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        target ? `there is no backup target named ${target}` : "no backup target is set up",
+        "Add one with `bucky backup target add`.",
+      );
+    }
+    const started: string[] = [];
+    const running: string[] = [];
+    for (const { name } of targets) {
+      if (this.running.has(name)) running.push(name);
+      else {
+        this.launch(name, "backup", ["backup", "run"]);
+        started.push(name);
+      }
+    }
+    return { started, running };
   }
 
   private tick(): void {

@@ -118,3 +118,40 @@ export function trafficReport(db: StateDb, sinceMs: number, app?: string): AppTr
     })
     .sort((a, b) => a.app.localeCompare(b.app));
 }
+
+export interface TrafficSeries {
+  readonly app: string;
+  /** One point per bucket that saw traffic, oldest first. */
+  readonly points: readonly {
+    readonly at: string;
+    readonly requests: number;
+    readonly bytesOut: number;
+  }[];
+}
+
+/** Each app's traffic since `sinceMs` in buckets of `bucketMs` (for charts). */
+export function trafficSeries(db: StateDb, sinceMs: number, bucketMs: number): TrafficSeries[] {
+  const rows = db
+    .select()
+    .from(traffic)
+    .where(gte(traffic.minute, Math.floor(sinceMs / 60_000)))
+    .all();
+  const apps = new Map<string, Map<number, { requests: number; bytesOut: number }>>();
+  for (const row of rows) {
+    const bucket = Math.floor((row.minute * 60_000) / bucketMs) * bucketMs;
+    const buckets = apps.get(row.app) ?? new Map<number, { requests: number; bytesOut: number }>();
+    const point = buckets.get(bucket) ?? { requests: 0, bytesOut: 0 };
+    point.requests += row.requests;
+    point.bytesOut += row.bytesOut;
+    buckets.set(bucket, point);
+    apps.set(row.app, buckets);
+  }
+  return [...apps]
+    .map(([app, buckets]) => ({
+      app,
+      points: [...buckets]
+        .sort(([a], [b]) => a - b)
+        .map(([at, point]) => ({ at: new Date(at).toISOString(), ...point })),
+    }))
+    .sort((a, b) => a.app.localeCompare(b.app));
+}

@@ -20,6 +20,7 @@ export class GatewayHost {
       log: Log;
       timeZone?: string;
       backendTimeoutMs?: number;
+      panel: (request: Request) => Promise<Response>;
     },
   ) {}
 

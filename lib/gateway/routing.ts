@@ -10,11 +10,14 @@ export type Route =
   | { readonly kind: "app-slash"; readonly app: string }
   | { readonly kind: "ndn"; readonly id: string }
   | { readonly kind: "login" }
+  | { readonly kind: "panel" }
   | { readonly kind: "home" }
   | { readonly kind: "unknown-host" };
 
 /** Reserved paths of the gateway itself. */
 export const LOGIN_PATH = "/_bucky/login";
+/** The zone's control panel (zone-only): everything under it. */
+export const PANEL_PATH = "/_bucky/panel";
 
 export function route(
   hostHeader: string | null,
@@ -30,6 +33,7 @@ export function route(
   }
   const [path] = pathAndQuery.split("?") as [string];
   if (path === LOGIN_PATH) return { kind: "login" };
+  if (path === PANEL_PATH || path.startsWith(`${PANEL_PATH}/`)) return { kind: "panel" };
   if (path.startsWith("/ndn/")) return { kind: "ndn", id: path.slice("/ndn/".length) };
   const match = /^\/apps\/([^/?]+)(\/.*)?$/.exec(pathAndQuery);
   if (match) {

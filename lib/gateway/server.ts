@@ -50,6 +50,8 @@ export interface GatewayOptions {
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
   readonly timeZone?: string;
+  /** The control panel, for a request with a session. */
+  readonly panel: (request: Request) => Promise<Response>;
 }
 
 export interface RunningGateway {
@@ -120,8 +122,27 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       case "login":
         return finish(
           "",
-          login(node, url.searchParams.get("token") ?? "", config, request.headers.get("host")),
+          login(
+            node,
+            url.searchParams.get("token") ?? "",
+            config,
+            request.headers.get("host"),
+            url.searchParams.get("next"),
+          ),
         );
+      case "panel": {
+        const session = checkSession(node, request.headers.get("cookie"));
+        if (!("device" in session)) {
+          return finish(
+            "",
+            page(401, "Sign in to see the control panel", [
+              `The control panel is only for people of this zone, and ${escapeHtml(session.problem)}.`,
+              "On one of the zone's devices, run <code>bucky panel</code> and open the link it prints.",
+            ]),
+          );
+        }
+        return finish("", await options.panel(request));
+      }
       case "ndn":
         return finish("", await servePublicObject(node, target.id, request));
       case "home":
@@ -414,6 +435,7 @@ function login(
   token: string,
   config: GatewayConfig,
   hostHeader: string | null,
+  next: string | null,
 ): Response {
   try {
     const { cookie } = acceptLogin(node, token);
@@ -432,7 +454,12 @@ function login(
     if (config.https) attributes.push("Secure");
     return new Response(null, {
       status: 303,
-      headers: { location: "/", "set-cookie": attributes.join("; "), "cache-control": "no-store" },
+      headers: {
+        // Only a path on this gateway: a login link must not send the browser elsewhere.
+        location: next?.startsWith("/") && !next.startsWith("//") ? next : "/",
+        "set-cookie": attributes.join("; "),
+        "cache-control": "no-store",
+      },
     });
   } catch (error) {
     if (!(error instanceof BuckyError)) throw error;

@@ -31,7 +31,7 @@ export interface LoginLink {
 }
 
 /** A one-time link to a gateway of the zone (this device if it is one) that opens a session. */
-export function createLoginLink(node: NodeContext, ttlMs: number): LoginLink {
+export function createLoginLink(node: NodeContext, ttlMs: number, next?: string): LoginLink {
   if (!(ttlMs > 0 && ttlMs <= 7 * 24 * 3600_000)) {
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -47,7 +47,7 @@ export function createLoginLink(node: NodeContext, ttlMs: number): LoginLink {
   );
   node.log.info("login link created", { expiresAt: new Date(expiresAt * 1000).toISOString() });
   return {
-    url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token.jws}`,
+    url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token.jws}${next ? `&next=${encodeURIComponent(next)}` : ""}`,
     expiresAt: new Date(expiresAt * 1000).toISOString(),
   };
 }

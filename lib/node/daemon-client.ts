@@ -13,6 +13,7 @@ export async function requestDaemon<T = unknown>(
   home: string,
   method: "GET" | "PUT" | "POST" | "DELETE",
   path: string,
+  /** JSON, or raw bytes (an uploaded archive). */
   body?: unknown,
   timeoutMs = DAEMON_TIMEOUT_MS,
 ): Promise<T> {
@@ -24,7 +25,9 @@ export async function requestDaemon<T = unknown>(
       unix: socket,
       ...(body === undefined
         ? {}
-        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        : body instanceof Uint8Array
+          ? { body }
+          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {

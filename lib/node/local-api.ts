@@ -7,12 +7,15 @@ import { Hono } from "hono";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
-import { installApp, setDesired } from "../apps/admin.ts";
+import { installApp, installArchive, installStoredPackage, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
-import { backupFacts } from "../backup/status.ts";
+import { listSnapshots } from "../backup/run.ts";
+import type { BackupScheduler } from "../backup/scheduler.ts";
+import { backupFacts, readBackupStatus } from "../backup/status.ts";
+import { readTargets } from "../backup/targets.ts";
 import { BuckyError } from "../errors.ts";
-import { trafficReport } from "../gateway/accounting.ts";
+import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
 import { disableGateway, enableGateway, enableRelayOnly, readGateway } from "../gateway/config.ts";
 import type { GatewayHost } from "../gateway/host.ts";
@@ -40,6 +43,8 @@ export interface LocalServices {
   /** How long a device's heartbeat keeps its `any` apps with it. */
   readonly liveWindowMs: number;
   readonly gateway: GatewayHost;
+  /** The backup schedule, on a device that holds the backup key. */
+  readonly backups: () => BackupScheduler | undefined;
 }
 
 export function createLocalApp(
@@ -94,18 +99,36 @@ export function createLocalApp(
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
 
   app.post("/v1/apps", async (c) => {
-    const body = (await jsonBody(c)) as { dir?: unknown; device?: unknown };
+    const body = (await jsonBody(c)) as { dir?: unknown; package?: unknown; device?: unknown };
+    const device = typeof body.device === "string" && body.device ? body.device : undefined;
+    if (typeof body.package === "string") {
+      const parsed = parseObjectId(body.package.trim());
+      if (!parsed)
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `${body.package} is not a package id`,
+          "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+        );
+      return c.json(installStoredPackage(node, node.store, parsed.id, device));
+    }
     if (typeof body.dir !== "string" || !isAbsolute(body.dir))
-      throw new BuckyError("E_USAGE", 'the body must be {"dir": "/absolute/path"}');
-    return c.json(
-      installApp(
+      throw new BuckyError(
+        "E_USAGE",
+        'the body must be {"dir": "/absolute/path"} or {"package": "<id>"}',
+      );
+    return c.json(installApp(node, node.store, body.dir, device));
+  });
+  // A directory archive (.tar or .tar.gz), as the body: what a browser uploads.
+  app.post("/v1/apps/archive", async (c) =>
+    c.json(
+      installArchive(
         node,
         node.store,
-        body.dir,
-        typeof body.device === "string" ? body.device : undefined,
+        new Uint8Array(await c.req.arrayBuffer()),
+        c.req.query("device") || undefined,
       ),
-    );
-  });
+    ),
+  );
   app.get("/v1/apps", (c) => c.json({ apps: appStatuses(node, liveWindowMs) }));
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
@@ -160,10 +183,42 @@ export function createLocalApp(
   app.get("/v1/traffic", (c) => {
     services.gateway.flushTraffic();
     const since = Number(c.req.query("since") ?? 0);
+    const bucketMs = Number(c.req.query("bucketMs") ?? 0);
     return c.json({
       since: new Date(since).toISOString(),
       apps: trafficReport(node.db, since, c.req.query("app")),
+      ...(bucketMs > 0
+        ? { series: trafficSeries(node.db, since, Math.max(60_000, bucketMs)) }
+        : {}),
     });
+  });
+  app.get("/v1/backups", (c) => {
+    const status = readBackupStatus(node.zone.paths);
+    return c.json({
+      holdsBackupKey: services.backups() !== undefined,
+      targets: readTargets(node.zone.paths).map((t) => ({
+        name: t.name,
+        url: t.url,
+        ...status[t.name],
+      })),
+    });
+  });
+  app.get("/v1/backups/:target/snapshots", async (c) =>
+    c.json({ snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log) }),
+  );
+  app.post("/v1/backups/run", async (c) => {
+    const body = (await jsonBody(c)) as { target?: unknown };
+    const scheduler = services.backups();
+    if (!scheduler) {
+      throw new BuckyError(
+        "E_PERMISSION",
+        "this device does not hold the backup key",
+        "Back up from the device where the zone was created, or one recovered with `bucky init --recover`.",
+      );
+    }
+    return c.json(
+      scheduler.runNow(typeof body.target === "string" && body.target ? body.target : undefined),
+    );
   });
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
@@ -173,8 +228,14 @@ export function createLocalApp(
   );
   app.delete("/v1/rules/:id", (c) => c.json(removeRule(node, c.req.param("id"))));
   app.post("/v1/login-links", async (c) => {
-    const body = (await jsonBody(c)) as { ttlMs?: number };
-    return c.json(createLoginLink(node, Number(body.ttlMs ?? DEFAULT_LINK_TTL_MS)));
+    const body = (await jsonBody(c)) as { ttlMs?: number; next?: string };
+    return c.json(
+      createLoginLink(
+        node,
+        Number(body.ttlMs ?? DEFAULT_LINK_TTL_MS),
+        typeof body.next === "string" ? body.next : undefined,
+      ),
+    );
   });
   app.put("/v1/apps/:app/limits", async (c) =>
     c.json(setLimits(node, c.req.param("app"), (await jsonBody(c)) as LimitsRequest)),

@@ -25,6 +25,7 @@ import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
+import { createPanel } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
 import { touchesRelays } from "../relay/relays.ts";
 import { Tunnels } from "../relay/tunnel.ts";
@@ -137,8 +138,19 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     started.push(() => node.client.stop());
     peerApp = createPeerApp(node, log, onBug, relayHub);
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
-    const gateway = new GatewayHost(node, { liveWindowMs, log, ...options.gateway });
-    const localApp = createLocalApp(node, log, onBug, { liveWindowMs, gateway });
+    const gateway = new GatewayHost(node, {
+      liveWindowMs,
+      log,
+      ...options.gateway,
+      // The control panel acts through the local API, as the CLI does.
+      panel: async (request) => panel.fetch(request),
+    });
+    const localApp = createLocalApp(node, log, onBug, {
+      liveWindowMs,
+      gateway,
+      backups: () => backups?.schedule,
+    });
+    const panel = createPanel((request) => localApp.fetch(request));
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
       fetch: (request) => localApp.fetch(request),

@@ -1,0 +1,58 @@
+/**
+ * The panel's way to do anything: the daemon's local HTTP API, the one the CLI uses,
+ * called in process. An error comes back as the API's own (code, message, hint), which
+ * the panel shows as it is.
+ */
+export type ApiFetch = (request: Request) => Response | Promise<Response>;
+
+export interface ApiError {
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export type ApiResult<T> =
+  | { readonly ok: true; readonly data: T }
+  | { readonly ok: false; readonly error: ApiError };
+
+export class Api {
+  constructor(private readonly fetch: ApiFetch) {}
+
+  get<T>(path: string): Promise<ApiResult<T>> {
+    return this.call<T>("GET", path);
+  }
+
+  post<T>(path: string, body?: unknown): Promise<ApiResult<T>> {
+    return this.call<T>("POST", path, body);
+  }
+
+  delete<T>(path: string): Promise<ApiResult<T>> {
+    return this.call<T>("DELETE", path);
+  }
+
+  /** Sends raw bytes (an uploaded archive). */
+  async upload<T>(path: string, bytes: Uint8Array): Promise<ApiResult<T>> {
+    return this.parse<T>(
+      await this.fetch(new Request(`http://bucky${path}`, { method: "POST", body: bytes })),
+    );
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
+    const request = new Request(`http://bucky${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+    });
+    return this.parse<T>(await this.fetch(request));
+  }
+
+  private async parse<T>(response: Response): Promise<ApiResult<T>> {
+    const value = (await response.json()) as T & { error?: ApiError };
+    if (response.ok) return { ok: true, data: value };
+    return {
+      ok: false,
+      error: value.error ?? { code: "E_INTERNAL", message: `HTTP ${response.status}` },
+    };
+  }
+}

@@ -1,0 +1,773 @@
+/**
+ * The zone's control panel, served by every gateway at /_bucky/panel/ to people with a
+ * session. Pages are rendered on the server from the local API's answers; every action
+ * is a plain form posted here, which calls the same API the CLI calls and comes back to
+ * the page with what happened (post, then redirect, so a reload repeats nothing). It
+ * needs no script, so it works with the keyboard alone and on any phone.
+ */
+import { Hono } from "hono";
+import type { Child } from "hono/jsx";
+import { renderSVG } from "uqr";
+import type { AppStatus } from "../apps/status.ts";
+import { PANEL_PATH } from "../gateway/routing.ts";
+import { formatBytes } from "../units.ts";
+import type { DeviceView } from "../zone/devices.ts";
+import type { ZoneStatus } from "../zone/status.ts";
+import { Api, type ApiError, type ApiFetch, type ApiResult } from "./api.ts";
+import { type Bar, BarChart } from "./chart.tsx";
+import { Action, href, Layout, type Notice, Tag } from "./layout.tsx";
+
+const HOUR_MS = 3_600_000;
+
+interface BackupTarget {
+  readonly name: string;
+  readonly url: string;
+  readonly lastBackup?: { at: string; snapshot: string; durationMs: number };
+  readonly lastBackupError?: { at: string; message: string };
+  readonly lastVerify?: { at: string; ok: boolean; damaged: number };
+}
+
+interface Snapshot {
+  readonly id: string;
+  readonly time: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly addedBytes: number;
+}
+
+type Status = Omit<ZoneStatus, "home" | "devices" | "backup" | "gateway"> & {
+  devices: DeviceView[];
+};
+
+export function createPanel(fetch: ApiFetch): Hono {
+  const api = new Api(fetch);
+  const app = new Hono({ strict: false }).basePath(PANEL_PATH);
+
+  /** A page: the zone's name in the frame, and the notice the last action left. */
+  const render = async (
+    c: { req: { query(name: string): string | undefined } },
+    section: string,
+    title: string,
+    body: Child,
+  ) => {
+    const status = await api.get<Status>("/v1/status");
+    const notice = noticeOf(c.req.query("ok"), c.req.query("error"), c.req.query("hint"));
+    return (
+      <Layout
+        title={title}
+        section={section}
+        zone={status.ok ? status.data.zone.name : "bucky"}
+        notice={notice}
+      >
+        {body}
+      </Layout>
+    );
+  };
+
+  // Forms come from the panel's own pages: a post from another site is refused.
+  app.use("*", async (c, next) => {
+    if (c.req.method === "POST") {
+      const origin = c.req.header("origin");
+      const host = c.req.header("host");
+      if (origin && host && new URL(origin).host !== host)
+        return c.text("This form was sent from another site and was not acted on.", 403);
+    }
+    await next();
+  });
+
+  app.get("/", async (c) => {
+    const [status, apps, backups, traffic] = await Promise.all([
+      api.get<Status>("/v1/status"),
+      api.get<{ apps: AppStatus[] }>("/v1/apps"),
+      api.get<{ targets: BackupTarget[] }>("/v1/backups"),
+      api.get<{ series?: { app: string; points: { at: string; requests: number }[] }[] }>(
+        `/v1/traffic?since=${Date.now() - 24 * HOUR_MS}&bucketMs=${HOUR_MS}`,
+      ),
+    ]);
+    return c.html(
+      await render(
+        c,
+        "",
+        "Overview",
+        <>
+          {status.ok ? <Reliability status={status.data} /> : <Failure error={status.error} />}
+          <h2>Devices</h2>
+          {status.ok ? <DeviceTable devices={status.data.devices} actions={false} /> : null}
+          <h2>Apps</h2>
+          {apps.ok ? (
+            <AppTable apps={apps.data.apps} actions={false} />
+          ) : (
+            <Failure error={apps.error} />
+          )}
+          <h2>Backups</h2>
+          {backups.ok ? (
+            <BackupTable targets={backups.data.targets} />
+          ) : (
+            <Failure error={backups.error} />
+          )}
+          <h2>Traffic in the last day</h2>
+          {traffic.ok ? (
+            <TrafficCharts series={traffic.data.series ?? []} />
+          ) : (
+            <Failure error={traffic.error} />
+          )}
+        </>,
+      ),
+    );
+  });
+
+  app.get("/devices", async (c) => {
+    const devices = await api.get<{ devices: DeviceView[] }>("/v1/devices");
+    return c.html(
+      await render(
+        c,
+        "devices",
+        "Devices",
+        <>
+          {devices.ok ? (
+            <DeviceTable devices={devices.data.devices} actions={true} />
+          ) : (
+            <Failure error={devices.error} />
+          )}
+          <h2>Add a device</h2>
+          <p>
+            An invitation lets one new device join. On it, run{" "}
+            <code>bucky join &lt;invitation&gt;</code>.
+          </p>
+          <form class="stack" method="post" action={href("devices/invite")}>
+            <label>
+              Valid for
+              <select name="ttlMs">
+                <option value={String(HOUR_MS)}>1 hour</option>
+                <option value={String(24 * HOUR_MS)}>1 day</option>
+                <option value={String(7 * 24 * HOUR_MS)}>7 days</option>
+              </select>
+            </label>
+            <button type="submit">Create an invitation</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/devices/invite", async (c) => {
+    const form = await c.req.parseBody();
+    const invite = await api.post<{ token: string; expiresAt: number }>("/v1/invites", {
+      ttlMs: Number(form.ttlMs ?? HOUR_MS),
+      uses: 1,
+    });
+    if (!invite.ok) return c.redirect(back("devices", invite), 303);
+    // Shown once, right here: the token is a secret, so it never goes into an address.
+    return c.html(
+      await render(
+        c,
+        "devices",
+        "Invitation",
+        <>
+          <p>
+            On the new device, run this (valid until {new Date(invite.data.expiresAt).toISOString()}
+            , for one device):
+          </p>
+          <pre id="invitation">{`bucky join ${invite.data.token}`}</pre>
+          <p>Or scan it with the new device:</p>
+          <div
+            class="qr"
+            role="img"
+            aria-label="The invitation as a QR code"
+            dangerouslySetInnerHTML={{ __html: renderSVG(invite.data.token) }}
+          />
+          <p>
+            <a href={href("devices")}>Back to the devices</a>
+          </p>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/devices/:name/revoke", async (c) => {
+    const name = c.req.param("name");
+    const result = await api.post(`/v1/devices/${encodeURIComponent(name)}/revoke`);
+    return c.redirect(
+      back("devices", result, `${name} is revoked: the zone no longer trusts it.`),
+      303,
+    );
+  });
+
+  app.get("/apps", async (c) => {
+    const [apps, devices] = await Promise.all([
+      api.get<{ apps: AppStatus[] }>("/v1/apps"),
+      api.get<{ devices: DeviceView[] }>("/v1/devices"),
+    ]);
+    const names = devices.ok
+      ? devices.data.devices.filter((d) => d.status !== "revoked").map((d) => d.name)
+      : [];
+    return c.html(
+      await render(
+        c,
+        "apps",
+        "Apps",
+        <>
+          {apps.ok ? (
+            <AppTable apps={apps.data.apps} actions={true} />
+          ) : (
+            <Failure error={apps.error} />
+          )}
+          <h2>Install an app</h2>
+          <form
+            class="stack"
+            method="post"
+            action={href("apps/install")}
+            enctype="multipart/form-data"
+          >
+            <label>
+              The app's directory, as a .tar or .tar.gz archive
+              <input
+                type="file"
+                name="archive"
+                accept=".tar,.tgz,.tar.gz,application/x-tar,application/gzip"
+              />
+            </label>
+            <label>
+              or a package id already in the zone
+              <input
+                type="text"
+                name="package"
+                placeholder="clist:… or sha256:…"
+                autocomplete="off"
+              />
+            </label>
+            <DeviceSelect names={names} />
+            <button type="submit">Install</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/apps/install", async (c) => {
+    const form = await c.req.parseBody();
+    const device = typeof form.device === "string" && form.device ? form.device : undefined;
+    const archive = form.archive;
+    let result: ApiResult<{ app: string; version: string }>;
+    if (archive instanceof File && archive.size > 0) {
+      const query = device ? `?device=${encodeURIComponent(device)}` : "";
+      result = await api.upload(
+        `/v1/apps/archive${query}`,
+        new Uint8Array(await archive.arrayBuffer()),
+      );
+    } else if (typeof form.package === "string" && form.package.trim()) {
+      result = await api.post("/v1/apps", {
+        package: form.package.trim(),
+        ...(device ? { device } : {}),
+      });
+    } else {
+      return c.redirect(
+        `${href("apps")}?error=${encodeURIComponent("Choose an archive, or give a package id.")}`,
+        303,
+      );
+    }
+    return c.redirect(
+      back("apps", result, result.ok ? `Installed ${result.data.app} ${result.data.version}.` : ""),
+      303,
+    );
+  });
+
+  for (const [verb, done] of [
+    ["start", "will start"],
+    ["stop", "will stop"],
+    ["remove", "is removed (its data is kept)"],
+  ] as const) {
+    app.post(`/apps/:app/${verb}`, async (c) => {
+      const name = c.req.param("app");
+      const path = `/v1/apps/${encodeURIComponent(name)}`;
+      const result = verb === "remove" ? await api.delete(path) : await api.post(`${path}/${verb}`);
+      return c.redirect(back("apps", result, `${name} ${done}.`), 303);
+    });
+  }
+
+  app.get("/apps/:app", async (c) => {
+    const name = c.req.param("app");
+    const [status, logs] = await Promise.all([
+      api.get<AppStatus>(`/v1/apps/${encodeURIComponent(name)}`),
+      api.get<{ device: string; lines: string[] }>(
+        `/v1/apps/${encodeURIComponent(name)}/logs?lines=50`,
+      ),
+    ]);
+    return c.html(
+      await render(
+        c,
+        "apps",
+        name,
+        <>
+          {status.ok ? (
+            <AppTable apps={[status.data]} actions={true} />
+          ) : (
+            <Failure error={status.error} />
+          )}
+          <h2>Recent output</h2>
+          {logs.ok ? (
+            logs.data.lines.length > 0 ? (
+              <pre>{logs.data.lines.join("\n")}</pre>
+            ) : (
+              <p class="muted">Nothing yet.</p>
+            )
+          ) : (
+            <Failure error={logs.error} />
+          )}
+        </>,
+      ),
+    );
+  });
+
+  app.get("/backups", async (c) => {
+    const backups = await api.get<{ holdsBackupKey: boolean; targets: BackupTarget[] }>(
+      "/v1/backups",
+    );
+    const charts = backups.ok
+      ? await Promise.all(
+          backups.data.targets.map(async (t) => ({
+            target: t.name,
+            snapshots: await api.get<{ snapshots: Snapshot[] }>(
+              `/v1/backups/${encodeURIComponent(t.name)}/snapshots`,
+            ),
+          })),
+        )
+      : [];
+    return c.html(
+      await render(
+        c,
+        "backups",
+        "Backups",
+        backups.ok ? (
+          <>
+            <BackupTable targets={backups.data.targets} />
+            {backups.data.holdsBackupKey && backups.data.targets.length > 0 ? (
+              <p>
+                <Action action={href("backups/run")} label="Back up now" />
+              </p>
+            ) : backups.data.targets.length === 0 ? (
+              <p>
+                No target yet: on this device, run{" "}
+                <code>bucky backup target add usb /mnt/usb/bucky</code>.
+              </p>
+            ) : (
+              <p class="muted">
+                This device does not hold the backup key: back up from the device that created the
+                zone.
+              </p>
+            )}
+            {charts.map(({ target, snapshots }) => (
+              <>
+                <h2>{`Snapshots in ${target}`}</h2>
+                {snapshots.ok ? (
+                  <SnapshotList snapshots={snapshots.data.snapshots} />
+                ) : (
+                  <Failure error={snapshots.error} />
+                )}
+              </>
+            ))}
+          </>
+        ) : (
+          <Failure error={backups.error} />
+        ),
+      ),
+    );
+  });
+
+  app.post("/backups/run", async (c) => {
+    const result = await api.post<{ started: string[]; running: string[] }>("/v1/backups/run", {});
+    const text = result.ok
+      ? `${result.data.started.length > 0 ? `A backup started to ${result.data.started.join(", ")}. ` : ""}${result.data.running.length > 0 ? `Already running: ${result.data.running.join(", ")}.` : ""} Reload in a moment to see it.`
+      : "";
+    return c.redirect(back("backups", result, text), 303);
+  });
+
+  app.get("/rules", async (c) => {
+    const [rules, apps, devices] = await Promise.all([
+      api.get<{ rules: { id: string; description: string }[] }>("/v1/rules"),
+      api.get<{ apps: AppStatus[] }>("/v1/apps"),
+      api.get<{ devices: DeviceView[] }>("/v1/devices"),
+    ]);
+    const appNames = apps.ok ? apps.data.apps.map((a) => a.app) : [];
+    const deviceNames = devices.ok ? devices.data.devices.map((d) => d.name) : [];
+    return c.html(
+      await render(
+        c,
+        "rules",
+        "Rules",
+        <>
+          <p>
+            Every gateway of the zone enforces these: a blocked request gets a page naming the rule.
+          </p>
+          {rules.ok ? (
+            rules.data.rules.length === 0 ? (
+              <p class="muted">No rules.</p>
+            ) : (
+              <div class="scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Rule</th>
+                      <th>What it does</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rules.data.rules.map((rule) => (
+                      <tr>
+                        <td>
+                          <code>{rule.id}</code>
+                        </td>
+                        <td>{rule.description}</td>
+                        <td>
+                          <Action
+                            action={href(`rules/${rule.id}/remove`)}
+                            label="Remove"
+                            danger={true}
+                          />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          ) : (
+            <Failure error={rules.error} />
+          )}
+          <h2>Block an app</h2>
+          <form class="stack" method="post" action={href("rules/add")}>
+            <label>
+              App
+              <select name="app" required>
+                {appNames.map((name) => (
+                  <option value={name}>{name}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Only for the sessions of this device (optional)
+              <select name="device">
+                <option value="">everyone</option>
+                {deviceNames.map((name) => (
+                  <option value={name}>{name}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Only between (optional, like 21:00-07:00)
+              <input
+                type="text"
+                name="between"
+                pattern="\d{1,2}:\d{2}-\d{1,2}:\d{2}"
+                placeholder="21:00-07:00"
+              />
+            </label>
+            <label>
+              Only on (optional, like mon-fri)
+              <input type="text" name="days" placeholder="mon-fri" />
+            </label>
+            <button type="submit">Add the rule</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/rules/add", async (c) => {
+    const form = await c.req.parseBody();
+    const field = (name: string) =>
+      typeof form[name] === "string" && form[name] ? (form[name] as string) : undefined;
+    const result = await api.post<{ id: string }>("/v1/rules", {
+      action: "block",
+      app: field("app") ?? "",
+      ...(field("device") ? { device: field("device") } : {}),
+      ...(field("between") ? { between: field("between") } : {}),
+      ...(field("days") ? { days: field("days") } : {}),
+    });
+    return c.redirect(back("rules", result, result.ok ? `Rule ${result.data.id} added.` : ""), 303);
+  });
+
+  app.post("/rules/:id/remove", async (c) => {
+    const id = c.req.param("id");
+    const result = await api.delete(`/v1/rules/${encodeURIComponent(id)}`);
+    return c.redirect(back("rules", result, `Rule ${id} removed.`), 303);
+  });
+
+  app.notFound((c) => c.redirect(href(""), 303));
+  return app;
+}
+
+/** Where to go after an action: its page, saying how it went. */
+function back(section: string, result: ApiResult<unknown>, ok = "Done."): string {
+  const query = result.ok
+    ? `ok=${encodeURIComponent(ok)}`
+    : `error=${encodeURIComponent(result.error.message)}${result.error.hint ? `&hint=${encodeURIComponent(result.error.hint)}` : ""}`;
+  return `${href(section)}?${query}`;
+}
+
+function noticeOf(ok?: string, error?: string, hint?: string): Notice | undefined {
+  if (error) return { kind: "error", text: error, ...(hint ? { hint } : {}) };
+  if (ok) return { kind: "ok", text: ok };
+  return undefined;
+}
+
+const Failure = ({ error }: { error: ApiError }) => (
+  <div class="notice error" role="alert">
+    {error.message}
+    {error.hint ? <div class="muted">{error.hint}</div> : null}
+  </div>
+);
+
+const Reliability = ({ status }: { status: Status }) => (
+  <section aria-label="How safe the zone's data is">
+    <p class="level">
+      Reliability level {status.reliability.level}: {status.reliability.summary}
+    </p>
+    {status.reliability.warnings.length > 0 ? (
+      <ul>
+        {status.reliability.warnings.map((warning) => (
+          <li class="warn">{warning}</li>
+        ))}
+      </ul>
+    ) : (
+      <p class="muted">Nothing needs your attention.</p>
+    )}
+  </section>
+);
+
+const DeviceTable = ({ devices, actions }: { devices: DeviceView[]; actions: boolean }) => (
+  <div class="scroll">
+    <table>
+      <thead>
+        <tr>
+          <th>Device</th>
+          <th>Status</th>
+          <th>Reached</th>
+          <th>Last seen</th>
+          {actions ? <th /> : null}
+        </tr>
+      </thead>
+      <tbody>
+        {devices.map((d) => (
+          <tr>
+            <td>
+              {d.name}
+              {d.self ? <span class="muted"> (this one)</span> : null}
+            </td>
+            <td>
+              <Tag value={d.status} />
+            </td>
+            <td>
+              {d.route === "relayed" ? (
+                <>
+                  <Tag value="relayed" /> via {d.via}
+                </>
+              ) : d.route === "direct" ? (
+                <Tag value="direct" />
+              ) : (
+                <span class="muted">—</span>
+              )}
+              {d.rttMs !== null ? <span class="muted"> {d.rttMs} ms</span> : null}
+            </td>
+            <td>{d.self ? "now" : (d.lastSeenAt ?? "never")}</td>
+            {actions ? (
+              <td>
+                {d.self || d.status === "revoked" ? null : (
+                  <details>
+                    <summary>Revoke…</summary>
+                    <p>{`${d.name} will no longer be trusted by the zone. This cannot be undone.`}</p>
+                    <Action
+                      action={href(`devices/${encodeURIComponent(d.name)}/revoke`)}
+                      label={`Revoke ${d.name}`}
+                      danger={true}
+                    />
+                  </details>
+                )}
+              </td>
+            ) : null}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+const AppTable = ({ apps, actions }: { apps: AppStatus[]; actions: boolean }) =>
+  apps.length === 0 ? (
+    <p class="muted">No apps installed.</p>
+  ) : (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>App</th>
+            <th>State</th>
+            <th>Runs on</th>
+            <th>Version</th>
+            {actions ? <th /> : null}
+          </tr>
+        </thead>
+        <tbody>
+          {apps.map((a) => (
+            <tr>
+              <td>
+                <a href={href(`apps/${encodeURIComponent(a.app)}`)}>{a.app}</a>
+                {a.exposure === "public" ? <span class="muted"> (public)</span> : null}
+              </td>
+              <td>
+                <Tag value={a.state} />
+                {a.error ? <div class="muted">{a.error}</div> : null}
+              </td>
+              <td>{a.device ?? "no device"}</td>
+              <td>{a.version}</td>
+              {actions ? (
+                <td>
+                  {a.desired === "running" ? (
+                    <Action action={href(`apps/${encodeURIComponent(a.app)}/stop`)} label="Stop" />
+                  ) : (
+                    <Action
+                      action={href(`apps/${encodeURIComponent(a.app)}/start`)}
+                      label="Start"
+                    />
+                  )}{" "}
+                  <Action
+                    action={href(`apps/${encodeURIComponent(a.app)}/remove`)}
+                    label="Remove"
+                    danger={true}
+                  />{" "}
+                  <a href={`/apps/${encodeURIComponent(a.app)}/`}>Open</a>
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+
+const BackupTable = ({ targets }: { targets: BackupTarget[] }) =>
+  targets.length === 0 ? (
+    <p class="warn">No backup target: the zone's data is not backed up outside it.</p>
+  ) : (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Target</th>
+            <th>Last backup</th>
+            <th>Last verified restore</th>
+          </tr>
+        </thead>
+        <tbody>
+          {targets.map((t) => (
+            <tr>
+              <td>
+                {t.name}
+                <div class="muted">{t.url}</div>
+              </td>
+              <td>
+                {t.lastBackup
+                  ? `${t.lastBackup.at} (snapshot ${t.lastBackup.snapshot.slice(0, 8)})`
+                  : "never"}
+                {t.lastBackupError && (!t.lastBackup || t.lastBackupError.at > t.lastBackup.at) ? (
+                  <div class="warn">{`Failed ${t.lastBackupError.at}: ${t.lastBackupError.message}`}</div>
+                ) : null}
+              </td>
+              <td>
+                {t.lastVerify ? (
+                  <>
+                    {t.lastVerify.at} <Tag value={t.lastVerify.ok ? "sound" : "damaged"} />
+                  </>
+                ) : (
+                  "never"
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+
+const SnapshotList = ({ snapshots }: { snapshots: Snapshot[] }) => {
+  if (snapshots.length === 0) return <p class="muted">None yet.</p>;
+  const bars: Bar[] = snapshots.map((s) => ({
+    label: s.time.slice(0, 16).replace("T", " "),
+    value: s.bytes,
+  }));
+  return (
+    <>
+      <BarChart title="Size of each snapshot" bars={bars} format={formatBytes} />
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Snapshot</th>
+              <th>Taken</th>
+              <th>Files</th>
+              <th>Size</th>
+              <th>New</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...snapshots].reverse().map((s) => (
+              <tr>
+                <td>
+                  <code>{s.id.slice(0, 8)}</code>
+                </td>
+                <td>{s.time}</td>
+                <td>{s.files}</td>
+                <td>{formatBytes(s.bytes)}</td>
+                <td>{formatBytes(s.addedBytes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+};
+
+const TrafficCharts = ({
+  series,
+}: {
+  series: { app: string; points: { at: string; requests: number }[] }[];
+}) => {
+  if (series.length === 0)
+    return <p class="muted">No requests through this gateway in the last day.</p>;
+  const now = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  return (
+    <>
+      {series.map(({ app, points }) => {
+        const byHour = new Map(points.map((p) => [Date.parse(p.at), p.requests]));
+        const bars: Bar[] = Array.from({ length: 24 }, (_, i) => {
+          const at = now - (23 - i) * HOUR_MS;
+          return { label: new Date(at).toISOString().slice(11, 16), value: byHour.get(at) ?? 0 };
+        });
+        return (
+          <>
+            <h3>{app}</h3>
+            <BarChart
+              title={`Requests to ${app} per hour, last 24 hours`}
+              bars={bars}
+              format={(n) => String(Math.round(n))}
+            />
+          </>
+        );
+      })}
+    </>
+  );
+};
+
+const DeviceSelect = ({ names }: { names: string[] }) => (
+  <label>
+    Run it on
+    <select name="device">
+      <option value="">the device its manifest names, or any</option>
+      {names.map((name) => (
+        <option value={name}>{name}</option>
+      ))}
+    </select>
+  </label>
+);
