@@ -57,6 +57,16 @@ export const rootCommand: CommandDef = {
     ),
     "login-link": load(() => import("./login-link.ts")),
     panel: load(() => import("./panel.ts")),
+    agent: defineGroup(
+      { name: "agent", description: "AI agents: access granted by scope, every call recorded" },
+      {
+        grant: load(() => import("./agent/grant.ts")),
+        list: load(() => import("./agent/list.ts")),
+        revoke: load(() => import("./agent/revoke.ts")),
+        log: load(() => import("./agent/log.ts")),
+      },
+    ),
+    mcp: load(() => import("./mcp.ts")),
     traffic: load(() => import("./traffic.ts")),
     rule: defineGroup(
       { name: "rule", description: "Access rules every gateway enforces (parental control)" },

@@ -21,6 +21,7 @@ export class GatewayHost {
       timeZone?: string;
       backendTimeoutMs?: number;
       panel: (request: Request) => Promise<Response>;
+      mcp: (request: Request) => Promise<Response>;
     },
   ) {}
 

@@ -11,6 +11,7 @@ export type Route =
   | { readonly kind: "ndn"; readonly id: string }
   | { readonly kind: "login" }
   | { readonly kind: "panel" }
+  | { readonly kind: "mcp" }
   | { readonly kind: "home" }
   | { readonly kind: "unknown-host" };
 
@@ -18,6 +19,8 @@ export type Route =
 export const LOGIN_PATH = "/_bucky/login";
 /** The zone's control panel (zone-only): everything under it. */
 export const PANEL_PATH = "/_bucky/panel";
+/** AI agents' Model Context Protocol endpoint (streamable HTTP, a bearer token). */
+export const MCP_PATH = "/mcp";
 
 export function route(
   hostHeader: string | null,
@@ -34,6 +37,7 @@ export function route(
   const [path] = pathAndQuery.split("?") as [string];
   if (path === LOGIN_PATH) return { kind: "login" };
   if (path === PANEL_PATH || path.startsWith(`${PANEL_PATH}/`)) return { kind: "panel" };
+  if (path === MCP_PATH) return { kind: "mcp" };
   if (path.startsWith("/ndn/")) return { kind: "ndn", id: path.slice("/ndn/".length) };
   const match = /^\/apps\/([^/?]+)(\/.*)?$/.exec(pathAndQuery);
   if (match) {

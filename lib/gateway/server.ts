@@ -52,6 +52,8 @@ export interface GatewayOptions {
   readonly timeZone?: string;
   /** The control panel, for a request with a session. */
   readonly panel: (request: Request) => Promise<Response>;
+  /** AI agents' MCP endpoint (which checks their tokens itself). */
+  readonly mcp: (request: Request) => Promise<Response>;
 }
 
 export interface RunningGateway {
@@ -143,6 +145,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         }
         return finish("", await options.panel(request));
       }
+      case "mcp":
+        return finish("", await options.mcp(request));
       case "ndn":
         return finish("", await servePublicObject(node, target.id, request));
       case "home":

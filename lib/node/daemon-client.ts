@@ -50,3 +50,26 @@ export async function requestDaemon<T = unknown>(
     error?.hint,
   );
 }
+
+/** A fetch that goes to the home's daemon (a request to any host is sent to it). */
+export function daemonFetch(home: string): (request: Request) => Promise<Response> {
+  const socket = homePaths(home).daemonSocket;
+  return async (request) => {
+    const url = new URL(request.url);
+    try {
+      return await fetch(`http://localhost${url.pathname}${url.search}`, {
+        method: request.method,
+        headers: request.headers,
+        ...(request.body ? { body: await request.arrayBuffer() } : {}),
+        unix: socket,
+      });
+    } catch (error) {
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `the bucky daemon for ${home} is not running`,
+        `Start it with \`bucky daemon --home ${home}\`.`,
+        { cause: error },
+      );
+    }
+  };
+}

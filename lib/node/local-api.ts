@@ -7,6 +7,8 @@ import { Hono } from "hono";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
+import { type AuditEntry, readAudit, recordCall } from "../agent/audit.ts";
+import { checkAgentToken, grantAgent, listAgents, revokeAgent } from "../agent/grants.ts";
 import { installApp, installArchive, installStoredPackage, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
@@ -38,6 +40,9 @@ import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 
 const STATE_PREFIX = "/v1/state/";
+
+/** How long an agent's grant lasts unless it says. */
+const DEFAULT_AGENT_TTL_MS = 30 * 24 * 3600_000;
 
 export interface LocalServices {
   /** How long a device's heartbeat keeps its `any` apps with it. */
@@ -220,6 +225,44 @@ export function createLocalApp(
       scheduler.runNow(typeof body.target === "string" && body.target ? body.target : undefined),
     );
   });
+  app.post("/v1/agents", async (c) => {
+    const body = (await jsonBody(c)) as {
+      name?: unknown;
+      read?: unknown;
+      write?: unknown;
+      act?: unknown;
+      ttlMs?: unknown;
+    };
+    const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+    return c.json(
+      grantAgent(node, {
+        name: String(body.name ?? ""),
+        read: list(body.read),
+        write: list(body.write),
+        act: list(body.act),
+        ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
+      }),
+    );
+  });
+  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db) }));
+  app.post("/v1/agents/:name/revoke", (c) => c.json(revokeAgent(node, c.req.param("name"))));
+  app.post("/v1/agents/check", async (c) => {
+    const body = (await jsonBody(c)) as { token?: unknown };
+    return c.json(checkAgentToken(node, String(body.token ?? "")));
+  });
+  app.post("/v1/agents/audit", async (c) => {
+    const entry = (await jsonBody(c)) as Omit<AuditEntry, "at">;
+    recordCall(node.db, entry, node.now());
+    return c.json({ recorded: true });
+  });
+  app.get("/v1/agents/log", (c) =>
+    c.json({
+      entries: readAudit(node.db, {
+        ...(c.req.query("agent") ? { agent: c.req.query("agent") as string } : {}),
+        limit: Math.min(1000, Number(c.req.query("limit") ?? 100)),
+      }),
+    }),
+  );
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
     c.json({

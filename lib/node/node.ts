@@ -10,6 +10,7 @@ import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { AgentEndpoint } from "../agent/http.ts";
 import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -34,6 +35,7 @@ import { standingOf } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
+import { LocalApi } from "./local-client.ts";
 import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
@@ -142,8 +144,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       liveWindowMs,
       log,
       ...options.gateway,
-      // The control panel acts through the local API, as the CLI does.
+      // The control panel and agents act through the local API, as the CLI does.
       panel: async (request) => panel.fetch(request),
+      mcp: (request) => agents.handle(request),
     });
     const localApp = createLocalApp(node, log, onBug, {
       liveWindowMs,
@@ -151,6 +154,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       backups: () => backups?.schedule,
     });
     const panel = createPanel((request) => localApp.fetch(request));
+    const agents = new AgentEndpoint(
+      new LocalApi((request) => localApp.fetch(request)),
+      paths,
+      options.now,
+    );
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
       fetch: (request) => localApp.fetch(request),

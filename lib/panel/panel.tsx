@@ -10,10 +10,10 @@ import type { Child } from "hono/jsx";
 import { renderSVG } from "uqr";
 import type { AppStatus } from "../apps/status.ts";
 import { PANEL_PATH } from "../gateway/routing.ts";
+import { type ApiError, type ApiFetch, type ApiResult, LocalApi } from "../node/local-client.ts";
 import { formatBytes } from "../units.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import type { ZoneStatus } from "../zone/status.ts";
-import { Api, type ApiError, type ApiFetch, type ApiResult } from "./api.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import { Action, href, Layout, type Notice, Tag } from "./layout.tsx";
 
@@ -40,7 +40,7 @@ type Status = Omit<ZoneStatus, "home" | "devices" | "backup" | "gateway"> & {
 };
 
 export function createPanel(fetch: ApiFetch): Hono {
-  const api = new Api(fetch);
+  const api = new LocalApi(fetch);
   const app = new Hono({ strict: false }).basePath(PANEL_PATH);
 
   /** A page: the zone's name in the frame, and the notice the last action left. */

@@ -35,6 +35,7 @@ describe("state database", () => {
       )
       .all();
     expect(tables.map((table) => table.name)).toEqual([
+      "agent_audit",
       "changesets",
       "invites",
       "node",

@@ -7,9 +7,10 @@ import type { Database } from "bun:sqlite";
 import { BuckyError } from "../errors.ts";
 import initial from "./migrations/0001-initial.sql" with { type: "text" };
 import gateway from "./migrations/0002-gateway.sql" with { type: "text" };
+import agents from "./migrations/0003-agents.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
-export const MIGRATIONS: readonly string[] = [initial, gateway];
+export const MIGRATIONS: readonly string[] = [initial, gateway, agents];
 
 export function migrate(sqlite: Database, path: string): void {
   const current = userVersion(sqlite);

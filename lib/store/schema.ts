@@ -2,7 +2,15 @@
  * Drizzle's view of the state database. The SQL in migrations/ is what creates it; this
  * file must describe the same tables (a test compares them).
  */
-import { blob, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+import {
+  blob,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  unique,
+} from "drizzle-orm/sqlite-core";
 
 export const node = sqliteTable("node", {
   id: integer("id").primaryKey(),
@@ -76,3 +84,18 @@ export const usedLogins = sqliteTable("used_logins", {
   nonce: text("nonce").primaryKey(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+export const agentAudit = sqliteTable(
+  "agent_audit",
+  {
+    id: integer("id").primaryKey(),
+    at: integer("at").notNull(),
+    agent: text("agent").notNull(),
+    tool: text("tool").notNull(),
+    arguments: text("arguments").notNull(),
+    dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    outcome: text("outcome").notNull(),
+  },
+  (table) => [index("agent_audit_by_agent").on(table.agent, table.at)],
+);

@@ -1,7 +1,7 @@
 /**
- * The panel's way to do anything: the daemon's local HTTP API, the one the CLI uses,
- * called in process. An error comes back as the API's own (code, message, hint), which
- * the panel shows as it is.
+ * A client of the daemon's local HTTP API (the one the CLI uses), for the control panel
+ * and the agents' tools: in process, or over the home's Unix socket. An error comes back
+ * as the API's own (code, message, hint), to be shown as it is.
  */
 export type ApiFetch = (request: Request) => Response | Promise<Response>;
 
@@ -15,7 +15,7 @@ export type ApiResult<T> =
   | { readonly ok: true; readonly data: T }
   | { readonly ok: false; readonly error: ApiError };
 
-export class Api {
+export class LocalApi {
   constructor(private readonly fetch: ApiFetch) {}
 
   get<T>(path: string): Promise<ApiResult<T>> {

@@ -1,0 +1,77 @@
+/** `bucky agent grant <name>`: a token that gives an AI agent exactly this access. */
+import type { AgentRecord } from "../../lib/agent/grants.ts";
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { defineBuckyCommand } from "../command.ts";
+import { parseDuration } from "../duration.ts";
+
+const list = (text: string | undefined) =>
+  text
+    ? text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+
+export default defineBuckyCommand({
+  meta: {
+    name: "grant",
+    description:
+      "Give an AI agent a token for exactly the access named (and nothing the device cannot do itself)",
+    examples: [
+      "bucky agent grant helper --read status,apps,data/notes",
+      "bucky agent grant tidy --read data/inbox --write data/inbox --ttl 7d",
+      "bucky agent grant ops --read status,apps --act app.start,app.stop,backup.run",
+    ],
+  },
+  args: {
+    name: {
+      type: "positional",
+      required: true,
+      description: "A name for the agent (lowercase letters, digits, dashes)",
+    },
+    read: {
+      type: "string",
+      valueHint: "scopes",
+      description:
+        "What it may read: status, apps, objects, state, state:<prefix>, data, data/<dir>",
+    },
+    write: {
+      type: "string",
+      valueHint: "scopes",
+      description: "Where it may write: data, data/<dir>",
+    },
+    act: {
+      type: "string",
+      valueHint: "actions",
+      description: "What it may do: app.start, app.stop, backup.run",
+    },
+    ttl: {
+      type: "string",
+      valueHint: "duration",
+      description: "How long the token works (default: 30d)",
+    },
+  },
+  run: (args, context) =>
+    requestDaemon<{ token: string; record: AgentRecord }>(context.home, "POST", "/v1/agents", {
+      name: args.name,
+      read: list(args.read),
+      write: list(args.write),
+      act: list(args.act),
+      ttlMs: parseDuration(args.ttl ?? "30d", "--ttl"),
+    }),
+  text: ({ token, record }) =>
+    [
+      `Agent ${record.agent} may ${[
+        record.scopes.read.length ? `read ${record.scopes.read.join(", ")}` : "",
+        record.scopes.write.length ? `write ${record.scopes.write.join(", ")}` : "",
+        record.scopes.act.length ? `do ${record.scopes.act.join(", ")}` : "",
+      ]
+        .filter(Boolean)
+        .join("; ")}, until ${record.expiresAt}.`,
+      "Its token (shown once; keep it as secret as a password):",
+      "",
+      token,
+      "",
+      "On this device: bucky mcp --token <token>. Remotely: POST https://<gateway>/mcp with Authorization: Bearer <token>.",
+    ].join("\n"),
+});

@@ -1,0 +1,31 @@
+/** `bucky agent log`: what agents did through this device, newest first. */
+import type { AuditEntry } from "../../lib/agent/audit.ts";
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: { name: "log", description: "Show what AI agents did through this device, newest first" },
+  args: {
+    agent: { type: "string", valueHint: "name", description: "Only this agent" },
+    limit: {
+      type: "string",
+      valueHint: "n",
+      description: "At most this many entries (default: 100)",
+    },
+  },
+  run: (args, context) =>
+    requestDaemon<{ entries: AuditEntry[] }>(
+      context.home,
+      "GET",
+      `/v1/agents/log?limit=${Number(args.limit ?? 100)}${args.agent ? `&agent=${encodeURIComponent(args.agent)}` : ""}`,
+    ),
+  text: ({ entries }) =>
+    entries.length === 0
+      ? "No agent has done anything here yet."
+      : entries
+          .map(
+            (e) =>
+              `${e.at}  ${e.agent}  ${e.tool}${e.dryRun ? " (dry run)" : ""}  ${JSON.stringify(e.arguments)}  ${e.ok ? "ok" : "REFUSED/FAILED"}: ${e.outcome.split("\n")[0]?.slice(0, 120)}`,
+          )
+          .join("\n"),
+});

@@ -1,0 +1,56 @@
+/**
+ * AI agents over the network: a gateway's `/mcp`, streamable HTTP, with the agent's
+ * token as a bearer token. Stateless: each request gets its own server and transport, so
+ * any gateway of the zone can answer any call, and nothing is kept between them but each
+ * agent's rate limit.
+ */
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { TokenBucket } from "../gateway/limits.ts";
+import type { HomePaths } from "../home.ts";
+import type { LocalApi } from "../node/local-client.ts";
+import { createAgentServer } from "./mcp.ts";
+
+export class AgentEndpoint {
+  private readonly limits = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly api: LocalApi,
+    private readonly paths: HomePaths,
+    private readonly now: () => number,
+  ) {}
+
+  async handle(request: Request): Promise<Response> {
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (!token) {
+      return Response.json(
+        {
+          jsonrpc: "2.0",
+          error: {
+            code: -32001,
+            message:
+              "an agent token is needed: Authorization: Bearer <token> (from `bucky agent grant`)",
+          },
+          id: null,
+        },
+        { status: 401, headers: { "www-authenticate": "Bearer" } },
+      );
+    }
+    const server = createAgentServer({
+      api: this.api,
+      token,
+      paths: this.paths,
+      now: this.now,
+      limits: this.limits,
+    });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    await server.connect(transport);
+    try {
+      return await transport.handleRequest(request);
+    } finally {
+      void server.close();
+    }
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * The Model Context Protocol server an AI agent talks to: the same tools whether it runs
+ * on stdio (`bucky mcp`) or over streamable HTTP (a gateway's `/mcp`). Every call is
+ * checked against the agent's token afresh (so a revocation bites at once), limited in
+ * rate, held to the token's scopes, done through the daemon's local API (the CLI's), and
+ * written to the audit log with how it went. Whatever changes something can be tried
+ * with `dryRun`, which says what would happen and changes nothing.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import {
+  type AgentGrant,
+  type AgentScopes,
+  mayReadState,
+  mayUseData,
+} from "../../protocol/agent-token.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
+import { TokenBucket } from "../gateway/limits.ts";
+import type { HomePaths } from "../home.ts";
+import { ObjectStore } from "../ndn/store.ts";
+import type { LocalApi } from "../node/local-client.ts";
+
+/** Calls an agent may make: a steady 5 a second, 20 at once. */
+const RATE_PER_S = 5;
+const BURST = 20;
+/** Reads return at most this much of a file or object. */
+const MAX_READ_BYTES = 1024 * 1024;
+const MAX_SEARCH_RESULTS = 50;
+/** What dataRelative makes of a path that tries to leave the data directory. */
+const INVALID_PATH = "\0invalid";
+
+export interface AgentContext {
+  readonly api: LocalApi;
+  readonly token: string;
+  readonly paths: HomePaths;
+  readonly now: () => number;
+  /** Each agent's rate limit, shared by its calls (and its connections). */
+  readonly limits: Map<string, TokenBucket>;
+}
+
+type Text = { content: { type: "text"; text: string }[]; isError?: boolean };
+
+export function createAgentServer(context: AgentContext): McpServer {
+  const server = new McpServer({ name: "bucky", version: "1" });
+  const data = dataDir(context.paths);
+
+  /**
+   * One tool call: the token checked, the rate limited, the scope checked, the work
+   * done, and the call audited, whatever happened.
+   */
+  const call = async (
+    tool: string,
+    args: Record<string, unknown>,
+    allowed: (scopes: AgentScopes) => string | undefined,
+    work: (grant: AgentGrant) => Promise<unknown>,
+  ): Promise<Text> => {
+    const dryRun = args.dryRun === true;
+    const checked = await context.api.post<AgentGrant>("/v1/agents/check", {
+      token: context.token,
+    });
+    if (!checked.ok) return refusal(checked.error.message, checked.error.hint);
+    const grant = checked.data;
+    const audit = (ok: boolean, outcome: string) =>
+      context.api.post("/v1/agents/audit", {
+        agent: grant.agent,
+        tool,
+        arguments: redact(args),
+        dryRun,
+        ok,
+        outcome,
+      });
+    let bucket = context.limits.get(grant.agent);
+    if (!bucket) {
+      bucket = new TokenBucket(RATE_PER_S, BURST, context.now);
+      context.limits.set(grant.agent, bucket);
+    }
+    const slot = bucket.take();
+    if (!slot.ok) {
+      await audit(false, "rate limited");
+      return refusal(
+        `too many calls: ${grant.agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
+      );
+    }
+    const denied = allowed(grant.scopes);
+    if (denied) {
+      await audit(false, `refused: ${denied}`);
+      return refusal(
+        `not allowed: ${denied}`,
+        "The owner can grant more with `bucky agent grant`.",
+      );
+    }
+    try {
+      const result = await work(grant);
+      const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
+      await audit(true, text.slice(0, 500));
+      return { content: [{ type: "text", text }] };
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      await audit(false, error.message);
+      return refusal(error.message, error.hint);
+    }
+  };
+
+  const needsRead = (scope: string) => (scopes: AgentScopes) =>
+    scopes.read.includes(scope) ? undefined : `reading ${scope} was not granted`;
+  const needsAct = (action: string) => (scopes: AgentScopes) =>
+    (scopes.act as readonly string[]).includes(action) ? undefined : `${action} was not granted`;
+  const fromApi = async <T>(
+    result: Promise<
+      { ok: true; data: T } | { ok: false; error: { code: string; message: string; hint?: string } }
+    >,
+  ) => {
+    const answer = await result;
+    if (answer.ok) return answer.data;
+    throw new BuckyError("E_UNAVAILABLE", answer.error.message, answer.error.hint);
+  };
+  const dryRun = z.boolean().optional().describe("Say what would happen, and change nothing");
+
+  server.registerTool(
+    "zone_status",
+    {
+      description:
+        "The zone at a glance: its name, devices, and how safe its data is (the reliability level and its warnings).",
+    },
+    () =>
+      call("zone_status", {}, needsRead("status"), () => fromApi(context.api.get("/v1/status"))),
+  );
+  server.registerTool(
+    "list_devices",
+    { description: "The zone's devices: online or not, how they are reached, when last seen." },
+    () =>
+      call("list_devices", {}, needsRead("status"), () => fromApi(context.api.get("/v1/devices"))),
+  );
+  server.registerTool(
+    "list_apps",
+    {
+      description:
+        "The apps installed in the zone: their state, version, and the device each runs on.",
+    },
+    () => call("list_apps", {}, needsRead("apps"), () => fromApi(context.api.get("/v1/apps"))),
+  );
+  server.registerTool(
+    "read_state",
+    {
+      description: "Read one key of the zone's key/value state.",
+      inputSchema: { key: z.string().min(1).max(512).describe("The key, like apps/music/volume") },
+    },
+    (args) =>
+      call(
+        "read_state",
+        args,
+        (s) =>
+          mayReadState(s, args.key) ? undefined : `reading state key ${args.key} was not granted`,
+        () =>
+          fromApi(
+            context.api.get(`/v1/state/${encodeURIComponent(args.key).replaceAll("%2F", "/")}`),
+          ),
+      ),
+  );
+  server.registerTool(
+    "list_state",
+    {
+      description:
+        "List the keys of the zone state under a prefix, with their values (only those the agent may read).",
+      inputSchema: {
+        prefix: z
+          .string()
+          .max(512)
+          .default("")
+          .describe("A key prefix, like apps/ (empty for all)"),
+      },
+    },
+    (args) =>
+      call(
+        "list_state",
+        args,
+        (s) =>
+          s.read.some((scope) => scope === "state" || scope.startsWith("state:"))
+            ? undefined
+            : "reading the state was not granted",
+        async (grant) => {
+          const listed = await fromApi(
+            context.api.get<{ entries: { key: string }[] }>(
+              `/v1/state?prefix=${encodeURIComponent(args.prefix)}`,
+            ),
+          );
+          return {
+            entries: listed.entries.filter((entry) => mayReadState(grant.scopes, entry.key)),
+          };
+        },
+      ),
+  );
+  server.registerTool(
+    "read_file",
+    {
+      description:
+        "Read a file in the owner's data directory (text as is, other files as base64), up to 1 MiB.",
+      inputSchema: {
+        path: z
+          .string()
+          .min(1)
+          .max(1024)
+          .describe("The file's path inside the data directory, like notes/todo.txt"),
+      },
+    },
+    (args) => {
+      const path = dataRelative(args.path);
+      return call(
+        "read_file",
+        args,
+        (s) => dataScope(s, "read", path),
+        async () => readDataFile(data, path),
+      );
+    },
+  );
+  server.registerTool(
+    "search_files",
+    {
+      description:
+        "Find files in the owner's data directory whose name or text contains a phrase (case does not matter); up to 50 matches, with the matching line.",
+      inputSchema: {
+        query: z.string().min(1).max(200).describe("What to look for"),
+        path: z
+          .string()
+          .max(1024)
+          .default("")
+          .describe("Only under this directory of the data directory"),
+      },
+    },
+    (args) => {
+      const path = dataRelative(args.path);
+      // Any readable part of the data directory may be searched from; only what may be
+      // read is reported.
+      const searchable = (s: AgentScopes) =>
+        path === INVALID_PATH
+          ? "paths may not climb out of the data directory"
+          : s.read.some((scope) => scope === "data" || scope.startsWith("data/"))
+            ? undefined
+            : "reading the data directory was not granted";
+      return call("search_files", args, searchable, async (grant) =>
+        searchData(data, path, args.query, grant.scopes),
+      );
+    },
+  );
+  server.registerTool(
+    "read_object",
+    {
+      description:
+        "Read named data by its id (sha256:… or clist:…), as stored with `bucky put`, up to 1 MiB.",
+      inputSchema: { id: z.string().min(1).max(80).describe("The object's id") },
+    },
+    (args) =>
+      call("read_object", args, needsRead("objects"), async () => {
+        const parsed = parseObjectId(args.id);
+        if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${args.id} is not an object id`);
+        const bytes = new ObjectStore(context.paths.ndnDir).readObject(parsed.id);
+        if (!bytes) throw new BuckyError("E_NOT_FOUND", `this device does not hold ${parsed.id}`);
+        return contentOf(bytes);
+      }),
+  );
+  for (const [tool, action, verb] of [
+    ["start_app", "app.start", "start"],
+    ["stop_app", "app.stop", "stop"],
+  ] as const) {
+    server.registerTool(
+      tool,
+      {
+        description: `${verb === "start" ? "Start" : "Stop"} an app of the zone (on whichever device runs it).`,
+        inputSchema: { app: z.string().min(1).max(64).describe("The app's name"), dryRun },
+      },
+      (args) =>
+        call(tool, args, needsAct(action), async () => {
+          const app = encodeURIComponent(args.app);
+          const status = await fromApi(
+            context.api.get<{ state: string; desired: string; device: string | null }>(
+              `/v1/apps/${app}`,
+            ),
+          );
+          if (args.dryRun)
+            return `Would ${verb} ${args.app}: it is now ${status.state} (wanted ${status.desired}) on ${status.device ?? "no device"}.`;
+          await fromApi(context.api.post(`/v1/apps/${app}/${verb}`));
+          return `${args.app} will ${verb} (it was ${status.state}).`;
+        }),
+    );
+  }
+  server.registerTool(
+    "run_backup",
+    {
+      description: "Back the zone up now, to one target or to each.",
+      inputSchema: {
+        target: z.string().max(32).optional().describe("The target's name (default: each)"),
+        dryRun,
+      },
+    },
+    (args) =>
+      call("run_backup", args, needsAct("backup.run"), async () => {
+        if (args.dryRun) {
+          const { targets } = await fromApi(
+            context.api.get<{ targets: { name: string; lastBackup?: { at: string } }[] }>(
+              "/v1/backups",
+            ),
+          );
+          const chosen = targets.filter((t) => !args.target || t.name === args.target);
+          if (chosen.length === 0) throw new BuckyError("E_NOT_FOUND", "no such backup target");
+          return `Would back up to ${chosen.map((t) => `${t.name} (last backup ${t.lastBackup?.at ?? "never"})`).join(", ")}.`;
+        }
+        return fromApi(
+          context.api.post("/v1/backups/run", args.target ? { target: args.target } : {}),
+        );
+      }),
+  );
+  server.registerTool(
+    "put_file",
+    {
+      description:
+        "Write a text file into the owner's data directory (creating its directories, replacing a file there).",
+      inputSchema: {
+        path: z
+          .string()
+          .min(1)
+          .max(1024)
+          .describe("Where, inside the data directory, like notes/summary.md"),
+        content: z.string().max(MAX_READ_BYTES).describe("The file's text"),
+        dryRun,
+      },
+    },
+    (args) => {
+      const path = dataRelative(args.path);
+      return call(
+        "put_file",
+        args,
+        (s) => dataScope(s, "write", path),
+        async () => writeDataFile(data, path, args.content, args.dryRun === true),
+      );
+    },
+  );
+  return server;
+}
+
+function refusal(message: string, hint?: string): Text {
+  return {
+    content: [{ type: "text", text: hint ? `${message}\n${hint}` : message }],
+    isError: true,
+  };
+}
+
+/** What the audit keeps of arguments: a file's content is summed up, not copied. */
+function redact(args: Record<string, unknown>): Record<string, unknown> {
+  return typeof args.content === "string"
+    ? { ...args, content: `${args.content.length} characters` }
+    : args;
+}
+
+function dataDir(paths: HomePaths): string {
+  return join(paths.home, "data");
+}
+
+/**
+ * A path inside the data directory, normalized: no absolute paths, no `..`, no NUL.
+ * Refused as an error the agent sees (the scope check comes after, on this form).
+ */
+function dataRelative(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.replaceAll("\\", "/").split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === ".." || part.includes("\0")) return INVALID_PATH;
+    parts.push(part);
+  }
+  return parts.join("/");
+}
+
+function dataScope(scopes: AgentScopes, mode: "read" | "write", path: string): string | undefined {
+  if (path === INVALID_PATH) return "paths may not climb out of the data directory";
+  return mayUseData(scopes, mode, path)
+    ? undefined
+    : `${mode === "read" ? "reading" : "writing"} data/${path} was not granted`;
+}
+
+/** The file's real location, refused if a link leads it out of the data directory. */
+function insideData(data: string, path: string): string {
+  const full = join(data, path);
+  if (!existsSync(full)) throw new BuckyError("E_NOT_FOUND", `data/${path} does not exist`);
+  const real = realpathSync(full);
+  const root = realpathSync(data);
+  if (real !== root && !real.startsWith(`${root}/`))
+    throw new BuckyError("E_PERMISSION", `data/${path} leads outside the data directory`);
+  return real;
+}
+
+function readDataFile(data: string, path: string): unknown {
+  const real = insideData(data, path);
+  const stat = statSync(real);
+  if (stat.isDirectory()) {
+    return {
+      directory: `data/${path}`,
+      entries: readdirSync(real, { withFileTypes: true })
+        .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+        .sort(),
+    };
+  }
+  const bytes = readFileSync(real).subarray(0, MAX_READ_BYTES);
+  return {
+    path: `data/${path}`,
+    size: stat.size,
+    truncated: stat.size > MAX_READ_BYTES,
+    ...contentOf(bytes),
+  };
+}
+
+function contentOf(bytes: Uint8Array): { text: string } | { base64: string } {
+  try {
+    return {
+      text: new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, MAX_READ_BYTES)),
+    };
+  } catch {
+    return { base64: Buffer.from(bytes.subarray(0, MAX_READ_BYTES)).toString("base64") };
+  }
+}
+
+function searchData(data: string, under: string, query: string, scopes: AgentScopes): unknown {
+  const needle = query.toLowerCase();
+  const matches: { path: string; line?: string }[] = [];
+  const walk = (rel: string) => {
+    if (matches.length >= MAX_SEARCH_RESULTS) return;
+    const full = join(data, rel);
+    for (const entry of readdirSync(full, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      if (matches.length >= MAX_SEARCH_RESULTS) return;
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && mayUseData(scopes, "read", path)) {
+        if (entry.name.toLowerCase().includes(needle)) {
+          matches.push({ path: `data/${path}` });
+          continue;
+        }
+        const size = statSync(join(data, path)).size;
+        if (size > MAX_READ_BYTES) continue;
+        const text = readFileSync(join(data, path), "utf8");
+        const line = text.split("\n").find((l) => l.toLowerCase().includes(needle));
+        if (line !== undefined) matches.push({ path: `data/${path}`, line: line.slice(0, 300) });
+      }
+      // Links are not followed: a search stays inside the data directory.
+    }
+  };
+  insideData(data, under);
+  walk(under);
+  return { query, matches, complete: matches.length < MAX_SEARCH_RESULTS };
+}
+
+function writeDataFile(data: string, path: string, content: string, dryRun: boolean): string {
+  const full = join(data, path);
+  // Every existing part of the way must be a real directory inside the data directory.
+  let existing = dirname(full);
+  while (!existsSync(existing)) existing = dirname(existing);
+  insideData(data, existing === data ? "" : existing.slice(data.length + 1));
+  const before = existsSync(full) ? lstatSync(full) : undefined;
+  if (before && !before.isFile())
+    throw new BuckyError("E_INVALID_INPUT", `data/${path} is not a regular file`);
+  const what = before ? `replace data/${path} (${before.size} bytes)` : `create data/${path}`;
+  const size = Buffer.byteLength(content);
+  if (dryRun) return `Would ${what} with ${size} bytes.`;
+  mkdirSync(dirname(full), { recursive: true });
+  const temp = join(dirname(full), `.${randomBytes(4).toString("hex")}.tmp`);
+  writeFileSync(temp, content, { mode: 0o644 });
+  renameSync(temp, full);
+  return `Did ${what} with ${size} bytes.`;
+}
