@@ -156,7 +156,17 @@ function checkArguments(args: ArgsDef, tokens: readonly string[], path: string):
     const [spelled, inlineValue] = splitFlag(token);
     const negated = spelled.startsWith("no-") ? flags.get(spelled.slice(3)) : undefined;
     const def = flags.get(spelled) ?? (negated?.type === "boolean" ? negated : undefined);
-    if (!def) throw new BuckyError("E_USAGE", `${path} has no option ${token.split("=")[0]}`, help);
+    if (!def) {
+      const asValue =
+        positionalSlots > 0 && !token.startsWith("--")
+          ? ` If ${token} is a value, put -- before it: \`${path} -- ${token}\`.`
+          : "";
+      throw new BuckyError(
+        "E_USAGE",
+        `${path} has no option ${token.split("=")[0]}`,
+        `${help}${asValue}`,
+      );
+    }
     if ((def.type === "string" || def.type === "enum") && inlineValue === undefined) {
       const value = tokens[i + 1];
       if (value === undefined || value.startsWith("--")) {

@@ -68,6 +68,19 @@ describe("help and version", () => {
     );
   });
 
+  test("a value that starts with a dash is taken after --, as the hint says", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const asOption = await bucky(["get", "-abc", "--home", home, "--json"]);
+    expect(jsonError(asOption)).toMatchObject({
+      code: "E_USAGE",
+      message: "bucky get has no option -abc",
+      hint: expect.stringContaining("`bucky get -- -abc`"),
+    });
+    const asValue = await bucky(["get", "-o", "out", "--home", home, "--json", "--", "-abc"]);
+    expect(jsonError(asValue).message).toBe("-abc is not an object id");
+  });
+
   test("an unknown log level is a usage error", async () => {
     const result = await bucky(["status", "--log-level", "loud", "--json"]);
     expect(result.exitCode).toBe(2);

@@ -59,7 +59,7 @@ export function createInvite(
     );
   }
   const owner = zone.ownerKey();
-  const id = toBase64url(randomBytes(INVITE_ID_BYTES));
+  const id = inviteId();
   const secret = new Uint8Array(randomBytes(INVITE_SECRET_BYTES));
   const now = zone.now();
   const expiresAt = now + options.ttlMs;
@@ -131,4 +131,15 @@ export function revokeInvite(zone: ZoneWriter, id: string): InviteRecord {
   zone.log.info("invitation revoked", { id });
   const record = listInvites(zone).find((invite) => invite.id === id);
   return record as InviteRecord;
+}
+
+/**
+ * A fresh invitation id. People type it after `bucky invite revoke`, so it never starts
+ * with "-", which would read as an option.
+ */
+function inviteId(): string {
+  for (;;) {
+    const id = toBase64url(randomBytes(INVITE_ID_BYTES));
+    if (!id.startsWith("-")) return id;
+  }
 }
