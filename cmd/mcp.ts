@@ -41,6 +41,7 @@ export default defineBuckyCommand({
       token,
       paths: homePaths(context.home),
       now: context.now,
+      log: context.log,
       limits: new Map(),
     });
     const transport = new StdioServerTransport();

@@ -237,6 +237,37 @@ describe("writing, over HTTP, and taking access away", () => {
     );
   });
 
+  test("reads named data stored on another device, verified, the first MiB of a large one", async () => {
+    const client = await overHttp(await grant("librarian", ["--read", "objects"]));
+    const small = join(beta.home, "recipe.txt");
+    writeFileSync(small, "two eggs, a cup of flour\n");
+    const large = join(beta.home, "large.bin");
+    const bytes = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 7) % 251);
+    writeFileSync(large, bytes);
+    const put = async (path: string) =>
+      (await buckyJson<{ id: string }>(["put", path, "--home", beta.home])).id;
+    const [smallId, largeId] = [await put(small), await put(large)];
+    expect(JSON.parse(text(await call(client, "read_object", { id: smallId })))).toEqual({
+      id: smallId,
+      size: 25,
+      truncated: false,
+      text: "two eggs, a cup of flour\n",
+    });
+    const head = JSON.parse(text(await call(client, "read_object", { id: largeId })));
+    expect([head.size, head.truncated]).toEqual([bytes.length, true]);
+    expect(
+      Buffer.from(head.base64, "base64").equals(Buffer.from(bytes.subarray(0, 1024 * 1024))),
+    ).toBe(true);
+    const unknown = await call(client, "read_object", { id: `sha256:${"0".repeat(64)}` });
+    expect(unknown.isError).toBe(true);
+    const notAllowed = await call(
+      await overHttp(await grant("reader", ["--read", "status"])),
+      "read_object",
+      { id: smallId },
+    );
+    expect(text(notAllowed)).toContain("reading objects was not granted");
+  });
+
   test("without a token the endpoint says how to get one", async () => {
     const response = await fetch(`${gateway}/mcp`, {
       method: "POST",

@@ -7,6 +7,7 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { TokenBucket } from "../gateway/limits.ts";
 import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
 import type { LocalApi } from "../node/local-client.ts";
 import { createAgentServer } from "./mcp.ts";
 
@@ -17,6 +18,7 @@ export class AgentEndpoint {
     private readonly api: LocalApi,
     private readonly paths: HomePaths,
     private readonly now: () => number,
+    private readonly log: Log,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -40,6 +42,7 @@ export class AgentEndpoint {
       token,
       paths: this.paths,
       now: this.now,
+      log: this.log,
       limits: this.limits,
     });
     const transport = new WebStandardStreamableHTTPServerTransport({

@@ -31,7 +31,8 @@ import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import { TokenBucket } from "../gateway/limits.ts";
 import type { HomePaths } from "../home.ts";
-import { ObjectStore } from "../ndn/store.ts";
+import type { Log } from "../log.ts";
+import { readObjectHead } from "../ndn/files.ts";
 import type { LocalApi } from "../node/local-client.ts";
 
 /** Calls an agent may make: a steady 5 a second, 20 at once. */
@@ -48,6 +49,7 @@ export interface AgentContext {
   readonly token: string;
   readonly paths: HomePaths;
   readonly now: () => number;
+  readonly log: Log;
   /** Each agent's rate limit, shared by its calls (and its connections). */
   readonly limits: Map<string, TokenBucket>;
 }
@@ -260,17 +262,13 @@ export function createAgentServer(context: AgentContext): McpServer {
     "read_object",
     {
       description:
-        "Read named data by its id (sha256:… or clist:…), as stored with `bucky put`, up to 1 MiB.",
+        "Read named data by its id (sha256:… or clist:…), as stored with `bucky put` on any device of the zone, up to 1 MiB.",
       inputSchema: { id: z.string().min(1).max(80).describe("The object's id") },
     },
     (args) =>
-      call("read_object", args, needsRead("objects"), async () => {
-        const parsed = parseObjectId(args.id);
-        if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${args.id} is not an object id`);
-        const bytes = new ObjectStore(context.paths.ndnDir).readObject(parsed.id);
-        if (!bytes) throw new BuckyError("E_NOT_FOUND", `this device does not hold ${parsed.id}`);
-        return contentOf(bytes);
-      }),
+      call("read_object", args, needsRead("objects"), async () =>
+        readObject(context, args.id),
+      ),
   );
   for (const [tool, action, verb] of [
     ["start_app", "app.start", "start"],
@@ -349,6 +347,20 @@ export function createAgentServer(context: AgentContext): McpServer {
     },
   );
   return server;
+}
+
+/** The first MiB of an object, from this device or fetched from another (verified). */
+async function readObject(context: AgentContext, id: string): Promise<unknown> {
+  const parsed = parseObjectId(id);
+  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  const { bytes, size } = await readObjectHead({
+    home: context.paths.home,
+    id: parsed.id,
+    maxBytes: MAX_READ_BYTES,
+    log: context.log,
+    now: context.now,
+  });
+  return { id: parsed.id, size, truncated: size > bytes.length, ...contentOf(bytes) };
 }
 
 function refusal(message: string, hint?: string): Text {

@@ -103,6 +103,30 @@ export async function fetchToStore(
   }
 }
 
+/**
+ * The first `maxBytes` of object `id` (fetching only the chunks they lie in), and its
+ * whole size: to look at an object without moving all of it.
+ */
+export async function fetchHead(
+  id: ObjectId,
+  sources: readonly ObjectSource[],
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; size: number }> {
+  const parsed = parseObjectId(id);
+  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  if (parsed.kind === "chunk") {
+    const bytes = await fetchChunk(parsed.id, sources);
+    return { bytes: bytes.subarray(0, maxBytes), size: bytes.length };
+  }
+  const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
+  const head = new Uint8Array(Math.min(maxBytes, list.size));
+  for (let index = 0; index * list.chunkSize < head.length; index++) {
+    const bytes = await fetchChunk(list.chunks[index] as ChunkId, sources);
+    head.set(bytes.subarray(0, head.length - index * list.chunkSize), index * list.chunkSize);
+  }
+  return { bytes: head, size: list.size };
+}
+
 async function fetchInto(
   id: ObjectId,
   sources: readonly ObjectSource[],

@@ -1,6 +1,7 @@
 /**
  * `bucky put` and `bucky get`: a file into this device's store, and an object out of the
- * zone (this device first, then the others) into a file, verified chunk by chunk.
+ * zone (this device first, then the others) into a file, or its head into memory,
+ * verified chunk by chunk.
  */
 import { existsSync, statSync } from "node:fs";
 import type { ObjectId } from "../../protocol/ndn.ts";
@@ -14,7 +15,13 @@ import { readRelays } from "../relay/relays.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
-import { fetchToFile, peerSource, storeSource } from "./fetch.ts";
+import {
+  fetchHead,
+  fetchToFile,
+  type ObjectSource,
+  peerSource,
+  storeSource,
+} from "./fetch.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
 
 export function putFile(home: string, path: string, log: Log): StoredObject {
@@ -56,6 +63,29 @@ export async function getObject(options: {
       "Choose another path with -o, or remove it first.",
     );
   }
+  const size = await withZoneSources(options, (sources) =>
+    fetchToFile(parsed.id, options.output, sources),
+  );
+  options.log.info("fetched object", { id: parsed.id, size, path: options.output });
+  return { id: parsed.id, size, path: options.output };
+}
+
+/** The first `maxBytes` of an object, from this device or any other, verified. */
+export function readObjectHead(options: {
+  home: string;
+  id: ObjectId;
+  maxBytes: number;
+  log: Log;
+  now: () => number;
+}): Promise<{ bytes: Uint8Array; size: number }> {
+  return withZoneSources(options, (sources) => fetchHead(options.id, sources, options.maxBytes));
+}
+
+/** Runs `work` with the places an object can come from: this device's store, then its peers. */
+async function withZoneSources<T>(
+  options: { home: string; log: Log; now: () => number },
+  work: (sources: ObjectSource[]) => Promise<T>,
+): Promise<T> {
   const zone = openZone(options.home, options.log);
   let client: PeerClient | undefined;
   try {
@@ -68,13 +98,10 @@ export async function getObject(options: {
       document: () => readDeviceDocument(zone.db, zone.device.name),
     });
     const peers = readPeers(zone.db, membership, zone.device.id);
-    const sources = [
+    return await work([
       storeSource(new ObjectStore(zone.paths.ndnDir)),
       ...peers.map((peer) => peerSource(client as PeerClient, peer)),
-    ];
-    const size = await fetchToFile(parsed.id, options.output, sources);
-    options.log.info("fetched object", { id: parsed.id, size, path: options.output });
-    return { id: parsed.id, size, path: options.output };
+    ]);
   } finally {
     client?.stop();
     zone.close();

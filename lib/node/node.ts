@@ -158,6 +158,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       new LocalApi((request) => localApp.fetch(request)),
       paths,
       options.now,
+      log,
     );
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
