@@ -8,7 +8,15 @@
  *   just bench        (or: bun bench/backup.ts [MiB])
  */
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateTree } from "../test/generated-tree.ts";
@@ -24,8 +32,23 @@ const env = {
   RESTIC_CACHE_DIR: join(scratch, "restic-cache"),
 };
 
-function timed(argv: string[]): number {
+/**
+ * Each step starts from the disk, not from what the last one left in memory: written
+ * back, and the page cache dropped where we may (as root). A cache full of the last
+ * step's gigabyte made timings swing by 2× here.
+ */
+function settle(): boolean {
   spawnSync("sync");
+  try {
+    writeFileSync("/proc/sys/vm/drop_caches", "3");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function timed(argv: string[]): number {
+  settle();
   const start = performance.now();
   const run = spawnSync(argv[0] as string, argv.slice(1), {
     env,
@@ -100,7 +123,7 @@ function main() {
   const sizes = { restic: sizeOf(resticRepo), bucky: sizeOf(buckyRepo) };
 
   console.log(
-    `backup beside restic: ${tree.files} files, ${(tree.bytes / 1048576).toFixed(0)} MiB, one run, same disk`,
+    `backup beside restic: ${tree.files} files, ${(tree.bytes / 1048576).toFixed(0)} MiB, one run, same disk, ${settle() ? "page cache dropped before each step" : "page cache warm (not root)"}`,
   );
   console.log(
     `${"".padEnd(20)} ${"restic".padStart(9)} ${"bucky".padStart(9)} ${"speed-up".padStart(9)}`,

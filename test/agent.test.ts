@@ -11,7 +11,18 @@ import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { BUCKY, bucky, buckyJson, type Daemon, jsonError, startZone, waitFor } from "./harness.ts";
+import {
+  BUCKY,
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
 
 let alpha: Daemon;
 let beta: Daemon;

@@ -3,7 +3,7 @@
  * restarted when they die, upgraded with their data, removed with or without it, moved
  * when their device goes away; and every fault reported clearly without disturbing the rest.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   chmodSync,
   cpSync,
@@ -19,6 +19,7 @@ import {
   BUCKY,
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   jsonError,
   scratchDir,
@@ -26,6 +27,8 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 const FIXTURES = resolve(import.meta.dir, "../fixtures/apps");
 /** Devices say they are alive every 300 ms, so an `any` app moves within about a second. */

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import {
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   newHomePath,
   scratchDir,
@@ -17,6 +18,8 @@ import {
   waitFor,
 } from "./harness.ts";
 import { type Sshd, startSshd } from "./sshd.ts";
+
+afterAll(cleanUp);
 
 const FAST = { BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_HEARTBEAT_MS: "1000" };
 const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");

@@ -4,7 +4,7 @@
  * a wrong phrase, a flipped byte, a missing pack, a full disk, a run killed half way, two
  * runs at once, a file that will not hold still.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -25,11 +25,14 @@ import {
   BUCKY,
   bucky,
   buckyJson,
+  cleanUp,
   jsonError,
   newHomePath,
   scratchDir,
   withTmpfs,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 const TREE_BYTES = 200 * 1024 * 1024;
 

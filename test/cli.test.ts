@@ -1,8 +1,10 @@
 /** The command line as a whole: help, version, JSON output and errors, status. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { verifyDeviceDocument, verifyZoneDocument } from "../protocol/documents.ts";
 import type { ZoneId } from "../protocol/ids.ts";
-import { bucky, buckyJson, jsonError, newHomePath } from "./harness.ts";
+import { bucky, buckyJson, cleanUp, jsonError, newHomePath } from "./harness.ts";
+
+afterAll(cleanUp);
 
 describe("help and version", () => {
   test("--version prints the version from package.json", async () => {

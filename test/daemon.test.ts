@@ -1,7 +1,7 @@
 /** The daemon as a process: found through the home, alone per home, crash-safe, installable. */
 
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeBacklog } from "./backlog.ts";
@@ -9,6 +9,7 @@ import {
   BUCKY,
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   jsonError,
   newHomePath,
@@ -16,6 +17,8 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 describe("the CLI and its daemon", () => {
   test("commands that need the daemon say so when it is not running", async () => {

@@ -2,13 +2,15 @@
  * Forged or tampered changesets sent to a daemon are rejected, change nothing, and are
  * logged once each; a device caught equivocating is quarantined and shown as such.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BuckyError } from "../lib/errors.ts";
 import { signChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../protocol/ids.ts";
-import { buckyJson, type Daemon, startZone, waitFor } from "./harness.ts";
+import { buckyJson, cleanUp, type Daemon, startZone, waitFor } from "./harness.ts";
 import { actAs, type Member, peerOf } from "./member.ts";
+
+afterAll(cleanUp);
 
 let alpha: Daemon;
 let beta: Member;

@@ -3,7 +3,7 @@
  * path; sessions for zone-only apps; rules; limits; accounting that matches what was
  * sent; and hostile or broken input handled without crashing or reaching the wrong app.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readKeyFile } from "../lib/identity/key-file.ts";
@@ -11,7 +11,17 @@ import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../protocol/ids.ts";
 import { signSession } from "../protocol/session.ts";
-import { bucky, buckyJson, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  scratchDir,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
 
 const HOST = "zone.test";
 /** A test app: counts what it receives, streams blobs, echoes WebSockets, hangs or breaks on demand. */

@@ -1,10 +1,9 @@
 /**
  * Runs the compiled `dist/bucky` the way a user does, in throwaway homes. Every test
- * gets its own temporary directory, removed when the test file ends.
+ * gets its own temporary directory; `cleanUp` stops a file's daemons and removes them.
  */
-import { afterAll } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -69,11 +68,37 @@ export function jsonError(result: RunResult): { code: string; message: string; h
 
 const scratchRoots: string[] = [];
 const running = new Set<Daemon>();
-afterAll(async () => {
+/** Homes daemons ran in: apps a killed daemon left running are found by their pid files. */
+const daemonHomes = new Set<string>();
+
+/**
+ * Stops the daemons started so far (and apps they left behind) and removes the scratch
+ * directories. Each test file that starts daemons calls `afterAll(cleanUp)`: bun runs
+ * every file in one process, where a hook registered here would run after the first
+ * file only; test/preload.ts calls it once more at the very end, for anything missed.
+ */
+export async function cleanUp(): Promise<void> {
   // Daemons first: they hold files in the directories removed next.
   await Promise.all([...running].map((daemon) => daemon.kill()));
-  for (const dir of scratchRoots) rmSync(dir, { recursive: true, force: true });
-});
+  for (const home of daemonHomes) killLeftoverApps(home);
+  daemonHomes.clear();
+  for (const dir of scratchRoots.splice(0)) rmSync(dir, { recursive: true, force: true });
+  userHome = undefined;
+}
+
+function killLeftoverApps(home: string): void {
+  const apps = join(home, "apps");
+  if (!existsSync(apps)) return;
+  for (const app of readdirSync(apps)) {
+    const pidFile = join(apps, app, "pid");
+    if (!existsSync(pidFile)) continue;
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+}
 
 /** A new empty directory for this test file, removed afterwards. */
 export function scratchDir(): string {
@@ -185,6 +210,7 @@ export async function startDaemon(
     },
   };
   running.add(daemon);
+  daemonHomes.add(home);
   return daemon;
 }
 

@@ -2,10 +2,20 @@
  * `bucky init` under bad input and faults: every failure is a clear error with the right
  * exit code, and leaves no half-made home behind.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bucky, buckyJson, jsonError, newHomePath, scratchDir, withTmpfs } from "./harness.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  jsonError,
+  newHomePath,
+  scratchDir,
+  withTmpfs,
+} from "./harness.ts";
+
+afterAll(cleanUp);
 
 describe("bucky init refuses bad input and leaves nothing behind", () => {
   const badNames: [string, string][] = [

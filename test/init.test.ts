@@ -1,12 +1,14 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { decodeChangeset, verifyChangeset } from "../protocol/changeset.ts";
 import { verifyDeviceDocument, verifyZoneDocument } from "../protocol/documents.ts";
 import { verifyKeyFromPublicKey } from "../protocol/ed25519.ts";
 import { publicKeyOfId, type ZoneId } from "../protocol/ids.ts";
-import { bucky, buckyJson, jsonError, newHomePath } from "./harness.ts";
+import { bucky, buckyJson, cleanUp, jsonError, newHomePath } from "./harness.ts";
+
+afterAll(cleanUp);
 
 interface InitJson {
   zone: { id: string; name: string };

@@ -4,10 +4,12 @@
  */
 
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bucky, buckyJson, jsonError, newHomePath } from "./harness.ts";
+import { bucky, buckyJson, cleanUp, jsonError, newHomePath } from "./harness.ts";
+
+afterAll(cleanUp);
 
 async function newZone(): Promise<string> {
   const home = newHomePath();

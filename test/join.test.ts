@@ -2,9 +2,19 @@
  * Joining is refused, with a clear error and nothing written on either side, for bad
  * tokens, used-up, expired and revoked invitations, taken names and homes that have a zone.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { bucky, buckyJson, type Daemon, jsonError, newHomePath, startZone } from "./harness.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  newHomePath,
+  startZone,
+} from "./harness.ts";
+
+afterAll(cleanUp);
 
 interface DevicesJson {
   devices: { name: string }[];

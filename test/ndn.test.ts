@@ -1,17 +1,20 @@
 /** Named data: put on one device, get from another, verified; curl by id; tampering caught. */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   jsonError,
   newHomePath,
   scratchDir,
   startZone,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 let alpha: Daemon;
 let beta: Daemon;

@@ -15,7 +15,9 @@ import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../protocol/ids.ts";
 import { signSession } from "../protocol/session.ts";
-import { buckyJson, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+import { buckyJson, cleanUp, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+
+afterAll(cleanUp);
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = resolve(import.meta.dir, ".artifacts/panel");

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import {
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   newHomePath,
   scratchDir,
@@ -20,6 +21,8 @@ import {
   waitFor,
 } from "./harness.ts";
 import { ADDRESSES, createLab, type Host, type Lab } from "./lab.ts";
+
+afterAll(cleanUp);
 
 const PEER_PORT = 4411;
 const GATEWAY = `http://${ADDRESSES.gw}:8080`;

@@ -1,14 +1,17 @@
 /** Revoking a device: its later writes never reach the zone, and it can no longer sync. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import {
   bucky,
   buckyJson,
+  cleanUp,
   type Daemon,
   jsonError,
   startZone,
   userState,
   waitFor,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 async function statuses(home: string): Promise<Record<string, string>> {
   const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([

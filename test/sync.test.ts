@@ -1,16 +1,19 @@
 /** Many devices, one zone: join, converge, catch up after being offline. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   bucky,
   buckyJson,
+  cleanUp,
   jsonError,
   startDaemon,
   startZone,
   userState,
   waitFor,
 } from "./harness.ts";
+
+afterAll(cleanUp);
 
 describe("three devices", () => {
   test("join, write on each, converge; one stops, misses writes, catches up on restart", async () => {

@@ -266,9 +266,7 @@ export function createAgentServer(context: AgentContext): McpServer {
       inputSchema: { id: z.string().min(1).max(80).describe("The object's id") },
     },
     (args) =>
-      call("read_object", args, needsRead("objects"), async () =>
-        readObject(context, args.id),
-      ),
+      call("read_object", args, needsRead("objects"), async () => readObject(context, args.id)),
   );
   for (const [tool, action, verb] of [
     ["start_app", "app.start", "start"],

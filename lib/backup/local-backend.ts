@@ -8,11 +8,11 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   writeSync,
 } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
@@ -60,10 +60,11 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /** Asynchronous (on the I/O threads), so a restore's next reads overlap its work. */
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    let fd: number;
+    let file: FileHandle;
     try {
-      fd = openSync(this.resolve(path), "r");
+      file = await open(this.resolve(path), "r");
     } catch (error) {
       throw this.failure(error, "read", path);
     }
@@ -71,9 +72,9 @@ export class LocalBackend implements Backend {
       const bytes = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const n = readSync(fd, bytes, done, length - done, offset + done);
-        if (n === 0) break;
-        done += n;
+        const { bytesRead } = await file.read(bytes, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
       }
       if (done < length) {
         throw new BuckyError(
@@ -82,8 +83,11 @@ export class LocalBackend implements Backend {
         );
       }
       return bytes;
+    } catch (error) {
+      if (error instanceof BuckyError) throw error;
+      throw this.failure(error, "read", path);
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
 

@@ -5,7 +5,15 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
@@ -125,6 +133,32 @@ describe("a repository in a directory", () => {
       readFileSync(join(source, "sub", "text.txt"), "utf8"),
     );
     expect(readFileSync(join(to, "data", "empty")).length).toBe(0);
+  });
+
+  test("a cached index file cut short (a crash while caching) is passed over and mended", async () => {
+    const location = newDir();
+    const cache = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root, {
+      cacheDir: cache,
+    });
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    const [config] = readdirSync(cache);
+    const indexDir = join(cache, config as string, "index");
+    const [name] = readdirSync(indexDir);
+    const cached = join(indexDir, name as string);
+    const whole = readFileSync(cached);
+    writeFileSync(cached, whole.subarray(0, 10));
+
+    const reopened = await Repository.open(new LocalBackend(location), root, { cacheDir: cache });
+    try {
+      const latest = (await reopened.snapshots()).at(-1);
+      const restored = await restoreTree(reopened, latest?.snapshot.tree as string, newDir());
+      expect(restored.damaged).toEqual([]);
+    } finally {
+      reopened.close();
+    }
+    expect(readFileSync(cached)).toEqual(whole);
   });
 
   test("a backup cut off after any number of writes leaves a repository that verifies", async () => {

@@ -6,7 +6,7 @@
  * names yet, which prune removes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chunker, DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
 import {
@@ -18,6 +18,7 @@ import {
 } from "../../protocol/backup/formats.ts";
 import { blobId, type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { SealPool } from "./seal-pool.ts";
@@ -311,25 +312,32 @@ export class Repository {
     this.index.clear();
     const names = await this.backend.list("index");
     const files = await Promise.all(
-      names.map(async (name) => ({
-        name,
-        sealed: this.cachedIndex(name) ?? (await this.fetchIndex(name)),
-      })),
+      names.map(async (name) => ({ name, blobs: await this.readIndexFile(name) })),
     );
-    for (const { name, sealed } of files) {
-      let blobs: BlobLocation[];
+    for (const { blobs } of files) for (const blob of blobs) this.index.set(blob.id, blob);
+  }
+
+  /** One index file's blobs: from the local cache when it has a good copy, else the target. */
+  private async readIndexFile(name: string): Promise<BlobLocation[]> {
+    const cached = this.cachedIndex(name);
+    if (cached) {
       try {
-        blobs = openIndex(this.keys, name, sealed);
+        return openIndex(this.keys, name, cached);
       } catch (error) {
-        if (error instanceof ProtocolError)
-          throw new BuckyError(
-            "E_INTEGRITY",
-            `index file ${name.slice(0, 8)} is damaged: ${error.message}`,
-            "Run `bucky backup verify` to see what it affects.",
-          );
-        throw error;
+        if (!(error instanceof ProtocolError)) throw error;
+        // A damaged cached copy is only a cache miss: the target's copy decides.
       }
-      for (const blob of blobs) this.index.set(blob.id, blob);
+    }
+    try {
+      return openIndex(this.keys, name, await this.fetchIndex(name));
+    } catch (error) {
+      if (error instanceof ProtocolError)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `index file ${name.slice(0, 8)} is damaged: ${error.message}`,
+          "Run `bucky backup verify` to see what it affects.",
+        );
+      throw error;
     }
   }
 
@@ -349,7 +357,8 @@ export class Repository {
     if (!this.cacheDir) return;
     // Index files never change once written, so a copy keyed by name stays right; it is
     // sealed, so the cache holds nothing the target does not.
+    // Atomically: a copy cut short by a crash would hide the good one on the target.
     mkdirSync(join(this.cacheDir, "index"), { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.cacheDir, "index", name), sealed);
+    writeFileAtomic(join(this.cacheDir, "index", name), sealed);
   }
 }

@@ -7,7 +7,9 @@
 import {
   chmodSync,
   closeSync,
+  fchmodSync,
   ftruncateSync,
+  futimesSync,
   lutimesSync,
   mkdirSync,
   openSync,
@@ -25,6 +27,14 @@ import { packPath, type Repository } from "./repository.ts";
 const READ_GAP_BYTES = 1024 * 1024;
 const MAX_READ_BYTES = 32 * 1024 * 1024;
 const MAX_OPEN_FILES = 256;
+/** Pack reads under way at once, ahead of the one being written out. */
+const READS_AHEAD = 4;
+
+interface Located {
+  readonly id: string;
+  readonly offset: number;
+  readonly length: number;
+}
 
 export interface RestoreProgress {
   files: number;
@@ -42,6 +52,9 @@ export interface RestoreResult {
 interface PlannedFile {
   readonly path: string;
   readonly node: Extract<TreeNode, { type: "file" }>;
+  /** Its blobs not yet written; at 0 the file is complete, and is finished at once. */
+  pending: number;
+  finished: boolean;
 }
 
 export async function readTree(repository: Repository, id: string): Promise<TreeNode[]> {
@@ -97,14 +110,14 @@ export async function restoreTree(
       if (node.type === "dir") {
         dirs.push({ path: target, node });
         await walk(node.subtree, target);
-      } else if (node.type === "file") files.push({ path: target, node });
+      } else if (node.type === "file") files.push(planned(target, node));
       else symlinks.push({ path: target, node });
     }
   };
   if (start.type === "root" || start.type === "dir") {
     if (start.type === "dir") dirs.push({ path: at, node: start });
     await walk(start.subtree, at);
-  } else if (start.type === "file") files.push({ path: at, node: start });
+  } else if (start.type === "file") files.push(planned(at, start));
   else symlinks.push({ path: at, node: start });
 
   // The directories first (writable while we fill them), then the files.
@@ -114,16 +127,18 @@ export async function restoreTree(
   for (const file of files) progress.totalBytes += file.node.size;
 
   const damaged = new Set<string>();
-  const open = new OpenFiles();
+  const writer = new FileWriter(() => {
+    progress.files += 1;
+  });
   try {
-    await fillFiles(repository, files, damaged, open, (bytes) => {
+    await fillFiles(repository, files, damaged, writer, (bytes) => {
       progress.bytes += bytes;
       options.onProgress?.(progress);
     });
-    // Empty files, and any whose every blob was damaged, exist all the same, at full size.
-    for (const file of files) open.fd(file.path, file.node.size);
+    // Empty files, and damaged ones, exist all the same, at full size.
+    for (const file of files) if (!file.finished) writer.finish(file);
   } finally {
-    open.closeAll();
+    writer.closeAll();
   }
 
   for (const link of symlinks) {
@@ -133,17 +148,14 @@ export async function restoreTree(
       if ((error as NodeJS.ErrnoException).code !== "EEXIST")
         throw fileSystemError(error, "write", link.path) ?? error;
     }
-    setTime(link.path, link.node.mtimeNs, true);
-  }
-  for (const file of files) {
-    chmodSync(file.path, file.node.mode);
-    setTime(file.path, file.node.mtimeNs, false);
-    progress.files += 1;
+    const seconds = secondsOf(link.node.mtimeNs);
+    lutimesSync(link.path, seconds, seconds);
   }
   // Deepest first: setting a directory's time before its children are written is undone.
   for (const dir of [...dirs].reverse()) {
     chmodSync(dir.path, dir.node.mode);
-    setTime(dir.path, dir.node.mtimeNs, false);
+    const seconds = secondsOf(dir.node.mtimeNs);
+    utimesSync(dir.path, seconds, seconds);
   }
   options.onProgress?.(progress);
   return { files: files.length, bytes: progress.bytes, damaged: [...damaged].sort() };
@@ -154,23 +166,22 @@ async function fillFiles(
   repository: Repository,
   files: readonly PlannedFile[],
   damaged: Set<string>,
-  open: OpenFiles,
+  writer: FileWriter,
   wrote: (bytes: number) => void,
 ): Promise<void> {
-  const sizes = new Map(files.map((file) => [file.path, file.node.size]));
-  const wanted = new Map<string, { path: string; offset: number }[]>();
+  const wanted = new Map<string, { file: PlannedFile; offset: number }[]>();
   for (const file of files) {
     let offset = 0;
     for (const id of file.node.content) {
       const list = wanted.get(id) ?? [];
-      list.push({ path: file.path, offset });
+      list.push({ file, offset });
       wanted.set(id, list);
       const where = repository.locate(id);
       if (!where) damaged.add(file.path);
       offset += where?.size ?? 0;
     }
   }
-  const byPack = new Map<string, { id: string; offset: number; length: number }[]>();
+  const byPack = new Map<string, Located[]>();
   for (const id of wanted.keys()) {
     const where = repository.locate(id);
     if (!where) continue;
@@ -178,47 +189,56 @@ async function fillFiles(
     list.push({ id, offset: where.offset, length: where.length });
     byPack.set(where.pack, list);
   }
+  const reads: { pack: string; group: Located[] }[] = [];
   for (const [pack, blobs] of byPack) {
     blobs.sort((a, b) => a.offset - b.offset);
-    for (const group of readGroups(blobs)) {
-      const first = group[0] as { offset: number };
-      const last = group[group.length - 1] as { offset: number; length: number };
-      let bytes: Uint8Array;
+    for (const group of readGroups(blobs)) reads.push({ pack, group });
+  }
+  // The next reads are under way while a group is decrypted, checked and written.
+  const read = ({ pack, group }: { pack: string; group: Located[] }) => {
+    const first = group[0] as Located;
+    const last = group[group.length - 1] as Located;
+    return repository.backend
+      .readRange(packPath(pack), first.offset, last.offset + last.length - first.offset)
+      .then(
+        (bytes) => ({ bytes }),
+        (error: unknown) => ({ error }),
+      );
+  };
+  const inFlight = reads.slice(0, READS_AHEAD).map(read);
+  for (const [index, { group }] of reads.entries()) {
+    const next = reads[index + READS_AHEAD];
+    if (next) inFlight.push(read(next));
+    const result = await (inFlight[index] as ReturnType<typeof read>);
+    inFlight[index] = undefined as unknown as ReturnType<typeof read>;
+    if ("error" in result) {
+      const { error } = result;
+      if (
+        !(error instanceof BuckyError) ||
+        (error.code !== "E_NOT_FOUND" && error.code !== "E_INTEGRITY")
+      )
+        throw error;
+      for (const blob of group)
+        for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
+      continue;
+    }
+    const start = (group[0] as Located).offset;
+    for (const blob of group) {
+      let plaintext: Uint8Array;
       try {
-        bytes = await repository.backend.readRange(
-          packPath(pack),
-          first.offset,
-          last.offset + last.length - first.offset,
+        plaintext = repository.openSealedBlob(
+          blob.id,
+          result.bytes.subarray(blob.offset - start, blob.offset - start + blob.length),
         );
       } catch (error) {
-        if (
-          !(error instanceof BuckyError) ||
-          (error.code !== "E_NOT_FOUND" && error.code !== "E_INTEGRITY")
-        )
-          throw error;
-        for (const blob of group)
-          for (const target of wanted.get(blob.id) ?? []) damaged.add(target.path);
+        if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+        for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
         continue;
       }
-      for (const blob of group) {
-        let plaintext: Uint8Array;
-        try {
-          plaintext = repository.openSealedBlob(
-            blob.id,
-            bytes.subarray(blob.offset - first.offset, blob.offset - first.offset + blob.length),
-          );
-        } catch (error) {
-          if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
-          for (const target of wanted.get(blob.id) ?? []) damaged.add(target.path);
-          continue;
-        }
-        for (const target of wanted.get(blob.id) ?? []) {
-          const fd = open.fd(target.path, sizes.get(target.path) ?? 0);
-          let done = 0;
-          while (done < plaintext.length)
-            done += writeSync(fd, plaintext, done, plaintext.length - done, target.offset + done);
-          wrote(plaintext.length);
-        }
+      for (const { file, offset } of wanted.get(blob.id) ?? []) {
+        writer.write(file, offset, plaintext);
+        wrote(plaintext.length);
+        if (--file.pending === 0) writer.finish(file);
       }
     }
   }
@@ -227,38 +247,64 @@ async function fillFiles(
 /**
  * The files being restored, kept open while their blobs arrive (a few hundred at most:
  * the least recently used is closed first). A file is created, at its full size, the
- * first time it is touched.
+ * first time it is touched; once whole it gets its mode and time through its open
+ * descriptor and is closed.
  */
-class OpenFiles {
-  private readonly fds = new Map<string, number>();
-  private readonly created = new Set<string>();
+class FileWriter {
+  private readonly fds = new Map<PlannedFile, number>();
+  private readonly created = new Set<PlannedFile>();
 
-  fd(path: string, size: number): number {
-    const open = this.fds.get(path);
-    if (open !== undefined) {
-      // Most recently used last.
-      this.fds.delete(path);
-      this.fds.set(path, open);
-      return open;
+  constructor(private readonly onFinished: () => void) {}
+
+  write(file: PlannedFile, offset: number, bytes: Uint8Array): void {
+    const fd = this.fd(file);
+    let done = 0;
+    while (done < bytes.length)
+      done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+  }
+
+  finish(file: PlannedFile): void {
+    const fd = this.fd(file);
+    this.fds.delete(file);
+    try {
+      fchmodSync(fd, file.node.mode);
+      const seconds = secondsOf(file.node.mtimeNs);
+      futimesSync(fd, seconds, seconds);
+    } catch (error) {
+      throw fileSystemError(error, "write", file.path) ?? error;
+    } finally {
+      closeSync(fd);
     }
-    const first = !this.created.has(path);
-    const fd = openOrFail(path, first ? "w" : "r+");
-    if (first) {
-      this.created.add(path);
-      ftruncateSync(fd, size);
-    }
-    this.fds.set(path, fd);
-    if (this.fds.size > MAX_OPEN_FILES) {
-      const [oldest, oldestFd] = this.fds.entries().next().value as [string, number];
-      closeSync(oldestFd);
-      this.fds.delete(oldest);
-    }
-    return fd;
+    file.finished = true;
+    this.onFinished();
   }
 
   closeAll(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+
+  private fd(file: PlannedFile): number {
+    const open = this.fds.get(file);
+    if (open !== undefined) {
+      // Most recently used last.
+      this.fds.delete(file);
+      this.fds.set(file, open);
+      return open;
+    }
+    const first = !this.created.has(file);
+    const fd = openOrFail(file.path, first ? "w" : "r+");
+    if (first) {
+      this.created.add(file);
+      ftruncateSync(fd, file.node.size);
+    }
+    this.fds.set(file, fd);
+    if (this.fds.size > MAX_OPEN_FILES) {
+      const [oldest, oldestFd] = this.fds.entries().next().value as [PlannedFile, number];
+      closeSync(oldestFd);
+      this.fds.delete(oldest);
+    }
+    return fd;
   }
 }
 
@@ -300,8 +346,11 @@ function openOrFail(path: string, flags: string): number {
   }
 }
 
-function setTime(path: string, mtimeNs: string, link: boolean): void {
-  const seconds = Number(BigInt(mtimeNs) / 1000n) / 1e6;
-  if (link) lutimesSync(path, seconds, seconds);
-  else utimesSync(path, seconds, seconds);
+function planned(path: string, node: Extract<TreeNode, { type: "file" }>): PlannedFile {
+  return { path, node, pending: node.content.length, finished: false };
+}
+
+/** A tree's nanosecond time as the seconds the utimes calls take. */
+function secondsOf(mtimeNs: string): number {
+  return Number(BigInt(mtimeNs) / 1000n) / 1e6;
 }

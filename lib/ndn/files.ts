@@ -15,13 +15,7 @@ import { readRelays } from "../relay/relays.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
-import {
-  fetchHead,
-  fetchToFile,
-  type ObjectSource,
-  peerSource,
-  storeSource,
-} from "./fetch.ts";
+import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } from "./fetch.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
 
 export function putFile(home: string, path: string, log: Log): StoredObject {

@@ -292,6 +292,9 @@ describe("relaying", () => {
     relay = startRelay(undefined, port);
     // The tunnel asks the old address; the new relay listens there.
     await until("the tunnel to return", () => relay.hub.isAttached(target.id), 10_000);
+    // The relay holds the tunnel a moment before the device hears so and logs it.
+    const up = () => lines.filter((l) => l.includes("relay tunnel up")).length;
+    await until("the device to log it", () => up() >= 2);
     const relayLines = lines.filter((line) => line.includes("relay tunnel"));
     expect(relayLines.filter((l) => l.includes("relay tunnel down"))).toHaveLength(1);
     expect(relayLines.filter((l) => l.includes("relay tunnel up"))).toHaveLength(2);

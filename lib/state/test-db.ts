@@ -17,14 +17,20 @@ export function seed(byte: number): Uint8Array {
   return new Uint8Array(32).fill(byte);
 }
 
-// One directory per test process (bun runs every test file in one), removed on exit.
-const dir = mkdtempSync(join(tmpdir(), "bucky-state-"));
-process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+// One directory per test process (bun runs every test file in one), made when first
+// needed and removed at the end of the run (test/preload.ts).
+let dir: string | undefined;
 let opened = 0;
+
+export function removeTestDatabases(): void {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+}
 
 export function openTestNode(deviceSeed: number, ownerSeed = 1): TestNode {
   const zone = zoneIdFromPublicKey(signingKeyFromSeed(seed(ownerSeed)).publicKey);
   const key = signingKeyFromSeed(seed(deviceSeed));
+  dir ??= mkdtempSync(join(tmpdir(), "bucky-state-"));
   const db = openStateDb(join(dir, `state-${++opened}.db`), { create: true });
   db.insert(node)
     .values({
