@@ -133,6 +133,9 @@ export class Archiver {
           isSqlite(join(dir, name.slice(0, -suffix.length))),
       );
     const nodes: TreeNode[] = [];
+    // Files' chunks are named on worker threads while the next files are read: the
+    // directory waits for them once, at its end.
+    const contents: Promise<void>[] = [];
     for (const entry of entries) {
       if (skip?.(entry.name) || sqliteSidecar(entry.name)) continue;
       const path = join(dir, entry.name);
@@ -150,10 +153,19 @@ export class Archiver {
         nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
       } else if (stat.isFile()) {
         const file = await this.file(path, rel, stat);
-        if (file) nodes.push({ ...common, ...file, type: "file" });
+        if (file) {
+          const node = { ...common, type: "file" as const, ...file, content: [] as string[] };
+          nodes.push(node);
+          contents.push(
+            file.content.then((ids) => {
+              node.content = ids;
+            }),
+          );
+        }
       }
       // Sockets, FIFOs and devices are not data: they are skipped.
     }
+    await Promise.all(contents);
     return this.addTree(nodes);
   }
 
@@ -161,7 +173,7 @@ export class Archiver {
     path: string,
     rel: string,
     stat: NonNullable<ReturnType<Archiver["lstat"]>>,
-  ): Promise<{ size: number; content: string[]; mtimeNs: string } | undefined> {
+  ): Promise<{ size: number; content: Promise<string[]>; mtimeNs: string } | undefined> {
     const facts: FileFacts = {
       size: Number(stat.size),
       mtimeNs: String(stat.mtimeNs),
@@ -172,7 +184,7 @@ export class Archiver {
     if (known?.every((id) => this.repository.has(id))) {
       this.cache?.keep(rel, facts, known);
       this.counted(facts.size);
-      return { size: facts.size, content: known, mtimeNs: facts.mtimeNs };
+      return { size: facts.size, content: Promise.resolve(known), mtimeNs: facts.mtimeNs };
     }
     if (isSqlite(path)) {
       const image = sqliteImage(path);
@@ -180,22 +192,25 @@ export class Archiver {
         this.counted(image.length);
         return {
           size: image.length,
-          content: await this.pageChunks(image),
+          content: Promise.resolve(await this.pageChunks(image)),
           mtimeNs: facts.mtimeNs,
         };
       }
     }
     const read = await this.readFile(path, rel);
     if (!read) return undefined;
-    this.cache?.keep(rel, read.facts, read.content);
-    return { size: read.facts.size, content: read.content, mtimeNs: read.facts.mtimeNs };
+    const content = read.content.then((ids) => {
+      this.cache?.keep(rel, read.facts, ids);
+      return ids;
+    });
+    return { size: read.facts.size, content, mtimeNs: read.facts.mtimeNs };
   }
 
   /** Reads and chunks a file; again if it changed meanwhile. Undefined if it vanished. */
   private async readFile(
     path: string,
     rel: string,
-  ): Promise<{ facts: FileFacts; content: string[] } | undefined> {
+  ): Promise<{ facts: FileFacts; content: Promise<string[]> } | undefined> {
     for (let attempt = 1; ; attempt++) {
       let fd: number;
       try {
@@ -212,19 +227,21 @@ export class Archiver {
         if (steady || attempt === READ_ATTEMPTS) {
           if (!steady) this.changing.push(rel);
           this.counted(content.bytes);
-          return { facts: { ...after, size: content.bytes }, content: content.ids };
+          return { facts: { ...after, size: content.bytes }, content: Promise.all(content.ids) };
         }
+        // Read again: what was named of this attempt is not needed, but must not fail unseen.
+        void Promise.all(content.ids).catch(() => {});
       } finally {
         closeSync(fd);
       }
     }
   }
 
-  /** Cuts what `fd` holds into content-defined chunks and adds them. */
-  private async chunkFile(fd: number): Promise<{ ids: string[]; bytes: number }> {
+  /** Cuts what `fd` holds into content-defined chunks and adds them; their ids to come. */
+  private async chunkFile(fd: number): Promise<{ ids: Promise<string>[]; bytes: number }> {
     const buffer = this.buffer;
     const { maxBytes } = this.repository.chunker.parameters;
-    const ids: string[] = [];
+    const ids: Promise<string>[] = [];
     let filled = 0;
     let start = 0;
     let position = 0;
@@ -246,7 +263,8 @@ export class Archiver {
       }
       if (start >= filled) break;
       const length = this.repository.chunker.cut(buffer, start, filled);
-      ids.push(await this.addData(buffer.subarray(start, start + length)));
+      ids.push(this.addData(buffer.subarray(start, start + length)));
+      await this.repository.room();
       start += length;
     }
     return { ids, bytes: position };
@@ -254,23 +272,25 @@ export class Archiver {
 
   /** Chunks a SQLite image at page-aligned offsets: a changed page changes one chunk. */
   private async pageChunks(bytes: Uint8Array): Promise<string[]> {
-    const ids: string[] = [];
-    for (let start = 0; start < bytes.length; start += SQLITE_CHUNK_BYTES)
-      ids.push(await this.addData(bytes.subarray(start, start + SQLITE_CHUNK_BYTES)));
-    return ids;
+    const ids: Promise<string>[] = [];
+    for (let start = 0; start < bytes.length; start += SQLITE_CHUNK_BYTES) {
+      ids.push(this.addData(bytes.subarray(start, start + SQLITE_CHUNK_BYTES)));
+      await this.repository.room();
+    }
+    return Promise.all(ids);
   }
 
-  private async addData(chunk: Uint8Array): Promise<string> {
-    const id = this.repository.idOf(chunk);
-    if ((await this.repository.add("data", chunk, id)) > 0)
-      this.progress.addedBytes += chunk.length;
-    return id;
+  /** Adds a chunk (copied at once: the read buffer may be reused); its id, to come. */
+  private addData(chunk: Uint8Array): Promise<string> {
+    return this.repository.add("data", chunk).then(({ id, added }) => {
+      this.progress.addedBytes += added;
+      return id;
+    });
   }
 
   private async addTree(nodes: readonly TreeNode[]): Promise<string> {
-    const bytes = encodeTree(nodes);
-    const id = this.repository.idOf(bytes);
-    await this.repository.add("tree", bytes, id);
+    const { id } = await this.repository.add("tree", encodeTree(nodes));
+    await this.repository.room();
     return id;
   }
 

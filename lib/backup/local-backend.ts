@@ -1,17 +1,6 @@
 /** A repository in a directory: a local disk, a mounted drive, a network file system. */
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
@@ -26,7 +15,7 @@ export class LocalBackend implements Backend {
 
   async write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const target = this.resolve(path);
-    const temp = this.writeTemp(target, data, path);
+    const temp = await this.writeTemp(target, data, path);
     try {
       renameSync(temp, target);
     } catch (error) {
@@ -38,7 +27,7 @@ export class LocalBackend implements Backend {
 
   async create(path: string, data: Uint8Array): Promise<boolean> {
     const target = this.resolve(path);
-    const temp = this.writeTemp(target, data, path);
+    const temp = await this.writeTemp(target, data, path);
     try {
       // link() fails if the name exists: an atomic "create if absent" for whole files.
       linkSync(temp, target);
@@ -117,31 +106,45 @@ export class LocalBackend implements Backend {
   }
 
   /** A new temporary file beside `target`, written and flushed. */
-  private writeTemp(
+  /**
+   * Writes a temporary file beside `target` and syncs it to disk, asynchronously: a pack's
+   * write and fsync run on the I/O threads while the backup reads and cuts the next.
+   */
+  private async writeTemp(
     target: string,
     data: Uint8Array | readonly Uint8Array[],
     path: string,
-  ): string {
+  ): Promise<string> {
     const temp = join(dirname(target), `.tmp-${randomBytes(6).toString("hex")}`);
-    let fd: number;
+    let file: FileHandle;
     try {
       mkdirSync(dirname(target), { recursive: true });
-      fd = openSync(temp, "wx", 0o600);
+      file = await open(temp, "wx", 0o600);
     } catch (error) {
       throw this.failure(error, "write", path);
     }
     try {
+      let position = 0;
       for (const part of data instanceof Uint8Array ? [data] : data) {
         let written = 0;
-        while (written < part.length) written += writeSync(fd, part, written);
+        while (written < part.length) {
+          const { bytesWritten } = await file.write(
+            part,
+            written,
+            part.length - written,
+            position + written,
+          );
+          written += bytesWritten;
+        }
+        position += part.length;
       }
-      fsyncSync(fd);
+      await file.sync();
     } catch (error) {
-      closeSync(fd);
+      await file.close();
       rmSync(temp, { force: true });
       throw this.failure(error, "write", path);
     }
-    closeSync(fd);
+    await file.close();
     return temp;
   }
 

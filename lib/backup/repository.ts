@@ -6,8 +6,8 @@
  * names yet, which prune removes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Chunker, DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
 import {
   type BlobLocation,
@@ -16,9 +16,8 @@ import {
   type RepositoryConfig,
   type Snapshot,
 } from "../../protocol/backup/formats.ts";
-import { blobId, type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
+import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { SealPool } from "./seal-pool.ts";
@@ -125,11 +124,6 @@ export class Repository {
     return this.config.id;
   }
 
-  /** The keyed id of `plaintext`. */
-  idOf(plaintext: Uint8Array): string {
-    return blobId(this.keys, plaintext);
-  }
-
   has(id: string): boolean {
     return this.index.has(id) || this.pending.has(id);
   }
@@ -144,19 +138,30 @@ export class Repository {
   }
 
   /**
-   * Adds a blob unless the repository has it; returns its size when it is new, 0 when
-   * deduplicated. It is sealed on a worker thread and written when its pack fills, or at
-   * flush(); `plaintext` may be reused as soon as this returns.
+   * Adds a blob unless the repository has it: names it on a worker thread, then, if it is
+   * new, seals it there and puts it in a pack (written when full, or at flush()). What
+   * comes back is its id and its size when new, 0 when deduplicated, as soon as it is
+   * named. `plaintext` is copied before this returns, so its buffer may be reused at once;
+   * callers adding many should wait for room() between them.
    */
-  async add(type: BlobType, plaintext: Uint8Array, id = this.idOf(plaintext)): Promise<number> {
-    if (this.failure) throw this.failure;
-    if (this.has(id)) return 0;
-    this.pending.set(id, type);
+  add(type: BlobType, plaintext: Uint8Array): Promise<{ id: string; added: number }> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.pool ??= new SealPool(this.keys);
     const size = plaintext.length;
-    this.pool ??= new SealPool(this.keys.encrypt);
-    const job: Promise<void> = this.pool
-      .seal(id, plaintext)
-      .then((sealed) => this.pack(id, type, size, sealed))
+    const hashed = this.pool.hash(plaintext);
+    const named = hashed.then((blob) => {
+      if (this.has(blob.id)) {
+        this.pool?.drop(blob);
+        return { blob, added: 0 };
+      }
+      this.pending.set(blob.id, type);
+      return { blob, added: size };
+    });
+    const job: Promise<void> = named
+      .then(async ({ blob, added }) => {
+        if (added === 0 || !this.pool) return;
+        await this.pack(blob.id, type, size, await this.pool.seal(blob));
+      })
       .catch((error: unknown) => {
         this.failure ??= error;
       })
@@ -166,9 +171,13 @@ export class Repository {
       });
     this.sealing.add(job);
     this.sealingBytes += size;
+    return named.then(({ blob, added }) => ({ id: blob.id, added }));
+  }
+
+  /** Waits while too much is being named and sealed; throws what went wrong meanwhile. */
+  async room(): Promise<void> {
     while (this.sealingBytes > SEALING_MAX_BYTES) await Promise.race(this.sealing);
     if (this.failure) throw this.failure;
-    return size;
   }
 
   /** Writes what is pending, and waits for every write to finish. */
@@ -357,8 +366,11 @@ export class Repository {
     if (!this.cacheDir) return;
     // Index files never change once written, so a copy keyed by name stays right; it is
     // sealed, so the cache holds nothing the target does not.
-    // Atomically: a copy cut short by a crash would hide the good one on the target.
-    mkdirSync(join(this.cacheDir, "index"), { recursive: true, mode: 0o700 });
-    writeFileAtomic(join(this.cacheDir, "index", name), sealed);
+    // Whole or not at all (a rename), but not synced to disk: a copy a crash cuts short
+    // is only a cache miss (readIndexFile), not worth an fsync for every pack.
+    const path = join(this.cacheDir, "index", name);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(`${path}.tmp`, sealed);
+    renameSync(`${path}.tmp`, path);
   }
 }

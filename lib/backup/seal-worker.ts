@@ -1,23 +1,35 @@
 /**
- * A worker thread that seals blobs (compress, encrypt) for the repository, so that while
- * it does, the main thread reads and cuts the next chunks. Listed as an entry point of
- * the build, as Bun's compiled binaries need for workers.
+ * A worker thread that names and seals blobs for the repository, so that while it does,
+ * the main thread reads and cuts the next chunks. A blob is hashed first and kept here
+ * until the repository, which alone knows what it holds, says to seal it or drop it.
+ * Listed as an entry point of the build, as Bun's compiled binaries need for workers.
  */
+import { blobId, type RepositoryKeys } from "../../protocol/backup/keys.ts";
+import type { PoolRequest } from "./seal-pool.ts";
 import { sealBlob } from "./sealed.ts";
 
 declare const self: Worker;
 
-let key: Uint8Array | undefined;
+let keys: Pick<RepositoryKeys, "encrypt" | "id"> | undefined;
+const held = new Map<number, Uint8Array>();
 
 self.onmessage = (event: MessageEvent) => {
-  const message = event.data as
-    | { key: Uint8Array }
-    | { seq: number; id: string; plaintext: Uint8Array };
-  if ("key" in message) {
-    key = message.key;
+  const message = event.data as PoolRequest;
+  if (message.op === "keys") {
+    keys = message.keys;
     return;
   }
-  if (!key) throw new Error("the seal worker got a blob before its key");
-  const sealed = sealBlob({ encrypt: key }, message.id, message.plaintext);
-  self.postMessage({ seq: message.seq, sealed }, [sealed.buffer as ArrayBuffer]);
+  if (!keys) throw new Error("the seal worker got a blob before its keys");
+  if (message.op === "hash") {
+    held.set(message.seq, message.plaintext);
+    self.postMessage({ seq: message.seq, id: blobId(keys, message.plaintext) });
+  } else if (message.op === "seal") {
+    const plaintext = held.get(message.seq);
+    held.delete(message.seq);
+    if (!plaintext) throw new Error(`the seal worker holds no blob ${message.seq}`);
+    const sealed = sealBlob(keys, message.id, plaintext);
+    self.postMessage({ seq: message.seq, sealed }, [sealed.buffer as ArrayBuffer]);
+  } else {
+    held.delete(message.seq);
+  }
 };

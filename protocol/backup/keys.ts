@@ -25,7 +25,7 @@ export function repositoryKeys(backupRoot: Uint8Array, repositoryId: string): Re
 }
 
 /** A blob's id: the keyed hash of its plaintext, 64 hex digits. */
-export function blobId(keys: RepositoryKeys, plaintext: Uint8Array): string {
+export function blobId(keys: Pick<RepositoryKeys, "id">, plaintext: Uint8Array): string {
   return createHmac("sha256", keys.id).update(plaintext).digest("hex");
 }
 
