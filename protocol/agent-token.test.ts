@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import {
   checkScopes,
+  mayLookInto,
   mayReadState,
   mayUseData,
   signAgentToken,
@@ -63,6 +64,14 @@ describe("scopes", () => {
     expect(mayUseData(grant.scopes, "read", "inbox/x")).toBe(false);
     expect(mayUseData(grant.scopes, "write", "inbox/x")).toBe(true);
     expect(mayUseData(grant.scopes, "write", "notes/x")).toBe(false);
+  });
+
+  test("a search enters the directories that hold something readable, and no others", () => {
+    const deep = checkScopes({ read: ["data/photos/2024"] });
+    expect(mayLookInto(deep, "photos")).toBe(true);
+    expect(mayLookInto(deep, "photos/2024/trip")).toBe(true);
+    expect(mayLookInto(deep, "photos/2023")).toBe(false);
+    expect(mayLookInto(deep, "photo")).toBe(false);
   });
 
   test("state scopes cover their prefix", () => {

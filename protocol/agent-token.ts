@@ -162,3 +162,10 @@ export function mayUseData(scopes: AgentScopes, mode: "read" | "write", path: st
     (scope) => scope === "data" || full === scope || full.startsWith(`${scope}/`),
   );
 }
+
+/** Whether data directory `dir` holds anything `scopes` let an agent read. */
+export function mayLookInto(scopes: AgentScopes, dir: string): boolean {
+  return (
+    mayUseData(scopes, "read", dir) || scopes.read.some((scope) => scope.startsWith(`data/${dir}/`))
+  );
+}

@@ -279,6 +279,30 @@ describe("writing, over HTTP, and taking access away", () => {
     expect(text(notAllowed)).toContain("reading objects was not granted");
   });
 
+  test("reads at most a MiB of a large file; a search stops at its budget and says so", async () => {
+    const bulk = join(alpha.home, "data", "bulk");
+    mkdirSync(join(bulk, "many"), { recursive: true });
+    const large = new Uint8Array(3 * 1024 * 1024).fill(97);
+    writeFileSync(join(bulk, "large.txt"), large);
+    for (let i = 0; i < 5_100; i++) writeFileSync(join(bulk, "many", `${i}.txt`), "nothing\n");
+    const client = await overHttp(await grant("bulk", ["--read", "data/bulk"]));
+    const head = JSON.parse(text(await call(client, "read_file", { path: "bulk/large.txt" })));
+    expect([head.size, head.truncated, head.text.length]).toEqual([
+      large.length,
+      true,
+      1024 * 1024,
+    ]);
+    const search = JSON.parse(
+      text(await call(client, "search_files", { query: "needle", path: "bulk/many" })),
+    );
+    expect(search).toEqual({ query: "needle", matches: [], complete: false });
+    writeFileSync(join(bulk, "small.txt"), "hay\nthe needle is here\n");
+    const one = JSON.parse(
+      text(await call(client, "search_files", { query: "NEEDLE", path: "bulk/small.txt" })),
+    );
+    expect(one.matches).toEqual([{ path: "data/bulk/small.txt", line: "the needle is here" }]);
+  });
+
   test("without a token the endpoint says how to get one", async () => {
     const response = await fetch(`${gateway}/mcp`, {
       method: "POST",

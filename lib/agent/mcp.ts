@@ -6,24 +6,13 @@
  * written to the audit log with how it went. Whatever changes something can be tried
  * with `dryRun`, which says what would happen and changes nothing.
  */
-import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import {
   type AgentGrant,
   type AgentScopes,
+  mayLookInto,
   mayReadState,
   mayUseData,
 } from "../../protocol/agent-token.ts";
@@ -34,15 +23,11 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readObjectHead } from "../ndn/files.ts";
 import type { LocalApi } from "../node/local-client.ts";
+import { contentOf, DataDirectory, dataRelative, MAX_READ_BYTES } from "./data-files.ts";
 
 /** Calls an agent may make: a steady 5 a second, 20 at once. */
 const RATE_PER_S = 5;
 const BURST = 20;
-/** Reads return at most this much of a file or object. */
-const MAX_READ_BYTES = 1024 * 1024;
-const MAX_SEARCH_RESULTS = 50;
-/** What dataRelative makes of a path that tries to leave the data directory. */
-const INVALID_PATH = "\0invalid";
 
 export interface AgentContext {
   readonly api: LocalApi;
@@ -58,7 +43,7 @@ type Text = { content: { type: "text"; text: string }[]; isError?: boolean };
 
 export function createAgentServer(context: AgentContext): McpServer {
   const server = new McpServer({ name: "bucky", version: "1" });
-  const data = dataDir(context.paths);
+  const data = new DataDirectory(join(context.paths.home, "data"));
 
   /**
    * One tool call: the token checked, the rate limited, the scope checked, the work
@@ -225,7 +210,7 @@ export function createAgentServer(context: AgentContext): McpServer {
         "read_file",
         args,
         (s) => dataScope(s, "read", path),
-        async () => readDataFile(data, path),
+        () => data.read(path as string),
       );
     },
   );
@@ -248,13 +233,16 @@ export function createAgentServer(context: AgentContext): McpServer {
       // Any readable part of the data directory may be searched from; only what may be
       // read is reported.
       const searchable = (s: AgentScopes) =>
-        path === INVALID_PATH
-          ? "paths may not climb out of the data directory"
+        path === undefined
+          ? CLIMBS_OUT
           : s.read.some((scope) => scope === "data" || scope.startsWith("data/"))
             ? undefined
             : "reading the data directory was not granted";
-      return call("search_files", args, searchable, async (grant) =>
-        searchData(data, path, args.query, grant.scopes),
+      return call("search_files", args, searchable, (grant) =>
+        data.search(path as string, args.query, {
+          read: (file) => mayUseData(grant.scopes, "read", file),
+          enter: (dir) => mayLookInto(grant.scopes, dir),
+        }),
       );
     },
   );
@@ -340,7 +328,7 @@ export function createAgentServer(context: AgentContext): McpServer {
         "put_file",
         args,
         (s) => dataScope(s, "write", path),
-        async () => writeDataFile(data, path, args.content, args.dryRun === true),
+        () => data.write(path as string, args.content, args.dryRun === true),
       );
     },
   );
@@ -375,118 +363,16 @@ function redact(args: Record<string, unknown>): Record<string, unknown> {
     : args;
 }
 
-function dataDir(paths: HomePaths): string {
-  return join(paths.home, "data");
-}
+const CLIMBS_OUT = "paths may not climb out of the data directory";
 
-/**
- * A path inside the data directory, normalized: no absolute paths, no `..`, no NUL.
- * Refused as an error the agent sees (the scope check comes after, on this form).
- */
-function dataRelative(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.replaceAll("\\", "/").split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === ".." || part.includes("\0")) return INVALID_PATH;
-    parts.push(part);
-  }
-  return parts.join("/");
-}
-
-function dataScope(scopes: AgentScopes, mode: "read" | "write", path: string): string | undefined {
-  if (path === INVALID_PATH) return "paths may not climb out of the data directory";
+/** Why `scopes` do not cover data path `path` (undefined: it climbs out), if they do not. */
+function dataScope(
+  scopes: AgentScopes,
+  mode: "read" | "write",
+  path: string | undefined,
+): string | undefined {
+  if (path === undefined) return CLIMBS_OUT;
   return mayUseData(scopes, mode, path)
     ? undefined
     : `${mode === "read" ? "reading" : "writing"} data/${path} was not granted`;
-}
-
-/** The file's real location, refused if a link leads it out of the data directory. */
-function insideData(data: string, path: string): string {
-  const full = join(data, path);
-  if (!existsSync(full)) throw new BuckyError("E_NOT_FOUND", `data/${path} does not exist`);
-  const real = realpathSync(full);
-  const root = realpathSync(data);
-  if (real !== root && !real.startsWith(`${root}/`))
-    throw new BuckyError("E_PERMISSION", `data/${path} leads outside the data directory`);
-  return real;
-}
-
-function readDataFile(data: string, path: string): unknown {
-  const real = insideData(data, path);
-  const stat = statSync(real);
-  if (stat.isDirectory()) {
-    return {
-      directory: `data/${path}`,
-      entries: readdirSync(real, { withFileTypes: true })
-        .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
-        .sort(),
-    };
-  }
-  const bytes = readFileSync(real).subarray(0, MAX_READ_BYTES);
-  return {
-    path: `data/${path}`,
-    size: stat.size,
-    truncated: stat.size > MAX_READ_BYTES,
-    ...contentOf(bytes),
-  };
-}
-
-function contentOf(bytes: Uint8Array): { text: string } | { base64: string } {
-  try {
-    return {
-      text: new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, MAX_READ_BYTES)),
-    };
-  } catch {
-    return { base64: Buffer.from(bytes.subarray(0, MAX_READ_BYTES)).toString("base64") };
-  }
-}
-
-function searchData(data: string, under: string, query: string, scopes: AgentScopes): unknown {
-  const needle = query.toLowerCase();
-  const matches: { path: string; line?: string }[] = [];
-  const walk = (rel: string) => {
-    if (matches.length >= MAX_SEARCH_RESULTS) return;
-    const full = join(data, rel);
-    for (const entry of readdirSync(full, { withFileTypes: true }).sort((a, b) =>
-      a.name.localeCompare(b.name),
-    )) {
-      if (matches.length >= MAX_SEARCH_RESULTS) return;
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && mayUseData(scopes, "read", path)) {
-        if (entry.name.toLowerCase().includes(needle)) {
-          matches.push({ path: `data/${path}` });
-          continue;
-        }
-        const size = statSync(join(data, path)).size;
-        if (size > MAX_READ_BYTES) continue;
-        const text = readFileSync(join(data, path), "utf8");
-        const line = text.split("\n").find((l) => l.toLowerCase().includes(needle));
-        if (line !== undefined) matches.push({ path: `data/${path}`, line: line.slice(0, 300) });
-      }
-      // Links are not followed: a search stays inside the data directory.
-    }
-  };
-  insideData(data, under);
-  walk(under);
-  return { query, matches, complete: matches.length < MAX_SEARCH_RESULTS };
-}
-
-function writeDataFile(data: string, path: string, content: string, dryRun: boolean): string {
-  const full = join(data, path);
-  // Every existing part of the way must be a real directory inside the data directory.
-  let existing = dirname(full);
-  while (!existsSync(existing)) existing = dirname(existing);
-  insideData(data, existing === data ? "" : existing.slice(data.length + 1));
-  const before = existsSync(full) ? lstatSync(full) : undefined;
-  if (before && !before.isFile())
-    throw new BuckyError("E_INVALID_INPUT", `data/${path} is not a regular file`);
-  const what = before ? `replace data/${path} (${before.size} bytes)` : `create data/${path}`;
-  const size = Buffer.byteLength(content);
-  if (dryRun) return `Would ${what} with ${size} bytes.`;
-  mkdirSync(dirname(full), { recursive: true });
-  const temp = join(dirname(full), `.${randomBytes(4).toString("hex")}.tmp`);
-  writeFileSync(temp, content, { mode: 0o644 });
-  renameSync(temp, full);
-  return `Did ${what} with ${size} bytes.`;
 }
