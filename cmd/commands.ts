@@ -87,6 +87,7 @@ export const rootCommand: CommandDef = {
             rm: load(() => import("./backup/target-rm.ts")),
           },
         ),
+        key: load(() => import("./backup/key.ts")),
         run: load(() => import("./backup/run.ts")),
         list: load(() => import("./backup/list.ts")),
         verify: load(() => import("./backup/verify.ts")),

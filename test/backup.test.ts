@@ -29,6 +29,8 @@ import {
   jsonError,
   newHomePath,
   scratchDir,
+  startDaemon,
+  waitFor,
   withTmpfs,
 } from "./harness.ts";
 
@@ -510,5 +512,60 @@ describe("status and retention", () => {
     const to = join(scratchDir(), "pruned");
     await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
     expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+  }, 60_000);
+});
+
+describe("a device given the backup key", () => {
+  test("backs up once the owner types the phrase there, and its running daemon starts at once", async () => {
+    const { home: founder, phrase } = await newHome();
+    const founderDaemon = await startDaemon(founder);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderDaemon.home]);
+    const home = newHomePath();
+    await buckyJson(["join", token, "--home", home, "--device", "laptop"]);
+    await startDaemon(home, { BUCKY_SYNC_INTERVAL_MS: "300" });
+    const repo = join(scratchDir(), "repo");
+    const refused = await bucky(["backup", "target", "add", "usb", repo, "--home", home, "--json"]);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_PERMISSION",
+      hint: expect.stringContaining("bucky backup key"),
+    });
+
+    const keyFile = join(home, "identity", "backup.key");
+    const another = await newHome();
+    const wrongZone = await bucky(["backup", "key", "--home", home, "--json"], {
+      stdin: `${another.phrase}\n`,
+    });
+    expect(jsonError(wrongZone).code).toBe("E_PERMISSION");
+    const words = phrase.split(" ");
+    const mistyped = await bucky(["backup", "key", "--home", home, "--json"], {
+      stdin: `${[...words.slice(0, 23), words[0] === "abandon" ? "ability" : "abandon"].join(" ")}\n`,
+    });
+    expect(jsonError(mistyped).code).toBe("E_INVALID_INPUT");
+    expect(existsSync(keyFile)).toBe(false);
+
+    const given = await buckyJson<{ written: boolean; daemon: string }>(
+      ["backup", "key", "--home", home],
+      { stdin: `${phrase}\n` },
+    );
+    expect(given).toMatchObject({ written: true, daemon: "backing up" });
+    expect(lstatSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile, "utf8")).toBe(
+      readFileSync(join(founder, "identity", "backup.key"), "utf8"),
+    );
+    const again = await buckyJson<{ written: boolean }>(["backup", "key", "--home", home], {
+      stdin: `${phrase}\n`,
+    });
+    expect(again.written).toBe(false);
+
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    // The daemon took the key without a restart: it ships the next change hot.
+    await buckyJson(["state", "set", "notes/x", '"after the key"', "--home", home]);
+    await waitFor("a hot backup from the laptop", () =>
+      existsSync(join(repo, "hot")) &&
+      readdirSync(join(repo, "hot")).some((name) => name.includes("laptop"))
+        ? true
+        : undefined,
+    );
   }, 60_000);
 });

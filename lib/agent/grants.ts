@@ -58,7 +58,7 @@ export function grantAgent(
     throw new BuckyError(
       "E_PERMISSION",
       "this device cannot run backups, so it cannot let an agent run them",
-      "Grant backup.run from the device that holds the backup key (the one that created the zone).",
+      "Grant backup.run from a device that holds the backup key, or give this one the key with `bucky backup key`.",
     );
   }
   if (scopes.read.length + scopes.write.length + scopes.act.length === 0)

@@ -34,6 +34,9 @@ export interface BackupRunResult {
   readonly changing: readonly string[];
 }
 
+export const NO_BACKUP_KEY_HINT =
+  "Give this device the key with `bucky backup key` (it asks for the recovery phrase), or back up from the device where the zone was created.";
+
 /** The backup root of this home: only a device that holds it can back up or restore. */
 export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
   try {
@@ -43,7 +46,7 @@ export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
       throw new BuckyError(
         "E_PERMISSION",
         "this device does not hold the backup key",
-        "Back up from the device where the zone was created, or one recovered with `bucky init --recover`.",
+        NO_BACKUP_KEY_HINT,
       );
     }
     throw error;

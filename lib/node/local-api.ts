@@ -12,7 +12,7 @@ import { checkAgentToken, grantAgent, listAgents, revokeAgent } from "../agent/g
 import { installApp, installArchive, installStoredPackage, setDesired } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
-import { listSnapshots } from "../backup/run.ts";
+import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import { backupFacts, readBackupStatus } from "../backup/status.ts";
 import { readTargets } from "../backup/targets.ts";
@@ -50,6 +50,8 @@ export interface LocalServices {
   readonly gateway: GatewayHost;
   /** The backup schedule, on a device that holds the backup key. */
   readonly backups: () => BackupScheduler | undefined;
+  /** Starts scheduled and hot backups if this device holds the backup key now. */
+  readonly startBackups: () => boolean;
 }
 
 export function createLocalApp(
@@ -208,6 +210,7 @@ export function createLocalApp(
       })),
     });
   });
+  app.post("/v1/backups/start", (c) => c.json({ holdsBackupKey: services.startBackups() }));
   app.get("/v1/backups/:target/snapshots", async (c) =>
     c.json({ snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log) }),
   );
@@ -218,7 +221,7 @@ export function createLocalApp(
       throw new BuckyError(
         "E_PERMISSION",
         "this device does not hold the backup key",
-        "Back up from the device where the zone was created, or one recovered with `bucky init --recover`.",
+        NO_BACKUP_KEY_HINT,
       );
     }
     return c.json(

@@ -148,10 +148,13 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       panel: async (request) => panel.fetch(request),
       mcp: (request) => agents.handle(request),
     });
+    let backups: { hot: HotShipper; schedule: BackupScheduler } | undefined;
+    let startBackups = (): boolean => false;
     const localApp = createLocalApp(node, log, onBug, {
       liveWindowMs,
       gateway,
       backups: () => backups?.schedule,
+      startBackups: () => startBackups(),
     });
     const panel = createPanel((request) => localApp.fetch(request));
     const agents = new AgentEndpoint(
@@ -220,22 +223,26 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     gateway.start();
     followRelays();
     started.push(() => tunnels.stop());
-    // Backups run where the backup key is: the device that made the zone, or recovered it.
-    const backups = existsSync(paths.backupKey)
-      ? {
-          hot: new HotShipper(node, paths, log),
-          schedule: new BackupScheduler({
-            paths,
-            log,
-            now: options.now,
-            runtime: options.apps.runtime,
-            backupEveryMs: options.backup?.everyMs ?? DEFAULT_BACKUP_EVERY_MS,
-            verifyEveryMs: options.backup?.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
-          }),
-        }
-      : undefined;
-    backups?.hot.start();
-    backups?.schedule.start();
+    // Backups run where the backup key is: the device that made the zone, one that
+    // recovered it, or one given the key since (`bucky backup key`, which calls this).
+    startBackups = () => {
+      if (backups || !existsSync(paths.backupKey)) return backups !== undefined;
+      backups = {
+        hot: new HotShipper(node, paths, log),
+        schedule: new BackupScheduler({
+          paths,
+          log,
+          now: options.now,
+          runtime: options.apps.runtime,
+          backupEveryMs: options.backup?.everyMs ?? DEFAULT_BACKUP_EVERY_MS,
+          verifyEveryMs: options.backup?.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
+        }),
+      };
+      backups.hot.start();
+      backups.schedule.start();
+      return true;
+    };
+    startBackups();
     started.push(() => gateway.stop());
     log.info("daemon started", {
       zone: zone.zone.id,
