@@ -250,7 +250,7 @@ async function fetchAllPages(home: string, id: DeviceId): Promise<void> {
   const have = new Map<DeviceId, number>();
   for (;;) {
     const message = decodeEntries(
-      await client.post(peer, "/v1/sync/pull", encodePullRequest(have)),
+      await client.post(peer, "/v1/sync/pull", encodePullRequest({ have })),
     );
     for (const bytes of message.entries) {
       const changeset = decodeChangeset(bytes);

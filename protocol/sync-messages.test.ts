@@ -38,14 +38,14 @@ function refusal(run: () => unknown): string {
 
 describe("pull requests", () => {
   test("round-trip their version vector", () => {
-    expect(decodePullRequest(encodePullRequest(have))).toEqual(have);
-    expect(decodePullRequest(encodePullRequest(new Map()))).toEqual(new Map());
+    expect(decodePullRequest(encodePullRequest({ have }))).toEqual({ have });
+    expect(decodePullRequest(encodePullRequest({ have: new Map() }))).toEqual({ have: new Map() });
   });
 
   test("are the CBOR map {v, have}", () => {
-    expect(decodePullRequest(encodeCbor({ v: 1, have: { [deviceA]: 3 } }))).toEqual(
-      new Map([[deviceA, 3]]),
-    );
+    expect(decodePullRequest(encodeCbor({ v: 1, have: { [deviceA]: 3 } }))).toEqual({
+      have: new Map([[deviceA, 3]]),
+    });
   });
 
   test("refuse unknown fields and other versions", () => {
@@ -118,12 +118,12 @@ describe("version vectors", () => {
       new DataView(key.buffer).setUint32(0, i);
       many.set(deviceIdFromPublicKey(key), i);
     }
-    expect(refusal(() => decodePullRequest(encodePullRequest(many)))).toBe(
+    expect(refusal(() => decodePullRequest(encodePullRequest({ have: many })))).toBe(
       `a version vector names at most ${MAX_VECTOR_DEVICES} devices`,
     );
     const [first] = many.keys();
     many.delete(first as DeviceId);
-    expect(decodePullRequest(encodePullRequest(many)).size).toBe(MAX_VECTOR_DEVICES);
+    expect(decodePullRequest(encodePullRequest({ have: many })).have.size).toBe(MAX_VECTOR_DEVICES);
   });
 });
 
@@ -215,5 +215,40 @@ describe("acks", () => {
     expect(refusal(() => decodeEntries(ack))).toBe('sync entries has an unknown field "applied"');
     const page = encodeEntries({ have, entries, more: false });
     expect(refusal(() => decodeAck(page))).toBe('sync ack has an unknown field "entries"');
+  });
+});
+
+describe("presence in every message", () => {
+  const presence = [new Uint8Array(100).fill(4), new Uint8Array(120).fill(5)];
+
+  test("round-trips in pull requests, entries and acks, and is left out when empty", () => {
+    expect(decodePullRequest(encodePullRequest({ have, presence }))).toEqual({ have, presence });
+    expect(decodeEntries(encodeEntries({ have, entries, more: false, presence }))).toEqual({
+      have,
+      entries,
+      more: false,
+      presence,
+    });
+    expect(decodeAck(encodeAck({ have, applied: 1, rejected: 0, presence }))).toEqual({
+      have,
+      applied: 1,
+      rejected: 0,
+      presence,
+    });
+    expect(encodePullRequest({ have, presence: [] })).toEqual(encodePullRequest({ have }));
+  });
+
+  test("refuses presence that is not a list of small byte strings", () => {
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 1, have: {}, presence: 3 })))).toBe(
+      "sync presence must be an array",
+    );
+    expect(
+      refusal(() => decodePullRequest(encodeCbor({ v: 1, have: {}, presence: ["text"] }))),
+    ).toBe("a presence record must be a byte string");
+    expect(
+      refusal(() =>
+        decodePullRequest(encodeCbor({ v: 1, have: {}, presence: [new Uint8Array(513)] })),
+      ),
+    ).toBe("a presence record is at most 512 bytes");
   });
 });

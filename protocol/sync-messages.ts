@@ -4,10 +4,12 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have}
- *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool}
- *   ack           {v: 1, have, applied: n, rejected: n}
+ *   pull request  {v: 1, have, presence?}
+ *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?}
+ *   ack           {v: 1, have, applied: n, rejected: n, presence?}
  *
+ * `presence`, when there, is the newest presence record (protocol/presence.ts) the
+ * sender holds of each device: liveness travels with every exchange, outside the log.
  * A pull is answered with entries the asker lacks, in the order the answering device
  * applied them (so members arrive before their writes), a page at a time; a push sends
  * entries unasked and is answered with an ack. Entries are verified when applied.
@@ -17,6 +19,7 @@ import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { MAX_CHANGESET_BYTES } from "./changeset.ts";
 import { check } from "./errors.ts";
 import { type DeviceId, parseDeviceId } from "./ids.ts";
+import { MAX_PRESENCE_BYTES } from "./presence.ts";
 import { requireOnlyFields, requireRecord, requireUint } from "./shape.ts";
 
 export const SYNC_VERSION = 1;
@@ -27,26 +30,39 @@ export const MAX_VECTOR_DEVICES = 10_000;
 
 export type VersionVector = ReadonlyMap<DeviceId, number>;
 
-export interface EntriesMessage {
+/** What every message may carry besides its own content: presence records. */
+interface WithPresence {
+  readonly presence?: readonly Uint8Array[];
+}
+
+export interface PullRequest extends WithPresence {
+  readonly have: VersionVector;
+}
+
+export interface EntriesMessage extends WithPresence {
   readonly have: VersionVector;
   readonly entries: readonly Uint8Array[];
   /** The sender had more to send than fit in this message. */
   readonly more: boolean;
 }
 
-export interface Ack {
+export interface Ack extends WithPresence {
   readonly have: VersionVector;
   readonly applied: number;
   readonly rejected: number;
 }
 
-export function encodePullRequest(have: VersionVector): Uint8Array {
-  return encodeCbor({ v: SYNC_VERSION, have: Object.fromEntries(have) });
+export function encodePullRequest(request: PullRequest): Uint8Array {
+  return encodeCbor({
+    v: SYNC_VERSION,
+    have: Object.fromEntries(request.have),
+    ...presenceField(request),
+  });
 }
 
-export function decodePullRequest(bytes: Uint8Array): VersionVector {
+export function decodePullRequest(bytes: Uint8Array): PullRequest {
   const message = decodeMessage(bytes, "pull request", ["v", "have"]);
-  return decodeVector(message.have);
+  return { have: decodeVector(message.have), ...decodePresenceField(message) };
 }
 
 export function encodeEntries(message: EntriesMessage): Uint8Array {
@@ -55,6 +71,7 @@ export function encodeEntries(message: EntriesMessage): Uint8Array {
     have: Object.fromEntries(message.have),
     entries: message.entries,
     more: message.more,
+    ...presenceField(message),
   });
 }
 
@@ -73,6 +90,7 @@ export function decodeEntries(bytes: Uint8Array): EntriesMessage {
     have: decodeVector(message.have),
     entries: message.entries as Uint8Array[],
     more: message.more,
+    ...decodePresenceField(message),
   };
 }
 
@@ -82,6 +100,7 @@ export function encodeAck(ack: Ack): Uint8Array {
     have: Object.fromEntries(ack.have),
     applied: ack.applied,
     rejected: ack.rejected,
+    ...presenceField(ack),
   });
 }
 
@@ -91,6 +110,7 @@ export function decodeAck(bytes: Uint8Array): Ack {
     have: decodeVector(message.have),
     applied: requireUint(message.applied, "sync ack applied"),
     rejected: requireUint(message.rejected, "sync ack rejected"),
+    ...decodePresenceField(message),
   };
 }
 
@@ -100,7 +120,7 @@ function decodeMessage(
   fields: readonly string[],
 ): Record<string, unknown> {
   const message = requireRecord(decodeCbor(bytes, MAX_SYNC_MESSAGE_BYTES, what), what);
-  requireOnlyFields(message, fields, what);
+  requireOnlyFields(message, [...fields, "presence"], what);
   check(message.v === SYNC_VERSION, `sync version ${String(message.v)} is not supported`);
   return message;
 }
@@ -118,4 +138,29 @@ function decodeVector(value: unknown): VersionVector {
       return [id, requireUint(seq, "version vector seq")];
     }),
   );
+}
+
+/** Present only when there is some: a message without presence is what it always was. */
+function presenceField(message: WithPresence): { presence?: readonly Uint8Array[] } {
+  return message.presence && message.presence.length > 0 ? { presence: message.presence } : {};
+}
+
+function decodePresenceField(message: Record<string, unknown>): {
+  presence?: readonly Uint8Array[];
+} {
+  if (message.presence === undefined) return {};
+  const records = message.presence;
+  check(Array.isArray(records), "sync presence must be an array");
+  check(
+    records.length <= MAX_VECTOR_DEVICES,
+    `sync presence names at most ${MAX_VECTOR_DEVICES} devices`,
+  );
+  for (const record of records) {
+    check(record instanceof Uint8Array, "a presence record must be a byte string");
+    check(
+      record.length <= MAX_PRESENCE_BYTES,
+      `a presence record is at most ${MAX_PRESENCE_BYTES} bytes`,
+    );
+  }
+  return { presence: records as Uint8Array[] };
 }

@@ -1,4 +1,5 @@
 /** Many devices, one zone: join, converge, catch up after being offline. */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import {
   bucky,
   buckyJson,
   cleanUp,
+  type Daemon,
   jsonError,
   startDaemon,
   startZone,
@@ -82,4 +84,40 @@ describe("three devices", () => {
       ["gamma", "online"],
     ]);
   });
+});
+
+describe("presence", () => {
+  test("devices learn each other is alive at every heartbeat, and the log does not grow", async () => {
+    const daemons = await startZone(["alpha", "beta"], { BUCKY_HEARTBEAT_MS: "100" });
+    const [alpha, beta] = [daemons.get("alpha"), daemons.get("beta")] as [Daemon, Daemon];
+    const read = <T>(home: string, sql: string): T => {
+      const db = new Database(join(home, "state.db"), { readonly: true });
+      try {
+        return db.query(sql).get() as T;
+      } finally {
+        db.close();
+      }
+    };
+    const changesets = (home: string) =>
+      read<{ n: number }>(home, "SELECT count(*) AS n FROM changesets").n;
+    const { device } = await buckyJson<{ device: { id: string } }>([
+      "status",
+      "--home",
+      alpha.home,
+    ]);
+    // When beta last heard, through sync, that alpha was alive (alpha's own clock).
+    const alphaAliveOnBeta = () =>
+      read<{ at: number } | null>(
+        beta.home,
+        `SELECT at FROM presence WHERE device = '${device.id}'`,
+      )?.at;
+
+    const first = await waitFor("alpha's presence on beta", alphaAliveOnBeta);
+    // The daemons settle (documents, addresses, reports) before counting.
+    await Bun.sleep(1_500);
+    const before = [changesets(alpha.home), changesets(beta.home)];
+    await Bun.sleep(1_500);
+    expect([changesets(alpha.home), changesets(beta.home)]).toEqual(before);
+    expect((alphaAliveOnBeta() ?? 0) - first).toBeGreaterThan(1_000);
+  }, 30_000);
 });

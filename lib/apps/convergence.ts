@@ -1,6 +1,6 @@
 /**
  * The convergence loop that runs apps, on every device alike. It reads the apps' specs
- * and the devices' heartbeats from the zone state, computes which apps this device must
+ * from the zone state and which devices are alive from their presence, computes which apps this device must
  * run (the same answer every device computes), starts what is missing, restarts what
  * changed, stops what is no longer its share, and reports. No device commands another.
  */
@@ -79,13 +79,7 @@ export class Convergence {
   }
 
   private beat(): void {
-    if (!this.stopped)
-      this.node.write([
-        {
-          key: appKeys.heartbeat(this.node.deviceName),
-          value: JSON.stringify({ at: this.node.now() }),
-        },
-      ]);
+    if (!this.stopped) this.node.beat();
   }
 
   private async converge(): Promise<void> {

@@ -4,9 +4,11 @@
  *
  *   users/<user>/apps/<app>/spec   what should run: version, package, placement, desired state
  *   nodes/<device>/apps/<app>      how it is running there: state, url, errors
- *   nodes/<device>/heartbeat       the device is alive (its `any` apps stay with it)
+ *
+ * Which devices are alive (so hold their `any` apps) is not state: it is presence
+ * (lib/sync/presence.ts), which does not grow the log.
  */
-import { and, eq, gte, like, lt } from "drizzle-orm";
+import { and, eq, like } from "drizzle-orm";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { StateQueries } from "../store/db.ts";
@@ -50,7 +52,6 @@ export const appKeys = {
   spec: (app: string) => `users/${APP_USER}/apps/${app}/spec`,
   specPrefix: `users/${APP_USER}/apps/`,
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
-  heartbeat: (device: string) => `nodes/${device}/heartbeat`,
 } as const;
 
 export function readSpecs(db: StateQueries): AppSpec[] {
@@ -78,26 +79,4 @@ export function readReport(db: StateQueries, device: string, app: string): AppRe
     .where(eq(state.key, appKeys.report(device, app)))
     .get();
   return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
-}
-
-/** When each device last said it was alive (the writer's clock, in ms). */
-export function readHeartbeats(db: StateQueries): Map<string, number> {
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(
-      and(
-        gte(state.key, "nodes/"),
-        lt(state.key, "nodes/\x7f"),
-        like(state.key, "nodes/%/heartbeat"),
-      ),
-    )
-    .all();
-  const beats = new Map<string, number>();
-  for (const row of rows) {
-    const device = row.key.split("/")[1] as string;
-    const at = row.value ? (JSON.parse(row.value) as { at?: unknown }).at : undefined;
-    if (typeof at === "number") beats.set(device, at);
-  }
-  return beats;
 }

@@ -7,14 +7,8 @@ import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
-import {
-  type AppSpec,
-  type DesiredState,
-  type RunState,
-  readHeartbeats,
-  readReport,
-  readSpecs,
-} from "./spec.ts";
+import { lastAlive } from "../sync/presence.ts";
+import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
 
 /** A device not heard alive for this long no longer holds `any` apps, by default. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -52,10 +46,10 @@ export function placementCandidates(
   const members = [...membership.byId.values()]
     .filter((member) => standingOf(membership, member.id) === "member")
     .map((member) => ({ name: member.name as string, id: member.id as string }));
-  const beats = readHeartbeats(zone.db);
+  const alive = lastAlive(zone.db);
   const since = zone.now() - liveWindowMs;
   const live = members.filter(
-    (member) => member.id === zone.deviceId || (beats.get(member.name) ?? 0) >= since,
+    (member) => member.id === zone.deviceId || (alive.get(member.id as DeviceId) ?? 0) >= since,
   );
   return { members, live };
 }

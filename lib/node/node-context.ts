@@ -7,6 +7,7 @@ import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { signPresence } from "../../protocol/presence.ts";
 import { BuckyError } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -17,6 +18,7 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateDb } from "../store/db.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
+import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
@@ -120,6 +122,26 @@ export class NodeContext {
     if (result.applied.length > 0)
       for (const listener of this.changeListeners) listener(result.applied, "remote");
     return result;
+  }
+
+  /** Says this device is alive now: a fresh presence record, passed on with every sync. */
+  beat(): void {
+    keepPresence(this.db, signPresence(this.zoneId, this.now(), this.zone.deviceKey));
+  }
+
+  /** The presence records this node holds, to send with a sync message. */
+  presence(): Uint8Array[] {
+    return heldPresence(this.db);
+  }
+
+  /** Takes the presence records a peer sent (those that verify and are newer). */
+  receivePresence(records: readonly Uint8Array[] | undefined): void {
+    if (!records?.length) return;
+    receivePresence(this.db, records, {
+      zone: this.zoneId,
+      membership: this.membership(),
+      nowMs: this.now(),
+    });
   }
 
   /** The owner key, for devices that hold it; others cannot admit or revoke devices. */

@@ -72,19 +72,22 @@ export function createPeerApp(
   );
 
   app.post("/v1/sync/pull", (c) => {
-    const have = decode(() => decodePullRequest(c.get("body")));
-    return cbor(encodeEntries(entriesMissingFrom(node.db, have)));
+    const { have, presence } = decode(() => decodePullRequest(c.get("body")));
+    node.receivePresence(presence);
+    return cbor(encodeEntries({ ...entriesMissingFrom(node.db, have), presence: node.presence() }));
   });
 
   app.post("/v1/sync/push", (c) => {
-    const { entries } = decode(() => decodeEntries(c.get("body")));
-    const result = node.ingest(entries, c.get("peer"));
+    const { entries, presence } = decode(() => decodeEntries(c.get("body")));
+    const result = entries.length > 0 ? node.ingest(entries, c.get("peer")) : undefined;
+    node.receivePresence(presence);
     // The ack carries this node's vector: the sender sends whatever it still lacks.
     return cbor(
       encodeAck({
         have: versionVector(node.db),
-        applied: result.applied.length,
-        rejected: result.rejected.length,
+        applied: result?.applied.length ?? 0,
+        rejected: result?.rejected.length ?? 0,
+        presence: node.presence(),
       }),
     );
   });

@@ -2,7 +2,8 @@
  * Keeping this node in sync with its peers. Every local change is pushed to every peer
  * at once; every few seconds the node exchanges with each peer (anti-entropy): it pulls
  * what it lacks, then sends what the peer lacks, so one side calling is enough for both
- * to converge. Reachability is logged when it changes, not on every attempt.
+ * to converge. Presence (who is alive) rides along both ways in each exchange.
+ * Reachability is logged when it changes, not on every attempt.
  */
 import type { Changeset } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -70,12 +71,14 @@ export class SyncLoop {
       have: versionVector(this.node.db),
       entries: [changeset.bytes],
       more: false,
+      presence: this.node.presence(),
     });
     // A peer waiting out a failure gets it with the next exchange instead.
     for (const peer of this.peers().filter((p) => this.due(p))) {
       this.track(
         this.call(peer, async () => {
           const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
+          this.node.receivePresence(ack.presence);
           await this.sendMissing(peer, ack.have);
         }),
       );
@@ -102,9 +105,13 @@ export class SyncLoop {
     const exchange = this.call(peer, async () => {
       let theirs: VersionVector = new Map();
       for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
-        const request = encodePullRequest(versionVector(this.node.db));
+        const request = encodePullRequest({
+          have: versionVector(this.node.db),
+          presence: this.node.presence(),
+        });
         const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
         if (message.entries.length > 0) this.node.ingest(message.entries, peer.name);
+        this.node.receivePresence(message.presence);
         theirs = message.have;
         if (!message.more) break;
       }
@@ -120,6 +127,7 @@ export class SyncLoop {
       if (!lacksAny(theirs, versionVector(this.node.db))) return;
       const message = entriesMissingFrom(this.node.db, theirs);
       const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", encodeEntries(message)));
+      this.node.receivePresence(ack.presence);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
       if (ack.applied === 0) return;
       theirs = ack.have;

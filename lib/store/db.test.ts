@@ -40,6 +40,7 @@ describe("state database", () => {
       "invites",
       "node",
       "peers",
+      "presence",
       "quarantine",
       "sqlite_sequence",
       "state",

@@ -99,3 +99,9 @@ export const agentAudit = sqliteTable(
   },
   (table) => [index("agent_audit_by_agent").on(table.agent, table.at)],
 );
+
+export const presence = sqliteTable("presence", {
+  device: text("device").primaryKey(),
+  at: integer("at").notNull(),
+  bytes: blob("bytes", { mode: "buffer" }).notNull(),
+});

@@ -94,7 +94,11 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
         let changesets = 0;
         for (let page = 0; page < MAX_PULL_PAGES; page++) {
           const message = decodeEntries(
-            await client.post(inviter, "/v1/sync/pull", encodePullRequest(versionVector(db))),
+            await client.post(
+              inviter,
+              "/v1/sync/pull",
+              encodePullRequest({ have: versionVector(db) }),
+            ),
           );
           changesets += ingestEntries(db, message.entries, {
             zone: invite.zone,

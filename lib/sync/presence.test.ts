@@ -1,0 +1,70 @@
+import { describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { signPresence } from "../../protocol/presence.ts";
+import { openTestNode, seed } from "../state/test-db.ts";
+import type { Member, Membership } from "./membership.ts";
+import { heldPresence, lastAlive, receivePresence } from "./presence.ts";
+
+const alive = signingKeyFromSeed(seed(21));
+const revoked = signingKeyFromSeed(seed(22));
+const stranger = signingKeyFromSeed(seed(23));
+const NOW = 1_800_000_000_000;
+
+function membership(): Membership {
+  const members: Member[] = [
+    { id: deviceIdFromPublicKey(alive.publicKey), name: "alive" as DeviceName, quarantined: false },
+    {
+      id: deviceIdFromPublicKey(revoked.publicKey),
+      name: "revoked" as DeviceName,
+      quarantined: false,
+      revokedAfterSeq: 3,
+    },
+  ];
+  return {
+    byId: new Map(members.map((m) => [m.id, m])),
+    byName: new Map(members.map((m) => [m.name as string, m])),
+  };
+}
+
+describe("presence", () => {
+  test("keeps the newest record of each member, and passes it on", () => {
+    const { db, zone } = openTestNode(2);
+    const context = { zone, membership: membership(), nowMs: NOW };
+    const at = (ms: number) => signPresence(zone, ms, alive).bytes;
+    expect(receivePresence(db, [at(NOW - 5000)], context)).toBe(1);
+    expect(receivePresence(db, [at(NOW - 1000), at(NOW - 9000)], context)).toBe(1);
+    expect(receivePresence(db, [at(NOW - 1000)], context)).toBe(0);
+    const id = deviceIdFromPublicKey(alive.publicKey) as DeviceId;
+    expect(lastAlive(db).get(id)).toBe(NOW - 1000);
+    // What it passes on is the very record, still signed: a third device can check it.
+    const [held] = heldPresence(db);
+    const other = openTestNode(3);
+    expect(receivePresence(other.db, [held as Uint8Array], { ...context, zone: other.zone })).toBe(
+      1,
+    );
+  });
+
+  test("passes over a revoked or unknown device, another zone, a clock far ahead, a forgery", () => {
+    const { db, zone } = openTestNode(4);
+    const context = { zone, membership: membership(), nowMs: NOW };
+    const otherZone = openTestNode(5, 9).zone;
+    const forged = signPresence(zone, NOW, alive).bytes.slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    const kept = receivePresence(
+      db,
+      [
+        signPresence(zone, NOW, revoked).bytes,
+        signPresence(zone, NOW, stranger).bytes,
+        signPresence(otherZone, NOW, alive).bytes,
+        signPresence(zone, NOW + 10 * 60_000, alive).bytes,
+        forged,
+        new Uint8Array([1, 2, 3]),
+      ],
+      context,
+    );
+    expect(kept).toBe(0);
+    expect(lastAlive(db).size).toBe(0);
+  });
+});

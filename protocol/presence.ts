@@ -1,0 +1,108 @@
+/**
+ * Presence: a device's signed word that it is alive at a time. It travels with every
+ * sync message, and each device keeps only the newest of each device's, so liveness
+ * spreads through the zone as state does (through whichever devices can reach each
+ * other) without a changeset every heartbeat: those would grow every device's log, and
+ * every backup's, forever.
+ *
+ *   record = CBOR [body: bstr, signature: bstr]
+ *   body   = CBOR { v: 1, zone, device, at }      (at: ms since the epoch, the device's clock)
+ *
+ * The signature is Ed25519 by the device's key over a context label and the body bytes
+ * exactly as carried.
+ */
+import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
+import { bytesEqual, utf8 } from "./encoding.ts";
+import { check } from "./errors.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseDeviceId,
+  parseZoneId,
+  type ZoneId,
+} from "./ids.ts";
+import {
+  requireBytes,
+  requireOnlyFields,
+  requireRecord,
+  requireString,
+  requireUint,
+} from "./shape.ts";
+
+export const PRESENCE_VERSION = 1;
+export const MAX_PRESENCE_BYTES = 512;
+const ID_MAX_LENGTH = 64;
+const SIGNATURE_CONTEXT = utf8("bucky presence v1\n");
+
+export interface Presence {
+  readonly zone: ZoneId;
+  readonly device: DeviceId;
+  /** When the device said it (its clock, ms since the epoch). */
+  readonly at: number;
+  /** The whole record as stored and sent. */
+  readonly bytes: Uint8Array;
+}
+
+interface DecodedPresence extends Presence {
+  readonly bodyBytes: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export function signPresence(zone: ZoneId, at: number, device: SigningKey): Presence {
+  const bodyBytes = encodeCbor({
+    v: PRESENCE_VERSION,
+    zone,
+    device: deviceIdFromPublicKey(device.publicKey),
+    at,
+  });
+  const signature = device.sign(signingInput(bodyBytes));
+  return decodePresence(encodeCbor([bodyBytes, signature]));
+}
+
+/** Parses a record and checks its fields. Does not verify the signature. */
+export function decodePresence(bytes: Uint8Array): DecodedPresence {
+  check(
+    bytes.length <= MAX_PRESENCE_BYTES,
+    `a presence record is at most ${MAX_PRESENCE_BYTES} bytes`,
+  );
+  const record = decodeCbor(bytes, MAX_PRESENCE_BYTES, "presence");
+  check(
+    Array.isArray(record) && record.length === 2,
+    "a presence record is a [body, signature] pair",
+  );
+  const bodyBytes = record[0];
+  check(bodyBytes instanceof Uint8Array, "presence body must be a byte string");
+  const signature = requireBytes(record[1], "presence signature", SIGNATURE_BYTES);
+  check(bytesEqual(encodeCbor([bodyBytes, signature]), bytes), "presence is not in canonical CBOR");
+  const body = requireRecord(
+    decodeCbor(bodyBytes, MAX_PRESENCE_BYTES, "presence body"),
+    "presence body",
+  );
+  requireOnlyFields(body, ["v", "zone", "device", "at"], "presence body");
+  check(body.v === PRESENCE_VERSION, `presence version ${String(body.v)} is not supported`);
+  const zone = parseZoneId(requireString(body.zone, "presence zone", ID_MAX_LENGTH));
+  check(zone !== undefined, "presence zone is not a zone id");
+  const device = parseDeviceId(requireString(body.device, "presence device", ID_MAX_LENGTH));
+  check(device !== undefined, "presence device is not a device id");
+  return { zone, device, at: requireUint(body.at, "presence at"), bytes, bodyBytes, signature };
+}
+
+/** Throws ProtocolError unless the device's key signed this record. */
+export function verifyPresence(presence: DecodedPresence, deviceKey: VerifyKey): void {
+  check(
+    deviceIdFromPublicKey(deviceKey.publicKey) === presence.device,
+    "presence verified against the wrong key",
+  );
+  check(
+    deviceKey.verify(signingInput(presence.bodyBytes), presence.signature),
+    `presence of ${presence.device} has a bad signature`,
+  );
+}
+
+function signingInput(bodyBytes: Uint8Array): Uint8Array {
+  const input = new Uint8Array(SIGNATURE_CONTEXT.length + bodyBytes.length);
+  input.set(SIGNATURE_CONTEXT, 0);
+  input.set(bodyBytes, SIGNATURE_CONTEXT.length);
+  return input;
+}
