@@ -8,7 +8,7 @@ import {
 } from "./app-package.ts";
 import { encodeCbor } from "./cbor.ts";
 import { utf8 } from "./encoding.ts";
-import { ProtocolError } from "./errors.ts";
+import { refusal } from "./test-refusal.ts";
 
 const files: PackageFile[] = [
   { path: "server.ts", executable: false, bytes: utf8("Bun.serve({})") },
@@ -17,17 +17,6 @@ const files: PackageFile[] = [
   { path: "public/empty.txt", executable: false, bytes: new Uint8Array() },
 ];
 const sorted = [files[1], files[2], files[3], files[0]] as PackageFile[];
-
-/** The message of the ProtocolError `run` throws; fails on any other outcome. */
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError, but nothing was thrown");
-}
 
 describe("encodePackage", () => {
   test("writes CBOR {v: 1, files: [[path, mode, bytes], ...]} sorted by path", () => {

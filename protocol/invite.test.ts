@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { type SigningKey, signingKeyFromSeed } from "./ed25519.ts";
 import { fromBase64url, fromUtf8, toBase64url, toHex, utf8 } from "./encoding.ts";
-import { ProtocolError } from "./errors.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import {
   hashInviteSecret,
@@ -12,6 +11,7 @@ import {
   signInvite,
   verifyInvite,
 } from "./invite.ts";
+import { refusal } from "./test-refusal.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
 const otherOwner = signingKeyFromSeed(new Uint8Array(32).fill(2));
@@ -49,17 +49,6 @@ function craft(headerValue: object, payloadValue: unknown, signer: SigningKey = 
 
 function part(value: unknown): string {
   return toBase64url(utf8(JSON.stringify(value)));
-}
-
-/** The message of the ProtocolError `run` throws; fails on any other outcome. */
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError, but nothing was thrown");
 }
 
 describe("signInvite", () => {

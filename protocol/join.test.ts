@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "./ed25519.ts";
 import { fromHex, toBase64url } from "./encoding.ts";
-import { ProtocolError } from "./errors.ts";
 import { zoneIdFromPublicKey } from "./ids.ts";
 import { decodeJoinRequest, encodeJoinRequest } from "./join.ts";
 import type { DeviceName } from "./names.ts";
+import { refusal } from "./test-refusal.ts";
 
 const zone = zoneIdFromPublicKey(signingKeyFromSeed(new Uint8Array(32).fill(1)).publicKey);
 const otherZone = zoneIdFromPublicKey(signingKeyFromSeed(new Uint8Array(32).fill(2)).publicKey);
@@ -16,17 +16,6 @@ const name = "laptop" as DeviceName;
 
 const encoded = encodeJoinRequest(zone, { invite, secret, name }, device);
 const body = JSON.parse(encoded) as Record<string, string>;
-
-/** The message of the ProtocolError `run` throws; fails on any other outcome. */
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError, but nothing was thrown");
-}
 
 const BAD_PROOF = "join request proof does not verify: the device does not hold its key";
 

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { encodeCbor } from "./cbor.ts";
 import { toHex, utf8 } from "./encoding.ts";
-import { ProtocolError } from "./errors.ts";
 import {
   CHUNK_BYTES,
   type ChunkId,
@@ -16,20 +15,10 @@ import {
   isChunk,
   parseObjectId,
 } from "./ndn.ts";
+import { refusal } from "./test-refusal.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const chunk = (fill: number) => chunkIdOf(new Uint8Array([fill]));
-
-/** The message of the ProtocolError `run` throws; fails on any other outcome. */
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError, but nothing was thrown");
-}
 
 /** Chunk-list bytes of exactly `value`, with the id they hash to. */
 function raw(value: unknown): { id: ChunkListId; bytes: Uint8Array } {

@@ -1,23 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { encodeCbor } from "./cbor.ts";
 import { signingKeyFromSeed, verifyKeyFromPublicKey } from "./ed25519.ts";
-import { ProtocolError } from "./errors.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import { decodePresence, signPresence, verifyPresence } from "./presence.ts";
+import { refusal } from "./test-refusal.ts";
 
 const device = signingKeyFromSeed(new Uint8Array(32).fill(7));
 const other = signingKeyFromSeed(new Uint8Array(32).fill(8));
 const zone = zoneIdFromPublicKey(signingKeyFromSeed(new Uint8Array(32).fill(1)).publicKey);
-
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError");
-}
 
 describe("presence records", () => {
   test("round-trip, signed by their device, and verify only with its key", () => {

@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { encodeCbor } from "./cbor.ts";
 import { MAX_CHANGESET_BYTES } from "./changeset.ts";
-import { ProtocolError } from "./errors.ts";
 import { type DeviceId, deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import {
   decodeAck,
@@ -15,6 +14,7 @@ import {
   SYNC_VERSION,
   type VersionVector,
 } from "./sync-messages.ts";
+import { refusal } from "./test-refusal.ts";
 
 const deviceA = deviceIdFromPublicKey(new Uint8Array(32).fill(1));
 const deviceB = deviceIdFromPublicKey(new Uint8Array(32).fill(2));
@@ -24,17 +24,6 @@ const have: VersionVector = new Map<DeviceId, number>([
 ]);
 const entries = [new Uint8Array([1, 2, 3]), new Uint8Array(), new Uint8Array(300).fill(9)];
 const haveRecord = Object.fromEntries(have);
-
-/** The message of the ProtocolError `run` throws; fails on any other outcome. */
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a ProtocolError, but nothing was thrown");
-}
 
 describe("pull requests", () => {
   test("round-trip their version vector", () => {
