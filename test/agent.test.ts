@@ -17,6 +17,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   jsonError,
   startZone,
   waitFor,
@@ -81,15 +82,7 @@ beforeAll(async () => {
   writeFileSync(join(data, "notes", "todo.txt"), "buy milk\ncall the plumber\n");
   writeFileSync(join(data, "private", "secret.txt"), "the safe code is 1234\n");
   symlinkSync("/etc/hostname", join(data, "notes", "escape"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await buckyJson(["gateway", "enable", "--listen", `127.0.0.1:${port}`, "--home", alpha.home]);
-  gateway = `http://127.0.0.1:${port}`;
-  await waitFor("the gateway", () =>
-    fetch(`${gateway}/`).then(
-      () => true,
-      () => undefined,
-    ),
-  );
+  gateway = await enableGateway(alpha.home);
   await buckyJson([
     "app",
     "install",

@@ -249,6 +249,20 @@ export async function startZone(
   return daemons;
 }
 
+/** Makes `home`'s device a gateway on a random loopback port; its URL, once it answers. */
+export async function enableGateway(home: string, flags: readonly string[] = []): Promise<string> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  await buckyJson(["gateway", "enable", "--listen", `127.0.0.1:${port}`, ...flags, "--home", home]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor("the gateway", () =>
+    fetch(`${url}/`).then(
+      () => true,
+      () => undefined,
+    ),
+  );
+  return url;
+}
+
 /** The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/, devices/, nodes/). */
 export async function userState(home: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([

@@ -15,7 +15,15 @@ import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../protocol/ids.ts";
 import { signSession } from "../protocol/session.ts";
-import { buckyJson, cleanUp, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  scratchDir,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -52,15 +60,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
   alpha = zone.get("alpha") as Daemon;
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await buckyJson(["gateway", "enable", "--listen", `127.0.0.1:${port}`, "--home", alpha.home]);
-  gateway = `http://127.0.0.1:${port}`;
-  await waitFor("the gateway", () =>
-    fetch(`${gateway}/`).then(
-      () => true,
-      () => undefined,
-    ),
-  );
+  gateway = await enableGateway(alpha.home);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
