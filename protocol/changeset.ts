@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
-import { bytesEqual, utf8 } from "./encoding.ts";
+import { bytesEqual, concatBytes, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
 import { type Hlc, MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
 import {
@@ -183,10 +183,7 @@ function isJson(text: string): boolean {
 }
 
 function signingInput(bodyBytes: Uint8Array): Uint8Array {
-  const input = new Uint8Array(SIGNATURE_CONTEXT.length + bodyBytes.length);
-  input.set(SIGNATURE_CONTEXT);
-  input.set(bodyBytes, SIGNATURE_CONTEXT.length);
-  return input;
+  return concatBytes(SIGNATURE_CONTEXT, bodyBytes);
 }
 
 function hashBody(bodyBytes: Uint8Array): Uint8Array {

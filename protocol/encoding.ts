@@ -86,3 +86,11 @@ export function fromUtf8(bytes: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/** `a` then `b`, in one new array (a signature's context label, then what it covers). */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

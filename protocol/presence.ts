@@ -13,7 +13,7 @@
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
-import { bytesEqual, utf8 } from "./encoding.ts";
+import { bytesEqual, concatBytes, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
 import {
   type DeviceId,
@@ -101,8 +101,5 @@ export function verifyPresence(presence: DecodedPresence, deviceKey: VerifyKey):
 }
 
 function signingInput(bodyBytes: Uint8Array): Uint8Array {
-  const input = new Uint8Array(SIGNATURE_CONTEXT.length + bodyBytes.length);
-  input.set(SIGNATURE_CONTEXT, 0);
-  input.set(bodyBytes, SIGNATURE_CONTEXT.length);
-  return input;
+  return concatBytes(SIGNATURE_CONTEXT, bodyBytes);
 }
