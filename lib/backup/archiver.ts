@@ -156,11 +156,11 @@ export class Archiver {
         if (file) {
           const node = { ...common, type: "file" as const, ...file, content: [] as string[] };
           nodes.push(node);
-          contents.push(
-            file.content.then((ids) => {
-              node.content = ids;
-            }),
-          );
+          const filled = file.content.then((ids) => {
+            node.content = ids;
+          });
+          filled.catch(() => {}); // awaited below, unless an error ends the loop first
+          contents.push(filled);
         }
       }
       // Sockets, FIFOs and devices are not data: they are skipped.
@@ -282,10 +282,14 @@ export class Archiver {
 
   /** Adds a chunk (copied at once: the read buffer may be reused); its id, to come. */
   private addData(chunk: Uint8Array): Promise<string> {
-    return this.repository.add("data", chunk).then(({ id, added }) => {
+    const id = this.repository.add("data", chunk).then(({ id, added }) => {
       this.progress.addedBytes += added;
       return id;
     });
+    // A failure also comes out of room() and flush(), so a caller stopped by one may
+    // leave this unawaited: it must not count as unhandled.
+    id.catch(() => {});
+    return id;
   }
 
   private async addTree(nodes: readonly TreeNode[]): Promise<string> {

@@ -320,10 +320,8 @@ export class Repository {
   async loadIndex(): Promise<void> {
     this.index.clear();
     const names = await this.backend.list("index");
-    const files = await Promise.all(
-      names.map(async (name) => ({ name, blobs: await this.readIndexFile(name) })),
-    );
-    for (const { blobs } of files) for (const blob of blobs) this.index.set(blob.id, blob);
+    const files = await Promise.all(names.map((name) => this.readIndexFile(name)));
+    for (const blobs of files) for (const blob of blobs) this.index.set(blob.id, blob);
   }
 
   /** One index file's blobs: from the local cache when it has a good copy, else the target. */
