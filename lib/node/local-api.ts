@@ -210,7 +210,12 @@ export function createLocalApp(
       })),
     });
   });
-  app.post("/v1/backups/start", (c) => c.json({ holdsBackupKey: services.startBackups() }));
+  app.post("/v1/backups/start", (c) => {
+    const before = services.backups() !== undefined;
+    const holdsBackupKey = services.startBackups();
+    if (holdsBackupKey && !before) log.info("backups started", { device: node.deviceName });
+    return c.json({ holdsBackupKey });
+  });
   app.get("/v1/backups/:target/snapshots", async (c) =>
     c.json({ snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log) }),
   );

@@ -240,7 +240,6 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       };
       backups.hot.start();
       backups.schedule.start();
-      log.info("backups started", { device: zone.device.name });
       return true;
     };
     startBackups();
