@@ -12,6 +12,7 @@ import { placeApp } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
 import { AppRunner } from "./runner.ts";
 import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
@@ -39,6 +40,8 @@ interface Running {
 
 export class Convergence {
   private readonly running = new Map<string, Running>();
+  /** What was last reported of each app run here (a crash loop is reported sparingly). */
+  private readonly reported = new Map<string, ReportedState>();
   private readonly fetching = new Set<ObjectId>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private pass: Promise<void> = Promise.resolve();
@@ -223,6 +226,9 @@ export class Convergence {
     },
   ): void {
     if (this.stopped && change.state !== "stopped") return;
+    const now = this.node.now();
+    if (!worthReporting(this.reported.get(spec.app), change, now)) return;
+    this.reported.set(spec.app, { state: change.state, atMs: now });
     const report: AppReport = {
       app: spec.app,
       state: change.state,
@@ -232,7 +238,7 @@ export class Convergence {
       sandboxed: this.options.bwrap !== undefined,
       restarts: change.restarts,
       error: change.error,
-      since: new Date(this.node.now()).toISOString(),
+      since: new Date(now).toISOString(),
     };
     this.node.write([
       { key: appKeys.report(this.node.deviceName, spec.app), value: JSON.stringify(report) },
