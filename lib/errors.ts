@@ -56,8 +56,25 @@ export class BuckyError extends Error {
  * Turns anything thrown into a BuckyError at the edge. A ProtocolError that escaped
  * without context is still an integrity fault; anything else unexpected is a bug.
  */
+/**
+ * Whether `error` says the disk is full: SQLite's SQLITE_FULL, or the system's ENOSPC or
+ * EDQUOT. That is no bug: the daemon carries on, refusing writes until there is room.
+ */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
+}
+
 export function toBuckyError(error: unknown): BuckyError {
   if (error instanceof BuckyError) return error;
+  if (isDiskFull(error)) {
+    return new BuckyError(
+      "E_IO",
+      "the disk is full: bucky cannot save anything to it",
+      "Free some space: nothing was changed, and bucky carries on once there is room.",
+      { cause: error },
+    );
+  }
   if (error instanceof ProtocolError) {
     return new BuckyError(
       "E_INTEGRITY",

@@ -7,6 +7,7 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
+import { isDiskFull } from "./errors.ts";
 
 export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -150,9 +151,14 @@ class RotatingFile {
     const text = this.pending.join("");
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.sizeBytes + text.length > ROTATE_AT_BYTES) this.rotate();
-    appendFileSync(this.path, text, { mode: 0o600 });
-    this.sizeBytes += Buffer.byteLength(text);
+    try {
+      if (this.sizeBytes + text.length > ROTATE_AT_BYTES) this.rotate();
+      appendFileSync(this.path, text, { mode: 0o600 });
+      this.sizeBytes += Buffer.byteLength(text);
+    } catch (error) {
+      // The file is a copy of what went to stderr: on a full disk it goes without.
+      if (!isDiskFull(error)) throw error;
+    }
   }
 
   private rotate(): void {

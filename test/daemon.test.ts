@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeBacklog } from "./backlog.ts";
 import {
@@ -16,6 +16,7 @@ import {
   startDaemon,
   startZone,
   waitFor,
+  withTmpfs,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -232,4 +233,42 @@ describe("a device killed in the middle of a sync", () => {
     );
     expect(await count(restartedAlpha.home)).toBe(120 * 400);
   });
+});
+
+describe("a full disk", () => {
+  test("writes are refused as such, the daemon carries on, and works again once there is room", async () => {
+    await withTmpfs("size=16m", async (mount) => {
+      const home = join(mount, "home");
+      await buckyJson(["init", "--home", home]);
+      const daemon = await startDaemon(home, {
+        BUCKY_HEARTBEAT_MS: "100",
+        BUCKY_CONVERGE_INTERVAL_MS: "100",
+      });
+      const filler = join(mount, "filler");
+      const block = new Uint8Array(256 * 1024);
+      try {
+        for (;;) appendFileSync(filler, block);
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      }
+      const refused = await bucky(["state", "set", "notes/a", '"x"', "--home", home, "--json"]);
+      expect(refused.exitCode).toBe(1);
+      expect(jsonError(refused)).toMatchObject({
+        code: "E_IO",
+        message: expect.stringContaining("disk is full"),
+      });
+      // Heartbeats and the convergence loop fail to write meanwhile; the daemon stays up.
+      await Bun.sleep(1_000);
+      expect(await buckyJson<{ zone: unknown }>(["status", "--home", home])).toHaveProperty("zone");
+      expect(daemon.log()).toContain("the disk is full: changes wait until there is room");
+      expect(daemon.log()).not.toContain("FATAL");
+
+      rmSync(filler);
+      await buckyJson(["state", "set", "notes/a", '"x"', "--home", home]);
+      expect(await buckyJson(["state", "get", "notes/a", "--home", home])).toMatchObject({
+        value: "x",
+      });
+      await daemon.stop();
+    });
+  }, 30_000);
 });

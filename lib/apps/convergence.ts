@@ -76,7 +76,8 @@ export class Convergence {
     this.pass = this.pass.then(async () => {
       while (this.again && !this.stopped) {
         this.again = false;
-        await this.converge();
+        // A full disk stops this pass, not the loop: the next one tries again.
+        await this.converge().catch((error: unknown) => this.node.diskFull(error));
       }
     });
   }
@@ -240,9 +241,14 @@ export class Convergence {
       error: change.error,
       since: new Date(now).toISOString(),
     };
-    this.node.write([
-      { key: appKeys.report(this.node.deviceName, spec.app), value: JSON.stringify(report) },
-    ]);
+    try {
+      this.node.write([
+        { key: appKeys.report(this.node.deviceName, spec.app), value: JSON.stringify(report) },
+      ]);
+    } catch (error) {
+      this.node.diskFull(error);
+      this.reported.delete(spec.app); // said again with the next change
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * figures survive restarts without a write per request.
  */
 import { and, eq, gte, sql } from "drizzle-orm";
+import { isDiskFull } from "../errors.ts";
 import type { StateDb } from "../store/db.ts";
 import { traffic } from "../store/schema.ts";
 
@@ -49,17 +50,31 @@ export class Accounting {
   /** Counts one request of `app` from `client` (call once the response is done). */
   count(app: string, client: string, bytesIn: number, bytesOut: number): void {
     const key = `${app}\n${client}\n${Math.floor(this.now() / 60_000)}`;
-    const counts = this.pending.get(key) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
-    counts.requests++;
-    counts.bytesIn += bytesIn;
-    counts.bytesOut += bytesOut;
-    this.pending.set(key, counts);
+    this.merge(key, { requests: 1, bytesIn, bytesOut });
   }
 
   flush(): void {
     if (this.pending.size === 0) return;
     const pending = this.pending;
     this.pending = new Map();
+    try {
+      this.write(pending);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      // Kept for the next flush: counts wait for room rather than being lost.
+      for (const [key, counts] of pending) this.merge(key, counts);
+    }
+  }
+
+  private merge(key: string, add: Counts): void {
+    const counts = this.pending.get(key) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
+    counts.requests += add.requests;
+    counts.bytesIn += add.bytesIn;
+    counts.bytesOut += add.bytesOut;
+    this.pending.set(key, counts);
+  }
+
+  private write(pending: ReadonlyMap<string, Counts>): void {
     this.db.transaction(() => {
       for (const [key, counts] of pending) {
         const [app, client, minute] = key.split("\n") as [string, string, string];

@@ -4,18 +4,18 @@
  * when it succeeded, warn (an ordinary error) with the reason when it was refused.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { BuckyError, toBuckyError } from "../errors.ts";
+import { BuckyError, isDiskFull, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 
 /**
- * Reports a failed request. A BuckyError is an ordinary failure; anything else is a bug,
- * and `onBug` is told so the daemon can crash rather than carry on in a state nobody
- * planned for.
+ * Reports a failed request. A BuckyError is an ordinary failure, and so is a full disk;
+ * anything else is a bug, and `onBug` is told so the daemon can crash rather than carry
+ * on in a state nobody planned for.
  */
 export function errorHandler(log: Log, onBug: (error: unknown) => void) {
   return (thrown: Error, c: Context) => {
     const error = toBuckyError(thrown);
-    if (!(thrown instanceof BuckyError)) {
+    if (!(thrown instanceof BuckyError) && !isDiskFull(thrown)) {
       log.fatal("unexpected error while serving a request", {
         path: c.req.path,
         error: thrown.stack ?? String(thrown),

@@ -8,7 +8,7 @@ import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, isDiskFull } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
@@ -27,6 +27,9 @@ import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 export type ChangeOrigin = "local" | "remote";
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
 
+/** How often a full disk is said in the log while it stays full. */
+const DISK_FULL_SAID_EVERY_MS = 60_000;
+
 export class NodeContext {
   readonly db: StateDb;
   readonly zoneId: ZoneId;
@@ -39,6 +42,7 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private readonly changeListeners: ChangeListener[] = [];
+  private diskFullSaidAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly zone: OpenZone,
@@ -126,7 +130,27 @@ export class NodeContext {
 
   /** Says this device is alive now: a fresh presence record, passed on with every sync. */
   beat(): void {
-    keepPresence(this.db, signPresence(this.zoneId, this.now(), this.zone.deviceKey));
+    try {
+      keepPresence(this.db, signPresence(this.zoneId, this.now(), this.zone.deviceKey));
+    } catch (error) {
+      this.diskFull(error);
+    }
+  }
+
+  /**
+   * For work that cannot be done while the disk is full: says so (once a minute at most)
+   * and returns, so the daemon carries on and picks up once there is room. Any other
+   * error is thrown on.
+   */
+  diskFull(error: unknown): void {
+    if (!isDiskFull(error)) throw error;
+    const now = this.now();
+    if (now - this.diskFullSaidAt < DISK_FULL_SAID_EVERY_MS) return;
+    this.diskFullSaidAt = now;
+    this.log.error("the disk is full: changes wait until there is room", {
+      home: this.zone.paths.home,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /** The presence records this node holds, to send with a sync message. */

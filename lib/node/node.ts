@@ -20,7 +20,7 @@ import {
   DEFAULT_BACKUP_EVERY_MS,
   DEFAULT_VERIFY_EVERY_MS,
 } from "../backup/scheduler.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, isDiskFull } from "../errors.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -104,7 +104,13 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     finish = resolve;
     crash = reject;
   });
-  const onBug = (error: unknown) => crash(error);
+  // A full disk is no bug: the work waits for room (NodeContext.diskFull) and the daemon
+  // carries on; anything else unexpected crashes it.
+  let diskFull: ((error: unknown) => void) | undefined;
+  const onBug = (error: unknown) => {
+    if (diskFull && isDiskFull(error)) diskFull(error);
+    else crash(error);
+  };
 
   try {
     await refuseSecondDaemon(paths.home, paths.daemonSocket);
@@ -137,6 +143,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     started.push(() => relayHub.stop());
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
     const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
+    diskFull = (error) => node.diskFull(error);
     started.push(() => node.client.stop());
     peerApp = createPeerApp(node, log, onBug, relayHub);
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
