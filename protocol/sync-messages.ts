@@ -10,6 +10,7 @@
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
  * sender holds of each device: liveness travels with every exchange, outside the log.
+ * Fields a version does not know are passed over, so devices of different versions sync.
  * A pull is answered with entries the asker lacks, in the order the answering device
  * applied them (so members arrive before their writes), a page at a time; a push sends
  * entries unasked and is answered with an ack. Entries are verified when applied.
@@ -20,7 +21,7 @@ import { MAX_CHANGESET_BYTES } from "./changeset.ts";
 import { check } from "./errors.ts";
 import { type DeviceId, parseDeviceId } from "./ids.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
-import { requireOnlyFields, requireRecord, requireUint } from "./shape.ts";
+import { requireRecord, requireUint } from "./shape.ts";
 
 export const SYNC_VERSION = 1;
 export const MAX_SYNC_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -61,7 +62,7 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
 }
 
 export function decodePullRequest(bytes: Uint8Array): PullRequest {
-  const message = decodeMessage(bytes, "pull request", ["v", "have"]);
+  const message = decodeMessage(bytes, "pull request");
   return { have: decodeVector(message.have), ...decodePresenceField(message) };
 }
 
@@ -76,7 +77,7 @@ export function encodeEntries(message: EntriesMessage): Uint8Array {
 }
 
 export function decodeEntries(bytes: Uint8Array): EntriesMessage {
-  const message = decodeMessage(bytes, "sync entries", ["v", "have", "entries", "more"]);
+  const message = decodeMessage(bytes, "sync entries");
   check(Array.isArray(message.entries), "sync entries must be an array");
   check(typeof message.more === "boolean", "sync entries more must be a boolean");
   for (const entry of message.entries) {
@@ -105,7 +106,7 @@ export function encodeAck(ack: Ack): Uint8Array {
 }
 
 export function decodeAck(bytes: Uint8Array): Ack {
-  const message = decodeMessage(bytes, "sync ack", ["v", "have", "applied", "rejected"]);
+  const message = decodeMessage(bytes, "sync ack");
   return {
     have: decodeVector(message.have),
     applied: requireUint(message.applied, "sync ack applied"),
@@ -114,13 +115,14 @@ export function decodeAck(bytes: Uint8Array): Ack {
   };
 }
 
-function decodeMessage(
-  bytes: Uint8Array,
-  what: string,
-  fields: readonly string[],
-): Record<string, unknown> {
+/**
+ * A message's fields. Those this version does not know are passed over, not refused: a
+ * zone's devices are upgraded one at a time, and must keep syncing meanwhile (what a
+ * newer device adds is lost on an older one, never an error). The changesets inside
+ * stay as strict as ever: they are signed.
+ */
+function decodeMessage(bytes: Uint8Array, what: string): Record<string, unknown> {
   const message = requireRecord(decodeCbor(bytes, MAX_SYNC_MESSAGE_BYTES, what), what);
-  requireOnlyFields(message, [...fields, "presence"], what);
   check(message.v === SYNC_VERSION, `sync version ${String(message.v)} is not supported`);
   return message;
 }
