@@ -53,10 +53,6 @@ export class BuckyError extends Error {
 }
 
 /**
- * Turns anything thrown into a BuckyError at the edge. A ProtocolError that escaped
- * without context is still an integrity fault; anything else unexpected is a bug.
- */
-/**
  * Whether `error` says the disk is full: SQLite's SQLITE_FULL, or the system's ENOSPC or
  * EDQUOT. That is no bug: the daemon carries on, refusing writes until there is room.
  */
@@ -65,8 +61,15 @@ export function isDiskFull(error: unknown): boolean {
   return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
 }
 
+/**
+ * Turns anything thrown into a BuckyError at the edge. A failure of SQLite or a full disk
+ * is explained; a ProtocolError that escaped without context is still an integrity
+ * fault; anything else unexpected is a bug.
+ */
 export function toBuckyError(error: unknown): BuckyError {
   if (error instanceof BuckyError) return error;
+  const storage = sqliteError(error, "bucky's state database");
+  if (storage) return storage;
   if (isDiskFull(error)) {
     return new BuckyError(
       "E_IO",
@@ -148,6 +151,57 @@ export function fileSystemError(
         "E_IO",
         `cannot ${action} ${path}: input/output error`,
         "The disk may be failing; check it before retrying.",
+        cause,
+      );
+    default:
+      return undefined;
+  }
+}
+
+/** A BuckyError for a SQLite failure on the database at `path`, or undefined if `error` is not one. */
+export function sqliteError(error: unknown, path: string): BuckyError | undefined {
+  if (!(error instanceof Error) || error.name !== "SQLiteError") return undefined;
+  const code = (error as Error & { code?: string }).code ?? "";
+  const cause = { cause: error };
+  // Extended codes (SQLITE_IOERR_WRITE, …) share their primary code's meaning.
+  switch (code.replace(/^(SQLITE_[A-Z]+)_.*$/, "$1")) {
+    case "SQLITE_FULL":
+      return new BuckyError(
+        "E_IO",
+        `cannot write ${path}: the disk is full`,
+        "Free some space and run the command again.",
+        cause,
+      );
+    case "SQLITE_IOERR":
+      return new BuckyError(
+        "E_IO",
+        `cannot use ${path}: input/output error (${code})`,
+        "The disk may be failing; check it before retrying.",
+        cause,
+      );
+    case "SQLITE_READONLY":
+    case "SQLITE_PERM":
+    case "SQLITE_CANTOPEN":
+      return new BuckyError(
+        "E_PERMISSION",
+        `cannot open ${path} for writing (${code})`,
+        "Check that the home directory and its files are yours and writable.",
+        cause,
+      );
+    case "SQLITE_BUSY":
+    case "SQLITE_LOCKED":
+      return new BuckyError(
+        "E_UNAVAILABLE",
+        `${path} is locked by another process`,
+        "Try again in a moment.",
+        cause,
+      );
+    case "SQLITE_NOTADB":
+    case "SQLITE_CORRUPT":
+      return new BuckyError(
+        "E_INTEGRITY",
+        `the state database ${path} is damaged: ${error.message}`,
+        "Restore the home from a backup (`bucky backup restore latest`), or move it away and join the zone again.",
         cause,
       );
     default:

@@ -343,6 +343,25 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
 });
 
 describe("faults while backing up", () => {
+  test("a damaged state database: said as such, and a restore in place brings the home back", async () => {
+    const { home } = await newHome();
+    const { zone } = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    const db = join(home, "state.db");
+    writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
+
+    const damaged = await bucky(["status", "--home", home, "--json"]);
+    expect(damaged.exitCode).toBe(4);
+    expect(jsonError(damaged)).toMatchObject({
+      code: "E_INTEGRITY",
+      hint: expect.stringContaining("bucky backup restore latest"),
+    });
+    await buckyJson(["backup", "restore", "latest", "--home", home]);
+    const back = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);
+    expect(back.zone.id).toBe(zone.id);
+  });
+
   test("a full target: a clear error, and what it holds stays valid", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 40 * 1024 * 1024);

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ZoneId } from "../../protocol/ids.ts";
+import { parseZoneId, type ZoneId } from "../../protocol/ids.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -76,9 +76,9 @@ export async function restoreSnapshot(options: {
           replayedChangesets: 0,
         };
       }
-      const zone = openZone(paths.home, log);
-      const zoneId = zone.zone.id;
-      zone.close();
+      const zoneId = homeZone(paths, log) ?? parseZoneId(snapshot.zone);
+      if (!zoneId)
+        throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
       if (snapshot.zone !== zoneId) {
         throw new BuckyError(
           "E_INVALID_INPUT",
@@ -169,6 +169,27 @@ function replayHot(
     return result.applied.length;
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * The zone of the home being restored over, or undefined when its state database is
+ * damaged (which is what a restore is for). The snapshot opened with this home's backup
+ * key, which only its zone's phrase gives, so it is of this zone all the same.
+ */
+function homeZone(paths: HomePaths, log: Log): ZoneId | undefined {
+  try {
+    const zone = openZone(paths.home, log);
+    zone.close();
+    return zone.zone.id;
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_INTEGRITY") {
+      log.warn("the home's state database is damaged: the snapshot replaces it", {
+        error: error.message,
+      });
+      return undefined;
+    }
+    throw error;
   }
 }
 

@@ -6,9 +6,9 @@
 import { Database } from "bun:sqlite";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import { sqliteError } from "../errors.ts";
 import { migrate } from "./migrate.ts";
 import * as schema from "./schema.ts";
-import { sqliteError } from "./sqlite-error.ts";
 
 export type StateDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
 /** What queries run against: the database itself or a transaction on it. */

@@ -16,13 +16,12 @@ import {
 } from "node:fs";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
-import { BuckyError, fileSystemError } from "../errors.ts";
+import { BuckyError, fileSystemError, sqliteError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { type KeyKind, writeKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
-import { sqliteError } from "../store/sqlite-error.ts";
 import { initLeftovers, inspectHome } from "./home-contents.ts";
 
 /** Durable steps of making a home, reported as each one completes. */
