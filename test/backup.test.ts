@@ -15,6 +15,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -343,6 +344,35 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
 });
 
 describe("faults while backing up", () => {
+  test("a target whose disk is not there: refused as unavailable, and nothing made in its place", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "usb", "bucky");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    renameSync(repo, `${repo}.away`); // unplugged
+
+    const gone = await bucky(["backup", "run", "--home", home, "--json"]);
+    expect(gone.exitCode).toBe(3);
+    expect(jsonError(gone).message).toContain("is its disk plugged in and mounted?");
+    expect(existsSync(repo)).toBe(false);
+    // A mount point left empty: no new repository appears in it either.
+    mkdirSync(repo);
+    const empty = await bucky(["backup", "run", "--home", home, "--json"]);
+    expect(empty.exitCode).toBe(3);
+    expect(readdirSync(repo)).toEqual([]);
+
+    rmSync(repo, { recursive: true });
+    renameSync(`${repo}.away`, repo); // back
+    await buckyJson(["backup", "run", "--home", home]);
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots).toHaveLength(2);
+  });
+
   test("a damaged state database: said as such, and a restore in place brings the home back", async () => {
     const { home } = await newHome();
     const { zone } = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);

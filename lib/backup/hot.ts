@@ -105,7 +105,7 @@ export class HotShipper {
     if (known) return known;
     const backend = await connect(target);
     try {
-      const repository = await Repository.openOrCreate(backend, backupRoot(this.paths, this.log), {
+      const repository = await Repository.open(backend, backupRoot(this.paths, this.log), {
         withIndex: false,
       });
       const opened = { backend, repository };

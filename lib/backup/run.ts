@@ -65,12 +65,12 @@ export async function withRepository<T>(
   options: { create?: boolean; withIndex?: boolean; lock?: string } = {},
 ): Promise<T> {
   const root = backupRoot(paths, log);
-  const backend = await connect(target);
+  const backend = await connect(target, { create: options.create === true });
   try {
     const open = { cacheDir: cacheDir(paths), withIndex: false };
     const repository = options.create
       ? await Repository.openOrCreate(backend, root, open)
-      : await Repository.open(backend, root, open);
+      : await openExisting(backend, root, open, target);
     const lock = options.lock ? await takeLock(backend, options.lock) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex();
@@ -81,6 +81,29 @@ export async function withRepository<T>(
     }
   } finally {
     await backend.close();
+  }
+}
+
+/**
+ * A target's repository, which `bucky backup target add` made. Never made again here: a
+ * disk that is not mounted leaves its empty mount point behind, and backups made there
+ * would fill the system's disk while the owner thinks them safe elsewhere.
+ */
+async function openExisting(
+  backend: Backend,
+  root: Uint8Array,
+  options: { cacheDir: string; withIndex: boolean },
+  target: Target,
+): Promise<Repository> {
+  try {
+    return await Repository.open(backend, root, options);
+  } catch (error) {
+    if (!(error instanceof BuckyError && error.code === "E_NOT_FOUND")) throw error;
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `the backups of target ${target.name} are not at ${target.url} any more: is its disk plugged in and mounted?`,
+      "Backups go on by themselves once it is back. To start a new repository there instead, remove the target and add it again.",
+    );
   }
 }
 
@@ -141,7 +164,7 @@ export async function runBackup(options: {
           cache.close();
         }
       },
-      { create: true, lock: "backup" },
+      { lock: "backup" },
     );
     updateTargetStatus(paths, target.name, (status) => ({
       ...status,

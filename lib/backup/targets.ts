@@ -105,10 +105,23 @@ export function chooseTarget(
   );
 }
 
-/** Connects to a target. */
-export async function connect(target: Target): Promise<Backend> {
+/**
+ * Connects to a target. A directory is made only with `create` (when the target is
+ * added): otherwise a missing one means its disk is not there, and making it would put
+ * the backups on whatever disk holds the empty mount point.
+ */
+export async function connect(
+  target: Target,
+  options: { create?: boolean } = {},
+): Promise<Backend> {
   if (!target.url.startsWith("sftp://")) {
     if (!existsSync(target.url)) {
+      if (!options.create)
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `the backup target ${target.url} is not there: is its disk plugged in and mounted?`,
+          "Backups go on by themselves once it is back.",
+        );
       try {
         mkdirSync(target.url, { recursive: true, mode: 0o700 });
       } catch (error) {
