@@ -41,7 +41,7 @@ export default defineBuckyCommand({
   text: (r) =>
     [
       `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}: ${r.files} files, ${formatBytes(r.bytes)}.`,
-      `New: ${formatBytes(r.addedBytes)} (${formatBytes(r.storedBytes)} written, compressed and encrypted); the rest was already there. Took ${(r.durationMs / 1000).toFixed(1)} s.`,
+      `New: ${formatBytes(r.addedBytes)} (${formatBytes(r.storedBytes)} written, compressed and encrypted)${r.addedBytes < r.bytes ? "; the rest was already there" : ""}. Took ${(r.durationMs / 1000).toFixed(1)} s.`,
       ...(r.changing.length > 0
         ? [
             `${r.changing.length} files kept changing while read and were taken as last read: ${r.changing.slice(0, 3).join(", ")}${r.changing.length > 3 ? ", …" : ""}`,
