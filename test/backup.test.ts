@@ -344,6 +344,22 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
 });
 
 describe("faults while backing up", () => {
+  test("a damaged targets file: commands say how to mend it; the daemon keeps on without backups", async () => {
+    const { home } = await newHome();
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    writeFileSync(join(home, "backup", "targets.json"), "{not json");
+    const daemon = await startDaemon(home);
+    const refused = await bucky(["backup", "run", "--home", home, "--json"]);
+    expect(refused.exitCode).toBe(4);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_INTEGRITY",
+      hint: expect.stringContaining("bucky backup target add"),
+    });
+    await buckyJson(["state", "set", "notes/a", "1", "--home", home]);
+    expect(daemon.log()).toContain("backups stopped");
+    await daemon.stop();
+  });
+
   test("a target whose disk is not there: refused as unavailable, and nothing made in its place", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "usb", "bucky");

@@ -16,7 +16,7 @@ import type { Backend } from "./backend.ts";
 import { Repository } from "./repository.ts";
 import { backupRoot } from "./run.ts";
 import { openChangesets, sealChangesets } from "./sealed.ts";
-import { connect, readTargets, type Target } from "./targets.ts";
+import { connect, type Target, targetsForDaemon } from "./targets.ts";
 
 export const HOT_DIR = "hot";
 /** How long changesets wait to be shipped together. */
@@ -45,7 +45,7 @@ export class HotShipper {
 
   start(): void {
     this.unsubscribe = this.node.onChange((changesets) => {
-      if (readTargets(this.paths).length === 0) return;
+      if (targetsForDaemon(this.paths, this.log).length === 0) return;
       for (const changeset of changesets) this.queue.push(changeset.bytes);
     });
     this.timer = setInterval(() => void this.ship(), this.everyMs);
@@ -66,7 +66,7 @@ export class HotShipper {
     this.queue = [];
     this.shipping = (async () => {
       const failed: Uint8Array[] = [];
-      for (const target of readTargets(this.paths)) {
+      for (const target of targetsForDaemon(this.paths, this.log)) {
         try {
           const { repository, backend } = await this.repositoryOf(target);
           const name = hotFileName(new Date(this.node.now()).toISOString(), this.node.deviceName);

@@ -11,7 +11,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readBackupStatus, updateTargetStatus } from "./status.ts";
-import { readTargets } from "./targets.ts";
+import { readTargets, targetsForDaemon } from "./targets.ts";
 
 export const DEFAULT_BACKUP_EVERY_MS = 60 * 60 * 1000;
 export const DEFAULT_VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
@@ -52,6 +52,7 @@ export class BackupScheduler {
 
   /** Starts a backup to `target` (or to each target) now; what was already running keeps on. */
   runNow(target?: string): { started: string[]; running: string[] } {
+    // Asked for: a damaged targets file is the asker's answer.
     const targets = readTargets(this.options.paths).filter((t) => !target || t.name === target);
     if (targets.length === 0) {
       throw new BuckyError(
@@ -75,7 +76,7 @@ export class BackupScheduler {
   private tick(): void {
     const { paths, now, backupEveryMs, verifyEveryMs } = this.options;
     const status = readBackupStatus(paths);
-    for (const target of readTargets(paths)) {
+    for (const target of targetsForDaemon(paths, this.options.log)) {
       const last = status[target.name];
       const since = (at: string | undefined) =>
         at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;

@@ -8,6 +8,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
 import { SftpBackend } from "./sftp-backend.ts";
@@ -27,8 +28,46 @@ const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 export function readTargets(paths: HomePaths): Target[] {
   const file = targetsFile(paths);
   if (!existsSync(file)) return [];
-  const parsed = JSON.parse(readFileSync(file, "utf8")) as { targets?: Target[] };
-  return parsed.targets ?? [];
+  let targets: unknown;
+  try {
+    targets = (JSON.parse(readFileSync(file, "utf8")) as { targets?: unknown }).targets ?? [];
+  } catch (error) {
+    throw damagedTargets(file, (error as Error).message);
+  }
+  const valid = (t: unknown): t is Target =>
+    typeof t === "object" &&
+    t !== null &&
+    typeof (t as Target).name === "string" &&
+    typeof (t as Target).url === "string";
+  if (!Array.isArray(targets) || !targets.every(valid))
+    throw damagedTargets(file, "it does not list targets");
+  return targets;
+}
+
+/**
+ * The targets, for work the daemon does by itself: a damaged file is said once and
+ * counts as none (the commands that read it say what is wrong and how to mend it).
+ */
+export function targetsForDaemon(paths: HomePaths, log: Log): Target[] {
+  try {
+    const targets = readTargets(paths);
+    saidDamaged = undefined;
+    return targets;
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+    if (saidDamaged !== error.message) log.error("backups stopped", { error: error.message });
+    saidDamaged = error.message;
+    return [];
+  }
+}
+let saidDamaged: string | undefined;
+
+function damagedTargets(file: string, why: string): BuckyError {
+  return new BuckyError(
+    "E_INTEGRITY",
+    `the backup targets file ${file} is damaged: ${why}`,
+    "Remove it, then add the targets again with `bucky backup target add` (the backups on them stay).",
+  );
 }
 
 function writeTargets(paths: HomePaths, targets: readonly Target[]): void {
