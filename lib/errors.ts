@@ -158,8 +158,11 @@ export function fileSystemError(
   }
 }
 
-/** A BuckyError for a SQLite failure on the database at `path`, or undefined if `error` is not one. */
-export function sqliteError(error: unknown, path: string): BuckyError | undefined {
+/**
+ * A BuckyError for a SQLite failure on `path` (a phrase naming the database, like "the
+ * state database /home/x/state.db"), or undefined if `error` is not one.
+ */
+export function sqliteError(error: unknown, what: string): BuckyError | undefined {
   if (!(error instanceof Error) || error.name !== "SQLiteError") return undefined;
   const code = (error as Error & { code?: string }).code ?? "";
   const cause = { cause: error };
@@ -168,14 +171,14 @@ export function sqliteError(error: unknown, path: string): BuckyError | undefine
     case "SQLITE_FULL":
       return new BuckyError(
         "E_IO",
-        `cannot write ${path}: the disk is full`,
+        `cannot write ${what}: the disk is full`,
         "Free some space and run the command again.",
         cause,
       );
     case "SQLITE_IOERR":
       return new BuckyError(
         "E_IO",
-        `cannot use ${path}: input/output error (${code})`,
+        `cannot use ${what}: input/output error (${code})`,
         "The disk may be failing; check it before retrying.",
         cause,
       );
@@ -184,7 +187,7 @@ export function sqliteError(error: unknown, path: string): BuckyError | undefine
     case "SQLITE_CANTOPEN":
       return new BuckyError(
         "E_PERMISSION",
-        `cannot open ${path} for writing (${code})`,
+        `cannot open ${what} for writing (${code})`,
         "Check that the home directory and its files are yours and writable.",
         cause,
       );
@@ -192,7 +195,7 @@ export function sqliteError(error: unknown, path: string): BuckyError | undefine
     case "SQLITE_LOCKED":
       return new BuckyError(
         "E_UNAVAILABLE",
-        `${path} is locked by another process`,
+        `${what} is locked by another process`,
         "Try again in a moment.",
         cause,
       );
@@ -200,7 +203,7 @@ export function sqliteError(error: unknown, path: string): BuckyError | undefine
     case "SQLITE_CORRUPT":
       return new BuckyError(
         "E_INTEGRITY",
-        `the state database ${path} is damaged: ${error.message}`,
+        `${what} is damaged: ${error.message}`,
         "Restore the home from a backup (`bucky backup restore latest`), or move it away and join the zone again.",
         cause,
       );

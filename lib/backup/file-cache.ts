@@ -5,7 +5,7 @@
  * ones only once its snapshot is written, so a failed run leaves the cache as it was.
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export interface FileFacts {
@@ -15,17 +15,36 @@ export interface FileFacts {
   readonly inode: string;
 }
 
+function openCache(path: string): Database {
+  const db = new Database(path, { create: true });
+  try {
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(
+      "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns TEXT, ctime_ns TEXT, inode TEXT, content TEXT) WITHOUT ROWID",
+    );
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
 export class FileCache {
   private readonly db: Database;
   private readonly seen: [string, FileFacts, readonly string[]][] = [];
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(dir, "files.db"), { create: true });
-    this.db.run("PRAGMA journal_mode = WAL");
-    this.db.run(
-      "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns TEXT, ctime_ns TEXT, inode TEXT, content TEXT) WITHOUT ROWID",
-    );
+    const path = join(dir, "files.db");
+    try {
+      this.db = openCache(path);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== "SQLITE_NOTADB" && code !== "SQLITE_CORRUPT") throw error;
+      // Only a cache: a damaged one is started afresh (the next run reads every file).
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+      this.db = openCache(path);
+    }
   }
 
   /** The chunk ids of `path` if it is unchanged since the last run. */
@@ -69,6 +88,7 @@ export class FileCache {
           JSON.stringify(content),
         );
     })();
+    insert.finalize();
   }
 
   close(): void {

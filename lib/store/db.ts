@@ -24,7 +24,7 @@ export function openStateDb(path: string, options: { create: boolean }): StateDb
     migrate(sqlite, path);
   } catch (error) {
     sqlite?.close();
-    throw sqliteError(error, path) ?? error;
+    throw sqliteError(error, `the state database ${path}`) ?? error;
   }
   return drizzle({ client: sqlite, schema });
 }

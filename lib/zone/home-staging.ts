@@ -81,7 +81,7 @@ export async function buildHome<T>(
     }
     throw (
       fileSystemError(error, "write to", paths.home) ??
-      sqliteError(error, paths.stateDbStaging) ??
+      sqliteError(error, `the state database ${paths.stateDbStaging}`) ??
       error
     );
   }

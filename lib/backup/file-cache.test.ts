@@ -1,0 +1,30 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileCache } from "./file-cache.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bucky-file-cache-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const facts = { size: 3, mtimeNs: "1", ctimeNs: "1", inode: "7" };
+
+describe("the file cache", () => {
+  test("remembers a run's files once committed, and a damaged one starts afresh", () => {
+    const first = new FileCache(dir);
+    first.keep("data/a", facts, ["id1"]);
+    first.commit();
+    first.close();
+    const again = new FileCache(dir);
+    expect(again.lookup("data/a", facts)).toEqual(["id1"]);
+    again.close();
+
+    const file = join(dir, "files.db");
+    writeFileSync(file, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(file).subarray(100)]));
+    const mended = new FileCache(dir);
+    expect(mended.lookup("data/a", facts)).toBeUndefined();
+    mended.keep("data/a", facts, ["id2"]);
+    mended.commit();
+    expect(mended.lookup("data/a", facts)).toEqual(["id2"]);
+    mended.close();
+  });
+});
