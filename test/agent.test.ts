@@ -212,6 +212,21 @@ describe("an agent over stdio", () => {
     expect(entries.some((e) => e.tool === "stop_app" && !e.dryRun && e.ok)).toBe(true);
     expect(entries.length).toBeGreaterThanOrEqual(12);
   });
+
+  test("a malformed audit entry or log query is refused, and the daemon carries on", async () => {
+    const socket = join(alpha.home, "daemon.sock");
+    const bad = await fetch("http://localhost/v1/agents/audit", {
+      unix: socket,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ agent: "helper" }),
+    });
+    expect(bad.status).toBe(400);
+    const limit = await bucky(["agent", "log", "--limit", "lots", "--home", alpha.home, "--json"]);
+    expect(limit.exitCode).toBe(2);
+    expect(jsonError(limit).message).toContain("whole number");
+    await buckyJson(["agent", "list", "--home", alpha.home]);
+  });
 });
 
 describe("writing, over HTTP, and taking access away", () => {

@@ -259,18 +259,16 @@ export function createLocalApp(
     return c.json(checkAgentToken(node, String(body.token ?? "")));
   });
   app.post("/v1/agents/audit", async (c) => {
-    const entry = (await jsonBody(c)) as Omit<AuditEntry, "at">;
-    recordCall(node.db, entry, node.now());
+    recordCall(node.db, auditEntry(await jsonBody(c)), node.now());
     return c.json({ recorded: true });
   });
-  app.get("/v1/agents/log", (c) =>
-    c.json({
-      entries: readAudit(node.db, {
-        ...(c.req.query("agent") ? { agent: c.req.query("agent") as string } : {}),
-        limit: Math.min(1000, Number(c.req.query("limit") ?? 100)),
-      }),
-    }),
-  );
+  app.get("/v1/agents/log", (c) => {
+    const limit = Number(c.req.query("limit") ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new BuckyError("E_USAGE", "the limit is a whole number from 1 to 1000");
+    const agent = c.req.query("agent");
+    return c.json({ entries: readAudit(node.db, { ...(agent ? { agent } : {}), limit }) });
+  });
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
     c.json({
@@ -311,4 +309,30 @@ export function createLocalApp(
 
 function keyIn(path: string): string {
   return decodeURIComponent(path.slice(STATE_PREFIX.length));
+}
+
+/** An audit entry as the MCP server sends it, checked field by field. */
+function auditEntry(body: unknown): Omit<AuditEntry, "at"> {
+  const entry = body as Partial<Record<keyof AuditEntry, unknown>> | null;
+  if (
+    typeof entry?.agent !== "string" ||
+    typeof entry.tool !== "string" ||
+    typeof entry.arguments !== "object" ||
+    entry.arguments === null ||
+    typeof entry.dryRun !== "boolean" ||
+    typeof entry.ok !== "boolean" ||
+    typeof entry.outcome !== "string"
+  )
+    throw new BuckyError(
+      "E_USAGE",
+      "an audit entry has agent, tool, arguments, dryRun, ok and outcome",
+    );
+  return {
+    agent: entry.agent,
+    tool: entry.tool,
+    arguments: entry.arguments as Record<string, unknown>,
+    dryRun: entry.dryRun,
+    ok: entry.ok,
+    outcome: entry.outcome,
+  };
 }
