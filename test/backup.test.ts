@@ -403,9 +403,11 @@ describe("faults while backing up", () => {
       code: "E_INTEGRITY",
       hint: expect.stringContaining("bucky backup restore latest"),
     });
+    mkdirSync(join(home, ".restore-0badf00d", "data"), { recursive: true }); // an earlier one, killed
     await buckyJson(["backup", "restore", "latest", "--home", home]);
     const back = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);
     expect(back.zone.id).toBe(zone.id);
+    expect(readdirSync(home).filter((name) => name.startsWith(".restore-"))).toEqual([]);
   });
 
   test("a full target: a clear error, and what it holds stays valid", async () => {

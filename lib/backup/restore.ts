@@ -85,7 +85,8 @@ export async function restoreSnapshot(options: {
           `snapshot ${name.slice(0, 8)} is of zone ${snapshot.zone}, not of this home's zone ${zoneId}`,
         );
       }
-      const staging = join(paths.home, `.restore-${randomBytes(4).toString("hex")}`);
+      removeStaleStaging(paths);
+      const staging = join(paths.home, `${STAGING_PREFIX}${randomBytes(4).toString("hex")}`);
       try {
         const result = await restoreTree(repository, snapshot.tree, staging, progress);
         if (result.damaged.length > 0) {
@@ -119,6 +120,18 @@ export async function restoreSnapshot(options: {
     },
     { lock: "restore" },
   );
+}
+
+const STAGING_PREFIX = ".restore-";
+
+/**
+ * What a restore into this home killed half way left there. (The home's daemon is
+ * stopped, and one home is restored by one command at a time.)
+ */
+function removeStaleStaging(paths: HomePaths): void {
+  for (const name of readdirSync(paths.home))
+    if (name.startsWith(STAGING_PREFIX))
+      rmSync(join(paths.home, name), { recursive: true, force: true });
 }
 
 /**
