@@ -311,6 +311,26 @@ describe("writing, over HTTP, and taking access away", () => {
     expect(one.matches).toEqual([{ path: "data/bulk/small.txt", line: "the needle is here" }]);
   });
 
+  test("a request over the size an agent needs is refused before it is read whole", async () => {
+    const token = await grant("big", ["--read", "status"]);
+    const response = await fetch(`${gateway}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "ping",
+        padding: "x".repeat(5_000_000),
+      }),
+    });
+    expect(response.status).toBe(413);
+    expect((await overHttp(token)).getServerVersion()?.name).toBe("bucky");
+  });
+
   test("without a token the endpoint says how to get one", async () => {
     const response = await fetch(`${gateway}/mcp`, {
       method: "POST",

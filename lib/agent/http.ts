@@ -11,6 +11,31 @@ import type { Log } from "../log.ts";
 import type { LocalApi } from "../node/local-client.ts";
 import { createAgentServer } from "./mcp.ts";
 
+/** The largest request an agent may send: a file it writes is at most 1 MiB of text. */
+const MAX_MCP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The request with its body read, or undefined when the body is over MAX_MCP_BYTES (the
+ * gateway accepts large bodies for apps; an agent's are small, and are read whole).
+ */
+async function withinLimit(request: Request): Promise<Request | undefined> {
+  if (!request.body) return request;
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > MAX_MCP_BYTES) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > MAX_MCP_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: Buffer.concat(chunks),
+  });
+}
+
 export class AgentEndpoint {
   private readonly limits = new Map<string, TokenBucket>();
 
@@ -37,6 +62,17 @@ export class AgentEndpoint {
         { status: 401, headers: { "www-authenticate": "Bearer" } },
       );
     }
+    const limited = await withinLimit(request);
+    if (!limited) {
+      return Response.json(
+        {
+          jsonrpc: "2.0",
+          error: { code: -32600, message: `a request to /mcp is at most ${MAX_MCP_BYTES} bytes` },
+          id: null,
+        },
+        { status: 413 },
+      );
+    }
     const server = createAgentServer({
       api: this.api,
       token,
@@ -51,7 +87,7 @@ export class AgentEndpoint {
     });
     await server.connect(transport);
     try {
-      return await transport.handleRequest(request);
+      return await transport.handleRequest(limited);
     } finally {
       void server.close();
     }
