@@ -54,5 +54,13 @@ export default defineBuckyCommand({
     });
   },
   text: (installed) =>
-    `${installed.upgradedFrom ? `Upgraded ${installed.app} from ${installed.upgradedFrom} to` : `Installed ${installed.app}`} ${installed.version} (${installed.device === "any" ? "on any device" : `on ${installed.device}`}).\nSee it with \`bucky app status ${installed.app}\`.`,
+    [
+      `${installed.upgradedFrom ? `Upgraded ${installed.app} from ${installed.upgradedFrom} to` : `Installed ${installed.app}`} ${installed.version} (${installed.device === "any" ? "on any device" : `on ${installed.device}`}).`,
+      ...(installed.device === "any"
+        ? [
+            "Its data stays on the device that runs it: if that device goes offline, the app runs on another without it until it is back. Pin it with --device <name> to keep it in one place.",
+          ]
+        : []),
+      `See it with \`bucky app status ${installed.app}\`.`,
+    ].join("\n"),
 });
