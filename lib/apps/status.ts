@@ -7,7 +7,7 @@ import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
-import { lastAlive } from "../sync/presence.ts";
+import { lastHeardAlive } from "../sync/presence.ts";
 import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
 
 /** A device not heard alive for this long no longer holds `any` apps, by default. */
@@ -46,7 +46,7 @@ export function placementCandidates(
   const members = [...membership.byId.values()]
     .filter((member) => standingOf(membership, member.id) === "member")
     .map((member) => ({ name: member.name as string, id: member.id as string }));
-  const alive = lastAlive(zone.db);
+  const alive = lastHeardAlive(zone.db);
   const since = zone.now() - liveWindowMs;
   const live = members.filter(
     (member) => member.id === zone.deviceId || (alive.get(member.id as DeviceId) ?? 0) >= since,

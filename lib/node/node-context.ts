@@ -131,7 +131,8 @@ export class NodeContext {
   /** Says this device is alive now: a fresh presence record, passed on with every sync. */
   beat(): void {
     try {
-      keepPresence(this.db, signPresence(this.zoneId, this.now(), this.zone.deviceKey));
+      const now = this.now();
+      keepPresence(this.db, signPresence(this.zoneId, now, this.zone.deviceKey), now);
     } catch (error) {
       this.diskFull(error);
     }

@@ -103,5 +103,6 @@ export const agentAudit = sqliteTable(
 export const presence = sqliteTable("presence", {
   device: text("device").primaryKey(),
   at: integer("at").notNull(),
+  heardAt: integer("heard_at").notNull(),
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
 });

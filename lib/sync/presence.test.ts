@@ -5,7 +5,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "./membership.ts";
-import { heldPresence, lastAlive, receivePresence } from "./presence.ts";
+import { heldPresence, lastHeardAlive, receivePresence } from "./presence.ts";
 
 const alive = signingKeyFromSeed(seed(21));
 const revoked = signingKeyFromSeed(seed(22));
@@ -37,13 +37,26 @@ describe("presence", () => {
     expect(receivePresence(db, [at(NOW - 1000), at(NOW - 9000)], context)).toBe(1);
     expect(receivePresence(db, [at(NOW - 1000)], context)).toBe(0);
     const id = deviceIdFromPublicKey(alive.publicKey) as DeviceId;
-    expect(lastAlive(db).get(id)).toBe(NOW - 1000);
+    // Alive as of when it was heard here: the device's clock may be slow or fast.
+    expect(lastHeardAlive(db).get(id)).toBe(NOW);
     // What it passes on is the very record, still signed: a third device can check it.
     const [held] = heldPresence(db);
     const other = openTestNode(3);
     expect(receivePresence(other.db, [held as Uint8Array], { ...context, zone: other.zone })).toBe(
       1,
     );
+  });
+
+  test("a device whose clock is slow is alive when heard, not when its clock says", () => {
+    const { db, zone } = openTestNode(6);
+    const context = { zone, membership: membership(), nowMs: NOW };
+    const tenMinutesSlow = signPresence(zone, NOW - 600_000, alive).bytes;
+    expect(receivePresence(db, [tenMinutesSlow], context)).toBe(1);
+    const id = deviceIdFromPublicKey(alive.publicKey) as DeviceId;
+    expect(lastHeardAlive(db).get(id)).toBe(NOW);
+    // The same record heard again later is no news: its device is not heard from anew.
+    expect(receivePresence(db, [tenMinutesSlow], { ...context, nowMs: NOW + 60_000 })).toBe(0);
+    expect(lastHeardAlive(db).get(id)).toBe(NOW);
   });
 
   test("passes over a revoked or unknown device, another zone, a clock far ahead, a forgery", () => {
@@ -65,6 +78,6 @@ describe("presence", () => {
       context,
     );
     expect(kept).toBe(0);
-    expect(lastAlive(db).size).toBe(0);
+    expect(lastHeardAlive(db).size).toBe(0);
   });
 });

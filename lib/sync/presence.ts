@@ -13,15 +13,16 @@ import { presence } from "../store/schema.ts";
 import { MAX_CLOCK_AHEAD_MS } from "./ingest.ts";
 import { type Membership, standingOf } from "./membership.ts";
 
-/** Keeps `record` if it is newer than what is held of its device. */
-export function keepPresence(db: StateDb, record: Presence): boolean {
+/** Keeps `record`, heard at `nowMs` here, if it is newer than what is held of its device. */
+export function keepPresence(db: StateDb, record: Presence, nowMs: number): boolean {
   const result = db.$client
     .query(
-      `INSERT INTO presence (device, at, bytes) VALUES (?1, ?2, ?3)
-       ON CONFLICT (device) DO UPDATE SET at = excluded.at, bytes = excluded.bytes
+      `INSERT INTO presence (device, at, heard_at, bytes) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (device) DO UPDATE
+       SET at = excluded.at, heard_at = excluded.heard_at, bytes = excluded.bytes
        WHERE excluded.at > presence.at`,
     )
-    .run(record.device, record.at, record.bytes);
+    .run(record.device, record.at, nowMs, record.bytes);
   return result.changes > 0;
 }
 
@@ -36,7 +37,7 @@ export function receivePresence(
   context: { zone: ZoneId; membership: Membership; nowMs: number },
 ): number {
   let kept = 0;
-  const held = lastAlive(db);
+  const held = newestSaid(db);
   for (const bytes of records) {
     try {
       const record = decodePresence(bytes);
@@ -49,7 +50,7 @@ export function receivePresence(
         record,
         verifyKeyFromPublicKey(publicKeyOfId(record.device, "device") as Uint8Array),
       );
-      if (keepPresence(db, record)) kept++;
+      if (keepPresence(db, record, context.nowMs)) kept++;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }
@@ -66,8 +67,24 @@ export function heldPresence(db: StateQueries): Uint8Array[] {
     .map((row) => new Uint8Array(row.bytes));
 }
 
-/** When each device last said it was alive (its clock, ms since the epoch). */
-export function lastAlive(db: StateQueries): Map<DeviceId, number> {
+/**
+ * When this node last heard each device say it was alive (this node's clock: a fresh
+ * record counts from its arrival, so the devices' clocks need not agree). A record this
+ * node missed, relayed late, makes its device look alive for one window more: bounded,
+ * and far less than clocks a minute apart would cost.
+ */
+export function lastHeardAlive(db: StateQueries): Map<DeviceId, number> {
+  return new Map(
+    db
+      .select({ device: presence.device, heardAt: presence.heardAt })
+      .from(presence)
+      .all()
+      .map((row) => [row.device as DeviceId, row.heardAt]),
+  );
+}
+
+/** The newest `at` (the device's own clock) held of each device: which records are news. */
+function newestSaid(db: StateQueries): Map<DeviceId, number> {
   return new Map(
     db
       .select({ device: presence.device, at: presence.at })
