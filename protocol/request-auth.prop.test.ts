@@ -41,6 +41,7 @@ describe("signed requests", () => {
           expect(check(value, value, signedAt, signedAt + skewMs)).toEqual({
             ok: true,
             device: clientId,
+            timeMs: signedAt,
           });
         },
       ),

@@ -50,11 +50,11 @@ describe("signRequest", () => {
 
 describe("checkSignedRequest", () => {
   test("accepts the request as signed and names its device", () => {
-    expect(check({})).toEqual({ ok: true, device: clientId });
+    expect(check({})).toEqual({ ok: true, device: clientId, timeMs: NOW_MS });
   });
 
   test("treats the method case-insensitively, as HTTP does", () => {
-    expect(check({ method: "post" })).toEqual({ ok: true, device: clientId });
+    expect(check({ method: "post" })).toEqual({ ok: true, device: clientId, timeMs: NOW_MS });
   });
 
   test("accepts an empty body", () => {
@@ -63,6 +63,7 @@ describe("checkSignedRequest", () => {
     expect(checkSignedRequest(empty, headersOf(headers), NOW_MS)).toEqual({
       ok: true,
       device: clientId,
+      timeMs: NOW_MS,
     });
   });
 
@@ -87,8 +88,16 @@ describe("checkSignedRequest", () => {
       ok: false as const,
       reason: "the request's time is too far from this device's clock",
     };
-    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS)).toEqual({ ok: true, device: clientId });
-    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS)).toEqual({ ok: true, device: clientId });
+    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS)).toEqual({
+      ok: true,
+      device: clientId,
+      timeMs: NOW_MS,
+    });
+    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS)).toEqual({
+      ok: true,
+      device: clientId,
+      timeMs: NOW_MS,
+    });
     expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS + 1)).toEqual(tooFar);
     expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual(tooFar);
     expect(check({}, signed, 0)).toEqual(tooFar);
@@ -173,6 +182,6 @@ describe("checkSignedRequest", () => {
     const upper = Object.fromEntries(
       Object.entries(signed).map(([name, value]) => [name.toUpperCase(), value]),
     );
-    expect(check({}, upper)).toEqual({ ok: true, device: clientId as DeviceId });
+    expect(check({}, upper)).toEqual({ ok: true, device: clientId as DeviceId, timeMs: NOW_MS });
   });
 });

@@ -51,7 +51,9 @@ export function signRequest(
   };
 }
 
-export type RequestCheck = { ok: true; device: DeviceId } | { ok: false; reason: string };
+export type RequestCheck =
+  | { ok: true; device: DeviceId /** When the signer's clock said it signed. */; timeMs: number }
+  | { ok: false; reason: string };
 
 /**
  * Checks a request's signature headers. It says who signed; whether that device may
@@ -83,7 +85,7 @@ export function checkSignedRequest(
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
   }
-  return valid ? { ok: true, device } : { ok: false, reason: "bad request signature" };
+  return valid ? { ok: true, device, timeMs } : { ok: false, reason: "bad request signature" };
 }
 
 function signingInput(request: RequestToSign, timeMs: number): Uint8Array {

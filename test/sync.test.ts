@@ -119,5 +119,13 @@ describe("presence", () => {
     await Bun.sleep(1_500);
     expect([changesets(alpha.home), changesets(beta.home)]).toEqual(before);
     expect((alphaAliveOnBeta() ?? 0) - first).toBeGreaterThan(1_000);
+
+    // Each has called the other by now: how far its clock is off is known (one machine: ~0).
+    const { devices } = await buckyJson<{
+      devices: { name: string; clockOffsetMs: number | null }[];
+    }>(["devices", "--home", alpha.home]);
+    const offsets = Object.fromEntries(devices.map((d) => [d.name, d.clockOffsetMs]));
+    expect(offsets.alpha).toBeNull();
+    expect(Math.abs(offsets.beta ?? Number.NaN)).toBeLessThan(5_000);
   }, 30_000);
 });

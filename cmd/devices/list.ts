@@ -1,7 +1,11 @@
 /** `bucky devices`: the zone's devices, when each was last seen, and how it is reached. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../../lib/sync/ingest.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
+
+/** Clocks closer than this are not worth a word. */
+const CLOCK_NOTE_MS = 10_000;
 
 export default defineBuckyCommand({
   meta: { name: "devices", description: "List the zone's devices and whether they are online" },
@@ -25,8 +29,21 @@ export default defineBuckyCommand({
             : d.route === "relayed"
               ? `  relayed via ${d.via}${rtt}`
               : "";
-        return `${d.name.padEnd(width)}  ${d.status.padEnd(11)}  ${seen}${route}`;
+        return `${d.name.padEnd(width)}  ${d.status.padEnd(11)}  ${seen}${route}${clockNote(d.clockOffsetMs)}`;
       })
       .join("\n");
   },
 });
+
+/**
+ * A clock that is off by seconds is worth saying: past a minute ahead, the device's
+ * changes are refused (MAX_CLOCK_AHEAD_MS) until its time is set right.
+ */
+function clockNote(offsetMs: number | null): string {
+  if (offsetMs === null || Math.abs(offsetMs) < CLOCK_NOTE_MS) return "";
+  const seconds = Math.round(Math.abs(offsetMs) / 1000);
+  const way = offsetMs > 0 ? "ahead" : "behind";
+  const refused =
+    offsetMs > MAX_CLOCK_AHEAD_MS ? ": its changes are refused until its time is set right" : "";
+  return `\n${"".padEnd(2)}! its clock is ${seconds} s ${way} of this one's${refused}`;
+}

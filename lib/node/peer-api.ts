@@ -128,7 +128,8 @@ function memberOnly(node: NodeContext, streamedBody = false): MiddlewareHandler<
     }
     c.set("device", check.device);
     if (body !== UNSIGNED_BODY) c.set("body", body);
-    node.contacts.heardFrom(check.device, node.now());
+    const now = node.now();
+    node.contacts.heardFrom(check.device, now, check.timeMs - now);
     await next();
   };
 }

@@ -108,6 +108,7 @@ export interface ContactBook {
 export class Contacts implements ContactBook {
   private readonly contacts = new Map<DeviceId, Contact>();
   private readonly persistedAt = new Map<DeviceId, number>();
+  private readonly clockOffsets = new Map<DeviceId, number>();
 
   constructor(
     private readonly db: StateQueries,
@@ -120,10 +121,19 @@ export class Contacts implements ContactBook {
     return this.contacts.get(id);
   }
 
-  /** The peer called this node: it is alive, though this says nothing of how to reach it. */
-  heardFrom(id: DeviceId, atMs: number): void {
+  /**
+   * The peer called this node: it is alive, though this says nothing of how to reach it.
+   * `clockOffsetMs` is how far its clock is ahead of this one's (from its signed request).
+   */
+  heardFrom(id: DeviceId, atMs: number, clockOffsetMs?: number): void {
     const known = this.contacts.get(id);
     this.seen(id, { address: known?.address ?? null, rttMs: known?.rttMs ?? 0, lastSeenAt: atMs });
+    if (clockOffsetMs !== undefined) this.clockOffsets.set(id, clockOffsetMs);
+  }
+
+  /** How far the peer's clock was ahead of this one's when it last called (kept in memory). */
+  clockOffsetMs(id: DeviceId): number | undefined {
+    return this.clockOffsets.get(id);
   }
 
   seen(id: DeviceId, contact: Contact): void {

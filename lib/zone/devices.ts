@@ -28,10 +28,16 @@ export interface DeviceView {
   readonly via: string | null;
   /** The round trip of that last request. */
   readonly rttMs: number | null;
+  /**
+   * How far its clock is ahead of this device's (behind when negative), from its last
+   * signed request here; null when it has not called since this daemon started.
+   */
+  readonly clockOffsetMs: number | null;
 }
 
 export interface ContactLookup {
   get(id: DeviceId): { address: string | null; lastSeenAt: number; rttMs: number } | undefined;
+  clockOffsetMs?(id: DeviceId): number | undefined;
 }
 
 export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceView[] {
@@ -61,6 +67,7 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
         self,
         ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
+        clockOffsetMs: self ? null : (contacts.clockOffsetMs?.(member.id) ?? null),
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
