@@ -4,7 +4,7 @@
  */
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import { BuckyError } from "../lib/errors.ts";
+import { BuckyError, noteHome } from "../lib/errors.ts";
 import { createLog, LOG_LEVELS, type Log, type LogLevelName } from "../lib/log.ts";
 
 /** Flags every command accepts, anywhere on the command line. */
@@ -65,9 +65,11 @@ export function createContext(
   if (flags.home === "")
     throw new BuckyError("E_USAGE", "--home needs a directory", "For example: --home ~/.bucky");
   const json = flags.json === true;
+  const home = resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky")));
+  noteHome(home);
   return {
     json,
-    home: resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky"))),
+    home,
     log: createLog({ level: level as LogLevelName }),
     env,
     now: () => Date.now(),

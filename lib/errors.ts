@@ -2,6 +2,8 @@
  * The one error type of bucky, and the one table from its codes to process exit codes
  * and HTTP statuses. Both the CLI and the HTTP API report errors through it.
  */
+import { existsSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { ProtocolError } from "../protocol/errors.ts";
 
 export const ERROR_CODES = {
@@ -58,7 +60,31 @@ export class BuckyError extends Error {
  */
 export function isDiskFull(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
+  if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") return true;
+  // SQLite says only "I/O error" when it cannot grow its shared-memory or journal file.
+  return typeof code === "string" && code.startsWith("SQLITE_IOERR") && homeDiskIsFull();
+}
+
+/** Less room than this on the home's disk is a full disk, for an I/O error's sake. */
+const FULL_BELOW_BYTES = 1024 * 1024;
+let home: string | undefined;
+
+/** Where bucky writes: an I/O error while that disk is full is then said to be that. */
+export function noteHome(path: string): void {
+  home = path;
+}
+
+function homeDiskIsFull(): boolean {
+  if (!home) return false;
+  try {
+    // A home not made yet is on its nearest existing parent's disk.
+    let dir = home;
+    while (!existsSync(dir)) dir = dirname(dir);
+    const disk = statfsSync(dir);
+    return disk.bavail * disk.bsize < FULL_BELOW_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -176,6 +202,13 @@ export function sqliteError(error: unknown, what: string): BuckyError | undefine
         cause,
       );
     case "SQLITE_IOERR":
+      if (isDiskFull(error))
+        return new BuckyError(
+          "E_IO",
+          `cannot write ${what}: the disk is full (${code})`,
+          "Free some space and run the command again.",
+          cause,
+        );
       return new BuckyError(
         "E_IO",
         `cannot use ${what}: input/output error (${code})`,

@@ -236,6 +236,17 @@ describe("a device killed in the middle of a sync", () => {
 });
 
 describe("a full disk", () => {
+  test("a daemon started on one says so", async () => {
+    await withTmpfs("size=16m", async (mount) => {
+      const home = join(mount, "home");
+      await buckyJson(["init", "--home", home]);
+      fillDisk(join(mount, "filler"));
+      const started = await bucky(["daemon", "--home", home, "--port", "0", "--json"]);
+      expect(started.exitCode).toBe(1);
+      expect(jsonError(started).message).toContain("the disk is full");
+    });
+  });
+
   test("writes are refused as such, the daemon carries on, and works again once there is room", async () => {
     await withTmpfs("size=16m", async (mount) => {
       const home = join(mount, "home");
@@ -245,12 +256,7 @@ describe("a full disk", () => {
         BUCKY_CONVERGE_INTERVAL_MS: "100",
       });
       const filler = join(mount, "filler");
-      const block = new Uint8Array(256 * 1024);
-      try {
-        for (;;) appendFileSync(filler, block);
-      } catch (error) {
-        expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
-      }
+      fillDisk(filler);
       const refused = await bucky(["state", "set", "notes/a", '"x"', "--home", home, "--json"]);
       expect(refused.exitCode).toBe(1);
       expect(jsonError(refused)).toMatchObject({
@@ -272,3 +278,18 @@ describe("a full disk", () => {
     });
   }, 30_000);
 });
+
+/** Writes `path` until the disk it is on has no room left. */
+function fillDisk(path: string): void {
+  const block = new Uint8Array(256 * 1024);
+  try {
+    for (;;) appendFileSync(path, block);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+  }
+  try {
+    for (;;) appendFileSync(path, new Uint8Array(1024));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+  }
+}
