@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startDaemon as startBenchDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -31,28 +32,7 @@ async function local<T>(home: string, path: string): Promise<T> {
 }
 
 async function startDaemon(home: string): Promise<void> {
-  children.push(
-    Bun.spawn(
-      [
-        BUCKY,
-        "daemon",
-        "--home",
-        home,
-        "--port",
-        "0",
-        "--listen",
-        "127.0.0.1",
-        "--log-level",
-        "error",
-      ],
-      {
-        stdout: "ignore",
-        stderr: "inherit",
-        env: { ...process.env, BUCKY_CONVERGE_INTERVAL_MS: "1000" },
-      },
-    ),
-  );
-  await until(async () => (await local(home, "/v1/status").catch(() => undefined)) !== undefined);
+  children.push(await startBenchDaemon(BUCKY, home, { BUCKY_CONVERGE_INTERVAL_MS: "1000" }));
 }
 
 async function until(ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

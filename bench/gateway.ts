@@ -12,6 +12,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -78,27 +79,7 @@ async function main() {
   // The zone, its gateway, and one small app: the backend everyone proxies to.
   const home = join(scratch, "home");
   bucky(["init", "--home", home, "--device", "gw"]);
-  spawn([
-    BUCKY,
-    "daemon",
-    "--home",
-    home,
-    "--port",
-    "0",
-    "--listen",
-    "127.0.0.1",
-    "--log-level",
-    "error",
-  ]);
-  await until(
-    async () =>
-      Bun.spawnSync([BUCKY, "status", "--home", home]).exitCode === 0 &&
-      (await fetch("http://localhost/v1/status", { unix: join(home, "daemon.sock") }).then(
-        () => true,
-        () => false,
-      )),
-    "the daemon",
-  );
+  children.push(await startDaemon(BUCKY, home));
   const appDir = join(scratch, "hello");
   mkdirSync(appDir);
   writeFileSync(

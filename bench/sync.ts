@@ -33,6 +33,7 @@ import { type DeviceId, deviceIdFromPublicKey } from "../protocol/ids.ts";
 import type { DeviceName, ZoneName } from "../protocol/names.ts";
 import { decodeEntries, encodePullRequest } from "../protocol/sync-messages.ts";
 import { writeBacklog } from "../test/backlog.ts";
+import { startDaemon as startBenchDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -151,38 +152,8 @@ function bucky<T>(args: string[]): T {
 
 const daemons: ReturnType<typeof Bun.spawn>[] = [];
 
-/** Starts a daemon on a free loopback port and waits until its local API answers. */
 async function startDaemon(home: string): Promise<void> {
-  daemons.push(
-    Bun.spawn(
-      [
-        BUCKY,
-        "daemon",
-        "--home",
-        home,
-        "--port",
-        "0",
-        "--listen",
-        "127.0.0.1",
-        "--log-level",
-        "error",
-      ],
-      {
-        stdout: "ignore",
-        stderr: "inherit",
-        env: { ...process.env, BUCKY_SYNC_INTERVAL_MS: "1000" },
-      },
-    ),
-  );
-  for (let i = 0; i < 400; i++) {
-    const ok = await local(home, "GET", "/v1/status").then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    await Bun.sleep(10);
-  }
-  throw new Error(`the daemon for ${home} did not start`);
+  daemons.push(await startBenchDaemon(BUCKY, home, { BUCKY_SYNC_INTERVAL_MS: "1000" }));
 }
 
 async function local(home: string, method: string, path: string, body?: unknown): Promise<unknown> {

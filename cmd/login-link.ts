@@ -4,23 +4,35 @@ import { requestDaemon } from "../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 
+/** The --ttl of a command that makes a login link. */
+export const linkTtlArg = {
+  ttl: {
+    type: "string",
+    valueHint: "duration",
+    description: "How long the link works (default: 1h)",
+  },
+} as const;
+
+/** Asks the daemon for a one-time login link that leads, once used, to `next`. */
+export function requestLoginLink(
+  home: string,
+  ttl: string | undefined,
+  next?: string,
+): Promise<LoginLink> {
+  return requestDaemon<LoginLink>(home, "POST", "/v1/login-links", {
+    ttlMs: parseDuration(ttl ?? "1h", "--ttl"),
+    ...(next ? { next } : {}),
+  });
+}
+
 export default defineBuckyCommand({
   meta: {
     name: "login-link",
     description: "Print a one-time link that signs a browser in to the zone's apps",
     examples: ["bucky login-link", "bucky login-link --ttl 10m"],
   },
-  args: {
-    ttl: {
-      type: "string",
-      valueHint: "duration",
-      description: "How long the link works (default: 1h)",
-    },
-  },
-  run: (args, context) =>
-    requestDaemon<LoginLink>(context.home, "POST", "/v1/login-links", {
-      ttlMs: parseDuration(args.ttl ?? "1h", "--ttl"),
-    }),
+  args: linkTtlArg,
+  run: (args, context) => requestLoginLink(context.home, args.ttl),
   text: (link) =>
     `${link.url}\n\nOpen it once, before ${link.expiresAt}; it signs that browser in for 30 days.`,
 });

@@ -4,16 +4,11 @@ import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
   meta: { name: "list", description: "List the snapshots in a backup target, oldest first" },
-  args: {
-    target: {
-      type: "string",
-      valueHint: "name",
-      description: "Which target (needed when there are several)",
-    },
-  },
+  args: targetArg,
   async run(args, context) {
     const paths = homePaths(context.home);
     const target = chooseTarget(paths, args.target).name;

@@ -6,6 +6,7 @@ import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { targetArg } from "./target-arg.ts";
 
 const { last, hourly, daily, weekly, monthly } = DEFAULT_RETENTION;
 
@@ -14,13 +15,7 @@ export default defineBuckyCommand({
     name: "prune",
     description: `Forget old snapshots (keeping the ${last} latest, ${hourly} hourly, ${daily} daily, ${weekly} weekly, ${monthly} monthly) and free their space`,
   },
-  args: {
-    target: {
-      type: "string",
-      valueHint: "name",
-      description: "Which target (needed when there are several)",
-    },
-  },
+  args: targetArg,
   async run(args, context) {
     const paths = homePaths(context.home);
     const target = chooseTarget(paths, args.target);

@@ -6,6 +6,7 @@ import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { progressLine } from "./progress.ts";
+import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -14,13 +15,7 @@ export default defineBuckyCommand({
       "Back up now: identity, zone state, app data and user data, encrypted, to a target outside the zone",
     examples: ["bucky backup run", "bucky backup run --target offsite"],
   },
-  args: {
-    target: {
-      type: "string",
-      valueHint: "name",
-      description: "Which target (needed when there are several)",
-    },
-  },
+  args: targetArg,
   async run(args, context) {
     const paths = homePaths(context.home);
     const show = !context.json && process.stderr.isTTY === true;

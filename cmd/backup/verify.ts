@@ -6,6 +6,7 @@ import { type ReadData, verifyRepository } from "../../lib/backup/verify.ts";
 import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -19,11 +20,7 @@ export default defineBuckyCommand({
     ],
   },
   args: {
-    target: {
-      type: "string",
-      valueHint: "name",
-      description: "Which target (needed when there are several)",
-    },
+    ...targetArg,
     "read-data": { type: "boolean", description: "Read back, decrypt and check every blob" },
     "read-data-subset": {
       type: "string",

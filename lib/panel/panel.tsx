@@ -90,27 +90,23 @@ export function createPanel(fetch: ApiFetch): Hono {
         "",
         "Overview",
         <>
-          {status.ok ? <Reliability status={status.data} /> : <Failure error={status.error} />}
+          {shown(status, (data) => (
+            <Reliability status={data} />
+          ))}
           <h2>Devices</h2>
           {status.ok ? <DeviceTable devices={status.data.devices} actions={false} /> : null}
           <h2>Apps</h2>
-          {apps.ok ? (
-            <AppTable apps={apps.data.apps} actions={false} />
-          ) : (
-            <Failure error={apps.error} />
-          )}
+          {shown(apps, (data) => (
+            <AppTable apps={data.apps} actions={false} />
+          ))}
           <h2>Backups</h2>
-          {backups.ok ? (
-            <BackupTable targets={backups.data.targets} />
-          ) : (
-            <Failure error={backups.error} />
-          )}
+          {shown(backups, (data) => (
+            <BackupTable targets={data.targets} />
+          ))}
           <h2>Traffic in the last day</h2>
-          {traffic.ok ? (
-            <TrafficCharts series={traffic.data.series ?? []} />
-          ) : (
-            <Failure error={traffic.error} />
-          )}
+          {shown(traffic, (data) => (
+            <TrafficCharts series={data.series ?? []} />
+          ))}
         </>,
       ),
     );
@@ -124,11 +120,9 @@ export function createPanel(fetch: ApiFetch): Hono {
         "devices",
         "Devices",
         <>
-          {devices.ok ? (
-            <DeviceTable devices={devices.data.devices} actions={true} />
-          ) : (
-            <Failure error={devices.error} />
-          )}
+          {shown(devices, (data) => (
+            <DeviceTable devices={data.devices} actions={true} />
+          ))}
           <h2>Add a device</h2>
           <p>
             An invitation lets one new device join. On it, run{" "}
@@ -207,11 +201,9 @@ export function createPanel(fetch: ApiFetch): Hono {
         "apps",
         "Apps",
         <>
-          {apps.ok ? (
-            <AppTable apps={apps.data.apps} actions={true} />
-          ) : (
-            <Failure error={apps.error} />
-          )}
+          {shown(apps, (data) => (
+            <AppTable apps={data.apps} actions={true} />
+          ))}
           <h2>Install an app</h2>
           <form
             class="stack"
@@ -299,20 +291,12 @@ export function createPanel(fetch: ApiFetch): Hono {
         "apps",
         name,
         <>
-          {status.ok ? (
-            <AppTable apps={[status.data]} actions={true} />
-          ) : (
-            <Failure error={status.error} />
-          )}
+          {shown(status, (data) => (
+            <AppTable apps={[data]} actions={true} />
+          ))}
           <h2>Recent output</h2>
-          {logs.ok ? (
-            logs.data.lines.length > 0 ? (
-              <pre>{logs.data.lines.join("\n")}</pre>
-            ) : (
-              <p class="muted">Nothing yet.</p>
-            )
-          ) : (
-            <Failure error={logs.error} />
+          {shown(logs, ({ lines }) =>
+            lines.length > 0 ? <pre>{lines.join("\n")}</pre> : <p class="muted">Nothing yet.</p>,
           )}
         </>,
       ),
@@ -338,38 +322,34 @@ export function createPanel(fetch: ApiFetch): Hono {
         c,
         "backups",
         "Backups",
-        backups.ok ? (
+        shown(backups, ({ targets, holdsBackupKey }) => (
           <>
-            <BackupTable targets={backups.data.targets} />
-            {backups.data.holdsBackupKey && backups.data.targets.length > 0 ? (
+            <BackupTable targets={targets} />
+            {holdsBackupKey && targets.length > 0 ? (
               <p>
                 <Action action={href("backups/run")} label="Back up now" />
               </p>
-            ) : backups.data.targets.length === 0 ? (
+            ) : targets.length === 0 ? (
               <p>
                 No target yet: on this device, run{" "}
                 <code>bucky backup target add usb /mnt/usb/bucky</code>.
               </p>
             ) : (
               <p class="muted">
-                This device does not hold the backup key: back up from the device that created the
-                zone.
+                This device does not hold the backup key: on it, run <code>bucky backup key</code>
+                (it asks for the recovery phrase), or back up from the device that created the zone.
               </p>
             )}
             {charts.map(({ target, snapshots }) => (
               <>
                 <h2>{`Snapshots in ${target}`}</h2>
-                {snapshots.ok ? (
-                  <SnapshotList snapshots={snapshots.data.snapshots} />
-                ) : (
-                  <Failure error={snapshots.error} />
-                )}
+                {shown(snapshots, (data) => (
+                  <SnapshotList snapshots={data.snapshots} />
+                ))}
               </>
             ))}
           </>
-        ) : (
-          <Failure error={backups.error} />
-        ),
+        )),
       ),
     );
   });
@@ -399,8 +379,8 @@ export function createPanel(fetch: ApiFetch): Hono {
           <p>
             Every gateway of the zone enforces these: a blocked request gets a page naming the rule.
           </p>
-          {rules.ok ? (
-            rules.data.rules.length === 0 ? (
+          {shown(rules, (data) =>
+            data.rules.length === 0 ? (
               <p class="muted">No rules.</p>
             ) : (
               <div class="scroll">
@@ -413,7 +393,7 @@ export function createPanel(fetch: ApiFetch): Hono {
                     </tr>
                   </thead>
                   <tbody>
-                    {rules.data.rules.map((rule) => (
+                    {data.rules.map((rule) => (
                       <tr>
                         <td>
                           <code>{rule.id}</code>
@@ -431,9 +411,7 @@ export function createPanel(fetch: ApiFetch): Hono {
                   </tbody>
                 </table>
               </div>
-            )
-          ) : (
-            <Failure error={rules.error} />
+            ),
           )}
           <h2>Block an app</h2>
           <form class="stack" method="post" action={href("rules/add")}>
@@ -510,6 +488,11 @@ function noticeOf(ok?: string, error?: string, hint?: string): Notice | undefine
   if (error) return { kind: "error", text: error, ...(hint ? { hint } : {}) };
   if (ok) return { kind: "ok", text: ok };
   return undefined;
+}
+
+/** What an answer of the local API shows: `view` of its data, or what went wrong. */
+function shown<T>(result: ApiResult<T>, view: (data: T) => Child): Child {
+  return result.ok ? view(result.data) : <Failure error={result.error} />;
 }
 
 const Failure = ({ error }: { error: ApiError }) => (
