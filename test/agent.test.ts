@@ -331,6 +331,38 @@ describe("writing, over HTTP, and taking access away", () => {
     expect((await overHttp(token)).getServerVersion()?.name).toBe("bucky");
   });
 
+  test("reads apps and the state keys granted, and runs a backup (a dry run first)", async () => {
+    await buckyJson(["state", "set", "notes/today", '"call the plumber"', "--home", alpha.home]);
+    await buckyJson(["state", "set", "money/pin", '"1234"', "--home", alpha.home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(alpha.home, "..", "usb"),
+      "--home",
+      alpha.home,
+    ]);
+    const client = await overHttp(
+      await grant("clerk", ["--read", "apps,state:notes/", "--act", "backup.run"]),
+    );
+    const apps = JSON.parse(text(await call(client, "list_apps")));
+    expect(apps.apps.map((a: { app: string }) => a.app)).toContain("site");
+    expect(
+      JSON.parse(text(await call(client, "read_state", { key: "notes/today" }))),
+    ).toMatchObject({ value: "call the plumber" });
+    const listed = JSON.parse(text(await call(client, "list_state", { prefix: "" })));
+    expect(listed.entries.map((e: { key: string }) => e.key)).toEqual(["notes/today"]);
+    expect((await call(client, "read_state", { key: "money/pin" })).isError).toBe(true);
+
+    const dry = await call(client, "run_backup", { dryRun: true });
+    expect(text(dry)).toContain("Would back up to usb (last backup never)");
+    expect(existsSync(join(alpha.home, "..", "usb", "snapshots"))).toBe(false);
+    const run = await call(client, "run_backup", {});
+    expect(run.isError).toBeFalsy();
+    expect(JSON.parse(text(run)).started).toEqual(["usb"]);
+  });
+
   test("without a token the endpoint says how to get one", async () => {
     const response = await fetch(`${gateway}/mcp`, {
       method: "POST",
