@@ -13,13 +13,30 @@ default:
 build:
     bun build cmd/main.ts lib/backup/seal-worker.ts --compile --minify --bytecode --sourcemap --external cpu-features --outfile dist/bucky
 
-# Create a zone in this home if there is none, then run the node (Ctrl-C stops it)
-up: build
-    ./dist/bucky init --if-missing
-    ./dist/bucky daemon
+# Put `bucky` on the PATH, create a zone in this home if there is none, and run its node
+# in the background (`bucky stop` ends it; `bucky daemon` is the foreground form)
+up: build link
+    ./dist/bucky up
+
+# Link dist/bucky into /usr/local/bin as root, else into ~/.local/bin, saying which
+link:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [[ $(id -u) == 0 ]]; then bin=/usr/local/bin; else bin="$HOME/.local/bin"; fi
+    mkdir -p "$bin"
+    ln -sfn "$PWD/dist/bucky" "$bin/bucky"
+    echo "bucky is $bin/bucky (a link to $PWD/dist/bucky)" >&2
+    case ":$PATH:" in
+      *":$bin:"*) ;;
+      *) echo "$bin is not on your PATH: add it (export PATH=\"$bin:\$PATH\") to type bucky by name" >&2 ;;
+    esac
+
+# Install the system packages the tests need (as root), or say which are missing
+system-packages:
+    test/system-packages.sh
 
 # Run every test: unit, property and end-to-end (builds first)
-test: build
+test: system-packages build
     bun test --timeout 30000
 
 # Unit and property tests only (no binary needed)
@@ -27,7 +44,7 @@ unit:
     bun test --timeout 30000 protocol lib cmd
 
 # End-to-end tests against the compiled binary
-e2e: build
+e2e: system-packages build
     bun test --timeout 30000 test
 
 # Type-check and lint

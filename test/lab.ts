@@ -37,13 +37,13 @@ export interface Lab {
 }
 
 /**
- * Builds the lab, or says loudly why it cannot (not root, no namespaces, tools missing)
- * and returns the reason instead: the caller skips its tests with it.
+ * Builds the lab, or throws saying why it cannot (not root, no namespaces, tools
+ * missing): the tests that need it fail, never skip, since `npm test` installs the tools.
  */
-export function createLab(): Lab | string {
+export function createLab(): Lab {
   const missing = ["ip", "nft"].filter((tool) => !Bun.which(tool, { PATH: SYSTEM_PATH }));
   if (missing.length > 0)
-    return `the lab needs ${missing.join(" and ")} (apt-get install iproute2 nftables)`;
+    throw new Error(`the lab needs ${missing.join(" and ")} (apt-get install iproute2 nftables)`);
   removeAbandoned();
   const prefix = `bk${process.pid}`;
   const hosts: Host[] = ["inet", "gw", "client", "r1", "r2", "h1", "h2"];
@@ -60,7 +60,9 @@ export function createLab(): Lab | string {
     }
   } catch (error) {
     destroy();
-    return `network namespaces are not permitted here (${(error as Error).message.trim()}); run the tests as root`;
+    throw new Error(
+      `network namespaces are not permitted here (${(error as Error).message.trim()}); run the tests as root`,
+    );
   }
   try {
     build(ns);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite needs, checked before it runs. As root with apt-get,
+# whatever is missing is installed; otherwise the run stops at once, naming the packages
+# and the command that installs them. Tests that need a package fail (never skip) without
+# it, so a run that passes has exercised every part.
+set -euo pipefail
+
+# What the suite runs (a command on the system PATH, or a path) and the package with it.
+needed=(
+  "bwrap bubblewrap"            # the app sandbox
+  "ip iproute2"                 # network namespaces for the NAT lab
+  "nft nftables"                # the lab's NAT routers
+  "tcpdump tcpdump"             # what a relay can see, captured
+  "/usr/sbin/sshd openssh-server" # a real SFTP backup target
+  "chattr e2fsprogs"            # files the backup target cannot change
+  "/usr/bin/chromium chromium"  # the control panel in a browser
+)
+
+system_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+missing=()
+for entry in "${needed[@]}"; do
+  read -r what package <<<"$entry"
+  if [[ $what == /* ]]; then
+    [[ -x $what ]] || missing+=("$package")
+  else
+    PATH=$system_path command -v "$what" >/dev/null 2>&1 || missing+=("$package")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+install="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "the tests need these system packages: ${missing[*]}; install them with: sudo $install" >&2
+  exit 1
+fi
+echo "installing the system packages the tests need: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh box may have no package lists yet: update once, then try again.
+if ! $install >/dev/null 2>&1; then
+  apt-get update >/dev/null 2>&1 || true
+  if ! $install >/tmp/bucky-apt.log 2>&1; then
+    echo "could not install ${missing[*]} (see /tmp/bucky-apt.log); install them with: $install" >&2
+    exit 1
+  fi
+fi
