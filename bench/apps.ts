@@ -60,7 +60,7 @@ async function twoDevices(): Promise<[string, string]> {
   bucky(["init", "--home", a, "--device", "a"]);
   await startDaemon(a);
   const { token } = bucky<{ token: string }>(["invite", "--home", a]);
-  bucky(["join", token, "--home", b, "--device", "b"]);
+  bucky(["join", token, "--home", b, "--device", "b", "--no-start"]);
   await startDaemon(b);
   // b has published its address and a has heard it.
   await until(async () =>

@@ -112,7 +112,7 @@ async function main(lab: Lab) {
     ["h1", "h1"],
   ] as const) {
     const { token } = bucky<{ token: string }>(["invite", "--home", homes.gw]);
-    bucky(["join", token, "--home", homes[name], "--device", name], lab, host);
+    bucky(["join", token, "--home", homes[name], "--device", name, "--no-start"], lab, host);
     startDaemon(lab, host, homes[name]);
     await until(() => daemonUp(homes[name]), `${name}'s daemon`);
   }

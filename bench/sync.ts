@@ -194,6 +194,7 @@ async function joinTime(keys: number) {
     join(scratch, "join-new"),
     "--device",
     "newcomer",
+    "--no-start",
   ]);
   const oursS = (performance.now() - start) / 1000;
   row(
@@ -242,7 +243,7 @@ async function propagation(writes: number) {
     [c, "c"],
   ] as const) {
     const { token } = bucky<{ token: string }>(["invite", "--home", a]);
-    bucky(["join", token, "--home", home, "--device", name]);
+    bucky(["join", token, "--home", home, "--device", name, "--no-start"]);
     await startDaemon(home);
   }
   await Bun.sleep(1500); // every device has published its address and been heard from

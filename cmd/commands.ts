@@ -21,6 +21,8 @@ export const rootCommand: CommandDef = {
     ...globalArgs,
   },
   subCommands: {
+    up: load(() => import("./up.ts")),
+    stop: load(() => import("./stop.ts")),
     init: load(() => import("./init.ts")),
     join: load(() => import("./join.ts")),
     daemon: load(() => import("./daemon/run.ts")),

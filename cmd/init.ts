@@ -6,6 +6,7 @@ import type { HomeStep } from "../lib/zone/home-staging.ts";
 import { zoneStatus } from "../lib/zone/status.ts";
 import { checkDeviceName, checkZoneName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
+import type { Context } from "./context.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
 import { readSecretInput } from "./stdin.ts";
 
@@ -17,7 +18,7 @@ const DEFAULT_ZONE_NAME = "home";
  */
 const KILL_AFTER_ENV = "BUCKY_TEST_KILL_AFTER";
 
-interface InitResult {
+export interface InitResult {
   zone: { id: string; name: string };
   device: { id: string; name: string };
   home: string;
@@ -70,62 +71,78 @@ export default defineBuckyCommand({
         recovered: false,
       };
     }
-    const zoneName = requireName(checkZoneName(args.name ?? DEFAULT_ZONE_NAME), "zone name");
-    const deviceName = requireName(
-      checkDeviceName(args.device ?? defaultDeviceName()),
-      "device name",
-    );
-    const phrase = args.recover
-      ? readRecoveryPhrase(
-          await readSecretInput("Type your 24-word recovery phrase and press Enter:\n"),
-        )
-      : newRecoveryPhrase();
-    const killAfter = context.env[KILL_AFTER_ENV];
-    const created = await createZone({
-      home: context.home,
-      zoneName,
-      deviceName,
-      entropy: phrase.entropy,
-      nowMs: context.now(),
-      log: context.log,
-      onStep: killAfter
-        ? (step: HomeStep) => step === killAfter && process.kill(process.pid, "SIGKILL")
-        : undefined,
-    });
-    return {
-      zone: { id: created.zone.id, name: created.zone.name },
-      device: { id: created.device.id, name: created.device.name },
-      home: context.home,
-      created: true,
-      recovered: args.recover === true,
-      // A recovered zone's phrase is already in the user's hands: do not echo it.
-      ...(args.recover ? {} : { recoveryPhrase: phrase.phrase }),
-    };
+    return createNewZone(args, context);
   },
   text(result) {
     if (!result.created) {
       return `Zone ${result.zone.name} (${result.zone.id}) is already in ${result.home}; nothing was changed.`;
     }
-    const lines = [
-      `${result.recovered ? "Recovered" : "Created"} zone ${result.zone.name} (${result.zone.id})`,
-      `This device: ${result.device.name} (${result.device.id})`,
-      `Home: ${result.home}`,
-    ];
-    if (result.recoveryPhrase) {
-      lines.push(
-        "",
-        "Your recovery phrase. Write it down now, on paper; it is shown only this once:",
-        "",
-        ...phraseGrid(result.recoveryPhrase),
-        "",
-        "These 24 words rebuild your zone and open its backups on a new box.",
-        "Anyone who has them owns your zone. Keep them offline and never type them into a website.",
-      );
-    }
-    lines.push("", "Next: `bucky status` shows your zone.");
-    return lines.join("\n");
+    return [...createdLines(result), "", "Next: `bucky up` runs its node in the background."].join(
+      "\n",
+    );
   },
 });
+
+/** Creates a zone in the context's home (new, or recovered from the phrase on stdin). */
+export async function createNewZone(
+  args: { name?: string; device?: string; recover?: boolean },
+  context: Context,
+): Promise<InitResult> {
+  const zoneName = requireName(checkZoneName(args.name ?? DEFAULT_ZONE_NAME), "zone name");
+  const deviceName = requireName(
+    checkDeviceName(args.device ?? defaultDeviceName()),
+    "device name",
+  );
+  const phrase = args.recover
+    ? readRecoveryPhrase(
+        await readSecretInput("Type your 24-word recovery phrase and press Enter:\n"),
+      )
+    : newRecoveryPhrase();
+  const killAfter = context.env[KILL_AFTER_ENV];
+  const created = await createZone({
+    home: context.home,
+    zoneName,
+    deviceName,
+    entropy: phrase.entropy,
+    nowMs: context.now(),
+    log: context.log,
+    onStep: killAfter
+      ? (step: HomeStep) => step === killAfter && process.kill(process.pid, "SIGKILL")
+      : undefined,
+  });
+  return {
+    zone: { id: created.zone.id, name: created.zone.name },
+    device: { id: created.device.id, name: created.device.name },
+    home: context.home,
+    created: true,
+    recovered: args.recover === true,
+    // A recovered zone's phrase is already in the user's hands: do not echo it.
+    ...(args.recover ? {} : { recoveryPhrase: phrase.phrase }),
+  };
+}
+
+/** What a new zone is, with its recovery phrase when it has just been made. */
+export function createdLines(
+  result: Pick<InitResult, "zone" | "device" | "home" | "recovered" | "recoveryPhrase">,
+): string[] {
+  const lines = [
+    `${result.recovered ? "Recovered" : "Created"} zone ${result.zone.name} (${result.zone.id})`,
+    `This device: ${result.device.name} (${result.device.id})`,
+    `Home: ${result.home}`,
+  ];
+  if (result.recoveryPhrase) {
+    lines.push(
+      "",
+      "Your recovery phrase. Write it down now, on paper; it is shown only this once:",
+      "",
+      ...phraseGrid(result.recoveryPhrase),
+      "",
+      "These 24 words rebuild your zone and open its backups on a new box.",
+      "Anyone who has them owns your zone. Keep them offline and never type them into a website.",
+    );
+  }
+  return lines;
+}
 
 /** The 24 words numbered in four columns, read down each column. */
 function phraseGrid(phrase: string): string[] {

@@ -1,7 +1,9 @@
 /** `bucky join <token>`: make this fresh home a new device of an existing zone. */
+import { startInBackground } from "../lib/node/background.ts";
 import { joinZone } from "../lib/zone/join.ts";
 import { checkDeviceName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { backgroundOptions, listenArgs } from "./daemon/command-line.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
 
 export default defineBuckyCommand({
@@ -10,7 +12,7 @@ export default defineBuckyCommand({
     description: "Join a zone with an invitation from `bucky invite`",
     examples: [
       "bucky join eyJhbGciOi… --device laptop",
-      "bucky daemon          # then keep it in sync",
+      "bucky join eyJhbGciOi… --no-start   # join only; run `bucky daemon` yourself",
     ],
   },
   args: {
@@ -20,6 +22,12 @@ export default defineBuckyCommand({
       valueHint: "name",
       description: "This device's name (default: from the host name)",
     },
+    start: {
+      type: "boolean",
+      default: true,
+      description: "Run the node in the background once joined (--no-start: do not)",
+    },
+    ...listenArgs,
   },
   async run(args, context) {
     const deviceName = requireName(
@@ -33,17 +41,20 @@ export default defineBuckyCommand({
       now: context.now,
       log: context.log,
     });
+    const node = args.start ? await startInBackground(backgroundOptions(context, args)) : null;
     return {
       zone: { id: joined.zone.id, name: joined.zone.name },
       device: { id: joined.device.id, name: joined.device.name },
       home: context.home,
       changesets: joined.changesets,
+      node,
     };
   },
   text: (result) =>
     [
       `Joined zone ${result.zone.name} (${result.zone.id}) as ${result.device.name}.`,
-      "",
-      "Next: `bucky daemon` keeps this device in sync (or `bucky daemon install` to run it at boot).",
+      result.node
+        ? `Its node runs in the background (pid ${result.node.pid}) and keeps this device in sync; \`bucky stop\` stops it.`
+        : "Next: `bucky up` runs its node in the background (or `bucky daemon` in the foreground).",
     ].join("\n"),
 });

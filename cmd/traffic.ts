@@ -3,6 +3,7 @@ import type { AppTraffic } from "../lib/gateway/accounting.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
+import { plural } from "./text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -25,10 +26,10 @@ export default defineBuckyCommand({
   text({ apps, since }) {
     if (apps.length === 0) return `No traffic since ${since}.`;
     const rows = apps.flatMap((app) => [
-      `${app.app.padEnd(16)} ${String(app.requests).padStart(8)} requests  ${bytes(app.bytesIn).padStart(9)} in  ${bytes(app.bytesOut).padStart(9)} out`,
+      `${app.app.padEnd(16)} ${plural(app.requests, "request").padStart(14)}  ${bytes(app.bytesIn).padStart(9)} in  ${bytes(app.bytesOut).padStart(9)} out`,
       ...app.clients.map(
         (c) =>
-          `  ${c.client.padEnd(14)} ${String(c.requests).padStart(8)} requests  ${bytes(c.bytesIn).padStart(9)} in  ${bytes(c.bytesOut).padStart(9)} out`,
+          `  ${c.client.padEnd(14)} ${plural(c.requests, "request").padStart(14)}  ${bytes(c.bytesIn).padStart(9)} in  ${bytes(c.bytesOut).padStart(9)} out`,
       ),
     ]);
     return [`Since ${since}:`, ...rows].join("\n");

@@ -117,6 +117,11 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       package: expect.stringMatching(/^sha256:/),
       device: "beta",
       upgradedFrom: null,
+      addresses: [],
+      exposure: "zone",
+      state: "running",
+      runsOn: "beta",
+      error: null,
     });
     const running = await until("notes", "running", (s) => s.state === "running");
     expect(running).toMatchObject({
@@ -438,6 +443,7 @@ describe("faults are reported clearly and leave the rest running", () => {
       "app",
       "install",
       dir,
+      "--no-wait",
       "--device",
       "beta",
       "--home",

@@ -144,7 +144,7 @@ describe("the whole zone back from 24 words and an off-site target", () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
     const repo = join(scratchDir(), "repo");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     await buckyJson(["backup", "run", "--home", home]);
     const other = newHomePath();
     await buckyJson(["init", "--home", other]);
@@ -167,7 +167,16 @@ describe("the daemon's schedule", () => {
   test("backs up and verifies by itself, and says so in status", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     const daemon: Daemon = await startDaemon(home, {
       BUCKY_BACKUP_EVERY_MS: "1500",
       BUCKY_VERIFY_EVERY_MS: "3000",

@@ -109,7 +109,7 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
     writeFileSync(join(data, "empty file"), "");
     writeFileSync(join(data, "private.txt"), "mine", { mode: 0o600 });
     symlinkSync("documents/work", join(data, "work link"));
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     states.push(manifest(data));
     snapshots.push(await buckyJson<RunJson>(["backup", "run", "--home", home]));
 
@@ -351,7 +351,16 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
 describe("faults while backing up", () => {
   test("a damaged targets file: commands say how to mend it; the daemon keeps on without backups", async () => {
     const { home } = await newHome();
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     writeFileSync(join(home, "backup", "targets.json"), "{not json");
     const daemon = await startDaemon(home);
     const refused = await bucky(["backup", "run", "--home", home, "--json"]);
@@ -368,7 +377,7 @@ describe("faults while backing up", () => {
   test("a target whose disk is not there: refused as unavailable, and nothing made in its place", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "usb", "bucky");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     await buckyJson(["backup", "run", "--home", home]);
     renameSync(repo, `${repo}.away`); // unplugged
 
@@ -397,7 +406,16 @@ describe("faults while backing up", () => {
   test("a damaged state database: said as such, and a restore in place brings the home back", async () => {
     const { home } = await newHome();
     const { zone } = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     await buckyJson(["backup", "run", "--home", home]);
     const db = join(home, "state.db");
     writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
@@ -420,7 +438,7 @@ describe("faults while backing up", () => {
     generateTree(join(home, "data"), 40 * 1024 * 1024);
     await withTmpfs("size=12m", async (mount) => {
       const target = join(mount, "repo");
-      await buckyJson(["backup", "target", "add", "usb", target, "--home", home]);
+      await buckyJson(["backup", "target", "add", "usb", target, "--home", home, "--no-backup"]);
       const result = await bucky(["backup", "run", "--home", home, "--json"]);
       expect(result.exitCode).toBe(1);
       expect(jsonError(result)).toMatchObject({ code: "E_IO" });
@@ -440,7 +458,7 @@ describe("faults while backing up", () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "repo");
     generateTree(join(home, "data"), 80 * 1024 * 1024);
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     const child = Bun.spawn([BUCKY, "backup", "run", "--home", home], {
       stdout: "ignore",
       stderr: "ignore",
@@ -470,7 +488,7 @@ describe("faults while backing up", () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 160 * 1024 * 1024);
     const repo = join(scratchDir(), "repo");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     const first = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
       stdout: "pipe",
       stderr: "pipe",
@@ -487,7 +505,16 @@ describe("faults while backing up", () => {
     mkdirSync(join(home, "data"));
     const log = join(home, "data", "growing.log");
     writeFileSync(log, Buffer.alloc(30 * 1024 * 1024, 97));
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     const writer = Bun.spawn(
       [
         process.execPath,
@@ -513,7 +540,16 @@ describe("status and retention", () => {
       home,
     ]);
     expect(before.reliability.level).toBe(0);
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     await buckyJson(["backup", "run", "--home", home]);
     const after = await buckyJson<{
       reliability: { level: number; warnings: string[] };
@@ -538,7 +574,16 @@ describe("status and retention", () => {
   test("prune keeps the newest by the policy, and what it keeps still restores", async () => {
     const { home } = await newHome();
     mkdirSync(join(home, "data"));
-    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      join(scratchDir(), "repo"),
+      "--home",
+      home,
+      "--no-backup",
+    ]);
     for (let i = 0; i < 12; i++) {
       writeFileSync(join(home, "data", `file-${i}.txt`), `version ${i}\n`.repeat(1000));
       await buckyJson(["backup", "run", "--home", home]);
@@ -570,7 +615,7 @@ describe("a device given the backup key", () => {
     const founderDaemon = await startDaemon(founder);
     const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderDaemon.home]);
     const home = newHomePath();
-    await buckyJson(["join", token, "--home", home, "--device", "laptop"]);
+    await buckyJson(["join", token, "--home", home, "--device", "laptop", "--no-start"]);
     await startDaemon(home, { BUCKY_SYNC_INTERVAL_MS: "300" });
     const repo = join(scratchDir(), "repo");
     const refused = await bucky(["backup", "target", "add", "usb", repo, "--home", home, "--json"]);
@@ -606,7 +651,7 @@ describe("a device given the backup key", () => {
     });
     expect(again.written).toBe(false);
 
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     await buckyJson(["backup", "run", "--home", home]);
     // The daemon took the key without a restart: it ships the next change hot.
     await buckyJson(["state", "set", "notes/x", '"after the key"', "--home", home]);

@@ -31,7 +31,7 @@ describe("the CLI and its daemon", () => {
       expect(jsonError(result)).toEqual({
         code: "E_UNAVAILABLE",
         message: `the bucky daemon for ${home} is not running`,
-        hint: `Start it with \`bucky daemon --home ${home}\`, or at boot with \`bucky daemon install\`.`,
+        hint: `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
       });
     }
   });

@@ -80,10 +80,25 @@ const daemonHomes = new Set<string>();
 export async function cleanUp(): Promise<void> {
   // Daemons first: they hold files in the directories removed next.
   await Promise.all([...running].map((daemon) => daemon.kill()));
+  for (const root of scratchRoots) killBackgroundDaemons(root);
   for (const home of daemonHomes) killLeftoverApps(home);
   daemonHomes.clear();
   for (const dir of scratchRoots.splice(0)) rmSync(dir, { recursive: true, force: true });
   userHome = undefined;
+}
+
+/** Daemons `bucky up` or `bucky join` left running in the background, found by their daemon.json. */
+function killBackgroundDaemons(root: string): void {
+  for (const home of [root, ...readdirSync(root).map((name) => join(root, name))]) {
+    const info = join(home, "daemon.json");
+    if (!existsSync(info)) continue;
+    daemonHomes.add(home);
+    try {
+      process.kill((JSON.parse(readFileSync(info, "utf8")) as { pid: number }).pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
 }
 
 function killLeftoverApps(home: string): void {
@@ -243,7 +258,7 @@ export async function startZone(
   for (const name of others) {
     const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderHome]);
     const home = newHomePath();
-    await buckyJson(["join", token, "--home", home, "--device", name]);
+    await buckyJson(["join", token, "--home", home, "--device", name, "--no-start"]);
     daemons.set(name, await startDaemon(home, env));
   }
   return daemons;

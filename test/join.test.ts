@@ -47,7 +47,7 @@ describe("bucky join refuses", () => {
 
   test("a used-up invitation, after its one use", async () => {
     const { token } = await invite("--uses", "1");
-    await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta"]);
+    await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta", "--no-start"]);
     const refused = await refusedJoin(token, ["--device", "gamma"]);
     expect([refused.exitCode, refused.code, refused.message]).toEqual([
       1,

@@ -119,7 +119,7 @@ describe("devices behind different NATs", () => {
     ]);
     for (const device of ["h1", "h2"] as const) {
       const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
-      await on(device, ["join", token, "--home", homes[device], "--device", device]);
+      await on(device, ["join", token, "--home", homes[device], "--device", device, "--no-start"]);
       await start(device);
     }
   }, 60_000);
@@ -297,7 +297,7 @@ describe("a relay-only node outside the zone", () => {
     await buckyJson(["relay", "add", ticket, "--home", other.founder]);
     for (const device of ["h1", "h2"] as const) {
       const { token } = await buckyJson<{ token: string }>(["invite", "--home", other.founder]);
-      await on(device, ["join", token, "--home", other[device], "--device", device]);
+      await on(device, ["join", token, "--home", other[device], "--device", device, "--no-start"]);
       await startOn(other[device], device, PORT);
     }
   }, 60_000);

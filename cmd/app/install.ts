@@ -2,6 +2,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Installed } from "../../lib/apps/admin.ts";
+import type { AppStatus } from "../../lib/apps/status.ts";
+import type { DeviceView } from "../../lib/zone/devices.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
 
@@ -28,34 +30,31 @@ export default defineBuckyCommand({
       valueHint: "name",
       description: 'Run it on this device (default: the manifest\'s placement, else "any")',
     },
+    wait: {
+      type: "boolean",
+      default: true,
+      description: "Wait until the app runs, at most a minute (--no-wait: return at once)",
+    },
   },
-  run(args, context) {
-    const device = args.device ? { device: args.device } : {};
-    if (/^(sha256|clist):/.test(args.dir))
-      return requestDaemon<Installed>(context.home, "POST", "/v1/apps", {
-        package: args.dir,
-        ...device,
-      });
-    if (
-      /\.(tar|tgz|tar\.gz)$/.test(args.dir) &&
-      statSync(args.dir, { throwIfNoEntry: false })?.isFile()
-    ) {
-      const query = args.device ? `?device=${encodeURIComponent(args.device)}` : "";
-      return requestDaemon<Installed>(
-        context.home,
-        "POST",
-        `/v1/apps/archive${query}`,
-        new Uint8Array(readFileSync(args.dir)),
-      );
-    }
-    return requestDaemon<Installed>(context.home, "POST", "/v1/apps", {
-      dir: resolve(args.dir),
-      ...device,
-    });
+  async run(args, context) {
+    const installed = await install(context.home, args.dir, args.device);
+    const status = args.wait
+      ? await waitUntilSettled(context.home, installed.app)
+      : await appStatus(context.home, installed.app);
+    return {
+      ...installed,
+      exposure: status.exposure,
+      state: status.state,
+      runsOn: status.device,
+      error: status.error,
+    };
   },
   text: (installed) =>
     [
       `${installed.upgradedFrom ? `Upgraded ${installed.app} from ${installed.upgradedFrom} to` : `Installed ${installed.app}`} ${installed.version} (${installed.device === "any" ? "on any device" : `on ${installed.device}`}).`,
+      installed.state === "running"
+        ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
+        : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.error}` : ""}.`,
       ...(installed.device === "any"
         ? [
             "Its data stays on the device that runs it: if that device goes offline, the app runs on another without it until it is back. Pin it with --device <name> to keep it in one place.",
@@ -64,3 +63,60 @@ export default defineBuckyCommand({
       `See it with \`bucky app status ${installed.app}\`.`,
     ].join("\n"),
 });
+
+type InstalledHere = Installed & { readonly addresses: readonly string[] };
+
+function install(home: string, dir: string, device: string | undefined): Promise<InstalledHere> {
+  const placement = device ? { device } : {};
+  if (/^(sha256|clist):/.test(dir))
+    return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", {
+      package: dir,
+      ...placement,
+    });
+  if (/\.(tar|tgz|tar\.gz)$/.test(dir) && statSync(dir, { throwIfNoEntry: false })?.isFile()) {
+    const query = device ? `?device=${encodeURIComponent(device)}` : "";
+    return requestDaemon<InstalledHere>(
+      home,
+      "POST",
+      `/v1/apps/archive${query}`,
+      new Uint8Array(readFileSync(dir)),
+    );
+  }
+  return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", {
+    dir: resolve(dir),
+    ...placement,
+  });
+}
+
+function appStatus(home: string, app: string): Promise<AppStatus> {
+  return requestDaemon<AppStatus>(home, "GET", `/v1/apps/${encodeURIComponent(app)}`);
+}
+
+const SETTLE_TIMEOUT_MS = 60_000;
+/** An offline device may be just starting, not yet heard of: it gets this long. */
+const OFFLINE_GRACE_MS = 5_000;
+const SETTLE_POLL_MS = 200;
+
+/**
+ * Waits while the app is on its way up (fetched, started, first health check) on an
+ * online device; returns how it stands then: running, failing, or waiting for a device.
+ */
+async function waitUntilSettled(home: string, app: string): Promise<AppStatus> {
+  const startedAt = Date.now();
+  for (;;) {
+    const status = await appStatus(home, app);
+    const waited = Date.now() - startedAt;
+    const onItsWay =
+      status.device !== null &&
+      ["pending", "starting"].includes(status.state) &&
+      waited < SETTLE_TIMEOUT_MS &&
+      (waited < OFFLINE_GRACE_MS || (await online(home, status.device)));
+    if (!onItsWay) return status;
+    await Bun.sleep(SETTLE_POLL_MS);
+  }
+}
+
+async function online(home: string, device: string): Promise<boolean> {
+  const { devices } = await requestDaemon<{ devices: DeviceView[] }>(home, "GET", "/v1/devices");
+  return devices.some((d) => d.name === device && d.status === "online");
+}

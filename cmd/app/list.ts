@@ -2,6 +2,7 @@
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { table } from "../text.ts";
 
 export default defineBuckyCommand({
   meta: { name: "list", description: "List the zone's apps and their state" },
@@ -9,12 +10,15 @@ export default defineBuckyCommand({
   run: (_args, context) => requestDaemon<{ apps: AppStatus[] }>(context.home, "GET", "/v1/apps"),
   text({ apps }) {
     if (apps.length === 0) return "No apps. Install one with `bucky app install <dir>`.";
-    const width = Math.max(...apps.map((app) => app.app.length));
-    return apps
-      .map(
-        (app) =>
-          `${app.app.padEnd(width)}  ${app.version.padEnd(8)}  ${app.state.padEnd(9)}  ${app.device ?? "-"}${app.url ? `  ${app.url}` : ""}`,
-      )
-      .join("\n");
+    return table(
+      ["APP", "VERSION", "STATE", "DEVICE", "ACCESS"],
+      apps.map((app) => [
+        app.app,
+        app.version,
+        app.state,
+        app.device ?? "-",
+        app.exposure === "public" ? "public" : "zone-only",
+      ]),
+    );
   },
 });

@@ -40,6 +40,6 @@ export default defineBuckyCommand({
         : `${r.device} held the backup key already.`,
       r.daemon === "backing up"
         ? "The daemon backs up on its schedule from here, and ships changes as they happen."
-        : "Its daemon will back up on its schedule once started (`bucky daemon`).",
+        : "Its daemon will back up on its schedule once started (`bucky up`).",
     ].join("\n"),
 });

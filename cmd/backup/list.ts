@@ -4,6 +4,7 @@ import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
@@ -20,7 +21,7 @@ export default defineBuckyCommand({
       : snapshots
           .map(
             (s) =>
-              `${s.id.slice(0, 8)}  ${s.time}  ${s.device}  ${s.files} files  ${formatBytes(s.bytes)}  (+${formatBytes(s.addedBytes)})`,
+              `${s.id.slice(0, 8)}  ${s.time}  ${s.device}  ${plural(s.files, "file")}  ${formatBytes(s.bytes)}  (+${formatBytes(s.addedBytes)})`,
           )
           .join("\n"),
 });

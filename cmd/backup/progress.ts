@@ -23,7 +23,7 @@ export function progressLine(enabled: boolean, verb: string): ProgressLine {
       const seconds = (now - started) / 1000;
       const rate = seconds > 0 ? done.bytes / seconds : 0;
       const parts = [
-        `${verb} ${done.files}${total ? `/${total.files}` : ""} files`,
+        `${verb} ${done.files}${total ? `/${total.files}` : ""} ${(total?.files ?? done.files) === 1 ? "file" : "files"}`,
         `${formatBytes(done.bytes)}${total ? ` of ${formatBytes(total.bytes)}` : ""}`,
         `${formatBytes(rate)}/s`,
       ];

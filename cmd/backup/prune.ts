@@ -6,6 +6,7 @@ import { chooseTarget } from "../../lib/backup/targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 import { targetArg } from "./target-arg.ts";
 
 const { last, hourly, daily, weekly, monthly } = DEFAULT_RETENTION;
@@ -38,5 +39,5 @@ export default defineBuckyCommand({
     return { target: target.name, ...result };
   },
   text: (r) =>
-    `${r.target}: kept ${r.keptSnapshots} snapshots, forgot ${r.removedSnapshots}; freed ${formatBytes(r.freedBytes)} (${r.removedPacks} packs deleted, ${r.rewrittenPacks} rewritten).`,
+    `${r.target}: kept ${plural(r.keptSnapshots, "snapshot")}, forgot ${r.removedSnapshots}; freed ${formatBytes(r.freedBytes)} (${plural(r.removedPacks, "pack")} deleted, ${r.rewrittenPacks} rewritten).`,
 });

@@ -5,6 +5,7 @@ import { ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 import { progressLine } from "./progress.ts";
 
 export default defineBuckyCommand({
@@ -68,13 +69,13 @@ export default defineBuckyCommand({
   exitCode: (r) => (r.damaged.length > 0 ? ERROR_CODES.E_INTEGRITY.exit : 0),
   text: (r) =>
     [
-      `Restored snapshot ${r.snapshot.slice(0, 8)} (${r.time}) into ${r.to}: ${r.files} files, ${formatBytes(r.bytes)}.`,
+      `Restored snapshot ${r.snapshot.slice(0, 8)} (${r.time}) into ${r.to}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
       ...(r.replayedChangesets > 0
-        ? [`Replayed ${r.replayedChangesets} changes made after it (the hot backup).`]
+        ? [`Replayed ${plural(r.replayedChangesets, "change")} made after it (the hot backup).`]
         : []),
       ...(r.damaged.length > 0
         ? [
-            `${r.damaged.length} files are damaged in the backup and were not restored whole: ${r.damaged.slice(0, 5).join(", ")}${r.damaged.length > 5 ? ", …" : ""}`,
+            `Damaged in the backup, so not restored whole (${plural(r.damaged.length, "file")}): ${r.damaged.slice(0, 5).join(", ")}${r.damaged.length > 5 ? ", …" : ""}`,
           ]
         : []),
     ].join("\n"),

@@ -5,6 +5,7 @@ import { runBackup } from "../../lib/backup/run.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 import { progressLine } from "./progress.ts";
 import { targetArg } from "./target-arg.ts";
 
@@ -35,11 +36,11 @@ export default defineBuckyCommand({
   },
   text: (r) =>
     [
-      `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}: ${r.files} files, ${formatBytes(r.bytes)}.`,
+      `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
       `New: ${formatBytes(r.addedBytes)} (${formatBytes(r.storedBytes)} written, compressed and encrypted)${r.addedBytes < r.bytes ? "; the rest was already there" : ""}. Took ${(r.durationMs / 1000).toFixed(1)} s.`,
       ...(r.changing.length > 0
         ? [
-            `${r.changing.length} files kept changing while read and were taken as last read: ${r.changing.slice(0, 3).join(", ")}${r.changing.length > 3 ? ", …" : ""}`,
+            `${plural(r.changing.length, "file")} kept changing while read and were taken as last read: ${r.changing.slice(0, 3).join(", ")}${r.changing.length > 3 ? ", …" : ""}`,
           ]
         : []),
     ].join("\n"),

@@ -1,19 +1,22 @@
 /** `bucky backup target add <name> <dir | sftp://…>`: a place for backups, outside the zone. */
-
-import { withRepository } from "../../lib/backup/run.ts";
-import { SftpBackend } from "../../lib/backup/sftp-backend.ts";
-import { newTarget, readTargets, saveTarget } from "../../lib/backup/targets.ts";
-import { BuckyError } from "../../lib/errors.ts";
+import { addTarget } from "../../lib/backup/add-target.ts";
+import { measure } from "../../lib/backup/archiver.ts";
+import { homeEntries } from "../../lib/backup/home-sources.ts";
 import { homePaths } from "../../lib/home.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
+import { progressLine } from "./progress.ts";
 
 export default defineBuckyCommand({
   meta: {
     name: "add",
-    description: "Add a backup target: a directory (a USB disk, say) or an SFTP server",
+    description:
+      "Add a backup target (a directory on a USB disk, say, or an SFTP server), then back up to it and verify that",
     examples: [
       "bucky backup target add usb /mnt/usb/bucky",
       "bucky backup target add offsite sftp://me@backup.example.com/srv/bucky --identity ~/.ssh/id_ed25519",
+      "bucky backup target add nas /mnt/nas/bucky --no-backup   # add only; the daemon backs up within the hour",
     ],
   },
   args: {
@@ -33,42 +36,45 @@ export default defineBuckyCommand({
       description:
         "The SSH private key for an SFTP target (default: ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)",
     },
+    backup: {
+      type: "boolean",
+      default: true,
+      description: "Run the first backup now and read it back (--no-backup: only add the target)",
+    },
   },
   async run(args, context) {
     const paths = homePaths(context.home);
-    if (readTargets(paths).some((t) => t.name === args.name)) {
-      throw new BuckyError(
-        "E_EXISTS",
-        `there is already a target named ${args.name}`,
-        "Remove it first with `bucky backup target rm`.",
-      );
+    const show = args.backup && !context.json && process.stderr.isTTY === true;
+    const line = progressLine(show, "backed up");
+    const total = show ? measure(homeEntries(paths)) : undefined;
+    try {
+      return await addTarget({
+        paths,
+        name: args.name,
+        url: args.url,
+        ...(args.identity ? { identityFile: args.identity } : {}),
+        backUp: args.backup,
+        log: context.log,
+        now: context.now,
+        onProgress: (done) => line.update(done, total),
+      });
+    } finally {
+      line.finish();
     }
-    let target = newTarget(args.name, args.url, args.identity);
-    // The repository is made (or checked against this zone's phrase) now, so a wrong
-    // address or key shows up here rather than at the first scheduled backup.
-    const repository = await withRepository(
-      paths,
-      target,
-      context.log,
-      async (repo, backend) => {
-        if (backend instanceof SftpBackend) target = { ...target, hostKey: backend.hostKey };
-        return repo.id;
-      },
-      { create: true, withIndex: false },
-    );
-    saveTarget(paths, target);
-    context.log.info("backup target added", { target: target.name, url: target.url });
-    return {
-      name: target.name,
-      url: target.url,
-      repository,
-      ...(target.hostKey ? { hostKey: target.hostKey } : {}),
-    };
   },
   text: (t) =>
     [
       `Backups can now go to ${t.name} (${t.url}).`,
       ...(t.hostKey ? [`Its SSH host key is pinned: ${t.hostKey}`] : []),
-      "Run one now with `bucky backup run`; the daemon runs one every hour.",
+      ...(t.firstBackup
+        ? [
+            `First backup: snapshot ${t.firstBackup.snapshot.slice(0, 8)}, ${plural(t.firstBackup.files, "file")}, ${formatBytes(t.firstBackup.bytes)}, in ${(t.firstBackup.durationMs / 1000).toFixed(1)} s.`,
+            t.verified?.ok
+              ? `Verified: every one of its ${plural(t.verified.checkedBlobs, "blob")} was read back and checks out.`
+              : `Verify FOUND DAMAGE in ${plural(t.verified?.damaged.length ?? 0, "blob")}: run \`bucky backup verify --target ${t.name}\` to see what.`,
+            "The daemon backs up every hour and verifies a sample every day.",
+          ]
+        : ["The daemon backs up to it within the hour; `bucky backup run` does now."]),
     ].join("\n"),
+  exitCode: (t) => (t.verified && !t.verified.ok ? 4 : 0),
 });

@@ -1,11 +1,10 @@
 /** `bucky backup verify`: prove the backups restore: read them back and check every blob. */
-import { withRepository } from "../../lib/backup/run.ts";
-import { updateTargetStatus } from "../../lib/backup/status.ts";
 import { chooseTarget } from "../../lib/backup/targets.ts";
-import { type ReadData, verifyRepository } from "../../lib/backup/verify.ts";
+import { type ReadData, verifyTarget } from "../../lib/backup/verify.ts";
 import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
@@ -30,36 +29,20 @@ export default defineBuckyCommand({
   },
   async run(args, context) {
     const paths = homePaths(context.home);
-    const target = chooseTarget(paths, args.target);
-    const readData = readDataOf(args["read-data"] === true, args["read-data-subset"]);
-    // Under the lock: a prune deleting packs meanwhile would look like damage.
-    const result = await withRepository(
+    return verifyTarget({
       paths,
-      target,
-      context.log,
-      (repository) => verifyRepository(repository, readData),
-      { lock: "verify" },
-    );
-    updateTargetStatus(paths, target.name, (status) => ({
-      ...status,
-      lastVerify: {
-        at: new Date(context.now()).toISOString(),
-        ok: result.ok,
-        damaged: result.damaged.length,
-      },
-    }));
-    if (result.ok)
-      context.log.info("backup verified", { target: target.name, blobs: result.checkedBlobs });
-    else
-      context.log.error("backup damaged", { target: target.name, damaged: result.damaged.length });
-    return { target: target.name, ...result };
+      target: chooseTarget(paths, args.target),
+      readData: readDataOf(args["read-data"] === true, args["read-data-subset"]),
+      log: context.log,
+      now: context.now,
+    });
   },
   exitCode: (result) => (result.ok ? 0 : ERROR_CODES.E_INTEGRITY.exit),
   text: (r) =>
     r.ok
-      ? `${r.target} is sound: ${r.snapshots} snapshots, ${r.checkedBlobs} blobs checked${r.checkedPacks > 0 ? ` in ${r.checkedPacks} packs read back` : ""}.`
+      ? `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked${r.checkedPacks > 0 ? ` in ${plural(r.checkedPacks, "pack")} read back` : ""}.`
       : [
-          `${r.target} is DAMAGED: ${r.damaged.length} blobs.`,
+          `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
           ...r.damaged
             .slice(0, 20)
             .map(

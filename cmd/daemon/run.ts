@@ -9,28 +9,19 @@ import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { VERSION } from "../version-info.ts";
+import { listenArgs } from "./command-line.ts";
 
 export default defineBuckyCommand({
   meta: {
     name: "daemon",
-    description: "Run the node: sync with the zone's devices and serve its APIs",
+    description:
+      "Run the node in the foreground: sync with the zone's devices and serve its APIs (`bucky up` runs it in the background)",
     examples: [
       "bucky daemon",
       "bucky daemon --port 0 --listen 127.0.0.1   # a free port, this host only",
     ],
   },
-  args: {
-    port: {
-      type: "string",
-      valueHint: "n",
-      description: `Port other devices connect to (default: ${DEFAULT_PORT}; 0 picks a free one)`,
-    },
-    listen: {
-      type: "string",
-      valueHint: "addr",
-      description: "Address to listen on (default: 0.0.0.0, every interface)",
-    },
-  },
+  args: listenArgs,
   defaultLogLevel: "info",
   subCommands: {
     install: () => import("./install.ts").then((m) => m.default),

@@ -7,7 +7,12 @@
 import { decodeTree } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
 import { packPath, type Repository } from "./repository.ts";
+import { withRepository } from "./run.ts";
+import { updateTargetStatus } from "./status.ts";
+import type { Target } from "./targets.ts";
 
 export type ReadData =
   | { readonly kind: "none" }
@@ -28,6 +33,36 @@ export interface VerifyResult {
   readonly checkedBlobs: number;
   readonly checkedPacks: number;
   readonly damaged: readonly Damage[];
+}
+
+/** Verifies a target's repository and records the outcome in its status (and the log). */
+export async function verifyTarget(options: {
+  readonly paths: HomePaths;
+  readonly target: Target;
+  readonly readData: ReadData;
+  readonly log: Log;
+  readonly now: () => number;
+}): Promise<VerifyResult & { readonly target: string }> {
+  const { paths, target, log } = options;
+  // Under the lock: a prune deleting packs meanwhile would look like damage.
+  const result = await withRepository(
+    paths,
+    target,
+    log,
+    (repository) => verifyRepository(repository, options.readData),
+    { lock: "verify" },
+  );
+  updateTargetStatus(paths, target.name, (status) => ({
+    ...status,
+    lastVerify: {
+      at: new Date(options.now()).toISOString(),
+      ok: result.ok,
+      damaged: result.damaged.length,
+    },
+  }));
+  if (result.ok) log.info("backup verified", { target: target.name, blobs: result.checkedBlobs });
+  else log.error("backup damaged", { target: target.name, damaged: result.damaged.length });
+  return { target: target.name, ...result };
 }
 
 /** Per snapshot, the files that need a blob. */

@@ -34,7 +34,7 @@ export async function requestDaemon<T = unknown>(
     throw new BuckyError(
       "E_UNAVAILABLE",
       `the bucky daemon for ${home} is not running`,
-      `Start it with \`bucky daemon --home ${home}\`, or at boot with \`bucky daemon install\`.`,
+      `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
       { cause: error },
     );
   }
@@ -67,7 +67,7 @@ export function daemonFetch(home: string): (request: Request) => Promise<Respons
       throw new BuckyError(
         "E_UNAVAILABLE",
         `the bucky daemon for ${home} is not running`,
-        `Start it with \`bucky daemon --home ${home}\`.`,
+        `Start it with \`bucky up --home ${home}\`.`,
         { cause: error },
       );
     }

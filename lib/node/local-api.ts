@@ -9,7 +9,13 @@ import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
 import { type AuditEntry, readAudit, recordCall } from "../agent/audit.ts";
 import { checkAgentToken, grantAgent, listAgents, revokeAgent } from "../agent/grants.ts";
-import { installApp, installArchive, installStoredPackage, setDesired } from "../apps/admin.ts";
+import {
+  type Installed,
+  installApp,
+  installArchive,
+  installStoredPackage,
+  setDesired,
+} from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
@@ -20,6 +26,7 @@ import { BuckyError } from "../errors.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
 import { disableGateway, enableGateway, enableRelayOnly, readGateway } from "../gateway/config.ts";
+import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
 import { markPublic } from "../gateway/public-objects.ts";
 import {
@@ -70,8 +77,13 @@ export function createLocalApp(
     nameOf: (id) => node.membership().byId.get(id as DeviceId)?.name,
   };
 
+  const withAddresses = (installed: Installed) => ({
+    ...installed,
+    addresses: appAddresses(node, installed.app),
+  });
+
   app.get("/v1/status", (c) => {
-    const devices = listDevices(node, node.contacts);
+    const devices = listDevices(node, node.contacts, liveWindowMs);
     return c.json({
       zone: { id: node.zoneId, name: node.zone.zone.name },
       device: { id: node.deviceId, name: node.deviceName, holdsOwnerKey: node.zone.holdsOwnerKey },
@@ -102,7 +114,9 @@ export function createLocalApp(
   app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
   app.post("/v1/invites/:id/revoke", (c) => c.json(revokeInvite(node, c.req.param("id"))));
 
-  app.get("/v1/devices", (c) => c.json({ devices: listDevices(node, node.contacts) }));
+  app.get("/v1/devices", (c) =>
+    c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
+  );
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
 
   app.post("/v1/apps", async (c) => {
@@ -116,23 +130,25 @@ export function createLocalApp(
           `${body.package} is not a package id`,
           "Ids look like sha256:<64 hex> or clist:<64 hex>.",
         );
-      return c.json(installStoredPackage(node, node.store, parsed.id, device));
+      return c.json(withAddresses(installStoredPackage(node, node.store, parsed.id, device)));
     }
     if (typeof body.dir !== "string" || !isAbsolute(body.dir))
       throw new BuckyError(
         "E_USAGE",
         'the body must be {"dir": "/absolute/path"} or {"package": "<id>"}',
       );
-    return c.json(installApp(node, node.store, body.dir, device));
+    return c.json(withAddresses(installApp(node, node.store, body.dir, device)));
   });
   // A directory archive (.tar or .tar.gz), as the body: what a browser uploads.
   app.post("/v1/apps/archive", async (c) =>
     c.json(
-      installArchive(
-        node,
-        node.store,
-        new Uint8Array(await c.req.arrayBuffer()),
-        c.req.query("device") || undefined,
+      withAddresses(
+        installArchive(
+          node,
+          node.store,
+          new Uint8Array(await c.req.arrayBuffer()),
+          c.req.query("device") || undefined,
+        ),
       ),
     ),
   );

@@ -13,6 +13,7 @@ import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
+import { networkProblem } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
 
@@ -123,7 +124,7 @@ export class PeerClient {
         this.unreached(route);
         // A body already (partly) sent cannot be sent again another way.
         if (init.signal.aborted || init.body) throw error;
-        failures.push(`${describe(route)}: ${(error as Error).message}`);
+        failures.push(`${describe(route)} (${networkProblem(error)})`);
       }
     }
     throw unreachable(peer, failures);
@@ -189,7 +190,7 @@ export class PeerClient {
   private async open(route: Route, peer: Peer, failures: string[]): Promise<string | undefined> {
     if (route.via) return this.forwarders?.addressFor(route.via, peer);
     if (await this.reachability.check(route.key)) return route.key;
-    failures.push(`${route.key}: cannot connect`);
+    failures.push(`${route.key} (cannot connect)`);
     return undefined;
   }
 
@@ -242,7 +243,7 @@ export class PeerClient {
         });
       } catch (error) {
         this.unreached(route);
-        failures.push(`${describe(route)}: ${(error as Error).message}`);
+        failures.push(`${describe(route)} (${networkProblem(error)})`);
         continue;
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
@@ -261,7 +262,9 @@ function describe(route: Route): string {
 function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
   return new BuckyError(
     "E_UNAVAILABLE",
-    `${peer.name} is not reachable (${failures.join("; ") || "it has published no address"})`,
+    failures.length > 0
+      ? `${peer.name} is not answering at ${failures.join("; ")}`
+      : `${peer.name} has published no address yet`,
     "It may be off or on another network; bucky keeps trying.",
   );
 }

@@ -178,8 +178,8 @@ export class SyncLoop {
     }
     if (this.reachable.get(peer.id) === reachable) return;
     this.reachable.set(peer.id, reachable);
-    if (reachable) this.node.log.info("peer reachable", { peer: peer.name });
-    else this.node.log.warn("peer unreachable", { peer: peer.name, reason });
+    if (reachable) this.node.log.info(`${peer.name} is answering again`, { peer: peer.name });
+    else this.node.log.warn(reason ?? `${peer.name} is not answering`, { peer: peer.name });
   }
 
   private peers(): Peer[] {

@@ -8,7 +8,16 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
 
+/** The unit of the default home; another home's unit is named after it (see cmd/). */
 export const UNIT_NAME = "bucky.service";
+
+/** Where a unit lives and how to reach it. */
+export interface UnitFile {
+  /** Its name, such as bucky.service. */
+  readonly name: string;
+  readonly path: string;
+  readonly systemctl: readonly string[];
+}
 
 export interface UnitOptions {
   /** The command that runs bucky: the binary, or the runtime and its entry script. */
@@ -17,12 +26,21 @@ export interface UnitOptions {
   readonly extraArgs: readonly string[];
   /** Root installs a system unit; anyone else a user unit. */
   readonly system: boolean;
+  /** The unit's name (default: bucky.service). */
+  readonly name?: string;
 }
 
-export interface UnitPlan {
+export interface UnitPlan extends UnitFile {
   readonly unit: string;
-  readonly path: string;
-  readonly systemctl: readonly string[];
+}
+
+export function unitFile(name: string, system: boolean): UnitFile {
+  const dir = system ? "/etc/systemd/system" : join(homedir(), ".config/systemd/user");
+  return {
+    name,
+    path: join(dir, name),
+    systemctl: system ? ["systemctl"] : ["systemctl", "--user"],
+  };
 }
 
 export function planUnit(options: UnitOptions): UnitPlan {
@@ -44,12 +62,7 @@ export function planUnit(options: UnitOptions): UnitPlan {
     `WantedBy=${options.system ? "multi-user.target" : "default.target"}`,
     "",
   ].join("\n");
-  const dir = options.system ? "/etc/systemd/system" : join(homedir(), ".config/systemd/user");
-  return {
-    unit,
-    path: join(dir, UNIT_NAME),
-    systemctl: options.system ? ["systemctl"] : ["systemctl", "--user"],
-  };
+  return { unit, ...unitFile(options.name ?? UNIT_NAME, options.system) };
 }
 
 /** Whether systemd is this machine's running init system. */
@@ -61,18 +74,27 @@ export function installUnit(plan: UnitPlan): void {
   mkdirSync(join(plan.path, ".."), { recursive: true });
   writeFileSync(plan.path, plan.unit, { mode: 0o644 });
   systemctl(plan, ["daemon-reload"]);
-  systemctl(plan, ["enable", "--now", UNIT_NAME]);
+  systemctl(plan, ["enable", "--now", plan.name]);
 }
 
-export function uninstallUnit(plan: UnitPlan): boolean {
+export function unitInstalled(file: UnitFile): boolean {
+  return existsSync(file.path);
+}
+
+/** Stops the unit's daemon until the next boot (or `bucky up`); it stays installed. */
+export function stopUnit(file: UnitFile): void {
+  systemctl(file, ["stop", file.name]);
+}
+
+export function uninstallUnit(plan: UnitFile): boolean {
   if (!existsSync(plan.path)) return false;
-  systemctl(plan, ["disable", "--now", UNIT_NAME]);
+  systemctl(plan, ["disable", "--now", plan.name]);
   rmSync(plan.path);
   systemctl(plan, ["daemon-reload"]);
   return true;
 }
 
-function systemctl(plan: UnitPlan, args: string[]): void {
+function systemctl(plan: UnitFile, args: string[]): void {
   const run = Bun.spawnSync([...plan.systemctl, ...args], { stdout: "ignore", stderr: "pipe" });
   if (run.exitCode !== 0) {
     throw new BuckyError(

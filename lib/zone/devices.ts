@@ -6,9 +6,10 @@ import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
+import { lastHeardAlive } from "../sync/presence.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
-/** A peer heard from within this window counts as online. */
+/** A peer that called here within this window counts as online. */
 export const ONLINE_WINDOW_MS = 30_000;
 
 export type DeviceStatus = "online" | "offline" | "revoked" | "quarantined";
@@ -40,8 +41,19 @@ export interface ContactLookup {
   clockOffsetMs?(id: DeviceId): number | undefined;
 }
 
-export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceView[] {
+/**
+ * A device is online once its daemon has been heard from (its signed presence, passed on
+ * by any peer) within the live window that placement uses too, or once it has called this
+ * device lately after that; requests made while it joined, before its daemon ran, do not
+ * count.
+ */
+export function listDevices(
+  zone: ZoneWriter,
+  contacts: ContactLookup,
+  liveWindowMs: number,
+): DeviceView[] {
   const membership = zone.membership();
+  const alive = lastHeardAlive(zone.db);
   // Relays are named by their device ids in contacts: members by name, outside relays too.
   const relayNames = new Map<string, string>(
     readRelays(zone.db, membership).map((relay) => [relay.id, relay.name]),
@@ -51,12 +63,18 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
     .map((member): DeviceView => {
       const self = member.id === zone.deviceId;
       const contact = contacts.get(member.id);
-      const lastSeenAt = self ? now : contact?.lastSeenAt;
+      const heardAlive = alive.get(member.id);
+      const called = heardAlive === undefined ? undefined : contact?.lastSeenAt;
+      const lastSeenAt = self ? now : maxOf(heardAlive, called);
       const standing = standingOf(membership, member.id);
+      const online =
+        self ||
+        (heardAlive !== undefined && now - heardAlive <= liveWindowMs) ||
+        (called !== undefined && now - called <= ONLINE_WINDOW_MS);
       const status: DeviceStatus =
         standing === "revoked" || standing === "quarantined"
           ? standing
-          : lastSeenAt !== undefined && now - lastSeenAt <= ONLINE_WINDOW_MS
+          : online
             ? "online"
             : "offline";
       return {
@@ -71,6 +89,10 @@ export function listDevices(zone: ZoneWriter, contacts: ContactLookup): DeviceVi
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function maxOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 /** What a contact's recorded address says about the route: `relay:<id>` or an address. */

@@ -206,7 +206,7 @@ async function reachInviter(invite: Invite): Promise<Peer> {
   throw new BuckyError(
     "E_UNAVAILABLE",
     `cannot reach the inviting device (${failures.join("; ")})`,
-    "Check that its daemon runs (`bucky daemon`) and that this device can reach it on the network.",
+    "Check that its node runs (`bucky up` there) and that this device can reach it on the network.",
   );
 }
 

@@ -1,0 +1,52 @@
+/**
+ * The zone's gateways as any device sees them in the state: which devices serve people,
+ * and the address each one is reached at. This device comes first when it is one, then
+ * the others by name; a gateway whose device published no address cannot be named.
+ */
+import type { NodeContext } from "../node/node-context.ts";
+import { standingOf } from "../sync/membership.ts";
+import { type GatewayConfig, readGateway } from "./config.ts";
+import { gatewayBase } from "./sessions.ts";
+
+export interface ZoneGateway {
+  readonly device: string;
+  readonly self: boolean;
+  readonly config: GatewayConfig;
+  /** `http(s)://host[:port]` as people reach it. */
+  readonly base: string;
+}
+
+export function zoneGateways(node: NodeContext): ZoneGateway[] {
+  const membership = node.membership();
+  const own = readGateway(node.db, node.deviceName);
+  const ownHost = new URL(node.addresses[0] ?? "https://127.0.0.1").hostname;
+  const result: ZoneGateway[] = own
+    ? [{ device: node.deviceName, self: true, config: own, base: gatewayBase(own, ownHost) }]
+    : [];
+  for (const peer of node.peers()) {
+    if (standingOf(membership, peer.id) !== "member") continue;
+    const config = readGateway(node.db, peer.name);
+    const address = peer.addresses[0];
+    if (!config || !address) continue;
+    result.push({
+      device: peer.name,
+      self: false,
+      config,
+      base: gatewayBase(config, new URL(address).hostname),
+    });
+  }
+  return result;
+}
+
+/** Where people reach an app: by name under a gateway's host, and by path on every gateway. */
+export function appAddresses(node: NodeContext, app: string): string[] {
+  const addresses: string[] = [];
+  for (const gateway of zoneGateways(node)) {
+    if (gateway.config.host) {
+      const base = new URL(gateway.base);
+      addresses.push(`${base.protocol}//${app}.${base.host}/`);
+    }
+    addresses.push(`${gateway.base}/apps/${app}/`);
+  }
+  return [...new Set(addresses)];
+}

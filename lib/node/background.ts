@@ -1,0 +1,197 @@
+/**
+ * The node running in the background, for `bucky up`, `bucky join` and `bucky stop`:
+ * under systemd where systemd runs (started at boot, restarted when it crashes), else as
+ * a detached process whose pid and addresses are in `<home>/daemon.json` and whose own
+ * output goes to `<home>/logs/daemon.out` (its log proper is `<home>/logs/bucky.log`).
+ * `bucky daemon` stays the foreground form that both of these run.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BuckyError } from "../errors.ts";
+import { homePaths } from "../home.ts";
+import type { Log } from "../log.ts";
+import { requestDaemon } from "./daemon-client.ts";
+import type { DaemonInfo } from "./node.ts";
+import { installUnit, planUnit, stopUnit, unitFile, unitInstalled } from "./systemd.ts";
+
+/** How long a starting daemon may take to answer before starting counts as failed. */
+const START_TIMEOUT_MS = 30_000;
+/** How long a stopping daemon may take (it stops its apps first) before it is killed. */
+const STOP_TIMEOUT_MS = 20_000;
+const POLL_MS = 50;
+
+export type Supervisor = "systemd" | "process";
+
+export interface BackgroundOptions {
+  readonly home: string;
+  /** The command line that runs bucky: the binary, or the runtime and its entry script. */
+  readonly command: readonly string[];
+  /** Flags for `bucky daemon` (--port, --listen). */
+  readonly daemonArgs: readonly string[];
+  /** The systemd unit's name for this home. */
+  readonly unitName: string;
+  /** Whether to use systemd (it runs here, and the caller did not ask for a plain process). */
+  readonly useSystemd: boolean;
+  /** Whether the unit is a system one (root) or the user's. */
+  readonly system: boolean;
+  /** The environment the detached process gets. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: Log;
+}
+
+export interface BackgroundNode {
+  readonly supervisor: Supervisor;
+  /** False when a daemon already ran for this home: nothing was started. */
+  readonly started: boolean;
+  readonly pid: number;
+  readonly addresses: readonly string[];
+  /** The systemd unit file, when systemd supervises it. */
+  readonly unit: string | null;
+  readonly log: string;
+}
+
+export function outputFile(home: string): string {
+  return join(homePaths(home).logsDir, "daemon.out");
+}
+
+/** Starts the home's daemon in the background, unless one runs already; resolves once it answers. */
+export async function startInBackground(options: BackgroundOptions): Promise<BackgroundNode> {
+  const paths = homePaths(options.home);
+  const file = unitFile(options.unitName, options.system);
+  const underSystemd = options.useSystemd && unitInstalled(file);
+  const running = await answering(options.home);
+  if (running) return describe(options, running, false, underSystemd ? file.path : null);
+  if (options.useSystemd) {
+    installUnit(
+      planUnit({
+        command: options.command,
+        home: options.home,
+        extraArgs: options.daemonArgs,
+        system: options.system,
+        name: options.unitName,
+      }),
+    );
+    const info = await waitUntilAnswering(options.home, () => undefined);
+    options.log.info("daemon started", { supervisor: "systemd", unit: file.path, pid: info.pid });
+    return describe(options, info, true, file.path);
+  }
+  mkdirSync(paths.logsDir, { recursive: true });
+  const out = openSync(outputFile(options.home), "w", 0o600);
+  const [executable, ...prefix] = options.command as [string, ...string[]];
+  let exited: string | undefined;
+  try {
+    const child = spawn(
+      executable,
+      [...prefix, "daemon", "--home", options.home, ...options.daemonArgs, "--log-level", "warn"],
+      { detached: true, stdio: ["ignore", out, out], env: { ...options.env } },
+    );
+    child.once("exit", (code, signal) => {
+      exited = signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
+    });
+    child.once("error", (error) => {
+      exited = `it could not run: ${error.message}`;
+    });
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+  const info = await waitUntilAnswering(options.home, () => exited);
+  options.log.info("daemon started", { supervisor: "process", pid: info.pid });
+  return describe(options, info, true, null);
+}
+
+export interface StoppedNode {
+  readonly stopped: boolean;
+  readonly supervisor: Supervisor | null;
+  readonly pid: number | null;
+}
+
+/** Stops the home's daemon, whichever way it runs; resolves once it has exited. */
+export async function stopBackground(
+  options: Pick<BackgroundOptions, "home" | "unitName" | "useSystemd" | "system" | "log">,
+): Promise<StoppedNode> {
+  const file = unitFile(options.unitName, options.system);
+  const info = await answering(options.home);
+  if (options.useSystemd && unitInstalled(file)) {
+    stopUnit(file);
+    options.log.info("daemon stopped", { supervisor: "systemd", unit: file.path });
+    return { stopped: info !== undefined, supervisor: "systemd", pid: info?.pid ?? null };
+  }
+  if (!info) return { stopped: false, supervisor: null, pid: null };
+  process.kill(info.pid, "SIGTERM");
+  if (!(await exitedWithin(info.pid, STOP_TIMEOUT_MS))) {
+    process.kill(info.pid, "SIGKILL");
+    await exitedWithin(info.pid, STOP_TIMEOUT_MS);
+  }
+  options.log.info("daemon stopped", { supervisor: "process", pid: info.pid });
+  return { stopped: true, supervisor: "process", pid: info.pid };
+}
+
+function describe(
+  options: BackgroundOptions,
+  info: DaemonInfo,
+  started: boolean,
+  unit: string | null,
+): BackgroundNode {
+  return {
+    supervisor: unit ? "systemd" : "process",
+    started,
+    pid: info.pid,
+    addresses: info.addresses,
+    unit,
+    log: join(homePaths(options.home).logsDir, "bucky.log"),
+  };
+}
+
+/** The running daemon's info when one answers on the home's socket. */
+async function answering(home: string): Promise<DaemonInfo | undefined> {
+  const paths = homePaths(home);
+  if (!existsSync(paths.daemonSocket)) return undefined;
+  try {
+    await requestDaemon(home, "GET", "/v1/status", undefined, 2_000);
+    return JSON.parse(readFileSync(paths.daemonInfo, "utf8")) as DaemonInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitUntilAnswering(
+  home: string,
+  exited: () => string | undefined,
+): Promise<DaemonInfo> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const info = await answering(home);
+    if (info) return info;
+    const why = exited();
+    if (why !== undefined || Date.now() > deadline) {
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `the bucky daemon for ${home} did not start: ${why ?? `it did not answer within ${START_TIMEOUT_MS / 1000} s`}${lastLines(outputFile(home))}`,
+        `See ${outputFile(home)} and ${join(homePaths(home).logsDir, "bucky.log")}; \`bucky daemon --home ${home}\` runs it in the foreground.`,
+      );
+    }
+    await Bun.sleep(POLL_MS);
+  }
+}
+
+async function exitedWithin(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await Bun.sleep(POLL_MS);
+  }
+  return false;
+}
+
+/** The last lines a daemon wrote before it died, to show with the error. */
+function lastLines(file: string): string {
+  if (!existsSync(file)) return "";
+  const lines = readFileSync(file, "utf8").trim().split("\n").filter(Boolean).slice(-3);
+  return lines.length > 0 ? `\n${lines.join("\n")}` : "";
+}

@@ -1,0 +1,34 @@
+import { describe, expect, test } from "bun:test";
+import { networkProblem } from "./network-errors.ts";
+
+describe("networkProblem", () => {
+  test("a refused connection, as the runtime reports it, in plain words", async () => {
+    const error = await fetch("http://127.0.0.1:1/").catch((e: unknown) => e);
+    expect(networkProblem(error)).toBe("nothing is listening there");
+  });
+
+  test("a connection the other side cut, with no advice to developers", async () => {
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { open: (socket) => void socket.end(), data: () => {} },
+    });
+    try {
+      const error = await fetch(`http://127.0.0.1:${server.port}/`).catch((e: unknown) => e);
+      expect(networkProblem(error)).toBe("the connection was cut");
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("a timeout, and an unknown error keeps only its first sentence", () => {
+    expect(networkProblem(new DOMException("timed out", "TimeoutError"))).toBe("no answer in time");
+    const odd = Object.assign(
+      new Error(
+        "EWEIRD: Something odd. For more information, pass `verbose: true` in the second argument to fetch()",
+      ),
+      { code: "EWEIRD" },
+    );
+    expect(networkProblem(odd)).toBe("Something odd.");
+  });
+});
