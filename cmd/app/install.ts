@@ -3,8 +3,8 @@ import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Installed } from "../../lib/apps/admin.ts";
 import type { AppStatus } from "../../lib/apps/status.ts";
-import type { DeviceView } from "../../lib/zone/devices.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
