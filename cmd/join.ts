@@ -1,7 +1,7 @@
 /** `bucky join <token>`: make this fresh home a new device of an existing zone. */
 import { startInBackground } from "../lib/node/background.ts";
 import { joinZone } from "../lib/zone/join.ts";
-import { checkDeviceName } from "../protocol/names.ts";
+import { checkDeviceName, type DeviceName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { backgroundOptions, listenArgs } from "./daemon/command-line.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
@@ -38,6 +38,9 @@ export default defineBuckyCommand({
       home: context.home,
       token: args.token,
       deviceName,
+      // A name taken from the host name may be taken in the zone too (two boxes called
+      // raspberrypi): then it gets a number. A name given with --device is kept or refused.
+      otherNames: args.device ? [] : numbered(deviceName),
       now: context.now,
       log: context.log,
     });
@@ -58,3 +61,11 @@ export default defineBuckyCommand({
         : "Next: `bucky up` runs its node in the background (or `bucky daemon` in the foreground).",
     ].join("\n"),
 });
+
+/** name-2 … name-9, those of them that are valid names. */
+function numbered(name: DeviceName): DeviceName[] {
+  return [2, 3, 4, 5, 6, 7, 8, 9].flatMap((n) => {
+    const check = checkDeviceName(`${name.slice(0, 60)}-${n}`);
+    return check.ok ? [check.name] : [];
+  });
+}

@@ -115,6 +115,8 @@ export async function runBackup(options: {
   readonly onProgress?: (progress: Readonly<ArchiveProgress>) => void;
 }): Promise<BackupRunResult> {
   const { paths, log } = options;
+  // Without the key there is nothing to do whatever the targets: say that first.
+  backupRoot(paths, log);
   const target = chooseTarget(paths, options.target);
   const startedAt = options.now();
   const zone = openZone(paths.home, log);

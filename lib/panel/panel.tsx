@@ -597,6 +597,12 @@ const AppTable = ({ apps, actions }: { apps: AppStatus[]; actions: boolean }) =>
               <td>
                 <a href={href(`apps/${encodeURIComponent(a.app)}`)}>{a.app}</a>
                 {a.exposure === "public" ? <span class="muted"> (public)</span> : null}
+                {a.state === "running" ? (
+                  <>
+                    {" "}
+                    <a href={`/apps/${encodeURIComponent(a.app)}/`}>Open</a>
+                  </>
+                ) : null}
               </td>
               <td>
                 <Tag value={a.state} />
@@ -618,8 +624,7 @@ const AppTable = ({ apps, actions }: { apps: AppStatus[]; actions: boolean }) =>
                     action={href(`apps/${encodeURIComponent(a.app)}/remove`)}
                     label="Remove"
                     danger={true}
-                  />{" "}
-                  <a href={`/apps/${encodeURIComponent(a.app)}/`}>Open</a>
+                  />
                 </td>
               ) : null}
             </tr>

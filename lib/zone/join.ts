@@ -13,7 +13,7 @@ import {
   verifyZoneDocument,
   type ZoneDocument,
 } from "../../protocol/documents.ts";
-import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { deviceIdFromPublicKey, publicKeyOfId } from "../../protocol/ids.ts";
@@ -46,6 +46,8 @@ export interface JoinOptions {
   readonly home: string;
   readonly token: string;
   readonly deviceName: DeviceName;
+  /** Names to try in turn when the zone already has a device of that name (a default name). */
+  readonly otherNames?: readonly DeviceName[];
   readonly now: () => number;
   readonly log: Log;
   readonly onStep?: (step: HomeStep) => void;
@@ -69,22 +71,14 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       const inviter = await reachInviter(invite);
       const contacts = new MemoryContacts();
       const client = new PeerClient(key, contacts, options.now);
-      const answer = await client.post(
-        inviter,
-        "/v1/join",
-        new TextEncoder().encode(
-          encodeJoinRequest(
-            invite.zone,
-            { invite: invite.id, secret: invite.secret, name: options.deviceName },
-            key,
-          ),
-        ),
-        "application/json",
-      );
+      const { name, answer } = await askToJoin(client, inviter, invite, key, [
+        options.deviceName,
+        ...(options.otherNames ?? []),
+      ]);
       const device = verifyAdmission(
         new TextDecoder().decode(answer),
         invite,
-        options.deviceName,
+        name,
         deviceIdFromPublicKey(key.publicKey),
       );
 
@@ -140,6 +134,37 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     changesets: joined.changesets,
   });
   return joined;
+}
+
+/** Asks the inviting device to admit this one, under the first of `names` the zone does not have. */
+async function askToJoin(
+  client: PeerClient,
+  inviter: Peer,
+  invite: Invite,
+  key: SigningKey,
+  names: readonly DeviceName[],
+): Promise<{ name: DeviceName; answer: Uint8Array }> {
+  for (const [index, name] of names.entries()) {
+    try {
+      const request = encodeJoinRequest(
+        invite.zone,
+        { invite: invite.id, secret: invite.secret, name },
+        key,
+      );
+      const answer = await client.post(
+        inviter,
+        "/v1/join",
+        new TextEncoder().encode(request),
+        "application/json",
+      );
+      return { name, answer };
+    } catch (error) {
+      // The only E_EXISTS of an admission with a fresh key: the name is taken.
+      const taken = error instanceof BuckyError && error.code === "E_EXISTS";
+      if (!taken || index === names.length - 1) throw error;
+    }
+  }
+  throw new Error("no name to join with");
 }
 
 /** Verifies the token offline: signed by its zone's owner key, and not expired. */
