@@ -7,6 +7,7 @@ import { zoneStatus } from "../lib/zone/status.ts";
 import { checkDeviceName, checkZoneName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
 import type { Context } from "./context.ts";
+import { liveWindowMs } from "./liveness.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
 import { readSecretInput } from "./stdin.ts";
 
@@ -61,7 +62,10 @@ export default defineBuckyCommand({
   },
   async run(args, context): Promise<InitResult> {
     if (args["if-missing"] && homeHasZone(context.home)) {
-      const status = zoneStatus(context.home, context.log);
+      const status = zoneStatus(context.home, context.log, {
+        nowMs: context.now(),
+        liveWindowMs: liveWindowMs(context.env),
+      });
       const { zone, device, home } = status;
       return {
         zone,

@@ -1,29 +1,28 @@
-/** `bucky status`: the zone at a glance. */
+/** `bucky status`: the zone at a glance, the same on every device of the zone. */
 import { zoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { liveWindowMs } from "./liveness.ts";
 
 export default defineBuckyCommand({
   meta: { name: "status", description: "Show the zone, its devices and how safe its data is" },
   args: {},
-  run: (_args, context) => zoneStatus(context.home, context.log),
+  run: (_args, context) =>
+    zoneStatus(context.home, context.log, {
+      nowMs: context.now(),
+      liveWindowMs: liveWindowMs(context.env),
+    }),
   text(status) {
-    const width = Math.max(...status.devices.map((device) => device.name.length));
     return [
       `Zone         ${status.zone.name} (${status.zone.id})`,
       `This device  ${status.device.name}${status.device.holdsOwnerKey ? " (holds the owner key)" : ""}`,
-      `Devices      ${status.devices.length}`,
-      ...status.devices.map(
-        (device) =>
-          `  ${device.name.padEnd(width)}  ${device.id}${device.self ? "  (this device)" : ""}`,
+      `Devices      ${status.devices.map((d) => `${d.name} ${d.status}`).join(", ")}`,
+      ...status.gateways.map(
+        (g) =>
+          `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
       ),
-      ...(status.gateway
-        ? [
-            `Gateway      ${status.gateway.url}${status.gateway.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
-          ]
-        : []),
-      ...status.backup.map(
+      ...status.backups.map(
         (b) =>
-          `Backup       ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
+          `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
       ),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),

@@ -11,9 +11,8 @@
  * The signature is Ed25519 by the device's key over a context label and the body bytes
  * exactly as carried.
  */
-import { decodeCbor, encodeCbor } from "./cbor.ts";
-import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
-import { bytesEqual, concatBytes, utf8 } from "./encoding.ts";
+import type { SigningKey, VerifyKey } from "./ed25519.ts";
+import { utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
 import {
   type DeviceId,
@@ -22,13 +21,8 @@ import {
   parseZoneId,
   type ZoneId,
 } from "./ids.ts";
-import {
-  requireBytes,
-  requireOnlyFields,
-  requireRecord,
-  requireString,
-  requireUint,
-} from "./shape.ts";
+import { requireOnlyFields, requireString, requireUint } from "./shape.ts";
+import { openRecord, sealRecord, signatureHolds } from "./signed-record.ts";
 
 export const PRESENCE_VERSION = 1;
 export const MAX_PRESENCE_BYTES = 512;
@@ -50,35 +44,13 @@ interface DecodedPresence extends Presence {
 }
 
 export function signPresence(zone: ZoneId, at: number, device: SigningKey): Presence {
-  const bodyBytes = encodeCbor({
-    v: PRESENCE_VERSION,
-    zone,
-    device: deviceIdFromPublicKey(device.publicKey),
-    at,
-  });
-  const signature = device.sign(signingInput(bodyBytes));
-  return decodePresence(encodeCbor([bodyBytes, signature]));
+  const body = { v: PRESENCE_VERSION, zone, device: deviceIdFromPublicKey(device.publicKey), at };
+  return decodePresence(sealRecord(body, device, SIGNATURE_CONTEXT));
 }
 
 /** Parses a record and checks its fields. Does not verify the signature. */
 export function decodePresence(bytes: Uint8Array): DecodedPresence {
-  check(
-    bytes.length <= MAX_PRESENCE_BYTES,
-    `a presence record is at most ${MAX_PRESENCE_BYTES} bytes`,
-  );
-  const record = decodeCbor(bytes, MAX_PRESENCE_BYTES, "presence");
-  check(
-    Array.isArray(record) && record.length === 2,
-    "a presence record is a [body, signature] pair",
-  );
-  const bodyBytes = record[0];
-  check(bodyBytes instanceof Uint8Array, "presence body must be a byte string");
-  const signature = requireBytes(record[1], "presence signature", SIGNATURE_BYTES);
-  check(bytesEqual(encodeCbor([bodyBytes, signature]), bytes), "presence is not in canonical CBOR");
-  const body = requireRecord(
-    decodeCbor(bodyBytes, MAX_PRESENCE_BYTES, "presence body"),
-    "presence body",
-  );
+  const { body, bodyBytes, signature } = openRecord(bytes, MAX_PRESENCE_BYTES, "presence");
   requireOnlyFields(body, ["v", "zone", "device", "at"], "presence body");
   check(body.v === PRESENCE_VERSION, `presence version ${String(body.v)} is not supported`);
   const zone = parseZoneId(requireString(body.zone, "presence zone", ID_MAX_LENGTH));
@@ -95,11 +67,7 @@ export function verifyPresence(presence: DecodedPresence, deviceKey: VerifyKey):
     "presence verified against the wrong key",
   );
   check(
-    deviceKey.verify(signingInput(presence.bodyBytes), presence.signature),
+    signatureHolds(presence, deviceKey, SIGNATURE_CONTEXT),
     `presence of ${presence.device} has a bad signature`,
   );
-}
-
-function signingInput(bodyBytes: Uint8Array): Uint8Array {
-  return concatBytes(SIGNATURE_CONTEXT, bodyBytes);
 }

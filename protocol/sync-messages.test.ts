@@ -250,3 +250,41 @@ describe("presence in every message", () => {
     ).toBe("a presence record is at most 512 bytes");
   });
 });
+
+describe("device facts in exchanges", () => {
+  const facts = [new Uint8Array(300).fill(6)];
+
+  test("round-trip in pull requests (what the asker has) and entries (what it lacks)", () => {
+    const factsHave = have;
+    expect(decodePullRequest(encodePullRequest({ have, factsHave }))).toEqual({ have, factsHave });
+    expect(decodeEntries(encodeEntries({ have, entries, more: false, facts, factsHave }))).toEqual({
+      have,
+      entries,
+      more: false,
+      facts,
+      factsHave,
+    });
+    expect(encodeEntries({ have, entries, more: false, facts: [] })).toEqual(
+      encodeEntries({ have, entries, more: false }),
+    );
+  });
+
+  test("refuses facts that are not a list of byte strings within the limit", () => {
+    expect(refusal(() => decodeEntries(encodeCbor({ ...page(), facts: 3 })))).toBe(
+      "sync facts must be an array",
+    );
+    expect(refusal(() => decodeEntries(encodeCbor({ ...page(), facts: ["x"] })))).toBe(
+      "a facts record must be a byte string",
+    );
+    expect(
+      refusal(() => decodeEntries(encodeCbor({ ...page(), facts: [new Uint8Array(70_000)] }))),
+    ).toBe("a facts record is at most 65536 bytes");
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 1, have: {}, factsHave: [] })))).toBe(
+      "version vector must be a map",
+    );
+  });
+
+  function page() {
+    return { v: SYNC_VERSION, have: haveRecord, entries, more: false };
+  }
+});

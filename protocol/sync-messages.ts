@@ -4,12 +4,15 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have, presence?}
- *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?}
+ *   pull request  {v: 1, have, presence?, factsHave?}
+ *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, facts?, factsHave?}
  *   ack           {v: 1, have, applied: n, rejected: n, presence?}
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
  * sender holds of each device: liveness travels with every exchange, outside the log.
+ * `factsHave` is the `at` of the newest device facts (protocol/device-facts.ts) the
+ * sender holds of each device, and `facts` the records it holds that are newer than the
+ * other side said it has: each record crosses once per change, not in every message.
  * Fields a version does not know are passed over, so devices of different versions sync.
  * A pull is answered with entries the asker lacks, in the order the answering device
  * applied them (so members arrive before their writes), a page at a time; a push sends
@@ -18,6 +21,7 @@
 
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { MAX_CHANGESET_BYTES } from "./changeset.ts";
+import { MAX_FACTS_BYTES } from "./device-facts.ts";
 import { check } from "./errors.ts";
 import { type DeviceId, parseDeviceId } from "./ids.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
@@ -36,11 +40,18 @@ interface WithPresence {
   readonly presence?: readonly Uint8Array[];
 }
 
-export interface PullRequest extends WithPresence {
+/** What exchanges carry to pass device facts on: what the sender holds, and what the other lacks. */
+interface WithFacts {
+  readonly facts?: readonly Uint8Array[];
+  /** The `at` of the newest facts the sender holds of each device. */
+  readonly factsHave?: VersionVector;
+}
+
+export interface PullRequest extends WithPresence, Pick<WithFacts, "factsHave"> {
   readonly have: VersionVector;
 }
 
-export interface EntriesMessage extends WithPresence {
+export interface EntriesMessage extends WithPresence, WithFacts {
   readonly have: VersionVector;
   readonly entries: readonly Uint8Array[];
   /** The sender had more to send than fit in this message. */
@@ -58,12 +69,18 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
     v: SYNC_VERSION,
     have: Object.fromEntries(request.have),
     ...presenceField(request),
+    ...factsFields(request),
   });
 }
 
 export function decodePullRequest(bytes: Uint8Array): PullRequest {
   const message = decodeMessage(bytes, "pull request");
-  return { have: decodeVector(message.have), ...decodePresenceField(message) };
+  const { factsHave } = decodeFactsFields(message);
+  return {
+    have: decodeVector(message.have),
+    ...decodePresenceField(message),
+    ...(factsHave ? { factsHave } : {}),
+  };
 }
 
 export function encodeEntries(message: EntriesMessage): Uint8Array {
@@ -73,6 +90,7 @@ export function encodeEntries(message: EntriesMessage): Uint8Array {
     entries: message.entries,
     more: message.more,
     ...presenceField(message),
+    ...factsFields(message),
   });
 }
 
@@ -92,6 +110,7 @@ export function decodeEntries(bytes: Uint8Array): EntriesMessage {
     entries: message.entries as Uint8Array[],
     more: message.more,
     ...decodePresenceField(message),
+    ...decodeFactsFields(message),
   };
 }
 
@@ -165,4 +184,33 @@ function decodePresenceField(message: Record<string, unknown>): {
     );
   }
   return { presence: records as Uint8Array[] };
+}
+
+function factsFields(message: WithFacts): {
+  facts?: readonly Uint8Array[];
+  factsHave?: Record<string, number>;
+} {
+  return {
+    ...(message.facts && message.facts.length > 0 ? { facts: message.facts } : {}),
+    ...(message.factsHave ? { factsHave: Object.fromEntries(message.factsHave) } : {}),
+  };
+}
+
+function decodeFactsFields(message: Record<string, unknown>): WithFacts {
+  const fields: { facts?: Uint8Array[]; factsHave?: VersionVector } = {};
+  if (message.factsHave !== undefined) fields.factsHave = decodeVector(message.factsHave);
+  if (message.facts !== undefined) {
+    const records = message.facts;
+    check(Array.isArray(records), "sync facts must be an array");
+    check(
+      records.length <= MAX_VECTOR_DEVICES,
+      `sync facts name at most ${MAX_VECTOR_DEVICES} devices`,
+    );
+    for (const record of records) {
+      check(record instanceof Uint8Array, "a facts record must be a byte string");
+      check(record.length <= MAX_FACTS_BYTES, `a facts record is at most ${MAX_FACTS_BYTES} bytes`);
+    }
+    fields.facts = records as Uint8Array[];
+  }
+  return fields;
 }

@@ -185,15 +185,15 @@ describe("the daemon's schedule", () => {
       "a scheduled backup and verify",
       async () => {
         const s = await buckyJson<{
-          backup: { lastBackup: unknown; lastVerify: { ok: boolean } | null }[];
+          backups: { lastBackup: unknown; lastVerify: { ok: boolean } | null }[];
           reliability: { level: number };
         }>(["status", "--home", home]);
-        return s.backup[0]?.lastBackup && s.backup[0]?.lastVerify ? s : undefined;
+        return s.backups[0]?.lastBackup && s.backups[0]?.lastVerify ? s : undefined;
       },
       30_000,
     );
     expect(status.reliability.level).toBe(1);
-    expect(status.backup[0]?.lastVerify?.ok).toBe(true);
+    expect(status.backups[0]?.lastVerify?.ok).toBe(true);
     const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
       "backup",
       "list",

@@ -553,11 +553,11 @@ describe("status and retention", () => {
     await buckyJson(["backup", "run", "--home", home]);
     const after = await buckyJson<{
       reliability: { level: number; warnings: string[] };
-      backup: { target: string; lastBackup: unknown }[];
+      backups: { device: string; target: string; lastBackup: unknown }[];
     }>(["status", "--home", home]);
     expect(after.reliability.level).toBe(1);
     expect(after.reliability.warnings.join(" ")).toContain("verified");
-    expect(after.backup).toEqual([
+    expect(after.backups).toEqual([
       expect.objectContaining({ target: "usb", lastBackup: expect.any(Object) }),
     ]);
     await buckyJson(["backup", "verify", "--home", home]);
@@ -568,7 +568,7 @@ describe("status and retention", () => {
     ]);
     expect(verified.reliability.warnings).toEqual([]);
     const text = await bucky(["status", "--home", home]);
-    expect(text.stdout).toContain("Backup       usb: last");
+    expect(text.stdout).toMatch(/Backup {7}\S+ to usb: last/);
   });
 
   test("prune keeps the newest by the policy, and what it keeps still restores", async () => {

@@ -4,10 +4,10 @@
  */
 
 import { usableBwrap } from "../../lib/apps/sandbox.ts";
-import { DEFAULT_HEARTBEAT_MS } from "../../lib/apps/status.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { heartbeatMs } from "../liveness.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 
@@ -58,7 +58,7 @@ export default defineBuckyCommand({
         bwrap: context.env.BUCKY_SANDBOX === "off" ? undefined : usableBwrap(Bun.which("bwrap")),
         runtime: process.execPath,
         path: context.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-        heartbeatMs: Number(context.env.BUCKY_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS),
+        heartbeatMs: heartbeatMs(context.env),
         intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
       },
     });

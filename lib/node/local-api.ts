@@ -20,9 +20,11 @@ import { appLogs } from "../apps/logs.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
-import { backupFacts, readBackupStatus } from "../backup/status.ts";
+import { readBackupStatus } from "../backup/status.ts";
 import { readTargets } from "../backup/targets.ts";
 import { BuckyError } from "../errors.ts";
+import { ownFacts } from "../facts/publisher.ts";
+import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
 import { disableGateway, enableGateway, enableRelayOnly, readGateway } from "../gateway/config.ts";
@@ -37,12 +39,13 @@ import {
   removeRule,
 } from "../gateway/rules.ts";
 import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
+import { zoneTraffic } from "../gateway/zone-traffic.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
-import { assessReliability } from "../zone/reliability.ts";
+import { describeZone } from "../zone/status.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 
@@ -82,20 +85,25 @@ export function createLocalApp(
     addresses: appAddresses(node, installed.app),
   });
 
-  app.get("/v1/status", (c) => {
-    const devices = listDevices(node, node.contacts, liveWindowMs);
-    return c.json({
-      zone: { id: node.zoneId, name: node.zone.zone.name },
-      device: { id: node.deviceId, name: node.deviceName, holdsOwnerKey: node.zone.holdsOwnerKey },
-      devices,
-      addresses: node.addresses,
-      reliability: assessReliability({
-        deviceCount: devices.filter((d) => d.status !== "revoked").length,
+  app.get("/v1/status", (c) =>
+    c.json({
+      ...describeZone({
+        db: node.db,
+        home: node.zone.paths.home,
+        zone: { id: node.zoneId, name: node.zone.zone.name },
+        device: {
+          id: node.deviceId,
+          name: node.deviceName,
+          holdsOwnerKey: node.zone.holdsOwnerKey,
+        },
+        membership: node.membership(),
         nowMs: node.now(),
-        ...backupFacts(node.zone.paths),
+        liveWindowMs,
+        ownFacts: ownFacts(node.zone.paths),
       }),
-    });
-  });
+      addresses: node.addresses,
+    }),
+  );
 
   app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
   app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));
@@ -203,6 +211,15 @@ export function createLocalApp(
     return c.json(addRelay(node, String(body.ticket ?? "")));
   });
   app.delete("/v1/relays/:which", (c) => c.json(removeRelay(node, c.req.param("which"))));
+  // The zone's traffic by complete hours, summed over every gateway (the same everywhere).
+  app.get("/v1/traffic/zone", (c) =>
+    c.json({
+      series: zoneTraffic(
+        readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs),
+        node.now(),
+      ),
+    }),
+  );
   app.get("/v1/traffic", (c) => {
     services.gateway.flushTraffic();
     const since = Number(c.req.query("since") ?? 0);

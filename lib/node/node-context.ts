@@ -4,10 +4,12 @@
  * local write, or changesets from a peer), each of which tells whoever listens.
  */
 import type { Changeset, Op } from "../../protocol/changeset.ts";
+import { signFacts } from "../../protocol/device-facts.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
+import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -16,6 +18,7 @@ import type { RelayHub } from "../relay/hub.ts";
 import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateDb } from "../store/db.ts";
+import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
@@ -43,6 +46,8 @@ export class NodeContext {
   private cachedRelays: Peer[] | undefined;
   private readonly changeListeners: ChangeListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
+  /** What this device last said of itself (device facts), as JSON. */
+  private factsSaid: string | undefined;
 
   constructor(
     readonly zone: OpenZone,
@@ -163,6 +168,44 @@ export class NodeContext {
   receivePresence(records: readonly Uint8Array[] | undefined): void {
     if (!records?.length) return;
     receivePresence(this.db, records, {
+      zone: this.zoneId,
+      membership: this.membership(),
+      nowMs: this.now(),
+    });
+  }
+
+  /**
+   * Signs and keeps this device's facts, if they differ from those it last said; peers
+   * get them with the next exchange. Returns whether anything new was said.
+   */
+  publishFacts(facts: Readonly<Record<string, unknown>>): boolean {
+    const text = JSON.stringify(facts);
+    if (text === this.factsSaid) return false;
+    try {
+      const now = this.now();
+      keepFacts(this.db, signFacts(this.zoneId, now, facts, this.zone.deviceKey), now);
+      this.factsSaid = text;
+      return true;
+    } catch (error) {
+      this.diskFull(error);
+      return false;
+    }
+  }
+
+  /** The `at` of the newest facts held of each device, to tell a peer. */
+  factsHave(): VersionVector {
+    return factsVector(this.db);
+  }
+
+  /** The facts records held that a peer, by what it says it has, lacks. */
+  factsFor(theirs: VersionVector | undefined): Uint8Array[] {
+    return theirs ? factsNewerThan(this.db, theirs) : [];
+  }
+
+  /** Takes the facts records a peer sent (those that verify and are newer). */
+  receiveFacts(records: readonly Uint8Array[] | undefined): void {
+    if (!records?.length) return;
+    receiveFacts(this.db, records, {
       zone: this.zoneId,
       membership: this.membership(),
       nowMs: this.now(),

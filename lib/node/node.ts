@@ -21,6 +21,7 @@ import {
   DEFAULT_VERIFY_EVERY_MS,
 } from "../backup/scheduler.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
+import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -182,6 +183,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
 
     const sync = new SyncLoop(node, options.syncIntervalMs, onBug);
     sync.start();
+    const facts = new FactsPublisher(node);
+    facts.start();
+    started.push(() => facts.stop());
     const apps = new Convergence(node, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,

@@ -72,15 +72,23 @@ export function createPeerApp(
   );
 
   app.post("/v1/sync/pull", (c) => {
-    const { have, presence } = decode(() => decodePullRequest(c.get("body")));
+    const { have, presence, factsHave } = decode(() => decodePullRequest(c.get("body")));
     node.receivePresence(presence);
-    return cbor(encodeEntries({ ...entriesMissingFrom(node.db, have), presence: node.presence() }));
+    return cbor(
+      encodeEntries({
+        ...entriesMissingFrom(node.db, have),
+        presence: node.presence(),
+        facts: node.factsFor(factsHave),
+        factsHave: node.factsHave(),
+      }),
+    );
   });
 
   app.post("/v1/sync/push", (c) => {
-    const { entries, presence } = decode(() => decodeEntries(c.get("body")));
+    const { entries, presence, facts } = decode(() => decodeEntries(c.get("body")));
     const result = entries.length > 0 ? node.ingest(entries, c.get("peer")) : undefined;
     node.receivePresence(presence);
+    node.receiveFacts(facts);
     // The ack carries this node's vector: the sender sends whatever it still lacks.
     return cbor(
       encodeAck({

@@ -104,29 +104,46 @@ export class SyncLoop {
     if (running) return running;
     const exchange = this.call(peer, async () => {
       let theirs: VersionVector = new Map();
+      let theirFacts: VersionVector | undefined;
       for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
         const request = encodePullRequest({
           have: versionVector(this.node.db),
           presence: this.node.presence(),
+          factsHave: this.node.factsHave(),
         });
         const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
         if (message.entries.length > 0) this.node.ingest(message.entries, peer.name);
         this.node.receivePresence(message.presence);
+        this.node.receiveFacts(message.facts);
         theirs = message.have;
+        theirFacts = message.factsHave;
         if (!message.more) break;
       }
-      await this.sendMissing(peer, theirs);
+      await this.sendMissing(peer, theirs, this.node.factsFor(theirFacts));
     }).finally(() => this.exchanging.delete(peer.id));
     this.exchanging.set(peer.id, exchange);
     return exchange;
   }
 
-  /** Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no more. */
-  private async sendMissing(peer: Peer, theirs: VersionVector): Promise<void> {
+  /**
+   * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
+   * more; `facts` (records it lacks) go with the first push, alone if nothing else is due.
+   */
+  private async sendMissing(
+    peer: Peer,
+    theirs: VersionVector,
+    facts: readonly Uint8Array[] = [],
+  ): Promise<void> {
+    let unsent = facts;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
-      if (!lacksAny(theirs, versionVector(this.node.db))) return;
-      const message = entriesMissingFrom(this.node.db, theirs);
-      const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", encodeEntries(message)));
+      const lacking = lacksAny(theirs, versionVector(this.node.db));
+      if (!lacking && unsent.length === 0) return;
+      const message = lacking
+        ? entriesMissingFrom(this.node.db, theirs)
+        : { have: versionVector(this.node.db), entries: [], more: false };
+      const body = encodeEntries({ ...message, facts: unsent });
+      unsent = [];
+      const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
       this.node.receivePresence(ack.presence);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
       if (ack.applied === 0) return;

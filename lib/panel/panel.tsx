@@ -13,7 +13,7 @@ import { PANEL_PATH } from "../gateway/routing.ts";
 import { type ApiError, type ApiFetch, type ApiResult, LocalApi } from "../node/local-client.ts";
 import { formatBytes } from "../units.ts";
 import type { DeviceView } from "../zone/devices.ts";
-import type { ZoneStatus } from "../zone/status.ts";
+import type { ZoneBackup, ZoneStatus } from "../zone/status.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import { Action, href, Layout, type Notice, Tag } from "./layout.tsx";
 
@@ -35,9 +35,7 @@ interface Snapshot {
   readonly addedBytes: number;
 }
 
-type Status = Omit<ZoneStatus, "home" | "devices" | "backup" | "gateway"> & {
-  devices: DeviceView[];
-};
+type Status = ZoneStatus;
 
 export function createPanel(fetch: ApiFetch): Hono {
   const api = new LocalApi(fetch);
@@ -76,12 +74,12 @@ export function createPanel(fetch: ApiFetch): Hono {
   });
 
   app.get("/", async (c) => {
-    const [status, apps, backups, traffic] = await Promise.all([
+    const [status, devices, apps, traffic] = await Promise.all([
       api.get<Status>("/v1/status"),
+      api.get<{ devices: DeviceView[] }>("/v1/devices"),
       api.get<{ apps: AppStatus[] }>("/v1/apps"),
-      api.get<{ targets: BackupTarget[] }>("/v1/backups"),
       api.get<{ series?: { app: string; points: { at: string; requests: number }[] }[] }>(
-        `/v1/traffic?since=${Date.now() - 24 * HOUR_MS}&bucketMs=${HOUR_MS}`,
+        "/v1/traffic/zone",
       ),
     ]);
     return c.html(
@@ -94,16 +92,18 @@ export function createPanel(fetch: ApiFetch): Hono {
             <Reliability status={data} />
           ))}
           <h2>Devices</h2>
-          {status.ok ? <DeviceTable devices={status.data.devices} actions={false} /> : null}
+          {shown(devices, (data) => (
+            <DeviceTable devices={data.devices} actions={false} />
+          ))}
           <h2>Apps</h2>
           {shown(apps, (data) => (
             <AppTable apps={data.apps} actions={false} />
           ))}
           <h2>Backups</h2>
-          {shown(backups, (data) => (
-            <BackupTable targets={data.targets} />
+          {shown(status, (data) => (
+            <ZoneBackups backups={data.backups} />
           ))}
-          <h2>Traffic in the last day</h2>
+          <h2>Traffic in the last day, on every gateway</h2>
           {shown(traffic, (data) => (
             <TrafficCharts series={data.series ?? []} />
           ))}
@@ -627,6 +627,50 @@ const AppTable = ({ apps, actions }: { apps: AppStatus[]; actions: boolean }) =>
                   />
                 </td>
               ) : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+
+/** Every device's backups, as the zone knows them: the same on every device. */
+const ZoneBackups = ({ backups }: { backups: readonly ZoneBackup[] }) =>
+  backups.length === 0 ? (
+    <p class="warn">No device backs up yet: the zone's data is not backed up outside it.</p>
+  ) : (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Device</th>
+            <th>Target</th>
+            <th>Last backup</th>
+            <th>Last verified restore</th>
+          </tr>
+        </thead>
+        <tbody>
+          {backups.map((b) => (
+            <tr>
+              <td>{b.device}</td>
+              <td>{b.target}</td>
+              <td>
+                {b.lastBackup
+                  ? `${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})`
+                  : "never"}
+                {b.lastError && (!b.lastBackup || b.lastError.at > b.lastBackup.at) ? (
+                  <div class="warn">{`Failed ${b.lastError.at}: ${b.lastError.message}`}</div>
+                ) : null}
+              </td>
+              <td>
+                {b.lastVerify ? (
+                  <>
+                    {b.lastVerify.at} <Tag value={b.lastVerify.ok ? "sound" : "damaged"} />
+                  </>
+                ) : (
+                  "never"
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -106,3 +106,10 @@ export const presence = sqliteTable("presence", {
   heardAt: integer("heard_at").notNull(),
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
 });
+
+export const deviceFacts = sqliteTable("device_facts", {
+  device: text("device").primaryKey(),
+  at: integer("at").notNull(),
+  heardAt: integer("heard_at").notNull(),
+  bytes: blob("bytes", { mode: "buffer" }).notNull(),
+});

@@ -1,73 +1,131 @@
-/** `bucky status`: the zone at a glance. */
+/**
+ * `bucky status`: the zone at a glance. Everything but `home` and `device` (which say
+ * where it was asked) comes from zone-wide facts: the members, their presence, their
+ * signed device facts and the zone state. So every device of the zone gives the same
+ * answer, and it stays the same when the device that did a thing is gone.
+ */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { backupFacts, readBackupStatus } from "../backup/status.ts";
-import { readTargets } from "../backup/targets.ts";
+import type { DeviceFactsPayload } from "../facts/payload.ts";
+import { ownFacts } from "../facts/publisher.ts";
+import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { readGateway } from "../gateway/config.ts";
 import { gatewayBase } from "../gateway/sessions.ts";
-import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
-import { type OpenZone, openZone } from "./open.ts";
-import { assessReliability, type Reliability } from "./reliability.ts";
+import { readDeviceInfo } from "../node/peers.ts";
+import type { StateQueries } from "../store/db.ts";
+import { loadMembership, type Membership } from "../sync/membership.ts";
+import { openZone } from "./open.ts";
+import { type AppDataCopies, assessReliability, type Reliability } from "./reliability.ts";
 
 export interface ZoneStatus {
   readonly home: string;
-  readonly zone: { readonly id: ZoneId; readonly name: string };
+  /** The device this was asked on. */
   readonly device: {
     readonly id: DeviceId;
     readonly name: string;
     readonly holdsOwnerKey: boolean;
   };
+  readonly zone: { readonly id: ZoneId; readonly name: string };
   readonly devices: readonly {
     readonly id: DeviceId;
     readonly name: string;
-    readonly self: boolean;
+    readonly status: "online" | "offline" | "revoked" | "quarantined";
   }[];
-  readonly reliability: Reliability;
-  /** Each backup target: the last backup and the last verify. */
-  readonly backup: ReturnType<typeof backupSummary>;
-  /** This device's gateway, when it is one. */
-  readonly gateway: {
+  /** Each device's backups to each target: the last backup, verify and failure. */
+  readonly backups: readonly ZoneBackup[];
+  readonly gateways: readonly {
+    readonly device: string;
     readonly url: string;
     readonly https: boolean;
-    readonly listen: string;
-  } | null;
+  }[];
+  readonly reliability: Reliability;
 }
 
-export function zoneStatus(home: string, log: Log): ZoneStatus {
+export interface ZoneBackup {
+  readonly device: string;
+  readonly target: string;
+  readonly lastBackup: { readonly at: string; readonly snapshot: string } | null;
+  readonly lastVerify: { readonly at: string; readonly ok: boolean } | null;
+  readonly lastError: { readonly at: string; readonly message: string } | null;
+}
+
+export interface StatusView {
+  readonly db: StateQueries;
+  readonly home: string;
+  readonly zone: { readonly id: ZoneId; readonly name: string };
+  readonly device: ZoneStatus["device"];
+  readonly membership: Membership;
+  readonly nowMs: number;
+  /** How recently a device must have been heard to count as live. */
+  readonly liveWindowMs: number;
+  readonly appData?: readonly AppDataCopies[];
+  /** What the asking device knows of itself now (its published facts may be seconds old). */
+  readonly ownFacts: Partial<DeviceFactsPayload>;
+}
+
+export function describeZone(view: StatusView): ZoneStatus {
+  const devices = readZoneFacts(view.db, view.membership, view.nowMs, view.liveWindowMs, {
+    id: view.device.id,
+    facts: view.ownFacts,
+  });
+  return {
+    home: view.home,
+    device: view.device,
+    zone: view.zone,
+    devices: devices.map((d) => ({
+      id: d.id,
+      name: d.name,
+      status: d.standing === "member" ? (d.live ? "online" : "offline") : d.standing,
+    })),
+    backups: devices.filter((d) => d.standing === "member").flatMap(backupsOf),
+    gateways: devices.flatMap((d) => {
+      const config = d.standing === "member" ? readGateway(view.db, d.name) : undefined;
+      if (!config) return [];
+      // Reached at its host name, else at the address its device published.
+      const published = readDeviceInfo(view.db, d.name)?.addrs[0];
+      const url = gatewayBase(config, published ? new URL(published).hostname : undefined);
+      return [{ device: d.name, url, https: config.https }];
+    }),
+    reliability: assessReliability({
+      devices,
+      nowMs: view.nowMs,
+      ...(view.appData ? { appData: view.appData } : {}),
+    }),
+  };
+}
+
+/** The status read straight from a home's database, with or without its daemon. */
+export function zoneStatus(
+  home: string,
+  log: Log,
+  options: { nowMs: number; liveWindowMs: number },
+): ZoneStatus {
   const zone = openZone(home, log);
   try {
-    return {
+    return describeZone({
+      db: zone.db,
       home: zone.paths.home,
       zone: { id: zone.zone.id, name: zone.zone.name },
       device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
-      devices: zone.devices.map((doc) => ({
-        id: doc.id,
-        name: doc.name,
-        self: doc.id === zone.device.id,
-      })),
-      reliability: assessReliability({
-        deviceCount: zone.devices.length,
-        nowMs: Date.now(),
-        ...backupFacts(zone.paths),
-      }),
-      backup: backupSummary(zone.paths),
-      gateway: gatewayOf(zone),
-    };
+      membership: loadMembership(zone.db, zone.zone.id),
+      ownFacts: ownFacts(zone.paths),
+      ...options,
+    });
   } finally {
     zone.close();
   }
 }
 
-function backupSummary(paths: HomePaths) {
-  const status = readBackupStatus(paths);
-  return readTargets(paths).map((target) => ({
-    target: target.name,
-    lastBackup: status[target.name]?.lastBackup ?? null,
-    lastVerify: status[target.name]?.lastVerify ?? null,
-  }));
-}
-
-function gatewayOf(zone: OpenZone): ZoneStatus["gateway"] {
-  const config = readGateway(zone.db, zone.device.name);
-  return config ? { url: gatewayBase(config), https: config.https, listen: config.listen } : null;
+function backupsOf(device: DeviceStanding): ZoneBackup[] {
+  return Object.entries(device.facts.backup?.targets ?? {})
+    .map(([target, facts]) => ({
+      device: device.name,
+      target,
+      lastBackup: facts.lastBackup
+        ? { at: facts.lastBackup.at, snapshot: facts.lastBackup.snapshot }
+        : null,
+      lastVerify: facts.lastVerify ? { at: facts.lastVerify.at, ok: facts.lastVerify.ok } : null,
+      lastError: facts.lastBackupError ?? null,
+    }))
+    .sort((a, b) => a.target.localeCompare(b.target));
 }

@@ -1,0 +1,67 @@
+/**
+ * What a device says of itself in its facts (protocol/device-facts.ts carries them,
+ * signed): its backups to each target and whether it can back up at all, and its disk.
+ * Read defensively: a part that does not have the expected shape (a newer or a broken
+ * device) reads as unknown, never as an error for the reader.
+ */
+import { z } from "zod";
+
+const backupRun = z.object({
+  at: z.string().max(40),
+  snapshot: z.string().max(80),
+  durationMs: z.number().nonnegative(),
+  /** Bytes of the files read anew (changed since the run before), and when that was. */
+  changedBytes: z.number().nonnegative().optional(),
+  sinceMs: z.number().nonnegative().optional(),
+  /** Bytes written to the target (sealed, compressed). */
+  storedBytes: z.number().nonnegative().optional(),
+});
+
+const targetFacts = z.object({
+  lastBackup: backupRun.optional(),
+  lastBackupError: z.object({ at: z.string().max(40), message: z.string().max(500) }).optional(),
+  lastVerify: z
+    .object({ at: z.string().max(40), ok: z.boolean(), damaged: z.number().nonnegative() })
+    .optional(),
+  behindSince: z.string().max(40).nullable().optional(),
+});
+
+export const deviceFactsPayload = z.object({
+  backup: z
+    .object({
+      /** Whether this device holds the backup key (so can back up and restore). */
+      key: z.boolean(),
+      targets: z.record(z.string().max(64), targetFacts),
+    })
+    .optional()
+    .catch(undefined),
+  disk: z
+    .object({ freeBytes: z.number().nonnegative(), totalBytes: z.number().nonnegative() })
+    .optional()
+    .catch(undefined),
+  /** A gateway's requests per app in each of the last complete hours, oldest first. */
+  traffic: z
+    .object({
+      /** The start of the first hour (ms). */
+      fromMs: z.number().nonnegative(),
+      apps: z.record(
+        z.string().max(64),
+        z
+          .array(
+            z.object({ requests: z.number().nonnegative(), bytesOut: z.number().nonnegative() }),
+          )
+          .max(24),
+      ),
+    })
+    .optional()
+    .catch(undefined),
+});
+
+export type DeviceFactsPayload = z.infer<typeof deviceFactsPayload>;
+export type TargetFacts = z.infer<typeof targetFacts>;
+
+/** The payload of a record, or nothing known when it is not one. */
+export function readPayload(facts: Readonly<Record<string, unknown>>): DeviceFactsPayload {
+  const parsed = deviceFactsPayload.safeParse(facts);
+  return parsed.success ? parsed.data : {};
+}

@@ -1,0 +1,68 @@
+/**
+ * Says what this device knows of itself to the zone, as device facts: gathered every few
+ * seconds from where each part is kept (the backup status the backup runs write, the
+ * disk, a gateway's traffic by complete hours), signed and passed on only when something changed. Amounts that drift all the
+ * time (free space) are rounded, so that they do not make a new record every time.
+ */
+import { existsSync, statfsSync } from "node:fs";
+import { readBackupStatus } from "../backup/status.ts";
+import { trafficFacts } from "../gateway/zone-traffic.ts";
+import type { HomePaths } from "../home.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import type { DeviceFactsPayload } from "./payload.ts";
+
+export const FACTS_EVERY_MS = 5_000;
+/** Traffic counts move with every request: they are said at most this often. */
+const TRAFFIC_EVERY_MS = 60_000;
+/** Free space is said to the nearest this share of the disk. */
+const DISK_STEP = 0.01;
+
+export class FactsPublisher {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private traffic: { atMs: number; facts: DeviceFactsPayload["traffic"] } | undefined;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly everyMs = FACTS_EVERY_MS,
+  ) {}
+
+  start(): void {
+    this.publish();
+    this.timer = setInterval(() => this.publish(), this.everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Gathers and publishes now (after something this device knows changed). */
+  publish(): void {
+    const now = this.node.now();
+    if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
+      this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
+    const traffic = this.traffic.facts;
+    this.node.publishFacts({ ...ownFacts(this.node.zone.paths), ...(traffic ? { traffic } : {}) });
+  }
+}
+
+/**
+ * What this device knows of itself, read from its home now: its backups and its disk.
+ * (Its gateway's traffic is counted by the running gateway and said by the daemon.)
+ */
+export function ownFacts(paths: HomePaths): Pick<DeviceFactsPayload, "backup" | "disk"> {
+  return {
+    backup: { key: existsSync(paths.backupKey), targets: readBackupStatus(paths) },
+    disk: diskOf(paths.home),
+  };
+}
+
+function diskOf(home: string): DeviceFactsPayload["disk"] {
+  try {
+    const stats = statfsSync(home);
+    const totalBytes = stats.blocks * stats.bsize;
+    const step = Math.max(1, Math.floor(totalBytes * DISK_STEP));
+    return { freeBytes: Math.floor((stats.bavail * stats.bsize) / step) * step, totalBytes };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Traffic across the zone: each gateway says, in its device facts, how many requests
+ * each app had in each of the last 24 hours (the one under way included, as of when it
+ * last said it); summed over the gateways, that is the zone's traffic, the same on every
+ * device.
+ */
+
+import type { DeviceFactsPayload } from "../facts/payload.ts";
+import type { DeviceStanding } from "../facts/zone-facts.ts";
+import type { StateDb } from "../store/db.ts";
+import { type TrafficSeries, trafficSeries } from "./accounting.ts";
+
+const HOUR_MS = 3_600_000;
+export const TRAFFIC_HOURS = 24;
+/** The facts record is small: past this many apps, the busiest are said. */
+const MAX_APPS = 50;
+
+/** This gateway's last hours, for its device facts; undefined when it served nothing. */
+export function trafficFacts(db: StateDb, nowMs: number): DeviceFactsPayload["traffic"] {
+  const untilMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS + HOUR_MS;
+  const fromMs = untilMs - TRAFFIC_HOURS * HOUR_MS;
+  const series = trafficSeries(db, fromMs, HOUR_MS)
+    .map((s) => ({ ...s, points: s.points.filter((p) => Date.parse(p.at) < untilMs) }))
+    .filter((s) => s.points.length > 0)
+    .sort((a, b) => total(b) - total(a))
+    .slice(0, MAX_APPS);
+  if (series.length === 0) return undefined;
+  const apps: NonNullable<DeviceFactsPayload["traffic"]>["apps"] = {};
+  for (const s of series) {
+    const hours = Array.from({ length: TRAFFIC_HOURS }, () => ({ requests: 0, bytesOut: 0 }));
+    for (const point of s.points) {
+      const hour = Math.floor((Date.parse(point.at) - fromMs) / HOUR_MS);
+      if (hour >= 0 && hour < TRAFFIC_HOURS)
+        hours[hour] = { requests: point.requests, bytesOut: point.bytesOut };
+    }
+    apps[s.app] = hours;
+  }
+  return { fromMs, apps };
+}
+
+/** The zone's traffic per app and hour over the last 24 hours, summed over its gateways. */
+export function zoneTraffic(devices: readonly DeviceStanding[], nowMs: number): TrafficSeries[] {
+  const fromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS + HOUR_MS - TRAFFIC_HOURS * HOUR_MS;
+  const apps = new Map<string, { requests: number; bytesOut: number }[]>();
+  for (const device of devices) {
+    const traffic = device.facts.traffic;
+    if (!traffic) continue;
+    for (const [app, hours] of Object.entries(traffic.apps)) {
+      const sums =
+        apps.get(app) ??
+        Array.from({ length: TRAFFIC_HOURS }, () => ({ requests: 0, bytesOut: 0 }));
+      hours.forEach((point, i) => {
+        const hour = Math.round((traffic.fromMs + i * HOUR_MS - fromMs) / HOUR_MS);
+        const sum = sums[hour];
+        if (!sum) return;
+        sum.requests += point.requests;
+        sum.bytesOut += point.bytesOut;
+      });
+      apps.set(app, sums);
+    }
+  }
+  return [...apps]
+    .map(([app, sums]) => ({
+      app,
+      points: sums.map((sum, i) => ({ at: new Date(fromMs + i * HOUR_MS).toISOString(), ...sum })),
+    }))
+    .sort((a, b) => a.app.localeCompare(b.app));
+}
+
+function total(series: TrafficSeries): number {
+  return series.points.reduce((sum, p) => sum + p.requests, 0);
+}
