@@ -1,8 +1,9 @@
 /**
  * Sessions for people reaching zone-only apps through a gateway. A device of the zone
- * signs a one-time login token (`bucky login-link`); a gateway that accepts it sets a
- * session cookie it signs itself. Both are compact JWS by a device key, so any gateway of
- * the zone checks any session with the zone state alone: the signer must be a member.
+ * signs a one-time login token (`bucky login-link`) for one gateway; that gateway, and no
+ * other, accepts it once and sets a session cookie it signs itself. Both are compact JWS
+ * by a device key, so any gateway of the zone checks any session with the zone state
+ * alone: the signer must be a member.
  */
 import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
@@ -18,7 +19,14 @@ import {
 import { decodeJws, signJws, verifyJws } from "./jws.ts";
 import { requireOnlyFields, requireRecord, requireString, requireUint } from "./shape.ts";
 
-export const LOGIN_TYPE = "bucky-login/1";
+/**
+ * The first login token, `{zone, nonce, exp}`: every gateway took it, each once, so a used
+ * link still opened a session at another gateway. Shipped, so never edited: it is only
+ * recognised, to be refused with a plain reason.
+ */
+export const LOGIN_TYPE_V1 = "bucky-login/1";
+/** A login token for one gateway: `{zone, gw, nonce, exp}`. */
+export const LOGIN_TYPE = "bucky-login/2";
 export const SESSION_TYPE = "bucky-session/1";
 export const NONCE_BYTES = 16;
 
@@ -26,7 +34,9 @@ export interface LoginToken {
   readonly zone: ZoneId;
   /** The device that issued it. */
   readonly issuer: DeviceId;
-  /** Makes it one-time: a gateway accepts each nonce once. */
+  /** The only gateway that takes it: the one that remembers its nonce. */
+  readonly gateway: DeviceId;
+  /** Makes it one-time: its gateway accepts each nonce once. */
   readonly nonce: string;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
@@ -43,28 +53,50 @@ export interface Session {
 }
 
 export function signLoginToken(
-  fields: { zone: ZoneId; nonce: Uint8Array; expiresAt: number },
+  fields: { zone: ZoneId; gateway: DeviceId; nonce: Uint8Array; expiresAt: number },
   device: SigningKey,
 ): LoginToken {
   const issuer = deviceIdFromPublicKey(device.publicKey);
   const nonce = toBase64url(fields.nonce);
   const jws = signJws(
     { alg: "EdDSA", typ: LOGIN_TYPE, kid: issuer },
-    { zone: fields.zone, nonce, exp: fields.expiresAt },
+    { zone: fields.zone, gw: fields.gateway, nonce, exp: fields.expiresAt },
     device,
   );
-  return { zone: fields.zone, issuer, nonce, expiresAt: fields.expiresAt, jws };
+  return {
+    zone: fields.zone,
+    issuer,
+    gateway: fields.gateway,
+    nonce,
+    expiresAt: fields.expiresAt,
+    jws,
+  };
 }
 
-/** Checks a login token's signature, zone and expiry (whether its issuer is a member is the caller's). */
-export function verifyLoginToken(token: string, zone: ZoneId, nowSeconds: number): LoginToken {
-  const { decoded, issuer, payload } = open(token, LOGIN_TYPE, ["zone", "nonce", "exp"]);
+/**
+ * Checks a login token's signature, zone, gateway (the one checking it) and expiry;
+ * whether its issuer is a member is the caller's.
+ */
+export function verifyLoginToken(
+  token: string,
+  zone: ZoneId,
+  gateway: DeviceId,
+  nowSeconds: number,
+): LoginToken {
+  check(
+    decodeJws(token).header.typ !== LOGIN_TYPE_V1,
+    "it was made by an older bucky, for any gateway",
+  );
+  const { decoded, issuer, payload } = open(token, LOGIN_TYPE, ["zone", "gw", "nonce", "exp"]);
   check(payload.zone === zone, "the login link is for another zone");
+  const named = parseDeviceId(requireString(payload.gw, "login gateway", 64));
+  check(named !== undefined, "the login link's gateway is malformed");
+  check(named === gateway, "the login link is for another gateway of the zone");
   const nonce = requireString(payload.nonce, "login nonce", 64);
   check(fromBase64url(nonce)?.length === NONCE_BYTES, "the login link's nonce is malformed");
   const expiresAt = requireUint(payload.exp, "login exp");
   check(expiresAt > nowSeconds, "the login link has expired");
-  return { zone, issuer, nonce, expiresAt, jws: decoded.compact };
+  return { zone, issuer, gateway, nonce, expiresAt, jws: decoded.compact };
 }
 
 export function signSession(fields: Omit<Session, "issuer">, gateway: SigningKey): string {

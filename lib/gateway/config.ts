@@ -2,11 +2,13 @@
  * Which devices are gateways, and how: `nodes/<device>/gateway` in the zone state (only
  * that device writes it). A certificate and key, when given, are copied into the home
  * (`<home>/gateway/`, key mode 0600); only whether the gateway speaks HTTPS is shared.
+ * A configuration is written only once this device's gateway runs it.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Op } from "../../protocol/changeset.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { StateQueries } from "../store/db.ts";
@@ -34,6 +36,26 @@ export function tlsFiles(paths: HomePaths): { cert: string; key: string } {
   };
 }
 
+/** A certificate and its key, PEM. */
+export interface TlsPem {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The gateway's certificate and key, as kept in the home. */
+export function readTls(paths: HomePaths): TlsPem {
+  const files = tlsFiles(paths);
+  return { cert: readFileSync(files.cert, "utf8"), key: readFileSync(files.key, "utf8") };
+}
+
+/** What runs this device's gateway (GatewayHost). */
+export interface GatewayRunner {
+  /** Runs `config` now, or throws why it cannot, leaving what ran before running. */
+  adopt(config: GatewayConfig, tls: TlsPem | undefined): void;
+  /** Makes what runs match the zone state again. */
+  apply(): void;
+}
+
 export function readGateway(db: StateQueries, device: string): GatewayConfig | undefined {
   const row = db
     .select({ value: state.value })
@@ -57,11 +79,16 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
 
+/**
+ * Makes this device a gateway: starts `options` on `runner` (a port in use, a bad
+ * certificate: an error, and nothing changes), then keeps them in the home and the state.
+ */
 export function enableGateway(
   zone: ZoneWriter,
   paths: HomePaths,
   deviceName: string,
   options: { listen?: string; host?: string; certFile?: string; keyFile?: string },
+  runner: GatewayRunner,
 ): GatewayConfig {
   const listen = options.listen ?? DEFAULT_GATEWAY_LISTEN;
   parseListen(listen);
@@ -85,33 +112,46 @@ export function enableGateway(
       "Give both, or neither for plain HTTP.",
     );
   }
-  const files = tlsFiles(paths);
+  let tls: TlsPem | undefined;
   if (options.certFile && options.keyFile) {
-    for (const [file, marker] of [
+    const [cert, key] = [
       [options.certFile, "CERTIFICATE"],
       [options.keyFile, "PRIVATE KEY"],
-    ] as const) {
-      if (!existsSync(file) || !readFileSync(file, "utf8").includes(marker)) {
+    ].map(([file, marker]) => {
+      const text = existsSync(file as string) ? readFileSync(file as string, "utf8") : "";
+      if (!text.includes(marker as string)) {
         throw new BuckyError(
           "E_INVALID_INPUT",
-          `${file} is not a PEM file holding a ${marker.toLowerCase()}`,
+          `${file} is not a PEM file holding a ${(marker as string).toLowerCase()}`,
         );
       }
-    }
-    mkdirSync(join(paths.home, "gateway"), { recursive: true, mode: 0o700 });
-    copyFileSync(options.certFile, files.cert);
-    copyFileSync(options.keyFile, files.key);
-  } else {
-    rmSync(files.cert, { force: true });
-    rmSync(files.key, { force: true });
+      return text;
+    }) as [string, string];
+    tls = { cert, key };
   }
-  const config: GatewayConfig = { listen, host, https: options.certFile !== undefined };
-  zone.write([
-    { key: gatewayKey(deviceName), value: JSON.stringify(config) },
-    ...(hasValue(zone.db, relayOnlyKey(deviceName))
-      ? [{ key: relayOnlyKey(deviceName), value: null }]
-      : []),
-  ]);
+  const config: GatewayConfig = { listen, host, https: tls !== undefined };
+  runner.adopt(config, tls);
+  try {
+    const files = tlsFiles(paths);
+    if (tls) {
+      mkdirSync(join(paths.home, "gateway"), { recursive: true, mode: 0o700 });
+      writeFileAtomic(files.cert, tls.cert, 0o644);
+      writeFileAtomic(files.key, tls.key, 0o600);
+    } else {
+      rmSync(files.cert, { force: true });
+      rmSync(files.key, { force: true });
+    }
+    zone.write([
+      { key: gatewayKey(deviceName), value: JSON.stringify(config) },
+      ...(hasValue(zone.db, relayOnlyKey(deviceName))
+        ? [{ key: relayOnlyKey(deviceName), value: null }]
+        : []),
+    ]);
+  } catch (error) {
+    // Not kept (a full disk): what runs goes back to what the state says.
+    runner.apply();
+    throw error;
+  }
   zone.log.info("gateway enabled", { listen, host: host ?? undefined, https: config.https });
   return config;
 }

@@ -1,11 +1,11 @@
 /**
- * The zone gateway: the front door people reach apps through. For each request it finds
- * the app (by host or path), applies the zone's rules, requires a session for zone-only
- * apps (except their open paths), enforces the app's limits, and forwards the request,
- * streaming, to the device that runs the app, counting what goes each way.
+ * The zone gateway: the front door people reach apps through. For each request it checks
+ * the Host and makes the path canonical, finds the app (by host or path), applies the
+ * zone's rules, requires a session for zone-only apps (except their open paths), enforces
+ * the app's limits, and forwards the request, streaming, to the device that runs the app,
+ * counting what goes each way.
  */
 
-import { readFileSync } from "node:fs";
 import type { Server } from "bun";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { localTime, ruleMatches } from "../../protocol/rules.ts";
@@ -16,7 +16,7 @@ import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { Accounting } from "./accounting.ts";
-import { type GatewayConfig, parseListen, tlsFiles } from "./config.ts";
+import { type GatewayConfig, parseListen } from "./config.ts";
 import {
   type BridgeData,
   bridgeData,
@@ -28,20 +28,30 @@ import {
 import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, page } from "./pages.ts";
 import { isPublicObject } from "./public-objects.ts";
-import { route } from "./routing.ts";
+import { canonicalPath, isHostHeader } from "./request-target.ts";
+import { LOGIN_PATH, type Route, route } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import { acceptLogin, checkSession, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
+import {
+  acceptLogin,
+  checkSession,
+  gatewayBase,
+  isSameOriginPath,
+  SESSION_COOKIE,
+  SESSION_TTL_S,
+} from "./sessions.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
 /** How long an app may take to start answering before the gateway gives up (504). */
 export const BACKEND_TIMEOUT_MS = 30_000;
-/** Request bodies larger than this are refused (413). */
+/** Request bodies larger than this are refused (413), whichever device runs the app. */
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 /** A connection with nothing moving for this long is closed (slow clients). */
 export const IDLE_TIMEOUT_S = 30;
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
+  /** The certificate and key (PEM), when the config says HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
   /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
@@ -100,8 +110,6 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   ): Promise<Response | undefined> => {
     const startMs = performance.now();
     const client = server.requestIP(request)?.address ?? "unknown";
-    const url = new URL(request.url);
-    const target = route(request.headers.get("host"), url.pathname + url.search, config.host);
     const finish = (app: string, response: Response, bytesIn = 0) => {
       // Pages the gateway makes itself are counted and logged as they leave.
       const size = Number(response.headers.get("content-length") ?? 0);
@@ -120,18 +128,53 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       });
     };
 
+    const hostHeader = request.headers.get("host");
+    // One host, and one the URL parser takes (not `[1.2.3.4]`, nor `1.2.3.999`).
+    const url = isHostHeader(hostHeader) ? URL.parse(request.url) : null;
+    if (!hostHeader || !url) {
+      return finish(
+        "",
+        page(400, "Bad request", ["The request does not name one host (its Host header)."]),
+      );
+    }
+    const path = canonicalPath(url.pathname);
+    if (path === undefined) {
+      return finish(
+        "",
+        page(400, "Bad request", [
+          "The request's path is ambiguous: an encoded <code>/</code>, <code>\\</code>, control character or <code>%</code>, or a <code>;</code> after a dot segment.",
+        ]),
+      );
+    }
+    const target = route(hostHeader, path + url.search, config.host);
+    /**
+     * Whether the client is still there to be answered. The runtime answers pipelined
+     * requests only while each is answered at once: when it reads one behind a request
+     * still being answered, it closes the connection, answering neither. Whatever it will
+     * not answer, the gateway must not act on (an app called with nobody told, who then
+     * cannot know whether to try again), so before anything that takes time it lets the
+     * runtime finish what it read, and looks.
+     */
+    const stillThere = async (): Promise<boolean> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!request.signal.aborted) return true;
+      log.info("gateway request", {
+        app: appOf(target),
+        unanswered: "the connection closed first (a request pipelined behind this one)",
+        ms: Math.round(performance.now() - startMs),
+        client,
+      });
+      return false;
+    };
+    const unanswered = () => new Response(null, { status: 400 });
+    // The panel and MCP read the request's own URL: they get the canonical one too (made
+    // only for them: it takes the request's body).
+    const canonical = () =>
+      path === url.pathname ? request : new Request(new URL(path + url.search, url).href, request);
+
     switch (target.kind) {
       case "login":
-        return finish(
-          "",
-          login(
-            node,
-            url.searchParams.get("token") ?? "",
-            config,
-            request.headers.get("host"),
-            url.searchParams.get("next"),
-          ),
-        );
+        return finish("", login(node, url, config, hostHeader));
       case "panel": {
         const session = checkSession(node, request.headers.get("cookie"));
         if (!("device" in session)) {
@@ -143,11 +186,14 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
             ]),
           );
         }
-        return finish("", await options.panel(request));
+        if (!(await stillThere())) return unanswered();
+        return finish("", await options.panel(canonical()));
       }
       case "mcp":
-        return finish("", await options.mcp(request));
+        if (!(await stillThere())) return unanswered();
+        return finish("", await options.mcp(canonical()));
       case "ndn":
+        if (!(await stillThere())) return unanswered();
         return finish("", await servePublicObject(node, target.id, request));
       case "home":
         return finish("", homePage(table));
@@ -201,6 +247,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ]),
       );
     }
+    if (!(await stillThere())) return unanswered();
     const limiter = limiterOf(entry);
     const allowed = limiter.requests?.take() ?? { ok: true };
     if (!allowed.ok) {
@@ -335,7 +382,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   };
 
   const { host, port } = parseListen(config.listen);
-  const tls = config.https ? tlsFiles(node.zone.paths) : undefined;
+  const tls = options.tls;
+  if (config.https && !tls)
+    throw new BuckyError("E_INTERNAL", "an HTTPS gateway was started without its certificate");
   let server: Server<BridgeData>;
   try {
     server = Bun.serve<BridgeData>({
@@ -343,9 +392,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       port,
       idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
       maxRequestBodySize: MAX_BODY_BYTES,
-      ...(tls
-        ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } }
-        : {}),
+      ...(config.https && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       fetch: (request, srv) =>
         handle(request, srv).catch((error: unknown) => {
           if (!(error instanceof BuckyError)) throw error;
@@ -362,13 +409,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   } catch (error) {
     table.stop();
     accounting.stop();
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new BuckyError(
-      "E_UNAVAILABLE",
-      `the gateway cannot listen on ${config.listen}${code ? ` (${code})` : ""}`,
-      "Choose another address with `bucky gateway enable --listen`.",
-      { cause: error },
-    );
+    throw listenError(config, error);
   }
   const url = `${config.https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${server.port}`;
   log.info("gateway started", {
@@ -434,15 +475,32 @@ async function websocketTarget(
   });
 }
 
-function login(
-  node: NodeContext,
-  token: string,
-  config: GatewayConfig,
-  hostHeader: string | null,
-  next: string | null,
-): Response {
+/**
+ * A login link: `next` checked before anything (a bad one spends nothing), then, when the
+ * zone has a host name and the link was opened at another (it was made before the name was
+ * given), the browser sent to the name first, so that the session covers every app's
+ * subdomain; then the link is spent and the session set.
+ */
+function login(node: NodeContext, url: URL, config: GatewayConfig, hostHeader: string): Response {
+  const next = url.searchParams.get("next") || "/";
+  if (!isSameOriginPath(next)) {
+    return page(400, "This login link does not work", [
+      "Where it leads once used is not a path on this gateway, so it was not used.",
+      "Make a new one with <code>bucky login-link</code>.",
+    ]);
+  }
+  const host = hostHeader.toLowerCase().replace(/:\d*$/, "").replace(/\.$/, "");
+  if (config.host && host !== config.host) {
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: `${gatewayBase(config)}${LOGIN_PATH}${url.search}`,
+        "cache-control": "no-store",
+      },
+    });
+  }
   try {
-    const { cookie } = acceptLogin(node, token);
+    const { cookie } = acceptLogin(node, url.searchParams.get("token") ?? "");
     const attributes = [
       `${SESSION_COOKIE}=${cookie}`,
       "Path=/",
@@ -451,16 +509,13 @@ function login(
       `Max-Age=${SESSION_TTL_S}`,
     ];
     // Reached by the zone's name, the session covers every app's subdomain; reached by
-    // address, it stays with that address.
-    const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "");
-    if (config.host && (host === config.host || host.endsWith(`.${config.host}`)))
-      attributes.push(`Domain=${config.host}`);
+    // address (the zone has no name), it stays with that address.
+    if (config.host) attributes.push(`Domain=${config.host}`);
     if (config.https) attributes.push("Secure");
     return new Response(null, {
       status: 303,
       headers: {
-        // Only a path on this gateway: a login link must not send the browser elsewhere.
-        location: next?.startsWith("/") && !next.startsWith("//") ? next : "/",
+        location: next,
         "set-cookie": attributes.join("; "),
         "cache-control": "no-store",
       },
@@ -472,6 +527,42 @@ function login(
       error.hint ? escapeHtml(error.hint) : "",
     ]);
   }
+}
+
+/** The app a request is for, if any, for the log. */
+function appOf(target: Route): string | undefined {
+  return target.kind === "app" || target.kind === "app-slash" ? target.app : undefined;
+}
+
+/** Why a gateway cannot listen, in words that say what to do. */
+function listenError(config: GatewayConfig, error: unknown): BuckyError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") {
+    return new BuckyError(
+      "E_UNAVAILABLE",
+      `the gateway cannot listen on ${config.listen}: it is in use`,
+      "Stop what uses it, or choose another address with `bucky gateway enable --listen`.",
+      { cause: error },
+    );
+  }
+  if (code === "EADDRNOTAVAIL" || code === "EACCES") {
+    return new BuckyError(
+      "E_INVALID_INPUT",
+      `the gateway cannot listen on ${config.listen} (${code})`,
+      code === "EACCES"
+        ? "Ports below 1024 need root; choose another with `bucky gateway enable --listen`."
+        : "This device has no such address; choose another with `bucky gateway enable --listen`.",
+      { cause: error },
+    );
+  }
+  return new BuckyError(
+    "E_INVALID_INPUT",
+    `the gateway cannot start on ${config.listen}: ${(error as Error).message}`,
+    config.https
+      ? "Check that --tls-cert and --tls-key are a certificate and its own key."
+      : "Choose another address with `bucky gateway enable --listen`.",
+    { cause: error },
+  );
 }
 
 function homePage(table: RouteTable): Response {

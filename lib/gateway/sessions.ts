@@ -1,7 +1,10 @@
 /**
  * Login links and session cookies. A link is a one-time login token signed by the device
- * that made it; a gateway that accepts one (from a member, unexpired, never used before)
- * sets a session cookie it signs itself. Zone-only apps then need that cookie.
+ * that made it, for one gateway: that gateway alone accepts it (from a member, unexpired,
+ * never used before, which it alone remembers), so a link opens at most one session in
+ * the zone, partitions or not. The session cookie it sets, signed by the gateway, works
+ * on every gateway while both that gateway and the device whose link opened it are
+ * members. Zone-only apps then need that cookie.
  */
 import { randomBytes } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
@@ -39,26 +42,49 @@ export function createLoginLink(node: NodeContext, ttlMs: number, next?: string)
       "For example: --ttl 1h",
     );
   }
+  if (next !== undefined && !isSameOriginPath(next))
+    throw new BuckyError("E_INVALID_INPUT", `${JSON.stringify(next)} is not a path on a gateway`);
   const gateway = findGateway(node);
   const expiresAt = Math.floor((node.now() + ttlMs) / 1000);
   const token = signLoginToken(
-    { zone: node.zoneId, nonce: new Uint8Array(randomBytes(NONCE_BYTES)), expiresAt },
+    {
+      zone: node.zoneId,
+      gateway: gateway.id,
+      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
+      expiresAt,
+    },
     node.zone.deviceKey,
   );
-  node.log.info("login link created", { expiresAt: new Date(expiresAt * 1000).toISOString() });
+  node.log.info("login link created", {
+    gateway: gateway.name,
+    expiresAt: new Date(expiresAt * 1000).toISOString(),
+  });
   return {
     url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token.jws}${next ? `&next=${encodeURIComponent(next)}` : ""}`,
     expiresAt: new Date(expiresAt * 1000).toISOString(),
   };
 }
 
-function findGateway(node: NodeContext): { config: GatewayConfig; address?: string } {
+interface FoundGateway {
+  readonly id: DeviceId;
+  readonly name: string;
+  readonly config: GatewayConfig;
+  readonly address?: string;
+}
+
+function findGateway(node: NodeContext): FoundGateway {
   const own = readGateway(node.db, node.deviceName);
-  if (own) return { config: own };
+  if (own) return { id: node.deviceId, name: node.deviceName, config: own };
   for (const member of node.membership().byName.values()) {
     const config = readGateway(node.db, member.name);
     const peer = node.peers().find((p) => p.id === member.id);
-    if (config && peer) return { config, address: new URL(peer.addresses[0] as string).hostname };
+    if (config && peer)
+      return {
+        id: member.id,
+        name: member.name,
+        config,
+        address: new URL(peer.addresses[0] as string).hostname,
+      };
   }
   throw new BuckyError(
     "E_NOT_FOUND",
@@ -77,7 +103,19 @@ export function gatewayBase(config: GatewayConfig, fallbackHost?: string): strin
   return `${scheme}://${name.includes(":") ? `[${name}]` : name}${port === defaultPort ? "" : `:${port}`}`;
 }
 
-/** Accepts a login token once; returns the session cookie's value. */
+/**
+ * Whether `next` (where a login link leads once used) is a path on the gateway that takes
+ * it, and only that: printable ASCII from one `/`, with no `\` (which a browser reads as
+ * `/`: `/\evil.example` is `//evil.example`, another site) and nothing a header cannot
+ * carry.
+ */
+export function isSameOriginPath(next: string): boolean {
+  return next.length <= MAX_NEXT_LENGTH && /^\/(?!\/)[!-[\]-~]*$/.test(next);
+}
+
+const MAX_NEXT_LENGTH = 2048;
+
+/** Accepts a login token once, at the gateway it names; returns the session cookie's value. */
 export function acceptLogin(
   node: NodeContext,
   token: string,
@@ -85,7 +123,7 @@ export function acceptLogin(
   const nowS = Math.floor(node.now() / 1000);
   let login: ReturnType<typeof verifyLoginToken>;
   try {
-    login = verifyLoginToken(token, node.zoneId, nowS);
+    login = verifyLoginToken(token, node.zoneId, node.deviceId, nowS);
   } catch (error) {
     if (error instanceof ProtocolError)
       throw new BuckyError(
@@ -134,6 +172,8 @@ export function checkSession(
     const membership = node.membership();
     if (standingOf(membership, session.issuer) !== "member")
       return { problem: "your session was opened by a gateway no longer in the zone" };
+    if (standingOf(membership, session.device) !== "member")
+      return { problem: "your session was opened with a link from a device no longer in the zone" };
     return { device: session.device };
   } catch (error) {
     if (error instanceof ProtocolError)

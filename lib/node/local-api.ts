@@ -188,7 +188,8 @@ export function createLocalApp(
       keyFile?: string;
       relayOnly?: boolean;
     };
-    if (!body.relayOnly) return c.json(enableGateway(node, node.zone.paths, node.deviceName, body));
+    if (!body.relayOnly)
+      return c.json(enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway));
     if (body.listen || body.host || body.certFile || body.keyFile) {
       throw new BuckyError(
         "E_USAGE",

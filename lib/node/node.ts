@@ -8,7 +8,6 @@ import { networkInterfaces } from "node:os";
 import type { Server, WebSocketHandler } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { MAX_SYNC_MESSAGE_BYTES } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { AgentEndpoint } from "../agent/http.ts";
 import { Convergence } from "../apps/convergence.ts";
@@ -24,6 +23,7 @@ import { BuckyError, isDiskFull } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
+import { MAX_BODY_BYTES } from "../gateway/server.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
@@ -328,8 +328,9 @@ function listen(
       hostname: where.host,
       port: where.port,
       tls: { cert, key },
-      // A backstop: the peer API refuses anything over the limit itself, and says why.
-      maxRequestBodySize: 2 * MAX_SYNC_MESSAGE_BYTES,
+      // App traffic through the ingress takes bodies as large as the gateway does; the
+      // peer API reads no other body past a sync message (boundedBody).
+      maxRequestBodySize: MAX_BODY_BYTES,
       fetch,
       websocket,
     });

@@ -25,8 +25,10 @@ import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { admitDevice } from "../zone/admit.ts";
-import { errorHandler, jsonBody, requestLog } from "./http.ts";
+import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
+
+const INGRESS_PREFIX = "/v1/ingress/";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
 
@@ -39,6 +41,9 @@ export function createPeerApp(
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
   app.onError(errorHandler(log, onBug));
+  // The server takes app bodies as large as the gateway does; nothing else is read past
+  // a sync message, and nothing at all before it is whole (callers are checked after).
+  app.use(boundedBody(MAX_SYNC_MESSAGE_BYTES, INGRESS_PREFIX));
 
   app.route("/ndn", ndnRoutes(node.store));
 
@@ -55,7 +60,7 @@ export function createPeerApp(
   app.use("/v1/sync/*", memberOnly(node));
   app.use("/v1/apps/*", memberOnly(node));
   // Apps running here, for the zone's gateways: requests and WebSockets stream through.
-  app.use("/v1/ingress/*", memberOnly(node, true));
+  app.use(`${INGRESS_PREFIX}*`, memberOnly(node, true));
   app.all("/v1/ingress/:app/*", (c) =>
     ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>),
   );
