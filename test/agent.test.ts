@@ -342,6 +342,7 @@ describe("writing, over HTTP, and taking access away", () => {
       join(alpha.home, "..", "usb"),
       "--home",
       alpha.home,
+      "--no-backup",
     ]);
     const client = await overHttp(
       await grant("clerk", ["--read", "apps,state:notes/", "--act", "backup.run"]),

@@ -805,7 +805,7 @@ describe("HTTPS", () => {
     );
     expect(page.status).toBe(200);
     const text = await bucky(["status", "--home", solo.home]);
-    expect(text.stdout).toContain(`Gateway      https://127.0.0.1:${port}\n`);
+    expect(text.stdout).toContain(`Gateway      solo: https://127.0.0.1:${port}\n`);
   });
 });
 
@@ -813,7 +813,7 @@ describe("status", () => {
   test("says the gateway serves plain HTTP", async () => {
     const text = await bucky(["status", "--home", alpha.home]);
     expect(text.stdout).toContain(
-      `Gateway      http://${HOST}:${new URL(gateway).port} (plain HTTP: no certificate`,
+      `Gateway      alpha: http://${HOST}:${new URL(gateway).port} (plain HTTP: no certificate`,
     );
   });
 });
