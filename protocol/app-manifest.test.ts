@@ -16,6 +16,15 @@ function manifestOf(value: unknown): AppManifest {
 }
 
 describe("checkManifest", () => {
+  test("standbys: a whole number of devices, up to four", () => {
+    for (const standbys of [-1, 5, 1.5, "2"])
+      expect(checkManifest({ ...minimal, standbys })).toEqual({
+        ok: false,
+        problems: ['"standbys" must be a whole number from 0 to 4'],
+      });
+    expect(manifestOf({ ...minimal, standbys: 0 }).standbys).toBe(0);
+  });
+
   test("fills in the defaults of a minimal manifest", () => {
     expect(checkManifest(minimal)).toEqual({
       ok: true,
@@ -30,6 +39,7 @@ describe("checkManifest", () => {
         openPaths: [],
         limits: {},
         placement: "any",
+        standbys: 1,
       },
     });
   });
@@ -47,6 +57,7 @@ describe("checkManifest", () => {
       openPaths: ["/api/", "/share"],
       limits: { rps: 50, bandwidth: "10MB/s" },
       placement: "laptop",
+      standbys: 2,
       health: { path: "/health", intervalMs: 5000, timeoutMs: 500, graceMs: 30_000 },
     };
     expect(manifestOf(full)).toEqual({
@@ -61,6 +72,7 @@ describe("checkManifest", () => {
       openPaths: ["/api/", "/share"],
       limits: { rps: 50, bandwidthBytesPerSecond: 10_000_000 },
       placement: "laptop",
+      standbys: 2,
       health: { path: "/health", intervalMs: 5000, timeoutMs: 500, graceMs: 30_000 },
     });
   });

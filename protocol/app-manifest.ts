@@ -13,6 +13,7 @@
  *     "openPaths": ["/api/"],             // under zone exposure, paths open to anyone
  *     "limits": { "rps": 50, "bandwidth": "10MB/s" },
  *     "placement": "any",                 // or a device name
+ *     "standbys": 1,                      // devices keeping a copy of the data (0 to 4)
  *     "health": { "path": "/health", "intervalMs": 2000, "timeoutMs": 1000, "graceMs": 10000 }
  *   }
  */
@@ -46,6 +47,8 @@ export interface AppManifest {
   readonly openPaths: readonly string[];
   readonly limits: { readonly rps?: number; readonly bandwidthBytesPerSecond?: number };
   readonly placement: string;
+  /** How many devices besides the holder keep a copy of the app's data (default 1). */
+  readonly standbys: number;
   readonly health?: {
     readonly path: string;
     readonly intervalMs: number;
@@ -68,8 +71,11 @@ const FIELDS = [
   "openPaths",
   "limits",
   "placement",
+  "standbys",
   "health",
 ];
+export const DEFAULT_STANDBYS = 1;
+export const MAX_STANDBYS = 4;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DATA_DIR = /^[a-z0-9][a-z0-9._-]*$/;
 const UNITS: Record<string, number> = {
@@ -188,6 +194,14 @@ export function checkManifest(value: unknown): ManifestCheck {
     problem('"placement" must be "any" or a device name');
   }
 
+  const standbys = value.standbys ?? DEFAULT_STANDBYS;
+  if (
+    !Number.isSafeInteger(standbys) ||
+    (standbys as number) < 0 ||
+    (standbys as number) > MAX_STANDBYS
+  )
+    problem(`"standbys" must be a whole number from 0 to ${MAX_STANDBYS}`);
+
   let health: AppManifest["health"];
   if (value.health !== undefined) {
     if (
@@ -223,6 +237,7 @@ export function checkManifest(value: unknown): ManifestCheck {
       openPaths,
       limits,
       placement: placement as string,
+      standbys: standbys as number,
       ...(health ? { health } : {}),
     },
   };

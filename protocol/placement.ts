@@ -23,10 +23,19 @@ export function placeApp(
 ): string | undefined {
   if (placement !== "any")
     return members.some((member) => member.name === placement) ? placement : undefined;
-  let best: { name: string; score: string } | undefined;
-  for (const candidate of live) {
-    const score = createHash("sha256").update(`${app}\n${candidate.id}`).digest("hex");
-    if (!best || score > best.score) best = { name: candidate.name, score };
-  }
-  return best?.name;
+  return rankDevices(app, live)[0]?.name;
+}
+
+/**
+ * Devices in `app`'s placement order: by the rendezvous hash of (app, device), highest
+ * first. The first live one runs an `any` app; the next ones keep copies of its data.
+ */
+export function rankDevices<C extends Candidate>(app: string, candidates: readonly C[]): C[] {
+  return candidates
+    .map((candidate) => ({
+      candidate,
+      score: createHash("sha256").update(`${app}\n${candidate.id}`).digest("hex"),
+    }))
+    .sort((a, b) => (a.score < b.score ? 1 : a.score > b.score ? -1 : 0))
+    .map(({ candidate }) => candidate);
 }

@@ -26,6 +26,8 @@ export interface AppSpec {
   readonly manifest: AppManifest;
   /** A device name, or "any". */
   readonly placement: string;
+  /** Where `bucky app move` sent it: kept there while that device is live. */
+  readonly moveTo?: string | null;
   readonly desired: DesiredState;
   /** With desired "removed": delete the app's data too. */
   readonly purge?: boolean;

@@ -3,8 +3,10 @@
  * should run (computed exactly as the devices compute it), and what that device reported.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
-import { type Candidate, placeApp } from "../../protocol/placement.ts";
+import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
+import type { Holding } from "../replica/holding.ts";
+import { holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
@@ -56,18 +58,15 @@ export function placementCandidates(
 
 export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
+  const facts = readHoldingFacts(zone.db, zone.membership());
   return readSpecs(zone.db)
     .filter((spec) => spec.desired !== "removed")
-    .map((spec) => statusOf(zone, spec, candidates))
+    .map((spec) => statusOf(zone, spec, holdingOf(spec, candidates, facts)))
     .sort((a, b) => a.app.localeCompare(b.app));
 }
 
-function statusOf(
-  zone: ZoneView,
-  spec: AppSpec,
-  candidates: { members: Candidate[]; live: Candidate[] },
-): AppStatus {
-  const device = placeApp(spec.app, spec.placement, candidates.members, candidates.live) ?? null;
+function statusOf(zone: ZoneView, spec: AppSpec, holding: Holding): AppStatus {
+  const device = holding.runner ?? null;
   const report = device ? readReport(zone.db, device, spec.app) : undefined;
   const current = report?.package === spec.package ? report : undefined;
   const base = {
@@ -89,7 +88,7 @@ function statusOf(
       ...base,
       state: "pending",
       url: null,
-      error: "no live device of the zone can run it now",
+      error: holding.waiting ?? "no live device of the zone can run it now",
     };
   }
   if (!current) return { ...base, state: "pending", url: null, error: null };

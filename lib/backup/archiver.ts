@@ -20,11 +20,12 @@ import {
   readSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { Chunker } from "../../protocol/backup/chunker.ts";
 import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
+import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
-import type { Repository } from "./repository.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -36,6 +37,20 @@ export type Entry =
       readonly mtimeNs: bigint;
     }
   | { readonly kind: "virtual"; readonly children: ReadonlyMap<string, Entry> };
+
+/**
+ * Where blobs go: a backup repository (sealed, packed) or a replica's object store.
+ * `add` names a blob and stores it unless held: its id, and its size when it was new.
+ */
+export interface BlobSink {
+  readonly chunker: Chunker;
+  has(id: string): boolean;
+  add(type: BlobType, plaintext: Uint8Array): Promise<{ id: string; added: number }>;
+  /** Resolves when there is room for more work (a backpressure point). */
+  room(): Promise<void>;
+  /** Resolves once everything added is stored. */
+  flush(): Promise<void>;
+}
 
 export interface ArchiveProgress {
   files: number;
@@ -64,7 +79,7 @@ export class Archiver {
   private readonly changing: string[] = [];
 
   constructor(
-    private readonly repository: Repository,
+    private readonly repository: BlobSink,
     private readonly cache: FileCache | undefined,
     private readonly onProgress: (progress: Readonly<ArchiveProgress>) => void = () => {},
   ) {}

@@ -26,6 +26,57 @@ const targetFacts = z.object({
   behindSince: z.string().max(40).nullable().optional(),
 });
 
+const snapshotPosition = z.object({
+  epoch: z.number().int().nonnegative(),
+  seq: z.number().int().nonnegative(),
+  /** When that snapshot was taken (the holder's clock, ms). */
+  at: z.number().nonnegative(),
+});
+
+/** App data this device holds or keeps a copy of, and the conflict copies it keeps. */
+const replicaFacts = z.object({
+  held: z
+    .record(
+      z.string().max(64),
+      snapshotPosition.extend({
+        bytes: z.number().nonnegative(),
+        standbys: z.record(
+          z.string().max(64),
+          snapshotPosition.extend({
+            ackedAtMs: z.number().nonnegative(),
+            lagBytes: z.number().nonnegative(),
+          }),
+        ),
+      }),
+    )
+    .catch({}),
+  copies: z
+    .record(
+      z.string().max(64),
+      snapshotPosition.extend({
+        final: z.boolean(),
+        holder: z.string().max(64),
+        bytes: z.number().nonnegative(),
+      }),
+    )
+    .catch({}),
+  conflicts: z
+    .record(
+      z.string().max(64),
+      z
+        .array(
+          z.object({
+            name: z.string().max(128),
+            at: z.string().max(40),
+            bytes: z.number().nonnegative(),
+            epoch: z.number().int().nonnegative(),
+          }),
+        )
+        .max(20),
+    )
+    .catch({}),
+});
+
 export const deviceFactsPayload = z.object({
   backup: z
     .object({
@@ -39,6 +90,7 @@ export const deviceFactsPayload = z.object({
     .object({ freeBytes: z.number().nonnegative(), totalBytes: z.number().nonnegative() })
     .optional()
     .catch(undefined),
+  replicas: replicaFacts.optional().catch(undefined),
   /** A gateway's requests per app in each of the last complete hours, oldest first. */
   traffic: z
     .object({
@@ -59,6 +111,7 @@ export const deviceFactsPayload = z.object({
 
 export type DeviceFactsPayload = z.infer<typeof deviceFactsPayload>;
 export type TargetFacts = z.infer<typeof targetFacts>;
+export type ReplicaFacts = z.infer<typeof replicaFacts>;
 
 /** The payload of a record, or nothing known when it is not one. */
 export function readPayload(facts: Readonly<Record<string, unknown>>): DeviceFactsPayload {

@@ -1,0 +1,86 @@
+/**
+ * Who holds an app's data: each device that took an app over says so in the zone state,
+ * under a key only it may write, with an epoch one past the one it took over from:
+ *
+ *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs}
+ *
+ * The holder is the member whose claim has the highest epoch (the lower device id when
+ * two devices claimed the same one in a partition). A fact every device reads alike, not
+ * a command: a device that sees a higher epoch than its own steps down by itself.
+ */
+import { like } from "drizzle-orm";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+
+export interface HolderClaim {
+  readonly device: string;
+  readonly deviceId: DeviceId;
+  readonly epoch: number;
+  /** When it took the app over (RFC 3339). */
+  readonly since: string;
+  /** The snapshot it started from: null when it started with the data it had. */
+  readonly from: {
+    readonly device: string;
+    readonly epoch: number;
+    readonly seq: number;
+    readonly at: number;
+  } | null;
+  /** At most how much of the writes before it took over could have been lost. */
+  readonly lostAtMostMs: number | null;
+  /** A conflict copy brought back with `bucky app restore-copy`, by name. */
+  readonly restoredCopy?: string;
+}
+
+export const claimKey = (device: string, app: string) => `nodes/${device}/holds/${app}`;
+
+/** Every member's claim on each app, by app. */
+export function readClaims(db: StateQueries, membership: Membership): Map<string, HolderClaim[]> {
+  const rows = db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(like(state.key, "nodes/%/holds/%"))
+    .all();
+  const claims = new Map<string, HolderClaim[]>();
+  for (const { key, value } of rows) {
+    const [, device, , app] = key.split("/");
+    const member = device ? membership.byName.get(device) : undefined;
+    if (!value || !app || !member || standingOf(membership, member.id) !== "member") continue;
+    const claim = parseClaim(value, device as string, member.id);
+    if (!claim) continue;
+    claims.set(app, [...(claims.get(app) ?? []), claim]);
+  }
+  return claims;
+}
+
+/** The claim that wins: the highest epoch, then the lower device id. */
+export function holderOf(claims: readonly HolderClaim[] | undefined): HolderClaim | undefined {
+  let best: HolderClaim | undefined;
+  for (const claim of claims ?? [])
+    if (
+      !best ||
+      claim.epoch > best.epoch ||
+      (claim.epoch === best.epoch && claim.deviceId < best.deviceId)
+    )
+      best = claim;
+  return best;
+}
+
+function parseClaim(value: string, device: string, deviceId: DeviceId): HolderClaim | undefined {
+  try {
+    const parsed = JSON.parse(value) as Partial<HolderClaim>;
+    if (!Number.isSafeInteger(parsed.epoch) || (parsed.epoch as number) < 1) return undefined;
+    return {
+      device,
+      deviceId,
+      epoch: parsed.epoch as number,
+      since: typeof parsed.since === "string" ? parsed.since : "",
+      from: parsed.from ?? null,
+      lostAtMostMs: typeof parsed.lostAtMostMs === "number" ? parsed.lostAtMostMs : null,
+      ...(typeof parsed.restoredCopy === "string" ? { restoredCopy: parsed.restoredCopy } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}

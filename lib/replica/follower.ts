@@ -1,0 +1,162 @@
+/**
+ * A standby's side of an app's replication: it asks the holder for its newest snapshot
+ * (waiting there until there is one newer than its own), fetches the blobs it lacks,
+ * checks each against its id, and moves its head only once the snapshot is whole; then it
+ * tells the holder, and drops what no longer serves. Through relays as well as directly:
+ * every call goes through the peer client.
+ */
+import { decodeTree } from "../../protocol/backup/formats.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import {
+  decodeBlobAnswer,
+  decodeHead,
+  encodeBlobRequest,
+  MAX_BLOBS_PER_REQUEST,
+} from "../../protocol/replica.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import type { PeerClient } from "../node/peer-client.ts";
+import type { Peer } from "../node/peers.ts";
+import type { ReplicaDb, ReplicaHead } from "./replica-db.ts";
+
+/** How long the holder may keep a request for news. */
+export const HEAD_WAIT_MS = 8_000;
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+export class ReplicaFollower {
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private problem: string | undefined;
+
+  constructor(
+    private readonly options: {
+      readonly app: string;
+      readonly db: ReplicaDb;
+      /** The device holding the app now (it may change while following). */
+      readonly holder: () => Peer | undefined;
+      readonly client: PeerClient;
+      readonly log: Log;
+      /** Told after each whole snapshot. */
+      readonly onCopy: (head: ReplicaHead) => void;
+    },
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  /** The snapshot this standby has whole. */
+  copy(): ReplicaHead | undefined {
+    return this.options.db.head();
+  }
+
+  private async loop(): Promise<void> {
+    let waitMs = RETRY_FIRST_MS;
+    while (!this.stopped) {
+      const holder = this.options.holder();
+      try {
+        if (!holder)
+          throw new BuckyError("E_UNAVAILABLE", "the holder has published no address yet");
+        await this.follow(holder);
+        waitMs = RETRY_FIRST_MS;
+        if (this.problem) {
+          this.options.log.info("following app data again", {
+            app: this.options.app,
+            holder: holder.name,
+          });
+          this.problem = undefined;
+        }
+      } catch (error) {
+        if (!(error instanceof BuckyError) && !(error instanceof ProtocolError)) throw error;
+        if (this.problem !== error.message)
+          this.options.log.warn("cannot follow app data", {
+            app: this.options.app,
+            holder: holder?.name,
+            error: error.message,
+          });
+        this.problem = error.message;
+        await Bun.sleep(waitMs);
+        waitMs = Math.min(RETRY_MAX_MS, waitMs * 2);
+      }
+    }
+  }
+
+  /** One round: the holder's next head, fetched whole if it is new. */
+  private async follow(holder: Peer): Promise<void> {
+    const { app, db, client } = this.options;
+    const have = db.head();
+    const body = await client.get(
+      holder,
+      `/v1/replicas/${encodeURIComponent(app)}/head?epoch=${have?.epoch ?? 0}&seq=${have?.seq ?? 0}&waitMs=${HEAD_WAIT_MS}`,
+      HEAD_WAIT_MS + 5_000,
+    );
+    if (this.stopped || !body || body.length === 0) return;
+    const head: ReplicaHead = decodeHead(JSON.parse(new TextDecoder().decode(body)), app);
+    if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
+    await this.fetchWhole(holder, head.root);
+    db.setHead(head);
+    db.collect([head.root]);
+    this.options.onCopy(head);
+    await client.post(
+      holder,
+      `/v1/replicas/${encodeURIComponent(app)}/ack`,
+      new TextEncoder().encode(JSON.stringify({ epoch: head.epoch, seq: head.seq, at: head.at })),
+      "application/json",
+    );
+  }
+
+  /** Fetches every blob of the snapshot at `root` that this replica lacks: trees first, level by level. */
+  private async fetchWhole(holder: Peer, root: string): Promise<void> {
+    const { db } = this.options;
+    let trees = [root];
+    const data = new Set<string>();
+    while (trees.length > 0) {
+      await this.fetch(
+        holder,
+        trees.filter((id) => !db.has(id)),
+      );
+      const next: string[] = [];
+      for (const tree of trees) {
+        for (const node of decodeTree(db.get(tree) as Uint8Array)) {
+          if (node.type === "dir") next.push(node.subtree);
+          else if (node.type === "file")
+            for (const id of node.content) if (!db.has(id)) data.add(id);
+        }
+      }
+      trees = next;
+    }
+    await this.fetch(holder, [...data]);
+  }
+
+  private async fetch(holder: Peer, ids: readonly string[]): Promise<void> {
+    let rest = [...ids];
+    while (rest.length > 0 && !this.stopped) {
+      const asked = rest.slice(0, MAX_BLOBS_PER_REQUEST);
+      const answer = decodeBlobAnswer(
+        await this.options.client.post(
+          holder,
+          `/v1/replicas/${encodeURIComponent(this.options.app)}/blobs`,
+          encodeBlobRequest(asked),
+        ),
+        asked.length,
+      );
+      // The holder answers in order, as many as fit; a blob it no longer has is null.
+      if (answer.length === 0 || answer.includes(null))
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          "the holder has moved on to a newer snapshot",
+          "The standby takes the newer one next.",
+        );
+      this.options.db.putVerified(
+        answer.map((blob, i) => [asked[i] as string, blob as Uint8Array] as const),
+      );
+      rest = rest.slice(answer.length);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Writing a replica's snapshot out as the app's data directory, for a device that takes
+ * the app over: into a fresh directory beside the data, which then takes its place, so
+ * an interrupted takeover leaves no half-written data behind. Every blob is checked
+ * against its id as it is read.
+ */
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
+import { BuckyError } from "../errors.ts";
+import type { ReplicaDb } from "./replica-db.ts";
+
+/** Writes snapshot `root`'s data into `target` (which must not exist). */
+export function materialize(db: ReplicaDb, root: string, target: string): void {
+  mkdirSync(target, { recursive: true, mode: 0o700 });
+  const data = nodesOf(db, root).find((node) => node.name === "data");
+  if (data?.type === "dir") writeTree(db, data.subtree, target);
+}
+
+/**
+ * Puts snapshot `root` where `dataDir` is, which must hold nothing (data already there is
+ * the caller's to keep). Crash-safe: the new data is whole before it moves in.
+ */
+export function replaceData(db: ReplicaDb, root: string, dataDir: string): void {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0)
+    throw new BuckyError("E_INTERNAL", `${dataDir} still holds data: keep it before replacing it`);
+  const incoming = `${dataDir}.incoming`;
+  rmSync(incoming, { recursive: true, force: true });
+  materialize(db, root, incoming);
+  rmSync(dataDir, { recursive: true, force: true });
+  renameSync(incoming, dataDir);
+}
+
+function nodesOf(db: ReplicaDb, tree: string): TreeNode[] {
+  const bytes = db.get(tree);
+  if (!bytes)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `the replica lacks tree ${tree.slice(0, 12)}: it is not whole`,
+    );
+  return decodeTree(bytes);
+}
+
+function writeTree(db: ReplicaDb, tree: string, dir: string): void {
+  const directories: [string, TreeNode][] = [];
+  for (const node of nodesOf(db, tree)) {
+    const path = join(dir, node.name);
+    if (node.type === "dir") {
+      mkdirSync(path, { mode: 0o700 });
+      writeTree(db, node.subtree, path);
+      directories.push([path, node]);
+    } else if (node.type === "symlink") {
+      symlinkSync(node.target, path);
+    } else {
+      writeFile(db, node.content, path);
+      chmodSync(path, node.mode & 0o7777);
+      setTimes(path, node.mtimeNs);
+    }
+  }
+  // Directories last: writing into them moved their times.
+  for (const [path, node] of directories) {
+    chmodSync(path, node.mode & 0o7777);
+    setTimes(path, node.mtimeNs);
+  }
+}
+
+function writeFile(db: ReplicaDb, content: readonly string[], path: string): void {
+  const fd = openSync(path, "wx", 0o600);
+  try {
+    for (const id of content) {
+      const bytes = db.get(id);
+      if (!bytes)
+        throw new BuckyError(
+          "E_NOT_FOUND",
+          `the replica lacks chunk ${id.slice(0, 12)}: it is not whole`,
+        );
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function setTimes(path: string, mtimeNs: string): void {
+  const seconds = Number(BigInt(mtimeNs) / 1_000_000n) / 1000;
+  utimesSync(path, seconds, seconds);
+}

@@ -1,0 +1,166 @@
+/**
+ * One app's replicated data on one device, `<home>/replicas/<app>/replica.db`: the blobs
+ * of its snapshots (file chunks and directory trees, by the SHA-256 of their bytes), and
+ * the newest whole snapshot this device holds (its head). The device that holds the app
+ * writes snapshots of its data here; a standby fetches the blobs it lacks into its own
+ * and moves its head only once a snapshot is complete, so a head always restores whole.
+ *
+ * SQLite rather than a file per blob: a snapshot's blobs land in one transaction, and
+ * dropping what no kept snapshot needs is one statement.
+ */
+import { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { decodeTree } from "../../protocol/backup/formats.ts";
+import { BuckyError, sqliteError } from "../errors.ts";
+
+/** A whole snapshot of an app's data, as its holder took it. */
+export interface ReplicaHead {
+  readonly app: string;
+  /** The holder's epoch (its claim in the zone state) the snapshot belongs to. */
+  readonly epoch: number;
+  /** Counts the holder's snapshots within the epoch, from 1. */
+  readonly seq: number;
+  /** The device that took it. */
+  readonly holder: string;
+  /** The root tree's blob id. */
+  readonly root: string;
+  /** When it was taken (the holder's clock, ms since the epoch). */
+  readonly at: number;
+  readonly files: number;
+  readonly bytes: number;
+  /** Bytes of the blobs that were new with it. */
+  readonly addedBytes: number;
+  /** The last snapshot before a planned move: the app was stopped, nothing comes after it. */
+  readonly final: boolean;
+}
+
+export function blobId(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export class ReplicaDb {
+  private readonly db: Database;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(path, { create: true, strict: true });
+      this.db.run("PRAGMA journal_mode = WAL");
+      this.db.run("PRAGMA synchronous = NORMAL");
+      this.db.run(
+        "CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID",
+      );
+      this.db.run(
+        "CREATE TABLE IF NOT EXISTS head (one INTEGER PRIMARY KEY CHECK (one = 1), head TEXT NOT NULL)",
+      );
+    } catch (error) {
+      throw sqliteError(error, `the replica database ${path}`) ?? error;
+    }
+  }
+
+  has(id: string): boolean {
+    return this.db.query("SELECT 1 FROM blobs WHERE id = ?1").get(id) !== null;
+  }
+
+  /** A blob's bytes, checked against its id; undefined when not here. */
+  get(id: string): Uint8Array | undefined {
+    const row = this.db
+      .query<{ bytes: Uint8Array }, [string]>("SELECT bytes FROM blobs WHERE id = ?1")
+      .get(id);
+    if (!row) return undefined;
+    const bytes = new Uint8Array(row.bytes);
+    if (blobId(bytes) !== id)
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `a replica blob of ${this.path} is damaged (${id.slice(0, 12)})`,
+        "It is fetched again from the device that holds the app.",
+      );
+    return bytes;
+  }
+
+  /** Stores a blob whose bytes were checked against `id` (or computed from them). */
+  put(id: string, bytes: Uint8Array): boolean {
+    return (
+      this.db.query("INSERT OR IGNORE INTO blobs (id, bytes) VALUES (?1, ?2)").run(id, bytes)
+        .changes > 0
+    );
+  }
+
+  /** Stores blobs that came from another device, refusing any whose bytes are not its id's. */
+  putVerified(blobs: readonly (readonly [string, Uint8Array])[]): void {
+    for (const [id, bytes] of blobs)
+      if (blobId(bytes) !== id)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `a replica blob did not hash to its id (${id.slice(0, 12)})`,
+        );
+    this.db.transaction(() => {
+      for (const [id, bytes] of blobs) this.put(id, bytes);
+    })();
+  }
+
+  head(): ReplicaHead | undefined {
+    const row = this.db.query<{ head: string }, []>("SELECT head FROM head WHERE one = 1").get();
+    return row ? (JSON.parse(row.head) as ReplicaHead) : undefined;
+  }
+
+  setHead(head: ReplicaHead): void {
+    this.db
+      .query("INSERT OR REPLACE INTO head (one, head) VALUES (1, ?1)")
+      .run(JSON.stringify(head));
+  }
+
+  /** A note this device keeps about its replica (not shipped). */
+  meta(key: string): string | undefined {
+    return this.db
+      .query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?1")
+      .get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)").run(key, value);
+  }
+
+  /** Every blob a snapshot needs, from its root down; throws when one is missing. */
+  reachable(root: string, into = new Set<string>()): Set<string> {
+    if (into.has(root)) return into;
+    into.add(root);
+    const tree = this.get(root);
+    if (!tree) throw new BuckyError("E_NOT_FOUND", `replica tree ${root.slice(0, 12)} is missing`);
+    for (const node of decodeTree(tree)) {
+      if (node.type === "dir") this.reachable(node.subtree, into);
+      else if (node.type === "file") for (const id of node.content) into.add(id);
+    }
+    return into;
+  }
+
+  /** Drops every blob that none of the snapshots `roots` needs. Returns how many went. */
+  collect(roots: readonly string[]): number {
+    const keep = new Set<string>();
+    for (const root of roots) this.reachable(root, keep);
+    const ids = this.db
+      .query<{ id: string }, []>("SELECT id FROM blobs")
+      .all()
+      .map((row) => row.id);
+    const drop = ids.filter((id) => !keep.has(id));
+    this.db.transaction(() => {
+      const statement = this.db.query("DELETE FROM blobs WHERE id = ?1");
+      for (const id of drop) statement.run(id);
+    })();
+    return drop.length;
+  }
+
+  /** Bytes of the blobs kept (what the replica costs on disk, before SQLite's overhead). */
+  storedBytes(): number {
+    const row = this.db
+      .query<{ n: number | null }, []>("SELECT SUM(LENGTH(bytes)) AS n FROM blobs")
+      .get();
+    return row?.n ?? 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,384 @@
+/**
+ * This device's part in keeping the zone's app data on more than one device. For each
+ * app with data, the convergence loop asks where it stands (zone-holding.ts), then has
+ * this do its part: take the app over (write the copy out as the app's data, then claim
+ * the next epoch), ship snapshots as holder, follow the holder as standby, send the last
+ * snapshot on a planned move, or step down when another device holds a newer epoch. A
+ * copy that never shipped is kept as a conflict copy, never deleted.
+ */
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { HeadOnWire } from "../../protocol/replica.ts";
+import { BLOB_ANSWER_BYTES } from "../../protocol/replica.ts";
+import type { AppSpec } from "../apps/spec.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError } from "../errors.ts";
+import type { ReplicaFacts } from "../facts/payload.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { presence } from "../store/schema.ts";
+import { claimKey, type HolderClaim } from "./claims.ts";
+import { ReplicaFollower } from "./follower.ts";
+import type { CopyPosition, Holding } from "./holding.ts";
+import { replaceData } from "./materialize.ts";
+import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
+import { dataSignature } from "./snapshot.ts";
+import { ReplicaSource } from "./source.ts";
+
+/** Meta key of the data signature at the newest snapshot (see source.ts). */
+const SIGNATURE = "signature";
+
+export interface ConflictCopy {
+  readonly name: string;
+  readonly at: string;
+  readonly bytes: number;
+  /** The epoch in which its writes were made. */
+  readonly epoch: number;
+}
+
+export class Replication {
+  private readonly dbs = new Map<string, ReplicaDb>();
+  private readonly sources = new Map<string, ReplicaSource>();
+  private readonly followers = new Map<string, { follower: ReplicaFollower; holder: string }>();
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly options: {
+      /** Told when this device's copies or heads change (its facts should say so). */
+      readonly onChange: () => void;
+      readonly snapshotEveryMs?: number;
+    },
+  ) {}
+
+  /** This device's own copy of an app's data, as it knows it now. */
+  ownCopy(app: string): CopyPosition | undefined {
+    const head = this.existingDb(app)?.head();
+    return head && head.holder !== this.node.deviceName
+      ? { epoch: head.epoch, seq: head.seq, final: head.final }
+      : undefined;
+  }
+
+  /**
+   * Takes an app over before it runs here: writes this device's copy out as the app's
+   * data (when it has one to start from) and claims the next epoch.
+   */
+  takeOver(spec: AppSpec, holding: Holding): void {
+    const me = this.node.deviceName;
+    const app = spec.app;
+    const db = this.db(app);
+    const copy = db.head();
+    const holder = holding.holder;
+    const usable = copy && copy.holder !== me && (!holder || copy.epoch === holder.epoch);
+    if (holder && !usable)
+      throw new BuckyError("E_INTERNAL", `no copy of ${app}'s data to take over from`);
+    const dataDir = this.dataDir(app);
+    if (usable) {
+      // Whatever this device still has of the app is older, or never shipped: kept aside.
+      if (hasData(dataDir))
+        this.keepConflict(app, dataDir, copy.epoch, holder?.device ?? copy.holder);
+      replaceData(db, copy.root, dataDir);
+    }
+    const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
+    const lostAtMostMs = usable ? this.lostAtMost(copy, holder) : null;
+    this.node.write([
+      {
+        key: claimKey(me, app),
+        value: JSON.stringify({
+          epoch,
+          since: new Date(this.node.now()).toISOString(),
+          from: usable
+            ? { device: copy.holder, epoch: copy.epoch, seq: copy.seq, at: copy.at }
+            : null,
+          lostAtMostMs,
+        }),
+      },
+    ]);
+    if (holder)
+      this.node.log.info("app taken over", {
+        app,
+        from: holder.device,
+        epoch,
+        lostAtMostMs: lostAtMostMs ?? undefined,
+      });
+    else
+      this.node.log.info("app data held", { app, epoch, from: usable ? copy.holder : undefined });
+    this.options.onChange();
+  }
+
+  /**
+   * Does this device's part for an app with data, the app itself being run or stopped by
+   * the caller first: ship or follow snapshots, send the last one when the app moves
+   * away, step down when another device holds a newer epoch.
+   */
+  async arrange(spec: AppSpec, holding: Holding, myClaim: HolderClaim | undefined): Promise<void> {
+    const me = this.node.deviceName;
+    const app = spec.app;
+    const holder = holding.holder;
+    if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
+    if (holder?.device === me) {
+      const source = this.source(app, holder.epoch);
+      if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
+    } else this.stopSource(app);
+    if (holder && holder.device !== me && holding.standbys.includes(me))
+      this.follow(app, holder.device);
+    else await this.stopFollowing(app);
+  }
+
+  /** An app gone from the zone: its copies here go; its data stays unless purged (the caller's). */
+  async forget(app: string): Promise<void> {
+    this.stopSource(app);
+    await this.stopFollowing(app);
+    this.dbs.get(app)?.close();
+    this.dbs.delete(app);
+    rmSync(this.replicaDir(app), { recursive: true, force: true });
+  }
+
+  async stop(): Promise<void> {
+    for (const app of [...this.sources.keys()]) this.stopSource(app);
+    await Promise.all([...this.followers.keys()].map((app) => this.stopFollowing(app)));
+    for (const db of this.dbs.values()) db.close();
+    this.dbs.clear();
+  }
+
+  // The holder's side, for the peer API ------------------------------------------------
+
+  async nextHead(
+    app: string,
+    after: { epoch: number; seq: number },
+    waitMs: number,
+  ): Promise<HeadOnWire | undefined> {
+    const source = this.sources.get(app);
+    if (!source)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `this device does not hold ${app}'s data`,
+        "Ask the device that does.",
+      );
+    return source.nextHead(after, waitMs);
+  }
+
+  /** The blobs asked for, in order, as many as fit in one answer; null for one not held. */
+  blobs(app: string, ids: readonly string[]): (Uint8Array | null)[] {
+    const db = this.sources.has(app) ? this.existingDb(app) : undefined;
+    if (!db) throw new BuckyError("E_NOT_FOUND", `this device does not hold ${app}'s data`);
+    const answer: (Uint8Array | null)[] = [];
+    let bytes = 0;
+    for (const id of ids) {
+      if (bytes >= BLOB_ANSWER_BYTES) break;
+      const blob = db.get(id) ?? null;
+      answer.push(blob);
+      bytes += blob?.length ?? 0;
+    }
+    return answer;
+  }
+
+  acknowledge(app: string, device: string, body: { epoch: number; seq: number; at: number }): void {
+    this.sources.get(app)?.acknowledge(device, body.epoch, body.seq, body.at);
+    this.options.onChange();
+  }
+
+  // What this device says of itself ------------------------------------------------
+
+  facts(): ReplicaFacts {
+    const held: ReplicaFacts["held"] = {};
+    for (const [app, source] of this.sources) {
+      const head = source.head();
+      if (!head) continue;
+      held[app] = {
+        epoch: head.epoch,
+        seq: head.seq,
+        at: head.at,
+        bytes: head.bytes,
+        standbys: Object.fromEntries(source.positions()),
+      };
+    }
+    const copies: ReplicaFacts["copies"] = {};
+    for (const [app] of this.followers) {
+      const head = this.existingDb(app)?.head();
+      if (head)
+        copies[app] = {
+          epoch: head.epoch,
+          seq: head.seq,
+          at: head.at,
+          final: head.final,
+          holder: head.holder,
+          bytes: head.bytes,
+        };
+    }
+    const conflicts: ReplicaFacts["conflicts"] = {};
+    for (const app of this.appsWithConflicts()) conflicts[app] = this.conflicts(app).slice(-20);
+    return { held, copies, conflicts };
+  }
+
+  /** The conflict copies of an app kept on this device, oldest first. */
+  conflicts(app: string): ConflictCopy[] {
+    const dir = this.conflictsDir(app);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((name) => name.endsWith(".json"))
+      .flatMap((name) => {
+        try {
+          return [JSON.parse(readFileSync(join(dir, name), "utf8")) as ConflictCopy];
+        } catch {
+          return [];
+        }
+      })
+      .filter((copy) => existsSync(join(dir, copy.name)))
+      .sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  // Inside ----------------------------------------------------------------------------
+
+  /**
+   * Another device holds a newer epoch: this one stops being the holder. Its data goes if
+   * the new holder started from its last snapshot and nothing was written since; else it
+   * is kept, whole, as a conflict copy.
+   */
+  private async stepDown(app: string, mine: HolderClaim, holder: HolderClaim): Promise<void> {
+    this.stopSource(app);
+    const dataDir = this.dataDir(app);
+    if (hasData(dataDir)) {
+      const db = this.db(app);
+      const head = db.head();
+      const shipped =
+        head?.holder === this.node.deviceName &&
+        holder.from?.device === this.node.deviceName &&
+        holder.from.epoch === mine.epoch &&
+        holder.from.seq === head.seq &&
+        db.meta(SIGNATURE) === dataSignature(dataDir);
+      if (shipped) rmSync(dataDir, { recursive: true, force: true });
+      else this.keepConflict(app, dataDir, mine.epoch, holder.device);
+    }
+    this.node.write([{ key: claimKey(this.node.deviceName, app), value: null }]);
+    this.node.log.info("app data handed over", { app, to: holder.device, epoch: holder.epoch });
+    this.options.onChange();
+  }
+
+  private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
+    const name = `${new Date(this.node.now()).toISOString().replace(/[:.]/g, "-")}-${this.node.deviceName}-epoch${epoch}`;
+    const target = join(this.conflictsDir(app), name);
+    mkdirSync(this.conflictsDir(app), { recursive: true, mode: 0o700 });
+    const bytes = sizeOf(dir);
+    renameSync(dir, target);
+    const copy: ConflictCopy = { name, at: new Date(this.node.now()).toISOString(), bytes, epoch };
+    writeFileAtomic(
+      join(this.conflictsDir(app), `${name}.json`),
+      `${JSON.stringify(copy)}\n`,
+      0o600,
+    );
+    this.node.log.warn("kept a conflict copy of app data", { app, copy: name, holder, bytes });
+  }
+
+  /** At most how long before the holder went quiet its last shipped snapshot was taken. */
+  private lostAtMost(copy: ReplicaHead, holder: HolderClaim | undefined): number | null {
+    if (copy.final) return 0;
+    if (!holder) return null;
+    // The holder's own clock for both: its last presence, and the snapshot's time.
+    const last = this.node.db
+      .select({ at: presence.at })
+      .from(presence)
+      .where(eq(presence.device, holder.deviceId as DeviceId))
+      .get();
+    return last ? Math.max(0, last.at - copy.at) : null;
+  }
+
+  private source(app: string, epoch: number): ReplicaSource {
+    const running = this.sources.get(app);
+    if (running?.epoch === epoch) return running;
+    running?.stop();
+    const source = new ReplicaSource({
+      app,
+      epoch,
+      device: this.node.deviceName,
+      db: this.db(app),
+      dataDir: this.dataDir(app),
+      replicaDir: this.replicaDir(app),
+      log: this.node.log,
+      now: this.node.now,
+      ...(this.options.snapshotEveryMs ? { everyMs: this.options.snapshotEveryMs } : {}),
+    });
+    this.sources.set(app, source);
+    source.start();
+    return source;
+  }
+
+  private stopSource(app: string): void {
+    this.sources.get(app)?.stop();
+    this.sources.delete(app);
+  }
+
+  private follow(app: string, holder: string): void {
+    const current = this.followers.get(app);
+    if (current?.holder === holder) return;
+    void current?.follower.stop();
+    const follower = new ReplicaFollower({
+      app,
+      db: this.db(app),
+      holder: () => this.node.peers().find((peer) => peer.name === holder),
+      client: this.node.client,
+      log: this.node.log,
+      onCopy: () => this.options.onChange(),
+    });
+    this.followers.set(app, { follower, holder });
+    follower.start();
+  }
+
+  private async stopFollowing(app: string): Promise<void> {
+    const current = this.followers.get(app);
+    this.followers.delete(app);
+    await current?.follower.stop();
+  }
+
+  private db(app: string): ReplicaDb {
+    let db = this.dbs.get(app);
+    if (!db) {
+      db = new ReplicaDb(join(this.replicaDir(app), "replica.db"));
+      this.dbs.set(app, db);
+    }
+    return db;
+  }
+
+  private existingDb(app: string): ReplicaDb | undefined {
+    return (
+      this.dbs.get(app) ??
+      (existsSync(join(this.replicaDir(app), "replica.db")) ? this.db(app) : undefined)
+    );
+  }
+
+  private appsWithConflicts(): string[] {
+    const { appsDir } = this.node.zone.paths;
+    if (!existsSync(appsDir)) return [];
+    return readdirSync(appsDir).filter((app) => existsSync(this.conflictsDir(app)));
+  }
+
+  private dataDir(app: string): string {
+    return join(this.node.zone.paths.appsDir, app, "data");
+  }
+
+  private conflictsDir(app: string): string {
+    return join(this.node.zone.paths.appsDir, app, "conflicts");
+  }
+
+  private replicaDir(app: string): string {
+    return join(this.node.zone.paths.home, "replicas", app);
+  }
+}
+
+function hasData(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).length > 0;
+}
+
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += Bun.file(join(entry.parentPath, entry.name)).size;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}

@@ -1,0 +1,192 @@
+/**
+ * The holder's side of an app's replication: snapshots of the app's data into its
+ * replica (every second when something changed; more seldom when a snapshot is slow, so
+ * that taking them never costs more than a fifth of the time), served to standbys, who
+ * say how far they got. A standby waiting for news waits on `nextHead`, so a new
+ * snapshot reaches it at once, not at its next poll.
+ */
+import { join } from "node:path";
+import type { Log } from "../log.ts";
+import type { ReplicaDb, ReplicaHead } from "./replica-db.ts";
+import { dataSignature, takeSnapshot } from "./snapshot.ts";
+
+export const SNAPSHOT_EVERY_MS = 1_000;
+/** Snapshots never take more than this share of the holder's time. */
+const MAX_SNAPSHOT_SHARE = 0.2;
+/** Meta keys in the replica database. */
+const SIGNATURE = "signature";
+const LAST_ROOT = "lastRoot";
+
+export interface StandbyPosition {
+  readonly epoch: number;
+  readonly seq: number;
+  /** When the snapshot it has was taken (holder's clock). */
+  readonly at: number;
+  /** When it said so (this device's clock). */
+  readonly ackedAtMs: number;
+}
+
+export class ReplicaSource {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private working: Promise<ReplicaHead | undefined> = Promise.resolve(undefined);
+  private waiters: (() => void)[] = [];
+  private readonly standbys = new Map<string, StandbyPosition>();
+  /** Bytes each snapshot added, by seq: what a standby that lags still has to fetch. */
+  private readonly added = new Map<number, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly options: {
+      readonly app: string;
+      readonly epoch: number;
+      readonly device: string;
+      readonly db: ReplicaDb;
+      readonly dataDir: string;
+      readonly replicaDir: string;
+      readonly log: Log;
+      readonly now: () => number;
+      readonly everyMs?: number;
+    },
+  ) {}
+
+  get epoch(): number {
+    return this.options.epoch;
+  }
+
+  /** Starts taking snapshots when the data changes. */
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** This epoch's newest snapshot, if there is one yet. */
+  head(): ReplicaHead | undefined {
+    const head = this.options.db.head();
+    return head?.epoch === this.options.epoch && head.holder === this.options.device
+      ? head
+      : undefined;
+  }
+
+  /**
+   * A snapshot now if the data changed since the last one (or, with `final`, now in any
+   * case, marked as the last before a move: the app must be stopped).
+   */
+  snapshot(final = false): Promise<ReplicaHead | undefined> {
+    this.working = this.working.then(
+      () => this.take(final),
+      () => this.take(final),
+    );
+    return this.working;
+  }
+
+  /** Resolves with a head newer than `after`, or undefined after `waitMs`. */
+  async nextHead(
+    after: { epoch: number; seq: number },
+    waitMs: number,
+  ): Promise<ReplicaHead | undefined> {
+    const newer = () => {
+      const head = this.head();
+      return head && (head.epoch !== after.epoch || head.seq > after.seq) ? head : undefined;
+    };
+    const now = newer();
+    if (now || this.stopped) return now;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return newer();
+  }
+
+  /** A standby says which snapshot it has whole. */
+  acknowledge(device: string, epoch: number, seq: number, at: number): void {
+    this.standbys.set(device, { epoch, seq, at, ackedAtMs: this.options.now() });
+  }
+
+  /** How far each standby has this epoch's data: its snapshot, and the bytes it still lacks. */
+  positions(): Map<string, StandbyPosition & { readonly lagBytes: number }> {
+    const result = new Map<string, StandbyPosition & { readonly lagBytes: number }>();
+    const head = this.head();
+    for (const [device, position] of this.standbys) {
+      if (position.epoch !== this.options.epoch) continue;
+      let lagBytes = 0;
+      for (let seq = position.seq + 1; head && seq <= head.seq; seq++)
+        lagBytes += this.added.get(seq) ?? 0;
+      result.set(device, { ...position, lagBytes });
+    }
+    return result;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      const startedAt = this.options.now();
+      try {
+        await this.snapshot(false);
+      } catch (error) {
+        this.options.log.warn("snapshot of app data failed", {
+          app: this.options.app,
+          error: (error as Error).message,
+        });
+      }
+      const tookMs = this.options.now() - startedAt;
+      this.schedule(
+        Math.max(this.options.everyMs ?? SNAPSHOT_EVERY_MS, tookMs / MAX_SNAPSHOT_SHARE - tookMs),
+      );
+    }, delayMs);
+  }
+
+  private async take(final: boolean): Promise<ReplicaHead | undefined> {
+    const { db, dataDir } = this.options;
+    const signature = dataSignature(dataDir);
+    const previous = this.head();
+    if (!final && previous && db.meta(SIGNATURE) === signature) return undefined;
+    if (final && previous?.final && db.meta(SIGNATURE) === signature) return previous;
+    const head = await takeSnapshot({
+      db,
+      dataDir,
+      cacheDir: join(this.options.replicaDir, "cache"),
+      head: {
+        app: this.options.app,
+        epoch: this.options.epoch,
+        seq: (previous?.seq ?? 0) + 1,
+        holder: this.options.device,
+        at: this.options.now(),
+        final,
+      },
+    });
+    db.setHead(head);
+    db.setMeta(SIGNATURE, signature);
+    // The snapshot before stays until the next: a standby may be fetching it.
+    const before = db.meta(LAST_ROOT);
+    db.setMeta(LAST_ROOT, head.root);
+    db.collect(before && before !== head.root ? [head.root, before] : [head.root]);
+    this.added.set(head.seq, head.addedBytes);
+    this.added.delete(head.seq - 1000);
+    for (const wake of this.waiters.splice(0)) wake();
+    this.options.log.debug("app data snapshot", {
+      app: this.options.app,
+      epoch: head.epoch,
+      seq: head.seq,
+      bytes: head.bytes,
+      added: head.addedBytes,
+      final,
+    });
+    return head;
+  }
+
+  /** Whether the data is just as the newest snapshot has it (nothing written since). */
+  unchangedSinceHead(): boolean {
+    return (
+      this.head() !== undefined &&
+      this.options.db.meta(SIGNATURE) === dataSignature(this.options.dataDir)
+    );
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Where each app runs and whose copy of its data counts, from what the zone knows: the
+ * specs, the holder claims, the devices being drained, and the copies each device said it
+ * has (its device facts). Status, the gateway and the convergence loop all ask here, so
+ * they agree. An app with no data has nothing to hold: it runs where placement says.
+ */
+import { like } from "drizzle-orm";
+import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
+import { type Candidate, placeApp } from "../../protocol/placement.ts";
+import type { AppSpec } from "../apps/spec.ts";
+import type { ReplicaFacts } from "../facts/payload.ts";
+import { readPayload } from "../facts/payload.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { heldFacts } from "../sync/facts.ts";
+import type { Membership } from "../sync/membership.ts";
+import { type HolderClaim, readClaims } from "./claims.ts";
+import { type CopyPosition, decideHolding, type Holding } from "./holding.ts";
+
+export const drainKey = (device: string) => `system/drain/${device}`;
+
+/** What the zone knows that decides holdings, read once for all apps. */
+export interface HoldingFacts {
+  readonly claims: ReadonlyMap<string, readonly HolderClaim[]>;
+  readonly draining: ReadonlySet<string>;
+  /** Per app, each device's copy as it said it. */
+  readonly copies: ReadonlyMap<string, ReadonlyMap<string, CopyPosition>>;
+}
+
+export function readHoldingFacts(db: StateQueries, membership: Membership): HoldingFacts {
+  const copies = new Map<string, Map<string, CopyPosition>>();
+  for (const record of heldFacts(db)) {
+    const member = membership.byId.get(record.device);
+    const replicas: ReplicaFacts | undefined = readPayload(record.facts).replicas;
+    if (!member || !replicas) continue;
+    for (const [app, copy] of Object.entries(replicas.copies)) {
+      const byDevice = copies.get(app) ?? new Map<string, CopyPosition>();
+      byDevice.set(member.name, { epoch: copy.epoch, seq: copy.seq, final: copy.final });
+      copies.set(app, byDevice);
+    }
+  }
+  return { claims: readClaims(db, membership), draining: readDraining(db), copies };
+}
+
+/** Devices being drained (`bucky devices drain`). */
+export function readDraining(db: StateQueries): Set<string> {
+  return new Set(
+    db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .where(like(state.key, "system/drain/%"))
+      .all()
+      .filter((row) => row.value !== null)
+      .map((row) => row.key.slice("system/drain/".length)),
+  );
+}
+
+export function appHasData(spec: AppSpec): boolean {
+  return spec.manifest.data.length > 0;
+}
+
+/**
+ * The holding of one app. `ownCopy`, when given, is the asking device's own copy as it
+ * knows it now (fresher than what it last said).
+ */
+export function holdingOf(
+  spec: AppSpec,
+  candidates: { readonly members: readonly Candidate[]; readonly live: readonly Candidate[] },
+  facts: HoldingFacts,
+  own?: { readonly device: string; readonly copy: CopyPosition | undefined },
+): Holding {
+  const live = new Set(candidates.live.map((c) => c.name));
+  if (!appHasData(spec)) {
+    const runnable = candidates.live.filter(
+      (c) => !facts.draining.has(c.name) || spec.placement !== "any",
+    );
+    const runner = placeApp(spec.app, spec.placement, candidates.members, runnable);
+    return {
+      holder: undefined,
+      runner,
+      claimant: undefined,
+      standbys: [],
+      movingTo: undefined,
+      waiting: runner ? undefined : "no live device of the zone can run it now",
+    };
+  }
+  const copies = new Map(facts.copies.get(spec.app) ?? []);
+  if (own) {
+    if (own.copy) copies.set(own.device, own.copy);
+    else copies.delete(own.device);
+  }
+  return decideHolding({
+    app: spec.app,
+    placement: spec.placement,
+    moveTo: spec.moveTo ?? null,
+    standbys: spec.manifest.standbys ?? DEFAULT_STANDBYS,
+    members: candidates.members,
+    live,
+    draining: facts.draining,
+    claims: facts.claims.get(spec.app) ?? [],
+    copies,
+  });
+}

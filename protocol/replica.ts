@@ -1,0 +1,104 @@
+/**
+ * What a standby and the device holding an app's data exchange (over the peer API, so
+ * both ends are members and the link is pinned TLS):
+ *
+ *   GET  /v1/replicas/<app>/head?epoch=E&seq=S&waitMs=W   the holder's newest snapshot once
+ *                                                       newer than (E, S): JSON head, or 204
+ *   POST /v1/replicas/<app>/blobs   CBOR [id, …]          CBOR [bytes | null, …], same order
+ *   POST /v1/replicas/<app>/ack     JSON {epoch, seq, at}  which snapshot the standby has whole
+ *
+ * Blob ids are the SHA-256 of the bytes, in hex: the receiver checks every one.
+ */
+import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { check } from "./errors.ts";
+import { isRecord } from "./shape.ts";
+
+/** Ids asked for in one request. */
+export const MAX_BLOBS_PER_REQUEST = 512;
+/** An answer stops adding blobs past this size (one blob may take it over). */
+export const BLOB_ANSWER_BYTES = 8 * 1024 * 1024;
+const BLOB_ID = /^[0-9a-f]{64}$/;
+/** A blob is at most the chunker's largest chunk, or a tree. */
+export const MAX_BLOB_BYTES = 16 * 1024 * 1024;
+
+export interface HeadOnWire {
+  readonly app: string;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly holder: string;
+  readonly root: string;
+  readonly at: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly addedBytes: number;
+  readonly final: boolean;
+}
+
+export function encodeBlobRequest(ids: readonly string[]): Uint8Array {
+  return encodeCbor(ids);
+}
+
+export function decodeBlobRequest(bytes: Uint8Array): string[] {
+  const ids = decodeCbor(bytes, 80 * MAX_BLOBS_PER_REQUEST, "blob request");
+  check(Array.isArray(ids), "a blob request is a list of ids");
+  check(
+    ids.length <= MAX_BLOBS_PER_REQUEST,
+    `a blob request names at most ${MAX_BLOBS_PER_REQUEST} ids`,
+  );
+  for (const id of ids)
+    check(typeof id === "string" && BLOB_ID.test(id), "a blob id is 64 hex digits");
+  return ids as string[];
+}
+
+export function encodeBlobAnswer(blobs: readonly (Uint8Array | null)[]): Uint8Array {
+  return encodeCbor(blobs);
+}
+
+export function decodeBlobAnswer(bytes: Uint8Array, asked: number): (Uint8Array | null)[] {
+  const blobs = decodeCbor(bytes, BLOB_ANSWER_BYTES + MAX_BLOB_BYTES + 64 * 1024, "blob answer");
+  check(
+    Array.isArray(blobs) && blobs.length <= asked,
+    "a blob answer is a list no longer than asked",
+  );
+  for (const blob of blobs)
+    check(
+      blob === null || (blob instanceof Uint8Array && blob.length <= MAX_BLOB_BYTES),
+      "a blob answer holds blobs or nulls",
+    );
+  return blobs as (Uint8Array | null)[];
+}
+
+/** Checks the shape of a head a holder sent. */
+export function decodeHead(value: unknown, app: string): HeadOnWire {
+  check(isRecord(value), "a replica head is an object");
+  const count = (field: string) => {
+    const n = value[field];
+    check(
+      typeof n === "number" && Number.isSafeInteger(n) && n >= 0,
+      `replica head ${field} must be a whole number`,
+    );
+    return n as number;
+  };
+  check(value.app === app, "the replica head is for another app");
+  check(
+    typeof value.holder === "string" && value.holder.length <= 63,
+    "replica head holder must be a device name",
+  );
+  check(
+    typeof value.root === "string" && BLOB_ID.test(value.root),
+    "replica head root must be a blob id",
+  );
+  check(typeof value.final === "boolean", "replica head final must be a boolean");
+  return {
+    app,
+    epoch: count("epoch"),
+    seq: count("seq"),
+    holder: value.holder as string,
+    root: value.root as string,
+    at: count("at"),
+    files: count("files"),
+    bytes: count("bytes"),
+    addedBytes: count("addedBytes"),
+    final: value.final as boolean,
+  };
+}
