@@ -350,6 +350,47 @@ describe("a grant reaches no further than the device that made it", () => {
   });
 });
 
+describe("a revocation stands", () => {
+  test("a member rewriting the grant's record or deleting its revocation does not bring the agent back", async () => {
+    const { token, record } = await buckyJson<Granted & { record: { id: string } }>([
+      ...["agent", "grant", "revived", "--read", "status", "--home", alpha.home],
+    ]);
+    const client = await overHttp(`${gateway}/mcp`, token);
+    expect((await call(client, "zone_status")).isError).toBeFalsy();
+    const revoked = await buckyJson<Record<string, unknown>>([
+      ...["agent", "revoke", "revived", "--home", alpha.home],
+    ]);
+    await waitFor("the revocation to reach beta", async () => {
+      const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>(
+        ["agent", "list", "--home", beta.home],
+      );
+      return agents.find((a) => a.agent === "revived")?.revokedAt ? true : undefined;
+    });
+    // Beta writes the record back as it was before the revocation.
+    const unrevoked = JSON.stringify({ ...revoked, revokedAt: null });
+    await buckyJson(["state", "set", "agents/revived", unrevoked, "--home", beta.home]);
+    await waitFor("the rewritten record at alpha", async () => {
+      const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>(
+        ["agent", "list", "--home", alpha.home],
+      );
+      return agents.find((a) => a.agent === "revived")?.revokedAt === null ? true : undefined;
+    });
+    const result = await call(client, "zone_status");
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain("revoked");
+    // Nor can it delete the revocation: not through its own daemon, nor by a changeset
+    // of its own making sent to alpha.
+    const deleted = await bucky([
+      ...["state", "del", `revoked-agents/${record.id}`, "--home", beta.home, "--json"],
+    ]);
+    expect(jsonError(deleted).code).toBe("E_PERMISSION");
+    const member = await actAs(beta.home);
+    const forged = member.changeset([{ key: `revoked-agents/${record.id}`, value: null }]);
+    expect((await member.push(alpha, [forged.bytes])).applied).toBe(0);
+    expect((await call(client, "zone_status")).isError).toBe(true);
+  });
+});
+
 describe("every refused call is in the audit log", () => {
   test("a bad, an expired and a revoked token: each refusal audited, with why", async () => {
     const garbage = await overHttp(`${gateway}/mcp`, "not-a-token");
