@@ -512,7 +512,7 @@ describe("invitations stay off the command line too", () => {
       const home = newHomePath();
       const name = `joiner${args.length}`;
       const joined = await buckyJson<{ device: { name: string } }>(
-        ["join", ...args, "--home", home, "--device", name],
+        ["join", ...args, "--home", home, "--device", name, "--no-start"],
         { stdin: `${token}\n` },
       );
       expect(joined.device.name).toBe(name);
