@@ -1,10 +1,16 @@
-/** `bucky join <token>`: make this fresh home a new device of an existing zone. */
+/**
+ * `bucky join <token>`: make this fresh home a new device of an existing zone. The token
+ * can come on stdin (`bucky join -`, or no argument with stdin not a terminal), so it
+ * need not stand on the command line, where every local user sees it.
+ */
+import { BuckyError } from "../lib/errors.ts";
 import { startInBackground } from "../lib/node/background.ts";
 import { joinZone } from "../lib/zone/join.ts";
 import { checkDeviceName, type DeviceName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { backgroundOptions, listenArgs } from "./daemon/command-line.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
+import { readSecretInput } from "./stdin.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -13,10 +19,16 @@ export default defineBuckyCommand({
     examples: [
       "bucky join eyJhbGciOi… --device laptop",
       "bucky join eyJhbGciOi… --no-start   # join only; run `bucky daemon` yourself",
+      "bucky join - --device laptop < invitation.txt   # the token off the command line",
     ],
   },
   args: {
-    token: { type: "positional", required: true, description: "The invitation token" },
+    token: {
+      type: "positional",
+      required: false,
+      description:
+        "The invitation token; - (or none, with stdin not a terminal) reads it from stdin",
+    },
     device: {
       type: "string",
       valueHint: "name",
@@ -34,9 +46,10 @@ export default defineBuckyCommand({
       checkDeviceName(args.device ?? defaultDeviceName()),
       "device name",
     );
+    const token = await invitation(args.token);
     const joined = await joinZone({
       home: context.home,
-      token: args.token,
+      token,
       deviceName,
       // A name taken from the host name may be taken in the zone too (two boxes called
       // raspberrypi): then it gets a number. A name given with --device is kept or refused.
@@ -68,4 +81,25 @@ function numbered(name: DeviceName): DeviceName[] {
     const check = checkDeviceName(`${name.slice(0, 60)}-${n}`);
     return check.ok ? [check.name] : [];
   });
+}
+
+/** The invitation: as given, or read from stdin. */
+async function invitation(given: string | undefined): Promise<string> {
+  if (given !== undefined && given !== "-") return given;
+  if (given === undefined && process.stdin.isTTY)
+    throw new BuckyError(
+      "E_USAGE",
+      "bucky join needs the invitation token from `bucky invite`",
+      "Give it as the argument, or on stdin: `bucky join - < invitation.txt`.",
+    );
+  const token = (
+    await readSecretInput("Invitation token: ", "Pipe in only the token `bucky invite` printed.")
+  ).trim();
+  if (!token)
+    throw new BuckyError(
+      "E_USAGE",
+      "no invitation token on stdin",
+      "Pipe in what `bucky invite` printed.",
+    );
+  return token;
 }

@@ -1,4 +1,4 @@
-/** Reading a secret the user types or pipes in (the recovery phrase). */
+/** Reading a secret the user types or pipes in (the recovery phrase, a token). */
 import { BuckyError } from "../lib/errors.ts";
 
 const MAX_INPUT_BYTES = 4096;
@@ -7,7 +7,10 @@ const MAX_INPUT_BYTES = 4096;
  * From a terminal, prompts on stderr and reads one line; from a pipe or file, reads all
  * of it (up to a few KiB). The text is returned, never echoed or logged.
  */
-export async function readSecretInput(prompt: string): Promise<string> {
+export async function readSecretInput(
+  prompt: string,
+  tooLongHint = "Pipe in only the 24 words.",
+): Promise<string> {
   if (process.stdin.isTTY) {
     process.stderr.write(prompt);
     for await (const line of console) return line;
@@ -21,7 +24,7 @@ export async function readSecretInput(prompt: string): Promise<string> {
       throw new BuckyError(
         "E_INVALID_INPUT",
         `the input on stdin is over ${MAX_INPUT_BYTES} bytes`,
-        "Pipe in only the 24 words.",
+        tooLongHint,
       );
     }
     chunks.push(chunk);

@@ -1,14 +1,21 @@
 /**
  * Capability tokens for AI agents: a compact JWS signed by a device of the zone, naming
- * the agent and exactly what it may do. Scopes only ever narrow:
+ * the agent and exactly what it may do. A grant never reaches further than its issuer
+ * could, so scopes come in three kinds:
  *
  *   read   status            the zone's status and devices
  *          apps              the apps and their state
  *          objects           named data, by id
  *          state | state:<prefix>   keys of the zone state
- *          data | data/<dir>        files in the user's data directory
- *   write  data | data/<dir>        files written there
- *   act    app.start, app.stop, backup.run
+ *          data@<device> | data@<device>/<dir>   files in that device's data directory
+ *   write  data@<device> | data@<device>/<dir>   files written there
+ *   act    backup.run        a backup by the device that granted it
+ *          app.start, app.stop   apps anywhere in the zone: owner-level
+ *
+ * A data scope names its device, and only that device's own grant covers its data; an
+ * owner-level action needs the owner key's consent, a second signature inside the token.
+ * Version 2 (`bucky-agent/2`); version 1 named no device in its data scopes and let any
+ * member sign any action, so it is refused.
  *
  * A token is checked against the zone state too (lib/agent): its grant must still be
  * recorded there, not revoked, so a revocation reaches every device as it syncs.
@@ -22,13 +29,28 @@ import {
   parseDeviceId,
   publicKeyOfId,
   type ZoneId,
+  zoneIdFromPublicKey,
 } from "./ids.ts";
-import { decodeJws, signJws, verifyJws } from "./jws.ts";
+import { type DecodedJws, decodeJws, signJws, verifyJws } from "./jws.ts";
+import { checkDeviceName } from "./names.ts";
 import { isRecord, requireOnlyFields, requireRecord, requireString, requireUint } from "./shape.ts";
+import { statePrefixProblem } from "./state-key.ts";
 
-export const AGENT_TOKEN_TYPE = "bucky-agent/1";
+export const AGENT_TOKEN_TYPE = "bucky-agent/2";
+/** The first version: refused (see above). */
+const AGENT_TOKEN_TYPE_V1 = "bucky-agent/1";
+/** The owner key's consent to a grant's owner-level actions. */
+export const AGENT_CONSENT_TYPE = "bucky-agent-consent/1";
+
 export const AGENT_ACTIONS = ["app.start", "app.stop", "backup.run"] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
+/** Actions on the whole zone: only with the owner key's consent. */
+export const OWNER_ACTIONS: readonly AgentAction[] = ["app.start", "app.stop"];
+
+/** The most scopes of one kind a token carries, and the longest one. */
+const MAX_SCOPES = 32;
+const MAX_SCOPE_LENGTH = 256;
+const MAX_ID_LENGTH = 64;
 
 export interface AgentScopes {
   readonly read: readonly string[];
@@ -50,8 +72,9 @@ export interface AgentGrant {
 }
 
 const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
-const READ_SCOPE = /^(status|apps|objects|state(:[^\s]{1,200})?|data(\/[^\s]{1,200})?)$/;
-const WRITE_SCOPE = /^data(\/[^\s]{1,200})?$/;
+/** A directory inside a data directory, as a scope names it: plain parts, no dots. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const DATA_DIR_PART = /^(?!\.\.?$)[^/\\%\s\0-\x1f\x7f]{1,255}$/;
 
 /** Checks an agent's name: lowercase letters, digits and dashes. */
 export function checkAgentName(name: string): void {
@@ -61,21 +84,53 @@ export function checkAgentName(name: string): void {
   );
 }
 
-/** Checks scopes as given (on the command line), normalizing data paths. */
-export function checkScopes(scopes: {
-  read?: readonly string[];
-  write?: readonly string[];
-  act?: readonly string[];
-}): AgentScopes {
-  const read = (scopes.read ?? []).map((scope) => normalizeDataScope(scope.trim()));
-  const write = (scopes.write ?? []).map((scope) => normalizeDataScope(scope.trim()));
-  for (const scope of read)
-    check(
-      READ_SCOPE.test(scope),
-      `${scope} is not a read scope (status, apps, objects, state, state:<prefix>, data, data/<dir>)`,
-    );
-  for (const scope of write)
-    check(WRITE_SCOPE.test(scope), `${scope} is not a write scope (data, data/<dir>)`);
+/** A data scope's parts: the device whose data it covers, and the directory ("" for all). */
+export function parseDataScope(scope: string): { device: string; dir: string } | undefined {
+  const match = /^data@([^/]+)(?:\/(.+))?$/.exec(scope);
+  if (!match || !checkDeviceName(match[1] as string).ok) return undefined;
+  const dir = match[2] ?? "";
+  if (dir !== "" && !dir.split("/").every((part) => DATA_DIR_PART.test(part))) return undefined;
+  return { device: match[1] as string, dir };
+}
+
+/** Why `scope` is not a canonical read scope, or undefined when it is one. */
+function readScopeProblem(scope: string): string | undefined {
+  if (["status", "apps", "objects", "state"].includes(scope)) return undefined;
+  if (scope.startsWith("state:")) {
+    const prefix = scope.slice("state:".length);
+    const problem = prefix === "" ? "the prefix is empty (say state)" : statePrefixProblem(prefix);
+    return problem ? `${scope}: ${problem}` : undefined;
+  }
+  return parseDataScope(scope)
+    ? undefined
+    : `${scope} is not a read scope (status, apps, objects, state, state:<prefix>, data, data/<dir>, data@<device>/<dir>)`;
+}
+
+function writeScopeProblem(scope: string): string | undefined {
+  return parseDataScope(scope)
+    ? undefined
+    : `${scope} is not a write scope (data, data/<dir>, data@<device>/<dir>)`;
+}
+
+/**
+ * Checks scopes as given on the command line, on device `here`: `data` and `data/<dir>`
+ * name this device's data (`data@here/<dir>`), and a directory is normalized
+ * (`data/a/./b/` → `data@here/a/b`).
+ */
+export function checkScopes(
+  scopes: { read?: readonly string[]; write?: readonly string[]; act?: readonly string[] },
+  here: string,
+): AgentScopes {
+  const read = (scopes.read ?? []).map((scope) => normalizeDataScope(scope.trim(), here));
+  const write = (scopes.write ?? []).map((scope) => normalizeDataScope(scope.trim(), here));
+  for (const scope of read) {
+    const problem = readScopeProblem(scope);
+    check(problem === undefined, problem as string);
+  }
+  for (const scope of write) {
+    const problem = writeScopeProblem(scope);
+    check(problem === undefined, problem as string);
+  }
   const act = (scopes.act ?? []).map((action) => action.trim());
   for (const action of act)
     check(
@@ -85,26 +140,54 @@ export function checkScopes(scopes: {
   return { read: unique(read), write: unique(write), act: unique(act) as AgentAction[] };
 }
 
-/** `data/a/../b/` → `data/b`: a data scope names a directory, plainly. */
-function normalizeDataScope(scope: string): string {
-  if (scope !== "data" && !scope.startsWith("data/")) return scope;
+/** `data/a/../b/` → refused; `data/a/./b/` → `data@here/a/b`: a data scope names a directory, plainly. */
+function normalizeDataScope(scope: string, here: string): string {
+  const match = /^data(?:@([^/]*))?(\/.*)?$/.exec(scope);
+  if (!match) return scope;
   const parts: string[] = [];
-  for (const part of scope.slice("data".length).split("/")) {
+  for (const part of (match[2] ?? "").split("/")) {
     if (part === "" || part === ".") continue;
     check(part !== "..", `${scope} climbs out of the data directory`);
     parts.push(part);
   }
-  return ["data", ...parts].join("/");
+  return [`data@${match[1] ?? here}`, ...parts].join("/");
 }
 
 function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)].sort();
 }
 
-export function signAgentToken(grant: Omit<AgentGrant, "issuer">, device: SigningKey): string {
+/**
+ * Signs a grant with the issuing device's key. Owner-level actions need `owner`, the
+ * owner key, which signs its consent to them into the token.
+ */
+export function signAgentToken(
+  grant: Omit<AgentGrant, "issuer">,
+  device: SigningKey,
+  owner?: SigningKey,
+): string {
   checkAgentName(grant.agent);
+  const issuer = deviceIdFromPublicKey(device.publicKey);
+  const ownerActs = grant.scopes.act.filter((action) => OWNER_ACTIONS.includes(action));
+  let consent: string | undefined;
+  if (ownerActs.length > 0) {
+    check(owner !== undefined, `${ownerActs.join(", ")} need the owner key's consent`);
+    check(zoneIdFromPublicKey(owner.publicKey) === grant.zone, "that is not this zone's owner key");
+    consent = signJws(
+      { alg: "EdDSA", typ: AGENT_CONSENT_TYPE, kid: grant.zone },
+      {
+        zone: grant.zone,
+        dev: issuer,
+        sub: grant.agent,
+        jti: grant.id,
+        exp: grant.expiresAt,
+        act: ownerActs,
+      },
+      owner,
+    );
+  }
   return signJws(
-    { alg: "EdDSA", typ: AGENT_TOKEN_TYPE, kid: deviceIdFromPublicKey(device.publicKey) },
+    { alg: "EdDSA", typ: AGENT_TOKEN_TYPE, kid: issuer },
     {
       zone: grant.zone,
       sub: grant.agent,
@@ -112,40 +195,183 @@ export function signAgentToken(grant: Omit<AgentGrant, "issuer">, device: Signin
       iat: grant.issuedAt,
       exp: grant.expiresAt,
       scopes: grant.scopes,
+      ...(consent ? { consent } : {}),
     },
     device,
   );
 }
 
-/** Checks a token's signature, zone and expiry; whether its grant stands is the caller's. */
+/**
+ * Checks a token's signatures (its device's, and the owner's consent to any owner-level
+ * action), zone, expiry and scopes; whether its grant stands is the caller's.
+ */
 export function verifyAgentToken(token: string, zone: ZoneId, nowSeconds: number): AgentGrant {
-  const decoded = decodeJws(token.trim());
-  check(decoded.header.typ === AGENT_TOKEN_TYPE, "not an agent token");
-  const issuer = parseDeviceId(String(decoded.header.kid));
-  check(issuer !== undefined, "the token's signer is not a device id");
-  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(issuer, "device") as Uint8Array));
+  const { decoded, issuer } = verifiedSignature(token);
   const payload = requireRecord(decoded.payload, "agent token");
-  requireOnlyFields(payload, ["zone", "sub", "jti", "iat", "exp", "scopes"], "agent token");
+  requireOnlyFields(
+    payload,
+    ["zone", "sub", "jti", "iat", "exp", "scopes", "consent"],
+    "agent token",
+  );
   check(payload.zone === zone, "the agent token is for another zone");
   const agent = requireString(payload.sub, "agent name", 32);
   checkAgentName(agent);
+  const id = requireString(payload.jti, "agent token id", MAX_ID_LENGTH);
   const expiresAt = requireUint(payload.exp, "agent token exp");
   check(expiresAt > nowSeconds, "the agent token has expired");
-  check(isRecord(payload.scopes), "the agent token has no scopes");
-  const raw = payload.scopes as Record<string, unknown>;
-  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+  const scopes = canonicalScopes(payload.scopes);
+  const ownerActs = scopes.act.filter((action) => OWNER_ACTIONS.includes(action));
+  if (ownerActs.length > 0) {
+    check(
+      typeof payload.consent === "string",
+      `${ownerActs.join(", ")} act on the whole zone, and the owner key did not consent`,
+    );
+    checkConsent(payload.consent, { zone, issuer, agent, id, expiresAt, acts: ownerActs });
+  }
   return {
     zone,
     issuer,
     agent,
-    id: requireString(payload.jti, "agent token id", 64),
+    id,
     issuedAt: requireUint(payload.iat, "agent token iat"),
     expiresAt,
-    scopes: checkScopes({ read: list(raw.read), write: list(raw.write), act: list(raw.act) }),
+    scopes,
   };
 }
 
-/** Whether `scopes` let an agent read state key `key`. */
+/**
+ * Who a token says it is, when its device's signature holds (however else it fails): the
+ * agent and the device that signed. For recording refused calls; undefined when the
+ * token does not even carry a good signature.
+ */
+export function claimedBy(token: string): { agent: string; issuer: DeviceId } | undefined {
+  try {
+    const { decoded, issuer } = verifiedSignature(token);
+    const agent = (decoded.payload as { sub?: unknown } | null)?.sub;
+    return typeof agent === "string" && AGENT_NAME.test(agent) ? { agent, issuer } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function verifiedSignature(token: string): { decoded: DecodedJws; issuer: DeviceId } {
+  const decoded = decodeJws(token.trim());
+  check(
+    decoded.header.typ !== AGENT_TOKEN_TYPE_V1,
+    "the agent token is of a version whose grants did not hold (bucky-agent/1): grant the agent again",
+  );
+  check(decoded.header.typ === AGENT_TOKEN_TYPE, "not an agent token");
+  const issuer = parseDeviceId(String(decoded.header.kid));
+  check(issuer !== undefined, "the token's signer is not a device id");
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(issuer, "device") as Uint8Array));
+  return { decoded, issuer };
+}
+
+/** The scopes a token carries, which must be exactly in their canonical form. */
+function canonicalScopes(value: unknown): AgentScopes {
+  check(isRecord(value), "the agent token has no scopes");
+  requireOnlyFields(value, ["read", "write", "act"], "agent token scopes");
+  const list = (
+    field: "read" | "write" | "act",
+    problem: (scope: string) => string | undefined,
+  ) => {
+    const items = value[field] ?? [];
+    check(Array.isArray(items), `the token's ${field} scopes must be a list`);
+    check(items.length <= MAX_SCOPES, `a token has at most ${MAX_SCOPES} ${field} scopes`);
+    const scopes = items.map((item) => requireString(item, `a ${field} scope`, MAX_SCOPE_LENGTH));
+    for (const scope of scopes) {
+      const why = problem(scope);
+      check(why === undefined, why as string);
+    }
+    check(
+      JSON.stringify(scopes) === JSON.stringify(unique(scopes)),
+      `the token's ${field} scopes are not in order`,
+    );
+    return scopes;
+  };
+  return {
+    read: list("read", readScopeProblem),
+    write: list("write", writeScopeProblem),
+    act: list("act", (action) =>
+      (AGENT_ACTIONS as readonly string[]).includes(action)
+        ? undefined
+        : `${action} is not an action`,
+    ) as AgentAction[],
+  };
+}
+
+/** Throws unless `consent` is the owner key's to exactly this grant's owner-level actions. */
+function checkConsent(
+  consent: string,
+  grant: {
+    zone: ZoneId;
+    issuer: DeviceId;
+    agent: string;
+    id: string;
+    expiresAt: number;
+    acts: readonly AgentAction[];
+  },
+): void {
+  const decoded = decodeJws(consent);
+  check(decoded.header.typ === AGENT_CONSENT_TYPE, "the owner's consent is not one");
+  check(decoded.header.kid === grant.zone, "the consent is not by this zone's owner");
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(grant.zone, "zone") as Uint8Array));
+  const payload = requireRecord(decoded.payload, "owner's consent");
+  requireOnlyFields(payload, ["zone", "dev", "sub", "jti", "exp", "act"], "owner's consent");
+  check(
+    payload.zone === grant.zone &&
+      payload.dev === grant.issuer &&
+      payload.sub === grant.agent &&
+      payload.jti === grant.id &&
+      payload.exp === grant.expiresAt,
+    "the owner's consent is for another grant",
+  );
+  const acts = Array.isArray(payload.act) ? payload.act : [];
+  check(
+    grant.acts.every((action) => acts.includes(action)),
+    "the owner did not consent to every owner-level action of the token",
+  );
+}
+
+/** Where a grant applies: the device whose tools are serving the agent. */
+export interface Here {
+  readonly id: DeviceId;
+  readonly name: string;
+}
+
+/**
+ * The grant's scopes as they apply on device `here`, in the form the tools check (`data`,
+ * `data/<dir>`): its data scopes only when they name `here` and `here` granted them, and
+ * `backup.run` only on the device that granted it. `dataElsewhere` names the devices
+ * whose data the grant covers instead (for saying where to go).
+ */
+export function scopesHere(
+  grant: AgentGrant,
+  here: Here,
+): { scopes: AgentScopes; dataElsewhere: string[] } {
+  const own = grant.issuer === here.id;
+  const elsewhere = new Set<string>();
+  const local = (scopes: readonly string[]) =>
+    scopes.flatMap((scope) => {
+      const data = parseDataScope(scope);
+      if (!data) return [scope];
+      if (!own || data.device !== here.name) {
+        elsewhere.add(data.device);
+        return [];
+      }
+      return [data.dir === "" ? "data" : `data/${data.dir}`];
+    });
+  return {
+    scopes: {
+      read: local(grant.scopes.read),
+      write: local(grant.scopes.write),
+      act: grant.scopes.act.filter((action) => action !== "backup.run" || own),
+    },
+    dataElsewhere: [...elsewhere].sort(),
+  };
+}
+
+/** Whether `scopes` (as they apply here) let an agent read state key `key`. */
 export function mayReadState(scopes: AgentScopes, key: string): boolean {
   return scopes.read.some(
     (scope) => scope === "state" || (scope.startsWith("state:") && key.startsWith(scope.slice(6))),
@@ -153,8 +379,8 @@ export function mayReadState(scopes: AgentScopes, key: string): boolean {
 }
 
 /**
- * Whether `scopes` cover the data path `path` (relative to the data directory, already
- * normalized: no `.` or `..`) for reading or writing.
+ * Whether `scopes` (as they apply here) cover the data path `path` (relative to the data
+ * directory, canonical: no `.` or `..`) for reading or writing.
  */
 export function mayUseData(scopes: AgentScopes, mode: "read" | "write", path: string): boolean {
   const full = path === "" ? "data" : `data/${path}`;
@@ -163,9 +389,8 @@ export function mayUseData(scopes: AgentScopes, mode: "read" | "write", path: st
   );
 }
 
-/** Whether data directory `dir` holds anything `scopes` let an agent read. */
+/** Whether data directory `dir` ("" for the data directory) holds anything `scopes` let an agent read. */
 export function mayLookInto(scopes: AgentScopes, dir: string): boolean {
-  return (
-    mayUseData(scopes, "read", dir) || scopes.read.some((scope) => scope.startsWith(`data/${dir}/`))
-  );
+  const inside = dir === "" ? "data/" : `data/${dir}/`;
+  return mayUseData(scopes, "read", dir) || scopes.read.some((scope) => scope.startsWith(inside));
 }

@@ -11,11 +11,33 @@ export function stateKeyProblem(key: string): string | undefined {
   if (key.length === 0) return "a key must not be empty";
   if (key.length > MAX_KEY_LENGTH) return `a key is at most ${MAX_KEY_LENGTH} characters`;
   for (const segment of key.split("/")) {
-    if (segment === "") return "a key has no empty segments (no leading, trailing or double slash)";
-    if (segment === "." || segment === "..") return 'a key has no "." or ".." segments';
-    if (!SEGMENT_PATTERN.test(segment)) {
-      return "a key segment uses only letters, digits and _ . : @ -";
-    }
+    const problem = segmentProblem(segment);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function segmentProblem(segment: string): string | undefined {
+  if (segment === "") return "a key has no empty segments (no leading, trailing or double slash)";
+  if (segment === "." || segment === "..") return 'a key has no "." or ".." segments';
+  if (!SEGMENT_PATTERN.test(segment))
+    return "a key segment uses only letters, digits and _ . : @ -";
+  return undefined;
+}
+
+/**
+ * Why `prefix` cannot begin any valid key, or undefined when it can: "" (every key),
+ * `apps/` and `app` can; `apps/../`, `/apps` and `apps//` cannot.
+ */
+export function statePrefixProblem(prefix: string): string | undefined {
+  if (prefix === "") return undefined;
+  if (prefix.length > MAX_KEY_LENGTH) return `a key is at most ${MAX_KEY_LENGTH} characters`;
+  const segments = prefix.split("/");
+  // The last part may be empty (`apps/`) or the start of a segment (`app`).
+  if (segments.at(-1) === "") segments.pop();
+  for (const segment of segments) {
+    const problem = segmentProblem(segment);
+    if (problem) return problem;
   }
   return undefined;
 }

@@ -189,6 +189,21 @@ describe("keys of one device", () => {
   });
 });
 
+describe("revoked-agents/<id>", () => {
+  test("any member may revoke an agent's grant, and nobody may take it back", () => {
+    for (const author of ["laptop", "desktop"]) {
+      expect(problem("revoked-agents/abc", '{"agent":"helper"}', author)).toBeUndefined();
+      expect(problem("revoked-agents/abc", null, author)).toBe(
+        "revoked-agents/abc cannot be deleted: a revocation stands",
+      );
+    }
+  });
+
+  test.each(["revoked-agents", "revoked-agents/abc/extra"])("%s is reserved", (key) => {
+    expect(problem(key, '"x"')).toBe(`${key} is reserved`);
+  });
+});
+
 describe("reserved keys", () => {
   test.each([
     "nodes",

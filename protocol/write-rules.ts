@@ -6,6 +6,8 @@
  *   `devices/<n>/revoked` a revocation: each only as a value the owner key signed, for
  *   that zone and that name. These membership keys are never deleted.
  * - `devices/<n>/info` and `nodes/<n>/…` belong to device n alone.
+ * - `revoked-agents/<grant id>` revokes an AI agent's grant: any member may write one, no
+ *   one may delete it, so a revocation cannot be undone behind the owner's back.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
 
@@ -24,6 +26,10 @@ export function writeProblem(op: Op, author: string, zone: ZoneId): string | und
   if (top === "nodes") {
     if (name === undefined) return `${op.key} is reserved`;
     return name === author ? undefined : `${op.key} belongs to device ${name}`;
+  }
+  if (top === "revoked-agents") {
+    if (name === undefined || field !== undefined) return `${op.key} is reserved`;
+    return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
   }
   if (top !== "devices") return undefined;
   if (name === undefined || field === undefined || rest.length > 0) return `${op.key} is reserved`;

@@ -43,7 +43,8 @@ async function overStdio(token: string): Promise<Client> {
   await client.connect(
     new StdioClientTransport({
       command: BUCKY,
-      args: ["mcp", "--token", token, "--home", alpha.home],
+      args: ["mcp", "--home", alpha.home],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", BUCKY_AGENT_TOKEN: token },
       stderr: "ignore",
     }),
   );
@@ -392,7 +393,9 @@ describe("writing, over HTTP, and taking access away", () => {
       );
       return agents.find((a) => a.agent === "temp")?.revokedAt ? true : undefined;
     });
-    const refused = await bucky(["mcp", "--token", token, "--home", beta.home, "--json"]);
+    const refused = await bucky(["mcp", "--home", beta.home, "--json"], {
+      env: { BUCKY_AGENT_TOKEN: token },
+    });
     expect(refused.exitCode).toBe(1);
     expect(jsonError(refused).message).toContain("revoked");
   });

@@ -1,5 +1,6 @@
 /** `bucky agent grant <name>`: a token that gives an AI agent exactly this access. */
-import type { AgentRecord } from "../../lib/agent/grants.ts";
+import { createHash, X509Certificate } from "node:crypto";
+import type { AgentRecord, McpEndpoint } from "../../lib/agent/grants.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
@@ -20,7 +21,7 @@ export default defineBuckyCommand({
     examples: [
       "bucky agent grant helper --read status,apps,data/notes",
       "bucky agent grant tidy --read data/inbox --write data/inbox --ttl 7d",
-      "bucky agent grant ops --read status,apps --act app.start,app.stop,backup.run",
+      "bucky agent grant ops --read status,apps --act app.start,app.stop,backup.run   # owner key",
     ],
   },
   args: {
@@ -33,17 +34,18 @@ export default defineBuckyCommand({
       type: "string",
       valueHint: "scopes",
       description:
-        "What it may read: status, apps, objects, state, state:<prefix>, data, data/<dir>",
+        "What it may read: status, apps, objects, state, state:<prefix>, data, data/<dir> (this device's data)",
     },
     write: {
       type: "string",
       valueHint: "scopes",
-      description: "Where it may write: data, data/<dir>",
+      description: "Where it may write: data, data/<dir> (this device's data)",
     },
     act: {
       type: "string",
       valueHint: "actions",
-      description: "What it may do: app.start, app.stop, backup.run",
+      description:
+        "What it may do: backup.run (this device's backups), app.start, app.stop (needs the owner key)",
     },
     ttl: {
       type: "string",
@@ -52,14 +54,19 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<{ token: string; record: AgentRecord }>(context.home, "POST", "/v1/agents", {
-      name: args.name,
-      read: list(args.read),
-      write: list(args.write),
-      act: list(args.act),
-      ttlMs: parseDuration(args.ttl ?? "30d", "--ttl"),
-    }),
-  text: ({ token, record }) =>
+    requestDaemon<{ token: string; record: AgentRecord; mcp: McpEndpoint }>(
+      context.home,
+      "POST",
+      "/v1/agents",
+      {
+        name: args.name,
+        read: list(args.read),
+        write: list(args.write),
+        act: list(args.act),
+        ttlMs: parseDuration(args.ttl ?? "30d", "--ttl"),
+      },
+    ),
+  text: ({ token, record, mcp }) =>
     [
       `Agent ${record.agent} may ${[
         record.scopes.read.length ? `read ${record.scopes.read.join(", ")}` : "",
@@ -72,6 +79,17 @@ export default defineBuckyCommand({
       "",
       token,
       "",
-      "On this device: bucky mcp --token <token>. Remotely: POST https://<gateway>/mcp with Authorization: Bearer <token>.",
+      "On this device: BUCKY_AGENT_TOKEN=<token> bucky mcp (or --token-file F, a file only you can read).",
+      `Over the network: ${mcp.urls.join(" or ")} with Authorization: Bearer <token>, pinning this`,
+      `device's certificate (SHA-256 ${fingerprint(mcp.certificate)}; the whole of it: --json), or any gateway's /mcp.`,
     ].join("\n"),
 });
+
+/** The SHA-256 fingerprint of a PEM certificate, as TLS tools print it. */
+function fingerprint(pem: string): string {
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return createHash("sha256").update(pem).digest("hex");
+  }
+}

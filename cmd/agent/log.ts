@@ -1,10 +1,13 @@
-/** `bucky agent log`: what agents did through this device, newest first. */
+/** `bucky agent log`: what agents did through any device of the zone, newest first. */
 import type { AuditEntry } from "../../lib/agent/audit.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
-  meta: { name: "log", description: "Show what AI agents did through this device, newest first" },
+  meta: {
+    name: "log",
+    description: "Show what AI agents did through every device of the zone, newest first",
+  },
   args: {
     agent: { type: "string", valueHint: "name", description: "Only this agent" },
     limit: {
@@ -21,11 +24,11 @@ export default defineBuckyCommand({
     ),
   text: ({ entries }) =>
     entries.length === 0
-      ? "No agent has done anything here yet."
+      ? "No agent has done anything in the zone yet (in the last 90 days)."
       : entries
           .map(
             (e) =>
-              `${e.at}  ${e.agent}  ${e.tool}${e.dryRun ? " (dry run)" : ""}  ${JSON.stringify(e.arguments)}  ${e.ok ? "ok" : "REFUSED/FAILED"}: ${e.outcome.split("\n")[0]?.slice(0, 120)}`,
+              `${e.at}  ${e.device}  ${e.agent}  ${e.tool}${e.dryRun ? " (dry run)" : ""}  ${JSON.stringify(e.arguments)}  ${e.ok ? "ok" : "REFUSED/FAILED"}: ${e.outcome.split("\n")[0]?.slice(0, 120)}`,
           )
           .join("\n"),
 });

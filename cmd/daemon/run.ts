@@ -51,6 +51,9 @@ export default defineBuckyCommand({
           ? { verifyEveryMs: Number(context.env.BUCKY_VERIFY_EVERY_MS) }
           : {}),
       },
+      ...(context.env.BUCKY_AGENT_LOG_INTERVAL_MS
+        ? { agentLogIntervalMs: Number(context.env.BUCKY_AGENT_LOG_INTERVAL_MS) }
+        : {}),
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),

@@ -1,13 +1,38 @@
 /**
- * The record of what agents did through this device: one row per tool call, with its
- * arguments and how it went, kept in the node's database for `bucky agent log`.
+ * The record of what agents did, for the whole zone. Each device records the calls made
+ * through it in its own database (one row per call, with its arguments and how it went)
+ * and publishes them to the zone state in batches (protocol/agent-audit.ts): at most one
+ * changeset per interval, only when there were calls, under keys only it may write. So
+ * `bucky agent log` on any device shows every device's calls, merged by time, and keeps
+ * showing a device's calls once it is switched off. Entries are kept 90 days: older
+ * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, like, lt } from "drizzle-orm";
+import {
+  type AuditRecord,
+  auditKeyBefore,
+  auditLogPrefix,
+  decodeAuditBatch,
+  packAuditBatches,
+  parseAuditBatchKey,
+} from "../../protocol/agent-audit.ts";
+import type { Changeset, Op } from "../../protocol/changeset.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
-import { agentAudit } from "../store/schema.ts";
+import { agentAudit, state } from "../store/schema.ts";
+
+/** How long the zone keeps what agents did. */
+export const AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
+/** Batches one publication writes at most (one changeset, well under its size limit). */
+const MAX_BATCHES_PER_CHANGESET = 8;
+/** Old batches one publication deletes at most. */
+const MAX_EXPIRED_PER_CHANGESET = 200;
 
 export interface AuditEntry {
   readonly at: string;
+  /** The device the call was made through. */
+  readonly device: string;
   readonly agent: string;
   readonly tool: string;
   readonly arguments: Record<string, unknown>;
@@ -16,7 +41,11 @@ export interface AuditEntry {
   readonly outcome: string;
 }
 
-export function recordCall(db: StateDb, entry: Omit<AuditEntry, "at">, nowMs: number): void {
+export function recordCall(
+  db: StateDb,
+  entry: Omit<AuditEntry, "at" | "device">,
+  nowMs: number,
+): void {
   db.insert(agentAudit)
     .values({
       at: nowMs,
@@ -30,17 +59,26 @@ export function recordCall(db: StateDb, entry: Omit<AuditEntry, "at">, nowMs: nu
     .run();
 }
 
-/** The newest entries first, for one agent or all. */
-export function readAudit(db: StateDb, options: { agent?: string; limit: number }): AuditEntry[] {
-  return db
+/**
+ * The zone's entries, newest first, for one agent or all: this device's from its own
+ * database (the freshest), the others' from the batches they published.
+ */
+export function readAudit(
+  db: StateDb,
+  options: { self: string; agent?: string; limit: number; nowMs: number; log: Log },
+): AuditEntry[] {
+  const { self, agent, limit } = options;
+  const cutoff = options.nowMs - AUDIT_RETENTION_MS;
+  const own = db
     .select()
     .from(agentAudit)
-    .where(options.agent ? eq(agentAudit.agent, options.agent) : undefined)
+    .where(and(agent ? eq(agentAudit.agent, agent) : undefined, gte(agentAudit.at, cutoff)))
     .orderBy(desc(agentAudit.id))
-    .limit(options.limit)
+    .limit(limit)
     .all()
     .map((row) => ({
-      at: new Date(row.at).toISOString(),
+      at: row.at,
+      device: self,
       agent: row.agent,
       tool: row.tool,
       arguments: JSON.parse(row.arguments) as Record<string, unknown>,
@@ -48,4 +86,141 @@ export function readAudit(db: StateDb, options: { agent?: string; limit: number 
       ok: row.ok,
       outcome: row.outcome,
     }));
+  // Newest batch first (by its last entry); stop once `limit` entries are at least as
+  // new as anything the next batch holds.
+  const batches = db
+    .select({ key: state.key })
+    .from(state)
+    .where(
+      and(
+        gte(state.key, "nodes/"),
+        lt(state.key, "nodes0"),
+        like(state.key, "nodes/%/agent-log/%"),
+        isNotNull(state.value),
+      ),
+    )
+    .all()
+    .flatMap((row) => {
+      const batch = parseAuditBatchKey(row.key);
+      return batch && batch.device !== self && batch.lastAtMs >= cutoff
+        ? [{ ...batch, key: row.key }]
+        : [];
+    })
+    .sort((a, b) => b.lastAtMs - a.lastAtMs || b.lastId - a.lastId);
+  let others: (AuditRecord & { device: string })[] = [];
+  for (const batch of batches) {
+    const newest = others[limit - 1];
+    if (newest && newest.at >= batch.lastAtMs) break;
+    for (const record of batchEntries(db, batch.key, options.log).reverse())
+      if ((!agent || record.agent === agent) && record.at >= cutoff)
+        others.push({ ...record, device: batch.device });
+    others = others.sort((a, b) => b.at - a.at).slice(0, limit);
+  }
+  return [...own, ...others]
+    .sort((a, b) => b.at - a.at)
+    .slice(0, limit)
+    .map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() }));
+}
+
+function batchEntries(db: StateDb, key: string, log: Log): AuditRecord[] {
+  const value = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, key))
+    .get()?.value;
+  if (!value) return [];
+  try {
+    return decodeAuditBatch(value);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    // Only its device can write it: a device that published a bad batch, not a forgery.
+    log.warn("an agent audit batch does not decode", { key, error: error.message });
+    return [];
+  }
+}
+
+/** What publishing needs from the node. */
+export interface AuditWriter {
+  readonly db: StateDb;
+  readonly deviceName: string;
+  now(): number;
+  write(ops: readonly Op[]): Changeset;
+}
+
+/**
+ * Publishes this device's entries not published yet, and deletes its batches and rows
+ * past the retention, in one changeset; none when there is nothing to do. Returns how
+ * many entries it published.
+ */
+export function publishAudit(zone: AuditWriter): number {
+  const { db } = zone;
+  const prefix = auditLogPrefix(zone.deviceName);
+  const mine = and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`));
+  // The newest batch (deleted or not) says how far this device has published.
+  const newest = db
+    .select({ key: state.key })
+    .from(state)
+    .where(mine)
+    .orderBy(desc(state.key))
+    .get();
+  const publishedUpTo = newest ? (parseAuditBatchKey(newest.key)?.lastId ?? 0) : 0;
+  const rows = db
+    .select()
+    .from(agentAudit)
+    .where(gt(agentAudit.id, publishedUpTo))
+    .orderBy(asc(agentAudit.id))
+    .limit(MAX_BATCHES_PER_CHANGESET * 1_000)
+    .all();
+  const batches = packAuditBatches(
+    zone.deviceName,
+    rows.map((row) => ({
+      id: row.id,
+      at: row.at,
+      agent: row.agent,
+      tool: row.tool,
+      arguments: JSON.parse(row.arguments) as Record<string, unknown>,
+      dryRun: row.dryRun,
+      ok: row.ok,
+      outcome: row.outcome,
+    })),
+    MAX_BATCHES_PER_CHANGESET,
+  );
+  const cutoff = zone.now() - AUDIT_RETENTION_MS;
+  const expired = db
+    .select({ key: state.key })
+    .from(state)
+    .where(
+      and(
+        gte(state.key, prefix),
+        lt(state.key, auditKeyBefore(zone.deviceName, cutoff)),
+        isNotNull(state.value),
+      ),
+    )
+    .limit(MAX_EXPIRED_PER_CHANGESET)
+    .all();
+  const ops: Op[] = [
+    ...batches.map((batch) => ({ key: batch.key, value: batch.value })),
+    ...expired.map((row) => ({ key: row.key, value: null })),
+  ];
+  if (ops.length > 0) zone.write(ops);
+  // Rows come in time order: the oldest says whether any are past the retention.
+  const oldest = db.select().from(agentAudit).orderBy(asc(agentAudit.id)).limit(1).get();
+  if (oldest && oldest.at < cutoff) {
+    const old = db
+      .select({ id: agentAudit.id, at: agentAudit.at })
+      .from(agentAudit)
+      .orderBy(asc(agentAudit.id))
+      .limit(1_000)
+      .all()
+      .filter((row) => row.at < cutoff);
+    db.delete(agentAudit)
+      .where(
+        inArray(
+          agentAudit.id,
+          old.map((row) => row.id),
+        ),
+      )
+      .run();
+  }
+  return batches.reduce((sum, batch) => sum + batch.count, 0);
 }

@@ -1,9 +1,13 @@
 /**
  * Granting AI agents access, and taking it back. A grant is a token signed by this
  * device (protocol/agent-token.ts) and a record in the zone state, `agents/<name>`,
- * which every device checks a token against: revoking rewrites the record, so the token
- * stops working on each device as soon as it syncs. A grant never gives more than the
- * device that signs it can do: only a device holding the backup key may grant backups.
+ * which every device checks a token against: revoking rewrites the record and leaves a
+ * revocation no device may delete (`revoked-agents/<id>`), so the token stops working on
+ * each device as soon as it syncs, for good.
+ *
+ * A grant never reaches further than its device could: a device grants its own data
+ * only, `backup.run` only with the backup key (and for its own backups), and starting or
+ * stopping apps across the zone only with the owner key, which consents in the token.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -13,6 +17,10 @@ import {
   type AgentScopes,
   checkAgentName,
   checkScopes,
+  claimedBy,
+  OWNER_ACTIONS,
+  parseDataScope,
+  scopesHere,
   signAgentToken,
   verifyAgentToken,
 } from "../../protocol/agent-token.ts";
@@ -24,6 +32,8 @@ import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { type AuditEntry, recordCall } from "./audit.ts";
+import type { RefusalBudget } from "./limits.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
 
@@ -38,15 +48,29 @@ export interface AgentRecord {
   readonly revokedAt: string | null;
 }
 
+/** A grant as it applies on this device (see scopesHere). */
+export interface GrantHere extends AgentGrant {
+  /** The devices whose data the grant covers, which this device cannot serve. */
+  readonly dataElsewhere: readonly string[];
+}
+
+/** Where an agent reaches this device over the network, and the certificate to pin. */
+export interface McpEndpoint {
+  readonly urls: readonly string[];
+  readonly certificate: string;
+}
+
 const agentKey = (name: string) => `agents/${name}`;
+/** Set once, never deleted (protocol/write-rules.ts): a member cannot undo a revocation. */
+export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
 export function grantAgent(
   zone: NodeContext,
   request: { name: string; read?: string[]; write?: string[]; act?: string[]; ttlMs: number },
-): { token: string; record: AgentRecord } {
+): { token: string; record: AgentRecord; mcp: McpEndpoint } {
   const scopes = invalid(() => {
     checkAgentName(request.name);
-    return checkScopes(request);
+    return checkScopes(request, zone.deviceName);
   });
   if (!(request.ttlMs > 0 && request.ttlMs <= MAX_AGENT_TTL_MS))
     throw new BuckyError(
@@ -54,6 +78,21 @@ export function grantAgent(
       "a grant lasts from a second to a year",
       "For example: --ttl 30d",
     );
+  if (scopes.read.length + scopes.write.length + scopes.act.length === 0)
+    throw new BuckyError(
+      "E_USAGE",
+      "a grant with no scope lets the agent do nothing",
+      "Give --read, --write or --act.",
+    );
+  for (const scope of [...scopes.read, ...scopes.write]) {
+    const device = parseDataScope(scope)?.device;
+    if (device !== undefined && device !== zone.deviceName)
+      throw new BuckyError(
+        "E_PERMISSION",
+        `only ${device} can grant access to its data (${scope}); this is ${zone.deviceName}`,
+        `Run \`bucky agent grant\` on ${device}; the agent then reaches those files through ${device}.`,
+      );
+  }
   if (scopes.act.includes("backup.run") && !existsSync(zone.zone.paths.backupKey)) {
     throw new BuckyError(
       "E_PERMISSION",
@@ -61,11 +100,12 @@ export function grantAgent(
       "Grant backup.run from a device that holds the backup key, or give this one the key with `bucky backup key`.",
     );
   }
-  if (scopes.read.length + scopes.write.length + scopes.act.length === 0)
+  const ownerActs = scopes.act.filter((action) => OWNER_ACTIONS.includes(action));
+  if (ownerActs.length > 0 && !zone.zone.holdsOwnerKey)
     throw new BuckyError(
-      "E_USAGE",
-      "a grant with no scope lets the agent do nothing",
-      "Give --read, --write or --act.",
+      "E_PERMISSION",
+      `${ownerActs.join(" and ")} act on apps on every device of the zone: only a device holding the owner key can grant that`,
+      "Grant it on the device where the zone was created (or recovered with `bucky init --recover`).",
     );
   const now = zone.now();
   const grant = {
@@ -76,7 +116,11 @@ export function grantAgent(
     expiresAt: Math.floor((now + request.ttlMs) / 1000),
     scopes,
   };
-  const token = signAgentToken(grant, zone.zone.deviceKey);
+  const token = signAgentToken(
+    grant,
+    zone.zone.deviceKey,
+    ownerActs.length > 0 ? zone.ownerKey() : undefined,
+  );
   const record: AgentRecord = {
     agent: grant.agent,
     id: grant.id,
@@ -93,7 +137,14 @@ export function grantAgent(
     write: scopes.write.join(","),
     act: scopes.act.join(","),
   });
-  return { token, record };
+  return {
+    token,
+    record,
+    mcp: {
+      urls: zone.addresses.map((address) => `${address}/mcp`),
+      certificate: zone.certificatePem,
+    },
+  };
 }
 
 export function listAgents(db: StateQueries): AgentRecord[] {
@@ -102,7 +153,10 @@ export function listAgents(db: StateQueries): AgentRecord[] {
     .from(state)
     .where(like(state.key, "agents/%"))
     .all()
-    .flatMap((row) => (row.value ? [JSON.parse(row.value) as AgentRecord] : []))
+    .flatMap((row) => {
+      const record = parseRecord(row.value);
+      return record ? [record] : [];
+    })
     .sort((a, b) => a.agent.localeCompare(b.agent));
 }
 
@@ -116,20 +170,38 @@ export function revokeAgent(zone: ZoneWriter, name: string): AgentRecord {
     );
   if (record.revokedAt) return record;
   const revoked = { ...record, revokedAt: new Date(zone.now()).toISOString() };
-  zone.write([{ key: agentKey(name), value: JSON.stringify(revoked) }]);
+  zone.write([
+    { key: agentKey(name), value: JSON.stringify(revoked) },
+    {
+      key: revocationKey(record.id),
+      value: JSON.stringify({ agent: name, at: revoked.revokedAt }),
+    },
+  ]);
   zone.log.info("agent revoked", { agent: name });
   return revoked;
 }
 
-/** The grant a token carries, if it still stands here; otherwise why not (E_PERMISSION). */
-export function checkAgentToken(zone: ZoneWriter, token: string): AgentGrant {
+/**
+ * The grant a token carries, as it applies on this device, if it still stands here;
+ * otherwise why not (E_PERMISSION).
+ */
+export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
   let grant: AgentGrant;
   try {
     grant = verifyAgentToken(token, zone.zoneId, Math.floor(zone.now() / 1000));
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    throw new BuckyError("E_PERMISSION", `the agent token does not work: ${error.message}`);
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the agent token does not work: ${error.message}`,
+      "Ask the owner for a new token (`bucky agent grant`).",
+    );
   }
+  if (standingOf(zone.membership(), grant.issuer) !== "member")
+    throw new BuckyError(
+      "E_PERMISSION",
+      "the device that granted this agent is not (or no longer) in the zone",
+    );
   const record = readRecord(zone.db, grant.agent);
   if (!record || record.id !== grant.id)
     throw new BuckyError(
@@ -137,14 +209,62 @@ export function checkAgentToken(zone: ZoneWriter, token: string): AgentGrant {
       `agent ${grant.agent} has no grant in this zone (any more)`,
       "Ask the owner for a new token.",
     );
-  if (record.revokedAt)
-    throw new BuckyError("E_PERMISSION", `agent ${grant.agent} was revoked at ${record.revokedAt}`);
-  if (standingOf(zone.membership(), grant.issuer) !== "member")
-    throw new BuckyError(
-      "E_PERMISSION",
-      "the device that granted this agent is no longer in the zone",
-    );
-  return grant;
+  const revokedAt = record.revokedAt ?? revocationOf(zone.db, grant.id);
+  if (revokedAt)
+    throw new BuckyError("E_PERMISSION", `agent ${grant.agent} was revoked at ${revokedAt}`);
+  const here = scopesHere(grant, { id: zone.deviceId, name: zone.deviceName });
+  return { ...grant, scopes: here.scopes, dataElsewhere: here.dataElsewhere };
+}
+
+/** A call an agent made, as the MCP server reports it for the audit. */
+export type AgentCall = Pick<AuditEntry, "tool" | "arguments" | "dryRun">;
+
+/**
+ * checkAgentToken for a call: a refusal is recorded in the audit log, under the agent's
+ * name when the token is signed by a device of the zone (whatever else is wrong with
+ * it), else as "unknown"; within `refusals`, which keeps a flood of bad tokens from
+ * filling the log.
+ */
+export function checkAgentCall(
+  zone: NodeContext,
+  token: string,
+  call: AgentCall | undefined,
+  refusals: RefusalBudget,
+): GrantHere {
+  try {
+    return checkAgentToken(zone, token);
+  } catch (error) {
+    if (!(error instanceof BuckyError) || call === undefined) throw error;
+    const budget = refusals.take();
+    if (budget.record) {
+      const claim = claimedBy(token);
+      const known = claim && zone.membership().byId.has(claim.issuer);
+      recordCall(
+        zone.db,
+        {
+          ...call,
+          agent: known ? claim.agent : "unknown",
+          ok: false,
+          outcome: `refused: ${error.message}${budget.skipped > 0 ? ` (${budget.skipped} more refusals before this one were not recorded)` : ""}`,
+        },
+        zone.now(),
+      );
+    }
+    throw error;
+  }
+}
+
+function revocationOf(db: StateQueries, id: string): string | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, revocationKey(id)))
+    .get();
+  if (!row?.value) return undefined;
+  const value: unknown = JSON.parse(row.value);
+  const at =
+    typeof value === "object" && value !== null ? (value as { at?: unknown }).at : undefined;
+  return typeof at === "string" ? at : "some time";
 }
 
 function readRecord(db: StateQueries, name: string): AgentRecord | undefined {
@@ -153,7 +273,24 @@ function readRecord(db: StateQueries, name: string): AgentRecord | undefined {
     .from(state)
     .where(eq(state.key, agentKey(name)))
     .get();
-  return row?.value ? (JSON.parse(row.value) as AgentRecord) : undefined;
+  return parseRecord(row?.value ?? null);
+}
+
+/** A record as any member may have written it: used only when it has a record's shape. */
+function parseRecord(value: string | null): AgentRecord | undefined {
+  if (value === null) return undefined;
+  const record = JSON.parse(value) as Partial<AgentRecord> | null;
+  const lists = record?.scopes;
+  return typeof record?.agent === "string" &&
+    typeof record.id === "string" &&
+    typeof record.issuer === "string" &&
+    typeof record.expiresAt === "string" &&
+    (record.revokedAt === null || typeof record.revokedAt === "string") &&
+    Array.isArray(lists?.read) &&
+    Array.isArray(lists.write) &&
+    Array.isArray(lists.act)
+    ? (record as AgentRecord)
+    : undefined;
 }
 
 function invalid<T>(work: () => T): T {

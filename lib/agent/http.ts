@@ -1,14 +1,15 @@
 /**
- * AI agents over the network: a gateway's `/mcp`, streamable HTTP, with the agent's
- * token as a bearer token. Stateless: each request gets its own server and transport, so
- * any gateway of the zone can answer any call, and nothing is kept between them but each
- * agent's rate limit.
+ * AI agents over the network: `/mcp`, streamable HTTP, with the agent's token as a bearer
+ * token. Every daemon serves it on its own peer address (TLS with the device's
+ * certificate, which a client pins), and a gateway on its public address as well.
+ * Stateless: each request gets its own server and transport, and nothing is kept between
+ * them but each agent's limits.
  */
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { TokenBucket } from "../gateway/limits.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { LocalApi } from "../node/local-client.ts";
+import { AgentLimits } from "./limits.ts";
 import { createAgentServer } from "./mcp.ts";
 
 /** The largest request an agent may send: a file it writes is at most 1 MiB of text. */
@@ -37,14 +38,16 @@ async function withinLimit(request: Request): Promise<Request | undefined> {
 }
 
 export class AgentEndpoint {
-  private readonly limits = new Map<string, TokenBucket>();
+  private readonly limits: AgentLimits;
 
   constructor(
     private readonly api: LocalApi,
     private readonly paths: HomePaths,
     private readonly now: () => number,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.limits = new AgentLimits(now);
+  }
 
   async handle(request: Request): Promise<Response> {
     const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];

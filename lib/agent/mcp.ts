@@ -1,33 +1,37 @@
 /**
  * The Model Context Protocol server an AI agent talks to: the same tools whether it runs
- * on stdio (`bucky mcp`) or over streamable HTTP (a gateway's `/mcp`). Every call is
- * checked against the agent's token afresh (so a revocation bites at once), limited in
- * rate, held to the token's scopes, done through the daemon's local API (the CLI's), and
- * written to the audit log with how it went. Whatever changes something can be tried
- * with `dryRun`, which says what would happen and changes nothing.
+ * on stdio (`bucky mcp`) or over streamable HTTP (a device's or a gateway's `/mcp`).
+ * Every call is checked against the agent's token afresh (so a revocation bites at once;
+ * a refusal is audited by the daemon), limited in rate and in calls at once, held to the
+ * token's scopes as they apply on this device, bounded in time, done through the
+ * daemon's local API (the CLI's), and written to the audit log with how it went.
+ * Keys and paths are checked in their plain form before anything else, and never pasted
+ * into a URL unencoded. Whatever changes something can be tried with `dryRun`, which
+ * says what would happen and changes nothing.
  */
 import { join } from "node:path";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import {
-  type AgentGrant,
   type AgentScopes,
   mayLookInto,
   mayReadState,
   mayUseData,
 } from "../../protocol/agent-token.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
+import { stateKeyProblem, statePrefixProblem } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
-import { TokenBucket } from "../gateway/limits.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readObjectHead } from "../ndn/files.ts";
 import type { LocalApi } from "../node/local-client.ts";
-import { contentOf, DataDirectory, dataRelative, MAX_READ_BYTES } from "./data-files.ts";
+import { contentOf, DataDirectory, dataPathProblem, MAX_READ_BYTES } from "./data-files.ts";
+import type { GrantHere } from "./grants.ts";
+import type { AgentLimits } from "./limits.ts";
 
-/** Calls an agent may make: a steady 5 a second, 20 at once. */
-const RATE_PER_S = 5;
-const BURST = 20;
+/** How long a call may take before the agent is told it took too long. */
+export const CALL_TIME_LIMIT_MS = 30_000;
 
 export interface AgentContext {
   readonly api: LocalApi;
@@ -35,8 +39,10 @@ export interface AgentContext {
   readonly paths: HomePaths;
   readonly now: () => number;
   readonly log: Log;
-  /** Each agent's rate limit, shared by its calls (and its connections). */
-  readonly limits: Map<string, TokenBucket>;
+  /** Each agent's rate and calls at once, shared by its calls (and its connections). */
+  readonly limits: AgentLimits;
+  /** CALL_TIME_LIMIT_MS unless a test says otherwise. */
+  readonly callTimeLimitMs?: number;
 }
 
 type Text = { content: { type: "text"; text: string }[]; isError?: boolean };
@@ -45,19 +51,23 @@ export function createAgentServer(context: AgentContext): McpServer {
   const server = new McpServer({ name: "bucky", version: "1" });
   const data = new DataDirectory(join(context.paths.home, "data"));
 
+  const timeLimitMs = context.callTimeLimitMs ?? CALL_TIME_LIMIT_MS;
+
   /**
-   * One tool call: the token checked, the rate limited, the scope checked, the work
-   * done, and the call audited, whatever happened.
+   * One tool call: the token checked (a refusal audited by the daemon), the rate and the
+   * calls at once limited, the scope checked, the work done within the time limit, and
+   * the call audited, whatever happened.
    */
   const call = async (
     tool: string,
     args: Record<string, unknown>,
-    allowed: (scopes: AgentScopes) => string | undefined,
-    work: (grant: AgentGrant) => Promise<unknown>,
+    allowed: (grant: GrantHere) => string | undefined,
+    work: (grant: GrantHere) => Promise<unknown>,
   ): Promise<Text> => {
     const dryRun = args.dryRun === true;
-    const checked = await context.api.post<AgentGrant>("/v1/agents/check", {
+    const checked = await context.api.post<GrantHere>("/v1/agents/check", {
       token: context.token,
+      call: { tool, arguments: redact(args), dryRun },
     });
     if (!checked.ok) return refusal(checked.error.message, checked.error.hint);
     const grant = checked.data;
@@ -70,28 +80,24 @@ export function createAgentServer(context: AgentContext): McpServer {
         ok,
         outcome,
       });
-    let bucket = context.limits.get(grant.agent);
-    if (!bucket) {
-      bucket = new TokenBucket(RATE_PER_S, BURST, context.now);
-      context.limits.set(grant.agent, bucket);
+    const admitted = context.limits.admit(grant.agent);
+    if (!admitted.ok) {
+      await audit(false, admitted.reason);
+      return refusal(admitted.reason);
     }
-    const slot = bucket.take();
-    if (!slot.ok) {
-      await audit(false, "rate limited");
-      return refusal(
-        `too many calls: ${grant.agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
-      );
-    }
-    const denied = allowed(grant.scopes);
+    const denied = allowed(grant);
     if (denied) {
+      admitted.release();
       await audit(false, `refused: ${denied}`);
       return refusal(
         `not allowed: ${denied}`,
-        "The owner can grant more with `bucky agent grant`.",
+        grant.dataElsewhere.length > 0
+          ? `This grant covers the data of ${grant.dataElsewhere.join(", ")}: reach it through that device (its \`bucky mcp\` or its /mcp).`
+          : "The owner can grant more with `bucky agent grant`.",
       );
     }
     try {
-      const result = await work(grant);
+      const result = await withinTime(work(grant), timeLimitMs, tool, admitted.release);
       const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
       await audit(true, text.slice(0, 500));
       return { content: [{ type: "text", text }] };
@@ -102,10 +108,12 @@ export function createAgentServer(context: AgentContext): McpServer {
     }
   };
 
-  const needsRead = (scope: string) => (scopes: AgentScopes) =>
-    scopes.read.includes(scope) ? undefined : `reading ${scope} was not granted`;
-  const needsAct = (action: string) => (scopes: AgentScopes) =>
-    (scopes.act as readonly string[]).includes(action) ? undefined : `${action} was not granted`;
+  const needsRead = (scope: string) => (grant: GrantHere) =>
+    grant.scopes.read.includes(scope) ? undefined : `reading ${scope} was not granted`;
+  const needsAct = (action: string) => (grant: GrantHere) =>
+    (grant.scopes.act as readonly string[]).includes(action)
+      ? undefined
+      : `${action} was not granted${action === "backup.run" ? " here (an agent runs the backups of the device that granted them)" : ""}`;
   const fromApi = async <T>(
     result: Promise<
       { ok: true; data: T } | { ok: false; error: { code: string; message: string; hint?: string } }
@@ -146,17 +154,23 @@ export function createAgentServer(context: AgentContext): McpServer {
       description: "Read one key of the zone's key/value state.",
       inputSchema: { key: z.string().min(1).max(512).describe("The key, like apps/music/volume") },
     },
-    (args) =>
-      call(
+    (args) => {
+      const problem = stateKeyProblem(args.key);
+      return call(
         "read_state",
         args,
-        (s) =>
-          mayReadState(s, args.key) ? undefined : `reading state key ${args.key} was not granted`,
+        (grant) =>
+          problem
+            ? `${JSON.stringify(args.key)} is not a state key: ${problem}`
+            : mayReadState(grant.scopes, args.key)
+              ? undefined
+              : `reading state key ${args.key} was not granted`,
         () =>
           fromApi(
-            context.api.get(`/v1/state/${encodeURIComponent(args.key).replaceAll("%2F", "/")}`),
+            context.api.get(`/v1/state/${args.key.split("/").map(encodeURIComponent).join("/")}`),
           ),
-      ),
+      );
+    },
   );
   server.registerTool(
     "list_state",
@@ -171,14 +185,17 @@ export function createAgentServer(context: AgentContext): McpServer {
           .describe("A key prefix, like apps/ (empty for all)"),
       },
     },
-    (args) =>
-      call(
+    (args) => {
+      const problem = statePrefixProblem(args.prefix);
+      return call(
         "list_state",
         args,
-        (s) =>
-          s.read.some((scope) => scope === "state" || scope.startsWith("state:"))
-            ? undefined
-            : "reading the state was not granted",
+        (grant) =>
+          problem
+            ? `${JSON.stringify(args.prefix)} is not a key prefix: ${problem}`
+            : grant.scopes.read.some((scope) => scope === "state" || scope.startsWith("state:"))
+              ? undefined
+              : "reading the state was not granted",
         async (grant) => {
           const listed = await fromApi(
             context.api.get<{ entries: { key: string }[] }>(
@@ -189,7 +206,8 @@ export function createAgentServer(context: AgentContext): McpServer {
             entries: listed.entries.filter((entry) => mayReadState(grant.scopes, entry.key)),
           };
         },
-      ),
+      );
+    },
   );
   server.registerTool(
     "read_file",
@@ -204,15 +222,13 @@ export function createAgentServer(context: AgentContext): McpServer {
           .describe("The file's path inside the data directory, like notes/todo.txt"),
       },
     },
-    (args) => {
-      const path = dataRelative(args.path);
-      return call(
+    (args) =>
+      call(
         "read_file",
         args,
-        (s) => dataScope(s, "read", path),
-        () => data.read(path as string),
-      );
-    },
+        (grant) => dataScope(grant.scopes, "read", args.path),
+        (grant) => data.read(args.path, (real) => mayUseData(grant.scopes, "read", real)),
+      ),
   );
   server.registerTool(
     "search_files",
@@ -229,17 +245,17 @@ export function createAgentServer(context: AgentContext): McpServer {
       },
     },
     (args) => {
-      const path = dataRelative(args.path);
+      const problem = dataPathProblem(args.path);
       // Any readable part of the data directory may be searched from; only what may be
       // read is reported.
-      const searchable = (s: AgentScopes) =>
-        path === undefined
-          ? CLIMBS_OUT
-          : s.read.some((scope) => scope === "data" || scope.startsWith("data/"))
+      const searchable = (grant: GrantHere) =>
+        problem
+          ? `${JSON.stringify(args.path)} is not a path in the data directory: ${problem}`
+          : grant.scopes.read.some((scope) => scope === "data" || scope.startsWith("data/"))
             ? undefined
             : "reading the data directory was not granted";
       return call("search_files", args, searchable, (grant) =>
-        data.search(path as string, args.query, {
+        data.search(args.path, args.query, {
           read: (file) => mayUseData(grant.scopes, "read", file),
           enter: (dir) => mayLookInto(grant.scopes, dir),
         }),
@@ -267,18 +283,26 @@ export function createAgentServer(context: AgentContext): McpServer {
         inputSchema: { app: z.string().min(1).max(64).describe("The app's name"), dryRun },
       },
       (args) =>
-        call(tool, args, needsAct(action), async () => {
-          const app = encodeURIComponent(args.app);
-          const status = await fromApi(
-            context.api.get<{ state: string; desired: string; device: string | null }>(
-              `/v1/apps/${app}`,
-            ),
-          );
-          if (args.dryRun)
-            return `Would ${verb} ${args.app}: it is now ${status.state} (wanted ${status.desired}) on ${status.device ?? "no device"}.`;
-          await fromApi(context.api.post(`/v1/apps/${app}/${verb}`));
-          return `${args.app} will ${verb} (it was ${status.state}).`;
-        }),
+        call(
+          tool,
+          args,
+          (grant) =>
+            checkAppName(args.app).ok
+              ? needsAct(action)(grant)
+              : `${args.app} is not an app's name`,
+          async () => {
+            const app = encodeURIComponent(args.app);
+            const status = await fromApi(
+              context.api.get<{ state: string; desired: string; device: string | null }>(
+                `/v1/apps/${app}`,
+              ),
+            );
+            if (args.dryRun)
+              return `Would ${verb} ${args.app}: it is now ${status.state} (wanted ${status.desired}) on ${status.device ?? "no device"}.`;
+            await fromApi(context.api.post(`/v1/apps/${app}/${verb}`));
+            return `${args.app} will ${verb} (it was ${status.state}).`;
+          },
+        ),
     );
   }
   server.registerTool(
@@ -322,15 +346,16 @@ export function createAgentServer(context: AgentContext): McpServer {
         dryRun,
       },
     },
-    (args) => {
-      const path = dataRelative(args.path);
-      return call(
+    (args) =>
+      call(
         "put_file",
         args,
-        (s) => dataScope(s, "write", path),
-        () => data.write(path as string, args.content, args.dryRun === true),
-      );
-    },
+        (grant) => dataScope(grant.scopes, "write", args.path),
+        (grant) =>
+          data.write(args.path, args.content, args.dryRun === true, (real) =>
+            mayUseData(grant.scopes, "write", real),
+          ),
+      ),
   );
   return server;
 }
@@ -363,16 +388,42 @@ function redact(args: Record<string, unknown>): Record<string, unknown> {
     : args;
 }
 
-const CLIMBS_OUT = "paths may not climb out of the data directory";
-
-/** Why `scopes` do not cover data path `path` (undefined: it climbs out), if they do not. */
-function dataScope(
-  scopes: AgentScopes,
-  mode: "read" | "write",
-  path: string | undefined,
-): string | undefined {
-  if (path === undefined) return CLIMBS_OUT;
+/** Why an agent may not use data path `path` as given: not plain, or not granted. */
+function dataScope(scopes: AgentScopes, mode: "read" | "write", path: string): string | undefined {
+  const problem = dataPathProblem(path);
+  if (problem) return `${JSON.stringify(path)} is not a path in the data directory: ${problem}`;
   return mayUseData(scopes, mode, path)
     ? undefined
     : `${mode === "read" ? "reading" : "writing"} data/${path} was not granted`;
+}
+
+/**
+ * `work`, or an error once it has taken `limitMs`; `done` is called when the work itself
+ * settles (it may outlive the wait: the agent's calls at once count it until then).
+ */
+async function withinTime<T>(
+  work: Promise<T>,
+  limitMs: number,
+  tool: string,
+  done: () => void,
+): Promise<T> {
+  void work.then(done, done);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BuckyError(
+            "E_UNAVAILABLE",
+            `${tool} took longer than ${Math.round(limitMs / 1000)} s; it was given up on (what it was doing may still finish)`,
+          ),
+        ),
+      limitMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

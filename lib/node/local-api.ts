@@ -8,7 +8,14 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
 import { type AuditEntry, readAudit, recordCall } from "../agent/audit.ts";
-import { checkAgentToken, grantAgent, listAgents, revokeAgent } from "../agent/grants.ts";
+import {
+  type AgentCall,
+  checkAgentCall,
+  grantAgent,
+  listAgents,
+  revokeAgent,
+} from "../agent/grants.ts";
+import { RefusalBudget } from "../agent/limits.ts";
 import {
   type Installed,
   installApp,
@@ -71,6 +78,7 @@ export function createLocalApp(
   services: LocalServices,
 ): Hono {
   const { liveWindowMs } = services;
+  const agentRefusals = new RefusalBudget(node.now);
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
@@ -288,9 +296,12 @@ export function createLocalApp(
   });
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db) }));
   app.post("/v1/agents/:name/revoke", (c) => c.json(revokeAgent(node, c.req.param("name"))));
+  // The grant a token carries as it applies here; with the call it is for, a refusal
+  // is recorded in the audit log.
   app.post("/v1/agents/check", async (c) => {
-    const body = (await jsonBody(c)) as { token?: unknown };
-    return c.json(checkAgentToken(node, String(body.token ?? "")));
+    const body = (await jsonBody(c)) as { token?: unknown; call?: unknown };
+    const call = body.call === undefined ? undefined : auditCall(body.call);
+    return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentRefusals));
   });
   app.post("/v1/agents/audit", async (c) => {
     recordCall(node.db, auditEntry(await jsonBody(c)), node.now());
@@ -301,7 +312,15 @@ export function createLocalApp(
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new BuckyError("E_USAGE", "the limit is a whole number from 1 to 1000");
     const agent = c.req.query("agent");
-    return c.json({ entries: readAudit(node.db, { ...(agent ? { agent } : {}), limit }) });
+    return c.json({
+      entries: readAudit(node.db, {
+        self: node.deviceName,
+        ...(agent ? { agent } : {}),
+        limit,
+        nowMs: node.now(),
+        log,
+      }),
+    });
   });
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
@@ -346,14 +365,10 @@ function keyIn(path: string): string {
 }
 
 /** An audit entry as the MCP server sends it, checked field by field. */
-function auditEntry(body: unknown): Omit<AuditEntry, "at"> {
+function auditEntry(body: unknown): Omit<AuditEntry, "at" | "device"> {
   const entry = body as Partial<Record<keyof AuditEntry, unknown>> | null;
   if (
     typeof entry?.agent !== "string" ||
-    typeof entry.tool !== "string" ||
-    typeof entry.arguments !== "object" ||
-    entry.arguments === null ||
-    typeof entry.dryRun !== "boolean" ||
     typeof entry.ok !== "boolean" ||
     typeof entry.outcome !== "string"
   )
@@ -361,12 +376,26 @@ function auditEntry(body: unknown): Omit<AuditEntry, "at"> {
       "E_USAGE",
       "an audit entry has agent, tool, arguments, dryRun, ok and outcome",
     );
+  return { ...auditCall(entry), agent: entry.agent, ok: entry.ok, outcome: entry.outcome };
+}
+
+/** The call an audit entry is about: tool, arguments and whether it was a dry run. */
+function auditCall(body: unknown): AgentCall {
+  const call = body as Partial<Record<keyof AgentCall, unknown>> | null;
+  if (
+    typeof call?.tool !== "string" ||
+    typeof call.arguments !== "object" ||
+    call.arguments === null ||
+    Array.isArray(call.arguments) ||
+    typeof call.dryRun !== "boolean"
+  )
+    throw new BuckyError(
+      "E_USAGE",
+      "an audit entry has agent, tool, arguments, dryRun, ok and outcome",
+    );
   return {
-    agent: entry.agent,
-    tool: entry.tool,
-    arguments: entry.arguments as Record<string, unknown>,
-    dryRun: entry.dryRun,
-    ok: entry.ok,
-    outcome: entry.outcome,
+    tool: call.tool,
+    arguments: call.arguments as Record<string, unknown>,
+    dryRun: call.dryRun,
   };
 }

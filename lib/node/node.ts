@@ -9,6 +9,7 @@ import type { Server, WebSocketHandler } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { AuditPublisher, DEFAULT_AUDIT_INTERVAL_MS } from "../agent/audit-publisher.ts";
 import { AgentEndpoint } from "../agent/http.ts";
 import { Convergence } from "../apps/convergence.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
@@ -56,6 +57,8 @@ export interface NodeOptions {
   readonly version: string;
   readonly gateway?: { readonly backendTimeoutMs?: number; readonly idleTimeoutS?: number };
   readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
+  /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
+  readonly agentLogIntervalMs?: number;
   readonly apps: {
     /** bubblewrap, when this device can sandbox apps with it. */
     readonly bwrap: string | undefined;
@@ -146,7 +149,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
     diskFull = (error) => node.diskFull(error);
     started.push(() => node.client.stop());
-    peerApp = createPeerApp(node, log, onBug, relayHub);
+    // Agents reach every device on its own address too (the handler is made below).
+    peerApp = createPeerApp(node, log, onBug, relayHub, (request) => agents.handle(request));
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {
       liveWindowMs,
@@ -197,7 +201,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     node.onChange((changesets) => {
       if (
         changesets.some((changeset) =>
-          changeset.ops.some((op) => /^(users|nodes|devices)\//.test(op.key)),
+          changeset.ops.some(
+            (op) =>
+              /^(users|nodes|devices)\//.test(op.key) && !/^nodes\/[^/]+\/agent-log\//.test(op.key),
+          ),
         )
       )
         apps.soon();
@@ -230,8 +237,14 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     };
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
+    const audit = new AuditPublisher(
+      node,
+      options.agentLogIntervalMs ?? DEFAULT_AUDIT_INTERVAL_MS,
+      onBug,
+    );
     apps.start();
     gateway.start();
+    audit.start();
     followRelays();
     started.push(() => tunnels.stop());
     // Backups run where the backup key is: the device that made the zone, one that
@@ -268,6 +281,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await backups?.schedule.stop();
         await backups?.hot.stop();
         await apps.stop();
+        audit.stop();
         await sync.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });

@@ -1,7 +1,8 @@
 /**
  * The API other devices call, served over TLS with this device's certificate. Every
- * route but the certificate, joining and the relay needs a request signed by a member in
- * good standing; a revoked or quarantined device is refused.
+ * route but the certificate, joining, the relay and AI agents' `/mcp` (which checks
+ * their tokens itself) needs a request signed by a member in good standing; a revoked or
+ * quarantined device is refused.
  */
 import type { Server } from "bun";
 import { Hono, type MiddlewareHandler } from "hono";
@@ -37,6 +38,8 @@ export function createPeerApp(
   log: Log,
   onBug: (error: unknown) => void,
   relay: RelayHub,
+  /** AI agents' MCP endpoint on this device. */
+  mcp: (request: Request) => Promise<Response>,
 ): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
@@ -50,6 +53,8 @@ export function createPeerApp(
   app.get("/v1/cert", (c) =>
     c.text(node.certificatePem, 200, { "content-type": "application/x-pem-file" }),
   );
+
+  app.all("/mcp", (c) => mcp(c.req.raw));
 
   app.post("/v1/join", async (c) => {
     const result = admitDevice(node, await jsonBody(c));

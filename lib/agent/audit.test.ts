@@ -1,0 +1,182 @@
+import { describe, expect, test } from "bun:test";
+import { count, like, sql } from "drizzle-orm";
+import { MAX_AUDIT_BATCH_BYTES } from "../../protocol/agent-audit.ts";
+import { MAX_CHANGESET_BYTES } from "../../protocol/changeset.ts";
+import { createLog } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode } from "../state/test-db.ts";
+import { agentAudit, changesets, state } from "../store/schema.ts";
+import {
+  AUDIT_RETENTION_MS,
+  type AuditWriter,
+  publishAudit,
+  readAudit,
+  recordCall,
+} from "./audit.ts";
+
+const quiet = createLog({ level: "silent" });
+const DAY_MS = 24 * 3600_000;
+
+function device(seed: number, startMs = 1_800_000_000_000) {
+  const { db, zone, key } = openTestNode(seed);
+  let nowMs = startMs;
+  const name = `d${seed}`;
+  const writer: AuditWriter = {
+    db,
+    deviceName: name,
+    now: () => nowMs,
+    write: (ops) => appendLocalChangeset(db, { zone, name, key }, ops, nowMs),
+  };
+  return {
+    db,
+    name,
+    writer,
+    at: (ms: number) => {
+      nowMs = ms;
+    },
+    now: () => nowMs,
+    call(agent: string, outcome = "ok") {
+      recordCall(
+        db,
+        {
+          agent,
+          tool: "read_file",
+          arguments: { path: "notes/a" },
+          dryRun: false,
+          ok: true,
+          outcome,
+        },
+        nowMs,
+      );
+    },
+    changesetCount: () => db.select({ n: count() }).from(changesets).get()?.n ?? 0,
+    batches: () =>
+      db
+        .select({ key: state.key, value: state.value })
+        .from(state)
+        .where(like(state.key, `nodes/${name}/agent-log/%`))
+        .all(),
+  };
+}
+
+/** Another device's batches, as sync brings them. */
+function syncBatches(from: ReturnType<typeof device>, to: ReturnType<typeof device>): void {
+  const batches = from.batches();
+  if (batches.length === 0) return;
+  to.db
+    .insert(state)
+    .values(
+      batches.map((b) => ({
+        key: b.key,
+        value: b.value,
+        hlcMs: from.now(),
+        hlcCounter: 0,
+        author: from.name,
+        seq: 1,
+      })),
+    )
+    .onConflictDoUpdate({ target: state.key, set: { value: sql`excluded.value` } })
+    .run();
+}
+
+describe("publishing the audit to the zone state", () => {
+  test("one changeset when agents called, none when they did not", () => {
+    const d = device(31);
+    expect(publishAudit(d.writer)).toBe(0);
+    expect(d.changesetCount()).toBe(0);
+    for (const agent of ["a", "b", "c"]) d.call(agent);
+    expect(publishAudit(d.writer)).toBe(3);
+    expect(d.changesetCount()).toBe(1);
+    expect(publishAudit(d.writer)).toBe(0);
+    expect(d.changesetCount()).toBe(1);
+    d.call("a");
+    expect(publishAudit(d.writer)).toBe(1);
+    expect(d.batches().map((b) => b.key)).toEqual([
+      `nodes/d31/agent-log/${d.now()}-${"3".padStart(15, "0")}`,
+      `nodes/d31/agent-log/${d.now()}-${"4".padStart(15, "0")}`,
+    ]);
+  });
+
+  test("batches stay under the value limit and a changeset under its own; the rest waits its turn", () => {
+    const d = device(32);
+    for (let i = 0; i < 3_000; i++) d.call(`agent-${i % 7}`, `${i} ${"x".repeat(1_000)}`);
+    const published: number[] = [];
+    for (let n = publishAudit(d.writer); n > 0; n = publishAudit(d.writer)) published.push(n);
+    expect(published.length).toBeGreaterThan(1);
+    expect(published.reduce((a, b) => a + b, 0)).toBe(3_000);
+    for (const batch of d.batches())
+      expect(Buffer.byteLength(batch.value as string)).toBeLessThanOrEqual(MAX_AUDIT_BATCH_BYTES);
+    for (const row of d.db.select({ bytes: changesets.bytes }).from(changesets).all())
+      expect(row.bytes.length).toBeLessThan(MAX_CHANGESET_BYTES);
+    // Every entry once, in order, as another device reads them.
+    const reader = device(36);
+    syncBatches(d, reader);
+    const read = readAudit(reader.db, { self: "d36", limit: 1_000, nowMs: d.now(), log: quiet });
+    expect(read.length).toBe(1_000);
+    expect(read.map((e) => Number(e.outcome.split(" ")[0]))).toEqual(
+      Array.from({ length: 1_000 }, (_, i) => 2_999 - i),
+    );
+    expect(read[0]).toMatchObject({ device: "d32", agent: "agent-3", tool: "read_file" });
+    expect((read[0] as { outcome: string }).outcome.length).toBeLessThanOrEqual(300);
+  });
+});
+
+describe("reading the zone's audit", () => {
+  test("this device's rows and the others' batches, merged by time, newest first, filtered", () => {
+    const here = device(33);
+    const there = device(34);
+    let t = 1_800_000_000_000;
+    for (const [who, agent] of [
+      [here, "a"],
+      [there, "b"],
+      [here, "b"],
+      [there, "a"],
+      [there, "b"],
+    ] as const) {
+      t += 1000;
+      here.at(t);
+      there.at(t);
+      who.call(agent, `${who.name} ${agent} ${t}`);
+    }
+    publishAudit(there.writer);
+    syncBatches(there, here);
+    const all = readAudit(here.db, { self: "d33", limit: 10, nowMs: t, log: quiet });
+    expect(all.map((e) => `${e.device} ${e.agent}`)).toEqual([
+      "d34 b",
+      "d34 a",
+      "d33 b",
+      "d34 b",
+      "d33 a",
+    ]);
+    const b = readAudit(here.db, { self: "d33", agent: "b", limit: 2, nowMs: t, log: quiet });
+    expect(b.map((e) => e.outcome)).toEqual([`d34 b ${t}`, `d33 b ${t - 2000}`]);
+  });
+});
+
+describe("retention", () => {
+  test("after 90 days a device deletes its batches and rows, and nobody shows them", () => {
+    const d = device(35);
+    const reader = device(37);
+    d.call("old");
+    publishAudit(d.writer);
+    syncBatches(d, reader);
+    d.at(d.now() + AUDIT_RETENTION_MS + DAY_MS);
+    // Even before the device deleted its old batches, nobody shows them.
+    expect(readAudit(reader.db, { self: "d37", limit: 10, nowMs: d.now(), log: quiet })).toEqual(
+      [],
+    );
+    d.call("new");
+    publishAudit(d.writer);
+    syncBatches(d, reader);
+    expect(d.batches().filter((b) => b.value !== null).length).toBe(1);
+    expect(
+      d.db
+        .select()
+        .from(agentAudit)
+        .all()
+        .map((r) => r.agent),
+    ).toEqual(["new"]);
+    const read = readAudit(reader.db, { self: "d37", limit: 10, nowMs: d.now(), log: quiet });
+    expect(read.map((e) => e.agent)).toEqual(["new"]);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * What keeps one agent from crowding out the others: each agent's calls per second and
+ * calls at once, and a budget for recording calls refused for a bad token (anyone can
+ * make those, and each would otherwise be an audit entry every device keeps).
+ */
+import { TokenBucket } from "../gateway/limits.ts";
+
+/** Calls an agent may make: a steady 5 a second, bursts of 20. */
+export const RATE_PER_S = 5;
+const BURST = 20;
+/** Calls of one agent under way at once. */
+export const MAX_CALLS_AT_ONCE = 4;
+/** Refused calls recorded: a steady one a second, bursts of 20; the rest are counted. */
+const REFUSALS_PER_S = 1;
+const REFUSAL_BURST = 20;
+
+export type Admission =
+  | { readonly ok: true; readonly release: () => void }
+  | { readonly ok: false; readonly reason: string };
+
+export class AgentLimits {
+  private readonly rates = new Map<string, TokenBucket>();
+  private readonly running = new Map<string, number>();
+
+  constructor(private readonly now: () => number) {}
+
+  /**
+   * Lets one call of `agent` start, or says why not. The caller releases it when the
+   * work itself has finished (not when the agent stopped waiting for it), so work that
+   * hangs keeps using up its own agent's calls, and nobody else's.
+   */
+  admit(agent: string): Admission {
+    const running = this.running.get(agent) ?? 0;
+    if (running >= MAX_CALLS_AT_ONCE)
+      return {
+        ok: false,
+        reason: `too many calls at once: ${agent} may have ${MAX_CALLS_AT_ONCE} under way; wait for one to finish`,
+      };
+    let bucket = this.rates.get(agent);
+    if (!bucket) {
+      bucket = new TokenBucket(RATE_PER_S, BURST, this.now);
+      this.rates.set(agent, bucket);
+    }
+    const slot = bucket.take();
+    if (!slot.ok)
+      return {
+        ok: false,
+        reason: `too many calls: ${agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
+      };
+    this.running.set(agent, running + 1);
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.running.get(agent) ?? 1) - 1;
+        if (left > 0) this.running.set(agent, left);
+        else this.running.delete(agent);
+      },
+    };
+  }
+}
+
+/**
+ * Which refused calls are recorded: all of them while they come at most about once a
+ * second; past that, one a second, saying how many were left out since the last.
+ */
+export class RefusalBudget {
+  private readonly bucket: TokenBucket;
+  private skipped = 0;
+
+  constructor(now: () => number) {
+    this.bucket = new TokenBucket(REFUSALS_PER_S, REFUSAL_BURST, now);
+  }
+
+  /** Whether to record this refusal; if so, how many were left unrecorded before it. */
+  take(): { record: false } | { record: true; skipped: number } {
+    if (!this.bucket.take().ok) {
+      this.skipped++;
+      return { record: false };
+    }
+    const skipped = this.skipped;
+    this.skipped = 0;
+    return { record: true, skipped };
+  }
+}
