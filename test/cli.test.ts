@@ -107,16 +107,17 @@ describe("bucky status", () => {
       home,
       zone: { id: init.zone.id, name: "family" },
       device: { id: init.device.id, name: "nas", holdsOwnerKey: true },
-      devices: [{ id: init.device.id, name: "nas", self: true }],
+      // Its node has not run yet: nobody has heard it.
+      devices: [{ id: init.device.id, name: "nas", status: "offline" }],
       reliability: {
         level: 0,
         summary: "one device, no backup: data may be lost at any time",
         warnings: [
-          "there is no backup outside the zone yet: add a target with `bucky backup target add`",
+          "nas's data is in no backup outside the zone yet: add a target with `bucky backup target add` on nas",
         ],
       },
-      backup: [],
-      gateway: null,
+      backups: [],
+      gateways: [],
     });
   });
 

@@ -37,6 +37,7 @@ describe("state database", () => {
     expect(tables.map((table) => table.name)).toEqual([
       "agent_audit",
       "changesets",
+      "device_facts",
       "invites",
       "node",
       "peers",
