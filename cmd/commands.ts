@@ -40,6 +40,7 @@ export const rootCommand: CommandDef = {
         stop: load(() => import("./app/stop.ts")),
         remove: load(() => import("./app/remove.ts")),
         limit: load(() => import("./app/limit.ts")),
+        move: load(() => import("./app/move.ts")),
       },
     ),
     gateway: defineGroup(

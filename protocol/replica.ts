@@ -27,6 +27,8 @@ export interface HeadOnWire {
   readonly seq: number;
   readonly holder: string;
   readonly root: string;
+  /** What the snapshot holds, times and modes left out. */
+  readonly content: string;
   readonly at: number;
   readonly files: number;
   readonly bytes: number;
@@ -95,10 +97,41 @@ export function decodeHead(value: unknown, app: string): HeadOnWire {
     seq: count("seq"),
     holder: value.holder as string,
     root: value.root as string,
+    content: value.content as string,
     at: count("at"),
     files: count("files"),
     bytes: count("bytes"),
     addedBytes: count("addedBytes"),
     final: value.final as boolean,
   };
+}
+
+export interface ReplicaAck {
+  readonly epoch: number;
+  readonly seq: number;
+  /** When the snapshot was taken (the holder's clock). */
+  readonly at: number;
+}
+
+export function encodeReplicaAck(ack: ReplicaAck): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(ack));
+}
+
+export function decodeReplicaAck(bytes: Uint8Array): ReplicaAck {
+  check(bytes.length <= 256, "a replica ack is at most 256 bytes");
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    check(false, "a replica ack is not JSON");
+  }
+  check(isRecord(value), "a replica ack is an object");
+  for (const field of ["epoch", "seq", "at"])
+    check(
+      typeof value[field] === "number" &&
+        Number.isSafeInteger(value[field]) &&
+        (value[field] as number) >= 0,
+      `replica ack ${field} must be a whole number`,
+    );
+  return { epoch: value.epoch as number, seq: value.seq as number, at: value.at as number };
 }

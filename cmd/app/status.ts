@@ -1,21 +1,61 @@
-/** `bucky app status <app>`: where an app runs, its state, and what went wrong if anything. */
+/** `bucky app status <app>`: where an app runs, its state, where its data is, and what went wrong. */
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { AppDataStatus } from "../../lib/replica/data-status.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
-  meta: { name: "status", description: "Show an app's state, device, URL and sandboxing" },
+  meta: {
+    name: "status",
+    description:
+      "Show an app's state, device and URL, and where its data is: holder, standbys and how far behind",
+  },
   args: { app: { type: "positional", required: true, description: "The app's id" } },
   run: (args, context) =>
     requestDaemon<AppStatus>(context.home, "GET", `/v1/apps/${encodeURIComponent(args.app)}`),
   text: (status) =>
     [
       `${status.app} ${status.version}: ${status.state}`,
-      `  device     ${status.device ?? "(none can run it now)"}${status.placement === "any" ? " (placed on any device)" : ""}`,
+      `  device     ${status.device ?? "(none runs it now)"}${status.placement === "any" ? " (placed on any device)" : ""}`,
       `  url        ${status.url ?? "-"}`,
       `  exposure   ${status.exposure}`,
       `  sandboxed  ${status.sandboxed ? "yes (bubblewrap)" : "no: install bubblewrap on that device to isolate it"}`,
       `  restarts   ${status.restarts}`,
+      ...(status.data ? dataLines(status.data) : []),
       ...(status.error ? [`  problem    ${status.error}`] : []),
     ].join("\n"),
 });
+
+function dataLines(data: AppDataStatus): string[] {
+  const holder = data.holder;
+  const lines = [
+    `  data       ${holder ? `held by ${holder.device} (epoch ${holder.epoch}, since ${holder.since})` : "not held yet"}`,
+  ];
+  if (holder?.lostAtMostMs)
+    lines.push(
+      `             taken over from a copy: at most ${seconds(holder.lostAtMostMs)} of writes before it could be missing`,
+    );
+  if (data.movingTo) lines.push(`             moving to ${data.movingTo}`);
+  if (data.standbys.length === 0)
+    lines.push("  standbys   none: the data is on one device only (no other device is live)");
+  for (const standby of data.standbys)
+    lines.push(
+      `  standby    ${standby.device}: ${
+        standby.lagMs === null
+          ? "no copy yet"
+          : standby.lagMs === 0
+            ? "up to date"
+            : `${seconds(standby.lagMs)} behind (${formatBytes(standby.lagBytes ?? 0)} to fetch)`
+      }`,
+    );
+  for (const copy of data.conflicts)
+    lines.push(
+      `  conflict   ${copy.name} on ${copy.device} (${formatBytes(copy.bytes)}): writes that never reached the holder; \`bucky app restore-copy\` brings it back`,
+    );
+  return lines;
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}

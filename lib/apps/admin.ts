@@ -138,6 +138,7 @@ function installPackage(
     package: stored.id,
     manifest,
     placement,
+    ...(current?.moveTo && placement === "any" ? { moveTo: current.moveTo } : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     updatedAt: new Date(zone.now()).toISOString(),
   };
@@ -159,6 +160,36 @@ function installPackage(
     device: placement,
     upgradedFrom,
   };
+}
+
+/**
+ * Moves an app, and its data, to a device: the app stops, its last changes are shipped,
+ * and it starts there (lib/replica/). A pinned app is pinned there; an app placed on any
+ * device stays there while that device is live.
+ */
+export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec {
+  const current = readSpec(zone.db, app);
+  if (!current || current.desired === "removed")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no app ${app} is installed`,
+      "See the apps with `bucky app list`.",
+    );
+  const member = zone.membership().byName.get(device);
+  if (!member || standingOf(zone.membership(), member.id) !== "member")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `the zone has no device named ${device} to move ${app} to`,
+      "See the devices with `bucky devices`.",
+    );
+  const spec: AppSpec = {
+    ...current,
+    ...(current.placement === "any" ? { moveTo: device } : { placement: device, moveTo: null }),
+    updatedAt: new Date(zone.now()).toISOString(),
+  };
+  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  zone.log.info("app moving", { app, to: device });
+  return spec;
 }
 
 export function setDesired(

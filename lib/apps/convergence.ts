@@ -1,17 +1,21 @@
 /**
  * The convergence loop that runs apps, on every device alike. It reads the apps' specs
- * from the zone state and which devices are alive from their presence, computes which apps this device must
- * run (the same answer every device computes), starts what is missing, restarts what
- * changed, stops what is no longer its share, and reports. No device commands another.
+ * from the zone state, which devices are alive from their presence, and who holds each
+ * app's data (lib/replica/), computes which apps this device must run (the same answer
+ * every device computes), takes an app's data over first when it must, starts what is
+ * missing, restarts what changed, stops what is no longer its share, does its part in
+ * replicating app data, and reports. No device commands another.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
-import { placeApp } from "../../protocol/placement.ts";
+import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { Replication } from "../replica/replication.ts";
+import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
 import { AppRunner } from "./runner.ts";
@@ -47,11 +51,16 @@ export class Convergence {
   private pass: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
+  private readonly startedAtMs: number;
 
   constructor(
     private readonly node: NodeContext,
+    /** This device's part in keeping app data on more than one device. */
+    private readonly replication: Replication,
     private readonly options: ConvergenceOptions,
-  ) {}
+  ) {
+    this.startedAtMs = node.now();
+  }
 
   start(): void {
     killOrphans(this.node.zone.paths.appsDir);
@@ -89,23 +98,70 @@ export class Convergence {
   private async converge(): Promise<void> {
     const specs = readSpecs(this.node.db);
     this.prefetch(specs);
-    const { members, live } = placementCandidates(this.node, this.options.liveWindowMs);
+    const candidates = placementCandidates(this.node, this.options.liveWindowMs);
+    const forData = { ...candidates, live: this.maybeLive(candidates) };
+    const me = this.node.deviceName;
+    let facts = readHoldingFacts(this.node.db, this.node.membership());
+    const holdingOfApp = (spec: AppSpec) =>
+      holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
+        device: me,
+        copy: this.replication.ownCopy(spec.app),
+      });
     const mine = new Set<string>();
     for (const spec of specs) {
-      const target =
-        spec.desired === "running" ? placeApp(spec.app, spec.placement, members, live) : undefined;
+      if (spec.desired === "removed") {
+        await this.halt(spec.app);
+        this.clearLocal(spec);
+        await this.replication.forget(spec.app);
+        continue;
+      }
+      let holding = holdingOfApp(spec);
+      const wanted = spec.desired === "running";
+      if (wanted && holding.runner === me && holding.claimant === me) {
+        // Take the data over (or claim it first) before the app runs on it.
+        try {
+          this.replication.takeOver(spec, holding);
+        } catch (error) {
+          if (!(error instanceof BuckyError)) throw error;
+          // A damaged or missing copy: said, and tried again at the next pass.
+          this.node.log.error("cannot take the app over", { app: spec.app, error: error.message });
+          continue;
+        }
+        facts = readHoldingFacts(this.node.db, this.node.membership());
+        holding = holdingOfApp(spec);
+      }
       const current = this.running.get(spec.app);
-      if (target === this.node.deviceName) {
+      if (wanted && holding.runner === me) {
         mine.add(spec.app);
-        if (current?.package === spec.package) continue;
-        if (current) await this.halt(spec.app);
-        this.launch(spec);
-      } else {
-        if (current) await this.halt(spec.app);
-        if (spec.desired === "removed") this.clearLocal(spec);
+        if (current?.package !== spec.package) {
+          if (current) await this.halt(spec.app);
+          this.launch(spec);
+        }
+      } else if (current) await this.halt(spec.app);
+      if (appHasData(spec)) {
+        const myClaim = facts.claims.get(spec.app)?.find((claim) => claim.device === me);
+        await this.replication.arrange(spec, holding, myClaim);
       }
     }
     for (const app of this.running.keys()) if (!mine.has(app)) await this.halt(app);
+  }
+
+  /**
+   * The members that may be live, for apps with data: data goes nowhere on a guess. Until
+   * this device has been up for one live window, and for one live window after a device
+   * joined, not having heard from it says nothing: it counts as live, so nothing of its
+   * is taken over and nothing it may be claiming is claimed too.
+   */
+  private maybeLive(candidates: ReturnType<typeof placementCandidates>): Candidate[] {
+    const now = this.node.now();
+    const window = this.options.liveWindowMs;
+    if (now - this.startedAtMs < window) return candidates.members;
+    const membership = this.node.membership();
+    return candidates.members.filter(
+      (member) =>
+        candidates.live.includes(member) ||
+        now - (membership.byName.get(member.name)?.admittedAtMs ?? 0) < window,
+    );
   }
 
   private launch(spec: AppSpec): void {

@@ -5,8 +5,10 @@
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
+import { readZoneFacts } from "../facts/zone-facts.ts";
+import { type AppDataStatus, appDataStatus } from "../replica/data-status.ts";
 import type { Holding } from "../replica/holding.ts";
-import { holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
+import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
@@ -37,6 +39,8 @@ export interface AppStatus {
   readonly desired: DesiredState;
   readonly package: string;
   readonly exposure: "public" | "zone";
+  /** For an app with data: who holds it, its standbys and how far behind, conflict copies. */
+  readonly data: AppDataStatus | null;
 }
 
 /** Members in good standing, and those of them alive lately (this device always is). */
@@ -59,13 +63,23 @@ export function placementCandidates(
 export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
   const facts = readHoldingFacts(zone.db, zone.membership());
+  const devices = readZoneFacts(zone.db, zone.membership(), zone.now(), liveWindowMs);
   return readSpecs(zone.db)
     .filter((spec) => spec.desired !== "removed")
-    .map((spec) => statusOf(zone, spec, holdingOf(spec, candidates, facts)))
+    .map((spec) => {
+      const holding = holdingOf(spec, candidates, facts);
+      const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices) : null;
+      return statusOf(zone, spec, holding, data);
+    })
     .sort((a, b) => a.app.localeCompare(b.app));
 }
 
-function statusOf(zone: ZoneView, spec: AppSpec, holding: Holding): AppStatus {
+function statusOf(
+  zone: ZoneView,
+  spec: AppSpec,
+  holding: Holding,
+  data: AppDataStatus | null,
+): AppStatus {
   const device = holding.runner ?? null;
   const report = device ? readReport(zone.db, device, spec.app) : undefined;
   const current = report?.package === spec.package ? report : undefined;
@@ -77,6 +91,7 @@ function statusOf(zone: ZoneView, spec: AppSpec, holding: Holding): AppStatus {
     desired: spec.desired,
     package: spec.package,
     exposure: spec.manifest.exposure,
+    data,
     sandboxed: current?.sandboxed ?? false,
     restarts: current?.restarts ?? 0,
   };

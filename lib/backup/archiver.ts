@@ -8,7 +8,6 @@
  * was last read and reported. A SQLite database is read through SQLite, so the copy is
  * consistent even while it is being written (its -wal and -shm files are then skipped).
  */
-import { Database } from "bun:sqlite";
 import {
   closeSync,
   type Dirent,
@@ -19,6 +18,7 @@ import {
   readlinkSync,
   readSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Chunker } from "../../protocol/backup/chunker.ts";
 import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
@@ -26,6 +26,7 @@ import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
+import { sqliteImage } from "./sqlite-image.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -82,6 +83,8 @@ export class Archiver {
     private readonly repository: BlobSink,
     private readonly cache: FileCache | undefined,
     private readonly onProgress: (progress: Readonly<ArchiveProgress>) => void = () => {},
+    /** Where consistent images of SQLite databases are made, a moment each. */
+    private readonly scratchDir: string = tmpdir(),
   ) {}
 
   async archive(root: ReadonlyMap<string, Entry>): Promise<ArchiveResult> {
@@ -195,14 +198,17 @@ export class Archiver {
       ctimeNs: String(stat.ctimeNs),
       inode: String(stat.ino),
     };
-    const known = this.cache?.lookup(rel, facts);
+    // A SQLite database is imaged every time: in WAL mode its file stays the same while
+    // its log takes the commits, so its size and times say nothing of what changed.
+    const sqlite = isSqlite(path);
+    const known = sqlite ? undefined : this.cache?.lookup(rel, facts);
     if (known?.every((id) => this.repository.has(id))) {
       this.cache?.keep(rel, facts, known);
       this.counted(facts.size);
       return { size: facts.size, content: Promise.resolve(known), mtimeNs: facts.mtimeNs };
     }
-    if (isSqlite(path)) {
-      const image = sqliteImage(path);
+    if (sqlite) {
+      const image = sqliteImage(path, this.scratchDir);
       if (image) {
         this.counted(image.length);
         return {
@@ -350,22 +356,6 @@ function isSqlite(path: string): boolean {
     return false;
   } finally {
     if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/**
- * A consistent image of a SQLite database, through SQLite (what its WAL holds included),
- * or undefined when SQLite cannot open it (then its bytes are read as they are).
- */
-export function sqliteImage(path: string): Uint8Array | undefined {
-  let db: Database | undefined;
-  try {
-    db = new Database(path, { readonly: true });
-    return db.serialize();
-  } catch {
-    return undefined;
-  } finally {
-    db?.close();
   }
 }
 

@@ -4,15 +4,17 @@
  *   identity/        the device key (the owner and backup keys are left out: the
  *                    recovery phrase rebuilds them, and restoring needs it anyway)
  *   state.db         a consistent image of the zone state, taken while the daemon runs
+ *                    (its write-ahead log included: see sqlite-image.ts)
  *   apps/<app>/data  each app's data on this device
  *   data/            the user's data
  *   ndn/             named data (files stored with `bucky put`, app packages)
  */
-import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Entry } from "./archiver.ts";
+import { sqliteImage } from "./sqlite-image.ts";
 
 const LEFT_OUT_KEYS = new Set(["owner.key", "backup.key"]);
 
@@ -26,7 +28,7 @@ export function homeEntries(paths: HomePaths): Map<string, Entry> {
   const state = statSync(paths.stateDb, { bigint: true });
   root.set("state.db", {
     kind: "bytes",
-    bytes: stateImage(paths.stateDb),
+    bytes: stateImage(paths),
     mode: Number(state.mode) & 0o7777,
     mtimeNs: state.mtimeNs,
   });
@@ -48,11 +50,13 @@ export function homeEntries(paths: HomePaths): Map<string, Entry> {
 }
 
 /** The zone state as of now, whole and consistent, while the daemon keeps writing. */
-function stateImage(path: string): Uint8Array {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.serialize();
-  } finally {
-    db.close();
-  }
+function stateImage(paths: HomePaths): Uint8Array {
+  const image = sqliteImage(paths.stateDb, join(paths.backupDir, "scratch"));
+  if (!image)
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `the state database ${paths.stateDb} cannot be read`,
+      "Run `bucky status` to see what is wrong with it.",
+    );
+  return image;
 }

@@ -44,6 +44,8 @@ const replicaFacts = z.object({
           z.string().max(64),
           snapshotPosition.extend({
             ackedAtMs: z.number().nonnegative(),
+            /** How long its copy has been behind the holder's data (0: up to date). */
+            lagMs: z.number().nonnegative(),
             lagBytes: z.number().nonnegative(),
           }),
         ),

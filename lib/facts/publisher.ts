@@ -9,9 +9,11 @@ import { readBackupStatus } from "../backup/status.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import type { DeviceFactsPayload } from "./payload.ts";
+import type { DeviceFactsPayload, ReplicaFacts } from "./payload.ts";
 
 export const FACTS_EVERY_MS = 5_000;
+/** How soon a change worth telling is said. */
+const SOON_MS = 200;
 /** Traffic counts move with every request: they are said at most this often. */
 const TRAFFIC_EVERY_MS = 60_000;
 /** Free space is said to the nearest this share of the disk. */
@@ -21,8 +23,12 @@ export class FactsPublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
   private traffic: { atMs: number; facts: DeviceFactsPayload["traffic"] } | undefined;
 
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(
     private readonly node: NodeContext,
+    /** The app data this device holds and keeps copies of. */
+    private readonly replicas: () => ReplicaFacts,
     private readonly everyMs = FACTS_EVERY_MS,
   ) {}
 
@@ -33,6 +39,15 @@ export class FactsPublisher {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
+  }
+
+  /** Publishes shortly (a change worth telling; several close together are said once). */
+  soon(): void {
+    this.soonTimer ??= setTimeout(() => {
+      this.soonTimer = undefined;
+      this.publish();
+    }, SOON_MS);
   }
 
   /** Gathers and publishes now (after something this device knows changed). */
@@ -41,7 +56,11 @@ export class FactsPublisher {
     if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
-    this.node.publishFacts({ ...ownFacts(this.node.zone.paths), ...(traffic ? { traffic } : {}) });
+    this.node.publishFacts({
+      ...ownFacts(this.node.zone.paths),
+      replicas: this.replicas(),
+      ...(traffic ? { traffic } : {}),
+    });
   }
 }
 

@@ -21,6 +21,7 @@ import {
   installApp,
   installArchive,
   installStoredPackage,
+  moveApp,
   setDesired,
 } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
@@ -172,6 +173,12 @@ export function createLocalApp(
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
   app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
+  app.post("/v1/apps/:app/move", async (c) => {
+    const body = (await jsonBody(c)) as { to?: unknown };
+    if (typeof body.to !== "string" || body.to === "")
+      throw new BuckyError("E_USAGE", 'the body must be {"to": "<device>"}');
+    return c.json(moveApp(node, c.req.param("app"), body.to));
+  });
   app.delete("/v1/apps/:app", (c) =>
     c.json(setDesired(node, c.req.param("app"), "removed", c.req.query("purge") === "1")),
   );

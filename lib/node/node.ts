@@ -32,6 +32,7 @@ import { createPanel } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
 import { touchesRelays } from "../relay/relays.ts";
 import { Tunnels } from "../relay/tunnel.ts";
+import { Replication } from "../replica/replication.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
@@ -149,8 +150,20 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
     diskFull = (error) => node.diskFull(error);
     started.push(() => node.client.stop());
+    // This device's part in keeping app data on more than one device; when its copies or
+    // snapshots move, its facts say so and the apps are looked at again.
+    const replication = new Replication(node, {
+      onChange: () => {
+        facts.soon();
+        apps.soon();
+      },
+    });
     // Agents reach every device on its own address too (the handler is made below).
-    peerApp = createPeerApp(node, log, onBug, relayHub, (request) => agents.handle(request));
+    peerApp = createPeerApp(node, log, onBug, {
+      relay: relayHub,
+      mcp: (request) => agents.handle(request),
+      replication,
+    });
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {
       liveWindowMs,
@@ -187,10 +200,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
 
     const sync = new SyncLoop(node, options.syncIntervalMs, onBug);
     sync.start();
-    const facts = new FactsPublisher(node);
+    const facts = new FactsPublisher(node, () => replication.facts());
     facts.start();
     started.push(() => facts.stop());
-    const apps = new Convergence(node, {
+    const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
       sources: () => [
@@ -203,7 +216,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         changesets.some((changeset) =>
           changeset.ops.some(
             (op) =>
-              /^(users|nodes|devices)\//.test(op.key) && !/^nodes\/[^/]+\/agent-log\//.test(op.key),
+              /^(users|nodes|devices|system)\//.test(op.key) &&
+              !/^nodes\/[^/]+\/agent-log\//.test(op.key),
           ),
         )
       )
@@ -281,6 +295,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await backups?.schedule.stop();
         await backups?.hot.stop();
         await apps.stop();
+        await replication.stop();
         audit.stop();
         await sync.stop();
         undo();

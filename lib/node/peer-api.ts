@@ -8,6 +8,7 @@ import type { Server } from "bun";
 import { Hono, type MiddlewareHandler } from "hono";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import {
   decodeEntries,
@@ -23,6 +24,8 @@ import { ingress } from "../gateway/ingress.ts";
 import type { Log } from "../log.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
 import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
+import { HEAD_WAIT_MS } from "../replica/follower.ts";
+import type { Replication } from "../replica/replication.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { admitDevice } from "../zone/admit.ts";
@@ -33,14 +36,21 @@ const INGRESS_PREFIX = "/v1/ingress/";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
 
+export interface PeerServices {
+  readonly relay: RelayHub;
+  /** AI agents' MCP endpoint on this device. */
+  readonly mcp: (request: Request) => Promise<Response>;
+  /** App data this device holds, for its standbys. */
+  readonly replication: Replication;
+}
+
 export function createPeerApp(
   node: NodeContext,
   log: Log,
   onBug: (error: unknown) => void,
-  relay: RelayHub,
-  /** AI agents' MCP endpoint on this device. */
-  mcp: (request: Request) => Promise<Response>,
+  services: PeerServices,
 ): Hono<PeerEnv> {
+  const { relay, mcp, replication } = services;
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
   app.onError(errorHandler(log, onBug));
@@ -80,6 +90,32 @@ export function createPeerApp(
   app.get("/v1/apps/:app/logs", (c) =>
     c.json(localLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100))),
   );
+
+  app.use("/v1/replicas/*", memberOnly(node));
+  app.get("/v1/replicas/:app/head", async (c) => {
+    const number = (name: string) => Number(c.req.query(name) ?? 0) || 0;
+    const head = await replication.nextHead(
+      c.req.param("app"),
+      { epoch: number("epoch"), seq: number("seq") },
+      Math.min(HEAD_WAIT_MS, Math.max(0, number("waitMs"))),
+    );
+    return head ? c.json(head) : c.body(null, 204);
+  });
+  app.post("/v1/replicas/:app/blobs", (c) =>
+    cbor(
+      encodeBlobAnswer(
+        replication.blobs(
+          c.req.param("app"),
+          decode(() => decodeBlobRequest(c.get("body"))),
+        ),
+      ),
+    ),
+  );
+  app.post("/v1/replicas/:app/ack", (c) => {
+    const body = decode(() => decodeReplicaAck(c.get("body")));
+    replication.acknowledge(c.req.param("app"), c.get("peer"), body);
+    return c.json({ ok: true });
+  });
 
   app.post("/v1/sync/pull", (c) => {
     const { have, presence, factsHave } = decode(() => decodePullRequest(c.get("body")));

@@ -26,6 +26,8 @@ export interface HolderClaim {
     readonly epoch: number;
     readonly seq: number;
     readonly at: number;
+    /** What the snapshot held (its content digest). */
+    readonly content?: string;
   } | null;
   /** At most how much of the writes before it took over could have been lost. */
   readonly lostAtMostMs: number | null;

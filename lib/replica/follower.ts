@@ -11,6 +11,7 @@ import {
   decodeBlobAnswer,
   decodeHead,
   encodeBlobRequest,
+  encodeReplicaAck,
   MAX_BLOBS_PER_REQUEST,
 } from "../../protocol/replica.ts";
 import { BuckyError } from "../errors.ts";
@@ -90,7 +91,9 @@ export class ReplicaFollower {
   /** One round: the holder's next head, fetched whole if it is new. */
   private async follow(holder: Peer): Promise<void> {
     const { app, db, client } = this.options;
-    const have = db.head();
+    // A snapshot this device took itself, when it held the app, is no copy of this holder's.
+    const own = db.head();
+    const have = own?.holder === holder.name ? own : undefined;
     const body = await client.get(
       holder,
       `/v1/replicas/${encodeURIComponent(app)}/head?epoch=${have?.epoch ?? 0}&seq=${have?.seq ?? 0}&waitMs=${HEAD_WAIT_MS}`,
@@ -98,6 +101,7 @@ export class ReplicaFollower {
     );
     if (this.stopped || !body || body.length === 0) return;
     const head: ReplicaHead = decodeHead(JSON.parse(new TextDecoder().decode(body)), app);
+    if (head.holder !== holder.name) return;
     if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
     await this.fetchWhole(holder, head.root);
     db.setHead(head);
@@ -106,7 +110,7 @@ export class ReplicaFollower {
     await client.post(
       holder,
       `/v1/replicas/${encodeURIComponent(app)}/ack`,
-      new TextEncoder().encode(JSON.stringify({ epoch: head.epoch, seq: head.seq, at: head.at })),
+      encodeReplicaAck({ epoch: head.epoch, seq: head.seq, at: head.at }),
       "application/json",
     );
   }

@@ -35,7 +35,7 @@ export function materialize(db: ReplicaDb, root: string, target: string): void {
  * the caller's to keep). Crash-safe: the new data is whole before it moves in.
  */
 export function replaceData(db: ReplicaDb, root: string, dataDir: string): void {
-  if (existsSync(dataDir) && readdirSync(dataDir).length > 0)
+  if (holdsFiles(dataDir))
     throw new BuckyError("E_INTERNAL", `${dataDir} still holds data: keep it before replacing it`);
   const incoming = `${dataDir}.incoming`;
   rmSync(incoming, { recursive: true, force: true });
@@ -99,4 +99,12 @@ function writeFile(db: ReplicaDb, content: readonly string[], path: string): voi
 function setTimes(path: string, mtimeNs: string): void {
   const seconds = Number(BigInt(mtimeNs) / 1_000_000n) / 1000;
   utimesSync(path, seconds, seconds);
+}
+
+/** Whether a directory holds any file at all (a tree of empty directories is no data). */
+export function holdsFiles(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { withFileTypes: true, recursive: true }).some(
+    (entry) => !entry.isDirectory(),
+  );
 }

@@ -26,6 +26,8 @@ export interface ReplicaHead {
   readonly holder: string;
   /** The root tree's blob id. */
   readonly root: string;
+  /** What the snapshot holds, times and modes left out (snapshot.ts, contentDigest). */
+  readonly content: string;
   /** When it was taken (the holder's clock, ms since the epoch). */
   readonly at: number;
   readonly files: number;
@@ -54,6 +56,9 @@ export class ReplicaDb {
       );
       this.db.run(
         "CREATE TABLE IF NOT EXISTS head (one INTEGER PRIMARY KEY CHECK (one = 1), head TEXT NOT NULL)",
+      );
+      this.db.run(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
       );
     } catch (error) {
       throw sqliteError(error, `the replica database ${path}`) ?? error;
@@ -136,10 +141,19 @@ export class ReplicaDb {
     return into;
   }
 
-  /** Drops every blob that none of the snapshots `roots` needs. Returns how many went. */
+  /**
+   * Drops every blob that none of the snapshots `roots` needs. A root that is not whole
+   * here keeps nothing. Returns how many went.
+   */
   collect(roots: readonly string[]): number {
     const keep = new Set<string>();
-    for (const root of roots) this.reachable(root, keep);
+    for (const root of roots) {
+      try {
+        this.reachable(root, keep);
+      } catch (error) {
+        if (!(error instanceof BuckyError && error.code === "E_NOT_FOUND")) throw error;
+      }
+    }
     const ids = this.db
       .query<{ id: string }, []>("SELECT id FROM blobs")
       .all()

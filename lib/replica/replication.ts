@@ -22,13 +22,10 @@ import { presence } from "../store/schema.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
-import { replaceData } from "./materialize.ts";
+import { holdsFiles, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
-import { dataSignature } from "./snapshot.ts";
+import { takeSnapshot } from "./snapshot.ts";
 import { ReplicaSource } from "./source.ts";
-
-/** Meta key of the data signature at the newest snapshot (see source.ts). */
-const SIGNATURE = "signature";
 
 export interface ConflictCopy {
   readonly name: string;
@@ -76,7 +73,7 @@ export class Replication {
     const dataDir = this.dataDir(app);
     if (usable) {
       // Whatever this device still has of the app is older, or never shipped: kept aside.
-      if (hasData(dataDir))
+      if (holdsFiles(dataDir))
         this.keepConflict(app, dataDir, copy.epoch, holder?.device ?? copy.holder);
       replaceData(db, copy.root, dataDir);
     }
@@ -89,7 +86,13 @@ export class Replication {
           epoch,
           since: new Date(this.node.now()).toISOString(),
           from: usable
-            ? { device: copy.holder, epoch: copy.epoch, seq: copy.seq, at: copy.at }
+            ? {
+                device: copy.holder,
+                epoch: copy.epoch,
+                seq: copy.seq,
+                at: copy.at,
+                content: copy.content,
+              }
             : null,
           lostAtMostMs,
         }),
@@ -239,21 +242,49 @@ export class Replication {
   private async stepDown(app: string, mine: HolderClaim, holder: HolderClaim): Promise<void> {
     this.stopSource(app);
     const dataDir = this.dataDir(app);
-    if (hasData(dataDir)) {
-      const db = this.db(app);
-      const head = db.head();
-      const shipped =
-        head?.holder === this.node.deviceName &&
-        holder.from?.device === this.node.deviceName &&
-        holder.from.epoch === mine.epoch &&
-        holder.from.seq === head.seq &&
-        db.meta(SIGNATURE) === dataSignature(dataDir);
-      if (shipped) rmSync(dataDir, { recursive: true, force: true });
+    if (holdsFiles(dataDir)) {
+      if (await this.shipped(app, mine, holder)) rmSync(dataDir, { recursive: true, force: true });
       else this.keepConflict(app, dataDir, mine.epoch, holder.device);
-    }
+    } else rmSync(dataDir, { recursive: true, force: true });
     this.node.write([{ key: claimKey(this.node.deviceName, app), value: null }]);
     this.node.log.info("app data handed over", { app, to: holder.device, epoch: holder.epoch });
     this.options.onChange();
+  }
+
+  /**
+   * Whether the new holder has everything this device's data holds: it started from a
+   * snapshot of this device's, of this epoch, whose contents are the data's as it is now.
+   */
+  private async shipped(app: string, mine: HolderClaim, holder: HolderClaim): Promise<boolean> {
+    const from = holder.from;
+    if (from?.device !== this.node.deviceName || from.epoch !== mine.epoch || !from.content) {
+      this.node.log.debug("the new holder did not take this device's data", {
+        app,
+        from: JSON.stringify(from),
+        epoch: mine.epoch,
+      });
+      return false;
+    }
+    const db = this.db(app);
+    const now = await takeSnapshot({
+      db,
+      dataDir: this.dataDir(app),
+      cacheDir: join(this.replicaDir(app), "cache"),
+      head: {
+        app,
+        epoch: mine.epoch,
+        seq: 0,
+        holder: this.node.deviceName,
+        at: this.node.now(),
+        final: false,
+      },
+    });
+    this.node.log.debug("comparing data with what the new holder took", {
+      app,
+      mine: now.content,
+      theirs: from.content,
+    });
+    return now.content === from.content;
   }
 
   private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
@@ -364,10 +395,6 @@ export class Replication {
   private replicaDir(app: string): string {
     return join(this.node.zone.paths.home, "replicas", app);
   }
-}
-
-function hasData(dir: string): boolean {
-  return existsSync(dir) && readdirSync(dir).length > 0;
 }
 
 function sizeOf(dir: string): number {

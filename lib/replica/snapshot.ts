@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { type Dirent, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Chunker } from "../../protocol/backup/chunker.ts";
-import type { BlobType } from "../../protocol/backup/formats.ts";
+import { type BlobType, decodeTree } from "../../protocol/backup/formats.ts";
 import { Archiver, type BlobSink } from "../backup/archiver.ts";
 import { FileCache } from "../backup/file-cache.ts";
 import { blobId, type ReplicaDb, type ReplicaHead } from "./replica-db.ts";
@@ -49,17 +49,21 @@ export async function takeSnapshot(options: {
   readonly dataDir: string;
   /** The replica's file cache (which chunks each file had last time). */
   readonly cacheDir: string;
-  readonly head: Omit<ReplicaHead, "root" | "files" | "bytes" | "addedBytes">;
+  readonly head: Omit<ReplicaHead, "root" | "content" | "files" | "bytes" | "addedBytes">;
 }): Promise<ReplicaHead> {
   const cache = new FileCache(options.cacheDir);
   try {
-    const archived = await new Archiver(new ReplicaSink(options.db), cache).archive(
-      new Map([["data", { kind: "dir", path: options.dataDir }]]),
-    );
+    const archived = await new Archiver(
+      new ReplicaSink(options.db),
+      cache,
+      undefined,
+      join(options.cacheDir, "..", "scratch"),
+    ).archive(new Map([["data", { kind: "dir", path: options.dataDir }]]));
     cache.commit();
     return {
       ...options.head,
       root: archived.tree,
+      content: contentDigest(options.db, archived.tree) as string,
       files: archived.files,
       bytes: archived.bytes,
       addedBytes: archived.addedBytes,
@@ -71,7 +75,8 @@ export async function takeSnapshot(options: {
 
 /**
  * What a directory looks like to a cheap look: every entry's path, type, size, times
- * and inode, hashed. Equal signatures: nothing to snapshot.
+ * and inode, hashed. Equal signatures: nothing to snapshot. A SQLite database's -shm file
+ * is left out: it is an index readers write to, not data (its -wal file counts).
  */
 export function dataSignature(dir: string): string {
   const hash = createHash("sha256");
@@ -84,6 +89,7 @@ export function dataSignature(dir: string): string {
       return;
     }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name.endsWith("-shm")) continue;
       const full = join(path, entry.name);
       try {
         const stat = lstatSync(full, { bigint: true });
@@ -98,4 +104,27 @@ export function dataSignature(dir: string): string {
   };
   walk(dir, "");
   return hash.digest("hex");
+}
+
+/**
+ * What a snapshot holds, leaving out times and modes: two snapshots of the same data
+ * have the same digest even when a file was touched (a database checkpointed) between.
+ * Undefined when the snapshot is not whole in `db`.
+ */
+export function contentDigest(db: ReplicaDb, root: string): string | undefined {
+  const hash = createHash("sha256");
+  const walk = (tree: string): boolean => {
+    const bytes = db.get(tree);
+    if (!bytes) return false;
+    for (const node of decodeTree(bytes)) {
+      hash.update(`${node.name}\0${node.type}\0`);
+      if (node.type === "dir") {
+        if (!walk(node.subtree)) return false;
+      } else if (node.type === "file") hash.update(node.content.join(","));
+      else hash.update(node.target);
+      hash.update("\n");
+    }
+    return true;
+  };
+  return walk(root) ? hash.digest("hex") : undefined;
 }

@@ -26,6 +26,11 @@ export interface StandbyPosition {
   readonly ackedAtMs: number;
 }
 
+export interface StandbyLag extends StandbyPosition {
+  readonly lagMs: number;
+  readonly lagBytes: number;
+}
+
 export class ReplicaSource {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private working: Promise<ReplicaHead | undefined> = Promise.resolve(undefined);
@@ -34,6 +39,8 @@ export class ReplicaSource {
   /** Bytes each snapshot added, by seq: what a standby that lags still has to fetch. */
   private readonly added = new Map<number, number>();
   private stopped = false;
+  /** The data changed since the newest snapshot (as of the last look). */
+  private dirty = false;
 
   constructor(
     private readonly options: {
@@ -110,16 +117,25 @@ export class ReplicaSource {
     this.standbys.set(device, { epoch, seq, at, ackedAtMs: this.options.now() });
   }
 
-  /** How far each standby has this epoch's data: its snapshot, and the bytes it still lacks. */
-  positions(): Map<string, StandbyPosition & { readonly lagBytes: number }> {
-    const result = new Map<string, StandbyPosition & { readonly lagBytes: number }>();
+  /**
+   * How far each standby has this epoch's data: its snapshot, how long its copy has been
+   * behind (since that snapshot, if the data changed after it), and the bytes it lacks.
+   */
+  positions(): Map<string, StandbyLag> {
+    const result = new Map<string, StandbyLag>();
     const head = this.head();
+    const now = this.options.now();
     for (const [device, position] of this.standbys) {
       if (position.epoch !== this.options.epoch) continue;
       let lagBytes = 0;
       for (let seq = position.seq + 1; head && seq <= head.seq; seq++)
         lagBytes += this.added.get(seq) ?? 0;
-      result.set(device, { ...position, lagBytes });
+      const behind = this.dirty || (head !== undefined && head.seq > position.seq);
+      result.set(device, {
+        ...position,
+        lagMs: behind ? Math.max(0, now - position.at) : 0,
+        lagBytes,
+      });
     }
     return result;
   }
@@ -147,7 +163,8 @@ export class ReplicaSource {
     const { db, dataDir } = this.options;
     const signature = dataSignature(dataDir);
     const previous = this.head();
-    if (!final && previous && db.meta(SIGNATURE) === signature) return undefined;
+    this.dirty = !previous || db.meta(SIGNATURE) !== signature;
+    if (!final && !this.dirty) return undefined;
     if (final && previous?.final && db.meta(SIGNATURE) === signature) return previous;
     const head = await takeSnapshot({
       db,
@@ -162,8 +179,12 @@ export class ReplicaSource {
         final,
       },
     });
-    db.setHead(head);
     db.setMeta(SIGNATURE, signature);
+    // Written meanwhile? The next look says.
+    this.dirty = false;
+    // Files touched, nothing changed (a database checkpointed): nothing new to ship.
+    if (previous && previous.content === head.content && previous.final === final) return previous;
+    db.setHead(head);
     // The snapshot before stays until the next: a standby may be fetching it.
     const before = db.meta(LAST_ROOT);
     db.setMeta(LAST_ROOT, head.root);

@@ -243,7 +243,8 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
       continue;
     if (writeProblem(op, name, zone) !== undefined) continue;
     const doc = verifyDeviceDocument(JSON.parse(op.value), zone);
-    if (doc.id === changeset.author) return { id: doc.id, name: doc.name, quarantined: false };
+    if (doc.id === changeset.author)
+      return { id: doc.id, name: doc.name, admittedAtMs: doc.issuedAt * 1000, quarantined: false };
   }
   return undefined;
 }

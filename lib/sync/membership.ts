@@ -13,6 +13,8 @@ import { quarantine, state } from "../store/schema.ts";
 export interface Member {
   readonly id: DeviceId;
   readonly name: DeviceName;
+  /** When the owner admitted it (its document's time, ms since the epoch). */
+  readonly admittedAtMs: number;
   /** Set when revoked: the last seq of its changesets the zone keeps. */
   readonly revokedAfterSeq?: number;
   readonly quarantined: boolean;
@@ -66,6 +68,7 @@ export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
     const member: Member = {
       id: doc.id,
       name: doc.name,
+      admittedAtMs: doc.issuedAt * 1000,
       quarantined: quarantined.has(doc.id),
       // A revocation names the key it revokes: it does not carry over to a new device document.
       ...(revocation?.id === doc.id ? { revokedAfterSeq: revocation.lastSeq } : {}),

@@ -14,10 +14,16 @@ const NOW = 1_800_000_000_000;
 
 function membership(): Membership {
   const members: Member[] = [
-    { id: deviceIdFromPublicKey(alive.publicKey), name: "alive" as DeviceName, quarantined: false },
+    {
+      id: deviceIdFromPublicKey(alive.publicKey),
+      name: "alive" as DeviceName,
+      admittedAtMs: 0,
+      quarantined: false,
+    },
     {
       id: deviceIdFromPublicKey(revoked.publicKey),
       name: "revoked" as DeviceName,
+      admittedAtMs: 0,
       quarantined: false,
       revokedAfterSeq: 3,
     },

@@ -1,0 +1,54 @@
+/** `bucky app move <app> --to <device>`: move an app and its data to another device, losing nothing. */
+import type { AppStatus } from "../../lib/apps/status.ts";
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+const MOVE_TIMEOUT_MS = 120_000;
+const POLL_MS = 250;
+
+export default defineBuckyCommand({
+  meta: {
+    name: "move",
+    description:
+      "Move an app and its data to another device: it stops, its last changes are shipped, and it starts there",
+    examples: ["bucky app move notes --to nas", "bucky app move notes --to nas --no-wait"],
+  },
+  args: {
+    app: { type: "positional", required: true, description: "The app's id" },
+    to: {
+      type: "string",
+      valueHint: "device",
+      required: true,
+      description: "The device to move it to",
+    },
+    wait: {
+      type: "boolean",
+      default: true,
+      description: "Wait until it runs there, at most two minutes (--no-wait: return at once)",
+    },
+  },
+  async run(args, context) {
+    const path = `/v1/apps/${encodeURIComponent(args.app)}`;
+    await requestDaemon(context.home, "POST", `${path}/move`, { to: args.to });
+    const startedAt = Date.now();
+    for (;;) {
+      const status = await requestDaemon<AppStatus>(context.home, "GET", path);
+      const arrived = status.device === args.to && status.state === "running";
+      if (arrived || !args.wait || Date.now() - startedAt > MOVE_TIMEOUT_MS)
+        return {
+          app: args.app,
+          to: args.to,
+          arrived,
+          waited: args.wait,
+          state: status.state,
+          device: status.device,
+        };
+      await Bun.sleep(POLL_MS);
+    }
+  },
+  text: (r) =>
+    r.arrived
+      ? `${r.app} runs on ${r.to} now, with all its data.`
+      : `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
+  exitCode: (r) => (r.arrived || !r.waited ? 0 : 3),
+});

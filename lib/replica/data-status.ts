@@ -1,0 +1,76 @@
+/**
+ * Where an app's data is, as any device can tell from the zone's facts: the holder and
+ * its epoch (and, after a failover, at most how much could have been lost), each standby
+ * and how far behind the holder it is, and the conflict copies kept anywhere.
+ */
+import type { DeviceStanding } from "../facts/zone-facts.ts";
+import type { Holding } from "./holding.ts";
+
+export interface AppDataStatus {
+  readonly holder: {
+    readonly device: string;
+    readonly epoch: number;
+    readonly since: string;
+    /** At most how much of the writes before the last takeover could have been lost. */
+    readonly lostAtMostMs: number | null;
+    /** When its newest snapshot was taken, as it last said. */
+    readonly snapshotAt: string | null;
+  } | null;
+  readonly standbys: readonly {
+    readonly device: string;
+    /** When the snapshot it has whole was taken, or null: it has none yet. */
+    readonly snapshotAt: string | null;
+    /** How far behind the holder's newest snapshot its copy is. */
+    readonly lagMs: number | null;
+    /** Bytes it still lacks of the holder's newest snapshot. */
+    readonly lagBytes: number | null;
+  }[];
+  readonly movingTo: string | null;
+  /** Copies kept because their writes never reached the holder: `bucky app restore-copy`. */
+  readonly conflicts: readonly {
+    readonly device: string;
+    readonly name: string;
+    readonly at: string;
+    readonly bytes: number;
+  }[];
+}
+
+export function appDataStatus(
+  app: string,
+  holding: Holding,
+  devices: readonly DeviceStanding[],
+): AppDataStatus {
+  const byName = new Map(devices.map((device) => [device.name, device]));
+  const holder = holding.holder;
+  const held = holder ? byName.get(holder.device)?.facts.replicas?.held[app] : undefined;
+  const current = held && held.epoch === holder?.epoch ? held : undefined;
+  return {
+    holder: holder
+      ? {
+          device: holder.device,
+          epoch: holder.epoch,
+          since: holder.since,
+          lostAtMostMs: holder.lostAtMostMs,
+          snapshotAt: current ? new Date(current.at).toISOString() : null,
+        }
+      : null,
+    standbys: holding.standbys.map((device) => {
+      const position = current?.standbys[device];
+      return {
+        device,
+        snapshotAt: position ? new Date(position.at).toISOString() : null,
+        lagMs: position ? position.lagMs : null,
+        lagBytes: position ? position.lagBytes : null,
+      };
+    }),
+    movingTo: holding.movingTo ?? null,
+    conflicts: devices.flatMap((device) =>
+      (device.facts.replicas?.conflicts[app] ?? []).map((copy) => ({
+        device: device.name,
+        name: copy.name,
+        at: copy.at,
+        bytes: copy.bytes,
+      })),
+    ),
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * App data that follows its app, with real daemons: the device holding the notes app
+ * ships its data to a standby; SIGKILL the holder under writes, and the standby serves
+ * the notes it had (saying how much could be missing); the old holder comes back as a
+ * standby; a planned move and a drain lose nothing; writes that never shipped are kept
+ * as a conflict copy that `bucky app restore-copy` brings back. Every check is made from
+ * a device other than the one that acted.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { AppStatus } from "../lib/apps/status.ts";
+import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
+
+afterAll(cleanUp);
+
+const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");
+/** Devices count as gone after three missed half-second heartbeats. */
+const FAST = {
+  BUCKY_HEARTBEAT_MS: "500",
+  BUCKY_CONVERGE_INTERVAL_MS: "300",
+  BUCKY_SYNC_INTERVAL_MS: "200",
+};
+
+let daemons: Map<string, Daemon>;
+
+function home(name: string): string {
+  return (daemons.get(name) as Daemon).home;
+}
+
+async function status(on: string): Promise<AppStatus> {
+  return buckyJson<AppStatus>(["app", "status", "notes", "--home", home(on)]);
+}
+
+/** The notes, as the app answers them on the device running it (asked from `on`). */
+async function notes(on: string): Promise<string[]> {
+  const s = await status(on);
+  const response = await fetch(`${s.url}/api/notes`);
+  const body = (await response.json()) as { notes: { text: string }[] };
+  return body.notes.map((n) => n.text);
+}
+
+/** When the last note was written: a standby is caught up once it has a snapshot from after it. */
+let lastWriteMs = 0;
+
+async function write(on: string, text: string): Promise<void> {
+  const s = await status(on);
+  const response = await fetch(`${s.url}/api/notes`, {
+    method: "POST",
+    body: JSON.stringify({ text }),
+  });
+  expect(response.status).toBe(201);
+  lastWriteMs = Date.now();
+}
+
+/** Waits until `on` sees the app running on `device`, holder of its data, with every standby caught up. */
+async function settled(on: string, device: string, timeoutMs = 20_000): Promise<AppStatus> {
+  return waitFor(
+    `notes running on ${device}, its standbys caught up, as ${on} sees it`,
+    async () => {
+      const s = await status(on);
+      return s.state === "running" &&
+        s.device === device &&
+        s.data?.holder?.device === device &&
+        (s.data?.standbys.length ?? 0) > 0 &&
+        s.data?.standbys.every(
+          (standby) => standby.lagMs === 0 && Date.parse(standby.snapshotAt ?? "") >= lastWriteMs,
+        )
+        ? s
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The app process a daemon started, found by its pid file: a killed device takes it down too. */
+function killDevice(name: string): Promise<void> {
+  const pidFile = join(home(name), "apps", "notes", "pid");
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
+  const killed = (daemons.get(name) as Daemon).kill();
+  if (pid) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone with its daemon.
+    }
+  }
+  return killed;
+}
+
+let holder = "";
+let standby = "";
+
+beforeAll(async () => {
+  daemons = await startZone(["alpha", "beta"], FAST);
+  await buckyJson(["app", "install", NOTES, "--home", home("alpha")]);
+  const running = await waitFor("notes running", async () => {
+    const s = await status("alpha");
+    return s.state === "running" && s.device ? s : undefined;
+  });
+  holder = running.device as string;
+  standby = holder === "alpha" ? "beta" : "alpha";
+}, 60_000);
+
+describe("app data on two devices", () => {
+  test("the holder ships its data to the standby, which says how far behind it is", async () => {
+    await write(holder, "first");
+    await write(holder, "second");
+    const s = await settled(standby, holder);
+    expect(s.data?.holder).toMatchObject({ device: holder, epoch: 1, lostAtMostMs: null });
+    expect(s.data?.standbys).toEqual([
+      expect.objectContaining({ device: standby, lagMs: 0, lagBytes: 0 }),
+    ]);
+    // The standby keeps a copy, not a running app: the holder alone writes.
+    expect(existsSync(join(home(standby), "replicas", "notes", "replica.db"))).toBe(true);
+    expect(existsSync(join(home(standby), "apps", "notes", "data"))).toBe(false);
+  });
+
+  test("SIGKILL the holder: the standby serves the notes it had, and says at most how much is missing", async () => {
+    await write(holder, "third");
+    await settled(standby, holder);
+    await killDevice(holder);
+    const s = await waitFor(
+      "the standby to take over",
+      async () => {
+        const now = await status(standby);
+        return now.state === "running" && now.device === standby ? now : undefined;
+      },
+      30_000,
+    );
+    expect(s.data?.holder).toMatchObject({ device: standby, epoch: 2 });
+    expect(s.data?.holder?.lostAtMostMs).toBeLessThan(10_000);
+    expect(await notes(standby)).toEqual(["first", "second", "third"]);
+  }, 60_000);
+
+  test("the old holder comes back as the standby, and follows the new holder", async () => {
+    daemons.set(holder, await startDaemon(home(holder), FAST));
+    await write(standby, "fourth");
+    const s = await settled(holder, standby, 30_000);
+    expect(s.data?.standbys.map((x) => x.device)).toEqual([holder]);
+    expect(s.data?.conflicts).toEqual([]);
+    // What it held and had shipped is gone from it: nothing of it was lost.
+    expect(existsSync(join(home(holder), "apps", "notes", "data"))).toBe(false);
+    [holder, standby] = [standby, holder];
+  }, 60_000);
+
+  test("a planned move stops the app, ships the last writes, and starts it there: nothing lost", async () => {
+    await write(holder, "just before the move");
+    const moved = await buckyJson<{ arrived: boolean }>([
+      "app",
+      "move",
+      "notes",
+      "--to",
+      standby,
+      "--home",
+      home(holder),
+    ]);
+    expect(moved.arrived).toBe(true);
+    expect(await notes(holder)).toEqual([
+      "first",
+      "second",
+      "third",
+      "fourth",
+      "just before the move",
+    ]);
+    const s = await settled(holder, standby, 30_000);
+    expect(s.data?.holder?.lostAtMostMs).toBe(0);
+    expect(s.data?.conflicts).toEqual([]);
+    [holder, standby] = [standby, holder];
+  }, 60_000);
+
+  test("writes that never reached the new holder are kept as a conflict copy, and can be brought back", async () => {
+    await settled(standby, holder);
+    // The holder freezes (a partition, as far as the others can tell) and the standby takes over...
+    const frozen = daemons.get(holder) as Daemon;
+    process.kill(frozen.pid, "SIGSTOP");
+    await waitFor(
+      "the standby to take over",
+      async () => {
+        const now = await status(standby);
+        return now.state === "running" && now.device === standby ? now : undefined;
+      },
+      30_000,
+    );
+    // ...while, on the frozen side, its app had written what no snapshot carried.
+    writeFileSync(
+      join(home(holder), "apps", "notes", "data", "db", "late.txt"),
+      "written in the dark\n",
+    );
+    process.kill(frozen.pid, "SIGCONT");
+    const s = await waitFor(
+      "a conflict copy",
+      async () => {
+        const now = await status(standby);
+        return now.data?.conflicts.length === 1 ? now : undefined;
+      },
+      30_000,
+    );
+    expect(s.data?.conflicts[0]).toMatchObject({ device: holder });
+    const copy = join(
+      home(holder),
+      "apps",
+      "notes",
+      "conflicts",
+      s.data?.conflicts[0]?.name as string,
+    );
+    expect(readFileSync(join(copy, "db", "late.txt"), "utf8")).toBe("written in the dark\n");
+  }, 90_000);
+});
