@@ -434,6 +434,33 @@ describe("the app API", () => {
     expect((await call(token("nobody"))).status).toBe(403);
   });
 
+  test("paces an app that writes in a loop: the zone keeps every change, on every device", async () => {
+    await install(
+      "flooder",
+      `${PRELUDE}
+      const statuses = [];
+      const start = Date.now();
+      for (let i = 0; i < 150; i++)
+        statuses.push(await api("PUT", "/v1/state/apps/flooder/n", JSON.stringify({ value: i })));
+      results.written = String(statuses.filter((s) => s.startsWith("200 ")).length);
+      results.refused = String(statuses.filter((s) => s.startsWith("503 ")).length);
+      results.said = statuses.find((s) => s.startsWith("503 ")) ?? "";
+      results.ms = String(Date.now() - start);
+      finish();
+      serve();`,
+      { permissions: ["state.write"] },
+    );
+    const flooder = await resultsOf("flooder");
+    const written = Number(flooder.written);
+    // A burst of 100, then 10 a second for as long as the loop took.
+    const allowed = 100 + Math.ceil((Number(flooder.ms) / 1000) * 10) + 1;
+    expect([written >= 100 && written <= allowed, written + Number(flooder.refused)]).toEqual([
+      true,
+      150,
+    ]);
+    expect(flooder.said).toContain("flooder writes too fast: at most 10 changes a second");
+  });
+
   test("logs each refusal", () => {
     expect(box.log()).toMatch(
       /request refused api=app method=PUT path=\/v1\/state\/apps\/vault\/owned status=403 .*peer=keeper code=E_PERMISSION/,

@@ -4,7 +4,8 @@
  * app's token (`Authorization: Bearer $BUCKY_APP_TOKEN`), which must be this device's,
  * for this app and the version of it installed now. A call is served as far as the
  * permissions of the app's manifest go (protocol/app-permissions.ts); anything else is
- * refused, 403 with the reason, and logged.
+ * refused, 403 with the reason, and logged. Changes are paced (WRITES_PER_SECOND): one
+ * over is refused with 503, to try again later.
  *
  *   GET    /v1/whoami                     the app, its version and permissions
  *   GET    /v1/state?prefix=<prefix>      the entries under a prefix it may read
@@ -27,6 +28,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
+import { TokenBucket } from "../gateway/limits.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
@@ -38,6 +40,12 @@ import { readSpec } from "./spec.ts";
 
 /** The most named data an app may store in one call. */
 export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+/**
+ * How fast an app may change things: each state write is a changeset every device of the
+ * zone keeps for good, so an app in a loop must not grow everyone's log without end.
+ */
+export const WRITES_PER_SECOND = 10;
+export const WRITE_BURST = 100;
 const STATE_PREFIX = "/v1/state/";
 
 type Env = { Variables: { permissions: readonly string[] } };
@@ -69,6 +77,16 @@ export function createAppApi(
   const may = (permissions: readonly string[], access: StateAccess, key: string) => {
     if (!mayUseState(permissions, app, access, key)) throw refused(permissions, access, key);
   };
+  const writes = new TokenBucket(WRITES_PER_SECOND, WRITE_BURST, node.now);
+  const paced = () => {
+    const taken = writes.take();
+    if (!taken.ok)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${app} writes too fast: at most ${WRITES_PER_SECOND} changes a second (each is kept by every device of the zone)`,
+        `Try again in ${Math.ceil(taken.waitMs / 1000)} s, and gather changes into fewer writes.`,
+      );
+  };
 
   api.get("/v1/whoami", (c) => {
     const spec = readSpec(node.db, app);
@@ -94,6 +112,7 @@ export function createAppApi(
   api.put(`${STATE_PREFIX}*`, async (c) => {
     const key = keyIn(c.req.path);
     may(c.get("permissions"), "write", key);
+    paced();
     const body = (await jsonBody(c)) as { value?: unknown };
     if (!body || typeof body !== "object" || !("value" in body))
       throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
@@ -102,10 +121,12 @@ export function createAppApi(
   api.delete(`${STATE_PREFIX}*`, (c) => {
     const key = keyIn(c.req.path);
     may(c.get("permissions"), "write", key);
+    paced();
     return c.json(deleteEntry(store, key));
   });
   api.post("/v1/objects", async (c) => {
     needs(c.get("permissions"), "ndn.write", "store named data");
+    paced();
     const declared = Number(c.req.header("content-length") ?? 0);
     if (declared > MAX_OBJECT_BYTES) throw tooLarge();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
