@@ -198,6 +198,8 @@ describe("an app in the sandbox", () => {
       await attempt("write /usr", () => (writeFileSync("/usr/escaped", "x"), "wrote"));
       await attempt("write its package", () => (writeFileSync(join(process.cwd(), "x"), "x"), "wrote"));
       await attempt("write its data", () => (writeFileSync(join(process.env.BUCKY_DATA_DIR, "x"), "x"), "wrote"));
+      const unshare = Bun.spawnSync(["unshare", "--user", "true"], { stderr: "pipe" });
+      results["make a user namespace"] = unshare.exitCode === 0 ? "made" : unshare.stderr.toString().trim();
       results.uid = String(process.getuid());
       results.gid = String(process.getgid());
       results.capabilities = /CapEff:\\s*(\\w+)/.exec(readFileSync("/proc/self/status", "utf8"))[1];
@@ -237,6 +239,12 @@ describe("an app in the sandbox", () => {
       "write its data": "wrote",
     });
     expect(readFileSync(join(dataDir("prober"), "x"), "utf8")).toBe("x");
+  });
+
+  test("cannot make a user namespace (the kernel's larger surface stays shut)", () => {
+    expect(probe["make a user namespace"]).toMatch(
+      /^unshare: unshare failed: (Operation not permitted|No space left on device)$/,
+    );
   });
 
   test("runs as a user of its own with no capabilities, owning its data", () => {

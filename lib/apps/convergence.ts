@@ -19,6 +19,7 @@ import { unpack } from "./package-dir.ts";
 import { AppRunner, type AppSandbox } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
+import { noUserNamespacesFilter } from "./seccomp.ts";
 import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
 
@@ -162,6 +163,7 @@ export class Convergence {
           support: support as AppSandbox["support"],
           layout: this.layout,
           user: support.asRoot ? appUser(appsDir, spec.app) : undefined,
+          seccomp: support.asRoot ? noUserNamespacesFilter(process.arch) : undefined,
         };
     mkdirSync(join(sandboxDir, "api"), { recursive: true, mode: 0o755 });
     const api = serveAppApi(

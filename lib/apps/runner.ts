@@ -32,7 +32,7 @@ import {
   type SystemLayout,
   sandboxCommand,
 } from "./sandbox.ts";
-import { prepareSandboxDir } from "./sandbox-dir.ts";
+import { prepareSandboxDir, SECCOMP_FILE } from "./sandbox-dir.ts";
 import { SANDBOX_INIT_COMMAND } from "./sandbox-init.ts";
 import type { RunState } from "./spec.ts";
 
@@ -63,6 +63,8 @@ export interface AppSandbox {
   readonly layout: SystemLayout;
   /** Its own user, when bucky runs as root. */
   readonly user: AppUser | undefined;
+  /** The filter that keeps it from making user namespaces, when bucky runs as root. */
+  readonly seccomp: Uint8Array | undefined;
 }
 
 export interface RunnerOptions {
@@ -150,7 +152,8 @@ export class AppRunner {
         giveToApp(paths.dataDir, sandbox.user);
         chmodSync(paths.dataDir, 0o700);
       }
-      if (sandbox) prepareSandboxDir(paths.sandboxDir, app, sandbox.user, outbound);
+      if (sandbox)
+        prepareSandboxDir(paths.sandboxDir, app, sandbox.user, outbound, sandbox.seccomp);
       rotate(paths.logFile);
     } catch (error) {
       this.fail(`cannot prepare the app's directories: ${(error as Error).message}`, () =>
@@ -174,12 +177,23 @@ export class AppRunner {
     if (manifest.run.command[0] === "bun" && !sandbox) env.BUN_BE_BUN = "1";
     const command = this.command(port, outbound);
     const out = openSync(paths.logFile, "a", 0o600);
+    const seccomp = sandbox?.seccomp
+      ? openSync(join(paths.sandboxDir, SECCOMP_FILE), "r")
+      : undefined;
     let child: Subprocess;
     try {
       child = Bun.spawn(command, {
         cwd: paths.packageDir,
         env,
-        stdio: [outbound ? "pipe" : "ignore", out, out, ...(outbound ? ["pipe" as const] : [])],
+        // stdin: the go-ahead once its network is up; 3: where bubblewrap says the sandbox
+        // is (INFO_FD); 4: the seccomp filter (SECCOMP_FD).
+        stdio: [
+          outbound ? "pipe" : "ignore",
+          out,
+          out,
+          outbound ? "pipe" : "ignore",
+          ...(seccomp === undefined ? [] : [seccomp]),
+        ],
         onExit: (proc, code, signal) => this.exited(proc, code, signal),
       });
     } catch (error) {
@@ -189,6 +203,7 @@ export class AppRunner {
       return;
     } finally {
       closeSync(out);
+      if (seccomp !== undefined) closeSync(seccomp);
     }
     this.child = child;
     writeFileSync(paths.pidFile, `${child.pid}\n`);
@@ -323,6 +338,7 @@ export class AppRunner {
       dataDir: paths.dataDir,
       sandboxDir: paths.sandboxDir,
       outbound,
+      seccomp: sandbox.seccomp !== undefined,
       command: [
         runtime,
         SANDBOX_INIT_COMMAND,

@@ -5,10 +5,13 @@
  *   api/        bucky's: the app API's socket (bound read-only at /run/bucky/api)
  *   http/       the app's, empty: its forwarder's socket goes there (/run/bucky/http)
  *   etc/        passwd, group, hosts and resolv.conf for the app's /etc
+ *   seccomp.bpf the filter that keeps it from making user namespaces (as root)
  */
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AppUser } from "./app-user.ts";
+
+export const SECCOMP_FILE = "seccomp.bpf";
 
 /** The DNS server slirp4netns offers an app with outbound network. */
 const SLIRP_DNS = "10.0.2.3";
@@ -18,6 +21,7 @@ export function prepareSandboxDir(
   app: string,
   user: AppUser | undefined,
   outbound: boolean,
+  seccomp: Uint8Array | undefined,
 ): void {
   mkdirSync(join(dir, "api"), { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
@@ -44,4 +48,6 @@ export function prepareSandboxDir(
   };
   for (const [name, text] of Object.entries(files))
     writeFileSync(join(etc, name), `${text}\n`, { mode: 0o644 });
+  rmSync(join(dir, SECCOMP_FILE), { force: true });
+  if (seccomp) writeFileSync(join(dir, SECCOMP_FILE), seccomp, { mode: 0o644 });
 }

@@ -22,6 +22,7 @@ const plan = (asRoot: boolean, outbound = false): SandboxPlan => ({
   dataDir: "/home/me/.bucky/apps/notes/data",
   sandboxDir: "/home/me/.bucky/apps/notes/sandbox",
   outbound,
+  seccomp: asRoot,
   command: ["/opt/bucky/bin/bucky", "sandbox-init", "--", "server"],
 });
 

@@ -17,11 +17,12 @@
  * (lib/apps/app-user.ts), through setpriv; otherwise every app runs as bucky's own user,
  * each in a user namespace of its own too, unable to make more.
  */
-import { lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppUser } from "./app-user.ts";
-import { prepareSandboxDir } from "./sandbox-dir.ts";
+import { prepareSandboxDir, SECCOMP_FILE } from "./sandbox-dir.ts";
+import { noUserNamespacesFilter } from "./seccomp.ts";
 
 /** Where things are inside the sandbox. */
 export const INSIDE = {
@@ -36,6 +37,10 @@ export const INSIDE = {
 
 /** The port a sandboxed app listens on: its loopback is its own, so any port will do. */
 export const INSIDE_HTTP_PORT = 8080;
+
+/** The descriptors bubblewrap is handed: where it says the sandbox's pid, and the filter. */
+export const INFO_FD = 3;
+export const SECCOMP_FD = 4;
 
 /** The system's parts every program may need, read-only (or the symlinks they are). */
 const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -98,6 +103,8 @@ export interface SandboxPlan {
   /** The app's sandbox directory on the host: api/, http/ and etc/ (lib/apps/sandbox-dir.ts). */
   readonly sandboxDir: string;
   readonly outbound: boolean;
+  /** A seccomp filter waits on SECCOMP_FD (lib/apps/seccomp.ts; as root). */
+  readonly seccomp: boolean;
   /** What runs inside: bucky's sandbox init and the app's command after it. */
   readonly command: readonly string[];
 }
@@ -165,7 +172,8 @@ export function sandboxCommand(plan: SandboxPlan): string[] {
     ...mounts.flat(),
     ...["--chdir", INSIDE.package],
     // The sandbox's first process, for slirp4netns to find its network.
-    ...(plan.outbound ? ["--info-fd", "3"] : []),
+    ...(plan.outbound ? ["--info-fd", String(INFO_FD)] : []),
+    ...(plan.seccomp ? ["--seccomp", String(SECCOMP_FD)] : []),
     "--",
     ...asUser,
     ...plan.command,
@@ -216,7 +224,8 @@ export function probeSandbox(options: {
       problem: "setpriv (util-linux) is missing: apps cannot run as users of their own",
     };
   const user = options.asRoot ? options.probeUser : undefined;
-  prepareSandboxDir(options.scratch, "probe", user, false);
+  const filter = options.asRoot ? noUserNamespacesFilter(process.arch) : undefined;
+  prepareSandboxDir(options.scratch, "probe", user, false, filter);
   const probe = sandboxCommand({
     app: "probe",
     support: { ...base, bwrap: options.bwrap },
@@ -227,9 +236,14 @@ export function probeSandbox(options: {
     dataDir: options.scratch,
     sandboxDir: options.scratch,
     outbound: false,
+    seccomp: filter !== undefined,
     command: [options.runtime, "--version"],
   });
-  const result = Bun.spawnSync(probe, { stdout: "ignore", stderr: "pipe" });
+  const seccomp = filter ? openSync(join(options.scratch, SECCOMP_FILE), "r") : undefined;
+  const result = Bun.spawnSync(probe, {
+    stdio: ["ignore", "ignore", "pipe", "ignore", ...(seccomp === undefined ? [] : [seccomp])],
+  });
+  if (seccomp !== undefined) closeSync(seccomp);
   if (result.exitCode === 0) return { ...base, bwrap: options.bwrap };
   const why = result.stderr.toString().trim().split("\n")[0] || `exit code ${result.exitCode}`;
   return { ...base, bwrap: undefined, problem: `bubblewrap cannot make a sandbox here: ${why}` };
