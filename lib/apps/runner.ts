@@ -230,9 +230,12 @@ export class AppRunner {
         if (this.child !== child) return;
         this.child = undefined;
         child.kill("SIGKILL");
+        rmSync(paths.pidFile, { force: true });
         this.release();
-        this.fail(`cannot give it outbound network: ${(error as Error).message}`, () =>
-          this.launch(),
+        const last = lastLine(paths.logFile);
+        this.fail(
+          `cannot give it outbound network: ${(error as Error).message}${last ? `; its last output: ${last}` : ""}`,
+          () => this.launch(),
         );
         return;
       }

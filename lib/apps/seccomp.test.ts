@@ -21,7 +21,7 @@ describe("noUserNamespacesFilter", () => {
         if ((code & 0x07) !== 0x05) continue;
         for (const target of [i + 1 + jt, i + 1 + jf]) {
           expect(target).toBeLessThan(program.length);
-          expect([0x06, 0x20, 0x15, 0x35, 0x45]).toContain((program[target] as number[])[0]);
+          expect([0x06, 0x20, 0x15, 0x35, 0x45]).toContain(program[target]?.[0] as number);
         }
       }
       expect((program.at(-1) as number[])[3]).toBe(0x80000000);
