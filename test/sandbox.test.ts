@@ -303,6 +303,15 @@ describe("the app API", () => {
   let nobody: Record<string, string>;
 
   test("setup: an app with state and named-data permissions, and one with none", async () => {
+    // Another app's shared key, which keeper was granted to read.
+    await buckyJson([
+      "state",
+      "set",
+      "apps/shared/motd",
+      JSON.stringify("hello, apps"),
+      "--home",
+      box.home,
+    ]);
     await install(
       "keeper",
       `${PRELUDE}
@@ -342,14 +351,6 @@ describe("the app API", () => {
         ],
       },
     );
-    await buckyJson([
-      "state",
-      "set",
-      "apps/shared/motd",
-      JSON.stringify("hello, apps"),
-      "--home",
-      box.home,
-    ]);
     keeper = await resultsOf("keeper");
     await install(
       "nobody",
