@@ -11,8 +11,15 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   process.exit(0);
 }
 // No top-level await: the binary is compiled to bytecode, which needs a CommonJS entry.
-import("./cli.ts").then(async ({ main, flushOutput }) => {
-  const code = await main(argv);
-  await flushOutput();
-  process.exit(code);
-});
+if (argv[0] === "sandbox-init") {
+  // Inside an app's sandbox (lib/apps/sandbox-init.ts): none of the command line's machinery.
+  import("./sandbox-init.ts").then(async ({ sandboxInit }) => {
+    process.exit(await sandboxInit(argv.slice(1)));
+  });
+} else {
+  import("./cli.ts").then(async ({ main, flushOutput }) => {
+    const code = await main(argv);
+    await flushOutput();
+    process.exit(code);
+  });
+}

@@ -26,6 +26,9 @@ export default defineBuckyCommand({
       ),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
+      ...(status.warnings.length > 0
+        ? ["Attention", ...status.warnings.map((warning) => `  ! ${warning}`)]
+        : []),
     ].join("\n");
   },
 });

@@ -52,7 +52,8 @@ describe("checkManifest", () => {
       run: { command: ["bun", "server.ts", "--quiet"], env: { NOTES_MODE: "sync", _X1: "" } },
       http: { portEnv: "NOTES_PORT" },
       data: ["db", "uploads.v2"],
-      permissions: ["state.read", "ndn.write"],
+      permissions: ["state.read", "ndn.write", "state.read:apps/shared/"],
+      network: "outbound",
       exposure: "zone",
       openPaths: ["/api/", "/share"],
       limits: { rps: 50, bandwidth: "10MB/s" },
@@ -67,7 +68,8 @@ describe("checkManifest", () => {
       run: { command: ["bun", "server.ts", "--quiet"], env: { NOTES_MODE: "sync", _X1: "" } },
       http: { portEnv: "NOTES_PORT" },
       data: ["db", "uploads.v2"],
-      permissions: ["state.read", "ndn.write"],
+      permissions: ["state.read", "ndn.write", "state.read:apps/shared/"],
+      network: "outbound",
       exposure: "zone",
       openPaths: ["/api/", "/share"],
       limits: { rps: 50, bandwidthBytesPerSecond: 10_000_000 },
@@ -88,6 +90,11 @@ describe("checkManifest", () => {
     });
   });
 
+  test('"network": "none" is the default, said or not', () => {
+    expect(manifestOf({ ...minimal, network: "none" })).toEqual(manifestOf(minimal));
+    expect(manifestOf(minimal).network).toBeUndefined();
+  });
+
   test("accepts public exposure without open paths", () => {
     expect(manifestOf({ ...minimal, exposure: "public" }).exposure).toBe("public");
   });
@@ -98,7 +105,8 @@ describe("checkManifest", () => {
       version: "1.0 final",
       run: { command: [], env: { BUCKY_ZONE: "mine", "lower-case": "x", N: 3 }, cwd: "/" },
       data: ["db", "db", "../up"],
-      permissions: ["state.read", "root"],
+      permissions: ["state.read", "root", "network", "state.write:devices/", "state.read"],
+      network: "host",
       exposure: "public",
       openPaths: ["/api/"],
       limits: { rps: 0, bandwidth: "fast", burst: 10 },
@@ -119,7 +127,11 @@ describe("checkManifest", () => {
         'unknown field "run.cwd"',
         '"data" entry "../up" is not a directory name like db',
         '"data" names a directory twice',
-        '"permissions" entry "root" is not one of network, state.read, state.write, ndn.read, ndn.write',
+        '"permissions": "root" is not one of state.read, state.write, ndn.read, ndn.write, state.read:<prefix>, state.write:<prefix>',
+        '"permissions": "network" is not a permission: an app that needs the network says "network": "outbound"',
+        '"permissions": "state.write:devices/" must name a prefix under apps/ that ends with /, like state.read:apps/shared/',
+        '"permissions" lists one twice',
+        '"network" must be "none" or "outbound"',
         '"openPaths" only matters for "zone" exposure: a public app is open everywhere',
         '"limits.rps" must be a whole number of requests per second',
         '"limits.bandwidth" must be like "10MB/s"',

@@ -8,7 +8,8 @@
  *     "run": { "command": ["bun", "server.ts"], "env": { "NAME": "value" } },
  *     "http": { "portEnv": "PORT" },
  *     "data": ["db"],
- *     "permissions": ["state.read"],
+ *     "permissions": ["state.read", "state.write"],   // see app-permissions.ts
+ *     "network": "outbound",              // or "none" (the default): loopback only
  *     "exposure": "zone",                 // or "public"
  *     "openPaths": ["/api/"],             // under zone exposure, paths open to anyone
  *     "limits": { "rps": 50, "bandwidth": "10MB/s" },
@@ -18,18 +19,11 @@
  *   }
  */
 
+import { permissionProblem } from "./app-permissions.ts";
 import { type AppName, checkAppName, checkDeviceName } from "./names.ts";
 import { isRecord } from "./shape.ts";
 
 export const MANIFEST_FILE = "bucky-app.json";
-export const PERMISSIONS = [
-  "network",
-  "state.read",
-  "state.write",
-  "ndn.read",
-  "ndn.write",
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
 
 export interface AppManifest {
   readonly id: AppName;
@@ -42,7 +36,13 @@ export interface AppManifest {
   /** The environment variable the app's HTTP port is handed in; absent: no HTTP. */
   readonly http?: { readonly portEnv: string };
   readonly data: readonly string[];
-  readonly permissions: readonly Permission[];
+  /** What the app may ask of its local API (protocol/app-permissions.ts). */
+  readonly permissions: readonly string[];
+  /**
+   * "outbound": the app may open connections to the network (never to its device's
+   * loopback). Absent: it has a network of its own with only its loopback in it.
+   */
+  readonly network?: "outbound";
   readonly exposure: "public" | "zone";
   readonly openPaths: readonly string[];
   readonly limits: { readonly rps?: number; readonly bandwidthBytesPerSecond?: number };
@@ -67,6 +67,7 @@ const FIELDS = [
   "http",
   "data",
   "permissions",
+  "network",
   "exposure",
   "openPaths",
   "limits",
@@ -170,9 +171,17 @@ export function checkManifest(value: unknown): ManifestCheck {
     value.permissions,
     "permissions",
     problem,
-    (p) => (PERMISSIONS as readonly string[]).includes(p),
-    `one of ${PERMISSIONS.join(", ")}`,
-  ) as Permission[];
+    () => true,
+    "a permission name",
+  );
+  for (const permission of permissions) {
+    const why = permissionProblem(permission);
+    if (why) problem(`"permissions": ${why}`);
+  }
+  if (new Set(permissions).size !== permissions.length) problem('"permissions" lists one twice');
+  const network = value.network ?? "none";
+  if (network !== "none" && network !== "outbound")
+    problem('"network" must be "none" or "outbound"');
 
   const exposure = value.exposure ?? "zone";
   if (exposure !== "public" && exposure !== "zone")
@@ -233,6 +242,7 @@ export function checkManifest(value: unknown): ManifestCheck {
       ...(http ? { http } : {}),
       data,
       permissions,
+      ...(network === "outbound" ? { network: "outbound" as const } : {}),
       exposure: exposure as "public" | "zone",
       openPaths,
       limits,

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  appFetch,
   BUCKY,
   bucky,
   buckyJson,
@@ -94,7 +95,7 @@ function bump(dir: string, version: string): void {
 }
 
 async function answers(url: string, path: string): Promise<Response | undefined> {
-  return fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+  return appFetch(url, path, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
 }
 
 describe("the notes app, installed on alpha, pinned to beta", () => {
@@ -117,6 +118,7 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       package: expect.stringMatching(/^sha256:/),
       device: "beta",
       upgradedFrom: null,
+      unsandboxed: false,
       addresses: [],
       exposure: "zone",
       state: "running",
@@ -150,11 +152,20 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
 
   test("keeps its notes through an upgrade", async () => {
     const { url } = await status("notes");
-    const created = await fetch(`${url}/api/notes`, {
+    const created = await appFetch(url as string, "/api/notes", {
       method: "POST",
       body: JSON.stringify({ text: "buy milk" }),
     });
     expect(created.status).toBe(201);
+    // Through its app API, with the permission its manifest lists, it told the zone.
+    const latest = await buckyJson<{ value: { text: string } }>([
+      "state",
+      "get",
+      "apps/notes/latest",
+      "--home",
+      alpha.home,
+    ]);
+    expect(latest.value.text).toBe("buy milk");
     bump(notesDir, "1.1.0");
     const upgraded = await buckyJson<{ upgradedFrom: string }>([
       "app",
@@ -171,7 +182,7 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       "running 1.1.0",
       (s) => s.state === "running" && s.version === "1.1.0",
     );
-    const listed = (await (await fetch(`${running.url}/api/notes`)).json()) as {
+    const listed = (await (await appFetch(running.url as string, "/api/notes")).json()) as {
       version: string;
       notes: { text: string }[];
     };
@@ -217,7 +228,7 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
 
     await buckyJson(["app", "install", notesDir, "--device", "beta", "--home", alpha.home]);
     const back = await until("notes", "running", (s) => s.state === "running");
-    const listed = (await (await fetch(`${back.url}/api/notes`)).json()) as {
+    const listed = (await (await appFetch(back.url as string, "/api/notes")).json()) as {
       notes: { text: string }[];
     };
     expect(listed.notes.map((n) => n.text)).toEqual(["buy milk"]);
@@ -273,11 +284,29 @@ describe("where bucky itself lives", () => {
 });
 
 describe("without bubblewrap", () => {
-  test("an app still runs, and its status says it is not sandboxed", async () => {
-    const solo = (await startZone(["solo"], { ...FAST, BUCKY_SANDBOX: "off" })).get(
-      "solo",
-    ) as Daemon;
-    await buckyJson(["app", "install", appDir("site"), "--home", solo.home]);
+  let solo: Daemon;
+
+  test("an app is refused unless the owner lets it run unsandboxed", async () => {
+    solo = (await startZone(["solo"], { ...FAST, BUCKY_SANDBOX: "off" })).get("solo") as Daemon;
+    expect(solo.log()).toContain("bubblewrap is not usable here");
+    const refused = await bucky(["app", "install", appDir("site"), "--home", solo.home, "--json"]);
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([1, "E_PERMISSION"]);
+    expect(jsonError(refused).message).toContain("site would run without a sandbox");
+    expect(jsonError(refused).hint).toContain("--unsandboxed");
+    const { apps } = await buckyJson<{ apps: Status[] }>(["app", "list", "--home", solo.home]);
+    expect(apps).toEqual([]);
+  });
+
+  test("with --unsandboxed it runs, and says everywhere that it is not sandboxed", async () => {
+    const installed = await buckyJson<{ unsandboxed: boolean }>([
+      "app",
+      "install",
+      appDir("site"),
+      "--unsandboxed",
+      "--home",
+      solo.home,
+    ]);
+    expect(installed.unsandboxed).toBe(true);
     const s = await waitFor("site to run", async () => {
       const x = await buckyJson<Status>(["app", "status", "site", "--home", solo.home]);
       return x.state === "running" ? x : undefined;
@@ -286,7 +315,14 @@ describe("without bubblewrap", () => {
     expect((await answers(s.url as string, "/"))?.status).toBe(200);
     const text = await bucky(["app", "status", "site", "--home", solo.home]);
     expect(text.stdout).toContain("sandboxed  no: install bubblewrap on that device to isolate it");
-    expect(solo.log()).toContain("bubblewrap is not usable here");
+    const status = await buckyJson<{ warnings: string[] }>(["status", "--home", solo.home]);
+    expect(status.warnings).toEqual([
+      "solo cannot sandbox apps (the sandbox is turned off (BUCKY_SANDBOX=off)): install bubblewrap there and restart its daemon",
+      "app site runs on solo without a sandbox",
+    ]);
+    expect((await bucky(["status", "--home", solo.home])).stdout).toContain(
+      "  ! app site runs on solo without a sandbox",
+    );
   });
 });
 
@@ -362,7 +398,7 @@ describe("faults are reported clearly and leave the rest running", () => {
   });
 
   test("an app that writes outside its data directory is denied (under bubblewrap)", async () => {
-    // Outside /tmp (private to a sandboxed app), in a directory that exists for it too.
+    // Outside /tmp (private to a sandboxed app), in a directory of the host it cannot see.
     const outsideDir = mkdtempSync("/var/tmp/bucky-escape-");
     const outside = join(outsideDir, "escaped.txt");
     const script = `
@@ -395,7 +431,8 @@ describe("faults are reported clearly and leave the rest running", () => {
       );
       return;
     }
-    expect(logs.lines).toContain("outside denied: EROFS");
+    // The directory is not there at all for it: only its own files and the system's are.
+    expect(logs.lines).toContain("outside denied: ENOENT");
     expect(logs.lines).toContain("keys hidden: ENOENT");
     expect(existsSync(outside)).toBe(false);
     rmSync(outsideDir, { recursive: true });

@@ -12,6 +12,7 @@ import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import {
+  appFetch,
   bucky,
   buckyJson,
   cleanUp,
@@ -82,7 +83,7 @@ describe("the whole zone back from 24 words and an off-site target", () => {
     const daemon = await startDaemon(lost, FAST);
     await buckyJson(["app", "install", NOTES, "--home", lost]);
     const url = await runningNotes(lost);
-    const created = await fetch(`${url}/api/notes`, {
+    const created = await appFetch(url, "/api/notes", {
       method: "POST",
       body: JSON.stringify({ text: "the boiler code is 4711" }),
     });
@@ -129,7 +130,7 @@ describe("the whole zone back from 24 words and an off-site target", () => {
 
     await startDaemon(fresh, FAST);
     const again = await runningNotes(fresh);
-    const notes = (await (await fetch(`${again}/api/notes`)).json()) as {
+    const notes = (await (await appFetch(again, "/api/notes")).json()) as {
       notes: { text: string }[];
     };
     expect(notes.notes.map((n) => n.text)).toEqual(["the boiler code is 4711"]);

@@ -308,3 +308,13 @@ export async function withTmpfs(
     spawnSync("umount", ["-l", mount]);
   }
 }
+
+/**
+ * A request straight to an app at the URL its status reports: a port on 127.0.0.1, or,
+ * for a sandboxed app, `unix:<socket>` (the socket into its sandbox, which root reaches).
+ */
+export function appFetch(url: string, path: string, init: RequestInit = {}): Promise<Response> {
+  if (url.startsWith("unix:"))
+    return fetch(`http://app${path}`, { ...init, unix: url.slice("unix:".length) } as RequestInit);
+  return fetch(`${url}${path}`, init);
+}

@@ -8,6 +8,7 @@ set -euo pipefail
 # What the suite runs (a command on the system PATH, or a path) and the package with it.
 needed=(
   "bwrap bubblewrap"            # the app sandbox
+  "slirp4netns slirp4netns"     # outbound network for sandboxed apps that ask for it
   "ip iproute2"                 # network namespaces for the NAT lab
   "nft nftables"                # the lab's NAT routers
   "tcpdump tcpdump"             # what a relay can see, captured

@@ -1,7 +1,7 @@
 /** `bucky app install <dir>`: install (or upgrade) an app into the zone. */
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Installed } from "../../lib/apps/admin.ts";
+import type { Installed, InstallOptions } from "../../lib/apps/admin.ts";
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
@@ -16,6 +16,7 @@ export default defineBuckyCommand({
       "bucky app install ./site --device nas",
       "bucky app install notes.tar.gz",
       "bucky app install clist:3f2a…",
+      "bucky app install ./tool --unsandboxed   # where bubblewrap is missing",
     ],
   },
   args: {
@@ -30,6 +31,11 @@ export default defineBuckyCommand({
       valueHint: "name",
       description: 'Run it on this device (default: the manifest\'s placement, else "any")',
     },
+    unsandboxed: {
+      type: "boolean",
+      description:
+        "Let it run without a sandbox on a device that cannot give it one (where bubblewrap is missing)",
+    },
     wait: {
       type: "boolean",
       default: true,
@@ -37,7 +43,10 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const installed = await install(context.home, args.dir, args.device);
+    const installed = await install(context.home, args.dir, {
+      ...(args.device ? { device: args.device } : {}),
+      ...(args.unsandboxed ? { unsandboxed: true } : {}),
+    });
     const status = args.wait
       ? await waitUntilSettled(context.home, installed.app)
       : await appStatus(context.home, installed.app);
@@ -60,31 +69,35 @@ export default defineBuckyCommand({
             "Its data stays on the device that runs it: if that device goes offline, the app runs on another without it until it is back. Pin it with --device <name> to keep it in one place.",
           ]
         : []),
+      ...(installed.unsandboxed
+        ? [
+            "It may run without a sandbox where there is none: with every file and the network of its device in its reach.",
+          ]
+        : []),
       `See it with \`bucky app status ${installed.app}\`.`,
     ].join("\n"),
 });
 
 type InstalledHere = Installed & { readonly addresses: readonly string[] };
 
-function install(home: string, dir: string, device: string | undefined): Promise<InstalledHere> {
-  const placement = device ? { device } : {};
+function install(home: string, dir: string, options: InstallOptions): Promise<InstalledHere> {
   if (/^(sha256|clist):/.test(dir))
-    return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", {
-      package: dir,
-      ...placement,
-    });
+    return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", { package: dir, ...options });
   if (/\.(tar|tgz|tar\.gz)$/.test(dir) && statSync(dir, { throwIfNoEntry: false })?.isFile()) {
-    const query = device ? `?device=${encodeURIComponent(device)}` : "";
+    const query = new URLSearchParams({
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.unsandboxed ? { unsandboxed: "1" } : {}),
+    }).toString();
     return requestDaemon<InstalledHere>(
       home,
       "POST",
-      `/v1/apps/archive${query}`,
+      `/v1/apps/archive${query ? `?${query}` : ""}`,
       new Uint8Array(readFileSync(dir)),
     );
   }
   return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", {
     dir: resolve(dir),
-    ...placement,
+    ...options,
   });
 }
 

@@ -3,7 +3,8 @@
  * it listens on stdout (one JSON document with --json) and logs on stderr.
  */
 
-import { usableBwrap } from "../../lib/apps/sandbox.ts";
+import { PROBE_USER } from "../../lib/apps/app-user.ts";
+import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -36,6 +37,14 @@ export default defineBuckyCommand({
         "Use 0 to 65535 (0 picks a free port).",
       );
     }
+    const path = context.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+    const sandbox = detectSandbox({
+      path,
+      asRoot: process.getuid?.() === 0,
+      runtime: process.execPath,
+      probeUser: PROBE_USER,
+      off: context.env.BUCKY_SANDBOX === "off",
+    });
     const node = await openNode({
       home: context.home,
       log: context.log,
@@ -58,15 +67,22 @@ export default defineBuckyCommand({
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),
       apps: {
-        bwrap: context.env.BUCKY_SANDBOX === "off" ? undefined : usableBwrap(Bun.which("bwrap")),
+        sandbox,
         runtime: process.execPath,
-        path: context.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+        path,
         heartbeatMs: heartbeatMs(context.env),
         intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
       },
     });
     if (!node.sandboxed)
-      context.log.warn("bubblewrap is not usable here: apps will run without a sandbox");
+      context.log.warn(
+        "bubblewrap is not usable here: apps run only if installed with --unsandboxed",
+        { problem: sandbox.problem },
+      );
+    else if (!sandbox.slirp4netns)
+      context.log.warn(
+        "slirp4netns is not installed: apps that ask for outbound network run only if installed with --unsandboxed",
+      );
     const ready = {
       zone: node.zone,
       device: node.device,

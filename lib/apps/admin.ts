@@ -13,6 +13,7 @@ import type { ObjectStore } from "../ndn/store.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
+import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec } from "./spec.ts";
 
 export interface Installed {
@@ -22,6 +23,16 @@ export interface Installed {
   /** Where it is placed: a device name, or "any". */
   readonly device: string;
   readonly upgradedFrom: string | null;
+  /** The owner let it run without a sandbox where there is none. */
+  readonly unsandboxed: boolean;
+}
+
+/** Where to place an app and what the owner allows it, as `bucky app install` says. */
+export interface InstallOptions {
+  /** A device name (default: the manifest's placement). */
+  readonly device?: string;
+  /** Let it run without a sandbox on a device that cannot give it one. */
+  readonly unsandboxed?: boolean;
 }
 
 /** Installs the app in a directory (packed, then stored as named data). */
@@ -29,10 +40,10 @@ export function installApp(
   zone: ZoneWriter,
   store: ObjectStore,
   dir: string,
-  device?: string,
+  options: InstallOptions = {},
 ): Installed {
   const { manifest, bytes } = packDirectory(dir);
-  return installPackage(zone, store, manifest, bytes, device);
+  return installPackage(zone, store, manifest, bytes, options);
 }
 
 /**
@@ -43,7 +54,7 @@ export function installArchive(
   zone: ZoneWriter,
   store: ObjectStore,
   archive: Uint8Array,
-  device?: string,
+  options: InstallOptions = {},
 ): Installed {
   const dir = mkdtempSync(join(tmpdir(), "bucky-upload-"));
   try {
@@ -70,7 +81,7 @@ export function installArchive(
       existsSync(join(unpacked, MANIFEST_FILE)) || entries.length !== 1
         ? unpacked
         : join(unpacked, entries[0] as string);
-    return installApp(zone, store, root, device);
+    return installApp(zone, store, root, options);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -81,7 +92,7 @@ export function installStoredPackage(
   zone: ZoneWriter,
   store: ObjectStore,
   id: ObjectId,
-  device?: string,
+  options: InstallOptions = {},
 ): Installed {
   const bytes = store.readObject(id);
   if (!bytes) {
@@ -91,7 +102,7 @@ export function installStoredPackage(
       "Store it first (`bucky put package.bucky`), or install from the app's directory.",
     );
   }
-  return installPackage(zone, store, readPackage(bytes).manifest, bytes, device);
+  return installPackage(zone, store, readPackage(bytes).manifest, bytes, options);
 }
 
 function installPackage(
@@ -99,9 +110,10 @@ function installPackage(
   store: ObjectStore,
   manifest: AppManifest,
   bytes: Uint8Array,
-  device?: string,
+  options: InstallOptions,
 ): Installed {
-  const placement = device ?? manifest.placement;
+  const placement = options.device ?? manifest.placement;
+  const unsandboxed = options.unsandboxed === true;
   if (placement !== "any") {
     const member = zone.membership().byName.get(placement);
     if (!member || standingOf(zone.membership(), member.id) !== "member") {
@@ -112,16 +124,38 @@ function installPackage(
       );
     }
   }
+  if (!unsandboxed) {
+    const bare = devicesWithoutSandbox(
+      zone.db,
+      zone.membership(),
+      placement,
+      manifest.network === "outbound",
+    );
+    if (bare.length > 0) {
+      throw new BuckyError(
+        "E_PERMISSION",
+        `${manifest.id} would run without a sandbox (every file and the network of its device in its reach) on ${bare
+          .map(({ device, why }) => `${device}: ${why}`)
+          .join("; ")}`,
+        "Install bubblewrap (and slirp4netns, for outbound network) there and restart its daemon, or install with --unsandboxed to let the app run without a sandbox.",
+      );
+    }
+  }
   const current = readSpec(zone.db, manifest.id);
   const stored = store.putBytes(bytes);
   if (current && current.desired !== "removed" && current.version === manifest.version) {
-    if (current.package === stored.id && current.placement === placement) {
+    if (
+      current.package === stored.id &&
+      current.placement === placement &&
+      (current.unsandboxed === true) === unsandboxed
+    ) {
       return {
         app: manifest.id,
         version: manifest.version,
         package: stored.id,
         device: placement,
         upgradedFrom: null,
+        unsandboxed,
       };
     }
     if (current.package !== stored.id) {
@@ -140,6 +174,7 @@ function installPackage(
     placement,
     ...(current?.moveTo && placement === "any" ? { moveTo: current.moveTo } : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
+    ...(unsandboxed ? { unsandboxed } : {}),
     updatedAt: new Date(zone.now()).toISOString(),
   };
   zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }]);
@@ -152,6 +187,7 @@ function installPackage(
     version: manifest.version,
     package: stored.id,
     placement,
+    unsandboxed: unsandboxed || undefined,
   });
   return {
     app: manifest.id,
@@ -159,6 +195,7 @@ function installPackage(
     package: stored.id,
     device: placement,
     upgradedFrom,
+    unsandboxed,
   };
 }
 

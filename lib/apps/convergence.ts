@@ -6,7 +6,7 @@
  * missing, restarts what changed, stops what is no longer its share, does its part in
  * replicating app data, and reports. No device commands another.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
@@ -16,9 +16,14 @@ import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Replication } from "../replica/replication.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
+import { type RunningAppApi, serveAppApi } from "./app-api.ts";
+import { appUser } from "./app-user.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
-import { AppRunner } from "./runner.ts";
+import { AppRunner, type AppSandbox } from "./runner.ts";
+import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
+import { publishSandboxFacts } from "./sandbox-facts.ts";
+import { noUserNamespacesFilter } from "./seccomp.ts";
 import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
 
@@ -29,24 +34,35 @@ export interface ConvergenceOptions {
   readonly heartbeatMs: number;
   /** A device not heard alive for this long no longer holds `any` apps. */
   readonly liveWindowMs: number;
-  readonly bwrap: string | undefined;
+  /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
+  readonly sandbox: SandboxSupport;
   readonly runtime: string;
   /** PATH for apps (the daemon's own). */
   readonly path: string;
   /** Where to fetch packages from: this device's store, then its peers. */
   readonly sources: () => ObjectSource[];
+  /** Told of a fault that is a bug in bucky, in an app's API: the daemon crashes. */
+  readonly onBug: (error: unknown) => void;
 }
 
 interface Running {
   readonly runner: AppRunner;
-  readonly package: ObjectId;
+  readonly api: RunningAppApi;
+  /** What it was started from: a change of it means a restart. */
+  readonly launch: string;
 }
+
+/** What an app is started from: its package, and whether it may run unsandboxed. */
+const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
 
 export class Convergence {
   private readonly running = new Map<string, Running>();
   /** What was last reported of each app run here (a crash loop is reported sparingly). */
   private readonly reported = new Map<string, ReportedState>();
   private readonly fetching = new Set<ObjectId>();
+  /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
+  private readonly refused = new Map<string, string>();
+  private readonly layout: SystemLayout;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private pass: Promise<void> = Promise.resolve();
   private again = false;
@@ -60,10 +76,21 @@ export class Convergence {
     private readonly options: ConvergenceOptions,
   ) {
     this.startedAtMs = node.now();
+    this.layout = systemLayout();
   }
 
   start(): void {
     killOrphans(this.node.zone.paths.appsDir);
+    try {
+      publishSandboxFacts(
+        (ops) => this.node.write(ops),
+        this.node.db,
+        this.node.deviceName,
+        this.options.sandbox,
+      );
+    } catch (error) {
+      this.node.diskFull(error);
+    }
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
     this.timers.push(setInterval(() => this.soon(), this.options.intervalMs));
@@ -74,8 +101,7 @@ export class Convergence {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.pass;
-    await Promise.all([...this.running.values()].map(({ runner }) => runner.stop()));
-    this.running.clear();
+    await Promise.all([...this.running.keys()].map((app) => this.halt(app)));
   }
 
   /** Re-checks as soon as the current pass is done (state changed, or the timer fired). */
@@ -133,11 +159,14 @@ export class Convergence {
       const current = this.running.get(spec.app);
       if (wanted && holding.runner === me) {
         mine.add(spec.app);
-        if (current?.package !== spec.package) {
+        if (current?.launch !== launchOf(spec)) {
           if (current) await this.halt(spec.app);
-          this.launch(spec);
+          if (this.refused.get(spec.app) !== launchOf(spec)) this.launch(spec);
         }
-      } else if (current) await this.halt(spec.app);
+      } else {
+        this.refused.delete(spec.app);
+        if (current) await this.halt(spec.app);
+      }
       if (appHasData(spec)) {
         const myClaim = facts.claims.get(spec.app)?.find((claim) => claim.device === me);
         await this.replication.arrange(spec, holding, myClaim);
@@ -165,25 +194,57 @@ export class Convergence {
   }
 
   private launch(spec: AppSpec): void {
-    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    const { appsDir } = this.node.zone.paths;
+    const appDir = join(appsDir, spec.app);
     const packageDir = join(appDir, "packages", digestOf(spec.package));
+    const sandboxDir = join(appDir, "sandbox");
+    const support = this.options.sandbox;
+    const why = cannotSandbox(support, spec.manifest.network === "outbound");
+    if (why && !spec.unsandboxed) {
+      // The owner has not allowed it to run without a sandbox: it waits, saying why.
+      this.refused.set(spec.app, launchOf(spec));
+      this.report(spec, false, {
+        state: "crashed",
+        url: null,
+        restarts: 0,
+        error: `not started: ${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
+      });
+      this.node.log.warn("app not started without a sandbox", { app: spec.app, why });
+      return;
+    }
+    this.refused.delete(spec.app);
+    const sandbox: AppSandbox | undefined = why
+      ? undefined
+      : {
+          support: support as AppSandbox["support"],
+          layout: this.layout,
+          user: support.asRoot ? appUser(appsDir, spec.app) : undefined,
+          seccomp: support.asRoot ? noUserNamespacesFilter(process.arch) : undefined,
+        };
+    mkdirSync(join(sandboxDir, "api"), { recursive: true, mode: 0o755 });
+    const api = serveAppApi(
+      this.node,
+      spec.app,
+      join(sandboxDir, "api", "api.sock"),
+      sandbox?.user,
+      this.options.onBug,
+    );
     const runner = new AppRunner({
       app: spec.app,
       manifest: spec.manifest,
       paths: {
         packageDir,
         dataDir: join(appDir, "data"),
+        sandboxDir,
         logFile: join(appDir, "app.log"),
         pidFile: join(appDir, "pid"),
       },
-      hiddenDir: this.node.zone.paths.home,
-      bwrap: this.options.bwrap,
+      sandbox,
       runtime: this.options.runtime,
       env: {
         PATH: this.options.path,
         BUCKY_APP: spec.app,
         BUCKY_APP_VERSION: spec.version,
-        BUCKY_DATA_DIR: join(appDir, "data"),
         BUCKY_ZONE: this.node.zoneId,
         BUCKY_DEVICE: this.node.deviceName,
         BUCKY_APP_TOKEN: signAppToken(
@@ -198,9 +259,10 @@ export class Convergence {
         ),
       },
       log: this.node.log,
-      report: (change) => this.report(spec, change),
+      report: (change) => this.report(spec, sandbox !== undefined, change),
+      door: (door) => this.node.doors.set(spec.app, door),
     });
-    this.running.set(spec.app, { runner, package: spec.package });
+    this.running.set(spec.app, { runner, api, launch: launchOf(spec) });
     void runner.start(() => this.prepare(spec, packageDir));
   }
 
@@ -261,6 +323,7 @@ export class Convergence {
     const current = this.running.get(app);
     this.running.delete(app);
     await current?.runner.stop();
+    current?.api.stop();
   }
 
   /** An app removed from the zone: its unpacked packages go, and its data too if purged. */
@@ -275,6 +338,7 @@ export class Convergence {
 
   private report(
     spec: AppSpec,
+    sandboxed: boolean,
     change: {
       state: AppReport["state"];
       url: string | null;
@@ -292,7 +356,7 @@ export class Convergence {
       version: spec.version,
       package: spec.package,
       url: change.url,
-      sandboxed: this.options.bwrap !== undefined,
+      sandboxed,
       restarts: change.restarts,
       error: change.error,
       since: new Date(now).toISOString(),

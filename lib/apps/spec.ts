@@ -29,6 +29,11 @@ export interface AppSpec {
   /** Where `bucky app move` sent it: kept there while that device is live. */
   readonly moveTo?: string | null;
   readonly desired: DesiredState;
+  /**
+   * The owner let it run without a sandbox on a device that cannot give it one
+   * (`bucky app install --unsandboxed`). A device that can still sandboxes it.
+   */
+  readonly unsandboxed?: boolean;
   /** With desired "removed": delete the app's data too. */
   readonly purge?: boolean;
   readonly updatedAt: string;

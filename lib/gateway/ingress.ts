@@ -1,6 +1,7 @@
 /**
  * A device's door for the zone's gateways to the apps it runs: `/v1/ingress/<app>/…` on
- * its peer API (members only), forwarded as it streams to the app on 127.0.0.1.
+ * its peer API (members only), forwarded as it streams to the app (through its door,
+ * lib/apps/door.ts: the socket into its sandbox, or a port on 127.0.0.1).
  */
 import type { Server } from "bun";
 import { readReport } from "../apps/spec.ts";
@@ -21,7 +22,8 @@ export async function ingress(
   server: Server<BridgeData>,
 ): Promise<Response> {
   const report = readReport(node.db, node.deviceName, app);
-  if (!report?.url || (report.state !== "running" && report.state !== "unhealthy")) {
+  const door = node.doors.get(app);
+  if (!door || (report?.state !== "running" && report?.state !== "unhealthy")) {
     throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
   }
   const url = new URL(request.url);
@@ -29,7 +31,7 @@ export async function ingress(
   // The gateway already set X-Forwarded-*; bucky's own request headers stop here.
   const headers = forwardedHeaders(request.headers, { host: request.headers.get("host") ?? "" });
   if (isWebSocketUpgrade(request)) {
-    const data = bridgeData(`${report.url.replace(/^http/, "ws")}${path}`, {
+    const data = bridgeData(door.websocketUrl(path), {
       headers: Object.fromEntries(headers),
       protocols: request.headers.get("sec-websocket-protocol"),
     });
@@ -38,7 +40,7 @@ export async function ingress(
   }
   let response: Response;
   try {
-    response = await fetch(`${report.url}${path}`, {
+    response = await door.fetch(path, {
       method: request.method,
       headers,
       body: request.body,

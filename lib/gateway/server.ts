@@ -435,10 +435,11 @@ async function forward(
   path: string,
   init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
 ): Promise<Response> {
-  const { device, url } = entry.status;
+  const { device } = entry.status;
   if (device === node.deviceName) {
-    if (!url) throw new BuckyError("E_UNAVAILABLE", `${entry.spec.app} has no HTTP address`);
-    return fetch(`${url}${path}`, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
+    const door = node.doors.get(entry.spec.app);
+    if (!door) throw new BuckyError("E_UNAVAILABLE", `${entry.spec.app} is not running here`);
+    return door.fetch(path, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
   }
   const peer = node.peers().find((p) => p.name === device);
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
@@ -455,8 +456,9 @@ async function websocketTarget(
 ): Promise<BridgeData | undefined> {
   const plain = Object.fromEntries(headers);
   if (entry.status.device === node.deviceName) {
-    if (!entry.status.url) return undefined;
-    return bridgeData(`${entry.status.url.replace(/^http/, "ws")}${path}`, {
+    const door = node.doors.get(entry.spec.app);
+    if (!door) return undefined;
+    return bridgeData(door.websocketUrl(path), {
       headers: plain,
       protocols,
       done,

@@ -137,8 +137,16 @@ export function createLocalApp(
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
 
   app.post("/v1/apps", async (c) => {
-    const body = (await jsonBody(c)) as { dir?: unknown; package?: unknown; device?: unknown };
-    const device = typeof body.device === "string" && body.device ? body.device : undefined;
+    const body = (await jsonBody(c)) as {
+      dir?: unknown;
+      package?: unknown;
+      device?: unknown;
+      unsandboxed?: unknown;
+    };
+    const options = {
+      ...(typeof body.device === "string" && body.device ? { device: body.device } : {}),
+      unsandboxed: body.unsandboxed === true,
+    };
     if (typeof body.package === "string") {
       const parsed = parseObjectId(body.package.trim());
       if (!parsed)
@@ -147,25 +155,23 @@ export function createLocalApp(
           `${body.package} is not a package id`,
           "Ids look like sha256:<64 hex> or clist:<64 hex>.",
         );
-      return c.json(withAddresses(installStoredPackage(node, node.store, parsed.id, device)));
+      return c.json(withAddresses(installStoredPackage(node, node.store, parsed.id, options)));
     }
     if (typeof body.dir !== "string" || !isAbsolute(body.dir))
       throw new BuckyError(
         "E_USAGE",
         'the body must be {"dir": "/absolute/path"} or {"package": "<id>"}',
       );
-    return c.json(withAddresses(installApp(node, node.store, body.dir, device)));
+    return c.json(withAddresses(installApp(node, node.store, body.dir, options)));
   });
   // A directory archive (.tar or .tar.gz), as the body: what a browser uploads.
   app.post("/v1/apps/archive", async (c) =>
     c.json(
       withAddresses(
-        installArchive(
-          node,
-          node.store,
-          new Uint8Array(await c.req.arrayBuffer()),
-          c.req.query("device") || undefined,
-        ),
+        installArchive(node, node.store, new Uint8Array(await c.req.arrayBuffer()), {
+          ...(c.req.query("device") ? { device: c.req.query("device") } : {}),
+          unsandboxed: c.req.query("unsandboxed") === "1",
+        }),
       ),
     ),
   );

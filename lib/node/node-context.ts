@@ -10,6 +10,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
+import { AppDoors } from "../apps/door.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -42,6 +43,8 @@ export class NodeContext {
   readonly store: ObjectStore;
   /** Calls to other devices, as this one. */
   readonly client: PeerClient;
+  /** How to reach the apps this device runs (the gateway's and the ingress's way in). */
+  readonly doors = new AppDoors();
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private readonly changeListeners: ChangeListener[] = [];

@@ -12,6 +12,7 @@ import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol
 import { AuditPublisher, DEFAULT_AUDIT_INTERVAL_MS } from "../agent/audit-publisher.ts";
 import { AgentEndpoint } from "../agent/http.ts";
 import { Convergence } from "../apps/convergence.ts";
+import type { SandboxSupport } from "../apps/sandbox.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { HotShipper } from "../backup/hot.ts";
@@ -61,8 +62,8 @@ export interface NodeOptions {
   /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
   readonly agentLogIntervalMs?: number;
   readonly apps: {
-    /** bubblewrap, when this device can sandbox apps with it. */
-    readonly bwrap: string | undefined;
+    /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
+    readonly sandbox: SandboxSupport;
     /** The executable that runs `bun` apps: bucky itself. */
     readonly runtime: string;
     /** PATH for apps. */
@@ -206,6 +207,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
+      onBug,
       sources: () => [
         storeSource(node.store),
         ...node.peers().map((peer) => peerSource(node.client, peer)),
@@ -310,7 +312,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       device: { id: zone.device.id, name: zone.device.name },
       addresses,
       socket: paths.daemonSocket,
-      sandboxed: options.apps.bwrap !== undefined,
+      sandboxed: options.apps.sandbox.bwrap !== undefined,
       done,
       stop,
     };

@@ -5,6 +5,7 @@
  * answer, and it stays the same when the device that did a thing is gone.
  */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { sandboxWarnings } from "../apps/sandbox-facts.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import { ownFacts } from "../facts/publisher.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
@@ -39,6 +40,8 @@ export interface ZoneStatus {
     readonly https: boolean;
   }[];
   readonly reliability: Reliability;
+  /** What else needs the owner's attention: devices and apps without a sandbox. */
+  readonly warnings: readonly string[];
 }
 
 export interface ZoneBackup {
@@ -91,6 +94,7 @@ export function describeZone(view: StatusView): ZoneStatus {
       nowMs: view.nowMs,
       ...(view.appData ? { appData: view.appData } : {}),
     }),
+    warnings: sandboxWarnings(view.db, view.membership),
   };
 }
 

@@ -1,0 +1,279 @@
+/**
+ * The app API: what an app may ask of the device that runs it, on a Unix socket of its
+ * own, bound into its sandbox (its path is in BUCKY_API_SOCKET). Every call carries the
+ * app's token (`Authorization: Bearer $BUCKY_APP_TOKEN`), which must be this device's,
+ * for this app and the version of it installed now. A call is served as far as the
+ * permissions of the app's manifest go (protocol/app-permissions.ts); anything else is
+ * refused, 403 with the reason, and logged. Changes are paced (WRITES_PER_SECOND): one
+ * over is refused with 503, to try again later.
+ *
+ *   GET    /v1/whoami                     the app, its version and permissions
+ *   GET    /v1/state?prefix=<prefix>      the entries under a prefix it may read
+ *   GET    /v1/state/<key>                one entry
+ *   PUT    /v1/state/<key>                write one: {"value": <JSON>}
+ *   DELETE /v1/state/<key>                delete one
+ *   POST   /v1/objects                    store the request body as named data: {"id", "size"}
+ *   GET    /v1/objects/<id>               named data, from this device or the zone's others
+ */
+import { chmodSync, chownSync, rmSync } from "node:fs";
+import { Hono } from "hono";
+import {
+  mayListState,
+  mayUseState,
+  type StateAccess,
+  statePrefixes,
+} from "../../protocol/app-permissions.ts";
+import { verifyAppToken } from "../../protocol/app-token.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
+import { TokenBucket } from "../gateway/limits.ts";
+import type { Log } from "../log.ts";
+import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
+import { ndnResponse } from "../ndn/serve.ts";
+import { errorHandler, jsonBody, requestLog } from "../node/http.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import type { AppUser } from "./app-user.ts";
+import { readSpec } from "./spec.ts";
+
+/** The most named data an app may store in one call. */
+export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+/**
+ * How fast an app may change things: each state write is a changeset every device of the
+ * zone keeps for good, so an app in a loop must not grow everyone's log without end.
+ */
+export const WRITES_PER_SECOND = 10;
+export const WRITE_BURST = 100;
+const STATE_PREFIX = "/v1/state/";
+
+type Env = { Variables: { permissions: readonly string[] } };
+
+export function createAppApi(
+  node: NodeContext,
+  app: string,
+  log: Log,
+  onBug: (error: unknown) => void,
+): Hono<Env> {
+  const api = new Hono<Env>();
+  const store: KeyValueStore = {
+    db: node.db,
+    write: (ops) => node.write(ops),
+    nameOf: (id) => node.membership().byId.get(id as DeviceId)?.name,
+  };
+  api.use(async (c, next) => {
+    // The request log names the app as the caller.
+    c.set("peer" as never, app as never);
+    await next();
+  });
+  api.use(requestLog(log, "app"));
+  api.onError(errorHandler(log, onBug));
+  api.use(async (c, next) => {
+    c.set("permissions", permissionsOf(node, app, c.req.header("authorization")));
+    await next();
+  });
+
+  const may = (permissions: readonly string[], access: StateAccess, key: string) => {
+    if (!mayUseState(permissions, app, access, key)) throw refused(permissions, access, key);
+  };
+  const writes = new TokenBucket(WRITES_PER_SECOND, WRITE_BURST, node.now);
+  const paced = () => {
+    const taken = writes.take();
+    if (!taken.ok)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${app} writes too fast: at most ${WRITES_PER_SECOND} changes a second (each is kept by every device of the zone)`,
+        `Try again in ${Math.ceil(taken.waitMs / 1000)} s, and gather changes into fewer writes.`,
+      );
+  };
+
+  api.get("/v1/whoami", (c) => {
+    const spec = readSpec(node.db, app);
+    return c.json({
+      app,
+      version: spec?.version ?? null,
+      zone: node.zoneId,
+      device: node.deviceName,
+      permissions: c.get("permissions"),
+    });
+  });
+  api.get("/v1/state", (c) => {
+    const prefix = c.req.query("prefix") ?? "";
+    const permissions = c.get("permissions");
+    if (!mayListState(permissions, app, prefix)) throw refused(permissions, "read", prefix, true);
+    return c.json({ entries: listEntries(store, prefix) });
+  });
+  api.get(`${STATE_PREFIX}*`, (c) => {
+    const key = keyIn(c.req.path);
+    may(c.get("permissions"), "read", key);
+    return c.json(getEntry(store, key));
+  });
+  api.put(`${STATE_PREFIX}*`, async (c) => {
+    const key = keyIn(c.req.path);
+    may(c.get("permissions"), "write", key);
+    paced();
+    const body = (await jsonBody(c)) as { value?: unknown };
+    if (!body || typeof body !== "object" || !("value" in body))
+      throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
+    return c.json(setEntry(store, key, body.value));
+  });
+  api.delete(`${STATE_PREFIX}*`, (c) => {
+    const key = keyIn(c.req.path);
+    may(c.get("permissions"), "write", key);
+    paced();
+    return c.json(deleteEntry(store, key));
+  });
+  api.post("/v1/objects", async (c) => {
+    needs(c.get("permissions"), "ndn.write", "store named data");
+    paced();
+    const declared = Number(c.req.header("content-length") ?? 0);
+    if (declared > MAX_OBJECT_BYTES) throw tooLarge();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.length > MAX_OBJECT_BYTES) throw tooLarge();
+    return c.json(node.store.putBytes(bytes));
+  });
+  api.get("/v1/objects/:id", async (c) => {
+    needs(c.get("permissions"), "ndn.read", "fetch named data");
+    const parsed = parseObjectId(c.req.param("id"));
+    if (!parsed)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${c.req.param("id")} is not an object id`,
+        "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+      );
+    await fetchToStore(parsed.id, node.store, [
+      storeSource(node.store),
+      ...node.peers().map((peer) => peerSource(node.client, peer)),
+    ]);
+    return ndnResponse(node.store, parsed.id, c.req.raw);
+  });
+  api.notFound((c) =>
+    c.json(
+      {
+        error: new BuckyError(
+          "E_NOT_FOUND",
+          `the app API has no ${c.req.method} ${c.req.path}`,
+          "See the app API in bucky's README.",
+        ).toJSON(),
+      },
+      404,
+    ),
+  );
+
+  /** The refusal of a call beyond the app's permissions, saying what it has. */
+  function refused(
+    permissions: readonly string[],
+    access: StateAccess,
+    key: string,
+    listing = false,
+  ): BuckyError {
+    const granted = statePrefixes(permissions, app, access);
+    const what = listing ? `list the keys under "${key}"` : `${access} the state key ${key}`;
+    return new BuckyError(
+      "E_PERMISSION",
+      `${app} may not ${what}: ${
+        granted.length > 0
+          ? `its manifest lets it ${access} under ${granted.join(", ")} only`
+          : `its manifest gives it no state.${access} permission`
+      }`,
+      `An app that needs it lists the permission in bucky-app.json (state.${access}, or state.${access}:apps/<prefix>/) and is installed again.`,
+    );
+  }
+
+  function needs(permissions: readonly string[], permission: string, what: string): void {
+    if (!permissions.includes(permission))
+      throw new BuckyError(
+        "E_PERMISSION",
+        `${app} may not ${what}: its manifest does not list ${permission}`,
+        `An app that needs it lists "${permission}" in the permissions of its bucky-app.json and is installed again.`,
+      );
+  }
+
+  return api;
+}
+
+/**
+ * The permissions a call may use: those its token carries that the app's installed
+ * manifest still lists. Refused (E_PERMISSION) without this device's token for this app.
+ */
+function permissionsOf(node: NodeContext, app: string, authorization: string | undefined) {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  if (!token)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `${app}'s app API answers only with its token`,
+      "Send it in each request: Authorization: Bearer $BUCKY_APP_TOKEN.",
+    );
+  let claims: ReturnType<typeof verifyAppToken>;
+  try {
+    claims = verifyAppToken(token, node.zoneId, node.deviceId);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new BuckyError("E_PERMISSION", `the token does not work here: ${error.message}`);
+  }
+  if (claims.app !== app)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `this is ${app}'s app API, and the token is ${claims.app}'s`,
+      "Each app calls its own API, with its own token.",
+    );
+  const spec = readSpec(node.db, app);
+  if (spec?.desired !== "running" || spec.version !== claims.version)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the token is for ${app} ${claims.version}, which is not the version installed to run`,
+    );
+  return claims.permissions.filter((permission) => spec.manifest.permissions.includes(permission));
+}
+
+function keyIn(path: string): string {
+  try {
+    return decodeURIComponent(path.slice(STATE_PREFIX.length));
+  } catch {
+    throw new BuckyError("E_INVALID_INPUT", "the key is not properly percent-encoded");
+  }
+}
+
+function tooLarge(): BuckyError {
+  return new BuckyError(
+    "E_INVALID_INPUT",
+    `named data is stored at most ${MAX_OBJECT_BYTES / 1024 / 1024} MiB at a time`,
+  );
+}
+
+export interface RunningAppApi {
+  stop(): void;
+}
+
+/**
+ * Serves `app`'s API on the socket `path`: only the app's own group (its user's, when
+ * bucky runs as root) and bucky may connect.
+ */
+export function serveAppApi(
+  node: NodeContext,
+  app: string,
+  path: string,
+  user: AppUser | undefined,
+  onBug: (error: unknown) => void,
+): RunningAppApi {
+  const api = createAppApi(node, app, node.log, onBug);
+  rmSync(path, { force: true });
+  const server = Bun.serve({
+    unix: path,
+    maxRequestBodySize: MAX_OBJECT_BYTES + 64 * 1024,
+    fetch: (request) => api.fetch(request),
+  });
+  if (user) {
+    chownSync(path, 0, user.gid);
+    chmodSync(path, 0o660);
+  } else {
+    chmodSync(path, 0o600);
+  }
+  return {
+    stop() {
+      server.stop(true);
+      rmSync(path, { force: true });
+    },
+  };
+}

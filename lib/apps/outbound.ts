@@ -1,0 +1,73 @@
+/**
+ * Outbound network for an app whose manifest asks for it: slirp4netns joins the app's
+ * network namespace and carries its connections out through the host as ordinary
+ * sockets. It never lets the app reach the host's loopback (--disable-host-loopback), so
+ * other apps, zone-only services and the daemon stay out of reach there; the app reaches
+ * what any machine on the host's network reaches.
+ *
+ * It ends when the app's sandbox does (the runner stops it), and by itself if the daemon
+ * dies: its --exit-fd is a pipe only the daemon holds.
+ */
+import type { Subprocess } from "bun";
+import { BuckyError } from "../errors.ts";
+
+/** How long slirp4netns may take to set the network up. */
+const READY_TIMEOUT_MS = 10_000;
+
+export interface Outbound {
+  stop(): void;
+}
+
+/**
+ * Sets up the network of the sandbox whose first process is `pid` (its id on the host);
+ * resolves once the app can use it.
+ */
+export async function connectOutbound(
+  slirp4netns: string,
+  pid: number,
+  asRoot: boolean,
+): Promise<Outbound> {
+  const args = [
+    slirp4netns,
+    "--configure",
+    "--mtu=65520",
+    "--disable-host-loopback",
+    "--enable-sandbox",
+    "--enable-seccomp",
+    "--exit-fd=0",
+    "--ready-fd=3",
+    // As root it enters the network directly; otherwise through the app's user namespace.
+    ...(asRoot ? [] : [`--userns-path=/proc/${pid}/ns/user`]),
+    "--netns-type=path",
+    `/proc/${pid}/ns/net`,
+    "tap0",
+  ];
+  const child: Subprocess = Bun.spawn(args, { stdio: ["pipe", "ignore", "pipe", "pipe"] });
+  // What it says is kept for an error message, the first few lines only; the rest is
+  // read and dropped so it never blocks on a full pipe.
+  let said = "";
+  void (async () => {
+    for await (const chunk of child.stderr as ReadableStream<Uint8Array>)
+      if (said.length < 4096) said += new TextDecoder().decode(chunk);
+  })();
+  const ready = Bun.file(child.stdio[3] as number)
+    .stream()
+    .getReader()
+    .read()
+    .then((read) => !read.done);
+  const timeout = Bun.sleep(READY_TIMEOUT_MS).then(() => false);
+  const ok = await Promise.race([ready, timeout, child.exited.then(() => false)]);
+  if (!ok) {
+    child.kill("SIGKILL");
+    await child.exited;
+    const why = said
+      .split("\n")
+      .filter((line) => line && !line.startsWith("WARNING"))
+      .at(0);
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `slirp4netns could not give the app its outbound network${why ? `: ${why}` : ""}`,
+    );
+  }
+  return { stop: () => child.kill("SIGKILL") };
+}

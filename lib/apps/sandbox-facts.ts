@@ -1,0 +1,116 @@
+/**
+ * What each device can do to isolate apps, published in the zone state as
+ * `nodes/<device>/sandbox` by its daemon, so that every device knows: `bucky app install`
+ * refuses to place an app where it would run unsandboxed (unless the owner says
+ * --unsandboxed), and `bucky status` warns about such devices and apps.
+ */
+import { eq } from "drizzle-orm";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+import type { SandboxSupport } from "./sandbox.ts";
+import { readReport, readSpecs } from "./spec.ts";
+
+export interface SandboxFacts {
+  /** Apps run in bubblewrap here. */
+  readonly sandbox: boolean;
+  /** An app that asks for outbound network gets it, sandboxed. */
+  readonly outbound: boolean;
+  /** Each app runs as a user of its own (bucky runs as root). */
+  readonly ownUsers: boolean;
+  /** Why apps cannot be sandboxed here, when they cannot. */
+  readonly problem: string | null;
+}
+
+export const sandboxFactsKey = (device: string) => `nodes/${device}/sandbox`;
+
+export function sandboxFacts(support: SandboxSupport): SandboxFacts {
+  const sandbox = support.bwrap !== undefined;
+  return {
+    sandbox,
+    outbound: sandbox && support.slirp4netns !== undefined,
+    ownUsers: sandbox && support.asRoot,
+    problem: sandbox ? null : (support.problem ?? "bubblewrap is not usable"),
+  };
+}
+
+export function readSandboxFacts(db: StateQueries, device: string): SandboxFacts | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, sandboxFactsKey(device)))
+    .get();
+  return row?.value ? (JSON.parse(row.value) as SandboxFacts) : undefined;
+}
+
+/** Why `facts` leave an app (that wants outbound network or not) unsandboxed, if they do. */
+export function unsandboxedBecause(facts: SandboxFacts, outbound: boolean): string | undefined {
+  if (!facts.sandbox) return facts.problem ?? "it cannot sandbox apps";
+  if (outbound && !facts.outbound) return "slirp4netns is not installed, for outbound network";
+  return undefined;
+}
+
+/**
+ * The devices an app placed on `placement` could run on that would run it unsandboxed,
+ * each with why. A device that has not said (an older version) is not counted: it
+ * refuses to run the app unsandboxed itself, saying so in the app's status.
+ */
+export function devicesWithoutSandbox(
+  db: StateQueries,
+  membership: Membership,
+  placement: string,
+  outbound: boolean,
+): { device: string; why: string }[] {
+  const devices =
+    placement === "any"
+      ? [...membership.byId.values()]
+          .filter((member) => standingOf(membership, member.id) === "member")
+          .map((member) => member.name as string)
+      : [placement];
+  return devices.flatMap((device) => {
+    const facts = readSandboxFacts(db, device);
+    const why = facts ? unsandboxedBecause(facts, outbound) : undefined;
+    return why ? [{ device, why }] : [];
+  });
+}
+
+/** What `bucky status` warns of: devices that cannot sandbox apps, and apps that run without. */
+export function sandboxWarnings(db: StateQueries, membership: Membership): string[] {
+  const warnings: string[] = [];
+  const members = [...membership.byId.values()].filter(
+    (member) => standingOf(membership, member.id) === "member",
+  );
+  for (const member of members) {
+    const facts = readSandboxFacts(db, member.name);
+    if (facts && !facts.sandbox)
+      warnings.push(
+        `${member.name} cannot sandbox apps (${facts.problem}): install bubblewrap there and restart its daemon`,
+      );
+  }
+  for (const spec of readSpecs(db)) {
+    if (spec.desired !== "running") continue;
+    for (const member of members) {
+      const report = readReport(db, member.name, spec.app);
+      const up =
+        report?.state === "starting" ||
+        report?.state === "running" ||
+        report?.state === "unhealthy";
+      if (up && report?.package === spec.package && !report.sandboxed)
+        warnings.push(`app ${spec.app} runs on ${member.name} without a sandbox`);
+    }
+  }
+  return warnings;
+}
+
+/** Writes this device's facts when they changed. */
+export function publishSandboxFacts(
+  write: (ops: { key: string; value: string }[]) => unknown,
+  db: StateQueries,
+  device: string,
+  support: SandboxSupport,
+): void {
+  const facts = sandboxFacts(support);
+  const current = readSandboxFacts(db, device);
+  if (current && JSON.stringify(current) === JSON.stringify(facts)) return;
+  write([{ key: sandboxFactsKey(device), value: JSON.stringify(facts) }]);
+}
