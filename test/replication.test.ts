@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
-import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
+import {
+  appFetch,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -35,7 +43,7 @@ async function status(on: string): Promise<AppStatus> {
 /** The notes, as the app answers them on the device running it (asked from `on`). */
 async function notes(on: string): Promise<string[]> {
   const s = await status(on);
-  const response = await fetch(`${s.url}/api/notes`);
+  const response = await appFetch(s.url as string, "/api/notes");
   const body = (await response.json()) as { notes: { text: string }[] };
   return body.notes.map((n) => n.text);
 }
@@ -45,7 +53,7 @@ let lastWriteMs = 0;
 
 async function write(on: string, text: string): Promise<void> {
   const s = await status(on);
-  const response = await fetch(`${s.url}/api/notes`, {
+  const response = await appFetch(s.url as string, "/api/notes", {
     method: "POST",
     body: JSON.stringify({ text }),
   });
