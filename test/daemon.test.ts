@@ -293,3 +293,17 @@ function fillDisk(path: string): void {
     if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
   }
 }
+
+describe("the local API", () => {
+  test("a state key with broken percent-encoding is a usage error, and the daemon carries on", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home);
+    const socket = join(home, "daemon.sock");
+    const response = await fetch("http://localhost/v1/state/apps%E0%A4%A", { unix: socket });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("E_USAGE");
+    const status = await fetch("http://localhost/v1/status", { unix: socket });
+    expect(status.status).toBe(200);
+  });
+});

@@ -374,7 +374,12 @@ export function createLocalApp(
 }
 
 function keyIn(path: string): string {
-  return decodeURIComponent(path.slice(STATE_PREFIX.length));
+  try {
+    return decodeURIComponent(path.slice(STATE_PREFIX.length));
+  } catch {
+    // A broken percent-encoding is the caller's mistake, not the daemon's fault.
+    throw new BuckyError("E_USAGE", "the state key in the path is not valid percent-encoding");
+  }
 }
 
 /** An audit entry as the MCP server sends it, checked field by field. */
