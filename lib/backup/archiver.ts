@@ -17,6 +17,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  realpathSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
 import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
+import { type FileIdentity, isConfined, openConfined } from "./confined-open.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
 import { sqliteImage } from "./sqlite-image.ts";
 
@@ -123,7 +125,7 @@ export class Archiver {
           type: "dir",
           mode: Number(stat.mode) & 0o7777,
           mtimeNs: String(stat.mtimeNs),
-          subtree: await this.directory(entry.path, path, entry.skip),
+          subtree: await this.directory(entry.path, path, realpathSync(entry.path), entry.skip),
         });
       }
     }
@@ -134,6 +136,8 @@ export class Archiver {
   private async directory(
     dir: string,
     at: string,
+    /** The real path of the tree being read: no file outside it is read. */
+    realRoot: string,
     skip?: (name: string) => boolean,
   ): Promise<string> {
     let entries: Dirent[];
@@ -166,11 +170,15 @@ export class Archiver {
         mtimeNs: String(stat.mtimeNs),
       };
       if (stat.isDirectory()) {
-        nodes.push({ ...common, type: "dir", subtree: await this.directory(path, rel) });
+        nodes.push({
+          ...common,
+          type: "dir",
+          subtree: await this.directory(path, rel, realRoot),
+        });
       } else if (stat.isSymbolicLink()) {
         nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
       } else if (stat.isFile()) {
-        const file = await this.file(path, rel, stat);
+        const file = await this.file(path, rel, stat, realRoot);
         if (file) {
           const node = { ...common, type: "file" as const, ...file, content: [] as string[] };
           nodes.push(node);
@@ -191,6 +199,7 @@ export class Archiver {
     path: string,
     rel: string,
     stat: NonNullable<ReturnType<Archiver["lstat"]>>,
+    realRoot: string,
   ): Promise<{ size: number; content: Promise<string[]>; mtimeNs: string } | undefined> {
     const facts: FileFacts = {
       size: Number(stat.size),
@@ -208,7 +217,7 @@ export class Archiver {
       return { size: facts.size, content: Promise.resolve(known), mtimeNs: facts.mtimeNs };
     }
     if (sqlite) {
-      const image = sqliteImage(path, this.scratchDir);
+      const image = this.confinedImage(path, rel, realRoot, stat);
       if (image) {
         this.counted(image.length);
         return {
@@ -218,7 +227,7 @@ export class Archiver {
         };
       }
     }
-    const read = await this.readFile(path, rel);
+    const read = await this.readFile(path, rel, realRoot, stat);
     if (!read) return undefined;
     const content = read.content.then((ids) => {
       this.cache?.keep(rel, read.facts, ids);
@@ -231,15 +240,18 @@ export class Archiver {
   private async readFile(
     path: string,
     rel: string,
+    realRoot: string,
+    identity: FileIdentity,
   ): Promise<{ facts: FileFacts; content: Promise<string[]> } | undefined> {
     for (let attempt = 1; ; attempt++) {
-      let fd: number;
+      let fd: number | undefined;
       try {
-        fd = openSync(path, "r");
+        fd = openConfined(path, realRoot, identity);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw fileSystemError(error, "read", path) ?? error;
       }
+      // Gone, or no longer the file that was looked at: nothing of it is kept.
+      if (fd === undefined) return undefined;
       try {
         const before = factsOf(fstatSync(fd, { bigint: true }));
         const content = await this.chunkFile(fd);
@@ -255,6 +267,31 @@ export class Archiver {
       } finally {
         closeSync(fd);
       }
+    }
+  }
+
+  /**
+   * A consistent image of the SQLite database at `path`, made only while `path` is the
+   * file that was looked at, inside the tree (see confined-open.ts); undefined otherwise.
+   */
+  private confinedImage(
+    path: string,
+    rel: string,
+    realRoot: string,
+    identity: FileIdentity,
+  ): Uint8Array | undefined {
+    const fd = openConfined(path, realRoot, identity);
+    if (fd === undefined) return undefined;
+    try {
+      const image = sqliteImage(path, this.scratchDir);
+      // Still the same file, where it was: what SQLite opened by name was this one.
+      const after = this.lstat(path);
+      const same = after?.isFile() && after.ino === identity.ino && after.dev === identity.dev;
+      if (image && same && isConfined(fd, realRoot, identity)) return image;
+      if (image) this.changing.push(rel);
+      return undefined;
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -6,7 +6,7 @@
  * log included, into a fresh file (in rollback-journal mode, as a standalone copy should
  * be). The copy is compact, so its pages need not sit where the original's do.
  */
-import { Database } from "bun:sqlite";
+import { constants, Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +17,8 @@ export function sqliteImage(path: string, scratchDir: string): Uint8Array | unde
   mkdirSync(scratchDir, { recursive: true, mode: 0o700 });
   const copy = join(scratchDir, `sqlite-image-${randomBytes(8).toString("hex")}.db`);
   try {
-    db = new Database(path, { readonly: true });
+    // Never through a symbolic link: the caller checked the file it names.
+    db = new Database(path, constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_NOFOLLOW);
     db.run("PRAGMA busy_timeout = 5000");
     db.query("VACUUM INTO ?1").run(copy);
     return new Uint8Array(readFileSync(copy));

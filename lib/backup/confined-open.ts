@@ -1,0 +1,43 @@
+/**
+ * Opening a file of a tree that someone else may be changing under us (an app's data,
+ * read as root for a backup or a replica): between the look at a name and the open, the
+ * app can put a symbolic link there, or make a directory above it one, so that root reads
+ * a file outside the tree (/etc/shadow, bucky's own keys) and hands it back to the app at
+ * the next restore. So the open never follows a link at the last step, must reach the
+ * very file that was looked at (device and inode), and must have landed inside the tree
+ * (the descriptor's own path, as the kernel has it).
+ */
+import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
+
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
+/** A descriptor for reading `path`, or undefined when it is no longer that file inside `root`. */
+export function openConfined(
+  path: string,
+  realRoot: string,
+  expected: FileIdentity,
+): number | undefined {
+  let fd: number;
+  try {
+    // Non-blocking: a FIFO put there meanwhile must not hang the reader.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ELOOP" || code === "ENXIO") return undefined;
+    throw error;
+  }
+  if (isConfined(fd, realRoot, expected)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/** Whether `fd` is still `expected`, a regular file inside `realRoot`. */
+export function isConfined(fd: number, realRoot: string, expected: FileIdentity): boolean {
+  const stat = fstatSync(fd, { bigint: true });
+  if (!stat.isFile() || stat.dev !== expected.dev || stat.ino !== expected.ino) return false;
+  const where = readlinkSync(`/proc/self/fd/${fd}`);
+  return where.startsWith(`${realRoot}/`);
+}
