@@ -20,6 +20,8 @@ export const STALE_BACKUP_MS = 24 * 60 * 60 * 1000;
 export const STALE_VERIFY_MS = 7 * STALE_BACKUP_MS;
 /** A device not heard from for this long is worth a word: is it gone for good? */
 export const LONG_ABSENCE_MS = 7 * STALE_BACKUP_MS;
+/** A standby whose copy is further behind than this is worth a warning (and is no second copy). */
+export const STANDBY_LAG_LIMIT_MS = 60_000;
 /** A backup that takes this share of the time between backups barely keeps up. */
 const OUTPACED_SHARE = 0.8;
 
@@ -32,6 +34,8 @@ export interface AppDataCopies {
   readonly standbys: readonly { readonly device: string; readonly lagMs: number | null }[];
   /** Beyond this lag a standby's copy no longer counts as a second copy. */
   readonly maxLagMs: number;
+  /** How many copies its manifest asks for besides the holder's. */
+  readonly wanted: number;
 }
 
 export interface ReliabilityInput {
@@ -91,6 +95,12 @@ export function assessReliability(input: ReliabilityInput): Reliability {
         standby.lagMs === null
           ? `${standby.device} has no copy of ${data.app}'s data yet`
           : `${standby.device}'s copy of ${data.app}'s data is ${Math.round(standby.lagMs / 1000)} s behind`,
+      );
+    if (data.holder !== null && data.standbys.length === 0)
+      warnings.push(
+        data.wanted === 0
+          ? `${data.app}'s data is on ${data.holder} only: its manifest asks for no copy`
+          : `${data.app}'s data is on ${data.holder} only: no other device is live to keep a copy`,
       );
     if (data.holder === null || current.length === 0) singleCopies.push(data.app);
   }

@@ -4,8 +4,11 @@
  * signed device facts and the zone state. So every device of the zone gives the same
  * answer, and it stays the same when the device that did a thing is gone.
  */
+
+import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { sandboxWarnings } from "../apps/sandbox-facts.ts";
+import { readSpecs } from "../apps/spec.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import { ownFacts } from "../facts/publisher.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
@@ -13,10 +16,17 @@ import { readGateway } from "../gateway/config.ts";
 import { gatewayBase } from "../gateway/sessions.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
+import { appDataStatus } from "../replica/data-status.ts";
+import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateQueries } from "../store/db.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { openZone } from "./open.ts";
-import { type AppDataCopies, assessReliability, type Reliability } from "./reliability.ts";
+import {
+  type AppDataCopies,
+  assessReliability,
+  type Reliability,
+  STANDBY_LAG_LIMIT_MS,
+} from "./reliability.ts";
 
 export interface ZoneStatus {
   readonly home: string;
@@ -61,7 +71,6 @@ export interface StatusView {
   readonly nowMs: number;
   /** How recently a device must have been heard to count as live. */
   readonly liveWindowMs: number;
-  readonly appData?: readonly AppDataCopies[];
   /** What the asking device knows of itself now (its published facts may be seconds old). */
   readonly ownFacts: Partial<DeviceFactsPayload>;
 }
@@ -92,7 +101,7 @@ export function describeZone(view: StatusView): ZoneStatus {
     reliability: assessReliability({
       devices,
       nowMs: view.nowMs,
-      ...(view.appData ? { appData: view.appData } : {}),
+      appData: appDataCopies(view, devices),
     }),
     warnings: sandboxWarnings(view.db, view.membership),
   };
@@ -132,4 +141,28 @@ function backupsOf(device: DeviceStanding): ZoneBackup[] {
       lastError: facts.lastBackupError ?? null,
     }))
     .sort((a, b) => a.target.localeCompare(b.target));
+}
+
+/** Where each app's data is, as the zone's facts say, for the reliability level. */
+function appDataCopies(view: StatusView, devices: readonly DeviceStanding[]): AppDataCopies[] {
+  const members = devices
+    .filter((d) => d.standing === "member")
+    .map((d) => ({ name: d.name, id: d.id as string }));
+  const live = members.filter((m) => devices.find((d) => d.name === m.name)?.live);
+  const facts = readHoldingFacts(view.db, view.membership);
+  return readSpecs(view.db)
+    .filter((spec) => spec.desired !== "removed" && appHasData(spec))
+    .map((spec) => {
+      const data = appDataStatus(spec.app, holdingOf(spec, { members, live }, facts), devices);
+      return {
+        app: spec.app,
+        holder: data.holder?.device ?? null,
+        standbys: data.standbys.map((standby) => ({
+          device: standby.device,
+          lagMs: standby.lagMs,
+        })),
+        maxLagMs: STANDBY_LAG_LIMIT_MS,
+        wanted: spec.manifest.standbys ?? DEFAULT_STANDBYS,
+      };
+    });
 }

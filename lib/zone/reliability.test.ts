@@ -1,0 +1,113 @@
+import { describe, expect, test } from "bun:test";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { DeviceStanding } from "../facts/zone-facts.ts";
+import { type AppDataCopies, assessReliability } from "./reliability.ts";
+
+const NOW = Date.parse("2026-11-28T12:00:00Z");
+const iso = (msAgo: number) => new Date(NOW - msAgo).toISOString();
+
+function device(name: string, backedUpMsAgo?: number, verified = true): DeviceStanding {
+  return {
+    name,
+    id: `d${name}` as DeviceId,
+    standing: "member",
+    live: true,
+    heardAliveAt: NOW,
+    factsAt: NOW,
+    facts: {
+      backup: {
+        key: true,
+        targets:
+          backedUpMsAgo === undefined
+            ? {}
+            : {
+                usb: {
+                  lastBackup: { at: iso(backedUpMsAgo), snapshot: "s", durationMs: 1000 },
+                  ...(verified
+                    ? { lastVerify: { at: iso(backedUpMsAgo), ok: true, damaged: 0 } }
+                    : {}),
+                },
+              },
+      },
+    },
+  };
+}
+
+const replicated = (lagMs: number | null): AppDataCopies => ({
+  app: "notes",
+  holder: "nas",
+  standbys: [{ device: "laptop", lagMs }],
+  maxLagMs: 60_000,
+  wanted: 1,
+});
+
+describe("the reliability level", () => {
+  test("a device whose data is in no backup keeps the zone at level 0, and says which", () => {
+    const r = assessReliability({
+      devices: [device("nas", 3600_000), device("laptop")],
+      nowMs: NOW,
+    });
+    expect(r.level).toBe(0);
+    expect(r.summary).toBe(
+      "not every device is backed up: what only laptop holds may be lost at any time",
+    );
+    expect(r.warnings[0]).toStartWith(
+      "laptop's data is in no backup outside the zone yet: add a target",
+    );
+  });
+
+  test("revoked devices do not count", () => {
+    const gone = { ...device("old"), standing: "revoked" as const };
+    expect(assessReliability({ devices: [device("nas", 1000), gone], nowMs: NOW }).level).toBe(1);
+  });
+
+  test("level 3: every app's data on two devices and every backup verified; a lagging standby is not a copy", () => {
+    const devices = [device("nas", 1000), device("laptop", 1000)];
+    expect(assessReliability({ devices, nowMs: NOW, appData: [replicated(0)] }).level).toBe(3);
+    const behind = assessReliability({ devices, nowMs: NOW, appData: [replicated(120_000)] });
+    expect(behind.level).toBe(2);
+    expect(behind.warnings).toContain("laptop's copy of notes's data is 120 s behind");
+    const unverified = [device("nas", 1000, false), device("laptop", 1000)];
+    expect(
+      assessReliability({ devices: unverified, nowMs: NOW, appData: [replicated(0)] }).level,
+    ).toBe(2);
+  });
+
+  test("writes outpacing backups are said, with both rates", () => {
+    const nas = device("nas", 1000);
+    const targets = nas.facts.backup?.targets ?? {};
+    const usb = targets.usb;
+    const busy: DeviceStanding = {
+      ...nas,
+      facts: {
+        backup: {
+          key: true,
+          targets: {
+            usb: {
+              ...usb,
+              lastBackup: {
+                at: iso(1000),
+                snapshot: "s",
+                durationMs: 55 * 60_000,
+                changedBytes: 10 * 1024 ** 3,
+                sinceMs: 60 * 60_000,
+              },
+            },
+          },
+        },
+      },
+    };
+    const r = assessReliability({ devices: [busy], nowMs: NOW });
+    expect(r.warnings).toContain(
+      "writes are outpacing backups on nas: about 10.0 GiB changes an hour, and its backups to usb take in about 10.9 GiB an hour",
+    );
+  });
+
+  test("a device not seen for over a week is worth a word", () => {
+    const away = { ...device("tablet", 1000), live: false, heardAliveAt: NOW - 9 * 86_400_000 };
+    const r = assessReliability({ devices: [device("nas", 1000), away], nowMs: NOW });
+    expect(r.warnings).toContain(
+      "tablet has not been seen for 9 days: if it is gone for good, `bucky devices revoke tablet`",
+    );
+  });
+});
