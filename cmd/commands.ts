@@ -41,6 +41,7 @@ export const rootCommand: CommandDef = {
         remove: load(() => import("./app/remove.ts")),
         limit: load(() => import("./app/limit.ts")),
         move: load(() => import("./app/move.ts")),
+        "restore-copy": load(() => import("./app/restore-copy.ts")),
       },
     ),
     gateway: defineGroup(

@@ -213,5 +213,46 @@ describe("app data on two devices", () => {
       s.data?.conflicts[0]?.name as string,
     );
     expect(readFileSync(join(copy, "db", "late.txt"), "utf8")).toBe("written in the dark\n");
+
+    // Asked from the other device, the copy comes back, and what it replaces is kept.
+    const name = s.data?.conflicts[0]?.name as string;
+    const restored = await buckyJson<{ restored: boolean; device: string }>([
+      "app",
+      "restore-copy",
+      "notes",
+      name,
+      "--home",
+      home(standby),
+    ]);
+    expect(restored).toMatchObject({ restored: true, device: holder });
+    expect(
+      readFileSync(join(home(holder), "apps", "notes", "data", "db", "late.txt"), "utf8"),
+    ).toBe("written in the dark\n");
+    const after = await waitFor("the replaced data kept as a copy", async () => {
+      const now = await status(standby);
+      return now.data?.conflicts.some((c) => c.name !== name) ? now : undefined;
+    });
+    expect(after.data?.conflicts.map((c) => c.name)).not.toContain(name);
+  }, 90_000);
+
+  test("draining the holder moves the app and its data off it, and says when nothing is left there", async () => {
+    await settled(standby, holder, 30_000);
+    await write(holder, "before the drain");
+    await settled(standby, holder);
+    const drained = await buckyJson<{ done: boolean; holds: string[] }>([
+      "devices",
+      "drain",
+      holder,
+      "--home",
+      home(standby),
+    ]);
+    expect(drained).toMatchObject({ done: true, holds: [] });
+    const s = await status(holder);
+    expect([s.device, s.data?.holder?.device, s.data?.holder?.lostAtMostMs]).toEqual([
+      standby,
+      standby,
+      0,
+    ]);
+    expect(await notes(standby)).toContain("before the drain");
   }, 90_000);
 });

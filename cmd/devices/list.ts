@@ -11,7 +11,10 @@ const CLOCK_NOTE_MS = 10_000;
 export default defineBuckyCommand({
   meta: { name: "devices", description: "List the zone's devices and whether they are online" },
   args: {},
-  subCommands: { revoke: () => import("./revoke.ts").then((m) => m.default) },
+  subCommands: {
+    revoke: () => import("./revoke.ts").then((m) => m.default),
+    drain: () => import("./drain.ts").then((m) => m.default),
+  },
   run: (_args, context) =>
     requestDaemon<{ devices: DeviceView[] }>(context.home, "GET", "/v1/devices"),
   text({ devices }) {

@@ -229,6 +229,42 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
   return spec;
 }
 
+/**
+ * Asks for a conflict copy of an app's data back: the device keeping it takes the app
+ * over with it (the data it replaces is kept as a conflict copy in turn: nothing is lost).
+ */
+export function restoreCopy(
+  zone: ZoneWriter,
+  app: string,
+  copy: string,
+  copies: readonly { readonly device: string; readonly name: string }[],
+): AppSpec {
+  const current = readSpec(zone.db, app);
+  if (!current || current.desired === "removed")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no app ${app} is installed`,
+      "See the apps with `bucky app list`.",
+    );
+  const found = copies.find((c) => c.name === copy);
+  if (!found)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${app} has no conflict copy named ${copy}`,
+      copies.length > 0
+        ? `Its copies: ${copies.map((c) => `${c.name} (on ${c.device})`).join(", ")}.`
+        : "It has none: see `bucky app status`.",
+    );
+  const spec: AppSpec = {
+    ...current,
+    restoreCopy: { device: found.device, name: found.name, at: new Date(zone.now()).toISOString() },
+    updatedAt: new Date(zone.now()).toISOString(),
+  };
+  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  zone.log.info("app copy restoring", { app, copy, device: found.device });
+  return spec;
+}
+
 export function setDesired(
   zone: ZoneWriter,
   app: string,

@@ -67,7 +67,8 @@ export class Convergence {
   private pass: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
-  private readonly startedAtMs: number;
+  private startedAtMs: number;
+  private lastPassMs: number;
 
   constructor(
     private readonly node: NodeContext,
@@ -76,6 +77,7 @@ export class Convergence {
     private readonly options: ConvergenceOptions,
   ) {
     this.startedAtMs = node.now();
+    this.lastPassMs = this.startedAtMs;
     this.layout = systemLayout();
   }
 
@@ -122,6 +124,11 @@ export class Convergence {
   }
 
   private async converge(): Promise<void> {
+    // A pass long after the last (the process was stopped, the machine slept) finds what
+    // it heard stale: as after a start, it waits a live window before deciding on data.
+    const now = this.node.now();
+    if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
+    this.lastPassMs = now;
     const specs = readSpecs(this.node.db);
     this.prefetch(specs);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);
@@ -140,6 +147,11 @@ export class Convergence {
         this.clearLocal(spec);
         await this.replication.forget(spec.app);
         continue;
+      }
+      if (this.replication.wantsRestore(spec)) {
+        await this.halt(spec.app);
+        this.replication.restoreCopy(spec, facts.claims.get(spec.app) ?? []);
+        facts = readHoldingFacts(this.node.db, this.node.membership());
       }
       let holding = holdingOfApp(spec);
       const wanted = spec.desired === "running";

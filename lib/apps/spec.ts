@@ -28,6 +28,12 @@ export interface AppSpec {
   readonly placement: string;
   /** Where `bucky app move` sent it: kept there while that device is live. */
   readonly moveTo?: string | null;
+  /** A conflict copy the owner asked back (`bucky app restore-copy`): the device keeping it takes over with it. */
+  readonly restoreCopy?: {
+    readonly device: string;
+    readonly name: string;
+    readonly at: string;
+  } | null;
   readonly desired: DesiredState;
   /**
    * The owner let it run without a sandbox on a device that cannot give it one

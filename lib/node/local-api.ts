@@ -22,6 +22,7 @@ import {
   installArchive,
   installStoredPackage,
   moveApp,
+  restoreCopy,
   setDesired,
 } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
@@ -50,6 +51,7 @@ import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import { zoneTraffic } from "../gateway/zone-traffic.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
+import { drainProgress, startDrain } from "../replica/drain.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
@@ -135,6 +137,14 @@ export function createLocalApp(
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
   );
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
+  app.post("/v1/devices/:name/drain", async (c) => {
+    const body = (await jsonBody(c)) as { cancel?: unknown };
+    startDrain(node, c.req.param("name"), body.cancel !== true);
+    return c.json(drainProgress(node, c.req.param("name"), liveWindowMs));
+  });
+  app.get("/v1/devices/:name/drain", (c) =>
+    c.json(drainProgress(node, c.req.param("name"), liveWindowMs)),
+  );
 
   app.post("/v1/apps", async (c) => {
     const body = (await jsonBody(c)) as {
@@ -179,6 +189,13 @@ export function createLocalApp(
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
   app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
+  app.post("/v1/apps/:app/restore-copy", async (c) => {
+    const body = (await jsonBody(c)) as { copy?: unknown };
+    if (typeof body.copy !== "string" || body.copy === "")
+      throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
+    const status = appStatus(node, c.req.param("app"), liveWindowMs);
+    return c.json(restoreCopy(node, c.req.param("app"), body.copy, status.data?.conflicts ?? []));
+  });
   app.post("/v1/apps/:app/move", async (c) => {
     const body = (await jsonBody(c)) as { to?: unknown };
     if (typeof body.to !== "string" || body.to === "")

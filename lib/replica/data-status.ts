@@ -15,6 +15,8 @@ export interface AppDataStatus {
     readonly lostAtMostMs: number | null;
     /** When its newest snapshot was taken, as it last said. */
     readonly snapshotAt: string | null;
+    /** The conflict copy it took over with, when it was one (`bucky app restore-copy`). */
+    readonly restoredCopy: string | null;
   } | null;
   readonly standbys: readonly {
     readonly device: string;
@@ -52,6 +54,7 @@ export function appDataStatus(
           since: holder.since,
           lostAtMostMs: holder.lostAtMostMs,
           snapshotAt: current ? new Date(current.at).toISOString() : null,
+          restoredCopy: holder.restoredCopy ?? null,
         }
       : null,
     standbys: holding.standbys.map((device) => {

@@ -110,6 +110,49 @@ export class Replication {
     this.options.onChange();
   }
 
+  /** Whether the owner asked for a conflict copy of the app this device keeps. */
+  wantsRestore(spec: AppSpec): boolean {
+    const asked = spec.restoreCopy;
+    return (
+      asked?.device === this.node.deviceName &&
+      this.conflicts(spec.app).some((copy) => copy.name === asked.name)
+    );
+  }
+
+  /**
+   * Brings a conflict copy back as the app's data (the app stopped here first) and claims
+   * the epoch past every other: the holder until now steps down and keeps what it had as
+   * a conflict copy in turn, so nothing is lost either way.
+   */
+  restoreCopy(spec: AppSpec, claims: readonly HolderClaim[]): void {
+    const asked = spec.restoreCopy;
+    if (!asked) return;
+    const app = spec.app;
+    const dataDir = this.dataDir(app);
+    const mine = claims.find((claim) => claim.device === this.node.deviceName);
+    this.stopSource(app);
+    if (holdsFiles(dataDir))
+      this.keepConflict(app, dataDir, mine?.epoch ?? 0, this.node.deviceName);
+    else rmSync(dataDir, { recursive: true, force: true });
+    renameSync(join(this.conflictsDir(app), asked.name), dataDir);
+    rmSync(join(this.conflictsDir(app), `${asked.name}.json`), { force: true });
+    const epoch = Math.max(0, ...claims.map((claim) => claim.epoch)) + 1;
+    this.node.write([
+      {
+        key: claimKey(this.node.deviceName, app),
+        value: JSON.stringify({
+          epoch,
+          since: new Date(this.node.now()).toISOString(),
+          from: null,
+          lostAtMostMs: null,
+          restoredCopy: asked.name,
+        }),
+      },
+    ]);
+    this.node.log.info("conflict copy restored", { app, copy: asked.name, epoch });
+    this.options.onChange();
+  }
+
   /**
    * Does this device's part for an app with data, the app itself being run or stopped by
    * the caller first: ship or follow snapshots, send the last one when the app moves
