@@ -64,16 +64,6 @@ export default defineBuckyCommand({
       installed.state === "running"
         ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
         : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.error}` : ""}.`,
-      ...(installed.device === "any"
-        ? [
-            "Its data stays on the device that runs it: if that device goes offline, the app runs on another without it until it is back. Pin it with --device <name> to keep it in one place.",
-          ]
-        : []),
-      ...(installed.unsandboxed
-        ? [
-            "It may run without a sandbox where there is none: with every file and the network of its device in its reach.",
-          ]
-        : []),
       `See it with \`bucky app status ${installed.app}\`.`,
     ].join("\n"),
 });
