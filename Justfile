@@ -66,6 +66,7 @@ bench: build
     bun bench/gateway.ts
     bun bench/relay.ts
     bun bench/backup.ts
+    bun bench/replication.ts
 
 # Format the code
 fmt:

@@ -40,6 +40,8 @@ const replicaFacts = z.object({
       z.string().max(64),
       snapshotPosition.extend({
         bytes: z.number().nonnegative(),
+        /** Bytes sent to standbys since the holder's daemon started. */
+        servedBytes: z.number().nonnegative().optional(),
         standbys: z.record(
           z.string().max(64),
           snapshotPosition.extend({

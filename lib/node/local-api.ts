@@ -32,6 +32,7 @@ import type { BackupScheduler } from "../backup/scheduler.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { readTargets } from "../backup/targets.ts";
 import { BuckyError } from "../errors.ts";
+import type { ReplicaFacts } from "../facts/payload.ts";
 import { ownFacts } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
@@ -72,6 +73,8 @@ export interface LocalServices {
   readonly backups: () => BackupScheduler | undefined;
   /** Starts scheduled and hot backups if this device holds the backup key now. */
   readonly startBackups: () => boolean;
+  /** The app data this device holds and keeps copies of. */
+  readonly replicas: () => ReplicaFacts;
 }
 
 export function createLocalApp(
@@ -137,6 +140,8 @@ export function createLocalApp(
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
   );
   app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
+  // This device's own part in replication: what it holds, its copies, its conflict copies.
+  app.get("/v1/replicas", (c) => c.json(services.replicas()));
   app.post("/v1/devices/:name/drain", async (c) => {
     const body = (await jsonBody(c)) as { cancel?: unknown };
     startDrain(node, c.req.param("name"), body.cancel !== true);

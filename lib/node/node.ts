@@ -181,6 +181,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       gateway,
       backups: () => backups?.schedule,
       startBackups: () => startBackups(),
+      replicas: () => replication.facts(),
     });
     const panel = createPanel((request) => localApp.fetch(request));
     const agents = new AgentEndpoint(

@@ -217,6 +217,7 @@ export class Replication {
       answer.push(blob);
       bytes += blob?.length ?? 0;
     }
+    this.sources.get(app)?.served(bytes);
     return answer;
   }
 
@@ -237,6 +238,7 @@ export class Replication {
         seq: head.seq,
         at: head.at,
         bytes: head.bytes,
+        servedBytes: source.servedBytes,
         standbys: Object.fromEntries(source.positions()),
       };
     }

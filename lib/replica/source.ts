@@ -41,6 +41,7 @@ export class ReplicaSource {
   private stopped = false;
   /** The data changed since the newest snapshot (as of the last look). */
   private dirty = false;
+  private sent = 0;
 
   constructor(
     private readonly options: {
@@ -110,6 +111,15 @@ export class ReplicaSource {
       });
     });
     return newer();
+  }
+
+  /** Bytes of blobs sent to standbys, this epoch, since this daemon started. */
+  get servedBytes(): number {
+    return this.sent;
+  }
+
+  served(bytes: number): void {
+    this.sent += bytes;
   }
 
   /** A standby says which snapshot it has whole. */
