@@ -63,22 +63,42 @@ async function write(on: string, text: string): Promise<void> {
 
 /** Waits until `on` sees the app running on `device`, holder of its data, with every standby caught up. */
 async function settled(on: string, device: string, timeoutMs = 20_000): Promise<AppStatus> {
-  return waitFor(
-    `notes running on ${device}, its standbys caught up, as ${on} sees it`,
-    async () => {
-      const s = await status(on);
-      return s.state === "running" &&
-        s.device === device &&
-        s.data?.holder?.device === device &&
-        (s.data?.standbys.length ?? 0) > 0 &&
-        s.data?.standbys.every(
-          (standby) => standby.lagMs === 0 && Date.parse(standby.snapshotAt ?? "") >= lastWriteMs,
-        )
-        ? s
-        : undefined;
-    },
-    timeoutMs,
-  );
+  let last: AppStatus | undefined;
+  try {
+    return await waitFor(
+      `notes running on ${device}, its standbys caught up, as ${on} sees it`,
+      async () => {
+        const s = await status(on);
+        last = s;
+        return s.state === "running" &&
+          s.device === device &&
+          s.data?.holder?.device === device &&
+          (s.data?.standbys.length ?? 0) > 0 &&
+          s.data?.standbys.every(
+            (standby) => standby.lagMs === 0 && Date.parse(standby.snapshotAt ?? "") >= lastWriteMs,
+          )
+          ? s
+          : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    // What it saw last, and what each device said about the app: a failure says why.
+    const logs = [...daemons]
+      .map(
+        ([name, d]) =>
+          `--- ${name}\n${d
+            .log()
+            .split("\n")
+            .filter((l) => /app data|snapshot|follow|taken|handed|conflict|notes/.test(l))
+            .slice(-25)
+            .join("\n")}`,
+      )
+      .join("\n");
+    throw new Error(
+      `${(error as Error).message}; last write ${new Date(lastWriteMs).toISOString()}; last seen ${JSON.stringify(last)}\n${logs}`,
+    );
+  }
 }
 
 /** The app process a daemon started, found by its pid file: a killed device takes it down too. */

@@ -73,13 +73,20 @@ export async function takeSnapshot(options: {
   }
 }
 
+export interface DataSignature {
+  readonly signature: string;
+  /** The newest modification time in the tree (ms): a change within the clock's grain of it may not show. */
+  readonly newestMs: number;
+}
+
 /**
  * What a directory looks like to a cheap look: every entry's path, type, size, times
  * and inode, hashed. Equal signatures: nothing to snapshot. A SQLite database's -shm file
  * is left out: it is an index readers write to, not data (its -wal file counts).
  */
-export function dataSignature(dir: string): string {
+export function dataSignature(dir: string): DataSignature {
   const hash = createHash("sha256");
+  let newestNs = 0n;
   const walk = (path: string, rel: string) => {
     let entries: Dirent[];
     try {
@@ -96,6 +103,7 @@ export function dataSignature(dir: string): string {
         hash.update(
           `${rel}/${entry.name}\0${stat.mode}\0${stat.size}\0${stat.mtimeNs}\0${stat.ino}\n`,
         );
+        if (stat.mtimeNs > newestNs) newestNs = stat.mtimeNs;
       } catch {
         continue;
       }
@@ -103,7 +111,7 @@ export function dataSignature(dir: string): string {
     }
   };
   walk(dir, "");
-  return hash.digest("hex");
+  return { signature: hash.digest("hex"), newestMs: Number(newestNs / 1_000_000n) };
 }
 
 /**

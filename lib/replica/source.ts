@@ -16,6 +16,11 @@ const MAX_SNAPSHOT_SHARE = 0.2;
 /** Meta keys in the replica database. */
 const SIGNATURE = "signature";
 const LAST_ROOT = "lastRoot";
+/**
+ * File times tick coarsely (a few milliseconds, by the kernel's clock): a write within
+ * this long of a look may leave a file's size and time as they were.
+ */
+const RACY_MS = 1_000;
 
 export interface StandbyPosition {
   readonly epoch: number;
@@ -42,6 +47,8 @@ export class ReplicaSource {
   /** The data changed since the newest snapshot (as of the last look). */
   private dirty = false;
   private sent = 0;
+  /** The last look saw a file changed just before it (see take()). */
+  private racy = false;
 
   constructor(
     private readonly options: {
@@ -171,9 +178,13 @@ export class ReplicaSource {
 
   private async take(final: boolean): Promise<ReplicaHead | undefined> {
     const { db, dataDir } = this.options;
-    const signature = dataSignature(dataDir);
+    const look = dataSignature(dataDir);
+    const signature = look.signature;
     const previous = this.head();
-    this.dirty = !previous || db.meta(SIGNATURE) !== signature;
+    // A file changed within the clock's grain of the last look may have changed again
+    // since without its size or time showing it: such a look settles nothing.
+    this.dirty = !previous || db.meta(SIGNATURE) !== signature || this.racy;
+    this.racy = this.options.now() - look.newestMs < RACY_MS;
     if (!final && !this.dirty) return undefined;
     if (final && previous?.final && db.meta(SIGNATURE) === signature) return previous;
     const head = await takeSnapshot({
@@ -217,7 +228,7 @@ export class ReplicaSource {
   unchangedSinceHead(): boolean {
     return (
       this.head() !== undefined &&
-      this.options.db.meta(SIGNATURE) === dataSignature(this.options.dataDir)
+      this.options.db.meta(SIGNATURE) === dataSignature(this.options.dataDir).signature
     );
   }
 }
