@@ -63,6 +63,9 @@ export default defineBuckyCommand({
       ...(context.env.BUCKY_AGENT_LOG_INTERVAL_MS
         ? { agentLogIntervalMs: Number(context.env.BUCKY_AGENT_LOG_INTERVAL_MS) }
         : {}),
+      ...(context.env.BUCKY_STATE_CHECK_EVERY_MS
+        ? { stateCheckEveryMs: Number(context.env.BUCKY_STATE_CHECK_EVERY_MS) }
+        : {}),
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),

@@ -113,3 +113,15 @@ export const deviceFacts = sqliteTable("device_facts", {
   heardAt: integer("heard_at").notNull(),
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
 });
+
+export const stateSeal = sqliteTable("state_seal", {
+  id: integer("id").primaryKey(),
+  stateDigest: blob("state_digest", { mode: "buffer" }).notNull(),
+  stateRows: integer("state_rows").notNull(),
+  changesetDigest: blob("changeset_digest", { mode: "buffer" }).notNull(),
+  changesetRows: integer("changeset_rows").notNull(),
+  ownHead: blob("own_head", { mode: "buffer" }),
+  verifiedAt: integer("verified_at"),
+  damage: text("damage"),
+  mac: blob("mac", { mode: "buffer" }).notNull(),
+});
