@@ -9,8 +9,14 @@ import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { StateSeal } from "../lib/state/seal.ts";
+import { verifyNow } from "../lib/state/verify.ts";
 import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
 import {
   bucky,
   buckyJson,
@@ -25,6 +31,8 @@ import {
 } from "./harness.ts";
 
 afterAll(cleanUp);
+
+const quiet = createLog({ level: "silent" });
 
 async function newZone(): Promise<string> {
   const home = newHomePath();
@@ -332,6 +340,34 @@ describe("state.db rows edited at rest are found, and not served", () => {
     expect(await daemon.exited).toBe(4);
     expect(daemon.log()).toContain(`#${row.seq} has a bad signature`);
     await expectStatusRefuses(home, `#${row.seq} has a bad signature`);
+  });
+
+  test("an edit resealed with the device key while the daemon runs: the full verification stops it", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home, {
+      BUCKY_STATE_CHECK_EVERY_MS: "300",
+      BUCKY_STATE_VERIFY_EVERY_MS: "300",
+    });
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", home]);
+    // Someone who can read the device key edits a value and makes the seal match it.
+    const seed = readKeyFile(join(home, "identity", "device.key"), "device", quiet);
+    const seal = StateSeal.fromSeed(
+      seed,
+      deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey),
+    );
+    const db = new Database(join(home, "state.db"));
+    try {
+      db.transaction(() => {
+        db.query("UPDATE state SET value = ? WHERE key = 'apps/a'").run('"evil"');
+        const zone = db.query<{ zone_id: ZoneId }, []>("SELECT zone_id FROM node").get();
+        const { tables } = verifyNow(db, seal, zone?.zone_id as ZoneId, { againstSeal: false });
+        seal.write(db, { ...tables, verifiedAt: null, damage: null });
+      })();
+    } finally {
+      db.close();
+    }
+    expect(await daemon.exited).toBe(4);
+    expect(daemon.log()).toContain("state key apps/a differs from what its changesets give");
   });
 
   test("a home made before the seal: sealed on first open, edits found after", async () => {

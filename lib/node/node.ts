@@ -44,7 +44,12 @@ import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
-import { DEFAULT_STATE_CHECK_EVERY_MS, StateCheck } from "./state-check.ts";
+import {
+  DEFAULT_STATE_CHECK_EVERY_MS,
+  DEFAULT_STATE_VERIFY_EVERY_MS,
+  StateCheck,
+  type StateCheckTimes,
+} from "./state-check.ts";
 import { SyncLoop } from "./sync-loop.ts";
 
 export const DEFAULT_PORT = 4411;
@@ -62,8 +67,8 @@ export interface NodeOptions {
   readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
   /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
   readonly agentLogIntervalMs?: number;
-  /** How often the zone state is verified in full against its changesets (and at start). */
-  readonly stateCheckEveryMs?: number;
+  /** How often the zone state is checked against its seal, and verified in full. */
+  readonly stateCheck?: Partial<StateCheckTimes>;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -224,7 +229,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     started.push(() => facts.stop());
     const stateCheck = new StateCheck(
       node,
-      options.stateCheckEveryMs ?? DEFAULT_STATE_CHECK_EVERY_MS,
+      {
+        everyMs: options.stateCheck?.everyMs ?? DEFAULT_STATE_CHECK_EVERY_MS,
+        verifyEveryMs: options.stateCheck?.verifyEveryMs ?? DEFAULT_STATE_VERIFY_EVERY_MS,
+      },
       onBug,
     );
     stateCheck.start();

@@ -10,6 +10,7 @@ import { appendLocalChangeset } from "./feed.ts";
 import { checkIntegrity } from "./integrity.ts";
 import { repairState } from "./repair.ts";
 import { openTestNode, seed, type TestNode } from "./test-db.ts";
+import { verifyNow } from "./verify.ts";
 
 const quiet = createLog({ level: "silent" });
 const owner = signingKeyFromSeed(seed(1));
@@ -161,6 +162,19 @@ describe("checkIntegrity on open", () => {
     expect(refusal(() => check(node))).toContain(
       `changesets of ${forged.author} come from a device that is not a member of the zone`,
     );
+  });
+});
+
+describe("what a holder of the device key can do", () => {
+  test("reseal an edit so every row matches, but not pass the full verification", () => {
+    const node = sealedNode();
+    sql(node, "UPDATE state SET value = '\"evil\"' WHERE key = 'apps/a'");
+    const { tables } = verifyNow(node.db.$client, node.seal, node.zone, { againstSeal: false });
+    node.seal.write(node.db.$client, { ...tables, verifiedAt: null, damage: null });
+    expect(check(node, true).damage).toBeNull();
+    expect(verifyNow(node.db.$client, node.seal, node.zone).problems).toEqual([
+      "state key apps/a differs from what its changesets give",
+    ]);
   });
 });
 

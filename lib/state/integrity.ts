@@ -15,8 +15,17 @@ import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-sea
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
-import { CHANGESET_COLUMNS, STATE_COLUMNS, type StateSeal, stateAltered } from "./seal.ts";
-import { describeProblems, type Verdict, verifyNow } from "./verify.ts";
+import {
+  CHANGESET_COLUMNS,
+  type ChangesetRecord,
+  changesetRowOf,
+  STATE_COLUMNS,
+  type StateRecord,
+  type StateSeal,
+  stateAltered,
+  stateRowOf,
+} from "./seal.ts";
+import { describeProblems, runThrough, type Verdict, verifyNow } from "./verify.ts";
 
 export interface IntegrityOptions {
   /** Check every changeset row against the seal too (a daemon starting), not only the state. */
@@ -143,28 +152,32 @@ function tablesMatch(
   record: SealFields,
   everyRow: boolean,
 ): boolean {
+  return runThrough(tablesMatchSteps(sqlite, seal, record, everyRow));
+}
+
+/** Rows read between two steps. */
+const ROWS_PER_STEP = 2000;
+
+/**
+ * The steps of checking the tables against the seal `record`: the state rows, this
+ * device's head, and every changeset row (`everyRow`) or only their count. The last step
+ * says whether they match.
+ */
+export function* tablesMatchSteps(
+  sqlite: Database,
+  seal: StateSeal,
+  record: SealFields,
+  everyRow: boolean,
+): Generator<void, boolean, void> {
   const stateDigest = new Uint8Array(DIGEST_BYTES);
   let stateRows = 0;
-  for (const row of sqlite
-    .query<Record<string, string | number | null>, []>(`SELECT ${STATE_COLUMNS} FROM state`)
-    .iterate()) {
-    xorInto(
-      stateDigest,
-      seal.stateRowMac([row.key, row.value, row.hlc_ms, row.hlc_counter, row.author, row.seq] as (
-        | string
-        | number
-        | null
-      )[]),
-    );
-    stateRows++;
+  for (const row of sqlite.query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM state`).iterate()) {
+    xorInto(stateDigest, seal.stateRowMac(stateRowOf(row)));
+    if (++stateRows % ROWS_PER_STEP === 0) yield;
   }
   if (stateRows !== record.stateRows || !bytesEqual(stateDigest, record.stateDigest)) return false;
   const ownHead = seal.ownHead(sqlite);
-  if (
-    ownHead === null
-      ? record.ownHead !== null
-      : !record.ownHead || !bytesEqual(ownHead, record.ownHead)
-  )
+  if (ownHead === null ? record.ownHead !== null : !sameBytes(ownHead, record.ownHead))
     return false;
   if (!everyRow) {
     const count = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM changesets").get();
@@ -173,24 +186,16 @@ function tablesMatch(
   const changesetDigest = new Uint8Array(DIGEST_BYTES);
   let changesetRows = 0;
   for (const row of sqlite
-    .query<Record<string, number | string | Uint8Array>, []>(
-      `SELECT ${CHANGESET_COLUMNS} FROM changesets`,
-    )
+    .query<ChangesetRecord, []>(`SELECT ${CHANGESET_COLUMNS} FROM changesets`)
     .iterate()) {
-    xorInto(
-      changesetDigest,
-      seal.changesetRowMac([
-        row.local_order,
-        row.author,
-        row.seq,
-        row.hash,
-        row.bytes,
-        row.received_at,
-      ] as (number | string | Uint8Array)[]),
-    );
-    changesetRows++;
+    xorInto(changesetDigest, seal.changesetRowMac(changesetRowOf(row)));
+    if (++changesetRows % ROWS_PER_STEP === 0) yield;
   }
   return (
     changesetRows === record.changesetRows && bytesEqual(changesetDigest, record.changesetDigest)
   );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
+  return b !== null && bytesEqual(a, b);
 }

@@ -27,6 +27,34 @@ export type ChangesetRow = readonly ColumnValue[];
 export const STATE_COLUMNS = "key, value, hlc_ms, hlc_counter, author, seq";
 export const CHANGESET_COLUMNS = "local_order, author, seq, hash, bytes, received_at";
 
+/** A row of `state` as a query of STATE_COLUMNS returns it. */
+export interface StateRecord {
+  key: string;
+  value: string | null;
+  hlc_ms: number;
+  hlc_counter: number;
+  author: string;
+  seq: number;
+}
+
+/** A row of `changesets` as a query of CHANGESET_COLUMNS returns it. */
+export interface ChangesetRecord {
+  local_order: number;
+  author: string;
+  seq: number;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  received_at: number;
+}
+
+export function stateRowOf(row: StateRecord): StateRow {
+  return [row.key, row.value, row.hlc_ms, row.hlc_counter, row.author, row.seq];
+}
+
+export function changesetRowOf(row: ChangesetRecord): ChangesetRow {
+  return [row.local_order, row.author, row.seq, row.hash, row.bytes, row.received_at];
+}
+
 export class StateSeal {
   private constructor(
     private readonly key: Uint8Array,

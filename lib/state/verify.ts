@@ -20,7 +20,15 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
-import { CHANGESET_COLUMNS, STATE_COLUMNS, type StateSeal } from "./seal.ts";
+import {
+  CHANGESET_COLUMNS,
+  type ChangesetRecord,
+  changesetRowOf,
+  STATE_COLUMNS,
+  type StateRecord,
+  type StateSeal,
+  stateRowOf,
+} from "./seal.ts";
 
 /** Work between two steps: a few milliseconds each. */
 const CHANGESETS_PER_STEP = 200;
@@ -53,24 +61,6 @@ interface Winner {
   readonly counter: number;
   readonly author: string;
   readonly seq: number;
-}
-
-interface ChangesetRecord {
-  local_order: number;
-  author: string;
-  seq: number;
-  hash: Uint8Array;
-  bytes: Uint8Array;
-  received_at: number;
-}
-
-interface StateRecord {
-  key: string;
-  value: string | null;
-  hlc_ms: number;
-  hlc_counter: number;
-  author: string;
-  seq: number;
 }
 
 type Problem = (who: (id: string) => string) => string;
@@ -112,14 +102,7 @@ export function* verifySteps(
   for (const row of sqlite
     .query<ChangesetRecord, []>(`SELECT ${CHANGESET_COLUMNS} FROM changesets ORDER BY author, seq`)
     .iterate()) {
-    const mac = seal.changesetRowMac([
-      row.local_order,
-      row.author,
-      row.seq,
-      row.hash,
-      row.bytes,
-      row.received_at,
-    ]);
+    const mac = seal.changesetRowMac(changesetRowOf(row));
     xorInto(changesetDigest, mac);
     changesetRows++;
     if (row.author === seal.device && (ownHead === undefined || row.seq > ownHead.seq))
@@ -205,10 +188,7 @@ export function* verifySteps(
   for (const row of sqlite
     .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM state ORDER BY key`)
     .iterate()) {
-    xorInto(
-      stateDigest,
-      seal.stateRowMac([row.key, row.value, row.hlc_ms, row.hlc_counter, row.author, row.seq]),
-    );
+    xorInto(stateDigest, seal.stateRowMac(stateRowOf(row)));
     stateRows++;
     if (compare) {
       const expected = winners.get(row.key);
@@ -259,7 +239,11 @@ export function verifyNow(
   zone: ZoneId,
   options: VerifyOptions = {},
 ): Verdict {
-  const steps = verifySteps(sqlite, seal, zone, options);
+  return runThrough(verifySteps(sqlite, seal, zone, options));
+}
+
+/** Runs steps straight through, for a command that has nothing else to do meanwhile. */
+export function runThrough<T>(steps: Generator<void, T, void>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
