@@ -86,25 +86,19 @@ export function storeChangeset(
 export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Changeset): void {
   const { upsert, select } = prepared(sqlite);
   for (const op of changeset.ops) {
+    const row = [
+      op.key,
+      op.value,
+      changeset.hlc.ms,
+      changeset.hlc.counter,
+      changeset.author,
+      changeset.seq,
+    ] as const;
+    // The row it replaces, if it wins: the seal trades that row's mac for this one's.
     const before = select.values(op.key)[0];
-    const { changes } = upsert.run(
-      op.key,
-      op.value,
-      changeset.hlc.ms,
-      changeset.hlc.counter,
-      changeset.author,
-      changeset.seq,
-    );
-    if (changes === 0) continue;
+    if (upsert.run(...row).changes === 0) continue;
     if (before) tally.removeStateRow(before);
-    tally.addStateRow([
-      op.key,
-      op.value,
-      changeset.hlc.ms,
-      changeset.hlc.counter,
-      changeset.author,
-      changeset.seq,
-    ]);
+    tally.addStateRow(row);
   }
 }
 
