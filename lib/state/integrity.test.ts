@@ -84,6 +84,18 @@ describe("checkIntegrity on open", () => {
     }
   });
 
+  test("what a row holds cannot steer the terminal the finding is shown on", () => {
+    const node = sealedNode();
+    sql(
+      node,
+      "INSERT INTO state SELECT ?1, value, hlc_ms, hlc_counter, author, seq FROM state WHERE key = 'apps/a'",
+      "apps/\u001b]0;owned\u0007x",
+    );
+    expect(refusal(() => check(node))).toContain(
+      "state key apps/\\u001b]0;owned\\u0007x is held, but no changeset wrote it",
+    );
+  });
+
   test("a changeset's bytes edited: seen when every row is checked (a daemon starting)", () => {
     const node = sealedNode();
     // Not the latest: that one (this device's head) is checked at every open.

@@ -225,7 +225,8 @@ export function* verifySteps(
 
   const who = (id: string) => members.get(id) ?? id;
   return {
-    problems: problems.slice(0, MAX_PROBLEMS).map((problem) => problem(who)),
+    // Keys and ids read from the rows are anyone's: nothing in them may steer a terminal.
+    problems: problems.slice(0, MAX_PROBLEMS).map((problem) => printable(problem(who))),
     problemCount: problems.length,
     bad,
     tables,
@@ -359,4 +360,21 @@ function keyOf(keys: Map<string, VerifyKey>, author: string): VerifyKey {
     keys.set(author, key);
   }
   return key;
+}
+
+/** `text` with control and direction-changing characters written as \u escapes. */
+function printable(text: string): string {
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    const hidden =
+      code < 0x20 ||
+      (code >= 0x7f && code < 0xa0) ||
+      code === 0x200e ||
+      code === 0x200f ||
+      (code >= 0x2028 && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069);
+    out += hidden ? `\\u${code.toString(16).padStart(4, "0")}` : char;
+  }
+  return out;
 }
