@@ -411,6 +411,21 @@ describe("mending an edited state", () => {
     ).toBe("two");
   });
 
+  test("bucky state repair rebuilds a document edited in the state", async () => {
+    const home = await zoneWithState();
+    editState(home, "devices/laptop/doc", (jws) => flipInPart(jws, 1));
+    const damaged = await bucky(["status", "--home", home, "--json"]);
+    expect(jsonError(damaged)).toMatchObject({
+      code: "E_INTEGRITY",
+      hint: expect.stringContaining("bucky state repair"),
+    });
+    const repaired = await buckyJson<{ found: string[] }>(["state", "repair", "--home", home]);
+    expect(repaired.found).toEqual([
+      "state key devices/laptop/doc differs from what its changesets give",
+    ]);
+    expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
+  });
+
   test("bucky state repair on a sound state changes nothing", async () => {
     const home = await zoneWithState();
     expect(await buckyJson(["state", "repair", "--home", home])).toMatchObject({

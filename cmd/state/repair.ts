@@ -12,17 +12,21 @@ export default defineBuckyCommand({
   args: {},
   run: (_args, context) => repairHome(context.home, context.log, context.now),
   text(result) {
-    if (!result.repaired)
-      return `The zone state matches its ${result.changesets} signed changesets: nothing to repair.`;
+    const changesets = count(result.changesets, "signed changeset");
+    if (!result.repaired) return `The zone state matches its ${changesets}: nothing to repair.`;
     const dropped = result.dropped.length;
     return [
       `Found: ${result.found.join("; ")}`,
-      `Rebuilt the zone state (${result.keys} keys) from ${result.changesets} signed changesets.`,
+      `Rebuilt the zone state (${count(result.keys, "key")}) from ${changesets}.`,
       ...(dropped > 0
         ? [
-            `Dropped ${dropped} damaged changeset${dropped === 1 ? "" : "s"} of other devices: they come back from them once the daemon syncs.`,
+            `Dropped ${count(dropped, "damaged changeset")} of other devices: they come back from them once the daemon syncs.`,
           ]
         : []),
     ].join("\n");
   },
 });
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
