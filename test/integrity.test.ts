@@ -7,7 +7,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
@@ -386,6 +386,40 @@ describe("state.db rows edited at rest are found, and not served", () => {
     sql(home, "PRAGMA user_version = 4");
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
     await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
+  });
+});
+
+describe("bucky up on an altered home", () => {
+  const up = (home: string) =>
+    bucky(["up", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"], {
+      env: { BUCKY_SUPERVISOR: "process" },
+    });
+
+  test("says the integrity error and starts nothing", async () => {
+    const rows = await zoneWithState();
+    sql(rows, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    // A changeset the daemon's own start check finds, not the open check.
+    const changes = await zoneWithState();
+    editChangeset(changes, "apps/a", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/a", '"evil"']] }),
+      signature,
+    ]);
+    for (const [home, found] of [
+      [rows, "state key apps/a differs from what its changesets give"],
+      [changes, "has a bad signature"],
+    ] as const) {
+      try {
+        const result = await up(home);
+        expect(result.exitCode).toBe(4);
+        expect(jsonError(result)).toMatchObject({
+          code: "E_INTEGRITY",
+          message: expect.stringContaining(found),
+        });
+        expect(existsSync(join(home, "daemon.json"))).toBe(false);
+      } finally {
+        await bucky(["stop", "--home", home], { env: { BUCKY_SUPERVISOR: "process" } });
+      }
+    }
   });
 });
 
