@@ -38,8 +38,6 @@ export interface OpenZone {
   readonly holdsOwnerKey: boolean;
   /** The seal over this device's state, which every write keeps up to date. */
   readonly seal: StateSeal;
-  /** When the state was last verified in full against its changesets (ms), if ever. */
-  readonly verifiedAt: number | null;
   close(): void;
 }
 
@@ -58,18 +56,12 @@ export function openZone(home: string, log: Log, options: OpenOptions = {}): Ope
   const db = openStateDb(paths.stateDb, { create: false });
   try {
     const verified = verifyZone(paths, db, log);
-    const sealed = checkIntegrity(db, verified.seal, verified.zone.id, {
+    checkIntegrity(db, verified.seal, verified.zone.id, {
       everyRow: options.everyRow ?? false,
       nowMs: Date.now(),
       log,
     });
-    return {
-      ...verified,
-      verifiedAt: sealed.verifiedAt,
-      paths,
-      db,
-      close: () => db.$client.close(),
-    };
+    return { ...verified, paths, db, close: () => db.$client.close() };
   } catch (error) {
     db.$client.close();
     throw error;
