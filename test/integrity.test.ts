@@ -13,6 +13,8 @@ import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { StateSeal } from "../lib/state/seal.ts";
 import { verifyNow } from "../lib/state/verify.ts";
+import { MIGRATIONS } from "../lib/store/migrate.ts";
+import stateSealMigration from "../lib/store/migrations/0006-state-seal.sql" with { type: "text" };
 import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
@@ -33,6 +35,8 @@ import {
 afterAll(cleanUp);
 
 const quiet = createLog({ level: "silent" });
+/** The schema version of a home made before the seal. */
+const BEFORE_THE_SEAL = MIGRATIONS.indexOf(stateSealMigration);
 
 async function newZone(): Promise<string> {
   const home = newHomePath();
@@ -374,7 +378,7 @@ describe("state.db rows edited at rest are found, and not served", () => {
     const home = await zoneWithState();
     // What an earlier bucky left: the same tables, no seal.
     sql(home, "DROP TABLE state_seal");
-    sql(home, "PRAGMA user_version = 4");
+    sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
     expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
     await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
@@ -383,7 +387,7 @@ describe("state.db rows edited at rest are found, and not served", () => {
   test("a home made before the seal and edited before the upgrade: found on first open", async () => {
     const home = await zoneWithState();
     sql(home, "DROP TABLE state_seal");
-    sql(home, "PRAGMA user_version = 4");
+    sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
     await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
   });
