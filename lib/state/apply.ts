@@ -21,20 +21,23 @@ import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, stateAltered } from "
 /**
  * Prepared statements, one set per database. This is the hot path of sync (every op of
  * every changeset), where building each query through drizzle cost thirty times more
- * than SQLite itself.
+ * than SQLite itself. A write inserts its key, or when the key is held already, updates
+ * it only if it is the later writer (clock, then author id; between equals the one
+ * applied first stays): two steps, so that the seal learns which row a write replaced.
  */
-const UPSERT = `
+const INSERT_NEW = `
   INSERT INTO state (key, value, hlc_ms, hlc_counter, author, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-  ON CONFLICT (key) DO UPDATE SET
-    value = excluded.value, hlc_ms = excluded.hlc_ms, hlc_counter = excluded.hlc_counter,
-    author = excluded.author, seq = excluded.seq
-  WHERE (excluded.hlc_ms, excluded.hlc_counter, excluded.author) > (state.hlc_ms, state.hlc_counter, state.author)`;
+  ON CONFLICT (key) DO NOTHING`;
+const UPDATE_IF_LATER = `
+  UPDATE state SET value = ?2, hlc_ms = ?3, hlc_counter = ?4, author = ?5, seq = ?6
+  WHERE key = ?1 AND (?3, ?4, ?5) > (hlc_ms, hlc_counter, author)`;
 const SELECT_ROW = `SELECT ${STATE_COLUMNS} FROM state WHERE key = ?1`;
 const INSERT_CHANGESET =
   "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 interface Prepared {
-  readonly upsert: Statement;
+  readonly insertNew: Statement;
+  readonly updateIfLater: Statement;
   readonly select: Statement<ColumnValue[], [string]>;
   readonly insert: Statement;
 }
@@ -44,7 +47,8 @@ function prepared(sqlite: Database): Prepared {
   let cached = statements.get(sqlite);
   if (!cached) {
     cached = {
-      upsert: sqlite.prepare(UPSERT),
+      insertNew: sqlite.prepare(INSERT_NEW),
+      updateIfLater: sqlite.prepare(UPDATE_IF_LATER),
       select: sqlite.prepare<ColumnValue[], [string]>(SELECT_ROW),
       insert: sqlite.prepare(INSERT_CHANGESET),
     };
@@ -84,7 +88,6 @@ export function storeChangeset(
 
 /** Applies the ops of a changeset already stored (or being stored) to the state. */
 export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Changeset): void {
-  const { upsert, select } = prepared(sqlite);
   for (const op of changeset.ops) {
     const row = [
       op.key,
@@ -94,12 +97,26 @@ export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Ch
       changeset.author,
       changeset.seq,
     ] as const;
-    // The row it replaces, if it wins: the seal trades that row's mac for this one's.
-    const before = select.values(op.key)[0];
-    if (upsert.run(...row).changes === 0) continue;
-    if (before) tally.removeStateRow(before);
+    const replaced = writeRow(sqlite, row);
+    if (replaced === false) continue;
+    if (replaced) tally.removeStateRow(replaced);
     tally.addStateRow(row);
   }
+}
+
+/**
+ * Writes one op's row, last writer wins: the row it replaced, undefined when the key was
+ * not held (most writes in bulk, a join or a backlog: one statement), false when the row
+ * held is the later one and stays.
+ */
+function writeRow(
+  sqlite: Database,
+  row: readonly [string, string | null, number, number, string, number],
+): ColumnValue[] | undefined | false {
+  const { insertNew, updateIfLater, select } = prepared(sqlite);
+  if (insertNew.run(...row).changes > 0) return undefined;
+  const before = select.values(row[0])[0];
+  return before && updateIfLater.run(...row).changes > 0 ? before : false;
 }
 
 /**
@@ -156,19 +173,18 @@ function* heldInOrder(sqlite: Database): Generator<Uint8Array> {
 
 /** Rebuilds `state` from scratch out of every changeset held; the caller seals the result. */
 export function rebuildState(sqlite: Database): void {
-  const { upsert } = prepared(sqlite);
   sqlite.run("DELETE FROM state");
   for (const bytes of heldInOrder(sqlite)) {
     const changeset = decodeChangeset(bytes);
     for (const op of changeset.ops)
-      upsert.run(
+      writeRow(sqlite, [
         op.key,
         op.value,
         changeset.hlc.ms,
         changeset.hlc.counter,
         changeset.author,
         changeset.seq,
-      );
+      ]);
   }
 }
 
