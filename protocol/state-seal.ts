@@ -25,9 +25,12 @@ export const DIGEST_BYTES = 32;
 const LABEL = "bucky state seal v1";
 const HKDF_SALT = utf8("bucky");
 
-/** Which table a row is of: the same columns in two tables never give the same mac. */
-export type SealedTable = "state" | "changesets";
-const TABLE_TAGS: Record<SealedTable, number> = { state: 0x73, changesets: 0x63 };
+/**
+ * Which table a row is of: the same columns in two tables never give the same mac.
+ * `invites` rows are not summed into a digest: each carries its own mac.
+ */
+export type SealedTable = "state" | "changesets" | "invites";
+const TABLE_TAGS: Record<SealedTable, number> = { state: 0x73, changesets: 0x63, invites: 0x69 };
 const SEAL_TAG = 0x53;
 
 /** A value as SQLite returns it. */

@@ -9,8 +9,11 @@ import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { BuckyError } from "../lib/errors.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
+import { PeerClient } from "../lib/node/peer-client.ts";
+import { MemoryContacts } from "../lib/node/peers.ts";
 import { StateSeal } from "../lib/state/seal.ts";
 import { verifyNow } from "../lib/state/verify.ts";
 import { MIGRATIONS } from "../lib/store/migrate.ts";
@@ -19,6 +22,9 @@ import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { hashInviteSecret } from "../protocol/invite.ts";
+import { encodeJoinRequest } from "../protocol/join.ts";
+import type { DeviceName } from "../protocol/names.ts";
 import {
   bucky,
   buckyJson,
@@ -31,6 +37,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { peerOf } from "./member.ts";
 
 afterAll(cleanUp);
 
@@ -214,6 +221,13 @@ function editChangeset(
   return row;
 }
 
+/** Turns a home back into what an earlier bucky left: the same tables, no seal. */
+function madeBeforeTheSeal(home: string): void {
+  sql(home, "DROP TABLE state_seal");
+  sql(home, "ALTER TABLE invites DROP COLUMN mac");
+  sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
+}
+
 /** A zone whose state holds apps/a and apps/b, written through its daemon, now stopped. */
 async function zoneWithState(): Promise<string> {
   const home = await newZone();
@@ -376,9 +390,7 @@ describe("state.db rows edited at rest are found, and not served", () => {
 
   test("a home made before the seal: sealed on first open, edits found after", async () => {
     const home = await zoneWithState();
-    // What an earlier bucky left: the same tables, no seal.
-    sql(home, "DROP TABLE state_seal");
-    sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
+    madeBeforeTheSeal(home);
     expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
     await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
@@ -386,10 +398,42 @@ describe("state.db rows edited at rest are found, and not served", () => {
 
   test("a home made before the seal and edited before the upgrade: found on first open", async () => {
     const home = await zoneWithState();
-    sql(home, "DROP TABLE state_seal");
-    sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
+    madeBeforeTheSeal(home);
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
     await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
+  });
+});
+
+describe("an invitation written into state.db", () => {
+  test("does not admit a device: only invitations this device sealed do", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home);
+    const secret = new Uint8Array(32).fill(9);
+    const invite = Buffer.alloc(16, 7).toString("base64url");
+    sql(
+      home,
+      "INSERT INTO invites (id, secret_hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, 1)",
+      invite,
+      hashInviteSecret(secret),
+      Date.now(),
+      Date.now() + 3_600_000,
+    );
+    const stranger = signingKeyFromSeed(new Uint8Array(32).fill(66));
+    const { zone } = await buckyJson<{ zone: { id: ZoneId } }>(["status", "--home", home]);
+    const client = new PeerClient(stranger, new MemoryContacts(), Date.now);
+    const request = new TextEncoder().encode(
+      encodeJoinRequest(zone.id, { invite, secret, name: "intruder" as DeviceName }, stranger),
+    );
+    const refused = await client
+      .post(await peerOf(daemon), "/v1/join", request, "application/json")
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect((refused as BuckyError).message).toContain("the invitation is not valid on this device");
+    const devices = await buckyJson<{ devices: { name: string }[] }>(["status", "--home", home]);
+    expect(devices.devices.map((d) => d.name)).toEqual(["laptop"]);
   });
 });
 

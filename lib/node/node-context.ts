@@ -18,6 +18,7 @@ import { ObjectStore } from "../ndn/store.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
+import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
@@ -89,6 +90,10 @@ export class NodeContext {
       const index = this.changeListeners.indexOf(listener);
       if (index >= 0) this.changeListeners.splice(index, 1);
     };
+  }
+
+  get seal(): StateSeal {
+    return this.zone.seal;
   }
 
   /** Calls `listener` when the zone state turns out altered (the daemon then stops). */

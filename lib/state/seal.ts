@@ -74,6 +74,11 @@ export class StateSeal {
     return rowMac(this.key, "changesets", row);
   }
 
+  /** The mac an invitation row carries: id, secret_hash, created_at, expires_at, uses_left, revoked_at. */
+  inviteMac(row: readonly ColumnValue[]): Uint8Array {
+    return rowMac(this.key, "invites", row);
+  }
+
   /**
    * The seal record, or undefined when the database has none yet. Throws E_INTEGRITY
    * when it does not verify (it was edited, or made with another key).

@@ -57,6 +57,7 @@ export const invites = sqliteTable("invites", {
   expiresAt: integer("expires_at").notNull(),
   usesLeft: integer("uses_left").notNull(),
   revokedAt: integer("revoked_at"),
+  mac: blob("mac", { mode: "buffer" }),
 });
 
 export const quarantine = sqliteTable("quarantine", {

@@ -19,3 +19,7 @@ CREATE TABLE state_seal (
   damage TEXT,
   mac BLOB NOT NULL
 );
+
+-- Each invitation row carries the mac of its columns under the same key: an invitation
+-- written into the database behind bucky's back (or one made before this) admits no one.
+ALTER TABLE invites ADD COLUMN mac BLOB;
