@@ -3,7 +3,7 @@
  * tables it covers, kept up to date by every write in the same transaction (a tally of
  * the rows each write adds and removes), so the seal always matches the tables bucky
  * left. Checking them against it (lib/state/integrity.ts) then finds any row written
- * behind bucky's back, without the device key there is no way to make them agree again.
+ * behind bucky's back: without the device key, nothing makes them agree again.
  */
 import type { Database } from "bun:sqlite";
 import { bytesEqual } from "../../protocol/encoding.ts";
