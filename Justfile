@@ -67,6 +67,7 @@ bench: build
     bun bench/relay.ts
     bun bench/backup.ts
     bun bench/replication.ts
+    bun bench/state-seal.ts
 
 # Format the code
 fmt:

@@ -23,6 +23,7 @@ import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts } from "../lib/node/peers.ts";
+import { StateSeal } from "../lib/state/seal.ts";
 import { openStateDb } from "../lib/store/db.ts";
 import { node } from "../lib/store/schema.ts";
 import { ingestEntries } from "../lib/sync/ingest.ts";
@@ -105,12 +106,15 @@ function mergeThroughput(changesetCount: number, opsPerChangeset: number) {
   const ops = changesetCount * opsPerChangeset;
 
   const db = openStateDb(join(scratch, `merge-${changesetCount}.db`), { create: true });
-  db.insert(node).values({ id: 1, zoneId: zone.id, deviceId: "dx", deviceName: "x" }).run();
+  const self = deviceIdFromPublicKey(signingKeyFromSeed(seed(9)).publicKey);
+  db.insert(node).values({ id: 1, zoneId: zone.id, deviceId: self, deviceName: "x" }).run();
+  const seal = StateSeal.fromSeed(seed(9), self);
+  seal.init(db.$client);
   const start = performance.now();
   const result = ingestEntries(
     db,
     entries.map((e) => e.bytes),
-    { zone: zone.id, nowMs: Date.now(), log: quiet, source: "bench" },
+    { zone: zone.id, nowMs: Date.now(), log: quiet, source: "bench", seal },
   );
   const oursS = (performance.now() - start) / 1000;
   if (result.applied.length !== entries.length)

@@ -108,6 +108,7 @@ export const rootCommand: CommandDef = {
         set: load(() => import("./state/set.ts")),
         del: load(() => import("./state/del.ts")),
         list: load(() => import("./state/list.ts")),
+        repair: load(() => import("./state/repair.ts")),
       },
     ),
     zone: defineGroup(

@@ -142,6 +142,8 @@ export interface Daemon {
   log(): string;
   /** SIGTERM, then wait for the exit; returns the exit code. */
   stop(): Promise<number | null>;
+  /** Settles with the exit code when the daemon exits by itself. */
+  readonly exited: Promise<number | null>;
   kill(): Promise<void>;
 }
 
@@ -212,6 +214,10 @@ export async function startDaemon(
     addresses: ready.addresses,
     pid: ready.pid,
     log: () => stderr,
+    exited: child.exited.then(() => {
+      running.delete(daemon);
+      return child.exitCode;
+    }),
     async stop() {
       child.kill("SIGTERM");
       await child.exited;

@@ -1,15 +1,49 @@
 /**
  * Nothing read from a home is trusted: a tampered document, key file or database makes
- * `status` and `zone show` fail with an integrity error (exit 4) instead of answering.
+ * `status` and `zone show` fail with an integrity error (exit 4) instead of answering;
+ * rows of the state database edited at rest (or under a running daemon) are found, never
+ * served, and mended by `bucky state repair` or `bucky backup restore latest`.
  */
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bucky, buckyJson, cleanUp, jsonError, newHomePath } from "./harness.ts";
+import { BuckyError } from "../lib/errors.ts";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { PeerClient } from "../lib/node/peer-client.ts";
+import { MemoryContacts } from "../lib/node/peers.ts";
+import { StateSeal } from "../lib/state/seal.ts";
+import { verifyNow } from "../lib/state/verify.ts";
+import { MIGRATIONS } from "../lib/store/migrate.ts";
+import stateSealMigration from "../lib/store/migrations/0006-state-seal.sql" with { type: "text" };
+import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
+import { decodeChangeset } from "../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { hashInviteSecret } from "../protocol/invite.ts";
+import { encodeJoinRequest } from "../protocol/join.ts";
+import type { DeviceName } from "../protocol/names.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+import { peerOf } from "./member.ts";
 
 afterAll(cleanUp);
+
+const quiet = createLog({ level: "silent" });
+/** The schema version of a home made before the seal. */
+const BEFORE_THE_SEAL = MIGRATIONS.indexOf(stateSealMigration);
 
 async function newZone(): Promise<string> {
   const home = newHomePath();
@@ -129,5 +163,422 @@ describe("key file permissions", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toContain("key file was readable by others; restricted it to its owner");
     expect(statSync(key).mode & 0o777).toBe(0o600);
+  });
+});
+
+/** Runs SQL on a home's state database, as someone with write access to the disk could. */
+function sql(home: string, statement: string, ...params: (string | number | Uint8Array)[]) {
+  const db = new Database(join(home, "state.db"));
+  try {
+    db.query(statement).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+interface ChangesetRow {
+  readonly localOrder: number;
+  readonly author: string;
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
+/** The changeset row that wrote `key` last. */
+function changesetWriting(home: string, key: string): ChangesetRow {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    const rows = db
+      .query<ChangesetRow, []>(
+        "SELECT local_order AS localOrder, author, seq, bytes FROM changesets ORDER BY local_order DESC",
+      )
+      .all();
+    const row = rows.find((r) => decodeChangeset(r.bytes).ops.some((op) => op.key === key));
+    if (!row) throw new Error(`no changeset wrote ${key}`);
+    return row;
+  } finally {
+    db.close();
+  }
+}
+
+/** Rewrites the bytes of the changeset that wrote `key`: [body, signature] → edit(…). */
+function editChangeset(
+  home: string,
+  key: string,
+  edit: (body: Record<string, unknown>, signature: Uint8Array) => [Uint8Array, Uint8Array],
+): ChangesetRow {
+  const row = changesetWriting(home, key);
+  const [bodyBytes, signature] = decodeCbor(row.bytes, 1 << 20, "entry") as [
+    Uint8Array,
+    Uint8Array,
+  ];
+  const body = decodeCbor(bodyBytes, 1 << 20, "body") as Record<string, unknown>;
+  sql(
+    home,
+    "UPDATE changesets SET bytes = ? WHERE local_order = ?",
+    encodeCbor(edit(body, new Uint8Array(signature))),
+    row.localOrder,
+  );
+  return row;
+}
+
+/** Turns a home back into what an earlier bucky left: the same tables, no seal. */
+function madeBeforeTheSeal(home: string): void {
+  sql(home, "DROP TABLE state_seal");
+  sql(home, "ALTER TABLE invites DROP COLUMN mac");
+  sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
+}
+
+/** A zone whose state holds apps/a and apps/b, written through its daemon, now stopped. */
+async function zoneWithState(): Promise<string> {
+  const home = await newZone();
+  const daemon = await startDaemon(home);
+  await buckyJson(["state", "set", "apps/a", '"one"', "--home", home]);
+  await buckyJson(["state", "set", "apps/b", '"two"', "--home", home]);
+  await daemon.stop();
+  return home;
+}
+
+/** The daemon refuses to start on `home`, with an integrity error whose message has `part`. */
+async function expectDaemonRefuses(home: string, part: string): Promise<void> {
+  let started: Daemon | undefined;
+  try {
+    started = await startDaemon(home);
+  } catch (error) {
+    expect(String(error)).toContain("(exit 4)");
+    expect(String(error)).toContain('"code":"E_INTEGRITY"');
+    expect(String(error)).toContain(part);
+  }
+  await started?.stop();
+  expect(started).toBeUndefined();
+}
+
+/** `status` fails with an integrity error naming `part`, and says how to mend it. */
+async function expectStatusRefuses(home: string, part: string): Promise<void> {
+  const status = await bucky(["status", "--home", home, "--json"]);
+  expect(status.exitCode).toBe(4);
+  expect(status.stdout).toBe("");
+  const error = jsonError(status);
+  expect(error.code).toBe("E_INTEGRITY");
+  expect(error.message).toContain(`the zone state in ${join(home, "state.db")} was altered`);
+  expect(error.message).toContain(part);
+  expect(error.hint).toContain("bucky state repair");
+  expect(error.hint).toContain("bucky backup restore latest");
+}
+
+/** No read of the state answers: the daemon is not serving it. */
+async function expectNoReads(home: string): Promise<void> {
+  const read = await bucky(["state", "get", "apps/a", "--home", home, "--json"]);
+  expect(read.exitCode).not.toBe(0);
+  expect(read.stdout).toBe("");
+}
+
+describe("state.db rows edited at rest are found, and not served", () => {
+  test("a value row edited", async () => {
+    const home = await zoneWithState();
+    sql(home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    await expectStatusRefuses(home, "state key apps/a differs from what its changesets give");
+    await expectDaemonRefuses(home, "apps/a differs from what its changesets give");
+    await expectNoReads(home);
+  });
+
+  test("a row deleted", async () => {
+    const home = await zoneWithState();
+    sql(home, "DELETE FROM state WHERE key = 'apps/b'");
+    await expectStatusRefuses(home, "state key apps/b is missing");
+    await expectDaemonRefuses(home, "state key apps/b is missing");
+    await expectNoReads(home);
+  });
+
+  test("a row inserted", async () => {
+    const home = await zoneWithState();
+    sql(
+      home,
+      "INSERT INTO state SELECT 'apps/c', value, hlc_ms, hlc_counter, author, seq FROM state WHERE key = 'apps/a'",
+    );
+    await expectStatusRefuses(home, "state key apps/c is held, but no changeset wrote it");
+    await expectDaemonRefuses(home, "apps/c is held, but no changeset wrote it");
+    await expectNoReads(home);
+  });
+
+  test("a changeset's ops edited (its signature kept)", async () => {
+    const home = await zoneWithState();
+    const row = editChangeset(home, "apps/a", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/a", '"evil"']] }),
+      signature,
+    ]);
+    await expectDaemonRefuses(home, `#${row.seq} has a bad signature`);
+    await expectStatusRefuses(home, `#${row.seq} has a bad signature`);
+    await expectNoReads(home);
+  });
+
+  test("a changeset's signature edited", async () => {
+    const home = await zoneWithState();
+    const row = editChangeset(home, "apps/b", (body, signature) => {
+      signature[10] = (signature[10] as number) ^ 1;
+      return [encodeCbor(body), signature];
+    });
+    await expectDaemonRefuses(home, `#${row.seq} has a bad signature`);
+    await expectStatusRefuses(home, `#${row.seq} has a bad signature`);
+    await expectNoReads(home);
+  });
+
+  test("two changesets' seq swapped", async () => {
+    const home = await zoneWithState();
+    const a = changesetWriting(home, "apps/a");
+    const b = changesetWriting(home, "apps/b");
+    sql(home, "UPDATE changesets SET seq = -1 WHERE local_order = ?", a.localOrder);
+    sql(home, "UPDATE changesets SET seq = ? WHERE local_order = ?", a.seq, b.localOrder);
+    sql(home, "UPDATE changesets SET seq = ? WHERE local_order = ?", b.seq, a.localOrder);
+    // Read in seq order, the row numbered a's holds b's bytes first.
+    await expectDaemonRefuses(home, `#${b.seq} is stored as #${a.seq}`);
+    await expectStatusRefuses(home, `#${b.seq} is stored as #${a.seq}`);
+    await expectNoReads(home);
+  });
+
+  test("a value edited while the daemon runs: the scheduled check stops it", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home, { BUCKY_STATE_CHECK_EVERY_MS: "300" });
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", home]);
+    sql(home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    expect(await daemon.exited).toBe(4);
+    expect(daemon.log()).toContain("FATAL");
+    expect(daemon.log()).toContain("state key apps/a differs from what its changesets give");
+    await expectStatusRefuses(home, "state key apps/a differs from what its changesets give");
+    await expectNoReads(home);
+  });
+
+  test("a changeset edited while the daemon runs: the scheduled check stops it", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home, { BUCKY_STATE_CHECK_EVERY_MS: "300" });
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", home]);
+    const row = editChangeset(home, "apps/a", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/a", '"evil"']] }),
+      signature,
+    ]);
+    expect(await daemon.exited).toBe(4);
+    expect(daemon.log()).toContain(`#${row.seq} has a bad signature`);
+    await expectStatusRefuses(home, `#${row.seq} has a bad signature`);
+  });
+
+  test("an edit resealed with the device key while the daemon runs: the full verification stops it", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home, {
+      BUCKY_STATE_CHECK_EVERY_MS: "300",
+      BUCKY_STATE_VERIFY_EVERY_MS: "300",
+    });
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", home]);
+    // Someone who can read the device key edits a value and makes the seal match it.
+    const seed = readKeyFile(join(home, "identity", "device.key"), "device", quiet);
+    const seal = StateSeal.fromSeed(
+      seed,
+      deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey),
+    );
+    const db = new Database(join(home, "state.db"));
+    try {
+      db.transaction(() => {
+        db.query("UPDATE state SET value = ? WHERE key = 'apps/a'").run('"evil"');
+        const zone = db.query<{ zone_id: ZoneId }, []>("SELECT zone_id FROM node").get();
+        const { tables } = verifyNow(db, seal, zone?.zone_id as ZoneId, { againstSeal: false });
+        seal.write(db, { ...tables, verifiedAt: null, damage: null });
+      })();
+    } finally {
+      db.close();
+    }
+    expect(await daemon.exited).toBe(4);
+    expect(daemon.log()).toContain("state key apps/a differs from what its changesets give");
+  });
+
+  test("a home made before the seal: sealed on first open, edits found after", async () => {
+    const home = await zoneWithState();
+    madeBeforeTheSeal(home);
+    expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
+    sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
+    await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
+  });
+
+  test("a home made before the seal and edited before the upgrade: found on first open", async () => {
+    const home = await zoneWithState();
+    madeBeforeTheSeal(home);
+    sql(home, "UPDATE state SET value = ? WHERE key = 'apps/b'", '"evil"');
+    await expectStatusRefuses(home, "state key apps/b differs from what its changesets give");
+  });
+});
+
+describe("an invitation written into state.db", () => {
+  test("does not admit a device: only invitations this device sealed do", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home);
+    const secret = new Uint8Array(32).fill(9);
+    const invite = Buffer.alloc(16, 7).toString("base64url");
+    sql(
+      home,
+      "INSERT INTO invites (id, secret_hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, 1)",
+      invite,
+      hashInviteSecret(secret),
+      Date.now(),
+      Date.now() + 3_600_000,
+    );
+    const stranger = signingKeyFromSeed(new Uint8Array(32).fill(66));
+    const { zone } = await buckyJson<{ zone: { id: ZoneId } }>(["status", "--home", home]);
+    const client = new PeerClient(stranger, new MemoryContacts(), Date.now);
+    const request = new TextEncoder().encode(
+      encodeJoinRequest(zone.id, { invite, secret, name: "intruder" as DeviceName }, stranger),
+    );
+    const refused = await client
+      .post(await peerOf(daemon), "/v1/join", request, "application/json")
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect((refused as BuckyError).message).toContain("the invitation is not valid on this device");
+    const devices = await buckyJson<{ devices: { name: string }[] }>(["status", "--home", home]);
+    expect(devices.devices.map((d) => d.name)).toEqual(["laptop"]);
+  });
+});
+
+describe("bucky up on an altered home", () => {
+  const up = (home: string) =>
+    bucky(["up", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"], {
+      env: { BUCKY_SUPERVISOR: "process" },
+    });
+
+  test("says the integrity error and starts nothing", async () => {
+    const rows = await zoneWithState();
+    sql(rows, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    // A changeset the daemon's own start check finds, not the open check.
+    const changes = await zoneWithState();
+    editChangeset(changes, "apps/a", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/a", '"evil"']] }),
+      signature,
+    ]);
+    for (const [home, found] of [
+      [rows, "state key apps/a differs from what its changesets give"],
+      [changes, "has a bad signature"],
+    ] as const) {
+      try {
+        const result = await up(home);
+        expect(result.exitCode).toBe(4);
+        expect(jsonError(result)).toMatchObject({
+          code: "E_INTEGRITY",
+          message: expect.stringContaining(found),
+        });
+        expect(existsSync(join(home, "daemon.json"))).toBe(false);
+      } finally {
+        await bucky(["stop", "--home", home], { env: { BUCKY_SUPERVISOR: "process" } });
+      }
+    }
+  });
+});
+
+describe("mending an edited state", () => {
+  test("bucky state repair rebuilds edited rows from the signed changesets", async () => {
+    const home = await zoneWithState();
+    sql(home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    sql(home, "DELETE FROM state WHERE key = 'apps/b'");
+    const repaired = await buckyJson<{ repaired: boolean; dropped: unknown[] }>([
+      "state",
+      "repair",
+      "--home",
+      home,
+    ]);
+    expect(repaired).toMatchObject({ repaired: true, dropped: [] });
+    expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
+    await startDaemon(home);
+    expect(
+      (await buckyJson<{ value: unknown }>(["state", "get", "apps/a", "--home", home])).value,
+    ).toBe("one");
+    expect(
+      (await buckyJson<{ value: unknown }>(["state", "get", "apps/b", "--home", home])).value,
+    ).toBe("two");
+  });
+
+  test("bucky state repair rebuilds a document edited in the state", async () => {
+    const home = await zoneWithState();
+    editState(home, "devices/laptop/doc", (jws) => flipInPart(jws, 1));
+    const damaged = await bucky(["status", "--home", home, "--json"]);
+    expect(jsonError(damaged)).toMatchObject({
+      code: "E_INTEGRITY",
+      hint: expect.stringContaining("bucky state repair"),
+    });
+    const repaired = await buckyJson<{ found: string[] }>(["state", "repair", "--home", home]);
+    expect(repaired.found).toEqual([
+      "state key devices/laptop/doc differs from what its changesets give",
+    ]);
+    expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
+  });
+
+  test("bucky state repair on a sound state changes nothing", async () => {
+    const home = await zoneWithState();
+    expect(await buckyJson(["state", "repair", "--home", home])).toMatchObject({
+      repaired: false,
+      dropped: [],
+    });
+  });
+
+  test("this device's own changeset edited: repair refuses, a restore mends it", async () => {
+    const home = await zoneWithState();
+    await buckyJson(["backup", "target", "add", "usb", join(scratchDir(), "repo"), "--home", home]);
+    await buckyJson(["backup", "run", "--home", home]);
+    const row = editChangeset(home, "apps/a", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/a", '"evil"']] }),
+      signature,
+    ]);
+    await expectDaemonRefuses(home, `#${row.seq} has a bad signature`);
+    const repair = await bucky(["state", "repair", "--home", home, "--json"]);
+    expect(repair.exitCode).toBe(4);
+    expect(jsonError(repair).message).toContain("this device's own changesets");
+    expect(jsonError(repair).hint).toContain("bucky backup restore latest");
+
+    await buckyJson(["backup", "restore", "latest", "--home", home]);
+    expect((await bucky(["status", "--home", home, "--json"])).exitCode).toBe(0);
+    await startDaemon(home);
+    expect(
+      (await buckyJson<{ value: unknown }>(["state", "get", "apps/a", "--home", home])).value,
+    ).toBe("one");
+  });
+
+  test("another device's changeset edited: repair drops it and a peer sends it again", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await buckyJson(["state", "set", "apps/from-beta", '"kept"', "--home", beta.home]);
+    await buckyJson(["state", "set", "apps/later", '"also"', "--home", beta.home]);
+    await waitFor("alpha to hold beta's writes", async () => {
+      const read = await bucky(["state", "get", "apps/later", "--home", alpha.home]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+    await alpha.stop();
+    const row = editChangeset(alpha.home, "apps/from-beta", (body, signature) => [
+      encodeCbor({ ...body, ops: [["apps/from-beta", '"evil"']] }),
+      signature,
+    ]);
+    await expectDaemonRefuses(alpha.home, `#${row.seq} has a bad signature`);
+
+    const repaired = await buckyJson<{ repaired: boolean; dropped: { seq: number }[] }>([
+      "state",
+      "repair",
+      "--home",
+      alpha.home,
+    ]);
+    expect(repaired.repaired).toBe(true);
+    // That changeset, and the later ones of beta that chain to it.
+    expect(repaired.dropped.map((d) => d.seq)).toContain(row.seq);
+    await startDaemon(alpha.home);
+    await waitFor("alpha to have beta's changesets again", async () => {
+      const read = await bucky(["state", "get", "apps/later", "--home", alpha.home, "--json"]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+    expect(
+      (
+        await buckyJson<{ value: unknown }>([
+          "state",
+          "get",
+          "apps/from-beta",
+          "--home",
+          alpha.home,
+        ])
+      ).value,
+    ).toBe("kept");
   });
 });

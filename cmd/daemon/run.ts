@@ -63,6 +63,14 @@ export default defineBuckyCommand({
       ...(context.env.BUCKY_AGENT_LOG_INTERVAL_MS
         ? { agentLogIntervalMs: Number(context.env.BUCKY_AGENT_LOG_INTERVAL_MS) }
         : {}),
+      stateCheck: {
+        ...(context.env.BUCKY_STATE_CHECK_EVERY_MS
+          ? { everyMs: Number(context.env.BUCKY_STATE_CHECK_EVERY_MS) }
+          : {}),
+        ...(context.env.BUCKY_STATE_VERIFY_EVERY_MS
+          ? { verifyEveryMs: Number(context.env.BUCKY_STATE_VERIFY_EVERY_MS) }
+          : {}),
+      },
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),

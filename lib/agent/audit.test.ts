@@ -18,14 +18,14 @@ const quiet = createLog({ level: "silent" });
 const DAY_MS = 24 * 3600_000;
 
 function device(seed: number, startMs = 1_800_000_000_000) {
-  const { db, zone, key } = openTestNode(seed);
+  const { db, zone, key, seal } = openTestNode(seed);
   let nowMs = startMs;
   const name = `d${seed}`;
   const writer: AuditWriter = {
     db,
     deviceName: name,
     now: () => nowMs,
-    write: (ops) => appendLocalChangeset(db, { zone, name, key }, ops, nowMs),
+    write: (ops) => appendLocalChangeset(db, { zone, name, key, seal }, ops, nowMs),
   };
   return {
     db,

@@ -13,8 +13,7 @@ import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
-import { requestDaemon } from "../node/daemon-client.ts";
-import { openStateDb } from "../store/db.ts";
+import { daemonAnswers } from "../node/daemon-client.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
@@ -97,13 +96,7 @@ export async function restoreSnapshot(options: {
           );
         }
         moveIntoHome(staging, paths);
-        const replayed = replayHot(
-          paths,
-          zoneId,
-          await hotChangesets(repository),
-          log,
-          options.now,
-        );
+        const replayed = replayHot(paths, await hotChangesets(repository), log, options.now);
         log.info("home restored", { snapshot: name.slice(0, 8), files: result.files, replayed });
         return {
           snapshot: name,
@@ -167,21 +160,29 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
   fsyncDirectory(paths.home);
 }
 
-/** Applies the hot changesets the restored state lacks; returns how many it took. */
+/**
+ * Applies the hot changesets the restored state lacks; returns how many it took. The
+ * restored zone is opened (and so checked against its seal) first.
+ */
 function replayHot(
   paths: HomePaths,
-  zone: ZoneId,
   changesets: readonly Uint8Array[],
   log: Log,
   now: () => number,
 ): number {
   if (changesets.length === 0) return 0;
-  const db = openStateDb(paths.stateDb, { create: false });
+  const zone = openZone(paths.home, log);
   try {
-    const result = ingestEntries(db, changesets, { zone, nowMs: now(), log, source: "hot backup" });
+    const result = ingestEntries(zone.db, changesets, {
+      zone: zone.zone.id,
+      nowMs: now(),
+      log,
+      source: "hot backup",
+      seal: zone.seal,
+    });
     return result.applied.length;
   } finally {
-    db.$client.close();
+    zone.close();
   }
 }
 
@@ -207,12 +208,7 @@ function homeZone(paths: HomePaths, log: Log): ZoneId | undefined {
 }
 
 async function refuseRunningDaemon(paths: HomePaths): Promise<void> {
-  if (!existsSync(paths.daemonSocket)) return;
-  try {
-    await requestDaemon(paths.home, "GET", "/v1/status", undefined, 1_000);
-  } catch {
-    return;
-  }
+  if (!(await daemonAnswers(paths.home))) return;
   throw new BuckyError(
     "E_UNAVAILABLE",
     "the daemon is running: the home cannot be restored under it",

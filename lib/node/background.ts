@@ -8,9 +8,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, ERROR_CODES } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import type { DaemonInfo } from "./node.ts";
 import { installUnit, planUnit, stopUnit, unitFile, unitInstalled } from "./systemd.ts";
@@ -62,6 +63,9 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   const underSystemd = options.useSystemd && unitInstalled(file);
   const running = await answering(options.home);
   if (running) return describe(options, running, false, underSystemd ? file.path : null);
+  // A zone the daemon would refuse (an altered state, a damaged key) is refused here, with
+  // its own error, rather than as a daemon that did not start.
+  openZone(options.home, options.log).close();
   if (options.useSystemd) {
     installUnit(
       planUnit({
@@ -80,6 +84,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   const out = openSync(outputFile(options.home), "w", 0o600);
   const [executable, ...prefix] = options.command as [string, ...string[]];
   let exited: string | undefined;
+  let integrity = false;
   try {
     const child = spawn(
       executable,
@@ -88,6 +93,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
     );
     child.once("exit", (code, signal) => {
       exited = signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
+      if (code === ERROR_CODES.E_INTEGRITY.exit) integrity = true;
     });
     child.once("error", (error) => {
       exited = `it could not run: ${error.message}`;
@@ -96,7 +102,11 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   } finally {
     closeSync(out);
   }
-  const info = await waitUntilAnswering(options.home, () => exited);
+  const info = await waitUntilAnswering(
+    options.home,
+    () => exited,
+    () => integrity,
+  );
   options.log.info("daemon started", { supervisor: "process", pid: info.pid });
   return describe(options, info, true, null);
 }
@@ -159,6 +169,8 @@ async function answering(home: string): Promise<DaemonInfo | undefined> {
 async function waitUntilAnswering(
   home: string,
   exited: () => string | undefined,
+  /** Whether it exited with an integrity error: no retry will start it. */
+  integrity: () => boolean = () => false,
 ): Promise<DaemonInfo> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
@@ -167,7 +179,7 @@ async function waitUntilAnswering(
     const why = exited();
     if (why !== undefined || Date.now() > deadline) {
       throw new BuckyError(
-        "E_UNAVAILABLE",
+        integrity() ? "E_INTEGRITY" : "E_UNAVAILABLE",
         `the bucky daemon for ${home} did not start: ${why ?? `it did not answer within ${START_TIMEOUT_MS / 1000} s`}${lastLines(outputFile(home))}`,
         `See ${outputFile(home)} and ${join(homePaths(home).logsDir, "bucky.log")}; \`bucky daemon --home ${home}\` runs it in the foreground.`,
       );

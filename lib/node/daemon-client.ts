@@ -4,6 +4,7 @@
  * "unavailable" with a hint to start it.
  */
 
+import { existsSync } from "node:fs";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { homePaths } from "../home.ts";
 
@@ -49,6 +50,17 @@ export async function requestDaemon<T = unknown>(
     error?.message ?? `the daemon answered HTTP ${response.status}`,
     error?.hint,
   );
+}
+
+/** Whether a daemon answers on the home's socket (one that crashed leaves it behind, silent). */
+export async function daemonAnswers(home: string): Promise<boolean> {
+  if (!existsSync(homePaths(home).daemonSocket)) return false;
+  try {
+    await requestDaemon(home, "GET", "/v1/status", undefined, 1_000);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A fetch that goes to the home's daemon (a request to any host is sent to it). */

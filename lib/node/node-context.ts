@@ -18,6 +18,7 @@ import { ObjectStore } from "../ndn/store.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
+import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
@@ -30,6 +31,8 @@ import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
+/** Told that the zone state was found altered behind bucky's back. */
+export type DamageListener = (error: BuckyError) => void;
 
 /** How often a full disk is said in the log while it stays full. */
 const DISK_FULL_SAID_EVERY_MS = 60_000;
@@ -48,6 +51,7 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private readonly changeListeners: ChangeListener[] = [];
+  private readonly damageListeners: DamageListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
   /** What this device last said of itself (device facts), as JSON. */
   private factsSaid: string | undefined;
@@ -88,6 +92,20 @@ export class NodeContext {
     };
   }
 
+  get seal(): StateSeal {
+    return this.zone.seal;
+  }
+
+  /** Calls `listener` when the zone state turns out altered (the daemon then stops). */
+  onDamage(listener: DamageListener): void {
+    this.damageListeners.push(listener);
+  }
+
+  /** Says that the zone state was found altered: whoever listens stops serving it. */
+  damaged(error: BuckyError): void {
+    for (const listener of this.damageListeners) listener(error);
+  }
+
   membership(): Membership {
     this.cachedMembership ??= loadMembership(this.db, this.zoneId);
     return this.cachedMembership;
@@ -106,11 +124,18 @@ export class NodeContext {
 
   /** Signs, stores and applies a local write, then has it sent to the peers. */
   write(ops: readonly Op[]): Changeset {
-    const changeset = appendLocalChangeset(
-      this.db,
-      { zone: this.zoneId, name: this.deviceName, key: this.zone.deviceKey },
-      ops,
-      this.now(),
+    const changeset = this.watchingForDamage(() =>
+      appendLocalChangeset(
+        this.db,
+        {
+          zone: this.zoneId,
+          name: this.deviceName,
+          key: this.zone.deviceKey,
+          seal: this.zone.seal,
+        },
+        ops,
+        this.now(),
+      ),
     );
     if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
     this.log.info("state changed", {
@@ -124,16 +149,32 @@ export class NodeContext {
 
   /** Verifies and applies changesets a peer sent. */
   ingest(entries: readonly Uint8Array[], source: string): IngestResult {
-    const result = ingestEntries(this.db, entries, {
-      zone: this.zoneId,
-      nowMs: this.now(),
-      log: this.log,
-      source,
-    });
+    const result = this.watchingForDamage(() =>
+      ingestEntries(this.db, entries, {
+        zone: this.zoneId,
+        nowMs: this.now(),
+        log: this.log,
+        source,
+        seal: this.zone.seal,
+      }),
+    );
     if (result.membershipChanged) this.cachedMembership = undefined;
     if (result.applied.length > 0)
       for (const listener of this.changeListeners) listener(result.applied, "remote");
     return result;
+  }
+
+  /**
+   * Runs a change of the state. One refused as an integrity error found the state altered
+   * (its seal, or a changeset read back, did not verify): that is said, and thrown on.
+   */
+  private watchingForDamage<T>(change: () => T): T {
+    try {
+      return change();
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
+      throw error;
+    }
   }
 
   /** Says this device is alive now: a fresh presence record, passed on with every sync. */

@@ -44,6 +44,12 @@ import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
+import {
+  DEFAULT_STATE_CHECK_EVERY_MS,
+  DEFAULT_STATE_VERIFY_EVERY_MS,
+  StateCheck,
+  type StateCheckTimes,
+} from "./state-check.ts";
 import { SyncLoop } from "./sync-loop.ts";
 
 export const DEFAULT_PORT = 4411;
@@ -61,6 +67,8 @@ export interface NodeOptions {
   readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
   /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
   readonly agentLogIntervalMs?: number;
+  /** How often the zone state is checked against its seal, and verified in full. */
+  readonly stateCheck?: Partial<StateCheckTimes>;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -96,7 +104,8 @@ export interface DaemonInfo {
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const { log } = options;
-  const zone = openZone(options.home, log);
+  // Every row of the state database is checked against its seal before anything is served.
+  const zone = openZone(options.home, log, { everyRow: true });
   const { paths } = zone;
   // What to undo, newest first, if starting fails half way.
   const started: (() => void)[] = [() => zone.close()];
@@ -116,6 +125,18 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const onBug = (error: unknown) => {
     if (diskFull && isDiskFull(error)) diskFull(error);
     else crash(error);
+  };
+  // A state found altered stops the daemon, which then exits with that integrity error.
+  let damage: BuckyError | undefined;
+  let stopNode: (() => Promise<void>) | undefined;
+  const stateDamaged = (error: BuckyError) => {
+    if (damage) return;
+    damage = error;
+    log.fatal("the zone state was altered behind bucky's back: the daemon stops", {
+      error: error.message,
+    });
+    // While starting, the write that found it throws, and the start fails with it.
+    if (stopNode) void stopNode();
   };
 
   try {
@@ -150,6 +171,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
     const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
     diskFull = (error) => node.diskFull(error);
+    node.onDamage(stateDamaged);
     started.push(() => node.client.stop());
     // This device's part in keeping app data on more than one device; when its copies or
     // snapshots move, its facts say so and the apps are looked at again.
@@ -205,6 +227,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const facts = new FactsPublisher(node, () => replication.facts());
     facts.start();
     started.push(() => facts.stop());
+    const stateCheck = new StateCheck(
+      node,
+      {
+        everyMs: options.stateCheck?.everyMs ?? DEFAULT_STATE_CHECK_EVERY_MS,
+        verifyEveryMs: options.stateCheck?.verifyEveryMs ?? DEFAULT_STATE_VERIFY_EVERY_MS,
+      },
+      onBug,
+    );
+    stateCheck.start();
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
@@ -301,13 +332,16 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await replication.stop();
         audit.stop();
         await sync.stop();
+        await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });
         log.flush();
-        finish();
+        if (damage) crash(damage);
+        else finish();
       })();
       return stopping;
     };
+    stopNode = stop;
     return {
       zone: { id: zone.zone.id, name: zone.zone.name },
       device: { id: zone.device.id, name: zone.device.name },

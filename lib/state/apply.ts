@@ -1,34 +1,58 @@
 /**
  * Applies a verified changeset's ops to the materialized state: last writer wins per
  * key, ordered by hybrid logical clock and then author id. Applying the same changeset
- * twice, or changesets in any order, gives the same state.
+ * twice, or changesets in any order, gives the same state. Every row added to or removed
+ * from `state` and `changesets` is counted in the transaction's seal tally.
  */
 import type { Database, Statement } from "bun:sqlite";
-import { asc, eq } from "drizzle-orm";
-import { type Changeset, decodeChangeset } from "../../protocol/changeset.ts";
+import {
+  type Changeset,
+  type DecodedChangeset,
+  decodeChangeset,
+  verifyChangeset,
+} from "../../protocol/changeset.ts";
+import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { publicKeyOfId } from "../../protocol/ids.ts";
+import type { ColumnValue } from "../../protocol/state-seal.ts";
 import type { StateDb } from "../store/db.ts";
-import { changesets, state } from "../store/schema.ts";
+import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, stateAltered } from "./seal.ts";
 
 /**
  * Prepared statements, one set per database. This is the hot path of sync (every op of
  * every changeset), where building each query through drizzle cost thirty times more
- * than SQLite itself.
+ * than SQLite itself. A write inserts its key, or when the key is held already, updates
+ * it only if it is the later writer (clock, then author id; between equals the one
+ * applied first stays): two steps, so that the seal learns which row a write replaced.
  */
-const UPSERT = `
+const INSERT_NEW = `
   INSERT INTO state (key, value, hlc_ms, hlc_counter, author, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-  ON CONFLICT (key) DO UPDATE SET
-    value = excluded.value, hlc_ms = excluded.hlc_ms, hlc_counter = excluded.hlc_counter,
-    author = excluded.author, seq = excluded.seq
-  WHERE (excluded.hlc_ms, excluded.hlc_counter, excluded.author) > (state.hlc_ms, state.hlc_counter, state.author)`;
+  ON CONFLICT (key) DO NOTHING`;
+const UPDATE_IF_LATER = `
+  UPDATE state SET value = ?2, hlc_ms = ?3, hlc_counter = ?4, author = ?5, seq = ?6
+  WHERE key = ?1 AND (?3, ?4, ?5) > (hlc_ms, hlc_counter, author)`;
+const SELECT_ROW = `SELECT ${STATE_COLUMNS} FROM state WHERE key = ?1`;
 const INSERT_CHANGESET =
   "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-const statements = new WeakMap<Database, { upsert: Statement; insert: Statement }>();
 
-function prepared(db: StateDb) {
-  let cached = statements.get(db.$client);
+interface Prepared {
+  readonly insertNew: Statement;
+  readonly updateIfLater: Statement;
+  readonly select: Statement<ColumnValue[], [string]>;
+  readonly insert: Statement;
+}
+const statements = new WeakMap<Database, Prepared>();
+
+function prepared(sqlite: Database): Prepared {
+  let cached = statements.get(sqlite);
   if (!cached) {
-    cached = { upsert: db.$client.prepare(UPSERT), insert: db.$client.prepare(INSERT_CHANGESET) };
-    statements.set(db.$client, cached);
+    cached = {
+      insertNew: sqlite.prepare(INSERT_NEW),
+      updateIfLater: sqlite.prepare(UPDATE_IF_LATER),
+      select: sqlite.prepare<ColumnValue[], [string]>(SELECT_ROW),
+      insert: sqlite.prepare(INSERT_CHANGESET),
+    };
+    statements.set(sqlite, cached);
   }
   return cached;
 }
@@ -37,41 +61,150 @@ function prepared(db: StateDb) {
  * Stores a verified changeset and applies its ops. Call it inside a transaction: the
  * entry and its effect on the state are one durable step.
  */
-export function storeChangeset(db: StateDb, changeset: Changeset, receivedAtMs: number): void {
-  const { insert } = prepared(db);
-  insert.run(changeset.author, changeset.seq, changeset.hash, changeset.bytes, receivedAtMs);
-  applyChangeset(db, changeset);
+export function storeChangeset(
+  db: StateDb,
+  tally: SealTally,
+  changeset: Changeset,
+  receivedAtMs: number,
+): void {
+  const { insert } = prepared(db.$client);
+  const { lastInsertRowid } = insert.run(
+    changeset.author,
+    changeset.seq,
+    changeset.hash,
+    changeset.bytes,
+    receivedAtMs,
+  );
+  tally.addChangesetRow([
+    Number(lastInsertRowid),
+    changeset.author,
+    changeset.seq,
+    changeset.hash,
+    changeset.bytes,
+    receivedAtMs,
+  ]);
+  applyChangeset(db.$client, tally, changeset);
 }
 
 /** Applies the ops of a changeset already stored (or being stored) to the state. */
-export function applyChangeset(db: StateDb, changeset: Changeset): void {
-  const { upsert } = prepared(db);
+export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Changeset): void {
   for (const op of changeset.ops) {
-    upsert.run(
+    const row = [
       op.key,
       op.value,
       changeset.hlc.ms,
       changeset.hlc.counter,
       changeset.author,
       changeset.seq,
-    );
+    ] as const;
+    const replaced = writeRow(sqlite, row);
+    if (replaced === false) continue;
+    if (replaced) tally.removeStateRow(replaced);
+    tally.addStateRow(row);
   }
 }
 
 /**
- * Recomputes `keys` from every changeset held, as if those keys had never been written:
- * used when changesets are dropped (a revoked device's). Slow, and rare.
+ * Writes one op's row, last writer wins: the row it replaced, undefined when the key was
+ * not held (most writes in bulk, a join or a backlog: one statement), false when the row
+ * held is the later one and stays.
  */
-export function reapplyKeys(db: StateDb, keys: ReadonlySet<string>): void {
+function writeRow(
+  sqlite: Database,
+  row: readonly [string, string | null, number, number, string, number],
+): ColumnValue[] | undefined | false {
+  const { insertNew, updateIfLater, select } = prepared(sqlite);
+  if (insertNew.run(...row).changes > 0) return undefined;
+  const before = select.values(row[0])[0];
+  return before && updateIfLater.run(...row).changes > 0 ? before : false;
+}
+
+/**
+ * Recomputes `keys` from every changeset held, as if those keys had never been written:
+ * used when changesets are dropped (a revoked device's). Slow, and rare. Each changeset
+ * whose ops it applies again is verified again first: its bytes have lain on disk.
+ */
+export function reapplyKeys(db: StateDb, tally: SealTally, keys: ReadonlySet<string>): void {
   if (keys.size === 0) return;
-  for (const key of keys) db.delete(state).where(eq(state.key, key)).run();
-  for (const row of db
-    .select({ bytes: changesets.bytes })
-    .from(changesets)
-    .orderBy(asc(changesets.localOrder))
-    .all()) {
-    const changeset = decodeChangeset(new Uint8Array(row.bytes));
+  const sqlite = db.$client;
+  const { select } = prepared(sqlite);
+  const remove = sqlite.prepare("DELETE FROM state WHERE key = ?1");
+  for (const key of keys) {
+    const before = select.values(key)[0];
+    if (!before) continue;
+    remove.run(key);
+    tally.removeStateRow(before);
+  }
+  for (const bytes of heldInOrder(sqlite)) {
+    const changeset = storedChangeset(sqlite.filename, bytes);
     const ops = changeset.ops.filter((op) => keys.has(op.key));
-    if (ops.length > 0) applyChangeset(db, { ...changeset, ops });
+    if (ops.length === 0) continue;
+    verifyStored(sqlite.filename, changeset);
+    applyChangeset(sqlite, tally, { ...changeset, ops });
+  }
+}
+
+/**
+ * Drops an author's changesets after `afterSeq` and returns them; the caller recomputes
+ * the keys they wrote.
+ */
+export function dropChangesets(
+  db: StateDb,
+  tally: SealTally,
+  author: string,
+  afterSeq: number,
+): DecodedChangeset[] {
+  const rows = db.$client
+    .query<ColumnValue[], [string, number]>(
+      `DELETE FROM changesets WHERE author = ?1 AND seq > ?2 RETURNING ${CHANGESET_COLUMNS}`,
+    )
+    .values(author, afterSeq);
+  for (const row of rows) tally.removeChangesetRow(row);
+  return rows.map((row) => decodeChangeset(new Uint8Array(row[4] as Uint8Array)));
+}
+
+/** The bytes of every changeset held, in the order this node applied them. */
+function* heldInOrder(sqlite: Database): Generator<Uint8Array> {
+  for (const row of sqlite
+    .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM changesets ORDER BY local_order")
+    .iterate())
+    yield new Uint8Array(row.bytes);
+}
+
+/** Rebuilds `state` from scratch out of every changeset held; the caller seals the result. */
+export function rebuildState(sqlite: Database): void {
+  sqlite.run("DELETE FROM state");
+  for (const bytes of heldInOrder(sqlite)) {
+    const changeset = decodeChangeset(bytes);
+    for (const op of changeset.ops)
+      writeRow(sqlite, [
+        op.key,
+        op.value,
+        changeset.hlc.ms,
+        changeset.hlc.counter,
+        changeset.author,
+        changeset.seq,
+      ]);
+  }
+}
+
+function storedChangeset(path: string, bytes: Uint8Array): DecodedChangeset {
+  try {
+    return decodeChangeset(new Uint8Array(bytes));
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw stateAltered(path, `a changeset does not decode: ${error.message}`);
+  }
+}
+
+function verifyStored(path: string, changeset: DecodedChangeset): void {
+  try {
+    verifyChangeset(
+      changeset,
+      verifyKeyFromPublicKey(publicKeyOfId(changeset.author, "device") as Uint8Array),
+    );
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw stateAltered(path, error.message);
   }
 }

@@ -8,16 +8,16 @@ import { openTestNode } from "./test-db.ts";
 
 describe("appendLocalChangeset", () => {
   test("chains each changeset to the previous one and signs it", () => {
-    const { db, zone, key } = openTestNode(7);
+    const { db, zone, key, seal } = openTestNode(7);
     const first = appendLocalChangeset(
       db,
-      { zone, name: "d7", key },
+      { zone, name: "d7", key, seal },
       [{ key: "a", value: "1" }],
       1000,
     );
     const second = appendLocalChangeset(
       db,
-      { zone, name: "d7", key },
+      { zone, name: "d7", key, seal },
       [{ key: "b", value: "2" }],
       2000,
     );
@@ -35,18 +35,18 @@ describe("appendLocalChangeset", () => {
   });
 
   test("applies the ops: a later write wins, a delete leaves a tombstone", () => {
-    const { db, zone, key } = openTestNode(7);
-    appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: '"old"' }], 1000);
+    const { db, zone, key, seal } = openTestNode(7);
+    appendLocalChangeset(db, { zone, name: "d7", key, seal }, [{ key: "k", value: '"old"' }], 1000);
     appendLocalChangeset(
       db,
-      { zone, name: "d7", key },
+      { zone, name: "d7", key, seal },
       [
         { key: "k", value: '"new"' },
         { key: "gone", value: "1" },
       ],
       2000,
     );
-    appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "gone", value: null }], 3000);
+    appendLocalChangeset(db, { zone, name: "d7", key, seal }, [{ key: "gone", value: null }], 3000);
     const rows = db
       .select({ key: state.key, value: state.value, seq: state.seq })
       .from(state)
@@ -59,18 +59,28 @@ describe("appendLocalChangeset", () => {
   });
 
   test("keeps the clock moving forward when the wall clock goes back", () => {
-    const { db, zone, key } = openTestNode(7);
-    const a = appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: "1" }], 5000);
-    const b = appendLocalChangeset(db, { zone, name: "d7", key }, [{ key: "k", value: "2" }], 1000);
+    const { db, zone, key, seal } = openTestNode(7);
+    const a = appendLocalChangeset(
+      db,
+      { zone, name: "d7", key, seal },
+      [{ key: "k", value: "1" }],
+      5000,
+    );
+    const b = appendLocalChangeset(
+      db,
+      { zone, name: "d7", key, seal },
+      [{ key: "k", value: "2" }],
+      1000,
+    );
     expect(b.hlc).toEqual({ ms: a.hlc.ms, counter: a.hlc.counter + 1 });
     expect(db.select({ value: state.value }).from(state).get()).toEqual({ value: "2" });
   });
 
   test("within one changeset the last write to a key is the one kept", () => {
-    const { db, zone, key } = openTestNode(7);
+    const { db, zone, key, seal } = openTestNode(7);
     const changeset = appendLocalChangeset(
       db,
-      { zone, name: "d7", key },
+      { zone, name: "d7", key, seal },
       [
         { key: "k", value: "1" },
         { key: "k", value: "2" },

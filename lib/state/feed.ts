@@ -1,6 +1,6 @@
 /**
  * This device's own feed: every local transaction becomes one signed changeset, chained
- * to the previous one, stored, and applied, all in one SQLite transaction.
+ * to the previous one, stored, applied and sealed, all in one SQLite transaction.
  */
 import { desc, eq } from "drizzle-orm";
 import { type Changeset, type Op, signChangeset } from "../../protocol/changeset.ts";
@@ -12,12 +12,15 @@ import { BuckyError } from "../errors.ts";
 import type { StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { storeChangeset } from "./apply.ts";
+import type { StateSeal } from "./seal.ts";
 
 export interface Author {
   readonly zone: ZoneId;
   /** This device's name: what the write rules know it by. */
   readonly name: string;
   readonly key: SigningKey;
+  /** The seal over this device's state, which every write keeps up to date. */
+  readonly seal: StateSeal;
 }
 
 /**
@@ -42,6 +45,8 @@ export function appendLocalChangeset(
   }
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
   return db.transaction((tx) => {
+    const tally = author.seal.tally(db.$client);
+    tally.requireOwnHead();
     const self = tx.select().from(node).get();
     if (!self) throw new Error("the node row is missing: the database was not initialized");
     const last = tx
@@ -63,7 +68,8 @@ export function appendLocalChangeset(
       },
       author.key,
     );
-    storeChangeset(db, changeset, nowMs);
+    storeChangeset(db, tally, changeset, nowMs);
+    tally.save();
     tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
     return changeset;
   });

@@ -6,11 +6,13 @@ import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
+import { StateSeal } from "./seal.ts";
 
 export interface TestNode {
   readonly db: StateDb;
   readonly zone: ZoneId;
   readonly key: SigningKey;
+  readonly seal: StateSeal;
 }
 
 export function seed(byte: number): Uint8Array {
@@ -30,15 +32,13 @@ export function removeTestDatabases(): void {
 export function openTestNode(deviceSeed: number, ownerSeed = 1): TestNode {
   const zone = zoneIdFromPublicKey(signingKeyFromSeed(seed(ownerSeed)).publicKey);
   const key = signingKeyFromSeed(seed(deviceSeed));
+  const deviceId = deviceIdFromPublicKey(key.publicKey);
+  const seal = StateSeal.fromSeed(seed(deviceSeed), deviceId);
   dir ??= mkdtempSync(join(tmpdir(), "bucky-state-"));
   const db = openStateDb(join(dir, `state-${++opened}.db`), { create: true });
   db.insert(node)
-    .values({
-      id: 1,
-      zoneId: zone,
-      deviceId: deviceIdFromPublicKey(key.publicKey),
-      deviceName: `d${deviceSeed}`,
-    })
+    .values({ id: 1, zoneId: zone, deviceId, deviceName: `d${deviceSeed}` })
     .run();
-  return { db, zone, key };
+  seal.init(db.$client);
+  return { db, zone, key, seal };
 }

@@ -45,6 +45,7 @@ describe("state database", () => {
       "quarantine",
       "sqlite_sequence",
       "state",
+      "state_seal",
       "traffic",
       "used_logins",
     ]);
@@ -79,6 +80,7 @@ describe("state database", () => {
       schema.peers,
       schema.invites,
       schema.quarantine,
+      schema.stateSeal,
     ]) {
       const config = getTableConfig(table);
       const primaryKeyColumns = new Set([

@@ -10,9 +10,17 @@ import gateway from "./migrations/0002-gateway.sql" with { type: "text" };
 import agents from "./migrations/0003-agents.sql" with { type: "text" };
 import presence from "./migrations/0004-presence.sql" with { type: "text" };
 import deviceFacts from "./migrations/0005-device-facts.sql" with { type: "text" };
+import stateSeal from "./migrations/0006-state-seal.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
-export const MIGRATIONS: readonly string[] = [initial, gateway, agents, presence, deviceFacts];
+export const MIGRATIONS: readonly string[] = [
+  initial,
+  gateway,
+  agents,
+  presence,
+  deviceFacts,
+  stateSeal,
+];
 
 export function migrate(sqlite: Database, path: string): void {
   const current = userVersion(sqlite);

@@ -57,6 +57,7 @@ export const invites = sqliteTable("invites", {
   expiresAt: integer("expires_at").notNull(),
   usesLeft: integer("uses_left").notNull(),
   revokedAt: integer("revoked_at"),
+  mac: blob("mac", { mode: "buffer" }),
 });
 
 export const quarantine = sqliteTable("quarantine", {
@@ -112,4 +113,16 @@ export const deviceFacts = sqliteTable("device_facts", {
   at: integer("at").notNull(),
   heardAt: integer("heard_at").notNull(),
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
+});
+
+export const stateSeal = sqliteTable("state_seal", {
+  id: integer("id").primaryKey(),
+  stateDigest: blob("state_digest", { mode: "buffer" }).notNull(),
+  stateRows: integer("state_rows").notNull(),
+  changesetDigest: blob("changeset_digest", { mode: "buffer" }).notNull(),
+  changesetRows: integer("changeset_rows").notNull(),
+  ownHead: blob("own_head", { mode: "buffer" }),
+  verifiedAt: integer("verified_at"),
+  damage: text("damage"),
+  mac: blob("mac", { mode: "buffer" }).notNull(),
 });

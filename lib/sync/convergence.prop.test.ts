@@ -2,7 +2,9 @@
  * Devices converge: a seeded simulated network among three devices, with writes,
  * deletes, lost, duplicated and reordered messages, partitions and restarts. After the
  * network heals, every device holds the same state, and it is the state last-writer-wins
- * says it should be. fast-check prints the seed of a failure, and replays it from that.
+ * says it should be; and each device's seal, kept up to date write by write, is what
+ * a full verification of its tables finds. fast-check prints the seed of a failure, and
+ * replays it from that.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,7 +18,9 @@ import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName, ZoneName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
+import { StateSeal } from "../state/seal.ts";
 import { seed } from "../state/test-db.ts";
+import { verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
@@ -29,6 +33,9 @@ const owner = signingKeyFromSeed(seed(1));
 const zoneDoc = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
 const keys = Array.from({ length: DEVICES }, (_, i) => signingKeyFromSeed(seed(10 + i)));
 const names = keys.map((_, i) => `dev${i}`);
+const seals = keys.map((key, i) =>
+  StateSeal.fromSeed(seed(10 + i), deviceIdFromPublicKey(key.publicKey)),
+);
 const deviceDocs = keys.map((key, i) =>
   signDeviceDocument(
     { name: names[i] as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
@@ -90,6 +97,7 @@ class Cluster {
           deviceName: names[i] as string,
         })
         .run();
+      seals[i]?.init(db.$client);
       return db;
     });
     // Device 0 founded the zone and admitted the others.
@@ -110,7 +118,12 @@ class Cluster {
     this.nowMs += 7;
     const changeset = appendLocalChangeset(
       this.dbs[i] as StateDb,
-      { zone: this.zone, name: names[i] as string, key: keys[i] as SigningKey },
+      {
+        zone: this.zone,
+        name: names[i] as string,
+        key: keys[i] as SigningKey,
+        seal: seals[i] as StateSeal,
+      },
       ops,
       this.nowMs - i * 5,
     );
@@ -140,6 +153,7 @@ class Cluster {
       nowMs: this.nowMs,
       log: quiet,
       source: names[from] as string,
+      seal: seals[to] as StateSeal,
     }).applied.length;
   }
 
@@ -199,6 +213,11 @@ class Cluster {
     );
   }
 
+  /** What a full verification of device i's tables finds wrong (against its seal). */
+  problemsOf(i: number): readonly string[] {
+    return verifyNow((this.dbs[i] as StateDb).$client, seals[i] as StateSeal, this.zone).problems;
+  }
+
   close(): void {
     for (const db of this.dbs) db.$client.close();
     rmSync(this.dir, { recursive: true, force: true });
@@ -232,7 +251,10 @@ describe("sync converges", () => {
           }
           cluster.heal();
           const expected = cluster.expected();
-          for (let i = 0; i < DEVICES; i++) expect(cluster.stateOf(i)).toEqual(expected);
+          for (let i = 0; i < DEVICES; i++) {
+            expect(cluster.stateOf(i)).toEqual(expected);
+            expect(cluster.problemsOf(i)).toEqual([]);
+          }
         } finally {
           cluster.close();
         }

@@ -28,7 +28,7 @@ function zoneOf<const N extends readonly string[]>(...names: N): { [K in keyof N
   const [founder] = nodes as [TestNode];
   appendLocalChangeset(
     founder.db,
-    { zone: zone.id, name: names[0] as string, key: founder.key },
+    { zone: zone.id, name: names[0] as string, key: founder.key, seal: founder.seal },
     [
       { key: "boot/config", value: JSON.stringify(zone.jws) },
       ...names.map((name, i) => ({
@@ -41,12 +41,13 @@ function zoneOf<const N extends readonly string[]>(...names: N): { [K in keyof N
   return nodes as { [K in keyof N]: TestNode };
 }
 
-function syncInto(from: StateDb, to: StateDb) {
-  return ingestEntries(to, entriesMissingFrom(from, versionVector(to)).entries, {
+function syncInto(from: TestNode, to: TestNode) {
+  return ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
     zone: zone.id,
     nowMs: 5000,
     log: quiet,
     source: "test",
+    seal: to.seal,
   });
 }
 
@@ -64,14 +65,14 @@ function values(db: StateDb): Record<string, string | null> {
 describe("ingestEntries", () => {
   test("accepts the founder's first changeset: it introduces its own author", () => {
     const [a, c] = zoneOf("a", "c");
-    const result = syncInto(a.db, c.db);
+    const result = syncInto(a, c);
     expect([result.applied.length, result.rejected]).toEqual([1, []]);
   });
 
   test("holds back a changeset whose predecessor is missing, without storing it", () => {
     const [a, c] = zoneOf("a", "c");
-    syncInto(a.db, c.db);
-    const author = { zone: zone.id, name: "a", key: a.key };
+    syncInto(a, c);
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
     appendLocalChangeset(a.db, author, [{ key: "apps/1", value: "1" }], 2000);
     const third = appendLocalChangeset(a.db, author, [{ key: "apps/2", value: "2" }], 3000);
     const result = ingestEntries(c.db, [third.bytes], {
@@ -79,21 +80,22 @@ describe("ingestEntries", () => {
       nowMs: 5000,
       log: quiet,
       source: "test",
+      seal: c.seal,
     });
     expect([result.applied.length, result.deferred, result.rejected]).toEqual([0, 1, []]);
     expect(values(c.db)).toEqual({});
-    syncInto(a.db, c.db);
+    syncInto(a, c);
     expect(values(c.db)).toEqual({ "apps/1": "1", "apps/2": "2" });
   });
 
   test("a revocation drops what the device wrote after its cut, and recomputes those keys", () => {
     const [a, b, c] = zoneOf("a", "b", "c");
-    syncInto(a.db, b.db);
-    syncInto(a.db, c.db);
-    const writer = { zone: zone.id, name: "b", key: b.key };
+    syncInto(a, b);
+    syncInto(a, c);
+    const writer = { zone: zone.id, name: "b", key: b.key, seal: b.seal };
     appendLocalChangeset(b.db, writer, [{ key: "apps/k", value: '"kept"' }], 2000);
     // a hears of b's first write only, then revokes b there; c already has b's second.
-    syncInto(b.db, a.db);
+    syncInto(b, a);
     appendLocalChangeset(
       b.db,
       writer,
@@ -103,7 +105,7 @@ describe("ingestEntries", () => {
       ],
       3000,
     );
-    syncInto(b.db, c.db);
+    syncInto(b, c);
     expect(values(c.db)).toEqual({ "apps/k": '"late"', "apps/new": "1" });
     const revocation = signRevocation(
       {
@@ -116,16 +118,16 @@ describe("ingestEntries", () => {
     );
     appendLocalChangeset(
       a.db,
-      { zone: zone.id, name: "a", key: a.key },
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
       [{ key: "devices/b/revoked", value: JSON.stringify(revocation.jws) }],
       4000,
     );
-    syncInto(a.db, c.db);
+    syncInto(a, c);
     // c now agrees with a: b's write after the cut is gone, and so is its effect.
     expect(values(c.db)).toEqual({ "apps/k": '"kept"' });
     expect(values(c.db)).toEqual(values(a.db));
     // And b's later changesets are refused from then on.
-    const refused = syncInto(b.db, c.db);
+    const refused = syncInto(b, c);
     expect(refused.applied).toEqual([]);
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
   });

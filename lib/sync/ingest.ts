@@ -4,7 +4,7 @@
  * current member, continue that member's hash chain, carry a sane clock and write only
  * keys its author may write. A rejected entry changes nothing and is logged once.
  */
-import { and, desc, eq, gt } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import {
   type Changeset,
   type DecodedChangeset,
@@ -19,7 +19,8 @@ import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
-import { reapplyKeys, storeChangeset } from "../state/apply.ts";
+import { dropChangesets, reapplyKeys, storeChangeset } from "../state/apply.ts";
+import type { SealTally, StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
@@ -33,6 +34,8 @@ export interface IngestContext {
   readonly log: Log;
   /** Where the entries came from, for the log. */
   readonly source: string;
+  /** The seal over this device's state, which every change keeps up to date. */
+  readonly seal: StateSeal;
 }
 
 export interface Rejection {
@@ -90,6 +93,7 @@ export function ingestEntries(
   let membershipChanged = false;
   // Everything inside runs on the same connection, in this one transaction.
   db.transaction(() => {
+    const tally = context.seal.tally(db.$client);
     const feeds = new FeedHeads(db);
     const keys = new Map<DeviceId, VerifyKey>();
     let membership = loadMembership(db, context.zone);
@@ -100,7 +104,7 @@ export function ingestEntries(
       progress = false;
       const waiting: DecodedChangeset[] = [];
       for (const changeset of pending) {
-        const outcome = consider(db, changeset, membership, feeds, keys, context);
+        const outcome = consider(db, tally, changeset, membership, feeds, keys, context);
         if (outcome.kind === "applied") {
           progress = true;
           applied.push(changeset);
@@ -109,7 +113,7 @@ export function ingestEntries(
           if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
             membershipChanged = true;
             membership = loadMembership(db, context.zone);
-            dropRevokedChangesets(db, changeset, membership, context);
+            dropRevokedChangesets(db, tally, changeset, membership, context);
           }
         } else if (outcome.kind === "duplicate") {
           duplicates++;
@@ -138,6 +142,7 @@ export function ingestEntries(
       }
     }
     if (latest !== undefined) advanceClock(db, latest, context.nowMs);
+    tally.save();
   });
 
   for (const changeset of applied) {
@@ -161,6 +166,7 @@ export function ingestEntries(
 
 function consider(
   db: StateDb,
+  tally: SealTally,
   changeset: DecodedChangeset,
   membership: Membership,
   feeds: FeedHeads,
@@ -221,7 +227,7 @@ function consider(
     const problem = writeProblem(op, member.name, context.zone);
     if (problem) return { kind: "rejected", reason: problem };
   }
-  storeChangeset(db, changeset, context.nowMs);
+  storeChangeset(db, tally, changeset, context.nowMs);
   return { kind: "applied" };
 }
 
@@ -256,6 +262,7 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
  */
 function dropRevokedChangesets(
   db: StateDb,
+  tally: SealTally,
   changeset: Changeset,
   membership: Membership,
   context: IngestContext,
@@ -265,16 +272,10 @@ function dropRevokedChangesets(
     if (field !== "revoked" || name === undefined) continue;
     const member = membership.byName.get(name);
     if (member?.revokedAfterSeq === undefined) continue;
-    const dropped = db
-      .delete(changesets)
-      .where(and(eq(changesets.author, member.id), gt(changesets.seq, member.revokedAfterSeq)))
-      .returning({ bytes: changesets.bytes })
-      .all();
+    const dropped = dropChangesets(db, tally, member.id, member.revokedAfterSeq);
     if (dropped.length === 0) continue;
-    const touched = new Set(
-      dropped.flatMap((row) => decodeChangeset(new Uint8Array(row.bytes)).ops.map((o) => o.key)),
-    );
-    reapplyKeys(db, touched);
+    const touched = new Set(dropped.flatMap((dropped) => dropped.ops.map((o) => o.key)));
+    reapplyKeys(db, tally, touched);
     context.log.info("dropped changesets of a revoked device", {
       device: name,
       count: dropped.length,

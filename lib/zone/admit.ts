@@ -4,7 +4,7 @@
  * the zone state. A refused request changes nothing here.
  */
 import { timingSafeEqual } from "node:crypto";
-import { and, eq, gt, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -13,6 +13,7 @@ import { decodeJoinRequest } from "../../protocol/join.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import { invites } from "../store/schema.ts";
+import { inviteMac, sealedInvite } from "./invites.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 export interface Admission {
@@ -34,7 +35,12 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     why: string,
     hint = "Ask the zone's owner for a new invitation (`bucky invite`).",
   ) => new BuckyError("E_PERMISSION", `the invitation ${why}`, hint);
-  if (!invite || !timingSafeEqual(invite.secretHash, hashInviteSecret(request.secret)))
+  // Only an invitation this device wrote counts: its row carries the mac of its seal.
+  if (
+    !invite ||
+    !sealedInvite(zone.seal, invite) ||
+    !timingSafeEqual(invite.secretHash, hashInviteSecret(request.secret))
+  )
     throw refuse("is not valid on this device");
   if (invite.revokedAt !== null) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
@@ -60,12 +66,13 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     },
     zone.ownerKey(),
   );
-  // Take a use first (atomically, so two joins cannot share the last one), then give it
-  // back if the write fails.
+  // Take a use first (only from the count just read, so two joins cannot share the last
+  // one), sealed anew, then give it back if the write fails.
+  const usesLeft = invite.usesLeft - 1;
   const taken = zone.db
     .update(invites)
-    .set({ usesLeft: sql`${invites.usesLeft} - 1` })
-    .where(and(eq(invites.id, invite.id), gt(invites.usesLeft, 0)))
+    .set({ usesLeft, mac: inviteMac(zone.seal, { ...invite, usesLeft }) })
+    .where(and(eq(invites.id, invite.id), eq(invites.usesLeft, invite.usesLeft)))
     .returning({ usesLeft: invites.usesLeft })
     .get();
   if (!taken) throw refuse("has been used up");
@@ -74,8 +81,8 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
   } catch (error) {
     zone.db
       .update(invites)
-      .set({ usesLeft: sql`${invites.usesLeft} + 1` })
-      .where(eq(invites.id, invite.id))
+      .set({ usesLeft: invite.usesLeft, mac: invite.mac })
+      .where(and(eq(invites.id, invite.id), eq(invites.usesLeft, usesLeft)))
       .run();
     throw error;
   }

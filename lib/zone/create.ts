@@ -16,6 +16,7 @@ import { deriveBackupRoot, deriveOwnerSeed } from "../../protocol/phrase.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import type { Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
+import { StateSeal } from "../state/seal.ts";
 import {
   buildHome,
   createStagedDb,
@@ -60,16 +61,18 @@ export async function createZone(options: CreateZoneOptions): Promise<CreatedZon
         device: deviceSeed,
         backup: deriveBackupRoot(options.entropy),
       });
+      const seal = StateSeal.fromSeed(deviceSeed, deviceDoc.id);
       const db = createStagedDb(staging, {
         zone: zone.id,
         id: deviceDoc.id,
         name: options.deviceName,
+        seal,
       });
       try {
         // The zone's first changeset: the documents every other device verifies it by.
         appendLocalChangeset(
           db,
-          { zone: zone.id, name: options.deviceName, key: device },
+          { zone: zone.id, name: options.deviceName, key: device, seal },
           [
             { key: stateKeys.zoneDocument, value: JSON.stringify(zone.jws) },
             {

@@ -20,6 +20,7 @@ import { BuckyError, fileSystemError, sqliteError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { type KeyKind, writeKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import type { StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
 import { initLeftovers, inspectHome } from "./home-contents.ts";
@@ -108,15 +109,18 @@ export function writeIdentity(staging: Staging, keys: Partial<Record<KeyKind, Ui
   staging.onStep("keys-written");
 }
 
-/** Creates the staged state database with this node's own record. */
+/** Creates the staged state database with this node's own record, and seals it (empty). */
 export function createStagedDb(
   staging: Staging,
-  self: { zone: ZoneId; id: DeviceId; name: string },
+  self: { zone: ZoneId; id: DeviceId; name: string; seal: StateSeal },
 ): StateDb {
   const db = openStateDb(staging.paths.stateDbStaging, { create: true });
-  db.insert(node)
-    .values({ id: 1, zoneId: self.zone, deviceId: self.id, deviceName: self.name })
-    .run();
+  db.transaction(() => {
+    db.insert(node)
+      .values({ id: 1, zoneId: self.zone, deviceId: self.id, deviceName: self.name })
+      .run();
+    self.seal.init(db.$client);
+  });
   return db;
 }
 

@@ -1,17 +1,20 @@
 /**
  * Invitations issued by this device: a token the owner key signs, of which this device
- * keeps only a hash of the secret, an expiry and a number of uses left.
+ * keeps only a hash of the secret, an expiry and a number of uses left, under a mac made
+ * with its seal (lib/state/seal.ts): a row written behind bucky's back admits no one.
  */
 import { randomBytes } from "node:crypto";
 import { desc, eq } from "drizzle-orm";
-import { toBase64url } from "../../protocol/encoding.ts";
+import { bytesEqual, toBase64url } from "../../protocol/encoding.ts";
 import {
   hashInviteSecret,
   INVITE_ID_BYTES,
   INVITE_SECRET_BYTES,
   signInvite,
 } from "../../protocol/invite.ts";
+import type { ColumnValue } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
+import type { StateSeal } from "../state/seal.ts";
 import { invites } from "../store/schema.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
@@ -30,7 +33,31 @@ export interface InviteRecord {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly usesLeft: number;
-  readonly status: "active" | "expired" | "used" | "revoked";
+  /** `altered`: the row was not written by this device (its mac does not verify). */
+  readonly status: "active" | "expired" | "used" | "revoked" | "altered";
+}
+
+type InviteRow = typeof invites.$inferSelect;
+
+/** The mac an invitation row must carry, for these column values. */
+export function inviteMac(
+  seal: StateSeal,
+  row: Pick<InviteRow, "id" | "secretHash" | "createdAt" | "expiresAt" | "usesLeft" | "revokedAt">,
+): Buffer {
+  const columns: ColumnValue[] = [
+    row.id,
+    new Uint8Array(row.secretHash),
+    row.createdAt,
+    row.expiresAt,
+    row.usesLeft,
+    row.revokedAt,
+  ];
+  return Buffer.from(seal.inviteMac(columns));
+}
+
+/** Whether this device wrote `row` as it is. */
+export function sealedInvite(seal: StateSeal, row: InviteRow): boolean {
+  return row.mac !== null && bytesEqual(new Uint8Array(row.mac), inviteMac(seal, row));
 }
 
 export function createInvite(
@@ -73,15 +100,17 @@ export function createInvite(
     },
     owner,
   );
+  const row = {
+    id,
+    secretHash: Buffer.from(hashInviteSecret(secret)),
+    createdAt: now,
+    expiresAt,
+    usesLeft: options.uses,
+    revokedAt: null,
+  };
   zone.db
     .insert(invites)
-    .values({
-      id,
-      secretHash: Buffer.from(hashInviteSecret(secret)),
-      createdAt: now,
-      expiresAt,
-      usesLeft: options.uses,
-    })
+    .values({ ...row, mac: inviteMac(zone.seal, row) })
     .run();
   zone.log.info("invitation created", {
     id,
@@ -103,8 +132,9 @@ export function listInvites(zone: ZoneWriter): InviteRecord[] {
       createdAt: row.createdAt,
       expiresAt: row.expiresAt,
       usesLeft: row.usesLeft,
-      status:
-        row.revokedAt !== null
+      status: !sealedInvite(zone.seal, row)
+        ? "altered"
+        : row.revokedAt !== null
           ? "revoked"
           : row.usesLeft <= 0
             ? "used"
@@ -115,19 +145,20 @@ export function listInvites(zone: ZoneWriter): InviteRecord[] {
 }
 
 export function revokeInvite(zone: ZoneWriter, id: string): InviteRecord {
-  const updated = zone.db
-    .update(invites)
-    .set({ revokedAt: zone.now() })
-    .where(eq(invites.id, id))
-    .returning()
-    .get();
-  if (!updated) {
+  const held = zone.db.select().from(invites).where(eq(invites.id, id)).get();
+  if (!held) {
     throw new BuckyError(
       "E_NOT_FOUND",
       `no invitation ${id} on this device`,
       "See them with `bucky invite list`.",
     );
   }
+  const revokedAt = zone.now();
+  // An altered row is marked revoked too, but not sealed: it stays altered.
+  const mac = sealedInvite(zone.seal, held)
+    ? inviteMac(zone.seal, { ...held, revokedAt })
+    : held.mac;
+  zone.db.update(invites).set({ revokedAt, mac }).where(eq(invites.id, id)).run();
   zone.log.info("invitation revoked", { id });
   const record = listInvites(zone).find((invite) => invite.id === id);
   return record as InviteRecord;

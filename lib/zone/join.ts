@@ -28,6 +28,7 @@ import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
+import { StateSeal } from "../state/seal.ts";
 import { state } from "../store/schema.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
@@ -83,7 +84,13 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       );
 
       writeIdentity(staging, { device: seed });
-      const db = createStagedDb(staging, { zone: invite.zone, id: device.id, name: device.name });
+      const seal = StateSeal.fromSeed(seed, device.id);
+      const db = createStagedDb(staging, {
+        zone: invite.zone,
+        id: device.id,
+        name: device.name,
+        seal,
+      });
       try {
         let changesets = 0;
         for (let page = 0; page < MAX_PULL_PAGES; page++) {
@@ -99,6 +106,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
             nowMs: options.now(),
             log: options.log,
             source: "inviter",
+            seal,
           }).applied.length;
           if (!message.more) break;
         }

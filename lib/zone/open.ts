@@ -1,6 +1,7 @@
 /**
  * Opening a home's zone for use. Nothing read from disk is trusted: the documents are
- * verified against the zone id, and the key files against the documents, every time.
+ * verified against the zone id, the key files against the documents, and the state
+ * database against its seal (lib/state/integrity.ts), every time.
  */
 import { existsSync } from "node:fs";
 import { eq, like, or } from "drizzle-orm";
@@ -18,6 +19,8 @@ import { BuckyError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { checkIntegrity } from "../state/integrity.ts";
+import { MEND_HINT, StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
 import { inspectHome } from "./home-contents.ts";
@@ -33,23 +36,39 @@ export interface OpenZone {
   readonly devices: readonly DeviceDocument[];
   /** Whether this device holds the owner key (and so can admit devices). */
   readonly holdsOwnerKey: boolean;
+  /** The seal over this device's state, which every write keeps up to date. */
+  readonly seal: StateSeal;
   close(): void;
 }
 
-export function openZone(home: string, log: Log): OpenZone {
+export interface OpenOptions {
+  /**
+   * Check every changeset row against the seal too, not only the state: what a daemon
+   * starting does (a read of the whole database).
+   */
+  readonly everyRow?: boolean;
+}
+
+export function openZone(home: string, log: Log, options: OpenOptions = {}): OpenZone {
   const paths = homePaths(home);
   requireZone(paths);
   log.attachFile(paths.logsDir);
   const db = openStateDb(paths.stateDb, { create: false });
   try {
-    return { ...verifyZone(paths, db, log), paths, db, close: () => db.$client.close() };
+    const verified = verifyZone(paths, db, log);
+    checkIntegrity(db, verified.seal, verified.zone.id, {
+      everyRow: options.everyRow ?? false,
+      nowMs: Date.now(),
+      log,
+    });
+    return { ...verified, paths, db, close: () => db.$client.close() };
   } catch (error) {
     db.$client.close();
     throw error;
   }
 }
 
-function requireZone(paths: HomePaths): void {
+export function requireZone(paths: HomePaths): void {
   const contents = inspectHome(paths);
   if (contents === "zone") return;
   if (contents === "interrupted") {
@@ -90,16 +109,19 @@ function verifyZone(paths: HomePaths, db: StateDb, log: Log) {
       verifyDeviceDocument(jwsOf(value), zoneId),
     );
     if (key !== stateKeys.deviceDocument(doc.name))
-      throw integrity(`${key} holds the document of device ${doc.name}`);
+      throw damagedState(`${key} holds the document of device ${doc.name}`);
     devices.push(doc);
   }
   devices.sort((a, b) => a.name.localeCompare(b.name));
 
   const device = devices.find((doc) => doc.name === self.deviceName);
   if (!device || device.id !== self.deviceId) {
-    throw integrity(`this device (${self.deviceName}) has no valid document in ${paths.stateDb}`);
+    throw damagedState(
+      `this device (${self.deviceName}) has no valid document in ${paths.stateDb}`,
+    );
   }
-  const deviceKey = signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log));
+  const seed = readKeyFile(paths.deviceKey, "device", log);
+  const deviceKey = signingKeyFromSeed(seed);
   if (deviceIdFromPublicKey(deviceKey.publicKey) !== device.id) {
     throw integrity(`the device key ${paths.deviceKey} does not match this device's document`);
   }
@@ -110,7 +132,14 @@ function verifyZone(paths: HomePaths, db: StateDb, log: Log) {
       throw integrity(`the owner key ${paths.ownerKey} is not the key of zone ${zone.id}`);
     }
   }
-  return { zone, device, deviceKey, devices, holdsOwnerKey };
+  return {
+    zone,
+    device,
+    deviceKey,
+    devices,
+    holdsOwnerKey,
+    seal: StateSeal.fromSeed(seed, device.id),
+  };
 }
 
 function jwsOf(value: string | null | undefined): string {
@@ -120,16 +149,24 @@ function jwsOf(value: string | null | undefined): string {
   return parsed;
 }
 
-/** Runs a verification and reports a failure as an integrity error naming `what`. */
+/**
+ * Runs the verification of a document read from the state database and reports a
+ * failure as an integrity error naming `what`, with how to mend the state.
+ */
 function verified<T>(what: string, verify: () => T): T {
   try {
     return verify();
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof SyntaxError) {
-      throw integrity(`${what} failed verification: ${error.message}`, error);
+      throw damagedState(`${what} failed verification: ${error.message}`, error);
     }
     throw error;
   }
+}
+
+/** What the state database holds does not verify: it can be rebuilt from its changesets. */
+function damagedState(message: string, cause?: unknown): BuckyError {
+  return new BuckyError("E_INTEGRITY", message, MEND_HINT, { cause });
 }
 
 function integrity(message: string, cause?: unknown): BuckyError {

@@ -2,6 +2,7 @@ import type { Changeset, Op } from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { Log } from "../log.ts";
+import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import type { Membership } from "../sync/membership.ts";
 
@@ -12,6 +13,8 @@ export interface ZoneWriter {
   readonly deviceId: DeviceId;
   readonly addresses: readonly string[];
   readonly log: Log;
+  /** The seal over this device's state: its invitations carry macs under it. */
+  readonly seal: StateSeal;
   now(): number;
   membership(): Membership;
   /** Signs, stores, applies and shares a local write. */

@@ -1,0 +1,270 @@
+/**
+ * This device's seal over its zone state (protocol/state-seal.ts): one row beside the
+ * tables it covers, kept up to date by every write in the same transaction (a tally of
+ * the rows each write adds and removes), so the seal always matches the tables bucky
+ * left. Checking them against it (lib/state/integrity.ts) then finds any row written
+ * behind bucky's back: without the device key, nothing makes them agree again.
+ */
+import type { Database } from "bun:sqlite";
+import { bytesEqual } from "../../protocol/encoding.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import {
+  type ColumnValue,
+  DIGEST_BYTES,
+  deriveSealKey,
+  rowMac,
+  type SealFields,
+  sealMac,
+  xorInto,
+} from "../../protocol/state-seal.ts";
+import { BuckyError } from "../errors.ts";
+
+/** A row of `state`, its columns in table order: key, value, hlc_ms, hlc_counter, author, seq. */
+export type StateRow = readonly ColumnValue[];
+/** A row of `changesets`: local_order, author, seq, hash, bytes, received_at. */
+export type ChangesetRow = readonly ColumnValue[];
+
+export const STATE_COLUMNS = "key, value, hlc_ms, hlc_counter, author, seq";
+export const CHANGESET_COLUMNS = "local_order, author, seq, hash, bytes, received_at";
+
+/** A row of `state` as a query of STATE_COLUMNS returns it. */
+export interface StateRecord {
+  key: string;
+  value: string | null;
+  hlc_ms: number;
+  hlc_counter: number;
+  author: string;
+  seq: number;
+}
+
+/** A row of `changesets` as a query of CHANGESET_COLUMNS returns it. */
+export interface ChangesetRecord {
+  local_order: number;
+  author: string;
+  seq: number;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  received_at: number;
+}
+
+export function stateRowOf(row: StateRecord): StateRow {
+  return [row.key, row.value, row.hlc_ms, row.hlc_counter, row.author, row.seq];
+}
+
+export function changesetRowOf(row: ChangesetRecord): ChangesetRow {
+  return [row.local_order, row.author, row.seq, row.hash, row.bytes, row.received_at];
+}
+
+export class StateSeal {
+  private constructor(
+    private readonly key: Uint8Array,
+    /** The device this is: its latest changeset is the head of the feed it signs. */
+    readonly device: DeviceId,
+  ) {}
+
+  static fromSeed(deviceSeed: Uint8Array, device: DeviceId): StateSeal {
+    return new StateSeal(deriveSealKey(deviceSeed), device);
+  }
+
+  stateRowMac(row: StateRow): Uint8Array {
+    return rowMac(this.key, "state", row);
+  }
+
+  changesetRowMac(row: ChangesetRow): Uint8Array {
+    return rowMac(this.key, "changesets", row);
+  }
+
+  /** The mac an invitation row carries: id, secret_hash, created_at, expires_at, uses_left, revoked_at. */
+  inviteMac(row: readonly ColumnValue[]): Uint8Array {
+    return rowMac(this.key, "invites", row);
+  }
+
+  /**
+   * The seal record, or undefined when the database has none yet. Throws E_INTEGRITY
+   * when it does not verify (it was edited, or made with another key).
+   */
+  read(sqlite: Database): SealFields | undefined {
+    const row = sqlite
+      .query<
+        {
+          state_digest: Uint8Array;
+          state_rows: number;
+          changeset_digest: Uint8Array;
+          changeset_rows: number;
+          own_head: Uint8Array | null;
+          verified_at: number | null;
+          damage: string | null;
+          mac: Uint8Array;
+        },
+        []
+      >("SELECT * FROM state_seal WHERE id = 1")
+      .get();
+    if (!row) return undefined;
+    const fields: SealFields = {
+      device: this.device,
+      stateDigest: new Uint8Array(row.state_digest),
+      stateRows: row.state_rows,
+      changesetDigest: new Uint8Array(row.changeset_digest),
+      changesetRows: row.changeset_rows,
+      ownHead: row.own_head === null ? null : new Uint8Array(row.own_head),
+      verifiedAt: row.verified_at,
+      damage: row.damage,
+    };
+    let verifies = false;
+    try {
+      verifies = bytesEqual(sealMac(this.key, fields), new Uint8Array(row.mac));
+    } catch {
+      // A digest of the wrong length: the record was edited.
+    }
+    if (!verifies) throw stateAltered(sqlite.filename, "its seal does not verify");
+    return fields;
+  }
+
+  write(sqlite: Database, fields: Omit<SealFields, "device">): void {
+    const sealed: SealFields = { ...fields, device: this.device };
+    sqlite
+      .query(
+        `INSERT OR REPLACE INTO state_seal
+           (id, state_digest, state_rows, changeset_digest, changeset_rows, own_head, verified_at, damage, mac)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+      )
+      .run(
+        sealed.stateDigest,
+        sealed.stateRows,
+        sealed.changesetDigest,
+        sealed.changesetRows,
+        sealed.ownHead,
+        sealed.verifiedAt,
+        sealed.damage,
+        sealMac(this.key, sealed),
+      );
+  }
+
+  /** Seals a new, empty database. */
+  init(sqlite: Database): void {
+    this.write(sqlite, {
+      stateDigest: new Uint8Array(DIGEST_BYTES),
+      stateRows: 0,
+      changesetDigest: new Uint8Array(DIGEST_BYTES),
+      changesetRows: 0,
+      ownHead: null,
+      verifiedAt: null,
+      damage: null,
+    });
+  }
+
+  /**
+   * Starts the tally of one transaction's writes: call inside the transaction, and save
+   * before it commits. Refuses (E_INTEGRITY) a database whose seal does not verify, is
+   * missing or records damage: nothing is written on top of an altered state.
+   */
+  tally(sqlite: Database): SealTally {
+    const current = this.read(sqlite);
+    if (!current) throw stateAltered(sqlite.filename, "its seal is missing");
+    if (current.damage !== null) throw stateAltered(sqlite.filename, current.damage);
+    return new SealTally(this, sqlite, current);
+  }
+
+  /** The mac of this device's latest changeset as the table holds it, or null. */
+  ownHead(sqlite: Database): Uint8Array | null {
+    const row = sqlite
+      .query<ColumnValue[], [string]>(
+        `SELECT ${CHANGESET_COLUMNS} FROM changesets WHERE author = ?1 ORDER BY seq DESC LIMIT 1`,
+      )
+      .values(this.device)[0];
+    return row ? this.changesetRowMac(row) : null;
+  }
+}
+
+/** The changes one transaction makes to the sealed tables, applied to the seal at save. */
+export class SealTally {
+  private readonly stateDigest: Uint8Array;
+  private readonly changesetDigest: Uint8Array;
+  private stateRows: number;
+  private changesetRows: number;
+  private ownHead: Uint8Array | null;
+  private changed = false;
+
+  constructor(
+    private readonly seal: StateSeal,
+    private readonly sqlite: Database,
+    private readonly base: SealFields,
+  ) {
+    this.stateDigest = new Uint8Array(base.stateDigest);
+    this.changesetDigest = new Uint8Array(base.changesetDigest);
+    this.stateRows = base.stateRows;
+    this.changesetRows = base.changesetRows;
+    this.ownHead = base.ownHead;
+  }
+
+  get device(): DeviceId {
+    return this.seal.device;
+  }
+
+  addStateRow(row: StateRow): void {
+    xorInto(this.stateDigest, this.seal.stateRowMac(row));
+    this.stateRows++;
+    this.changed = true;
+  }
+
+  removeStateRow(row: StateRow): void {
+    xorInto(this.stateDigest, this.seal.stateRowMac(row));
+    this.stateRows--;
+    this.changed = true;
+  }
+
+  /** Adds a changeset row; this device's own becomes the head of its feed. */
+  addChangesetRow(row: ChangesetRow): void {
+    const mac = this.seal.changesetRowMac(row);
+    xorInto(this.changesetDigest, mac);
+    this.changesetRows++;
+    if (row[1] === this.seal.device) this.ownHead = mac;
+    this.changed = true;
+  }
+
+  /** Removes a changeset row; removing one of this device's own finds its head again. */
+  removeChangesetRow(row: ChangesetRow): void {
+    xorInto(this.changesetDigest, this.seal.changesetRowMac(row));
+    this.changesetRows--;
+    if (row[1] === this.seal.device) this.ownHead = this.seal.ownHead(this.sqlite);
+    this.changed = true;
+  }
+
+  /**
+   * Refuses (E_INTEGRITY) unless this device's latest changeset is the one it sealed: it
+   * is about to sign the next, and signing a seq twice is what its peers quarantine it for.
+   */
+  requireOwnHead(): void {
+    const head = this.seal.ownHead(this.sqlite);
+    const sealed = this.base.ownHead;
+    if (head === null ? sealed === null : sealed !== null && bytesEqual(head, sealed)) return;
+    throw stateAltered(
+      this.sqlite.filename,
+      "this device's latest changeset is not the one it last wrote",
+    );
+  }
+
+  save(): void {
+    if (!this.changed) return;
+    this.seal.write(this.sqlite, {
+      ...this.base,
+      stateDigest: this.stateDigest,
+      stateRows: this.stateRows,
+      changesetDigest: this.changesetDigest,
+      changesetRows: this.changesetRows,
+      ownHead: this.ownHead,
+    });
+    this.changed = false;
+  }
+}
+
+/** What to do about a zone state that was altered. */
+export const MEND_HINT =
+  "Do not trust what this device holds. Rebuild its state from the signed changesets with " +
+  "`bucky state repair` (with the daemon stopped; what other devices wrote comes back from " +
+  "them), or restore the home with `bucky backup restore latest`.";
+
+/** The one error for a zone state that was altered behind bucky's back. */
+export function stateAltered(path: string, what: string): BuckyError {
+  return new BuckyError("E_INTEGRITY", `the zone state in ${path} was altered: ${what}`, MEND_HINT);
+}

@@ -1,0 +1,141 @@
+/**
+ * The seal over a device's zone state at rest: what lets a device tell, cheaply, that the
+ * rows of its state database are the ones it wrote itself.
+ *
+ *   key          = HKDF-SHA256(device seed, salt "bucky", info "bucky state seal v1")
+ *   row mac      = HMAC-SHA256(key, table tag ‖ each column, typed and length-prefixed)
+ *   table digest = XOR of the row macs of every row of the table
+ *   seal mac     = HMAC-SHA256(key, "bucky state seal v1" ‖ device ‖ both digests and row
+ *                  counts ‖ own head ‖ verified at ‖ damage)
+ *
+ * XOR makes a digest independent of row order and lets it follow each write: a row that
+ * changes is XORed out as it was and in as it is. Row macs are keyed and never stored, so
+ * without the device key nobody can compute what an edited, added or removed row would
+ * do to a digest, nor a seal mac for digests they made up. Every column of a row is
+ * covered, in the types SQLite hands back (an integer written where text was is a change).
+ *
+ * This is a format on disk: a change to it is a new version label, never an edit.
+ */
+import { createHmac, hkdfSync } from "node:crypto";
+import { utf8 } from "./encoding.ts";
+import { check } from "./errors.ts";
+
+export const SEAL_KEY_BYTES = 32;
+export const DIGEST_BYTES = 32;
+const LABEL = "bucky state seal v1";
+const HKDF_SALT = utf8("bucky");
+
+/**
+ * Which table a row is of: the same columns in two tables never give the same mac.
+ * `invites` rows are not summed into a digest: each carries its own mac.
+ */
+export type SealedTable = "state" | "changesets" | "invites";
+const TABLE_TAGS: Record<SealedTable, number> = { state: 0x73, changesets: 0x63, invites: 0x69 };
+const SEAL_TAG = 0x53;
+
+/** A value as SQLite returns it. */
+export type ColumnValue = null | number | bigint | string | Uint8Array;
+
+export interface SealFields {
+  /** The device whose key made the seal (its id). */
+  readonly device: string;
+  readonly stateDigest: Uint8Array;
+  readonly stateRows: number;
+  readonly changesetDigest: Uint8Array;
+  readonly changesetRows: number;
+  /** The row mac of this device's latest changeset, or null before its first. */
+  readonly ownHead: Uint8Array | null;
+  /** When the state was last verified in full against its changesets (ms), or null. */
+  readonly verifiedAt: number | null;
+  /** What a check found wrong, kept until the state is mended; null when nothing. */
+  readonly damage: string | null;
+}
+
+/** The key of the seal: only a holder of the device's seed can make or check one. */
+export function deriveSealKey(deviceSeed: Uint8Array): Uint8Array {
+  check(deviceSeed.length === 32, "a device seed is 32 bytes");
+  return new Uint8Array(hkdfSync("sha256", deviceSeed, HKDF_SALT, utf8(LABEL), SEAL_KEY_BYTES));
+}
+
+/** The keyed mac of one row, over every column in order. */
+export function rowMac(
+  key: Uint8Array,
+  table: SealedTable,
+  columns: readonly ColumnValue[],
+): Uint8Array {
+  return new Uint8Array(
+    createHmac("sha256", key).update(encodeColumns(TABLE_TAGS[table], columns)).digest(),
+  );
+}
+
+/** XORs `mac` into `digest`, in place: adding a row and removing it are the same step. */
+export function xorInto(digest: Uint8Array, mac: Uint8Array): void {
+  for (let i = 0; i < DIGEST_BYTES; i++) digest[i] = (digest[i] as number) ^ (mac[i] as number);
+}
+
+/** The mac of a whole seal record. */
+export function sealMac(key: Uint8Array, seal: SealFields): Uint8Array {
+  check(
+    seal.stateDigest.length === DIGEST_BYTES && seal.changesetDigest.length === DIGEST_BYTES,
+    `a digest is ${DIGEST_BYTES} bytes`,
+  );
+  return new Uint8Array(
+    createHmac("sha256", key)
+      .update(
+        encodeColumns(SEAL_TAG, [
+          LABEL,
+          seal.device,
+          seal.stateDigest,
+          seal.stateRows,
+          seal.changesetDigest,
+          seal.changesetRows,
+          seal.ownHead,
+          seal.verifiedAt,
+          seal.damage,
+        ]),
+      )
+      .digest(),
+  );
+}
+
+/**
+ * tag ‖ for each column: a type byte, then an 8-byte number, or a 4-byte length and the
+ * bytes (UTF-8 for text). One encoding has one reading, whatever the columns hold.
+ */
+function encodeColumns(tag: number, columns: readonly ColumnValue[]): Buffer {
+  let size = 1;
+  for (const column of columns) {
+    if (column === null) size += 1;
+    else if (typeof column === "number" || typeof column === "bigint") size += 9;
+    else if (typeof column === "string") size += 5 + Buffer.byteLength(column);
+    else if (column instanceof Uint8Array) size += 5 + column.length;
+    else check(false, `a column of type ${typeof column} cannot be sealed`);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out[at++] = tag;
+  for (const column of columns) {
+    if (column === null) {
+      out[at++] = 0;
+    } else if (typeof column === "number") {
+      out[at++] = 1;
+      out.writeDoubleBE(column, at);
+      at += 8;
+    } else if (typeof column === "bigint") {
+      out[at++] = 2;
+      out.writeBigInt64BE(BigInt.asIntN(64, column), at);
+      at += 8;
+    } else if (typeof column === "string") {
+      out[at++] = 3;
+      const length = out.write(column, at + 4, "utf8");
+      out.writeUInt32BE(length, at);
+      at += 4 + length;
+    } else {
+      out[at++] = 4;
+      out.writeUInt32BE(column.length, at);
+      out.set(column, at + 4);
+      at += 4 + column.length;
+    }
+  }
+  return out;
+}
