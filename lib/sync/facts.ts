@@ -75,11 +75,27 @@ export function factsNewerThan(db: StateQueries, theirs: VersionVector): Uint8Ar
     .map((row) => new Uint8Array(row.bytes));
 }
 
-/** Every device's newest facts, decoded, with when they arrived here. */
+/**
+ * Every device's newest facts, with when they arrived here. Each is checked again as it is
+ * read (a row edited on disk is left out, not believed): they are few, and small.
+ */
 export function heldFacts(db: StateQueries): (DeviceFacts & { readonly heardAt: number })[] {
   return db
     .select()
     .from(deviceFacts)
     .all()
-    .map((row) => ({ ...decodeFacts(new Uint8Array(row.bytes)), heardAt: row.heardAt }));
+    .flatMap((row) => {
+      try {
+        const record = decodeFacts(new Uint8Array(row.bytes));
+        if (record.device !== row.device) return [];
+        verifyFacts(
+          record,
+          verifyKeyFromPublicKey(publicKeyOfId(record.device, "device") as Uint8Array),
+        );
+        return [{ ...record, heardAt: row.heardAt }];
+      } catch (error) {
+        if (error instanceof ProtocolError) return [];
+        throw error;
+      }
+    });
 }
