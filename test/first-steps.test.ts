@@ -13,6 +13,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   jsonError,
   newHomePath,
   scratchDir,
@@ -78,6 +79,21 @@ describe("a second device, step by step", () => {
       message: "this device does not hold the backup key",
       hint: expect.stringMatching(/^Give this device the key with `bucky backup key`/),
     });
+  });
+
+  test("`bucky panel` on a device that is no gateway signs a browser in on the zone's gateway", async () => {
+    const gateway = await enableGateway(founder.home);
+    const link = (await buckyJson<{ url: string }>(["panel", "--home", joinedHome])).url;
+    expect(new URL(link).origin).toBe(gateway);
+    const signIn = await fetch(link, { redirect: "manual" });
+    expect([302, 303]).toContain(signIn.status);
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    const panel = await fetch(new URL(signIn.headers.get("location") as string, link), {
+      headers: { cookie },
+    });
+    expect(panel.status).toBe(200);
+    // Its backups and traffic are the zone's: every device's backups are listed there.
+    expect(await panel.text()).toContain("No device backs up yet");
   });
 
   test("a peer that stops answering is said in plain words", async () => {
