@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDaemon as startBenchDaemon } from "./daemon.ts";
+import { buckyJson, localGet, startDaemon as startBenchDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -21,15 +21,10 @@ const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-apps-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 
 function bucky<T>(args: string[]): T {
-  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
-  return JSON.parse(run.stdout.toString()) as T;
+  return buckyJson<T>(BUCKY, args);
 }
 
-async function local<T>(home: string, path: string): Promise<T> {
-  const response = await fetch(`http://localhost${path}`, { unix: join(home, "daemon.sock") });
-  return (await response.json()) as T;
-}
+const local = localGet;
 
 async function startDaemon(home: string): Promise<void> {
   children.push(await startBenchDaemon(BUCKY, home, { BUCKY_CONVERGE_INTERVAL_MS: "1000" }));

@@ -39,3 +39,16 @@ export async function startDaemon(
   }
   return child;
 }
+
+/** Runs `bucky args… --json` to completion and returns its result; throws with its stderr. */
+export function buckyJson<T>(binary: string, args: readonly string[]): T {
+  const run = Bun.spawnSync([binary, ...args, "--json"], { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout.toString()) as T;
+}
+
+/** GETs `path` from a home's daemon over its local API socket. */
+export async function localGet<T>(home: string, path: string): Promise<T> {
+  const response = await fetch(`http://localhost${path}`, { unix: join(home, "daemon.sock") });
+  return (await response.json()) as T;
+}

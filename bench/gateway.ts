@@ -12,7 +12,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDaemon } from "./daemon.ts";
+import { buckyJson, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -21,9 +21,7 @@ const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-gateway-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 
 function bucky<T>(args: string[]): T {
-  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
-  return JSON.parse(run.stdout.toString()) as T;
+  return buckyJson<T>(BUCKY, args);
 }
 
 function freePort(): number {

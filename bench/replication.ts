@@ -19,7 +19,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDaemon } from "./daemon.ts";
+import { buckyJson, localGet, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -47,15 +47,10 @@ interface AppStatus {
 }
 
 function bucky<T>(args: string[]): T {
-  const run = Bun.spawnSync([BUCKY, ...args, "--json"], { stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`bucky ${args.join(" ")}: ${run.stderr}`);
-  return JSON.parse(run.stdout.toString()) as T;
+  return buckyJson<T>(BUCKY, args);
 }
 
-async function local<T>(home: string, path: string): Promise<T> {
-  const response = await fetch(`http://localhost${path}`, { unix: join(home, "daemon.sock") });
-  return (await response.json()) as T;
-}
+const local = localGet;
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;

@@ -21,18 +21,26 @@ const BLOB_ID = /^[0-9a-f]{64}$/;
 /** A blob is at most the chunker's largest chunk, or a tree. */
 export const MAX_BLOB_BYTES = 16 * 1024 * 1024;
 
+/** A whole snapshot of an app's data, as its holder took it. */
 export interface HeadOnWire {
   readonly app: string;
+  /** The holder's epoch (its claim in the zone state) the snapshot belongs to. */
   readonly epoch: number;
+  /** Counts the holder's snapshots within the epoch, from 1. */
   readonly seq: number;
+  /** The device that took it. */
   readonly holder: string;
+  /** The root tree's blob id. */
   readonly root: string;
-  /** What the snapshot holds, times and modes left out. */
+  /** What the snapshot holds, times and modes left out: equal for equal data. */
   readonly content: string;
+  /** When it was taken (the holder's clock, ms since the epoch). */
   readonly at: number;
   readonly files: number;
   readonly bytes: number;
+  /** Bytes of the blobs that were new with it. */
   readonly addedBytes: number;
+  /** The last snapshot before a planned move: the app was stopped, nothing comes after it. */
   readonly final: boolean;
 }
 

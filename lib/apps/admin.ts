@@ -205,13 +205,7 @@ function installPackage(
  * device stays there while that device is live.
  */
 export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec {
-  const current = readSpec(zone.db, app);
-  if (!current || current.desired === "removed")
-    throw new BuckyError(
-      "E_NOT_FOUND",
-      `no app ${app} is installed`,
-      "See the apps with `bucky app list`.",
-    );
+  const current = installedSpec(zone, app);
   const member = zone.membership().byName.get(device);
   if (!member || standingOf(zone.membership(), member.id) !== "member")
     throw new BuckyError(
@@ -239,13 +233,7 @@ export function restoreCopy(
   copy: string,
   copies: readonly { readonly device: string; readonly name: string }[],
 ): AppSpec {
-  const current = readSpec(zone.db, app);
-  if (!current || current.desired === "removed")
-    throw new BuckyError(
-      "E_NOT_FOUND",
-      `no app ${app} is installed`,
-      "See the apps with `bucky app list`.",
-    );
+  const current = installedSpec(zone, app);
   const found = copies.find((c) => c.name === copy);
   if (!found)
     throw new BuckyError(
@@ -271,14 +259,7 @@ export function setDesired(
   desired: DesiredState,
   purge = false,
 ): AppSpec {
-  const current = readSpec(zone.db, app);
-  if (!current || current.desired === "removed") {
-    throw new BuckyError(
-      "E_NOT_FOUND",
-      `no app ${app} is installed`,
-      "See the apps with `bucky app list`.",
-    );
-  }
+  const current = installedSpec(zone, app);
   const spec: AppSpec = {
     ...current,
     desired,
@@ -291,4 +272,16 @@ export function setDesired(
     { app, ...(desired === "removed" ? { purge } : {}) },
   );
   return spec;
+}
+
+/** An app's spec, if the app is installed (not removed); else the error that says so. */
+function installedSpec(zone: ZoneWriter, app: string): AppSpec {
+  const current = readSpec(zone.db, app);
+  if (!current || current.desired === "removed")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no app ${app} is installed`,
+      "See the apps with `bucky app list`.",
+    );
+  return current;
 }

@@ -13,30 +13,11 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { decodeTree } from "../../protocol/backup/formats.ts";
+import type { HeadOnWire } from "../../protocol/replica.ts";
 import { BuckyError, sqliteError } from "../errors.ts";
 
-/** A whole snapshot of an app's data, as its holder took it. */
-export interface ReplicaHead {
-  readonly app: string;
-  /** The holder's epoch (its claim in the zone state) the snapshot belongs to. */
-  readonly epoch: number;
-  /** Counts the holder's snapshots within the epoch, from 1. */
-  readonly seq: number;
-  /** The device that took it. */
-  readonly holder: string;
-  /** The root tree's blob id. */
-  readonly root: string;
-  /** What the snapshot holds, times and modes left out (snapshot.ts, contentDigest). */
-  readonly content: string;
-  /** When it was taken (the holder's clock, ms since the epoch). */
-  readonly at: number;
-  readonly files: number;
-  readonly bytes: number;
-  /** Bytes of the blobs that were new with it. */
-  readonly addedBytes: number;
-  /** The last snapshot before a planned move: the app was stopped, nothing comes after it. */
-  readonly final: boolean;
-}
+/** A whole snapshot of an app's data, as its holder took it (its fields: protocol/replica.ts). */
+export type ReplicaHead = HeadOnWire;
 
 export function blobId(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");

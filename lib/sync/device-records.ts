@@ -1,0 +1,132 @@
+/**
+ * The newest signed record each device said of itself, one row per device: presence (who
+ * is alive) and device facts (what each knows of itself). Both travel with sync exchanges
+ * outside the changeset log, and both are kept the same way: a record counts only if its
+ * device is a member of this zone, it verifies, and its clock is not too far ahead; an
+ * older one than held changes nothing.
+ */
+
+import { sql } from "drizzle-orm";
+import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import type { StateDb, StateQueries } from "../store/db.ts";
+import type { deviceFacts, presence } from "../store/schema.ts";
+import { MAX_CLOCK_AHEAD_MS } from "./ingest.ts";
+import { type MemberStanding, type Membership, standingOf } from "./membership.ts";
+
+export interface DeviceRecord {
+  readonly zone: ZoneId;
+  readonly device: DeviceId;
+  /** When the device said it (its clock): the newer record wins. */
+  readonly at: number;
+  /** The whole record as stored and sent. */
+  readonly bytes: Uint8Array;
+}
+
+/** A kind of record: where it is kept, how it is read and checked, whose count. */
+export interface RecordKind<R extends DeviceRecord> {
+  /** Its table: one row per device (device, at, heard_at, bytes). */
+  readonly table: typeof presence | typeof deviceFacts;
+  /** Throws ProtocolError on a malformed record. */
+  decode(bytes: Uint8Array): R;
+  /** Throws ProtocolError unless the device's key signed it. */
+  verify(record: R, key: VerifyKey): void;
+  /** Whether a device of this standing is heard. */
+  counts(standing: MemberStanding): boolean;
+}
+
+/** Keeps `record`, heard at `nowMs` here, if it is newer than what is held of its device. */
+export function keepNewest(
+  db: StateDb,
+  kind: RecordKind<DeviceRecord>,
+  record: DeviceRecord,
+  nowMs: number,
+): boolean {
+  const { table } = kind;
+  const row = {
+    device: record.device,
+    at: record.at,
+    heardAt: nowMs,
+    bytes: Buffer.from(record.bytes),
+  };
+  const result = db
+    .insert(table)
+    .values(row)
+    .onConflictDoUpdate({
+      target: table.device,
+      set: { at: row.at, heardAt: row.heardAt, bytes: row.bytes },
+      setWhere: sql`excluded.at > ${table.at}`,
+    })
+    .returning({ device: table.device })
+    .all();
+  return result.length > 0;
+}
+
+/**
+ * Takes the records a peer sent: those that verify and are newer are kept; the others
+ * are passed over (a peer may relay a revoked device's last word; that is no fault).
+ * Returns how many were kept.
+ */
+export function receiveNewest<R extends DeviceRecord>(
+  db: StateDb,
+  kind: RecordKind<R>,
+  records: readonly Uint8Array[],
+  context: { zone: ZoneId; membership: Membership; nowMs: number },
+): number {
+  let kept = 0;
+  const held = newestAt(db, kind);
+  for (const bytes of records) {
+    try {
+      const record = kind.decode(bytes);
+      // Most records are ones this node holds already: those cost no signature check.
+      if (record.at <= (held.get(record.device) ?? -1)) continue;
+      if (record.zone !== context.zone) continue;
+      if (!kind.counts(standingOf(context.membership, record.device))) continue;
+      if (record.at > context.nowMs + MAX_CLOCK_AHEAD_MS) continue;
+      kind.verify(record, keyOf(record.device));
+      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs)) kept++;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+    }
+  }
+  return kept;
+}
+
+/** The `at` of the newest record held of each device (the device's own clock). */
+export function newestAt(db: StateQueries, kind: RecordKind<DeviceRecord>): Map<DeviceId, number> {
+  const { table } = kind;
+  return new Map(
+    db
+      .select({ device: table.device, at: table.at })
+      .from(table)
+      .all()
+      .map((row) => [row.device as DeviceId, row.at]),
+  );
+}
+
+/** Every record held, with when it arrived here, rows that no longer verify left out. */
+export function heldRecords<R extends DeviceRecord>(
+  db: StateQueries,
+  kind: RecordKind<R>,
+): (R & { readonly heardAt: number })[] {
+  return db
+    .select()
+    .from(kind.table)
+    .all()
+    .flatMap((row) => {
+      try {
+        const record = kind.decode(new Uint8Array(row.bytes));
+        if (record.device !== row.device) return [];
+        kind.verify(record, keyOf(record.device));
+        return [{ ...record, heardAt: row.heardAt }];
+      } catch (error) {
+        if (error instanceof ProtocolError) return [];
+        throw error;
+      }
+    });
+}
+
+function keyOf(device: DeviceId): VerifyKey {
+  return verifyKeyFromPublicKey(publicKeyOfId(device, "device") as Uint8Array);
+}
