@@ -63,12 +63,16 @@ export default defineBuckyCommand({
       device: { id: joined.device.id, name: joined.device.name },
       home: context.home,
       changesets: joined.changesets,
+      backupKey: joined.backupKey,
       node,
     };
   },
   text: (result) =>
     [
       `Joined zone ${result.zone.name} (${result.zone.id}) as ${result.device.name}.`,
+      result.backupKey
+        ? "It holds the zone's backup key: it backs up its data to the zone's targets on its own."
+        : "It does not hold the backup key; to let it back up, type the recovery phrase into `bucky backup key` here.",
       result.node
         ? `Its node runs in the background (pid ${result.node.pid}) and keeps this device in sync; \`bucky stop\` stops it.`
         : "Next: `bucky up` runs its node in the background (or `bucky daemon` in the foreground).",

@@ -1,8 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "./ed25519.ts";
 import { fromHex, toBase64url } from "./encoding.ts";
-import { zoneIdFromPublicKey } from "./ids.ts";
-import { decodeJoinRequest, encodeJoinRequest } from "./join.ts";
+import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
+import {
+  decodeJoinAnswer,
+  decodeJoinRequest,
+  encodeJoinAnswer,
+  encodeJoinRequest,
+  openBackupKey,
+  sealBackupKey,
+} from "./join.ts";
 import type { DeviceName } from "./names.ts";
 import { refusal } from "./test-refusal.ts";
 
@@ -141,5 +148,65 @@ describe("join requests", () => {
     expect(refusal(() => decodeJoinRequest(zone, forged))).toBe(
       "not a usable Ed25519 public key: it has small order",
     );
+  });
+});
+
+describe("join answers", () => {
+  const deviceSeed = new Uint8Array(32).fill(3);
+  const id = deviceIdFromPublicKey(device.publicKey);
+  const root = new Uint8Array(32).fill(0x5a);
+  const sealed = sealBackupKey({
+    zone,
+    device: id,
+    devicePublicKey: device.publicKey,
+    backupRoot: root,
+    ephemeral: new Uint8Array(32).fill(9),
+    nonce: new Uint8Array(12).fill(1),
+  });
+
+  test("without a backup key: the document alone, as before", () => {
+    expect(encodeJoinAnswer({ device: "jws" })).toBe('{"device":"jws"}');
+    expect(decodeJoinAnswer('{"device":"jws"}')).toEqual({ device: "jws" });
+  });
+
+  test("with one: it round-trips, and opens only for that device of that zone", () => {
+    const answer = decodeJoinAnswer(encodeJoinAnswer({ device: "jws", backupKey: sealed }));
+    expect(answer.backupKey).toEqual(sealed);
+    const open = (overrides: Partial<Parameters<typeof openBackupKey>[0]>) =>
+      openBackupKey({
+        zone,
+        device: id,
+        seed: deviceSeed,
+        devicePublicKey: device.publicKey,
+        sealed,
+        ...overrides,
+      });
+    expect(open({})).toEqual(root);
+    expect(refusal(() => open({ zone: otherZone }))).toContain("does not open");
+    expect(refusal(() => open({ device: deviceIdFromPublicKey(otherDevice.publicKey) }))).toContain(
+      "does not open",
+    );
+    expect(
+      refusal(() =>
+        open({ seed: new Uint8Array(32).fill(4), devicePublicKey: otherDevice.publicKey }),
+      ),
+    ).toContain("does not open");
+  });
+
+  test.each<[string, string, string]>([
+    ["not JSON", "{", "the join answer is not JSON"],
+    ["no document", "{}", "join answer device must be a string"],
+    [
+      "a key that is not base64url",
+      '{"device":"j","backupKey":"+"}',
+      "join answer backupKey is malformed",
+    ],
+    [
+      "an over-long key",
+      `{"device":"j","backupKey":"${"A".repeat(257)}"}`,
+      "join answer backupKey is longer than 256 characters",
+    ],
+  ])("refuse %s", (_what, text, message) => {
+    expect(refusal(() => decodeJoinAnswer(text))).toBe(message);
   });
 });

@@ -20,6 +20,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { generateTree } from "./generated-tree.ts";
 import {
@@ -484,7 +485,7 @@ describe("faults while backing up", () => {
     expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
   }, 60_000);
 
-  test("two backups at once: the second is refused, saying who holds the repository", async () => {
+  test("two backups at once both finish, each a snapshot that restores", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 160 * 1024 * 1024);
     const repo = join(scratchDir(), "repo");
@@ -493,11 +494,62 @@ describe("faults while backing up", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    while (!existsSync(join(repo, "locks", "exclusive"))) await Bun.sleep(2);
+    await waitFor("the first backup to hold its lock", () =>
+      existsSync(join(repo, "locks")) &&
+      readdirSync(join(repo, "locks")).some((name) => name.startsWith("shared-"))
+        ? true
+        : undefined,
+    );
+    expect(first.exitCode).toBeNull(); // still running
     const second = await bucky(["backup", "run", "--home", home, "--json"]);
-    expect(second.exitCode).toBe(3);
-    expect(jsonError(second).message).toContain("busy");
+    expect(second.exitCode).toBe(0);
     expect(await first.exited).toBe(0);
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots).toHaveLength(2);
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
+  test("a prune while a backup holds the repository is refused, naming it; a backup waits out a prune", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    await buckyJson(["backup", "run", "--home", home]);
+    // A backup of this test's own process holds the repository.
+    const lock = (purpose: string) =>
+      JSON.stringify({ hostname: hostname(), pid: process.pid, purpose, refreshedAt: Date.now() });
+    const shared = join(repo, "locks", `shared-${"a".repeat(32)}`);
+    writeFileSync(shared, lock("backup"));
+    const refused = await bucky(["backup", "prune", "--home", home, "--json"]);
+    expect(refused.exitCode).toBe(3);
+    expect(jsonError(refused).message).toContain(`busy: a backup runs on ${hostname()}`);
+    rmSync(shared);
+
+    // A prune holds it: a backup waits, and goes on once it is done.
+    const exclusive = join(repo, "locks", "exclusive");
+    writeFileSync(exclusive, lock("prune"));
+    const waiting = Bun.spawn(
+      [BUCKY, "backup", "run", "--home", home, "--json", "--log-level", "info"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    let said = "";
+    const reader = (async () => {
+      for await (const chunk of waiting.stderr) said += new TextDecoder().decode(chunk);
+    })();
+    await waitFor("the backup to say it waits", () =>
+      said.includes("waiting for the repository") ? true : undefined,
+    );
+    expect(said).toContain("a prune runs on");
+    expect(waiting.exitCode).toBeNull();
+    rmSync(exclusive);
+    expect(await waiting.exited).toBe(0);
+    await reader;
+    const pruned = await buckyJson<{ keptSnapshots: number }>(["backup", "prune", "--home", home]);
+    expect(pruned.keptSnapshots).toBe(2);
   }, 60_000);
 
   test("a file that keeps changing while read is backed up as last read, and named", async () => {
@@ -613,7 +665,12 @@ describe("a device given the backup key", () => {
   test("backs up once the owner types the phrase there, and its running daemon starts at once", async () => {
     const { home: founder, phrase } = await newHome();
     const founderDaemon = await startDaemon(founder);
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderDaemon.home]);
+    const { token } = await buckyJson<{ token: string }>([
+      "invite",
+      "--no-backup-key",
+      "--home",
+      founderDaemon.home,
+    ]);
     const home = newHomePath();
     await buckyJson(["join", token, "--home", home, "--device", "laptop", "--no-start"]);
     await startDaemon(home, { BUCKY_SYNC_INTERVAL_MS: "300" });

@@ -1,9 +1,12 @@
 /**
  * Joining is refused, with a clear error and nothing written on either side, for bad
  * tokens, used-up, expired and revoked invitations, taken names and homes that have a zone.
+ * A device that joins gets the zone's backup key from a device that holds it, sealed to
+ * it, unless the invitation says not to.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   bucky,
   buckyJson,
@@ -124,5 +127,67 @@ describe("bucky join refuses", () => {
     const refused = await refusedJoin(token, ["--device", "delta"]);
     expect([refused.exitCode, refused.code]).toEqual([3, "E_UNAVAILABLE"]);
     expect(refused.message).toStartWith("cannot reach the inviting device");
+  });
+});
+
+describe("the backup key on join", () => {
+  let founder: Daemon;
+
+  test("a device that joins gets the zone's backup key, and can back up at once", async () => {
+    founder = (await startZone(["alpha"])).get("alpha") as Daemon;
+    const invite = await buckyJson<{ token: string; givesBackupKey: boolean }>([
+      "invite",
+      "--home",
+      founder.home,
+    ]);
+    expect(invite.givesBackupKey).toBe(true);
+    const home = newHomePath();
+    const joined = await buckyJson<{ backupKey: boolean }>([
+      "join",
+      invite.token,
+      "--home",
+      home,
+      "--device",
+      "beta",
+      "--no-start",
+    ]);
+    expect(joined.backupKey).toBe(true);
+    const key = join(home, "identity", "backup.key");
+    expect(readFileSync(key, "utf8")).toBe(
+      readFileSync(join(founder.home, "identity", "backup.key"), "utf8"),
+    );
+    expect(lstatSync(key).mode & 0o777).toBe(0o600);
+    // The owner key stays where it was.
+    expect(existsSync(join(home, "identity", "owner.key"))).toBe(false);
+    const status = await buckyJson<{ reliability: { warnings: string[] } }>([
+      "status",
+      "--home",
+      home,
+    ]);
+    expect(status.reliability.warnings.join("\n")).not.toContain("it has no backup key");
+  });
+
+  test("not with an invitation made with --no-backup-key", async () => {
+    const invite = await buckyJson<{ token: string; givesBackupKey: boolean }>([
+      "invite",
+      "--no-backup-key",
+      "--home",
+      founder.home,
+    ]);
+    expect(invite.givesBackupKey).toBe(false);
+    const home = newHomePath();
+    const joined = await buckyJson<{ backupKey: boolean }>([
+      "join",
+      invite.token,
+      "--home",
+      home,
+      "--device",
+      "gamma",
+      "--no-start",
+    ]);
+    expect(joined.backupKey).toBe(false);
+    expect(existsSync(join(home, "identity", "backup.key"))).toBe(false);
+    const run = await bucky(["backup", "run", "--home", home, "--json"]);
+    expect(jsonError(run).message).toBe("this device does not hold the backup key");
   });
 });

@@ -16,6 +16,7 @@ export default defineBuckyCommand({
     examples: [
       "bucky backup restore latest --to /tmp/restored",
       "bucky backup restore 1f3a9c2e --to ~/old --path data/photos",
+      "bucky backup restore latest --device laptop --to /tmp/laptop",
       "bucky init --recover < phrase.txt && bucky backup restore latest --from sftp://me@host/srv/bucky",
     ],
   },
@@ -23,7 +24,13 @@ export default defineBuckyCommand({
     snapshot: {
       type: "positional",
       required: true,
-      description: "A snapshot id (or its first characters), or latest",
+      description: "A snapshot id (or its first characters), or latest (this device's newest)",
+    },
+    device: {
+      type: "string",
+      valueHint: "name",
+      description:
+        "Whose snapshot latest is (default: this device's; on a box just recovered, the device with the newest)",
     },
     to: {
       type: "string",
@@ -57,6 +64,7 @@ export default defineBuckyCommand({
         ...(args.identity ? { identityFile: args.identity } : {}),
         ...(args.to ? { to: resolve(args.to) } : {}),
         ...(args.path ? { path: args.path } : {}),
+        ...(args.device ? { device: args.device } : {}),
         force: args.force === true,
         log: context.log,
         now: context.now,
@@ -69,7 +77,18 @@ export default defineBuckyCommand({
   exitCode: (r) => (r.damaged.length > 0 ? ERROR_CODES.E_INTEGRITY.exit : 0),
   text: (r) =>
     [
-      `Restored snapshot ${r.snapshot.slice(0, 8)} (${r.time}) into ${r.to}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
+      `Restored snapshot ${r.snapshot.slice(0, 8)} of ${r.device} (${r.time}) into ${r.to}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
+      ...r.apps
+        .filter((a) => a.device !== r.device)
+        .map(
+          (a) =>
+            `The data of ${a.app} came from ${a.device}'s snapshot ${a.snapshot.slice(0, 8)}, the newest that holds it.`,
+        ),
+      ...(r.mergedChangesets > 0
+        ? [
+            `Took ${plural(r.mergedChangesets, "change")} to the zone state from the other devices' newer snapshots.`,
+          ]
+        : []),
       ...(r.replayedChangesets > 0
         ? [`Replayed ${plural(r.replayedChangesets, "change")} made after it (the hot backup).`]
         : []),

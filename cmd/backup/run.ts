@@ -13,7 +13,7 @@ export default defineBuckyCommand({
   meta: {
     name: "run",
     description:
-      "Back up now: identity, zone state, app data and user data, encrypted, to a target outside the zone",
+      "Back up this device now: identity, zone state, app data and user data, encrypted, to a target of the zone",
     examples: ["bucky backup run", "bucky backup run --target offsite"],
   },
   args: targetArg,
@@ -36,7 +36,7 @@ export default defineBuckyCommand({
   },
   text: (r) =>
     [
-      `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
+      `Snapshot ${r.snapshot.slice(0, 8)} in ${r.target}${r.via ? ` (through ${r.via})` : ""}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
       `New: ${formatBytes(r.addedBytes)} (${formatBytes(r.storedBytes)} written, compressed and encrypted)${r.addedBytes < r.bytes ? "; the rest was already there" : ""}. Took ${(r.durationMs / 1000).toFixed(1)} s.`,
       ...(r.changing.length > 0
         ? [

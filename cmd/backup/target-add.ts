@@ -12,7 +12,7 @@ export default defineBuckyCommand({
   meta: {
     name: "add",
     description:
-      "Add a backup target (a directory on a USB disk, say, or an SFTP server), then back up to it and verify that",
+      "Add a backup target for the whole zone (a directory on a USB disk, say, or an SFTP server this device reaches), then back up to it and verify that",
     examples: [
       "bucky backup target add usb /mnt/usb/bucky",
       "bucky backup target add offsite sftp://me@backup.example.com/srv/bucky --identity ~/.ssh/id_ed25519",
@@ -64,7 +64,7 @@ export default defineBuckyCommand({
   },
   text: (t) =>
     [
-      `Backups can now go to ${t.name} (${t.url}).`,
+      `Backups can now go to ${t.name} (${t.url}), from every device of the zone: ${t.via} reaches it, the others back up through ${t.via}.`,
       ...(t.hostKey ? [`Its SSH host key is pinned: ${t.hostKey}`] : []),
       ...(t.firstBackup
         ? [

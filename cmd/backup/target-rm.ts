@@ -1,15 +1,24 @@
-/** `bucky backup target rm <name>`: stop backing up there (what is there stays). */
-import { removeTarget } from "../../lib/backup/targets.ts";
+/** `bucky backup target rm <name>`: stop backing up there, on every device (what is there stays). */
+import { removeZoneTarget } from "../../lib/backup/zone-targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
-  meta: { name: "rm", description: "Stop backing up to a target (its backups are left in place)" },
+  meta: {
+    name: "rm",
+    description:
+      "Stop backing up to a target, on every device of the zone (its backups are left in place)",
+  },
   args: { name: { type: "positional", required: true, description: "The target's name" } },
-  run(args, context) {
-    const target = removeTarget(homePaths(context.home), args.name);
-    context.log.info("backup target removed", { target: target.name });
+  async run(args, context) {
+    const target = await removeZoneTarget(
+      homePaths(context.home),
+      args.name,
+      context.log,
+      context.now,
+    );
     return { removed: target.name, url: target.url };
   },
-  text: (r) => `Backups no longer go to ${r.removed}; what is at ${r.url} was left as it is.`,
+  text: (r) =>
+    `No device of the zone backs up to ${r.removed} any more; what is at ${r.url} was left as it is.`,
 });

@@ -1,5 +1,4 @@
 /** `bucky backup verify`: prove the backups restore: read them back and check every blob. */
-import { chooseTarget } from "../../lib/backup/targets.ts";
 import { type ReadData, verifyTarget } from "../../lib/backup/verify.ts";
 import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
@@ -28,10 +27,9 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const paths = homePaths(context.home);
     return verifyTarget({
-      paths,
-      target: chooseTarget(paths, args.target),
+      paths: homePaths(context.home),
+      target: args.target,
       readData: readDataOf(args["read-data"] === true, args["read-data-subset"]),
       log: context.log,
       now: context.now,

@@ -11,6 +11,7 @@ export default defineBuckyCommand({
     examples: [
       "bucky invite                      # one device, within the hour",
       "bucky invite --ttl 1d --uses 3",
+      "bucky invite --no-backup-key          # the new device does not get the backup key",
     ],
   },
   args: {
@@ -24,6 +25,12 @@ export default defineBuckyCommand({
       valueHint: "n",
       description: "How many devices may join with it (default: 1)",
     },
+    "backup-key": {
+      type: "boolean",
+      default: true,
+      description:
+        "Give the new device the zone's backup key, sealed to it, so it backs up from the start (--no-backup-key: do not)",
+    },
   },
   subCommands: {
     list: () => import("./list.ts").then((m) => m.default),
@@ -35,12 +42,14 @@ export default defineBuckyCommand({
     const invite = await requestDaemon<IssuedInvite>(context.home, "POST", "/v1/invites", {
       ttlMs,
       uses,
+      backupKey: args["backup-key"],
     });
     return {
       token: invite.token,
       expiresAt: new Date(invite.expiresAt).toISOString(),
       uses: invite.uses,
       id: invite.id,
+      givesBackupKey: invite.givesBackupKey,
     };
   },
   text: (invite) =>
@@ -50,5 +59,8 @@ export default defineBuckyCommand({
       `  bucky join ${invite.token}`,
       "",
       `Valid until ${invite.expiresAt} for ${invite.uses} device${invite.uses === 1 ? "" : "s"}. Anyone with it can join: share it privately.`,
+      invite.givesBackupKey
+        ? "The new device gets the backup key (if this device holds it) and backs up on its own."
+        : "The new device does not get the backup key: it backs up only once given it (`bucky backup key` there).",
     ].join("\n"),
 });

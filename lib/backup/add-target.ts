@@ -1,21 +1,27 @@
 /**
- * Adding a backup target: its repository is made (or checked against this zone's phrase)
- * at once, so a wrong address or key shows up now rather than at the first scheduled
- * backup; then the first backup runs and is read back, so the owner leaves knowing the
- * backups restore.
+ * Adding a backup target to the zone: its repository is made (or checked against this
+ * zone's phrase) at once, so a wrong address or key shows up now rather than at the first
+ * scheduled backup; then it is recorded in the zone state with this device as its via (the
+ * SSH key stays in this device's own file), so every device backs up to it; then the
+ * first backup runs and is read back, so the owner leaves knowing the backups restore.
  */
+import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { openZone } from "../zone/open.ts";
 import type { ArchiveProgress } from "./archiver.ts";
 import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./run.ts";
 import { SftpBackend } from "./sftp-backend.ts";
-import { newTarget, readTargets, saveTarget } from "./targets.ts";
+import { newTarget, saveTarget } from "./targets.ts";
 import { type VerifyResult, verifyTarget } from "./verify.ts";
+import { type ResolvedTarget, recordOp, resolveTargets, writeZoneState } from "./zone-targets.ts";
 
 export interface AddedTarget {
   readonly name: string;
   readonly url: string;
+  /** The device that reaches it: this one. */
+  readonly via: string;
   readonly repository: string;
   readonly hostKey?: string;
   /** The first backup and its verify (every blob read back), unless asked not to. */
@@ -37,17 +43,30 @@ export async function addTarget(options: {
   const { paths, log } = options;
   // Without the key nothing can be made: say so before anything else.
   backupRoot(paths, log);
-  if (readTargets(paths).some((t) => t.name === options.name)) {
+  const zone = openZone(paths.home, log);
+  const self = zone.device.name;
+  let existing: ResolvedTarget | undefined;
+  try {
+    existing = resolveTargets(paths, zone.db, self).find((t) => t.name === options.name);
+  } finally {
+    zone.close();
+  }
+  if (existing) {
     throw new BuckyError(
       "E_EXISTS",
-      `there is already a target named ${options.name}`,
-      "Remove it first with `bucky backup target rm`.",
+      `the zone already has a target named ${options.name} (${existing.url}, reached by ${existing.via})`,
+      "Choose another name, or remove that one first with `bucky backup target rm`.",
     );
   }
-  let target = newTarget(options.name, options.url, options.identityFile);
+  let target = { ...newTarget(options.name, options.url, options.identityFile), shared: true };
   const repository = await withRepository(
     paths,
-    target,
+    {
+      name: target.name,
+      url: target.url,
+      via: self,
+      route: { kind: "direct", connection: target },
+    },
     log,
     async (repo, backend) => {
       if (backend instanceof SftpBackend) target = { ...target, hostKey: backend.hostKey };
@@ -56,10 +75,25 @@ export async function addTarget(options: {
     { create: true, withIndex: false },
   );
   saveTarget(paths, target);
-  log.info("backup target added", { target: target.name, url: target.url });
+  await writeZoneState(
+    paths,
+    [
+      recordOp({
+        name: target.name,
+        url: target.url,
+        via: self as DeviceName,
+        ...(target.hostKey ? { hostKey: target.hostKey } : {}),
+        addedAt: new Date(options.now()).toISOString(),
+      }),
+    ],
+    log,
+    options.now,
+  );
+  log.info("backup target added", { target: target.name, url: target.url, via: self });
   const added = {
     name: target.name,
     url: target.url,
+    via: self,
     repository,
     ...(target.hostKey ? { hostKey: target.hostKey } : {}),
   };
@@ -73,7 +107,7 @@ export async function addTarget(options: {
   });
   const verified = await verifyTarget({
     paths,
-    target,
+    target: target.name,
     readData: { kind: "all" },
     log,
     now: options.now,

@@ -67,6 +67,8 @@ export interface ArchiveResult {
   readonly bytes: number;
   /** Plaintext bytes of the new blobs. */
   readonly addedBytes: number;
+  /** Bytes of the files read anew: changed since the last run (or never seen by it). */
+  readonly changedBytes: number;
   /** Files that kept changing while they were read. */
   readonly changing: readonly string[];
 }
@@ -80,6 +82,7 @@ export class Archiver {
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly progress: ArchiveProgress = { files: 0, bytes: 0, addedBytes: 0 };
   private readonly changing: string[] = [];
+  private changedBytes = 0;
 
   constructor(
     private readonly repository: BlobSink,
@@ -92,7 +95,7 @@ export class Archiver {
   async archive(root: ReadonlyMap<string, Entry>): Promise<ArchiveResult> {
     const tree = await this.virtual(root, "");
     await this.repository.flush();
-    return { tree, ...this.progress, changing: this.changing };
+    return { tree, ...this.progress, changedBytes: this.changedBytes, changing: this.changing };
   }
 
   private async virtual(children: ReadonlyMap<string, Entry>, at: string): Promise<string> {
@@ -117,6 +120,7 @@ export class Archiver {
           content: await this.pageChunks(entry.bytes),
         });
         this.counted(entry.bytes.length);
+        this.changedBytes += entry.bytes.length;
       } else {
         const stat = this.lstat(entry.path);
         if (!stat?.isDirectory()) continue;
@@ -220,6 +224,7 @@ export class Archiver {
       const image = this.confinedImage(path, rel, realRoot, stat);
       if (image) {
         this.counted(image.length);
+        this.changedBytes += image.length;
         return {
           size: image.length,
           content: Promise.resolve(await this.pageChunks(image)),
@@ -260,6 +265,7 @@ export class Archiver {
         if (steady || attempt === READ_ATTEMPTS) {
           if (!steady) this.changing.push(rel);
           this.counted(content.bytes);
+          this.changedBytes += content.bytes;
           return { facts: { ...after, size: content.bytes }, content: Promise.all(content.ids) };
         }
         // Read again: what was named of this attempt is not needed, but must not fail unseen.

@@ -11,6 +11,8 @@
 export interface Backend {
   /** The target as the user named it, for messages. */
   readonly location: string;
+  /** The most one write may carry, when there is a limit (a target reached through another device). */
+  readonly maxWriteBytes?: number;
   /**
    * Writes `data` to `path` (creating directories), replacing any file there. Data in
    * parts is written one after the other (a pack need not be copied into one buffer).

@@ -1,73 +1,139 @@
 /**
- * One writer at a time per repository: a backup, a prune or a restore of hot changesets
- * holds `locks/exclusive` while it runs. A second one is refused, saying who holds it. A
- * holder refreshes the lock every half minute, so a lock left by a process that was
- * killed goes stale and is taken over, rather than blocking backups for good.
+ * Who may work on a repository at once. Backups, verifies and restores only add files or
+ * read them, so any number run together, from any devices: each holds a shared lock of its
+ * own, `locks/shared-<random>`. A prune deletes what no snapshot uses, which must not
+ * happen under a backup that is about to use it: it holds `locks/exclusive`, and only once
+ * no shared lock is held. A lock holder refreshes its file every half minute, so the lock
+ * of a process that was killed goes stale and stops counting, rather than blocking the
+ * repository for good.
+ *
+ * The two never miss each other: each writes its own lock first and looks for the other's
+ * after. A backup that finds a prune waits for it (a prune is short); a prune that finds
+ * backups gives up at once, and the schedule tries again later.
  */
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 
-const LOCK = "locks/exclusive";
+const EXCLUSIVE = "locks/exclusive";
+const SHARED_PREFIX = "shared-";
 const REFRESH_MS = 30_000;
 /** A lock not refreshed for this long belongs to a process that is gone. */
 const STALE_MS = 3 * REFRESH_MS;
+/** How long a backup waits for a prune to finish before giving up (unavailable). */
+export const DEFAULT_WAIT_MS = 15 * 60_000;
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 2_000;
 
 interface LockInfo {
   readonly hostname: string;
   readonly pid: number;
   readonly purpose: string;
   readonly refreshedAt: number;
+  /** The device that holds it, when it works through another device (set by that device). */
+  readonly device?: string;
 }
 
 export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function takeLock(
+export interface LockOptions {
+  readonly now?: () => number;
+  /** How long a shared lock waits for an exclusive one. */
+  readonly waitMs?: number;
+  /** Told once when it has to wait, with who holds the repository. */
+  readonly onWait?: (holder: string) => void;
+}
+
+/**
+ * Takes a shared lock, for work that only adds or reads: waits while a prune holds the
+ * exclusive lock (up to `waitMs`), then holds its own until released.
+ */
+export async function takeSharedLock(
   backend: Backend,
   purpose: string,
-  now = Date.now,
+  options: LockOptions = {},
 ): Promise<HeldLock> {
-  const mine = (): Uint8Array =>
-    new TextEncoder().encode(
-      JSON.stringify({
-        hostname: hostname(),
-        pid: process.pid,
-        purpose,
-        refreshedAt: now(),
-      } satisfies LockInfo),
-    );
-  if (!(await backend.create(LOCK, mine()))) {
-    const holder = await readLock(backend);
-    if (holder && !isStale(holder, now())) {
-      throw new BuckyError(
-        "E_UNAVAILABLE",
-        `the backup repository at ${backend.location} is busy: a ${holder.purpose} runs on ${holder.hostname} (pid ${holder.pid})`,
-        "Wait for it to finish; a lock left by a process that died expires within two minutes.",
-      );
-    }
-    // Stale: take it over. Two processes doing this at once both "win" only if they race
-    // within the same instant after two minutes of silence; the next refresh tells.
-    await backend.write(LOCK, mine());
+  const now = options.now ?? Date.now;
+  const name = `locks/${SHARED_PREFIX}${randomBytes(16).toString("hex")}`;
+  const deadline = now() + (options.waitMs ?? DEFAULT_WAIT_MS);
+  let said = false;
+  for (let pollMs = POLL_MIN_MS; ; pollMs = Math.min(POLL_MAX_MS, pollMs * 2)) {
+    await backend.create(name, lockBytes(purpose, now()));
+    const prune = await readLock(backend, EXCLUSIVE);
+    if (!prune || isStale(prune, now())) return hold(backend, name, purpose, now);
+    await backend.remove(name);
+    if (now() >= deadline) throw busy(backend, prune);
+    if (!said) options.onWait?.(describe(prune));
+    said = true;
+    await Bun.sleep(pollMs);
   }
+}
+
+/**
+ * Takes the exclusive lock, for a prune: refused (unavailable) while another prune holds
+ * it, or while any backup, verify or restore holds a shared lock. Stale locks are cleared.
+ */
+export async function takeExclusiveLock(
+  backend: Backend,
+  purpose: string,
+  options: Pick<LockOptions, "now"> = {},
+): Promise<HeldLock> {
+  const now = options.now ?? Date.now;
+  if (!(await backend.create(EXCLUSIVE, lockBytes(purpose, now())))) {
+    const holder = await readLock(backend, EXCLUSIVE);
+    if (holder && !isStale(holder, now())) throw busy(backend, holder);
+    // Stale: take it over. Two processes doing this at once both "win" only if they race
+    // within the same instant after minutes of silence; the next refresh tells.
+    await backend.write(EXCLUSIVE, lockBytes(purpose, now()));
+  }
+  const held = hold(backend, EXCLUSIVE, purpose, now);
+  try {
+    for (const file of await backend.list("locks")) {
+      if (!file.startsWith(SHARED_PREFIX)) continue;
+      const shared = await readLock(backend, `locks/${file}`);
+      if (!shared) continue;
+      if (isStale(shared, now())) await backend.remove(`locks/${file}`);
+      else throw busy(backend, shared);
+    }
+  } catch (error) {
+    await held.release();
+    throw error;
+  }
+  return held;
+}
+
+function hold(backend: Backend, path: string, purpose: string, now: () => number): HeldLock {
   let stopped = false;
   const timer = setInterval(() => {
-    if (!stopped) void backend.write(LOCK, mine()).catch(() => {});
+    if (!stopped) void backend.write(path, lockBytes(purpose, now())).catch(() => {});
   }, REFRESH_MS);
   timer.unref?.();
   return {
     async release() {
       stopped = true;
       clearInterval(timer);
-      await backend.remove(LOCK);
+      await backend.remove(path);
     },
   };
 }
 
-async function readLock(backend: Backend): Promise<LockInfo | undefined> {
+function lockBytes(purpose: string, atMs: number): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({
+      hostname: hostname(),
+      pid: process.pid,
+      purpose,
+      refreshedAt: atMs,
+    } satisfies LockInfo),
+  );
+}
+
+async function readLock(backend: Backend, path: string): Promise<LockInfo | undefined> {
   try {
-    return JSON.parse(new TextDecoder().decode(await backend.read(LOCK))) as LockInfo;
+    return JSON.parse(new TextDecoder().decode(await backend.read(path))) as LockInfo;
   } catch (error) {
     if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
     if (error instanceof SyntaxError) return undefined;
@@ -75,8 +141,23 @@ async function readLock(backend: Backend): Promise<LockInfo | undefined> {
   }
 }
 
+function busy(backend: Backend, holder: LockInfo): BuckyError {
+  return new BuckyError(
+    "E_UNAVAILABLE",
+    `the backup repository at ${backend.location} is busy: ${describe(holder)}`,
+    holder.purpose === "prune"
+      ? "Try again when it is done; a lock left by a process that died expires within two minutes."
+      : "A prune waits for backups to finish: the schedule prunes later by itself.",
+  );
+}
+
+function describe(holder: LockInfo): string {
+  return `a ${holder.purpose} runs on ${holder.device ?? holder.hostname} (pid ${holder.pid})`;
+}
+
 function isStale(lock: LockInfo, nowMs: number): boolean {
-  if (lock.hostname === hostname() && !alive(lock.pid)) return true;
+  if (typeof lock.refreshedAt !== "number") return true;
+  if (lock.device === undefined && lock.hostname === hostname() && !alive(lock.pid)) return true;
   return nowMs - lock.refreshedAt > STALE_MS;
 }
 

@@ -1,8 +1,10 @@
 /**
- * Forgetting old snapshots and reclaiming their space. Which to keep: the newest few,
- * and the newest of each of the last hours, days, weeks and months. Then what no kept
- * snapshot uses goes: packs with nothing used are deleted, packs mostly unused are
- * rewritten with what is used.
+ * Forgetting old snapshots and reclaiming their space. Which to keep, for each device on
+ * its own (several devices back up to one repository, each with its own history): its
+ * newest few, and its newest of each of the last hours, days, weeks and months; never
+ * fewer than its newest. Then what no kept snapshot uses goes: packs with nothing used are
+ * deleted, packs mostly unused are rewritten with what is used, and each device's hot
+ * changesets that its own newest snapshot holds.
  *
  * The order keeps the repository valid at every step, so an interrupted prune loses
  * nothing a kept snapshot needs: forgotten snapshot files first, then new packs, then the
@@ -10,9 +12,15 @@
  */
 import { createHash } from "node:crypto";
 import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
-import { HOT_DIR, hotFileName } from "./hot.ts";
+import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
 import { packPath, type Repository } from "./repository.ts";
+import { withRepository } from "./run.ts";
+import { updateTargetStatus } from "./status.ts";
+import { chooseTarget, homeTargets } from "./zone-targets.ts";
 
 export interface RetentionPolicy {
   readonly last: number;
@@ -30,6 +38,9 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   monthly: 12,
 };
 
+/** Hot files this much older than their device's newest snapshot are surely in it. */
+const HOT_MARGIN_MS = 10 * 60_000;
+
 /** A pack is rewritten when more than this share of it is unused. */
 const REPACK_UNUSED_SHARE = 0.3;
 
@@ -41,13 +52,29 @@ export interface PruneResult {
   readonly freedBytes: number;
 }
 
-/** The snapshots to keep (by name), given their times, newest rules first. */
+/** The snapshots to keep (by name), each device's by the policy on its own. */
 export function snapshotsToKeep(
+  snapshots: readonly { name: string; time: string; device: string }[],
+  policy: RetentionPolicy,
+): Set<string> {
+  const byDevice = new Map<string, { name: string; time: string }[]>();
+  for (const snapshot of snapshots) {
+    const list = byDevice.get(snapshot.device) ?? [];
+    list.push(snapshot);
+    byDevice.set(snapshot.device, list);
+  }
+  const keep = new Set<string>();
+  for (const list of byDevice.values()) for (const name of keepOfOne(list, policy)) keep.add(name);
+  return keep;
+}
+
+/** The snapshots of one device to keep, newest rules first; its newest always. */
+function keepOfOne(
   snapshots: readonly { name: string; time: string }[],
   policy: RetentionPolicy,
 ): Set<string> {
   const newestFirst = [...snapshots].sort((a, b) => b.time.localeCompare(a.time));
-  const keep = new Set(newestFirst.slice(0, policy.last).map((s) => s.name));
+  const keep = new Set(newestFirst.slice(0, Math.max(1, policy.last)).map((s) => s.name));
   const buckets: [number, (d: Date) => string][] = [
     [policy.hourly, (d) => d.toISOString().slice(0, 13)],
     [policy.daily, (d) => d.toISOString().slice(0, 10)],
@@ -74,7 +101,7 @@ export async function pruneRepository(
   const backend = repository.backend;
   const all = await repository.snapshots();
   const keep = snapshotsToKeep(
-    all.map((s) => ({ name: s.name, time: s.snapshot.time })),
+    all.map((s) => ({ name: s.name, time: s.snapshot.time, device: s.snapshot.device })),
     policy,
   );
   const forgotten = all.filter((s) => !keep.has(s.name));
@@ -157,7 +184,7 @@ export async function pruneRepository(
   const named = new Set(locations.map((l) => l.pack));
   const strays = await strayPacks(backend, named);
   for (const pack of strays) await backend.remove(packPath(pack));
-  await removeOldHotFiles(backend, kept.at(-1)?.snapshot.time);
+  await removeOldHotFiles(backend, kept);
   return {
     keptSnapshots: kept.length,
     removedSnapshots: forgotten.length,
@@ -177,13 +204,27 @@ async function strayPacks(backend: Backend, named: ReadonlySet<string>): Promise
   return strays;
 }
 
-/** Hot changesets older than the newest snapshot are in it: they can go. */
-async function removeOldHotFiles(backend: Backend, newest: string | undefined): Promise<void> {
-  if (!newest) return;
-  // A margin: a changeset written just before the snapshot started may not be in it.
-  const cutoff = new Date(new Date(newest).getTime() - 10 * 60_000).toISOString();
-  for (const name of await backend.list(HOT_DIR))
-    if (name < hotFileName(cutoff, "")) await backend.remove(`${HOT_DIR}/${name}`);
+/**
+ * A device ships the changesets it has applied, and its snapshot holds the state it had
+ * applied: its hot files older than its own newest snapshot are in that snapshot, and can
+ * go. (A restore takes the state of every device's newest snapshot, then the hot files.)
+ * The hot files of a device with no snapshot stay.
+ */
+async function removeOldHotFiles(
+  backend: Backend,
+  kept: readonly { snapshot: { time: string; device: string } }[],
+): Promise<void> {
+  const newest = new Map<string, string>();
+  for (const { snapshot } of kept)
+    if (snapshot.time > (newest.get(snapshot.device) ?? ""))
+      newest.set(snapshot.device, snapshot.time);
+  for (const name of await backend.list(HOT_DIR)) {
+    const time = newest.get(hotFileDevice(name));
+    if (!time) continue;
+    // A margin: a changeset written just before the snapshot started may not be in it.
+    const cutoff = new Date(new Date(time).getTime() - HOT_MARGIN_MS).toISOString();
+    if (name < compactTime(cutoff)) await backend.remove(`${HOT_DIR}/${name}`);
+  }
 }
 
 function isoWeek(date: Date): string {
@@ -193,4 +234,41 @@ function isoWeek(date: Date): string {
   const yearStart = Date.UTC(day.getUTCFullYear(), 0, 1);
   const week = Math.ceil(((day.getTime() - yearStart) / 86_400_000 + 1) / 7);
   return `${day.getUTCFullYear()}-W${week}`;
+}
+
+/**
+ * Prunes a target of the zone and records it in the status. Only on the device that
+ * reaches the target: the others may not delete from it (remote.ts), and need not.
+ */
+export async function pruneTarget(options: {
+  readonly paths: HomePaths;
+  readonly target: string | undefined;
+  readonly log: Log;
+  readonly now: () => number;
+}): Promise<PruneResult & { readonly target: string }> {
+  const { paths, log } = options;
+  const target = chooseTarget(homeTargets(paths, log), options.target);
+  if (target.route.kind === "through")
+    throw new BuckyError(
+      "E_USAGE",
+      `${target.name} is pruned by ${target.route.via}, the device that reaches it`,
+      `Its daemon prunes every day; \`bucky backup prune --target ${target.name}\` there does it now.`,
+    );
+  const result = await withRepository(
+    paths,
+    target,
+    log,
+    (repository) => pruneRepository(repository, DEFAULT_RETENTION),
+    { lock: { kind: "exclusive", purpose: "prune" }, now: options.now },
+  );
+  updateTargetStatus(paths, target.name, (status) => ({
+    ...status,
+    lastPrune: { at: new Date(options.now()).toISOString() },
+  }));
+  log.info("backup pruned", {
+    target: target.name,
+    removed: result.removedSnapshots,
+    freed: result.freedBytes,
+  });
+  return { target: target.name, ...result };
 }

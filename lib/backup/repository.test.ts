@@ -14,13 +14,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { takeLock } from "./lock.ts";
+import { takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
@@ -214,6 +214,7 @@ describe("a repository in a directory", () => {
     const hours = Array.from({ length: 48 }, (_, i) => ({
       name: `s${i}`,
       time: new Date(Date.UTC(2026, 0, 1, i)).toISOString(),
+      device: "nas",
     }));
     const kept = snapshotsToKeep(hours, { last: 3, hourly: 5, daily: 2, weekly: 0, monthly: 0 });
     // Newest three; newest of the five latest hours (the same ones and two more); the
@@ -221,26 +222,74 @@ describe("a repository in a directory", () => {
     expect([...kept].sort()).toEqual(["s23", "s43", "s44", "s45", "s46", "s47"].sort());
   });
 
-  test("one writer at a time; a lock whose process died is taken over", async () => {
+  test("the retention policy holds for each device on its own, and keeps each one's newest", () => {
+    // The NAS backs up every hour; the laptop backed up once, long ago, then never again.
+    const nas = Array.from({ length: 48 }, (_, i) => ({
+      name: `nas${i}`,
+      time: new Date(Date.UTC(2026, 0, 3, i)).toISOString(),
+      device: "nas",
+    }));
+    const laptop = [
+      { name: "laptop0", time: new Date(Date.UTC(2025, 0, 1)).toISOString(), device: "laptop" },
+      { name: "laptop1", time: new Date(Date.UTC(2025, 0, 1, 1)).toISOString(), device: "laptop" },
+    ];
+    const policy = { last: 3, hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+    expect([...snapshotsToKeep([...nas, ...laptop], policy)].sort()).toEqual(
+      ["laptop0", "laptop1", "nas45", "nas46", "nas47"].sort(),
+    );
+    // Even a policy that keeps nothing keeps each device's newest.
+    const none = { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+    expect([...snapshotsToKeep([...nas, ...laptop], none)].sort()).toEqual(["laptop1", "nas47"]);
+  });
+
+  test("backups share the repository; a prune waits for none and shuts them out", async () => {
     const backend = new LocalBackend(newDir());
-    const held = await takeLock(backend, "backup");
-    await expect(takeLock(backend, "prune")).rejects.toThrow("busy");
-    await held.release();
-    const again = await takeLock(backend, "prune");
-    await again.release();
-    // A lock left by a process that no longer exists.
-    await backend.write(
-      "locks/exclusive",
+    const one = await takeSharedLock(backend, "backup");
+    const two = await takeSharedLock(backend, "backup");
+    await expect(takeExclusiveLock(backend, "prune")).rejects.toThrow("a backup runs on");
+    // The refused prune left no lock behind: backups still start at once.
+    const three = await takeSharedLock(backend, "verify", { waitMs: 0 });
+    for (const held of [one, two, three]) await held.release();
+    const prune = await takeExclusiveLock(backend, "prune");
+    await expect(takeExclusiveLock(backend, "prune")).rejects.toThrow("a prune runs on");
+    let waited: string | undefined;
+    await expect(
+      takeSharedLock(backend, "backup", { waitMs: 0, onWait: (h) => (waited = h) }),
+    ).rejects.toThrow("busy");
+    expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
+    // A backup that waits goes on as soon as the prune is done.
+    const waiting = takeSharedLock(backend, "backup", { onWait: (h) => (waited = h) });
+    const deadline = Date.now() + 10_000;
+    while (waited === undefined && Date.now() < deadline) await Bun.sleep(5);
+    expect(waited).toContain("a prune runs on");
+    await prune.release();
+    await (await waiting).release();
+  });
+
+  test("locks whose process died, or that went stale, stop counting", async () => {
+    const backend = new LocalBackend(newDir());
+    const dead = (purpose: string, refreshedAt = Date.now()) =>
       new TextEncoder().encode(
         JSON.stringify({
-          hostname: (await import("node:os")).hostname(),
+          hostname: hostname(),
           pid: 2 ** 22 + 1,
-          purpose: "backup",
-          refreshedAt: Date.now(),
+          purpose,
+          refreshedAt,
         }),
+      );
+    await backend.write("locks/exclusive", dead("prune"));
+    const shared = await takeSharedLock(backend, "backup", { waitMs: 0 });
+    await shared.release();
+    await backend.write(`locks/shared-${"0".repeat(32)}`, dead("backup"));
+    // Another device's lock (relayed, so no pid to check) counts until it is stale.
+    await backend.write(
+      `locks/shared-${"1".repeat(32)}`,
+      new TextEncoder().encode(
+        JSON.stringify({ hostname: "x", pid: 1, purpose: "backup", refreshedAt: 0, device: "b" }),
       ),
     );
-    const taken = await takeLock(backend, "backup");
-    await taken.release();
+    const prune = await takeExclusiveLock(backend, "prune");
+    expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
+    await prune.release();
   });
 });

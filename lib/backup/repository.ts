@@ -196,9 +196,17 @@ export class Repository {
 
   /** Puts a sealed blob in the pack being filled; cuts it when full. */
   private async pack(id: string, type: BlobType, size: number, sealed: Uint8Array): Promise<void> {
+    // A backend that takes writes of a bounded size gets packs that fit: the pack so far
+    // is cut (taken out at once, written meanwhile) before one that would not.
+    const max = this.backend.maxWriteBytes;
+    const cut =
+      max !== undefined && this.packBytes > 0 && this.packBytes + sealed.length > max
+        ? this.cutPack()
+        : undefined;
     this.packBlobs.push({ id, type, offset: this.packBytes, length: sealed.length, size });
     this.packParts.push(sealed);
     this.packBytes += sealed.length;
+    await cut;
     if (this.packBytes >= PACK_TARGET_BYTES) await this.cutPack();
   }
 

@@ -1,9 +1,15 @@
 /**
  * `bucky backup restore`: a snapshot (or a path in it) into a directory, or, with no
  * directory, back into the home: the disaster-recovery path. After `bucky init --recover`
- * rebuilt the keys from the phrase, this brings back the device key, the zone state (and
- * replays the changesets shipped hot since the snapshot), the apps' data, the user's data
- * and the named data; `bucky daemon` then runs the apps again.
+ * rebuilt the keys from the phrase, this brings back one device's key, its zone state,
+ * its user data and its named data; every app's data from the newest snapshot holding it,
+ * whichever device took it, and the other devices' named data and newer zone state
+ * (zone-restore.ts); then it replays the changesets shipped hot since. `bucky daemon`
+ * then runs the apps again.
+ *
+ * Snapshots are of devices: `latest` is this device's own newest. A box just recovered
+ * from the phrase is none of the zone's devices yet: it becomes the device whose snapshot
+ * is the newest, unless told which (`--device`).
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
@@ -19,14 +25,28 @@ import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
-import { chooseTarget } from "./targets.ts";
+import { readTargets } from "./targets.ts";
+import {
+  gatherFromDevices,
+  mergeStateImages,
+  type NamedSnapshot,
+  newestByDevice,
+  type RestoredApp,
+} from "./zone-restore.ts";
+import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
   readonly snapshot: string;
+  /** The device whose snapshot it is (a home restored becomes that device). */
+  readonly device: string;
   readonly time: string;
   readonly to: string;
   readonly files: number;
   readonly bytes: number;
+  /** Each app's data in the home, and the device whose snapshot it came from (home restores). */
+  readonly apps: readonly RestoredApp[];
+  /** Changesets of the zone state taken from other devices' newer snapshots (home restores). */
+  readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
   readonly replayedChangesets: number;
   readonly damaged: readonly string[];
@@ -39,13 +59,20 @@ export async function restoreSnapshot(options: {
   readonly identityFile?: string;
   readonly to?: string;
   readonly path?: string;
+  /** Whose snapshot `latest` is (default: this device's). */
+  readonly device?: string;
   readonly force: boolean;
   readonly log: Log;
   readonly now: () => number;
   readonly onProgress?: (progress: Readonly<RestoreProgress>) => void;
 }): Promise<RestoreCommandResult> {
   const { paths, log } = options;
-  const target = chooseTarget(paths, options.from, options.identityFile);
+  const home = homeOf(paths, log);
+  const target = chooseTarget(
+    home?.targets ?? localTargets(paths),
+    options.from,
+    options.identityFile,
+  );
   if (options.to && !options.force && !isEmptyDir(options.to)) {
     throw new BuckyError(
       "E_EXISTS",
@@ -59,7 +86,16 @@ export async function restoreSnapshot(options: {
     target,
     log,
     async (repository) => {
-      const { name, snapshot } = await repository.findSnapshot(options.snapshot);
+      // The index once the snapshots are listed (a backup may be running meanwhile).
+      const all = await repository.snapshots();
+      await repository.loadIndex();
+      const chosen = chooseSnapshot(all, options.snapshot, {
+        device: options.device,
+        home,
+        intoHome: !options.to,
+        location: repository.backend.location,
+      });
+      const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};
       if (options.to) {
         const result = await restoreTree(repository, snapshot.tree, options.to, {
@@ -69,15 +105,19 @@ export async function restoreSnapshot(options: {
         log.info("restored", { snapshot: name.slice(0, 8), to: options.to, files: result.files });
         return {
           snapshot: name,
+          device: snapshot.device,
           time: snapshot.time,
           to: options.to,
           ...result,
+          apps: [],
+          mergedChangesets: 0,
           replayedChangesets: 0,
         };
       }
-      const zoneId = homeZone(paths, log) ?? parseZoneId(snapshot.zone);
+      const zoneId = home?.zone ?? parseZoneId(snapshot.zone);
       if (!zoneId)
         throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
+      const newest = newestByDevice(all.filter((s) => s.snapshot.zone === zoneId));
       if (snapshot.zone !== zoneId) {
         throw new BuckyError(
           "E_INVALID_INPUT",
@@ -95,15 +135,38 @@ export async function restoreSnapshot(options: {
             "Run `bucky backup verify --read-data`, and restore an older snapshot.",
           );
         }
+        const apps = await gatherFromDevices(repository, chosen, newest, staging);
         moveIntoHome(staging, paths);
-        const replayed = replayHot(paths, await hotChangesets(repository), log, options.now);
-        log.info("home restored", { snapshot: name.slice(0, 8), files: result.files, replayed });
+        const merged = await mergeStateImages(repository, chosen, newest, {
+          stateDb: paths.stateDb,
+          scratch: staging,
+          zone: zoneId,
+          log,
+          now: options.now,
+        });
+        const replayed = replayHot(
+          paths,
+          zoneId,
+          await hotChangesets(repository),
+          log,
+          options.now,
+        );
+        log.info("home restored", {
+          snapshot: name.slice(0, 8),
+          device: snapshot.device,
+          files: result.files,
+          merged,
+          replayed,
+        });
         return {
           snapshot: name,
+          device: snapshot.device,
           time: snapshot.time,
           to: paths.home,
           files: result.files,
           bytes: result.bytes,
+          apps,
+          mergedChangesets: merged,
           replayedChangesets: replayed,
           damaged: [],
         };
@@ -111,7 +174,134 @@ export async function restoreSnapshot(options: {
         rmSync(staging, { recursive: true, force: true });
       }
     },
-    { lock: "restore" },
+    { lock: { kind: "shared", purpose: "restore" }, withIndex: false, now: options.now },
+  );
+}
+
+/** What this home is, when its zone state opens: its zone, its device, the zone's devices. */
+interface HomeView {
+  readonly zone: ZoneId;
+  readonly device: string;
+  readonly members: ReadonlySet<string>;
+  readonly targets: ResolvedTarget[];
+}
+
+/** The home as it is, or undefined when its state database is damaged (what a restore mends). */
+function homeOf(paths: HomePaths, log: Log): HomeView | undefined {
+  let zone: ReturnType<typeof openZone>;
+  try {
+    zone = openZone(paths.home, log);
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_INTEGRITY") {
+      log.warn("the home's state database is damaged: the snapshot replaces it", {
+        error: error.message,
+      });
+      return undefined;
+    }
+    throw error;
+  }
+  try {
+    return {
+      zone: zone.zone.id,
+      device: zone.device.name,
+      members: new Set(zone.devices.map((d) => d.name)),
+      targets: resolveTargets(paths, zone.db, zone.device.name),
+    };
+  } finally {
+    zone.close();
+  }
+}
+
+/** With the zone state damaged, the targets this device connects to itself are what is known. */
+function localTargets(paths: HomePaths): ResolvedTarget[] {
+  return readTargets(paths).map((connection) => ({
+    name: connection.name,
+    url: connection.url,
+    via: null,
+    route: { kind: "direct", connection },
+  }));
+}
+
+/**
+ * The snapshot to restore: one named by (a prefix of) its id, or the newest of a device.
+ * Which device: the one asked for; else this one, when it has snapshots. A home restore on
+ * a box that knows none of the devices in the repository (just recovered from the phrase)
+ * becomes the device with the newest snapshot; a home that is one of the zone's devices is
+ * never turned into another (that would make two of it).
+ */
+function chooseSnapshot(
+  all: readonly NamedSnapshot[],
+  which: string,
+  context: {
+    device: string | undefined;
+    home: HomeView | undefined;
+    intoHome: boolean;
+    location: string;
+  },
+): NamedSnapshot {
+  const { home, intoHome } = context;
+  if (which !== "latest") {
+    const matches = all.filter(
+      (s) =>
+        s.name.startsWith(which) &&
+        (context.device === undefined || s.snapshot.device === context.device),
+    );
+    if (matches.length !== 1)
+      throw new BuckyError(
+        matches.length === 0 ? "E_NOT_FOUND" : "E_INVALID_INPUT",
+        matches.length === 0
+          ? `no snapshot ${which}${context.device ? ` of ${context.device}` : ""} in ${context.location}`
+          : `${which} names ${matches.length} snapshots`,
+        "See them with `bucky backup list`.",
+      );
+    const found = matches[0] as NamedSnapshot;
+    if (intoHome && home) refuseOtherMember(home, found.snapshot.device);
+    return found;
+  }
+  const newest = newestByDevice(all);
+  const devices = [...newest.keys()].sort();
+  if (devices.length === 0)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${context.location} has no snapshots yet`,
+      "Make one with `bucky backup run`.",
+    );
+  const pick = (device: string): NamedSnapshot => {
+    const found = newest.get(device);
+    if (!found)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${context.location} has no snapshot of ${device}`,
+        `It has snapshots of: ${devices.join(", ")}; name one with --device.`,
+      );
+    if (intoHome && home) refuseOtherMember(home, device);
+    return found;
+  };
+  if (context.device) return pick(context.device);
+  if (home && newest.has(home.device)) return pick(home.device);
+  // A box that knows none of them was just recovered; with its zone state damaged, this
+  // home is the repository's only device, or unknown.
+  const fresh = home ? !devices.some((d) => home.members.has(d)) : devices.length === 1;
+  if (intoHome && fresh) {
+    const latest = [...newest.values()].sort((a, b) =>
+      a.snapshot.time.localeCompare(b.snapshot.time),
+    );
+    return latest.at(-1) as NamedSnapshot;
+  }
+  throw new BuckyError(
+    "E_NOT_FOUND",
+    `${context.location} has no snapshot of ${home?.device ?? "this device"}`,
+    `It has snapshots of: ${devices.join(", ")}; name one with --device (a device's home is restored on that device, or into a directory with --to).`,
+  );
+}
+
+/** Refuses to turn this home, a device of the zone, into another of its devices. */
+function refuseOtherMember(home: HomeView, device: string): void {
+  if (device === home.device || !home.members.has(device)) return;
+  throw new BuckyError(
+    "E_INVALID_INPUT",
+    `this home is ${home.device}, a device of the zone: restoring ${device}'s home here would make a second ${device}`,
+    `Restore ${device}'s files into a directory with --to, or its home on ${device} itself (or on a new box, after \`bucky init --recover\`).`,
   );
 }
 
@@ -183,27 +373,6 @@ function replayHot(
     return result.applied.length;
   } finally {
     zone.close();
-  }
-}
-
-/**
- * The zone of the home being restored over, or undefined when its state database is
- * damaged (which is what a restore is for). The snapshot opened with this home's backup
- * key, which only its zone's phrase gives, so it is of this zone all the same.
- */
-function homeZone(paths: HomePaths, log: Log): ZoneId | undefined {
-  try {
-    const zone = openZone(paths.home, log);
-    zone.close();
-    return zone.zone.id;
-  } catch (error) {
-    if (error instanceof BuckyError && error.code === "E_INTEGRITY") {
-      log.warn("the home's state database is damaged: the snapshot replaces it", {
-        error: error.message,
-      });
-      return undefined;
-    }
-    throw error;
   }
 }
 

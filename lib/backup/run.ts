@@ -1,7 +1,7 @@
 /**
  * The backup operations on a home, as the commands and the daemon's schedule run them:
- * each opens the target, takes what it needs of the home, and records what happened in
- * `<home>/backup/status.json`.
+ * each opens the target (itself, or through the device that reaches it), takes what it
+ * needs of the home, and records what happened in `<home>/backup/status.json`.
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -13,23 +13,31 @@ import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
+import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
-import { takeLock } from "./lock.ts";
+import { type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { Repository } from "./repository.ts";
 import { updateTargetStatus } from "./status.ts";
-import { cacheDir, chooseTarget, connect, type Target } from "./targets.ts";
+import { cacheDir } from "./targets.ts";
+import { chooseTarget, homeTargets, type ResolvedTarget } from "./zone-targets.ts";
 
 export interface BackupRunResult {
   readonly snapshot: string;
   readonly target: string;
+  /** The device the target was reached through; null when this device reaches it. */
+  readonly via: string | null;
   readonly files: number;
   readonly bytes: number;
   /** Plaintext bytes that were new to the repository. */
   readonly addedBytes: number;
+  /** Bytes of the files read anew: changed since this device's backup before. */
+  readonly changedBytes: number;
   /** Bytes written to the target (sealed, compressed). */
   readonly storedBytes: number;
   readonly durationMs: number;
+  /** How long after this device's backup before this one started; null for a first. */
+  readonly sinceMs: number | null;
   /** Files that kept changing while they were read (backed up as last read). */
   readonly changing: readonly string[];
 }
@@ -53,25 +61,40 @@ export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
   }
 }
 
+/** How `withRepository` holds the repository while it works. */
+export type LockKind = { readonly kind: "shared" | "exclusive"; readonly purpose: string };
+
 /**
- * Connects to a target and runs `work` with its repository; always disconnects. With
- * `lock`, work runs holding the repository's lock, and the index is read once it is held.
+ * Connects to a target (directly, or through its via device) and runs `work` with its
+ * repository; always disconnects. With `lock`, work runs holding a shared or the
+ * exclusive lock, and the index is read once it is held.
  */
 export async function withRepository<T>(
   paths: HomePaths,
-  target: Target,
+  target: ResolvedTarget,
   log: Log,
   work: (repository: Repository, backend: Backend) => Promise<T>,
-  options: { create?: boolean; withIndex?: boolean; lock?: string } = {},
+  options: {
+    create?: boolean;
+    withIndex?: boolean;
+    lock?: LockKind;
+    /** How to call the via device, where one is already at hand (the daemon's). */
+    reach?: PeerReach;
+    now?: () => number;
+  } = {},
 ): Promise<T> {
   const root = backupRoot(paths, log);
-  const backend = await connect(target, { create: options.create === true });
+  if (target.route.kind === "through" && !options.reach)
+    return withHomePeers(paths, log, options.now ?? Date.now, (reach) =>
+      withRepository(paths, target, log, work, { ...options, reach }),
+    );
+  const backend = await openBackend(target, options.reach, { create: options.create === true });
   try {
     const open = { cacheDir: cacheDir(paths), withIndex: false };
     const repository = options.create
       ? await Repository.openOrCreate(backend, root, open)
       : await openExisting(backend, root, open, target);
-    const lock = options.lock ? await takeLock(backend, options.lock) : undefined;
+    const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex();
       return await work(repository, backend);
@@ -84,6 +107,20 @@ export async function withRepository<T>(
   }
 }
 
+function takeLock(
+  backend: Backend,
+  lock: LockKind,
+  log: Log,
+  now: (() => number) | undefined,
+): Promise<HeldLock> {
+  if (lock.kind === "exclusive")
+    return takeExclusiveLock(backend, lock.purpose, now ? { now } : {});
+  return takeSharedLock(backend, lock.purpose, {
+    ...(now ? { now } : {}),
+    onWait: (holder) => log.info("waiting for the repository", { holder }),
+  });
+}
+
 /**
  * A target's repository, which `bucky backup target add` made. Never made again here: a
  * disk that is not mounted leaves its empty mount point behind, and backups made there
@@ -93,7 +130,7 @@ async function openExisting(
   backend: Backend,
   root: Uint8Array,
   options: { cacheDir: string; withIndex: boolean },
-  target: Target,
+  target: ResolvedTarget,
 ): Promise<Repository> {
   try {
     return await Repository.open(backend, root, options);
@@ -117,7 +154,7 @@ export async function runBackup(options: {
   const { paths, log } = options;
   // Without the key there is nothing to do whatever the targets: say that first.
   backupRoot(paths, log);
-  const target = chooseTarget(paths, options.target);
+  const target = chooseTarget(homeTargets(paths, log), options.target);
   const startedAt = options.now();
   const zone = openZone(paths.home, log);
   const who = { zone: zone.zone.id, device: zone.device.name };
@@ -130,7 +167,11 @@ export async function runBackup(options: {
       async (repository) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
         try {
-          const parent = (await repository.snapshots()).at(-1)?.name ?? null;
+          // Each device's snapshots are a history of their own: the parent is this
+          // device's previous one, whatever the other devices did since.
+          const previous = (await repository.snapshots())
+            .filter((s) => s.snapshot.device === who.device)
+            .at(-1);
           const archived = await new Archiver(repository, cache, options.onProgress).archive(
             homeEntries(paths),
           );
@@ -142,7 +183,7 @@ export async function runBackup(options: {
             device: who.device,
             hostname: hostname(),
             tree: archived.tree,
-            parent,
+            parent: previous?.name ?? null,
             stats: {
               files: archived.files,
               bytes: archived.bytes,
@@ -155,18 +196,21 @@ export async function runBackup(options: {
           return {
             snapshot: name,
             target: target.name,
+            via: target.route.kind === "through" ? target.route.via : null,
             files: archived.files,
             bytes: archived.bytes,
             addedBytes: archived.addedBytes,
+            changedBytes: archived.changedBytes,
             storedBytes: repository.storedBytes,
             durationMs,
+            sinceMs: previous ? startedAt - Date.parse(previous.snapshot.time) : null,
             changing: archived.changing,
           };
         } finally {
           cache.close();
         }
       },
-      { lock: "backup" },
+      { lock: { kind: "shared", purpose: "backup" }, now: options.now },
     );
     updateTargetStatus(paths, target.name, (status) => ({
       ...status,
@@ -174,6 +218,9 @@ export async function runBackup(options: {
         at: new Date(startedAt).toISOString(),
         snapshot: result.snapshot,
         durationMs: result.durationMs,
+        changedBytes: result.changedBytes,
+        storedBytes: result.storedBytes,
+        ...(result.sinceMs !== null ? { sinceMs: Math.max(0, result.sinceMs) } : {}),
       },
     }));
     log.info("backup done", {
@@ -182,7 +229,9 @@ export async function runBackup(options: {
       files: result.files,
       bytes: result.bytes,
       added: result.addedBytes,
+      changed: result.changedBytes,
       ms: result.durationMs,
+      ...(result.via ? { via: result.via } : {}),
     });
     if (result.changing.length > 0)
       log.warn("files changed while being backed up", {
@@ -211,28 +260,29 @@ export interface SnapshotSummary {
   readonly addedBytes: number;
 }
 
-/** The snapshots in a target, oldest first (for `bucky backup list` and the panel). */
+/** The snapshots in a target, oldest first, of one device or all (`backup list`, the panel). */
 export async function listSnapshots(
   paths: HomePaths,
   which: string | undefined,
   log: Log,
+  options: { device?: string; reach?: PeerReach } = {},
 ): Promise<SnapshotSummary[]> {
-  const target = chooseTarget(paths, which);
+  const target = chooseTarget(homeTargets(paths, log), which);
   const snapshots = await withRepository(
     paths,
     target,
     log,
     (repository) => repository.snapshots(),
-    {
-      withIndex: false,
-    },
+    { withIndex: false, ...(options.reach ? { reach: options.reach } : {}) },
   );
-  return snapshots.map(({ name, snapshot }) => ({
-    id: name,
-    time: snapshot.time,
-    device: snapshot.device,
-    files: snapshot.stats.files,
-    bytes: snapshot.stats.bytes,
-    addedBytes: snapshot.stats.addedBytes,
-  }));
+  return snapshots
+    .filter(({ snapshot }) => options.device === undefined || snapshot.device === options.device)
+    .map(({ name, snapshot }) => ({
+      id: name,
+      time: snapshot.time,
+      device: snapshot.device,
+      files: snapshot.stats.files,
+      bytes: snapshot.stats.bytes,
+      addedBytes: snapshot.stats.addedBytes,
+    }));
 }

@@ -1,17 +1,19 @@
 /**
- * Backups on a schedule, run by the daemon: for each target, a backup every hour, and
- * every day a verify that reads back a sample of the data and a prune by the retention
- * policy (which also clears the hot changesets the snapshots now hold). Each runs
- * as its own `bucky backup …` process, so a long backup never slows the node, and records
- * its result in the backup status like one run by hand. A backup still running when the
- * next is due means data grows faster than it uploads: that is recorded, for a warning.
+ * Backups on a schedule, run by the daemon: for each target of the zone, a backup every
+ * hour, and every day a verify that reads back a sample of the data; and on the device
+ * that reaches the target, a prune by the retention policy (which also clears the hot
+ * changesets the snapshots now hold). Each runs as its own `bucky backup …` process, so a
+ * long backup never slows the node, and records its result in the backup status like one
+ * run by hand. A backup still running when the next is due means data grows faster than
+ * it uploads: that is recorded, for a warning. A target that cannot be reached now (its
+ * disk unplugged, its via device off) is tried again an interval later.
  */
 import type { Subprocess } from "bun";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readBackupStatus, updateTargetStatus } from "./status.ts";
-import { readTargets, targetsForDaemon } from "./targets.ts";
+import type { ResolvedTarget } from "./zone-targets.ts";
 
 export const DEFAULT_BACKUP_EVERY_MS = 60 * 60 * 1000;
 export const DEFAULT_VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
@@ -25,6 +27,8 @@ export interface ScheduleOptions {
   readonly runtime: string;
   readonly backupEveryMs: number;
   readonly verifyEveryMs: number;
+  /** The zone's targets as this device reaches them; `strict`: a damaged file throws. */
+  readonly targets: (strict: boolean) => ResolvedTarget[];
 }
 
 export class BackupScheduler {
@@ -53,7 +57,7 @@ export class BackupScheduler {
   /** Starts a backup to `target` (or to each target) now; what was already running keeps on. */
   runNow(target?: string): { started: string[]; running: string[] } {
     // Asked for: a damaged targets file is the asker's answer.
-    const targets = readTargets(this.options.paths).filter((t) => !target || t.name === target);
+    const targets = this.options.targets(true).filter((t) => !target || t.name === target);
     if (targets.length === 0) {
       throw new BuckyError(
         "E_NOT_FOUND",
@@ -76,14 +80,18 @@ export class BackupScheduler {
   private tick(): void {
     const { paths, now, backupEveryMs, verifyEveryMs } = this.options;
     const status = readBackupStatus(paths);
-    for (const target of targetsForDaemon(paths, this.options.log)) {
+    for (const target of this.options.targets(false)) {
       const last = status[target.name];
       const since = (at: string | undefined) =>
         at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;
       // After a failure, wait a full interval too rather than hammering a target that is down.
       const lastAttempt = Math.min(since(last?.lastBackup?.at), since(last?.lastBackupError?.at));
       if (lastAttempt >= backupEveryMs) this.launch(target.name, "backup", ["backup", "run"]);
-      else if (since(last?.lastPrune?.at) >= verifyEveryMs && last?.lastBackup)
+      else if (
+        target.route.kind === "direct" &&
+        since(last?.lastPrune?.at) >= verifyEveryMs &&
+        last?.lastBackup
+      )
         this.launch(target.name, "prune", ["backup", "prune"]);
       else if (since(last?.lastVerify?.at) >= verifyEveryMs && last?.lastBackup)
         this.launch(target.name, "verify", [

@@ -1,7 +1,9 @@
 /**
  * What this device last did with each backup target, for `bucky status` and the
- * reliability level: the last backup, the last verify, and whether backups keep up.
- * Kept in `<home>/backup/status.json`, written by each run (by hand or on schedule).
+ * reliability level: the last backup (and how much changed since the one before, and how
+ * long ago that was, so the zone can tell when writes outpace backups), the last verify,
+ * and whether backups keep up. Kept in `<home>/backup/status.json`, written by each run
+ * (by hand or on schedule), and published to the zone in this device's facts.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +15,12 @@ export interface TargetStatus {
     readonly at: string;
     readonly snapshot: string;
     readonly durationMs: number;
+    /** Bytes of the files read anew: changed since this device's backup before. */
+    readonly changedBytes?: number;
+    /** How long before this one that backup was (absent for a first backup). */
+    readonly sinceMs?: number;
+    /** Bytes written to the target (sealed, compressed). */
+    readonly storedBytes?: number;
   };
   readonly lastBackupError?: { readonly at: string; readonly message: string };
   readonly lastVerify?: { readonly at: string; readonly ok: boolean; readonly damaged: number };
@@ -46,4 +54,12 @@ export function updateTargetStatus(
 
 function statusFile(paths: HomePaths): string {
   return join(paths.backupDir, "status.json");
+}
+
+/** Forgets what was recorded of the target `name` (it was removed from the zone). */
+export function forgetTargetStatus(paths: HomePaths, name: string): void {
+  const all = readBackupStatus(paths);
+  if (!(name in all)) return;
+  delete all[name];
+  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
 }

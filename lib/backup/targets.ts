@@ -1,14 +1,16 @@
 /**
- * Backup targets: where this device's backups go, by name, in `<home>/backup/targets.json`
- * (local, as SSH identities are local). A target is a directory or an SFTP URL; an SFTP
- * server's host key is pinned when the target is added, and refused if it changes.
+ * How this device connects to the backup targets it added: `<home>/backup/targets.json`
+ * holds what must stay on the device (the SSH identity file), beside the URL and the
+ * pinned host key. The zone's list of targets is in the zone state (zone-targets.ts); a
+ * target is a directory or an SFTP URL, and an SFTP server's host key is pinned when the
+ * target is added, and refused if it changes.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { TARGET_NAME, urlProblem } from "../../protocol/backup/zone-target.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
-import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
 import { SftpBackend } from "./sftp-backend.ts";
@@ -21,9 +23,9 @@ export interface Target {
   readonly identityFile?: string;
   /** The SFTP server's host key, pinned when the target was added. */
   readonly hostKey?: string;
+  /** Recorded in the zone state too (targets added before the zone recorded them are not). */
+  readonly shared?: boolean;
 }
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export function readTargets(paths: HomePaths): Target[] {
   const file = targetsFile(paths);
@@ -44,29 +46,11 @@ export function readTargets(paths: HomePaths): Target[] {
   return targets;
 }
 
-/**
- * The targets, for work the daemon does by itself: a damaged file is said once and
- * counts as none (the commands that read it say what is wrong and how to mend it).
- */
-export function targetsForDaemon(paths: HomePaths, log: Log): Target[] {
-  try {
-    const targets = readTargets(paths);
-    saidDamaged = undefined;
-    return targets;
-  } catch (error) {
-    if (!(error instanceof BuckyError)) throw error;
-    if (saidDamaged !== error.message) log.error("backups stopped", { error: error.message });
-    saidDamaged = error.message;
-    return [];
-  }
-}
-let saidDamaged: string | undefined;
-
 function damagedTargets(file: string, why: string): BuckyError {
   return new BuckyError(
     "E_INTEGRITY",
     `the backup targets file ${file} is damaged: ${why}`,
-    "Remove it, then add the targets again with `bucky backup target add` (the backups on them stay).",
+    "Remove it: the zone's targets stay, and a directory needs nothing from it. To give an SFTP target its key again, `bucky backup target rm` it and `bucky backup target add` it again (the backups on it stay).",
   );
 }
 
@@ -83,20 +67,21 @@ export function saveTarget(paths: HomePaths, target: Target): void {
   );
 }
 
-export function removeTarget(paths: HomePaths, name: string): Target {
+/** Forgets how to connect to the target `name`; what it was, if this device knew it. */
+export function forgetTarget(paths: HomePaths, name: string): Target | undefined {
   const targets = readTargets(paths);
   const target = targets.find((t) => t.name === name);
-  if (!target) throw unknownTarget(name, targets);
-  writeTargets(
-    paths,
-    targets.filter((t) => t !== target),
-  );
+  if (target)
+    writeTargets(
+      paths,
+      targets.filter((t) => t !== target),
+    );
   return target;
 }
 
 /** Checks a new target's name and URL; a directory path is made absolute. */
 export function newTarget(name: string, url: string, identityFile?: string): Target {
-  if (!NAME.test(name)) {
+  if (!TARGET_NAME.test(name)) {
     throw new BuckyError(
       "E_INVALID_INPUT",
       `${JSON.stringify(name)} is not a target name`,
@@ -104,6 +89,13 @@ export function newTarget(name: string, url: string, identityFile?: string): Tar
     );
   }
   if (url.startsWith("sftp://")) {
+    const problem = urlProblem(url);
+    if (problem)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${url}: ${problem}`,
+        "Write it as sftp://user@host[:port]/path; SFTP targets log in with a key (--identity).",
+      );
     return { name, url, ...(identityFile ? { identityFile: resolve(identityFile) } : {}) };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
@@ -113,35 +105,10 @@ export function newTarget(name: string, url: string, identityFile?: string): Tar
       "For example: /mnt/usb/bucky or sftp://me@backup.example.com/backups/home",
     );
   }
-  return { name, url: isAbsolute(url) ? url : resolve(url) };
-}
-
-/**
- * The target to use: the one named, or the only one there is. `from` may also be a
- * directory or URL not added as a target (restoring on a new box).
- */
-export function chooseTarget(
-  paths: HomePaths,
-  which: string | undefined,
-  identityFile?: string,
-): Target {
-  const targets = readTargets(paths);
-  if (which) {
-    const named = targets.find((t) => t.name === which);
-    if (named) return identityFile ? { ...named, identityFile: resolve(identityFile) } : named;
-    if (which.includes("/")) return newTarget("adhoc", which, identityFile);
-    throw unknownTarget(which, targets);
-  }
-  if (targets.length === 1) return targets[0] as Target;
-  throw new BuckyError(
-    targets.length === 0 ? "E_NOT_FOUND" : "E_USAGE",
-    targets.length === 0
-      ? "no backup target is set up"
-      : `there are ${targets.length} backup targets: say which one`,
-    targets.length === 0
-      ? "Add one: `bucky backup target add usb /mnt/usb/bucky` (or an sftp:// URL)."
-      : `Use --target with one of: ${targets.map((t) => t.name).join(", ")}.`,
-  );
+  const path = isAbsolute(url) ? url : resolve(url);
+  const problem = urlProblem(path);
+  if (problem) throw new BuckyError("E_INVALID_INPUT", `${url}: ${problem}`);
+  return { name, url: path };
 }
 
 /**
@@ -185,14 +152,4 @@ export function cacheDir(paths: HomePaths): string {
 
 function targetsFile(paths: HomePaths): string {
   return join(paths.backupDir, "targets.json");
-}
-
-function unknownTarget(name: string, targets: readonly Target[]): BuckyError {
-  return new BuckyError(
-    "E_NOT_FOUND",
-    `there is no backup target named ${name}`,
-    targets.length > 0
-      ? `The targets are: ${targets.map((t) => t.name).join(", ")}.`
-      : "Add one with `bucky backup target add`.",
-  );
 }

@@ -12,7 +12,7 @@ import type { Log } from "../log.ts";
 import { packPath, type Repository } from "./repository.ts";
 import { withRepository } from "./run.ts";
 import { updateTargetStatus } from "./status.ts";
-import type { Target } from "./targets.ts";
+import { chooseTarget, homeTargets } from "./zone-targets.ts";
 
 export type ReadData =
   | { readonly kind: "none" }
@@ -38,19 +38,21 @@ export interface VerifyResult {
 /** Verifies a target's repository and records the outcome in its status (and the log). */
 export async function verifyTarget(options: {
   readonly paths: HomePaths;
-  readonly target: Target;
+  /** The target's name; none: the only one. */
+  readonly target: string | undefined;
   readonly readData: ReadData;
   readonly log: Log;
   readonly now: () => number;
 }): Promise<VerifyResult & { readonly target: string }> {
-  const { paths, target, log } = options;
-  // Under the lock: a prune deleting packs meanwhile would look like damage.
+  const { paths, log } = options;
+  const target = chooseTarget(homeTargets(paths, log), options.target);
+  // Under a shared lock: a prune deleting packs meanwhile would look like damage.
   const result = await withRepository(
     paths,
     target,
     log,
     (repository) => verifyRepository(repository, options.readData),
-    { lock: "verify" },
+    { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
   );
   updateTargetStatus(paths, target.name, (status) => ({
     ...status,
@@ -82,6 +84,9 @@ export async function verifyRepository(
     uses.set(id, entry);
   };
   const snapshots = await repository.snapshots();
+  // The index once the snapshots are listed: a backup running meanwhile writes its index
+  // before its snapshot, so every blob a listed snapshot needs is named by then.
+  await repository.loadIndex();
   let checkedBlobs = 0;
   // A tree shared by many snapshots is read once; what it holds is remembered.
   const treeFiles = new Map<string, { path: string; blob: string }[]>();

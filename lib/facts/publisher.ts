@@ -6,9 +6,12 @@
  */
 import { existsSync, statfsSync } from "node:fs";
 import { readBackupStatus } from "../backup/status.ts";
+import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
+import { BuckyError } from "../errors.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { StateQueries } from "../store/db.ts";
 import type { DeviceFactsPayload, ReplicaFacts } from "./payload.ts";
 
 export const FACTS_EVERY_MS = 5_000;
@@ -57,7 +60,7 @@ export class FactsPublisher {
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
     this.node.publishFacts({
-      ...ownFacts(this.node.zone.paths),
+      ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
     });
@@ -65,14 +68,34 @@ export class FactsPublisher {
 }
 
 /**
- * What this device knows of itself, read from its home now: its backups and its disk.
- * (Its gateway's traffic is counted by the running gateway and said by the daemon.)
+ * What this device knows of itself, read from its home now: its backups to the zone's
+ * targets (not to one since removed) and its disk. (Its gateway's traffic is counted by
+ * the running gateway and said by the daemon.)
  */
-export function ownFacts(paths: HomePaths): Pick<DeviceFactsPayload, "backup" | "disk"> {
+export function ownFacts(
+  paths: HomePaths,
+  db: StateQueries,
+  self: string,
+): Pick<DeviceFactsPayload, "backup" | "disk"> {
+  const status = readBackupStatus(paths);
+  const targets = new Set(zoneTargetNames(paths, db, self));
   return {
-    backup: { key: existsSync(paths.backupKey), targets: readBackupStatus(paths) },
+    backup: {
+      key: existsSync(paths.backupKey),
+      targets: Object.fromEntries(Object.entries(status).filter(([name]) => targets.has(name))),
+    },
     disk: diskOf(paths.home),
   };
+}
+
+function zoneTargetNames(paths: HomePaths, db: StateQueries, self: string): string[] {
+  try {
+    return resolveTargets(paths, db, self).map((t) => t.name);
+  } catch (error) {
+    // This device's own file is damaged (said elsewhere): the zone's records still count.
+    if (!(error instanceof BuckyError)) throw error;
+    return readZoneTargets(db).map((t) => t.name);
+  }
 }
 
 function diskOf(home: string): DeviceFactsPayload["disk"] {

@@ -10,6 +10,14 @@ import { homePaths } from "../home.ts";
 
 export const DAEMON_TIMEOUT_MS = 30_000;
 
+/** The errors requestDaemon made because nothing answered on the socket. */
+const notRunning = new WeakSet<BuckyError>();
+
+/** Whether `error` says the home's daemon is not running (nothing answered at all). */
+export function isDaemonDown(error: unknown): boolean {
+  return error instanceof BuckyError && notRunning.has(error);
+}
+
 export async function requestDaemon<T = unknown>(
   home: string,
   method: "GET" | "PUT" | "POST" | "DELETE",
@@ -32,12 +40,14 @@ export async function requestDaemon<T = unknown>(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new BuckyError(
+    const down = new BuckyError(
       "E_UNAVAILABLE",
       `the bucky daemon for ${home} is not running`,
       `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
       { cause: error },
     );
+    notRunning.add(down);
+    throw down;
   }
   const payload = (await response.json().catch(() => undefined)) as
     | { error?: { code: string; message: string; hint?: string } }

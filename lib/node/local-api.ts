@@ -30,7 +30,7 @@ import { appStatus, appStatuses } from "../apps/status.ts";
 import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import { readBackupStatus } from "../backup/status.ts";
-import { readTargets } from "../backup/targets.ts";
+import { resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { ownFacts } from "../facts/publisher.ts";
@@ -113,7 +113,7 @@ export function createLocalApp(
         membership: node.membership(),
         nowMs: node.now(),
         liveWindowMs,
-        ownFacts: ownFacts(node.zone.paths),
+        ownFacts: ownFacts(node.zone.paths, node.db, node.deviceName),
       }),
       addresses: node.addresses,
     }),
@@ -130,8 +130,14 @@ export function createLocalApp(
   app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
 
   app.post("/v1/invites", async (c) => {
-    const body = (await jsonBody(c)) as { ttlMs?: number; uses?: number };
-    return c.json(createInvite(node, { ttlMs: Number(body.ttlMs), uses: Number(body.uses) }));
+    const body = (await jsonBody(c)) as { ttlMs?: number; uses?: number; backupKey?: unknown };
+    return c.json(
+      createInvite(node, {
+        ttlMs: Number(body.ttlMs),
+        uses: Number(body.uses),
+        givesBackupKey: body.backupKey !== false,
+      }),
+    );
   });
   app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
   app.post("/v1/invites/:id/revoke", (c) => c.json(revokeInvite(node, c.req.param("id"))));
@@ -280,9 +286,11 @@ export function createLocalApp(
     const status = readBackupStatus(node.zone.paths);
     return c.json({
       holdsBackupKey: services.backups() !== undefined,
-      targets: readTargets(node.zone.paths).map((t) => ({
+      targets: resolveTargets(node.zone.paths, node.db, node.deviceName).map((t) => ({
         name: t.name,
         url: t.url,
+        via: t.via,
+        reach: t.route.kind,
         ...status[t.name],
       })),
     });
@@ -294,7 +302,11 @@ export function createLocalApp(
     return c.json({ holdsBackupKey });
   });
   app.get("/v1/backups/:target/snapshots", async (c) =>
-    c.json({ snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log) }),
+    c.json({
+      snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log, {
+        reach: { client: node.client, peers: node.peers() },
+      }),
+    }),
   );
   app.post("/v1/backups/run", async (c) => {
     const body = (await jsonBody(c)) as { target?: unknown };

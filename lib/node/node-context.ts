@@ -3,6 +3,7 @@
  * TLS identity and store, what it knows of its peers, and the two ways state changes (a
  * local write, or changesets from a peer), each of which tells whoever listens.
  */
+import { existsSync } from "node:fs";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -254,6 +255,12 @@ export class NodeContext {
       membership: this.membership(),
       nowMs: this.now(),
     });
+  }
+
+  /** The zone's backup root, when this device holds it (it can back up and give it on). */
+  backupRoot(): Uint8Array | undefined {
+    if (!existsSync(this.zone.paths.backupKey)) return undefined;
+    return readKeyFile(this.zone.paths.backupKey, "backup", this.log);
   }
 
   /** The owner key, for devices that hold it; others cannot admit or revoke devices. */

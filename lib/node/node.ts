@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { Server, WebSocketHandler } from "bun";
+import { ZONE_TARGET_PREFIX } from "../../protocol/backup/zone-target.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
@@ -21,6 +22,8 @@ import {
   DEFAULT_BACKUP_EVERY_MS,
   DEFAULT_VERIFY_EVERY_MS,
 } from "../backup/scheduler.ts";
+import { TargetHost } from "../backup/target-host.ts";
+import { reconcileLocalTargets, resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
@@ -181,11 +184,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         apps.soon();
       },
     });
+    // The zone's backup targets this device reaches, served to the other devices.
+    const targetHost = new TargetHost(node);
+    started.push(() => void targetHost.stop());
     // Agents reach every device on its own address too (the handler is made below).
     peerApp = createPeerApp(node, log, onBug, {
       relay: relayHub,
       mcp: (request) => agents.handle(request),
       replication,
+      targets: targetHost,
     });
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {
@@ -297,6 +304,21 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     started.push(() => tunnels.stop());
     // Backups run where the backup key is: the device that made the zone, one that
     // recovered it, or one given the key since (`bucky backup key`, which calls this).
+    // This device's own file of target connections follows the zone's targets.
+    const reconcileTargets = () =>
+      reconcileLocalTargets(
+        paths,
+        node.db,
+        node.deviceName,
+        (ops) => node.write(ops),
+        options.now,
+        log,
+      );
+    reconcileTargets();
+    node.onChange((changesets) => {
+      if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(ZONE_TARGET_PREFIX))))
+        reconcileTargets();
+    });
     startBackups = () => {
       if (backups || !existsSync(paths.backupKey)) return backups !== undefined;
       backups = {
@@ -308,6 +330,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
           runtime: options.apps.runtime,
           backupEveryMs: options.backup?.everyMs ?? DEFAULT_BACKUP_EVERY_MS,
           verifyEveryMs: options.backup?.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS,
+          targets: (strict) =>
+            strict
+              ? resolveTargets(paths, node.db, node.deviceName)
+              : targetsForDaemon(paths, node.db, node.deviceName, log),
         }),
       };
       backups.hot.start();

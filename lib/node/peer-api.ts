@@ -18,6 +18,7 @@ import {
   MAX_SYNC_MESSAGE_BYTES,
 } from "../../protocol/sync-messages.ts";
 import { localLogs } from "../apps/logs.ts";
+import type { TargetHost } from "../backup/target-host.ts";
 import { BuckyError } from "../errors.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import { ingress } from "../gateway/ingress.ts";
@@ -42,6 +43,8 @@ export interface PeerServices {
   readonly mcp: (request: Request) => Promise<Response>;
   /** App data this device holds, for its standbys. */
   readonly replication: Replication;
+  /** The backup targets this device reaches, for the members that reach them through it. */
+  readonly targets: TargetHost;
 }
 
 export function createPeerApp(
@@ -50,7 +53,7 @@ export function createPeerApp(
   onBug: (error: unknown) => void,
   services: PeerServices,
 ): Hono<PeerEnv> {
-  const { relay, mcp, replication } = services;
+  const { relay, mcp, replication, targets } = services;
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
   app.onError(errorHandler(log, onBug));
@@ -67,13 +70,14 @@ export function createPeerApp(
   app.all("/mcp", (c) => mcp(c.req.raw));
 
   app.post("/v1/join", async (c) => {
-    const result = admitDevice(node, await jsonBody(c));
-    return c.json(result);
+    const { answer } = admitDevice(node, await jsonBody(c));
+    return c.body(answer, 200, { "content-type": "application/json" });
   });
 
   // Everything under /v1 but the certificate and joining is for members only.
   app.use("/v1/sync/*", memberOnly(node));
   app.use("/v1/apps/*", memberOnly(node));
+  app.use("/v1/backup/*", memberOnly(node));
   // Apps running here, for the zone's gateways: requests and WebSockets stream through.
   app.use(`${INGRESS_PREFIX}*`, memberOnly(node, true));
   app.all("/v1/ingress/:app/*", (c) =>
@@ -115,6 +119,12 @@ export function createPeerApp(
     const body = decode(() => decodeReplicaAck(c.get("body")));
     replication.acknowledge(c.req.param("app"), c.get("peer"), body);
     return c.json({ ok: true });
+  });
+
+  // The backup targets this device reaches, for the members that reach them through it.
+  app.post("/v1/backup/targets/:target", async (c) => {
+    const answer = await targets.serve(c.get("device"), c.req.param("target"), c.get("body"));
+    return new Response(answer.bytes, { headers: { "content-type": answer.contentType } });
   });
 
   app.post("/v1/sync/pull", (c) => {

@@ -68,8 +68,9 @@ export class PeerClient {
     path: string,
     body: Uint8Array,
     contentType = "application/cbor",
+    timeoutMs = PEER_TIMEOUT_MS,
   ): Promise<Uint8Array> {
-    return this.request(peer, "POST", path, { body, contentType });
+    return this.request(peer, "POST", path, { body, contentType, timeoutMs });
   }
 
   /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
@@ -259,14 +260,24 @@ function describe(route: Route): string {
   return route.via ? `through ${route.via.name}` : route.key;
 }
 
+/** The errors that say a peer could not be reached at all (rather than that it refused). */
+const unreachables = new WeakSet<BuckyError>();
+
+/** Whether `error` says a peer could not be reached at all (it did not answer). */
+export function isUnreachable(error: unknown): boolean {
+  return error instanceof BuckyError && unreachables.has(error);
+}
+
 function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
-  return new BuckyError(
+  const error = new BuckyError(
     "E_UNAVAILABLE",
     failures.length > 0
       ? `${peer.name} is not answering at ${failures.join("; ")}`
       : `${peer.name} has published no address yet`,
     "It may be off or on another network; bucky keeps trying.",
   );
+  unreachables.add(error);
+  return error;
 }
 
 /** A peer's error answer, as the BuckyError it reported. */

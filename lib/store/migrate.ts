@@ -11,6 +11,7 @@ import agents from "./migrations/0003-agents.sql" with { type: "text" };
 import presence from "./migrations/0004-presence.sql" with { type: "text" };
 import deviceFacts from "./migrations/0005-device-facts.sql" with { type: "text" };
 import stateSeal from "./migrations/0006-state-seal.sql" with { type: "text" };
+import inviteBackupKey from "./migrations/0007-invite-backup-key.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
 export const MIGRATIONS: readonly string[] = [
@@ -20,6 +21,7 @@ export const MIGRATIONS: readonly string[] = [
   presence,
   deviceFacts,
   stateSeal,
+  inviteBackupKey,
 ];
 
 export function migrate(sqlite: Database, path: string): void {

@@ -58,6 +58,8 @@ export const invites = sqliteTable("invites", {
   usesLeft: integer("uses_left").notNull(),
   revokedAt: integer("revoked_at"),
   mac: blob("mac", { mode: "buffer" }),
+  /** Whether a device joining with it is given the zone's backup key. */
+  givesBackupKey: integer("gives_backup_key", { mode: "boolean" }).notNull().default(true),
 });
 
 export const quarantine = sqliteTable("quarantine", {

@@ -1,15 +1,17 @@
 /**
  * The inviting device's side of a join: check the invitation and the new device's proof
  * that it holds its key, then sign its device document with the owner key and add it to
- * the zone state. A refused request changes nothing here.
+ * the zone state. A refused request changes nothing here. The answer carries the zone's
+ * backup key, sealed to the new device, when this device holds it and the invitation
+ * gives it.
  */
-import { timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { hashInviteSecret } from "../../protocol/invite.ts";
-import { decodeJoinRequest } from "../../protocol/join.ts";
+import { decodeJoinRequest, encodeJoinAnswer, sealBackupKey } from "../../protocol/join.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import { invites } from "../store/schema.ts";
@@ -17,8 +19,8 @@ import { inviteMac, sealedInvite } from "./invites.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 export interface Admission {
-  /** The new device's document, signed by the owner key. */
-  readonly device: string;
+  /** The answer to send: the new device's document, and the backup key sealed to it. */
+  readonly answer: string;
 }
 
 export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
@@ -66,6 +68,17 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     },
     zone.ownerKey(),
   );
+  const root = invite.givesBackupKey ? zone.backupRoot() : undefined;
+  const backupKey = root
+    ? sealBackupKey({
+        zone: zone.zoneId,
+        device: id,
+        devicePublicKey: request.publicKey,
+        backupRoot: root,
+        ephemeral: new Uint8Array(randomBytes(32)),
+        nonce: new Uint8Array(randomBytes(12)),
+      })
+    : undefined;
   // Take a use first (only from the count just read, so two joins cannot share the last
   // one), sealed anew, then give it back if the write fails.
   const usesLeft = invite.usesLeft - 1;
@@ -91,6 +104,7 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     id,
     invitation: invite.id,
     usesLeft: taken.usesLeft,
+    backupKey: backupKey !== undefined,
   });
-  return { device: doc.jws };
+  return { answer: encodeJoinAnswer({ device: doc.jws, ...(backupKey ? { backupKey } : {}) }) };
 }

@@ -26,6 +26,8 @@ export interface IssuedInvite {
   readonly token: string;
   readonly expiresAt: number;
   readonly uses: number;
+  /** Whether a device joining with it is given the backup key (this device holds it, and may). */
+  readonly givesBackupKey: boolean;
 }
 
 export interface InviteRecord {
@@ -33,6 +35,7 @@ export interface InviteRecord {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly usesLeft: number;
+  readonly givesBackupKey: boolean;
   /** `altered`: the row was not written by this device (its mac does not verify). */
   readonly status: "active" | "expired" | "used" | "revoked" | "altered";
 }
@@ -42,7 +45,10 @@ type InviteRow = typeof invites.$inferSelect;
 /** The mac an invitation row must carry, for these column values. */
 export function inviteMac(
   seal: StateSeal,
-  row: Pick<InviteRow, "id" | "secretHash" | "createdAt" | "expiresAt" | "usesLeft" | "revokedAt">,
+  row: Pick<
+    InviteRow,
+    "id" | "secretHash" | "createdAt" | "expiresAt" | "usesLeft" | "revokedAt" | "givesBackupKey"
+  >,
 ): Buffer {
   const columns: ColumnValue[] = [
     row.id,
@@ -51,6 +57,9 @@ export function inviteMac(
     row.expiresAt,
     row.usesLeft,
     row.revokedAt,
+    // An invitation that withholds the backup key says so in its mac (one that gives it,
+    // the default, has the mac of before): flipping it behind bucky's back is found.
+    ...(row.givesBackupKey ? [] : [0]),
   ];
   return Buffer.from(seal.inviteMac(columns));
 }
@@ -62,7 +71,7 @@ export function sealedInvite(seal: StateSeal, row: InviteRow): boolean {
 
 export function createInvite(
   zone: ZoneWriter,
-  options: { ttlMs: number; uses: number },
+  options: { ttlMs: number; uses: number; givesBackupKey?: boolean },
 ): IssuedInvite {
   if (!(options.ttlMs > 0 && options.ttlMs <= MAX_INVITE_TTL_MS)) {
     throw new BuckyError(
@@ -107,6 +116,7 @@ export function createInvite(
     expiresAt,
     usesLeft: options.uses,
     revokedAt: null,
+    givesBackupKey: options.givesBackupKey !== false,
   };
   zone.db
     .insert(invites)
@@ -116,8 +126,15 @@ export function createInvite(
     id,
     uses: options.uses,
     expiresAt: new Date(expiresAt).toISOString(),
+    backupKey: options.givesBackupKey !== false,
   });
-  return { id, token, expiresAt, uses: options.uses };
+  return {
+    id,
+    token,
+    expiresAt,
+    uses: options.uses,
+    givesBackupKey: options.givesBackupKey !== false && zone.backupRoot() !== undefined,
+  };
 }
 
 export function listInvites(zone: ZoneWriter): InviteRecord[] {
@@ -132,6 +149,7 @@ export function listInvites(zone: ZoneWriter): InviteRecord[] {
       createdAt: row.createdAt,
       expiresAt: row.expiresAt,
       usesLeft: row.usesLeft,
+      givesBackupKey: row.givesBackupKey,
       status: !sealedInvite(zone.seal, row)
         ? "altered"
         : row.revokedAt !== null

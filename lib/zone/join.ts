@@ -2,8 +2,9 @@
  * Joining a zone from a fresh home (`bucky join <token>`). The token is verified first,
  * with nothing sent: it must be signed by the key its zone id names, and unexpired. Then
  * the new device makes its key, proves it holds it to the inviting device (whose TLS
- * certificate must be the one its device id names), receives its owner-signed document,
- * and pulls the whole zone state before the home is committed.
+ * certificate must be the one its device id names), receives its owner-signed document
+ * (and the zone's backup key, sealed to it, when the inviting device gives it), and pulls
+ * the whole zone state before the home is committed.
  */
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
@@ -15,10 +16,9 @@ import {
 } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import type { DeviceId } from "../../protocol/ids.ts";
 import { deviceIdFromPublicKey, publicKeyOfId } from "../../protocol/ids.ts";
 import { type Invite, verifyInvite } from "../../protocol/invite.ts";
-import { encodeJoinRequest } from "../../protocol/join.ts";
+import { decodeJoinAnswer, encodeJoinRequest, openBackupKey } from "../../protocol/join.ts";
 import { decodeJws } from "../../protocol/jws.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
@@ -59,6 +59,8 @@ export interface JoinedZone {
   readonly device: DeviceDocument;
   /** How many changesets the first sync brought. */
   readonly changesets: number;
+  /** Whether the inviting device gave this one the backup key. */
+  readonly backupKey: boolean;
 }
 
 export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
@@ -76,14 +78,14 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
         options.deviceName,
         ...(options.otherNames ?? []),
       ]);
-      const device = verifyAdmission(
+      const { device, backupRoot } = verifyAdmission(
         new TextDecoder().decode(answer),
         invite,
         name,
-        deviceIdFromPublicKey(key.publicKey),
+        { seed, publicKey: key.publicKey },
       );
 
-      writeIdentity(staging, { device: seed });
+      writeIdentity(staging, { device: seed, ...(backupRoot ? { backup: backupRoot } : {}) });
       const seal = StateSeal.fromSeed(seed, device.id);
       const db = createStagedDb(staging, {
         zone: invite.zone,
@@ -128,7 +130,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
           );
         }
         const zone = verifyZoneDocument(JSON.parse(zoneRow.value), invite.zone);
-        return { zone, device, changesets };
+        return { zone, device, changesets, backupKey: backupRoot !== undefined };
       } finally {
         finishStagedDb(staging, db);
       }
@@ -140,6 +142,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     name: joined.zone.name,
     device: joined.device.name,
     changesets: joined.changesets,
+    backupKey: joined.backupKey,
   });
   return joined;
 }
@@ -243,18 +246,28 @@ async function reachInviter(invite: Invite): Promise<Peer> {
   );
 }
 
+/** The inviting device's answer: this device's document, and the backup key if it came. */
 function verifyAdmission(
   body: string,
   invite: Invite,
   name: DeviceName,
-  id: DeviceId,
-): DeviceDocument {
+  self: { seed: Uint8Array; publicKey: Uint8Array },
+): { device: DeviceDocument; backupRoot?: Uint8Array } {
+  const id = deviceIdFromPublicKey(self.publicKey);
   try {
-    const { device } = JSON.parse(body) as { device: string };
-    const doc = verifyDeviceDocument(device, invite.zone);
+    const answer = decodeJoinAnswer(body);
+    const doc = verifyDeviceDocument(answer.device, invite.zone);
     if (doc.id !== id || doc.name !== name)
       throw new ProtocolError("it is not this device's document");
-    return doc;
+    if (!answer.backupKey) return { device: doc };
+    const backupRoot = openBackupKey({
+      zone: invite.zone,
+      device: id,
+      seed: self.seed,
+      devicePublicKey: self.publicKey,
+      sealed: answer.backupKey,
+    });
+    return { device: doc, backupRoot };
   } catch (error) {
     if (!(error instanceof ProtocolError) && !(error instanceof SyntaxError)) throw error;
     throw new BuckyError(

@@ -121,7 +121,7 @@ export function zoneStatus(
       zone: { id: zone.zone.id, name: zone.zone.name },
       device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
       membership: loadMembership(zone.db, zone.zone.id),
-      ownFacts: ownFacts(zone.paths),
+      ownFacts: ownFacts(zone.paths, zone.db, zone.device.name),
       ...options,
     });
   } finally {

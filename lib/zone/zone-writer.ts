@@ -21,4 +21,6 @@ export interface ZoneWriter {
   write(ops: readonly Op[]): Changeset;
   /** The owner key; throws E_PERMISSION on a device that does not hold it. */
   ownerKey(): SigningKey;
+  /** The zone's backup root, on a device that holds it. */
+  backupRoot(): Uint8Array | undefined;
 }

@@ -1,0 +1,208 @@
+/**
+ * The via device's side of a target reached through it: the members of the zone send it
+ * file operations on the repository (protocol/backup/remote.ts), and it carries them out
+ * on its own connection to the target, kept open between requests. Only targets the zone
+ * records with this device as their via are served, and only within the rules of
+ * remoteAccessProblem, checked here down to the bytes: a pack must be named by the hash of
+ * what it holds, an index, snapshot or hot file is never written over, a hot file is in
+ * its sender's name, and a shared lock is refreshed or released only by the device that
+ * took it.
+ */
+import { createHash } from "node:crypto";
+import {
+  decodeRemoteRequest,
+  encodeCreated,
+  encodeNames,
+  type RemoteRequest,
+  remoteAccessProblem,
+  repositoryFile,
+} from "../../protocol/backup/remote.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import type { Backend } from "./backend.ts";
+import { hotFileDevice } from "./hot.ts";
+import { connect, type Target } from "./targets.ts";
+import { readZoneTargets, resolveTargets } from "./zone-targets.ts";
+
+/** A connection no request used for this long is closed. */
+const IDLE_MS = 60_000;
+const MAX_LOCK_BYTES = 4096;
+
+export interface HostAnswer {
+  readonly bytes: Uint8Array;
+  readonly contentType: string;
+}
+
+export class TargetHost {
+  private readonly open = new Map<
+    string,
+    { backend: Promise<Backend>; url: string; usedAt: number }
+  >();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(private readonly node: NodeContext) {
+    this.timer = setInterval(() => void this.closeIdle(), IDLE_MS / 2);
+    this.timer.unref?.();
+  }
+
+  /** Carries out one request of `device` on the target `name`. */
+  async serve(device: DeviceId, name: string, body: Uint8Array): Promise<HostAnswer> {
+    let request: RemoteRequest;
+    try {
+      request = decodeRemoteRequest(body);
+    } catch (error) {
+      if (error instanceof ProtocolError)
+        throw new BuckyError("E_USAGE", `malformed backup request: ${error.message}`);
+      throw error;
+    }
+    const problem = remoteAccessProblem(request.op, request.path);
+    if (problem) throw new BuckyError("E_PERMISSION", problem);
+    const sender = this.node.membership().byId.get(device)?.name ?? device;
+    const backend = await this.backendFor(name);
+    try {
+      return await this.carryOut(backend, request, sender);
+    } catch (error) {
+      // A connection that broke is made afresh by the next request.
+      if (error instanceof BuckyError && error.code === "E_UNAVAILABLE") await this.drop(name);
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const name of [...this.open.keys()]) await this.drop(name);
+  }
+
+  private async carryOut(
+    backend: Backend,
+    request: RemoteRequest,
+    sender: string,
+  ): Promise<HostAnswer> {
+    const { op, path } = request;
+    const file = repositoryFile(path);
+    switch (op) {
+      case "read":
+        return raw(await backend.read(path));
+      case "readRange":
+        return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
+      case "list":
+        return cbor(encodeNames(await backend.list(path)));
+      case "create": {
+        const data = this.checked(request, sender);
+        return cbor(encodeCreated(await backend.create(path, data)));
+      }
+      case "write": {
+        if (file?.kind === "shared-lock") {
+          await this.requireOwnLock(backend, path, sender, false);
+          await backend.write(path, this.checked(request, sender));
+        } else if (file?.kind === "pack") {
+          const data = request.data ?? new Uint8Array();
+          if (createHash("sha256").update(data).digest("hex") !== file.hash)
+            throw new BuckyError("E_INTEGRITY", `${path} does not hold what its name says`);
+          await backend.write(path, data);
+        } else {
+          // Index, snapshot and hot files have fresh random names: one already there is
+          // another's, and stays as it is.
+          const data = this.checked(request, sender);
+          if (!(await backend.create(path, data)))
+            throw new BuckyError("E_EXISTS", `${path} exists already; it is not written over`);
+        }
+        return cbor(new Uint8Array());
+      }
+      case "remove":
+        if (await this.requireOwnLock(backend, path, sender, true)) await backend.remove(path);
+        return cbor(new Uint8Array());
+    }
+  }
+
+  /** The data to write, stamped or checked for its sender where its kind needs it. */
+  private checked(request: RemoteRequest, sender: string): Uint8Array {
+    const data = request.data ?? new Uint8Array();
+    const file = repositoryFile(request.path);
+    if (file?.kind === "hot" && hotFileDevice(request.path) !== sender)
+      throw new BuckyError("E_PERMISSION", `${request.path} is not in the name of ${sender}`);
+    if (file?.kind !== "shared-lock") return data;
+    let lock: unknown;
+    try {
+      if (data.length > MAX_LOCK_BYTES) throw new SyntaxError("too long");
+      lock = JSON.parse(new TextDecoder().decode(data));
+    } catch {
+      throw new BuckyError("E_USAGE", `${request.path} must hold a lock's JSON`);
+    }
+    if (typeof lock !== "object" || lock === null || Array.isArray(lock))
+      throw new BuckyError("E_USAGE", `${request.path} must hold a lock's JSON`);
+    return new TextEncoder().encode(JSON.stringify({ ...lock, device: sender }));
+  }
+
+  /** Whether the lock at `path` is there; refuses when it is another device's. */
+  private async requireOwnLock(
+    backend: Backend,
+    path: string,
+    sender: string,
+    mayBeGone: boolean,
+  ): Promise<boolean> {
+    let holder: { device?: unknown };
+    try {
+      holder = JSON.parse(new TextDecoder().decode(await backend.read(path)));
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") {
+        if (mayBeGone) return false;
+        throw new BuckyError("E_NOT_FOUND", `${path} is not held (it went stale, or was cleared)`);
+      }
+      if (error instanceof SyntaxError) holder = {};
+      else throw error;
+    }
+    if (holder?.device !== sender)
+      throw new BuckyError("E_PERMISSION", `${path} is not held by ${sender}`);
+    return true;
+  }
+
+  /** The connection to the target `name`, which the zone records with this device as its via. */
+  private async backendFor(name: string): Promise<Backend> {
+    const { paths } = this.node.zone;
+    const recorded = readZoneTargets(this.node.db).find(
+      (t) => t.name === name && t.via === this.node.deviceName,
+    );
+    const resolved = resolveTargets(paths, this.node.db, this.node.deviceName).find(
+      (t) => t.name === name,
+    );
+    if (!recorded || resolved?.route.kind !== "direct")
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${this.node.deviceName} reaches no backup target named ${name}`,
+        "See the zone's targets, and who reaches each, with `bucky backup target list`.",
+      );
+    const connection: Target = resolved.route.connection;
+    const known = this.open.get(name);
+    if (known && known.url === connection.url) {
+      known.usedAt = this.node.now();
+      return known.backend;
+    }
+    if (known) await this.drop(name);
+    const backend = connect(connection);
+    this.open.set(name, { backend, url: connection.url, usedAt: this.node.now() });
+    backend.catch(() => this.open.delete(name));
+    return backend;
+  }
+
+  private async drop(name: string): Promise<void> {
+    const known = this.open.get(name);
+    this.open.delete(name);
+    await known?.backend.then((b) => b.close()).catch(() => {});
+  }
+
+  private async closeIdle(): Promise<void> {
+    const now = this.node.now();
+    for (const [name, known] of this.open) if (now - known.usedAt >= IDLE_MS) await this.drop(name);
+  }
+}
+
+function raw(bytes: Uint8Array): HostAnswer {
+  return { bytes, contentType: "application/octet-stream" };
+}
+
+function cbor(bytes: Uint8Array): HostAnswer {
+  return { bytes, contentType: "application/cbor" };
+}

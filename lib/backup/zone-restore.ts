@@ -1,0 +1,189 @@
+/**
+ * What a home restore takes from the other devices' snapshots in the repository, so a box
+ * rebuilt from one device's snapshot gets back the whole zone's data, not that device's
+ * alone:
+ *
+ *   - each app's data from the newest snapshot that holds it, whichever device took it
+ *     (an app that ran on the laptop comes back on a box restored as the NAS);
+ *   - the named data of every device (app packages among it): content-addressed files,
+ *     so a union of them is right;
+ *   - the zone state's changesets that only another device's newer snapshot holds (the
+ *     hot changesets a restore replays after are pruned per device, up to that device's
+ *     own snapshot).
+ *
+ * Only each device's newest snapshot is looked at: an older one of a device holds nothing
+ * its newest does not hold newer.
+ */
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Snapshot } from "../../protocol/backup/formats.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { openStateDb } from "../store/db.ts";
+import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { ingestEntries } from "../sync/ingest.ts";
+import type { Repository } from "./repository.ts";
+import { readTree, restoreTree } from "./restorer.ts";
+
+export interface NamedSnapshot {
+  readonly name: string;
+  readonly snapshot: Snapshot;
+}
+
+/** An app's data, and the snapshot (of which device) it came back from. */
+export interface RestoredApp {
+  readonly app: string;
+  readonly device: string;
+  readonly snapshot: string;
+}
+
+/** The newest snapshot of each device, by device name. */
+export function newestByDevice(all: readonly NamedSnapshot[]): Map<string, NamedSnapshot> {
+  const newest = new Map<string, NamedSnapshot>();
+  for (const entry of all) {
+    const known = newest.get(entry.snapshot.device);
+    if (!known || entry.snapshot.time > known.snapshot.time)
+      newest.set(entry.snapshot.device, entry);
+  }
+  return newest;
+}
+
+/**
+ * Puts into `staging` (where `chosen` was restored) each app's data from a newer snapshot
+ * of another device, and the other devices' named data. Returns where each app's data
+ * came from.
+ */
+export async function gatherFromDevices(
+  repository: Repository,
+  chosen: NamedSnapshot,
+  newest: ReadonlyMap<string, NamedSnapshot>,
+  staging: string,
+): Promise<RestoredApp[]> {
+  const others = [...newest.values()].filter((s) => s.name !== chosen.name);
+  const holders = new Map<string, NamedSnapshot>();
+  for (const candidate of [chosen, ...others])
+    for (const app of await appsIn(repository, candidate.snapshot.tree)) {
+      const held = holders.get(app);
+      if (!held || candidate.snapshot.time > held.snapshot.time) holders.set(app, candidate);
+    }
+  const apps: RestoredApp[] = [];
+  for (const [app, from] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
+    apps.push({ app, device: from.snapshot.device, snapshot: from.name });
+    if (from.name === chosen.name) continue;
+    const data = join(staging, "apps", app, "data");
+    rmSync(data, { recursive: true, force: true });
+    await restoreWhole(repository, from, `apps/${app}/data`, staging);
+  }
+  for (const other of others) {
+    if (!(await hasTop(repository, other.snapshot.tree, "ndn"))) continue;
+    const aside = join(staging, `.ndn-${randomBytes(4).toString("hex")}`);
+    try {
+      await restoreWhole(repository, other, "ndn", aside);
+      mergeMissing(join(aside, "ndn"), join(staging, "ndn"));
+    } finally {
+      rmSync(aside, { recursive: true, force: true });
+    }
+  }
+  return apps;
+}
+
+/**
+ * Applies to the home's restored state database the changesets that the other devices'
+ * newest snapshots hold and it lacks; returns how many it took.
+ */
+export async function mergeStateImages(
+  repository: Repository,
+  chosen: NamedSnapshot,
+  newest: ReadonlyMap<string, NamedSnapshot>,
+  context: { stateDb: string; scratch: string; zone: ZoneId; log: Log; now: () => number },
+): Promise<number> {
+  let merged = 0;
+  const db = openStateDb(context.stateDb, { create: false });
+  try {
+    for (const other of newest.values()) {
+      if (other.name === chosen.name) continue;
+      if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) continue;
+      const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+      try {
+        await restoreWhole(repository, other, "state.db", aside);
+        const theirs = openStateDb(join(aside, "state.db"), { create: false });
+        try {
+          for (let more = true; more; ) {
+            const page = entriesMissingFrom(theirs, versionVector(db));
+            more = page.more && page.entries.length > 0;
+            if (page.entries.length === 0) break;
+            const result = ingestEntries(db, page.entries, {
+              zone: context.zone,
+              nowMs: context.now(),
+              log: context.log,
+              source: `the snapshot of ${other.snapshot.device}`,
+            });
+            merged += result.applied.length;
+            // Nothing more can be taken from it (refused, or waiting on what it lacks).
+            if (result.applied.length === 0) break;
+          }
+        } finally {
+          theirs.$client.close();
+        }
+      } finally {
+        rmSync(aside, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    db.$client.close();
+  }
+  return merged;
+}
+
+/** Restores `path` of a snapshot into `into`; damage is an integrity error, as for the home. */
+async function restoreWhole(
+  repository: Repository,
+  from: NamedSnapshot,
+  path: string,
+  into: string,
+): Promise<void> {
+  const result = await restoreTree(repository, from.snapshot.tree, into, { path });
+  if (result.damaged.length > 0)
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${path} in snapshot ${from.name.slice(0, 8)} of ${from.snapshot.device} is damaged (${result.damaged.length} files); the home was left as it was`,
+      "Run `bucky backup verify --read-data` to see what is damaged.",
+    );
+}
+
+/** The apps whose data a snapshot holds (`apps/<app>/data`). */
+async function appsIn(repository: Repository, root: string): Promise<string[]> {
+  const apps = (await readTree(repository, root)).find((n) => n.name === "apps");
+  if (apps?.type !== "dir") return [];
+  const found: string[] = [];
+  for (const app of await readTree(repository, apps.subtree)) {
+    if (app.type !== "dir") continue;
+    const data = (await readTree(repository, app.subtree)).find((n) => n.name === "data");
+    if (data?.type === "dir") found.push(app.name);
+  }
+  return found;
+}
+
+async function hasTop(repository: Repository, root: string, name: string): Promise<boolean> {
+  return (await readTree(repository, root)).some((n) => n.name === name);
+}
+
+/** Moves into `to` what `from` holds that `to` does not (files named by their content). */
+function mergeMissing(from: string, to: string): void {
+  if (!existsSync(from)) return;
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) mergeMissing(source, target);
+    else if (!existsSync(target)) {
+      try {
+        renameSync(source, target);
+      } catch {
+        cpSync(source, target, { preserveTimestamps: true });
+      }
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The zone's backup targets: each recorded in the zone state (protocol/backup/zone-target.ts)
+ * by the device that added it, its "via", so every device sees every target. A device
+ * reaches a target directly when it is the via (with the SSH key kept in its own
+ * `<home>/backup/targets.json`), and through the via device otherwise.
+ *
+ * Targets added before the zone recorded them are only in a device's own file; they count
+ * as that device's, reached directly, until its daemon records them (adoptLocalTargets).
+ */
+import { and, gte, isNotNull, lt } from "drizzle-orm";
+import {
+  decodeZoneTarget,
+  encodeZoneTarget,
+  ZONE_TARGET_PREFIX,
+  type ZoneTarget,
+  zoneTargetKey,
+} from "../../protocol/backup/zone-target.ts";
+import type { Op } from "../../protocol/changeset.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
+import { isDaemonDown, requestDaemon } from "../node/daemon-client.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { openZone } from "../zone/open.ts";
+import { forgetTargetStatus, readBackupStatus, type TargetStatus } from "./status.ts";
+import { forgetTarget, newTarget, readTargets, saveTarget, type Target } from "./targets.ts";
+
+/** A target as this device sees it: where it is, and how this device gets there. */
+export interface ResolvedTarget {
+  readonly name: string;
+  readonly url: string;
+  /** The device that reaches it; null for a directory or URL named on the command line. */
+  readonly via: string | null;
+  readonly route:
+    | { readonly kind: "direct"; readonly connection: Target }
+    | { readonly kind: "through"; readonly via: string };
+}
+
+/** The targets recorded in the zone state (a malformed record is left out). */
+export function readZoneTargets(db: StateQueries): ZoneTarget[] {
+  const rows = db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(
+      and(
+        gte(state.key, ZONE_TARGET_PREFIX),
+        lt(state.key, `${ZONE_TARGET_PREFIX}\x7f`),
+        isNotNull(state.value),
+      ),
+    )
+    .all();
+  const targets: ZoneTarget[] = [];
+  for (const { key, value } of rows) {
+    try {
+      targets.push(decodeZoneTarget(key, JSON.parse(value as string)));
+    } catch (error) {
+      if (!(error instanceof ProtocolError || error instanceof SyntaxError)) throw error;
+    }
+  }
+  return targets;
+}
+
+/** Every target of the zone, and how device `self` reaches each, by name. */
+export function resolveTargets(paths: HomePaths, db: StateQueries, self: string): ResolvedTarget[] {
+  const local = readTargets(paths);
+  const zone = readZoneTargets(db);
+  const resolved = zone.map((target): ResolvedTarget => {
+    if (target.via !== self)
+      return {
+        name: target.name,
+        url: target.url,
+        via: target.via,
+        route: { kind: "through", via: target.via },
+      };
+    // Its key is in this device's file; a directory needs none (a home restored on a new
+    // box has the zone's record but not the file).
+    const own = local.find((t) => t.name === target.name && t.url === target.url);
+    const connection: Target = own ?? {
+      name: target.name,
+      url: target.url,
+      ...(target.hostKey ? { hostKey: target.hostKey } : {}),
+    };
+    return { name: target.name, url: target.url, via: self, route: { kind: "direct", connection } };
+  });
+  for (const target of local) {
+    if (target.shared || zone.some((t) => t.name === target.name)) continue;
+    resolved.push({
+      name: target.name,
+      url: target.url,
+      via: self,
+      route: { kind: "direct", connection: target },
+    });
+  }
+  return resolved.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The targets, for work the daemon does by itself: a damaged file of this device's
+ * connections is said once and counts as no target (the commands that read it say what is
+ * wrong and how to mend it).
+ */
+export function targetsForDaemon(
+  paths: HomePaths,
+  db: StateQueries,
+  self: string,
+  log: Log,
+): ResolvedTarget[] {
+  try {
+    const targets = resolveTargets(paths, db, self);
+    saidDamaged = undefined;
+    return targets;
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+    if (saidDamaged !== error.message) log.error("backups stopped", { error: error.message });
+    saidDamaged = error.message;
+    return [];
+  }
+}
+let saidDamaged: string | undefined;
+
+/** The zone's targets as the device of `paths` sees them (opening its zone to read them). */
+export function homeTargets(paths: HomePaths, log: Log): ResolvedTarget[] {
+  const zone = openZone(paths.home, log);
+  try {
+    return resolveTargets(paths, zone.db, zone.device.name);
+  } finally {
+    zone.close();
+  }
+}
+
+/**
+ * The target to use: the one named, or the only one there is. `which` may also be a
+ * directory or sftp:// URL that is no target of the zone (restoring on a new box).
+ */
+export function chooseTarget(
+  targets: readonly ResolvedTarget[],
+  which: string | undefined,
+  identityFile?: string,
+): ResolvedTarget {
+  if (which) {
+    const named = targets.find((t) => t.name === which);
+    if (named) {
+      if (!identityFile || named.route.kind !== "direct") return named;
+      const connection = { ...named.route.connection, identityFile };
+      return { ...named, route: { kind: "direct", connection: newTargetWith(connection) } };
+    }
+    if (which.includes("/")) {
+      const connection = newTarget("adhoc", which, identityFile);
+      return { name: which, url: connection.url, via: null, route: { kind: "direct", connection } };
+    }
+    throw unknownTarget(which, targets);
+  }
+  if (targets.length === 1) return targets[0] as ResolvedTarget;
+  throw new BuckyError(
+    targets.length === 0 ? "E_NOT_FOUND" : "E_USAGE",
+    targets.length === 0
+      ? "no backup target is set up"
+      : `there are ${targets.length} backup targets: say which one`,
+    targets.length === 0
+      ? "Add one: `bucky backup target add usb /mnt/usb/bucky` (or an sftp:// URL)."
+      : `Use --target with one of: ${targets.map((t) => t.name).join(", ")}.`,
+  );
+}
+
+function newTargetWith(target: Target): Target {
+  const made = newTarget(target.name, target.url, target.identityFile);
+  return { ...target, ...made };
+}
+
+export function unknownTarget(name: string, targets: readonly { name: string }[]): BuckyError {
+  return new BuckyError(
+    "E_NOT_FOUND",
+    `there is no backup target named ${name}`,
+    targets.length > 0
+      ? `The targets are: ${targets.map((t) => t.name).join(", ")}.`
+      : "Add one with `bucky backup target add`.",
+  );
+}
+
+/** The op that records `target` in the zone state. */
+export function recordOp(target: ZoneTarget): Op {
+  return { key: zoneTargetKey(target.name), value: encodeZoneTarget(target) };
+}
+
+/** The op that removes the target `name` from the zone state. */
+export function removalOp(name: string): Op {
+  return { key: zoneTargetKey(name), value: null };
+}
+
+/**
+ * Writes `ops` to the zone state as this device: through its daemon when it runs (which
+ * passes them on at once), else straight into the home's database (the daemon passes
+ * them on when it starts).
+ */
+export async function writeZoneState(
+  paths: HomePaths,
+  ops: readonly Op[],
+  log: Log,
+  now: () => number,
+): Promise<void> {
+  try {
+    for (const op of ops) {
+      const path = `/v1/state/${op.key}`;
+      if (op.value === null) await requestDaemon(paths.home, "DELETE", path);
+      else await requestDaemon(paths.home, "PUT", path, { value: JSON.parse(op.value) });
+    }
+    return;
+  } catch (error) {
+    if (!isDaemonDown(error)) throw error;
+  }
+  const zone = openZone(paths.home, log);
+  try {
+    appendLocalChangeset(
+      zone.db,
+      { zone: zone.zone.id, name: zone.device.name, key: zone.deviceKey },
+      ops,
+      now(),
+    );
+  } finally {
+    zone.close();
+  }
+}
+
+/**
+ * Brings this device's own file in line with the zone, in its daemon: a target added
+ * before the zone recorded targets is recorded now (with this device as its via); the
+ * connection of a target the zone no longer has (removed from another device) is
+ * forgotten, and so is what this device recorded of its backups there.
+ */
+export function reconcileLocalTargets(
+  paths: HomePaths,
+  db: StateQueries,
+  self: string,
+  write: (ops: readonly Op[]) => void,
+  now: () => number,
+  log: Log,
+): void {
+  let local: Target[];
+  try {
+    local = readTargets(paths);
+  } catch (error) {
+    if (error instanceof BuckyError) return; // said by targetsForDaemon
+    throw error;
+  }
+  const zone = readZoneTargets(db);
+  for (const target of local) {
+    const recorded = zone.find((t) => t.name === target.name);
+    if (!target.shared && !recorded) {
+      write([
+        recordOp({
+          name: target.name,
+          url: target.url,
+          via: self as DeviceName,
+          ...(target.hostKey ? { hostKey: target.hostKey } : {}),
+          addedAt: new Date(now()).toISOString(),
+        }),
+      ]);
+      saveTarget(paths, { ...target, shared: true });
+      log.info("backup target recorded for the zone", { target: target.name });
+    } else if (!target.shared && recorded) {
+    } else if (
+      target.shared &&
+      (!recorded || recorded.via !== self || recorded.url !== target.url)
+    ) {
+      forgetTarget(paths, target.name);
+      if (!recorded) forgetTargetStatus(paths, target.name);
+      log.info("backup target forgotten: the zone no longer has it here", { target: target.name });
+    }
+  }
+}
+
+/** What `bucky backup target list` shows of a target, as this device sees it. */
+export interface TargetView {
+  readonly name: string;
+  readonly url: string;
+  /** The device that reaches it. */
+  readonly via: string;
+  /** How this device reaches it: itself, or through the via device. */
+  readonly reach: "direct" | "through";
+  /** This device's last backup there, and its last verify of it. */
+  readonly lastBackup: string | null;
+  readonly lastVerify: TargetStatus["lastVerify"] | null;
+}
+
+export function listTargets(paths: HomePaths, log: Log): TargetView[] {
+  const status = readBackupStatus(paths);
+  return homeTargets(paths, log).map((t) => ({
+    name: t.name,
+    url: t.url,
+    via: t.via ?? "",
+    reach: t.route.kind,
+    lastBackup: status[t.name]?.lastBackup?.at ?? null,
+    lastVerify: status[t.name]?.lastVerify ?? null,
+  }));
+}
+
+/**
+ * Removes a target from the zone, from any device: no device backs up to it any more
+ * (the via device forgets its connection when it hears). What is there stays.
+ */
+export async function removeZoneTarget(
+  paths: HomePaths,
+  name: string,
+  log: Log,
+  now: () => number,
+): Promise<ResolvedTarget> {
+  const zone = openZone(paths.home, log);
+  let recorded: boolean;
+  let target: ResolvedTarget | undefined;
+  let targets: ResolvedTarget[];
+  try {
+    targets = resolveTargets(paths, zone.db, zone.device.name);
+    target = targets.find((t) => t.name === name);
+    recorded = readZoneTargets(zone.db).some((t) => t.name === name);
+  } finally {
+    zone.close();
+  }
+  if (!target) throw unknownTarget(name, targets);
+  if (recorded) await writeZoneState(paths, [removalOp(name)], log, now);
+  if (target.route.kind === "direct") forgetTarget(paths, name);
+  forgetTargetStatus(paths, name);
+  log.info("backup target removed", { target: name, url: target.url });
+  return target;
+}
