@@ -2,7 +2,8 @@
  * Disaster recovery, end to end, against a real SFTP server: a zone with the notes app
  * backs up off-site; the box is lost; on a new box the recovery phrase and the target
  * bring back the zone, the app and its notes, and the changes made after the snapshot
- * (shipped hot). And the daemon's own schedule of backups and verifies.
+ * (shipped hot). A zone of two devices whose app ran on the second: both lost, a new box
+ * brings the app back with its data. And the daemon's own schedule of backups and verifies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
@@ -162,6 +163,99 @@ describe("the whole zone back from 24 words and an off-site target", () => {
     expect(result.exitCode).toBe(1);
     expect(JSON.parse(result.stderr).error.message).toContain("another recovery phrase");
   });
+});
+
+describe("a zone of two devices, both lost", () => {
+  test("a new box brings back the app that ran on the second device, with its data", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome, FAST);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    const laptop = await startDaemon(laptopHome, FAST);
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
+    // The notes app runs on the laptop, installed from there: its data and its package are
+    // on the laptop alone.
+    await buckyJson(["app", "install", NOTES, "--device", "laptop", "--home", laptop.home]);
+    const url = await runningNotes(laptop.home);
+    const created = await fetch(`${url}/api/notes`, {
+      method: "POST",
+      body: JSON.stringify({ text: "kept on the laptop" }),
+    });
+    expect(created.status).toBe(201);
+    expect(existsSync(join(nas.home, "apps", "notes"))).toBe(false);
+    await waitFor("the laptop to see the target", async () =>
+      (await buckyJson<{ targets: unknown[] }>(["backup", "target", "list", "--home", laptop.home]))
+        .targets.length > 0
+        ? true
+        : undefined,
+    );
+    // Each backs up its own home; the NAS's snapshot is the newer.
+    await buckyJson(["backup", "run", "--home", laptop.home]);
+    await buckyJson(["backup", "run", "--home", nas.home]);
+    // A change after both snapshots, made on the laptop: shipped hot, through the NAS.
+    await buckyJson([
+      "state",
+      "set",
+      "after/snapshots",
+      '"from the laptop"',
+      "--home",
+      laptop.home,
+    ]);
+    await waitFor("the change to be shipped", async () =>
+      (await hotKeys(repo, nas.home)).includes("after/snapshots") ? true : undefined,
+    );
+    await Promise.all([nas.kill(), laptop.kill()]); // both lost
+
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{
+      device: string;
+      apps: { app: string; device: string }[];
+      replayedChangesets: number;
+    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    expect(restored.device).toBe("nas");
+    expect(restored.apps).toEqual([expect.objectContaining({ app: "notes", device: "laptop" })]);
+    expect(restored.replayedChangesets).toBeGreaterThanOrEqual(1);
+    expect(existsSync(join(fresh, "apps", "notes", "data"))).toBe(true);
+
+    // The box is the NAS now. The app was pinned to the laptop, which is gone: place it
+    // here, and it runs from the package and data that came back with the laptop's snapshot.
+    await startDaemon(fresh, FAST);
+    const spec = await buckyJson<{ value: Record<string, unknown> }>([
+      "state",
+      "get",
+      "users/owner/apps/notes/spec",
+      "--home",
+      fresh,
+    ]);
+    await buckyJson([
+      "state",
+      "set",
+      "users/owner/apps/notes/spec",
+      JSON.stringify({ ...spec.value, placement: "nas" }),
+      "--home",
+      fresh,
+    ]);
+    const again = await runningNotes(fresh);
+    const notes = (await (await fetch(`${again}/api/notes`)).json()) as {
+      notes: { text: string }[];
+    };
+    expect(notes.notes.map((n) => n.text)).toEqual(["kept on the laptop"]);
+    expect(
+      await buckyJson<{ value: unknown }>(["state", "get", "after/snapshots", "--home", fresh]),
+    ).toMatchObject({ value: "from the laptop" });
+  }, 120_000);
 });
 
 describe("the daemon's schedule", () => {

@@ -1,0 +1,432 @@
+/**
+ * Backups of a zone of two devices, end to end with real daemons: a target the NAS added
+ * (a directory only it reaches) is the zone's; the laptop, given the backup key when it
+ * joined, backs up its own home to it through the NAS; each restores its own data; a
+ * member cannot get outside the repository through the NAS, nor undo what others wrote;
+ * prune keeps each device's history; two devices back up at once; status says the same on
+ * both; and when the NAS is off, the laptop's backup is unavailable, then goes on by itself.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { encodeRemoteRequest, type RemoteRequest } from "../protocol/backup/remote.ts";
+import { generateTree } from "./generated-tree.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+import { actAs, type Member } from "./member.ts";
+
+afterAll(cleanUp);
+
+interface TargetJson {
+  name: string;
+  url: string;
+  via: string;
+  reach: "direct" | "through";
+  lastBackup: string | null;
+  lastVerify: unknown;
+}
+
+interface SnapshotJson {
+  id: string;
+  device: string;
+}
+
+async function targets(home: string): Promise<TargetJson[]> {
+  return (await buckyJson<{ targets: TargetJson[] }>(["backup", "target", "list", "--home", home]))
+    .targets;
+}
+
+async function snapshots(home: string, device?: string): Promise<SnapshotJson[]> {
+  return (
+    await buckyJson<{ snapshots: SnapshotJson[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+      ...(device ? ["--device", device] : []),
+    ])
+  ).snapshots;
+}
+
+/** Waits until `home`'s device sees the zone's target `name`. */
+function seesTarget(home: string, name: string): Promise<TargetJson> {
+  return waitFor(`${home} to see the target ${name}`, async () =>
+    (await targets(home)).find((t) => t.name === name),
+  );
+}
+
+describe("one target for a zone of two devices", () => {
+  let nas: Daemon;
+  let laptop: Daemon;
+  let repo: string;
+
+  beforeAll(async () => {
+    const zone = await startZone(["nas", "laptop"]);
+    nas = zone.get("nas") as Daemon;
+    laptop = zone.get("laptop") as Daemon;
+    for (const [daemon, text] of [
+      [nas, "the nas's own file"],
+      [laptop, "the laptop's own file"],
+    ] as const) {
+      mkdirSync(join(daemon.home, "data"), { recursive: true });
+      writeFileSync(join(daemon.home, "data", "mine.txt"), `${text}\n`);
+    }
+    repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
+  }, 60_000);
+
+  test("the target is the zone's: each device sees it, and how it reaches it", async () => {
+    expect(await targets(nas.home)).toEqual([
+      { name: "usb", url: repo, via: "nas", reach: "direct", lastBackup: null, lastVerify: null },
+    ] as TargetJson[]);
+    const seen = await seesTarget(laptop.home, "usb");
+    expect(seen).toMatchObject({ name: "usb", url: repo, via: "nas", reach: "through" });
+    const text = await bucky(["backup", "target", "list", "--home", laptop.home]);
+    expect(text.stdout).toContain("through nas");
+    // The laptop's own file holds nothing of it: the key to it stays with the NAS.
+    expect(existsSync(join(laptop.home, "backup", "targets.json"))).toBe(false);
+  });
+
+  test("each device backs up its own home to it, the laptop through the NAS", async () => {
+    const fromNas = await buckyJson<{ via: string | null }>(["backup", "run", "--home", nas.home]);
+    expect(fromNas.via).toBeNull();
+    const fromLaptop = await buckyJson<{ via: string | null; target: string }>([
+      "backup",
+      "run",
+      "--home",
+      laptop.home,
+    ]);
+    expect(fromLaptop).toMatchObject({ via: "nas", target: "usb" });
+    // Both in the one repository, each by its device, seen alike from both.
+    const listed = await snapshots(laptop.home);
+    expect(listed.map((s) => s.device).sort()).toEqual(["laptop", "nas"]);
+    expect(await snapshots(nas.home)).toEqual(listed);
+    expect((await snapshots(nas.home, "laptop")).map((s) => s.device)).toEqual(["laptop"]);
+    // What travelled through the NAS was sealed on the laptop: no plaintext in the packs.
+    for (const dir of readdirSync(join(repo, "data")))
+      for (const pack of readdirSync(join(repo, "data", dir)))
+        expect(readFileSync(join(repo, "data", dir, pack)).includes("the laptop's own")).toBe(
+          false,
+        );
+  }, 60_000);
+
+  test("changes made on the laptop are shipped hot, through the NAS, in the laptop's name", async () => {
+    await buckyJson([
+      "state",
+      "set",
+      "notes/laptop",
+      '"written on the laptop"',
+      "--home",
+      laptop.home,
+    ]);
+    await waitFor("a hot file from the laptop", () =>
+      existsSync(join(repo, "hot")) &&
+      readdirSync(join(repo, "hot")).some((name) => name.includes("Z-laptop-"))
+        ? true
+        : undefined,
+    );
+  });
+
+  test("each restores its own latest, and another device's with --device", async () => {
+    for (const [daemon, text] of [
+      [nas, "the nas's own file"],
+      [laptop, "the laptop's own file"],
+    ] as const) {
+      const to = join(scratchDir(), "own");
+      const restored = await buckyJson<{ device: string }>([
+        "backup",
+        "restore",
+        "latest",
+        "--to",
+        to,
+        "--home",
+        daemon.home,
+      ]);
+      expect(restored.device).toBe(daemon === nas ? "nas" : "laptop");
+      expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe(`${text}\n`);
+    }
+    const other = join(scratchDir(), "other");
+    await buckyJson([
+      "backup",
+      "restore",
+      "latest",
+      "--device",
+      "nas",
+      "--to",
+      other,
+      "--home",
+      laptop.home,
+    ]);
+    expect(readFileSync(join(other, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+
+  test("a device's home is never restored over another device of the zone", async () => {
+    const refused = await bucky([
+      "backup",
+      "restore",
+      "latest",
+      "--device",
+      "nas",
+      "--home",
+      laptop.home,
+      "--json",
+    ]);
+    expect(refused.exitCode).toBe(3); // its daemon runs: refused first for that
+    await laptop.stop();
+    const again = await bucky([
+      "backup",
+      "restore",
+      "latest",
+      "--device",
+      "nas",
+      "--home",
+      laptop.home,
+      "--json",
+    ]);
+    expect(again.exitCode).toBe(2);
+    expect(jsonError(again).message).toContain("would make a second nas");
+    laptop = await startDaemon(laptop.home);
+  }, 60_000);
+
+  describe("through the NAS, a member reaches the repository and nothing else", () => {
+    let member: Member;
+    const ask = (request: RemoteRequest, target = "usb") =>
+      member.post(nas, `/v1/backup/targets/${target}`, encodeRemoteRequest(request)).then(
+        (bytes) => ({ ok: true as const, bytes }),
+        (error: Error & { code?: string }) => ({ ok: false as const, error }),
+      );
+    const refusal = async (request: RemoteRequest, target?: string) => {
+      const answer = await ask(request, target);
+      if (answer.ok) throw new Error(`${request.op} ${request.path} was allowed`);
+      return `${answer.error.code}: ${answer.error.message}`;
+    };
+
+    beforeAll(async () => {
+      member = await actAs(laptop.home);
+    });
+
+    test("no path outside the repository's layout", async () => {
+      writeFileSync(join(repo, "..", "secret.txt"), "not for members");
+      for (const path of ["../secret.txt", "/etc/passwd", "data/../../secret.txt", "keys", "data"])
+        expect(await refusal({ op: "read", path })).toMatch(/^E_PERMISSION: .*not a file/);
+      expect(await refusal({ op: "list", path: ".." })).toMatch(/^E_PERMISSION/);
+      expect(await refusal({ op: "read", path: "config" }, "nothere")).toMatch(/^E_NOT_FOUND/);
+      // What is in the layout reads: the repository is sealed to the zone's key anyway.
+      expect((await ask({ op: "read", path: "config" })).ok).toBe(true);
+    });
+
+    test("nothing another device wrote can be altered or deleted", async () => {
+      const [snapshot] = readdirSync(join(repo, "snapshots"));
+      const before = readFileSync(join(repo, "snapshots", snapshot as string));
+      const junk = new Uint8Array([1, 2, 3]);
+      expect(await refusal({ op: "remove", path: `snapshots/${snapshot}` })).toMatch(
+        /^E_PERMISSION: .*only be removed by the device that reaches the target/,
+      );
+      expect(await refusal({ op: "write", path: `snapshots/${snapshot}`, data: junk })).toMatch(
+        /^E_EXISTS/,
+      );
+      expect(await refusal({ op: "write", path: "config", data: junk })).toMatch(/^E_PERMISSION/);
+      expect(await refusal({ op: "write", path: "locks/exclusive", data: junk })).toMatch(
+        /^E_PERMISSION/,
+      );
+      const [dir] = readdirSync(join(repo, "data"));
+      const [pack] = readdirSync(join(repo, "data", dir as string));
+      expect(await refusal({ op: "write", path: `data/${dir}/${pack}`, data: junk })).toMatch(
+        /^E_INTEGRITY: .*does not hold what its name says/,
+      );
+      expect(await refusal({ op: "remove", path: `data/${dir}/${pack}` })).toMatch(/^E_PERMISSION/);
+      expect(readFileSync(join(repo, "snapshots", snapshot as string))).toEqual(before);
+      // A pack under the name its bytes hash to is fine: it is the same pack either way.
+      const hash = createHash("sha256").update(junk).digest("hex");
+      const same = `data/${hash.slice(0, 2)}/${hash}`;
+      expect((await ask({ op: "write", path: same, data: junk })).ok).toBe(true);
+      rmSync(join(repo, same));
+    });
+
+    test("hot files only in its own name; locks only its own", async () => {
+      const hot = (device: string) => `hot/20260101T000000000Z-${device}-0badf00d`;
+      expect(await refusal({ op: "write", path: hot("nas"), data: new Uint8Array(1) })).toMatch(
+        /^E_PERMISSION: .*not in the name of laptop/,
+      );
+      expect((await ask({ op: "write", path: hot("laptop"), data: new Uint8Array(1) })).ok).toBe(
+        true,
+      );
+      rmSync(join(repo, hot("laptop")));
+      const nasLock = `locks/shared-${"b".repeat(32)}`;
+      writeFileSync(
+        join(repo, nasLock),
+        JSON.stringify({ hostname: "nas", pid: 1, purpose: "backup", refreshedAt: Date.now() }),
+      );
+      expect(await refusal({ op: "remove", path: nasLock })).toMatch(
+        /^E_PERMISSION: .*not held by laptop/,
+      );
+      expect(
+        await refusal({ op: "write", path: nasLock, data: new TextEncoder().encode("{}") }),
+      ).toMatch(/^E_PERMISSION/);
+      expect(existsSync(join(repo, nasLock))).toBe(true);
+      const own = `locks/shared-${"c".repeat(32)}`;
+      const lock = new TextEncoder().encode(JSON.stringify({ purpose: "backup", device: "nas" }));
+      expect((await ask({ op: "create", path: own, data: lock })).ok).toBe(true);
+      // Stamped with who took it, whatever it claimed.
+      expect(JSON.parse(readFileSync(join(repo, own), "utf8")).device).toBe("laptop");
+      expect((await ask({ op: "remove", path: own })).ok).toBe(true);
+      expect(existsSync(join(repo, own))).toBe(false);
+      rmSync(join(repo, nasLock));
+    });
+  });
+
+  test("prune runs where the target is reached, and keeps each device's history", async () => {
+    const elsewhere = await bucky(["backup", "prune", "--home", laptop.home, "--json"]);
+    expect(elsewhere.exitCode).toBe(2);
+    expect(jsonError(elsewhere).message).toBe("usb is pruned by nas, the device that reaches it");
+    // The NAS backs up a dozen times more; the laptop's one snapshot is the oldest of all.
+    for (let i = 0; i < 11; i++) {
+      writeFileSync(join(nas.home, "data", `more-${i}.txt`), `version ${i}\n`);
+      await buckyJson(["backup", "run", "--home", nas.home]);
+    }
+    // Each run records, for the zone's status, how much it read anew, how long after the
+    // one before it ran, and what it stored.
+    const { usb } = JSON.parse(readFileSync(join(nas.home, "backup", "status.json"), "utf8")) as {
+      usb: { lastBackup: { changedBytes: number; sinceMs: number; storedBytes: number } };
+    };
+    expect(usb.lastBackup.changedBytes).toBeGreaterThan(0);
+    expect(usb.lastBackup.sinceMs).toBeGreaterThan(0);
+    expect(usb.lastBackup.storedBytes).toBeGreaterThan(0);
+    const pruned = await buckyJson<{ keptSnapshots: number; removedSnapshots: number }>([
+      "backup",
+      "prune",
+      "--home",
+      nas.home,
+    ]);
+    expect(pruned).toMatchObject({ keptSnapshots: 11, removedSnapshots: 2 });
+    expect((await snapshots(nas.home, "laptop")).length).toBe(1);
+    expect((await snapshots(nas.home, "nas")).length).toBe(10);
+    const to = join(scratchDir(), "after-prune");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", laptop.home]);
+    expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the laptop's own file\n");
+  }, 120_000);
+
+  test("the two back up at the same time: both finish, and everything reads back", async () => {
+    generateTree(join(nas.home, "data", "bulk"), 40 * 1024 * 1024);
+    generateTree(join(laptop.home, "data", "bulk"), 40 * 1024 * 1024);
+    const [a, b] = await Promise.all(
+      [nas, laptop].map((d) => bucky(["backup", "run", "--home", d.home, "--json"])),
+    );
+    expect([a?.exitCode, b?.exitCode, a?.stderr, b?.stderr]).toEqual([0, 0, "", ""]);
+    const verified = await buckyJson<{ ok: boolean }>([
+      "backup",
+      "verify",
+      "--read-data",
+      "--home",
+      laptop.home,
+    ]);
+    expect(verified.ok).toBe(true);
+    for (const daemon of [nas, laptop]) {
+      const to = join(scratchDir(), "both");
+      await buckyJson([
+        "backup",
+        "restore",
+        "latest",
+        "--to",
+        to,
+        "--path",
+        "data",
+        "--home",
+        daemon.home,
+      ]);
+      expect(readdirSync(join(to, "data", "bulk")).sort()).toEqual(
+        readdirSync(join(daemon.home, "data", "bulk")).sort(),
+      );
+    }
+  }, 120_000);
+
+  test("status is the same on both devices, and shows both devices' backups", async () => {
+    type Status = Record<string, unknown> & {
+      backups: { device: string; target: string }[];
+      reliability: { level: number };
+    };
+    const [onNas, onLaptop] = await waitFor(
+      "both devices to say the same",
+      async () => {
+        const both = await Promise.all(
+          [nas, laptop].map((d) => buckyJson<Status>(["status", "--home", d.home])),
+        );
+        const [x, y] = both.map(({ home: _h, device: _d, ...rest }) => JSON.stringify(rest));
+        return x === y ? both : undefined;
+      },
+      30_000,
+    );
+    const { home: _h1, device: _d1, ...fromNas } = onNas as Status;
+    const { home: _h2, device: _d2, ...fromLaptop } = onLaptop as Status;
+    expect(fromLaptop).toEqual(fromNas);
+    expect(fromNas.backups.map((b) => `${b.device} ${b.target}`)).toEqual([
+      "laptop usb",
+      "nas usb",
+    ]);
+    // Backed up, two devices; not every device's backups verified.
+    expect(fromNas.reliability.level).toBe(2);
+  }, 60_000);
+});
+
+describe("when the device that reaches the target is off", () => {
+  test("the other's backup is unavailable, said plainly, and goes on by itself once it is back", async () => {
+    const zone = await startZone(["nas", "laptop"]);
+    let nas = zone.get("nas") as Daemon;
+    let laptop = zone.get("laptop") as Daemon;
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
+    await seesTarget(laptop.home, "usb");
+    await nas.stop();
+
+    const refused = await bucky(["backup", "run", "--home", laptop.home, "--json"]);
+    expect(refused.exitCode).toBe(3);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_UNAVAILABLE",
+      message: expect.stringContaining(
+        "the backup target usb is reached through nas, which is not answering",
+      ),
+      hint: "Backups to usb go on by themselves once nas is back online.",
+    });
+
+    // The laptop's daemon, on a short schedule, tries and fails, then succeeds once the NAS is back.
+    await laptop.stop();
+    laptop = await startDaemon(laptop.home, { BUCKY_BACKUP_EVERY_MS: "1500" });
+    type Status = {
+      backups: {
+        device: string;
+        lastBackup: { at: string } | null;
+        lastError: { message: string } | null;
+      }[];
+    };
+    const laptopsBackup = async () =>
+      (await buckyJson<Status>(["status", "--home", laptop.home])).backups.find(
+        (b) => b.device === "laptop",
+      );
+    await waitFor(
+      "a scheduled backup of the laptop to fail",
+      async () => ((await laptopsBackup())?.lastError ? true : undefined),
+      30_000,
+    );
+    nas = await startDaemon(nas.home);
+    const done = await waitFor(
+      "a scheduled backup of the laptop to succeed",
+      async () => {
+        const b = await laptopsBackup();
+        return b?.lastBackup ? b : undefined;
+      },
+      60_000,
+    );
+    expect(done.lastBackup).not.toBeNull();
+    expect((await snapshots(nas.home, "laptop")).length).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
