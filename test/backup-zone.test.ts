@@ -378,6 +378,64 @@ describe("one target for a zone of two devices", () => {
   }, 60_000);
 });
 
+describe("a target removed, and one added before the zone recorded targets", () => {
+  test("removed on any device, it is gone for the zone, and the device that reached it forgets its key", async () => {
+    const zone = await startZone(["nas", "laptop"]);
+    const nas = zone.get("nas") as Daemon;
+    const laptop = zone.get("laptop") as Daemon;
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
+    const own = join(nas.home, "backup", "targets.json");
+    expect(readFileSync(own, "utf8")).toContain('"usb"');
+    await seesTarget(laptop.home, "usb");
+    const removed = await buckyJson<{ removed: string }>([
+      "backup",
+      "target",
+      "rm",
+      "usb",
+      "--home",
+      laptop.home,
+    ]);
+    expect(removed.removed).toBe("usb");
+    await waitFor("the NAS to forget the target", async () =>
+      (await targets(nas.home)).length === 0 && !readFileSync(own, "utf8").includes('"usb"')
+        ? true
+        : undefined,
+    );
+    expect(await targets(laptop.home)).toEqual([]);
+    // What it held stays where it was.
+    expect(existsSync(join(repo, "config"))).toBe(true);
+  }, 60_000);
+
+  test("a target only in a device's own file is recorded for the zone when its daemon starts", async () => {
+    const home = (await startZone(["solo"])).get("solo") as Daemon;
+    await home.stop();
+    const repo = join(scratchDir(), "old");
+    // As a bucky from before the zone recorded targets left it: in the file alone.
+    mkdirSync(join(home.home, "backup"), { recursive: true });
+    writeFileSync(
+      join(home.home, "backup", "targets.json"),
+      JSON.stringify({ targets: [{ name: "old", url: repo }] }),
+    );
+    expect((await targets(home.home)).map((t) => t.name)).toEqual(["old"]);
+    await startDaemon(home.home);
+    const recorded = await waitFor("the target to be recorded", async () => {
+      const entry = await buckyJson<{ value: { via: string; url: string } }>([
+        "state",
+        "get",
+        "system/backup/targets/old",
+        "--home",
+        home.home,
+      ]).catch(() => undefined);
+      return entry?.value.via === "solo" ? entry.value : undefined;
+    });
+    expect(recorded.url).toBe(repo);
+    expect(JSON.parse(readFileSync(join(home.home, "backup", "targets.json"), "utf8"))).toEqual({
+      targets: [{ name: "old", url: repo, shared: true }],
+    });
+  }, 60_000);
+});
+
 describe("when the device that reaches the target is off", () => {
   test("the other's backup is unavailable, said plainly, and goes on by itself once it is back", async () => {
     const zone = await startZone(["nas", "laptop"]);

@@ -7,7 +7,7 @@
  * Targets added before the zone recorded them are only in a device's own file; they count
  * as that device's, reached directly, until its daemon records them (adoptLocalTargets).
  */
-import { and, gte, isNotNull, lt } from "drizzle-orm";
+import { and, eq, gte, isNotNull, lt } from "drizzle-orm";
 import {
   decodeZoneTarget,
   encodeZoneTarget,
@@ -261,11 +261,13 @@ export function reconcileLocalTargets(
       ]);
       saveTarget(paths, { ...target, shared: true });
       log.info("backup target recorded for the zone", { target: target.name });
-    } else if (!target.shared && recorded) {
     } else if (
       target.shared &&
-      (!recorded || recorded.via !== self || recorded.url !== target.url)
+      (recorded ? recorded.via !== self || recorded.url !== target.url : removed(db, target.name))
     ) {
+      // Removed from the zone (a record not there yet is no removal: it is being added),
+      // or added again elsewhere under its name. (A target of this device's own that another
+      // device recorded first is left unused, until removed: `target list` shows the zone's.)
       forgetTarget(paths, target.name);
       if (!recorded) forgetTargetStatus(paths, target.name);
       log.info("backup target forgotten: the zone no longer has it here", { target: target.name });
@@ -325,4 +327,14 @@ export async function removeZoneTarget(
   forgetTargetStatus(paths, name);
   log.info("backup target removed", { target: name, url: target.url });
   return target;
+}
+
+/** Whether the zone state holds the removal of the target `name` (its tombstone). */
+function removed(db: StateQueries, name: string): boolean {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, zoneTargetKey(name)))
+    .get();
+  return row !== undefined && row.value === null;
 }

@@ -22,6 +22,9 @@ const HOUR_MS = 3_600_000;
 interface BackupTarget {
   readonly name: string;
   readonly url: string;
+  /** The device that reaches it, and whether this one does itself or through it. */
+  readonly via: string | null;
+  readonly reach: "direct" | "through";
   readonly lastBackup?: { at: string; snapshot: string; durationMs: number };
   readonly lastBackupError?: { at: string; message: string };
   readonly lastVerify?: { at: string; ok: boolean; damaged: number };
@@ -30,6 +33,7 @@ interface BackupTarget {
 interface Snapshot {
   readonly id: string;
   readonly time: string;
+  readonly device: string;
   readonly files: number;
   readonly bytes: number;
   readonly addedBytes: number;
@@ -697,6 +701,9 @@ const BackupTable = ({ targets }: { targets: BackupTarget[] }) =>
               <td>
                 {t.name}
                 <div class="muted">{t.url}</div>
+                <div class="muted">
+                  {t.reach === "through" ? `reached through ${t.via}` : "reached by this device"}
+                </div>
               </td>
               <td>
                 {t.lastBackup
@@ -725,7 +732,7 @@ const BackupTable = ({ targets }: { targets: BackupTarget[] }) =>
 const SnapshotList = ({ snapshots }: { snapshots: Snapshot[] }) => {
   if (snapshots.length === 0) return <p class="muted">None yet.</p>;
   const bars: Bar[] = snapshots.map((s) => ({
-    label: s.time.slice(0, 16).replace("T", " "),
+    label: `${s.device} ${s.time.slice(0, 16).replace("T", " ")}`,
     value: s.bytes,
   }));
   return (
@@ -736,6 +743,7 @@ const SnapshotList = ({ snapshots }: { snapshots: Snapshot[] }) => {
           <thead>
             <tr>
               <th>Snapshot</th>
+              <th>Device</th>
               <th>Taken</th>
               <th>Files</th>
               <th>Size</th>
@@ -748,6 +756,7 @@ const SnapshotList = ({ snapshots }: { snapshots: Snapshot[] }) => {
                 <td>
                   <code>{s.id.slice(0, 8)}</code>
                 </td>
+                <td>{s.device}</td>
                 <td>{s.time}</td>
                 <td>{s.files}</td>
                 <td>{formatBytes(s.bytes)}</td>
