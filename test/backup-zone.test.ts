@@ -8,9 +8,21 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { LocalBackend } from "../lib/backup/local-backend.ts";
+import { Repository } from "../lib/backup/repository.ts";
+import { openChangesets } from "../lib/backup/sealed.ts";
 import { encodeRemoteRequest, type RemoteRequest } from "../protocol/backup/remote.ts";
+import { decodeChangeset } from "../protocol/changeset.ts";
 import { generateTree } from "./generated-tree.ts";
 import {
   bucky,
@@ -433,6 +445,48 @@ describe("a target removed, and one added before the zone recorded targets", () 
     expect(JSON.parse(readFileSync(join(home.home, "backup", "targets.json"), "utf8"))).toEqual({
       targets: [{ name: "old", url: repo, shared: true }],
     });
+  }, 60_000);
+});
+
+/** For each hot file a device shipped to `repo`: the state keys its changesets write. */
+async function hotFiles(repo: string, home: string, device: string): Promise<string[][]> {
+  const key = readFileSync(join(home, "identity", "backup.key"), "utf8").trim();
+  const root = new Uint8Array(Buffer.from(key.slice(key.indexOf(":") + 1), "base64url"));
+  const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+  try {
+    const names = existsSync(join(repo, "hot")) ? readdirSync(join(repo, "hot")).sort() : [];
+    return names
+      .filter((name) => name.includes(`Z-${device}-`))
+      .map((name) =>
+        openChangesets(repository.keys, name, readFileSync(join(repo, "hot", name))).flatMap(
+          (bytes) => decodeChangeset(bytes).ops.map((op) => op.key),
+        ),
+      );
+  } finally {
+    repository.close();
+  }
+}
+
+describe("hot changes while one of two targets is away", () => {
+  test("the target that works gets each change once, not again at every retry for the other", async () => {
+    const nas = (await startZone(["nas"])).get("nas") as Daemon;
+    const usb = join(scratchDir(), "usb");
+    const away = join(scratchDir(), "away", "repo");
+    for (const [name, repo] of [
+      ["usb", usb],
+      ["away", away],
+    ] as const)
+      await buckyJson(["backup", "target", "add", name, repo, "--home", nas.home, "--no-backup"]);
+    renameSync(away, `${away}.unplugged`);
+    const shipped = (key: string) => async () =>
+      (await hotFiles(usb, nas.home, "nas")).some((keys) => keys.includes(key)) ? true : undefined;
+    await buckyJson(["state", "set", "notes/a", "1", "--home", nas.home]);
+    await waitFor("the first change to reach usb", shipped("notes/a"));
+    await buckyJson(["state", "set", "notes/b", "2", "--home", nas.home]);
+    await waitFor("the second change to reach usb", shipped("notes/b"));
+    const files = await hotFiles(usb, nas.home, "nas");
+    expect(files.filter((keys) => keys.includes("notes/a"))).toHaveLength(1);
+    expect(files.filter((keys) => keys.includes("notes/b"))).toHaveLength(1);
   }, 60_000);
 });
 

@@ -8,8 +8,10 @@
  * Every device that holds the backup key ships what it sees, to every target of the zone
  * (through the via device for one it does not reach itself), each in files of its own
  * name: several devices never write the same file, and a replay takes each changeset
- * once, in its author's order, whichever files it came in. Prune removes a device's hot
- * files once its own newer snapshot holds what they held.
+ * once, in its author's order, whichever files it came in. Each target has its own queue:
+ * one that is away (its disk unplugged, its via device off) keeps what waits for it, within
+ * bounds, while the others get each change once. Prune removes a device's hot files once
+ * its own newer snapshot holds what they held.
  */
 import { randomBytes } from "node:crypto";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -32,6 +34,8 @@ const SHIP_EVERY_MS = 2_000;
  * stays within what one request to a via device carries.
  */
 const FILE_MAX_BYTES = 8 * 1024 * 1024;
+/** At most this many bytes of changesets wait for a target that is away. */
+const QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 
 /** A hot file's name: its time first, so names sort in time order. */
 export function hotFileName(isoTime: string, device: string): string {
@@ -50,7 +54,8 @@ export function hotFileDevice(name: string): string {
 }
 
 export class HotShipper {
-  private queue: Uint8Array[] = [];
+  /** What waits to go to each target: a target that fails keeps its own, the others go on. */
+  private readonly queues = new Map<string, { changesets: Uint8Array[]; bytes: number }>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private shipping: Promise<void> | undefined;
   private readonly open = new Map<
@@ -59,6 +64,8 @@ export class HotShipper {
   >();
   /** Targets that failed: logged once until they work again. */
   private readonly failing = new Set<string>();
+  /** Targets whose oldest waiting changes were dropped: said once until they work again. */
+  private readonly dropping = new Set<string>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -70,8 +77,15 @@ export class HotShipper {
 
   start(): void {
     this.unsubscribe = this.node.onChange((changesets) => {
-      if (this.targets().length === 0) return;
-      for (const changeset of changesets) this.queue.push(changeset.bytes);
+      for (const target of this.targets()) {
+        const queue = this.queues.get(target.name) ?? { changesets: [], bytes: 0 };
+        for (const changeset of changesets) {
+          queue.changesets.push(changeset.bytes);
+          queue.bytes += changeset.bytes.length;
+        }
+        this.queues.set(target.name, queue);
+        this.bound(target.name, queue);
+      }
     });
     this.timer = setInterval(() => void this.ship(), this.everyMs);
   }
@@ -84,45 +98,68 @@ export class HotShipper {
     this.open.clear();
   }
 
-  /** Writes what is queued to every target; what fails to go waits for the next time. */
+  /** Writes what waits for each target to it; what fails to go waits for the next time. */
   private ship(): Promise<void> {
-    if (this.shipping || this.queue.length === 0) return this.shipping ?? Promise.resolve();
-    const batch = this.queue;
-    this.queue = [];
+    if (this.shipping || this.queues.size === 0) return this.shipping ?? Promise.resolve();
     this.shipping = (async () => {
-      const failed: Uint8Array[] = [];
-      for (const target of this.targets()) {
+      const targets = new Map(this.targets().map((t) => [t.name, t]));
+      for (const [name, queue] of [...this.queues]) {
+        const target = targets.get(name);
+        this.queues.delete(name);
+        if (!target) continue; // removed from the zone meanwhile
         try {
           const { repository, backend } = await this.repositoryOf(target);
-          for (const part of filesOf(batch)) {
-            const name = hotFileName(new Date(this.node.now()).toISOString(), this.node.deviceName);
-            await backend.write(`${HOT_DIR}/${name}`, sealChangesets(repository.keys, name, part));
+          for (const part of filesOf(queue.changesets)) {
+            const file = hotFileName(new Date(this.node.now()).toISOString(), this.node.deviceName);
+            await backend.write(`${HOT_DIR}/${file}`, sealChangesets(repository.keys, file, part));
           }
-          if (this.failing.delete(target.name))
-            this.log.info("hot backup resumed", { target: target.name });
+          this.dropping.delete(name);
+          if (this.failing.delete(name)) this.log.info("hot backup resumed", { target: name });
         } catch (error) {
           if (!(error instanceof BuckyError)) throw error;
           this.open
-            .get(target.name)
+            .get(name)
             ?.backend.close()
             .catch(() => {});
-          this.open.delete(target.name);
-          if (failed.length === 0) failed.push(...batch);
-          if (!this.failing.has(target.name)) {
-            this.failing.add(target.name);
-            this.log.warn("hot backup failed; retrying", {
-              target: target.name,
-              error: error.message,
-            });
+          this.open.delete(name);
+          // Kept, ahead of what came meanwhile, for the next attempt (if a part went, it
+          // goes again: a replay takes each changeset once).
+          const later = this.queues.get(name);
+          const kept = {
+            changesets: [...queue.changesets, ...(later?.changesets ?? [])],
+            bytes: queue.bytes + (later?.bytes ?? 0),
+          };
+          this.queues.set(name, kept);
+          this.bound(name, kept);
+          if (!this.failing.has(name)) {
+            this.failing.add(name);
+            this.log.warn("hot backup failed; retrying", { target: name, error: error.message });
           }
         }
       }
-      // Kept for the next attempt (a target that works gets some twice; replay ignores repeats).
-      this.queue.unshift(...failed);
     })().finally(() => {
       this.shipping = undefined;
     });
     return this.shipping;
+  }
+
+  /**
+   * Keeps what waits for a target that is away within bounds: past them the oldest go (the
+   * zone state holds them, and so will the next snapshot), said once.
+   */
+  private bound(name: string, queue: { changesets: Uint8Array[]; bytes: number }): void {
+    if (queue.bytes <= QUEUE_MAX_BYTES) return;
+    let dropped = 0;
+    while (queue.bytes > QUEUE_MAX_BYTES && queue.changesets.length > 1) {
+      queue.bytes -= (queue.changesets.shift() as Uint8Array).length;
+      dropped++;
+    }
+    if (this.dropping.has(name)) return;
+    this.dropping.add(name);
+    this.log.warn(
+      "hot backup behind: the oldest changes waiting were dropped; the next backup holds them",
+      { target: name, dropped },
+    );
   }
 
   private targets(): ResolvedTarget[] {
