@@ -208,6 +208,41 @@ describe("devices behind different NATs", () => {
     expect(Buffer.compare(readFileSync(output), bytes)).toBe(0);
   }, 60_000);
 
+  test("home device 2 backs up through home device 1, over the relay, to a target only 1 reaches", async () => {
+    const repo = join(scratchDir(), "h1-usb");
+    await on("h1", ["backup", "target", "add", "usb", repo, "--home", homes.h1, "--no-backup"]);
+    await waitFor(
+      "home device 2 to see the target",
+      async () =>
+        (
+          await on<{ targets: { name: string; reach: string }[] }>("h2", [
+            "backup",
+            "target",
+            "list",
+            "--home",
+            homes.h2,
+          ])
+        ).targets.some((t) => t.name === "usb" && t.reach === "through")
+          ? true
+          : undefined,
+      30_000,
+    );
+    const run = await on<{ via: string; snapshot: string }>("h2", [
+      "backup",
+      "run",
+      "--home",
+      homes.h2,
+    ]);
+    expect(run.via).toBe("h1");
+    const { snapshots } = await on<{ snapshots: { id: string; device: string }[] }>("h1", [
+      "backup",
+      "list",
+      "--home",
+      homes.h1,
+    ]);
+    expect(snapshots).toContainEqual(expect.objectContaining({ id: run.snapshot, device: "h2" }));
+  }, 60_000);
+
   test("cutting the gateway's link, then restarting it: tunnels come back, nothing lost or doubled", async () => {
     const net = lab;
     net.link("gw", false);
