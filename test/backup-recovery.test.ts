@@ -186,7 +186,7 @@ describe("a zone of two devices, both lost", () => {
     // on the laptop alone.
     await buckyJson(["app", "install", NOTES, "--device", "laptop", "--home", laptop.home]);
     const url = await runningNotes(laptop.home);
-    const created = await fetch(`${url}/api/notes`, {
+    const created = await appFetch(url, "/api/notes", {
       method: "POST",
       body: JSON.stringify({ text: "kept on the laptop" }),
     });
@@ -229,26 +229,14 @@ describe("a zone of two devices, both lost", () => {
     expect(restored.replayedChangesets).toBeGreaterThanOrEqual(1);
     expect(existsSync(join(fresh, "apps", "notes", "data"))).toBe(true);
 
-    // The box is the NAS now. The app was pinned to the laptop, which is gone: place it
-    // here, and it runs from the package and data that came back with the laptop's snapshot.
+    // The box is the NAS now. The laptop, which held the app's data, is gone for good: the
+    // owner says so, and moves the app here, where it runs from the package and the data
+    // that came back with the laptop's snapshot.
     await startDaemon(fresh, FAST);
-    const spec = await buckyJson<{ value: Record<string, unknown> }>([
-      "state",
-      "get",
-      "users/owner/apps/notes/spec",
-      "--home",
-      fresh,
-    ]);
-    await buckyJson([
-      "state",
-      "set",
-      "users/owner/apps/notes/spec",
-      JSON.stringify({ ...spec.value, placement: "nas" }),
-      "--home",
-      fresh,
-    ]);
+    await buckyJson(["devices", "revoke", "laptop", "--home", fresh]);
+    await buckyJson(["app", "move", "notes", "--to", "nas", "--home", fresh]);
     const again = await runningNotes(fresh);
-    const notes = (await (await fetch(`${again}/api/notes`)).json()) as {
+    const notes = (await (await appFetch(again, "/api/notes")).json()) as {
       notes: { text: string }[];
     };
     expect(notes.notes.map((n) => n.text)).toEqual(["kept on the laptop"]);

@@ -82,7 +82,7 @@ export default defineBuckyCommand({
         .filter((a) => a.device !== r.device)
         .map(
           (a) =>
-            `The data of ${a.app} came from ${a.device}'s snapshot ${a.snapshot.slice(0, 8)}, the newest that holds it.`,
+            `The data of ${a.app} came from ${a.device}'s snapshot ${a.snapshot.slice(0, 8)}. If ${a.device} is gone for good, \`bucky devices revoke ${a.device}\` lets ${a.app} run here with it (\`bucky app move ${a.app} --to ${r.device}\` if it was pinned there).`,
         ),
       ...(r.mergedChangesets > 0
         ? [

@@ -14,13 +14,20 @@
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseZoneId, type ZoneId } from "../../protocol/ids.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey, parseZoneId, type ZoneId } from "../../protocol/ids.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
+import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { daemonAnswers } from "../node/daemon-client.ts";
+import { holderOf, readClaims } from "../replica/claims.ts";
+import { checkIntegrity } from "../state/integrity.ts";
+import { StateSeal } from "../state/seal.ts";
+import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
+import { loadMembership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
@@ -135,22 +142,28 @@ export async function restoreSnapshot(options: {
             "Run `bucky backup verify --read-data`, and restore an older snapshot.",
           );
         }
-        const apps = await gatherFromDevices(repository, chosen, newest, staging);
+        // The zone state first, whole (the newer states of the other devices, then what was
+        // shipped hot): it says who holds each app's data. All of it in the staging
+        // directory, so the home is replaced at once or not at all.
+        const staged = openStagedState(staging, zoneId, log, options.now);
+        let merged: number;
+        let replayed: number;
+        let holders: ReturnType<typeof holdersIn>;
+        try {
+          merged = await mergeStateImages(repository, chosen, newest, {
+            ...staged,
+            scratch: staging,
+            zone: zoneId,
+            log,
+            now: options.now,
+          });
+          replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+          holders = holdersIn(staged.db, zoneId);
+        } finally {
+          closeWhole(staged.db);
+        }
+        const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
         moveIntoHome(staging, paths);
-        const merged = await mergeStateImages(repository, chosen, newest, {
-          stateDb: paths.stateDb,
-          scratch: staging,
-          zone: zoneId,
-          log,
-          now: options.now,
-        });
-        const replayed = replayHot(
-          paths,
-          zoneId,
-          await hotChangesets(repository),
-          log,
-          options.now,
-        );
         log.info("home restored", {
           snapshot: name.slice(0, 8),
           device: snapshot.device,
@@ -351,29 +364,57 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
 }
 
 /**
- * Applies the hot changesets the restored state lacks; returns how many it took. The
- * restored zone is opened (and so checked against its seal) first.
+ * The restored zone state in the staging directory, opened as the device whose home it is
+ * (its key came back with it): checked against its seal, or sealed now if it was made
+ * before states were sealed, so changes can be applied to it.
  */
+function openStagedState(
+  staging: string,
+  zone: ZoneId,
+  log: Log,
+  now: () => number,
+): { db: StateDb; seal: StateSeal } {
+  const path = join(staging, "state.db");
+  if (!existsSync(path)) throw new BuckyError("E_INTEGRITY", "the snapshot holds no zone state");
+  const seed = readKeyFile(join(staging, "identity", "device.key"), "device", log);
+  const seal = StateSeal.fromSeed(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+  const db = openStateDb(path, { create: false });
+  try {
+    checkIntegrity(db, seal, zone, { everyRow: true, nowMs: now(), log });
+  } catch (error) {
+    db.$client.close();
+    throw error;
+  }
+  return { db, seal };
+}
+
+/** Applies the hot changesets the restored state lacks; returns how many it took. */
 function replayHot(
-  paths: HomePaths,
+  staged: { db: StateDb; seal: StateSeal },
+  zone: ZoneId,
   changesets: readonly Uint8Array[],
   log: Log,
   now: () => number,
 ): number {
   if (changesets.length === 0) return 0;
-  const zone = openZone(paths.home, log);
-  try {
-    const result = ingestEntries(zone.db, changesets, {
-      zone: zone.zone.id,
-      nowMs: now(),
-      log,
-      source: "hot backup",
-      seal: zone.seal,
-    });
-    return result.applied.length;
-  } finally {
-    zone.close();
+  const result = ingestEntries(staged.db, changesets, {
+    zone,
+    nowMs: now(),
+    log,
+    source: "hot backup",
+    seal: staged.seal,
+  });
+  return result.applied.length;
+}
+
+/** Who holds each app's data, by the restored zone state: the device, and since when. */
+function holdersIn(db: StateDb, zone: ZoneId): Map<string, { device: string; since: string }> {
+  const holders = new Map<string, { device: string; since: string }>();
+  for (const [app, claims] of readClaims(db, loadMembership(db, zone))) {
+    const holder = holderOf(claims);
+    if (holder) holders.set(app, { device: holder.device, since: holder.since });
   }
+  return holders;
 }
 
 async function refuseRunningDaemon(paths: HomePaths): Promise<void> {

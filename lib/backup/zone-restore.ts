@@ -3,8 +3,10 @@
  * rebuilt from one device's snapshot gets back the whole zone's data, not that device's
  * alone:
  *
- *   - each app's data from the newest snapshot that holds it, whichever device took it
- *     (an app that ran on the laptop comes back on a box restored as the NAS);
+ *   - each app's data from the snapshot that holds its newest copy, whichever device took
+ *     it (an app that ran on the laptop comes back on a box restored as the NAS): the
+ *     holder's (by the zone state's claims, lib/replica/claims.ts), taken since it became
+ *     the holder; else the newest that holds it;
  *   - the named data of every device (app packages among it): content-addressed files,
  *     so a union of them is right;
  *   - the zone state's changesets that only another device's newer snapshot holds (the
@@ -21,7 +23,8 @@ import type { Snapshot } from "../../protocol/backup/formats.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
-import { openStateDb } from "../store/db.ts";
+import type { StateSeal } from "../state/seal.ts";
+import { openStateDb, type StateDb } from "../store/db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import type { Repository } from "./repository.ts";
@@ -60,13 +63,29 @@ export async function gatherFromDevices(
   chosen: NamedSnapshot,
   newest: ReadonlyMap<string, NamedSnapshot>,
   staging: string,
+  /** Who holds each app's data, and since when, by the restored zone state. */
+  claims: ReadonlyMap<string, { readonly device: string; readonly since: string }>,
 ): Promise<RestoredApp[]> {
   const others = [...newest.values()].filter((s) => s.name !== chosen.name);
   const holders = new Map<string, NamedSnapshot>();
+  const current = (app: string, candidate: NamedSnapshot) => {
+    const claim = claims.get(app);
+    return (
+      claim !== undefined &&
+      candidate.snapshot.device === claim.device &&
+      candidate.snapshot.time >= claim.since
+    );
+  };
   for (const candidate of [chosen, ...others])
     for (const app of await appsIn(repository, candidate.snapshot.tree)) {
       const held = holders.get(app);
-      if (!held || candidate.snapshot.time > held.snapshot.time) holders.set(app, candidate);
+      // The holder's copy, taken since it holds the app, wins; then the newest.
+      const better =
+        !held ||
+        (current(app, candidate) && !current(app, held)) ||
+        (current(app, candidate) === current(app, held) &&
+          candidate.snapshot.time > held.snapshot.time);
+      if (better) holders.set(app, candidate);
     }
   const apps: RestoredApp[] = [];
   for (const [app, from] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
@@ -97,42 +116,47 @@ export async function mergeStateImages(
   repository: Repository,
   chosen: NamedSnapshot,
   newest: ReadonlyMap<string, NamedSnapshot>,
-  context: { stateDb: string; scratch: string; zone: ZoneId; log: Log; now: () => number },
+  context: {
+    /** The restored zone state, open, and the seal it is kept under. */
+    db: StateDb;
+    seal: StateSeal;
+    scratch: string;
+    zone: ZoneId;
+    log: Log;
+    now: () => number;
+  },
 ): Promise<number> {
   let merged = 0;
-  const db = openStateDb(context.stateDb, { create: false });
-  try {
-    for (const other of newest.values()) {
-      if (other.name === chosen.name) continue;
-      if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) continue;
-      const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+  const { db } = context;
+  for (const other of newest.values()) {
+    if (other.name === chosen.name) continue;
+    if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) continue;
+    const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+    try {
+      await restoreWhole(repository, other, "state.db", aside);
+      const theirs = openStateDb(join(aside, "state.db"), { create: false });
       try {
-        await restoreWhole(repository, other, "state.db", aside);
-        const theirs = openStateDb(join(aside, "state.db"), { create: false });
-        try {
-          for (let more = true; more; ) {
-            const page = entriesMissingFrom(theirs, versionVector(db));
-            more = page.more && page.entries.length > 0;
-            if (page.entries.length === 0) break;
-            const result = ingestEntries(db, page.entries, {
-              zone: context.zone,
-              nowMs: context.now(),
-              log: context.log,
-              source: `the snapshot of ${other.snapshot.device}`,
-            });
-            merged += result.applied.length;
-            // Nothing more can be taken from it (refused, or waiting on what it lacks).
-            if (result.applied.length === 0) break;
-          }
-        } finally {
-          theirs.$client.close();
+        for (let more = true; more; ) {
+          const page = entriesMissingFrom(theirs, versionVector(db));
+          more = page.more && page.entries.length > 0;
+          if (page.entries.length === 0) break;
+          const result = ingestEntries(db, page.entries, {
+            zone: context.zone,
+            nowMs: context.now(),
+            log: context.log,
+            source: `the snapshot of ${other.snapshot.device}`,
+            seal: context.seal,
+          });
+          merged += result.applied.length;
+          // Nothing more can be taken from it (refused, or waiting on what it lacks).
+          if (result.applied.length === 0) break;
         }
       } finally {
-        rmSync(aside, { recursive: true, force: true });
+        theirs.$client.close();
       }
+    } finally {
+      rmSync(aside, { recursive: true, force: true });
     }
-  } finally {
-    db.$client.close();
   }
   return merged;
 }

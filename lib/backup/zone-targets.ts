@@ -216,7 +216,7 @@ export async function writeZoneState(
   try {
     appendLocalChangeset(
       zone.db,
-      { zone: zone.zone.id, name: zone.device.name, key: zone.deviceKey },
+      { zone: zone.zone.id, name: zone.device.name, key: zone.deviceKey, seal: zone.seal },
       ops,
       now(),
     );

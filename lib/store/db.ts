@@ -28,3 +28,15 @@ export function openStateDb(path: string, options: { create: boolean }): StateDb
   }
   return drizzle({ client: sqlite, schema });
 }
+
+/**
+ * Closes a database whose file is about to be moved or copied on its own: everything in
+ * its write-ahead log is put in the file first, and the log emptied.
+ */
+export function closeWhole(db: StateDb): void {
+  try {
+    db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.$client.close();
+  }
+}
