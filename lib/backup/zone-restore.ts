@@ -67,26 +67,13 @@ export async function gatherFromDevices(
   claims: ReadonlyMap<string, { readonly device: string; readonly since: string }>,
 ): Promise<RestoredApp[]> {
   const others = [...newest.values()].filter((s) => s.name !== chosen.name);
-  const holders = new Map<string, NamedSnapshot>();
-  const current = (app: string, candidate: NamedSnapshot) => {
-    const claim = claims.get(app);
-    return (
-      claim !== undefined &&
-      candidate.snapshot.device === claim.device &&
-      candidate.snapshot.time >= claim.since
-    );
-  };
+  const candidates: { snapshot: NamedSnapshot; apps: string[] }[] = [];
   for (const candidate of [chosen, ...others])
-    for (const app of await appsIn(repository, candidate.snapshot.tree)) {
-      const held = holders.get(app);
-      // The holder's copy, taken since it holds the app, wins; then the newest.
-      const better =
-        !held ||
-        (current(app, candidate) && !current(app, held)) ||
-        (current(app, candidate) === current(app, held) &&
-          candidate.snapshot.time > held.snapshot.time);
-      if (better) holders.set(app, candidate);
-    }
+    candidates.push({
+      snapshot: candidate,
+      apps: await appsIn(repository, candidate.snapshot.tree),
+    });
+  const holders = appSources(candidates, claims);
   const apps: RestoredApp[] = [];
   for (const [app, from] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
     apps.push({ app, device: from.snapshot.device, snapshot: from.name });
@@ -159,6 +146,36 @@ export async function mergeStateImages(
     }
   }
   return merged;
+}
+
+/**
+ * Where each app's data comes back from, among snapshots and the apps whose data each
+ * holds: the holder's snapshot taken since it held the app (by `claims`); else the newest.
+ */
+export function appSources(
+  candidates: readonly { readonly snapshot: NamedSnapshot; readonly apps: readonly string[] }[],
+  claims: ReadonlyMap<string, { readonly device: string; readonly since: string }>,
+): Map<string, NamedSnapshot> {
+  const current = (app: string, candidate: NamedSnapshot) => {
+    const claim = claims.get(app);
+    return (
+      claim !== undefined &&
+      candidate.snapshot.device === claim.device &&
+      candidate.snapshot.time >= claim.since
+    );
+  };
+  const sources = new Map<string, NamedSnapshot>();
+  for (const { snapshot: candidate, apps } of candidates)
+    for (const app of apps) {
+      const held = sources.get(app);
+      const better =
+        !held ||
+        (current(app, candidate) && !current(app, held)) ||
+        (current(app, candidate) === current(app, held) &&
+          candidate.snapshot.time > held.snapshot.time);
+      if (better) sources.set(app, candidate);
+    }
+  return sources;
 }
 
 /** Restores `path` of a snapshot into `into`; damage is an integrity error, as for the home. */
