@@ -74,7 +74,12 @@ async function call(
 const text = (result: ToolResult) => result.content.map((c) => c.text).join("\n");
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
+  // Beta without the backup key: what it cannot do, its agents cannot either.
+  const zone = await startZone(
+    ["alpha", "beta"],
+    { BUCKY_CONVERGE_INTERVAL_MS: "300" },
+    { backupKey: false },
+  );
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
   const data = join(alpha.home, "data");

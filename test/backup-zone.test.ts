@@ -443,7 +443,7 @@ describe("a target removed, and one added before the zone recorded targets", () 
     });
     expect(recorded.url).toBe(repo);
     expect(JSON.parse(readFileSync(join(home.home, "backup", "targets.json"), "utf8"))).toEqual({
-      targets: [{ name: "old", url: repo, shared: true }],
+      targets: [{ name: "old", url: repo, shared: true, adopted: true }],
     });
   }, 60_000);
 });
@@ -466,6 +466,43 @@ async function hotFiles(repo: string, home: string, device: string): Promise<str
     repository.close();
   }
 }
+
+describe("two devices that each had a target of the same name before", () => {
+  test("both are recorded for the zone, the second under a name of its device's", async () => {
+    const zone = await startZone(["nas", "laptop"]);
+    const dirs = new Map<string, string>();
+    for (const [name, daemon] of zone) {
+      await daemon.stop();
+      const repo = join(scratchDir(), `${name}-usb`);
+      dirs.set(name, repo);
+      mkdirSync(join(daemon.home, "backup"), { recursive: true });
+      writeFileSync(
+        join(daemon.home, "backup", "targets.json"),
+        JSON.stringify({ targets: [{ name: "usb", url: repo }] }),
+      );
+    }
+    const [nas, laptop] = await Promise.all(
+      [...zone.values()].map((daemon) => startDaemon(daemon.home)),
+    );
+    const seen = await waitFor(
+      "both targets, on both devices",
+      async () => {
+        const both = await Promise.all([nas, laptop].map((d) => targets((d as Daemon).home)));
+        return both.every((list) => list.length === 2) ? both : undefined;
+      },
+      30_000,
+    );
+    const [onNas, onLaptop] = seen as [TargetJson[], TargetJson[]];
+    const second = onNas.find((t) => t.name !== "usb") as TargetJson;
+    const first = onNas.find((t) => t.name === "usb") as TargetJson;
+    expect(second.name).toBe(`usb-${second.via}`);
+    expect(new Set([first.via, second.via])).toEqual(new Set(["nas", "laptop"]));
+    for (const t of [first, second]) expect(t.url).toBe(dirs.get(t.via) as string);
+    expect(onLaptop.map((t) => [t.name, t.via, t.url])).toEqual(
+      onNas.map((t) => [t.name, t.via, t.url]),
+    );
+  }, 60_000);
+});
 
 describe("hot changes while one of two targets is away", () => {
   test("the target that works gets each change once, not again at every retry for the other", async () => {

@@ -251,10 +251,14 @@ export async function waitFor<T>(
   }
 }
 
-/** A zone of devices, each with its home and running daemon: the first created it, the rest joined. */
+/**
+ * A zone of devices, each with its home and running daemon: the first created it, the rest
+ * joined (given the backup key, unless `backupKey` is false).
+ */
 export async function startZone(
   names: readonly string[],
   env: Record<string, string> = {},
+  options: { backupKey?: boolean } = {},
 ): Promise<Map<string, Daemon>> {
   const daemons = new Map<string, Daemon>();
   const [founder, ...others] = names as [string, ...string[]];
@@ -262,7 +266,12 @@ export async function startZone(
   await buckyJson(["init", "--home", founderHome, "--device", founder]);
   daemons.set(founder, await startDaemon(founderHome, env));
   for (const name of others) {
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", founderHome]);
+    const { token } = await buckyJson<{ token: string }>([
+      "invite",
+      ...(options.backupKey === false ? ["--no-backup-key"] : []),
+      "--home",
+      founderHome,
+    ]);
     const home = newHomePath();
     await buckyJson(["join", token, "--home", home, "--device", name, "--no-start"]);
     daemons.set(name, await startDaemon(home, env));

@@ -63,3 +63,12 @@ export function forgetTargetStatus(paths: HomePaths, name: string): void {
   delete all[name];
   writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
 }
+
+/** Moves what was recorded of the target `from` to its new name `to`. */
+export function renameTargetStatus(paths: HomePaths, from: string, to: string): void {
+  const all = readBackupStatus(paths);
+  if (!(from in all)) return;
+  all[to] = all[from] as TargetStatus;
+  delete all[from];
+  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+}

@@ -25,6 +25,8 @@ export interface Target {
   readonly hostKey?: string;
   /** Recorded in the zone state too (targets added before the zone recorded them are not). */
   readonly shared?: boolean;
+  /** Recorded by this device's daemon, being from before the zone recorded targets. */
+  readonly adopted?: boolean;
 }
 
 export function readTargets(paths: HomePaths): Target[] {

@@ -7,6 +7,8 @@
  * Targets added before the zone recorded them are only in a device's own file; they count
  * as that device's, reached directly, until its daemon records them (adoptLocalTargets).
  */
+
+import { resolve } from "node:path";
 import { and, eq, gte, isNotNull, lt } from "drizzle-orm";
 import {
   decodeZoneTarget,
@@ -26,7 +28,12 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { openZone } from "../zone/open.ts";
-import { forgetTargetStatus, readBackupStatus, type TargetStatus } from "./status.ts";
+import {
+  forgetTargetStatus,
+  readBackupStatus,
+  renameTargetStatus,
+  type TargetStatus,
+} from "./status.ts";
 import { forgetTarget, newTarget, readTargets, saveTarget, type Target } from "./targets.ts";
 
 /** A target as this device sees it: where it is, and how this device gets there. */
@@ -87,15 +94,26 @@ export function resolveTargets(paths: HomePaths, db: StateQueries, self: string)
     return { name: target.name, url: target.url, via: self, route: { kind: "direct", connection } };
   });
   for (const target of local) {
-    if (target.shared || zone.some((t) => t.name === target.name)) continue;
+    if (target.shared) continue;
+    // From before the zone recorded targets: this device's own, under its name, or beside a
+    // zone's target of that name, under the name its daemon records it by.
+    const recorded = zone.find((t) => t.name === target.name);
+    if (recorded?.via === self && recorded.url === target.url) continue; // the same one
+    const name = recorded ? adoptedName(target.name, self) : target.name;
+    if (zone.some((t) => t.name === name) || resolved.some((t) => t.name === name)) continue;
     resolved.push({
-      name: target.name,
+      name,
       url: target.url,
       via: self,
-      route: { kind: "direct", connection: target },
+      route: { kind: "direct", connection: { ...target, name } },
     });
   }
   return resolved.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The name a device's own target takes when the zone has another of its name: usb-laptop. */
+function adoptedName(name: string, self: string): string {
+  return `${name}-${self}`.slice(0, 32);
 }
 
 /**
@@ -145,8 +163,8 @@ export function chooseTarget(
     const named = targets.find((t) => t.name === which);
     if (named) {
       if (!identityFile || named.route.kind !== "direct") return named;
-      const connection = { ...named.route.connection, identityFile };
-      return { ...named, route: { kind: "direct", connection: newTargetWith(connection) } };
+      const connection = { ...named.route.connection, identityFile: resolve(identityFile) };
+      return { ...named, route: { kind: "direct", connection } };
     }
     if (which.includes("/")) {
       const connection = newTarget("adhoc", which, identityFile);
@@ -164,11 +182,6 @@ export function chooseTarget(
       ? "Add one: `bucky backup target add usb /mnt/usb/bucky` (or an sftp:// URL)."
       : `Use --target with one of: ${targets.map((t) => t.name).join(", ")}.`,
   );
-}
-
-function newTargetWith(target: Target): Target {
-  const made = newTarget(target.name, target.url, target.identityFile);
-  return { ...target, ...made };
 }
 
 export function unknownTarget(name: string, targets: readonly { name: string }[]): BuckyError {
@@ -249,25 +262,38 @@ export function reconcileLocalTargets(
   const zone = readZoneTargets(db);
   for (const target of local) {
     const recorded = zone.find((t) => t.name === target.name);
-    if (!target.shared && !recorded) {
+    if (!target.shared && recorded?.via === self && recorded.url === target.url) {
+      saveTarget(paths, { ...target, shared: true }); // recorded already, by this device
+    } else if (!target.shared || (target.adopted && recorded && recorded.via !== self)) {
+      // Recorded under its own name, or, when the zone has another target of that name
+      // (two devices each had their "usb", and maybe recorded it at the same moment),
+      // under a name of this device's.
+      const name = recorded ? adoptedName(target.name, self) : target.name;
+      if (zone.some((t) => t.name === name)) continue;
       write([
         recordOp({
-          name: target.name,
+          name,
           url: target.url,
           via: self as DeviceName,
           ...(target.hostKey ? { hostKey: target.hostKey } : {}),
           addedAt: new Date(now()).toISOString(),
         }),
       ]);
-      saveTarget(paths, { ...target, shared: true });
-      log.info("backup target recorded for the zone", { target: target.name });
+      if (name !== target.name) {
+        forgetTarget(paths, target.name);
+        renameTargetStatus(paths, target.name, name);
+      }
+      saveTarget(paths, { ...target, name, shared: true, adopted: true });
+      log.info("backup target recorded for the zone", {
+        target: name,
+        ...(name !== target.name ? { was: target.name } : {}),
+      });
     } else if (
       target.shared &&
       (recorded ? recorded.via !== self || recorded.url !== target.url : removed(db, target.name))
     ) {
       // Removed from the zone (a record not there yet is no removal: it is being added),
-      // or added again elsewhere under its name. (A target of this device's own that another
-      // device recorded first is left unused, until removed: `target list` shows the zone's.)
+      // or added again elsewhere under its name.
       forgetTarget(paths, target.name);
       if (!recorded) forgetTargetStatus(paths, target.name);
       log.info("backup target forgotten: the zone no longer has it here", { target: target.name });
