@@ -1,5 +1,5 @@
 /** `bucky backup target rm <name>`: stop backing up there, on every device (what is there stays). */
-import { removeZoneTarget } from "../../lib/backup/zone-targets.ts";
+import { removeZoneTarget } from "../../lib/backup/target-records.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
 

@@ -13,9 +13,10 @@ import { openZone } from "../zone/open.ts";
 import type { ArchiveProgress } from "./archiver.ts";
 import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./run.ts";
 import { SftpBackend } from "./sftp-backend.ts";
+import { recordOp, writeZoneState } from "./target-records.ts";
 import { newTarget, saveTarget } from "./targets.ts";
 import { type VerifyResult, verifyTarget } from "./verify.ts";
-import { type ResolvedTarget, recordOp, resolveTargets, writeZoneState } from "./zone-targets.ts";
+import { type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface AddedTarget {
   readonly name: string;

@@ -23,7 +23,8 @@ import {
   DEFAULT_VERIFY_EVERY_MS,
 } from "../backup/scheduler.ts";
 import { TargetHost } from "../backup/target-host.ts";
-import { reconcileLocalTargets, resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
+import { reconcileLocalTargets } from "../backup/target-records.ts";
+import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";

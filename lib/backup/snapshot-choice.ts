@@ -1,0 +1,101 @@
+/**
+ * Which snapshot a restore takes: one named by (a prefix of) its id, or the newest of a
+ * device. Snapshots are of devices, and a home is one of them: `latest` is this device's
+ * own; a box just recovered from the phrase becomes the device with the newest snapshot;
+ * and a home that is one of the zone's devices is never turned into another.
+ */
+import type { ZoneId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import { type NamedSnapshot, newestByDevice } from "./zone-restore.ts";
+import type { ResolvedTarget } from "./zone-targets.ts";
+
+/** What this home is, when its zone state opens: its zone, its device, the zone's devices. */
+export interface HomeView {
+  readonly zone: ZoneId;
+  readonly device: string;
+  readonly members: ReadonlySet<string>;
+  readonly targets: ResolvedTarget[];
+}
+
+/**
+ * The snapshot to restore: one named by (a prefix of) its id, or the newest of a device.
+ * Which device: the one asked for; else this one, when it has snapshots. A home restore on
+ * a box that knows none of the devices in the repository (just recovered from the phrase)
+ * becomes the device with the newest snapshot; a home that is one of the zone's devices is
+ * never turned into another (that would make two of it).
+ */
+export function chooseSnapshot(
+  all: readonly NamedSnapshot[],
+  which: string,
+  context: {
+    device: string | undefined;
+    home: HomeView | undefined;
+    intoHome: boolean;
+    location: string;
+  },
+): NamedSnapshot {
+  const { home, intoHome } = context;
+  if (which !== "latest") {
+    const matches = all.filter(
+      (s) =>
+        s.name.startsWith(which) &&
+        (context.device === undefined || s.snapshot.device === context.device),
+    );
+    if (matches.length !== 1)
+      throw new BuckyError(
+        matches.length === 0 ? "E_NOT_FOUND" : "E_INVALID_INPUT",
+        matches.length === 0
+          ? `no snapshot ${which}${context.device ? ` of ${context.device}` : ""} in ${context.location}`
+          : `${which} names ${matches.length} snapshots`,
+        "See them with `bucky backup list`.",
+      );
+    const found = matches[0] as NamedSnapshot;
+    if (intoHome && home) refuseOtherMember(home, found.snapshot.device);
+    return found;
+  }
+  const newest = newestByDevice(all);
+  const devices = [...newest.keys()].sort();
+  if (devices.length === 0)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${context.location} has no snapshots yet`,
+      "Make one with `bucky backup run`.",
+    );
+  const pick = (device: string): NamedSnapshot => {
+    const found = newest.get(device);
+    if (!found)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${context.location} has no snapshot of ${device}`,
+        `It has snapshots of: ${devices.join(", ")}; name one with --device.`,
+      );
+    if (intoHome && home) refuseOtherMember(home, device);
+    return found;
+  };
+  if (context.device) return pick(context.device);
+  if (home && newest.has(home.device)) return pick(home.device);
+  // A box that knows none of them was just recovered; with its zone state damaged, this
+  // home is the repository's only device, or unknown.
+  const fresh = home ? !devices.some((d) => home.members.has(d)) : devices.length === 1;
+  if (intoHome && fresh) {
+    const latest = [...newest.values()].sort((a, b) =>
+      a.snapshot.time.localeCompare(b.snapshot.time),
+    );
+    return latest.at(-1) as NamedSnapshot;
+  }
+  throw new BuckyError(
+    "E_NOT_FOUND",
+    `${context.location} has no snapshot of ${home?.device ?? "this device"}`,
+    `It has snapshots of: ${devices.join(", ")}; name one with --device (a device's home is restored on that device, or into a directory with --to).`,
+  );
+}
+
+/** Refuses to turn this home, a device of the zone, into another of its devices. */
+function refuseOtherMember(home: HomeView, device: string): void {
+  if (device === home.device || !home.members.has(device)) return;
+  throw new BuckyError(
+    "E_INVALID_INPUT",
+    `this home is ${home.device}, a device of the zone: restoring ${device}'s home here would make a second ${device}`,
+    `Restore ${device}'s files into a directory with --to, or its home on ${device} itself (or on a new box, after \`bucky init --recover\`).`,
+  );
+}
