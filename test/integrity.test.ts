@@ -225,6 +225,8 @@ function editChangeset(
 function madeBeforeTheSeal(home: string): void {
   sql(home, "DROP TABLE state_seal");
   sql(home, "ALTER TABLE invites DROP COLUMN mac");
+  // A later migration's column, which a home from before the seal did not have either.
+  sql(home, "ALTER TABLE invites DROP COLUMN gives_backup_key");
   sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
 }
 

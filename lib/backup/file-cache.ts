@@ -18,6 +18,9 @@ export interface FileFacts {
 function openCache(path: string): Database {
   const db = new Database(path, { create: true });
   try {
+    // Two backups of this home to one repository may run at once (lock.ts): the second to
+    // finish waits for the first's commit rather than failing on it.
+    db.run("PRAGMA busy_timeout = 30000");
     db.run("PRAGMA journal_mode = WAL");
     db.run(
       "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns TEXT, ctime_ns TEXT, inode TEXT, content TEXT) WITHOUT ROWID",
