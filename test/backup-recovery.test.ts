@@ -182,16 +182,16 @@ describe("a zone of two devices, both lost", () => {
     const laptop = await startDaemon(laptopHome, FAST);
     const repo = join(scratchDir(), "usb");
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
-    // The notes app runs on the laptop, installed from there: its data and its package are
-    // on the laptop alone.
-    await buckyJson(["app", "install", NOTES, "--device", "laptop", "--home", laptop.home]);
+    // The notes app, placed on any device, runs on the laptop (moved there): its data is on
+    // the laptop, its only copy on the NAS.
+    await buckyJson(["app", "install", NOTES, "--home", laptop.home]);
+    await buckyJson(["app", "move", "notes", "--to", "laptop", "--home", laptop.home]);
     const url = await runningNotes(laptop.home);
     const created = await appFetch(url, "/api/notes", {
       method: "POST",
       body: JSON.stringify({ text: "kept on the laptop" }),
     });
     expect(created.status).toBe(201);
-    expect(existsSync(join(nas.home, "apps", "notes"))).toBe(false);
     await waitFor("the laptop to see the target", async () =>
       (await buckyJson<{ targets: unknown[] }>(["backup", "target", "list", "--home", laptop.home]))
         .targets.length > 0
@@ -227,15 +227,28 @@ describe("a zone of two devices, both lost", () => {
     expect(restored.device).toBe("nas");
     expect(restored.apps).toEqual([expect.objectContaining({ app: "notes", device: "laptop" })]);
     expect(restored.replayedChangesets).toBeGreaterThanOrEqual(1);
-    expect(existsSync(join(fresh, "apps", "notes", "data"))).toBe(true);
+    // The laptop's data came back as this box's copy of the app: the laptop holds it still.
+    expect(existsSync(join(fresh, "replicas", "notes", "replica.db"))).toBe(true);
 
-    // The box is the NAS now. The laptop, which held the app's data, is gone for good: the
-    // owner says so, and moves the app here, where it runs from the package and the data
-    // that came back with the laptop's snapshot.
+    // The box is the NAS now. The laptop, which held the app's data, is not heard from: the
+    // box takes the app over from that copy by itself, as a standby would.
     await startDaemon(fresh, FAST);
-    await buckyJson(["devices", "revoke", "laptop", "--home", fresh]);
-    await buckyJson(["app", "move", "notes", "--to", "nas", "--home", fresh]);
-    const again = await runningNotes(fresh);
+    const status = await waitFor(
+      "the box to take the app over",
+      async () => {
+        const now = await buckyJson<{
+          device: string;
+          state: string;
+          url: string;
+          data: { holder: { device: string; lostAtMostMs: number | null } };
+        }>(["app", "status", "notes", "--home", fresh]);
+        return now.device === "nas" && now.state === "running" && now.data.holder.device === "nas"
+          ? now
+          : undefined;
+      },
+      30_000,
+    );
+    const again = status.url;
     const notes = (await (await appFetch(again, "/api/notes")).json()) as {
       notes: { text: string }[];
     };

@@ -209,6 +209,7 @@ export async function startDaemon(
     await child.exited;
     throw new Error(`bucky daemon for ${home} did not start (exit ${child.exitCode}): ${stderr}`);
   }
+  let asked = false;
   const daemon: Daemon = {
     home,
     addresses: ready.addresses,
@@ -216,15 +217,22 @@ export async function startDaemon(
     log: () => stderr,
     exited: child.exited.then(() => {
       running.delete(daemon);
+      // A daemon that ends unasked (a crash, a fatal check) says why, whatever the test does.
+      if (!asked && child.signalCode === null)
+        process.stderr.write(
+          `\n!!! the daemon for ${home} exited by itself (code ${child.exitCode}); its last words:\n${stderr.split("\n").slice(-15).join("\n")}\n`,
+        );
       return child.exitCode;
     }),
     async stop() {
+      asked = true;
       child.kill("SIGTERM");
       await child.exited;
       running.delete(daemon);
       return child.exitCode;
     },
     async kill() {
+      asked = true;
       child.kill("SIGKILL");
       await child.exited;
       running.delete(daemon);

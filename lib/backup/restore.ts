@@ -23,6 +23,7 @@ import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { daemonAnswers } from "../node/daemon-client.ts";
 import { holderOf, readClaims } from "../replica/claims.ts";
+import { keepRestoredAsCopy } from "../replica/restored-copy.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { StateSeal } from "../state/seal.ts";
 import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
@@ -163,6 +164,13 @@ export async function restoreSnapshot(options: {
           closeWhole(staged.db);
         }
         const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
+        await keepHeldElsewhereAsCopies(
+          staging,
+          snapshot.device,
+          apps,
+          holders,
+          new Map(all.map((s) => [s.name, s.snapshot.time])),
+        );
         moveIntoHome(staging, paths);
         log.info("home restored", {
           snapshot: name.slice(0, 8),
@@ -247,7 +255,8 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
   const identity = join(staging, "identity");
   if (existsSync(identity))
     cpSync(identity, paths.identityDir, { recursive: true, force: true, preserveTimestamps: true });
-  for (const dir of ["data", "ndn"]) {
+  // replicas/: the copies of apps held by other devices (keepHeldElsewhereAsCopies).
+  for (const dir of ["data", "ndn", "replicas"]) {
     const from = join(staging, dir);
     if (!existsSync(from)) continue;
     rmSync(join(paths.home, dir), { recursive: true, force: true });
@@ -316,14 +325,47 @@ function replayHot(
   return result.applied.length;
 }
 
-/** Who holds each app's data, by the restored zone state: the device, and since when. */
-function holdersIn(db: StateDb, zone: ZoneId): Map<string, { device: string; since: string }> {
-  const holders = new Map<string, { device: string; since: string }>();
+/** Who holds each app's data, by the restored zone state: the device, its epoch, since when. */
+function holdersIn(
+  db: StateDb,
+  zone: ZoneId,
+): Map<string, { device: string; epoch: number; since: string }> {
+  const holders = new Map<string, { device: string; epoch: number; since: string }>();
   for (const [app, claims] of readClaims(db, loadMembership(db, zone))) {
     const holder = holderOf(claims);
-    if (holder) holders.set(app, { device: holder.device, since: holder.since });
+    if (holder)
+      holders.set(app, { device: holder.device, epoch: holder.epoch, since: holder.since });
   }
   return holders;
+}
+
+/**
+ * The data of apps another device holds, restored from that holder's own backup since it
+ * took them, is kept as this box's copy of them (lib/replica/restored-copy.ts): it takes
+ * them over once their holder is gone, as a standby would.
+ */
+async function keepHeldElsewhereAsCopies(
+  staging: string,
+  restoredAs: string,
+  apps: readonly RestoredApp[],
+  holders: ReturnType<typeof holdersIn>,
+  times: ReadonlyMap<string, string>,
+): Promise<void> {
+  for (const restored of apps) {
+    const holder = holders.get(restored.app);
+    const takenAt = times.get(restored.snapshot);
+    if (!holder || holder.device === restoredAs || restored.device !== holder.device || !takenAt)
+      continue;
+    if (takenAt < holder.since) continue;
+    await keepRestoredAsCopy({
+      app: restored.app,
+      dataDir: join(staging, "apps", restored.app, "data"),
+      replicaDir: join(staging, "replicas", restored.app),
+      holder: holder.device,
+      epoch: holder.epoch,
+      takenAtMs: Date.parse(takenAt),
+    });
+  }
 }
 
 async function refuseRunningDaemon(paths: HomePaths): Promise<void> {
