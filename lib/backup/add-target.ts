@@ -12,7 +12,6 @@ import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
 import type { ArchiveProgress } from "./archiver.ts";
 import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./run.ts";
-import { SftpBackend } from "./sftp-backend.ts";
 import { recordOp, writeZoneState } from "./target-records.ts";
 import { newTarget, saveTarget } from "./targets.ts";
 import { type VerifyResult, verifyTarget } from "./verify.ts";
@@ -70,7 +69,8 @@ export async function addTarget(options: {
     },
     log,
     async (repo, backend) => {
-      if (backend instanceof SftpBackend) target = { ...target, hostKey: backend.hostKey };
+      if ("hostKey" in backend && typeof backend.hostKey === "string")
+        target = { ...target, hostKey: backend.hostKey };
       return repo.id;
     },
     { create: true, withIndex: false },

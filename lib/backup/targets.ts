@@ -13,7 +13,6 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { SftpBackend } from "./sftp-backend.ts";
 
 export interface Target {
   readonly name: string;
@@ -142,6 +141,8 @@ export async function connect(
     }
     return new LocalBackend(target.url);
   }
+  // Loaded when wanted: the SSH library is a large part of what a command would load.
+  const { SftpBackend } = await import("./sftp-backend.ts");
   return SftpBackend.connect(target.url, {
     ...(target.identityFile ? { identityFile: target.identityFile } : {}),
     ...(target.hostKey ? { hostKey: target.hostKey } : {}),
