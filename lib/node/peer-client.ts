@@ -69,8 +69,15 @@ export class PeerClient {
     body: Uint8Array,
     contentType = "application/cbor",
     timeoutMs = PEER_TIMEOUT_MS,
+    /** Ends the request early (the caller stopped): an abort error, no mark against the peer. */
+    signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    return this.request(peer, "POST", path, { body, contentType, timeoutMs });
+    return this.request(peer, "POST", path, {
+      body,
+      contentType,
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
@@ -78,9 +85,10 @@ export class PeerClient {
     peer: Peer,
     path: string,
     timeoutMs = PEER_TIMEOUT_MS,
+    signal?: AbortSignal,
   ): Promise<Uint8Array | undefined> {
     try {
-      return await this.request(peer, "GET", path, { timeoutMs });
+      return await this.request(peer, "GET", path, { timeoutMs, ...(signal ? { signal } : {}) });
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
       throw error;
@@ -222,7 +230,7 @@ export class PeerClient {
     peer: Peer,
     method: "GET" | "POST",
     path: string,
-    options: { body?: Uint8Array; contentType?: string; timeoutMs?: number },
+    options: { body?: Uint8Array; contentType?: string; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<Uint8Array> {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
@@ -240,9 +248,16 @@ export class PeerClient {
             ...signRequest({ method, path, audience: peer.id, body }, this.key, this.now()),
           },
           tls: pinnedTls(peer.certPem),
-          signal: AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
+          signal: options.signal
+            ? AbortSignal.any([
+                options.signal,
+                AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
+              ])
+            : AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
         });
       } catch (error) {
+        // Called off by the caller: nothing to say about the peer.
+        if (options.signal?.aborted) throw error;
         this.unreached(route);
         failures.push(`${describe(route)} (${networkProblem(error)})`);
         continue;

@@ -27,6 +27,7 @@ const RETRY_MAX_MS = 10_000;
 
 export class ReplicaFollower {
   private stopped = false;
+  private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private problem: string | undefined;
 
@@ -47,8 +48,10 @@ export class ReplicaFollower {
     this.running ??= this.loop();
   }
 
+  /** Stops following; a request under way is called off, so this takes no longer than a moment. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     await this.running;
   }
 
@@ -74,6 +77,7 @@ export class ReplicaFollower {
           this.problem = undefined;
         }
       } catch (error) {
+        if (this.stopped) return;
         if (!(error instanceof BuckyError) && !(error instanceof ProtocolError)) throw error;
         if (this.problem !== error.message)
           this.options.log.warn("cannot follow app data", {
@@ -82,10 +86,25 @@ export class ReplicaFollower {
             error: error.message,
           });
         this.problem = error.message;
-        await Bun.sleep(waitMs);
+        await this.pause(waitMs);
         waitMs = Math.min(RETRY_MAX_MS, waitMs * 2);
       }
     }
+  }
+
+  /** Waits `ms`, or less when stopped. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
   }
 
   /** One round: the holder's next head, fetched whole if it is new. */
@@ -98,6 +117,7 @@ export class ReplicaFollower {
       holder,
       `/v1/replicas/${encodeURIComponent(app)}/head?epoch=${have?.epoch ?? 0}&seq=${have?.seq ?? 0}&waitMs=${HEAD_WAIT_MS}`,
       HEAD_WAIT_MS + 5_000,
+      this.abort.signal,
     );
     if (this.stopped || !body || body.length === 0) return;
     const head: ReplicaHead = decodeHead(JSON.parse(new TextDecoder().decode(body)), app);
@@ -147,6 +167,9 @@ export class ReplicaFollower {
           holder,
           `/v1/replicas/${encodeURIComponent(this.options.app)}/blobs`,
           encodeBlobRequest(asked),
+          "application/cbor",
+          undefined,
+          this.abort.signal,
         ),
         asked.length,
       );
