@@ -65,6 +65,20 @@ export function isDiskFull(error: unknown): boolean {
   return typeof code === "string" && code.startsWith("SQLITE_IOERR") && homeDiskIsFull();
 }
 
+/**
+ * Whether `error` says a SQLite database is held by another process past the wait for it
+ * (SQLITE_BUSY, SQLITE_LOCKED): a passing state, tried again later, never a crash.
+ */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/** Whether the daemon waits this error out (a full disk, a busy database) rather than crash. */
+export function isPassing(error: unknown): boolean {
+  return isDiskFull(error) || isBusy(error);
+}
+
 /** Less room than this on the home's disk is a full disk, for an I/O error's sake. */
 const FULL_BELOW_BYTES = 1024 * 1024;
 let home: string | undefined;

@@ -308,3 +308,29 @@ describe("the local API", () => {
     expect(status.status).toBe(200);
   });
 });
+
+describe("a state database another process holds", () => {
+  test("a write that cannot wait is refused as unavailable, and the daemon carries on", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    // Another process takes the write lock and keeps it past the daemon's wait (5 s).
+    const holder = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `const { Database } = require("bun:sqlite");
+         const db = new Database(${JSON.stringify(join(home, "state.db"))});
+         db.run("BEGIN IMMEDIATE"); console.log("held"); await Bun.sleep(7000); db.run("ROLLBACK");`,
+      ],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    const reader = holder.stdout.getReader();
+    await reader.read(); // "held"
+    const refused = await bucky(["state", "set", "apps/x", "1", "--home", home, "--json"]);
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([3, "E_UNAVAILABLE"]);
+    await holder.exited;
+    expect(await buckyJson(["state", "set", "apps/x", "2", "--home", home])).toBeTruthy();
+    expect(daemon.log()).not.toContain("FATAL");
+  }, 30_000);
+});

@@ -12,7 +12,7 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
-import { BuckyError, isDiskFull } from "../errors.ts";
+import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
@@ -189,19 +189,24 @@ export class NodeContext {
   }
 
   /**
-   * For work that cannot be done while the disk is full: says so (once a minute at most)
-   * and returns, so the daemon carries on and picks up once there is room. Any other
-   * error is thrown on.
+   * For work that cannot be done while the disk is full, or while another process holds
+   * the state database: says so (once a minute at most) and returns, so the daemon
+   * carries on and picks up once it can. Any other error is thrown on.
    */
   diskFull(error: unknown): void {
-    if (!isDiskFull(error)) throw error;
+    if (!isPassing(error)) throw error;
     const now = this.now();
     if (now - this.diskFullSaidAt < DISK_FULL_SAID_EVERY_MS) return;
     this.diskFullSaidAt = now;
-    this.log.error("the disk is full: changes wait until there is room", {
-      home: this.zone.paths.home,
-      error: error instanceof Error ? error.message : String(error),
-    });
+    this.log.error(
+      isDiskFull(error)
+        ? "the disk is full: changes wait until there is room"
+        : "the zone state is held by another process: changes wait until it lets go",
+      {
+        home: this.zone.paths.home,
+        error: error instanceof Error ? error.message : String(error),
+      },
+    );
   }
 
   /** The presence records this node holds, to send with a sync message. */

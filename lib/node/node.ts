@@ -25,7 +25,7 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
-import { BuckyError, isDiskFull } from "../errors.ts";
+import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
@@ -127,7 +127,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   // carries on; anything else unexpected crashes it.
   let diskFull: ((error: unknown) => void) | undefined;
   const onBug = (error: unknown) => {
-    if (diskFull && isDiskFull(error)) diskFull(error);
+    if (diskFull && isPassing(error)) diskFull(error);
     else crash(error);
   };
   // A state found altered stops the daemon, which then exits with that integrity error.

@@ -15,7 +15,7 @@ import {
   encodePullRequest,
   type VersionVector,
 } from "../../protocol/sync-messages.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, isPassing } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { PeerClient } from "./peer-client.ts";
@@ -162,6 +162,9 @@ export class SyncLoop {
           peer: peer.name,
           error: error.message,
         });
+      } else if (isPassing(error)) {
+        // The state database was busy (or the disk full): the next round tries again.
+        this.node.diskFull(error);
       } else if (!(error instanceof BuckyError)) {
         this.onBug(error);
       } else if (error.code === "E_UNAVAILABLE") {
