@@ -54,6 +54,9 @@ import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { addPerson, listPeople, removePerson, resetPerson } from "../users/accounts.ts";
+import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
+import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
@@ -213,6 +216,13 @@ export function createLocalApp(
       throw new BuckyError("E_USAGE", 'the body must be {"to": "<device>"}');
     return c.json(moveApp(node, c.req.param("app"), body.to));
   });
+  app.put("/v1/apps/:app/share", async (c) => {
+    const body = (await jsonBody(c)) as { with?: unknown };
+    const names = body.with;
+    if (names !== null && !(Array.isArray(names) && names.every((n) => typeof n === "string")))
+      throw new BuckyError("E_USAGE", 'the body must be {"with": ["name", …]} or {"with": null}');
+    return c.json(shareApp(node, c.req.param("app"), names as string[] | null));
+  });
   app.delete("/v1/apps/:app", (c) =>
     c.json(setDesired(node, c.req.param("app"), "removed", c.req.query("purge") === "1")),
   );
@@ -369,6 +379,25 @@ export function createLocalApp(
       }),
     });
   });
+  // The people of the zone: adding, resetting and removing them needs the owner key.
+  app.get("/v1/users", (c) => c.json({ people: listPeople(node) }));
+  app.post("/v1/users", async (c) => {
+    const body = (await jsonBody(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
+    return c.json(
+      addPerson(node, {
+        name: String(body.name ?? ""),
+        ...(typeof body.role === "string" ? { role: body.role } : {}),
+        ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
+      }),
+    );
+  });
+  app.post("/v1/users/:name/reset", async (c) => {
+    const body = (await jsonBody(c)) as { ttlMs?: unknown };
+    return c.json(
+      resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
+    );
+  });
+  app.delete("/v1/users/:name", (c) => c.json(removePerson(node, c.req.param("name"))));
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
     c.json({
