@@ -54,6 +54,7 @@ import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { personMayUseApp } from "../users/access.ts";
 import { addPerson, listPeople, removePerson, resetPerson } from "../users/accounts.ts";
 import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
 import { shareApp } from "../users/shares.ts";
@@ -199,7 +200,14 @@ export function createLocalApp(
       ),
     ),
   );
-  app.get("/v1/apps", (c) => c.json({ apps: appStatuses(node, liveWindowMs) }));
+  app.get("/v1/apps", (c) => {
+    // With ?for=<person>: only the apps that person may use (their agents' view).
+    const person = c.req.query("for");
+    const apps = appStatuses(node, liveWindowMs);
+    if (person === undefined) return c.json({ apps });
+    const found = node.people().people.get(person);
+    return c.json({ apps: found ? apps.filter((app) => personMayUseApp(found, app)) : [] });
+  });
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
   app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
@@ -339,6 +347,7 @@ export function createLocalApp(
       write?: unknown;
       act?: unknown;
       ttlMs?: unknown;
+      user?: unknown;
     };
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
     return c.json(
@@ -348,11 +357,20 @@ export function createLocalApp(
         write: list(body.write),
         act: list(body.act),
         ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
+        // A person granting for themselves: the control panel says who.
+        ...(typeof body.user === "string" ? { user: body.user } : {}),
       }),
     );
   });
-  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db) }));
-  app.post("/v1/agents/:name/revoke", (c) => c.json(revokeAgent(node, c.req.param("name"))));
+  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db, c.req.query("user")) }));
+  app.post("/v1/agents/:name/revoke", async (c) => {
+    const body = c.req.header("content-type")?.startsWith("application/json")
+      ? ((await jsonBody(c)) as { user?: unknown })
+      : {};
+    return c.json(
+      revokeAgent(node, c.req.param("name"), typeof body.user === "string" ? body.user : undefined),
+    );
+  });
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.
   app.post("/v1/agents/check", async (c) => {

@@ -14,6 +14,7 @@ export const SECTIONS = [
   ["people", "People"],
   ["backups", "Backups"],
   ["rules", "Rules"],
+  ["agents", "Agents"],
 ] as const;
 /** What everyone else sees: their own. */
 export const PERSON_SECTIONS = [

@@ -13,8 +13,10 @@
 import { type Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { renderSVG } from "uqr";
+import { personReach } from "../../protocol/agent-token.ts";
+import type { AgentRecord } from "../agent/grants.ts";
 import type { AppStatus } from "../apps/status.ts";
-import { PANEL_PATH } from "../gateway/routing.ts";
+import { MCP_PATH, PANEL_PATH } from "../gateway/routing.ts";
 import { type ApiError, type ApiFetch, type ApiResult, LocalApi } from "../node/local-client.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights, type Viewer } from "../users/access.ts";
@@ -486,6 +488,119 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
       ),
       303,
     );
+  });
+
+  // A person's own AI agents: granted here, for themselves, reaching no further than them.
+  app.get("/agents", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person")
+      return c.html(
+        await render(
+          c,
+          "agents",
+          "Agents",
+          <p>
+            A device grants agents with <code>bucky agent grant</code>; here, people sign in to
+            grant agents of their own.
+          </p>,
+        ),
+      );
+    const agents = await api.get<{ agents: AgentRecord[] }>(
+      `/v1/agents?user=${encodeURIComponent(viewer.user)}`,
+    );
+    const reach = personReach(viewer.role);
+    return c.html(
+      await render(
+        c,
+        "agents",
+        "Your agents",
+        <>
+          <p>
+            An AI agent you grant here acts for you, and reaches no further than you:{" "}
+            {`it may read ${reach.read.join(" and ")}`}
+            {reach.act.length > 0 ? ` and do ${reach.act.join(", ")}` : ""}. It connects to{" "}
+            <code>{MCP_PATH}</code> on this gateway with its token.
+          </p>
+          {shown(agents, (data) => (
+            <AgentList agents={data.agents} />
+          ))}
+          <h2>Grant an agent</h2>
+          <form class="stack" method="post" action={href("agents/grant")}>
+            <label>
+              Its name (lowercase letters, digits, hyphens)
+              <input type="text" name="name" required autocomplete="off" />
+            </label>
+            {reach.read.map((scope) => (
+              <label>
+                <span>
+                  <input type="checkbox" name="read" value={scope} checked /> {`read ${scope}`}
+                </span>
+              </label>
+            ))}
+            {reach.act.map((action) => (
+              <label>
+                <span>
+                  <input type="checkbox" name="act" value={action} /> {action}
+                </span>
+              </label>
+            ))}
+            <label>
+              For
+              <select name="ttlMs">
+                <option value={String(7 * 24 * HOUR_MS)}>7 days</option>
+                <option value={String(30 * 24 * HOUR_MS)}>30 days</option>
+              </select>
+            </label>
+            <button type="submit">Grant</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/agents/grant", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person") return c.redirect(href("agents"), 303);
+    const form = await c.req.parseBody({ all: true });
+    const list = (value: unknown) =>
+      (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String);
+    const name = typeof form.name === "string" ? form.name.trim() : "";
+    const granted = await api.post<{ token: string; record: AgentRecord }>("/v1/agents", {
+      name: `${viewer.user}-${name}`,
+      read: list(form.read),
+      act: list(form.act),
+      ttlMs: Number(form.ttlMs ?? 7 * 24 * HOUR_MS),
+      user: viewer.user,
+    });
+    if (!granted.ok) return c.redirect(backTo("agents", granted), 303);
+    // Shown once, right here: the token is a secret, so it never goes into an address.
+    return c.html(
+      await render(
+        c,
+        "agents",
+        `Agent ${granted.data.record.agent}`,
+        <>
+          <p>
+            {`Give your agent this token (until ${granted.data.record.expiresAt}); it sends it as `}
+            <code>Authorization: Bearer …</code> to <code>{MCP_PATH}</code> on this gateway.
+          </p>
+          <pre id="agent-token">{granted.data.token}</pre>
+          <p>
+            <a href={href("agents")}>Back to your agents</a>
+          </p>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/agents/:name/revoke", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person") return c.redirect(href("agents"), 303);
+    const name = c.req.param("name");
+    const result = await api.post(`/v1/agents/${encodeURIComponent(name)}/revoke`, {
+      user: viewer.user,
+    });
+    return c.redirect(backTo("agents", result, `${name} is revoked.`), 303);
   });
 
   app.get("/backups", async (c) => {
@@ -1089,6 +1204,44 @@ const ShareForm = ({ app }: { app: AppStatus }) => (
     </form>
   </>
 );
+
+const AgentList = ({ agents }: { agents: AgentRecord[] }) =>
+  agents.length === 0 ? (
+    <p class="muted">No agents yet.</p>
+  ) : (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Agent</th>
+            <th>May</th>
+            <th>Until</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {agents.map((a) => (
+            <tr>
+              <td>{a.agent}</td>
+              <td>
+                {[...a.scopes.read.map((scope) => `read ${scope}`), ...a.scopes.act].join(", ")}
+              </td>
+              <td>{a.revokedAt ? `revoked ${a.revokedAt}` : a.expiresAt}</td>
+              <td>
+                {a.revokedAt ? null : (
+                  <Action
+                    action={href(`agents/${encodeURIComponent(a.agent)}/revoke`)}
+                    label="Revoke"
+                    danger={true}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 
 const DeviceSelect = ({ names }: { names: string[] }) => (
   <label>
