@@ -11,8 +11,11 @@
  *
  * The claims name the gateway, so a proof cannot be moved into another gateway's
  * session. A gateway passes a session on to the device running an app as an app-user
- * assertion (`bucky-app-user/1`): its claims and proof under the gateway's signature for
- * that app and device alone, never the cookie itself.
+ * assertion (`bucky-app-user/1`): its claims and proof, under the forwarding gateway's
+ * signature, for that app and device alone; never the cookie itself, which only the
+ * gateway that signed it can make. (So the device running an app learns the proofs of
+ * the people using it: it could tell another device's app that one of them is calling,
+ * never open a session as them at a gateway.)
  */
 import { createHash } from "node:crypto";
 import { OWNER_USER, type UserName } from "./accounts.ts";
@@ -20,7 +23,13 @@ import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
-import { type DeviceId, parseDeviceId, publicKeyOfId, type ZoneId } from "./ids.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseDeviceId,
+  publicKeyOfId,
+  type ZoneId,
+} from "./ids.ts";
 import { decodeJws, signJws, verifyJws } from "./jws.ts";
 import { checkAppName } from "./names.ts";
 import { isRecord, requireOnlyFields, requireRecord, requireString, requireUint } from "./shape.ts";
@@ -186,21 +195,22 @@ export function signAppUser(
   gateway: SigningKey,
 ): string {
   return signJws(
-    { alg: "EdDSA", typ: APP_USER_TYPE, kid: fields.session.claims.gateway },
+    { alg: "EdDSA", typ: APP_USER_TYPE, kid: deviceIdFromPublicKey(gateway.publicKey) },
     {
       zone: fields.zone,
       app: fields.app,
       aud: fields.audience,
       exp: fields.expiresAt,
-      s: payloadOf(fields.session),
+      s: { ...payloadOf(fields.session), gw: fields.session.claims.gateway },
     },
     gateway,
   );
 }
 
 /**
- * Checks an app-user assertion for `app` on device `audience`: its gateway's signature,
- * expiry, and the session inside (as verifyUserSession does).
+ * Checks an app-user assertion for `app` on device `audience`: the forwarding gateway's
+ * signature (which gateway it is, and that it is a member, is the caller's), expiry, and
+ * the shape of the session inside (whose proof the caller checks as it would a cookie's).
  */
 export function verifyAppUser(
   token: string,
@@ -208,11 +218,11 @@ export function verifyAppUser(
   audience: DeviceId,
   app: string,
   nowSeconds: number,
-): UserSession {
+): { forwardedBy: DeviceId; session: UserSession } {
   const decoded = decodeJws(token);
   check(decoded.header.typ === APP_USER_TYPE, `not a ${APP_USER_TYPE} token`);
-  const gateway = signer(decoded.header.kid);
-  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(gateway, "device") as Uint8Array));
+  const forwardedBy = signer(decoded.header.kid);
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(forwardedBy, "device") as Uint8Array));
   const payload = requireRecord(decoded.payload, "app user");
   requireOnlyFields(payload, ["zone", "app", "aud", "exp", "s"], "app user");
   check(payload.zone === zone, "the app user is for another zone");
@@ -222,7 +232,10 @@ export function verifyAppUser(
     "the app user is for another app",
   );
   check(requireUint(payload.exp, "app user exp") > nowSeconds, "the app user has expired");
-  return readSession(payload.s, gateway, zone, nowSeconds);
+  const { gw, ...session } = requireRecord(payload.s, "app user session");
+  const gateway = parseDeviceId(requireString(gw, "app user session gateway", 64));
+  check(gateway !== undefined, "the app user's session names no gateway");
+  return { forwardedBy, session: readSession(session, gateway, zone, nowSeconds) };
 }
 
 function payloadOf(session: UserSession): Record<string, unknown> {

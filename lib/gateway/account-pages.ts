@@ -82,7 +82,9 @@ export function accountPage(
       "cache-control": "no-store",
       "content-security-policy": `default-src 'none'; script-src 'sha256-${SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
       "x-frame-options": "DENY",
-      "referrer-policy": "no-referrer",
+      // Never to another site (the page's address may hold a link's token); a same-site
+      // form keeps its Origin, which the gateway checks.
+      "referrer-policy": "same-origin",
       ...headers,
     },
   });

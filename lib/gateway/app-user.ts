@@ -7,9 +7,9 @@
  *
  * A gateway forwarding to an app on another device does not pass the cookie on (the
  * device could sign in as the person with it): it signs an app-user assertion for that
- * app and device (protocol/user-session.ts), which the device checks as a session before
- * it sets the headers itself. A member device calling another's ingress directly cannot
- * make one up.
+ * app and device (protocol/user-session.ts), which the device checks as a session (its
+ * proof included) before it sets the headers itself. A member device calling another's
+ * ingress directly cannot make one up.
  */
 
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -17,6 +17,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { signAppUser, verifyAppUser } from "../../protocol/user-session.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
 import type { SessionCheck } from "../users/sessions.ts";
 
@@ -70,9 +71,17 @@ export async function ingressViewer(
   if (assertion === null) return undefined;
   let checked: Awaited<ReturnType<SessionCheck["viewer"]>>;
   try {
-    checked = await people.viewer(
-      verifyAppUser(assertion, node.zoneId, node.deviceId, app, Math.floor(node.now() / 1000)),
+    const { forwardedBy, session } = verifyAppUser(
+      assertion,
+      node.zoneId,
+      node.deviceId,
+      app,
+      Math.floor(node.now() / 1000),
     );
+    checked =
+      standingOf(node.membership(), forwardedBy) === "member"
+        ? await people.viewer(session)
+        : { problem: "it was forwarded by a device no longer in the zone" };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     checked = { problem: error.message };

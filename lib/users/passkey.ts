@@ -19,8 +19,15 @@ import { BuckyError } from "../errors.ts";
 
 type PasskeyCredential = Extract<Credential, { kind: "passkey" }>;
 
-/** Loaded when first needed: only a gateway that meets a passkey pays for it. */
-const webauthn = () => import("@simplewebauthn/server");
+/**
+ * Loaded when first needed: only a gateway that meets a passkey pays for it. Its
+ * certificate code (@peculiar/x509) needs the Reflect metadata polyfill loaded first,
+ * which a lazily loaded bundle does not do by itself.
+ */
+async function webauthn() {
+  await import("reflect-metadata");
+  return import("@simplewebauthn/server");
+}
 
 /** COSE algorithms offered: Ed25519, P-256, RSA. */
 const ALGORITHMS = [-8, -7, -257];
