@@ -8,8 +8,8 @@
  * guess, as with any such hash.
  *
  * Argon2id runs on the runtime's thread pool (node:crypto's argon2), never on the event
- * loop; at most MAX_AT_ONCE derivations run at once, so a flood of sign-ins cannot take
- * the device's memory.
+ * loop; through a HashGate, at most MAX_AT_ONCE derivations run at once, so a flood of
+ * sign-ins cannot take the device's memory.
  */
 import { argon2, hkdfSync, randomBytes } from "node:crypto";
 import type { PasswordCost } from "../../protocol/accounts.ts";
@@ -25,24 +25,36 @@ export const MAX_PASSWORD_LENGTH = 256;
 const MAX_AT_ONCE = 2;
 const KEY_LABEL = "bucky password key/1";
 
-let running = 0;
+/** Lets at most MAX_AT_ONCE derivations run at once; one more is refused, not queued. */
+export class HashGate {
+  private running = 0;
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= MAX_AT_ONCE)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this gateway is busy checking other passwords",
+        "Try again in a moment.",
+      );
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+    }
+  }
+}
 
 /** The signing key a password gives with this salt and cost. */
-export async function passwordKey(
+export function passwordKey(
   password: string,
   salt: string,
   cost: PasswordCost,
+  gate: HashGate,
 ): Promise<SigningKey> {
   const saltBytes = fromBase64url(salt);
   if (!saltBytes) throw new BuckyError("E_INTERNAL", "a password's salt is not base64url");
-  if (running >= MAX_AT_ONCE)
-    throw new BuckyError(
-      "E_UNAVAILABLE",
-      "this gateway is busy checking other passwords",
-      "Try again in a moment.",
-    );
-  running++;
-  try {
+  return gate.run(async () => {
     const tag = await new Promise<Buffer>((resolve, reject) =>
       argon2(
         "argon2id",
@@ -59,9 +71,7 @@ export async function passwordKey(
     );
     const seed = new Uint8Array(hkdfSync("sha256", tag, saltBytes, KEY_LABEL, 32));
     return signingKeyFromSeed(seed);
-  } finally {
-    running--;
-  }
+  });
 }
 
 /** Why a new password will not do, or undefined when it will. */
@@ -77,9 +87,10 @@ export function passwordProblem(password: string, user: string): string | undefi
 /** A new password's salt, cost and public key (what its credential records), and its key. */
 export async function newPassword(
   password: string,
+  gate: HashGate,
   cost: PasswordCost = PASSWORD_COST,
 ): Promise<{ record: { salt: string; publicKey: string } & PasswordCost; key: SigningKey }> {
   const salt = toBase64url(new Uint8Array(randomBytes(SALT_BYTES)));
-  const key = await passwordKey(password, salt, cost);
+  const key = await passwordKey(password, salt, cost, gate);
   return { record: { salt, publicKey: toBase64url(key.publicKey), ...cost }, key };
 }

@@ -22,7 +22,7 @@ import {
   checkRegistration,
   registrationOptions,
 } from "./passkey.ts";
-import { newPassword, PASSWORD_COST, passwordKey, passwordProblem } from "./password.ts";
+import { HashGate, newPassword, PASSWORD_COST, passwordKey, passwordProblem } from "./password.ts";
 import { newClaims, signSession } from "./sessions.ts";
 
 /** Attempts per person: a burst of this many, then one per PERSON_REFILL_S. */
@@ -74,6 +74,7 @@ export class SignIn {
   private readonly people = new Map<string, TokenBucket>();
   private readonly addresses = new Map<string, TokenBucket>();
   private readonly ceremonies = new Map<string, Ceremony>();
+  private readonly hashing = new HashGate();
   readonly enrollments: Enrollments;
 
   constructor(
@@ -92,11 +93,11 @@ export class SignIn {
     );
     if (!user || !person || !credential || credential[1].kind !== "password") {
       // As long as a real check: the answer's time says nothing either.
-      await passwordKey(password, DUMMY_SALT, PASSWORD_COST).catch(() => undefined);
+      await passwordKey(password, DUMMY_SALT, PASSWORD_COST, this.hashing).catch(() => undefined);
       throw this.refuse(name, "password", place, !person ? "no such person" : "no password set up");
     }
     const [nonce, record] = credential;
-    const key = await passwordKey(password.slice(0, 1024), record.salt, record);
+    const key = await passwordKey(password.slice(0, 1024), record.salt, record, this.hashing);
     if (toBase64url(key.publicKey) !== record.publicKey)
       throw this.refuse(user, "password", place, "wrong password");
     const claims = newClaims(this.node, user);
@@ -179,7 +180,7 @@ export class SignIn {
     return this.enrollments.complete(token, async (enrollment) => {
       const problem = passwordProblem(password, enrollment.user);
       if (problem) throw new BuckyError("E_INVALID_INPUT", `that password will not do: ${problem}`);
-      const { record, key } = await newPassword(password);
+      const { record, key } = await newPassword(password, this.hashing);
       const claims = newClaims(this.node, enrollment.user);
       const cookie = signSession(this.node, claims, {
         k: "password",
