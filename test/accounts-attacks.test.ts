@@ -254,7 +254,10 @@ describe("sessions and the apps", () => {
     // The device's session reaches the app, as no person.
     expect(await whoami(device.cookie)).toMatchObject({ user: null, headers: {} });
     // It sees the zone's people, and uses no key of the device serving the panel.
-    expect((await get("/_bucky/panel/people", device.cookie)).status).toBe(200);
+    const people = await get("/_bucky/panel/people", device.cookie);
+    expect(people.status).toBe(200);
+    // No other site frames the panel, whose buttons act.
+    expect(people.headers.get("x-frame-options")).toBe("DENY");
     const add = await post(
       "/_bucky/panel/people/add",
       { name: "mallory", role: "admin" },

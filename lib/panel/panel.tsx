@@ -93,6 +93,13 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
     );
   };
 
+  // Never inside another site's frame: its buttons act (remove a person, revoke a device).
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("x-frame-options", "DENY");
+    c.header("content-security-policy", "frame-ancestors 'none'");
+  });
+
   // Forms come from the panel's own pages: a post from another site is refused.
   app.use("*", async (c, next) => {
     if (c.req.method === "POST") {
