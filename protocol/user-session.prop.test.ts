@@ -17,7 +17,12 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
-import { signPasswordProof, signUserSession, verifyUserSession } from "./user-session.ts";
+import {
+  MAX_SESSION_S,
+  signPasswordProof,
+  signUserSession,
+  verifyUserSession,
+} from "./user-session.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
 const zone = zoneIdFromPublicKey(owner.publicKey);
@@ -36,14 +41,16 @@ const account = fc
   .chain((fields) =>
     fc.integer({ min: 0, max: fields.rev }).map((creds) => ({ ...fields, creds, zone })),
   );
-const claims = fc.record({
-  zone: fc.constant(zone),
-  user: name.map((n) => n as UserName),
-  gateway: fc.constant(gateway),
-  nonce: fc.uint8Array({ minLength: 16, maxLength: 16 }).map(toBase64url),
-  issuedAt: fc.nat({ max: 2 ** 40 }),
-  expiresAt: fc.integer({ min: 2 ** 40 + 1, max: 2 ** 41 }),
-});
+const claims = fc
+  .record({
+    zone: fc.constant(zone),
+    user: name.map((n) => n as UserName),
+    gateway: fc.constant(gateway),
+    nonce: fc.uint8Array({ minLength: 16, maxLength: 16 }).map(toBase64url),
+    issuedAt: fc.nat({ max: 2 ** 40 }),
+    lasts: fc.integer({ min: 1, max: MAX_SESSION_S }),
+  })
+  .map(({ lasts, ...c }) => ({ ...c, expiresAt: c.issuedAt + lasts }));
 
 function flipBit(text: string, index: number, bit: number): string {
   const flipped = String.fromCharCode(text.charCodeAt(index) ^ (1 << bit));

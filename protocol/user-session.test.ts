@@ -82,6 +82,13 @@ describe("a person's session", () => {
       gatewayKey,
     );
     expect(() => verifyUserSession(noProof, zone, NOW)).toThrow("no known kind");
+    // A gateway cannot make a session last longer than any may.
+    const long = signUserSession(
+      claims({ expiresAt: NOW + 31 * 24 * 3600 }),
+      { k: "owner", link: "x" },
+      gatewayKey,
+    );
+    expect(() => verifyUserSession(long, zone, NOW)).toThrow("at most 30 days");
   });
 
   test("a password proof holds for its claims only, and for the password's key only", () => {

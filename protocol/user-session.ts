@@ -39,6 +39,9 @@ export const USER_SESSION_TYPE = "bucky-session/2";
 export const OWNER_LOGIN_TYPE = "bucky-login/3";
 export const APP_USER_TYPE = "bucky-app-user/1";
 export const SESSION_NONCE_BYTES = 16;
+/** The longest a session lasts, whatever its gateway says: so one opened with an owner's
+ * link ends at most this long after the link expired. */
+export const MAX_SESSION_S = 30 * 24 * 3600;
 
 export interface SessionClaims {
   readonly zone: ZoneId;
@@ -264,15 +267,13 @@ function readSession(
   check(fromBase64url(nonce)?.length === SESSION_NONCE_BYTES, "the session's nonce is malformed");
   const expiresAt = requireUint(payload.exp, "session exp");
   check(expiresAt > nowSeconds, "the session has expired");
+  const issuedAt = requireUint(payload.iat, "session iat");
+  check(
+    issuedAt < expiresAt && expiresAt - issuedAt <= MAX_SESSION_S,
+    "a session lasts at most 30 days",
+  );
   return {
-    claims: {
-      zone,
-      user,
-      gateway,
-      nonce,
-      issuedAt: requireUint(payload.iat, "session iat"),
-      expiresAt,
-    },
+    claims: { zone, user, gateway, nonce, issuedAt, expiresAt },
     proof: readProof(payload.proof),
   };
 }

@@ -14,6 +14,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import {
   checkOwnerProof,
   checkPasswordProof,
+  MAX_SESSION_S,
   passkeyChallenge,
   SESSION_NONCE_BYTES,
   type SessionClaims,
@@ -27,8 +28,8 @@ import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "./access.ts";
 import { checkAssertion } from "./passkey.ts";
 
-/** How long a session lasts: as a login link's. */
-export const PERSON_SESSION_TTL_S = 30 * 24 * 3600;
+/** How long a session lasts: as a login link's, and no longer than any may. */
+export const PERSON_SESSION_TTL_S = MAX_SESSION_S;
 /** Passkey proofs checked, remembered so a session costs one WebAuthn check per gateway. */
 const MAX_REMEMBERED = 4096;
 
