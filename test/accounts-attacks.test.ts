@@ -283,6 +283,25 @@ describe("sessions and the apps", () => {
     ]);
   });
 
+  test("the owner, reset, signs in with a password like anyone", async () => {
+    const reset = await buckyJson<{ user: string; role: string; enrollment: { url: string } }>([
+      "user",
+      "reset",
+      "owner",
+      "--home",
+      alpha.home,
+    ]);
+    expect([reset.user, reset.role]).toEqual(["owner", "owner"]);
+    await enroll(
+      new URL(reset.enrollment.url).searchParams.get("token") as string,
+      "the owner's own",
+    );
+    const signedIn = await post("/_bucky/signin", { name: "owner", password: "the owner's own" });
+    expect(signedIn.status).toBe(303);
+    expect(await whoami(cookieOf(signedIn))).toMatchObject({ user: "owner", role: "owner" });
+    expect((await get("/_bucky/panel/people", cookieOf(signedIn))).status).toBe(200);
+  });
+
   test("the app API says who may use the app, as shared", async () => {
     const names = async () =>
       (
