@@ -75,10 +75,3 @@ export function panelRights(viewer: Viewer): PanelRights {
   const admin = isAdmin(viewer);
   return { seeZone: admin, manageApps: admin, useDeviceKeys: admin };
 }
-
-/** How a viewer is named in a log line or a page. */
-export function describeViewer(viewer: Viewer): string {
-  return viewer.kind === "person"
-    ? `${viewer.user} (${viewer.role})`
-    : `device ${viewer.deviceName ?? viewer.device}`;
-}
