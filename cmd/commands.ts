@@ -42,6 +42,7 @@ export const rootCommand: CommandDef = {
         limit: load(() => import("./app/limit.ts")),
         move: load(() => import("./app/move.ts")),
         "restore-copy": load(() => import("./app/restore-copy.ts")),
+        share: load(() => import("./app/share.ts")),
       },
     ),
     gateway: defineGroup(
@@ -57,6 +58,15 @@ export const rootCommand: CommandDef = {
         add: load(() => import("./relay/add.ts")),
         list: load(() => import("./relay/list.ts")),
         rm: load(() => import("./relay/rm.ts")),
+      },
+    ),
+    user: defineGroup(
+      { name: "user", description: "The people of the zone: who signs in, and as what" },
+      {
+        add: load(() => import("./user/add.ts")),
+        list: load(() => import("./user/list.ts")),
+        remove: load(() => import("./user/remove.ts")),
+        reset: load(() => import("./user/reset.ts")),
       },
     ),
     "login-link": load(() => import("./login-link.ts")),

@@ -25,6 +25,13 @@ export function requestLoginLink(
   });
 }
 
+/** Whom a link signs in, in words. */
+export function signsInAs(link: LoginLink): string {
+  return link.signsInAs === "owner"
+    ? "as the owner"
+    : "as this device (no person: this device does not hold the owner key)";
+}
+
 export default defineBuckyCommand({
   meta: {
     name: "login-link",
@@ -34,5 +41,5 @@ export default defineBuckyCommand({
   args: linkTtlArg,
   run: (args, context) => requestLoginLink(context.home, args.ttl),
   text: (link) =>
-    `${link.url}\n\nOpen it once, before ${link.expiresAt}; it signs that browser in for 30 days.`,
+    `${link.url}\n\nOpen it once, before ${link.expiresAt}; it signs that browser in for 30 days, ${signsInAs(link)}.`,
 });

@@ -15,11 +15,15 @@
  * A data scope names its device, and only that device's own grant covers its data; an
  * owner-level action needs the owner key's consent, a second signature inside the token.
  * Version 2 (`bucky-agent/2`); version 1 named no device in its data scopes and let any
- * member sign any action, so it is refused.
+ * member sign any action, so it is refused. A grant a person made for themselves (in the
+ * control panel) is a `bucky-agent/3`: version 2 and the person's name, and it never
+ * reaches further than that person can (personReach), whatever its scopes say.
  *
  * A token is checked against the zone state too (lib/agent): its grant must still be
  * recorded there, not revoked, so a revocation reaches every device as it syncs.
  */
+
+import { checkUserName, type Role, type UserName } from "./accounts.ts";
 import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
 import { check } from "./errors.ts";
@@ -37,6 +41,8 @@ import { isRecord, requireOnlyFields, requireRecord, requireString, requireUint 
 import { statePrefixProblem } from "./state-key.ts";
 
 export const AGENT_TOKEN_TYPE = "bucky-agent/2";
+/** A grant a person made for themselves: version 2 and `user`. */
+export const PERSON_AGENT_TOKEN_TYPE = "bucky-agent/3";
 /** The first version: refused (see above). */
 const AGENT_TOKEN_TYPE_V1 = "bucky-agent/1";
 /** The owner key's consent to a grant's owner-level actions. */
@@ -69,6 +75,28 @@ export interface AgentGrant {
   readonly issuedAt: number;
   readonly expiresAt: number;
   readonly scopes: AgentScopes;
+  /** The person who made it for themselves (in the control panel), if one did. */
+  readonly user?: UserName;
+}
+
+/**
+ * The furthest a person's agent reaches: what that person sees and does in the panel.
+ * Everyone sees their apps; the owner and the admins the zone's status too, and start,
+ * stop and back up as they can there.
+ */
+export function personReach(role: Role): AgentScopes {
+  return role === "owner" || role === "admin"
+    ? { read: ["apps", "status"], write: [], act: ["app.start", "app.stop", "backup.run"] }
+    : { read: ["apps"], write: [], act: [] };
+}
+
+/** The scopes of `scopes` that lie within `reach`. */
+export function withinReach(scopes: AgentScopes, reach: AgentScopes): AgentScopes {
+  return {
+    read: scopes.read.filter((scope) => reach.read.includes(scope)),
+    write: scopes.write.filter((scope) => reach.write.includes(scope)),
+    act: scopes.act.filter((action) => reach.act.includes(action)),
+  };
 }
 
 const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -187,7 +215,7 @@ export function signAgentToken(
     );
   }
   return signJws(
-    { alg: "EdDSA", typ: AGENT_TOKEN_TYPE, kid: issuer },
+    { alg: "EdDSA", typ: grant.user ? PERSON_AGENT_TOKEN_TYPE : AGENT_TOKEN_TYPE, kid: issuer },
     {
       zone: grant.zone,
       sub: grant.agent,
@@ -195,6 +223,7 @@ export function signAgentToken(
       iat: grant.issuedAt,
       exp: grant.expiresAt,
       scopes: grant.scopes,
+      ...(grant.user ? { user: grant.user } : {}),
       ...(consent ? { consent } : {}),
     },
     device,
@@ -208,11 +237,18 @@ export function signAgentToken(
 export function verifyAgentToken(token: string, zone: ZoneId, nowSeconds: number): AgentGrant {
   const { decoded, issuer } = verifiedSignature(token);
   const payload = requireRecord(decoded.payload, "agent token");
+  const person = decoded.header.typ === PERSON_AGENT_TOKEN_TYPE;
   requireOnlyFields(
     payload,
-    ["zone", "sub", "jti", "iat", "exp", "scopes", "consent"],
+    ["zone", "sub", "jti", "iat", "exp", "scopes", "consent", ...(person ? ["user"] : [])],
     "agent token",
   );
+  let user: UserName | undefined;
+  if (person) {
+    const named = checkUserName(requireString(payload.user, "agent token user", 64), true);
+    check(named.ok, "the agent token's person is not a name");
+    user = named.name;
+  }
   check(payload.zone === zone, "the agent token is for another zone");
   const agent = requireString(payload.sub, "agent name", 32);
   checkAgentName(agent);
@@ -236,6 +272,7 @@ export function verifyAgentToken(token: string, zone: ZoneId, nowSeconds: number
     issuedAt: requireUint(payload.iat, "agent token iat"),
     expiresAt,
     scopes,
+    ...(user ? { user } : {}),
   };
 }
 
@@ -260,7 +297,10 @@ function verifiedSignature(token: string): { decoded: DecodedJws; issuer: Device
     decoded.header.typ !== AGENT_TOKEN_TYPE_V1,
     "the agent token is of a version whose grants did not hold (bucky-agent/1): grant the agent again",
   );
-  check(decoded.header.typ === AGENT_TOKEN_TYPE, "not an agent token");
+  check(
+    decoded.header.typ === AGENT_TOKEN_TYPE || decoded.header.typ === PERSON_AGENT_TOKEN_TYPE,
+    "not an agent token",
+  );
   const issuer = parseDeviceId(String(decoded.header.kid));
   check(issuer !== undefined, "the token's signer is not a device id");
   verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(issuer, "device") as Uint8Array));

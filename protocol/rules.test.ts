@@ -36,6 +36,17 @@ describe("ruleMatches", () => {
     expect(ruleMatches(rule({ device: "tablet" }), at("mon", "12:00"))).toBe(false);
   });
 
+  test("a person's or a role's rule matches only their sessions", () => {
+    const kid = rule({ user: "kid" });
+    expect(ruleMatches(kid, at("mon", "12:00", { user: "kid", role: "child" }))).toBe(true);
+    expect(ruleMatches(kid, at("mon", "12:00", { user: "ann", role: "member" }))).toBe(false);
+    expect(ruleMatches(kid, at("mon", "12:00"))).toBe(false);
+    const children = rule({ role: "child" });
+    expect(ruleMatches(children, at("mon", "12:00", { user: "kid", role: "child" }))).toBe(true);
+    expect(ruleMatches(children, at("mon", "12:00", { user: "ann", role: "member" }))).toBe(false);
+    expect(ruleMatches(children, at("mon", "12:00", { device: "tablet" }))).toBe(false);
+  });
+
   test("a window within a day", () => {
     const homework = rule({ between: { start: 15 * 60, end: 18 * 60 } });
     expect(ruleMatches(homework, at("tue", "14:59"))).toBe(false);
@@ -98,6 +109,13 @@ describe("parsing", () => {
       action: "block",
       app: "x",
       days: ["mon"],
+    });
+    expect(decodeRule({ id: "b", action: "block", app: "x", user: "kid", role: "child" })).toEqual({
+      id: "b",
+      action: "block",
+      app: "x",
+      user: "kid",
+      role: "child",
     });
     for (const bad of [
       { id: "a", action: "allow", app: "x" },

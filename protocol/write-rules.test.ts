@@ -41,7 +41,7 @@ const holding = (jws: string) => JSON.stringify(jws);
 
 function problem(key: string, value: string | null, author = "laptop"): string | undefined {
   const op: Op = { key, value };
-  return writeProblem(op, author, zone);
+  return writeProblem(op, { name: author, id: laptopId }, zone);
 }
 
 describe("boot/config", () => {

@@ -8,25 +8,38 @@
  * - `devices/<n>/info` and `nodes/<n>/…` belong to device n alone.
  * - `revoked-agents/<grant id>` revokes an AI agent's grant: any member may write one, no
  *   one may delete it, so a revocation cannot be undone behind the owner's back.
+ * - `users/<u>/account/<rev>` holds an account signed by the owner, and
+ *   `users/<u>/credentials/<nonce>` a credential only the gateway named by its
+ *   owner-signed enrollment may record (protocol/accounts.ts); neither is ever deleted.
+ *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
 
+import { userWriteProblem } from "./accounts.ts";
 import type { Op } from "./changeset.ts";
 import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./documents.ts";
 import { ProtocolError } from "./errors.ts";
-import type { ZoneId } from "./ids.ts";
+import type { DeviceId, ZoneId } from "./ids.ts";
 import { stateKeys } from "./state-key.ts";
 
-/** Why the device named `author` may not write `op`, or undefined when it may. */
-export function writeProblem(op: Op, author: string, zone: ZoneId): string | undefined {
+/** The device writing: its name and its id. */
+export interface Writer {
+  readonly name: string;
+  readonly id: DeviceId;
+}
+
+/** Why the device `author` may not write `op`, or undefined when it may. */
+export function writeProblem(op: Op, author: Writer, zone: ZoneId): string | undefined {
   const [top, name, field, ...rest] = op.key.split("/");
   if (op.key === stateKeys.zoneDocument) {
     return signedValueProblem(op, "the zone document", (jws) => verifyZoneDocument(jws, zone));
   }
   if (top === "nodes") {
     if (name === undefined) return `${op.key} is reserved`;
-    return name === author ? undefined : `${op.key} belongs to device ${name}`;
+    return name === author.name ? undefined : `${op.key} belongs to device ${name}`;
   }
+  if (top === "users" && (field === "account" || field === "credentials"))
+    return userWriteProblem(op.key, op.value, author.id, zone);
   if (top === "revoked-agents") {
     if (name === undefined || field !== undefined) return `${op.key} is reserved`;
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
@@ -45,7 +58,7 @@ export function writeProblem(op: Op, author: string, zone: ZoneId): string | und
           throw new ProtocolError(`it does not revoke ${name}`);
       });
     case "info":
-      return name === author ? undefined : `${op.key} belongs to device ${name}`;
+      return name === author.name ? undefined : `${op.key} belongs to device ${name}`;
     default:
       return `${op.key} is reserved`;
   }

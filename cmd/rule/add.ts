@@ -11,6 +11,8 @@ export default defineBuckyCommand({
     examples: [
       "bucky rule add block --app games --device kids-tablet --between 21:00-07:00 --days mon-fri",
       "bucky rule add block --app notes --client 192.168.1.23",
+      "bucky rule add block --app games --user kid --between 21:00-07:00 --days mon-fri",
+      "bucky rule add block --app '*' --role child --between 22:00-06:00",
     ],
   },
   args: {
@@ -31,6 +33,16 @@ export default defineBuckyCommand({
       valueHint: "name",
       description: "Only requests signed in through this device",
     },
+    user: {
+      type: "string",
+      valueHint: "name",
+      description: "Only this person's sessions",
+    },
+    role: {
+      type: "string",
+      valueHint: "role",
+      description: "Only the sessions of people of this role (admin, member, child)",
+    },
     between: {
       type: "string",
       valueHint: "HH:MM-HH:MM",
@@ -48,6 +60,8 @@ export default defineBuckyCommand({
       app: args.app,
       ...(args.client ? { client: args.client } : {}),
       ...(args.device ? { device: args.device } : {}),
+      ...(args.user ? { user: args.user } : {}),
+      ...(args.role ? { role: args.role } : {}),
       ...(args.between ? { between: args.between } : {}),
       ...(args.days ? { days: args.days } : {}),
     }),

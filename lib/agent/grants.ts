@@ -8,6 +8,9 @@
  * A grant never reaches further than its device could: a device grants its own data
  * only, `backup.run` only with the backup key (and for its own backups), and starting or
  * stopping apps across the zone only with the owner key, which consents in the token.
+ * A person's grant (made in the control panel, for themselves) reaches no further than
+ * that person: checked when it is made, and again at every call against what the person
+ * is now (a removed person's agents stop; a demoted one's reach less).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -20,9 +23,11 @@ import {
   claimedBy,
   OWNER_ACTIONS,
   parseDataScope,
+  personReach,
   scopesHere,
   signAgentToken,
   verifyAgentToken,
+  withinReach,
 } from "../../protocol/agent-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -46,6 +51,8 @@ export interface AgentRecord {
   readonly issuedAt: string;
   readonly expiresAt: string;
   readonly revokedAt: string | null;
+  /** The person who made it for themselves, if one did. */
+  readonly user?: string;
 }
 
 /** A grant as it applies on this device (see scopesHere). */
@@ -66,12 +73,44 @@ export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
 export function grantAgent(
   zone: NodeContext,
-  request: { name: string; read?: string[]; write?: string[]; act?: string[]; ttlMs: number },
+  request: {
+    name: string;
+    read?: string[];
+    write?: string[];
+    act?: string[];
+    ttlMs: number;
+    /** A person granting for themselves (the control panel says who). */
+    user?: string;
+  },
 ): { token: string; record: AgentRecord; mcp: McpEndpoint } {
   const scopes = invalid(() => {
     checkAgentName(request.name);
     return checkScopes(request, zone.deviceName);
   });
+  const person = request.user === undefined ? undefined : zone.people().people.get(request.user);
+  if (request.user !== undefined) {
+    if (!person)
+      throw new BuckyError("E_PERMISSION", `${request.user} is not a person of this zone`);
+    const reach = personReach(person.role);
+    const beyond = [
+      ...scopes.read.filter((scope) => !reach.read.includes(scope)),
+      ...scopes.write.filter((scope) => !reach.write.includes(scope)),
+      ...scopes.act.filter((action) => !reach.act.includes(action)),
+    ];
+    if (beyond.length > 0)
+      throw new BuckyError(
+        "E_PERMISSION",
+        `${person.name} (${person.role}) cannot let an agent do ${beyond.join(", ")}: an agent reaches no further than the person it acts for`,
+        `A ${person.role}'s agent may read ${reach.read.join(", ")}${reach.act.length ? ` and do ${reach.act.join(", ")}` : ""}.`,
+      );
+    const held = readRecord(zone.db, request.name);
+    if (held && held.user !== person.name && !held.revokedAt)
+      throw new BuckyError(
+        "E_EXISTS",
+        `an agent named ${request.name} is someone else's`,
+        "Choose another name.",
+      );
+  }
   if (!(request.ttlMs > 0 && request.ttlMs <= MAX_AGENT_TTL_MS))
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -115,6 +154,7 @@ export function grantAgent(
     issuedAt: Math.floor(now / 1000),
     expiresAt: Math.floor((now + request.ttlMs) / 1000),
     scopes,
+    ...(person ? { user: person.name } : {}),
   };
   const token = signAgentToken(
     grant,
@@ -129,10 +169,12 @@ export function grantAgent(
     issuedAt: new Date(grant.issuedAt * 1000).toISOString(),
     expiresAt: new Date(grant.expiresAt * 1000).toISOString(),
     revokedAt: null,
+    ...(person ? { user: person.name } : {}),
   };
   zone.write([{ key: agentKey(grant.agent), value: JSON.stringify(record) }]);
   zone.log.info("agent granted", {
     agent: grant.agent,
+    ...(person ? { user: person.name } : {}),
     read: scopes.read.join(","),
     write: scopes.write.join(","),
     act: scopes.act.join(","),
@@ -147,7 +189,8 @@ export function grantAgent(
   };
 }
 
-export function listAgents(db: StateQueries): AgentRecord[] {
+/** The agents granted in the zone; with `user`, only those that person made. */
+export function listAgents(db: StateQueries, user?: string): AgentRecord[] {
   return db
     .select({ value: state.value })
     .from(state)
@@ -155,17 +198,18 @@ export function listAgents(db: StateQueries): AgentRecord[] {
     .all()
     .flatMap((row) => {
       const record = parseRecord(row.value);
-      return record ? [record] : [];
+      return record && (user === undefined || record.user === user) ? [record] : [];
     })
     .sort((a, b) => a.agent.localeCompare(b.agent));
 }
 
-export function revokeAgent(zone: ZoneWriter, name: string): AgentRecord {
+/** Revokes an agent; with `user`, only one that person made. */
+export function revokeAgent(zone: ZoneWriter, name: string, user?: string): AgentRecord {
   const record = readRecord(zone.db, name);
-  if (!record)
+  if (!record || (user !== undefined && record.user !== user))
     throw new BuckyError(
       "E_NOT_FOUND",
-      `no agent named ${name}`,
+      `no agent named ${name}${user !== undefined ? ` of ${user}'s` : ""}`,
       "See them with `bucky agent list`.",
     );
   if (record.revokedAt) return record;
@@ -213,7 +257,20 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
   if (revokedAt)
     throw new BuckyError("E_PERMISSION", `agent ${grant.agent} was revoked at ${revokedAt}`);
   const here = scopesHere(grant, { id: zone.deviceId, name: zone.deviceName });
-  return { ...grant, scopes: here.scopes, dataElsewhere: here.dataElsewhere };
+  if (grant.user === undefined)
+    return { ...grant, scopes: here.scopes, dataElsewhere: here.dataElsewhere };
+  const person = zone.people().people.get(grant.user);
+  if (!person)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `agent ${grant.agent} acts for ${grant.user}, who is no longer a person of this zone`,
+    );
+  // As far as the person reaches now, whatever they could when they granted it.
+  return {
+    ...grant,
+    scopes: withinReach(here.scopes, personReach(person.role)),
+    dataElsewhere: here.dataElsewhere,
+  };
 }
 
 /** A call an agent made, as the MCP server reports it for the audit. */
@@ -286,6 +343,7 @@ function parseRecord(value: string | null): AgentRecord | undefined {
     typeof record.issuer === "string" &&
     typeof record.expiresAt === "string" &&
     (record.revokedAt === null || typeof record.revokedAt === "string") &&
+    (record.user === undefined || typeof record.user === "string") &&
     Array.isArray(lists?.read) &&
     Array.isArray(lists.write) &&
     Array.isArray(lists.act)

@@ -146,7 +146,15 @@ export function createAgentServer(context: AgentContext): McpServer {
       description:
         "The apps installed in the zone: their state, version, and the device each runs on.",
     },
-    () => call("list_apps", {}, needsRead("apps"), () => fromApi(context.api.get("/v1/apps"))),
+    () =>
+      call("list_apps", {}, needsRead("apps"), (grant) =>
+        // A person's agent sees the apps that person may use, no others.
+        fromApi(
+          context.api.get(
+            grant.user ? `/v1/apps?for=${encodeURIComponent(grant.user)}` : "/v1/apps",
+          ),
+        ),
+      ),
   );
   server.registerTool(
     "read_state",

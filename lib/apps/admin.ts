@@ -175,6 +175,8 @@ function installPackage(
     ...(current?.moveTo && placement === "any" ? { moveTo: current.moveTo } : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     ...(unsandboxed ? { unsandboxed } : {}),
+    // Whom it is shared with stays as the owner set it, across upgrades.
+    ...(current?.shared ? { shared: current.shared } : {}),
     updatedAt: new Date(zone.now()).toISOString(),
   };
   zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }]);

@@ -14,6 +14,8 @@
  *   DELETE /v1/state/<key>                delete one
  *   POST   /v1/objects                    store the request body as named data: {"id", "size"}
  *   GET    /v1/objects/<id>               named data, from this device or the zone's others
+ *   GET    /v1/users                      the people who may use the app: name and role
+ *   GET    /v1/users/<name>               one of them (the name in a request's Bucky-User)
  */
 import { chmodSync, chownSync, rmSync } from "node:fs";
 import { Hono } from "hono";
@@ -35,6 +37,7 @@ import { ndnResponse } from "../ndn/serve.ts";
 import { errorHandler, jsonBody, requestLog } from "../node/http.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { personMayUseApp, reachOf } from "../users/access.ts";
 import type { AppUser } from "./app-user.ts";
 import { readSpec } from "./spec.ts";
 
@@ -147,6 +150,26 @@ export function createAppApi(
       ...node.peers().map((peer) => peerSource(node.client, peer)),
     ]);
     return ndnResponse(node.store, parsed.id, c.req.raw);
+  });
+  // Who may use the app: what a multi-user app needs to keep each person's data apart.
+  const people = () => {
+    const spec = readSpec(node.db, app);
+    if (!spec) return [];
+    return [...node.people().people.values()]
+      .filter((person) => personMayUseApp(person, reachOf(spec)))
+      .map((person) => ({ name: person.name, role: person.role }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  };
+  api.get("/v1/users", (c) => c.json({ people: people() }));
+  api.get("/v1/users/:name", (c) => {
+    const person = people().find((p) => p.name === c.req.param("name"));
+    if (!person)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `no person named ${c.req.param("name")} may use ${app}`,
+        "The person signed in is in the Bucky-User header of each request.",
+      );
+    return c.json(person);
   });
   api.notFound((c) =>
     c.json(

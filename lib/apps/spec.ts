@@ -42,6 +42,11 @@ export interface AppSpec {
   readonly unsandboxed?: boolean;
   /** With desired "removed": delete the app's data too. */
   readonly purge?: boolean;
+  /**
+   * Who sees a zone-only app, beside the admins: people's names and role names
+   * (`bucky app share`). Absent or null: everyone of the zone.
+   */
+  readonly shared?: readonly string[] | null;
   readonly updatedAt: string;
 }
 

@@ -39,6 +39,8 @@ export interface AppStatus {
   readonly desired: DesiredState;
   readonly package: string;
   readonly exposure: "public" | "zone";
+  /** Whom a zone-only app is shared with beside the admins (people and roles); null: everyone. */
+  readonly shared: readonly string[] | null;
   /** For an app with data: who holds it, its standbys and how far behind, conflict copies. */
   readonly data: AppDataStatus | null;
 }
@@ -91,6 +93,7 @@ function statusOf(
     desired: spec.desired,
     package: spec.package,
     exposure: spec.manifest.exposure,
+    shared: spec.shared ?? null,
     data,
     sandboxed: current?.sandboxed ?? false,
     restarts: current?.restarts ?? 0,

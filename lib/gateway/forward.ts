@@ -20,7 +20,7 @@ const HOP_BY_HOP = new Set([
   "content-length",
 ]);
 
-/** The request headers an app receives: the client's, less hop-by-hop ones and bucky's cookie. */
+/** The request headers an app receives: the client's, less hop-by-hop ones and bucky's own headers and cookie. */
 export function forwardedHeaders(incoming: Headers, extra: Record<string, string>): Headers {
   const headers = new Headers();
   const listed = (incoming.get("connection") ?? "")
@@ -31,7 +31,7 @@ export function forwardedHeaders(incoming: Headers, extra: Record<string, string
     if (
       HOP_BY_HOP.has(name) ||
       listed.includes(name) ||
-      name.startsWith("bucky-") ||
+      isBuckyHeader(name) ||
       name.startsWith("sec-websocket")
     )
       continue;
@@ -47,6 +47,15 @@ export function forwardedHeaders(incoming: Headers, extra: Record<string, string
   }
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   return headers;
+}
+
+/**
+ * bucky's own headers, which only bucky sets (who is signed in, a device's signature):
+ * `bucky-*`, and `bucky_*` too, which many servers read as the same name (CGI turns
+ * both into HTTP_BUCKY_…).
+ */
+export function isBuckyHeader(name: string): boolean {
+  return name.toLowerCase().replaceAll("_", "-").startsWith("bucky-");
 }
 
 /** The response headers a client receives: the app's, less hop-by-hop ones. */

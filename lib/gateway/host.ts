@@ -7,6 +7,7 @@
  */
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { Viewer } from "../users/access.ts";
 import {
   type GatewayConfig,
   type GatewayRunner,
@@ -38,7 +39,7 @@ export class GatewayHost implements GatewayRunner {
       log: Log;
       timeZone?: string;
       backendTimeoutMs?: number;
-      panel: (request: Request) => Promise<Response>;
+      panel: (request: Request, viewer: Viewer) => Promise<Response>;
       mcp: (request: Request) => Promise<Response>;
     },
   ) {}

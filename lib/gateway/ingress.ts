@@ -1,12 +1,16 @@
 /**
  * A device's door for the zone's gateways to the apps it runs: `/v1/ingress/<app>/…` on
  * its peer API (members only), forwarded as it streams to the app (through its door,
- * lib/apps/door.ts: the socket into its sandbox, or a port on 127.0.0.1).
+ * lib/apps/door.ts: the socket into its sandbox, or a port on 127.0.0.1). Who is signed
+ * in, the app hears from this device alone, once it checked the gateway's assertion
+ * (lib/gateway/app-user.ts).
  */
 import type { Server } from "bun";
 import { readReport } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { SessionCheck } from "../users/sessions.ts";
+import { ingressViewer, tellApp } from "./app-user.ts";
 import {
   type BridgeData,
   bridgeData,
@@ -20,6 +24,7 @@ export async function ingress(
   app: string,
   request: Request,
   server: Server<BridgeData>,
+  people: SessionCheck,
 ): Promise<Response> {
   const report = readReport(node.db, node.deviceName, app);
   const door = node.doors.get(app);
@@ -30,6 +35,7 @@ export async function ingress(
   const path = url.pathname.slice(`/v1/ingress/${app}`.length) + url.search || "/";
   // The gateway already set X-Forwarded-*; bucky's own request headers stop here.
   const headers = forwardedHeaders(request.headers, { host: request.headers.get("host") ?? "" });
+  tellApp(headers, await ingressViewer(node, people, app, request.headers));
   if (isWebSocketUpgrade(request)) {
     const data = bridgeData(door.websocketUrl(path), {
       headers: Object.fromEntries(headers),

@@ -36,6 +36,25 @@ describe("route", () => {
     expect(route(null, "/_bucky/login?token=x", null)).toEqual({ kind: "login" });
   });
 
+  test("signing in, enrolling and signing out are the gateway's own", () => {
+    for (const path of [
+      "/_bucky/signin",
+      "/_bucky/signin/passkey",
+      "/_bucky/enroll",
+      "/_bucky/signout",
+    ])
+      expect(route("home.example", `${path}?next=/`, "home.example")).toEqual({
+        kind: "account",
+        path,
+      });
+    expect(route("home.example", "/_bucky/signinx", "home.example")).toEqual({ kind: "home" });
+    // On an app's name, every path is the app's.
+    expect(route("notes.home.example", "/_bucky/signin", "home.example")).toMatchObject({
+      kind: "app",
+      app: "notes",
+    });
+  });
+
   test("look-alike hosts name no app", () => {
     expect(route("a.notes.home.example", "/", "home.example")).toEqual({ kind: "unknown-host" });
     expect(route("Not_An_App.home.example", "/", "home.example")).toEqual({ kind: "unknown-host" });

@@ -10,6 +10,7 @@ export type Route =
   | { readonly kind: "app-slash"; readonly app: string }
   | { readonly kind: "ndn"; readonly id: string }
   | { readonly kind: "login" }
+  | { readonly kind: "account"; readonly path: string }
   | { readonly kind: "panel" }
   | { readonly kind: "mcp" }
   | { readonly kind: "home" }
@@ -17,6 +18,11 @@ export type Route =
 
 /** Reserved paths of the gateway itself. */
 export const LOGIN_PATH = "/_bucky/login";
+/** Where people sign in (and, under it, the passkey steps of signing in). */
+export const SIGNIN_PATH = "/_bucky/signin";
+/** Where a person opens their enrollment link (and, under it, its passkey steps). */
+export const ENROLL_PATH = "/_bucky/enroll";
+export const SIGNOUT_PATH = "/_bucky/signout";
 /** The zone's control panel (zone-only): everything under it. */
 export const PANEL_PATH = "/_bucky/panel";
 /** AI agents' Model Context Protocol endpoint (streamable HTTP, a bearer token). */
@@ -36,6 +42,12 @@ export function route(
   }
   const [path] = pathAndQuery.split("?") as [string];
   if (path === LOGIN_PATH) return { kind: "login" };
+  if (
+    [SIGNIN_PATH, ENROLL_PATH, SIGNOUT_PATH].some(
+      (prefix) => path === prefix || path.startsWith(`${prefix}/`),
+    )
+  )
+    return { kind: "account", path };
   if (path === PANEL_PATH || path.startsWith(`${PANEL_PATH}/`)) return { kind: "panel" };
   if (path === MCP_PATH) return { kind: "mcp" };
   if (path.startsWith("/ndn/")) return { kind: "ndn", id: path.slice("/ndn/".length) };

@@ -1,11 +1,13 @@
 /** The zone's access rules, kept at `system/rules/<id>`: add, list, remove. */
 import { randomBytes } from "node:crypto";
 import { and, eq, gte, lt } from "drizzle-orm";
+import { isRole } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { decodeRule, parseDays, parseWindow, type Rule } from "../../protocol/rules.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
+import { readDirectory } from "../users/directory.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 
 const PREFIX = "system/rules/";
@@ -15,6 +17,8 @@ export interface RuleRequest {
   readonly app: string;
   readonly client?: string;
   readonly device?: string;
+  readonly user?: string;
+  readonly role?: string;
   readonly between?: string;
   readonly days?: string;
 }
@@ -45,8 +49,28 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
       "Rules can block: bucky rule add block --app <app> …",
     );
   }
-  if (request.client !== undefined && request.device !== undefined) {
-    throw new BuckyError("E_USAGE", "a rule names a client address or a device, not both");
+  const whom = (["client", "device", "user", "role"] as const).filter(
+    (field) => request[field] !== undefined,
+  );
+  if (whom.length > 1) {
+    throw new BuckyError(
+      "E_USAGE",
+      `a rule names one of a client address, a device, a person or a role, not ${whom.join(" and ")}`,
+    );
+  }
+  if (request.user !== undefined && !readDirectory(zone.db, zone.zoneId).people.has(request.user)) {
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `the zone has no person named ${request.user}`,
+      "See them with `bucky user list`.",
+    );
+  }
+  if (request.role !== undefined && !isRole(request.role)) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `"${request.role}" is not a role`,
+      "Roles: owner, admin, member, child.",
+    );
   }
   if (request.device !== undefined && !zone.membership().byName.has(request.device as never)) {
     throw new BuckyError(
@@ -77,6 +101,8 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
     app: request.app,
     ...(request.client !== undefined ? { client: request.client } : {}),
     ...(request.device !== undefined ? { device: request.device } : {}),
+    ...(request.user !== undefined ? { user: request.user } : {}),
+    ...(request.role !== undefined ? { role: request.role } : {}),
     ...(between ? { between } : {}),
     ...(days ? { days } : {}),
   };
@@ -104,7 +130,15 @@ export function describeRule(rule: Rule): string {
     `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
   return [
     `block ${rule.app === "*" ? "every app" : rule.app}`,
-    rule.client ? `for ${rule.client}` : rule.device ? `for device ${rule.device}` : "for everyone",
+    rule.client
+      ? `for ${rule.client}`
+      : rule.device
+        ? `for device ${rule.device}`
+        : rule.user
+          ? `for ${rule.user}`
+          : rule.role
+            ? `for every ${rule.role}`
+            : "for everyone",
     rule.between ? `${time(rule.between.start)}-${time(rule.between.end)}` : "",
     rule.days ? rule.days.join(",") : "",
   ]

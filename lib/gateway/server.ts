@@ -1,9 +1,11 @@
 /**
  * The zone gateway: the front door people reach apps through. For each request it checks
  * the Host and makes the path canonical, finds the app (by host or path), applies the
- * zone's rules, requires a session for zone-only apps (except their open paths), enforces
- * the app's limits, and forwards the request, streaming, to the device that runs the app,
- * counting what goes each way.
+ * zone's rules, requires a session for zone-only apps (except their open paths) and one
+ * they are shared with, enforces the app's limits, and forwards the request, streaming,
+ * to the device that runs the app, counting what goes each way and telling the app who
+ * is signed in (lib/gateway/app-user.ts). People sign in on its own pages
+ * (lib/gateway/account-routes.ts).
  */
 
 import type { Server } from "bun";
@@ -15,7 +17,11 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
+import { SessionCheck } from "../users/sessions.ts";
+import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
+import { appUserAssertion, tellApp } from "./app-user.ts";
 import { type GatewayConfig, parseListen } from "./config.ts";
 import {
   type BridgeData,
@@ -29,7 +35,7 @@ import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, page } from "./pages.ts";
 import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
-import { LOGIN_PATH, type Route, route } from "./routing.ts";
+import { LOGIN_PATH, type Route, route, SIGNIN_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import {
   acceptLogin,
@@ -60,8 +66,8 @@ export interface GatewayOptions {
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
   readonly timeZone?: string;
-  /** The control panel, for a request with a session. */
-  readonly panel: (request: Request) => Promise<Response>;
+  /** The control panel, for a request with a session (whose it is). */
+  readonly panel: (request: Request, viewer: Viewer) => Promise<Response>;
   /** AI agents' MCP endpoint (which checks their tokens itself). */
   readonly mcp: (request: Request) => Promise<Response>;
 }
@@ -85,6 +91,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
+  const people = new SessionCheck(node);
+  const accounts = new AccountRoutes(node, config, log);
   table.start();
   accounting.start();
   const clock = localClock(node.now, options.timeZone);
@@ -175,19 +183,25 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     switch (target.kind) {
       case "login":
         return finish("", login(node, url, config, hostHeader));
+      case "account":
+        if (!(await stillThere())) return unanswered();
+        return finish(
+          "",
+          await accounts.handle({ request, url, path: target.path, hostHeader, client }),
+        );
       case "panel": {
-        const session = checkSession(node, request.headers.get("cookie"));
-        if (!("device" in session)) {
+        const session = await checkSession(node, request.headers.get("cookie"), people);
+        if (!("viewer" in session)) {
           return finish(
             "",
             page(401, "Sign in to see the control panel", [
               `The control panel is only for people of this zone, and ${escapeHtml(session.problem)}.`,
-              "On one of the zone's devices, run <code>bucky panel</code> and open the link it prints.",
+              signInLine(path),
             ]),
           );
         }
         if (!(await stillThere())) return unanswered();
-        return finish("", await options.panel(canonical()));
+        return finish("", await options.panel(canonical(), session.viewer));
       }
       case "mcp":
         if (!(await stillThere())) return unanswered();
@@ -195,8 +209,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       case "ndn":
         if (!(await stillThere())) return unanswered();
         return finish("", await servePublicObject(node, target.id, request));
-      case "home":
-        return finish("", homePage(table));
+      case "home": {
+        const session = await checkSession(node, request.headers.get("cookie"), people);
+        return finish("", homePage(table, "viewer" in session ? session.viewer : undefined));
+      }
       case "unknown-host":
         return finish(
           "",
@@ -216,16 +232,16 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
       );
     }
-    const session = checkSession(node, request.headers.get("cookie"));
-    const deviceName =
-      "device" in session ? node.membership().byId.get(session.device)?.name : undefined;
+    const session = await checkSession(node, request.headers.get("cookie"), people);
+    const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
     const at = rules.length > 0 ? clock.now() : { weekday: "mon" as const, minute: 0 };
     const blocked = rules.find((rule) =>
       ruleMatches(rule, {
         app: target.app,
         client,
-        ...(deviceName ? { device: deviceName } : {}),
+        ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
+        ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
         ...at,
       }),
     );
@@ -238,12 +254,20 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       );
     }
     const open = entry.spec.manifest.openPaths.some((prefix) => target.path.startsWith(prefix));
-    if (entry.spec.manifest.exposure === "zone" && !open && !("device" in session)) {
+    if (entry.spec.manifest.exposure === "zone" && !open && !viewer) {
       return finish(
         target.app,
         page(401, "Sign in to reach this app", [
-          `${escapeHtml(target.app)} is only for people of this zone, and ${escapeHtml(session.problem)}.`,
-          "On one of the zone's devices, run <code>bucky login-link</code> and open the link it prints.",
+          `${escapeHtml(target.app)} is only for people of this zone, and ${escapeHtml("problem" in session ? session.problem : "")}.`,
+          signInLine(`/apps/${target.app}${target.prefix ? target.path : "/"}`),
+        ]),
+      );
+    }
+    if (!open && !mayUseApp(viewer, reachOf(entry.spec))) {
+      return finish(
+        target.app,
+        page(403, "Not shared with you", [
+          `${escapeHtml(target.app)} is not shared with you. An admin of the zone can share it: <code>bucky app share ${escapeHtml(target.app)} --with …</code>.`,
         ]),
       );
     }
@@ -297,6 +321,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         forwarded,
         request.headers.get("sec-websocket-protocol"),
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
+        viewer,
       );
       if (data && server.upgrade(request, { data })) return undefined;
       return finish(
@@ -331,12 +356,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     );
     let response: Response;
     try {
-      response = await forward(node, entry, target.path, {
-        method: request.method,
-        headers: forwarded,
-        body,
-        signal: abort.signal,
-      });
+      response = await forward(
+        node,
+        entry,
+        target.path,
+        { method: request.method, headers: forwarded, body, signal: abort.signal },
+        viewer,
+      );
     } catch (error) {
       const timedOut = abort.signal.aborted;
       log.warn("gateway could not reach an app", {
@@ -428,21 +454,30 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   };
 }
 
-/** Forwards to the app: directly when it runs here, else through its device's ingress. */
+/**
+ * Forwards to the app: directly when it runs here (telling it who is signed in), else
+ * through its device's ingress (with an assertion that device checks before it tells).
+ */
 async function forward(
   node: NodeContext,
   entry: AppEntry,
   path: string,
   init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
+  viewer: Viewer | undefined,
 ): Promise<Response> {
   const { device } = entry.status;
   if (device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
     if (!door) throw new BuckyError("E_UNAVAILABLE", `${entry.spec.app} is not running here`);
+    tellApp(init.headers, viewer);
     return door.fetch(path, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
   }
   const peer = node.peers().find((p) => p.name === device);
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
+  for (const [name, value] of Object.entries(
+    appUserAssertion(node, entry.spec.app, peer.id, viewer),
+  ))
+    init.headers.set(name, value);
   return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
 }
 
@@ -453,13 +488,14 @@ async function websocketTarget(
   headers: Headers,
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
+  viewer: Viewer | undefined,
 ): Promise<BridgeData | undefined> {
-  const plain = Object.fromEntries(headers);
   if (entry.status.device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
     if (!door) return undefined;
+    tellApp(headers, viewer);
     return bridgeData(door.websocketUrl(path), {
-      headers: plain,
+      headers: Object.fromEntries(headers),
       protocols,
       done,
     });
@@ -470,7 +506,11 @@ async function websocketTarget(
   const address = await node.client.reachableAddress(peer);
   if (!address) return undefined;
   return bridgeData(`${address.replace(/^https/, "wss")}${ingress}`, {
-    headers: { ...plain, ...node.client.websocketHeaders(peer, ingress) },
+    headers: {
+      ...Object.fromEntries(headers),
+      ...appUserAssertion(node, entry.spec.app, peer.id, viewer),
+      ...node.client.websocketHeaders(peer, ingress),
+    },
     tls: pinnedTls(peer.certPem),
     protocols,
     done,
@@ -567,15 +607,30 @@ function listenError(config: GatewayConfig, error: unknown): BuckyError {
   );
 }
 
-function homePage(table: RouteTable): Response {
+/** The start page: the apps whoever asks may use, and how to sign in or out. */
+function homePage(table: RouteTable, viewer: Viewer | undefined): Response {
   const apps = table
     .allApps()
-    .filter((entry) => entry.spec.manifest.exposure === "public")
+    .filter((entry) => mayUseApp(viewer, reachOf(entry.spec)))
     .map(
       (entry) =>
         `<a href="/apps/${entry.spec.app}/">${escapeHtml(entry.spec.app)}</a>${entry.spec.manifest.description ? `: ${escapeHtml(entry.spec.manifest.description)}` : ""}`,
     );
-  return page(200, "This zone's apps", apps.length ? apps : ["No public apps yet."]);
+  const who =
+    viewer?.kind === "person"
+      ? `Signed in as <b>${escapeHtml(viewer.user)}</b>. <form method="post" action="/_bucky/signout" style="display:inline"><button type="submit">Sign out</button></form> · <a href="/_bucky/panel/">Your panel</a>`
+      : viewer
+        ? `Signed in through the device ${escapeHtml(viewer.deviceName ?? viewer.device)}. <a href="/_bucky/panel/">The panel</a>`
+        : `<a href="${SIGNIN_PATH}">Sign in</a> to see the zone's other apps.`;
+  return page(200, viewer ? "Your apps" : "This zone's apps", [
+    ...(apps.length ? apps : [viewer ? "No apps for you yet." : "No public apps yet."]),
+    who,
+  ]);
+}
+
+/** How to sign in, from a page that needed it: the sign-in page, coming back to `next`. */
+function signInLine(next: string): string {
+  return `<a href="${SIGNIN_PATH}?next=${encodeURIComponent(next)}">Sign in</a>, or, on one of the zone's devices, run <code>bucky login-link</code> and open the link it prints.`;
 }
 
 /** `/ndn/<id>` for objects the zone marked public: from this device, fetched first if need be. */

@@ -1,15 +1,19 @@
 /**
- * Login links and session cookies. A link is a one-time login token signed by the device
- * that made it, for one gateway: that gateway alone accepts it (from a member, unexpired,
- * never used before, which it alone remembers), so a link opens at most one session in
- * the zone, partitions or not. The session cookie it sets, signed by the gateway, works
- * on every gateway while both that gateway and the device whose link opened it are
- * members. Zone-only apps then need that cookie.
+ * Login links and session cookies. A link is a one-time login token for one gateway:
+ * that gateway alone accepts it (unexpired, never used before, which it alone remembers),
+ * so a link opens at most one session in the zone, partitions or not. Made on a device
+ * holding the owner key, the owner key signs it, and it opens a session of the owner
+ * (lib/users/sessions.ts); made on any other device, that device signs it, and it opens
+ * the device's session, which is no person's. The session cookie, signed by the gateway,
+ * works on every gateway while that gateway and the device whose link opened it are
+ * members. Zone-only apps then need that cookie; people sign in too (lib/users).
  */
 import { randomBytes } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
+import { OWNER_USER } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { decodeJws } from "../../protocol/jws.ts";
 import {
   NONCE_BYTES,
   signLoginToken,
@@ -17,10 +21,23 @@ import {
   verifyLoginToken,
   verifySession,
 } from "../../protocol/session.ts";
+import {
+  OWNER_LOGIN_TYPE,
+  signOwnerLogin,
+  USER_SESSION_TYPE,
+  verifyOwnerLogin,
+  verifyUserSession,
+} from "../../protocol/user-session.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { usedLogins } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
+import type { Viewer } from "../users/access.ts";
+import {
+  newClaims,
+  type SessionCheck,
+  signSession as signPersonSession,
+} from "../users/sessions.ts";
 import { type GatewayConfig, parseListen, readGateway } from "./config.ts";
 import { LOGIN_PATH } from "./routing.ts";
 
@@ -31,6 +48,8 @@ export const DEFAULT_LINK_TTL_MS = 3600_000;
 export interface LoginLink {
   readonly url: string;
   readonly expiresAt: string;
+  /** Whom it signs in: the owner (made with the owner key), or this device. */
+  readonly signsInAs: "owner" | "device";
 }
 
 /** A one-time link to a gateway of the zone (this device if it is one) that opens a session. */
@@ -46,33 +65,38 @@ export function createLoginLink(node: NodeContext, ttlMs: number, next?: string)
     throw new BuckyError("E_INVALID_INPUT", `${JSON.stringify(next)} is not a path on a gateway`);
   const gateway = findGateway(node);
   const expiresAt = Math.floor((node.now() + ttlMs) / 1000);
-  const token = signLoginToken(
-    {
-      zone: node.zoneId,
-      gateway: gateway.id,
-      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
-      expiresAt,
-    },
-    node.zone.deviceKey,
-  );
+  const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  const owner = node.zone.holdsOwnerKey;
+  const token = owner
+    ? signOwnerLogin(
+        { zone: node.zoneId, gateway: gateway.id, device: node.deviceId, nonce, expiresAt },
+        node.ownerKey(),
+      ).jws
+    : signLoginToken(
+        { zone: node.zoneId, gateway: gateway.id, nonce, expiresAt },
+        node.zone.deviceKey,
+      ).jws;
   node.log.info("login link created", {
     gateway: gateway.name,
+    as: owner ? OWNER_USER : "device",
     expiresAt: new Date(expiresAt * 1000).toISOString(),
   });
   return {
-    url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token.jws}${next ? `&next=${encodeURIComponent(next)}` : ""}`,
+    url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token}${next ? `&next=${encodeURIComponent(next)}` : ""}`,
     expiresAt: new Date(expiresAt * 1000).toISOString(),
+    signsInAs: owner ? "owner" : "device",
   };
 }
 
-interface FoundGateway {
+export interface FoundGateway {
   readonly id: DeviceId;
   readonly name: string;
   readonly config: GatewayConfig;
   readonly address?: string;
 }
 
-function findGateway(node: NodeContext): FoundGateway {
+/** The gateway a link made here goes to: this device if it is one, else a gateway it can reach. */
+export function findGateway(node: NodeContext): FoundGateway {
   const own = readGateway(node.db, node.deviceName);
   if (own) return { id: node.deviceId, name: node.deviceName, config: own };
   for (const member of node.membership().byName.values()) {
@@ -116,15 +140,9 @@ export function isSameOriginPath(next: string): boolean {
 const MAX_NEXT_LENGTH = 2048;
 
 /** Accepts a login token once, at the gateway it names; returns the session cookie's value. */
-export function acceptLogin(
-  node: NodeContext,
-  token: string,
-): { cookie: string; device: DeviceId } {
+export function acceptLogin(node: NodeContext, token: string): { cookie: string } {
   const nowS = Math.floor(node.now() / 1000);
-  let login: ReturnType<typeof verifyLoginToken>;
-  try {
-    login = verifyLoginToken(token, node.zoneId, node.deviceId, nowS);
-  } catch (error) {
+  const refused = (error: unknown): never => {
     if (error instanceof ProtocolError)
       throw new BuckyError(
         "E_PERMISSION",
@@ -132,6 +150,19 @@ export function acceptLogin(
         "Make a new one with `bucky login-link`.",
       );
     throw error;
+  };
+  let owner = false;
+  let login: { issuer: DeviceId; nonce: string; expiresAt: number };
+  try {
+    owner = decodeJws(token).header.typ === OWNER_LOGIN_TYPE;
+    if (owner) {
+      const link = verifyOwnerLogin(token, node.zoneId, node.deviceId, nowS);
+      login = { issuer: link.device, nonce: link.nonce, expiresAt: link.expiresAt };
+    } else {
+      login = verifyLoginToken(token, node.zoneId, node.deviceId, nowS);
+    }
+  } catch (error) {
+    return refused(error);
   }
   if (standingOf(node.membership(), login.issuer) !== "member") {
     throw new BuckyError(
@@ -148,33 +179,57 @@ export function acceptLogin(
     );
   }
   node.db.insert(usedLogins).values({ nonce: login.nonce, expiresAt: login.expiresAt }).run();
+  const device = node.membership().byId.get(login.issuer)?.name;
+  if (owner) {
+    const cookie = signPersonSession(node, newClaims(node, OWNER_USER), {
+      k: "owner",
+      link: token,
+    });
+    node.log.info("session opened", { user: OWNER_USER, device });
+    return { cookie };
+  }
   const cookie = signSession(
     { zone: node.zoneId, device: login.issuer, expiresAt: nowS + SESSION_TTL_S },
     node.zone.deviceKey,
   );
-  node.log.info("session opened", { device: node.membership().byId.get(login.issuer)?.name });
-  return { cookie, device: login.issuer };
+  node.log.info("session opened", { device });
+  return { cookie };
 }
 
-/** The device behind a valid session cookie, or why there is none. */
-export function checkSession(
+/** The value of the session cookie a request carries, if any. */
+export function sessionCookie(cookieHeader: string | null): string | undefined {
+  return (
+    cookieHeader
+      ?.split(";")
+      .map((part) => part.trim())
+      .find((part) => part.startsWith(`${SESSION_COOKIE}=`))
+      ?.slice(SESSION_COOKIE.length + 1) || undefined
+  );
+}
+
+/**
+ * Who is behind a session cookie: a person (their session checked by `people`) or a
+ * device; or why no one is.
+ */
+export async function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
-): { device: DeviceId } | { problem: string } {
-  const value = cookieHeader
-    ?.split(";")
-    .map((part) => part.trim())
-    .find((part) => part.startsWith(`${SESSION_COOKIE}=`))
-    ?.slice(SESSION_COOKIE.length + 1);
+  people: SessionCheck,
+): Promise<{ viewer: Viewer } | { problem: string }> {
+  const value = sessionCookie(cookieHeader);
   if (!value) return { problem: "you are not signed in" };
+  const nowS = Math.floor(node.now() / 1000);
   try {
-    const session = verifySession(value, node.zoneId, Math.floor(node.now() / 1000));
+    if (decodeJws(value).header.typ === USER_SESSION_TYPE)
+      return await people.viewer(verifyUserSession(value, node.zoneId, nowS));
+    const session = verifySession(value, node.zoneId, nowS);
     const membership = node.membership();
     if (standingOf(membership, session.issuer) !== "member")
       return { problem: "your session was opened by a gateway no longer in the zone" };
-    if (standingOf(membership, session.device) !== "member")
+    const member = membership.byId.get(session.device);
+    if (!member || standingOf(membership, session.device) !== "member")
       return { problem: "your session was opened with a link from a device no longer in the zone" };
-    return { device: session.device };
+    return { viewer: { kind: "device", device: session.device, deviceName: member.name } };
   } catch (error) {
     if (error instanceof ProtocolError)
       return { problem: `your session does not work: ${error.message}` };

@@ -54,6 +54,10 @@ import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { personMayUseApp } from "../users/access.ts";
+import { addPerson, listPeople, removePerson, resetPerson } from "../users/accounts.ts";
+import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
+import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
@@ -196,7 +200,14 @@ export function createLocalApp(
       ),
     ),
   );
-  app.get("/v1/apps", (c) => c.json({ apps: appStatuses(node, liveWindowMs) }));
+  app.get("/v1/apps", (c) => {
+    // With ?for=<person>: only the apps that person may use (their agents' view).
+    const person = c.req.query("for");
+    const apps = appStatuses(node, liveWindowMs);
+    if (person === undefined) return c.json({ apps });
+    const found = node.people().people.get(person);
+    return c.json({ apps: found ? apps.filter((app) => personMayUseApp(found, app)) : [] });
+  });
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
   app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
@@ -212,6 +223,13 @@ export function createLocalApp(
     if (typeof body.to !== "string" || body.to === "")
       throw new BuckyError("E_USAGE", 'the body must be {"to": "<device>"}');
     return c.json(moveApp(node, c.req.param("app"), body.to));
+  });
+  app.put("/v1/apps/:app/share", async (c) => {
+    const body = (await jsonBody(c)) as { with?: unknown };
+    const names = body.with;
+    if (names !== null && !(Array.isArray(names) && names.every((n) => typeof n === "string")))
+      throw new BuckyError("E_USAGE", 'the body must be {"with": ["name", …]} or {"with": null}');
+    return c.json(shareApp(node, c.req.param("app"), names as string[] | null));
   });
   app.delete("/v1/apps/:app", (c) =>
     c.json(setDesired(node, c.req.param("app"), "removed", c.req.query("purge") === "1")),
@@ -329,6 +347,7 @@ export function createLocalApp(
       write?: unknown;
       act?: unknown;
       ttlMs?: unknown;
+      user?: unknown;
     };
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
     return c.json(
@@ -338,11 +357,20 @@ export function createLocalApp(
         write: list(body.write),
         act: list(body.act),
         ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
+        // A person granting for themselves: the control panel says who.
+        ...(typeof body.user === "string" ? { user: body.user } : {}),
       }),
     );
   });
-  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db) }));
-  app.post("/v1/agents/:name/revoke", (c) => c.json(revokeAgent(node, c.req.param("name"))));
+  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db, c.req.query("user")) }));
+  app.post("/v1/agents/:name/revoke", async (c) => {
+    const body = c.req.header("content-type")?.startsWith("application/json")
+      ? ((await jsonBody(c)) as { user?: unknown })
+      : {};
+    return c.json(
+      revokeAgent(node, c.req.param("name"), typeof body.user === "string" ? body.user : undefined),
+    );
+  });
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.
   app.post("/v1/agents/check", async (c) => {
@@ -369,6 +397,25 @@ export function createLocalApp(
       }),
     });
   });
+  // The people of the zone: adding, resetting and removing them needs the owner key.
+  app.get("/v1/users", (c) => c.json({ people: listPeople(node) }));
+  app.post("/v1/users", async (c) => {
+    const body = (await jsonBody(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
+    return c.json(
+      addPerson(node, {
+        name: String(body.name ?? ""),
+        ...(typeof body.role === "string" ? { role: body.role } : {}),
+        ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
+      }),
+    );
+  });
+  app.post("/v1/users/:name/reset", async (c) => {
+    const body = (await jsonBody(c)) as { ttlMs?: unknown };
+    return c.json(
+      resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
+    );
+  });
+  app.delete("/v1/users/:name", (c) => c.json(removePerson(node, c.req.param("name"))));
   app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
   app.get("/v1/rules", (c) =>
     c.json({

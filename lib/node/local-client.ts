@@ -26,6 +26,10 @@ export class LocalApi {
     return this.call<T>("POST", path, body);
   }
 
+  put<T>(path: string, body?: unknown): Promise<ApiResult<T>> {
+    return this.call<T>("PUT", path, body);
+  }
+
   delete<T>(path: string): Promise<ApiResult<T>> {
     return this.call<T>("DELETE", path);
   }

@@ -25,6 +25,7 @@ import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/fa
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
+import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
@@ -51,6 +52,7 @@ export class NodeContext {
   readonly doors = new AppDoors();
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
+  private cachedPeople: Directory | undefined;
   private readonly changeListeners: ChangeListener[] = [];
   private readonly damageListeners: DamageListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
@@ -81,6 +83,8 @@ export class NodeContext {
     this.onChange((changesets) => {
       if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
         this.cachedRelays = undefined;
+      if (changesets.some((changeset) => changeset.ops.some((op) => touchesPeople(op.key))))
+        this.cachedPeople = undefined;
     });
   }
 
@@ -110,6 +114,12 @@ export class NodeContext {
   membership(): Membership {
     this.cachedMembership ??= loadMembership(this.db, this.zoneId);
     return this.cachedMembership;
+  }
+
+  /** The people of the zone and their credentials, as the state says now. */
+  people(): Directory {
+    this.cachedPeople ??= readDirectory(this.db, this.zoneId);
+    return this.cachedPeople;
   }
 
   /** The other devices of the zone this one can call: members in good standing that published an address. */
@@ -159,7 +169,11 @@ export class NodeContext {
         seal: this.zone.seal,
       }),
     );
-    if (result.membershipChanged) this.cachedMembership = undefined;
+    if (result.membershipChanged) {
+      this.cachedMembership = undefined;
+      // A revocation may drop changesets that wrote accounts or credentials.
+      this.cachedPeople = undefined;
+    }
     if (result.applied.length > 0)
       for (const listener of this.changeListeners) listener(result.applied, "remote");
     return result;

@@ -201,7 +201,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       log,
       ...options.gateway,
       // The control panel and agents act through the local API, as the CLI does.
-      panel: async (request) => panel.fetch(request),
+      panel: async (request, viewer) => panel.fetch(request, { viewer }),
       mcp: (request) => agents.handle(request),
     });
     let backups: { hot: HotShipper; schedule: BackupScheduler } | undefined;

@@ -29,6 +29,7 @@ import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
+import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
 import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -80,8 +81,9 @@ export function createPeerApp(
   app.use("/v1/backup/*", memberOnly(node));
   // Apps running here, for the zone's gateways: requests and WebSockets stream through.
   app.use(`${INGRESS_PREFIX}*`, memberOnly(node, true));
+  const people = new SessionCheck(node);
   app.all("/v1/ingress/:app/*", (c) =>
-    ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>),
+    ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>, people),
   );
   // The relay, for devices behind NAT: it checks callers itself (they need not be members).
   app.get("/v1/relay/attach", (c) => relay.attach(c.req.raw, c.env as Server<RelaySocketData>));

@@ -3,15 +3,28 @@
  * on a phone), a header with the sections, and a message area for what just happened.
  */
 import type { Child, FC } from "hono/jsx";
-import { PANEL_PATH } from "../gateway/routing.ts";
+import { PANEL_PATH, SIGNOUT_PATH } from "../gateway/routing.ts";
+import { panelRights, type Viewer } from "../users/access.ts";
 
+/** What an admin (or a device's session) sees: the whole zone. */
 export const SECTIONS = [
   ["", "Overview"],
   ["devices", "Devices"],
   ["apps", "Apps"],
+  ["people", "People"],
   ["backups", "Backups"],
   ["rules", "Rules"],
+  ["agents", "Agents"],
 ] as const;
+/** What everyone else sees: their own. */
+export const PERSON_SECTIONS = [
+  ["", "Your apps"],
+  ["agents", "Your agents"],
+] as const;
+
+export function sectionsFor(viewer: Viewer): readonly (readonly [string, string])[] {
+  return panelRights(viewer).seeZone ? SECTIONS : PERSON_SECTIONS;
+}
 
 export const href = (path = "") => `${PANEL_PATH}/${path}`;
 
@@ -27,6 +40,7 @@ const STYLE = `
 body { margin: 0; font: 16px/1.5 system-ui, sans-serif; }
 header { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center; padding: .75rem 1rem; border-bottom: 1px solid var(--line); }
 header strong { font-size: 1.1rem; }
+header .who { margin-left: auto; display: flex; gap: .5rem; align-items: center; }
 nav { display: flex; flex-wrap: wrap; gap: .25rem; }
 nav a { padding: .35rem .7rem; border-radius: .4rem; text-decoration: none; color: inherit; }
 nav a[aria-current="page"] { background: var(--accent); color: white; }
@@ -61,6 +75,7 @@ export const Layout: FC<{
   title: string;
   section: string;
   zone: string;
+  viewer: Viewer;
   notice?: Notice | undefined;
   children?: Child;
 }> = (props) => (
@@ -76,12 +91,20 @@ export const Layout: FC<{
       <header>
         <strong>{props.zone}</strong>
         <nav aria-label="Sections">
-          {SECTIONS.map(([path, name]) => (
+          {sectionsFor(props.viewer).map(([path, name]) => (
             <a href={href(path)} aria-current={props.section === path ? "page" : undefined}>
               {name}
             </a>
           ))}
         </nav>
+        <span class="who">
+          {props.viewer.kind === "person"
+            ? `${props.viewer.user} (${props.viewer.role})`
+            : `through the device ${props.viewer.deviceName ?? props.viewer.device}`}
+          <form class="inline" method="post" action={SIGNOUT_PATH}>
+            <button type="submit">Sign out</button>
+          </form>
+        </span>
       </header>
       <main>
         {props.notice ? (

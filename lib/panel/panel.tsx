@@ -4,14 +4,23 @@
  * is a plain form posted here, which calls the same API the CLI calls and comes back to
  * the page with what happened (post, then redirect, so a reload repeats nothing). It
  * needs no script, so it works with the keyboard alone and on any phone.
+ *
+ * What a session sees and does depends on whose it is (lib/users/access.ts): admins the
+ * whole zone; a device's session the whole zone too, acting only as any member device
+ * may (no invitation, revocation, person or backup: those use keys of the device serving
+ * the panel); everyone else the apps shared with them, and their own agents.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { renderSVG } from "uqr";
+import { personReach } from "../../protocol/agent-token.ts";
+import type { AgentRecord } from "../agent/grants.ts";
 import type { AppStatus } from "../apps/status.ts";
-import { PANEL_PATH } from "../gateway/routing.ts";
+import { MCP_PATH, PANEL_PATH } from "../gateway/routing.ts";
 import { type ApiError, type ApiFetch, type ApiResult, LocalApi } from "../node/local-client.ts";
 import { formatBytes } from "../units.ts";
+import { mayUseApp, panelRights, type Viewer } from "../users/access.ts";
+import type { Enrolled, PersonView } from "../users/accounts.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import type { ZoneBackup, ZoneStatus } from "../zone/status.ts";
 import { type Bar, BarChart } from "./chart.tsx";
@@ -41,13 +50,30 @@ interface Snapshot {
 
 type Status = ZoneStatus;
 
-export function createPanel(fetch: ApiFetch): Hono {
+/** Whose session the panel serves a request for: the gateway says. */
+export type PanelEnv = { Bindings: { viewer: Viewer } };
+
+/** Which right a section's pages (GET) and actions (POST) need; "" and agents are everyone's. */
+const SECTION_RIGHTS: Record<
+  string,
+  { see: "seeZone" | null; act: "manageApps" | "useDeviceKeys" | null }
+> = {
+  "": { see: null, act: null },
+  agents: { see: null, act: null },
+  devices: { see: "seeZone", act: "useDeviceKeys" },
+  people: { see: "seeZone", act: "useDeviceKeys" },
+  backups: { see: "seeZone", act: "useDeviceKeys" },
+  apps: { see: "seeZone", act: "manageApps" },
+  rules: { see: "seeZone", act: "manageApps" },
+};
+
+export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
   const api = new LocalApi(fetch);
-  const app = new Hono({ strict: false }).basePath(PANEL_PATH);
+  const app = new Hono<PanelEnv>({ strict: false }).basePath(PANEL_PATH);
 
   /** A page: the zone's name in the frame, and the notice the last action left. */
   const render = async (
-    c: { req: { query(name: string): string | undefined } },
+    c: { req: { query(name: string): string | undefined }; env: PanelEnv["Bindings"] },
     section: string,
     title: string,
     body: Child,
@@ -59,12 +85,20 @@ export function createPanel(fetch: ApiFetch): Hono {
         title={title}
         section={section}
         zone={status.ok ? status.data.zone.name : "bucky"}
+        viewer={c.env.viewer}
         notice={notice}
       >
         {body}
       </Layout>
     );
   };
+
+  // Never inside another site's frame: its buttons act (remove a person, revoke a device).
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("x-frame-options", "DENY");
+    c.header("content-security-policy", "frame-ancestors 'none'");
+  });
 
   // Forms come from the panel's own pages: a post from another site is refused.
   app.use("*", async (c, next) => {
@@ -77,7 +111,36 @@ export function createPanel(fetch: ApiFetch): Hono {
     await next();
   });
 
+  // Each session sees and does what its person (or device) may: nothing more.
+  app.use("*", async (c, next) => {
+    const section = c.req.path.slice(PANEL_PATH.length + 1).split("/")[0] ?? "";
+    const needs = SECTION_RIGHTS[section] ?? { see: "seeZone", act: "useDeviceKeys" };
+    const rights = panelRights(c.env.viewer);
+    const right = c.req.method === "POST" ? (needs.act ?? needs.see) : needs.see;
+    if (right !== null && !rights[right]) {
+      const why =
+        right === "useDeviceKeys" && c.env.viewer.kind === "device"
+          ? "A device's session cannot do that: it needs keys of the device serving this panel. Sign in as an admin."
+          : "Only the zone's admins can see or do that.";
+      return c.html(await render(c, "", "Not yours to see", <p role="alert">{why}</p>), 403);
+    }
+    await next();
+  });
+
   app.get("/", async (c) => {
+    if (!panelRights(c.env.viewer).seeZone) {
+      const apps = await api.get<{ apps: AppStatus[] }>("/v1/apps");
+      return c.html(
+        await render(
+          c,
+          "",
+          "Your apps",
+          shown(apps, (data) => (
+            <YourApps apps={data.apps.filter((a) => mayUseApp(c.env.viewer, a))} />
+          )),
+        ),
+      );
+    }
     const [status, devices, apps, traffic] = await Promise.all([
       api.get<Status>("/v1/status"),
       api.get<{ devices: DeviceView[] }>("/v1/devices"),
@@ -154,7 +217,7 @@ export function createPanel(fetch: ApiFetch): Hono {
       ttlMs: Number(form.ttlMs ?? HOUR_MS),
       uses: 1,
     });
-    if (!invite.ok) return c.redirect(back("devices", invite), 303);
+    if (!invite.ok) return c.redirect(backTo("devices", invite), 303);
     // Shown once, right here: the token is a secret, so it never goes into an address.
     return c.html(
       await render(
@@ -186,7 +249,101 @@ export function createPanel(fetch: ApiFetch): Hono {
     const name = c.req.param("name");
     const result = await api.post(`/v1/devices/${encodeURIComponent(name)}/revoke`);
     return c.redirect(
-      back("devices", result, `${name} is revoked: the zone no longer trusts it.`),
+      backTo("devices", result, `${name} is revoked: the zone no longer trusts it.`),
+      303,
+    );
+  });
+
+  app.get("/people", async (c) => {
+    const people = await api.get<{ people: PersonView[] }>("/v1/users");
+    const acts = panelRights(c.env.viewer).useDeviceKeys;
+    return c.html(
+      await render(
+        c,
+        "people",
+        "People",
+        <>
+          {shown(people, (data) => (
+            <PeopleTable people={data.people} actions={acts} />
+          ))}
+          <h2>Add a person</h2>
+          <p>
+            They get a link that works once: opened on their phone or computer, it lets them make a
+            passkey, or choose a password. Then they sign in on any gateway of the zone.
+          </p>
+          <form class="stack" method="post" action={href("people/add")}>
+            <label>
+              Their name (lowercase letters, digits, hyphens)
+              <input type="text" name="name" required autocomplete="off" />
+            </label>
+            <label>
+              Role
+              <select name="role">
+                <option value="member">member: sees the apps shared with them</option>
+                <option value="child">child: the same, and rules can name children</option>
+                <option value="admin">admin: sees and manages the whole zone</option>
+              </select>
+            </label>
+            <button type="submit">Add</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  /** The page that shows an enrollment link once, as text and as a QR code. */
+  const enrolled = async (c: Context<PanelEnv>, result: ApiResult<Enrolled>, back: string) => {
+    if (!result.ok) return c.redirect(backTo("people", result), 303);
+    const { user, role, enrollment } = result.data;
+    return c.html(
+      await render(
+        c,
+        "people",
+        `A link for ${user}`,
+        <>
+          <p>{`${back} Send ${user} (${role}) this link privately: it works once, at the gateway ${enrollment.gateway}, until ${enrollment.expiresAt}.`}</p>
+          <pre id="enrollment">{enrollment.url}</pre>
+          <p>Or let them scan it:</p>
+          <div
+            class="qr"
+            role="img"
+            aria-label="The link as a QR code"
+            dangerouslySetInnerHTML={{ __html: renderSVG(enrollment.url) }}
+          />
+          <p>
+            <a href={href("people")}>Back to the people</a>
+          </p>
+        </>,
+      ),
+    );
+  };
+
+  app.post("/people/add", async (c) => {
+    const form = await c.req.parseBody();
+    const result = await api.post<Enrolled>("/v1/users", {
+      name: typeof form.name === "string" ? form.name.trim() : "",
+      role: typeof form.role === "string" ? form.role : "member",
+    });
+    return enrolled(c, result, "Added.");
+  });
+
+  app.post("/people/:name/reset", async (c) => {
+    const result = await api.post<Enrolled>(
+      `/v1/users/${encodeURIComponent(c.req.param("name"))}/reset`,
+      {},
+    );
+    return enrolled(
+      c,
+      result,
+      "Their old passkey or password, and their sessions, no longer work.",
+    );
+  });
+
+  app.post("/people/:name/remove", async (c) => {
+    const name = c.req.param("name");
+    const result = await api.delete(`/v1/users/${encodeURIComponent(name)}`);
+    return c.redirect(
+      backTo("people", result, `${name} is removed: their sessions end on every gateway.`),
       303,
     );
   });
@@ -263,7 +420,11 @@ export function createPanel(fetch: ApiFetch): Hono {
       );
     }
     return c.redirect(
-      back("apps", result, result.ok ? `Installed ${result.data.app} ${result.data.version}.` : ""),
+      backTo(
+        "apps",
+        result,
+        result.ok ? `Installed ${result.data.app} ${result.data.version}.` : "",
+      ),
       303,
     );
   });
@@ -277,7 +438,7 @@ export function createPanel(fetch: ApiFetch): Hono {
       const name = c.req.param("app");
       const path = `/v1/apps/${encodeURIComponent(name)}`;
       const result = verb === "remove" ? await api.delete(path) : await api.post(`${path}/${verb}`);
-      return c.redirect(back("apps", result, `${name} ${done}.`), 303);
+      return c.redirect(backTo("apps", result, `${name} ${done}.`), 303);
     });
   }
 
@@ -296,7 +457,10 @@ export function createPanel(fetch: ApiFetch): Hono {
         name,
         <>
           {shown(status, (data) => (
-            <AppTable apps={[data]} actions={true} />
+            <>
+              <AppTable apps={[data]} actions={true} />
+              {data.exposure === "zone" ? <ShareForm app={data} /> : null}
+            </>
           ))}
           <h2>Recent output</h2>
           {shown(logs, ({ lines }) =>
@@ -305,6 +469,145 @@ export function createPanel(fetch: ApiFetch): Hono {
         </>,
       ),
     );
+  });
+
+  app.post("/apps/:app/share", async (c) => {
+    const name = c.req.param("app");
+    const form = await c.req.parseBody();
+    const names =
+      typeof form.with === "string"
+        ? form.with
+            .split(",")
+            .map((n) => n.trim())
+            .filter(Boolean)
+        : [];
+    const everyone = names.length === 0 || (names.length === 1 && names[0] === "everyone");
+    const result = await api.put(`/v1/apps/${encodeURIComponent(name)}/share`, {
+      with: everyone ? null : names,
+    });
+    return c.redirect(
+      backTo(
+        `apps/${encodeURIComponent(name)}`,
+        result,
+        everyone
+          ? `${name} is shared with everyone.`
+          : `${name} is shared with ${names.join(", ")}.`,
+      ),
+      303,
+    );
+  });
+
+  // A person's own AI agents: granted here, for themselves, reaching no further than them.
+  app.get("/agents", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person")
+      return c.html(
+        await render(
+          c,
+          "agents",
+          "Agents",
+          <p>
+            A device grants agents with <code>bucky agent grant</code>; here, people sign in to
+            grant agents of their own.
+          </p>,
+        ),
+      );
+    const agents = await api.get<{ agents: AgentRecord[] }>(
+      `/v1/agents?user=${encodeURIComponent(viewer.user)}`,
+    );
+    const reach = personReach(viewer.role);
+    return c.html(
+      await render(
+        c,
+        "agents",
+        "Your agents",
+        <>
+          <p>
+            An AI agent you grant here acts for you, and reaches no further than you:{" "}
+            {`it may read ${reach.read.join(" and ")}`}
+            {reach.act.length > 0 ? ` and do ${reach.act.join(", ")}` : ""}. It connects to{" "}
+            <code>{MCP_PATH}</code> on this gateway with its token.
+          </p>
+          {shown(agents, (data) => (
+            <AgentList agents={data.agents} />
+          ))}
+          <h2>Grant an agent</h2>
+          <form class="stack" method="post" action={href("agents/grant")}>
+            <label>
+              Its name (lowercase letters, digits, hyphens)
+              <input type="text" name="name" required autocomplete="off" />
+            </label>
+            {reach.read.map((scope) => (
+              <label>
+                <span>
+                  <input type="checkbox" name="read" value={scope} checked /> {`read ${scope}`}
+                </span>
+              </label>
+            ))}
+            {reach.act.map((action) => (
+              <label>
+                <span>
+                  <input type="checkbox" name="act" value={action} /> {action}
+                </span>
+              </label>
+            ))}
+            <label>
+              For
+              <select name="ttlMs">
+                <option value={String(7 * 24 * HOUR_MS)}>7 days</option>
+                <option value={String(30 * 24 * HOUR_MS)}>30 days</option>
+              </select>
+            </label>
+            <button type="submit">Grant</button>
+          </form>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/agents/grant", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person") return c.redirect(href("agents"), 303);
+    const form = await c.req.parseBody({ all: true });
+    const list = (value: unknown) =>
+      (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String);
+    const name = typeof form.name === "string" ? form.name.trim() : "";
+    const granted = await api.post<{ token: string; record: AgentRecord }>("/v1/agents", {
+      name: `${viewer.user}-${name}`,
+      read: list(form.read),
+      act: list(form.act),
+      ttlMs: Number(form.ttlMs ?? 7 * 24 * HOUR_MS),
+      user: viewer.user,
+    });
+    if (!granted.ok) return c.redirect(backTo("agents", granted), 303);
+    // Shown once, right here: the token is a secret, so it never goes into an address.
+    return c.html(
+      await render(
+        c,
+        "agents",
+        `Agent ${granted.data.record.agent}`,
+        <>
+          <p>
+            {`Give your agent this token (until ${granted.data.record.expiresAt}); it sends it as `}
+            <code>Authorization: Bearer …</code> to <code>{MCP_PATH}</code> on this gateway.
+          </p>
+          <pre id="agent-token">{granted.data.token}</pre>
+          <p>
+            <a href={href("agents")}>Back to your agents</a>
+          </p>
+        </>,
+      ),
+    );
+  });
+
+  app.post("/agents/:name/revoke", async (c) => {
+    const viewer = c.env.viewer;
+    if (viewer.kind !== "person") return c.redirect(href("agents"), 303);
+    const name = c.req.param("name");
+    const result = await api.post(`/v1/agents/${encodeURIComponent(name)}/revoke`, {
+      user: viewer.user,
+    });
+    return c.redirect(backTo("agents", result, `${name} is revoked.`), 303);
   });
 
   app.get("/backups", async (c) => {
@@ -363,17 +666,19 @@ export function createPanel(fetch: ApiFetch): Hono {
     const text = result.ok
       ? `${result.data.started.length > 0 ? `A backup started to ${result.data.started.join(", ")}. ` : ""}${result.data.running.length > 0 ? `Already running: ${result.data.running.join(", ")}.` : ""} Reload in a moment to see it.`
       : "";
-    return c.redirect(back("backups", result, text), 303);
+    return c.redirect(backTo("backups", result, text), 303);
   });
 
   app.get("/rules", async (c) => {
-    const [rules, apps, devices] = await Promise.all([
+    const [rules, apps, devices, people] = await Promise.all([
       api.get<{ rules: { id: string; description: string }[] }>("/v1/rules"),
       api.get<{ apps: AppStatus[] }>("/v1/apps"),
       api.get<{ devices: DeviceView[] }>("/v1/devices"),
+      api.get<{ people: PersonView[] }>("/v1/users"),
     ]);
     const appNames = apps.ok ? apps.data.apps.map((a) => a.app) : [];
     const deviceNames = devices.ok ? devices.data.devices.map((d) => d.name) : [];
+    const personNames = people.ok ? people.data.people.map((p) => p.name) : [];
     return c.html(
       await render(
         c,
@@ -428,12 +733,23 @@ export function createPanel(fetch: ApiFetch): Hono {
               </select>
             </label>
             <label>
-              Only for the sessions of this device (optional)
-              <select name="device">
+              Only for (optional)
+              <select name="whom">
                 <option value="">everyone</option>
-                {deviceNames.map((name) => (
-                  <option value={name}>{name}</option>
-                ))}
+                <optgroup label="A person">
+                  {personNames.map((name) => (
+                    <option value={`user:${name}`}>{name}</option>
+                  ))}
+                </optgroup>
+                <optgroup label="Everyone of a role">
+                  <option value="role:child">children</option>
+                  <option value="role:member">members</option>
+                </optgroup>
+                <optgroup label="The sessions of a device">
+                  {deviceNames.map((name) => (
+                    <option value={`device:${name}`}>{name}</option>
+                  ))}
+                </optgroup>
               </select>
             </label>
             <label>
@@ -460,20 +776,25 @@ export function createPanel(fetch: ApiFetch): Hono {
     const form = await c.req.parseBody();
     const field = (name: string) =>
       typeof form[name] === "string" && form[name] ? (form[name] as string) : undefined;
+    const [kind, whom] = (field("whom") ?? "").split(":", 2) as [string, string | undefined];
     const result = await api.post<{ id: string }>("/v1/rules", {
       action: "block",
       app: field("app") ?? "",
+      ...(whom && ["user", "role", "device"].includes(kind) ? { [kind]: whom } : {}),
       ...(field("device") ? { device: field("device") } : {}),
       ...(field("between") ? { between: field("between") } : {}),
       ...(field("days") ? { days: field("days") } : {}),
     });
-    return c.redirect(back("rules", result, result.ok ? `Rule ${result.data.id} added.` : ""), 303);
+    return c.redirect(
+      backTo("rules", result, result.ok ? `Rule ${result.data.id} added.` : ""),
+      303,
+    );
   });
 
   app.post("/rules/:id/remove", async (c) => {
     const id = c.req.param("id");
     const result = await api.delete(`/v1/rules/${encodeURIComponent(id)}`);
-    return c.redirect(back("rules", result, `Rule ${id} removed.`), 303);
+    return c.redirect(backTo("rules", result, `Rule ${id} removed.`), 303);
   });
 
   app.notFound((c) => c.redirect(href(""), 303));
@@ -481,7 +802,7 @@ export function createPanel(fetch: ApiFetch): Hono {
 }
 
 /** Where to go after an action: its page, saying how it went. */
-function back(section: string, result: ApiResult<unknown>, ok = "Done."): string {
+function backTo(section: string, result: ApiResult<unknown>, ok = "Done."): string {
   const query = result.ok
     ? `ok=${encodeURIComponent(ok)}`
     : `error=${encodeURIComponent(result.error.message)}${result.error.hint ? `&hint=${encodeURIComponent(result.error.hint)}` : ""}`;
@@ -800,6 +1121,134 @@ const TrafficCharts = ({
     </>
   );
 };
+
+/** A person's own apps: the ones they may open, and a way to each. */
+const YourApps = ({ apps }: { apps: AppStatus[] }) =>
+  apps.length === 0 ? (
+    <p class="muted">No apps are shared with you yet: ask an admin of the zone.</p>
+  ) : (
+    <ul>
+      {apps.map((a) => (
+        <li>
+          {a.state === "running" ? (
+            <a href={`/apps/${encodeURIComponent(a.app)}/`}>{a.app}</a>
+          ) : (
+            <>
+              {a.app} <Tag value={a.state} />
+            </>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+
+const PeopleTable = ({ people, actions }: { people: PersonView[]; actions: boolean }) => (
+  <div class="scroll">
+    <table>
+      <thead>
+        <tr>
+          <th>Person</th>
+          <th>Role</th>
+          <th>Signs in with</th>
+          {actions ? <th /> : null}
+        </tr>
+      </thead>
+      <tbody>
+        {people.map((p) => (
+          <tr>
+            <td>{p.name}</td>
+            <td>
+              <Tag value={p.role} />
+            </td>
+            <td>
+              {p.signsInWith.length > 0
+                ? p.signsInWith.join(" or ")
+                : p.role === "owner"
+                  ? "a login link from a device holding the owner key"
+                  : "not yet: their link was not opened"}
+            </td>
+            {actions ? (
+              <td>
+                <Action
+                  action={href(`people/${encodeURIComponent(p.name)}/reset`)}
+                  label="New link"
+                />{" "}
+                {p.role === "owner" ? null : (
+                  <details>
+                    <summary>Remove…</summary>
+                    <p>{`${p.name} will no longer sign in, and their sessions end on every gateway.`}</p>
+                    <Action
+                      action={href(`people/${encodeURIComponent(p.name)}/remove`)}
+                      label={`Remove ${p.name}`}
+                      danger={true}
+                    />
+                  </details>
+                )}
+              </td>
+            ) : null}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+/** Whom a zone-only app is shared with, and a form to change it. */
+const ShareForm = ({ app }: { app: AppStatus }) => (
+  <>
+    <h2>Who sees it</h2>
+    <p>
+      {app.shared
+        ? `Shared with ${app.shared.join(", ")}, and the admins.`
+        : "Everyone of the zone."}
+    </p>
+    <form class="stack" method="post" action={href(`apps/${encodeURIComponent(app.app)}/share`)}>
+      <label>
+        People and roles (admin, member, child), comma-separated; empty for everyone
+        <input type="text" name="with" value={app.shared?.join(", ") ?? ""} autocomplete="off" />
+      </label>
+      <button type="submit">Share</button>
+    </form>
+  </>
+);
+
+const AgentList = ({ agents }: { agents: AgentRecord[] }) =>
+  agents.length === 0 ? (
+    <p class="muted">No agents yet.</p>
+  ) : (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Agent</th>
+            <th>May</th>
+            <th>Until</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {agents.map((a) => (
+            <tr>
+              <td>{a.agent}</td>
+              <td>
+                {[...a.scopes.read.map((scope) => `read ${scope}`), ...a.scopes.act].join(", ")}
+              </td>
+              <td>{a.revokedAt ? `revoked ${a.revokedAt}` : a.expiresAt}</td>
+              <td>
+                {a.revokedAt ? null : (
+                  <Action
+                    action={href(`agents/${encodeURIComponent(a.agent)}/revoke`)}
+                    label="Revoke"
+                    danger={true}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 
 const DeviceSelect = ({ names }: { names: string[] }) => (
   <label>

@@ -33,17 +33,17 @@ export function appendLocalChangeset(
   ops: readonly Op[],
   nowMs: number,
 ): Changeset {
+  const authorId = deviceIdFromPublicKey(author.key.publicKey);
   for (const op of ops) {
-    const problem = writeProblem(op, author.name, author.zone);
+    const problem = writeProblem(op, { name: author.name, id: authorId }, author.zone);
     if (problem) {
       throw new BuckyError(
         "E_PERMISSION",
         `cannot write ${op.key}: ${problem}`,
-        "Keys under boot/, devices/ and nodes/ are managed by bucky itself.",
+        "Keys under boot/, devices/ and nodes/, and people's accounts and credentials, are managed by bucky itself.",
       );
     }
   }
-  const authorId = deviceIdFromPublicKey(author.key.publicKey);
   return db.transaction((tx) => {
     const tally = author.seal.tally(db.$client);
     tally.requireOwnHead();

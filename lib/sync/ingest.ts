@@ -224,7 +224,7 @@ function consider(
     return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
   }
   for (const op of changeset.ops) {
-    const problem = writeProblem(op, member.name, context.zone);
+    const problem = writeProblem(op, member, context.zone);
     if (problem) return { kind: "rejected", reason: problem };
   }
   storeChangeset(db, tally, changeset, context.nowMs);
@@ -247,7 +247,7 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
       op.value === null
     )
       continue;
-    if (writeProblem(op, name, zone) !== undefined) continue;
+    if (writeProblem(op, { name, id: changeset.author }, zone) !== undefined) continue;
     const doc = verifyDeviceDocument(JSON.parse(op.value), zone);
     if (doc.id === changeset.author)
       return { id: doc.id, name: doc.name, admittedAtMs: doc.issuedAt * 1000, quarantined: false };

@@ -1,0 +1,12 @@
+/** How `bucky user add` and `reset` show the link a person sets up their way in with. */
+import type { Enrolled } from "../../lib/users/accounts.ts";
+
+export function enrolledText(result: Enrolled): string {
+  return [
+    `${result.user} (${result.role}) sets up a passkey or a password with this link, once, before ${result.enrollment.expiresAt}:`,
+    "",
+    result.enrollment.url,
+    "",
+    `Send it to them privately: whoever opens it first becomes ${result.user}. It works at the gateway ${result.enrollment.gateway}; they then sign in at any gateway of the zone.`,
+  ].join("\n");
+}

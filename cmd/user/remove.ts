@@ -1,0 +1,20 @@
+/** `bucky user remove <name>`: the person is no longer of the zone; their sessions end on every gateway. */
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "remove",
+    description: "Remove a person from the zone: their sessions end on every gateway",
+    examples: ["bucky user remove ann"],
+  },
+  args: { name: { type: "positional", required: true, description: "The person's name" } },
+  run: (args, context) =>
+    requestDaemon<{ user: string; removed: true }>(
+      context.home,
+      "DELETE",
+      `/v1/users/${encodeURIComponent(args.name)}`,
+    ),
+  text: (result) =>
+    `${result.user} is removed: their sessions end on every gateway of the zone as it hears of it.`,
+});

@@ -1,0 +1,31 @@
+/** `bucky user reset <name>`: a new enrollment link; the person's old ways in and sessions stop working. */
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { Enrolled } from "../../lib/users/accounts.ts";
+import { defineBuckyCommand } from "../command.ts";
+import { parseDuration } from "../duration.ts";
+import { enrolledText } from "./enrolled-text.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "reset",
+    description:
+      "Give a person a new enrollment link: their passkey or password, and their sessions, stop working everywhere",
+    examples: ["bucky user reset ann"],
+  },
+  args: {
+    name: { type: "positional", required: true, description: "The person's name" },
+    ttl: {
+      type: "string",
+      valueHint: "duration",
+      description: "How long the link works (default: 7d)",
+    },
+  },
+  run: (args, context) =>
+    requestDaemon<Enrolled>(
+      context.home,
+      "POST",
+      `/v1/users/${encodeURIComponent(args.name)}/reset`,
+      args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {},
+    ),
+  text: enrolledText,
+});

@@ -1,0 +1,252 @@
+/**
+ * The gateway's pages for people: signing in (a password, or a passkey's two steps),
+ * opening an enrollment link (a password, or a passkey's two steps), and signing out.
+ * These pages answer on the zone's own host name only (where the session cookie covers
+ * every app, and where passkeys belong): reached another way, a page sends the browser
+ * there first. A form or a step posted from another site is refused; a passkey step's
+ * body is JSON, which another site cannot send without asking first.
+ */
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { PERSON_SESSION_TTL_S } from "../users/sessions.ts";
+import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
+import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
+import type { GatewayConfig } from "./config.ts";
+import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
+import { gatewayBase, isSameOriginPath, SESSION_COOKIE } from "./sessions.ts";
+
+/** The most an account form or step may send. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AccountRequest {
+  readonly request: Request;
+  readonly url: URL;
+  /** The canonical path (lib/gateway/request-target.ts). */
+  readonly path: string;
+  readonly hostHeader: string;
+  readonly client: string;
+}
+
+export class AccountRoutes {
+  private readonly signIn: SignIn;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly config: GatewayConfig,
+    log: Log,
+  ) {
+    this.signIn = new SignIn(node, log);
+  }
+
+  async handle(at: AccountRequest): Promise<Response> {
+    const host = at.hostHeader.toLowerCase().replace(/:\d*$/, "").replace(/\.$/, "");
+    const { method } = at.request;
+    if (this.config.host && host !== this.config.host) {
+      if (method !== "GET")
+        return refusedPage(400, "Wrong address", `Open this page at ${this.config.host}.`);
+      return new Response(null, {
+        status: 303,
+        headers: {
+          location: `${gatewayBase(this.config)}${at.path}${at.url.search}`,
+          "cache-control": "no-store",
+        },
+      });
+    }
+    const scheme = this.config.https ? "https" : "http";
+    const place: Place = {
+      client: at.client,
+      origin: `${scheme}://${at.hostHeader.toLowerCase()}`,
+      rpId: this.config.host,
+    };
+    if (method === "POST") {
+      const origin = at.request.headers.get("origin");
+      if (origin !== null && origin !== place.origin)
+        return refusedPage(
+          403,
+          "Refused",
+          "This form was sent from another site and was not acted on.",
+        );
+    } else if (method !== "GET") {
+      return refusedPage(405, "Not here", `${method} is not a way to use this page.`);
+    }
+    try {
+      return await this.route(at, place);
+    } catch (error) {
+      return this.failed(error, at);
+    }
+  }
+
+  private async route(at: AccountRequest, place: Place): Promise<Response> {
+    const post = at.request.method === "POST";
+    const zone = this.node.zone.zone.name;
+    const passkeys = place.rpId !== null;
+    switch (`${at.request.method} ${at.path}`) {
+      case `GET ${SIGNIN_PATH}`:
+        return signInPage({ zone, next: nextOf(at.url.searchParams.get("next")), passkeys });
+      case `POST ${SIGNIN_PATH}`: {
+        const form = await this.form(at.request);
+        const name = form.get("name") ?? "";
+        const next = nextOf(form.get("next") ?? null);
+        try {
+          const cookie = await this.signIn.withPassword(name, form.get("password") ?? "", place);
+          return this.signedIn(cookie, next);
+        } catch (error) {
+          if (!(error instanceof BuckyError) || error.code !== "E_PERMISSION") throw error;
+          return signInPage({ zone, next, passkeys, name, error: error.message, status: 403 });
+        }
+      }
+      case `POST ${SIGNIN_PATH}/passkey/options`: {
+        const body = await this.json(at.request);
+        return Response.json(await this.signIn.passkeyOptions(String(body.name ?? ""), place));
+      }
+      case `POST ${SIGNIN_PATH}/passkey`: {
+        const body = await this.json(at.request);
+        const cookie = await this.signIn.passkeyFinish(
+          String(body.ceremony ?? ""),
+          body.response,
+          place,
+        );
+        return Response.json(
+          { next: nextOf(typeof body.next === "string" ? body.next : null) },
+          { headers: { "set-cookie": this.cookie(cookie), "cache-control": "no-store" } },
+        );
+      }
+      case `GET ${ENROLL_PATH}`: {
+        const token = at.url.searchParams.get("token") ?? "";
+        const { enrollment } = this.signIn.enrollments.open(token);
+        return enrollPage({ zone, user: enrollment.user, token, passkeys });
+      }
+      case `POST ${ENROLL_PATH}`: {
+        const form = await this.form(at.request);
+        const token = form.get("token") ?? "";
+        const password = form.get("password") ?? "";
+        if (password !== form.get("confirm")) {
+          const { enrollment } = this.signIn.enrollments.open(token);
+          return enrollPage({
+            zone,
+            user: enrollment.user,
+            token,
+            passkeys,
+            error: "The two passwords differ: type the same one twice.",
+            status: 400,
+          });
+        }
+        try {
+          return this.signedIn(await this.signIn.enrollPassword(token, password, place), "/");
+        } catch (error) {
+          if (!(error instanceof BuckyError) || error.code !== "E_INVALID_INPUT") throw error;
+          const { enrollment } = this.signIn.enrollments.open(token);
+          return enrollPage({
+            zone,
+            user: enrollment.user,
+            token,
+            passkeys,
+            error: error.message,
+            status: 400,
+          });
+        }
+      }
+      case `POST ${ENROLL_PATH}/passkey/options`: {
+        const body = await this.json(at.request);
+        return Response.json(
+          await this.signIn.enrollPasskeyOptions(String(body.token ?? ""), place),
+        );
+      }
+      case `POST ${ENROLL_PATH}/passkey`: {
+        const body = await this.json(at.request);
+        return Response.json(
+          await this.signIn.enrollPasskeyFinish(String(body.ceremony ?? ""), body.response, place),
+        );
+      }
+      case `POST ${SIGNOUT_PATH}`:
+        return new Response(null, {
+          status: 303,
+          headers: { location: "/", "set-cookie": this.cookie("", 0), "cache-control": "no-store" },
+        });
+      default:
+        return refusedPage(
+          post ? 405 : 404,
+          "No such page",
+          "This address is not a page of the gateway.",
+        );
+    }
+  }
+
+  /** After signing in: the cookie, and on to where the person was going. */
+  private signedIn(cookie: string, next: string): Response {
+    return new Response(null, {
+      status: 303,
+      headers: { location: next, "set-cookie": this.cookie(cookie), "cache-control": "no-store" },
+    });
+  }
+
+  /** The session cookie, as a login link sets it (lib/gateway/server.ts). */
+  private cookie(value: string, maxAgeS = PERSON_SESSION_TTL_S): string {
+    const attributes = [
+      `${SESSION_COOKIE}=${value}`,
+      "Path=/",
+      "HttpOnly",
+      "SameSite=Lax",
+      `Max-Age=${maxAgeS}`,
+    ];
+    if (this.config.host) attributes.push(`Domain=${this.config.host}`);
+    if (this.config.https) attributes.push("Secure");
+    return attributes.join("; ");
+  }
+
+  private failed(error: unknown, at: AccountRequest): Response {
+    const json = at.request.headers.get("content-type")?.startsWith("application/json") ?? false;
+    if (error instanceof TooManyAttempts) {
+      const headers = { "retry-after": String(error.retryAfterS) };
+      return json
+        ? Response.json(
+            { error: { code: "E_UNAVAILABLE", message: error.message } },
+            { status: 429, headers },
+          )
+        : refusedPage(429, "Too many attempts", error.message, undefined, headers);
+    }
+    if (!(error instanceof BuckyError)) throw error;
+    if (json) return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
+    const title = at.path.startsWith(ENROLL_PATH) ? "This link does not work" : "Sign-in refused";
+    return refusedPage(error.httpStatus, title, error.message, error.hint);
+  }
+
+  private async form(request: Request): Promise<Map<string, string>> {
+    const text = await boundedText(request);
+    return new Map(new URLSearchParams(text));
+  }
+
+  private async json(request: Request): Promise<Record<string, unknown>> {
+    if (!request.headers.get("content-type")?.startsWith("application/json"))
+      throw new BuckyError("E_USAGE", "this step takes JSON (content-type: application/json)");
+    try {
+      const value: unknown = JSON.parse(await boundedText(request));
+      if (typeof value === "object" && value !== null && !Array.isArray(value))
+        return value as Record<string, unknown>;
+    } catch {
+      // Said below.
+    }
+    throw new BuckyError("E_USAGE", "the body is not a JSON object");
+  }
+}
+
+/** Where to go once signed in: a path on this gateway, else the start page. */
+function nextOf(next: string | null): string {
+  return next && isSameOriginPath(next) ? next : "/";
+}
+
+async function boundedText(request: Request): Promise<string> {
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES)
+    throw new BuckyError("E_USAGE", `at most ${MAX_BODY_BYTES} bytes here`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body)
+    for await (const chunk of request.body) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES)
+        throw new BuckyError("E_USAGE", `at most ${MAX_BODY_BYTES} bytes here`);
+      chunks.push(chunk);
+    }
+  return Buffer.concat(chunks).toString("utf8");
+}

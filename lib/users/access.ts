@@ -1,0 +1,77 @@
+/**
+ * Who is behind a request, and what that lets them see and do. A session is either a
+ * person's (signed in with a passkey or a password, or the owner through the owner key's
+ * login link) or a device's (a login link made on a device without the owner key): a
+ * device's session reaches what that device itself could, and never acts with keys
+ * another device holds.
+ */
+import type { Role, UserName } from "../../protocol/accounts.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { UserSession } from "../../protocol/user-session.ts";
+import type { AppSpec } from "../apps/spec.ts";
+
+export type Viewer =
+  | {
+      readonly kind: "device";
+      readonly device: DeviceId;
+      /** Its name, while it is a member. */
+      readonly deviceName?: string;
+    }
+  | {
+      readonly kind: "person";
+      readonly user: UserName;
+      readonly role: Role;
+      readonly session: UserSession;
+      /** The device whose login link opened it (the owner's link), for rules. */
+      readonly deviceName?: string;
+    };
+
+/** The owner and the admins: they see and manage the whole zone. */
+export function isAdmin(viewer: Viewer | undefined): boolean {
+  return viewer?.kind === "person" && (viewer.role === "owner" || viewer.role === "admin");
+}
+
+/** What decides who may use an app: its exposure, and whom it is shared with. */
+export interface AppReach {
+  readonly exposure: "public" | "zone";
+  readonly shared?: readonly string[] | null;
+}
+
+/** An app's reach, from its spec. */
+export function reachOf(spec: AppSpec): AppReach {
+  return { exposure: spec.manifest.exposure, shared: spec.shared ?? null };
+}
+
+/**
+ * Whether `viewer` may use an app: a public app anyone; a zone-only app a device's
+ * session, an admin, and, when it is shared with some only, the people and roles it
+ * names (everyone of the zone when it names none).
+ */
+export function mayUseApp(viewer: Viewer | undefined, app: AppReach): boolean {
+  if (app.exposure === "public") return true;
+  if (!viewer) return false;
+  return viewer.kind === "device" || personMayUseApp({ name: viewer.user, role: viewer.role }, app);
+}
+
+/** Whether a person (signed in) may use an app. */
+export function personMayUseApp(person: { name: string; role: Role }, app: AppReach): boolean {
+  if (app.exposure === "public" || person.role === "owner" || person.role === "admin") return true;
+  if (!app.shared) return true;
+  return app.shared.includes(person.name) || app.shared.includes(person.role);
+}
+
+/** What the control panel lets a session do. */
+export interface PanelRights {
+  /** See the zone: devices, backups, rules, traffic, everyone's apps. */
+  readonly seeZone: boolean;
+  /** Install, start, stop, remove and share apps; add and remove rules: what any member device may write. */
+  readonly manageApps: boolean;
+  /** Invite, revoke, add and remove people, back up: what needs the keys of the device serving the panel. */
+  readonly useDeviceKeys: boolean;
+}
+
+export function panelRights(viewer: Viewer): PanelRights {
+  if (viewer.kind === "device") return { seeZone: true, manageApps: true, useDeviceKeys: false };
+  const admin = isAdmin(viewer);
+  return { seeZone: admin, manageApps: admin, useDeviceKeys: admin };
+}

@@ -1,0 +1,141 @@
+/**
+ * Adding, resetting and removing people: each is an account record the owner key signs
+ * (so it is done on a device holding it, by the CLI or by an admin in the panel there),
+ * written at the account's next rev. Adding and resetting also give an enrollment link.
+ */
+import {
+  checkUserName,
+  isRole,
+  OWNER_USER,
+  type Role,
+  signAccount,
+  type UserName,
+  userKeys,
+} from "../../protocol/accounts.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import type { Person } from "./directory.ts";
+import { type EnrollmentLink, enrollmentLink, planEnrollment } from "./enrollment.ts";
+
+export interface PersonView {
+  readonly name: string;
+  readonly role: Role;
+  /** How they sign in now: passkey, password (none yet: they have not opened their link). */
+  readonly signsInWith: readonly ("passkey" | "password")[];
+  readonly since: string | null;
+}
+
+export interface Enrolled {
+  readonly user: string;
+  readonly role: Role;
+  readonly enrollment: EnrollmentLink;
+}
+
+export function listPeople(node: NodeContext): PersonView[] {
+  return [...node.people().people.values()]
+    .sort((a, b) =>
+      a.name === OWNER_USER ? -1 : b.name === OWNER_USER ? 1 : a.name.localeCompare(b.name),
+    )
+    .map(view);
+}
+
+export function addPerson(
+  node: NodeContext,
+  request: { name: string; role?: string; ttlMs: number },
+): Enrolled {
+  const checked = checkUserName(request.name);
+  if (!checked.ok)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `"${request.name}" cannot be a person's name: ${checked.reason}`,
+      "Names are lowercase letters, digits and hyphens, like ann or kid-2.",
+    );
+  const role = request.role ?? "member";
+  if (!isRole(role) || role === "owner")
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `"${role}" is not a role`,
+      "A person is an admin, a member or a child: --role admin|member|child",
+    );
+  if (node.people().people.has(checked.name))
+    throw new BuckyError(
+      "E_EXISTS",
+      `${checked.name} is already a person of this zone`,
+      `To give them a new way in: bucky user reset ${checked.name}`,
+    );
+  const plan = planEnrollment(node, request.ttlMs);
+  const rev = nextRev(node, checked.name);
+  write(node, checked.name, rev, role, rev);
+  node.log.info("person added", { user: checked.name, role });
+  return { user: checked.name, role, enrollment: enrollmentLink(node, plan, checked.name, rev) };
+}
+
+/** A new enrollment link: every credential and session the person had stops working. */
+export function resetPerson(node: NodeContext, name: string, ttlMs: number): Enrolled {
+  const person = existing(node, name);
+  const plan = planEnrollment(node, ttlMs);
+  const rev = nextRev(node, person.name);
+  write(node, person.name, rev, person.role, rev);
+  node.log.info("person reset", { user: person.name });
+  return {
+    user: person.name,
+    role: person.role,
+    enrollment: enrollmentLink(node, plan, person.name, rev),
+  };
+}
+
+/** Removes a person: their sessions end on every gateway as it syncs. */
+export function removePerson(node: NodeContext, name: string): { user: string; removed: true } {
+  const person = existing(node, name);
+  if (person.name === OWNER_USER)
+    throw new BuckyError("E_PERMISSION", "the owner cannot be removed from their own zone");
+  const rev = nextRev(node, person.name);
+  write(node, person.name, rev, null, person.creds);
+  node.log.info("person removed", { user: person.name });
+  return { user: person.name, removed: true };
+}
+
+function existing(node: NodeContext, name: string): Person {
+  const person = node.people().people.get(name);
+  if (!person)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `this zone has no person named ${name}`,
+      "See them with `bucky user list`.",
+    );
+  return person;
+}
+
+function nextRev(node: NodeContext, name: UserName): number {
+  return (node.people().revs.get(name) ?? 0) + 1;
+}
+
+function write(
+  node: NodeContext,
+  user: UserName,
+  rev: number,
+  role: Role | null,
+  creds: number,
+): void {
+  const jws = signAccount(
+    {
+      zone: node.zoneId,
+      user,
+      rev,
+      role,
+      creds,
+      issuedAt: Math.floor(node.now() / 1000),
+    },
+    node.ownerKey(),
+  );
+  node.write([{ key: userKeys.account(user, rev), value: JSON.stringify(jws) }]);
+}
+
+function view(person: Person): PersonView {
+  return {
+    name: person.name,
+    role: person.role,
+    signsInWith: [...new Set([...person.credentials.values()].map((c) => c.kind))].sort(),
+    since: person.changedAtMs ? new Date(person.changedAtMs).toISOString() : null,
+  };
+}

@@ -1,0 +1,112 @@
+import { describe, expect, test } from "bun:test";
+import { signAccount, signEnrollment, type UserName, userKeys } from "../../protocol/accounts.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { toBase64url } from "../../protocol/encoding.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed } from "../state/test-db.ts";
+import { readDirectory, touchesPeople } from "./directory.ts";
+
+const owner = signingKeyFromSeed(seed(1));
+
+function zoneOf() {
+  const node = openTestNode(7);
+  const gateway = deviceIdFromPublicKey(node.key.publicKey);
+  let clock = 1000;
+  const write = (key: string, value: unknown) => {
+    clock += 1000;
+    appendLocalChangeset(
+      node.db,
+      { zone: node.zone, name: "d7", key: node.key, seal: node.seal },
+      [{ key, value: JSON.stringify(value) }],
+      clock,
+    );
+  };
+  const account = (
+    user: string,
+    rev: number,
+    role: "admin" | "member" | "child" | null,
+    creds = rev,
+  ) =>
+    write(
+      userKeys.account(user, rev),
+      signAccount(
+        { zone: node.zone, user: user as UserName, rev, role, creds, issuedAt: rev },
+        owner,
+      ),
+    );
+  const credential = (user: string, creds: number, nonceByte: number) => {
+    const enrollment = signEnrollment(
+      {
+        zone: node.zone,
+        user: user as UserName,
+        creds,
+        gateway,
+        nonce: new Uint8Array(16).fill(nonceByte),
+        expiresAt: 99,
+      },
+      owner,
+    );
+    write(userKeys.credential(user, enrollment.nonce), {
+      v: 1,
+      kind: "password",
+      enrollment: enrollment.jws,
+      salt: toBase64url(new Uint8Array(16).fill(1)),
+      publicKey: toBase64url(signingKeyFromSeed(seed(nonceByte)).publicKey),
+      memoryKiB: 1024,
+      passes: 1,
+      parallelism: 1,
+      createdAt: "2027-01-01T00:00:00.000Z",
+    });
+    return enrollment.nonce;
+  };
+  return { node, account, credential, read: () => readDirectory(node.db, node.zone) };
+}
+
+describe("the people of a zone", () => {
+  test("the owner is there before any account was written", () => {
+    const { read } = zoneOf();
+    expect([...read().people.values()]).toEqual([
+      {
+        name: "owner" as UserName,
+        role: "owner",
+        rev: 0,
+        creds: 0,
+        changedAtMs: 0,
+        credentials: new Map(),
+      },
+    ]);
+  });
+
+  test("each account is its highest rev: a role change, a removal", () => {
+    const { account, read } = zoneOf();
+    account("ann", 1, "member");
+    account("kid", 1, "child");
+    account("ann", 3, "admin", 1);
+    account("ann", 2, "member");
+    account("kid", 2, null);
+    const directory = read();
+    expect(directory.people.get("ann")).toMatchObject({ role: "admin", rev: 3, creds: 1 });
+    expect(directory.people.has("kid")).toBe(false);
+    expect(Object.fromEntries(directory.revs)).toEqual({ ann: 3, kid: 2 });
+  });
+
+  test("credentials count while their enrollment is for the account's creds", () => {
+    const { account, credential, read } = zoneOf();
+    account("ann", 1, "member");
+    const first = credential("ann", 1, 11);
+    expect([...(read().people.get("ann")?.credentials.keys() ?? [])]).toEqual([first]);
+    // Reset: a new rev with new creds; the old credential no longer counts.
+    account("ann", 2, "member");
+    expect(read().people.get("ann")?.credentials.size).toBe(0);
+    const second = credential("ann", 2, 12);
+    expect([...(read().people.get("ann")?.credentials.keys() ?? [])]).toEqual([second]);
+  });
+
+  test("what the directory is made of", () => {
+    expect(touchesPeople("users/ann/account/3")).toBe(true);
+    expect(touchesPeople("users/ann/credentials/abc")).toBe(true);
+    expect(touchesPeople("users/owner/apps/notes/spec")).toBe(false);
+    expect(touchesPeople("users/owner/apps/account/spec")).toBe(false);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * Who the people of the zone are, read from its state: each account's highest rev (the
+ * owner's is there even before the owner key wrote one), and the credentials that count
+ * (made under an enrollment for the account's current `creds`). Everything is verified
+ * again as it is read: the write rules checked it when it arrived, and a damaged database
+ * must not make a stranger someone.
+ */
+import { like, or } from "drizzle-orm";
+import {
+  type Account,
+  type Credential,
+  decodeCredential,
+  OWNER_USER,
+  type Role,
+  type UserName,
+  verifyAccount,
+  verifyEnrollment,
+} from "../../protocol/accounts.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+
+export interface Person {
+  readonly name: UserName;
+  readonly role: Role;
+  readonly rev: number;
+  readonly creds: number;
+  /** When the account was made or last changed (ms since the epoch); 0 for the owner's own. */
+  readonly changedAtMs: number;
+  /** The credentials that count, by the nonce of the enrollment that made each. */
+  readonly credentials: ReadonlyMap<string, Credential>;
+}
+
+export interface Directory {
+  /** The people of the zone now: removed ones are not here. */
+  readonly people: ReadonlyMap<string, Person>;
+  /** The highest rev of every account ever made, removed or not: the next change's is one more. */
+  readonly revs: ReadonlyMap<string, number>;
+}
+
+/** Whether a changed key is one the directory is made of. */
+export function touchesPeople(key: string): boolean {
+  return /^users\/[^/]+\/(account|credentials)\//.test(key);
+}
+
+export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
+  const rows = db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(or(like(state.key, "users/%/account/%"), like(state.key, "users/%/credentials/%")))
+    .all();
+  const accounts = new Map<string, Account>();
+  const found: { user: string; nonce: string; credential: Credential; creds: number }[] = [];
+  for (const { key, value } of rows) {
+    const parts = key.split("/");
+    if (value === null || parts.length !== 4 || !touchesPeople(key)) continue;
+    const [, user, field, id] = parts as [string, string, string, string];
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (field === "account") {
+        const account = verifyAccount(parsed as string, zone);
+        if (account.user !== user || String(account.rev) !== id) continue;
+        const held = accounts.get(user);
+        if (!held || account.rev > held.rev) accounts.set(user, account);
+      } else {
+        const credential = decodeCredential(parsed);
+        const enrollment = verifyEnrollment(credential.enrollment, zone);
+        if (enrollment.user !== user || enrollment.nonce !== id) continue;
+        found.push({ user, nonce: id, credential, creds: enrollment.creds });
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError || error instanceof SyntaxError) continue;
+      throw error;
+    }
+  }
+  const people = new Map<string, Person>();
+  const revs = new Map<string, number>();
+  for (const [user, account] of accounts) {
+    revs.set(user, account.rev);
+    if (account.role === null) continue;
+    people.set(user, {
+      name: account.user,
+      role: account.role,
+      rev: account.rev,
+      creds: account.creds,
+      changedAtMs: account.issuedAt * 1000,
+      credentials: new Map(),
+    });
+  }
+  if (!people.has(OWNER_USER)) {
+    people.set(OWNER_USER, {
+      name: OWNER_USER,
+      role: "owner",
+      rev: 0,
+      creds: 0,
+      changedAtMs: 0,
+      credentials: new Map(),
+    });
+  }
+  for (const { user, nonce, credential, creds } of found) {
+    const person = people.get(user);
+    if (person && person.creds === creds)
+      (person.credentials as Map<string, Credential>).set(nonce, credential);
+  }
+  return { people, revs };
+}

@@ -1,0 +1,182 @@
+/**
+ * Passkeys against a software authenticator (P-256, "none" attestation, as a phone's
+ * platform authenticator answers): a passkey made for one host and challenge verifies,
+ * and an answer for another challenge, host or origin, or with a changed byte, does not.
+ */
+import { describe, expect, test } from "bun:test";
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
+import { Encoder } from "cbor-x";
+import type { Credential } from "../../protocol/accounts.ts";
+import { toBase64url } from "../../protocol/encoding.ts";
+import { BuckyError } from "../errors.ts";
+import { assertionOf, checkAssertion, checkRegistration } from "./passkey.ts";
+
+const RP = "home.example";
+const ORIGIN = `https://${RP}`;
+const cbor = new Encoder({
+  variableMapSize: true,
+  useRecords: false,
+  tagUint8Array: false,
+  useTag259ForMaps: false,
+} as never);
+
+/** A software authenticator holding one P-256 passkey for `rpId`. */
+function authenticator(rpId = RP) {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = publicKey.export({ format: "jwk" }) as { x: string; y: string };
+  const id = new Uint8Array(randomBytes(16));
+  const rpHash = createHash("sha256").update(rpId).digest();
+  const data = (flags: number, counter: number, attested: Uint8Array[] = []) => {
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(counter);
+    return Buffer.concat([rpHash, Buffer.from([flags]), count, ...attested]);
+  };
+  const clientData = (type: string, challenge: string, origin: string) =>
+    Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
+  return {
+    id: toBase64url(id),
+    make(challenge: string, origin = ORIGIN) {
+      const cose = new Map<number, unknown>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x, "base64url")],
+        [-3, Buffer.from(jwk.y, "base64url")],
+      ]);
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(id.length);
+      const attested = Buffer.concat([Buffer.alloc(16), length, id, cbor.encode(cose)]);
+      const attestationObject = cbor.encode({
+        fmt: "none",
+        attStmt: {},
+        authData: data(0x45, 0, [attested]),
+      });
+      return {
+        id: toBase64url(id),
+        rawId: toBase64url(id),
+        type: "public-key",
+        clientExtensionResults: {},
+        response: {
+          clientDataJSON: toBase64url(clientData("webauthn.create", challenge, origin)),
+          attestationObject: toBase64url(attestationObject),
+        },
+      };
+    },
+    use(challenge: string, origin = ORIGIN, key: KeyObject = privateKey) {
+      const authenticatorData = data(0x05, 1);
+      const json = clientData("webauthn.get", challenge, origin);
+      const signature = sign(
+        "sha256",
+        Buffer.concat([authenticatorData, createHash("sha256").update(json).digest()]),
+        key,
+      );
+      return {
+        id: toBase64url(id),
+        rawId: toBase64url(id),
+        type: "public-key",
+        clientExtensionResults: {},
+        response: {
+          clientDataJSON: toBase64url(json),
+          authenticatorData: toBase64url(authenticatorData),
+          signature: toBase64url(signature),
+        },
+      };
+    },
+  };
+}
+
+const challenge = () => toBase64url(new Uint8Array(randomBytes(32)));
+
+async function credentialOf(device: ReturnType<typeof authenticator>) {
+  const made = challenge();
+  const registered = await checkRegistration(device.make(made), {
+    challenge: made,
+    origin: ORIGIN,
+    rpId: RP,
+  });
+  return {
+    v: 1,
+    kind: "passkey",
+    enrollment: "",
+    id: registered.id,
+    publicKey: registered.publicKey,
+    rpId: RP,
+    createdAt: "",
+  } satisfies Credential;
+}
+
+async function refusal(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_PERMISSION") return error.message;
+    throw error;
+  }
+  return "verified";
+}
+
+describe("passkeys", () => {
+  test("one made for this host and challenge is taken, with its id", async () => {
+    const device = authenticator();
+    const credential = await credentialOf(device);
+    expect(credential.id).toBe(device.id);
+  });
+
+  test("making one for another challenge, origin or host is refused", async () => {
+    const device = authenticator();
+    const expected = { challenge: challenge(), origin: ORIGIN, rpId: RP };
+    expect(await refusal(checkRegistration(device.make(challenge()), expected))).toContain(
+      "did not work",
+    );
+    expect(
+      await refusal(
+        checkRegistration(device.make(expected.challenge, "https://evil.example"), expected),
+      ),
+    ).toContain("did not work");
+    expect(
+      await refusal(
+        checkRegistration(authenticator("evil.example").make(expected.challenge), expected),
+      ),
+    ).toContain("did not work");
+    expect(await refusal(checkRegistration({ id: "x" }, expected))).toContain(
+      "names no credential",
+    );
+  });
+
+  test("an answer verifies for its challenge, on this host's origins", async () => {
+    const device = authenticator();
+    const credential = await credentialOf(device);
+    const asked = challenge();
+    const answer = assertionOf(device.use(asked));
+    await checkAssertion(answer, credential, asked, ORIGIN);
+    // Checked again elsewhere: any origin of the credential's host, none other.
+    await checkAssertion(answer, credential, asked);
+    await checkAssertion(assertionOf(device.use(asked, `https://${RP}:8443`)), credential, asked);
+    expect(
+      await refusal(
+        checkAssertion(assertionOf(device.use(asked, "https://evil.example")), credential, asked),
+      ),
+    ).toContain("not for home.example");
+  });
+
+  test("another challenge, another key, or a changed byte: refused", async () => {
+    const device = authenticator();
+    const credential = await credentialOf(device);
+    const asked = challenge();
+    expect(
+      await refusal(checkAssertion(assertionOf(device.use(challenge())), credential, asked)),
+    ).toContain("did not work");
+    const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    expect(
+      await refusal(
+        checkAssertion(assertionOf(device.use(asked, ORIGIN, stranger)), credential, asked),
+      ),
+    ).toContain("did not work");
+    const answer = assertionOf(device.use(asked));
+    const bytes = Buffer.from(answer.ad, "base64url");
+    bytes[33] = (bytes[33] ?? 0) ^ 1;
+    expect(
+      await refusal(checkAssertion({ ...answer, ad: toBase64url(bytes) }, credential, asked)),
+    ).toContain("did not work");
+  });
+});

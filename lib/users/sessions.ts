@@ -1,0 +1,115 @@
+/**
+ * People's sessions: opened by a gateway once someone proved who they are, and checked
+ * by every gateway (and by the device running an app the session reaches) from the zone
+ * state alone. A session stands while the gateway that signed it is a member, its person
+ * is still of the zone, and its proof holds: for a password or a passkey, with a
+ * credential the account still counts (so `bucky user remove` and `bucky user reset`
+ * end it everywhere); for the owner's login link, while the device it was made on is a
+ * member.
+ */
+import { randomBytes } from "node:crypto";
+import type { UserName } from "../../protocol/accounts.ts";
+import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import {
+  checkOwnerProof,
+  checkPasswordProof,
+  MAX_SESSION_S,
+  passkeyChallenge,
+  SESSION_NONCE_BYTES,
+  type SessionClaims,
+  type SessionProof,
+  signUserSession,
+  type UserSession,
+} from "../../protocol/user-session.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { standingOf } from "../sync/membership.ts";
+import type { Viewer } from "./access.ts";
+import { checkAssertion } from "./passkey.ts";
+
+/** How long a session lasts: as a login link's, and no longer than any may. */
+export const PERSON_SESSION_TTL_S = MAX_SESSION_S;
+/** Passkey proofs checked, remembered so a session costs one WebAuthn check per gateway. */
+const MAX_REMEMBERED = 4096;
+
+/** The claims of a new session for `user`, signed by this gateway, from now. */
+export function newClaims(node: NodeContext, user: UserName): SessionClaims {
+  const issuedAt = Math.floor(node.now() / 1000);
+  return {
+    zone: node.zoneId,
+    user,
+    gateway: node.deviceId,
+    nonce: toBase64url(new Uint8Array(randomBytes(SESSION_NONCE_BYTES))),
+    issuedAt,
+    expiresAt: issuedAt + PERSON_SESSION_TTL_S,
+  };
+}
+
+/** The session cookie for `claims` and the proof that goes with them. */
+export function signSession(node: NodeContext, claims: SessionClaims, proof: SessionProof): string {
+  if (claims.gateway !== node.deviceId)
+    throw new BuckyError("E_INTERNAL", "a gateway signs only its own sessions");
+  return signUserSession(claims, proof, node.zone.deviceKey);
+}
+
+/** Checks people's sessions on one device, remembering the passkey proofs it checked. */
+export class SessionCheck {
+  private readonly checked = new Set<string>();
+
+  constructor(private readonly node: NodeContext) {}
+
+  /** Who a verified session is (its signature checked by the caller), or why it does not stand. */
+  async viewer(session: UserSession): Promise<{ viewer: Viewer } | { problem: string }> {
+    const { claims, proof } = session;
+    const membership = this.node.membership();
+    if (standingOf(membership, claims.gateway) !== "member")
+      return { problem: "your session was opened by a gateway no longer in the zone" };
+    const person = this.node.people().people.get(claims.user);
+    if (!person) return { problem: `${claims.user} is no longer a person of this zone` };
+    const viewer = (deviceName?: string): { viewer: Viewer } => ({
+      viewer: {
+        kind: "person",
+        user: person.name,
+        role: person.role,
+        session,
+        ...(deviceName ? { deviceName } : {}),
+      },
+    });
+    try {
+      if (proof.k === "owner") {
+        const login = checkOwnerProof(proof, claims);
+        if (standingOf(membership, login.device) !== "member")
+          return {
+            problem: "your session was opened with a link from a device no longer in the zone",
+          };
+        return viewer(membership.byId.get(login.device)?.name);
+      }
+      const credential = person.credentials.get(proof.cred);
+      if (!credential || credential.kind !== proof.k)
+        return {
+          problem: `the ${proof.k} your session was opened with no longer lets ${claims.user} in`,
+        };
+      if (proof.k === "password" && credential.kind === "password") {
+        checkPasswordProof(proof, claims, fromBase64url(credential.publicKey) as Uint8Array);
+        return viewer();
+      }
+      if (proof.k === "passkey" && credential.kind === "passkey") {
+        const remembered = JSON.stringify([claims, proof, credential.publicKey]);
+        if (!this.checked.has(remembered)) {
+          await checkAssertion(proof, credential, passkeyChallenge(claims));
+          if (this.checked.size >= MAX_REMEMBERED) this.checked.clear();
+          this.checked.add(remembered);
+        }
+        return viewer();
+      }
+      return { problem: "your session's proof is of no known kind" };
+    } catch (error) {
+      if (error instanceof ProtocolError)
+        return { problem: `your session does not work: ${error.message}` };
+      if (error instanceof BuckyError && error.code === "E_PERMISSION")
+        return { problem: `your session does not work: ${error.message}` };
+      throw error;
+    }
+  }
+}

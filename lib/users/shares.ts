@@ -1,0 +1,53 @@
+/**
+ * Whom a zone-only app is shared with: everyone of the zone (the default), or only the
+ * people and roles its spec names (`bucky app share notes --with ann,child`). Admins see
+ * every app. Any member device may write an app's spec, so a share is no secret kept from
+ * the zone's devices: it decides what people see at the gateways.
+ */
+import { checkUserName, isRole } from "../../protocol/accounts.ts";
+import { type AppSpec, appKeys, readSpec } from "../apps/spec.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+
+/** Shares `app` with `names` (people and roles), or with everyone (null, or `everyone`). */
+export function shareApp(node: NodeContext, app: string, names: readonly string[] | null): AppSpec {
+  const current = readSpec(node.db, app);
+  if (!current || current.desired === "removed")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `no app ${app} is installed`,
+      "See the apps with `bucky app list`.",
+    );
+  if (current.manifest.exposure === "public")
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${app} is public: anyone reaches it, signed in or not`,
+      'Shares are for zone-only apps (exposure "zone" in bucky-app.json).',
+    );
+  const everyone = names === null || (names.length === 1 && names[0] === "everyone");
+  const shared = everyone ? null : [...new Set(names)].sort();
+  for (const name of shared ?? []) {
+    if (isRole(name) && name !== "owner") continue;
+    const checked = checkUserName(name, true);
+    if (!checked.ok || !node.people().people.has(name))
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `this zone has no person named ${name}, and it is no role`,
+        "Share with people (see `bucky user list`) or roles (admin, member, child), or with everyone.",
+      );
+  }
+  if (shared?.length === 0)
+    throw new BuckyError(
+      "E_USAGE",
+      "share it with someone, or with everyone",
+      "For example: --with ann,child",
+    );
+  const spec: AppSpec = {
+    ...current,
+    shared,
+    updatedAt: new Date(node.now()).toISOString(),
+  };
+  node.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  node.log.info("app shared", { app, with: shared?.join(",") ?? "everyone" });
+  return spec;
+}

@@ -1,0 +1,363 @@
+/**
+ * The people of a zone, as its state holds them: accounts, enrollment tokens and
+ * credentials. Every piece a gateway trusts when someone signs in traces back to the
+ * owner key, so a member device can neither make an account, raise its role, nor give
+ * itself a way into one:
+ *
+ *   users/<user>/account/<rev>        an account record, signed by the owner key. Each
+ *                                     change is a new rev; the highest rev is the account
+ *                                     (a removal is one too), and no rev is ever deleted,
+ *                                     so an old record written again changes nothing.
+ *   users/<user>/credentials/<nonce>  a passkey's public key, or what a password leaves
+ *                                     (a memory-hard hash turned into a public key), with
+ *                                     the owner-signed enrollment token it was made under.
+ *                                     Only the gateway that token names may write it.
+ *
+ * A credential counts while the account's `creds` is the rev its enrollment names:
+ * `bucky user reset` moves `creds` on, and every older credential (and every session
+ * opened with one) stops working on every gateway.
+ */
+import type { Brand } from "./brand.ts";
+import type { SigningKey } from "./ed25519.ts";
+import { verifyKeyFromPublicKey } from "./ed25519.ts";
+import { fromBase64url, toBase64url } from "./encoding.ts";
+import { check, ProtocolError } from "./errors.ts";
+import { type DeviceId, parseDeviceId, publicKeyOfId, type ZoneId } from "./ids.ts";
+import { decodeJws, signJws, verifyJws } from "./jws.ts";
+import { checkDeviceName, type NameCheck } from "./names.ts";
+import { isRecord, requireOnlyFields, requireRecord, requireString, requireUint } from "./shape.ts";
+
+export type UserName = Brand<string, "UserName">;
+
+/** The owner's own account: always there, always an admin, never removed. */
+export const OWNER_USER = "owner" as UserName;
+
+export const ROLES = ["admin", "member", "child"] as const;
+/** What a person may do: "owner" is the owner's alone. */
+export type Role = "owner" | (typeof ROLES)[number];
+
+/**
+ * Words that cannot be a person's name: they name roles (a share or a rule may say
+ * `member`), or mean something else where names are listed.
+ */
+const RESERVED_NAMES = new Set([
+  "owner",
+  "admin",
+  "admins",
+  "member",
+  "members",
+  "child",
+  "children",
+  "everyone",
+  "device",
+  "devices",
+]);
+
+export const ACCOUNT_TYPE = "bucky-account/1";
+export const ENROLLMENT_TYPE = "bucky-enroll/1";
+export const NONCE_BYTES = 16;
+const MAX_REV = 2 ** 40;
+
+/**
+ * A person's name: a DNS label, like a device's (it appears in state keys and logs), and
+ * no role word. `owner` is accepted where an existing account is named.
+ */
+export function checkUserName(text: string, existing = false): NameCheck<UserName> {
+  const checked = checkDeviceName(text);
+  if (!checked.ok) return checked;
+  if (RESERVED_NAMES.has(text) && !(existing && text === OWNER_USER))
+    return { ok: false, reason: `"${text}" is a reserved word (roles are named so)` };
+  return { ok: true, name: text as UserName };
+}
+
+export function isRole(text: string): text is Role {
+  return text === "owner" || (ROLES as readonly string[]).includes(text);
+}
+
+export const userKeys = {
+  prefix: "users/",
+  account: (user: string, rev: number) => `users/${user}/account/${rev}`,
+  credential: (user: string, nonce: string) => `users/${user}/credentials/${nonce}`,
+} as const;
+
+export interface Account {
+  readonly zone: ZoneId;
+  readonly user: UserName;
+  /** Counts changes of this account: the highest rev is the account. */
+  readonly rev: number;
+  /** Null once removed. */
+  readonly role: Role | null;
+  /** The rev whose enrollments are the account's credentials. */
+  readonly creds: number;
+  /** Seconds since the epoch. */
+  readonly issuedAt: number;
+  readonly jws: string;
+}
+
+export function signAccount(fields: Omit<Account, "jws">, owner: SigningKey): string {
+  return signJws(
+    { alg: "EdDSA", typ: ACCOUNT_TYPE, kid: fields.zone },
+    {
+      zone: fields.zone,
+      user: fields.user,
+      rev: fields.rev,
+      role: fields.role,
+      creds: fields.creds,
+      iat: fields.issuedAt,
+    },
+    owner,
+  );
+}
+
+/** Checks an account record: the owner's signature, its zone, and that it makes sense. */
+export function verifyAccount(jws: string, zone: ZoneId): Account {
+  const payload = openOwnerSigned(jws, ACCOUNT_TYPE, zone, "account");
+  requireOnlyFields(payload, ["zone", "user", "rev", "role", "creds", "iat"], "account");
+  const user = requireUser(payload.user);
+  const rev = requireUint(payload.rev, "account rev", MAX_REV);
+  const creds = requireUint(payload.creds, "account creds", MAX_REV);
+  check(creds <= rev, "an account's credentials cannot come from a later rev");
+  const role = payload.role === null ? null : requireString(payload.role, "account role", 16);
+  check(role === null || isRole(role), `"${role}" is not a role`);
+  check((user === OWNER_USER) === (role === "owner"), "only the owner's account is the owner's");
+  check(role !== null || user !== OWNER_USER, "the owner's account cannot be removed");
+  return {
+    zone,
+    user,
+    rev,
+    role: role as Role | null,
+    creds,
+    issuedAt: requireUint(payload.iat, "account iat"),
+    jws,
+  };
+}
+
+/** The link a person sets up their way in with: for one account's rev, at one gateway, once. */
+export interface Enrollment {
+  readonly zone: ZoneId;
+  readonly user: UserName;
+  /** The account's `creds` it enrolls for: a reset since makes it void. */
+  readonly creds: number;
+  /** The only gateway that takes it, and the only device that may record what it makes. */
+  readonly gateway: DeviceId;
+  readonly nonce: string;
+  readonly expiresAt: number;
+  readonly jws: string;
+}
+
+export function signEnrollment(
+  fields: Omit<Enrollment, "jws" | "nonce"> & { nonce: Uint8Array },
+  owner: SigningKey,
+): Enrollment {
+  const nonce = toBase64url(fields.nonce);
+  const jws = signJws(
+    { alg: "EdDSA", typ: ENROLLMENT_TYPE, kid: fields.zone },
+    {
+      zone: fields.zone,
+      user: fields.user,
+      creds: fields.creds,
+      gw: fields.gateway,
+      nonce,
+      exp: fields.expiresAt,
+    },
+    owner,
+  );
+  return { ...fields, nonce, jws };
+}
+
+/** Checks an enrollment token's signature and shape; its expiry and use are the caller's. */
+export function verifyEnrollment(jws: string, zone: ZoneId): Enrollment {
+  const payload = openOwnerSigned(jws, ENROLLMENT_TYPE, zone, "enrollment");
+  requireOnlyFields(payload, ["zone", "user", "creds", "gw", "nonce", "exp"], "enrollment");
+  const gateway = parseDeviceId(requireString(payload.gw, "enrollment gateway", 64));
+  check(gateway !== undefined, "the enrollment's gateway is not a device id");
+  const nonce = requireString(payload.nonce, "enrollment nonce", 32);
+  check(fromBase64url(nonce)?.length === NONCE_BYTES, "the enrollment's nonce is malformed");
+  return {
+    zone,
+    user: requireUser(payload.user),
+    creds: requireUint(payload.creds, "enrollment creds", MAX_REV),
+    gateway,
+    nonce,
+    expiresAt: requireUint(payload.exp, "enrollment exp"),
+    jws,
+  };
+}
+
+/** Argon2id's cost, as a password credential records it. */
+export interface PasswordCost {
+  readonly memoryKiB: number;
+  readonly passes: number;
+  readonly parallelism: number;
+}
+
+/**
+ * A credential as the zone state keeps it. A passkey's is its public key (COSE) and id;
+ * a password's is an Ed25519 public key whose private half only the password gives
+ * (Argon2id of it and the salt, then HKDF): a memory-hard hash that can also sign, so a
+ * gateway that checked the password proves it to every other gateway.
+ */
+export type Credential =
+  | {
+      readonly v: 1;
+      readonly kind: "passkey";
+      readonly enrollment: string;
+      /** The credential id, base64url. */
+      readonly id: string;
+      /** The COSE public key, base64url. */
+      readonly publicKey: string;
+      /** The relying party (the gateway's host name) it was made for. */
+      readonly rpId: string;
+      readonly createdAt: string;
+    }
+  | ({
+      readonly v: 1;
+      readonly kind: "password";
+      readonly enrollment: string;
+      /** base64url, 16 to 64 bytes. */
+      readonly salt: string;
+      /** The Ed25519 public key, base64url. */
+      readonly publicKey: string;
+      readonly createdAt: string;
+    } & PasswordCost);
+
+const MAX_CREDENTIAL_ID = 1400;
+const MAX_COSE_KEY = 2048;
+/** Limits on the cost a record may ask of every gateway that checks a password. */
+export const MAX_PASSWORD_COST: PasswordCost = {
+  memoryKiB: 262_144,
+  passes: 10,
+  parallelism: 8,
+};
+
+/** Reads a credential record. Throws ProtocolError when malformed. */
+export function decodeCredential(value: unknown): Credential {
+  check(isRecord(value), "a credential is an object");
+  check(value.v === 1, "a credential is of version 1");
+  const enrollment = requireString(value.enrollment, "credential enrollment", 4096);
+  const createdAt = requireString(value.createdAt, "credential createdAt", 40);
+  if (value.kind === "passkey") {
+    requireOnlyFields(
+      value,
+      ["v", "kind", "enrollment", "id", "publicKey", "rpId", "createdAt"],
+      "passkey",
+    );
+    const id = requireString(value.id, "passkey id", MAX_CREDENTIAL_ID);
+    check(fromBase64url(id)?.length, "a passkey's id is base64url");
+    const publicKey = requireString(value.publicKey, "passkey public key", MAX_COSE_KEY);
+    check(fromBase64url(publicKey)?.length, "a passkey's public key is base64url");
+    return {
+      v: 1,
+      kind: "passkey",
+      enrollment,
+      id,
+      publicKey,
+      rpId: requireString(value.rpId, "passkey rpId", 253),
+      createdAt,
+    };
+  }
+  check(value.kind === "password", 'a credential is a "passkey" or a "password"');
+  requireOnlyFields(
+    value,
+    [
+      "v",
+      "kind",
+      "enrollment",
+      "salt",
+      "publicKey",
+      "memoryKiB",
+      "passes",
+      "parallelism",
+      "createdAt",
+    ],
+    "password",
+  );
+  const salt = requireString(value.salt, "password salt", 88);
+  const saltBytes = fromBase64url(salt)?.length ?? 0;
+  check(saltBytes >= 16 && saltBytes <= 64, "a password's salt is 16 to 64 bytes");
+  const publicKey = requireString(value.publicKey, "password public key", 44);
+  const key = fromBase64url(publicKey);
+  check(key !== undefined, "a password's public key is base64url");
+  verifyKeyFromPublicKey(key);
+  return {
+    v: 1,
+    kind: "password",
+    enrollment,
+    salt,
+    publicKey,
+    memoryKiB: requireUint(value.memoryKiB, "password memoryKiB", MAX_PASSWORD_COST.memoryKiB),
+    passes: requireUint(value.passes, "password passes", MAX_PASSWORD_COST.passes),
+    parallelism: requireUint(
+      value.parallelism,
+      "password parallelism",
+      MAX_PASSWORD_COST.parallelism,
+    ),
+    createdAt,
+  };
+}
+
+/**
+ * Why the device `author` may not write `value` at `users/<user>/<field>/<id>`, or
+ * undefined when it may (protocol/write-rules.ts): an account record signed by the owner
+ * for that user and rev; a credential under an owner-signed enrollment for that user,
+ * whose nonce is the key's, written by the gateway the enrollment names. Neither is ever
+ * deleted.
+ */
+export function userWriteProblem(
+  key: string,
+  value: string | null,
+  author: DeviceId,
+  zone: ZoneId,
+): string | undefined {
+  const [, user, field, id, ...rest] = key.split("/");
+  if (
+    user === undefined ||
+    id === undefined ||
+    rest.length > 0 ||
+    (field !== "account" && field !== "credentials")
+  )
+    return `${key} is reserved`;
+  if (value === null) return `${key} cannot be deleted`;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (field === "account") {
+      check(typeof parsed === "string", "it holds an account as a JWS string");
+      const account = verifyAccount(parsed, zone);
+      check(account.user === user, `it is the account of ${account.user}`);
+      check(String(account.rev) === id, `it is rev ${account.rev}`);
+      return undefined;
+    }
+    const credential = decodeCredential(parsed);
+    const enrollment = verifyEnrollment(credential.enrollment, zone);
+    check(enrollment.user === user, `its enrollment is for ${enrollment.user}`);
+    check(enrollment.nonce === id, "its enrollment is another one");
+    check(enrollment.gateway === author, "only the gateway its enrollment names may record it");
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError)
+      return `${key} must hold ${field === "account" ? "an account signed by the zone owner" : "a credential made under the owner's enrollment"}: ${error.message}`;
+    throw error;
+  }
+}
+
+function requireUser(value: unknown): UserName {
+  const text = requireString(value, "user", 64);
+  const checked = checkUserName(text, true);
+  check(checked.ok, `"${text}" is not a user name`);
+  return checked.name;
+}
+
+function openOwnerSigned(
+  jws: string,
+  type: string,
+  zone: ZoneId,
+  what: string,
+): Record<string, unknown> {
+  const decoded = decodeJws(jws);
+  check(decoded.header.typ === type, `not an ${what}`);
+  check(decoded.header.kid === zone, `the ${what} is not signed by this zone's owner`);
+  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(zone, "zone") as Uint8Array));
+  const payload = requireRecord(decoded.payload, what);
+  check(payload.zone === zone, `the ${what} is for another zone`);
+  return payload;
+}

@@ -1,0 +1,435 @@
+/**
+ * Family accounts from the attacker's side, over plain HTTP and as a member device: a
+ * device without the owner key cannot make, raise or reach into anyone's account, nor
+ * tell an app that someone is calling; a device's own session sees the zone but uses no
+ * other device's keys; sign-in attempts are limited; an enrollment link stops working
+ * when it is replaced; and an agent a person grants reaches no further than them.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { PeerClient } from "../lib/node/peer-client.ts";
+import { MemoryContacts } from "../lib/node/peers.ts";
+import { OWNER_USER, signAccount, type UserName, userKeys } from "../protocol/accounts.ts";
+import { toBase64url } from "../protocol/encoding.ts";
+import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  jsonError,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+import { actAs, peerOf } from "./member.ts";
+
+afterAll(cleanUp);
+
+const HOST = "home.localhost";
+const WHOAMI = resolve(import.meta.dir, "../fixtures/apps/whoami");
+
+let alpha: Daemon;
+let beta: Daemon;
+let gateway: string;
+let site: string;
+let zoneId: ZoneId;
+const clients: Client[] = [];
+
+/** A request to the gateway as a browser at its name would send it. */
+function get(path: string, cookie?: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("host", new URL(site).host);
+  if (cookie) headers.set("cookie", cookie);
+  return fetch(`${gateway}${path}`, { ...init, headers, redirect: "manual" });
+}
+
+/** A form posted from the gateway's own pages. */
+function post(path: string, fields: Record<string, string | string[]>, cookie?: string) {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields))
+    for (const one of Array.isArray(value) ? value : [value]) body.append(name, one);
+  return get(path, cookie, {
+    method: "POST",
+    headers: { origin: site, "content-type": "application/x-www-form-urlencoded" },
+    body,
+  });
+}
+
+const cookieOf = (response: Response) =>
+  (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
+
+async function addPerson(name: string, role = "member"): Promise<string> {
+  const added = await buckyJson<{ enrollment: { url: string } }>([
+    "user",
+    "add",
+    name,
+    "--role",
+    role,
+    "--home",
+    alpha.home,
+  ]);
+  return new URL(added.enrollment.url).searchParams.get("token") as string;
+}
+
+/** Enrolls with a password through the enrollment form; the session it opens. */
+async function enroll(token: string, password: string): Promise<string> {
+  const response = await post("/_bucky/enroll", { token, password, confirm: password });
+  expect(response.status).toBe(303);
+  return cookieOf(response);
+}
+
+async function whoami(cookie?: string, headers: Record<string, string> = {}) {
+  const response = await get("/apps/whoami/api/whoami", cookie, { headers });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { user: string | null; role: string | null; headers: object };
+}
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+  gateway = await enableGateway(alpha.home, ["--host", HOST]);
+  site = `http://${HOST}:${new URL(gateway).port}`;
+  zoneId = (await buckyJson<{ zone: { id: ZoneId } }>(["status", "--home", alpha.home])).zone.id;
+  await buckyJson(["app", "install", WHOAMI, "--device", "alpha", "--home", alpha.home]);
+  await waitFor(
+    "whoami to run",
+    async () =>
+      (await buckyJson<{ state: string }>(["app", "status", "whoami", "--home", alpha.home]))
+        .state === "running"
+        ? true
+        : undefined,
+    30_000,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+});
+
+describe("people, as a member device sees them", () => {
+  test("a device without the owner key adds, resets and removes no one", async () => {
+    for (const args of [
+      ["user", "add", "eve"],
+      ["user", "reset", "owner"],
+      ["user", "remove", "owner"],
+    ]) {
+      const result = await bucky([...args, "--home", beta.home, "--json"]);
+      expect([args.join(" "), result.exitCode, jsonError(result).message]).toEqual([
+        args.join(" "),
+        1,
+        args[1] === "remove"
+          ? "the owner cannot be removed from their own zone"
+          : "this device does not hold the owner key",
+      ]);
+    }
+  });
+
+  test("nor writes an account or a credential into the zone state", async () => {
+    const member = await actAs(beta.home);
+    const made = signAccount(
+      { zone: zoneId, user: "eve" as UserName, rev: 1, role: "admin", creds: 1, issuedAt: 1 },
+      member.key,
+    );
+    const refused = await bucky([
+      "state",
+      "set",
+      userKeys.account("eve", 1),
+      JSON.stringify(made),
+      "--home",
+      beta.home,
+      "--json",
+    ]);
+    expect([refused.exitCode, jsonError(refused).message]).toEqual([
+      1,
+      expect.stringContaining("must hold an account signed by the zone owner"),
+    ]);
+    // Signed as beta and pushed straight to alpha: refused there as well.
+    const changeset = member.changeset([
+      { key: userKeys.account("eve", 1), value: JSON.stringify(made) },
+    ]);
+    const ack = await member.push(alpha, [changeset.bytes]);
+    expect(ack.rejected).toBe(1);
+
+    // A credential copied from a real one (ann's), as beta's: only alpha, whose
+    // enrollment it is, may record it.
+    const ann = await enroll(await addPerson("ann"), "ann's password");
+    expect(ann).toStartWith("bucky_session=");
+    const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
+      "state",
+      "list",
+      "users/ann/credentials/",
+      "--home",
+      alpha.home,
+    ]);
+    expect(entries.length).toBe(1);
+    const [credential] = entries as [{ key: string; value: unknown }];
+    const copy = member.changeset([
+      {
+        key: userKeys.credential("ann", "A".repeat(22)),
+        value: JSON.stringify(credential.value),
+      },
+    ]);
+    expect((await member.push(alpha, [copy.bytes])).rejected).toBe(1);
+  });
+
+  test("names, roles and the owner are checked", async () => {
+    for (const [args, code, message] of [
+      [["user", "add", "admin"], "E_INVALID_INPUT", "reserved word"],
+      [["user", "add", "Bob"], "E_INVALID_INPUT", "cannot be a person's name"],
+      [["user", "add", "bob", "--role", "owner"], "E_INVALID_INPUT", "is not a role"],
+      [["user", "add", "ann"], "E_EXISTS", "already a person"],
+      [["user", "remove", "owner"], "E_PERMISSION", "cannot be removed"],
+      [["user", "reset", "nobody"], "E_NOT_FOUND", "no person named nobody"],
+      [["app", "share", "whoami", "--with", "nobody"], "E_NOT_FOUND", "no person named nobody"],
+      [["rule", "add", "block", "--app", "whoami", "--user", "nobody"], "E_NOT_FOUND", "no person"],
+      [
+        ["rule", "add", "block", "--app", "whoami", "--user", "ann", "--role", "child"],
+        "E_USAGE",
+        "not user and role",
+      ],
+    ] as const) {
+      const result = await bucky([...args, "--home", alpha.home, "--json"]);
+      expect([args.join(" "), jsonError(result).code]).toEqual([args.join(" "), code]);
+      expect(jsonError(result).message).toContain(message);
+    }
+  });
+
+  test("a link is void once a newer one replaced it, or its person is gone", async () => {
+    const first = await addPerson("dan");
+    await buckyJson(["user", "reset", "dan", "--home", alpha.home]);
+    const replaced = await post("/_bucky/enroll", {
+      token: first,
+      password: "dan's password",
+      confirm: "dan's password",
+    });
+    expect([replaced.status, await replaced.text()]).toEqual([
+      403,
+      expect.stringContaining("a newer link for dan replaced it"),
+    ]);
+    const second = await addPerson("fay");
+    await buckyJson(["user", "remove", "fay", "--home", alpha.home]);
+    expect(await (await get(`/_bucky/enroll?token=${second}`)).text()).toContain(
+      "fay is not a person of this zone any more",
+    );
+  });
+
+  test("past ten attempts for one person, the gateway makes them wait", async () => {
+    const cookie = await enroll(await addPerson("eve"), "eve's password");
+    expect(cookie).toStartWith("bucky_session=");
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const wrong = await post("/_bucky/signin", { name: "eve", password: `guess ${attempt}` });
+      expect([attempt, wrong.status]).toEqual([attempt, 403]);
+    }
+    const limited = await post("/_bucky/signin", { name: "eve", password: "eve's password" });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Someone else is not held up by it.
+    const ann = await post("/_bucky/signin", { name: "ann", password: "ann's password" });
+    expect(ann.status).toBe(303);
+    expect(alpha.log()).toContain('reason="too many attempts for this person"');
+  });
+});
+
+describe("sessions and the apps", () => {
+  test("the owner's link opens the owner's session; a member device's opens its own", async () => {
+    const signIn = async (home: string) => {
+      const link = await buckyJson<{ url: string; signsInAs: string }>([
+        "login-link",
+        "--home",
+        home,
+      ]);
+      const url = new URL(link.url);
+      return { as: link.signsInAs, cookie: cookieOf(await get(url.pathname + url.search)) };
+    };
+    const owner = await signIn(alpha.home);
+    expect(owner.as).toBe("owner");
+    expect(await whoami(owner.cookie)).toMatchObject({ user: "owner", role: "owner" });
+    const device = await signIn(beta.home);
+    expect(device.as).toBe("device");
+    // The device's session reaches the app, as no person.
+    expect(await whoami(device.cookie)).toMatchObject({ user: null, headers: {} });
+    // It sees the zone's people, and uses no key of the device serving the panel.
+    const people = await get("/_bucky/panel/people", device.cookie);
+    expect(people.status).toBe(200);
+    // No other site frames the panel, whose buttons act.
+    expect(people.headers.get("x-frame-options")).toBe("DENY");
+    const add = await post(
+      "/_bucky/panel/people/add",
+      { name: "mallory", role: "admin" },
+      device.cookie,
+    );
+    expect([add.status, await add.text()]).toEqual([
+      403,
+      expect.stringContaining(
+        "session cannot do that: it needs keys of the device serving this panel",
+      ),
+    ]);
+    const invite = await post("/_bucky/panel/devices/invite", { ttlMs: "3600000" }, device.cookie);
+    expect(invite.status).toBe(403);
+    // The owner's may.
+    const added = await post(
+      "/_bucky/panel/people/add",
+      { name: "gus", role: "child" },
+      owner.cookie,
+    );
+    expect([added.status, await added.text()]).toEqual([
+      200,
+      expect.stringContaining("/_bucky/enroll?token="),
+    ]);
+  });
+
+  test("the owner, reset, signs in with a password like anyone", async () => {
+    const reset = await buckyJson<{ user: string; role: string; enrollment: { url: string } }>([
+      "user",
+      "reset",
+      "owner",
+      "--home",
+      alpha.home,
+    ]);
+    expect([reset.user, reset.role]).toEqual(["owner", "owner"]);
+    await enroll(
+      new URL(reset.enrollment.url).searchParams.get("token") as string,
+      "the owner's own",
+    );
+    const signedIn = await post("/_bucky/signin", { name: "owner", password: "the owner's own" });
+    expect(signedIn.status).toBe(303);
+    expect(await whoami(cookieOf(signedIn))).toMatchObject({ user: "owner", role: "owner" });
+    expect((await get("/_bucky/panel/people", cookieOf(signedIn))).status).toBe(200);
+  });
+
+  test("the app API says who may use the app, as shared", async () => {
+    const names = async () =>
+      (
+        (await (await get("/apps/whoami/api/people", (await signInOwner()).cookie)).json()) as {
+          people: { name: string }[];
+        }
+      ).people.map((p) => p.name);
+    expect(await names()).toEqual(["ann", "dan", "eve", "gus", "owner"]);
+    await buckyJson(["app", "share", "whoami", "--with", "ann,child", "--home", alpha.home]);
+    await waitFor("the share", async () => ((await names()).length === 3 ? true : undefined));
+    expect(await names()).toEqual(["ann", "gus", "owner"]);
+    await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+  });
+
+  test("a member device cannot tell an app that someone is calling", async () => {
+    const member = await actAs(beta.home);
+    const client = new PeerClient(member.key, new MemoryContacts(), Date.now);
+    const alphaPeer = await peerOf(alpha);
+    const now = Math.floor(Date.now() / 1000);
+    const betaId = deviceIdFromPublicKey(member.key.publicKey);
+    const call = (headers: Record<string, string>) =>
+      client.forward(alphaPeer, "/v1/ingress/whoami/api/whoami", {
+        method: "GET",
+        headers: new Headers(headers),
+        body: null,
+        signal: AbortSignal.timeout(10_000),
+      });
+    // A plain header is dropped on the way in.
+    const plain = await call({ "bucky-user": "owner", "bucky-user-role": "owner" });
+    expect(await plain.json()).toMatchObject({ user: null, headers: {} });
+    // An assertion beta made up, for an owner's session it signed with a link it signed.
+    const session = {
+      claims: {
+        zone: zoneId,
+        user: OWNER_USER,
+        gateway: betaId,
+        nonce: toBase64url(new Uint8Array(16)),
+        issuedAt: now,
+        expiresAt: now + 600,
+      },
+      proof: {
+        k: "owner" as const,
+        link: signOwnerLogin(
+          {
+            zone: zoneId,
+            gateway: betaId,
+            device: betaId,
+            nonce: new Uint8Array(16),
+            expiresAt: now + 60,
+          },
+          member.key,
+        ).jws,
+      },
+    };
+    const forged = await call({
+      "bucky-app-user": signAppUser(
+        { zone: zoneId, app: "whoami", audience: alphaPeer.id, expiresAt: now + 60, session },
+        member.key,
+      ),
+    });
+    expect([forged.status, await forged.text()]).toEqual([
+      403,
+      expect.stringContaining("your session does not work: JWS signature does not verify"),
+    ]);
+  });
+});
+
+describe("agents that act for a person", () => {
+  test("a member grants one in the panel: it sees her apps, and nothing beyond her", async () => {
+    await buckyJson(["app", "share", "whoami", "--with", "child", "--home", alpha.home]);
+    const ann = cookieOf(await post("/_bucky/signin", { name: "ann", password: "ann's password" }));
+    const beyond = await post(
+      "/_bucky/panel/agents/grant",
+      { name: "helper", read: ["apps", "status"] },
+      ann,
+    );
+    expect(beyond.status).toBe(303);
+    expect(decodeURIComponent(beyond.headers.get("location") ?? "")).toContain(
+      "ann (member) cannot let an agent do status",
+    );
+    const granted = await post("/_bucky/panel/agents/grant", { name: "helper", read: "apps" }, ann);
+    const page = await granted.text();
+    const token = /<pre id="agent-token">([^<]+)<\/pre>/.exec(page)?.[1] as string;
+    expect(token).toBeString();
+    const client = new Client({ name: "test", version: "1" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gateway}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    clients.push(client);
+    const apps = (await client.callTool({ name: "list_apps", arguments: {} })) as {
+      content: { text: string }[];
+    };
+    // whoami is shared with children only: ann's agent sees no app.
+    expect(JSON.parse(apps.content[0]?.text as string)).toEqual({ apps: [] });
+    const status = (await client.callTool({ name: "zone_status", arguments: {} })) as {
+      isError?: boolean;
+      content: { text: string }[];
+    };
+    expect([status.isError, status.content[0]?.text]).toEqual([
+      true,
+      expect.stringContaining("reading status was not granted"),
+    ]);
+    await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+    const now = (await client.callTool({ name: "list_apps", arguments: {} })) as {
+      content: { text: string }[];
+    };
+    expect(
+      (JSON.parse(now.content[0]?.text as string) as { apps: { app: string }[] }).apps.map(
+        (a) => a.app,
+      ),
+    ).toEqual(["whoami"]);
+    // Once ann is removed, her agent reaches nothing.
+    await buckyJson(["user", "remove", "ann", "--home", alpha.home]);
+    const after = (await client.callTool({ name: "list_apps", arguments: {} })) as {
+      isError?: boolean;
+      content: { text: string }[];
+    };
+    expect([after.isError, after.content[0]?.text]).toEqual([
+      true,
+      expect.stringContaining("acts for ann, who is no longer a person of this zone"),
+    ]);
+  });
+});
+
+async function signInOwner() {
+  const link = await buckyJson<{ url: string }>(["login-link", "--home", alpha.home]);
+  const url = new URL(link.url);
+  return { cookie: cookieOf(await get(url.pathname + url.search)) };
+}
