@@ -60,6 +60,7 @@ ci: check
 
 # Benchmarks, each beside its anchor measured in the same run
 bench: build
+    test/system-packages.sh --bench
     bun bench/startup.ts
     bun bench/sync.ts
     bun bench/apps.ts

@@ -16,6 +16,16 @@ needed=(
   "chattr e2fsprogs"            # files the backup target cannot change
   "/usr/bin/chromium chromium"  # the control panel in a browser
 )
+# With --bench (just bench): the anchors the benchmarks measure beside bucky too.
+if [[ ${1:-} == --bench ]]; then
+  needed+=(
+    "wrk wrk"
+    "nginx nginx"
+    "caddy caddy"
+    "restic restic"
+    "curl curl"
+  )
+fi
 
 system_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 missing=()
