@@ -4,7 +4,7 @@
  * when it succeeded, warn (an ordinary error) with the reason when it was refused.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { BuckyError, isDiskFull, toBuckyError } from "../errors.ts";
+import { BuckyError, isPassing, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 
 /**
@@ -15,7 +15,7 @@ import type { Log } from "../log.ts";
 export function errorHandler(log: Log, onBug: (error: unknown) => void) {
   return (thrown: Error, c: Context) => {
     const error = toBuckyError(thrown);
-    if (!(thrown instanceof BuckyError) && !isDiskFull(thrown)) {
+    if (!(thrown instanceof BuckyError) && !isPassing(thrown)) {
       log.fatal("unexpected error while serving a request", {
         path: c.req.path,
         error: thrown.stack ?? String(thrown),

@@ -14,7 +14,7 @@
  */
 import { Database } from "bun:sqlite";
 import type { SealFields } from "../../protocol/state-seal.ts";
-import { BuckyError, isDiskFull, sqliteError } from "../errors.ts";
+import { BuckyError, isPassing, sqliteError } from "../errors.ts";
 import { recordDamage, recordVerified, tablesMatchSteps } from "../state/integrity.ts";
 import { stateAltered } from "../state/seal.ts";
 import { type Verdict, verifySteps } from "../state/verify.ts";
@@ -140,7 +140,7 @@ export class StateCheck {
 
   /**
    * A check that failed: a database SQLite finds corrupt is damage like any other, a full
-   * disk waits for room; anything else is a bug.
+   * disk or a database another process holds is waited out; anything else is a bug.
    */
   private failed(error: unknown): void {
     const { node } = this;
@@ -152,10 +152,14 @@ export class StateCheck {
       node.damaged(damaged);
       return;
     }
-    if (!isDiskFull(error))
-      node.log.fatal("unexpected error while checking the zone state", {
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      });
+    // A full disk, or the database held by another process: the next check tries again.
+    if (isPassing(error)) {
+      this.node.diskFull(error);
+      return;
+    }
+    node.log.fatal("unexpected error while checking the zone state", {
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
     this.onBug(error);
   }
 }
