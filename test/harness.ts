@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { engineFlags, engineRunDir, holdsContainers } from "../lib/images/podman.ts";
 
 export const BUCKY = resolve(import.meta.dir, "../dist/bucky");
 
@@ -82,6 +83,7 @@ export async function cleanUp(): Promise<void> {
   await Promise.all([...running].map((daemon) => daemon.kill()));
   for (const root of scratchRoots) killBackgroundDaemons(root);
   for (const home of daemonHomes) killLeftoverApps(home);
+  for (const home of daemonHomes) removeContainers(home);
   daemonHomes.clear();
   for (const dir of scratchRoots.splice(0)) rmSync(dir, { recursive: true, force: true });
   userHome = undefined;
@@ -113,6 +115,20 @@ function killLeftoverApps(home: string): void {
       // Gone already.
     }
   }
+}
+
+/**
+ * The containers of image apps a killed daemon left running (the engine keeps them), and
+ * the engine's run state for the home, outside it.
+ */
+export function removeContainers(home: string): void {
+  const containers = join(home, "containers");
+  if (!existsSync(containers)) return;
+  if (holdsContainers(containers))
+    spawnSync("podman", [...engineFlags(containers), "rm", "--force", "--time", "0", "--all"], {
+      stdio: "ignore",
+    });
+  rmSync(engineRunDir(containers), { recursive: true, force: true });
 }
 
 /** A new empty directory for this test file, removed afterwards. */
