@@ -85,7 +85,10 @@ export async function cleanUp(): Promise<void> {
   for (const home of daemonHomes) killLeftoverApps(home);
   for (const home of daemonHomes) removeContainers(home);
   daemonHomes.clear();
-  for (const dir of scratchRoots.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of scratchRoots.splice(0)) {
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
   userHome = undefined;
 }
 
@@ -129,6 +132,20 @@ export function removeContainers(home: string): void {
       stdio: "ignore",
     });
   rmSync(engineRunDir(containers), { recursive: true, force: true });
+}
+
+/**
+ * Unmounts what is mounted under `dir`, deepest first: Podman's storage keeps a mount of
+ * its own (`…/storage/overlay`) after it exits, which would keep the directory from going.
+ */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .map((path) => path.replace(/\\040/g, " "))
+    .filter((path) => path === dir || path.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const mount of mounts) spawnSync("umount", ["-l", mount], { stdio: "ignore" });
 }
 
 /** A new empty directory for this test file, removed afterwards. */

@@ -182,8 +182,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  await cleanUp();
   workshop?.destroy();
+  await cleanUp();
 });
 
 describe("an image app from a registry", () => {
@@ -369,7 +369,11 @@ describe("an image app from a registry", () => {
     );
     await buckyJson(["app", "start", "site", "--home", home("alpha")]);
     await running("site");
-    expect(await text("site", "/cgi-bin/note")).toBe("first\nsecond\nthird\n");
+    const notes = await waitFor("the gateway to reach site again", async () => {
+      const response = await viaGateway("site", "/cgi-bin/note");
+      return response.status === 200 ? response.text() : undefined;
+    });
+    expect(notes).toBe("first\nsecond\nthird\n");
     await buckyJson(["app", "remove", "site", "--purge", "--home", home("alpha")]);
     await waitFor(
       "site's container, data and image gone",

@@ -62,12 +62,20 @@ export async function readImageArchive(
         stderr: "pipe",
       },
     );
-    if (tar.exitCode !== 0)
+    if (tar.exitCode !== 0) {
+      const said = tar.stderr.toString().trim();
+      if (/No space left on device/.test(said))
+        throw new BuckyError(
+          "E_IO",
+          `the disk is too full to unpack ${file}`,
+          "Free some space, then install again; nothing was installed.",
+        );
       throw new BuckyError(
         "E_INVALID_INPUT",
-        `${file} is not an archive tar can read: ${tar.stderr.toString().trim().split("\n")[0]}`,
+        `${file} is not an archive tar can read: ${said.split("\n")[0]}`,
         "Give a file written by `docker save`, `podman save` or as an OCI archive.",
       );
+    }
     const archive = new UnpackedArchive(scratch, file);
     const image =
       archive.has("oci-layout") && archive.has("index.json")

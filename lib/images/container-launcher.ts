@@ -16,10 +16,12 @@ import {
   chmodSync,
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { FileSink, Subprocess } from "bun";
@@ -40,6 +42,8 @@ const POLL_MS = 25;
 /** Open files and processes a container may have (the engine's defaults exceed some hosts' limits). */
 const ULIMITS = ["nofile=4096:4096", "nproc=4096:4096"];
 const ENV_FILE = "container.env";
+/** Where the forwarder finds the container's network: the descriptor it is handed. */
+const NETWORK_FD = 3;
 const PID_FILE = "container.pid";
 
 export interface ContainerPlan {
@@ -171,12 +175,17 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
         async ready() {
           const pid = await until("the container to start", alive, () => containerPid(pidFile));
           if (manifest.run.port === undefined) return;
+          // The container's network, held open from here on: whatever happens to its pid,
+          // the forwarder enters this network, and never the host's.
+          const network = openSync(`/proc/${pid}/ns/net`, "r");
           const out = openSync(options.logFile, "a", 0o600);
           try {
+            if (sameFile(network, "/proc/self/ns/net"))
+              throw new Error("the container has the host's network, not one of its own");
             forwarder = Bun.spawn(
               [
                 engine.nsenter,
-                `--net=/proc/${pid}/ns/net`,
+                `--net=/proc/self/fd/${NETWORK_FD}`,
                 "--",
                 options.runtime,
                 SANDBOX_INIT_COMMAND,
@@ -185,10 +194,11 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
                 String(manifest.run.port),
               ],
               // Its stdin is the daemon's: when the daemon goes, so does it.
-              { stdio: ["pipe", out, out], env: { PATH: engine.path } },
+              { stdio: ["pipe", out, out, network], env: { PATH: engine.path } },
             );
           } finally {
             closeSync(out);
+            closeSync(network);
           }
           const running = forwarder;
           // A forwarder that dies leaves the app unreachable: the container goes too, and
@@ -233,6 +243,13 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
       };
     },
   };
+}
+
+/** Whether descriptor `fd` is the very file `path` names (the same namespace, for /proc/…/ns). */
+function sameFile(fd: number, path: string): boolean {
+  const a = fstatSync(fd);
+  const b = statSync(path);
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 /** The container's first process on the host, once the engine wrote it down. */

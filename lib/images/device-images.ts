@@ -114,7 +114,8 @@ export class DeviceImages {
     if (!engine) throw new BuckyError("E_UNAVAILABLE", "the container engine is not ready");
     const image = await this.fetch(spec, engine, sources);
     const digest = image.config.digest;
-    if (await hasImage(engine, digest)) return digest;
+    // Looked at and loaded in turn with sweeps: an image found here is not swept away
+    // before its app runs (a sweep after this reads the spec that names it).
     let load = this.loading.get(digest);
     if (!load) {
       load = this.exclusive(async () => {

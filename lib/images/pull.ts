@@ -7,7 +7,8 @@
  * device already holds are not fetched again; before any layer is fetched, the disk must
  * have room for them.
  */
-import { rmSync, statfsSync } from "node:fs";
+import { existsSync, rmSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ImageBlob, ImageRecord, PlatformImage } from "../../protocol/image-record.ts";
 import { formatImageRef, type ImageRef } from "../../protocol/image-ref.ts";
@@ -209,7 +210,10 @@ function haveRoom(dir: string, bytes: number, what: string): void {
   if (bytes === 0) return;
   let free: number;
   try {
-    const disk = statfsSync(dir);
+    // A store not made yet is on its nearest existing parent's disk.
+    let existing = dir;
+    while (!existsSync(existing)) existing = dirname(existing);
+    const disk = statfsSync(existing);
     free = disk.bavail * disk.bsize;
   } catch {
     return;

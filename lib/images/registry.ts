@@ -11,7 +11,7 @@
  * loopback are spoken to in plain HTTP; every other one over HTTPS.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { DOCKER_HUB, type ImageRef } from "../../protocol/image-ref.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "../../protocol/oci.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
@@ -104,17 +104,20 @@ export class Registry {
       }
       fsyncSync(fd);
     } catch (error) {
-      throw fileSystemError(error, "write", path) ?? error;
-    } finally {
       closeSync(fd);
+      rmSync(path, { force: true });
+      throw fileSystemError(error, "write", path) ?? error;
     }
+    closeSync(fd);
     const digest = `sha256:${hash.digest("hex")}`;
-    if (size !== descriptor.size || digest !== descriptor.digest)
+    if (size !== descriptor.size || digest !== descriptor.digest) {
+      rmSync(path, { force: true });
       throw new BuckyError(
         "E_INTEGRITY",
         `${what} ${descriptor.digest} from ${this.name} does not match its digest (got ${size} bytes hashing to ${digest}): it was altered in the registry or on the way`,
         "Nothing was installed. Do not use this registry's copy of the image.",
       );
+    }
   }
 
   /** A GET on the repository, with the registry's token when it asks for one. */
