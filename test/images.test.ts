@@ -295,6 +295,9 @@ describe("an image app from a registry", () => {
     expect(await text("site", "/")).toBe("site v1\n");
     expect(await text("site", "/cgi-bin/note")).toBe("first\n");
     expect((daemons.get(other) as Daemon).log()).toContain("image loaded app=site");
+    // Only the device the install ran on ever spoke to the registry.
+    expect((daemons.get("alpha") as Daemon).log()).toContain("image pulled");
+    expect((daemons.get("beta") as Daemon).log()).not.toContain("image pulled");
     expect(containers(first)).toEqual([]);
     expect(containers(other)).toEqual(["bucky-site"]);
   }, 60_000);

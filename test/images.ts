@@ -52,9 +52,9 @@ export class ImageWorkshop {
 
   /**
    * Builds `name` from a root file system of busybox-static and its applets, plus `files`
-   * (path → text; paths under cgi-bin/ are made executable), running `cmd`.
+   * (path → contents; paths under cgi-bin/ are made executable), running `cmd`.
    */
-  build(name: string, files: Record<string, string>, cmd: readonly string[]): void {
+  build(name: string, files: Record<string, string | Uint8Array>, cmd: readonly string[]): void {
     const busybox = need("busybox", "busybox-static");
     const rootfs = join(
       this.dir,
@@ -70,10 +70,10 @@ export class ImageWorkshop {
       .filter(Boolean);
     for (const applet of applets)
       if (applet !== "busybox") symlinkSync("busybox", join(rootfs, "bin", applet));
-    for (const [path, text] of Object.entries(files)) {
+    for (const [path, contents] of Object.entries(files)) {
       const file = join(rootfs, path);
       mkdirSync(join(file, ".."), { recursive: true });
-      writeFileSync(file, text, { mode: path.includes("cgi-bin/") ? 0o755 : 0o644 });
+      writeFileSync(file, contents, { mode: path.includes("cgi-bin/") ? 0o755 : 0o644 });
     }
     const tar = `${rootfs}.tar`;
     run(

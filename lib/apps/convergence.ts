@@ -204,6 +204,9 @@ export class Convergence {
         this.refused.delete(spec.app);
         if (current) await this.halt(spec.app);
       }
+      // A standby of an image app has its image in the engine already: a failover only runs it.
+      if (spec.image && wanted && holding.standbys.includes(me))
+        this.images.preload(spec, this.options.sources);
       if (appHasData(spec)) {
         const myClaim = facts.claims.get(spec.app)?.find((claim) => claim.device === me);
         await this.replication.arrange(spec, holding, myClaim);

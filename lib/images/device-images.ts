@@ -33,6 +33,8 @@ export class DeviceImages {
   readonly store: ImageStore;
   private support: EngineSupport | undefined;
   private readonly fetching = new Set<string>();
+  /** Images handed to the engine ahead of need, by package: each once. */
+  private readonly preloaded = new Set<string>();
   /** Images being handed to the engine, by config digest: one load each at a time. */
   private readonly loading = new Map<string, Promise<void>>();
   /** Loads and sweeps, one at a time: a sweep never removes an image a load just made. */
@@ -106,6 +108,22 @@ export class DeviceImages {
   }
 
   /**
+   * Hands `spec`'s image to the engine in the background, ahead of need (on a standby,
+   * whose failover then only runs it). A failure is tried again at the next pass.
+   */
+  preload(spec: AppSpec, sources: () => ObjectSource[]): void {
+    if (!this.support?.engine || this.preloaded.has(spec.package)) return;
+    this.preloaded.add(spec.package);
+    this.prepare(spec, sources()).then(
+      () => this.node.log.debug("image ready ahead of need", { app: spec.app }),
+      (error: unknown) => {
+        this.preloaded.delete(spec.package);
+        this.node.log.debug("image not ready yet", { app: spec.app, error: String(error) });
+      },
+    );
+  }
+
+  /**
    * Makes `spec`'s image ready to run here: fetched (verified) if this device lacks it,
    * then handed to the engine; returns the config digest the engine runs.
    */
@@ -155,6 +173,8 @@ export class DeviceImages {
       if (!keep.has(id)) {
         await removeImage(engine, `sha256:${id}`);
         this.node.log.debug("image removed from the engine", { image: id });
+        // What was handed over ahead of need is looked at again.
+        this.preloaded.clear();
       }
   }
 

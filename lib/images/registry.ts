@@ -11,7 +11,7 @@
  * loopback are spoken to in plain HTTP; every other one over HTTPS.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { DOCKER_HUB, type ImageRef } from "../../protocol/image-ref.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "../../protocol/oci.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
@@ -102,7 +102,7 @@ export class Registry {
           while (written < chunk.length) written += writeSync(fd, chunk, written);
         }
       }
-      fsyncSync(fd);
+      // No fsync: the file only passes through, into the store, which makes it durable.
     } catch (error) {
       closeSync(fd);
       rmSync(path, { force: true });
