@@ -362,6 +362,36 @@ describe("an image app from a registry", () => {
     });
   }, 60_000);
 
+  test("is restarted when its container dies", async () => {
+    const before = await status("site");
+    const killed = Bun.spawnSync([
+      "podman",
+      ...engineFlags(join(home(before.device as string), "containers")),
+      "kill",
+      "bucky-site",
+    ]);
+    expect(killed.exitCode).toBe(0);
+    const after = await waitFor(
+      "site restarted",
+      async () => {
+        const s = await status("site");
+        return s.state === "running" && s.restarts > before.restarts ? s : undefined;
+      },
+      20_000,
+    );
+    expect(after.device).toBe(before.device);
+    expect(
+      await waitFor("the gateway to reach site again", async () => {
+        const response = await viaGateway("site", "/cgi-bin/note");
+        return response.status === 200 ? response.text() : undefined;
+      }),
+    ).toBe("first\nsecond\nthird\n");
+    // Its token went to the engine, and is not left in a file beside it.
+    expect(
+      existsSync(join(home(before.device as string), "apps", "site", "sandbox", "container.env")),
+    ).toBe(false);
+  }, 60_000);
+
   test("stops, starts, and is removed with its data and its container", async () => {
     const device = (await status("site")).device as string;
     await buckyJson(["app", "stop", "site", "--home", home("alpha")]);

@@ -94,11 +94,12 @@ export class ImageWorkshop {
     );
   }
 
-  /** Pushes image `name` (built here) to `registry` as `name`. */
-  push(name: string, registry: Registry): void {
+  /** Pushes image `name` (built here) to `registry` as `name` (from where `wrap` says). */
+  push(name: string, registry: Registry, wrap: readonly string[] = []): void {
     need("skopeo", "skopeo");
     run(
       [
+        ...wrap,
         "skopeo",
         "copy",
         "--quiet",
@@ -162,20 +163,27 @@ export class Registry {
     );
   }
 
-  async start(): Promise<void> {
-    this.child = Bun.spawn(["docker-registry", "serve", this.config], {
+  /** Starts it (in the lab's host `wrap` runs commands on, when given). */
+  async start(wrap: readonly string[] = []): Promise<void> {
+    this.child = Bun.spawn([...wrap, "docker-registry", "serve", this.config], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     const child = this.child;
+    const answers = async () => {
+      if (wrap.length === 0)
+        return fetch(`http://${this.host}/v2/`).then(
+          (response) => response.ok,
+          () => false,
+        );
+      const script = `const r = await fetch("http://${this.host}/v2/").catch(() => undefined); process.exit(r?.ok ? 0 : 1);`;
+      return Bun.spawnSync([...wrap, process.execPath, "-e", script]).exitCode === 0;
+    };
     await waitFor(`the registry on ${this.host}`, async () => {
       if (child.exitCode !== null)
         throw new Error(
           `docker-registry exited: ${await new Response(child.stderr as ReadableStream).text()}`,
         );
-      return fetch(`http://${this.host}/v2/`).then(
-        (response) => (response.ok ? true : undefined),
-        () => undefined,
-      );
+      return (await answers()) ? true : undefined;
     });
   }
 

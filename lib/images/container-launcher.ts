@@ -174,6 +174,8 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
         fields: { engine: "podman", image: manifest.run.image },
         async ready() {
           const pid = await until("the container to start", alive, () => containerPid(pidFile));
+          // The engine has its environment now: the token is not left lying in a file.
+          rmSync(join(sandboxDir, ENV_FILE), { force: true });
           if (manifest.run.port === undefined) return;
           // The container's network, held open from here on: whatever happens to its pid,
           // the forwarder enters this network, and never the host's.

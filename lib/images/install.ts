@@ -103,7 +103,7 @@ function imagePlatforms(zone: ZoneWriter, placement: string, app: string): Platf
     .join("; ");
   throw new BuckyError(
     "E_UNAVAILABLE",
-    `${placement === "any" ? "no device of the zone" : placement} can run ${app}'s container image (${why})`,
+    `${placement === "any" ? "no device of the zone can" : `${placement} cannot`} run ${app}'s container image (${why})`,
     "Install Podman where it should run (`apt-get install podman runc`) and restart bucky there (`bucky stop && bucky up`); `bucky status` shows which devices run images.",
   );
 }
