@@ -147,7 +147,7 @@ try {
   );
   await registry.start();
   workshop.push("bench:1", registry);
-  const [a, b] = await twoDevices();
+  const [a] = await twoDevices();
 
   const installStart = performance.now();
   bucky([
