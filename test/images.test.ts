@@ -512,6 +512,21 @@ describe("an image app refused, with nothing installed", () => {
     expect((await bucky(["status", "--home", solo])).stdout).toContain(
       "Images       solo cannot (Podman is not installed (no /nonexistent/podman here)",
     );
+    // Pinned to it, the same, about that device.
+    const pinned = await bucky([
+      "app",
+      "install",
+      "--image",
+      `${registry.host}/site:1`,
+      "--device",
+      "solo",
+      "--home",
+      solo,
+      "--json",
+    ]);
+    expect(jsonError(pinned).message).toBe(
+      "solo cannot run site's container image (solo: Podman is not installed (no /nonexistent/podman here): install it with `apt-get install podman runc`)",
+    );
   });
 });
 

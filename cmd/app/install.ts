@@ -137,6 +137,12 @@ function installImage(
     );
   const archive =
     existsSync(args.image) && statSync(args.image).isFile() ? resolve(args.image) : undefined;
+  if (!archive && /\.(tar|tgz|tar\.gz)$/.test(args.image))
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `there is no file ${args.image}`,
+      "Name the file `docker save` or `podman save` wrote, or an image reference.",
+    );
   const image = archive ? {} : { image: args.image };
   if (args.dir !== undefined)
     return requestDaemon<InstalledHere>(

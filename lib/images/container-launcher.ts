@@ -237,7 +237,11 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
           door?.close();
           door = undefined;
           if (forwarder) {
-            (forwarder.stdin as FileSink).end();
+            try {
+              (forwarder.stdin as FileSink).end();
+            } catch {
+              // Its end of the pipe is gone with it.
+            }
             forwarder.kill("SIGTERM");
             forwarder = undefined;
           }

@@ -44,7 +44,7 @@ export class DeviceImages {
     private readonly node: NodeContext,
     private readonly options: {
       /** Tries the engine (lib/images/podman.ts detectEngine). */
-      readonly detect: () => Promise<EngineSupport>;
+      readonly detect: () => EngineSupport;
       /** Told once the engine is known: image apps can be looked at. */
       readonly ready: () => void;
     },
@@ -52,18 +52,13 @@ export class DeviceImages {
     this.store = new ImageStore(node.store, node.zone.paths.imagesDir);
   }
 
-  /** Tries the engine, says what it found, clears what an earlier daemon left. */
-  async start(): Promise<void> {
+  /**
+   * Tries the engine and says what it found (at once, as the daemon starts), then clears
+   * what an earlier daemon left; image apps start once that is done.
+   */
+  start(): Promise<void> {
     this.store.clearIncoming();
-    const support = await this.options.detect();
-    if (support.engine) {
-      await removeAllContainers(support.engine, this.node.zone.paths.containersDir);
-      this.node.log.debug("container engine ready", {
-        engine: `podman ${support.engine.version}`,
-        platform: platformName(support.engine.platform),
-      });
-    } else this.node.log.debug("no container engine", { problem: support.problem });
-    this.support = support;
+    const support = this.options.detect();
     try {
       publishEngineFacts(
         (ops) => this.node.write(ops),
@@ -74,7 +69,21 @@ export class DeviceImages {
     } catch (error) {
       this.node.diskFull(error);
     }
-    this.options.ready();
+    if (!support.engine) {
+      this.node.log.debug("no container engine", { problem: support.problem });
+      this.support = support;
+      this.options.ready();
+      return Promise.resolve();
+    }
+    const engine = support.engine;
+    return removeAllContainers(engine, this.node.zone.paths.containersDir).then(() => {
+      this.node.log.debug("container engine ready", {
+        engine: `podman ${engine.version}`,
+        platform: platformName(engine.platform),
+      });
+      this.support = support;
+      this.options.ready();
+    });
   }
 
   /** The engine, undefined while it is being tried; with why it is missing otherwise. */
@@ -90,9 +99,14 @@ export class DeviceImages {
     const engine = this.support?.engine;
     if (!engine) return;
     for (const spec of specs) {
-      const eligible = spec.placement === "any" || spec.placement === this.node.deviceName;
-      if (!spec.image || spec.desired === "removed" || !eligible || this.fetching.has(spec.package))
-        continue;
+      const eligible =
+        (spec.placement === "any" || spec.placement === this.node.deviceName) &&
+        spec.image !== undefined &&
+        spec.image.platforms.some((name) => {
+          const platform = parsePlatformName(name);
+          return platform !== undefined && runsOn(platform, engine.platform);
+        });
+      if (!eligible || spec.desired === "removed" || this.fetching.has(spec.package)) continue;
       this.fetching.add(spec.package);
       this.fetch(spec, engine, sources())
         .then(

@@ -71,13 +71,13 @@ export function engineRunDir(containersDir: string): string {
  * whose status then says what Podman said. `podman` is a path or a name found on `path`;
  * `off` turns images off.
  */
-export async function detectEngine(options: {
+export function detectEngine(options: {
   readonly podman: string;
   readonly path: string;
   readonly asRoot: boolean;
   readonly containersDir: string;
   readonly off: boolean;
-}): Promise<EngineSupport> {
+}): EngineSupport {
   if (options.off)
     return { engine: undefined, problem: "image apps are turned off here (BUCKY_PODMAN=off)" };
   if (!options.asRoot)
@@ -100,23 +100,23 @@ export async function detectEngine(options: {
       engine: undefined,
       problem: "runc is not installed: install it with `apt-get install runc`",
     };
-  let version: CallResult;
-  try {
-    version = await call(podman, ["version", "--format", "json"], options.path, PROBE_TIMEOUT_MS);
-  } catch (error) {
-    return { engine: undefined, problem: `Podman cannot be run: ${(error as Error).message}` };
-  }
+  // Asked as the daemon starts, before it writes anything: what it says is said at once.
+  const version = Bun.spawnSync([podman, "version", "--format", "json"], {
+    stdin: "ignore",
+    env: { PATH: options.path, LANG: "C.UTF-8" },
+    timeout: PROBE_TIMEOUT_MS,
+  });
   let client: { Version?: unknown; OsArch?: unknown } | undefined;
   try {
-    client = (JSON.parse(version.stdout) as { Client?: typeof client }).Client;
+    client = (JSON.parse(version.stdout.toString()) as { Client?: typeof client }).Client;
   } catch {
     client = undefined;
   }
   const [os, architecture] = typeof client?.OsArch === "string" ? client.OsArch.split("/") : [];
-  if (version.code !== 0 || !os || !architecture)
+  if (version.exitCode !== 0 || !os || !architecture)
     return {
       engine: undefined,
-      problem: `Podman does not answer: ${firstLine(version.stderr) || `exit code ${version.code}`}`,
+      problem: `Podman does not answer: ${firstLine(version.stderr.toString()) || `exit code ${version.exitCode}`}`,
     };
   mkdirSync(join(options.containersDir, "storage"), { recursive: true, mode: 0o700 });
   return {
