@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { engineFlags } from "../lib/images/podman.ts";
+import { engineFlags, engineRunDir } from "../lib/images/podman.ts";
 import { ImageWorkshop, Registry } from "../test/images.ts";
 import { startDaemon as startBenchDaemon } from "./daemon.ts";
 
@@ -116,6 +116,7 @@ async function podmanAlone(registry: Registry, n: number): Promise<number> {
   const seconds = (performance.now() - start) / 1000;
   spawnSync("podman", [...flags, "rm", "--force", "--time", "0", "--all"]);
   spawnSync("podman", [...flags, "system", "reset", "--force"]);
+  rmSync(engineRunDir(storage), { recursive: true, force: true });
   return seconds;
 }
 
@@ -201,6 +202,7 @@ try {
       "--all",
     ]);
     spawnSync("podman", [...engineFlags(join(home, "containers")), "system", "reset", "--force"]);
+    rmSync(engineRunDir(join(home, "containers")), { recursive: true, force: true });
   }
   await registry.stop();
   workshop.destroy();
