@@ -85,11 +85,18 @@ export async function cleanUp(): Promise<void> {
   for (const home of daemonHomes) killLeftoverApps(home);
   for (const home of daemonHomes) removeContainers(home);
   daemonHomes.clear();
+  // Each directory goes whatever happens to the others; what could not go is said after.
+  const left: string[] = [];
   for (const dir of scratchRoots.splice(0)) {
-    unmountUnder(dir);
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      unmountUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      left.push(`${dir}: ${(error as Error).message}`);
+    }
   }
   userHome = undefined;
+  if (left.length > 0) throw new Error(`scratch directories left behind: ${left.join("; ")}`);
 }
 
 /** Daemons `bucky up` or `bucky join` left running in the background, found by their daemon.json. */
