@@ -64,6 +64,7 @@ bench: build
     bun bench/startup.ts
     bun bench/sync.ts
     bun bench/apps.ts
+    bun bench/images.ts
     bun bench/gateway.ts
     bun bench/relay.ts
     bun bench/backup.ts

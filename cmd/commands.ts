@@ -43,6 +43,7 @@ export const rootCommand: CommandDef = {
         move: load(() => import("./app/move.ts")),
         "restore-copy": load(() => import("./app/restore-copy.ts")),
         share: load(() => import("./app/share.ts")),
+        import: load(() => import("./app/import.ts")),
       },
     ),
     gateway: defineGroup(

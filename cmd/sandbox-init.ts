@@ -1,7 +1,8 @@
 /**
  * `bucky sandbox-init`: the first process inside an app's sandbox, started by the daemon
  * (lib/apps/runner.ts), never by people, so it is in no help and parses its own few
- * arguments: `[--forward <socket> <port>] [--wait-network] [--bun] -- <command…>`.
+ * arguments: `[--forward <socket> <port>] [--wait-network] [--bun] -- <command…>`, or
+ * `--forward <socket> <port>` alone, to forward until its standard input ends.
  */
 import { runSandboxInit } from "../lib/apps/sandbox-init.ts";
 
@@ -12,7 +13,7 @@ export async function sandboxInit(argv: readonly string[]): Promise<number> {
   const at = flags.indexOf("--forward");
   const socket = at >= 0 ? flags[at + 1] : undefined;
   const port = at >= 0 ? Number(flags[at + 2]) : Number.NaN;
-  if (command.length === 0 || (at >= 0 && (!socket || !Number.isInteger(port)))) {
+  if ((command.length === 0 && at < 0) || (at >= 0 && (!socket || !Number.isInteger(port)))) {
     process.stderr.write(
       "bucky sandbox-init is run by the daemon inside an app's sandbox, not by hand\n",
     );

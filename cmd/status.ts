@@ -24,6 +24,17 @@ export default defineBuckyCommand({
         (b) =>
           `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
       ),
+      ...(status.images.length > 0
+        ? [
+            `Images       ${status.images
+              .map((d) =>
+                d.engine
+                  ? `${d.device} runs them (${d.engine}, ${d.platform})`
+                  : `${d.device} cannot (${d.problem})`,
+              )
+              .join("; ")}`,
+          ]
+        : []),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
       ...(status.warnings.length > 0

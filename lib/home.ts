@@ -12,6 +12,8 @@
  *   <home>/daemon.json            the running daemon's pid and addresses
  *   <home>/ndn/                   named data: chunks and chunk lists by hash
  *   <home>/apps/<app>/            each app's data, packages and output on this device
+ *   <home>/images/                which named data holds each image blob, and blobs on their way in
+ *   <home>/containers/            the container engine's storage (images unpacked, containers)
  *
  * `state.db` is written last by `bucky init`: its presence is what makes a home a zone.
  */
@@ -32,6 +34,8 @@ export interface HomePaths {
   readonly daemonInfo: string;
   readonly ndnDir: string;
   readonly appsDir: string;
+  readonly imagesDir: string;
+  readonly containersDir: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -50,5 +54,7 @@ export function homePaths(home: string): HomePaths {
     daemonInfo: join(home, "daemon.json"),
     ndnDir: join(home, "ndn"),
     appsDir: join(home, "apps"),
+    imagesDir: join(home, "images"),
+    containersDir: join(home, "containers"),
   };
 }

@@ -147,7 +147,7 @@ describe("checkManifest", () => {
     expect(problemsOf({})).toEqual([
       '"id" is required: a name like "notes"',
       '"version" is required: up to 32 letters, digits and . + -, like "1.0.0"',
-      '"run" is required: {"command": ["program", "arg", …]}',
+      '"run" is required: {"command": ["program", "arg", …]}, or {"image": "registry/name:tag", "port": 8080}',
     ]);
   });
 
@@ -257,6 +257,123 @@ describe("checkManifest", () => {
     ],
   ])("refuses %s", (_what, changes, problems) => {
     expect(problemsOf({ ...minimal, ...changes })).toEqual(problems);
+  });
+});
+
+describe("checkManifest of an image app", () => {
+  const photos = {
+    id: "photos",
+    version: "1.4",
+    run: { image: "registry.example/photos:1.4", port: 8080 },
+    data: { library: "/var/lib/photos", db: "/var/lib/photos-db" },
+  };
+
+  test("reads the image, its port and where each data directory goes", () => {
+    expect(
+      manifestOf({
+        ...photos,
+        run: {
+          ...photos.run,
+          env: { TZ: "UTC", "discovery.type": "single-node", lower_case: "" },
+          command: ["serve", "--verbose"],
+          readOnly: true,
+        },
+        limits: { memory: "512MiB", cpus: 1.5, rps: 20 },
+        health: { path: "/" },
+      }),
+    ).toEqual({
+      id: "photos" as AppName,
+      version: "1.4",
+      description: "",
+      run: {
+        image: "registry.example/photos:1.4",
+        port: 8080,
+        command: ["serve", "--verbose"],
+        env: { TZ: "UTC", "discovery.type": "single-node", lower_case: "" },
+        volumes: { library: "/var/lib/photos", db: "/var/lib/photos-db" },
+        readOnly: true,
+      },
+      data: ["library", "db"],
+      permissions: [],
+      exposure: "zone",
+      openPaths: [],
+      limits: { rps: 20, memoryBytes: 512 * 1024 ** 2, cpus: 1.5 },
+      placement: "any",
+      standbys: 1,
+      health: { path: "/", intervalMs: 2000, timeoutMs: 1000, graceMs: 10_000 },
+    });
+  });
+
+  test("an image app without data or a port is one too", () => {
+    expect(manifestOf({ id: "worker", version: "1", run: { image: "busybox" } }).run).toEqual({
+      image: "busybox",
+      env: {},
+      volumes: {},
+    });
+  });
+
+  test("lists every problem of an image app at once", () => {
+    expect(
+      problemsOf({
+        ...photos,
+        run: {
+          image: "Registry.example/Photos",
+          port: 70_000,
+          env: { BUCKY_APP: "x", "1st": "y", MULTI: "a\nb" },
+          command: "serve",
+          readOnly: "yes",
+          user: "root",
+        },
+        http: { portEnv: "PORT" },
+        data: {
+          library: "relative/path",
+          cfg: "/etc/resolv.conf",
+          proc: "/proc/self",
+          up: "/var/../etc",
+          twice: "/var/lib/photos",
+          again: "/var/lib/photos",
+          "Bad Name": "/x",
+          comma: "/a,b",
+        },
+        limits: { memory: "1KB", cpus: 0 },
+        health: { path: "/" },
+      }),
+    ).toEqual([
+      '"run.image" is not an image reference: "Photos" is not a repository name part (lowercase letters, digits and . _ -)',
+      '"run.port" must be the port the image answers HTTP on, from 1 to 65535',
+      '"run.command" of an image app replaces its command: a list of strings, like ["serve"]',
+      '"run.env" may not set BUCKY_APP: BUCKY_ variables are bucky\'s',
+      '"run.env" name "1st" must be letters, digits, _ and . (not starting with a digit)',
+      '"run.env.MULTI" must be one line of text',
+      '"run.readOnly" must be true or false',
+      'unknown field "run.user"',
+      '"data.library" must be an absolute path in the container, like /var/lib/photos',
+      '"data.cfg" may not be under /etc/resolv.conf',
+      '"data.proc" may not be under /proc',
+      '"data.up" must be a plain path (no empty, . or .. parts, no trailing /)',
+      '"data" puts two directories at /var/lib/photos',
+      '"data" name "Bad Name" is not a directory name like db',
+      '"data.comma" may not hold commas, colons or control characters',
+      '"http" is for apps run from a command: an image app names its port in "run.port"',
+      '"limits.memory" must be like "512MiB" (at least 6MiB)',
+      '"limits.cpus" must be a number of processors from 0.01 to 256, like 1.5',
+      '"health" needs "run.port": the check is an HTTP request',
+    ]);
+  });
+
+  test("data as a list is for apps run from a command, and a map for image apps", () => {
+    expect(problemsOf({ ...photos, data: ["library"] })).toEqual([
+      '"data" of an image app says where each directory goes in the container, like {"library": "/var/lib/photos"}',
+    ]);
+    expect(problemsOf({ ...minimal, data: { db: "/db" } })).toEqual([
+      '"data" maps directories to paths only for an image app: an app run from a command lists them, like ["db"]',
+    ]);
+  });
+
+  test("memory and processor limits are an image app's only", () => {
+    expect(problemsOf({ ...minimal, limits: { memory: "1GB", cpus: 2 } })).toEqual([
+      '"limits.memory" and "limits.cpus" apply to image apps (their container) only',
+    ]);
   });
 });
 

@@ -17,24 +17,62 @@
  *     "standbys": 1,                      // devices keeping a copy of the data (0 to 4)
  *     "health": { "path": "/health", "intervalMs": 2000, "timeoutMs": 1000, "graceMs": 10000 }
  *   }
+ *
+ * An app may instead run a container image: its "run" names the image and the port it
+ * answers HTTP on, and its "data" says where in the container each data directory goes.
+ *
+ *   {
+ *     "id": "photos", "version": "1.4",
+ *     "run": { "image": "registry.example/photos:1.4@sha256:…", "port": 8080,
+ *              "env": { "TZ": "UTC" }, "command": ["serve"], "readOnly": true },
+ *     "data": { "library": "/var/lib/photos" },
+ *     "limits": { "memory": "512MiB", "cpus": 1.5 },
+ *     …                                   // the rest as above, but "http"
+ *   }
  */
 
 import { permissionProblem } from "./app-permissions.ts";
+import { parseImageRef } from "./image-ref.ts";
 import { type AppName, checkAppName, checkDeviceName } from "./names.ts";
 import { isRecord } from "./shape.ts";
 
 export const MANIFEST_FILE = "bucky-app.json";
 
+/** An app run from a command, in bucky's sandbox. */
+export interface ProcessRun {
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** An app run from a container image, by the container engine. */
+export interface ImageRun {
+  /** The image reference; in an installed app's spec, always with its digest. */
+  readonly image: string;
+  /** The port it answers HTTP on, inside its container; absent: no HTTP. */
+  readonly port?: number;
+  /** Replaces the image's own command (CMD), when given. */
+  readonly command?: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Where each data directory (by name) goes in the container. */
+  readonly volumes: Readonly<Record<string, string>>;
+  /** The container's own files are read-only (its data directories and /tmp are not). */
+  readonly readOnly?: true;
+}
+
+export type AppRun = ProcessRun | ImageRun;
+
+export function isImageRun(run: AppRun): run is ImageRun {
+  return "image" in run;
+}
+
 export interface AppManifest {
   readonly id: AppName;
   readonly version: string;
   readonly description: string;
-  readonly run: {
-    readonly command: readonly string[];
-    readonly env: Readonly<Record<string, string>>;
-  };
+  readonly run: AppRun;
   /** The environment variable the app's HTTP port is handed in; absent: no HTTP. */
   readonly http?: { readonly portEnv: string };
+  /** The app's data directories, by name (an image app's say where they go in `run.volumes`). */
   readonly data: readonly string[];
   /** What the app may ask of its local API (protocol/app-permissions.ts). */
   readonly permissions: readonly string[];
@@ -45,7 +83,14 @@ export interface AppManifest {
   readonly network?: "outbound";
   readonly exposure: "public" | "zone";
   readonly openPaths: readonly string[];
-  readonly limits: { readonly rps?: number; readonly bandwidthBytesPerSecond?: number };
+  readonly limits: {
+    readonly rps?: number;
+    readonly bandwidthBytesPerSecond?: number;
+    /** An image app's memory, at most (its container's). */
+    readonly memoryBytes?: number;
+    /** An image app's share of processors, at most (1.5: one and a half). */
+    readonly cpus?: number;
+  };
   readonly placement: string;
   /** How many devices besides the holder keep a copy of the app's data (default 1). */
   readonly standbys: number;
@@ -78,7 +123,20 @@ const FIELDS = [
 export const DEFAULT_STANDBYS = 1;
 export const MAX_STANDBYS = 4;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** Images take the names people give their variables (TZ, PUID, discovery.type). */
+const IMAGE_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
 const DATA_DIR = /^[a-z0-9][a-z0-9._-]*$/;
+/** Where in a container a data directory may not go: the system's own, and bucky's. */
+const RESERVED_PATHS = [
+  "/proc",
+  "/sys",
+  "/dev",
+  "/run/bucky",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/etc/hostname",
+];
+export const MAX_CPUS = 256;
 const UNITS: Record<string, number> = {
   B: 1,
   KB: 1e3,
@@ -116,9 +174,16 @@ export function checkManifest(value: unknown): ManifestCheck {
         ? value.description
         : problem('"description" must be text of at most 500 characters');
 
-  let run: AppManifest["run"] | undefined;
+  let run: AppRun | undefined;
+  let volumes: Record<string, string> | undefined;
   if (!isRecord(value.run)) {
-    problem('"run" is required: {"command": ["program", "arg", …]}');
+    problem(
+      '"run" is required: {"command": ["program", "arg", …]}, or {"image": "registry/name:tag", "port": 8080}',
+    );
+  } else if (value.run.image !== undefined) {
+    const image = checkImageRun(value.run, problem);
+    volumes = checkVolumes(value.data, problem);
+    run = { ...image, volumes: volumes ?? {} };
   } else {
     const command = value.run.command;
     if (
@@ -142,9 +207,12 @@ export function checkManifest(value: unknown): ManifestCheck {
       if (field !== "command" && field !== "env") problem(`unknown field "run.${field}"`);
     run = { command: command as string[], env: env as Record<string, string> };
   }
+  const image = run !== undefined && isImageRun(run);
 
   let http: AppManifest["http"];
-  if (value.http !== undefined) {
+  if (value.http !== undefined && image) {
+    problem('"http" is for apps run from a command: an image app names its port in "run.port"');
+  } else if (value.http !== undefined) {
     if (!isRecord(value.http)) problem('"http" must be an object, like {"portEnv": "PORT"}');
     else {
       const portEnv = value.http.portEnv ?? "PORT";
@@ -159,13 +227,19 @@ export function checkManifest(value: unknown): ManifestCheck {
     }
   }
 
-  const data = stringList(
-    value.data,
-    "data",
-    problem,
-    (dir) => DATA_DIR.test(dir) && dir.length <= 64,
-    "a directory name like db",
-  );
+  const data = image
+    ? Object.keys(volumes ?? {})
+    : isRecord(value.data)
+      ? (problem(
+          '"data" maps directories to paths only for an image app: an app run from a command lists them, like ["db"]',
+        ) ?? [])
+      : stringList(
+          value.data,
+          "data",
+          problem,
+          (dir) => DATA_DIR.test(dir) && dir.length <= 64,
+          "a directory name like db",
+        );
   if (new Set(data).size !== data.length) problem('"data" names a directory twice');
   const permissions = stringList(
     value.permissions,
@@ -197,6 +271,8 @@ export function checkManifest(value: unknown): ManifestCheck {
     problem('"openPaths" only matters for "zone" exposure: a public app is open everywhere');
 
   const limits = checkLimits(value.limits, problem);
+  if (!image && (limits.memoryBytes !== undefined || limits.cpus !== undefined))
+    problem('"limits.memory" and "limits.cpus" apply to image apps (their container) only');
 
   const placement = value.placement ?? "any";
   if (typeof placement !== "string" || (placement !== "any" && !checkDeviceName(placement).ok)) {
@@ -228,7 +304,12 @@ export function checkManifest(value: unknown): ManifestCheck {
           problem(`unknown field "health.${field}"`);
       health = { path: value.health.path, intervalMs, timeoutMs, graceMs };
     }
-    if (http === undefined) problem('"health" needs "http": the check is an HTTP request');
+    if (http === undefined && !(run && isImageRun(run) && run.port !== undefined))
+      problem(
+        image
+          ? '"health" needs "run.port": the check is an HTTP request'
+          : '"health" needs "http": the check is an HTTP request',
+      );
   }
 
   if (problems.length > 0) return { ok: false, problems };
@@ -265,7 +346,12 @@ function checkLimits(value: unknown, problem: (text: string) => undefined): AppM
   if (value === undefined) return {};
   if (!isRecord(value))
     return problem('"limits" must be like {"rps": 50, "bandwidth": "10MB/s"}') ?? {};
-  const limits: { rps?: number; bandwidthBytesPerSecond?: number } = {};
+  const limits: {
+    rps?: number;
+    bandwidthBytesPerSecond?: number;
+    memoryBytes?: number;
+    cpus?: number;
+  } = {};
   if (value.rps !== undefined) {
     if (typeof value.rps === "number" && Number.isInteger(value.rps) && value.rps > 0)
       limits.rps = value.rps;
@@ -276,9 +362,131 @@ function checkLimits(value: unknown, problem: (text: string) => undefined): AppM
     if (rate && rate > 0) limits.bandwidthBytesPerSecond = rate;
     else problem('"limits.bandwidth" must be like "10MB/s"');
   }
+  if (value.memory !== undefined) {
+    const bytes = typeof value.memory === "string" ? parseSize(value.memory) : undefined;
+    if (bytes !== undefined && bytes >= 6 * 1024 * 1024) limits.memoryBytes = bytes;
+    else problem('"limits.memory" must be like "512MiB" (at least 6MiB)');
+  }
+  if (value.cpus !== undefined) {
+    if (typeof value.cpus === "number" && value.cpus >= 0.01 && value.cpus <= MAX_CPUS)
+      limits.cpus = Math.round(value.cpus * 100) / 100;
+    else problem(`"limits.cpus" must be a number of processors from 0.01 to ${MAX_CPUS}, like 1.5`);
+  }
   for (const field of Object.keys(value))
-    if (field !== "rps" && field !== "bandwidth") problem(`unknown field "limits.${field}"`);
+    if (!["rps", "bandwidth", "memory", "cpus"].includes(field))
+      problem(`unknown field "limits.${field}"`);
   return limits;
+}
+
+/** "512MiB", "2GB", "100MB": bytes; undefined when not a size. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]i?B|B)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = UNITS[(match[2] as string).toUpperCase()];
+  return unit === undefined ? undefined : Math.round(Number(match[1]) * unit);
+}
+
+/** An image app's "run": the image and its port, command, environment and root. */
+function checkImageRun(
+  run: Record<string, unknown>,
+  problem: (text: string) => undefined,
+): Omit<ImageRun, "volumes"> {
+  const text = run.image;
+  let image = "";
+  if (typeof text !== "string")
+    problem('"run.image" must be an image reference, like "nginx:1.27"');
+  else {
+    const parsed = parseImageRef(text);
+    if (!parsed.ok) problem(`"run.image" is not an image reference: ${parsed.reason}`);
+    image = text;
+  }
+  let port: number | undefined;
+  if (run.port !== undefined) {
+    if (Number.isInteger(run.port) && (run.port as number) > 0 && (run.port as number) < 65536)
+      port = run.port as number;
+    else problem('"run.port" must be the port the image answers HTTP on, from 1 to 65535');
+  }
+  let command: string[] | undefined;
+  if (run.command !== undefined) {
+    if (
+      !Array.isArray(run.command) ||
+      run.command.length === 0 ||
+      run.command.length > 64 ||
+      !run.command.every(
+        (part) => typeof part === "string" && part.length <= 4096 && !part.includes("\0"),
+      )
+    )
+      problem(
+        '"run.command" of an image app replaces its command: a list of strings, like ["serve"]',
+      );
+    else command = run.command as string[];
+  }
+  const env = run.env ?? {};
+  if (!isRecord(env)) problem('"run.env" must be an object of strings');
+  else {
+    for (const [name, value] of Object.entries(env)) {
+      if (!IMAGE_ENV_NAME.test(name))
+        problem(
+          `"run.env" name "${name}" must be letters, digits, _ and . (not starting with a digit)`,
+        );
+      else if (name.startsWith("BUCKY_"))
+        problem(`"run.env" may not set ${name}: BUCKY_ variables are bucky's`);
+      if (typeof value !== "string" || /[\n\r\0]/.test(value) || value.length > 8192)
+        problem(`"run.env.${name}" must be one line of text`);
+    }
+  }
+  if (run.readOnly !== undefined && typeof run.readOnly !== "boolean")
+    problem('"run.readOnly" must be true or false');
+  for (const field of Object.keys(run))
+    if (!["image", "port", "command", "env", "readOnly"].includes(field))
+      problem(`unknown field "run.${field}"`);
+  return {
+    image,
+    ...(port !== undefined ? { port } : {}),
+    ...(command ? { command } : {}),
+    env: isRecord(env) ? (env as Record<string, string>) : {},
+    ...(run.readOnly === true ? { readOnly: true as const } : {}),
+  };
+}
+
+/** An image app's "data": each directory's name and where it goes in the container. */
+function checkVolumes(
+  value: unknown,
+  problem: (text: string) => undefined,
+): Record<string, string> | undefined {
+  if (value === undefined) return {};
+  if (!isRecord(value)) {
+    problem(
+      '"data" of an image app says where each directory goes in the container, like {"library": "/var/lib/photos"}',
+    );
+    return undefined;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > 32) problem('"data" names at most 32 directories');
+  const volumes: Record<string, string> = {};
+  for (const [name, path] of entries) {
+    if (!DATA_DIR.test(name) || name.length > 64)
+      problem(`"data" name ${JSON.stringify(name)} is not a directory name like db`);
+    const why = typeof path === "string" ? containerPathProblem(path) : "is not a path";
+    if (why) problem(`"data.${name}" ${why}`);
+    else if (Object.values(volumes).includes(path as string))
+      problem(`"data" puts two directories at ${path}`);
+    volumes[name] = path as string;
+  }
+  return volumes;
+}
+
+/** Why `path` cannot be where a data directory goes in a container, if it cannot. */
+function containerPathProblem(path: string): string | undefined {
+  if (!path.startsWith("/") || path.length > 256)
+    return "must be an absolute path in the container, like /var/lib/photos";
+  if (/[,:\p{Cc}]/u.test(path)) return "may not hold commas, colons or control characters";
+  const segments = path.split("/").slice(1);
+  if (segments.some((segment) => segment === "" || segment === "." || segment === ".."))
+    return "must be a plain path (no empty, . or .. parts, no trailing /)";
+  for (const reserved of RESERVED_PATHS)
+    if (path === reserved || path.startsWith(`${reserved}/`)) return `may not be under ${reserved}`;
+  return undefined;
 }
 
 function stringList(

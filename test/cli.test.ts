@@ -118,6 +118,7 @@ describe("bucky status", () => {
       },
       backups: [],
       gateways: [],
+      images: [],
       warnings: [],
     });
   });

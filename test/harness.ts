@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { engineFlags, engineRunDir, holdsContainers } from "../lib/images/podman.ts";
 
 export const BUCKY = resolve(import.meta.dir, "../dist/bucky");
 
@@ -82,9 +83,20 @@ export async function cleanUp(): Promise<void> {
   await Promise.all([...running].map((daemon) => daemon.kill()));
   for (const root of scratchRoots) killBackgroundDaemons(root);
   for (const home of daemonHomes) killLeftoverApps(home);
+  for (const home of daemonHomes) removeContainers(home);
   daemonHomes.clear();
-  for (const dir of scratchRoots.splice(0)) rmSync(dir, { recursive: true, force: true });
+  // Each directory goes whatever happens to the others; what could not go is said after.
+  const left: string[] = [];
+  for (const dir of scratchRoots.splice(0)) {
+    try {
+      unmountUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      left.push(`${dir}: ${(error as Error).message}`);
+    }
+  }
   userHome = undefined;
+  if (left.length > 0) throw new Error(`scratch directories left behind: ${left.join("; ")}`);
 }
 
 /** Daemons `bucky up` or `bucky join` left running in the background, found by their daemon.json. */
@@ -113,6 +125,34 @@ function killLeftoverApps(home: string): void {
       // Gone already.
     }
   }
+}
+
+/**
+ * The containers of image apps a killed daemon left running (the engine keeps them), and
+ * the engine's run state for the home, outside it.
+ */
+export function removeContainers(home: string): void {
+  const containers = join(home, "containers");
+  if (!existsSync(containers)) return;
+  if (holdsContainers(containers))
+    spawnSync("podman", [...engineFlags(containers), "rm", "--force", "--time", "0", "--all"], {
+      stdio: "ignore",
+    });
+  rmSync(engineRunDir(containers), { recursive: true, force: true });
+}
+
+/**
+ * Unmounts what is mounted under `dir`, deepest first: Podman's storage keeps a mount of
+ * its own (`…/storage/overlay`) after it exits, which would keep the directory from going.
+ */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .map((path) => path.replace(/\\040/g, " "))
+    .filter((path) => path === dir || path.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const mount of mounts) spawnSync("umount", ["-l", mount], { stdio: "ignore" });
 }
 
 /** A new empty directory for this test file, removed afterwards. */

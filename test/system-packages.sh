@@ -15,6 +15,11 @@ needed=(
   "/usr/sbin/sshd openssh-server" # a real SFTP backup target
   "chattr e2fsprogs"            # files the backup target cannot change
   "/usr/bin/chromium chromium"  # the control panel in a browser
+  "podman podman"               # image apps run in containers
+  "runc runc"                   # the runtime Podman runs them with
+  "skopeo skopeo"               # pushes test images into the registry
+  "docker-registry docker-registry" # a real registry on loopback
+  "/bin/busybox busybox-static" # the root file system of the test images
 )
 # With --bench (just bench): the anchors the benchmarks measure beside bucky too.
 if [[ ${1:-} == --bench ]]; then

@@ -1,8 +1,13 @@
-/** `bucky app install <dir>`: install (or upgrade) an app into the zone. */
-import { readFileSync, statSync } from "node:fs";
+/**
+ * `bucky app install <dir>`: install (or upgrade) an app into the zone, from its directory,
+ * an archive of it, a stored package, an image app's manifest, or a container image alone
+ * (`--image REF --port N --data name:/path`).
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Installed, InstallOptions } from "../../lib/apps/admin.ts";
 import type { AppStatus } from "../../lib/apps/status.ts";
+import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -17,14 +22,38 @@ export default defineBuckyCommand({
       "bucky app install notes.tar.gz",
       "bucky app install clist:3f2a…",
       "bucky app install ./tool --unsandboxed   # where bubblewrap is missing",
+      "bucky app install ./photos/bucky-app.json   # an image app's manifest",
+      "bucky app install --image ghcr.io/owner/photos:1.4 --port 8080 --data library:/var/lib/photos",
+      "bucky app install --image ./photos.tar --port 8080   # from `docker save`",
     ],
   },
   args: {
     dir: {
       type: "positional",
-      required: true,
+      required: false,
       description:
-        "The app's directory (with its bucky-app.json), an archive of it (.tar, .tar.gz), or a stored package's id",
+        "The app's directory (with its bucky-app.json), an archive of it (.tar, .tar.gz), a stored package's id, or an image app's manifest file",
+    },
+    image: {
+      type: "string",
+      valueHint: "ref|file",
+      description:
+        "A container image: a reference (registry/name:tag) or a file from `docker save`; with a manifest, its image instead",
+    },
+    port: {
+      type: "string",
+      valueHint: "n",
+      description: "With --image alone: the port it answers HTTP on (default: the one it exposes)",
+    },
+    data: {
+      type: "string",
+      valueHint: "name:/path,…",
+      description: "With --image alone: its data directories and where they go in the container",
+    },
+    id: {
+      type: "string",
+      valueHint: "app",
+      description: "With --image alone: the app's id (default: from the image's name)",
     },
     device: {
       type: "string",
@@ -43,10 +72,24 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const installed = await install(context.home, args.dir, {
+    const options = {
       ...(args.device ? { device: args.device } : {}),
       ...(args.unsandboxed ? { unsandboxed: true } : {}),
-    });
+    };
+    if (args.dir !== undefined && (args.port || args.data || args.id))
+      throw new BuckyError(
+        "E_USAGE",
+        "--port, --data and --id go with --image alone: a manifest says them itself",
+      );
+    if (args.dir !== undefined && args.image !== undefined && !isManifestTarget(args.dir))
+      throw new BuckyError(
+        "E_USAGE",
+        `--image goes with an image app's directory or manifest file, and ${args.dir} is neither`,
+      );
+    const installed =
+      args.dir === undefined || args.image !== undefined
+        ? await installImage(context.home, args, options)
+        : await install(context.home, args.dir, options);
     const status = args.wait
       ? await waitUntilSettled(context.home, installed.app)
       : await appStatus(context.home, installed.app);
@@ -61,6 +104,7 @@ export default defineBuckyCommand({
   text: (installed) =>
     [
       `${installed.upgradedFrom ? `Upgraded ${installed.app} from ${installed.upgradedFrom} to` : `Installed ${installed.app}`} ${installed.version} (${installed.device === "any" ? "on any device" : `on ${installed.device}`}).`,
+      ...(installed.image ? [`Its image, in the zone now: ${installed.image}.`] : []),
       installed.state === "running"
         ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
         : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.error}` : ""}.`,
@@ -69,6 +113,74 @@ export default defineBuckyCommand({
 });
 
 type InstalledHere = Installed & { readonly addresses: readonly string[] };
+
+/** Pulling an image can take a while: the install waits this long for the daemon. */
+const IMAGE_INSTALL_TIMEOUT_MS = 60 * 60_000;
+
+/** Whether the target is something --image may go with: a directory or manifest file. */
+function isManifestTarget(target: string): boolean {
+  const stats = statSync(target, { throwIfNoEntry: false });
+  return stats?.isDirectory() === true || (stats?.isFile() === true && target.endsWith(".json"));
+}
+
+/** An image app: the shorthand alone, or a manifest with --image instead of its own. */
+function installImage(
+  home: string,
+  args: { dir?: string; image?: string; port?: string; data?: string; id?: string },
+  options: InstallOptions,
+): Promise<InstalledHere> {
+  if (!args.image)
+    throw new BuckyError(
+      "E_USAGE",
+      "name the app to install: its directory, an archive, a package id, or --image",
+      "See `bucky app install --help`.",
+    );
+  const archive =
+    existsSync(args.image) && statSync(args.image).isFile() ? resolve(args.image) : undefined;
+  if (!archive && /\.(tar|tgz|tar\.gz)$/.test(args.image))
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `there is no file ${args.image}`,
+      "Name the file `docker save` or `podman save` wrote, or an image reference.",
+    );
+  const image = archive ? {} : { image: args.image };
+  if (args.dir !== undefined)
+    return requestDaemon<InstalledHere>(
+      home,
+      "POST",
+      "/v1/apps",
+      { dir: resolve(args.dir), ...image, ...(archive ? { archive } : {}), ...options },
+      IMAGE_INSTALL_TIMEOUT_MS,
+    );
+  const port = args.port === undefined ? undefined : Number(args.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+    throw new BuckyError("E_USAGE", `--port ${args.port} is not a port number`, "Use 1 to 65535.");
+  const data: Record<string, string> = {};
+  for (const entry of (args.data ?? "").split(",").filter(Boolean)) {
+    const at = entry.indexOf(":");
+    if (at <= 0)
+      throw new BuckyError(
+        "E_USAGE",
+        `--data ${entry} must be name:/path/in/container`,
+        "Like --data library:/var/lib/photos,db:/var/lib/db.",
+      );
+    data[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return requestDaemon<InstalledHere>(
+    home,
+    "POST",
+    "/v1/apps",
+    {
+      ...image,
+      ...(archive ? { archive } : {}),
+      ...(port === undefined ? {} : { port }),
+      ...(args.data ? { data } : {}),
+      ...(args.id ? { id: args.id } : {}),
+      ...options,
+    },
+    IMAGE_INSTALL_TIMEOUT_MS,
+  );
+}
 
 function install(home: string, dir: string, options: InstallOptions): Promise<InstalledHere> {
   if (/^(sha256|clist):/.test(dir))
@@ -85,10 +197,14 @@ function install(home: string, dir: string, options: InstallOptions): Promise<In
       new Uint8Array(readFileSync(dir)),
     );
   }
-  return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", {
-    dir: resolve(dir),
-    ...options,
-  });
+  // A directory or manifest file of an image app pulls its image: that may take a while.
+  return requestDaemon<InstalledHere>(
+    home,
+    "POST",
+    "/v1/apps",
+    { dir: resolve(dir), ...options },
+    IMAGE_INSTALL_TIMEOUT_MS,
+  );
 }
 
 function appStatus(home: string, app: string): Promise<AppStatus> {

@@ -20,7 +20,11 @@ export default defineBuckyCommand({
       `  device     ${status.device ?? "(none runs it now)"}${status.placement === "any" ? " (placed on any device)" : ""}`,
       `  url        ${status.url ?? "-"}`,
       `  exposure   ${status.exposure}`,
-      `  sandboxed  ${status.sandboxed ? "yes (bubblewrap)" : "no: install bubblewrap on that device to isolate it"}`,
+      ...(status.image
+        ? [`  engine     ${status.engine}: a container of ${status.image}`]
+        : [
+            `  sandboxed  ${status.sandboxed ? "yes (bubblewrap)" : "no: install bubblewrap on that device to isolate it"}`,
+          ]),
       `  restarts   ${status.restarts}`,
       ...(status.data ? dataLines(status.data) : []),
       ...(status.error ? [`  problem    ${status.error}`] : []),

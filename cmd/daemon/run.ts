@@ -80,6 +80,14 @@ export default defineBuckyCommand({
         path,
         heartbeatMs: heartbeatMs(context.env),
         intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
+        // BUCKY_PODMAN: another Podman (a path), or off (a device that runs no images).
+        images: {
+          podman:
+            context.env.BUCKY_PODMAN && context.env.BUCKY_PODMAN !== "off"
+              ? context.env.BUCKY_PODMAN
+              : "podman",
+          off: context.env.BUCKY_PODMAN === "off",
+        },
       },
     });
     if (!node.sandboxed)

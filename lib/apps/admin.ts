@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AppManifest, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
+import { type AppManifest, isImageRun, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
@@ -25,6 +25,8 @@ export interface Installed {
   readonly upgradedFrom: string | null;
   /** The owner let it run without a sandbox where there is none. */
   readonly unsandboxed: boolean;
+  /** An image app's image, by its digest. */
+  readonly image?: string;
 }
 
 /** Where to place an app and what the owner allows it, as `bucky app install` says. */
@@ -112,18 +114,14 @@ function installPackage(
   bytes: Uint8Array,
   options: InstallOptions,
 ): Installed {
-  const placement = options.device ?? manifest.placement;
+  if (isImageRun(manifest.run))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${manifest.id} runs the image ${manifest.run.image}: install it from its directory or manifest file`,
+      "`bucky app install <dir or bucky-app.json>` fetches its image into the zone.",
+    );
+  const placement = checkPlacement(zone, manifest, options);
   const unsandboxed = options.unsandboxed === true;
-  if (placement !== "any") {
-    const member = zone.membership().byName.get(placement);
-    if (!member || standingOf(zone.membership(), member.id) !== "member") {
-      throw new BuckyError(
-        "E_NOT_FOUND",
-        `the zone has no device named ${placement} to run ${manifest.id}`,
-        "See the devices with `bucky devices`.",
-      );
-    }
-  }
   if (!unsandboxed) {
     const bare = devicesWithoutSandbox(
       zone.db,
@@ -141,27 +139,64 @@ function installPackage(
       );
     }
   }
-  const current = readSpec(zone.db, manifest.id);
   const stored = store.putBytes(bytes);
+  return writeSpec(zone, manifest, stored.id, placement, { unsandboxed });
+}
+
+/** Where `manifest` is placed, checked to be a device of the zone (or "any"). */
+export function checkPlacement(
+  zone: ZoneWriter,
+  manifest: AppManifest,
+  options: InstallOptions,
+): string {
+  const placement = options.device ?? manifest.placement;
+  if (placement !== "any") {
+    const member = zone.membership().byName.get(placement);
+    if (!member || standingOf(zone.membership(), member.id) !== "member") {
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `the zone has no device named ${placement} to run ${manifest.id}`,
+        "See the devices with `bucky devices`.",
+      );
+    }
+  }
+  return placement;
+}
+
+/**
+ * Writes the spec of an app installed (or upgraded) from `pkg`: its package, or an image
+ * app's image record. Installing the same again changes nothing; the same version from
+ * other files is refused.
+ */
+export function writeSpec(
+  zone: ZoneWriter,
+  manifest: AppManifest,
+  pkg: ObjectId,
+  placement: string,
+  extra: { readonly unsandboxed?: boolean; readonly image?: AppSpec["image"] },
+): Installed {
+  const unsandboxed = extra.unsandboxed === true;
+  const current = readSpec(zone.db, manifest.id);
   if (current && current.desired !== "removed" && current.version === manifest.version) {
     if (
-      current.package === stored.id &&
+      current.package === pkg &&
       current.placement === placement &&
       (current.unsandboxed === true) === unsandboxed
     ) {
       return {
         app: manifest.id,
         version: manifest.version,
-        package: stored.id,
+        package: pkg,
         device: placement,
         upgradedFrom: null,
         unsandboxed,
+        ...imageOf(manifest),
       };
     }
-    if (current.package !== stored.id) {
+    if (current.package !== pkg) {
       throw new BuckyError(
         "E_EXISTS",
-        `app ${manifest.id} ${manifest.version} is already installed, with different files`,
+        `app ${manifest.id} ${manifest.version} is already installed, with different ${extra.image ? "image" : "files"}`,
         "Another app uses this id, or this one changed: give it another id, or raise its version to upgrade.",
       );
     }
@@ -169,8 +204,9 @@ function installPackage(
   const spec: AppSpec = {
     app: manifest.id,
     version: manifest.version,
-    package: stored.id,
+    package: pkg,
     manifest,
+    ...(extra.image ? { image: extra.image } : {}),
     placement,
     ...(current?.moveTo && placement === "any" ? { moveTo: current.moveTo } : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
@@ -187,18 +223,24 @@ function installPackage(
   zone.log.info(upgradedFrom ? "app upgraded" : "app installed", {
     app: manifest.id,
     version: manifest.version,
-    package: stored.id,
+    package: pkg,
+    image: isImageRun(manifest.run) ? manifest.run.image : undefined,
     placement,
     unsandboxed: unsandboxed || undefined,
   });
   return {
     app: manifest.id,
     version: manifest.version,
-    package: stored.id,
+    package: pkg,
     device: placement,
     upgradedFrom,
     unsandboxed,
+    ...imageOf(manifest),
   };
+}
+
+function imageOf(manifest: AppManifest): { image?: string } {
+  return isImageRun(manifest.run) ? { image: manifest.run.image } : {};
 }
 
 /**

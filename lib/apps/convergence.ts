@@ -4,14 +4,20 @@
  * app's data (lib/replica/), computes which apps this device must run (the same answer
  * every device computes), takes an app's data over first when it must, starts what is
  * missing, restarts what changed, stops what is no longer its share, does its part in
- * replicating app data, and reports. No device commands another.
+ * replicating app data, and reports. No device commands another. Apps run from a command
+ * run in its sandbox (lib/apps/process-launcher.ts); image apps in a container
+ * (lib/images/), once this device's engine is known.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
+import { containerLauncher } from "../images/container-launcher.ts";
+import { DeviceImages } from "../images/device-images.ts";
+import { detectEngine } from "../images/podman.ts";
 import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Replication } from "../replica/replication.ts";
@@ -20,7 +26,8 @@ import { type RunningAppApi, serveAppApi } from "./app-api.ts";
 import { appUser } from "./app-user.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
-import { AppRunner, type AppSandbox } from "./runner.ts";
+import { type AppSandbox, processLauncher } from "./process-launcher.ts";
+import { type AppLauncher, AppRunner } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
@@ -41,6 +48,8 @@ export interface ConvergenceOptions {
   readonly path: string;
   /** Where to fetch packages from: this device's store, then its peers. */
   readonly sources: () => ObjectSource[];
+  /** The container engine for image apps: Podman's path or name, or off. */
+  readonly images: { readonly podman: string; readonly off: boolean };
   /** Told of a fault that is a bug in bucky, in an app's API: the daemon crashes. */
   readonly onBug: (error: unknown) => void;
 }
@@ -63,6 +72,9 @@ export class Convergence {
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   private readonly layout: SystemLayout;
+  private readonly images: DeviceImages;
+  /** The image apps as of the last pass: when they change, unused images go. */
+  private imageApps = "";
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private pass: Promise<void> = Promise.resolve();
   private again = false;
@@ -79,6 +91,17 @@ export class Convergence {
     this.startedAtMs = node.now();
     this.lastPassMs = this.startedAtMs;
     this.layout = systemLayout();
+    this.images = new DeviceImages(node, {
+      detect: () =>
+        detectEngine({
+          podman: options.images.podman,
+          off: options.images.off,
+          path: options.path,
+          asRoot: options.sandbox.asRoot,
+          containersDir: node.zone.paths.containersDir,
+        }),
+      ready: () => this.soon(),
+    });
   }
 
   start(): void {
@@ -93,6 +116,7 @@ export class Convergence {
     } catch (error) {
       this.node.diskFull(error);
     }
+    void this.images.start().catch(this.options.onBug);
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
     this.timers.push(setInterval(() => this.soon(), this.options.intervalMs));
@@ -131,6 +155,7 @@ export class Convergence {
     this.lastPassMs = now;
     const specs = readSpecs(this.node.db);
     this.prefetch(specs);
+    this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);
     const forData = { ...candidates, live: this.maybeLive(candidates) };
     const me = this.node.deviceName;
@@ -179,12 +204,25 @@ export class Convergence {
         this.refused.delete(spec.app);
         if (current) await this.halt(spec.app);
       }
+      // A standby of an image app has its image in the engine already: a failover only runs it.
+      if (spec.image && wanted && holding.standbys.includes(me))
+        this.images.preload(spec, this.options.sources);
       if (appHasData(spec)) {
         const myClaim = facts.claims.get(spec.app)?.find((claim) => claim.device === me);
         await this.replication.arrange(spec, holding, myClaim);
       }
     }
     for (const app of this.running.keys()) if (!mine.has(app)) await this.halt(app);
+    const imageApps = specs
+      .filter((spec) => spec.image)
+      .map((spec) => `${spec.app} ${spec.package} ${spec.desired}`)
+      .join("\n");
+    if (imageApps !== this.imageApps && this.images.engine()) {
+      this.imageApps = imageApps;
+      void this.images
+        .sweep(() => readSpecs(this.node.db))
+        .catch((error: unknown) => this.node.diskFull(error));
+    }
   }
 
   /**
@@ -208,74 +246,119 @@ export class Convergence {
   private launch(spec: AppSpec): void {
     const { appsDir } = this.node.zone.paths;
     const appDir = join(appsDir, spec.app);
-    const packageDir = join(appDir, "packages", digestOf(spec.package));
     const sandboxDir = join(appDir, "sandbox");
-    const support = this.options.sandbox;
-    const why = cannotSandbox(support, spec.manifest.network === "outbound");
-    if (why && !spec.unsandboxed) {
-      // The owner has not allowed it to run without a sandbox: it waits, saying why.
-      this.refused.set(spec.app, launchOf(spec));
-      this.report(spec, false, {
-        state: "crashed",
-        url: null,
-        restarts: 0,
-        error: `not started: ${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
+    const env = {
+      BUCKY_APP: spec.app,
+      BUCKY_APP_VERSION: spec.version,
+      BUCKY_ZONE: this.node.zoneId,
+      BUCKY_DEVICE: this.node.deviceName,
+      BUCKY_APP_TOKEN: signAppToken(
+        {
+          zone: this.node.zoneId,
+          app: spec.app,
+          version: spec.version,
+          permissions: spec.manifest.permissions,
+          issuedAt: Math.floor(this.node.now() / 1000),
+        },
+        this.node.zone.deviceKey,
+      ),
+    };
+    let launcher: AppLauncher;
+    let prepare: () => Promise<void>;
+    let user: ReturnType<typeof appUser> | undefined;
+    const run = spec.manifest.run;
+    if (isImageRun(run)) {
+      const support = this.images.engine();
+      if (!support) return; // Still being tried: this pass leaves it for the next.
+      if (!support.engine) {
+        this.refuse(
+          spec,
+          `${this.node.deviceName} cannot run images (${support.problem})`,
+          support.problem,
+        );
+        return;
+      }
+      user = appUser(appsDir, spec.app);
+      let configDigest = "";
+      launcher = containerLauncher({
+        app: spec.app,
+        manifest: { ...spec.manifest, run },
+        configDigest: () => configDigest,
+        user,
+        dataDir: join(appDir, "data"),
+        sandboxDir,
+        logFile: join(appDir, "app.log"),
+        engine: support.engine,
+        runtime: this.options.runtime,
+        env,
       });
-      this.node.log.warn("app not started without a sandbox", { app: spec.app, why });
-      return;
+      prepare = async () => {
+        configDigest = await this.images.prepare(spec, this.options.sources());
+      };
+    } else {
+      const support = this.options.sandbox;
+      const why = cannotSandbox(support, spec.manifest.network === "outbound");
+      if (why && !spec.unsandboxed) {
+        // The owner has not allowed it to run without a sandbox: it waits, saying why.
+        this.refuse(
+          spec,
+          `${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
+          why,
+        );
+        return;
+      }
+      const sandbox: AppSandbox | undefined = why
+        ? undefined
+        : {
+            support: support as AppSandbox["support"],
+            layout: this.layout,
+            user: support.asRoot ? appUser(appsDir, spec.app) : undefined,
+            seccomp: support.asRoot ? noUserNamespacesFilter(process.arch) : undefined,
+          };
+      user = sandbox?.user;
+      const packageDir = join(appDir, "packages", digestOf(spec.package));
+      launcher = processLauncher({
+        app: spec.app,
+        manifest: { ...spec.manifest, run: run as ProcessRun },
+        paths: { packageDir, dataDir: join(appDir, "data"), sandboxDir },
+        sandbox,
+        runtime: this.options.runtime,
+        env: { PATH: this.options.path, ...env },
+      });
+      prepare = () => this.prepare(spec, packageDir);
     }
     this.refused.delete(spec.app);
-    const sandbox: AppSandbox | undefined = why
-      ? undefined
-      : {
-          support: support as AppSandbox["support"],
-          layout: this.layout,
-          user: support.asRoot ? appUser(appsDir, spec.app) : undefined,
-          seccomp: support.asRoot ? noUserNamespacesFilter(process.arch) : undefined,
-        };
     mkdirSync(join(sandboxDir, "api"), { recursive: true, mode: 0o755 });
     const api = serveAppApi(
       this.node,
       spec.app,
       join(sandboxDir, "api", "api.sock"),
-      sandbox?.user,
+      user,
       this.options.onBug,
     );
     const runner = new AppRunner({
       app: spec.app,
-      manifest: spec.manifest,
-      paths: {
-        packageDir,
-        dataDir: join(appDir, "data"),
-        sandboxDir,
-        logFile: join(appDir, "app.log"),
-        pidFile: join(appDir, "pid"),
-      },
-      sandbox,
-      runtime: this.options.runtime,
-      env: {
-        PATH: this.options.path,
-        BUCKY_APP: spec.app,
-        BUCKY_APP_VERSION: spec.version,
-        BUCKY_ZONE: this.node.zoneId,
-        BUCKY_DEVICE: this.node.deviceName,
-        BUCKY_APP_TOKEN: signAppToken(
-          {
-            zone: this.node.zoneId,
-            app: spec.app,
-            version: spec.version,
-            permissions: spec.manifest.permissions,
-            issuedAt: Math.floor(this.node.now() / 1000),
-          },
-          this.node.zone.deviceKey,
-        ),
-      },
+      health: spec.manifest.health,
+      launcher,
+      paths: { logFile: join(appDir, "app.log"), pidFile: join(appDir, "pid") },
       log: this.node.log,
-      report: (change) => this.report(spec, sandbox !== undefined, change),
+      report: (change) => this.report(spec, launcher.sandboxed, change),
       door: (door) => this.node.doors.set(spec.app, door),
     });
     this.running.set(spec.app, { runner, api, launch: launchOf(spec) });
-    void runner.start(() => this.prepare(spec, packageDir));
+    void runner.start(prepare);
+  }
+
+  /** An app this device will not start: it waits, saying why, until what it runs from changes. */
+  private refuse(spec: AppSpec, error: string, why: string): void {
+    this.refused.set(spec.app, launchOf(spec));
+    this.report(spec, false, {
+      state: "crashed",
+      url: null,
+      restarts: 0,
+      error: `not started: ${error}`,
+    });
+    this.node.log.warn("app not started", { app: spec.app, why });
   }
 
   /**
@@ -287,6 +370,7 @@ export class Convergence {
     for (const spec of specs) {
       const eligible = spec.placement === "any" || spec.placement === this.node.deviceName;
       if (
+        spec.image ||
         spec.desired === "removed" ||
         !eligible ||
         this.fetching.has(spec.package) ||

@@ -32,7 +32,11 @@ import { BuckyError, fileSystemError } from "../errors.ts";
 const SKIPPED = new Set([".git", "node_modules"]);
 
 export function readManifest(dir: string): AppManifest {
-  const path = join(dir, MANIFEST_FILE);
+  return readManifestFile(join(dir, MANIFEST_FILE), dir);
+}
+
+/** Reads and checks a manifest file (`dir`, when it is the one of an app's directory). */
+export function readManifestFile(path: string, dir?: string): AppManifest {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -40,7 +44,7 @@ export function readManifest(dir: string): AppManifest {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new BuckyError(
         "E_INVALID_INPUT",
-        `${dir} has no ${MANIFEST_FILE}`,
+        dir ? `${dir} has no ${MANIFEST_FILE}` : `there is no manifest ${path}`,
         "An app directory needs a manifest; see fixtures/apps/ for examples.",
       );
     }

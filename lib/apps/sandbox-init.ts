@@ -6,6 +6,10 @@
  *
  * An app with outbound network starts only once its network is up: bucky says so with a
  * line on this process's standard input.
+ *
+ * With no command, it only forwards, until its standard input ends: for an image app, it
+ * runs in the container's network (lib/images/container-launcher.ts), and ends when the
+ * daemon lets it go or dies.
  */
 import { chmodSync, rmSync } from "node:fs";
 import { constants } from "node:os";
@@ -42,6 +46,11 @@ export async function runSandboxInit(options: SandboxInitOptions): Promise<numbe
       options.say(`bucky: cannot listen on ${options.forward.socket}: ${String(error)}`);
       return 70;
     }
+  }
+  if (options.command.length === 0) {
+    await stdinEnds();
+    listener?.stop(true);
+    return 0;
   }
   if (options.waitForNetwork && !(await lineOnStdin())) {
     options.say("bucky: the app's network was not set up; not starting it");
@@ -101,6 +110,13 @@ function forward(socket: string, port: number): UnixSocketListener<Connection> {
   // Only bucky (root, or the same user) connects; the directory is the app's alone too.
   chmodSync(socket, 0o600);
   return listener;
+}
+
+/** Resolves when stdin ends (its writer closed it, or died). */
+async function stdinEnds(): Promise<void> {
+  for await (const _ of Bun.stdin.stream()) {
+    // What comes is not read: only the end counts.
+  }
 }
 
 /** Whether a line arrives on stdin before it ends. */

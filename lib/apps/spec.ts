@@ -22,8 +22,11 @@ export type DesiredState = "running" | "stopped" | "removed";
 export interface AppSpec {
   readonly app: string;
   readonly version: string;
+  /** What it runs from: its package, or for an image app the image's record (lib/images/). */
   readonly package: ObjectId;
   readonly manifest: AppManifest;
+  /** An image app's image: the platforms the zone holds it for ("linux/amd64"). */
+  readonly image?: { readonly platforms: readonly string[] };
   /** A device name, or "any". */
   readonly placement: string;
   /** Where `bucky app move` sent it: kept there while that device is live. */

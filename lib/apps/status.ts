@@ -2,10 +2,12 @@
  * What the zone's apps are doing, as any device can tell from the state: where each one
  * should run (computed exactly as the devices compute it), and what that device reported.
  */
+import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError } from "../errors.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
+import type { EngineFacts } from "../images/engine-facts.ts";
 import { type AppDataStatus, appDataStatus } from "../replica/data-status.ts";
 import type { Holding } from "../replica/holding.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
@@ -33,6 +35,10 @@ export interface AppStatus {
   readonly device: string | null;
   readonly url: string | null;
   readonly sandboxed: boolean;
+  /** What runs it: "podman 4.3.1" (an image app), "bubblewrap" (a sandboxed process), or null. */
+  readonly engine: string | null;
+  /** An image app's image, by its digest. */
+  readonly image: string | null;
   readonly restarts: number;
   readonly error: string | null;
   readonly placement: string;
@@ -71,7 +77,7 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
     .map((spec) => {
       const holding = holdingOf(spec, candidates, facts);
       const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices) : null;
-      return statusOf(zone, spec, holding, data);
+      return statusOf(zone, spec, holding, data, facts.engines);
     })
     .sort((a, b) => a.app.localeCompare(b.app));
 }
@@ -81,10 +87,18 @@ function statusOf(
   spec: AppSpec,
   holding: Holding,
   data: AppDataStatus | null,
+  engines: ReadonlyMap<string, EngineFacts>,
 ): AppStatus {
   const device = holding.runner ?? null;
   const report = device ? readReport(zone.db, device, spec.app) : undefined;
   const current = report?.package === spec.package ? report : undefined;
+  const run = spec.manifest.run;
+  const image = isImageRun(run) ? run.image : null;
+  const engine = image
+    ? ((device ? engines.get(device)?.engine : null) ?? "podman")
+    : current?.sandboxed
+      ? "bubblewrap"
+      : null;
   const base = {
     app: spec.app,
     version: spec.version,
@@ -96,6 +110,8 @@ function statusOf(
     shared: spec.shared ?? null,
     data,
     sandboxed: current?.sandboxed ?? false,
+    engine,
+    image,
     restarts: current?.restarts ?? 0,
   };
   if (spec.desired === "stopped") {

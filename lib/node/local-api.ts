@@ -2,8 +2,10 @@
  * The API the CLI (and, later, the control panel) uses on this device, served on a Unix
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
+import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { Hono } from "hono";
+import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
@@ -26,6 +28,7 @@ import {
   setDesired,
 } from "../apps/admin.ts";
 import { appLogs } from "../apps/logs.ts";
+import { readManifest, readManifestFile } from "../apps/package-dir.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
@@ -50,6 +53,8 @@ import {
 } from "../gateway/rules.ts";
 import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import { zoneTraffic } from "../gateway/zone-traffic.ts";
+import { ImageStore } from "../images/image-store.ts";
+import { installImageApp, shorthandManifest } from "../images/install.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
@@ -167,6 +172,12 @@ export function createLocalApp(
       package?: unknown;
       device?: unknown;
       unsandboxed?: unknown;
+      manifest?: unknown;
+      image?: unknown;
+      archive?: unknown;
+      port?: unknown;
+      data?: unknown;
+      id?: unknown;
     };
     const options = {
       ...(typeof body.device === "string" && body.device ? { device: body.device } : {}),
@@ -182,12 +193,57 @@ export function createLocalApp(
         );
       return c.json(withAddresses(installStoredPackage(node, node.store, parsed.id, options)));
     }
-    if (typeof body.dir !== "string" || !isAbsolute(body.dir))
-      throw new BuckyError(
-        "E_USAGE",
-        'the body must be {"dir": "/absolute/path"} or {"package": "<id>"}',
+    const image = typeof body.image === "string" && body.image ? body.image : undefined;
+    const archive = body.archive === undefined ? undefined : absolutePath(body.archive, "archive");
+    const images = new ImageStore(node.store, node.zone.paths.imagesDir);
+    if (body.dir === undefined) {
+      if (!image && !archive)
+        throw new BuckyError(
+          "E_USAGE",
+          'the body must be {"dir": "/absolute/path"}, {"package": "<id>"} or {"image": "<reference>", …}',
+        );
+      const manifest = shorthandManifest({
+        ...(image ? { image } : {}),
+        ...(archive ? { archive } : {}),
+        ...(typeof body.port === "number" ? { port: body.port } : {}),
+        ...(isStringMap(body.data) ? { data: body.data } : {}),
+        ...(typeof body.id === "string" && body.id ? { id: body.id } : {}),
+      });
+      return c.json(
+        withAddresses(
+          await installImageApp(node, images, manifest, {
+            ...options,
+            ...(archive ? { archive } : {}),
+            portFromImage: body.port === undefined,
+            versionFromImage: true,
+          }),
+        ),
       );
-    return c.json(withAddresses(installApp(node, node.store, body.dir, options)));
+    }
+    const dir = absolutePath(body.dir, "dir");
+    // A manifest file, or an app's directory: an image app's image is pulled in; any other
+    // app is packed.
+    const isFile = statSync(dir, { throwIfNoEntry: false })?.isFile() === true;
+    const manifest = isFile ? readManifestFile(dir) : readManifest(dir);
+    if (!isImageRun(manifest.run)) {
+      if (isFile)
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `${dir} is the manifest of an app run from a command: install its directory`,
+          "A manifest alone installs an image app (one whose run names an image).",
+        );
+      return c.json(withAddresses(installApp(node, node.store, dir, options)));
+    }
+    // --image with a manifest: its image, from another reference (or a file).
+    const named = image ? { ...manifest, run: { ...manifest.run, image } } : manifest;
+    return c.json(
+      withAddresses(
+        await installImageApp(node, images, named, {
+          ...options,
+          ...(archive ? { archive } : {}),
+        }),
+      ),
+    );
   });
   // A directory archive (.tar or .tar.gz), as the body: what a browser uploads.
   app.post("/v1/apps/archive", async (c) =>
@@ -452,6 +508,22 @@ export function createLocalApp(
     ),
   );
   return app;
+}
+
+/** An absolute path the CLI sent, or a usage error naming the field. */
+function absolutePath(value: unknown, field: string): string {
+  if (typeof value !== "string" || !isAbsolute(value))
+    throw new BuckyError("E_USAGE", `"${field}" must be an absolute path`);
+  return value;
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === "string")
+  );
 }
 
 function keyIn(path: string): string {

@@ -82,6 +82,8 @@ export interface NodeOptions {
     readonly path: string;
     readonly heartbeatMs: number;
     readonly intervalMs: number;
+    /** The container engine for image apps: Podman's path or name, or off. */
+    readonly images: { readonly podman: string; readonly off: boolean };
   };
 }
 

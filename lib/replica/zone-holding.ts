@@ -2,7 +2,8 @@
  * Where each app runs and whose copy of its data counts, from what the zone knows: the
  * specs, the holder claims, the devices being drained, and the copies each device said it
  * has (its device facts). Status, the gateway and the convergence loop all ask here, so
- * they agree. An app with no data has nothing to hold: it runs where placement says.
+ * they agree. An app with no data has nothing to hold: it runs where placement says. An
+ * image app runs, and its data is kept, only on devices that run images of its platform.
  */
 import { like } from "drizzle-orm";
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
@@ -10,6 +11,7 @@ import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
+import { type EngineFacts, readAllEngineFacts, runsImageOf } from "../images/engine-facts.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { heldFacts } from "../sync/facts.ts";
@@ -25,6 +27,8 @@ export interface HoldingFacts {
   readonly draining: ReadonlySet<string>;
   /** Per app, each device's copy as it said it. */
   readonly copies: ReadonlyMap<string, ReadonlyMap<string, CopyPosition>>;
+  /** What each device said it can run of images. */
+  readonly engines: ReadonlyMap<string, EngineFacts>;
 }
 
 export function readHoldingFacts(db: StateQueries, membership: Membership): HoldingFacts {
@@ -39,7 +43,12 @@ export function readHoldingFacts(db: StateQueries, membership: Membership): Hold
       copies.set(app, byDevice);
     }
   }
-  return { claims: readClaims(db, membership), draining: readDraining(db), copies };
+  return {
+    claims: readClaims(db, membership),
+    draining: readDraining(db),
+    copies,
+    engines: readAllEngineFacts(db),
+  };
 }
 
 /** Devices being drained (`bucky devices drain`). */
@@ -69,6 +78,18 @@ export function holdingOf(
   facts: HoldingFacts,
   own?: { readonly device: string; readonly copy: CopyPosition | undefined },
 ): Holding {
+  if (spec.image) {
+    const platforms = spec.image.platforms;
+    const able = (c: Candidate) => runsImageOf(facts.engines.get(c.name), platforms);
+    const members = candidates.members.filter(able);
+    const { image: _, ...plain } = spec;
+    const holding = holdingOf(plain, { members, live: candidates.live.filter(able) }, facts, own);
+    if (holding.runner || members.length > 0) return holding;
+    return {
+      ...holding,
+      waiting: `no device of the zone runs images for ${platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`,
+    };
+  }
   const live = new Set(candidates.live.map((c) => c.name));
   if (!appHasData(spec)) {
     const runnable = candidates.live.filter(

@@ -14,6 +14,7 @@ import { ownFacts } from "../facts/publisher.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { readGateway } from "../gateway/config.ts";
 import { gatewayBase } from "../gateway/sessions.ts";
+import { imageDevices, imageWarnings } from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
@@ -49,8 +50,15 @@ export interface ZoneStatus {
     readonly url: string;
     readonly https: boolean;
   }[];
+  /** What each device said it can run of container images, and why not when it cannot. */
+  readonly images: readonly {
+    readonly device: string;
+    readonly engine: string | null;
+    readonly platform: string | null;
+    readonly problem: string | null;
+  }[];
   readonly reliability: Reliability;
-  /** What else needs the owner's attention: devices and apps without a sandbox. */
+  /** What else needs the owner's attention: devices and apps without a sandbox, image apps no device runs. */
   readonly warnings: readonly string[];
 }
 
@@ -98,12 +106,16 @@ export function describeZone(view: StatusView): ZoneStatus {
       const url = gatewayBase(config, published ? new URL(published).hostname : undefined);
       return [{ device: d.name, url, https: config.https }];
     }),
+    images: imageDevices(view.db, view.membership),
     reliability: assessReliability({
       devices,
       nowMs: view.nowMs,
       appData: appDataCopies(view, devices),
     }),
-    warnings: sandboxWarnings(view.db, view.membership),
+    warnings: [
+      ...sandboxWarnings(view.db, view.membership),
+      ...imageWarnings(view.db, view.membership),
+    ],
   };
 }
 

@@ -1,0 +1,133 @@
+/**
+ * Which devices can run image apps, published in the zone state as `nodes/<device>/engine`
+ * by each device's daemon once it has tried its container engine, so every device knows:
+ * placement gives an image app only to a device that runs images of its platform
+ * (lib/replica/zone-holding.ts), `bucky app install` refuses an image no device can run,
+ * and `bucky status` shows which devices run images and why the others do not.
+ */
+import { eq, like } from "drizzle-orm";
+import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
+import { readSpecs } from "../apps/spec.ts";
+import type { StateQueries } from "../store/db.ts";
+import { state } from "../store/schema.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+import type { EngineSupport } from "./podman.ts";
+
+export interface EngineFacts {
+  /** The engine and its version, like "podman 4.3.1"; null when it cannot run images. */
+  readonly engine: string | null;
+  /** The platform its images must be built for, like "linux/amd64". */
+  readonly platform: string | null;
+  /** Why it cannot run images, when it cannot. */
+  readonly problem: string | null;
+}
+
+export const engineFactsKey = (device: string) => `nodes/${device}/engine`;
+
+export function engineFacts(support: EngineSupport): EngineFacts {
+  if (!support.engine) return { engine: null, platform: null, problem: support.problem };
+  return {
+    engine: `podman ${support.engine.version}`,
+    platform: platformName(support.engine.platform),
+    problem: null,
+  };
+}
+
+/** Every device's engine facts, by device name. */
+export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
+  const facts = new Map<string, EngineFacts>();
+  for (const row of db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(like(state.key, "nodes/%/engine"))
+    .all()) {
+    const device = row.key.slice("nodes/".length, -"/engine".length);
+    const value = row.value ? readFacts(row.value) : undefined;
+    if (value && !device.includes("/")) facts.set(device, value);
+  }
+  return facts;
+}
+
+export function readEngineFacts(db: StateQueries, device: string): EngineFacts | undefined {
+  const row = db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, engineFactsKey(device)))
+    .get();
+  return row?.value ? readFacts(row.value) : undefined;
+}
+
+/** The platform a device runs images of, when it runs them. */
+export function imagePlatformOf(facts: EngineFacts | undefined): Platform | undefined {
+  if (!facts?.engine || !facts.platform) return undefined;
+  return parsePlatformName(facts.platform);
+}
+
+/** Whether a device with these facts runs an image held for `platforms`. */
+export function runsImageOf(facts: EngineFacts | undefined, platforms: readonly string[]): boolean {
+  const machine = imagePlatformOf(facts);
+  if (!machine) return false;
+  return platforms.some((name) => {
+    const platform = parsePlatformName(name);
+    return platform !== undefined && runsOn(platform, machine);
+  });
+}
+
+/** What `bucky status` says of each member that said what it can run of images. */
+export function imageDevices(
+  db: StateQueries,
+  membership: Membership,
+): { device: string; engine: string | null; platform: string | null; problem: string | null }[] {
+  const facts = readAllEngineFacts(db);
+  return [...membership.byId.values()]
+    .filter((member) => standingOf(membership, member.id) === "member")
+    .flatMap((member) => {
+      const said = facts.get(member.name);
+      return said ? [{ device: member.name as string, ...said }] : [];
+    })
+    .sort((a, b) => a.device.localeCompare(b.device));
+}
+
+/** Image apps no member can run, for `bucky status` to warn of. */
+export function imageWarnings(db: StateQueries, membership: Membership): string[] {
+  const facts = readAllEngineFacts(db);
+  const members = [...membership.byId.values()].filter(
+    (member) => standingOf(membership, member.id) === "member",
+  );
+  return readSpecs(db).flatMap((spec) => {
+    if (!spec.image || spec.desired === "removed") return [];
+    if (members.some((member) => runsImageOf(facts.get(member.name), spec.image?.platforms ?? [])))
+      return [];
+    return [
+      `app ${spec.app} runs a container image, and no device of the zone runs images for ${spec.image.platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`,
+    ];
+  });
+}
+
+/** Writes this device's facts when they changed. */
+export function publishEngineFacts(
+  write: (ops: { key: string; value: string }[]) => unknown,
+  db: StateQueries,
+  device: string,
+  support: EngineSupport,
+): void {
+  const facts = engineFacts(support);
+  const current = readEngineFacts(db, device);
+  if (current && JSON.stringify(current) === JSON.stringify(facts)) return;
+  write([{ key: engineFactsKey(device), value: JSON.stringify(facts) }]);
+}
+
+/** Facts as another device wrote them: anything not of their shape reads as "cannot". */
+function readFacts(text: string): EngineFacts | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<EngineFacts>;
+    const string = (v: unknown) => (typeof v === "string" && v.length <= 500 ? v : null);
+    return {
+      engine: string(value.engine),
+      platform: string(value.platform),
+      problem: string(value.problem),
+    };
+  } catch {
+    return undefined;
+  }
+}

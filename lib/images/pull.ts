@@ -1,0 +1,282 @@
+/**
+ * Pulling an image into the zone, at install: from its registry, the manifest its
+ * reference names (resolving a tag to a digest once, here), for an index the manifest of
+ * each platform the zone's devices run, each one's config (which must say that platform)
+ * and its layers, every part checked against its digest and stored as named data
+ * (lib/images/image-store.ts). What comes back is the record naming all of it. Layers the
+ * device already holds are not fetched again; before any layer is fetched, the disk must
+ * have room for them.
+ */
+import { existsSync, rmSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { ImageBlob, ImageRecord, PlatformImage } from "../../protocol/image-record.ts";
+import { formatImageRef, type ImageRef } from "../../protocol/image-ref.ts";
+import {
+  chooseManifest,
+  type Descriptor,
+  type ImageConfig,
+  type ImageDocument,
+  type Platform,
+  parseImageConfig,
+  parseImageDocument,
+  platformName,
+  runsOn,
+  sha256Digest,
+} from "../../protocol/oci.ts";
+import { BuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import { formatBytes } from "../units.ts";
+import type { ImageStore } from "./image-store.ts";
+import { Registry } from "./registry.ts";
+
+/** Room kept free on the disk besides what an image needs. */
+const SPARE_BYTES = 64 * 1024 * 1024;
+
+export interface PulledImage {
+  readonly record: ImageRecord;
+  /** The reference, with the digest it resolved to. */
+  readonly pinned: string;
+  /** Ports the image says it listens on (from its first platform's config). */
+  readonly exposedPorts: readonly number[];
+}
+
+export interface PullOptions {
+  /** The platforms the zone's devices that run images are. */
+  readonly platforms: readonly Platform[];
+  readonly images: ImageStore;
+  readonly log: Log;
+  /** A registry silent this long is given up on. */
+  readonly idleMs?: number;
+}
+
+/** A platform's parts as they are read, before they are stored. */
+export interface PlatformParts {
+  readonly platform: Platform;
+  readonly manifest: Descriptor & { readonly bytes: Uint8Array };
+  readonly config: ImageConfig & { readonly descriptor: Descriptor; readonly bytes: Uint8Array };
+  readonly layers: readonly Descriptor[];
+}
+
+export async function pullImage(ref: ImageRef, options: PullOptions): Promise<PulledImage> {
+  const registry = new Registry(ref, options.idleMs);
+  const shown = formatImageRef(ref);
+  const top = await registry.manifest(ref.digest ?? ref.tag ?? "latest");
+  const digest = sha256Digest(top.bytes);
+  if (ref.digest && digest !== ref.digest)
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${registry.name} sent a manifest for ${shown} that hashes to ${digest}, not to the digest asked for`,
+      "Nothing was installed. Do not use this registry's copy of the image.",
+    );
+  const document = readDocument(top.bytes, top.contentType, shown);
+  const manifests: { descriptor: Descriptor; bytes: Uint8Array; document: ImageDocument }[] = [];
+  if (document.kind === "index") {
+    const chosen = new Map<string, Descriptor>();
+    for (const platform of options.platforms) {
+      const entry = chooseManifest(document, platform);
+      if (entry) chosen.set(entry.digest, entry);
+    }
+    if (chosen.size === 0) throw wrongPlatform(shown, builtFor(document), options.platforms);
+    for (const descriptor of chosen.values()) {
+      const fetched = await registry.manifest(descriptor.digest);
+      checked(fetched.bytes, descriptor, `the manifest ${descriptor.digest} of ${shown}`);
+      const parsed = readDocument(fetched.bytes, descriptor.mediaType, shown);
+      if (parsed.kind !== "manifest")
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `${shown} nests one index in another: not supported`,
+        );
+      manifests.push({ descriptor, bytes: fetched.bytes, document: parsed });
+    }
+  } else {
+    const descriptor = { mediaType: document.mediaType, digest, size: top.bytes.length };
+    manifests.push({ descriptor, bytes: top.bytes, document });
+  }
+
+  const parts: PlatformParts[] = [];
+  const seen: string[] = [];
+  for (const { descriptor, bytes, document: manifest } of manifests) {
+    if (manifest.kind !== "manifest") continue;
+    const path = options.images.incomingPath();
+    try {
+      await registry.blobToFile(manifest.config, path, "the config");
+      const configBytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+      const config = readConfig(configBytes, shown);
+      seen.push(platformName(config.platform));
+      if (!options.platforms.some((platform) => runsOn(config.platform, platform))) {
+        if (document.kind === "manifest")
+          throw wrongPlatform(shown, [platformName(config.platform)], options.platforms);
+        continue;
+      }
+      parts.push({
+        platform: config.platform,
+        manifest: { ...descriptor, bytes },
+        config: { ...config, descriptor: manifest.config, bytes: configBytes },
+        layers: manifest.layers,
+      });
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }
+  if (parts.length === 0) throw wrongPlatform(shown, seen, options.platforms);
+
+  const { digest: _, ...unpinned } = ref;
+  const record = await storeImage(
+    { ref: formatImageRef(unpinned), digest, top, document, parts },
+    options.images,
+    async (layer, path) => registry.blobToFile(layer, path, "the layer"),
+  );
+  options.log.debug("image pulled", { image: shown, digest, platforms: parts.length });
+  return {
+    record,
+    pinned: formatImageRef({ ...ref, digest }),
+    exposedPorts: parts[0]?.config.exposedPorts ?? [],
+  };
+}
+
+/**
+ * Stores an image's parts as named data, fetching each layer this device lacks with
+ * `fetchLayer` (into a file, checked), and returns its record (stored too).
+ */
+export async function storeImage(
+  image: {
+    readonly ref: string;
+    readonly digest: string;
+    readonly top: { readonly bytes: Uint8Array };
+    readonly document: ImageDocument;
+    readonly parts: readonly PlatformParts[];
+  },
+  images: ImageStore,
+  fetchLayer: (layer: Descriptor, path: string) => Promise<void>,
+): Promise<ImageRecord> {
+  const missing = new Map<string, Descriptor>();
+  for (const part of image.parts)
+    for (const layer of part.layers)
+      if (!images.objectOf(layer.digest, layer.size)) missing.set(layer.digest, layer);
+  haveRoom(
+    images.objects.root,
+    [...missing.values()].reduce((sum, layer) => sum + layer.size, 0),
+    image.ref,
+  );
+  for (const layer of missing.values()) {
+    const path = images.incomingPath();
+    try {
+      await fetchLayer(layer, path);
+      images.putBlobFile(layer.digest, layer.size, path);
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }
+  const blob = (descriptor: Descriptor): ImageBlob => {
+    const object = images.objectOf(descriptor.digest, descriptor.size);
+    if (!object) throw new BuckyError("E_INTERNAL", `blob ${descriptor.digest} was not stored`);
+    return { digest: descriptor.digest, size: descriptor.size, object };
+  };
+  const platforms: PlatformImage[] = image.parts.map((part) => {
+    images.putBlob(part.manifest.digest, part.manifest.bytes);
+    images.putBlob(part.config.descriptor.digest, part.config.bytes);
+    return {
+      platform: platformName(part.platform),
+      manifest: { ...blob(part.manifest), mediaType: part.manifest.mediaType },
+      config: blob(part.config.descriptor),
+      layers: part.layers.map(blob),
+    };
+  });
+  let index: ImageRecord["index"];
+  if (image.document.kind === "index") {
+    images.putBlob(image.digest, image.top.bytes);
+    index = {
+      ...blob({
+        mediaType: image.document.mediaType,
+        digest: image.digest,
+        size: image.top.bytes.length,
+      }),
+      mediaType: image.document.mediaType,
+    };
+  }
+  const record: ImageRecord = {
+    ref: image.ref,
+    digest: image.digest,
+    ...(index ? { index } : {}),
+    images: platforms,
+  };
+  images.putRecord(record);
+  return record;
+}
+
+/** Refuses to start fetching `bytes` more onto a disk that cannot take them. */
+function haveRoom(dir: string, bytes: number, what: string): void {
+  if (bytes === 0) return;
+  let free: number;
+  try {
+    // A store not made yet is on its nearest existing parent's disk.
+    let existing = dir;
+    while (!existsSync(existing)) existing = dirname(existing);
+    const disk = statfsSync(existing);
+    free = disk.bavail * disk.bsize;
+  } catch {
+    return;
+  }
+  if (free < bytes + SPARE_BYTES)
+    throw new BuckyError(
+      "E_IO",
+      `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(free)} is free`,
+      "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
+    );
+}
+
+function readDocument(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  shown: string,
+): ImageDocument {
+  try {
+    return parseImageDocument(bytes, contentType);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError("E_INVALID_INPUT", `${shown} cannot be installed: ${error.message}`);
+    throw error;
+  }
+}
+
+function readConfig(bytes: Uint8Array, shown: string): ImageConfig {
+  try {
+    return parseImageConfig(bytes);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `the config of ${shown} cannot be read: ${error.message}`,
+      );
+    throw error;
+  }
+}
+
+function checked(bytes: Uint8Array, descriptor: Descriptor, what: string): void {
+  const digest = sha256Digest(bytes);
+  if (digest !== descriptor.digest || bytes.length !== descriptor.size)
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${what} does not match its digest (it hashes to ${digest}): it was altered`,
+      "Nothing was installed. Do not use this registry's copy of the image.",
+    );
+}
+
+function builtFor(index: Extract<ImageDocument, { kind: "index" }>): string[] {
+  return index.manifests.flatMap((entry) =>
+    entry.platform && entry.platform.os !== "unknown" ? [platformName(entry.platform)] : [],
+  );
+}
+
+export function wrongPlatform(
+  shown: string,
+  builtFor: readonly string[],
+  platforms: readonly Platform[],
+): BuckyError {
+  return new BuckyError(
+    "E_INVALID_INPUT",
+    `${shown} is built for ${builtFor.join(", ") || "no platform it names"}, and the zone's devices that run images are ${[...new Set(platforms.map(platformName))].join(", ")}`,
+    "Choose an image built for those devices (many images are built for several).",
+  );
+}

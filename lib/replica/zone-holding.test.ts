@@ -1,0 +1,90 @@
+/** Where an image app runs: only on devices that run images of a platform the zone holds it for. */
+import { describe, expect, test } from "bun:test";
+import type { AppManifest } from "../../protocol/app-manifest.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { rankDevices } from "../../protocol/placement.ts";
+import type { AppSpec } from "../apps/spec.ts";
+import type { EngineFacts } from "../images/engine-facts.ts";
+import { type HoldingFacts, holdingOf } from "./zone-holding.ts";
+
+const members = ["alpha", "beta", "gamma"].map((name) => ({ name, id: `d${name}` }));
+const podman = (platform: string): EngineFacts => ({
+  engine: "podman 4.3.1",
+  platform,
+  problem: null,
+});
+const none: EngineFacts = { engine: null, platform: null, problem: "Podman is not installed" };
+
+function spec(app: string, data: string[], platforms = ["linux/amd64"]): AppSpec {
+  const manifest = {
+    id: app,
+    version: "1",
+    description: "",
+    run: { image: `r.example/${app}:1@sha256:${"a".repeat(64)}`, env: {}, volumes: {} },
+    data,
+    permissions: [],
+    exposure: "zone",
+    openPaths: [],
+    limits: {},
+    placement: "any",
+    standbys: 1,
+  } as unknown as AppManifest;
+  return {
+    app,
+    version: "1",
+    package: `sha256:${"b".repeat(64)}` as ObjectId,
+    manifest,
+    image: { platforms },
+    placement: "any",
+    desired: "running",
+    updatedAt: "",
+  };
+}
+
+function facts(engines: Record<string, EngineFacts>): HoldingFacts {
+  return {
+    claims: new Map(),
+    draining: new Set(),
+    copies: new Map(),
+    engines: new Map(Object.entries(engines)),
+  };
+}
+
+const everyone = { members, live: members };
+
+describe("an image app's place", () => {
+  test("is the first device in its order that runs images of its platform", () => {
+    // An app whose first choice cannot run images: it goes to the next that can.
+    const app = ["a", "b", "c", "d", "e", "f"].find(
+      (name) => rankDevices(name, members)[0]?.name === "alpha",
+    ) as string;
+    const order = rankDevices(app, members).map((m) => m.name);
+    const engines = {
+      alpha: none,
+      [order[1] as string]: podman("linux/arm64/v8"),
+      [order[2] as string]: podman("linux/amd64"),
+    };
+    expect(holdingOf(spec(app, []), everyone, facts(engines)).runner).toBe(order[2]);
+    expect(holdingOf(spec(app, [], ["linux/arm64"]), everyone, facts(engines)).runner).toBe(
+      order[1],
+    );
+  });
+
+  test("its data is kept only where it could run", () => {
+    const engines = { alpha: podman("linux/amd64"), beta: none, gamma: podman("linux/amd64") };
+    const holding = holdingOf(spec("notes", ["db"]), everyone, facts(engines));
+    expect([holding.runner, ...holding.standbys].sort()).toEqual(["alpha", "gamma"]);
+  });
+
+  test("waits, saying how to fix it, when no device runs images", () => {
+    const holding = holdingOf(spec("notes", ["db"]), everyone, facts({ alpha: none }));
+    expect(holding.runner).toBeUndefined();
+    expect(holding.waiting).toBe(
+      "no device of the zone runs images for linux/amd64: install Podman on one (`apt-get install podman runc`) and restart its daemon",
+    );
+  });
+
+  test("a device that never said what it runs is not given one", () => {
+    expect(holdingOf(spec("site", []), everyone, facts({})).runner).toBeUndefined();
+  });
+});
