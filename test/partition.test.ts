@@ -117,7 +117,7 @@ describe("a partition with both sides serving the app", () => {
         const copy = s.data?.standbys[0];
         return copy?.lagMs === 0 && Date.parse(copy.snapshotAt ?? "") >= wroteAt ? true : undefined;
       },
-      30_000,
+      60_000,
     );
     lab.link(ROUTER[holder], false);
     await waitFor(

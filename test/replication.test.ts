@@ -273,6 +273,9 @@ describe("app data on two devices", () => {
       standby,
       0,
     ]);
-    expect(await notes(standby)).toContain("before the drain");
+    // Its app answers from there (once its restart, if any, is done).
+    await waitFor("the notes on the new holder", async () =>
+      (await notes(standby).catch(() => [])).includes("before the drain") ? true : undefined,
+    );
   }, 90_000);
 });
