@@ -4,7 +4,9 @@
  * CBOR decoder reads our bytes. Callers sign the exact bytes this returns and verify the
  * exact bytes they receive; nothing is ever re-encoded to be verified.
  */
-import { Encoder, type Options, setSizeLimits } from "cbor-x";
+// cbor-x without its native addon: the main entry tries to load one, which we do not
+// ship, which costs every command a search of the file system at start.
+import { Encoder, type Options, setSizeLimits } from "cbor-x/index-no-eval";
 import { check } from "./errors.ts";
 
 // No message of ours is over a few MiB, so no array or map in one can have more items than

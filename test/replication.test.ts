@@ -275,7 +275,9 @@ describe("app data on two devices", () => {
     ]);
     // Its app answers from there (once its restart, if any, is done).
     await waitFor("the notes on the new holder", async () =>
-      (await notes(standby).catch(() => [])).includes("before the drain") ? true : undefined,
+      (await notes(standby).catch((): string[] => [])).includes("before the drain")
+        ? true
+        : undefined,
     );
   }, 90_000);
 });
