@@ -22,6 +22,8 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
 const PURE_MODULES = new Set([
   "node:crypto",
   "cbor-x",
+  // the same encoder, without the loader that searches for a native addon
+  "cbor-x/index-no-eval",
   "@scure/bip39",
   "@scure/bip39/wordlists/english.js",
 ]);
