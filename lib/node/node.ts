@@ -25,6 +25,7 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
+import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
@@ -73,6 +74,8 @@ export interface NodeOptions {
   readonly agentLogIntervalMs?: number;
   /** How often the zone state is checked against its seal, and verified in full. */
   readonly stateCheck?: Partial<StateCheckTimes>;
+  /** When the zone's history is checkpointed and compacted (DEFAULT_COMPACTION). */
+  readonly compaction?: Partial<CompactionTimes>;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -246,6 +249,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onBug,
     );
     stateCheck.start();
+    const compactor = new Compactor(node, { ...DEFAULT_COMPACTION, ...options.compaction }, onBug);
+    compactor.start();
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
@@ -284,6 +289,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     node.onChange((changesets) => {
       if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
         followRelays();
+    });
+    // A checkpoint fetched from a peer replaced the state at once: everything is looked at again.
+    node.onRebase(() => {
+      apps.soon();
+      followRelays();
     });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
@@ -361,6 +371,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await replication.stop();
         audit.stop();
         await sync.stop();
+        await compactor.stop();
         await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });

@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { sqliteError } from "../errors.ts";
-import { migrate } from "./migrate.ts";
+import { migrate, userVersion } from "./migrate.ts";
 import * as schema from "./schema.ts";
 
 export type StateDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
@@ -18,6 +18,9 @@ export function openStateDb(path: string, options: { create: boolean }): StateDb
   let sqlite: Database | undefined;
   try {
     sqlite = new Database(path, { create: options.create, readwrite: true, strict: true });
+    // A new database gives pages back as compaction frees them (it can be set only before
+    // the first table; an older one is switched over by a VACUUM, lib/checkpoint/vacuum.ts).
+    if (options.create && userVersion(sqlite) === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
     sqlite.run("PRAGMA journal_mode = WAL");
     sqlite.run("PRAGMA synchronous = NORMAL");
     sqlite.run("PRAGMA busy_timeout = 5000");

@@ -9,6 +9,7 @@ import {
   PAGE_BYTES,
   type VersionVector,
 } from "../../protocol/sync-messages.ts";
+import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
 
 export function versionVector(db: StateDb): VersionVector {
@@ -26,15 +27,26 @@ export function lacksAny(theirs: VersionVector, ours: VersionVector): boolean {
   return false;
 }
 
+/**
+ * The entries `theirs` lacks, a page of them. Of an author whose changesets the checkpoint
+ * held lets go of, a device that lacks some of those gets none: they would not chain to
+ * what it holds (it fetches the checkpoint first: lib/checkpoint/transfer.ts).
+ */
 export function entriesMissingFrom(
   db: StateDb,
   theirs: VersionVector,
   pageBytes = PAGE_BYTES,
 ): EntriesMessage {
   const have = versionVector(db);
+  const record = peekCheckpointRecord(db.$client);
+  const behind = new Set(
+    (record?.checkpoint.frontier ?? [])
+      .filter((entry) => (theirs.get(entry.author) ?? 0) < entry.seq)
+      .map((entry) => entry.author as string),
+  );
   const rows = db.$client
-    .query<{ bytes: Uint8Array }, [string]>(
-      `SELECT bytes FROM changesets
+    .query<{ author: string; bytes: Uint8Array }, [string]>(
+      `SELECT author, bytes FROM changesets
        WHERE seq > coalesce((SELECT value FROM json_each(?1) WHERE key = changesets.author), 0)
        ORDER BY local_order`,
     )
@@ -42,6 +54,7 @@ export function entriesMissingFrom(
   const entries: Uint8Array[] = [];
   let size = 0;
   for (const row of rows) {
+    if (behind.has(row.author)) continue;
     // Leaving the loop early finalizes the statement: the rest waits for the next page.
     if (entries.length > 0 && size + row.bytes.length > pageBytes)
       return { have, entries, more: true };
