@@ -297,6 +297,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
+    forgetOldHeartbeat(node);
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),
@@ -508,6 +509,18 @@ function loopbackFor(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
   if (host === "::") return "::1";
   return host;
+}
+
+/**
+ * Deletes the heartbeat key a bucky before presence records kept writing for this device
+ * (`nodes/<me>/heartbeat`): nothing reads it any more. Only the device itself may.
+ */
+function forgetOldHeartbeat(node: NodeContext): void {
+  const key = `nodes/${node.deviceName}/heartbeat`;
+  const row = node.db.$client
+    .query<{ value: string | null }, [string]>("SELECT value FROM state WHERE key = ?1")
+    .get(key);
+  if (row?.value) node.write([{ key, value: null }]);
 }
 
 /** Writes `devices/<me>/info` when what this device publishes about itself changed. */
