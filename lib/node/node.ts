@@ -33,6 +33,8 @@ import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
+import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
 import { createPanel } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
@@ -76,6 +78,8 @@ export interface NodeOptions {
   readonly stateCheck?: Partial<StateCheckTimes>;
   /** When the zone's history is checkpointed and compacted (DEFAULT_COMPACTION). */
   readonly compaction?: Partial<CompactionTimes>;
+  /** When named data nothing refers to is collected. */
+  readonly namedData?: { readonly graceMs: number; readonly everyMs: number };
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -251,6 +255,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     stateCheck.start();
     const compactor = new Compactor(node, { ...DEFAULT_COMPACTION, ...options.compaction }, onBug);
     compactor.start();
+    const collector = new NamedDataCollector(
+      node,
+      options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
+      () => facts.remeasure(),
+    );
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
@@ -312,6 +321,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onBug,
     );
     apps.start();
+    collector.start();
     gateway.start();
     audit.start();
     followRelays();
@@ -373,6 +383,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         audit.stop();
         await sync.stop();
         await compactor.stop();
+        collector.stop();
         await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });

@@ -41,6 +41,9 @@ describe("state database", () => {
       "checkpoint_base",
       "device_facts",
       "invites",
+      "ndn_collection",
+      "ndn_pins",
+      "ndn_unreferenced",
       "node",
       "peers",
       "presence",
@@ -100,6 +103,9 @@ describe("state database", () => {
       schema.stateSeal,
       schema.checkpoint,
       schema.checkpointBase,
+      schema.ndnPins,
+      schema.ndnUnreferenced,
+      schema.ndnCollection,
     ]) {
       const config = getTableConfig(table);
       const primaryKeyColumns = new Set([

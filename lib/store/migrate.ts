@@ -13,6 +13,7 @@ import deviceFacts from "./migrations/0005-device-facts.sql" with { type: "text"
 import stateSeal from "./migrations/0006-state-seal.sql" with { type: "text" };
 import inviteBackupKey from "./migrations/0007-invite-backup-key.sql" with { type: "text" };
 import checkpoints from "./migrations/0008-checkpoints.sql" with { type: "text" };
+import namedData from "./migrations/0009-named-data.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
 export const MIGRATIONS: readonly string[] = [
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly string[] = [
   stateSeal,
   inviteBackupKey,
   checkpoints,
+  namedData,
 ];
 
 export function migrate(sqlite: Database, path: string): void {

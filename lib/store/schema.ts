@@ -147,3 +147,19 @@ export const checkpointBase = sqliteTable("checkpoint_base", {
   author: text("author").notNull(),
   seq: integer("seq").notNull(),
 });
+
+export const ndnPins = sqliteTable("ndn_pins", {
+  id: text("id").primaryKey(),
+  note: text("note").notNull(),
+  pinnedAt: integer("pinned_at").notNull(),
+});
+
+export const ndnUnreferenced = sqliteTable("ndn_unreferenced", {
+  id: text("id").primaryKey(),
+  since: integer("since").notNull(),
+});
+
+export const ndnCollection = sqliteTable("ndn_collection", {
+  id: integer("id").primaryKey(),
+  startedAt: integer("started_at").notNull(),
+});
