@@ -62,6 +62,8 @@ export class Compactor {
     private readonly times: CompactionTimes,
     /** Told of a fault that is not damage or a full disk: the daemon crashes. */
     private readonly onBug: (error: unknown) => void,
+    /** Told when a checkpoint was adopted (the history held shrank). */
+    private readonly onAdopted: () => void = () => {},
   ) {}
 
   start(): void {
@@ -152,6 +154,7 @@ export class Compactor {
       // Busy (a reader held on): the next compaction gives it back.
       if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
     }
+    this.onAdopted();
   }
 
   /** Runs a computation on a read snapshot of its own, a slice at a time. */

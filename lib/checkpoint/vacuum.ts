@@ -6,6 +6,7 @@
 import type { Database } from "bun:sqlite";
 import type { Log } from "../log.ts";
 
+const WORTH_SAYING_BYTES = 1024 * 1024;
 /** Pages given back per step of an incremental vacuum. */
 const PAGES_PER_STEP = 20_000;
 
@@ -30,9 +31,12 @@ export function giveBackPages(sqlite: Database, log: Log): Vacuumed | undefined 
     sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
     sqlite.run("VACUUM");
   }
-  sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  // Folded into the database file when no reader holds an older snapshot (never waiting).
+  sqlite.run("PRAGMA wal_checkpoint(PASSIVE)");
   const afterBytes = pragma("page_count") * pageSize;
-  log.info("state database gave back the space compaction freed", {
+  // Said when it is worth saying (a compaction of years, not of an hour's endorsements).
+  const said = beforeBytes - afterBytes >= WORTH_SAYING_BYTES ? log.info : log.debug;
+  said("state database gave back the space compaction freed", {
     beforeBytes,
     afterBytes,
     ms: Math.round(performance.now() - startMs),

@@ -253,7 +253,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onBug,
     );
     stateCheck.start();
-    const compactor = new Compactor(node, { ...DEFAULT_COMPACTION, ...options.compaction }, onBug);
+    const compactor = new Compactor(
+      node,
+      { ...DEFAULT_COMPACTION, ...options.compaction },
+      onBug,
+      () => facts.remeasure(),
+    );
     compactor.start();
     const collector = new NamedDataCollector(
       node,
@@ -303,6 +308,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     node.onRebase(() => {
       apps.soon();
       followRelays();
+      facts.remeasure();
     });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
