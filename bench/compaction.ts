@@ -69,7 +69,9 @@ function buildZone(home: string): void {
       .values();
     const ops = decodeChangeset(new Uint8Array(founding[0]?.[4] as Uint8Array)).ops;
     for (const row of founding) tally.removeChangesetRow(row as never);
-    for (const row of db.$client.query<unknown[], []>(`SELECT ${STATE_COLUMNS} FROM state`).values())
+    for (const row of db.$client
+      .query<unknown[], []>(`SELECT ${STATE_COLUMNS} FROM state`)
+      .values())
       tally.removeStateRow(row as never);
     db.$client.run("DELETE FROM changesets");
     db.$client.run("DELETE FROM state");
@@ -180,7 +182,10 @@ try {
   daemons.push(await startDaemon(BUCKY, old, COMPACTING));
   for (;;) {
     const { n } = query<{ n: number }>(old, "SELECT count(*) AS n FROM changesets");
-    const { f } = query<{ f: number }>(old, "SELECT freelist_count AS f FROM pragma_freelist_count");
+    const { f } = query<{ f: number }>(
+      old,
+      "SELECT freelist_count AS f FROM pragma_freelist_count",
+    );
     if (n < KEYS && f === 0) break;
     await Bun.sleep(200);
   }
@@ -211,18 +216,25 @@ try {
     await daemon.exited;
   }
   daemons.push(await startDaemon(BUCKY, twin, NEVER));
-  const theirs = join_(twin, "newcomer2");
+  let theirs: ReturnType<typeof join_> | undefined;
+  try {
+    theirs = join_(twin, "newcomer2");
+  } catch (error) {
+    console.log(
+      `(joining the uncompacted zone failed: ${(error as Error).message.split("\n")[0]})`,
+    );
+  }
   row(
     "bucky join",
     `${ours.seconds.toFixed(2)} s`,
-    `${theirs.seconds.toFixed(2)} s`,
-    `goal < 3 s (${ours.changesets} changesets after the checkpoint; uncompacted ${theirs.changesets})`,
+    theirs ? `${theirs.seconds.toFixed(2)} s` : "failed",
+    `goal < 3 s (${ours.changesets} changesets after the checkpoint${theirs ? `; uncompacted ${theirs.changesets}` : ""})`,
   );
-  const theirsStored = storedBytes(theirs.home);
+  const theirsStored = theirs ? storedBytes(theirs.home) : undefined;
   row(
     "state.db of the device that joined",
     `${mib(oursStored)} ${(oursStored / live).toFixed(2)}×`,
-    `${mib(theirsStored)} ${(theirsStored / live).toFixed(1)}×`,
+    theirsStored === undefined ? "—" : `${mib(theirsStored)} ${(theirsStored / live).toFixed(1)}×`,
     "goal within 2× of the live state",
   );
 } finally {

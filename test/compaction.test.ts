@@ -56,7 +56,6 @@ async function compacted(devices: ReadonlyMap<string, Daemon>, since: number): P
       const histories = await Promise.all(
         [...devices].map(([name, daemon]) => historyOf(daemon.home, name)),
       );
-      if (process.env.DEBUG_TEST) console.log(since, histories.map((h) => h.checkpoint?.cut));
       const covering = histories.every(
         (h) => h.checkpoint !== null && Date.parse(h.checkpoint.cut) > since,
       );
@@ -95,10 +94,7 @@ describe("a zone's history", () => {
     });
     expect(expected).toEqual({ "apps/counter/k0": 27, "apps/counter/k1": 28 });
 
-    const histories = await compacted(zone, written).catch((error) => {
-      if (process.env.DEBUG_TEST) for (const [n, d] of zone) console.log("=====", n, d.log().split("\n").filter((l) => /checkpoint|WARN|ERROR|FATAL|stopped/.test(l)).slice(-12).join("\n"));
-      throw error;
-    });
+    const histories = await compacted(zone, written);
     for (const history of histories) expect(history.changesets).toBeLessThan(20);
     for (const daemon of [a, b, c]) expect(await userState(daemon.home)).toEqual(expected);
 
