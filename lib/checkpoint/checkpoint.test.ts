@@ -9,6 +9,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import { checkIntegrity } from "../state/integrity.ts";
+import { repairState } from "../state/repair.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
 import { offerFor } from "./transfer.ts";
@@ -216,5 +217,30 @@ describe("checkpoints", () => {
     expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
     expect(zone.changesetCount(2)).toBeLessThan(zone.changesetCount(1));
     expect(zone.verify(2).problems).toEqual([]);
+  });
+
+  test("repair rebuilds on top of the checkpoint, and refuses where the checkpoint's rows were altered", async () => {
+    const zone = await busyZone();
+    const cut = zone.nowMs;
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    zone.write(1, [{ key: "apps/k0", value: '"after"' }]);
+    await settle(zone);
+    const device = zone.device(0);
+    const sqlite = device.db.$client;
+    const expected = zone.stateOf(0);
+    const repair = () =>
+      repairState(device.db, device.seal, zone.zone, device.name, zone.nowMs, quiet);
+    // A state row edited: rebuilt from the checkpoint and the changesets after it.
+    sqlite.run("UPDATE state SET value = '\"edited\"' WHERE key = 'apps/k0'");
+    expect(repair().repaired).toBe(true);
+    expect(zone.stateOf(0)).toEqual(expected);
+    expect(zone.verify(0).problems).toEqual([]);
+    // A row the checkpoint holds edited (kept aside: its changeset is gone): refused.
+    sqlite.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");
+    expect(repair).toThrow("where its checkpoint holds it");
   });
 });
