@@ -42,9 +42,10 @@ export class TestZone {
   /** The simulated wall clock (ms). */
   nowMs = 1_000_000;
 
+  /** Devices named `names`, their databases in `dir`. */
   constructor(
     names: readonly string[],
-    private readonly dir: string,
+    dir: string,
     options: { seedBase?: number; log?: Log } = {},
   ) {
     this.log = options.log ?? createLog({ level: "silent" });
@@ -208,6 +209,5 @@ export class TestZone {
 
   close(): void {
     for (const device of this.devices) device.db.$client.close();
-    void this.dir;
   }
 }
