@@ -22,7 +22,8 @@
  *
  *   offer         = CBOR {v: 1, body: bstr, endorsements: [changeset bytes, ...]}
  *   page request  = CBOR {v: 1, id: bstr, after: key}
- *   page          = CBOR {v: 1, rows: [row, ...], changesets: [bytes, ...], more: bool}
+ *   page          = CBOR {v: 1, authors: [id, ...], rows: [[key, value | null, hlc ms, hlc counter,
+ *                   author index, seq], ...], changesets: [bytes, ...], more: bool}
  *
  * These are formats on the wire and on disk: a change to one is a new version.
  */
@@ -184,30 +185,34 @@ function encodeRow(row: CheckpointRow): Uint8Array {
   return encodeCbor([row[0], row[1], cborUint(row[2]), row[3], row[4], row[5]]);
 }
 
-/** Checks one row as it came from a peer: every field within its limits. */
-export function decodeRow(value: unknown, index: number): CheckpointRow {
-  check(Array.isArray(value) && value.length === 6, `checkpoint row ${index} has six fields`);
-  const key = requireString(value[0], `checkpoint row ${index} key`, MAX_KEY_LENGTH);
+/**
+ * Checks one row of a page as it came from a peer, every field within its limits; its
+ * author is an index into the page's `authors`, checked already.
+ */
+function decodeRow(value: unknown, authors: readonly string[]): CheckpointRow {
+  // The hot path of a join (one call per key): no message is built unless one fails.
+  if (!Array.isArray(value) || value.length !== 6) throw new ProtocolError("has six fields");
+  const [key, text, ms, counter, authorIndex, seq] = value as unknown[];
+  if (typeof key !== "string" || key.length > MAX_KEY_LENGTH)
+    throw new ProtocolError("its key is not a string of at most 512 characters");
   const problem = stateKeyProblem(key);
-  check(problem === undefined, `checkpoint row ${index} key: ${problem}`);
-  let text: string | null = null;
-  if (value[1] !== null) {
-    text = requireString(value[1], `checkpoint row ${index} value`, MAX_VALUE_BYTES);
-    check(utf8(text).length <= MAX_VALUE_BYTES, `checkpoint row ${index} value is too large`);
-    check(isJson(text), `checkpoint row ${index} value is not JSON`);
+  if (problem !== undefined) throw new ProtocolError(`its key: ${problem}`);
+  if (text !== null) {
+    if (typeof text !== "string" || Buffer.byteLength(text) > MAX_VALUE_BYTES)
+      throw new ProtocolError(`its value is not a string of at most ${MAX_VALUE_BYTES} bytes`);
+    if (!isJson(text)) throw new ProtocolError("its value is not JSON");
   }
-  const author = parseDeviceId(requireString(value[4], "checkpoint row author", ID_MAX_LENGTH));
-  check(author !== undefined, `checkpoint row ${index} author is not a device id`);
-  const seq = requireUint(value[5], `checkpoint row ${index} seq`);
-  check(seq >= 1, `checkpoint row ${index} seq starts at 1`);
-  return [
-    key,
-    text,
-    requireUint(value[2], `checkpoint row ${index} hlc ms`, MAX_HLC_MS),
-    requireUint(value[3], `checkpoint row ${index} hlc counter`, MAX_HLC_COUNTER),
-    author,
-    seq,
-  ];
+  if (!isUint(ms, MAX_HLC_MS) || !isUint(counter, MAX_HLC_COUNTER))
+    throw new ProtocolError("its clock is out of range");
+  const author = typeof authorIndex === "number" ? authors[authorIndex] : undefined;
+  if (author === undefined) throw new ProtocolError("it names no author of the page");
+  if (!isUint(seq, Number.MAX_SAFE_INTEGER) || seq < 1)
+    throw new ProtocolError("its seq is not a whole number from 1");
+  return [key, text, ms, counter, author, seq];
+}
+
+function isUint(value: unknown, max: number): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= max;
 }
 
 /** Whether row `a` wins over row `b` for the same key: later clock, then greater author. */
@@ -315,9 +320,20 @@ export interface CheckpointPage {
 }
 
 export function encodePage(page: CheckpointPage): Uint8Array {
+  // Each author once (a page names few, each many times over), rows naming them by index.
+  const authors = new Map<string, number>();
+  const rows = page.rows.map((row) => {
+    let index = authors.get(row[4]);
+    if (index === undefined) {
+      index = authors.size;
+      authors.set(row[4], index);
+    }
+    return [row[0], row[1], cborUint(row[2]), row[3], index, row[5]];
+  });
   return encodeCbor({
     v: CHECKPOINT_VERSION,
-    rows: page.rows.map((row) => [row[0], row[1], cborUint(row[2]), row[3], row[4], row[5]]),
+    authors: [...authors.keys()],
+    rows,
     changesets: page.changesets,
     more: page.more,
   });
@@ -337,8 +353,23 @@ export function decodePage(bytes: Uint8Array): CheckpointPage {
       changeset instanceof Uint8Array && changeset.length <= MAX_CHANGESET_BYTES,
       "a kept changeset is a byte string",
     );
+  check(Array.isArray(page.authors), "checkpoint authors must be an array");
+  check(page.authors.length <= MAX_FRONTIER_AUTHORS, "a page names too many authors");
+  const authors = (page.authors as unknown[]).map((author) => {
+    const id = parseDeviceId(requireString(author, "checkpoint page author", ID_MAX_LENGTH));
+    check(id !== undefined, "a checkpoint page names an author that is not a device id");
+    return id;
+  });
   return {
-    rows: (page.rows as unknown[]).map(decodeRow),
+    rows: (page.rows as unknown[]).map((row, index) => {
+      try {
+        return decodeRow(row, authors);
+      } catch (error) {
+        if (error instanceof ProtocolError)
+          throw new ProtocolError(`checkpoint row ${index} ${error.message}`);
+        throw error;
+      }
+    }),
     changesets: page.changesets as Uint8Array[],
     more: page.more,
   };
