@@ -202,8 +202,7 @@ export function writeSpec(
     }
   }
   // The version before stays on every device that may run it, to go back to.
-  const previous =
-    current && current.package !== pkg ? current.package : current?.previousPackage;
+  const previous = current && current.package !== pkg ? current.package : current?.previousPackage;
   const spec: AppSpec = {
     app: manifest.id,
     version: manifest.version,

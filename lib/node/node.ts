@@ -32,6 +32,8 @@ import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
 import { readKeyFile } from "../identity/key-file.ts";
+import { imageRoot } from "../images/image-roots.ts";
+import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
@@ -265,6 +267,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
       () => facts.remeasure(),
     );
+    // Image apps' layers are named data too: their records name what keeps them.
+    collector.register(imageRoot(node.db, new ImageStore(node.store, paths.imagesDir)));
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
