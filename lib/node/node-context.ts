@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
+import { decodeOffer } from "../../protocol/checkpoint.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
@@ -38,6 +39,18 @@ export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOr
 /** Told that the zone state was found altered behind bucky's back. */
 export type DamageListener = (error: BuckyError) => void;
 
+/** A checkpoint a peer offered that did not check out is not fetched from it again for this long. */
+const REFUSED_OFFER_MS = 3_600_000;
+
+/** The id of the checkpoint an offer carries, or "" when it is not one. */
+function offerId(offer: Uint8Array): string {
+  try {
+    return decodeOffer(offer).checkpoint.id;
+  } catch {
+    return "";
+  }
+}
+
 /** How often a full disk is said in the log while it stays full. */
 const DISK_FULL_SAID_EVERY_MS = 60_000;
 
@@ -59,6 +72,8 @@ export class NodeContext {
   private readonly rebaseListeners: (() => void)[] = [];
   /** A checkpoint being fetched from a peer: one at a time. */
   private fetching: Promise<OfferOutcome> | undefined;
+  /** Checkpoints a peer offered that did not check out, by peer: not fetched again for a while. */
+  private readonly refusedOffers = new Map<DeviceId, { id: string; atMs: number }>();
   private readonly damageListeners: DamageListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
   /** What this device last said of itself (device facts), as JSON. */
@@ -121,6 +136,11 @@ export class NodeContext {
    */
   async takeCheckpoint(peer: Peer, offer: Uint8Array): Promise<OfferOutcome> {
     while (this.fetching) await this.fetching.catch(() => {});
+    // One this peer offered and that did not check out is not fetched again at every round.
+    const id = offerId(offer);
+    const refused = this.refusedOffers.get(peer.id);
+    if (refused && refused.id === id && this.now() - refused.atMs < REFUSED_OFFER_MS)
+      return "not needed";
     this.fetching = this.watchingForDamageAsync(() =>
       takeOffer(
         {
@@ -136,7 +156,11 @@ export class NodeContext {
       ),
     );
     try {
-      const outcome = await this.fetching;
+      const outcome = await this.fetching.catch((error: unknown) => {
+        if (error instanceof BuckyError && error.code === "E_INTEGRITY" && !isStateAltered(error))
+          this.refusedOffers.set(peer.id, { id, atMs: this.now() });
+        throw error;
+      });
       if (outcome === "adopted") {
         this.cachedMembership = undefined;
         this.cachedRelays = undefined;
