@@ -70,6 +70,7 @@ bench: build
     bun bench/backup.ts
     bun bench/replication.ts
     bun bench/state-seal.ts
+    bun bench/compaction.ts
 
 # Format the code
 fmt:

@@ -111,6 +111,7 @@ export const rootCommand: CommandDef = {
       },
     ),
     put: load(() => import("./put.ts")),
+    rm: load(() => import("./rm.ts")),
     get: load(() => import("./get.ts")),
     state: defineGroup(
       { name: "state", description: "Read and write the zone's key/value state" },

@@ -64,6 +64,7 @@ export default defineBuckyCommand({
       home: context.home,
       changesets: joined.changesets,
       backupKey: joined.backupKey,
+      checkpoint: joined.checkpoint ?? null,
       node,
     };
   },

@@ -1,5 +1,10 @@
-/** How often this zone's devices say they are alive, and so how long one counts as live. */
+/**
+ * How often this zone's devices say they are alive, and so how long one counts as live;
+ * and when they checkpoint their history. Tests and labs set them in seconds.
+ */
 import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../lib/apps/status.ts";
+import { DEFAULT_GRACE_MS } from "../lib/ndn/collect.ts";
+import { DEFAULT_COLLECT_EVERY_MS } from "../lib/ndn/collector.ts";
 import type { Environment } from "./context.ts";
 
 /** BUCKY_HEARTBEAT_MS, for tests and labs that need failover in seconds. */
@@ -9,4 +14,25 @@ export function heartbeatMs(env: Environment): number {
 
 export function liveWindowMs(env: Environment): number {
   return heartbeatMs(env) * LIVE_WINDOW_BEATS;
+}
+
+/** BUCKY_CHECKPOINT_HORIZON_MS, _PERIOD_MS and _EVERY_MS: when history is compacted. */
+export function compactionTimes(
+  env: Environment,
+): Partial<{ horizonMs: number; periodMs: number; everyMs: number }> {
+  const times: { horizonMs?: number; periodMs?: number; everyMs?: number } = {};
+  if (env.BUCKY_CHECKPOINT_HORIZON_MS) times.horizonMs = Number(env.BUCKY_CHECKPOINT_HORIZON_MS);
+  if (env.BUCKY_CHECKPOINT_PERIOD_MS) times.periodMs = Number(env.BUCKY_CHECKPOINT_PERIOD_MS);
+  if (env.BUCKY_CHECKPOINT_EVERY_MS) times.everyMs = Number(env.BUCKY_CHECKPOINT_EVERY_MS);
+  return times;
+}
+
+/** BUCKY_NDN_GRACE_MS: how long named data nothing refers to is kept before it is collected. */
+export function ndnGraceMs(env: Environment): number {
+  return Number(env.BUCKY_NDN_GRACE_MS ?? DEFAULT_GRACE_MS);
+}
+
+/** BUCKY_NDN_COLLECT_EVERY_MS: how often the daemon collects named data. */
+export function ndnCollectEveryMs(env: Environment): number {
+  return Number(env.BUCKY_NDN_COLLECT_EVERY_MS ?? DEFAULT_COLLECT_EVERY_MS);
 }

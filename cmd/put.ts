@@ -11,6 +11,7 @@ export default defineBuckyCommand({
     examples: [
       "bucky put photo.jpg",
       "bucky get sha256:… -o copy.jpg   # on any device of the zone",
+      "bucky rm sha256:…                # on this device: let it go",
     ],
   },
   args: {
@@ -21,7 +22,7 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const stored = putFile(context.home, resolve(args.file), context.log);
+    const stored = putFile(context.home, resolve(args.file), context.log, context.now());
     if (!args.public) return { ...stored, public: false };
     await requestDaemon(context.home, "POST", "/v1/ndn/public", {
       id: stored.id,

@@ -1,15 +1,28 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
-import { zoneStatus } from "../lib/zone/status.ts";
+import type { UsageFacts } from "../lib/facts/payload.ts";
+import { formatBytes } from "../lib/units.ts";
+import { type DeviceDisk, zoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { liveWindowMs } from "./liveness.ts";
 
 export default defineBuckyCommand({
-  meta: { name: "status", description: "Show the zone, its devices and how safe its data is" },
-  args: {},
-  run: (_args, context) =>
+  meta: {
+    name: "status",
+    description: "Show the zone, its devices and how safe its data is",
+    examples: ["bucky status", "bucky status --disk   # where each device's space goes"],
+  },
+  args: {
+    disk: {
+      type: "boolean",
+      description:
+        "Also where each device's space goes: apps, named data, state, logs, backup caches, leftovers",
+    },
+  },
+  run: (args, context) =>
     zoneStatus(context.home, context.log, {
       nowMs: context.now(),
       liveWindowMs: liveWindowMs(context.env),
+      disk: args.disk === true,
     }),
   text(status) {
     return [
@@ -35,6 +48,7 @@ export default defineBuckyCommand({
               .join("; ")}`,
           ]
         : []),
+      ...(status.disk ?? []).flatMap(diskLines),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
       ...(status.warnings.length > 0
@@ -43,3 +57,33 @@ export default defineBuckyCommand({
     ].join("\n");
   },
 });
+
+function diskLines(disk: DeviceDisk): string[] {
+  const free =
+    disk.freeBytes === null || disk.totalBytes === null
+      ? "free space not known yet"
+      : `${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}${disk.nearlyFull ? " — NEARLY FULL" : ""}`;
+  const head = `Disk         ${disk.device}: ${free}`;
+  if (!disk.usage) return [head, "               where its space goes is not known yet"];
+  return [head, ...usageLines(disk.usage).map((line) => `               ${line}`)];
+}
+
+function usageLines(usage: UsageFacts): string[] {
+  const { state } = usage;
+  return [
+    `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${state.checkpoint.cut}` : ""}`,
+    `named data ${formatBytes(usage.namedData.bytes)} (${count(usage.namedData.objects, "file")}), logs ${formatBytes(usage.logsBytes)}, backup caches ${formatBytes(usage.backupCacheBytes)}`,
+    ...Object.entries(usage.apps).map(
+      ([app, used]) =>
+        `${app}: data ${formatBytes(used.dataBytes)}, packages ${formatBytes(used.packagesBytes)}, standby copy ${formatBytes(used.replicaBytes)}, conflict copies ${formatBytes(used.conflictsBytes)}, output ${formatBytes(used.logsBytes)}`,
+    ),
+    ...usage.leftovers.map(
+      (leftover) =>
+        `leftover: ${leftover.what}, ${formatBytes(leftover.bytes)} (${leftover.remove})`,
+    ),
+  ];
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

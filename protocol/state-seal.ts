@@ -27,10 +27,18 @@ const HKDF_SALT = utf8("bucky");
 
 /**
  * Which table a row is of: the same columns in two tables never give the same mac.
- * `invites` rows are not summed into a digest: each carries its own mac.
+ * `invites` rows are not summed into a digest: each carries its own mac. Rows of
+ * `checkpoint_base` (the agreed checkpoint's rows that later writes replaced) are summed
+ * like the state's, into a digest the `checkpoint` row keeps under its own mac.
  */
-export type SealedTable = "state" | "changesets" | "invites";
-const TABLE_TAGS: Record<SealedTable, number> = { state: 0x73, changesets: 0x63, invites: 0x69 };
+export type SealedTable = "state" | "changesets" | "invites" | "checkpoint_base" | "checkpoint";
+const TABLE_TAGS: Record<SealedTable, number> = {
+  state: 0x73,
+  changesets: 0x63,
+  invites: 0x69,
+  checkpoint_base: 0x62,
+  checkpoint: 0x6b,
+};
 const SEAL_TAG = 0x53;
 
 /** A value as SQLite returns it. */

@@ -4,8 +4,8 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have, presence?, factsHave?}
- *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, facts?, factsHave?}
+ *   pull request  {v: 1, have, presence?, factsHave?, incomplete?}
+ *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, facts?, factsHave?, checkpoint?}
  *   ack           {v: 1, have, applied: n, rejected: n, presence?}
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
@@ -13,7 +13,12 @@
  * `factsHave` is the `at` of the newest device facts (protocol/device-facts.ts) the
  * sender holds of each device, and `facts` the records it holds that are newer than the
  * other side said it has: each record crosses once per change, not in every message.
- * Fields a version does not know are passed over, so devices of different versions sync.
+ * `checkpoint` (protocol/checkpoint.ts) is the answering device's agreed checkpoint, offered
+ * instead of entries when the asker lacks changesets it has compacted away (it is behind
+ * the checkpoint's frontier), or says with `incomplete: true` that it holds changesets
+ * without the checkpoint that explains their gaps: the asker fetches the checkpoint, then
+ * pulls again. Fields a version does not know are passed over, so devices of different
+ * versions sync (one that predates checkpoints cannot follow a zone past its first one).
  * A pull is answered with entries the asker lacks, in the order the answering device
  * applied them (so members arrive before their writes), a page at a time; a push sends
  * entries unasked and is answered with an ack. Entries are verified when applied.
@@ -21,6 +26,7 @@
 
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { MAX_CHANGESET_BYTES } from "./changeset.ts";
+import { MAX_OFFER_BYTES } from "./checkpoint.ts";
 import { MAX_FACTS_BYTES } from "./device-facts.ts";
 import { check } from "./errors.ts";
 import { type DeviceId, parseDeviceId } from "./ids.ts";
@@ -49,6 +55,8 @@ interface WithFacts {
 
 export interface PullRequest extends WithPresence, Pick<WithFacts, "factsHave"> {
   readonly have: VersionVector;
+  /** The asker holds changesets past gaps it has no checkpoint for: offer it one. */
+  readonly incomplete?: boolean;
 }
 
 export interface EntriesMessage extends WithPresence, WithFacts {
@@ -56,6 +64,8 @@ export interface EntriesMessage extends WithPresence, WithFacts {
   readonly entries: readonly Uint8Array[];
   /** The sender had more to send than fit in this message. */
   readonly more: boolean;
+  /** A checkpoint offer (protocol/checkpoint.ts), when the asker must fetch one first. */
+  readonly checkpoint?: Uint8Array;
 }
 
 export interface Ack extends WithPresence {
@@ -70,6 +80,7 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
     have: Object.fromEntries(request.have),
     ...presenceField(request),
     ...factsFields(request),
+    ...(request.incomplete ? { incomplete: true } : {}),
   });
 }
 
@@ -80,6 +91,7 @@ export function decodePullRequest(bytes: Uint8Array): PullRequest {
     have: decodeVector(message.have),
     ...decodePresenceField(message),
     ...(factsHave ? { factsHave } : {}),
+    ...(message.incomplete === true ? { incomplete: true } : {}),
   };
 }
 
@@ -91,6 +103,7 @@ export function encodeEntries(message: EntriesMessage): Uint8Array {
     more: message.more,
     ...presenceField(message),
     ...factsFields(message),
+    ...(message.checkpoint ? { checkpoint: message.checkpoint } : {}),
   });
 }
 
@@ -105,12 +118,20 @@ export function decodeEntries(bytes: Uint8Array): EntriesMessage {
       `a sync entry is at most ${MAX_CHANGESET_BYTES} bytes`,
     );
   }
+  if (message.checkpoint !== undefined) {
+    check(message.checkpoint instanceof Uint8Array, "a checkpoint offer must be a byte string");
+    check(
+      message.checkpoint.length <= MAX_OFFER_BYTES,
+      `a checkpoint offer is at most ${MAX_OFFER_BYTES} bytes`,
+    );
+  }
   return {
     have: decodeVector(message.have),
     entries: message.entries as Uint8Array[],
     more: message.more,
     ...decodePresenceField(message),
     ...decodeFactsFields(message),
+    ...(message.checkpoint instanceof Uint8Array ? { checkpoint: message.checkpoint } : {}),
   };
 }
 

@@ -225,8 +225,16 @@ function editChangeset(
 function madeBeforeTheSeal(home: string): void {
   sql(home, "DROP TABLE state_seal");
   sql(home, "ALTER TABLE invites DROP COLUMN mac");
-  // A later migration's column, which a home from before the seal did not have either.
+  // Later migrations' column and tables, which a home from before the seal did not have either.
   sql(home, "ALTER TABLE invites DROP COLUMN gives_backup_key");
+  for (const table of [
+    "checkpoint",
+    "checkpoint_base",
+    "ndn_pins",
+    "ndn_unreferenced",
+    "ndn_collection",
+  ])
+    sql(home, `DROP TABLE ${table}`);
   sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
 }
 

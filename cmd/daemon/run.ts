@@ -8,7 +8,7 @@ import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { heartbeatMs } from "../liveness.ts";
+import { compactionTimes, heartbeatMs, ndnCollectEveryMs, ndnGraceMs } from "../liveness.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 
@@ -71,6 +71,8 @@ export default defineBuckyCommand({
           ? { verifyEveryMs: Number(context.env.BUCKY_STATE_VERIFY_EVERY_MS) }
           : {}),
       },
+      compaction: compactionTimes(context.env),
+      namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),

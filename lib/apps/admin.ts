@@ -201,10 +201,13 @@ export function writeSpec(
       );
     }
   }
+  // The version before stays on every device that may run it, to go back to.
+  const previous = current && current.package !== pkg ? current.package : current?.previousPackage;
   const spec: AppSpec = {
     app: manifest.id,
     version: manifest.version,
     package: pkg,
+    ...(previous ? { previousPackage: previous } : {}),
     manifest,
     ...(extra.image ? { image: extra.image } : {}),
     placement,
@@ -303,7 +306,11 @@ export function setDesired(
   desired: DesiredState,
   purge = false,
 ): AppSpec {
-  const current = installedSpec(zone, app);
+  const found = readSpec(zone.db, app);
+  // An app removed with its data kept can be purged later: its data is a leftover.
+  const purgeLeftover =
+    found?.desired === "removed" && desired === "removed" && purge && found.purge !== true;
+  const current = purgeLeftover && found ? found : installedSpec(zone, app);
   const spec: AppSpec = {
     ...current,
     desired,

@@ -23,6 +23,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Replication } from "../replica/replication.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import { type RunningAppApi, serveAppApi } from "./app-api.ts";
+import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
@@ -60,6 +61,9 @@ interface Running {
   /** What it was started from: a change of it means a restart. */
   readonly launch: string;
 }
+
+/** How often running apps' output files are looked at (lib/apps/app-log.ts). */
+const LOG_CHECK_MS = 30_000;
 
 /** What an app is started from: its package, and whether it may run unsandboxed. */
 const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
@@ -120,7 +124,20 @@ export class Convergence {
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
     this.timers.push(setInterval(() => this.soon(), this.options.intervalMs));
+    // Apps' output is kept bounded while they run.
+    this.timers.push(setInterval(() => this.trimLogs(), LOG_CHECK_MS));
     this.soon();
+  }
+
+  private trimLogs(): void {
+    for (const app of this.running.keys()) {
+      try {
+        if (trimLog(join(this.node.zone.paths.appsDir, app, "app.log")))
+          this.node.log.debug("app output rotated", { app });
+      } catch (error) {
+        this.node.diskFull(error);
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -26,7 +26,9 @@ import {
   packagePathProblem,
 } from "../../protocol/app-package.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { digestOf } from "../../protocol/ndn.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
+import type { AppSpec } from "./spec.ts";
 
 /** Directories a package never carries. */
 const SKIPPED = new Set([".git", "node_modules"]);
@@ -141,4 +143,39 @@ export function unpack(bytes: Uint8Array, target: string): AppManifest {
   if (existsSync(target)) rmSync(target, { recursive: true });
   renameSync(staging, target);
   return manifest;
+}
+
+/**
+ * Removes the unpacked copies of packages no version of an app this device may run uses
+ * (each app keeps its current package and the one before); returns how many went.
+ */
+export function prunePackages(appsDir: string, specs: readonly AppSpec[]): number {
+  const wanted = new Map(
+    specs
+      .filter((spec) => spec.desired !== "removed")
+      .map((spec) => [
+        spec.app,
+        new Set([spec.package, spec.previousPackage].flatMap((id) => (id ? [digestOf(id)] : []))),
+      ]),
+  );
+  let removed = 0;
+  for (const app of listDir(appsDir)) {
+    const keep = wanted.get(app);
+    if (!keep) continue;
+    const packages = join(appsDir, app, "packages");
+    for (const name of listDir(packages)) {
+      if (keep.has(name)) continue;
+      rmSync(join(packages, name), { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
 }

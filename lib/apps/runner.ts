@@ -11,7 +11,6 @@ import {
   existsSync,
   openSync,
   readSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -19,6 +18,7 @@ import {
 import type { Subprocess } from "bun";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { Log, LogFields } from "../log.ts";
+import { rotateLog } from "./app-log.ts";
 import type { AppDoor } from "./door.ts";
 import type { RunState } from "./spec.ts";
 
@@ -29,7 +29,6 @@ const MAX_RESTART_MS = 30_000;
 const STABLE_MS = 30_000;
 /** An app without a health check counts as running once it stays up this long. */
 const NO_CHECK_RUNNING_MS = 1000;
-const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
 
 /** One run of an app, as its launcher started it. */
 export interface Launched {
@@ -130,7 +129,7 @@ export class AppRunner {
     const { app, launcher, paths } = this.options;
     try {
       launcher.prepare();
-      rotate(paths.logFile);
+      rotateLog(paths.logFile);
     } catch (error) {
       this.fail(`cannot prepare the app's directories: ${(error as Error).message}`, () =>
         this.launch(),
@@ -295,10 +294,6 @@ async function probe(door: AppDoor, path: string, timeoutMs: number): Promise<st
       ? `no answer within ${timeoutMs} ms`
       : (error as Error).message;
   }
-}
-
-function rotate(path: string): void {
-  if (existsSync(path) && statSync(path).size > LOG_ROTATE_BYTES) renameSync(path, `${path}.1`);
 }
 
 /** The last non-empty line the app wrote, for an error message. */

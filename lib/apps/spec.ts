@@ -24,6 +24,8 @@ export interface AppSpec {
   readonly version: string;
   /** What it runs from: its package, or for an image app the image's record (lib/images/). */
   readonly package: ObjectId;
+  /** The package of the version installed before (kept to go back to), if any. */
+  readonly previousPackage?: ObjectId;
   readonly manifest: AppManifest;
   /** An image app's image: the platforms the zone holds it for ("linux/amd64"). */
   readonly image?: { readonly platforms: readonly string[] };

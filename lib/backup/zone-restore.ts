@@ -20,7 +20,9 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
+import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { StateSeal } from "../state/seal.ts";
@@ -123,6 +125,27 @@ export async function mergeStateImages(
       await restoreWhole(repository, other, "state.db", aside);
       const theirs = openStateDb(join(aside, "state.db"), { create: false });
       try {
+        const source = `the snapshot of ${other.snapshot.device}`;
+        // A newer snapshot past a checkpoint this state lacks: the checkpoint first, as a
+        // device coming back would take it from a peer.
+        const offer = offerFor(theirs.$client, versionVector(db));
+        if (offer)
+          await takeOffer(
+            {
+              ...context,
+              source,
+              fetchPage: async (request) =>
+                checkpointPage(theirs.$client, decodePageRequest(request)),
+            },
+            offer,
+          ).catch((error: unknown) => {
+            // What does not check out is left out; the rest of the restore goes on.
+            if (!(error instanceof BuckyError)) throw error;
+            context.log.warn("a snapshot's checkpoint was not taken", {
+              snapshot: other.name.slice(0, 8),
+              error: error.message,
+            });
+          });
         for (let more = true; more; ) {
           const page = entriesMissingFrom(theirs, versionVector(db));
           more = page.more && page.entries.length > 0;
@@ -131,7 +154,7 @@ export async function mergeStateImages(
             zone: context.zone,
             nowMs: context.now(),
             log: context.log,
-            source: `the snapshot of ${other.snapshot.device}`,
+            source,
             seal: context.seal,
           });
           merged += result.applied.length;

@@ -1,10 +1,15 @@
 /**
  * What a device says of itself in its facts (protocol/device-facts.ts carries them,
- * signed): its backups to each target and whether it can back up at all, and its disk.
+ * signed): its backups to each target and whether it can back up at all, its disk and
+ * where its space goes.
  * Read defensively: a part that does not have the expected shape (a newer or a broken
  * device) reads as unknown, never as an error for the reader.
  */
 import { z } from "zod";
+
+/** A device says the space of at most this many apps (the largest), and of as many leftovers. */
+export const MAX_USAGE_APPS = 100;
+export const MAX_LEFTOVERS = 20;
 
 const backupRun = z.object({
   at: z.string().max(40),
@@ -81,6 +86,38 @@ const replicaFacts = z.object({
     .catch({}),
 });
 
+const bytes = z.number().nonnegative();
+
+/** Where the device's disk goes (lib/disk/usage.ts), as it last measured. */
+const usageFacts = z.object({
+  state: z.object({
+    bytes,
+    changesets: z.number().int().nonnegative(),
+    keys: z.number().int().nonnegative(),
+    checkpoint: z
+      .object({ id: z.string().max(64), cut: z.string().max(40), keys: z.number().int() })
+      .nullable(),
+  }),
+  namedData: z.object({ bytes, objects: z.number().int().nonnegative() }),
+  apps: z
+    .record(
+      z.string().max(64),
+      z.object({
+        dataBytes: bytes,
+        packagesBytes: bytes,
+        conflictsBytes: bytes,
+        replicaBytes: bytes,
+        logsBytes: bytes,
+      }),
+    )
+    .refine((apps) => Object.keys(apps).length <= MAX_USAGE_APPS),
+  logsBytes: bytes,
+  backupCacheBytes: bytes,
+  leftovers: z
+    .array(z.object({ what: z.string().max(300), bytes, remove: z.string().max(300) }))
+    .max(MAX_LEFTOVERS),
+});
+
 export const deviceFactsPayload = z.object({
   backup: z
     .object({
@@ -95,6 +132,7 @@ export const deviceFactsPayload = z.object({
     .optional()
     .catch(undefined),
   replicas: replicaFacts.optional().catch(undefined),
+  usage: usageFacts.optional().catch(undefined),
   /** A gateway's requests per app in each of the last complete hours, oldest first. */
   traffic: z
     .object({
@@ -114,6 +152,7 @@ export const deviceFactsPayload = z.object({
 });
 
 export type DeviceFactsPayload = z.infer<typeof deviceFactsPayload>;
+export type UsageFacts = z.infer<typeof usageFacts>;
 export type TargetFacts = z.infer<typeof targetFacts>;
 export type ReplicaFacts = z.infer<typeof replicaFacts>;
 

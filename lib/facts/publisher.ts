@@ -5,14 +5,22 @@
  * time (free space) are rounded, so that they do not make a new record every time.
  */
 import { existsSync, statfsSync } from "node:fs";
+import { readSpecs } from "../apps/spec.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
+import { type AppUsage, homeUsage } from "../disk/usage.ts";
 import { BuckyError } from "../errors.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
-import type { DeviceFactsPayload, ReplicaFacts } from "./payload.ts";
+import {
+  type DeviceFactsPayload,
+  MAX_LEFTOVERS,
+  MAX_USAGE_APPS,
+  type ReplicaFacts,
+  type UsageFacts,
+} from "./payload.ts";
 
 export const FACTS_EVERY_MS = 5_000;
 /** How soon a change worth telling is said. */
@@ -21,10 +29,13 @@ const SOON_MS = 200;
 const TRAFFIC_EVERY_MS = 60_000;
 /** Free space is said to the nearest this share of the disk. */
 const DISK_STEP = 0.01;
+/** Where the space goes is measured (a walk of the home) this often. */
+const USAGE_EVERY_MS = 10 * 60_000;
 
 export class FactsPublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
   private traffic: { atMs: number; facts: DeviceFactsPayload["traffic"] } | undefined;
+  private usage: { atMs: number; facts: UsageFacts } | undefined;
 
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -59,12 +70,41 @@ export class FactsPublisher {
     if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
+    if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS)
+      this.usage = { atMs: now, facts: usageFacts(this.node) };
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
+      usage: this.usage.facts,
     });
   }
+
+  /** Measures where the space goes again at the next publish (after a compaction, a purge). */
+  remeasure(): void {
+    this.usage = undefined;
+    this.soon();
+  }
+}
+
+/** Where this device's space goes, as its facts say it: the largest apps, the first leftovers. */
+export function usageFacts(node: {
+  readonly zone: { readonly paths: HomePaths };
+  readonly db: NodeContext["db"];
+  readonly deviceName: string;
+}): UsageFacts {
+  const usage = homeUsage(node.zone.paths, node.db, readSpecs(node.db), node.deviceName);
+  const total = (app: AppUsage) =>
+    app.dataBytes + app.packagesBytes + app.conflictsBytes + app.replicaBytes + app.logsBytes;
+  return {
+    ...usage,
+    apps: Object.fromEntries(
+      Object.entries(usage.apps)
+        .sort(([, a], [, b]) => total(b) - total(a))
+        .slice(0, MAX_USAGE_APPS),
+    ),
+    leftovers: [...usage.leftovers].sort((a, b) => b.bytes - a.bytes).slice(0, MAX_LEFTOVERS),
+  };
 }
 
 /**

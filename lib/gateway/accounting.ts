@@ -5,7 +5,7 @@
  */
 import { and, eq, gte, sql } from "drizzle-orm";
 import { isDiskFull } from "../errors.ts";
-import type { StateDb } from "../store/db.ts";
+import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { traffic } from "../store/schema.ts";
 
 export const FLUSH_EVERY_MS = 5000;
@@ -91,7 +91,7 @@ export class Accounting {
           })
           .run();
       }
-    });
+    }, IMMEDIATE);
   }
 }
 

@@ -4,10 +4,10 @@
  * verified chunk by chunk.
  */
 import { existsSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
-import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
@@ -16,9 +16,12 @@ import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
 import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } from "./fetch.ts";
+import { pin, unpin } from "./pins.ts";
+import { builtInRoots, referrers } from "./roots.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
 
-export function putFile(home: string, path: string, log: Log): StoredObject {
+/** Stores a file in this device's store, kept as the owner's until `bucky rm` releases it. */
+export function putFile(home: string, path: string, log: Log, nowMs: number): StoredObject {
   if (!homeHasZone(home)) {
     throw new BuckyError(
       "E_NO_ZONE",
@@ -29,10 +32,61 @@ export function putFile(home: string, path: string, log: Log): StoredObject {
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new BuckyError("E_NOT_FOUND", `${path} is not a file`, "Name a regular file to store.");
   }
-  const stored = new ObjectStore(homePaths(home).ndnDir).putFile(path);
-  log.attachFile(homePaths(home).logsDir);
-  log.info("stored file", { id: stored.id, size: stored.size, path });
-  return stored;
+  const zone = openZone(home, log);
+  try {
+    const stored = new ObjectStore(zone.paths.ndnDir).putFile(path);
+    pin(zone.db, stored.id, basename(path), nowMs);
+    log.info("stored file", { id: stored.id, size: stored.size, path });
+    return stored;
+  } finally {
+    zone.close();
+  }
+}
+
+export interface Released {
+  readonly id: ObjectId;
+  /** Other roots that still keep it on this device (it stays while they do). */
+  readonly keptBy: readonly string[];
+  /** When it is collected at the earliest, if nothing else keeps it (RFC 3339), else null. */
+  readonly collectedAfter: string | null;
+}
+
+/**
+ * Releases an object the owner stored on this device (`bucky rm`): it is collected after
+ * the grace period unless something else keeps it (an app's package, a public object).
+ */
+export function releaseObject(
+  home: string,
+  id: string,
+  log: Log,
+  options: { nowMs: number; graceMs: number },
+): Released {
+  const parsed = parseObjectId(id);
+  if (!parsed)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${id} is not an object id`,
+      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+    );
+  const zone = openZone(home, log);
+  try {
+    if (!unpin(zone.db, parsed.id))
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${parsed.id} is not a file stored on this device with bucky put`,
+        "Run it on the device where it was stored; `bucky status --disk` shows each device's named data.",
+      );
+    const keptBy = referrers(builtInRoots(zone.db), parsed.id);
+    log.info("object released", { id: parsed.id, keptBy: keptBy.join(",") || undefined });
+    return {
+      id: parsed.id,
+      keptBy,
+      collectedAfter:
+        keptBy.length > 0 ? null : new Date(options.nowMs + options.graceMs).toISOString(),
+    };
+  } finally {
+    zone.close();
+  }
 }
 
 export async function getObject(options: {

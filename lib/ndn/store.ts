@@ -9,8 +9,10 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
+  rmSync,
   statSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -171,10 +173,52 @@ export class ObjectStore {
     return bytes === undefined ? undefined : verifiedList(id, bytes);
   }
 
+  /**
+   * Every object stored here: each chunk list, and each chunk (a file whose name is not a
+   * digest, such as one half written, is not an object and is passed over).
+   */
+  *objects(): Generator<ObjectId> {
+    for (const name of listDir(join(this.root, "lists")))
+      if (HEX_DIGEST.test(name)) yield `clist:${name}` as ChunkListId;
+    for (const prefix of listDir(join(this.root, "chunks")))
+      for (const name of listDir(join(this.root, "chunks", prefix)))
+        if (HEX_DIGEST.test(name) && name.startsWith(prefix)) yield `sha256:${name}` as ChunkId;
+  }
+
+  /** The path an object is stored at. */
+  pathOf(id: ObjectId): string {
+    const parsed = parseObjectId(id);
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    return parsed.kind === "chunk" ? this.chunkPath(parsed.id) : this.listPath(parsed.id);
+  }
+
+  /** Removes an object's file (a chunk list's chunks are objects of their own). Returns its size. */
+  remove(id: ObjectId): number {
+    const path = this.pathOf(id);
+    try {
+      const size = statSync(path).size;
+      rmSync(path);
+      return size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw fileSystemError(error, "remove", path) ?? error;
+    }
+  }
+
   /** The size in bytes of a chunk stored here (unverified: a stat, for serving). */
   chunkSize(id: ChunkId): number | undefined {
     const path = this.chunkPath(id);
     return existsSync(path) ? statSync(path).size : undefined;
+  }
+}
+
+const HEX_DIGEST = /^[0-9a-f]{64}$/;
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
   }
 }
 

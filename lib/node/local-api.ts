@@ -36,7 +36,7 @@ import { readBackupStatus } from "../backup/status.ts";
 import { resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
-import { ownFacts } from "../facts/publisher.ts";
+import { ownFacts, usageFacts } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
@@ -108,25 +108,32 @@ export function createLocalApp(
     addresses: appAddresses(node, installed.app),
   });
 
-  app.get("/v1/status", (c) =>
-    c.json({
-      ...describeZone({
-        db: node.db,
-        home: node.zone.paths.home,
-        zone: { id: node.zoneId, name: node.zone.zone.name },
-        device: {
-          id: node.deviceId,
-          name: node.deviceName,
-          holdsOwnerKey: node.zone.holdsOwnerKey,
+  app.get("/v1/status", (c) => {
+    const disk = c.req.query("disk") === "1";
+    return c.json({
+      ...describeZone(
+        {
+          db: node.db,
+          home: node.zone.paths.home,
+          zone: { id: node.zoneId, name: node.zone.zone.name },
+          device: {
+            id: node.deviceId,
+            name: node.deviceName,
+            holdsOwnerKey: node.zone.holdsOwnerKey,
+          },
+          membership: node.membership(),
+          nowMs: node.now(),
+          liveWindowMs,
+          ownFacts: {
+            ...ownFacts(node.zone.paths, node.db, node.deviceName),
+            ...(disk ? { usage: usageFacts(node) } : {}),
+          },
         },
-        membership: node.membership(),
-        nowMs: node.now(),
-        liveWindowMs,
-        ownFacts: ownFacts(node.zone.paths, node.db, node.deviceName),
-      }),
+        { disk },
+      ),
       addresses: node.addresses,
-    }),
-  );
+    });
+  });
 
   app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
   app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));

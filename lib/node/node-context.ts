@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
+import { decodeOffer } from "../../protocol/checkpoint.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
@@ -12,12 +13,14 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
+import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { readRelays, touchesRelays } from "../relay/relays.ts";
+import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
@@ -35,6 +38,18 @@ export type ChangeOrigin = "local" | "remote";
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
 /** Told that the zone state was found altered behind bucky's back. */
 export type DamageListener = (error: BuckyError) => void;
+
+/** A checkpoint a peer offered that did not check out is not fetched from it again for this long. */
+const REFUSED_OFFER_MS = 3_600_000;
+
+/** The id of the checkpoint an offer carries, or "" when it is not one. */
+function offerId(offer: Uint8Array): string {
+  try {
+    return decodeOffer(offer).checkpoint.id;
+  } catch {
+    return "";
+  }
+}
 
 /** How often a full disk is said in the log while it stays full. */
 const DISK_FULL_SAID_EVERY_MS = 60_000;
@@ -54,6 +69,11 @@ export class NodeContext {
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
   private readonly changeListeners: ChangeListener[] = [];
+  private readonly rebaseListeners: (() => void)[] = [];
+  /** A checkpoint being fetched from a peer: one at a time. */
+  private fetching: Promise<OfferOutcome> | undefined;
+  /** Checkpoints a peer offered that did not check out, by peer: not fetched again for a while. */
+  private readonly refusedOffers = new Map<DeviceId, { id: string; atMs: number }>();
   private readonly damageListeners: DamageListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
   /** What this device last said of itself (device facts), as JSON. */
@@ -95,6 +115,62 @@ export class NodeContext {
       const index = this.changeListeners.indexOf(listener);
       if (index >= 0) this.changeListeners.splice(index, 1);
     };
+  }
+
+  /**
+   * Calls `listener` after the state was replaced wholesale by a checkpoint fetched from a
+   * peer (everything may have changed at once); returns how to stop.
+   */
+  onRebase(listener: () => void): () => void {
+    this.rebaseListeners.push(listener);
+    return () => {
+      const index = this.rebaseListeners.indexOf(listener);
+      if (index >= 0) this.rebaseListeners.splice(index, 1);
+    };
+  }
+
+  /**
+   * Takes the checkpoint `peer` offered, if this device needs it: fetched, checked and
+   * made the state (lib/checkpoint/transfer.ts). One at a time: a second offer waits for
+   * the first and is then looked at afresh.
+   */
+  async takeCheckpoint(peer: Peer, offer: Uint8Array): Promise<OfferOutcome> {
+    while (this.fetching) await this.fetching.catch(() => {});
+    // One this peer offered and that did not check out is not fetched again at every round.
+    const id = offerId(offer);
+    const refused = this.refusedOffers.get(peer.id);
+    if (refused && refused.id === id && this.now() - refused.atMs < REFUSED_OFFER_MS)
+      return "not needed";
+    this.fetching = this.watchingForDamageAsync(() =>
+      takeOffer(
+        {
+          db: this.db,
+          seal: this.zone.seal,
+          zone: this.zoneId,
+          now: this.now,
+          log: this.log,
+          source: peer.name,
+          fetchPage: (request) => this.client.post(peer, "/v1/sync/checkpoint", request),
+        },
+        offer,
+      ),
+    );
+    try {
+      const outcome = await this.fetching.catch((error: unknown) => {
+        if (error instanceof BuckyError && error.code === "E_INTEGRITY" && !isStateAltered(error))
+          this.refusedOffers.set(peer.id, { id, atMs: this.now() });
+        throw error;
+      });
+      if (outcome === "adopted") {
+        this.cachedMembership = undefined;
+        this.cachedRelays = undefined;
+        this.cachedPeople = undefined;
+        for (const listener of this.rebaseListeners) listener();
+      }
+      return outcome;
+    } finally {
+      this.fetching = undefined;
+    }
   }
 
   get seal(): StateSeal {
@@ -188,6 +264,16 @@ export class NodeContext {
       return change();
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
+      throw error;
+    }
+  }
+
+  private async watchingForDamageAsync<T>(change: () => Promise<T>): Promise<T> {
+    try {
+      return await change();
+    } catch (error) {
+      // A checkpoint that did not check out is the peer's doing, not damage here.
+      if (isStateAltered(error)) this.damaged(error as BuckyError);
       throw error;
     }
   }

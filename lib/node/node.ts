@@ -25,13 +25,18 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
+import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
 import { readKeyFile } from "../identity/key-file.ts";
+import { imageRoot } from "../images/image-roots.ts";
+import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
+import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
+import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
 import { createPanel } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
@@ -73,6 +78,10 @@ export interface NodeOptions {
   readonly agentLogIntervalMs?: number;
   /** How often the zone state is checked against its seal, and verified in full. */
   readonly stateCheck?: Partial<StateCheckTimes>;
+  /** When the zone's history is checkpointed and compacted (DEFAULT_COMPACTION). */
+  readonly compaction?: Partial<CompactionTimes>;
+  /** When named data nothing refers to is collected. */
+  readonly namedData?: { readonly graceMs: number; readonly everyMs: number };
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -246,6 +255,20 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onBug,
     );
     stateCheck.start();
+    const compactor = new Compactor(
+      node,
+      { ...DEFAULT_COMPACTION, ...options.compaction },
+      onBug,
+      () => facts.remeasure(),
+    );
+    compactor.start();
+    const collector = new NamedDataCollector(
+      node,
+      options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
+      () => facts.remeasure(),
+    );
+    // Image apps' layers are named data too: their records name what keeps them.
+    collector.register(imageRoot(node.db, new ImageStore(node.store, paths.imagesDir)));
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
@@ -285,8 +308,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
         followRelays();
     });
+    // A checkpoint fetched from a peer replaced the state at once: everything is looked at again.
+    node.onRebase(() => {
+      apps.soon();
+      followRelays();
+      facts.remeasure();
+    });
     // After the sync loop starts, so the peers hear of it at once.
     publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
+    forgetOldHeartbeat(node);
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),
@@ -301,6 +331,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onBug,
     );
     apps.start();
+    collector.start();
     gateway.start();
     audit.start();
     followRelays();
@@ -361,6 +392,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await replication.stop();
         audit.stop();
         await sync.stop();
+        await compactor.stop();
+        collector.stop();
         await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });
@@ -497,6 +530,18 @@ function loopbackFor(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
   if (host === "::") return "::1";
   return host;
+}
+
+/**
+ * Deletes the heartbeat key a bucky before presence records kept writing for this device
+ * (`nodes/<me>/heartbeat`): nothing reads it any more. Only the device itself may.
+ */
+function forgetOldHeartbeat(node: NodeContext): void {
+  const key = `nodes/${node.deviceName}/heartbeat`;
+  const row = node.db.$client
+    .query<{ value: string | null }, [string]>("SELECT value FROM state WHERE key = ?1")
+    .get(key);
+  if (row?.value) node.write([{ key, value: null }]);
 }
 
 /** Writes `devices/<me>/info` when what this device publishes about itself changed. */

@@ -6,6 +6,7 @@
  */
 import type { Server } from "bun";
 import { Hono, type MiddlewareHandler } from "hono";
+import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
@@ -19,6 +20,7 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { localLogs } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
+import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import { ingress } from "../gateway/ingress.ts";
@@ -132,15 +134,28 @@ export function createPeerApp(
   app.post("/v1/sync/pull", (c) => {
     const { have, presence, factsHave } = decode(() => decodePullRequest(c.get("body")));
     node.receivePresence(presence);
+    // One that lacks what this device compacted away gets the checkpoint to fetch first.
+    const offer = offerFor(node.db.$client, have);
     return cbor(
       encodeEntries({
-        ...entriesMissingFrom(node.db, have),
+        ...(offer
+          ? { have: versionVector(node.db), entries: [], more: false, checkpoint: offer }
+          : entriesMissingFrom(node.db, have)),
         presence: node.presence(),
         facts: node.factsFor(factsHave),
         factsHave: node.factsHave(),
       }),
     );
   });
+
+  app.post("/v1/sync/checkpoint", (c) =>
+    cbor(
+      checkpointPage(
+        node.db.$client,
+        decode(() => decodePageRequest(c.get("body"))),
+      ),
+    ),
+  );
 
   app.post("/v1/sync/push", (c) => {
     const { entries, presence, facts } = decode(() => decodeEntries(c.get("body")));

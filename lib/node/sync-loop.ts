@@ -15,6 +15,7 @@ import {
   encodePullRequest,
   type VersionVector,
 } from "../../protocol/sync-messages.ts";
+import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -117,6 +118,11 @@ export class SyncLoop {
         this.node.receiveFacts(message.facts);
         theirs = message.have;
         theirFacts = message.factsHave;
+        // This device lacks what the peer compacted away: its checkpoint first, then the rest.
+        if (message.checkpoint) {
+          if ((await this.node.takeCheckpoint(peer, message.checkpoint)) === "adopted") continue;
+          break;
+        }
         if (!message.more) break;
       }
       await this.sendMissing(peer, theirs, this.node.factsFor(theirFacts));
@@ -136,7 +142,11 @@ export class SyncLoop {
   ): Promise<void> {
     let unsent = facts;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
-      const lacking = lacksAny(theirs, versionVector(this.node.db));
+      // A peer that lacks what this device compacted away fetches its checkpoint when it
+      // pulls; until then nothing pushed would chain to what it holds.
+      const lacking =
+        lacksAny(theirs, versionVector(this.node.db)) &&
+        !behindCheckpoint(this.node.db.$client, theirs);
       if (!lacking && unsent.length === 0) return;
       const message = lacking
         ? entriesMissingFrom(this.node.db, theirs)

@@ -22,7 +22,7 @@ import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights, type Viewer } from "../users/access.ts";
 import type { Enrolled, PersonView } from "../users/accounts.ts";
 import type { DeviceView } from "../zone/devices.ts";
-import type { ZoneBackup, ZoneStatus } from "../zone/status.ts";
+import type { DeviceDisk, ZoneBackup, ZoneStatus } from "../zone/status.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import { Action, href, Layout, type Notice, Tag } from "./layout.tsx";
 
@@ -142,7 +142,7 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
       );
     }
     const [status, devices, apps, traffic] = await Promise.all([
-      api.get<Status>("/v1/status"),
+      api.get<Status>("/v1/status?disk=1"),
       api.get<{ devices: DeviceView[] }>("/v1/devices"),
       api.get<{ apps: AppStatus[] }>("/v1/apps"),
       api.get<{ series?: { app: string; points: { at: string; requests: number }[] }[] }>(
@@ -169,6 +169,10 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
           <h2>Backups</h2>
           {shown(status, (data) => (
             <ZoneBackups backups={data.backups} />
+          ))}
+          <h2>Disk</h2>
+          {shown(status, (data) => (
+            <DiskTable disk={data.disk ?? []} />
           ))}
           <h2>Traffic in the last day, on every gateway</h2>
           {shown(traffic, (data) => (
@@ -842,6 +846,79 @@ const Reliability = ({ status }: { status: Status }) => (
       <p class="muted">Nothing needs your attention.</p>
     )}
   </section>
+);
+
+/** Where each device's space goes, and what nothing uses any more. */
+const DiskTable = ({ disk }: { disk: readonly DeviceDisk[] }) => (
+  <div class="scroll">
+    <table>
+      <thead>
+        <tr>
+          <th>Device</th>
+          <th>Free</th>
+          <th>Zone state</th>
+          <th>Named data</th>
+          <th>Apps</th>
+          <th>Logs</th>
+          <th>Backup caches</th>
+        </tr>
+      </thead>
+      <tbody>
+        {disk.map((d) => (
+          <tr>
+            <td>{d.device}</td>
+            <td>
+              {d.freeBytes === null || d.totalBytes === null
+                ? "—"
+                : `${formatBytes(d.freeBytes)} of ${formatBytes(d.totalBytes)}`}
+              {d.nearlyFull ? (
+                <>
+                  {" "}
+                  <Tag value="nearly full" />
+                </>
+              ) : null}
+            </td>
+            {d.usage ? (
+              <>
+                <td>
+                  {formatBytes(d.usage.state.bytes)}
+                  <span class="muted"> {d.usage.state.changesets} changesets</span>
+                </td>
+                <td>{formatBytes(d.usage.namedData.bytes)}</td>
+                <td>
+                  {Object.entries(d.usage.apps).map(([app, used]) => (
+                    <div>
+                      {app}{" "}
+                      {formatBytes(
+                        used.dataBytes +
+                          used.packagesBytes +
+                          used.replicaBytes +
+                          used.conflictsBytes +
+                          used.logsBytes,
+                      )}
+                    </div>
+                  ))}
+                </td>
+                <td>{formatBytes(d.usage.logsBytes)}</td>
+                <td>{formatBytes(d.usage.backupCacheBytes)}</td>
+              </>
+            ) : (
+              <td colspan={5} class="muted">
+                not measured yet
+              </td>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    {disk.flatMap((d) =>
+      (d.usage?.leftovers ?? []).map((leftover) => (
+        <p class="muted">
+          On {d.device}: {leftover.what}, {formatBytes(leftover.bytes)} ({leftover.remove}).
+        </p>
+      )),
+    )}
+  </div>
 );
 
 const DeviceTable = ({ devices, actions }: { devices: DeviceView[]; actions: boolean }) => (

@@ -16,6 +16,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
 import type { ColumnValue } from "../../protocol/state-seal.ts";
 import type { StateDb } from "../store/db.ts";
+import { checkpointRows } from "./checkpoint-rows.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, stateAltered } from "./seal.ts";
 
 /**
@@ -34,12 +35,18 @@ const UPDATE_IF_LATER = `
 const SELECT_ROW = `SELECT ${STATE_COLUMNS} FROM state WHERE key = ?1`;
 const INSERT_CHANGESET =
   "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+const INSERT_BASE = `
+  INSERT INTO checkpoint_base (key, value, hlc_ms, hlc_counter, author, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+  ON CONFLICT (key) DO NOTHING`;
+const SELECT_BASE = `SELECT ${STATE_COLUMNS} FROM checkpoint_base WHERE key = ?1`;
 
 interface Prepared {
   readonly insertNew: Statement;
   readonly updateIfLater: Statement;
   readonly select: Statement<ColumnValue[], [string]>;
   readonly insert: Statement;
+  readonly insertBase: Statement;
+  readonly selectBase: Statement<ColumnValue[], [string]>;
 }
 const statements = new WeakMap<Database, Prepared>();
 
@@ -51,6 +58,8 @@ function prepared(sqlite: Database): Prepared {
       updateIfLater: sqlite.prepare(UPDATE_IF_LATER),
       select: sqlite.prepare<ColumnValue[], [string]>(SELECT_ROW),
       insert: sqlite.prepare(INSERT_CHANGESET),
+      insertBase: sqlite.prepare(INSERT_BASE),
+      selectBase: sqlite.prepare<ColumnValue[], [string]>(SELECT_BASE),
     };
     statements.set(sqlite, cached);
   }
@@ -99,10 +108,26 @@ export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Ch
     ] as const;
     const replaced = writeRow(sqlite, row);
     if (replaced === false) continue;
-    if (replaced) tally.removeStateRow(replaced);
+    if (replaced) {
+      tally.removeStateRow(replaced);
+      keepCheckpointRow(sqlite, tally, replaced);
+    }
     tally.addStateRow(row);
   }
 }
+
+/**
+ * A state row the checkpoint held covers is the checkpoint's own row for its key: before
+ * a later write replaces it, it is kept in `checkpoint_base` (once), so the checkpoint's
+ * whole state can still be served and fallen back to.
+ */
+function keepCheckpointRow(sqlite: Database, tally: SealTally, row: ColumnValue[]): void {
+  if (!tally.covered(row[4] as string, row[5] as number)) return;
+  if (prepared(sqlite).insertBase.run(...(row as StateRowValues)).changes > 0)
+    tally.addBaseRow(row);
+}
+
+type StateRowValues = [string, string | null, number, number, string, number];
 
 /**
  * Writes one op's row, last writer wins: the row it replaced, undefined when the key was
@@ -120,23 +145,34 @@ function writeRow(
 }
 
 /**
- * Recomputes `keys` from every changeset held, as if those keys had never been written:
- * used when changesets are dropped (a revoked device's). Slow, and rare. Each changeset
- * whose ops it applies again is verified again first: its bytes have lain on disk.
+ * Recomputes `keys` from the checkpoint held and every changeset held after it, as if
+ * those keys had never been written since: used when changesets are dropped (a revoked
+ * device's). Slow, and rare. Each changeset whose ops it applies again is verified again
+ * first: its bytes have lain on disk.
  */
 export function reapplyKeys(db: StateDb, tally: SealTally, keys: ReadonlySet<string>): void {
   if (keys.size === 0) return;
   const sqlite = db.$client;
-  const { select } = prepared(sqlite);
+  const { select, selectBase, insertNew } = prepared(sqlite);
   const remove = sqlite.prepare("DELETE FROM state WHERE key = ?1");
   for (const key of keys) {
     const before = select.values(key)[0];
-    if (!before) continue;
-    remove.run(key);
-    tally.removeStateRow(before);
+    if (before) {
+      keepCheckpointRow(sqlite, tally, before);
+      remove.run(key);
+      tally.removeStateRow(before);
+    }
+    // What the checkpoint gives the key is where it starts again.
+    const base = selectBase.values(key)[0];
+    if (base) {
+      insertNew.run(...(base as StateRowValues));
+      tally.addStateRow(base);
+    }
   }
+  const frontier = tally.frontier();
   for (const bytes of heldInOrder(sqlite)) {
     const changeset = storedChangeset(sqlite.filename, bytes);
+    if (changeset.seq <= (frontier.get(changeset.author) ?? 0)) continue;
     const ops = changeset.ops.filter((op) => keys.has(op.key));
     if (ops.length === 0) continue;
     verifyStored(sqlite.filename, changeset);
@@ -171,13 +207,22 @@ function* heldInOrder(sqlite: Database): Generator<Uint8Array> {
     yield new Uint8Array(row.bytes);
 }
 
-/** Rebuilds `state` from scratch out of every changeset held; the caller seals the result. */
-export function rebuildState(sqlite: Database): void {
+/**
+ * Rebuilds `state` from the checkpoint held (its rows as the state and checkpoint_base
+ * hold them now, which the caller verifies against its digest) and every changeset held
+ * after it; the caller seals the result.
+ */
+export function rebuildState(sqlite: Database, frontier: ReadonlyMap<string, number>): void {
+  const base = frontier.size > 0 ? [...checkpointRows(sqlite, frontier)] : [];
   sqlite.run("DELETE FROM state");
+  sqlite.run("DELETE FROM checkpoint_base");
+  const { insertNew, insertBase } = prepared(sqlite);
+  for (const row of base) insertNew.run(...(row as StateRowValues));
   for (const bytes of heldInOrder(sqlite)) {
     const changeset = decodeChangeset(bytes);
-    for (const op of changeset.ops)
-      writeRow(sqlite, [
+    if (changeset.seq <= (frontier.get(changeset.author) ?? 0)) continue;
+    for (const op of changeset.ops) {
+      const replaced = writeRow(sqlite, [
         op.key,
         op.value,
         changeset.hlc.ms,
@@ -185,6 +230,9 @@ export function rebuildState(sqlite: Database): void {
         changeset.author,
         changeset.seq,
       ]);
+      if (replaced && (replaced[5] as number) <= (frontier.get(replaced[4] as string) ?? 0))
+        insertBase.run(...(replaced as StateRowValues));
+    }
   }
 }
 

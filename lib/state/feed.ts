@@ -9,7 +9,7 @@ import { nextHlc } from "../../protocol/hlc.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
-import type { StateDb } from "../store/db.ts";
+import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
@@ -72,7 +72,9 @@ export function appendLocalChangeset(
     tally.save();
     tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
     return changeset;
-  });
+    // The write lock taken as it begins: read first and written later, it could not wait
+    // for another process's write, and would fail as "locked".
+  }, IMMEDIATE);
 }
 
 /** Within one transaction a later write to a key replaces an earlier one. */

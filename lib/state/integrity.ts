@@ -15,6 +15,7 @@ import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-sea
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
+import { type CheckpointRecord, readCheckpointRecord } from "./checkpoint-record.ts";
 import {
   CHANGESET_COLUMNS,
   type ChangesetRecord,
@@ -176,6 +177,7 @@ export function* tablesMatchSteps(
     if (++stateRows % ROWS_PER_STEP === 0) yield;
   }
   if (stateRows !== record.stateRows || !bytesEqual(stateDigest, record.stateDigest)) return false;
+  if (!(yield* checkpointMatches(sqlite, seal, everyRow))) return false;
   const ownHead = seal.ownHead(sqlite);
   if (ownHead === null ? record.ownHead !== null : !sameBytes(ownHead, record.ownHead))
     return false;
@@ -194,6 +196,39 @@ export function* tablesMatchSteps(
   return (
     changesetRows === record.changesetRows && bytesEqual(changesetDigest, record.changesetDigest)
   );
+}
+
+/**
+ * Whether the checkpoint record verifies and checkpoint_base adds up to the digest it
+ * keeps (every row read, or only counted).
+ */
+function* checkpointMatches(
+  sqlite: Database,
+  seal: StateSeal,
+  everyRow: boolean,
+): Generator<void, boolean, void> {
+  let record: CheckpointRecord | undefined;
+  try {
+    record = readCheckpointRecord(sqlite, seal);
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_INTEGRITY") return false;
+    throw error;
+  }
+  if (!everyRow) {
+    const count = sqlite
+      .query<{ n: number }, []>("SELECT count(*) AS n FROM checkpoint_base")
+      .get();
+    return count?.n === (record?.baseRows ?? 0);
+  }
+  const digest = new Uint8Array(DIGEST_BYTES);
+  let rows = 0;
+  for (const row of sqlite
+    .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`)
+    .iterate()) {
+    xorInto(digest, seal.baseRowMac(stateRowOf(row)));
+    if (++rows % ROWS_PER_STEP === 0) yield;
+  }
+  return record ? rows === record.baseRows && bytesEqual(digest, record.baseDigest) : rows === 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {

@@ -13,6 +13,7 @@ import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
 import { rebuildState } from "./apply.ts";
+import { peekCheckpointRecord, writeCheckpointRecord } from "./checkpoint-record.ts";
 import type { StateSeal } from "./seal.ts";
 import { describeProblems, verifyNow } from "./verify.ts";
 
@@ -56,6 +57,14 @@ export function repairState(
           keys: verdict.tables.stateRows,
         };
       const found = verdict.problems.length > 0 ? verdict.problems : [damage as string];
+      if (!verdict.checkpointWhole)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `the zone state in ${sqlite.filename} was altered where its checkpoint holds it (${describeProblems(verdict)}): the changesets it replaced are gone, so it cannot be rebuilt here`,
+          OWN_DAMAGED_HINT,
+        );
+      const record = peekCheckpointRecord(sqlite);
+      const frontier = record?.frontier ?? new Map<string, number>();
       const dropped: { author: string; seq: number }[] = [];
       for (let round = 0; verdict.bad.length > 0; round++) {
         if (round === MAX_ROUNDS) throw cannotRepair(sqlite, describeProblems(verdict));
@@ -71,13 +80,19 @@ export function repairState(
           drop.run(bad.localOrder);
           dropped.push({ author: bad.author, seq: bad.seq });
         }
-        rebuildState(sqlite);
+        rebuildState(sqlite, frontier);
         verdict = verifyNow(sqlite, seal, zone, { againstSeal: false });
       }
-      rebuildState(sqlite);
+      rebuildState(sqlite, frontier);
       verdict = verifyNow(sqlite, seal, zone, { againstSeal: false });
       if (verdict.problemCount > 0) throw cannotRepair(sqlite, describeProblems(verdict));
       requireDocuments(sqlite, deviceName);
+      if (record)
+        writeCheckpointRecord(sqlite, seal, {
+          ...record,
+          baseDigest: verdict.base.digest,
+          baseRows: verdict.base.rows,
+        });
       seal.write(sqlite, { ...verdict.tables, verifiedAt: nowMs, damage: null });
       log.info("zone state repaired", {
         found: found[0],

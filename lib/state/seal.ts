@@ -6,6 +6,7 @@
  * behind bucky's back: without the device key, nothing makes them agree again.
  */
 import type { Database } from "bun:sqlite";
+import { frontierSeqs } from "../../protocol/checkpoint.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import {
@@ -17,7 +18,12 @@ import {
   sealMac,
   xorInto,
 } from "../../protocol/state-seal.ts";
-import { BuckyError } from "../errors.ts";
+import { stateAltered } from "./altered.ts";
+import {
+  type CheckpointRecord,
+  readCheckpointRecord,
+  writeCheckpointRecord,
+} from "./checkpoint-record.ts";
 
 /** A row of `state`, its columns in table order: key, value, hlc_ms, hlc_counter, author, seq. */
 export type StateRow = readonly ColumnValue[];
@@ -72,6 +78,16 @@ export class StateSeal {
 
   changesetRowMac(row: ChangesetRow): Uint8Array {
     return rowMac(this.key, "changesets", row);
+  }
+
+  /** A row of `checkpoint_base` (the same columns as a state row). */
+  baseRowMac(row: StateRow): Uint8Array {
+    return rowMac(this.key, "checkpoint_base", row);
+  }
+
+  /** The mac the `checkpoint` row carries over its other columns. */
+  checkpointMac(row: readonly ColumnValue[]): Uint8Array {
+    return rowMac(this.key, "checkpoint", row);
   }
 
   /** The mac an invitation row carries: id, secret_hash, created_at, expires_at, uses_left, revoked_at. */
@@ -176,6 +192,18 @@ export class StateSeal {
   }
 }
 
+/**
+ * The checkpoint held, as one transaction sees and changes it: what it covers, and the
+ * digest of `checkpoint_base`, which the record keeps under its own mac.
+ */
+interface HeldCheckpoint {
+  record: Omit<CheckpointRecord, "frontier"> | undefined;
+  frontier: ReadonlyMap<string, number>;
+  baseDigest: Uint8Array;
+  baseRows: number;
+  changed: boolean;
+}
+
 /** The changes one transaction makes to the sealed tables, applied to the seal at save. */
 export class SealTally {
   private readonly stateDigest: Uint8Array;
@@ -184,6 +212,8 @@ export class SealTally {
   private changesetRows: number;
   private ownHead: Uint8Array | null;
   private changed = false;
+  /** Read when first asked for (most writes never are). */
+  private held: HeldCheckpoint | undefined;
 
   constructor(
     private readonly seal: StateSeal,
@@ -231,6 +261,87 @@ export class SealTally {
   }
 
   /**
+   * Removes changeset rows no longer needed (superseded by the checkpoint), none of them
+   * this device's latest: its head is not looked for again.
+   */
+  pruneChangesetRow(row: ChangesetRow): void {
+    xorInto(this.changesetDigest, this.seal.changesetRowMac(row));
+    this.changesetRows--;
+    this.changed = true;
+  }
+
+  /** The checkpoint this device holds (as this transaction has made it so far), if any. */
+  checkpoint(): Omit<CheckpointRecord, "frontier"> | undefined {
+    return this.heldCheckpoint().record;
+  }
+
+  /** Per author, the last seq the checkpoint held covers (empty without one). */
+  frontier(): ReadonlyMap<string, number> {
+    return this.heldCheckpoint().frontier;
+  }
+
+  /** Whether the checkpoint held covers changeset `seq` of `author`. */
+  covered(author: string, seq: number): boolean {
+    const held = this.held ?? this.heldCheckpoint();
+    return held.frontier.size > 0 && seq <= (held.frontier.get(author) ?? 0);
+  }
+
+  addBaseRow(row: StateRow): void {
+    const held = this.heldCheckpoint();
+    xorInto(held.baseDigest, this.seal.baseRowMac(row));
+    held.baseRows++;
+    held.changed = true;
+  }
+
+  removeBaseRow(row: StateRow): void {
+    const held = this.heldCheckpoint();
+    xorInto(held.baseDigest, this.seal.baseRowMac(row));
+    held.baseRows--;
+    held.changed = true;
+  }
+
+  /**
+   * Holds `checkpoint` from now on, in place of the one before; `checkpoint_base` must
+   * be empty by then (its rows removed through this tally).
+   */
+  adoptCheckpoint(record: Pick<CheckpointRecord, "checkpoint" | "endorsements" | "adoptedAt">) {
+    const held = this.heldCheckpoint();
+    if (held.baseRows !== 0) throw new Error("checkpoint_base must be emptied before adopting");
+    held.record = { ...record, baseDigest: held.baseDigest, baseRows: 0 };
+    held.frontier = frontierSeqs(record.checkpoint);
+    held.changed = true;
+  }
+
+  /** Holds no checkpoint any more (`checkpoint_base` emptied first). */
+  dropCheckpoint(): void {
+    const held = this.heldCheckpoint();
+    if (held.baseRows !== 0) throw new Error("checkpoint_base must be emptied before dropping");
+    held.record = undefined;
+    held.frontier = new Map();
+    held.changed = true;
+  }
+
+  private heldCheckpoint(): HeldCheckpoint {
+    if (!this.held) {
+      const record = readCheckpointRecord(this.sqlite, this.seal);
+      this.held = {
+        record,
+        frontier: record?.frontier ?? new Map(),
+        baseDigest: new Uint8Array(record?.baseDigest ?? new Uint8Array(DIGEST_BYTES)),
+        baseRows: record?.baseRows ?? 0,
+        changed: false,
+      };
+    }
+    return this.held;
+  }
+
+  /** Finds this device's latest changeset again (after pruneChangesetRow, which does not). */
+  refreshOwnHead(): void {
+    this.ownHead = this.seal.ownHead(this.sqlite);
+    this.changed = true;
+  }
+
+  /**
    * Refuses (E_INTEGRITY) unless this device's latest changeset is the one it sealed: it
    * is about to sign the next, and signing a seq twice is what its peers quarantine it for.
    */
@@ -245,6 +356,17 @@ export class SealTally {
   }
 
   save(): void {
+    const held = this.held;
+    if (held?.changed) {
+      if (held.record)
+        writeCheckpointRecord(this.sqlite, this.seal, {
+          ...held.record,
+          baseDigest: held.baseDigest,
+          baseRows: held.baseRows,
+        });
+      else this.sqlite.run("DELETE FROM checkpoint");
+      held.changed = false;
+    }
     if (!this.changed) return;
     this.seal.write(this.sqlite, {
       ...this.base,
@@ -258,13 +380,4 @@ export class SealTally {
   }
 }
 
-/** What to do about a zone state that was altered. */
-export const MEND_HINT =
-  "Do not trust what this device holds. Rebuild its state from the signed changesets with " +
-  "`bucky state repair` (with the daemon stopped; what other devices wrote comes back from " +
-  "them), or restore the home with `bucky backup restore latest`.";
-
-/** The one error for a zone state that was altered behind bucky's back. */
-export function stateAltered(path: string, what: string): BuckyError {
-  return new BuckyError("E_INTEGRITY", `the zone state in ${path} was altered: ${what}`, MEND_HINT);
-}
+export { MEND_HINT, stateAltered } from "./altered.ts";

@@ -2,10 +2,13 @@
  * Verifying the zone state in full, trusting nothing the database says: every changeset
  * held is decoded from its exact stored bytes and its signature checked against its
  * author's key; its row must say what its bytes say; each author's feed must be a hash
- * chain from #1, written by a member of the zone (and not past its revocation); the state
- * must be exactly what those changesets give, last writer wins; and both tables must
- * match their seal. A signature check per changeset makes it slow for a large zone, so
- * it runs as steps: the daemon yields between them, a command runs them straight through.
+ * chain from #1 (or, past the checkpoint held, from the changeset its frontier names),
+ * written by a member of the zone (and not past its revocation); the checkpoint's rows
+ * must hash to its digest, and those holding membership must be backed by the changesets
+ * kept as evidence; the state must be exactly what the checkpoint and the changesets
+ * after it give, last writer wins; and every table must match its seal. A signature check
+ * per changeset makes it slow for a large zone, so it runs as steps: the daemon yields
+ * between them, a command runs them straight through.
  */
 import type { Database } from "bun:sqlite";
 import {
@@ -13,6 +16,7 @@ import {
   decodeChangeset,
   verifyChangeset,
 } from "../../protocol/changeset.ts";
+import { type CheckpointRow, RowsDigest, rowWins } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
@@ -20,6 +24,13 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
+import {
+  type CheckpointRecord,
+  peekCheckpointRecord,
+  readCheckpointRecord,
+} from "./checkpoint-record.ts";
+import { statesWithBase } from "./checkpoint-rows.ts";
+import { isEvidence } from "./evidence.ts";
 import {
   CHANGESET_COLUMNS,
   type ChangesetRecord,
@@ -51,6 +62,10 @@ export interface Verdict {
   readonly bad: readonly BadChangeset[];
   /** The seal of the tables as they are now. */
   readonly tables: Omit<SealFields, "device" | "verifiedAt" | "damage">;
+  /** The digest of checkpoint_base as it is now, and its rows. */
+  readonly base: { readonly digest: Uint8Array; readonly rows: number };
+  /** Whether the checkpoint's rows (those the state covers, and checkpoint_base) are whole. */
+  readonly checkpointWhole: boolean;
 }
 
 interface Winner {
@@ -87,6 +102,18 @@ export function* verifySteps(
       problems.push(() => "its seal does not verify");
     }
   }
+  let record: CheckpointRecord | undefined;
+  try {
+    record = readCheckpointRecord(sqlite, seal);
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+    problems.push(() => "its checkpoint record does not verify");
+    record = peekRecord(sqlite);
+  }
+  const frontier = record?.frontier ?? new Map<string, number>();
+  const frontierHashes = new Map(
+    (record?.checkpoint.frontier ?? []).map((entry) => [entry.author as string, entry.hash]),
+  );
 
   // The changesets, author by author in seq order.
   const changesetDigest = new Uint8Array(DIGEST_BYTES);
@@ -97,6 +124,9 @@ export function* verifySteps(
   const documents = new Set<string>();
   const feeds = new Map<string, number>();
   const keys = new Map<string, VerifyKey>();
+  /** What the changesets kept as evidence wrote: `author#seq key` to its value. */
+  const evidence = new Map<string, string | null>();
+  const frontierHeld = new Set<string>();
   let feed: { author: string; seq: number; hash: Uint8Array | null; broken: boolean } | undefined;
   let changesetProblems = 0;
   for (const row of sqlite
@@ -107,17 +137,45 @@ export function* verifySteps(
     changesetRows++;
     if (row.author === seal.device && (ownHead === undefined || row.seq > ownHead.seq))
       ownHead = { seq: row.seq, mac };
-    if (feed?.author !== row.author)
-      feed = { author: row.author, seq: 0, hash: null, broken: false };
+    if (feed?.author !== row.author) {
+      // The author's feed continues from the changeset the checkpoint's frontier names.
+      const from = frontier.get(row.author) ?? 0;
+      feed = {
+        author: row.author,
+        seq: from,
+        hash: frontierHashes.get(row.author) ?? null,
+        broken: false,
+      };
+    }
+    const covered = row.seq <= (frontier.get(row.author) ?? 0);
     if (feed.broken) {
       bad.push({ localOrder: row.local_order, author: row.author, seq: row.seq });
     } else {
-      const checked = checkChangeset(row, feed, zone, keys);
+      const checked = checkChangeset(row, covered ? undefined : feed, zone, keys);
       if ("problem" in checked) {
         problems.push(checked.problem);
         changesetProblems++;
         feed.broken = true;
         bad.push({ localOrder: row.local_order, author: row.author, seq: row.seq });
+      } else if (covered) {
+        // Kept from before the checkpoint: evidence, or the changeset its frontier names.
+        const changeset = checked.changeset;
+        feeds.set(changeset.author, Math.max(feeds.get(changeset.author) ?? 0, changeset.seq));
+        if (changeset.seq === frontier.get(changeset.author)) {
+          frontierHeld.add(changeset.author);
+          const named = frontierHashes.get(changeset.author) as Uint8Array;
+          if (!bytesEqual(named, changeset.hash)) {
+            const { author, seq } = changeset;
+            problems.push(
+              (who) => `changeset ${who(author)}#${seq} is not the one the checkpoint names`,
+            );
+            changesetProblems++;
+          }
+        }
+        for (const op of changeset.ops) {
+          evidence.set(`${changeset.author}#${changeset.seq} ${op.key}`, op.value);
+          if (op.value !== null && /^devices\/[^/]+\/doc$/.test(op.key)) documents.add(op.value);
+        }
       } else {
         const changeset = checked.changeset;
         feed.seq = changeset.seq;
@@ -140,8 +198,81 @@ export function* verifySteps(
     }
     if (changesetRows % CHANGESETS_PER_STEP === 0) yield;
   }
+  for (const [author, seq] of frontier)
+    if (!frontierHeld.has(author)) {
+      problems.push(
+        (who) => `the changeset of ${who(author)} the checkpoint ends at (#${seq}) is missing`,
+      );
+      changesetProblems++;
+    }
 
-  // Every author must be a device the owner admitted, and not write past its revocation.
+  // The state, beside the checkpoint's row for each key. The checkpoint's rows must hash
+  // to its digest; the state must be them and the changesets after them, last writer wins.
+  // Compared only with what sound changesets give: once one is damaged, the state differs
+  // from them by its ops (a repair drops them and rebuilds it anyway).
+  const stateDigest = new Uint8Array(DIGEST_BYTES);
+  let stateRows = 0;
+  const compare = changesetProblems === 0;
+  const rowsDigest = new RowsDigest();
+  const unbacked: string[] = [];
+  /** What the revocation keys hold, by the checkpoint and the changesets after it. */
+  const revocations = new Map<string, string | null>();
+  for (const { state: row, checkpoint: base } of statesWithBase(sqlite, frontier)) {
+    xorInto(stateDigest, seal.stateRowMac(row));
+    stateRows++;
+    const key = row[0];
+    if (base) {
+      rowsDigest.add(base);
+      if (base[1] !== null && /^devices\/[^/]+\/doc$/.test(key)) documents.add(base[1]);
+      if (isEvidence(key) && evidence.get(`${base[4]}#${base[5]} ${key}`) !== base[1])
+        unbacked.push(key);
+    }
+    const winner = winners.get(key);
+    const tail: CheckpointRow | undefined = winner && [
+      key,
+      winner.value,
+      winner.ms,
+      winner.counter,
+      winner.author,
+      winner.seq,
+    ];
+    const expected = tail && (!base || rowWins(tail, base)) ? tail : base;
+    if (/^devices\/[^/]+\/revoked$/.test(key)) revocations.set(key, expected?.[1] ?? null);
+    if (compare) {
+      winners.delete(key);
+      if (expected === undefined) {
+        problems.push(() => `state key ${key} is held, but no changeset wrote it`);
+      } else if (!sameRow(row, expected)) {
+        problems.push(() => `state key ${key} differs from what its changesets give`);
+      }
+    }
+    if (stateRows % STATE_ROWS_PER_STEP === 0) yield;
+  }
+  for (const [key, winner] of winners)
+    if (/^devices\/[^/]+\/revoked$/.test(key) && !revocations.has(key))
+      revocations.set(key, winner.value);
+  if (compare)
+    for (const key of [...winners.keys()].sort())
+      problems.push(() => `state key ${key} is missing`);
+  let checkpointWhole = true;
+  if (record) {
+    const digest = rowsDigest.finish();
+    if (
+      rowsDigest.keys !== record.checkpoint.keys ||
+      !bytesEqual(digest, record.checkpoint.digest)
+    ) {
+      checkpointWhole = false;
+      problems.push(
+        () =>
+          "the checkpoint's state differs from its digest (a row it covers, in the state or kept in checkpoint_base, was altered)",
+      );
+    }
+    for (const key of unbacked.slice(0, MAX_PROBLEMS))
+      problems.push(() => `the checkpoint's ${key} is not backed by a changeset kept as evidence`);
+  }
+
+  // Every author must be a device the owner admitted, and not write past its revocation
+  // (nor past what the checkpoint covers of it: that is settled).
   const members = new Map<string, string>();
   for (const value of documents) {
     try {
@@ -160,14 +291,14 @@ export function* verifySteps(
       );
       keepUpTo = 0;
     } else {
-      const revoked = winners.get(`devices/${members.get(author)}/revoked`)?.value;
+      const revoked = revocations.get(`devices/${members.get(author)}/revoked`);
       const revocation = revoked ? revocationOf(revoked, zone) : undefined;
-      if (revocation?.id === author && lastSeq > revocation.lastSeq) {
-        const after = revocation.lastSeq;
+      const keeps = Math.max(revocation?.lastSeq ?? 0, frontier.get(author) ?? 0);
+      if (revocation?.id === author && lastSeq > keeps) {
         problems.push(
-          (who) => `${who(author)} was revoked after #${after}, but its #${lastSeq} is held`,
+          (who) => `${who(author)} was revoked after #${keeps}, but its #${lastSeq} is held`,
         );
-        keepUpTo = after;
+        keepUpTo = keeps;
       }
     }
     if (keepUpTo === lastSeq) continue;
@@ -180,38 +311,22 @@ export function* verifySteps(
       bad.push({ localOrder: row.local_order, author, seq: row.seq });
   }
 
-  // The state. Compared only with what sound changesets give: once one is damaged, the
-  // state differs from them by its ops (a repair drops them and rebuilds it anyway).
-  const stateDigest = new Uint8Array(DIGEST_BYTES);
-  let stateRows = 0;
-  const compare = changesetProblems === 0;
+  // checkpoint_base, against the digest its record keeps.
+  const baseDigest = new Uint8Array(DIGEST_BYTES);
+  let baseRows = 0;
   for (const row of sqlite
-    .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM state ORDER BY key`)
+    .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`)
     .iterate()) {
-    xorInto(stateDigest, seal.stateRowMac(stateRowOf(row)));
-    stateRows++;
-    if (compare) {
-      const expected = winners.get(row.key);
-      const key = row.key;
-      if (expected === undefined) {
-        problems.push(() => `state key ${key} is held, but no changeset wrote it`);
-      } else {
-        winners.delete(key);
-        if (
-          row.value !== expected.value ||
-          row.hlc_ms !== expected.ms ||
-          row.hlc_counter !== expected.counter ||
-          row.author !== expected.author ||
-          row.seq !== expected.seq
-        )
-          problems.push(() => `state key ${key} differs from what its changesets give`);
-      }
-    }
-    if (stateRows % STATE_ROWS_PER_STEP === 0) yield;
+    xorInto(baseDigest, seal.baseRowMac(stateRowOf(row)));
+    if (++baseRows % STATE_ROWS_PER_STEP === 0) yield;
   }
-  if (compare)
-    for (const key of [...winners.keys()].sort())
-      problems.push(() => `state key ${key} is missing`);
+  if (
+    (options.againstSeal ?? true) &&
+    (record
+      ? record.baseRows !== baseRows || !bytesEqual(record.baseDigest, baseDigest)
+      : baseRows > 0)
+  )
+    problems.push(() => "a row kept in checkpoint_base was altered, added or removed");
 
   const tables = {
     stateDigest,
@@ -230,7 +345,28 @@ export function* verifySteps(
     problemCount: problems.length,
     bad,
     tables,
+    base: { digest: baseDigest, rows: baseRows },
+    checkpointWhole,
   };
+}
+
+function sameRow(row: CheckpointRow, expected: CheckpointRow): boolean {
+  return (
+    row[1] === expected[1] &&
+    row[2] === expected[2] &&
+    row[3] === expected[3] &&
+    row[4] === expected[4] &&
+    row[5] === expected[5]
+  );
+}
+
+/** The record as it stands, when its mac does not verify (to go on checking the rest). */
+function peekRecord(sqlite: Database): CheckpointRecord | undefined {
+  try {
+    return peekCheckpointRecord(sqlite);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs a full verification straight through. */
@@ -258,10 +394,13 @@ export function describeProblems(verdict: Verdict): string {
   return `${first}${more > 0 ? ` (and ${more} more problem${more === 1 ? "" : "s"})` : ""}`;
 }
 
-/** One changeset row, checked against its bytes and its author's feed so far. */
+/**
+ * One changeset row, checked against its bytes and its author's feed so far (none for a
+ * changeset kept from before the checkpoint: those are not a chain).
+ */
 function checkChangeset(
   row: ChangesetRecord,
-  feed: { seq: number; hash: Uint8Array | null },
+  feed: { seq: number; hash: Uint8Array | null } | undefined,
   zone: ZoneId,
   keys: Map<string, VerifyKey>,
 ): { changeset: DecodedChangeset } | { problem: Problem } {
@@ -290,6 +429,7 @@ function checkChangeset(
     return { problem: (who) => `changeset ${who(author)}#${seq} is stored as #${row.seq}` };
   if (!(row.hash instanceof Uint8Array) || !bytesEqual(changeset.hash, row.hash))
     return { problem: (who) => `changeset ${who(author)}#${seq} is stored with another hash` };
+  if (feed === undefined) return { changeset };
   if (seq !== feed.seq + 1) {
     const from = feed.seq;
     return {

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
@@ -37,8 +37,13 @@ describe("state database", () => {
     expect(tables.map((table) => table.name)).toEqual([
       "agent_audit",
       "changesets",
+      "checkpoint",
+      "checkpoint_base",
       "device_facts",
       "invites",
+      "ndn_collection",
+      "ndn_pins",
+      "ndn_unreferenced",
       "node",
       "peers",
       "presence",
@@ -65,6 +70,21 @@ describe("state database", () => {
     );
   });
 
+  test("a new database gives freed pages back (incremental vacuum); an old one is left as it was", () => {
+    const fresh = openStateDb(join(dir, "vacuum.db"), { create: true });
+    const mode = (db: Database) =>
+      (db.query("PRAGMA auto_vacuum").get() as { auto_vacuum: number }).auto_vacuum;
+    expect(mode(fresh.$client)).toBe(2);
+    fresh.$client.close();
+    // A home made by bucky 0.1.0: migrated, its pages as they were until a compaction.
+    const path = join(dir, "v0.1.0.db");
+    copyFileSync(join(import.meta.dir, "../../fixtures/homes/v0.1.0/nas/state.db"), path);
+    const old = openStateDb(path, { create: false });
+    const version = old.$client.query("PRAGMA user_version").get() as { user_version: number };
+    expect([mode(old.$client), version.user_version]).toEqual([0, MIGRATIONS.length]);
+    old.$client.close();
+  });
+
   test("a missing database is not created when create is false", () => {
     expect(() => openStateDb(join(dir, "absent.db"), { create: false })).toThrow(BuckyError);
   });
@@ -81,6 +101,11 @@ describe("state database", () => {
       schema.invites,
       schema.quarantine,
       schema.stateSeal,
+      schema.checkpoint,
+      schema.checkpointBase,
+      schema.ndnPins,
+      schema.ndnUnreferenced,
+      schema.ndnCollection,
     ]) {
       const config = getTableConfig(table);
       const primaryKeyColumns = new Set([

@@ -12,6 +12,8 @@ import presence from "./migrations/0004-presence.sql" with { type: "text" };
 import deviceFacts from "./migrations/0005-device-facts.sql" with { type: "text" };
 import stateSeal from "./migrations/0006-state-seal.sql" with { type: "text" };
 import inviteBackupKey from "./migrations/0007-invite-backup-key.sql" with { type: "text" };
+import checkpoints from "./migrations/0008-checkpoints.sql" with { type: "text" };
+import namedData from "./migrations/0009-named-data.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
 export const MIGRATIONS: readonly string[] = [
@@ -22,6 +24,8 @@ export const MIGRATIONS: readonly string[] = [
   deviceFacts,
   stateSeal,
   inviteBackupKey,
+  checkpoints,
+  namedData,
 ];
 
 export function migrate(sqlite: Database, path: string): void {
@@ -41,7 +45,7 @@ export function migrate(sqlite: Database, path: string): void {
   }
 }
 
-function userVersion(sqlite: Database): number {
+export function userVersion(sqlite: Database): number {
   const row = sqlite.query<{ user_version: number }, []>("PRAGMA user_version").get();
   return row?.user_version ?? 0;
 }

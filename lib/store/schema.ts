@@ -128,3 +128,38 @@ export const stateSeal = sqliteTable("state_seal", {
   damage: text("damage"),
   mac: blob("mac", { mode: "buffer" }).notNull(),
 });
+
+export const checkpoint = sqliteTable("checkpoint", {
+  id: integer("id").primaryKey(),
+  body: blob("body", { mode: "buffer" }).notNull(),
+  endorsements: blob("endorsements", { mode: "buffer" }).notNull(),
+  adoptedAt: integer("adopted_at").notNull(),
+  baseDigest: blob("base_digest", { mode: "buffer" }).notNull(),
+  baseRows: integer("base_rows").notNull(),
+  mac: blob("mac", { mode: "buffer" }).notNull(),
+});
+
+export const checkpointBase = sqliteTable("checkpoint_base", {
+  key: text("key").primaryKey(),
+  value: text("value"),
+  hlcMs: integer("hlc_ms").notNull(),
+  hlcCounter: integer("hlc_counter").notNull(),
+  author: text("author").notNull(),
+  seq: integer("seq").notNull(),
+});
+
+export const ndnPins = sqliteTable("ndn_pins", {
+  id: text("id").primaryKey(),
+  note: text("note").notNull(),
+  pinnedAt: integer("pinned_at").notNull(),
+});
+
+export const ndnUnreferenced = sqliteTable("ndn_unreferenced", {
+  id: text("id").primaryKey(),
+  since: integer("since").notNull(),
+});
+
+export const ndnCollection = sqliteTable("ndn_collection", {
+  id: integer("id").primaryKey(),
+  startedAt: integer("started_at").notNull(),
+});

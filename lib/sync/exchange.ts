@@ -9,6 +9,7 @@ import {
   PAGE_BYTES,
   type VersionVector,
 } from "../../protocol/sync-messages.ts";
+import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
 
 export function versionVector(db: StateDb): VersionVector {
@@ -26,22 +27,44 @@ export function lacksAny(theirs: VersionVector, ours: VersionVector): boolean {
   return false;
 }
 
+/**
+ * The entries `theirs` lacks, a page of them. Of an author whose changesets the checkpoint
+ * held lets go of, a device that lacks some of those gets none: they would not chain to
+ * what it holds (it fetches the checkpoint first: lib/checkpoint/transfer.ts).
+ */
 export function entriesMissingFrom(
   db: StateDb,
   theirs: VersionVector,
   pageBytes = PAGE_BYTES,
 ): EntriesMessage {
   const have = versionVector(db);
+  const record = peekCheckpointRecord(db.$client);
+  const behind = new Set(
+    (record?.checkpoint.frontier ?? [])
+      .filter((entry) => (theirs.get(entry.author) ?? 0) < entry.seq)
+      .map((entry) => entry.author as string),
+  );
+  // Where the first changeset they lack lies in the order this node applied them: the
+  // scan starts there, not at the beginning of a history that may be long.
+  const firstLacked = db.$client.prepare<{ local_order: number }, [string, number]>(
+    "SELECT local_order FROM changesets WHERE author = ?1 AND seq > ?2 ORDER BY seq LIMIT 1",
+  );
+  let start = Number.POSITIVE_INFINITY;
+  for (const [author, seq] of have) {
+    if (behind.has(author) || (theirs.get(author) ?? 0) >= seq) continue;
+    const first = firstLacked.get(author, theirs.get(author) ?? 0)?.local_order;
+    if (first !== undefined && first < start) start = first;
+  }
+  if (start === Number.POSITIVE_INFINITY) return { have, entries: [], more: false };
   const rows = db.$client
-    .query<{ bytes: Uint8Array }, [string]>(
-      `SELECT bytes FROM changesets
-       WHERE seq > coalesce((SELECT value FROM json_each(?1) WHERE key = changesets.author), 0)
-       ORDER BY local_order`,
+    .query<{ author: string; seq: number; bytes: Uint8Array }, [number]>(
+      "SELECT author, seq, bytes FROM changesets WHERE local_order >= ?1 ORDER BY local_order",
     )
-    .iterate(JSON.stringify(Object.fromEntries(theirs)));
+    .iterate(start);
   const entries: Uint8Array[] = [];
   let size = 0;
   for (const row of rows) {
+    if (behind.has(row.author) || row.seq <= (theirs.get(row.author as DeviceId) ?? 0)) continue;
     // Leaving the loop early finalizes the statement: the rest waits for the next page.
     if (entries.length > 0 && size + row.bytes.length > pageBytes)
       return { have, entries, more: true };

@@ -131,4 +131,27 @@ describe("ingestEntries", () => {
     expect(refused.applied).toEqual([]);
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
   });
+
+  test("waits while another process writes to the same database, instead of failing", async () => {
+    const [a, c] = zoneOf("a", "c");
+    // Another process (a command run beside the daemon) holds the write lock for a moment.
+    const child = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `const { Database } = require("bun:sqlite");
+         const db = new Database(${JSON.stringify(c.db.$client.filename)});
+         db.run("BEGIN IMMEDIATE");
+         console.log("held");
+         Bun.sleepSync(500);
+         db.run("COMMIT");`,
+      ],
+      { stdout: "pipe" },
+    );
+    const reader = child.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toStartWith("held");
+    // Reading first, then writing: it must wait for the lock, not give up at once.
+    expect(syncInto(a, c).applied.length).toBe(1);
+    expect(await child.exited).toBe(0);
+  });
 });

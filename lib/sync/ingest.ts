@@ -21,7 +21,7 @@ import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
 import { dropChangesets, reapplyKeys, storeChangeset } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
-import type { StateDb } from "../store/db.ts";
+import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
@@ -91,7 +91,7 @@ export function ingestEntries(
   let duplicates = 0;
   let deferred = 0;
   let membershipChanged = false;
-  // Everything inside runs on the same connection, in this one transaction.
+  // Everything inside runs on the same connection, in this one transaction (IMMEDIATE).
   db.transaction(() => {
     const tally = context.seal.tally(db.$client);
     const feeds = new FeedHeads(db);
@@ -143,7 +143,7 @@ export function ingestEntries(
     }
     if (latest !== undefined) advanceClock(db, latest, context.nowMs);
     tally.save();
-  });
+  }, IMMEDIATE);
 
   for (const changeset of applied) {
     context.log.info("applied changeset", {

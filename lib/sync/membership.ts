@@ -4,11 +4,12 @@
  * and whether this node caught it equivocating.
  */
 import { like } from "drizzle-orm";
+import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import type { StateQueries } from "../store/db.ts";
-import { quarantine, state } from "../store/schema.ts";
+import { checkpoint, quarantine, state } from "../store/schema.ts";
 
 export interface Member {
   readonly id: DeviceId;
@@ -48,10 +49,31 @@ export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
       .all()
       .map((row) => row.id),
   );
+  const held = db.select({ body: checkpoint.body }).from(checkpoint).get();
+  return membershipFromRows(
+    rows,
+    zone,
+    quarantined,
+    held ? frontierSeqs(decodeCheckpoint(new Uint8Array(held.body))) : new Map(),
+  );
+}
+
+/**
+ * Membership from the `devices/…` rows of a state. A revocation keeps the revoked
+ * device's changesets up to its `lastSeq`, and those the checkpoint held covers
+ * (`frontier`): a checkpoint is settled history, which nothing undoes.
+ */
+export function membershipFromRows(
+  rows: readonly { readonly key: string; readonly value: string | null }[],
+  zone: ZoneId,
+  quarantined: ReadonlySet<string>,
+  frontier: ReadonlyMap<string, number>,
+): Membership {
   const documents = new Map<string, string>();
   const revocations = new Map<string, string>();
   for (const { key, value } of rows) {
-    const [, name, field] = key.split("/");
+    const [top, name, field] = key.split("/");
+    if (top !== "devices") continue;
     if (value === null || name === undefined) continue;
     if (field === "doc") documents.set(name, JSON.parse(value));
     if (field === "revoked") revocations.set(name, JSON.parse(value));
@@ -71,7 +93,9 @@ export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
       admittedAtMs: doc.issuedAt * 1000,
       quarantined: quarantined.has(doc.id),
       // A revocation names the key it revokes: it does not carry over to a new device document.
-      ...(revocation?.id === doc.id ? { revokedAfterSeq: revocation.lastSeq } : {}),
+      ...(revocation?.id === doc.id
+        ? { revokedAfterSeq: Math.max(revocation.lastSeq, frontier.get(doc.id) ?? 0) }
+        : {}),
     };
     byId.set(doc.id, member);
     byName.set(name, member);

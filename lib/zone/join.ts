@@ -24,10 +24,12 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { decodeEntries, encodePullRequest } from "../../protocol/sync-messages.ts";
 import { certificateDer, certificatePem, isDeviceCertificate } from "../../protocol/tls-cert.ts";
+import { takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
+import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import { StateSeal } from "../state/seal.ts";
 import { state } from "../store/schema.ts";
 import { versionVector } from "../sync/exchange.ts";
@@ -61,6 +63,8 @@ export interface JoinedZone {
   readonly changesets: number;
   /** Whether the inviting device gave this one the backup key. */
   readonly backupKey: boolean;
+  /** The checkpoint it started from (its id), when the zone had compacted its history. */
+  readonly checkpoint?: string;
 }
 
 export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
@@ -95,6 +99,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       });
       try {
         let changesets = 0;
+        let checkpoint: string | undefined;
         for (let page = 0; page < MAX_PULL_PAGES; page++) {
           const message = decodeEntries(
             await client.post(
@@ -103,6 +108,29 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
               encodePullRequest({ have: versionVector(db) }),
             ),
           );
+          // A zone with a checkpoint: the state it holds first, then what came after.
+          if (message.checkpoint) {
+            const outcome = await takeOffer(
+              {
+                db,
+                seal,
+                zone: invite.zone,
+                now: options.now,
+                log: options.log,
+                source: "the inviting device",
+                fetchPage: (request) => client.post(inviter, "/v1/sync/checkpoint", request),
+              },
+              message.checkpoint,
+            );
+            if (outcome !== "adopted")
+              throw new BuckyError(
+                "E_UNAVAILABLE",
+                "the inviting device offered a checkpoint this device cannot take",
+                "Try again in a moment.",
+              );
+            checkpoint = peekCheckpointRecord(db.$client)?.checkpoint.id;
+            continue;
+          }
           changesets += ingestEntries(db, message.entries, {
             zone: invite.zone,
             nowMs: options.now(),
@@ -130,7 +158,13 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
           );
         }
         const zone = verifyZoneDocument(JSON.parse(zoneRow.value), invite.zone);
-        return { zone, device, changesets, backupKey: backupRoot !== undefined };
+        return {
+          zone,
+          device,
+          changesets,
+          backupKey: backupRoot !== undefined,
+          ...(checkpoint ? { checkpoint } : {}),
+        };
       } finally {
         finishStagedDb(staging, db);
       }
@@ -143,6 +177,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     device: joined.device.name,
     changesets: joined.changesets,
     backupKey: joined.backupKey,
+    checkpoint: joined.checkpoint?.slice(0, 12),
   });
   return joined;
 }

@@ -110,4 +110,48 @@ describe("the reliability level", () => {
       "tablet has not been seen for 9 days: if it is gone for good, `bucky devices revoke tablet`",
     );
   });
+
+  test("a device whose disk is nearly full is said, with where its space goes and what can go", () => {
+    const GiB = 1024 ** 3;
+    const nas = device("nas", 3600_000);
+    const full: DeviceStanding = {
+      ...nas,
+      facts: {
+        ...nas.facts,
+        disk: { freeBytes: 2 * GiB, totalBytes: 100 * GiB },
+        usage: {
+          state: { bytes: GiB / 2, changesets: 10, keys: 10, checkpoint: null },
+          namedData: { bytes: 20 * GiB, objects: 100 },
+          apps: {
+            notes: {
+              dataBytes: 60 * GiB,
+              packagesBytes: 0,
+              conflictsBytes: 0,
+              replicaBytes: 0,
+              logsBytes: 0,
+            },
+          },
+          logsBytes: 0,
+          backupCacheBytes: 0,
+          leftovers: [
+            {
+              what: "the data of old, removed without --purge",
+              bytes: 10 * GiB,
+              remove: "bucky app remove old --purge",
+            },
+          ],
+        },
+      },
+    };
+    const roomy: DeviceStanding = {
+      ...device("laptop", 3600_000),
+      facts: {
+        ...device("laptop", 3600_000).facts,
+        disk: { freeBytes: 50 * GiB, totalBytes: 100 * GiB },
+      },
+    };
+    expect(assessReliability({ devices: [full, roomy], nowMs: NOW }).warnings).toEqual([
+      "nas's disk is nearly full: 2.0 GiB free of 100.0 GiB; the most space goes to notes's data 60.0 GiB, named data 20.0 GiB, its zone state 512.0 MiB; can be removed: the data of old, removed without --purge (10.0 GiB): bucky app remove old --purge",
+    ]);
+  });
 });

@@ -24,6 +24,11 @@ export const LONG_ABSENCE_MS = 7 * STALE_BACKUP_MS;
 export const STANDBY_LAG_LIMIT_MS = 60_000;
 /** A backup that takes this share of the time between backups barely keeps up. */
 const OUTPACED_SHARE = 0.8;
+/** A disk with less free than this share of it, or than NEARLY_FULL_BYTES, is nearly full. */
+export const NEARLY_FULL_SHARE = 0.1;
+export const NEARLY_FULL_BYTES = 1024 ** 3;
+/** How many of the largest users of a full disk a warning names. */
+const NAMED_USERS = 3;
 
 /** An app's data and the devices holding a copy of it (replication). */
 export interface AppDataCopies {
@@ -104,6 +109,7 @@ export function assessReliability(input: ReliabilityInput): Reliability {
       );
     if (data.holder === null || current.length === 0) singleCopies.push(data.app);
   }
+  for (const device of devices) warnings.push(...diskWarnings(device));
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;
     if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
@@ -202,4 +208,45 @@ function notYetWhy(device: DeviceStanding): string {
   if (Object.keys(device.facts.backup.targets).length === 0)
     return `add a target with \`bucky backup target add\` on ${device.name}`;
   return "its first backup has not finished";
+}
+
+/**
+ * A device whose disk is nearly full, with where its space goes and what can be removed
+ * (leftovers first), from what it says of itself.
+ */
+export function diskWarnings(device: DeviceStanding): string[] {
+  const disk = device.facts.disk;
+  if (!disk || disk.totalBytes === 0) return [];
+  const nearlyFull =
+    disk.freeBytes < NEARLY_FULL_SHARE * disk.totalBytes || disk.freeBytes < NEARLY_FULL_BYTES;
+  if (!nearlyFull) return [];
+  const usage = device.facts.usage;
+  const users: { what: string; bytes: number }[] = usage
+    ? [
+        { what: "its zone state", bytes: usage.state.bytes },
+        { what: "named data", bytes: usage.namedData.bytes },
+        { what: "logs", bytes: usage.logsBytes },
+        { what: "backup caches", bytes: usage.backupCacheBytes },
+        ...Object.entries(usage.apps).flatMap(([app, used]) => [
+          { what: `${app}'s data`, bytes: used.dataBytes + used.replicaBytes },
+          { what: `${app}'s conflict copies`, bytes: used.conflictsBytes },
+        ]),
+      ]
+    : [];
+  const largest = users
+    .filter((user) => user.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, NAMED_USERS)
+    .map((user) => `${user.what} ${formatBytes(user.bytes)}`);
+  const leftovers = (usage?.leftovers ?? [])
+    .filter((leftover) => leftover.bytes > 0)
+    .slice(0, NAMED_USERS)
+    .map((leftover) => `${leftover.what} (${formatBytes(leftover.bytes)}): ${leftover.remove}`);
+  return [
+    `${device.name}'s disk is nearly full: ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}` +
+      (largest.length > 0 ? `; the most space goes to ${largest.join(", ")}` : "") +
+      (leftovers.length > 0
+        ? `; can be removed: ${leftovers.join("; ")}`
+        : "; see `bucky status --disk` there"),
+  ];
 }

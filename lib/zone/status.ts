@@ -9,8 +9,8 @@ import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
-import type { DeviceFactsPayload } from "../facts/payload.ts";
-import { ownFacts } from "../facts/publisher.ts";
+import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
+import { ownFacts, usageFacts } from "../facts/publisher.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { readGateway } from "../gateway/config.ts";
 import { gatewayBase } from "../gateway/sessions.ts";
@@ -25,6 +25,7 @@ import { openZone } from "./open.ts";
 import {
   type AppDataCopies,
   assessReliability,
+  diskWarnings,
   type Reliability,
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
@@ -60,6 +61,17 @@ export interface ZoneStatus {
   readonly reliability: Reliability;
   /** What else needs the owner's attention: devices and apps without a sandbox, image apps no device runs. */
   readonly warnings: readonly string[];
+  /** With `disk`: where each device's space goes, as it last said (this device: now). */
+  readonly disk?: readonly DeviceDisk[];
+}
+
+export interface DeviceDisk {
+  readonly device: string;
+  readonly freeBytes: number | null;
+  readonly totalBytes: number | null;
+  readonly nearlyFull: boolean;
+  /** Where its space goes, or null when it has not said yet. */
+  readonly usage: UsageFacts | null;
 }
 
 export interface ZoneBackup {
@@ -83,7 +95,7 @@ export interface StatusView {
   readonly ownFacts: Partial<DeviceFactsPayload>;
 }
 
-export function describeZone(view: StatusView): ZoneStatus {
+export function describeZone(view: StatusView, options: { disk?: boolean } = {}): ZoneStatus {
   const devices = readZoneFacts(view.db, view.membership, view.nowMs, view.liveWindowMs, {
     id: view.device.id,
     facts: view.ownFacts,
@@ -116,6 +128,19 @@ export function describeZone(view: StatusView): ZoneStatus {
       ...sandboxWarnings(view.db, view.membership),
       ...imageWarnings(view.db, view.membership),
     ],
+    ...(options.disk
+      ? {
+          disk: devices
+            .filter((d) => d.standing === "member")
+            .map((d) => ({
+              device: d.name,
+              freeBytes: d.facts.disk?.freeBytes ?? null,
+              totalBytes: d.facts.disk?.totalBytes ?? null,
+              nearlyFull: diskWarnings(d).length > 0,
+              usage: d.facts.usage ?? null,
+            })),
+        }
+      : {}),
   };
 }
 
@@ -123,19 +148,28 @@ export function describeZone(view: StatusView): ZoneStatus {
 export function zoneStatus(
   home: string,
   log: Log,
-  options: { nowMs: number; liveWindowMs: number },
+  options: { nowMs: number; liveWindowMs: number; disk?: boolean },
 ): ZoneStatus {
   const zone = openZone(home, log);
   try {
-    return describeZone({
-      db: zone.db,
-      home: zone.paths.home,
-      zone: { id: zone.zone.id, name: zone.zone.name },
-      device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
-      membership: loadMembership(zone.db, zone.zone.id),
-      ownFacts: ownFacts(zone.paths, zone.db, zone.device.name),
-      ...options,
-    });
+    const { disk, ...times } = options;
+    return describeZone(
+      {
+        db: zone.db,
+        home: zone.paths.home,
+        zone: { id: zone.zone.id, name: zone.zone.name },
+        device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
+        membership: loadMembership(zone.db, zone.zone.id),
+        ownFacts: {
+          ...ownFacts(zone.paths, zone.db, zone.device.name),
+          ...(disk
+            ? { usage: usageFacts({ zone, db: zone.db, deviceName: zone.device.name }) }
+            : {}),
+        },
+        ...times,
+      },
+      { disk: disk === true },
+    );
   } finally {
     zone.close();
   }

@@ -1,0 +1,307 @@
+/**
+ * Taking a checkpoint as this device's own, and letting go of what it supersedes.
+ *
+ * - A checkpoint this device computed itself (and the zone agreed on) changes nothing in
+ *   the state: its rows are the state's where the frontier covers them, and those later
+ *   writes replaced go to `checkpoint_base`. The changesets it covers are then pruned,
+ *   but for the evidence (lib/state/evidence.ts) and the last of each author's.
+ * - A checkpoint fetched from another device (lib/checkpoint/transfer.ts) becomes the
+ *   state, and this device's own changesets past it are applied on top again, last
+ *   writer wins, as if they had just arrived.
+ *
+ * Each is one transaction, checked against the seal like every write.
+ */
+import type { Database } from "bun:sqlite";
+import { type DecodedChangeset, decodeChangeset } from "../../protocol/changeset.ts";
+import {
+  type Checkpoint,
+  type CheckpointRow,
+  frontierSeqs,
+  RowsDigest,
+} from "../../protocol/checkpoint.ts";
+import { bytesEqual } from "../../protocol/encoding.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { observeHlc } from "../../protocol/hlc.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
+import { applyChangeset, dropChangesets, reapplyKeys } from "../state/apply.ts";
+import { isEvidence } from "../state/evidence.ts";
+import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
+import type { StateDb } from "../store/db.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../sync/ingest.ts";
+import { membershipFromRows } from "../sync/membership.ts";
+import { type Candidate, checkpointPass } from "./candidate.ts";
+
+const INSERT_BASE =
+  "INSERT INTO checkpoint_base (key, value, hlc_ms, hlc_counter, author, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/** Changesets pruned per transaction: the daemon gets its turn in between. */
+const PRUNE_BATCH = 5000;
+
+/**
+ * Adopts a checkpoint this device computed, if nothing moved under it meanwhile (another
+ * adopted first, or changesets it covers were dropped): its rows are computed once more,
+ * in the transaction, from the state as it is now, and must give the same digest.
+ * Returns whether it was adopted.
+ */
+export function adoptComputed(
+  db: StateDb,
+  seal: StateSeal,
+  candidate: Candidate,
+  endorsements: readonly Uint8Array[],
+  nowMs: number,
+): boolean {
+  const sqlite = db.$client;
+  return sqlite
+    .transaction((): boolean => {
+      const tally = seal.tally(sqlite);
+      if (tally.checkpoint()?.checkpoint.id !== candidate.after) return false;
+      const before = tally.frontier();
+      if (coveredBetween(sqlite, before, candidate.frontier) !== candidate.newlyCovered)
+        return false;
+      const base: CheckpointRow[] = [];
+      const digest = new RowsDigest();
+      for (const row of checkpointPass(
+        sqlite,
+        before,
+        candidate.frontier,
+        candidate.writes,
+        (state, row) => {
+          if (row && row !== state) base.push(row);
+        },
+      ))
+        digest.add(row);
+      const { checkpoint } = candidate;
+      if (digest.keys !== checkpoint.keys || !bytesEqual(digest.finish(), checkpoint.digest))
+        return false;
+      replaceBase(sqlite, tally, base, () =>
+        tally.adoptCheckpoint({ checkpoint, endorsements, adoptedAt: nowMs }),
+      );
+      tally.save();
+      return true;
+    })
+    .immediate();
+}
+
+/** What a checkpoint fetched from another device brings, staged and checked. */
+export interface Fetched {
+  readonly checkpoint: Checkpoint;
+  readonly endorsements: readonly Uint8Array[];
+  /** Its rows, staged in this temporary table (key order, digest checked). */
+  readonly rowsTable: string;
+  /** The changesets it keeps (evidence and each author's last), signatures checked. */
+  readonly kept: readonly DecodedChangeset[];
+}
+
+/**
+ * Makes a fetched checkpoint this device's state: its rows, then this device's changesets
+ * past its frontier applied on top, last writer wins; the changesets it keeps are stored;
+ * a revoked device's changesets past its revocation (and past the checkpoint) dropped.
+ * Returns false, changing nothing, when this device already holds it or a newer one.
+ */
+export function adoptFetched(
+  db: StateDb,
+  seal: StateSeal,
+  zone: ZoneId,
+  fetched: Fetched,
+  nowMs: number,
+): boolean {
+  const sqlite = db.$client;
+  return sqlite
+    .transaction((): boolean => {
+      const tally = seal.tally(sqlite);
+      const held = tally.checkpoint();
+      const { checkpoint } = fetched;
+      const frontier = frontierSeqs(checkpoint);
+      if (held && held.checkpoint.id !== checkpoint.id) {
+        // Only a newer one that covers at least all the one held covers.
+        if (held.checkpoint.cut >= checkpoint.cut) return false;
+        for (const entry of held.checkpoint.frontier)
+          if ((frontier.get(entry.author) ?? 0) < entry.seq) return false;
+      }
+
+      // The state becomes the checkpoint's rows.
+      replaceBase(sqlite, tally, [], () =>
+        tally.adoptCheckpoint({ checkpoint, endorsements: fetched.endorsements, adoptedAt: nowMs }),
+      );
+      for (const row of sqlite.query(`SELECT ${STATE_COLUMNS} FROM state`).values())
+        tally.removeStateRow(row);
+      sqlite.run("DELETE FROM state");
+      let latest: { ms: number; counter: number } = { ms: 0, counter: 0 };
+      for (const row of sqlite
+        .query(`SELECT ${STATE_COLUMNS} FROM ${fetched.rowsTable} ORDER BY key`)
+        .values()) {
+        tally.addStateRow(row);
+        const [ms, counter] = [row[2] as number, row[3] as number];
+        if (ms > latest.ms || (ms === latest.ms && counter > latest.counter))
+          latest = { ms, counter };
+      }
+      sqlite.run(`INSERT INTO state SELECT ${STATE_COLUMNS} FROM ${fetched.rowsTable}`);
+
+      // The changesets it keeps, where this device lacks them.
+      const held2 = sqlite.prepare<{ hash: Uint8Array }, [string, number]>(
+        "SELECT hash FROM changesets WHERE author = ?1 AND seq = ?2",
+      );
+      const insert = sqlite.prepare(
+        "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+      );
+      for (const changeset of fetched.kept) {
+        const mine = held2.get(changeset.author, changeset.seq);
+        if (mine) {
+          if (!bytesEqual(new Uint8Array(mine.hash), changeset.hash))
+            throw new ProtocolError(
+              `the checkpoint keeps a changeset ${changeset.author}#${changeset.seq} other than the one held here`,
+            );
+          continue;
+        }
+        const { lastInsertRowid } = insert.run(
+          changeset.author,
+          changeset.seq,
+          changeset.hash,
+          changeset.bytes,
+          nowMs,
+        );
+        tally.addChangesetRow([
+          Number(lastInsertRowid),
+          changeset.author,
+          changeset.seq,
+          changeset.hash,
+          changeset.bytes,
+          nowMs,
+        ]);
+      }
+
+      // This device's changesets past the frontier, applied on top, in the order it took them.
+      for (const row of sqlite
+        .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM changesets ORDER BY local_order")
+        .iterate()) {
+        const changeset = decodeChangeset(new Uint8Array(row.bytes));
+        if (changeset.seq <= (frontier.get(changeset.author) ?? 0)) continue;
+        applyChangeset(sqlite, tally, changeset);
+      }
+
+      // A revocation the state now holds drops what the revoked device wrote past it.
+      const membership = membershipFromRows(
+        sqlite
+          .query<{ key: string; value: string | null }, []>(
+            "SELECT key, value FROM state WHERE key LIKE 'devices/%'",
+          )
+          .all(),
+        zone,
+        new Set(
+          sqlite
+            .query<{ device_id: string }, []>("SELECT device_id FROM quarantine")
+            .all()
+            .map((row) => row.device_id),
+        ),
+        frontier,
+      );
+      for (const member of membership.byId.values()) {
+        if (member.revokedAfterSeq === undefined) continue;
+        const dropped = dropChangesets(db, tally, member.id, member.revokedAfterSeq);
+        reapplyKeys(db, tally, new Set(dropped.flatMap((c) => c.ops.map((op) => op.key))));
+      }
+
+      // This device's clock is not behind anything it now holds.
+      const self = sqlite
+        .query<{ hlc_ms: number; hlc_counter: number }, []>("SELECT hlc_ms, hlc_counter FROM node")
+        .get();
+      const clock = observeHlc(
+        self ? { ms: self.hlc_ms, counter: self.hlc_counter } : undefined,
+        latest,
+        nowMs,
+        MAX_CLOCK_AHEAD_MS,
+      );
+      if (clock)
+        sqlite.query("UPDATE node SET hlc_ms = ?1, hlc_counter = ?2").run(clock.ms, clock.counter);
+      tally.save();
+      return true;
+    })
+    .immediate();
+}
+
+/**
+ * Prunes the changesets the checkpoint held covers, but for the evidence and the last of
+ * each author's (what the next one chains to): a batch per transaction, so a first
+ * compaction of years of history does not stop the daemon for its whole length. Safe to
+ * stop at any point and run again. Returns how many it pruned.
+ */
+export function pruneCovered(db: StateDb, seal: StateSeal, batch = PRUNE_BATCH): number {
+  const sqlite = db.$client;
+  let pruned = 0;
+  let after = 0;
+  for (;;) {
+    const done = sqlite
+      .transaction((): boolean => {
+        const tally = seal.tally(sqlite);
+        const frontier = tally.frontier();
+        if (frontier.size === 0) return true;
+        const rows = sqlite
+          .query<unknown[], [number, string, number]>(
+            `SELECT ${CHANGESET_COLUMNS} FROM changesets
+             WHERE local_order > ?1
+               AND seq <= coalesce((SELECT value FROM json_each(?2) WHERE key = changesets.author), 0)
+             ORDER BY local_order LIMIT ?3`,
+          )
+          .values(after, JSON.stringify(Object.fromEntries(frontier)), batch);
+        if (rows.length === 0) return true;
+        const remove = sqlite.prepare("DELETE FROM changesets WHERE local_order = ?1");
+        for (const row of rows) {
+          after = row[0] as number;
+          if (kept(row, frontier)) continue;
+          remove.run(after);
+          tally.pruneChangesetRow(row as Parameters<SealTally["pruneChangesetRow"]>[0]);
+          pruned++;
+        }
+        tally.save();
+        return false;
+      })
+      .immediate();
+    if (done) return pruned;
+  }
+}
+
+/** Whether a covered changeset row stays: the frontier's, evidence, or one that does not decode (damage, for the checks to name). */
+function kept(row: unknown[], frontier: ReadonlyMap<string, number>): boolean {
+  if ((row[2] as number) === frontier.get(row[1] as string)) return true;
+  try {
+    return decodeChangeset(new Uint8Array(row[4] as Uint8Array)).ops.some((op) =>
+      isEvidence(op.key),
+    );
+  } catch (error) {
+    if (error instanceof ProtocolError) return true;
+    throw error;
+  }
+}
+
+/** How many changesets held are covered by `frontier` and not by `before`. */
+function coveredBetween(
+  sqlite: Database,
+  before: ReadonlyMap<string, number>,
+  frontier: ReadonlyMap<string, number>,
+): number {
+  const row = sqlite
+    .query<{ n: number }, [string, string]>(
+      `SELECT count(*) AS n FROM changesets
+       WHERE seq > coalesce((SELECT value FROM json_each(?1) WHERE key = changesets.author), 0)
+         AND seq <= coalesce((SELECT value FROM json_each(?2) WHERE key = changesets.author), 0)`,
+    )
+    .get(JSON.stringify(Object.fromEntries(before)), JSON.stringify(Object.fromEntries(frontier)));
+  return row?.n ?? 0;
+}
+
+/** Empties checkpoint_base, switches checkpoint (`adopt`), then fills it with `rows`. */
+function replaceBase(
+  sqlite: Database,
+  tally: SealTally,
+  rows: readonly CheckpointRow[],
+  adopt: () => void,
+): void {
+  for (const row of sqlite.query(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`).values())
+    tally.removeBaseRow(row);
+  sqlite.run("DELETE FROM checkpoint_base");
+  adopt();
+  const insert = sqlite.prepare(INSERT_BASE);
+  for (const row of rows) {
+    insert.run(...row);
+    tally.addBaseRow(row);
+  }
+}

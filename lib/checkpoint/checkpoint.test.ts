@@ -1,0 +1,246 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeOffer, encodeOffer } from "../../protocol/checkpoint.ts";
+import { signRevocation } from "../../protocol/documents.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { BuckyError } from "../errors.ts";
+import { createLog } from "../log.ts";
+import { checkIntegrity } from "../state/integrity.ts";
+import { repairState } from "../state/repair.ts";
+import { versionVector } from "../sync/exchange.ts";
+import { owner, TestZone } from "./test-zone.ts";
+import { offerFor } from "./transfer.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bucky-checkpoint-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let zones = 0;
+const quiet = createLog({ level: "silent" });
+
+function zoneOf(...names: string[]): TestZone {
+  const path = join(dir, `zone-${++zones}`);
+  mkdirSync(path);
+  return new TestZone(names, path);
+}
+
+/** Everyone pulls from everyone until nothing moves. */
+async function settle(zone: TestZone, among = zone.devices.map((_, i) => i)) {
+  for (let round = 0; round < 20; round++) {
+    let moved = 0;
+    for (const a of among) for (const b of among) moved += await zone.sync(a, b);
+    if (moved === 0) return;
+  }
+  throw new Error("did not settle");
+}
+
+/** A zone of three with a history: keys written over and over, some deleted. */
+async function busyZone(): Promise<TestZone> {
+  const zone = zoneOf("a", "b", "c");
+  for (let round = 0; round < 6; round++)
+    for (let i = 0; i < 3; i++)
+      zone.write(i, [
+        { key: `apps/k${round % 3}`, value: JSON.stringify({ round, by: i }) },
+        { key: `apps/by${i}`, value: String(round) },
+      ]);
+  zone.write(1, [{ key: "apps/k2", value: null }]);
+  await settle(zone);
+  return zone;
+}
+
+describe("checkpoints", () => {
+  test("agreed by more than half, one lets go of the history it supersedes; the state stays", async () => {
+    const zone = await busyZone();
+    const before = zone.stateOf(0, "apps/");
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    const id = await zone.endorse(0, cut);
+    expect(id).toBeDefined();
+    // One endorsement of three is not agreement.
+    expect(await zone.adopt(0)).toBeUndefined();
+    await settle(zone);
+    expect(await zone.endorse(1, cut)).toBe(id as string);
+    await settle(zone);
+    const held = zone.changesetCount(0);
+    const adopted = await zone.adopt(0);
+    expect(adopted?.candidate.checkpoint.id).toBe(id as string);
+    // 20 changesets before the cut: kept are the one holding the zone's documents
+    // (evidence) and the last of each of the three feeds; the endorsements came after.
+    expect(adopted?.pruned).toBe(16);
+    expect(zone.changesetCount(0)).toBe(held - 16);
+    expect(zone.stateOf(0, "apps/")).toEqual(before);
+    expect(zone.verify(0).problems).toEqual([]);
+    // The others adopt it too, and all still agree.
+    for (const i of [1, 2]) {
+      await zone.endorse(i, cut);
+      await settle(zone);
+    }
+    for (const i of [1, 2])
+      expect((await zone.adopt(i))?.candidate.checkpoint.id).toBe(id as string);
+    for (const i of [0, 1, 2]) {
+      expect(zone.stateOf(i, "apps/")).toEqual(before);
+      expect(zone.verify(i).problems).toEqual([]);
+    }
+  });
+
+  test("writes after it: replaced rows are kept aside, and the checks still pass at rest", async () => {
+    const zone = await busyZone();
+    const cut = zone.nowMs;
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    zone.write(0, [
+      { key: "apps/k0", value: '"after"' },
+      { key: "apps/by1", value: null },
+      { key: "apps/new", value: "1" },
+    ]);
+    expect(zone.verify(0).problems).toEqual([]);
+    const device = zone.device(0);
+    const open = (everyRow: boolean) =>
+      checkIntegrity(device.db, device.seal, zone.zone, { everyRow, nowMs: 0, log: quiet });
+    expect(() => open(true)).not.toThrow();
+    // A row kept aside edited behind bucky's back is found.
+    device.db.$client.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");
+    expect(() => open(true)).toThrow(BuckyError);
+    expect(zone.verify(0).problems.join("\n")).toContain("checkpoint");
+  });
+
+  test("a device that was away past it takes it from a peer, then what came after", async () => {
+    const zone = await busyZone();
+    // c is away; a and b go on, agree and compact.
+    for (let round = 0; round < 4; round++)
+      zone.write(round % 2, [{ key: `apps/late${round}`, value: String(round) }]);
+    zone.write(2, [{ key: "apps/offline", value: '"written by c while away"' }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    zone.write(0, [{ key: "apps/after-cut", value: "1" }]);
+    await settle(zone, [0, 1]);
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1]);
+    }
+    for (const i of [0, 1]) expect(await zone.adopt(i)).toBeDefined();
+    // c lacks what they let go of: it is offered the checkpoint, not entries.
+    const offer = offerFor(zone.device(0).db.$client, versionVector(zone.device(2).db));
+    expect(offer).toBeDefined();
+    await settle(zone);
+    const expected = zone.stateOf(0);
+    for (const i of [1, 2]) expect(zone.stateOf(i)).toEqual(expected);
+    expect(expected["apps/offline"]).toBe('"written by c while away"');
+    for (const i of [0, 1, 2]) expect(zone.verify(i).problems).toEqual([]);
+  });
+
+  test("a checkpoint not endorsed by more than half of the devices is refused", async () => {
+    const zone = zoneOf("a", "b", "c");
+    await settle(zone);
+    zone.write(2, [{ key: "apps/c", value: "1" }]);
+    for (let round = 0; round < 5; round++)
+      zone.write(round % 2, [{ key: "apps/k", value: String(round) }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1]);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    // c, behind, is offered it with one of its two endorsements: one device of three.
+    const offer = decodeOffer(
+      offerFor(zone.device(0).db.$client, versionVector(zone.device(2).db)) as Uint8Array,
+    );
+    expect(offer.endorsements.length).toBe(2);
+    const before = zone.stateOf(2);
+    const forged = encodeOffer({ ...offer, endorsements: offer.endorsements.slice(0, 1) });
+    await expect(zone.take(0, 2, forged)).rejects.toThrow("more than half");
+    expect(zone.stateOf(2)).toEqual(before);
+    // The offer as it was is taken.
+    expect(await zone.take(0, 2, encodeOffer(offer))).toBe("adopted");
+    await settle(zone);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+  });
+
+  test("a revocation undoes what the revoked device wrote after the checkpoint, not before", async () => {
+    const zone = zoneOf("a", "b", "c");
+    await settle(zone);
+    zone.write(2, [{ key: "apps/settled", value: '"by c, before the cut"' }]);
+    await settle(zone);
+    const cut = zone.nowMs;
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1]);
+    }
+    for (const i of [0, 1]) expect(await zone.adopt(i)).toBeDefined();
+    // Then c writes again, and only a hears of it.
+    zone.write(2, [{ key: "apps/settled", value: '"by c, after the cut"' }]);
+    zone.write(2, [{ key: "apps/undone", value: '"by c, after the cut"' }]);
+    await zone.sync(2, 0);
+    // The owner revokes c on b, keeping none of its changesets: those the checkpoint covers
+    // are settled and stay; what c wrote after it goes.
+    const c = zone.device(2);
+    const revocation = signRevocation(
+      {
+        id: deviceIdFromPublicKey(c.key.publicKey),
+        name: "c" as DeviceName,
+        lastSeq: 0,
+        issuedAt: 2,
+      },
+      owner,
+    );
+    zone.write(1, [{ key: "devices/c/revoked", value: JSON.stringify(revocation.jws) }]);
+    await settle(zone, [0, 1]);
+    for (const i of [0, 1]) {
+      const state = zone.stateOf(i, "apps/");
+      expect(state["apps/settled"]).toBe('"by c, before the cut"');
+      expect(state["apps/undone"]).toBeUndefined();
+      expect(zone.verify(i).problems).toEqual([]);
+    }
+  });
+
+  test("a new device joins from the checkpoint and the changesets after it", async () => {
+    const zone = zoneOf("a", "b", "c");
+    for (let round = 0; round < 10; round++)
+      zone.write(round % 2, [{ key: `apps/k${round % 4}`, value: String(round) }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    zone.write(1, [{ key: "apps/tail", value: "1" }]);
+    await settle(zone, [0, 1]);
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1]);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    // c holds nothing yet, as a device joining: it gets the checkpoint, then the tail.
+    expect(zone.changesetCount(2)).toBe(0);
+    await zone.sync(0, 2);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+    expect(zone.changesetCount(2)).toBeLessThan(zone.changesetCount(1));
+    expect(zone.verify(2).problems).toEqual([]);
+  });
+
+  test("repair rebuilds on top of the checkpoint, and refuses where the checkpoint's rows were altered", async () => {
+    const zone = await busyZone();
+    const cut = zone.nowMs;
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    zone.write(1, [{ key: "apps/k0", value: '"after"' }]);
+    await settle(zone);
+    const device = zone.device(0);
+    const sqlite = device.db.$client;
+    const expected = zone.stateOf(0);
+    const repair = () =>
+      repairState(device.db, device.seal, zone.zone, device.name, zone.nowMs, quiet);
+    // A state row edited: rebuilt from the checkpoint and the changesets after it.
+    sqlite.run("UPDATE state SET value = '\"edited\"' WHERE key = 'apps/k0'");
+    expect(repair().repaired).toBe(true);
+    expect(zone.stateOf(0)).toEqual(expected);
+    expect(zone.verify(0).problems).toEqual([]);
+    // A row the checkpoint holds edited (kept aside: its changeset is gone): refused.
+    sqlite.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");
+    expect(repair).toThrow("where its checkpoint holds it");
+  });
+});

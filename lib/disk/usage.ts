@@ -1,0 +1,166 @@
+/**
+ * Where a device's disk goes, read from its home: the zone state (and how much history it
+ * holds), named data, each app (its data, packages, conflict copies, standby copies,
+ * output), logs and backup caches; and leftovers, what nothing uses any more but is still
+ * there (the data of an app removed without --purge, keys in the zone state written by a
+ * bucky before presence records), each with its size and how to remove it. Sizes are what
+ * the files take on disk, as `du` counts them.
+ */
+import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { AppSpec } from "../apps/spec.ts";
+import { cacheDir } from "../backup/targets.ts";
+import type { HomePaths } from "../home.ts";
+import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
+import type { StateDb } from "../store/db.ts";
+
+export interface AppUsage {
+  readonly dataBytes: number;
+  readonly packagesBytes: number;
+  /** Copies kept because their writes never reached the holder. */
+  readonly conflictsBytes: number;
+  /** This device's standby copy of the app's data. */
+  readonly replicaBytes: number;
+  readonly logsBytes: number;
+}
+
+export interface Leftover {
+  /** What it is, in words. */
+  readonly what: string;
+  readonly bytes: number;
+  /** How to remove it (a command), or who can. */
+  readonly remove: string;
+}
+
+export interface HomeUsage {
+  readonly state: {
+    readonly bytes: number;
+    readonly changesets: number;
+    readonly keys: number;
+    /** The checkpoint held: its cut (RFC 3339) and how many keys it holds. */
+    readonly checkpoint: {
+      readonly id: string;
+      readonly cut: string;
+      readonly keys: number;
+    } | null;
+  };
+  readonly namedData: { readonly bytes: number; readonly objects: number };
+  readonly apps: Readonly<Record<string, AppUsage>>;
+  readonly logsBytes: number;
+  readonly backupCacheBytes: number;
+  readonly leftovers: readonly Leftover[];
+}
+
+export function homeUsage(
+  paths: HomePaths,
+  db: StateDb,
+  specs: readonly AppSpec[],
+  device: string,
+): HomeUsage {
+  const sqlite = db.$client;
+  const count = (sql: string) => (sqlite.query(sql).get() as { n: number }).n;
+  const record = peekCheckpointRecord(sqlite);
+  const installed = new Map(specs.map((spec) => [spec.app, spec]));
+  const apps: Record<string, AppUsage> = {};
+  const leftovers: Leftover[] = [];
+  const appNames = new Set([...listDir(paths.appsDir), ...listDir(join(paths.home, "replicas"))]);
+  for (const app of [...appNames].sort()) {
+    const dir = join(paths.appsDir, app);
+    const usage: AppUsage = {
+      dataBytes: sizeOf(join(dir, "data")),
+      packagesBytes: sizeOf(join(dir, "packages")),
+      conflictsBytes: sizeOf(join(dir, "conflicts")),
+      replicaBytes: sizeOf(join(paths.home, "replicas", app)),
+      logsBytes: sizeOf(join(dir, "app.log")) + sizeOf(join(dir, "app.log.1")),
+    };
+    const spec = installed.get(app);
+    if (spec && spec.desired !== "removed") {
+      apps[app] = usage;
+      continue;
+    }
+    const bytes = sizeOf(dir) + usage.replicaBytes;
+    if (bytes === 0) continue;
+    leftovers.push({
+      what: spec
+        ? `the data of ${app}, removed without --purge`
+        : `${join("apps", app)}, of an app this zone does not have`,
+      bytes,
+      remove: spec
+        ? `bucky app remove ${app} --purge`
+        : `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
+    });
+  }
+  // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
+  for (const row of sqlite
+    .query<{ key: string; value: string | null }, []>(
+      "SELECT key, value FROM state WHERE key LIKE 'nodes/%/heartbeat' AND value IS NOT NULL",
+    )
+    .all()) {
+    const owner = row.key.split("/")[1] as string;
+    leftovers.push({
+      what: `the zone state key ${row.key}, from before presence records`,
+      bytes: row.key.length + (row.value?.length ?? 0),
+      remove:
+        owner === device
+          ? "this device deletes it when its daemon starts"
+          : `only ${owner} can delete it (its daemon does as it starts)`,
+    });
+  }
+  return {
+    state: {
+      bytes:
+        sizeOf(paths.stateDb) + sizeOf(`${paths.stateDb}-wal`) + sizeOf(`${paths.stateDb}-shm`),
+      changesets: count("SELECT count(*) AS n FROM changesets"),
+      keys: count("SELECT count(*) AS n FROM state WHERE value IS NOT NULL"),
+      checkpoint: record
+        ? {
+            id: record.checkpoint.id,
+            cut: new Date(record.checkpoint.cut).toISOString(),
+            keys: record.checkpoint.keys,
+          }
+        : null,
+    },
+    namedData: { bytes: sizeOf(paths.ndnDir), objects: countFiles(paths.ndnDir) },
+    apps,
+    logsBytes: sizeOf(paths.logsDir),
+    backupCacheBytes: sizeOf(cacheDir(paths)),
+    leftovers,
+  };
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+/** The space a file or a tree takes on disk (links not followed). */
+export function sizeOf(path: string): number {
+  let stats: ReturnType<typeof lstatSync>;
+  try {
+    stats = lstatSync(path);
+  } catch {
+    return 0;
+  }
+  const own = stats.blocks * 512;
+  if (!stats.isDirectory()) return own;
+  let total = own;
+  for (const name of listDir(path)) total += sizeOf(join(path, name));
+  return total;
+}
+
+function countFiles(path: string): number {
+  if (!existsSync(path)) return 0;
+  let count = 0;
+  for (const name of listDir(path)) {
+    const child = join(path, name);
+    try {
+      count += lstatSync(child).isDirectory() ? countFiles(child) : 1;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return count;
+}

@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodePackage } from "../../protocol/app-package.ts";
+import { CHUNK_BYTES, type ObjectId } from "../../protocol/ndn.ts";
+import { appKeys } from "../apps/spec.ts";
+import { createLog } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, type TestNode } from "../state/test-db.ts";
+import { collectGarbage } from "./collect.ts";
+import { pin, unpin } from "./pins.ts";
+import { builtInRoots } from "./roots.ts";
+import { ObjectStore } from "./store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bucky-collect-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const quiet = createLog({ level: "silent" });
+const DAY = 24 * 3_600_000;
+let stores = 0;
+
+function setUp(): { node: TestNode; store: ObjectStore } {
+  const node = openTestNode(50 + stores);
+  return { node, store: new ObjectStore(join(dir, `ndn-${++stores}`)) };
+}
+
+/** The spec of an app whose current package is `id` (and `previous` before it). */
+function install(node: TestNode, app: string, id: ObjectId, previous?: ObjectId) {
+  appendLocalChangeset(
+    node.db,
+    { zone: node.zone, name: "d", key: node.key, seal: node.seal },
+    [
+      {
+        key: appKeys.spec(app),
+        value: JSON.stringify({
+          app,
+          version: "1",
+          package: id,
+          ...(previous ? { previousPackage: previous } : {}),
+          desired: "running",
+          placement: "any",
+        }),
+      },
+    ],
+    1000,
+  );
+}
+
+function collect(node: TestNode, store: ObjectStore, nowMs: number) {
+  return collectGarbage({
+    db: node.db,
+    store,
+    roots: builtInRoots(node.db),
+    nowMs,
+    graceMs: DAY,
+    log: quiet,
+  });
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const packageOf = (text: string) =>
+  encodePackage([{ path: "main.ts", executable: false, bytes: bytes(text) }]);
+
+describe("named data collection", () => {
+  test("what nothing refers to goes after a day; what the owner stored and apps use stays", () => {
+    const { node, store } = setUp();
+    collect(node, store, 0); // the first collection on an empty store
+    const photo = store.putBytes(bytes("a photo")).id;
+    pin(node.db, photo, "photo.jpg", 1);
+    const current = store.putBytes(packageOf("v2")).id;
+    const previous = store.putBytes(packageOf("v1")).id;
+    const older = store.putBytes(packageOf("v0")).id;
+    install(node, "notes", current, previous);
+    const stray = store.putBytes(bytes("nobody's")).id;
+    // A large file: its list and every chunk of it kept by the one pin.
+    const large = store.putBytes(new Uint8Array(CHUNK_BYTES + 10).fill(7));
+    pin(node.db, large.id, "large.bin", 1);
+
+    expect(collect(node, store, 10)).toEqual({ removed: 0, removedBytes: 0, waiting: 2 });
+    expect(collect(node, store, 10 + DAY - 1).removed).toBe(0);
+    const collected = collect(node, store, 10 + DAY);
+    expect(collected.removed).toBe(2);
+    const left = new Set(store.objects());
+    expect([photo, current, previous, large.id].every((id) => left.has(id))).toBe(true);
+    expect(left.has(older) || left.has(stray)).toBe(false);
+    expect(left.size).toBe(4 + 2); // and the two chunks of the large file
+
+    // Released, it waits its day too.
+    expect(unpin(node.db, photo)).toBe(true);
+    collect(node, store, 20 + DAY);
+    expect(existsSync(store.pathOf(photo))).toBe(true);
+    collect(node, store, 20 + 2 * DAY);
+    expect(existsSync(store.pathOf(photo))).toBe(false);
+  });
+
+  test("an object referred to again before its day is over stays", () => {
+    const { node, store } = setUp();
+    collect(node, store, 0);
+    const file = store.putBytes(bytes("released by mistake")).id;
+    collect(node, store, 1);
+    pin(node.db, file, "again", 2);
+    collect(node, store, 3);
+    unpin(node.db, file);
+    // Its day starts again from when it was found unreferenced the second time.
+    collect(node, store, 4 + DAY - 2);
+    expect(existsSync(store.pathOf(file))).toBe(true);
+  });
+
+  test("the first collection keeps, as the owner's, what was stored before (app packages aside)", () => {
+    const { node, store } = setUp();
+    const stored = store.putBytes(bytes("put before references were counted")).id;
+    const oldPackage = store.putBytes(packageOf("an old version")).id;
+    collect(node, store, 0);
+    collect(node, store, 2 * DAY);
+    expect(existsSync(store.pathOf(stored))).toBe(true);
+    expect(existsSync(store.pathOf(oldPackage))).toBe(false);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * The daemon's collection of what this device no longer needs: named data no root refers
+ * to (lib/ndn/collect.ts), once its grace period is over, and the unpacked copies of app
+ * packages no version it may run uses. Every hour by default.
+ */
+import { prunePackages } from "../apps/package-dir.ts";
+import { readSpecs } from "../apps/spec.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { collectGarbage } from "./collect.ts";
+import { builtInRoots, type RootKind } from "./roots.ts";
+
+export const DEFAULT_COLLECT_EVERY_MS = 3_600_000;
+
+export class NamedDataCollector {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Roots that parts of bucky registered besides the built-in ones. */
+  private readonly extra: RootKind[] = [];
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly options: { readonly graceMs: number; readonly everyMs: number },
+    /** Told that something was removed (so the space said in the facts is measured again). */
+    private readonly onRemoved: () => void,
+  ) {}
+
+  /** Keeps what `root` names, from now on. */
+  register(root: RootKind): void {
+    this.extra.push(root);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.run(), this.options.everyMs);
+    this.run();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  run(): void {
+    const { node } = this;
+    try {
+      const collected = collectGarbage({
+        db: node.db,
+        store: node.store,
+        roots: [...builtInRoots(node.db), ...this.extra],
+        nowMs: node.now(),
+        graceMs: this.options.graceMs,
+        log: node.log,
+      });
+      const unpacked = prunePackages(node.zone.paths.appsDir, readSpecs(node.db));
+      if (unpacked > 0) node.log.info("unpacked app packages removed", { count: unpacked });
+      if (collected.removed > 0 || unpacked > 0) this.onRemoved();
+    } catch (error) {
+      node.diskFull(error);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * What the owner stored with `bucky put` on this device, kept until `bucky rm` releases
+ * it: the `put` root of named data (lib/ndn/roots.ts).
+ */
+import { eq } from "drizzle-orm";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import type { StateQueries } from "../store/db.ts";
+import { ndnPins } from "../store/schema.ts";
+
+export function pin(db: StateQueries, id: ObjectId, note: string, nowMs: number): void {
+  db.insert(ndnPins)
+    .values({ id, note: note.slice(0, 200), pinnedAt: nowMs })
+    .onConflictDoUpdate({ target: ndnPins.id, set: { note: note.slice(0, 200) } })
+    .run();
+}
+
+/** Releases what the owner stored; false when it was not. */
+export function unpin(db: StateQueries, id: ObjectId): boolean {
+  return db.delete(ndnPins).where(eq(ndnPins.id, id)).returning().all().length > 0;
+}

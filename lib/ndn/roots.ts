@@ -1,0 +1,65 @@
+/**
+ * What keeps named data on this device: each kind of root says which objects it needs
+ * now (a chunk list keeps its chunks too). An object no root names is collected after a
+ * grace period (lib/ndn/collect.ts). A new kind of thing stored as named data (container
+ * images, say) registers a root of its own with the collector; nothing else changes.
+ *
+ * The kinds bucky has:
+ *   put          what the owner stored with `bucky put`, until `bucky rm`
+ *   app-package  the packages of the apps installed: the current version of each, and the
+ *                one before it (to go back to)
+ *   public       objects the zone serves to anyone (`bucky put --public`)
+ */
+import { like } from "drizzle-orm";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import { readSpecs } from "../apps/spec.ts";
+import type { StateQueries } from "../store/db.ts";
+import { ndnPins, state } from "../store/schema.ts";
+
+export interface RootKind {
+  /** Its name, as `bucky status --disk` and `bucky rm` say it. */
+  readonly kind: string;
+  /** The objects it needs now. */
+  ids(): Iterable<ObjectId>;
+}
+
+/** The roots every device has, read from its state database. */
+export function builtInRoots(db: StateQueries): RootKind[] {
+  return [
+    {
+      kind: "put",
+      *ids() {
+        for (const row of db.select({ id: ndnPins.id }).from(ndnPins).all())
+          if (parseObjectId(row.id)) yield row.id as ObjectId;
+      },
+    },
+    {
+      kind: "app-package",
+      *ids() {
+        for (const spec of readSpecs(db)) {
+          if (spec.desired === "removed") continue;
+          yield spec.package;
+          if (spec.previousPackage) yield spec.previousPackage;
+        }
+      },
+    },
+    {
+      kind: "public",
+      *ids() {
+        for (const row of db
+          .select({ key: state.key, value: state.value })
+          .from(state)
+          .where(like(state.key, "system/public/%"))
+          .all()) {
+          const id = row.key.slice("system/public/".length);
+          if (row.value !== null && parseObjectId(id)) yield id as ObjectId;
+        }
+      },
+    },
+  ];
+}
+
+/** Which kinds of root name `id` now. */
+export function referrers(roots: readonly RootKind[], id: ObjectId): string[] {
+  return roots.filter((root) => [...root.ids()].includes(id)).map((root) => root.kind);
+}
