@@ -1,5 +1,5 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
-import { zoneStatus } from "../lib/zone/status.ts";
+import { type ZoneCertificate, zoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { liveWindowMs } from "./liveness.ts";
 
@@ -19,6 +19,9 @@ export default defineBuckyCommand({
       ...status.gateways.map(
         (g) =>
           `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
+      ),
+      ...status.certificates.map(
+        (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
       ),
       ...status.backups.map(
         (b) =>
@@ -43,3 +46,13 @@ export default defineBuckyCommand({
     ].join("\n");
   },
 });
+
+/** One certificate in plain words: whose, for what, until when, and what went wrong. */
+function describeCertificate(cert: ZoneCertificate, _here: string): string {
+  const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
+  const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
+  const problem = cert.lastError
+    ? `; last try ${cert.lastError.at} failed: ${cert.lastError.message}${cert.lastError.hint ? ` (${cert.lastError.hint})` : ""}`
+    : "";
+  return `${cert.name} on ${cert.device}: ${until}${problem}`;
+}

@@ -12,7 +12,7 @@ import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
-import type { DeviceFactsPayload, ReplicaFacts } from "./payload.ts";
+import type { CertificateFacts, DeviceFactsPayload, ReplicaFacts } from "./payload.ts";
 
 export const FACTS_EVERY_MS = 5_000;
 /** How soon a change worth telling is said. */
@@ -32,6 +32,8 @@ export class FactsPublisher {
     private readonly node: NodeContext,
     /** The app data this device holds and keeps copies of. */
     private readonly replicas: () => ReplicaFacts,
+    /** A gateway's certificates: expiry and last error, per name. */
+    private readonly certificates: () => Record<string, CertificateFacts> = () => ({}),
     private readonly everyMs = FACTS_EVERY_MS,
   ) {}
 
@@ -59,10 +61,12 @@ export class FactsPublisher {
     if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
+    const certificates = this.certificates();
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
+      ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
     });
   }
 }
