@@ -44,35 +44,41 @@ export function appendLocalChangeset(
       );
     }
   }
-  return db.transaction((tx) => {
-    const tally = author.seal.tally(db.$client);
-    tally.requireOwnHead();
-    const self = tx.select().from(node).get();
-    if (!self) throw new Error("the node row is missing: the database was not initialized");
-    const last = tx
-      .select({ seq: changesets.seq, hash: changesets.hash })
-      .from(changesets)
-      .where(eq(changesets.author, authorId))
-      .orderBy(desc(changesets.seq))
-      .limit(1)
-      .get();
-    const hlc = nextHlc({ ms: self.hlcMs, counter: self.hlcCounter }, nowMs);
-    const changeset = signChangeset(
-      {
-        zone: author.zone,
-        author: authorId,
-        seq: (last?.seq ?? 0) + 1,
-        prev: last ? new Uint8Array(last.hash) : null,
-        hlc,
-        ops: lastOpPerKey(ops),
-      },
-      author.key,
-    );
-    storeChangeset(db, tally, changeset, nowMs);
-    tally.save();
-    tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
-    return changeset;
-  });
+  // IMMEDIATE: the write lock first, waiting its turn (busy_timeout), then the reads, so
+  // another connection writing in between cannot void them (a deferred transaction would
+  // fail at its first write, at once).
+  return db.transaction(
+    (tx) => {
+      const tally = author.seal.tally(db.$client);
+      tally.requireOwnHead();
+      const self = tx.select().from(node).get();
+      if (!self) throw new Error("the node row is missing: the database was not initialized");
+      const last = tx
+        .select({ seq: changesets.seq, hash: changesets.hash })
+        .from(changesets)
+        .where(eq(changesets.author, authorId))
+        .orderBy(desc(changesets.seq))
+        .limit(1)
+        .get();
+      const hlc = nextHlc({ ms: self.hlcMs, counter: self.hlcCounter }, nowMs);
+      const changeset = signChangeset(
+        {
+          zone: author.zone,
+          author: authorId,
+          seq: (last?.seq ?? 0) + 1,
+          prev: last ? new Uint8Array(last.hash) : null,
+          hlc,
+          ops: lastOpPerKey(ops),
+        },
+        author.key,
+      );
+      storeChangeset(db, tally, changeset, nowMs);
+      tally.save();
+      tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
+      return changeset;
+    },
+    { behavior: "immediate" },
+  );
 }
 
 /** Within one transaction a later write to a key replaces an earlier one. */
