@@ -3,10 +3,11 @@
  * X.509 certificates (RFC 5280) signed with ECDSA P-256 / SHA-256, the kind every
  * browser and phone accepts once the owner trusts the root.
  *
- * The root is constrained (nameConstraints, critical) to names and addresses that cannot
- * be anyone else's: `.local`, `.lan`, `.home.arpa`, `.internal`, `.localhost`, `.test`,
- * and private, loopback and link-local addresses. A device that trusts the root trusts it
- * for nothing else, even if the CA key were stolen. The CA issues only for those names.
+ * The root is constrained (nameConstraints, critical) to names that cannot be anyone
+ * else's: `.local`, `.lan`, `.home.arpa`, `.internal`, `.localhost`, `.test`. A device
+ * that trusts the root trusts it for no other name, even if the CA key were stolen. The
+ * CA itself issues only for those names and for private, loopback and link-local
+ * addresses (which the root cannot constrain: see nameConstraints).
  *
  *   root = Certificate { CN = "<zone name> zone CA (bucky, <zone id prefix>)", 10 years,
  *                        basicConstraints CA pathLen 0, keyUsage keyCertSign cRLSign,
@@ -249,17 +250,13 @@ function keyIdentifier(spki: Uint8Array): Uint8Array {
   );
 }
 
+/**
+ * DNS names only: BoringSSL's verifier (Bun's) refuses every chain whose root constrains
+ * addresses ("unsupported name constraint type"). Addresses are held to LOCAL_RANGES by
+ * the CA's own policy (leafTbs) instead.
+ */
 function nameConstraints(): Uint8Array {
-  const subtrees = [
-    ...LOCAL_SUFFIXES.map((suffix) => sequence(implicitPrimitive(2, utf8(suffix)))),
-    ...LOCAL_RANGES.map(([network, prefix]) => {
-      const base = addressBytes(network) as Uint8Array;
-      const mask = new Uint8Array(base.length);
-      for (let bit = 0; bit < prefix; bit++)
-        mask[bit >> 3] = (mask[bit >> 3] as number) | (0x80 >> (bit % 8));
-      return sequence(implicitPrimitive(7, Uint8Array.of(...base, ...mask)));
-    }),
-  ];
+  const subtrees = LOCAL_SUFFIXES.map((suffix) => sequence(implicitPrimitive(2, utf8(suffix))));
   // NameConstraints ::= SEQUENCE { permittedSubtrees [0] IMPLICIT GeneralSubtrees }
   return sequence(explicit(0, join(...subtrees)));
 }

@@ -19,6 +19,8 @@ export interface AcmeAccount {
   readonly key: string;
   /** External account binding, for CAs that need one. */
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
+  /** The account's URL at this directory, once it was made there. */
+  readonly url?: string;
 }
 
 export interface Challenge {
@@ -27,6 +29,8 @@ export interface Challenge {
 }
 
 export interface Issued {
+  /** The account's URL, to keep for the next order. */
+  readonly accountUrl: string;
   /** The certificate and its chain, PEM. */
   readonly cert: string;
   /** Its private key (ECDSA P-256), PEM. */
@@ -45,20 +49,28 @@ export async function orderCertificate(
   challenges: {
     publish(challenge: Challenge): Promise<void> | void;
     withdraw(challenge: Challenge): Promise<void> | void;
+    /** The account's URL, once known, to keep for the next order. */
+    account?(url: string): void;
   },
 ): Promise<Issued> {
   const client = new acme.Client({
     directoryUrl: account.directory,
     accountKey: account.key,
     ...(account.eab ? { externalAccountBinding: account.eab } : {}),
+    ...(account.url ? { accountUrl: account.url } : {}),
     backoffAttempts: 8,
     backoffMin: 500,
     backoffMax: 10_000,
   });
-  try {
-    await client.createAccount({ termsOfServiceAgreed: true });
-  } catch (error) {
-    throw explain(error, name, "account");
+  if (!account.url) {
+    try {
+      await client.createAccount({ termsOfServiceAgreed: true });
+    } catch (error) {
+      // An account that exists already is found (its URL known), then "updated" with
+      // nothing, which some CAs refuse: the account is there, which is what counts.
+      if (!accountUrlOf(client)) throw explain(error, name, "account");
+    }
+    challenges.account?.(client.getAccountUrl());
   }
   let order: Awaited<ReturnType<typeof client.createOrder>>;
   try {
@@ -100,9 +112,17 @@ export async function orderCertificate(
     );
     const finalized = await client.finalizeOrder(order, csr);
     const cert = await client.getCertificate(finalized);
-    return { cert, key: key.toString() };
+    return { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
   } catch (error) {
     throw explain(error, name, "finalize");
+  }
+}
+
+function accountUrlOf(client: acme.Client): string | undefined {
+  try {
+    return client.getAccountUrl();
+  } catch {
+    return undefined;
   }
 }
 

@@ -23,7 +23,7 @@ import { type GatewayConfig, parseListen, readGateway, readTls } from "../gatewa
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { state } from "../store/schema.ts";
-import { type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
+import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
 import { CertificateStore, type NameStatus } from "./store.ts";
 import {
   type CertificateRequest,
@@ -231,8 +231,10 @@ export class CertificateKeeper {
       const issued = await orderCertificate(this.account(config), name, {
         publish: (challenge) => this.publish(name, challenge),
         withdraw: (challenge) => this.withdraw(challenge),
+        account: (url) => this.rememberAccount(config, url),
       });
       if (this.stopped) return;
+      this.rememberAccount(config, issued.accountUrl);
       this.store.write(name, issued.cert, issued.key);
       this.setStatus(name, { failures: 0 });
       const notAfter = parseCertificate(issued.cert)?.validToDate.toISOString();
@@ -273,20 +275,34 @@ export class CertificateKeeper {
     this.tick();
   }
 
-  private account(config: GatewayConfig): {
-    directory: string;
-    key: string;
-    eab?: { kid: string; hmacKey: string };
-  } {
+  /** The account URL at each directory it was made at: the next order needs no new one. */
+  private accounts(): Record<string, string> {
+    try {
+      return JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+    } catch {
+      return {};
+    }
+  }
+
+  private rememberAccount(config: GatewayConfig, url: string): void {
+    const accounts = this.accounts();
+    if (accounts[config.acmeDirectory as string] === url) return;
+    accounts[config.acmeDirectory as string] = url;
+    this.store.writeFile(JSON.stringify(accounts), "acme", "accounts.json");
+  }
+
+  private account(config: GatewayConfig): AcmeAccount {
     let key = this.store.readFile("acme", "account.pem");
     const eabText = this.store.readFile("acme", "eab.json");
     const eab = eabText ? (JSON.parse(eabText) as { kid: string; hmacKey: string }) : undefined;
     if (!key) throw new BuckyError("E_INTERNAL", "the ACME account key was not made");
     key = key.trim();
+    const url = this.accounts()[config.acmeDirectory as string];
     return {
       directory: config.acmeDirectory as string,
       key,
       ...(eab ? { eab } : {}),
+      ...(url ? { url } : {}),
     };
   }
 
@@ -305,9 +321,20 @@ export class CertificateKeeper {
     ]);
   }
 
+  /**
+   * Takes a challenge's answer back. The order does not hang on it: one left behind (the
+   * write refused, the daemon stopped) answers nothing the CA asks again, and goes at the
+   * next start.
+   */
   private withdraw(challenge: Challenge): void {
     if (this.stopped) return;
-    this.node.write([{ key: challengeKey(this.node.deviceName, challenge.token), value: null }]);
+    try {
+      this.node.write([{ key: challengeKey(this.node.deviceName, challenge.token), value: null }]);
+    } catch (error) {
+      this.options.log.warn("a challenge's answer stays in the state until the next start", {
+        error: (error as Error).message,
+      });
+    }
   }
 
   private setStatus(name: string, status: NameStatus): void {
