@@ -40,7 +40,9 @@ export async function stopPebbles(): Promise<void> {
 
 export async function startPebble(options: { validitySeconds?: number } = {}): Promise<Pebble> {
   const dir = scratchDir();
-  const [acmePort, managementPort, dnsPort, challengeManagementPort, httpPort] = await freePorts(5);
+  const [acmePort, managementPort, dnsPort, challengeManagementPort, httpPort] = (await freePorts(
+    5,
+  )) as [number, number, number, number, number];
   const apiCertFile = join(dir, "api-cert.pem");
   const apiKeyFile = join(dir, "api-key.pem");
   const made = spawnSync("openssl", [
