@@ -9,7 +9,7 @@
  * CA itself issues only for those names and for private, loopback and link-local
  * addresses (which the root cannot constrain: see nameConstraints).
  *
- *   root = Certificate { CN = "<zone name> zone CA (bucky, <zone id prefix>)", 10 years,
+ *   root = Certificate { CN = "bucky zone CA for <zone name> (<zone id prefix>)", 10 years,
  *                        basicConstraints CA pathLen 0, keyUsage keyCertSign cRLSign,
  *                        nameConstraints, subjectKeyIdentifier }
  *   leaf = Certificate { CN = "bucky gateway", subjectAltName dNSName… iPAddress…,
@@ -220,7 +220,7 @@ function tbs(
 }
 
 function rootName(request: Pick<RootRequest, "zoneName" | "zoneId">): Uint8Array {
-  return commonName(`${request.zoneName} zone CA (bucky, ${request.zoneId.slice(0, 12)})`);
+  return commonName(`bucky zone CA for ${request.zoneName} (${request.zoneId.slice(0, 12)})`);
 }
 
 function commonName(text: string): Uint8Array {

@@ -315,7 +315,9 @@ describe("the zone CA", () => {
     expect(text.stdout).toBe(root.pem);
     const rootCert = new X509Certificate(root.pem);
     expect(rootCert.ca).toBe(true);
-    expect(rootCert.subject).toContain("home zone CA");
+    expect(rootCert.subject).toBe(
+      `CN=bucky zone CA for home (${(await buckyJson<{ zone: { id: string } }>(["status", "--home", home])).zone.id.slice(0, 12)})`,
+    );
 
     const response = await waitFor("the app over HTTPS", () =>
       overHttps(port, "site.home.lan", root.pem).then(
