@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   bucky,
@@ -274,6 +274,64 @@ describe("renewal", () => {
       return cert?.notAfter === second.validToDate.toISOString() ? cert : undefined;
     });
     expect(status).toMatchObject({ issuer: "acme", lastError: null });
+  }, 60_000);
+});
+
+describe("a CA that needs an external account", () => {
+  test("without one, the gateway says so; given one (its key in a private file), it gets its certificate", async () => {
+    const eab = {
+      kid: "kid-1",
+      hmacKey: "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+    };
+    const pebble = await startPebble({ eab });
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    await startDaemon(home, { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
+    const port = freePort();
+    const enable = (...extra: string[]) =>
+      bucky([
+        "gateway",
+        "enable",
+        "--host",
+        HOST,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--http-listen",
+        `127.0.0.1:${pebble.httpPort}`,
+        "--acme-directory",
+        pebble.directory,
+        "--home",
+        home,
+        "--json",
+        ...extra,
+      ]);
+    expect((await enable()).exitCode).toBe(0);
+    const refused = await waitFor("the CA's refusal", async () => {
+      const cert = (await certificates(home)).get(HOST);
+      return cert?.lastError ? cert : undefined;
+    });
+    expect(refused.lastError).toMatchObject({
+      message: "this CA needs an external account",
+      hint: "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.",
+    });
+
+    // A key file others can read is refused before anything is sent.
+    const keyFile = join(scratchDir(), "eab.key");
+    writeFileSync(keyFile, `${eab.hmacKey}\n`, { mode: 0o644 });
+    const open = await enable("--acme-eab-kid", eab.kid, "--acme-eab-key-file", keyFile);
+    expect(open.exitCode).toBe(1);
+    expect(jsonError(open).message).toContain("can be read or changed by others");
+    chmodSync(keyFile, 0o600);
+    // (the first attempt's backoff is a minute: a new configuration is not held to it)
+    expect((await enable("--acme-eab-kid", eab.kid, "--acme-eab-key-file", keyFile)).exitCode).toBe(
+      0,
+    );
+    expect(statSync(join(home, "gateway", "acme", "eab.json")).mode & 0o777).toBe(0o600);
+    const issued = await waitFor("the certificate", async () => {
+      const cert = (await certificates(home)).get(HOST);
+      return cert?.notAfter ? cert : undefined;
+    });
+    expect(issued.lastError).toBeNull();
   }, 60_000);
 });
 

@@ -38,7 +38,13 @@ export async function stopPebbles(): Promise<void> {
   );
 }
 
-export async function startPebble(options: { validitySeconds?: number } = {}): Promise<Pebble> {
+export async function startPebble(
+  options: {
+    validitySeconds?: number;
+    /** An external account the CA requires (its HMAC key base64url). */
+    eab?: { kid: string; hmacKey: string };
+  } = {},
+): Promise<Pebble> {
   const dir = scratchDir();
   const [acmePort, managementPort, dnsPort, challengeManagementPort, httpPort] = (await freePorts(
     5,
@@ -78,7 +84,10 @@ export async function startPebble(options: { validitySeconds?: number } = {}): P
         httpPort,
         tlsPort: httpPort + 1,
         ocspResponderURL: "",
-        externalAccountBindingRequired: false,
+        externalAccountBindingRequired: options.eab !== undefined,
+        ...(options.eab
+          ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } }
+          : {}),
         ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
       },
     }),

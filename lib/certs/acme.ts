@@ -126,8 +126,8 @@ function accountUrlOf(client: acme.Client): string | undefined {
   }
 }
 
-/** An ACME failure in words that say what to do. */
-function explain(
+/** An ACME failure (a problem document, or an error) in words that say what to do. */
+export function explain(
   error: unknown,
   name: string,
   step: "account" | "order" | "challenge" | "finalize",
@@ -142,7 +142,7 @@ function explain(
       `the CA's rate limit stops ${name} for now: ${detail}`,
       "Nothing to do: it is tried again later, less often.",
     );
-  if (type === "externalAccountRequired" || /external account/i.test(detail))
+  if (type === "externalAccountRequired" || /external.?account/i.test(detail))
     return new BuckyError(
       "E_PERMISSION",
       "this CA needs an external account",

@@ -23,6 +23,7 @@ import { type GatewayConfig, parseListen, readGateway, readTls } from "../gatewa
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { state } from "../store/schema.ts";
+import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
 import { CertificateStore, type NameStatus } from "./store.ts";
 import {
@@ -83,17 +84,13 @@ export class CertificateKeeper {
     // Challenges left by a daemon that stopped half way answer nothing now.
     const stale = ownChallenges(this.node);
     if (stale.length > 0) this.node.write(stale.map((key) => ({ key, value: null })));
+    const gatewayKey = `nodes/${this.node.deviceName}/gateway`;
     this.unsubscribe = this.node.onChange((changesets) => {
-      if (
-        changesets.some((c) =>
-          c.ops.some(
-            (op) =>
-              op.key.startsWith("users/") ||
-              op.key === `nodes/${this.node.deviceName}/gateway` ||
-              isZoneCaKey(op.key),
-          ),
-        )
-      )
+      const keys = changesets.flatMap((c) => c.ops.map((op) => op.key));
+      // `bucky gateway enable` again is the owner acting: what waits out a backoff is
+      // tried now (with an external account just given, say).
+      if (keys.includes(gatewayKey)) this.clearBackoff();
+      if (keys.some((key) => key.startsWith("users/") || key === gatewayKey || isZoneCaKey(key)))
         queueMicrotask(() => this.tick());
     });
     this.timer = setInterval(() => this.tick(), this.options.everyMs ?? KEEPER_EVERY_MS);
@@ -106,20 +103,29 @@ export class CertificateKeeper {
     this.unsubscribe?.();
   }
 
-  /** The answer to an HTTP-01 challenge, from any gateway of the zone; undefined if none. */
+  /**
+   * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing;
+   * undefined if none. The token is matched exactly (`_` would be a wildcard to LIKE).
+   */
   static challengeAnswer(node: NodeContext, token: string): string | undefined {
     if (!CHALLENGE_TOKEN.test(token)) return undefined;
-    const row = node.db
-      .select({ value: state.value })
+    const membership = node.membership();
+    for (const row of node.db
+      .select({ key: state.key, value: state.value })
       .from(state)
-      .where(like(state.key, `nodes/%/acme/${token}`))
-      .get();
-    if (!row?.value) return undefined;
-    try {
-      return (JSON.parse(row.value) as { keyAuthorization?: string }).keyAuthorization;
-    } catch {
-      return undefined;
+      .where(like(state.key, "nodes/%/acme/%"))
+      .all()) {
+      const [, device, , rowToken] = row.key.split("/");
+      if (rowToken !== token || !row.value || device === undefined) continue;
+      const member = membership.byName.get(device);
+      if (!member || standingOf(membership, member.id) !== "member") continue;
+      try {
+        return (JSON.parse(row.value) as { keyAuthorization?: string }).keyAuthorization;
+      } catch {
+        return undefined;
+      }
     }
+    return undefined;
   }
 
   /** What the gateway serves now: SNI entries, the host's first (the default). */
@@ -335,6 +341,17 @@ export class CertificateKeeper {
         error: (error as Error).message,
       });
     }
+  }
+
+  private clearBackoff(): void {
+    const statuses = this.store.statuses();
+    const waiting = Object.entries(statuses).filter(([, status]) => status.nextAttemptAtMs);
+    if (waiting.length === 0) return;
+    for (const [name, status] of waiting) {
+      const { nextAttemptAtMs: _, ...rest } = status;
+      statuses[name] = rest;
+    }
+    this.store.saveStatuses(statuses);
   }
 
   private setStatus(name: string, status: NameStatus): void {
