@@ -20,9 +20,7 @@ export default defineBuckyCommand({
         (g) =>
           `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
       ),
-      ...status.certificates.map(
-        (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
-      ),
+      ...status.certificates.map((c) => `Certificate  ${describeCertificate(c)}`),
       ...status.backups.map(
         (b) =>
           `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
@@ -48,7 +46,7 @@ export default defineBuckyCommand({
 });
 
 /** One certificate in plain words: whose, for what, until when, and what went wrong. */
-function describeCertificate(cert: ZoneCertificate, _here: string): string {
+function describeCertificate(cert: ZoneCertificate): string {
   const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
   const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
   const problem = cert.lastError
