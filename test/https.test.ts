@@ -19,6 +19,7 @@ import {
   newHomePath,
   scratchDir,
   startDaemon,
+  startZone,
   waitFor,
 } from "./harness.ts";
 import { type Pebble, startPebble, stopPebbles } from "./pebble.ts";
@@ -274,6 +275,72 @@ describe("renewal", () => {
       return cert?.notAfter === second.validToDate.toISOString() ? cert : undefined;
     });
     expect(status).toMatchObject({ issuer: "acme", lastError: null });
+  }, 60_000);
+});
+
+describe("two gateways sharing a name", () => {
+  test("each gets its own certificates, answering each other's challenges; a new name is asked for by one, then the other", async () => {
+    const pebble = await startPebble();
+    const zone = await startZone(["a", "b"], { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
+    const [a, b] = [zone.get("a") as Daemon, zone.get("b") as Daemon];
+    // Every name resolves to 127.0.0.1, where only gateway a listens: the CA never reaches
+    // b, whose challenges a answers from the zone state.
+    const gateways = [
+      { daemon: a, device: "a", address: "127.0.0.1", port: freePort() },
+      { daemon: b, device: "b", address: "127.0.0.2", port: freePort() },
+    ];
+    for (const { daemon, address, port } of gateways)
+      await buckyJson([
+        "gateway",
+        "enable",
+        "--host",
+        HOST,
+        "--listen",
+        `${address}:${port}`,
+        "--http-listen",
+        `${address}:${pebble.httpPort}`,
+        "--acme-directory",
+        pebble.directory,
+        "--home",
+        daemon.home,
+      ]);
+    const issuedEverywhere = (name: string) =>
+      waitFor(
+        `certificates for ${name} on both gateways`,
+        async () => {
+          const status = await buckyJson<{ certificates: StatusCertificate[] }>([
+            "status",
+            "--home",
+            a.home,
+          ]);
+          const holders = status.certificates
+            .filter((c) => c.name === name && c.notAfter)
+            .map((c) => c.device)
+            .sort();
+          return holders.join() === "a,b" ? true : undefined;
+        },
+        25_000,
+      );
+    await issuedEverywhere(HOST);
+    // A new app: both gateways hear of its name at once; one asks, the other waits its turn.
+    await buckyJson(["app", "install", SITE, "--home", a.home]);
+    const name = `site.${HOST}`;
+    await issuedEverywhere(name);
+    const when = (daemon: Daemon, what: string) =>
+      daemon
+        .log()
+        .split("\n")
+        .filter((line) =>
+          new RegExp(` ${what} name=${name.replaceAll(".", "\\.")}( |$)`).test(line),
+        )
+        .map((line) => line.slice(0, 12));
+    const ordered = gateways.map(({ daemon }) => when(daemon, "ordering a certificate"));
+    const issued = gateways.map(({ daemon }) => when(daemon, "certificate issued"));
+    expect(ordered.map((times) => times.length)).toEqual([1, 1]);
+    expect(issued.map((times) => times.length)).toEqual([1, 1]);
+    const [first, second] =
+      (issued[0]?.[0] as string) < (issued[1]?.[0] as string) ? [0, 1] : [1, 0];
+    expect((ordered[second]?.[0] as string) >= (issued[first]?.[0] as string)).toBe(true);
   }, 60_000);
 });
 

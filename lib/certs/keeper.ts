@@ -232,6 +232,7 @@ export class CertificateKeeper {
 
   private async order(config: GatewayConfig, name: string): Promise<void> {
     const startedMs = this.node.now();
+    this.options.log.debug("ordering a certificate", { name });
     try {
       await this.prepareAccount();
       const issued = await orderCertificate(this.account(config), name, {
@@ -474,7 +475,12 @@ class Turns {
       this.others.push({
         id: device.id,
         host: theirs.host,
-        tried: new Set(Object.keys(device.facts.certificates ?? {})),
+        // Tried: it has a certificate for the name, or said why not.
+        tried: new Set(
+          Object.entries(device.facts.certificates ?? {})
+            .filter(([, cert]) => cert.notAfter !== undefined || cert.lastError !== undefined)
+            .map(([name]) => name),
+        ),
         pending,
       });
     }
