@@ -132,8 +132,13 @@ export class CertificateKeeper {
   served(config = this.config()): ServedCertificate[] {
     if (!config?.https) return [];
     if (!config.tls || config.tls === "files") {
-      const tls = readTls(this.node.zone.paths);
-      return [{ cert: tls.cert, key: tls.key }];
+      try {
+        const tls = readTls(this.node.zone.paths);
+        return [{ cert: tls.cert, key: tls.key }];
+      } catch {
+        // Gone from the home: the gateway says why it cannot start.
+        return [];
+      }
     }
     if (config.tls === "zone") {
       const cert = this.store.readFile("zone-ca", "cert.pem");

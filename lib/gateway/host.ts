@@ -103,7 +103,8 @@ export class GatewayHost implements GatewayRunner {
     if (!running?.config.tls) return;
     const certificates = this.options.certificates(running.config);
     if (JSON.stringify(certificates) === JSON.stringify(running.certificates)) return;
-    running.gateway.stop();
+    // Requests and WebSockets under way finish on the old listener.
+    running.gateway.stop(false);
     this.running = undefined;
     try {
       this.running = {

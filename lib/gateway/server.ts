@@ -86,7 +86,8 @@ export interface RunningGateway {
   readonly url: string;
   /** Writes what was counted but not yet flushed. */
   flushTraffic(): void;
-  stop(): void;
+  /** Stops listening; `closeActive: false` lets requests under way finish (a new certificate). */
+  stop(closeActive?: boolean): void;
 }
 
 interface Limiter {
@@ -471,8 +472,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       : new Response(answer, { headers: { "content-type": "application/octet-stream" } });
   };
   const servers: Server<BridgeData>[] = [];
-  const stopAll = () => {
-    for (const server of servers) server.stop(true);
+  const stopAll = (closeActive = true) => {
+    for (const server of servers) server.stop(closeActive);
     table.stop();
     accounting.stop();
   };
