@@ -319,7 +319,7 @@ describe("two gateways sharing a name", () => {
             .sort();
           return holders.join() === "a,b" ? true : undefined;
         },
-        25_000,
+        40_000,
       );
     await issuedEverywhere(HOST);
     // A new app: both gateways hear of its name at once; one asks, the other waits its turn.
@@ -341,7 +341,7 @@ describe("two gateways sharing a name", () => {
     const [first, second] =
       (issued[0]?.[0] as string) < (issued[1]?.[0] as string) ? [0, 1] : [1, 0];
     expect((ordered[second]?.[0] as string) >= (issued[first]?.[0] as string)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("a CA that needs an external account", () => {

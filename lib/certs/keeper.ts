@@ -38,6 +38,10 @@ import {
 export const KEEPER_EVERY_MS = 5_000;
 export const RETRY_BASE_MS = 60_000;
 export const RETRY_MAX_MS = 24 * 3600_000;
+/** How often a gateway waiting its turn for a name looks again. */
+const WAITING_TURN_EVERY_MS = 1_000;
+/** How long a challenge waits for the other gateways sharing the host to serve it. */
+const FELLOW_WAIT_MS = 10_000;
 /** Names ordered at once, at most. */
 const MAX_PARALLEL = 4;
 /** The most names a gateway keeps certificates for (its host and its apps). */
@@ -71,6 +75,7 @@ export class CertificateKeeper {
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
   private servedText = "";
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
   constructor(
@@ -100,6 +105,7 @@ export class CertificateKeeper {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
     this.unsubscribe?.();
   }
 
@@ -229,7 +235,14 @@ export class CertificateKeeper {
       if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) continue;
       const status = statuses[name];
       if (status?.nextAttemptAtMs !== undefined && now < status.nextAttemptAtMs) continue;
-      if (!turns.mine(name)) continue;
+      if (!turns.mine(name)) {
+        // Another gateway's turn: look again soon, not at the next round.
+        this.soonTimer ??= setTimeout(() => {
+          this.soonTimer = undefined;
+          this.tick();
+        }, WAITING_TURN_EVERY_MS);
+        continue;
+      }
       this.inFlight.add(name);
       void this.order(config, name).finally(() => this.inFlight.delete(name));
     }
@@ -324,13 +337,34 @@ export class CertificateKeeper {
       this.store.writeFile(await newAccountKey(), "acme", "account.pem");
   }
 
-  private publish(name: string, challenge: Challenge): void {
+  /**
+   * Puts a challenge's answer in the zone state, then waits (a few seconds at most) until
+   * the other live gateways sharing the host serve it too: the CA may reach any of them.
+   */
+  private async publish(name: string, challenge: Challenge): Promise<void> {
     this.node.write([
       {
         key: challengeKey(this.node.deviceName, challenge.token),
         value: JSON.stringify({ name, keyAuthorization: challenge.keyAuthorization }),
       },
     ]);
+    const config = this.config();
+    if (!config) return;
+    const fellows = fellowListeners(this.node, config, this.options.liveWindowMs);
+    const deadline = Date.now() + FELLOW_WAIT_MS;
+    await Promise.all(
+      fellows.map(async (base) => {
+        const url = `${base}/.well-known/acme-challenge/${challenge.token}`;
+        while (Date.now() < deadline && !this.stopped) {
+          const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+            .then((response) => (response.ok ? response.text() : undefined))
+            .catch(() => undefined);
+          if (answer === challenge.keyAuthorization) return;
+          await Bun.sleep(100);
+        }
+        this.options.log.debug("a fellow gateway does not serve the challenge yet", { url });
+      }),
+    );
   }
 
   /**
@@ -448,6 +482,30 @@ export function isMyTurn(
     if (gateway.pending.has(name) || !gateway.tried.has(name)) return false;
   }
   return true;
+}
+
+/**
+ * Where the other live ACME gateways sharing this host serve plain HTTP
+ * (`http://host:port`): their listen address, or their device's published one.
+ */
+function fellowListeners(node: NodeContext, config: GatewayConfig, liveWindowMs: number): string[] {
+  const peers = node.peers();
+  return readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs).flatMap((device) => {
+    if (device.id === node.deviceId || !device.live) return [];
+    const theirs = readGateway(node.db, device.name);
+    if (theirs?.tls !== "acme" || theirs.host !== config.host || !theirs.httpListen) return [];
+    const { host, port } = parseListen(theirs.httpListen);
+    const published = peers.find((peer) => peer.name === device.name)?.addresses[0];
+    const address =
+      host === "0.0.0.0" || host === "::"
+        ? published
+          ? new URL(published).hostname
+          : undefined
+        : host.includes(":")
+          ? `[${host}]`
+          : host;
+    return address ? [`http://${address}:${port}`] : [];
+  });
 }
 
 /** The other live ACME gateways of the zone, what they tried and what they are answering. */
