@@ -53,6 +53,12 @@ export const rootCommand: CommandDef = {
         disable: load(() => import("./gateway/disable.ts")),
       },
     ),
+    ca: defineGroup(
+      { name: "ca", description: "The zone's certificate authority, for local names" },
+      {
+        export: load(() => import("./ca/export.ts")),
+      },
+    ),
     relay: defineGroup(
       { name: "relay", description: "Relays outside the zone, for devices behind NAT" },
       {

@@ -1,7 +1,7 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
 import type { UsageFacts } from "../lib/facts/payload.ts";
 import { formatBytes } from "../lib/units.ts";
-import { type DeviceDisk, zoneStatus } from "../lib/zone/status.ts";
+import { type DeviceDisk, type ZoneCertificate, zoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { liveWindowMs } from "./liveness.ts";
 
@@ -33,6 +33,7 @@ export default defineBuckyCommand({
         (g) =>
           `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
       ),
+      ...status.certificates.map((c) => `Certificate  ${describeCertificate(c)}`),
       ...status.backups.map(
         (b) =>
           `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
@@ -86,4 +87,14 @@ function usageLines(usage: UsageFacts): string[] {
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** One certificate in plain words: whose, for what, until when, and what went wrong. */
+function describeCertificate(cert: ZoneCertificate): string {
+  const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
+  const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
+  const problem = cert.lastError
+    ? `; last try ${cert.lastError.at} failed: ${cert.lastError.message}${cert.lastError.hint ? ` (${cert.lastError.hint})` : ""}`
+    : "";
+  return `${cert.name} on ${cert.device}: ${until}${problem}`;
 }

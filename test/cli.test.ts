@@ -119,6 +119,7 @@ describe("bucky status", () => {
       backups: [],
       gateways: [],
       images: [],
+      certificates: [],
       warnings: [],
     });
   });

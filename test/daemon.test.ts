@@ -314,20 +314,25 @@ describe("a state database another process holds", () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
     const daemon = await startDaemon(home);
-    // Another process takes the write lock and keeps it past the daemon's wait (5 s).
+    // Another process takes the write lock and keeps it past the daemon's wait (5 s): until
+    // it is told to let go, once the daemon has refused.
     const holder = Bun.spawn(
       [
         process.execPath,
         "-e",
         `const { Database } = require("bun:sqlite");
          const db = new Database(${JSON.stringify(join(home, "state.db"))});
-         db.run("BEGIN IMMEDIATE"); console.log("held"); await Bun.sleep(7000); db.run("ROLLBACK");`,
+         db.run("BEGIN IMMEDIATE"); console.log("held");
+         for await (const _ of console) break;
+         db.run("ROLLBACK");`,
       ],
-      { stdout: "pipe", stderr: "inherit" },
+      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
     );
     const reader = holder.stdout.getReader();
     await reader.read(); // "held"
     const refused = await bucky(["state", "set", "apps/x", "1", "--home", home, "--json"]);
+    holder.stdin.write("let go\n");
+    holder.stdin.end();
     expect([refused.exitCode, jsonError(refused).code]).toEqual([3, "E_UNAVAILABLE"]);
     await holder.exited;
     expect(await buckyJson(["state", "set", "apps/x", "2", "--home", home])).toBeTruthy();

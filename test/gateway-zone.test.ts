@@ -217,6 +217,8 @@ describe("a host name added later", () => {
       "enable",
       "--listen",
       `127.0.0.1:${port}`,
+      "--tls",
+      "off", // plain HTTP: .test is a local name, which the zone CA would certify
       "--host",
       "zone.test",
       "--home",

@@ -162,6 +162,8 @@ beforeAll(async () => {
     "enable",
     "--listen",
     `127.0.0.1:${port}`,
+    "--tls",
+    "off", // plain HTTP: .test is a local name, which the zone CA would certify
     "--host",
     HOST,
     "--home",

@@ -79,6 +79,8 @@ beforeAll(async () => {
     "enable",
     "--listen",
     "0.0.0.0:8080",
+    "--tls",
+    "off", // plain HTTP: .test is a local name, which the zone CA would certify
     "--host",
     HOST,
     "--home",

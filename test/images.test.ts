@@ -177,7 +177,8 @@ beforeAll(async () => {
   await registry.start();
   for (const name of ["site:1", "site:2", "tampered:1"]) workshop.push(name, registry);
   daemons = await startZone(["alpha", "beta"], FAST);
-  gateway = await enableGateway(home("alpha"), ["--host", HOST]);
+  // Plain HTTP: .test is a local name, which the zone CA would certify.
+  gateway = await enableGateway(home("alpha"), ["--tls", "off", "--host", HOST]);
 }, 120_000);
 
 afterAll(async () => {

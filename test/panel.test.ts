@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -196,6 +197,27 @@ describe("the control panel", () => {
       alpha.home,
     ]);
     expect(fromId).toMatchObject({ app: "site", package: fromArchive.package });
+  });
+
+  test("the overview lists the certificates and offers the zone CA's root for download", async () => {
+    await page.goto(`${gateway}${PANEL}`);
+    await expect(page.getByRole("heading", { name: "Certificates" }).isVisible()).resolves.toBe(
+      true,
+    );
+    const link = page.getByRole("link", { name: "Download its root" });
+    const href = await link.getAttribute("href");
+    expect(href).toBe(`${PANEL}zone-ca.crt`);
+    const session = (await context.cookies()).find((c) => c.name === "bucky_session")?.value;
+    const download = await fetch(`${gateway}${href}`, {
+      headers: { cookie: `bucky_session=${session}` },
+    });
+    expect(download.status).toBe(200);
+    expect(download.headers.get("content-type")).toBe("application/x-x509-ca-cert");
+    const pem = await download.text();
+    // The same root `bucky ca export` prints, a CA certificate.
+    const exported = await buckyJson<{ pem: string }>(["ca", "export", "--home", alpha.home]);
+    expect(pem).toBe(exported.pem);
+    expect(new X509Certificate(pem).ca).toBe(true);
   });
 
   test("an error from the API is shown as it is, with its hint", async () => {

@@ -112,6 +112,8 @@ describe("devices behind different NATs", () => {
       "enable",
       "--listen",
       "0.0.0.0:8080",
+      "--tls",
+      "off", // plain HTTP: .test is a local name, which the zone CA would certify
       "--host",
       HOST,
       "--home",

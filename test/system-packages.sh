@@ -20,6 +20,8 @@ needed=(
   "skopeo skopeo"               # pushes test images into the registry
   "docker-registry docker-registry" # a real registry on loopback
   "/bin/busybox busybox-static" # the root file system of the test images
+  "pebble pebble"               # a real ACME CA for the gateway's certificates
+  "openssl openssl"             # pebble's own API certificate
 )
 # With --bench (just bench): the anchors the benchmarks measure beside bucky too.
 if [[ ${1:-} == --bench ]]; then

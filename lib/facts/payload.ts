@@ -1,7 +1,7 @@
 /**
  * What a device says of itself in its facts (protocol/device-facts.ts carries them,
  * signed): its backups to each target and whether it can back up at all, its disk and
- * where its space goes.
+ * where its space goes, and a gateway's certificates.
  * Read defensively: a part that does not have the expected shape (a newer or a broken
  * device) reads as unknown, never as an error for the reader.
  */
@@ -118,6 +118,19 @@ const usageFacts = z.object({
     .max(MAX_LEFTOVERS),
 });
 
+/** A gateway's certificate for one name: who issues it, until when, and what went wrong last. */
+const certificateFacts = z.object({
+  issuer: z.enum(["acme", "zone", "files"]),
+  notAfter: z.string().max(40).optional(),
+  lastError: z
+    .object({
+      at: z.string().max(40),
+      message: z.string().max(500),
+      hint: z.string().max(300).optional(),
+    })
+    .optional(),
+});
+
 export const deviceFactsPayload = z.object({
   backup: z
     .object({
@@ -149,12 +162,19 @@ export const deviceFactsPayload = z.object({
     })
     .optional()
     .catch(undefined),
+  /** A gateway's certificates, by the name each is for (at most 100). */
+  certificates: z
+    .record(z.string().max(253), certificateFacts)
+    .refine((record) => Object.keys(record).length <= 100)
+    .optional()
+    .catch(undefined),
 });
 
 export type DeviceFactsPayload = z.infer<typeof deviceFactsPayload>;
 export type UsageFacts = z.infer<typeof usageFacts>;
 export type TargetFacts = z.infer<typeof targetFacts>;
 export type ReplicaFacts = z.infer<typeof replicaFacts>;
+export type CertificateFacts = z.infer<typeof certificateFacts>;
 
 /** The payload of a record, or nothing known when it is not one. */
 export function readPayload(facts: Readonly<Record<string, unknown>>): DeviceFactsPayload {

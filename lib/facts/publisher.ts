@@ -15,6 +15,7 @@ import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
 import {
+  type CertificateFacts,
   type DeviceFactsPayload,
   MAX_LEFTOVERS,
   MAX_USAGE_APPS,
@@ -43,6 +44,8 @@ export class FactsPublisher {
     private readonly node: NodeContext,
     /** The app data this device holds and keeps copies of. */
     private readonly replicas: () => ReplicaFacts,
+    /** A gateway's certificates: expiry and last error, per name. */
+    private readonly certificates: () => Record<string, CertificateFacts> = () => ({}),
     private readonly everyMs = FACTS_EVERY_MS,
   ) {}
 
@@ -72,11 +75,13 @@ export class FactsPublisher {
     const traffic = this.traffic.facts;
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS)
       this.usage = { atMs: now, facts: usageFacts(this.node) };
+    const certificates = this.certificates();
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
       usage: this.usage.facts,
+      ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
     });
   }
 

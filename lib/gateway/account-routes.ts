@@ -26,6 +26,8 @@ export interface AccountRequest {
   readonly path: string;
   readonly hostHeader: string;
   readonly client: string;
+  /** Whether it came over HTTPS: the origin passkeys are bound to, and a Secure cookie. */
+  readonly secure: boolean;
 }
 
 export class AccountRoutes {
@@ -53,7 +55,7 @@ export class AccountRoutes {
         },
       });
     }
-    const scheme = this.config.https ? "https" : "http";
+    const scheme = at.secure ? "https" : "http";
     const place: Place = {
       client: at.client,
       origin: `${scheme}://${at.hostHeader.toLowerCase()}`,
@@ -90,7 +92,7 @@ export class AccountRoutes {
         const next = nextOf(form.get("next") ?? null);
         try {
           const cookie = await this.signIn.withPassword(name, form.get("password") ?? "", place);
-          return this.signedIn(cookie, next);
+          return this.signedIn(cookie, next, at.secure);
         } catch (error) {
           if (!(error instanceof BuckyError) || error.code !== "E_PERMISSION") throw error;
           return signInPage({ zone, next, passkeys, name, error: error.message, status: 403 });
@@ -109,7 +111,9 @@ export class AccountRoutes {
         );
         return Response.json(
           { next: nextOf(typeof body.next === "string" ? body.next : null) },
-          { headers: { "set-cookie": this.cookie(cookie), "cache-control": "no-store" } },
+          {
+            headers: { "set-cookie": this.cookie(cookie, at.secure), "cache-control": "no-store" },
+          },
         );
       }
       case `GET ${ENROLL_PATH}`: {
@@ -133,7 +137,11 @@ export class AccountRoutes {
           });
         }
         try {
-          return this.signedIn(await this.signIn.enrollPassword(token, password, place), "/");
+          return this.signedIn(
+            await this.signIn.enrollPassword(token, password, place),
+            "/",
+            at.secure,
+          );
         } catch (error) {
           if (!(error instanceof BuckyError) || error.code !== "E_INVALID_INPUT") throw error;
           const { enrollment } = this.signIn.enrollments.open(token);
@@ -162,7 +170,11 @@ export class AccountRoutes {
       case `POST ${SIGNOUT_PATH}`:
         return new Response(null, {
           status: 303,
-          headers: { location: "/", "set-cookie": this.cookie("", 0), "cache-control": "no-store" },
+          headers: {
+            location: "/",
+            "set-cookie": this.cookie("", at.secure, 0),
+            "cache-control": "no-store",
+          },
         });
       default:
         return refusedPage(
@@ -174,15 +186,19 @@ export class AccountRoutes {
   }
 
   /** After signing in: the cookie, and on to where the person was going. */
-  private signedIn(cookie: string, next: string): Response {
+  private signedIn(cookie: string, next: string, secure: boolean): Response {
     return new Response(null, {
       status: 303,
-      headers: { location: next, "set-cookie": this.cookie(cookie), "cache-control": "no-store" },
+      headers: {
+        location: next,
+        "set-cookie": this.cookie(cookie, secure),
+        "cache-control": "no-store",
+      },
     });
   }
 
   /** The session cookie, as a login link sets it (lib/gateway/server.ts). */
-  private cookie(value: string, maxAgeS = PERSON_SESSION_TTL_S): string {
+  private cookie(value: string, secure: boolean, maxAgeS = PERSON_SESSION_TTL_S): string {
     const attributes = [
       `${SESSION_COOKIE}=${value}`,
       "Path=/",
@@ -191,7 +207,8 @@ export class AccountRoutes {
       `Max-Age=${maxAgeS}`,
     ];
     if (this.config.host) attributes.push(`Domain=${this.config.host}`);
-    if (this.config.https) attributes.push("Secure");
+    // Over HTTPS the cookie never travels in the clear (a plain listener only redirects then).
+    if (secure) attributes.push("Secure");
     return attributes.join("; ");
   }
 

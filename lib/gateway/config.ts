@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Op } from "../../protocol/changeset.ts";
+import { isLocalName } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -16,13 +17,45 @@ import { state } from "../store/schema.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
+/** Where a gateway with automatic certificates serves HTTPS, and plain HTTP. */
+export const DEFAULT_HTTPS_LISTEN = "0.0.0.0:443";
+export const DEFAULT_HTTP_LISTEN = "0.0.0.0:80";
+
+/**
+ * Where a gateway's certificates come from: files the owner gave, ACME (a public host
+ * name), or the zone CA (a local name, or none).
+ */
+export type CertificateSource = "files" | "acme" | "zone";
 
 export interface GatewayConfig {
-  /** ADDR:PORT the gateway listens on. */
+  /** ADDR:PORT the gateway listens on (HTTPS when `https`). */
   readonly listen: string;
   /** The zone's host name: apps answer at <app>.<host>; null when reached by address only. */
   readonly host: string | null;
   readonly https: boolean;
+  /**
+   * Added with automatic certificates (a configuration without it and with `https` has
+   * files): where the certificates come from.
+   */
+  readonly tls?: CertificateSource;
+  /** Plain HTTP: ACME challenges, and a redirect to HTTPS once there is a certificate. */
+  readonly httpListen?: string;
+  /** The ACME directory, with `tls: "acme"`. */
+  readonly acmeDirectory?: string;
+}
+
+/** What `bucky gateway enable` asks for. */
+export interface GatewayRequest {
+  readonly listen?: string;
+  readonly host?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** auto (the default): ACME for a public host, the zone CA for a local one, else off. */
+  readonly tls?: "auto" | "acme" | "zone" | "off";
+  readonly httpListen?: string;
+  readonly acmeDirectory?: string;
+  /** External account binding: the key id and the HMAC key (base64url). */
+  readonly eab?: { readonly kid: string; readonly hmacKey: string };
 }
 
 export const gatewayKey = (device: string) => `nodes/${device}/gateway`;
@@ -87,11 +120,10 @@ export function enableGateway(
   zone: ZoneWriter,
   paths: HomePaths,
   deviceName: string,
-  options: { listen?: string; host?: string; certFile?: string; keyFile?: string },
+  options: GatewayRequest,
   runner: GatewayRunner,
+  defaults: { acmeDirectory: string },
 ): GatewayConfig {
-  const listen = options.listen ?? DEFAULT_GATEWAY_LISTEN;
-  parseListen(listen);
   const host = options.host?.toLowerCase().replace(/\.$/, "") ?? null;
   if (
     host !== null &&
@@ -112,6 +144,34 @@ export function enableGateway(
       "Give both, or neither for plain HTTP.",
     );
   }
+  const source = certificateSource(options, host);
+  if (
+    options.eab !== undefined &&
+    (typeof options.eab.kid !== "string" || typeof options.eab.hmacKey !== "string")
+  )
+    throw new BuckyError("E_USAGE", "an external account is a key id and an HMAC key");
+  const listen =
+    options.listen ??
+    (source === "acme" || source === "zone" ? DEFAULT_HTTPS_LISTEN : DEFAULT_GATEWAY_LISTEN);
+  parseListen(listen);
+  const httpListen = options.httpListen ?? (source === "acme" ? DEFAULT_HTTP_LISTEN : undefined);
+  if (httpListen !== undefined) {
+    parseListen(httpListen);
+    if (parseListen(httpListen).port === parseListen(listen).port)
+      throw new BuckyError(
+        "E_USAGE",
+        `--http-listen ${httpListen} is the port the gateway serves HTTPS on`,
+        "Give plain HTTP another port (80, where ACME looks).",
+      );
+  }
+  const acmeDirectory =
+    source === "acme" ? (options.acmeDirectory ?? defaults.acmeDirectory) : undefined;
+  if (acmeDirectory !== undefined && !/^https:\/\/[^\s]+$/.test(acmeDirectory))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--acme-directory ${JSON.stringify(acmeDirectory)} is not an https:// URL`,
+      "For example: --acme-directory https://acme-v02.api.letsencrypt.org/directory",
+    );
   let tls: TlsPem | undefined;
   if (options.certFile && options.keyFile) {
     const [cert, key] = [
@@ -129,13 +189,27 @@ export function enableGateway(
     }) as [string, string];
     tls = { cert, key };
   }
-  const config: GatewayConfig = { listen, host, https: tls !== undefined };
+  const config: GatewayConfig = {
+    listen,
+    host,
+    https: source !== undefined,
+    ...(source && source !== "files" ? { tls: source } : {}),
+    ...(httpListen ? { httpListen } : {}),
+    ...(acmeDirectory ? { acmeDirectory } : {}),
+  };
   runner.adopt(config, tls);
   try {
+    if (source === "acme") {
+      const eabFile = join(paths.home, "gateway", "acme", "eab.json");
+      if (options.eab) {
+        mkdirSync(join(paths.home, "gateway", "acme"), { recursive: true, mode: 0o700 });
+        writeFileAtomic(eabFile, JSON.stringify(options.eab), 0o600);
+      }
+    }
     const files = tlsFiles(paths);
     if (tls) {
       mkdirSync(join(paths.home, "gateway"), { recursive: true, mode: 0o700 });
-      writeFileAtomic(files.cert, tls.cert, 0o644);
+      writeFileAtomic(files.cert, tls.cert, 0o600);
       writeFileAtomic(files.key, tls.key, 0o600);
     } else {
       rmSync(files.cert, { force: true });
@@ -152,8 +226,66 @@ export function enableGateway(
     runner.apply();
     throw error;
   }
-  zone.log.info("gateway enabled", { listen, host: host ?? undefined, https: config.https });
+  zone.log.info("gateway enabled", {
+    listen,
+    host: host ?? undefined,
+    https: config.https,
+    certificates: source,
+  });
   return config;
+}
+
+/**
+ * Where the certificates come from: the files given; else as asked; else (auto) ACME for
+ * a public host name, the zone CA for a local one (`.local`, `.lan`…), none without a name.
+ */
+function certificateSource(
+  options: GatewayRequest,
+  host: string | null,
+): CertificateSource | undefined {
+  const files = options.certFile !== undefined || options.keyFile !== undefined;
+  const asked = options.tls ?? "auto";
+  if (!["auto", "acme", "zone", "off"].includes(asked))
+    throw new BuckyError(
+      "E_USAGE",
+      `--tls ${JSON.stringify(asked)} is not auto, acme, zone or off`,
+      "Leave it out: a public host name gets ACME certificates, a local one the zone CA's.",
+    );
+  if (files) {
+    if (asked !== "auto")
+      throw new BuckyError(
+        "E_USAGE",
+        `--tls ${asked} and --tls-cert go against each other`,
+        "Give certificate files, or let the gateway get its own.",
+      );
+    return "files";
+  }
+  const local = host === null || isLocalName(host);
+  if (asked === "off") return undefined;
+  if (asked === "acme") {
+    if (host === null || local)
+      throw new BuckyError(
+        "E_USAGE",
+        host === null
+          ? "ACME certificates need a host name"
+          : `${host} is not a name on the internet: an ACME CA cannot check it`,
+        host === null
+          ? "Give the gateway's public name: --host home.example.com"
+          : "Use --tls zone: the zone's own CA certifies local names.",
+      );
+    return "acme";
+  }
+  if (asked === "zone") {
+    if (!local)
+      throw new BuckyError(
+        "E_USAGE",
+        `the zone CA certifies only local names (.local, .lan, .home.arpa, .internal), not ${host}`,
+        "A public name gets its certificate over ACME: leave out --tls.",
+      );
+    return "zone";
+  }
+  if (host === null) return undefined;
+  return local ? "zone" : "acme";
 }
 
 export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled: boolean } {

@@ -5,6 +5,7 @@
  * (`adopt`), and written to the zone state only once it runs, so a gateway that cannot
  * start is an error for the command, and changes nothing.
  */
+import type { ServedCertificate } from "../certs/keeper.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Viewer } from "../users/access.ts";
@@ -22,7 +23,7 @@ import { type RunningGateway, startGateway } from "./server.ts";
 interface Running {
   readonly config: GatewayConfig;
   readonly text: string;
-  readonly tls: TlsPem | undefined;
+  readonly certificates: readonly ServedCertificate[];
   readonly gateway: RunningGateway;
 }
 
@@ -41,6 +42,9 @@ export class GatewayHost implements GatewayRunner {
       backendTimeoutMs?: number;
       panel: (request: Request, viewer: Viewer) => Promise<Response>;
       mcp: (request: Request) => Promise<Response>;
+      /** The certificates a configuration with automatic ones has now. */
+      certificates: (config: GatewayConfig) => ServedCertificate[];
+      challengeAnswer: (token: string) => string | undefined;
     },
   ) {}
 
@@ -72,6 +76,7 @@ export class GatewayHost implements GatewayRunner {
    * only once the new one listens.
    */
   adopt(config: GatewayConfig, tls: TlsPem | undefined): void {
+    const certificates = this.certificatesOf(config, tls);
     const previous = this.running;
     const samePort =
       previous !== undefined &&
@@ -79,14 +84,37 @@ export class GatewayHost implements GatewayRunner {
     if (previous && samePort) previous.gateway.stop();
     let gateway: RunningGateway;
     try {
-      gateway = this.launch(config, tls);
+      gateway = this.launch(config, certificates);
     } catch (error) {
       if (previous && samePort) this.relaunch(previous);
       throw error;
     }
     if (previous && !samePort) previous.gateway.stop();
-    this.running = { config, text: JSON.stringify(config), tls, gateway };
+    this.running = { config, text: JSON.stringify(config), certificates, gateway };
     this.problem = null;
+  }
+
+  /**
+   * Serves the certificates the gateway has now, if they changed (one arrived, was
+   * renewed, or a name went): the listeners start again with them.
+   */
+  certificatesChanged(): void {
+    const running = this.running;
+    if (!running?.config.tls) return;
+    const certificates = this.options.certificates(running.config);
+    if (JSON.stringify(certificates) === JSON.stringify(running.certificates)) return;
+    // Requests and WebSockets under way finish on the old listener.
+    running.gateway.stop(false);
+    this.running = undefined;
+    try {
+      this.running = {
+        ...running,
+        certificates,
+        gateway: this.launch(running.config, certificates),
+      };
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** Makes what runs match the zone state (as at start, and after every change of it). */
@@ -99,22 +127,39 @@ export class GatewayHost implements GatewayRunner {
     this.problem = null;
     if (!config || !text) return;
     try {
-      const tls = config.https ? readTls(this.node.zone.paths) : undefined;
-      this.running = { config, text, tls, gateway: this.launch(config, tls) };
+      const certificates = this.certificatesOf(
+        config,
+        config.https && !config.tls ? readTls(this.node.zone.paths) : undefined,
+      );
+      this.running = { config, text, certificates, gateway: this.launch(config, certificates) };
     } catch (error) {
       this.failed(error);
     }
   }
 
-  private launch(config: GatewayConfig, tls: TlsPem | undefined): RunningGateway {
-    return startGateway(this.node, { config, ...(tls ? { tls } : {}), ...this.options });
+  private certificatesOf(
+    config: GatewayConfig,
+    files: TlsPem | undefined,
+  ): readonly ServedCertificate[] {
+    if (config.tls) return this.options.certificates(config);
+    return files ? [{ cert: files.cert, key: files.key }] : [];
+  }
+
+  private launch(
+    config: GatewayConfig,
+    certificates: readonly ServedCertificate[],
+  ): RunningGateway {
+    return startGateway(this.node, { ...this.options, config, certificates });
   }
 
   /** Starts again what ran before a change that could not start; it stopped a moment ago. */
   private relaunch(previous: Running): void {
     this.running = undefined;
     try {
-      this.running = { ...previous, gateway: this.launch(previous.config, previous.tls) };
+      this.running = {
+        ...previous,
+        gateway: this.launch(previous.config, previous.certificates),
+      };
     } catch (error) {
       this.failed(error);
     }

@@ -12,6 +12,7 @@ import type { Server } from "bun";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { localTime, ruleMatches } from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
+import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
@@ -54,10 +55,19 @@ export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 /** A connection with nothing moving for this long is closed (slow clients). */
 export const IDLE_TIMEOUT_S = 30;
 
+/** How long browsers are told to come back over HTTPS only (HSTS): a year. */
+export const HSTS_MAX_AGE_S = 365 * 24 * 3600;
+const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+
 export interface GatewayOptions {
   readonly config: GatewayConfig;
-  /** The certificate and key (PEM), when the config says HTTPS. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * The certificates to serve (PEM), one per name (SNI) or one for all: with none yet, a
+   * gateway with automatic certificates serves plain HTTP until they arrive.
+   */
+  readonly certificates: readonly ServedCertificate[];
+  /** The answer to an ACME HTTP-01 challenge, from any gateway of the zone. */
+  readonly challengeAnswer?: (token: string) => string | undefined;
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
   /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
@@ -76,7 +86,8 @@ export interface RunningGateway {
   readonly url: string;
   /** Writes what was counted but not yet flushed. */
   flushTraffic(): void;
-  stop(): void;
+  /** Stops listening; `closeActive: false` lets requests under way finish (a new certificate). */
+  stop(closeActive?: boolean): void;
 }
 
 interface Limiter {
@@ -115,6 +126,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const handle = async (
     request: Request,
     server: Server<BridgeData>,
+    secure: boolean,
   ): Promise<Response | undefined> => {
     const startMs = performance.now();
     const client = server.requestIP(request)?.address ?? "unknown";
@@ -182,12 +194,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
 
     switch (target.kind) {
       case "login":
-        return finish("", login(node, url, config, hostHeader));
+        return finish("", login(node, url, config, hostHeader, secure));
       case "account":
         if (!(await stillThere())) return unanswered();
         return finish(
           "",
-          await accounts.handle({ request, url, path: target.path, hostHeader, client }),
+          await accounts.handle({ request, url, path: target.path, hostHeader, client, secure }),
         );
       case "panel": {
         const session = await checkSession(node, request.headers.get("cookie"), people);
@@ -309,7 +321,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       host: request.headers.get("host") ?? "",
       "x-forwarded-for": client,
       "x-forwarded-host": request.headers.get("host") ?? "",
-      "x-forwarded-proto": config.https ? "https" : "http",
+      "x-forwarded-proto": secure ? "https" : "http",
       ...(target.prefix ? { "x-forwarded-prefix": target.prefix } : {}),
     });
 
@@ -407,51 +419,131 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     });
   };
 
-  const { host, port } = parseListen(config.listen);
-  const tls = options.tls;
-  if (config.https && !tls)
+  const certificates = options.certificates;
+  if (config.https && (!config.tls || config.tls === "files") && certificates.length === 0)
     throw new BuckyError("E_INTERNAL", "an HTTPS gateway was started without its certificate");
-  let server: Server<BridgeData>;
-  try {
-    server = Bun.serve<BridgeData>({
-      hostname: host,
-      port,
+  const httpsUp = config.https && certificates.length > 0;
+  const { host, port } = parseListen(config.listen);
+  const serve = (
+    where: { host: string; port: number },
+    secure: boolean,
+    fetch: (request: Request, server: Server<BridgeData>) => Promise<Response | undefined>,
+  ): Server<BridgeData> =>
+    Bun.serve<BridgeData>({
+      hostname: where.host,
+      port: where.port,
       idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
       maxRequestBodySize: MAX_BODY_BYTES,
-      ...(config.https && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      ...(secure
+        ? {
+            tls: certificates.map((c) => ({
+              ...(c.serverName && certificates.length > 1 ? { serverName: c.serverName } : {}),
+              cert: c.cert,
+              key: c.key,
+            })),
+          }
+        : {}),
       fetch: (request, srv) =>
-        handle(request, srv).catch((error: unknown) => {
-          if (!(error instanceof BuckyError)) throw error;
-          return page(error.httpStatus, "The gateway refused this request", [
-            escapeHtml(error.message),
-          ]);
-        }),
+        fetch(request, srv)
+          .catch((error: unknown) => {
+            if (!(error instanceof BuckyError)) throw error;
+            return page(error.httpStatus, "The gateway refused this request", [
+              escapeHtml(error.message),
+            ]);
+          })
+          .then((response) => (secure && response ? withHsts(response) : response)),
       websocket: websocketBridge,
       error: (error) => {
         log.error("gateway fault", { error: String(error?.stack ?? error) });
         return page(500, "Something went wrong in the gateway", ["The request was not forwarded."]);
       },
     });
-  } catch (error) {
+  /** ACME's challenges, on every listener: before anything else, to anyone. */
+  const challenge = (request: Request): Response | undefined => {
+    const path = URL.parse(request.url)?.pathname ?? "";
+    if (!path.startsWith(CHALLENGE_PREFIX)) return undefined;
+    const answer = options.challengeAnswer?.(path.slice(CHALLENGE_PREFIX.length));
+    log.info("gateway request", {
+      acmeChallenge: answer !== undefined,
+      status: answer ? 200 : 404,
+    });
+    return answer === undefined
+      ? new Response("no such challenge\n", { status: 404 })
+      : new Response(answer, { headers: { "content-type": "application/octet-stream" } });
+  };
+  const servers: Server<BridgeData>[] = [];
+  const stopAll = (closeActive = true) => {
+    for (const server of servers) server.stop(closeActive);
     table.stop();
     accounting.stop();
-    throw listenError(config, error);
+  };
+  let trying = config.listen;
+  try {
+    // The main listener: HTTPS once there is a certificate; plain HTTP for a gateway
+    // without one, or with automatic ones on their way and no plain listener of its own.
+    if (httpsUp || !config.https || !config.httpListen)
+      servers.push(
+        serve({ host, port }, httpsUp, (request, srv) =>
+          Promise.resolve(challenge(request) ?? handle(request, srv, httpsUp)),
+        ),
+      );
+    if (config.httpListen) {
+      trying = config.httpListen;
+      const plain = parseListen(config.httpListen);
+      servers.push(
+        serve(plain, false, (request, srv) => {
+          const answer = challenge(request);
+          if (answer) return Promise.resolve(answer);
+          // Once there is a certificate, plain HTTP only sends people to HTTPS.
+          if (httpsUp) return Promise.resolve(toHttps(request, port, log));
+          return handle(request, srv, false);
+        }),
+      );
+    }
+  } catch (error) {
+    stopAll();
+    throw listenError(config, trying, error);
   }
-  const url = `${config.https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${server.port}`;
+  const main = servers[0] as Server<BridgeData>;
+  const url = `${httpsUp ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${main.port}`;
   log.info("gateway started", {
     listen: config.listen,
+    httpListen: config.httpListen,
     host: config.host ?? undefined,
-    https: config.https,
+    https: httpsUp,
+    certificates: certificates.length,
   });
   return {
     url,
     flushTraffic: () => accounting.flush(),
-    stop() {
-      server.stop(true);
-      table.stop();
-      accounting.stop();
-    },
+    stop: stopAll,
   };
+}
+
+/** A response that tells the browser to use HTTPS only from now on (HSTS). */
+function withHsts(response: Response): Response {
+  const value = `max-age=${HSTS_MAX_AGE_S}`;
+  try {
+    response.headers.set("strict-transport-security", value);
+    return response;
+  } catch {
+    // Headers of a fetched response cannot change: a copy's can.
+    const copy = new Response(response.body, response);
+    copy.headers.set("strict-transport-security", value);
+    return copy;
+  }
+}
+
+/** Plain HTTP, once the gateway has a certificate: the same address over HTTPS. */
+function toHttps(request: Request, httpsPort: number, log: Log): Response {
+  const hostHeader = request.headers.get("host");
+  const url = isHostHeader(hostHeader) ? URL.parse(request.url) : null;
+  if (!url)
+    return page(400, "Bad request", ["The request does not name one host (its Host header)."]);
+  const status = request.method === "GET" || request.method === "HEAD" ? 301 : 308;
+  const location = `https://${url.hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}${url.pathname}${url.search}`;
+  log.info("gateway request", { status, redirect: "https" });
+  return new Response(null, { status, headers: { location, "cache-control": "no-store" } });
 }
 
 /**
@@ -523,7 +615,13 @@ async function websocketTarget(
  * given), the browser sent to the name first, so that the session covers every app's
  * subdomain; then the link is spent and the session set.
  */
-function login(node: NodeContext, url: URL, config: GatewayConfig, hostHeader: string): Response {
+function login(
+  node: NodeContext,
+  url: URL,
+  config: GatewayConfig,
+  hostHeader: string,
+  secure: boolean,
+): Response {
   const next = url.searchParams.get("next") || "/";
   if (!isSameOriginPath(next)) {
     return page(400, "This login link does not work", [
@@ -553,7 +651,8 @@ function login(node: NodeContext, url: URL, config: GatewayConfig, hostHeader: s
     // Reached by the zone's name, the session covers every app's subdomain; reached by
     // address (the zone has no name), it stays with that address.
     if (config.host) attributes.push(`Domain=${config.host}`);
-    if (config.https) attributes.push("Secure");
+    // Over HTTPS the cookie never travels in the clear (a plain listener only redirects then).
+    if (secure) attributes.push("Secure");
     return new Response(null, {
       status: 303,
       headers: {
@@ -577,12 +676,12 @@ function appOf(target: Route): string | undefined {
 }
 
 /** Why a gateway cannot listen, in words that say what to do. */
-function listenError(config: GatewayConfig, error: unknown): BuckyError {
+function listenError(config: GatewayConfig, address: string, error: unknown): BuckyError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE") {
     return new BuckyError(
       "E_UNAVAILABLE",
-      `the gateway cannot listen on ${config.listen}: it is in use`,
+      `the gateway cannot listen on ${address}: it is in use`,
       "Stop what uses it, or choose another address with `bucky gateway enable --listen`.",
       { cause: error },
     );
@@ -590,7 +689,7 @@ function listenError(config: GatewayConfig, error: unknown): BuckyError {
   if (code === "EADDRNOTAVAIL" || code === "EACCES") {
     return new BuckyError(
       "E_INVALID_INPUT",
-      `the gateway cannot listen on ${config.listen} (${code})`,
+      `the gateway cannot listen on ${address} (${code})`,
       code === "EACCES"
         ? "Ports below 1024 need root; choose another with `bucky gateway enable --listen`."
         : "This device has no such address; choose another with `bucky gateway enable --listen`.",
@@ -599,7 +698,7 @@ function listenError(config: GatewayConfig, error: unknown): BuckyError {
   }
   return new BuckyError(
     "E_INVALID_INPUT",
-    `the gateway cannot start on ${config.listen}: ${(error as Error).message}`,
+    `the gateway cannot start on ${address}: ${(error as Error).message}`,
     config.https
       ? "Check that --tls-cert and --tls-key are a certificate and its own key."
       : "Choose another address with `bucky gateway enable --listen`.",

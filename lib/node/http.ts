@@ -8,8 +8,8 @@ import { BuckyError, isPassing, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 
 /**
- * Reports a failed request. A BuckyError is an ordinary failure, and so is a full disk;
- * anything else is a bug, and `onBug` is told so the daemon can crash rather than carry
+ * Reports a failed request. A BuckyError is an ordinary failure, and so is a full disk or
+ * a database another process holds past the wait for it; anything else is a bug, and `onBug` is told so the daemon can crash rather than carry
  * on in a state nobody planned for.
  */
 export function errorHandler(log: Log, onBug: (error: unknown) => void) {

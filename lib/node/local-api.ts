@@ -34,13 +34,21 @@ import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { resolveTargets } from "../backup/zone-targets.ts";
+import { LETS_ENCRYPT_DIRECTORY } from "../certs/acme.ts";
+import type { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { ownFacts, usageFacts } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
-import { disableGateway, enableGateway, enableRelayOnly, readGateway } from "../gateway/config.ts";
+import {
+  disableGateway,
+  enableGateway,
+  enableRelayOnly,
+  type GatewayRequest,
+  readGateway,
+} from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
 import { markPublic } from "../gateway/public-objects.ts";
@@ -84,6 +92,8 @@ export interface LocalServices {
   readonly startBackups: () => boolean;
   /** The app data this device holds and keeps copies of. */
   readonly replicas: () => ReplicaFacts;
+  /** The zone CA, made on a device holding the owner key when first asked. */
+  readonly zoneCa: ZoneCaIssuer;
 }
 
 export function createLocalApp(
@@ -311,19 +321,17 @@ export function createLocalApp(
     }),
   );
   app.post("/v1/gateway", async (c) => {
-    const body = (await jsonBody(c)) as {
-      listen?: string;
-      host?: string;
-      certFile?: string;
-      keyFile?: string;
-      relayOnly?: boolean;
-    };
+    const body = (await jsonBody(c)) as GatewayRequest & { relayOnly?: boolean };
     if (!body.relayOnly)
-      return c.json(enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway));
-    if (body.listen || body.host || body.certFile || body.keyFile) {
+      return c.json(
+        enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway, {
+          acmeDirectory: LETS_ENCRYPT_DIRECTORY,
+        }),
+      );
+    if (body.listen || body.host || body.certFile || body.keyFile || body.tls || body.httpListen) {
       throw new BuckyError(
         "E_USAGE",
-        "a relay-only gateway serves no apps: --listen, --host and --tls-* do not apply",
+        "a relay-only gateway serves no apps: --listen, --host and --tls* do not apply",
       );
     }
     enableRelayOnly(node, node.deviceName);
@@ -336,6 +344,22 @@ export function createLocalApp(
     return c.json({ relayOnly: true, ticket });
   });
   app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
+  // The zone CA's root, for the owner to trust on phones and laptops (made on a device
+  // holding the owner key if there is none yet).
+  app.post("/v1/ca", (c) => {
+    const root = services.zoneCa.ensureRoot();
+    if (!root)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        "the zone has no certificate authority yet",
+        "It is made by a device holding the owner key: run `bucky ca export` there (its daemon running).",
+      );
+    return c.json({
+      pem: root.pem,
+      fingerprint: root.cert.fingerprint256,
+      notAfter: root.cert.validToDate.toISOString(),
+    });
+  });
   app.get("/v1/relays", (c) => c.json({ relays: listRelays(node) }));
   app.post("/v1/relays", async (c) => {
     const body = (await jsonBody(c)) as { ticket?: unknown };

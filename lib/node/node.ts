@@ -26,6 +26,8 @@ import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
+import { CertificateKeeper } from "../certs/keeper.ts";
+import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { isRelayOnly } from "../gateway/config.ts";
@@ -214,7 +216,18 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       // The control panel and agents act through the local API, as the CLI does.
       panel: async (request, viewer) => panel.fetch(request, { viewer }),
       mcp: (request) => agents.handle(request),
+      certificates: (config) => certificates.served(config),
+      challengeAnswer: (token) => CertificateKeeper.challengeAnswer(node, token),
     });
+    // The gateway's certificates, kept current by themselves; and, on a device holding
+    // the owner key, the zone CA answering the gateways that ask it.
+    const certificates = new CertificateKeeper(node, {
+      log,
+      liveWindowMs,
+      onCertificates: () => gateway.certificatesChanged(),
+      onFacts: () => facts.soon(),
+    });
+    const zoneCa = new ZoneCaIssuer(node, log);
     let backups: { hot: HotShipper; schedule: BackupScheduler } | undefined;
     let startBackups = (): boolean => false;
     const localApp = createLocalApp(node, log, onBug, {
@@ -223,6 +236,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       backups: () => backups?.schedule,
       startBackups: () => startBackups(),
       replicas: () => replication.facts(),
+      zoneCa,
     });
     const panel = createPanel((request) => localApp.fetch(request));
     const agents = new AgentEndpoint(
@@ -243,7 +257,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
 
     const sync = new SyncLoop(node, options.syncIntervalMs, onBug);
     sync.start();
-    const facts = new FactsPublisher(node, () => replication.facts());
+    const facts = new FactsPublisher(
+      node,
+      () => replication.facts(),
+      () => certificates.facts(),
+    );
     facts.start();
     started.push(() => facts.stop());
     const stateCheck = new StateCheck(
@@ -333,6 +351,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     apps.start();
     collector.start();
     gateway.start();
+    certificates.start();
+    zoneCa.start();
+    started.push(() => {
+      certificates.stop();
+      zoneCa.stop();
+    });
     audit.start();
     followRelays();
     started.push(() => tunnels.stop());

@@ -22,7 +22,7 @@ import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights, type Viewer } from "../users/access.ts";
 import type { Enrolled, PersonView } from "../users/accounts.ts";
 import type { DeviceView } from "../zone/devices.ts";
-import type { DeviceDisk, ZoneBackup, ZoneStatus } from "../zone/status.ts";
+import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import { Action, href, Layout, type Notice, Tag } from "./layout.tsx";
 
@@ -174,6 +174,10 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
           {shown(status, (data) => (
             <DiskTable disk={data.disk ?? []} />
           ))}
+          <h2>Certificates</h2>
+          {shown(status, (data) => (
+            <ZoneCertificates certificates={data.certificates} />
+          ))}
           <h2>Traffic in the last day, on every gateway</h2>
           {shown(traffic, (data) => (
             <TrafficCharts series={data.series ?? []} />
@@ -181,6 +185,18 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
         </>,
       ),
     );
+  });
+
+  // The zone CA's root, to trust on phones and laptops (served as a CA certificate, which
+  // they offer to install).
+  app.get("/zone-ca.crt", async (c) => {
+    const root = await api.post<{ pem: string }>("/v1/ca");
+    if (!root.ok)
+      return c.html(await render(c, "", "The zone's CA", <Failure error={root.error} />));
+    return c.body(root.data.pem, 200, {
+      "content-type": "application/x-x509-ca-cert",
+      "content-disposition": 'attachment; filename="zone-ca.crt"',
+    });
   });
 
   app.get("/devices", async (c) => {
@@ -1037,6 +1053,53 @@ const AppTable = ({ apps, actions }: { apps: AppStatus[]; actions: boolean }) =>
   );
 
 /** Every device's backups, as the zone knows them: the same on every device. */
+const ZoneCertificates = ({ certificates }: { certificates: readonly ZoneCertificate[] }) => (
+  <>
+    {certificates.length === 0 ? (
+      <p class="muted">
+        No gateway has a certificate: they speak plain HTTP. A gateway given a name gets its own (
+        <code>bucky gateway enable --host …</code>).
+      </p>
+    ) : (
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Gateway</th>
+              <th>From</th>
+              <th>Valid until</th>
+            </tr>
+          </thead>
+          <tbody>
+            {certificates.map((cert) => (
+              <tr>
+                <td>{cert.name}</td>
+                <td>{cert.device}</td>
+                <td>{{ acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer]}</td>
+                <td>
+                  {cert.notAfter ?? "none yet"}
+                  {cert.lastError ? (
+                    <div class="warn">
+                      {`Last try ${cert.lastError.at} failed: ${cert.lastError.message}`}
+                      {cert.lastError.hint ? <div class="muted">{cert.lastError.hint}</div> : null}
+                    </div>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    )}
+    <p>
+      Gateways with local names (<code>.lan</code>, <code>.local</code>…) use the zone's own
+      certificate authority. <a href={`${PANEL_PATH}/zone-ca.crt`}>Download its root</a> and trust
+      it on your phones and laptops once.
+    </p>
+  </>
+);
+
 const ZoneBackups = ({ backups }: { backups: readonly ZoneBackup[] }) =>
   backups.length === 0 ? (
     <p class="warn">No device backs up yet: the zone's data is not backed up outside it.</p>

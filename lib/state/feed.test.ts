@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { asc } from "drizzle-orm";
 import { decodeChangeset, verifyChangeset } from "../../protocol/changeset.ts";
@@ -88,5 +89,35 @@ describe("appendLocalChangeset", () => {
       1000,
     );
     expect(changeset.ops).toEqual([{ key: "k", value: "2" }]);
+  });
+});
+
+describe("a write beside another connection", () => {
+  test("another process writing in between does not make a local write fail", () => {
+    const { db, zone, key, seal } = openTestNode(7);
+    appendLocalChangeset(db, { zone, name: "d7", key, seal }, [{ key: "a", value: "1" }], 1000);
+    // Another connection (as a CLI command opening the home) commits a write just after
+    // this transaction began and read: a deferred transaction then fails at its first
+    // write with "database is locked", at once, whatever the busy timeout.
+    const other = new Database(db.$client.filename);
+    other.run("PRAGMA busy_timeout = 0");
+    const between = Object.create(seal) as typeof seal;
+    between.tally = (sqlite) => {
+      sqlite.query("SELECT count(*) FROM state").get();
+      try {
+        other.run("CREATE TABLE IF NOT EXISTS elsewhere (x)");
+      } catch {
+        // This transaction holds the write lock already: the other one waits its turn.
+      }
+      return seal.tally(sqlite);
+    };
+    const written = appendLocalChangeset(
+      db,
+      { zone, name: "d7", key, seal: between },
+      [{ key: "b", value: "2" }],
+      2000,
+    );
+    expect(written.seq).toBe(2);
+    other.close();
   });
 });

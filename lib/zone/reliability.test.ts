@@ -155,3 +155,55 @@ describe("the reliability level", () => {
     ]);
   });
 });
+
+describe("certificates in the warnings", () => {
+  const DAY = 24 * 3600_000;
+  const gateway = (certificates: NonNullable<DeviceStanding["facts"]["certificates"]>) => {
+    const base = device("gw", 3600_000);
+    return { ...base, facts: { ...base.facts, certificates } };
+  };
+
+  test("a certificate that expires in under 14 days is said, with why it did not renew", () => {
+    const r = assessReliability({
+      devices: [
+        gateway({
+          "home.example.com": { issuer: "acme", notAfter: new Date(NOW + 13 * DAY).toISOString() },
+          "notes.home.example.com": {
+            issuer: "acme",
+            notAfter: new Date(NOW + 2 * DAY + 3600_000).toISOString(),
+            lastError: { at: iso(60_000), message: "the CA's rate limit stops it for now" },
+          },
+          "site.home.example.com": {
+            issuer: "acme",
+            notAfter: new Date(NOW + 15 * DAY).toISOString(),
+          },
+        }),
+      ],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
+      "the certificate for home.example.com on gw expires in under 14 days (in 13 days)",
+      "the certificate for notes.home.example.com on gw expires in under 14 days (in 2 days): renewing failed: the CA's rate limit stops it for now",
+    ]);
+  });
+
+  test("an expired certificate and a name with none yet are said", () => {
+    const r = assessReliability({
+      devices: [
+        gateway({
+          "home.example.com": { issuer: "acme", notAfter: iso(DAY) },
+          "blog.home.example.com": {
+            issuer: "acme",
+            lastError: { at: iso(0), message: "blog.home.example.com does not resolve in DNS" },
+          },
+          "site.home.example.com": { issuer: "acme" },
+        }),
+      ],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
+      "the certificate for home.example.com on gw has expired",
+      "gw has no certificate for blog.home.example.com yet: blog.home.example.com does not resolve in DNS",
+    ]);
+  });
+});

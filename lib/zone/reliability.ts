@@ -22,6 +22,8 @@ export const STALE_VERIFY_MS = 7 * STALE_BACKUP_MS;
 export const LONG_ABSENCE_MS = 7 * STALE_BACKUP_MS;
 /** A standby whose copy is further behind than this is worth a warning (and is no second copy). */
 export const STANDBY_LAG_LIMIT_MS = 60_000;
+/** A certificate that expires sooner than this is worth a warning (it renews well before). */
+export const CERTIFICATE_WARNING_MS = 14 * STALE_BACKUP_MS;
 /** A backup that takes this share of the time between backups barely keeps up. */
 const OUTPACED_SHARE = 0.8;
 /** A disk with less free than this share of it, or than NEARLY_FULL_BYTES, is nearly full. */
@@ -109,6 +111,22 @@ export function assessReliability(input: ReliabilityInput): Reliability {
       );
     if (data.holder === null || current.length === 0) singleCopies.push(data.app);
   }
+  for (const device of devices)
+    for (const [name, cert] of Object.entries(device.facts.certificates ?? {})) {
+      const why = cert.lastError ? `: ${cert.lastError.message}` : "";
+      const expiresMs = cert.notAfter ? Date.parse(cert.notAfter) : undefined;
+      if (expiresMs === undefined) {
+        if (cert.lastError)
+          warnings.push(`${device.name} has no certificate for ${name} yet${why}`);
+      } else if (expiresMs <= input.nowMs) {
+        warnings.push(`the certificate for ${name} on ${device.name} has expired${why}`);
+      } else if (expiresMs - input.nowMs < CERTIFICATE_WARNING_MS) {
+        const days = Math.floor((expiresMs - input.nowMs) / STALE_BACKUP_MS);
+        warnings.push(
+          `the certificate for ${name} on ${device.name} expires in under 14 days (${days === 0 ? "today" : `in ${days} day${days === 1 ? "" : "s"}`})${cert.lastError ? `: renewing failed${why}` : ""}`,
+        );
+      }
+    }
   for (const device of devices) warnings.push(...diskWarnings(device));
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;

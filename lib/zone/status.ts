@@ -58,6 +58,8 @@ export interface ZoneStatus {
     readonly platform: string | null;
     readonly problem: string | null;
   }[];
+  /** Each gateway's certificates: until when, and the last error while it is not renewed. */
+  readonly certificates: readonly ZoneCertificate[];
   readonly reliability: Reliability;
   /** What else needs the owner's attention: devices and apps without a sandbox, image apps no device runs. */
   readonly warnings: readonly string[];
@@ -80,6 +82,19 @@ export interface ZoneBackup {
   readonly lastBackup: { readonly at: string; readonly snapshot: string } | null;
   readonly lastVerify: { readonly at: string; readonly ok: boolean } | null;
   readonly lastError: { readonly at: string; readonly message: string } | null;
+}
+
+export interface ZoneCertificate {
+  readonly device: string;
+  readonly name: string;
+  /** acme, the zone CA, or files the owner gave. */
+  readonly issuer: "acme" | "zone" | "files";
+  readonly notAfter: string | null;
+  readonly lastError: {
+    readonly at: string;
+    readonly message: string;
+    readonly hint?: string;
+  } | null;
 }
 
 export interface StatusView {
@@ -119,6 +134,17 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       return [{ device: d.name, url, https: config.https }];
     }),
     images: imageDevices(view.db, view.membership),
+    certificates: devices
+      .filter((d) => d.standing === "member")
+      .flatMap((d) =>
+        Object.entries(d.facts.certificates ?? {}).map(([name, facts]) => ({
+          device: d.name,
+          name,
+          issuer: facts.issuer,
+          notAfter: facts.notAfter ?? null,
+          lastError: facts.lastError ?? null,
+        })),
+      ),
     reliability: assessReliability({
       devices,
       nowMs: view.nowMs,

@@ -1,0 +1,599 @@
+/**
+ * Keeps a gateway's certificates current, by itself: from ACME for a public host name
+ * (the host and each app's name under it, one certificate per name), or from the zone CA
+ * for a local one. It looks every few seconds and whenever the apps or the gateway change.
+ *
+ * - A certificate is renewed two thirds into its life. A failure is retried after 1, 2,
+ *   4 … minutes up to a day, each drawn from the upper half of its interval, and said
+ *   (the name, when, why and what to do) in this device's facts and in `bucky status`.
+ * - Each name is ordered on its own: one that fails holds up no other.
+ * - Gateways of the zone that share a host name do not ask for the same name at once:
+ *   for each name they rank themselves by a hash of (name, device), the same on every
+ *   device, and one waits while a live gateway ranked above it is answering a challenge
+ *   for the name or has not tried it yet. Nothing commands anyone.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
+import { eq, like } from "drizzle-orm";
+import { isLocalAddress } from "../../protocol/zone-ca.ts";
+import { readSpecs } from "../apps/spec.ts";
+import { BuckyError } from "../errors.ts";
+import type { CertificateFacts } from "../facts/payload.ts";
+import { readZoneFacts } from "../facts/zone-facts.ts";
+import { type GatewayConfig, parseListen, readGateway, readTls } from "../gateway/config.ts";
+import type { Log } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { state } from "../store/schema.ts";
+import { standingOf } from "../sync/membership.ts";
+import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
+import { CertificateStore, type NameStatus } from "./store.ts";
+import {
+  type CertificateRequest,
+  isZoneCaKey,
+  readIssued,
+  readRoot,
+  requestKey,
+} from "./zone-ca.ts";
+
+/** How often the keeper looks (a due renewal, a backoff that ran out). */
+export const KEEPER_EVERY_MS = 5_000;
+export const RETRY_BASE_MS = 60_000;
+export const RETRY_MAX_MS = 24 * 3600_000;
+/** How often a gateway waiting its turn for a name looks again. */
+const WAITING_TURN_EVERY_MS = 1_000;
+/** How long a challenge waits for the other gateways sharing the host to serve it. */
+const FELLOW_WAIT_MS = 10_000;
+/** Names ordered at once, at most. */
+const MAX_PARALLEL = 4;
+/** The most names a gateway keeps certificates for (its host and its apps). */
+export const MAX_NAMES = 100;
+
+export const challengeKey = (device: string, token: string) => `nodes/${device}/acme/${token}`;
+const CHALLENGE_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** A certificate the gateway serves: for one name (SNI), or for whatever is asked. */
+export interface ServedCertificate {
+  readonly serverName?: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface KeeperOptions {
+  readonly log: Log;
+  readonly liveWindowMs: number;
+  /** The certificates served changed: the gateway starts serving the new ones. */
+  readonly onCertificates: () => void;
+  /** What the facts say changed. */
+  readonly onFacts: () => void;
+  readonly everyMs?: number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+export class CertificateKeeper {
+  private readonly store: CertificateStore;
+  private readonly inFlight = new Set<string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private servedText = "";
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly options: KeeperOptions,
+  ) {
+    this.store = new CertificateStore(node.zone.paths);
+  }
+
+  start(): void {
+    // Challenges left by a daemon that stopped half way answer nothing now.
+    const stale = ownChallenges(this.node);
+    if (stale.length > 0) this.node.write(stale.map((key) => ({ key, value: null })));
+    const gatewayKey = `nodes/${this.node.deviceName}/gateway`;
+    this.unsubscribe = this.node.onChange((changesets) => {
+      const keys = changesets.flatMap((c) => c.ops.map((op) => op.key));
+      // `bucky gateway enable` again is the owner acting: what waits out a backoff is
+      // tried now (with an external account just given, say).
+      if (keys.includes(gatewayKey)) this.clearBackoff();
+      if (keys.some((key) => key.startsWith("users/") || key === gatewayKey || isZoneCaKey(key)))
+        queueMicrotask(() => this.tick());
+    });
+    this.timer = setInterval(() => this.tick(), this.options.everyMs ?? KEEPER_EVERY_MS);
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
+    this.unsubscribe?.();
+  }
+
+  /**
+   * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing;
+   * undefined if none. The token is matched exactly (`_` would be a wildcard to LIKE).
+   */
+  static challengeAnswer(node: NodeContext, token: string): string | undefined {
+    if (!CHALLENGE_TOKEN.test(token)) return undefined;
+    const membership = node.membership();
+    for (const row of node.db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .where(like(state.key, "nodes/%/acme/%"))
+      .all()) {
+      const [, device, , rowToken] = row.key.split("/");
+      if (rowToken !== token || !row.value || device === undefined) continue;
+      const member = membership.byName.get(device);
+      if (!member || standingOf(membership, member.id) !== "member") continue;
+      try {
+        return (JSON.parse(row.value) as { keyAuthorization?: string }).keyAuthorization;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** What the gateway serves now: SNI entries, the host's first (the default). */
+  served(config = this.config()): ServedCertificate[] {
+    if (!config?.https) return [];
+    if (!config.tls || config.tls === "files") {
+      try {
+        const tls = readTls(this.node.zone.paths);
+        return [{ cert: tls.cert, key: tls.key }];
+      } catch {
+        // Gone from the home: the gateway says why it cannot start.
+        return [];
+      }
+    }
+    if (config.tls === "zone") {
+      const cert = this.store.readFile("zone-ca", "cert.pem");
+      const key = this.store.readFile("zone-ca", "key.pem");
+      return cert && key && validNow(cert, this.node.now()) ? [{ cert, key }] : [];
+    }
+    const now = this.node.now();
+    return this.names(config).flatMap((name) => {
+      const stored = this.store.read(name);
+      return stored && stored.notAfterMs > now
+        ? [{ serverName: name, cert: stored.cert, key: stored.key }]
+        : [];
+    });
+  }
+
+  /** Each certificate's expiry and last error, for this device's facts. */
+  facts(): Record<string, CertificateFacts> {
+    const config = this.config();
+    if (!config?.https) return {};
+    const statuses = this.store.statuses();
+    const result: Record<string, CertificateFacts> = {};
+    const say = (name: string, issuer: CertificateFacts["issuer"], cert: string | undefined) => {
+      const status = statuses[name];
+      const x509 = cert ? parseCertificate(cert) : undefined;
+      result[name] = {
+        issuer,
+        ...(x509 ? { notAfter: x509.validToDate.toISOString() } : {}),
+        ...(status?.lastError
+          ? {
+              lastError: {
+                at: status.lastError.at,
+                message: status.lastError.message.slice(0, 500),
+                ...(status.lastError.hint ? { hint: status.lastError.hint.slice(0, 300) } : {}),
+              },
+            }
+          : {}),
+      };
+    };
+    if (!config.tls || config.tls === "files") {
+      say(config.host ?? "gateway", "files", this.served()[0]?.cert);
+    } else if (config.tls === "zone") {
+      say(zoneCaName(config, this.node), "zone", this.store.readFile("zone-ca", "cert.pem"));
+    } else {
+      for (const name of this.names(config)) say(name, "acme", this.store.read(name)?.cert);
+    }
+    return result;
+  }
+
+  /** Looks once: what is due is started, what changed is served. */
+  tick(): void {
+    if (this.stopped) return;
+    const config = this.config();
+    try {
+      if (config?.tls === "acme") this.keepAcme(config);
+      else if (config?.tls === "zone") this.keepZone(config);
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+    const text = JSON.stringify(this.served().map((s) => [s.serverName, s.cert]));
+    if (text !== this.servedText) {
+      this.servedText = text;
+      this.options.onCertificates();
+    }
+  }
+
+  private config(): GatewayConfig | undefined {
+    return readGateway(this.node.db, this.node.deviceName);
+  }
+
+  /** The host and each app's name under it. */
+  private names(config: GatewayConfig): string[] {
+    if (!config.host) return [];
+    const apps = readSpecs(this.node.db)
+      .filter((spec) => spec.desired !== "removed")
+      .map((spec) => `${spec.app}.${config.host}`)
+      .sort();
+    return [config.host, ...apps].slice(0, MAX_NAMES);
+  }
+
+  private keepAcme(config: GatewayConfig): void {
+    const now = this.node.now();
+    const statuses = this.store.statuses();
+    const turns = new Turns(this.node, config, this.options.liveWindowMs);
+    for (const name of this.names(config)) {
+      if (this.inFlight.size >= MAX_PARALLEL) break;
+      if (this.inFlight.has(name)) continue;
+      const stored = this.store.read(name);
+      if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) continue;
+      const status = statuses[name];
+      if (status?.nextAttemptAtMs !== undefined && now < status.nextAttemptAtMs) continue;
+      if (!turns.mine(name)) {
+        // Another gateway's turn: look again soon, not at the next round.
+        this.soonTimer ??= setTimeout(() => {
+          this.soonTimer = undefined;
+          this.tick();
+        }, WAITING_TURN_EVERY_MS);
+        continue;
+      }
+      this.inFlight.add(name);
+      void this.order(config, name).finally(() => this.inFlight.delete(name));
+    }
+  }
+
+  private async order(config: GatewayConfig, name: string): Promise<void> {
+    const startedMs = this.node.now();
+    this.options.log.debug("ordering a certificate", { name });
+    try {
+      await this.prepareAccount();
+      const issued = await orderCertificate(this.account(config), name, {
+        publish: (challenge) => this.publish(name, challenge),
+        withdraw: (challenge) => this.withdraw(challenge),
+        account: (url) => this.rememberAccount(config, url),
+      });
+      if (this.stopped) return;
+      this.rememberAccount(config, issued.accountUrl);
+      this.store.write(name, issued.cert, issued.key);
+      this.setStatus(name, { failures: 0 });
+      const notAfter = parseCertificate(issued.cert)?.validToDate.toISOString();
+      this.options.log.info("certificate issued", {
+        name,
+        notAfter,
+        ms: this.node.now() - startedMs,
+      });
+    } catch (error) {
+      if (this.stopped) return;
+      const problem =
+        error instanceof BuckyError
+          ? error
+          : new BuckyError("E_UNAVAILABLE", `no certificate for ${name}: ${String(error)}`);
+      const failures = (this.store.statuses()[name]?.failures ?? 0) + 1;
+      const delay = Math.min(
+        this.options.retryMaxMs ?? RETRY_MAX_MS,
+        (this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (failures - 1),
+      );
+      const nextAttemptAtMs = this.node.now() + delay / 2 + Math.random() * (delay / 2);
+      this.setStatus(name, {
+        failures,
+        nextAttemptAtMs,
+        lastError: {
+          at: new Date(this.node.now()).toISOString(),
+          message: problem.message,
+          ...(problem.hint ? { hint: problem.hint } : {}),
+        },
+      });
+      this.options.log.warn("certificate not issued", {
+        name,
+        error: problem.message,
+        failures,
+        retryAt: new Date(nextAttemptAtMs).toISOString(),
+      });
+    }
+    this.options.onFacts();
+    this.tick();
+  }
+
+  /** The account URL at each directory it was made at: the next order needs no new one. */
+  private accounts(): Record<string, string> {
+    try {
+      return JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+    } catch {
+      return {};
+    }
+  }
+
+  private rememberAccount(config: GatewayConfig, url: string): void {
+    const accounts = this.accounts();
+    if (accounts[config.acmeDirectory as string] === url) return;
+    accounts[config.acmeDirectory as string] = url;
+    this.store.writeFile(JSON.stringify(accounts), "acme", "accounts.json");
+  }
+
+  private account(config: GatewayConfig): AcmeAccount {
+    let key = this.store.readFile("acme", "account.pem");
+    const eabText = this.store.readFile("acme", "eab.json");
+    const eab = eabText ? (JSON.parse(eabText) as { kid: string; hmacKey: string }) : undefined;
+    if (!key) throw new BuckyError("E_INTERNAL", "the ACME account key was not made");
+    key = key.trim();
+    const url = this.accounts()[config.acmeDirectory as string];
+    return {
+      directory: config.acmeDirectory as string,
+      key,
+      ...(eab ? { eab } : {}),
+      ...(url ? { url } : {}),
+    };
+  }
+
+  /** Makes the ACME account key if there is none yet (before the first order). */
+  async prepareAccount(): Promise<void> {
+    if (!this.store.readFile("acme", "account.pem"))
+      this.store.writeFile(await newAccountKey(), "acme", "account.pem");
+  }
+
+  /**
+   * Puts a challenge's answer in the zone state, then waits (a few seconds at most) until
+   * the other live gateways sharing the host serve it too: the CA may reach any of them.
+   */
+  private async publish(name: string, challenge: Challenge): Promise<void> {
+    this.node.write([
+      {
+        key: challengeKey(this.node.deviceName, challenge.token),
+        value: JSON.stringify({ name, keyAuthorization: challenge.keyAuthorization }),
+      },
+    ]);
+    const config = this.config();
+    if (!config) return;
+    const fellows = fellowListeners(this.node, config, this.options.liveWindowMs);
+    const deadline = Date.now() + FELLOW_WAIT_MS;
+    await Promise.all(
+      fellows.map(async (base) => {
+        const url = `${base}/.well-known/acme-challenge/${challenge.token}`;
+        while (Date.now() < deadline && !this.stopped) {
+          const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+            .then((response) => (response.ok ? response.text() : undefined))
+            .catch(() => undefined);
+          if (answer === challenge.keyAuthorization) return;
+          await Bun.sleep(100);
+        }
+        this.options.log.debug("a fellow gateway does not serve the challenge yet", { url });
+      }),
+    );
+  }
+
+  /**
+   * Takes a challenge's answer back. The order does not hang on it: one left behind (the
+   * write refused, the daemon stopped) answers nothing the CA asks again, and goes at the
+   * next start.
+   */
+  private withdraw(challenge: Challenge): void {
+    if (this.stopped) return;
+    try {
+      this.node.write([{ key: challengeKey(this.node.deviceName, challenge.token), value: null }]);
+    } catch (error) {
+      this.options.log.warn("a challenge's answer stays in the state until the next start", {
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  private clearBackoff(): void {
+    const statuses = this.store.statuses();
+    const waiting = Object.entries(statuses).filter(([, status]) => status.nextAttemptAtMs);
+    if (waiting.length === 0) return;
+    for (const [name, status] of waiting) {
+      const { nextAttemptAtMs: _, ...rest } = status;
+      statuses[name] = rest;
+    }
+    this.store.saveStatuses(statuses);
+  }
+
+  private setStatus(name: string, status: NameStatus): void {
+    const statuses = this.store.statuses();
+    statuses[name] = status;
+    this.store.saveStatuses(statuses);
+  }
+
+  /**
+   * The zone CA: this gateway's key (made once), its request in the zone state, and the
+   * certificate a device holding the owner key issued for it, once it checks.
+   */
+  private keepZone(config: GatewayConfig): void {
+    let keyPem = this.store.readFile("zone-ca", "key.pem");
+    if (!keyPem) {
+      const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      keyPem = pair.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+      this.store.writeFile(keyPem, "zone-ca", "key.pem");
+    }
+    const publicKey = Buffer.from(
+      createPublicKey(keyPem).export({ format: "der", type: "spki" }),
+    ).toString("base64url");
+    const request: CertificateRequest = {
+      publicKey,
+      dnsNames: config.host ? [config.host, `*.${config.host}`] : [],
+      addresses: zoneAddresses(config, this.node),
+    };
+    const key = requestKey(this.node.deviceName);
+    const current = this.node.db
+      .select({ value: state.value })
+      .from(state)
+      .where(eq(state.key, key))
+      .get()?.value;
+    if (current !== JSON.stringify(request))
+      this.node.write([{ key, value: JSON.stringify(request) }]);
+    const root = readRoot(this.node.db, this.node.zoneId, this.node.zone.zone.name);
+    const issued = root ? readIssued(this.node.db, root, this.node.deviceName, request) : undefined;
+    const kept = this.store.readFile("zone-ca", "cert.pem");
+    const statuses = this.store.statuses();
+    const name = zoneCaName(config, this.node);
+    if (issued && issued.toString() !== kept) {
+      this.store.writeFile(issued.toString(), "zone-ca", "cert.pem");
+      this.setStatus(name, { failures: 0 });
+      this.options.log.info("certificate issued", {
+        name,
+        issuer: "zone CA",
+        notAfter: issued.validToDate.toISOString(),
+      });
+      this.options.onFacts();
+    } else if (!issued && !kept && !statuses[name]?.lastError) {
+      this.setStatus(name, {
+        failures: 0,
+        lastError: {
+          at: new Date(this.node.now()).toISOString(),
+          message: "waiting for the zone CA: a device holding the owner key issues it",
+          hint: "Start the daemon of the device that made the zone (or one recovered with the phrase).",
+        },
+      });
+      this.options.onFacts();
+    }
+  }
+}
+
+/** When a certificate is due: two thirds into its life. */
+export function renewAt(notBeforeMs: number, notAfterMs: number): number {
+  return notBeforeMs + ((notAfterMs - notBeforeMs) * 2) / 3;
+}
+
+/**
+ * Whose turn a name is, among the zone's live ACME gateways serving it: ranked by
+ * SHA-256 of (name, device id), highest first; a gateway's turn comes once every gateway
+ * ranked above it has tried the name (its facts name the name) and none is answering a
+ * challenge for it.
+ */
+export function isMyTurn(
+  name: string,
+  me: string,
+  gateways: readonly {
+    readonly id: string;
+    readonly tried: ReadonlySet<string>;
+    readonly pending: ReadonlySet<string>;
+  }[],
+): boolean {
+  const rank = (id: string) => createHash("sha256").update(`${name}\n${id}`).digest("hex");
+  const ranked = [...gateways].sort((a, b) => rank(b.id).localeCompare(rank(a.id)));
+  for (const gateway of ranked) {
+    if (gateway.id === me) return true;
+    if (gateway.pending.has(name) || !gateway.tried.has(name)) return false;
+  }
+  return true;
+}
+
+/**
+ * Where the other live ACME gateways sharing this host serve plain HTTP
+ * (`http://host:port`): their listen address, or their device's published one.
+ */
+function fellowListeners(node: NodeContext, config: GatewayConfig, liveWindowMs: number): string[] {
+  const peers = node.peers();
+  return readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs).flatMap((device) => {
+    if (device.id === node.deviceId || !device.live) return [];
+    const theirs = readGateway(node.db, device.name);
+    if (theirs?.tls !== "acme" || theirs.host !== config.host || !theirs.httpListen) return [];
+    const { host, port } = parseListen(theirs.httpListen);
+    const published = peers.find((peer) => peer.name === device.name)?.addresses[0];
+    const address =
+      host === "0.0.0.0" || host === "::"
+        ? published
+          ? new URL(published).hostname
+          : undefined
+        : host.includes(":")
+          ? `[${host}]`
+          : host;
+    return address ? [`http://${address}:${port}`] : [];
+  });
+}
+
+/** The other live ACME gateways of the zone, what they tried and what they are answering. */
+class Turns {
+  private readonly others: {
+    id: string;
+    host: string;
+    tried: Set<string>;
+    pending: Set<string>;
+  }[] = [];
+
+  constructor(node: NodeContext, config: GatewayConfig, liveWindowMs: number) {
+    const devices = readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs);
+    for (const device of devices) {
+      if (device.id === node.deviceId || !device.live) continue;
+      const theirs = readGateway(node.db, device.name);
+      if (theirs?.tls !== "acme" || theirs.host !== config.host || !theirs.host) continue;
+      const pending = new Set<string>();
+      for (const row of node.db
+        .select({ value: state.value })
+        .from(state)
+        .where(like(state.key, `nodes/${device.name}/acme/%`))
+        .all()) {
+        try {
+          pending.add((JSON.parse(row.value ?? "{}") as { name?: string }).name ?? "");
+        } catch {
+          // Not a challenge.
+        }
+      }
+      this.others.push({
+        id: device.id,
+        host: theirs.host,
+        // Tried: it has a certificate for the name, or said why not.
+        tried: new Set(
+          Object.entries(device.facts.certificates ?? {})
+            .filter(([, cert]) => cert.notAfter !== undefined || cert.lastError !== undefined)
+            .map(([name]) => name),
+        ),
+        pending,
+      });
+    }
+    this.me = node.deviceId;
+  }
+
+  private readonly me: string;
+
+  mine(name: string): boolean {
+    if (this.others.length === 0) return true;
+    return isMyTurn(name, this.me, [
+      ...this.others,
+      { id: this.me, tried: new Set(), pending: new Set() },
+    ]);
+  }
+}
+
+function ownChallenges(node: NodeContext): string[] {
+  return node.db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(like(state.key, `nodes/${node.deviceName}/acme/%`))
+    .all()
+    .filter((row) => row.value !== null)
+    .map((row) => row.key);
+}
+
+/** The addresses a zone CA certificate names: the listen address, or this device's own. */
+function zoneAddresses(config: GatewayConfig, node: NodeContext): string[] {
+  const { host } = parseListen(config.listen);
+  const candidates =
+    host === "0.0.0.0" || host === "::"
+      ? node.addresses.map((address) => new URL(address).hostname.replace(/^\[|\]$/g, ""))
+      : [host];
+  return [...new Set(candidates)].filter(isLocalAddress).slice(0, 8);
+}
+
+function zoneCaName(config: GatewayConfig, node: NodeContext): string {
+  return config.host ?? zoneAddresses(config, node)[0] ?? "gateway";
+}
+
+function parseCertificate(pem: string): X509Certificate | undefined {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+function validNow(pem: string, nowMs: number): boolean {
+  const cert = parseCertificate(pem);
+  return cert !== undefined && cert.validToDate.getTime() > nowMs;
+}

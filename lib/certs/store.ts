@@ -1,0 +1,98 @@
+/**
+ * Where a gateway keeps its certificates, in its home, every file mode 0600 in
+ * directories mode 0700:
+ *
+ *   <home>/gateway/certs/<name>/cert.pem, key.pem   one per name, from ACME
+ *   <home>/gateway/certs/status.json                per name: failures, next attempt, last error
+ *   <home>/gateway/acme/account.pem, eab.json       the ACME account key, an external account
+ *   <home>/gateway/zone-ca/key.pem, cert.pem        the gateway's key and its zone CA certificate
+ */
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../atomic-file.ts";
+import type { HomePaths } from "../home.ts";
+
+export interface NameStatus {
+  /** Failures in a row since the last success. */
+  readonly failures: number;
+  /** Not before this (ms): the backoff after a failure. */
+  readonly nextAttemptAtMs?: number;
+  readonly lastError?: { readonly at: string; readonly message: string; readonly hint?: string };
+}
+
+export interface StoredCertificate {
+  readonly name: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export class CertificateStore {
+  readonly dir: string;
+
+  constructor(paths: HomePaths) {
+    this.dir = join(paths.home, "gateway");
+  }
+
+  /** The certificate kept for `name`, or undefined (none, or unreadable). */
+  read(name: string): StoredCertificate | undefined {
+    const dir = this.nameDir(name);
+    try {
+      const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+      const key = readFileSync(join(dir, "key.pem"), "utf8");
+      const x509 = new X509Certificate(cert);
+      return {
+        name,
+        cert,
+        key,
+        notBeforeMs: x509.validFromDate.getTime(),
+        notAfterMs: x509.validToDate.getTime(),
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(name: string, cert: string, key: string): void {
+    const dir = this.nameDir(name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The key first: a certificate is never kept without its key.
+    writeFileAtomic(join(dir, "key.pem"), key, 0o600);
+    writeFileAtomic(join(dir, "cert.pem"), cert, 0o600);
+  }
+
+  statuses(): Record<string, NameStatus> {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, "certs", "status.json"), "utf8"));
+    } catch {
+      return {};
+    }
+  }
+
+  saveStatuses(statuses: Record<string, NameStatus>): void {
+    mkdirSync(join(this.dir, "certs"), { recursive: true, mode: 0o700 });
+    writeFileAtomic(join(this.dir, "certs", "status.json"), JSON.stringify(statuses), 0o600);
+  }
+
+  /** A file of the gateway's (account key, zone CA key…), or undefined. */
+  readFile(...parts: string[]): string | undefined {
+    const path = join(this.dir, ...parts);
+    return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  }
+
+  writeFile(text: string, ...parts: string[]): void {
+    const path = join(this.dir, ...parts);
+    mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
+    writeFileAtomic(path, text, 0o600);
+  }
+
+  private nameDir(name: string): string {
+    if (!HOST_NAME.test(name)) throw new Error(`not a host name: ${JSON.stringify(name)}`);
+    return join(this.dir, "certs", name);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The zone CA's part on a device holding the owner key: it answers the gateways'
+ * requests in the zone state. When a gateway asks and there is no root yet, it makes the
+ * root (signed by the owner key too); then, for each request with no current certificate
+ * (none, another key or names, or two thirds into its life), it issues one. It looks
+ * whenever a request or an answer changes, and every ten minutes for renewals.
+ */
+import { readKeyFile } from "../identity/key-file.ts";
+import type { Log } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import {
+  issuedKey,
+  issueLeaf,
+  isZoneCaKey,
+  makeRoot,
+  readIssued,
+  readRequests,
+  readRoot,
+  renewAtMs,
+  rootKey,
+  type ZoneRoot,
+} from "./zone-ca.ts";
+
+const LOOK_EVERY_MS = 10 * 60_000;
+
+export class ZoneCaIssuer {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly log: Log,
+  ) {}
+
+  start(): void {
+    if (!this.node.zone.holdsOwnerKey) return;
+    this.unsubscribe = this.node.onChange((changesets) => {
+      if (changesets.some((c) => c.ops.some((op) => isZoneCaKey(op.key))))
+        queueMicrotask(() => this.look());
+    });
+    this.timer = setInterval(() => this.look(), LOOK_EVERY_MS);
+    this.look();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+  }
+
+  /** The zone's root, made now if there is none (on a device holding the owner key). */
+  ensureRoot(): ZoneRoot | undefined {
+    const zone = { id: this.node.zoneId, name: this.node.zone.zone.name };
+    const existing = readRoot(this.node.db, zone.id, zone.name);
+    if (existing || !this.node.zone.holdsOwnerKey) return existing;
+    const seed = this.ownerSeed();
+    const root = makeRoot(zone, seed, this.node.ownerKey(), this.node.now());
+    this.node.write([{ key: rootKey(this.node.deviceName), value: JSON.stringify(root) }]);
+    this.log.info("zone CA created", { zone: zone.name });
+    return readRoot(this.node.db, zone.id, zone.name);
+  }
+
+  private look(): void {
+    try {
+      const requests = readRequests(this.node.db, this.node.membership());
+      if (requests.size === 0) return;
+      const root = this.ensureRoot();
+      if (!root) return;
+      const zone = { id: this.node.zoneId, name: this.node.zone.zone.name };
+      const now = this.node.now();
+      for (const [gateway, request] of requests) {
+        const issued = readIssued(this.node.db, root, gateway, request);
+        if (issued && now < renewAtMs(issued)) continue;
+        let cert: string;
+        try {
+          cert = issueLeaf(zone, this.ownerSeed(), request, now);
+        } catch (error) {
+          this.log.warn("zone CA refused a request", {
+            gateway,
+            error: (error as Error).message,
+          });
+          continue;
+        }
+        this.node.write([
+          { key: issuedKey(this.node.deviceName, gateway), value: JSON.stringify({ cert }) },
+        ]);
+        this.log.info("zone CA issued a certificate", {
+          gateway,
+          names: [...request.dnsNames, ...request.addresses].join(","),
+        });
+      }
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+  }
+
+  private ownerSeed(): Uint8Array {
+    return readKeyFile(this.node.zone.paths.ownerKey, "owner", this.log);
+  }
+}

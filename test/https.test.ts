@@ -1,0 +1,504 @@
+/**
+ * HTTPS by default, against a real ACME CA (pebble, on loopback): a gateway with a public
+ * name gets certificates for its host and each app by itself, one failing name holding up
+ * no other; plain HTTP then redirects, HSTS is sent and the session cookie is Secure;
+ * certificates survive a restart and renew by themselves before they expire. A gateway
+ * with a local name gets its certificate from the zone CA, whose exported root is all a
+ * client needs, and which another zone's gateway cannot pass.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+import { type Pebble, startPebble, stopPebbles } from "./pebble.ts";
+
+afterAll(async () => {
+  await cleanUp();
+  await stopPebbles();
+});
+
+const HOST = "home.example.com";
+const SITE = resolve(import.meta.dir, "../fixtures/apps/site");
+
+interface StatusCertificate {
+  device: string;
+  name: string;
+  issuer: string;
+  notAfter: string | null;
+  lastError: { at: string; message: string; hint?: string } | null;
+}
+
+/** The site fixture under another app id. */
+function siteAs(id: string): string {
+  const dir = join(scratchDir(), id);
+  cpSync(SITE, dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, "bucky-app.json"), "utf8"));
+  writeFileSync(join(dir, "bucky-app.json"), JSON.stringify({ ...manifest, id }));
+  return dir;
+}
+
+function freePort(): number {
+  return 20_000 + Math.floor(Math.random() * 20_000);
+}
+
+async function certificates(home: string): Promise<Map<string, StatusCertificate>> {
+  const status = await buckyJson<{ certificates: StatusCertificate[] }>(["status", "--home", home]);
+  return new Map(status.certificates.map((c) => [c.name, c]));
+}
+
+/** A request to the gateway on 127.0.0.1 for `name`, over TLS trusting only `ca`. */
+function overHttps(
+  port: number,
+  name: string,
+  ca: string,
+  path = "/",
+  init: RequestInit = {},
+): Promise<Response> {
+  return fetch(`https://127.0.0.1:${port}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), host: name },
+    redirect: "manual",
+    tls: { ca, serverName: name },
+  } as RequestInit);
+}
+
+/** The certificate the gateway presents for `name` (SNI), its serial and expiry. */
+async function presented(port: number, name: string): Promise<X509Certificate> {
+  const { connect } = await import("node:tls");
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect({
+      host: "127.0.0.1",
+      port,
+      servername: name,
+      rejectUnauthorized: false,
+    });
+    socket.once("secureConnect", () => {
+      const raw = socket.getPeerCertificate().raw;
+      socket.end();
+      resolvePromise(new X509Certificate(raw));
+    });
+    socket.once("error", reject);
+  });
+}
+
+describe("certificates over ACME", () => {
+  let pebble: Pebble;
+  let home: string;
+  let daemon: Daemon;
+  let env: Record<string, string>;
+  const httpsPort = freePort();
+
+  test("a public name gets certificates for its host and each app; a name that fails holds up none", async () => {
+    pebble = await startPebble();
+    // broken.<host> resolves elsewhere: the CA cannot reach the gateway for it.
+    await pebble.resolve(`broken.${HOST}`, "127.0.0.2");
+    env = { NODE_EXTRA_CA_CERTS: pebble.apiCertFile };
+    home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    daemon = await startDaemon(home, env);
+    for (const app of ["site", "blog", "broken"])
+      await buckyJson(["app", "install", app === "site" ? SITE : siteAs(app), "--home", home]);
+    const config = await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      HOST,
+      "--listen",
+      `127.0.0.1:${httpsPort}`,
+      "--http-listen",
+      `127.0.0.1:${pebble.httpPort}`,
+      "--acme-directory",
+      pebble.directory,
+      "--home",
+      home,
+    ]);
+    expect(config).toEqual({
+      listen: `127.0.0.1:${httpsPort}`,
+      host: HOST,
+      https: true,
+      tls: "acme",
+      httpListen: `127.0.0.1:${pebble.httpPort}`,
+      acmeDirectory: pebble.directory,
+    });
+
+    const names = [HOST, `blog.${HOST}`, `broken.${HOST}`, `site.${HOST}`];
+    const settled = await waitFor(
+      "a certificate, or an error, for every name",
+      async () => {
+        const certs = await certificates(home);
+        return names.every((name) => certs.get(name)?.notAfter || certs.get(name)?.lastError)
+          ? certs
+          : undefined;
+      },
+      25_000,
+    );
+    for (const name of [HOST, `blog.${HOST}`, `site.${HOST}`]) {
+      expect(settled.get(name)).toMatchObject({ device: "gw", issuer: "acme", lastError: null });
+      expect(Date.parse(settled.get(name)?.notAfter ?? "")).toBeGreaterThan(Date.now());
+    }
+    const broken = settled.get(`broken.${HOST}`);
+    expect(broken?.notAfter).toBeNull();
+    expect(broken?.lastError?.message).toContain(
+      `the CA could not reach this gateway on port 80 for broken.${HOST}`,
+    );
+    expect(broken?.lastError?.hint).toContain("Make port 80 reachable from the internet");
+    const text = await bucky(["status", "--home", home]);
+    expect(text.stdout).toContain(`Certificate  site.${HOST} on gw: valid until `);
+    expect(text.stdout).toContain(
+      `  ! gw has no certificate for broken.${HOST} yet: the CA could not reach this gateway on port 80`,
+    );
+
+    // Keys and certificates are the gateway's alone.
+    for (const file of ["cert.pem", "key.pem"])
+      expect(statSync(join(home, "gateway", "certs", `site.${HOST}`, file)).mode & 0o777).toBe(
+        0o600,
+      );
+    expect(statSync(join(home, "gateway", "acme", "account.pem")).mode & 0o777).toBe(0o600);
+  }, 60_000);
+
+  test("a client trusting the CA's root reaches the app over HTTPS, with HSTS", async () => {
+    const root = await pebble.root();
+    const response = await waitFor("the app over HTTPS", () =>
+      overHttps(httpsPort, `site.${HOST}`, root).then(
+        (r) => (r.status === 200 ? r : undefined),
+        () => undefined,
+      ),
+    );
+    expect(await response.text()).toContain("<");
+    expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000");
+    // Each name has its own certificate, chosen by SNI.
+    expect((await presented(httpsPort, `blog.${HOST}`)).subjectAltName).toBe(`DNS:blog.${HOST}`);
+    expect((await presented(httpsPort, HOST)).subjectAltName).toBe(`DNS:${HOST}`);
+    // A client that trusts nothing but its system roots refuses it (pebble is no real CA).
+    await expect(fetch(`https://127.0.0.1:${httpsPort}/`)).rejects.toThrow();
+  });
+
+  test("plain HTTP redirects to HTTPS, except ACME's challenges; the session cookie is Secure", async () => {
+    const plain = await fetch(`http://127.0.0.1:${pebble.httpPort}/apps/site/x?y=1`, {
+      headers: { host: `site.${HOST}` },
+      redirect: "manual",
+    });
+    expect(plain.status).toBe(301);
+    expect(plain.headers.get("location")).toBe(`https://site.${HOST}:${httpsPort}/apps/site/x?y=1`);
+    const post = await fetch(`http://127.0.0.1:${pebble.httpPort}/`, {
+      method: "POST",
+      headers: { host: HOST },
+      redirect: "manual",
+    });
+    expect(post.status).toBe(308);
+    const challenge = await fetch(
+      `http://127.0.0.1:${pebble.httpPort}/.well-known/acme-challenge/unknown-token`,
+      { headers: { host: HOST }, redirect: "manual" },
+    );
+    expect(challenge.status).toBe(404);
+
+    const { url } = await buckyJson<{ url: string }>(["login-link", "--home", home]);
+    expect(url.startsWith(`https://${HOST}:${httpsPort}/_bucky/login?token=`)).toBe(true);
+    const link = new URL(url);
+    const login = await overHttps(
+      httpsPort,
+      HOST,
+      await pebble.root(),
+      `${link.pathname}${link.search}`,
+    );
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get("set-cookie") ?? "";
+    expect(cookie).toContain("bucky_session=");
+    expect(cookie.split("; ")).toContain("Secure");
+    expect(cookie.split("; ")).toContain("HttpOnly");
+  });
+
+  test("a restart keeps the certificates: HTTPS at once, nothing ordered again", async () => {
+    const before = await presented(httpsPort, `site.${HOST}`);
+    await daemon.stop();
+    daemon = await startDaemon(home, env);
+    const after = await waitFor("HTTPS after the restart", () =>
+      presented(httpsPort, `site.${HOST}`).catch(() => undefined),
+    );
+    expect(after.serialNumber).toBe(before.serialNumber);
+    expect(daemon.log()).not.toContain("certificate issued");
+  });
+});
+
+describe("renewal", () => {
+  test("a certificate renews by itself two thirds into its life", async () => {
+    // Pebble issues certificates good for 15 s: renewal is due after 10.
+    const pebble = await startPebble({ validitySeconds: 15 });
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    await startDaemon(home, { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
+    const port = freePort();
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      HOST,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--http-listen",
+      `127.0.0.1:${pebble.httpPort}`,
+      "--acme-directory",
+      pebble.directory,
+      "--home",
+      home,
+    ]);
+    // Watched through TLS handshakes alone: nothing here touches the daemon's database.
+    const first = await waitFor("the first certificate", () =>
+      presented(port, HOST).catch(() => undefined),
+    );
+    const second = await waitFor(
+      "the renewed certificate",
+      async () => {
+        const served = await presented(port, HOST).catch(() => undefined);
+        return served && served.serialNumber !== first.serialNumber ? served : undefined;
+      },
+      25_000,
+    );
+    // Renewed before the first expired, and good for longer.
+    expect(Date.now()).toBeLessThan(first.validToDate.getTime() + 1000);
+    expect(second.validToDate.getTime()).toBeGreaterThan(first.validToDate.getTime());
+    // Its facts say so (published a moment after).
+    const status = await waitFor("the renewal in the status", async () => {
+      const cert = (await certificates(home)).get(HOST);
+      return cert?.notAfter === second.validToDate.toISOString() ? cert : undefined;
+    });
+    expect(status).toMatchObject({ issuer: "acme", lastError: null });
+  }, 60_000);
+});
+
+describe("two gateways sharing a name", () => {
+  test("each gets its own certificates, answering each other's challenges; a new name is asked for by one, then the other", async () => {
+    const pebble = await startPebble();
+    const zone = await startZone(["a", "b"], { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
+    const [a, b] = [zone.get("a") as Daemon, zone.get("b") as Daemon];
+    // Every name resolves to 127.0.0.1, where only gateway a listens: the CA never reaches
+    // b, whose challenges a answers from the zone state.
+    const gateways = [
+      { daemon: a, device: "a", address: "127.0.0.1", port: freePort() },
+      { daemon: b, device: "b", address: "127.0.0.2", port: freePort() },
+    ];
+    for (const { daemon, address, port } of gateways)
+      await buckyJson([
+        "gateway",
+        "enable",
+        "--host",
+        HOST,
+        "--listen",
+        `${address}:${port}`,
+        "--http-listen",
+        `${address}:${pebble.httpPort}`,
+        "--acme-directory",
+        pebble.directory,
+        "--home",
+        daemon.home,
+      ]);
+    const issuedEverywhere = (name: string) =>
+      waitFor(
+        `certificates for ${name} on both gateways`,
+        async () => {
+          const status = await buckyJson<{ certificates: StatusCertificate[] }>([
+            "status",
+            "--home",
+            a.home,
+          ]);
+          const holders = status.certificates
+            .filter((c) => c.name === name && c.notAfter)
+            .map((c) => c.device)
+            .sort();
+          return holders.join() === "a,b" ? true : undefined;
+        },
+        40_000,
+      );
+    await issuedEverywhere(HOST);
+    // A new app: both gateways hear of its name at once; one asks, the other waits its turn.
+    await buckyJson(["app", "install", SITE, "--home", a.home]);
+    const name = `site.${HOST}`;
+    await issuedEverywhere(name);
+    const when = (daemon: Daemon, what: string) =>
+      daemon
+        .log()
+        .split("\n")
+        .filter((line) =>
+          new RegExp(` ${what} name=${name.replaceAll(".", "\\.")}( |$)`).test(line),
+        )
+        .map((line) => line.slice(0, 12));
+    const ordered = gateways.map(({ daemon }) => when(daemon, "ordering a certificate"));
+    const issued = gateways.map(({ daemon }) => when(daemon, "certificate issued"));
+    expect(ordered.map((times) => times.length)).toEqual([1, 1]);
+    expect(issued.map((times) => times.length)).toEqual([1, 1]);
+    const [first, second] =
+      (issued[0]?.[0] as string) < (issued[1]?.[0] as string) ? [0, 1] : [1, 0];
+    expect((ordered[second]?.[0] as string) >= (issued[first]?.[0] as string)).toBe(true);
+  }, 120_000);
+});
+
+describe("a CA that needs an external account", () => {
+  test("without one, the gateway says so; given one (its key in a private file), it gets its certificate", async () => {
+    const eab = {
+      kid: "kid-1",
+      hmacKey: "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+    };
+    const pebble = await startPebble({ eab });
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    await startDaemon(home, { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
+    const port = freePort();
+    const enable = (...extra: string[]) =>
+      bucky([
+        "gateway",
+        "enable",
+        "--host",
+        HOST,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--http-listen",
+        `127.0.0.1:${pebble.httpPort}`,
+        "--acme-directory",
+        pebble.directory,
+        "--home",
+        home,
+        "--json",
+        ...extra,
+      ]);
+    expect((await enable()).exitCode).toBe(0);
+    const refused = await waitFor("the CA's refusal", async () => {
+      const cert = (await certificates(home)).get(HOST);
+      return cert?.lastError ? cert : undefined;
+    });
+    expect(refused.lastError).toMatchObject({
+      message: "this CA needs an external account",
+      hint: "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.",
+    });
+
+    // A key file others can read is refused before anything is sent.
+    const keyFile = join(scratchDir(), "eab.key");
+    writeFileSync(keyFile, `${eab.hmacKey}\n`, { mode: 0o644 });
+    const open = await enable("--acme-eab-kid", eab.kid, "--acme-eab-key-file", keyFile);
+    expect(open.exitCode).toBe(1);
+    expect(jsonError(open).message).toContain("can be read or changed by others");
+    chmodSync(keyFile, 0o600);
+    // (the first attempt's backoff is a minute: a new configuration is not held to it)
+    expect((await enable("--acme-eab-kid", eab.kid, "--acme-eab-key-file", keyFile)).exitCode).toBe(
+      0,
+    );
+    expect(statSync(join(home, "gateway", "acme", "eab.json")).mode & 0o777).toBe(0o600);
+    const issued = await waitFor("the certificate", async () => {
+      const cert = (await certificates(home)).get(HOST);
+      return cert?.notAfter ? cert : undefined;
+    });
+    expect(issued.lastError).toBeNull();
+  }, 60_000);
+});
+
+describe("the zone CA", () => {
+  test("a local name gets a certificate from the zone CA; a client trusting only the exported root reaches the app", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw", "--name", "home"]);
+    await startDaemon(home);
+    await buckyJson(["app", "install", SITE, "--home", home]);
+    const port = freePort();
+    const config = await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "home.lan",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--home",
+      home,
+    ]);
+    expect(config).toEqual({
+      listen: `127.0.0.1:${port}`,
+      host: "home.lan",
+      https: true,
+      tls: "zone",
+    });
+    const cert = await waitFor("the zone CA's certificate", async () => {
+      const found = (await certificates(home)).get("home.lan");
+      return found?.notAfter ? found : undefined;
+    });
+    expect(cert).toMatchObject({ device: "gw", issuer: "zone", lastError: null });
+    const root = await buckyJson<{ pem: string; fingerprint: string }>([
+      "ca",
+      "export",
+      "--home",
+      home,
+    ]);
+    const text = await bucky(["ca", "export", "--home", home]);
+    expect(text.stdout).toBe(root.pem);
+    const rootCert = new X509Certificate(root.pem);
+    expect(rootCert.ca).toBe(true);
+    expect(rootCert.subject).toBe(
+      `CN=bucky zone CA for home (${(await buckyJson<{ zone: { id: string } }>(["status", "--home", home])).zone.id.slice(0, 12)})`,
+    );
+
+    const response = await waitFor("the app over HTTPS", () =>
+      overHttps(port, "site.home.lan", root.pem).then(
+        (r) => (r.status === 200 ? r : undefined),
+        () => undefined,
+      ),
+    );
+    expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000");
+    // By address too: the certificate names the address the gateway listens on.
+    const byAddress = await fetch(`https://127.0.0.1:${port}/`, { tls: { ca: root.pem } });
+    expect(byAddress.status).toBe(200);
+
+    // Another zone's gateway, with its own CA: a client trusting this zone's root refuses it.
+    const otherHome = newHomePath();
+    await buckyJson(["init", "--home", otherHome, "--device", "gw", "--name", "other"]);
+    await startDaemon(otherHome);
+    const otherPort = freePort();
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "home.lan",
+      "--listen",
+      `127.0.0.1:${otherPort}`,
+      "--home",
+      otherHome,
+    ]);
+    await waitFor("the other zone's certificate", async () =>
+      (await certificates(otherHome)).get("home.lan")?.notAfter ? true : undefined,
+    );
+    const other = await buckyJson<{ pem: string }>(["ca", "export", "--home", otherHome]);
+    expect(other.pem).not.toBe(root.pem);
+    await expect(overHttps(otherPort, "home.lan", root.pem)).rejects.toThrow();
+    expect((await overHttps(otherPort, "home.lan", other.pem)).status).toBe(200);
+  }, 60_000);
+
+  test("the zone CA certifies local names only", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    await startDaemon(home);
+    const refused = await bucky([
+      "gateway",
+      "enable",
+      "--tls",
+      "zone",
+      "--host",
+      "bank.example.com",
+      "--listen",
+      `127.0.0.1:${freePort()}`,
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect(refused.exitCode).toBe(2);
+    expect(jsonError(refused).message).toBe(
+      "the zone CA certifies only local names (.local, .lan, .home.arpa, .internal), not bank.example.com",
+    );
+  });
+});
