@@ -7,7 +7,7 @@
 
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { sandboxWarnings } from "../apps/sandbox-facts.ts";
+import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import { ownFacts } from "../facts/publisher.ts";
@@ -52,6 +52,8 @@ export interface ZoneStatus {
   readonly reliability: Reliability;
   /** What else needs the owner's attention: devices and apps without a sandbox. */
   readonly warnings: readonly string[];
+  /** The same, as data (the panel says it in the viewer's language). */
+  readonly sandbox: readonly SandboxNote[];
 }
 
 export interface ZoneBackup {
@@ -104,6 +106,7 @@ export function describeZone(view: StatusView): ZoneStatus {
       appData: appDataCopies(view, devices),
     }),
     warnings: sandboxWarnings(view.db, view.membership),
+    sandbox: sandboxNotes(view.db, view.membership),
   };
 }
 
