@@ -212,6 +212,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       backups: () => backups?.schedule,
       startBackups: () => startBackups(),
       replicas: () => replication.facts(),
+      runtime: options.apps.runtime,
     });
     const panel = createPanel((request) => localApp.fetch(request));
     const agents = new AgentEndpoint(
