@@ -15,6 +15,7 @@ needed=(
   "/usr/sbin/sshd openssh-server" # a real SFTP backup target
   "chattr e2fsprogs"            # files the backup target cannot change
   "/usr/bin/chromium chromium"  # the control panel in a browser
+  "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei" # its Chinese pages, readable in screenshots
 )
 
 system_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -22,7 +23,7 @@ missing=()
 for entry in "${needed[@]}"; do
   read -r what package <<<"$entry"
   if [[ $what == /* ]]; then
-    [[ -x $what ]] || missing+=("$package")
+    [[ -e $what ]] || missing+=("$package")
   else
     PATH=$system_path command -v "$what" >/dev/null 2>&1 || missing+=("$package")
   fi

@@ -149,6 +149,7 @@ export const en = {
     lastSeen: "Last seen",
     thisOne: "(this one)",
     notReached: "not reached yet",
+    itself: "this is the device serving this page",
     via: (p: { relay: string }) => `through ${p.relay}`,
     roundTrip: (p: { ms: number }) => `${p.ms} ms`,
     now: "now",

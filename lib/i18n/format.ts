@@ -27,8 +27,11 @@ export function relativeTime(iso: string, nowMs: number, language: Language): st
 /** The exact time, in UTC (the browser shows it in its own time zone once it can). */
 export function exactTime(iso: string, language: Language): string {
   return new Intl.DateTimeFormat(language, {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     timeZone: "UTC",
     timeZoneName: "short",
   }).format(new Date(iso));

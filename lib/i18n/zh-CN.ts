@@ -127,6 +127,7 @@ export const zhCN: Messages = {
     lastSeen: "最近出现",
     thisOne: "（本机）",
     notReached: "尚未连接",
+    itself: "就是提供此页面的设备",
     via: (p) => `经由 ${p.relay}`,
     roundTrip: (p) => `${p.ms} 毫秒`,
     now: "现在",
@@ -521,7 +522,8 @@ export const zhCN: Messages = {
       installedApp: (p) => `已从 ${p.catalog} 安装 ${p.app} ${p.version}。`,
       upgraded: (p) => `已将 ${p.app} 从 ${p.from} 更新到 ${p.version}，数据已保留。`,
       runsAt: (p) => `它运行在 ${p.device} 上，访问地址：${p.address}。`,
-      runsNoGateway: (p) => `它运行在 ${p.device} 上；还没有网关提供它（用 \`bucky gateway enable\` 创建一个）。`,
+      runsNoGateway: (p) =>
+        `它运行在 ${p.device} 上；还没有网关提供它（用 \`bucky gateway enable\` 创建一个）。`,
       notRunning: (p) =>
         p.error ? `它处于“${p.state}”状态：${p.error}` : `它目前处于“${p.state}”状态。`,
       askAccept: (p) =>

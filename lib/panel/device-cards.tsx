@@ -26,7 +26,9 @@ export const DeviceCards: FC<{ devices: readonly DeviceView[]; actions: boolean 
         {
           label: t.devices.reached,
           cell: (d) =>
-            d.route === null ? (
+            d.self ? (
+              <span class="muted">{t.devices.itself}</span>
+            ) : d.route === null ? (
               <span class="muted">{t.devices.notReached}</span>
             ) : (
               <>

@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
-import { type Rule, WEEKDAYS } from "../../protocol/rules.ts";
+import type { Rule, Weekday } from "../../protocol/rules.ts";
 import type { AppStatus } from "../apps/status.ts";
 import { listOf } from "../i18n/format.ts";
 import type { PersonView } from "../users/accounts.ts";
@@ -13,6 +13,9 @@ import type { DeviceView } from "../zone/devices.ts";
 import { Action, Cards, shown, useLocale } from "./components.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
+
+/** The days as people list them: Monday first. */
+const WEEK: readonly Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 export function rulePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page): void {
   app.get("/rules", async (c) => {
@@ -99,7 +102,7 @@ export function rulePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page
           <fieldset>
             <legend>{t.rules.days}</legend>
             <div class="days">
-              {WEEKDAYS.map((day) => (
+              {WEEK.map((day) => (
                 <label class="check">
                   <input type="checkbox" name="days" value={day} />
                   {t.rules.weekdays[day]}
@@ -170,7 +173,7 @@ const RuleText: FC<{ rule: Rule }> = ({ rule }) => {
         <div>
           {r.onDays({
             days: listOf(
-              rule.days.map((d) => r.weekdays[d]),
+              WEEK.filter((d) => rule.days?.includes(d)).map((d) => r.weekdays[d]),
               language,
             ),
           })}
