@@ -348,6 +348,30 @@ describe("the control panel", () => {
     const downloaded = new Uint8Array(readFileSync(await download.path()));
     expect(Buffer.compare(downloaded, photo)).toBe(0);
 
+    // The device's key, the zone state and named data stay out of a browser's reach,
+    // whatever path is asked for.
+    const snapshot = new URL(page.url()).pathname;
+    const session = (await context.cookies()).find((c) => c.name === "bucky_session")?.value;
+    for (const path of [
+      "identity/device.key",
+      "state.db",
+      "data/../identity/device.key",
+      "apps/memo/package/bucky-app.json",
+    ]) {
+      const answer = await fetch(
+        `${gateway}${snapshot}/download?path=${encodeURIComponent(path)}`,
+        {
+          headers: { cookie: `bucky_session=${session}` },
+          redirect: "manual",
+        },
+      );
+      expect([path, answer.status, answer.headers.get("content-disposition")]).toEqual([
+        path,
+        303,
+        null,
+      ]);
+    }
+
     await page.getByRole("button", { name: "Restore cat.bin" }).click();
     await untilShown(".notice.ok");
     const restoredAs = (await page.locator(".notice.ok").textContent()) ?? "";
