@@ -4,6 +4,7 @@
  * JSON, so every command has `--json` with no extra code.
  */
 import type { ArgsDef, CommandDef, CommandMeta, ParsedArgs } from "citty";
+import type { Messages } from "../lib/i18n/messages.ts";
 import {
   type Context,
   createContext,
@@ -26,7 +27,8 @@ export interface BuckyCommand<A extends ArgsDef, R extends object> {
   defaultLogLevel?: "warn" | "info";
   /** The result; undefined when the command printed what it had to say itself. */
   run(args: ParsedArgs<A>, context: Context): R | undefined | Promise<R | undefined>;
-  text(result: R, args: ParsedArgs<A>): string;
+  /** The result for people, in the words of `t` (the language LANG names). */
+  text(result: R, args: ParsedArgs<A>, t: Messages): string;
   /**
    * The exit code for a result that is printed but is not a success (a verify that found
    * damage): the result still goes to stdout, whole, and the process says it failed.
@@ -56,7 +58,7 @@ export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
       );
       const result = await command.run(typed, context);
       if (result === undefined) return;
-      context.print(result, () => command.text(result, typed));
+      context.print(result, () => command.text(result, typed, context.t));
       const code = command.exitCode?.(result) ?? 0;
       if (code !== 0) (data as ProcessEdges).setExitCode(code);
     },

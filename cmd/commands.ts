@@ -46,6 +46,21 @@ export const rootCommand: CommandDef = {
         import: load(() => import("./app/import.ts")),
       },
     ),
+    store: defineGroup(
+      {
+        name: "store",
+        description: "The zone's app store: apps from catalogs, installed in one step",
+      },
+      {
+        list: load(() => import("./store/list.ts")),
+        search: load(() => import("./store/search.ts")),
+        install: load(() => import("./store/install.ts")),
+        add: load(() => import("./store/add.ts")),
+        update: load(() => import("./store/update.ts")),
+        remove: load(() => import("./store/remove.ts")),
+        publish: load(() => import("./store/publish.ts")),
+      },
+    ),
     gateway: defineGroup(
       { name: "gateway", description: "Serve the zone's apps to people, from this device" },
       {

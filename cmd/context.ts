@@ -5,6 +5,8 @@
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { BuckyError, noteHome } from "../lib/errors.ts";
+import { type Language, languageOfLocale } from "../lib/i18n/language.ts";
+import { type Messages, messagesFor } from "../lib/i18n/messages.ts";
 import { createLog, LOG_LEVELS, type Log, type LogLevelName } from "../lib/log.ts";
 
 /** Flags every command accepts, anywhere on the command line. */
@@ -37,6 +39,9 @@ export interface Context {
   readonly home: string;
   readonly log: Log;
   readonly env: Environment;
+  /** The language of text for people, from LANG (JSON is the same in every language). */
+  readonly language: Language;
+  readonly t: Messages;
   now(): number;
   /** Prints a result on stdout: one JSON document with --json, else the text. */
   print(result: object, text: () => string): void;
@@ -67,11 +72,14 @@ export function createContext(
   const json = flags.json === true;
   const home = resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky")));
   noteHome(home);
+  const language = languageOfLocale(env);
   return {
     json,
     home,
     log: createLog({ level: level as LogLevelName }),
     env,
+    language,
+    t: messagesFor(language),
     now: () => Date.now(),
     print(result, text) {
       const output = json ? JSON.stringify(result, null, 2) : text();

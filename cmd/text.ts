@@ -10,13 +10,17 @@ export function plural(count: number, noun: string, many = `${noun}s`): string {
  * last column is not padded, so lines carry no trailing blanks.
  */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // Columns line up by what a terminal shows: a Chinese character takes two columns.
+  const width = (text: string) => Bun.stringWidth(text);
   const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+    Math.max(width(title), ...rows.map((row) => width(row[column] ?? ""))),
   );
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) =>
-        column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0),
+        column === cells.length - 1
+          ? cell
+          : cell + " ".repeat(Math.max(0, (widths[column] ?? 0) - width(cell))),
       )
       .join("  ")
       .trimEnd();

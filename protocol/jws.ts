@@ -30,9 +30,12 @@ export function signJws(header: JwsHeader, payload: object, key: SigningKey): st
   return `${signingInput}.${toBase64url(key.sign(utf8(signingInput)))}`;
 }
 
-/** Parses a compact JWS without verifying it. Throws ProtocolError when malformed. */
-export function decodeJws(compact: string): DecodedJws {
-  check(compact.length <= MAX_JWS_LENGTH, `JWS is longer than ${MAX_JWS_LENGTH} characters`);
+/**
+ * Parses a compact JWS without verifying it. Throws ProtocolError when malformed. A
+ * document that may be larger than MAX_JWS_LENGTH (an app catalog) names its own limit.
+ */
+export function decodeJws(compact: string, maxLength = MAX_JWS_LENGTH): DecodedJws {
+  check(compact.length <= maxLength, `JWS is longer than ${maxLength} characters`);
   const parts = compact.split(".");
   check(parts.length === 3, "JWS must have three dot-separated parts");
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];

@@ -379,9 +379,10 @@ describe("agents that act for a person", () => {
       ann,
     );
     expect(beyond.status).toBe(303);
-    expect(decodeURIComponent(beyond.headers.get("location") ?? "")).toContain(
-      "ann (member) cannot let an agent do status",
-    );
+    // The page it goes back to says why (the notice travels in a cookie, not the address).
+    const notice = cookieOf(beyond);
+    const said = await get(beyond.headers.get("location") as string, `${ann}; ${notice}`);
+    expect(await said.text()).toContain("ann (member) cannot let an agent do status");
     const granted = await post("/_bucky/panel/agents/grant", { name: "helper", read: "apps" }, ann);
     const page = await granted.text();
     const token = /<pre id="agent-token">([^<]+)<\/pre>/.exec(page)?.[1] as string;

@@ -22,6 +22,7 @@ needed=(
   "/bin/busybox busybox-static" # the root file system of the test images
   "pebble pebble"               # a real ACME CA for the gateway's certificates
   "openssl openssl"             # pebble's own API certificate
+  "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei" # its Chinese pages, readable in screenshots
 )
 # With --bench (just bench): the anchors the benchmarks measure beside bucky too.
 if [[ ${1:-} == --bench ]]; then
@@ -39,7 +40,7 @@ missing=()
 for entry in "${needed[@]}"; do
   read -r what package <<<"$entry"
   if [[ $what == /* ]]; then
-    [[ -x $what ]] || missing+=("$package")
+    [[ -e $what ]] || missing+=("$package")
   else
     PATH=$system_path command -v "$what" >/dev/null 2>&1 || missing+=("$package")
   fi

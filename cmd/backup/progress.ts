@@ -5,6 +5,15 @@
  */
 import { formatBytes } from "../../lib/units.ts";
 
+/** Where the daemon asks a backup it runs to say how far it has come (lib/backup/progress-file.ts). */
+export const progressFileArg = {
+  "progress-file": {
+    type: "string",
+    valueHint: "file",
+    description: "Keep how far it has come in this file while it runs (what the daemon reads)",
+  },
+} as const;
+
 export interface ProgressLine {
   update(done: { files: number; bytes: number }, total?: { files: number; bytes: number }): void;
   finish(): void;

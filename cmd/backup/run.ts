@@ -1,12 +1,13 @@
 /** `bucky backup run`: back the home up now. */
 import { measure } from "../../lib/backup/archiver.ts";
 import { homeEntries } from "../../lib/backup/home-sources.ts";
+import { progressWriter } from "../../lib/backup/progress-file.ts";
 import { runBackup } from "../../lib/backup/run.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
-import { progressLine } from "./progress.ts";
+import { progressFileArg, progressLine } from "./progress.ts";
 import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
@@ -16,11 +17,12 @@ export default defineBuckyCommand({
       "Back up this device now: identity, zone state, app data and user data, encrypted, to a target of the zone",
     examples: ["bucky backup run", "bucky backup run --target offsite"],
   },
-  args: targetArg,
+  args: { ...targetArg, ...progressFileArg },
   async run(args, context) {
     const paths = homePaths(context.home);
     const show = !context.json && process.stderr.isTTY === true;
-    const total = show ? measure(homeEntries(paths)) : undefined;
+    const file = progressWriter(args["progress-file"]);
+    const total = show || args["progress-file"] ? measure(homeEntries(paths)) : undefined;
     const line = progressLine(show, "backed up");
     try {
       return await runBackup({
@@ -28,10 +30,14 @@ export default defineBuckyCommand({
         ...(args.target ? { target: args.target } : {}),
         log: context.log,
         now: context.now,
-        onProgress: (done) => line.update(done, total),
+        onProgress: (done) => {
+          line.update(done, total);
+          file.update({ done: done.bytes, total: total?.bytes ?? null, unit: "bytes" });
+        },
       });
     } finally {
       line.finish();
+      file.finish();
     }
   },
   text: (r) =>

@@ -2,11 +2,12 @@
 import { addTarget } from "../../lib/backup/add-target.ts";
 import { measure } from "../../lib/backup/archiver.ts";
 import { homeEntries } from "../../lib/backup/home-sources.ts";
+import { progressWriter } from "../../lib/backup/progress-file.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
-import { progressLine } from "./progress.ts";
+import { progressFileArg, progressLine } from "./progress.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -36,30 +37,51 @@ export default defineBuckyCommand({
       description:
         "The SSH private key for an SFTP target (default: ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)",
     },
+    "host-key": {
+      type: "string",
+      valueHint: "key",
+      description:
+        'The SFTP server\'s host key, checked out of band ("ssh-ed25519 AAAA…"): any other is refused (default: pin the one it presents now)',
+    },
     backup: {
       type: "boolean",
       default: true,
       description: "Run the first backup now and read it back (--no-backup: only add the target)",
     },
+    ...progressFileArg,
   },
   async run(args, context) {
     const paths = homePaths(context.home);
     const show = args.backup && !context.json && process.stderr.isTTY === true;
     const line = progressLine(show, "backed up");
-    const total = show ? measure(homeEntries(paths)) : undefined;
+    const file = progressWriter(args["progress-file"]);
+    const total =
+      show || (args.backup && args["progress-file"]) ? measure(homeEntries(paths)) : undefined;
     try {
       return await addTarget({
         paths,
         name: args.name,
         url: args.url,
         ...(args.identity ? { identityFile: args.identity } : {}),
+        ...(args["host-key"] ? { hostKey: args["host-key"] } : {}),
         backUp: args.backup,
         log: context.log,
         now: context.now,
-        onProgress: (done) => line.update(done, total),
+        onProgress: (done) => {
+          line.update(done, total);
+          file.update({
+            done: done.bytes,
+            total: total?.bytes ?? null,
+            unit: "bytes",
+            step: "backup",
+          });
+        },
+        onVerifyProgress: (done, all) =>
+          file.update({ done, total: all, unit: "bytes", step: "verify" }),
       });
     } finally {
       line.finish();
+      file.finish();
     }
   },
   text: (t) =>

@@ -1,9 +1,12 @@
 /** `bucky backup verify`: prove the backups restore: read them back and check every blob. */
+
+import { progressWriter } from "../../lib/backup/progress-file.ts";
 import { type ReadData, verifyTarget } from "../../lib/backup/verify.ts";
 import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
+import { progressFileArg } from "./progress.ts";
 import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
@@ -25,15 +28,22 @@ export default defineBuckyCommand({
       valueHint: "N%",
       description: "The same for a random N% of the packs",
     },
+    ...progressFileArg,
   },
   async run(args, context) {
-    return verifyTarget({
-      paths: homePaths(context.home),
-      target: args.target,
-      readData: readDataOf(args["read-data"] === true, args["read-data-subset"]),
-      log: context.log,
-      now: context.now,
-    });
+    const file = progressWriter(args["progress-file"]);
+    try {
+      return await verifyTarget({
+        paths: homePaths(context.home),
+        target: args.target,
+        readData: readDataOf(args["read-data"] === true, args["read-data-subset"]),
+        log: context.log,
+        now: context.now,
+        onProgress: (done, total) => file.update({ done, total, unit: "bytes", step: "verify" }),
+      });
+    } finally {
+      file.finish();
+    }
   },
   exitCode: (result) => (result.ok ? 0 : ERROR_CODES.E_INTEGRITY.exit),
   text: (r) =>

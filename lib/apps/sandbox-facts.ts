@@ -75,17 +75,24 @@ export function devicesWithoutSandbox(
 }
 
 /** What `bucky status` warns of: devices that cannot sandbox apps, and apps that run without. */
-export function sandboxWarnings(db: StateQueries, membership: Membership): string[] {
-  const warnings: string[] = [];
+/** A device that cannot sandbox apps, or an app running without a sandbox, as data. */
+export type SandboxNote =
+  | { readonly kind: "device-unsandboxed"; readonly device: string; readonly problem: string }
+  | { readonly kind: "app-unsandboxed"; readonly app: string; readonly device: string };
+
+export function sandboxNotes(db: StateQueries, membership: Membership): SandboxNote[] {
+  const notes: SandboxNote[] = [];
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
   );
   for (const member of members) {
     const facts = readSandboxFacts(db, member.name);
     if (facts && !facts.sandbox)
-      warnings.push(
-        `${member.name} cannot sandbox apps (${facts.problem}): install bubblewrap there and restart its daemon`,
-      );
+      notes.push({
+        kind: "device-unsandboxed",
+        device: member.name,
+        problem: facts.problem ?? "bubblewrap is not usable",
+      });
   }
   for (const spec of readSpecs(db)) {
     if (spec.desired !== "running") continue;
@@ -96,10 +103,19 @@ export function sandboxWarnings(db: StateQueries, membership: Membership): strin
         report?.state === "running" ||
         report?.state === "unhealthy";
       if (up && report?.package === spec.package && !report.sandboxed)
-        warnings.push(`app ${spec.app} runs on ${member.name} without a sandbox`);
+        notes.push({ kind: "app-unsandboxed", app: spec.app, device: member.name });
     }
   }
-  return warnings;
+  return notes;
+}
+
+/** The notes in English, as the CLI says them. */
+export function sandboxWarnings(db: StateQueries, membership: Membership): string[] {
+  return sandboxNotes(db, membership).map((note) =>
+    note.kind === "device-unsandboxed"
+      ? `${note.device} cannot sandbox apps (${note.problem}): install bubblewrap there and restart its daemon`
+      : `app ${note.app} runs on ${note.device} without a sandbox`,
+  );
 }
 
 /** Writes this device's facts when they changed. */

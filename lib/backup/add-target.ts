@@ -34,11 +34,19 @@ export async function addTarget(options: {
   readonly name: string;
   readonly url: string;
   readonly identityFile?: string;
+  /**
+   * The SFTP server's host key the owner accepted, when shown it before (the panel shows
+   * it): the server must present exactly that one. Without it, the key presented now is
+   * pinned.
+   */
+  readonly hostKey?: string;
   /** Run and verify the first backup now. */
   readonly backUp: boolean;
   readonly log: Log;
   readonly now: () => number;
   readonly onProgress?: (progress: Readonly<ArchiveProgress>) => void;
+  /** Hears how much of the first backup is read back, as the verify goes. */
+  readonly onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
 }): Promise<AddedTarget> {
   const { paths, log } = options;
   // Without the key nothing can be made: say so before anything else.
@@ -58,7 +66,11 @@ export async function addTarget(options: {
       "Choose another name, or remove that one first with `bucky backup target rm`.",
     );
   }
-  let target = { ...newTarget(options.name, options.url, options.identityFile), shared: true };
+  let target = {
+    ...newTarget(options.name, options.url, options.identityFile),
+    ...(options.hostKey && options.url.startsWith("sftp://") ? { hostKey: options.hostKey } : {}),
+    shared: true,
+  };
   const repository = await withRepository(
     paths,
     {
@@ -112,6 +124,7 @@ export async function addTarget(options: {
     readData: { kind: "all" },
     log,
     now: options.now,
+    ...(options.onVerifyProgress ? { onProgress: options.onVerifyProgress } : {}),
   });
   return { ...added, firstBackup, verified };
 }

@@ -12,12 +12,22 @@ import type { Subprocess } from "bun";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { progressFileOf, readProgress, type WorkProgress } from "./progress-file.ts";
 import { readBackupStatus, updateTargetStatus } from "./status.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
 export const DEFAULT_BACKUP_EVERY_MS = 60 * 60 * 1000;
 export const DEFAULT_VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
 const VERIFY_SAMPLE = "5%";
+
+/** What runs for a target now, and how far it has come. */
+export interface RunningWork {
+  readonly target: string;
+  readonly kind: "backup" | "verify" | "prune";
+  /** RFC 3339. */
+  readonly startedAt: string;
+  readonly progress: WorkProgress | null;
+}
 
 export interface ScheduleOptions {
   readonly paths: HomePaths;
@@ -36,7 +46,7 @@ export class BackupScheduler {
   /** What runs for each target: one thing at a time, as they take the same lock. */
   private readonly running = new Map<
     string,
-    { kind: string; child: Subprocess; startedAt: number }
+    { kind: RunningWork["kind"]; child: Subprocess; startedAt: number }
   >();
 
   constructor(private readonly options: ScheduleOptions) {}
@@ -75,6 +85,29 @@ export class BackupScheduler {
       }
     }
     return { started, running };
+  }
+
+  /**
+   * Reads all of target `name` back now (every pack: what the daily verify only samples);
+   * false when something runs for it already (it is verified after, on schedule).
+   */
+  verifyNow(name: string): boolean {
+    if (!this.options.targets(true).some((t) => t.name === name)) {
+      throw new BuckyError("E_NOT_FOUND", `there is no backup target named ${name}`);
+    }
+    if (this.running.has(name)) return false;
+    this.launch(name, "verify", ["backup", "verify", "--read-data"]);
+    return true;
+  }
+
+  /** What runs now, for each target that has something running. */
+  runningNow(): RunningWork[] {
+    return [...this.running].map(([target, { kind, startedAt }]) => ({
+      target,
+      kind,
+      startedAt: new Date(startedAt).toISOString(),
+      progress: readProgress(progressFileOf(this.options.paths, target)),
+    }));
   }
 
   private tick(): void {
@@ -128,6 +161,9 @@ export class BackupScheduler {
         ...args,
         "--target",
         target,
+        ...(kind === "prune"
+          ? []
+          : ["--progress-file", progressFileOf(this.options.paths, target)]),
         "--home",
         this.options.paths.home,
         "--json",

@@ -12,7 +12,13 @@ import { type Sshd, startSshd } from "../../test/sshd.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { defaultIdentityFile, SftpBackend, type SftpOptions } from "./sftp-backend.ts";
+import {
+  defaultIdentityFile,
+  hostKeyFingerprint,
+  probeSftp,
+  SftpBackend,
+  type SftpOptions,
+} from "./sftp-backend.ts";
 
 let sshd: Sshd;
 const scratch = mkdtempSync(join(tmpdir(), "bucky-backend-"));
@@ -233,6 +239,25 @@ describe("SftpBackend", () => {
     expect(error.hint).toContain("authorized_keys");
   });
 
+  test("a probe shows the host key and its fingerprint as OpenSSH does, and whether the key gets in", async () => {
+    const url = sftpUrl(join(sshd.root, "probed"));
+    const probe = await probeSftp(url, { identityFile: sshd.identityFile });
+    expect(probe).toEqual({
+      hostKey: sshd.hostKey,
+      fingerprint: openSshFingerprint(sshd.hostKey),
+      login: "accepted",
+    });
+    expect(hostKeyFingerprint(sshd.hostKey)).toBe(probe.fingerprint);
+    const stranger = join(scratch, "probing-stranger");
+    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    expect(await probeSftp(url, { identityFile: stranger })).toEqual({
+      ...probe,
+      login: "refused",
+    });
+    // Nothing was made there: a probe only looks.
+    expect(readdirSync(sshd.root)).not.toContain("probed");
+  });
+
   test("a closed port is unavailable, at once", async () => {
     const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = listener.port;
@@ -295,3 +320,10 @@ describe("SftpBackend", () => {
     expect(defaultIdentityFile(home)).toBe(join(home, ".ssh", "id_ecdsa"));
   });
 });
+
+/** What `ssh-keygen -lf` says of a host key: the fingerprint a server's administrator reads out. */
+function openSshFingerprint(hostKey: string): string {
+  const file = join(scratch, `host-${randomBytes(4).toString("hex")}.pub`);
+  writeFileSync(file, `${hostKey}\n`);
+  return spawnSync("ssh-keygen", ["-lf", file]).stdout.toString().split(" ")[1] as string;
+}

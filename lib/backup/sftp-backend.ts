@@ -407,6 +407,65 @@ export class SftpBackend implements Backend {
   }
 }
 
+/** What a person checks before trusting an SFTP server, and whether it lets this key in. */
+export interface SftpProbe {
+  /** The key the server presented, as "type base64" (what gets pinned). */
+  readonly hostKey: string;
+  /** Its SHA-256 fingerprint as OpenSSH shows it: "SHA256:…". */
+  readonly fingerprint: string;
+  /** Whether the server took the key this device logs in with. */
+  readonly login: "accepted" | "refused";
+}
+
+/**
+ * Connects to `url` trusting nothing yet, to learn the server's host key (and whether it
+ * accepts `identityFile`), then disconnects. Nothing is read or written there.
+ */
+export async function probeSftp(
+  url: string,
+  options: { identityFile: string; timeoutMs?: number },
+): Promise<SftpProbe> {
+  const target = parseUrl(url);
+  const privateKey = readIdentity(options.identityFile);
+  let presented: Buffer | undefined;
+  const client = new Client();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.on("ready", resolve).on("error", reject);
+      client.on("close", () => reject(new Error("the server closed the connection")));
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey,
+        readyTimeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        hostVerifier: (key: Buffer) => {
+          presented = key;
+          return true;
+        },
+      });
+    });
+    return probed(presented as Buffer, "accepted");
+  } catch (error) {
+    const level = (error as { level?: string }).level;
+    if (presented && level === "client-authentication") return probed(presented, "refused");
+    throw connectFailure(error, target, options.identityFile, undefined);
+  } finally {
+    client.end();
+    client.destroy();
+  }
+}
+
+function probed(key: Buffer, login: SftpProbe["login"]): SftpProbe {
+  const digest = new Bun.CryptoHasher("sha256").update(key).digest("base64").replace(/=+$/, "");
+  return { hostKey: formatHostKey(key), fingerprint: `SHA256:${digest}`, login };
+}
+
+/** The fingerprint OpenSSH shows for a host key given as "type base64". */
+export function hostKeyFingerprint(hostKey: string): string {
+  return probed(parseHostKey(hostKey), "accepted").fingerprint;
+}
+
 /** The first of the usual OpenSSH key files in `home`/.ssh that exists. */
 export function defaultIdentityFile(home: string): string {
   const candidates = DEFAULT_IDENTITIES.map((name) => posix.join(home, ".ssh", name));

@@ -43,6 +43,8 @@ export async function verifyTarget(options: {
   readonly readData: ReadData;
   readonly log: Log;
   readonly now: () => number;
+  /** Hears how many bytes of the packs chosen are read back, of how many. */
+  readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
 }): Promise<VerifyResult & { readonly target: string }> {
   const { paths, log } = options;
   const target = chooseTarget(homeTargets(paths, log), options.target);
@@ -51,7 +53,7 @@ export async function verifyTarget(options: {
     paths,
     target,
     log,
-    (repository) => verifyRepository(repository, options.readData),
+    (repository) => verifyRepository(repository, options.readData, options.onProgress),
     { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
   );
   updateTargetStatus(paths, target.name, (status) => ({
@@ -73,6 +75,7 @@ type Use = Map<string, Set<string>>;
 export async function verifyRepository(
   repository: Repository,
   readData: ReadData,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): Promise<VerifyResult> {
   const uses = new Map<string, Use>();
   const problems = new Map<string, string>();
@@ -127,8 +130,14 @@ export async function verifyRepository(
     }
     const packs = [...byPack.keys()];
     const chosen = readData.kind === "all" ? packs : sample(packs, readData.percent);
+    const sizeOf = (pack: string) =>
+      (byPack.get(pack) ?? []).reduce((sum, blob) => sum + blob.length, 0);
+    const totalBytes = chosen.reduce((sum, pack) => sum + sizeOf(pack), 0);
+    let doneBytes = 0;
     for (const pack of chosen) {
       const blobs = byPack.get(pack) ?? [];
+      onProgress?.(doneBytes, totalBytes);
+      doneBytes += sizeOf(pack);
       let bytes: Uint8Array;
       try {
         bytes = await repository.backend.read(packPath(pack));

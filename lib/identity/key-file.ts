@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { Log } from "../log.ts";
 
-export type KeyKind = "owner" | "device" | "backup";
+export type KeyKind = "owner" | "device" | "backup" | "publisher";
 
 const SECRET_BYTES = 32;
 const MAX_KEY_FILE_BYTES = 256;

@@ -84,22 +84,31 @@ export async function fetchToFile(
   }
 }
 
-/** Fetches object `id` (its list and every chunk) into `store`, skipping what is there. */
+/**
+ * Fetches object `id` (its list and every chunk) into `store`, skipping what is there;
+ * `onProgress` hears how many of its bytes are stored, as chunks arrive.
+ */
 export async function fetchToStore(
   id: ObjectId,
   store: ObjectStore,
   sources: readonly ObjectSource[],
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): Promise<void> {
   const parsed = parseObjectId(id);
   if (parsed?.kind === "list") {
     const list =
       store.readList(parsed.id) ??
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
-    await forEachChunk(list, async (chunk) => {
+    let done = 0;
+    await forEachChunk(list, async (chunk, index) => {
       if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources));
+      done += chunkLength(list, index);
+      onProgress?.(done, list.size);
     });
   } else if (parsed && !store.hasChunk(parsed.id)) {
-    store.writeChunk(parsed.id, await fetchChunk(parsed.id, sources));
+    const bytes = await fetchChunk(parsed.id, sources);
+    store.writeChunk(parsed.id, bytes);
+    onProgress?.(bytes.length, bytes.length);
   }
 }
 

@@ -30,7 +30,6 @@ import {
 import { appLogs } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
-import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { resolveTargets } from "../backup/zone-targets.ts";
@@ -74,8 +73,11 @@ import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
+import { backupRoutes } from "./backup-api.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
+import { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
+import { storeRoutes } from "./store-api.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
@@ -94,6 +96,8 @@ export interface LocalServices {
   readonly replicas: () => ReplicaFacts;
   /** The zone CA, made on a device holding the owner key when first asked. */
   readonly zoneCa: ZoneCaIssuer;
+  /** The bucky executable, for work run as a child (a first backup to a new target). */
+  readonly runtime: string;
 }
 
 export function createLocalApp(
@@ -104,6 +108,7 @@ export function createLocalApp(
 ): Hono {
   const { liveWindowMs } = services;
   const agentRefusals = new RefusalBudget(node.now);
+  const jobs = new Jobs(log, node.now);
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
@@ -387,46 +392,10 @@ export function createLocalApp(
         : {}),
     });
   });
-  app.get("/v1/backups", (c) => {
-    const status = readBackupStatus(node.zone.paths);
-    return c.json({
-      holdsBackupKey: services.backups() !== undefined,
-      targets: resolveTargets(node.zone.paths, node.db, node.deviceName).map((t) => ({
-        name: t.name,
-        url: t.url,
-        via: t.via,
-        reach: t.route.kind,
-        ...status[t.name],
-      })),
-    });
-  });
-  app.post("/v1/backups/start", (c) => {
-    const before = services.backups() !== undefined;
-    const holdsBackupKey = services.startBackups();
-    if (holdsBackupKey && !before) log.info("backups started", { device: node.deviceName });
-    return c.json({ holdsBackupKey });
-  });
-  app.get("/v1/backups/:target/snapshots", async (c) =>
-    c.json({
-      snapshots: await listSnapshots(node.zone.paths, c.req.param("target"), log, {
-        reach: { client: node.client, peers: node.peers() },
-      }),
-    }),
-  );
-  app.post("/v1/backups/run", async (c) => {
-    const body = (await jsonBody(c)) as { target?: unknown };
-    const scheduler = services.backups();
-    if (!scheduler) {
-      throw new BuckyError(
-        "E_PERMISSION",
-        "this device does not hold the backup key",
-        NO_BACKUP_KEY_HINT,
-      );
-    }
-    return c.json(
-      scheduler.runNow(typeof body.target === "string" && body.target ? body.target : undefined),
-    );
-  });
+  app.route("/v1/backups", backupRoutes(node, log, jobs, { ...services, liveWindowMs }));
+  app.route("/v1/store", storeRoutes(node, jobs, liveWindowMs));
+  app.get("/v1/jobs", (c) => c.json({ jobs: jobs.list() }));
+  app.get("/v1/jobs/:id", (c) => c.json(jobs.get(c.req.param("id"))));
   app.post("/v1/agents", async (c) => {
     const body = (await jsonBody(c)) as {
       name?: unknown;

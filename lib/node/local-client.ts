@@ -34,6 +34,11 @@ export class LocalApi {
     return this.call<T>("DELETE", path);
   }
 
+  /** The API's answer as it is (bytes: an icon, a file of a snapshot), for a GET. */
+  raw(path: string): Promise<Response> {
+    return Promise.resolve(this.fetch(new Request(`http://bucky${path}`)));
+  }
+
   /** Sends raw bytes (an uploaded archive). */
   async upload<T>(path: string, bytes: Uint8Array): Promise<ApiResult<T>> {
     return this.parse<T>(

@@ -237,6 +237,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       startBackups: () => startBackups(),
       replicas: () => replication.facts(),
       zoneCa,
+      runtime: options.apps.runtime,
     });
     const panel = createPanel((request) => localApp.fetch(request));
     const agents = new AgentEndpoint(

@@ -1,61 +1,64 @@
 /**
- * Bar charts as inline SVG, drawn on the server: no script, no library, readable by a
- * screen reader (a title, and each bar's value in its own title), and scaled to fit.
+ * Bar charts drawn on the server: the bars in an inline SVG that stretches to the width
+ * of the screen, the words (title, the largest value, the first and last labels) in
+ * HTML around it, so they stay readable on a phone however narrow. Each bar carries its
+ * label and value as a title, and the figure names what it shows for screen readers.
  */
 import type { FC } from "hono/jsx";
+import { useLocale } from "./components.tsx";
 
 export interface Bar {
   readonly label: string;
   readonly value: number;
 }
 
-const WIDTH = 600;
-const HEIGHT = 160;
-const AXIS = 20;
+const WIDTH = 360;
+const HEIGHT = 120;
 
 export const BarChart: FC<{
   title: string;
   bars: readonly Bar[];
   format: (value: number) => string;
 }> = (props) => {
+  const { t } = useLocale();
   const max = Math.max(1, ...props.bars.map((bar) => bar.value));
-  const slot = (WIDTH - 8) / Math.max(1, props.bars.length);
+  const slot = WIDTH / Math.max(1, props.bars.length);
   return (
-    <svg
-      class="chart"
-      viewBox={`0 0 ${WIDTH} ${HEIGHT + AXIS}`}
-      role="img"
-      aria-label={props.title}
-    >
-      <title>{props.title}</title>
-      <line x1="0" y1={HEIGHT} x2={WIDTH} y2={HEIGHT} stroke="currentColor" stroke-opacity="0.4" />
-      {props.bars.map((bar, i) => {
-        const height = Math.round((bar.value / max) * (HEIGHT - 16));
-        return (
-          <rect
-            x={4 + i * slot + slot * 0.15}
-            y={HEIGHT - height}
-            width={slot * 0.7}
-            height={height}
-            fill="#2563eb"
-          >
-            <title>{`${bar.label}: ${props.format(bar.value)}`}</title>
-          </rect>
-        );
-      })}
-      <text x="2" y="12" font-size="12" fill="currentColor">
-        {props.format(max)}
-      </text>
+    <figure class="chart">
+      <figcaption>{props.title}</figcaption>
+      <div class="hint">{t.charts.max({ value: props.format(max) })}</div>
+      <svg
+        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={props.title}
+      >
+        <line
+          x1="0"
+          y1={HEIGHT}
+          x2={WIDTH}
+          y2={HEIGHT}
+          stroke="currentColor"
+          stroke-opacity="0.4"
+        />
+        {props.bars.map((bar, i) => {
+          const height = Math.max(
+            bar.value > 0 ? 1 : 0,
+            Math.round((bar.value / max) * (HEIGHT - 4)),
+          );
+          return (
+            <rect x={i * slot + slot * 0.15} y={HEIGHT - height} width={slot * 0.7} height={height}>
+              <title>{t.charts.bar({ label: bar.label, value: props.format(bar.value) })}</title>
+            </rect>
+          );
+        })}
+      </svg>
       {props.bars.length > 0 ? (
-        <>
-          <text x="4" y={HEIGHT + 15} font-size="12" fill="currentColor">
-            {props.bars[0]?.label}
-          </text>
-          <text x={WIDTH - 4} y={HEIGHT + 15} font-size="12" text-anchor="end" fill="currentColor">
-            {props.bars[props.bars.length - 1]?.label}
-          </text>
-        </>
+        <div class="axis">
+          <span>{props.bars[0]?.label}</span>
+          <span>{props.bars[props.bars.length - 1]?.label}</span>
+        </div>
       ) : null}
-    </svg>
+    </figure>
   );
 };

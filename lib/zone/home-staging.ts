@@ -95,7 +95,10 @@ export async function buildHome<T>(
 }
 
 /** Writes the home's key files (mode 0600 in a 0700 directory). */
-export function writeIdentity(staging: Staging, keys: Partial<Record<KeyKind, Uint8Array>>): void {
+export function writeIdentity(
+  staging: Staging,
+  keys: Partial<Record<Exclude<KeyKind, "publisher">, Uint8Array>>,
+): void {
   mkdirSync(staging.paths.identityDir, { mode: 0o700 });
   chmodSync(staging.paths.identityDir, 0o700);
   for (const [kind, secret] of Object.entries(keys)) {
@@ -103,7 +106,7 @@ export function writeIdentity(staging: Staging, keys: Partial<Record<KeyKind, Ui
       owner: staging.paths.ownerKey,
       device: staging.paths.deviceKey,
       backup: staging.paths.backupKey,
-    }[kind as KeyKind];
+    }[kind as Exclude<KeyKind, "publisher">];
     writeKeyFile(path, kind as KeyKind, secret);
   }
   staging.onStep("keys-written");

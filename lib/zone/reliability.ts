@@ -51,127 +51,265 @@ export interface ReliabilityInput {
   readonly appData?: readonly AppDataCopies[];
 }
 
+/**
+ * What needs a person's attention, as data: the CLI says it in English (`warnings`), the
+ * panel in the viewer's language, each from the same fields.
+ */
+export type ReliabilityNote =
+  | { readonly kind: "no-backup"; readonly device: string; readonly why: NoBackupWhy }
+  | {
+      readonly kind: "backup-failed";
+      readonly device: string;
+      readonly target: string;
+      readonly message: string;
+    }
+  | { readonly kind: "cannot-keep-up"; readonly device: string; readonly target: string }
+  | {
+      readonly kind: "outpaced";
+      readonly device: string;
+      readonly target: string;
+      readonly changedPerHour: number;
+      readonly shippedPerHour: number;
+    }
+  | { readonly kind: "stale-backup"; readonly device: string; readonly hours: number }
+  | { readonly kind: "never-verified"; readonly device: string }
+  | { readonly kind: "damaged"; readonly device: string; readonly target: string }
+  | { readonly kind: "stale-verify"; readonly device: string }
+  | { readonly kind: "no-copy-yet"; readonly device: string; readonly app: string }
+  | {
+      readonly kind: "copy-behind";
+      readonly device: string;
+      readonly app: string;
+      readonly seconds: number;
+    }
+  | {
+      readonly kind: "single-copy";
+      readonly app: string;
+      readonly device: string;
+      readonly wanted: boolean;
+    }
+  | { readonly kind: "absent"; readonly device: string; readonly days: number }
+  | CertificateNote
+  | {
+      readonly kind: "disk-nearly-full";
+      readonly device: string;
+      readonly freeBytes: number;
+      readonly totalBytes: number;
+      /** The largest users of its space, largest first. */
+      readonly largest: readonly { readonly what: string; readonly bytes: number }[];
+      /** What nothing uses any more, and how to remove it. */
+      readonly leftovers: readonly {
+        readonly what: string;
+        readonly bytes: number;
+        readonly remove: string;
+      }[];
+    };
+
+/** A gateway's certificate that is missing, expired or about to: with why it did not renew. */
+export type CertificateNote = {
+  readonly device: string;
+  readonly name: string;
+  /** The last error getting it, if the last try failed. */
+  readonly error?: string;
+} & (
+  | { readonly kind: "certificate-missing" }
+  | { readonly kind: "certificate-expired" }
+  | { readonly kind: "certificate-expiring"; readonly days: number }
+);
+
+/** Why a device has no backup yet: what the zone knows, and so what to do. */
+export type NoBackupWhy = "not-reported" | "no-key" | "no-target" | "first-running";
+
+/** What the level means, as data (the summary says it in English). */
+export type ReliabilityMeaning =
+  | "one-device-no-backup"
+  | "no-backup"
+  | "partly-backed-up"
+  | "backed-up"
+  | "two-devices"
+  | "high";
+
 export interface Reliability {
   readonly level: 0 | 1 | 2 | 3;
   readonly summary: string;
+  readonly meaning: ReliabilityMeaning;
+  /** For `partly-backed-up`: the devices whose data is in no backup. */
+  readonly unprotected: readonly string[];
   readonly warnings: readonly string[];
+  readonly notes: readonly ReliabilityNote[];
 }
 
 export function assessReliability(input: ReliabilityInput): Reliability {
   const devices = input.devices.filter((device) => device.standing === "member");
-  const warnings: string[] = [];
+  const notes: ReliabilityNote[] = [];
   const backups = devices.map((device) => ({ device, ...backupsOf(device, input.nowMs) }));
 
   const unprotected = backups.filter((b) => b.lastBackupAtMs === undefined);
   for (const { device } of unprotected)
-    warnings.push(
-      `${device.name}'s data is in no backup outside the zone yet: ${notYetWhy(device)}`,
-    );
+    notes.push({ kind: "no-backup", device: device.name, why: notYetWhy(device) });
   for (const b of backups) {
+    const device = b.device.name;
     for (const { target, message } of b.failing)
-      warnings.push(`the last backup of ${b.device.name} to ${target} failed: ${message}`);
-    for (const target of b.behind)
-      warnings.push(
-        `backups of ${b.device.name} to ${target} cannot keep up: data is written faster than it uploads`,
-      );
-    for (const { target, changedPerHour, shippedPerHour } of b.outpaced)
-      warnings.push(
-        `writes are outpacing backups on ${b.device.name}: about ${formatBytes(changedPerHour)} changes an hour, and its backups to ${target} take in about ${formatBytes(shippedPerHour)} an hour`,
-      );
+      notes.push({ kind: "backup-failed", device, target, message });
+    for (const target of b.behind) notes.push({ kind: "cannot-keep-up", device, target });
+    for (const outpaced of b.outpaced) notes.push({ kind: "outpaced", device, ...outpaced });
     if (b.lastBackupAtMs !== undefined && input.nowMs - b.lastBackupAtMs > STALE_BACKUP_MS)
-      warnings.push(
-        `the last backup of ${b.device.name} is ${Math.floor((input.nowMs - b.lastBackupAtMs) / 3_600_000)} hours old`,
-      );
+      notes.push({
+        kind: "stale-backup",
+        device,
+        hours: Math.floor((input.nowMs - b.lastBackupAtMs) / 3_600_000),
+      });
     if (b.lastBackupAtMs === undefined) continue;
-    if (!b.lastVerify)
-      warnings.push(
-        `the backups of ${b.device.name} have never been verified: run \`bucky backup verify --read-data\` there`,
-      );
-    else if (!b.lastVerify.ok)
-      warnings.push(
-        `the last verify of ${b.device.name}'s backups to ${b.lastVerify.target} found damage: run \`bucky backup verify\` there to see what`,
-      );
+    if (!b.lastVerify) notes.push({ kind: "never-verified", device });
+    else if (!b.lastVerify.ok) notes.push({ kind: "damaged", device, target: b.lastVerify.target });
     else if (input.nowMs - b.lastVerify.atMs > STALE_VERIFY_MS)
-      warnings.push(`the backups of ${b.device.name} have not been verified for over a week`);
+      notes.push({ kind: "stale-verify", device });
   }
   const singleCopies: string[] = [];
   for (const data of input.appData ?? []) {
     const current = data.standbys.filter((s) => s.lagMs !== null && s.lagMs <= data.maxLagMs);
     for (const standby of data.standbys.filter((s) => !current.includes(s)))
-      warnings.push(
+      notes.push(
         standby.lagMs === null
-          ? `${standby.device} has no copy of ${data.app}'s data yet`
-          : `${standby.device}'s copy of ${data.app}'s data is ${Math.round(standby.lagMs / 1000)} s behind`,
+          ? { kind: "no-copy-yet", device: standby.device, app: data.app }
+          : {
+              kind: "copy-behind",
+              device: standby.device,
+              app: data.app,
+              seconds: Math.round(standby.lagMs / 1000),
+            },
       );
     if (data.holder !== null && data.standbys.length === 0)
-      warnings.push(
-        data.wanted === 0
-          ? `${data.app}'s data is on ${data.holder} only: its manifest asks for no copy`
-          : `${data.app}'s data is on ${data.holder} only: no other device is live to keep a copy`,
-      );
+      notes.push({
+        kind: "single-copy",
+        app: data.app,
+        device: data.holder,
+        wanted: data.wanted > 0,
+      });
     if (data.holder === null || current.length === 0) singleCopies.push(data.app);
   }
-  for (const device of devices)
-    for (const [name, cert] of Object.entries(device.facts.certificates ?? {})) {
-      const why = cert.lastError ? `: ${cert.lastError.message}` : "";
-      const expiresMs = cert.notAfter ? Date.parse(cert.notAfter) : undefined;
-      if (expiresMs === undefined) {
-        if (cert.lastError)
-          warnings.push(`${device.name} has no certificate for ${name} yet${why}`);
-      } else if (expiresMs <= input.nowMs) {
-        warnings.push(`the certificate for ${name} on ${device.name} has expired${why}`);
-      } else if (expiresMs - input.nowMs < CERTIFICATE_WARNING_MS) {
-        const days = Math.floor((expiresMs - input.nowMs) / STALE_BACKUP_MS);
-        warnings.push(
-          `the certificate for ${name} on ${device.name} expires in under 14 days (${days === 0 ? "today" : `in ${days} day${days === 1 ? "" : "s"}`})${cert.lastError ? `: renewing failed${why}` : ""}`,
-        );
-      }
-    }
-  for (const device of devices) warnings.push(...diskWarnings(device));
+  for (const device of devices) notes.push(...certificateNotes(device, input.nowMs));
+  for (const device of devices) {
+    const disk = diskNote(device);
+    if (disk) notes.push(disk);
+  }
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;
     if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
-      warnings.push(
-        `${device.name} has not been seen for ${Math.floor(absentMs / STALE_BACKUP_MS)} days: if it is gone for good, \`bucky devices revoke ${device.name}\``,
-      );
+      notes.push({
+        kind: "absent",
+        device: device.name,
+        days: Math.floor(absentMs / STALE_BACKUP_MS),
+      });
   }
-
+  const assessed = (level: Reliability["level"], meaning: ReliabilityMeaning) => {
+    const names = meaning === "partly-backed-up" ? unprotected.map((b) => b.device.name) : [];
+    return {
+      level,
+      meaning,
+      unprotected: names,
+      summary: summaryOf(meaning, names),
+      notes,
+      warnings: notes.map(describeNote),
+    };
+  };
   if (unprotected.length > 0) {
-    return {
-      level: 0,
-      summary:
-        unprotected.length === devices.length
-          ? devices.length === 1
-            ? "one device, no backup: data may be lost at any time"
-            : "no backup outside the zone: data may be lost at any time"
-          : `not every device is backed up: what only ${unprotected.map((b) => b.device.name).join(", ")} hold${unprotected.length === 1 ? "s" : ""} may be lost at any time`,
-      warnings,
-    };
+    return assessed(
+      0,
+      unprotected.length === devices.length
+        ? devices.length === 1
+          ? "one-device-no-backup"
+          : "no-backup"
+        : "partly-backed-up",
+    );
   }
-  if (devices.length < 2) {
-    return {
-      level: 1,
-      summary: "backed up outside the zone: safe up to the last backup",
-      warnings,
-    };
-  }
+  if (devices.length < 2) return assessed(1, "backed-up");
   const allVerified = backups.every(
     (b) => b.lastVerify?.ok === true && input.nowMs - b.lastVerify.atMs <= STALE_VERIFY_MS,
   );
-  if (singleCopies.length === 0 && allVerified) {
-    return {
-      level: 3,
-      summary:
-        "every app's data is on two devices and the backups are verified: high availability, high reliability",
-      warnings,
-    };
+  if (singleCopies.length === 0 && allVerified) return assessed(3, "high");
+  return assessed(2, "two-devices");
+}
+
+function summaryOf(meaning: ReliabilityMeaning, unprotected: readonly string[]): string {
+  switch (meaning) {
+    case "one-device-no-backup":
+      return "one device, no backup: data may be lost at any time";
+    case "no-backup":
+      return "no backup outside the zone: data may be lost at any time";
+    case "partly-backed-up":
+      return `not every device is backed up: what only ${unprotected.join(", ")} hold${unprotected.length === 1 ? "s" : ""} may be lost at any time`;
+    case "backed-up":
+      return "backed up outside the zone: safe up to the last backup";
+    case "high":
+      return "every app's data is on two devices and the backups are verified: high availability, high reliability";
+    case "two-devices":
+      return "backed up, and the zone state is on two or more devices: reads stay available when one fails";
   }
-  return {
-    level: 2,
-    summary:
-      "backed up, and the zone state is on two or more devices: reads stay available when one fails",
-    warnings,
-  };
+}
+
+/** A note in English, as the CLI and `bucky status --json` say it. */
+export function describeNote(note: ReliabilityNote): string {
+  switch (note.kind) {
+    case "no-backup":
+      return `${note.device}'s data is in no backup outside the zone yet: ${whyText(note.why, note.device)}`;
+    case "backup-failed":
+      return `the last backup of ${note.device} to ${note.target} failed: ${note.message}`;
+    case "cannot-keep-up":
+      return `backups of ${note.device} to ${note.target} cannot keep up: data is written faster than it uploads`;
+    case "outpaced":
+      return `writes are outpacing backups on ${note.device}: about ${formatBytes(note.changedPerHour)} changes an hour, and its backups to ${note.target} take in about ${formatBytes(note.shippedPerHour)} an hour`;
+    case "stale-backup":
+      return `the last backup of ${note.device} is ${note.hours} hours old`;
+    case "never-verified":
+      return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
+    case "damaged":
+      return `the last verify of ${note.device}'s backups to ${note.target} found damage: run \`bucky backup verify\` there to see what`;
+    case "stale-verify":
+      return `the backups of ${note.device} have not been verified for over a week`;
+    case "no-copy-yet":
+      return `${note.device} has no copy of ${note.app}'s data yet`;
+    case "copy-behind":
+      return `${note.device}'s copy of ${note.app}'s data is ${note.seconds} s behind`;
+    case "single-copy":
+      return note.wanted
+        ? `${note.app}'s data is on ${note.device} only: no other device is live to keep a copy`
+        : `${note.app}'s data is on ${note.device} only: its manifest asks for no copy`;
+    case "absent":
+      return `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
+    case "certificate-missing":
+      return `${note.device} has no certificate for ${note.name} yet${note.error ? `: ${note.error}` : ""}`;
+    case "certificate-expired":
+      return `the certificate for ${note.name} on ${note.device} has expired${note.error ? `: ${note.error}` : ""}`;
+    case "certificate-expiring":
+      return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed: ${note.error}` : ""}`;
+    case "disk-nearly-full": {
+      const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
+      const leftovers = note.leftovers.map(
+        (leftover) => `${leftover.what} (${formatBytes(leftover.bytes)}): ${leftover.remove}`,
+      );
+      return (
+        `${note.device}'s disk is nearly full: ${formatBytes(note.freeBytes)} free of ${formatBytes(note.totalBytes)}` +
+        (largest.length > 0 ? `; the most space goes to ${largest.join(", ")}` : "") +
+        (leftovers.length > 0
+          ? `; can be removed: ${leftovers.join("; ")}`
+          : "; see `bucky status --disk` there")
+      );
+    }
+  }
+}
+
+function whyText(why: NoBackupWhy, device: string): string {
+  switch (why) {
+    case "not-reported":
+      return "it has not reported on its backups yet";
+    case "no-key":
+      return `it has no backup key: type the recovery phrase into \`bucky backup key\` on ${device}`;
+    case "no-target":
+      return `add a target with \`bucky backup target add\` on ${device}`;
+    case "first-running":
+      return "its first backup has not finished";
+  }
 }
 
 interface DeviceBackups {
@@ -218,26 +356,50 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
   return result;
 }
 
-/** Why a device has no backup yet, and what to do, from what the zone knows. */
-function notYetWhy(device: DeviceStanding): string {
-  if (device.factsAt === null) return "it has not reported on its backups yet";
-  if (!device.facts.backup?.key)
-    return `it has no backup key: type the recovery phrase into \`bucky backup key\` on ${device.name}`;
-  if (Object.keys(device.facts.backup.targets).length === 0)
-    return `add a target with \`bucky backup target add\` on ${device.name}`;
-  return "its first backup has not finished";
+/** Why a device has no backup yet, from what the zone knows. */
+function notYetWhy(device: DeviceStanding): NoBackupWhy {
+  if (device.factsAt === null) return "not-reported";
+  if (!device.facts.backup?.key) return "no-key";
+  if (Object.keys(device.facts.backup.targets).length === 0) return "no-target";
+  return "first-running";
+}
+
+/** A gateway's certificates that are missing (after a failed try), expired or expiring soon. */
+function certificateNotes(device: DeviceStanding, nowMs: number): CertificateNote[] {
+  const notes: CertificateNote[] = [];
+  for (const [name, cert] of Object.entries(device.facts.certificates ?? {})) {
+    const about = {
+      device: device.name,
+      name,
+      ...(cert.lastError ? { error: cert.lastError.message } : {}),
+    };
+    const expiresMs = cert.notAfter ? Date.parse(cert.notAfter) : undefined;
+    if (expiresMs === undefined) {
+      if (cert.lastError) notes.push({ kind: "certificate-missing", ...about });
+    } else if (expiresMs <= nowMs) {
+      notes.push({ kind: "certificate-expired", ...about });
+    } else if (expiresMs - nowMs < CERTIFICATE_WARNING_MS) {
+      const days = Math.floor((expiresMs - nowMs) / STALE_BACKUP_MS);
+      notes.push({ kind: "certificate-expiring", days, ...about });
+    }
+  }
+  return notes;
+}
+
+/** Whether a device's disk is nearly full, from what it says of itself. */
+export function isNearlyFull(device: DeviceStanding): boolean {
+  const disk = device.facts.disk;
+  if (!disk || disk.totalBytes === 0) return false;
+  return disk.freeBytes < NEARLY_FULL_SHARE * disk.totalBytes || disk.freeBytes < NEARLY_FULL_BYTES;
 }
 
 /**
- * A device whose disk is nearly full, with where its space goes and what can be removed
- * (leftovers first), from what it says of itself.
+ * A device whose disk is nearly full, with where its space goes and what can be removed,
+ * from what it says of itself.
  */
-export function diskWarnings(device: DeviceStanding): string[] {
+function diskNote(device: DeviceStanding): ReliabilityNote | null {
   const disk = device.facts.disk;
-  if (!disk || disk.totalBytes === 0) return [];
-  const nearlyFull =
-    disk.freeBytes < NEARLY_FULL_SHARE * disk.totalBytes || disk.freeBytes < NEARLY_FULL_BYTES;
-  if (!nearlyFull) return [];
+  if (!disk || !isNearlyFull(device)) return null;
   const usage = device.facts.usage;
   const users: { what: string; bytes: number }[] = usage
     ? [
@@ -251,20 +413,17 @@ export function diskWarnings(device: DeviceStanding): string[] {
         ]),
       ]
     : [];
-  const largest = users
-    .filter((user) => user.bytes > 0)
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, NAMED_USERS)
-    .map((user) => `${user.what} ${formatBytes(user.bytes)}`);
-  const leftovers = (usage?.leftovers ?? [])
-    .filter((leftover) => leftover.bytes > 0)
-    .slice(0, NAMED_USERS)
-    .map((leftover) => `${leftover.what} (${formatBytes(leftover.bytes)}): ${leftover.remove}`);
-  return [
-    `${device.name}'s disk is nearly full: ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}` +
-      (largest.length > 0 ? `; the most space goes to ${largest.join(", ")}` : "") +
-      (leftovers.length > 0
-        ? `; can be removed: ${leftovers.join("; ")}`
-        : "; see `bucky status --disk` there"),
-  ];
+  return {
+    kind: "disk-nearly-full",
+    device: device.name,
+    freeBytes: disk.freeBytes,
+    totalBytes: disk.totalBytes,
+    largest: users
+      .filter((user) => user.bytes > 0)
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, NAMED_USERS),
+    leftovers: (usage?.leftovers ?? [])
+      .filter((leftover) => leftover.bytes > 0)
+      .slice(0, NAMED_USERS),
+  };
 }

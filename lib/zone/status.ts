@@ -7,7 +7,7 @@
 
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { sandboxWarnings } from "../apps/sandbox-facts.ts";
+import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { ownFacts, usageFacts } from "../facts/publisher.ts";
@@ -25,7 +25,7 @@ import { openZone } from "./open.ts";
 import {
   type AppDataCopies,
   assessReliability,
-  diskWarnings,
+  isNearlyFull,
   type Reliability,
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
@@ -63,6 +63,8 @@ export interface ZoneStatus {
   readonly reliability: Reliability;
   /** What else needs the owner's attention: devices and apps without a sandbox, image apps no device runs. */
   readonly warnings: readonly string[];
+  /** The same, as data (the panel says it in the viewer's language). */
+  readonly sandbox: readonly SandboxNote[];
   /** With `disk`: where each device's space goes, as it last said (this device: now). */
   readonly disk?: readonly DeviceDisk[];
 }
@@ -154,6 +156,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       ...sandboxWarnings(view.db, view.membership),
       ...imageWarnings(view.db, view.membership),
     ],
+    sandbox: sandboxNotes(view.db, view.membership),
     ...(options.disk
       ? {
           disk: devices
@@ -162,7 +165,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
               device: d.name,
               freeBytes: d.facts.disk?.freeBytes ?? null,
               totalBytes: d.facts.disk?.totalBytes ?? null,
-              nearlyFull: diskWarnings(d).length > 0,
+              nearlyFull: isNearlyFull(d),
               usage: d.facts.usage ?? null,
             })),
         }

@@ -1,0 +1,19 @@
+/** `bucky store remove <catalog>`: the store no longer lists a catalog's apps (they stay installed). */
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { CatalogRecord } from "../../protocol/catalog-record.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "remove",
+    description: "Remove a catalog from the zone's app store (the apps installed from it stay)",
+  },
+  args: { catalog: { type: "positional", required: true, description: "The catalog's name" } },
+  run: (args, context) =>
+    requestDaemon<CatalogRecord>(
+      context.home,
+      "DELETE",
+      `/v1/store/catalogs/${encodeURIComponent(args.catalog)}`,
+    ),
+  text: (r, _args, t) => t.store.removed({ catalog: r.name }),
+});

@@ -1,0 +1,43 @@
+/** `bucky store update [catalog]`: fetch the zone's catalogs again from their addresses. */
+import type { StoreView } from "../../lib/catalog/store-view.ts";
+import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { CatalogRecord } from "../../protocol/catalog-record.ts";
+import { defineBuckyCommand } from "../command.ts";
+
+export default defineBuckyCommand({
+  meta: {
+    name: "update",
+    description:
+      "Fetch the zone's catalogs (or one) again from their addresses, taking newer versions signed by the same publisher",
+    examples: ["bucky store update", "bucky store update example-apps"],
+  },
+  args: {
+    catalog: { type: "positional", required: false, description: "Only this catalog" },
+  },
+  async run(args, context) {
+    const store = await requestDaemon<StoreView>(context.home, "GET", "/v1/store");
+    const names = store.catalogs
+      .filter((c) => c.source !== null && (!args.catalog || c.name === args.catalog))
+      .map((c) => c.name);
+    const catalogs: { catalog: string; version: number; updated: boolean }[] = [];
+    for (const name of args.catalog && names.length === 0 ? [args.catalog] : names) {
+      const { record, updated } = await requestDaemon<{ record: CatalogRecord; updated: boolean }>(
+        context.home,
+        "POST",
+        `/v1/store/catalogs/${encodeURIComponent(name)}/refresh`,
+      );
+      catalogs.push({ catalog: name, version: record.version, updated });
+    }
+    return { catalogs };
+  },
+  text: ({ catalogs }, _args, t) =>
+    catalogs.length === 0
+      ? t.cli.store.noneToUpdate
+      : catalogs
+          .map((c) =>
+            c.updated
+              ? t.store.refreshed({ catalog: c.catalog, version: c.version })
+              : t.store.upToDate({ catalog: c.catalog }),
+          )
+          .join("\n"),
+});

@@ -1,0 +1,278 @@
+/**
+ * Looking into a snapshot from the panel: its folders listed, one file read out (a
+ * download, streamed blob by blob, each checked against its id), or a file or folder put
+ * back where it was. Only what people keep is shown: each app's data (`apps/<app>/data`)
+ * and the user's data (`data/`); the device's key, the zone state and the named data
+ * stay out of a browser's reach.
+ *
+ * A restore never writes over anything: what it brings back goes beside what is there
+ * now, as "name (restored 2026-11-28)" when the name is taken, owned like the folder it
+ * lands in (an app's data belongs to the app's own user).
+ */
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  lchownSync,
+  lstatSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, dirname, extname, join } from "node:path";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
+import type { PeerReach } from "./connect.ts";
+import type { Repository } from "./repository.ts";
+import { findNode, type RestoreProgress, readTree, restoreTree } from "./restorer.ts";
+import { withRepository } from "./run.ts";
+import { chooseTarget, homeTargets } from "./zone-targets.ts";
+
+export interface SnapshotEntry {
+  readonly name: string;
+  readonly type: "dir" | "file" | "symlink";
+  /** A file's size in bytes; null for the others. */
+  readonly size: number | null;
+  /** RFC 3339. */
+  readonly modifiedAt: string;
+}
+
+export interface SnapshotListing {
+  readonly snapshot: { readonly id: string; readonly device: string; readonly time: string };
+  /** The folder listed, slash-separated ("" for the top). */
+  readonly path: string;
+  readonly entries: readonly SnapshotEntry[];
+}
+
+interface Where {
+  readonly paths: HomePaths;
+  readonly target: string;
+  readonly snapshot: string;
+  readonly log: Log;
+  readonly reach?: PeerReach;
+}
+
+/** The folder `path` of a snapshot (the top shows only `apps` and `data`). */
+export async function listSnapshotDir(where: Where, path: string): Promise<SnapshotListing> {
+  const parts = browsable(path);
+  return withSnapshot(
+    where,
+    async (repository, snapshot) => {
+      const node = await findNode(repository, snapshot.tree, parts.join("/"));
+      if (node.type !== "dir" && node.type !== "root")
+        throw new BuckyError("E_INVALID_INPUT", `${parts.join("/")} is not a folder`);
+      const nodes = await readTree(repository, node.subtree);
+      const shown = parts.length === 0 ? nodes.filter((n) => TOP.has(n.name)) : nodes;
+      return {
+        snapshot: { id: snapshot.id, device: snapshot.device, time: snapshot.time },
+        path: parts.join("/"),
+        entries: shown
+          .map((n) => ({
+            name: n.name,
+            type: n.type,
+            size: n.type === "file" ? n.size : null,
+            modifiedAt: new Date(Number(BigInt(n.mtimeNs) / 1_000_000n)).toISOString(),
+          }))
+          .sort((a, b) =>
+            (a.type === "dir") !== (b.type === "dir")
+              ? a.type === "dir"
+                ? -1
+                : 1
+              : a.name.localeCompare(b.name),
+          ),
+      };
+    },
+    false,
+  );
+}
+
+/**
+ * The file `path` of a snapshot as a stream: the repository stays open until the stream
+ * is read or cancelled. A damaged blob ends the stream with an error.
+ */
+export function readSnapshotFile(
+  where: Where,
+  path: string,
+): Promise<{ name: string; size: number; stream: ReadableStream<Uint8Array> }> {
+  const parts = browsable(path);
+  return new Promise((resolve, reject) => {
+    let opened = false;
+    withSnapshot(
+      where,
+      async (repository, snapshot) => {
+        const node = await findNode(repository, snapshot.tree, parts.join("/"));
+        if (node.type !== "file")
+          throw new BuckyError("E_INVALID_INPUT", `${parts.join("/")} is not a file`);
+        let ended!: () => void;
+        const finished = new Promise<void>((done) => {
+          ended = done;
+        });
+        let next = 0;
+        const stream = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            try {
+              const id = node.content[next++];
+              if (id === undefined) {
+                controller.close();
+                ended();
+                return;
+              }
+              controller.enqueue(await repository.readBlob(id));
+            } catch (error) {
+              controller.error(error);
+              ended();
+            }
+          },
+          cancel() {
+            ended();
+          },
+        });
+        opened = true;
+        resolve({ name: node.name, size: node.size, stream });
+        await finished;
+      },
+      true,
+    ).catch((error: unknown) => {
+      if (!opened) reject(error);
+      else where.log.warn("snapshot file read failed", { path, error: (error as Error).message });
+    });
+  });
+}
+
+/**
+ * Puts the file or folder `path` of a snapshot back in this device's home, beside what
+ * is there. `mayWrite` says whether this device may write where it goes (an app's data
+ * only on the device holding the app).
+ */
+export async function restoreSnapshotPath(
+  where: Where,
+  path: string,
+  mayWrite: (parts: readonly string[]) => void,
+  now: () => number,
+  onProgress?: (progress: Readonly<RestoreProgress>) => void,
+): Promise<{ readonly restoredAs: string; readonly files: number; readonly bytes: number }> {
+  const parts = browsable(path);
+  if (parts.length < (parts[0] === "apps" ? 4 : 2))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      "choose a file or folder inside an app's data or the user's data to restore",
+    );
+  mayWrite(parts);
+  const staging = join(where.paths.backupDir, "restoring", randomBytes(6).toString("hex"));
+  try {
+    const result = await withSnapshot(
+      where,
+      (repository, snapshot) =>
+        restoreTree(repository, snapshot.tree, staging, {
+          path: parts.join("/"),
+          ...(onProgress ? { onProgress } : {}),
+        }),
+      true,
+    );
+    if (result.damaged.length > 0)
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `the backup of ${parts.join("/")} is damaged: ${result.damaged.length} file(s) cannot be restored whole`,
+        "Nothing was put back. An older snapshot may hold it whole.",
+      );
+    const destination = join(where.paths.home, ...parts);
+    const landing = freeName(destination, now());
+    const owner = statSync(dirname(landing), { throwIfNoEntry: false });
+    if (!owner?.isDirectory())
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${parts.slice(0, -1).join("/")} is not on this device any more`,
+        "Download the file instead.",
+      );
+    renameSync(join(staging, ...parts), landing);
+    chownTree(landing, owner.uid, owner.gid);
+    where.log.info("restored from snapshot", {
+      snapshot: where.snapshot.slice(0, 8),
+      path: parts.join("/"),
+      as: basename(landing),
+    });
+    return {
+      restoredAs: [...parts.slice(0, -1), basename(landing)].join("/"),
+      files: result.files,
+      bytes: result.bytes,
+    };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+const TOP = new Set(["apps", "data"]);
+
+/** The parts of `path`, if it is where people may look: under apps/<app>/data, or data/. */
+function browsable(path: string): string[] {
+  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+  const refused = () =>
+    new BuckyError(
+      "E_PERMISSION",
+      `${path} is not shown: only each app's data and the user's data are`,
+    );
+  if (parts.some((p) => p === ".." || p.includes("\0"))) throw refused();
+  if (parts.length === 0) return parts;
+  if (!TOP.has(parts[0] as string)) throw refused();
+  if (parts[0] === "apps" && parts.length >= 3 && parts[2] !== "data") throw refused();
+  return parts;
+}
+
+async function withSnapshot<T>(
+  where: Where,
+  work: (
+    repository: Repository,
+    snapshot: { id: string; device: string; time: string; tree: string },
+  ) => Promise<T>,
+  /** Hold a shared lock (a prune waits): while blobs are read for a restore or a download. */
+  locked: boolean,
+): Promise<T> {
+  const target = chooseTarget(homeTargets(where.paths, where.log), where.target);
+  return withRepository(
+    where.paths,
+    target,
+    where.log,
+    async (repository) => {
+      const found = (await repository.snapshots()).find((s) => s.name === where.snapshot);
+      if (!found)
+        throw new BuckyError(
+          "E_NOT_FOUND",
+          `target ${target.name} has no snapshot ${where.snapshot}`,
+        );
+      return work(repository, {
+        id: found.name,
+        device: found.snapshot.device,
+        time: found.snapshot.time,
+        tree: found.snapshot.tree,
+      });
+    },
+    {
+      ...(locked ? { lock: { kind: "shared", purpose: "restore" } as const } : {}),
+      ...(where.reach ? { reach: where.reach } : {}),
+    },
+  );
+}
+
+/** `path` if nothing is there, else "name (restored YYYY-MM-DD).ext", then "… 2", and on. */
+function freeName(path: string, nowMs: number): string {
+  if (!existsSync(path) && !isLink(path)) return path;
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const day = new Date(nowMs).toISOString().slice(0, 10);
+  for (let n = 1; ; n++) {
+    const candidate = join(dirname(path), `${stem} (restored ${day}${n > 1 ? ` ${n}` : ""})${ext}`);
+    if (!existsSync(candidate) && !isLink(candidate)) return candidate;
+  }
+}
+
+function isLink(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  const stats = lstatSync(path);
+  if (stats.uid !== uid || stats.gid !== gid) lchownSync(path, uid, gid);
+  if (stats.isDirectory())
+    for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid);
+}

@@ -1,0 +1,198 @@
+/**
+ * The zone's catalogs: added only with the publisher's key accepted and the bytes shown,
+ * their icons and descriptions kept as named data; updated only by a newer version from
+ * the same publisher; the store says which installed app has a newer version, from the
+ * catalog it came from only.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
+import type { Op } from "../../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { publisherIdFromPublicKey } from "../../protocol/ids.ts";
+import { appKeys } from "../apps/spec.ts";
+import { BuckyError } from "../errors.ts";
+import { writeKeyFile } from "../identity/key-file.ts";
+import { createLog } from "../log.ts";
+import { storeSource } from "../ndn/fetch.ts";
+import { ObjectStore } from "../ndn/store.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode } from "../state/test-db.ts";
+import {
+  acceptCatalog,
+  type CatalogNode,
+  CatalogStaging,
+  previewCatalog,
+  refreshCatalog,
+} from "./catalogs.ts";
+import { publishCatalog } from "./publish.ts";
+import { compareVersions, storeView } from "./store-view.ts";
+
+const NOTES = resolve(import.meta.dir, "../../fixtures/apps/notes");
+const scratch = mkdtempSync(join(tmpdir(), "bucky-catalogs-"));
+const log = createLog({ level: "silent" });
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let made = 0;
+function zoneNode(): CatalogNode {
+  const { db, zone, key, seal } = openTestNode(40 + ++made);
+  const store = new ObjectStore(join(scratch, `ndn-${made}`));
+  return {
+    db,
+    store,
+    deviceName: `d${40 + made}`,
+    log,
+    now: () => Date.parse("2026-11-28T12:00:00Z"),
+    write: (ops: readonly Op[]) =>
+      appendLocalChangeset(db, { zone, name: `d${40 + made}`, key, seal }, ops, Date.now()),
+    zoneSources: () => [storeSource(store)],
+  };
+}
+
+/** A catalog of memo (the notes app renamed) at the given versions, by the key in `dir`. */
+function publish(dir: string, catalogVersion: number, appVersion: string): string {
+  const app = join(dir, `memo-${appVersion}`);
+  cpSync(NOTES, app, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(app, "bucky-app.json"), "utf8"));
+  writeFileSync(
+    join(app, "bucky-app.json"),
+    JSON.stringify({ ...manifest, id: "memo", version: appVersion }),
+  );
+  writeFileSync(join(app, "about.txt"), "Short notes.");
+  const spec = join(dir, `catalog-${catalogVersion}.json`);
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      name: "test-apps",
+      title: { en: "Test apps" },
+      version: catalogVersion,
+      apps: [
+        {
+          dir: `memo-${appVersion}`,
+          title: { en: "Memo" },
+          summary: { en: "Short notes" },
+          description: { en: `memo-${appVersion}/about.txt` },
+          icon: `memo-${appVersion}/icon.svg`,
+        },
+      ],
+    }),
+  );
+  const out = join(dir, `out-${catalogVersion}`);
+  publishCatalog({ spec, keyFile: join(dir, "publisher.key"), out, log, now: Date.now });
+  return out;
+}
+
+async function refusal(work: Promise<unknown>): Promise<string> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof BuckyError)) throw new Error(`expected a refusal, got ${String(error)}`);
+  return `${error.code}: ${error.message}`;
+}
+
+describe("catalogs", () => {
+  test("one is added with the key shown accepted, its small objects stored; another key adds nothing", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-1"), node.now);
+    const dir = join(scratch, "publisher-1");
+    mkdirSync(dir);
+    const out = publish(dir, 1, "1.0.0");
+    const preview = await previewCatalog(node, staging, { kind: "dir", dir: out });
+    expect(preview).toMatchObject({ name: "test-apps", version: 1, apps: 1, existing: null });
+    const other = publisherIdFromPublicKey(
+      signingKeyFromSeed(new Uint8Array(32).fill(9)).publicKey,
+    );
+    expect(await refusal(acceptCatalog(node, staging, preview.token, other))).toContain(
+      "not by the accepted publisher",
+    );
+    // A refused token is spent: the catalog must be read again.
+    expect(await refusal(acceptCatalog(node, staging, preview.token, preview.publisher))).toContain(
+      "E_NOT_FOUND",
+    );
+    const again = await previewCatalog(node, staging, { kind: "dir", dir: out });
+    const record = await acceptCatalog(node, staging, again.token, again.publisher);
+    expect(record).toMatchObject({
+      name: "test-apps",
+      version: 1,
+      publisher: preview.publisher,
+      source: null,
+    });
+    const view = await storeView(node);
+    const memo = view.apps.find((a) => a.id === "memo");
+    expect(memo).toMatchObject({
+      catalog: "test-apps",
+      version: "1.0.0",
+      installed: null,
+      update: false,
+    });
+    // Browsing needs nothing from the source: icon, description and package are stored.
+    for (const id of [memo?.icon, memo?.description.en])
+      expect(node.store.readObject(id as never)).toBeDefined();
+  });
+
+  test("a newer version from the same publisher replaces it; an older one or another publisher's does not", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-2"), node.now);
+    const dir = join(scratch, "publisher-2");
+    mkdirSync(dir);
+    const v1 = publish(dir, 1, "1.0.0");
+    const v2 = publish(dir, 2, "1.1.0");
+    const add = async (out: string) => {
+      const p = await previewCatalog(node, staging, { kind: "dir", dir: out });
+      return acceptCatalog(node, staging, p.token, p.publisher);
+    };
+    await add(v2);
+    expect(await refusal(add(v1))).toContain("not newer than the zone's version 2");
+    expect(await refusal(add(v2))).toContain("not newer");
+    const stranger = join(scratch, "publisher-3");
+    mkdirSync(stranger);
+    writeKeyFile(join(stranger, "publisher.key"), "publisher", new Uint8Array(32).fill(3));
+    expect(await refusal(add(publish(stranger, 3, "9.0.0")))).toContain("from another publisher");
+  });
+
+  test("an installed app has an update only from the catalog it came from", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-4"), node.now);
+    const dir = join(scratch, "publisher-4");
+    mkdirSync(dir);
+    const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "1.1.0") });
+    await acceptCatalog(node, staging, p.token, p.publisher);
+    const spec = {
+      app: "memo",
+      version: "1.0.0",
+      desired: "running",
+      manifest: { exposure: "zone" },
+    };
+    node.write([{ key: appKeys.spec("memo"), value: JSON.stringify(spec) }]);
+    const memo = async () => (await storeView(node)).apps.find((a) => a.id === "memo");
+    expect(await memo()).toMatchObject({
+      installed: { version: "1.0.0", from: null },
+      update: false,
+    });
+    node.write([{ key: appOriginKey("memo"), value: encodeAppOrigin("test-apps") }]);
+    expect(await memo()).toMatchObject({
+      installed: { version: "1.0.0", from: "test-apps" },
+      update: true,
+    });
+  });
+
+  test("a catalog from a file has no address to refresh from", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-5"), node.now);
+    const dir = join(scratch, "publisher-5");
+    mkdirSync(dir);
+    const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "1.0.0") });
+    await acceptCatalog(node, staging, p.token, p.publisher);
+    expect(await refusal(refreshCatalog(node, "test-apps"))).toContain("added from a file");
+  });
+
+  test("versions compare as people number them", () => {
+    expect(compareVersions("1.10.0", "1.9.2")).toBe(1);
+    expect(compareVersions("1.0.0", "1.0.0")).toBe(0);
+    expect(compareVersions("1.0", "1.0.1")).toBe(-1);
+    expect(compareVersions("2.0.0-beta", "2.0.0-alpha")).toBe(1);
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * Installing (or updating) an app from a catalog: its package is taken from the built-in
+ * catalog's bytes, this device's store, the other devices, or the catalog's address, each
+ * checked against the id the signed entry names; its manifest must be the one the entry
+ * showed, so what the store said the app needs is what it gets. Then it installs as any
+ * package does (an update keeps the app's data), and the zone records which catalog it
+ * came from, so only that catalog's newer versions are offered as its updates.
+ */
+import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
+import { type Installed, type InstallOptions, installStoredPackage } from "../apps/admin.ts";
+import { readPackage } from "../apps/package-dir.ts";
+import { BuckyError } from "../errors.ts";
+import { fetchToStore } from "../ndn/fetch.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { BUILTIN_CATALOG, builtinCatalog } from "./builtin.ts";
+import type { CatalogNode } from "./catalogs.ts";
+import { objectsAt } from "./sources.ts";
+import { entryManifest, findEntry } from "./store-view.ts";
+
+export interface StoreInstall {
+  readonly catalog: string;
+  readonly app: string;
+  /** A device to run it on (default: the manifest's placement). */
+  readonly device?: string;
+}
+
+export async function installFromCatalog(
+  zone: ZoneWriter,
+  node: CatalogNode,
+  request: StoreInstall,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Installed> {
+  const { entry, source } = await findEntry(node, request.catalog, request.app);
+  if (entry.image || !entry.package)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${entry.id} runs from a container image, which this version of bucky cannot run`,
+      "Update bucky on the zone's devices to install it.",
+    );
+  const manifest = entryManifest(entry);
+  if (!manifest)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${entry.id}'s manifest asks for what this version of bucky does not know`,
+      "Update bucky on the zone's devices to install it.",
+    );
+  if (request.catalog === BUILTIN_CATALOG) {
+    const bytes = builtinCatalog().objects.get(entry.package) as Uint8Array;
+    node.store.putBytes(bytes);
+  } else {
+    await fetchToStore(
+      entry.package,
+      node.store,
+      [...node.zoneSources(), ...(source ? [objectsAt({ kind: "url", url: source })] : [])],
+      onProgress,
+    );
+  }
+  const bytes = node.store.readObject(entry.package);
+  if (!bytes) throw new BuckyError("E_INTERNAL", `package ${entry.package} was not stored`);
+  const packaged = readPackage(bytes).manifest;
+  if (JSON.stringify(packaged) !== JSON.stringify(manifest))
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `the package of ${entry.id} holds another manifest than catalog ${request.catalog} shows`,
+      "The publisher made a mistake, or the catalog is not what it seems: nothing was installed.",
+    );
+  const options: InstallOptions = request.device ? { device: request.device } : {};
+  const installed = installStoredPackage(zone, node.store, entry.package, options);
+  node.write([{ key: appOriginKey(entry.id), value: encodeAppOrigin(request.catalog) }]);
+  return installed;
+}

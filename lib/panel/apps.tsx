@@ -1,0 +1,471 @@
+/**
+ * The zone's apps: each one's state and where it runs, with what can be done to it (open,
+ * stop, start, update from its catalog, move to another device with its data, set its
+ * limits, share it, bring back a conflict copy of its data, remove it), its recent
+ * output; and installing one from a file, beside the store.
+ */
+import type { Hono } from "hono";
+import type { FC } from "hono/jsx";
+import type { AppStatus } from "../apps/status.ts";
+import type { StoreView } from "../catalog/store-view.ts";
+import { listOf } from "../i18n/format.ts";
+import type { ApiResult } from "../node/local-client.ts";
+import type { DeviceView } from "../zone/devices.ts";
+import { AppCards, type AppExtras } from "./app-cards.tsx";
+import { Action, Confirm, shown, Tag, useLocale } from "./components.tsx";
+import { href } from "./layout.tsx";
+import type { Page, PanelContext, PanelEnv } from "./page.tsx";
+
+interface Limits {
+  readonly rps?: number;
+  readonly bandwidthBytesPerSecond?: number;
+}
+
+export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page): void {
+  /** The apps with their icons and updates (from the store), and whether any is on its way up. */
+  const appsView = async (page: Page) => {
+    const [apps, store] = await Promise.all([
+      page.api.get<{ apps: AppStatus[] }>("/v1/apps"),
+      page.api.get<StoreView>("/v1/store"),
+    ]);
+    const extras = new Map<string, AppExtras>();
+    if (store.ok)
+      for (const entry of store.data.apps) {
+        const known = extras.get(entry.id) ?? {};
+        const mine = entry.installed?.from === entry.catalog;
+        extras.set(entry.id, {
+          ...known,
+          ...(entry.icon && (mine || !known.icon)
+            ? {
+                icon: href(
+                  `store/icon/${encodeURIComponent(entry.catalog)}/${encodeURIComponent(entry.id)}`,
+                ),
+              }
+            : {}),
+          ...(entry.update ? { update: { catalog: entry.catalog, version: entry.version } } : {}),
+        });
+      }
+    const busy = apps.ok && apps.data.apps.some(onItsWay);
+    return { apps, extras, busy };
+  };
+  const appsPart = (apps: ApiResult<{ apps: AppStatus[] }>, extras: Map<string, AppExtras>) =>
+    shown(apps, (data) => <AppCards apps={data.apps} extras={extras} />);
+
+  app.get("/apps", async (c) => {
+    const page = pageOf(c);
+    const { t } = page.locale;
+    const { apps, extras, busy } = await appsView(page);
+    const devices = await deviceNames(page);
+    return page.render(
+      "apps",
+      t.nav.apps,
+      <>
+        <p>
+          <a class="button" href={href("store")}>
+            {t.apps.browseStore}
+          </a>
+        </p>
+        <div data-live={busy ? href("apps/live") : undefined} aria-busy={busy ? "true" : undefined}>
+          {appsPart(apps, extras)}
+        </div>
+        <details>
+          <summary>{t.apps.fromFile}</summary>
+          <form
+            class="stack"
+            method="post"
+            action={href("apps/install")}
+            enctype="multipart/form-data"
+          >
+            <label>
+              {t.apps.archive}
+              <input
+                type="file"
+                name="archive"
+                accept=".tar,.tgz,.tar.gz,application/x-tar,application/gzip"
+              />
+            </label>
+            <label>
+              {t.apps.packageId}
+              <input type="text" name="package" placeholder="clist:… sha256:…" autocomplete="off" />
+            </label>
+            <DeviceSelect names={devices} />
+            <button type="submit">{t.apps.install}</button>
+          </form>
+        </details>
+      </>,
+      { live: busy },
+    );
+  });
+
+  app.get("/apps/live", async (c) => {
+    const page = pageOf(c);
+    const { apps, extras, busy } = await appsView(page);
+    return page.part(appsPart(apps, extras), busy);
+  });
+
+  app.post("/apps/install", async (c) => {
+    const page = pageOf(c);
+    const { t } = page.locale;
+    const form = await c.req.parseBody();
+    const device = typeof form.device === "string" && form.device ? form.device : undefined;
+    const archive = form.archive;
+    let result: ApiResult<{ app: string; version: string }>;
+    if (archive instanceof File && archive.size > 0) {
+      const query = device ? `?device=${encodeURIComponent(device)}` : "";
+      result = await page.api.upload(
+        `/v1/apps/archive${query}`,
+        new Uint8Array(await archive.arrayBuffer()),
+      );
+    } else if (typeof form.package === "string" && form.package.trim()) {
+      result = await page.api.post("/v1/apps", {
+        package: form.package.trim(),
+        ...(device ? { device } : {}),
+      });
+    } else {
+      return page.refuse("apps", t.apps.chooseFile);
+    }
+    return page.back(
+      "apps",
+      result,
+      result.ok ? t.apps.installed({ app: result.data.app, version: result.data.version }) : "",
+    );
+  });
+
+  for (const verb of ["start", "stop", "remove"] as const) {
+    app.post(`/apps/:app/${verb}`, async (c) => {
+      const page = pageOf(c);
+      const { t } = page.locale;
+      const name = c.req.param("app");
+      const path = `/v1/apps/${encodeURIComponent(name)}`;
+      const result =
+        verb === "remove" ? await page.api.delete(path) : await page.api.post(`${path}/${verb}`);
+      const done =
+        verb === "start"
+          ? t.apps.willStart({ app: name })
+          : verb === "stop"
+            ? t.apps.willStop({ app: name })
+            : t.apps.removed({ app: name });
+      return page.back(
+        verb === "remove" ? "apps" : `apps/${encodeURIComponent(name)}`,
+        result,
+        done,
+      );
+    });
+  }
+
+  app.get("/apps/:app", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("app");
+    const encoded = encodeURIComponent(name);
+    const [status, logs, limits, store, devices] = await Promise.all([
+      page.api.get<AppStatus>(`/v1/apps/${encoded}`),
+      page.api.get<{ device: string; lines: string[] }>(`/v1/apps/${encoded}/logs?lines=50`),
+      page.api.get<{ value: Limits }>(`/v1/state/users/owner/apps/${encoded}/limits`),
+      page.api.get<StoreView>("/v1/store"),
+      deviceNames(page),
+    ]);
+    const update = store.ok ? store.data.apps.find((a) => a.id === name && a.update) : undefined;
+    const busy = status.ok && onItsWay(status.data);
+    return page.render(
+      "apps",
+      name,
+      <>
+        <div
+          data-live={busy ? href(`apps/${encoded}/live`) : undefined}
+          aria-busy={busy ? "true" : undefined}
+        >
+          {shown(status, (data) => (
+            <AppState app={data} />
+          ))}
+        </div>
+        {shown(status, (data) => (
+          <AppActions
+            app={data}
+            devices={devices}
+            limits={limits.ok ? limits.data.value : {}}
+            update={update ? { catalog: update.catalog, version: update.version } : undefined}
+          />
+        ))}
+        <h2>{page.locale.t.apps.output}</h2>
+        {shown(logs, ({ lines }) =>
+          lines.length > 0 ? (
+            <pre>{lines.join("\n")}</pre>
+          ) : (
+            <p class="muted">{page.locale.t.apps.noOutput}</p>
+          ),
+        )}
+      </>,
+      { live: busy },
+    );
+  });
+
+  app.get("/apps/:app/live", async (c) => {
+    const page = pageOf(c);
+    const status = await page.api.get<AppStatus>(
+      `/v1/apps/${encodeURIComponent(c.req.param("app"))}`,
+    );
+    return page.part(
+      shown(status, (data) => <AppState app={data} />),
+      status.ok && onItsWay(status.data),
+    );
+  });
+
+  app.post("/apps/:app/move", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("app");
+    const form = await c.req.parseBody();
+    const to = typeof form.to === "string" ? form.to : "";
+    const result = await page.api.post(`/v1/apps/${encodeURIComponent(name)}/move`, { to });
+    return page.back(
+      `apps/${encodeURIComponent(name)}`,
+      result,
+      page.locale.t.apps.moving({ app: name, device: to }),
+    );
+  });
+
+  app.post("/apps/:app/limits", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("app");
+    const form = await c.req.parseBody();
+    const rps = typeof form.rps === "string" && form.rps.trim() ? Number(form.rps) : null;
+    const mbps =
+      typeof form.bandwidth === "string" && form.bandwidth.trim() ? Number(form.bandwidth) : null;
+    const result = await page.api.put(`/v1/apps/${encodeURIComponent(name)}/limits`, {
+      rps,
+      bandwidth: mbps === null ? null : `${mbps}MB/s`,
+    });
+    return page.back(
+      `apps/${encodeURIComponent(name)}`,
+      result,
+      page.locale.t.apps.limitsSet({ app: name }),
+    );
+  });
+
+  app.post("/apps/:app/share", async (c) => {
+    const page = pageOf(c);
+    const { t, language } = page.locale;
+    const name = c.req.param("app");
+    const form = await c.req.parseBody();
+    const names =
+      typeof form.with === "string"
+        ? form.with
+            .split(/[,，、\s]+/)
+            .map((n) => n.trim())
+            .filter(Boolean)
+        : [];
+    const everyone = names.length === 0;
+    const result = await page.api.put(`/v1/apps/${encodeURIComponent(name)}/share`, {
+      with: everyone ? null : names,
+    });
+    return page.back(
+      `apps/${encodeURIComponent(name)}`,
+      result,
+      everyone
+        ? t.apps.sharedEveryone({ app: name })
+        : t.apps.sharedWith({ app: name, whom: listOf(names, language) }),
+    );
+  });
+
+  app.post("/apps/:app/restore-copy", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("app");
+    const form = await c.req.parseBody();
+    const result = await page.api.post(`/v1/apps/${encodeURIComponent(name)}/restore-copy`, {
+      copy: String(form.copy ?? ""),
+    });
+    return page.back(
+      `apps/${encodeURIComponent(name)}`,
+      result,
+      page.locale.t.apps.copyComing({ app: name }),
+    );
+  });
+}
+
+/** On its way up: placed, and pending or starting. */
+function onItsWay(app: AppStatus): boolean {
+  return (
+    app.desired === "running" &&
+    app.device !== null &&
+    (app.state === "pending" || app.state === "starting")
+  );
+}
+
+async function deviceNames(page: Page): Promise<string[]> {
+  const devices = await page.api.get<{ devices: DeviceView[] }>("/v1/devices");
+  return devices.ok
+    ? devices.data.devices.filter((d) => d.status !== "revoked").map((d) => d.name)
+    : [];
+}
+
+/** How the app stands: its state, where it runs, its data and its copies. */
+const AppState: FC<{ app: AppStatus }> = ({ app }) => {
+  const { t, language } = useLocale();
+  const data = app.data;
+  return (
+    <section>
+      <p>
+        <Tag value={app.state} />{" "}
+        {app.device ? t.apps.runsOn({ device: app.device }) : t.apps.noDevice}{" "}
+        <span class="muted">{t.apps.version({ version: app.version })}</span>
+      </p>
+      {app.error ? <p class="warn">{app.error}</p> : null}
+      {app.state === "running" ? (
+        <p>
+          <a class="button" href={`/apps/${encodeURIComponent(app.app)}/`}>
+            {t.apps.openApp({ app: app.app })}
+          </a>
+        </p>
+      ) : null}
+      {data?.holder ? (
+        <p>
+          {t.apps.dataOn({ device: data.holder.device })}
+          {data.standbys.length > 0
+            ? ` ${t.apps.copiesOn({
+                devices: listOf(
+                  data.standbys.map((s) => s.device),
+                  language,
+                ),
+              })}`
+            : ` ${t.apps.noCopies}`}
+        </p>
+      ) : null}
+      {data?.movingTo ? <p>{t.apps.movingTo({ device: data.movingTo })}</p> : null}
+    </section>
+  );
+};
+
+const AppActions: FC<{
+  app: AppStatus;
+  devices: readonly string[];
+  limits: Limits;
+  update: { catalog: string; version: string } | undefined;
+}> = ({ app, devices, limits, update }) => {
+  const { t } = useLocale();
+  const encoded = encodeURIComponent(app.app);
+  return (
+    <>
+      <div class="actions">
+        {app.desired === "running" ? (
+          <Action action={href(`apps/${encoded}/stop`)} label={t.apps.stop} secondary={true} />
+        ) : (
+          <Action action={href(`apps/${encoded}/start`)} label={t.apps.start} />
+        )}
+        {update ? (
+          <Action
+            action={href("store/install")}
+            label={t.apps.updateTo({ version: update.version })}
+            fields={{ catalog: update.catalog, app: app.app }}
+          />
+        ) : null}
+      </div>
+      <h2>{t.apps.moveTitle}</h2>
+      <p class="hint">{t.apps.moveText}</p>
+      <form class="stack" method="post" action={href(`apps/${encoded}/move`)}>
+        <label>
+          {t.apps.moveTo}
+          <select name="to" required>
+            {devices
+              .filter((d) => d !== app.device)
+              .map((d) => (
+                <option value={d}>{d}</option>
+              ))}
+          </select>
+        </label>
+        <button type="submit">{t.apps.move}</button>
+      </form>
+      <h2>{t.apps.limitsTitle}</h2>
+      <form class="stack" method="post" action={href(`apps/${encoded}/limits`)}>
+        <label>
+          {t.apps.rps}
+          <input
+            type="number"
+            name="rps"
+            min="1"
+            step="1"
+            inputmode="numeric"
+            value={limits.rps ? String(limits.rps) : ""}
+          />
+        </label>
+        <label>
+          {t.apps.bandwidth}
+          <input
+            type="number"
+            name="bandwidth"
+            min="0.1"
+            step="0.1"
+            inputmode="decimal"
+            value={
+              limits.bandwidthBytesPerSecond ? String(limits.bandwidthBytesPerSecond / 1e6) : ""
+            }
+          />
+        </label>
+        <p class="hint">{t.apps.limitsHint}</p>
+        <button type="submit">{t.apps.setLimits}</button>
+      </form>
+      {app.exposure === "zone" ? <ShareForm app={app} /> : null}
+      {app.data && app.data.conflicts.length > 0 ? (
+        <>
+          <h2>{t.apps.conflictsTitle}</h2>
+          <p class="hint">{t.apps.conflictsText}</p>
+          <ul>
+            {app.data.conflicts.map((copy) => (
+              <li>
+                {t.apps.conflictCopy({ name: copy.name, device: copy.device })}{" "}
+                <Action
+                  action={href(`apps/${encoded}/restore-copy`)}
+                  label={t.apps.bringBack}
+                  secondary={true}
+                  fields={{ copy: copy.name }}
+                />
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      <h2>{t.apps.removeTitle}</h2>
+      <Confirm
+        summary={t.apps.removeOpen}
+        text={t.apps.removeText({ app: app.app })}
+        action={href(`apps/${encoded}/remove`)}
+        label={t.apps.remove({ app: app.app })}
+      />
+    </>
+  );
+};
+
+/** Whom a zone-only app is shared with, and a form to change it. */
+const ShareForm: FC<{ app: AppStatus }> = ({ app }) => {
+  const { t, language } = useLocale();
+  return (
+    <>
+      <h2>{t.apps.shareTitle}</h2>
+      <p>
+        {app.shared
+          ? t.apps.sharedWithNow({ whom: listOf(app.shared, language) })
+          : t.apps.everyone}
+      </p>
+      <form class="stack" method="post" action={href(`apps/${encodeURIComponent(app.app)}/share`)}>
+        <label>
+          {t.apps.shareWith}
+          <input type="text" name="with" value={app.shared?.join(", ") ?? ""} autocomplete="off" />
+        </label>
+        <button type="submit">{t.apps.share}</button>
+      </form>
+    </>
+  );
+};
+
+export const DeviceSelect: FC<{ names: readonly string[] }> = ({ names }) => {
+  const { t } = useLocale();
+  return (
+    <label>
+      {t.apps.runOn}
+      <select name="device">
+        <option value="">{t.apps.anyDevice}</option>
+        {names.map((name) => (
+          <option value={name}>{name}</option>
+        ))}
+      </select>
+    </label>
+  );
+};

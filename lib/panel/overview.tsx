@@ -1,0 +1,430 @@
+/**
+ * The first page: for an admin the zone at a glance (how safe its data is and what needs
+ * attention, each with a link that does something about it; devices, apps, backups, and
+ * the traffic of the last day); for anyone else, their apps.
+ */
+import type { Hono } from "hono";
+import type { Child, FC } from "hono/jsx";
+import type { SandboxNote } from "../apps/sandbox-facts.ts";
+import type { AppStatus } from "../apps/status.ts";
+import { formatBytes } from "../units.ts";
+import { mayUseApp, panelRights } from "../users/access.ts";
+import type { DeviceView } from "../zone/devices.ts";
+import type { ReliabilityNote } from "../zone/reliability.ts";
+import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
+import { AppCards } from "./app-cards.tsx";
+import { type Bar, BarChart } from "./chart.tsx";
+import { Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
+import { DeviceCards } from "./device-cards.tsx";
+import { href } from "./layout.tsx";
+import type { Page, PanelContext, PanelEnv } from "./page.tsx";
+
+const HOUR_MS = 3_600_000;
+
+type TrafficSeries = { app: string; points: { at: string; requests: number }[] }[];
+
+export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page): void {
+  app.get("/", async (c) => {
+    const page = pageOf(c);
+    const { t } = page.locale;
+    if (!panelRights(c.env.viewer).seeZone) {
+      const apps = await page.api.get<{ apps: AppStatus[] }>("/v1/apps");
+      return page.render(
+        "",
+        t.nav.yourApps,
+        shown(apps, (data) => (
+          <YourApps apps={data.apps.filter((a) => mayUseApp(c.env.viewer, a))} />
+        )),
+      );
+    }
+    const [status, devices, apps, traffic] = await Promise.all([
+      page.api.get<ZoneStatus>("/v1/status?disk=1"),
+      page.api.get<{ devices: DeviceView[] }>("/v1/devices"),
+      page.api.get<{ apps: AppStatus[] }>("/v1/apps"),
+      page.api.get<{ series?: TrafficSeries }>("/v1/traffic/zone"),
+    ]);
+    return page.render(
+      "",
+      t.nav.overview,
+      <>
+        {shown(status, (data) => (
+          <Reliability status={data} />
+        ))}
+        <h2>{t.nav.devices}</h2>
+        {shown(devices, (data) => (
+          <DeviceCards devices={data.devices} actions={false} />
+        ))}
+        <h2>{t.nav.apps}</h2>
+        {shown(apps, (data) => (
+          <AppCards apps={data.apps} />
+        ))}
+        <p>
+          <a class="button secondary" href={href("store")}>
+            {t.apps.browseStore}
+          </a>
+        </p>
+        <h2>{t.nav.backups}</h2>
+        {shown(status, (data) => (
+          <ZoneBackups backups={data.backups} />
+        ))}
+        <h2 id="disk">{t.overview.disk}</h2>
+        {shown(status, (data) => (
+          <DiskCards disk={data.disk ?? []} />
+        ))}
+        <h2 id="certificates">{t.overview.certificates}</h2>
+        {shown(status, (data) => (
+          <ZoneCertificates certificates={data.certificates} />
+        ))}
+        <h2>{t.overview.traffic}</h2>
+        {shown(traffic, (data) => (
+          <TrafficCharts series={data.series ?? []} />
+        ))}
+      </>,
+    );
+  });
+
+  // The zone CA's root, to trust on phones and laptops (served as a CA certificate, which
+  // they offer to install).
+  app.get("/zone-ca.crt", async (c) => {
+    const page = pageOf(c);
+    const root = await page.api.post<{ pem: string }>("/v1/ca");
+    if (!root.ok)
+      return page.render("", page.locale.t.overview.zoneCaTitle, <Failure error={root.error} />);
+    return c.body(root.data.pem, 200, {
+      "content-type": "application/x-x509-ca-cert",
+      "content-disposition": 'attachment; filename="zone-ca.crt"',
+    });
+  });
+}
+
+const Reliability: FC<{ status: ZoneStatus }> = ({ status }) => {
+  const { t } = useLocale();
+  const r = status.reliability;
+  return (
+    <section aria-labelledby="level">
+      <p class="level" id="level">
+        {t.overview.level({ level: r.level })}
+      </p>
+      <p>{t.overview.meaning[r.meaning]({ devices: r.unprotected })}</p>
+      {r.notes.length + status.sandbox.length > 0 ? (
+        <ul>
+          {r.notes.map((note) => (
+            <li class="warn">
+              <Note note={note} />
+            </li>
+          ))}
+          {status.sandbox.map((note) => (
+            <li class="warn">
+              <SandboxWarning note={note} />
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="muted">{t.overview.allWell}</p>
+      )}
+    </section>
+  );
+};
+
+/** A reliability note in words, with the link that does something about it. */
+export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
+  const { t } = useLocale();
+  const n = t.notes;
+  switch (note.kind) {
+    case "no-backup":
+      return (
+        <>
+          {n.noBackup({ device: note.device })}{" "}
+          {note.why === "no-key" ? (
+            <a href={href("backups#key")}>{n.giveKey}</a>
+          ) : note.why === "no-target" ? (
+            <a href={href("backups#add")}>{n.addTarget}</a>
+          ) : (
+            n.why[note.why]
+          )}
+        </>
+      );
+    case "backup-failed":
+      return <>{n.backupFailed(note)}</>;
+    case "cannot-keep-up":
+      return <>{n.cannotKeepUp(note)}</>;
+    case "outpaced":
+      return <>{n.outpaced({ device: note.device, target: note.target })}</>;
+    case "stale-backup":
+      return (
+        <>
+          {n.staleBackup(note)} <a href={href("backups")}>{n.backUpNow}</a>
+        </>
+      );
+    case "never-verified":
+    case "stale-verify":
+      return (
+        <>
+          {note.kind === "never-verified" ? n.neverVerified(note) : n.staleVerify(note)}{" "}
+          <a href={href("backups")}>{n.verifyNow}</a>
+        </>
+      );
+    case "damaged":
+      return (
+        <>
+          {n.damaged(note)} <a href={href("backups")}>{n.backUpNow}</a>
+        </>
+      );
+    case "no-copy-yet":
+      return <>{n.noCopyYet(note)}</>;
+    case "copy-behind":
+      return <>{n.copyBehind(note)}</>;
+    case "single-copy":
+      return <>{note.wanted ? n.singleCopyNoDevice(note) : n.singleCopyWanted(note)}</>;
+    case "absent":
+      return (
+        <>
+          {n.absent(note)} <a href={href("devices")}>{n.seeDevices}</a>
+        </>
+      );
+    case "certificate-missing":
+      return <>{n.certificateMissing(note)}</>;
+    case "certificate-expired":
+      return <>{n.certificateExpired(note)}</>;
+    case "certificate-expiring":
+      return <>{n.certificateExpiring(note)}</>;
+    case "disk-nearly-full":
+      return (
+        <>
+          {n.diskNearlyFull({
+            device: note.device,
+            free: formatBytes(note.freeBytes),
+            total: formatBytes(note.totalBytes),
+          })}{" "}
+          <a href={href("#disk")}>{n.seeDisk}</a>
+        </>
+      );
+  }
+};
+
+const SandboxWarning: FC<{ note: SandboxNote }> = ({ note }) => {
+  const { t } = useLocale();
+  return (
+    <>
+      {note.kind === "device-unsandboxed"
+        ? t.notes.deviceUnsandboxed(note)
+        : t.notes.appUnsandboxed(note)}
+    </>
+  );
+};
+
+/** Every device's backups, as the zone knows them: the same on every device. */
+const ZoneBackups: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {
+  const { t } = useLocale();
+  if (backups.length === 0)
+    return (
+      <p class="warn">
+        {t.backups.noDeviceBacksUp} <a href={href("backups#add")}>{t.notes.addTarget}</a>
+      </p>
+    );
+  return (
+    <Cards
+      rows={backups}
+      columns={[
+        { label: t.backups.device, cell: (b) => b.device },
+        { label: t.backups.target, cell: (b) => b.target },
+        {
+          label: t.backups.lastBackup,
+          cell: (b) => (
+            <>
+              <Time iso={b.lastBackup?.at} />
+              {b.lastError && (!b.lastBackup || b.lastError.at > b.lastBackup.at) ? (
+                <div class="warn">{t.backups.failed({ message: b.lastError.message })}</div>
+              ) : null}
+            </>
+          ),
+        },
+        {
+          label: t.backups.lastVerify,
+          cell: (b) =>
+            b.lastVerify ? (
+              <>
+                <Time iso={b.lastVerify.at} /> <Tag value={b.lastVerify.ok ? "sound" : "damaged"} />
+              </>
+            ) : (
+              <Time iso={null} />
+            ),
+        },
+      ]}
+    />
+  );
+};
+
+/** Where each device's space goes, and what nothing uses any more. */
+const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
+  const { t } = useLocale();
+  const o = t.overview;
+  const measured = (d: DeviceDisk, cell: (usage: NonNullable<DeviceDisk["usage"]>) => Child) =>
+    d.usage ? cell(d.usage) : <span class="muted">{o.diskNotMeasured}</span>;
+  return (
+    <>
+      <Cards
+        rows={disk}
+        columns={[
+          { label: o.diskDevice, cell: (d) => d.device },
+          {
+            label: o.diskFree,
+            cell: (d) => (
+              <>
+                {d.freeBytes === null || d.totalBytes === null
+                  ? "—"
+                  : o.diskFreeOf({
+                      free: formatBytes(d.freeBytes),
+                      total: formatBytes(d.totalBytes),
+                    })}
+                {d.nearlyFull ? (
+                  <>
+                    {" "}
+                    <Tag value="nearly full" />
+                  </>
+                ) : null}
+              </>
+            ),
+          },
+          {
+            label: o.diskState,
+            cell: (d) =>
+              measured(d, (usage) => (
+                <>
+                  {formatBytes(usage.state.bytes)}{" "}
+                  <span class="muted">{o.diskChangesets({ count: usage.state.changesets })}</span>
+                </>
+              )),
+          },
+          {
+            label: o.diskNamedData,
+            cell: (d) => measured(d, (usage) => formatBytes(usage.namedData.bytes)),
+          },
+          {
+            label: o.diskApps,
+            cell: (d) =>
+              measured(d, (usage) => (
+                <>
+                  {Object.entries(usage.apps).map(([app, used]) => (
+                    <div>
+                      {app}{" "}
+                      {formatBytes(
+                        used.dataBytes +
+                          used.packagesBytes +
+                          used.replicaBytes +
+                          used.conflictsBytes +
+                          used.logsBytes,
+                      )}
+                    </div>
+                  ))}
+                </>
+              )),
+          },
+          { label: o.diskLogs, cell: (d) => measured(d, (usage) => formatBytes(usage.logsBytes)) },
+          {
+            label: o.diskBackupCaches,
+            cell: (d) => measured(d, (usage) => formatBytes(usage.backupCacheBytes)),
+          },
+        ]}
+      />
+      {disk.flatMap((d) =>
+        (d.usage?.leftovers ?? []).map((leftover) => (
+          <p class="muted">
+            {o.diskLeftover({
+              device: d.device,
+              what: leftover.what,
+              size: formatBytes(leftover.bytes),
+              remove: leftover.remove,
+            })}
+          </p>
+        )),
+      )}
+    </>
+  );
+};
+
+/** Each gateway's certificates, and the zone CA's root to download. */
+const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[] }> = ({ certificates }) => {
+  const { t } = useLocale();
+  const o = t.overview;
+  return (
+    <>
+      {certificates.length === 0 ? (
+        <p class="muted">{o.noCertificates}</p>
+      ) : (
+        <Cards
+          rows={certificates}
+          columns={[
+            { label: o.certificateName, cell: (cert) => cert.name },
+            { label: o.certificateGateway, cell: (cert) => cert.device },
+            { label: o.certificateIssuer, cell: (cert) => o.certificateIssuers[cert.issuer] },
+            {
+              label: o.certificateUntil,
+              cell: (cert) => (
+                <>
+                  {cert.notAfter ? <Time iso={cert.notAfter} /> : o.certificateNone}
+                  {cert.lastError ? (
+                    <div class="warn">
+                      {o.certificateFailed({ message: cert.lastError.message })}
+                      {cert.lastError.hint ? <div class="muted">{cert.lastError.hint}</div> : null}
+                    </div>
+                  ) : null}
+                </>
+              ),
+            },
+          ]}
+        />
+      )}
+      <p>
+        {o.zoneCa} <a href={href("zone-ca.crt")}>{o.zoneCaDownload}</a> {o.zoneCaTrust}
+      </p>
+    </>
+  );
+};
+
+/** Requests to each app per hour over the last day, on every gateway. */
+const TrafficCharts: FC<{ series: TrafficSeries }> = ({ series }) => {
+  const { t, nowMs } = useLocale();
+  if (series.length === 0) return <p class="muted">{t.overview.noTraffic}</p>;
+  const now = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
+  return (
+    <>
+      {series.map(({ app, points }) => {
+        const byHour = new Map(points.map((p) => [Date.parse(p.at), p.requests]));
+        const bars: Bar[] = Array.from({ length: 24 }, (_, i) => {
+          const at = now - (23 - i) * HOUR_MS;
+          return { label: t.charts.hoursAgo({ hours: 23 - i }), value: byHour.get(at) ?? 0 };
+        });
+        return (
+          <BarChart
+            title={t.charts.requestsTitle({ app })}
+            bars={bars}
+            format={(n) => t.charts.requests({ count: Math.round(n) })}
+          />
+        );
+      })}
+    </>
+  );
+};
+
+/** A person's own apps: the ones they may open, and a way to each. */
+const YourApps: FC<{ apps: AppStatus[] }> = ({ apps }) => {
+  const { t } = useLocale();
+  if (apps.length === 0) return <p class="muted">{t.overview.noneShared}</p>;
+  return (
+    <ul class="grid">
+      {apps.map((a) => (
+        <li class="card">
+          <h2 class="head">{a.app}</h2>
+          {a.state === "running" ? (
+            <a class="button" href={`/apps/${encodeURIComponent(a.app)}/`}>
+              {t.apps.openApp({ app: a.app })}
+            </a>
+          ) : (
+            <Tag value={a.state} />
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+};

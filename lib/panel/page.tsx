@@ -1,0 +1,135 @@
+/**
+ * What every page of the panel is made with: the local API, the viewer, their language,
+ * and how to answer: a page in the frame, a live part alone, or a redirect after an
+ * action that leaves a notice for the next page (in a short-lived cookie, never in the
+ * address, so no link can put words in the panel's mouth).
+ */
+import type { Context } from "hono";
+import type { Child } from "hono/jsx";
+import { PANEL_PATH } from "../gateway/routing.ts";
+import { languageOfAcceptLanguage } from "../i18n/language.ts";
+import { messagesFor } from "../i18n/messages.ts";
+import type { ApiResult, LocalApi } from "../node/local-client.ts";
+import type { Viewer } from "../users/access.ts";
+import type { ZoneStatus } from "../zone/status.ts";
+import { asksForCommand, type Locale, LocaleContext } from "./components.tsx";
+import { href, Layout, type Notice } from "./layout.tsx";
+
+/** Whose session the panel serves a request for: the gateway says. */
+export type PanelEnv = { Bindings: { viewer: Viewer } };
+export type PanelContext = Context<PanelEnv>;
+
+const NOTICE_COOKIE = "bucky_notice";
+const NOTICE_MAX_CHARS = 2000;
+
+export interface Page {
+  readonly api: LocalApi;
+  readonly locale: Locale;
+  readonly viewer: Viewer;
+  /** A whole page in the frame. */
+  render(
+    section: string,
+    title: string,
+    body: Child,
+    options?: { live?: boolean; status?: 200 | 403 | 404 },
+  ): Promise<Response>;
+  /** A live part alone (for the script), saying whether the work it follows goes on. */
+  part(body: Child, running: boolean): Promise<Response>;
+  /** Back to `path` after an action, with how it went: `ok` if it did, else the API's error. */
+  back(path: string, result: ApiResult<unknown>, ok: string): Response;
+  /** Back to `path` with an error of the panel's own. */
+  refuse(path: string, text: string): Response;
+}
+
+export function pageFor(c: PanelContext, api: LocalApi): Page {
+  const language = languageOfAcceptLanguage(c.req.header("accept-language"));
+  const locale: Locale = { t: messagesFor(language), language, nowMs: Date.now() };
+  const viewer = c.env.viewer;
+  const redirect = (path: string, notice: Notice) => {
+    const value = Buffer.from(JSON.stringify(notice).slice(0, NOTICE_MAX_CHARS)).toString(
+      "base64url",
+    );
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: href(path),
+        "set-cookie": `${NOTICE_COOKIE}=${value}; Path=${PANEL_PATH}; Max-Age=120; HttpOnly; SameSite=Strict`,
+      },
+    });
+  };
+  return {
+    api,
+    locale,
+    viewer,
+    async render(section, title, body, options = {}) {
+      const status = await api.get<ZoneStatus>("/v1/status");
+      const notice = takeNotice(c);
+      const page = (
+        <Layout
+          title={title}
+          section={section}
+          zone={status.ok ? status.data.zone.name : "bucky"}
+          viewer={viewer}
+          locale={locale}
+          notice={notice}
+          live={options.live ?? false}
+        >
+          {body}
+        </Layout>
+      );
+      const response = c.html(`<!doctype html>${await page.toString()}`, options.status ?? 200);
+      response.headers.set("vary", "accept-language, cookie");
+      if (notice)
+        response.headers.append("set-cookie", `${NOTICE_COOKIE}=; Path=${PANEL_PATH}; Max-Age=0`);
+      return response;
+    },
+    async part(body, running) {
+      const html = await (
+        <LocaleContext.Provider value={locale}>{body}</LocaleContext.Provider>
+      ).toString();
+      return new Response(html, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "x-bucky-live": running ? "running" : "done",
+          vary: "accept-language",
+        },
+      });
+    },
+    back(path, result, ok) {
+      if (result.ok) return redirect(path, { kind: "ok", text: ok });
+      const { message, hint } = result.error;
+      return redirect(path, {
+        kind: "error",
+        text: message,
+        ...(hint && !asksForCommand(hint) ? { hint } : {}),
+      });
+    },
+    refuse(path, text) {
+      return redirect(path, { kind: "error", text });
+    },
+  };
+}
+
+/** The notice the last action left, if any (read once: the page clears it). */
+function takeNotice(c: PanelContext): Notice | undefined {
+  const raw = c.req
+    .header("cookie")
+    ?.split(";")
+    .map((part) => part.trim())
+    .find((part) => part.startsWith(`${NOTICE_COOKIE}=`))
+    ?.slice(NOTICE_COOKIE.length + 1);
+  if (!raw) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Partial<Notice>;
+    if ((value.kind !== "ok" && value.kind !== "error") || typeof value.text !== "string")
+      return undefined;
+    return {
+      kind: value.kind,
+      text: value.text,
+      ...(typeof value.hint === "string" ? { hint: value.hint } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}

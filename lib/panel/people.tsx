@@ -1,0 +1,156 @@
+/**
+ * The people of the zone: who they are, their role and how they sign in; adding one or
+ * giving one a new link (shown once, as text to copy and as a QR code); removing one.
+ */
+import type { Context, Hono } from "hono";
+import { renderSVG } from "uqr";
+import { listOf } from "../i18n/format.ts";
+import type { ApiResult } from "../node/local-client.ts";
+import { panelRights } from "../users/access.ts";
+import type { Enrolled, PersonView } from "../users/accounts.ts";
+import { Action, Cards, Confirm, CopyButton, shown, Tag, Time } from "./components.tsx";
+import { href } from "./layout.tsx";
+import type { Page, PanelContext, PanelEnv } from "./page.tsx";
+
+export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page): void {
+  app.get("/people", async (c) => {
+    const page = pageOf(c);
+    const { t, language } = page.locale;
+    const people = await page.api.get<{ people: PersonView[] }>("/v1/users");
+    const acts = panelRights(c.env.viewer).useDeviceKeys;
+    const ways = t.people.ways as Record<string, string>;
+    return page.render(
+      "people",
+      t.nav.people,
+      <>
+        {shown(people, (data) => (
+          <Cards
+            rows={data.people}
+            columns={[
+              { label: t.people.person, cell: (p) => <strong>{p.name}</strong> },
+              { label: t.people.role, cell: (p) => <Tag value={p.role} /> },
+              {
+                label: t.people.signsInWith,
+                cell: (p) =>
+                  p.signsInWith.length > 0
+                    ? listOf(
+                        p.signsInWith.map((w) => ways[w] ?? w),
+                        language,
+                      )
+                    : p.role === "owner"
+                      ? t.people.ownerLink
+                      : t.people.notYet,
+              },
+              ...(acts
+                ? [
+                    {
+                      label: "",
+                      cell: (p: PersonView) => (
+                        <div class="actions">
+                          <Action
+                            action={href(`people/${encodeURIComponent(p.name)}/reset`)}
+                            label={t.people.newLink}
+                            secondary={true}
+                          />
+                          {p.role === "owner" ? null : (
+                            <Confirm
+                              summary={t.people.removeOpen}
+                              text={t.people.removeText({ person: p.name })}
+                              action={href(`people/${encodeURIComponent(p.name)}/remove`)}
+                              label={t.people.remove({ person: p.name })}
+                            />
+                          )}
+                        </div>
+                      ),
+                    },
+                  ]
+                : []),
+            ]}
+          />
+        ))}
+        <h2>{t.people.addTitle}</h2>
+        <p>{t.people.addText}</p>
+        <form class="stack" method="post" action={href("people/add")}>
+          <label>
+            {t.people.name}
+            <input
+              type="text"
+              name="name"
+              required
+              autocomplete="off"
+              pattern="[a-z0-9][a-z0-9-]*"
+            />
+          </label>
+          <label>
+            {t.people.role}
+            <select name="role">
+              <option value="member">{t.people.roles.member}</option>
+              <option value="child">{t.people.roles.child}</option>
+              <option value="admin">{t.people.roles.admin}</option>
+            </select>
+          </label>
+          <button type="submit">{t.people.add}</button>
+        </form>
+      </>,
+    );
+  });
+
+  /** The page that shows an enrollment link once, as text and as a QR code. */
+  const enrolled = async (c: Context<PanelEnv>, result: ApiResult<Enrolled>, reset: boolean) => {
+    const page = pageOf(c);
+    const { t } = page.locale;
+    if (!result.ok) return page.back("people", result, "");
+    const { user, enrollment } = result.data;
+    return page.render(
+      "people",
+      t.people.linkFor({ person: user }),
+      <>
+        <p>{reset ? t.people.resetDone : t.people.added({ person: user })}</p>
+        <p>{t.people.linkText({ person: user, gateway: enrollment.gateway })}</p>
+        <p>
+          {t.people.validUntil} <Time iso={enrollment.expiresAt} />
+        </p>
+        <pre id="enrollment">{enrollment.url}</pre>
+        <div class="actions">
+          <CopyButton target="enrollment" />
+        </div>
+        <p>{t.people.scan}</p>
+        <div
+          class="qr"
+          role="img"
+          aria-label={t.people.qr}
+          dangerouslySetInnerHTML={{ __html: renderSVG(enrollment.url) }}
+        />
+        <p>
+          <a href={href("people")}>{t.people.back}</a>
+        </p>
+      </>,
+    );
+  };
+
+  app.post("/people/add", async (c) => {
+    const page = pageOf(c);
+    const form = await c.req.parseBody();
+    const result = await page.api.post<Enrolled>("/v1/users", {
+      name: typeof form.name === "string" ? form.name.trim() : "",
+      role: typeof form.role === "string" ? form.role : "member",
+    });
+    return enrolled(c, result, false);
+  });
+
+  app.post("/people/:name/reset", async (c) => {
+    const page = pageOf(c);
+    const result = await page.api.post<Enrolled>(
+      `/v1/users/${encodeURIComponent(c.req.param("name"))}/reset`,
+      {},
+    );
+    return enrolled(c, result, true);
+  });
+
+  app.post("/people/:name/remove", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("name");
+    const result = await page.api.delete(`/v1/users/${encodeURIComponent(name)}`);
+    return page.back("people", result, page.locale.t.people.removed({ person: name }));
+  });
+}
