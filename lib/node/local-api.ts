@@ -31,8 +31,6 @@ import { appLogs } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
-import { readBackupStatus } from "../backup/status.ts";
-import { resolveTargets } from "../backup/zone-targets.ts";
 import { LETS_ENCRYPT_DIRECTORY } from "../certs/acme.ts";
 import type { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { BuckyError } from "../errors.ts";
