@@ -111,16 +111,21 @@ describe("bucky status", () => {
       devices: [{ id: init.device.id, name: "nas", status: "offline" }],
       reliability: {
         level: 0,
+        meaning: "one-device-no-backup",
         summary: "one device, no backup: data may be lost at any time",
+        unprotected: [],
         warnings: [
           "nas's data is in no backup outside the zone yet: add a target with `bucky backup target add` on nas",
         ],
+        // The same, as data: what the panel says in the viewer's language.
+        notes: [{ kind: "no-backup", device: "nas", why: "no-target" }],
       },
       backups: [],
       gateways: [],
       images: [],
       certificates: [],
       warnings: [],
+      sandbox: [],
     });
   });
 
