@@ -462,6 +462,21 @@ describe("the control panel", () => {
     expect(new X509Certificate(pem).ca).toBe(true);
   });
 
+  test("the overview shows where each device's space goes, each app's share drawn", async () => {
+    const status = await buckyJson<{
+      disk: { device: string; usage: { apps: Record<string, unknown> } | null }[];
+    }>(["status", "--disk", "--home", alpha.home]);
+    const apps = Object.keys(status.disk.find((d) => d.device === "alpha")?.usage?.apps ?? {});
+    // The apps installed above: some of them take space on alpha.
+    expect(apps.length).toBeGreaterThan(0);
+    await page.goto(`${gateway}${PANEL}`);
+    expect(await page.locator("#disk + table").textContent()).toContain("alpha");
+    const chart = page.getByRole("img", { name: "Space each app takes on alpha" });
+    const bars = await chart.locator("rect title").allTextContents();
+    expect(bars.map((bar) => bar.split(":")[0]).sort()).toEqual(apps.sort());
+    for (const bar of bars) expect(bar).toMatch(/: \d+(\.\d)? (B|KiB|MiB|GiB)$/);
+  });
+
   test("an error from the API is shown as it is", async () => {
     await page.goto(`${gateway}${PANEL}apps`);
     await page.getByText("Install from a file").click();

@@ -102,8 +102,8 @@ export const en = {
     diskLogs: "Logs",
     diskBackupCaches: "Backup caches",
     diskNotMeasured: "not measured yet",
-    diskLeftover: (p: { device: string; what: string; size: string; remove: string }) =>
-      `On ${p.device}: ${p.what}, ${p.size} (${p.remove}).`,
+    diskLeftover: (p: { device: string; what: string; size: string }) =>
+      `On ${p.device}, nothing uses ${p.what} any more: ${p.size}.`,
     certificates: "Certificates",
     noCertificates:
       "No gateway has a certificate: they speak plain HTTP. A gateway given a host name gets its own.",
@@ -178,6 +178,7 @@ export const en = {
     requestsTitle: (p: { app: string }) => `Requests to ${p.app} per hour, last 24 hours`,
     requests: (p: { count: number }) => s(p.count, "request", "requests"),
     snapshotSizes: "Size of each snapshot",
+    diskPerApp: (p: { device: string }) => `Space each app takes on ${p.device}`,
   },
   devices: {
     device: "Device",

@@ -93,7 +93,7 @@ export const zhCN: Messages = {
     diskLogs: "日志",
     diskBackupCaches: "备份缓存",
     diskNotMeasured: "尚未测量",
-    diskLeftover: (p) => `${p.device} 上：${p.what}，${p.size}（${p.remove}）。`,
+    diskLeftover: (p) => `${p.device} 上已无任何东西使用 ${p.what}：${p.size}。`,
     certificates: "证书",
     noCertificates: "没有网关拥有证书：它们使用明文 HTTP。设置了主机名的网关会自动获取证书。",
     certificateName: "名称",
@@ -153,6 +153,7 @@ export const zhCN: Messages = {
     requestsTitle: (p) => `${p.app} 过去 24 小时每小时的请求数`,
     requests: (p) => `${n(p.count)} 次请求`,
     snapshotSizes: "每个快照的大小",
+    diskPerApp: (p) => `每个应用在 ${p.device} 上占用的空间`,
   },
   devices: {
     device: "设备",

@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { Child, FC } from "hono/jsx";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { AppStatus } from "../apps/status.ts";
+import type { UsageFacts } from "../facts/payload.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights } from "../users/access.ts";
 import type { DeviceView } from "../zone/devices.ts";
@@ -307,14 +308,7 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
                 <>
                   {Object.entries(usage.apps).map(([app, used]) => (
                     <div>
-                      {app}{" "}
-                      {formatBytes(
-                        used.dataBytes +
-                          used.packagesBytes +
-                          used.replicaBytes +
-                          used.conflictsBytes +
-                          used.logsBytes,
-                      )}
+                      {app} {formatBytes(appBytes(used))}
                     </div>
                   ))}
                 </>
@@ -327,6 +321,18 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
           },
         ]}
       />
+      {disk.map((d) => {
+        const apps = Object.entries(d.usage?.apps ?? {});
+        if (apps.length === 0) return null;
+        const bars: Bar[] = apps.map(([app, used]) => ({ label: app, value: appBytes(used) }));
+        return (
+          <BarChart
+            title={t.charts.diskPerApp({ device: d.device })}
+            bars={bars}
+            format={formatBytes}
+          />
+        );
+      })}
       {disk.flatMap((d) =>
         (d.usage?.leftovers ?? []).map((leftover) => (
           <p class="muted">
@@ -334,7 +340,6 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
               device: d.device,
               what: leftover.what,
               size: formatBytes(leftover.bytes),
-              remove: leftover.remove,
             })}
           </p>
         )),
@@ -342,6 +347,13 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
     </>
   );
 };
+
+/** All an app takes on a device: its data, packages, copies and output. */
+function appBytes(used: UsageFacts["apps"][string]): number {
+  return (
+    used.dataBytes + used.packagesBytes + used.replicaBytes + used.conflictsBytes + used.logsBytes
+  );
+}
 
 /** Each gateway's certificates, and the zone CA's root to download. */
 const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[] }> = ({ certificates }) => {
