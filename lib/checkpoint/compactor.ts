@@ -18,6 +18,7 @@
 import { Database } from "bun:sqlite";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { runSliced } from "../sliced.ts";
 import { isStateAltered } from "../state/altered.ts";
 import type { CheckpointRecord } from "../state/checkpoint-record.ts";
 import { pruneCovered } from "./adopt.ts";
@@ -39,9 +40,6 @@ export const DEFAULT_COMPACTION: CompactionTimes = {
   periodMs: 24 * 3_600_000,
   everyMs: 10 * 60_000,
 };
-
-/** How long one slice of a computation runs before the daemon gets its turn. */
-const SLICE_MS = 10;
 
 /** The newest cut at `nowMs`: the latest multiple of the period a horizon back. */
 export function cutAt(nowMs: number, times: Pick<CompactionTimes, "horizonMs" | "periodMs">) {
@@ -166,18 +164,8 @@ export class Compactor {
     const steps = candidateSteps(sqlite, this.node.zoneId, held, target);
     try {
       sqlite.run("BEGIN");
-      let sliceStart = performance.now();
-      for (;;) {
-        const step = steps.next();
-        if (step.done) return step.value;
-        if (this.stopped) return undefined;
-        if (performance.now() - sliceStart > SLICE_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
-      }
+      return await runSliced(steps, () => this.stopped);
     } finally {
-      steps.return(undefined);
       if (sqlite.inTransaction) sqlite.run("COMMIT");
       sqlite.close();
     }

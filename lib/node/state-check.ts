@@ -15,6 +15,7 @@
 import { Database } from "bun:sqlite";
 import type { SealFields } from "../../protocol/state-seal.ts";
 import { BuckyError, isPassing, sqliteError } from "../errors.ts";
+import { runSliced } from "../sliced.ts";
 import { recordDamage, recordVerified, tablesMatchSteps } from "../state/integrity.ts";
 import { stateAltered } from "../state/seal.ts";
 import { type Verdict, verifySteps } from "../state/verify.ts";
@@ -22,8 +23,6 @@ import type { NodeContext } from "./node-context.ts";
 
 export const DEFAULT_STATE_CHECK_EVERY_MS = 10 * 60_000;
 export const DEFAULT_STATE_VERIFY_EVERY_MS = 24 * 3_600_000;
-/** How long one slice of a check runs before the daemon gets its turn. */
-const SLICE_MS = 10;
 
 export interface StateCheckTimes {
   /** How often every row is checked against the seal. */
@@ -95,11 +94,14 @@ export class StateCheck {
       const verifyDue = verifiedAt === null || startedAt - verifiedAt >= this.times.verifyEveryMs;
       if (record && !verifyDue) {
         if (!checkRows) return;
-        const matches = await this.sliced(tablesMatchSteps(sqlite, seal, record, true));
+        const matches = await runSliced(
+          tablesMatchSteps(sqlite, seal, record, true),
+          () => this.stopped,
+        );
         if (matches !== false) return;
       }
       // A verification due, or rows that do not match the seal (it names what is wrong).
-      verdict = await this.sliced(verifySteps(sqlite, seal, node.zoneId));
+      verdict = await runSliced(verifySteps(sqlite, seal, node.zoneId), () => this.stopped);
     } finally {
       if (sqlite.inTransaction) sqlite.run("COMMIT");
       sqlite.close();
@@ -118,24 +120,6 @@ export class StateCheck {
       keys: verdict.tables.stateRows,
       ms: Math.round(performance.now() - startedMs),
     });
-  }
-
-  /** Runs steps a slice at a time; undefined when the daemon stopped half way. */
-  private async sliced<T>(steps: Generator<void, T, void>): Promise<T | undefined> {
-    try {
-      let sliceStart = performance.now();
-      for (;;) {
-        const step = steps.next();
-        if (step.done) return step.value;
-        if (this.stopped) return undefined;
-        if (performance.now() - sliceStart > SLICE_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
-      }
-    } finally {
-      steps.return(undefined as T);
-    }
   }
 
   /**
