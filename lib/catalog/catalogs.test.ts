@@ -20,6 +20,7 @@ import { storeSource } from "../ndn/fetch.ts";
 import { ObjectStore } from "../ndn/store.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
 import {
   acceptCatalog,
   type CatalogNode,
@@ -27,6 +28,7 @@ import {
   previewCatalog,
   refreshCatalog,
 } from "./catalogs.ts";
+import { installFromCatalog } from "./install.ts";
 import { publishCatalog } from "./publish.ts";
 import { compareVersions, storeView } from "./store-view.ts";
 
@@ -177,6 +179,32 @@ describe("catalogs", () => {
       installed: { version: "1.0.0", from: "test-apps" },
       update: true,
     });
+  });
+
+  test("an app installed from elsewhere is not replaced by another catalog's app of its id", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-6"), node.now);
+    const dir = join(scratch, "publisher-6");
+    mkdirSync(dir);
+    const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "9.0.0") });
+    await acceptCatalog(node, staging, p.token, p.publisher);
+    // memo runs, installed from a package of its own; then from another catalog.
+    const spec = { app: "memo", version: "1.0.0", desired: "running", manifest: {} };
+    node.write([{ key: appKeys.spec("memo"), value: JSON.stringify(spec) }]);
+    // Whatever reaches the install itself would replace memo's code, keeping its data.
+    const installs = new Proxy({} as ZoneWriter, {
+      get: () => {
+        throw new Error("memo was installed over");
+      },
+    });
+    const install = () => installFromCatalog(installs, node, { catalog: "test-apps", app: "memo" });
+    expect(await refusal(install())).toBe(
+      "E_EXISTS: memo is installed already, from a package of its own, not from catalog test-apps: that catalog's memo would take over its data",
+    );
+    node.write([{ key: appOriginKey("memo"), value: encodeAppOrigin("other-apps") }]);
+    expect(await refusal(install())).toContain(
+      "from catalog other-apps, not from catalog test-apps",
+    );
   });
 
   test("a catalog from a file has no address to refresh from", async () => {
