@@ -5,8 +5,10 @@
  * data nothing refers to goes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ObjectStore } from "../lib/ndn/store.ts";
+import type { ObjectId } from "../protocol/ndn.ts";
 import {
   bucky,
   buckyJson,
@@ -239,5 +241,65 @@ describe("named data", () => {
     await waitFor("the photo to go", () => (existsSync(pathOf(id)) ? undefined : true));
     const gone = await bucky(["get", id, "-o", join(scratchDir(), "copy"), "--home", two.home]);
     expect(gone.exitCode).not.toBe(0);
+  }, 60_000);
+
+  test("a catalog's index, icons, descriptions and packages (from a file) stay while the zone has it", async () => {
+    const zone = await startZone(["one"], {
+      BUCKY_NDN_GRACE_MS: "0",
+      BUCKY_NDN_COLLECT_EVERY_MS: "300",
+    });
+    const one = zone.get("one") as Daemon;
+    const store = new ObjectStore(join(one.home, "ndn"));
+    // Collections run (the first, which keeps what came before it as the owner's, is over).
+    const collected = async (text: string) => {
+      const stray = store.putBytes(new TextEncoder().encode(text)).id;
+      await waitFor("a stray object to go", () => (store.readObject(stray) ? undefined : true));
+    };
+    await collected("nobody's");
+    const dir = scratchDir();
+    cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), join(dir, "notes"), {
+      recursive: true,
+    });
+    writeFileSync(join(dir, "notes", "about.txt"), "Notes kept in SQLite.");
+    writeFileSync(
+      join(dir, "catalog.json"),
+      JSON.stringify({
+        name: "test-apps",
+        title: { en: "Test apps" },
+        version: 1,
+        apps: [
+          {
+            dir: "notes",
+            summary: { en: "Notes" },
+            description: { en: "notes/about.txt" },
+            icon: "notes/icon.svg",
+          },
+        ],
+      }),
+    );
+    const out = join(dir, "out");
+    const { publisher } = await buckyJson<{ publisher: string }>([
+      "store",
+      "publish",
+      join(dir, "catalog.json"),
+      "--key",
+      join(dir, "publisher.key"),
+      "--out",
+      out,
+    ]);
+    await buckyJson(["store", "add", out, "--key", publisher, "--home", one.home]);
+    const jws = readFileSync(join(out, "catalog.jws"), "utf8").trim();
+    const index = `sha256:${new Bun.CryptoHasher("sha256").update(jws).digest("hex")}`;
+    const named = [index, ...readdirSync(join(out, "ndn"))] as ObjectId[];
+    for (const id of named) expect(store.readObject(id)).toBeDefined();
+    await collected("nobody's either");
+    expect(named.filter((id) => store.readObject(id) === undefined)).toEqual([]);
+    const listed = await buckyJson<{ catalogs: { name: string; problem: unknown }[] }>([
+      "store",
+      "list",
+      "--home",
+      one.home,
+    ]);
+    expect(listed.catalogs.find((c) => c.name === "test-apps")?.problem).toBeNull();
   }, 60_000);
 });

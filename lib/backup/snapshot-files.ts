@@ -11,15 +11,17 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  existsSync,
+  closeSync,
+  constants,
+  fstatSync,
   lchownSync,
   lstatSync,
+  openSync,
   readdirSync,
   renameSync,
   rmSync,
-  statSync,
 } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -160,6 +162,7 @@ export async function restoreSnapshotPath(
     );
   mayWrite(parts);
   const staging = join(where.paths.backupDir, "restoring", randomBytes(6).toString("hex"));
+  let landed: string;
   try {
     const result = await withSnapshot(
       where,
@@ -176,24 +179,28 @@ export async function restoreSnapshotPath(
         `the backup of ${parts.join("/")} is damaged: ${result.damaged.length} file(s) cannot be restored whole`,
         "Nothing was put back. An older snapshot may hold it whole.",
       );
-    const destination = join(where.paths.home, ...parts);
-    const landing = freeName(destination, now());
-    const owner = statSync(dirname(landing), { throwIfNoEntry: false });
-    if (!owner?.isDirectory())
-      throw new BuckyError(
-        "E_NOT_FOUND",
-        `${parts.slice(0, -1).join("/")} is not on this device any more`,
-        "Download the file instead.",
-      );
-    renameSync(join(staging, ...parts), landing);
-    chownTree(landing, owner.uid, owner.gid);
+    // The folder it lands in is opened one name at a time, never through a link: an app
+    // owns its data and could have made any folder there a link to /etc or to bucky's
+    // keys. What is put back is owned like that folder before it moves in, so nothing is
+    // changed inside the app's tree after.
+    const folder = openFolder(where.paths.home, parts.slice(0, -1));
+    try {
+      const owner = fstatSync(folder);
+      const staged = join(staging, ...parts);
+      chownTree(staged, owner.uid, owner.gid);
+      const name = freeName(`/proc/self/fd/${folder}`, parts.at(-1) as string, now());
+      renameSync(staged, `/proc/self/fd/${folder}/${name}`);
+      landed = name;
+    } finally {
+      closeSync(folder);
+    }
     where.log.info("restored from snapshot", {
       snapshot: where.snapshot.slice(0, 8),
       path: parts.join("/"),
-      as: basename(landing),
+      as: landed,
     });
     return {
-      restoredAs: [...parts.slice(0, -1), basename(landing)].join("/"),
+      restoredAs: [...parts.slice(0, -1), landed].join("/"),
       files: result.files,
       bytes: result.bytes,
     };
@@ -254,20 +261,59 @@ async function withSnapshot<T>(
   );
 }
 
-/** `path` if nothing is there, else "name (restored YYYY-MM-DD).ext", then "… 2", and on. */
-function freeName(path: string, nowMs: number): string {
-  if (!existsSync(path) && !isLink(path)) return path;
-  const ext = extname(path);
-  const stem = basename(path, ext);
-  const day = new Date(nowMs).toISOString().slice(0, 10);
-  for (let n = 1; ; n++) {
-    const candidate = join(dirname(path), `${stem} (restored ${day}${n > 1 ? ` ${n}` : ""})${ext}`);
-    if (!existsSync(candidate) && !isLink(candidate)) return candidate;
+/**
+ * A descriptor of the folder `parts` under `home`, each name opened inside the one before
+ * (as openat would), none of them a link.
+ */
+function openFolder(home: string, parts: readonly string[]): number {
+  let fd = openSync(home, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    for (const [i, part] of parts.entries()) {
+      let next: number;
+      try {
+        next = openSync(
+          `/proc/self/fd/${fd}/${part}`,
+          constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+        );
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const folder = parts.slice(0, i + 1).join("/");
+        if (code === "ENOENT")
+          throw new BuckyError(
+            "E_NOT_FOUND",
+            `${parts.join("/")} is not on this device any more`,
+            "Download the file instead.",
+          );
+        if (code === "ELOOP" || code === "ENOTDIR")
+          throw new BuckyError(
+            "E_INVALID_INPUT",
+            `${folder} is not a folder on this device now (a link or a file): nothing is put back through it`,
+            "Download the file instead.",
+          );
+        throw error;
+      }
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
 }
 
-function isLink(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+/** `name` if nothing is in `folder` by that name, else "name (restored YYYY-MM-DD).ext", then "… 2", and on. */
+function freeName(folder: string, name: string, nowMs: number): string {
+  const taken = (candidate: string) =>
+    lstatSync(join(folder, candidate), { throwIfNoEntry: false }) !== undefined;
+  if (!taken(name)) return name;
+  const ext = extname(name);
+  const stem = basename(name, ext);
+  const day = new Date(nowMs).toISOString().slice(0, 10);
+  for (let n = 1; ; n++) {
+    const candidate = `${stem} (restored ${day}${n > 1 ? ` ${n}` : ""})${ext}`;
+    if (!taken(candidate)) return candidate;
+  }
 }
 
 function chownTree(path: string, uid: number, gid: number): void {

@@ -20,6 +20,7 @@ import { storeSource } from "../ndn/fetch.ts";
 import { ObjectStore } from "../ndn/store.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
 import {
   acceptCatalog,
   type CatalogNode,
@@ -27,6 +28,7 @@ import {
   previewCatalog,
   refreshCatalog,
 } from "./catalogs.ts";
+import { installFromCatalog } from "./install.ts";
 import { publishCatalog } from "./publish.ts";
 import { compareVersions, storeView } from "./store-view.ts";
 
@@ -83,6 +85,20 @@ function publish(dir: string, catalogVersion: number, appVersion: string): strin
   publishCatalog({ spec, keyFile: join(dir, "publisher.key"), out, log, now: Date.now });
   return out;
 }
+
+/** Writes a tar (argv[1]) whose catalog.jws is a FIFO, /dev/zero or a link to argv[3]. */
+const TAR_WITH = `
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tar:
+    info = tarfile.TarInfo("catalog.jws")
+    if sys.argv[2] == "fifo":
+        info.type = tarfile.FIFOTYPE
+    elif sys.argv[2] == "device":
+        info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 5
+    else:
+        info.type, info.linkname = tarfile.SYMTYPE, sys.argv[3]
+    tar.addfile(info)
+`;
 
 async function refusal(work: Promise<unknown>): Promise<string> {
   const error = await work.then(
@@ -177,6 +193,68 @@ describe("catalogs", () => {
       installed: { version: "1.0.0", from: "test-apps" },
       update: true,
     });
+  });
+
+  test("an app installed from elsewhere is not replaced by another catalog's app of its id", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-6"), node.now);
+    const dir = join(scratch, "publisher-6");
+    mkdirSync(dir);
+    const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "9.0.0") });
+    await acceptCatalog(node, staging, p.token, p.publisher);
+    // memo runs, installed from a package of its own; then from another catalog.
+    const spec = { app: "memo", version: "1.0.0", desired: "running", manifest: {} };
+    node.write([{ key: appKeys.spec("memo"), value: JSON.stringify(spec) }]);
+    // Whatever reaches the install itself would replace memo's code, keeping its data.
+    const installs = new Proxy({} as ZoneWriter, {
+      get: () => {
+        throw new Error("memo was installed over");
+      },
+    });
+    const install = () => installFromCatalog(installs, node, { catalog: "test-apps", app: "memo" });
+    expect(await refusal(install())).toBe(
+      "E_EXISTS: memo is installed already, from a package of its own, not from catalog test-apps: that catalog's memo would take over its data",
+    );
+    node.write([{ key: appOriginKey("memo"), value: encodeAppOrigin("other-apps") }]);
+    expect(await refusal(install())).toContain(
+      "from catalog other-apps, not from catalog test-apps",
+    );
+  });
+
+  test("a catalog file whose index is a FIFO, a device or a link is refused, without waiting on it", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-7"), node.now);
+    const dir = join(scratch, "publisher-7");
+    mkdirSync(dir);
+    const out = publish(dir, 1, "1.0.0");
+    // A publisher's archive may hold anything tar makes: a FIFO that blocks whoever reads
+    // it (the whole daemon, read synchronously), /dev/zero, a link to a file elsewhere.
+    const tarWith = (kind: string) => {
+      const tar = join(dir, `${kind}.tar`);
+      const made = Bun.spawnSync(["python3", "-c", TAR_WITH, tar, kind, join(out, "catalog.jws")]);
+      expect(made.exitCode).toBe(0);
+      return new Uint8Array(readFileSync(tar));
+    };
+    for (const kind of ["fifo", "device", "link"]) {
+      const { source, unpacked } = staging.unpack(tarWith(kind));
+      // Were the FIFO read, a writer would let it go after a while with bytes not a catalog.
+      const writer =
+        kind === "fifo" && source.kind === "dir"
+          ? Bun.spawn([
+              "sh",
+              "-c",
+              'sleep 3; printf "not a catalog" > "$0"',
+              join(source.dir, "catalog.jws"),
+            ])
+          : undefined;
+      try {
+        expect(await refusal(previewCatalog(node, staging, source, unpacked))).toBe(
+          "E_INVALID_INPUT: the catalog's catalog.jws is not a plain file",
+        );
+      } finally {
+        writer?.kill();
+      }
+    }
   });
 
   test("a catalog from a file has no address to refresh from", async () => {

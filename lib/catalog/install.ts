@@ -9,11 +9,13 @@
 import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
 import { type Installed, type InstallOptions, installStoredPackage } from "../apps/admin.ts";
 import { readPackage } from "../apps/package-dir.ts";
+import { readSpecs } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore } from "../ndn/fetch.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "./builtin.ts";
 import type { CatalogNode } from "./catalogs.ts";
+import { readAppOrigins } from "./records.ts";
 import { objectsAt } from "./sources.ts";
 import { entryManifest, findEntry } from "./store-view.ts";
 
@@ -31,6 +33,7 @@ export async function installFromCatalog(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Installed> {
   const { entry, source } = await findEntry(node, request.catalog, request.app);
+  checkSameOrigin(node, request.catalog, entry.id);
   if (entry.image || !entry.package)
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -68,4 +71,22 @@ export async function installFromCatalog(
   const installed = installStoredPackage(zone, node.store, entry.package, options);
   node.write([{ key: appOriginKey(entry.id), value: encodeAppOrigin(request.catalog) }]);
   return installed;
+}
+
+/**
+ * An installed app is updated only from where it came from: another catalog listing an
+ * app of the same id is another publisher, whose code would take over the app's data.
+ * (The built-in catalog, which the binary vouches for, may update an app installed from
+ * a package before the store existed.)
+ */
+function checkSameOrigin(node: CatalogNode, catalog: string, app: string): void {
+  const installed = readSpecs(node.db).some((s) => s.app === app && s.desired !== "removed");
+  if (!installed) return;
+  const origin = readAppOrigins(node.db).get(app);
+  if (origin === catalog || (origin === undefined && catalog === BUILTIN_CATALOG)) return;
+  throw new BuckyError(
+    "E_EXISTS",
+    `${app} is installed already, from ${origin ? `catalog ${origin}` : "a package of its own"}, not from catalog ${catalog}: that catalog's ${app} would take over its data`,
+    "Update it from where it came from. To take this one instead, remove the installed app first.",
+  );
 }

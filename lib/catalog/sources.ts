@@ -8,7 +8,15 @@
  * so any static web server can serve one. Nothing read from a source is trusted: the
  * index is verified against its publisher, each object against its id (lib/ndn/fetch.ts).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { MAX_CATALOG_LENGTH } from "../../protocol/catalog.ts";
 import { CHUNK_BYTES, type ObjectId } from "../../protocol/ndn.ts";
@@ -51,9 +59,9 @@ export function parseCatalogSource(text: string): CatalogSource {
 export async function readIndex(source: CatalogSource): Promise<string> {
   if (source.kind === "dir") {
     const file = join(source.dir, INDEX_FILE);
-    if (!existsSync(file))
-      throw new BuckyError("E_INVALID_INPUT", `${source.dir} holds no ${INDEX_FILE}`);
-    return text(readFileSync(file), file);
+    const bytes = readPlainFile(file, MAX_CATALOG_LENGTH, INDEX_FILE);
+    if (!bytes) throw new BuckyError("E_INVALID_INPUT", `${source.dir} holds no ${INDEX_FILE}`);
+    return text(bytes, file);
   }
   const bytes = await fetchBytes(new URL(INDEX_FILE, baseOf(source.url)), MAX_CATALOG_LENGTH);
   if (!bytes)
@@ -71,8 +79,7 @@ export function objectsAt(source: CatalogSource): ObjectSource {
     return {
       name: source.dir,
       async fetch(id: ObjectId) {
-        const file = join(source.dir, OBJECTS_DIR, id);
-        return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
+        return readPlainFile(join(source.dir, OBJECTS_DIR, id), MAX_OBJECT_BYTES, id);
       },
     };
   }
@@ -81,6 +88,40 @@ export function objectsAt(source: CatalogSource): ObjectSource {
     name: new URL(base).host,
     fetch: (id: ObjectId) => fetchBytes(new URL(`${OBJECTS_DIR}/${id}`, base), MAX_OBJECT_BYTES),
   };
+}
+
+/**
+ * A file of a catalog's directory, if it is there: a plain file of at most `maxBytes`,
+ * never a link, a FIFO (a synchronous read of one would hold the whole daemon until
+ * someone writes to it) or a device (/dev/zero has no end). The directory may be a file
+ * its publisher made, unpacked: tar makes all of these.
+ */
+function readPlainFile(path: string, maxBytes: number, what: string): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP") throw notPlain(what);
+    throw error;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw notPlain(what);
+    if (stat.size > maxBytes)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `the catalog's ${what} is larger than ${maxBytes} bytes`,
+      );
+    return new Uint8Array(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function notPlain(what: string): BuckyError {
+  return new BuckyError("E_INVALID_INPUT", `the catalog's ${what} is not a plain file`);
 }
 
 /** The address a catalog's files are under: the URL itself, or the folder of a .jws. */

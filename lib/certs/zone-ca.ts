@@ -38,7 +38,7 @@ import {
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
-import type { Membership } from "../sync/membership.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
 
 export const rootKey = (device: string) => `nodes/${device}/zone-ca/root`;
 export const requestKey = (device: string) => `nodes/${device}/zone-ca/request`;
@@ -160,7 +160,12 @@ export function issueLeaf(
   }
 }
 
-/** The requests of the zone's gateways, by device name (members only). */
+/**
+ * The requests of the zone's gateways, by device name: members in good standing only. A
+ * revoked or quarantined device's request stays in the state (written before), and
+ * answering it would keep renewing a certificate trusted by the owner's phones for a
+ * key the owner took back.
+ */
 export function readRequests(
   db: StateQueries,
   membership: Membership,
@@ -173,7 +178,8 @@ export function readRequests(
     .all()) {
     const device = row.key.split("/")[1] as string;
     const value = parseJson(row.value) as Partial<CertificateRequest> | undefined;
-    if (!membership.byName.has(device) || !value) continue;
+    const member = membership.byName.get(device);
+    if (!member || standingOf(membership, member.id) !== "member" || !value) continue;
     if (
       typeof value.publicKey === "string" &&
       Array.isArray(value.dnsNames) &&

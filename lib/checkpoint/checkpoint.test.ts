@@ -2,17 +2,25 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeOffer, encodeOffer } from "../../protocol/checkpoint.ts";
+import { decodeChangeset } from "../../protocol/changeset.ts";
+import {
+  decodeOffer,
+  decodePage,
+  decodePageRequest,
+  encodeOffer,
+  encodePage,
+} from "../../protocol/checkpoint.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
+import { isEvidence } from "../state/evidence.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { repairState } from "../state/repair.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
-import { offerFor } from "./transfer.ts";
+import { checkpointPage, offerFor, takeOffer } from "./transfer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,6 +167,50 @@ describe("checkpoints", () => {
     expect(await zone.take(0, 2, encodeOffer(offer))).toBe("adopted");
     await settle(zone);
     expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+  });
+
+  test("a checkpoint whose pages leave out the evidence it keeps is refused", async () => {
+    const zone = zoneOf("a", "b", "c");
+    for (let round = 0; round < 6; round++)
+      zone.write(round % 2, [{ key: `apps/k${round % 3}`, value: String(round) }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    zone.write(1, [{ key: "apps/tail", value: "1" }]);
+    await settle(zone, [0, 1]);
+    for (const i of [0, 1]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1]);
+    }
+    expect(await zone.adopt(0)).toBeDefined();
+    // a offers c the agreed checkpoint, its rows whole, but drops the changesets that
+    // admitted the devices: c would hold membership nothing signed backs, for good.
+    const a = zone.device(0);
+    const c = zone.device(2);
+    const take = () =>
+      takeOffer(
+        {
+          db: c.db,
+          seal: c.seal,
+          zone: zone.zone,
+          now: () => zone.nowMs,
+          log: quiet,
+          source: "a",
+          fetchPage: async (request) => {
+            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
+            const changesets = page.changesets.filter(
+              (bytes) => !decodeChangeset(bytes).ops.some((op) => isEvidence(op.key)),
+            );
+            return encodePage({ ...page, changesets });
+          },
+        },
+        offerFor(a.db.$client, versionVector(c.db)) as Uint8Array,
+      );
+    await expect(take()).rejects.toThrow("not backed by the changeset that wrote it");
+    expect(zone.changesetCount(2)).toBe(0);
+    // Whole, it is taken, and c checks out.
+    await zone.sync(0, 2);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+    expect(zone.verify(2).problems).toEqual([]);
   });
 
   test("a revocation undoes what the revoked device wrote after the checkpoint, not before", async () => {

@@ -272,7 +272,42 @@ function checkKept(
     if (!came && (held.get(end.author) ?? 0) < end.seq)
       throw refused(context, `it came without the changeset of ${end.author} it ends at`);
   }
+  checkEvidence(context, kept);
   return kept;
+}
+
+/**
+ * Every row of the staged checkpoint that is evidence (membership, revocations) must be
+ * what a changeset wrote, kept with it or held here: the device offering it could leave
+ * those changesets out, and this device would hold membership nothing signed backs (its
+ * own checks would then fail for good, and so would those of devices taking it from it).
+ */
+function checkEvidence(context: FetchContext, kept: readonly DecodedChangeset[]): void {
+  const sqlite = context.db.$client;
+  const wrote = new Map<string, string | null>();
+  const note = (changeset: DecodedChangeset) => {
+    for (const op of changeset.ops)
+      if (isEvidence(op.key)) wrote.set(`${changeset.author}#${changeset.seq} ${op.key}`, op.value);
+  };
+  for (const changeset of kept) note(changeset);
+  const heldChangeset = sqlite.query<{ bytes: Uint8Array }, [string, number]>(
+    "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  for (const row of sqlite
+    .query<{ key: string; value: string | null; author: string; seq: number }, []>(
+      `SELECT key, value, author, seq FROM ${STAGING}
+       WHERE key = 'boot/config' OR key LIKE 'devices/%' OR key LIKE 'revoked-agents/%'`,
+    )
+    .iterate()) {
+    if (!isEvidence(row.key)) continue;
+    const id = `${row.author}#${row.seq} ${row.key}`;
+    if (!wrote.has(id)) {
+      const held = heldChangeset.get(row.author, row.seq);
+      if (held) refusedUnless(context, () => note(decodeChangeset(new Uint8Array(held.bytes))));
+    }
+    if (!wrote.has(id) || wrote.get(id) !== row.value)
+      throw refused(context, `its ${row.key} is not backed by the changeset that wrote it`);
+  }
 }
 
 function refusedUnless<T>(context: FetchContext, work: () => T): T {

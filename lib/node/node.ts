@@ -25,6 +25,7 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
+import { catalogRoot } from "../catalog/catalog-root.ts";
 import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
@@ -288,6 +289,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     );
     // Image apps' layers are named data too: their records name what keeps them.
     collector.register(imageRoot(node.db, new ImageStore(node.store, paths.imagesDir)));
+    // The store's catalogs too: their indexes, icons, descriptions (and a file's packages).
+    collector.register(catalogRoot(node.db, node.store));
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,

@@ -50,6 +50,16 @@ const SECTION_RIGHTS: Record<
   jobs: { see: "seeZone", act: null },
 };
 
+/**
+ * Pages that need more than their section's right to be seen: a snapshot's list, folders
+ * and files are read with the backup key of the device serving the panel (a device's
+ * session, which sees the targets, reads nothing out of them: that device may have been
+ * given no backup key of its own).
+ */
+const PAGE_RIGHTS: readonly (readonly [prefix: string, right: "useDeviceKeys"])[] = [
+  ["backups/t/", "useDeviceKeys"],
+];
+
 /** What the pages may load: only the panel's own files, and images it makes. */
 const CSP = [
   "default-src 'self'",
@@ -98,10 +108,14 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
 
   // Each session sees and does what its person (or device) may: nothing more.
   app.use("*", async (c, next) => {
-    const section = c.req.path.slice(PANEL_PATH.length + 1).split("/")[0] ?? "";
+    const path = c.req.path.slice(PANEL_PATH.length + 1);
+    const section = path.split("/")[0] ?? "";
     const needs = SECTION_RIGHTS[section] ?? { see: "seeZone", act: "useDeviceKeys" };
     const rights = panelRights(c.env.viewer);
-    const right = c.req.method === "POST" ? (needs.act ?? needs.see) : needs.see;
+    const right =
+      c.req.method === "POST"
+        ? (needs.act ?? needs.see)
+        : (PAGE_RIGHTS.find(([prefix]) => path.startsWith(prefix))?.[1] ?? needs.see);
     if (right !== null && !rights[right]) {
       const page = pageFor(c, api);
       const { t } = page.locale;

@@ -1,0 +1,39 @@
+/**
+ * Whose requests the zone CA answers: a gateway of the zone in good standing. A revoked
+ * (or quarantined) device's request stays in the state, written before its revocation;
+ * answering it would keep renewing a certificate the owner's phones trust, for a key
+ * the owner took back.
+ */
+import { describe, expect, test } from "bun:test";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode } from "../state/test-db.ts";
+import type { Member, Membership } from "../sync/membership.ts";
+import { readRequests, requestKey } from "./zone-ca.ts";
+
+function membershipOf(member: Member): Membership {
+  return { byId: new Map([[member.id, member]]), byName: new Map([[member.name, member]]) };
+}
+
+describe("the zone CA's requests", () => {
+  test("are a member's in good standing only", () => {
+    const { db, zone, key, seal } = openTestNode(60);
+    const request = { publicKey: "AAAA", dnsNames: ["gw.lan", "*.gw.lan"], addresses: [] };
+    appendLocalChangeset(
+      db,
+      { zone, name: "d60", key, seal },
+      [{ key: requestKey("d60"), value: JSON.stringify(request) }],
+      Date.now(),
+    );
+    const gateway: Member = {
+      id: deviceIdFromPublicKey(key.publicKey),
+      name: "d60" as DeviceName,
+      admittedAtMs: 0,
+      quarantined: false,
+    };
+    expect([...readRequests(db, membershipOf(gateway))]).toEqual([["d60", request]]);
+    expect([...readRequests(db, membershipOf({ ...gateway, revokedAfterSeq: 3 }))]).toEqual([]);
+    expect([...readRequests(db, membershipOf({ ...gateway, quarantined: true }))]).toEqual([]);
+  });
+});
