@@ -151,6 +151,18 @@ describe("bucky status", () => {
       message: `${home} has no zone`,
       hint: "Create one with `bucky init`, or point --home (or BUCKY_HOME) at an existing home.",
     });
+    // Also where a command would read the home before anything else (it measured it first).
+    const add = await bucky([
+      "backup",
+      "target",
+      "add",
+      "usb",
+      newHomePath(),
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect([add.exitCode, jsonError(add).code]).toEqual([1, "E_NO_ZONE"]);
   });
 });
 

@@ -307,6 +307,42 @@ describe("the local API", () => {
     const status = await fetch("http://localhost/v1/status", { unix: socket });
     expect(status.status).toBe(200);
   });
+
+  test("a backup target's name and address are values: never a path out, never a flag", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home);
+    const socket = join(home, "daemon.sock");
+    const add = (name: string, url: string) =>
+      fetch("http://localhost/v1/backups/targets", {
+        method: "POST",
+        unix: socket,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name, url }),
+      });
+    for (const name of ["../../escaped", "--no-backup"]) {
+      const refused = await add(name, join(home, "..", "repo"));
+      expect([name, refused.status]).toEqual([name, 400]);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
+        `${JSON.stringify(name)} is not a target name`,
+      );
+    }
+    expect(existsSync(join(home, "escaped.json"))).toBe(false);
+    // An address that looks like a flag, or any relative path: refused, nothing added.
+    const flag = await add("usb", "--identity=/etc/shadow");
+    expect(flag.status).toBe(400);
+    expect(((await flag.json()) as { error: { message: string } }).error.message).toBe(
+      '"--identity=/etc/shadow" is neither an absolute directory path nor an sftp:// address',
+    );
+    const { targets } = await buckyJson<{ targets: unknown[] }>([
+      "backup",
+      "target",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(targets).toEqual([]);
+  });
 });
 
 describe("a state database another process holds", () => {

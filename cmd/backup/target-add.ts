@@ -5,6 +5,7 @@ import { homeEntries } from "../../lib/backup/home-sources.ts";
 import { progressWriter } from "../../lib/backup/progress-file.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
+import { requireZone } from "../../lib/zone/open.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
 import { progressFileArg, progressLine } from "./progress.ts";
@@ -52,6 +53,8 @@ export default defineBuckyCommand({
   },
   async run(args, context) {
     const paths = homePaths(context.home);
+    // Measuring what the first backup takes reads the home: there must be a zone in it.
+    requireZone(paths);
     const show = args.backup && !context.json && process.stderr.isTTY === true;
     const line = progressLine(show, "backed up");
     const file = progressWriter(args["progress-file"]);

@@ -9,7 +9,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
-import { openZone } from "../zone/open.ts";
+import { openZone, requireZone } from "../zone/open.ts";
 import type { ArchiveProgress } from "./archiver.ts";
 import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./run.ts";
 import { recordOp, writeZoneState } from "./target-records.ts";
@@ -49,7 +49,8 @@ export async function addTarget(options: {
   readonly onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
 }): Promise<AddedTarget> {
   const { paths, log } = options;
-  // Without the key nothing can be made: say so before anything else.
+  // Without a zone or the key nothing can be made: say so before anything else.
+  requireZone(paths);
   backupRoot(paths, log);
   const zone = openZone(paths.home, log);
   const self = zone.device.name;

@@ -80,15 +80,19 @@ export function forgetTarget(paths: HomePaths, name: string): Target | undefined
   return target;
 }
 
-/** Checks a new target's name and URL; a directory path is made absolute. */
-export function newTarget(name: string, url: string, identityFile?: string): Target {
-  if (!TARGET_NAME.test(name)) {
+/** A target's name is short, and safe in a file name (its progress file bears it). */
+export function checkTargetName(name: string): void {
+  if (!TARGET_NAME.test(name))
     throw new BuckyError(
       "E_INVALID_INPUT",
       `${JSON.stringify(name)} is not a target name`,
       "Use lowercase letters, digits and dashes, for example: usb, nas, offsite.",
     );
-  }
+}
+
+/** Checks a new target's name and URL; a directory path is made absolute. */
+export function newTarget(name: string, url: string, identityFile?: string): Target {
+  checkTargetName(name);
   if (url.startsWith("sftp://")) {
     const problem = urlProblem(url);
     if (problem)

@@ -5,6 +5,8 @@
  * server presents, looking into a snapshot (a folder, a file read out, a file put back),
  * and giving this device the backup key from the recovery phrase.
  */
+
+import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import { appStatus } from "../apps/status.ts";
 import { giveBackupKey } from "../backup/backup-key.ts";
@@ -19,6 +21,7 @@ import {
 import { deviceSshKeyFile, deviceSshPublicKey, makeDeviceSshKey } from "../backup/ssh-key.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { removeZoneTarget } from "../backup/target-records.ts";
+import { checkTargetName } from "../backup/targets.ts";
 import { resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import { readRecoveryPhrase } from "../identity/recovery-phrase.ts";
@@ -126,17 +129,28 @@ export function backupRoutes(
     const sftp = url.startsWith("sftp://");
     if (sftp && typeof body.hostKey !== "string")
       throw new BuckyError("E_USAGE", "an SFTP target needs the host key the owner accepted");
+    // The name names the progress file too: checked before it makes a path.
+    checkTargetName(name);
+    // A relative path would be taken from wherever the daemon happened to start.
+    if (!sftp && !isAbsolute(url))
+      throw new BuckyError(
+        "E_USAGE",
+        `${JSON.stringify(url)} is neither an absolute directory path nor an sftp:// address`,
+        "Give the full path of the directory, for example /mnt/usb/bucky.",
+      );
     const args = [
       "backup",
       "target",
       "add",
-      name,
-      url,
       ...(sftp
         ? ["--identity", deviceSshKeyFile(paths), "--host-key", body.hostKey as string]
         : []),
       "--progress-file",
       progressFileOf(paths, name),
+      // Whatever the name and address say, they are values, never flags.
+      "--",
+      name,
+      url,
     ];
     return c.json(
       jobs.start(

@@ -12,7 +12,8 @@ export async function runBuckyJson<T>(
   home: string,
   args: readonly string[],
 ): Promise<T> {
-  const child = Bun.spawn([runtime, ...args, "--home", home, "--json", "--log-level", "error"], {
+  // The global flags first: `args` may end in `--` and values that are not flags.
+  const child = Bun.spawn([runtime, "--home", home, "--json", "--log-level", "error", ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
