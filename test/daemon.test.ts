@@ -173,6 +173,19 @@ describe("let it crash", () => {
     expect(code).toBe(70);
     expect(daemon.log()).toContain("FATAL");
   });
+
+  test("a fault in its background work is fatal the same way, not a silent exit", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    const db = new Database(join(home, "state.db"));
+    db.run("DROP TABLE state");
+    db.close();
+    // No request: its own timers (apps, facts, sync) find the damage, and it exits.
+    const code = await daemon.exited;
+    expect(code).toBe(70);
+    expect(daemon.log()).toContain("FATAL");
+  });
 });
 
 describe("bucky daemon install", () => {

@@ -118,7 +118,19 @@ export default defineBuckyCommand({
       process.once("SIGINT", () => resolve());
     });
     // A bug rejects `done`: the error reaches main, which exits non-zero (let it crash).
-    await Promise.race([signalled, node.done]);
+    // One that escaped every handler (a timer's, a promise nobody awaited) does the same,
+    // said as fatal, rather than ending the process without a word.
+    const escaped = new Promise<never>((_, reject) => {
+      const fail = (error: unknown) => {
+        context.log.fatal("unexpected error", {
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        reject(error);
+      };
+      process.on("uncaughtException", fail);
+      process.on("unhandledRejection", fail);
+    });
+    await Promise.race([signalled, node.done, escaped]);
     await node.stop();
     return undefined;
   },

@@ -14,7 +14,7 @@ import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, isPassing } from "../errors.ts";
 import { containerLauncher } from "../images/container-launcher.ts";
 import { DeviceImages } from "../images/device-images.ts";
 import { detectEngine } from "../images/podman.ts";
@@ -154,10 +154,23 @@ export class Convergence {
     this.pass = this.pass.then(async () => {
       while (this.again && !this.stopped) {
         this.again = false;
-        // A full disk stops this pass, not the loop: the next one tries again.
-        await this.converge().catch((error: unknown) => this.node.diskFull(error));
+        // A full disk stops this pass, not the loop: the next one tries again. Anything
+        // else is a bug, and the daemon's to handle (never an unhandled rejection).
+        await this.converge().catch((error: unknown) => this.failed(error));
       }
     });
+  }
+
+  /** Work in the background that failed: a full disk waits for room, anything else is a bug. */
+  private failed(error: unknown): void {
+    if (isPassing(error)) {
+      this.node.diskFull(error);
+      return;
+    }
+    this.node.log.fatal("unexpected error while converging the apps", {
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    this.options.onBug(error);
   }
 
   private beat(): void {
@@ -238,7 +251,7 @@ export class Convergence {
       this.imageApps = imageApps;
       void this.images
         .sweep(() => readSpecs(this.node.db))
-        .catch((error: unknown) => this.node.diskFull(error));
+        .catch((error: unknown) => this.failed(error));
     }
   }
 
