@@ -29,7 +29,7 @@ import {
   bridgeData,
   forwardedHeaders,
   isWebSocketUpgrade,
-  returnedHeaders,
+  returnedResponse,
   websocketBridge,
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
@@ -412,11 +412,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     } else {
       done(target.app, response.status, bytesIn, 0);
     }
-    return new Response(stream, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: returnedHeaders(response.headers),
-    });
+    return returnedResponse(response, stream);
   };
 
   const certificates = options.certificates;
