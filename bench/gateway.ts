@@ -225,9 +225,9 @@ http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
     });
   }
   const range = (values: number[], show: (n: number) => string) => {
-    const low = Math.min(...values);
-    const high = Math.max(...values);
-    return low === high ? show(low) : `${show(low)}–${show(high)}`;
+    const low = show(Math.min(...values));
+    const high = show(Math.max(...values));
+    return low === high ? low : `${low}–${high}`;
   };
   const thousands = (n: number) => Math.round(n).toLocaleString("en");
   const ms = (n: number) => n.toFixed(2);
