@@ -507,6 +507,12 @@ describe("forwarding", () => {
       const decoded = await get(path);
       expect([path, await decoded.text()]).toEqual([path, SQUEEZED]);
     }
+    // A client that asks for no encoding: the app is asked for none either.
+    for (const app of ["squeeze", "probe"]) {
+      const { status, body } = await rawGet(`/apps/${app}/api/headers`);
+      const seen = JSON.parse(body) as Record<string, string>;
+      expect([app, status, seen["accept-encoding"]]).toEqual([app, 200, undefined]);
+    }
   });
 
   test("a body over the limit is refused with 413, for an app here and on another device", async () => {
