@@ -248,15 +248,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
     const at = rules.length > 0 ? clock.now() : { weekday: "mon" as const, minute: 0 };
-    const blocked = rules.find((rule) =>
-      ruleMatches(rule, {
-        app: target.app,
-        client,
-        ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
-        ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
-        ...at,
-      }),
-    );
+    // What the rules are matched against: made once, not once per rule.
+    const asked = {
+      app: target.app,
+      client,
+      ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
+      ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
+      ...at,
+    };
+    const blocked = rules.find((rule) => ruleMatches(rule, asked));
     if (blocked) {
       return finish(
         target.app,
