@@ -1,15 +1,18 @@
 /**
  * The gateway under load, in one run with the same backend and the same load generator:
- * wrk (2 threads, 32 connections, small responses) straight to the backend, through
- * nginx and Caddy (from Debian) as plain reverse proxies, and through the bucky gateway
+ * wrk (2 threads, 32 connections, small responses) through nginx and Caddy (from
+ * Debian) as plain reverse proxies, and through the bucky gateway
  * with accounting, a request limit (set high enough not to refuse) and a rule (that does
  * not match) all switched on; and, to show what Bun itself allows, through the plainest
- * Bun fetch proxy. Goal: bucky at least equals nginx in requests per second, with a p99
- * latency no worse.
+ * Bun fetch proxy and through a bare forwarder on Bun.connect (bench/raw-proxy.ts). A
+ * sandboxed app answers on its Unix socket, so every proxy goes to that socket. Beside the
+ * rates, the CPU each proxy spent per request (from /proc), which others' work on a shared
+ * machine disturbs far less. Goal: bucky at least equals nginx in requests per second,
+ * with a p99 latency no worse.
  *
- *   just bench        (or: bun bench/gateway.ts [seconds])
+ *   just bench        (or: bun bench/gateway.ts [seconds] [rounds])
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buckyJson, startDaemon } from "./daemon.ts";
@@ -17,6 +20,7 @@ import { buckyJson, startDaemon } from "./daemon.ts";
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
 const SECONDS = Number(process.argv[2] ?? 8);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-gateway-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 
@@ -59,25 +63,59 @@ function spawn(command: string[], env: Record<string, string> = {}) {
   return child;
 }
 
-/** Runs wrk against `url`; returns requests per second and the p99 latency in ms. */
-function wrk(url: string): { rps: number; p99Ms: number } {
+/** Clock ticks a second, for /proc/<pid>/stat. */
+const TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** CPU time (user + system, in µs) spent so far by `pid` and, with `children`, its children. */
+function cpuUs(pid: number, children: boolean): number {
+  const stat = (id: number | string) => {
+    try {
+      const text = readFileSync(`/proc/${id}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    } catch {
+      return undefined;
+    }
+  };
+  let ticks = stat(pid)?.ticks ?? 0;
+  if (children)
+    for (const entry of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+      const child = stat(entry);
+      if (child?.ppid === pid) ticks += child.ticks;
+    }
+  return (ticks * 1_000_000) / TICKS_PER_S;
+}
+
+/**
+ * Runs wrk against `url`; returns requests per second, the p99 latency in ms, and the CPU
+ * the proxy spent per request (`pid`, with its children for nginx's workers): a figure
+ * that other work on a shared machine disturbs far less than the rates.
+ */
+function wrk(
+  url: string,
+  proxy: { pid: number; children: boolean },
+): { rps: number; p99Ms: number; cpuUs: number } {
+  const before = cpuUs(proxy.pid, proxy.children);
   const run = Bun.spawnSync(["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", url], {
     stdout: "pipe",
   });
   const text = run.stdout.toString();
+  const spent = cpuUs(proxy.pid, proxy.children) - before;
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(text);
   const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
   const p99Ms = p99 ? Number(p99[1]) * (unitMs[p99[2] as string] ?? Number.NaN) : Number.NaN;
   if (!Number.isFinite(rps)) throw new Error(`wrk failed on ${url}: ${text}`);
-  return { rps, p99Ms };
+  return { rps, p99Ms, cpuUs: spent / requests };
 }
 
 async function main() {
   // The zone, its gateway, and one small app: the backend everyone proxies to.
   const home = join(scratch, "home");
   bucky(["init", "--home", home, "--device", "gw"]);
-  children.push(await startDaemon(BUCKY, home));
+  const daemon = await startDaemon(BUCKY, home);
+  children.push(daemon);
   const appDir = join(scratch, "hello");
   mkdirSync(appDir);
   writeFileSync(
@@ -115,27 +153,38 @@ async function main() {
   const gateway = `http://127.0.0.1:${gatewayPort}/apps/hello/`;
   await until(answers(gateway), "the gateway");
 
+  // A sandboxed app answers on a Unix socket (its door): everyone proxies to that socket.
+  const socket = backend.startsWith("unix:") ? backend.slice("unix:".length) : undefined;
+  const upstream = socket ? `unix:${socket}` : new URL(backend).host;
   const nginxPort = freePort();
   const nginxDir = join(scratch, "nginx");
   mkdirSync(join(nginxDir, "logs"), { recursive: true });
   writeFileSync(
     join(nginxDir, "nginx.conf"),
-    `worker_processes auto; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/logs/error.log;
+    `user root; worker_processes auto; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/logs/error.log;
 events { worker_connections 4096; }
-http { access_log off; upstream backend { server ${new URL(backend).host}; keepalive 64; }
+http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
   server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `,
   );
-  spawn(["nginx", "-p", nginxDir, "-c", join(nginxDir, "nginx.conf"), "-g", "daemon off;"]);
+  const nginx = spawn([
+    "nginx",
+    "-p",
+    nginxDir,
+    "-c",
+    join(nginxDir, "nginx.conf"),
+    "-g",
+    "daemon off;",
+  ]);
   await until(answers(`http://127.0.0.1:${nginxPort}/`), "nginx");
 
   const caddyPort = freePort();
   const caddyfile = join(scratch, "Caddyfile");
   writeFileSync(
     caddyfile,
-    `{\n  admin off\n  auto_https off\n}\n:${caddyPort} {\n  bind 127.0.0.1\n  reverse_proxy ${new URL(backend).host}\n}\n`,
+    `{\n  admin off\n  auto_https off\n}\n:${caddyPort} {\n  bind 127.0.0.1\n  reverse_proxy ${socket ? `unix/${socket}` : new URL(backend).host}\n}\n`,
   );
-  spawn(["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], {
+  const caddy = spawn(["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], {
     HOME: scratch,
     XDG_DATA_HOME: scratch,
     XDG_CONFIG_HOME: scratch,
@@ -143,28 +192,75 @@ http { access_log off; upstream backend { server ${new URL(backend).host}; keepa
   await until(answers(`http://127.0.0.1:${caddyPort}/`), "caddy");
 
   const barePort = freePort();
-  spawn(["bun", join(ROOT, "bench/bare-proxy.ts"), String(barePort), backend]);
+  const bare = spawn(["bun", join(ROOT, "bench/bare-proxy.ts"), String(barePort), backend]);
   await until(answers(`http://127.0.0.1:${barePort}/`), "the bare Bun proxy");
+  const rawPort = freePort();
+  const raw = spawn(["bun", join(ROOT, "bench/raw-proxy.ts"), String(rawPort), backend]);
+  await until(answers(`http://127.0.0.1:${rawPort}/`), "the Bun.connect proxy");
 
-  const rows: [string, { rps: number; p99Ms: number }][] = [
-    ["direct to the backend", wrk(`${backend}/`)],
-    ["nginx (reverse proxy)", wrk(`http://127.0.0.1:${nginxPort}/`)],
-    ["caddy (reverse proxy)", wrk(`http://127.0.0.1:${caddyPort}/`)],
-    ["bare Bun fetch proxy (no features)", wrk(`http://127.0.0.1:${barePort}/`)],
-    ["bucky gateway (accounting, limit, rule)", wrk(gateway)],
+  // Each figure beside its anchor: the proxies take turns, ROUNDS times, so that load from
+  // others on this shared machine falls on all of them alike; the range is printed.
+  type Figure = ReturnType<typeof wrk>;
+  // The CPU of the gateway is its daemon's alone (the app's sandbox, its child, serves every
+  // proxy alike); nginx's is its master's and workers'.
+  const alone = (child: { pid: number }) => ({ pid: child.pid, children: false });
+  const targets: [string, string, { pid: number; children: boolean }][] = [
+    ["nginx (reverse proxy)", `http://127.0.0.1:${nginxPort}/`, { pid: nginx.pid, children: true }],
+    ["caddy (reverse proxy)", `http://127.0.0.1:${caddyPort}/`, alone(caddy)],
+    ["bare Bun fetch proxy (no features)", `http://127.0.0.1:${barePort}/`, alone(bare)],
+    ["Bun.connect proxy (no features, no checks)", `http://127.0.0.1:${rawPort}/`, alone(raw)],
+    ["bucky gateway (accounting, limit, rule)", gateway, alone(daemon)],
   ];
+  const runs = new Map<string, Figure[]>(targets.map(([name]) => [name, []]));
+  const ratios: Figure[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const figures = new Map(targets.map(([name, url, proxy]) => [name, wrk(url, proxy)]));
+    for (const [name, figure] of figures) runs.get(name)?.push(figure);
+    const nginx = figures.get("nginx (reverse proxy)") as Figure;
+    const ours = figures.get("bucky gateway (accounting, limit, rule)") as Figure;
+    ratios.push({
+      rps: ours.rps / nginx.rps,
+      p99Ms: ours.p99Ms / nginx.p99Ms,
+      cpuUs: ours.cpuUs / nginx.cpuUs,
+    });
+  }
+  const range = (values: number[], show: (n: number) => string) => {
+    const low = show(Math.min(...values));
+    const high = show(Math.max(...values));
+    return low === high ? low : `${low}–${high}`;
+  };
+  const thousands = (n: number) => Math.round(n).toLocaleString("en");
+  const ms = (n: number) => n.toFixed(2);
   console.log(
-    `gateway under load: wrk -t2 -c32 -d${SECONDS}s, small responses (this machine, one run)`,
+    `gateway under load: wrk -t2 -c32 -d${SECONDS}s, small responses, ${ROUNDS} rounds taking turns (this machine)`,
   );
-  console.log(`${"".padEnd(42)} ${"req/s".padStart(9)} ${"p99".padStart(10)}`);
-  for (const [name, { rps, p99Ms }] of rows)
-    console.log(
-      `${name.padEnd(42)} ${Math.round(rps).toLocaleString("en").padStart(9)} ${`${p99Ms.toFixed(2)} ms`.padStart(10)}`,
-    );
-  const nginx = rows[1]?.[1] as { rps: number; p99Ms: number };
-  const ours = rows[4]?.[1] as { rps: number; p99Ms: number };
   console.log(
-    `goal: bucky ≥ nginx in req/s (${(ours.rps / nginx.rps).toFixed(2)}×) and p99 no worse (${(ours.p99Ms / nginx.p99Ms).toFixed(2)}×)`,
+    `${"".padEnd(44)} ${"req/s".padStart(17)} ${"p99 ms".padStart(12)} ${"CPU µs/req".padStart(11)}`,
+  );
+  for (const [name, figures] of runs)
+    console.log(
+      `${name.padEnd(44)} ${range(
+        figures.map((f) => f.rps),
+        thousands,
+      ).padStart(17)} ${range(
+        figures.map((f) => f.p99Ms),
+        ms,
+      ).padStart(12)} ${range(
+        figures.map((f) => f.cpuUs),
+        (n) => n.toFixed(0),
+      ).padStart(11)}`,
+    );
+  console.log(
+    `goal: bucky ≥ 1.0× nginx in req/s (${range(
+      ratios.map((r) => r.rps),
+      ms,
+    )}× per round) and p99 ≤ nginx's (${range(
+      ratios.map((r) => r.p99Ms),
+      ms,
+    )}× per round); CPU per request ${range(
+      ratios.map((r) => r.cpuUs),
+      ms,
+    )}× nginx's (the least disturbed by others' load)`,
   );
 }
 

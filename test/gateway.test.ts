@@ -25,7 +25,9 @@ import {
 afterAll(cleanUp);
 
 const HOST = "zone.test";
-/** A test app: counts what it receives, streams blobs, echoes WebSockets, hangs or breaks on demand. */
+/** What the probe's /api/gzip answers, compressed. */
+const SQUEEZED = "squeezed ".repeat(500);
+/** A test app: counts what it receives, streams blobs, answers compressed, echoes WebSockets, hangs or breaks on demand. */
 const PROBE = `
 const hits = new Map();
 Bun.serve({
@@ -44,6 +46,7 @@ Bun.serve({
         return Response.json({ received });
       }
       case "/api/blob": return new Response(new Uint8Array(Number(url.searchParams.get("size"))).fill(120));
+      case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
       case "/api/hang": return new Promise(() => {});
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
@@ -474,6 +477,42 @@ describe("forwarding", () => {
       body: new Uint8Array(sizeBytes).fill(1),
     });
     expect([response.status, await response.json()]).toEqual([200, { received: sizeBytes }]);
+  });
+
+  test("a compressed answer reaches the client as the app compressed it, from an app here or on another device", async () => {
+    const manifest = { run: { command: ["bun", "probe.ts"] }, exposure: "public" };
+    await buckyJson([
+      "app",
+      "install",
+      app("squeeze", manifest, PROBE),
+      "--device",
+      "alpha",
+      "--home",
+      alpha.home,
+    ]);
+    await running("squeeze");
+    for (const path of ["/apps/squeeze/api/gzip", "/apps/probe/api/gzip"]) {
+      const compressed = await get(path, {
+        headers: { "accept-encoding": "gzip" },
+        decompress: false,
+      } as RequestInit);
+      const bytes = new Uint8Array(await compressed.arrayBuffer());
+      expect([path, compressed.status, compressed.headers.get("content-encoding")]).toEqual([
+        path,
+        200,
+        "gzip",
+      ]);
+      expect([path, new TextDecoder().decode(Bun.gunzipSync(bytes))]).toEqual([path, SQUEEZED]);
+      // A client that decodes as browsers do reads the app's text.
+      const decoded = await get(path);
+      expect([path, await decoded.text()]).toEqual([path, SQUEEZED]);
+    }
+    // A client that asks for no encoding: the app is asked for none either.
+    for (const app of ["squeeze", "probe"]) {
+      const { status, body } = await rawGet(`/apps/${app}/api/headers`);
+      const seen = JSON.parse(body) as Record<string, string>;
+      expect([app, status, seen["accept-encoding"]]).toEqual([app, 200, undefined]);
+    }
   });
 
   test("a body over the limit is refused with 413, for an app here and on another device", async () => {

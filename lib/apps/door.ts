@@ -18,7 +18,11 @@ const O_NOFOLLOW = 0o400000;
 export interface AppDoor {
   /** Where the app answers, for people: `unix:<socket>` or `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** A request to the app; `path` starts with `/` and may carry a query. */
+  /**
+   * A request to the app; `path` starts with `/` and may carry a query. Its answer's body
+   * is the app's bytes as sent: a compressed one stays compressed, as its Content-Encoding
+   * and Content-Length say (the runtime would otherwise decode it under those headers).
+   */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** The URL a WebSocket to `path` on the app opens (Bun takes `ws+unix://`). */
   websocketUrl(path: string): string;
@@ -31,7 +35,7 @@ export function portDoor(port: number): AppDoor {
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
-    fetch: (path, init) => fetch(`${url}${path}`, init),
+    fetch: (path, init) => fetch(`${url}${path}`, { ...init, decompress: false } as RequestInit),
     websocketUrl: (path) => `ws://127.0.0.1:${port}${path}`,
     close() {},
   };
@@ -54,7 +58,11 @@ export function socketDoor(app: string, path: string): AppDoor {
     async fetch(request, init) {
       const unix = socket();
       try {
-        return await fetch(`http://${app}${request}`, { ...init, unix } as RequestInit);
+        return await fetch(`http://${app}${request}`, {
+          ...init,
+          unix,
+          decompress: false,
+        } as RequestInit);
       } catch (error) {
         if ((error as { code?: string }).code === "ECONNREFUSED") forget();
         throw error;

@@ -11,7 +11,7 @@
 import { and, eq, like } from "drizzle-orm";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import type { StateQueries } from "../store/db.ts";
+import type { StateDb, StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
@@ -93,6 +93,17 @@ export function readSpec(db: StateQueries, app: string): AppSpec | undefined {
     .where(eq(state.key, appKeys.spec(app)))
     .get();
   return row?.value ? (JSON.parse(row.value) as AppSpec) : undefined;
+}
+
+/**
+ * readReport through a statement SQLite keeps compiled: for the ingress, which reads it for
+ * every request it passes on (building the query each time was a fifth of its time).
+ */
+export function currentReport(db: StateDb, device: string, app: string): AppReport | undefined {
+  const row = db.$client
+    .query("SELECT value FROM state WHERE key = ?")
+    .get(appKeys.report(device, app)) as { value: string | null } | null;
+  return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
 }
 
 export function readReport(db: StateQueries, device: string, app: string): AppReport | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { forwardedHeaders, isBuckyHeader } from "./forward.ts";
+import { forwardedHeaders, isBuckyHeader, returnedResponse } from "./forward.ts";
 
 describe("what an app receives", () => {
   test("no bucky header from a client, however it is spelled", () => {
@@ -24,5 +24,55 @@ describe("what an app receives", () => {
       expect([name, isBuckyHeader(name)]).toEqual([name, true]);
     for (const name of ["buckyuser", "x-bucky-user", "bucky"])
       expect([name, isBuckyHeader(name)]).toEqual([name, false]);
+  });
+});
+
+describe("what a client receives", () => {
+  test("the app's response without hop-by-hop headers, passed on as it came when it can be", async () => {
+    const app = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response("hello", {
+          status: 201,
+          headers: { "keep-alive": "timeout=5", "proxy-authenticate": "Basic", "x-app": "1" },
+        }),
+    });
+    try {
+      const fetched = await fetch(`http://127.0.0.1:${app.port}/`);
+      const returned = returnedResponse(fetched);
+      expect(returned).toBe(fetched);
+      expect(returned.status).toBe(201);
+      expect(returned.headers.get("x-app")).toBe("1");
+      expect(returned.headers.get("content-length")).toBe("5");
+      expect(returned.headers.has("keep-alive")).toBe(false);
+      expect(returned.headers.has("proxy-authenticate")).toBe(false);
+      expect(await returned.text()).toBe("hello");
+    } finally {
+      app.stop(true);
+    }
+  });
+
+  test("a response whose headers cannot change is copied without them", async () => {
+    const original = Response.redirect("http://example.test/", 302);
+    const immutable = new Proxy(original.headers, {
+      get(target, name) {
+        if (name === "delete")
+          return () => {
+            throw new TypeError("immutable");
+          };
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const fetched = new Proxy(original, {
+      get: (target, name) => (name === "headers" ? immutable : Reflect.get(target, name)),
+    });
+    original.headers.set("keep-alive", "timeout=5");
+    const returned = returnedResponse(fetched);
+    expect(returned).not.toBe(fetched);
+    expect(returned.status).toBe(302);
+    expect(returned.headers.get("location")).toBe("http://example.test/");
+    expect(returned.headers.has("keep-alive")).toBe(false);
   });
 });

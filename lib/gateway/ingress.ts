@@ -6,7 +6,7 @@
  * (lib/gateway/app-user.ts).
  */
 import type { Server } from "bun";
-import { readReport } from "../apps/spec.ts";
+import { currentReport } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { SessionCheck } from "../users/sessions.ts";
@@ -16,7 +16,7 @@ import {
   bridgeData,
   forwardedHeaders,
   isWebSocketUpgrade,
-  returnedHeaders,
+  returnedResponse,
 } from "./forward.ts";
 
 export async function ingress(
@@ -26,7 +26,7 @@ export async function ingress(
   server: Server<BridgeData>,
   people: SessionCheck,
 ): Promise<Response> {
-  const report = readReport(node.db, node.deviceName, app);
+  const report = currentReport(node.db, node.deviceName, app);
   const door = node.doors.get(app);
   if (!door || (report?.state !== "running" && report?.state !== "unhealthy")) {
     throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
@@ -62,9 +62,5 @@ export async function ingress(
       { cause: error },
     );
   }
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: returnedHeaders(response.headers),
-  });
+  return returnedResponse(response);
 }

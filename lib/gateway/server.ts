@@ -29,7 +29,7 @@ import {
   bridgeData,
   forwardedHeaders,
   isWebSocketUpgrade,
-  returnedHeaders,
+  returnedResponse,
   websocketBridge,
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
@@ -248,15 +248,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
     const at = rules.length > 0 ? clock.now() : { weekday: "mon" as const, minute: 0 };
-    const blocked = rules.find((rule) =>
-      ruleMatches(rule, {
-        app: target.app,
-        client,
-        ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
-        ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
-        ...at,
-      }),
-    );
+    // What the rules are matched against: made once, not once per rule.
+    const asked = {
+      app: target.app,
+      client,
+      ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
+      ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
+      ...at,
+    };
+    const blocked = rules.find((rule) => ruleMatches(rule, asked));
     if (blocked) {
       return finish(
         target.app,
@@ -412,11 +412,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     } else {
       done(target.app, response.status, bytesIn, 0);
     }
-    return new Response(stream, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: returnedHeaders(response.headers),
-    });
+    return returnedResponse(response, stream);
   };
 
   const certificates = options.certificates;
@@ -443,15 +439,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
             })),
           }
         : {}),
-      fetch: (request, srv) =>
-        fetch(request, srv)
-          .catch((error: unknown) => {
-            if (!(error instanceof BuckyError)) throw error;
-            return page(error.httpStatus, "The gateway refused this request", [
-              escapeHtml(error.message),
-            ]);
-          })
-          .then((response) => (secure && response ? withHsts(response) : response)),
+      fetch: (request, srv) => {
+        const answered = fetch(request, srv).catch((error: unknown) => {
+          if (!(error instanceof BuckyError)) throw error;
+          return page(error.httpStatus, "The gateway refused this request", [
+            escapeHtml(error.message),
+          ]);
+        });
+        return secure ? answered.then((response) => response && withHsts(response)) : answered;
+      },
       websocket: websocketBridge,
       error: (error) => {
         log.error("gateway fault", { error: String(error?.stack ?? error) });
@@ -460,6 +456,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     });
   /** ACME's challenges, on every listener: before anything else, to anyone. */
   const challenge = (request: Request): Response | undefined => {
+    // Most requests are not challenges: they are let through without parsing their URL twice.
+    if (!request.url.includes(CHALLENGE_PREFIX)) return undefined;
     const path = URL.parse(request.url)?.pathname ?? "";
     if (!path.startsWith(CHALLENGE_PREFIX)) return undefined;
     const answer = options.challengeAnswer?.(path.slice(CHALLENGE_PREFIX.length));

@@ -23,7 +23,7 @@ import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
-import type { StateDb } from "../store/db.ts";
+import { type StateDb, writeStamp } from "../store/db.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
@@ -68,6 +68,9 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
+  private cachedPeers:
+    | { stamp: string; membership: Membership; peers: readonly Peer[] }
+    | undefined;
   private readonly changeListeners: ChangeListener[] = [];
   private readonly rebaseListeners: (() => void)[] = [];
   /** A checkpoint being fetched from a peer: one at a time. */
@@ -198,9 +201,20 @@ export class NodeContext {
     return this.cachedPeople;
   }
 
-  /** The other devices of the zone this one can call: members in good standing that published an address. */
+  /**
+   * The other devices of the zone this one can call: members in good standing that
+   * published an address. Kept until the database or the membership changes: reading them
+   * checks each one's certificate against its key, which the gateway would otherwise do
+   * for every request it forwards to another device (half its time, measured).
+   */
   peers(): Peer[] {
-    return readPeers(this.db, this.membership(), this.deviceId);
+    const membership = this.membership();
+    const stamp = writeStamp(this.db);
+    const cached = this.cachedPeers;
+    if (cached?.stamp === stamp && cached.membership === membership) return [...cached.peers];
+    const peers = readPeers(this.db, membership, this.deviceId);
+    this.cachedPeers = { stamp, membership, peers };
+    return [...peers];
   }
 
   /** The zone's relays (its gateways), this device included if it is one. */

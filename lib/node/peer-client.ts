@@ -126,7 +126,9 @@ export class PeerClient {
           signal: init.signal,
           tls: pinnedTls(peer.certPem),
           duplex: "half",
-        });
+          // The app's bytes as it sent them: a compressed answer stays compressed.
+          decompress: false,
+        } as RequestInit);
         this.reached(peer, route, startMs);
         return response;
       } catch (error) {
