@@ -6,13 +6,14 @@
  */
 import { appendFileSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 import { isDiskFull } from "./errors.ts";
 
 export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
-/** Numeric levels (consola's, which bucky used first); fatal and error share 0, so the name is kept as the type. */
+/** consola's numeric levels; fatal and error share 0, so we keep the name as the type. */
 const LEVEL_NUMBERS: Record<LogLevelName, number> = {
   silent: Number.NEGATIVE_INFINITY,
   fatal: 0,
@@ -48,35 +49,24 @@ export interface LogOptions {
   write?: (line: string) => void;
 }
 
-/** One line to log, as the console and the file see it. */
-interface Entry {
-  readonly date: Date;
-  readonly type: Exclude<LogLevelName, "silent" | "trace">;
-  readonly message: string;
-  readonly fields: LogFields;
-}
-
-/**
- * The log. Each line goes straight to the console and the file (no logging library in
- * between: the gateway logs every request it answers, and a library's general machinery
- * cost it about 4% of its time, measured).
- */
 export function createLog(options: LogOptions): Log {
   const consoleLevel = LEVEL_NUMBERS[options.level];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
-  let file: RotatingFile | undefined;
+  const consoleReporter: ConsolaReporter = {
+    log(entry) {
+      if (entry.level <= consoleLevel) write(`${formatConsoleLine(entry)}\n`);
+    },
+  };
+  const consola = createConsola({
+    level: Math.max(consoleLevel, FILE_LEVEL),
+    reporters: [consoleReporter],
+    // consola folds repeated identical lines by default; a log of requests must not.
+    throttle: 0,
+  });
   const log =
-    (type: Entry["type"]) =>
-    (message: string, fields?: LogFields): void => {
-      const level = LEVEL_NUMBERS[type];
-      const toConsole = level <= consoleLevel;
-      const toFile = file !== undefined && level <= FILE_LEVEL;
-      if (!toConsole && !toFile) return;
-      const entry: Entry = { date: new Date(), type, message, fields: fields ?? {} };
-      if (toConsole) write(`${formatConsoleLine(entry)}\n`);
-      // Warnings and worse are written at once; info lines a moment later, in batches.
-      if (toFile) file?.append(`${formatJsonLine(entry)}\n`, level <= LEVEL_NUMBERS.warn);
-    };
+    (type: Exclude<LogLevelName, "silent" | "trace">) => (message: string, fields?: LogFields) =>
+      consola[type](message, fields ?? {});
+  let file: RotatingFile | undefined;
   return {
     fatal: log("fatal"),
     error: log("error"),
@@ -88,16 +78,25 @@ export function createLog(options: LogOptions): Log {
     },
     attachFile(logsDir) {
       file = new RotatingFile(logsDir);
+      const attached = file;
+      consola.addReporter({
+        log(entry) {
+          // Warnings and worse are written at once; info lines a moment later, in batches.
+          if (entry.level <= FILE_LEVEL)
+            attached.append(`${formatJsonLine(entry)}\n`, entry.level <= LEVEL_NUMBERS.warn);
+        },
+      });
     },
   };
 }
 
-function formatConsoleLine({ date, type, message, fields }: Entry): string {
-  const time = date.toISOString().slice(11, 23);
+function formatConsoleLine(entry: LogObject): string {
+  const [message, fields] = entry.args as [string, LogFields];
+  const time = entry.date.toISOString().slice(11, 23);
   const pairs = Object.entries(fields)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}=${formatValue(value)}`);
-  return [time, type.toUpperCase().padEnd(5), message, ...pairs].join(" ");
+  return [time, entry.type.toUpperCase().padEnd(5), message, ...pairs].join(" ");
 }
 
 function formatValue(value: LogFields[string]): string {
@@ -105,10 +104,11 @@ function formatValue(value: LogFields[string]): string {
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-function formatJsonLine({ date, type, message, fields }: Entry): string {
+function formatJsonLine(entry: LogObject): string {
+  const [message, fields] = entry.args as [string, LogFields];
   return JSON.stringify({
-    time: date.toISOString(),
-    level: type,
+    time: entry.date.toISOString(),
+    level: entry.type,
     msg: message,
     ...fields,
   });
