@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLog } from "./log.ts";
@@ -53,6 +53,22 @@ describe("log", () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+
+  test("a log whose directory was removed (its home deleted) goes on without its file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    const { log, lines } = capture("info");
+    log.attachFile(join(dir, "logs"));
+    log.info("waits to be written");
+    rmSync(dir, { recursive: true });
+    // Written now, urgent, with the batch before it: no file to write to, and no throw.
+    log.warn("said anyway");
+    log.flush();
+    expect(lines.map((line) => line.split(" ").slice(1, 3).join(" "))).toEqual([
+      "INFO  waits",
+      "WARN  said",
+    ]);
+    expect(existsSync(dir)).toBe(false);
   });
 
   test("the file rolls over and keeps three old files", () => {

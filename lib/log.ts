@@ -156,8 +156,9 @@ class RotatingFile {
       appendFileSync(this.path, text, { mode: 0o600 });
       this.sizeBytes += Buffer.byteLength(text);
     } catch (error) {
-      // The file is a copy of what went to stderr: on a full disk it goes without.
-      if (!isDiskFull(error)) throw error;
+      // The file is a copy of what went to stderr: on a full disk, or with its directory
+      // gone (the home removed under the process), it goes without.
+      if (!isDiskFull(error) && (error as { code?: unknown }).code !== "ENOENT") throw error;
     }
   }
 
