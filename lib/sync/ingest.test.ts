@@ -173,6 +173,35 @@ describe("ingestEntries", () => {
     expect(values(c.db)).toEqual(values(d.db));
   });
 
+  test("in a batch, the latest writer of a key wins it, as one changeset at a time", () => {
+    const [a, b, c, d] = zoneOf("a", "b", "c", "d");
+    // a writes later than b, though b's changeset comes later in the batch (b is admitted
+    // by a's first changeset, so it waits for it); both write the same key.
+    appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "apps/k", value: '"from a"' }],
+      3000,
+    );
+    appendLocalChangeset(
+      b.db,
+      { zone: zone.id, name: "b", key: b.key, seal: b.seal },
+      [{ key: "apps/k", value: '"from b"' }],
+      2000,
+    );
+    const entries = [
+      ...entriesMissingFrom(b.db, new Map()).entries,
+      ...entriesMissingFrom(a.db, new Map()).entries,
+    ];
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test" };
+    expect(ingestEntries(c.db, entries, { ...context, seal: c.seal }).applied).toHaveLength(3);
+    // The same changesets one at a time.
+    for (const entry of [...entries.slice(1), entries[0] as Uint8Array])
+      ingestEntries(d.db, [entry], { ...context, seal: d.seal });
+    expect(values(c.db)).toEqual({ "apps/k": '"from a"' });
+    expect(values(d.db)).toEqual(values(c.db));
+  });
+
   test("a changeset held already is a duplicate, whatever signature it comes with", () => {
     const [a, c] = zoneOf("a", "c");
     const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };

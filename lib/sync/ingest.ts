@@ -18,7 +18,7 @@ import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
-import { dropChangesets, reapplyKeys, storeChangeset } from "../state/apply.ts";
+import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
@@ -87,6 +87,8 @@ export function ingestEntries(
     const feeds = new FeedHeads(db);
     const keys = new Map<DeviceId, VerifyKey>();
     let membership = loadMembership(db, context.zone);
+    // Applied changesets' ops, written to the state once per key (the winner of the batch).
+    const writes = new PendingWrites();
     let latest: Hlc | undefined;
     // Entries may depend on each other (a device's document, then its writes): apply in
     // passes until a pass makes no progress.
@@ -98,10 +100,12 @@ export function ingestEntries(
         if (outcome.kind === "applied") {
           progress = true;
           applied.push(changeset);
+          writes.add(changeset);
           feeds.advance(changeset);
           if (latest === undefined || compareHlc(changeset.hlc, latest) > 0) latest = changeset.hlc;
           if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
             membershipChanged = true;
+            writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
             dropRevokedChangesets(db, tally, changeset, membership, context);
           }
@@ -113,6 +117,7 @@ export function ingestEntries(
           rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
+            writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
           }
         }
@@ -131,6 +136,7 @@ export function ingestEntries(
         });
       }
     }
+    writes.flush(db.$client, tally);
     if (latest !== undefined) advanceClock(db, latest, context.nowMs);
     tally.save();
   }, IMMEDIATE);
@@ -234,7 +240,8 @@ function consider(
     const problem = writeProblem(op, member, context.zone);
     if (problem) return { kind: "rejected", reason: problem };
   }
-  storeChangeset(db, tally, changeset, context.nowMs);
+  // Stored now; its ops are the caller's to write (PendingWrites).
+  insertChangeset(db, tally, changeset, context.nowMs);
   return { kind: "applied" };
 }
 
