@@ -20,6 +20,7 @@ import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
+import { release } from "./release.ts";
 import { SealPool } from "./seal-pool.ts";
 import {
   keysFit,
@@ -312,6 +313,8 @@ export class Repository {
       await this.backend.write(`index/${name}`, index);
       this.cacheIndex(name, index);
       this.storedBytes += packLength + index.length;
+      // Written: the sealed blobs (each its own buffer, from the sealing thread) are done with.
+      for (const part of parts) release(part);
       for (const blob of located) {
         this.index.set(blob.id, blob);
         this.pending.delete(blob.id);
