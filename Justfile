@@ -62,6 +62,7 @@ ci: check
 bench: build
     test/system-packages.sh --bench
     bun bench/startup.ts
+    bun bench/memory.ts
     bun bench/sync.ts
     bun bench/apps.ts
     bun bench/images.ts

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
 import { bytesEqual, concatBytes, utf8 } from "./encoding.ts";
-import { check } from "./errors.ts";
+import { check, ProtocolError } from "./errors.ts";
 import { type Hlc, MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
 import {
   type DeviceId,
@@ -153,24 +153,39 @@ function decodeOps(value: unknown): Op[] {
     value.length <= MAX_OPS_PER_CHANGESET,
     `a changeset has at most ${MAX_OPS_PER_CHANGESET} ops`,
   );
+  // The hot path of sync (every op of every changeset): each message is built only when
+  // its check fails.
   const seen = new Set<string>();
-  return value.map((op, index) => {
-    check(Array.isArray(op) && op.length === 2, `op ${index} is a [key, value] pair`);
-    const key = requireString(op[0], `op ${index} key`, MAX_KEY_LENGTH);
+  const ops: Op[] = new Array(value.length);
+  for (let index = 0; index < value.length; index++) {
+    const op = value[index];
+    if (!Array.isArray(op) || op.length !== 2) fail(`op ${index} is a [key, value] pair`);
+    const key = op[0];
+    if (typeof key !== "string" || key.length > MAX_KEY_LENGTH)
+      requireString(key, `op ${index} key`, MAX_KEY_LENGTH);
     const problem = stateKeyProblem(key);
-    check(problem === undefined, `op ${index} key: ${problem}`);
+    if (problem !== undefined) fail(`op ${index} key: ${problem}`);
     // One op per key: otherwise which one wins would depend on apply order.
-    check(!seen.has(key), `op ${index} writes "${key}" a second time`);
+    if (seen.has(key)) fail(`op ${index} writes "${key}" a second time`);
     seen.add(key);
-    if (op[1] === null) return { key, value: null };
-    const value = requireString(op[1], `op ${index} value`, MAX_VALUE_BYTES);
-    check(
-      utf8(value).length <= MAX_VALUE_BYTES,
-      `op ${index} value is over ${MAX_VALUE_BYTES} bytes`,
-    );
-    check(isJson(value), `op ${index} value is not JSON`);
-    return { key, value };
-  });
+    const text = op[1];
+    if (text === null) {
+      ops[index] = { key, value: null };
+      continue;
+    }
+    if (typeof text !== "string" || text.length > MAX_VALUE_BYTES)
+      requireString(text, `op ${index} value`, MAX_VALUE_BYTES);
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: most values need no encoding to count.
+    if (text.length * 3 > MAX_VALUE_BYTES && utf8(text).length > MAX_VALUE_BYTES)
+      fail(`op ${index} value is over ${MAX_VALUE_BYTES} bytes`);
+    if (!isJson(text)) fail(`op ${index} value is not JSON`);
+    ops[index] = { key, value: text };
+  }
+  return ops;
+}
+
+function fail(message: string): never {
+  throw new ProtocolError(message);
 }
 
 function isJson(text: string): boolean {
@@ -180,6 +195,11 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The exact bytes the author signed: what a verifier checks the signature against. */
+export function signingInputOf(changeset: DecodedChangeset): Uint8Array {
+  return signingInput(changeset.bodyBytes);
 }
 
 function signingInput(bodyBytes: Uint8Array): Uint8Array {

@@ -5,7 +5,9 @@
  */
 
 const BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
-const BASE32_VALUES = new Map([...BASE32_ALPHABET].map((ch, i) => [ch, i]));
+/** Each character code's base32 value, or 255 when it is not in the alphabet. */
+const BASE32_VALUES = new Uint8Array(128).fill(255);
+for (let i = 0; i < BASE32_ALPHABET.length; i++) BASE32_VALUES[BASE32_ALPHABET.charCodeAt(i)] = i;
 const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 
 export function toBase64url(bytes: Uint8Array): string {
@@ -42,9 +44,9 @@ export function fromBase32(text: string): Uint8Array | undefined {
   let buffer = 0;
   let bits = 0;
   let index = 0;
-  for (const ch of text) {
-    const value = BASE32_VALUES.get(ch);
-    if (value === undefined) return undefined;
+  for (let i = 0; i < text.length; i++) {
+    const value = BASE32_VALUES[text.charCodeAt(i)] ?? 255;
+    if (value === 255) return undefined;
     buffer = (buffer << 5) | value;
     bits += 5;
     if (bits >= 8) {

@@ -5,11 +5,16 @@
 
 export const MAX_KEY_LENGTH = 512;
 const SEGMENT_PATTERN = /^[A-Za-z0-9_.:@-]+$/;
+// The whole of a valid key at once (the hot path: every op of every changeset), and the
+// one segment rule the pattern leaves out.
+const KEY_PATTERN = /^[A-Za-z0-9_.:@-]+(?:\/[A-Za-z0-9_.:@-]+)*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** Why `key` is not a valid state key, or undefined when it is. */
 export function stateKeyProblem(key: string): string | undefined {
   if (key.length === 0) return "a key must not be empty";
   if (key.length > MAX_KEY_LENGTH) return `a key is at most ${MAX_KEY_LENGTH} characters`;
+  if (KEY_PATTERN.test(key) && !DOT_SEGMENT.test(key)) return undefined;
   for (const segment of key.split("/")) {
     const problem = segmentProblem(segment);
     if (problem) return problem;

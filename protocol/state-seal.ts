@@ -71,9 +71,20 @@ export function rowMac(
   table: SealedTable,
   columns: readonly ColumnValue[],
 ): Uint8Array {
-  return new Uint8Array(
-    createHmac("sha256", key).update(encodeColumns(TABLE_TAGS[table], columns)).digest(),
-  );
+  return hmac(key, rowMacInput(table, columns));
+}
+
+/**
+ * The bytes a row's mac covers: HMAC-SHA256 of these under the seal key is `rowMac`. A
+ * view of a scratch buffer, valid until the next call: mac it at once. For callers with a
+ * faster HMAC at hand (every row a write adds or removes is macced: the hot path of sync).
+ */
+export function rowMacInput(table: SealedTable, columns: readonly ColumnValue[]): Uint8Array {
+  return encodeColumns(TABLE_TAGS[table], columns);
+}
+
+function hmac(key: Uint8Array, message: Uint8Array): Uint8Array {
+  return new Uint8Array(createHmac("sha256", key).update(message).digest());
 }
 
 /** XORs `mac` into `digest`, in place: adding a row and removing it are the same step. */
@@ -87,39 +98,48 @@ export function sealMac(key: Uint8Array, seal: SealFields): Uint8Array {
     seal.stateDigest.length === DIGEST_BYTES && seal.changesetDigest.length === DIGEST_BYTES,
     `a digest is ${DIGEST_BYTES} bytes`,
   );
-  return new Uint8Array(
-    createHmac("sha256", key)
-      .update(
-        encodeColumns(SEAL_TAG, [
-          LABEL,
-          seal.device,
-          seal.stateDigest,
-          seal.stateRows,
-          seal.changesetDigest,
-          seal.changesetRows,
-          seal.ownHead,
-          seal.verifiedAt,
-          seal.damage,
-        ]),
-      )
-      .digest(),
+  return hmac(
+    key,
+    encodeColumns(SEAL_TAG, [
+      LABEL,
+      seal.device,
+      seal.stateDigest,
+      seal.stateRows,
+      seal.changesetDigest,
+      seal.changesetRows,
+      seal.ownHead,
+      seal.verifiedAt,
+      seal.damage,
+    ]),
   );
 }
 
 /**
  * tag ‖ for each column: a type byte, then an 8-byte number, or a 4-byte length and the
  * bytes (UTF-8 for text). One encoding has one reading, whatever the columns hold.
+ *
+ * Written into one scratch buffer, grown as needed, and returned as a view of it: valid
+ * until the next call, so callers mac it at once. Text that is all ASCII (keys, ids,
+ * most values) is copied a character at a time, which is faster than a UTF-8 encoder
+ * call per column.
  */
-function encodeColumns(tag: number, columns: readonly ColumnValue[]): Buffer {
-  let size = 1;
+let scratch = new Uint8Array(4096);
+let scratchView = new DataView(scratch.buffer);
+const utf8Encoder = new TextEncoder();
+
+function encodeColumns(tag: number, columns: readonly ColumnValue[]): Uint8Array {
+  let bound = 1;
   for (const column of columns) {
-    if (column === null) size += 1;
-    else if (typeof column === "number" || typeof column === "bigint") size += 9;
-    else if (typeof column === "string") size += 5 + Buffer.byteLength(column);
-    else if (column instanceof Uint8Array) size += 5 + column.length;
-    else check(false, `a column of type ${typeof column} cannot be sealed`);
+    if (typeof column === "string") bound += 5 + column.length * 3;
+    else if (column instanceof Uint8Array) bound += 5 + column.length;
+    else bound += 9;
   }
-  const out = Buffer.allocUnsafe(size);
+  if (bound > scratch.length) {
+    scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
+  }
+  const out = scratch;
+  const view = scratchView;
   let at = 0;
   out[at++] = tag;
   for (const column of columns) {
@@ -127,23 +147,36 @@ function encodeColumns(tag: number, columns: readonly ColumnValue[]): Buffer {
       out[at++] = 0;
     } else if (typeof column === "number") {
       out[at++] = 1;
-      out.writeDoubleBE(column, at);
+      view.setFloat64(at, column);
       at += 8;
     } else if (typeof column === "bigint") {
       out[at++] = 2;
-      out.writeBigInt64BE(BigInt.asIntN(64, column), at);
+      view.setBigInt64(at, BigInt.asIntN(64, column));
       at += 8;
     } else if (typeof column === "string") {
       out[at++] = 3;
-      const length = out.write(column, at + 4, "utf8");
-      out.writeUInt32BE(length, at);
+      const length = writeUtf8(column, out, at + 4);
+      view.setUint32(at, length);
       at += 4 + length;
-    } else {
+    } else if (column instanceof Uint8Array) {
       out[at++] = 4;
-      out.writeUInt32BE(column.length, at);
+      view.setUint32(at, column.length);
       out.set(column, at + 4);
       at += 4 + column.length;
+    } else {
+      check(false, `a column of type ${typeof column} cannot be sealed`);
     }
   }
-  return out;
+  return out.subarray(0, at);
+}
+
+/** Writes `text` as UTF-8 at `at` (room for 3 bytes a code unit is there); returns its length. */
+function writeUtf8(text: string, out: Uint8Array, at: number): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return utf8Encoder.encodeInto(text, out.subarray(at)).written;
+    out[at + i] = code;
+  }
+  return length;
 }

@@ -28,8 +28,14 @@ export interface Writer {
   readonly id: DeviceId;
 }
 
+/** The top segments any rule above names; every key under another is open to any member. */
+const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices"]);
+
 /** Why the device `author` may not write `op`, or undefined when it may. */
 export function writeProblem(op: Op, author: Writer, zone: ZoneId): string | undefined {
+  // Most keys written (apps' own) fall under no rule: known from the top segment alone.
+  const slash = op.key.indexOf("/");
+  if (!RULED_TOPS.has(slash < 0 ? op.key : op.key.slice(0, slash))) return undefined;
   const [top, name, field, ...rest] = op.key.split("/");
   if (op.key === stateKeys.zoneDocument) {
     return signedValueProblem(op, "the zone document", (jws) => verifyZoneDocument(jws, zone));

@@ -32,6 +32,7 @@ if [[ ${1:-} == --bench ]]; then
     "caddy caddy"
     "restic restic"
     "curl curl"
+    "/usr/bin/time time"        # the peak memory of a backup, bucky's and restic's
   )
 fi
 

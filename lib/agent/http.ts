@@ -5,12 +5,10 @@
  * Stateless: each request gets its own server and transport, and nothing is kept between
  * them but each agent's limits.
  */
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { LocalApi } from "../node/local-client.ts";
 import { AgentLimits } from "./limits.ts";
-import { createAgentServer } from "./mcp.ts";
 
 /** The largest request an agent may send: a file it writes is at most 1 MiB of text. */
 const MAX_MCP_BYTES = 4 * 1024 * 1024;
@@ -76,6 +74,11 @@ export class AgentEndpoint {
         { status: 413 },
       );
     }
+    // Loaded at the first agent request: the MCP SDK and its schemas are much of what an
+    // idle daemon would otherwise hold in memory.
+    const [{ createAgentServer }, { WebStandardStreamableHTTPServerTransport }] = await Promise.all(
+      [import("./mcp.ts"), import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js")],
+    );
     const server = createAgentServer({
       api: this.api,
       token,

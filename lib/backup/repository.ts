@@ -20,6 +20,7 @@ import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
+import { release } from "./release.ts";
 import { SealPool } from "./seal-pool.ts";
 import {
   keysFit,
@@ -35,8 +36,14 @@ import {
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** At most this many packs being written while the next one fills. */
 const PACKS_IN_FLIGHT = 2;
-/** At most this many plaintext bytes waiting to be sealed: memory stays bounded. */
-const SEALING_MAX_BYTES = 48 * 1024 * 1024;
+/** At most this many plaintext bytes being named and sealed: memory stays bounded. */
+const SEALING_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * At most about this many bytes of packs cut and not yet written (about those in flight):
+ * where the target writes slower than blobs are sealed, the reading waits, rather than
+ * packs piling up in memory.
+ */
+const UNWRITTEN_MAX_BYTES = PACKS_IN_FLIGHT * PACK_TARGET_BYTES;
 
 export const packPath = (pack: string) => `data/${pack.slice(0, 2)}/${pack}`;
 
@@ -50,6 +57,9 @@ export class Repository {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly sealing = new Set<Promise<void>>();
   private sealingBytes = 0;
+  /** Packs cut and not yet written, each until it is (or has failed). */
+  private readonly unwritten = new Set<Promise<void>>();
+  private unwrittenBytes = 0;
   private pool: SealPool | undefined;
   private failure: unknown;
   /** Bytes written to the target in this session. */
@@ -174,9 +184,13 @@ export class Repository {
     return named.then(({ blob, added }) => ({ id: blob.id, added }));
   }
 
-  /** Waits while too much is being named and sealed; throws what went wrong meanwhile. */
+  /**
+   * Waits while too much is being named and sealed, or written; throws what went wrong
+   * meanwhile.
+   */
   async room(): Promise<void> {
-    while (this.sealingBytes > SEALING_MAX_BYTES) await Promise.race(this.sealing);
+    while (this.sealingBytes > SEALING_MAX_BYTES || this.unwrittenBytes > UNWRITTEN_MAX_BYTES)
+      await Promise.race([...this.sealing, ...this.unwritten]);
     if (this.failure) throw this.failure;
   }
 
@@ -304,6 +318,17 @@ export class Repository {
     const packId = hash.digest("hex");
     const packLength = parts.reduce((n, part) => n + part.length, 0);
     const located = blobs.map((blob) => ({ ...blob, pack: packId }));
+    let written = () => {};
+    const unwritten = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    this.unwritten.add(unwritten);
+    this.unwrittenBytes += packLength;
+    const done = () => {
+      this.unwritten.delete(unwritten);
+      this.unwrittenBytes -= packLength;
+      written();
+    };
     while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
     const write = (async () => {
       await this.backend.write(packPath(packId), parts);
@@ -312,13 +337,17 @@ export class Repository {
       await this.backend.write(`index/${name}`, index);
       this.cacheIndex(name, index);
       this.storedBytes += packLength + index.length;
+      // Written: the sealed blobs (each its own buffer, from the sealing thread) are done with.
+      for (const part of parts) release(part);
       for (const blob of located) {
         this.index.set(blob.id, blob);
         this.pending.delete(blob.id);
       }
-    })().catch((error: unknown) => {
-      this.failure ??= error;
-    });
+    })()
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(done);
     this.inFlight.add(write);
     void write.finally(() => this.inFlight.delete(write));
     if (this.failure) throw this.failure;

@@ -5,6 +5,7 @@
  * Listed as an entry point of the build, as Bun's compiled binaries need for workers.
  */
 import { blobId, type RepositoryKeys } from "../../protocol/backup/keys.ts";
+import { release } from "./release.ts";
 import type { PoolRequest } from "./seal-pool.ts";
 import { sealBlob } from "./sealed.ts";
 
@@ -29,7 +30,11 @@ self.onmessage = (event: MessageEvent) => {
     if (!plaintext) throw new Error(`the seal worker holds no blob ${message.seq}`);
     const sealed = sealBlob(keys, message.id, plaintext);
     self.postMessage({ seq: message.seq, sealed }, [sealed.buffer as ArrayBuffer]);
+    // Its own copy, sent here whole: nothing else holds it.
+    release(plaintext);
   } else {
+    const plaintext = held.get(message.seq);
     held.delete(message.seq);
+    if (plaintext) release(plaintext);
   }
 };

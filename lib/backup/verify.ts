@@ -4,11 +4,13 @@
  * and every blob in them opened and checked, all of them or a random sample. Damage is
  * reported as the snapshots and files it touches, so the owner knows what is at stake.
  */
+
 import { decodeTree } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { release } from "./release.ts";
 import { packPath, type Repository } from "./repository.ts";
 import { withRepository } from "./run.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -151,16 +153,19 @@ export async function verifyRepository(
         try {
           if (blob.offset + blob.length > bytes.length)
             throw new BuckyError("E_INTEGRITY", `pack ${pack.slice(0, 12)} is cut short`);
-          repository.openSealedBlob(
+          const plaintext = repository.openSealedBlob(
             blob.id,
             bytes.subarray(blob.offset, blob.offset + blob.length),
           );
+          // Checked and not kept: its memory goes back now (see release.ts).
+          release(plaintext);
           checkedBlobs += 1;
         } catch (error) {
           if (!(error instanceof BuckyError)) throw error;
           problems.set(blob.id, error.message);
         }
       }
+      release(bytes);
     }
   } else {
     checkedBlobs += [...uses.keys()].filter((id) => repository.locate(id)).length;

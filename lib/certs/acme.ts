@@ -8,8 +8,13 @@
  * the CA, a name that does not point at the gateway, the CA's rate limits, a CA that
  * needs an external account.
  */
-import acme from "acme-client";
+import type acmeClient from "acme-client";
 import { BuckyError } from "../errors.ts";
+
+/** acme-client, loaded when a certificate is first ordered: an idle daemon never needs it. */
+async function loadAcme(): Promise<typeof acmeClient> {
+  return (await import("acme-client")).default;
+}
 
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
@@ -39,6 +44,7 @@ export interface Issued {
 
 /** A fresh account key (ECDSA P-256), PEM. */
 export async function newAccountKey(): Promise<string> {
+  const acme = await loadAcme();
   return (await acme.crypto.createPrivateEcdsaKey("P-256")).toString();
 }
 
@@ -53,6 +59,7 @@ export async function orderCertificate(
     account?(url: string): void;
   },
 ): Promise<Issued> {
+  const acme = await loadAcme();
   const client = new acme.Client({
     directoryUrl: account.directory,
     accountKey: account.key,
@@ -118,7 +125,7 @@ export async function orderCertificate(
   }
 }
 
-function accountUrlOf(client: acme.Client): string | undefined {
+function accountUrlOf(client: acmeClient.Client): string | undefined {
   try {
     return client.getAccountUrl();
   } catch {

@@ -4,180 +4,312 @@
  * where its space goes, and a gateway's certificates.
  * Read defensively: a part that does not have the expected shape (a newer or a broken
  * device) reads as unknown, never as an error for the reader.
+ *
+ * Read by the small checks below rather than a schema library: every command that shows
+ * the zone (`bucky status`) reads facts, and building a schema's objects at start-up cost
+ * more than the rest of such a command. A test holds these checks to the schema they
+ * replaced.
  */
-import { z } from "zod";
 
 /** A device says the space of at most this many apps (the largest), and of as many leftovers. */
 export const MAX_USAGE_APPS = 100;
 export const MAX_LEFTOVERS = 20;
 
-const backupRun = z.object({
-  at: z.string().max(40),
-  snapshot: z.string().max(80),
-  durationMs: z.number().nonnegative(),
+export interface BackupRun {
+  at: string;
+  snapshot: string;
+  durationMs: number;
   /** Bytes of the files read anew (changed since the run before), and when that was. */
-  changedBytes: z.number().nonnegative().optional(),
-  sinceMs: z.number().nonnegative().optional(),
+  changedBytes?: number;
+  sinceMs?: number;
   /** Bytes written to the target (sealed, compressed). */
-  storedBytes: z.number().nonnegative().optional(),
-});
+  storedBytes?: number;
+}
 
-const targetFacts = z.object({
-  lastBackup: backupRun.optional(),
-  lastBackupError: z.object({ at: z.string().max(40), message: z.string().max(500) }).optional(),
-  lastVerify: z
-    .object({ at: z.string().max(40), ok: z.boolean(), damaged: z.number().nonnegative() })
-    .optional(),
-  behindSince: z.string().max(40).nullable().optional(),
-});
+export interface TargetFacts {
+  lastBackup?: BackupRun;
+  lastBackupError?: { at: string; message: string };
+  lastVerify?: { at: string; ok: boolean; damaged: number };
+  behindSince?: string | null;
+}
 
-const snapshotPosition = z.object({
-  epoch: z.number().int().nonnegative(),
-  seq: z.number().int().nonnegative(),
+interface SnapshotPosition {
+  epoch: number;
+  seq: number;
   /** When that snapshot was taken (the holder's clock, ms). */
-  at: z.number().nonnegative(),
-});
+  at: number;
+}
 
 /** App data this device holds or keeps a copy of, and the conflict copies it keeps. */
-const replicaFacts = z.object({
-  held: z
-    .record(
-      z.string().max(64),
-      snapshotPosition.extend({
-        bytes: z.number().nonnegative(),
-        /** Bytes sent to standbys since the holder's daemon started. */
-        servedBytes: z.number().nonnegative().optional(),
-        standbys: z.record(
-          z.string().max(64),
-          snapshotPosition.extend({
-            ackedAtMs: z.number().nonnegative(),
-            /** How long its copy has been behind the holder's data (0: up to date). */
-            lagMs: z.number().nonnegative(),
-            lagBytes: z.number().nonnegative(),
-          }),
-        ),
-      }),
-    )
-    .catch({}),
-  copies: z
-    .record(
-      z.string().max(64),
-      snapshotPosition.extend({
-        final: z.boolean(),
-        holder: z.string().max(64),
-        bytes: z.number().nonnegative(),
-      }),
-    )
-    .catch({}),
-  conflicts: z
-    .record(
-      z.string().max(64),
-      z
-        .array(
-          z.object({
-            name: z.string().max(128),
-            at: z.string().max(40),
-            bytes: z.number().nonnegative(),
-            epoch: z.number().int().nonnegative(),
-          }),
-        )
-        .max(20),
-    )
-    .catch({}),
-});
-
-const bytes = z.number().nonnegative();
+export interface ReplicaFacts {
+  held: Record<
+    string,
+    SnapshotPosition & {
+      bytes: number;
+      /** Bytes sent to standbys since the holder's daemon started. */
+      servedBytes?: number;
+      standbys: Record<
+        string,
+        SnapshotPosition & {
+          ackedAtMs: number;
+          /** How long its copy has been behind the holder's data (0: up to date). */
+          lagMs: number;
+          lagBytes: number;
+        }
+      >;
+    }
+  >;
+  copies: Record<string, SnapshotPosition & { final: boolean; holder: string; bytes: number }>;
+  conflicts: Record<string, { name: string; at: string; bytes: number; epoch: number }[]>;
+}
 
 /** Where the device's disk goes (lib/disk/usage.ts), as it last measured. */
-const usageFacts = z.object({
-  state: z.object({
-    bytes,
-    changesets: z.number().int().nonnegative(),
-    keys: z.number().int().nonnegative(),
-    checkpoint: z
-      .object({ id: z.string().max(64), cut: z.string().max(40), keys: z.number().int() })
-      .nullable(),
-  }),
-  namedData: z.object({ bytes, objects: z.number().int().nonnegative() }),
-  apps: z
-    .record(
-      z.string().max(64),
-      z.object({
-        dataBytes: bytes,
-        packagesBytes: bytes,
-        conflictsBytes: bytes,
-        replicaBytes: bytes,
-        logsBytes: bytes,
-      }),
-    )
-    .refine((apps) => Object.keys(apps).length <= MAX_USAGE_APPS),
-  logsBytes: bytes,
-  backupCacheBytes: bytes,
-  leftovers: z
-    .array(z.object({ what: z.string().max(300), bytes, remove: z.string().max(300) }))
-    .max(MAX_LEFTOVERS),
-});
+export interface UsageFacts {
+  state: {
+    bytes: number;
+    changesets: number;
+    keys: number;
+    checkpoint: { id: string; cut: string; keys: number } | null;
+  };
+  namedData: { bytes: number; objects: number };
+  apps: Record<
+    string,
+    {
+      dataBytes: number;
+      packagesBytes: number;
+      conflictsBytes: number;
+      replicaBytes: number;
+      logsBytes: number;
+    }
+  >;
+  logsBytes: number;
+  backupCacheBytes: number;
+  leftovers: { what: string; bytes: number; remove: string }[];
+}
 
 /** A gateway's certificate for one name: who issues it, until when, and what went wrong last. */
-const certificateFacts = z.object({
-  issuer: z.enum(["acme", "zone", "files"]),
-  notAfter: z.string().max(40).optional(),
-  lastError: z
-    .object({
-      at: z.string().max(40),
-      message: z.string().max(500),
-      hint: z.string().max(300).optional(),
-    })
-    .optional(),
-});
+export interface CertificateFacts {
+  issuer: "acme" | "zone" | "files";
+  notAfter?: string;
+  lastError?: { at: string; message: string; hint?: string };
+}
 
-export const deviceFactsPayload = z.object({
-  backup: z
-    .object({
-      /** Whether this device holds the backup key (so can back up and restore). */
-      key: z.boolean(),
-      targets: z.record(z.string().max(64), targetFacts),
-    })
-    .optional()
-    .catch(undefined),
-  disk: z
-    .object({ freeBytes: z.number().nonnegative(), totalBytes: z.number().nonnegative() })
-    .optional()
-    .catch(undefined),
-  replicas: replicaFacts.optional().catch(undefined),
-  usage: usageFacts.optional().catch(undefined),
+export interface DeviceFactsPayload {
+  backup?: {
+    /** Whether this device holds the backup key (so can back up and restore). */
+    key: boolean;
+    targets: Record<string, TargetFacts>;
+  };
+  disk?: { freeBytes: number; totalBytes: number };
+  replicas?: ReplicaFacts;
+  usage?: UsageFacts;
   /** A gateway's requests per app in each of the last complete hours, oldest first. */
-  traffic: z
-    .object({
-      /** The start of the first hour (ms). */
-      fromMs: z.number().nonnegative(),
-      apps: z.record(
-        z.string().max(64),
-        z
-          .array(
-            z.object({ requests: z.number().nonnegative(), bytesOut: z.number().nonnegative() }),
-          )
-          .max(24),
-      ),
-    })
-    .optional()
-    .catch(undefined),
+  traffic?: {
+    /** The start of the first hour (ms). */
+    fromMs: number;
+    apps: Record<string, { requests: number; bytesOut: number }[]>;
+  };
   /** A gateway's certificates, by the name each is for (at most 100). */
-  certificates: z
-    .record(z.string().max(253), certificateFacts)
-    .refine((record) => Object.keys(record).length <= 100)
-    .optional()
-    .catch(undefined),
-});
-
-export type DeviceFactsPayload = z.infer<typeof deviceFactsPayload>;
-export type UsageFacts = z.infer<typeof usageFacts>;
-export type TargetFacts = z.infer<typeof targetFacts>;
-export type ReplicaFacts = z.infer<typeof replicaFacts>;
-export type CertificateFacts = z.infer<typeof certificateFacts>;
+  certificates?: Record<string, CertificateFacts>;
+}
 
 /** The payload of a record, or nothing known when it is not one. */
 export function readPayload(facts: Readonly<Record<string, unknown>>): DeviceFactsPayload {
-  const parsed = deviceFactsPayload.safeParse(facts);
-  return parsed.success ? parsed.data : {};
+  const payload = payloadOf(facts);
+  return payload === BAD ? {} : payload;
 }
+
+// What a part that does not have its shape reads as, inside the checks.
+const BAD = Symbol("bad");
+type Read<T> = (value: unknown) => T | typeof BAD;
+
+const text =
+  (maxLength: number): Read<string> =>
+  (value) =>
+    typeof value === "string" && value.length <= maxLength ? value : BAD;
+const flag: Read<boolean> = (value) => (typeof value === "boolean" ? value : BAD);
+/** A finite number of at least 0. */
+const amount: Read<number> = (value) =>
+  typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : BAD;
+/** A whole number (a safe integer), of at least 0 unless `anySign`. */
+const whole =
+  (anySign = false): Read<number> =>
+  (value) =>
+    typeof value === "number" && Number.isSafeInteger(value) && (anySign || value >= 0)
+      ? value
+      : BAD;
+const oneOf =
+  <const T extends string>(...choices: T[]): Read<T> =>
+  (value) =>
+    choices.includes(value as T) ? (value as T) : BAD;
+const optional =
+  <T>(read: Read<T>): Read<T | undefined> =>
+  (value) =>
+    value === undefined ? undefined : read(value);
+const nullable =
+  <T>(read: Read<T>): Read<T | null> =>
+  (value) =>
+    value === null ? null : read(value);
+/** The value, or `fallback` when it is missing or has not the shape. */
+const orElse =
+  <T, F>(read: Read<T>, fallback: F): Read<T | F> =>
+  (value) => {
+    const read_ = read(value);
+    return read_ === BAD ? fallback : read_;
+  };
+const satisfying =
+  <T>(read: Read<T>, holds: (value: T) => boolean): Read<T> =>
+  (value) => {
+    const read_ = read(value);
+    return read_ !== BAD && holds(read_) ? read_ : BAD;
+  };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** An object with these fields (others are left out); a field read as undefined is left out. */
+function object<T>(fields: { [K in keyof T]-?: Read<T[K]> }): Read<T> {
+  const entries = Object.entries(fields) as [string, Read<unknown>][];
+  return (value) => {
+    if (!isPlainObject(value)) return BAD;
+    const out: Record<string, unknown> = {};
+    for (const [name, read] of entries) {
+      const field = read(value[name]);
+      if (field === BAD) return BAD;
+      if (field !== undefined || name in value) out[name] = field;
+    }
+    return out as T;
+  };
+}
+
+/** An object used as a map: each key a name of at most `maxKeyLength`, each value read. */
+function record<T>(maxKeyLength: number, read: Read<T>): Read<Record<string, T>> {
+  return (value) => {
+    if (!isPlainObject(value)) return BAD;
+    const out: Record<string, T> = {};
+    for (const [key, item] of Object.entries(value)) {
+      if (key.length > maxKeyLength) return BAD;
+      const read_ = read(item);
+      if (read_ === BAD) return BAD;
+      out[key] = read_;
+    }
+    return out;
+  };
+}
+
+function list<T>(read: Read<T>, maxLength: number): Read<T[]> {
+  return (value) => {
+    if (!Array.isArray(value) || value.length > maxLength) return BAD;
+    const out: T[] = [];
+    for (const item of value) {
+      const read_ = read(item);
+      if (read_ === BAD) return BAD;
+      out.push(read_);
+    }
+    return out;
+  };
+}
+
+const backupRun = object<BackupRun>({
+  at: text(40),
+  snapshot: text(80),
+  durationMs: amount,
+  changedBytes: optional(amount),
+  sinceMs: optional(amount),
+  storedBytes: optional(amount),
+});
+
+const targetFacts = object<TargetFacts>({
+  lastBackup: optional(backupRun),
+  lastBackupError: optional(object({ at: text(40), message: text(500) })),
+  lastVerify: optional(object({ at: text(40), ok: flag, damaged: amount })),
+  behindSince: optional(nullable(text(40))),
+});
+
+const position = { epoch: whole(), seq: whole(), at: amount };
+
+const replicaFacts = object<ReplicaFacts>({
+  held: orElse(
+    record(
+      64,
+      object<ReplicaFacts["held"][string]>({
+        ...position,
+        bytes: amount,
+        servedBytes: optional(amount),
+        standbys: record(
+          64,
+          object({ ...position, ackedAtMs: amount, lagMs: amount, lagBytes: amount }),
+        ),
+      }),
+    ),
+    {},
+  ),
+  copies: orElse(
+    record(64, object({ ...position, final: flag, holder: text(64), bytes: amount })),
+    {},
+  ),
+  conflicts: orElse(
+    record(64, list(object({ name: text(128), at: text(40), bytes: amount, epoch: whole() }), 20)),
+    {},
+  ),
+});
+
+const usageFacts = object<UsageFacts>({
+  state: object({
+    bytes: amount,
+    changesets: whole(),
+    keys: whole(),
+    checkpoint: nullable(object({ id: text(64), cut: text(40), keys: whole(true) })),
+  }),
+  namedData: object({ bytes: amount, objects: whole() }),
+  apps: satisfying(
+    record(
+      64,
+      object({
+        dataBytes: amount,
+        packagesBytes: amount,
+        conflictsBytes: amount,
+        replicaBytes: amount,
+        logsBytes: amount,
+      }),
+    ),
+    (apps) => Object.keys(apps).length <= MAX_USAGE_APPS,
+  ),
+  logsBytes: amount,
+  backupCacheBytes: amount,
+  leftovers: list(object({ what: text(300), bytes: amount, remove: text(300) }), MAX_LEFTOVERS),
+});
+
+const certificateFacts = object<CertificateFacts>({
+  issuer: oneOf("acme", "zone", "files"),
+  notAfter: optional(text(40)),
+  lastError: optional(object({ at: text(40), message: text(500), hint: optional(text(300)) })),
+});
+
+const payloadOf = object<DeviceFactsPayload>({
+  backup: orElse(optional(object({ key: flag, targets: record(64, targetFacts) })), undefined),
+  disk: orElse(optional(object({ freeBytes: amount, totalBytes: amount })), undefined),
+  replicas: orElse(optional(replicaFacts), undefined),
+  usage: orElse(optional(usageFacts), undefined),
+  traffic: orElse(
+    optional(
+      object({
+        fromMs: amount,
+        apps: record(64, list(object({ requests: amount, bytesOut: amount }), 24)),
+      }),
+    ),
+    undefined,
+  ),
+  certificates: orElse(
+    optional(
+      satisfying(
+        record(253, certificateFacts),
+        (certificates) => Object.keys(certificates).length <= 100,
+      ),
+    ),
+    undefined,
+  ),
+});

@@ -18,6 +18,7 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
+import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
@@ -76,6 +77,8 @@ export async function fetchToFile(
     fsyncSync(fd);
     closeSync(fd);
     renameSync(temp, destination);
+    // The new name is durable too: a fetch that said it was done is there after a crash.
+    fsyncDirectory(dirname(destination));
     return size;
   } catch (error) {
     closeSync(fd);

@@ -24,6 +24,7 @@ import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import { type StateDb, writeStamp } from "../store/db.ts";
+import { CheckedEntries } from "../sync/checked-entries.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
@@ -248,10 +249,11 @@ export class NodeContext {
     return changeset;
   }
 
-  /** Verifies and applies changesets a peer sent. */
-  ingest(entries: readonly Uint8Array[], source: string): IngestResult {
+  /** Verifies and applies changesets a peer sent: a batch's signatures on every core first. */
+  async ingest(entries: readonly Uint8Array[], source: string): Promise<IngestResult> {
+    const checked = await CheckedEntries.verify(entries, this.zoneId);
     const result = this.watchingForDamage(() =>
-      ingestEntries(this.db, entries, {
+      ingestEntries(this.db, checked, {
         zone: this.zoneId,
         nowMs: this.now(),
         log: this.log,

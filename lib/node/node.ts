@@ -3,9 +3,11 @@
  * API over TLS and the local API on a Unix socket, publishes where it listens, and keeps
  * in sync with its peers until stopped.
  */
+
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { Server, WebSocketHandler } from "bun";
+import type { Hono } from "hono";
 import { ZONE_TARGET_PREFIX } from "../../protocol/backup/zone-target.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
@@ -41,7 +43,7 @@ import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
-import { createPanel } from "../panel/panel.tsx";
+import type { PanelEnv } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
 import { touchesRelays } from "../relay/relays.ts";
 import { Tunnels } from "../relay/tunnel.ts";
@@ -240,7 +242,17 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       zoneCa,
       runtime: options.apps.runtime,
     });
-    const panel = createPanel((request) => localApp.fetch(request));
+    // The panel (its pages, in two languages) is loaded when first asked for: most daemons
+    // are never asked, and an idle daemon holds less without it.
+    let panelApp: Promise<Hono<PanelEnv>> | undefined;
+    const panel = {
+      fetch: async (request: Request, env: PanelEnv["Bindings"]) => {
+        panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
+          createPanel((request) => localApp.fetch(request)),
+        );
+        return (await panelApp).fetch(request, env);
+      },
+    };
     const agents = new AgentEndpoint(
       new LocalApi((request) => localApp.fetch(request)),
       paths,

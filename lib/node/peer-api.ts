@@ -157,9 +157,9 @@ export function createPeerApp(
     ),
   );
 
-  app.post("/v1/sync/push", (c) => {
+  app.post("/v1/sync/push", async (c) => {
     const { entries, presence, facts } = decode(() => decodeEntries(c.get("body")));
-    const result = entries.length > 0 ? node.ingest(entries, c.get("peer")) : undefined;
+    const result = entries.length > 0 ? await node.ingest(entries, c.get("peer")) : undefined;
     node.receivePresence(presence);
     node.receiveFacts(facts);
     // The ack carries this node's vector: the sender sends whatever it still lacks.

@@ -113,7 +113,7 @@ export class SyncLoop {
           factsHave: this.node.factsHave(),
         });
         const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
-        if (message.entries.length > 0) this.node.ingest(message.entries, peer.name);
+        if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
         this.node.receivePresence(message.presence);
         this.node.receiveFacts(message.facts);
         theirs = message.have;

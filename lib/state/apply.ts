@@ -76,6 +76,20 @@ export function storeChangeset(
   changeset: Changeset,
   receivedAtMs: number,
 ): void {
+  insertChangeset(db, tally, changeset, receivedAtMs);
+  applyChangeset(db.$client, tally, changeset);
+}
+
+/**
+ * Stores a verified changeset without applying its ops: the caller gives them to a
+ * PendingWrites, in the same transaction.
+ */
+export function insertChangeset(
+  db: StateDb,
+  tally: SealTally,
+  changeset: Changeset,
+  receivedAtMs: number,
+): void {
   const { insert } = prepared(db.$client);
   const { lastInsertRowid } = insert.run(
     changeset.author,
@@ -92,28 +106,69 @@ export function storeChangeset(
     changeset.bytes,
     receivedAtMs,
   ]);
-  applyChangeset(db.$client, tally, changeset);
+}
+
+/**
+ * The ops of changesets stored in one transaction, not yet written to the state: of the
+ * ops on each key, only the one that would win. Last writer wins per key whatever the
+ * order, so writing that one alone leaves the state (and its seal) as writing them all in
+ * turn would, and a batch that writes a key ten times writes it once. Flush before
+ * anything reads the state (membership, after a change to devices/) and before commit.
+ */
+export class PendingWrites {
+  private readonly latest = new Map<string, StateRowValues>();
+
+  add(changeset: Changeset): void {
+    for (const op of changeset.ops) {
+      const row: StateRowValues = [
+        op.key,
+        op.value,
+        changeset.hlc.ms,
+        changeset.hlc.counter,
+        changeset.author,
+        changeset.seq,
+      ];
+      const held = this.latest.get(op.key);
+      // As the state's own rule: only a later writer replaces (between equals, the first stays).
+      if (!held || isLater(row, held)) this.latest.set(op.key, row);
+    }
+  }
+
+  flush(sqlite: Database, tally: SealTally): void {
+    for (const row of this.latest.values()) applyRow(sqlite, tally, row);
+    this.latest.clear();
+  }
+}
+
+/** (hlc ms, hlc counter, author) of `a` after those of `b`, as UPDATE_IF_LATER compares them. */
+function isLater(a: StateRowValues, b: StateRowValues): boolean {
+  if (a[2] !== b[2]) return a[2] > b[2];
+  if (a[3] !== b[3]) return a[3] > b[3];
+  return a[4] > b[4];
 }
 
 /** Applies the ops of a changeset already stored (or being stored) to the state. */
 export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Changeset): void {
   for (const op of changeset.ops) {
-    const row = [
+    applyRow(sqlite, tally, [
       op.key,
       op.value,
       changeset.hlc.ms,
       changeset.hlc.counter,
       changeset.author,
       changeset.seq,
-    ] as const;
-    const replaced = writeRow(sqlite, row);
-    if (replaced === false) continue;
-    if (replaced) {
-      tally.removeStateRow(replaced);
-      keepCheckpointRow(sqlite, tally, replaced);
-    }
-    tally.addStateRow(row);
+    ]);
   }
+}
+
+function applyRow(sqlite: Database, tally: SealTally, row: StateRowValues): void {
+  const replaced = writeRow(sqlite, row);
+  if (replaced === false) return;
+  if (replaced) {
+    tally.removeStateRow(replaced);
+    keepCheckpointRow(sqlite, tally, replaced);
+  }
+  tally.addStateRow(row);
 }
 
 /**

@@ -13,7 +13,8 @@ import {
   type ColumnValue,
   DIGEST_BYTES,
   deriveSealKey,
-  rowMac,
+  rowMacInput,
+  type SealedTable,
   type SealFields,
   sealMac,
   xorInto,
@@ -73,26 +74,36 @@ export class StateSeal {
   }
 
   stateRowMac(row: StateRow): Uint8Array {
-    return rowMac(this.key, "state", row);
+    return this.rowMac("state", row);
   }
 
   changesetRowMac(row: ChangesetRow): Uint8Array {
-    return rowMac(this.key, "changesets", row);
+    return this.rowMac("changesets", row);
   }
 
   /** A row of `checkpoint_base` (the same columns as a state row). */
   baseRowMac(row: StateRow): Uint8Array {
-    return rowMac(this.key, "checkpoint_base", row);
+    return this.rowMac("checkpoint_base", row);
   }
 
   /** The mac the `checkpoint` row carries over its other columns. */
   checkpointMac(row: readonly ColumnValue[]): Uint8Array {
-    return rowMac(this.key, "checkpoint", row);
+    return this.rowMac("checkpoint", row);
   }
 
   /** The mac an invitation row carries: id, secret_hash, created_at, expires_at, uses_left, revoked_at. */
   inviteMac(row: readonly ColumnValue[]): Uint8Array {
-    return rowMac(this.key, "invites", row);
+    return this.rowMac("invites", row);
+  }
+
+  /**
+   * `rowMac` of protocol/state-seal.ts, through Bun's HMAC: the same bytes (the tests
+   * compare them) in half the time, and every row a write adds or removes is macced.
+   */
+  private rowMac(table: SealedTable, row: readonly ColumnValue[]): Uint8Array {
+    return new Uint8Array(
+      new Bun.CryptoHasher("sha256", this.key).update(rowMacInput(table, row)).digest(),
+    );
   }
 
   /**

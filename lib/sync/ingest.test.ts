@@ -8,6 +8,7 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, type TestNode } from "../state/test-db.ts";
 import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
+import { CheckedEntries } from "./checked-entries.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
 import { ingestEntries } from "./ingest.ts";
 
@@ -130,6 +131,96 @@ describe("ingestEntries", () => {
     const refused = syncInto(b, c);
     expect(refused.applied).toEqual([]);
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
+  });
+
+  test("a batch's signatures checked first decide exactly as one at a time in the transaction", async () => {
+    const [a, c, d] = zoneOf("a", "c", "d");
+    syncInto(a, c);
+    syncInto(a, d);
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
+    const entries = Array.from(
+      { length: 12 },
+      (_, i) =>
+        appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i).bytes,
+    );
+    // The sixth's signature altered: it is refused, the ones after it wait for it.
+    const forged = (entries[5] as Uint8Array).slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
+    entries[5] = forged;
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test" };
+    const inBatch = ingestEntries(c.db, await CheckedEntries.verify(entries, zone.id), {
+      ...context,
+      seal: c.seal,
+    });
+    const oneByOne = ingestEntries(d.db, entries, { ...context, seal: d.seal });
+    const outcome = (result: typeof inBatch) => ({
+      applied: result.applied.map((changeset) => changeset.seq),
+      rejected: result.rejected,
+      deferred: result.deferred,
+    });
+    expect(outcome(inBatch)).toEqual({
+      applied: [2, 3, 4, 5, 6],
+      rejected: [
+        {
+          author: deviceIdFromPublicKey(a.key.publicKey),
+          seq: 7,
+          reason: `changeset ${deviceIdFromPublicKey(a.key.publicKey)}#7 has a bad signature`,
+        },
+      ],
+      deferred: 6,
+    });
+    expect(outcome(oneByOne)).toEqual(outcome(inBatch));
+    expect(values(c.db)).toEqual(values(d.db));
+  });
+
+  test("in a batch, the latest writer of a key wins it, as one changeset at a time", () => {
+    const [a, b, c, d] = zoneOf("a", "b", "c", "d");
+    // a writes later than b, though b's changeset comes later in the batch (b is admitted
+    // by a's first changeset, so it waits for it); both write the same key.
+    appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "apps/k", value: '"from a"' }],
+      3000,
+    );
+    appendLocalChangeset(
+      b.db,
+      { zone: zone.id, name: "b", key: b.key, seal: b.seal },
+      [{ key: "apps/k", value: '"from b"' }],
+      2000,
+    );
+    const entries = [
+      ...entriesMissingFrom(b.db, new Map()).entries,
+      ...entriesMissingFrom(a.db, new Map()).entries,
+    ];
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test" };
+    expect(ingestEntries(c.db, entries, { ...context, seal: c.seal }).applied).toHaveLength(3);
+    // The same changesets one at a time.
+    for (const entry of [...entries.slice(1), entries[0] as Uint8Array])
+      ingestEntries(d.db, [entry], { ...context, seal: d.seal });
+    expect(values(c.db)).toEqual({ "apps/k": '"from a"' });
+    expect(values(d.db)).toEqual(values(c.db));
+  });
+
+  test("a changeset held already is a duplicate, whatever signature it comes with", () => {
+    const [a, c] = zoneOf("a", "c");
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
+    appendLocalChangeset(a.db, author, [{ key: "apps/1", value: "1" }], 2000);
+    syncInto(a, c);
+    const again = entriesMissingFrom(a.db, new Map()).entries.map((entry) => {
+      const altered = entry.slice();
+      altered[altered.length - 1] = (altered[altered.length - 1] ?? 0) ^ 1;
+      return altered;
+    });
+    const result = ingestEntries(c.db, again, {
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: c.seal,
+    });
+    expect([result.applied, result.duplicates, result.rejected]).toEqual([[], 2, []]);
+    expect(values(c.db)).toEqual({ "apps/1": "1" });
   });
 
   test("waits while another process writes to the same database, instead of failing", async () => {

@@ -8,7 +8,6 @@ import { and, desc, eq } from "drizzle-orm";
 import {
   type Changeset,
   type DecodedChangeset,
-  decodeChangeset,
   verifyChangeset,
 } from "../../protocol/changeset.ts";
 import { verifyDeviceDocument } from "../../protocol/documents.ts";
@@ -19,10 +18,11 @@ import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
-import { dropChangesets, reapplyKeys, storeChangeset } from "../state/apply.ts";
+import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
+import { CheckedEntries } from "./checked-entries.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
 /** A changeset stamped further ahead of this node's clock than this is refused. */
@@ -61,30 +61,20 @@ type Outcome =
   | { kind: "rejected"; reason: string }
   | { kind: "quarantined"; reason: string };
 
+/**
+ * Verifies and applies `entries` in one transaction. Entries as bytes have their
+ * signatures checked one by one inside it; pass `CheckedEntries.verify(entries)` instead
+ * to check a batch's on every core before the write lock is taken.
+ */
 export function ingestEntries(
   db: StateDb,
-  entries: readonly Uint8Array[],
+  entries: readonly Uint8Array[] | CheckedEntries,
   context: IngestContext,
 ): IngestResult {
-  const rejected: Rejection[] = [];
-  let pending: DecodedChangeset[] = [];
-  for (const entry of entries) {
-    try {
-      const changeset = decodeChangeset(entry);
-      if (changeset.zone !== context.zone) {
-        rejected.push({
-          author: changeset.author,
-          seq: changeset.seq,
-          reason: "it belongs to another zone",
-        });
-      } else {
-        pending.push(changeset);
-      }
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      rejected.push({ reason: `malformed: ${error.message}` });
-    }
-  }
+  const checked =
+    entries instanceof CheckedEntries ? entries : CheckedEntries.decode(entries, context.zone);
+  const rejected: Rejection[] = [...checked.rejected];
+  let pending = [...checked.changesets];
   pending.sort((a, b) => a.author.localeCompare(b.author) || a.seq - b.seq);
 
   const applied: Changeset[] = [];
@@ -97,6 +87,8 @@ export function ingestEntries(
     const feeds = new FeedHeads(db);
     const keys = new Map<DeviceId, VerifyKey>();
     let membership = loadMembership(db, context.zone);
+    // Applied changesets' ops, written to the state once per key (the winner of the batch).
+    const writes = new PendingWrites();
     let latest: Hlc | undefined;
     // Entries may depend on each other (a device's document, then its writes): apply in
     // passes until a pass makes no progress.
@@ -104,14 +96,16 @@ export function ingestEntries(
       progress = false;
       const waiting: DecodedChangeset[] = [];
       for (const changeset of pending) {
-        const outcome = consider(db, tally, changeset, membership, feeds, keys, context);
+        const outcome = consider(db, tally, changeset, membership, feeds, keys, checked, context);
         if (outcome.kind === "applied") {
           progress = true;
           applied.push(changeset);
+          writes.add(changeset);
           feeds.advance(changeset);
           if (latest === undefined || compareHlc(changeset.hlc, latest) > 0) latest = changeset.hlc;
           if (changeset.ops.some((op) => op.key.startsWith("devices/"))) {
             membershipChanged = true;
+            writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
             dropRevokedChangesets(db, tally, changeset, membership, context);
           }
@@ -123,6 +117,7 @@ export function ingestEntries(
           rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
+            writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
           }
         }
@@ -141,18 +136,14 @@ export function ingestEntries(
         });
       }
     }
+    writes.flush(db.$client, tally);
     if (latest !== undefined) advanceClock(db, latest, context.nowMs);
     tally.save();
   }, IMMEDIATE);
 
-  for (const changeset of applied) {
-    context.log.info("applied changeset", {
-      author: changeset.author,
-      seq: changeset.seq,
-      ops: changeset.ops.length,
-      from: context.source,
-    });
-  }
+  // One line per author's run of changesets: a page of a join is thousands of them.
+  for (const run of appliedRuns(applied))
+    context.log.info("applied changesets", { ...run, from: context.source });
   for (const rejection of rejected) {
     context.log.warn("rejected changeset", { ...rejection, from: context.source });
   }
@@ -164,6 +155,26 @@ export function ingestEntries(
   return { applied, duplicates, rejected, deferred, membershipChanged };
 }
 
+/** What was applied, per author: the first and last seq, how many, and their ops. */
+function appliedRuns(applied: readonly Changeset[]) {
+  const runs = new Map<
+    string,
+    { author: string; firstSeq: number; lastSeq: number; count: number; ops: number }
+  >();
+  for (const { author, seq, ops } of applied) {
+    const run = runs.get(author);
+    if (!run) {
+      runs.set(author, { author, firstSeq: seq, lastSeq: seq, count: 1, ops: ops.length });
+      continue;
+    }
+    run.firstSeq = Math.min(run.firstSeq, seq);
+    run.lastSeq = Math.max(run.lastSeq, seq);
+    run.count++;
+    run.ops += ops.length;
+  }
+  return runs.values();
+}
+
 function consider(
   db: StateDb,
   tally: SealTally,
@@ -171,6 +182,7 @@ function consider(
   membership: Membership,
   feeds: FeedHeads,
   keys: Map<DeviceId, VerifyKey>,
+  checked: CheckedEntries,
   context: IngestContext,
 ): Outcome {
   const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
@@ -180,20 +192,21 @@ function consider(
   if (member.revokedAfterSeq !== undefined && changeset.seq > member.revokedAfterSeq) {
     return { kind: "rejected", reason: "its author was revoked" };
   }
-  try {
-    verifyChangeset(changeset, keyOf(keys, changeset.author));
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    return { kind: "rejected", reason: error.message };
-  }
   const head = feeds.head(changeset.author);
-  if (changeset.seq <= head.seq) {
-    const held = db
-      .select({ hash: changesets.hash, bytes: changesets.bytes })
-      .from(changesets)
-      .where(and(eq(changesets.author, changeset.author), eq(changesets.seq, changeset.seq)))
-      .get();
-    if (!held || bytesEqual(held.hash, changeset.hash)) return { kind: "duplicate" };
+  const held = changeset.seq <= head.seq ? feeds.held(changeset.author, changeset.seq) : undefined;
+  // The very changeset held already: nothing is written, so its signature need not be checked.
+  if (changeset.seq <= head.seq && (!held || bytesEqual(held.hash, changeset.hash)))
+    return { kind: "duplicate" };
+  if (!checked.signatureVerified(changeset)) {
+    try {
+      verifyChangeset(changeset, keyOf(keys, changeset.author));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return { kind: "rejected", reason: error.message };
+    }
+  }
+  if (held) {
+    // Two different changesets signed with one seq: the proof is both, signatures checked.
     db.insert(quarantine)
       .values({
         deviceId: changeset.author,
@@ -227,7 +240,8 @@ function consider(
     const problem = writeProblem(op, member, context.zone);
     if (problem) return { kind: "rejected", reason: problem };
   }
-  storeChangeset(db, tally, changeset, context.nowMs);
+  // Stored now; its ops are the caller's to write (PendingWrites).
+  insertChangeset(db, tally, changeset, context.nowMs);
   return { kind: "applied" };
 }
 
@@ -303,6 +317,15 @@ class FeedHeads {
       this.heads.set(author, head);
     }
     return head;
+  }
+
+  /** The changeset `seq` of `author` as held here, if it still is (a checkpoint prunes). */
+  held(author: string, seq: number) {
+    return this.db
+      .select({ hash: changesets.hash, bytes: changesets.bytes })
+      .from(changesets)
+      .where(and(eq(changesets.author, author), eq(changesets.seq, seq)))
+      .get();
   }
 
   advance(changeset: Changeset): void {

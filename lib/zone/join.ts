@@ -32,6 +32,7 @@ import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import { StateSeal } from "../state/seal.ts";
 import { state } from "../store/schema.ts";
+import { CheckedEntries } from "../sync/checked-entries.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import {
@@ -131,7 +132,9 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
             checkpoint = peekCheckpointRecord(db.$client)?.checkpoint.id;
             continue;
           }
-          changesets += ingestEntries(db, message.entries, {
+          // A page's signatures are checked on every core before it is applied.
+          const page = await CheckedEntries.verify(message.entries, invite.zone);
+          changesets += ingestEntries(db, page, {
             zone: invite.zone,
             nowMs: options.now(),
             log: options.log,

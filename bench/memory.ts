@@ -1,0 +1,61 @@
+/**
+ * Memory of an idle daemon: the resident set (RSS) of `bucky daemon` on a fresh zone once
+ * it has settled, beside the anchor measured in the same run, a compiled Bun binary that
+ * opens a SQLite database and serves HTTP, and nothing else. Goal: at most 50 MB. (The
+ * most a backup of 1 GiB holds is in bench/backup.ts.)
+ *
+ *   just bench        (or: bun bench/memory.ts [settle seconds])
+ */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startDaemon } from "./daemon.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUCKY = join(ROOT, "dist/bucky");
+const OUT = join(ROOT, "bench/.out");
+const SETTLE_MS = Number(process.argv[2] ?? 10) * 1000;
+
+/** VmRSS, and how much of it is file-backed (the binary's own pages), in MB. */
+async function rssOf(pid: number): Promise<{ rssMb: number; fileMb: number }> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
+  return { rssMb: kb("VmRSS") / 1024, fileMb: kb("RssFile") / 1024 };
+}
+
+mkdirSync(OUT, { recursive: true });
+const anchorBinary = join(OUT, "idle-server");
+const built = Bun.spawnSync(
+  [
+    "bun",
+    "build",
+    join(ROOT, "bench/idle-server.ts"),
+    "--compile",
+    "--bytecode",
+    "--minify",
+  ].concat(["--outfile", anchorBinary]),
+  { stdout: "ignore", stderr: "inherit" },
+);
+if (built.exitCode !== 0) throw new Error("could not build bench/idle-server.ts");
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-memory-"));
+const children: ReturnType<typeof Bun.spawn>[] = [];
+try {
+  const home = join(scratch, "home");
+  const init = Bun.spawnSync([BUCKY, "init", "--home", home, "--json"], { stdout: "ignore" });
+  if (init.exitCode !== 0) throw new Error("bucky init failed");
+  const daemon = await startDaemon(BUCKY, home);
+  children.push(daemon);
+  const anchor = Bun.spawn([anchorBinary, join(scratch, "anchor.sock"), join(scratch, "a.db")]);
+  children.push(anchor);
+  await Bun.sleep(SETTLE_MS);
+  const [ours, theirs] = [await rssOf(daemon.pid), await rssOf(anchor.pid)];
+  console.log(`memory, idle, after ${SETTLE_MS / 1000} s (RSS, of it file-backed)`);
+  console.log(
+    `${"idle daemon, fresh zone".padEnd(34)} ${`${ours.rssMb.toFixed(0)} MB (${ours.fileMb.toFixed(0)})`.padStart(14)} ${`${theirs.rssMb.toFixed(0)} MB (${theirs.fileMb.toFixed(0)})`.padStart(16)}   goal ≤ 50 MB (anchor: Bun.serve + bun:sqlite)`,
+  );
+} finally {
+  for (const child of children) child.kill();
+  await Promise.all(children.map((child) => child.exited));
+  rmSync(scratch, { recursive: true, force: true });
+}

@@ -1,0 +1,313 @@
+/**
+ * The facts reader against the zod schema it replaced (kept here as the reference): the
+ * same payload read, or the same parts left out, for values of the shape and near it.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { z } from "zod";
+import { readPayload } from "./payload.ts";
+
+// The schema as it was (lib/facts/payload.ts before it stopped using zod).
+const backupRun = z.object({
+  at: z.string().max(40),
+  snapshot: z.string().max(80),
+  durationMs: z.number().nonnegative(),
+  /** Bytes of the files read anew (changed since the run before), and when that was. */
+  changedBytes: z.number().nonnegative().optional(),
+  sinceMs: z.number().nonnegative().optional(),
+  /** Bytes written to the target (sealed, compressed). */
+  storedBytes: z.number().nonnegative().optional(),
+});
+
+const targetFacts = z.object({
+  lastBackup: backupRun.optional(),
+  lastBackupError: z.object({ at: z.string().max(40), message: z.string().max(500) }).optional(),
+  lastVerify: z
+    .object({ at: z.string().max(40), ok: z.boolean(), damaged: z.number().nonnegative() })
+    .optional(),
+  behindSince: z.string().max(40).nullable().optional(),
+});
+
+const snapshotPosition = z.object({
+  epoch: z.number().int().nonnegative(),
+  seq: z.number().int().nonnegative(),
+  /** When that snapshot was taken (the holder's clock, ms). */
+  at: z.number().nonnegative(),
+});
+
+/** App data this device holds or keeps a copy of, and the conflict copies it keeps. */
+const replicaFacts = z.object({
+  held: z
+    .record(
+      z.string().max(64),
+      snapshotPosition.extend({
+        bytes: z.number().nonnegative(),
+        /** Bytes sent to standbys since the holder's daemon started. */
+        servedBytes: z.number().nonnegative().optional(),
+        standbys: z.record(
+          z.string().max(64),
+          snapshotPosition.extend({
+            ackedAtMs: z.number().nonnegative(),
+            /** How long its copy has been behind the holder's data (0: up to date). */
+            lagMs: z.number().nonnegative(),
+            lagBytes: z.number().nonnegative(),
+          }),
+        ),
+      }),
+    )
+    .catch({}),
+  copies: z
+    .record(
+      z.string().max(64),
+      snapshotPosition.extend({
+        final: z.boolean(),
+        holder: z.string().max(64),
+        bytes: z.number().nonnegative(),
+      }),
+    )
+    .catch({}),
+  conflicts: z
+    .record(
+      z.string().max(64),
+      z
+        .array(
+          z.object({
+            name: z.string().max(128),
+            at: z.string().max(40),
+            bytes: z.number().nonnegative(),
+            epoch: z.number().int().nonnegative(),
+          }),
+        )
+        .max(20),
+    )
+    .catch({}),
+});
+
+const bytes = z.number().nonnegative();
+
+/** Where the device's disk goes (lib/disk/usage.ts), as it last measured. */
+const usageFacts = z.object({
+  state: z.object({
+    bytes,
+    changesets: z.number().int().nonnegative(),
+    keys: z.number().int().nonnegative(),
+    checkpoint: z
+      .object({ id: z.string().max(64), cut: z.string().max(40), keys: z.number().int() })
+      .nullable(),
+  }),
+  namedData: z.object({ bytes, objects: z.number().int().nonnegative() }),
+  apps: z
+    .record(
+      z.string().max(64),
+      z.object({
+        dataBytes: bytes,
+        packagesBytes: bytes,
+        conflictsBytes: bytes,
+        replicaBytes: bytes,
+        logsBytes: bytes,
+      }),
+    )
+    .refine((apps) => Object.keys(apps).length <= 100),
+  logsBytes: bytes,
+  backupCacheBytes: bytes,
+  leftovers: z
+    .array(z.object({ what: z.string().max(300), bytes, remove: z.string().max(300) }))
+    .max(20),
+});
+
+/** A gateway's certificate for one name: who issues it, until when, and what went wrong last. */
+const certificateFacts = z.object({
+  issuer: z.enum(["acme", "zone", "files"]),
+  notAfter: z.string().max(40).optional(),
+  lastError: z
+    .object({
+      at: z.string().max(40),
+      message: z.string().max(500),
+      hint: z.string().max(300).optional(),
+    })
+    .optional(),
+});
+
+const deviceFactsPayload = z.object({
+  backup: z
+    .object({
+      /** Whether this device holds the backup key (so can back up and restore). */
+      key: z.boolean(),
+      targets: z.record(z.string().max(64), targetFacts),
+    })
+    .optional()
+    .catch(undefined),
+  disk: z
+    .object({ freeBytes: z.number().nonnegative(), totalBytes: z.number().nonnegative() })
+    .optional()
+    .catch(undefined),
+  replicas: replicaFacts.optional().catch(undefined),
+  usage: usageFacts.optional().catch(undefined),
+  /** A gateway's requests per app in each of the last complete hours, oldest first. */
+  traffic: z
+    .object({
+      /** The start of the first hour (ms). */
+      fromMs: z.number().nonnegative(),
+      apps: z.record(
+        z.string().max(64),
+        z
+          .array(
+            z.object({ requests: z.number().nonnegative(), bytesOut: z.number().nonnegative() }),
+          )
+          .max(24),
+      ),
+    })
+    .optional()
+    .catch(undefined),
+  /** A gateway's certificates, by the name each is for (at most 100). */
+  certificates: z
+    .record(z.string().max(253), certificateFacts)
+    .refine((record) => Object.keys(record).length <= 100)
+    .optional()
+    .catch(undefined),
+});
+
+// Values of each shape, and now and then something else in their place.
+const junk = fc.oneof(
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.boolean(),
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(-1, 0.5, Number.POSITIVE_INFINITY, Number.NaN, 2 ** 53),
+  fc.string({ maxLength: 3 }),
+  fc.constant([]),
+  fc.constant({}),
+);
+const or = <T>(arbitrary: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 30, arbitrary }, { weight: 1, arbitrary: junk });
+// Short text, and text at its limit and one past it.
+const text = (max: number) =>
+  or(
+    fc.oneof(
+      fc.string({ maxLength: 4 }),
+      fc.constantFrom(max, max + 1).chain((n) => fc.string({ minLength: n, maxLength: n })),
+    ),
+  );
+const amount = or(fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e12, noNaN: true })));
+const whole = or(fc.oneof(fc.nat(), fc.constantFrom(-1, 0.5, 2 ** 53, -(2 ** 53) + 1)));
+const flag = or(fc.boolean());
+// Mostly every field there (a deep part is whole often enough), sometimes any of them missing.
+const shape = <T extends Record<string, fc.Arbitrary<unknown>>>(fields: T) =>
+  or(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.record(fields) },
+      { weight: 1, arbitrary: fc.record(fields, { requiredKeys: [] }) },
+    ),
+  );
+const map = <T>(value: fc.Arbitrary<T>, maxKeys = 3) =>
+  or(fc.dictionary(fc.string({ maxLength: 66 }), value, { maxKeys }));
+// Keys of the sizes around the limit a map has on them.
+const manyKeys = <T>(value: fc.Arbitrary<T>, limit: number) =>
+  or(
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), value, {
+      minKeys: limit - 1,
+      maxKeys: limit + 1,
+    }),
+  );
+const array = <T>(value: fc.Arbitrary<T>, max: number) =>
+  or(fc.array(value, { maxLength: max + 1 }));
+
+const position = { epoch: whole, seq: whole, at: amount };
+const payload = fc.record(
+  {
+    backup: shape({
+      key: flag,
+      targets: map(
+        shape({
+          lastBackup: shape({
+            at: text(40),
+            snapshot: text(80),
+            durationMs: amount,
+            changedBytes: amount,
+            sinceMs: amount,
+            storedBytes: amount,
+          }),
+          lastBackupError: shape({ at: text(40), message: text(500) }),
+          lastVerify: shape({ at: text(40), ok: flag, damaged: amount }),
+          behindSince: or(fc.oneof(fc.constant(null), fc.string({ maxLength: 42 }))),
+        }),
+      ),
+    }),
+    disk: shape({ freeBytes: amount, totalBytes: amount }),
+    replicas: shape({
+      held: map(
+        shape({
+          ...position,
+          bytes: amount,
+          servedBytes: amount,
+          standbys: map(shape({ ...position, ackedAtMs: amount, lagMs: amount, lagBytes: amount })),
+        }),
+      ),
+      copies: map(shape({ ...position, final: flag, holder: text(64), bytes: amount })),
+      conflicts: map(
+        array(shape({ name: text(128), at: text(40), bytes: amount, epoch: whole }), 20),
+      ),
+    }),
+    usage: shape({
+      state: shape({
+        bytes: amount,
+        changesets: whole,
+        keys: whole,
+        checkpoint: or(
+          fc.oneof(fc.constant(null), shape({ id: text(64), cut: text(40), keys: whole })),
+        ),
+      }),
+      namedData: shape({ bytes: amount, objects: whole }),
+      apps: fc.oneof(
+        map(
+          shape({
+            dataBytes: amount,
+            packagesBytes: amount,
+            conflictsBytes: amount,
+            replicaBytes: amount,
+            logsBytes: amount,
+          }),
+        ),
+        manyKeys(
+          fc.constant({
+            dataBytes: 1,
+            packagesBytes: 2,
+            conflictsBytes: 3,
+            replicaBytes: 4,
+            logsBytes: 5,
+          }),
+          100,
+        ),
+      ),
+      logsBytes: amount,
+      backupCacheBytes: amount,
+      leftovers: array(shape({ what: text(300), bytes: amount, remove: text(300) }), 20),
+    }),
+    traffic: shape({
+      fromMs: amount,
+      apps: map(array(shape({ requests: amount, bytesOut: amount }), 24)),
+    }),
+    certificates: map(
+      shape({
+        issuer: or(fc.constantFrom("acme", "zone", "files", "other")),
+        notAfter: text(40),
+        lastError: shape({ at: text(40), message: text(500), hint: text(300) }),
+      }),
+    ),
+    unknown: junk,
+  },
+  { requiredKeys: ["backup", "replicas", "usage", "certificates"] },
+);
+
+describe("readPayload", () => {
+  test("reads what the zod schema read, and leaves out what it left out", () => {
+    fc.assert(
+      fc.property(payload, (facts) => {
+        const parsed = deviceFactsPayload.safeParse(facts);
+        expect(readPayload(facts)).toEqual(parsed.success ? parsed.data : {});
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * Changesets as they arrive, decoded and, in bulk, their signatures checked before the
+ * write lock is taken: each check starts on the runtime's crypto threads as soon as its
+ * entry is decoded, so they run beside the decoding and on every core, rather than one at
+ * a time inside the transaction. Which signatures verified is all this records:
+ * ingestEntries checks any other as it always did, so no entry is applied unchecked.
+ */
+import {
+  type DecodedChangeset,
+  decodeChangeset,
+  signingInputOf,
+} from "../../protocol/changeset.ts";
+import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import type { Rejection } from "./ingest.ts";
+
+/** Fewer changesets than this are checked in the transaction: a batch would only add a hop. */
+const BATCH_MIN = 8;
+
+export class CheckedEntries {
+  private constructor(
+    /** The entries that decoded and belong to the zone, in the order they came. */
+    readonly changesets: readonly DecodedChangeset[],
+    /** The entries refused already, and why. */
+    readonly rejected: readonly Rejection[],
+    private readonly verified: ReadonlySet<DecodedChangeset>,
+  ) {}
+
+  /** Decodes `entries`; no signature is checked yet. */
+  static decode(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
+    const { changesets, rejected } = decodeAll(entries, zone, () => {});
+    return new CheckedEntries(changesets, rejected, new Set());
+  }
+
+  /** Decodes `entries` and checks their signatures, all at once. */
+  static async verify(entries: readonly Uint8Array[], zone: ZoneId): Promise<CheckedEntries> {
+    if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
+    const keys = new Map<string, VerifyKey | undefined>();
+    const checks: Promise<DecodedChangeset | undefined>[] = [];
+    const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
+      const key = keyOf(keys, changeset.author);
+      if (key)
+        checks.push(
+          key
+            .verifyOffThread(signingInputOf(changeset), changeset.signature)
+            .then((good) => (good ? changeset : undefined)),
+        );
+    });
+    const verified = new Set<DecodedChangeset>();
+    for (const changeset of await Promise.all(checks)) if (changeset) verified.add(changeset);
+    return new CheckedEntries(changesets, rejected, verified);
+  }
+
+  /** Whether this changeset's signature was checked, and verified, by its author's key. */
+  signatureVerified(changeset: DecodedChangeset): boolean {
+    return this.verified.has(changeset);
+  }
+}
+
+function decodeAll(
+  entries: readonly Uint8Array[],
+  zone: ZoneId,
+  decoded: (changeset: DecodedChangeset) => void,
+): { changesets: DecodedChangeset[]; rejected: Rejection[] } {
+  const changesets: DecodedChangeset[] = [];
+  const rejected: Rejection[] = [];
+  for (const entry of entries) {
+    try {
+      const changeset = decodeChangeset(entry);
+      if (changeset.zone !== zone) {
+        rejected.push({
+          author: changeset.author,
+          seq: changeset.seq,
+          reason: "it belongs to another zone",
+        });
+        continue;
+      }
+      changesets.push(changeset);
+      decoded(changeset);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      rejected.push({ reason: `malformed: ${error.message}` });
+    }
+  }
+  return { changesets, rejected };
+}
+
+/** The author's key, or undefined when its id names no usable key (ingest then says why). */
+function keyOf(keys: Map<string, VerifyKey | undefined>, author: string): VerifyKey | undefined {
+  if (!keys.has(author)) {
+    try {
+      keys.set(author, verifyKeyFromPublicKey(publicKeyOfId(author, "device") as Uint8Array));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      keys.set(author, undefined);
+    }
+  }
+  return keys.get(author);
+}
