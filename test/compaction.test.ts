@@ -103,9 +103,8 @@ describe("a zone's history", () => {
       [a, b, c].map((d, i) => historyOf(d.home, "abc"[i] as string)),
     );
     const histories = await compacted(zone, written);
-    histories.forEach((history, i) =>
-      expect(history.changesets).toBeLessThan((before[i] as History).changesets),
-    );
+    for (const [i, history] of histories.entries())
+      expect(history.changesets).toBeLessThan((before[i] as History).changesets);
     for (const daemon of [a, b, c]) expect(await userState(daemon.home)).toEqual(expected);
 
     // c is away while the others go on, agree on a newer checkpoint and let go of more.
