@@ -1,5 +1,6 @@
 /** `bucky rm <id>`: release a file stored with `bucky put` on this device. */
 import { releaseObject } from "../lib/ndn/files.ts";
+import { extraRoots } from "../lib/node/named-data-roots.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { ndnGraceMs } from "./liveness.ts";
 
@@ -17,6 +18,7 @@ export default defineBuckyCommand({
     releaseObject(context.home, args.id, context.log, {
       nowMs: context.now(),
       graceMs: ndnGraceMs(context.env),
+      extraRoots: ({ db, paths, store }) => extraRoots(db, paths, store),
     }),
   text: (released) =>
     released.collectedAfter

@@ -308,5 +308,19 @@ describe("named data", () => {
       one.home,
     ]);
     expect(listed.catalogs.find((c) => c.name === "test-apps")?.problem).toBeNull();
+    // The owner stores the same icon, then releases it: `bucky rm` says the catalog keeps it.
+    const put = await buckyJson<{ id: string }>([
+      "put",
+      join(dir, "notes", "icon.svg"),
+      "--home",
+      one.home,
+    ]);
+    expect(named).toContain(put.id as ObjectId);
+    const released = await buckyJson<{
+      id: string;
+      keptBy: string[];
+      collectedAfter: string | null;
+    }>(["rm", put.id, "--home", one.home]);
+    expect(released).toEqual({ id: put.id, keptBy: ["catalog"], collectedAfter: null });
   }, 60_000);
 });

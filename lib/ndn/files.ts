@@ -8,16 +8,18 @@ import { basename } from "node:path";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
+import type { StateQueries } from "../store/db.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
 import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } from "./fetch.ts";
 import { pin, unpin } from "./pins.ts";
-import { builtInRoots, referrers } from "./roots.ts";
+import { builtInRoots, type RootKind, referrers } from "./roots.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
 
 /** Stores a file in this device's store, kept as the owner's until `bucky rm` releases it. */
@@ -59,7 +61,12 @@ export function releaseObject(
   home: string,
   id: string,
   log: Log,
-  options: { nowMs: number; graceMs: number },
+  options: {
+    nowMs: number;
+    graceMs: number;
+    /** The roots beside the built-in ones (images, catalogs), as the daemon's collector has them. */
+    extraRoots: (zone: { db: StateQueries; paths: HomePaths; store: ObjectStore }) => RootKind[];
+  },
 ): Released {
   const parsed = parseObjectId(id);
   if (!parsed)
@@ -76,7 +83,12 @@ export function releaseObject(
         `${parsed.id} is not a file stored on this device with bucky put`,
         "Run it on the device where it was stored; `bucky status --disk` shows each device's named data.",
       );
-    const keptBy = referrers(builtInRoots(zone.db), parsed.id);
+    const store = new ObjectStore(zone.paths.ndnDir);
+    const roots = [
+      ...builtInRoots(zone.db),
+      ...options.extraRoots({ db: zone.db, paths: zone.paths, store }),
+    ];
+    const keptBy = referrers(roots, parsed.id);
     log.info("object released", { id: parsed.id, keptBy: keptBy.join(",") || undefined });
     return {
       id: parsed.id,

@@ -27,7 +27,6 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
-import { catalogRoot } from "../catalog/catalog-root.ts";
 import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
@@ -37,8 +36,6 @@ import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
 import { readKeyFile } from "../identity/key-file.ts";
-import { imageRoot } from "../images/image-roots.ts";
-import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
@@ -54,6 +51,7 @@ import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
+import { extraRoots } from "./named-data-roots.ts";
 import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
@@ -299,10 +297,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
       () => facts.remeasure(),
     );
-    // Image apps' layers are named data too: their records name what keeps them.
-    collector.register(imageRoot(node.db, new ImageStore(node.store, paths.imagesDir)));
-    // The store's catalogs too: their indexes, icons, descriptions (and a file's packages).
-    collector.register(catalogRoot(node.db, node.store));
+    for (const root of extraRoots(node.db, paths, node.store)) collector.register(root);
     const apps = new Convergence(node, replication, {
       ...options.apps,
       liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
