@@ -12,6 +12,7 @@ import type { SftpProbe } from "../backup/sftp-backend.ts";
 import type { SnapshotEntry, SnapshotListing } from "../backup/snapshot-files.ts";
 import type { JobView } from "../node/jobs.ts";
 import { formatBytes } from "../units.ts";
+import { panelRights } from "../users/access.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import {
   Action,
@@ -67,21 +68,23 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const backups = await page.api.get<Backups>("/v1/backups");
     const busy = backups.ok && backups.data.targets.some((target) => target.running !== null);
     const secure = secureConnection(c.req.url);
+    // A device's session sees the targets; acting on them takes this device's keys.
+    const acts = panelRights(c.env.viewer).useDeviceKeys;
     return page.render(
       "backups",
       t.nav.backups,
       shown(backups, (data) => (
         <>
-          {!data.holdsBackupKey ? <KeyForm secure={secure} /> : null}
+          {acts && !data.holdsBackupKey ? <KeyForm secure={secure} /> : null}
           <div data-live={href("backups/live")} aria-busy={busy ? "true" : undefined}>
-            <Targets targets={data.targets} holdsKey={data.holdsBackupKey} />
+            <Targets targets={data.targets} holdsKey={data.holdsBackupKey} acts={acts} />
           </div>
-          {data.holdsBackupKey && data.targets.length > 1 ? (
+          {acts && data.holdsBackupKey && data.targets.length > 1 ? (
             <p>
               <Action action={href("backups/run")} label={t.backups.backUpAll} />
             </p>
           ) : null}
-          <AddTarget sshPublicKey={data.sshPublicKey} />
+          {acts ? <AddTarget sshPublicKey={data.sshPublicKey} /> : null}
         </>
       )),
       { live: busy },
@@ -93,7 +96,13 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const backups = await page.api.get<Backups>("/v1/backups");
     const busy = backups.ok && backups.data.targets.some((target) => target.running !== null);
     return page.part(
-      shown(backups, (data) => <Targets targets={data.targets} holdsKey={data.holdsBackupKey} />),
+      shown(backups, (data) => (
+        <Targets
+          targets={data.targets}
+          holdsKey={data.holdsBackupKey}
+          acts={panelRights(c.env.viewer).useDeviceKeys}
+        />
+      )),
       busy,
     );
   });
@@ -357,9 +366,10 @@ const KeyForm: FC<{ secure: boolean }> = ({ secure }) => {
   );
 };
 
-const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean }> = ({
+const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean; acts: boolean }> = ({
   targets,
   holdsKey,
+  acts,
 }) => {
   const { t } = useLocale();
   if (targets.length === 0)
@@ -432,7 +442,7 @@ const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean }> = ({
           label: "",
           cell: (target) => (
             <div class="actions">
-              {holdsKey ? (
+              {acts && holdsKey ? (
                 <>
                   <Action
                     action={href("backups/run")}
@@ -450,12 +460,14 @@ const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean }> = ({
                   </a>
                 </>
               ) : null}
-              <Confirm
-                summary={t.backups.removeOpen}
-                text={t.backups.removeText({ target: target.name })}
-                action={href(`backups/targets/${enc(target.name)}/remove`)}
-                label={t.backups.remove({ target: target.name })}
-              />
+              {acts ? (
+                <Confirm
+                  summary={t.backups.removeOpen}
+                  text={t.backups.removeText({ target: target.name })}
+                  action={href(`backups/targets/${enc(target.name)}/remove`)}
+                  label={t.backups.remove({ target: target.name })}
+                />
+              ) : null}
             </div>
           ),
         },

@@ -9,10 +9,12 @@ import { createPanel } from "./panel.tsx";
 
 const device: Viewer = { kind: "device", device: "dtest" as DeviceId, deviceName: "phone" };
 
-function panelFor(viewer: Viewer) {
+function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   const asked: string[] = [];
   const panel = createPanel((request) => {
-    asked.push(new URL(request.url).pathname);
+    const path = new URL(request.url).pathname;
+    asked.push(path);
+    if (path in answers) return Response.json(answers[path]);
     return Response.json(
       { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
       { status: 404 },
@@ -37,5 +39,20 @@ describe("a device's session in the panel", () => {
     }
     expect(asked.filter((p) => p.startsWith("/v1/backups/"))).toEqual([]);
     expect((await get("backups")).status).toBe(200);
+  });
+
+  test("is offered no action it may not take: no snapshot to open, nothing to add, run or remove", async () => {
+    const { get } = panelFor(device, {
+      "/v1/backups": {
+        holdsBackupKey: true,
+        sshPublicKey: null,
+        targets: [{ name: "usb", url: "/mnt/usb", via: "nas", reach: "through", running: null }],
+      },
+    });
+    const page = await (await get("backups")).text();
+    expect(page).toContain("usb");
+    expect(page).not.toContain("/_bucky/panel/backups/t/");
+    const forms = [...page.matchAll(/<form[^>]*action="([^"]*)"/g)].map((m) => m[1]);
+    expect(forms.filter((action) => action?.includes("/backups"))).toEqual([]);
   });
 });
