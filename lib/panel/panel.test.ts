@@ -56,3 +56,35 @@ describe("a device's session in the panel", () => {
     expect(forms.filter((action) => action?.includes("/backups"))).toEqual([]);
   });
 });
+
+describe("the overview", () => {
+  test("shows a certificate's failure without a hint that asks for a command", async () => {
+    const hint =
+      "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.";
+    const { get } = panelFor(device, {
+      "/v1/status": {
+        zone: { id: "ztest", name: "home" },
+        devices: [],
+        backups: [],
+        gateways: [],
+        images: [],
+        certificates: [
+          {
+            device: "nas",
+            name: "photos.example",
+            issuer: "acme",
+            notAfter: null,
+            lastError: { at: "2026-11-29T00:00:00.000Z", message: "the CA wants an account", hint },
+          },
+        ],
+        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+        warnings: [],
+        sandbox: [],
+        disk: [],
+      },
+    });
+    const page = await (await get("")).text();
+    expect(page).toContain("the CA wants an account");
+    expect(page).not.toContain("acme-eab-kid");
+  });
+});
