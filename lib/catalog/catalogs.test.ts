@@ -25,6 +25,7 @@ import {
   acceptCatalog,
   type CatalogNode,
   CatalogStaging,
+  loadCatalog,
   previewCatalog,
   refreshCatalog,
 } from "./catalogs.ts";
@@ -255,6 +256,22 @@ describe("catalogs", () => {
         writer?.kill();
       }
     }
+  });
+
+  test("a record naming another version's index is refused, whether that index was loaded before or not", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-9"), node.now);
+    const dir = join(scratch, "publisher-9");
+    mkdirSync(dir);
+    const preview = await previewCatalog(node, staging, {
+      kind: "dir",
+      dir: publish(dir, 1, "1.0.0"),
+    });
+    const record = await acceptCatalog(node, staging, preview.token, preview.publisher);
+    const claimsNewer = { ...record, version: 5 };
+    expect(await refusal(loadCatalog(node, claimsNewer))).toContain("not version 5");
+    expect((await loadCatalog(node, record)).version).toBe(1);
+    expect(await refusal(loadCatalog(node, claimsNewer))).toContain("not version 5");
   });
 
   test("a catalog from a file has no address to refresh from", async () => {
