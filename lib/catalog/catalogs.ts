@@ -342,6 +342,11 @@ async function storeCatalog(
       await fetchToStore(entry.package, node.store, sources);
   }
   const index = node.store.putBytes(new TextEncoder().encode(catalog.jws)).id;
+  // Checked again now that the objects are stored: another add or refresh of this catalog
+  // may have written a version meanwhile, which this one must not take back.
+  const current = readCatalogRecords(node.db).find((r) => r.name === catalog.name);
+  if (current?.index === index && current.publisher === catalog.publisher) return current;
+  if (current) checkUpdate(current, catalog);
   const record: CatalogRecord = {
     name: catalog.name,
     publisher: catalog.publisher,
