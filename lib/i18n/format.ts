@@ -24,8 +24,13 @@ export function relativeTime(iso: string, nowMs: number, language: Language): st
   return iso;
 }
 
-/** The exact time, in UTC (the browser shows it in its own time zone once it can). */
+/**
+ * The exact time, in UTC (the browser shows it in its own time zone once it can); text
+ * that is no time (another device may say anything) as it is, as relativeTime does.
+ */
 export function exactTime(iso: string, language: Language): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
   return new Intl.DateTimeFormat(language, {
     year: "numeric",
     month: "short",
@@ -34,7 +39,7 @@ export function exactTime(iso: string, language: Language): string {
     minute: "2-digit",
     timeZone: "UTC",
     timeZoneName: "short",
-  }).format(new Date(iso));
+  }).format(date);
 }
 
 /** "a, b and c" / "a、b和c". */

@@ -58,33 +58,62 @@ describe("a device's session in the panel", () => {
 });
 
 describe("the overview", () => {
+  /** The zone's status with these certificates, as the local API answers it. */
+  const withCertificates = (certificates: unknown[]) => ({
+    "/v1/status": {
+      zone: { id: "ztest", name: "home" },
+      devices: [],
+      backups: [],
+      gateways: [],
+      images: [],
+      certificates,
+      reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+      warnings: [],
+      sandbox: [],
+      disk: [],
+    },
+  });
+
   test("shows a certificate's failure without a hint that asks for a command", async () => {
     const hint =
       "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.";
-    const { get } = panelFor(device, {
-      "/v1/status": {
-        zone: { id: "ztest", name: "home" },
-        devices: [],
-        backups: [],
-        gateways: [],
-        images: [],
-        certificates: [
-          {
-            device: "nas",
-            name: "photos.example",
-            issuer: "acme",
-            notAfter: null,
-            lastError: { at: "2026-11-29T00:00:00.000Z", message: "the CA wants an account", hint },
-          },
-        ],
-        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-        warnings: [],
-        sandbox: [],
-        disk: [],
-      },
-    });
+    const { get } = panelFor(
+      device,
+      withCertificates([
+        {
+          device: "nas",
+          name: "photos.example",
+          issuer: "acme",
+          notAfter: null,
+          lastError: { at: "2026-11-29T00:00:00.000Z", message: "the CA wants an account", hint },
+        },
+      ]),
+    );
     const page = await (await get("")).text();
     expect(page).toContain("the CA wants an account");
     expect(page).not.toContain("acme-eab-kid");
+  });
+
+  test("shows a time another device gave that is no time as it is, rather than failing", async () => {
+    const { get } = panelFor(
+      device,
+      withCertificates([
+        {
+          device: "nas",
+          name: "photos.example",
+          issuer: "zone",
+          notAfter: "soon",
+          lastError: null,
+        },
+      ]),
+    );
+    const answer = await get("");
+    expect({
+      status: answer.status,
+      shows: (await answer.text()).includes(">soon</time>"),
+    }).toEqual({
+      status: 200,
+      shows: true,
+    });
   });
 });
