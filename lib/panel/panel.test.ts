@@ -4,6 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { en } from "../i18n/en.ts";
+import { zhCN } from "../i18n/zh-CN.ts";
 import type { Viewer } from "../users/access.ts";
 import { createPanel } from "./panel.tsx";
 
@@ -115,5 +117,24 @@ describe("the overview", () => {
       status: 200,
       shows: true,
     });
+  });
+});
+
+describe("a form from another site", () => {
+  test("is refused in the language of the browser that sent it", async () => {
+    const panel = createPanel(() => Response.json({}));
+    const refusal = async (language: string) => {
+      const answer = await panel.request(
+        "http://gw.test/_bucky/panel/backups/run",
+        {
+          method: "POST",
+          headers: { host: "gw.test", origin: "http://evil.example", "accept-language": language },
+        },
+        { viewer: device },
+      );
+      return { status: answer.status, text: await answer.text() };
+    };
+    expect(await refusal("zh-CN,zh;q=0.9")).toEqual({ status: 403, text: zhCN.access.foreignForm });
+    expect(await refusal("en")).toEqual({ status: 403, text: en.access.foreignForm });
   });
 });
