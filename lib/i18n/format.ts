@@ -1,5 +1,5 @@
 /**
- * Numbers, lists and times for people, in their language, through the runtime's Intl:
+ * Lists and times for people, in their language, through the runtime's Intl:
  * "3 minutes ago" and "3分钟前" come from the same call, never from pieces of text.
  */
 import type { Language } from "./language.ts";
@@ -45,8 +45,4 @@ export function exactTime(iso: string, language: Language): string {
 /** "a, b and c" / "a、b和c". */
 export function listOf(items: readonly string[], language: Language): string {
   return new Intl.ListFormat(language, { type: "conjunction" }).format(items);
-}
-
-export function formatNumber(value: number, language: Language): string {
-  return new Intl.NumberFormat(language).format(value);
 }
