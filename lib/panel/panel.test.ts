@@ -138,3 +138,29 @@ describe("a form from another site", () => {
     expect(await refusal("en")).toEqual({ status: 403, text: en.access.foreignForm });
   });
 });
+
+describe("what an action leaves for the next page", () => {
+  test("a long error is shown cut short, in a cookie a browser keeps", async () => {
+    const message = `应用无法停止：${"它的设备没有回答。".repeat(300)}`;
+    const panel = createPanel((request) =>
+      new URL(request.url).pathname === "/v1/apps/notes/stop"
+        ? Response.json({ error: { code: "E_UNAVAILABLE", message } }, { status: 503 })
+        : Response.json({ error: { code: "E_NOT_FOUND", message: "a stand-in" } }, { status: 404 }),
+    );
+    const headers = { host: "gw.test", "accept-language": "zh-CN" };
+    const stopped = await panel.request(
+      "http://gw.test/_bucky/panel/apps/notes/stop",
+      { method: "POST", headers },
+      { viewer: device },
+    );
+    const cookie = (stopped.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    // Browsers keep a cookie of at most 4096 bytes, its name and attributes included.
+    expect(Buffer.byteLength(stopped.headers.get("set-cookie") ?? "")).toBeLessThanOrEqual(4096);
+    const next = await panel.request(
+      "http://gw.test/_bucky/panel/apps/notes",
+      { headers: { ...headers, cookie } },
+      { viewer: device },
+    );
+    expect(await next.text()).toContain(message.slice(0, 40));
+  });
+});
