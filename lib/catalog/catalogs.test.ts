@@ -25,11 +25,13 @@ import {
   acceptCatalog,
   type CatalogNode,
   CatalogStaging,
+  loadCatalog,
   previewCatalog,
   refreshCatalog,
 } from "./catalogs.ts";
 import { installFromCatalog } from "./install.ts";
 import { publishCatalog } from "./publish.ts";
+import { readCatalogRecords } from "./records.ts";
 import { compareVersions, storeView } from "./store-view.ts";
 
 const NOTES = resolve(import.meta.dir, "../../fixtures/apps/notes");
@@ -255,6 +257,37 @@ describe("catalogs", () => {
         writer?.kill();
       }
     }
+  });
+
+  test("a record naming another version's index is refused, whether that index was loaded before or not", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-9"), node.now);
+    const dir = join(scratch, "publisher-9");
+    mkdirSync(dir);
+    const preview = await previewCatalog(node, staging, {
+      kind: "dir",
+      dir: publish(dir, 1, "1.0.0"),
+    });
+    const record = await acceptCatalog(node, staging, preview.token, preview.publisher);
+    const claimsNewer = { ...record, version: 5 };
+    expect(await refusal(loadCatalog(node, claimsNewer))).toContain("not version 5");
+    expect((await loadCatalog(node, record)).version).toBe(1);
+    expect(await refusal(loadCatalog(node, claimsNewer))).toContain("not version 5");
+  });
+
+  test("two versions added at once: the zone ends with the newer, whichever is stored last", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-10"), node.now);
+    const dir = join(scratch, "publisher-10");
+    mkdirSync(dir);
+    const [v2, v3] = [publish(dir, 2, "1.1.0"), publish(dir, 3, "1.2.0")];
+    const p3 = await previewCatalog(node, staging, { kind: "dir", dir: v3 });
+    const p2 = await previewCatalog(node, staging, { kind: "dir", dir: v2 });
+    await Promise.allSettled([
+      acceptCatalog(node, staging, p3.token, p3.publisher),
+      acceptCatalog(node, staging, p2.token, p2.publisher),
+    ]);
+    expect(readCatalogRecords(node.db).map((r) => [r.name, r.version])).toEqual([["test-apps", 3]]);
   });
 
   test("a catalog from a file has no address to refresh from", async () => {

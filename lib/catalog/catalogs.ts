@@ -255,20 +255,28 @@ const loaded = new Map<ObjectId, Catalog>();
  */
 export async function loadCatalog(node: CatalogNode, record: CatalogRecord): Promise<Catalog> {
   const cached = loaded.get(record.index);
-  if (cached && cached.publisher === record.publisher) return cached;
+  if (cached && cached.publisher === record.publisher) return namedBy(record, cached);
   let bytes = node.store.readObject(record.index);
   if (!bytes) {
     await fetchToStore(record.index, node.store, node.zoneSources());
     bytes = node.store.readObject(record.index) as Uint8Array;
   }
-  const catalog = verifiedCatalog(new TextDecoder().decode(bytes), record.publisher);
+  const catalog = namedBy(
+    record,
+    verifiedCatalog(new TextDecoder().decode(bytes), record.publisher),
+  );
+  if (loaded.size > 64) loaded.clear();
+  loaded.set(record.index, catalog);
+  return catalog;
+}
+
+/** `catalog`, if it is the name and version `record` says its index holds. */
+function namedBy(record: CatalogRecord, catalog: Catalog): Catalog {
   if (catalog.name !== record.name || catalog.version !== record.version)
     throw new BuckyError(
       "E_INTEGRITY",
       `the index of catalog ${record.name} is ${catalog.name} version ${catalog.version}, not version ${record.version}`,
     );
-  if (loaded.size > 64) loaded.clear();
-  loaded.set(record.index, catalog);
   return catalog;
 }
 
@@ -334,6 +342,11 @@ async function storeCatalog(
       await fetchToStore(entry.package, node.store, sources);
   }
   const index = node.store.putBytes(new TextEncoder().encode(catalog.jws)).id;
+  // Checked again now that the objects are stored: another add or refresh of this catalog
+  // may have written a version meanwhile, which this one must not take back.
+  const current = readCatalogRecords(node.db).find((r) => r.name === catalog.name);
+  if (current?.index === index && current.publisher === catalog.publisher) return current;
+  if (current) checkUpdate(current, catalog);
   const record: CatalogRecord = {
     name: catalog.name,
     publisher: catalog.publisher,

@@ -310,4 +310,15 @@ describe("readPayload", () => {
       { numRuns: 2000 },
     );
   });
+
+  test("a map's key named __proto__ is left out, as zod left it out, and gives nothing a prototype", () => {
+    const facts = JSON.parse(
+      '{"backup":{"key":true,"targets":{"__proto__":{"behindSince":null},"usb":{}}},' +
+        '"traffic":{"fromMs":0,"apps":{"__proto__":[{"requests":1,"bytesOut":2}]}}}',
+    );
+    const read = readPayload(facts);
+    expect(read).toEqual(deviceFactsPayload.parse(facts));
+    expect(Object.getPrototypeOf(read.backup?.targets)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(read.traffic?.apps)).toBe(Object.prototype);
+  });
 });

@@ -185,12 +185,16 @@ function object<T>(fields: { [K in keyof T]-?: Read<T[K]> }): Read<T> {
   };
 }
 
-/** An object used as a map: each key a name of at most `maxKeyLength`, each value read. */
+/**
+ * An object used as a map: each key a name of at most `maxKeyLength`, each value read. A
+ * key `__proto__` is left out (as zod did): set on the map, it would become its prototype.
+ */
 function record<T>(maxKeyLength: number, read: Read<T>): Read<Record<string, T>> {
   return (value) => {
     if (!isPlainObject(value)) return BAD;
     const out: Record<string, T> = {};
     for (const [key, item] of Object.entries(value)) {
+      if (key === "__proto__") continue;
       if (key.length > maxKeyLength) return BAD;
       const read_ = read(item);
       if (read_ === BAD) return BAD;

@@ -42,6 +42,7 @@ export const en = {
     adminsOnly: "Only the zone's admins can see or do that.",
     deviceCannot:
       "A device's session cannot do that: it needs keys of the device serving this panel. Sign in as an admin.",
+    foreignForm: "This form was sent from another site and was not acted on.",
   },
   /** Status words, as tags. */
   status: {

@@ -17,6 +17,11 @@ describe("times for people", () => {
     expect(exactTime("2026-11-28T21:19:35.003Z", "zh-CN")).toContain("2026年11月28日");
   });
 
+  test("a time that is no time (another device's facts say what they say) is shown as it is", () => {
+    expect(exactTime("last tuesday", "en")).toBe("last tuesday");
+    expect(relativeTime("last tuesday", NOW, "zh-CN")).toBe("last tuesday");
+  });
+
   test("lists joined as each language joins them", () => {
     expect(listOf(["alpha", "beta", "gamma"], "en")).toBe("alpha, beta, and gamma");
     expect(listOf(["alpha", "beta"], "zh-CN")).toBe("alpha和beta");

@@ -1,5 +1,5 @@
 /**
- * Numbers, lists and times for people, in their language, through the runtime's Intl:
+ * Lists and times for people, in their language, through the runtime's Intl:
  * "3 minutes ago" and "3分钟前" come from the same call, never from pieces of text.
  */
 import type { Language } from "./language.ts";
@@ -24,8 +24,13 @@ export function relativeTime(iso: string, nowMs: number, language: Language): st
   return iso;
 }
 
-/** The exact time, in UTC (the browser shows it in its own time zone once it can). */
+/**
+ * The exact time, in UTC (the browser shows it in its own time zone once it can); text
+ * that is no time (another device may say anything) as it is, as relativeTime does.
+ */
 export function exactTime(iso: string, language: Language): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
   return new Intl.DateTimeFormat(language, {
     year: "numeric",
     month: "short",
@@ -34,14 +39,10 @@ export function exactTime(iso: string, language: Language): string {
     minute: "2-digit",
     timeZone: "UTC",
     timeZoneName: "short",
-  }).format(new Date(iso));
+  }).format(date);
 }
 
 /** "a, b and c" / "a、b和c". */
 export function listOf(items: readonly string[], language: Language): string {
   return new Intl.ListFormat(language, { type: "conjunction" }).format(items);
-}
-
-export function formatNumber(value: number, language: Language): string {
-  return new Intl.NumberFormat(language).format(value);
 }

@@ -39,6 +39,7 @@ export const zhCN: Messages = {
     title: "无权查看",
     adminsOnly: "只有本区域的管理员才能查看或进行此操作。",
     deviceCannot: "设备会话无法进行此操作：它需要提供此面板的设备的密钥。请以管理员身份登录。",
+    foreignForm: "此表单来自其他网站，未予执行。",
   },
   status: {
     "nearly full": "快满了",

@@ -103,7 +103,10 @@ export class Jobs {
         const failure =
           error instanceof BuckyError
             ? error.toJSON()
-            : { code: "E_INTERNAL", message: (error as Error).message ?? String(error) };
+            : {
+                code: "E_INTERNAL",
+                message: error instanceof Error ? error.message : String(error),
+              };
         update({ state: "failed", error: failure, finishedAt: new Date(this.now()).toISOString() });
         this.log.warn("job failed", { job: kind, subject, error: failure.message });
       }

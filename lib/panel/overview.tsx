@@ -15,7 +15,7 @@ import type { ReliabilityNote } from "../zone/reliability.ts";
 import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
 import { AppCards } from "./app-cards.tsx";
 import { type Bar, BarChart } from "./chart.tsx";
-import { Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
+import { asksForCommand, Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
@@ -378,7 +378,9 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[] }> = ({ ce
                   {cert.lastError ? (
                     <div class="warn">
                       {o.certificateFailed({ message: cert.lastError.message })}
-                      {cert.lastError.hint ? <div class="muted">{cert.lastError.hint}</div> : null}
+                      {cert.lastError.hint && !asksForCommand(cert.lastError.hint) ? (
+                        <div class="muted">{cert.lastError.hint}</div>
+                      ) : null}
                     </div>
                   ) : null}
                 </>

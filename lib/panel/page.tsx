@@ -20,7 +20,11 @@ export type PanelEnv = { Bindings: { viewer: Viewer } };
 export type PanelContext = Context<PanelEnv>;
 
 const NOTICE_COOKIE = "bucky_notice";
-const NOTICE_MAX_CHARS = 2000;
+/**
+ * The most a notice's JSON may take, in UTF-8: as base64 (4/3 of it) with the cookie's
+ * name and attributes, well under the 4096 bytes a browser keeps of a cookie.
+ */
+const NOTICE_MAX_BYTES = 2800;
 
 export interface Page {
   readonly api: LocalApi;
@@ -46,9 +50,7 @@ export function pageFor(c: PanelContext, api: LocalApi): Page {
   const locale: Locale = { t: messagesFor(language), language, nowMs: Date.now() };
   const viewer = c.env.viewer;
   const redirect = (path: string, notice: Notice) => {
-    const value = Buffer.from(JSON.stringify(notice).slice(0, NOTICE_MAX_CHARS)).toString(
-      "base64url",
-    );
+    const value = Buffer.from(JSON.stringify(fitted(notice))).toString("base64url");
     return new Response(null, {
       status: 303,
       headers: {
@@ -109,6 +111,27 @@ export function pageFor(c: PanelContext, api: LocalApi): Page {
       return redirect(path, { kind: "error", text });
     },
   };
+}
+
+/**
+ * The notice, its hint then its text cut short (with "…") until its JSON fits a cookie: a
+ * notice cut anywhere else would not parse, and one too large is not kept, and either way
+ * the next page would say nothing of what happened.
+ */
+function fitted(notice: Notice): Notice {
+  const size = (n: Notice) => Buffer.byteLength(JSON.stringify(n));
+  let fit = notice;
+  if (fit.hint !== undefined && size(fit) > NOTICE_MAX_BYTES) {
+    const { hint: _hint, ...withoutHint } = fit;
+    fit = withoutHint;
+  }
+  // A character is 1 to 3 bytes of JSON (6 escaped): each pass drops a third of the excess or more.
+  while (size(fit) > NOTICE_MAX_BYTES) {
+    const excess = size(fit) - NOTICE_MAX_BYTES;
+    const keep = Math.max(0, [...fit.text].length - Math.ceil(excess / 3) - 1);
+    fit = { ...fit, text: `${[...fit.text].slice(0, keep).join("")}…` };
+  }
+  return fit;
 }
 
 /** The notice the last action left, if any (read once: the page clears it). */

@@ -4,6 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { en } from "../i18n/en.ts";
+import { zhCN } from "../i18n/zh-CN.ts";
 import type { Viewer } from "../users/access.ts";
 import { createPanel } from "./panel.tsx";
 
@@ -54,5 +56,111 @@ describe("a device's session in the panel", () => {
     expect(page).not.toContain("/_bucky/panel/backups/t/");
     const forms = [...page.matchAll(/<form[^>]*action="([^"]*)"/g)].map((m) => m[1]);
     expect(forms.filter((action) => action?.includes("/backups"))).toEqual([]);
+  });
+});
+
+describe("the overview", () => {
+  /** The zone's status with these certificates, as the local API answers it. */
+  const withCertificates = (certificates: unknown[]) => ({
+    "/v1/status": {
+      zone: { id: "ztest", name: "home" },
+      devices: [],
+      backups: [],
+      gateways: [],
+      images: [],
+      certificates,
+      reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+      warnings: [],
+      sandbox: [],
+      disk: [],
+    },
+  });
+
+  test("shows a certificate's failure without a hint that asks for a command", async () => {
+    const hint =
+      "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.";
+    const { get } = panelFor(
+      device,
+      withCertificates([
+        {
+          device: "nas",
+          name: "photos.example",
+          issuer: "acme",
+          notAfter: null,
+          lastError: { at: "2026-11-29T00:00:00.000Z", message: "the CA wants an account", hint },
+        },
+      ]),
+    );
+    const page = await (await get("")).text();
+    expect(page).toContain("the CA wants an account");
+    expect(page).not.toContain("acme-eab-kid");
+  });
+
+  test("shows a time another device gave that is no time as it is, rather than failing", async () => {
+    const { get } = panelFor(
+      device,
+      withCertificates([
+        {
+          device: "nas",
+          name: "photos.example",
+          issuer: "zone",
+          notAfter: "soon",
+          lastError: null,
+        },
+      ]),
+    );
+    const answer = await get("");
+    expect({
+      status: answer.status,
+      shows: (await answer.text()).includes(">soon</time>"),
+    }).toEqual({
+      status: 200,
+      shows: true,
+    });
+  });
+});
+
+describe("a form from another site", () => {
+  test("is refused in the language of the browser that sent it", async () => {
+    const panel = createPanel(() => Response.json({}));
+    const refusal = async (language: string) => {
+      const answer = await panel.request(
+        "http://gw.test/_bucky/panel/backups/run",
+        {
+          method: "POST",
+          headers: { host: "gw.test", origin: "http://evil.example", "accept-language": language },
+        },
+        { viewer: device },
+      );
+      return { status: answer.status, text: await answer.text() };
+    };
+    expect(await refusal("zh-CN,zh;q=0.9")).toEqual({ status: 403, text: zhCN.access.foreignForm });
+    expect(await refusal("en")).toEqual({ status: 403, text: en.access.foreignForm });
+  });
+});
+
+describe("what an action leaves for the next page", () => {
+  test("a long error is shown cut short, in a cookie a browser keeps", async () => {
+    const message = `应用无法停止：${"它的设备没有回答。".repeat(300)}`;
+    const panel = createPanel((request) =>
+      new URL(request.url).pathname === "/v1/apps/notes/stop"
+        ? Response.json({ error: { code: "E_UNAVAILABLE", message } }, { status: 503 })
+        : Response.json({ error: { code: "E_NOT_FOUND", message: "a stand-in" } }, { status: 404 }),
+    );
+    const headers = { host: "gw.test", "accept-language": "zh-CN" };
+    const stopped = await panel.request(
+      "http://gw.test/_bucky/panel/apps/notes/stop",
+      { method: "POST", headers },
+      { viewer: device },
+    );
+    const cookie = (stopped.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    // Browsers keep a cookie of at most 4096 bytes, its name and attributes included.
+    expect(Buffer.byteLength(stopped.headers.get("set-cookie") ?? "")).toBeLessThanOrEqual(4096);
+    const next = await panel.request(
+      "http://gw.test/_bucky/panel/apps/notes",
+      { headers: { ...headers, cookie } },
+      { viewer: device },
+    );
+    expect(await next.text()).toContain(message.slice(0, 40));
   });
 });

@@ -101,7 +101,7 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
           origin !== "null" &&
           host !== undefined &&
           URL.parse(origin)?.host !== host);
-      if (foreign) return c.text("This form was sent from another site and was not acted on.", 403);
+      if (foreign) return c.text(pageFor(c, api).locale.t.access.foreignForm, 403);
     }
     await next();
   });
