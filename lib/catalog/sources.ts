@@ -151,14 +151,23 @@ async function fetchBytes(url: URL, maxBytes: number): Promise<Uint8Array | unde
       { cause: error },
     );
   }
-  if (response.status === 404 || response.status === 410) return undefined;
-  if (!response.ok)
+  // An answer not read is let go at once: its connection is not held open until it ends.
+  const refused = () => void response.body?.cancel().catch(() => {});
+  if (response.status === 404 || response.status === 410) {
+    refused();
+    return undefined;
+  }
+  if (!response.ok) {
+    refused();
     throw new BuckyError(
       "E_UNAVAILABLE",
       `${url.host} answered HTTP ${response.status} for ${url.pathname}`,
     );
-  if (Number(response.headers.get("content-length") ?? 0) > maxBytes)
+  }
+  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
+    refused();
     throw new BuckyError("E_INVALID_INPUT", `${url.href} is larger than ${maxBytes} bytes`);
+  }
   const reader = response.body?.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
