@@ -8,7 +8,7 @@ import { appKeys } from "../apps/spec.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, type TestNode } from "../state/test-db.ts";
-import { collectGarbage } from "./collect.ts";
+import { collectGarbage, liveObjects, referrers } from "./collect.ts";
 import { pin, unpin } from "./pins.ts";
 import { builtInRoots } from "./roots.ts";
 import { ObjectStore } from "./store.ts";
@@ -114,5 +114,21 @@ describe("named data collection", () => {
     collect(node, store, 2 * DAY);
     expect(existsSync(store.pathOf(stored))).toBe(true);
     expect(existsSync(store.pathOf(oldPackage))).toBe(false);
+  });
+});
+
+describe("what keeps an object, as bucky rm says it", () => {
+  test("a chunk of a list a root names is kept by that root, as the collector keeps it", () => {
+    const { node, store } = setUp();
+    const large = store.putBytes(new Uint8Array(CHUNK_BYTES + 10).fill(7)).id;
+    // A file that is, byte for byte, the large file's first chunk.
+    const small = store.putBytes(new Uint8Array(CHUNK_BYTES).fill(7)).id;
+    pin(node.db, large, "large.bin", 1);
+    pin(node.db, small, "small.bin", 1);
+    unpin(node.db, small);
+    const roots = builtInRoots(node.db);
+    expect(liveObjects(store, roots).has(small)).toBe(true);
+    expect(referrers(store, roots, small)).toEqual(["put"]);
+    expect(referrers(store, roots, store.putBytes(bytes("nobody's")).id)).toEqual([]);
   });
 });

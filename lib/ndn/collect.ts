@@ -92,6 +92,15 @@ export function liveObjects(store: ObjectStore, roots: readonly RootKind[]): Set
   return live;
 }
 
+/**
+ * Which kinds of root keep `id` now, as the collector counts them: naming it, or naming a
+ * list it is a chunk of (`bucky rm` says these, so it never promises a removal that the
+ * collector then does not make).
+ */
+export function referrers(store: ObjectStore, roots: readonly RootKind[], id: ObjectId): string[] {
+  return roots.filter((root) => liveObjects(store, [root]).has(id)).map((root) => root.kind);
+}
+
 function chunksOf(store: ObjectStore, id: ChunkListId): readonly ObjectId[] {
   try {
     return store.readList(id)?.chunks ?? [];
