@@ -140,7 +140,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 }
 
 describe("a failed order", () => {
-  test("is tried again after a minute, then two, then four", async () => {
+  test("is tried again after a minute, then two…; the owner acting starts the series again", async () => {
     const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
     const gw = refusedGateway(home);
     try {
@@ -156,6 +156,12 @@ describe("a failed order", () => {
         gw.clock.nowMs = status?.nextAttemptAtMs ?? 0;
         if (failures < 3) gw.keeper.tick();
       }
+      // `bucky gateway enable` again: tried at once, and a failure then waits a minute again.
+      gw.ownerActs();
+      await until("the try the owner asked for", () => gw.failures() >= 4);
+      const status = gw.store.statuses()["home.example.com"];
+      expect(status?.failures).toBe(1);
+      expect((status?.nextAttemptAtMs ?? 0) - gw.clock.nowMs).toBeLessThanOrEqual(RETRY_BASE_MS);
     } finally {
       gw.keeper.stop();
       rmSync(home, { recursive: true, force: true });

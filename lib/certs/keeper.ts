@@ -414,15 +414,15 @@ export class CertificateKeeper {
     }
   }
 
-  /** The owner acted: what waits is tried now. */
+  /** The owner acted: what waits is tried now, and a failure then waits a minute again. */
   private clearBackoff(): void {
     this.backoff.clear();
     const statuses = this.store.statuses();
-    const waiting = Object.entries(statuses).filter(([, status]) => status.nextAttemptAtMs);
+    const waiting = Object.entries(statuses).filter(([, status]) => status.failures > 0);
     if (waiting.length === 0) return;
     for (const [name, status] of waiting) {
       const { nextAttemptAtMs: _, ...rest } = status;
-      statuses[name] = rest;
+      statuses[name] = { ...rest, failures: 0 };
     }
     this.store.saveStatuses(statuses);
   }
