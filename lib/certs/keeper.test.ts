@@ -10,8 +10,8 @@ import type { NodeContext } from "../node/node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
-import { CertificateKeeper, isMyTurn, RETRY_BASE_MS, renewAt } from "./keeper.ts";
-import { CertificateStore } from "./store.ts";
+import { CertificateKeeper, isMyTurn, RETRY_BASE_MS } from "./keeper.ts";
+import { CertificateStore, renewAt } from "./store.ts";
 
 describe("renewal", () => {
   test("is due two thirds into a certificate's life", () => {

@@ -25,7 +25,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
-import { CertificateStore, type NameStatus } from "./store.ts";
+import { CertificateStore, type NameStatus, renewAt } from "./store.ts";
 import {
   type CertificateRequest,
   isZoneCaKey,
@@ -486,11 +486,6 @@ export class CertificateKeeper {
       this.options.onFacts();
     }
   }
-}
-
-/** When a certificate is due: two thirds into its life. */
-export function renewAt(notBeforeMs: number, notAfterMs: number): number {
-  return notBeforeMs + ((notAfterMs - notBeforeMs) * 2) / 3;
 }
 
 /**
