@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isPassing } from "../errors.ts";
+import type { GatewayConfig } from "../gateway/config.ts";
 import type { HomePaths } from "../home.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -212,4 +214,56 @@ async function withTmpfs(options: string, body: (mount: string) => Promise<void>
     spawnSync("umount", [mount]);
     rmSync(mount, { recursive: true, force: true });
   }
+}
+
+describe("a certificate past its expiry", () => {
+  test("is still served, so clients say it expired, rather than the gateway going back to plain HTTP", () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    try {
+      const gw = refusedGateway(home);
+      const { cert, key } = selfSigned(home, "home.example.com");
+      gw.store.write("home.example.com", cert, key);
+      gw.store.writeFile(key, "zone-ca", "key.pem");
+      gw.store.writeFile(cert, "zone-ca", "cert.pem");
+      gw.clock.nowMs = new X509Certificate(cert).validToDate.getTime() + 1;
+      const acme: GatewayConfig = {
+        listen: "127.0.0.1:1443",
+        host: "home.example.com",
+        https: true,
+        tls: "acme",
+      };
+      expect(gw.keeper.served(acme)).toEqual([{ serverName: "home.example.com", cert, key }]);
+      expect(gw.keeper.served({ ...acme, tls: "zone" })).toEqual([{ cert, key }]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A self-signed certificate for `name`, good for a day. */
+function selfSigned(dir: string, name: string): { cert: string; key: string } {
+  const made = spawnSync("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+  ]);
+  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
+  return {
+    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    key: readFileSync(join(dir, "key.pem"), "utf8"),
+  };
 }

@@ -136,7 +136,11 @@ export class CertificateKeeper {
     return undefined;
   }
 
-  /** What the gateway serves now: SNI entries, the host's first (the default). */
+  /**
+   * What the gateway serves now: SNI entries, the host's first (the default). A certificate
+   * past its expiry is served still (its renewal is due, and `bucky status` warns): clients
+   * then say it expired, where the gateway would otherwise go back to plain HTTP.
+   */
   served(config = this.config()): ServedCertificate[] {
     if (!config?.https) return [];
     if (!config.tls || config.tls === "files") {
@@ -151,14 +155,11 @@ export class CertificateKeeper {
     if (config.tls === "zone") {
       const cert = this.store.readFile("zone-ca", "cert.pem");
       const key = this.store.readFile("zone-ca", "key.pem");
-      return cert && key && validNow(cert, this.node.now()) ? [{ cert, key }] : [];
+      return cert && key ? [{ cert, key }] : [];
     }
-    const now = this.node.now();
     return this.names(config).flatMap((name) => {
       const stored = this.store.read(name);
-      return stored && stored.notAfterMs > now
-        ? [{ serverName: name, cert: stored.cert, key: stored.key }]
-        : [];
+      return stored ? [{ serverName: name, cert: stored.cert, key: stored.key }] : [];
     });
   }
 
@@ -619,9 +620,4 @@ function parseCertificate(pem: string): X509Certificate | undefined {
   } catch {
     return undefined;
   }
-}
-
-function validNow(pem: string, nowMs: number): boolean {
-  const cert = parseCertificate(pem);
-  return cert !== undefined && cert.validToDate.getTime() > nowMs;
 }
