@@ -106,6 +106,21 @@ describe("named data collection", () => {
     expect(existsSync(store.pathOf(file))).toBe(true);
   });
 
+  test("an object gone from the store and stored again gets its whole day again", () => {
+    const { node, store } = setUp();
+    collect(node, store, 0);
+    const file = store.putBytes(bytes("removed by hand")).id;
+    collect(node, store, 1); // noted unreferenced
+    store.remove(file);
+    pin(node.db, file, "asked for again", 2);
+    collect(node, store, 3); // named again, though not here
+    store.putBytes(bytes("removed by hand"));
+    unpin(node.db, file);
+    collect(node, store, 1 + DAY); // found unreferenced afresh
+    collect(node, store, 1 + DAY + 1);
+    expect(existsSync(store.pathOf(file))).toBe(true);
+  });
+
   test("the first collection keeps, as the owner's, what was stored before (app packages aside)", () => {
     const { node, store } = setUp();
     const stored = store.putBytes(bytes("put before references were counted")).id;

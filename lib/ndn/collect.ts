@@ -71,10 +71,9 @@ export function collectGarbage(options: {
     } else waiting++;
     since.delete(id);
   }
-  // Noted objects that are gone (removed by hand, or a restore replaced the store).
-  for (const id of since.keys())
-    if (!live.has(id as ObjectId))
-      db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
+  // Noted objects that are gone (removed by hand, or a restore replaced the store): one
+  // stored again starts its grace period afresh, whatever names it meanwhile.
+  for (const id of since.keys()) db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
   if (removed > 0) log.info("named data collected", { removed, bytes: removedBytes, waiting });
   return { removed, removedBytes, waiting };
 }
