@@ -230,7 +230,8 @@ export class CertificateKeeper {
   private keepAcme(config: GatewayConfig): void {
     const now = this.node.now();
     const statuses = this.store.statuses();
-    const turns = new Turns(this.node, config, this.options.liveWindowMs);
+    // Read from the other gateways' facts only when a name is due (most looks find none).
+    let turns: Turns | undefined;
     for (const name of this.names(config)) {
       if (this.inFlight.size >= MAX_PARALLEL) break;
       if (this.inFlight.has(name)) continue;
@@ -241,6 +242,7 @@ export class CertificateKeeper {
         this.backoff.get(name)?.nextAttemptAtMs ?? 0,
       );
       if (now < nextAttemptAtMs) continue;
+      turns ??= new Turns(this.node, config, this.options.liveWindowMs);
       if (!turns.mine(name)) {
         // Another gateway's turn: look again soon, not at the next round.
         this.soonTimer ??= setTimeout(() => {
