@@ -85,16 +85,8 @@ export interface Checkpoint extends CheckpointBody {
 }
 
 export function encodeCheckpoint(body: CheckpointBody): Checkpoint {
-  const bytes = encodeCbor({
-    v: CHECKPOINT_VERSION,
-    zone: body.zone,
-    cut: cborUint(body.cut),
-    frontier: body.frontier.map((entry) => [entry.author, entry.seq, entry.hash]),
-    keys: body.keys,
-    digest: body.digest,
-  });
   // Decoding what was just made holds it to exactly the limits a peer checks.
-  return decodeCheckpoint(bytes);
+  return decodeCheckpoint(encodeBody(body));
 }
 
 /** Parses a body and checks every field against its limit. */

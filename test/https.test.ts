@@ -498,7 +498,7 @@ describe("the zone CA", () => {
     ]);
     expect(refused.exitCode).toBe(2);
     expect(jsonError(refused).message).toBe(
-      "the zone CA certifies only local names (.local, .lan, .home.arpa, .internal), not bank.example.com",
+      "the zone CA certifies only local names (.local, .lan, .home.arpa, .internal, .localhost, .test), not bank.example.com",
     );
   });
 });

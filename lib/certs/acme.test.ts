@@ -77,4 +77,13 @@ describe("what an ACME failure says", () => {
       "the ACME directory cannot be reached or refused the account: connect ECONNREFUSED 127.0.0.1:1",
     );
   });
+
+  test("anything else still says what to do next", () => {
+    expect(
+      said({ type: "urn:ietf:params:acme:error:serverInternal", detail: "oops" }, "finalize"),
+    ).toEqual({
+      message: `no certificate for ${NAME} (finalize): oops`,
+      hint: "Nothing to do now: it is tried again later by itself. If it keeps failing, check the gateway's internet connection and --acme-directory.",
+    });
+  });
 });

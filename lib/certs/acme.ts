@@ -85,7 +85,13 @@ export async function orderCertificate(
   } catch (error) {
     throw explain(error, name, "order");
   }
-  for (const authz of await client.getAuthorizations(order)) {
+  let authorizations: Awaited<ReturnType<typeof client.getAuthorizations>>;
+  try {
+    authorizations = await client.getAuthorizations(order);
+  } catch (error) {
+    throw explain(error, name, "order");
+  }
+  for (const authz of authorizations) {
     if (authz.status === "valid") continue;
     const challenge = authz.challenges.find((c) => c.type === "http-01");
     if (!challenge)
@@ -185,5 +191,9 @@ export function explain(
       `the ACME directory cannot be reached or refused the account: ${detail}`,
       "Check the gateway's internet connection and --acme-directory.",
     );
-  return new BuckyError("E_UNAVAILABLE", `no certificate for ${name} (${step}): ${detail}`);
+  return new BuckyError(
+    "E_UNAVAILABLE",
+    `no certificate for ${name} (${step}): ${detail}`,
+    "Nothing to do now: it is tried again later by itself. If it keeps failing, check the gateway's internet connection and --acme-directory.",
+  );
 }

@@ -1,5 +1,19 @@
-import { describe, expect, test } from "bun:test";
-import { isMyTurn, renewAt } from "./keeper.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isPassing } from "../errors.ts";
+import type { GatewayConfig } from "../gateway/config.ts";
+import type { HomePaths } from "../home.ts";
+import { createLog } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode } from "../state/test-db.ts";
+import { loadMembership } from "../sync/membership.ts";
+import { CertificateKeeper, isMyTurn, RETRY_BASE_MS } from "./keeper.ts";
+import { CertificateStore, renewAt } from "./store.ts";
 
 describe("renewal", () => {
   test("is due two thirds into a certificate's life", () => {
@@ -41,3 +55,215 @@ describe("whose turn a name is among gateways sharing a host", () => {
     expect(isMyTurn(name, second, tried)).toBe(true);
   });
 });
+
+/** An ACME directory that refuses everything at once. */
+const refusing = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch: () =>
+    Response.json(
+      { type: "urn:ietf:params:acme:error:malformed", detail: "closed for the test" },
+      { status: 400, headers: { "content-type": "application/problem+json" } },
+    ),
+});
+afterAll(() => refusing.stop());
+
+/** A gateway with a public name whose ACME directory refuses it: every order fails. */
+function refusedGateway(home: string) {
+  const test = openTestNode(70 + ++nodes);
+  const name = `d${70 + nodes}`;
+  appendLocalChangeset(
+    test.db,
+    { zone: test.zone, name, key: test.key, seal: test.seal },
+    [
+      {
+        key: `nodes/${name}/gateway`,
+        value: JSON.stringify({
+          listen: "127.0.0.1:1443",
+          host: "home.example.com",
+          https: true,
+          tls: "acme",
+          httpListen: "127.0.0.1:1080",
+          acmeDirectory: `http://127.0.0.1:${refusing.port}/directory`,
+        }),
+      },
+    ],
+    1000,
+  );
+  const clock = { nowMs: 1_000_000 };
+  const listeners: ((changesets: { ops: { key: string }[] }[]) => void)[] = [];
+  const passing: unknown[] = [];
+  const node = {
+    db: test.db,
+    zone: { paths: { home } },
+    zoneId: test.zone,
+    deviceName: name,
+    deviceId: "dself",
+    now: () => clock.nowMs,
+    membership: () => loadMembership(test.db, test.zone),
+    peers: () => [],
+    write: () => {},
+    onChange: (listener: (typeof listeners)[number]) => {
+      listeners.push(listener);
+      return () => {};
+    },
+    diskFull: (error: unknown) => {
+      if (!isPassing(error)) throw error;
+      passing.push(error);
+    },
+  } as unknown as NodeContext;
+  let failed = 0;
+  const lines: string[] = [];
+  const keeper = new CertificateKeeper(node, {
+    log: createLog({ level: "debug", write: (line) => lines.push(line) }),
+    liveWindowMs: 60_000,
+    onCertificates: () => {},
+    onFacts: () => failed++,
+    everyMs: 3_600_000,
+  });
+  const store = new CertificateStore({ home } as HomePaths);
+  return {
+    keeper,
+    store,
+    clock,
+    passing,
+    failures: () => failed,
+    orders: () => lines.filter((line) => line.includes("ordering a certificate")).length,
+    ownerActs: () => {
+      for (const listener of listeners) listener([{ ops: [{ key: `nodes/${name}/gateway` }] }]);
+    },
+  };
+}
+let nodes = 0;
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !check(); await Bun.sleep(10))
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("a failed order", () => {
+  test("is tried again after a minute, then two…; the owner acting starts the series again", async () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    const gw = refusedGateway(home);
+    try {
+      gw.keeper.start();
+      for (let failures = 1; failures <= 3; failures++) {
+        await until(`failure ${failures}`, () => gw.failures() >= failures);
+        const status = gw.store.statuses()["home.example.com"];
+        expect(status?.failures).toBe(failures);
+        // The wait is drawn from the upper half of 1, 2, 4 minutes.
+        const waitMs = (status?.nextAttemptAtMs ?? 0) - gw.clock.nowMs;
+        expect(waitMs).toBeGreaterThanOrEqual(RETRY_BASE_MS * 2 ** (failures - 2));
+        expect(waitMs).toBeLessThanOrEqual(RETRY_BASE_MS * 2 ** (failures - 1));
+        gw.clock.nowMs = status?.nextAttemptAtMs ?? 0;
+        if (failures < 3) gw.keeper.tick();
+      }
+      // `bucky gateway enable` again: tried at once, and a failure then waits a minute again.
+      gw.ownerActs();
+      await until("the try the owner asked for", () => gw.failures() >= 4);
+      const status = gw.store.statuses()["home.example.com"];
+      expect(status?.failures).toBe(1);
+      expect((status?.nextAttemptAtMs ?? 0) - gw.clock.nowMs).toBeLessThanOrEqual(RETRY_BASE_MS);
+    } finally {
+      gw.keeper.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  test("on a full disk is said as such, the daemon carries on, and it is not ordered again at once", async () => {
+    await withTmpfs("size=256k", async (mount) => {
+      const gw = refusedGateway(join(mount, "home"));
+      fillDisk(join(mount, "filler"));
+      try {
+        gw.keeper.tick();
+        await until("the failure", () => gw.failures() >= 1);
+        expect(gw.passing.length).toBeGreaterThan(0);
+        expect((gw.passing[0] as { code?: string }).code).toBe("ENOSPC");
+        // Nothing saved, yet the next look waits out the backoff all the same.
+        expect(gw.orders()).toBe(1);
+        gw.keeper.tick();
+        expect(gw.orders()).toBe(1);
+      } finally {
+        gw.keeper.stop();
+      }
+    });
+  }, 30_000);
+});
+
+/** Writes `path` until the disk it is on has no room left. */
+function fillDisk(path: string): void {
+  for (const size of [64 * 1024, 1024, 1]) {
+    try {
+      for (;;) appendFileSync(path, new Uint8Array(size));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+    }
+  }
+}
+
+/** A tmpfs of its own for `body` (root, as CI runs the tests). */
+async function withTmpfs(options: string, body: (mount: string) => Promise<void>): Promise<void> {
+  const mount = mkdtempSync(join(tmpdir(), "bucky-keeper-mnt-"));
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mount]);
+  if (mounted.status !== 0)
+    throw new Error(`this test needs root to mount a tmpfs (as CI runs it): ${mounted.stderr}`);
+  try {
+    mkdirSync(join(mount, "home"));
+    await body(mount);
+  } finally {
+    spawnSync("umount", [mount]);
+    rmSync(mount, { recursive: true, force: true });
+  }
+}
+
+describe("a certificate past its expiry", () => {
+  test("is still served, so clients say it expired, rather than the gateway going back to plain HTTP", () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    try {
+      const gw = refusedGateway(home);
+      const { cert, key } = selfSigned(home, "home.example.com");
+      gw.store.write("home.example.com", cert, key);
+      gw.store.writeFile(key, "zone-ca", "key.pem");
+      gw.store.writeFile(cert, "zone-ca", "cert.pem");
+      gw.clock.nowMs = new X509Certificate(cert).validToDate.getTime() + 1;
+      const acme: GatewayConfig = {
+        listen: "127.0.0.1:1443",
+        host: "home.example.com",
+        https: true,
+        tls: "acme",
+      };
+      expect(gw.keeper.served(acme)).toEqual([{ serverName: "home.example.com", cert, key }]);
+      expect(gw.keeper.served({ ...acme, tls: "zone" })).toEqual([{ cert, key }]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A self-signed certificate for `name`, good for a day. */
+function selfSigned(dir: string, name: string): { cert: string; key: string } {
+  const made = spawnSync("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+  ]);
+  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
+  return {
+    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    key: readFileSync(join(dir, "key.pem"), "utf8"),
+  };
+}

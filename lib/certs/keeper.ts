@@ -16,7 +16,7 @@ import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } fro
 import { eq, like } from "drizzle-orm";
 import { isLocalAddress } from "../../protocol/zone-ca.ts";
 import { readSpecs } from "../apps/spec.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, isDiskFull } from "../errors.ts";
 import type { CertificateFacts } from "../facts/payload.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { type GatewayConfig, parseListen, readGateway, readTls } from "../gateway/config.ts";
@@ -25,7 +25,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
-import { CertificateStore, type NameStatus } from "./store.ts";
+import { CertificateStore, type NameStatus, renewAt } from "./store.ts";
 import {
   type CertificateRequest,
   isZoneCaKey,
@@ -72,6 +72,8 @@ export interface KeeperOptions {
 export class CertificateKeeper {
   private readonly store: CertificateStore;
   private readonly inFlight = new Set<string>();
+  /** Each failing name's backoff, as also saved in its status. */
+  private readonly backoff = new Map<string, { failures: number; nextAttemptAtMs: number }>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
   private servedText = "";
@@ -134,7 +136,11 @@ export class CertificateKeeper {
     return undefined;
   }
 
-  /** What the gateway serves now: SNI entries, the host's first (the default). */
+  /**
+   * What the gateway serves now: SNI entries, the host's first (the default). A certificate
+   * past its expiry is served still (its renewal is due, and `bucky status` warns): clients
+   * then say it expired, where the gateway would otherwise go back to plain HTTP.
+   */
   served(config = this.config()): ServedCertificate[] {
     if (!config?.https) return [];
     if (!config.tls || config.tls === "files") {
@@ -149,14 +155,11 @@ export class CertificateKeeper {
     if (config.tls === "zone") {
       const cert = this.store.readFile("zone-ca", "cert.pem");
       const key = this.store.readFile("zone-ca", "key.pem");
-      return cert && key && validNow(cert, this.node.now()) ? [{ cert, key }] : [];
+      return cert && key ? [{ cert, key }] : [];
     }
-    const now = this.node.now();
     return this.names(config).flatMap((name) => {
       const stored = this.store.read(name);
-      return stored && stored.notAfterMs > now
-        ? [{ serverName: name, cert: stored.cert, key: stored.key }]
-        : [];
+      return stored ? [{ serverName: name, cert: stored.cert, key: stored.key }] : [];
     });
   }
 
@@ -227,14 +230,19 @@ export class CertificateKeeper {
   private keepAcme(config: GatewayConfig): void {
     const now = this.node.now();
     const statuses = this.store.statuses();
-    const turns = new Turns(this.node, config, this.options.liveWindowMs);
+    // Read from the other gateways' facts only when a name is due (most looks find none).
+    let turns: Turns | undefined;
     for (const name of this.names(config)) {
       if (this.inFlight.size >= MAX_PARALLEL) break;
       if (this.inFlight.has(name)) continue;
       const stored = this.store.read(name);
       if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) continue;
-      const status = statuses[name];
-      if (status?.nextAttemptAtMs !== undefined && now < status.nextAttemptAtMs) continue;
+      const nextAttemptAtMs = Math.max(
+        statuses[name]?.nextAttemptAtMs ?? 0,
+        this.backoff.get(name)?.nextAttemptAtMs ?? 0,
+      );
+      if (now < nextAttemptAtMs) continue;
+      turns ??= new Turns(this.node, config, this.options.liveWindowMs);
       if (!turns.mine(name)) {
         // Another gateway's turn: look again soon, not at the next round.
         this.soonTimer ??= setTimeout(() => {
@@ -261,6 +269,7 @@ export class CertificateKeeper {
       if (this.stopped) return;
       this.rememberAccount(config, issued.accountUrl);
       this.store.write(name, issued.cert, issued.key);
+      this.backoff.delete(name);
       this.setStatus(name, { failures: 0 });
       const notAfter = parseCertificate(issued.cert)?.validToDate.toISOString();
       this.options.log.info("certificate issued", {
@@ -270,16 +279,47 @@ export class CertificateKeeper {
       });
     } catch (error) {
       if (this.stopped) return;
-      const problem =
-        error instanceof BuckyError
-          ? error
-          : new BuckyError("E_UNAVAILABLE", `no certificate for ${name}: ${String(error)}`);
-      const failures = (this.store.statuses()[name]?.failures ?? 0) + 1;
-      const delay = Math.min(
-        this.options.retryMaxMs ?? RETRY_MAX_MS,
-        (this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (failures - 1),
-      );
-      const nextAttemptAtMs = this.node.now() + delay / 2 + Math.random() * (delay / 2);
+      this.failed(name, error);
+    }
+    this.options.onFacts();
+    this.tick();
+  }
+
+  /**
+   * A failed order: said, and tried again after the backoff. The backoff is held here too,
+   * so that a status that cannot be saved (a full disk) never has the name ordered again at
+   * the next look, from a CA that counts every order.
+   */
+  private failed(name: string, error: unknown): void {
+    const problem =
+      error instanceof BuckyError
+        ? error
+        : isDiskFull(error)
+          ? new BuckyError(
+              "E_IO",
+              `no room on the disk to keep the certificate for ${name}`,
+              "Free some space (`bucky status --disk` shows what takes it); it is tried again by itself.",
+            )
+          : new BuckyError(
+              "E_UNAVAILABLE",
+              `no certificate for ${name}: ${error instanceof Error ? error.message : String(error)}`,
+              "Nothing to do now: it is tried again later by itself.",
+            );
+    const held = this.backoff.get(name);
+    const failures = Math.max(held?.failures ?? 0, this.store.statuses()[name]?.failures ?? 0) + 1;
+    const delay = Math.min(
+      this.options.retryMaxMs ?? RETRY_MAX_MS,
+      (this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (failures - 1),
+    );
+    const nextAttemptAtMs = this.node.now() + delay / 2 + Math.random() * (delay / 2);
+    this.backoff.set(name, { failures, nextAttemptAtMs });
+    this.options.log.warn("certificate not issued", {
+      name,
+      error: problem.message,
+      failures,
+      retryAt: new Date(nextAttemptAtMs).toISOString(),
+    });
+    try {
       this.setStatus(name, {
         failures,
         nextAttemptAtMs,
@@ -289,15 +329,9 @@ export class CertificateKeeper {
           ...(problem.hint ? { hint: problem.hint } : {}),
         },
       });
-      this.options.log.warn("certificate not issued", {
-        name,
-        error: problem.message,
-        failures,
-        retryAt: new Date(nextAttemptAtMs).toISOString(),
-      });
+    } catch (saving) {
+      this.node.diskFull(saving);
     }
-    this.options.onFacts();
-    this.tick();
   }
 
   /** The account URL at each directory it was made at: the next order needs no new one. */
@@ -383,13 +417,15 @@ export class CertificateKeeper {
     }
   }
 
+  /** The owner acted: what waits is tried now, and a failure then waits a minute again. */
   private clearBackoff(): void {
+    this.backoff.clear();
     const statuses = this.store.statuses();
-    const waiting = Object.entries(statuses).filter(([, status]) => status.nextAttemptAtMs);
+    const waiting = Object.entries(statuses).filter(([, status]) => status.failures > 0);
     if (waiting.length === 0) return;
     for (const [name, status] of waiting) {
       const { nextAttemptAtMs: _, ...rest } = status;
-      statuses[name] = rest;
+      statuses[name] = { ...rest, failures: 0 };
     }
     this.store.saveStatuses(statuses);
   }
@@ -453,11 +489,6 @@ export class CertificateKeeper {
       this.options.onFacts();
     }
   }
-}
-
-/** When a certificate is due: two thirds into its life. */
-export function renewAt(notBeforeMs: number, notAfterMs: number): number {
-  return notBeforeMs + ((notAfterMs - notBeforeMs) * 2) / 3;
 }
 
 /**
@@ -591,9 +622,4 @@ function parseCertificate(pem: string): X509Certificate | undefined {
   } catch {
     return undefined;
   }
-}
-
-function validNow(pem: string, nowMs: number): boolean {
-  const cert = parseCertificate(pem);
-  return cert !== undefined && cert.validToDate.getTime() > nowMs;
 }

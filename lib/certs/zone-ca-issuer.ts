@@ -8,6 +8,7 @@
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { renewAt } from "./store.ts";
 import {
   issuedKey,
   issueLeaf,
@@ -16,7 +17,6 @@ import {
   readIssued,
   readRequests,
   readRoot,
-  renewAtMs,
   rootKey,
   type ZoneRoot,
 } from "./zone-ca.ts";
@@ -69,7 +69,8 @@ export class ZoneCaIssuer {
       const now = this.node.now();
       for (const [gateway, request] of requests) {
         const issued = readIssued(this.node.db, root, gateway, request);
-        if (issued && now < renewAtMs(issued)) continue;
+        if (issued && now < renewAt(issued.validFromDate.getTime(), issued.validToDate.getTime()))
+          continue;
         let cert: string;
         try {
           cert = issueLeaf(zone, this.ownerSeed(), request, now);

@@ -28,13 +28,7 @@ import { concatBytes, fromBase64url, toBase64url, utf8 } from "../../protocol/en
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { certificatePem } from "../../protocol/tls-cert.ts";
-import {
-  certificate,
-  LEAF_LIFETIME_MS,
-  leafTbs,
-  type RootRequest,
-  rootTbs,
-} from "../../protocol/zone-ca.ts";
+import { certificate, leafTbs, type RootRequest, rootTbs } from "../../protocol/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
@@ -221,15 +215,6 @@ export function readIssued(
   }
   return best;
 }
-
-/** When a zone CA certificate is due for renewal: two thirds into its life. */
-export function renewAtMs(cert: X509Certificate): number {
-  const from = cert.validFromDate.getTime();
-  const to = cert.validToDate.getTime();
-  return from + ((to - from) * 2) / 3;
-}
-
-export { LEAF_LIFETIME_MS };
 
 function matches(cert: X509Certificate, root: ZoneRoot, request: CertificateRequest): boolean {
   try {

@@ -33,7 +33,10 @@ import { type Candidate, checkpointPass } from "./candidate.ts";
 
 const INSERT_BASE =
   "INSERT INTO checkpoint_base (key, value, hlc_ms, hlc_counter, author, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-/** Changesets pruned per transaction: the daemon gets its turn in between. */
+/**
+ * Changesets pruned per transaction: another process's write (a command) gets the lock in
+ * between. The batches run back to back, so the daemon's own work waits for all of them.
+ */
 const PRUNE_BATCH = 5000;
 
 /**
@@ -221,8 +224,9 @@ export function adoptFetched(
 /**
  * Prunes the changesets the checkpoint held covers, but for the evidence and the last of
  * each author's (what the next one chains to): a batch per transaction, so a first
- * compaction of years of history does not stop the daemon for its whole length. Safe to
- * stop at any point and run again. Returns how many it pruned.
+ * compaction of years of history does not hold the write lock for its whole length (the
+ * daemon's own event loop still waits for it). Safe to stop at any point and run again.
+ * Returns how many it pruned.
  */
 export function pruneCovered(db: StateDb, seal: StateSeal, batch = PRUNE_BATCH): number {
   const sqlite = db.$client;

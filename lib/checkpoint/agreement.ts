@@ -24,7 +24,7 @@ import {
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
-import type { Membership } from "../sync/membership.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
 
 /** An endorsement held in the zone state. */
 export interface Endorsement {
@@ -53,12 +53,12 @@ export function readEndorsements(
 
 /** Whether more than half of `membership`'s members in good standing are among `endorsers` (ids). */
 export function isAgreed(endorsers: Iterable<string>, membership: Membership): boolean {
-  const standing = [...membership.byId.values()].filter(
-    (member) => member.revokedAfterSeq === undefined && !member.quarantined,
+  const standing = new Set(
+    [...membership.byId.keys()].filter((id) => standingOf(membership, id) === "member"),
   );
   const counted = new Set<string>();
-  for (const id of endorsers) if (standing.some((member) => member.id === id)) counted.add(id);
-  return counted.size * 2 > standing.length;
+  for (const id of endorsers) if (standing.has(id as DeviceId)) counted.add(id);
+  return counted.size * 2 > standing.size;
 }
 
 /**

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Op } from "../../protocol/changeset.ts";
-import { isLocalName } from "../../protocol/zone-ca.ts";
+import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -279,7 +279,7 @@ function certificateSource(
     if (!local)
       throw new BuckyError(
         "E_USAGE",
-        `the zone CA certifies only local names (.local, .lan, .home.arpa, .internal), not ${host}`,
+        `the zone CA certifies only local names (${LOCAL_SUFFIXES.map((suffix) => `.${suffix}`).join(", ")}), not ${host}`,
         "A public name gets its certificate over ACME: leave out --tls.",
       );
     return "zone";

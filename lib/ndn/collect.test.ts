@@ -8,7 +8,7 @@ import { appKeys } from "../apps/spec.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, type TestNode } from "../state/test-db.ts";
-import { collectGarbage } from "./collect.ts";
+import { collectGarbage, liveObjects, referrers } from "./collect.ts";
 import { pin, unpin } from "./pins.ts";
 import { builtInRoots } from "./roots.ts";
 import { ObjectStore } from "./store.ts";
@@ -106,6 +106,21 @@ describe("named data collection", () => {
     expect(existsSync(store.pathOf(file))).toBe(true);
   });
 
+  test("an object gone from the store and stored again gets its whole day again", () => {
+    const { node, store } = setUp();
+    collect(node, store, 0);
+    const file = store.putBytes(bytes("removed by hand")).id;
+    collect(node, store, 1); // noted unreferenced
+    store.remove(file);
+    pin(node.db, file, "asked for again", 2);
+    collect(node, store, 3); // named again, though not here
+    store.putBytes(bytes("removed by hand"));
+    unpin(node.db, file);
+    collect(node, store, 1 + DAY); // found unreferenced afresh
+    collect(node, store, 1 + DAY + 1);
+    expect(existsSync(store.pathOf(file))).toBe(true);
+  });
+
   test("the first collection keeps, as the owner's, what was stored before (app packages aside)", () => {
     const { node, store } = setUp();
     const stored = store.putBytes(bytes("put before references were counted")).id;
@@ -114,5 +129,21 @@ describe("named data collection", () => {
     collect(node, store, 2 * DAY);
     expect(existsSync(store.pathOf(stored))).toBe(true);
     expect(existsSync(store.pathOf(oldPackage))).toBe(false);
+  });
+});
+
+describe("what keeps an object, as bucky rm says it", () => {
+  test("a chunk of a list a root names is kept by that root, as the collector keeps it", () => {
+    const { node, store } = setUp();
+    const large = store.putBytes(new Uint8Array(CHUNK_BYTES + 10).fill(7)).id;
+    // A file that is, byte for byte, the large file's first chunk.
+    const small = store.putBytes(new Uint8Array(CHUNK_BYTES).fill(7)).id;
+    pin(node.db, large, "large.bin", 1);
+    pin(node.db, small, "small.bin", 1);
+    unpin(node.db, small);
+    const roots = builtInRoots(node.db);
+    expect(liveObjects(store, roots).has(small)).toBe(true);
+    expect(referrers(store, roots, small)).toEqual(["put"]);
+    expect(referrers(store, roots, store.putBytes(bytes("nobody's")).id)).toEqual([]);
   });
 });

@@ -71,10 +71,9 @@ export function collectGarbage(options: {
     } else waiting++;
     since.delete(id);
   }
-  // Noted objects that are gone (removed by hand, or a restore replaced the store).
-  for (const id of since.keys())
-    if (!live.has(id as ObjectId))
-      db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
+  // Noted objects that are gone (removed by hand, or a restore replaced the store): one
+  // stored again starts its grace period afresh, whatever names it meanwhile.
+  for (const id of since.keys()) db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
   if (removed > 0) log.info("named data collected", { removed, bytes: removedBytes, waiting });
   return { removed, removedBytes, waiting };
 }
@@ -90,6 +89,15 @@ export function liveObjects(store: ObjectStore, roots: readonly RootKind[]): Set
       for (const chunk of chunksOf(store, parsed.id)) live.add(chunk);
     }
   return live;
+}
+
+/**
+ * Which kinds of root keep `id` now, as the collector counts them: naming it, or naming a
+ * list it is a chunk of (`bucky rm` says these, so it never promises a removal that the
+ * collector then does not make).
+ */
+export function referrers(store: ObjectStore, roots: readonly RootKind[], id: ObjectId): string[] {
+  return roots.filter((root) => liveObjects(store, [root]).has(id)).map((root) => root.kind);
 }
 
 function chunksOf(store: ObjectStore, id: ChunkListId): readonly ObjectId[] {

@@ -17,9 +17,10 @@ import type { StateQueries } from "../store/db.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
+import { referrers } from "./collect.ts";
 import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } from "./fetch.ts";
 import { pin, unpin } from "./pins.ts";
-import { builtInRoots, type RootKind, referrers } from "./roots.ts";
+import { builtInRoots, type RootKind } from "./roots.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
 
 /** Stores a file in this device's store, kept as the owner's until `bucky rm` releases it. */
@@ -88,7 +89,7 @@ export function releaseObject(
       ...builtInRoots(zone.db),
       ...options.extraRoots({ db: zone.db, paths: zone.paths, store }),
     ];
-    const keptBy = referrers(roots, parsed.id);
+    const keptBy = referrers(store, roots, parsed.id);
     log.info("object released", { id: parsed.id, keptBy: keptBy.join(",") || undefined });
     return {
       id: parsed.id,

@@ -58,8 +58,3 @@ export function builtInRoots(db: StateQueries): RootKind[] {
     },
   ];
 }
-
-/** Which kinds of root name `id` now. */
-export function referrers(roots: readonly RootKind[], id: ObjectId): string[] {
-  return roots.filter((root) => [...root.ids()].includes(id)).map((root) => root.kind);
-}
