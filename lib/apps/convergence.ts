@@ -62,6 +62,9 @@ interface Running {
   readonly launch: string;
 }
 
+/** How many passes try to remove an image a container still held (an upgrade under way). */
+const SWEEP_TRIES = 10;
+
 /** How often running apps' output files are looked at (lib/apps/app-log.ts). */
 const LOG_CHECK_MS = 30_000;
 
@@ -79,6 +82,9 @@ export class Convergence {
   private readonly images: DeviceImages;
   /** The image apps as of the last pass: when they change, unused images go. */
   private imageApps = "";
+  /** Sweeps still to try for the last change of the image apps, and one under way. */
+  private sweepsLeft = 0;
+  private sweeping = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private pass: Promise<void> = Promise.resolve();
   private again = false;
@@ -247,11 +253,22 @@ export class Convergence {
       .filter((spec) => spec.image)
       .map((spec) => `${spec.app} ${spec.package} ${spec.desired}`)
       .join("\n");
-    if (imageApps !== this.imageApps && this.images.engine()) {
+    if (imageApps !== this.imageApps) this.sweepsLeft = SWEEP_TRIES;
+    if (this.sweepsLeft > 0 && !this.sweeping && this.images.engine()) {
       this.imageApps = imageApps;
+      this.sweepsLeft -= 1;
+      this.sweeping = true;
       void this.images
         .sweep(() => readSpecs(this.node.db))
-        .catch((error: unknown) => this.failed(error));
+        // An image a container of the version before still held (it is being stopped):
+        // the next passes try again, a few times; one that went leaves nothing to try.
+        .then((clean) => {
+          if (clean) this.sweepsLeft = 0;
+        })
+        .catch((error: unknown) => this.failed(error))
+        .finally(() => {
+          this.sweeping = false;
+        });
     }
   }
 

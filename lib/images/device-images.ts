@@ -161,15 +161,16 @@ export class DeviceImages {
 
   /**
    * Removes the images of the engine no app installed in the zone runs here any more
-   * (`specs` is read as the sweep starts, after any load in progress).
+   * (`specs` is read as the sweep starts, after any load in progress). False when one
+   * stayed: a container of the version before still ran on it (an upgrade under way).
    */
-  sweep(specs: () => readonly AppSpec[]): Promise<void> {
+  sweep(specs: () => readonly AppSpec[]): Promise<boolean> {
     return this.exclusive(() => this.sweepNow(specs()));
   }
 
-  private async sweepNow(specs: readonly AppSpec[]): Promise<void> {
+  private async sweepNow(specs: readonly AppSpec[]): Promise<boolean> {
     const engine = this.support?.engine;
-    if (!engine) return;
+    if (!engine) return true;
     const keep = new Set<string>();
     for (const spec of specs) {
       if (!spec.image || spec.desired === "removed") continue;
@@ -178,18 +179,23 @@ export class DeviceImages {
       if (image) keep.add(imageId(image.config.digest));
     }
     const listed = await podman(engine, ["images", "--quiet", "--no-trunc"]);
-    if (listed.code !== 0) return;
+    if (listed.code !== 0) return false;
     const ids = listed.stdout
       .split("\n")
       .map((line) => line.trim().replace(/^sha256:/, ""))
       .filter((id) => /^[0-9a-f]{64}$/.test(id));
+    let clean = true;
     for (const id of ids)
       if (!keep.has(id)) {
-        await removeImage(engine, `sha256:${id}`);
+        if (!(await removeImage(engine, `sha256:${id}`))) {
+          clean = false;
+          continue;
+        }
         this.node.log.debug("image removed from the engine", { image: id });
         // What was handed over ahead of need is looked at again.
         this.preloaded.clear();
       }
+    return clean;
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {

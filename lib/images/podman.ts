@@ -208,8 +208,14 @@ export async function removeAllContainers(engine: Engine, containersDir: string)
 }
 
 /** Removes an image no app uses any more (in use or gone already is fine). */
-export async function removeImage(engine: Engine, configDigest: string): Promise<void> {
-  await podman(engine, ["rmi", "--ignore", imageId(configDigest)], PROBE_TIMEOUT_MS);
+/** Removes an image from the engine; false when it stays (a container still uses it). */
+export async function removeImage(engine: Engine, configDigest: string): Promise<boolean> {
+  const removed = await podman(
+    engine,
+    ["rmi", "--ignore", imageId(configDigest)],
+    PROBE_TIMEOUT_MS,
+  );
+  return removed.code === 0;
 }
 
 async function call(
