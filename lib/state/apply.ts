@@ -4,6 +4,7 @@
  * twice, or changesets in any order, gives the same state. Every row added to or removed
  * from `state` and `changesets` is counted in the transaction's seal tally.
  */
+
 import type { Database, Statement } from "bun:sqlite";
 import {
   type Changeset,
@@ -11,6 +12,7 @@ import {
   decodeChangeset,
   verifyChangeset,
 } from "../../protocol/changeset.ts";
+import { rowWins } from "../../protocol/checkpoint.ts";
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
@@ -130,7 +132,7 @@ export class PendingWrites {
       ];
       const held = this.latest.get(op.key);
       // As the state's own rule: only a later writer replaces (between equals, the first stays).
-      if (!held || isLater(row, held)) this.latest.set(op.key, row);
+      if (!held || rowWins(row, held)) this.latest.set(op.key, row);
     }
   }
 
@@ -138,13 +140,6 @@ export class PendingWrites {
     for (const row of this.latest.values()) applyRow(sqlite, tally, row);
     this.latest.clear();
   }
-}
-
-/** (hlc ms, hlc counter, author) of `a` after those of `b`, as UPDATE_IF_LATER compares them. */
-function isLater(a: StateRowValues, b: StateRowValues): boolean {
-  if (a[2] !== b[2]) return a[2] > b[2];
-  if (a[3] !== b[3]) return a[3] > b[3];
-  return a[4] > b[4];
 }
 
 /** Applies the ops of a changeset already stored (or being stored) to the state. */
