@@ -27,3 +27,11 @@ export async function runSliced<T>(
     steps.return(undefined as T);
   }
 }
+
+/** Runs `steps` to its end at once, for a caller with nothing else to do meanwhile. */
+export function runAll<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}

@@ -6,11 +6,13 @@
  * bucky before presence records), each with its size and how to remove it. Sizes are what
  * the files take on disk, as `du` counts them.
  */
+
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AppSpec } from "../apps/spec.ts";
 import { cacheDir } from "../backup/targets.ts";
 import type { HomePaths } from "../home.ts";
+import { runAll } from "../sliced.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
 
@@ -57,6 +59,16 @@ export function homeUsage(
   specs: readonly AppSpec[],
   device: string,
 ): HomeUsage {
+  return runAll(homeUsageSteps(paths, db, specs, device));
+}
+
+/** The same, a step at a time (a step per file looked at), for a daemon to run in slices. */
+export function* homeUsageSteps(
+  paths: HomePaths,
+  db: StateDb,
+  specs: readonly AppSpec[],
+  device: string,
+): Generator<void, HomeUsage, void> {
   const sqlite = db.$client;
   const count = (sql: string) => (sqlite.query(sql).get() as { n: number }).n;
   const record = peekCheckpointRecord(sqlite);
@@ -67,18 +79,19 @@ export function homeUsage(
   for (const app of [...appNames].sort()) {
     const dir = join(paths.appsDir, app);
     const usage: AppUsage = {
-      dataBytes: sizeOf(join(dir, "data")),
-      packagesBytes: sizeOf(join(dir, "packages")),
-      conflictsBytes: sizeOf(join(dir, "conflicts")),
-      replicaBytes: sizeOf(join(paths.home, "replicas", app)),
-      logsBytes: sizeOf(join(dir, "app.log")) + sizeOf(join(dir, "app.log.1")),
+      dataBytes: yield* sizeSteps(join(dir, "data")),
+      packagesBytes: yield* sizeSteps(join(dir, "packages")),
+      conflictsBytes: yield* sizeSteps(join(dir, "conflicts")),
+      replicaBytes: yield* sizeSteps(join(paths.home, "replicas", app)),
+      logsBytes:
+        (yield* sizeSteps(join(dir, "app.log"))) + (yield* sizeSteps(join(dir, "app.log.1"))),
     };
     const spec = installed.get(app);
     if (spec && spec.desired !== "removed") {
       apps[app] = usage;
       continue;
     }
-    const bytes = sizeOf(dir) + usage.replicaBytes;
+    const bytes = (yield* sizeSteps(dir)) + usage.replicaBytes;
     if (bytes === 0) continue;
     leftovers.push({
       what: spec
@@ -109,7 +122,9 @@ export function homeUsage(
   return {
     state: {
       bytes:
-        sizeOf(paths.stateDb) + sizeOf(`${paths.stateDb}-wal`) + sizeOf(`${paths.stateDb}-shm`),
+        (yield* sizeSteps(paths.stateDb)) +
+        (yield* sizeSteps(`${paths.stateDb}-wal`)) +
+        (yield* sizeSteps(`${paths.stateDb}-shm`)),
       changesets: count("SELECT count(*) AS n FROM changesets"),
       keys: count("SELECT count(*) AS n FROM state WHERE value IS NOT NULL"),
       checkpoint: record
@@ -120,10 +135,10 @@ export function homeUsage(
           }
         : null,
     },
-    namedData: { bytes: sizeOf(paths.ndnDir), objects: countFiles(paths.ndnDir) },
+    namedData: { bytes: yield* sizeSteps(paths.ndnDir), objects: yield* countSteps(paths.ndnDir) },
     apps,
-    logsBytes: sizeOf(paths.logsDir),
-    backupCacheBytes: sizeOf(cacheDir(paths)),
+    logsBytes: yield* sizeSteps(paths.logsDir),
+    backupCacheBytes: yield* sizeSteps(cacheDir(paths)),
     leftovers,
   };
 }
@@ -138,26 +153,32 @@ function listDir(path: string): string[] {
 
 /** The space a file or a tree takes on disk (links not followed). */
 export function sizeOf(path: string): number {
+  return runAll(sizeSteps(path));
+}
+
+function* sizeSteps(path: string): Generator<void, number, void> {
   let stats: ReturnType<typeof lstatSync>;
   try {
     stats = lstatSync(path);
   } catch {
     return 0;
   }
+  yield;
   const own = stats.blocks * 512;
   if (!stats.isDirectory()) return own;
   let total = own;
-  for (const name of listDir(path)) total += sizeOf(join(path, name));
+  for (const name of listDir(path)) total += yield* sizeSteps(join(path, name));
   return total;
 }
 
-function countFiles(path: string): number {
+function* countSteps(path: string): Generator<void, number, void> {
   if (!existsSync(path)) return 0;
   let count = 0;
   for (const name of listDir(path)) {
     const child = join(path, name);
+    yield;
     try {
-      count += lstatSync(child).isDirectory() ? countFiles(child) : 1;
+      count += lstatSync(child).isDirectory() ? yield* countSteps(child) : 1;
     } catch {
       // Gone meanwhile.
     }

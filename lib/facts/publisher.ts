@@ -4,15 +4,17 @@
  * disk, a gateway's traffic by complete hours), signed and passed on only when something changed. Amounts that drift all the
  * time (free space) are rounded, so that they do not make a new record every time.
  */
+
 import { existsSync, statfsSync } from "node:fs";
 import { readSpecs } from "../apps/spec.ts";
 import { readBackupStatus } from "../backup/status.ts";
 import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
-import { type AppUsage, homeUsage } from "../disk/usage.ts";
+import { type AppUsage, homeUsageSteps } from "../disk/usage.ts";
 import { BuckyError } from "../errors.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { runAll, runSliced } from "../sliced.ts";
 import type { StateQueries } from "../store/db.ts";
 import {
   type CertificateFacts,
@@ -37,6 +39,8 @@ export class FactsPublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
   private traffic: { atMs: number; facts: DeviceFactsPayload["traffic"] } | undefined;
   private usage: { atMs: number; facts: UsageFacts } | undefined;
+  private measuring = false;
+  private stopped = false;
 
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -55,6 +59,7 @@ export class FactsPublisher {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.soonTimer);
   }
@@ -73,14 +78,13 @@ export class FactsPublisher {
     if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
-    if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS)
-      this.usage = { atMs: now, facts: usageFacts(this.node) };
+    if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);
     const certificates = this.certificates();
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
-      usage: this.usage.facts,
+      ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
     });
   }
@@ -90,15 +94,47 @@ export class FactsPublisher {
     this.usage = undefined;
     this.soon();
   }
+
+  /**
+   * Walks the home for where its space goes, a slice at a time (a library of photos is many
+   * files: walked at once, the gateway and sync would wait for it), then says it.
+   */
+  private measure(now: number): void {
+    if (this.measuring) return;
+    this.measuring = true;
+    runSliced(usageFactsSteps(this.node), () => this.stopped)
+      .then((facts) => {
+        if (!facts) return;
+        this.usage = { atMs: now, facts };
+        this.soon();
+      })
+      // A full disk waits for the next measure; anything else is a bug (thrown on).
+      .catch((error: unknown) => this.node.diskFull(error))
+      .finally(() => {
+        this.measuring = false;
+      });
+  }
 }
 
 /** Where this device's space goes, as its facts say it: the largest apps, the first leftovers. */
-export function usageFacts(node: {
+export function usageFacts(node: UsageSubject): UsageFacts {
+  return runAll(usageFactsSteps(node));
+}
+
+interface UsageSubject {
   readonly zone: { readonly paths: HomePaths };
   readonly db: NodeContext["db"];
   readonly deviceName: string;
-}): UsageFacts {
-  const usage = homeUsage(node.zone.paths, node.db, readSpecs(node.db), node.deviceName);
+}
+
+/** The same, a step at a time, for a daemon to run in slices. */
+export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts, void> {
+  const usage = yield* homeUsageSteps(
+    node.zone.paths,
+    node.db,
+    readSpecs(node.db),
+    node.deviceName,
+  );
   const total = (app: AppUsage) =>
     app.dataBytes + app.packagesBytes + app.conflictsBytes + app.replicaBytes + app.logsBytes;
   return {

@@ -35,7 +35,7 @@ import { LETS_ENCRYPT_DIRECTORY } from "../certs/acme.ts";
 import type { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
-import { ownFacts, usageFacts } from "../facts/publisher.ts";
+import { ownFacts, usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
@@ -63,6 +63,7 @@ import { installImageApp, shorthandManifest } from "../images/install.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
+import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { personMayUseApp } from "../users/access.ts";
 import { addPerson, listPeople, removePerson, resetPerson } from "../users/accounts.ts";
@@ -121,8 +122,10 @@ export function createLocalApp(
     addresses: appAddresses(node, installed.app),
   });
 
-  app.get("/v1/status", (c) => {
+  app.get("/v1/status", async (c) => {
     const disk = c.req.query("disk") === "1";
+    // Its own disk measured now, in slices: the daemon answers others meanwhile.
+    const usage = disk ? await runSliced(usageFactsSteps(node), () => false) : undefined;
     return c.json({
       ...describeZone(
         {
@@ -139,7 +142,7 @@ export function createLocalApp(
           liveWindowMs,
           ownFacts: {
             ...ownFacts(node.zone.paths, node.db, node.deviceName),
-            ...(disk ? { usage: usageFacts(node) } : {}),
+            ...(usage ? { usage } : {}),
           },
         },
         { disk },

@@ -1,0 +1,37 @@
+/**
+ * Where a home's space goes, measured a step per file: a daemon runs it in slices, so a
+ * home of many files never holds up what else it does; the answer is the same either way.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { homePaths } from "../home.ts";
+import { openTestNode } from "../state/test-db.ts";
+import { homeUsage, homeUsageSteps } from "./usage.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-usage-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("a home's disk use", () => {
+  test("is measured a step per file, with the same answer as all at once", () => {
+    const paths = homePaths(join(scratch, "home"));
+    const files = 300;
+    const data = join(paths.appsDir, "photos", "data");
+    mkdirSync(data, { recursive: true });
+    for (let i = 0; i < files; i++) writeFileSync(join(data, `p${i}.jpg`), "x".repeat(5000));
+    const { db } = openTestNode(7);
+    const steps = homeUsageSteps(paths, db, [], "nas");
+    let taken = 0;
+    let step = steps.next();
+    while (!step.done) {
+      taken++;
+      step = steps.next();
+    }
+    // At least one step for each file: never a whole directory at once.
+    expect(taken).toBeGreaterThan(files);
+    expect(step.value).toEqual(homeUsage(paths, db, [], "nas"));
+    // The app is not installed here: its data is a leftover, with its size.
+    expect(step.value.leftovers[0]?.bytes).toBeGreaterThanOrEqual(files * 5000);
+  });
+});
