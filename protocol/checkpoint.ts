@@ -29,7 +29,12 @@
  */
 import { createHash } from "node:crypto";
 import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
-import { HASH_BYTES, MAX_CHANGESET_BYTES, MAX_VALUE_BYTES } from "./changeset.ts";
+import {
+  type ChangesetBody,
+  HASH_BYTES,
+  MAX_CHANGESET_BYTES,
+  MAX_VALUE_BYTES,
+} from "./changeset.ts";
 import { bytesEqual, fromBase64url, fromHex, toBase64url, toHex, utf8 } from "./encoding.ts";
 import { check, ProtocolError } from "./errors.ts";
 import { MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
@@ -205,6 +210,18 @@ function decodeRow(value: unknown, authors: readonly string[]): CheckpointRow {
 
 function isUint(value: unknown, max: number): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= max;
+}
+
+/** The rows a changeset's ops write to the state, one per op. */
+export function rowsOf(changeset: ChangesetBody & { readonly seq: number }): CheckpointRow[] {
+  return changeset.ops.map((op) => [
+    op.key,
+    op.value,
+    changeset.hlc.ms,
+    changeset.hlc.counter,
+    changeset.author,
+    changeset.seq,
+  ]);
 }
 
 /** Whether row `a` wins over row `b` for the same key: later clock, then greater author. */

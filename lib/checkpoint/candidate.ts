@@ -18,6 +18,7 @@ import {
   encodeCheckpoint,
   type FrontierEntry,
   RowsDigest,
+  rowsOf,
   rowWins,
 } from "../../protocol/checkpoint.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
@@ -102,17 +103,9 @@ export function* candidateSteps(
     next++;
     newlyCovered++;
     ends.set(author, { author: changeset.author, seq: changeset.seq, hash: changeset.hash });
-    for (const op of changeset.ops) {
-      const write: CheckpointRow = [
-        op.key,
-        op.value,
-        changeset.hlc.ms,
-        changeset.hlc.counter,
-        changeset.author,
-        changeset.seq,
-      ];
-      const best = writes.get(op.key);
-      if (!best || rowWins(write, best)) writes.set(op.key, write);
+    for (const write of rowsOf(changeset)) {
+      const best = writes.get(write[0]);
+      if (!best || rowWins(write, best)) writes.set(write[0], write);
     }
   }
   if (wanted) {

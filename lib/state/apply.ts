@@ -12,7 +12,7 @@ import {
   decodeChangeset,
   verifyChangeset,
 } from "../../protocol/changeset.ts";
-import { rowWins } from "../../protocol/checkpoint.ts";
+import { type CheckpointRow, rowsOf, rowWins } from "../../protocol/checkpoint.ts";
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
@@ -118,21 +118,13 @@ export function insertChangeset(
  * anything reads the state (membership, after a change to devices/) and before commit.
  */
 export class PendingWrites {
-  private readonly latest = new Map<string, StateRowValues>();
+  private readonly latest = new Map<string, CheckpointRow>();
 
   add(changeset: Changeset): void {
-    for (const op of changeset.ops) {
-      const row: StateRowValues = [
-        op.key,
-        op.value,
-        changeset.hlc.ms,
-        changeset.hlc.counter,
-        changeset.author,
-        changeset.seq,
-      ];
-      const held = this.latest.get(op.key);
+    for (const row of rowsOf(changeset)) {
+      const held = this.latest.get(row[0]);
       // As the state's own rule: only a later writer replaces (between equals, the first stays).
-      if (!held || rowWins(row, held)) this.latest.set(op.key, row);
+      if (!held || rowWins(row, held)) this.latest.set(row[0], row);
     }
   }
 
@@ -144,19 +136,10 @@ export class PendingWrites {
 
 /** Applies the ops of a changeset already stored (or being stored) to the state. */
 export function applyChangeset(sqlite: Database, tally: SealTally, changeset: Changeset): void {
-  for (const op of changeset.ops) {
-    applyRow(sqlite, tally, [
-      op.key,
-      op.value,
-      changeset.hlc.ms,
-      changeset.hlc.counter,
-      changeset.author,
-      changeset.seq,
-    ]);
-  }
+  for (const row of rowsOf(changeset)) applyRow(sqlite, tally, row);
 }
 
-function applyRow(sqlite: Database, tally: SealTally, row: StateRowValues): void {
+function applyRow(sqlite: Database, tally: SealTally, row: CheckpointRow): void {
   const replaced = writeRow(sqlite, row);
   if (replaced === false) return;
   if (replaced) {
@@ -271,15 +254,8 @@ export function rebuildState(sqlite: Database, frontier: ReadonlyMap<string, num
   for (const bytes of heldInOrder(sqlite)) {
     const changeset = decodeChangeset(bytes);
     if (changeset.seq <= (frontier.get(changeset.author) ?? 0)) continue;
-    for (const op of changeset.ops) {
-      const replaced = writeRow(sqlite, [
-        op.key,
-        op.value,
-        changeset.hlc.ms,
-        changeset.hlc.counter,
-        changeset.author,
-        changeset.seq,
-      ]);
+    for (const row of rowsOf(changeset)) {
+      const replaced = writeRow(sqlite, row);
       if (replaced && (replaced[5] as number) <= (frontier.get(replaced[4] as string) ?? 0))
         insertBase.run(...(replaced as StateRowValues));
     }
