@@ -2,7 +2,7 @@
  * Publishes this device's agent audit entries to the zone state on a timer (see
  * audit.ts): at most one changeset per interval, none when no agent called.
  */
-import { isDiskFull } from "../errors.ts";
+import { isPassing } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { publishAudit } from "./audit.ts";
 
@@ -32,8 +32,9 @@ export class AuditPublisher {
     try {
       publishAudit(this.node);
     } catch (error) {
-      // A full disk waits for room, like every other write; anything else is a bug.
-      if (isDiskFull(error)) this.node.diskFull(error);
+      // A full disk, or the database held by another process, waits like every other
+      // write; anything else is a bug.
+      if (isPassing(error)) this.node.diskFull(error);
       else this.onBug(error);
     }
   }

@@ -16,7 +16,7 @@
  * (lib/checkpoint/transfer.ts).
  */
 import { Database } from "bun:sqlite";
-import { BuckyError, isDiskFull } from "../errors.ts";
+import { BuckyError, isPassing } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { runSliced } from "../sliced.ts";
 import { isStateAltered } from "../state/altered.ts";
@@ -176,7 +176,8 @@ export class Compactor {
       this.node.damaged(error as BuckyError);
       return;
     }
-    if (isDiskFull(error)) {
+    // A full disk, or the database held by another process: the next round tries again.
+    if (isPassing(error)) {
       this.node.diskFull(error);
       return;
     }
