@@ -4,7 +4,7 @@
  * figures survive restarts without a write per request.
  */
 import { and, eq, gte, sql } from "drizzle-orm";
-import { isDiskFull } from "../errors.ts";
+import { isPassing } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { traffic } from "../store/schema.ts";
 
@@ -60,8 +60,9 @@ export class Accounting {
     try {
       this.write(pending);
     } catch (error) {
-      if (!isDiskFull(error)) throw error;
-      // Kept for the next flush: counts wait for room rather than being lost.
+      if (!isPassing(error)) throw error;
+      // Kept for the next flush: counts wait for room (or for another process to let go of
+      // the database) rather than being lost.
       for (const [key, counts] of pending) this.merge(key, counts);
     }
   }
