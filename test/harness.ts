@@ -89,8 +89,7 @@ export async function cleanUp(): Promise<void> {
   const left: string[] = [];
   for (const dir of scratchRoots.splice(0)) {
     try {
-      unmountUnder(dir);
-      rmSync(dir, { recursive: true, force: true });
+      await removeScratch(dir);
     } catch (error) {
       left.push(`${dir}: ${(error as Error).message}`);
     }
@@ -145,6 +144,25 @@ export function removeContainers(home: string): void {
  * Unmounts what is mounted under `dir`, deepest first: Podman's storage keeps a mount of
  * its own (`…/storage/overlay`) after it exits, which would keep the directory from going.
  */
+/**
+ * Removes a scratch directory. A process just killed (an app's container, a daemon in a
+ * network namespace, whose mount namespace holds the overlay mounts under it) may still
+ * pin it for a moment as the kernel tears it down: EBUSY is tried again, for a while.
+ */
+async function removeScratch(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    unmountUnder(dir);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EBUSY" || Date.now() > deadline) throw error;
+      await Bun.sleep(100);
+    }
+  }
+}
+
 function unmountUnder(dir: string): void {
   const mounts = readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
