@@ -12,6 +12,7 @@ import {
   cleanUp,
   type Daemon,
   enableGateway,
+  freePort,
   jsonError,
   scratchDir,
   startZone,
@@ -181,7 +182,7 @@ describe("gateway enable", () => {
       );
       if (made.exitCode !== 0) throw new Error(`openssl: ${made.stderr}`);
     }
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = freePort();
     const result = await bucky([
       "gateway",
       "enable",

@@ -17,6 +17,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  freePort,
   scratchDir,
   startZone,
   waitFor,
@@ -159,7 +160,7 @@ beforeAll(async () => {
   });
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = freePort();
   await buckyJson([
     "gateway",
     "enable",
@@ -827,7 +828,7 @@ describe("HTTPS", () => {
     );
     if (made.exitCode !== 0) throw new Error(`openssl: ${made.stderr}`);
     const solo = (await startZone(["solo"])).get("solo") as Daemon;
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = freePort();
     const config = await buckyJson<{ https: boolean }>([
       "gateway",
       "enable",

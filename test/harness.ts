@@ -173,6 +173,22 @@ function unmountUnder(dir: string): void {
   for (const mount of mounts) spawnSync("umount", ["-l", mount], { stdio: "ignore" });
 }
 
+/**
+ * A port nothing listens on now, below the range the kernel hands out for outgoing
+ * connections and port 0 (32768 up), so that no daemon or connection takes it meanwhile.
+ */
+export function freePort(): number {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } }).stop(true);
+      return port;
+    } catch {
+      // Taken: another.
+    }
+  }
+}
+
 /** A new empty directory for this test file, removed afterwards. */
 export function scratchDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "bucky-test-"));
@@ -347,7 +363,7 @@ export async function startZone(
 
 /** Makes `home`'s device a gateway on a random loopback port; its URL, once it answers. */
 export async function enableGateway(home: string, flags: readonly string[] = []): Promise<string> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = freePort();
   await buckyJson(["gateway", "enable", "--listen", `127.0.0.1:${port}`, ...flags, "--home", home]);
   const url = `http://127.0.0.1:${port}`;
   await waitFor("the gateway", () =>

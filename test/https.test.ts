@@ -15,6 +15,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  freePort,
   jsonError,
   newHomePath,
   scratchDir,
@@ -47,22 +48,6 @@ function siteAs(id: string): string {
   const manifest = JSON.parse(readFileSync(join(dir, "bucky-app.json"), "utf8"));
   writeFileSync(join(dir, "bucky-app.json"), JSON.stringify({ ...manifest, id }));
   return dir;
-}
-
-/**
- * A port nothing listens on now, below the range the kernel hands out for outgoing
- * connections and port 0 (32768 up), so that no daemon or connection takes it meanwhile.
- */
-function freePort(): number {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    try {
-      Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } }).stop(true);
-      return port;
-    } catch {
-      // Taken: another.
-    }
-  }
 }
 
 async function certificates(home: string): Promise<Map<string, StatusCertificate>> {

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { waitFor } from "./harness.ts";
+import { freePort, waitFor } from "./harness.ts";
 
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -143,7 +143,7 @@ export class Registry {
 
   constructor(private readonly dir: string) {
     need("docker-registry", "docker-registry");
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = freePort();
     this.host = `127.0.0.1:${port}`;
     this.config = join(dir, "config.yml");
     mkdirSync(join(dir, "data"), { recursive: true });

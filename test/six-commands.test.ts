@@ -13,6 +13,7 @@ import {
   bucky,
   buckyJson,
   cleanUp,
+  freePort,
   newHomePath,
   type RunResult,
   scratchDir,
@@ -35,7 +36,7 @@ function readmeCommands(): string[] {
 }
 
 const homes = { a: newHomePath(), b: newHomePath() };
-const gatewayPort = 20_000 + Math.floor(Math.random() * 20_000);
+const gatewayPort = freePort();
 const backupDir = join(scratchDir(), "usb");
 const notes = join(ROOT, "fixtures/apps/notes");
 /** What the user reads on screen between steps. */
