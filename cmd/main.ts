@@ -10,7 +10,6 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   process.stdout.write(`bucky ${VERSION}\n`);
   process.exit(0);
 }
-// No top-level await: the binary is compiled to bytecode, which needs a CommonJS entry.
 if (argv[0] === "sandbox-init") {
   // Inside an app's sandbox (lib/apps/sandbox-init.ts): none of the command line's machinery.
   import("./sandbox-init.ts").then(async ({ sandboxInit }) => {

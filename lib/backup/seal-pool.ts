@@ -9,6 +9,15 @@ import { availableParallelism } from "node:os";
 import { blobId, type RepositoryKeys } from "../../protocol/backup/keys.ts";
 import { sealBlob } from "./sealed.ts";
 
+/**
+ * The worker's module. The compiled binary holds it as an entry point of its own, named
+ * from the root of the build (the Justfile's `build`); run from sources, it sits beside
+ * this file.
+ */
+const SEAL_WORKER = import.meta.url.startsWith("file:///$bunfs/")
+  ? "./lib/backup/seal-worker.ts"
+  : new URL("./seal-worker.ts", import.meta.url);
+
 /** What the pool asks of a worker (lib/backup/seal-worker.ts). */
 export type PoolRequest =
   | { op: "keys"; keys: Pick<RepositoryKeys, "encrypt" | "id"> }
@@ -42,7 +51,7 @@ export class SealPool {
     for (let i = 0; i < size; i++) {
       let worker: Worker;
       try {
-        worker = new Worker(new URL("./seal-worker.ts", import.meta.url));
+        worker = new Worker(SEAL_WORKER);
       } catch {
         break;
       }
