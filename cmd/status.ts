@@ -1,9 +1,9 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
 import type { UsageFacts } from "../lib/facts/payload.ts";
 import { formatBytes } from "../lib/units.ts";
-import { type DeviceDisk, type ZoneCertificate, zoneStatus } from "../lib/zone/status.ts";
+import { statusFromDaemon } from "../lib/zone/live-status.ts";
+import type { DeviceDisk, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { liveWindowMs } from "./liveness.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -18,12 +18,22 @@ export default defineBuckyCommand({
         "Also where each device's space goes: apps, named data, state, logs, backup caches, leftovers",
     },
   },
-  run: (args, context) =>
-    zoneStatus(context.home, context.log, {
+  // From the running daemon when there is one; else read from the home's database (the
+  // code that does so loads only then).
+  run: async (args, context): Promise<ZoneStatus> => {
+    const disk = args.disk === true;
+    const live = await statusFromDaemon(context.home, { disk });
+    if (live) return live;
+    const [{ zoneStatus }, { liveWindowMs }] = await Promise.all([
+      import("../lib/zone/status.ts"),
+      import("./liveness.ts"),
+    ]);
+    return zoneStatus(context.home, context.log, {
       nowMs: context.now(),
       liveWindowMs: liveWindowMs(context.env),
-      disk: args.disk === true,
-    }),
+      disk,
+    });
+  },
   text(status) {
     return [
       `Zone         ${status.zone.name} (${status.zone.id})`,

@@ -60,6 +60,22 @@ describe("the CLI and its daemon", () => {
     expect(await third.stop()).toBe(0);
   });
 
+  test("status comes from the running daemon, the same as read from the home; a crashed one's socket does not stop it", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    const asked = () => daemon.log().split("path=/v1/status status=200").length;
+    const before = asked();
+    const live = await buckyJson(["status", "--home", home]);
+    await waitFor("the daemon's log of the status it gave", () =>
+      asked() > before ? true : undefined,
+    );
+    await daemon.kill();
+    expect(existsSync(join(home, "daemon.sock"))).toBe(true);
+    const read = await buckyJson(["status", "--home", home]);
+    expect(read).toEqual(live);
+  });
+
   test("a port that is taken is a clear error", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
