@@ -35,9 +35,9 @@ import {
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** At most this many packs being written while the next one fills. */
-const PACKS_IN_FLIGHT = 2;
+const PACKS_IN_FLIGHT = 1;
 /** At most this many plaintext bytes being named and sealed: memory stays bounded. */
-const SEALING_MAX_BYTES = 32 * 1024 * 1024;
+const SEALING_MAX_BYTES = 16 * 1024 * 1024;
 /**
  * At most about this many bytes of packs cut and not yet written (about those in flight):
  * where the target writes slower than blobs are sealed, the reading waits, rather than
