@@ -1,13 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "./ed25519.ts";
-import { fromHex, toBase64url, utf8 } from "./encoding.ts";
+import { fromBase64url, fromHex, toBase64url, utf8 } from "./encoding.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "./ids.ts";
+import { PairKeys } from "./pair-key.ts";
 import {
+  checkRequest,
   checkSignedRequest,
+  MAC_HEADER,
   MAX_REQUEST_SKEW_MS,
+  macRequest,
   REQUEST_HEADERS,
+  REQUEST_KEY_PURPOSE,
   type RequestToSign,
   signRequest,
+  UNSIGNED_BODY,
 } from "./request-auth.ts";
 
 const client = signingKeyFromSeed(new Uint8Array(32).fill(1));
@@ -183,5 +189,134 @@ describe("checkSignedRequest", () => {
       Object.entries(signed).map(([name, value]) => [name.toUpperCase(), value]),
     );
     expect(check({}, upper)).toEqual({ ok: true, device: clientId as DeviceId, timeMs: NOW_MS });
+  });
+});
+
+describe("checkRequest, version 2: a tag under the pair key", () => {
+  const third = signingKeyFromSeed(new Uint8Array(32).fill(3));
+  const thirdId = deviceIdFromPublicKey(third.publicKey);
+  const pairs = {
+    [clientId]: new PairKeys(new Uint8Array(32).fill(1), clientId),
+    [serverId]: new PairKeys(new Uint8Array(32).fill(2), serverId),
+    [thirdId]: new PairKeys(new Uint8Array(32).fill(3), thirdId),
+  } as Record<DeviceId, PairKeys>;
+  /** What `at` makes of a request from `from`: the key it shares with it. */
+  const keyAt = (at: DeviceId) => (from: DeviceId) => pairs[at]?.key(from, at, REQUEST_KEY_PURPOSE);
+  const tagged = macRequest(
+    request,
+    clientId,
+    pairs[clientId]?.key(clientId, serverId, REQUEST_KEY_PURPOSE) as Uint8Array,
+    NOW_MS,
+  );
+  const checkV2 = (
+    changes: Partial<RequestToSign> = {},
+    headers: Record<string, string> = tagged,
+    at: DeviceId = serverId,
+    nowMs = NOW_MS,
+  ) => checkRequest({ ...request, ...changes }, new Headers(headers), nowMs, keyAt(at));
+  const refused = { ok: false as const, reason: "bad request authentication" };
+
+  test("sets the device, time and tag headers, and no signature", () => {
+    expect(Object.keys(tagged).sort()).toEqual(["bucky-device", "bucky-mac", "bucky-time"]);
+    expect(tagged[MAC_HEADER]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  test("accepts the request as made and names its device, within the same window", () => {
+    const accepted = { ok: true as const, device: clientId, timeMs: NOW_MS };
+    expect(checkV2()).toEqual(accepted);
+    expect(checkV2({}, tagged, serverId, NOW_MS + MAX_REQUEST_SKEW_MS)).toEqual(accepted);
+    expect(checkV2({}, tagged, serverId, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual({
+      ok: false,
+      reason: "the request's time is too far from this device's clock",
+    });
+  });
+
+  test("accepts a streamed body as v1 does (UNSIGNED_BODY)", () => {
+    const streamed: RequestToSign = { ...request, body: UNSIGNED_BODY };
+    const key = pairs[clientId]?.key(clientId, serverId, REQUEST_KEY_PURPOSE) as Uint8Array;
+    const headers = macRequest(streamed, clientId, key, NOW_MS);
+    expect(checkV2({ body: UNSIGNED_BODY }, headers).ok).toBe(true);
+    expect(checkV2({ body: new Uint8Array() }, headers)).toEqual(refused);
+  });
+
+  test.each<[string, Partial<RequestToSign>]>([
+    ["method", { method: "PUT" }],
+    ["path", { path: "/v1/sync/push?page=3" }],
+    ["body", { body: utf8('{"hello":"World"}') }],
+    ["streamed body", { body: UNSIGNED_BODY }],
+    ["audience", { audience: thirdId }],
+  ])("refuses the request with another %s", (_what, changes) => {
+    expect(checkV2(changes)).toEqual(refused);
+  });
+
+  test("refuses a time moved to bring a stale request back into the window", () => {
+    const later = NOW_MS + 10 * MAX_REQUEST_SKEW_MS;
+    const moved = { ...tagged, [REQUEST_HEADERS.time]: String(later) };
+    expect(checkV2({}, moved, serverId, later)).toEqual(refused);
+  });
+
+  test("refuses the request sent on to a third device (misdirected or replayed there)", () => {
+    expect(checkV2({ audience: thirdId }, tagged, thirdId)).toEqual(refused);
+    expect(checkV2({}, tagged, thirdId)).toEqual(refused);
+  });
+
+  test("refuses a third device claiming to be the client, with the key it can make", () => {
+    const own = pairs[thirdId]?.key(thirdId, serverId, REQUEST_KEY_PURPOSE) as Uint8Array;
+    const forged = macRequest(request, clientId, own, NOW_MS);
+    expect(checkV2({}, forged)).toEqual(refused);
+    // Its own name on it, it is what it is: the third device (membership is the caller's).
+    expect(checkV2({}, macRequest(request, thirdId, own, NOW_MS)).ok).toBe(true);
+  });
+
+  test("refuses the request passed back to its sender as the server's", () => {
+    const reflected = { ...tagged, [REQUEST_HEADERS.device]: serverId };
+    expect(checkV2({ audience: clientId }, reflected, clientId)).toEqual(refused);
+    expect(checkV2({}, reflected, clientId)).toEqual(refused);
+  });
+
+  test("refuses a device the caller has no key for", () => {
+    expect(checkRequest(request, new Headers(tagged), NOW_MS, () => undefined)).toEqual(refused);
+  });
+
+  test("refuses, without throwing, a device id naming a small-order key", () => {
+    const weak = deviceIdFromPublicKey(fromHex(`01${"00".repeat(31)}`) as Uint8Array);
+    const headers = { ...tagged, [REQUEST_HEADERS.device]: weak };
+    expect(checkV2({}, headers)).toEqual(refused);
+  });
+
+  test("refuses a request with both a signature and a tag", () => {
+    expect(checkV2({}, { ...signed, [MAC_HEADER]: tagged[MAC_HEADER] as string })).toEqual({
+      ok: false,
+      reason: "both bucky-signature and bucky-mac headers",
+    });
+  });
+
+  test.each<[string, string]>([
+    ["an empty tag", ""],
+    ["a short tag", toBase64url(new Uint8Array(31))],
+    ["a long tag", toBase64url(new Uint8Array(33))],
+    ["a base64 tag", "+/+/"],
+  ])("refuses %s", (_what, tag) => {
+    expect(checkV2({}, { ...tagged, [MAC_HEADER]: tag })).toEqual({
+      ok: false,
+      reason: "missing or malformed bucky-mac header",
+    });
+  });
+
+  test("refuses any one bit of the tag flipped", () => {
+    const tag = fromBase64url(tagged[MAC_HEADER] as string) as Uint8Array;
+    for (let bit = 0; bit < tag.length * 8; bit++) {
+      const flipped = new Uint8Array(tag);
+      flipped[bit >> 3] = (flipped[bit >> 3] as number) ^ (1 << (bit & 7));
+      expect(checkV2({}, { ...tagged, [MAC_HEADER]: toBase64url(flipped) })).toEqual(refused);
+    }
+  });
+
+  test("still accepts version 1, a signature, with no key needed", () => {
+    expect(checkRequest(request, new Headers(signed), NOW_MS, () => undefined)).toEqual({
+      ok: true,
+      device: clientId,
+      timeMs: NOW_MS,
+    });
   });
 });

@@ -8,8 +8,24 @@
  *   bucky-device:    the client's device id
  *   bucky-time:      milliseconds since the epoch when it was signed
  *   bucky-signature: base64url Ed25519 over the signing input below
+ *
+ * Version 2 authenticates the same request with a key the two devices share instead of a
+ * signature (protocol/pair-key.ts: from X25519 of their device keys, one key each way):
+ * HMAC-SHA256 over what the signature covers, and the sender too. Only the two devices can
+ * make that key, so only the sender could have made the tag (the receiver, which also can,
+ * is the one checking it); a request made for one device does not check at another, nor
+ * passed back to its sender. The time window is the same. A signature costs its sender
+ * about 11 µs and its receiver about 36 µs, per request; a tag about 2 µs each, once the
+ * pair's key is made (once per peer). Version 1 stays accepted: a device says in its
+ * `devices/<name>/info` that it takes version 2, so a device that does not is still called
+ * with signatures.
+ *
+ *   bucky-device: the client's device id
+ *   bucky-time:   milliseconds since the epoch when it was made
+ *   bucky-mac:    base64url HMAC-SHA256 over the v2 input below, with the pair key
+ *                 from the client to the server for REQUEST_KEY_PURPOSE
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { SIGNATURE_BYTES, type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
@@ -20,6 +36,17 @@ export const REQUEST_HEADERS = {
   time: "bucky-time",
   signature: "bucky-signature",
 } as const;
+
+/** Version 2's header, in place of REQUEST_HEADERS.signature. */
+export const MAC_HEADER = "bucky-mac";
+
+/** What the pair key of version 2 is for (protocol/pair-key.ts). */
+export const REQUEST_KEY_PURPOSE = "request v2";
+
+/** The newest version of request authentication this code accepts. */
+export const REQUEST_AUTH_VERSION = 2;
+
+const MAC_BYTES = 32;
 
 export const UNSIGNED_BODY = "unsigned";
 
@@ -64,16 +91,9 @@ export function checkSignedRequest(
   headers: { get(name: string): string | null },
   nowMs: number,
 ): RequestCheck {
-  const device = parseDeviceId(headers.get(REQUEST_HEADERS.device) ?? "");
-  if (!device)
-    return { ok: false, reason: `missing or malformed ${REQUEST_HEADERS.device} header` };
-  const timeText = headers.get(REQUEST_HEADERS.time) ?? "";
-  const timeMs = /^\d{1,16}$/.test(timeText) ? Number(timeText) : Number.NaN;
-  if (!Number.isSafeInteger(timeMs))
-    return { ok: false, reason: `malformed ${REQUEST_HEADERS.time} header` };
-  if (Math.abs(nowMs - timeMs) > MAX_REQUEST_SKEW_MS) {
-    return { ok: false, reason: "the request's time is too far from this device's clock" };
-  }
+  const stated = statedDevice(headers, nowMs);
+  if (!stated.ok) return stated;
+  const { device, timeMs } = stated;
   const signature = fromBase64url(headers.get(REQUEST_HEADERS.signature) ?? "");
   // An absent header reads as "", which is valid base64url for no bytes: check the length.
   if (signature?.length !== SIGNATURE_BYTES)
@@ -88,11 +108,96 @@ export function checkSignedRequest(
   return valid ? { ok: true, device, timeMs } : { ok: false, reason: "bad request signature" };
 }
 
+/**
+ * Version 2: the headers that authenticate `request` from device `from` with `key`, the
+ * pair key from `from` to the request's audience for REQUEST_KEY_PURPOSE.
+ */
+export function macRequest(
+  request: RequestToSign,
+  from: DeviceId,
+  key: Uint8Array,
+  nowMs: number,
+): Record<string, string> {
+  return {
+    [REQUEST_HEADERS.device]: from,
+    [REQUEST_HEADERS.time]: String(nowMs),
+    [MAC_HEADER]: toBase64url(macOf(key, macInput(request, from, nowMs))),
+  };
+}
+
+/**
+ * Checks a request authenticated either way: by a signature (version 1), or by a tag with
+ * the pair key `keyFrom` gives for the device it names (version 2; undefined refuses it).
+ * Who it says made it and when are checked first, so a stranger costs no key agreement
+ * for a stale or malformed request. A request with both a signature and a tag is refused:
+ * what authenticates it must be one thing.
+ */
+export function checkRequest(
+  request: RequestToSign,
+  headers: { get(name: string): string | null },
+  nowMs: number,
+  keyFrom: (device: DeviceId) => Uint8Array | undefined,
+): RequestCheck {
+  const mac = headers.get(MAC_HEADER);
+  if (mac === null) return checkSignedRequest(request, headers, nowMs);
+  if (headers.get(REQUEST_HEADERS.signature) !== null)
+    return { ok: false, reason: `both ${REQUEST_HEADERS.signature} and ${MAC_HEADER} headers` };
+  const stated = statedDevice(headers, nowMs);
+  if (!stated.ok) return stated;
+  const tag = fromBase64url(mac);
+  if (tag?.length !== MAC_BYTES)
+    return { ok: false, reason: `missing or malformed ${MAC_HEADER} header` };
+  let key: Uint8Array | undefined;
+  try {
+    key = keyFrom(stated.device);
+  } catch (error) {
+    // A device id whose key makes no pair key (small order, not a point): nobody's.
+    if (!(error instanceof ProtocolError)) throw error;
+  }
+  const expected = key && macOf(key, macInput(request, stated.device, stated.timeMs));
+  return expected && timingSafeEqual(expected, tag)
+    ? stated
+    : { ok: false, reason: "bad request authentication" };
+}
+
+/** The device and time a request states, if well formed and within the window. */
+function statedDevice(headers: { get(name: string): string | null }, nowMs: number): RequestCheck {
+  const device = parseDeviceId(headers.get(REQUEST_HEADERS.device) ?? "");
+  if (!device)
+    return { ok: false, reason: `missing or malformed ${REQUEST_HEADERS.device} header` };
+  const timeText = headers.get(REQUEST_HEADERS.time) ?? "";
+  const timeMs = /^\d{1,16}$/.test(timeText) ? Number(timeText) : Number.NaN;
+  if (!Number.isSafeInteger(timeMs))
+    return { ok: false, reason: `malformed ${REQUEST_HEADERS.time} header` };
+  if (Math.abs(nowMs - timeMs) > MAX_REQUEST_SKEW_MS) {
+    return { ok: false, reason: "the request's time is too far from this device's clock" };
+  }
+  return { ok: true, device, timeMs };
+}
+
+function macOf(key: Uint8Array, input: Uint8Array): Uint8Array {
+  return createHmac("sha256", key).update(input).digest();
+}
+
+function bodyHashOf(body: RequestToSign["body"]): string {
+  return body === UNSIGNED_BODY ? UNSIGNED_BODY : createHash("sha256").update(body).digest("hex");
+}
+
+function macInput(request: RequestToSign, from: DeviceId, timeMs: number): Uint8Array {
+  return utf8(
+    [
+      "bucky request v2",
+      request.method.toUpperCase(),
+      request.path,
+      request.audience,
+      from,
+      String(timeMs),
+      bodyHashOf(request.body),
+    ].join("\n"),
+  );
+}
+
 function signingInput(request: RequestToSign, timeMs: number): Uint8Array {
-  const bodyHash =
-    request.body === UNSIGNED_BODY
-      ? UNSIGNED_BODY
-      : createHash("sha256").update(request.body).digest("hex");
   return utf8(
     [
       "bucky request v1",
@@ -100,7 +205,7 @@ function signingInput(request: RequestToSign, timeMs: number): Uint8Array {
       request.path,
       request.audience,
       String(timeMs),
-      bodyHash,
+      bodyHashOf(request.body),
     ].join("\n"),
   );
 }

@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BuckyError } from "../lib/errors.ts";
 import { signChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
-import { deviceIdFromPublicKey } from "../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../protocol/ids.ts";
+import { PairKeys } from "../protocol/pair-key.ts";
+import { macRequest, REQUEST_KEY_PURPOSE } from "../protocol/request-auth.ts";
+import { encodePullRequest } from "../protocol/sync-messages.ts";
 import { buckyJson, cleanUp, type Daemon, startZone, waitFor } from "./harness.ts";
 import { actAs, type Member, peerOf } from "./member.ts";
 
@@ -52,6 +55,67 @@ beforeAll(async () => {
   // From here on the test speaks for beta, so its own daemon must not write beside it.
   await betaDaemon.stop();
   beta = await actAs(betaDaemon.home);
+});
+
+describe("requests tagged with the key two devices share (request-auth v2)", () => {
+  const alphaTarget = async () => ({ ...(await peerOf(alpha)), requestAuth: 2 });
+  /** Sends a pull to alpha with `headers` as its authentication, raw. */
+  const pullWith = async (headers: Record<string, string>, path = "/v1/sync/pull") => {
+    const response = await fetch(`${alpha.addresses[0]}${path}`, {
+      method: "POST",
+      headers,
+      body: encodePullRequest({ have: new Map() }),
+      tls: { rejectUnauthorized: false },
+    });
+    if (response.ok) return { status: response.status };
+    return {
+      status: response.status,
+      message: ((await response.json()) as { error: { message: string } }).error.message,
+    };
+  };
+  const tagged = (keys: PairKeys, claimed: DeviceId, audience: DeviceId, path = "/v1/sync/pull") =>
+    macRequest(
+      { method: "POST", path, audience, body: encodePullRequest({ have: new Map() }) },
+      claimed,
+      keys.key(keys.self, audience, REQUEST_KEY_PURPOSE),
+      Date.now(),
+    );
+
+  test("a member's is accepted, as its signed requests are", async () => {
+    const ack = await beta.push(alpha, [], "v2");
+    expect([ack.applied, ack.rejected]).toEqual([0, 0]);
+  });
+
+  test("a stranger's, made with the key it shares with the daemon but naming a member, is refused", async () => {
+    const seed = new Uint8Array(32).fill(77);
+    const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+    const { id } = await alphaTarget();
+    expect(await pullWith(tagged(stranger, beta.id, id))).toEqual({
+      status: 403,
+      message: "request refused: bad request authentication",
+    });
+    // Under its own name, it is a stranger.
+    expect(await pullWith(tagged(stranger, stranger.self, id))).toEqual({
+      status: 403,
+      message: "this device does not know you as a member of the zone (yet)",
+    });
+  });
+
+  test("a member's, sent for another path or made for another device, is refused", async () => {
+    const { id } = await alphaTarget();
+    const keys = beta.pairKeys;
+    expect(await pullWith(tagged(keys, beta.id, id, "/v1/sync/pull?x"))).toEqual({
+      status: 403,
+      message: "request refused: bad request authentication",
+    });
+    const other = deviceIdFromPublicKey(signingKeyFromSeed(new Uint8Array(32).fill(78)).publicKey);
+    expect(await pullWith(tagged(keys, beta.id, other))).toEqual({
+      status: 403,
+      message: "request refused: bad request authentication",
+    });
+    // The control: the same request, made for alpha, is accepted.
+    expect((await pullWith(tagged(keys, beta.id, id))).status).toBe(200);
+  });
 });
 
 describe("a daemon refuses requests that are not a member's", () => {
@@ -190,5 +254,10 @@ describe("a daemon refuses forged changesets", () => {
       .catch((e: unknown) => e);
     expect((refused as BuckyError).code).toBe("E_PERMISSION");
     expect((refused as BuckyError).message).toContain("you are quarantined");
+    // Its key still makes good tags: they are refused all the same.
+    const tagged = await beta
+      .push(alpha, [beta.changeset([{ key: "apps/after", value: "1" }]).bytes], "v2")
+      .catch((e: unknown) => e);
+    expect((tagged as BuckyError).message).toContain("you are quarantined");
   });
 });

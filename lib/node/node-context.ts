@@ -99,11 +99,17 @@ export class NodeContext {
     this.deviceName = zone.device.name;
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
-    this.client = new PeerClient(zone.deviceKey, this.contacts, now, {
-      relaysFor: () => this.relays(),
-      document: () => readDeviceDocument(this.db, this.deviceName),
-      ...(relayHub ? { hub: relayHub } : {}),
-    });
+    this.client = new PeerClient(
+      zone.deviceKey,
+      this.contacts,
+      now,
+      {
+        relaysFor: () => this.relays(),
+        document: () => readDeviceDocument(this.db, this.deviceName),
+        ...(relayHub ? { hub: relayHub } : {}),
+      },
+      zone.requestKeys,
+    );
     this.onChange((changesets) => {
       if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
         this.cachedRelays = undefined;

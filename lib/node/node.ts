@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import { ZONE_TARGET_PREFIX } from "../../protocol/backup/zone-target.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { REQUEST_AUTH_VERSION } from "../../protocol/request-auth.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { AuditPublisher, DEFAULT_AUDIT_INTERVAL_MS } from "../agent/audit-publisher.ts";
 import { AgentEndpoint } from "../agent/http.ts";
@@ -344,7 +345,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       facts.remeasure();
     });
     // After the sync loop starts, so the peers hear of it at once.
-    publishDeviceInfo(node, { addrs: addresses, cert: certificate, version: options.version });
+    publishDeviceInfo(node, {
+      addrs: addresses,
+      cert: certificate,
+      version: options.version,
+      requestAuth: REQUEST_AUTH_VERSION,
+    });
     forgetOldHeartbeat(node);
     const info: DaemonInfo = {
       pid: process.pid,

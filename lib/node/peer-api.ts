@@ -10,7 +10,7 @@ import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
-import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import { checkRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import {
   decodeEntries,
   decodePullRequest,
@@ -177,8 +177,9 @@ export function createPeerApp(
 }
 
 /**
- * Admits a request only when it is signed, fresh and meant for this device, by a member
- * in good standing; a revoked or quarantined device is refused. Reads the body, which the
+ * Admits a request only when it is authenticated (signed, or tagged with the key this
+ * device shares with its sender), fresh and meant for this device, by a member in good
+ * standing; a revoked or quarantined device is refused. Reads the body, which the
  * signature covers; with `streamedBody`, leaves it unread and accepts only a signature
  * that covers none (proxied app traffic).
  */
@@ -190,13 +191,16 @@ function memberOnly(node: NodeContext, streamedBody = false): MiddlewareHandler<
     }
     const body = streamedBody ? UNSIGNED_BODY : new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
-    const check = checkSignedRequest(
+    const membership = node.membership();
+    const check = checkRequest(
       { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
       c.req.raw.headers,
       node.now(),
+      // A member's key is kept; anyone else's is made for this one check (and then
+      // refused below, if its tag even checks).
+      (device) => node.zone.requestKeys.from(device, standingOf(membership, device) === "member"),
     );
     if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
-    const membership = node.membership();
     const standing = standingOf(membership, check.device);
     c.set("peer", membership.byId.get(check.device)?.name ?? check.device);
     if (standing !== "member") {

@@ -1,16 +1,23 @@
 /**
  * Calls to other devices: HTTPS with the peer's device certificate pinned as the only
  * trust anchor (so only the holder of its device key can answer), and every request
- * signed by this device's key. A peer's own addresses are tried first (the one that
- * answered last time leading), then the relays it may keep a tunnel to: the TLS runs end
- * to end either way.
+ * authenticated by this device's key: a tag under the key the two devices share when the
+ * peer takes those (request-auth v2; a daemon's calls), else a signature. A peer's own
+ * addresses are tried first (the one that answered last time leading), then the relays it
+ * may keep a tunnel to: the TLS runs end to end either way.
  */
 
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
-import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
+import {
+  macRequest,
+  type RequestToSign,
+  signRequest,
+  UNSIGNED_BODY,
+} from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import type { RequestKeys } from "../identity/request-keys.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { networkProblem } from "./network-errors.ts";
@@ -48,6 +55,8 @@ export class PeerClient {
     private readonly contacts: ContactBook,
     private readonly now: () => number,
     private readonly relays?: RelayOptions,
+    /** The keys shared with peers, for request-auth v2 (without them, requests are signed). */
+    private readonly requestKeys?: RequestKeys,
   ) {
     this.self = deviceIdFromPublicKey(key.publicKey);
     if (relays) {
@@ -110,11 +119,12 @@ export class PeerClient {
       const base = await this.open(route, peer, failures);
       if (!base) continue;
       const headers = new Headers(init.headers);
-      const signed = signRequest(
-        { method: init.method, path, audience: peer.id, body: UNSIGNED_BODY },
-        this.key,
-        this.now(),
-      );
+      const signed = this.authenticate(peer, {
+        method: init.method,
+        path,
+        audience: peer.id,
+        body: UNSIGNED_BODY,
+      });
       for (const [name, value] of Object.entries(signed)) headers.set(name, value);
       const startMs = performance.now();
       try {
@@ -155,11 +165,17 @@ export class PeerClient {
 
   /** Signed headers for a WebSocket to `path` on `peer` (its body is not signed). */
   websocketHeaders(peer: Peer, path: string): Record<string, string> {
-    return signRequest(
-      { method: "GET", path, audience: peer.id, body: UNSIGNED_BODY },
-      this.key,
-      this.now(),
-    );
+    return this.authenticate(peer, { method: "GET", path, audience: peer.id, body: UNSIGNED_BODY });
+  }
+
+  /**
+   * The headers that say this device made `request`: a tag under the pair key when the peer
+   * takes request-auth v2 (its own signed info says so), else a signature.
+   */
+  private authenticate(peer: Peer, request: RequestToSign): Record<string, string> {
+    if (this.requestKeys && (peer.requestAuth ?? 1) >= 2)
+      return macRequest(request, this.self, this.requestKeys.to(peer.id), this.now());
+    return signRequest(request, this.key, this.now());
   }
 
   get deviceId(): DeviceId {
@@ -247,7 +263,7 @@ export class PeerClient {
           ...(method === "POST" ? { body } : {}),
           headers: {
             ...(options.contentType ? { "content-type": options.contentType } : {}),
-            ...signRequest({ method, path, audience: peer.id, body }, this.key, this.now()),
+            ...this.authenticate(peer, { method, path, audience: peer.id, body }),
           },
           tls: pinnedTls(peer.certPem),
           signal: options.signal

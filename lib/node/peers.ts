@@ -18,6 +18,11 @@ export interface DeviceInfo {
   /** The PEM certificate its TLS server presents. */
   readonly cert: string;
   readonly version: string;
+  /**
+   * The newest version of request authentication it accepts (protocol/request-auth.ts);
+   * absent from a device that knows only the first, which is then called with signatures.
+   */
+  readonly requestAuth?: number;
 }
 
 export interface Peer {
@@ -25,6 +30,8 @@ export interface Peer {
   readonly name: string;
   readonly addresses: readonly string[];
   readonly certPem: string;
+  /** The newest version of request authentication it accepts (1 when absent). */
+  readonly requestAuth?: number;
 }
 
 /** Members in good standing, other than this device, that have published where they listen. */
@@ -47,7 +54,13 @@ export function peerOf(db: StateQueries, member: Member): Peer | undefined {
   const der = certificateDer(info.cert);
   if (!der || !isDeviceCertificate(der, publicKeyOfId(member.id, "device") as Uint8Array))
     return undefined;
-  return { id: member.id, name: member.name, addresses: info.addrs, certPem: info.cert };
+  return {
+    id: member.id,
+    name: member.name,
+    addresses: info.addrs,
+    certPem: info.cert,
+    ...(info.requestAuth ? { requestAuth: info.requestAuth } : {}),
+  };
 }
 
 /** A device's owner-signed document (JWS), as the zone state holds it. */
@@ -73,6 +86,9 @@ export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | und
     addrs: info.addrs.filter((a): a is string => typeof a === "string"),
     cert: info.cert,
     version: String(info.version),
+    ...(Number.isSafeInteger(info.requestAuth) && (info.requestAuth as number) > 1
+      ? { requestAuth: info.requestAuth as number }
+      : {}),
   };
 }
 

@@ -14,10 +14,12 @@ import {
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { PairKeys } from "../../protocol/pair-key.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
+import { RequestKeys } from "../identity/request-keys.ts";
 import type { Log } from "../log.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { MEND_HINT, StateSeal } from "../state/seal.ts";
@@ -38,6 +40,8 @@ export interface OpenZone {
   readonly holdsOwnerKey: boolean;
   /** The seal over this device's state, which every write keeps up to date. */
   readonly seal: StateSeal;
+  /** The keys this device shares with each peer for its requests (request-auth v2). */
+  readonly requestKeys: RequestKeys;
   close(): void;
 }
 
@@ -139,6 +143,7 @@ function verifyZone(paths: HomePaths, db: StateDb, log: Log) {
     devices,
     holdsOwnerKey,
     seal: StateSeal.fromSeed(seed, device.id),
+    requestKeys: new RequestKeys(new PairKeys(seed, device.id)),
   };
 }
 

@@ -1,0 +1,73 @@
+/**
+ * Pair keys: both devices make the same key, one key each way and per purpose, nobody
+ * else can make it, and it is what X25519 + HKDF give by an independent implementation.
+ */
+import { describe, expect, test } from "bun:test";
+import { hkdfSync } from "node:crypto";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { signingKeyFromSeed } from "./ed25519.ts";
+import { toHex, utf8 } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "./ids.ts";
+import { PairKeys } from "./pair-key.ts";
+
+const seeds = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+const [a, b, c] = seeds.map((seed) => deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+const [keysA, keysB, keysC] = seeds.map((seed, i) => new PairKeys(seed, [a, b, c][i] as DeviceId));
+const A = a as DeviceId;
+const B = b as DeviceId;
+const C = c as DeviceId;
+
+describe("PairKeys", () => {
+  test("the two devices make the same key", () => {
+    expect(toHex(keysA?.key(A, B, "test") as Uint8Array)).toBe(
+      toHex(keysB?.key(A, B, "test") as Uint8Array),
+    );
+  });
+
+  test("is X25519 of the mapped keys through HKDF, as @noble/curves computes it", () => {
+    const shared = x25519.getSharedSecret(
+      ed25519.utils.toMontgomerySecret(seeds[0] as Uint8Array),
+      ed25519.utils.toMontgomery(signingKeyFromSeed(seeds[1] as Uint8Array).publicKey),
+    );
+    const salt = Buffer.concat([
+      signingKeyFromSeed(seeds[0] as Uint8Array).publicKey,
+      signingKeyFromSeed(seeds[1] as Uint8Array).publicKey,
+    ]);
+    const expected = hkdfSync("sha256", shared, salt, utf8("bucky pair key v1\ntest"), 32);
+    expect(toHex(keysA?.key(A, B, "test") as Uint8Array)).toBe(toHex(new Uint8Array(expected)));
+  });
+
+  test("one key each way, and one per purpose", () => {
+    const made = [
+      keysA?.key(A, B, "test"),
+      keysA?.key(B, A, "test"),
+      keysA?.key(A, B, "other"),
+      keysA?.key(A, C, "test"),
+    ].map((key) => toHex(key as Uint8Array));
+    expect(new Set(made).size).toBe(4);
+  });
+
+  test("a third device cannot make the key of a pair it is not in", () => {
+    expect(() => keysC?.key(A, B, "test")).toThrow(ProtocolError);
+    // What it can make, with either of them, is another key.
+    expect(toHex(keysC?.key(C, B, "test") as Uint8Array)).not.toBe(
+      toHex(keysA?.key(A, B, "test") as Uint8Array),
+    );
+  });
+
+  test("refuses a pair of one device with itself", () => {
+    expect(() => keysA?.key(A, A, "test")).toThrow(ProtocolError);
+  });
+
+  test("refuses a peer whose key has small order (the agreement would be known to all)", () => {
+    for (const hex of [
+      `01${"00".repeat(31)}`,
+      "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    ]) {
+      const weak = deviceIdFromPublicKey(Buffer.from(hex, "hex"));
+      expect(() => keysA?.key(A, weak, "test")).toThrow(ProtocolError);
+      expect(() => keysA?.key(weak, A, "test")).toThrow(ProtocolError);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * A key two devices share, made from their device keys alone: each takes its own Ed25519
+ * key and the other's public key to X25519 (the map of protocol/device-seal.ts) and agrees
+ * the same secret, which HKDF-SHA256 binds to both public keys, the direction and a
+ * purpose. Nobody else can make it: it needs one of the two device keys. A key is one
+ * way, from one device to the other, so what one device authenticates with it can never
+ * be passed back to that device as the other's.
+ *
+ *   key = HKDF-SHA256(ikm = X25519(a, B), salt = A_from ‖ B_to (Ed25519 public keys),
+ *                     info = "bucky pair key v1\n" ‖ purpose, 32 bytes)
+ *
+ * Deterministic: no randomness, no I/O, no clock.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  type KeyObject,
+} from "node:crypto";
+import { x25519PublicFromEd25519, x25519ScalarFromSeed } from "./device-seal.ts";
+import { utf8 } from "./encoding.ts";
+import { check } from "./errors.ts";
+import { type DeviceId, publicKeyOfId } from "./ids.ts";
+
+export const PAIR_KEY_BYTES = 32;
+
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
+
+/** This device's half of every pair: its X25519 secret, made once from its Ed25519 seed. */
+export class PairKeys {
+  private readonly secret: KeyObject;
+
+  constructor(
+    seed: Uint8Array,
+    /** This device's id (of `seed`). */
+    readonly self: DeviceId,
+  ) {
+    this.secret = createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8_PREFIX, x25519ScalarFromSeed(seed)]),
+      format: "der",
+      type: "pkcs8",
+    });
+  }
+
+  /**
+   * The key for `purpose` from device `from` to device `to`, one of which is this device:
+   * the other device makes the same key from its own seed. Throws a ProtocolError for a
+   * public key that is not usable (small order, not a point).
+   */
+  key(from: DeviceId, to: DeviceId, purpose: string): Uint8Array {
+    check(from !== to, "a pair key is between two devices");
+    check(from === this.self || to === this.self, "a pair key is made by one of its two devices");
+    const fromPublic = publicKeyOfId(from, "device");
+    const toPublic = publicKeyOfId(to, "device");
+    check(fromPublic !== undefined && toPublic !== undefined, "not a device id");
+    const peer = (from === this.self ? toPublic : fromPublic) as Uint8Array;
+    const shared = diffieHellman({
+      privateKey: this.secret,
+      publicKey: createPublicKey({
+        key: Buffer.concat([X25519_SPKI_PREFIX, x25519PublicFromEd25519(peer)]),
+        format: "der",
+        type: "spki",
+      }),
+    });
+    check(!shared.every((byte) => byte === 0), "the key agreement gave nothing: a bad public key");
+    return new Uint8Array(
+      hkdfSync(
+        "sha256",
+        shared,
+        Buffer.concat([fromPublic as Uint8Array, toPublic as Uint8Array]),
+        utf8(`bucky pair key v1\n${purpose}`),
+        PAIR_KEY_BYTES,
+      ),
+    );
+  }
+}
