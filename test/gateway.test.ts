@@ -22,6 +22,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { actAs } from "./member.ts";
 
 afterAll(cleanUp);
 
@@ -456,6 +457,48 @@ describe("accounting", () => {
 });
 
 describe("forwarding", () => {
+  test("a device's ingress serves an app from the moment it reports it running, not before", async () => {
+    // Healthy only some seconds after it starts: until then its device reports it starting.
+    const late = `const started = Date.now();
+Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request) {
+  if (new URL(request.url).pathname === "/health" && Date.now() - started < 6000)
+    return new Response("not yet", { status: 503 });
+  return new Response("late and ready");
+} });`;
+    // Installing waits for the app to run: meanwhile, it is starting.
+    const installed = buckyJson([
+      ...["app", "install", app("late", { run: { command: ["bun", "probe.ts"] } }, late)],
+      ...["--device", "beta", "--home", alpha.home],
+    ]);
+    await waitFor(
+      "late to start on beta",
+      async () => {
+        // Not known on beta at first: the status command fails until it is.
+        const s = await bucky(["app", "status", "late", "--home", beta.home, "--json"]);
+        return s.exitCode === 0 && JSON.parse(s.stdout).state === "starting" ? true : undefined;
+      },
+      20_000,
+    );
+    // Called as the gateway calls it: a member's request to beta's ingress.
+    const member = await actAs(alpha.home);
+    const early = await member.ingress(beta, "late", "/", "v2");
+    expect([early.status, await early.json()]).toEqual([
+      503,
+      { error: expect.objectContaining({ message: "late is not running on beta" }) },
+    ]);
+    const answered = await waitFor(
+      "beta's ingress to serve late",
+      async () => {
+        const response = await member.ingress(beta, "late", "/", "v2");
+        return response.ok ? response.text() : undefined;
+      },
+      20_000,
+    );
+    expect(answered).toBe("late and ready");
+    await installed;
+    await buckyJson(["app", "remove", "late", "--home", alpha.home]);
+  });
+
   test("streams a large request body to an app on another device", async () => {
     const body = new ReadableStream({
       start(controller) {

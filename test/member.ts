@@ -44,6 +44,8 @@ export interface Member {
     auth?: RequestAuth,
   ): Promise<Uint8Array>;
   push(daemon: Daemon, entries: Uint8Array[], auth?: RequestAuth): Promise<Ack>;
+  /** GETs `path` of `app` through `daemon`'s ingress, as a gateway does: its answer, unread. */
+  ingress(daemon: Daemon, app: string, path: string, auth?: RequestAuth): Promise<Response>;
 }
 
 export async function actAs(home: string): Promise<Member> {
@@ -103,6 +105,14 @@ export async function actAs(home: string): Promise<Member> {
       // A peer that takes v2 is tagged by a client with pair keys, and signed by one without.
       if (auth === "v1") return client.post(peer, path, body);
       return tagging.post({ ...peer, requestAuth: 2 }, path, body);
+    },
+    async ingress(daemon, app, path, auth = "v1") {
+      const peer = await peerOf(daemon);
+      return (auth === "v1" ? client : tagging).forward(
+        auth === "v1" ? peer : { ...peer, requestAuth: 2 },
+        `/v1/ingress/${app}${path}`,
+        { method: "GET", headers: new Headers(), body: null, signal: AbortSignal.timeout(10_000) },
+      );
     },
     async push(daemon, entries, auth = "v1") {
       return decodeAck(

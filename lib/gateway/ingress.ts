@@ -6,7 +6,6 @@
  * (lib/gateway/app-user.ts).
  */
 import type { Server } from "bun";
-import { currentReport } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { SessionCheck } from "../users/sessions.ts";
@@ -26,7 +25,7 @@ export async function ingress(
   server: Server<BridgeData>,
   people: SessionCheck,
 ): Promise<Response> {
-  const report = currentReport(node.db, node.deviceName, app);
+  const report = node.ownReport(app);
   const door = node.doors.get(app);
   if (!door || (report?.state !== "running" && report?.state !== "unhealthy")) {
     throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);

@@ -562,7 +562,7 @@ async function forward(
     tellApp(init.headers, viewer);
     return door.fetch(path, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
   }
-  const peer = node.peers().find((p) => p.name === device);
+  const peer = device ? node.peer(device) : undefined;
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
   for (const [name, value] of Object.entries(
     appUserAssertion(node, entry.spec.app, peer.id, viewer),

@@ -13,6 +13,7 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
+import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -23,7 +24,7 @@ import { readRelays, touchesRelays } from "../relay/relays.ts";
 import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
-import { type StateDb, writeStamp } from "../store/db.ts";
+import type { StateDb } from "../store/db.ts";
 import { CheckedEntries } from "../sync/checked-entries.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
@@ -69,9 +70,9 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
-  private cachedPeers:
-    | { stamp: string; membership: Membership; peers: readonly Peer[] }
-    | undefined;
+  private cachedPeers: { membership: Membership; peers: readonly Peer[] } | undefined;
+  /** This device's reports of its apps, as last read (see ownReport). */
+  private readonly ownReports = new Map<string, AppReport>();
   private readonly changeListeners: ChangeListener[] = [];
   private readonly rebaseListeners: (() => void)[] = [];
   /** A checkpoint being fetched from a peer: one at a time. */
@@ -110,12 +111,15 @@ export class NodeContext {
       },
       zone.requestKeys,
     );
+    const ownReports = appKeys.report(this.deviceName, "");
     this.onChange((changesets) => {
-      if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
-        this.cachedRelays = undefined;
-      if (changesets.some((changeset) => changeset.ops.some((op) => touchesPeople(op.key))))
-        this.cachedPeople = undefined;
+      const touched = (test: (key: string) => boolean) =>
+        changesets.some((changeset) => changeset.ops.some((op) => test(op.key)));
+      if (touched(touchesRelays)) this.cachedRelays = undefined;
+      if (touched(touchesPeople)) this.cachedPeople = undefined;
+      if (touched((key) => key.startsWith(ownReports))) this.ownReports.clear();
     });
+    this.onRebase(() => this.ownReports.clear());
   }
 
   /** Calls `listener` after every change of the state, local or remote; returns how to stop. */
@@ -210,18 +214,40 @@ export class NodeContext {
 
   /**
    * The other devices of the zone this one can call: members in good standing that
-   * published an address. Kept until the database or the membership changes: reading them
-   * checks each one's certificate against its key, which the gateway would otherwise do
-   * for every request it forwards to another device (half its time, measured).
+   * published an address. Kept as long as the membership is: every change under
+   * `devices/` (a document or a device's info; local, from a peer, or in a checkpoint
+   * adopted: every write to the state goes through this node) makes a new one. Reading
+   * them checks each one's certificate against its key, which the gateway would otherwise
+   * do for every request it forwards to another device (half its time, measured); even
+   * asking the database whether it changed was a query and two file locks per request.
    */
   peers(): Peer[] {
     const membership = this.membership();
-    const stamp = writeStamp(this.db);
     const cached = this.cachedPeers;
-    if (cached?.stamp === stamp && cached.membership === membership) return [...cached.peers];
+    if (cached?.membership === membership) return [...cached.peers];
     const peers = readPeers(this.db, membership, this.deviceId);
-    this.cachedPeers = { stamp, membership, peers };
+    this.cachedPeers = { membership, peers };
     return [...peers];
+  }
+
+  /** The peer named `name` that this device can call, if any (see peers). */
+  peer(name: string): Peer | undefined {
+    if (this.cachedPeers?.membership !== this.membership()) this.peers();
+    return this.cachedPeers?.peers.find((peer) => peer.name === name);
+  }
+
+  /**
+   * What this device last reported of `app` running here (`nodes/<me>/apps/<app>`), for
+   * the ingress, which asks at every request. Only this device writes those keys, and
+   * only through this node, so it is kept until a change touches one of them.
+   */
+  ownReport(app: string): AppReport | undefined {
+    const kept = this.ownReports.get(app);
+    if (kept) return kept;
+    const report = currentReport(this.db, this.deviceName, app);
+    // Only reports that exist are kept: names asked for at random would fill memory.
+    if (report) this.ownReports.set(app, report);
+    return report;
   }
 
   /** The zone's relays (its gateways), this device included if it is one. */
