@@ -312,6 +312,16 @@ describe("checkRequest, version 2: a tag under the pair key", () => {
     }
   });
 
+  test("refuses the right tag spelled another way (its unused last bits set)", () => {
+    const mac = tagged[MAC_HEADER] as string;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // The last of 43 characters carries 2 bits of the tag and 4 unused ones.
+    const last = alphabet.indexOf(mac.slice(-1));
+    const respelled = `${mac.slice(0, -1)}${alphabet[last | 1]}`;
+    expect(fromBase64url(respelled)).toBeUndefined();
+    expect(checkV2({}, { ...tagged, [MAC_HEADER]: respelled })).toEqual(refused);
+  });
+
   test("still accepts version 1, a signature, with no key needed", () => {
     expect(checkRequest(request, new Headers(signed), NOW_MS, () => undefined)).toEqual({
       ok: true,
