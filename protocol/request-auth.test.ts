@@ -312,6 +312,17 @@ describe("checkRequest, version 2: a tag under the pair key", () => {
     }
   });
 
+  test("refuses, without throwing, a tag of 43 characters that are not all one byte", () => {
+    // Header values are bytes: Latin-1 characters arrive as one character each, which UTF-8
+    // would spell in two (a length timingSafeEqual would throw on, from any client).
+    for (const tag of ["é".repeat(43), `${"A".repeat(42)}\u00ff`, `${"A".repeat(42)}\u20ac`]) {
+      const headers = {
+        get: (name: string) => (name === MAC_HEADER ? tag : (tagged[name] ?? null)),
+      };
+      expect(checkRequest(request, headers, NOW_MS, keyAt(serverId))).toEqual(refused);
+    }
+  });
+
   test("refuses the right tag spelled another way (its unused last bits set)", () => {
     const mac = tagged[MAC_HEADER] as string;
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

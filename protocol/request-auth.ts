@@ -156,7 +156,11 @@ export function checkRequest(
     if (!(error instanceof ProtocolError)) throw error;
   }
   const expected = key && macOf(key, macInput(request, stated.device, stated.timeMs));
-  return expected && timingSafeEqual(Buffer.from(expected), Buffer.from(mac))
+  // A header's characters are its bytes (Latin-1): one each, as the expected tag's are.
+  const received = Buffer.from(mac, "latin1");
+  return expected &&
+    received.length === MAC_CHARS &&
+    timingSafeEqual(Buffer.from(expected, "latin1"), received)
     ? stated
     : { ok: false, reason: "bad request authentication" };
 }
