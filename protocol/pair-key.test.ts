@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { hkdfSync } from "node:crypto";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import fc from "fast-check";
 import { signingKeyFromSeed } from "./ed25519.ts";
 import { toHex, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
@@ -17,6 +18,27 @@ const [keysA, keysB, keysC] = seeds.map((seed, i) => new PairKeys(seed, [a, b, c
 const A = a as DeviceId;
 const B = b as DeviceId;
 const C = c as DeviceId;
+
+/** Any 32 bytes, often one of the encodings of small order (either sign) or past p. */
+const weakKeys = [
+  `00${"00".repeat(31)}`,
+  `01${"00".repeat(31)}`,
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  `ec${"ff".repeat(30)}7f`,
+  `ed${"ff".repeat(30)}7f`,
+  `ee${"ff".repeat(30)}7f`,
+  `ff${"ff".repeat(30)}7f`,
+].flatMap((hex) => {
+  const key = Buffer.from(hex, "hex");
+  const signed = Buffer.from(key);
+  signed[31] = (signed[31] ?? 0) | 0x80;
+  return [new Uint8Array(key), new Uint8Array(signed)];
+});
+const anyKey = fc.oneof(
+  fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  fc.constantFrom(...weakKeys),
+);
 
 describe("PairKeys", () => {
   test("the two devices make the same key", () => {
@@ -53,6 +75,21 @@ describe("PairKeys", () => {
     // What it can make, with either of them, is another key.
     expect(toHex(keysC?.key(C, B, "test") as Uint8Array)).not.toBe(
       toHex(keysA?.key(A, B, "test") as Uint8Array),
+    );
+  });
+
+  test("any device id at all makes a key or is refused as a ProtocolError, never worse", () => {
+    fc.assert(
+      fc.property(anyKey, fc.boolean(), (key, from) => {
+        const other = deviceIdFromPublicKey(key);
+        fc.pre(other !== A);
+        try {
+          expect(keysA?.key(from ? other : A, from ? A : other, "test").length).toBe(32);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -20,7 +20,7 @@ import {
 } from "node:crypto";
 import { x25519PublicFromEd25519, x25519ScalarFromSeed } from "./device-seal.ts";
 import { utf8 } from "./encoding.ts";
-import { check } from "./errors.ts";
+import { check, ProtocolError } from "./errors.ts";
 import { type DeviceId, publicKeyOfId } from "./ids.ts";
 
 export const PAIR_KEY_BYTES = 32;
@@ -56,14 +56,22 @@ export class PairKeys {
     const toPublic = publicKeyOfId(to, "device");
     check(fromPublic !== undefined && toPublic !== undefined, "not a device id");
     const peer = (from === this.self ? toPublic : fromPublic) as Uint8Array;
-    const shared = diffieHellman({
-      privateKey: this.secret,
-      publicKey: createPublicKey({
-        key: Buffer.concat([X25519_SPKI_PREFIX, x25519PublicFromEd25519(peer)]),
-        format: "der",
-        type: "spki",
-      }),
-    });
+    const peerX25519 = x25519PublicFromEd25519(peer);
+    let shared: Buffer;
+    try {
+      shared = diffieHellman({
+        privateKey: this.secret,
+        publicKey: createPublicKey({
+          key: Buffer.concat([X25519_SPKI_PREFIX, peerX25519]),
+          format: "der",
+          type: "spki",
+        }),
+      });
+    } catch {
+      // OpenSSL refuses a point of small order with a plain Error: anyone can name any
+      // device id, so that is the id's fault, never this device's.
+      throw new ProtocolError("the key agreement failed: a bad public key");
+    }
     check(!shared.every((byte) => byte === 0), "the key agreement gave nothing: a bad public key");
     return new Uint8Array(
       hkdfSync(
