@@ -4,10 +4,12 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { encodeCbor } from "./cbor.ts";
 import {
   type ChangesetBody,
   decodeChangeset,
   signChangeset,
+  splitCanonicalEntry,
   verifyChangeset,
 } from "./changeset.ts";
 import { signingKeyFromSeed, verifyKeyFromPublicKey } from "./ed25519.ts";
@@ -183,5 +185,100 @@ describe("any single bit flip in an entry is refused", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("an entry is split in place exactly when it is in canonical CBOR", () => {
+  // Lengths on each side of every boundary of CBOR's length forms, and some between; a
+  // body's bytes are a fill and a few at random (large ones cost too much to draw whole).
+  const bodyLength = fc.oneof(
+    fc.constantFrom(0, 1, 23, 24, 25, 255, 256, 257, 65_535, 65_536, 65_537),
+    fc.nat(400),
+  );
+  const body = fc
+    .tuple(bodyLength, fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 16 }))
+    .map(([length, fill, head]) => {
+      const bytes = new Uint8Array(length).fill(fill);
+      bytes.set(head.subarray(0, length));
+      return bytes;
+    });
+  const pair = fc.record({ body, signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) });
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+  /** A byte string's head with its length in the form given (0: in the head, 1–4: 1, 2, 4, 8 bytes). */
+  const lengthForm = fc.integer({ min: 0, max: 4 });
+  function byteStringHead(length: number, form: number): number[] {
+    if (form === 0 && length < 24) return [0x40 + length];
+    const size = [1, 1, 2, 4, 8][form] as number;
+    if (length >= 2 ** (8 * size)) return byteStringHead(length, form + 1);
+    const bytes = Array.from(
+      { length: size },
+      (_, i) => Math.floor(length / 2 ** (8 * (size - 1 - i))) % 256,
+    );
+    return [0x57 + Math.log2(size) + 1, ...bytes];
+  }
+
+  test("any [body, signature] our encoder writes is split into the same two", () => {
+    fc.assert(
+      fc.property(pair, ({ body, signature }) => {
+        const split = splitCanonicalEntry(encodeCbor([body, signature]));
+        expect(split !== undefined && same(split.bodyBytes, body)).toBe(true);
+        expect(split !== undefined && same(split.signature, signature)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("whatever it splits, our encoder writes back as the very same bytes", () => {
+    // Canonical entries with a few bytes changed, cut or added, and bytes at random: the
+    // split accepts only what encoding its two parts gives back, so it never takes an
+    // entry the full decoder's canonical check would refuse.
+    const nearEntry = fc.oneof(
+      fc
+        .tuple(
+          pair,
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        )
+        .map(([{ body, signature }, changes]) => {
+          const bytes = Uint8Array.from(encodeCbor([body, signature]));
+          for (const [at, value] of changes) bytes[at % bytes.length] = value;
+          return bytes;
+        }),
+      fc
+        .tuple(pair, fc.nat(), fc.uint8Array({ maxLength: 4 }))
+        .map(([{ body, signature }, cut, extra]) => {
+          const bytes = encodeCbor([body, signature]);
+          return new Uint8Array([...bytes.subarray(0, cut % (bytes.length + 1)), ...extra]);
+        }),
+      fc.uint8Array({ maxLength: 200 }).map((rest) => new Uint8Array([0x82, ...rest])),
+      // Both lengths in any of CBOR's forms, shortest or not.
+      fc
+        .tuple(pair, lengthForm, lengthForm)
+        .map(([{ body, signature }, bodyForm, sigForm]) =>
+          Uint8Array.from([
+            0x82,
+            ...byteStringHead(body.length, bodyForm),
+            ...body,
+            ...byteStringHead(64, sigForm),
+            ...signature,
+          ]),
+        ),
+    );
+    let split = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(nearEntry, (bytes) => {
+        const parts = splitCanonicalEntry(bytes);
+        if (!parts) {
+          refused++;
+          return;
+        }
+        split++;
+        expect(same(encodeCbor([parts.bodyBytes, parts.signature]), bytes)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    // Enough of both kinds must have been tried.
+    expect(split).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
   });
 });

@@ -87,27 +87,17 @@ export function signChangeset(body: ChangesetBody, author: SigningKey): Changese
 
 /** Parses an entry and checks every field against its limit. Does not verify the signature. */
 export function decodeChangeset(bytes: Uint8Array): DecodedChangeset {
-  const entry = decodeCbor(bytes, MAX_CHANGESET_BYTES, "changeset");
-  check(Array.isArray(entry) && entry.length === 2, "a changeset is a [body, signature] pair");
-  const bodyBytes = entry[0];
-  check(bodyBytes instanceof Uint8Array, "changeset body must be a byte string");
-  const signature = requireBytes(entry[1], "changeset signature", SIGNATURE_BYTES);
-  // One entry has one spelling: a relay that re-wrapped an honest entry (indefinite or
-  // long-form lengths) would otherwise make a second entry for the same (author, seq).
-  check(
-    bytesEqual(encodeCbor([bodyBytes, signature]), bytes),
-    "changeset entry is not in canonical CBOR",
-  );
+  if (bytes.length > MAX_CHANGESET_BYTES)
+    fail(`changeset is ${bytes.length} bytes; the limit is ${MAX_CHANGESET_BYTES}`);
+  const { bodyBytes, signature } = splitCanonicalEntry(bytes) ?? splitAnyEntry(bytes);
   const body = requireRecord(
     decodeCbor(bodyBytes, MAX_CHANGESET_BYTES, "changeset body"),
     "changeset body",
   );
-  requireOnlyFields(body, ["v", "zone", "author", "seq", "prev", "hlc", "ops"], "changeset body");
-  check(body.v === CHANGESET_VERSION, `changeset version ${String(body.v)} is not supported`);
-  const zone = parseZoneId(requireString(body.zone, "changeset zone", ID_MAX_LENGTH));
-  check(zone !== undefined, "changeset zone is not a zone id");
-  const author = parseDeviceId(requireString(body.author, "changeset author", ID_MAX_LENGTH));
-  check(author !== undefined, "changeset author is not a device id");
+  requireOnlyFields(body, BODY_FIELDS, "changeset body");
+  if (body.v !== CHANGESET_VERSION) fail(`changeset version ${String(body.v)} is not supported`);
+  const zone = idOf(body.zone, "zone", parseZoneId);
+  const author = idOf(body.author, "author", parseDeviceId);
   const seq = requireUint(body.seq, "changeset seq");
   check(seq >= 1, "changeset seq starts at 1");
   const prev = body.prev === null ? null : requireBytes(body.prev, "changeset prev", HASH_BYTES);
@@ -124,6 +114,92 @@ export function decodeChangeset(bytes: Uint8Array): DecodedChangeset {
     bodyBytes,
     signature,
   };
+}
+
+const BODY_FIELDS = ["v", "zone", "author", "seq", "prev", "hlc", "ops"];
+
+/**
+ * The body and signature of an entry spelled as our encoder spells `[body, signature]`:
+ * an array of two, each byte string's length in the shortest form, the signature 64 bytes
+ * and nothing after it. Undefined for any other bytes (splitAnyEntry then says what is
+ * wrong). Read in place: the hot path of sync, where encoding the pair again to compare
+ * cost more than decoding the body.
+ */
+export function splitCanonicalEntry(
+  bytes: Uint8Array,
+): { bodyBytes: Uint8Array; signature: Uint8Array } | undefined {
+  if (bytes[0] !== 0x82) return undefined;
+  const first = bytes[1];
+  let length: number;
+  let at: number;
+  if (first === undefined || first < 0x40 || first > 0x5a) return undefined;
+  if (first < 0x58) {
+    length = first - 0x40;
+    at = 2;
+  } else if (first === 0x58) {
+    length = bytes[2] ?? 0;
+    at = 3;
+    if (length < 24) return undefined;
+  } else if (first === 0x59) {
+    length = ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
+    at = 4;
+    if (length < 0x100) return undefined;
+  } else {
+    length =
+      (((bytes[2] ?? 0) << 24) |
+        ((bytes[3] ?? 0) << 16) |
+        ((bytes[4] ?? 0) << 8) |
+        (bytes[5] ?? 0)) >>>
+      0;
+    at = 6;
+    if (length < 0x10000) return undefined;
+  }
+  const signatureAt = at + length + 2;
+  if (signatureAt + SIGNATURE_BYTES !== bytes.length) return undefined;
+  if (bytes[at + length] !== 0x58 || bytes[at + length + 1] !== SIGNATURE_BYTES) return undefined;
+  return {
+    bodyBytes: bytes.subarray(at, at + length),
+    signature: bytes.subarray(signatureAt),
+  };
+}
+
+/** An entry in any spelling CBOR allows: refused, saying why, unless it is the canonical one. */
+function splitAnyEntry(bytes: Uint8Array): { bodyBytes: Uint8Array; signature: Uint8Array } {
+  const entry = decodeCbor(bytes, MAX_CHANGESET_BYTES, "changeset");
+  check(Array.isArray(entry) && entry.length === 2, "a changeset is a [body, signature] pair");
+  const bodyBytes = entry[0];
+  check(bodyBytes instanceof Uint8Array, "changeset body must be a byte string");
+  const signature = requireBytes(entry[1], "changeset signature", SIGNATURE_BYTES);
+  // One entry has one spelling: a relay that re-wrapped an honest entry (indefinite or
+  // long-form lengths) would otherwise make a second entry for the same (author, seq).
+  check(
+    bytesEqual(encodeCbor([bodyBytes, signature]), bytes),
+    "changeset entry is not in canonical CBOR",
+  );
+  return { bodyBytes, signature };
+}
+
+/**
+ * Ids already parsed, per kind: a page of changesets names the same zone and a few
+ * authors thousands of times, and parsing one decodes its base32. Only ids that parsed
+ * are kept, at most ID_MEMO_SIZE of a kind (then that memo starts again).
+ */
+const ID_MEMO_SIZE = 1024;
+const parsedIds = { zone: new Set<string>(), author: new Set<string>() };
+
+function idOf<T extends string>(
+  value: unknown,
+  field: "zone" | "author",
+  parse: (text: string) => T | undefined,
+): T {
+  const memo = parsedIds[field];
+  if (typeof value === "string" && memo.has(value)) return value as T;
+  const id = parse(requireString(value, `changeset ${field}`, ID_MAX_LENGTH));
+  if (id === undefined)
+    fail(`changeset ${field} is not a ${field === "zone" ? "zone" : "device"} id`);
+  if (memo.size >= ID_MEMO_SIZE) memo.clear();
+  memo.add(id);
+  return id;
 }
 
 /** Throws ProtocolError unless the author's key signed this entry's body. */

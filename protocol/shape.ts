@@ -2,7 +2,7 @@
  * Field checks for decoded JSON and CBOR. Each one names the field and its limit, so a
  * rejected document says exactly what was wrong with it.
  */
-import { check } from "./errors.ts";
+import { check, ProtocolError } from "./errors.ts";
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return (
@@ -18,23 +18,24 @@ export function requireRecord(value: unknown, what: string): Record<string, unkn
   return value;
 }
 
+// These run on every field of every changeset a sync decodes: each message is built only
+// when its check fails.
+
 export function requireString(value: unknown, what: string, maxLength: number): string {
-  check(typeof value === "string", `${what} must be a string`);
-  check(value.length <= maxLength, `${what} is longer than ${maxLength} characters`);
+  if (typeof value !== "string") fail(`${what} must be a string`);
+  if (value.length > maxLength) fail(`${what} is longer than ${maxLength} characters`);
   return value;
 }
 
 export function requireUint(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  check(
-    typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= max,
-    `${what} must be a whole number from 0 to ${max}`,
-  );
+  if (!(typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= max))
+    fail(`${what} must be a whole number from 0 to ${max}`);
   return value;
 }
 
 export function requireBytes(value: unknown, what: string, length: number): Uint8Array {
-  check(value instanceof Uint8Array, `${what} must be a byte string`);
-  check(value.length === length, `${what} must be ${length} bytes, got ${value.length}`);
+  if (!(value instanceof Uint8Array)) fail(`${what} must be a byte string`);
+  if (value.length !== length) fail(`${what} must be ${length} bytes, got ${value.length}`);
   return value;
 }
 
@@ -45,6 +46,10 @@ export function requireOnlyFields(
   what: string,
 ) {
   for (const field of Object.keys(record)) {
-    check(allowed.includes(field), `${what} has an unknown field "${field}"`);
+    if (!allowed.includes(field)) fail(`${what} has an unknown field "${field}"`);
   }
+}
+
+function fail(message: string): never {
+  throw new ProtocolError(message);
 }
