@@ -252,6 +252,11 @@ describe("decoding refuses a malformed body", () => {
       },
       'op 2 writes "a/b" a second time',
     ],
+    [
+      "a key written twice among many ops",
+      { ops: [...Array.from({ length: 40 }, (_, i) => [`k${i}`, "1"]), ["k7", null]] },
+      'op 40 writes "k7" a second time',
+    ],
     ["a value that is not JSON", { ops: [["a", "{nope"]] }, "op 0 value is not JSON"],
     ["an empty value", { ops: [["a", ""]] }, "op 0 value is not JSON"],
     ["a value that is a number", { ops: [["a", 1]] }, "op 0 value must be a string"],

@@ -225,13 +225,12 @@ function decodeHlc(value: unknown): Hlc {
 function decodeOps(value: unknown): Op[] {
   check(Array.isArray(value), "changeset ops must be an array");
   check(value.length >= 1, "a changeset has at least one op");
-  check(
-    value.length <= MAX_OPS_PER_CHANGESET,
-    `a changeset has at most ${MAX_OPS_PER_CHANGESET} ops`,
-  );
+  if (value.length > MAX_OPS_PER_CHANGESET)
+    fail(`a changeset has at most ${MAX_OPS_PER_CHANGESET} ops`);
   // The hot path of sync (every op of every changeset): each message is built only when
-  // its check fails.
-  const seen = new Set<string>();
+  // its check fails, and a few ops' keys are compared with each other rather than put
+  // in a set to find one written twice.
+  const seen = value.length > FEW_OPS ? new Set<string>() : undefined;
   const ops: Op[] = new Array(value.length);
   for (let index = 0; index < value.length; index++) {
     const op = value[index];
@@ -242,8 +241,9 @@ function decodeOps(value: unknown): Op[] {
     const problem = stateKeyProblem(key);
     if (problem !== undefined) fail(`op ${index} key: ${problem}`);
     // One op per key: otherwise which one wins would depend on apply order.
-    if (seen.has(key)) fail(`op ${index} writes "${key}" a second time`);
-    seen.add(key);
+    if (seen ? seen.has(key) : writtenBefore(ops, index, key))
+      fail(`op ${index} writes "${key}" a second time`);
+    seen?.add(key);
     const text = op[1];
     if (text === null) {
       ops[index] = { key, value: null };
@@ -258,6 +258,14 @@ function decodeOps(value: unknown): Op[] {
     ops[index] = { key, value: text };
   }
   return ops;
+}
+
+/** Up to this many ops, a changeset's keys are checked for repeats without a set. */
+const FEW_OPS = 16;
+
+function writtenBefore(ops: readonly Op[], count: number, key: string): boolean {
+  for (let i = 0; i < count; i++) if ((ops[i] as Op).key === key) return true;
+  return false;
 }
 
 function fail(message: string): never {

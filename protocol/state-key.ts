@@ -14,7 +14,7 @@ const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 export function stateKeyProblem(key: string): string | undefined {
   if (key.length === 0) return "a key must not be empty";
   if (key.length > MAX_KEY_LENGTH) return `a key is at most ${MAX_KEY_LENGTH} characters`;
-  if (KEY_PATTERN.test(key) && !DOT_SEGMENT.test(key)) return undefined;
+  if (KEY_PATTERN.test(key) && !(key.includes(".") && DOT_SEGMENT.test(key))) return undefined;
   for (const segment of key.split("/")) {
     const problem = segmentProblem(segment);
     if (problem) return problem;

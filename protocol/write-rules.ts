@@ -30,10 +30,13 @@ export interface Writer {
 
 /** The top segments any rule above names; every key under another is open to any member. */
 const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices"]);
+const RULED_INITIALS = new Set([...RULED_TOPS].map((top) => top.charCodeAt(0)));
 
 /** Why the device `author` may not write `op`, or undefined when it may. */
 export function writeProblem(op: Op, author: Writer, zone: ZoneId): string | undefined {
-  // Most keys written (apps' own) fall under no rule: known from the top segment alone.
+  // Most keys written (apps' own) fall under no rule: known from the top segment alone,
+  // and for most of them from its first letter.
+  if (!RULED_INITIALS.has(op.key.charCodeAt(0))) return undefined;
   const slash = op.key.indexOf("/");
   if (!RULED_TOPS.has(slash < 0 ? op.key : op.key.slice(0, slash))) return undefined;
   const [top, name, field, ...rest] = op.key.split("/");
