@@ -25,9 +25,8 @@ import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
-import { CheckedEntries } from "../sync/checked-entries.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
-import { type IngestResult, ingestEntries } from "../sync/ingest.ts";
+import { type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
@@ -281,26 +280,41 @@ export class NodeContext {
     return changeset;
   }
 
-  /** Verifies and applies changesets a peer sent: a batch's signatures on every core first. */
+  /**
+   * Verifies and applies changesets a peer sent: their signatures on every core, each
+   * batch applied while the next one's are checked.
+   */
   async ingest(entries: readonly Uint8Array[], source: string): Promise<IngestResult> {
-    const checked = await CheckedEntries.verify(entries, this.zoneId);
-    const result = this.watchingForDamage(() =>
-      ingestEntries(this.db, checked, {
-        zone: this.zoneId,
-        nowMs: this.now(),
-        log: this.log,
-        source,
-        seal: this.zone.seal,
-      }),
-    );
-    if (result.membershipChanged) {
-      this.cachedMembership = undefined;
-      // A revocation may drop changesets that wrote accounts or credentials.
-      this.cachedPeople = undefined;
+    const context = {
+      zone: this.zoneId,
+      nowMs: this.now(),
+      log: this.log,
+      source,
+      seal: this.zone.seal,
+    };
+    let result: IngestResult;
+    try {
+      result = await ingestPage(this.db, entries, context, {
+        // Before anything else runs between two batches: who may talk and write changed.
+        batchApplied: ({ membershipChanged }) => {
+          if (membershipChanged) this.forgetMembership();
+        },
+      });
+    } catch (error) {
+      // As watchingForDamage, across the batches.
+      if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
+      throw error;
     }
+    if (result.membershipChanged) this.forgetMembership();
     if (result.applied.length > 0)
       for (const listener of this.changeListeners) listener(result.applied, "remote");
     return result;
+  }
+
+  private forgetMembership(): void {
+    this.cachedMembership = undefined;
+    // A revocation may drop changesets that wrote accounts or credentials.
+    this.cachedPeople = undefined;
   }
 
   /**

@@ -24,35 +24,55 @@ export class CheckedEntries {
     readonly changesets: readonly DecodedChangeset[],
     /** The entries refused already, and why. */
     readonly rejected: readonly Rejection[],
-    private readonly verified: ReadonlySet<DecodedChangeset>,
+    /** The changesets whose signatures verified so far (checks still running add to it). */
+    private readonly verified: Set<DecodedChangeset>,
+    /** Per changeset, its check while it runs (none for one that has no usable key). */
+    private readonly checks: readonly (Promise<void> | undefined)[],
   ) {}
 
   /** Decodes `entries`; no signature is checked yet. */
   static decode(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
     const { changesets, rejected } = decodeAll(entries, zone, () => {});
-    return new CheckedEntries(changesets, rejected, new Set());
+    return new CheckedEntries(changesets, rejected, new Set(), []);
+  }
+
+  /**
+   * Decodes `entries` and starts checking their signatures, each on the crypto threads as
+   * soon as it is decoded; `checkedUpTo` waits for them.
+   */
+  static start(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
+    if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
+    const keys = new Map<string, VerifyKey | undefined>();
+    const verified = new Set<DecodedChangeset>();
+    const checks: (Promise<void> | undefined)[] = [];
+    const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
+      const key = keyOf(keys, changeset.author);
+      checks.push(
+        key?.verifyOffThread(signingInputOf(changeset), changeset.signature).then((good) => {
+          if (good) verified.add(changeset);
+        }),
+      );
+    });
+    return new CheckedEntries(changesets, rejected, verified, checks);
   }
 
   /** Decodes `entries` and checks their signatures, all at once. */
   static async verify(entries: readonly Uint8Array[], zone: ZoneId): Promise<CheckedEntries> {
-    if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
-    const keys = new Map<string, VerifyKey | undefined>();
-    const checks: Promise<DecodedChangeset | undefined>[] = [];
-    const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
-      const key = keyOf(keys, changeset.author);
-      if (key)
-        checks.push(
-          key
-            .verifyOffThread(signingInputOf(changeset), changeset.signature)
-            .then((good) => (good ? changeset : undefined)),
-        );
-    });
-    const verified = new Set<DecodedChangeset>();
-    for (const changeset of await Promise.all(checks)) if (changeset) verified.add(changeset);
-    return new CheckedEntries(changesets, rejected, verified);
+    const checked = CheckedEntries.start(entries, zone);
+    await checked.checkedUpTo(checked.changesets.length);
+    return checked;
   }
 
-  /** Whether this changeset's signature was checked, and verified, by its author's key. */
+  /** Waits until the checks of the first `count` changesets are done. */
+  async checkedUpTo(count: number): Promise<void> {
+    await Promise.all(this.checks.slice(0, count));
+  }
+
+  /**
+   * Whether this changeset's signature was checked, and verified, by its author's key.
+   * False for one not checked (yet): ingest then checks it itself, so none is applied
+   * unchecked whatever the timing.
+   */
   signatureVerified(changeset: DecodedChangeset): boolean {
     return this.verified.has(changeset);
   }

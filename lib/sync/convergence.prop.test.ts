@@ -33,7 +33,7 @@ import { runThrough, verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
-import { ingestEntries } from "./ingest.ts";
+import { ingestPage } from "./ingest.ts";
 import { loadMembership } from "./membership.ts";
 
 const DEVICES = 3;
@@ -57,7 +57,16 @@ const deviceDocs = keys.map((key, i) =>
 
 type Action =
   | { kind: "write"; device: number; key: string; value: number | null }
-  | { kind: "sync"; from: number; to: number; drop: number[]; duplicate: number[]; shuffle: number }
+  | {
+      kind: "sync";
+      from: number;
+      to: number;
+      drop: number[];
+      duplicate: number[];
+      shuffle: number;
+      /** Changesets per batch as the page is applied (lib/sync/ingest.ts ingestPage). */
+      batch: number;
+    }
   | { kind: "partition"; a: number; b: number }
   | { kind: "restart"; device: number }
   | { kind: "away"; device: number }
@@ -83,6 +92,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       drop: fc.array(fc.nat(20), { maxLength: 3 }),
       duplicate: fc.array(fc.nat(20), { maxLength: 2 }),
       shuffle: fc.nat(),
+      batch: fc.integer({ min: 1, max: 5 }),
     }),
   },
   {
@@ -162,7 +172,7 @@ class Cluster {
   async sync(
     from: number,
     to: number,
-    faults?: { drop: number[]; duplicate: number[]; shuffle: number },
+    faults?: { drop: number[]; duplicate: number[]; shuffle: number; batch: number },
   ): Promise<number> {
     if (from === to || this.cut.has(pair(from, to)) || this.away.has(from) || this.away.has(to))
       return 0;
@@ -186,13 +196,20 @@ class Cluster {
       entries = rotate(entries, faults.shuffle);
     }
     this.nowMs += 3;
-    return ingestEntries(this.dbs[to] as StateDb, entries, {
-      zone: this.zone,
-      nowMs: this.nowMs,
-      log: quiet,
-      source: names[from] as string,
-      seal: seals[to] as StateSeal,
-    }).applied.length;
+    // As the daemon applies a page: in batches, a few changesets each when faults are on.
+    const result = await ingestPage(
+      this.dbs[to] as StateDb,
+      entries,
+      {
+        zone: this.zone,
+        nowMs: this.nowMs,
+        log: quiet,
+        source: names[from] as string,
+        seal: seals[to] as StateSeal,
+      },
+      faults ? { batchChangesets: faults.batch } : {},
+    );
+    return result.applied.length;
   }
 
   private take(from: number, to: number, offer: Uint8Array) {

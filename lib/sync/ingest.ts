@@ -73,12 +73,142 @@ export function ingestEntries(
 ): IngestResult {
   const checked =
     entries instanceof CheckedEntries ? entries : CheckedEntries.decode(entries, context.zone);
-  const rejected: Rejection[] = [...checked.rejected];
-  let pending = inFeedOrder(checked.changesets);
+  const merged = new Merged(checked);
+  applyBatch(db, checked.changesets, checked, context, merged, true);
+  return merged.report(context);
+}
 
-  const applied: Changeset[] = [];
-  let duplicates = 0;
-  let deferred = 0;
+/**
+ * A page's changesets in batches of this many, each applied in a transaction of its own
+ * while the signatures of the batches after it are checked on the runtime's crypto
+ * threads (on the other cores).
+ */
+export const BATCH_CHANGESETS = 1000;
+
+export interface PageOptions {
+  /** Changesets a batch (BATCH_CHANGESETS unless given: tests try small ones). */
+  readonly batchChangesets?: number;
+  /** Told after each batch commits, before the next is taken up. */
+  readonly batchApplied?: (batch: { readonly membershipChanged: boolean }) => void;
+}
+
+/**
+ * Verifies and applies a page of entries as a peer sent them: decoded, every signature
+ * started on the crypto threads, then applied a batch at a time, each batch once its own
+ * signatures are checked, so that applying one overlaps checking the next. Each batch is
+ * one transaction. A changeset that waits for one in a later batch (its author's
+ * document, an earlier seq) waits in the next batch, so the page leaves the state as one
+ * transaction would have (lib/sync/ingest-page.prop.test.ts).
+ */
+export async function ingestPage(
+  db: StateDb,
+  entries: readonly Uint8Array[],
+  context: IngestContext,
+  options: PageOptions = {},
+): Promise<IngestResult> {
+  const checked = CheckedEntries.start(entries, context.zone);
+  const merged = new Merged(checked);
+  const all = checked.changesets;
+  const size = appliedWhole(db, all) ? all.length : (options.batchChangesets ?? BATCH_CHANGESETS);
+  let waiting: readonly DecodedChangeset[] = [];
+  for (let start = 0; ; start += size) {
+    const end = Math.min(start + size, all.length);
+    await checked.checkedUpTo(end);
+    const last = end === all.length;
+    const batch =
+      waiting.length > 0 ? [...waiting, ...all.slice(start, end)] : all.slice(start, end);
+    const done = applyBatch(db, batch, checked, context, merged, last);
+    waiting = done.waiting;
+    options.batchApplied?.({ membershipChanged: done.membershipChanged });
+    if (last) break;
+  }
+  return merged.report(context);
+}
+
+/**
+ * Whether a page must be applied in one transaction, as it was before batches: when what
+ * it does depends on which of its changesets a transaction has seen. That is so of two
+ * changesets signed with one seq (which is applied, and which of the author's later ones
+ * get in before it is caught) and of anything that takes away a device's right to write:
+ * a revocation (which of its changesets are kept depends on which revocation they meet)
+ * or a device document that replaces another under the same name (whose changesets are
+ * still a member's). A page that only adds devices is batched: a changeset that waits
+ * for its author's document waits in the next batch.
+ */
+function appliedWhole(db: StateDb, changesets: readonly DecodedChangeset[]): boolean {
+  const hashes = new Map<string, Uint8Array>();
+  const documents = new Map<string, string | null>();
+  for (const { author, seq, hash, ops } of changesets) {
+    const key = `${author}#${seq}`;
+    const seen = hashes.get(key);
+    if (seen === undefined) hashes.set(key, hash);
+    else if (!bytesEqual(seen, hash)) return true;
+    for (const op of ops) {
+      if (!op.key.startsWith("devices/")) continue;
+      if (op.key.endsWith("/revoked")) return true;
+      if (!op.key.endsWith("/doc")) continue;
+      const other = documents.get(op.key);
+      if (other !== undefined && other !== op.value) return true;
+      documents.set(op.key, op.value);
+    }
+  }
+  const held = db.$client.prepare<{ value: string | null }, [string]>(
+    "SELECT value FROM state WHERE key = ?1",
+  );
+  for (const [key, value] of documents) {
+    const row = held.get(key);
+    if (row && row.value !== value) return true;
+  }
+  return false;
+}
+
+/** What the batches of one page did, added up. */
+class Merged {
+  readonly applied: Changeset[] = [];
+  readonly rejected: Rejection[];
+  duplicates = 0;
+  deferred = 0;
+  membershipChanged = false;
+
+  constructor(checked: CheckedEntries) {
+    this.rejected = [...checked.rejected];
+  }
+
+  /** Logs what was done (once for the page) and returns it. */
+  report(context: IngestContext): IngestResult {
+    const { applied, duplicates, rejected, deferred, membershipChanged } = this;
+    // One line per author's run of changesets: a page of a join is thousands of them.
+    for (const run of appliedRuns(applied))
+      context.log.info("applied changesets", { ...run, from: context.source });
+    for (const rejection of rejected) {
+      context.log.warn("rejected changeset", { ...rejection, from: context.source });
+    }
+    if (deferred > 0)
+      context.log.debug("changesets wait for earlier ones", {
+        count: deferred,
+        from: context.source,
+      });
+    return { applied, duplicates, rejected, deferred, membershipChanged };
+  }
+}
+
+/**
+ * Applies `changesets` in one transaction (IMMEDIATE), adding what it did to `merged`.
+ * Returns what still waits when this is not the `last` batch of a page (the next takes
+ * it up; after the last, what waits is refused, an author not a member, or deferred), and
+ * whether this batch changed who may write.
+ */
+function applyBatch(
+  db: StateDb,
+  changesets: readonly DecodedChangeset[],
+  checked: CheckedEntries,
+  context: IngestContext,
+  merged: Merged,
+  last: boolean,
+): { waiting: DecodedChangeset[]; membershipChanged: boolean } {
+  let pending = inFeedOrder(changesets);
+  const { applied, rejected } = merged;
+  let waitingOn: DecodedChangeset[] = [];
   let membershipChanged = false;
   // Everything inside runs on the same connection, in this one transaction (IMMEDIATE).
   db.transaction(() => {
@@ -109,7 +239,7 @@ export function ingestEntries(
             dropRevokedChangesets(db, tally, changeset, membership, context);
           }
         } else if (outcome.kind === "duplicate") {
-          duplicates++;
+          merged.duplicates++;
         } else if (outcome.kind === "deferred") {
           waiting.push(changeset);
         } else {
@@ -123,35 +253,28 @@ export function ingestEntries(
       }
       pending = waiting;
     }
-    // What still waits has an unknown author (refused) or a gap before it (kept waiting).
-    for (const changeset of pending) {
-      if (membership.byId.has(changeset.author)) {
-        deferred++;
-      } else {
-        rejected.push({
-          author: changeset.author,
-          seq: changeset.seq,
-          reason: "its author is not a member of the zone",
-        });
+    if (last) {
+      // What still waits has an unknown author (refused) or a gap before it (kept waiting).
+      for (const changeset of pending) {
+        if (membership.byId.has(changeset.author)) {
+          merged.deferred++;
+        } else {
+          rejected.push({
+            author: changeset.author,
+            seq: changeset.seq,
+            reason: "its author is not a member of the zone",
+          });
+        }
       }
+    } else {
+      waitingOn = pending;
     }
     writes.flush(db.$client, tally);
     if (latest !== undefined) advanceClock(db, latest, context.nowMs);
     tally.save();
   }, IMMEDIATE);
-
-  // One line per author's run of changesets: a page of a join is thousands of them.
-  for (const run of appliedRuns(applied))
-    context.log.info("applied changesets", { ...run, from: context.source });
-  for (const rejection of rejected) {
-    context.log.warn("rejected changeset", { ...rejection, from: context.source });
-  }
-  if (deferred > 0)
-    context.log.debug("changesets wait for earlier ones", {
-      count: deferred,
-      from: context.source,
-    });
-  return { applied, duplicates, rejected, deferred, membershipChanged };
+  if (membershipChanged) merged.membershipChanged = true;
+  return { waiting: waitingOn, membershipChanged };
 }
 
 /**

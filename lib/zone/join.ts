@@ -32,9 +32,8 @@ import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import { StateSeal } from "../state/seal.ts";
 import { state } from "../store/schema.ts";
-import { CheckedEntries } from "../sync/checked-entries.ts";
 import { versionVector } from "../sync/exchange.ts";
-import { ingestEntries } from "../sync/ingest.ts";
+import { ingestPage } from "../sync/ingest.ts";
 import {
   buildHome,
   createStagedDb,
@@ -132,15 +131,15 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
             checkpoint = peekCheckpointRecord(db.$client)?.checkpoint.id;
             continue;
           }
-          // A page's signatures are checked on every core before it is applied.
-          const page = await CheckedEntries.verify(message.entries, invite.zone);
-          changesets += ingestEntries(db, page, {
+          // A page's signatures are checked on every core, a batch applied as the next is.
+          const page = await ingestPage(db, message.entries, {
             zone: invite.zone,
             nowMs: options.now(),
             log: options.log,
             source: "inviter",
             seal,
-          }).applied.length;
+          });
+          changesets += page.applied.length;
           if (!message.more) break;
         }
         const zoneRow = db
