@@ -215,15 +215,17 @@ export class StateSeal {
 class RowHmac {
   private static readonly BLOCK_BYTES = 64;
   /** The inner pad block, then the message. */
-  private inner: Uint8Array;
+  private inner = new Uint8Array(RowHmac.BLOCK_BYTES + 4096);
+  /** Views of `inner` from its start, by length: a view made per row cost as much as a hash. */
+  private innerViews: Uint8Array[] = [];
   /** The outer pad block, then the inner digest. */
   private readonly outer = new Uint8Array(RowHmac.BLOCK_BYTES + DIGEST_BYTES);
+  private readonly innerDigest = this.outer.subarray(RowHmac.BLOCK_BYTES);
 
   constructor(key: Uint8Array) {
     const block = RowHmac.BLOCK_BYTES;
     // Keys longer than a block would be hashed first; the seal key is 32 bytes.
     if (key.length > block) throw new Error("an HMAC key longer than a block is not supported");
-    this.inner = new Uint8Array(block + 4096);
     for (let i = 0; i < block; i++) {
       this.inner[i] = (key[i] ?? 0) ^ 0x36;
       this.outer[i] = (key[i] ?? 0) ^ 0x5c;
@@ -231,14 +233,21 @@ class RowHmac {
   }
 
   mac(message: Uint8Array): Uint8Array {
-    const block = RowHmac.BLOCK_BYTES;
-    if (block + message.length > this.inner.length) {
-      const grown = new Uint8Array(Math.max(block + message.length, this.inner.length * 2));
-      grown.set(this.inner.subarray(0, block));
+    const length = RowHmac.BLOCK_BYTES + message.length;
+    if (length > this.inner.length) {
+      const grown = new Uint8Array(Math.max(length, this.inner.length * 2));
+      grown.set(this.inner.subarray(0, RowHmac.BLOCK_BYTES));
       this.inner = grown;
+      this.innerViews = [];
     }
-    this.inner.set(message, block);
-    Bun.SHA256.hash(this.inner.subarray(0, block + message.length), this.outer.subarray(block));
+    this.inner.set(message, RowHmac.BLOCK_BYTES);
+    let view = this.innerViews[length];
+    if (view === undefined) {
+      view = this.inner.subarray(0, length);
+      // Rows of a few KiB at most are kept; a longer one (a changeset's bytes) is rare.
+      if (length <= 4096) this.innerViews[length] = view;
+    }
+    Bun.SHA256.hash(view, this.innerDigest);
     const mac = new Uint8Array(DIGEST_BYTES);
     Bun.SHA256.hash(this.outer, mac);
     return mac;
