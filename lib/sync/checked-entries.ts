@@ -42,7 +42,7 @@ export class CheckedEntries {
    */
   static start(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
     if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
-    const keys = new Map<string, VerifyKey | undefined>();
+    const keys = new Map<string, VerifyKey | null>();
     const verified = new Set<DecodedChangeset>();
     const checks: (Promise<void> | undefined)[] = [];
     const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
@@ -107,14 +107,16 @@ function decodeAll(
 }
 
 /** The author's key, or undefined when its id names no usable key (ingest then says why). */
-function keyOf(keys: Map<string, VerifyKey | undefined>, author: string): VerifyKey | undefined {
-  if (!keys.has(author)) {
+function keyOf(keys: Map<string, VerifyKey | null>, author: string): VerifyKey | undefined {
+  let key = keys.get(author);
+  if (key === undefined) {
     try {
-      keys.set(author, verifyKeyFromPublicKey(publicKeyOfId(author, "device") as Uint8Array));
+      key = verifyKeyFromPublicKey(publicKeyOfId(author, "device") as Uint8Array);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      keys.set(author, undefined);
+      key = null;
     }
+    keys.set(author, key);
   }
-  return keys.get(author);
+  return key ?? undefined;
 }

@@ -136,12 +136,16 @@ export async function ingestPage(
  * for its author's document waits in the next batch.
  */
 function appliedWhole(db: StateDb, changesets: readonly DecodedChangeset[]): boolean {
-  const hashes = new Map<string, Uint8Array>();
+  const hashes = new Map<string, Map<number, Uint8Array>>();
   const documents = new Map<string, string | null>();
   for (const { author, seq, hash, ops } of changesets) {
-    const key = `${author}#${seq}`;
-    const seen = hashes.get(key);
-    if (seen === undefined) hashes.set(key, hash);
+    let feed = hashes.get(author);
+    if (!feed) {
+      feed = new Map();
+      hashes.set(author, feed);
+    }
+    const seen = feed.get(seq);
+    if (seen === undefined) feed.set(seq, hash);
     else if (!bytesEqual(seen, hash)) return true;
     for (const op of ops) {
       if (!op.key.startsWith("devices/")) continue;
