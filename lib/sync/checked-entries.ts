@@ -37,15 +37,26 @@ export class CheckedEntries {
   }
 
   /**
-   * Decodes `entries` and starts checking their signatures, each on the crypto threads as
-   * soon as it is decoded; `checkedUpTo` waits for them.
+   * Decodes `entries` and starts checking their signatures, each on the worker threads as
+   * soon as it is decoded; `checkedUpTo` waits for them. A changeset at or below
+   * `heldSeq(author)` (the last seq of its author held here) is not checked: ingest
+   * finds it is the one held (nothing is written, so its signature need not be checked)
+   * or a different one with that seq, whose signature it then checks itself.
    */
-  static start(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
+  static start(
+    entries: readonly Uint8Array[],
+    zone: ZoneId,
+    heldSeq: (author: string) => number = () => 0,
+  ): CheckedEntries {
     if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
     const keys = new Map<string, VerifyKey | null>();
     const verified = new Set<DecodedChangeset>();
     const checks: (Promise<void> | undefined)[] = [];
     const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
+      if (changeset.seq <= heldSeq(changeset.author)) {
+        checks.push(undefined);
+        return;
+      }
       const key = keyOf(keys, changeset.author);
       checks.push(
         key?.verifyOffThread(signingInputOf(changeset), changeset.signature).then((good) => {
@@ -61,6 +72,11 @@ export class CheckedEntries {
     const checked = CheckedEntries.start(entries, zone);
     await checked.checkedUpTo(checked.changesets.length);
     return checked;
+  }
+
+  /** How many signature checks were started (not counting those ingest makes itself). */
+  get started(): number {
+    return this.checks.reduce((count, check) => count + (check ? 1 : 0), 0);
   }
 
   /** Waits until the checks of the first `count` changesets are done. */

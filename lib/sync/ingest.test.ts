@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
 import { signDeviceDocument, signRevocation, signZoneDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -10,7 +11,7 @@ import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
-import { ingestEntries } from "./ingest.ts";
+import { ingestEntries, ingestPage } from "./ingest.ts";
 
 const owner = signingKeyFromSeed(seed(1));
 const zone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
@@ -221,6 +222,56 @@ describe("ingestEntries", () => {
     });
     expect([result.applied, result.duplicates, result.rejected]).toEqual([[], 2, []]);
     expect(values(c.db)).toEqual({ "apps/1": "1" });
+  });
+
+  test("a page checks ahead only the signatures of what is not held; a twin of a held one is still caught", async () => {
+    const [a, c] = zoneOf("a", "c");
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
+    for (let i = 0; i < 12; i++)
+      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
+    syncInto(a, c);
+    for (let i = 12; i < 15; i++)
+      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
+    // All 16 of a's changesets come again: 13 held, 3 new.
+    let started = -1;
+    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, context, {
+      checksStarted: (count) => {
+        started = count;
+      },
+    });
+    expect([started, page.applied.length, page.duplicates, page.rejected]).toEqual([3, 3, 13, []]);
+    // a signs a second changeset #16, with what it held before it: the page is held but
+    // for that one, whose signature is checked, and a is quarantined.
+    const twin = signChangeset(
+      {
+        zone: zone.id,
+        author: deviceIdFromPublicKey(a.key.publicKey),
+        seq: 16,
+        prev: (page.applied[1] as Changeset).hash,
+        hlc: { ms: 4000, counter: 0 },
+        ops: [{ key: "apps/twin", value: "1" }],
+      },
+      a.key,
+    );
+    const again = await ingestPage(
+      c.db,
+      [...entriesMissingFrom(a.db, new Map()).entries, twin.bytes],
+      context,
+      {
+        checksStarted: (count) => {
+          started = count;
+        },
+      },
+    );
+    expect(started).toBe(0);
+    expect(again.rejected).toEqual([
+      {
+        author: deviceIdFromPublicKey(a.key.publicKey),
+        seq: 16,
+        reason: "equivocation: a different changeset #16 is already held",
+      },
+    ]);
   });
 
   test("waits while another process writes to the same database, instead of failing", async () => {

@@ -90,15 +90,37 @@ export interface PageOptions {
   readonly batchChangesets?: number;
   /** Told after each batch commits, before the next is taken up. */
   readonly batchApplied?: (batch: { readonly membershipChanged: boolean }) => void;
+  /** Told how many signature checks the page started off the main thread (for tests). */
+  readonly checksStarted?: (count: number) => void;
 }
 
 /**
- * Verifies and applies a page of entries as a peer sent them: decoded, every signature
- * started on the crypto threads, then applied a batch at a time, each batch once its own
- * signatures are checked, so that applying one overlaps checking the next. Each batch is
- * one transaction. A changeset that waits for one in a later batch (its author's
- * document, an earlier seq) waits in the next batch, so the page leaves the state as one
- * transaction would have (lib/sync/ingest-page.prop.test.ts).
+ * The last seq held here of each author asked about, read once: changesets at or below
+ * it are held already (or twins of one held), so their signatures are not checked ahead.
+ */
+function heldSeqs(db: StateDb): (author: string) => number {
+  const held = new Map<string, number>();
+  const last = db.$client.prepare<{ seq: number | null }, [string]>(
+    "SELECT max(seq) AS seq FROM changesets WHERE author = ?1",
+  );
+  return (author) => {
+    let seq = held.get(author);
+    if (seq === undefined) {
+      seq = last.get(author)?.seq ?? 0;
+      held.set(author, seq);
+    }
+    return seq;
+  };
+}
+
+/**
+ * Verifies and applies a page of entries as a peer sent them: decoded, the signature of
+ * every changeset not held already started on the worker threads, then applied a batch
+ * at a time, each batch once its own signatures are checked, so that applying one
+ * overlaps checking the next. Each batch is one transaction. A changeset that waits for
+ * one in a later batch (its author's document, an earlier seq) waits in the next batch,
+ * so the page leaves the state as one transaction would have
+ * (lib/sync/ingest-page.prop.test.ts).
  */
 export async function ingestPage(
   db: StateDb,
@@ -106,7 +128,8 @@ export async function ingestPage(
   context: IngestContext,
   options: PageOptions = {},
 ): Promise<IngestResult> {
-  const checked = CheckedEntries.start(entries, context.zone);
+  const checked = CheckedEntries.start(entries, context.zone, heldSeqs(db));
+  options.checksStarted?.(checked.started);
   const merged = new Merged(checked);
   const all = checked.changesets;
   const size = appliedWhole(db, all) ? all.length : (options.batchChangesets ?? BATCH_CHANGESETS);
