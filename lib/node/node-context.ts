@@ -282,7 +282,9 @@ export class NodeContext {
 
   /**
    * Verifies and applies changesets a peer sent: their signatures on every core, each
-   * batch applied while the next one's are checked.
+   * batch applied while the next one's are checked. What keeps state read from the
+   * database (membership, people, relays) and the listeners hear of each batch as it
+   * commits, before any other request runs, as they would of a page.
    */
   async ingest(entries: readonly Uint8Array[], source: string): Promise<IngestResult> {
     const context = {
@@ -292,12 +294,12 @@ export class NodeContext {
       source,
       seal: this.zone.seal,
     };
-    let result: IngestResult;
     try {
-      result = await ingestPage(this.db, entries, context, {
-        // Before anything else runs between two batches: who may talk and write changed.
-        batchApplied: ({ membershipChanged }) => {
+      return await ingestPage(this.db, entries, context, {
+        batchApplied: ({ applied, membershipChanged }) => {
           if (membershipChanged) this.forgetMembership();
+          if (applied.length > 0)
+            for (const listener of this.changeListeners) listener(applied, "remote");
         },
       });
     } catch (error) {
@@ -305,10 +307,6 @@ export class NodeContext {
       if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
       throw error;
     }
-    if (result.membershipChanged) this.forgetMembership();
-    if (result.applied.length > 0)
-      for (const listener of this.changeListeners) listener(result.applied, "remote");
-    return result;
   }
 
   private forgetMembership(): void {

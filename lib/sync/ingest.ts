@@ -88,8 +88,14 @@ export const BATCH_CHANGESETS = 1000;
 export interface PageOptions {
   /** Changesets a batch (BATCH_CHANGESETS unless given: tests try small ones). */
   readonly batchChangesets?: number;
-  /** Told after each batch commits, before the next is taken up. */
-  readonly batchApplied?: (batch: { readonly membershipChanged: boolean }) => void;
+  /**
+   * Told after each batch commits, before anything else runs: what it applied, and
+   * whether it changed who may write.
+   */
+  readonly batchApplied?: (batch: {
+    readonly applied: readonly Changeset[];
+    readonly membershipChanged: boolean;
+  }) => void;
   /** Told how many signature checks the page started off the main thread (for tests). */
   readonly checksStarted?: (count: number) => void;
 }
@@ -140,9 +146,13 @@ export async function ingestPage(
     const last = end === all.length;
     const batch =
       waiting.length > 0 ? [...waiting, ...all.slice(start, end)] : all.slice(start, end);
+    const appliedBefore = merged.applied.length;
     const done = applyBatch(db, batch, checked, context, merged, last);
     waiting = done.waiting;
-    options.batchApplied?.({ membershipChanged: done.membershipChanged });
+    options.batchApplied?.({
+      applied: merged.applied.slice(appliedBefore),
+      membershipChanged: done.membershipChanged,
+    });
     if (last) break;
   }
   return merged.report(context);
