@@ -274,6 +274,33 @@ describe("ingestEntries", () => {
     ]);
   });
 
+  test("a page in batches tells of each batch as it commits, before the next is applied", async () => {
+    const [a, c] = zoneOf("a", "c");
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
+    for (let i = 0; i < 9; i++)
+      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
+    // What each batch said it applied, and what the state held when it said so.
+    const told: { seqs: number[]; held: string[] }[] = [];
+    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, context, {
+      batchChangesets: 4,
+      batchApplied: ({ applied }) =>
+        told.push({
+          seqs: applied.map((changeset) => changeset.seq),
+          held: Object.keys(values(c.db)),
+        }),
+    });
+    expect(page.applied.map((changeset) => changeset.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(told).toEqual([
+      { seqs: [1, 2, 3, 4], held: ["apps/0", "apps/1", "apps/2"] },
+      {
+        seqs: [5, 6, 7, 8],
+        held: ["apps/0", "apps/1", "apps/2", "apps/3", "apps/4", "apps/5", "apps/6"],
+      },
+      { seqs: [9, 10], held: Object.keys(values(c.db)) },
+    ]);
+  });
+
   test("waits while another process writes to the same database, instead of failing", async () => {
     const [a, c] = zoneOf("a", "c");
     // Another process (a command run beside the daemon) holds the write lock for a moment.
