@@ -16,6 +16,9 @@ export function isHostHeader(value: string | null): value is string {
   return match !== null && Number(match[1] ?? 0) <= 65535;
 }
 
+/** Segments of unreserved characters and sub-delimiters but `;`, with `:` and `@`. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,=:@-]*)+$/;
+
 /** Characters RFC 3986 calls unreserved: percent-encoding one changes nothing. */
 const UNRESERVED = /^[A-Za-z0-9._~-]$/;
 
@@ -29,6 +32,10 @@ const UNRESERVED = /^[A-Za-z0-9._~-]$/;
  * in capitals, and the dot segments that decoding uncovers resolved.
  */
 export function canonicalPath(path: string): string | undefined {
+  // Most paths have nothing to decode or resolve (no `%`, no `;`, no dot segment, nothing
+  // the URL parser would encode or cut off): they are canonical as they are, and are
+  // spared the decoding and a URL per request.
+  if (PLAIN_PATH.test(path) && !path.includes("/.")) return path;
   // Only printable ASCII but `\` (the runtime encodes the rest; a raw one is a trick).
   if (!path.startsWith("/") || /[^!-~]|\\|%(?![0-9A-Fa-f]{2})/.test(path)) return undefined;
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (encoded, hex: string) => {

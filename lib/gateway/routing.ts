@@ -33,30 +33,43 @@ export function route(
   pathAndQuery: string,
   zoneHost: string | null,
 ): Route {
-  const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
-  if (zoneHost !== null && host !== zoneHost && host.endsWith(`.${zoneHost}`)) {
-    const label = host.slice(0, -(zoneHost.length + 1));
-    // Exactly one label, and an app's name: anything else is not this zone's.
-    if (label.includes(".") || !checkAppName(label).ok) return { kind: "unknown-host" };
-    return { kind: "app", app: label, path: pathAndQuery, prefix: "" };
+  // Made per request: nothing is built that a request does not need (the host is made
+  // plain only when the zone has a name to compare it with).
+  if (zoneHost !== null) {
+    const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+    if (host !== zoneHost && host.endsWith(`.${zoneHost}`)) {
+      const label = host.slice(0, -(zoneHost.length + 1));
+      // Exactly one label, and an app's name: anything else is not this zone's.
+      if (label.includes(".") || !checkAppName(label).ok) return { kind: "unknown-host" };
+      return { kind: "app", app: label, path: pathAndQuery, prefix: "" };
+    }
   }
-  const [path] = pathAndQuery.split("?") as [string];
-  if (path === LOGIN_PATH) return { kind: "login" };
-  if (
-    [SIGNIN_PATH, ENROLL_PATH, SIGNOUT_PATH].some(
-      (prefix) => path === prefix || path.startsWith(`${prefix}/`),
-    )
-  )
-    return { kind: "account", path };
-  if (path === PANEL_PATH || path.startsWith(`${PANEL_PATH}/`)) return { kind: "panel" };
-  if (path === MCP_PATH) return { kind: "mcp" };
+  const query = pathAndQuery.indexOf("?");
+  const path = query < 0 ? pathAndQuery : pathAndQuery.slice(0, query);
+  if (path.startsWith("/_bucky/")) {
+    if (path === LOGIN_PATH) return LOGIN;
+    if (ACCOUNT_PATHS.some((prefix) => isUnder(path, prefix))) return { kind: "account", path };
+    if (isUnder(path, PANEL_PATH)) return PANEL;
+  }
+  if (path === MCP_PATH) return MCP;
   if (path.startsWith("/ndn/")) return { kind: "ndn", id: path.slice("/ndn/".length) };
-  const match = /^\/apps\/([^/?]+)(\/.*)?$/.exec(pathAndQuery);
+  const match = path.startsWith("/apps/") ? /^\/apps\/([^/?]+)(\/.*)?$/.exec(pathAndQuery) : null;
   if (match) {
     const app = match[1] as string;
-    if (!checkAppName(app).ok) return { kind: "home" };
+    if (!checkAppName(app).ok) return HOME;
     if (match[2] === undefined) return { kind: "app-slash", app };
     return { kind: "app", app, path: match[2], prefix: `/apps/${app}` };
   }
-  return { kind: "home" };
+  return HOME;
+}
+
+const ACCOUNT_PATHS = [SIGNIN_PATH, ENROLL_PATH, SIGNOUT_PATH];
+const LOGIN: Route = { kind: "login" };
+const PANEL: Route = { kind: "panel" };
+const MCP: Route = { kind: "mcp" };
+const HOME: Route = { kind: "home" };
+
+/** `path` is `prefix` or under it. */
+function isUnder(path: string, prefix: string): boolean {
+  return path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === "/");
 }
