@@ -74,3 +74,42 @@ describe("canonicalPath, for any path", () => {
     );
   });
 });
+
+describe("canonicalPath, for a path with nothing encoded", () => {
+  const plain = fc
+    .array(
+      fc.constantFrom(
+        "a",
+        "Z",
+        "0",
+        "-",
+        "_",
+        "~",
+        "!",
+        "$",
+        "&",
+        "'",
+        "(",
+        "*",
+        "+",
+        ",",
+        "=",
+        ":",
+        "@",
+        "/",
+        ".",
+        "..",
+      ),
+      { maxLength: 12 },
+    )
+    .map((pieces) => new URL(`http://gateway.invalid/${pieces.join("")}`).pathname);
+
+  test("is the path as parsed, dot segments resolved once more changing nothing", () => {
+    fc.assert(
+      fc.property(plain, (path) => {
+        expect(canonicalPath(path)).toBe(new URL(`http://gateway.invalid${path}`).pathname);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
