@@ -218,6 +218,25 @@ describe("people, as a member device sees them", () => {
     );
   });
 
+  test("a session the gateway just checked (and remembers) ends once its password is reset", async () => {
+    const cookie = await enroll(await addPerson("gil"), "gil's password");
+    const reach = async () => (await get("/apps/whoami/api/whoami", cookie)).status;
+    // Checked, and remembered: it stands (200, or 403 while the app is not shared with
+    // members; 401 is for no session).
+    for (const status of [await reach(), await reach()]) expect([200, 403]).toContain(status);
+    await buckyJson(["user", "reset", "gil", "--home", alpha.home]);
+    // Well before a remembered session would be looked at again anyway (a minute).
+    await waitFor(
+      "gil's session to end",
+      async () => ((await reach()) === 401 ? true : undefined),
+      20_000,
+    );
+    const page = await get("/apps/whoami/api/whoami", cookie);
+    expect(await page.text()).toContain("no longer lets gil in");
+    // Gone again: the tests after this one count the people of the zone.
+    await buckyJson(["user", "remove", "gil", "--home", alpha.home]);
+  });
+
   test("past ten attempts for one person, the gateway makes them wait", async () => {
     const cookie = await enroll(await addPerson("eve"), "eve's password");
     expect(cookie).toStartWith("bucky_session=");

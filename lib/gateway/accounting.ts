@@ -29,8 +29,11 @@ export interface AppTraffic {
   }[];
 }
 
+/** Counts by minute, app and client: no key is built per request. */
+type Pending = Map<number, Map<string, Map<string, Counts>>>;
+
 export class Accounting {
-  private pending = new Map<string, Counts>();
+  private pending: Pending = new Map();
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -49,8 +52,10 @@ export class Accounting {
 
   /** Counts one request of `app` from `client` (call once the response is done). */
   count(app: string, client: string, bytesIn: number, bytesOut: number): void {
-    const key = `${app}\n${client}\n${Math.floor(this.now() / 60_000)}`;
-    this.merge(key, { requests: 1, bytesIn, bytesOut });
+    const counts = this.countsOf(Math.floor(this.now() / 60_000), app, client);
+    counts.requests += 1;
+    counts.bytesIn += bytesIn;
+    counts.bytesOut += bytesOut;
   }
 
   flush(): void {
@@ -63,25 +68,40 @@ export class Accounting {
       if (!isPassing(error)) throw error;
       // Kept for the next flush: counts wait for room (or for another process to let go of
       // the database) rather than being lost.
-      for (const [key, counts] of pending) this.merge(key, counts);
+      for (const [minute, app, client, add] of entriesOf(pending)) {
+        const counts = this.countsOf(minute, app, client);
+        counts.requests += add.requests;
+        counts.bytesIn += add.bytesIn;
+        counts.bytesOut += add.bytesOut;
+      }
     }
   }
 
-  private merge(key: string, add: Counts): void {
-    const counts = this.pending.get(key) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
-    counts.requests += add.requests;
-    counts.bytesIn += add.bytesIn;
-    counts.bytesOut += add.bytesOut;
-    this.pending.set(key, counts);
+  private countsOf(minute: number, app: string, client: string): Counts {
+    let apps = this.pending.get(minute);
+    if (!apps) {
+      apps = new Map();
+      this.pending.set(minute, apps);
+    }
+    let clients = apps.get(app);
+    if (!clients) {
+      clients = new Map();
+      apps.set(app, clients);
+    }
+    let counts = clients.get(client);
+    if (!counts) {
+      counts = { requests: 0, bytesIn: 0, bytesOut: 0 };
+      clients.set(client, counts);
+    }
+    return counts;
   }
 
-  private write(pending: ReadonlyMap<string, Counts>): void {
+  private write(pending: Pending): void {
     this.db.transaction(() => {
-      for (const [key, counts] of pending) {
-        const [app, client, minute] = key.split("\n") as [string, string, string];
+      for (const [minute, app, client, counts] of entriesOf(pending)) {
         this.db
           .insert(traffic)
-          .values({ app, client, minute: Number(minute), ...counts })
+          .values({ app, client, minute, ...counts })
           .onConflictDoUpdate({
             target: [traffic.app, traffic.client, traffic.minute],
             set: {
@@ -94,6 +114,12 @@ export class Accounting {
       }
     }, IMMEDIATE);
   }
+}
+
+function* entriesOf(pending: Pending): Generator<[number, string, string, Counts]> {
+  for (const [minute, apps] of pending)
+    for (const [app, clients] of apps)
+      for (const [client, counts] of clients) yield [minute, app, client, counts];
 }
 
 /** Totals since `sinceMs`, per app and client, from what the gateway flushed. */

@@ -49,7 +49,7 @@ export function forwardedHeaders(incoming: Headers, extra: Record<string, string
     }
     headers.set(name, value);
   });
-  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  for (const name in extra) headers.set(name, extra[name] as string);
   return headers;
 }
 
@@ -87,7 +87,10 @@ export function returnedResponse(
 ): Response {
   if (body === response.body) {
     const dropped: string[] = [];
-    for (const [name] of response.headers) if (!isReturned(name)) dropped.push(name);
+    // forEach rather than an iterator: no [name, value] array per header.
+    response.headers.forEach((_, name) => {
+      if (!isReturned(name)) dropped.push(name);
+    });
     try {
       for (const name of dropped) response.headers.delete(name);
       return response;

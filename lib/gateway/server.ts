@@ -10,7 +10,7 @@
 
 import type { Server } from "bun";
 import { parseObjectId } from "../../protocol/ndn.ts";
-import { localTime, ruleMatches } from "../../protocol/rules.ts";
+import { localTime, type RequestFacts, type Rule, ruleMatches } from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
@@ -23,6 +23,7 @@ import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
 import { appUserAssertion, tellApp } from "./app-user.ts";
+import { CheckedSessions } from "./checked-sessions.ts";
 import { type GatewayConfig, parseListen } from "./config.ts";
 import {
   type BridgeData,
@@ -40,9 +41,9 @@ import { LOGIN_PATH, type Route, route, SIGNIN_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import {
   acceptLogin,
-  checkSession,
   gatewayBase,
   isSameOriginPath,
+  NOT_SIGNED_IN,
   SESSION_COOKIE,
   SESSION_TTL_S,
 } from "./sessions.ts";
@@ -91,7 +92,8 @@ export interface RunningGateway {
 }
 
 interface Limiter {
-  readonly key: string;
+  readonly rps: number | undefined;
+  readonly bps: number | undefined;
   readonly requests?: TokenBucket;
   readonly bandwidth?: TokenBucket;
 }
@@ -102,19 +104,45 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
-  const people = new SessionCheck(node);
+  const sessions = new CheckedSessions(node, new SessionCheck(node));
   const accounts = new AccountRoutes(node, config, log);
   table.start();
   accounting.start();
   const clock = localClock(node.now, options.timeZone);
 
+  /** The first rule that blocks `app` for this client and viewer, now. */
+  const blockingRule = (
+    rules: readonly Rule[],
+    app: string,
+    client: string,
+    viewer: Viewer | undefined,
+  ): Rule | undefined => {
+    const at = clock.now();
+    // What the rules are matched against: made once, not once per rule.
+    const asked: RequestFacts = {
+      app,
+      client,
+      device: viewer?.deviceName,
+      user: viewer?.kind === "person" ? viewer.user : undefined,
+      role: viewer?.kind === "person" ? viewer.role : undefined,
+      weekday: at.weekday,
+      minute: at.minute,
+    };
+    return rules.find((rule) => ruleMatches(rule, asked));
+  };
+  /** Most requests carry no cookie: they are not kept waiting a turn for a session check. */
+  const sessionOf = (request: Request) => {
+    const cookies = request.headers.get("cookie");
+    return cookies === null ? NOT_SIGNED_IN : sessions.check(cookies);
+  };
+
   const limiterOf = (entry: AppEntry): Limiter => {
-    const key = `${entry.limits.rps ?? ""}/${entry.limits.bandwidthBytesPerSecond ?? ""}`;
-    const current = limiters.get(entry.spec.app);
-    if (current?.key === key) return current;
     const { rps, bandwidthBytesPerSecond: bps } = entry.limits;
+    const current = limiters.get(entry.spec.app);
+    if (current && current.rps === rps && current.bps === bps) return current;
     const limiter: Limiter = {
-      key,
+      rps,
+      bps,
       ...(rps ? { requests: new TokenBucket(rps, rps, node.now) } : {}),
       // A quarter second of bytes may go at once; the rest waits its turn.
       ...(bps ? { bandwidth: new TokenBucket(bps, Math.max(16 * 1024, bps / 4), node.now) } : {}),
@@ -202,7 +230,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           await accounts.handle({ request, url, path: target.path, hostHeader, client, secure }),
         );
       case "panel": {
-        const session = await checkSession(node, request.headers.get("cookie"), people);
+        const session = await sessionOf(request);
         if (!("viewer" in session)) {
           return finish(
             "",
@@ -222,7 +250,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         if (!(await stillThere())) return unanswered();
         return finish("", await servePublicObject(node, target.id, request));
       case "home": {
-        const session = await checkSession(node, request.headers.get("cookie"), people);
+        const session = await sessionOf(request);
         return finish("", homePage(table, "viewer" in session ? session.viewer : undefined));
       }
       case "unknown-host":
@@ -244,19 +272,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
       );
     }
-    const session = await checkSession(node, request.headers.get("cookie"), people);
+    const session = await sessionOf(request);
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
-    const at = rules.length > 0 ? clock.now() : { weekday: "mon" as const, minute: 0 };
-    // What the rules are matched against: made once, not once per rule.
-    const asked = {
-      app: target.app,
-      client,
-      ...(viewer?.deviceName ? { device: viewer.deviceName } : {}),
-      ...(viewer?.kind === "person" ? { user: viewer.user, role: viewer.role } : {}),
-      ...at,
-    };
-    const blocked = rules.find((rule) => ruleMatches(rule, asked));
+    const blocked = rules.length > 0 ? blockingRule(rules, target.app, client, viewer) : undefined;
     if (blocked) {
       return finish(
         target.app,
@@ -318,9 +337,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
 
     const forwarded = forwardedHeaders(request.headers, {
-      host: request.headers.get("host") ?? "",
+      host: hostHeader,
       "x-forwarded-for": client,
-      "x-forwarded-host": request.headers.get("host") ?? "",
+      "x-forwarded-host": hostHeader,
       "x-forwarded-proto": secure ? "https" : "http",
       ...(target.prefix ? { "x-forwarded-prefix": target.prefix } : {}),
     });
@@ -474,6 +493,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     for (const server of servers) server.stop(closeActive);
     table.stop();
     accounting.stop();
+    sessions.stop();
   };
   let trying = config.listen;
   try {
@@ -560,7 +580,14 @@ async function forward(
     const door = node.doors.get(entry.spec.app);
     if (!door) throw new BuckyError("E_UNAVAILABLE", `${entry.spec.app} is not running here`);
     tellApp(init.headers, viewer);
-    return door.fetch(path, { ...init, redirect: "manual", duplex: "half" } as RequestInit);
+    return door.fetch(path, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      signal: init.signal,
+      redirect: "manual",
+      duplex: "half",
+    } as RequestInit);
   }
   const peer = device ? node.peer(device) : undefined;
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);

@@ -196,6 +196,9 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
   return { cookie };
 }
 
+/** What a request without a session is told. */
+export const NOT_SIGNED_IN: { readonly problem: string } = { problem: "you are not signed in" };
+
 /** The value of the session cookie a request carries, if any. */
 export function sessionCookie(cookieHeader: string | null): string | undefined {
   return (
@@ -209,19 +212,22 @@ export function sessionCookie(cookieHeader: string | null): string | undefined {
 
 /**
  * Who is behind a session cookie: a person (their session checked by `people`) or a
- * device; or why no one is.
+ * device, and when the session expires (seconds); or why no one is.
  */
 export async function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
-): Promise<{ viewer: Viewer } | { problem: string }> {
+): Promise<{ viewer: Viewer; expiresAt: number } | { problem: string }> {
   const value = sessionCookie(cookieHeader);
-  if (!value) return { problem: "you are not signed in" };
+  if (!value) return NOT_SIGNED_IN;
   const nowS = Math.floor(node.now() / 1000);
   try {
-    if (decodeJws(value).header.typ === USER_SESSION_TYPE)
-      return await people.viewer(verifyUserSession(value, node.zoneId, nowS));
+    if (decodeJws(value).header.typ === USER_SESSION_TYPE) {
+      const session = verifyUserSession(value, node.zoneId, nowS);
+      const answer = await people.viewer(session);
+      return "viewer" in answer ? { ...answer, expiresAt: session.claims.expiresAt } : answer;
+    }
     const session = verifySession(value, node.zoneId, nowS);
     const membership = node.membership();
     if (standingOf(membership, session.issuer) !== "member")
@@ -229,7 +235,10 @@ export async function checkSession(
     const member = membership.byId.get(session.device);
     if (!member || standingOf(membership, session.device) !== "member")
       return { problem: "your session was opened with a link from a device no longer in the zone" };
-    return { viewer: { kind: "device", device: session.device, deviceName: member.name } };
+    return {
+      viewer: { kind: "device", device: session.device, deviceName: member.name },
+      expiresAt: session.expiresAt,
+    };
   } catch (error) {
     if (error instanceof ProtocolError)
       return { problem: `your session does not work: ${error.message}` };
