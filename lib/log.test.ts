@@ -92,3 +92,34 @@ describe("log", () => {
     }
   });
 });
+
+describe("log lines in the file", () => {
+  test("carry every field as JSON, escaped, with the time, level and message first", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    try {
+      const { log } = capture("silent");
+      log.attachFile(dir);
+      log.info('a "quoted"\nmessage', { path: '/a"b\\c', n: 3, ok: true, gone: undefined });
+      log.warn("bare");
+      log.info("shadowing", { msg: "the field's" });
+      log.flush();
+      const lines = readFileSync(join(dir, "bucky.log"), "utf8").trim().split("\n");
+      expect(lines.map((line) => JSON.parse(line))).toEqual([
+        {
+          time: expect.any(String),
+          level: "info",
+          msg: 'a "quoted"\nmessage',
+          path: '/a"b\\c',
+          n: 3,
+          ok: true,
+        },
+        { time: expect.any(String), level: "warn", msg: "bare" },
+        { time: expect.any(String), level: "info", msg: "the field's" },
+      ]);
+      const time = JSON.parse(lines[0] as string).time as string;
+      expect(new Date(time).toISOString()).toBe(time);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

@@ -104,14 +104,25 @@ function formatValue(value: LogFields[string]): string {
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
+/**
+ * `{"time":…,"level":…,"msg":…, …fields}`, its fields written by one JSON.stringify of
+ * their own object rather than copied into a new one (a line per gateway request: the
+ * copy, a Date's ISO string per line and the stringify were 3.4% of the gateway's samples
+ * under wrk). A field named like the first three comes after them, so it is the one a
+ * JSON reader keeps, as a copy would have done.
+ */
 function formatJsonLine(entry: LogObject): string {
   const [message, fields] = entry.args as [string, LogFields];
-  return JSON.stringify({
-    time: entry.date.toISOString(),
-    level: entry.type,
-    msg: message,
-    ...fields,
-  });
+  const rest = JSON.stringify(fields);
+  const head = `{"time":"${isoTime(entry.date.getTime())}","level":"${entry.type}","msg":${JSON.stringify(message)}`;
+  return rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`;
+}
+
+/** The time as RFC 3339 UTC: formatted once per millisecond, however many lines share it. */
+let lastIso = { atMs: Number.NaN, text: "" };
+function isoTime(atMs: number): string {
+  if (lastIso.atMs !== atMs) lastIso = { atMs, text: new Date(atMs).toISOString() };
+  return lastIso.text;
 }
 
 /**
