@@ -272,7 +272,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
       );
     }
-    const session = await sessionOf(request);
+    // Not a turn's wait for a request without a cookie (most): no await at all.
+    const cookies = request.headers.get("cookie");
+    const session = cookies === null ? NOT_SIGNED_IN : await sessions.check(cookies);
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
     const blocked = rules.length > 0 ? blockingRule(rules, target.app, client, viewer) : undefined;
@@ -417,7 +419,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
 
     let stream = response.body;
     const declared = response.headers.get("content-length");
-    if (stream && declared !== null && !limiter.bandwidth && request.body === null) {
+    if (stream && declared !== null && !limiter.bandwidth && body === null) {
       // The common case, a response of known length under no bandwidth limit: passed on
       // untouched (piping it through JavaScript would cost most of the gateway's time),
       // and counted at the length it declares.
@@ -568,7 +570,7 @@ function toHttps(request: Request, httpsPort: number, log: Log): Response {
  * Forwards to the app: directly when it runs here (telling it who is signed in), else
  * through its device's ingress (with an assertion that device checks before it tells).
  */
-async function forward(
+function forward(
   node: NodeContext,
   entry: AppEntry,
   path: string,
