@@ -4,7 +4,8 @@
  * Debian) as plain reverse proxies, and through the bucky gateway
  * with accounting, a request limit (set high enough not to refuse) and a rule (that does
  * not match) all switched on; and, to show what Bun itself allows, through the plainest
- * Bun fetch proxy and through a bare forwarder on Bun.connect (bench/raw-proxy.ts). A
+ * Bun fetch proxy and through a bare forwarder on Bun.connect (bench/raw-proxy.ts); and
+ * through the gateway again with a person's session cookie on every request. A
  * sandboxed app answers on its Unix socket, so every proxy goes to that socket. Beside the
  * rates, the CPU each proxy spent per request (from /proc), which others' work on a shared
  * machine disturbs far less. Goal: bucky at least equals nginx in requests per second,
@@ -94,11 +95,13 @@ function cpuUs(pid: number, children: boolean): number {
 function wrk(
   url: string,
   proxy: { pid: number; children: boolean },
+  headers: readonly string[] = [],
 ): { rps: number; p99Ms: number; cpuUs: number } {
   const before = cpuUs(proxy.pid, proxy.children);
-  const run = Bun.spawnSync(["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", url], {
-    stdout: "pipe",
-  });
+  const run = Bun.spawnSync(
+    ["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", ...headers.flatMap((h) => ["-H", h]), url],
+    { stdout: "pipe" },
+  );
   const text = run.stdout.toString();
   const spent = cpuUs(proxy.pid, proxy.children) - before;
   const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
@@ -152,6 +155,14 @@ async function main() {
   bucky(["rule", "add", "block", "--app", "hello", "--client", "192.0.2.1", "--home", home]);
   const gateway = `http://127.0.0.1:${gatewayPort}/apps/hello/`;
   await until(answers(gateway), "the gateway");
+  // A person's browser sends its session cookie with every request: the owner's, from a
+  // login link (the gateway checks it on every request it does not remember).
+  const link = new URL(bucky<{ url: string }>(["login-link", "--home", home]).url);
+  const signedIn = await fetch(`http://127.0.0.1:${gatewayPort}${link.pathname}${link.search}`, {
+    redirect: "manual",
+  });
+  const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  if (!cookie.startsWith("bucky_session=")) throw new Error("the login link set no session");
 
   // A sandboxed app answers on a Unix socket (its door): everyone proxies to that socket.
   const socket = backend.startsWith("unix:") ? backend.slice("unix:".length) : undefined;
@@ -204,17 +215,20 @@ http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
   // The CPU of the gateway is its daemon's alone (the app's sandbox, its child, serves every
   // proxy alike); nginx's is its master's and workers'.
   const alone = (child: { pid: number }) => ({ pid: child.pid, children: false });
-  const targets: [string, string, { pid: number; children: boolean }][] = [
+  const targets: [string, string, { pid: number; children: boolean }, string[]?][] = [
     ["nginx (reverse proxy)", `http://127.0.0.1:${nginxPort}/`, { pid: nginx.pid, children: true }],
     ["caddy (reverse proxy)", `http://127.0.0.1:${caddyPort}/`, alone(caddy)],
     ["bare Bun fetch proxy (no features)", `http://127.0.0.1:${barePort}/`, alone(bare)],
     ["Bun.connect proxy (no features, no checks)", `http://127.0.0.1:${rawPort}/`, alone(raw)],
     ["bucky gateway (accounting, limit, rule)", gateway, alone(daemon)],
+    ["bucky gateway, signed in (a session cookie)", gateway, alone(daemon), [`Cookie: ${cookie}`]],
   ];
   const runs = new Map<string, Figure[]>(targets.map(([name]) => [name, []]));
   const ratios: Figure[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const figures = new Map(targets.map(([name, url, proxy]) => [name, wrk(url, proxy)]));
+    const figures = new Map(
+      targets.map(([name, url, proxy, headers]) => [name, wrk(url, proxy, headers)]),
+    );
     for (const [name, figure] of figures) runs.get(name)?.push(figure);
     const nginx = figures.get("nginx (reverse proxy)") as Figure;
     const ours = figures.get("bucky gateway (accounting, limit, rule)") as Figure;
