@@ -170,6 +170,7 @@ describe("the app-user assertion", () => {
     expect(verifyAppUser(assertion, zone, other, "notes", NOW)).toEqual({
       forwardedBy: gateway,
       session,
+      expiresAt: NOW + 60,
     });
     expect(() => verifyAppUser(assertion, zone, gateway, "notes", NOW)).toThrow("another device");
     expect(() => verifyAppUser(assertion, zone, other, "site", NOW)).toThrow("another app");
@@ -192,6 +193,7 @@ describe("the app-user assertion", () => {
     expect(verifyAppUser(forwarded, zone, other, "notes", NOW)).toEqual({
       forwardedBy: other,
       session,
+      expiresAt: NOW + 60,
     });
     const flipped = `${forwarded.slice(0, -3)}${forwarded.at(-3) === "A" ? "B" : "A"}${forwarded.slice(-2)}`;
     expect(() => verifyAppUser(flipped, zone, other, "notes", NOW)).toThrow(ProtocolError);

@@ -221,7 +221,7 @@ export function verifyAppUser(
   audience: DeviceId,
   app: string,
   nowSeconds: number,
-): { forwardedBy: DeviceId; session: UserSession } {
+): { forwardedBy: DeviceId; session: UserSession; expiresAt: number } {
   const decoded = decodeJws(token);
   check(decoded.header.typ === APP_USER_TYPE, `not a ${APP_USER_TYPE} token`);
   const forwardedBy = signer(decoded.header.kid);
@@ -234,11 +234,12 @@ export function verifyAppUser(
     typeof payload.app === "string" && checkAppName(payload.app).ok && payload.app === app,
     "the app user is for another app",
   );
-  check(requireUint(payload.exp, "app user exp") > nowSeconds, "the app user has expired");
+  const expiresAt = requireUint(payload.exp, "app user exp");
+  check(expiresAt > nowSeconds, "the app user has expired");
   const { gw, ...session } = requireRecord(payload.s, "app user session");
   const gateway = parseDeviceId(requireString(gw, "app user session gateway", 64));
   check(gateway !== undefined, "the app user's session names no gateway");
-  return { forwardedBy, session: readSession(session, gateway, zone, nowSeconds) };
+  return { forwardedBy, session: readSession(session, gateway, zone, nowSeconds), expiresAt };
 }
 
 function payloadOf(session: UserSession): Record<string, unknown> {

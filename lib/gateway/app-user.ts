@@ -10,13 +10,21 @@
  * app and device (protocol/user-session.ts), which the device checks as a session (its
  * proof included) before it sets the headers itself. A member device calling another's
  * ingress directly cannot make one up.
+ *
+ * Both ends spare the signatures on a person's every request: the gateway sends the same
+ * assertion again while it has most of its life left, and the device remembers the ones
+ * that stood by their bytes (lib/node/state-bound-memo.ts). A captured assertion is no
+ * more use to anyone than before: it travels inside the pinned TLS between the two
+ * devices, and was always good for any request to that app on that device until it
+ * expired.
  */
 
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { signAppUser, verifyAppUser } from "../../protocol/user-session.ts";
+import { signAppUser, type UserSession, verifyAppUser } from "../../protocol/user-session.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
 import type { SessionCheck } from "../users/sessions.ts";
@@ -25,8 +33,13 @@ export const USER_HEADER = "bucky-user";
 export const ROLE_HEADER = "bucky-user-role";
 /** From a gateway to the ingress of the device running the app. */
 export const APP_USER_HEADER = "bucky-app-user";
-/** How long an assertion is good for: one request's setting out. */
+/** How long an assertion is good for. */
 const ASSERTION_TTL_S = 60;
+/** An assertion is sent again while it has at least this long left. */
+const ASSERTION_REUSE_S = ASSERTION_TTL_S / 2;
+
+/** Assertions signed, by the session they carry, then by device, app and audience. */
+const signedAssertions = new WeakMap<UserSession, Map<string, { token: string; exp: number }>>();
 
 /** Sets the person headers on what an app receives (none for no person). */
 export function tellApp(headers: Headers, viewer: Viewer | undefined): void {
@@ -43,50 +56,68 @@ export function appUserAssertion(
   viewer: Viewer | undefined,
 ): Record<string, string> {
   if (viewer?.kind !== "person") return {};
-  return {
-    [APP_USER_HEADER]: signAppUser(
-      {
-        zone: node.zoneId,
-        app,
-        audience: device,
-        expiresAt: Math.floor(node.now() / 1000) + ASSERTION_TTL_S,
-        session: viewer.session,
-      },
-      node.zone.deviceKey,
-    ),
-  };
+  const nowS = Math.floor(node.now() / 1000);
+  let signed = signedAssertions.get(viewer.session);
+  if (!signed) {
+    signed = new Map();
+    signedAssertions.set(viewer.session, signed);
+  }
+  const key = `${node.deviceId}\n${app}\n${device}`;
+  let assertion = signed.get(key);
+  if (!assertion || assertion.exp - nowS < ASSERTION_REUSE_S) {
+    const exp = nowS + ASSERTION_TTL_S;
+    const fields = { zone: node.zoneId, app, audience: device, expiresAt: exp };
+    assertion = {
+      token: signAppUser({ ...fields, session: viewer.session }, node.zone.deviceKey),
+      exp,
+    };
+    signed.set(key, assertion);
+  }
+  return { [APP_USER_HEADER]: assertion.token };
 }
 
 /**
- * The person a gateway's request to this device's ingress for `app` comes with, if any:
- * its assertion checked as a session is (E_PERMISSION when it does not stand).
+ * The people this device's ingress let in, by the assertions they came with: an
+ * assertion is checked as a session is (E_PERMISSION when it does not stand), and one
+ * that stood is remembered by its bytes and app until it or its session expires.
  */
-export async function ingressViewer(
-  node: NodeContext,
-  people: SessionCheck,
-  app: string,
-  headers: Headers,
-): Promise<Viewer | undefined> {
-  const assertion = headers.get(APP_USER_HEADER);
-  if (assertion === null) return undefined;
-  let checked: Awaited<ReturnType<SessionCheck["viewer"]>>;
-  try {
-    const { forwardedBy, session } = verifyAppUser(
-      assertion,
-      node.zoneId,
-      node.deviceId,
-      app,
-      Math.floor(node.now() / 1000),
-    );
-    checked =
-      standingOf(node.membership(), forwardedBy) === "member"
-        ? await people.viewer(session)
-        : { problem: "it was forwarded by a device no longer in the zone" };
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    checked = { problem: error.message };
+export class IngressViewers {
+  private readonly stood: StateBoundMemo<{ viewer: Viewer } | { problem: string }>;
+
+  constructor(
+    private readonly node: NodeContext,
+    private readonly people: SessionCheck,
+  ) {
+    this.stood = new StateBoundMemo(node);
   }
-  if ("problem" in checked)
-    throw new BuckyError("E_PERMISSION", `the person this request came with: ${checked.problem}`);
-  return checked.viewer;
+
+  /** The person a gateway's request to this device's ingress for `app` comes with, if any. */
+  async viewer(app: string, headers: Headers): Promise<Viewer | undefined> {
+    const assertion = headers.get(APP_USER_HEADER);
+    if (assertion === null) return undefined;
+    // The app is part of the key: the same bytes sent for another app are checked anew
+    // (and refused: an assertion names its app).
+    const checked = await this.stood.get(`${app}\n${assertion}`, () => this.check(app, assertion));
+    if ("problem" in checked)
+      throw new BuckyError("E_PERMISSION", `the person this request came with: ${checked.problem}`);
+    return checked.viewer;
+  }
+
+  private async check(app: string, assertion: string) {
+    const nowS = Math.floor(this.node.now() / 1000);
+    let verified: ReturnType<typeof verifyAppUser>;
+    try {
+      verified = verifyAppUser(assertion, this.node.zoneId, this.node.deviceId, app, nowS);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return { answer: { problem: error.message } };
+    }
+    const { forwardedBy, session } = verified;
+    if (standingOf(this.node.membership(), forwardedBy) !== "member")
+      return { answer: { problem: "it was forwarded by a device no longer in the zone" } };
+    const answer = await this.people.viewer(session);
+    if ("problem" in answer) return { answer };
+    const expiresAt = Math.min(session.claims.expiresAt, verified.expiresAt);
+    return { answer: { viewer: answer.viewer }, keepUntilMs: expiresAt * 1000 };
+  }
 }

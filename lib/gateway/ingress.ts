@@ -8,8 +8,7 @@
 import type { Server } from "bun";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import type { SessionCheck } from "../users/sessions.ts";
-import { ingressViewer, tellApp } from "./app-user.ts";
+import { type IngressViewers, tellApp } from "./app-user.ts";
 import {
   type BridgeData,
   bridgeData,
@@ -23,7 +22,7 @@ export async function ingress(
   app: string,
   request: Request,
   server: Server<BridgeData>,
-  people: SessionCheck,
+  people: IngressViewers,
 ): Promise<Response> {
   const report = node.ownReport(app);
   const door = node.doors.get(app);
@@ -34,7 +33,7 @@ export async function ingress(
   const path = url.pathname.slice(`/v1/ingress/${app}`.length) + url.search || "/";
   // The gateway already set X-Forwarded-*; bucky's own request headers stop here.
   const headers = forwardedHeaders(request.headers, { host: request.headers.get("host") ?? "" });
-  tellApp(headers, await ingressViewer(node, people, app, request.headers));
+  tellApp(headers, await people.viewer(app, request.headers));
   if (isWebSocketUpgrade(request)) {
     const data = bridgeData(door.websocketUrl(path), {
       headers: Object.fromEntries(headers),

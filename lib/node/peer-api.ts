@@ -22,6 +22,7 @@ import { localLogs } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
 import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
+import { IngressViewers } from "../gateway/app-user.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import { ingress } from "../gateway/ingress.ts";
 import type { Log } from "../log.ts";
@@ -83,7 +84,7 @@ export function createPeerApp(
   app.use("/v1/backup/*", memberOnly(node));
   // Apps running here, for the zone's gateways: requests and WebSockets stream through.
   app.use(`${INGRESS_PREFIX}*`, memberOnly(node, true));
-  const people = new SessionCheck(node);
+  const people = new IngressViewers(node, new SessionCheck(node));
   app.all("/v1/ingress/:app/*", (c) =>
     ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>, people),
   );
