@@ -36,6 +36,10 @@ import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
+/**
+ * Told of a change of the state: the changesets applied, none when a peer's page changed
+ * it otherwise (it quarantined a device).
+ */
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
 /** Told that the zone state was found altered behind bucky's back. */
 export type DamageListener = (error: BuckyError) => void;
@@ -298,7 +302,10 @@ export class NodeContext {
       return await ingestPage(this.db, entries, context, {
         batchApplied: ({ applied, membershipChanged }) => {
           if (membershipChanged) this.forgetMembership();
-          if (applied.length > 0)
+          // A batch that applied nothing may still have changed the state: a device it
+          // quarantined is no member now, and what was worked out from its standing (a
+          // session its gateway signed) must be looked at again.
+          if (applied.length > 0 || membershipChanged)
             for (const listener of this.changeListeners) listener(applied, "remote");
         },
       });

@@ -1,0 +1,95 @@
+/**
+ * NodeContext's change signals, on a real state database: whoever remembers answers
+ * worked out from the state (lib/node/state-bound-memo.ts: the gateway's sessions, the
+ * ingress's assertions) hears of every change that could change them.
+ */
+import { describe, expect, test } from "bun:test";
+import { signChangeset } from "../../protocol/changeset.ts";
+import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName, ZoneName } from "../../protocol/names.ts";
+import { createLog } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed } from "../state/test-db.ts";
+import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { ingestEntries } from "../sync/ingest.ts";
+import { standingOf } from "../sync/membership.ts";
+import type { OpenZone } from "../zone/open.ts";
+import { NodeContext } from "./node-context.ts";
+import { StateBoundMemo } from "./state-bound-memo.ts";
+
+const owner = signingKeyFromSeed(seed(1));
+const zone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
+const quiet = createLog({ level: "silent" });
+const docFor = (key: SigningKey, name: string) =>
+  JSON.stringify(
+    signDeviceDocument(
+      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
+      owner,
+    ).jws,
+  );
+
+describe("NodeContext's change signals", () => {
+  test("a page that only quarantines a device is a change: what was remembered of it is forgotten", async () => {
+    const a = openTestNode(40);
+    const b = openTestNode(41);
+    const aId = deviceIdFromPublicKey(a.key.publicKey);
+    const founding = appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [
+        { key: "boot/config", value: JSON.stringify(zone.jws) },
+        { key: "devices/a/doc", value: docFor(a.key, "a") },
+        { key: "devices/b/doc", value: docFor(b.key, "b") },
+      ],
+      1000,
+    );
+    ingestEntries(b.db, entriesMissingFrom(a.db, versionVector(b.db)).entries, {
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "a",
+      seal: b.seal,
+    });
+    const node = new NodeContext(
+      {
+        db: b.db,
+        zone: { id: zone.id, name: "home" },
+        device: { id: deviceIdFromPublicKey(b.key.publicKey), name: "b" },
+        paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
+        deviceKey: b.key,
+        seal: b.seal,
+      } as unknown as OpenZone,
+      quiet,
+      () => 5000,
+      "",
+      [],
+    );
+    const memo = new StateBoundMemo<string>(node);
+    const standingOfA = () =>
+      memo.get("a", async () => ({
+        answer: standingOf(node.membership(), aId),
+        keepUntilMs: Number.POSITIVE_INFINITY,
+      }));
+    expect(await standingOfA()).toBe("member");
+
+    // a signs another changeset #1: the page applies nothing, and quarantines a.
+    const twin = signChangeset(
+      {
+        zone: zone.id,
+        author: aId,
+        seq: 1,
+        prev: founding.prev,
+        hlc: { ms: founding.hlc.ms, counter: founding.hlc.counter + 1 },
+        ops: [{ key: "apps/twin", value: "1" }],
+      },
+      a.key,
+    );
+    const result = await node.ingest([twin.bytes], "a");
+    expect([result.applied.length, result.rejected.length]).toEqual([0, 1]);
+    expect(standingOf(node.membership(), aId)).toBe("quarantined");
+    expect(await standingOfA()).toBe("quarantined");
+    memo.stop();
+  });
+});
