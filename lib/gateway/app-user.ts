@@ -35,7 +35,7 @@ export const ROLE_HEADER = "bucky-user-role";
 export const APP_USER_HEADER = "bucky-app-user";
 /** How long an assertion is good for. */
 const ASSERTION_TTL_S = 60;
-/** An assertion is sent again while it has at least this long left. */
+/** An assertion is sent again while it has at least this long left, on its device's clock. */
 const ASSERTION_REUSE_S = ASSERTION_TTL_S / 2;
 
 /** Assertions signed, by the session they carry, then by device, app and audience. */
@@ -63,8 +63,11 @@ export function appUserAssertion(
     signedAssertions.set(viewer.session, signed);
   }
   const key = `${node.deviceId}\n${app}\n${device}`;
+  // Its life is judged by the device's clock: one that is ahead of this one's (as its own
+  // requests said) would find an assertion sent again expired sooner than a fresh one.
+  const aheadS = Math.max(0, Math.ceil((node.contacts.clockOffsetMs(device) ?? 0) / 1000));
   let assertion = signed.get(key);
-  if (!assertion || assertion.exp - nowS < ASSERTION_REUSE_S) {
+  if (!assertion || assertion.exp - nowS - aheadS < ASSERTION_REUSE_S) {
     const exp = nowS + ASSERTION_TTL_S;
     const fields = { zone: node.zoneId, app, audience: device, expiresAt: exp };
     assertion = {
