@@ -350,6 +350,27 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
 });
 
 describe("faults while backing up", () => {
+  test("the sealing threads run the binary's own code, never a file of the directory bucky runs in", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 2 * 1024 * 1024);
+    const here = scratchDir();
+    const planted = join(here, "ran");
+    for (const name of ["seal-worker.ts", "seal-worker.js"]) {
+      mkdirSync(join(here, "lib", "backup"), { recursive: true });
+      writeFileSync(
+        join(here, "lib", "backup", name),
+        `require("node:fs").writeFileSync(${JSON.stringify(planted)}, "planted code ran");`,
+      );
+    }
+    const run = (args: string[]) => bucky([...args, "--home", home, "--json"], { cwd: here });
+    const repo = join(scratchDir(), "repo");
+    expect((await run(["backup", "target", "add", "usb", repo, "--no-backup"])).exitCode).toBe(0);
+    const backedUp = await run(["backup", "run"]);
+    expect([backedUp.exitCode, backedUp.stderr]).toEqual([0, ""]);
+    expect(existsSync(planted)).toBe(false);
+    expect(await readsBackWhole(home)).toBe(true);
+  });
+
   test("a damaged targets file: commands say how to mend it; the daemon keeps on without backups", async () => {
     const { home } = await newHome();
     await buckyJson([

@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly env?: Record<string, string>;
   /** A command to run bucky under, such as `ip netns exec <ns>`. */
   readonly wrap?: readonly string[];
+  /** The directory to run it in (the test's own by default). */
+  readonly cwd?: string;
 }
 
 /** Runs `bucky args…` to completion. HOME and BUCKY_HOME point nowhere real by default. */
@@ -35,6 +37,7 @@ export async function bucky(args: readonly string[], options: RunOptions = {}): 
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: fakeUserHome(), ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const [stdout, stderr] = await Promise.all([
     new Response(child.stdout).text(),

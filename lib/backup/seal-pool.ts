@@ -11,11 +11,13 @@ import { sealBlob } from "./sealed.ts";
 
 /**
  * The worker's module. The compiled binary holds it as an entry point of its own, named
- * from the root of the build (the Justfile's `build`); run from sources, it sits beside
- * this file.
+ * from the root of the build (the Justfile's `build`) beside the chunk this code is in; run
+ * from sources, it sits beside this file. Always a URL: a bare relative name that the
+ * binary did not hold would be looked for in the current directory, which could run
+ * anyone's code there.
  */
 const SEAL_WORKER = import.meta.url.startsWith("file:///$bunfs/")
-  ? "./lib/backup/seal-worker.ts"
+  ? new URL("./lib/backup/seal-worker.js", import.meta.url)
   : new URL("./seal-worker.ts", import.meta.url);
 
 /** What the pool asks of a worker (lib/backup/seal-worker.ts). */
@@ -43,6 +45,8 @@ export class SealPool {
   private readonly local = new Map<number, Uint8Array>();
   private seq = 0;
   private next = 0;
+  /** Set once a worker failed: what it held is lost, so the pool takes no more work. */
+  private failure: Error | undefined;
 
   constructor(
     private readonly keys: Pick<RepositoryKeys, "encrypt" | "id">,
@@ -61,8 +65,8 @@ export class SealPool {
         this.waiting.delete(seq);
       };
       worker.onerror = (event) => {
-        for (const { reject } of this.waiting.values())
-          reject(new Error(`a seal worker failed: ${event.message}`));
+        this.failure ??= new Error(`a seal worker failed: ${event.message}`);
+        for (const { reject } of this.waiting.values()) reject(this.failure);
         this.waiting.clear();
       };
       worker.postMessage({ op: "keys", keys } satisfies PoolRequest);
@@ -122,6 +126,7 @@ export class SealPool {
   }
 
   private ask(worker: Worker, seq: number, request: PoolRequest): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
       if (request.op === "hash")
