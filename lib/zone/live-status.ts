@@ -18,13 +18,16 @@ export async function statusFromDaemon(
   options: { disk: boolean },
 ): Promise<ZoneStatus | undefined> {
   try {
-    const { addresses: _, ...status } = await requestDaemon<ZoneStatus & { addresses: unknown }>(
+    const answer = await requestDaemon<(ZoneStatus & { addresses?: unknown }) | undefined>(
       home,
       "GET",
       options.disk ? "/v1/status?disk=1" : "/v1/status",
       undefined,
       options.disk ? DISK_STATUS_TIMEOUT_MS : STATUS_TIMEOUT_MS,
     );
+    // A daemon that answers but says nothing usable: the home is read instead.
+    if (typeof answer !== "object" || answer === null) return undefined;
+    const { addresses: _, ...status } = answer;
     return status;
   } catch (error) {
     if (isDaemonDown(error)) return undefined;
