@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { BuckyError } from "../errors.ts";
-import { openStateDb, writeStamp } from "./db.ts";
+import { openStateDb } from "./db.ts";
 import { MIGRATIONS } from "./migrate.ts";
 import * as schema from "./schema.ts";
 
@@ -135,24 +135,6 @@ describe("state database", () => {
         columns: actual,
       });
     }
-    db.$client.close();
-  });
-
-  test("its write stamp changes with every write, this connection's or another process's", () => {
-    const path = join(dir, "stamp.db");
-    const db = openStateDb(path, { create: true });
-    const other = new Database(path);
-    const first = writeStamp(db);
-    db.$client.query("SELECT count(*) FROM state").get();
-    expect(writeStamp(db)).toBe(first);
-    db.$client.run(
-      "INSERT INTO peers (device_id, address, last_seen_at, rtt_ms) VALUES ('a', NULL, 1, 1)",
-    );
-    const second = writeStamp(db);
-    expect(second).not.toBe(first);
-    other.run("UPDATE peers SET rtt_ms = 2");
-    expect(writeStamp(db)).not.toBe(second);
-    other.close();
     db.$client.close();
   });
 });

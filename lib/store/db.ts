@@ -54,17 +54,3 @@ export function closeWhole(db: StateDb): void {
     db.$client.close();
   }
 }
-
-/**
- * A value that changes whenever anything writes the database: this connection (its count
- * of rows changed) or another process (SQLite's data version). What is read from the state
- * can be kept while the stamp stays the same: one cheap query instead of the reads.
- */
-export function writeStamp(db: StateDb): string {
-  const row = db.$client
-    .query(
-      "SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version) AS version",
-    )
-    .get() as { changes: number; version: number };
-  return `${row.changes}/${row.version}`;
-}
