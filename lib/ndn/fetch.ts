@@ -5,7 +5,7 @@
  * an integrity error. Into a file, the result appears at its destination only whole.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
@@ -26,6 +26,13 @@ import type { ObjectStore } from "./store.ts";
 
 /** How many chunks are fetched at once. */
 const PARALLEL_CHUNKS = 4;
+/**
+ * Into a file, what was written is handed to the disk every this many bytes, on a
+ * thread of the runtime's, while the fetch goes on: the kernel would otherwise hold a
+ * large file's every byte in memory until the final fsync, and that fsync would then
+ * write it all while the fetch waits (0.7 s of 3 for 1 GiB here).
+ */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 const CHUNK_TIMEOUT_MS = 120_000;
 
 export interface ObjectSource {
@@ -70,10 +77,13 @@ export async function fetchToFile(
   } catch (error) {
     throw fileSystemError(error, "write", destination) ?? error;
   }
+  const syncing = new BackgroundSync(fd);
   try {
     const size = await fetchInto(id, sources, (offset, bytes) => {
       writeSync(fd, bytes, 0, bytes.length, offset);
+      syncing.wrote(bytes.length);
     });
+    await syncing.settled();
     fsyncSync(fd);
     closeSync(fd);
     renameSync(temp, destination);
@@ -81,9 +91,42 @@ export async function fetchToFile(
     fsyncDirectory(dirname(destination));
     return size;
   } catch (error) {
+    await syncing.settled().catch(() => undefined);
     closeSync(fd);
     rmSync(temp, { force: true });
     throw fileSystemError(error, "write", destination) ?? error;
+  }
+}
+
+/**
+ * Data syncs of a file being written, one at a time, each once another SYNC_EVERY_BYTES
+ * were written: they only start the disk's work early. The caller's own fsync at the end
+ * is what makes the file durable.
+ */
+class BackgroundSync {
+  private unsynced = 0;
+  private running: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(private readonly fd: number) {}
+
+  wrote(bytes: number): void {
+    this.unsynced += bytes;
+    if (this.running || this.unsynced < SYNC_EVERY_BYTES) return;
+    this.unsynced = 0;
+    this.running = new Promise<void>((resolve) =>
+      fdatasync(this.fd, (error) => {
+        this.failure ??= error ?? undefined;
+        this.running = undefined;
+        resolve();
+      }),
+    );
+  }
+
+  /** Once no sync runs; throws what one met (a full or failing disk). */
+  async settled(): Promise<void> {
+    await this.running;
+    if (this.failure) throw this.failure;
   }
 }
 
