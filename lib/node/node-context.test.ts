@@ -5,13 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { signChangeset } from "../../protocol/changeset.ts";
-import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.ts";
-import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
-import type { DeviceName, ZoneName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed } from "../state/test-db.ts";
+import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { standingOf } from "../sync/membership.ts";
@@ -19,16 +16,9 @@ import type { OpenZone } from "../zone/open.ts";
 import { NodeContext } from "./node-context.ts";
 import { StateBoundMemo } from "./state-bound-memo.ts";
 
-const owner = signingKeyFromSeed(seed(1));
-const zone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
+const zone = testZone;
+const docFor = testDeviceDocument;
 const quiet = createLog({ level: "silent" });
-const docFor = (key: SigningKey, name: string) =>
-  JSON.stringify(
-    signDeviceDocument(
-      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
-      owner,
-    ).jws,
-  );
 
 describe("NodeContext's change signals", () => {
   test("a page that only quarantines a device is a change: what was remembered of it is forgotten", async () => {

@@ -2,8 +2,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName, ZoneName } from "../../protocol/names.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
 import { StateSeal } from "./seal.ts";
@@ -17,6 +19,20 @@ export interface TestNode {
 
 export function seed(byte: number): Uint8Array {
   return new Uint8Array(32).fill(byte);
+}
+
+/** The owner of the zone "home" whose owner key is made from seed 1 (openTestNode's default). */
+export const testOwner = signingKeyFromSeed(seed(1));
+export const testZone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, testOwner);
+
+/** The owner-signed document of device `name` with `key`, as the state holds it (JSON). */
+export function testDeviceDocument(key: SigningKey, name: string): string {
+  return JSON.stringify(
+    signDeviceDocument(
+      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
+      testOwner,
+    ).jws,
+  );
 }
 
 // One directory per test process (bun runs every test file in one), made when first

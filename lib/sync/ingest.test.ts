@@ -1,28 +1,27 @@
 import { describe, expect, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
-import { signDeviceDocument, signRevocation, signZoneDocument } from "../../protocol/documents.ts";
-import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { signRevocation } from "../../protocol/documents.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
-import type { DeviceName, ZoneName } from "../../protocol/names.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed, type TestNode } from "../state/test-db.ts";
+import {
+  openTestNode,
+  type TestNode,
+  testDeviceDocument,
+  testOwner,
+  testZone,
+} from "../state/test-db.ts";
 import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
 import { ingestEntries, ingestPage } from "./ingest.ts";
 
-const owner = signingKeyFromSeed(seed(1));
-const zone = signZoneDocument({ name: "home" as ZoneName, issuedAt: 1 }, owner);
+const owner = testOwner;
+const zone = testZone;
+const docFor = testDeviceDocument;
 const quiet = createLog({ level: "silent" });
-const docFor = (key: SigningKey, name: string) =>
-  JSON.stringify(
-    signDeviceDocument(
-      { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
-      owner,
-    ).jws,
-  );
 
 /** The first device founded the zone and admitted the others; all are fresh nodes. */
 function zoneOf<const N extends readonly string[]>(...names: N): { [K in keyof N]: TestNode } {
