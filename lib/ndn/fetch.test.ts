@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import * as fs from "node:fs";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,5 +21,18 @@ describe("fetchToFile", () => {
     expect(new Uint8Array(readFileSync(destination))).toEqual(bytes);
     expect(synced).toHaveBeenCalledWith(scratch);
     synced.mockRestore();
+  });
+
+  test("a large object is handed to the disk as it is written, and arrives whole", async () => {
+    const store = new ObjectStore(join(scratch, "store"));
+    // Past the 64 MiB after which what was written is synced in the background.
+    const bytes = new Uint8Array(70 * 1024 * 1024).map((_, i) => (i * 7) % 253);
+    const { id } = store.putBytes(bytes);
+    const synced = spyOn(fs, "fdatasync");
+    const destination = join(scratch, "large.bin");
+    expect(await fetchToFile(id, destination, [storeSource(store)])).toBe(bytes.length);
+    expect(synced).toHaveBeenCalled();
+    synced.mockRestore();
+    expect(Buffer.compare(readFileSync(destination), bytes)).toBe(0);
   });
 });
