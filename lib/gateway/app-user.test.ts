@@ -5,8 +5,10 @@ import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "../../protocol/ids.t
 import { verifyAppUser } from "../../protocol/user-session.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { seed } from "../state/test-db.ts";
+import type { Membership } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
-import { APP_USER_HEADER, appUserAssertion } from "./app-user.ts";
+import type { SessionCheck } from "../users/sessions.ts";
+import { APP_USER_HEADER, appUserAssertion, IngressViewers } from "./app-user.ts";
 
 const zone = zoneIdFromPublicKey(signingKeyFromSeed(seed(1)).publicKey);
 const gatewayKey = signingKeyFromSeed(seed(2));
@@ -71,5 +73,69 @@ describe("appUserAssertion", () => {
       expect(() => verifyAppUser(assertion, zone, device, "notes", deviceNowS)).not.toThrow();
       gw.nowMs += 5_000;
     }
+  });
+});
+
+describe("IngressViewers", () => {
+  /** The device's ingress, its state changes fired by hand, counting the sessions it checks. */
+  function ingress() {
+    const gatewayId = deviceIdFromPublicKey(gatewayKey.publicKey);
+    const membership = {
+      byId: new Map([[gatewayId, { id: gatewayId, quarantined: false }]]),
+      byName: new Map(),
+    } as unknown as Membership;
+    const changed: (() => void)[] = [];
+    const node = {
+      now: () => T0_MS,
+      deviceId: device,
+      zoneId: zone,
+      membership: () => membership,
+      onChange: (listener: () => void) => {
+        changed.push(listener);
+        return () => {};
+      },
+      onRebase: () => () => {},
+    } as unknown as NodeContext;
+    const checks: string[] = [];
+    const people = {
+      viewer: async (session: { claims: { user: string } }) => {
+        checks.push(session.claims.user);
+        return { viewer: viewer(session.claims.user) };
+      },
+    } as unknown as SessionCheck;
+    return {
+      viewers: new IngressViewers(node, people),
+      checks,
+      changeState: () => {
+        for (const listener of changed) listener();
+      },
+    };
+  }
+  const headersFor = (person: Viewer) =>
+    new Headers(appUserAssertion(gateway(0).node, "notes", device, person));
+
+  test("an assertion that stood for its app is refused for another, remembered or not", async () => {
+    const { viewers } = ingress();
+    const headers = headersFor(viewer("ann"));
+    expect((await viewers.viewer("notes", headers))?.kind).toBe("person");
+    await expect(viewers.viewer("photos", headers)).rejects.toMatchObject({
+      code: "E_PERMISSION",
+      message: expect.stringContaining("another app"),
+    });
+  });
+
+  test("one that stood is not checked again until the state changes", async () => {
+    const { viewers, checks, changeState } = ingress();
+    const headers = headersFor(viewer("bob"));
+    await viewers.viewer("notes", headers);
+    await viewers.viewer("notes", headers);
+    expect(checks).toEqual(["bob"]);
+    changeState();
+    await viewers.viewer("notes", headers);
+    expect(checks).toEqual(["bob", "bob"]);
+  });
+
+  test("a request with no assertion has no person behind it", async () => {
+    expect(await ingress().viewers.viewer("notes", new Headers())).toBeUndefined();
   });
 });
