@@ -3,13 +3,15 @@
  * document, whether the owner revoked it (and which of its changesets the zone keeps),
  * and whether this node caught it equivocating.
  */
-import { like } from "drizzle-orm";
+import { and, gte, lt } from "drizzle-orm";
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import type { StateQueries } from "../store/db.ts";
 import { checkpoint, quarantine, state } from "../store/schema.ts";
+
+const DEVICES = "devices/";
 
 export interface Member {
   readonly id: DeviceId;
@@ -37,10 +39,12 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
 }
 
 export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
+  // Keys are ASCII below DEL, so [devices/, devices/DEL) is exactly the keys under devices/:
+  // a range the key's index answers, where LIKE (which ignores case) read the whole state.
   const rows = db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(like(state.key, "devices/%"))
+    .where(and(gte(state.key, DEVICES), lt(state.key, `${DEVICES}\x7f`)))
     .all();
   const quarantined = new Set(
     db
