@@ -38,14 +38,20 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
   return member.revokedAfterSeq === undefined ? "member" : "revoked";
 }
 
-export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
-  // Keys are ASCII below DEL, so [devices/, devices/DEL) is exactly the keys under devices/:
-  // a range the key's index answers, where LIKE (which ignores case) read the whole state.
-  const rows = db
+/**
+ * The state's rows under `devices/`. Keys are ASCII below DEL, so [devices/, devices/DEL)
+ * is exactly those: a range the key's index answers, where `LIKE 'devices/%'` (which
+ * ignores case, so no index serves it) read the whole state, at every batch of a merge.
+ */
+export function deviceRows(db: StateQueries) {
+  return db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(and(gte(state.key, DEVICES), lt(state.key, `${DEVICES}\x7f`)))
-    .all();
+    .where(and(gte(state.key, DEVICES), lt(state.key, `${DEVICES}\x7f`)));
+}
+
+export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
+  const rows = deviceRows(db).all();
   const quarantined = new Set(
     db
       .select({ id: quarantine.deviceId })
