@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
+import { readPlainBody } from "./changeset-body.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
 import { bytesEqual, concatBytes, utf8 } from "./encoding.ts";
 import { check, ProtocolError } from "./errors.ts";
@@ -90,10 +91,9 @@ export function decodeChangeset(bytes: Uint8Array): DecodedChangeset {
   if (bytes.length > MAX_CHANGESET_BYTES)
     fail(`changeset is ${bytes.length} bytes; the limit is ${MAX_CHANGESET_BYTES}`);
   const { bodyBytes, signature } = splitCanonicalEntry(bytes) ?? splitAnyEntry(bytes);
-  const body = requireRecord(
-    decodeCbor(bodyBytes, MAX_CHANGESET_BYTES, "changeset body"),
-    "changeset body",
-  );
+  const body: Record<string, unknown> =
+    readPlainBody(bodyBytes) ??
+    requireRecord(decodeCbor(bodyBytes, MAX_CHANGESET_BYTES, "changeset body"), "changeset body");
   requireOnlyFields(body, BODY_FIELDS, "changeset body");
   if (body.v !== CHANGESET_VERSION) fail(`changeset version ${String(body.v)} is not supported`);
   const zone = idOf(body.zone, "zone", parseZoneId);

@@ -79,9 +79,17 @@ export class CheckedEntries {
     return this.checks.reduce((count, check) => count + (check ? 1 : 0), 0);
   }
 
-  /** Waits until the checks of the first `count` changesets are done. */
+  /** How many changesets' checks are known to be done (checkedUpTo waited for them). */
+  private done = 0;
+
+  /**
+   * Waits until the checks of the first `count` changesets are done. Only those not
+   * waited for before are waited for: a page asks batch after batch.
+   */
   async checkedUpTo(count: number): Promise<void> {
-    await Promise.all(this.checks.slice(0, count));
+    if (count <= this.done) return;
+    await Promise.all(this.checks.slice(this.done, count));
+    this.done = Math.max(this.done, count);
   }
 
   /**

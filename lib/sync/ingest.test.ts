@@ -300,6 +300,61 @@ describe("ingestEntries", () => {
     ]);
   });
 
+  test("a page in batches refuses a changeset forged in the middle of a batch: nothing of it lands", async () => {
+    const [a, b, c] = zoneOf("a", "b", "c");
+    syncInto(a, c);
+    // a and b write in turn, so that a's seventh changeset is in the middle of the page's
+    // third batch of four; its value is then altered in the entry (it still decodes).
+    for (let i = 0; i < 8; i++) {
+      for (const [node, name] of [
+        [a, "a"],
+        [b, "b"],
+      ] as const)
+        appendLocalChangeset(
+          node.db,
+          { zone: zone.id, name, key: node.key, seal: node.seal },
+          [{ key: `apps/${name}${i}`, value: `"signed ${i}"` }],
+          2000 + i,
+        );
+    }
+    const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries;
+    const fromB = entriesMissingFrom(b.db, versionVector(c.db)).entries;
+    const page = fromA.flatMap((entry, i) => [entry, fromB[i] as Uint8Array]);
+    const forged = Buffer.from(page[10] as Uint8Array);
+    const at = forged.indexOf("signed 5");
+    expect(at).toBeGreaterThan(0);
+    forged.write("forged", at);
+    page[10] = new Uint8Array(forged);
+    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
+    let started = 0;
+    const result = await ingestPage(c.db, page, context, {
+      batchChangesets: 4,
+      checksStarted: (count) => {
+        started = count;
+      },
+    });
+    // Its signature was checked ahead with the others', on the worker threads.
+    expect(started).toBe(16);
+    const aId = deviceIdFromPublicKey(a.key.publicKey);
+    expect(result.rejected).toEqual([
+      { author: aId, seq: 7, reason: `changeset ${aId}#7 has a bad signature` },
+    ]);
+    // a's later changesets wait for the one it really signed; b's all land.
+    expect(result.deferred).toBe(2);
+    expect(result.applied.filter((changeset) => changeset.author === aId)).toHaveLength(5);
+    const held = values(c.db);
+    expect(Object.values(held).filter((value) => value?.includes("forged"))).toEqual([]);
+    expect(Object.keys(held).filter((key) => key.startsWith("apps/a"))).toEqual([
+      "apps/a0",
+      "apps/a1",
+      "apps/a2",
+      "apps/a3",
+      "apps/a4",
+    ]);
+    expect(Object.keys(held).filter((key) => key.startsWith("apps/b"))).toHaveLength(8);
+    expect(versionVector(c.db).get(aId)).toBe(6);
+  });
+
   test("waits while another process writes to the same database, instead of failing", async () => {
     const [a, c] = zoneOf("a", "c");
     // Another process (a command run beside the daemon) holds the write lock for a moment.

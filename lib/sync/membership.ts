@@ -3,13 +3,15 @@
  * document, whether the owner revoked it (and which of its changesets the zone keeps),
  * and whether this node caught it equivocating.
  */
-import { like } from "drizzle-orm";
+import { and, gte, lt } from "drizzle-orm";
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import type { StateQueries } from "../store/db.ts";
 import { checkpoint, quarantine, state } from "../store/schema.ts";
+
+const DEVICES = "devices/";
 
 export interface Member {
   readonly id: DeviceId;
@@ -36,12 +38,20 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
   return member.revokedAfterSeq === undefined ? "member" : "revoked";
 }
 
-export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
-  const rows = db
+/**
+ * The state's rows under `devices/`. Keys are ASCII below DEL, so [devices/, devices/DEL)
+ * is exactly those: a range the key's index answers, where `LIKE 'devices/%'` (which
+ * ignores case, so no index serves it) read the whole state, at every batch of a merge.
+ */
+export function deviceRows(db: StateQueries) {
+  return db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(like(state.key, "devices/%"))
-    .all();
+    .where(and(gte(state.key, DEVICES), lt(state.key, `${DEVICES}\x7f`)));
+}
+
+export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
+  const rows = deviceRows(db).all();
   const quarantined = new Set(
     db
       .select({ id: quarantine.deviceId })
