@@ -4,9 +4,8 @@
  * refuses to place an app where it would run unsandboxed (unless the owner says
  * --unsandboxed), and `bucky status` warns about such devices and apps.
  */
-import { eq } from "drizzle-orm";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { SandboxSupport } from "./sandbox.ts";
 import { readReport, readSpecs } from "./spec.ts";
@@ -35,12 +34,8 @@ export function sandboxFacts(support: SandboxSupport): SandboxFacts {
 }
 
 export function readSandboxFacts(db: StateQueries, device: string): SandboxFacts | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, sandboxFactsKey(device)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as SandboxFacts) : undefined;
+  const value = stateValue(db, sandboxFactsKey(device));
+  return value ? (JSON.parse(value) as SandboxFacts) : undefined;
 }
 
 /** Why `facts` leave an app (that wants outbound network or not) unsandboxed, if they do. */

@@ -8,11 +8,10 @@
  * Which devices are alive (so hold their `any` apps) is not state: it is presence
  * (lib/sync/presence.ts), which does not grow the log.
  */
-import { and, eq, like } from "drizzle-orm";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { StateDb, StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateRowsLike, stateValue } from "../store/reads.ts";
 
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
 export const APP_USER = "owner";
@@ -78,21 +77,13 @@ export const appKeys = {
 } as const;
 
 export function readSpecs(db: StateQueries): AppSpec[] {
-  const rows = db
-    .select({ value: state.value })
-    .from(state)
-    .where(and(like(state.key, `${appKeys.specPrefix}%/spec`)))
-    .all();
+  const rows = stateRowsLike(db, `${appKeys.specPrefix}%/spec`);
   return rows.flatMap((row) => (row.value ? [JSON.parse(row.value) as AppSpec] : []));
 }
 
 export function readSpec(db: StateQueries, app: string): AppSpec | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, appKeys.spec(app)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as AppSpec) : undefined;
+  const value = stateValue(db, appKeys.spec(app));
+  return value ? (JSON.parse(value) as AppSpec) : undefined;
 }
 
 /**
@@ -107,10 +98,6 @@ export function currentReport(db: StateDb, device: string, app: string): AppRepo
 }
 
 export function readReport(db: StateQueries, device: string, app: string): AppReport | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, appKeys.report(device, app)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
+  const value = stateValue(db, appKeys.report(device, app));
+  return value ? (JSON.parse(value) as AppReport) : undefined;
 }

@@ -8,7 +8,6 @@
  * as that device's, reached directly, until its daemon records them (target-records.ts).
  */
 import { resolve } from "node:path";
-import { and, gte, isNotNull, lt } from "drizzle-orm";
 import {
   decodeZoneTarget,
   ZONE_TARGET_PREFIX,
@@ -19,7 +18,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateRowsUnder } from "../store/reads.ts";
 import { openZone } from "../zone/open.ts";
 import { readBackupStatus, type TargetStatus } from "./status.ts";
 import { newTarget, readTargets, type Target } from "./targets.ts";
@@ -37,21 +36,11 @@ export interface ResolvedTarget {
 
 /** The targets recorded in the zone state (a malformed record is left out). */
 export function readZoneTargets(db: StateQueries): ZoneTarget[] {
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(
-      and(
-        gte(state.key, ZONE_TARGET_PREFIX),
-        lt(state.key, `${ZONE_TARGET_PREFIX}\x7f`),
-        isNotNull(state.value),
-      ),
-    )
-    .all();
+  const rows = stateRowsUnder(db, ZONE_TARGET_PREFIX);
   const targets: ZoneTarget[] = [];
   for (const { key, value } of rows) {
     try {
-      targets.push(decodeZoneTarget(key, JSON.parse(value as string)));
+      targets.push(decodeZoneTarget(key, JSON.parse(value)));
     } catch (error) {
       if (!(error instanceof ProtocolError || error instanceof SyntaxError)) throw error;
     }

@@ -6,14 +6,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
 import type { Op } from "../../protocol/changeset.ts";
 import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateValue } from "../store/reads.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
@@ -90,12 +89,8 @@ export interface GatewayRunner {
 }
 
 export function readGateway(db: StateQueries, device: string): GatewayConfig | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, gatewayKey(device)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as GatewayConfig) : undefined;
+  const value = stateValue(db, gatewayKey(device));
+  return value ? (JSON.parse(value) as GatewayConfig) : undefined;
 }
 
 /** ADDR:PORT → its parts; a bare :PORT listens on every interface. */
@@ -317,6 +312,5 @@ export function isRelayOnly(db: StateQueries, deviceName: string): boolean {
 }
 
 function hasValue(db: StateQueries, key: string): boolean {
-  const row = db.select({ value: state.value }).from(state).where(eq(state.key, key)).get();
-  return Boolean(row?.value);
+  return Boolean(stateValue(db, key));
 }

@@ -5,11 +5,10 @@
  * (lib/replica/zone-holding.ts), `bucky app install` refuses an image no device can run,
  * and `bucky status` shows which devices run images and why the others do not.
  */
-import { eq, like } from "drizzle-orm";
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateRowsLike, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { EngineSupport } from "./podman.ts";
 
@@ -36,11 +35,7 @@ export function engineFacts(support: EngineSupport): EngineFacts {
 /** Every device's engine facts, by device name. */
 export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
   const facts = new Map<string, EngineFacts>();
-  for (const row of db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(like(state.key, "nodes/%/engine"))
-    .all()) {
+  for (const row of stateRowsLike(db, "nodes/%/engine")) {
     const device = row.key.slice("nodes/".length, -"/engine".length);
     const value = row.value ? readFacts(row.value) : undefined;
     if (value && !device.includes("/")) facts.set(device, value);
@@ -49,12 +44,8 @@ export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
 }
 
 export function readEngineFacts(db: StateQueries, device: string): EngineFacts | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, engineFactsKey(device)))
-    .get();
-  return row?.value ? readFacts(row.value) : undefined;
+  const value = stateValue(db, engineFactsKey(device));
+  return value ? readFacts(value) : undefined;
 }
 
 /** The platform a device runs images of, when it runs them. */

@@ -3,12 +3,12 @@
  * TLS certificate it serves (from its `devices/<name>/info`, which only it can write),
  * and when this node last heard from it.
  */
-import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
 import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
 import type { StateQueries } from "../store/db.ts";
-import { peers, state } from "../store/schema.ts";
+import { stateValue } from "../store/reads.ts";
+import { peers } from "../store/schema.ts";
 import { type Member, type Membership, standingOf } from "../sync/membership.ts";
 
 /** What a device publishes about itself at `devices/<name>/info`. */
@@ -65,22 +65,14 @@ export function peerOf(db: StateQueries, member: Member): Peer | undefined {
 
 /** A device's owner-signed document (JWS), as the zone state holds it. */
 export function readDeviceDocument(db: StateQueries, name: string): string | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, `devices/${name}/doc`))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as string) : undefined;
+  const value = stateValue(db, `devices/${name}/doc`);
+  return value ? (JSON.parse(value) as string) : undefined;
 }
 
 export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, `devices/${name}/info`))
-    .get();
-  if (!row?.value) return undefined;
-  const info = JSON.parse(row.value) as Partial<DeviceInfo>;
+  const value = stateValue(db, `devices/${name}/info`);
+  if (!value) return undefined;
+  const info = JSON.parse(value) as Partial<DeviceInfo>;
   if (!Array.isArray(info.addrs) || typeof info.cert !== "string") return undefined;
   return {
     addrs: info.addrs.filter((a): a is string => typeof a === "string"),

@@ -8,10 +8,9 @@
  * two devices claimed the same one in a partition). A fact every device reads alike, not
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
-import { like } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateRowsLike } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
 export interface HolderClaim {
@@ -39,11 +38,7 @@ export const claimKey = (device: string, app: string) => `nodes/${device}/holds/
 
 /** Every member's claim on each app, by app. */
 export function readClaims(db: StateQueries, membership: Membership): Map<string, HolderClaim[]> {
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(like(state.key, "nodes/%/holds/%"))
-    .all();
+  const rows = stateRowsLike(db, "nodes/%/holds/%");
   const claims = new Map<string, HolderClaim[]>();
   for (const { key, value } of rows) {
     const [, device, , app] = key.split("/");

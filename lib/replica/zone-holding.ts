@@ -5,7 +5,6 @@
  * they agree. An app with no data has nothing to hold: it runs where placement says. An
  * image app runs, and its data is kept, only on devices that run images of its platform.
  */
-import { like } from "drizzle-orm";
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import type { AppSpec } from "../apps/spec.ts";
@@ -13,7 +12,7 @@ import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
 import { type EngineFacts, readAllEngineFacts, runsImageOf } from "../images/engine-facts.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { stateRowsLike } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import type { Membership } from "../sync/membership.ts";
 import { type HolderClaim, readClaims } from "./claims.ts";
@@ -54,11 +53,7 @@ export function readHoldingFacts(db: StateQueries, membership: Membership): Hold
 /** Devices being drained (`bucky devices drain`). */
 export function readDraining(db: StateQueries): Set<string> {
   return new Set(
-    db
-      .select({ key: state.key, value: state.value })
-      .from(state)
-      .where(like(state.key, "system/drain/%"))
-      .all()
+    stateRowsLike(db, "system/drain/%")
       .filter((row) => row.value !== null)
       .map((row) => row.key.slice("system/drain/".length)),
   );

@@ -11,6 +11,7 @@ import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.t
 import { ProtocolError } from "../../protocol/errors.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import type { StateDb, StateQueries } from "../store/db.ts";
+import { sqliteOf } from "../store/reads.ts";
 import type { deviceFacts, presence } from "../store/schema.ts";
 import { MAX_CLOCK_AHEAD_MS } from "./ingest.ts";
 import { type MemberStanding, type Membership, standingOf } from "./membership.ts";
@@ -28,6 +29,8 @@ export interface DeviceRecord {
 export interface RecordKind<R extends DeviceRecord> {
   /** Its table: one row per device (device, at, heard_at, bytes). */
   readonly table: typeof presence | typeof deviceFacts;
+  /** The same table's name, for the reads that run a compiled statement (lib/store/reads.ts). */
+  readonly tableName: "presence" | "device_facts";
   /** Throws ProtocolError on a malformed record. */
   decode(bytes: Uint8Array): R;
   /** Throws ProtocolError unless the device's key signed it. */
@@ -95,11 +98,9 @@ export function receiveNewest<R extends DeviceRecord>(
 
 /** The `at` of the newest record held of each device (the device's own clock). */
 export function newestAt(db: StateQueries, kind: RecordKind<DeviceRecord>): Map<DeviceId, number> {
-  const { table } = kind;
   return new Map(
-    db
-      .select({ device: table.device, at: table.at })
-      .from(table)
+    sqliteOf(db)
+      .query<{ device: string; at: number }, []>(`SELECT device, at FROM ${kind.tableName}`)
       .all()
       .map((row) => [row.device as DeviceId, row.at]),
   );
@@ -110,9 +111,10 @@ export function heldRecords<R extends DeviceRecord>(
   db: StateQueries,
   kind: RecordKind<R>,
 ): (R & { readonly heardAt: number })[] {
-  return db
-    .select()
-    .from(kind.table)
+  return sqliteOf(db)
+    .query<{ device: string; heardAt: number; bytes: Uint8Array }, []>(
+      `SELECT device, heard_at AS heardAt, bytes FROM ${kind.tableName}`,
+    )
     .all()
     .flatMap((row) => {
       try {

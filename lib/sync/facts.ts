@@ -19,6 +19,7 @@ import type { Membership } from "./membership.ts";
 
 const FACTS: RecordKind<DeviceFacts> = {
   table: deviceFacts,
+  tableName: "device_facts",
   decode: decodeFacts,
   verify: (record, key) => verifyFacts(record as ReturnType<typeof decodeFacts>, key),
   counts: (standing) => standing !== "unknown",

@@ -6,12 +6,14 @@
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
 import type { StateDb, StateQueries } from "../store/db.ts";
+import { sqliteOf } from "../store/reads.ts";
 import { presence } from "../store/schema.ts";
 import { keepNewest, type RecordKind, receiveNewest } from "./device-records.ts";
 import type { Membership } from "./membership.ts";
 
 const PRESENCE: RecordKind<Presence> = {
   table: presence,
+  tableName: "presence",
   decode: decodePresence,
   verify: (record, key) => verifyPresence(record as ReturnType<typeof decodePresence>, key),
   counts: (standing) => standing === "member",
@@ -33,9 +35,8 @@ export function receivePresence(
 
 /** Every record held, to pass on. */
 export function heldPresence(db: StateQueries): Uint8Array[] {
-  return db
-    .select({ bytes: presence.bytes })
-    .from(presence)
+  return sqliteOf(db)
+    .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM presence")
     .all()
     .map((row) => new Uint8Array(row.bytes));
 }
@@ -48,9 +49,10 @@ export function heldPresence(db: StateQueries): Uint8Array[] {
  */
 export function lastHeardAlive(db: StateQueries): Map<DeviceId, number> {
   return new Map(
-    db
-      .select({ device: presence.device, heardAt: presence.heardAt })
-      .from(presence)
+    sqliteOf(db)
+      .query<{ device: string; heardAt: number }, []>(
+        "SELECT device, heard_at AS heardAt FROM presence",
+      )
       .all()
       .map((row) => [row.device as DeviceId, row.heardAt]),
   );

@@ -4,7 +4,6 @@
  * database against its seal (lib/state/integrity.ts), every time.
  */
 import { existsSync } from "node:fs";
-import { eq, like, or } from "drizzle-orm";
 import {
   type DeviceDocument,
   verifyDeviceDocument,
@@ -24,7 +23,6 @@ import type { Log } from "../log.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { MEND_HINT, StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
-import { node, state } from "../store/schema.ts";
 import { inspectHome } from "./home-contents.ts";
 
 export interface OpenZone {
@@ -90,17 +88,20 @@ export function requireZone(paths: HomePaths): void {
 }
 
 function verifyZone(paths: HomePaths, db: StateDb, log: Log) {
-  const self = db.select().from(node).get();
+  const sqlite = db.$client;
+  const self = sqlite
+    .query<{ zoneId: string; deviceId: string; deviceName: string }, []>(
+      "SELECT zone_id AS zoneId, device_id AS deviceId, device_name AS deviceName FROM node",
+    )
+    .get();
   if (!self) throw integrity(`${paths.stateDb} has no node record`);
   const zoneId = self.zoneId as ZoneId;
 
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(
-      or(eq(state.key, stateKeys.zoneDocument), like(state.key, `${stateKeys.devicesPrefix}%/doc`)),
+  const rows = sqlite
+    .query<{ key: string; value: string | null }, [string, string]>(
+      "SELECT key, value FROM state WHERE key = ? OR key LIKE ?",
     )
-    .all();
+    .all(stateKeys.zoneDocument, `${stateKeys.devicesPrefix}%/doc`);
   const documents = new Map(rows.map((row) => [row.key, row.value]));
 
   const zone = verified(`the zone document in ${paths.stateDb}`, () =>
