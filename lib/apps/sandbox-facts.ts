@@ -5,7 +5,7 @@
  * --unsandboxed), and `bucky status` warns about such devices and apps.
  */
 import type { StateQueries } from "../store/db.ts";
-import { stateValue } from "../store/reads.ts";
+import { type StateReader, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { SandboxSupport } from "./sandbox.ts";
 import { readReport, readSpecs } from "./spec.ts";
@@ -33,7 +33,7 @@ export function sandboxFacts(support: SandboxSupport): SandboxFacts {
   };
 }
 
-export function readSandboxFacts(db: StateQueries, device: string): SandboxFacts | undefined {
+export function readSandboxFacts(db: StateReader, device: string): SandboxFacts | undefined {
   const value = stateValue(db, sandboxFactsKey(device));
   return value ? (JSON.parse(value) as SandboxFacts) : undefined;
 }
@@ -75,7 +75,7 @@ export type SandboxNote =
   | { readonly kind: "device-unsandboxed"; readonly device: string; readonly problem: string }
   | { readonly kind: "app-unsandboxed"; readonly app: string; readonly device: string };
 
-export function sandboxNotes(db: StateQueries, membership: Membership): SandboxNote[] {
+export function sandboxNotes(db: StateReader, membership: Membership): SandboxNote[] {
   const notes: SandboxNote[] = [];
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
@@ -105,7 +105,7 @@ export function sandboxNotes(db: StateQueries, membership: Membership): SandboxN
 }
 
 /** The notes in English, as the CLI says them. */
-export function sandboxWarnings(db: StateQueries, membership: Membership): string[] {
+export function sandboxWarnings(db: StateReader, membership: Membership): string[] {
   return sandboxNotes(db, membership).map((note) =>
     note.kind === "device-unsandboxed"
       ? `${note.device} cannot sandbox apps (${note.problem}): install bubblewrap there and restart its daemon`

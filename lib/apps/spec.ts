@@ -10,8 +10,8 @@
  */
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
-import { stateRowsLike, stateValue } from "../store/reads.ts";
+import type { StateDb } from "../store/db.ts";
+import { type StateReader, stateRowsLike, stateValue } from "../store/reads.ts";
 
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
 export const APP_USER = "owner";
@@ -76,12 +76,12 @@ export const appKeys = {
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 
-export function readSpecs(db: StateQueries): AppSpec[] {
+export function readSpecs(db: StateReader): AppSpec[] {
   const rows = stateRowsLike(db, `${appKeys.specPrefix}%/spec`);
   return rows.flatMap((row) => (row.value ? [JSON.parse(row.value) as AppSpec] : []));
 }
 
-export function readSpec(db: StateQueries, app: string): AppSpec | undefined {
+export function readSpec(db: StateReader, app: string): AppSpec | undefined {
   const value = stateValue(db, appKeys.spec(app));
   return value ? (JSON.parse(value) as AppSpec) : undefined;
 }
@@ -97,7 +97,7 @@ export function currentReport(db: StateDb, device: string, app: string): AppRepo
   return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
 }
 
-export function readReport(db: StateQueries, device: string, app: string): AppReport | undefined {
+export function readReport(db: StateReader, device: string, app: string): AppReport | undefined {
   const value = stateValue(db, appKeys.report(device, app));
   return value ? (JSON.parse(value) as AppReport) : undefined;
 }

@@ -8,7 +8,7 @@
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
-import { stateRowsLike, stateValue } from "../store/reads.ts";
+import { type StateReader, stateRowsLike, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { EngineSupport } from "./podman.ts";
 
@@ -33,7 +33,7 @@ export function engineFacts(support: EngineSupport): EngineFacts {
 }
 
 /** Every device's engine facts, by device name. */
-export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
+export function readAllEngineFacts(db: StateReader): Map<string, EngineFacts> {
   const facts = new Map<string, EngineFacts>();
   for (const row of stateRowsLike(db, "nodes/%/engine")) {
     const device = row.key.slice("nodes/".length, -"/engine".length);
@@ -43,7 +43,7 @@ export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
   return facts;
 }
 
-export function readEngineFacts(db: StateQueries, device: string): EngineFacts | undefined {
+export function readEngineFacts(db: StateReader, device: string): EngineFacts | undefined {
   const value = stateValue(db, engineFactsKey(device));
   return value ? readFacts(value) : undefined;
 }
@@ -66,7 +66,7 @@ export function runsImageOf(facts: EngineFacts | undefined, platforms: readonly 
 
 /** What `bucky status` says of each member that said what it can run of images. */
 export function imageDevices(
-  db: StateQueries,
+  db: StateReader,
   membership: Membership,
 ): { device: string; engine: string | null; platform: string | null; problem: string | null }[] {
   const facts = readAllEngineFacts(db);
@@ -80,7 +80,7 @@ export function imageDevices(
 }
 
 /** Image apps no member can run, for `bucky status` to warn of. */
-export function imageWarnings(db: StateQueries, membership: Membership): string[] {
+export function imageWarnings(db: StateReader, membership: Membership): string[] {
   const facts = readAllEngineFacts(db);
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",

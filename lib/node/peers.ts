@@ -7,8 +7,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
 import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
 import type { StateQueries } from "../store/db.ts";
-import { stateValue } from "../store/reads.ts";
-import { peers } from "../store/schema.ts";
+import { type StateReader, sqliteOf, stateValue } from "../store/reads.ts";
 import { type Member, type Membership, standingOf } from "../sync/membership.ts";
 
 /** What a device publishes about itself at `devices/<name>/info`. */
@@ -64,12 +63,12 @@ export function peerOf(db: StateQueries, member: Member): Peer | undefined {
 }
 
 /** A device's owner-signed document (JWS), as the zone state holds it. */
-export function readDeviceDocument(db: StateQueries, name: string): string | undefined {
+export function readDeviceDocument(db: StateReader, name: string): string | undefined {
   const value = stateValue(db, `devices/${name}/doc`);
   return value ? (JSON.parse(value) as string) : undefined;
 }
 
-export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | undefined {
+export function readDeviceInfo(db: StateReader, name: string): DeviceInfo | undefined {
   const value = stateValue(db, `devices/${name}/info`);
   if (!value) return undefined;
   const info = JSON.parse(value) as Partial<DeviceInfo>;
@@ -93,9 +92,10 @@ export interface Contact {
 
 /** The contacts the daemon last saved. */
 export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
-  return db
-    .select()
-    .from(peers)
+  return sqliteOf(db)
+    .query<{ deviceId: string; address: string | null; lastSeenAt: number; rttMs: number }, []>(
+      "SELECT device_id AS deviceId, address, last_seen_at AS lastSeenAt, rtt_ms AS rttMs FROM peers",
+    )
     .all()
     .map((row) => [
       row.deviceId as DeviceId,
@@ -148,11 +148,13 @@ export class Contacts implements ContactBook {
     this.contacts.set(id, contact);
     if (contact.lastSeenAt - (this.persistedAt.get(id) ?? 0) < this.persistEveryMs) return;
     this.persistedAt.set(id, contact.lastSeenAt);
-    this.db
-      .insert(peers)
-      .values({ deviceId: id, ...contact })
-      .onConflictDoUpdate({ target: peers.deviceId, set: contact })
-      .run();
+    sqliteOf(this.db)
+      .query<unknown, [string, string | null, number, number]>(
+        `INSERT INTO peers (device_id, address, last_seen_at, rtt_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (device_id) DO UPDATE SET
+           address = excluded.address, last_seen_at = excluded.last_seen_at, rtt_ms = excluded.rtt_ms`,
+      )
+      .run(id, contact.address, contact.lastSeenAt, contact.rttMs);
   }
 }
 

@@ -9,8 +9,7 @@
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
-import type { StateQueries } from "../store/db.ts";
-import { stateRowsLike } from "../store/reads.ts";
+import { type StateReader, stateRowsLike } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
 export interface HolderClaim {
@@ -37,7 +36,7 @@ export interface HolderClaim {
 export const claimKey = (device: string, app: string) => `nodes/${device}/holds/${app}`;
 
 /** Every member's claim on each app, by app. */
-export function readClaims(db: StateQueries, membership: Membership): Map<string, HolderClaim[]> {
+export function readClaims(db: StateReader, membership: Membership): Map<string, HolderClaim[]> {
   const rows = stateRowsLike(db, "nodes/%/holds/%");
   const claims = new Map<string, HolderClaim[]>();
   for (const { key, value } of rows) {

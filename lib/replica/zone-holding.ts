@@ -11,8 +11,7 @@ import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
 import { type EngineFacts, readAllEngineFacts, runsImageOf } from "../images/engine-facts.ts";
-import type { StateQueries } from "../store/db.ts";
-import { stateRowsLike } from "../store/reads.ts";
+import { type StateReader, stateRowsLike } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import type { Membership } from "../sync/membership.ts";
 import { type HolderClaim, readClaims } from "./claims.ts";
@@ -30,7 +29,7 @@ export interface HoldingFacts {
   readonly engines: ReadonlyMap<string, EngineFacts>;
 }
 
-export function readHoldingFacts(db: StateQueries, membership: Membership): HoldingFacts {
+export function readHoldingFacts(db: StateReader, membership: Membership): HoldingFacts {
   const copies = new Map<string, Map<string, CopyPosition>>();
   for (const record of heldFacts(db)) {
     const member = membership.byId.get(record.device);
@@ -51,7 +50,7 @@ export function readHoldingFacts(db: StateQueries, membership: Membership): Hold
 }
 
 /** Devices being drained (`bucky devices drain`). */
-export function readDraining(db: StateQueries): Set<string> {
+export function readDraining(db: StateReader): Set<string> {
   return new Set(
     stateRowsLike(db, "system/drain/%")
       .filter((row) => row.value !== null)

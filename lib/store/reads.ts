@@ -6,21 +6,25 @@
  * drizzle building the same few queries, cold, once each. The daemon reads them the same
  * way, so both give the same answer.
  */
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import type { StateQueries } from "./db.ts";
 
+/** What these reads take: drizzle's database or a transaction on it, or the bare connection. */
+export type StateReader = StateQueries | Database;
+
 /**
- * The SQLite connection under `db`, the database itself or a transaction on it (a
+ * The SQLite connection under `db`: itself, drizzle's database's, or a transaction's (a
  * transaction runs on the same connection, so what it reads here is in the transaction).
  */
-export function sqliteOf(db: StateQueries): Database {
+export function sqliteOf(db: StateReader): Database {
+  if (db instanceof Database) return db;
   if ("$client" in db) return (db as { $client: Database }).$client;
   // drizzle keeps a transaction's session (and its connection) where it keeps the database's.
   return (db as unknown as { session: { client: Database } }).session.client;
 }
 
 /** The value held at `key` (null for a tombstone), or undefined when there is no row. */
-export function stateValue(db: StateQueries, key: string): string | null | undefined {
+export function stateValue(db: StateReader, key: string): string | null | undefined {
   const row = sqliteOf(db)
     .query<{ value: string | null }, [string]>("SELECT value FROM state WHERE key = ?")
     .get(key);
@@ -29,7 +33,7 @@ export function stateValue(db: StateQueries, key: string): string | null | undef
 
 /** The rows whose key matches the LIKE `pattern`, tombstones included. */
 export function stateRowsLike(
-  db: StateQueries,
+  db: StateReader,
   pattern: string,
 ): { key: string; value: string | null }[] {
   return sqliteOf(db)
@@ -40,7 +44,7 @@ export function stateRowsLike(
 }
 
 /** The live rows (no tombstones) whose key starts with `prefix` (keys are ASCII below DEL). */
-export function stateRowsUnder(db: StateQueries, prefix: string): { key: string; value: string }[] {
+export function stateRowsUnder(db: StateReader, prefix: string): { key: string; value: string }[] {
   return sqliteOf(db)
     .query<{ key: string; value: string }, [string, string]>(
       "SELECT key, value FROM state WHERE key >= ? AND key < ? AND value IS NOT NULL",

@@ -7,8 +7,7 @@ import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
-import type { StateQueries } from "../store/db.ts";
-import { sqliteOf } from "../store/reads.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 
 const DEVICES = "devices/";
 
@@ -45,13 +44,13 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
  */
 export const DEVICE_ROWS_SQL = "SELECT key, value FROM state WHERE key >= ? AND key < ?";
 
-export function deviceRows(db: StateQueries): { key: string; value: string | null }[] {
+export function deviceRows(db: StateReader): { key: string; value: string | null }[] {
   return sqliteOf(db)
     .query<{ key: string; value: string | null }, [string, string]>(DEVICE_ROWS_SQL)
     .all(DEVICES, `${DEVICES}\x7f`);
 }
 
-export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
+export function loadMembership(db: StateReader, zone: ZoneId): Membership {
   const rows = deviceRows(db);
   const sqlite = sqliteOf(db);
   const quarantined = new Set(

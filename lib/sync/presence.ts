@@ -5,15 +5,13 @@
  */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
-import { sqliteOf } from "../store/reads.ts";
-import { presence } from "../store/schema.ts";
+import type { StateDb } from "../store/db.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { keepNewest, type RecordKind, receiveNewest } from "./device-records.ts";
 import type { Membership } from "./membership.ts";
 
 const PRESENCE: RecordKind<Presence> = {
-  table: presence,
-  tableName: "presence",
+  table: "presence",
   decode: decodePresence,
   verify: (record, key) => verifyPresence(record as ReturnType<typeof decodePresence>, key),
   counts: (standing) => standing === "member",
@@ -34,7 +32,7 @@ export function receivePresence(
 }
 
 /** Every record held, to pass on. */
-export function heldPresence(db: StateQueries): Uint8Array[] {
+export function heldPresence(db: StateReader): Uint8Array[] {
   return sqliteOf(db)
     .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM presence")
     .all()
@@ -47,7 +45,7 @@ export function heldPresence(db: StateQueries): Uint8Array[] {
  * node missed, relayed late, makes its device look alive for one window more: bounded,
  * and far less than clocks a minute apart would cost.
  */
-export function lastHeardAlive(db: StateQueries): Map<DeviceId, number> {
+export function lastHeardAlive(db: StateReader): Map<DeviceId, number> {
   return new Map(
     sqliteOf(db)
       .query<{ device: string; heardAt: number }, []>(
