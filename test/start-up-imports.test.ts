@@ -11,13 +11,17 @@ import { dirname, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 
-/** What `bucky status` loads when no node answers (cmd/status.ts imports the last two when needed). */
-const STATUS_ENTRIES = [
+/**
+ * What the commands that read the home themselves load: `bucky status` when no node
+ * answers (cmd/status.ts imports the last two then), and `bucky zone show`.
+ */
+const ENTRIES = [
   "cmd/main.ts",
   "cmd/cli.ts",
   "cmd/status.ts",
   "lib/zone/status.ts",
   "cmd/liveness.ts",
+  "cmd/zone/show.ts",
 ];
 
 const HEAVY = [/^drizzle-orm/, /^hono/, /\/store\/schema\.ts$/, /\/store\/db\.ts$/];
@@ -65,8 +69,8 @@ function staticClosure(entries: readonly string[]): [string, string][] {
   return edges;
 }
 
-test("bucky status with no node running loads no drizzle, no schema, no hono", () => {
-  const heavy = staticClosure(STATUS_ENTRIES).filter(([, specifier]) =>
+test("bucky status with no node running, and bucky zone show, load no drizzle, schema or hono", () => {
+  const heavy = staticClosure(ENTRIES).filter(([, specifier]) =>
     HEAVY.some((pattern) => pattern.test(specifier)),
   );
   expect(heavy).toEqual([]);
