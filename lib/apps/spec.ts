@@ -11,7 +11,7 @@
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { StateDb } from "../store/db.ts";
-import { type StateReader, stateRowsLike, stateValue } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
 export const APP_USER = "owner";
@@ -77,7 +77,7 @@ export const appKeys = {
 } as const;
 
 export function readSpecs(db: StateReader): AppSpec[] {
-  const rows = stateRowsLike(db, `${appKeys.specPrefix}%/spec`);
+  const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
   return rows.flatMap((row) => (row.value ? [JSON.parse(row.value) as AppSpec] : []));
 }
 

@@ -8,7 +8,7 @@
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
-import { type StateReader, stateRowsLike, stateValue } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { EngineSupport } from "./podman.ts";
 
@@ -35,7 +35,7 @@ export function engineFacts(support: EngineSupport): EngineFacts {
 /** Every device's engine facts, by device name. */
 export function readAllEngineFacts(db: StateReader): Map<string, EngineFacts> {
   const facts = new Map<string, EngineFacts>();
-  for (const row of stateRowsLike(db, "nodes/%/engine")) {
+  for (const row of stateRowsMatching(db, "nodes/*/engine")) {
     const device = row.key.slice("nodes/".length, -"/engine".length);
     const value = row.value ? readFacts(row.value) : undefined;
     if (value && !device.includes("/")) facts.set(device, value);

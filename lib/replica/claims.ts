@@ -9,7 +9,7 @@
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
-import { type StateReader, stateRowsLike } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
 export interface HolderClaim {
@@ -37,7 +37,7 @@ export const claimKey = (device: string, app: string) => `nodes/${device}/holds/
 
 /** Every member's claim on each app, by app. */
 export function readClaims(db: StateReader, membership: Membership): Map<string, HolderClaim[]> {
-  const rows = stateRowsLike(db, "nodes/%/holds/%");
+  const rows = stateRowsMatching(db, "nodes/*/holds/*");
   const claims = new Map<string, HolderClaim[]>();
   for (const { key, value } of rows) {
     const [, device, , app] = key.split("/");

@@ -11,7 +11,7 @@ import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
 import { type EngineFacts, readAllEngineFacts, runsImageOf } from "../images/engine-facts.ts";
-import { type StateReader, stateRowsLike } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import type { Membership } from "../sync/membership.ts";
 import { type HolderClaim, readClaims } from "./claims.ts";
@@ -52,7 +52,7 @@ export function readHoldingFacts(db: StateReader, membership: Membership): Holdi
 /** Devices being drained (`bucky devices drain`). */
 export function readDraining(db: StateReader): Set<string> {
   return new Set(
-    stateRowsLike(db, "system/drain/%")
+    stateRowsMatching(db, "system/drain/*")
       .filter((row) => row.value !== null)
       .map((row) => row.key.slice("system/drain/".length)),
   );

@@ -2,8 +2,9 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readAllEngineFacts } from "../images/engine-facts.ts";
 import { openStateDb } from "./db.ts";
-import { sqliteOf, stateRowsLike, stateRowsUnder, stateValue } from "./reads.ts";
+import { sqliteOf, stateRowsMatching, stateRowsUnder, stateValue } from "./reads.ts";
 import { state } from "./schema.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-reads-"));
@@ -49,13 +50,28 @@ test("values, tombstones and prefixes read as drizzle's queries read them", () =
     { key: "apps/", value: '"the prefix itself"' },
     { key: "apps/a", value: '"a"' },
   ]);
-  expect(stateRowsLike(db, "nodes/%/engine").map((r) => r.key)).toEqual([
+  expect(stateRowsMatching(db, "nodes/*/engine").map((r) => r.key)).toEqual([
     "nodes/d1/engine",
     "nodes/d1/x/engine",
   ]);
-  expect(stateRowsLike(db, "apps/%").find((r) => r.key === "apps/b")).toEqual({
+  expect(stateRowsMatching(db, "apps/*").find((r) => r.key === "apps/b")).toEqual({
     key: "apps/b",
     value: null,
   });
+  db.$client.close();
+});
+
+test("a key that differs from a ruled one only in case is not read as it", () => {
+  const db = openStateDb(join(dir, "case.db"), { create: true });
+  // Any member may write these (write rules go by the exact spelling): a forger's keys.
+  db.insert(state)
+    .values([
+      row("Nodes/a/engine", JSON.stringify({ engine: "podman 99", platform: "linux/amd64" })),
+      row("NODES/b/holds/notes", "{}"),
+      row("nodes/c/engine", JSON.stringify({ engine: "podman 4", platform: "linux/amd64" })),
+    ])
+    .run();
+  expect([...readAllEngineFacts(db).keys()]).toEqual(["c"]);
+  expect(stateRowsMatching(db, "nodes/*/holds/*")).toEqual([]);
   db.$client.close();
 });

@@ -31,14 +31,20 @@ export function stateValue(db: StateReader, key: string): string | null | undefi
   return row === null ? undefined : row.value;
 }
 
-/** The rows whose key matches the LIKE `pattern`, tombstones included. */
-export function stateRowsLike(
+/**
+ * The rows whose key matches the GLOB `pattern` (`*` for any run of characters; keys hold
+ * none of GLOB's other special characters), tombstones included. GLOB, not LIKE: LIKE
+ * ignores case, and who may write a key goes by its exact spelling (`Nodes/a/engine` is
+ * any member's to write, `nodes/a/engine` a's alone). GLOB's constant prefix is also a
+ * range the key's index answers, where LIKE read the whole state.
+ */
+export function stateRowsMatching(
   db: StateReader,
   pattern: string,
 ): { key: string; value: string | null }[] {
   return sqliteOf(db)
     .query<{ key: string; value: string | null }, [string]>(
-      "SELECT key, value FROM state WHERE key LIKE ?",
+      "SELECT key, value FROM state WHERE key GLOB ?",
     )
     .all(pattern);
 }

@@ -102,9 +102,10 @@ function verifyZone(paths: HomePaths, sqlite: Database, log: Log) {
 
   const rows = sqlite
     .query<{ key: string; value: string | null }, [string, string]>(
-      "SELECT key, value FROM state WHERE key = ? OR key LIKE ?",
+      // GLOB, not LIKE (which ignores case): `Devices/x/doc` is any member's key to write.
+      "SELECT key, value FROM state WHERE key = ? OR key GLOB ?",
     )
-    .all(stateKeys.zoneDocument, `${stateKeys.devicesPrefix}%/doc`);
+    .all(stateKeys.zoneDocument, `${stateKeys.devicesPrefix}*/doc`);
   const documents = new Map(rows.map((row) => [row.key, row.value]));
 
   const zone = verified(`the zone document in ${paths.stateDb}`, () =>
