@@ -3,8 +3,9 @@
  * (text, or one JSON document with --json) on stdout, or its error on stderr. Returns the
  * exit code; only main.ts exits.
  */
-import { type ArgsDef, type CommandDef, runCommand } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { BuckyError, toBuckyError } from "../lib/errors.ts";
+import { kebabCase, parseArguments } from "./arguments.ts";
 import { resolveValue } from "./command.ts";
 import { rootCommand } from "./commands.ts";
 import { type Environment, globalArgs, type ProcessEdges } from "./context.ts";
@@ -49,7 +50,8 @@ export async function main(
       streams.stdout(`${await renderUsage(command, path)}\n`);
       return 0;
     }
-    checkArguments(command.args as ArgsDef, rest, path);
+    const defs = (await resolveValue(command.args)) ?? {};
+    checkArguments(defs, rest, path);
     let exitCode = 0;
     const edges: ProcessEdges = {
       env,
@@ -58,10 +60,11 @@ export async function main(
         exitCode = code;
       },
     };
-    await runCommand(command, { rawArgs: [...rest], data: edges });
+    const args = parseArguments(defs, rest);
+    await command.run?.({ rawArgs: [...rest], args, data: edges, cmd: command });
     return exitCode;
   } catch (thrown) {
-    const error = toBuckyError(fromCitty(thrown));
+    const error = toBuckyError(thrown);
     if (json) {
       streams.stderr(`${JSON.stringify({ error: error.toJSON() })}\n`);
     } else {
@@ -183,22 +186,10 @@ function splitFlag(token: string): [string, string | undefined] {
   return equals < 0 ? [name, undefined] : [name.slice(0, equals), name.slice(equals + 1)];
 }
 
-function kebabCase(name: string): string {
-  return name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
-}
-
 function unknownCommand(name: string, path: string): BuckyError {
   return new BuckyError(
     "E_USAGE",
     `unknown command "${name}"`,
     `Run \`${path} --help\` to see the commands.`,
   );
-}
-
-/** citty reports a missing positional argument with its own error type. */
-function fromCitty(error: unknown): unknown {
-  if (error instanceof Error && error.name === "CLIError") {
-    return new BuckyError("E_USAGE", Bun.stripANSI(error.message), "Run the command with --help.");
-  }
-  return error;
 }

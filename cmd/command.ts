@@ -58,7 +58,9 @@ export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
       );
       const result = await command.run(typed, context);
       if (result === undefined) return;
-      context.print(result, () => command.text(result, typed, context.t));
+      // print calls text only without --json: only then are the words loaded.
+      const t = context.json ? undefined : await context.messages();
+      context.print(result, () => command.text(result, typed, t as Messages));
       const code = command.exitCode?.(result) ?? 0;
       if (code !== 0) (data as ProcessEdges).setExitCode(code);
     },

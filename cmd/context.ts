@@ -6,7 +6,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { BuckyError, noteHome } from "../lib/errors.ts";
 import { type Language, languageOfLocale } from "../lib/i18n/language.ts";
-import { type Messages, messagesFor } from "../lib/i18n/messages.ts";
+import type { Messages } from "../lib/i18n/messages.ts";
 import { createLog, LOG_LEVELS, type Log, type LogLevelName } from "../lib/log.ts";
 
 /** Flags every command accepts, anywhere on the command line. */
@@ -41,7 +41,11 @@ export interface Context {
   readonly env: Environment;
   /** The language of text for people, from LANG (JSON is the same in every language). */
   readonly language: Language;
-  readonly t: Messages;
+  /**
+   * The words for people in `language`: loaded only for text (two catalogs of several
+   * hundred messages, a millisecond a command with --json need not spend).
+   */
+  messages(): Promise<Messages>;
   now(): number;
   /** Prints a result on stdout: one JSON document with --json, else the text. */
   print(result: object, text: () => string): void;
@@ -79,7 +83,8 @@ export function createContext(
     log: createLog({ level: level as LogLevelName }),
     env,
     language,
-    t: messagesFor(language),
+    messages: () =>
+      import("../lib/i18n/messages.ts").then(({ messagesFor }) => messagesFor(language)),
     now: () => Date.now(),
     print(result, text) {
       const output = json ? JSON.stringify(result, null, 2) : text();

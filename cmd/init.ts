@@ -62,7 +62,7 @@ export default defineBuckyCommand({
   },
   async run(args, context): Promise<InitResult> {
     if (args["if-missing"] && homeHasZone(context.home)) {
-      const status = zoneStatus(context.home, context.log, {
+      const status = await zoneStatus(context.home, context.log, {
         nowMs: context.now(),
         liveWindowMs: liveWindowMs(context.env),
       });

@@ -1,10 +1,9 @@
 /**
  * How often this zone's devices say they are alive, and so how long one counts as live;
- * and when they checkpoint their history. Tests and labs set them in seconds.
+ * and when they checkpoint their history. Tests and labs set them in seconds. (`bucky
+ * status` loads this: the named data's times are in collection-times.ts, with their code.)
  */
 import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../lib/apps/status.ts";
-import { DEFAULT_GRACE_MS } from "../lib/ndn/collect.ts";
-import { DEFAULT_COLLECT_EVERY_MS } from "../lib/ndn/collector.ts";
 import type { Environment } from "./context.ts";
 
 /** BUCKY_HEARTBEAT_MS, for tests and labs that need failover in seconds. */
@@ -25,14 +24,4 @@ export function compactionTimes(
   if (env.BUCKY_CHECKPOINT_PERIOD_MS) times.periodMs = Number(env.BUCKY_CHECKPOINT_PERIOD_MS);
   if (env.BUCKY_CHECKPOINT_EVERY_MS) times.everyMs = Number(env.BUCKY_CHECKPOINT_EVERY_MS);
   return times;
-}
-
-/** BUCKY_NDN_GRACE_MS: how long named data nothing refers to is kept before it is collected. */
-export function ndnGraceMs(env: Environment): number {
-  return Number(env.BUCKY_NDN_GRACE_MS ?? DEFAULT_GRACE_MS);
-}
-
-/** BUCKY_NDN_COLLECT_EVERY_MS: how often the daemon collects named data. */
-export function ndnCollectEveryMs(env: Environment): number {
-  return Number(env.BUCKY_NDN_COLLECT_EVERY_MS ?? DEFAULT_COLLECT_EVERY_MS);
 }

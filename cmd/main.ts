@@ -7,10 +7,10 @@ import { VERSION } from "./version-info.ts";
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-  process.stdout.write(`bucky ${VERSION}\n`);
-  process.exit(0);
-}
-if (argv[0] === "sandbox-init") {
+  // Bun.write, not process.stdout: that stream's first use loads node:fs's streams, which
+  // took longer than the rest of the binary's start.
+  Bun.write(Bun.stdout, `bucky ${VERSION}\n`).then(() => process.exit(0));
+} else if (argv[0] === "sandbox-init") {
   // Inside an app's sandbox (lib/apps/sandbox-init.ts): none of the command line's machinery.
   import("./sandbox-init.ts").then(async ({ sandboxInit }) => {
     process.exit(await sandboxInit(argv.slice(1)));

@@ -1,8 +1,8 @@
 /** `bucky rm <id>`: release a file stored with `bucky put` on this device. */
 import { releaseObject } from "../lib/ndn/files.ts";
 import { extraRoots } from "../lib/node/named-data-roots.ts";
+import { ndnGraceMs } from "./collection-times.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { ndnGraceMs } from "./liveness.ts";
 
 export default defineBuckyCommand({
   meta: {

@@ -11,6 +11,11 @@ export interface Hlc {
 
 export const MAX_HLC_MS = 2 ** 48 - 1;
 export const MAX_HLC_COUNTER = 0xffff;
+/**
+ * How far ahead of a node's clock another device's may be: a changeset (or a device's
+ * signed record) stamped further ahead is refused.
+ */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
 
 /** The timestamp for a local event after `last`, at wall time `nowMs`. */
 export function nextHlc(last: Hlc | undefined, nowMs: number): Hlc {

@@ -5,7 +5,7 @@ import { homeEntries } from "../../lib/backup/home-sources.ts";
 import { progressWriter } from "../../lib/backup/progress-file.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
-import { requireZone } from "../../lib/zone/open.ts";
+import { requireZone } from "../../lib/zone/checked-zone.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
 import { progressFileArg, progressLine } from "./progress.ts";

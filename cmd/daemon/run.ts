@@ -7,8 +7,9 @@ import { PROBE_USER } from "../../lib/apps/app-user.ts";
 import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
+import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { compactionTimes, heartbeatMs, ndnCollectEveryMs, ndnGraceMs } from "../liveness.ts";
+import { compactionTimes, heartbeatMs } from "../liveness.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 

@@ -1,7 +1,7 @@
 /** `bucky devices`: the zone's devices, when each was last seen, and how it is reached. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import { MAX_CLOCK_AHEAD_MS } from "../../lib/sync/ingest.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
 

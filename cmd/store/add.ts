@@ -47,7 +47,7 @@ export default defineBuckyCommand({
       : await requestDaemon<CatalogPreview>(context.home, "POST", "/v1/store/catalogs/preview", {
           source: /^https?:\/\//i.test(args.source) ? args.source : path,
         });
-    const s = context.t.cli.store;
+    const s = (await context.messages()).cli.store;
     if (args.key !== undefined && args.key.replace(/\s+/g, "") !== preview.publisher)
       throw new BuckyError(
         "E_INTEGRITY",

@@ -4,9 +4,8 @@
  * refuses to place an app where it would run unsandboxed (unless the owner says
  * --unsandboxed), and `bucky status` warns about such devices and apps.
  */
-import { eq } from "drizzle-orm";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { type StateReader, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { SandboxSupport } from "./sandbox.ts";
 import { readReport, readSpecs } from "./spec.ts";
@@ -34,13 +33,9 @@ export function sandboxFacts(support: SandboxSupport): SandboxFacts {
   };
 }
 
-export function readSandboxFacts(db: StateQueries, device: string): SandboxFacts | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, sandboxFactsKey(device)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as SandboxFacts) : undefined;
+export function readSandboxFacts(db: StateReader, device: string): SandboxFacts | undefined {
+  const value = stateValue(db, sandboxFactsKey(device));
+  return value ? (JSON.parse(value) as SandboxFacts) : undefined;
 }
 
 /** Why `facts` leave an app (that wants outbound network or not) unsandboxed, if they do. */
@@ -80,7 +75,7 @@ export type SandboxNote =
   | { readonly kind: "device-unsandboxed"; readonly device: string; readonly problem: string }
   | { readonly kind: "app-unsandboxed"; readonly app: string; readonly device: string };
 
-export function sandboxNotes(db: StateQueries, membership: Membership): SandboxNote[] {
+export function sandboxNotes(db: StateReader, membership: Membership): SandboxNote[] {
   const notes: SandboxNote[] = [];
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
@@ -110,7 +105,7 @@ export function sandboxNotes(db: StateQueries, membership: Membership): SandboxN
 }
 
 /** The notes in English, as the CLI says them. */
-export function sandboxWarnings(db: StateQueries, membership: Membership): string[] {
+export function sandboxWarnings(db: StateReader, membership: Membership): string[] {
   return sandboxNotes(db, membership).map((note) =>
     note.kind === "device-unsandboxed"
       ? `${note.device} cannot sandbox apps (${note.problem}): install bubblewrap there and restart its daemon`

@@ -8,11 +8,10 @@
  * Which devices are alive (so hold their `any` apps) is not state: it is presence
  * (lib/sync/presence.ts), which does not grow the log.
  */
-import { and, eq, like } from "drizzle-orm";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import type { StateDb } from "../store/db.ts";
+import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
 export const APP_USER = "owner";
@@ -77,22 +76,14 @@ export const appKeys = {
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 
-export function readSpecs(db: StateQueries): AppSpec[] {
-  const rows = db
-    .select({ value: state.value })
-    .from(state)
-    .where(and(like(state.key, `${appKeys.specPrefix}%/spec`)))
-    .all();
+export function readSpecs(db: StateReader): AppSpec[] {
+  const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
   return rows.flatMap((row) => (row.value ? [JSON.parse(row.value) as AppSpec] : []));
 }
 
-export function readSpec(db: StateQueries, app: string): AppSpec | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, appKeys.spec(app)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as AppSpec) : undefined;
+export function readSpec(db: StateReader, app: string): AppSpec | undefined {
+  const value = stateValue(db, appKeys.spec(app));
+  return value ? (JSON.parse(value) as AppSpec) : undefined;
 }
 
 /**
@@ -106,11 +97,7 @@ export function currentReport(db: StateDb, device: string, app: string): AppRepo
   return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
 }
 
-export function readReport(db: StateQueries, device: string, app: string): AppReport | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, appKeys.report(device, app)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
+export function readReport(db: StateReader, device: string, app: string): AppReport | undefined {
+  const value = stateValue(db, appKeys.report(device, app));
+  return value ? (JSON.parse(value) as AppReport) : undefined;
 }

@@ -298,7 +298,7 @@ function openStagedState(
   const seal = StateSeal.fromSeed(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
   const db = openStateDb(path, { create: false });
   try {
-    checkIntegrity(db, seal, zone, { everyRow: true, nowMs: now(), log });
+    checkIntegrity(db.$client, seal, zone, { everyRow: true, nowMs: now(), log });
   } catch (error) {
     db.$client.close();
     throw error;

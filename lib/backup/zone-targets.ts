@@ -8,7 +8,6 @@
  * as that device's, reached directly, until its daemon records them (target-records.ts).
  */
 import { resolve } from "node:path";
-import { and, gte, isNotNull, lt } from "drizzle-orm";
 import {
   decodeZoneTarget,
   ZONE_TARGET_PREFIX,
@@ -19,8 +18,8 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
-import { openZone } from "../zone/open.ts";
+import { type StateReader, stateRowsUnder } from "../store/reads.ts";
+import { openCheckedZone } from "../zone/checked-zone.ts";
 import { readBackupStatus, type TargetStatus } from "./status.ts";
 import { newTarget, readTargets, type Target } from "./targets.ts";
 
@@ -36,22 +35,12 @@ export interface ResolvedTarget {
 }
 
 /** The targets recorded in the zone state (a malformed record is left out). */
-export function readZoneTargets(db: StateQueries): ZoneTarget[] {
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(
-      and(
-        gte(state.key, ZONE_TARGET_PREFIX),
-        lt(state.key, `${ZONE_TARGET_PREFIX}\x7f`),
-        isNotNull(state.value),
-      ),
-    )
-    .all();
+export function readZoneTargets(db: StateReader): ZoneTarget[] {
+  const rows = stateRowsUnder(db, ZONE_TARGET_PREFIX);
   const targets: ZoneTarget[] = [];
   for (const { key, value } of rows) {
     try {
-      targets.push(decodeZoneTarget(key, JSON.parse(value as string)));
+      targets.push(decodeZoneTarget(key, JSON.parse(value)));
     } catch (error) {
       if (!(error instanceof ProtocolError || error instanceof SyntaxError)) throw error;
     }
@@ -60,7 +49,7 @@ export function readZoneTargets(db: StateQueries): ZoneTarget[] {
 }
 
 /** Every target of the zone, and how device `self` reaches each, by name. */
-export function resolveTargets(paths: HomePaths, db: StateQueries, self: string): ResolvedTarget[] {
+export function resolveTargets(paths: HomePaths, db: StateReader, self: string): ResolvedTarget[] {
   const local = readTargets(paths);
   const zone = readZoneTargets(db);
   const resolved = zone.map((target): ResolvedTarget => {
@@ -130,9 +119,9 @@ let saidDamaged: string | undefined;
 
 /** The zone's targets as the device of `paths` sees them (opening its zone to read them). */
 export function homeTargets(paths: HomePaths, log: Log): ResolvedTarget[] {
-  const zone = openZone(paths.home, log);
+  const zone = openCheckedZone(paths.home, log);
   try {
-    return resolveTargets(paths, zone.db, zone.device.name);
+    return resolveTargets(paths, zone.sqlite, zone.device.name);
   } finally {
     zone.close();
   }

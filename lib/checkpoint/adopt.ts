@@ -21,13 +21,12 @@ import {
 } from "../../protocol/checkpoint.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { observeHlc } from "../../protocol/hlc.ts";
+import { MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { applyChangeset, dropChangesets, reapplyKeys } from "../state/apply.ts";
 import { isEvidence } from "../state/evidence.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
-import { MAX_CLOCK_AHEAD_MS } from "../sync/ingest.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { type Candidate, checkpointPass } from "./candidate.ts";
 

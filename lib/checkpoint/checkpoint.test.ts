@@ -108,7 +108,7 @@ describe("checkpoints", () => {
     expect(zone.verify(0).problems).toEqual([]);
     const device = zone.device(0);
     const open = (everyRow: boolean) =>
-      checkIntegrity(device.db, device.seal, zone.zone, { everyRow, nowMs: 0, log: quiet });
+      checkIntegrity(device.db.$client, device.seal, zone.zone, { everyRow, nowMs: 0, log: quiet });
     expect(() => open(true)).not.toThrow();
     // A row kept aside edited behind bucky's back is found.
     device.db.$client.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");

@@ -5,17 +5,13 @@
  * time (free space) are rounded, so that they do not make a new record every time.
  */
 
-import { existsSync, statfsSync } from "node:fs";
 import { readSpecs } from "../apps/spec.ts";
-import { readBackupStatus } from "../backup/status.ts";
-import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
 import { type AppUsage, homeUsageSteps } from "../disk/usage.ts";
-import { BuckyError } from "../errors.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { runAll, runSliced } from "../sliced.ts";
-import type { StateQueries } from "../store/db.ts";
+import { ownFacts } from "./own-facts.ts";
 import {
   type CertificateFacts,
   type DeviceFactsPayload,
@@ -30,8 +26,6 @@ export const FACTS_EVERY_MS = 5_000;
 const SOON_MS = 200;
 /** Traffic counts move with every request: they are said at most this often. */
 const TRAFFIC_EVERY_MS = 60_000;
-/** Free space is said to the nearest this share of the disk. */
-const DISK_STEP = 0.01;
 /** Where the space goes is measured (a walk of the home) this often. */
 const USAGE_EVERY_MS = 10 * 60_000;
 
@@ -146,46 +140,4 @@ export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts
     ),
     leftovers: [...usage.leftovers].sort((a, b) => b.bytes - a.bytes).slice(0, MAX_LEFTOVERS),
   };
-}
-
-/**
- * What this device knows of itself, read from its home now: its backups to the zone's
- * targets (not to one since removed) and its disk. (Its gateway's traffic is counted by
- * the running gateway and said by the daemon.)
- */
-export function ownFacts(
-  paths: HomePaths,
-  db: StateQueries,
-  self: string,
-): Pick<DeviceFactsPayload, "backup" | "disk"> {
-  const status = readBackupStatus(paths);
-  const targets = new Set(zoneTargetNames(paths, db, self));
-  return {
-    backup: {
-      key: existsSync(paths.backupKey),
-      targets: Object.fromEntries(Object.entries(status).filter(([name]) => targets.has(name))),
-    },
-    disk: diskOf(paths.home),
-  };
-}
-
-function zoneTargetNames(paths: HomePaths, db: StateQueries, self: string): string[] {
-  try {
-    return resolveTargets(paths, db, self).map((t) => t.name);
-  } catch (error) {
-    // This device's own file is damaged (said elsewhere): the zone's records still count.
-    if (!(error instanceof BuckyError)) throw error;
-    return readZoneTargets(db).map((t) => t.name);
-  }
-}
-
-function diskOf(home: string): DeviceFactsPayload["disk"] {
-  try {
-    const stats = statfsSync(home);
-    const totalBytes = stats.blocks * stats.bsize;
-    const step = Math.max(1, Math.floor(totalBytes * DISK_STEP));
-    return { freeBytes: Math.floor((stats.bavail * stats.bsize) / step) * step, totalBytes };
-  } catch {
-    return undefined;
-  }
 }

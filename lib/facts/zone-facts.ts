@@ -4,7 +4,7 @@
  * reliability level are computed from this, so any device gives the same answer.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
-import type { StateQueries } from "../store/db.ts";
+import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
@@ -30,7 +30,7 @@ export interface DeviceStanding {
  * seconds (or at its next start, when it is not running).
  */
 export function readZoneFacts(
-  db: StateQueries,
+  db: StateReader,
   membership: Membership,
   nowMs: number,
   liveWindowMs: number,

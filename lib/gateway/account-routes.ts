@@ -12,9 +12,9 @@ import type { NodeContext } from "../node/node-context.ts";
 import { PERSON_SESSION_TTL_S } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
 import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
-import type { GatewayConfig } from "./config.ts";
+import { type GatewayConfig, gatewayBase } from "./config.ts";
 import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
-import { gatewayBase, isSameOriginPath, SESSION_COOKIE } from "./sessions.ts";
+import { isSameOriginPath, SESSION_COOKIE } from "./sessions.ts";
 
 /** The most an account form or step may send. */
 const MAX_BODY_BYTES = 64 * 1024;

@@ -6,14 +6,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
 import type { Op } from "../../protocol/changeset.ts";
 import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
-import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { type StateReader, stateValue } from "../store/reads.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
@@ -89,13 +87,19 @@ export interface GatewayRunner {
   apply(): void;
 }
 
-export function readGateway(db: StateQueries, device: string): GatewayConfig | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, gatewayKey(device)))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as GatewayConfig) : undefined;
+export function readGateway(db: StateReader, device: string): GatewayConfig | undefined {
+  const value = stateValue(db, gatewayKey(device));
+  return value ? (JSON.parse(value) as GatewayConfig) : undefined;
+}
+
+/** The URL people reach a gateway at: its host name, else its listen address. */
+export function gatewayBase(config: GatewayConfig, fallbackHost?: string): string {
+  const { host, port } = parseListen(config.listen);
+  const name =
+    config.host ?? (host === "0.0.0.0" || host === "::" ? (fallbackHost ?? "127.0.0.1") : host);
+  const scheme = config.https ? "https" : "http";
+  const defaultPort = config.https ? 443 : 80;
+  return `${scheme}://${name.includes(":") ? `[${name}]` : name}${port === defaultPort ? "" : `:${port}`}`;
 }
 
 /** ADDR:PORT → its parts; a bare :PORT listens on every interface. */
@@ -312,11 +316,10 @@ export function enableRelayOnly(zone: ZoneWriter, deviceName: string): void {
   }
 }
 
-export function isRelayOnly(db: StateQueries, deviceName: string): boolean {
+export function isRelayOnly(db: StateReader, deviceName: string): boolean {
   return hasValue(db, relayOnlyKey(deviceName));
 }
 
-function hasValue(db: StateQueries, key: string): boolean {
-  const row = db.select({ value: state.value }).from(state).where(eq(state.key, key)).get();
-  return Boolean(row?.value);
+function hasValue(db: StateReader, key: string): boolean {
+  return Boolean(stateValue(db, key));
 }

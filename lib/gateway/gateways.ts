@@ -5,8 +5,7 @@
  */
 import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
-import { type GatewayConfig, readGateway } from "./config.ts";
-import { gatewayBase } from "./sessions.ts";
+import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 
 export interface ZoneGateway {
   readonly device: string;

@@ -24,7 +24,7 @@ import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
 import { appUserAssertion, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
-import { type GatewayConfig, parseListen } from "./config.ts";
+import { type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
   type BridgeData,
   bridgeData,
@@ -41,7 +41,6 @@ import { LOGIN_PATH, type Route, route, SIGNIN_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import {
   acceptLogin,
-  gatewayBase,
   isSameOriginPath,
   NOT_SIGNED_IN,
   SESSION_COOKIE,

@@ -38,7 +38,7 @@ import {
   type SessionCheck,
   signSession as signPersonSession,
 } from "../users/sessions.ts";
-import { type GatewayConfig, parseListen, readGateway } from "./config.ts";
+import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 import { LOGIN_PATH } from "./routing.ts";
 
 export const SESSION_COOKIE = "bucky_session";
@@ -115,16 +115,6 @@ export function findGateway(node: NodeContext): FoundGateway {
     "the zone has no gateway yet",
     "Make one with `bucky gateway enable` on a device people can reach.",
   );
-}
-
-/** The URL people reach a gateway at: its host name, else its listen address. */
-export function gatewayBase(config: GatewayConfig, fallbackHost?: string): string {
-  const { host, port } = parseListen(config.listen);
-  const name =
-    config.host ?? (host === "0.0.0.0" || host === "::" ? (fallbackHost ?? "127.0.0.1") : host);
-  const scheme = config.https ? "https" : "http";
-  const defaultPort = config.https ? 443 : 80;
-  return `${scheme}://${name.includes(":") ? `[${name}]` : name}${port === defaultPort ? "" : `:${port}`}`;
 }
 
 /**

@@ -5,11 +5,10 @@
  * (lib/replica/zone-holding.ts), `bucky app install` refuses an image no device can run,
  * and `bucky status` shows which devices run images and why the others do not.
  */
-import { eq, like } from "drizzle-orm";
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { EngineSupport } from "./podman.ts";
 
@@ -34,13 +33,9 @@ export function engineFacts(support: EngineSupport): EngineFacts {
 }
 
 /** Every device's engine facts, by device name. */
-export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
+export function readAllEngineFacts(db: StateReader): Map<string, EngineFacts> {
   const facts = new Map<string, EngineFacts>();
-  for (const row of db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(like(state.key, "nodes/%/engine"))
-    .all()) {
+  for (const row of stateRowsMatching(db, "nodes/*/engine")) {
     const device = row.key.slice("nodes/".length, -"/engine".length);
     const value = row.value ? readFacts(row.value) : undefined;
     if (value && !device.includes("/")) facts.set(device, value);
@@ -48,13 +43,9 @@ export function readAllEngineFacts(db: StateQueries): Map<string, EngineFacts> {
   return facts;
 }
 
-export function readEngineFacts(db: StateQueries, device: string): EngineFacts | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, engineFactsKey(device)))
-    .get();
-  return row?.value ? readFacts(row.value) : undefined;
+export function readEngineFacts(db: StateReader, device: string): EngineFacts | undefined {
+  const value = stateValue(db, engineFactsKey(device));
+  return value ? readFacts(value) : undefined;
 }
 
 /** The platform a device runs images of, when it runs them. */
@@ -75,7 +66,7 @@ export function runsImageOf(facts: EngineFacts | undefined, platforms: readonly 
 
 /** What `bucky status` says of each member that said what it can run of images. */
 export function imageDevices(
-  db: StateQueries,
+  db: StateReader,
   membership: Membership,
 ): { device: string; engine: string | null; platform: string | null; problem: string | null }[] {
   const facts = readAllEngineFacts(db);
@@ -89,7 +80,7 @@ export function imageDevices(
 }
 
 /** Image apps no member can run, for `bucky status` to warn of. */
-export function imageWarnings(db: StateQueries, membership: Membership): string[] {
+export function imageWarnings(db: StateReader, membership: Membership): string[] {
   const facts = readAllEngineFacts(db);
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",

@@ -3,12 +3,11 @@
  * TLS certificate it serves (from its `devices/<name>/info`, which only it can write),
  * and when this node last heard from it.
  */
-import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
 import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
 import type { StateQueries } from "../store/db.ts";
-import { peers, state } from "../store/schema.ts";
+import { type StateReader, sqliteOf, stateValue } from "../store/reads.ts";
 import { type Member, type Membership, standingOf } from "../sync/membership.ts";
 
 /** What a device publishes about itself at `devices/<name>/info`. */
@@ -64,23 +63,15 @@ export function peerOf(db: StateQueries, member: Member): Peer | undefined {
 }
 
 /** A device's owner-signed document (JWS), as the zone state holds it. */
-export function readDeviceDocument(db: StateQueries, name: string): string | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, `devices/${name}/doc`))
-    .get();
-  return row?.value ? (JSON.parse(row.value) as string) : undefined;
+export function readDeviceDocument(db: StateReader, name: string): string | undefined {
+  const value = stateValue(db, `devices/${name}/doc`);
+  return value ? (JSON.parse(value) as string) : undefined;
 }
 
-export function readDeviceInfo(db: StateQueries, name: string): DeviceInfo | undefined {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, `devices/${name}/info`))
-    .get();
-  if (!row?.value) return undefined;
-  const info = JSON.parse(row.value) as Partial<DeviceInfo>;
+export function readDeviceInfo(db: StateReader, name: string): DeviceInfo | undefined {
+  const value = stateValue(db, `devices/${name}/info`);
+  if (!value) return undefined;
+  const info = JSON.parse(value) as Partial<DeviceInfo>;
   if (!Array.isArray(info.addrs) || typeof info.cert !== "string") return undefined;
   return {
     addrs: info.addrs.filter((a): a is string => typeof a === "string"),
@@ -101,9 +92,10 @@ export interface Contact {
 
 /** The contacts the daemon last saved. */
 export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
-  return db
-    .select()
-    .from(peers)
+  return sqliteOf(db)
+    .query<{ deviceId: string; address: string | null; lastSeenAt: number; rttMs: number }, []>(
+      "SELECT device_id AS deviceId, address, last_seen_at AS lastSeenAt, rtt_ms AS rttMs FROM peers",
+    )
     .all()
     .map((row) => [
       row.deviceId as DeviceId,
@@ -156,11 +148,13 @@ export class Contacts implements ContactBook {
     this.contacts.set(id, contact);
     if (contact.lastSeenAt - (this.persistedAt.get(id) ?? 0) < this.persistEveryMs) return;
     this.persistedAt.set(id, contact.lastSeenAt);
-    this.db
-      .insert(peers)
-      .values({ deviceId: id, ...contact })
-      .onConflictDoUpdate({ target: peers.deviceId, set: contact })
-      .run();
+    sqliteOf(this.db)
+      .query<unknown, [string, string | null, number, number]>(
+        `INSERT INTO peers (device_id, address, last_seen_at, rtt_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (device_id) DO UPDATE SET
+           address = excluded.address, last_seen_at = excluded.last_seen_at, rtt_ms = excluded.rtt_ms`,
+      )
+      .run(id, contact.address, contact.lastSeenAt, contact.rttMs);
   }
 }
 

@@ -8,10 +8,8 @@
  * two devices claimed the same one in a partition). A fact every device reads alike, not
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
-import { like } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
-import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
 export interface HolderClaim {
@@ -38,12 +36,8 @@ export interface HolderClaim {
 export const claimKey = (device: string, app: string) => `nodes/${device}/holds/${app}`;
 
 /** Every member's claim on each app, by app. */
-export function readClaims(db: StateQueries, membership: Membership): Map<string, HolderClaim[]> {
-  const rows = db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(like(state.key, "nodes/%/holds/%"))
-    .all();
+export function readClaims(db: StateReader, membership: Membership): Map<string, HolderClaim[]> {
+  const rows = stateRowsMatching(db, "nodes/*/holds/*");
   const claims = new Map<string, HolderClaim[]>();
   for (const { key, value } of rows) {
     const [, device, , app] = key.split("/");

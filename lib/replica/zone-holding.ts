@@ -5,15 +5,13 @@
  * they agree. An app with no data has nothing to hold: it runs where placement says. An
  * image app runs, and its data is kept, only on devices that run images of its platform.
  */
-import { like } from "drizzle-orm";
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
 import { type EngineFacts, readAllEngineFacts, runsImageOf } from "../images/engine-facts.ts";
-import type { StateQueries } from "../store/db.ts";
-import { state } from "../store/schema.ts";
+import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import type { Membership } from "../sync/membership.ts";
 import { type HolderClaim, readClaims } from "./claims.ts";
@@ -31,7 +29,7 @@ export interface HoldingFacts {
   readonly engines: ReadonlyMap<string, EngineFacts>;
 }
 
-export function readHoldingFacts(db: StateQueries, membership: Membership): HoldingFacts {
+export function readHoldingFacts(db: StateReader, membership: Membership): HoldingFacts {
   const copies = new Map<string, Map<string, CopyPosition>>();
   for (const record of heldFacts(db)) {
     const member = membership.byId.get(record.device);
@@ -52,13 +50,9 @@ export function readHoldingFacts(db: StateQueries, membership: Membership): Hold
 }
 
 /** Devices being drained (`bucky devices drain`). */
-export function readDraining(db: StateQueries): Set<string> {
+export function readDraining(db: StateReader): Set<string> {
   return new Set(
-    db
-      .select({ key: state.key, value: state.value })
-      .from(state)
-      .where(like(state.key, "system/drain/%"))
-      .all()
+    stateRowsMatching(db, "system/drain/*")
       .filter((row) => row.value !== null)
       .map((row) => row.key.slice("system/drain/".length)),
   );

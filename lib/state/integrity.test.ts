@@ -39,7 +39,11 @@ function sealedNode(): TestNode {
 }
 
 function check(node: TestNode, everyRow = false) {
-  return checkIntegrity(node.db, node.seal, node.zone, { everyRow, nowMs: 9000, log: quiet });
+  return checkIntegrity(node.db.$client, node.seal, node.zone, {
+    everyRow,
+    nowMs: 9000,
+    log: quiet,
+  });
 }
 
 /** The message of the integrity error `run` throws. */

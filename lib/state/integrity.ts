@@ -14,7 +14,6 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
-import type { StateDb } from "../store/db.ts";
 import { type CheckpointRecord, readCheckpointRecord } from "./checkpoint-record.ts";
 import {
   CHANGESET_COLUMNS,
@@ -37,12 +36,11 @@ export interface IntegrityOptions {
 
 /** Checks the state against its seal; returns the seal, or throws E_INTEGRITY naming what was altered. */
 export function checkIntegrity(
-  db: StateDb,
+  sqlite: Database,
   seal: StateSeal,
   zone: ZoneId,
   options: IntegrityOptions,
 ): SealFields {
-  const sqlite = db.$client;
   // One read transaction: the seal and the tables as of one moment.
   const seen = sqlite.transaction((): Seen => {
     let record: SealFields | undefined;

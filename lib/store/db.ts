@@ -1,16 +1,12 @@
 /**
- * Opens the node's state database: SQLite in WAL mode with synchronous=NORMAL (durable
- * at every checkpoint, and about thirty times faster than FULL), migrated to the schema
- * this binary ships.
+ * The node's state database as drizzle sees it, over the connection lib/store/sqlite.ts
+ * opens (WAL, synchronous=NORMAL, migrated).
  */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import { sqliteError } from "../errors.ts";
-import { migrate, userVersion } from "./migrate.ts";
 import * as schema from "./schema.ts";
-
-const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+import { openStateSqlite } from "./sqlite.ts";
 
 /**
  * How a transaction that writes begins: taking the write lock at once. One that read first
@@ -24,22 +20,11 @@ export type StateDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
 export type StateQueries = BaseSQLiteDatabase<"sync", void, typeof schema>;
 
 export function openStateDb(path: string, options: { create: boolean }): StateDb {
-  let sqlite: Database | undefined;
-  try {
-    sqlite = new Database(path, { create: options.create, readwrite: true, strict: true });
-    // A new database gives pages back as compaction frees them (it can be set only before
-    // the first table; an older one is switched over by a VACUUM, lib/checkpoint/vacuum.ts).
-    if (options.create && userVersion(sqlite) === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
-    sqlite.run("PRAGMA journal_mode = WAL");
-    // The write-ahead log is cut back to this once folded in (a compaction grows it for a while).
-    sqlite.run(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`);
-    sqlite.run("PRAGMA synchronous = NORMAL");
-    sqlite.run("PRAGMA busy_timeout = 5000");
-    migrate(sqlite, path);
-  } catch (error) {
-    sqlite?.close();
-    throw sqliteError(error, `the state database ${path}`) ?? error;
-  }
+  return stateDbOver(openStateSqlite(path, options));
+}
+
+/** drizzle over a state database's connection (opened by lib/store/sqlite.ts). */
+export function stateDbOver(sqlite: Database): StateDb {
   return drizzle({ client: sqlite, schema });
 }
 

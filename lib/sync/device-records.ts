@@ -6,13 +6,12 @@
  * older one than held changes nothing.
  */
 
-import { sql } from "drizzle-orm";
 import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
-import type { deviceFacts, presence } from "../store/schema.ts";
-import { MAX_CLOCK_AHEAD_MS } from "./ingest.ts";
+import type { StateDb } from "../store/db.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { type MemberStanding, type Membership, standingOf } from "./membership.ts";
 
 export interface DeviceRecord {
@@ -27,7 +26,7 @@ export interface DeviceRecord {
 /** A kind of record: where it is kept, how it is read and checked, whose count. */
 export interface RecordKind<R extends DeviceRecord> {
   /** Its table: one row per device (device, at, heard_at, bytes). */
-  readonly table: typeof presence | typeof deviceFacts;
+  readonly table: "presence" | "device_facts";
   /** Throws ProtocolError on a malformed record. */
   decode(bytes: Uint8Array): R;
   /** Throws ProtocolError unless the device's key signed it. */
@@ -43,24 +42,15 @@ export function keepNewest(
   record: DeviceRecord,
   nowMs: number,
 ): boolean {
-  const { table } = kind;
-  const row = {
-    device: record.device,
-    at: record.at,
-    heardAt: nowMs,
-    bytes: Buffer.from(record.bytes),
-  };
-  const result = db
-    .insert(table)
-    .values(row)
-    .onConflictDoUpdate({
-      target: table.device,
-      set: { at: row.at, heardAt: row.heardAt, bytes: row.bytes },
-      setWhere: sql`excluded.at > ${table.at}`,
-    })
-    .returning({ device: table.device })
-    .all();
-  return result.length > 0;
+  const kept = sqliteOf(db)
+    .query<{ device: string }, [string, number, number, Uint8Array]>(
+      `INSERT INTO ${kind.table} (device, at, heard_at, bytes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET at = excluded.at, heard_at = excluded.heard_at, bytes = excluded.bytes
+       WHERE excluded.at > ${kind.table}.at
+       RETURNING device`,
+    )
+    .all(record.device, record.at, nowMs, record.bytes);
+  return kept.length > 0;
 }
 
 /**
@@ -94,12 +84,10 @@ export function receiveNewest<R extends DeviceRecord>(
 }
 
 /** The `at` of the newest record held of each device (the device's own clock). */
-export function newestAt(db: StateQueries, kind: RecordKind<DeviceRecord>): Map<DeviceId, number> {
-  const { table } = kind;
+export function newestAt(db: StateReader, kind: RecordKind<DeviceRecord>): Map<DeviceId, number> {
   return new Map(
-    db
-      .select({ device: table.device, at: table.at })
-      .from(table)
+    sqliteOf(db)
+      .query<{ device: string; at: number }, []>(`SELECT device, at FROM ${kind.table}`)
       .all()
       .map((row) => [row.device as DeviceId, row.at]),
   );
@@ -107,12 +95,13 @@ export function newestAt(db: StateQueries, kind: RecordKind<DeviceRecord>): Map<
 
 /** Every record held, with when it arrived here, rows that no longer verify left out. */
 export function heldRecords<R extends DeviceRecord>(
-  db: StateQueries,
+  db: StateReader,
   kind: RecordKind<R>,
 ): (R & { readonly heardAt: number })[] {
-  return db
-    .select()
-    .from(kind.table)
+  return sqliteOf(db)
+    .query<{ device: string; heardAt: number; bytes: Uint8Array }, []>(
+      `SELECT device, heard_at AS heardAt, bytes FROM ${kind.table}`,
+    )
     .all()
     .flatMap((row) => {
       try {

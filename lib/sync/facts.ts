@@ -7,7 +7,7 @@ import { type DeviceFacts, decodeFacts, verifyFacts } from "../../protocol/devic
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import type { StateDb, StateQueries } from "../store/db.ts";
-import { deviceFacts } from "../store/schema.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 import {
   heldRecords,
   keepNewest,
@@ -18,7 +18,7 @@ import {
 import type { Membership } from "./membership.ts";
 
 const FACTS: RecordKind<DeviceFacts> = {
-  table: deviceFacts,
+  table: "device_facts",
   decode: decodeFacts,
   verify: (record, key) => verifyFacts(record as ReturnType<typeof decodeFacts>, key),
   counts: (standing) => standing !== "unknown",
@@ -45,15 +45,16 @@ export function factsVector(db: StateQueries): Map<DeviceId, number> {
 
 /** The records held that are newer than what `theirs` says the peer has. */
 export function factsNewerThan(db: StateQueries, theirs: VersionVector): Uint8Array[] {
-  return db
-    .select()
-    .from(deviceFacts)
+  return sqliteOf(db)
+    .query<{ device: string; at: number; bytes: Uint8Array }, []>(
+      "SELECT device, at, bytes FROM device_facts",
+    )
     .all()
     .filter((row) => row.at > (theirs.get(row.device as DeviceId) ?? -1))
     .map((row) => new Uint8Array(row.bytes));
 }
 
 /** Every device's newest facts, checked again as read, with when they arrived here. */
-export function heldFacts(db: StateQueries): (DeviceFacts & { readonly heardAt: number })[] {
+export function heldFacts(db: StateReader): (DeviceFacts & { readonly heardAt: number })[] {
   return heldRecords(db, FACTS);
 }

@@ -14,7 +14,7 @@ import { verifyDeviceDocument } from "../../protocol/documents.ts";
 import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { compareHlc, type Hlc, observeHlc } from "../../protocol/hlc.ts";
+import { compareHlc, type Hlc, MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
@@ -24,9 +24,6 @@ import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
-
-/** A changeset stamped further ahead of this node's clock than this is refused. */
-export const MAX_CLOCK_AHEAD_MS = 60_000;
 
 export interface IngestContext {
   readonly zone: ZoneId;

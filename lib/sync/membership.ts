@@ -3,13 +3,11 @@
  * document, whether the owner revoked it (and which of its changesets the zone keeps),
  * and whether this node caught it equivocating.
  */
-import { and, gte, lt } from "drizzle-orm";
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
-import type { StateQueries } from "../store/db.ts";
-import { checkpoint, quarantine, state } from "../store/schema.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 
 const DEVICES = "devices/";
 
@@ -39,27 +37,29 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
 }
 
 /**
- * The state's rows under `devices/`. Keys are ASCII below DEL, so [devices/, devices/DEL)
- * is exactly those: a range the key's index answers, where `LIKE 'devices/%'` (which
- * ignores case, so no index serves it) read the whole state, at every batch of a merge.
+ * The state's rows under `devices/` (tombstones too), given [devices/, devices/DEL). Keys
+ * are ASCII below DEL, so that is exactly those: a range the key's index answers, where
+ * `LIKE 'devices/%'` (which ignores case, so no index serves it) read the whole state, at
+ * every batch of a merge.
  */
-export function deviceRows(db: StateQueries) {
-  return db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(and(gte(state.key, DEVICES), lt(state.key, `${DEVICES}\x7f`)));
+export const DEVICE_ROWS_SQL = "SELECT key, value FROM state WHERE key >= ? AND key < ?";
+
+export function deviceRows(db: StateReader): { key: string; value: string | null }[] {
+  return sqliteOf(db)
+    .query<{ key: string; value: string | null }, [string, string]>(DEVICE_ROWS_SQL)
+    .all(DEVICES, `${DEVICES}\x7f`);
 }
 
-export function loadMembership(db: StateQueries, zone: ZoneId): Membership {
-  const rows = deviceRows(db).all();
+export function loadMembership(db: StateReader, zone: ZoneId): Membership {
+  const rows = deviceRows(db);
+  const sqlite = sqliteOf(db);
   const quarantined = new Set(
-    db
-      .select({ id: quarantine.deviceId })
-      .from(quarantine)
+    sqlite
+      .query<{ id: string }, []>("SELECT device_id AS id FROM quarantine")
       .all()
       .map((row) => row.id),
   );
-  const held = db.select({ body: checkpoint.body }).from(checkpoint).get();
+  const held = sqlite.query<{ body: Uint8Array }, []>("SELECT body FROM checkpoint").get();
   return membershipFromRows(
     rows,
     zone,

@@ -5,13 +5,13 @@
  */
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
-import type { StateDb, StateQueries } from "../store/db.ts";
-import { presence } from "../store/schema.ts";
+import type { StateDb } from "../store/db.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { keepNewest, type RecordKind, receiveNewest } from "./device-records.ts";
 import type { Membership } from "./membership.ts";
 
 const PRESENCE: RecordKind<Presence> = {
-  table: presence,
+  table: "presence",
   decode: decodePresence,
   verify: (record, key) => verifyPresence(record as ReturnType<typeof decodePresence>, key),
   counts: (standing) => standing === "member",
@@ -32,10 +32,9 @@ export function receivePresence(
 }
 
 /** Every record held, to pass on. */
-export function heldPresence(db: StateQueries): Uint8Array[] {
-  return db
-    .select({ bytes: presence.bytes })
-    .from(presence)
+export function heldPresence(db: StateReader): Uint8Array[] {
+  return sqliteOf(db)
+    .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM presence")
     .all()
     .map((row) => new Uint8Array(row.bytes));
 }
@@ -46,11 +45,12 @@ export function heldPresence(db: StateQueries): Uint8Array[] {
  * node missed, relayed late, makes its device look alive for one window more: bounded,
  * and far less than clocks a minute apart would cost.
  */
-export function lastHeardAlive(db: StateQueries): Map<DeviceId, number> {
+export function lastHeardAlive(db: StateReader): Map<DeviceId, number> {
   return new Map(
-    db
-      .select({ device: presence.device, heardAt: presence.heardAt })
-      .from(presence)
+    sqliteOf(db)
+      .query<{ device: string; heardAt: number }, []>(
+        "SELECT device, heard_at AS heardAt FROM presence",
+      )
       .all()
       .map((row) => [row.device as DeviceId, row.heardAt]),
   );

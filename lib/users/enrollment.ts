@@ -20,8 +20,9 @@ import {
 } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
+import { gatewayBase } from "../gateway/config.ts";
 import { ENROLL_PATH } from "../gateway/routing.ts";
-import { type FoundGateway, findGateway, gatewayBase } from "../gateway/sessions.ts";
+import { type FoundGateway, findGateway } from "../gateway/sessions.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { state, usedLogins } from "../store/schema.ts";
 import type { Person } from "./directory.ts";

@@ -1,7 +1,7 @@
 /** `bucky zone show`: the zone's signed documents, decoded, after they verified. */
 import { decodeJws, type JwsHeader } from "../../protocol/jws.ts";
 import type { Log } from "../log.ts";
-import { openZone } from "./open.ts";
+import { openCheckedZone } from "./checked-zone.ts";
 
 export interface DescribedDocument {
   readonly id: string;
@@ -20,7 +20,7 @@ export interface ZoneDescription {
 }
 
 export function describeZone(home: string, log: Log): ZoneDescription {
-  const zone = openZone(home, log);
+  const zone = openCheckedZone(home, log);
   try {
     return { zone: describe(zone.zone), devices: zone.devices.map(describe) };
   } finally {

@@ -15,7 +15,7 @@ import { type Repair, repairState } from "../state/repair.ts";
 import { StateSeal } from "../state/seal.ts";
 import { openStateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
-import { requireZone } from "./open.ts";
+import { requireZone } from "./checked-zone.ts";
 
 const RESTORE_HINT =
   "Restore the home with `bucky backup restore latest`, or move it away and join the zone again.";

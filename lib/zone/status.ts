@@ -9,19 +9,18 @@ import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
+import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
-import { ownFacts, usageFacts } from "../facts/publisher.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
-import { readGateway } from "../gateway/config.ts";
-import { gatewayBase } from "../gateway/sessions.ts";
+import { gatewayBase, readGateway } from "../gateway/config.ts";
 import { imageDevices, imageWarnings } from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
-import type { StateQueries } from "../store/db.ts";
+import type { StateReader } from "../store/reads.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
-import { openZone } from "./open.ts";
+import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
 import {
   type AppDataCopies,
   assessReliability,
@@ -100,7 +99,7 @@ export interface ZoneCertificate {
 }
 
 export interface StatusView {
-  readonly db: StateQueries;
+  readonly db: StateReader;
   readonly home: string;
   readonly zone: { readonly id: ZoneId; readonly name: string };
   readonly device: ZoneStatus["device"];
@@ -173,27 +172,30 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   };
 }
 
-/** The status read straight from a home's database, with or without its daemon. */
-export function zoneStatus(
+/**
+ * The status read straight from a home's database, with or without its daemon: checked
+ * as every opening is (lib/zone/checked-zone.ts), read on the bare connection.
+ */
+export async function zoneStatus(
   home: string,
   log: Log,
   options: { nowMs: number; liveWindowMs: number; disk?: boolean },
-): ZoneStatus {
-  const zone = openZone(home, log);
+): Promise<ZoneStatus> {
+  const zone = openCheckedZone(home, log);
   try {
     const { disk, ...times } = options;
+    // Where the space goes is measured by code only --disk needs (with drizzle).
+    const usage = disk ? await measureUsage(zone) : undefined;
     return describeZone(
       {
-        db: zone.db,
+        db: zone.sqlite,
         home: zone.paths.home,
         zone: { id: zone.zone.id, name: zone.zone.name },
         device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
-        membership: loadMembership(zone.db, zone.zone.id),
+        membership: loadMembership(zone.sqlite, zone.zone.id),
         ownFacts: {
-          ...ownFacts(zone.paths, zone.db, zone.device.name),
-          ...(disk
-            ? { usage: usageFacts({ zone, db: zone.db, deviceName: zone.device.name }) }
-            : {}),
+          ...ownFacts(zone.paths, zone.sqlite, zone.device.name),
+          ...(usage ? { usage } : {}),
         },
         ...times,
       },
@@ -202,6 +204,14 @@ export function zoneStatus(
   } finally {
     zone.close();
   }
+}
+
+async function measureUsage(zone: CheckedZone): Promise<UsageFacts> {
+  const [{ usageFacts }, { stateDbOver }] = await Promise.all([
+    import("../facts/publisher.ts"),
+    import("../store/db.ts"),
+  ]);
+  return usageFacts({ zone, db: stateDbOver(zone.sqlite), deviceName: zone.device.name });
 }
 
 function backupsOf(device: DeviceStanding): ZoneBackup[] {

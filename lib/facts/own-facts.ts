@@ -1,0 +1,57 @@
+/**
+ * What this device knows of itself, read from its home now: the part of its device facts
+ * (lib/facts/publisher.ts says them) that `bucky status` also reads for the device it
+ * runs on, whose published facts may be seconds old.
+ */
+import { existsSync, statfsSync } from "node:fs";
+import { readBackupStatus } from "../backup/status.ts";
+import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
+import { BuckyError } from "../errors.ts";
+import type { HomePaths } from "../home.ts";
+import type { StateReader } from "../store/reads.ts";
+import type { DeviceFactsPayload } from "./payload.ts";
+
+/** Free space is said to the nearest this share of the disk. */
+const DISK_STEP = 0.01;
+
+/**
+ * What this device knows of itself, read from its home now: its backups to the zone's
+ * targets (not to one since removed) and its disk. (Its gateway's traffic is counted by
+ * the running gateway and said by the daemon.)
+ */
+export function ownFacts(
+  paths: HomePaths,
+  db: StateReader,
+  self: string,
+): Pick<DeviceFactsPayload, "backup" | "disk"> {
+  const status = readBackupStatus(paths);
+  const targets = new Set(zoneTargetNames(paths, db, self));
+  return {
+    backup: {
+      key: existsSync(paths.backupKey),
+      targets: Object.fromEntries(Object.entries(status).filter(([name]) => targets.has(name))),
+    },
+    disk: diskOf(paths.home),
+  };
+}
+
+function zoneTargetNames(paths: HomePaths, db: StateReader, self: string): string[] {
+  try {
+    return resolveTargets(paths, db, self).map((t) => t.name);
+  } catch (error) {
+    // This device's own file is damaged (said elsewhere): the zone's records still count.
+    if (!(error instanceof BuckyError)) throw error;
+    return readZoneTargets(db).map((t) => t.name);
+  }
+}
+
+function diskOf(home: string): DeviceFactsPayload["disk"] {
+  try {
+    const stats = statfsSync(home);
+    const totalBytes = stats.blocks * stats.bsize;
+    const step = Math.max(1, Math.floor(totalBytes * DISK_STEP));
+    return { freeBytes: Math.floor((stats.bavail * stats.bsize) / step) * step, totalBytes };
+  } catch {
+    return undefined;
+  }
+}

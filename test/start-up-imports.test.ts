@@ -1,0 +1,82 @@
+/**
+ * `bucky status` with no node running must start fast (issue 20: under 25 ms): it opens
+ * the home on the bare SQLite connection and loads none of drizzle, whose modules and
+ * schema cost more to evaluate than the whole status read. This test follows the static
+ * imports of what that command loads and fails on a module that would bring drizzle (or
+ * the gateway's server code) back in; code loaded with `await import()` is not followed.
+ */
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+/**
+ * What the commands that read the home themselves load: `bucky status` when no node
+ * answers (cmd/status.ts imports the last two then), and `bucky zone show`.
+ */
+const ENTRIES = [
+  "cmd/main.ts",
+  "cmd/cli.ts",
+  "cmd/status.ts",
+  "lib/zone/status.ts",
+  "cmd/liveness.ts",
+  "cmd/zone/show.ts",
+];
+
+const HEAVY = [/^drizzle-orm/, /^hono/, /\/store\/schema\.ts$/, /\/store\/db\.ts$/];
+
+/** The modules a file imports at run time: `import type` and all-`type` braces are left out. */
+function runtimeImports(file: string): string[] {
+  const source = readFileSync(resolve(ROOT, file), "utf8");
+  const found: string[] = [];
+  for (const match of source.matchAll(
+    /(?:^|\n)\s*(import|export)\s+([^;]*?)\s*from\s+["']([^"']+)["']/g,
+  )) {
+    const clause = match[2] as string;
+    if (clause.startsWith("type ")) continue;
+    const braces = clause.match(/^\{([^}]*)\}$/);
+    const names = braces
+      ? (braces[1] as string)
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean)
+      : [];
+    if (names.length > 0 && names.every((n) => n.startsWith("type "))) continue;
+    found.push(match[3] as string);
+  }
+  for (const match of source.matchAll(/(?:^|\n)\s*import\s+["']([^"']+)["']/g))
+    found.push(match[1] as string);
+  return found;
+}
+
+/** Every module reached from `entries` by run-time imports, as [importer, specifier]. */
+function staticClosure(entries: readonly string[]): [string, string][] {
+  const seen = new Set<string>();
+  const edges: [string, string][] = [];
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of runtimeImports(file)) {
+      edges.push([file, specifier]);
+      if (!specifier.startsWith(".")) continue;
+      const target = relative(ROOT, resolve(dirname(resolve(ROOT, file)), specifier));
+      if (target.endsWith(".ts") && existsSync(resolve(ROOT, target))) queue.push(target);
+    }
+  }
+  return edges;
+}
+
+test("bucky status with no node running, and bucky zone show, load no drizzle, schema or hono", () => {
+  const heavy = staticClosure(ENTRIES).filter(([, specifier]) =>
+    HEAVY.some((pattern) => pattern.test(specifier)),
+  );
+  expect(heavy).toEqual([]);
+});
+
+test("the walk sees an import that brings drizzle in", () => {
+  // lib/zone/open.ts is how everything else opens the zone, with drizzle.
+  expect(staticClosure(["lib/zone/open.ts"]).map(([, s]) => s)).toContain("../store/db.ts");
+});
