@@ -7,7 +7,7 @@
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, like, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
@@ -20,6 +20,7 @@ import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { agentAudit, state } from "../store/schema.ts";
 
 /** How long the zone keeps what agents did. */
@@ -91,14 +92,7 @@ export function readAudit(
   const batches = db
     .select({ key: state.key })
     .from(state)
-    .where(
-      and(
-        gte(state.key, "nodes/"),
-        lt(state.key, "nodes0"),
-        like(state.key, "nodes/%/agent-log/%"),
-        isNotNull(state.value),
-      ),
-    )
+    .where(and(keyGlob("nodes/*/agent-log/*"), isNotNull(state.value)))
     .all()
     .flatMap((row) => {
       const batch = parseAuditBatchKey(row.key);

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { eq, like } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import {
   type AgentGrant,
   type AgentScopes,
@@ -34,6 +34,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
@@ -194,7 +195,7 @@ export function listAgents(db: StateQueries, user?: string): AgentRecord[] {
   return db
     .select({ value: state.value })
     .from(state)
-    .where(like(state.key, "agents/%"))
+    .where(keyGlob("agents/*"))
     .all()
     .flatMap((row) => {
       const record = parseRecord(row.value);

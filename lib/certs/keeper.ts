@@ -13,7 +13,7 @@
  *   for the name or has not tried it yet. Nothing commands anyone.
  */
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
-import { eq, like } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { isLocalAddress } from "../../protocol/zone-ca.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
@@ -22,6 +22,7 @@ import { readZoneFacts } from "../facts/zone-facts.ts";
 import { type GatewayConfig, parseListen, readGateway, readTls } from "../gateway/config.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
@@ -113,7 +114,7 @@ export class CertificateKeeper {
 
   /**
    * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing;
-   * undefined if none. The token is matched exactly (`_` would be a wildcard to LIKE).
+   * undefined if none. The token is matched exactly.
    */
   static challengeAnswer(node: NodeContext, token: string): string | undefined {
     if (!CHALLENGE_TOKEN.test(token)) return undefined;
@@ -121,7 +122,7 @@ export class CertificateKeeper {
     for (const row of node.db
       .select({ key: state.key, value: state.value })
       .from(state)
-      .where(like(state.key, "nodes/%/acme/%"))
+      .where(keyGlob("nodes/*/acme/*"))
       .all()) {
       const [, device, , rowToken] = row.key.split("/");
       if (rowToken !== token || !row.value || device === undefined) continue;
@@ -558,7 +559,7 @@ class Turns {
       for (const row of node.db
         .select({ value: state.value })
         .from(state)
-        .where(like(state.key, `nodes/${device.name}/acme/%`))
+        .where(keyGlob(`nodes/${device.name}/acme/*`))
         .all()) {
         try {
           pending.add((JSON.parse(row.value ?? "{}") as { name?: string }).name ?? "");
@@ -596,7 +597,7 @@ function ownChallenges(node: NodeContext): string[] {
   return node.db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(like(state.key, `nodes/${node.deviceName}/acme/%`))
+    .where(keyGlob(`nodes/${node.deviceName}/acme/*`))
     .all()
     .filter((row) => row.value !== null)
     .map((row) => row.key);

@@ -5,10 +5,11 @@
  * the owner took back.
  */
 import { describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode } from "../state/test-db.ts";
+import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "../sync/membership.ts";
 import { readRequests, requestKey } from "./zone-ca.ts";
 
@@ -35,5 +36,28 @@ describe("the zone CA's requests", () => {
     expect([...readRequests(db, membershipOf(gateway))]).toEqual([["d60", request]]);
     expect([...readRequests(db, membershipOf({ ...gateway, revokedAfterSeq: 3 }))]).toEqual([]);
     expect([...readRequests(db, membershipOf({ ...gateway, quarantined: true }))]).toEqual([]);
+  });
+
+  test("are read by their keys' exact spelling: another member cannot write one in another case", () => {
+    const { db, zone, key, seal } = openTestNode(62);
+    const other = { zone, name: "d63", key: signingKeyFromSeed(seed(63)), seal };
+    const forged = { publicKey: "BBBB", dnsNames: ["gw.lan"], addresses: [] };
+    // Keys only d62 may write are spelled in lower case: these are any member's to write.
+    appendLocalChangeset(
+      db,
+      other,
+      ["NODES/d62/zone-ca/request", "Nodes/d62/zone-ca/request"].map((k) => ({
+        key: k,
+        value: JSON.stringify(forged),
+      })),
+      Date.now(),
+    );
+    const gateway: Member = {
+      id: deviceIdFromPublicKey(key.publicKey),
+      name: "d62" as DeviceName,
+      admittedAtMs: 0,
+      quarantined: false,
+    };
+    expect([...readRequests(db, membershipOf(gateway))]).toEqual([]);
   });
 });

@@ -22,7 +22,6 @@ import {
   sign,
   X509Certificate,
 } from "node:crypto";
-import { like } from "drizzle-orm";
 import { type SigningKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { concatBytes, fromBase64url, toBase64url, utf8 } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -31,6 +30,7 @@ import { certificatePem } from "../../protocol/tls-cert.ts";
 import { certificate, leafTbs, type RootRequest, rootTbs } from "../../protocol/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
@@ -105,7 +105,7 @@ export function readRoot(db: StateQueries, zoneId: ZoneId, zoneName: string): Zo
   const rows = db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(like(state.key, "nodes/%/zone-ca/root"))
+    .where(keyGlob("nodes/*/zone-ca/root"))
     .all()
     .sort((a, b) => a.key.localeCompare(b.key));
   for (const row of rows) {
@@ -168,7 +168,7 @@ export function readRequests(
   for (const row of db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(like(state.key, "nodes/%/zone-ca/request"))
+    .where(keyGlob("nodes/*/zone-ca/request"))
     .all()) {
     const device = row.key.split("/")[1] as string;
     const value = parseJson(row.value) as Partial<CertificateRequest> | undefined;
@@ -198,7 +198,7 @@ export function readIssued(
   const rows = db
     .select({ value: state.value })
     .from(state)
-    .where(like(state.key, `nodes/%/zone-ca/issued/${gateway}`))
+    .where(keyGlob(`nodes/*/zone-ca/issued/${gateway}`))
     .all();
   let best: X509Certificate | undefined;
   for (const row of rows) {

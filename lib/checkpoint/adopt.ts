@@ -184,7 +184,7 @@ export function adoptFetched(
       const membership = membershipFromRows(
         sqlite
           .query<{ key: string; value: string | null }, []>(
-            "SELECT key, value FROM state WHERE key LIKE 'devices/%'",
+            "SELECT key, value FROM state WHERE key GLOB 'devices/*'",
           )
           .all(),
         zone,

@@ -72,7 +72,7 @@ export async function adoptAgreed(c: Compacting, mine?: Candidate): Promise<Adop
   const endorsed = readEndorsements(
     sqlite
       .query<{ key: string; value: string | null; author: string; seq: number }, []>(
-        "SELECT key, value, author, seq FROM state WHERE key LIKE 'nodes/%/checkpoint'",
+        "SELECT key, value, author, seq FROM state WHERE key GLOB 'nodes/*/checkpoint'",
       )
       .all(),
   );

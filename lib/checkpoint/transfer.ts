@@ -166,7 +166,7 @@ export async function takeOffer(context: FetchContext, bytes: Uint8Array): Promi
       membershipFromRows(
         sqlite
           .query<{ key: string; value: string | null }, []>(
-            `SELECT key, value FROM ${STAGING} WHERE key LIKE 'devices/%'`,
+            `SELECT key, value FROM ${STAGING} WHERE key GLOB 'devices/*'`,
           )
           .all(),
         zone,
@@ -296,7 +296,7 @@ function checkEvidence(context: FetchContext, kept: readonly DecodedChangeset[])
   for (const row of sqlite
     .query<{ key: string; value: string | null; author: string; seq: number }, []>(
       `SELECT key, value, author, seq FROM ${STAGING}
-       WHERE key = 'boot/config' OR key LIKE 'devices/%' OR key LIKE 'revoked-agents/%'`,
+       WHERE key = 'boot/config' OR key GLOB 'devices/*' OR key GLOB 'revoked-agents/*'`,
     )
     .iterate()) {
     if (!isEvidence(row.key)) continue;

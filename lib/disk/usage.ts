@@ -106,7 +106,7 @@ export function* homeUsageSteps(
   // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
   for (const row of sqlite
     .query<{ key: string; value: string | null }, []>(
-      "SELECT key, value FROM state WHERE key LIKE 'nodes/%/heartbeat' AND value IS NOT NULL",
+      "SELECT key, value FROM state WHERE key GLOB 'nodes/*/heartbeat' AND value IS NOT NULL",
     )
     .all()) {
     const owner = row.key.split("/")[1] as string;

@@ -3,7 +3,7 @@
  * and relay-only devices (members with `nodes/<name>/gateway` or `nodes/<name>/relay`),
  * and relays outside the zone it was given tickets for (`relays/<device id>`).
  */
-import { like, or } from "drizzle-orm";
+import { or } from "drizzle-orm";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeRelayTicket, encodeRelayTicket, type RelayTicket } from "../../protocol/relay.ts";
@@ -11,6 +11,7 @@ import { BuckyError } from "../errors.ts";
 import type { Peer } from "../node/peers.ts";
 import { peerOf } from "../node/peers.ts";
 import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
@@ -22,13 +23,7 @@ export function readRelays(db: StateQueries, membership: Membership): Peer[] {
   const rows = db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(
-      or(
-        like(state.key, "nodes/%/gateway"),
-        like(state.key, "nodes/%/relay"),
-        like(state.key, `${OUTSIDE_PREFIX}%`),
-      ),
-    )
+    .where(or(keyGlob("nodes/*/gateway"), keyGlob("nodes/*/relay"), keyGlob(`${OUTSIDE_PREFIX}*`)))
     .all();
   for (const { key, value } of rows) {
     if (!value) continue;

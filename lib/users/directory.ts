@@ -5,7 +5,7 @@
  * again as it is read: the write rules checked it when it arrived, and a damaged database
  * must not make a stranger someone.
  */
-import { like, or } from "drizzle-orm";
+import { or } from "drizzle-orm";
 import {
   type Account,
   type Credential,
@@ -19,6 +19,7 @@ import {
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 
 export interface Person {
@@ -48,7 +49,7 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
   const rows = db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(or(like(state.key, "users/%/account/%"), like(state.key, "users/%/credentials/%")))
+    .where(or(keyGlob("users/*/account/*"), keyGlob("users/*/credentials/*")))
     .all();
   const accounts = new Map<string, Account>();
   const found: { user: string; nonce: string; credential: Credential; creds: number }[] = [];
