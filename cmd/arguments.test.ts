@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { type ArgsDef, parseArgs } from "citty";
+import fc from "fast-check";
 import { parseArguments } from "./arguments.ts";
 
 const defs = {
@@ -54,6 +55,11 @@ describe("parseArguments reads what citty's parser reads", () => {
     });
   }
 
+  test("of a flag and its negation, the last wins", () => {
+    expect(parseArguments(defs, ["x", "--no-keep", "--keep"]).keep).toBe(true);
+    expect(parseArguments(defs, ["x", "--keep", "--no-keep"]).keep).toBe(false);
+  });
+
   test("a missing positional and a missing required option are usage errors", () => {
     expect(() => parseArguments(defs, ["--json"])).toThrow(
       "Missing required positional argument: ID",
@@ -61,5 +67,76 @@ describe("parseArguments reads what citty's parser reads", () => {
     expect(() =>
       parseArguments({ to: { type: "string", required: true, description: "" } }, []),
     ).toThrow("Missing required argument: --to");
+  });
+});
+
+describe("parseArguments on any words", () => {
+  // What cli.ts lets through: known flags (any spelling, inline values, negations), a
+  // value after each flag that takes one, words, `--` and `-`.
+  const word = fc.constantFrom("x", "y", "out.txt", "a=b", "-", "false", "true", "3");
+  const flag = fc.constantFrom(
+    "--json",
+    "--json=true",
+    "--json=false",
+    "--dry-run",
+    "--dryRun",
+    "--keep",
+    "--no-keep",
+    "--keep=false",
+    "--no-json",
+  );
+  const withValue = fc
+    .tuple(fc.constantFrom("--output", "-o", "--log-level", "--limit"), word)
+    .map(([name, value]) => [name, value]);
+  const inline = fc
+    .tuple(fc.constantFrom("--output=", "--log-level=", "--limit="), word)
+    .map(([name, value]) => [`${name}${value}`]);
+  const tokens = fc
+    .array(
+      fc.oneof(
+        word.map((w) => [w]),
+        flag.map((f) => [f]),
+        withValue,
+        inline,
+      ),
+      { maxLength: 8 },
+    )
+    .chain((groups) =>
+      fc
+        .option(fc.array(fc.oneof(word, flag), { maxLength: 3 }))
+        .map((tail) => [...groups.flat(), ...(tail ? ["--", ...tail] : [])]),
+    );
+
+  /** A flag and its negation both given: the last wins here, the negation always in citty. */
+  const contradicts = (words: string[]) => {
+    const flags = words.slice(0, words.includes("--") ? words.indexOf("--") : undefined);
+    return flags.some(
+      (word) =>
+        word.startsWith("--no-") &&
+        flags.some(
+          (other) => other === `--${word.slice(5)}` || other.startsWith(`--${word.slice(5)}=`),
+        ),
+    );
+  };
+
+  test("read what citty's parser reads", () => {
+    fc.assert(
+      fc.property(tokens, (words) => {
+        fc.pre(!contradicts(words));
+        const theirs = (() => {
+          try {
+            return { args: seen(parseArgs(words, defs)) };
+          } catch (error) {
+            return { error: (error as Error).message };
+          }
+        })();
+        if ("error" in theirs) {
+          expect(() => parseArguments(defs, words)).toThrow();
+          return;
+        }
+        expect(seen(parseArguments(defs, words))).toEqual(theirs.args);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
