@@ -2,8 +2,9 @@
  * A command's arguments from its words, as citty's parser gives them (names in both their
  * spelling and camelCase, `_` for the positionals, defaults, `--no-x`, `--x=false`), for
  * what cli.ts lets through (checkArguments refuses unknown flags and missing values
- * first); of a flag and its negation, the last given wins (citty let the negation win). Ours because citty's loads node:util for its parser: 2 of the 22 ms a profile
- * of `bucky status` spent, for a dozen tokens.
+ * first); of a flag and its negation, the last given wins (citty let the negation win).
+ * Ours because citty's loads node:util for its parser: 2 of the 22 ms a profile of
+ * `bucky status` spent, for a dozen tokens.
  */
 import type { ArgsDef, ParsedArgs } from "citty";
 import { BuckyError } from "../lib/errors.ts";
