@@ -56,8 +56,8 @@ describe("parseArguments reads what citty's parser reads", () => {
   }
 
   test("of a flag and its negation, the last wins", () => {
-    expect(parseArguments(defs, ["x", "--no-keep", "--keep"]).keep).toBe(true);
-    expect(parseArguments(defs, ["x", "--keep", "--no-keep"]).keep).toBe(false);
+    expect(parseArguments(defs, ["x", "--no-keep", "--keep"])).toMatchObject({ keep: true });
+    expect(parseArguments(defs, ["x", "--keep", "--no-keep"])).toMatchObject({ keep: false });
   });
 
   test("a missing positional and a missing required option are usage errors", () => {
