@@ -101,6 +101,21 @@ describe("architecture", () => {
     expect(readers.map((file) => relative(ROOT, file))).toEqual([]);
   });
 
+  // The first localeCompare loads ICU's collator, which an idle daemon then holds (1.5-2
+  // MB); names, ids, keys and times sort by code units (protocol/text-order.ts) instead.
+  test("only text people wrote is sorted with a collator", () => {
+    const collating = [
+      ...sourceFiles("cmd"),
+      ...sourceFiles("lib"),
+      ...sourceFiles("protocol"),
+    ].filter((file) => /\.localeCompare\(/.test(readFileSync(file, "utf8")));
+    expect(collating.map((file) => relative(ROOT, file)).sort()).toEqual([
+      // the files of an app's data an agent searches, and of a backup a person browses
+      "lib/agent/data-files.ts",
+      "lib/backup/snapshot-files.ts",
+    ]);
+  });
+
   test("only the entry point exits the process", () => {
     const exiters = [
       ...sourceFiles("cmd"),

@@ -31,6 +31,7 @@ import {
 } from "../../protocol/agent-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
@@ -201,7 +202,7 @@ export function listAgents(db: StateQueries, user?: string): AgentRecord[] {
       const record = parseRecord(row.value);
       return record && (user === undefined || record.user === user) ? [record] : [];
     })
-    .sort((a, b) => a.agent.localeCompare(b.agent));
+    .sort((a, b) => compareCodeUnits(a.agent, b.agent));
 }
 
 /** Revokes an agent; with `user`, only one that person made. */

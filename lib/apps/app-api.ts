@@ -29,6 +29,7 @@ import { verifyAppToken } from "../../protocol/app-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { TokenBucket } from "../gateway/limits.ts";
 import type { Log } from "../log.ts";
@@ -158,7 +159,7 @@ export function createAppApi(
     return [...node.people().people.values()]
       .filter((person) => personMayUseApp(person, reachOf(spec)))
       .map((person) => ({ name: person.name, role: person.role }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareCodeUnits(a.name, b.name));
   };
   api.get("/v1/users", (c) => c.json({ people: people() }));
   api.get("/v1/users/:name", (c) => {

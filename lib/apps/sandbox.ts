@@ -20,6 +20,7 @@
 import { closeSync, lstatSync, mkdtempSync, openSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppUser } from "./app-user.ts";
 import { prepareSandboxDir, SECCOMP_FILE } from "./sandbox-dir.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
@@ -192,7 +193,9 @@ function parentsOf(destinations: readonly string[]): string[] {
       if (!covered(dir)) dirs.add(dir);
     }
   }
-  return [...dirs].sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b));
+  return [...dirs].sort(
+    (a, b) => a.split("/").length - b.split("/").length || compareCodeUnits(a, b),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { Candidate } from "../../protocol/placement.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import type { EngineFacts } from "../images/engine-facts.ts";
@@ -79,7 +80,7 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
       const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices) : null;
       return statusOf(zone, spec, holding, data, facts.engines);
     })
-    .sort((a, b) => a.app.localeCompare(b.app));
+    .sort((a, b) => compareCodeUnits(a.app, b.app));
 }
 
 function statusOf(

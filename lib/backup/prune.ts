@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -73,7 +74,7 @@ function keepOfOne(
   snapshots: readonly { name: string; time: string }[],
   policy: RetentionPolicy,
 ): Set<string> {
-  const newestFirst = [...snapshots].sort((a, b) => b.time.localeCompare(a.time));
+  const newestFirst = [...snapshots].sort((a, b) => compareCodeUnits(b.time, a.time));
   const keep = new Set(newestFirst.slice(0, Math.max(1, policy.last)).map((s) => s.name));
   const buckets: [number, (d: Date) => string][] = [
     [policy.hourly, (d) => d.toISOString().slice(0, 13)],

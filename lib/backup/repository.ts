@@ -18,6 +18,7 @@ import {
 } from "../../protocol/backup/formats.ts";
 import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { release } from "./release.ts";
@@ -269,7 +270,7 @@ export class Repository {
         }
       }),
     );
-    return found.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time));
+    return found.sort((a, b) => compareCodeUnits(a.snapshot.time, b.snapshot.time));
   }
 
   /** Finds a snapshot by name prefix, or "latest". */

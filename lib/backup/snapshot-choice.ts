@@ -5,6 +5,7 @@
  * and a home that is one of the zone's devices is never turned into another.
  */
 import type { ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { type NamedSnapshot, newestByDevice } from "./zone-restore.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
@@ -79,7 +80,7 @@ export function chooseSnapshot(
   const fresh = home ? !devices.some((d) => home.members.has(d)) : devices.length === 1;
   if (intoHome && fresh) {
     const latest = [...newest.values()].sort((a, b) =>
-      a.snapshot.time.localeCompare(b.snapshot.time),
+      compareCodeUnits(a.snapshot.time, b.snapshot.time),
     );
     return latest.at(-1) as NamedSnapshot;
   }

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { TARGET_NAME, urlProblem } from "../../protocol/backup/zone-target.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -64,7 +65,7 @@ export function saveTarget(paths: HomePaths, target: Target): void {
   const others = readTargets(paths).filter((t) => t.name !== target.name);
   writeTargets(
     paths,
-    [...others, target].sort((a, b) => a.name.localeCompare(b.name)),
+    [...others, target].sort((a, b) => compareCodeUnits(a.name, b.name)),
   );
 }
 

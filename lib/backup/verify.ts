@@ -7,6 +7,7 @@
 
 import { decodeTree } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -177,7 +178,7 @@ export async function verifyRepository(
     problem,
     snapshots: [...(uses.get(blob) ?? new Map<string, Set<string>>())]
       .map(([id, files]) => ({ id, files: [...files].sort() }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
+      .sort((a, b) => compareCodeUnits(a.id, b.id)),
   }));
   return {
     ok: damaged.length === 0,

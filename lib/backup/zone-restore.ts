@@ -22,6 +22,7 @@ import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
@@ -77,7 +78,7 @@ export async function gatherFromDevices(
     });
   const holders = appSources(candidates, claims);
   const apps: RestoredApp[] = [];
-  for (const [app, from] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [app, from] of [...holders].sort(([a], [b]) => compareCodeUnits(a, b))) {
     apps.push({ app, device: from.snapshot.device, snapshot: from.name });
     if (from.name === chosen.name) continue;
     const data = join(staging, "apps", app, "data");

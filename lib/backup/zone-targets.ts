@@ -14,6 +14,7 @@ import {
   type ZoneTarget,
 } from "../../protocol/backup/zone-target.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -85,7 +86,7 @@ export function resolveTargets(paths: HomePaths, db: StateReader, self: string):
       route: { kind: "direct", connection: { ...target, name } },
     });
   }
-  return resolved.sort((a, b) => a.name.localeCompare(b.name));
+  return resolved.sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 /** The name a device's own target takes when the zone has another of its name: usb-laptop. */

@@ -14,6 +14,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { eq } from "drizzle-orm";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress } from "../../protocol/zone-ca.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
@@ -508,7 +509,7 @@ export function isMyTurn(
   }[],
 ): boolean {
   const rank = (id: string) => createHash("sha256").update(`${name}\n${id}`).digest("hex");
-  const ranked = [...gateways].sort((a, b) => rank(b.id).localeCompare(rank(a.id)));
+  const ranked = [...gateways].sort((a, b) => compareCodeUnits(rank(b.id), rank(a.id)));
   for (const gateway of ranked) {
     if (gateway.id === me) return true;
     if (gateway.pending.has(name) || !gateway.tried.has(name)) return false;

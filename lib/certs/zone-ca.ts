@@ -26,6 +26,7 @@ import { type SigningKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.
 import { concatBytes, fromBase64url, toBase64url, utf8 } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { certificatePem } from "../../protocol/tls-cert.ts";
 import { certificate, leafTbs, type RootRequest, rootTbs } from "../../protocol/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
@@ -107,7 +108,7 @@ export function readRoot(db: StateQueries, zoneId: ZoneId, zoneName: string): Zo
     .from(state)
     .where(keyGlob("nodes/*/zone-ca/root"))
     .all()
-    .sort((a, b) => a.key.localeCompare(b.key));
+    .sort((a, b) => compareCodeUnits(a.key, b.key));
   for (const row of rows) {
     const value = parseJson(row.value) as { cert?: unknown; ownerSignature?: unknown } | undefined;
     if (typeof value?.cert !== "string" || typeof value.ownerSignature !== "string") continue;

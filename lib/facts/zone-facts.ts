@@ -4,6 +4,7 @@
  * reliability level are computed from this, so any device gives the same answer.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -63,7 +64,7 @@ export function readZoneFacts(
         factsAt: record?.at ?? null,
       };
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 /** Members in good standing only: revoked and quarantined devices do not count. */

@@ -4,6 +4,7 @@
  * figures survive restarts without a write per request.
  */
 import { and, eq, gte, sql } from "drizzle-orm";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isPassing } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { traffic } from "../store/schema.ts";
@@ -158,7 +159,7 @@ export function trafficReport(db: StateDb, sinceMs: number, app?: string): AppTr
         clients: list,
       };
     })
-    .sort((a, b) => a.app.localeCompare(b.app));
+    .sort((a, b) => compareCodeUnits(a.app, b.app));
 }
 
 export interface TrafficSeries {
@@ -195,5 +196,5 @@ export function trafficSeries(db: StateDb, sinceMs: number, bucketMs: number): T
         .sort(([a], [b]) => a - b)
         .map(([at, point]) => ({ at: new Date(at).toISOString(), ...point })),
     }))
-    .sort((a, b) => a.app.localeCompare(b.app));
+    .sort((a, b) => compareCodeUnits(a.app, b.app));
 }

@@ -5,6 +5,7 @@
  * device.
  */
 
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import type { StateDb } from "../store/db.ts";
@@ -64,7 +65,7 @@ export function zoneTraffic(devices: readonly DeviceStanding[], nowMs: number): 
       app,
       points: sums.map((sum, i) => ({ at: new Date(fromMs + i * HOUR_MS).toISOString(), ...sum })),
     }))
-    .sort((a, b) => a.app.localeCompare(b.app));
+    .sort((a, b) => compareCodeUnits(a.app, b.app));
 }
 
 function total(series: TrafficSeries): number {

@@ -6,6 +6,7 @@
  * and `bucky status` shows which devices run images and why the others do not.
  */
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
@@ -76,7 +77,7 @@ export function imageDevices(
       const said = facts.get(member.name);
       return said ? [{ device: member.name as string, ...said }] : [];
     })
-    .sort((a, b) => a.device.localeCompare(b.device));
+    .sort((a, b) => compareCodeUnits(a.device, b.device));
 }
 
 /** Image apps no member can run, for `bucky status` to warn of. */

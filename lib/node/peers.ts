@@ -5,6 +5,7 @@
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, sqliteOf, stateValue } from "../store/reads.ts";
@@ -41,7 +42,7 @@ export function readPeers(db: StateQueries, membership: Membership, self: Device
     const peer = peerOf(db, member);
     if (peer) result.push(peer);
   }
-  return result.sort((a, b) => a.name.localeCompare(b.name));
+  return result.sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 /** How to call a member: where it listens and the certificate it serves, if it published them. */

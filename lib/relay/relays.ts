@@ -7,6 +7,7 @@ import { or } from "drizzle-orm";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeRelayTicket, encodeRelayTicket, type RelayTicket } from "../../protocol/relay.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Peer } from "../node/peers.ts";
 import { peerOf } from "../node/peers.ts";
@@ -37,7 +38,7 @@ export function readRelays(db: StateQueries, membership: Membership): Peer[] {
     const peer = peerOf(db, member);
     if (peer) relays.set(peer.id, peer);
   }
-  return [...relays.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...relays.values()].sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 /** Whether a change to `key` can change the relays. */

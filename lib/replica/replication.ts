@@ -13,6 +13,7 @@ import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { HeadOnWire } from "../../protocol/replica.ts";
 import { BLOB_ANSWER_BYTES } from "../../protocol/replica.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
@@ -274,7 +275,7 @@ export class Replication {
         }
       })
       .filter((copy) => existsSync(join(dir, copy.name)))
-      .sort((a, b) => a.at.localeCompare(b.at));
+      .sort((a, b) => compareCodeUnits(a.at, b.at));
   }
 
   // Inside ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { bytesEqual } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareHlc, type Hlc, MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
 import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
@@ -324,7 +325,7 @@ function inFeedOrder(changesets: readonly DecodedChangeset[]): DecodedChangeset[
     else byAuthor.set(changeset.author, [changeset]);
   }
   const ordered: DecodedChangeset[] = [];
-  for (const author of [...byAuthor.keys()].sort((a, b) => a.localeCompare(b))) {
+  for (const author of [...byAuthor.keys()].sort(compareCodeUnits)) {
     const feed = byAuthor.get(author) as DecodedChangeset[];
     for (let i = 1; i < feed.length; i++) {
       // Pages come in the order their sender applied them: most feeds are in order already.

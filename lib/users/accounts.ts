@@ -12,6 +12,7 @@ import {
   type UserName,
   userKeys,
 } from "../../protocol/accounts.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Person } from "./directory.ts";
@@ -34,7 +35,7 @@ export interface Enrolled {
 export function listPeople(node: NodeContext): PersonView[] {
   return [...node.people().people.values()]
     .sort((a, b) =>
-      a.name === OWNER_USER ? -1 : b.name === OWNER_USER ? 1 : a.name.localeCompare(b.name),
+      a.name === OWNER_USER ? -1 : b.name === OWNER_USER ? 1 : compareCodeUnits(a.name, b.name),
     )
     .map(view);
 }

@@ -18,6 +18,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { PairKeys } from "../../protocol/pair-key.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -121,7 +122,7 @@ function verifyZone(paths: HomePaths, sqlite: Database, log: Log) {
       throw damagedState(`${key} holds the document of device ${doc.name}`);
     devices.push(doc);
   }
-  devices.sort((a, b) => a.name.localeCompare(b.name));
+  devices.sort((a, b) => compareCodeUnits(a.name, b.name));
 
   const device = devices.find((doc) => doc.name === self.deviceName);
   if (!device || device.id !== self.deviceId) {

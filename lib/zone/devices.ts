@@ -1,6 +1,7 @@
 /** The zone's devices as this node sees them, and revoking one (owner only). */
 import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
@@ -88,7 +89,7 @@ export function listDevices(
         clockOffsetMs: self ? null : (contacts.clockOffsetMs?.(member.id) ?? null),
       };
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 function maxOf(a: number | undefined, b: number | undefined): number | undefined {

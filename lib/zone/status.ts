@@ -7,6 +7,7 @@
 
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { ownFacts } from "../facts/own-facts.ts";
@@ -225,7 +226,7 @@ function backupsOf(device: DeviceStanding): ZoneBackup[] {
       lastVerify: facts.lastVerify ? { at: facts.lastVerify.at, ok: facts.lastVerify.ok } : null,
       lastError: facts.lastBackupError ?? null,
     }))
-    .sort((a, b) => a.target.localeCompare(b.target));
+    .sort((a, b) => compareCodeUnits(a.target, b.target));
 }
 
 /** Where each app's data is, as the zone's facts say, for the reliability level. */
