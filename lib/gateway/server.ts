@@ -452,10 +452,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       maxRequestBodySize: MAX_BODY_BYTES,
       ...(secure
         ? {
+            // It asks browsers for no certificate: naming its own as the one it trusts keeps
+            // Bun from loading its bundled root certificates into it (2 MB held for nothing).
             tls: certificates.map((c) => ({
               ...(c.serverName && certificates.length > 1 ? { serverName: c.serverName } : {}),
               cert: c.cert,
               key: c.key,
+              ca: c.cert,
             })),
           }
         : {}),
