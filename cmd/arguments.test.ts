@@ -60,6 +60,14 @@ describe("parseArguments reads what citty's parser reads", () => {
     expect(parseArguments(defs, ["x", "--keep", "--no-keep"])).toMatchObject({ keep: false });
   });
 
+  test("a negation with one dash, which the command line lets through, negates", () => {
+    // checkArguments reads `-no-keep` as the negation of keep, as it reads `-keep` as keep:
+    // the parser ignored it, so `bucky invite -no-backup-key` gave the backup key.
+    expect(parseArguments(defs, ["x", "-no-keep"])).toMatchObject({ keep: false });
+    expect(parseArguments(defs, ["x", "-no-json", "-json"])).toMatchObject({ json: true });
+    expect(parseArguments(defs, ["x", "-json", "-no-json"])).toMatchObject({ json: false });
+  });
+
   test("a missing positional and a missing required option are usage errors", () => {
     expect(() => parseArguments(defs, ["--json"])).toThrow(
       "Missing required positional argument: ID",

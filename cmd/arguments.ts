@@ -2,7 +2,9 @@
  * A command's arguments from its words, as citty's parser gives them (names in both their
  * spelling and camelCase, `_` for the positionals, defaults, `--no-x`, `--x=false`), for
  * what cli.ts lets through (checkArguments refuses unknown flags and missing values
- * first); of a flag and its negation, the last given wins (citty let the negation win).
+ * first); of a flag and its negation, the last given wins (citty let the negation win),
+ * and `-no-x` negates x as `--no-x` does (checkArguments lets both through; citty read
+ * the first as short flags).
  * Ours because citty's loads node:util for its parser: 2 of the 22 ms a profile of
  * `bucky status` spent, for a dozen tokens.
  */
@@ -35,13 +37,13 @@ export function parseArguments(defs: ArgsDef, tokens: readonly string[]): Parsed
     const equals = bare.indexOf("=");
     const spelled = equals < 0 ? bare : bare.slice(0, equals);
     const inline = equals < 0 ? undefined : bare.slice(equals + 1);
-    if (token.startsWith("--no-")) {
-      const negated = bySpelling.get(spelled.slice(3));
+    const found = bySpelling.get(spelled);
+    if (!found) {
+      // `--no-x` and `-no-x` alike, as checkArguments reads them: the negation of x.
+      const negated = spelled.startsWith("no-") ? bySpelling.get(spelled.slice(3)) : undefined;
       if (negated) values.set(negated[0], false);
       continue;
     }
-    const found = bySpelling.get(spelled);
-    if (!found) continue;
     const [name, def] = found;
     if (def.type === "boolean") {
       values.set(name, inline === undefined ? true : inline !== "false");

@@ -1,3 +1,15 @@
+/**
+ * What keeps named data on this device: each kind of root says which objects it needs
+ * now (a chunk list keeps its chunks too). An object no root names is collected after a
+ * grace period (lib/ndn/collect.ts). A new kind of thing stored as named data (container
+ * images, say) registers a root of its own with the collector; nothing else changes.
+ *
+ * The kinds bucky has:
+ *   put          what the owner stored with `bucky put`, until `bucky rm`
+ *   app-package  the packages of the apps installed: the current version of each, and the
+ *                one before it (to go back to)
+ *   public       objects the zone serves to anyone (`bucky put --public`)
+ */
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { readSpecs } from "../apps/spec.ts";
 import type { StateQueries } from "../store/db.ts";
