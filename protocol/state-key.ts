@@ -31,6 +31,15 @@ function segmentProblem(segment: string): string | undefined {
 }
 
 /**
+ * Whether `pattern` is a GLOB over state keys that matches what it says: key characters
+ * and `*` (any run of characters, `/` included), none of GLOB's `?`, `[` or `]`, which
+ * keys never hold: a name put in a pattern that held one would match more than it says.
+ */
+export function isKeyGlob(pattern: string): boolean {
+  return /^[A-Za-z0-9_.:@/*-]+$/.test(pattern);
+}
+
+/**
  * Why `prefix` cannot begin any valid key, or undefined when it can: "" (every key),
  * `apps/` and `app` can; `apps/../`, `/apps` and `apps//` cannot.
  */

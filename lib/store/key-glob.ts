@@ -7,17 +7,11 @@
  * `key GLOB '…'` itself (lib/store/reads.ts).
  */
 import { type SQL, sql } from "drizzle-orm";
+import { isKeyGlob } from "../../protocol/state-key.ts";
 import { state } from "./schema.ts";
 
-/**
- * Keys hold letters, digits and `_.:@-` between slashes (protocol/state-key.ts): none of
- * GLOB's special characters, so a pattern is those and `*` (any run of characters, `/`
- * included) and nothing else: a name put in one that held a `?` or `[` would match more
- * than it says.
- */
-const PATTERN = /^[A-Za-z0-9_.:@/*-]+$/;
-
+/** `state.key GLOB pattern`, for a pattern protocol/state-key.ts isKeyGlob takes (else a bug: thrown). */
 export function keyGlob(pattern: string): SQL {
-  if (!PATTERN.test(pattern)) throw new Error(`not a state key pattern: ${pattern}`);
+  if (!isKeyGlob(pattern)) throw new Error(`not a state key pattern: ${pattern}`);
   return sql`${state.key} GLOB ${pattern}`;
 }

@@ -75,3 +75,10 @@ test("a key that differs from a ruled one only in case is not read as it", () =>
   expect(stateRowsMatching(db, "nodes/*/holds/*")).toEqual([]);
   db.$client.close();
 });
+
+test("a pattern with GLOB's other special characters is refused, not run", () => {
+  const db = openStateDb(join(dir, "pattern.db"), { create: true });
+  expect(() => stateRowsMatching(db, "nodes/?/engine")).toThrow("not a state key pattern");
+  expect(() => stateRowsMatching(db, "nodes/[ab]/engine")).toThrow("not a state key pattern");
+  db.$client.close();
+});

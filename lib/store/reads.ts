@@ -7,6 +7,7 @@
  * way, so both give the same answer.
  */
 import { Database } from "bun:sqlite";
+import { isKeyGlob } from "../../protocol/state-key.ts";
 import type { StateQueries } from "./db.ts";
 
 /** What these reads take: drizzle's database or a transaction on it, or the bare connection. */
@@ -42,6 +43,7 @@ export function stateRowsMatching(
   db: StateReader,
   pattern: string,
 ): { key: string; value: string | null }[] {
+  if (!isKeyGlob(pattern)) throw new Error(`not a state key pattern: ${pattern}`);
   return sqliteOf(db)
     .query<{ key: string; value: string | null }, [string]>(
       "SELECT key, value FROM state WHERE key GLOB ?",
