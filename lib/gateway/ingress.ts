@@ -1,9 +1,9 @@
 /**
  * A device's door for the zone's gateways to the apps it runs: `/v1/ingress/<app>/…` on
- * its peer API (members only: lib/node/peer-ingress.ts), forwarded as it streams to the app (through its door,
- * lib/apps/door.ts: the socket into its sandbox, or a port on 127.0.0.1). Who is signed
- * in, the app hears from this device alone, once it checked the gateway's assertion
- * (lib/gateway/app-user.ts).
+ * its peer API (members only: lib/node/peer-ingress.ts), forwarded as it streams to the
+ * app (through its door, lib/apps/door.ts: the socket into its sandbox, or a port on
+ * 127.0.0.1). Who is signed in, the app hears from this device alone, once it checked the
+ * gateway's assertion (lib/gateway/app-user.ts).
  */
 import type { Server } from "bun";
 import { BuckyError } from "../errors.ts";
