@@ -8,9 +8,10 @@
  * device in requests per second, with at most 2 ms more at p50; relayed bulk transfer at
  * least 0.8 of direct. Every device of the lab shares this machine's cores: a request to
  * another device costs a second daemon's work on the same CPUs, which separate machines
- * would not share.
+ * would not share. So each small-request figure comes with the CPU both daemons spent per
+ * request (from /proc): on a machine others load, rates swing but those hardly do.
  *
- *   just bench        (or: bun bench/relay.ts [seconds] [rounds])
+ *   just bench        (or: bun bench/relay.ts [seconds] [rounds]; BUCKY_BINARY=… for another build)
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,8 @@ import { join, resolve } from "node:path";
 import { ADDRESSES, createLab, type Host, type Lab } from "../test/lab.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BUCKY = join(ROOT, "dist/bucky");
+/** The binary measured: the build's, or another (an A/B against an older build). */
+const BUCKY = process.env.BUCKY_BINARY ?? join(ROOT, "dist/bucky");
 const SECONDS = Number(process.argv[2] ?? 8);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const BULK_MB = 256;
@@ -94,12 +96,18 @@ function onClient(lab: Lab, script: string): string {
   return run.stdout.toString().trim();
 }
 
-function wrk(
-  lab: Lab,
-  url: string,
-  connections = 32,
-): { rps: number; p50Ms: number; p99Ms: number } {
+interface Small {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU µs per request of the gateway's daemon and of the daemon of the device running the app. */
+  gatewayUs: number;
+  deviceUs: number;
+}
+
+function wrk(lab: Lab, url: string, device: Host, connections = 32): Small {
   const threads = Math.min(2, connections);
+  const before = { gateway: cpuSeconds("gw"), device: cpuSeconds(device) };
   const run = Bun.spawnSync(
     lab.on("client", [
       "wrk",
@@ -118,8 +126,12 @@ function wrk(
     return match ? Number(match[1]) * (unitMs[match[2] as string] ?? Number.NaN) : Number.NaN;
   };
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
-  if (!Number.isFinite(rps)) throw new Error(`wrk failed on ${url}: ${text}`);
-  return { rps, p50Ms: latency("50"), p99Ms: latency("99") };
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
+  if (!Number.isFinite(rps) || !(requests > 0)) throw new Error(`wrk failed on ${url}: ${text}`);
+  // On the gateway's own device the two daemons are one: its CPU is counted once.
+  const gatewayUs = ((cpuSeconds("gw") - before.gateway) * 1e6) / requests;
+  const deviceUs = device === "gw" ? 0 : ((cpuSeconds(device) - before.device) * 1e6) / requests;
+  return { rps, p50Ms: latency("50"), p99Ms: latency("99"), gatewayUs, deviceUs };
 }
 
 interface Bulk {
@@ -201,20 +213,19 @@ async function main(lab: Lab) {
   if (route("near") !== "direct" || route("h1") !== "relayed")
     throw new Error(`unexpected routes: near ${route("near")}, h1 ${route("h1")}`);
 
-  type Small = ReturnType<typeof wrk>;
   const rounds: Record<"here" | "direct" | "relayed", Small>[] = [];
   // Under load (32 connections), and one request at a time: the latency a request adds.
   const alone: Record<"here" | "direct" | "relayed", Small>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     rounds.push({
-      here: wrk(lab, `${GATEWAY}/apps/here/`),
-      direct: wrk(lab, `${GATEWAY}/apps/direct/`),
-      relayed: wrk(lab, `${GATEWAY}/apps/relayed/`),
+      here: wrk(lab, `${GATEWAY}/apps/here/`, "gw"),
+      direct: wrk(lab, `${GATEWAY}/apps/direct/`, "client"),
+      relayed: wrk(lab, `${GATEWAY}/apps/relayed/`, "h1"),
     });
     alone.push({
-      here: wrk(lab, `${GATEWAY}/apps/here/`, 1),
-      direct: wrk(lab, `${GATEWAY}/apps/direct/`, 1),
-      relayed: wrk(lab, `${GATEWAY}/apps/relayed/`, 1),
+      here: wrk(lab, `${GATEWAY}/apps/here/`, "gw", 1),
+      direct: wrk(lab, `${GATEWAY}/apps/direct/`, "client", 1),
+      relayed: wrk(lab, `${GATEWAY}/apps/relayed/`, "h1", 1),
     });
   }
   const large = {
@@ -237,7 +248,7 @@ async function main(lab: Lab) {
     `small requests: wrk -t2 -c32 -d${SECONDS}s from the client host, ${ROUNDS} rounds taking turns (this machine)`,
   );
   console.log(
-    `${"".padEnd(10)} ${"req/s".padStart(15)} ${"p50 ms".padStart(13)} ${"p99 ms".padStart(15)}`,
+    `${"".padEnd(10)} ${"req/s".padStart(15)} ${"p50 ms".padStart(13)} ${"p99 ms".padStart(15)} ${"CPU µs/req: gateway".padStart(20)} ${"device".padStart(9)}`,
   );
   for (const name of ["here", "direct", "relayed"] as const)
     console.log(
@@ -250,7 +261,17 @@ async function main(lab: Lab) {
       ).padStart(13)} ${range(
         of(name, (r) => r.p99Ms),
         ms,
-      ).padStart(15)}`,
+      ).padStart(15)} ${range(
+        of(name, (r) => r.gatewayUs),
+        thousands,
+      ).padStart(20)} ${
+        name === "here"
+          ? "".padStart(9)
+          : range(
+              of(name, (r) => r.deviceUs),
+              thousands,
+            ).padStart(9)
+      }`,
     );
   const ratio = (name: "direct" | "relayed") =>
     range(

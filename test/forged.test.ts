@@ -8,7 +8,12 @@ import { signChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../protocol/ids.ts";
 import { PairKeys } from "../protocol/pair-key.ts";
-import { macRequest, REQUEST_KEY_PURPOSE } from "../protocol/request-auth.ts";
+import {
+  macRequest,
+  REQUEST_KEY_PURPOSE,
+  signRequest,
+  UNSIGNED_BODY,
+} from "../protocol/request-auth.ts";
 import { encodePullRequest } from "../protocol/sync-messages.ts";
 import { buckyJson, cleanUp, type Daemon, startZone, waitFor } from "./harness.ts";
 import { actAs, type Member, peerOf } from "./member.ts";
@@ -143,6 +148,106 @@ describe("a daemon refuses requests that are not a member's", () => {
   });
 });
 
+/** A GET to alpha's ingress for `path` with `headers` as its authentication, raw. */
+async function ingressWith(headers: Record<string, string>, path: string) {
+  const response = await fetch(`${alpha.addresses[0]}${path}`, {
+    headers,
+    tls: { rejectUnauthorized: false },
+  });
+  return {
+    status: response.status,
+    message: ((await response.json()) as { error: { message: string } }).error.message,
+  };
+}
+
+/** Beta's tag for a GET of `path`, made for `audience` at `timeMs` (alpha, now: right). */
+async function betaTag(path: string, options: { audience?: DeviceId; timeMs?: number } = {}) {
+  const audience = options.audience ?? (await peerOf(alpha)).id;
+  const keys = beta.pairKeys;
+  return macRequest(
+    { method: "GET", path, audience, body: UNSIGNED_BODY },
+    beta.id,
+    keys.key(keys.self, audience, REQUEST_KEY_PURPOSE),
+    options.timeMs ?? Date.now(),
+  );
+}
+
+describe("the apps' ingress, served ahead of the router, refuses what is not a member's", () => {
+  const refused = (reason: string) => ({ status: 403, message: `request refused: ${reason}` });
+  const path = "/v1/ingress/notes/a?b=1";
+
+  test("the control: beta's request is let through, to find no app running", async () => {
+    expect(await ingressWith(await betaTag(path), path)).toEqual({
+      status: 503,
+      message: "notes is not running on alpha",
+    });
+  });
+
+  test("an unauthenticated request", async () => {
+    expect(await ingressWith({}, path)).toEqual(
+      refused("missing or malformed bucky-device header"),
+    );
+  });
+
+  test("a forged tag or signature naming a member", async () => {
+    const seed = new Uint8Array(32).fill(79);
+    const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+    const { id } = await peerOf(alpha);
+    const forged = macRequest(
+      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
+      beta.id,
+      stranger.key(stranger.self, id, REQUEST_KEY_PURPOSE),
+      Date.now(),
+    );
+    expect(await ingressWith(forged, path)).toEqual(refused("bad request authentication"));
+    const signed = signRequest(
+      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
+      signingKeyFromSeed(seed),
+      Date.now(),
+    );
+    expect(await ingressWith({ ...signed, "bucky-device": beta.id }, path)).toEqual(
+      refused("bad request signature"),
+    );
+  });
+
+  test("a stale one", async () => {
+    const stale = await betaTag(path, { timeMs: Date.now() - 10 * 60_000 });
+    expect(await ingressWith(stale, path)).toEqual(
+      refused("the request's time is too far from this device's clock"),
+    );
+  });
+
+  test("one made for another device, another path or another query", async () => {
+    const other = deviceIdFromPublicKey(signingKeyFromSeed(new Uint8Array(32).fill(80)).publicKey);
+    expect(await ingressWith(await betaTag(path, { audience: other }), path)).toEqual(
+      refused("bad request authentication"),
+    );
+    const tag = await betaTag(path);
+    for (const sent of [
+      "/v1/ingress/notes/b?b=1",
+      "/v1/ingress/notes/a?b=2",
+      "/v1/ingress/other/a?b=1",
+    ])
+      expect(await ingressWith(tag, sent)).toEqual(refused("bad request authentication"));
+  });
+
+  test("a stranger's, under its own name", async () => {
+    const seed = new Uint8Array(32).fill(81);
+    const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+    const { id } = await peerOf(alpha);
+    const tag = macRequest(
+      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
+      stranger.self,
+      stranger.key(stranger.self, id, REQUEST_KEY_PURPOSE),
+      Date.now(),
+    );
+    expect(await ingressWith(tag, path)).toEqual({
+      status: 403,
+      message: "this device does not know you as a member of the zone (yet)",
+    });
+  });
+});
+
 describe("a daemon refuses forged changesets", () => {
   test("a valid one is applied (the control)", async () => {
     const changeset = beta.changeset([{ key: "apps/ok", value: "1" }]);
@@ -259,5 +364,11 @@ describe("a daemon refuses forged changesets", () => {
       .push(alpha, [beta.changeset([{ key: "apps/after", value: "1" }]).bytes], "v2")
       .catch((e: unknown) => e);
     expect((tagged as BuckyError).message).toContain("you are quarantined");
+    // And at the apps' ingress, which is served ahead of the router.
+    const path = "/v1/ingress/notes/";
+    expect(await ingressWith(await betaTag(path), path)).toEqual({
+      status: 403,
+      message: "you are quarantined in this zone",
+    });
   });
 });

@@ -1,9 +1,9 @@
 /**
  * A device's door for the zone's gateways to the apps it runs: `/v1/ingress/<app>/…` on
- * its peer API (members only), forwarded as it streams to the app (through its door,
- * lib/apps/door.ts: the socket into its sandbox, or a port on 127.0.0.1). Who is signed
- * in, the app hears from this device alone, once it checked the gateway's assertion
- * (lib/gateway/app-user.ts).
+ * its peer API (members only: lib/node/peer-ingress.ts), forwarded as it streams to the
+ * app (through its door, lib/apps/door.ts: the socket into its sandbox, or a port on
+ * 127.0.0.1). Who is signed in, the app hears from this device alone, once it checked the
+ * gateway's assertion (lib/gateway/app-user.ts).
  */
 import type { Server } from "bun";
 import { BuckyError } from "../errors.ts";
@@ -20,6 +20,8 @@ import {
 export async function ingress(
   node: NodeContext,
   app: string,
+  /** The path and query the app receives (`/` at least). */
+  path: string,
   request: Request,
   server: Server<BridgeData>,
   people: IngressViewers,
@@ -29,8 +31,6 @@ export async function ingress(
   if (!door || (report?.state !== "running" && report?.state !== "unhealthy")) {
     throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
   }
-  const url = new URL(request.url);
-  const path = url.pathname.slice(`/v1/ingress/${app}`.length) + url.search || "/";
   // The gateway already set X-Forwarded-*; bucky's own request headers stop here.
   const headers = forwardedHeaders(request.headers, { host: request.headers.get("host") ?? "" });
   tellApp(headers, await people.viewer(app, request.headers));

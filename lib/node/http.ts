@@ -14,17 +14,47 @@ import type { Log } from "../log.ts";
  */
 export function errorHandler(log: Log, onBug: (error: unknown) => void) {
   return (thrown: Error, c: Context) => {
-    const error = toBuckyError(thrown);
-    if (!(thrown instanceof BuckyError) && !isPassing(thrown)) {
-      log.fatal("unexpected error while serving a request", {
-        path: c.req.path,
-        error: thrown.stack ?? String(thrown),
-      });
-      onBug(thrown);
-    }
+    const error = refusalOf(thrown, c.req.path, log, onBug);
     c.set(REFUSAL as never, error as never);
     return c.json({ error: error.toJSON() }, error.httpStatus as 400);
   };
+}
+
+/**
+ * What a request that threw is answered with, as a BuckyError; anything but a BuckyError
+ * or a passing failure is a bug, logged and told to `onBug`.
+ */
+export function refusalOf(
+  thrown: unknown,
+  path: string,
+  log: Log,
+  onBug: (error: unknown) => void,
+): BuckyError {
+  const error = toBuckyError(thrown);
+  if (!(thrown instanceof BuckyError) && !isPassing(thrown)) {
+    log.fatal("unexpected error while serving a request", {
+      path,
+      error: (thrown as Error)?.stack ?? String(thrown),
+    });
+    onBug(thrown);
+  }
+  return error;
+}
+
+/** The answer to a refused request: `{"error": {code, message, hint}}` with its status. */
+export function refusalResponse(error: BuckyError): Response {
+  return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
+}
+
+/** The line logged for a request that was answered (info) or refused (warn, with why). */
+export function logRequest(
+  log: Log,
+  fields: { api: string; method: string; path: string; status: number; ms: number; peer?: string },
+  refusal: BuckyError | undefined,
+): void {
+  if (refusal)
+    log.warn("request refused", { ...fields, code: refusal.code, error: refusal.message });
+  else log.info("request", fields);
 }
 
 /** Where errorHandler leaves the error for requestLog. */
@@ -44,9 +74,7 @@ export function requestLog(log: Log, api: string): MiddlewareHandler {
       ms: Math.round((performance.now() - startMs) * 10) / 10,
       peer: (c.get("peer" as never) as string | undefined) ?? undefined,
     };
-    if (refusal)
-      log.warn("request refused", { ...fields, code: refusal.code, error: refusal.message });
-    else log.info("request", fields);
+    logRequest(log, fields, refusal);
   };
 }
 

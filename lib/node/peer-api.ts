@@ -10,7 +10,6 @@ import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
-import { checkRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import {
   decodeEntries,
   decodePullRequest,
@@ -24,20 +23,18 @@ import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import { IngressViewers } from "../gateway/app-user.ts";
 import type { BridgeData } from "../gateway/forward.ts";
-import { ingress } from "../gateway/ingress.ts";
 import type { Log } from "../log.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
 import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
-import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
+import { admitMember } from "./admit-member.ts";
 import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
-
-const INGRESS_PREFIX = "/v1/ingress/";
+import { INGRESS_PREFIX, isIngressUrl, serveIngress } from "./peer-ingress.ts";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
 
@@ -51,12 +48,17 @@ export interface PeerServices {
   readonly targets: TargetHost;
 }
 
+/** The peer API, as the device's TLS server calls it. */
+export interface PeerApi {
+  fetch(request: Request, server: Server<unknown>): Response | Promise<Response>;
+}
+
 export function createPeerApp(
   node: NodeContext,
   log: Log,
   onBug: (error: unknown) => void,
   services: PeerServices,
-): Hono<PeerEnv> {
+): PeerApi {
   const { relay, mcp, replication, targets } = services;
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
@@ -82,12 +84,6 @@ export function createPeerApp(
   app.use("/v1/sync/*", memberOnly(node));
   app.use("/v1/apps/*", memberOnly(node));
   app.use("/v1/backup/*", memberOnly(node));
-  // Apps running here, for the zone's gateways: requests and WebSockets stream through.
-  app.use(`${INGRESS_PREFIX}*`, memberOnly(node, true));
-  const people = new IngressViewers(node, new SessionCheck(node));
-  app.all("/v1/ingress/:app/*", (c) =>
-    ingress(node, c.req.param("app"), c.req.raw, c.env as Server<BridgeData>, people),
-  );
   // The relay, for devices behind NAT: it checks callers itself (they need not be members).
   app.get("/v1/relay/attach", (c) => relay.attach(c.req.raw, c.env as Server<RelaySocketData>));
   app.get("/v1/relay/connect/:device", (c) =>
@@ -174,48 +170,37 @@ export function createPeerApp(
     );
   });
 
-  return app;
+  // Apps running here, for the zone's gateways: requests and WebSockets stream through,
+  // ahead of the router (every check of memberOnly is made there too).
+  const people = new IngressViewers(node, new SessionCheck(node));
+  return {
+    fetch: (request, server) =>
+      isIngressUrl(request.url)
+        ? serveIngress(node, log, onBug, people, request, server as Server<BridgeData>)
+        : app.fetch(request, server),
+  };
 }
 
 /**
- * Admits a request only when it is authenticated (signed, or tagged with the key this
- * device shares with its sender), fresh and meant for this device, by a member in good
- * standing; a revoked or quarantined device is refused. Reads the body, which the
- * signature covers; with `streamedBody`, leaves it unread and accepts only a signature
- * that covers none (proxied app traffic).
+ * Admits a request only from a member in good standing (lib/node/admit-member.ts). Reads
+ * the body, which the signature or tag covers.
  */
-function memberOnly(node: NodeContext, streamedBody = false): MiddlewareHandler<PeerEnv> {
+function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
   return async (c, next) => {
     const length = Number(c.req.header("content-length") ?? 0);
-    if (!streamedBody && length > MAX_SYNC_MESSAGE_BYTES) {
+    if (length > MAX_SYNC_MESSAGE_BYTES) {
       throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
     }
-    const body = streamedBody ? UNSIGNED_BODY : new Uint8Array(await c.req.arrayBuffer());
+    const body = new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
-    const membership = node.membership();
-    const check = checkRequest(
-      { method: c.req.method, path: url.pathname + url.search, audience: node.deviceId, body },
+    const device = admitMember(
+      node,
+      { method: c.req.method, path: url.pathname + url.search, body },
       c.req.raw.headers,
-      node.now(),
-      // A member's key is kept; anyone else's is made for this one check (and then
-      // refused below, if its tag even checks).
-      (device) => node.zone.requestKeys.from(device, standingOf(membership, device) === "member"),
+      (peer) => c.set("peer", peer),
     );
-    if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
-    const standing = standingOf(membership, check.device);
-    c.set("peer", membership.byId.get(check.device)?.name ?? check.device);
-    if (standing !== "member") {
-      throw new BuckyError(
-        "E_PERMISSION",
-        standing === "unknown"
-          ? "this device does not know you as a member of the zone (yet)"
-          : `you are ${standing} in this zone`,
-      );
-    }
-    c.set("device", check.device);
-    if (body !== UNSIGNED_BODY) c.set("body", body);
-    const now = node.now();
-    node.contacts.heardFrom(check.device, now, check.timeMs - now);
+    c.set("device", device);
+    c.set("body", body);
     await next();
   };
 }

@@ -107,7 +107,8 @@ export class PeerClient {
   /**
    * Forwards an HTTP request to `path` on `peer` and returns its response unread, so
    * bodies stream both ways. The request is signed, but not its body (UNSIGNED_BODY):
-   * only the pinned TLS connection protects what is streamed.
+   * only the pinned TLS connection protects what is streamed. `init.headers` is the
+   * caller's to give: the authentication is set on it.
    */
   async forward(
     peer: Peer,
@@ -118,14 +119,16 @@ export class PeerClient {
     for (const route of this.routesTo(peer)) {
       const base = await this.open(route, peer, failures);
       if (!base) continue;
-      const headers = new Headers(init.headers);
+      // The caller's headers are its own copy: they carry the authentication (set anew,
+      // with a new time, for each route tried).
+      const { headers } = init;
       const signed = this.authenticate(peer, {
         method: init.method,
         path,
         audience: peer.id,
         body: UNSIGNED_BODY,
       });
-      for (const [name, value] of Object.entries(signed)) headers.set(name, value);
+      for (const name in signed) headers.set(name, signed[name] as string);
       const startMs = performance.now();
       try {
         const response = await fetch(`${base}${path}`, {
