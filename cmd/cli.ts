@@ -40,7 +40,7 @@ export async function main(
   env: Environment = process.env,
   streams: Streams = processStreams,
 ): Promise<number> {
-  const json = argv.includes("--json");
+  const json = asksForJson(argv);
   try {
     const { command, rest, path } = await resolveCommand(argv);
     if (rest.some((token) => HELP_FLAGS.has(token)) || !isLeaf(command)) {
@@ -75,6 +75,23 @@ export async function main(
     }
     return error.exitCode;
   }
+}
+
+/**
+ * Whether the command line asks for JSON, read as the arguments' parser reads the flag
+ * (`--json`, `-json`, `--json=false`, `--no-json`; the last one wins; nothing after `--`):
+ * an error found before the command's own arguments are parsed is printed the same way
+ * its result would have been.
+ */
+function asksForJson(argv: readonly string[]): boolean {
+  let json = false;
+  for (const token of argv) {
+    if (token === "--") break;
+    const [spelled, inline] = token.startsWith("-") ? splitFlag(token) : [undefined, undefined];
+    if (spelled === "json") json = inline === undefined || inline !== "false";
+    else if (spelled === "no-json") json = false;
+  }
+  return json;
 }
 
 function isLeaf(command: CommandDef): boolean {

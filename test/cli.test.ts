@@ -62,6 +62,17 @@ describe("help and version", () => {
     });
   });
 
+  test("an error is printed as JSON when the command line asks for it, in any spelling", async () => {
+    for (const args of [["--json=true"], ["-json"], ["--no-json", "--json"]]) {
+      const result = await bucky(["frobnicate", ...args]);
+      expect(jsonError(result).code).toBe("E_USAGE");
+    }
+    for (const args of [["--json", "--no-json"], ["--json=false"], ["--", "--json"]]) {
+      const result = await bucky(["frobnicate", ...args]);
+      expect(result.stderr).toStartWith('error: unknown command "frobnicate"');
+    }
+  });
+
   test("an unexpected argument is a usage error", async () => {
     const result = await bucky(["status", "extra"]);
     expect(result.exitCode).toBe(2);
