@@ -103,4 +103,19 @@ describe("sealing a secret to a device", () => {
       }),
     ).toThrow(ProtocolError);
   });
+
+  test("a sealed secret whose ephemeral key has small order is refused as altered bytes are", () => {
+    const seed = new Uint8Array(32).fill(3);
+    const device = signingKeyFromSeed(seed).publicKey;
+    const sealed = seal(seed, new Uint8Array(16), new Uint8Array(32).fill(9), new Uint8Array(12));
+    // u = 0 and u = 1 (of order 4 and 1): the agreement with them is known to everyone.
+    for (const u of [0, 1]) {
+      const forged = new Uint8Array(sealed);
+      forged.fill(0, 1, 33);
+      forged[1] = u;
+      expect(() => openAsDevice({ sealed: forged, seed, device, context: "test" })).toThrow(
+        ProtocolError,
+      );
+    }
+  });
 });

@@ -131,19 +131,10 @@ function sealKey(
   recipient: Uint8Array,
   context: string,
 ): Buffer {
-  const shared = diffieHellman({
-    privateKey: secret,
-    publicKey: createPublicKey({
-      key: Buffer.concat([X25519_SPKI_PREFIX, peer]),
-      format: "der",
-      type: "spki",
-    }),
-  });
-  check(!shared.every((byte) => byte === 0), "the key agreement gave nothing: a bad public key");
   return Buffer.from(
     hkdfSync(
       "sha256",
-      shared,
+      x25519Agree(secret, peer),
       Buffer.concat([ephemeralPublic, recipient]),
       utf8(`bucky device seal v1\n${context}`),
       KEY_BYTES,
@@ -151,7 +142,31 @@ function sealKey(
   );
 }
 
-function x25519Private(scalar: Uint8Array): KeyObject {
+/**
+ * The secret X25519 agrees between `secret` and the public key `peer` (32 bytes). A public
+ * key of small order, or one that is no point, is a ProtocolError: it comes from outside.
+ */
+export function x25519Agree(secret: KeyObject, peer: Uint8Array): Buffer {
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({
+      privateKey: secret,
+      publicKey: createPublicKey({
+        key: Buffer.concat([X25519_SPKI_PREFIX, peer]),
+        format: "der",
+        type: "spki",
+      }),
+    });
+  } catch {
+    // OpenSSL refuses a point of small order with a plain Error.
+    throw new ProtocolError("the key agreement failed: a bad public key");
+  }
+  check(!shared.every((byte) => byte === 0), "the key agreement gave nothing: a bad public key");
+  return shared;
+}
+
+/** An X25519 secret key from its (clamped) scalar. */
+export function x25519Private(scalar: Uint8Array): KeyObject {
   return createPrivateKey({
     key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]),
     format: "der",

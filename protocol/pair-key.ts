@@ -11,22 +11,18 @@
  *
  * Deterministic: no randomness, no I/O, no clock.
  */
+import { hkdfSync, type KeyObject } from "node:crypto";
 import {
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  hkdfSync,
-  type KeyObject,
-} from "node:crypto";
-import { x25519PublicFromEd25519, x25519ScalarFromSeed } from "./device-seal.ts";
+  x25519Agree,
+  x25519Private,
+  x25519PublicFromEd25519,
+  x25519ScalarFromSeed,
+} from "./device-seal.ts";
 import { utf8 } from "./encoding.ts";
-import { check, ProtocolError } from "./errors.ts";
+import { check } from "./errors.ts";
 import { type DeviceId, publicKeyOfId } from "./ids.ts";
 
 export const PAIR_KEY_BYTES = 32;
-
-const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
 /** This device's half of every pair: its X25519 secret, made once from its Ed25519 seed. */
 export class PairKeys {
@@ -37,11 +33,7 @@ export class PairKeys {
     /** This device's id (of `seed`). */
     readonly self: DeviceId,
   ) {
-    this.secret = createPrivateKey({
-      key: Buffer.concat([X25519_PKCS8_PREFIX, x25519ScalarFromSeed(seed)]),
-      format: "der",
-      type: "pkcs8",
-    });
+    this.secret = x25519Private(x25519ScalarFromSeed(seed));
   }
 
   /**
@@ -56,23 +48,8 @@ export class PairKeys {
     const toPublic = publicKeyOfId(to, "device");
     check(fromPublic !== undefined && toPublic !== undefined, "not a device id");
     const peer = (from === this.self ? toPublic : fromPublic) as Uint8Array;
-    const peerX25519 = x25519PublicFromEd25519(peer);
-    let shared: Buffer;
-    try {
-      shared = diffieHellman({
-        privateKey: this.secret,
-        publicKey: createPublicKey({
-          key: Buffer.concat([X25519_SPKI_PREFIX, peerX25519]),
-          format: "der",
-          type: "spki",
-        }),
-      });
-    } catch {
-      // OpenSSL refuses a point of small order with a plain Error: anyone can name any
-      // device id, so that is the id's fault, never this device's.
-      throw new ProtocolError("the key agreement failed: a bad public key");
-    }
-    check(!shared.every((byte) => byte === 0), "the key agreement gave nothing: a bad public key");
+    // Anyone can name any device id: a bad key in one is the id's fault (a ProtocolError).
+    const shared = x25519Agree(this.secret, x25519PublicFromEd25519(peer));
     return new Uint8Array(
       hkdfSync(
         "sha256",
