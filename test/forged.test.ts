@@ -172,6 +172,22 @@ async function betaTag(path: string, options: { audience?: DeviceId; timeMs?: nu
   );
 }
 
+/**
+ * A tag for a GET of `path` to alpha made with the key of a stranger (the device of seed
+ * `seedByte`), naming `as` as its maker (the stranger itself by default).
+ */
+async function strangerTag(seedByte: number, path: string, as?: DeviceId) {
+  const seed = new Uint8Array(32).fill(seedByte);
+  const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+  const { id } = await peerOf(alpha);
+  return macRequest(
+    { method: "GET", path, audience: id, body: UNSIGNED_BODY },
+    as ?? stranger.self,
+    stranger.key(stranger.self, id, REQUEST_KEY_PURPOSE),
+    Date.now(),
+  );
+}
+
 describe("the apps' ingress, served ahead of the router, refuses what is not a member's", () => {
   const refused = (reason: string) => ({ status: 403, message: `request refused: ${reason}` });
   const path = "/v1/ingress/notes/a?b=1";
@@ -190,19 +206,11 @@ describe("the apps' ingress, served ahead of the router, refuses what is not a m
   });
 
   test("a forged tag or signature naming a member", async () => {
-    const seed = new Uint8Array(32).fill(79);
-    const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
-    const { id } = await peerOf(alpha);
-    const forged = macRequest(
-      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
-      beta.id,
-      stranger.key(stranger.self, id, REQUEST_KEY_PURPOSE),
-      Date.now(),
-    );
+    const forged = await strangerTag(79, path, beta.id);
     expect(await ingressWith(forged, path)).toEqual(refused("bad request authentication"));
     const signed = signRequest(
-      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
-      signingKeyFromSeed(seed),
+      { method: "GET", path, audience: (await peerOf(alpha)).id, body: UNSIGNED_BODY },
+      signingKeyFromSeed(new Uint8Array(32).fill(79)),
       Date.now(),
     );
     expect(await ingressWith({ ...signed, "bucky-device": beta.id }, path)).toEqual(
@@ -232,16 +240,7 @@ describe("the apps' ingress, served ahead of the router, refuses what is not a m
   });
 
   test("a stranger's, under its own name", async () => {
-    const seed = new Uint8Array(32).fill(81);
-    const stranger = new PairKeys(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
-    const { id } = await peerOf(alpha);
-    const tag = macRequest(
-      { method: "GET", path, audience: id, body: UNSIGNED_BODY },
-      stranger.self,
-      stranger.key(stranger.self, id, REQUEST_KEY_PURPOSE),
-      Date.now(),
-    );
-    expect(await ingressWith(tag, path)).toEqual({
+    expect(await ingressWith(await strangerTag(81, path), path)).toEqual({
       status: 403,
       message: "this device does not know you as a member of the zone (yet)",
     });
