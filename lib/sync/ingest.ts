@@ -99,25 +99,6 @@ export interface PageOptions {
 }
 
 /**
- * The last seq held here of each author asked about, read once: changesets at or below
- * it are held already (or twins of one held), so their signatures are not checked ahead.
- */
-function heldSeqs(db: StateDb): (author: string) => number {
-  const held = new Map<string, number>();
-  const last = db.$client.prepare<{ seq: number | null }, [string]>(
-    "SELECT max(seq) AS seq FROM changesets WHERE author = ?1",
-  );
-  return (author) => {
-    let seq = held.get(author);
-    if (seq === undefined) {
-      seq = last.get(author)?.seq ?? 0;
-      held.set(author, seq);
-    }
-    return seq;
-  };
-}
-
-/**
  * Verifies and applies a page of entries as a peer sent them: decoded, the signature of
  * every changeset not held already started on the worker threads, then applied a batch
  * at a time, each batch once its own signatures are checked, so that applying one
@@ -132,7 +113,10 @@ export async function ingestPage(
   context: IngestContext,
   options: PageOptions = {},
 ): Promise<IngestResult> {
-  const checked = CheckedEntries.start(entries, context.zone, heldSeqs(db));
+  // Changesets at or below an author's last seq held here are held already (or twins of
+  // one held): their signatures are not checked ahead.
+  const heads = new FeedHeads(db);
+  const checked = CheckedEntries.start(entries, context.zone, (author) => heads.head(author).seq);
   options.checksStarted?.(checked.started);
   const merged = new Merged(checked);
   const all = checked.changesets;
