@@ -22,6 +22,7 @@ import type { Log } from "../log.ts";
 import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
+import { stateValue } from "../store/reads.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
@@ -171,12 +172,9 @@ function appliedWhole(db: StateDb, changesets: readonly DecodedChangeset[]): boo
       documents.set(op.key, op.value);
     }
   }
-  const held = db.$client.prepare<{ value: string | null }, [string]>(
-    "SELECT value FROM state WHERE key = ?1",
-  );
   for (const [key, value] of documents) {
-    const row = held.get(key);
-    if (row && row.value !== value) return true;
+    const held = stateValue(db, key);
+    if (held !== undefined && held !== value) return true;
   }
   return false;
 }
