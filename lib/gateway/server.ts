@@ -610,7 +610,7 @@ async function websocketTarget(
       done,
     });
   }
-  const peer = node.peers().find((p) => p.name === entry.status.device);
+  const peer = entry.status.device ? node.peer(entry.status.device) : undefined;
   if (!peer) return undefined;
   const ingress = `/v1/ingress/${entry.spec.app}${path}`;
   const address = await node.client.reachableAddress(peer);
