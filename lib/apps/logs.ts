@@ -41,7 +41,7 @@ export async function appLogs(
 ): Promise<AppLogs> {
   const status = appStatus(node, app, liveWindowMs);
   if (!status.device || status.device === node.deviceName) return localLogs(node, app, lines);
-  const peer = node.peers().find((p) => p.name === status.device);
+  const peer = node.peer(status.device);
   if (!peer)
     throw new BuckyError(
       "E_UNAVAILABLE",

@@ -39,13 +39,7 @@ import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, type Route, route, SIGNIN_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import {
-  acceptLogin,
-  isSameOriginPath,
-  NOT_SIGNED_IN,
-  SESSION_COOKIE,
-  SESSION_TTL_S,
-} from "./sessions.ts";
+import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
 /** How long an app may take to start answering before the gateway gives up (504). */
@@ -128,11 +122,6 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       minute: at.minute,
     };
     return rules.find((rule) => ruleMatches(rule, asked));
-  };
-  /** Most requests carry no cookie: they are not kept waiting a turn for a session check. */
-  const sessionOf = (request: Request) => {
-    const cookies = request.headers.get("cookie");
-    return cookies === null ? NOT_SIGNED_IN : sessions.check(cookies);
   };
 
   const limiterOf = (entry: AppEntry): Limiter => {
@@ -229,7 +218,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           await accounts.handle({ request, url, path: target.path, hostHeader, client, secure }),
         );
       case "panel": {
-        const session = await sessionOf(request);
+        const session = await sessions.check(request.headers.get("cookie"));
         if (!("viewer" in session)) {
           return finish(
             "",
@@ -249,7 +238,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         if (!(await stillThere())) return unanswered();
         return finish("", await servePublicObject(node, target.id, request));
       case "home": {
-        const session = await sessionOf(request);
+        const session = await sessions.check(request.headers.get("cookie"));
         return finish("", homePage(table, "viewer" in session ? session.viewer : undefined));
       }
       case "unknown-host":
@@ -271,9 +260,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
       );
     }
-    // Not a turn's wait for a request without a cookie (most): no await at all.
-    const cookies = request.headers.get("cookie");
-    const session = cookies === null ? NOT_SIGNED_IN : await sessions.check(cookies);
+    // Not a turn's wait for a request without a session (most): check answers those at once.
+    const checking = sessions.check(request.headers.get("cookie"));
+    const session = checking instanceof Promise ? await checking : checking;
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
     const blocked = rules.length > 0 ? blockingRule(rules, target.app, client, viewer) : undefined;
@@ -621,7 +610,7 @@ async function websocketTarget(
       done,
     });
   }
-  const peer = node.peers().find((p) => p.name === entry.status.device);
+  const peer = entry.status.device ? node.peer(entry.status.device) : undefined;
   if (!peer) return undefined;
   const ingress = `/v1/ingress/${entry.spec.app}${path}`;
   const address = await node.client.reachableAddress(peer);

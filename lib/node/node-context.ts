@@ -225,18 +225,19 @@ export class NodeContext {
    * asking the database whether it changed was a query and two file locks per request.
    */
   peers(): Peer[] {
-    const membership = this.membership();
-    const cached = this.cachedPeers;
-    if (cached?.membership === membership) return [...cached.peers];
-    const peers = readPeers(this.db, membership, this.deviceId);
-    this.cachedPeers = { membership, peers };
-    return [...peers];
+    return [...this.keptPeers()];
   }
 
   /** The peer named `name` that this device can call, if any (see peers). */
   peer(name: string): Peer | undefined {
-    if (this.cachedPeers?.membership !== this.membership()) this.peers();
-    return this.cachedPeers?.peers.find((peer) => peer.name === name);
+    return this.keptPeers().find((peer) => peer.name === name);
+  }
+
+  private keptPeers(): readonly Peer[] {
+    const membership = this.membership();
+    if (this.cachedPeers?.membership !== membership)
+      this.cachedPeers = { membership, peers: readPeers(this.db, membership, this.deviceId) };
+    return this.cachedPeers.peers;
   }
 
   /**

@@ -393,7 +393,7 @@ export class Replication {
     const follower = new ReplicaFollower({
       app,
       db: this.db(app),
-      holder: () => this.node.peers().find((peer) => peer.name === holder),
+      holder: () => this.node.peer(holder),
       client: this.node.client,
       log: this.node.log,
       onCopy: () => this.options.onChange(),

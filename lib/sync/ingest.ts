@@ -22,6 +22,7 @@ import type { Log } from "../log.ts";
 import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
+import { stateValue } from "../store/reads.ts";
 import { changesets, node, quarantine } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
@@ -99,25 +100,6 @@ export interface PageOptions {
 }
 
 /**
- * The last seq held here of each author asked about, read once: changesets at or below
- * it are held already (or twins of one held), so their signatures are not checked ahead.
- */
-function heldSeqs(db: StateDb): (author: string) => number {
-  const held = new Map<string, number>();
-  const last = db.$client.prepare<{ seq: number | null }, [string]>(
-    "SELECT max(seq) AS seq FROM changesets WHERE author = ?1",
-  );
-  return (author) => {
-    let seq = held.get(author);
-    if (seq === undefined) {
-      seq = last.get(author)?.seq ?? 0;
-      held.set(author, seq);
-    }
-    return seq;
-  };
-}
-
-/**
  * Verifies and applies a page of entries as a peer sent them: decoded, the signature of
  * every changeset not held already started on the worker threads, then applied a batch
  * at a time, each batch once its own signatures are checked, so that applying one
@@ -132,7 +114,10 @@ export async function ingestPage(
   context: IngestContext,
   options: PageOptions = {},
 ): Promise<IngestResult> {
-  const checked = CheckedEntries.start(entries, context.zone, heldSeqs(db));
+  // Changesets at or below an author's last seq held here are held already (or twins of
+  // one held): their signatures are not checked ahead.
+  const heads = new FeedHeads(db);
+  const checked = CheckedEntries.start(entries, context.zone, (author) => heads.head(author).seq);
   options.checksStarted?.(checked.started);
   const merged = new Merged(checked);
   const all = checked.changesets;
@@ -187,12 +172,9 @@ function appliedWhole(db: StateDb, changesets: readonly DecodedChangeset[]): boo
       documents.set(op.key, op.value);
     }
   }
-  const held = db.$client.prepare<{ value: string | null }, [string]>(
-    "SELECT value FROM state WHERE key = ?1",
-  );
   for (const [key, value] of documents) {
-    const row = held.get(key);
-    if (row && row.value !== value) return true;
+    const held = stateValue(db, key);
+    if (held !== undefined && held !== value) return true;
   }
   return false;
 }
