@@ -8,7 +8,7 @@ import { seed } from "../state/test-db.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
 import type { SessionCheck } from "../users/sessions.ts";
-import { APP_USER_HEADER, appUserAssertion, IngressViewers } from "./app-user.ts";
+import { APP_USER_HEADER, AppUserAssertions, IngressViewers } from "./app-user.ts";
 
 const zone = zoneIdFromPublicKey(signingKeyFromSeed(seed(1)).publicKey);
 const gatewayKey = signingKeyFromSeed(seed(2));
@@ -20,6 +20,7 @@ function gateway(aheadMs: number) {
   const gw = {
     nowMs: T0_MS,
     node: {} as NodeContext,
+    assertions: {} as AppUserAssertions,
   };
   gw.node = {
     now: () => gw.nowMs,
@@ -28,6 +29,7 @@ function gateway(aheadMs: number) {
     zone: { deviceKey: gatewayKey },
     contacts: { clockOffsetMs: (id: string) => (id === device ? aheadMs : undefined) },
   } as unknown as NodeContext;
+  gw.assertions = new AppUserAssertions(gw.node);
   return gw;
 }
 
@@ -49,9 +51,9 @@ const viewer = (user: string): Viewer => ({
 });
 
 const assertionOf = (gw: ReturnType<typeof gateway>, person: Viewer) =>
-  appUserAssertion(gw.node, "notes", device, person)[APP_USER_HEADER] as string;
+  gw.assertions.headers("notes", device, person)[APP_USER_HEADER] as string;
 
-describe("appUserAssertion", () => {
+describe("AppUserAssertions", () => {
   test("the same assertion is sent again while it has most of its life left", () => {
     const gw = gateway(0);
     const person = viewer("ann");
@@ -112,7 +114,7 @@ describe("IngressViewers", () => {
     };
   }
   const headersFor = (person: Viewer) =>
-    new Headers(appUserAssertion(gateway(0).node, "notes", device, person));
+    new Headers(gateway(0).assertions.headers("notes", device, person));
 
   test("an assertion that stood for its app is refused for another, remembered or not", async () => {
     const { viewers } = ingress();

@@ -38,9 +38,6 @@ const ASSERTION_TTL_S = 60;
 /** An assertion is sent again while it has at least this long left, on its device's clock. */
 const ASSERTION_REUSE_S = ASSERTION_TTL_S / 2;
 
-/** Assertions signed, by the session they carry, then by device, app and audience. */
-const signedAssertions = new WeakMap<UserSession, Map<string, { token: string; exp: number }>>();
-
 /** Sets the person headers on what an app receives (none for no person). */
 export function tellApp(headers: Headers, viewer: Viewer | undefined): void {
   if (viewer?.kind !== "person") return;
@@ -48,35 +45,42 @@ export function tellApp(headers: Headers, viewer: Viewer | undefined): void {
   headers.set(ROLE_HEADER, viewer.role);
 }
 
-/** The assertion a gateway sends along to `device`'s ingress for `app`, for a person. */
-export function appUserAssertion(
-  node: NodeContext,
-  app: string,
-  device: DeviceId,
-  viewer: Viewer | undefined,
-): Record<string, string> {
-  if (viewer?.kind !== "person") return {};
-  const nowS = Math.floor(node.now() / 1000);
-  let signed = signedAssertions.get(viewer.session);
-  if (!signed) {
-    signed = new Map();
-    signedAssertions.set(viewer.session, signed);
+/**
+ * The assertions a gateway sends along to the ingress of the devices running its people's
+ * apps, each signed once and sent again while it has most of its life left.
+ */
+export class AppUserAssertions {
+  /** By the session they carry, then by app and device (collected with the session). */
+  private readonly signed = new WeakMap<UserSession, Map<string, { token: string; exp: number }>>();
+
+  constructor(private readonly node: NodeContext) {}
+
+  /** The headers to send `device`'s ingress for `app`, for a person (none for no person). */
+  headers(app: string, device: DeviceId, viewer: Viewer | undefined): Record<string, string> {
+    if (viewer?.kind !== "person") return {};
+    const node = this.node;
+    const nowS = Math.floor(node.now() / 1000);
+    let signed = this.signed.get(viewer.session);
+    if (!signed) {
+      signed = new Map();
+      this.signed.set(viewer.session, signed);
+    }
+    const key = `${app}\n${device}`;
+    // Its life is judged by the device's clock: one that is ahead of this one's (as its own
+    // requests said) would find an assertion sent again expired sooner than a fresh one.
+    const aheadS = Math.max(0, Math.ceil((node.contacts.clockOffsetMs(device) ?? 0) / 1000));
+    let assertion = signed.get(key);
+    if (!assertion || assertion.exp - nowS - aheadS < ASSERTION_REUSE_S) {
+      const exp = nowS + ASSERTION_TTL_S;
+      const fields = { zone: node.zoneId, app, audience: device, expiresAt: exp };
+      assertion = {
+        token: signAppUser({ ...fields, session: viewer.session }, node.zone.deviceKey),
+        exp,
+      };
+      signed.set(key, assertion);
+    }
+    return { [APP_USER_HEADER]: assertion.token };
   }
-  const key = `${node.deviceId}\n${app}\n${device}`;
-  // Its life is judged by the device's clock: one that is ahead of this one's (as its own
-  // requests said) would find an assertion sent again expired sooner than a fresh one.
-  const aheadS = Math.max(0, Math.ceil((node.contacts.clockOffsetMs(device) ?? 0) / 1000));
-  let assertion = signed.get(key);
-  if (!assertion || assertion.exp - nowS - aheadS < ASSERTION_REUSE_S) {
-    const exp = nowS + ASSERTION_TTL_S;
-    const fields = { zone: node.zoneId, app, audience: device, expiresAt: exp };
-    assertion = {
-      token: signAppUser({ ...fields, session: viewer.session }, node.zone.deviceKey),
-      exp,
-    };
-    signed.set(key, assertion);
-  }
-  return { [APP_USER_HEADER]: assertion.token };
 }
 
 /**

@@ -22,7 +22,7 @@ import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
-import { appUserAssertion, tellApp } from "./app-user.ts";
+import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
 import { type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
@@ -98,6 +98,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
   const sessions = new CheckedSessions(node, new SessionCheck(node));
+  const assertions = new AppUserAssertions(node);
   const accounts = new AccountRoutes(node, config, log);
   table.start();
   accounting.start();
@@ -343,6 +344,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         request.headers.get("sec-websocket-protocol"),
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
         viewer,
+        assertions,
       );
       if (data && server.upgrade(request, { data })) return undefined;
       return finish(
@@ -383,6 +385,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         target.path,
         { method: request.method, headers: forwarded, body, signal: abort.signal },
         viewer,
+        assertions,
       );
     } catch (error) {
       const timedOut = abort.signal.aborted;
@@ -567,6 +570,7 @@ function forward(
   path: string,
   init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
   viewer: Viewer | undefined,
+  assertions: AppUserAssertions,
 ): Promise<Response> {
   const { device } = entry.status;
   if (device === node.deviceName) {
@@ -584,9 +588,7 @@ function forward(
   }
   const peer = device ? node.peer(device) : undefined;
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
-  for (const [name, value] of Object.entries(
-    appUserAssertion(node, entry.spec.app, peer.id, viewer),
-  ))
+  for (const [name, value] of Object.entries(assertions.headers(entry.spec.app, peer.id, viewer)))
     init.headers.set(name, value);
   return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
 }
@@ -599,6 +601,7 @@ async function websocketTarget(
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
   viewer: Viewer | undefined,
+  assertions: AppUserAssertions,
 ): Promise<BridgeData | undefined> {
   if (entry.status.device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
@@ -618,7 +621,7 @@ async function websocketTarget(
   return bridgeData(`${address.replace(/^https/, "wss")}${ingress}`, {
     headers: {
       ...Object.fromEntries(headers),
-      ...appUserAssertion(node, entry.spec.app, peer.id, viewer),
+      ...assertions.headers(entry.spec.app, peer.id, viewer),
       ...node.client.websocketHeaders(peer, ingress),
     },
     tls: pinnedTls(peer.certPem),
