@@ -11,8 +11,10 @@ default:
 # of ssh2, which loads it in a try/catch: left out, ssh2 runs its pure-JS code. The seal
 # worker is an entry point of its own: Bun's compiled binaries need that for workers.
 # Split into ES module chunks, a command loads only the code it runs: `bucky --version`
-# 15 ms before, 9 after (the whole bundle's bytecode was read at every start).
+# 15 ms before, 9 after (the whole bundle's bytecode was read at every start). Each
+# chunk's source map is named by its content: the last build's are removed first.
 build:
+    rm -f dist/*.js.map
     bun build cmd/main.ts lib/backup/seal-worker.ts --compile --splitting --format esm --minify --bytecode --sourcemap --external cpu-features --outfile dist/bucky
 
 # Put `bucky` on the PATH, create a zone in this home if there is none, and run its node
