@@ -140,24 +140,27 @@ function firstWord(tokens: readonly string[], args: ArgsDef): number {
 /** Whether `token` is a flag (of `args` or global) whose value is the next word. */
 function takesValue(token: string, args: ArgsDef): boolean {
   if (token.includes("=")) return false;
-  const name = token.replace(/^--?/, "");
-  const def = args[name] ?? (globalArgs as ArgsDef)[name];
+  const spelled = token.replace(/^--?/, "");
+  const def = flagsOf(args).get(spelled) ?? flagsOf(globalArgs as ArgsDef).get(spelled);
   return def?.type === "string" || def?.type === "enum";
 }
 
-/** Refuses unknown flags, flags missing their value, and extra positional arguments. */
-function checkArguments(args: ArgsDef, tokens: readonly string[], path: string): void {
+/** The flags of `args` by every spelling the command line accepts: name, kebab-case, aliases. */
+function flagsOf(args: ArgsDef): Map<string, ArgsDef[string]> {
   const flags = new Map<string, ArgsDef[string]>();
-  let positionalSlots = 0;
   for (const [name, def] of Object.entries(args)) {
-    if (def.type === "positional") {
-      positionalSlots++;
-      continue;
-    }
+    if (def.type === "positional") continue;
     const alias = "alias" in def ? def.alias : undefined;
     const aliases = alias === undefined ? [] : Array.isArray(alias) ? alias : [alias];
     for (const spelling of [name, kebabCase(name), ...aliases]) flags.set(spelling, def);
   }
+  return flags;
+}
+
+/** Refuses unknown flags, flags missing their value, and extra positional arguments. */
+function checkArguments(args: ArgsDef, tokens: readonly string[], path: string): void {
+  const flags = flagsOf(args);
+  const positionalSlots = Object.values(args).filter((def) => def.type === "positional").length;
   const help = `Run \`${path} --help\` to see what it accepts.`;
   let positionals = 0;
   for (let i = 0; i < tokens.length; i++) {
