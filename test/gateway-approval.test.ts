@@ -65,7 +65,11 @@ describe("the zone CA and the owner's approval", () => {
   test("a member gets nothing for another gateway's host, router.lan or an address not its own; once approved, exactly the approved names, seen everywhere with the approver stopped", async () => {
     const zone = await startZone(["a", "b", "c"]);
     const [a, b, c] = [zone.get("a"), zone.get("b"), zone.get("c")] as [Daemon, Daemon, Daemon];
-    const { zone: zoneOf } = await buckyJson<{ zone: { id: ZoneId } }>(["status", "--home", a.home]);
+    const { zone: zoneOf } = await buckyJson<{ zone: { id: ZoneId } }>([
+      "status",
+      "--home",
+      a.home,
+    ]);
     const aPort = freePort();
     // The owner's device: approved by itself, as it holds the owner key.
     expect(

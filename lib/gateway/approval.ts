@@ -141,10 +141,15 @@ export function ownApproval(
   const wanted = wantedNames(config, zone.addresses);
   let unapproved = unapprovedFor(zone, deviceName, wanted);
   if (unapproved.length > 0 && holdsOwnerKey) {
-    approveGateway(zone, deviceName, deviceName, {
-      hosts: wanted.dnsNames,
-      addresses: wanted.addresses,
-    });
+    try {
+      approveGateway(zone, deviceName, deviceName, {
+        hosts: wanted.dnsNames,
+        addresses: wanted.addresses,
+      });
+    } catch (error) {
+      // Names no one should approve (a bare suffix): left unapproved, and said so.
+      if (!(error instanceof BuckyError && error.code === "E_INVALID_INPUT")) throw error;
+    }
     unapproved = unapprovedFor(zone, deviceName, wanted);
   }
   return unapproved.length === 0
@@ -166,9 +171,9 @@ export interface Approved {
 }
 
 /**
- * Signs and keeps the owner's approval of `gateway` for exactly the names given, or (none
- * given) for what it serves now: its host, and the addresses it asks the zone CA for. An
- * empty list of each withdraws the approval. Needs the owner key.
+ * Signs and keeps the owner's approval of `gateway` for exactly the names given; what is
+ * not given (hosts, addresses) is what it serves now: its host, the addresses it asks the
+ * zone CA for. Empty lists of both withdraw the approval. Needs the owner key.
  */
 export function approveGateway(
   zone: ZoneWriter,
@@ -184,9 +189,8 @@ export function approveGateway(
       `${gateway} is not a device of this zone`,
       "`bucky devices list` shows the zone's devices.",
     );
-  const given = request.hosts !== undefined || request.addresses !== undefined;
-  const serves = given ? undefined : servedNames(zone.db, gateway);
-  if (!given && !serves)
+  const serves = servedNames(zone.db, gateway);
+  if (request.hosts === undefined && request.addresses === undefined && !serves)
     throw new BuckyError(
       "E_NOT_FOUND",
       `${gateway} is not a gateway with certificates from the zone CA or ACME`,
