@@ -66,6 +66,7 @@ export const rootCommand: CommandDef = {
       {
         enable: load(() => import("./gateway/enable.ts")),
         disable: load(() => import("./gateway/disable.ts")),
+        approve: load(() => import("./gateway/approve.ts")),
       },
     ),
     ca: defineGroup(

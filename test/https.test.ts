@@ -128,6 +128,7 @@ describe("certificates over ACME", () => {
       tls: "acme",
       httpListen: `127.0.0.1:${pebble.httpPort}`,
       acmeDirectory: pebble.directory,
+      approval: { approved: true, unapproved: [] },
     });
 
     const names = [HOST, `blog.${HOST}`, `broken.${HOST}`, `site.${HOST}`];
@@ -276,7 +277,7 @@ describe("renewal", () => {
 });
 
 describe("two gateways sharing a name", () => {
-  test("each gets its own certificates, answering each other's challenges; a new name is asked for by one, then the other", async () => {
+  test("each gets its own certificates once the owner approved it, answering each other's challenges; a new name is asked for by one, then the other", async () => {
     const pebble = await startPebble();
     const zone = await startZone(["a", "b"], { NODE_EXTRA_CA_CERTS: pebble.apiCertFile });
     const [a, b] = [zone.get("a") as Daemon, zone.get("b") as Daemon];
@@ -301,6 +302,51 @@ describe("two gateways sharing a name", () => {
         "--home",
         daemon.home,
       ]);
+    // b is a member the owner has not approved for the host: it orders nothing and says
+    // why, and no gateway answers a challenge it puts in the state itself (else any member
+    // could get a publicly trusted certificate for the zone's host).
+    const unapproved = await waitFor("b's reason", async () => {
+      const status = await buckyJson<{ certificates: StatusCertificate[] }>([
+        "status",
+        "--home",
+        a.home,
+      ]);
+      return status.certificates.find((c) => c.device === "b" && c.name === HOST && c.lastError);
+    });
+    expect(unapproved).toMatchObject({
+      notAfter: null,
+      lastError: {
+        message: `the owner has not approved b as a gateway for ${HOST}`,
+        hint: "On a device holding the owner key, run: bucky gateway approve b",
+      },
+    });
+    const forged = "forged-token";
+    await buckyJson([
+      "state",
+      "set",
+      `nodes/b/acme/${forged}`,
+      JSON.stringify({ name: HOST, keyAuthorization: `${forged}.key` }),
+      "--home",
+      b.home,
+    ]);
+    await waitFor("b's challenge, on a", async () =>
+      (await bucky(["state", "get", `nodes/b/acme/${forged}`, "--home", a.home, "--json"]))
+        .exitCode === 0
+        ? true
+        : undefined,
+    );
+    // A fresh connection: an earlier test's gateway listened on this port.
+    const answer = await fetch(
+      `http://127.0.0.1:${pebble.httpPort}/.well-known/acme-challenge/${forged}`,
+      { keepalive: false },
+    );
+    expect([answer.status, await answer.text()]).toEqual([404, "no such challenge\n"]);
+    await buckyJson(["state", "del", `nodes/b/acme/${forged}`, "--home", b.home]);
+    expect(await buckyJson(["gateway", "approve", "b", "--home", a.home])).toMatchObject({
+      device: "b",
+      hosts: [HOST],
+      addresses: [],
+    });
     const issuedEverywhere = (name: string) =>
       waitFor(
         `certificates for ${name} on both gateways`,
@@ -421,6 +467,8 @@ describe("the zone CA", () => {
       host: "home.lan",
       https: true,
       tls: "zone",
+      // Its own names, approved as it holds the owner key.
+      approval: { approved: true, unapproved: [] },
     });
     const cert = await waitFor("the zone CA's certificate", async () => {
       const found = (await certificates(home)).get("home.lan");

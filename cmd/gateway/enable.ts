@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { BuckyError } from "../../lib/errors.ts";
+import type { ApprovalStatus } from "../../lib/gateway/approval.ts";
 import type { GatewayConfig } from "../../lib/gateway/config.ts";
 import { DEFAULT_GATEWAY_LISTEN, DEFAULT_HTTP_LISTEN } from "../../lib/gateway/config.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
@@ -68,7 +69,7 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<GatewayConfig | RelayOnly>(context.home, "POST", "/v1/gateway", {
+    requestDaemon<Enabled | RelayOnly>(context.home, "POST", "/v1/gateway", {
       ...(args.listen ? { listen: args.listen } : {}),
       ...(args.host ? { host: args.host } : {}),
       ...(args["tls-cert"] ? { certFile: resolve(args["tls-cert"]) } : {}),
@@ -104,6 +105,12 @@ export default defineBuckyCommand({
                 : [
                     "It serves plain HTTP: give it a name (--host) for HTTPS, or --tls-cert and --tls-key.",
                   ]),
+          ...(config.approval && !config.approval.approved
+            ? [
+                `It has no certificate until the owner approves it for ${config.approval.unapproved.join(", ")}.`,
+                config.approval.hint ?? "",
+              ]
+            : []),
         ].join("\n"),
 });
 
@@ -121,6 +128,9 @@ function externalAccount(
     );
   return { eab: { kid, hmacKey: readPrivateFile(keyFile, "--acme-eab-key-file").trim() } };
 }
+
+/** The gateway as enabled, and (for certificates from the zone CA or ACME) whether the owner approved it. */
+type Enabled = GatewayConfig & { readonly approval?: ApprovalStatus };
 
 interface RelayOnly {
   readonly relayOnly: true;

@@ -4,13 +4,18 @@ import { X509Certificate } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Op } from "../../protocol/changeset.ts";
+import { signGatewayApproval } from "../../protocol/gateway-approval.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import { isPassing } from "../errors.ts";
+import { approvalKey } from "../gateway/approval.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
 import type { HomePaths } from "../home.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode } from "../state/test-db.ts";
+import { openTestNode, testDeviceDocument, testOwner } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { CertificateKeeper, isMyTurn, RETRY_BASE_MS } from "./keeper.ts";
 import { CertificateStore, renewAt } from "./store.ts";
@@ -69,13 +74,36 @@ const refusing = Bun.serve({
 afterAll(() => refusing.stop());
 
 /** A gateway with a public name whose ACME directory refuses it: every order fails. */
-function refusedGateway(home: string) {
+function refusedGateway(home: string, options: { approved?: boolean; ops?: Op[] } = {}) {
   const test = openTestNode(70 + ++nodes);
   const name = `d${70 + nodes}`;
   appendLocalChangeset(
     test.db,
     { zone: test.zone, name, key: test.key, seal: test.seal },
     [
+      { key: `devices/${name}/doc`, value: testDeviceDocument(test.key, name) },
+      // The owner approved it for its host: only then does it order.
+      ...(options.approved === false
+        ? []
+        : [
+            {
+              key: approvalKey(name, name),
+              value: JSON.stringify(
+                signGatewayApproval(
+                  {
+                    zone: test.zone,
+                    device: deviceIdFromPublicKey(test.key.publicKey),
+                    name: name as DeviceName,
+                    hosts: ["home.example.com"],
+                    addresses: [],
+                    issuedAtMs: 1000,
+                  },
+                  testOwner,
+                ).jws,
+              ),
+            },
+          ]),
+      ...(options.ops ?? []),
       {
         key: `nodes/${name}/gateway`,
         value: JSON.stringify({
@@ -123,6 +151,8 @@ function refusedGateway(home: string) {
   });
   const store = new CertificateStore({ home } as HomePaths);
   return {
+    name,
+    node,
     keeper,
     store,
     clock,
@@ -215,6 +245,73 @@ async function withTmpfs(options: string, body: (mount: string) => Promise<void>
     rmSync(mount, { recursive: true, force: true });
   }
 }
+
+describe("the owner's approval", () => {
+  test("a gateway not approved for its host orders nothing, and says why and what to run", async () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    const gw = refusedGateway(home, { approved: false });
+    try {
+      gw.keeper.tick();
+      await until("the reason said", () => gw.failures() >= 1);
+      expect(gw.orders()).toBe(0);
+      expect(gw.store.statuses()["home.example.com"]).toEqual({
+        failures: 0,
+        lastError: {
+          at: new Date(gw.clock.nowMs).toISOString(),
+          message: `the owner has not approved ${gw.name} as a gateway for home.example.com`,
+          hint: `On a device holding the owner key, run: bucky gateway approve ${gw.name}`,
+        },
+      });
+      expect(gw.keeper.facts()["home.example.com"]?.lastError?.message).toBe(
+        `the owner has not approved ${gw.name} as a gateway for home.example.com`,
+      );
+      // Said once, not at every look.
+      gw.keeper.tick();
+      expect(gw.failures()).toBe(1);
+    } finally {
+      gw.keeper.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test("the zone's gateways answer a challenge only for a name its gateway is approved for", () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    const challenges = (device: string): Op[] => [
+      {
+        key: `nodes/${device}/acme/tok-host`,
+        value: JSON.stringify({ name: "home.example.com", keyAuthorization: "k-host" }),
+      },
+      {
+        key: `nodes/${device}/acme/tok-app`,
+        value: JSON.stringify({ name: "site.home.example.com", keyAuthorization: "k-app" }),
+      },
+      {
+        key: `nodes/${device}/acme/tok-other`,
+        value: JSON.stringify({ name: "bank.example.com", keyAuthorization: "k-other" }),
+      },
+    ];
+    try {
+      const approved = refusedGateway(home, { ops: challenges(`d${71 + nodes}`) });
+      expect(
+        ["tok-host", "tok-app", "tok-other"].map((token) =>
+          CertificateKeeper.challengeAnswer(approved.node, token),
+        ),
+      ).toEqual(["k-host", "k-app", undefined]);
+      // A member that declares itself a gateway for the zone's host, unapproved: nothing.
+      const member = refusedGateway(home, {
+        approved: false,
+        ops: challenges(`d${71 + nodes}`),
+      });
+      expect(
+        ["tok-host", "tok-app", "tok-other"].map((token) =>
+          CertificateKeeper.challengeAnswer(member.node, token),
+        ),
+      ).toEqual([undefined, undefined, undefined]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("a certificate past its expiry", () => {
   test("is still served, so clients say it expired, rather than the gateway going back to plain HTTP", () => {

@@ -15,11 +15,18 @@
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { isLocalAddress } from "../../protocol/zone-ca.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
 import type { CertificateFacts } from "../facts/payload.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
+import {
+  isApprovalKey,
+  NOT_APPROVED,
+  notApproved,
+  ownApproval,
+  unapprovedFor,
+  zoneAddresses,
+} from "../gateway/approval.ts";
 import { type GatewayConfig, parseListen, readGateway, readTls } from "../gateway/config.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -99,7 +106,15 @@ export class CertificateKeeper {
       // `bucky gateway enable` again is the owner acting: what waits out a backoff is
       // tried now (with an external account just given, say).
       if (keys.includes(gatewayKey)) this.clearBackoff();
-      if (keys.some((key) => key.startsWith("users/") || key === gatewayKey || isZoneCaKey(key)))
+      if (
+        keys.some(
+          (key) =>
+            key.startsWith("users/") ||
+            key === gatewayKey ||
+            isZoneCaKey(key) ||
+            isApprovalKey(key),
+        )
+      )
         queueMicrotask(() => this.tick());
     });
     this.timer = setInterval(() => this.tick(), this.options.everyMs ?? KEEPER_EVERY_MS);
@@ -114,8 +129,10 @@ export class CertificateKeeper {
   }
 
   /**
-   * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing;
-   * undefined if none. The token is matched exactly.
+   * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing
+   * that the owner approved for the name it is for; undefined if none. The token is
+   * matched exactly. Without the approval, any member could have the zone's gateways
+   * prove to a public CA that it holds the zone's host.
    */
   static challengeAnswer(node: NodeContext, token: string): string | undefined {
     if (!CHALLENGE_TOKEN.test(token)) return undefined;
@@ -129,11 +146,17 @@ export class CertificateKeeper {
       if (rowToken !== token || !row.value || device === undefined) continue;
       const member = membership.byName.get(device);
       if (!member || standingOf(membership, member.id) !== "member") continue;
+      let challenge: { name?: unknown; keyAuthorization?: unknown };
       try {
-        return (JSON.parse(row.value) as { keyAuthorization?: string }).keyAuthorization;
+        challenge = JSON.parse(row.value);
       } catch {
         return undefined;
       }
+      if (typeof challenge?.name !== "string" || typeof challenge.keyAuthorization !== "string")
+        return undefined;
+      if (unapprovedFor(node, device, { dnsNames: [challenge.name], addresses: [] }).length > 0)
+        return undefined;
+      return challenge.keyAuthorization;
     }
     return undefined;
   }
@@ -203,6 +226,9 @@ export class CertificateKeeper {
     if (this.stopped) return;
     const config = this.config();
     try {
+      // The owner's own device approves its own names (a new address, a zone from before
+      // approvals): the owner key is here, so the owner is acting.
+      if (this.node.zone.holdsOwnerKey) ownApproval(this.node, this.node.deviceName, true);
       if (config?.tls === "acme") this.keepAcme(config);
       else if (config?.tls === "zone") this.keepZone(config);
     } catch (error) {
@@ -234,9 +260,17 @@ export class CertificateKeeper {
     const statuses = this.store.statuses();
     // Read from the other gateways' facts only when a name is due (most looks find none).
     let turns: Turns | undefined;
-    for (const name of this.names(config)) {
+    const names = this.names(config);
+    const unapproved = new Set(
+      unapprovedFor(this.node, this.node.deviceName, { dnsNames: names, addresses: [] }),
+    );
+    for (const name of names) {
       if (this.inFlight.size >= MAX_PARALLEL) break;
       if (this.inFlight.has(name)) continue;
+      if (unapproved.has(name)) {
+        this.sayNotApproved(name, [name]);
+        continue;
+      }
       const stored = this.store.read(name);
       if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) continue;
       const nextAttemptAtMs = Math.max(
@@ -432,6 +466,24 @@ export class CertificateKeeper {
     this.store.saveStatuses(statuses);
   }
 
+  /**
+   * Says (in this device's facts, so in `bucky status` everywhere) that `name` waits for
+   * the owner's approval of `unapproved`; written once, not at every look.
+   */
+  private sayNotApproved(name: string, unapproved: readonly string[]): void {
+    const { message, hint } = notApproved(this.node.deviceName, unapproved);
+    if (this.store.statuses()[name]?.lastError?.message === message) return;
+    this.setStatus(name, {
+      failures: 0,
+      lastError: { at: new Date(this.node.now()).toISOString(), message, hint },
+    });
+    this.options.log.warn("certificate not approved", {
+      name,
+      unapproved: unapproved.join(","),
+    });
+    this.options.onFacts();
+  }
+
   private setStatus(name: string, status: NameStatus): void {
     const statuses = this.store.statuses();
     statuses[name] = status;
@@ -455,7 +507,7 @@ export class CertificateKeeper {
     const request: CertificateRequest = {
       publicKey,
       dnsNames: config.host ? [config.host, `*.${config.host}`] : [],
-      addresses: zoneAddresses(config, this.node),
+      addresses: zoneAddresses(config, this.node.addresses),
     };
     const key = requestKey(this.node.deviceName);
     const current = this.node.db
@@ -470,7 +522,10 @@ export class CertificateKeeper {
     const kept = this.store.readFile("zone-ca", "cert.pem");
     const statuses = this.store.statuses();
     const name = zoneCaName(config, this.node);
-    if (issued && issued.toString() !== kept) {
+    const unapproved = unapprovedFor(this.node, this.node.deviceName, request);
+    if (unapproved.length > 0 && !(issued && issued.toString() !== kept)) {
+      this.sayNotApproved(name, unapproved);
+    } else if (issued && issued.toString() !== kept) {
       this.store.writeFile(issued.toString(), "zone-ca", "cert.pem");
       this.setStatus(name, { failures: 0 });
       this.options.log.info("certificate issued", {
@@ -479,7 +534,11 @@ export class CertificateKeeper {
         notAfter: issued.validToDate.toISOString(),
       });
       this.options.onFacts();
-    } else if (!issued && !kept && !statuses[name]?.lastError) {
+    } else if (
+      !issued &&
+      !kept &&
+      (!statuses[name]?.lastError || statuses[name]?.lastError?.message.startsWith(NOT_APPROVED))
+    ) {
       this.setStatus(name, {
         failures: 0,
         lastError: {
@@ -556,6 +615,9 @@ class Turns {
       if (device.id === node.deviceId || !device.live) continue;
       const theirs = readGateway(node.db, device.name);
       if (theirs?.tls !== "acme" || theirs.host !== config.host || !theirs.host) continue;
+      // A gateway the owner did not approve for the host never gets its turn: none waits on it.
+      if (unapprovedFor(node, device.name, { dnsNames: [theirs.host], addresses: [] }).length > 0)
+        continue;
       const pending = new Set<string>();
       for (const row of node.db
         .select({ value: state.value })
@@ -604,18 +666,8 @@ function ownChallenges(node: NodeContext): string[] {
     .map((row) => row.key);
 }
 
-/** The addresses a zone CA certificate names: the listen address, or this device's own. */
-function zoneAddresses(config: GatewayConfig, node: NodeContext): string[] {
-  const { host } = parseListen(config.listen);
-  const candidates =
-    host === "0.0.0.0" || host === "::"
-      ? node.addresses.map((address) => new URL(address).hostname.replace(/^\[|\]$/g, ""))
-      : [host];
-  return [...new Set(candidates)].filter(isLocalAddress).slice(0, 8);
-}
-
 function zoneCaName(config: GatewayConfig, node: NodeContext): string {
-  return config.host ?? zoneAddresses(config, node)[0] ?? "gateway";
+  return config.host ?? zoneAddresses(config, node.addresses)[0] ?? "gateway";
 }
 
 function parseCertificate(pem: string): X509Certificate | undefined {

@@ -2,9 +2,13 @@
  * The zone CA's part on a device holding the owner key: it answers the gateways'
  * requests in the zone state. When a gateway asks and there is no root yet, it makes the
  * root (signed by the owner key too); then, for each request with no current certificate
- * (none, another key or names, or two thirds into its life), it issues one. It looks
- * whenever a request or an answer changes, and every ten minutes for renewals.
+ * (none, another key or names, or two thirds into its life), it issues one, if the owner
+ * approved that gateway for every name it asks (lib/gateway/approval.ts): a member writes
+ * its own request, and could otherwise ask for `router.lan` or another gateway's host.
+ * It looks whenever a request, an answer or an approval changes, and every ten minutes
+ * for renewals.
  */
+import { isApprovalKey, notApproved, unapprovedFor } from "../gateway/approval.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -26,6 +30,8 @@ const LOOK_EVERY_MS = 10 * 60_000;
 export class ZoneCaIssuer {
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** What was last refused to each gateway, said once (not at every look). */
+  private readonly refused = new Map<string, string>();
 
   constructor(
     private readonly node: NodeContext,
@@ -35,7 +41,7 @@ export class ZoneCaIssuer {
   start(): void {
     if (!this.node.zone.holdsOwnerKey) return;
     this.unsubscribe = this.node.onChange((changesets) => {
-      if (changesets.some((c) => c.ops.some((op) => isZoneCaKey(op.key))))
+      if (changesets.some((c) => c.ops.some((op) => isZoneCaKey(op.key) || isApprovalKey(op.key))))
         queueMicrotask(() => this.look());
     });
     this.timer = setInterval(() => this.look(), LOOK_EVERY_MS);
@@ -68,6 +74,15 @@ export class ZoneCaIssuer {
       const zone = { id: this.node.zoneId, name: this.node.zone.zone.name };
       const now = this.node.now();
       for (const [gateway, request] of requests) {
+        const unapproved = unapprovedFor(this.node, gateway, request);
+        if (unapproved.length > 0) {
+          const { message } = notApproved(gateway, unapproved);
+          if (this.refused.get(gateway) !== message)
+            this.log.warn("zone CA refused a request", { gateway, error: message });
+          this.refused.set(gateway, message);
+          continue;
+        }
+        this.refused.delete(gateway);
         const issued = readIssued(this.node.db, root, gateway, request);
         if (issued && now < renewAt(issued.validFromDate.getTime(), issued.validToDate.getTime()))
           continue;

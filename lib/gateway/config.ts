@@ -149,6 +149,12 @@ export function enableGateway(
     );
   }
   const source = certificateSource(options, host);
+  if (source === "zone" && host !== null && LOCAL_SUFFIXES.includes(host))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--host ${host} is a suffix every local name ends with: a certificate for it would cover every .${host} name`,
+      `Give the gateway a name of its own, such as --host home.${host}`,
+    );
   if (
     options.eab !== undefined &&
     (typeof options.eab.kid !== "string" || typeof options.eab.hmacKey !== "string")

@@ -118,6 +118,7 @@ export const en = {
     zoneCa: "Gateways with local names (.lan, .local…) use the zone's own certificate authority.",
     zoneCaDownload: "Download its root",
     zoneCaTrust: "and trust it on your phones and laptops once.",
+    approveGateway: "Approve this gateway",
     zoneCaTitle: "The zone's certificate authority",
   },
   notes: {
@@ -211,6 +212,8 @@ export const en = {
     expires: "Expires",
     withdraw: "Withdraw",
     withdrawn: "The invitation is withdrawn: no device can join with it.",
+    gatewayApproved: (p: { device: string }) =>
+      `${p.device} may now hold certificates for the names it serves.`,
     invitationTitle: "Invitation",
     invitationText:
       "Give this invitation to the new device: it joins the zone with it. It works once, for one device.",

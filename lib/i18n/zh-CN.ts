@@ -107,6 +107,7 @@ export const zhCN: Messages = {
     zoneCa: "使用本地名称（.lan、.local…）的网关使用区域自己的证书颁发机构。",
     zoneCaDownload: "下载它的根证书",
     zoneCaTrust: "并在你的手机和电脑上信任它一次。",
+    approveGateway: "批准此网关",
     zoneCaTitle: "区域的证书颁发机构",
   },
   notes: {
@@ -184,6 +185,7 @@ export const zhCN: Messages = {
     expires: "过期于",
     withdraw: "撤回",
     withdrawn: "邀请已撤回：任何设备都无法再用它加入。",
+    gatewayApproved: (p) => `${p.device} 现在可以为它提供的名称持有证书。`,
     invitationTitle: "邀请",
     invitationText: "把这份邀请交给新设备：它凭此加入本区域。邀请只能使用一次，仅限一台设备。",
     validUntil: "有效期至：",

@@ -40,6 +40,7 @@ import { usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
+import { approveGateway, ownApproval } from "../gateway/approval.ts";
 import {
   disableGateway,
   enableGateway,
@@ -325,16 +326,19 @@ export function createLocalApp(
       config: readGateway(node.db, node.deviceName) ?? null,
       url: services.gateway.url ?? null,
       problem: services.gateway.problem,
+      approval: ownApproval(node, node.deviceName, false) ?? null,
     }),
   );
   app.post("/v1/gateway", async (c) => {
     const body = (await jsonBody(c)) as GatewayRequest & { relayOnly?: boolean };
-    if (!body.relayOnly)
-      return c.json(
-        enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway, {
-          acmeDirectory: LETS_ENCRYPT_DIRECTORY,
-        }),
-      );
+    if (!body.relayOnly) {
+      const config = enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway, {
+        acmeDirectory: LETS_ENCRYPT_DIRECTORY,
+      });
+      // On a device holding the owner key, its own names are approved now: zero steps more.
+      const approval = ownApproval(node, node.deviceName, node.zone.holdsOwnerKey);
+      return c.json({ ...config, ...(approval ? { approval } : {}) });
+    }
     if (body.listen || body.host || body.certFile || body.keyFile || body.tls || body.httpListen) {
       throw new BuckyError(
         "E_USAGE",
@@ -351,6 +355,25 @@ export function createLocalApp(
     return c.json({ relayOnly: true, ticket });
   });
   app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
+  app.post("/v1/gateway/approvals", async (c) => {
+    const body = (await jsonBody(c)) as { device?: unknown; hosts?: unknown; addresses?: unknown };
+    const list = (value: unknown, what: string) => {
+      if (value === undefined) return undefined;
+      if (!Array.isArray(value) || !value.every((item) => typeof item === "string"))
+        throw new BuckyError("E_USAGE", `${what} must be a list of strings`);
+      return value as string[];
+    };
+    if (typeof body.device !== "string" || body.device === "")
+      throw new BuckyError("E_USAGE", 'the body must be {"device": "<name>", …}');
+    const hosts = list(body.hosts, "hosts");
+    const addresses = list(body.addresses, "addresses");
+    return c.json(
+      approveGateway(node, node.deviceName, body.device, {
+        ...(hosts ? { hosts } : {}),
+        ...(addresses ? { addresses } : {}),
+      }),
+    );
+  });
   // The zone CA's root, for the owner to trust on phones and laptops (made on a device
   // holding the owner key if there is none yet).
   app.post("/v1/ca", (c) => {

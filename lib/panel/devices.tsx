@@ -125,6 +125,14 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     return page.back("devices", result, page.locale.t.devices.withdrawn);
   });
 
+  // The owner's approval of a gateway for the names it serves (lib/gateway/approval.ts).
+  app.post("/devices/:name/approve-gateway", async (c) => {
+    const page = pageOf(c);
+    const device = c.req.param("name");
+    const result = await page.api.post("/v1/gateway/approvals", { device });
+    return page.back("", result, page.locale.t.devices.gatewayApproved({ device }));
+  });
+
   app.post("/devices/:name/revoke", async (c) => {
     const page = pageOf(c);
     const name = c.req.param("name");

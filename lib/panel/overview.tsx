@@ -8,6 +8,7 @@ import type { Child, FC } from "hono/jsx";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { UsageFacts } from "../facts/payload.ts";
+import { NOT_APPROVED } from "../gateway/approval.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights } from "../users/access.ts";
 import type { DeviceView } from "../zone/devices.ts";
@@ -15,7 +16,16 @@ import type { ReliabilityNote } from "../zone/reliability.ts";
 import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
 import { AppCards } from "./app-cards.tsx";
 import { type Bar, BarChart } from "./chart.tsx";
-import { asksForCommand, Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
+import {
+  Action,
+  asksForCommand,
+  Cards,
+  Failure,
+  shown,
+  Tag,
+  Time,
+  useLocale,
+} from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
@@ -74,7 +84,10 @@ export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => 
         ))}
         <h2 id="certificates">{t.overview.certificates}</h2>
         {shown(status, (data) => (
-          <ZoneCertificates certificates={data.certificates} />
+          <ZoneCertificates
+            certificates={data.certificates}
+            acts={panelRights(c.env.viewer).useDeviceKeys}
+          />
         ))}
         <h2>{t.overview.traffic}</h2>
         {shown(traffic, (data) => (
@@ -356,7 +369,10 @@ function appBytes(used: UsageFacts["apps"][string]): number {
 }
 
 /** Each gateway's certificates, and the zone CA's root to download. */
-const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[] }> = ({ certificates }) => {
+const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boolean }> = ({
+  certificates,
+  acts,
+}) => {
   const { t } = useLocale();
   const o = t.overview;
   return (
@@ -380,6 +396,14 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[] }> = ({ ce
                       {o.certificateFailed({ message: cert.lastError.message })}
                       {cert.lastError.hint && !asksForCommand(cert.lastError.hint) ? (
                         <div class="muted">{cert.lastError.hint}</div>
+                      ) : null}
+                      {acts && cert.lastError.message.startsWith(NOT_APPROVED) ? (
+                        <Action
+                          action={href(
+                            `devices/${encodeURIComponent(cert.device)}/approve-gateway`,
+                          )}
+                          label={o.approveGateway}
+                        />
                       ) : null}
                     </div>
                   ) : null}

@@ -3,7 +3,9 @@
  * stand-in that notes every request, so a page refused is one that asked nothing of it.
  */
 import { describe, expect, test } from "bun:test";
+import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import type { UserSession } from "../../protocol/user-session.ts";
 import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import type { Viewer } from "../users/access.ts";
@@ -11,11 +13,20 @@ import { createPanel } from "./panel.tsx";
 
 const device: Viewer = { kind: "device", device: "dtest" as DeviceId, deviceName: "phone" };
 
+const owner: Viewer = {
+  kind: "person",
+  user: "owner" as UserName,
+  role: "owner",
+  session: {} as UserSession,
+};
+
 function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   const asked: string[] = [];
-  const panel = createPanel((request) => {
+  const bodies: unknown[] = [];
+  const panel = createPanel(async (request) => {
     const path = new URL(request.url).pathname;
     asked.push(path);
+    if (request.method === "POST") bodies.push(await request.json().catch(() => null));
     if (path in answers) return Response.json(answers[path]);
     return Response.json(
       { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
@@ -24,7 +35,13 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   });
   const get = (path: string) =>
     panel.request(`http://gw.test/_bucky/panel/${path}`, {}, { viewer });
-  return { asked, get };
+  const post = (path: string) =>
+    panel.request(
+      `http://gw.test/_bucky/panel/${path}`,
+      { method: "POST", headers: { host: "gw.test", origin: "http://gw.test" } },
+      { viewer },
+    );
+  return { asked, bodies, get, post };
 }
 
 describe("a device's session in the panel", () => {
@@ -94,6 +111,36 @@ describe("the overview", () => {
     const page = await (await get("")).text();
     expect(page).toContain("the CA wants an account");
     expect(page).not.toContain("acme-eab-kid");
+  });
+
+  test("offers the owner to approve a gateway waiting for approval, and asks the API for exactly that", async () => {
+    const waiting = withCertificates([
+      {
+        device: "laptop",
+        name: "home.lan",
+        issuer: "zone",
+        notAfter: null,
+        lastError: {
+          at: "2026-11-29T00:00:00.000Z",
+          message: "the owner has not approved laptop as a gateway for home.lan",
+          hint: "On a device holding the owner key, run: bucky gateway approve laptop",
+        },
+      },
+    ]);
+    const action = "/_bucky/panel/devices/laptop/approve-gateway";
+    const asOwner = panelFor(owner, { ...waiting, "/v1/gateway/approvals": { device: "laptop" } });
+    const page = await (await asOwner.get("")).text();
+    expect(page).toContain("the owner has not approved laptop as a gateway for home.lan");
+    expect(page).toContain(`action="${action}"`);
+    const approved = await asOwner.post("devices/laptop/approve-gateway");
+    expect(approved.status).toBe(303);
+    expect(asOwner.asked.at(-1)).toBe("/v1/gateway/approvals");
+    expect(asOwner.bodies).toEqual([{ device: "laptop" }]);
+    // A device's session may not use the device's owner key: no button, and no approval.
+    const asDevice = panelFor(device, waiting);
+    expect(await (await asDevice.get("")).text()).not.toContain(action);
+    expect((await asDevice.post("devices/laptop/approve-gateway")).status).toBe(403);
+    expect(asDevice.asked).not.toContain("/v1/gateway/approvals");
   });
 
   test("shows a time another device gave that is no time as it is, rather than failing", async () => {

@@ -1,0 +1,74 @@
+/**
+ * Which approval of a gateway counts: the owner's, for that device's key, the latest one,
+ * while the device is a member; wherever in the state it was written.
+ */
+import { describe, expect, test } from "bun:test";
+import { signRevocation } from "../../protocol/documents.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { signGatewayApproval } from "../../protocol/gateway-approval.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed, testDeviceDocument, testOwner } from "../state/test-db.ts";
+import { loadMembership } from "../sync/membership.ts";
+import { approvalKey, readApproval } from "./approval.ts";
+
+const node = openTestNode(80);
+const self = { zone: node.zone, name: "d80", key: node.key, seal: node.seal };
+const laptopKey = signingKeyFromSeed(seed(81));
+const laptop = deviceIdFromPublicKey(laptopKey.publicKey);
+let at = 1000;
+const write = (key: string, value: string, author = self) =>
+  appendLocalChangeset(node.db, author, [{ key, value }], at++);
+const asLaptop = { ...self, name: "laptop", key: laptopKey };
+const approve = (
+  hosts: string[],
+  issuedAtMs: number,
+  options: { device?: typeof laptop; owner?: typeof testOwner } = {},
+) =>
+  JSON.stringify(
+    signGatewayApproval(
+      {
+        zone: node.zone,
+        device: options.device ?? laptop,
+        name: "laptop" as DeviceName,
+        hosts,
+        addresses: [],
+        issuedAtMs,
+      },
+      options.owner ?? testOwner,
+    ).jws,
+  );
+const read = () =>
+  readApproval(node.db, node.zone, loadMembership(node.db, node.zone), "laptop")?.hosts;
+
+describe("a gateway's approval", () => {
+  test("is the owner's latest for the device's key, while it is a member", () => {
+    write("devices/d80/doc", testDeviceDocument(node.key, "d80"));
+    // Not a member yet: nothing counts.
+    write(approvalKey("d80", "laptop"), approve(["home.lan"], 10));
+    expect(read()).toBeUndefined();
+    write("devices/laptop/doc", testDeviceDocument(laptopKey, "laptop"));
+    expect(read()).toEqual(["home.lan"]);
+    // A later one, kept by another device holding the owner key, counts; an older one
+    // written again (a replay by a member) changes nothing.
+    write(approvalKey("d80", "laptop"), approve(["office.lan"], 20));
+    write(approvalKey("laptop", "laptop"), approve(["home.lan"], 10), asLaptop);
+    expect(read()).toEqual(["office.lan"]);
+    // One for another key of the same name (a device made again): nothing.
+    const otherKey = deviceIdFromPublicKey(signingKeyFromSeed(seed(82)).publicKey);
+    write(
+      approvalKey("laptop", "laptop"),
+      approve(["router.lan"], 30, { device: otherKey }),
+      asLaptop,
+    );
+    expect(read()).toEqual(["office.lan"]);
+    // Revoked: nothing counts any more.
+    const revocation = signRevocation(
+      { name: "laptop" as DeviceName, id: laptop, issuedAt: 2, lastSeq: 0 },
+      testOwner,
+    );
+    write("devices/laptop/revoked", JSON.stringify(revocation.jws));
+    expect(read()).toBeUndefined();
+  });
+});

@@ -1,0 +1,253 @@
+/**
+ * Which names a gateway may hold a certificate for: only those the owner approved for it.
+ * A member device writes its own gateway configuration and its own request to the zone
+ * CA, so without the owner's approval a stolen laptop could have the zone CA (whose root
+ * the owner's phones trust) certify `router.lan`, another gateway's host, or a private
+ * address not its own, and pass for it on the LAN.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { signGatewayApproval } from "../protocol/gateway-approval.ts";
+import { type DeviceId, type ZoneId, zoneIdFromPublicKey } from "../protocol/ids.ts";
+import { signJws } from "../protocol/jws.ts";
+import type { DeviceName } from "../protocol/names.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  freePort,
+  jsonError,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+interface StatusCertificate {
+  device: string;
+  name: string;
+  issuer: string;
+  notAfter: string | null;
+  lastError: { at: string; message: string; hint?: string } | null;
+}
+
+async function certificateOf(
+  home: string,
+  device: string,
+  name: string,
+): Promise<StatusCertificate | undefined> {
+  const status = await buckyJson<{ certificates: StatusCertificate[] }>(["status", "--home", home]);
+  return status.certificates.find((c) => c.device === device && c.name === name);
+}
+
+/** Whether `key` is in the zone state as `home`'s device holds it. */
+async function hasKey(home: string, key: string): Promise<boolean> {
+  return (await bucky(["state", "get", key, "--home", home, "--json"])).exitCode === 0;
+}
+
+/** The certificate a TLS server on `address:port` presents for `name`. */
+async function presented(address: string, port: number, name: string): Promise<X509Certificate> {
+  const { connect } = await import("node:tls");
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect({ host: address, port, servername: name, rejectUnauthorized: false });
+    socket.once("secureConnect", () => {
+      const raw = socket.getPeerCertificate().raw;
+      socket.end();
+      resolvePromise(new X509Certificate(raw));
+    });
+    socket.once("error", reject);
+  });
+}
+
+describe("the zone CA and the owner's approval", () => {
+  test("a member gets nothing for another gateway's host, router.lan or an address not its own; once approved, exactly the approved names, seen everywhere with the approver stopped", async () => {
+    const zone = await startZone(["a", "b", "c"]);
+    const [a, b, c] = [zone.get("a"), zone.get("b"), zone.get("c")] as [Daemon, Daemon, Daemon];
+    const { zone: zoneOf } = await buckyJson<{ zone: { id: ZoneId } }>([
+      "status",
+      "--home",
+      a.home,
+    ]);
+    const aPort = freePort();
+    // The owner's device: approved by itself, as it holds the owner key.
+    expect(
+      await buckyJson([
+        "gateway",
+        "enable",
+        "--host",
+        "home.lan",
+        "--listen",
+        `127.0.0.1:${aPort}`,
+        "--home",
+        a.home,
+      ]),
+    ).toEqual({
+      listen: `127.0.0.1:${aPort}`,
+      host: "home.lan",
+      https: true,
+      tls: "zone",
+      approval: { approved: true, unapproved: [] },
+    });
+    await waitFor("a's certificate", async () =>
+      (await certificateOf(a.home, "a", "home.lan"))?.notAfter ? true : undefined,
+    );
+
+    // A member declaring itself a gateway for a's host: said not approved, nothing issued.
+    const bPort = freePort();
+    const enabled = await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "home.lan",
+      "--listen",
+      `127.0.0.2:${bPort}`,
+      "--home",
+      b.home,
+    ]);
+    expect(enabled.approval).toEqual({
+      approved: false,
+      unapproved: ["home.lan", "127.0.0.2"],
+      hint: "On a device holding the owner key, run: bucky gateway approve b",
+    });
+    const refusal = (names: string) =>
+      `zone CA refused a request gateway=b error="the owner has not approved b as a gateway for ${names}"`;
+    await waitFor("the CA's refusal", () =>
+      a.log().includes(refusal("home.lan, *.home.lan, 127.0.0.2")) ? true : undefined,
+    );
+    const waiting = await waitFor("b's reason, on c", async () => {
+      const cert = await certificateOf(c.home, "b", "home.lan");
+      return cert?.lastError ? cert : undefined;
+    });
+    expect(waiting).toMatchObject({
+      issuer: "zone",
+      notAfter: null,
+      lastError: {
+        message: "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
+        hint: "On a device holding the owner key, run: bucky gateway approve b",
+      },
+    });
+    const warnings = await buckyJson<{ reliability: { warnings: string[] } }>([
+      "status",
+      "--home",
+      c.home,
+    ]);
+    expect(warnings.reliability.warnings).toContain(
+      "b has no certificate for home.lan yet: the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
+    );
+
+    // The same member writing its own request (its keeper stopped), with approvals forged
+    // by its own key and signed by another zone's owner: still nothing.
+    await buckyJson(["gateway", "disable", "--home", b.home]);
+    const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const spki = Buffer.from(publicKey.export({ format: "der", type: "spki" })).toString(
+      "base64url",
+    );
+    const { devices } = await buckyJson<{ devices: { name: string; id: DeviceId }[] }>([
+      "devices",
+      "--home",
+      c.home,
+    ]);
+    const bId = devices.find((d) => d.name === "b")?.id as DeviceId;
+    const wanted = { hosts: ["router.lan"], addresses: ["192.168.1.1"] };
+    const stranger = signingKeyFromSeed(new Uint8Array(32).fill(9));
+    const forged = signJws(
+      { alg: "EdDSA", typ: "bucky-gateway-approval/1", kid: zoneOf.id },
+      { zone: zoneOf.id, device: bId, name: "b", ...wanted, iat: Date.now() },
+      stranger,
+    );
+    const otherZone = signGatewayApproval(
+      {
+        zone: zoneIdFromPublicKey(stranger.publicKey),
+        device: bId,
+        name: "b" as DeviceName,
+        ...wanted,
+        issuedAtMs: Date.now(),
+      },
+      stranger,
+    ).jws;
+    for (const [key, value] of [
+      ["nodes/b/gateway-approval/b", forged],
+      ["nodes/b/gateway-approval/c", otherZone],
+      [
+        "nodes/b/zone-ca/request",
+        { publicKey: spki, dnsNames: ["router.lan", "*.router.lan"], addresses: ["192.168.1.1"] },
+      ],
+    ] as const)
+      await buckyJson(["state", "set", key, JSON.stringify(value), "--home", b.home]);
+    await waitFor("the CA's refusal of router.lan", () =>
+      a.log().includes(refusal("router.lan, *.router.lan, 192.168.1.1")) ? true : undefined,
+    );
+    expect(await hasKey(a.home, "nodes/a/zone-ca/issued/b")).toBe(false);
+
+    // Approved by the owner for its own host and address: issued for exactly those.
+    await buckyJson(["state", "del", "nodes/b/zone-ca/request", "--home", b.home]);
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "office.lan",
+      "--listen",
+      `127.0.0.2:${bPort}`,
+      "--home",
+      b.home,
+    ]);
+    await waitFor("b's request for office.lan, on a", async () => {
+      const found = await bucky([
+        "state",
+        "get",
+        "nodes/b/zone-ca/request",
+        "--home",
+        a.home,
+        "--json",
+      ]);
+      return found.exitCode === 0 && found.stdout.includes("office.lan") ? true : undefined;
+    });
+    expect(await buckyJson(["gateway", "approve", "b", "--home", a.home])).toMatchObject({
+      device: "b",
+      hosts: ["office.lan"],
+      addresses: ["127.0.0.2"],
+    });
+    await waitFor("b's certificate", async () =>
+      (await certificateOf(b.home, "b", "office.lan"))?.notAfter ? true : undefined,
+    );
+    const cert = await waitFor("b serving it", () =>
+      presented("127.0.0.2", bPort, "office.lan").then(
+        (x509) => (x509.subjectAltName?.includes("office.lan") ? x509 : undefined),
+        () => undefined,
+      ),
+    );
+    expect(cert.subjectAltName?.split(", ").sort()).toEqual([
+      "DNS:*.office.lan",
+      "DNS:office.lan",
+      "IP Address:127.0.0.2",
+    ]);
+
+    // The approving device stopped: the approval and the CA's answer hold on every device.
+    await a.stop();
+    const onC = await waitFor("b's certificate, on c", async () => {
+      const found = await certificateOf(c.home, "b", "office.lan");
+      return found?.notAfter ? found : undefined;
+    });
+    expect(onC).toMatchObject({ issuer: "zone", lastError: null });
+    const again = await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "office.lan",
+      "--listen",
+      `127.0.0.2:${bPort}`,
+      "--home",
+      b.home,
+    ]);
+    expect(again.approval).toEqual({ approved: true, unapproved: [] });
+    // c holds no owner key: it cannot approve.
+    const refused = await bucky(["gateway", "approve", "b", "--home", c.home, "--json"]);
+    expect(refused.exitCode).toBe(1);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_PERMISSION",
+      message: "this device does not hold the owner key",
+    });
+  }, 120_000);
+});
