@@ -43,7 +43,7 @@ const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-"));
 const seed = (byte: number) => new Uint8Array(32).fill(byte);
 
 function row(name: string, ours: string, anchor: string, goal: string) {
-  console.log(`${name.padEnd(34)} ${ours.padStart(16)} ${anchor.padStart(18)}   ${goal}`);
+  console.log(`${name.padEnd(42)} ${ours.padStart(16)} ${anchor.padStart(18)}   ${goal}`);
 }
 
 /**
@@ -54,8 +54,17 @@ function threadCpuUs(): number {
   return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1000;
 }
 
-/** 1: merge throughput (printed unless `report` is false: a warm-up). */
-async function mergeThroughput(changesetCount: number, opsPerChangeset: number, report = true) {
+/**
+ * 1: merge throughput (printed unless `report` is false: a warm-up). Keys are written in
+ * order (`apps/k0`, `apps/k1`, …) unless `scattered`: then in no order, as many apps'
+ * writes come, each landing anywhere in the state's B-tree.
+ */
+async function mergeThroughput(
+  changesetCount: number,
+  opsPerChangeset: number,
+  report = true,
+  scattered = false,
+) {
   const owner = signingKeyFromSeed(seed(1));
   const zone = signZoneDocument({ name: "bench" as ZoneName, issuedAt: 1 }, owner);
   const authors = [2, 3].map((b) => signingKeyFromSeed(seed(b)));
@@ -101,10 +110,11 @@ async function mergeThroughput(changesetCount: number, opsPerChangeset: number, 
         seq: head.seq,
         prev: head.prev,
         hlc: { ms: 1000 + c, counter: 0 },
-        ops: Array.from({ length: opsPerChangeset }, (_, k) => ({
-          key: `apps/k${(c * opsPerChangeset + k) % 100_000}`,
-          value: String(k),
-        })),
+        ops: Array.from({ length: opsPerChangeset }, (_, k) => {
+          const n = c * opsPerChangeset + k;
+          // 7,919 is prime: n × 7,919 mod 100,000 visits every key once, in no order.
+          return { key: `apps/k${(scattered ? n * 7919 : n) % 100_000}`, value: String(k) };
+        }),
       },
       authors[i] as (typeof authors)[0],
     );
@@ -113,7 +123,8 @@ async function mergeThroughput(changesetCount: number, opsPerChangeset: number, 
   }
   const ops = changesetCount * opsPerChangeset;
 
-  const db = openStateDb(join(scratch, `merge-${changesetCount}.db`), { create: true });
+  const name = `${changesetCount}${scattered ? "-scattered" : ""}`;
+  const db = openStateDb(join(scratch, `merge-${name}.db`), { create: true });
   const self = deviceIdFromPublicKey(signingKeyFromSeed(seed(9)).publicKey);
   db.insert(node).values({ id: 1, zoneId: zone.id, deviceId: self, deviceName: "x" }).run();
   const seal = StateSeal.fromSeed(seed(9), self);
@@ -139,7 +150,7 @@ async function mergeThroughput(changesetCount: number, opsPerChangeset: number, 
   db.$client.close();
 
   // Anchor: the same rows upserted by plain SQLite, one transaction, no verification.
-  const raw = new Database(join(scratch, `raw-${changesetCount}.db`), { create: true });
+  const raw = new Database(join(scratch, `raw-${name}.db`), { create: true });
   raw.run("PRAGMA journal_mode = WAL");
   raw.run("PRAGMA synchronous = NORMAL");
   raw.run(
@@ -158,7 +169,7 @@ async function mergeThroughput(changesetCount: number, opsPerChangeset: number, 
   raw.close();
   if (!report) return;
   row(
-    `merge, ${changesetCount} × ${opsPerChangeset} ops`,
+    `merge, ${changesetCount} × ${opsPerChangeset} ops${scattered ? ", keys in no order" : ""}`,
     `${Math.round(ops / oursS).toLocaleString("en")} ops/s`,
     `${Math.round(ops / anchorS).toLocaleString("en")} ops/s`,
     `goal ≥ 200,000 ops/s (CPU ${cpuUsPerOp.toFixed(1)} µs/op, ${mainUsPerOp.toFixed(1)} on the main thread)`,
@@ -301,7 +312,7 @@ async function propagation(writes: number) {
 }
 
 console.log("sync benchmarks (this machine, one run)");
-console.log(`${"".padEnd(34)} ${"bucky".padStart(16)} ${"anchor".padStart(18)}`);
+console.log(`${"".padEnd(42)} ${"bucky".padStart(16)} ${"anchor".padStart(18)}`);
 // `bun bench/sync.ts merge` (or join, propagation) runs that part alone.
 const only = process.argv[2];
 try {
@@ -313,6 +324,7 @@ try {
     await mergeThroughput(100, 1000);
     await mergeThroughput(1000, 100);
     await mergeThroughput(10_000, 10);
+    await mergeThroughput(1000, 100, true, true);
   }
   if (!only || only === "join") await joinTime(100_000);
   if (!only || only === "propagation") await propagation(50);

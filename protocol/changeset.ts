@@ -9,7 +9,7 @@
  * key over a context label followed by the body bytes exactly as carried in the entry.
  * A value is JSON text; null is a tombstone (a delete).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { cborUint, decodeCbor, encodeCbor } from "./cbor.ts";
 import { readPlainBody } from "./changeset-body.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
@@ -290,6 +290,11 @@ function signingInput(bodyBytes: Uint8Array): Uint8Array {
   return concatBytes(SIGNATURE_CONTEXT, bodyBytes);
 }
 
+/**
+ * One call, not a Hash object fed and digested: every changeset of a page is hashed as it
+ * is decoded, and the object (its class, its update and digest calls) cost the main thread
+ * of a 10,000 × 10 merge more than the hash itself.
+ */
 function hashBody(bodyBytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(bodyBytes).digest());
+  return new Uint8Array(hash("sha256", bodyBytes, "buffer"));
 }

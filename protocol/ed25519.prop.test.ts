@@ -105,8 +105,9 @@ describe("verifyOffThread decides as verify does", () => {
           });
           // All started at once, as a batch is.
           const offThread = await Promise.all(
-            checks.map(({ key, messageBytes, signature }) =>
-              key.verifyOffThread(messageBytes, signature),
+            checks.map(
+              ({ key, messageBytes, signature }) =>
+                new Promise<boolean>((done) => key.verifyOffThread(messageBytes, signature, done)),
             ),
           );
           expect(offThread).toEqual(

@@ -71,16 +71,7 @@ export function rowMac(
   table: SealedTable,
   columns: readonly ColumnValue[],
 ): Uint8Array {
-  return hmac(key, rowMacInput(table, columns));
-}
-
-/**
- * The bytes a row's mac covers: HMAC-SHA256 of these under the seal key is `rowMac`. A
- * view of a scratch buffer, valid until the next call: mac it at once. For callers with a
- * faster HMAC at hand (every row a write adds or removes is macced: the hot path of sync).
- */
-export function rowMacInput(table: SealedTable, columns: readonly ColumnValue[]): Uint8Array {
-  return encodeColumns(TABLE_TAGS[table], columns);
+  return hmac(key, encodeColumns(TABLE_TAGS[table], columns));
 }
 
 function hmac(key: Uint8Array, message: Uint8Array): Uint8Array {
@@ -119,28 +110,60 @@ export function sealMac(key: Uint8Array, seal: SealFields): Uint8Array {
  * bytes (UTF-8 for text). One encoding has one reading, whatever the columns hold.
  *
  * Written into one scratch buffer, grown as needed, and returned as a view of it: valid
- * until the next call, so callers mac it at once. Text that is all ASCII (keys, ids,
- * most values) is copied a character at a time, which is faster than a UTF-8 encoder
- * call per column.
+ * until the next call, so callers mac it at once.
  */
 let scratch = new Uint8Array(4096);
 let scratchView = new DataView(scratch.buffer);
 const utf8Encoder = new TextEncoder();
 
 function encodeColumns(tag: number, columns: readonly ColumnValue[]): Uint8Array {
-  let bound = 1;
+  const bound = 1 + rowMacInputBound(columns);
+  if (bound > scratch.length) {
+    scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
+  }
+  return scratch.subarray(0, writeColumns(tag, columns, scratch, scratchView, 0));
+}
+
+/**
+ * At most how many bytes `writeRowMacInput` writes for these columns (besides its first,
+ * the table's tag): what a caller's buffer must have room for.
+ */
+export function rowMacInputBound(columns: readonly ColumnValue[]): number {
+  let bound = 0;
   for (const column of columns) {
     if (typeof column === "string") bound += 5 + column.length * 3;
     else if (column instanceof Uint8Array) bound += 5 + column.length;
     else bound += 9;
   }
-  if (bound > scratch.length) {
-    scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
-    scratchView = new DataView(scratch.buffer);
-  }
-  const out = scratch;
-  const view = scratchView;
-  let at = 0;
+  return bound;
+}
+
+/**
+ * The bytes a row's mac covers (HMAC-SHA256 of them under the seal key is `rowMac`),
+ * written into `out` (`view` is a DataView of the same buffer) from `at`, where
+ * 1 + rowMacInputBound(columns) bytes must fit; returns where they end. For a caller that
+ * hashes them where they lie (lib/state/seal.ts): every row a write adds or removes is
+ * macced, the hot path of sync.
+ */
+export function writeRowMacInput(
+  table: SealedTable,
+  columns: readonly ColumnValue[],
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+): number {
+  return writeColumns(TABLE_TAGS[table], columns, out, view, at);
+}
+
+function writeColumns(
+  tag: number,
+  columns: readonly ColumnValue[],
+  out: Uint8Array,
+  view: DataView,
+  start: number,
+): number {
+  let at = start;
   out[at++] = tag;
   for (const column of columns) {
     if (column === null) {
@@ -167,10 +190,14 @@ function encodeColumns(tag: number, columns: readonly ColumnValue[]): Uint8Array
       check(false, `a column of type ${typeof column} cannot be sealed`);
     }
   }
-  return out.subarray(0, at);
+  return at;
 }
 
-/** Writes `text` as UTF-8 at `at` (room for 3 bytes a code unit is there); returns its length. */
+/**
+ * Writes `text` as UTF-8 at `at` (room for 3 bytes a code unit is there); returns its
+ * length. Text that is all ASCII (keys, ids, most values) is copied a character at a
+ * time, which is faster than a UTF-8 encoder call per column.
+ */
 function writeUtf8(text: string, out: Uint8Array, at: number): number {
   const length = text.length;
   for (let i = 0; i < length; i++) {

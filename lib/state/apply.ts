@@ -128,9 +128,23 @@ export class PendingWrites {
     }
   }
 
+  /**
+   * Writes the winners in the order of their keys: the state's B-tree then takes them
+   * page after page, where in the order they came (keys from many apps, ids, hashes) each
+   * write would land on a page of its own. Which order is only a matter of speed: each
+   * key is written once, and the seal's digest is the same in any order.
+   */
   flush(sqlite: Database, tally: SealTally): void {
-    for (const row of this.latest.values()) applyRow(sqlite, tally, row);
-    this.latest.clear();
+    const { latest } = this;
+    if (latest.size > 1) {
+      // The default sort: by code units (compareCodeUnits), natively, where a comparator
+      // called per pair cost 1 µs a row in a batch of 100,000 against 0.2.
+      for (const key of [...latest.keys()].sort())
+        applyRow(sqlite, tally, latest.get(key) as CheckpointRow);
+    } else {
+      for (const row of latest.values()) applyRow(sqlite, tally, row);
+    }
+    latest.clear();
   }
 }
 

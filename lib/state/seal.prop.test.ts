@@ -2,7 +2,14 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { toHex } from "../../protocol/encoding.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { type ColumnValue, deriveSealKey, rowMac } from "../../protocol/state-seal.ts";
+import {
+  type ColumnValue,
+  DIGEST_BYTES,
+  deriveSealKey,
+  rowMac,
+  type SealedTable,
+  xorInto,
+} from "../../protocol/state-seal.ts";
 import { StateSeal } from "./seal.ts";
 
 const seed = new Uint8Array(32).fill(5);
@@ -32,6 +39,27 @@ describe("StateSeal", () => {
           expect(toHex(seal.inviteMac(row))).toBe(toHex(rowMac(key, "invites", row)));
         }
       }),
+      { numRuns: 150 },
+    );
+  });
+
+  test("XORs into a digest the macs protocol/state-seal.ts defines, row after row", () => {
+    const tables: SealedTable[] = ["state", "changesets", "checkpoint_base"];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...tables), fc.array(column, { maxLength: 6 })), {
+          maxLength: 8,
+        }),
+        (rows) => {
+          const digest = new Uint8Array(DIGEST_BYTES);
+          const expected = new Uint8Array(DIGEST_BYTES);
+          for (const [table, row] of rows) {
+            seal.xorRowMac(table, row, digest);
+            xorInto(expected, rowMac(key, table, row));
+          }
+          expect(toHex(digest)).toBe(toHex(expected));
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -19,6 +19,11 @@ import type { Rejection } from "./ingest.ts";
 const BATCH_MIN = 8;
 
 export class CheckedEntries {
+  /** How many changesets' checks are known to be done (checkedUpTo waited for them). */
+  private done = 0;
+  /** What checkedUpTo waits for: its checks still running, and whom to tell when none are. */
+  private waiter: { count: number; running: number; resolve: () => void } | undefined;
+
   private constructor(
     /** The entries that decoded and belong to the zone, in the order they came. */
     readonly changesets: readonly DecodedChangeset[],
@@ -26,14 +31,19 @@ export class CheckedEntries {
     readonly rejected: readonly Rejection[],
     /** The changesets whose signatures verified so far (checks still running add to it). */
     private readonly verified: Set<DecodedChangeset>,
-    /** Per changeset, its check while it runs (none for one that has no usable key). */
-    private readonly checks: readonly (Promise<void> | undefined)[],
+    /**
+     * Per changeset, by its index: 0 when no check was started (none is made for one
+     * held already, or without a usable key), 1 while its check runs, 2 once it is done.
+     */
+    private readonly checks: Uint8Array,
+    /** How many checks were started. */
+    readonly started: number,
   ) {}
 
   /** Decodes `entries`; no signature is checked yet. */
   static decode(entries: readonly Uint8Array[], zone: ZoneId): CheckedEntries {
     const { changesets, rejected } = decodeAll(entries, zone, () => {});
-    return new CheckedEntries(changesets, rejected, new Set(), []);
+    return new CheckedEntries(changesets, rejected, new Set(), new Uint8Array(0), 0);
   }
 
   /**
@@ -51,20 +61,25 @@ export class CheckedEntries {
     if (entries.length < BATCH_MIN) return CheckedEntries.decode(entries, zone);
     const keys = new Map<string, VerifyKey | null>();
     const verified = new Set<DecodedChangeset>();
-    const checks: (Promise<void> | undefined)[] = [];
-    const { changesets, rejected } = decodeAll(entries, zone, (changeset) => {
-      if (changeset.seq <= heldSeq(changeset.author)) {
-        checks.push(undefined);
-        return;
-      }
+    // At most one per entry; a check's answer may come before the page is all decoded.
+    const checks = new Uint8Array(entries.length);
+    let started = 0;
+    let checked: CheckedEntries | undefined;
+    const answered: [DecodedChangeset, number, boolean][] = [];
+    const { changesets, rejected } = decodeAll(entries, zone, (changeset, index) => {
+      if (changeset.seq <= heldSeq(changeset.author)) return;
       const key = keyOf(keys, changeset.author);
-      checks.push(
-        key?.verifyOffThread(signingInputOf(changeset), changeset.signature).then((good) => {
-          if (good) verified.add(changeset);
-        }),
-      );
+      if (!key) return;
+      checks[index] = RUNNING;
+      started++;
+      key.verifyOffThread(signingInputOf(changeset), changeset.signature, (good) => {
+        if (checked) checked.answer(changeset, index, good);
+        else answered.push([changeset, index, good]);
+      });
     });
-    return new CheckedEntries(changesets, rejected, verified, checks);
+    checked = new CheckedEntries(changesets, rejected, verified, checks, started);
+    for (const [changeset, index, good] of answered) checked.answer(changeset, index, good);
+    return checked;
   }
 
   /** Decodes `entries` and checks their signatures, all at once. */
@@ -74,21 +89,20 @@ export class CheckedEntries {
     return checked;
   }
 
-  /** How many signature checks were started (not counting those ingest makes itself). */
-  get started(): number {
-    return this.checks.reduce((count, check) => count + (check ? 1 : 0), 0);
-  }
-
-  /** How many changesets' checks are known to be done (checkedUpTo waited for them). */
-  private done = 0;
-
   /**
    * Waits until the checks of the first `count` changesets are done. Only those not
-   * waited for before are waited for: a page asks batch after batch.
+   * waited for before are waited for: a page asks batch after batch, one at a time.
    */
   async checkedUpTo(count: number): Promise<void> {
     if (count <= this.done) return;
-    await Promise.all(this.checks.slice(this.done, count));
+    if (this.waiter) throw new Error("checkedUpTo is waited on one batch at a time");
+    let running = 0;
+    const end = Math.min(count, this.checks.length);
+    for (let i = this.done; i < end; i++) if (this.checks[i] === RUNNING) running++;
+    if (running > 0)
+      await new Promise<void>((resolve) => {
+        this.waiter = { count, running, resolve };
+      });
     this.done = Math.max(this.done, count);
   }
 
@@ -100,12 +114,26 @@ export class CheckedEntries {
   signatureVerified(changeset: DecodedChangeset): boolean {
     return this.verified.has(changeset);
   }
+
+  /** A check's answer. */
+  private answer(changeset: DecodedChangeset, index: number, good: boolean): void {
+    this.checks[index] = DONE;
+    if (good) this.verified.add(changeset);
+    const waiter = this.waiter;
+    if (waiter && index < waiter.count && --waiter.running === 0) {
+      this.waiter = undefined;
+      waiter.resolve();
+    }
+  }
 }
+
+const RUNNING = 1;
+const DONE = 2;
 
 function decodeAll(
   entries: readonly Uint8Array[],
   zone: ZoneId,
-  decoded: (changeset: DecodedChangeset) => void,
+  decoded: (changeset: DecodedChangeset, index: number) => void,
 ): { changesets: DecodedChangeset[]; rejected: Rejection[] } {
   const changesets: DecodedChangeset[] = [];
   const rejected: Rejection[] = [];
@@ -121,7 +149,7 @@ function decodeAll(
         continue;
       }
       changesets.push(changeset);
-      decoded(changeset);
+      decoded(changeset, changesets.length - 1);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       rejected.push({ reason: `malformed: ${error.message}` });
