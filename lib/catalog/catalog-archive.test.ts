@@ -32,7 +32,7 @@ function tar(entries: readonly [name: string, content: string, type?: string][])
   const parts: Uint8Array[] = [];
   for (const [name, content, type] of entries) {
     const bytes = new TextEncoder().encode(content);
-    const body = type === undefined || type === "0" ? bytes : new Uint8Array(0);
+    const body = type === undefined || type === "0" || type === "x" ? bytes : new Uint8Array(0);
     parts.push(tarHeader(name, body.length, type ?? "0", type === "2" ? content : ""));
     parts.push(body, new Uint8Array((512 - (body.length % 512)) % 512));
   }
@@ -155,6 +155,19 @@ describe("a catalog file", () => {
         ),
       ),
     ).toContain("it holds a twice");
+    // A record counts its own length: "310", a space, "path=", 300 bytes and a newline.
+    const pax = `310 path=${"n".repeat(300)}\n`;
+    expect(
+      await refusal(
+        unpackCatalogArchive(
+          tar([
+            ["pax", pax, "x"],
+            ["short", "1"],
+          ]),
+          target(),
+        ),
+      ),
+    ).toContain("a name this system cannot write (ENAMETOOLONG)");
     expect(await refusal(unpackCatalogArchive(new Uint8Array(2048).fill(7), target()))).toContain(
       "checksum does not match",
     );

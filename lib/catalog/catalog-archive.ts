@@ -40,6 +40,9 @@ const MAX_META_BYTES = 64 * 1024;
 /** The archive is handed to the reader in slices of this size, so no one step is long. */
 const SLICE_BYTES = 1024 * 1024;
 
+/** What the file system says of a name it cannot take (too long, a NUL in it…). */
+const NAME_ERRORS = new Set(["ENAMETOOLONG", "EILSEQ", "EINVAL", "ERR_INVALID_ARG_VALUE"]);
+
 const NOT_ALLOWED: Record<string, string> = {
   "1": "a hard link",
   "2": "a symbolic link",
@@ -74,6 +77,8 @@ export async function unpackCatalogArchive(
   } catch (error) {
     if (error instanceof BuckyError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined && NAME_ERRORS.has(code))
+      throw notTar(`it holds a name this system cannot write (${code})`);
     if (typeof code === "string" && code.startsWith("E")) throw error;
     // What DecompressionStream throws on bytes that are not gzip.
     throw new BuckyError(
