@@ -13,6 +13,7 @@ export const DEFAULT_COLLECT_EVERY_MS = 3_600_000;
 
 export class NamedDataCollector {
   private timer: ReturnType<typeof setInterval> | undefined;
+  private running: Promise<void> | undefined;
   /** Roots that parts of bucky registered besides the built-in ones. */
   private readonly extra: RootKind[] = [];
 
@@ -29,18 +30,27 @@ export class NamedDataCollector {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.run(), this.options.everyMs);
-    this.run();
+    this.timer = setInterval(() => void this.run(), this.options.everyMs);
+    void this.run();
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
 
-  run(): void {
+  /** One collection; one already under way is not started again beside it. */
+  async run(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.collect().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async collect(): Promise<void> {
     const { node } = this;
     try {
-      const collected = collectGarbage({
+      const collected = await collectGarbage({
         db: node.db,
         store: node.store,
         roots: [...builtInRoots(node.db), ...this.extra],
@@ -48,7 +58,7 @@ export class NamedDataCollector {
         graceMs: this.options.graceMs,
         log: node.log,
       });
-      const unpacked = prunePackages(node.zone.paths.appsDir, readSpecs(node.db));
+      const unpacked = await prunePackages(node.zone.paths.appsDir, () => readSpecs(node.db));
       if (unpacked > 0) node.log.info("unpacked app packages removed", { count: unpacked });
       if (collected.removed > 0 || unpacked > 0) this.onRemoved();
     } catch (error) {
