@@ -274,6 +274,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       node,
       () => replication.facts(),
       () => certificates.facts(),
+      () => certificates.leftOut(),
     );
     facts.start();
     started.push(() => facts.stop());
