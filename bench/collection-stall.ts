@@ -7,16 +7,21 @@
  *                unreferenced, one that removes them after the grace period, and one
  *                with nothing to do
  *   packages     20 apps × 50 unpacked packages no version uses × 100 files, pruned
+ *   state db     after a compaction, 400 MB of which 60% is freed: given back by a database
+ *                made since checkpoints (incremental vacuum), and by an older one (its one
+ *                VACUUM, a single statement: not cut)
  *
  * Beside it, the anchor: the longest gap of the same timer over an idle second.
  *
  *   bun bench/collection-stall.ts [chunks]
  */
+import { Database } from "bun:sqlite";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prunePackages } from "../lib/apps/package-dir.ts";
 import type { AppSpec } from "../lib/apps/spec.ts";
+import { giveBackPages } from "../lib/checkpoint/vacuum.ts";
 import { createLog } from "../lib/log.ts";
 import { collectGarbage } from "../lib/ndn/collect.ts";
 import { builtInRoots, type RootKind } from "../lib/ndn/roots.ts";
@@ -111,4 +116,29 @@ for (let a = 0; a < APPS; a++) {
 }
 console.log(`packages: ${APPS} apps × ${STALE} stale unpacked packages × ${FILES} files`);
 row("pruned", await stall(() => prunePackages(appsDir, () => specs)));
+/** A state database of `mb` MB with 60% of it freed, made since checkpoints or before. */
+function freedDatabase(mb: number, incremental: boolean): Database {
+  const sqlite = new Database(join(scratch, `state-${incremental}.db`));
+  if (incremental) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = NORMAL");
+  sqlite.run("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+  const insert = sqlite.prepare("INSERT INTO t (v) VALUES (?)");
+  const bytes = new Uint8Array(1000);
+  sqlite.transaction(() => {
+    for (let i = 0; i < mb * 1000; i++) insert.run(bytes);
+  })();
+  sqlite.run(`DELETE FROM t WHERE k <= ${mb * 600}`);
+  sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  return sqlite;
+}
+console.log("state database: 400 MB, 60% freed by a compaction");
+for (const [what, incremental] of [
+  ["given back step by step (made since checkpoints)", true],
+  ["one VACUUM (an older database, once)", false],
+] as const) {
+  const sqlite = freedDatabase(400, incremental);
+  row(what, await stall(() => giveBackPages(sqlite, log)));
+  sqlite.close();
+}
 rmSync(scratch, { recursive: true, force: true });
