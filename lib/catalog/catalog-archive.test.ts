@@ -186,3 +186,22 @@ function unpackedFiles(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
     .length;
 }
+
+describe("catalog files staged", () => {
+  test("one is read at a time, and only the two latest stay unpacked", async () => {
+    const uploads = join(scratch, "uploads-staged");
+    const staging = new CatalogStaging(uploads, Date.now);
+    const reading = staging.unpack(gzipBomb(2, 1024));
+    expect(await refusal(staging.unpack(gzipBomb(1, 1024)))).toBe(
+      "E_UNAVAILABLE: another catalog file is being read on this device",
+    );
+    const first = await reading;
+    const tokens = [first.unpacked];
+    for (let i = 0; i < 2; i++) tokens.push((await staging.unpack(gzipBomb(1, 1024))).unpacked);
+    const staged = tokens.map((unpacked) =>
+      staging.add({ catalog: {} as never, source: { kind: "dir", dir: unpacked }, unpacked }),
+    );
+    expect(staged.length).toBe(3);
+    expect(tokens.map((dir) => existsSync(dir))).toEqual([false, true, true]);
+  });
+});

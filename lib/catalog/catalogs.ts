@@ -68,6 +68,12 @@ export interface CatalogPreview {
 
 const STAGED_MS = 60 * 60_000;
 const MAX_STAGED = 16;
+/**
+ * Staged catalogs unpacked from a file, at most: each may take up to a catalog file's
+ * bound on disk (1 GiB), so the oldest goes when one more is read. With the one being
+ * unpacked (one at a time), uploads hold at most three times the bound.
+ */
+const MAX_STAGED_FILES = 2;
 
 interface Staged {
   readonly catalog: Catalog;
@@ -80,6 +86,7 @@ interface Staged {
 /** Catalogs read but not yet accepted, in the daemon's memory. */
 export class CatalogStaging {
   private readonly staged = new Map<string, Staged>();
+  private unpacking = false;
 
   constructor(
     /** Where uploaded catalog files are unpacked. */
@@ -94,6 +101,11 @@ export class CatalogStaging {
   add(entry: Omit<Staged, "at">): string {
     this.sweep();
     while (this.staged.size >= MAX_STAGED) this.drop(this.staged.keys().next().value as string);
+    if (entry.unpacked) {
+      const files = [...this.staged].filter(([, staged]) => staged.unpacked);
+      for (const [token] of files.slice(0, Math.max(0, files.length - MAX_STAGED_FILES + 1)))
+        this.drop(token);
+    }
     const token = randomBytes(16).toString("hex");
     this.staged.set(token, { ...entry, at: this.now() });
     return token;
@@ -122,14 +134,23 @@ export class CatalogStaging {
    * the daemon, within CATALOG_ARCHIVE_LIMITS; nothing is left of one it refuses.
    */
   async unpack(archive: Uint8Array): Promise<{ source: CatalogSource; unpacked: string }> {
+    if (this.unpacking)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "another catalog file is being read on this device",
+        "Try again in a moment, once it is read.",
+      );
+    this.unpacking = true;
     const dir = join(this.uploadsDir, randomBytes(8).toString("hex"));
     const unpacked = join(dir, "unpacked");
-    await mkdir(unpacked, { recursive: true, mode: 0o700 });
     try {
+      await mkdir(unpacked, { recursive: true, mode: 0o700 });
       await unpackCatalogArchive(archive, unpacked, this.limits);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
+    } finally {
+      this.unpacking = false;
     }
     const entries = await readdir(unpacked);
     const root =
