@@ -159,12 +159,15 @@ const PRUNING = ".pruning-";
 export async function prunePackages(
   appsDir: string,
   specs: () => readonly AppSpec[],
+  /** Whether the daemon is stopping: no more goes once it is. */
+  stopping: () => boolean = () => false,
 ): Promise<number> {
   let removed = 0;
   for (const app of listDir(appsDir)) {
     const packages = join(appsDir, app, "packages");
     // In order, so a run is the same whatever order the directory lists them in.
     for (const name of listDir(packages).sort()) {
+      if (stopping()) return removed;
       const path = join(packages, name);
       if (name.startsWith(PRUNING)) {
         // Left by a removal cut short.

@@ -188,6 +188,28 @@ describe("a collection under way", () => {
     expect((await collecting).removed).toBe(ids.length);
   });
 
+  test("ends at its next step when the daemon stops, and the next one carries on", async () => {
+    const { node, store } = setUp();
+    const ids = await strays(node, store, 3_000);
+    let stopping = false;
+    setTimeout(() => {
+      stopping = true;
+    }, 0);
+    const stopped = await collectGarbage({
+      db: node.db,
+      store,
+      roots: builtInRoots(node.db),
+      nowMs: 1 + DAY,
+      graceMs: DAY,
+      log: quiet,
+      stopping: () => stopping,
+    });
+    expect(stopped.removed).toBeLessThan(ids.length);
+    const rest = await collect(node, store, 1 + DAY);
+    expect(stopped.removed + rest.removed).toBe(ids.length);
+    expect(ids.some((id) => existsSync(store.pathOf(id)))).toBe(false);
+  });
+
   test("keeps what is pinned while it walks the store, by this connection or another", async () => {
     for (const by of ["this connection", "another process"]) {
       const node = openTestNode(80 + stores);

@@ -53,61 +53,89 @@ export async function collectGarbage(options: {
   readonly nowMs: number;
   readonly graceMs: number;
   readonly log: Log;
+  /** Whether the daemon is stopping: the collection ends at its next step, whole so far. */
+  readonly stopping?: () => boolean;
 }): Promise<Collected> {
   const { db, store, nowMs, log } = options;
-  const lists = new ListReader(store);
-  await pinWhatCameBefore(db, store, options.roots, nowMs, log, lists);
-  await lists.readAhead(options.roots);
-  // Read together, in one step: what the roots keep, and a watch on what could change it.
-  let live = liveObjects(store, options.roots, lists);
-  const watch = new ChangeWatch(db, store);
-  const since = await notedSince(db);
-  const ids = await listObjects(store);
-  const note = db
-    .insert(ndnUnreferenced)
-    .values({ id: sql.placeholder("id"), since: nowMs })
-    .onConflictDoNothing()
-    .prepare();
-  const unnote = db
-    .delete(ndnUnreferenced)
-    .where(eq(ndnUnreferenced.id, sql.placeholder("id")))
-    .prepare();
-  const candidates: ObjectId[] = [];
-  let waiting = 0;
-  const written = (step: () => void) => watch.own(() => db.transaction(step, IMMEDIATE));
-  await inSteps(ids, written, (id) => {
-    const first = since.get(id);
-    since.delete(id);
-    if (live.has(id)) {
-      if (first !== undefined) unnote.run({ id });
-    } else if (first === undefined) {
-      note.run({ id });
-      waiting++;
-    } else if (nowMs - first >= options.graceMs) candidates.push(id);
-    else waiting++;
-  });
-  // Noted objects that are gone (removed by hand, or a restore replaced the store): one
-  // stored again starts its grace period afresh, whatever names it meanwhile.
-  await inSteps([...since.keys()], written, (id) => unnote.run({ id }));
+  const pause: Pause = async () => {
+    await turn();
+    if (options.stopping?.()) throw STOPPING;
+  };
   let removed = 0;
   let removedBytes = 0;
-  const removing = (step: () => void) => {
-    if (watch.changedSinceAsked()) live = liveObjects(store, options.roots, lists);
-    written(step);
-  };
-  await inSteps(candidates, removing, (id) => {
-    if (!live.has(id)) {
-      removedBytes += store.remove(id);
-      removed++;
-    }
-    unnote.run({ id });
-  });
+  let waiting = 0;
+  try {
+    await collectSteps();
+  } catch (error) {
+    if (error !== STOPPING) throw error;
+  }
   if (removed > 0) log.info("named data collected", { removed, bytes: removedBytes, waiting });
   return { removed, removedBytes, waiting };
+
+  async function collectSteps(): Promise<void> {
+    const lists = new ListReader(store);
+    await pinWhatCameBefore(db, store, options.roots, nowMs, log, lists, pause);
+    await lists.readAhead(options.roots, pause);
+    // Read together, in one step: what the roots keep, and a watch on what could change it.
+    let live = liveObjects(store, options.roots, lists);
+    const watch = new ChangeWatch(db, store);
+    const since = await notedSince(db, pause);
+    const ids = await listObjects(store, pause);
+    const note = db
+      .insert(ndnUnreferenced)
+      .values({ id: sql.placeholder("id"), since: nowMs })
+      .onConflictDoNothing()
+      .prepare();
+    const unnote = db
+      .delete(ndnUnreferenced)
+      .where(eq(ndnUnreferenced.id, sql.placeholder("id")))
+      .prepare();
+    const candidates: ObjectId[] = [];
+    const written = (step: () => void) => watch.own(() => db.transaction(step, IMMEDIATE));
+    await inSteps(
+      ids,
+      written,
+      (id) => {
+        const first = since.get(id);
+        since.delete(id);
+        if (live.has(id)) {
+          if (first !== undefined) unnote.run({ id });
+        } else if (first === undefined) {
+          note.run({ id });
+          waiting++;
+        } else if (nowMs - first >= options.graceMs) candidates.push(id);
+        else waiting++;
+      },
+      pause,
+    );
+    // Noted objects that are gone (removed by hand, or a restore replaced the store): one
+    // stored again starts its grace period afresh, whatever names it meanwhile.
+    await inSteps([...since.keys()], written, (id) => unnote.run({ id }), pause);
+    const removing = (step: () => void) => {
+      if (watch.changedSinceAsked()) live = liveObjects(store, options.roots, lists);
+      written(step);
+    };
+    await inSteps(
+      candidates,
+      removing,
+      (id) => {
+        if (!live.has(id)) {
+          removedBytes += store.remove(id);
+          removed++;
+        }
+        unnote.run({ id });
+      },
+      pause,
+    );
+  }
 }
 
+/** Between two steps: the event loop turns, and a stopping daemon ends the collection. */
+type Pause = () => Promise<void>;
+const STOPPING = Symbol("stopping");
+
 /** Since when each noted object is unreferenced, read a page at a time. */
-async function notedSince(db: StateDb): Promise<Map<ObjectId, number>> {
+async function notedSince(db: StateDb, pause: Pause): Promise<Map<ObjectId, number>> {
   const since = new Map<ObjectId, number>();
   let after = "";
   for (;;) {
@@ -121,7 +149,7 @@ async function notedSince(db: StateDb): Promise<Map<ObjectId, number>> {
     for (const row of page) since.set(row.id as ObjectId, row.since);
     if (page.length < NOTED_PAGE) return since;
     after = (page.at(-1) as { id: string }).id;
-    await turn();
+    await pause();
   }
 }
 
@@ -171,13 +199,13 @@ class ChangeWatch {
 }
 
 /** Every object of the store, listed a directory at a time between turns of the event loop. */
-async function listObjects(store: ObjectStore): Promise<ObjectId[]> {
+async function listObjects(store: ObjectStore, pause: Pause): Promise<ObjectId[]> {
   const ids: ObjectId[] = [];
   let until = performance.now() + STEP_MS;
   for (const id of store.objects()) {
     ids.push(id);
     if (performance.now() < until) continue;
-    await turn();
+    await pause();
     until = performance.now() + STEP_MS;
   }
   return ids;
@@ -191,6 +219,7 @@ async function inSteps<T>(
   items: readonly T[],
   step: (run: () => void) => void,
   each: (item: T) => void,
+  pause: Pause,
 ): Promise<void> {
   let at = 0;
   while (at < items.length) {
@@ -199,7 +228,7 @@ async function inSteps<T>(
       do each(items[at++] as T);
       while (at < items.length && performance.now() < until);
     });
-    await turn();
+    await pause();
   }
 }
 
@@ -252,7 +281,7 @@ class ListReader {
   }
 
   /** Reads the lists the roots name, letting the event loop turn between steps. */
-  async readAhead(roots: readonly RootKind[]): Promise<void> {
+  async readAhead(roots: readonly RootKind[], pause: Pause): Promise<void> {
     const named: ChunkListId[] = [];
     for (const root of roots)
       for (const id of root.ids()) {
@@ -263,6 +292,7 @@ class ListReader {
       named,
       (run) => run(),
       (id) => this.chunksOf(id),
+      pause,
     );
   }
 }
@@ -288,12 +318,13 @@ async function pinWhatCameBefore(
   nowMs: number,
   log: Log,
   lists: ListReader,
+  pause: Pause,
 ): Promise<void> {
   if (db.select().from(ndnCollection).get()) return;
-  await lists.readAhead(roots);
+  await lists.readAhead(roots, pause);
   const live = liveObjects(store, roots, lists);
   const inLists = new Set<ObjectId>();
-  const all = await listObjects(store);
+  const all = await listObjects(store, pause);
   await inSteps(
     all,
     (run) => run(),
@@ -302,6 +333,7 @@ async function pinWhatCameBefore(
       if (parsed?.kind === "list")
         for (const chunk of lists.chunksOf(parsed.id)) inLists.add(chunk);
     },
+    pause,
   );
   // Pinning more than one step would have (an object named meanwhile) only keeps it.
   let pinned = 0;
@@ -313,6 +345,7 @@ async function pinWhatCameBefore(
       pin(db, id, "stored before bucky counted references", nowMs);
       pinned++;
     },
+    pause,
   );
   db.insert(ndnCollection).values({ id: 1, startedAt: nowMs }).run();
   if (pinned > 0) log.info("named data stored before kept as the owner's", { objects: pinned });

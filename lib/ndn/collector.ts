@@ -14,6 +14,7 @@ export const DEFAULT_COLLECT_EVERY_MS = 3_600_000;
 export class NamedDataCollector {
   private timer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
+  private stopped = false;
   /** Roots that parts of bucky registered besides the built-in ones. */
   private readonly extra: RootKind[] = [];
 
@@ -34,12 +35,16 @@ export class NamedDataCollector {
     void this.run();
   }
 
-  stop(): void {
+  /** Stops looking, and waits for a collection under way to end at its next step. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    await this.running;
   }
 
   /** One collection; one already under way is not started again beside it. */
   async run(): Promise<void> {
+    if (this.stopped) return;
     if (this.running) return this.running;
     this.running = this.collect().finally(() => {
       this.running = undefined;
@@ -57,8 +62,13 @@ export class NamedDataCollector {
         nowMs: node.now(),
         graceMs: this.options.graceMs,
         log: node.log,
+        stopping: () => this.stopped,
       });
-      const unpacked = await prunePackages(node.zone.paths.appsDir, () => readSpecs(node.db));
+      const unpacked = await prunePackages(
+        node.zone.paths.appsDir,
+        () => readSpecs(node.db),
+        () => this.stopped,
+      );
       if (unpacked > 0) node.log.info("unpacked app packages removed", { count: unpacked });
       if (collected.removed > 0 || unpacked > 0) this.onRemoved();
     } catch (error) {

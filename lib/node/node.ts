@@ -435,7 +435,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         audit.stop();
         await sync.stop();
         await compactor.stop();
-        collector.stop();
+        await collector.stop();
         await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });
