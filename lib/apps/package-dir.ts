@@ -15,6 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { type AppManifest, checkManifest, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
 import {
@@ -145,12 +146,53 @@ export function unpack(bytes: Uint8Array, target: string): AppManifest {
   return manifest;
 }
 
+/** What an unpacked package is renamed to when it is being removed. */
+const PRUNING = ".pruning-";
+
 /**
  * Removes the unpacked copies of packages no version of an app this device may run uses
- * (each app keeps its current package and the one before); returns how many went.
+ * (each app keeps its current package and the one before); returns how many went. The
+ * specs are read again before each one goes, and it is taken out of the way by a rename in
+ * that same step (so convergence, finding it gone, unpacks it afresh if a spec wants it
+ * back) before its files are removed without holding the event loop.
  */
-export function prunePackages(appsDir: string, specs: readonly AppSpec[]): number {
-  const wanted = new Map(
+export async function prunePackages(
+  appsDir: string,
+  specs: () => readonly AppSpec[],
+  /** Whether the daemon is stopping: no more goes once it is. */
+  stopping: () => boolean = () => false,
+): Promise<number> {
+  let removed = 0;
+  for (const app of listDir(appsDir)) {
+    const packages = join(appsDir, app, "packages");
+    // In order, so a run is the same whatever order the directory lists them in.
+    for (const name of listDir(packages).sort()) {
+      if (stopping()) return removed;
+      const path = join(packages, name);
+      if (name.startsWith(PRUNING)) {
+        // Left by a removal cut short.
+        await rm(path, { recursive: true, force: true });
+        continue;
+      }
+      const keep = wantedPackages(specs()).get(app);
+      if (!keep || keep.has(name)) continue;
+      const pruning = join(packages, `${PRUNING}${name}`);
+      try {
+        renameSync(path, pruning);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw error;
+      }
+      await rm(pruning, { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** The unpacked packages each app this device may run keeps, by app. */
+function wantedPackages(specs: readonly AppSpec[]): Map<string, Set<string>> {
+  return new Map(
     specs
       .filter((spec) => spec.desired !== "removed")
       .map((spec) => [
@@ -158,18 +200,6 @@ export function prunePackages(appsDir: string, specs: readonly AppSpec[]): numbe
         new Set([spec.package, spec.previousPackage].flatMap((id) => (id ? [digestOf(id)] : []))),
       ]),
   );
-  let removed = 0;
-  for (const app of listDir(appsDir)) {
-    const keep = wanted.get(app);
-    if (!keep) continue;
-    const packages = join(appsDir, app, "packages");
-    for (const name of listDir(packages)) {
-      if (keep.has(name)) continue;
-      rmSync(join(packages, name), { recursive: true, force: true });
-      removed++;
-    }
-  }
-  return removed;
 }
 
 function listDir(path: string): string[] {

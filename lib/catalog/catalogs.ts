@@ -8,7 +8,8 @@
  * address and takes a newer version signed by the same key; an older one is refused.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Catalog,
@@ -31,6 +32,11 @@ import { fetchHead, fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import type { StateQueries } from "../store/db.ts";
 import { BUILTIN_CATALOG } from "./builtin.ts";
+import {
+  type ArchiveLimits,
+  CATALOG_ARCHIVE_LIMITS,
+  unpackCatalogArchive,
+} from "./catalog-archive.ts";
 import { readCatalogRecords } from "./records.ts";
 import { type CatalogSource, objectsAt, readIndex } from "./sources.ts";
 
@@ -62,6 +68,12 @@ export interface CatalogPreview {
 
 const STAGED_MS = 60 * 60_000;
 const MAX_STAGED = 16;
+/**
+ * Staged catalogs unpacked from a file, at most: each may take up to a catalog file's
+ * bound on disk (1 GiB), so the oldest goes when one more is read. With the one being
+ * unpacked (one at a time), uploads hold at most three times the bound.
+ */
+const MAX_STAGED_FILES = 2;
 
 interface Staged {
   readonly catalog: Catalog;
@@ -74,11 +86,13 @@ interface Staged {
 /** Catalogs read but not yet accepted, in the daemon's memory. */
 export class CatalogStaging {
   private readonly staged = new Map<string, Staged>();
+  private unpacking = false;
 
   constructor(
     /** Where uploaded catalog files are unpacked. */
     private readonly uploadsDir: string,
     private readonly now: () => number,
+    private readonly limits: ArchiveLimits = CATALOG_ARCHIVE_LIMITS,
   ) {
     // Whatever a previous daemon left unpacked is of no use now.
     rmSync(uploadsDir, { recursive: true, force: true });
@@ -87,6 +101,11 @@ export class CatalogStaging {
   add(entry: Omit<Staged, "at">): string {
     this.sweep();
     while (this.staged.size >= MAX_STAGED) this.drop(this.staged.keys().next().value as string);
+    if (entry.unpacked) {
+      const files = [...this.staged].filter(([, staged]) => staged.unpacked);
+      for (const [token] of files.slice(0, Math.max(0, files.length - MAX_STAGED_FILES + 1)))
+        this.drop(token);
+    }
     const token = randomBytes(16).toString("hex");
     this.staged.set(token, { ...entry, at: this.now() });
     return token;
@@ -110,27 +129,30 @@ export class CatalogStaging {
     if (staged?.unpacked) rmSync(staged.unpacked, { recursive: true, force: true });
   }
 
-  /** Unpacks an uploaded catalog file (a .tar or .tar.gz of its directory). */
-  unpack(archive: Uint8Array): { source: CatalogSource; unpacked: string } {
-    const dir = join(this.uploadsDir, randomBytes(8).toString("hex"));
-    mkdirSync(join(dir, "unpacked"), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, "upload.tar"), archive);
-    // GNU tar refuses absolute paths and .. by default: nothing lands outside `dir`.
-    const tar = Bun.spawnSync(
-      ["tar", "-xf", join(dir, "upload.tar"), "-C", join(dir, "unpacked"), "--no-same-owner"],
-      { stderr: "pipe" },
-    );
-    rmSync(join(dir, "upload.tar"), { force: true });
-    if (tar.exitCode !== 0) {
-      rmSync(dir, { recursive: true, force: true });
+  /**
+   * Unpacks an uploaded catalog file (a .tar or .tar.gz of its directory) without holding
+   * the daemon, within CATALOG_ARCHIVE_LIMITS; nothing is left of one it refuses.
+   */
+  async unpack(archive: Uint8Array): Promise<{ source: CatalogSource; unpacked: string }> {
+    if (this.unpacking)
       throw new BuckyError(
-        "E_INVALID_INPUT",
-        `that is not an archive tar can read: ${tar.stderr.toString().trim().split("\n")[0]}`,
-        "Choose the catalog's .tar or .tar.gz file, as its publisher made it.",
+        "E_UNAVAILABLE",
+        "another catalog file is being read on this device",
+        "Try again in a moment, once it is read.",
       );
-    }
+    this.unpacking = true;
+    const dir = join(this.uploadsDir, randomBytes(8).toString("hex"));
     const unpacked = join(dir, "unpacked");
-    const entries = readdirSync(unpacked);
+    try {
+      await mkdir(unpacked, { recursive: true, mode: 0o700 });
+      await unpackCatalogArchive(archive, unpacked, this.limits);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      this.unpacking = false;
+    }
+    const entries = await readdir(unpacked);
     const root =
       entries.includes("catalog.jws") || entries.length !== 1
         ? unpacked

@@ -27,7 +27,7 @@ export const INDEX_FILE = "catalog.jws";
 export const OBJECTS_DIR = "ndn";
 const FETCH_TIMEOUT_MS = 30_000;
 /** An object a source sends, at most: a chunk, or a chunk list of a large package. */
-const MAX_OBJECT_BYTES = CHUNK_BYTES + 64 * 1024;
+export const MAX_OBJECT_BYTES = CHUNK_BYTES + 64 * 1024;
 
 export type CatalogSource =
   | { readonly kind: "url"; readonly url: string }

@@ -8,6 +8,7 @@ import type { Op } from "../../protocol/changeset.ts";
 import { signGatewayApproval } from "../../protocol/gateway-approval.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { appKeys } from "../apps/spec.ts";
 import { isPassing } from "../errors.ts";
 import { approvalKey } from "../gateway/approval.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
@@ -159,6 +160,24 @@ function refusedGateway(home: string, options: { approved?: boolean; ops?: Op[] 
     passing,
     failures: () => failed,
     orders: () => lines.filter((line) => line.includes("ordering a certificate")).length,
+    lines,
+    /** Installs apps `names` (a spec each). */
+    install: (names: readonly string[]) =>
+      appendLocalChangeset(
+        test.db,
+        { zone: test.zone, name, key: test.key, seal: test.seal },
+        names.map((app) => ({
+          key: appKeys.spec(app),
+          value: JSON.stringify({
+            app,
+            version: "1",
+            package: `sha256:${"a".repeat(64)}`,
+            desired: "running",
+            placement: "any",
+          }),
+        })),
+        2000,
+      ),
     ownerActs: () => {
       for (const listener of listeners) listener([{ ops: [{ key: `nodes/${name}/gateway` }] }]);
     },
@@ -170,6 +189,31 @@ async function until(what: string, check: () => boolean): Promise<void> {
   for (const deadline = Date.now() + 20_000; !check(); await Bun.sleep(10))
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 }
+
+describe("a gateway with more names than it keeps certificates for", () => {
+  test("says which have none, in its facts and once in its log", () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    const gw = refusedGateway(home);
+    try {
+      const apps = Array.from({ length: 105 }, (_, i) => `app${String(i).padStart(3, "0")}`);
+      gw.install(apps);
+      expect(gw.keeper.facts()["app098.home.example.com"]).toBeDefined();
+      // The host and 99 apps have certificates; the last six apps have none.
+      expect(gw.keeper.leftOut()).toEqual({
+        count: 6,
+        names: apps.slice(99).map((app) => `${app}.home.example.com`),
+      });
+      gw.keeper.tick();
+      gw.keeper.tick();
+      const said = gw.lines.filter((line) => line.includes("certificates left out"));
+      expect(said.length).toBe(1);
+      expect(said[0]).toContain("count=6");
+    } finally {
+      gw.keeper.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("a failed order", () => {
   test("is tried again after a minute, then two…; the owner acting starts the series again", async () => {

@@ -88,6 +88,8 @@ export class CertificateKeeper {
   private servedText = "";
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  /** The names left out that the log last said (none: ""). */
+  private leftOutSaid = "";
 
   constructor(
     private readonly node: NodeContext,
@@ -245,17 +247,38 @@ export class CertificateKeeper {
     return readGateway(this.node.db, this.node.deviceName);
   }
 
-  /** The host and each app's name under it. */
+  /** The host and each app's name under it: the first MAX_NAMES of them. */
   private names(config: GatewayConfig): string[] {
-    if (!config.host) return [];
-    const apps = readSpecs(this.node.db)
-      .filter((spec) => spec.desired !== "removed")
-      .map((spec) => `${spec.app}.${config.host}`)
-      .sort();
-    return [config.host, ...apps].slice(0, MAX_NAMES);
+    return allNames(this.node, config).slice(0, MAX_NAMES);
+  }
+
+  /**
+   * The names past MAX_NAMES, which get no certificate of their own (the gateway answers
+   * them with the host's): for the facts, so `bucky status` says so.
+   */
+  leftOut(config = this.config()): { count: number; names: string[] } | undefined {
+    if (config?.tls !== "acme") return undefined;
+    const left = allNames(this.node, config).slice(MAX_NAMES);
+    return left.length > 0 ? { count: left.length, names: left.slice(0, 10) } : undefined;
+  }
+
+  /** Says in the log, once each time they change, which names get no certificate. */
+  private sayLeftOut(config: GatewayConfig): void {
+    const left = this.leftOut(config);
+    const said = left ? `${left.count}:${left.names.join(",")}` : "";
+    if (said === this.leftOutSaid) return;
+    this.leftOutSaid = said;
+    if (left)
+      this.options.log.warn("certificates left out", {
+        max: MAX_NAMES,
+        count: left.count,
+        first: left.names.join(","),
+      });
+    this.options.onFacts();
   }
 
   private keepAcme(config: GatewayConfig): void {
+    this.sayLeftOut(config);
     const now = this.node.now();
     const statuses = this.store.statuses();
     // Read from the other gateways' facts only when a name is due (most looks find none).
@@ -676,4 +699,14 @@ function parseCertificate(pem: string): X509Certificate | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The host and each app's name under it, in order: the host, then the apps by name. */
+function allNames(node: NodeContext, config: GatewayConfig): string[] {
+  if (!config.host) return [];
+  const apps = readSpecs(node.db)
+    .filter((spec) => spec.desired !== "removed")
+    .map((spec) => `${spec.app}.${config.host}`)
+    .sort(compareCodeUnits);
+  return [config.host, ...apps];
 }

@@ -147,7 +147,7 @@ export class Compactor {
       pruned: adopted.pruned,
     });
     try {
-      giveBackPages(db.$client, node.log);
+      await giveBackPages(db.$client, node.log);
     } catch (error) {
       // Busy (a reader held on): the next compaction gives it back.
       if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;

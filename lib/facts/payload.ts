@@ -111,6 +111,8 @@ export interface DeviceFactsPayload {
   };
   /** A gateway's certificates, by the name each is for (at most 100). */
   certificates?: Record<string, CertificateFacts>;
+  /** The names a gateway has no certificate for, past those 100: how many, and the first ones. */
+  certificatesLeftOut?: { count: number; names: string[] };
 }
 
 /** The payload of a record, or nothing known when it is not one. */
@@ -314,6 +316,10 @@ const payloadOf = object<DeviceFactsPayload>({
         (certificates) => Object.keys(certificates).length <= 100,
       ),
     ),
+    undefined,
+  ),
+  certificatesLeftOut: orElse(
+    optional(object({ count: whole(), names: list(text(253), 10) })),
     undefined,
   ),
 });

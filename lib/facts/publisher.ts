@@ -44,6 +44,9 @@ export class FactsPublisher {
     private readonly replicas: () => ReplicaFacts,
     /** A gateway's certificates: expiry and last error, per name. */
     private readonly certificates: () => Record<string, CertificateFacts> = () => ({}),
+    /** The names a gateway has no certificate for, past the most it keeps. */
+    private readonly certificatesLeftOut: () => DeviceFactsPayload["certificatesLeftOut"] = () =>
+      undefined,
     private readonly everyMs = FACTS_EVERY_MS,
   ) {}
 
@@ -74,12 +77,14 @@ export class FactsPublisher {
     const traffic = this.traffic.facts;
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);
     const certificates = this.certificates();
+    const certificatesLeftOut = this.certificatesLeftOut();
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
       ...(traffic ? { traffic } : {}),
       ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
+      ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
     });
   }
 

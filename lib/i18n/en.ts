@@ -164,6 +164,8 @@ export const en = {
       `The certificate for ${p.name} on ${p.device} has expired${p.error ? `: ${p.error}` : "."}`,
     certificateExpiring: (p: { device: string; name: string; days: number; error?: string }) =>
       `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.error}` : "."}`,
+    certificatesLeftOut: (p: { device: string; count: number; names: string }) =>
+      `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>
       `${p.device}'s disk is nearly full: ${p.free} free of ${p.total}.`,
     seeDisk: "See where its space goes",

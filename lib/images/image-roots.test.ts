@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const DAY = 24 * 3_600_000;
 
 describe("image layers as named data", () => {
-  test("stay while an app runs their image, and go a day after it is removed", () => {
+  test("stay while an app runs their image, and go a day after it is removed", async () => {
     const node = openTestNode(60);
     const objects = new ObjectStore(join(dir, "ndn"));
     const images = new ImageStore(objects, join(dir, "images"));
@@ -61,12 +61,12 @@ describe("image layers as named data", () => {
         log: createLog({ level: "silent" }),
       });
     const parts = [record, manifest.object, config.object, layer.object] as ObjectId[];
-    collect(0);
-    collect(2 * DAY);
+    await collect(0);
+    await collect(2 * DAY);
     expect(parts.every((id) => existsSync(objects.pathOf(id)))).toBe(true);
     appendLocalChangeset(node.db, author, [spec("removed")], 2000);
-    collect(3 * DAY);
-    collect(5 * DAY);
+    await collect(3 * DAY);
+    await collect(5 * DAY);
     expect(parts.filter((id) => existsSync(objects.pathOf(id)))).toEqual([]);
   });
 });

@@ -11,11 +11,11 @@
  * counted references (anything that is not an app package): files put then stay.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { eq } from "drizzle-orm";
+import { eq, gt, sql } from "drizzle-orm";
 import { type ChunkListId, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
-import type { StateDb } from "../store/db.ts";
+import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { ndnCollection, ndnUnreferenced } from "../store/schema.ts";
 import { pin } from "./pins.ts";
 import type { RootKind } from "./roots.ts";
@@ -34,61 +34,267 @@ export interface Collected {
   readonly waiting: number;
 }
 
-export function collectGarbage(options: {
+/** How long one step of a collection runs before the event loop may turn. */
+const STEP_MS = 10;
+/** Rows of noted objects read at a time. */
+const NOTED_PAGE = 2_000;
+
+/**
+ * One collection, in steps of a few milliseconds that let the daemon answer between them
+ * (a home of 100,000 objects took seconds in one). It decides as one step would: an object
+ * is removed only if no root keeps it at the moment it is removed. The roots are read
+ * again before a step of removals whenever the state database or the store changed since
+ * they were read (a pin, a spec, a list stored).
+ */
+export async function collectGarbage(options: {
   readonly db: StateDb;
   readonly store: ObjectStore;
   readonly roots: readonly RootKind[];
   readonly nowMs: number;
   readonly graceMs: number;
   readonly log: Log;
-}): Collected {
+  /** Whether the daemon is stopping: the collection ends at its next step, whole so far. */
+  readonly stopping?: () => boolean;
+}): Promise<Collected> {
   const { db, store, nowMs, log } = options;
-  pinWhatCameBefore(db, store, options.roots, nowMs, log);
-  const live = liveObjects(store, options.roots);
-  const since = new Map(
-    db
-      .select()
-      .from(ndnUnreferenced)
-      .all()
-      .map((row) => [row.id, row.since]),
-  );
+  const pause: Pause = async () => {
+    await turn();
+    if (options.stopping?.()) throw STOPPING;
+  };
   let removed = 0;
   let removedBytes = 0;
   let waiting = 0;
-  for (const id of store.objects()) {
-    if (live.has(id)) {
-      if (since.has(id)) db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
-      continue;
-    }
-    const first = since.get(id);
-    if (first === undefined) {
-      db.insert(ndnUnreferenced).values({ id, since: nowMs }).onConflictDoNothing().run();
-      waiting++;
-    } else if (nowMs - first >= options.graceMs) {
-      removedBytes += store.remove(id);
-      db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
-      removed++;
-    } else waiting++;
-    since.delete(id);
+  try {
+    await collectSteps();
+  } catch (error) {
+    if (error !== STOPPING) throw error;
   }
-  // Noted objects that are gone (removed by hand, or a restore replaced the store): one
-  // stored again starts its grace period afresh, whatever names it meanwhile.
-  for (const id of since.keys()) db.delete(ndnUnreferenced).where(eq(ndnUnreferenced.id, id)).run();
   if (removed > 0) log.info("named data collected", { removed, bytes: removedBytes, waiting });
   return { removed, removedBytes, waiting };
+
+  async function collectSteps(): Promise<void> {
+    const lists = new ListReader(store);
+    await pinWhatCameBefore(db, store, options.roots, nowMs, log, lists, pause);
+    await lists.readAhead(options.roots, pause);
+    // Read together, in one step: what the roots keep, and a watch on what could change it.
+    let live = liveObjects(store, options.roots, lists);
+    const watch = new ChangeWatch(db, store);
+    const since = await notedSince(db, pause);
+    const ids = await listObjects(store, pause);
+    const note = db
+      .insert(ndnUnreferenced)
+      .values({ id: sql.placeholder("id"), since: nowMs })
+      .onConflictDoNothing()
+      .prepare();
+    const unnote = db
+      .delete(ndnUnreferenced)
+      .where(eq(ndnUnreferenced.id, sql.placeholder("id")))
+      .prepare();
+    const candidates: ObjectId[] = [];
+    const written = (step: () => void) => watch.own(() => db.transaction(step, IMMEDIATE));
+    await inSteps(
+      ids,
+      written,
+      (id) => {
+        const first = since.get(id);
+        since.delete(id);
+        if (live.has(id)) {
+          if (first !== undefined) unnote.run({ id });
+        } else if (first === undefined) {
+          note.run({ id });
+          waiting++;
+        } else if (nowMs - first >= options.graceMs) candidates.push(id);
+        else waiting++;
+      },
+      pause,
+    );
+    // Noted objects that are gone (removed by hand, or a restore replaced the store): one
+    // stored again starts its grace period afresh, whatever names it meanwhile.
+    await inSteps([...since.keys()], written, (id) => unnote.run({ id }), pause);
+    const removing = (step: () => void) => {
+      if (watch.changedSinceAsked()) live = liveObjects(store, options.roots, lists);
+      written(step);
+    };
+    await inSteps(
+      candidates,
+      removing,
+      (id) => {
+        if (!live.has(id)) {
+          removedBytes += store.remove(id);
+          removed++;
+        }
+        unnote.run({ id });
+      },
+      pause,
+    );
+  }
+}
+
+/** Between two steps: the event loop turns, and a stopping daemon ends the collection. */
+type Pause = () => Promise<void>;
+const STOPPING = Symbol("stopping");
+
+/** Since when each noted object is unreferenced, read a page at a time. */
+async function notedSince(db: StateDb, pause: Pause): Promise<Map<ObjectId, number>> {
+  const since = new Map<ObjectId, number>();
+  let after = "";
+  for (;;) {
+    const page = db
+      .select()
+      .from(ndnUnreferenced)
+      .where(gt(ndnUnreferenced.id, after))
+      .orderBy(ndnUnreferenced.id)
+      .limit(NOTED_PAGE)
+      .all();
+    for (const row of page) since.set(row.id as ObjectId, row.since);
+    if (page.length < NOTED_PAGE) return since;
+    after = (page.at(-1) as { id: string }).id;
+    await pause();
+  }
+}
+
+/**
+ * Whether the state database (on this connection or another) or the store changed since
+ * last asked: what keeps objects may have, then.
+ */
+class ChangeWatch {
+  private seen: string;
+  private changed = false;
+
+  constructor(
+    private readonly db: StateDb,
+    private readonly store: ObjectStore,
+  ) {
+    this.seen = this.now();
+  }
+
+  /** Runs the collector's own writes, which are not a change of what keeps objects. */
+  own(write: () => void): void {
+    this.look();
+    write();
+    this.seen = this.now();
+  }
+
+  /** Whether anything changed since the last call (or since the watch began). */
+  changedSinceAsked(): boolean {
+    this.look();
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
+  }
+
+  private look(): void {
+    const now = this.now();
+    if (now !== this.seen) this.changed = true;
+    this.seen = now;
+  }
+
+  private now(): string {
+    const sqlite = this.db.$client;
+    const version = (sqlite.query("PRAGMA data_version").get() as { data_version: number })
+      .data_version;
+    const own = Object.values(sqlite.query("SELECT total_changes()").get() as object)[0];
+    return `${version}/${own}/${this.store.writes}`;
+  }
+}
+
+/** Every object of the store, listed a directory at a time between turns of the event loop. */
+async function listObjects(store: ObjectStore, pause: Pause): Promise<ObjectId[]> {
+  const ids: ObjectId[] = [];
+  let until = performance.now() + STEP_MS;
+  for (const id of store.objects()) {
+    ids.push(id);
+    if (performance.now() < until) continue;
+    await pause();
+    until = performance.now() + STEP_MS;
+  }
+  return ids;
+}
+
+/**
+ * Runs `each` on every item, in steps of about STEP_MS, each one inside `step` (which runs
+ * what it is given: in a transaction, say), letting the event loop turn between them.
+ */
+async function inSteps<T>(
+  items: readonly T[],
+  step: (run: () => void) => void,
+  each: (item: T) => void,
+  pause: Pause,
+): Promise<void> {
+  let at = 0;
+  while (at < items.length) {
+    step(() => {
+      const until = performance.now() + STEP_MS;
+      do each(items[at++] as T);
+      while (at < items.length && performance.now() < until);
+    });
+    await pause();
+  }
+}
+
+/** Lets timers and I/O run (a resolved promise would not: it runs before them). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Every object the roots keep: the ids they name, and the chunks of those that are lists. */
-export function liveObjects(store: ObjectStore, roots: readonly RootKind[]): Set<ObjectId> {
+export function liveObjects(
+  store: ObjectStore,
+  roots: readonly RootKind[],
+  lists: ListReader = new ListReader(store),
+): Set<ObjectId> {
   const live = new Set<ObjectId>();
   for (const root of roots)
     for (const id of root.ids()) {
       live.add(id);
       const parsed = parseObjectId(id);
       if (parsed?.kind !== "list") continue;
-      for (const chunk of chunksOf(store, parsed.id)) live.add(chunk);
+      for (const chunk of lists.chunksOf(parsed.id)) live.add(chunk);
     }
   return live;
+}
+
+/**
+ * The chunks of the store's lists, each read once: a list never changes (its id is the
+ * hash of its bytes), so a collection reads its lists ahead, a step at a time, and what
+ * the roots keep is then worked out in one short step, as often as it must be.
+ */
+class ListReader {
+  private readonly read = new Map<ChunkListId, readonly ObjectId[]>();
+
+  constructor(private readonly store: ObjectStore) {}
+
+  chunksOf(id: ChunkListId): readonly ObjectId[] {
+    const known = this.read.get(id);
+    if (known) return known;
+    let chunks: readonly ObjectId[] | undefined;
+    try {
+      chunks = this.store.readList(id)?.chunks;
+    } catch (error) {
+      // A damaged list keeps nothing of its own; its chunks wait out their grace like any other.
+      if (error instanceof BuckyError) return [];
+      throw error;
+    }
+    // One not stored yet is read again when asked again: it may be stored meanwhile.
+    if (chunks) this.read.set(id, chunks);
+    return chunks ?? [];
+  }
+
+  /** Reads the lists the roots name, letting the event loop turn between steps. */
+  async readAhead(roots: readonly RootKind[], pause: Pause): Promise<void> {
+    const named: ChunkListId[] = [];
+    for (const root of roots)
+      for (const id of root.ids()) {
+        const parsed = parseObjectId(id);
+        if (parsed?.kind === "list") named.push(parsed.id);
+      }
+    await inSteps(
+      named,
+      (run) => run(),
+      (id) => this.chunksOf(id),
+      pause,
+    );
+  }
 }
 
 /**
@@ -100,50 +306,55 @@ export function referrers(store: ObjectStore, roots: readonly RootKind[], id: Ob
   return roots.filter((root) => liveObjects(store, [root]).has(id)).map((root) => root.kind);
 }
 
-function chunksOf(store: ObjectStore, id: ChunkListId): readonly ObjectId[] {
-  try {
-    return store.readList(id)?.chunks ?? [];
-  } catch (error) {
-    // A damaged list keeps nothing of its own; its chunks wait out their grace like any other.
-    if (error instanceof BuckyError) return [];
-    throw error;
-  }
-}
-
 /**
  * The first collection on this device: objects stored before references were counted
  * (top level: not a chunk of a list) that no root names and that are not app packages
  * were stored by the owner. They are pinned as such.
  */
-function pinWhatCameBefore(
+async function pinWhatCameBefore(
   db: StateDb,
   store: ObjectStore,
   roots: readonly RootKind[],
   nowMs: number,
   log: Log,
-): void {
+  lists: ListReader,
+  pause: Pause,
+): Promise<void> {
   if (db.select().from(ndnCollection).get()) return;
-  const live = liveObjects(store, roots);
+  await lists.readAhead(roots, pause);
+  const live = liveObjects(store, roots, lists);
   const inLists = new Set<ObjectId>();
-  const all = [...store.objects()];
-  for (const id of all) {
-    const parsed = parseObjectId(id);
-    if (parsed?.kind === "list") for (const chunk of chunksOf(store, parsed.id)) inLists.add(chunk);
-  }
+  const all = await listObjects(store, pause);
+  await inSteps(
+    all,
+    (run) => run(),
+    (id) => {
+      const parsed = parseObjectId(id);
+      if (parsed?.kind === "list")
+        for (const chunk of lists.chunksOf(parsed.id)) inLists.add(chunk);
+    },
+    pause,
+  );
+  // Pinning more than one step would have (an object named meanwhile) only keeps it.
   let pinned = 0;
-  for (const id of all) {
-    if (live.has(id) || inLists.has(id) || isPackage(store, id)) continue;
-    pin(db, id, "stored before bucky counted references", nowMs);
-    pinned++;
-  }
+  await inSteps(
+    all,
+    (run) => db.transaction(run, IMMEDIATE),
+    (id) => {
+      if (live.has(id) || inLists.has(id) || isPackage(store, lists, id)) return;
+      pin(db, id, "stored before bucky counted references", nowMs);
+      pinned++;
+    },
+    pause,
+  );
   db.insert(ndnCollection).values({ id: 1, startedAt: nowMs }).run();
   if (pinned > 0) log.info("named data stored before kept as the owner's", { objects: pinned });
 }
 
-function isPackage(store: ObjectStore, id: ObjectId): boolean {
+function isPackage(store: ObjectStore, lists: ListReader, id: ObjectId): boolean {
   const parsed = parseObjectId(id);
   let first: ObjectId | undefined = id;
-  if (parsed?.kind === "list") first = chunksOf(store, parsed.id)[0];
+  if (parsed?.kind === "list") first = lists.chunksOf(parsed.id)[0];
   const head = first ? headOf(store, first) : undefined;
   return head !== undefined && PACKAGE_HEAD.every((byte, i) => head[i] === byte);
 }

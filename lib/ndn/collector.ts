@@ -13,6 +13,8 @@ export const DEFAULT_COLLECT_EVERY_MS = 3_600_000;
 
 export class NamedDataCollector {
   private timer: ReturnType<typeof setInterval> | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
   /** Roots that parts of bucky registered besides the built-in ones. */
   private readonly extra: RootKind[] = [];
 
@@ -29,26 +31,44 @@ export class NamedDataCollector {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.run(), this.options.everyMs);
-    this.run();
+    this.timer = setInterval(() => void this.run(), this.options.everyMs);
+    void this.run();
   }
 
-  stop(): void {
+  /** Stops looking, and waits for a collection under way to end at its next step. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    await this.running;
   }
 
-  run(): void {
+  /** One collection; one already under way is not started again beside it. */
+  async run(): Promise<void> {
+    if (this.stopped) return;
+    if (this.running) return this.running;
+    this.running = this.collect().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async collect(): Promise<void> {
     const { node } = this;
     try {
-      const collected = collectGarbage({
+      const collected = await collectGarbage({
         db: node.db,
         store: node.store,
         roots: [...builtInRoots(node.db), ...this.extra],
         nowMs: node.now(),
         graceMs: this.options.graceMs,
         log: node.log,
+        stopping: () => this.stopped,
       });
-      const unpacked = prunePackages(node.zone.paths.appsDir, readSpecs(node.db));
+      const unpacked = await prunePackages(
+        node.zone.paths.appsDir,
+        () => readSpecs(node.db),
+        () => this.stopped,
+      );
       if (unpacked > 0) node.log.info("unpacked app packages removed", { count: unpacked });
       if (collected.removed > 0 || unpacked > 0) this.onRemoved();
     } catch (error) {

@@ -39,7 +39,14 @@ export interface StoredObject {
 }
 
 export class ObjectStore {
+  private written = 0;
+
   constructor(readonly root: string) {}
+
+  /** How many times an object was stored (or found stored) through this store: a counter. */
+  get writes(): number {
+    return this.written;
+  }
 
   chunkPath(id: ChunkId): string {
     const hex = digestOf(id);
@@ -124,6 +131,7 @@ export class ObjectStore {
   writeChunk(id: ChunkId, bytes: Uint8Array): void {
     if (!isChunk(id, bytes))
       throw new BuckyError("E_INTEGRITY", `the bytes for ${id} do not hash to it`);
+    this.written++;
     const path = this.chunkPath(id);
     if (existsSync(path)) return;
     mkdirSync(join(path, ".."), { recursive: true });
@@ -139,6 +147,7 @@ export class ObjectStore {
   /** Stores the bytes of chunk list `id` after checking them. */
   writeListBytes(id: ChunkListId, bytes: Uint8Array): ChunkList {
     const list = verifiedList(id, bytes);
+    this.written++;
     const path = this.listPath(id);
     if (!existsSync(path)) {
       mkdirSync(join(path, ".."), { recursive: true });

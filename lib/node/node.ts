@@ -274,6 +274,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       node,
       () => replication.facts(),
       () => certificates.facts(),
+      () => certificates.leftOut(),
     );
     facts.start();
     started.push(() => facts.stop());
@@ -434,7 +435,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         audit.stop();
         await sync.stop();
         await compactor.stop();
-        collector.stop();
+        await collector.stop();
         await stateCheck.stop();
         undo();
         log.info("daemon stopped", { device: zone.device.name });

@@ -83,7 +83,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
   });
   // A catalog file (a .tar or .tar.gz of a catalog's directory), as the body.
   app.post("/catalogs/preview-file", async (c) => {
-    const { source, unpacked } = staging.unpack(new Uint8Array(await c.req.arrayBuffer()));
+    const { source, unpacked } = await staging.unpack(new Uint8Array(await c.req.arrayBuffer()));
     return c.json(await previewCatalog(catalogs, staging, source, unpacked));
   });
   app.post("/catalogs", async (c) => {

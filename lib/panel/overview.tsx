@@ -202,6 +202,8 @@ export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
       return <>{n.certificateExpired(note)}</>;
     case "certificate-expiring":
       return <>{n.certificateExpiring(note)}</>;
+    case "certificates-left-out":
+      return <>{n.certificatesLeftOut({ ...note, names: note.names.join(", ") })}</>;
     case "disk-nearly-full":
       return (
         <>

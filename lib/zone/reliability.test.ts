@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { readPayload } from "../facts/payload.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { type AppDataCopies, assessReliability } from "./reliability.ts";
 
@@ -184,6 +185,20 @@ describe("certificates in the warnings", () => {
     expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
       "the certificate for home.example.com on gw expires in under 14 days (in 13 days)",
       "the certificate for notes.home.example.com on gw expires in under 14 days (in 2 days): renewing failed: the CA's rate limit stops it for now",
+    ]);
+  });
+
+  test("names past the most a gateway keeps certificates for are said, the facts read as sent", () => {
+    const base = device("gw", 3600_000);
+    const facts = readPayload({
+      certificatesLeftOut: { count: 12, names: ["x00.home.example.com", "x01.home.example.com"] },
+    });
+    const r = assessReliability({
+      devices: [{ ...base, facts: { ...base.facts, ...facts } }],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
+      "gw's gateway keeps certificates for 100 names at most: 12 more have none of their own (x00.home.example.com, x01.home.example.com, …) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (`bucky gateway enable --tls-cert F --tls-key F`)",
     ]);
   });
 

@@ -91,6 +91,14 @@ export type ReliabilityNote =
   | { readonly kind: "absent"; readonly device: string; readonly days: number }
   | CertificateNote
   | {
+      /** A gateway with more names than it keeps certificates for: these have none. */
+      readonly kind: "certificates-left-out";
+      readonly device: string;
+      readonly count: number;
+      /** The first of them. */
+      readonly names: readonly string[];
+    }
+  | {
       readonly kind: "disk-nearly-full";
       readonly device: string;
       readonly freeBytes: number;
@@ -190,6 +198,10 @@ export function assessReliability(input: ReliabilityInput): Reliability {
   }
   for (const device of devices) notes.push(...certificateNotes(device, input.nowMs));
   for (const device of devices) {
+    const left = device.facts.certificatesLeftOut;
+    if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
+  }
+  for (const device of devices) {
     const disk = diskNote(device);
     if (disk) notes.push(disk);
   }
@@ -283,6 +295,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the certificate for ${note.name} on ${note.device} has expired${note.error ? `: ${note.error}` : ""}`;
     case "certificate-expiring":
       return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed: ${note.error}` : ""}`;
+    case "certificates-left-out":
+      return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
       const leftovers = note.leftovers.map(

@@ -1,0 +1,207 @@
+/**
+ * A catalog file is unpacked as plain files and directories within its bounds, without
+ * holding the event loop: a gzip bomb, too many entries, a file larger than any a catalog
+ * holds, a path out of it, links, devices, FIFOs and sparse files are refused, and
+ * nothing of a refused file is left.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BuckyError } from "../errors.ts";
+import {
+  type ArchiveLimits,
+  CATALOG_ARCHIVE_LIMITS,
+  unpackCatalogArchive,
+} from "./catalog-archive.ts";
+import { CatalogStaging } from "./catalogs.ts";
+import { gzipBomb, tarHeader } from "./test-archives.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-catalog-archive-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function tar(entries: readonly [name: string, content: string, type?: string][]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [name, content, type] of entries) {
+    const bytes = new TextEncoder().encode(content);
+    const body = type === undefined || type === "0" || type === "x" ? bytes : new Uint8Array(0);
+    parts.push(tarHeader(name, body.length, type ?? "0", type === "2" ? content : ""));
+    parts.push(body, new Uint8Array((512 - (body.length % 512)) % 512));
+  }
+  parts.push(new Uint8Array(1024));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+async function refusal(work: Promise<unknown>): Promise<string> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof BuckyError)) throw new Error(`expected a refusal, got ${String(error)}`);
+  return `${error.code}: ${error.message}`;
+}
+
+let made = 0;
+function target(): string {
+  const dir = join(scratch, `t-${++made}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+describe("a catalog file", () => {
+  test("as GNU tar packs a directory, .tar or .tar.gz: unpacked as it was", async () => {
+    const source = target();
+    mkdirSync(join(source, "cat", "ndn"), { recursive: true });
+    writeFileSync(join(source, "cat", "catalog.jws"), "index");
+    writeFileSync(join(source, "cat", "ndn", `sha256:${"a".repeat(64)}`), "x".repeat(70_000));
+    for (const flags of ["-cf", "-czf"]) {
+      const file = join(source, `cat${flags}`);
+      expect(Bun.spawnSync(["tar", flags, file, "-C", source, "cat"]).exitCode).toBe(0);
+      const into = target();
+      await unpackCatalogArchive(new Uint8Array(readFileSync(file)), into);
+      expect(readFileSync(join(into, "cat", "catalog.jws"), "utf8")).toBe("index");
+      expect(readFileSync(join(into, "cat", "ndn", `sha256:${"a".repeat(64)}`), "utf8")).toBe(
+        "x".repeat(70_000),
+      );
+    }
+  });
+
+  test("a gzip bomb is refused once its files pass the bound, with nothing left, and the event loop turns meanwhile", async () => {
+    const uploads = join(scratch, "uploads-bomb");
+    const limits: ArchiveLimits = { ...CATALOG_ARCHIVE_LIMITS, totalBytes: 64 * 1024 * 1024 };
+    const staging = new CatalogStaging(uploads, Date.now, limits);
+    // 1 GiB of zeros in 4 MiB files, about a megabyte packed.
+    const bomb = gzipBomb(256, 4 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    let settled = false;
+    const unpacking = staging.unpack(bomb).finally(() => {
+      settled = true;
+    });
+    // A timer that fires while files are being written proves the loop was free: a
+    // synchronous unpack would let it run only once everything was over.
+    const seenMidway = await new Promise<number>((resolve) => {
+      const look = () => {
+        const written = unpackedFiles(uploads);
+        if (settled) resolve(-1);
+        else if (written > 0) resolve(written);
+        else setTimeout(look, 1);
+      };
+      setTimeout(look, 1);
+    });
+    expect(seenMidway).toBeGreaterThan(0);
+    expect(await refusal(unpacking)).toBe(
+      `E_INVALID_INPUT: that catalog file holds more than ${64 * 1024 * 1024} bytes of files: a catalog file unpacks to at most ${64 * 1024 * 1024} bytes, 10000 entries, and ${CATALOG_ARCHIVE_LIMITS.fileBytes} bytes a file (totalBytes)`,
+    );
+    expect(readdirSync(uploads)).toEqual([]);
+  });
+
+  test("too many entries, or one file larger than any a catalog holds, is refused at its header", async () => {
+    const limits: ArchiveLimits = { totalBytes: 1024 * 1024, entries: 3, fileBytes: 1000 };
+    const many = tar([
+      ["a", "1"],
+      ["b", "2"],
+      ["c", "3"],
+      ["d", "4"],
+    ]);
+    expect(await refusal(unpackCatalogArchive(many, target(), limits))).toStartWith(
+      "E_INVALID_INPUT: that catalog file holds more than 3 entries",
+    );
+    // Its header claims 1 GiB; not one byte of it is read.
+    const big = new Uint8Array(Buffer.concat([tarHeader("big", 1024 ** 3), new Uint8Array(512)]));
+    const into = target();
+    expect(await refusal(unpackCatalogArchive(big, into, limits))).toStartWith(
+      `E_INVALID_INPUT: that catalog file holds big, of ${1024 ** 3} bytes`,
+    );
+    expect(existsSync(join(into, "big"))).toBe(false);
+  });
+
+  test("links, devices, FIFOs and paths out of it are refused, nothing written outside", async () => {
+    const into = target();
+    for (const [entry, says] of [
+      [["catalog.jws", "/etc/passwd", "2"], "catalog.jws, a symbolic link"],
+      [["catalog.jws", "/etc/passwd", "1"], "catalog.jws, a hard link"],
+      [["catalog.jws", "", "3"], "catalog.jws, a character device"],
+      [["catalog.jws", "", "4"], "catalog.jws, a block device"],
+      [["catalog.jws", "", "6"], "catalog.jws, a FIFO"],
+      [["catalog.jws", "", "S"], "catalog.jws, a sparse file"],
+      [["../escaped", "x"], '"../escaped", a path outside'],
+      [["ndn/../../escaped", "x"], '"ndn/../../escaped", a path outside'],
+      [[join(scratch, "escaped"), "x"], "a path outside"],
+    ] as [[string, string, string?], string][])
+      expect(
+        await refusal(unpackCatalogArchive(tar([entry]), into, CATALOG_ARCHIVE_LIMITS)),
+      ).toContain(says);
+    expect(existsSync(join(scratch, "escaped"))).toBe(false);
+    expect(readdirSync(into)).toEqual([]);
+  });
+
+  test("a name held twice, or bytes that are not a tar, are refused", async () => {
+    expect(
+      await refusal(
+        unpackCatalogArchive(
+          tar([
+            ["a", "1"],
+            ["a", "2"],
+          ]),
+          target(),
+        ),
+      ),
+    ).toContain("it holds a twice");
+    // A record counts its own length: "310", a space, "path=", 300 bytes and a newline.
+    const pax = `310 path=${"n".repeat(300)}\n`;
+    expect(
+      await refusal(
+        unpackCatalogArchive(
+          tar([
+            ["pax", pax, "x"],
+            ["short", "1"],
+          ]),
+          target(),
+        ),
+      ),
+    ).toContain("a name this system cannot write (ENAMETOOLONG)");
+    expect(await refusal(unpackCatalogArchive(new Uint8Array(2048).fill(7), target()))).toContain(
+      "checksum does not match",
+    );
+    expect(
+      await refusal(unpackCatalogArchive(Uint8Array.from([0x1f, 0x8b, 1, 2, 3]), target())),
+    ).toContain("not a whole .tar.gz");
+    expect(
+      await refusal(unpackCatalogArchive(Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0]), target())),
+    ).toContain("compressed with zstd");
+  });
+});
+
+/** The files under `dir`, at any depth. */
+function unpackedFiles(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .length;
+}
+
+describe("catalog files staged", () => {
+  test("one is read at a time, and only the two latest stay unpacked", async () => {
+    const uploads = join(scratch, "uploads-staged");
+    const staging = new CatalogStaging(uploads, Date.now);
+    const reading = staging.unpack(gzipBomb(2, 1024));
+    expect(await refusal(staging.unpack(gzipBomb(1, 1024)))).toBe(
+      "E_UNAVAILABLE: another catalog file is being read on this device",
+    );
+    const first = await reading;
+    const tokens = [first.unpacked];
+    for (let i = 0; i < 2; i++) tokens.push((await staging.unpack(gzipBomb(1, 1024))).unpacked);
+    const staged = tokens.map((unpacked) =>
+      staging.add({ catalog: {} as never, source: { kind: "dir", dir: unpacked }, unpacked }),
+    );
+    expect(staged.length).toBe(3);
+    expect(tokens.map((dir) => existsSync(dir))).toEqual([false, true, true]);
+  });
+});

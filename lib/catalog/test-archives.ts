@@ -1,0 +1,34 @@
+/** Tar archives made byte by byte for tests: headers of any type, and gzip bombs. */
+import { gzipSync } from "node:zlib";
+
+/** A ustar header for `name` (`type` "0" a file, "5" a directory, "2" a link…). */
+export function tarHeader(name: string, size: number, type = "0", link = ""): Uint8Array {
+  const header = new Uint8Array(512);
+  const put = (text: string, at: number) => header.set(new TextEncoder().encode(text), at);
+  put(name, 0);
+  put("0000644\0", 100);
+  put("0000000\0", 108);
+  put("0000000\0", 116);
+  put(`${size.toString(8).padStart(11, "0")}\0`, 124);
+  put("00000000000\0", 136);
+  put("        ", 148);
+  put(type, 156);
+  put(link, 157);
+  put("ustar\u000000", 257);
+  const sum = header.reduce((a, b) => a + b, 0);
+  put(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  return header;
+}
+
+/**
+ * A .tar.gz of `files` files of `fileBytes` zeros each, made without the big bytes: one
+ * gzip member per header and the same compressed member of zeros after each.
+ */
+export function gzipBomb(files: number, fileBytes: number): Uint8Array {
+  const zeros = gzipSync(new Uint8Array(fileBytes));
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < files; i++)
+    parts.push(gzipSync(tarHeader(`ndn/zero-${i}`, fileBytes)), zeros);
+  parts.push(gzipSync(new Uint8Array(1024)));
+  return new Uint8Array(Buffer.concat(parts));
+}
