@@ -123,6 +123,18 @@ describe("a catalog file", () => {
     expect(existsSync(join(into, "big"))).toBe(false);
   });
 
+  test("a directory whose header claims bytes counts them against the bound, unread", async () => {
+    const limits: ArchiveLimits = { totalBytes: 1024 * 1024, entries: 3, fileBytes: 1000 };
+    // A directory's bytes are skipped, not written: a .tar.gz claiming gigabytes of them
+    // (terabytes, in a pax size) would have them all decompressed, no bound ever passed.
+    const dir = new Uint8Array(
+      Buffer.concat([tarHeader("d/", 4 * 1024 ** 3, "5"), new Uint8Array(512)]),
+    );
+    expect(await refusal(unpackCatalogArchive(dir, target(), limits))).toStartWith(
+      `E_INVALID_INPUT: that catalog file holds d/, of ${4 * 1024 ** 3} bytes`,
+    );
+  });
+
   test("links, devices, FIFOs and paths out of it are refused, nothing written outside", async () => {
     const into = target();
     for (const [entry, says] of [

@@ -125,6 +125,12 @@ async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): P
         `that catalog file holds ${name}, ${kind}: a catalog file holds only plain files and directories`,
         "Pack the catalog's directory as `bucky store publish` wrote it, with `tar -czf`.",
       );
+    // Every entry's bytes are bounded, a directory's too: they are skipped, not written,
+    // but a .tar.gz claiming terabytes of them would be decompressed all the same.
+    if (size > limits.fileBytes) throw tooLarge(`${name}, of ${size} bytes`, "fileBytes", limits);
+    totalBytes += size;
+    if (totalBytes > limits.totalBytes)
+      throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes", limits);
     const path = pathUnder(target, name);
     if (type === "5") {
       if (path) await mkdir(path, { recursive: true, mode: 0o700 });
@@ -134,10 +140,6 @@ async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): P
     if (type !== "0" && type !== "\0" && type !== "7")
       throw notTar(`${name} is an entry of a type bucky does not read (${JSON.stringify(type)})`);
     if (!path) throw outside(name);
-    if (size > limits.fileBytes) throw tooLarge(`${name}, of ${size} bytes`, "fileBytes", limits);
-    totalBytes += size;
-    if (totalBytes > limits.totalBytes)
-      throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes", limits);
     await writeEntry(reader, path, name, size);
     await reader.skip(padded(size) - size);
   }
