@@ -111,10 +111,13 @@ export async function collectGarbage(options: {
     // Noted objects that are gone (removed by hand, or a restore replaced the store): one
     // stored again starts its grace period afresh, whatever names it meanwhile.
     await inSteps([...since.keys()], written, (id) => unnote.run({ id }), pause);
-    const removing = (step: () => void) => {
-      if (watch.changedSinceAsked()) live = liveObjects(store, options.roots, lists);
-      written(step);
-    };
+    // What the roots keep is looked at inside the step's transaction, which holds the
+    // write lock: no other connection can name an object between the look and its removal.
+    const removing = (step: () => void) =>
+      written(() => {
+        if (watch.changedSinceAsked()) live = liveObjects(store, options.roots, lists);
+        step();
+      });
     await inSteps(
       candidates,
       removing,
