@@ -167,6 +167,29 @@ describe("a catalog file", () => {
         ),
       ),
     ).toContain("it holds a twice");
+    // A directory where a file of the same archive is: refused as the file again would be.
+    expect(
+      await refusal(
+        unpackCatalogArchive(
+          tar([
+            ["a", "1"],
+            ["a/", "", "5"],
+          ]),
+          target(),
+        ),
+      ),
+    ).toContain("it holds a/ twice");
+    expect(
+      await refusal(
+        unpackCatalogArchive(
+          tar([
+            ["a", "1"],
+            ["a/b/", "", "5"],
+          ]),
+          target(),
+        ),
+      ),
+    ).toContain("a/b/ is under a file of the same archive");
     // A record counts its own length: "310", a space, "path=", 300 bytes and a newline.
     const pax = `310 path=${"n".repeat(300)}\n`;
     expect(

@@ -133,7 +133,14 @@ async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): P
       throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes", limits);
     const path = pathUnder(target, name);
     if (type === "5") {
-      if (path) await mkdir(path, { recursive: true, mode: 0o700 });
+      if (path)
+        await mkdir(path, { recursive: true, mode: 0o700 }).catch((error) => {
+          // A file of the same archive there already, or above it.
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === "EEXIST") throw notTar(`it holds ${name} twice`);
+          if (code === "ENOTDIR") throw notTar(`${name} is under a file of the same archive`);
+          throw error;
+        });
       await reader.skip(padded(size));
       continue;
     }

@@ -337,9 +337,13 @@ describe("the owner's approval", () => {
     try {
       const approved = refusedGateway(home, { ops: challenges(`d${71 + nodes}`) });
       expect(
-        ["tok-host", "tok-app", "tok-other"].map((token) =>
-          CertificateKeeper.challengeAnswer(approved.node, token),
-        ),
+        (
+          [
+            ["tok-host", "home.example.com"],
+            ["tok-app", "Site.Home.Example.com."],
+            ["tok-other", "bank.example.com"],
+          ] as const
+        ).map(([token, host]) => CertificateKeeper.challengeAnswer(approved.node, token, host)),
       ).toEqual(["k-host", "k-app", undefined]);
       // A member that declares itself a gateway for the zone's host, unapproved: nothing.
       const member = refusedGateway(home, {
@@ -347,10 +351,38 @@ describe("the owner's approval", () => {
         ops: challenges(`d${71 + nodes}`),
       });
       expect(
-        ["tok-host", "tok-app", "tok-other"].map((token) =>
-          CertificateKeeper.challengeAnswer(member.node, token),
-        ),
+        (
+          [
+            ["tok-host", "home.example.com"],
+            ["tok-app", "site.home.example.com"],
+            ["tok-other", "bank.example.com"],
+          ] as const
+        ).map(([token, host]) => CertificateKeeper.challengeAnswer(member.node, token, host)),
       ).toEqual([undefined, undefined, undefined]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test("a challenge is answered only at the name it was published for: an approved name is no pass for another", () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    try {
+      // A member approved for home.example.com orders a certificate for bank.example.com
+      // (a name the zone's gateways answer at, or any name pointed at them) and publishes
+      // its challenge under the name it is approved for.
+      const gw = refusedGateway(home, {
+        ops: [
+          {
+            key: `nodes/d${71 + nodes}/acme/tok-stolen`,
+            value: JSON.stringify({ name: "home.example.com", keyAuthorization: "k-stolen" }),
+          },
+        ],
+      });
+      expect(
+        ["bank.example.com", "app.bank.example.com", "home.example.com"].map((host) =>
+          CertificateKeeper.challengeAnswer(gw.node, "tok-stolen", host),
+        ),
+      ).toEqual([undefined, undefined, "k-stolen"]);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

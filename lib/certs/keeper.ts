@@ -131,13 +131,16 @@ export class CertificateKeeper {
   }
 
   /**
-   * The answer to an HTTP-01 challenge, from any gateway of the zone in good standing
-   * that the owner approved for the name it is for; undefined if none. The token is
-   * matched exactly. Without the approval, any member could have the zone's gateways
-   * prove to a public CA that it holds the zone's host.
+   * The answer to an HTTP-01 challenge asked at `host` (the name the CA is checking: the
+   * request's Host), from any gateway of the zone in good standing that published it for
+   * that name and that the owner approved for it; undefined if none. The token is matched
+   * exactly. Without the approval, any member could have the zone's gateways prove to a
+   * public CA that it holds the zone's host; without the name, a member approved for one
+   * name could have them prove any other name pointed at them.
    */
-  static challengeAnswer(node: NodeContext, token: string): string | undefined {
+  static challengeAnswer(node: NodeContext, token: string, host: string): string | undefined {
     if (!CHALLENGE_TOKEN.test(token)) return undefined;
+    const asked = host.toLowerCase().replace(/\.$/, "");
     const membership = node.membership();
     for (const row of node.db
       .select({ key: state.key, value: state.value })
@@ -152,12 +155,13 @@ export class CertificateKeeper {
       try {
         challenge = JSON.parse(row.value);
       } catch {
-        return undefined;
+        continue;
       }
+      // Another row of the same token (a member can copy one it reads) hides nothing.
       if (typeof challenge?.name !== "string" || typeof challenge.keyAuthorization !== "string")
-        return undefined;
-      if (unapprovedFor(node, device, { dnsNames: [challenge.name], addresses: [] }).length > 0)
-        return undefined;
+        continue;
+      if (challenge.name.toLowerCase().replace(/\.$/, "") !== asked) continue;
+      if (unapprovedFor(node, device, { dnsNames: [asked], addresses: [] }).length > 0) continue;
       return challenge.keyAuthorization;
     }
     return undefined;
@@ -449,7 +453,11 @@ export class CertificateKeeper {
       fellows.map(async (base) => {
         const url = `${base}/.well-known/acme-challenge/${challenge.token}`;
         while (Date.now() < deadline && !this.stopped) {
-          const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+          // Asked at the name, as the CA asks: a gateway answers a challenge at its name only.
+          const answer = await fetch(url, {
+            headers: { host: name },
+            signal: AbortSignal.timeout(2_000),
+          })
             .then((response) => (response.ok ? response.text() : undefined))
             .catch(() => undefined);
           if (answer === challenge.keyAuthorization) return;

@@ -11,7 +11,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, testDeviceDocument, testOwner } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
-import { approvalKey, readApproval } from "./approval.ts";
+import { approvalKey, proposedApproval, readApproval } from "./approval.ts";
 
 const node = openTestNode(80);
 const self = { zone: node.zone, name: "d80", key: node.key, seal: node.seal };
@@ -70,5 +70,50 @@ describe("a gateway's approval", () => {
     );
     write("devices/laptop/revoked", JSON.stringify(revocation.jws));
     expect(read()).toBeUndefined();
+  });
+});
+
+describe("what approving a gateway would approve", () => {
+  test("is what the zone state says it serves, and nothing is approved by asking", () => {
+    const other = openTestNode(83);
+    const author = { zone: other.zone, name: "d83", key: other.key, seal: other.seal };
+    const laptopOf = { ...author, name: "laptop", key: laptopKey };
+    appendLocalChangeset(
+      other.db,
+      author,
+      [
+        { key: "devices/d83/doc", value: testDeviceDocument(other.key, "d83") },
+        { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
+      ],
+      1000,
+    );
+    appendLocalChangeset(
+      other.db,
+      laptopOf,
+      [
+        {
+          key: "nodes/laptop/gateway",
+          value: JSON.stringify({
+            listen: "0.0.0.0:443",
+            host: "Router.lan",
+            https: true,
+            tls: "zone",
+          }),
+        },
+        {
+          key: "nodes/laptop/zone-ca/request",
+          value: JSON.stringify({ addresses: ["192.168.1.1", 7] }),
+        },
+      ],
+      1001,
+    );
+    const zone = { db: other.db, membership: () => loadMembership(other.db, other.zone) };
+    expect(proposedApproval(zone, "laptop")).toEqual({
+      device: "laptop",
+      hosts: ["router.lan"],
+      addresses: ["192.168.1.1"],
+    });
+    expect(readApproval(other.db, other.zone, zone.membership(), "laptop")).toBeUndefined();
+    expect(() => proposedApproval(zone, "nobody")).toThrow("nobody is not a device of this zone");
   });
 });

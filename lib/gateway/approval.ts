@@ -24,7 +24,7 @@ import {
   unapprovedNames,
   verifyGatewayApproval,
 } from "../../protocol/gateway-approval.ts";
-import type { ZoneId } from "../../protocol/ids.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
@@ -182,36 +182,7 @@ export function approveGateway(
   request: ApprovalRequest,
 ): Approved {
   const membership = zone.membership();
-  const member = membership.byName.get(gateway);
-  if (!member || standingOf(membership, member.id) !== "member")
-    throw new BuckyError(
-      "E_NOT_FOUND",
-      `${gateway} is not a device of this zone`,
-      "`bucky devices list` shows the zone's devices.",
-    );
-  const serves = servedNames(zone.db, gateway);
-  if (request.hosts === undefined && request.addresses === undefined && !serves)
-    throw new BuckyError(
-      "E_NOT_FOUND",
-      `${gateway} is not a gateway with certificates from the zone CA or ACME`,
-      `Run \`bucky gateway enable --host NAME\` on ${gateway} first, or name what it may serve: bucky gateway approve ${gateway} --host NAME`,
-    );
-  const hosts = [...new Set((request.hosts ?? serves?.dnsNames ?? []).map(hostName))];
-  const addresses = [...new Set(request.addresses ?? serves?.addresses ?? [])];
-  for (const host of hosts)
-    if (LOCAL_SUFFIXES.includes(host))
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `${host} is a suffix every local name ends with: approving it would let ${gateway} pass for any .${host} name`,
-        "Approve the gateway's own host, such as home.lan.",
-      );
-  for (const address of addresses)
-    if (!isLocalAddress(address))
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `${address} is not a private address: the zone CA certifies only those`,
-        "Name the gateway's own LAN address, such as 192.168.1.20.",
-      );
+  const { member, hosts, addresses } = namesToApprove(zone.db, membership, gateway, request);
   const approval = signGatewayApproval(
     {
       zone: zone.zoneId,
@@ -238,6 +209,67 @@ export function approveGateway(
     addresses,
     approvedAt: new Date(approval.issuedAtMs).toISOString(),
   };
+}
+
+/** What approving `gateway` with no names given would approve: what it serves now. */
+export interface ProposedApproval {
+  readonly device: string;
+  readonly hosts: readonly string[];
+  readonly addresses: readonly string[];
+}
+
+/**
+ * The names `bucky gateway approve <gateway>` would approve, as the zone state says (its
+ * configuration and its request to the zone CA), without approving them: for the panel,
+ * which shows them before the owner confirms exactly those. What a gateway says of itself
+ * in its facts (a certificate's error) is its own to write, so it is never what is shown.
+ */
+export function proposedApproval(
+  node: { db: StateReader; membership(): Membership },
+  gateway: string,
+): ProposedApproval {
+  const { hosts, addresses } = namesToApprove(node.db, node.membership(), gateway, {});
+  return { device: gateway, hosts, addresses };
+}
+
+/** The member `gateway` and the names an approval of it with `request` names, checked. */
+function namesToApprove(
+  db: StateReader,
+  membership: Membership,
+  gateway: string,
+  request: ApprovalRequest,
+): { member: { id: DeviceId; name: string }; hosts: string[]; addresses: string[] } {
+  const member = membership.byName.get(gateway);
+  if (!member || standingOf(membership, member.id) !== "member")
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${gateway} is not a device of this zone`,
+      "`bucky devices list` shows the zone's devices.",
+    );
+  const serves = servedNames(db, gateway);
+  if (request.hosts === undefined && request.addresses === undefined && !serves)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${gateway} is not a gateway with certificates from the zone CA or ACME`,
+      `Run \`bucky gateway enable --host NAME\` on ${gateway} first, or name what it may serve: bucky gateway approve ${gateway} --host NAME`,
+    );
+  const hosts = [...new Set((request.hosts ?? serves?.dnsNames ?? []).map(hostName))];
+  const addresses = [...new Set(request.addresses ?? serves?.addresses ?? [])];
+  for (const host of hosts)
+    if (LOCAL_SUFFIXES.includes(host))
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${host} is a suffix every local name ends with: approving it would let ${gateway} pass for any .${host} name`,
+        "Approve the gateway's own host, such as home.lan.",
+      );
+  for (const address of addresses)
+    if (!isLocalAddress(address))
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${address} is not a private address: the zone CA certifies only those`,
+        "Name the gateway's own LAN address, such as 192.168.1.20.",
+      );
+  return { member, hosts, addresses };
 }
 
 /**

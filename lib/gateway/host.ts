@@ -44,7 +44,7 @@ export class GatewayHost implements GatewayRunner {
       mcp: (request: Request) => Promise<Response>;
       /** The certificates a configuration with automatic ones has now. */
       certificates: (config: GatewayConfig) => ServedCertificate[];
-      challengeAnswer: (token: string) => string | undefined;
+      challengeAnswer: (token: string, host: string) => string | undefined;
     },
   ) {}
 

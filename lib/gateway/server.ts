@@ -61,7 +61,7 @@ export interface GatewayOptions {
    */
   readonly certificates: readonly ServedCertificate[];
   /** The answer to an ACME HTTP-01 challenge, from any gateway of the zone. */
-  readonly challengeAnswer?: (token: string) => string | undefined;
+  readonly challengeAnswer?: (token: string, host: string) => string | undefined;
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
   /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
@@ -473,9 +473,11 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const challenge = (request: Request): Response | undefined => {
     // Most requests are not challenges: they are let through without parsing their URL twice.
     if (!request.url.includes(CHALLENGE_PREFIX)) return undefined;
-    const path = URL.parse(request.url)?.pathname ?? "";
-    if (!path.startsWith(CHALLENGE_PREFIX)) return undefined;
-    const answer = options.challengeAnswer?.(path.slice(CHALLENGE_PREFIX.length));
+    const url = URL.parse(request.url);
+    const path = url?.pathname ?? "";
+    if (!url || !path.startsWith(CHALLENGE_PREFIX)) return undefined;
+    // The name the CA is checking is the one it asks at (the Host).
+    const answer = options.challengeAnswer?.(path.slice(CHALLENGE_PREFIX.length), url.hostname);
     log.info("gateway request", {
       acmeChallenge: answer !== undefined,
       status: answer ? 200 : 404,

@@ -216,6 +216,9 @@ export const en = {
     withdrawn: "The invitation is withdrawn: no device can join with it.",
     gatewayApproved: (p: { device: string }) =>
       `${p.device} may now hold certificates for the names it serves.`,
+    approveGatewayTitle: (p: { device: string }) => `Approve ${p.device} as a gateway`,
+    approveGatewayNames: (p: { device: string; names: string }) =>
+      `${p.device} serves, as the zone's state says: ${p.names} (and each app's name under a host). Approve it only if these are its names: the zone's CA will certify them for it, and the zone's gateways will answer a public CA's challenges for them.`,
     invitationTitle: "Invitation",
     invitationText:
       "Give this invitation to the new device: it joins the zone with it. It works once, for one device.",

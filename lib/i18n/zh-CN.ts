@@ -188,6 +188,9 @@ export const zhCN: Messages = {
     withdraw: "撤回",
     withdrawn: "邀请已撤回：任何设备都无法再用它加入。",
     gatewayApproved: (p) => `${p.device} 现在可以为它提供的名称持有证书。`,
+    approveGatewayTitle: (p) => `批准 ${p.device} 作为网关`,
+    approveGatewayNames: (p) =>
+      `根据区域状态，${p.device} 提供的名称为：${p.names}（以及主机名下每个应用的名称）。只有当这些确实是它的名称时才批准：区域的证书颁发机构将为它签发这些名称的证书，区域的网关也会为它回应公共证书颁发机构对这些名称的验证。`,
     invitationTitle: "邀请",
     invitationText: "把这份邀请交给新设备：它凭此加入本区域。邀请只能使用一次，仅限一台设备。",
     validUntil: "有效期至：",

@@ -228,6 +228,46 @@ describe("a collection under way", () => {
     }
   });
 
+  test("keeps what another process pins just as one of its own steps commits", async () => {
+    const node = openTestNode(95);
+    const store = new ObjectStore(join(dir, `ndn-${++stores}`));
+    const [first, second, third] = await strays(node, store, 3);
+    const other = openStateDb(node.db.$client.filename, { create: false });
+    // The other process commits the moment the collector's first transaction of this run
+    // has (its notes), before the collector looks at what changed.
+    let pinAfter: (() => void) | undefined = () => pin(other, second as ObjectId, "again", 2);
+    const db = new Proxy(node.db, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "transaction")
+          return typeof value === "function" ? value.bind(target) : value;
+        return (...args: Parameters<typeof target.transaction>) => {
+          const result = target.transaction(...args);
+          const after = pinAfter;
+          pinAfter = undefined;
+          after?.();
+          return result;
+        };
+      },
+    });
+    const collected = await collectGarbage({
+      db,
+      store,
+      roots: builtInRoots(node.db),
+      nowMs: 1 + DAY,
+      graceMs: DAY,
+      log: quiet,
+    });
+    expect(pinAfter).toBeUndefined();
+    expect(collected.removed).toBe(2);
+    expect([first, second, third].map((id) => existsSync(store.pathOf(id as ObjectId)))).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    other.$client.close();
+  });
+
   test("keeps the chunks of a list stored while it walks, when a root names that list", async () => {
     const node = openTestNode(90);
     const store = new WalkedStore(join(dir, `ndn-${++stores}`));

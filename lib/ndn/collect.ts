@@ -161,21 +161,29 @@ async function notedSince(db: StateDb, pause: Pause): Promise<Map<ObjectId, numb
  * last asked: what keeps objects may have, then.
  */
 class ChangeWatch {
-  private seen: string;
+  /** Other connections' commits (PRAGMA data_version: this connection's never move it). */
+  private version: number;
+  /** This connection's changes and the store's writes. */
+  private mine: string;
   private changed = false;
 
   constructor(
     private readonly db: StateDb,
     private readonly store: ObjectStore,
   ) {
-    this.seen = this.now();
+    this.version = this.dataVersion();
+    this.mine = this.ownChanges();
   }
 
-  /** Runs the collector's own writes, which are not a change of what keeps objects. */
+  /**
+   * Runs the collector's own writes, which are not a change of what keeps objects. Only
+   * this connection's count is taken as seen after them: another process's commit the
+   * moment after one of them is still a change when next asked.
+   */
   own(write: () => void): void {
     this.look();
     write();
-    this.seen = this.now();
+    this.mine = this.ownChanges();
   }
 
   /** Whether anything changed since the last call (or since the watch began). */
@@ -187,17 +195,23 @@ class ChangeWatch {
   }
 
   private look(): void {
-    const now = this.now();
-    if (now !== this.seen) this.changed = true;
-    this.seen = now;
+    const version = this.dataVersion();
+    const mine = this.ownChanges();
+    if (version !== this.version || mine !== this.mine) this.changed = true;
+    this.version = version;
+    this.mine = mine;
   }
 
-  private now(): string {
-    const sqlite = this.db.$client;
-    const version = (sqlite.query("PRAGMA data_version").get() as { data_version: number })
+  private dataVersion(): number {
+    return (this.db.$client.query("PRAGMA data_version").get() as { data_version: number })
       .data_version;
-    const own = Object.values(sqlite.query("SELECT total_changes()").get() as object)[0];
-    return `${version}/${own}/${this.store.writes}`;
+  }
+
+  private ownChanges(): string {
+    const changes = Object.values(
+      this.db.$client.query("SELECT total_changes()").get() as object,
+    )[0];
+    return `${changes}/${this.store.writes}`;
   }
 }
 

@@ -40,7 +40,7 @@ import { usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
 import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
-import { approveGateway, ownApproval } from "../gateway/approval.ts";
+import { approveGateway, ownApproval, proposedApproval } from "../gateway/approval.ts";
 import {
   disableGateway,
   enableGateway,
@@ -355,6 +355,10 @@ export function createLocalApp(
     return c.json({ relayOnly: true, ticket });
   });
   app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
+  // What approving a gateway with no names given would approve, approving nothing.
+  app.get("/v1/gateway/approvals/:device", (c) =>
+    c.json(proposedApproval(node, c.req.param("device"))),
+  );
   app.post("/v1/gateway/approvals", async (c) => {
     const body = (await jsonBody(c)) as { device?: unknown; hosts?: unknown; addresses?: unknown };
     const list = (value: unknown, what: string) => {

@@ -219,7 +219,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       panel: async (request, viewer) => panel.fetch(request, { viewer }),
       mcp: (request) => agents.handle(request),
       certificates: (config) => certificates.served(config),
-      challengeAnswer: (token) => CertificateKeeper.challengeAnswer(node, token),
+      challengeAnswer: (token, host) => CertificateKeeper.challengeAnswer(node, token, host),
     });
     // The gateway's certificates, kept current by themselves; and, on a device holding
     // the owner key, the zone CA answering the gateways that ask it.

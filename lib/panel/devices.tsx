@@ -125,12 +125,44 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     return page.back("devices", result, page.locale.t.devices.withdrawn);
   });
 
-  // The owner's approval of a gateway for the names it serves (lib/gateway/approval.ts).
+  // The owner's approval of a gateway for the names it serves (lib/gateway/approval.ts):
+  // first the names the zone state says it serves are shown (the message beside the
+  // button is the gateway's own), then exactly those are approved.
   app.post("/devices/:name/approve-gateway", async (c) => {
     const page = pageOf(c);
+    const { t } = page.locale;
     const device = c.req.param("name");
-    const result = await page.api.post("/v1/gateway/approvals", { device });
-    return page.back("", result, page.locale.t.devices.gatewayApproved({ device }));
+    const form = await c.req.parseBody();
+    if (form.confirm === "1") {
+      const result = await page.api.post("/v1/gateway/approvals", {
+        device,
+        hosts: listField(form.hosts),
+        addresses: listField(form.addresses),
+      });
+      return page.back("", result, t.devices.gatewayApproved({ device }));
+    }
+    const proposed = await page.api.get<{ hosts: string[]; addresses: string[] }>(
+      `/v1/gateway/approvals/${encodeURIComponent(device)}`,
+    );
+    if (!proposed.ok) return page.back("", proposed, "");
+    const { hosts, addresses } = proposed.data;
+    return page.render(
+      "devices",
+      t.devices.approveGatewayTitle({ device }),
+      <>
+        <p>
+          {t.devices.approveGatewayNames({
+            device,
+            names: [...hosts, ...addresses].join(", ") || "—",
+          })}
+        </p>
+        <Action
+          action={href(`devices/${encodeURIComponent(device)}/approve-gateway`)}
+          label={t.overview.approveGateway}
+          fields={{ confirm: "1", hosts: hosts.join(","), addresses: addresses.join(",") }}
+        />
+      </>,
+    );
   });
 
   app.post("/devices/:name/revoke", async (c) => {
@@ -139,4 +171,9 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const result = await page.api.post(`/v1/devices/${encodeURIComponent(name)}/revoke`);
     return page.back("devices", result, page.locale.t.devices.revoked({ device: name }));
   });
+}
+
+/** A form's comma-separated list: its items, none when empty. */
+function listField(value: unknown): string[] {
+  return typeof value === "string" ? value.split(",").filter((item) => item !== "") : [];
 }

@@ -35,10 +35,14 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   });
   const get = (path: string) =>
     panel.request(`http://gw.test/_bucky/panel/${path}`, {}, { viewer });
-  const post = (path: string) =>
+  const post = (path: string, form?: Record<string, string>) =>
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
-      { method: "POST", headers: { host: "gw.test", origin: "http://gw.test" } },
+      {
+        method: "POST",
+        headers: { host: "gw.test", origin: "http://gw.test" },
+        ...(form ? { body: new URLSearchParams(form) } : {}),
+      },
       { viewer },
     );
   return { asked, bodies, get, post };
@@ -113,7 +117,8 @@ describe("the overview", () => {
     expect(page).not.toContain("acme-eab-kid");
   });
 
-  test("offers the owner to approve a gateway waiting for approval, and asks the API for exactly that", async () => {
+  test("offers the owner to approve a gateway waiting for approval: it shows what the zone state says it serves, and approves exactly that", async () => {
+    // The message is the gateway's own (its facts): a member can make it say anything.
     const waiting = withCertificates([
       {
         device: "laptop",
@@ -128,19 +133,42 @@ describe("the overview", () => {
       },
     ]);
     const action = "/_bucky/panel/devices/laptop/approve-gateway";
-    const asOwner = panelFor(owner, { ...waiting, "/v1/gateway/approvals": { device: "laptop" } });
+    const asOwner = panelFor(owner, {
+      ...waiting,
+      // What the zone state says laptop serves: not what its message said.
+      "/v1/gateway/approvals/laptop": {
+        device: "laptop",
+        hosts: ["router.lan"],
+        addresses: ["192.168.1.1"],
+      },
+      "/v1/gateway/approvals": { device: "laptop" },
+    });
     const page = await (await asOwner.get("")).text();
     expect(page).toContain("the owner has not approved laptop as a gateway for home.lan");
     expect(page).toContain(`action="${action}"`);
-    const approved = await asOwner.post("devices/laptop/approve-gateway");
+    // The button approves nothing yet: it shows the names it would approve.
+    const shown = await asOwner.post("devices/laptop/approve-gateway");
+    expect(shown.status).toBe(200);
+    const confirm = await shown.text();
+    expect(confirm).toContain("router.lan, 192.168.1.1");
+    expect(confirm).toContain(`action="${action}"`);
+    expect(asOwner.bodies).toEqual([]);
+    // Confirmed: exactly the names shown, whatever the gateway serves by then.
+    const approved = await asOwner.post("devices/laptop/approve-gateway", {
+      confirm: "1",
+      hosts: "router.lan",
+      addresses: "192.168.1.1",
+    });
     expect(approved.status).toBe(303);
     expect(asOwner.asked.at(-1)).toBe("/v1/gateway/approvals");
-    expect(asOwner.bodies).toEqual([{ device: "laptop" }]);
+    expect(asOwner.bodies).toEqual([
+      { device: "laptop", hosts: ["router.lan"], addresses: ["192.168.1.1"] },
+    ]);
     // A device's session may not use the device's owner key: no button, and no approval.
     const asDevice = panelFor(device, waiting);
     expect(await (await asDevice.get("")).text()).not.toContain(action);
     expect((await asDevice.post("devices/laptop/approve-gateway")).status).toBe(403);
-    expect(asDevice.asked).not.toContain("/v1/gateway/approvals");
+    expect(asDevice.asked.filter((path) => path.startsWith("/v1/gateway/approvals"))).toEqual([]);
   });
 
   test("shows a time another device gave that is no time as it is, rather than failing", async () => {
