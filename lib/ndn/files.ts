@@ -37,13 +37,30 @@ export function putFile(home: string, path: string, log: Log, nowMs: number): St
   }
   const zone = openZone(home, log);
   try {
-    const stored = new ObjectStore(zone.paths.ndnDir).putFile(path);
-    pin(zone.db, stored.id, basename(path), nowMs);
+    const stored = storeKept(new ObjectStore(zone.paths.ndnDir), zone.db, path, nowMs);
     log.info("stored file", { id: stored.id, size: stored.size, path });
     return stored;
   } finally {
     zone.close();
   }
+}
+
+/**
+ * Stores the file at `path` in `store` and pins it as the owner's. An object found stored
+ * already is not written again, and the daemon's collection (another process) may remove
+ * it before the pin commits, if nothing kept it past its grace period: once the pin is
+ * committed nothing removes it, so what went missing meanwhile is stored again.
+ */
+export function storeKept(
+  store: ObjectStore,
+  db: StateQueries,
+  path: string,
+  nowMs: number,
+): StoredObject {
+  const stored = store.putFile(path);
+  pin(db, stored.id, basename(path), nowMs);
+  if (!store.holdsWhole(stored.id)) store.putFile(path);
+  return stored;
 }
 
 export interface Released {

@@ -171,6 +171,15 @@ export class ObjectStore {
     return bytes;
   }
 
+  /** Whether an object is all here: a chunk, or a list and every chunk it names. */
+  holdsWhole(id: ObjectId): boolean {
+    const parsed = parseObjectId(id);
+    if (!parsed) return false;
+    if (parsed.kind === "chunk") return this.hasChunk(parsed.id);
+    const list = this.readList(parsed.id);
+    return list?.chunks.every((chunk) => this.hasChunk(chunk)) ?? false;
+  }
+
   /** The raw bytes of a chunk list, unverified (for serving: the receiver verifies). */
   listBytes(id: ChunkListId): Uint8Array | undefined {
     const path = this.listPath(id);
