@@ -2,7 +2,7 @@
  * Routes whose module is loaded when a request first asks for one of them. The build is
  * split into chunks, so the code of such routes (and all it alone imports: the app store's
  * catalogs and both languages' texts, the backup commands' word list) stays out of a
- * daemon nobody asks, which is most of them (bench/memory.ts: about 1 MB of an idle
+ * daemon nobody asks, which is most of them (bench/memory.ts: 0.4–1.4 MB of an idle
  * daemon's RSS for the app store's and backups' routes and image installs together).
  *
  * They answer as if mounted with `app.route(prefix, routes)`: the same paths, and what
