@@ -80,3 +80,45 @@ test("the walk sees an import that brings drizzle in", () => {
   // lib/zone/open.ts is how everything else opens the zone, with drizzle.
   expect(staticClosure(["lib/zone/open.ts"]).map(([, s]) => s)).toContain("../store/db.ts");
 });
+
+/**
+ * What a fresh zone's idle daemon has no use for, loaded when first needed (issue 20, its
+ * memory): the app store's and backups' routes (lib/node/lazy-routes.ts) with the catalogs,
+ * both languages' texts and the recovery phrase's word list; what installs image apps; the
+ * panel, the agents' MCP server and ACME.
+ */
+const DAEMON_LOADS_LATER = [
+  /^lib\/node\/(store|backup)-api\.ts$/,
+  /^lib\/catalog\/(builtin|catalogs|install|store-view|sources)\.ts$/,
+  /^lib\/i18n\/(en|zh-CN)\.ts$/,
+  /^lib\/images\/(install|pull|registry|archive)\.ts$/,
+  /^lib\/panel\//,
+  /^@scure\/bip39/,
+  /^acme-client/,
+  /^@modelcontextprotocol\//,
+];
+
+/** The files (relative to the root) and packages `entries` reach by run-time imports. */
+function reached(entries: readonly string[]): string[] {
+  return staticClosure(entries).map(([importer, specifier]) =>
+    specifier.startsWith(".")
+      ? relative(ROOT, resolve(dirname(resolve(ROOT, importer)), specifier))
+      : specifier,
+  );
+}
+
+test("the daemon's start loads none of what an idle daemon does not use", () => {
+  const early = reached(["cmd/daemon/run.ts"]).filter((module) =>
+    DAEMON_LOADS_LATER.some((pattern) => pattern.test(module)),
+  );
+  expect([...new Set(early)]).toEqual([]);
+});
+
+test("the walk from the daemon's start sees the modules it loads", () => {
+  const modules = reached(["cmd/daemon/run.ts"]);
+  expect(modules).toContain("lib/node/local-api.ts");
+  expect(modules).toContain("lib/gateway/server.ts");
+  // What the routes loaded later import, the walk sees too.
+  expect(reached(["lib/node/store-api.ts"])).toContain("lib/i18n/zh-CN.ts");
+  expect(reached(["lib/node/backup-api.ts"])).toContain("@scure/bip39");
+});

@@ -61,7 +61,6 @@ import {
 import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import { zoneTraffic } from "../gateway/zone-traffic.ts";
 import { ImageStore } from "../images/image-store.ts";
-import { installImageApp, shorthandManifest } from "../images/install.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
@@ -74,11 +73,10 @@ import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
-import { backupRoutes } from "./backup-api.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
+import { lazyRoutes } from "./lazy-routes.ts";
 import type { NodeContext } from "./node-context.ts";
-import { storeRoutes } from "./store-api.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
@@ -220,6 +218,8 @@ export function createLocalApp(
     }
     const image = typeof body.image === "string" && body.image ? body.image : undefined;
     const archive = body.archive === undefined ? undefined : absolutePath(body.archive, "archive");
+    // What installs image apps (pulling, registries, archives) is loaded when first used.
+    const { installImageApp, shorthandManifest } = await import("../images/install.ts");
     const images = new ImageStore(node.store, node.zone.paths.imagesDir);
     if (body.dir === undefined) {
       if (!image && !archive)
@@ -421,8 +421,15 @@ export function createLocalApp(
         : {}),
     });
   });
-  app.route("/v1/backups", backupRoutes(node, log, jobs, { ...services, liveWindowMs }));
-  app.route("/v1/store", storeRoutes(node, jobs, liveWindowMs));
+  // The backups' and the app store's routes are loaded when first asked for (lazy-routes.ts).
+  lazyRoutes(app, "/v1/backups", () =>
+    import("./backup-api.ts").then(({ backupRoutes }) =>
+      backupRoutes(node, log, jobs, { ...services, liveWindowMs }),
+    ),
+  );
+  lazyRoutes(app, "/v1/store", () =>
+    import("./store-api.ts").then(({ storeRoutes }) => storeRoutes(node, jobs, liveWindowMs)),
+  );
   app.get("/v1/jobs", (c) => c.json({ jobs: jobs.list() }));
   app.get("/v1/jobs/:id", (c) => c.json(jobs.get(c.req.param("id"))));
   app.post("/v1/agents", async (c) => {
