@@ -6,7 +6,7 @@
  * address not its own, and pass for it on the LAN.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { signGatewayApproval } from "../protocol/gateway-approval.ts";
 import { type DeviceId, type ZoneId, zoneIdFromPublicKey } from "../protocol/ids.ts";
@@ -22,6 +22,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { presented } from "./presented-cert.ts";
 
 afterAll(cleanUp);
 
@@ -45,20 +46,6 @@ async function certificateOf(
 /** Whether `key` is in the zone state as `home`'s device holds it. */
 async function hasKey(home: string, key: string): Promise<boolean> {
   return (await bucky(["state", "get", key, "--home", home, "--json"])).exitCode === 0;
-}
-
-/** The certificate a TLS server on `address:port` presents for `name`. */
-async function presented(address: string, port: number, name: string): Promise<X509Certificate> {
-  const { connect } = await import("node:tls");
-  return new Promise((resolvePromise, reject) => {
-    const socket = connect({ host: address, port, servername: name, rejectUnauthorized: false });
-    socket.once("secureConnect", () => {
-      const raw = socket.getPeerCertificate().raw;
-      socket.end();
-      resolvePromise(new X509Certificate(raw));
-    });
-    socket.once("error", reject);
-  });
 }
 
 describe("the zone CA and the owner's approval", () => {

@@ -24,6 +24,7 @@ import {
   waitFor,
 } from "./harness.ts";
 import { type Pebble, startPebble, stopPebbles } from "./pebble.ts";
+import { presented } from "./presented-cert.ts";
 
 afterAll(async () => {
   await cleanUp();
@@ -69,25 +70,6 @@ function overHttps(
     redirect: "manual",
     tls: { ca, serverName: name },
   } as RequestInit);
-}
-
-/** The certificate the gateway presents for `name` (SNI), its serial and expiry. */
-async function presented(port: number, name: string): Promise<X509Certificate> {
-  const { connect } = await import("node:tls");
-  return new Promise((resolvePromise, reject) => {
-    const socket = connect({
-      host: "127.0.0.1",
-      port,
-      servername: name,
-      rejectUnauthorized: false,
-    });
-    socket.once("secureConnect", () => {
-      const raw = socket.getPeerCertificate().raw;
-      socket.end();
-      resolvePromise(new X509Certificate(raw));
-    });
-    socket.once("error", reject);
-  });
 }
 
 describe("certificates over ACME", () => {
@@ -177,8 +159,10 @@ describe("certificates over ACME", () => {
     expect(await response.text()).toContain("<");
     expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000");
     // Each name has its own certificate, chosen by SNI.
-    expect((await presented(httpsPort, `blog.${HOST}`)).subjectAltName).toBe(`DNS:blog.${HOST}`);
-    expect((await presented(httpsPort, HOST)).subjectAltName).toBe(`DNS:${HOST}`);
+    expect((await presented("127.0.0.1", httpsPort, `blog.${HOST}`)).subjectAltName).toBe(
+      `DNS:blog.${HOST}`,
+    );
+    expect((await presented("127.0.0.1", httpsPort, HOST)).subjectAltName).toBe(`DNS:${HOST}`);
     // A client that trusts nothing but its system roots refuses it (pebble is no real CA).
     await expect(fetch(`https://127.0.0.1:${httpsPort}/`)).rejects.toThrow();
   });
@@ -219,11 +203,11 @@ describe("certificates over ACME", () => {
   });
 
   test("a restart keeps the certificates: HTTPS at once, nothing ordered again", async () => {
-    const before = await presented(httpsPort, `site.${HOST}`);
+    const before = await presented("127.0.0.1", httpsPort, `site.${HOST}`);
     await daemon.stop();
     daemon = await startDaemon(home, env);
     const after = await waitFor("HTTPS after the restart", () =>
-      presented(httpsPort, `site.${HOST}`).catch(() => undefined),
+      presented("127.0.0.1", httpsPort, `site.${HOST}`).catch(() => undefined),
     );
     expect(after.serialNumber).toBe(before.serialNumber);
     expect(daemon.log()).not.toContain("certificate issued");
@@ -254,12 +238,12 @@ describe("renewal", () => {
     ]);
     // Watched through TLS handshakes alone: nothing here touches the daemon's database.
     const first = await waitFor("the first certificate", () =>
-      presented(port, HOST).catch(() => undefined),
+      presented("127.0.0.1", port, HOST).catch(() => undefined),
     );
     const second = await waitFor(
       "the renewed certificate",
       async () => {
-        const served = await presented(port, HOST).catch(() => undefined);
+        const served = await presented("127.0.0.1", port, HOST).catch(() => undefined);
         return served && served.serialNumber !== first.serialNumber ? served : undefined;
       },
       25_000,

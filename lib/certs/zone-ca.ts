@@ -32,6 +32,7 @@ import { certificate, leafTbs, type RootRequest, rootTbs } from "../../protocol/
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
+import { parsedValue } from "../store/reads.ts";
 import { state } from "../store/schema.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
@@ -110,7 +111,9 @@ export function readRoot(db: StateQueries, zoneId: ZoneId, zoneName: string): Zo
     .all()
     .sort((a, b) => compareCodeUnits(a.key, b.key));
   for (const row of rows) {
-    const value = parseJson(row.value) as { cert?: unknown; ownerSignature?: unknown } | undefined;
+    const value = parsedValue(row.value) as
+      | { cert?: unknown; ownerSignature?: unknown }
+      | undefined;
     if (typeof value?.cert !== "string" || typeof value.ownerSignature !== "string") continue;
     try {
       const cert = new X509Certificate(value.cert);
@@ -172,7 +175,7 @@ export function readRequests(
     .where(keyGlob("nodes/*/zone-ca/request"))
     .all()) {
     const device = row.key.split("/")[1] as string;
-    const value = parseJson(row.value) as Partial<CertificateRequest> | undefined;
+    const value = parsedValue(row.value) as Partial<CertificateRequest> | undefined;
     const member = membership.byName.get(device);
     if (!member || standingOf(membership, member.id) !== "member" || !value) continue;
     if (
@@ -203,7 +206,7 @@ export function readIssued(
     .all();
   let best: X509Certificate | undefined;
   for (const row of rows) {
-    const value = parseJson(row.value) as { cert?: unknown } | undefined;
+    const value = parsedValue(row.value) as { cert?: unknown } | undefined;
     if (typeof value?.cert !== "string") continue;
     let cert: X509Certificate;
     try {
@@ -248,13 +251,4 @@ function rootRequest(
     serial: new Uint8Array(randomBytes(16)),
     notBeforeMs: nowMs - 60_000,
   };
-}
-
-function parseJson(text: string | null): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

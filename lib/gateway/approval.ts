@@ -28,8 +28,9 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
+import { requestKey } from "../certs/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
-import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
+import { parsedValue, type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type GatewayConfig, parseListen, readGateway } from "./config.ts";
@@ -281,7 +282,7 @@ function servedNames(db: StateReader, gateway: string): WantedNames | undefined 
   if (!needsApproval(config)) return undefined;
   let addresses: string[] = [];
   if (config.tls === "zone") {
-    const request = parseJson(stateValue(db, `nodes/${gateway}/zone-ca/request`) ?? null) as
+    const request = parsedValue(stateValue(db, requestKey(gateway))) as
       | { addresses?: unknown }
       | undefined;
     if (Array.isArray(request?.addresses))
@@ -306,21 +307,12 @@ function hostName(text: string): string {
 }
 
 function parseApproval(value: string | null, zone: ZoneId): GatewayApproval | undefined {
-  const jws = parseJson(value);
+  const jws = parsedValue(value);
   if (typeof jws !== "string") return undefined;
   try {
     return verifyGatewayApproval(jws, zone);
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
     throw error;
-  }
-}
-
-function parseJson(text: string | null): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

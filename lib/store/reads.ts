@@ -33,6 +33,19 @@ export function stateValue(db: StateReader, key: string): string | null | undefi
 }
 
 /**
+ * A state value read as JSON: undefined for no row, a tombstone, or text that is not JSON
+ * (a value another member wrote is not trusted to be well formed).
+ */
+export function parsedValue(text: string | null | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The rows whose key matches the GLOB `pattern` (`*` for any run of characters; keys hold
  * none of GLOB's other special characters), tombstones included. GLOB, not LIKE: LIKE
  * ignores case, and who may write a key goes by its exact spelling (`Nodes/a/engine` is
