@@ -342,7 +342,7 @@ describe("two gateways sharing a name", () => {
     );
     expect([answer.status, await answer.text()]).toEqual([404, "no such challenge\n"]);
     await buckyJson(["state", "del", `nodes/b/acme/${forged}`, "--home", b.home]);
-    expect(await buckyJson(["gateway", "approve", "b", "--home", a.home])).toMatchObject({
+    expect(await buckyJson(["gateway", "approve", "b", "--yes", "--home", a.home])).toMatchObject({
       device: "b",
       hosts: [HOST],
       addresses: [],

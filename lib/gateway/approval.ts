@@ -211,7 +211,7 @@ export function approveGateway(
   };
 }
 
-/** What approving `gateway` with no names given would approve: what it serves now. */
+/** What approving `gateway` would approve: the names given, and what it serves now for the rest. */
 export interface ProposedApproval {
   readonly device: string;
   readonly hosts: readonly string[];
@@ -219,16 +219,18 @@ export interface ProposedApproval {
 }
 
 /**
- * The names `bucky gateway approve <gateway>` would approve, as the zone state says (its
- * configuration and its request to the zone CA), without approving them: for the panel,
- * which shows them before the owner confirms exactly those. What a gateway says of itself
- * in its facts (a certificate's error) is its own to write, so it is never what is shown.
+ * The names `bucky gateway approve <gateway>` would approve with `request`, as the zone
+ * state says (its configuration and its request to the zone CA) for what `request` does
+ * not name, without approving them: for the panel and the command line, which show them
+ * before the owner confirms exactly those. What a gateway says of itself in its facts (a
+ * certificate's error) is its own to write, so it is never what is shown.
  */
 export function proposedApproval(
   node: { db: StateReader; membership(): Membership },
   gateway: string,
+  request: ApprovalRequest = {},
 ): ProposedApproval {
-  const { hosts, addresses } = namesToApprove(node.db, node.membership(), gateway, {});
+  const { hosts, addresses } = namesToApprove(node.db, node.membership(), gateway, request);
   return { device: gateway, hosts, addresses };
 }
 
