@@ -32,6 +32,7 @@ interface StatusCertificate {
   issuer: string;
   notAfter: string | null;
   lastError: { at: string; message: string; hint?: string } | null;
+  remedy: { kind: string; gateway: string } | null;
 }
 
 async function certificateOf(
@@ -148,7 +149,14 @@ describe("the zone CA and the owner's approval", () => {
         message: "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
         hint: "On a device holding the owner key, run: bucky gateway approve b",
       },
+      remedy: { kind: "approve", gateway: "b" },
     });
+    // On c, b's hint is b's words (it writes its facts): what to do is the zone's own text.
+    const said = await bucky(["status", "--home", c.home]);
+    expect(said.stdout).toContain(
+      `b says its last try ${waiting.lastError?.at} failed: "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2"; to do: the owner approves it: on a device holding the owner key, run \`bucky gateway approve b\``,
+    );
+    expect(said.stdout).not.toContain("run: bucky gateway approve b");
     const warnings = await buckyJson<{ reliability: { warnings: string[] } }>([
       "status",
       "--home",

@@ -28,6 +28,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
+import { NOT_APPROVED } from "../certs/remedy.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -112,8 +113,7 @@ export function zoneAddresses(config: GatewayConfig, addresses: readonly string[
   return [...new Set(candidates)].filter(isLocalAddress).slice(0, 8);
 }
 
-/** How the message of a gateway waiting for the owner's approval begins. */
-export const NOT_APPROVED = "the owner has not approved ";
+export { NOT_APPROVED };
 
 /** The message and hint a gateway shows while names it serves are not approved. */
 export function notApproved(
