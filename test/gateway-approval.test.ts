@@ -163,7 +163,7 @@ describe("the zone CA and the owner's approval", () => {
       c.home,
     ]);
     expect(warnings.reliability.warnings).toContain(
-      "b has no certificate for home.lan yet: the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
+      'b has no certificate for home.lan yet: b says "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2"',
     );
 
     // The same member writing its own request (its keeper stopped), with approvals forged

@@ -155,7 +155,7 @@ describe("certificates over ACME", () => {
     const text = await bucky(["status", "--home", home]);
     expect(text.stdout).toContain(`Certificate  site.${HOST} on gw: valid until `);
     expect(text.stdout).toContain(
-      `  ! gw has no certificate for broken.${HOST} yet: the CA could not reach this gateway on port 80`,
+      `  ! gw has no certificate for broken.${HOST} yet: gw says "the CA could not reach this gateway on port 80`,
     );
 
     // Keys and certificates are the gateway's alone.

@@ -178,12 +178,13 @@ export const en = {
     absent: (p: { device: string; days: number }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
     seeDevices: "See the devices",
+    // The error is the gateway's own words (its facts): said to be.
     certificateMissing: (p: { device: string; name: string; error?: string }) =>
-      `${p.device} has no certificate for ${p.name} yet${p.error ? `: ${p.error}` : "."}`,
+      `${p.device} has no certificate for ${p.name} yet${p.error ? `: ${p.device} says “${p.error}”` : "."}`,
     certificateExpired: (p: { device: string; name: string; error?: string }) =>
-      `The certificate for ${p.name} on ${p.device} has expired${p.error ? `: ${p.error}` : "."}`,
+      `The certificate for ${p.name} on ${p.device} has expired${p.error ? `: ${p.device} says “${p.error}”` : "."}`,
     certificateExpiring: (p: { device: string; name: string; days: number; error?: string }) =>
-      `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.error}` : "."}`,
+      `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.device} says “${p.error}”` : "."}`,
     certificatesLeftOut: (p: { device: string; count: number; names: string }) =>
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>

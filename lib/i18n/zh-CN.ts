@@ -156,11 +156,11 @@ export const zhCN: Messages = {
     absent: (p) => `已经 ${n(p.days)} 天没有见到 ${p.device}。如果它已永久离开，请吊销它。`,
     seeDevices: "查看设备",
     certificateMissing: (p) =>
-      `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.error}` : "。"}`,
+      `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,
     certificateExpired: (p) =>
-      `${p.device} 上 ${p.name} 的证书已过期${p.error ? `：${p.error}` : "。"}`,
+      `${p.device} 上 ${p.name} 的证书已过期${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,
     certificateExpiring: (p) =>
-      `${p.device} 上 ${p.name} 的证书${p.days === 0 ? "今天" : ` ${n(p.days)} 天后`}过期${p.error ? `，续期失败：${p.error}` : "。"}`,
+      `${p.device} 上 ${p.name} 的证书${p.days === 0 ? "今天" : ` ${n(p.days)} 天后`}过期${p.error ? `，续期失败：${p.device} 称“${p.error}”` : "。"}`,
     certificatesLeftOut: (p) =>
       `${p.device} 的网关最多为 100 个名称保存证书：另有 ${n(p.count)} 个名称没有自己的证书（${p.names}），浏览器会对它们发出警告。`,
     diskNearlyFull: (p) => `${p.device} 的磁盘快满了：可用 ${p.free}，共 ${p.total}。`,
