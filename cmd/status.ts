@@ -38,44 +38,41 @@ export default defineBuckyCommand({
     });
   },
   text(status) {
-    return (
-      [
-        `Zone         ${status.zone.name} (${status.zone.id})`,
-        `This device  ${status.device.name}${status.device.holdsOwnerKey ? " (holds the owner key)" : ""}`,
-        `Devices      ${status.devices.map((d) => `${d.name} ${d.status}`).join(", ")}`,
-        ...status.gateways.map(
-          (g) =>
-            `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
-        ),
-        ...status.certificates.map(
-          (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
-        ),
-        ...status.backups.map(
-          (b) =>
-            `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
-        ),
-        ...(status.images.length > 0
-          ? [
-              `Images       ${status.images
-                .map((d) =>
-                  d.engine
-                    ? `${d.device} runs them (${d.engine}, ${d.platform})`
-                    : `${d.device} cannot (${d.problem})`,
-                )
-                .join("; ")}`,
-            ]
-          : []),
-        ...(status.disk ?? []).flatMap(diskLines),
-        `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
-        ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
-        ...(status.warnings.length > 0
-          ? ["Attention", ...status.warnings.map((warning) => `  ! ${warning}`)]
-          : []),
-      ]
-        // Much of it is other devices' words (their facts): each stays one line.
-        .map(printable)
-        .join("\n")
-    );
+    const lines = [
+      `Zone         ${status.zone.name} (${status.zone.id})`,
+      `This device  ${status.device.name}${status.device.holdsOwnerKey ? " (holds the owner key)" : ""}`,
+      `Devices      ${status.devices.map((d) => `${d.name} ${d.status}`).join(", ")}`,
+      ...status.gateways.map(
+        (g) =>
+          `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
+      ),
+      ...status.certificates.map(
+        (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
+      ),
+      ...status.backups.map(
+        (b) =>
+          `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
+      ),
+      ...(status.images.length > 0
+        ? [
+            `Images       ${status.images
+              .map((d) =>
+                d.engine
+                  ? `${d.device} runs them (${d.engine}, ${d.platform})`
+                  : `${d.device} cannot (${d.problem})`,
+              )
+              .join("; ")}`,
+          ]
+        : []),
+      ...(status.disk ?? []).flatMap(diskLines),
+      `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
+      ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
+      ...(status.warnings.length > 0
+        ? ["Attention", ...status.warnings.map((warning) => `  ! ${warning}`)]
+        : []),
+    ];
+    // Much of it is other devices' words (their facts): each stays one line.
+    return lines.map(printable).join("\n");
   },
 });
 
