@@ -35,7 +35,7 @@ export default defineBuckyCommand({
     yes: {
       type: "boolean",
       description:
-        "With no --host or --address, approve what it asks for without asking (needed with --json or off a terminal)",
+        "Approve what it asks for (what --host and --address do not name) without asking; needed with --json or off a terminal",
     },
   },
   async run(args, context) {
