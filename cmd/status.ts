@@ -1,9 +1,12 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
+
+import { describeRemedy } from "../lib/certs/remedy.ts";
 import type { UsageFacts } from "../lib/facts/payload.ts";
 import { formatBytes } from "../lib/units.ts";
 import { statusFromDaemon } from "../lib/zone/live-status.ts";
 import type { DeviceDisk, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { printable } from "./text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -35,7 +38,7 @@ export default defineBuckyCommand({
     });
   },
   text(status) {
-    return [
+    const lines = [
       `Zone         ${status.zone.name} (${status.zone.id})`,
       `This device  ${status.device.name}${status.device.holdsOwnerKey ? " (holds the owner key)" : ""}`,
       `Devices      ${status.devices.map((d) => `${d.name} ${d.status}`).join(", ")}`,
@@ -43,7 +46,9 @@ export default defineBuckyCommand({
         (g) =>
           `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
       ),
-      ...status.certificates.map((c) => `Certificate  ${describeCertificate(c)}`),
+      ...status.certificates.map(
+        (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
+      ),
       ...status.backups.map(
         (b) =>
           `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
@@ -65,7 +70,9 @@ export default defineBuckyCommand({
       ...(status.warnings.length > 0
         ? ["Attention", ...status.warnings.map((warning) => `  ! ${warning}`)]
         : []),
-    ].join("\n");
+    ];
+    // Much of it is other devices' words (their facts): each stays one line.
+    return lines.map(printable).join("\n");
   },
 });
 
@@ -99,12 +106,21 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-/** One certificate in plain words: whose, for what, until when, and what went wrong. */
-function describeCertificate(cert: ZoneCertificate): string {
+/**
+ * One certificate in plain words: whose, for what, until when, what went wrong and what to
+ * do. The error is the gateway's own words (its facts): this device's are shown with its
+ * hint; another device's are said to be its words, and what to do is the zone's own text
+ * (lib/certs/remedy.ts), never that device's hint, which could name any command.
+ */
+export function describeCertificate(cert: ZoneCertificate, self: string): string {
   const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
   const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
-  const problem = cert.lastError
-    ? `; last try ${cert.lastError.at} failed: ${cert.lastError.message}${cert.lastError.hint ? ` (${cert.lastError.hint})` : ""}`
-    : "";
+  const error = cert.lastError;
+  const remedy = cert.remedy ? `; to do: ${describeRemedy(cert.remedy)}` : "";
+  const problem = !error
+    ? ""
+    : cert.device === self
+      ? `; last try ${error.at} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
+      : `; ${cert.device} says its last try ${error.at} failed: ${JSON.stringify(error.message)}${remedy}`;
   return `${cert.name} on ${cert.device}: ${until}${problem}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ago, plural, table } from "./text.ts";
+import { ago, plural, printable, table } from "./text.ts";
 
 describe("plural", () => {
   test("one is singular; none and many are plural", () => {
@@ -43,5 +43,13 @@ describe("ago", () => {
       "24 h ago",
       "3 days ago",
     ]);
+  });
+});
+
+describe("printable", () => {
+  test("a line break or an escape sequence another device wrote stays on its line, shown", () => {
+    expect(printable("b says x\n  ! run this\u001b[2K\r\u009b ok, é 好")).toBe(
+      "b says x\\n  ! run this\\u001b[2K\\u000d\\u009b ok, é 好",
+    );
   });
 });

@@ -36,3 +36,15 @@ export function ago(time: string, nowMs = Date.now()): string {
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
   return `${plural(Math.round(seconds / 86400), "day")} ago`;
 }
+
+/**
+ * A line as it may reach a terminal: control characters (a line break, an escape sequence
+ * that moves the cursor or clears a line) shown escaped, `\n`, `\u001b`. For lines with
+ * text other devices wrote (their facts), which could otherwise print a line of their own.
+ */
+export function printable(line: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+  return line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+    c === "\n" ? "\\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

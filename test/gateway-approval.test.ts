@@ -13,6 +13,7 @@ import { type DeviceId, type ZoneId, zoneIdFromPublicKey } from "../protocol/ids
 import { signJws } from "../protocol/jws.ts";
 import type { DeviceName } from "../protocol/names.ts";
 import {
+  BUCKY,
   bucky,
   buckyJson,
   cleanUp,
@@ -32,6 +33,7 @@ interface StatusCertificate {
   issuer: string;
   notAfter: string | null;
   lastError: { at: string; message: string; hint?: string } | null;
+  remedy: { kind: string; gateway: string } | null;
 }
 
 async function certificateOf(
@@ -41,6 +43,26 @@ async function certificateOf(
 ): Promise<StatusCertificate | undefined> {
   const status = await buckyJson<{ certificates: StatusCertificate[] }>(["status", "--home", home]);
   return status.certificates.find((c) => c.device === device && c.name === name);
+}
+
+/**
+ * Runs `bucky args…` on a terminal (a pseudo-terminal `script` makes), typing `input`:
+ * what a person sees there (stdout and stderr together), and how it exited.
+ */
+async function onTerminal(
+  args: readonly string[],
+  input: string,
+): Promise<{ exitCode: number | null; output: string }> {
+  const command = [BUCKY, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = Bun.spawn(["script", "--quiet", "--return", "--command", command, "/dev/null"], {
+    stdin: new Blob([input]),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", TERM: "dumb" },
+  });
+  const output = await new Response(child.stdout).text();
+  await child.exited;
+  return { exitCode: child.exitCode, output: output.replaceAll("\r\n", "\n") };
 }
 
 /** Whether `key` is in the zone state as `home`'s device holds it. */
@@ -114,14 +136,21 @@ describe("the zone CA and the owner's approval", () => {
         message: "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
         hint: "On a device holding the owner key, run: bucky gateway approve b",
       },
+      remedy: { kind: "approve", gateway: "b" },
     });
+    // On c, b's hint is b's words (it writes its facts): what to do is the zone's own text.
+    const said = await bucky(["status", "--home", c.home]);
+    expect(said.stdout).toContain(
+      `b says its last try ${waiting.lastError?.at} failed: "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2"; to do: the owner approves it: on a device holding the owner key, run \`bucky gateway approve b\``,
+    );
+    expect(said.stdout).not.toContain("run: bucky gateway approve b");
     const warnings = await buckyJson<{ reliability: { warnings: string[] } }>([
       "status",
       "--home",
       c.home,
     ]);
     expect(warnings.reliability.warnings).toContain(
-      "b has no certificate for home.lan yet: the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2",
+      'b has no certificate for home.lan yet: b says "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2"',
     );
 
     // The same member writing its own request (its keeper stopped), with approvals forged
@@ -191,7 +220,32 @@ describe("the zone CA and the owner's approval", () => {
       ]);
       return found.exitCode === 0 && found.stdout.includes("office.lan") ? true : undefined;
     });
-    expect(await buckyJson(["gateway", "approve", "b", "--home", a.home])).toMatchObject({
+    // What b asks for is b's to write: never approved unseen. With --json, or off a
+    // terminal, it is refused with the names and the flag; on a terminal it is asked, and
+    // only a yes approves.
+    for (const flags of [["--json"], [], ["--host", "office.lan", "--json"]]) {
+      const unseen = await bucky(["gateway", "approve", "b", "--home", a.home, ...flags]);
+      expect(unseen.exitCode).toBe(2);
+      expect(unseen.stdout).toBe("");
+      expect(unseen.stderr).toContain(
+        "b asks to be approved for office.lan (and <app>.office.lan under it), 127.0.0.2: nothing was approved unseen",
+      );
+      expect(unseen.stderr).toContain(
+        "If these are b's own names, run again with --yes, or name them: bucky gateway approve b --host office.lan --address 127.0.0.2",
+      );
+    }
+    const declined = await onTerminal(["gateway", "approve", "b", "--home", a.home], "n\n");
+    expect(declined.output).toContain(
+      "b asks to be approved as a gateway for: office.lan (and <app>.office.lan under it), 127.0.0.2.",
+    );
+    expect(declined.output).toContain("Approve exactly these? [y/N]");
+    expect(declined.output).toContain("b was not approved: the names were not confirmed");
+    expect(declined.exitCode).toBe(2);
+    expect(await hasKey(a.home, "nodes/a/gateway-approval/b")).toBe(false);
+    const confirmed = await onTerminal(["gateway", "approve", "b", "--home", a.home], "y\n");
+    expect(confirmed.exitCode).toBe(0);
+    expect(confirmed.output).toContain("b may hold certificates for: office.lan, 127.0.0.2");
+    expect(await buckyJson(["gateway", "approve", "b", "--yes", "--home", a.home])).toMatchObject({
       device: "b",
       hosts: ["office.lan"],
       addresses: ["127.0.0.2"],
@@ -233,6 +287,25 @@ describe("the zone CA and the owner's approval", () => {
     const refused = await bucky(["gateway", "approve", "b", "--home", c.home, "--json"]);
     expect(refused.exitCode).toBe(1);
     expect(jsonError(refused)).toMatchObject({
+      code: "E_PERMISSION",
+      message: "this device does not hold the owner key",
+    });
+    // Asked on a terminal only where it can approve: c says so before asking anything.
+    const notAsked = await onTerminal(["gateway", "approve", "b", "--home", c.home], "y\n");
+    expect(notAsked.exitCode).toBe(1);
+    expect(notAsked.output).toContain("this device does not hold the owner key");
+    expect(notAsked.output).not.toContain("[y/N]");
+    const refusedYes = await bucky([
+      "gateway",
+      "approve",
+      "b",
+      "--yes",
+      "--home",
+      c.home,
+      "--json",
+    ]);
+    expect(refusedYes.exitCode).toBe(1);
+    expect(jsonError(refusedYes)).toMatchObject({
       code: "E_PERMISSION",
       message: "this device does not hold the owner key",
     });

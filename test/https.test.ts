@@ -137,7 +137,7 @@ describe("certificates over ACME", () => {
     const text = await bucky(["status", "--home", home]);
     expect(text.stdout).toContain(`Certificate  site.${HOST} on gw: valid until `);
     expect(text.stdout).toContain(
-      `  ! gw has no certificate for broken.${HOST} yet: the CA could not reach this gateway on port 80`,
+      `  ! gw has no certificate for broken.${HOST} yet: gw says "the CA could not reach this gateway on port 80`,
     );
 
     // Keys and certificates are the gateway's alone.
@@ -326,7 +326,7 @@ describe("two gateways sharing a name", () => {
     );
     expect([answer.status, await answer.text()]).toEqual([404, "no such challenge\n"]);
     await buckyJson(["state", "del", `nodes/b/acme/${forged}`, "--home", b.home]);
-    expect(await buckyJson(["gateway", "approve", "b", "--home", a.home])).toMatchObject({
+    expect(await buckyJson(["gateway", "approve", "b", "--yes", "--home", a.home])).toMatchObject({
       device: "b",
       hosts: [HOST],
       addresses: [],

@@ -113,6 +113,17 @@ describe("what approving a gateway would approve", () => {
       hosts: ["router.lan"],
       addresses: ["192.168.1.1"],
     });
+    // What is named is taken as named; the rest is what it asks for.
+    expect(proposedApproval(zone, "laptop", { hosts: ["home.lan"] })).toEqual({
+      device: "laptop",
+      hosts: ["home.lan"],
+      addresses: ["192.168.1.1"],
+    });
+    expect(proposedApproval(zone, "laptop", { hosts: [], addresses: ["192.168.1.20"] })).toEqual({
+      device: "laptop",
+      hosts: [],
+      addresses: ["192.168.1.20"],
+    });
     expect(readApproval(other.db, other.zone, zone.membership(), "laptop")).toBeUndefined();
     expect(() => proposedApproval(zone, "nobody")).toThrow("nobody is not a device of this zone");
   });

@@ -28,6 +28,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
+import { NOT_APPROVED } from "../certs/remedy.ts";
 import { requestKey } from "../certs/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
 import { parsedValue, type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
@@ -113,8 +114,7 @@ export function zoneAddresses(config: GatewayConfig, addresses: readonly string[
   return [...new Set(candidates)].filter(isLocalAddress).slice(0, 8);
 }
 
-/** How the message of a gateway waiting for the owner's approval begins. */
-export const NOT_APPROVED = "the owner has not approved ";
+export { NOT_APPROVED };
 
 /** The message and hint a gateway shows while names it serves are not approved. */
 export function notApproved(
@@ -212,7 +212,7 @@ export function approveGateway(
   };
 }
 
-/** What approving `gateway` with no names given would approve: what it serves now. */
+/** What approving `gateway` would approve: the names given, and what it serves now for the rest. */
 export interface ProposedApproval {
   readonly device: string;
   readonly hosts: readonly string[];
@@ -220,16 +220,18 @@ export interface ProposedApproval {
 }
 
 /**
- * The names `bucky gateway approve <gateway>` would approve, as the zone state says (its
- * configuration and its request to the zone CA), without approving them: for the panel,
- * which shows them before the owner confirms exactly those. What a gateway says of itself
- * in its facts (a certificate's error) is its own to write, so it is never what is shown.
+ * The names `bucky gateway approve <gateway>` would approve with `request`, as the zone
+ * state says (its configuration and its request to the zone CA) for what `request` does
+ * not name, without approving them: for the panel and the command line, which show them
+ * before the owner confirms exactly those. What a gateway says of itself in its facts (a
+ * certificate's error) is its own to write, so it is never what is shown.
  */
 export function proposedApproval(
   node: { db: StateReader; membership(): Membership },
   gateway: string,
+  request: ApprovalRequest = {},
 ): ProposedApproval {
-  const { hosts, addresses } = namesToApprove(node.db, node.membership(), gateway, {});
+  const { hosts, addresses } = namesToApprove(node.db, node.membership(), gateway, request);
   return { device: gateway, hosts, addresses };
 }
 

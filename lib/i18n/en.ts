@@ -115,6 +115,26 @@ export const en = {
     certificateNone: "none yet",
     certificateIssuers: { acme: "ACME", zone: "the zone CA", files: "given files" },
     certificateFailed: (p: { message: string }) => `The last try failed: ${p.message}`,
+    /** What to do about a certificate's error: which device, which command, run by whom. */
+    certificateRemedies: {
+      approve: (p: { gateway: string }) =>
+        `The owner approves ${p.gateway}'s names: on a device holding the owner key, run \`bucky gateway approve ${p.gateway}\` (it shows the names before approving them).`,
+      "start-owner-device": (_p: { gateway: string }) =>
+        "Start a device holding the owner key (the one that made the zone, or one recovered with the phrase): it issues the certificate.",
+      "external-account": (p: { gateway: string }) =>
+        `The CA needs an external account: on ${p.gateway}, whoever runs it gives the CA's key id and HMAC key with \`bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F\`.`,
+      "point-dns": (p: { gateway: string }) =>
+        `Whoever manages the name's DNS points it (or a wildcard record for the zone's host) at ${p.gateway}'s public address.`,
+      "open-port-80": (p: { gateway: string }) =>
+        `Make port 80 reach ${p.gateway} from the internet (forward it on the router), and check that the name points at it.`,
+      "other-ca": (p: { gateway: string }) =>
+        `The CA will not issue for this name: on ${p.gateway}, use another name, or another CA with \`bucky gateway enable --acme-directory URL\`.`,
+      "check-internet": (p: { gateway: string }) =>
+        `Check ${p.gateway}'s internet connection and its ACME directory (\`bucky gateway enable --acme-directory URL\` on ${p.gateway}).`,
+      "free-disk": (p: { gateway: string }) =>
+        `Free some space on ${p.gateway} (\`bucky status --disk\` shows what takes it); it tries again by itself.`,
+      wait: (p: { gateway: string }) => `Nothing to do: ${p.gateway} tries again by itself.`,
+    },
     zoneCa: "Gateways with local names (.lan, .local…) use the zone's own certificate authority.",
     zoneCaDownload: "Download its root",
     zoneCaTrust: "and trust it on your phones and laptops once.",
@@ -158,12 +178,13 @@ export const en = {
     absent: (p: { device: string; days: number }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
     seeDevices: "See the devices",
+    // The error is the gateway's own words (its facts): said to be.
     certificateMissing: (p: { device: string; name: string; error?: string }) =>
-      `${p.device} has no certificate for ${p.name} yet${p.error ? `: ${p.error}` : "."}`,
+      `${p.device} has no certificate for ${p.name} yet${p.error ? `: ${p.device} says “${p.error}”` : "."}`,
     certificateExpired: (p: { device: string; name: string; error?: string }) =>
-      `The certificate for ${p.name} on ${p.device} has expired${p.error ? `: ${p.error}` : "."}`,
+      `The certificate for ${p.name} on ${p.device} has expired${p.error ? `: ${p.device} says “${p.error}”` : "."}`,
     certificateExpiring: (p: { device: string; name: string; days: number; error?: string }) =>
-      `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.error}` : "."}`,
+      `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.device} says “${p.error}”` : "."}`,
     certificatesLeftOut: (p: { device: string; count: number; names: string }) =>
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>

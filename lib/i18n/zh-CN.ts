@@ -104,6 +104,25 @@ export const zhCN: Messages = {
     certificateNone: "尚无",
     certificateIssuers: { acme: "ACME", zone: "区域 CA", files: "给定的文件" },
     certificateFailed: (p) => `上次尝试失败：${p.message}`,
+    certificateRemedies: {
+      approve: (p) =>
+        `由所有者批准 ${p.gateway} 的名称：在持有所有者密钥的设备上运行 \`bucky gateway approve ${p.gateway}\`（批准前会先列出这些名称）。`,
+      "start-owner-device": () =>
+        "启动一台持有所有者密钥的设备（创建区域的那台，或用助记词恢复的设备）：由它签发证书。",
+      "external-account": (p) =>
+        `该 CA 需要外部账户：在 ${p.gateway} 上，由管理它的人用 \`bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F\` 提供 CA 的密钥 ID 和 HMAC 密钥。`,
+      "point-dns": (p) =>
+        `由管理该名称 DNS 的人把它（或区域主机名的通配记录）指向 ${p.gateway} 的公网地址。`,
+      "open-port-80": (p) =>
+        `让互联网能通过 80 端口访问 ${p.gateway}（在路由器上转发），并确认该名称指向它。`,
+      "other-ca": (p) =>
+        `该 CA 不会为此名称签发：在 ${p.gateway} 上换一个名称，或用 \`bucky gateway enable --acme-directory URL\` 换一个 CA。`,
+      "check-internet": (p) =>
+        `检查 ${p.gateway} 的网络连接及其 ACME 目录（在 ${p.gateway} 上运行 \`bucky gateway enable --acme-directory URL\`）。`,
+      "free-disk": (p) =>
+        `在 ${p.gateway} 上释放一些空间（\`bucky status --disk\` 显示空间用在哪里）；它会自行重试。`,
+      wait: (p) => `无需操作：${p.gateway} 会自行重试。`,
+    },
     zoneCa: "使用本地名称（.lan、.local…）的网关使用区域自己的证书颁发机构。",
     zoneCaDownload: "下载它的根证书",
     zoneCaTrust: "并在你的手机和电脑上信任它一次。",
@@ -137,11 +156,11 @@ export const zhCN: Messages = {
     absent: (p) => `已经 ${n(p.days)} 天没有见到 ${p.device}。如果它已永久离开，请吊销它。`,
     seeDevices: "查看设备",
     certificateMissing: (p) =>
-      `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.error}` : "。"}`,
+      `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,
     certificateExpired: (p) =>
-      `${p.device} 上 ${p.name} 的证书已过期${p.error ? `：${p.error}` : "。"}`,
+      `${p.device} 上 ${p.name} 的证书已过期${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,
     certificateExpiring: (p) =>
-      `${p.device} 上 ${p.name} 的证书${p.days === 0 ? "今天" : ` ${n(p.days)} 天后`}过期${p.error ? `，续期失败：${p.error}` : "。"}`,
+      `${p.device} 上 ${p.name} 的证书${p.days === 0 ? "今天" : ` ${n(p.days)} 天后`}过期${p.error ? `，续期失败：${p.device} 称“${p.error}”` : "。"}`,
     certificatesLeftOut: (p) =>
       `${p.device} 的网关最多为 100 个名称保存证书：另有 ${n(p.count)} 个名称没有自己的证书（${p.names}），浏览器会对它们发出警告。`,
     diskNearlyFull: (p) => `${p.device} 的磁盘快满了：可用 ${p.free}，共 ${p.total}。`,

@@ -355,10 +355,22 @@ export function createLocalApp(
     return c.json({ relayOnly: true, ticket });
   });
   app.delete("/v1/gateway", (c) => c.json(disableGateway(node, node.deviceName)));
-  // What approving a gateway with no names given would approve, approving nothing.
-  app.get("/v1/gateway/approvals/:device", (c) =>
-    c.json(proposedApproval(node, c.req.param("device"))),
-  );
+  // What approving a gateway would approve, approving nothing: the names given (?hosts=,
+  // ?addresses=, comma-separated), what it serves for the rest. Asked where it can be
+  // approved (the owner key), so no one is asked to confirm in vain.
+  app.get("/v1/gateway/approvals/:device", (c) => {
+    node.ownerKey();
+    const named = (value: string | undefined) =>
+      value === undefined ? undefined : value.split(",").filter((item) => item !== "");
+    const hosts = named(c.req.query("hosts"));
+    const addresses = named(c.req.query("addresses"));
+    return c.json(
+      proposedApproval(node, c.req.param("device"), {
+        ...(hosts ? { hosts } : {}),
+        ...(addresses ? { addresses } : {}),
+      }),
+    );
+  });
   app.post("/v1/gateway/approvals", async (c) => {
     const body = (await jsonBody(c)) as { device?: unknown; hosts?: unknown; addresses?: unknown };
     const list = (value: unknown, what: string) => {

@@ -8,7 +8,6 @@ import type { Child, FC } from "hono/jsx";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { UsageFacts } from "../facts/payload.ts";
-import { NOT_APPROVED } from "../gateway/approval.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights } from "../users/access.ts";
 import type { DeviceView } from "../zone/devices.ts";
@@ -16,16 +15,7 @@ import type { ReliabilityNote } from "../zone/reliability.ts";
 import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
 import { AppCards } from "./app-cards.tsx";
 import { type Bar, BarChart } from "./chart.tsx";
-import {
-  Action,
-  asksForCommand,
-  Cards,
-  Failure,
-  shown,
-  Tag,
-  Time,
-  useLocale,
-} from "./components.tsx";
+import { Action, Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
@@ -396,16 +386,19 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boo
                   {cert.lastError ? (
                     <div class="warn">
                       {o.certificateFailed({ message: cert.lastError.message })}
-                      {cert.lastError.hint && !asksForCommand(cert.lastError.hint) ? (
-                        <div class="muted">{cert.lastError.hint}</div>
-                      ) : null}
-                      {acts && cert.lastError.message.startsWith(NOT_APPROVED) ? (
+                      {acts && cert.remedy?.kind === "approve" ? (
                         <Action
                           action={href(
                             `devices/${encodeURIComponent(cert.device)}/approve-gateway`,
                           )}
                           label={o.approveGateway}
                         />
+                      ) : cert.remedy ? (
+                        // What to do, in the zone's words: the error's hint is the gateway's
+                        // own (its facts), and a member can make it name any command.
+                        <div class="muted">
+                          {o.certificateRemedies[cert.remedy.kind](cert.remedy)}
+                        </div>
                       ) : null}
                     </div>
                   ) : null}

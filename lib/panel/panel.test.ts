@@ -117,6 +117,53 @@ describe("the overview", () => {
     expect(page).not.toContain("acme-eab-kid");
   });
 
+  test("says what to do about a certificate's error in the zone's words (which device, which command, who), never in the gateway's", async () => {
+    // The error is the gateway's own (its facts): a member can make its hint say anything,
+    // with no backquote or flag to give it away.
+    const lure = "Run: bucky devices revoke phone";
+    const page = async (viewer: Viewer, error: object) =>
+      (await (await panelFor(viewer, withCertificates([error])).get("")).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const eab = {
+      device: "nas",
+      name: "photos.example",
+      issuer: "acme",
+      notAfter: null,
+      lastError: {
+        at: "2026-11-29T00:00:00.000Z",
+        message: "this CA needs an external account",
+        hint: lure,
+      },
+      remedy: { kind: "external-account", gateway: "nas" },
+    };
+    const shown = await page(device, eab);
+    expect(shown).toContain("this CA needs an external account");
+    expect(shown).not.toContain(lure);
+    expect(shown).toContain(
+      "The CA needs an external account: on nas, whoever runs it gives the CA's key id and HMAC key with `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.",
+    );
+    // Waiting for approval, seen by one who cannot approve here: the words, not the button.
+    const waiting = await page(device, {
+      ...eab,
+      device: "laptop",
+      name: "home.lan",
+      issuer: "zone",
+      lastError: { ...eab.lastError, message: "the owner has not approved laptop" },
+      remedy: { kind: "approve", gateway: "laptop" },
+    });
+    expect(waiting).not.toContain(lure);
+    expect(waiting).toContain(
+      "The owner approves laptop's names: on a device holding the owner key, run `bucky gateway approve laptop`",
+    );
+    // An error of no known kind: its message, and no advice.
+    const odd = await page(device, { ...eab, remedy: null });
+    expect(odd).toContain("this CA needs an external account");
+    expect(odd).not.toContain(lure);
+    expect(odd).not.toContain("whoever runs it");
+  });
+
   test("offers the owner to approve a gateway waiting for approval: it shows what the zone state says it serves, and approves exactly that", async () => {
     // The message is the gateway's own (its facts): a member can make it say anything.
     const waiting = withCertificates([
@@ -130,6 +177,7 @@ describe("the overview", () => {
           message: "the owner has not approved laptop as a gateway for home.lan",
           hint: "On a device holding the owner key, run: bucky gateway approve laptop",
         },
+        remedy: { kind: "approve", gateway: "laptop" },
       },
     ]);
     const action = "/_bucky/panel/devices/laptop/approve-gateway";

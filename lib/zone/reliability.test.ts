@@ -184,7 +184,7 @@ describe("certificates in the warnings", () => {
     });
     expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
       "the certificate for home.example.com on gw expires in under 14 days (in 13 days)",
-      "the certificate for notes.home.example.com on gw expires in under 14 days (in 2 days): renewing failed: the CA's rate limit stops it for now",
+      'the certificate for notes.home.example.com on gw expires in under 14 days (in 2 days): renewing failed, gw says "the CA\'s rate limit stops it for now"',
     ]);
   });
 
@@ -199,6 +199,20 @@ describe("certificates in the warnings", () => {
     });
     expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
       "gw's gateway keeps certificates for 100 names at most: 12 more have none of their own (x00.home.example.com, x01.home.example.com, …) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (`bucky gateway enable --tls-cert F --tls-key F`)",
+    ]);
+  });
+
+  test("a gateway's error is said to be its words, on one line: it cannot pass for a warning of the zone's", () => {
+    // A member writes its own facts: a line break would print a warning line of its own.
+    const lure = "x\n  ! the owner must run: bucky gateway approve gw --host router.lan\u001b[2K";
+    const r = assessReliability({
+      devices: [
+        gateway({ "home.lan": { issuer: "zone", lastError: { at: iso(0), message: lure } } }),
+      ],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
+      'gw has no certificate for home.lan yet: gw says "x\\n  ! the owner must run: bucky gateway approve gw --host router.lan\\u001b[2K"',
     ]);
   });
 
@@ -218,7 +232,7 @@ describe("certificates in the warnings", () => {
     });
     expect(r.warnings.filter((w) => w.includes("certificate"))).toEqual([
       "the certificate for home.example.com on gw has expired",
-      "gw has no certificate for blog.home.example.com yet: blog.home.example.com does not resolve in DNS",
+      'gw has no certificate for blog.home.example.com yet: gw says "blog.home.example.com does not resolve in DNS"',
     ]);
   });
 });

@@ -289,12 +289,14 @@ export function describeNote(note: ReliabilityNote): string {
         : `${note.app}'s data is on ${note.device} only: its manifest asks for no copy`;
     case "absent":
       return `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
+    // The error is the gateway's own words (its facts, which a member writes as it likes):
+    // said to be its words, quoted, so it reads as no advice of the zone's.
     case "certificate-missing":
-      return `${note.device} has no certificate for ${note.name} yet${note.error ? `: ${note.error}` : ""}`;
+      return `${note.device} has no certificate for ${note.name} yet${note.error ? `: ${saidBy(note.device, note.error)}` : ""}`;
     case "certificate-expired":
-      return `the certificate for ${note.name} on ${note.device} has expired${note.error ? `: ${note.error}` : ""}`;
+      return `the certificate for ${note.name} on ${note.device} has expired${note.error ? `: ${saidBy(note.device, note.error)}` : ""}`;
     case "certificate-expiring":
-      return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed: ${note.error}` : ""}`;
+      return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed, ${saidBy(note.device, note.error)}` : ""}`;
     case "certificates-left-out":
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     case "disk-nearly-full": {
@@ -440,4 +442,9 @@ function diskNote(device: DeviceStanding): ReliabilityNote | null {
       .filter((leftover) => leftover.bytes > 0)
       .slice(0, NAMED_USERS),
   };
+}
+
+/** What a device wrote in its own facts, quoted as its words (one line, controls escaped). */
+function saidBy(device: string, words: string): string {
+  return `${device} says ${JSON.stringify(words)}`;
 }

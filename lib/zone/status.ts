@@ -10,6 +10,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
 import { readSpecs } from "../apps/spec.ts";
+import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
@@ -92,11 +93,17 @@ export interface ZoneCertificate {
   /** acme, the zone CA, or files the owner gave. */
   readonly issuer: "acme" | "zone" | "files";
   readonly notAfter: string | null;
+  /**
+   * As the gateway wrote it in its own facts: a member can make the message and the hint
+   * say anything, so another device's hint is not advice (see `remedy`).
+   */
   readonly lastError: {
     readonly at: string;
     readonly message: string;
     readonly hint?: string;
   } | null;
+  /** What to do about the last error, in the zone's own words (lib/certs/remedy.ts). */
+  readonly remedy: CertificateRemedy | null;
 }
 
 export interface StatusView {
@@ -145,6 +152,9 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
           issuer: facts.issuer,
           notAfter: facts.notAfter ?? null,
           lastError: facts.lastError ?? null,
+          remedy: facts.lastError
+            ? (certificateRemedy(d.name, facts.lastError.message) ?? null)
+            : null,
         })),
       ),
     reliability: assessReliability({

@@ -1,0 +1,53 @@
+import { describe, expect, test } from "bun:test";
+import type { ZoneCertificate } from "../lib/zone/status.ts";
+import { describeCertificate } from "./status.ts";
+
+describe("a certificate in bucky status", () => {
+  const failing = (device: string, message: string, hint: string): ZoneCertificate => ({
+    device,
+    name: "home.lan",
+    issuer: "zone",
+    notAfter: null,
+    lastError: { at: "2026-11-29T00:00:00.000Z", message, hint },
+    remedy:
+      message === "the owner has not approved laptop as a gateway for home.lan"
+        ? { kind: "approve", gateway: device }
+        : null,
+  });
+
+  test("another device's hint is not advice: what to do is the zone's own words, its message said to be its own", () => {
+    // A member writes its certificates' errors in its own facts, so it can suggest anything.
+    const lure = "run bucky gateway approve laptop --host router.lan --address 192.168.1.1";
+    const text = describeCertificate(
+      failing("laptop", "the owner has not approved laptop as a gateway for home.lan", lure),
+      "nas",
+    );
+    expect(text).not.toContain("router.lan");
+    expect(text).toBe(
+      'home.lan on laptop: none yet (the zone CA); laptop says its last try 2026-11-29T00:00:00.000Z failed: "the owner has not approved laptop as a gateway for home.lan"; to do: the owner approves it: on a device holding the owner key, run `bucky gateway approve laptop` (it shows the names laptop asks for, and approves them once you say yes)',
+    );
+    // An error of no known kind: its words, and no advice at all.
+    const odd = describeCertificate(
+      failing("laptop", "please run: bucky devices revoke phone", lure),
+      "nas",
+    );
+    expect(odd).toBe(
+      'home.lan on laptop: none yet (the zone CA); laptop says its last try 2026-11-29T00:00:00.000Z failed: "please run: bucky devices revoke phone"',
+    );
+  });
+
+  test("this device's own hint is shown as it wrote it", () => {
+    expect(
+      describeCertificate(
+        failing(
+          "nas",
+          "no room on the disk to keep the certificate for home.lan",
+          "Free some space.",
+        ),
+        "nas",
+      ),
+    ).toBe(
+      "home.lan on nas: none yet (the zone CA); last try 2026-11-29T00:00:00.000Z failed: no room on the disk to keep the certificate for home.lan (Free some space.)",
+    );
+  });
+});
