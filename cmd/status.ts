@@ -1,10 +1,10 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
 
 import { describeRemedy } from "../lib/certs/remedy.ts";
-import type { UsageFacts } from "../lib/facts/payload.ts";
+import { quoted, saidBy } from "../lib/facts/said-by.ts";
 import { formatBytes } from "../lib/units.ts";
 import { statusFromDaemon } from "../lib/zone/live-status.ts";
-import type { DeviceDisk, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
+import type { DeviceDisk, DiskUsage, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { printable } from "./text.ts";
 
@@ -53,17 +53,7 @@ export default defineBuckyCommand({
         (b) =>
           `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
       ),
-      ...(status.images.length > 0
-        ? [
-            `Images       ${status.images
-              .map((d) =>
-                d.engine
-                  ? `${d.device} runs them (${d.engine}, ${d.platform})`
-                  : `${d.device} cannot (${d.problem})`,
-              )
-              .join("; ")}`,
-          ]
-        : []),
+      ...(status.images.length > 0 ? [describeImages(status.images)] : []),
       ...(status.disk ?? []).flatMap(diskLines),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
@@ -76,17 +66,29 @@ export default defineBuckyCommand({
   },
 });
 
-function diskLines(disk: DeviceDisk): string[] {
+/** What each device said it can run of container images; why not, in its words (its record). */
+export function describeImages(images: ZoneStatus["images"]): string {
+  return `Images       ${images
+    .map((d) =>
+      d.engine
+        ? `${d.device} runs them (${d.engine}, ${d.platform})`
+        : `${d.device} cannot: ${saidBy(d.device, d.problem ?? "")}`,
+    )
+    .join("; ")}`;
+}
+
+/** A device's disk: free space, and where its space goes as it said. */
+export function diskLines(disk: DeviceDisk): string[] {
   const free =
     disk.freeBytes === null || disk.totalBytes === null
       ? "free space not known yet"
       : `${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}${disk.nearlyFull ? " — NEARLY FULL" : ""}`;
   const head = `Disk         ${disk.device}: ${free}`;
   if (!disk.usage) return [head, "               where its space goes is not known yet"];
-  return [head, ...usageLines(disk.usage).map((line) => `               ${line}`)];
+  return [head, ...usageLines(disk.usage, disk.device).map((line) => `               ${line}`)];
 }
 
-function usageLines(usage: UsageFacts): string[] {
+function usageLines(usage: DiskUsage, device: string): string[] {
   const { state } = usage;
   return [
     `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${state.checkpoint.cut}` : ""}`,
@@ -95,9 +97,12 @@ function usageLines(usage: UsageFacts): string[] {
       ([app, used]) =>
         `${app}: data ${formatBytes(used.dataBytes)}, packages ${formatBytes(used.packagesBytes)}, standby copy ${formatBytes(used.replicaBytes)}, conflict copies ${formatBytes(used.conflictsBytes)}, output ${formatBytes(used.logsBytes)}`,
     ),
-    ...usage.leftovers.map(
-      (leftover) =>
-        `leftover: ${leftover.what}, ${formatBytes(leftover.bytes)} (${leftover.remove})`,
+    // How to remove it is this device's own command (measured here); another device's
+    // leftover is its words, and what to do the zone's: ask that device, which measures.
+    ...usage.leftovers.map((leftover) =>
+      leftover.remove !== undefined
+        ? `leftover: ${leftover.what}, ${formatBytes(leftover.bytes)} (${leftover.remove})`
+        : `leftover, ${device} says: ${quoted(leftover.what)}, ${formatBytes(leftover.bytes)} (to remove it, run \`bucky status --disk\` on ${device})`,
     ),
   ];
 }
