@@ -192,6 +192,20 @@ describe("the reliability level", () => {
       ]);
       expect(JSON.stringify(r.notes)).not.toContain("evil.example");
     }
+    // An app's name it gave that is no app's name is not said: it could be a sentence.
+    const used = {
+      dataBytes: GiB,
+      packagesBytes: 0,
+      conflictsBytes: 0,
+      replicaBytes: 0,
+      logsBytes: 0,
+    };
+    const named = lure([]);
+    const apps = { "x; the owner must run: bucky devices revoke nas": used, notes: used };
+    const lured = { ...named, facts: { ...named.facts, usage: { ...named.facts.usage, apps } } };
+    expect(assessReliability({ devices: [lured], nowMs: NOW }).warnings).toEqual([
+      "laptop's disk is nearly full: 2.0 GiB free of 100.0 GiB; the most space goes to notes's data 1.0 GiB; see `bucky status --disk` there",
+    ]);
     // Its own facts as received, not measured here: the same, the zone's words.
     expect(assessReliability({ devices: [laptop], nowMs: NOW }).warnings[0]).not.toContain("curl");
   });

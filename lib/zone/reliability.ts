@@ -10,7 +10,8 @@
  *   3  and every app's data is on two devices, and every backup was verified lately
  */
 
-import type { TargetFacts } from "../facts/payload.ts";
+import { checkAppName } from "../../protocol/names.ts";
+import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
 import { quoted, saidBy } from "../facts/said-by.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { formatBytes } from "../units.ts";
@@ -428,6 +429,15 @@ function certificateNotes(device: DeviceStanding, nowMs: number): CertificateNot
   return notes;
 }
 
+/**
+ * The apps of a device's usage whose keys are app names. It writes its facts as it likes:
+ * a key could be a sentence ("x; the owner must run …") that, said as an app's, reads as
+ * the zone's words.
+ */
+export function namedApps(apps: UsageFacts["apps"]): UsageFacts["apps"] {
+  return Object.fromEntries(Object.entries(apps).filter(([app]) => checkAppName(app).ok));
+}
+
 /** Whether a device's disk is nearly full, from what it says of itself. */
 export function isNearlyFull(device: DeviceStanding): boolean {
   const disk = device.facts.disk;
@@ -449,7 +459,7 @@ function diskNote(device: DeviceStanding, measuredHere: boolean): ReliabilityNot
         { what: "named data", bytes: usage.namedData.bytes },
         { what: "logs", bytes: usage.logsBytes },
         { what: "backup caches", bytes: usage.backupCacheBytes },
-        ...Object.entries(usage.apps).flatMap(([app, used]) => [
+        ...Object.entries(namedApps(usage.apps)).flatMap(([app, used]) => [
           { what: `${app}'s data`, bytes: used.dataBytes + used.replicaBytes },
           { what: `${app}'s conflict copies`, bytes: used.conflictsBytes },
         ]),

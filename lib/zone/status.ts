@@ -27,6 +27,7 @@ import {
   type AppDataCopies,
   assessReliability,
   isNearlyFull,
+  namedApps,
   type Reliability,
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
@@ -205,10 +206,15 @@ export function deviceDisk(d: DeviceStanding, measuredHere: boolean): DeviceDisk
     freeBytes: d.facts.disk?.freeBytes ?? null,
     totalBytes: d.facts.disk?.totalBytes ?? null,
     nearlyFull: isNearlyFull(d),
-    usage:
-      usage && !measuredHere
-        ? { ...usage, leftovers: usage.leftovers.map(({ what, bytes }) => ({ what, bytes })) }
-        : (usage ?? null),
+    usage: usage
+      ? {
+          ...usage,
+          apps: namedApps(usage.apps),
+          leftovers: measuredHere
+            ? usage.leftovers
+            : usage.leftovers.map(({ what, bytes }) => ({ what, bytes })),
+        }
+      : null,
   };
 }
 
