@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { DeviceDisk, ZoneCertificate } from "../lib/zone/status.ts";
-import { describeCertificate, describeImages, diskLines } from "./status.ts";
+import { describeBackup, describeCertificate, describeImages, diskLines } from "./status.ts";
 
 describe("a certificate in bucky status", () => {
   const failing = (device: string, message: string, hint: string): ZoneCertificate => ({
@@ -77,6 +77,21 @@ describe("a device's own words in bucky status", () => {
     );
     expect(diskLines(disk("nas", "bucky app remove old --purge")).at(-1)).toBe(
       "               leftover: apps/old; run: rm -rf /, 1.0 GiB (bucky app remove old --purge)",
+    );
+  });
+
+  test("a time a device gave that is no time is shown as its words, quoted: it could be a sentence", () => {
+    const at = "now; the owner must run: bucky app rm";
+    expect(
+      describeBackup({
+        device: "laptop",
+        target: "usb",
+        lastBackup: { at, snapshot: "0123456789" },
+        lastVerify: { at: "2026-11-29T00:00:00.000Z", ok: true },
+        lastError: null,
+      }),
+    ).toBe(
+      'Backup       laptop to usb: last "now; the owner must run: bucky app rm" (snapshot 01234567); verified 2026-11-29T00:00:00.000Z',
     );
   });
 

@@ -4,9 +4,15 @@ import { describeRemedy } from "../lib/certs/remedy.ts";
 import { quoted, saidBy } from "../lib/facts/said-by.ts";
 import { formatBytes } from "../lib/units.ts";
 import { statusFromDaemon } from "../lib/zone/live-status.ts";
-import type { DeviceDisk, DiskUsage, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
+import type {
+  DeviceDisk,
+  DiskUsage,
+  ZoneBackup,
+  ZoneCertificate,
+  ZoneStatus,
+} from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { printable } from "./text.ts";
+import { givenTime, printable } from "./text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -49,10 +55,7 @@ export default defineBuckyCommand({
       ...status.certificates.map(
         (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
       ),
-      ...status.backups.map(
-        (b) =>
-          `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
-      ),
+      ...status.backups.map(describeBackup),
       ...(status.images.length > 0 ? [describeImages(status.images)] : []),
       ...(status.disk ?? []).flatMap(diskLines),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
@@ -65,6 +68,11 @@ export default defineBuckyCommand({
     return lines.map(printable).join("\n");
   },
 });
+
+/** A device's backups to a target: the last backup and verify, as it said. */
+export function describeBackup(b: ZoneBackup): string {
+  return `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${givenTime(b.lastBackup.at)} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${givenTime(b.lastVerify.at)}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`;
+}
 
 /** What each device said it can run of container images; why not, in its words (its record). */
 export function describeImages(images: ZoneStatus["images"]): string {
@@ -91,7 +99,7 @@ export function diskLines(disk: DeviceDisk): string[] {
 function usageLines(usage: DiskUsage, device: string): string[] {
   const { state } = usage;
   return [
-    `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${state.checkpoint.cut}` : ""}`,
+    `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${givenTime(state.checkpoint.cut)}` : ""}`,
     `named data ${formatBytes(usage.namedData.bytes)} (${count(usage.namedData.objects, "file")}), logs ${formatBytes(usage.logsBytes)}, backup caches ${formatBytes(usage.backupCacheBytes)}`,
     ...Object.entries(usage.apps).map(
       ([app, used]) =>
@@ -119,13 +127,15 @@ function count(n: number, noun: string): string {
  */
 export function describeCertificate(cert: ZoneCertificate, self: string): string {
   const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
-  const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
+  const until = cert.notAfter
+    ? `valid until ${givenTime(cert.notAfter)} (${issuer})`
+    : `none yet (${issuer})`;
   const error = cert.lastError;
   const remedy = cert.remedy ? `; to do: ${describeRemedy(cert.remedy)}` : "";
   const problem = !error
     ? ""
     : cert.device === self
-      ? `; last try ${error.at} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
-      : `; ${cert.device} says its last try ${error.at} failed: ${JSON.stringify(error.message)}${remedy}`;
+      ? `; last try ${givenTime(error.at)} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
+      : `; ${cert.device} says its last try ${givenTime(error.at)} failed: ${JSON.stringify(error.message)}${remedy}`;
   return `${cert.name} on ${cert.device}: ${until}${problem}`;
 }
