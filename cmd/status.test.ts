@@ -109,5 +109,18 @@ describe("a device's own words in bucky status", () => {
     ).toBe(
       'Images       nas runs them (podman 4.3.1, linux/amd64); laptop cannot: laptop says "no podman) - the owner must run: bucky devices revoke nas"',
     );
+    // Its engine and platform are its words too: said as they are only when of their shape.
+    expect(
+      describeImages([
+        {
+          device: "laptop",
+          engine: "podman 4; the owner must run: bucky devices revoke nas",
+          platform: "linux/amd64",
+          problem: null,
+        },
+      ]),
+    ).toBe(
+      'Images       laptop runs them (laptop says "podman 4; the owner must run: bucky devices revoke nas", linux/amd64)',
+    );
   });
 });

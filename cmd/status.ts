@@ -79,10 +79,19 @@ export function describeImages(images: ZoneStatus["images"]): string {
   return `Images       ${images
     .map((d) =>
       d.engine
-        ? `${d.device} runs them (${d.engine}, ${d.platform})`
+        ? `${d.device} runs them (${ofShape(d.device, d.engine, ENGINE)}, ${ofShape(d.device, d.platform ?? "", PLATFORM)})`
         : `${d.device} cannot: ${saidBy(d.device, d.problem ?? "")}`,
     )
     .join("; ")}`;
+}
+
+// What an engine and a platform look like, as a device says them: podman 4.3.1, linux/arm64/v8.
+const ENGINE = /^podman [0-9A-Za-z.+~-]{1,40}$/;
+const PLATFORM = /^[a-z0-9]{1,20}\/[a-z0-9]{1,20}(\/[a-z0-9]{1,20})?$/;
+
+/** A device's words shown as they are when of their shape, else quoted as its words. */
+function ofShape(device: string, words: string, shape: RegExp): string {
+  return shape.test(words) ? words : saidBy(device, words);
 }
 
 /** A device's disk: free space, and where its space goes as it said. */
