@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { ZoneCertificate } from "../lib/zone/status.ts";
-import { describeCertificate } from "./status.ts";
+import type { DeviceDisk, ZoneCertificate } from "../lib/zone/status.ts";
+import { describeBackup, describeCertificate, describeImages, diskLines } from "./status.ts";
 
 describe("a certificate in bucky status", () => {
   const failing = (device: string, message: string, hint: string): ZoneCertificate => ({
@@ -48,6 +48,79 @@ describe("a certificate in bucky status", () => {
       ),
     ).toBe(
       "home.lan on nas: none yet (the zone CA); last try 2026-11-29T00:00:00.000Z failed: no room on the disk to keep the certificate for home.lan (Free some space.)",
+    );
+  });
+});
+
+describe("a device's own words in bucky status", () => {
+  const GiB = 1024 ** 3;
+  const disk = (device: string, remove?: string): DeviceDisk => ({
+    device,
+    freeBytes: GiB,
+    totalBytes: 100 * GiB,
+    nearlyFull: true,
+    usage: {
+      state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
+      namedData: { bytes: 0, objects: 0 },
+      apps: {},
+      logsBytes: 0,
+      backupCacheBytes: 0,
+      leftovers: [{ what: "apps/old; run: rm -rf /", bytes: GiB, ...(remove ? { remove } : {}) }],
+    },
+  });
+
+  test("another device's leftover is its words, and how to remove it the zone's", () => {
+    // Its command is not shown (lib/zone/status.ts keeps only this device's): what to do is
+    // to ask that device, which measures its own and says how.
+    expect(diskLines(disk("laptop")).at(-1)).toBe(
+      '               leftover, laptop says: "apps/old; run: rm -rf /", 1.0 GiB (to remove it, run `bucky status --disk` on laptop)',
+    );
+    expect(diskLines(disk("nas", "bucky app remove old --purge")).at(-1)).toBe(
+      "               leftover: apps/old; run: rm -rf /, 1.0 GiB (bucky app remove old --purge)",
+    );
+  });
+
+  test("a time a device gave that is no time is shown as its words, quoted: it could be a sentence", () => {
+    const at = "now; the owner must run: bucky app rm";
+    expect(
+      describeBackup({
+        device: "laptop",
+        target: "usb",
+        lastBackup: { at, snapshot: "0123456789" },
+        lastVerify: { at: "2026-11-29T00:00:00.000Z", ok: true },
+        lastError: null,
+      }),
+    ).toBe(
+      'Backup       laptop to usb: last "now; the owner must run: bucky app rm" (snapshot 01234567); verified 2026-11-29T00:00:00.000Z',
+    );
+  });
+
+  test("why a device cannot run images is said to be its words", () => {
+    expect(
+      describeImages([
+        { device: "nas", engine: "podman 4.3.1", platform: "linux/amd64", problem: null },
+        {
+          device: "laptop",
+          engine: null,
+          platform: null,
+          problem: "no podman) - the owner must run: bucky devices revoke nas",
+        },
+      ]),
+    ).toBe(
+      'Images       nas runs them (podman 4.3.1, linux/amd64); laptop cannot: laptop says "no podman) - the owner must run: bucky devices revoke nas"',
+    );
+    // Its engine and platform are its words too: said as they are only when of their shape.
+    expect(
+      describeImages([
+        {
+          device: "laptop",
+          engine: "podman 4; the owner must run: bucky devices revoke nas",
+          platform: "linux/amd64",
+          problem: null,
+        },
+      ]),
+    ).toBe(
+      'Images       laptop runs them (laptop says "podman 4; the owner must run: bucky devices revoke nas", linux/amd64)',
     );
   });
 });

@@ -1,12 +1,18 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
 
 import { describeRemedy } from "../lib/certs/remedy.ts";
-import type { UsageFacts } from "../lib/facts/payload.ts";
+import { quoted, saidBy } from "../lib/facts/said-by.ts";
 import { formatBytes } from "../lib/units.ts";
 import { statusFromDaemon } from "../lib/zone/live-status.ts";
-import type { DeviceDisk, ZoneCertificate, ZoneStatus } from "../lib/zone/status.ts";
+import type {
+  DeviceDisk,
+  DiskUsage,
+  ZoneBackup,
+  ZoneCertificate,
+  ZoneStatus,
+} from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { printable } from "./text.ts";
+import { givenTime, printable } from "./text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -49,21 +55,8 @@ export default defineBuckyCommand({
       ...status.certificates.map(
         (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
       ),
-      ...status.backups.map(
-        (b) =>
-          `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${b.lastBackup.at} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${b.lastVerify.at}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`,
-      ),
-      ...(status.images.length > 0
-        ? [
-            `Images       ${status.images
-              .map((d) =>
-                d.engine
-                  ? `${d.device} runs them (${d.engine}, ${d.platform})`
-                  : `${d.device} cannot (${d.problem})`,
-              )
-              .join("; ")}`,
-          ]
-        : []),
+      ...status.backups.map(describeBackup),
+      ...(status.images.length > 0 ? [describeImages(status.images)] : []),
       ...(status.disk ?? []).flatMap(diskLines),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),
@@ -76,28 +69,57 @@ export default defineBuckyCommand({
   },
 });
 
-function diskLines(disk: DeviceDisk): string[] {
+/** A device's backups to a target: the last backup and verify, as it said. */
+export function describeBackup(b: ZoneBackup): string {
+  return `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${givenTime(b.lastBackup.at)} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${givenTime(b.lastVerify.at)}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}`;
+}
+
+/** What each device said it can run of container images; why not, in its words (its record). */
+export function describeImages(images: ZoneStatus["images"]): string {
+  return `Images       ${images
+    .map((d) =>
+      d.engine
+        ? `${d.device} runs them (${ofShape(d.device, d.engine, ENGINE)}, ${ofShape(d.device, d.platform ?? "", PLATFORM)})`
+        : `${d.device} cannot: ${saidBy(d.device, d.problem ?? "")}`,
+    )
+    .join("; ")}`;
+}
+
+// What an engine and a platform look like, as a device says them: podman 4.3.1, linux/arm64/v8.
+const ENGINE = /^podman [0-9A-Za-z.+~-]{1,40}$/;
+const PLATFORM = /^[a-z0-9]{1,20}\/[a-z0-9]{1,20}(\/[a-z0-9]{1,20})?$/;
+
+/** A device's words shown as they are when of their shape, else quoted as its words. */
+function ofShape(device: string, words: string, shape: RegExp): string {
+  return shape.test(words) ? words : saidBy(device, words);
+}
+
+/** A device's disk: free space, and where its space goes as it said. */
+export function diskLines(disk: DeviceDisk): string[] {
   const free =
     disk.freeBytes === null || disk.totalBytes === null
       ? "free space not known yet"
       : `${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}${disk.nearlyFull ? " — NEARLY FULL" : ""}`;
   const head = `Disk         ${disk.device}: ${free}`;
   if (!disk.usage) return [head, "               where its space goes is not known yet"];
-  return [head, ...usageLines(disk.usage).map((line) => `               ${line}`)];
+  return [head, ...usageLines(disk.usage, disk.device).map((line) => `               ${line}`)];
 }
 
-function usageLines(usage: UsageFacts): string[] {
+function usageLines(usage: DiskUsage, device: string): string[] {
   const { state } = usage;
   return [
-    `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${state.checkpoint.cut}` : ""}`,
+    `zone state ${formatBytes(state.bytes)}: ${count(state.keys, "key")}, ${count(state.changesets, "changeset")}${state.checkpoint ? ` since its checkpoint of ${givenTime(state.checkpoint.cut)}` : ""}`,
     `named data ${formatBytes(usage.namedData.bytes)} (${count(usage.namedData.objects, "file")}), logs ${formatBytes(usage.logsBytes)}, backup caches ${formatBytes(usage.backupCacheBytes)}`,
     ...Object.entries(usage.apps).map(
       ([app, used]) =>
         `${app}: data ${formatBytes(used.dataBytes)}, packages ${formatBytes(used.packagesBytes)}, standby copy ${formatBytes(used.replicaBytes)}, conflict copies ${formatBytes(used.conflictsBytes)}, output ${formatBytes(used.logsBytes)}`,
     ),
-    ...usage.leftovers.map(
-      (leftover) =>
-        `leftover: ${leftover.what}, ${formatBytes(leftover.bytes)} (${leftover.remove})`,
+    // How to remove it is this device's own command (measured here); another device's
+    // leftover is its words, and what to do the zone's: ask that device, which measures.
+    ...usage.leftovers.map((leftover) =>
+      leftover.remove !== undefined
+        ? `leftover: ${leftover.what}, ${formatBytes(leftover.bytes)} (${leftover.remove})`
+        : `leftover, ${device} says: ${quoted(leftover.what)}, ${formatBytes(leftover.bytes)} (to remove it, run \`bucky status --disk\` on ${device})`,
     ),
   ];
 }
@@ -114,13 +136,15 @@ function count(n: number, noun: string): string {
  */
 export function describeCertificate(cert: ZoneCertificate, self: string): string {
   const issuer = { acme: "ACME", zone: "the zone CA", files: "given files" }[cert.issuer];
-  const until = cert.notAfter ? `valid until ${cert.notAfter} (${issuer})` : `none yet (${issuer})`;
+  const until = cert.notAfter
+    ? `valid until ${givenTime(cert.notAfter)} (${issuer})`
+    : `none yet (${issuer})`;
   const error = cert.lastError;
   const remedy = cert.remedy ? `; to do: ${describeRemedy(cert.remedy)}` : "";
   const problem = !error
     ? ""
     : cert.device === self
-      ? `; last try ${error.at} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
-      : `; ${cert.device} says its last try ${error.at} failed: ${JSON.stringify(error.message)}${remedy}`;
+      ? `; last try ${givenTime(error.at)} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
+      : `; ${cert.device} says its last try ${givenTime(error.at)} failed: ${JSON.stringify(error.message)}${remedy}`;
   return `${cert.name} on ${cert.device}: ${until}${problem}`;
 }

@@ -317,7 +317,7 @@ describe("without bubblewrap", () => {
     expect(text.stdout).toContain("sandboxed  no: install bubblewrap on that device to isolate it");
     const status = await buckyJson<{ warnings: string[] }>(["status", "--home", solo.home]);
     expect(status.warnings).toEqual([
-      "solo cannot sandbox apps (the sandbox is turned off (BUCKY_SANDBOX=off)): install bubblewrap there and restart its daemon",
+      'solo cannot sandbox apps, solo says "the sandbox is turned off (BUCKY_SANDBOX=off)": install bubblewrap there and restart its daemon',
       "app site runs on solo without a sandbox",
     ]);
     expect((await bucky(["status", "--home", solo.home])).stdout).toContain(

@@ -511,7 +511,7 @@ describe("an image app refused, with nothing installed", () => {
       hint: "Install Podman where it should run (`apt-get install podman runc`) and restart bucky there (`bucky stop && bucky up`); `bucky status` shows which devices run images.",
     });
     expect((await bucky(["status", "--home", solo])).stdout).toContain(
-      "Images       solo cannot (Podman is not installed (no /nonexistent/podman here)",
+      'Images       solo cannot: solo says "Podman is not installed (no /nonexistent/podman here)',
     );
     // Pinned to it, the same, about that device.
     const pinned = await bucky([

@@ -4,6 +4,7 @@
  * refuses to place an app where it would run unsandboxed (unless the owner says
  * --unsandboxed), and `bucky status` warns about such devices and apps.
  */
+import { saidBy } from "../facts/said-by.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -106,11 +107,14 @@ export function sandboxNotes(db: StateReader, membership: Membership): SandboxNo
 
 /** The notes in English, as the CLI says them. */
 export function sandboxWarnings(db: StateReader, membership: Membership): string[] {
-  return sandboxNotes(db, membership).map((note) =>
-    note.kind === "device-unsandboxed"
-      ? `${note.device} cannot sandbox apps (${note.problem}): install bubblewrap there and restart its daemon`
-      : `app ${note.app} runs on ${note.device} without a sandbox`,
-  );
+  return sandboxNotes(db, membership).map(describeSandboxNote);
+}
+
+/** A note in English: why a device cannot is its words (its record), quoted on one line. */
+export function describeSandboxNote(note: SandboxNote): string {
+  return note.kind === "device-unsandboxed"
+    ? `${note.device} cannot sandbox apps, ${saidBy(note.device, note.problem)}: install bubblewrap there and restart its daemon`
+    : `app ${note.app} runs on ${note.device} without a sandbox`;
 }
 
 /** Writes this device's facts when they changed. */

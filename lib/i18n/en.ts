@@ -103,8 +103,9 @@ export const en = {
     diskLogs: "Logs",
     diskBackupCaches: "Backup caches",
     diskNotMeasured: "not measured yet",
+    /** `what` is the device's own words (its facts): said to be its words, never a command. */
     diskLeftover: (p: { device: string; what: string; size: string }) =>
-      `On ${p.device}, nothing uses ${p.what} any more: ${p.size}.`,
+      `${p.device} says nothing uses “${p.what}” any more: ${p.size}.`,
     certificates: "Certificates",
     noCertificates:
       "No gateway has a certificate: they speak plain HTTP. A gateway given a host name gets its own.",
@@ -114,7 +115,8 @@ export const en = {
     certificateUntil: "Valid until",
     certificateNone: "none yet",
     certificateIssuers: { acme: "ACME", zone: "the zone CA", files: "given files" },
-    certificateFailed: (p: { message: string }) => `The last try failed: ${p.message}`,
+    certificateFailed: (p: { device: string; message: string }) =>
+      `${p.device} says its last try failed: “${p.message}”`,
     /** What to do about a certificate's error: which device, which command, run by whom. */
     certificateRemedies: {
       approve: (p: { gateway: string }) =>
@@ -152,7 +154,7 @@ export const en = {
     giveKey: "Give it the backup key",
     addTarget: "Add a backup target",
     backupFailed: (p: { device: string; target: string; message: string }) =>
-      `The last backup of ${p.device} to ${p.target} failed: ${p.message}`,
+      `The last backup of ${p.device} to ${p.target} failed: ${p.device} says “${p.message}”`,
     cannotKeepUp: (p: { device: string; target: string }) =>
       `Backups of ${p.device} to ${p.target} cannot keep up: data is written faster than it uploads.`,
     outpaced: (p: { device: string; target: string }) =>
@@ -191,7 +193,7 @@ export const en = {
       `${p.device}'s disk is nearly full: ${p.free} free of ${p.total}.`,
     seeDisk: "See where its space goes",
     deviceUnsandboxed: (p: { device: string; problem: string }) =>
-      `${p.device} cannot sandbox apps (${p.problem}): apps there can reach all of that device.`,
+      `${p.device} cannot sandbox apps: ${p.device} says “${p.problem}”. Apps there can reach all of that device.`,
     appUnsandboxed: (p: { app: string; device: string }) =>
       `${p.app} runs on ${p.device} without a sandbox.`,
   },
@@ -414,6 +416,9 @@ export const en = {
     lastBackup: "Last backup",
     lastVerify: "Last verified",
     failed: (p: { message: string }) => `Failed: ${p.message}`,
+    /** Another device's backup error, in the zone's view: its words (its facts). */
+    failedSaid: (p: { device: string; message: string }) =>
+      `Failed: ${p.device} says “${p.message}”`,
     noDeviceBacksUp: "No device backs up yet: the zone's data is not backed up outside it.",
     noTarget: "No backup target yet: the zone's data is not backed up outside it.",
     through: (p: { device: string }) => `reached through ${p.device}`,

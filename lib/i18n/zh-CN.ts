@@ -94,7 +94,7 @@ export const zhCN: Messages = {
     diskLogs: "日志",
     diskBackupCaches: "备份缓存",
     diskNotMeasured: "尚未测量",
-    diskLeftover: (p) => `${p.device} 上已无任何东西使用 ${p.what}：${p.size}。`,
+    diskLeftover: (p) => `${p.device} 称已无任何东西使用“${p.what}”：${p.size}。`,
     certificates: "证书",
     noCertificates: "没有网关拥有证书：它们使用明文 HTTP。设置了主机名的网关会自动获取证书。",
     certificateName: "名称",
@@ -103,7 +103,7 @@ export const zhCN: Messages = {
     certificateUntil: "有效期至",
     certificateNone: "尚无",
     certificateIssuers: { acme: "ACME", zone: "区域 CA", files: "给定的文件" },
-    certificateFailed: (p) => `上次尝试失败：${p.message}`,
+    certificateFailed: (p) => `${p.device} 称上次尝试失败：“${p.message}”`,
     certificateRemedies: {
       approve: (p) =>
         `由所有者批准 ${p.gateway} 的名称：在持有所有者密钥的设备上运行 \`bucky gateway approve ${p.gateway}\`（批准前会先列出这些名称）。`,
@@ -139,7 +139,8 @@ export const zhCN: Messages = {
     },
     giveKey: "给它备份密钥",
     addTarget: "添加备份目标",
-    backupFailed: (p) => `${p.device} 到 ${p.target} 的最近一次备份失败：${p.message}`,
+    backupFailed: (p) =>
+      `${p.device} 到 ${p.target} 的最近一次备份失败：${p.device} 称“${p.message}”`,
     cannotKeepUp: (p) => `${p.device} 到 ${p.target} 的备份跟不上：写入数据的速度快于上传速度。`,
     outpaced: (p) => `${p.device} 上的写入速度超过了它到 ${p.target} 的备份速度。`,
     staleBackup: (p) => `${p.device} 的最近一次备份已是 ${n(p.hours)} 小时前。`,
@@ -166,7 +167,7 @@ export const zhCN: Messages = {
     diskNearlyFull: (p) => `${p.device} 的磁盘快满了：可用 ${p.free}，共 ${p.total}。`,
     seeDisk: "查看空间用在哪里",
     deviceUnsandboxed: (p) =>
-      `${p.device} 无法为应用提供沙箱（${p.problem}）：那里的应用可以访问整台设备。`,
+      `${p.device} 无法为应用提供沙箱：${p.device} 称“${p.problem}”。那里的应用可以访问整台设备。`,
     appUnsandboxed: (p) => `${p.app} 在 ${p.device} 上没有沙箱保护地运行。`,
   },
   charts: {
@@ -372,6 +373,7 @@ export const zhCN: Messages = {
     lastBackup: "最近备份",
     lastVerify: "最近校验",
     failed: (p) => `失败：${p.message}`,
+    failedSaid: (p) => `失败：${p.device} 称“${p.message}”`,
     noDeviceBacksUp: "还没有设备进行备份：本区域的数据没有在区域之外备份。",
     noTarget: "还没有备份目标：本区域的数据没有在区域之外备份。",
     through: (p) => `经由 ${p.device} 访问`,

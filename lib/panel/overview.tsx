@@ -240,7 +240,9 @@ const ZoneBackups: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {
             <>
               <Time iso={b.lastBackup?.at} />
               {b.lastError && (!b.lastBackup || b.lastError.at > b.lastBackup.at) ? (
-                <div class="warn">{t.backups.failed({ message: b.lastError.message })}</div>
+                <div class="warn">
+                  {t.backups.failedSaid({ device: b.device, message: b.lastError.message })}
+                </div>
               ) : null}
             </>
           ),
@@ -385,7 +387,10 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boo
                   {cert.notAfter ? <Time iso={cert.notAfter} /> : o.certificateNone}
                   {cert.lastError ? (
                     <div class="warn">
-                      {o.certificateFailed({ message: cert.lastError.message })}
+                      {o.certificateFailed({
+                        device: cert.device,
+                        message: cert.lastError.message,
+                      })}
                       {acts && cert.remedy?.kind === "approve" ? (
                         <Action
                           action={href(

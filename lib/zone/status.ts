@@ -27,6 +27,7 @@ import {
   type AppDataCopies,
   assessReliability,
   isNearlyFull,
+  namedApps,
   type Reliability,
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
@@ -76,8 +77,21 @@ export interface DeviceDisk {
   readonly totalBytes: number | null;
   readonly nearlyFull: boolean;
   /** Where its space goes, or null when it has not said yet. */
-  readonly usage: UsageFacts | null;
+  readonly usage: DiskUsage | null;
 }
+
+/**
+ * Where a device's space goes, as it said it. Its leftovers say how to remove them only
+ * on the device they were measured on: another device's command is its own words.
+ */
+export type DiskUsage = Omit<UsageFacts, "leftovers"> & {
+  readonly leftovers: readonly {
+    readonly what: string;
+    readonly bytes: number;
+    /** The command (or who can), only for this device's own, measured here. */
+    readonly remove?: string;
+  }[];
+};
 
 export interface ZoneBackup {
   readonly device: string;
@@ -124,6 +138,8 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     id: view.device.id,
     facts: view.ownFacts,
   });
+  // This device's usage when measured here now, not as a record it could have been sent.
+  const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
   return {
     home: view.home,
     device: view.device,
@@ -161,6 +177,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       devices,
       nowMs: view.nowMs,
       appData: appDataCopies(view, devices),
+      measuredHere,
     }),
     warnings: [
       ...sandboxWarnings(view.db, view.membership),
@@ -171,15 +188,33 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       ? {
           disk: devices
             .filter((d) => d.standing === "member")
-            .map((d) => ({
-              device: d.name,
-              freeBytes: d.facts.disk?.freeBytes ?? null,
-              totalBytes: d.facts.disk?.totalBytes ?? null,
-              nearlyFull: isNearlyFull(d),
-              usage: d.facts.usage ?? null,
-            })),
+            .map((d) => deviceDisk(d, d.name === measuredHere)),
         }
       : {}),
+  };
+}
+
+/**
+ * A device's disk as it said it. How to remove a leftover is kept only when its usage was
+ * measured here now (`measuredHere`): another device writes its facts as it likes, and
+ * its "how to remove it" could be any command.
+ */
+export function deviceDisk(d: DeviceStanding, measuredHere: boolean): DeviceDisk {
+  const usage = d.facts.usage;
+  return {
+    device: d.name,
+    freeBytes: d.facts.disk?.freeBytes ?? null,
+    totalBytes: d.facts.disk?.totalBytes ?? null,
+    nearlyFull: isNearlyFull(d),
+    usage: usage
+      ? {
+          ...usage,
+          apps: namedApps(usage.apps),
+          leftovers: measuredHere
+            ? usage.leftovers
+            : usage.leftovers.map(({ what, bytes }) => ({ what, bytes })),
+        }
+      : null,
   };
 }
 
