@@ -12,6 +12,7 @@ describe("errors", () => {
       E_NOT_FOUND: 1,
       E_NO_ZONE: 1,
       E_EXISTS: 1,
+      E_TOO_LARGE: 2,
       E_PERMISSION: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,

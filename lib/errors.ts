@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   /** This home has no zone (yet). */
   E_NO_ZONE: { exit: 1, http: 404 },
   E_EXISTS: { exit: 1, http: 409 },
+  /** A request's body is over what its route takes: the upload, not bucky, must change. */
+  E_TOO_LARGE: { exit: 2, http: 413 },
   E_PERMISSION: { exit: 1, http: 403 },
   /** The operating system refused: disk full, I/O error. */
   E_IO: { exit: 1, http: 500 },

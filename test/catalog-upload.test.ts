@@ -4,9 +4,9 @@
  * nothing of it stays on disk, and the local API answers other requests meanwhile.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipBomb } from "../lib/catalog/test-archives.ts";
+import { gzipBomb, tarHeader } from "../lib/catalog/test-archives.ts";
 import { buckyJson, cleanUp, newHomePath, startDaemon, waitFor } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -56,6 +56,77 @@ describe("a catalog file uploaded", () => {
     expect(readdirSync(uploads)).toEqual([]);
   }, 60_000);
 });
+
+describe("a catalog file streamed to the daemon", () => {
+  test("past its bound with no Content-Length, it is refused as it arrives: the daemon's memory stays flat, the rest is not read, nothing is left", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    const uploads = join(home, "store", "uploads");
+    const before = memoryOf(daemon.pid);
+    // Directories claiming 4 MiB each (the most an entry may), their bytes skipped, not
+    // written: 2 GiB of them, chunked, past the bound of 1 GiB of files at entry 257.
+    const entryBytes = 4 * 1024 * 1024;
+    const entries = 512;
+    const zeros = new Uint8Array(entryBytes);
+    let sentBytes = 0;
+    let peakBytes = before.rssBytes;
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Measured as the upload goes, at each entry the daemon takes in.
+        peakBytes = Math.max(peakBytes, memoryOf(daemon.pid).rssBytes);
+        if (i === entries) return controller.close();
+        const header = tarHeader(`d${i++}/`, entryBytes, "5");
+        controller.enqueue(header);
+        controller.enqueue(zeros);
+        sentBytes += header.length + zeros.length;
+      },
+    });
+    const response = await fetch("http://localhost/v1/store/catalogs/preview-file", {
+      method: "POST",
+      unix: join(home, "daemon.sock"),
+      body,
+    });
+    const answer = { status: response.status, body: await response.json() };
+    // A peak higher than any before the upload was reached during it.
+    const after = memoryOf(daemon.pid);
+    if (after.peakBytes > before.peakBytes) peakBytes = Math.max(peakBytes, after.peakBytes);
+    const riseBytes = peakBytes - before.rssBytes;
+    // All at once, so a failure shows each: the upload was 2 GiB, the daemon held a few
+    // chunks of it at a time (with the garbage not yet collected, about 40 MiB here), and
+    // once refused at the bound it read no more of it (the sender was held back).
+    expect(
+      {
+        ...answer,
+        riseUnder96MiB: riseBytes < 96 * 1024 * 1024,
+        sentUnder1point25GiB: sentBytes < 1.25 * 1024 ** 3,
+        left: existsSync(uploads) ? readdirSync(uploads) : [],
+      },
+      `the daemon's RSS rose ${(riseBytes / 2 ** 20).toFixed(1)} MiB; ${(sentBytes / 2 ** 20).toFixed(0)} MiB were sent`,
+    ).toEqual({
+      status: 400,
+      body: {
+        error: {
+          code: "E_INVALID_INPUT",
+          message: `that catalog file holds more than ${1024 ** 3} bytes of files: a catalog file unpacks to at most ${1024 ** 3} bytes, 10000 entries, and ${4 * 1024 * 1024 + 64 * 1024} bytes a file (totalBytes)`,
+          hint: "Nothing was kept. Ask its publisher for the catalog's own file, or add it by its address.",
+        },
+      },
+      riseUnder96MiB: true,
+      sentUnder1point25GiB: true,
+      left: [],
+    });
+  }, 120_000);
+});
+
+/** A process's resident memory now, and at its peak so far (/proc/<pid>/status). */
+function memoryOf(pid: number): { rssBytes: number; peakBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+  return { rssBytes: kib("VmRSS") * 1024, peakBytes: kib("VmHWM") * 1024 };
+}
 
 /** The files under `dir`, at any depth. */
 function unpackedFiles(dir: string): number {

@@ -3,10 +3,11 @@
  * the zone state. Nothing runs here: every device's convergence loop reads the specs and
  * does its share.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AppManifest, isImageRun, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
+import { MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES } from "../../protocol/app-package.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
@@ -49,28 +50,30 @@ export function installApp(
 }
 
 /**
+ * An app's directory archive as uploaded, at most: the largest package, and room for each
+ * of its files' tar header and padding and tar's closing blocks.
+ */
+export const MAX_APP_ARCHIVE_BYTES = MAX_PACKAGE_BYTES + (MAX_PACKAGE_FILES + 20) * 1024;
+
+/**
  * Installs an app from a directory archive (a .tar or .tar.gz of the app's directory,
- * or of one directory holding it), as a browser uploads it.
+ * or of one directory holding it), as a browser uploads it: the file at `archivePath`.
  */
 export function installArchive(
   zone: ZoneWriter,
   store: ObjectStore,
-  archive: Uint8Array,
+  archivePath: string,
   options: InstallOptions = {},
 ): Installed {
   const dir = mkdtempSync(join(tmpdir(), "bucky-upload-"));
   try {
-    writeFileSync(join(dir, "upload.tar"), archive);
     const unpacked = join(dir, "app");
     mkdirSync(unpacked);
     // tar refuses absolute paths and .. in names by default (GNU tar), so an archive
     // cannot write outside the directory it is unpacked into.
-    const tar = Bun.spawnSync(
-      ["tar", "-xf", join(dir, "upload.tar"), "-C", unpacked, "--no-same-owner"],
-      {
-        stderr: "pipe",
-      },
-    );
+    const tar = Bun.spawnSync(["tar", "-xf", archivePath, "-C", unpacked, "--no-same-owner"], {
+      stderr: "pipe",
+    });
     if (tar.exitCode !== 0) {
       throw new BuckyError(
         "E_INVALID_INPUT",

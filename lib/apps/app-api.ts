@@ -37,6 +37,7 @@ import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import { errorHandler, jsonBody, requestLog } from "../node/http.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { readBody } from "../node/request-body.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
 import type { AppUser } from "./app-user.ts";
@@ -131,10 +132,7 @@ export function createAppApi(
   api.post("/v1/objects", async (c) => {
     needs(c.get("permissions"), "ndn.write", "store named data");
     paced();
-    const declared = Number(c.req.header("content-length") ?? 0);
-    if (declared > MAX_OBJECT_BYTES) throw tooLarge();
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (bytes.length > MAX_OBJECT_BYTES) throw tooLarge();
+    const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
     return c.json(node.store.putBytes(bytes));
   });
   api.get("/v1/objects/:id", async (c) => {
@@ -257,13 +255,6 @@ function keyIn(path: string): string {
   } catch {
     throw new BuckyError("E_INVALID_INPUT", "the key is not properly percent-encoded");
   }
-}
-
-function tooLarge(): BuckyError {
-  return new BuckyError(
-    "E_INVALID_INPUT",
-    `named data is stored at most ${MAX_OBJECT_BYTES / 1024 / 1024} MiB at a time`,
-  );
 }
 
 export interface RunningAppApi {

@@ -49,6 +49,30 @@ async function refusal(work: Promise<unknown>): Promise<string> {
   return `${error.code}: ${error.message}`;
 }
 
+/** `bytes` as chunks of `size`. */
+async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+/** `first`, then `more()` for ever, noting how many were pulled and whether they were stopped. */
+function counted(first: Uint8Array, more: () => Uint8Array) {
+  let pulled = 0;
+  let stopped = false;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      pulled++;
+      yield first;
+      for (;;) {
+        pulled++;
+        yield more();
+      }
+    } finally {
+      stopped = true;
+    }
+  }
+  return { chunks: chunks(), pulled: () => pulled, stopped: () => stopped };
+}
+
 let made = 0;
 function target(): string {
   const dir = join(scratch, `t-${++made}`);
@@ -70,6 +94,45 @@ describe("a catalog file", () => {
       expect(readFileSync(join(into, "cat", "catalog.jws"), "utf8")).toBe("index");
       expect(readFileSync(join(into, "cat", "ndn", `sha256:${"a".repeat(64)}`), "utf8")).toBe(
         "x".repeat(70_000),
+      );
+    }
+  });
+
+  test("given as chunks as they arrive, however split, .tar or .tar.gz: unpacked as it was", async () => {
+    const plain = tar([
+      ["cat/", "", "5"],
+      ["cat/catalog.jws", "index"],
+    ]);
+    for (const bytes of [plain, new Uint8Array(Bun.gzipSync(plain as Uint8Array<ArrayBuffer>))])
+      for (const size of [1, 5, 7, 512, 100_000]) {
+        const into = target();
+        await unpackCatalogArchive(pieces(bytes, size), into);
+        expect(readFileSync(join(into, "cat", "catalog.jws"), "utf8")).toBe("index");
+      }
+  });
+
+  test("given as chunks, a refusal stops them, and their own refusal comes through as it is, gzip or not", async () => {
+    // A link first: refused at its header, while the chunks would go on for ever.
+    const endless = counted(
+      tar([["cat/l", "/etc/passwd", "2"]]).subarray(0, 512),
+      () => new Uint8Array(512),
+    );
+    expect(await refusal(unpackCatalogArchive(endless.chunks, target()))).toStartWith(
+      "E_INVALID_INPUT: that catalog file holds cat/l, a symbolic link",
+    );
+    expect({ stopped: endless.stopped(), pulled: endless.pulled() < 10 }).toEqual({
+      stopped: true,
+      pulled: true,
+    });
+    // The upload's own bound, met partway, .tar and .tar.gz alike.
+    const plain = tar([["cat/catalog.jws", "x".repeat(100_000)]]);
+    for (const bytes of [plain, new Uint8Array(Bun.gzipSync(plain as Uint8Array<ArrayBuffer>))]) {
+      async function* cut() {
+        yield bytes.subarray(0, 600);
+        throw new BuckyError("E_TOO_LARGE", "a catalog file is over 600 bytes");
+      }
+      expect(await refusal(unpackCatalogArchive(cut(), target()))).toBe(
+        "E_TOO_LARGE: a catalog file is over 600 bytes",
       );
     }
   });

@@ -52,25 +52,37 @@ const NOT_ALLOWED: Record<string, string> = {
   S: "a sparse file",
 };
 
-/** Unpacks `archive` into the empty directory `target`, or refuses it (see above). */
+/**
+ * A catalog file as sent, at most: its files' bound, and room for every entry's header
+ * and padding and tar's closing blocks. Past it an upload is refused as it arrives.
+ */
+export const CATALOG_FILE_BYTES =
+  CATALOG_ARCHIVE_LIMITS.totalBytes + (CATALOG_ARCHIVE_LIMITS.entries + 20) * 2 * BLOCK;
+
+/**
+ * Unpacks `archive` (its bytes, or its chunks as they arrive) into the empty directory
+ * `target`, or refuses it (see above). On a refusal the chunks stop being read.
+ */
 export async function unpackCatalogArchive(
-  archive: Uint8Array,
+  archive: Uint8Array | AsyncIterable<Uint8Array>,
   target: string,
   limits: ArchiveLimits = CATALOG_ARCHIVE_LIMITS,
 ): Promise<void> {
-  const compression = compressionOf(archive);
-  if (compression && compression !== "gzip")
+  const source = archive instanceof Uint8Array ? slices(archive) : archive[Symbol.asyncIterator]();
+  const { head, chunks } = await withHead(source, MAGIC_BYTES);
+  const compression = compressionOf(head);
+  if (compression && compression !== "gzip") {
+    await source.return?.(undefined);
     throw new BuckyError(
       "E_INVALID_INPUT",
       `that catalog file is compressed with ${compression}: a catalog file is a .tar or a .tar.gz`,
       "Unpack it and add its directory, or pack the directory again with `tar -czf`.",
     );
+  }
   const stream =
     compression === "gzip"
-      ? new Blob([archive as Uint8Array<ArrayBuffer>])
-          .stream()
-          .pipeThrough(new DecompressionStream("gzip"))
-      : slices(archive);
+      ? streamOf(chunks).pipeThrough<Uint8Array>(new DecompressionStream("gzip"))
+      : { [Symbol.asyncIterator]: () => chunks };
   const reader = new Pull(stream[Symbol.asyncIterator]());
   try {
     await unpackTar(reader, target, limits);
@@ -252,6 +264,55 @@ function compressionOf(archive: Uint8Array): string | undefined {
   if (starts(0x42, 0x5a, 0x68)) return "bzip2";
   if (starts(0x28, 0xb5, 0x2f, 0xfd)) return "zstd";
   return undefined;
+}
+
+/** The longest magic number compressionOf looks for. */
+const MAGIC_BYTES = 6;
+
+/**
+ * The first `n` bytes of `source` (fewer if it is shorter), and its chunks from the start
+ * all the same: those read to find them, then the rest.
+ */
+async function withHead(
+  source: AsyncIterator<Uint8Array>,
+  n: number,
+): Promise<{ head: Uint8Array; chunks: AsyncIterator<Uint8Array> }> {
+  const read: Uint8Array[] = [];
+  let sizeBytes = 0;
+  while (sizeBytes < n) {
+    const next = await source.next();
+    if (next.done) break;
+    read.push(next.value);
+    sizeBytes += next.value.length;
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* read;
+      for (;;) {
+        const next = await source.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // Stopped early (a refusal): the source stops too.
+      await source.return?.(undefined);
+    }
+  }
+  return { head: Buffer.concat(read).subarray(0, n), chunks: chunks() };
+}
+
+/** `chunks` as a ReadableStream (for DecompressionStream); cancelling it stops them. */
+function streamOf(chunks: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array<ArrayBuffer>> {
+  return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value as Uint8Array<ArrayBuffer>);
+    },
+    async cancel() {
+      await chunks.return?.(undefined);
+    },
+  });
 }
 
 async function* slices(archive: Uint8Array): AsyncGenerator<Uint8Array> {

@@ -133,13 +133,17 @@ export class CatalogStaging {
    * Unpacks an uploaded catalog file (a .tar or .tar.gz of its directory) without holding
    * the daemon, within CATALOG_ARCHIVE_LIMITS; nothing is left of one it refuses.
    */
-  async unpack(archive: Uint8Array): Promise<{ source: CatalogSource; unpacked: string }> {
-    if (this.unpacking)
+  async unpack(
+    archive: Uint8Array | AsyncIterable<Uint8Array>,
+  ): Promise<{ source: CatalogSource; unpacked: string }> {
+    if (this.unpacking) {
+      // Refused before a byte of the upload is read.
       throw new BuckyError(
         "E_UNAVAILABLE",
         "another catalog file is being read on this device",
         "Try again in a moment, once it is read.",
       );
+    }
     this.unpacking = true;
     const dir = join(this.uploadsDir, randomBytes(8).toString("hex"));
     const unpacked = join(dir, "unpacked");

@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { BuckyError, isPassing, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { MAX_JSON_BODY_BYTES, readBody } from "./request-body.ts";
 
 /**
  * Reports a failed request. A BuckyError is an ordinary failure, and so is a full disk or
@@ -111,10 +112,14 @@ export function boundedBody(maxBytes: number, streamed: string): MiddlewareHandl
   };
 }
 
-/** Reads a JSON request body, or fails with a usage error that says what was wrong. */
-export async function jsonBody(c: Context): Promise<unknown> {
+/**
+ * Reads a JSON request body of at most `maxBytes` (E_TOO_LARGE past it, chunked or not),
+ * or fails with a usage error that says what was wrong.
+ */
+export async function jsonBody(c: Context, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  const bytes = await readBody(c.req.raw, maxBytes, "a JSON request");
   try {
-    return await c.req.json();
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new BuckyError("E_USAGE", "the request body is not JSON");
   }

@@ -3,7 +3,9 @@
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
 import { statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { Hono } from "hono";
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -23,6 +25,7 @@ import {
   installApp,
   installArchive,
   installStoredPackage,
+  MAX_APP_ARCHIVE_BYTES,
   moveApp,
   restoreCopy,
   setDesired,
@@ -77,6 +80,7 @@ import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import type { NodeContext } from "./node-context.ts";
+import { writeBody } from "./request-body.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
@@ -270,17 +274,25 @@ export function createLocalApp(
       ),
     );
   });
-  // A directory archive (.tar or .tar.gz), as the body: what a browser uploads.
-  app.post("/v1/apps/archive", async (c) =>
-    c.json(
-      withAddresses(
-        installArchive(node, node.store, new Uint8Array(await c.req.arrayBuffer()), {
-          ...(c.req.query("device") ? { device: c.req.query("device") } : {}),
-          unsandboxed: c.req.query("unsandboxed") === "1",
-        }),
-      ),
-    ),
-  );
+  // A directory archive (.tar or .tar.gz), as the body: what a browser uploads. Written to
+  // a file as it arrives, never held whole, and refused as soon as it passes its bound.
+  app.post("/v1/apps/archive", async (c) => {
+    const dir = await mkdtemp(join(tmpdir(), "bucky-archive-"));
+    try {
+      const archive = join(dir, "upload.tar");
+      await writeBody(c.req.raw, archive, MAX_APP_ARCHIVE_BYTES, "an app archive");
+      return c.json(
+        withAddresses(
+          installArchive(node, node.store, archive, {
+            ...(c.req.query("device") ? { device: c.req.query("device") } : {}),
+            unsandboxed: c.req.query("unsandboxed") === "1",
+          }),
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
   app.get("/v1/apps", (c) => {
     // With ?for=<person>: only the apps that person may use (their agents' view).
     const person = c.req.query("for");

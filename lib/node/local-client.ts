@@ -39,10 +39,13 @@ export class LocalApi {
     return Promise.resolve(this.fetch(new Request(`http://bucky${path}`)));
   }
 
-  /** Sends raw bytes (an uploaded archive). */
-  async upload<T>(path: string, bytes: Uint8Array): Promise<ApiResult<T>> {
+  /** Sends raw bytes (an uploaded archive), whole or as they arrive. */
+  async upload<T>(
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+  ): Promise<ApiResult<T>> {
     return this.parse<T>(
-      await this.fetch(new Request(`http://bucky${path}`, { method: "POST", body: bytes })),
+      await this.fetch(new Request(`http://bucky${path}`, { method: "POST", body })),
     );
   }
 

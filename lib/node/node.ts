@@ -57,6 +57,7 @@ import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
+import { MAX_LOCAL_BODY_BYTES } from "./request-body.ts";
 import {
   DEFAULT_STATE_CHECK_EVERY_MS,
   DEFAULT_STATE_VERIFY_EVERY_MS,
@@ -260,6 +261,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     );
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
+      // Each route reads its body within its own bound (lib/node/request-body.ts).
+      maxRequestBodySize: MAX_LOCAL_BODY_BYTES,
       fetch: (request) => localApp.fetch(request),
     });
     started.push(() => {

@@ -76,7 +76,7 @@ export function createPeerApp(
   app.all("/mcp", (c) => mcp(c.req.raw));
 
   app.post("/v1/join", async (c) => {
-    const { answer } = admitDevice(node, await jsonBody(c));
+    const { answer } = admitDevice(node, await jsonBody(c, MAX_SYNC_MESSAGE_BYTES));
     return c.body(answer, 200, { "content-type": "application/json" });
   });
 

@@ -9,6 +9,7 @@ import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { appStatus } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
+import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
 import {
   acceptCatalog,
   type CatalogNode,
@@ -26,6 +27,7 @@ import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { jsonBody } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
+import { boundedChunks } from "./request-body.ts";
 
 /** How long an install waits for the app to run before it says how it stands. */
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -81,9 +83,12 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
       throw new BuckyError("E_USAGE", 'the body must be {"source": "<https://… or /dir>"}');
     return c.json(await previewCatalog(catalogs, staging, parseCatalogSource(body.source)));
   });
-  // A catalog file (a .tar or .tar.gz of a catalog's directory), as the body.
+  // A catalog file (a .tar or .tar.gz of a catalog's directory), as the body: unpacked as
+  // it arrives, never held whole, and no more of it read once it is refused.
   app.post("/catalogs/preview-file", async (c) => {
-    const { source, unpacked } = await staging.unpack(new Uint8Array(await c.req.arrayBuffer()));
+    const { source, unpacked } = await staging.unpack(
+      boundedChunks(c.req.raw, CATALOG_FILE_BYTES, "a catalog file"),
+    );
     return c.json(await previewCatalog(catalogs, staging, source, unpacked));
   });
   app.post("/catalogs", async (c) => {

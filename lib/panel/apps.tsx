@@ -6,13 +6,16 @@
  */
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
+import { MAX_APP_ARCHIVE_BYTES } from "../apps/admin.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { StoreView } from "../catalog/store-view.ts";
+import { BuckyError } from "../errors.ts";
 import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import { AppCards, type AppExtras } from "./app-cards.tsx";
 import { Action, Confirm, shown, Tag, useLocale } from "./components.tsx";
+import { FormParts, MAX_FORM_BYTES } from "./form-parts.ts";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
 
@@ -76,6 +79,8 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
             action={href("apps/install")}
             enctype="multipart/form-data"
           >
+            {/* First: the archive is passed on as it arrives, to the device chosen. */}
+            <DeviceSelect names={devices} />
             <label>
               {t.apps.archive}
               <input
@@ -88,7 +93,6 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
               {t.apps.packageId}
               <input type="text" name="package" placeholder="clist:… sha256:…" autocomplete="off" />
             </label>
-            <DeviceSelect names={devices} />
             <button type="submit">{t.apps.install}</button>
           </form>
         </details>
@@ -103,27 +107,39 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
     return page.part(appsPart(apps, extras), busy);
   });
 
+  // The archive goes on to the local API as it arrives (the form sends the device first).
   app.post("/apps/install", async (c) => {
     const page = pageOf(c);
     const { t } = page.locale;
-    const form = await c.req.parseBody();
-    const device = typeof form.device === "string" && form.device ? form.device : undefined;
-    const archive = form.archive;
-    let result: ApiResult<{ app: string; version: string }>;
-    if (archive instanceof File && archive.size > 0) {
-      const query = device ? `?device=${encodeURIComponent(device)}` : "";
-      result = await page.api.upload(
-        `/v1/apps/archive${query}`,
-        new Uint8Array(await archive.arrayBuffer()),
-      );
-    } else if (typeof form.package === "string" && form.package.trim()) {
-      result = await page.api.post("/v1/apps", {
-        package: form.package.trim(),
-        ...(device ? { device } : {}),
-      });
-    } else {
-      return page.refuse("apps", t.apps.chooseFile);
+    let result: ApiResult<{ app: string; version: string }> | undefined;
+    try {
+      const parts = new FormParts(c.req.raw, MAX_APP_ARCHIVE_BYTES + MAX_FORM_BYTES);
+      try {
+        let device: string | undefined;
+        for (let part = await parts.next(); part && !result; part = await parts.next()) {
+          if (part.name === "device") device = (await parts.text(MAX_FORM_BYTES)) || undefined;
+          // A file input with no file chosen sends a part with an empty name.
+          if (part.name === "archive" && part.filename) {
+            const query = device ? `?device=${encodeURIComponent(device)}` : "";
+            result = await page.api.upload(`/v1/apps/archive${query}`, parts.bodyStream());
+          }
+          if (part.name === "package") {
+            const id = (await parts.text(MAX_FORM_BYTES)).trim();
+            if (id)
+              result = await page.api.post("/v1/apps", {
+                package: id,
+                ...(device ? { device } : {}),
+              });
+          }
+        }
+      } finally {
+        await parts.close();
+      }
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      result = { ok: false, error: error.toJSON() };
     }
+    if (!result) return page.refuse("apps", t.apps.chooseFile);
     return page.back(
       "apps",
       result,

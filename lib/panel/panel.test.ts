@@ -366,3 +366,127 @@ describe("what an action leaves for the next page", () => {
     expect(await next.text()).toContain(message.slice(0, 40));
   });
 });
+
+describe("a form's body", () => {
+  /** `bytes` as a request body handed over 64 KiB at a time; `pulled()` says how far. */
+  function sent(bytes: Uint8Array) {
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        controller.enqueue(bytes.slice(at, at + 64 * 1024));
+        at += 64 * 1024;
+      },
+    });
+    return { body, pulled: () => Math.min(at, bytes.length) };
+  }
+
+  async function multipart(fields: [string, string | File][]) {
+    const form = new FormData();
+    for (const [name, value] of fields) form.append(name, value);
+    const made = new Request("http://gw.test/", { method: "POST", body: form });
+    const type = made.headers.get("content-type") as string;
+    return { type, bytes: new Uint8Array(await made.arrayBuffer()) };
+  }
+
+  /** A local API stand-in that reads an upload as it comes, noting how much of the form had come by its first piece. */
+  function uploadsTo(pulled: () => number) {
+    const uploads: { path: string; pulledAtFirstPiece: number; bytes: Uint8Array }[] = [];
+    const panel = createPanel(async (request) => {
+      const url = new URL(request.url);
+      let pulledAtFirstPiece = -1;
+      const pieces: Uint8Array[] = [];
+      for await (const piece of request.body ?? []) {
+        if (pulledAtFirstPiece < 0) pulledAtFirstPiece = pulled();
+        pieces.push(piece);
+      }
+      uploads.push({
+        path: url.pathname + url.search,
+        pulledAtFirstPiece,
+        bytes: Buffer.concat(pieces),
+      });
+      return Response.json(
+        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+        { status: 404 },
+      );
+    });
+    return { panel, uploads };
+  }
+
+  const post = (
+    panel: ReturnType<typeof createPanel>,
+    path: string,
+    type: string,
+    body: ReadableStream,
+  ) =>
+    panel.request(
+      `http://gw.test/_bucky/panel/${path}`,
+      { method: "POST", headers: { host: "gw.test", "content-type": type }, body },
+      { viewer: owner },
+    );
+
+  test("a catalog file and an app archive go on to the local API as they arrive, never held whole", async () => {
+    const file = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
+    for (const [path, fields, expected] of [
+      [
+        "store/catalogs/preview-file",
+        [["file", new File([file], "c.tar.gz")]],
+        "/v1/store/catalogs/preview-file",
+      ],
+      [
+        "apps/install",
+        [
+          ["device", "nas"],
+          ["archive", new File([file], "app.tar")],
+          ["package", ""],
+        ],
+        "/v1/apps/archive?device=nas",
+      ],
+    ] as const) {
+      const form = await multipart(fields as unknown as [string, string | File][]);
+      const body = sent(form.bytes);
+      const { panel, uploads } = uploadsTo(body.pulled);
+      const answer = await post(panel, path, form.type, body.body);
+      expect({
+        status: answer.status,
+        uploads: uploads.map((u) => ({ ...u, bytes: u.bytes.length })),
+      }).toEqual({
+        status: 303,
+        uploads: [{ path: expected, pulledAtFirstPiece: expect.any(Number), bytes: file.length }],
+      });
+      expect(Buffer.compare(uploads[0]?.bytes as Uint8Array, file)).toBe(0);
+      // Its first piece reached the local API when little of the form had come.
+      expect(uploads[0]?.pulledAtFirstPiece).toBeLessThan(form.bytes.length / 4);
+    }
+  });
+
+  test("any other form past 64 KiB is refused, the local API not asked, the rest not read", async () => {
+    const asked: string[] = [];
+    const panel = createPanel(async (request) => {
+      asked.push(new URL(request.url).pathname);
+      return Response.json({});
+    });
+    const form = new TextEncoder().encode(`source=${"a".repeat(8 * 1024 * 1024)}`);
+    const body = sent(form);
+    const answer = await post(
+      panel,
+      "store/catalogs/preview",
+      "application/x-www-form-urlencoded",
+      body.body,
+    );
+    expect({ status: answer.status, asked, readAll: body.pulled() === form.length }).toEqual({
+      status: 303,
+      asked: [],
+      readAll: false,
+    });
+    const notice = JSON.parse(
+      Buffer.from(
+        decodeURIComponent(
+          (answer.headers.get("set-cookie") ?? "").split(";")[0]?.split("=")[1] ?? "",
+        ),
+        "base64url",
+      ).toString(),
+    );
+    expect(notice.text).toBe(`a form is over ${64 * 1024} bytes, the most this takes`);
+  });
+});

@@ -14,13 +14,16 @@
  * the panel); everyone else the apps shared with them, and their own agents.
  */
 import { Hono } from "hono";
+import { BuckyError } from "../errors.ts";
 import { PANEL_PATH } from "../gateway/routing.ts";
 import { type ApiFetch, LocalApi } from "../node/local-client.ts";
+import { readBody } from "../node/request-body.ts";
 import { panelRights } from "../users/access.ts";
 import { agentPages } from "./agents.tsx";
 import { appPages } from "./apps.tsx";
 import { backupPages } from "./backups.tsx";
 import { devicePages } from "./devices.tsx";
+import { MAX_FORM_BYTES } from "./form-parts.ts";
 import { jobPages } from "./jobs.tsx";
 import { CSS_PATH, JS_PATH } from "./layout.tsx";
 import { overviewPages } from "./overview.tsx";
@@ -73,6 +76,9 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/** The forms with a file, read as they arrive by their own routes. */
+const STREAMED_FORMS = new Set(["apps/install", "store/catalogs/preview-file"]);
+
 export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
   const api = new LocalApi(fetch);
   const app = new Hono<PanelEnv>({ strict: false }).basePath(PANEL_PATH);
@@ -124,6 +130,21 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
           ? t.access.deviceCannot
           : t.access.adminsOnly;
       return page.render("", t.access.title, <p role="alert">{why}</p>, { status: 403 });
+    }
+    await next();
+  });
+
+  // A form is read within a bound, whatever it says of its size: the two with a file read
+  // theirs as it arrives (FormParts), every other is read whole, at most MAX_FORM_BYTES.
+  app.use("*", async (c, next) => {
+    const path = c.req.path.slice(PANEL_PATH.length + 1);
+    if (c.req.method !== "POST" || !c.req.raw.body || STREAMED_FORMS.has(path)) return next();
+    try {
+      const body = await readBody(c.req.raw, MAX_FORM_BYTES, "a form");
+      c.req.raw = new Request(c.req.raw, { body });
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      return pageFor(c, api).refuse(path.split("/")[0] ?? "", error.message);
     }
     await next();
   });

@@ -8,12 +8,15 @@
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import { textIn } from "../../protocol/catalog.ts";
+import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
 import type { CatalogPreview } from "../catalog/catalogs.ts";
 import type { StoreApp, StoreView } from "../catalog/store-view.ts";
+import { BuckyError } from "../errors.ts";
 import type { JobView } from "../node/jobs.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import { DeviceSelect } from "./apps.tsx";
 import { Action, Cards, Confirm, shown, Tag, Time, useLocale } from "./components.tsx";
+import { FormParts, MAX_FORM_BYTES } from "./form-parts.ts";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
 
@@ -307,19 +310,25 @@ export function storePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
     );
   });
 
+  // The file goes on to the local API, and its unpacking, as it arrives.
   app.post("/store/catalogs/preview-file", async (c) => {
     const page = pageOf(c);
-    const form = await c.req.parseBody();
-    const file = form.file;
-    if (!(file instanceof File) || file.size === 0)
-      return page.refuse("store/catalogs", page.locale.t.store.chooseFile);
-    return preview(
-      page,
-      await page.api.upload(
-        "/v1/store/catalogs/preview-file",
-        new Uint8Array(await file.arrayBuffer()),
-      ),
-    );
+    let answer: Awaited<ReturnType<Page["api"]["post"]>> | undefined;
+    try {
+      const parts = new FormParts(c.req.raw, CATALOG_FILE_BYTES + MAX_FORM_BYTES);
+      try {
+        for (let part = await parts.next(); part && !answer; part = await parts.next())
+          if (part.name === "file" && part.filename)
+            answer = await page.api.upload("/v1/store/catalogs/preview-file", parts.bodyStream());
+      } finally {
+        await parts.close();
+      }
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      answer = { ok: false, error: error.toJSON() };
+    }
+    if (!answer) return page.refuse("store/catalogs", page.locale.t.store.chooseFile);
+    return preview(page, answer);
   });
 
   app.post("/store/catalogs/accept", async (c) => {
