@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipBomb, tarHeader } from "../lib/catalog/test-archives.ts";
+import { gzipBomb, tarHeader } from "../lib/archive/test-archives.ts";
 import { buckyJson, cleanUp, newHomePath, startDaemon, waitFor } from "./harness.ts";
 
 afterAll(cleanUp);
