@@ -14,6 +14,7 @@
  *   <home>/apps/<app>/            each app's data, packages and output on this device
  *   <home>/images/                which named data holds each image blob, and blobs on their way in
  *   <home>/containers/            the container engine's storage (images unpacked, containers)
+ *   <home>/uploads/               app archives being unpacked as they are installed; emptied when the daemon starts
  *
  * `state.db` is written last by `bucky init`: its presence is what makes a home a zone.
  */
@@ -36,6 +37,7 @@ export interface HomePaths {
   readonly appsDir: string;
   readonly imagesDir: string;
   readonly containersDir: string;
+  readonly uploadsDir: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -56,5 +58,6 @@ export function homePaths(home: string): HomePaths {
     appsDir: join(home, "apps"),
     imagesDir: join(home, "images"),
     containersDir: join(home, "containers"),
+    uploadsDir: join(home, "uploads"),
   };
 }

@@ -4,10 +4,18 @@
  * nothing of it stays on disk, and the local API answers other requests meanwhile.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipBomb, tarHeader } from "../lib/catalog/test-archives.ts";
-import { buckyJson, cleanUp, newHomePath, startDaemon, waitFor } from "./harness.ts";
+import { gzipBomb, tarHeader } from "../lib/archive/test-archives.ts";
+import {
+  BUCKY,
+  buckyJson,
+  cleanUp,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -118,6 +126,37 @@ describe("a catalog file streamed to the daemon", () => {
       left: [],
     });
   }, 120_000);
+});
+
+describe("a catalog file sent by the CLI", () => {
+  test("is streamed, not read whole: the CLI's memory stays low", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home);
+    // 300 MiB of zeros, sparse (nothing on disk): tar's closing blocks at once, so the
+    // daemon finds no catalog in it and reads no more; all of it read if the CLI reads
+    // the file whole first.
+    const file = join(scratchDir(), "catalog.tar");
+    writeFileSync(file, "");
+    truncateSync(file, 300 * 1024 * 1024);
+    const child = Bun.spawn([BUCKY, "store", "add", file, "--home", home, "--json"], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
+    });
+    const stderr = await new Response(child.stderr).text();
+    await child.exited;
+    const maxRssMiB = Math.round((child.resourceUsage()?.maxRSS ?? 0) / 2 ** 20);
+    expect(
+      {
+        exitCode: child.exitCode,
+        code: JSON.parse(stderr).error.code,
+        rssUnder150MiB: maxRssMiB < 150,
+      },
+      `max RSS ${maxRssMiB} MiB; ${stderr}`,
+    ).toEqual({ exitCode: 2, code: "E_INVALID_INPUT", rssUnder150MiB: true });
+  }, 60_000);
 });
 
 /** A process's resident memory now, and at its peak so far (/proc/<pid>/status). */

@@ -3,7 +3,7 @@
  * an archive of it, a stored package, an image app's manifest, or a container image alone
  * (`--image REF --port N --data name:/path`).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Installed, InstallOptions } from "../../lib/apps/admin.ts";
 import type { AppStatus } from "../../lib/apps/status.ts";
@@ -194,7 +194,8 @@ function install(home: string, dir: string, options: InstallOptions): Promise<In
       home,
       "POST",
       `/v1/apps/archive${query ? `?${query}` : ""}`,
-      new Uint8Array(readFileSync(dir)),
+      // Sent as it is read from the file, never held whole.
+      Bun.file(dir),
     );
   }
   // A directory or manifest file of an image app pulls its image: that may take a while.

@@ -3,7 +3,7 @@
  * first and its publisher's key shown; it is added once that key is accepted (--key, or
  * yes at the prompt on a terminal).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CatalogPreview } from "../../lib/catalog/catalogs.ts";
 import { BuckyError } from "../../lib/errors.ts";
@@ -42,7 +42,8 @@ export default defineBuckyCommand({
           context.home,
           "POST",
           "/v1/store/catalogs/preview-file",
-          new Uint8Array(readFileSync(path)),
+          // Sent as it is read from the file, never held whole.
+          Bun.file(path),
         )
       : await requestDaemon<CatalogPreview>(context.home, "POST", "/v1/store/catalogs/preview", {
           source: /^https?:\/\//i.test(args.source) ? args.source : path,

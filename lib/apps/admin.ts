@@ -3,16 +3,13 @@
  * the zone state. Nothing runs here: every device's convergence loop reads the specs and
  * does its share.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type AppManifest, isImageRun, MANIFEST_FILE } from "../../protocol/app-manifest.ts";
-import { MAX_PACKAGE_BYTES, MAX_PACKAGE_FILES } from "../../protocol/app-package.ts";
+import { type AppManifest, isImageRun } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import type { AppArchives } from "./app-archive.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec } from "./spec.ts";
@@ -50,46 +47,17 @@ export function installApp(
 }
 
 /**
- * An app's directory archive as uploaded, at most: the largest package, and room for each
- * of its files' tar header and padding and tar's closing blocks.
- */
-export const MAX_APP_ARCHIVE_BYTES = MAX_PACKAGE_BYTES + (MAX_PACKAGE_FILES + 20) * 1024;
-
-/**
- * Installs an app from a directory archive (a .tar or .tar.gz of the app's directory,
- * or of one directory holding it), as a browser uploads it: the file at `archivePath`.
+ * Installs an app from a directory archive (a .tar or .tar.gz of the app's directory, or
+ * of one directory holding it), as it arrives: see app-archive.ts.
  */
 export function installArchive(
   zone: ZoneWriter,
   store: ObjectStore,
-  archivePath: string,
+  archives: AppArchives,
+  archive: Uint8Array | AsyncIterable<Uint8Array>,
   options: InstallOptions = {},
-): Installed {
-  const dir = mkdtempSync(join(tmpdir(), "bucky-upload-"));
-  try {
-    const unpacked = join(dir, "app");
-    mkdirSync(unpacked);
-    // tar refuses absolute paths and .. in names by default (GNU tar), so an archive
-    // cannot write outside the directory it is unpacked into.
-    const tar = Bun.spawnSync(["tar", "-xf", archivePath, "-C", unpacked, "--no-same-owner"], {
-      stderr: "pipe",
-    });
-    if (tar.exitCode !== 0) {
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `that is not an archive tar can read: ${tar.stderr.toString().trim().split("\n")[0]}`,
-        "Upload a .tar or .tar.gz of the app's directory.",
-      );
-    }
-    const entries = readdirSync(unpacked);
-    const root =
-      existsSync(join(unpacked, MANIFEST_FILE)) || entries.length !== 1
-        ? unpacked
-        : join(unpacked, entries[0] as string);
-    return installApp(zone, store, root, options);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+): Promise<Installed> {
+  return archives.with(archive, (dir) => installApp(zone, store, dir, options));
 }
 
 /** Installs an app from a package already stored as named data, by its id. */

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipBomb, tarHeader } from "../archive/test-archives.ts";
 import { BuckyError } from "../errors.ts";
 import {
   type ArchiveLimits,
@@ -23,7 +24,6 @@ import {
   unpackCatalogArchive,
 } from "./catalog-archive.ts";
 import { CatalogStaging } from "./catalogs.ts";
-import { gzipBomb, tarHeader } from "./test-archives.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-catalog-archive-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

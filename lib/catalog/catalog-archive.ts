@@ -1,27 +1,17 @@
 /**
- * A catalog file unpacked: a .tar, or a .tar.gz, of a catalog's directory. It is read as
- * a stream (gzip through DecompressionStream, a slice at a time), so the daemon answers
- * everything else meanwhile, and written only as plain files and directories under
- * `target`, within bounds a real catalog never comes near. A .tar.gz of a few megabytes
- * can unpack to terabytes of zeros, and tar can hold links, devices, FIFOs and sparse
- * files: an entry past a bound is refused as soon as its header says so (before any of
- * its bytes are written), anything but a plain file or a directory is refused, and so is
- * a path that leads outside `target`. The caller removes `target` on a refusal.
+ * A catalog file unpacked: a .tar, or a .tar.gz, of a catalog's directory, read by the one
+ * tar reader (lib/archive/tar-archive.ts) within bounds a real catalog never comes near.
  */
-import { mkdir, open } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { MAX_CATALOG_LENGTH } from "../../protocol/catalog.ts";
-import { BuckyError } from "../errors.ts";
+import {
+  type ArchiveLimits,
+  type ArchiveWords,
+  archiveBytesOf,
+  unpackArchive,
+} from "../archive/tar-archive.ts";
 import { MAX_OBJECT_BYTES } from "./sources.ts";
 
-export interface ArchiveLimits {
-  /** The bytes of all the files together. */
-  readonly totalBytes: number;
-  /** The entries: files, directories, and the headers tar adds for long names. */
-  readonly entries: number;
-  /** One file: the largest a catalog holds is its index or one object. */
-  readonly fileBytes: number;
-}
+export type { ArchiveLimits } from "../archive/tar-archive.ts";
 
 /**
  * A catalog file's bounds: all its files together at most what the local API takes as a
@@ -34,361 +24,31 @@ export const CATALOG_ARCHIVE_LIMITS: ArchiveLimits = {
   fileBytes: Math.max(MAX_OBJECT_BYTES, MAX_CATALOG_LENGTH),
 };
 
-const BLOCK = 512;
-/** A pax header (long names, exact sizes) or a GNU long name, at most. */
-const MAX_META_BYTES = 64 * 1024;
-/** The archive is handed to the reader in slices of this size, so no one step is long. */
-const SLICE_BYTES = 1024 * 1024;
-
-/** What the file system says of a name it cannot take (too long, a NUL in it…). */
-const NAME_ERRORS = new Set(["ENAMETOOLONG", "EILSEQ", "EINVAL", "ERR_INVALID_ARG_VALUE"]);
-
-const NOT_ALLOWED: Record<string, string> = {
-  "1": "a hard link",
-  "2": "a symbolic link",
-  "3": "a character device",
-  "4": "a block device",
-  "6": "a FIFO",
-  S: "a sparse file",
-};
-
 /**
  * A catalog file as sent, at most: its files' bound, and room for every entry's header
  * and padding and tar's closing blocks. Past it an upload is refused as it arrives.
  */
-export const CATALOG_FILE_BYTES =
-  CATALOG_ARCHIVE_LIMITS.totalBytes + (CATALOG_ARCHIVE_LIMITS.entries + 20) * 2 * BLOCK;
+export const CATALOG_FILE_BYTES = archiveBytesOf(CATALOG_ARCHIVE_LIMITS);
+
+const CATALOG_WORDS: ArchiveWords = {
+  noun: "catalog file",
+  aNoun: "a catalog file",
+  dir: "the catalog's directory",
+  choose: "Choose the catalog's .tar or .tar.gz file, as its publisher made it.",
+  compressed: "Unpack it and add its directory, or pack the directory again with `tar -czf`.",
+  repack: "Pack the catalog's directory as `bucky store publish` wrote it, with `tar -czf`.",
+  tooLarge:
+    "Nothing was kept. Ask its publisher for the catalog's own file, or add it by its address.",
+};
 
 /**
- * Unpacks `archive` (its bytes, or its chunks as they arrive) into the empty directory
- * `target`, or refuses it (see above). On a refusal the chunks stop being read.
+ * Unpacks a catalog file (its bytes, or its chunks as they arrive) into the empty
+ * directory `target`, or refuses it; the caller removes `target` on a refusal.
  */
-export async function unpackCatalogArchive(
+export function unpackCatalogArchive(
   archive: Uint8Array | AsyncIterable<Uint8Array>,
   target: string,
   limits: ArchiveLimits = CATALOG_ARCHIVE_LIMITS,
 ): Promise<void> {
-  const source = archive instanceof Uint8Array ? slices(archive) : archive[Symbol.asyncIterator]();
-  const { head, chunks } = await withHead(source, MAGIC_BYTES);
-  const compression = compressionOf(head);
-  if (compression && compression !== "gzip") {
-    await source.return?.(undefined);
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `that catalog file is compressed with ${compression}: a catalog file is a .tar or a .tar.gz`,
-      "Unpack it and add its directory, or pack the directory again with `tar -czf`.",
-    );
-  }
-  const stream =
-    compression === "gzip"
-      ? streamOf(chunks).pipeThrough<Uint8Array>(new DecompressionStream("gzip"))
-      : { [Symbol.asyncIterator]: () => chunks };
-  const reader = new Pull(stream[Symbol.asyncIterator]());
-  try {
-    await unpackTar(reader, target, limits);
-  } catch (error) {
-    if (error instanceof BuckyError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== undefined && NAME_ERRORS.has(code))
-      throw notTar(`it holds a name this system cannot write (${code})`);
-    if (typeof code === "string" && code.startsWith("E")) throw error;
-    // What DecompressionStream throws on bytes that are not gzip.
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `that catalog file is not a whole .tar.gz: ${(error as Error).message}`,
-      "Choose the catalog's .tar or .tar.gz file, as its publisher made it.",
-    );
-  } finally {
-    await reader.close();
-  }
-}
-
-async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): Promise<void> {
-  let entries = 0;
-  let totalBytes = 0;
-  // What a pax header or a GNU long name says of the entry that follows it.
-  let next: { path?: string; size?: number } = {};
-  for (;;) {
-    const header = await reader.exactly(BLOCK);
-    // The end of the stream at an entry's end: an archive without tar's closing blocks.
-    if (!header) return;
-    if (header.length < BLOCK) throw notTar("it ends in the middle of a header");
-    if (header.every((byte) => byte === 0)) return;
-    if (++entries > limits.entries)
-      throw tooLarge(`more than ${limits.entries} entries`, "entries", limits);
-    checkHeader(header);
-    const type = String.fromCharCode(header[156] as number);
-    const size = next.size ?? sizeOf(header);
-    const name = next.path ?? nameOf(header);
-    next = {};
-    if (type === "x" || type === "g" || type === "L" || type === "K") {
-      if (size > MAX_META_BYTES) throw notTar(`a header of ${size} bytes is too long`);
-      const meta = (await reader.exactly(padded(size))) ?? new Uint8Array(0);
-      if (meta.length < size) throw notTar("it ends in the middle of a header");
-      const body = meta.subarray(0, size);
-      if (type === "x") next = paxFields(body);
-      if (type === "L") next = { path: new TextDecoder().decode(body).replace(/\0+$/, "") };
-      continue;
-    }
-    const kind = NOT_ALLOWED[type];
-    if (kind)
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `that catalog file holds ${name}, ${kind}: a catalog file holds only plain files and directories`,
-        "Pack the catalog's directory as `bucky store publish` wrote it, with `tar -czf`.",
-      );
-    // Every entry's bytes are bounded, a directory's too: they are skipped, not written,
-    // but a .tar.gz claiming terabytes of them would be decompressed all the same.
-    if (size > limits.fileBytes) throw tooLarge(`${name}, of ${size} bytes`, "fileBytes", limits);
-    totalBytes += size;
-    if (totalBytes > limits.totalBytes)
-      throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes", limits);
-    const path = pathUnder(target, name);
-    if (type === "5") {
-      if (path)
-        await mkdir(path, { recursive: true, mode: 0o700 }).catch((error) => {
-          // A file of the same archive there already, or above it.
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === "EEXIST") throw notTar(`it holds ${name} twice`);
-          if (code === "ENOTDIR") throw notTar(`${name} is under a file of the same archive`);
-          throw error;
-        });
-      await reader.skip(padded(size));
-      continue;
-    }
-    if (type !== "0" && type !== "\0" && type !== "7")
-      throw notTar(`${name} is an entry of a type bucky does not read (${JSON.stringify(type)})`);
-    if (!path) throw outside(name);
-    await writeEntry(reader, path, name, size);
-    await reader.skip(padded(size) - size);
-  }
-}
-
-/** Writes the `size` bytes that follow as the new file `path`. */
-async function writeEntry(reader: Pull, path: string, name: string, size: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw code === "ENOTDIR" || code === "EEXIST"
-      ? notTar(`${name} is under a file of the same archive`)
-      : error;
-  });
-  // O_EXCL: a name the archive holds twice is refused, and nothing there is followed.
-  const file = await open(path, "wx", 0o600).catch((error) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR"
-      ? notTar(`it holds ${name} twice`)
-      : error;
-  });
-  try {
-    let left = size;
-    while (left > 0) {
-      const piece = await reader.piece(left);
-      if (!piece) throw notTar(`it ends in the middle of ${name}`);
-      await file.write(piece);
-      left -= piece.length;
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-/** Where entry `name` goes under `target`; undefined for the archive's top directory itself. */
-function pathUnder(target: string, name: string): string | undefined {
-  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
-  if (name.startsWith("/") || parts.includes("..")) throw outside(name);
-  return parts.length === 0 ? undefined : join(target, ...parts);
-}
-
-function checkHeader(header: Uint8Array): void {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (header[i] as number);
-  const stored = Number.parseInt(field(header, 148, 8).trim() || "x", 8);
-  if (stored !== sum) throw notTar("a header's checksum does not match");
-}
-
-function sizeOf(header: Uint8Array): number {
-  if ((header[124] as number) & 0x80) {
-    // GNU base-256: only ever used for sizes of 8 GiB and more.
-    let size = (header[124] as number) & 0x7f;
-    for (let i = 125; i < 136; i++) size = size * 256 + (header[i] as number);
-    return size;
-  }
-  const text = field(header, 124, 12).trim();
-  const size = text === "" ? 0 : Number.parseInt(text, 8);
-  if (!/^[0-7]*$/.test(text) || !Number.isSafeInteger(size)) throw notTar("a size is not a number");
-  return size;
-}
-
-function nameOf(header: Uint8Array): string {
-  const name = field(header, 0, 100);
-  const prefix = field(header, 257, 5) === "ustar" ? field(header, 345, 155) : "";
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-/** A pax header's path and size; a sparse file's fields refuse it. */
-function paxFields(body: Uint8Array): { path?: string; size?: number } {
-  const fields: { path?: string; size?: number } = {};
-  const text = new TextDecoder().decode(body);
-  for (const record of text.split("\n")) {
-    const match = /^\d+ ([^=]+)=(.*)$/s.exec(record);
-    if (!match) continue;
-    const [, key, value] = match as unknown as [string, string, string];
-    if (key.startsWith("GNU.sparse"))
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        "that catalog file holds a sparse file: a catalog file holds only plain files and directories",
-      );
-    if (key === "path") fields.path = value;
-    if (key === "size") {
-      if (!/^\d+$/.test(value)) throw notTar("a size is not a number");
-      fields.size = Number(value);
-    }
-  }
-  return fields;
-}
-
-function field(header: Uint8Array, at: number, length: number): string {
-  const bytes = header.subarray(at, at + length);
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-}
-
-function padded(size: number): number {
-  return Math.ceil(size / BLOCK) * BLOCK;
-}
-
-function compressionOf(archive: Uint8Array): string | undefined {
-  const starts = (...bytes: number[]) => bytes.every((byte, i) => archive[i] === byte);
-  if (starts(0x1f, 0x8b)) return "gzip";
-  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return "xz";
-  if (starts(0x42, 0x5a, 0x68)) return "bzip2";
-  if (starts(0x28, 0xb5, 0x2f, 0xfd)) return "zstd";
-  return undefined;
-}
-
-/** The longest magic number compressionOf looks for. */
-const MAGIC_BYTES = 6;
-
-/**
- * The first `n` bytes of `source` (fewer if it is shorter), and its chunks from the start
- * all the same: those read to find them, then the rest.
- */
-async function withHead(
-  source: AsyncIterator<Uint8Array>,
-  n: number,
-): Promise<{ head: Uint8Array; chunks: AsyncIterator<Uint8Array> }> {
-  const read: Uint8Array[] = [];
-  let sizeBytes = 0;
-  while (sizeBytes < n) {
-    const next = await source.next();
-    if (next.done) break;
-    read.push(next.value);
-    sizeBytes += next.value.length;
-  }
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    try {
-      yield* read;
-      for (;;) {
-        const next = await source.next();
-        if (next.done) return;
-        yield next.value;
-      }
-    } finally {
-      // Stopped early (a refusal): the source stops too.
-      await source.return?.(undefined);
-    }
-  }
-  return { head: Buffer.concat(read).subarray(0, n), chunks: chunks() };
-}
-
-/** `chunks` as a ReadableStream (for DecompressionStream); cancelling it stops them. */
-function streamOf(chunks: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array<ArrayBuffer>> {
-  return new ReadableStream<Uint8Array<ArrayBuffer>>({
-    async pull(controller) {
-      const next = await chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value as Uint8Array<ArrayBuffer>);
-    },
-    async cancel() {
-      await chunks.return?.(undefined);
-    },
-  });
-}
-
-async function* slices(archive: Uint8Array): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < archive.length; at += SLICE_BYTES)
-    yield archive.subarray(at, at + SLICE_BYTES);
-}
-
-function tooLarge(what: string, bound: keyof ArchiveLimits, limits: ArchiveLimits): BuckyError {
-  return new BuckyError(
-    "E_INVALID_INPUT",
-    `that catalog file holds ${what}: a catalog file unpacks to at most ${limits.totalBytes} bytes, ${limits.entries} entries, and ${limits.fileBytes} bytes a file (${bound})`,
-    "Nothing was kept. Ask its publisher for the catalog's own file, or add it by its address.",
-  );
-}
-
-function notTar(why: string): BuckyError {
-  return new BuckyError(
-    "E_INVALID_INPUT",
-    `that is not a catalog file bucky can read: ${why}`,
-    "Choose the catalog's .tar or .tar.gz file, as its publisher made it.",
-  );
-}
-
-function outside(name: string): BuckyError {
-  return new BuckyError(
-    "E_INVALID_INPUT",
-    `that catalog file holds ${JSON.stringify(name)}, a path outside the catalog's directory`,
-    "Nothing was kept: a catalog file's paths are relative and stay inside it.",
-  );
-}
-
-/** Bytes pulled from a stream of chunks, as many as asked for at a time. */
-class Pull {
-  private chunk: Uint8Array = new Uint8Array(0);
-  private at = 0;
-
-  constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
-
-  /** At most `max` bytes (at least one); undefined at the end of the stream. */
-  async piece(max: number): Promise<Uint8Array | undefined> {
-    while (this.at >= this.chunk.length) {
-      const next = await this.chunks.next();
-      if (next.done) return undefined;
-      this.chunk = next.value;
-      this.at = 0;
-    }
-    const end = Math.min(this.chunk.length, this.at + max);
-    const piece = this.chunk.subarray(this.at, end);
-    this.at = end;
-    return piece;
-  }
-
-  /** `n` bytes; fewer if the stream ends first, undefined if it had ended already. */
-  async exactly(n: number): Promise<Uint8Array | undefined> {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const piece = await this.piece(n - got);
-      if (!piece) return got === 0 ? undefined : out.subarray(0, got);
-      out.set(piece, got);
-      got += piece.length;
-    }
-    return out;
-  }
-
-  async skip(n: number): Promise<void> {
-    let left = n;
-    while (left > 0) {
-      const piece = await this.piece(left);
-      if (!piece) throw notTar("it ends in the middle of an entry");
-      left -= piece.length;
-    }
-  }
-
-  /** Stops the stream: nothing more is decompressed. */
-  async close(): Promise<void> {
-    await this.chunks.return?.().catch(() => {});
-  }
+  return unpackArchive(archive, target, limits, CATALOG_WORDS);
 }

@@ -22,7 +22,10 @@ export async function requestDaemon<T = unknown>(
   home: string,
   method: "GET" | "PUT" | "POST" | "DELETE",
   path: string,
-  /** JSON, or raw bytes (an uploaded archive). */
+  /**
+   * JSON, or raw bytes (an uploaded archive): a Blob is sent as it is read, so a file's
+   * (`Bun.file(path)`) is never held whole.
+   */
   body?: unknown,
   timeoutMs = DAEMON_TIMEOUT_MS,
 ): Promise<T> {
@@ -34,7 +37,7 @@ export async function requestDaemon<T = unknown>(
       unix: socket,
       ...(body === undefined
         ? {}
-        : body instanceof Uint8Array
+        : body instanceof Uint8Array || body instanceof Blob
           ? { body }
           : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
       signal: AbortSignal.timeout(timeoutMs),

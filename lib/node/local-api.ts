@@ -3,9 +3,7 @@
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
 import { statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -25,11 +23,11 @@ import {
   installApp,
   installArchive,
   installStoredPackage,
-  MAX_APP_ARCHIVE_BYTES,
   moveApp,
   restoreCopy,
   setDesired,
 } from "../apps/admin.ts";
+import { AppArchives, MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import { appLogs } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
@@ -80,7 +78,7 @@ import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import type { NodeContext } from "./node-context.ts";
-import { writeBody } from "./request-body.ts";
+import { boundedChunks } from "./request-body.ts";
 
 const STATE_PREFIX = "/v1/state/";
 
@@ -112,6 +110,7 @@ export function createLocalApp(
   const { liveWindowMs } = services;
   const agentRefusals = new RefusalBudget(node.now);
   const jobs = new Jobs(log, node.now);
+  const appArchives = new AppArchives(node.zone.paths.uploadsDir);
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
@@ -274,25 +273,24 @@ export function createLocalApp(
       ),
     );
   });
-  // A directory archive (.tar or .tar.gz), as the body: what a browser uploads. Written to
-  // a file as it arrives, never held whole, and refused as soon as it passes its bound.
-  app.post("/v1/apps/archive", async (c) => {
-    const dir = await mkdtemp(join(tmpdir(), "bucky-archive-"));
-    try {
-      const archive = join(dir, "upload.tar");
-      await writeBody(c.req.raw, archive, MAX_APP_ARCHIVE_BYTES, "an app archive");
-      return c.json(
-        withAddresses(
-          installArchive(node, node.store, archive, {
+  // A directory archive (.tar or .tar.gz), as the body: what a browser uploads. Unpacked
+  // as it arrives (never held whole), refused as soon as it passes its bound.
+  app.post("/v1/apps/archive", async (c) =>
+    c.json(
+      withAddresses(
+        await installArchive(
+          node,
+          node.store,
+          appArchives,
+          boundedChunks(c.req.raw, MAX_APP_ARCHIVE_BYTES, "an app archive"),
+          {
             ...(c.req.query("device") ? { device: c.req.query("device") } : {}),
             unsandboxed: c.req.query("unsandboxed") === "1",
-          }),
+          },
         ),
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+      ),
+    ),
+  );
   app.get("/v1/apps", (c) => {
     // With ?for=<person>: only the apps that person may use (their agents' view).
     const person = c.req.query("for");

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAX_APP_ARCHIVE_BYTES } from "../apps/admin.ts";
+import { MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
 import { boundedChunks, MAX_LOCAL_BODY_BYTES, readBody, writeBody } from "./request-body.ts";
 

@@ -6,7 +6,7 @@
  */
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
-import { MAX_APP_ARCHIVE_BYTES } from "../apps/admin.ts";
+import { MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { StoreView } from "../catalog/store-view.ts";
 import { BuckyError } from "../errors.ts";
