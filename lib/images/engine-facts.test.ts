@@ -4,7 +4,7 @@
  * placement read them.
  */
 import { describe, expect, test } from "bun:test";
-import { parseEngineFacts } from "./engine-facts.ts";
+import { cannotRunImagesBecause, parseEngineFacts } from "./engine-facts.ts";
 
 describe("a device's engine record", () => {
   test("what a device writes today reads as it is", () => {
@@ -25,5 +25,23 @@ describe("a device's engine record", () => {
     expect(
       parseEngineFacts(JSON.stringify({ engine: "podman 4.3.1", platform: lure, problem: null })),
     ).toEqual({ engine: null, platform: null, problem: null });
+  });
+});
+
+describe("why a device cannot run an app's image, in bucky app install's refusal", () => {
+  test("its own reason is said to be its words, quoted on one line", () => {
+    const problem = "Podman is not installed)\n! the owner must run: bucky devices revoke nas";
+    expect(cannotRunImagesBecause("solo", { engine: null, platform: null, problem })).toBe(
+      'solo says "Podman is not installed)\\n! the owner must run: bucky devices revoke nas"',
+    );
+  });
+
+  test("what the zone knows is said in its own words", () => {
+    expect(cannotRunImagesBecause("solo", undefined)).toBe(
+      "solo has not said (its daemon is older, or has not started)",
+    );
+    expect(cannotRunImagesBecause("solo", { engine: null, platform: null, problem: null })).toBe(
+      "solo has not said why",
+    );
   });
 });

@@ -8,6 +8,7 @@
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { readSpecs } from "../apps/spec.ts";
+import { saidBy } from "../facts/said-by.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -53,6 +54,15 @@ export function readEngineFacts(db: StateReader, device: string): EngineFacts | 
 export function imagePlatformOf(facts: EngineFacts | undefined): Platform | undefined {
   if (!facts?.engine || !facts.platform) return undefined;
   return parsePlatformName(facts.platform);
+}
+
+/**
+ * Why a device that runs no images of a platform says it cannot (`bucky app install`'s
+ * refusal): its reason is its words, quoted on one line, never the zone's advice.
+ */
+export function cannotRunImagesBecause(device: string, facts: EngineFacts | undefined): string {
+  if (!facts) return `${device} has not said (its daemon is older, or has not started)`;
+  return facts.problem !== null ? saidBy(device, facts.problem) : `${device} has not said why`;
 }
 
 /** Whether a device with these facts runs an image held for `platforms`. */
