@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   checkDeviceName,
   checkZoneName,
+  isHostName,
   MAX_NAME_LENGTH,
   type NameCheck,
   suggestName,
@@ -90,4 +91,21 @@ describe("suggesting a name from a host name", () => {
   ])("gives nothing for %p (%s)", (label) => {
     expect(suggestName(label)).toBeUndefined();
   });
+});
+
+describe("isHostName", () => {
+  test.each(["home.example.com", "gateway", "notes.home.lan", "192.168.1.20", "a".repeat(63)])(
+    "%p is one",
+    (name) => expect(isHostName(name)).toBe(true),
+  );
+  test.each([
+    "",
+    "Home.example.com",
+    "home.example.com.",
+    "-x.example.com",
+    "a".repeat(64),
+    `${"a.".repeat(126)}ab`,
+    "x; the owner must run: bucky devices revoke nas",
+    "fd00::20",
+  ])("%p is not", (name) => expect(isHostName(name)).toBe(false));
 });

@@ -75,3 +75,14 @@ export function suggestName(label: string): string | undefined {
     .replace(/-+$/, "");
   return cleaned ? cleaned : undefined;
 }
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * Whether `text` is a host name as bucky keeps one (lowercase, no trailing dot): dot-separated
+ * labels of letters, digits and hyphens, 253 characters at most.
+ */
+export function isHostName(text: string): boolean {
+  return HOST_NAME.test(text);
+}

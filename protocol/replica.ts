@@ -11,6 +11,7 @@
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { check } from "./errors.ts";
+import { checkDeviceName } from "./names.ts";
 import { isRecord } from "./shape.ts";
 
 /** Ids asked for in one request. */
@@ -142,4 +143,22 @@ export function decodeReplicaAck(bytes: Uint8Array): ReplicaAck {
       `replica ack ${field} must be a whole number`,
     );
   return { epoch: value.epoch as number, seq: value.seq as number, at: value.at as number };
+}
+
+/**
+ * A conflict copy's name: when it was kept (an RFC 3339 time, `:` and `.` as `-`), the device
+ * that kept it and the epoch its writes were made in, like
+ * `2026-11-29T09-35-13-000Z-laptop-epoch3`.
+ */
+export function conflictCopyName(atMs: number, device: string, epoch: number): string {
+  return `${new Date(atMs).toISOString().replace(/[:.]/g, "-")}-${device}-epoch${epoch}`;
+}
+
+const CONFLICT_COPY_NAME =
+  /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-([a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)-epoch\d{1,16}$/;
+
+/** Whether `text` is a conflict copy's name (conflictCopyName): never a sentence or a path. */
+export function isConflictCopyName(text: string): boolean {
+  const device = CONFLICT_COPY_NAME.exec(text)?.[1];
+  return device !== undefined && checkDeviceName(device).ok;
 }

@@ -36,6 +36,7 @@ import {
 } from "./der.ts";
 import { utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
+import { isHostName } from "./names.ts";
 
 /** DNS suffixes no one can register on the internet (RFC 6761, 6762, 8375, ICANN). */
 export const LOCAL_SUFFIXES = ["local", "lan", "home.arpa", "internal", "localhost", "test"];
@@ -78,9 +79,8 @@ const OID = {
 export function isLocalName(name: string): boolean {
   const lower = name.toLowerCase().replace(/^\*\./, "");
   return (
-    /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
-      lower,
-    ) && LOCAL_SUFFIXES.some((suffix) => lower === suffix || lower.endsWith(`.${suffix}`))
+    isHostName(lower) &&
+    LOCAL_SUFFIXES.some((suffix) => lower === suffix || lower.endsWith(`.${suffix}`))
   );
 }
 

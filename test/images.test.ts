@@ -507,7 +507,7 @@ describe("an image app refused, with nothing installed", () => {
     expect(jsonError(result)).toEqual({
       code: "E_UNAVAILABLE",
       message:
-        "no device of the zone can run site's container image (solo: Podman is not installed (no /nonexistent/podman here): install it with `apt-get install podman runc`)",
+        'no device of the zone can run site\'s container image (solo says "Podman is not installed (no /nonexistent/podman here): install it with `apt-get install podman runc`")',
       hint: "Install Podman where it should run (`apt-get install podman runc`) and restart bucky there (`bucky stop && bucky up`); `bucky status` shows which devices run images.",
     });
     expect((await bucky(["status", "--home", solo])).stdout).toContain(
@@ -526,7 +526,7 @@ describe("an image app refused, with nothing installed", () => {
       "--json",
     ]);
     expect(jsonError(pinned).message).toBe(
-      "solo cannot run site's container image (solo: Podman is not installed (no /nonexistent/podman here): install it with `apt-get install podman runc`)",
+      'solo cannot run site\'s container image (solo says "Podman is not installed (no /nonexistent/podman here): install it with `apt-get install podman runc`")',
     );
   });
 });

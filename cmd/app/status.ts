@@ -4,6 +4,7 @@ import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { AppDataStatus } from "../../lib/replica/data-status.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { givenTime } from "../text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -31,10 +32,11 @@ export default defineBuckyCommand({
     ].join("\n"),
 });
 
-function dataLines(data: AppDataStatus): string[] {
+/** Where its data is: the holder (its own claim: the time it gives is shown as one only when it is), standbys, copies. */
+export function dataLines(data: AppDataStatus): string[] {
   const holder = data.holder;
   const lines = [
-    `  data       ${holder ? `held by ${holder.device} (epoch ${holder.epoch}, since ${holder.since})` : "not held yet"}`,
+    `  data       ${holder ? `held by ${holder.device} (epoch ${holder.epoch}, since ${givenTime(holder.since)})` : "not held yet"}`,
   ];
   if (holder?.lostAtMostMs)
     lines.push(

@@ -103,9 +103,7 @@ function installPackage(
     if (bare.length > 0) {
       throw new BuckyError(
         "E_PERMISSION",
-        `${manifest.id} would run without a sandbox (every file and the network of its device in its reach) on ${bare
-          .map(({ device, why }) => `${device}: ${why}`)
-          .join("; ")}`,
+        `${manifest.id} would run without a sandbox (every file and the network of its device in its reach) on ${bare.join("; ")}`,
         "Install bubblewrap (and slirp4netns, for outbound network) there and restart its daemon, or install with --unsandboxed to let the app run without a sandbox.",
       );
     }

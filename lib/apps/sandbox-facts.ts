@@ -36,19 +36,48 @@ export function sandboxFacts(support: SandboxSupport): SandboxFacts {
 
 export function readSandboxFacts(db: StateReader, device: string): SandboxFacts | undefined {
   const value = stateValue(db, sandboxFactsKey(device));
-  return value ? (JSON.parse(value) as SandboxFacts) : undefined;
+  return value ? parseSandboxFacts(value) : undefined;
 }
 
-/** Why `facts` leave an app (that wants outbound network or not) unsandboxed, if they do. */
-export function unsandboxedBecause(facts: SandboxFacts, outbound: boolean): string | undefined {
-  if (!facts.sandbox) return facts.problem ?? "it cannot sandbox apps";
-  if (outbound && !facts.outbound) return "slirp4netns is not installed, for outbound network";
+/**
+ * A device's record as it wrote it, or undefined (not said) when it is not of its shape: a
+ * member writes it as it likes, and a record that is not JSON made every install and
+ * `bucky status` that read it fail.
+ */
+export function parseSandboxFacts(text: string): SandboxFacts | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { sandbox, outbound, ownUsers, problem } = value as Record<string, unknown>;
+  if (typeof sandbox !== "boolean") return undefined;
+  if (problem !== null && (typeof problem !== "string" || problem.length > 500)) return undefined;
+  // What it does not say it can do, it cannot.
+  return { sandbox, outbound: outbound === true, ownUsers: ownUsers === true, problem };
+}
+
+/**
+ * Why a device with `facts` would leave an app (that wants outbound network or not)
+ * unsandboxed, if it would: `laptop (…)`, its own reason said to be its words, quoted.
+ */
+export function unsandboxedBecause(
+  device: string,
+  facts: SandboxFacts,
+  outbound: boolean,
+): string | undefined {
+  if (!facts.sandbox)
+    return `${device} (${facts.problem !== null ? saidBy(device, facts.problem) : "it cannot sandbox apps"})`;
+  if (outbound && !facts.outbound)
+    return `${device} (slirp4netns is not installed there, for outbound network)`;
   return undefined;
 }
 
 /**
  * The devices an app placed on `placement` could run on that would run it unsandboxed,
- * each with why. A device that has not said (an older version) is not counted: it
+ * each with why (`laptop (…)`). A device that has not said (an older version) is not counted: it
  * refuses to run the app unsandboxed itself, saying so in the app's status.
  */
 export function devicesWithoutSandbox(
@@ -56,7 +85,7 @@ export function devicesWithoutSandbox(
   membership: Membership,
   placement: string,
   outbound: boolean,
-): { device: string; why: string }[] {
+): string[] {
   const devices =
     placement === "any"
       ? [...membership.byId.values()]
@@ -65,8 +94,8 @@ export function devicesWithoutSandbox(
       : [placement];
   return devices.flatMap((device) => {
     const facts = readSandboxFacts(db, device);
-    const why = facts ? unsandboxedBecause(facts, outbound) : undefined;
-    return why ? [{ device, why }] : [];
+    const why = facts ? unsandboxedBecause(device, facts, outbound) : undefined;
+    return why ? [why] : [];
   });
 }
 

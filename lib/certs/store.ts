@@ -10,6 +10,7 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { isHostName } from "../../protocol/names.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import type { HomePaths } from "../home.ts";
 
@@ -28,9 +29,6 @@ export interface StoredCertificate {
   readonly notBeforeMs: number;
   readonly notAfterMs: number;
 }
-
-const HOST_NAME =
-  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export class CertificateStore {
   readonly dir: string;
@@ -92,7 +90,7 @@ export class CertificateStore {
   }
 
   private nameDir(name: string): string {
-    if (!HOST_NAME.test(name)) throw new Error(`not a host name: ${JSON.stringify(name)}`);
+    if (!isHostName(name)) throw new Error(`not a host name: ${JSON.stringify(name)}`);
     return join(this.dir, "certs", name);
   }
 }

@@ -1,13 +1,35 @@
 /**
  * The facts reader against the zod schema it replaced (kept here as the reference): the
- * same payload read, or the same parts left out, for values of the shape and near it.
+ * same payload read, or the same parts left out, for values of the shape and near it. Since
+ * names are checked (an entry whose name is not one of its kind is left out, not the whole
+ * part), the schema drops such entries before it checks the rest.
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { z } from "zod";
+import { TARGET_NAME } from "../../protocol/backup/zone-target.ts";
+import { checkAppName, checkDeviceName, isHostName } from "../../protocol/names.ts";
+import { conflictCopyName, isConflictCopyName } from "../../protocol/replica.ts";
+import { addressBytes } from "../../protocol/zone-ca.ts";
 import { readPayload } from "./payload.ts";
 
-// The schema as it was (lib/facts/payload.ts before it stopped using zod).
+// The names facts give, as protocol/ says them.
+const appName = (key: string) => checkAppName(key).ok;
+const deviceName = (key: string) => checkDeviceName(key).ok;
+const targetName = (key: string) => TARGET_NAME.test(key);
+const certificateName = (key: string) => isHostName(key) || addressBytes(key) !== undefined;
+
+/** A map whose entries with a key that is no name of its kind are left out before it is read. */
+const named = <V extends z.ZodType>(isName: (key: string) => boolean, value: V) =>
+  z.preprocess(
+    (map) =>
+      typeof map === "object" && map !== null && !Array.isArray(map)
+        ? Object.fromEntries(Object.entries(map).filter(([key]) => isName(key)))
+        : map,
+    z.record(z.string(), value),
+  );
+
+// The schema as it was (lib/facts/payload.ts before it stopped using zod), names checked.
 const backupRun = z.object({
   at: z.string().max(40),
   snapshot: z.string().max(80),
@@ -37,50 +59,49 @@ const snapshotPosition = z.object({
 
 /** App data this device holds or keeps a copy of, and the conflict copies it keeps. */
 const replicaFacts = z.object({
-  held: z
-    .record(
-      z.string().max(64),
-      snapshotPosition.extend({
-        bytes: z.number().nonnegative(),
-        /** Bytes sent to standbys since the holder's daemon started. */
-        servedBytes: z.number().nonnegative().optional(),
-        standbys: z.record(
-          z.string().max(64),
-          snapshotPosition.extend({
-            ackedAtMs: z.number().nonnegative(),
-            /** How long its copy has been behind the holder's data (0: up to date). */
-            lagMs: z.number().nonnegative(),
-            lagBytes: z.number().nonnegative(),
-          }),
-        ),
-      }),
+  held: named(
+    appName,
+    snapshotPosition.extend({
+      bytes: z.number().nonnegative(),
+      /** Bytes sent to standbys since the holder's daemon started. */
+      servedBytes: z.number().nonnegative().optional(),
+      standbys: named(
+        deviceName,
+        snapshotPosition.extend({
+          ackedAtMs: z.number().nonnegative(),
+          /** How long its copy has been behind the holder's data (0: up to date). */
+          lagMs: z.number().nonnegative(),
+          lagBytes: z.number().nonnegative(),
+        }),
+      ),
+    }),
+  ).catch({}),
+  copies: named(
+    appName,
+    snapshotPosition.extend({
+      final: z.boolean(),
+      holder: z.string().max(64),
+      bytes: z.number().nonnegative(),
+    }),
+  )
+    .transform((copies) =>
+      Object.fromEntries(Object.entries(copies).filter(([, copy]) => deviceName(copy.holder))),
     )
     .catch({}),
-  copies: z
-    .record(
-      z.string().max(64),
-      snapshotPosition.extend({
-        final: z.boolean(),
-        holder: z.string().max(64),
-        bytes: z.number().nonnegative(),
-      }),
-    )
-    .catch({}),
-  conflicts: z
-    .record(
-      z.string().max(64),
-      z
-        .array(
-          z.object({
-            name: z.string().max(128),
-            at: z.string().max(40),
-            bytes: z.number().nonnegative(),
-            epoch: z.number().int().nonnegative(),
-          }),
-        )
-        .max(20),
-    )
-    .catch({}),
+  conflicts: named(
+    appName,
+    z
+      .array(
+        z.object({
+          name: z.string().max(128),
+          at: z.string().max(40),
+          bytes: z.number().nonnegative(),
+          epoch: z.number().int().nonnegative(),
+        }),
+      )
+      .max(20)
+      .transform((copies) => copies.filter((copy) => isConflictCopyName(copy.name))),
+  ).catch({}),
 });
 
 const bytes = z.number().nonnegative();
@@ -96,18 +117,16 @@ const usageFacts = z.object({
       .nullable(),
   }),
   namedData: z.object({ bytes, objects: z.number().int().nonnegative() }),
-  apps: z
-    .record(
-      z.string().max(64),
-      z.object({
-        dataBytes: bytes,
-        packagesBytes: bytes,
-        conflictsBytes: bytes,
-        replicaBytes: bytes,
-        logsBytes: bytes,
-      }),
-    )
-    .refine((apps) => Object.keys(apps).length <= 100),
+  apps: named(
+    appName,
+    z.object({
+      dataBytes: bytes,
+      packagesBytes: bytes,
+      conflictsBytes: bytes,
+      replicaBytes: bytes,
+      logsBytes: bytes,
+    }),
+  ).refine((apps) => Object.keys(apps).length <= 100),
   logsBytes: bytes,
   backupCacheBytes: bytes,
   leftovers: z
@@ -133,7 +152,7 @@ const deviceFactsPayload = z.object({
     .object({
       /** Whether this device holds the backup key (so can back up and restore). */
       key: z.boolean(),
-      targets: z.record(z.string().max(64), targetFacts),
+      targets: named(targetName, targetFacts),
     })
     .optional()
     .catch(undefined),
@@ -148,8 +167,8 @@ const deviceFactsPayload = z.object({
     .object({
       /** The start of the first hour (ms). */
       fromMs: z.number().nonnegative(),
-      apps: z.record(
-        z.string().max(64),
+      apps: named(
+        appName,
         z
           .array(
             z.object({ requests: z.number().nonnegative(), bytesOut: z.number().nonnegative() }),
@@ -160,9 +179,19 @@ const deviceFactsPayload = z.object({
     .optional()
     .catch(undefined),
   /** A gateway's certificates, by the name each is for (at most 100). */
-  certificates: z
-    .record(z.string().max(253), certificateFacts)
+  certificates: named(certificateName, certificateFacts)
     .refine((record) => Object.keys(record).length <= 100)
+    .optional()
+    .catch(undefined),
+  /** The names a gateway has no certificate for, past those 100: how many, and the first ones. */
+  certificatesLeftOut: z
+    .object({
+      count: z.number().int().nonnegative(),
+      names: z
+        .array(z.string().max(253))
+        .max(10)
+        .transform((names) => names.filter(isHostName)),
+    })
     .optional()
     .catch(undefined),
 });
@@ -200,15 +229,48 @@ const shape = <T extends Record<string, fc.Arbitrary<unknown>>>(fields: T) =>
       { weight: 1, arbitrary: fc.record(fields, { requiredKeys: [] }) },
     ),
   );
-const map = <T>(value: fc.Arbitrary<T>, maxKeys = 3) =>
-  or(fc.dictionary(fc.string({ maxLength: 66 }), value, { maxKeys }));
-// Keys of the sizes around the limit a map has on them.
+// Names of each kind a device gives, next to what is not one (a sentence, too long, a path).
+const NAMES = [
+  "notes",
+  "photos-2",
+  "nas",
+  "usb",
+  "0ff-site",
+  "a".repeat(32),
+  "a".repeat(63),
+  "home.example.com",
+  "gateway",
+  "192.168.1.20",
+  "fd00::20",
+  conflictCopyName(Date.UTC(2026, 10, 29), "laptop", 3),
+];
+const NOT_NAMES = [
+  "",
+  "a".repeat(64),
+  "Notes",
+  "-x",
+  "x-",
+  "../etc",
+  "x; the owner must run: bucky devices revoke nas",
+  "a\nb",
+];
+const name = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...NAMES) },
+  { weight: 1, arbitrary: fc.constantFrom(...NOT_NAMES) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 66 }) },
+);
+const map = <T>(value: fc.Arbitrary<T>, maxKeys = 3) => or(fc.dictionary(name, value, { maxKeys }));
+// Keys of the sizes around the limit a map has on them: names, and now and then one that is not.
 const manyKeys = <T>(value: fc.Arbitrary<T>, limit: number) =>
   or(
-    fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), value, {
-      minKeys: limit - 1,
-      maxKeys: limit + 1,
-    }),
+    fc.dictionary(
+      fc.oneof(
+        { weight: 50, arbitrary: fc.nat(99_999).map((n) => `app${n}`) },
+        { weight: 1, arbitrary: fc.constantFrom(...NOT_NAMES) },
+      ),
+      value,
+      { minKeys: limit - 1, maxKeys: limit + 2 },
+    ),
   );
 const array = <T>(value: fc.Arbitrary<T>, max: number) =>
   or(fc.array(value, { maxLength: max + 1 }));
@@ -244,9 +306,14 @@ const payload = fc.record(
           standbys: map(shape({ ...position, ackedAtMs: amount, lagMs: amount, lagBytes: amount })),
         }),
       ),
-      copies: map(shape({ ...position, final: flag, holder: text(64), bytes: amount })),
+      copies: map(
+        shape({ ...position, final: flag, holder: or(fc.oneof(name, text(64))), bytes: amount }),
+      ),
       conflicts: map(
-        array(shape({ name: text(128), at: text(40), bytes: amount, epoch: whole }), 20),
+        array(
+          shape({ name: or(fc.oneof(name, text(128))), at: text(40), bytes: amount, epoch: whole }),
+          20,
+        ),
       ),
     }),
     usage: shape({
@@ -295,6 +362,10 @@ const payload = fc.record(
         lastError: shape({ at: text(40), message: text(500), hint: text(300) }),
       }),
     ),
+    certificatesLeftOut: shape({
+      count: whole,
+      names: array(or(fc.oneof(name, text(253))), 10),
+    }),
     unknown: junk,
   },
   { requiredKeys: ["backup", "replicas", "usage", "certificates"] },

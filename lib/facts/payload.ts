@@ -9,7 +9,16 @@
  * the zone (`bucky status`) reads facts, and building a schema's objects at start-up cost
  * more than the rest of such a command. A test holds these checks to the schema they
  * replaced.
+ *
+ * Every name a device gives (a backup target, an app, a device, a conflict copy, a host a
+ * certificate is for) is read only when it is a name of its kind: a device writes its facts
+ * as it likes, and a "name" shown as written could be a sentence read as the zone's words
+ * ("x; the owner must run …"). A bad name leaves out its entry, not the rest of the facts.
  */
+import { TARGET_NAME } from "../../protocol/backup/zone-target.ts";
+import { checkAppName, checkDeviceName, isHostName } from "../../protocol/names.ts";
+import { isConflictCopyName } from "../../protocol/replica.ts";
+import { addressBytes } from "../../protocol/zone-ca.ts";
 
 /** A device says the space of at most this many apps (the largest), and of as many leftovers. */
 export const MAX_USAGE_APPS = 100;
@@ -188,19 +197,24 @@ function object<T>(fields: { [K in keyof T]-?: Read<T[K]> }): Read<T> {
 }
 
 /**
- * An object used as a map: each key a name of at most `maxKeyLength`, each value read. A
- * key `__proto__` is left out (as zod did): set on the map, it would become its prototype.
+ * An object used as a map: each key a name of its kind (`isName`), each value read. An
+ * entry whose key is not one is left out, whatever its value, so one bad name does not
+ * hide the rest, and so is one whose value names something that is not (`holds`); a key
+ * `__proto__` is too (as zod left it out: set on the map, it would become its prototype).
  */
-function record<T>(maxKeyLength: number, read: Read<T>): Read<Record<string, T>> {
+function record<T>(
+  isName: (key: string) => boolean,
+  read: Read<T>,
+  holds: (value: T) => boolean = () => true,
+): Read<Record<string, T>> {
   return (value) => {
     if (!isPlainObject(value)) return BAD;
     const out: Record<string, T> = {};
     for (const [key, item] of Object.entries(value)) {
-      if (key === "__proto__") continue;
-      if (key.length > maxKeyLength) return BAD;
+      if (key === "__proto__" || !isName(key)) continue;
       const read_ = read(item);
       if (read_ === BAD) return BAD;
-      out[key] = read_;
+      if (holds(read_)) out[key] = read_;
     }
     return out;
   };
@@ -218,6 +232,22 @@ function list<T>(read: Read<T>, maxLength: number): Read<T[]> {
     return out;
   };
 }
+
+/** A list of at most `maxLength` items, those that `holds` says are not of their kind left out. */
+function listOf<T>(read: Read<T>, maxLength: number, holds: (item: T) => boolean): Read<T[]> {
+  const all = list(read, maxLength);
+  return (value) => {
+    const items = all(value);
+    return items === BAD ? BAD : items.filter(holds);
+  };
+}
+
+// The names facts give, each checked as a name of its kind (protocol/ says what one is).
+const appName = (key: string) => checkAppName(key).ok;
+const deviceName = (key: string) => checkDeviceName(key).ok;
+const targetName = (key: string) => TARGET_NAME.test(key);
+/** What a gateway's certificate is for: a host name ("gateway" without one), or an address. */
+const certificateName = (key: string) => isHostName(key) || addressBytes(key) !== undefined;
 
 const backupRun = object<BackupRun>({
   at: text(40),
@@ -240,13 +270,13 @@ const position = { epoch: whole(), seq: whole(), at: amount };
 const replicaFacts = object<ReplicaFacts>({
   held: orElse(
     record(
-      64,
+      appName,
       object<ReplicaFacts["held"][string]>({
         ...position,
         bytes: amount,
         servedBytes: optional(amount),
         standbys: record(
-          64,
+          deviceName,
           object({ ...position, ackedAtMs: amount, lagMs: amount, lagBytes: amount }),
         ),
       }),
@@ -254,11 +284,18 @@ const replicaFacts = object<ReplicaFacts>({
     {},
   ),
   copies: orElse(
-    record(64, object({ ...position, final: flag, holder: text(64), bytes: amount })),
+    record(appName, object({ ...position, final: flag, holder: text(64), bytes: amount }), (copy) =>
+      deviceName(copy.holder),
+    ),
     {},
   ),
   conflicts: orElse(
-    record(64, list(object({ name: text(128), at: text(40), bytes: amount, epoch: whole() }), 20)),
+    record(
+      appName,
+      listOf(object({ name: text(128), at: text(40), bytes: amount, epoch: whole() }), 20, (copy) =>
+        isConflictCopyName(copy.name),
+      ),
+    ),
     {},
   ),
 });
@@ -273,7 +310,7 @@ const usageFacts = object<UsageFacts>({
   namedData: object({ bytes: amount, objects: whole() }),
   apps: satisfying(
     record(
-      64,
+      appName,
       object({
         dataBytes: amount,
         packagesBytes: amount,
@@ -296,7 +333,10 @@ const certificateFacts = object<CertificateFacts>({
 });
 
 const payloadOf = object<DeviceFactsPayload>({
-  backup: orElse(optional(object({ key: flag, targets: record(64, targetFacts) })), undefined),
+  backup: orElse(
+    optional(object({ key: flag, targets: record(targetName, targetFacts) })),
+    undefined,
+  ),
   disk: orElse(optional(object({ freeBytes: amount, totalBytes: amount })), undefined),
   replicas: orElse(optional(replicaFacts), undefined),
   usage: orElse(optional(usageFacts), undefined),
@@ -304,7 +344,7 @@ const payloadOf = object<DeviceFactsPayload>({
     optional(
       object({
         fromMs: amount,
-        apps: record(64, list(object({ requests: amount, bytesOut: amount }), 24)),
+        apps: record(appName, list(object({ requests: amount, bytesOut: amount }), 24)),
       }),
     ),
     undefined,
@@ -312,14 +352,14 @@ const payloadOf = object<DeviceFactsPayload>({
   certificates: orElse(
     optional(
       satisfying(
-        record(253, certificateFacts),
+        record(certificateName, certificateFacts),
         (certificates) => Object.keys(certificates).length <= 100,
       ),
     ),
     undefined,
   ),
   certificatesLeftOut: orElse(
-    optional(object({ count: whole(), names: list(text(253), 10) })),
+    optional(object({ count: whole(), names: listOf(text(253), 10, isHostName) })),
     undefined,
   ),
 });

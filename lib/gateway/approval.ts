@@ -25,7 +25,7 @@ import {
   verifyGatewayApproval,
 } from "../../protocol/gateway-approval.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import type { DeviceName } from "../../protocol/names.ts";
+import { type DeviceName, isHostName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isLocalAddress, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { NOT_APPROVED } from "../certs/remedy.ts";
@@ -295,11 +295,7 @@ function servedNames(db: StateReader, gateway: string): WantedNames | undefined 
 
 function hostName(text: string): string {
   const host = text.toLowerCase().replace(/\.$/, "");
-  if (
-    !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
-      host,
-    )
-  )
+  if (!isHostName(host))
     throw new BuckyError(
       "E_INVALID_INPUT",
       `--host ${JSON.stringify(text)} is not a host name`,

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Op } from "../../protocol/changeset.ts";
+import { isHostName } from "../../protocol/names.ts";
 import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
@@ -129,12 +130,7 @@ export function enableGateway(
   defaults: { acmeDirectory: string },
 ): GatewayConfig {
   const host = options.host?.toLowerCase().replace(/\.$/, "") ?? null;
-  if (
-    host !== null &&
-    !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
-      host,
-    )
-  ) {
+  if (host !== null && !isHostName(host)) {
     throw new BuckyError(
       "E_INVALID_INPUT",
       `--host ${JSON.stringify(options.host)} is not a host name`,

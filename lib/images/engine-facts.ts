@@ -8,6 +8,7 @@
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { readSpecs } from "../apps/spec.ts";
+import { saidBy } from "../facts/said-by.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -38,7 +39,7 @@ export function readAllEngineFacts(db: StateReader): Map<string, EngineFacts> {
   const facts = new Map<string, EngineFacts>();
   for (const row of stateRowsMatching(db, "nodes/*/engine")) {
     const device = row.key.slice("nodes/".length, -"/engine".length);
-    const value = row.value ? readFacts(row.value) : undefined;
+    const value = row.value ? parseEngineFacts(row.value) : undefined;
     if (value && !device.includes("/")) facts.set(device, value);
   }
   return facts;
@@ -46,13 +47,22 @@ export function readAllEngineFacts(db: StateReader): Map<string, EngineFacts> {
 
 export function readEngineFacts(db: StateReader, device: string): EngineFacts | undefined {
   const value = stateValue(db, engineFactsKey(device));
-  return value ? readFacts(value) : undefined;
+  return value ? parseEngineFacts(value) : undefined;
 }
 
 /** The platform a device runs images of, when it runs them. */
 export function imagePlatformOf(facts: EngineFacts | undefined): Platform | undefined {
   if (!facts?.engine || !facts.platform) return undefined;
   return parsePlatformName(facts.platform);
+}
+
+/**
+ * Why a device that runs no images of a platform says it cannot (`bucky app install`'s
+ * refusal): its reason is its words, quoted on one line, never the zone's advice.
+ */
+export function cannotRunImagesBecause(device: string, facts: EngineFacts | undefined): string {
+  if (!facts) return `${device} has not said (its daemon is older, or has not started)`;
+  return facts.problem !== null ? saidBy(device, facts.problem) : `${device} has not said why`;
 }
 
 /** Whether a device with these facts runs an image held for `platforms`. */
@@ -109,14 +119,34 @@ export function publishEngineFacts(
   write([{ key: engineFactsKey(device), value: JSON.stringify(facts) }]);
 }
 
-/** Facts as another device wrote them: anything not of their shape reads as "cannot". */
-function readFacts(text: string): EngineFacts | undefined {
+// What an engine looks like, as engineFacts says it: podman 4.3.1, podman 5.2.0-dev.
+const ENGINE = /^podman [0-9A-Za-z.+~-]{1,40}$/;
+
+/** Whether `text` is an engine as a device says it (`podman <version>`), not a sentence. */
+export function isEngineName(text: string): boolean {
+  return ENGINE.test(text);
+}
+
+/**
+ * Facts as another device wrote them: anything not of their shape reads as "cannot". Its
+ * engine and platform are read only when of their shape (`podman 4.3.1`, `linux/amd64`):
+ * shown as written, a "platform" could be a sentence read as the zone's words; either one
+ * not of its shape reads as no engine. Why it cannot is its words, shown quoted.
+ */
+export function parseEngineFacts(text: string): EngineFacts | undefined {
   try {
     const value = JSON.parse(text) as Partial<EngineFacts>;
     const string = (v: unknown) => (typeof v === "string" && v.length <= 500 ? v : null);
+    const engine = string(value.engine);
+    const platform = string(value.platform);
+    const runs =
+      engine !== null &&
+      isEngineName(engine) &&
+      platform !== null &&
+      parsePlatformName(platform) !== undefined;
     return {
-      engine: string(value.engine),
-      platform: string(value.platform),
+      engine: runs ? engine : null,
+      platform: runs ? platform : null,
       problem: string(value.problem),
     };
   } catch {

@@ -17,7 +17,7 @@ import { BuckyError } from "../errors.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { readImageArchive } from "./archive.ts";
-import { imagePlatformOf, readAllEngineFacts } from "./engine-facts.ts";
+import { cannotRunImagesBecause, imagePlatformOf, readAllEngineFacts } from "./engine-facts.ts";
 import type { ImageStore } from "./image-store.ts";
 import { type PulledImage, pullImage } from "./pull.ts";
 
@@ -96,10 +96,7 @@ function imagePlatforms(zone: ZoneWriter, placement: string, app: string): Platf
   });
   if (platforms.length > 0) return platforms;
   const why = devices
-    .map(
-      (device) =>
-        `${device}: ${engines.get(device)?.problem ?? "has not said (its daemon is older, or has not started)"}`,
-    )
+    .map((device) => cannotRunImagesBecause(device, engines.get(device)))
     .join("; ");
   throw new BuckyError(
     "E_UNAVAILABLE",

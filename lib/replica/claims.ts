@@ -9,6 +9,7 @@
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
+import { isConflictCopyName } from "../../protocol/replica.ts";
 import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
@@ -63,7 +64,12 @@ export function holderOf(claims: readonly HolderClaim[] | undefined): HolderClai
   return best;
 }
 
-function parseClaim(value: string, device: string, deviceId: DeviceId): HolderClaim | undefined {
+/** A claim as its device wrote it, or undefined when it is not one. */
+export function parseClaim(
+  value: string,
+  device: string,
+  deviceId: DeviceId,
+): HolderClaim | undefined {
   try {
     const parsed = JSON.parse(value) as Partial<HolderClaim>;
     if (!Number.isSafeInteger(parsed.epoch) || (parsed.epoch as number) < 1) return undefined;
@@ -74,7 +80,10 @@ function parseClaim(value: string, device: string, deviceId: DeviceId): HolderCl
       since: typeof parsed.since === "string" ? parsed.since : "",
       from: parsed.from ?? null,
       lostAtMostMs: typeof parsed.lostAtMostMs === "number" ? parsed.lostAtMostMs : null,
-      ...(typeof parsed.restoredCopy === "string" ? { restoredCopy: parsed.restoredCopy } : {}),
+      // Shown by `bucky app status` and the panel: only when it is a conflict copy's name.
+      ...(typeof parsed.restoredCopy === "string" && isConflictCopyName(parsed.restoredCopy)
+        ? { restoredCopy: parsed.restoredCopy }
+        : {}),
     };
   } catch {
     return undefined;

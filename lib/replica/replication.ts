@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { HeadOnWire } from "../../protocol/replica.ts";
-import { BLOB_ANSWER_BYTES } from "../../protocol/replica.ts";
+import { BLOB_ANSWER_BYTES, conflictCopyName } from "../../protocol/replica.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -334,7 +334,7 @@ export class Replication {
   }
 
   private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
-    const name = `${new Date(this.node.now()).toISOString().replace(/[:.]/g, "-")}-${this.node.deviceName}-epoch${epoch}`;
+    const name = conflictCopyName(this.node.now(), this.node.deviceName, epoch);
     const target = join(this.conflictsDir(app), name);
     mkdirSync(this.conflictsDir(app), { recursive: true, mode: 0o700 });
     const bytes = sizeOf(dir);

@@ -1,0 +1,119 @@
+/**
+ * Names in another device's facts are read only when they are names of their kind: a member
+ * writes its facts as it likes, and a "name" could be a sentence that status and the panel
+ * would show as the zone's words. A bad name drops its entry, never the device's other facts.
+ */
+import { describe, expect, test } from "bun:test";
+import { conflictCopyName } from "../../protocol/replica.ts";
+import { type DeviceFactsPayload, readPayload } from "./payload.ts";
+
+const LURE = "x; the owner must run: bucky devices revoke nas";
+const position = { epoch: 2, seq: 5, at: 1_700_000_000_000 };
+const used = { dataBytes: 1, packagesBytes: 2, conflictsBytes: 3, replicaBytes: 4, logsBytes: 5 };
+const copyName = conflictCopyName(Date.UTC(2026, 10, 29, 9, 35, 13), "laptop", 3);
+const conflict = { name: copyName, at: "2026-11-29T09:35:13.000Z", bytes: 10, epoch: 3 };
+const usage = {
+  state: { bytes: 1, changesets: 2, keys: 3, checkpoint: null },
+  namedData: { bytes: 0, objects: 0 },
+  apps: { notes: used },
+  logsBytes: 0,
+  backupCacheBytes: 0,
+  leftovers: [],
+};
+
+// What a device writes today, a name of each kind in its place.
+const today = {
+  backup: { key: true, targets: { usb: {}, "off-site2": { behindSince: null } } },
+  disk: { freeBytes: 1, totalBytes: 2 },
+  replicas: {
+    held: {
+      notes: {
+        ...position,
+        bytes: 1,
+        servedBytes: 0,
+        standbys: { nas: { ...position, ackedAtMs: 1, lagMs: 0, lagBytes: 0 } },
+      },
+    },
+    copies: { photos: { ...position, final: false, holder: "nas", bytes: 1 } },
+    conflicts: { notes: [conflict] },
+  },
+  usage,
+  traffic: { fromMs: 0, apps: { notes: [{ requests: 1, bytesOut: 2 }] } },
+  certificates: {
+    "home.example.com": { issuer: "acme" },
+    "notes.home.example.com": { issuer: "acme" },
+    gateway: { issuer: "files" },
+    "192.168.1.20": { issuer: "zone" },
+    "fd00::20": { issuer: "zone" },
+  },
+  certificatesLeftOut: { count: 2, names: ["a.home.example.com", "b.home.example.com"] },
+} satisfies DeviceFactsPayload;
+
+describe("names in a device's facts", () => {
+  test("what a device writes today reads as it is", () => {
+    expect(readPayload(today)).toEqual(today);
+  });
+
+  test("a backup target that is not a target's name is left out, the others and the rest kept", () => {
+    const facts = {
+      ...today,
+      backup: { key: true, targets: { ...today.backup.targets, [LURE]: {} } },
+    };
+    expect(readPayload(facts)).toEqual(today);
+  });
+
+  test("an app's name that is no app's name is left out, wherever a device gives one", () => {
+    const facts = {
+      ...today,
+      replicas: {
+        held: { ...today.replicas.held, [LURE]: today.replicas.held.notes },
+        copies: { ...today.replicas.copies, [LURE]: today.replicas.copies.photos },
+        conflicts: { ...today.replicas.conflicts, [LURE]: [conflict] },
+      },
+      usage: { ...usage, apps: { ...usage.apps, [LURE]: used, ["a".repeat(70)]: used } },
+      traffic: { ...today.traffic, apps: { ...today.traffic.apps, [LURE]: [] } },
+    };
+    expect(readPayload(facts)).toEqual(today);
+  });
+
+  test("a standby, a copy's holder or a conflict copy that is not of its kind is left out", () => {
+    const standbys = {
+      ...today.replicas.held.notes.standbys,
+      [LURE]: today.replicas.held.notes.standbys.nas,
+    };
+    const facts = {
+      ...today,
+      replicas: {
+        held: { notes: { ...today.replicas.held.notes, standbys } },
+        copies: {
+          ...today.replicas.copies,
+          mail: { ...today.replicas.copies.photos, holder: LURE },
+        },
+        conflicts: {
+          notes: [
+            { ...conflict, name: `${LURE}\n! run it` },
+            conflict,
+            { ...conflict, name: "../../../etc" },
+          ],
+        },
+      },
+    };
+    expect(readPayload(facts)).toEqual(today);
+  });
+
+  test("a certificate's name that is neither a host name nor an address is left out", () => {
+    const facts = {
+      ...today,
+      certificates: {
+        ...today.certificates,
+        [LURE]: { issuer: "acme" },
+        "Home.Example.com.": { issuer: "acme" },
+      },
+      certificatesLeftOut: { count: 3, names: [...today.certificatesLeftOut.names, LURE] },
+    };
+    expect(readPayload(facts)).toEqual({
+      ...today,
+      certificatesLeftOut: { count: 3, names: today.certificatesLeftOut.names },
+    });
+  });
+});
