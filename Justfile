@@ -76,6 +76,7 @@ bench: build
     bun bench/replication.ts
     bun bench/state-seal.ts
     bun bench/compaction.ts
+    bun bench/collection-stall.ts
 
 # Format the code
 fmt:
