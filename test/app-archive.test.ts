@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { gzipBomb, tarHeader } from "../lib/archive/test-archives.ts";
 import { MAX_PACKAGE_BYTES } from "../protocol/app-package.ts";
 import { BUCKY, buckyJson, cleanUp, newHomePath, scratchDir, startDaemon } from "./harness.ts";
+import { runMeasured } from "./peak-memory.ts";
 
 afterAll(cleanUp);
 
@@ -180,21 +181,13 @@ describe("an app archive file sent by the CLI", () => {
     const big = join(scratchDir(), "big.tar");
     writeFileSync(big, "");
     truncateSync(big, 400 * MiB);
-    const child = Bun.spawn([BUCKY, "app", "install", big, "--home", home, "--json"], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
-    });
-    const stderr = await new Response(child.stderr).text();
-    await child.exited;
-    const maxRssMiB = Math.round((child.resourceUsage()?.maxRSS ?? 0) / MiB);
+    const { exitCode, stderr, peakMiB } = await runMeasured(
+      [BUCKY, "app", "install", big, "--home", home, "--json"],
+      { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
+    );
     expect(
-      {
-        exitCode: child.exitCode,
-        error: JSON.parse(stderr).error.code,
-        rssUnder200MiB: maxRssMiB < 200,
-      },
-      `max RSS ${maxRssMiB} MiB; ${stderr}`,
+      { exitCode, error: JSON.parse(stderr).error.code, rssUnder200MiB: peakMiB < 200 },
+      `max RSS ${peakMiB} MiB; ${stderr}`,
     ).toEqual({ exitCode: 2, error: "E_TOO_LARGE", rssUnder200MiB: true });
   }, 60_000);
 });

@@ -16,6 +16,7 @@ import {
   startDaemon,
   waitFor,
 } from "./harness.ts";
+import { runMeasured } from "./peak-memory.ts";
 
 afterAll(cleanUp);
 
@@ -141,22 +142,13 @@ describe("a catalog file sent by the CLI", () => {
     const file = join(scratchDir(), "catalog.tar");
     writeFileSync(file, "");
     truncateSync(file, 300 * 1024 * 1024);
-    const child = Bun.spawn([BUCKY, "store", "add", file, "--home", home, "--json"], {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
-    });
-    const stderr = await new Response(child.stderr).text();
-    await child.exited;
-    const maxRssMiB = Math.round((child.resourceUsage()?.maxRSS ?? 0) / 2 ** 20);
+    const { exitCode, stderr, peakMiB } = await runMeasured(
+      [BUCKY, "store", "add", file, "--home", home, "--json"],
+      { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
+    );
     expect(
-      {
-        exitCode: child.exitCode,
-        code: JSON.parse(stderr).error.code,
-        rssUnder150MiB: maxRssMiB < 150,
-      },
-      `max RSS ${maxRssMiB} MiB; ${stderr}`,
+      { exitCode, code: JSON.parse(stderr).error.code, rssUnder150MiB: peakMiB < 150 },
+      `max RSS ${peakMiB} MiB; ${stderr}`,
     ).toEqual({ exitCode: 2, code: "E_INVALID_INPUT", rssUnder150MiB: true });
   }, 60_000);
 });
