@@ -14,35 +14,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tarHeader } from "../archive/test-archives.ts";
+import { refusal, tar } from "../archive/test-archives.ts";
 import { BuckyError } from "../errors.ts";
 import { AppArchives } from "./app-archive.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-app-archive-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-function tar(entries: readonly [name: string, content: string][]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const [name, content] of entries) {
-    const bytes = new TextEncoder().encode(content);
-    parts.push(
-      tarHeader(name, bytes.length),
-      bytes,
-      new Uint8Array((512 - (bytes.length % 512)) % 512),
-    );
-  }
-  parts.push(new Uint8Array(1024));
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-async function refusal(work: Promise<unknown>): Promise<string> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof BuckyError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return `${error.code}: ${error.message}`;
-}
 
 describe("app archives", () => {
   test("the app's directory is given as it is packed, at the top or in one directory, and removed after", async () => {

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipBomb, tarHeader } from "../archive/test-archives.ts";
+import { gzipBomb, refusal, tar, tarHeader } from "../archive/test-archives.ts";
 import { BuckyError } from "../errors.ts";
 import {
   type ArchiveLimits,
@@ -27,27 +27,6 @@ import { CatalogStaging } from "./catalogs.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-catalog-archive-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-function tar(entries: readonly [name: string, content: string, type?: string][]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const [name, content, type] of entries) {
-    const bytes = new TextEncoder().encode(content);
-    const body = type === undefined || type === "0" || type === "x" ? bytes : new Uint8Array(0);
-    parts.push(tarHeader(name, body.length, type ?? "0", type === "2" ? content : ""));
-    parts.push(body, new Uint8Array((512 - (body.length % 512)) % 512));
-  }
-  parts.push(new Uint8Array(1024));
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-async function refusal(work: Promise<unknown>): Promise<string> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof BuckyError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return `${error.code}: ${error.message}`;
-}
 
 /** `bytes` as chunks of `size`. */
 async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {

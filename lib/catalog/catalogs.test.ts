@@ -21,7 +21,7 @@ import type { Op } from "../../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { publisherIdFromPublicKey } from "../../protocol/ids.ts";
 import { appKeys } from "../apps/spec.ts";
-import { BuckyError } from "../errors.ts";
+import { refusal } from "../archive/test-archives.ts";
 import { writeKeyFile } from "../identity/key-file.ts";
 import { createLog } from "../log.ts";
 import { storeSource } from "../ndn/fetch.ts";
@@ -109,15 +109,6 @@ with tarfile.open(sys.argv[1], "w") as tar:
         info.type, info.linkname = tarfile.SYMTYPE, sys.argv[3]
     tar.addfile(info)
 `;
-
-async function refusal(work: Promise<unknown>): Promise<string> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof BuckyError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return `${error.code}: ${error.message}`;
-}
 
 describe("catalogs", () => {
   test("one is added with the key shown accepted, its small objects stored; another key adds nothing", async () => {
