@@ -268,17 +268,28 @@ describe("catalog files staged", () => {
   test("one is read at a time, and only the two latest stay unpacked", async () => {
     const uploads = join(scratch, "uploads-staged");
     const staging = new CatalogStaging(uploads, Date.now);
-    const reading = staging.unpack(gzipBomb(2, 1024));
-    expect(await refusal(staging.unpack(gzipBomb(1, 1024)))).toBe(
+    const catalogFile = () => tar([["catalog.jws", "an index"]]);
+    const reading = staging.unpack(catalogFile());
+    expect(await refusal(staging.unpack(catalogFile()))).toBe(
       "E_UNAVAILABLE: another catalog file is being read on this device",
     );
     const first = await reading;
     const tokens = [first.unpacked];
-    for (let i = 0; i < 2; i++) tokens.push((await staging.unpack(gzipBomb(1, 1024))).unpacked);
+    for (let i = 0; i < 2; i++) tokens.push((await staging.unpack(catalogFile())).unpacked);
     const staged = tokens.map((unpacked) =>
       staging.add({ catalog: {} as never, source: { kind: "dir", dir: unpacked }, unpacked }),
     );
     expect(staged.length).toBe(3);
     expect(tokens.map((dir) => existsSync(dir))).toEqual([false, true, true]);
+  });
+
+  test("one without a catalog.jws is refused as the file sent, with nothing left", async () => {
+    const uploads = join(scratch, "uploads-no-index");
+    const staging = new CatalogStaging(uploads, Date.now);
+    const refused = await refusal(staging.unpack(tar([["apps/notes.json", "{}"]])));
+    expect(refused).toBe(
+      "E_INVALID_INPUT: that catalog file has no catalog.jws, at its top or in its one directory",
+    );
+    expect(readdirSync(uploads)).toEqual([]);
   });
 });

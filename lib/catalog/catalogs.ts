@@ -8,7 +8,7 @@
  * address and takes a newer version signed by the same key; an older one is refused.
  */
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -38,7 +38,7 @@ import {
   unpackCatalogArchive,
 } from "./catalog-archive.ts";
 import { readCatalogRecords } from "./records.ts";
-import { type CatalogSource, objectsAt, readIndex } from "./sources.ts";
+import { type CatalogSource, INDEX_FILE, objectsAt, readIndex } from "./sources.ts";
 
 /** What the catalogs need of the running node. */
 export interface CatalogNode {
@@ -158,9 +158,18 @@ export class CatalogStaging {
     }
     const entries = await readdir(unpacked);
     const root =
-      entries.includes("catalog.jws") || entries.length !== 1
+      entries.includes(INDEX_FILE) || entries.length !== 1
         ? unpacked
         : join(unpacked, entries[0] as string);
+    if (!existsSync(join(root, INDEX_FILE))) {
+      // Said of the file as sent: where it was unpacked means nothing to whoever sent it.
+      await rm(dir, { recursive: true, force: true });
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `that catalog file has no ${INDEX_FILE}, at its top or in its one directory`,
+        "Choose the catalog's .tar or .tar.gz file, as its publisher made it (`bucky store publish` writes the directory it packs).",
+      );
+    }
     return { source: { kind: "dir", dir: root }, unpacked: dir };
   }
 
