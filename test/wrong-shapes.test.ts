@@ -111,5 +111,15 @@ describe("specs and reports another member wrote in a shape not theirs", () => {
       20_000,
     );
     expect(alpha.log()).not.toContain("TypeError");
+    // Convergence passed many times meanwhile: each spec was warned of once.
+    const warned = alpha
+      .log()
+      .split("\n")
+      .filter((line) => line.includes("app spec unreadable"))
+      .map((line) => line.slice(line.indexOf("app spec unreadable")));
+    expect(warned).toEqual([
+      'app spec unreadable app=five problem="a spec must be a map"',
+      'app spec unreadable app=hollow problem="its manifest must be a map"',
+    ]);
   });
 });

@@ -78,10 +78,20 @@ export const appKeys = {
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 
-export function readSpecs(db: StateReader): AppSpec[] {
+/**
+ * The apps' specs, leaving out each one not of a spec's shape (told to `unreadable`, with
+ * why, when given): one bad spec hides no other.
+ */
+export function readSpecs(
+  db: StateReader,
+  unreadable?: (app: string, problem: string) => void,
+): AppSpec[] {
   const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
   return rows.flatMap((row) => {
-    const spec = row.value ? parseSpec(row.value, specApp(row.key)) : undefined;
+    if (!row.value) return [];
+    const app = specApp(row.key);
+    const spec = parseSpec(row.value, app);
+    if (!spec && unreadable) unreadable(app, specProblem(row.value, app) ?? "");
     return spec ? [spec] : [];
   });
 }
