@@ -78,6 +78,8 @@ export class Convergence {
   private readonly fetching = new Set<ObjectId>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
+  /** The specs not of a spec's shape this device warned of (app and why), once each. */
+  private readonly warnedUnreadable = new Set<string>();
   private readonly layout: SystemLayout;
   private readonly images: DeviceImages;
   /** The image apps as of the last pass: when they change, unused images go. */
@@ -189,7 +191,7 @@ export class Convergence {
     const now = this.node.now();
     if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
     this.lastPassMs = now;
-    const specs = readSpecs(this.node.db);
+    const specs = readSpecs(this.node.db, (app, problem) => this.unreadable(app, problem));
     this.prefetch(specs);
     this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);
@@ -397,6 +399,14 @@ export class Convergence {
   }
 
   /** An app this device will not start: it waits, saying why, until what it runs from changes. */
+  /** Warns once of a spec another member wrote in a shape not a spec's: the app is run nowhere. */
+  private unreadable(app: string, problem: string): void {
+    const key = `${app}\n${problem}`;
+    if (this.warnedUnreadable.has(key)) return;
+    this.warnedUnreadable.add(key);
+    this.node.log.warn("app spec unreadable", { app, problem });
+  }
+
   private refuse(spec: AppSpec, error: string, why: string): void {
     this.refused.set(spec.app, launchOf(spec));
     this.report(spec, false, {

@@ -9,7 +9,9 @@
  * (lib/sync/presence.ts), which does not grow the log.
  */
 import type { AppManifest } from "../../protocol/app-manifest.ts";
-import type { ObjectId } from "../../protocol/ndn.ts";
+import { check, ProtocolError } from "../../protocol/errors.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 
@@ -76,14 +78,46 @@ export const appKeys = {
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 
-export function readSpecs(db: StateReader): AppSpec[] {
+/**
+ * The apps' specs, leaving out each one not of a spec's shape (told to `unreadable`, with
+ * why, when given): one bad spec hides no other.
+ */
+export function readSpecs(
+  db: StateReader,
+  unreadable?: (app: string, problem: string) => void,
+): AppSpec[] {
   const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
-  return rows.flatMap((row) => (row.value ? [JSON.parse(row.value) as AppSpec] : []));
+  return rows.flatMap((row) => {
+    if (!row.value) return [];
+    const app = specApp(row.key);
+    const spec = parseSpec(row.value, app);
+    if (!spec && unreadable) unreadable(app, specProblem(row.value, app) ?? "");
+    return spec ? [spec] : [];
+  });
+}
+
+/**
+ * The apps whose spec is in the zone state but not of a spec's shape, each with why: any
+ * member writes specs, so `bucky status` names them where readSpecs leaves them out.
+ */
+export function unreadableSpecs(db: StateReader): { app: string; problem: string }[] {
+  const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
+  return rows.flatMap((row) => {
+    if (!row.value) return [];
+    const app = specApp(row.key);
+    const problem = specProblem(row.value, app);
+    return problem === undefined ? [] : [{ app, problem }];
+  });
 }
 
 export function readSpec(db: StateReader, app: string): AppSpec | undefined {
   const value = stateValue(db, appKeys.spec(app));
-  return value ? (JSON.parse(value) as AppSpec) : undefined;
+  return value ? parseSpec(value, app) : undefined;
+}
+
+/** The app a spec's key is of: `users/owner/apps/<app>/spec`. */
+function specApp(key: string): string {
+  return key.slice(appKeys.specPrefix.length, -"/spec".length);
 }
 
 /**
@@ -94,10 +128,177 @@ export function currentReport(db: StateDb, device: string, app: string): AppRepo
   const row = db.$client
     .query("SELECT value FROM state WHERE key = ?")
     .get(appKeys.report(device, app)) as { value: string | null } | null;
-  return row?.value ? (JSON.parse(row.value) as AppReport) : undefined;
+  return row?.value ? parseReport(row.value, app) : undefined;
 }
 
 export function readReport(db: StateReader, device: string, app: string): AppReport | undefined {
   const value = stateValue(db, appKeys.report(device, app));
-  return value ? (JSON.parse(value) as AppReport) : undefined;
+  return value ? parseReport(value, app) : undefined;
+}
+
+/**
+ * A spec as a member wrote it, or undefined when it is not of a spec's shape: any member
+ * writes specs, and one that was `5` or `{"manifest": null}` threw a TypeError in every
+ * reader (status, the gateway's routes, convergence), on every device.
+ */
+export function parseSpec(text: string, app: string): AppSpec | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    checkSpec(value, app);
+    return value as AppSpec;
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** Why `text` is not the spec of `app`, or undefined when it is one. */
+export function specProblem(text: string, app: string): string | undefined {
+  try {
+    checkSpec(JSON.parse(text), app);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return error.message;
+    throw error;
+  }
+}
+
+/**
+ * A device's report of an app as it wrote it, or undefined (not said) when it is not of a
+ * report's shape: a device writes its reports as it likes, and one that was `[]` threw in
+ * the gateway's ingress, for every request.
+ */
+export function parseReport(text: string, app: string): AppReport | undefined {
+  try {
+    const report = requireRecord(JSON.parse(text), "a report");
+    check(report.app === app, "it is the report of another app");
+    check(RUN_STATES.has(report.state as string), "its state must be a run state");
+    requireString(report.version, "its version", MAX_TEXT);
+    checkObjectId(report.package, "its package");
+    if (report.url !== null) requireString(report.url, "its url", MAX_TEXT);
+    check(typeof report.sandboxed === "boolean", "its sandboxed must be true or false");
+    requireUint(report.restarts, "its restarts");
+    if (report.error !== null) requireString(report.error, "its error", MAX_LONG_TEXT);
+    requireString(report.since, "its since", MAX_TEXT);
+    return report as unknown as AppReport;
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+const MAX_TEXT = 2048;
+const MAX_LONG_TEXT = 65_536;
+const RUN_STATES = new Set<string>([
+  "pending",
+  "starting",
+  "running",
+  "unhealthy",
+  "crashed",
+  "stopped",
+]);
+const DESIRED_STATES = new Set<string>(["running", "stopped", "removed"]);
+
+function checkSpec(value: unknown, app: string): void {
+  const spec = requireRecord(value, "a spec");
+  check(spec.app === app, "it is the spec of another app");
+  requireString(spec.version, "its version", MAX_TEXT);
+  checkObjectId(spec.package, "its package");
+  if (spec.previousPackage !== undefined)
+    checkObjectId(spec.previousPackage, "its previousPackage");
+  checkManifestShape(spec.manifest);
+  if (spec.image !== undefined) {
+    const image = requireRecord(spec.image, "its image");
+    checkStrings(image.platforms, "its image's platforms");
+  }
+  requireString(spec.placement, "its placement", MAX_TEXT);
+  if (spec.moveTo !== undefined && spec.moveTo !== null)
+    requireString(spec.moveTo, "its moveTo", MAX_TEXT);
+  if (spec.restoreCopy !== undefined && spec.restoreCopy !== null) {
+    const copy = requireRecord(spec.restoreCopy, "its restoreCopy");
+    requireString(copy.device, "its restoreCopy's device", MAX_TEXT);
+    requireString(copy.name, "its restoreCopy's name", MAX_TEXT);
+    requireString(copy.at, "its restoreCopy's at", MAX_TEXT);
+  }
+  check(
+    DESIRED_STATES.has(spec.desired as string),
+    "its desired must be running, stopped or removed",
+  );
+  optionalBoolean(spec.unsandboxed, "its unsandboxed");
+  optionalBoolean(spec.purge, "its purge");
+  if (spec.shared !== undefined && spec.shared !== null) checkStrings(spec.shared, "its shared");
+  requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
+}
+
+/** The fields of an installed manifest (as checkManifest made it) that readers use. */
+function checkManifestShape(value: unknown): void {
+  const manifest = requireRecord(value, "its manifest");
+  requireString(manifest.id, "its manifest's id", MAX_TEXT);
+  requireString(manifest.version, "its manifest's version", MAX_TEXT);
+  if (manifest.description !== undefined)
+    requireString(manifest.description, "its manifest's description", MAX_LONG_TEXT);
+  const run = requireRecord(manifest.run, "its manifest's run");
+  if ("image" in run) {
+    requireString(run.image, "its manifest's run.image", MAX_TEXT);
+    if (run.port !== undefined) requireUint(run.port, "its manifest's run.port", 65_535);
+    if (run.command !== undefined) checkStrings(run.command, "its manifest's run.command");
+    checkStringMap(run.volumes, "its manifest's run.volumes");
+  } else {
+    checkStrings(run.command, "its manifest's run.command");
+  }
+  checkStringMap(run.env, "its manifest's run.env");
+  if (manifest.http !== undefined) {
+    const http = requireRecord(manifest.http, "its manifest's http");
+    requireString(http.portEnv, "its manifest's http.portEnv", MAX_TEXT);
+  }
+  checkStrings(manifest.data, "its manifest's data");
+  checkStrings(manifest.permissions, "its manifest's permissions");
+  check(
+    manifest.network === undefined || manifest.network === "outbound",
+    "its manifest's network must be outbound when given",
+  );
+  check(
+    manifest.exposure === "public" || manifest.exposure === "zone",
+    "its manifest's exposure must be public or zone",
+  );
+  checkStrings(manifest.openPaths, "its manifest's openPaths");
+  const limits = requireRecord(manifest.limits, "its manifest's limits");
+  for (const field of ["rps", "bandwidthBytesPerSecond", "memoryBytes", "cpus"]) {
+    const limit = limits[field];
+    check(
+      limit === undefined || (typeof limit === "number" && Number.isFinite(limit) && limit >= 0),
+      `its manifest's limits.${field} must be a number`,
+    );
+  }
+  requireString(manifest.placement, "its manifest's placement", MAX_TEXT);
+  // Absent in the specs of versions before standbys (read as DEFAULT_STANDBYS).
+  if (manifest.standbys !== undefined) requireUint(manifest.standbys, "its manifest's standbys");
+  if (manifest.health !== undefined) {
+    const health = requireRecord(manifest.health, "its manifest's health");
+    requireString(health.path, "its manifest's health.path", MAX_TEXT);
+    requireUint(health.intervalMs, "its manifest's health.intervalMs");
+    requireUint(health.timeoutMs, "its manifest's health.timeoutMs");
+    requireUint(health.graceMs, "its manifest's health.graceMs");
+  }
+}
+
+function checkObjectId(value: unknown, what: string): void {
+  check(
+    parseObjectId(requireString(value, what, MAX_TEXT)) !== undefined,
+    `${what} must be an object id`,
+  );
+}
+
+function checkStrings(value: unknown, what: string): void {
+  check(Array.isArray(value), `${what} must be a list`);
+  for (const item of value) requireString(item, `each of ${what}`, MAX_TEXT);
+}
+
+function checkStringMap(value: unknown, what: string): void {
+  for (const item of Object.values(requireRecord(value, what)))
+    requireString(item, `each of ${what}`, MAX_LONG_TEXT);
+}
+
+function optionalBoolean(value: unknown, what: string): void {
+  check(value === undefined || typeof value === "boolean", `${what} must be true or false`);
 }

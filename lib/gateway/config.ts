@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Op } from "../../protocol/changeset.ts";
 import { isHostName } from "../../protocol/names.ts";
+import { isRecord } from "../../protocol/shape.ts";
 import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
@@ -90,7 +91,34 @@ export interface GatewayRunner {
 
 export function readGateway(db: StateReader, device: string): GatewayConfig | undefined {
   const value = stateValue(db, gatewayKey(device));
-  return value ? (JSON.parse(value) as GatewayConfig) : undefined;
+  return value ? parseGateway(value) : undefined;
+}
+
+/**
+ * A device's gateway configuration as it wrote it, or undefined (no gateway) when it is
+ * not of its shape: each device writes its own as it likes, and one that was `null`, or
+ * whose listen was not ADDR:PORT, threw in `bucky status` and the sign-in of every device.
+ */
+export function parseGateway(text: string): GatewayConfig | undefined {
+  const value: unknown = JSON.parse(text);
+  if (!isRecord(value)) return undefined;
+  const { listen, host, https, tls, httpListen, acmeDirectory } = value;
+  const isListen = (field: unknown) => {
+    if (typeof field !== "string" || field.length > 300) return false;
+    try {
+      parseListen(field);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const isText = (field: unknown) => typeof field === "string" && field.length <= 2048;
+  if (!isListen(listen) || typeof https !== "boolean") return undefined;
+  if (host !== null && !(isText(host) && (host as string).length <= 253)) return undefined;
+  if (tls !== undefined && tls !== "files" && tls !== "acme" && tls !== "zone") return undefined;
+  if (httpListen !== undefined && !isListen(httpListen)) return undefined;
+  if (acmeDirectory !== undefined && !isText(acmeDirectory)) return undefined;
+  return value as unknown as GatewayConfig;
 }
 
 /** The URL people reach a gateway at: its host name, else its listen address. */

@@ -5,6 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import type { Rule } from "../../protocol/rules.ts";
+import { isRecord } from "../../protocol/shape.ts";
 import { type AppSpec, appKeys, readSpecs } from "../apps/spec.ts";
 import { type AppStatus, appStatuses } from "../apps/status.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -88,5 +89,23 @@ function readLimits(node: NodeContext, app: string): AppLimits {
     .from(state)
     .where(eq(state.key, limitsKey(app)))
     .get();
-  return row?.value ? (JSON.parse(row.value) as AppLimits) : {};
+  return row?.value ? parseLimits(row.value) : {};
+}
+
+/**
+ * An app's limits as a member wrote them, each read only when it is a positive number: a
+ * limit of another shape (`"x"`, `-1`) is no limit, where it made the gateway's throttle
+ * count with NaN.
+ */
+export function parseLimits(text: string): AppLimits {
+  const value: unknown = JSON.parse(text);
+  if (!isRecord(value)) return {};
+  const positive = (limit: unknown) =>
+    typeof limit === "number" && Number.isFinite(limit) && limit > 0 ? limit : undefined;
+  const rps = positive(value.rps);
+  const bandwidthBytesPerSecond = positive(value.bandwidthBytesPerSecond);
+  return {
+    ...(rps !== undefined ? { rps } : {}),
+    ...(bandwidthBytesPerSecond !== undefined ? { bandwidthBytesPerSecond } : {}),
+  };
 }

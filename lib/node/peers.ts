@@ -72,8 +72,15 @@ export function readDeviceDocument(db: StateReader, name: string): string | unde
 export function readDeviceInfo(db: StateReader, name: string): DeviceInfo | undefined {
   const value = stateValue(db, `devices/${name}/info`);
   if (!value) return undefined;
-  const info = JSON.parse(value) as Partial<DeviceInfo>;
-  if (!Array.isArray(info.addrs) || typeof info.cert !== "string") return undefined;
+  const info = JSON.parse(value) as Partial<DeviceInfo> | null;
+  // A device writes its info as it likes: `null` or `5` is no info, not a TypeError.
+  if (
+    typeof info !== "object" ||
+    info === null ||
+    !Array.isArray(info.addrs) ||
+    typeof info.cert !== "string"
+  )
+    return undefined;
   return {
     addrs: info.addrs.filter((a): a is string => typeof a === "string"),
     cert: info.cert,

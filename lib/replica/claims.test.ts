@@ -34,3 +34,16 @@ describe("a holder claim", () => {
     });
   });
 });
+
+describe("the snapshot a holder says it started from", () => {
+  const from = { device: "nas", epoch: 2, seq: 40, at: 1_764_400_000_000, content: "ab12" };
+
+  test("is read when of its shape", () => {
+    expect(claim({ from })?.from).toEqual(from);
+  });
+
+  test("is read as none when it is not, the claim kept", () => {
+    for (const wrong of [5, [], "nas", { ...from, epoch: "2" }, { ...from, device: null }])
+      expect(claim({ from: wrong })?.from).toBeNull();
+  });
+});

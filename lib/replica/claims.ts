@@ -10,6 +10,7 @@
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 import { isConflictCopyName } from "../../protocol/replica.ts";
+import { isRecord } from "../../protocol/shape.ts";
 import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
@@ -78,7 +79,7 @@ export function parseClaim(
       deviceId,
       epoch: parsed.epoch as number,
       since: typeof parsed.since === "string" ? parsed.since : "",
-      from: parsed.from ?? null,
+      from: parseFrom(parsed.from),
       lostAtMostMs: typeof parsed.lostAtMostMs === "number" ? parsed.lostAtMostMs : null,
       // Shown by `bucky app status` and the panel: only when it is a conflict copy's name.
       ...(typeof parsed.restoredCopy === "string" && isConflictCopyName(parsed.restoredCopy)
@@ -88,4 +89,20 @@ export function parseClaim(
   } catch {
     return undefined;
   }
+}
+
+/** The snapshot a claim says it started from, or null when it does not say one of its shape. */
+function parseFrom(value: unknown): HolderClaim["from"] {
+  if (!isRecord(value)) return null;
+  const { device, epoch, seq, at, content } = value;
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (typeof device !== "string" || !whole(epoch) || !whole(seq) || !whole(at)) return null;
+  if (content !== undefined && typeof content !== "string") return null;
+  return {
+    device,
+    epoch: epoch as number,
+    seq: seq as number,
+    at: at as number,
+    ...(content !== undefined ? { content } : {}),
+  };
 }

@@ -9,7 +9,7 @@ import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
-import { readSpecs } from "../apps/spec.ts";
+import { readSpecs, unreadableSpecs } from "../apps/spec.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
@@ -182,6 +182,10 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     warnings: [
       ...sandboxWarnings(view.db, view.membership),
       ...imageWarnings(view.db, view.membership),
+      ...unreadableSpecs(view.db).map(
+        ({ app, problem }) =>
+          `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again`,
+      ),
     ],
     sandbox: sandboxNotes(view.db, view.membership),
     ...(options.disk

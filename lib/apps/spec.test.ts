@@ -1,0 +1,130 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { checkManifest } from "../../protocol/app-manifest.ts";
+import type { StateDb } from "../store/db.ts";
+import {
+  type AppReport,
+  type AppSpec,
+  appKeys,
+  currentReport,
+  readReport,
+  readSpec,
+  readSpecs,
+  unreadableSpecs,
+} from "./spec.ts";
+
+const PACKAGE = `sha256:${"ab".repeat(32)}`;
+
+function manifestOf(id: string) {
+  const checked = checkManifest({
+    id,
+    version: "1.0.0",
+    run: { command: ["bun", "server.ts"] },
+    http: {},
+    health: { path: "/health" },
+  });
+  if (!checked.ok) throw new Error(checked.problems.join("; "));
+  return checked.manifest;
+}
+
+function specOf(app: string): AppSpec {
+  return {
+    app,
+    version: "1.0.0",
+    package: PACKAGE as AppSpec["package"],
+    manifest: manifestOf(app),
+    placement: "any",
+    desired: "running",
+    updatedAt: "2026-11-29T10:00:00.000Z",
+  };
+}
+
+function reportOf(app: string): AppReport {
+  return {
+    app,
+    state: "running",
+    version: "1.0.0",
+    package: PACKAGE as AppReport["package"],
+    url: "http://127.0.0.1:4000",
+    sandboxed: true,
+    restarts: 0,
+    error: null,
+    since: "2026-11-29T10:00:00.000Z",
+  };
+}
+
+/** A state table holding `values` (JSON texts) at their keys. */
+function stateWith(values: Record<string, string>): Database {
+  const db = new Database(":memory:");
+  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)");
+  for (const [key, value] of Object.entries(values))
+    db.query("INSERT INTO state (key, value) VALUES (?, ?)").run(key, value);
+  return db;
+}
+
+describe("apps' specs another member wrote", () => {
+  // Any member writes users/owner/apps/<app>/spec (protocol/write-rules.ts).
+  const db = stateWith({
+    [appKeys.spec("good")]: JSON.stringify(specOf("good")),
+    [appKeys.spec("five")]: "5",
+    [appKeys.spec("hollow")]: JSON.stringify({ ...specOf("hollow"), manifest: null }),
+    [appKeys.spec("norun")]: JSON.stringify({
+      ...specOf("norun"),
+      manifest: { ...manifestOf("norun"), run: "rm -rf /" },
+    }),
+    [appKeys.spec("alias")]: JSON.stringify(specOf("good")),
+  });
+
+  test("one that is not of a spec's shape reads as absent, and the others still read", () => {
+    expect(readSpecs(db)).toEqual([specOf("good")]);
+    expect(readSpec(db, "good")).toEqual(specOf("good"));
+    expect(readSpec(db, "five")).toBeUndefined();
+    expect(readSpec(db, "hollow")).toBeUndefined();
+    expect(readSpec(db, "norun")).toBeUndefined();
+  });
+
+  test("a spec at another app's key is not that app's", () => {
+    expect(readSpec(db, "alias")).toBeUndefined();
+  });
+
+  test("each one that does not read is named, with why, for bucky status", () => {
+    expect(unreadableSpecs(db)).toEqual([
+      { app: "alias", problem: "it is the spec of another app" },
+      { app: "five", problem: "a spec must be a map" },
+      { app: "hollow", problem: "its manifest must be a map" },
+      { app: "norun", problem: "its manifest's run must be a map" },
+    ]);
+  });
+
+  test("a spec from before standbys reads", () => {
+    const { standbys: _, ...manifest } = manifestOf("old");
+    const old = { ...specOf("old"), manifest };
+    expect(readSpec(stateWith({ [appKeys.spec("old")]: JSON.stringify(old) }), "old")).toEqual(
+      old as AppSpec,
+    );
+  });
+});
+
+describe("a device's report of an app", () => {
+  // Device n writes nodes/<n>/apps/<app> as it likes; every device's gateway reads it.
+  const db = stateWith({
+    [appKeys.report("laptop", "good")]: JSON.stringify(reportOf("good")),
+    [appKeys.report("laptop", "list")]: "[]",
+    [appKeys.report("laptop", "nothing")]: "null",
+    [appKeys.report("laptop", "state")]: JSON.stringify({ ...reportOf("state"), state: 7 }),
+    [appKeys.report("laptop", "other")]: JSON.stringify(reportOf("good")),
+  });
+  const drizzle = { $client: db } as unknown as StateDb;
+
+  test("reads as written when of its shape", () => {
+    expect(readReport(db, "laptop", "good")).toEqual(reportOf("good"));
+    expect(currentReport(drizzle, "laptop", "good")).toEqual(reportOf("good"));
+  });
+
+  test("reads as not said when it is not, in the ingress's read too", () => {
+    for (const app of ["list", "nothing", "state", "other"]) {
+      expect(readReport(db, "laptop", app)).toBeUndefined();
+      expect(currentReport(drizzle, "laptop", app)).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,18 @@
+import { describe, expect, test } from "bun:test";
+import { parseLimits } from "./table.ts";
+
+describe("an app's limits as a member wrote them (users/owner/apps/<app>/limits)", () => {
+  test("read as written when they are positive numbers", () => {
+    const limits = { rps: 50, bandwidthBytesPerSecond: 10_000_000 };
+    expect(parseLimits(JSON.stringify(limits))).toEqual(limits);
+    expect(parseLimits(JSON.stringify({ rps: 5 }))).toEqual({ rps: 5 });
+  });
+
+  test("a limit of another shape is no limit, and the value's other shapes none at all", () => {
+    expect(parseLimits(JSON.stringify({ rps: "x", bandwidthBytesPerSecond: 100 }))).toEqual({
+      bandwidthBytesPerSecond: 100,
+    });
+    expect(parseLimits(JSON.stringify({ rps: -1, bandwidthBytesPerSecond: null }))).toEqual({});
+    for (const text of ["null", "5", "[1,2]", '"rps"']) expect(parseLimits(text)).toEqual({});
+  });
+});
