@@ -1,6 +1,5 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { checkManifest } from "../../protocol/app-manifest.ts";
 import type { StateDb } from "../store/db.ts";
 import {
   type AppReport,
@@ -12,32 +11,10 @@ import {
   readSpecs,
   unreadableSpecs,
 } from "./spec.ts";
+import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
 
-const PACKAGE = `sha256:${"ab".repeat(32)}`;
-
-function manifestOf(id: string) {
-  const checked = checkManifest({
-    id,
-    version: "1.0.0",
-    run: { command: ["bun", "server.ts"] },
-    http: {},
-    health: { path: "/health" },
-  });
-  if (!checked.ok) throw new Error(checked.problems.join("; "));
-  return checked.manifest;
-}
-
-function specOf(app: string): AppSpec {
-  return {
-    app,
-    version: "1.0.0",
-    package: PACKAGE as AppSpec["package"],
-    manifest: manifestOf(app),
-    placement: "any",
-    desired: "running",
-    updatedAt: "2026-11-29T10:00:00.000Z",
-  };
-}
+const PACKAGE = TEST_PACKAGE;
+const specOf = (app: string): AppSpec => testSpec(app);
 
 function reportOf(app: string): AppReport {
   return {
@@ -70,7 +47,7 @@ describe("apps' specs another member wrote", () => {
     [appKeys.spec("hollow")]: JSON.stringify({ ...specOf("hollow"), manifest: null }),
     [appKeys.spec("norun")]: JSON.stringify({
       ...specOf("norun"),
-      manifest: { ...manifestOf("norun"), run: "rm -rf /" },
+      manifest: { ...testManifest("norun"), run: "rm -rf /" },
     }),
     [appKeys.spec("alias")]: JSON.stringify(specOf("good")),
   });
@@ -97,7 +74,7 @@ describe("apps' specs another member wrote", () => {
   });
 
   test("a spec from before standbys reads", () => {
-    const { standbys: _, ...manifest } = manifestOf("old");
+    const { standbys: _, ...manifest } = testManifest("old");
     const old = { ...specOf("old"), manifest };
     expect(readSpec(stateWith({ [appKeys.spec("old")]: JSON.stringify(old) }), "old")).toEqual(
       old as AppSpec,

@@ -21,6 +21,7 @@ import type { Op } from "../../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { publisherIdFromPublicKey } from "../../protocol/ids.ts";
 import { appKeys } from "../apps/spec.ts";
+import { testSpec } from "../apps/test-spec.ts";
 import { refusal } from "../archive/test-archives.ts";
 import { writeKeyFile } from "../identity/key-file.ts";
 import { createLog } from "../log.ts";
@@ -177,12 +178,7 @@ describe("catalogs", () => {
     mkdirSync(dir);
     const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "1.1.0") });
     await acceptCatalog(node, staging, p.token, p.publisher);
-    const spec = {
-      app: "memo",
-      version: "1.0.0",
-      desired: "running",
-      manifest: { exposure: "zone" },
-    };
+    const spec = testSpec("memo");
     node.write([{ key: appKeys.spec("memo"), value: JSON.stringify(spec) }]);
     const memo = async () => (await storeView(node)).apps.find((a) => a.id === "memo");
     expect(await memo()).toMatchObject({
@@ -204,7 +200,7 @@ describe("catalogs", () => {
     const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "9.0.0") });
     await acceptCatalog(node, staging, p.token, p.publisher);
     // memo runs, installed from a package of its own; then from another catalog.
-    const spec = { app: "memo", version: "1.0.0", desired: "running", manifest: {} };
+    const spec = testSpec("memo");
     node.write([{ key: appKeys.spec("memo"), value: JSON.stringify(spec) }]);
     // Whatever reaches the install itself would replace memo's code, keeping its data.
     const installs = new Proxy({} as ZoneWriter, {

@@ -9,6 +9,7 @@ import { signGatewayApproval } from "../../protocol/gateway-approval.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { appKeys } from "../apps/spec.ts";
+import { testSpec } from "../apps/test-spec.ts";
 import { isPassing } from "../errors.ts";
 import { approvalKey } from "../gateway/approval.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
@@ -168,13 +169,7 @@ function refusedGateway(home: string, options: { approved?: boolean; ops?: Op[] 
         { zone: test.zone, name, key: test.key, seal: test.seal },
         names.map((app) => ({
           key: appKeys.spec(app),
-          value: JSON.stringify({
-            app,
-            version: "1",
-            package: `sha256:${"a".repeat(64)}`,
-            desired: "running",
-            placement: "any",
-          }),
+          value: JSON.stringify(testSpec(app)),
         })),
         2000,
       ),

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import { appKeys } from "../apps/spec.ts";
+import { type AppSpec, appKeys } from "../apps/spec.ts";
+import { testManifest, testSpec } from "../apps/test-spec.ts";
 import { createLog } from "../log.ts";
 import { collectGarbage } from "../ndn/collect.ts";
 import { builtInRoots } from "../ndn/roots.ts";
@@ -40,14 +41,17 @@ describe("image layers as named data", () => {
     });
     const spec = (desired: string) => ({
       key: appKeys.spec("site"),
-      value: JSON.stringify({
-        app: "site",
-        version: "1",
-        package: record,
-        image: { platforms: ["linux/amd64"] },
-        desired,
-        placement: "any",
-      }),
+      value: JSON.stringify(
+        testSpec("site", {
+          package: record,
+          manifest: testManifest("site", {
+            run: { image: "localhost/site:1", port: 8080 },
+            http: undefined,
+          }),
+          image: { platforms: ["linux/amd64"] },
+          desired: desired as AppSpec["desired"],
+        }),
+      ),
     });
     const author = { zone: node.zone, name: "d", key: node.key, seal: node.seal };
     appendLocalChangeset(node.db, author, [spec("running")], 1000);

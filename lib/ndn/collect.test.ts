@@ -11,6 +11,7 @@ import {
   parseObjectId,
 } from "../../protocol/ndn.ts";
 import { appKeys } from "../apps/spec.ts";
+import { testSpec } from "../apps/test-spec.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, type TestNode } from "../state/test-db.ts";
@@ -39,14 +40,9 @@ function install(node: TestNode, app: string, id: ObjectId, previous?: ObjectId)
     [
       {
         key: appKeys.spec(app),
-        value: JSON.stringify({
-          app,
-          version: "1",
-          package: id,
-          ...(previous ? { previousPackage: previous } : {}),
-          desired: "running",
-          placement: "any",
-        }),
+        value: JSON.stringify(
+          testSpec(app, { package: id, ...(previous ? { previousPackage: previous } : {}) }),
+        ),
       },
     ],
     1000,
