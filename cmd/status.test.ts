@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { usageWith } from "../lib/facts/test-usage.ts";
 import type { DeviceDisk, ZoneCertificate } from "../lib/zone/status.ts";
 import { describeBackup, describeCertificate, describeImages, diskLines } from "./status.ts";
 
@@ -59,14 +60,9 @@ describe("a device's own words in bucky status", () => {
     freeBytes: GiB,
     totalBytes: 100 * GiB,
     nearlyFull: true,
-    usage: {
-      state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
-      namedData: { bytes: 0, objects: 0 },
-      apps: {},
-      logsBytes: 0,
-      backupCacheBytes: 0,
-      leftovers: [{ what: "apps/old; run: rm -rf /", bytes: GiB, ...(remove ? { remove } : {}) }],
-    },
+    usage: usageWith([
+      { what: "apps/old; run: rm -rf /", bytes: GiB, ...(remove ? { remove } : {}) },
+    ]),
   });
 
   test("another device's leftover is its words, and how to remove it the zone's", () => {

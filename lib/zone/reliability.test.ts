@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { readPayload } from "../facts/payload.ts";
+import { usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { type AppDataCopies, assessReliability } from "./reliability.ts";
 
@@ -168,14 +169,7 @@ describe("the reliability level", () => {
       facts: {
         ...base.facts,
         disk: { freeBytes: 2 * GiB, totalBytes: 100 * GiB },
-        usage: {
-          state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
-          namedData: { bytes: 0, objects: 0 },
-          apps: {},
-          logsBytes: 0,
-          backupCacheBytes: 0,
-          leftovers,
-        },
+        usage: usageWith(leftovers),
       },
     });
     const laptop = lure([

