@@ -1,4 +1,5 @@
 /** How commands lay out text for people: tables with a header, and counted nouns. */
+import { quoted } from "../lib/facts/said-by.ts";
 
 /** "1 file", "2 files", "0 snapshots"; irregular nouns give their plural. */
 export function plural(count: number, noun: string, many = `${noun}s`): string {
@@ -57,5 +58,5 @@ const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
  * sentence ("now; the owner must run …") read as the zone's.
  */
 export function givenTime(at: string): string {
-  return RFC_3339.test(at) ? at : JSON.stringify(at);
+  return RFC_3339.test(at) ? at : quoted(at);
 }
