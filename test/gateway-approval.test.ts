@@ -105,6 +105,17 @@ describe("the zone CA and the owner's approval", () => {
 
     // A member declaring itself a gateway for a's host: said not approved, nothing issued.
     const bPort = freePort();
+    /** b made a gateway for its own host and address, as the owner will approve. */
+    const enableOffice = [
+      "gateway",
+      "enable",
+      "--host",
+      "office.lan",
+      "--listen",
+      `127.0.0.2:${bPort}`,
+      "--home",
+      b.home,
+    ];
     const enabled = await buckyJson([
       "gateway",
       "enable",
@@ -199,16 +210,7 @@ describe("the zone CA and the owner's approval", () => {
 
     // Approved by the owner for its own host and address: issued for exactly those.
     await buckyJson(["state", "del", "nodes/b/zone-ca/request", "--home", b.home]);
-    await buckyJson([
-      "gateway",
-      "enable",
-      "--host",
-      "office.lan",
-      "--listen",
-      `127.0.0.2:${bPort}`,
-      "--home",
-      b.home,
-    ]);
+    await buckyJson(enableOffice);
     await waitFor("b's request for office.lan, on a", async () => {
       const found = await bucky([
         "state",
@@ -272,16 +274,7 @@ describe("the zone CA and the owner's approval", () => {
       return found?.notAfter ? found : undefined;
     });
     expect(onC).toMatchObject({ issuer: "zone", lastError: null });
-    const again = await buckyJson([
-      "gateway",
-      "enable",
-      "--host",
-      "office.lan",
-      "--listen",
-      `127.0.0.2:${bPort}`,
-      "--home",
-      b.home,
-    ]);
+    const again = await buckyJson(enableOffice);
     expect(again.approval).toEqual({ approved: true, unapproved: [] });
     // c holds no owner key: it cannot approve.
     const refused = await bucky(["gateway", "approve", "b", "--home", c.home, "--json"]);
