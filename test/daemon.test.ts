@@ -380,13 +380,15 @@ describe("a state database another process holds", () => {
     await buckyJson(["init", "--home", home]);
     const daemon = await startDaemon(home);
     // Another process takes the write lock and keeps it past the daemon's wait (5 s): until
-    // it is told to let go, once the daemon has refused.
+    // it is told to let go, once the daemon has refused. It waits its turn for the lock, as
+    // the daemon's own short writes (its first collection runs in steps) may hold it then.
     const holder = Bun.spawn(
       [
         process.execPath,
         "-e",
         `const { Database } = require("bun:sqlite");
          const db = new Database(${JSON.stringify(join(home, "state.db"))});
+         db.run("PRAGMA busy_timeout = 10000");
          db.run("BEGIN IMMEDIATE"); console.log("held");
          for await (const _ of console) break;
          db.run("ROLLBACK");`,
