@@ -322,7 +322,10 @@ describe("a daemon refuses forged changesets", () => {
     const before = await fullState();
     const huge = new Uint8Array(17 * 1024 * 1024);
     const error = await beta.post(alpha, "/v1/sync/push", huge).catch((e: unknown) => e);
-    expect((error as BuckyError).message).toBe("alpha refused: request body over 16777216 bytes");
+    expect([(error as BuckyError).code, (error as BuckyError).message]).toEqual([
+      "E_TOO_LARGE",
+      "alpha refused: a request's body is over 16777216 bytes, the most this takes",
+    ]);
     expect(await fullState()).toEqual(before);
     await waitFor("the warning", () =>
       alpha.log().includes("WARN  request refused") ? true : undefined,

@@ -80,34 +80,16 @@ export function requestLog(log: Log, api: string): MiddlewareHandler {
 }
 
 /**
- * Reads each request's body first, whole, up to `maxBytes`: one over it, or one that
- * breaks off (the client hung up), is refused as such, not met later as a bug. Paths
- * under `streamed` keep theirs as a stream (app traffic, limited where it enters).
+ * Reads each request's body first, whole, up to `maxBytes` (lib/node/request-body.ts): one
+ * over it is refused with E_TOO_LARGE (413), whatever it says of its size, and one that
+ * breaks off (the client hung up) as such, not met later as a bug. Paths under `streamed`
+ * keep theirs as a stream (app traffic, limited where it enters).
  */
 export function boundedBody(maxBytes: number, streamed: string): MiddlewareHandler {
-  const tooLarge = () => new BuckyError("E_USAGE", `request body over ${maxBytes} bytes`);
   return async (c, next) => {
-    const body = c.req.raw.body;
-    if (!body || c.req.path.startsWith(streamed)) return next();
-    if (Number(c.req.header("content-length") ?? 0) > maxBytes) throw tooLarge();
-    const chunks: Uint8Array[] = [];
-    let sizeBytes = 0;
-    try {
-      for await (const chunk of body) {
-        sizeBytes += chunk.length;
-        if (sizeBytes > maxBytes) throw tooLarge();
-        chunks.push(chunk);
-      }
-    } catch (error) {
-      if (error instanceof BuckyError) throw error;
-      throw new BuckyError(
-        "E_USAGE",
-        `the request body could not be read: ${(error as Error).message || "it broke off"}`,
-        undefined,
-        { cause: error },
-      );
-    }
-    c.req.raw = new Request(c.req.raw, { body: Buffer.concat(chunks) });
+    if (!c.req.raw.body || c.req.path.startsWith(streamed)) return next();
+    const body = await readBody(c.req.raw, maxBytes);
+    c.req.raw = new Request(c.req.raw, { body });
     await next();
   };
 }

@@ -35,6 +35,7 @@ import { admitMember } from "./admit-member.ts";
 import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 import { INGRESS_PREFIX, isIngressUrl, serveIngress } from "./peer-ingress.ts";
+import { readBody } from "./request-body.ts";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
 
@@ -187,11 +188,7 @@ export function createPeerApp(
  */
 function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
   return async (c, next) => {
-    const length = Number(c.req.header("content-length") ?? 0);
-    if (length > MAX_SYNC_MESSAGE_BYTES) {
-      throw new BuckyError("E_USAGE", `request body over ${MAX_SYNC_MESSAGE_BYTES} bytes`);
-    }
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = await readBody(c.req.raw, MAX_SYNC_MESSAGE_BYTES);
     const url = new URL(c.req.url);
     const device = admitMember(
       node,

@@ -9,8 +9,9 @@ import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { PairKeys } from "../../protocol/pair-key.ts";
 import { checkRequest, REQUEST_KEY_PURPOSE, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { BuckyError } from "../errors.ts";
 import { RequestKeys } from "../identity/request-keys.ts";
-import { PeerClient } from "./peer-client.ts";
+import { isUnreachable, PeerClient } from "./peer-client.ts";
 import { MemoryContacts, type Peer } from "./peers.ts";
 
 const clientSeed = new Uint8Array(32).fill(1);
@@ -30,6 +31,8 @@ const server = Bun.serve({
   tls: { cert: certPem, key: privateKeyPem(serverSeed) },
   async fetch(request) {
     const url = new URL(request.url);
+    const refusal = REFUSALS[url.pathname];
+    if (refusal) return new Response(refusal.body, { status: refusal.status });
     // As the peer API does: app traffic through the ingress streams, its body unsigned.
     const body = url.pathname.startsWith("/v1/ingress/")
       ? UNSIGNED_BODY
@@ -45,6 +48,28 @@ const server = Bun.serve({
   },
 });
 afterAll(() => server.stop(true));
+
+/** How peers of each kind refuse a request: path → the answer. */
+const REFUSALS: Record<string, { status: number; body: string }> = {
+  "/too-large": {
+    status: 413,
+    body: '{"error":{"code":"E_TOO_LARGE","message":"a request\'s body is over 16777216 bytes, the most this takes"}}',
+  },
+  // A peer of a version before E_TOO_LARGE.
+  "/too-large-older": {
+    status: 400,
+    body: '{"error":{"code":"E_USAGE","message":"request body over 16777216 bytes"}}',
+  },
+  // The runtime's own refusal, past the server's maxRequestBodySize: no body of bucky's.
+  "/too-large-runtime": { status: 413, body: "" },
+  // A newer peer's code, unknown here.
+  "/newer": { status: 400, body: '{"error":{"code":"E_SOMETHING_NEW","message":"no"}}' },
+  "/usage": {
+    status: 400,
+    body: '{"error":{"code":"E_USAGE","message":"the body must be {\\"to\\": \\"<device>\\"}"}}',
+  },
+  "/overloaded": { status: 503, body: "" },
+};
 
 const peer: Peer = {
   id: serverId,
@@ -93,5 +118,36 @@ describe("PeerClient's request authentication", () => {
     });
     expect(await response.text()).toBe("ok");
     expect(seen).toEqual([{ scheme: "v2", ok: true }]);
+  });
+});
+
+describe("PeerClient's reading of a peer's refusal", () => {
+  test("a body over the peer's bound is E_TOO_LARGE however the peer says so, and no refusal is a peer that is unavailable", async () => {
+    const answers = await Promise.all(
+      Object.keys(REFUSALS).map(async (path) => {
+        const error = await withKeys.post(peer, path, new Uint8Array([1])).catch((e) => e);
+        if (!(error instanceof BuckyError)) throw error;
+        return [path, error.code, isUnreachable(error), error.message];
+      }),
+    );
+    expect(answers).toEqual([
+      [
+        "/too-large",
+        "E_TOO_LARGE",
+        false,
+        "server refused: a request's body is over 16777216 bytes, the most this takes",
+      ],
+      [
+        "/too-large-older",
+        "E_TOO_LARGE",
+        false,
+        "server refused: request body over 16777216 bytes",
+      ],
+      ["/too-large-runtime", "E_TOO_LARGE", false, "server answered HTTP 413"],
+      ["/newer", "E_USAGE", false, "server refused: no"],
+      ["/usage", "E_USAGE", false, 'server refused: the body must be {"to": "<device>"}'],
+      // A server's failure passes: tried again later, as before.
+      ["/overloaded", "E_UNAVAILABLE", false, "server answered HTTP 503"],
+    ]);
   });
 });

@@ -316,15 +316,56 @@ function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
   return error;
 }
 
-/** A peer's error answer, as the BuckyError it reported. */
+/**
+ * A peer's error answer, as the BuckyError it reported. A code this version does not know
+ * (a newer peer's), or an answer that is not one of bucky's (a proxy's, the runtime's own
+ * 413), is taken by its HTTP status: a refusal (4xx) is not a peer that is unavailable,
+ * which would be waited out and tried again for ever. An older peer's refusal of a body
+ * over its bound (400 E_USAGE, "request body over N bytes") is the E_TOO_LARGE it is now.
+ */
 function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
+  const said = saidError(body);
+  if (!said) return new BuckyError(codeOfStatus(status), `${peer.name} answered HTTP ${status}`);
+  const code =
+    said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
+      ? "E_TOO_LARGE"
+      : said.code in ERROR_CODES
+        ? (said.code as ErrorCode)
+        : codeOfStatus(status);
+  return new BuckyError(code, `${peer.name} refused: ${said.message}`, said.hint);
+}
+
+/** How a peer before E_TOO_LARGE refused a body over its bound. */
+const LEGACY_TOO_LARGE = /^request body over \d+ bytes$/;
+
+/** The error a peer's answer says, when it is of that shape: `{"error": {code, message, hint?}}`. */
+function saidError(body: Uint8Array): { code: string; message: string; hint?: string } | undefined {
   try {
-    const { error } = JSON.parse(new TextDecoder().decode(body)) as {
-      error: { code: string; message: string; hint?: string };
-    };
-    const code = (error.code in ERROR_CODES ? error.code : "E_UNAVAILABLE") as ErrorCode;
-    return new BuckyError(code, `${peer.name} refused: ${error.message}`, error.hint);
+    const { error } = JSON.parse(new TextDecoder().decode(body)) as { error?: unknown };
+    if (typeof error !== "object" || error === null) return undefined;
+    const { code, message, hint } = error as Record<string, unknown>;
+    if (typeof code !== "string" || typeof message !== "string") return undefined;
+    return { code, message, ...(typeof hint === "string" ? { hint } : {}) };
   } catch {
-    return new BuckyError("E_UNAVAILABLE", `${peer.name} answered HTTP ${status}`);
+    return undefined;
   }
 }
+
+/** The code an HTTP status says, when the answer says none this version knows. */
+function codeOfStatus(status: number): ErrorCode {
+  const known = BY_STATUS[status];
+  if (known) return known;
+  // Any other refusal is the request's fault; a server's error, or too many requests, passes.
+  return status >= 400 && status < 500 && status !== 408 && status !== 429
+    ? "E_USAGE"
+    : "E_UNAVAILABLE";
+}
+
+const BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: "E_USAGE",
+  403: "E_PERMISSION",
+  404: "E_NOT_FOUND",
+  409: "E_EXISTS",
+  413: "E_TOO_LARGE",
+  422: "E_INTEGRITY",
+};
