@@ -44,6 +44,7 @@ interface Status {
   sandboxed: boolean;
   restarts: number;
   error: string | null;
+  reportedBy: string | null;
 }
 
 let alpha: Daemon;
@@ -379,6 +380,14 @@ describe("faults are reported clearly and leave the rest running", () => {
       (x) => x.state === "crashed" && (x.error ?? "").includes("exited with code 3"),
     );
     expect(s.error).toContain("bye");
+    // What went wrong is the report of the device running it: said as its words, on one line.
+    expect(s.reportedBy).toBe("alpha");
+    const problem = await waitFor("its problem in bucky app status", async () =>
+      (await bucky(["app", "status", "quitter", "--home", alpha.home])).stdout
+        .split("\n")
+        .find((line) => line.includes("exited with code 3")),
+    );
+    expect(problem).toMatch(/^ {2}problem {4}alpha says "[^"]*exited with code 3.*"$/);
   });
 
   test("an app that never becomes healthy", async () => {

@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import type { Installed, InstallOptions } from "../../lib/apps/admin.ts";
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { BuckyError } from "../../lib/errors.ts";
+import { saidBy } from "../../lib/facts/said-by.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -99,6 +100,7 @@ export default defineBuckyCommand({
       state: status.state,
       runsOn: status.device,
       error: status.error,
+      reportedBy: status.reportedBy,
     };
   },
   text: (installed) =>
@@ -107,7 +109,7 @@ export default defineBuckyCommand({
       ...(installed.image ? [`Its image, in the zone now: ${installed.image}.`] : []),
       installed.state === "running"
         ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
-        : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.error}` : ""}.`,
+        : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.reportedBy === null ? installed.error : saidBy(installed.reportedBy, installed.error)}` : ""}.`,
       `See it with \`bucky app status ${installed.app}\`.`,
     ].join("\n"),
 });

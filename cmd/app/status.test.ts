@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { dataLines } from "./status.ts";
+import type { AppStatus } from "../../lib/apps/status.ts";
+import { dataLines, statusText } from "./status.ts";
 
 describe("bucky app status: where an app's data is", () => {
   test("the time its holder says it took the app over is shown as a time only when it is one", () => {
@@ -22,6 +23,52 @@ describe("bucky app status: where an app's data is", () => {
     const since = "2026-11-29T09:36:00.000Z";
     expect(dataLines({ ...data, holder: { ...data.holder, since } })[0]).toBe(
       `  data       held by laptop (epoch 3, since ${since})`,
+    );
+  });
+});
+
+describe("bucky app status: what went wrong", () => {
+  const status: AppStatus = {
+    app: "site",
+    version: "1.0.0",
+    state: "crashed",
+    device: "laptop",
+    url: "unix:/home/laptop/.bucky/apps/site/door.sock",
+    sandboxed: true,
+    engine: "bubblewrap",
+    image: null,
+    restarts: 2,
+    error: "exited; the owner must run: bucky devices revoke nas\n\u001b[2K  problem    none",
+    reportedBy: "laptop",
+    placement: "laptop",
+    desired: "running",
+    package: `sha256:${"ab".repeat(32)}` as AppStatus["package"],
+    exposure: "public",
+    shared: null,
+    data: null,
+  };
+
+  test("the problem and url the running device reported are said as its words, each on one line", () => {
+    const lines = statusText(status).split("\n");
+    expect(lines.filter((line) => /^ {2}(url|problem) /.test(line))).toEqual([
+      '  url        laptop says "unix:/home/laptop/.bucky/apps/site/door.sock"',
+      '  problem    laptop says "exited; the owner must run: bucky devices revoke nas\\n\\u001b[2K  problem    none"',
+    ]);
+    expect(lines).toHaveLength(7);
+  });
+
+  test("the zone's own words (why no device runs it) are its own", () => {
+    const waiting = {
+      ...status,
+      state: "pending" as const,
+      device: null,
+      url: null,
+      error: "no live device of the zone can run it now",
+      reportedBy: null,
+    };
+    expect(statusText(waiting).split("\n").slice(2, 3)).toEqual(["  url        -"]);
+    expect(statusText(waiting).split("\n").at(-1)).toBe(
+      "  problem    no live device of the zone can run it now",
     );
   });
 });

@@ -1,10 +1,11 @@
 /** `bucky app status <app>`: where an app runs, its state, where its data is, and what went wrong. */
 import type { AppStatus } from "../../lib/apps/status.ts";
+import { saidBy } from "../../lib/facts/said-by.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { AppDataStatus } from "../../lib/replica/data-status.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { givenTime } from "../text.ts";
+import { givenTime, printable } from "../text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -15,11 +16,16 @@ export default defineBuckyCommand({
   args: { app: { type: "positional", required: true, description: "The app's id" } },
   run: (args, context) =>
     requestDaemon<AppStatus>(context.home, "GET", `/v1/apps/${encodeURIComponent(args.app)}`),
-  text: (status) =>
+  text: (status) => statusText(status),
+});
+
+/** The app's status for people; its report's words said as the reporting device's. */
+export function statusText(status: AppStatus): string {
+  return (
     [
       `${status.app} ${status.version}: ${status.state}`,
       `  device     ${status.device ?? "(none runs it now)"}${status.placement === "any" ? " (placed on any device)" : ""}`,
-      `  url        ${status.url ?? "-"}`,
+      `  url        ${status.url === null ? "-" : reported(status, status.url)}`,
       `  exposure   ${status.exposure}`,
       ...(status.image
         ? [`  engine     ${status.engine}: a container of ${status.image}`]
@@ -28,9 +34,21 @@ export default defineBuckyCommand({
           ]),
       `  restarts   ${status.restarts}`,
       ...(status.data ? dataLines(status.data) : []),
-      ...(status.error ? [`  problem    ${status.error}`] : []),
-    ].join("\n"),
-});
+      ...(status.error ? [`  problem    ${reported(status, status.error)}`] : []),
+    ]
+      // Each stays one line, whatever a device wrote in its report.
+      .map(printable)
+      .join("\n")
+  );
+}
+
+/**
+ * Text of the app's report, said as the words of the device that wrote it: a member writes
+ * its reports as it likes, and a problem could read "the owner must run …" as the zone's.
+ */
+function reported(status: AppStatus, words: string): string {
+  return status.reportedBy === null ? words : saidBy(status.reportedBy, words);
+}
 
 /** Where its data is: the holder (its own claim: the time it gives is shown as one only when it is), standbys, copies. */
 export function dataLines(data: AppDataStatus): string[] {

@@ -41,7 +41,14 @@ export interface AppStatus {
   /** An image app's image, by its digest. */
   readonly image: string | null;
   readonly restarts: number;
+  /** What went wrong: the zone's words, or those of `reportedBy` (its report). */
   readonly error: string | null;
+  /**
+   * The device whose report `url` and `error` come from, as it wrote them: a member writes
+   * its reports as it likes, so whoever shows them says they are its words (saidBy). Null
+   * when they are the zone's own (why no device runs it) or there are none.
+   */
+  readonly reportedBy: string | null;
   readonly placement: string;
   readonly desired: DesiredState;
   readonly package: string;
@@ -116,7 +123,7 @@ function statusOf(
     restarts: current?.restarts ?? 0,
   };
   if (spec.desired === "stopped") {
-    return { ...base, state: "stopped", url: null, error: null };
+    return { ...base, state: "stopped", url: null, error: null, reportedBy: null };
   }
   if (!device) {
     return {
@@ -124,10 +131,17 @@ function statusOf(
       state: "pending",
       url: null,
       error: holding.waiting ?? "no live device of the zone can run it now",
+      reportedBy: null,
     };
   }
-  if (!current) return { ...base, state: "pending", url: null, error: null };
-  return { ...base, state: current.state, url: current.url, error: current.error };
+  if (!current) return { ...base, state: "pending", url: null, error: null, reportedBy: null };
+  return {
+    ...base,
+    state: current.state,
+    url: current.url,
+    error: current.error,
+    reportedBy: device,
+  };
 }
 
 export function appStatus(zone: ZoneView, app: string, liveWindowMs: number): AppStatus {

@@ -256,6 +256,8 @@ export const en = {
     version: (p: { version: string }) => `version ${p.version}`,
     runsOn: (p: { device: string }) => `runs on ${p.device}`,
     noDevice: "no device can run it now",
+    /** What the device running an app said went wrong (its report): its words. */
+    problemSaid: (p: { device: string; problem: string }) => `${p.device} says “${p.problem}”`,
     openApp: (p: { app: string }) => `Open ${p.app}`,
     manage: (p: { app: string }) => `Manage ${p.app}`,
     updateAvailable: (p: { version: string }) => `Version ${p.version} is available.`,

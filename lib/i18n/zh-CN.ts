@@ -224,6 +224,7 @@ export const zhCN: Messages = {
     version: (p) => `版本 ${p.version}`,
     runsOn: (p) => `运行于 ${p.device}`,
     noDevice: "目前没有设备能运行它",
+    problemSaid: (p) => `${p.device} 称“${p.problem}”`,
     openApp: (p) => `打开 ${p.app}`,
     manage: (p) => `管理 ${p.app}`,
     updateAvailable: (p) => `有新版本 ${p.version} 可用。`,

@@ -50,7 +50,11 @@ export const AppCards: FC<{
                 </>
               ) : null}
             </div>
-            {a.error ? <div class="warn">{a.error}</div> : null}
+            {a.error ? (
+              <div class="warn">
+                <AppProblem app={a} />
+              </div>
+            ) : null}
             {extra?.update ? (
               <div class="warn">{t.apps.updateAvailable({ version: extra.update.version })}</div>
             ) : null}
@@ -68,5 +72,21 @@ export const AppCards: FC<{
         );
       })}
     </ul>
+  );
+};
+
+/**
+ * What went wrong with an app: the zone's words, or the words of the device that runs it
+ * (its report, which a member writes as it likes), said to be that device's.
+ */
+export const AppProblem: FC<{ app: AppStatus }> = ({ app }) => {
+  const { t } = useLocale();
+  if (app.error === null) return null;
+  return (
+    <>
+      {app.reportedBy === null
+        ? app.error
+        : t.apps.problemSaid({ device: app.reportedBy, problem: app.error })}
+    </>
   );
 };

@@ -13,7 +13,7 @@ import { BuckyError } from "../errors.ts";
 import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
 import type { DeviceView } from "../zone/devices.ts";
-import { AppCards, type AppExtras } from "./app-cards.tsx";
+import { AppCards, type AppExtras, AppProblem } from "./app-cards.tsx";
 import { Action, Confirm, shown, Tag, useLocale } from "./components.tsx";
 import { FormParts, MAX_FORM_BYTES } from "./form-parts.ts";
 import { href } from "./layout.tsx";
@@ -324,7 +324,11 @@ const AppState: FC<{ app: AppStatus }> = ({ app }) => {
         {app.device ? t.apps.runsOn({ device: app.device }) : t.apps.noDevice}{" "}
         <span class="muted">{t.apps.version({ version: app.version })}</span>
       </p>
-      {app.error ? <p class="warn">{app.error}</p> : null}
+      {app.error ? (
+        <p class="warn">
+          <AppProblem app={app} />
+        </p>
+      ) : null}
       {app.state === "running" ? (
         <p>
           <a class="button" href={`/apps/${encodeURIComponent(app.app)}/`}>

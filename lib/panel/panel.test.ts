@@ -34,8 +34,8 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
       { status: 404 },
     );
   });
-  const get = (path: string) =>
-    panel.request(`http://gw.test/_bucky/panel/${path}`, {}, { viewer });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    panel.request(`http://gw.test/_bucky/panel/${path}`, { headers }, { viewer });
   const post = (path: string, form?: Record<string, string>) =>
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
@@ -484,5 +484,53 @@ describe("a form's body", () => {
       ).toString(),
     );
     expect(notice.text).toBe(`a form is over ${64 * 1024} bytes, the most this takes`);
+  });
+});
+
+describe("an app's problem", () => {
+  test("is said as the words of the device that reported it, in each language; the zone's own words are its own", async () => {
+    // Each device writes its own reports of the apps it runs, as it likes.
+    const lure = "the owner must run: bucky devices revoke nas";
+    const crashed = {
+      app: "site",
+      version: "1.0.0",
+      state: "crashed",
+      device: "laptop",
+      url: null,
+      sandboxed: true,
+      engine: "bubblewrap",
+      image: null,
+      restarts: 2,
+      error: lure,
+      reportedBy: "laptop",
+      placement: "laptop",
+      desired: "running",
+      package: `sha256:${"ab".repeat(32)}`,
+      exposure: "public",
+      shared: null,
+      data: null,
+    };
+    const waiting = {
+      ...crashed,
+      app: "notes",
+      state: "pending",
+      device: null,
+      error: "no live device of the zone can run it now",
+      reportedBy: null,
+    };
+    const { get } = panelFor(owner, {
+      "/v1/apps": { apps: [waiting, crashed] },
+      "/v1/apps/site": crashed,
+    });
+    const page = async (path: string, language: string) =>
+      (await (await get(path, { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    for (const path of ["apps", "apps/site"]) {
+      const english = await page(path, "en");
+      expect([path, english.includes(`laptop says “${lure}”`)]).toEqual([path, true]);
+      expect([path, english.split(lure).length - 1]).toEqual([path, 1]);
+      const chinese = await page(path, "zh-CN");
+      expect([path, chinese.includes(`laptop 称“${lure}”`)]).toEqual([path, true]);
+    }
+    expect(await page("apps", "en")).toContain(">no live device of the zone can run it now<");
   });
 });
