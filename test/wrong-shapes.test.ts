@@ -13,6 +13,7 @@ import {
   cleanUp,
   type Daemon,
   freePort,
+  jsonError,
   scratchDir,
   startZone,
   waitFor,
@@ -82,8 +83,8 @@ describe("specs and reports another member wrote in a shape not theirs", () => {
   test("bucky status works, and names each app whose spec it cannot read", async () => {
     const status = await buckyJson<{ warnings: string[] }>(["status", "--home", alpha.home]);
     expect(status.warnings.filter((w) => w.startsWith("app "))).toEqual([
-      "app five is not run anywhere: its spec in the zone state is not one bucky can read (a spec must be a map); install it again",
-      "app hollow is not run anywhere: its spec in the zone state is not one bucky can read (its manifest must be a map); install it again",
+      "app five is not run anywhere: its spec in the zone state is not one bucky can read (a spec must be a map); install it again, or remove it (`bucky app remove five`)",
+      "app hollow is not run anywhere: its spec in the zone state is not one bucky can read (its manifest must be a map); install it again, or remove it (`bucky app remove hollow`)",
     ]);
   });
 
@@ -121,5 +122,55 @@ describe("specs and reports another member wrote in a shape not theirs", () => {
       'app spec unreadable app=five problem="a spec must be a map"',
       'app spec unreadable app=hollow problem="its manifest must be a map"',
     ]);
+  });
+});
+
+describe("an app whose spec cannot be read", () => {
+  test("cannot be started or stopped, and says why", async () => {
+    const stopped = await bucky(["app", "stop", "five", "--home", alpha.home, "--json"]);
+    expect([stopped.exitCode, jsonError(stopped)]).toEqual([
+      1,
+      {
+        code: "E_NOT_FOUND",
+        message:
+          "five is not installed as bucky can run it: its spec in the zone state is not one bucky can read (a spec must be a map)",
+        hint: "Remove it with `bucky app remove five`, or install it again.",
+      },
+    ]);
+  });
+
+  test("is removed by bucky app remove, the owner's way out: its spec is gone, and bucky status names it no more", async () => {
+    expect(await buckyJson(["app", "remove", "five", "--purge", "--home", alpha.home])).toEqual({
+      app: "five",
+      removed: true,
+      purged: false,
+      unreadable: "a spec must be a map",
+    });
+    const text = await bucky(["app", "remove", "hollow", "--home", alpha.home]);
+    expect([text.exitCode, text.stdout.trim()]).toEqual([
+      0,
+      "Removed hollow, whose spec in the zone state could not be read (its manifest must be a map). Any data of it a device kept stays there: `bucky status --disk` on that device shows it as a leftover, and how to remove it.",
+    ]);
+    const status = await buckyJson<{ warnings: string[]; unreadableApps: unknown[] }>([
+      "status",
+      "--home",
+      alpha.home,
+    ]);
+    expect([status.warnings.filter((w) => w.startsWith("app ")), status.unreadableApps]).toEqual([
+      [],
+      [],
+    ]);
+    const state = await bucky([
+      "state",
+      "get",
+      "users/owner/apps/five/spec",
+      "--home",
+      alpha.home,
+      "--json",
+    ]);
+    expect([state.exitCode, jsonError(state).code]).toEqual([1, "E_NOT_FOUND"]);
+    // Removed once, it is not there to remove again.
+    const again = await bucky(["app", "remove", "five", "--home", alpha.home, "--json"]);
+    expect([again.exitCode, jsonError(again).code]).toEqual([1, "E_NOT_FOUND"]);
   });
 });

@@ -1,5 +1,5 @@
 /** `bucky app remove <app> [--purge]`: uninstall an app; its data stays unless purged. */
-import type { AppSpec } from "../../lib/apps/spec.ts";
+import type { Removal } from "../../lib/apps/admin.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
 
@@ -16,13 +16,17 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const spec = await requestDaemon<AppSpec>(
+    const removal = await requestDaemon<Removal>(
       context.home,
       "DELETE",
       `/v1/apps/${encodeURIComponent(args.app)}${args.purge ? "?purge=1" : ""}`,
     );
-    return { app: spec.app, removed: true, purged: spec.purge === true };
+    return "unreadable" in removal
+      ? { app: removal.app, removed: true, purged: false, unreadable: removal.unreadable }
+      : { app: removal.app, removed: true, purged: removal.purge === true };
   },
   text: (result) =>
-    `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
+    "unreadable" in result
+      ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
+      : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
 });

@@ -12,7 +12,7 @@ import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
-import { type AppSpec, appKeys, type DesiredState, readSpec } from "./spec.ts";
+import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
 
 export interface Installed {
   readonly app: string;
@@ -294,9 +294,35 @@ export function setDesired(
   return spec;
 }
 
+/** What removing an app did: its spec, now saying removed; or, for a spec no one can read, its deletion. */
+export type Removal =
+  | AppSpec
+  | { readonly app: string; readonly desired: "removed"; readonly unreadable: string };
+
+/**
+ * Removes an app: its spec says removed, and each device stops it (and with `purge` deletes
+ * its data). A spec not of a spec's shape (any member writes specs) is run nowhere, and no
+ * spec saying removed can be made of it: it is deleted, the owner's way out. Whatever data
+ * of it a device kept is a leftover there (`bucky status --disk`).
+ */
+export function removeApp(zone: ZoneWriter, app: string, purge = false): Removal {
+  const problem = unreadableSpec(zone.db, app);
+  if (problem === undefined) return setDesired(zone, app, "removed", purge);
+  zone.write([{ key: appKeys.spec(app), value: null }]);
+  zone.log.info("app removed", { app, purge: false, unreadable: problem });
+  return { app, desired: "removed", unreadable: problem };
+}
+
 /** An app's spec, if the app is installed (not removed); else the error that says so. */
 function installedSpec(zone: ZoneWriter, app: string): AppSpec {
   const current = readSpec(zone.db, app);
+  const problem = current ? undefined : unreadableSpec(zone.db, app);
+  if (problem !== undefined)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${app} is not installed as bucky can run it: its spec in the zone state is not one bucky can read (${problem})`,
+      `Remove it with \`bucky app remove ${app}\`, or install it again.`,
+    );
   if (!current || current.desired === "removed")
     throw new BuckyError(
       "E_NOT_FOUND",

@@ -110,6 +110,12 @@ export function unreadableSpecs(db: StateReader): { app: string; problem: string
   });
 }
 
+/** Why the spec of `app` in the zone state is not one, or undefined when it is (or there is none). */
+export function unreadableSpec(db: StateReader, app: string): string | undefined {
+  const value = stateValue(db, appKeys.spec(app));
+  return value ? specProblem(value, app) : undefined;
+}
+
 export function readSpec(db: StateReader, app: string): AppSpec | undefined {
   const value = stateValue(db, appKeys.spec(app));
   return value ? parseSpec(value, app) : undefined;

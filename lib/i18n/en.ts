@@ -196,6 +196,11 @@ export const en = {
       `${p.device} cannot sandbox apps: ${p.device} says “${p.problem}”. Apps there can reach all of that device.`,
     appUnsandboxed: (p: { app: string; device: string }) =>
       `${p.app} runs on ${p.device} without a sandbox.`,
+    /** An app whose spec in the zone state (any member writes specs) is not one bucky can read. */
+    appSpecUnreadable: (p: { app: string; problem: string }) =>
+      `${p.app} runs nowhere: its settings in the zone state cannot be read (${p.problem}). Install it again, or remove it.`,
+    removeUnreadable: (p: { app: string }) =>
+      `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },
   charts: {
     max: (p: { value: string }) => `Highest: ${p.value}`,

@@ -169,6 +169,10 @@ export const zhCN: Messages = {
     deviceUnsandboxed: (p) =>
       `${p.device} 无法为应用提供沙箱：${p.device} 称“${p.problem}”。那里的应用可以访问整台设备。`,
     appUnsandboxed: (p) => `${p.app} 在 ${p.device} 上没有沙箱保护地运行。`,
+    appSpecUnreadable: (p) =>
+      `${p.app} 没有在任何设备上运行：区域状态中它的设置无法读取（${p.problem}）。请重新安装，或将其移除。`,
+    removeUnreadable: (p) =>
+      `${p.app} 将从区域状态中移除。设备上保留的它的数据仍留在原处，列在该设备的遗留项中。`,
   },
   charts: {
     max: (p) => `最高：${p.value}`,

@@ -24,6 +24,7 @@ import {
   installArchive,
   installStoredPackage,
   moveApp,
+  removeApp,
   restoreCopy,
   setDesired,
 } from "../apps/admin.ts";
@@ -323,7 +324,7 @@ export function createLocalApp(
     return c.json(shareApp(node, c.req.param("app"), names as string[] | null));
   });
   app.delete("/v1/apps/:app", (c) =>
-    c.json(setDesired(node, c.req.param("app"), "removed", c.req.query("purge") === "1")),
+    c.json(removeApp(node, c.req.param("app"), c.req.query("purge") === "1")),
   );
   app.get("/v1/apps/:app/logs", async (c) =>
     c.json(

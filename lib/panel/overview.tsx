@@ -15,7 +15,7 @@ import type { ReliabilityNote } from "../zone/reliability.ts";
 import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
 import { AppCards } from "./app-cards.tsx";
 import { type Bar, BarChart } from "./chart.tsx";
-import { Action, Cards, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
+import { Action, Cards, Confirm, Failure, shown, Tag, Time, useLocale } from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
@@ -49,7 +49,7 @@ export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => 
       t.nav.overview,
       <>
         {shown(status, (data) => (
-          <Reliability status={data} />
+          <Reliability status={data} manage={panelRights(c.env.viewer).manageApps} />
         ))}
         <h2>{t.nav.devices}</h2>
         {shown(devices, (data) => (
@@ -101,7 +101,7 @@ export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => 
   });
 }
 
-const Reliability: FC<{ status: ZoneStatus }> = ({ status }) => {
+const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, manage }) => {
   const { t } = useLocale();
   const r = status.reliability;
   return (
@@ -110,7 +110,7 @@ const Reliability: FC<{ status: ZoneStatus }> = ({ status }) => {
         {t.overview.level({ level: r.level })}
       </p>
       <p>{t.overview.meaning[r.meaning]({ devices: r.unprotected })}</p>
-      {r.notes.length + status.sandbox.length > 0 ? (
+      {r.notes.length + status.sandbox.length + status.unreadableApps.length > 0 ? (
         <ul>
           {r.notes.map((note) => (
             <li class="warn">
@@ -120,6 +120,19 @@ const Reliability: FC<{ status: ZoneStatus }> = ({ status }) => {
           {status.sandbox.map((note) => (
             <li class="warn">
               <SandboxWarning note={note} />
+            </li>
+          ))}
+          {status.unreadableApps.map((unreadable) => (
+            <li class="warn">
+              {t.notes.appSpecUnreadable(unreadable)}
+              {manage ? (
+                <Confirm
+                  summary={t.apps.removeOpen}
+                  text={t.notes.removeUnreadable({ app: unreadable.app })}
+                  action={href(`apps/${encodeURIComponent(unreadable.app)}/remove`)}
+                  label={t.apps.remove({ app: unreadable.app })}
+                />
+              ) : null}
             </li>
           ))}
         </ul>

@@ -94,6 +94,7 @@ describe("the overview", () => {
       reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
       warnings: [],
       sandbox: [],
+      unreadableApps: [],
       disk: [],
     },
   });
@@ -532,5 +533,36 @@ describe("an app's problem", () => {
       expect([path, chinese.includes(`laptop 称“${lure}”`)]).toEqual([path, true]);
     }
     expect(await page("apps", "en")).toContain(">no live device of the zone can run it now<");
+  });
+});
+
+describe("an app whose spec cannot be read", () => {
+  test("is named on the overview in the viewer's language, with a way to remove it", async () => {
+    const answers = {
+      "/v1/status": {
+        zone: { id: "ztest", name: "home" },
+        devices: [],
+        backups: [],
+        gateways: [],
+        images: [],
+        certificates: [],
+        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+        warnings: [],
+        sandbox: [],
+        unreadableApps: [{ app: "five", problem: "a spec must be a map" }],
+        disk: [],
+      },
+    };
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "five runs nowhere: its settings in the zone state cannot be read (a spec must be a map). Install it again, or remove it.",
+    );
+    expect(english).toContain('action="/_bucky/panel/apps/five/remove"');
+    expect(await page("zh-CN")).toContain(
+      "five 没有在任何设备上运行：区域状态中它的设置无法读取（a spec must be a map）。请重新安装，或将其移除。",
+    );
   });
 });

@@ -67,6 +67,8 @@ export interface ZoneStatus {
   readonly warnings: readonly string[];
   /** The same, as data (the panel says it in the viewer's language). */
   readonly sandbox: readonly SandboxNote[];
+  /** Apps whose spec in the zone state is not one bucky can read, each with why: run nowhere. */
+  readonly unreadableApps: readonly { readonly app: string; readonly problem: string }[];
   /** With `disk`: where each device's space goes, as it last said (this device: now). */
   readonly disk?: readonly DeviceDisk[];
 }
@@ -140,6 +142,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   });
   // This device's usage when measured here now, not as a record it could have been sent.
   const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
+  const unreadable = unreadableSpecs(view.db);
   return {
     home: view.home,
     device: view.device,
@@ -182,12 +185,13 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     warnings: [
       ...sandboxWarnings(view.db, view.membership),
       ...imageWarnings(view.db, view.membership),
-      ...unreadableSpecs(view.db).map(
+      ...unreadable.map(
         ({ app, problem }) =>
-          `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again`,
+          `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
       ),
     ],
     sandbox: sandboxNotes(view.db, view.membership),
+    unreadableApps: unreadable,
     ...(options.disk
       ? {
           disk: devices
