@@ -125,6 +125,7 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       state: "running",
       runsOn: "beta",
       error: null,
+      reportedBy: "beta",
     });
     const running = await until("notes", "running", (s) => s.state === "running");
     expect(running).toMatchObject({
