@@ -137,6 +137,7 @@ describe("bucky status", () => {
       certificates: [],
       warnings: [],
       sandbox: [],
+      unreadableApps: [],
     });
   });
 
