@@ -13,6 +13,7 @@
 import { mkdir, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BuckyError } from "../errors.ts";
+import { formatBytes } from "../units.ts";
 
 export interface ArchiveLimits {
   /** The bytes of all the files together. */
@@ -21,6 +22,12 @@ export interface ArchiveLimits {
   readonly entries: number;
   /** One file, at most. */
   readonly fileBytes: number;
+  /**
+   * The room on the target's disk for the files, when the caller measured it (its free
+   * space less what must stay free): an archive whose files come to more is refused as not
+   * fitting (E_IO) at the header of the entry past it, before any of its bytes are written.
+   */
+  readonly roomBytes?: number;
 }
 
 /** How a refusal names the archive, and what it tells the person to do. */
@@ -67,6 +74,16 @@ const NOT_ALLOWED: Record<string, string> = {
   S: "a sparse file",
 };
 
+/** How an archive's kind is read beside its bounds. */
+export interface ArchiveOptions {
+  /**
+   * Links (symbolic and hard) are left out, not written, rather than refused: for archives
+   * whose reader reads only the files it names and takes a link for no file (an image
+   * archive, whose older layout keeps links for tools of its own).
+   */
+  readonly leaveOutLinks?: boolean;
+}
+
 /**
  * Unpacks `archive` (its bytes, or its chunks as they arrive) into the empty directory
  * `target`, or refuses it (see above) in `words`. On a refusal the chunks stop being read;
@@ -77,6 +94,7 @@ export async function unpackArchive(
   target: string,
   limits: ArchiveLimits,
   words: ArchiveWords,
+  options: ArchiveOptions = {},
 ): Promise<void> {
   const source = archive instanceof Uint8Array ? slices(archive) : archive[Symbol.asyncIterator]();
   const { head, chunks } = await withHead(source, MAGIC_BYTES);
@@ -95,7 +113,7 @@ export async function unpackArchive(
       : { [Symbol.asyncIterator]: () => chunks };
   const reader = new Pull(stream[Symbol.asyncIterator]());
   try {
-    await unpackTar(reader, target, limits);
+    await unpackTar(reader, target, limits, options.leaveOutLinks === true);
   } catch (error) {
     if (error instanceof Refusal) throw refusalOf(error.problem, limits, words);
     if (error instanceof BuckyError) throw error;
@@ -118,7 +136,12 @@ export async function unpackArchive(
   }
 }
 
-async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): Promise<void> {
+async function unpackTar(
+  reader: Pull,
+  target: string,
+  limits: ArchiveLimits,
+  leaveOutLinks: boolean,
+): Promise<void> {
   let entries = 0;
   let totalBytes = 0;
   // What a pax header or a GNU long name says of the entry that follows it.
@@ -145,15 +168,22 @@ async function unpackTar(reader: Pull, target: string, limits: ArchiveLimits): P
       if (type === "L") next = { path: new TextDecoder().decode(body).replace(/\0+$/, "") };
       continue;
     }
+    const leftOut = leaveOutLinks && (type === "1" || type === "2");
     const kind = NOT_ALLOWED[type];
-    if (kind) throw new Refusal({ kind: "not-plain", what: `${name}, ${kind}` });
+    if (kind && !leftOut) throw new Refusal({ kind: "not-plain", what: `${name}, ${kind}` });
     // Every entry's bytes are bounded, a directory's too: they are skipped, not written,
     // but a .tar.gz claiming terabytes of them would be decompressed all the same.
     if (size > limits.fileBytes) throw tooLarge(`${name}, of ${size} bytes`, "fileBytes");
     totalBytes += size;
     if (totalBytes > limits.totalBytes)
       throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes");
+    if (limits.roomBytes !== undefined && totalBytes > limits.roomBytes)
+      throw new Refusal({ kind: "no-room", what: `${name}, of ${size} bytes` });
     const path = pathUnder(target, name);
+    if (leftOut) {
+      await reader.skip(padded(size));
+      continue;
+    }
     if (type === "5") {
       if (path)
         await mkdir(path, { recursive: true, mode: 0o700 }).catch((error) => {
@@ -344,7 +374,8 @@ type Problem =
   | { readonly kind: "not-tar"; readonly why: string }
   | { readonly kind: "not-plain"; readonly what: string }
   | { readonly kind: "too-large"; readonly what: string; readonly bound: keyof ArchiveLimits }
-  | { readonly kind: "outside"; readonly name: string };
+  | { readonly kind: "outside"; readonly name: string }
+  | { readonly kind: "no-room"; readonly what: string };
 
 class Refusal extends Error {
   constructor(readonly problem: Problem) {
@@ -371,6 +402,12 @@ function refusalOf(problem: Problem, limits: ArchiveLimits, words: ArchiveWords)
         "E_INVALID_INPUT",
         `that ${words.noun} holds ${problem.what}: ${words.aNoun} unpacks to at most ${limits.totalBytes} bytes, ${limits.entries} entries, and ${limits.fileBytes} bytes a file (${problem.bound})`,
         words.tooLarge,
+      );
+    case "no-room":
+      return new BuckyError(
+        "E_IO",
+        `that ${words.noun} does not fit on this device's disk: with ${problem.what}, its files come to more than the ${formatBytes(limits.roomBytes ?? 0)} there is room for`,
+        "Nothing was kept. Free some space (`bucky status --disk` shows where it goes), then try again.",
       );
     case "outside":
       return new BuckyError(

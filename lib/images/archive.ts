@@ -1,13 +1,14 @@
 /**
  * An image from a file: what `docker save` or `podman save` writes (a Docker archive:
  * `manifest.json`, a config and a tar per layer), or an OCI archive (an OCI layout:
- * `oci-layout`, `index.json`, `blobs/sha256/…`). The file is unpacked into a scratch
- * directory beside the store and read from there; only regular files are read (a link in
- * the archive cannot lead bucky elsewhere on the device), and every blob is checked against
- * its digest: the OCI layout's as its index names them, a Docker archive's layers against
- * the digests its config lists for them (`rootfs.diff_ids`). A Docker archive has no
- * manifest of its own: bucky writes one (Docker's v2 schema 2), and the image's digest is
- * that manifest's.
+ * `oci-layout`, `index.json`, `blobs/sha256/…`), as a .tar or a .tar.gz. The file is
+ * unpacked by the one bounded tar reader (lib/archive/tar-archive.ts) into a scratch
+ * directory beside the store, within bounds that fit images and the room on that disk, and
+ * read from there; only regular files are read (a link in the archive is left out, so it
+ * cannot lead bucky elsewhere on the device), and every blob is checked against its digest: the OCI layout's
+ * as its index names them, a Docker archive's layers against the digests its config lists
+ * for them (`rootfs.diff_ids`). A Docker archive has no manifest of its own: bucky writes
+ * one (Docker's v2 schema 2), and the image's digest is that manifest's.
  */
 
 import { createHash } from "node:crypto";
@@ -20,6 +21,7 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { basename, join, normalize } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -39,43 +41,64 @@ import {
   sha256Digest,
 } from "../../protocol/oci.ts";
 import { isRecord } from "../../protocol/shape.ts";
-import { BuckyError } from "../errors.ts";
+import { type ArchiveLimits, type ArchiveWords, unpackArchive } from "../archive/tar-archive.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
+import { formatBytes } from "../units.ts";
 import type { ImageStore } from "./image-store.ts";
-import { type PlatformParts, type PulledImage, storeImage, wrongPlatform } from "./pull.ts";
+import {
+  imageRoomOn,
+  type PlatformParts,
+  type PulledImage,
+  storeImage,
+  wrongPlatform,
+} from "./pull.ts";
 
 const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar";
 const MAX_ARCHIVE_MANIFEST_BYTES = 1024 * 1024;
 const NAME_ANNOTATIONS = ["io.containerd.image.name", "org.opencontainers.image.ref.name"];
 
+/**
+ * An image archive's bounds. Layers are big: `podman save` of a CUDA or PyTorch image writes
+ * 10-20 GiB, one layer of it alone several GiB (an image made by `podman import` is one
+ * layer, as large as the whole), and the largest images in use pass 50 GiB. So the bounds
+ * on bytes are far past any image (256 GiB, all of it in one layer if so), and the real one
+ * is the room on the disk, measured when the unpacking starts (`roomBytes`). The entries: a
+ * Docker archive has a file a layer (Docker's older layout a directory and three files), an
+ * OCI archive a blob a layer, besides a few manifests and configs; Docker stacks at most 127
+ * layers and bucky reads at most 256, so 4,096 entries is room for either.
+ */
+export const IMAGE_ARCHIVE_LIMITS: ArchiveLimits = {
+  totalBytes: 256 * 1024 ** 3,
+  entries: 4096,
+  fileBytes: 256 * 1024 ** 3,
+};
+
+const IMAGE_WORDS: ArchiveWords = {
+  noun: "image archive",
+  aNoun: "an image archive",
+  dir: "the archive",
+  choose:
+    "Give a file written by `docker save`, `podman save` or as an OCI archive (.tar or .tar.gz).",
+  compressed:
+    "Decompress it first, or save the image again with `podman save` (a .tar, or gzip it).",
+  repack:
+    "Save the image again with `podman save` or `docker save`: an image archive holds only plain files.",
+  tooLarge: "Nothing was installed. Save one image to the file (`podman save name:tag`).",
+};
+
 export async function readImageArchive(
   file: string,
-  options: { readonly platforms: readonly Platform[]; readonly images: ImageStore },
+  options: {
+    readonly platforms: readonly Platform[];
+    readonly images: ImageStore;
+    /** Other bounds than an image's (IMAGE_ARCHIVE_LIMITS), for tests. */
+    readonly limits?: ArchiveLimits;
+  },
 ): Promise<PulledImage> {
   const scratch = `${options.images.incomingPath()}.unpacked`;
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
   try {
-    // GNU tar refuses absolute paths and .. in names by default, so nothing is written
-    // outside the scratch directory.
-    const tar = Bun.spawnSync(
-      ["tar", "-xf", file, "-C", scratch, "--no-same-owner", "--no-same-permissions"],
-      {
-        stderr: "pipe",
-      },
-    );
-    if (tar.exitCode !== 0) {
-      const said = tar.stderr.toString().trim();
-      if (/No space left on device/.test(said))
-        throw new BuckyError(
-          "E_IO",
-          `the disk is too full to unpack ${file}`,
-          "Free some space, then install again; nothing was installed.",
-        );
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `${file} is not an archive tar can read: ${said.split("\n")[0]}`,
-        "Give a file written by `docker save`, `podman save` or as an OCI archive.",
-      );
-    }
+    await unpackImageArchive(file, scratch, options.limits ?? IMAGE_ARCHIVE_LIMITS);
     const archive = new UnpackedArchive(scratch, file);
     const image =
       archive.has("oci-layout") && archive.has("index.json")
@@ -108,6 +131,48 @@ export async function readImageArchive(
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Unpacks the archive `file` into the empty directory `scratch` within `limits` and the
+ * room on that disk: a plain .tar unpacks to about its size, so one larger than the room
+ * is refused before a byte is written; a .tar.gz, whose size says nothing of what it
+ * unpacks to, at the header of the first file that would not fit.
+ */
+async function unpackImageArchive(
+  file: string,
+  scratch: string,
+  limits: ArchiveLimits,
+): Promise<void> {
+  const room = imageRoomOn(scratch);
+  let sizeBytes: number;
+  let head: Uint8Array;
+  try {
+    sizeBytes = statSync(file).size;
+    head = await Bun.file(file).slice(0, 2).bytes();
+  } catch (error) {
+    throw fileSystemError(error, "read", file) ?? error;
+  }
+  const gzipped = head[0] === 0x1f && head[1] === 0x8b;
+  if (room !== undefined && !gzipped && sizeBytes > room)
+    throw new BuckyError(
+      "E_IO",
+      `${file} does not fit on this device's disk: it unpacks to about its ${formatBytes(sizeBytes)}, and there is room for ${formatBytes(room)}`,
+      "Nothing was installed. Free some space (`bucky status --disk` shows where it goes), then install again.",
+    );
+  try {
+    await unpackArchive(
+      Bun.file(file).stream(),
+      scratch,
+      room === undefined ? limits : { ...limits, roomBytes: room },
+      IMAGE_WORDS,
+      // `podman save` (and Docker before 25) keep a link per layer, `<id>/layer.tar` to the
+      // layer's file, for older tools: left out, as the links GNU tar wrote were never read.
+      { leaveOutLinks: true },
+    );
+  } catch (error) {
+    throw fileSystemError(error, "unpack", file) ?? error;
   }
 }
 

@@ -208,22 +208,31 @@ export async function storeImage(
 /** Refuses to start fetching `bytes` more onto a disk that cannot take them. */
 function haveRoom(dir: string, bytes: number, what: string): void {
   if (bytes === 0) return;
-  let free: number;
-  try {
-    // A store not made yet is on its nearest existing parent's disk.
-    let existing = dir;
-    while (!existsSync(existing)) existing = dirname(existing);
-    const disk = statfsSync(existing);
-    free = disk.bavail * disk.bsize;
-  } catch {
-    return;
-  }
-  if (free < bytes + SPARE_BYTES)
+  const free = freeBytesOn(dir);
+  if (free !== undefined && free < bytes + SPARE_BYTES)
     throw new BuckyError(
       "E_IO",
       `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(free)} is free`,
       "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
     );
+}
+
+/** The room for an image's bytes on the disk of `dir`: its free space less what stays free. */
+export function imageRoomOn(dir: string): number | undefined {
+  const free = freeBytesOn(dir);
+  return free === undefined ? undefined : Math.max(0, free - SPARE_BYTES);
+}
+
+/** The free bytes on the disk `dir` is on (a directory not made yet: its nearest parent's). */
+function freeBytesOn(dir: string): number | undefined {
+  try {
+    let existing = dir;
+    while (!existsSync(existing)) existing = dirname(existing);
+    const disk = statfsSync(existing);
+    return disk.bavail * disk.bsize;
+  } catch {
+    return undefined;
+  }
 }
 
 function readDocument(

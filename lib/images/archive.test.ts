@@ -1,0 +1,231 @@
+/**
+ * An image from a file, read by the one bounded tar reader: a Docker archive as .tar and
+ * .tar.gz is stored with its layers checked; a hostile one (a link, a path out, a sparse
+ * file, a gzip bomb, a layer altered) is refused with nothing kept, and one that would not
+ * fit on the disk is refused as such (E_IO) before its bytes are written. Real archives of
+ * `podman save` (both formats) are installed end to end in test/images.test.ts.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import type { Platform } from "../../protocol/oci.ts";
+import type { ArchiveLimits } from "../archive/tar-archive.ts";
+import { gzipBomb, refusal, tar, tarHeader } from "../archive/test-archives.ts";
+import { ObjectStore } from "../ndn/store.ts";
+import { readImageArchive } from "./archive.ts";
+import { ImageStore } from "./image-store.ts";
+import { imageRoomOn } from "./pull.ts";
+
+const root = mkdtempSync(join(tmpdir(), "bucky-image-archive-test-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const amd64: Platform = { os: "linux", architecture: "amd64" };
+const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+/** A home's image store, and what its unpacking left behind (nothing, after it is done). */
+function store() {
+  const dir = mkdtempSync(join(root, "home-"));
+  const images = new ImageStore(new ObjectStore(join(dir, "ndn")), join(dir, "images"));
+  const incoming = join(dir, "images", "incoming");
+  return { images, left: () => (existsSync(incoming) ? readdirSync(incoming) : []) };
+}
+
+/** What `docker save` writes for one image of one layer: its entries, for tar(). */
+function dockerArchive(layer = "the layer's bytes", diffId = digestOf(layer)) {
+  const config = JSON.stringify({
+    os: "linux",
+    architecture: "amd64",
+    config: { ExposedPorts: { "8080/tcp": {} } },
+    rootfs: { type: "layers", diff_ids: [diffId] },
+  });
+  const manifest = JSON.stringify([
+    { Config: "config.json", RepoTags: ["localhost/site:1"], Layers: ["layer.tar"] },
+  ]);
+  return [
+    ["manifest.json", manifest],
+    ["config.json", config],
+    ["layer.tar", layer],
+  ] as [string, string][];
+}
+
+function file(name: string, bytes: Uint8Array): string {
+  const path = join(mkdtempSync(join(root, "file-")), name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** A pax header saying the next entry is `size` bytes (ustar's own field stops at 8 GiB). */
+function paxSize(size: number): [string, string, string] {
+  const record = (length: number) => `${length} size=${size}\n`;
+  let length = record(0).length;
+  while (record(length).length !== length) length = record(length).length;
+  return ["PaxHeaders/layer.tar", record(length), "x"];
+}
+
+describe("an image archive", () => {
+  test.each([
+    ["a .tar", (bytes: Uint8Array) => bytes],
+    ["a .tar.gz", (bytes: Uint8Array) => new Uint8Array(gzipSync(bytes))],
+  ])(
+    "as %s: stored, its layer checked against its digest, nothing left unpacked",
+    async (_, pack) => {
+      const { images, left } = store();
+      const pulled = await readImageArchive(file("site.tar", pack(tar(dockerArchive()))), {
+        platforms: [amd64],
+        images,
+      });
+      expect(pulled.record.ref).toBe("localhost/site:1");
+      expect(pulled.record.images.map((image) => image.platform)).toEqual(["linux/amd64"]);
+      expect(pulled.exposedPorts).toEqual([8080]);
+      expect(
+        images.objectOf(digestOf("the layer's bytes"), "the layer's bytes".length),
+      ).toBeDefined();
+      expect(left()).toEqual([]);
+    },
+  );
+
+  test("a layer that does not hash to its config's digest is refused as altered", async () => {
+    const { images, left } = store();
+    const archive = file("site.tar", tar(dockerArchive("altered", digestOf("the original"))));
+    expect(await refusal(readImageArchive(archive, { platforms: [amd64], images }))).toBe(
+      `E_INTEGRITY: layer 0 of ${archive} (layer.tar) hashes to ${digestOf("altered")}, not to the ${digestOf("the original")} its config names: it was altered`,
+    );
+    expect(left()).toEqual([]);
+  });
+
+  test("kept in Docker's older layout too: the link it keeps per layer is left out, never followed", async () => {
+    // What `podman save --format docker-archive` writes beside the layer's own file.
+    const { images, left } = store();
+    const legacy = "d22c093b24841bc2f86bb2b2537dca5817557720a784f1d874c160698c20ba9c";
+    const archive = file(
+      "site.tar",
+      tar([
+        ...dockerArchive(),
+        [legacy, "", "5"],
+        [`${legacy}/layer.tar`, "../layer.tar", "2"],
+        [`${legacy}/VERSION`, "1.0"],
+        ["repositories", "{}"],
+      ]),
+    );
+    const pulled = await readImageArchive(archive, { platforms: [amd64], images });
+    expect(pulled.record.ref).toBe("localhost/site:1");
+    expect(left()).toEqual([]);
+  });
+
+  test.each<[string, [string, string, string?][], (archive: string) => string]>([
+    [
+      "a layer that is a link (to a file of the device)",
+      [...dockerArchive().slice(0, 2), ["layer.tar", "/etc/shadow", "2"]],
+      (archive) => `E_INVALID_INPUT: ${archive} has no file layer.tar (or it is a link)`,
+    ],
+    [
+      "a layer that is a hard link",
+      [...dockerArchive().slice(0, 2), ["layer.tar", "config.json", "1"]],
+      (archive) => `E_INVALID_INPUT: ${archive} has no file layer.tar (or it is a link)`,
+    ],
+    [
+      "a path out of it",
+      [...dockerArchive(), ["../../escaped", "out"]],
+      () => 'E_INVALID_INPUT: that image archive holds "../../escaped", a path outside the archive',
+    ],
+    [
+      "an absolute path",
+      [...dockerArchive(), ["/tmp/escaped", "out"]],
+      () => 'E_INVALID_INPUT: that image archive holds "/tmp/escaped", a path outside the archive',
+    ],
+    [
+      "a link out of it",
+      [...dockerArchive(), ["../../escaped", "/etc/shadow", "2"]],
+      () => 'E_INVALID_INPUT: that image archive holds "../../escaped", a path outside the archive',
+    ],
+    [
+      "a device",
+      [...dockerArchive(), ["console", "", "3"]],
+      () =>
+        "E_INVALID_INPUT: that image archive holds console, a character device: an image archive holds only plain files and directories",
+    ],
+  ])("holding %s is refused, nothing kept", async (_, entries, refused) => {
+    const { images, left } = store();
+    const archive = file("site.tar", tar(entries));
+    expect(await refusal(readImageArchive(archive, { platforms: [amd64], images }))).toBe(
+      refused(archive),
+    );
+    expect(left()).toEqual([]);
+    expect(existsSync(join(root, "escaped"))).toBe(false);
+  });
+
+  test("a huge sparse entry is refused at its header", async () => {
+    const { images, left } = store();
+    const sparse = new Uint8Array(
+      Buffer.concat([tarHeader("layer.tar", 4 * 1024 ** 3, "S"), new Uint8Array(1024)]),
+    );
+    expect(
+      await refusal(readImageArchive(file("site.tar", sparse), { platforms: [amd64], images })),
+    ).toBe(
+      "E_INVALID_INPUT: that image archive holds layer.tar, a sparse file: an image archive holds only plain files and directories",
+    );
+    expect(left()).toEqual([]);
+  });
+
+  test("a gzip bomb past the bounds is refused as it unpacks, not written out", async () => {
+    const { images, left } = store();
+    const limits: ArchiveLimits = {
+      totalBytes: 48 * 1024 ** 2,
+      entries: 100,
+      fileBytes: 32 * 1024 ** 2,
+    };
+    const bomb = file("bomb.tar.gz", gzipBomb(4, 16 * 1024 ** 2));
+    expect(await refusal(readImageArchive(bomb, { platforms: [amd64], images, limits }))).toBe(
+      `E_INVALID_INPUT: that image archive holds more than ${48 * 1024 ** 2} bytes of files: an image archive unpacks to at most ${48 * 1024 ** 2} bytes, 100 entries, and ${32 * 1024 ** 2} bytes a file (totalBytes)`,
+    );
+    expect(left()).toEqual([]);
+  });
+
+  // Past any bound of bytes (they are not what is tested here): only the disk's room is.
+  const unbounded: ArchiveLimits = {
+    totalBytes: Number.MAX_SAFE_INTEGER,
+    entries: 100,
+    fileBytes: Number.MAX_SAFE_INTEGER,
+  };
+
+  test("a .tar.gz that unpacks to more than the disk has room for is refused (E_IO) at that file's header, before its bytes", async () => {
+    const { images, left } = store();
+    // Its header claims 8 GiB more than the room now (the bytes after it are never read).
+    const claimed = (imageRoomOn(root) ?? 0) + 8 * 1024 ** 3;
+    const bomb = new Uint8Array(
+      Buffer.concat([
+        gzipSync(tar([paxSize(claimed), ["layer.tar", ""]]).subarray(0, 1536)),
+        gzipSync(new Uint8Array(1024 * 1024)),
+      ]),
+    );
+    const refused = await refusal(
+      readImageArchive(file("bomb.tar.gz", bomb), {
+        platforms: [amd64],
+        images,
+        limits: unbounded,
+      }),
+    );
+    expect(refused).toStartWith(
+      `E_IO: that image archive does not fit on this device's disk: with layer.tar, of ${claimed} bytes, its files come to more than the `,
+    );
+    expect(left()).toEqual([]);
+  });
+
+  test("a .tar larger than the disk has room for is refused (E_IO) before a byte is written", async () => {
+    const { images, left } = store();
+    // A file of that size that takes no room itself: sparse, all zeros.
+    const huge = join(mkdtempSync(join(root, "file-")), "huge.tar");
+    const sizeBytes = (imageRoomOn(root) ?? 0) + 8 * 1024 ** 3;
+    writeFileSync(huge, "");
+    truncateSync(huge, sizeBytes);
+    const refused = await refusal(
+      readImageArchive(huge, { platforms: [amd64], images, limits: unbounded }),
+    );
+    expect(refused).toStartWith(
+      `E_IO: ${huge} does not fit on this device's disk: it unpacks to about its `,
+    );
+    expect(left()).toEqual([]);
+  });
+});
