@@ -156,6 +156,17 @@ describe("an image archive", () => {
     expect(existsSync(join(root, "escaped"))).toBe(false);
   });
 
+  test("a directory or a file not there is refused as such", async () => {
+    const { images } = store();
+    const dir = mkdtempSync(join(root, "dir-"));
+    expect(await refusal(readImageArchive(dir, { platforms: [amd64], images }))).toBe(
+      `E_INVALID_INPUT: ${dir} is not a file`,
+    );
+    expect(
+      await refusal(readImageArchive(join(dir, "none.tar"), { platforms: [amd64], images })),
+    ).toBe(`E_NOT_FOUND: cannot read ${join(dir, "none.tar")}: no such file or directory`);
+  });
+
   test("a huge sparse entry is refused at its header", async () => {
     const { images, left } = store();
     const sparse = new Uint8Array(

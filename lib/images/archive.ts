@@ -149,7 +149,14 @@ async function unpackImageArchive(
   let sizeBytes: number;
   let head: Uint8Array;
   try {
-    sizeBytes = statSync(file).size;
+    const stats = statSync(file);
+    if (!stats.isFile())
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${file} is not a file`,
+        "Give a file written by `docker save`, `podman save` or as an OCI archive (.tar or .tar.gz).",
+      );
+    sizeBytes = stats.size;
     head = await Bun.file(file).slice(0, 2).bytes();
   } catch (error) {
     throw fileSystemError(error, "read", file) ?? error;
