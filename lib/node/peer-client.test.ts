@@ -64,6 +64,8 @@ const REFUSALS: Record<string, { status: number; body: string }> = {
   "/too-large-runtime": { status: 413, body: "" },
   // A newer peer's code, unknown here.
   "/newer": { status: 400, body: '{"error":{"code":"E_SOMETHING_NEW","message":"no"}}' },
+  // No code at all, though every object has one of that name.
+  "/inherited": { status: 400, body: '{"error":{"code":"constructor","message":"no"}}' },
   "/usage": {
     status: 400,
     body: '{"error":{"code":"E_USAGE","message":"the body must be {\\"to\\": \\"<device>\\"}"}}',
@@ -145,6 +147,7 @@ describe("PeerClient's reading of a peer's refusal", () => {
       ],
       ["/too-large-runtime", "E_TOO_LARGE", false, "server answered HTTP 413"],
       ["/newer", "E_USAGE", false, "server refused: no"],
+      ["/inherited", "E_USAGE", false, "server refused: no"],
       ["/usage", "E_USAGE", false, 'server refused: the body must be {"to": "<device>"}'],
       // A server's failure passes: tried again later, as before.
       ["/overloaded", "E_UNAVAILABLE", false, "server answered HTTP 503"],

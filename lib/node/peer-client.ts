@@ -329,7 +329,7 @@ function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
   const code =
     said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
       ? "E_TOO_LARGE"
-      : said.code in ERROR_CODES
+      : Object.hasOwn(ERROR_CODES, said.code)
         ? (said.code as ErrorCode)
         : codeOfStatus(status);
   return new BuckyError(code, `${peer.name} refused: ${said.message}`, said.hint);
