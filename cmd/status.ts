@@ -145,6 +145,6 @@ export function describeCertificate(cert: ZoneCertificate, self: string): string
     ? ""
     : cert.device === self
       ? `; last try ${givenTime(error.at)} failed: ${error.message}${error.hint ? ` (${error.hint})` : ""}`
-      : `; ${cert.device} says its last try ${givenTime(error.at)} failed: ${JSON.stringify(error.message)}${remedy}`;
+      : `; ${cert.device} says its last try ${givenTime(error.at)} failed: ${quoted(error.message)}${remedy}`;
   return `${cert.name} on ${cert.device}: ${until}${problem}`;
 }
