@@ -30,6 +30,9 @@ export async function requestDaemon<T = unknown>(
   timeoutMs = DAEMON_TIMEOUT_MS,
 ): Promise<T> {
   const socket = homePaths(home).daemonSocket;
+  // No socket, no daemon: said at once, without starting the runtime's HTTP client (a
+  // thread and about a millisecond of `bucky status` with no node running).
+  if (!existsSync(socket)) throw daemonDown(home);
   let response: Response;
   try {
     response = await fetch(`http://localhost${path}`, {
@@ -43,14 +46,7 @@ export async function requestDaemon<T = unknown>(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    const down = new BuckyError(
-      "E_UNAVAILABLE",
-      `the bucky daemon for ${home} is not running`,
-      `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
-      { cause: error },
-    );
-    notRunning.add(down);
-    throw down;
+    throw daemonDown(home, error);
   }
   const payload = (await response.json().catch(() => undefined)) as
     | { error?: { code: string; message: string; hint?: string } }
@@ -63,6 +59,18 @@ export async function requestDaemon<T = unknown>(
     error?.message ?? `the daemon answered HTTP ${response.status}`,
     error?.hint,
   );
+}
+
+/** The error that says nothing answered on the home's socket (see isDaemonDown). */
+function daemonDown(home: string, cause?: unknown): BuckyError {
+  const down = new BuckyError(
+    "E_UNAVAILABLE",
+    `the bucky daemon for ${home} is not running`,
+    `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
+    cause === undefined ? undefined : { cause },
+  );
+  notRunning.add(down);
+  return down;
 }
 
 /** Whether a daemon answers on the home's socket (one that crashed leaves it behind, silent). */

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BuckyError } from "../errors.ts";
+import { isDaemonDown, requestDaemon } from "./daemon-client.ts";
+
+const homes: string[] = [];
+
+function home(): string {
+  const dir = mkdtempSync(join(tmpdir(), "bucky-daemon-client-"));
+  homes.push(dir);
+  return dir;
+}
+
+async function refusal(request: Promise<unknown>): Promise<unknown> {
+  try {
+    await request;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("the request was answered");
+}
+
+afterEach(() => {
+  for (const dir of homes.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("requestDaemon with no daemon", () => {
+  test("a home with no socket is said to have no daemon without starting a request", async () => {
+    const fetched = spyOn(globalThis, "fetch");
+    try {
+      const dir = home();
+      const error = await refusal(requestDaemon(dir, "GET", "/v1/status"));
+      expect(error).toBeInstanceOf(BuckyError);
+      expect(isDaemonDown(error)).toBe(true);
+      expect((error as BuckyError).code).toBe("E_UNAVAILABLE");
+      expect((error as BuckyError).message).toBe(`the bucky daemon for ${dir} is not running`);
+      expect(fetched).not.toHaveBeenCalled();
+    } finally {
+      fetched.mockRestore();
+    }
+  });
+
+  test("a socket left behind that nothing listens on is no daemon either", async () => {
+    const dir = home();
+    writeFileSync(join(dir, "daemon.sock"), "");
+    const error = await refusal(requestDaemon(dir, "GET", "/v1/status"));
+    expect(isDaemonDown(error)).toBe(true);
+    expect((error as BuckyError).cause).toBeDefined();
+  });
+});
