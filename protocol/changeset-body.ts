@@ -171,5 +171,8 @@ function sameBytes(known: Uint8Array, bytes: Uint8Array, start: number, end: num
 }
 
 function keyBytes(key: string): number[] {
-  return [0x60 + key.length, ...[...key].map((c) => c.charCodeAt(0))];
+  // By index, not by spreading the string: this runs as the module loads, in every command.
+  const bytes = [0x60 + key.length];
+  for (let i = 0; i < key.length; i++) bytes.push(key.charCodeAt(i));
+  return bytes;
 }
