@@ -4,7 +4,11 @@
  * and whether this node caught it equivocating.
  */
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
-import { verifyDeviceDocument, verifyRevocation } from "../../protocol/documents.ts";
+import {
+  type DeviceDocument,
+  verifyDeviceDocument,
+  verifyRevocation,
+} from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
@@ -50,7 +54,16 @@ export function deviceRows(db: StateReader): { key: string; value: string | null
     .all(DEVICES, `${DEVICES}\x7f`);
 }
 
-export function loadMembership(db: StateReader, zone: ZoneId): Membership {
+/**
+ * `verified`: device documents this process verified already (openCheckedZone verifies
+ * every one as it opens the zone); a row holding one of them, the same text for the same
+ * zone, is not verified a second time.
+ */
+export function loadMembership(
+  db: StateReader,
+  zone: ZoneId,
+  verified: readonly DeviceDocument[] = [],
+): Membership {
   const rows = deviceRows(db);
   const sqlite = sqliteOf(db);
   const quarantined = new Set(
@@ -65,6 +78,7 @@ export function loadMembership(db: StateReader, zone: ZoneId): Membership {
     zone,
     quarantined,
     held ? frontierSeqs(decodeCheckpoint(new Uint8Array(held.body))) : new Map(),
+    verified,
   );
 }
 
@@ -78,7 +92,9 @@ export function membershipFromRows(
   zone: ZoneId,
   quarantined: ReadonlySet<string>,
   frontier: ReadonlyMap<string, number>,
+  verified: readonly DeviceDocument[] = [],
 ): Membership {
+  const known = new Map(verified.filter((doc) => doc.zone === zone).map((doc) => [doc.jws, doc]));
   const documents = new Map<string, string>();
   const revocations = new Map<string, string>();
   for (const { key, value } of rows) {
@@ -93,7 +109,7 @@ export function membershipFromRows(
   for (const [name, jws] of documents) {
     // Values were checked by the write rules when applied; verifying again costs little
     // and means a damaged database cannot make a stranger a member.
-    const doc = verifyDeviceDocument(jws, zone);
+    const doc = known.get(jws) ?? verifyDeviceDocument(jws, zone);
     const revocationJws = revocations.get(name);
     const revocation =
       revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);

@@ -246,7 +246,7 @@ export async function zoneStatus(
         home: zone.paths.home,
         zone: { id: zone.zone.id, name: zone.zone.name },
         device: { id: zone.device.id, name: zone.device.name, holdsOwnerKey: zone.holdsOwnerKey },
-        membership: loadMembership(zone.sqlite, zone.zone.id),
+        membership: loadMembership(zone.sqlite, zone.zone.id, zone.devices),
         ownFacts: {
           ...ownFacts(zone.paths, zone.sqlite, zone.device.name),
           ...(usage ? { usage } : {}),
