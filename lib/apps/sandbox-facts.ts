@@ -9,7 +9,7 @@ import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { SandboxSupport } from "./sandbox.ts";
-import { readReport, readSpecs } from "./spec.ts";
+import { type AppSpec, readReport } from "./spec.ts";
 
 export interface SandboxFacts {
   /** Apps run in bubblewrap here. */
@@ -99,13 +99,17 @@ export function devicesWithoutSandbox(
   });
 }
 
-/** What `bucky status` warns of: devices that cannot sandbox apps, and apps that run without. */
 /** A device that cannot sandbox apps, or an app running without a sandbox, as data. */
 export type SandboxNote =
   | { readonly kind: "device-unsandboxed"; readonly device: string; readonly problem: string }
   | { readonly kind: "app-unsandboxed"; readonly app: string; readonly device: string };
 
-export function sandboxNotes(db: StateReader, membership: Membership): SandboxNote[] {
+/** What `bucky status` warns of: devices that cannot sandbox apps, and apps that run without. */
+export function sandboxNotes(
+  db: StateReader,
+  membership: Membership,
+  specs: readonly AppSpec[],
+): SandboxNote[] {
   const notes: SandboxNote[] = [];
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
@@ -119,7 +123,7 @@ export function sandboxNotes(db: StateReader, membership: Membership): SandboxNo
         problem: facts.problem ?? "bubblewrap is not usable",
       });
   }
-  for (const spec of readSpecs(db)) {
+  for (const spec of specs) {
     if (spec.desired !== "running") continue;
     for (const member of members) {
       const report = readReport(db, member.name, spec.app);
@@ -132,11 +136,6 @@ export function sandboxNotes(db: StateReader, membership: Membership): SandboxNo
     }
   }
   return notes;
-}
-
-/** The notes in English, as the CLI says them. */
-export function sandboxWarnings(db: StateReader, membership: Membership): string[] {
-  return sandboxNotes(db, membership).map(describeSandboxNote);
 }
 
 /** A note in English: why a device cannot is its words (its record), quoted on one line. */

@@ -80,7 +80,8 @@ export const appKeys = {
 
 /**
  * The apps' specs, leaving out each one not of a spec's shape (told to `unreadable`, with
- * why, when given): one bad spec hides no other.
+ * why, when given: any member writes specs, so `bucky status` names them): one bad spec
+ * hides no other.
  */
 export function readSpecs(
   db: StateReader,
@@ -93,20 +94,6 @@ export function readSpecs(
     const spec = parseSpec(row.value, app);
     if (!spec && unreadable) unreadable(app, specProblem(row.value, app) ?? "");
     return spec ? [spec] : [];
-  });
-}
-
-/**
- * The apps whose spec is in the zone state but not of a spec's shape, each with why: any
- * member writes specs, so `bucky status` names them where readSpecs leaves them out.
- */
-export function unreadableSpecs(db: StateReader): { app: string; problem: string }[] {
-  const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
-  return rows.flatMap((row) => {
-    if (!row.value) return [];
-    const app = specApp(row.key);
-    const problem = specProblem(row.value, app);
-    return problem === undefined ? [] : [{ app, problem }];
   });
 }
 

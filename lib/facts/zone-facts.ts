@@ -3,6 +3,7 @@
  * their presence), and what each said of itself last (its device facts). Status and the
  * reliability level are computed from this, so any device gives the same answer.
  */
+import type { DeviceFacts } from "../../protocol/device-facts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { StateReader } from "../store/reads.ts";
@@ -28,7 +29,8 @@ export interface DeviceStanding {
 /**
  * `self`, when given, is what the asking device knows of itself now: it stands in for
  * those parts of its last published record, which its daemon brings up to date within
- * seconds (or at its next start, when it is not running).
+ * seconds (or at its next start, when it is not running). `held`: the device facts held,
+ * when the caller read them already (each record's signature is checked as it is read).
  */
 export function readZoneFacts(
   db: StateReader,
@@ -36,13 +38,11 @@ export function readZoneFacts(
   nowMs: number,
   liveWindowMs: number,
   self?: { readonly id: DeviceId; readonly facts: Partial<DeviceFactsPayload> },
+  held: readonly DeviceFacts[] = heldFacts(db),
 ): DeviceStanding[] {
   const alive = lastHeardAlive(db);
   const said = new Map<DeviceId, { facts: DeviceFactsPayload; at: number }>(
-    heldFacts(db).map((record) => [
-      record.device,
-      { facts: readPayload(record.facts), at: record.at },
-    ]),
+    held.map((record) => [record.device, { facts: readPayload(record.facts), at: record.at }]),
   );
   if (self) {
     const published = said.get(self.id)?.facts ?? {};

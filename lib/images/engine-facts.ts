@@ -7,7 +7,7 @@
  */
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { readSpecs } from "../apps/spec.ts";
+import type { AppSpec } from "../apps/spec.ts";
 import { saidBy } from "../facts/said-by.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
@@ -77,10 +77,9 @@ export function runsImageOf(facts: EngineFacts | undefined, platforms: readonly 
 
 /** What `bucky status` says of each member that said what it can run of images. */
 export function imageDevices(
-  db: StateReader,
   membership: Membership,
+  facts: ReadonlyMap<string, EngineFacts>,
 ): { device: string; engine: string | null; platform: string | null; problem: string | null }[] {
-  const facts = readAllEngineFacts(db);
   return [...membership.byId.values()]
     .filter((member) => standingOf(membership, member.id) === "member")
     .flatMap((member) => {
@@ -91,12 +90,15 @@ export function imageDevices(
 }
 
 /** Image apps no member can run, for `bucky status` to warn of. */
-export function imageWarnings(db: StateReader, membership: Membership): string[] {
-  const facts = readAllEngineFacts(db);
+export function imageWarnings(
+  membership: Membership,
+  specs: readonly AppSpec[],
+  facts: ReadonlyMap<string, EngineFacts>,
+): string[] {
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
   );
-  return readSpecs(db).flatMap((spec) => {
+  return specs.flatMap((spec) => {
     if (!spec.image || spec.desired === "removed") return [];
     if (members.some((member) => runsImageOf(facts.get(member.name), spec.image?.platforms ?? [])))
       return [];

@@ -6,6 +6,7 @@
  * image app runs, and its data is kept, only on devices that run images of its platform.
  */
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
+import type { DeviceFacts } from "../../protocol/device-facts.ts";
 import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
@@ -29,9 +30,18 @@ export interface HoldingFacts {
   readonly engines: ReadonlyMap<string, EngineFacts>;
 }
 
-export function readHoldingFacts(db: StateReader, membership: Membership): HoldingFacts {
+/**
+ * `held` and `engines`: the device facts and engine facts, when the caller read them
+ * already (bucky status reads each once for everything it says).
+ */
+export function readHoldingFacts(
+  db: StateReader,
+  membership: Membership,
+  held: readonly DeviceFacts[] = heldFacts(db),
+  engines: ReadonlyMap<string, EngineFacts> = readAllEngineFacts(db),
+): HoldingFacts {
   const copies = new Map<string, Map<string, CopyPosition>>();
-  for (const record of heldFacts(db)) {
+  for (const record of held) {
     const member = membership.byId.get(record.device);
     const replicas: ReplicaFacts | undefined = readPayload(record.facts).replicas;
     if (!member || !replicas) continue;
@@ -45,7 +55,7 @@ export function readHoldingFacts(db: StateReader, membership: Membership): Holdi
     claims: readClaims(db, membership),
     draining: readDraining(db),
     copies,
-    engines: readAllEngineFacts(db),
+    engines,
   };
 }
 

@@ -1,8 +1,15 @@
-import { describe, expect, test } from "bun:test";
-import type { DeviceId } from "../../protocol/ids.ts";
+import { describe, expect, spyOn, test } from "bun:test";
+import * as deviceFacts from "../../protocol/device-facts.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import * as specs from "../apps/spec.ts";
+import { testSpec } from "../apps/test-spec.ts";
 import { usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
-import { deviceDisk } from "./status.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { keepFacts } from "../sync/facts.ts";
+import { loadMembership } from "../sync/membership.ts";
+import { describeZone, deviceDisk } from "./status.ts";
 
 describe("where a device's space goes, in bucky status --disk", () => {
   const GiB = 1024 ** 3;
@@ -57,5 +64,55 @@ describe("where a device's space goes, in bucky status --disk", () => {
       },
     };
     expect(Object.keys(deviceDisk(lured, false).usage?.apps ?? {})).toEqual(["notes"]);
+  });
+});
+
+describe("bucky status's description of the zone", () => {
+  test("checks each device's signed facts once, and reads the apps' specs once", () => {
+    const node = openTestNode(20);
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+      [
+        { key: "boot/config", value: JSON.stringify(testZone.jws) },
+        { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
+        { key: specs.appKeys.spec("notes"), value: JSON.stringify(testSpec("notes")) },
+        { key: specs.appKeys.spec("broken"), value: "5" },
+      ],
+      1000,
+    );
+    const nowMs = 10_000;
+    keepFacts(
+      node.db,
+      deviceFacts.signFacts(node.zone, nowMs, { disk: { freeBytes: 1, totalBytes: 2 } }, node.key),
+      nowMs,
+    );
+    const membership = loadMembership(node.db, node.zone);
+    const device = [...membership.byId.values()][0];
+    if (!device) throw new Error("no member");
+    const verified = spyOn(deviceFacts, "verifyFacts");
+    const read = spyOn(specs, "readSpecs");
+    try {
+      const status = describeZone({
+        db: node.db,
+        home: "/home",
+        zone: { id: node.zone as ZoneId, name: "home" },
+        device: { id: device.id, name: "a", holdsOwnerKey: false },
+        membership,
+        nowMs,
+        liveWindowMs: 60_000,
+        ownFacts: {},
+      });
+      expect(status.devices.map((d) => d.name)).toEqual(["a"]);
+      expect(status.warnings).toEqual([
+        "app broken is not run anywhere: its spec in the zone state is not one bucky can read (a spec must be a map); install it again, or remove it (`bucky app remove broken`)",
+      ]);
+      expect(status.unreadableApps).toEqual([{ app: "broken", problem: "a spec must be a map" }]);
+      expect(verified).toHaveBeenCalledTimes(1);
+      expect(read).toHaveBeenCalledTimes(1);
+    } finally {
+      verified.mockRestore();
+      read.mockRestore();
+    }
   });
 });

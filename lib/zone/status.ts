@@ -8,19 +8,25 @@
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { type SandboxNote, sandboxNotes, sandboxWarnings } from "../apps/sandbox-facts.ts";
-import { readSpecs, unreadableSpecs } from "../apps/spec.ts";
+import { describeSandboxNote, type SandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
+import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
-import { imageDevices, imageWarnings } from "../images/engine-facts.ts";
+import { imageDevices, imageWarnings, readAllEngineFacts } from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
-import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
+import {
+  appHasData,
+  type HoldingFacts,
+  holdingOf,
+  readHoldingFacts,
+} from "../replica/zone-holding.ts";
 import type { StateReader } from "../store/reads.ts";
+import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
 import {
@@ -136,13 +142,23 @@ export interface StatusView {
 }
 
 export function describeZone(view: StatusView, options: { disk?: boolean } = {}): ZoneStatus {
-  const devices = readZoneFacts(view.db, view.membership, view.nowMs, view.liveWindowMs, {
-    id: view.device.id,
-    facts: view.ownFacts,
-  });
+  // What the answer is made of, each read once: the devices' signed facts (a signature
+  // check and a decoding each), the apps' specs and what each device runs of images.
+  const held = heldFacts(view.db);
+  const unreadable: { app: string; problem: string }[] = [];
+  const specs = readSpecs(view.db, (app, problem) => unreadable.push({ app, problem }));
+  const engines = readAllEngineFacts(view.db);
+  const sandbox = sandboxNotes(view.db, view.membership, specs);
+  const devices = readZoneFacts(
+    view.db,
+    view.membership,
+    view.nowMs,
+    view.liveWindowMs,
+    { id: view.device.id, facts: view.ownFacts },
+    held,
+  );
   // This device's usage when measured here now, not as a record it could have been sent.
   const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
-  const unreadable = unreadableSpecs(view.db);
   return {
     home: view.home,
     device: view.device,
@@ -161,7 +177,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       const url = gatewayBase(config, published ? new URL(published).hostname : undefined);
       return [{ device: d.name, url, https: config.https }];
     }),
-    images: imageDevices(view.db, view.membership),
+    images: imageDevices(view.membership, engines),
     certificates: devices
       .filter((d) => d.standing === "member")
       .flatMap((d) =>
@@ -179,18 +195,22 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     reliability: assessReliability({
       devices,
       nowMs: view.nowMs,
-      appData: appDataCopies(view, devices),
+      appData: appDataCopies(
+        devices,
+        specs,
+        readHoldingFacts(view.db, view.membership, held, engines),
+      ),
       measuredHere,
     }),
     warnings: [
-      ...sandboxWarnings(view.db, view.membership),
-      ...imageWarnings(view.db, view.membership),
+      ...sandbox.map(describeSandboxNote),
+      ...imageWarnings(view.membership, specs, engines),
       ...unreadable.map(
         ({ app, problem }) =>
           `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
       ),
     ],
-    sandbox: sandboxNotes(view.db, view.membership),
+    sandbox,
     unreadableApps: unreadable,
     ...(options.disk
       ? {
@@ -283,13 +303,16 @@ function backupsOf(device: DeviceStanding): ZoneBackup[] {
 }
 
 /** Where each app's data is, as the zone's facts say, for the reliability level. */
-function appDataCopies(view: StatusView, devices: readonly DeviceStanding[]): AppDataCopies[] {
+function appDataCopies(
+  devices: readonly DeviceStanding[],
+  specs: readonly AppSpec[],
+  facts: HoldingFacts,
+): AppDataCopies[] {
   const members = devices
     .filter((d) => d.standing === "member")
     .map((d) => ({ name: d.name, id: d.id as string }));
   const live = members.filter((m) => devices.find((d) => d.name === m.name)?.live);
-  const facts = readHoldingFacts(view.db, view.membership);
-  return readSpecs(view.db)
+  return specs
     .filter((spec) => spec.desired !== "removed" && appHasData(spec))
     .map((spec) => {
       const data = appDataStatus(spec.app, holdingOf(spec, { members, live }, facts), devices);
