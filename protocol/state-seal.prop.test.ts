@@ -72,6 +72,8 @@ describe("the state seal", () => {
       fc.string({ unit: "binary", maxLength: 40 }),
       fc.string({ maxLength: 40 }),
       fc.string({ minLength: 3000, maxLength: 6000 }),
+      // Past the length from which the encoder writes text, any code units.
+      fc.string({ unit: "binary", minLength: 40, maxLength: 400 }),
       fc.uint8Array({ maxLength: 40 }),
       fc.uint8Array({ minLength: 5000, maxLength: 9000 }),
     );
