@@ -55,6 +55,25 @@ describe("log", () => {
     }
   });
 
+  test("a file attached after lines were logged gets the lines that follow", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    try {
+      const { log, lines: consoleLines } = capture("info");
+      log.info("before");
+      log.attachFile(join(dir, "logs"));
+      log.info("after");
+      log.flush();
+      const lines = readFileSync(join(dir, "logs", "bucky.log"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).msg);
+      expect(lines).toEqual(["after"]);
+      expect(consoleLines.length).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   test("a log whose directory was removed (its home deleted) goes on without its file", () => {
     const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
     const { log, lines } = capture("info");
