@@ -60,6 +60,13 @@ describe("PairKeys", () => {
     expect(toHex(keysA?.key(A, B, "test") as Uint8Array)).toBe(toHex(new Uint8Array(expected)));
   });
 
+  test("its secret is made when first needed, from the seed as it was given", () => {
+    const given = new Uint8Array(32).fill(1);
+    const keys = new PairKeys(given, A);
+    given.fill(9);
+    expect(toHex(keys.key(A, B, "test"))).toBe(toHex(keysB?.key(A, B, "test") as Uint8Array));
+  });
+
   test("one key each way, and one per purpose", () => {
     const made = [
       keysA?.key(A, B, "test"),

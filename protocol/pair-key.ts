@@ -24,16 +24,28 @@ import { type DeviceId, publicKeyOfId } from "./ids.ts";
 
 export const PAIR_KEY_BYTES = 32;
 
-/** This device's half of every pair: its X25519 secret, made once from its Ed25519 seed. */
+/**
+ * This device's half of every pair: its X25519 secret, made once from its Ed25519 seed,
+ * when first needed (every opening of a zone makes these; `bucky status` needs none).
+ */
 export class PairKeys {
-  private readonly secret: KeyObject;
+  private madeSecret: KeyObject | undefined;
+
+  private readonly seed: Uint8Array;
 
   constructor(
     seed: Uint8Array,
     /** This device's id (of `seed`). */
     readonly self: DeviceId,
   ) {
-    this.secret = x25519Private(x25519ScalarFromSeed(seed));
+    check(seed.length === 32, "an Ed25519 seed is 32 bytes");
+    // A copy: the caller's bytes may be reused before the secret is made.
+    this.seed = seed.slice();
+  }
+
+  private get secret(): KeyObject {
+    this.madeSecret ??= x25519Private(x25519ScalarFromSeed(this.seed));
+    return this.madeSecret;
   }
 
   /**
