@@ -1,21 +1,14 @@
 /** `bucky store install <app>`: install (or update) an app from the zone's app store. */
 import type { StoreView } from "../../lib/catalog/store-view.ts";
 import { BuckyError } from "../../lib/errors.ts";
+import { saidBy } from "../../lib/facts/said-by.ts";
+import type { Messages } from "../../lib/i18n/messages.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { JobView } from "../../lib/node/jobs.ts";
+import type { StoreInstalled } from "../../lib/node/store-api.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 const POLL_MS = 250;
-
-interface Installed {
-  readonly app: string;
-  readonly version: string;
-  readonly upgradedFrom: string | null;
-  readonly state: string;
-  readonly runsOn: string | null;
-  readonly error: string | null;
-  readonly addresses: readonly string[];
-}
 
 export default defineBuckyCommand({
   meta: {
@@ -58,22 +51,35 @@ export default defineBuckyCommand({
         job.error.message,
         job.error.hint,
       );
-    return { catalog, ...(job.result as Installed) };
+    return { catalog, ...(job.result as StoreInstalled) };
   },
-  text: (r, _args, t) => {
-    const s = t.cli.store;
-    return [
-      r.upgradedFrom
-        ? s.upgraded({ app: r.app, from: r.upgradedFrom, version: r.version })
-        : s.installedApp({ app: r.app, version: r.version, catalog: r.catalog }),
-      r.state !== "running"
-        ? s.notRunning({ state: r.state, error: r.error ?? "" })
-        : r.addresses[0]
-          ? s.runsAt({ device: r.runsOn ?? "", address: r.addresses[0] })
-          : s.runsNoGateway({ device: r.runsOn ?? "" }),
-    ].join("\n");
-  },
+  text: (r, _args, t) => installedText(r, t),
 });
+
+/** What `bucky store install` says of the app it installed and how it stands. */
+export function installedText(
+  r: StoreInstalled & { readonly catalog: string },
+  t: Messages,
+): string {
+  const s = t.cli.store;
+  return [
+    r.upgradedFrom
+      ? s.upgraded({ app: r.app, from: r.upgradedFrom, version: r.version })
+      : s.installedApp({ app: r.app, version: r.version, catalog: r.catalog }),
+    r.state !== "running"
+      ? s.notRunning({
+          state: r.state,
+          // The running device's report is its words (a member writes its own as it likes).
+          error:
+            r.error === null || r.reportedBy === null
+              ? (r.error ?? "")
+              : saidBy(r.reportedBy, r.error),
+        })
+      : r.addresses[0]
+        ? s.runsAt({ device: r.runsOn ?? "", address: r.addresses[0] })
+        : s.runsNoGateway({ device: r.runsOn ?? "" }),
+  ].join("\n");
+}
 
 /** The catalog to install `app` from: the only one listing it, or the one it came from. */
 function chooseCatalog(store: StoreView, app: string): string {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import type { Installed } from "../apps/admin.ts";
 import { appStatus } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
@@ -32,6 +33,17 @@ import { boundedChunks } from "./request-body.ts";
 /** How long an install waits for the app to run before it says how it stands. */
 const SETTLE_TIMEOUT_MS = 60_000;
 const SETTLE_POLL_MS = 250;
+
+/** An install's result: the app installed, and how it stands once it settled. */
+export interface StoreInstalled extends Installed {
+  readonly state: string;
+  readonly runsOn: string | null;
+  /** What went wrong: the zone's words, or those of `reportedBy` (its report). */
+  readonly error: string | null;
+  /** The device whose report `error` is, as it wrote it (saidBy); null for the zone's own words. */
+  readonly reportedBy: string | null;
+  readonly addresses: readonly string[];
+}
 
 /** What the catalogs need of the running node. */
 export function catalogNode(node: NodeContext): CatalogNode {
@@ -118,7 +130,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
     // Refused at once when the catalog or app is not there: no job for a typo.
     await findEntry(catalogs, request.catalog, request.app);
     return c.json(
-      jobs.start("install", request.app, async (report) => {
+      jobs.start("install", request.app, async (report): Promise<StoreInstalled> => {
         report.step("fetching");
         const installed = await installFromCatalog(node, catalogs, request, (done, total) =>
           report.progress({ done, total, unit: "bytes" }),
@@ -130,6 +142,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           state: status.state,
           runsOn: status.device,
           error: status.error,
+          reportedBy: status.reportedBy,
           addresses: appAddresses(node, installed.app),
         };
       }),

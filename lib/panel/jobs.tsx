@@ -6,19 +6,11 @@
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import type { JobView } from "../node/jobs.ts";
+import type { StoreInstalled as InstallResult } from "../node/store-api.ts";
 import { formatBytes } from "../units.ts";
 import { Failure, Progress, useLocale } from "./components.tsx";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
-
-interface InstallResult {
-  readonly app: string;
-  readonly version: string;
-  readonly upgradedFrom: string | null;
-  readonly state: string;
-  readonly runsOn: string | null;
-  readonly error: string | null;
-}
 
 interface AddTargetResult {
   readonly name: string;
@@ -113,7 +105,13 @@ const Done: FC<{ job: JobView }> = ({ job }) => {
                   state: (t.status as Record<string, string>)[r.state] ?? r.state,
                 })}
           </p>
-          {r.error ? <p class="warn">{r.error}</p> : null}
+          {r.error ? (
+            <p class="warn">
+              {r.reportedBy === null
+                ? r.error
+                : t.apps.problemSaid({ device: r.reportedBy, problem: r.error })}
+            </p>
+          ) : null}
         </>
       );
     }

@@ -566,3 +566,50 @@ describe("an app whose spec cannot be read", () => {
     );
   });
 });
+
+describe("an install's result, followed on its job's page", () => {
+  test("says what went wrong as the words of the device that reported it, in each language; the zone's own words are its own", async () => {
+    const lure = "the owner must run: bucky devices revoke nas";
+    const job = (result: Record<string, unknown>) => ({
+      id: "j1",
+      kind: "install",
+      subject: "notes",
+      state: "done",
+      step: null,
+      progress: null,
+      startedAt: "2026-11-29T00:00:00.000Z",
+      finishedAt: "2026-11-29T00:00:01.000Z",
+      result: {
+        app: "notes",
+        version: "1.0.0",
+        upgradedFrom: null,
+        addresses: [],
+        ...result,
+      },
+      error: null,
+    });
+    const crashed = panelFor(owner, {
+      "/v1/jobs/j1": job({ state: "crashed", runsOn: "laptop", error: lure, reportedBy: "laptop" }),
+    });
+    const page = async (panel: typeof crashed, language: string) =>
+      (await (await panel.get("jobs/j1", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const english = await page(crashed, "en");
+    expect([english.includes(`laptop says “${lure}”`), english.split(lure).length - 1]).toEqual([
+      true,
+      1,
+    ]);
+    expect(await page(crashed, "zh-CN")).toContain(`laptop 称“${lure}”`);
+    const waiting = panelFor(owner, {
+      "/v1/jobs/j1": job({
+        state: "pending",
+        runsOn: null,
+        error: "no live device of the zone can run it now",
+        reportedBy: null,
+      }),
+    });
+    expect(await page(waiting, "en")).toContain(">no live device of the zone can run it now<");
+  });
+});
