@@ -119,7 +119,18 @@ export class ReplicaFollower {
       HEAD_WAIT_MS + 5_000,
       this.abort.signal,
     );
-    if (this.stopped || !body || body.length === 0) return;
+    if (this.stopped) return;
+    // A 404: the holder holds no such app's data (restarting, before it takes the app up
+    // again; an older version). Waited out like a holder not answering: asked again at
+    // once, every standby would send it requests as fast as it answers them.
+    if (!body)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${holder.name} does not hold ${app}'s data (yet)`,
+        "The standby asks again shortly.",
+      );
+    // Nothing newer came while the holder waited.
+    if (body.length === 0) return;
     const head: ReplicaHead = decodeHead(JSON.parse(new TextDecoder().decode(body)), app);
     if (head.holder !== holder.name) return;
     if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
