@@ -154,3 +154,49 @@ describe("PeerClient's reading of a peer's refusal", () => {
     ]);
   });
 });
+
+describe("a peer's redirect", () => {
+  test("is not followed: the request and its body go to the peer only, and the answer is no success", async () => {
+    // What a member's device could point this one at: a service only it can reach.
+    const elsewhere: string[] = [];
+    const inside = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        elsewhere.push(
+          `${request.method} ${new URL(request.url).pathname} ${await request.text()}`,
+        );
+        return new Response("the service's answer");
+      },
+    });
+    const redirecting = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: certPem, key: privateKeyPem(serverSeed) },
+      fetch: () =>
+        new Response(null, {
+          status: 307,
+          headers: { location: `http://127.0.0.1:${inside.port}/internal` },
+        }),
+    });
+    try {
+      const to = { ...peer, addresses: [`https://127.0.0.1:${redirecting.port}`] };
+      const posted = await withKeys
+        .post(to, "/v1/sync/push", new TextEncoder().encode("zone state"))
+        .then((bytes) => new TextDecoder().decode(bytes))
+        .catch((error: BuckyError) => error.code);
+      const got = await withKeys
+        .get(to, "/v1/apps/notes/logs")
+        .then((bytes) => (bytes ? new TextDecoder().decode(bytes) : bytes))
+        .catch((error: BuckyError) => error.code);
+      expect({ posted, got, elsewhere }).toEqual({
+        posted: "E_UNAVAILABLE",
+        got: "E_UNAVAILABLE",
+        elsewhere: [],
+      });
+    } finally {
+      redirecting.stop(true);
+      inside.stop(true);
+    }
+  });
+});

@@ -269,6 +269,10 @@ export class PeerClient {
             ...this.authenticate(peer, { method, path, audience: peer.id, body }),
           },
           tls: pinnedTls(peer.certPem),
+          // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
+          // with one), else a member could send this device's requests, their bodies, to any
+          // address it reaches, and have that service's answer taken as the peer's.
+          redirect: "manual",
           signal: options.signal
             ? AbortSignal.any([
                 options.signal,
