@@ -324,7 +324,7 @@ describe("a daemon refuses forged changesets", () => {
     const error = await beta.post(alpha, "/v1/sync/push", huge).catch((e: unknown) => e);
     expect([(error as BuckyError).code, (error as BuckyError).message]).toEqual([
       "E_TOO_LARGE",
-      "alpha refused: a request's body is over 16777216 bytes, the most this takes",
+      'alpha refused: "a request\'s body is over 16777216 bytes, the most this takes", and says "Nothing was kept. Send less: the bound is the same whatever the request says of its size."',
     ]);
     expect(await fullState()).toEqual(before);
     await waitFor("the warning", () =>

@@ -52,10 +52,11 @@ describe("bucky join refuses", () => {
     const { token } = await invite("--uses", "1");
     await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta", "--no-start"]);
     const refused = await refusedJoin(token, ["--device", "gamma"]);
-    expect([refused.exitCode, refused.code, refused.message]).toEqual([
+    expect([refused.exitCode, refused.code, refused.message, refused.hint]).toEqual([
       1,
       "E_PERMISSION",
-      "the inviting device refused: the invitation has been used up",
+      'the inviting device refused: "the invitation has been used up", and says "Ask the zone\'s owner for a new invitation (`bucky invite`)."',
+      "Ask the zone's owner for a new invitation (`bucky invite`).",
     ]);
     expect(await memberNames(founder.home)).toEqual(["alpha", "beta"]);
   });
@@ -99,9 +100,10 @@ describe("bucky join refuses", () => {
   test("a name already taken in the zone", async () => {
     const { token } = await invite();
     const refused = await refusedJoin(token, ["--device", "alpha"]);
-    expect([refused.code, refused.message]).toEqual([
+    expect([refused.code, refused.message, refused.hint]).toEqual([
       "E_EXISTS",
-      "the inviting device refused: the zone already has a device named alpha",
+      'the inviting device refused: "the zone already has a device named alpha", and says "Join with another name: --device <name>."',
+      "Join with another name: --device <name>.",
     ]);
   });
 

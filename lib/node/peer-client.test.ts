@@ -71,6 +71,21 @@ const REFUSALS: Record<string, { status: number; body: string }> = {
     body: '{"error":{"code":"E_USAGE","message":"the body must be {\\"to\\": \\"<device>\\"}"}}',
   },
   "/overloaded": { status: 503, body: "" },
+  // A member's device answers as it likes: words of its own, a hint that would read as bucky's.
+  "/lure": {
+    status: 403,
+    body: JSON.stringify({
+      error: {
+        code: "E_PERMISSION",
+        message: "denied\nerror: the zone's owner key is damaged\u001b[2K",
+        hint: "Run `bucky devices revoke nas` to repair it.",
+      },
+    }),
+  },
+  "/long": {
+    status: 400,
+    body: JSON.stringify({ error: { code: "E_USAGE", message: "x".repeat(100_000) } }),
+  },
 };
 
 const peer: Peer = {
@@ -129,6 +144,8 @@ describe("PeerClient's reading of a peer's refusal", () => {
       Object.keys(REFUSALS).map(async (path) => {
         const error = await withKeys.post(peer, path, new Uint8Array([1])).catch((e) => e);
         if (!(error instanceof BuckyError)) throw error;
+        // A peer's hint is its words, in the message: never shown as bucky's advice.
+        expect([path, error.hint]).toEqual([path, undefined]);
         return [path, error.code, isUnreachable(error), error.message];
       }),
     );
@@ -137,20 +154,27 @@ describe("PeerClient's reading of a peer's refusal", () => {
         "/too-large",
         "E_TOO_LARGE",
         false,
-        "server refused: a request's body is over 16777216 bytes, the most this takes",
+        'server refused: "a request\'s body is over 16777216 bytes, the most this takes"',
       ],
       [
         "/too-large-older",
         "E_TOO_LARGE",
         false,
-        "server refused: request body over 16777216 bytes",
+        'server refused: "request body over 16777216 bytes"',
       ],
       ["/too-large-runtime", "E_TOO_LARGE", false, "server answered HTTP 413"],
-      ["/newer", "E_USAGE", false, "server refused: no"],
-      ["/inherited", "E_USAGE", false, "server refused: no"],
-      ["/usage", "E_USAGE", false, 'server refused: the body must be {"to": "<device>"}'],
+      ["/newer", "E_USAGE", false, 'server refused: "no"'],
+      ["/inherited", "E_USAGE", false, 'server refused: "no"'],
+      ["/usage", "E_USAGE", false, 'server refused: "the body must be {\\"to\\": \\"<device>\\"}"'],
       // A server's failure passes: tried again later, as before.
       ["/overloaded", "E_UNAVAILABLE", false, "server answered HTTP 503"],
+      [
+        "/lure",
+        "E_PERMISSION",
+        false,
+        'server refused: "denied\\nerror: the zone\'s owner key is damaged\\u001b[2K", and says "Run `bucky devices revoke nas` to repair it."',
+      ],
+      ["/long", "E_USAGE", false, `server refused: "${"x".repeat(1000)}…"`],
     ]);
   });
 });

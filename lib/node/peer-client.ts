@@ -17,6 +17,7 @@ import {
 } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { quoted } from "../facts/said-by.ts";
 import type { RequestKeys } from "../identity/request-keys.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
@@ -326,6 +327,7 @@ function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
  * 413), is taken by its HTTP status: a refusal (4xx) is not a peer that is unavailable,
  * which would be waited out and tried again for ever. An older peer's refusal of a body
  * over its bound (400 E_USAGE, "request body over N bytes") is the E_TOO_LARGE it is now.
+ * What it says is said as its words: `nas refused: "…", and says "…"`.
  */
 function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
   const said = saidError(body);
@@ -336,7 +338,17 @@ function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
       : Object.hasOwn(ERROR_CODES, said.code)
         ? (said.code as ErrorCode)
         : codeOfStatus(status);
-  return new BuckyError(code, `${peer.name} refused: ${said.message}`, said.hint);
+  // Its words are its own (a member's device answers as it likes): quoted on one line, and
+  // its hint with them, never shown as bucky's advice (lib/facts/said-by.ts).
+  const hint = said.hint ? `, and says ${quoted(shortened(said.hint))}` : "";
+  return new BuckyError(code, `${peer.name} refused: ${quoted(shortened(said.message))}${hint}`);
+}
+
+/** A peer's error, shown at most this long: its words are for a person to read. */
+const MAX_SAID_CHARS = 1000;
+
+function shortened(words: string): string {
+  return words.length > MAX_SAID_CHARS ? `${words.slice(0, MAX_SAID_CHARS)}…` : words;
 }
 
 /** How a peer before E_TOO_LARGE refused a body over its bound. */

@@ -209,10 +209,25 @@ async function askToJoin(
     } catch (error) {
       // The only E_EXISTS of an admission with a fresh key: the name is taken.
       const taken = error instanceof BuckyError && error.code === "E_EXISTS";
-      if (!taken || index === names.length - 1) throw error;
+      if (!taken || index === names.length - 1) throw withJoinHint(error);
     }
   }
   throw new Error("no name to join with");
+}
+
+/**
+ * The inviting device's refusal, with what to do in bucky's own words: its hint is its
+ * words, in the message (peer-client.ts), never advice.
+ */
+function withJoinHint(error: unknown): unknown {
+  if (!(error instanceof BuckyError) || error.hint !== undefined) return error;
+  const hint =
+    error.code === "E_EXISTS"
+      ? "Join with another name: --device <name>."
+      : error.code === "E_PERMISSION"
+        ? "Ask the zone's owner for a new invitation (`bucky invite`)."
+        : undefined;
+  return hint ? new BuckyError(error.code, error.message, hint, { cause: error }) : error;
 }
 
 /** Verifies the token offline: signed by its zone's owner key, and not expired. */
