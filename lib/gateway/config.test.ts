@@ -8,6 +8,15 @@ describe("another device's gateway configuration (nodes/<device>/gateway)", () =
     expect(parseGateway(JSON.stringify(config))).toEqual(config);
     const plain = { listen: "127.0.0.1:8080", host: null, https: false };
     expect(parseGateway(JSON.stringify(plain))).toEqual(plain);
+    for (const listen of [
+      ":443",
+      "[::1]:443",
+      "[::]:8080",
+      "nas.local:8080",
+      "NAS:8080",
+      "10.0.0.2:80",
+    ])
+      expect(parseGateway(JSON.stringify({ ...plain, listen }))).toEqual({ ...plain, listen });
   });
 
   test("reads as no gateway when it is not, rather than failing status and sign-in", () => {
@@ -21,7 +30,17 @@ describe("another device's gateway configuration (nodes/<device>/gateway)", () =
       JSON.stringify({ ...config, host: 5 }),
       JSON.stringify({ ...config, tls: "maybe" }),
       JSON.stringify({ ...config, httpListen: "x" }),
+      // Its host and listen address are shown as the zone's (bucky status, an app's
+      // addresses): a name of their kind, or it is no gateway.
+      JSON.stringify({
+        ...config,
+        host: "zone.test\nthe owner must run: bucky devices revoke nas",
+      }),
+      JSON.stringify({ ...config, host: "zone.test@evil.test" }),
+      JSON.stringify({ ...config, host: null, listen: "evil.test/\u001b[2K:8080" }),
+      JSON.stringify({ ...config, host: null, listen: "zone.test@evil.test:8080" }),
+      JSON.stringify({ ...config, httpListen: "a b:80" }),
     ])
-      expect(parseGateway(text)).toBeUndefined();
+      expect([text, parseGateway(text)]).toEqual([text, undefined]);
   });
 });

@@ -5,6 +5,7 @@
  * A configuration is written only once this device's gateway runs it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import type { Op } from "../../protocol/changeset.ts";
 import { isHostName } from "../../protocol/names.ts";
@@ -103,18 +104,21 @@ export function parseGateway(text: string): GatewayConfig | undefined {
   const value: unknown = JSON.parse(text);
   if (!isRecord(value)) return undefined;
   const { listen, host, https, tls, httpListen, acmeDirectory } = value;
+  // Its host name and listen address are shown as the zone's (`bucky status`, an app's
+  // addresses, links in the panel): each is a name of its kind, or this is no gateway.
   const isListen = (field: unknown) => {
     if (typeof field !== "string" || field.length > 300) return false;
     try {
-      parseListen(field);
-      return true;
+      const { host } = parseListen(field);
+      return isIP(host) !== 0 || isHostName(host.toLowerCase());
     } catch {
       return false;
     }
   };
   const isText = (field: unknown) => typeof field === "string" && field.length <= 2048;
   if (!isListen(listen) || typeof https !== "boolean") return undefined;
-  if (host !== null && !(isText(host) && (host as string).length <= 253)) return undefined;
+  if (host !== null && !(typeof host === "string" && isHostName(host.toLowerCase())))
+    return undefined;
   if (tls !== undefined && tls !== "files" && tls !== "acme" && tls !== "zone") return undefined;
   if (httpListen !== undefined && !isListen(httpListen)) return undefined;
   if (acmeDirectory !== undefined && !isText(acmeDirectory)) return undefined;
