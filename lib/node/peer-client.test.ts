@@ -11,7 +11,7 @@ import { checkRequest, REQUEST_KEY_PURPOSE, UNSIGNED_BODY } from "../../protocol
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
 import { RequestKeys } from "../identity/request-keys.ts";
-import { isUnreachable, PeerClient } from "./peer-client.ts";
+import { isUnreachable, MAX_PEER_ANSWER_BYTES, PeerClient } from "./peer-client.ts";
 import { MemoryContacts, type Peer } from "./peers.ts";
 
 const clientSeed = new Uint8Array(32).fill(1);
@@ -222,5 +222,51 @@ describe("a peer's redirect", () => {
       redirecting.stop(true);
       inside.stop(true);
     }
+  });
+});
+
+describe("a peer's answer", () => {
+  // What a member's device could answer, or a network that fails half-way.
+  let bomb: Uint8Array | undefined;
+  const answering = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: certPem, key: privateKeyPem(serverSeed) },
+    fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/stalls")
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new Uint8Array(10));
+            },
+          }),
+        );
+      // A few hundred kilobytes on the wire, past the bound once inflated.
+      bomb ??= Bun.gzipSync(new Uint8Array(MAX_PEER_ANSWER_BYTES + 1));
+      return new Response(bomb, { headers: { "content-encoding": "gzip" } });
+    },
+  });
+  afterAll(() => answering.stop(true));
+  const to = { ...peer, addresses: [`https://127.0.0.1:${answering.port}`] };
+  const outcome = (answer: Promise<Uint8Array | undefined>) =>
+    answer.then(
+      (bytes) => `${bytes?.length} bytes`,
+      (error: Error) =>
+        error instanceof BuckyError
+          ? `${error.code}: ${error.message}`
+          : `${error.name}: ${error.message}`,
+    );
+
+  test("that breaks off is the peer unavailable, not a failure of this device's own (the daemon's sync took it for a bug)", async () => {
+    expect(await outcome(withKeys.post(to, "/stalls", new Uint8Array(1), undefined, 300))).toBe(
+      "E_UNAVAILABLE: server did not send its whole answer (no answer in time)",
+    );
+  });
+
+  test("is read within a bound, however it is compressed: a small gzip answer does not fill this device's memory", async () => {
+    expect(await outcome(withKeys.get(to, "/bomb"))).toBe(
+      `E_UNAVAILABLE: server answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
+    );
   });
 });

@@ -26,6 +26,11 @@ import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
 
 export const PEER_TIMEOUT_MS = 5_000;
+/**
+ * A peer's answer, at most, as it arrives (inflated, when it came compressed): the largest
+ * a peer sends is a backup file read through it (REMOTE_READ_MAX_BYTES, 48 MiB).
+ */
+export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
 /** How a contact records a route through a relay: `relay:<relay device id>`. */
 export const RELAY_ROUTE_PREFIX = "relay:";
 
@@ -288,13 +293,66 @@ export class PeerClient {
         failures.push(`${describe(route)} (${networkProblem(error)})`);
         continue;
       }
-      const bytes = new Uint8Array(await response.arrayBuffer());
+      const bytes = await readAnswer(peer, response, options.signal);
       this.reached(peer, route, startMs);
       if (response.ok) return bytes;
       throw peerError(peer, response.status, bytes);
     }
     throw unreachable(peer, failures);
   }
+}
+
+/**
+ * A peer's answer, read within MAX_PEER_ANSWER_BYTES as it arrives. One that breaks off
+ * (the peer stopped, the network failed, the time ran out) is the peer unavailable, a
+ * BuckyError like any other answer of the peer's, never thrown as the runtime's own error
+ * (which the daemon takes for a bug of its own); one past the bound stops being read.
+ */
+async function readAnswer(
+  peer: Peer,
+  response: Response,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let sizeBytes = 0;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        // Called off by the caller: nothing to say about the peer.
+        if (signal?.aborted) throw error;
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `${peer.name} did not send its whole answer (${networkProblem(error)})`,
+          "It may be off or on another network; bucky keeps trying.",
+          { cause: error },
+        );
+      }
+      if (next.done) break;
+      sizeBytes += next.value.length;
+      if (sizeBytes > MAX_PEER_ANSWER_BYTES)
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
+        );
+      chunks.push(next.value);
+    }
+  } finally {
+    // Refused, failed or done: nothing more of it is read.
+    await reader.cancel().catch(() => {});
+  }
+  // Its own bytes, as arrayBuffer() gave them: a reader's chunk may be a view of more.
+  const bytes = new Uint8Array(sizeBytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 function describe(route: Route): string {
