@@ -8,15 +8,24 @@
  *    to disk) beside curl fetching the same bytes from a plain static file server into a
  *    file. Goal: at least 0.8 of curl's throughput.
  *
+ * The get row also gives the CPU time per MiB of the `bucky get` process (client) and of
+ * the daemon serving the bytes (server), from their own counters.
+ *
  *   just bench        (or: bun bench/apps.ts)
+ *   bun bench/apps.ts --only get [--bucky /tmp/bucky-main]   (the get row alone; another
+ *                                                             binary, for an A/B)
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { buckyJson, localGet, startDaemon as startBenchDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BUCKY = join(ROOT, "dist/bucky");
+const { values: flags } = parseArgs({
+  options: { only: { type: "string" }, bucky: { type: "string" } },
+});
+const BUCKY = resolve(flags.bucky ?? join(ROOT, "dist/bucky"));
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-apps-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 
@@ -26,8 +35,21 @@ function bucky<T>(args: string[]): T {
 
 const local = localGet;
 
+/** The daemon of each home, by home. */
+const daemons = new Map<string, ReturnType<typeof Bun.spawn>>();
+
 async function startDaemon(home: string): Promise<void> {
-  children.push(await startBenchDaemon(BUCKY, home, { BUCKY_CONVERGE_INTERVAL_MS: "1000" }));
+  const child = await startBenchDaemon(BUCKY, home, { BUCKY_CONVERGE_INTERVAL_MS: "1000" });
+  children.push(child);
+  daemons.set(home, child);
+}
+
+/** The CPU time (user + system) process `pid` has used so far, in ms. */
+function cpuMs(pid: number): number {
+  // Fields after the command's name (which may hold spaces): utime and stime are 14 and 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 async function until(ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -112,13 +134,16 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
   );
   const { id } = bucky<{ id: string }>(["put", file, "--home", a]);
   // The static server lives in this process, so curl must not block it: spawn, not spawnSync.
-  const server = Bun.serve({
+  const statics = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch: () => new Response(Bun.file(file)),
   });
   const curlTimes: number[] = [];
   const getTimes: number[] = [];
+  const clientCpuMs: number[] = [];
+  const serverCpuMs: number[] = [];
+  const server = daemons.get(a)?.pid as number;
   // Alternate the two, each from a flushed page cache of writes, and compare medians.
   for (let run = 0; run < runs; run++) {
     for (const target of ["curl.bin", "got.bin"]) rmSync(join(scratch, target), { force: true });
@@ -129,16 +154,23 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
       "-s",
       "-o",
       join(scratch, "curl.bin"),
-      `http://127.0.0.1:${server.port}/`,
+      `http://127.0.0.1:${statics.port}/`,
     ]);
     if ((await curl.exited) !== 0) throw new Error("curl failed");
     curlTimes.push((performance.now() - start) / 1000);
     Bun.spawnSync(["sync"]);
+    const serverBefore = cpuMs(server);
     start = performance.now();
-    bucky(["get", id, "-o", join(scratch, "got.bin"), "--home", b]);
+    const get = Bun.spawnSync(
+      [BUCKY, "get", id, "-o", join(scratch, "got.bin"), "--home", b, "--json"],
+      { stderr: "pipe" },
+    );
     getTimes.push((performance.now() - start) / 1000);
+    if (get.exitCode !== 0) throw new Error(`bucky get: ${get.stderr}`);
+    clientCpuMs.push(Number(get.resourceUsage.cpuTime.total) / 1000);
+    serverCpuMs.push(cpuMs(server) - serverBefore);
   }
-  server.stop(true);
+  statics.stop(true);
   const median = (list: number[]) =>
     [...list].sort((x, y) => x - y)[Math.floor(list.length / 2)] as number;
   const mib = sizeBytes / 1024 / 1024;
@@ -149,14 +181,23 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
     `${(mib / curlS).toFixed(0)} MiB/s`,
     `goal ≥ 0.8 of curl (got ${(curlS / getS).toFixed(2)}; medians of ${runs})`,
   );
+  const perMib = (list: number[]) => (median(list) / mib).toFixed(2);
+  row(
+    "  CPU ms per MiB: client, server",
+    `${perMib(clientCpuMs)}`,
+    `${perMib(serverCpuMs)}`,
+    "(the get process; the daemon sending)",
+  );
 }
 
 console.log("apps and named data (this machine, one run)");
 console.log(`${"".padEnd(34)} ${"bucky".padStart(14)} ${"anchor".padStart(16)}`);
 try {
   const [a, b] = await twoDevices();
-  await installToAnswer(a, "site");
-  await installToAnswer(a, "notes");
+  if (flags.only !== "get") {
+    await installToAnswer(a, "site");
+    await installToAnswer(a, "notes");
+  }
   await getThroughput(a, b, 1024 * 1024 * 1024, 3);
 } finally {
   for (const child of children) child.kill();

@@ -1,13 +1,25 @@
-import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import * as fs from "node:fs";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chunkIdOf, encodeChunkList, type ObjectId } from "../../protocol/ndn.ts";
 import * as atomicFile from "../atomic-file.ts";
-import { fetchToFile, storeSource } from "./fetch.ts";
+import { BuckyError } from "../errors.ts";
+import { fetchToFile, type ObjectSource, storeSource } from "./fetch.ts";
 import { ObjectStore } from "./store.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-fetch-"));
+beforeEach(() => mkdirSync(scratch, { recursive: true }));
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("fetchToFile", () => {
@@ -34,5 +46,107 @@ describe("fetchToFile", () => {
     expect(synced).toHaveBeenCalled();
     synced.mockRestore();
     expect(Buffer.compare(readFileSync(destination), bytes)).toBe(0);
+  });
+});
+
+/** A file of `count` small chunks, as a chunk list a test source serves. */
+function smallChunks(count: number, chunkSize = 1024) {
+  const parts = Array.from({ length: count }, (_, i) =>
+    new Uint8Array(chunkSize).map((_, j) => (i * 31 + j) % 251),
+  );
+  const chunks = parts.map((part) => chunkIdOf(part));
+  const list = encodeChunkList({ size: count * chunkSize, chunkSize, chunks });
+  const byId = new Map<ObjectId, Uint8Array>([[list.id, list.bytes]]);
+  for (const [i, chunk] of chunks.entries()) byId.set(chunk, parts[i] as Uint8Array);
+  return { id: list.id, chunks, byId };
+}
+
+describe("fetchToFile, when a chunk is wrong while others are in flight", () => {
+  test("fails as an integrity error, calls the others off, and writes nowhere after it says so", async () => {
+    const { id, chunks, byId } = smallChunks(4);
+    // Chunk 1 arrives altered at once; 0, 2 and 3 are held until the test lets them go,
+    // or until the fetch calls them off.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calledOff = 0;
+    const source: ObjectSource = {
+      name: "test peer",
+      async fetch(objectId, signal) {
+        const bytes = byId.get(objectId);
+        if (objectId === chunks[1]) return (bytes as Uint8Array).map((b) => b ^ 1);
+        if (objectId === id) return bytes;
+        const aborted = new Promise<never>((_, reject) =>
+          signal?.addEventListener("abort", () => {
+            calledOff++;
+            reject(signal.reason);
+          }),
+        );
+        await Promise.race([held, aborted]);
+        return bytes;
+      },
+    };
+    const destination = join(scratch, "out.bin");
+    const error = await fetchToFile(id, destination, [source]).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(BuckyError);
+    expect((error as BuckyError).code).toBe("E_INTEGRITY");
+    expect(calledOff).toBe(3);
+    // The file descriptor the fetch wrote through is free again: the next file opened
+    // gets its number. A chunk still on its way must not land in that file.
+    const other = join(scratch, "other.bin");
+    const fd = openSync(other, "w");
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    closeSync(fd);
+    expect(statSync(other).size).toBe(0);
+    expect(readdirSync(scratch)).toEqual(["other.bin"]);
+  });
+
+  test("a chunk whose hashing fails fails the fetch with that error, and leaves no file", async () => {
+    const { id, byId } = smallChunks(3);
+    const source: ObjectSource = {
+      name: "test peer",
+      fetch: async (objectId) => byId.get(objectId),
+    };
+    const digest = spyOn(crypto.subtle, "digest").mockImplementation(() =>
+      Promise.reject(new Error("the hashing thread failed")),
+    );
+    const destination = join(scratch, "out.bin");
+    try {
+      await expect(fetchToFile(id, destination, [source])).rejects.toThrow(
+        "the hashing thread failed",
+      );
+    } finally {
+      digest.mockRestore();
+    }
+    expect(readdirSync(scratch)).toEqual([]);
+  });
+
+  test("bytes from a source that sends wrong ones are never written, and the next source's are", async () => {
+    const { id, chunks, byId } = smallChunks(6);
+    const written: number[] = [];
+    const liar: ObjectSource = {
+      name: "liar",
+      fetch: async (objectId) => {
+        const bytes = byId.get(objectId);
+        return objectId === chunks[2] ? (bytes as Uint8Array).map((b) => b ^ 0xff) : bytes;
+      },
+    };
+    const honest: ObjectSource = {
+      name: "honest",
+      fetch: async (objectId) => {
+        if (objectId === chunks[2]) written.push(2);
+        return byId.get(objectId);
+      },
+    };
+    const destination = join(scratch, "out.bin");
+    expect(await fetchToFile(id, destination, [liar, honest])).toBe(6 * 1024);
+    expect(written).toEqual([2]);
+    const expected = Buffer.concat(chunks.map((chunk) => byId.get(chunk) as Uint8Array));
+    expect(Buffer.compare(readFileSync(destination), expected)).toBe(0);
   });
 });

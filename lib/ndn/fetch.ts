@@ -3,9 +3,13 @@
  * devices. Every chunk is verified against its id before it is written anywhere; a source
  * that sends wrong bytes is passed over, and if nobody sends the right ones the fetch is
  * an integrity error. Into a file, the result appears at its destination only whole.
+ *
+ * Chunks move PARALLEL_CHUNKS at a time, and each is hashed on the runtime's thread pool
+ * (chunk-check.ts) and written by it, so the main thread only receives: a 1 GiB `bucky
+ * get` hashed and wrote in line on the main thread, which then received nothing.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, write } from "node:fs";
 import { dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
@@ -14,7 +18,6 @@ import {
   type ChunkListId,
   chunkLength,
   decodeChunkList,
-  isChunk,
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
@@ -22,6 +25,7 @@ import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
+import { chunkMatches } from "./chunk-check.ts";
 import type { ObjectStore } from "./store.ts";
 
 /** How many chunks are fetched at once. */
@@ -37,13 +41,22 @@ const CHUNK_TIMEOUT_MS = 120_000;
 
 export interface ObjectSource {
   readonly name: string;
-  /** The bytes of a chunk, or of a chunk list object; undefined when it does not have it. */
-  fetch(id: ObjectId): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes of a chunk, or of a chunk list object; undefined when it does not have it.
+   * `signal` says the fetch was called off (another chunk failed): stop if you can.
+   */
+  fetch(id: ObjectId, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /**
+   * The source checks each chunk it gives against its id itself (this device's store
+   * hashes every chunk it reads), so it need not be hashed again. Not chunk lists.
+   */
+  readonly checksOwnChunks?: true;
 }
 
 export function storeSource(store: ObjectStore): ObjectSource {
   return {
     name: "this device",
+    checksOwnChunks: true,
     async fetch(id) {
       const parsed = parseObjectId(id);
       if (!parsed) return undefined;
@@ -55,11 +68,12 @@ export function storeSource(store: ObjectStore): ObjectSource {
 export function peerSource(client: PeerClient, peer: Peer): ObjectSource {
   return {
     name: peer.name,
-    fetch: (id) =>
+    fetch: (id, signal) =>
       client.get(
         peer,
         id.startsWith("clist:") ? `/ndn/${id}?object` : `/ndn/${id}`,
         CHUNK_TIMEOUT_MS,
+        signal,
       ),
   };
 }
@@ -79,8 +93,10 @@ export async function fetchToFile(
   }
   const syncing = new BackgroundSync(fd);
   try {
-    const size = await fetchInto(id, sources, (offset, bytes) => {
-      writeSync(fd, bytes, 0, bytes.length, offset);
+    // Only checked bytes are written, on the runtime's thread pool; fetchInto returns once
+    // no write is under way, so none can land in another file after the close below.
+    const size = await fetchInto(id, sources, async (offset, bytes) => {
+      await writeAt(fd, bytes, offset);
       syncing.wrote(bytes.length);
     });
     await syncing.settled();
@@ -95,6 +111,18 @@ export async function fetchToFile(
     closeSync(fd);
     rmSync(temp, { force: true });
     throw fileSystemError(error, "write", destination) ?? error;
+  }
+}
+
+/** Writes all of `bytes` at `offset` of `fd`, off the main thread. */
+async function writeAt(fd: number, bytes: Uint8Array, offset: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    done += await new Promise<number>((resolve, reject) =>
+      write(fd, bytes, done, bytes.length - done, offset + done, (error, written) =>
+        error ? reject(error) : resolve(written),
+      ),
+    );
   }
 }
 
@@ -146,8 +174,8 @@ export async function fetchToStore(
       store.readList(parsed.id) ??
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
     let done = 0;
-    await forEachChunk(list, async (chunk, index) => {
-      if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources));
+    await forEachChunk(list, async (chunk, index, signal) => {
+      if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources, signal));
       done += chunkLength(list, index);
       onProgress?.(done, list.size);
     });
@@ -185,7 +213,7 @@ export async function fetchHead(
 async function fetchInto(
   id: ObjectId,
   sources: readonly ObjectSource[],
-  write: (offset: number, bytes: Uint8Array) => void,
+  write: (offset: number, bytes: Uint8Array) => Promise<void>,
 ): Promise<number> {
   const parsed = parseObjectId(id);
   if (!parsed)
@@ -196,36 +224,59 @@ async function fetchInto(
     );
   if (parsed.kind === "chunk") {
     const bytes = await fetchChunk(parsed.id, sources);
-    write(0, bytes);
+    await write(0, bytes);
     return bytes.length;
   }
   const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
-  await forEachChunk(list, async (chunk, index) => {
-    const bytes = await fetchChunk(chunk, sources);
+  await forEachChunk(list, async (chunk, index, signal) => {
+    const bytes = await fetchChunk(chunk, sources, signal);
     if (bytes.length !== chunkLength(list, index)) {
       throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
     }
-    write(index * list.chunkSize, bytes);
+    await write(index * list.chunkSize, bytes);
   });
   return list.size;
 }
 
+/**
+ * Runs `work` on each chunk of `list`, PARALLEL_CHUNKS at a time. The first failure calls
+ * the others off (through `signal`) and takes no new chunk; it is thrown once every
+ * `work` under way has ended, so nothing of this fetch runs after it says it failed.
+ */
 async function forEachChunk(
   list: ChunkList,
-  work: (chunk: ChunkId, index: number) => Promise<void>,
+  work: (chunk: ChunkId, index: number, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
+  const stop = new AbortController();
+  let failure: { error: unknown } | undefined;
   let next = 0;
   const worker = async () => {
-    while (next < list.chunks.length) {
+    while (!failure && next < list.chunks.length) {
       const index = next++;
-      await work(list.chunks[index] as ChunkId, index);
+      try {
+        await work(list.chunks[index] as ChunkId, index, stop.signal);
+      } catch (error) {
+        // The first failure is the one to report: the others are mostly its call-off.
+        failure ??= { error };
+        stop.abort();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_CHUNKS, list.chunks.length) }, worker));
+  if (failure) throw failure.error;
 }
 
-async function fetchChunk(id: ChunkId, sources: readonly ObjectSource[]): Promise<Uint8Array> {
-  return fetchVerified(id, sources, (bytes) => isChunk(id, bytes));
+async function fetchChunk(
+  id: ChunkId,
+  sources: readonly ObjectSource[],
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  return fetchVerified(
+    id,
+    sources,
+    (bytes, source) => source.checksOwnChunks === true || chunkMatches(id, bytes),
+    signal,
+  );
 }
 
 async function fetchListBytes(
@@ -247,14 +298,16 @@ async function fetchListBytes(
 async function fetchVerified(
   id: ObjectId,
   sources: readonly ObjectSource[],
-  verify: (bytes: Uint8Array) => boolean,
+  verify: (bytes: Uint8Array, source: ObjectSource) => boolean | Promise<boolean>,
+  signal?: AbortSignal,
 ): Promise<Uint8Array> {
   const altered: string[] = [];
   const unreachable: string[] = [];
   for (const source of sources) {
+    signal?.throwIfAborted();
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await source.fetch(id);
+      bytes = await source.fetch(id, signal);
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
       // A damaged local copy counts as altered; anything else means "ask someone else".
@@ -262,7 +315,7 @@ async function fetchVerified(
       continue;
     }
     if (bytes === undefined) continue;
-    if (verify(bytes)) return bytes;
+    if (await verify(bytes, source)) return bytes;
     altered.push(source.name);
   }
   if (altered.length > 0) {
