@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
+import * as nodeCrypto from "node:crypto";
 import * as fs from "node:fs";
 import {
   closeSync,
@@ -12,10 +13,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chunkIdOf, encodeChunkList, type ObjectId } from "../../protocol/ndn.ts";
+import { type ChunkId, chunkIdOf, encodeChunkList, type ObjectId } from "../../protocol/ndn.ts";
 import * as atomicFile from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
-import { fetchToFile, type ObjectSource, storeSource } from "./fetch.ts";
+import { fetchToFile, fetchToStore, type ObjectSource, storeSource } from "./fetch.ts";
 import { ObjectStore } from "./store.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-fetch-"));
@@ -148,5 +149,66 @@ describe("fetchToFile, when a chunk is wrong while others are in flight", () => 
     expect(written).toEqual([2]);
     const expected = Buffer.concat(chunks.map((chunk) => byId.get(chunk) as Uint8Array));
     expect(Buffer.compare(readFileSync(destination), expected)).toBe(0);
+  });
+});
+
+/**
+ * The lengths of everything SHA-256 hashes while `work` runs, on this thread (node:crypto)
+ * or off it (WebCrypto).
+ */
+async function hashedLengths(work: () => Promise<unknown>): Promise<number[]> {
+  const lengths: number[] = [];
+  const createHash = nodeCrypto.createHash;
+  const digest = crypto.subtle.digest.bind(crypto.subtle);
+  const spies = [
+    spyOn(nodeCrypto, "createHash").mockImplementation(((algorithm: string) => {
+      const hash = createHash(algorithm);
+      const update = hash.update.bind(hash);
+      hash.update = ((data: Uint8Array) => {
+        lengths.push(data.length);
+        return update(data);
+      }) as typeof hash.update;
+      return hash;
+    }) as typeof createHash),
+    spyOn(crypto.subtle, "digest").mockImplementation((algorithm, data) => {
+      lengths.push((data as Uint8Array).byteLength);
+      return digest(algorithm, data);
+    }),
+  ];
+  try {
+    await work();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return lengths;
+}
+
+describe("each byte is hashed once", () => {
+  test("fetched into a store: the store does not check again what the fetch checked", async () => {
+    const chunkSize = 1000;
+    const { id, byId } = smallChunks(3, chunkSize);
+    const source: ObjectSource = {
+      name: "test peer",
+      fetch: async (objectId) => byId.get(objectId),
+    };
+    const store = new ObjectStore(join(scratch, "store"));
+    const lengths = await hashedLengths(() => fetchToStore(id, store, [source]));
+    expect(lengths.filter((length) => length === chunkSize)).toHaveLength(3);
+    expect(store.holdsWhole(id)).toBe(true);
+  });
+
+  test("put into a store: a chunk named by its hash is not hashed again to check it", async () => {
+    const store = new ObjectStore(join(scratch, "store"));
+    const bytes = new Uint8Array(10_000).map((_, i) => i % 249);
+    const lengths = await hashedLengths(async () => store.putBytes(bytes));
+    expect(lengths.filter((length) => length === bytes.length)).toHaveLength(1);
+  });
+
+  test("a store still refuses a chunk handed to it with bytes that are not its own", () => {
+    const store = new ObjectStore(join(scratch, "store"));
+    const { chunks, byId } = smallChunks(2);
+    expect(() =>
+      store.writeChunk(chunks[0] as ChunkId, byId.get(chunks[1] as ChunkId) as Uint8Array),
+    ).toThrow("do not hash to it");
   });
 });

@@ -175,13 +175,15 @@ export async function fetchToStore(
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
     let done = 0;
     await forEachChunk(list, async (chunk, index, signal) => {
-      if (!store.hasChunk(chunk)) store.writeChunk(chunk, await fetchChunk(chunk, sources, signal));
+      // fetchChunk checked the bytes against the id: the store need not hash them again.
+      if (!store.hasChunk(chunk))
+        store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal));
       done += chunkLength(list, index);
       onProgress?.(done, list.size);
     });
   } else if (parsed && !store.hasChunk(parsed.id)) {
     const bytes = await fetchChunk(parsed.id, sources);
-    store.writeChunk(parsed.id, bytes);
+    store.writeHashedChunk(parsed.id, bytes);
     onProgress?.(bytes.length, bytes.length);
   }
 }

@@ -171,10 +171,18 @@ async function withZoneSources<T>(
     const relays = readRelays(zone.db, membership);
     // Starting from how the daemon last reached each device saves probing dead addresses.
     const contacts = new MemoryContacts(savedContacts(zone.db));
-    client = new PeerClient(zone.deviceKey, contacts, options.now, {
-      relaysFor: () => relays,
-      document: () => readDeviceDocument(zone.db, zone.device.name),
-    });
+    // Requests are tagged under the pair key each peer shares with this device (request-auth
+    // v2) rather than signed: one key agreement per peer, not a signature per chunk.
+    client = new PeerClient(
+      zone.deviceKey,
+      contacts,
+      options.now,
+      {
+        relaysFor: () => relays,
+        document: () => readDeviceDocument(zone.db, zone.device.name),
+      },
+      zone.requestKeys,
+    );
     const peers = readPeers(zone.db, membership, zone.device.id);
     return await work([
       storeSource(new ObjectStore(zone.paths.ndnDir)),

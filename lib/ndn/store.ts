@@ -83,7 +83,7 @@ export class ObjectStore {
         if (filled === 0 && chunks.length > 0) break;
         const bytes = buffer.subarray(0, filled);
         const id = chunkIdOf(bytes);
-        this.writeChunk(id, bytes);
+        this.writeHashedChunk(id, bytes);
         chunks.push(id);
         size += filled;
         if (filled < CHUNK_BYTES) break;
@@ -101,7 +101,7 @@ export class ObjectStore {
     for (let offset = 0; offset === 0 || offset < bytes.length; offset += CHUNK_BYTES) {
       const chunk = bytes.subarray(offset, offset + CHUNK_BYTES);
       const id = chunkIdOf(chunk);
-      this.writeChunk(id, chunk);
+      this.writeHashedChunk(id, chunk);
       chunks.push(id);
     }
     if (chunks.length === 1) return { id: chunks[0] as ChunkId, size: bytes.length };
@@ -131,6 +131,14 @@ export class ObjectStore {
   writeChunk(id: ChunkId, bytes: Uint8Array): void {
     if (!isChunk(id, bytes))
       throw new BuckyError("E_INTEGRITY", `the bytes for ${id} do not hash to it`);
+    this.writeHashedChunk(id, bytes);
+  }
+
+  /**
+   * Stores a chunk whose bytes the caller has just hashed to `id` (named them by their
+   * hash, or checked them against it): hashing them again here would double the work.
+   */
+  writeHashedChunk(id: ChunkId, bytes: Uint8Array): void {
     this.written++;
     const path = this.chunkPath(id);
     if (existsSync(path)) return;
