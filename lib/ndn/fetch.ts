@@ -4,9 +4,10 @@
  * that sends wrong bytes is passed over, and if nobody sends the right ones the fetch is
  * an integrity error. Into a file, the result appears at its destination only whole.
  *
- * Chunks move PARALLEL_CHUNKS at a time, and each is hashed on the runtime's thread pool
- * (chunk-check.ts) and written by it, so the main thread only receives: a 1 GiB `bucky
- * get` hashed and wrote in line on the main thread, which then received nothing.
+ * Chunks move PARALLEL_CHUNKS at a time; a chunk list's are hashed on worker threads
+ * (hash-workers.ts) and, into a file, written on the runtime's thread pool, so the main
+ * thread mostly receives: a 1 GiB `bucky get` hashed and wrote in line on the main thread,
+ * which meanwhile received nothing.
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, write } from "node:fs";
@@ -18,6 +19,7 @@ import {
   type ChunkListId,
   chunkLength,
   decodeChunkList,
+  isChunk,
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
@@ -25,7 +27,7 @@ import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { chunkMatches } from "./chunk-check.ts";
+import { HashWorkers } from "./hash-workers.ts";
 import type { ObjectStore } from "./store.ts";
 
 /** How many chunks are fetched at once. */
@@ -43,6 +45,7 @@ export interface ObjectSource {
   readonly name: string;
   /**
    * The bytes of a chunk, or of a chunk list object; undefined when it does not have it.
+   * The bytes are the caller's from then on (a chunk's may be moved to another thread).
    * `signal` says the fetch was called off (another chunk failed): stop if you can.
    */
   fetch(id: ObjectId, signal?: AbortSignal): Promise<Uint8Array | undefined>;
@@ -83,6 +86,8 @@ export async function fetchToFile(
   id: ObjectId,
   destination: string,
   sources: readonly ObjectSource[],
+  /** Where a chunk list's chunks are hashed (tests give workers that fail). */
+  hashWorkers: () => HashWorkers = () => new HashWorkers(),
 ): Promise<number> {
   const temp = join(dirname(destination), `.${randomBytes(6).toString("hex")}.bucky-partial`);
   let fd: number;
@@ -95,10 +100,15 @@ export async function fetchToFile(
   try {
     // Only checked bytes are written, on the runtime's thread pool; fetchInto returns once
     // no write is under way, so none can land in another file after the close below.
-    const size = await fetchInto(id, sources, async (offset, bytes) => {
-      await writeAt(fd, bytes, offset);
-      syncing.wrote(bytes.length);
-    });
+    const size = await fetchInto(
+      id,
+      sources,
+      async (offset, bytes) => {
+        await writeAt(fd, bytes, offset);
+        syncing.wrote(bytes.length);
+      },
+      hashWorkers,
+    );
     await syncing.settled();
     fsyncSync(fd);
     closeSync(fd);
@@ -174,13 +184,18 @@ export async function fetchToStore(
       store.readList(parsed.id) ??
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
     let done = 0;
-    await forEachChunk(list, async (chunk, index, signal) => {
-      // fetchChunk checked the bytes against the id: the store need not hash them again.
-      if (!store.hasChunk(chunk))
-        store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal));
-      done += chunkLength(list, index);
-      onProgress?.(done, list.size);
-    });
+    const hashing = new HashWorkers();
+    try {
+      await forEachChunk(list, async (chunk, index, signal) => {
+        // fetchChunk checked the bytes against the id: the store need not hash them again.
+        if (!store.hasChunk(chunk))
+          store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal, hashing));
+        done += chunkLength(list, index);
+        onProgress?.(done, list.size);
+      });
+    } finally {
+      hashing.close();
+    }
   } else if (parsed && !store.hasChunk(parsed.id)) {
     const bytes = await fetchChunk(parsed.id, sources);
     store.writeHashedChunk(parsed.id, bytes);
@@ -216,6 +231,7 @@ async function fetchInto(
   id: ObjectId,
   sources: readonly ObjectSource[],
   write: (offset: number, bytes: Uint8Array) => Promise<void>,
+  hashWorkers: () => HashWorkers,
 ): Promise<number> {
   const parsed = parseObjectId(id);
   if (!parsed)
@@ -230,13 +246,18 @@ async function fetchInto(
     return bytes.length;
   }
   const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
-  await forEachChunk(list, async (chunk, index, signal) => {
-    const bytes = await fetchChunk(chunk, sources, signal);
-    if (bytes.length !== chunkLength(list, index)) {
-      throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
-    }
-    await write(index * list.chunkSize, bytes);
-  });
+  const hashing = hashWorkers();
+  try {
+    await forEachChunk(list, async (chunk, index, signal) => {
+      const bytes = await fetchChunk(chunk, sources, signal, hashing);
+      if (bytes.length !== chunkLength(list, index)) {
+        throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+      }
+      await write(index * list.chunkSize, bytes);
+    });
+  } finally {
+    hashing.close();
+  }
   return list.size;
 }
 
@@ -268,15 +289,21 @@ async function forEachChunk(
   if (failure) throw failure.error;
 }
 
+/** Chunk `id` from the first source that sends its bytes, hashed by `hashing` if given. */
 async function fetchChunk(
   id: ChunkId,
   sources: readonly ObjectSource[],
   signal?: AbortSignal,
+  hashing?: HashWorkers,
 ): Promise<Uint8Array> {
   return fetchVerified(
     id,
     sources,
-    (bytes, source) => source.checksOwnChunks === true || chunkMatches(id, bytes),
+    (bytes, source) => {
+      if (source.checksOwnChunks) return bytes;
+      if (hashing) return hashing.check(id, bytes);
+      return isChunk(id, bytes) ? bytes : undefined;
+    },
     signal,
   );
 }
@@ -288,19 +315,25 @@ async function fetchListBytes(
   return fetchVerified(id, sources, (bytes) => {
     try {
       decodeChunkList(id, bytes);
-      return true;
+      return bytes;
     } catch (error) {
-      if (error instanceof ProtocolError) return false;
+      if (error instanceof ProtocolError) return undefined;
       throw error;
     }
   });
 }
 
-/** Tries each source in turn until one sends bytes that verify. */
+/**
+ * Tries each source in turn until one sends bytes that verify: `verify` gives them back
+ * (perhaps as a new view: they may have moved to another thread and back), or undefined.
+ */
 async function fetchVerified(
   id: ObjectId,
   sources: readonly ObjectSource[],
-  verify: (bytes: Uint8Array, source: ObjectSource) => boolean | Promise<boolean>,
+  verify: (
+    bytes: Uint8Array,
+    source: ObjectSource,
+  ) => Uint8Array | undefined | Promise<Uint8Array | undefined>,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   const altered: string[] = [];
@@ -317,7 +350,8 @@ async function fetchVerified(
       continue;
     }
     if (bytes === undefined) continue;
-    if (await verify(bytes, source)) return bytes;
+    const verified = await verify(bytes, source);
+    if (verified) return verified;
     altered.push(source.name);
   }
   if (altered.length > 0) {
