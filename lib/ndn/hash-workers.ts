@@ -4,7 +4,7 @@
  * the main thread, copies them first on it (2-4 ms for each 4 MiB chunk, measured), and
  * in line the hashing itself held the main thread (0.9 ms a MiB). A worker that stops
  * fails every chunk it held and every one after: the fetch fails, nothing half-checked is
- * used.
+ * used. Where no worker can start at all, chunks are hashed in line, as before.
  */
 import { availableParallelism } from "node:os";
 import { type ChunkId, digestOf, isChunk } from "../../protocol/ndn.ts";
@@ -26,13 +26,14 @@ export class HashWorkers {
   private readonly waiting = new Map<
     number,
     {
-      worker: Worker;
       resolve: (answer: { digest: string; bytes: Uint8Array }) => void;
       reject: (error: Error) => void;
     }
   >();
   private seq = 0;
   private failure: Error | undefined;
+  /** False once a first worker could not be started. */
+  private startable = true;
 
   constructor(
     private readonly url: URL = HASH_WORKER,
@@ -45,14 +46,17 @@ export class HashWorkers {
    * back as a new view, the old one emptied.
    */
   async check(id: ChunkId, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-    if (bytes.length < MOVE_AT_LEAST) return isChunk(id, bytes) ? bytes : undefined;
+    if (bytes.length < MOVE_AT_LEAST || !this.startable)
+      return isChunk(id, bytes) ? bytes : undefined;
     const whole =
       bytes.byteOffset === 0 &&
       bytes.byteLength === bytes.buffer.byteLength &&
       bytes.buffer instanceof ArrayBuffer
         ? bytes
         : new Uint8Array(bytes);
-    const answer = await this.ask(whole);
+    const worker = this.worker();
+    if (!worker) return isChunk(id, bytes) ? bytes : undefined;
+    const answer = await this.ask(worker, whole);
     return answer.digest === digestOf(id) ? answer.bytes : undefined;
   }
 
@@ -63,19 +67,26 @@ export class HashWorkers {
     this.workers.length = 0;
   }
 
-  private ask(bytes: Uint8Array): Promise<{ digest: string; bytes: Uint8Array }> {
+  private ask(worker: Worker, bytes: Uint8Array): Promise<{ digest: string; bytes: Uint8Array }> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.seq++;
-    const worker = this.worker(seq);
     return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { worker, resolve, reject });
+      this.waiting.set(seq, { resolve, reject });
       worker.postMessage({ seq, bytes }, [bytes.buffer as ArrayBuffer]);
     });
   }
 
-  private worker(seq: number): Worker {
+  /** The next worker in turn, started if there are fewer than `size`; none if none can start. */
+  private worker(): Worker | undefined {
     if (this.workers.length < this.size) {
-      const worker = new Worker(this.url);
+      let worker: Worker;
+      try {
+        worker = new Worker(this.url);
+      } catch {
+        if (this.workers.length > 0) return this.workers[this.seq % this.workers.length];
+        this.startable = false;
+        return undefined;
+      }
       worker.onmessage = (event: MessageEvent) => {
         const { seq, digest, bytes } = event.data as {
           seq: number;
@@ -90,7 +101,7 @@ export class HashWorkers {
       this.workers.push(worker);
       return worker;
     }
-    return this.workers[seq % this.workers.length] as Worker;
+    return this.workers[this.seq % this.workers.length];
   }
 
   private fail(error: Error): void {
