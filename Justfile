@@ -9,13 +9,13 @@ default:
 
 # Compile the single `dist/bucky` executable. cpu-features is an optional native addon
 # of ssh2, which loads it in a try/catch: left out, ssh2 runs its pure-JS code. The seal
-# and hash workers are entry points of their own: Bun's compiled binaries need that.
+# worker is an entry point of its own: Bun's compiled binaries need that for workers.
 # Split into ES module chunks, a command loads only the code it runs: `bucky --version`
 # 15 ms before, 9 after (the whole bundle's bytecode was read at every start). Each
 # chunk's source map is named by its content: the last build's are removed first.
 build:
     rm -f dist/*.js.map
-    bun build cmd/main.ts lib/backup/seal-worker.ts lib/ndn/hash-worker.ts --compile --splitting --format esm --minify --bytecode --sourcemap --external cpu-features --outfile dist/bucky
+    bun build cmd/main.ts lib/backup/seal-worker.ts --compile --splitting --format esm --minify --bytecode --sourcemap --external cpu-features --outfile dist/bucky
 
 # Put `bucky` on the PATH, create a zone in this home if there is none, and run its node
 # in the background (`bucky stop` ends it; `bucky daemon` is the foreground form)

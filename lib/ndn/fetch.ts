@@ -4,10 +4,9 @@
  * that sends wrong bytes is passed over, and if nobody sends the right ones the fetch is
  * an integrity error. Into a file, the result appears at its destination only whole.
  *
- * Chunks move PARALLEL_CHUNKS at a time; a chunk list's are hashed on worker threads
- * (hash-workers.ts) and, into a file, written on the runtime's thread pool, so the main
- * thread mostly receives: a 1 GiB `bucky get` hashed and wrote in line on the main thread,
- * which meanwhile received nothing.
+ * Chunks move PARALLEL_CHUNKS at a time, and each is hashed on the runtime's thread pool
+ * (chunk-check.ts) and written by it, so the main thread only receives: a 1 GiB `bucky
+ * get` hashed and wrote in line on the main thread, which then received nothing.
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, write } from "node:fs";
@@ -19,7 +18,6 @@ import {
   type ChunkListId,
   chunkLength,
   decodeChunkList,
-  isChunk,
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
@@ -27,7 +25,7 @@ import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { HashWorkers } from "./hash-workers.ts";
+import { chunkMatches } from "./chunk-check.ts";
 import type { ObjectStore } from "./store.ts";
 
 /** How many chunks are fetched at once. */
@@ -45,7 +43,6 @@ export interface ObjectSource {
   readonly name: string;
   /**
    * The bytes of a chunk, or of a chunk list object; undefined when it does not have it.
-   * The bytes are the caller's from then on (a chunk's may be moved to another thread).
    * `signal` says the fetch was called off (another chunk failed): stop if you can.
    */
   fetch(id: ObjectId, signal?: AbortSignal): Promise<Uint8Array | undefined>;
@@ -86,8 +83,6 @@ export async function fetchToFile(
   id: ObjectId,
   destination: string,
   sources: readonly ObjectSource[],
-  /** Where a chunk list's chunks are hashed (tests give workers that fail). */
-  hashWorkers: () => HashWorkers = () => new HashWorkers(),
 ): Promise<number> {
   const temp = join(dirname(destination), `.${randomBytes(6).toString("hex")}.bucky-partial`);
   let fd: number;
@@ -100,15 +95,10 @@ export async function fetchToFile(
   try {
     // Only checked bytes are written, on the runtime's thread pool; fetchInto returns once
     // no write is under way, so none can land in another file after the close below.
-    const size = await fetchInto(
-      id,
-      sources,
-      async (offset, bytes) => {
-        await writeAt(fd, bytes, offset);
-        syncing.wrote(bytes.length);
-      },
-      hashWorkers,
-    );
+    const size = await fetchInto(id, sources, async (offset, bytes) => {
+      await writeAt(fd, bytes, offset);
+      syncing.wrote(bytes.length);
+    });
     await syncing.settled();
     fsyncSync(fd);
     closeSync(fd);
@@ -184,18 +174,13 @@ export async function fetchToStore(
       store.readList(parsed.id) ??
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
     let done = 0;
-    const hashing = new HashWorkers();
-    try {
-      await forEachChunk(list, async (chunk, index, signal) => {
-        // fetchChunk checked the bytes against the id: the store need not hash them again.
-        if (!store.hasChunk(chunk))
-          store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal, hashing));
-        done += chunkLength(list, index);
-        onProgress?.(done, list.size);
-      });
-    } finally {
-      hashing.close();
-    }
+    await forEachChunk(list, async (chunk, index, signal) => {
+      // fetchChunk checked the bytes against the id: the store need not hash them again.
+      if (!store.hasChunk(chunk))
+        store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal));
+      done += chunkLength(list, index);
+      onProgress?.(done, list.size);
+    });
   } else if (parsed && !store.hasChunk(parsed.id)) {
     const bytes = await fetchChunk(parsed.id, sources);
     store.writeHashedChunk(parsed.id, bytes);
@@ -231,7 +216,6 @@ async function fetchInto(
   id: ObjectId,
   sources: readonly ObjectSource[],
   write: (offset: number, bytes: Uint8Array) => Promise<void>,
-  hashWorkers: () => HashWorkers,
 ): Promise<number> {
   const parsed = parseObjectId(id);
   if (!parsed)
@@ -246,18 +230,13 @@ async function fetchInto(
     return bytes.length;
   }
   const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
-  const hashing = hashWorkers();
-  try {
-    await forEachChunk(list, async (chunk, index, signal) => {
-      const bytes = await fetchChunk(chunk, sources, signal, hashing);
-      if (bytes.length !== chunkLength(list, index)) {
-        throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
-      }
-      await write(index * list.chunkSize, bytes);
-    });
-  } finally {
-    hashing.close();
-  }
+  await forEachChunk(list, async (chunk, index, signal) => {
+    const bytes = await fetchChunk(chunk, sources, signal);
+    if (bytes.length !== chunkLength(list, index)) {
+      throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+    }
+    await write(index * list.chunkSize, bytes);
+  });
   return list.size;
 }
 
@@ -289,21 +268,15 @@ async function forEachChunk(
   if (failure) throw failure.error;
 }
 
-/** Chunk `id` from the first source that sends its bytes, hashed by `hashing` if given. */
 async function fetchChunk(
   id: ChunkId,
   sources: readonly ObjectSource[],
   signal?: AbortSignal,
-  hashing?: HashWorkers,
 ): Promise<Uint8Array> {
   return fetchVerified(
     id,
     sources,
-    (bytes, source) => {
-      if (source.checksOwnChunks) return bytes;
-      if (hashing) return hashing.check(id, bytes);
-      return isChunk(id, bytes) ? bytes : undefined;
-    },
+    (bytes, source) => source.checksOwnChunks === true || chunkMatches(id, bytes),
     signal,
   );
 }
@@ -315,25 +288,19 @@ async function fetchListBytes(
   return fetchVerified(id, sources, (bytes) => {
     try {
       decodeChunkList(id, bytes);
-      return bytes;
+      return true;
     } catch (error) {
-      if (error instanceof ProtocolError) return undefined;
+      if (error instanceof ProtocolError) return false;
       throw error;
     }
   });
 }
 
-/**
- * Tries each source in turn until one sends bytes that verify: `verify` gives them back
- * (perhaps as a new view: they may have moved to another thread and back), or undefined.
- */
+/** Tries each source in turn until one sends bytes that verify. */
 async function fetchVerified(
   id: ObjectId,
   sources: readonly ObjectSource[],
-  verify: (
-    bytes: Uint8Array,
-    source: ObjectSource,
-  ) => Uint8Array | undefined | Promise<Uint8Array | undefined>,
+  verify: (bytes: Uint8Array, source: ObjectSource) => boolean | Promise<boolean>,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   const altered: string[] = [];
@@ -350,8 +317,7 @@ async function fetchVerified(
       continue;
     }
     if (bytes === undefined) continue;
-    const verified = await verify(bytes, source);
-    if (verified) return verified;
+    if (await verify(bytes, source)) return bytes;
     altered.push(source.name);
   }
   if (altered.length > 0) {
