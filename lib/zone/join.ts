@@ -27,6 +27,7 @@ import { certificateDer, certificatePem, isDeviceCertificate } from "../../proto
 import { takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { networkProblem } from "../node/network-errors.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
@@ -43,6 +44,11 @@ import {
 } from "./home-staging.ts";
 
 const CERT_TIMEOUT_MS = 5_000;
+/**
+ * The inviting device's certificate answer, at most: a PEM of CERTIFICATE_BYTES (209)
+ * is under 400 bytes; this leaves room for a longer one of a later version.
+ */
+export const MAX_CERT_ANSWER_BYTES = 16 * 1024;
 const MAX_PULL_PAGES = 10_000;
 
 export interface JoinOptions {
@@ -277,7 +283,12 @@ async function reachInviter(invite: Invite): Promise<Peer> {
         tls: { rejectUnauthorized: false },
         signal: AbortSignal.timeout(CERT_TIMEOUT_MS),
       });
-      const der = certificateDer(await response.text());
+      const text = await readCertificateAnswer(response);
+      if (!response.ok) {
+        failures.push(`${address}: answered HTTP ${response.status}`);
+        continue;
+      }
+      const der = certificateDer(text);
       if (der && isDeviceCertificate(der, publicKey)) {
         return {
           id: invite.inviter,
@@ -288,14 +299,50 @@ async function reachInviter(invite: Invite): Promise<Peer> {
       }
       failures.push(`${address}: not the inviting device's certificate`);
     } catch (error) {
-      failures.push(`${address}: ${(error as Error).message}`);
+      failures.push(`${address}: ${networkProblem(error)}`);
     }
   }
   throw new BuckyError(
     "E_UNAVAILABLE",
     `cannot reach the inviting device (${failures.join("; ")})`,
-    "Check that its node runs (`bucky up` there) and that this device can reach it on the network.",
+    "Check that its node runs (`bucky up` there) and that this device can reach it on the network. " +
+      "If something else answers at its address, join from a network you trust.",
   );
+}
+
+/**
+ * The certificate answer's text, read as it arrives and at most MAX_CERT_ANSWER_BYTES:
+ * it comes before anything is checked (from whatever answers at the address), so one
+ * past the bound stops being read, whatever its Content-Length says.
+ */
+async function readCertificateAnswer(response: Response): Promise<string> {
+  const tooLarge = () =>
+    new Error(`answered with more than ${MAX_CERT_ANSWER_BYTES} bytes, not a certificate`);
+  if (Number(response.headers.get("content-length") ?? 0) > MAX_CERT_ANSWER_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let sizeBytes = 0;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw new Error(`its answer broke off (${networkProblem(error)})`, { cause: error });
+      }
+      if (next.done) break;
+      sizeBytes += next.value.length;
+      if (sizeBytes > MAX_CERT_ANSWER_BYTES) throw tooLarge();
+      chunks.push(next.value);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The inviting device's answer: this device's document, and the backup key if it came. */
