@@ -23,6 +23,10 @@ import { addressBytes } from "../../protocol/zone-ca.ts";
 /** A device says the space of at most this many apps (the largest), and of as many leftovers. */
 export const MAX_USAGE_APPS = 100;
 export const MAX_LEFTOVERS = 20;
+/** The most devices a device says refuse its sync requests (a zone has far fewer). */
+export const MAX_SYNC_REFUSED = 100;
+/** An error code as bucky says them (a newer peer's too): E_ and capitals. */
+const ERROR_CODE = /^E_[A-Z0-9_]{1,38}$/;
 
 export interface BackupRun {
   at: string;
@@ -122,6 +126,18 @@ export interface DeviceFactsPayload {
   certificates?: Record<string, CertificateFacts>;
   /** The names a gateway has no certificate for, past those 100: how many, and the first ones. */
   certificatesLeftOut?: { count: number; names: string[] };
+  /**
+   * The devices that refuse this one's sync requests (a 4xx answer), by name: the code and
+   * message of the refusal as this device took them, and since when (RFC 3339).
+   */
+  syncRefused?: Record<string, SyncRefusedFacts>;
+}
+
+/** A device refusing this one's sync requests. */
+export interface SyncRefusedFacts {
+  code: string;
+  message: string;
+  since: string;
 }
 
 /** The payload of a record, or nothing known when it is not one. */
@@ -360,6 +376,22 @@ const payloadOf = object<DeviceFactsPayload>({
   ),
   certificatesLeftOut: orElse(
     optional(object({ count: whole(), names: listOf(text(253), 10, isHostName) })),
+    undefined,
+  ),
+  syncRefused: orElse(
+    optional(
+      satisfying(
+        record(
+          deviceName,
+          object<SyncRefusedFacts>({
+            code: satisfying(text(40), (code) => ERROR_CODE.test(code)),
+            message: text(1000),
+            since: text(40),
+          }),
+        ),
+        (refused) => Object.keys(refused).length <= MAX_SYNC_REFUSED,
+      ),
+    ),
     undefined,
   ),
 });

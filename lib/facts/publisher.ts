@@ -18,6 +18,7 @@ import {
   MAX_LEFTOVERS,
   MAX_USAGE_APPS,
   type ReplicaFacts,
+  type SyncRefusedFacts,
   type UsageFacts,
 } from "./payload.ts";
 
@@ -48,6 +49,8 @@ export class FactsPublisher {
     private readonly certificatesLeftOut: () => DeviceFactsPayload["certificatesLeftOut"] = () =>
       undefined,
     private readonly everyMs = FACTS_EVERY_MS,
+    /** The devices refusing this one's sync requests (lib/node/sync-loop.ts). */
+    private readonly syncRefused: () => Record<string, SyncRefusedFacts> = () => ({}),
   ) {}
 
   start(): void {
@@ -78,6 +81,7 @@ export class FactsPublisher {
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);
     const certificates = this.certificates();
     const certificatesLeftOut = this.certificatesLeftOut();
+    const syncRefused = this.syncRefused();
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.replicas(),
@@ -85,6 +89,7 @@ export class FactsPublisher {
       ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
       ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
+      ...(Object.keys(syncRefused).length > 0 ? { syncRefused } : {}),
     });
   }
 

@@ -189,6 +189,9 @@ export const en = {
       `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.device} says “${p.error}”` : "."}`,
     certificatesLeftOut: (p: { device: string; count: number; names: string }) =>
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
+    // The refusal is the device's own words (its facts): said to be.
+    syncRefused: (p: { device: string; peer: string; code: string; message: string }) =>
+      `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. Update both to the same bucky, and check that both are still members.`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>
       `${p.device}'s disk is nearly full: ${p.free} free of ${p.total}.`,
     seeDisk: "See where its space goes",

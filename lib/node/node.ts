@@ -271,14 +271,18 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     });
     chmodSync(paths.daemonSocket, 0o600);
 
-    const sync = new SyncLoop(node, options.syncIntervalMs, onBug);
-    sync.start();
+    const sync = new SyncLoop(node, options.syncIntervalMs, onBug, {
+      onRefusals: () => facts.soon(),
+    });
     const facts = new FactsPublisher(
       node,
       () => replication.facts(),
       () => certificates.facts(),
       () => certificates.leftOut(),
+      undefined,
+      () => sync.refusals(),
     );
+    sync.start();
     facts.start();
     started.push(() => facts.stop());
     const stateCheck = new StateCheck(

