@@ -6,8 +6,17 @@
  * `podman save` (both formats) are installed end to end in test/images.test.ts.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -238,5 +247,78 @@ describe("an image archive", () => {
       `E_IO: ${huge} does not fit on this device's disk: it unpacks to about its `,
     );
     expect(left()).toEqual([]);
+  });
+
+  describe("on a small disk (a tmpfs with 8 MiB of room past what stays free)", () => {
+    /** A home on a fresh tmpfs of 64 MiB kept free (SPARE_BYTES) and 8 MiB more. */
+    async function onSmallDisk(body: (dir: string) => Promise<void>): Promise<void> {
+      const mount = mkdtempSync(join(root, "small-"));
+      const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=72m", "tmpfs", mount]);
+      if (mounted.status !== 0)
+        throw new Error(`this test needs root to mount a tmpfs: ${mounted.stderr}`);
+      try {
+        await body(mount);
+      } finally {
+        spawnSync("umount", ["-l", mount]);
+      }
+    }
+    const smallStore = (dir: string) => {
+      mkdirSync(join(dir, "home"));
+      return new ImageStore(new ObjectStore(join(dir, "home", "ndn")), join(dir, "home", "images"));
+    };
+    const MiB = 1024 ** 2;
+
+    test("a .tar that unpacks within the room but not twice is refused before a byte is written, saying what it needs", async () => {
+      await onSmallDisk(async (dir) => {
+        const images = smallStore(dir);
+        const archive = file("site.tar", tar(dockerArchive("x".repeat(5 * MiB))));
+        const refused = await refusal(readImageArchive(archive, { platforms: [amd64], images }));
+        expect(refused).toMatch(
+          new RegExp(
+            `^E_IO: ${archive} does not fit on this device's disk: it unpacks to about its 5\\.0 MiB and is then stored, so it needs about 10\\.0 MiB, and there is room for [0-9.]+ MiB$`,
+          ),
+        );
+      });
+    });
+
+    test("a .tar.gz is refused at the file past half the room", async () => {
+      await onSmallDisk(async (dir) => {
+        const images = smallStore(dir);
+        const archive = file("site.tar.gz", gzipSync(tar(dockerArchive("x".repeat(5 * MiB)))));
+        const refused = await refusal(readImageArchive(archive, { platforms: [amd64], images }));
+        expect(refused).toMatch(
+          /^E_IO: that image archive does not fit on this device's disk: with layer\.tar, of 5242880 bytes, its files come to more than the [0-9.]+ MiB there is room for: an image is unpacked, then stored, so it needs twice what it unpacks to, and there is room for [0-9.]+ MiB$/,
+        );
+      });
+    });
+
+    test("two installs at once do not both count the same room: the second is refused, the first stored", async () => {
+      await onSmallDisk(async (dir) => {
+        const images = smallStore(dir);
+        const one = file("one.tar", tar(dockerArchive("1".repeat(3 * MiB))));
+        const two = file("two.tar", tar(dockerArchive("2".repeat(3 * MiB))));
+        const settled = await Promise.allSettled(
+          [one, two].map((archive) => readImageArchive(archive, { platforms: [amd64], images })),
+        );
+        // Either may measure first: that one is stored, the other refused.
+        expect(settled.map((outcome) => outcome.status).sort()).toEqual(["fulfilled", "rejected"]);
+        const refusedIndex = settled.findIndex((outcome) => outcome.status === "rejected");
+        const refused = [one, two][refusedIndex] as string;
+        const error = (settled[refusedIndex] as PromiseRejectedResult).reason as Error & {
+          code: string;
+        };
+        expect(`${error.code}: ${error.message}`).toMatch(
+          new RegExp(
+            `^E_IO: ${refused} does not fit on this device's disk: it unpacks to about its 3\\.0 MiB and is then stored, so it needs about 6\\.0 MiB, and there is room for [0-9.]+ MiB \\(other installs under way hold 6\\.0 MiB of the free space\\)$`,
+          ),
+        );
+        // The room is given back when an install ends: what the first stored is counted by
+        // the disk now, not held as well.
+        expect(images.room.reservedBytes()).toBe(0);
+        expect(
+          await refusal(readImageArchive(refused, { platforms: [amd64], images })),
+        ).not.toContain("other installs");
+      });
+    });
   });
 });

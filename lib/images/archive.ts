@@ -42,6 +42,7 @@ import {
 } from "../../protocol/oci.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { type ArchiveLimits, type ArchiveWords, unpackArchive } from "../archive/tar-archive.ts";
+import type { RoomReservations } from "../disk/room.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { formatBytes } from "../units.ts";
 import type { ImageStore } from "./image-store.ts";
@@ -97,8 +98,14 @@ export async function readImageArchive(
 ): Promise<PulledImage> {
   const scratch = `${options.images.incomingPath()}.unpacked`;
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  let release = () => {};
   try {
-    await unpackImageArchive(file, scratch, options.limits ?? IMAGE_ARCHIVE_LIMITS);
+    release = await unpackImageArchive(
+      file,
+      scratch,
+      options.limits ?? IMAGE_ARCHIVE_LIMITS,
+      options.images.room,
+    );
     const archive = new UnpackedArchive(scratch, file);
     const image =
       archive.has("oci-layout") && archive.has("index.json")
@@ -131,21 +138,26 @@ export async function readImageArchive(
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    release();
   }
 }
 
 /**
  * Unpacks the archive `file` into the empty directory `scratch` within `limits` and the
- * room on that disk: a plain .tar unpacks to about its size, so one larger than the room
- * is refused before a byte is written; a .tar.gz, whose size says nothing of what it
- * unpacks to, at the header of the first file that would not fit.
+ * room on that disk, and returns how to give back the room it reserved. An image needs its
+ * room twice: unpacked here, then stored as named data (the unpacked copy goes when the
+ * install ends). So a plain .tar, which unpacks to about its size, is refused before a byte
+ * is written when twice that is more than the room; a .tar.gz, whose size says nothing of
+ * what it unpacks to, at the header of the first file past half the room. The room is what
+ * the disk has free less what other installs under way in this process hold (`reserved`),
+ * and this one holds what it may write until it ends, so two at once do not both count it.
  */
 async function unpackImageArchive(
   file: string,
   scratch: string,
   limits: ArchiveLimits,
-): Promise<void> {
-  const room = imageRoomOn(scratch);
+  reserved: RoomReservations,
+): Promise<() => void> {
   let sizeBytes: number;
   let head: Uint8Array;
   try {
@@ -162,23 +174,45 @@ async function unpackImageArchive(
     throw fileSystemError(error, "read", file) ?? error;
   }
   const gzipped = head[0] === 0x1f && head[1] === 0x8b;
-  if (room !== undefined && !gzipped && sizeBytes > room)
+  // Measured and reserved at once (no await between): another install sees this one's hold.
+  const free = imageRoomOn(scratch);
+  const othersBytes = reserved.reservedBytes();
+  const room = free === undefined ? undefined : Math.max(0, free - othersBytes);
+  const others =
+    othersBytes > 0
+      ? ` (other installs under way hold ${formatBytes(Math.min(othersBytes, free ?? 0))} of the free space)`
+      : "";
+  if (room !== undefined && !gzipped && 2 * sizeBytes > room)
     throw new BuckyError(
       "E_IO",
-      `${file} does not fit on this device's disk: it unpacks to about its ${formatBytes(sizeBytes)}, and there is room for ${formatBytes(room)}`,
+      `${file} does not fit on this device's disk: it unpacks to about its ${formatBytes(sizeBytes)} and is then stored, so it needs about ${formatBytes(2 * sizeBytes)}, and there is room for ${formatBytes(room)}${others}`,
       "Nothing was installed. Free some space (`bucky status --disk` shows where it goes), then install again.",
     );
+  const release = reserved.reserve(room === undefined ? 0 : gzipped ? room : 2 * sizeBytes);
   try {
     await unpackArchive(
       Bun.file(file).stream(),
       scratch,
-      room === undefined ? limits : { ...limits, roomBytes: room },
+      room === undefined ? limits : { ...limits, roomBytes: Math.floor(room / 2) },
       IMAGE_WORDS,
       // `podman save` (and Docker before 25) keep a link per layer, `<id>/layer.tar` to the
       // layer's file, for older tools: left out, as the links GNU tar wrote were never read.
       { leaveOutLinks: true },
     );
+    return release;
   } catch (error) {
+    release();
+    if (
+      room !== undefined &&
+      error instanceof BuckyError &&
+      error.code === "E_IO" &&
+      error.message.startsWith(`that ${IMAGE_WORDS.noun} does not fit`)
+    )
+      throw new BuckyError(
+        "E_IO",
+        `${error.message}: an image is unpacked, then stored, so it needs twice what it unpacks to, and there is room for ${formatBytes(room)}${others}`,
+        error.hint,
+      );
     throw fileSystemError(error, "unpack", file) ?? error;
   }
 }

@@ -9,6 +9,7 @@
  * For the container engine, an image is written out as an OCI layout directory, each
  * blob checked against its digest on the way out as it was on the way in.
  */
+
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -39,6 +40,7 @@ import {
 } from "../../protocol/ndn.ts";
 import { checkDigest, parseImageDocument } from "../../protocol/oci.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { RoomReservations } from "../disk/room.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { ObjectStore } from "../ndn/store.ts";
@@ -48,6 +50,8 @@ export class ImageStore {
     readonly objects: ObjectStore,
     /** `<home>/images`. */
     private readonly dir: string,
+    /** The room installs under way in this process hold on the disk (one per node). */
+    readonly room: RoomReservations = new RoomReservations(),
   ) {}
 
   /** The object holding blob `digest` when all of it is on this device. */

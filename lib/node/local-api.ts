@@ -224,7 +224,7 @@ export function createLocalApp(
     const archive = body.archive === undefined ? undefined : absolutePath(body.archive, "archive");
     // What installs image apps (pulling, registries, archives) is loaded when first used.
     const { installImageApp, shorthandManifest } = await import("../images/install.ts");
-    const images = new ImageStore(node.store, node.zone.paths.imagesDir);
+    const images = new ImageStore(node.store, node.zone.paths.imagesDir, node.room);
     if (body.dir === undefined) {
       if (!image && !archive)
         throw new BuckyError(

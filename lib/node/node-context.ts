@@ -3,6 +3,7 @@
  * TLS identity and store, what it knows of its peers, and the two ways state changes (a
  * local write, or changesets from a peer), each of which tells whoever listens.
  */
+
 import { existsSync } from "node:fs";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { decodeOffer } from "../../protocol/checkpoint.ts";
@@ -15,6 +16,7 @@ import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
+import { RoomReservations } from "../disk/room.ts";
 import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -70,6 +72,8 @@ export class NodeContext {
   readonly client: PeerClient;
   /** How to reach the apps this device runs (the gateway's and the ingress's way in). */
   readonly doors = new AppDoors();
+  /** The disk's room that installs under way hold (lib/disk/room.ts). */
+  readonly room = new RoomReservations();
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
