@@ -14,12 +14,16 @@ export default defineBuckyCommand({
       type: "boolean",
       description: "Also delete the app's data, on every device that has it",
     },
+    force: {
+      type: "boolean",
+      description: "Remove it even when a newer bucky installed it (its spec is of a newer format)",
+    },
   },
   async run(args, context) {
     const removal = await requestDaemon<Removal>(
       context.home,
       "DELETE",
-      `/v1/apps/${encodeURIComponent(args.app)}${args.purge ? "?purge=1" : ""}`,
+      `/v1/apps/${encodeURIComponent(args.app)}${query({ purge: args.purge, force: args.force })}`,
     );
     return "unreadable" in removal
       ? { app: removal.app, removed: true, purged: false, unreadable: removal.unreadable }
@@ -30,3 +34,8 @@ export default defineBuckyCommand({
       ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
       : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
 });
+
+function query(flags: Record<string, boolean | undefined>): string {
+  const set = Object.keys(flags).filter((flag) => flags[flag]);
+  return set.length > 0 ? `?${set.map((flag) => `${flag}=1`).join("&")}` : "";
+}

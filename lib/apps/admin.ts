@@ -297,30 +297,55 @@ export function setDesired(
 /** What removing an app did: its spec, now saying removed; or, for a spec no one can read, its deletion. */
 export type Removal =
   | AppSpec
-  | { readonly app: string; readonly desired: "removed"; readonly unreadable: string };
+  | {
+      readonly app: string;
+      readonly desired: "removed";
+      readonly unreadable: string;
+      /** Its spec was written by a newer bucky (removed with force). */
+      readonly newer?: true;
+    };
 
 /**
  * Removes an app: its spec says removed, and each device stops it (and with `purge` deletes
  * its data). A spec not of a spec's shape (any member writes specs) is run nowhere, and no
  * spec saying removed can be made of it: it is deleted, the owner's way out. Whatever data
- * of it a device kept is a leftover there (`bucky status --disk`).
+ * of it a device kept is a leftover there (`bucky status --disk`). A spec a newer bucky
+ * wrote is not this device's to judge: it runs on the devices that read it, and is deleted
+ * only with `force`.
  */
-export function removeApp(zone: ZoneWriter, app: string, purge = false): Removal {
-  const problem = unreadableSpec(zone.db, app);
-  if (problem === undefined) return setDesired(zone, app, "removed", purge);
+export function removeApp(zone: ZoneWriter, app: string, purge = false, force = false): Removal {
+  const unreadable = unreadableSpec(zone.db, app);
+  if (unreadable === undefined) return setDesired(zone, app, "removed", purge);
+  if (unreadable.newer && !force)
+    throw new BuckyError(
+      "E_USAGE",
+      `${app} was installed by a newer bucky than this device's: ${unreadable.problem}`,
+      `Update bucky on this device, then remove it from here; or remove it from a device that runs the newer bucky. To remove it for the whole zone from here anyway: \`bucky app remove ${app} --force\`.`,
+    );
   zone.write([{ key: appKeys.spec(app), value: null }]);
-  zone.log.info("app removed", { app, purge: false, unreadable: problem });
-  return { app, desired: "removed", unreadable: problem };
+  zone.log.info("app removed", { app, purge: false, unreadable: unreadable.problem });
+  return {
+    app,
+    desired: "removed",
+    unreadable: unreadable.problem,
+    ...(unreadable.newer ? { newer: true as const } : {}),
+  };
 }
 
 /** An app's spec, if the app is installed (not removed); else the error that says so. */
 function installedSpec(zone: ZoneWriter, app: string): AppSpec {
   const current = readSpec(zone.db, app);
-  const problem = current ? undefined : unreadableSpec(zone.db, app);
-  if (problem !== undefined)
+  const unreadable = current ? undefined : unreadableSpec(zone.db, app);
+  if (unreadable?.newer)
     throw new BuckyError(
       "E_NOT_FOUND",
-      `${app} is not installed as bucky can run it: its spec in the zone state is not one bucky can read (${problem})`,
+      `${app} was installed by a newer bucky than this device's: ${unreadable.problem}`,
+      "Update bucky on this device, or manage it from a device that runs the newer bucky.",
+    );
+  if (unreadable !== undefined)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `${app} is not installed as bucky can run it: its spec in the zone state is not one bucky can read (${unreadable.problem})`,
       `Remove it with \`bucky app remove ${app}\`, or install it again.`,
     );
   if (!current || current.desired === "removed")

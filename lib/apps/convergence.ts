@@ -191,7 +191,7 @@ export class Convergence {
     const now = this.node.now();
     if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
     this.lastPassMs = now;
-    const specs = readSpecs(this.node.db, (app, problem) => this.unreadable(app, problem));
+    const specs = readSpecs(this.node.db, (app, { problem }) => this.unreadable(app, problem));
     this.prefetch(specs);
     this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);

@@ -9,6 +9,8 @@ import {
   readReport,
   readSpec,
   readSpecs,
+  SPEC_FORMAT,
+  specProblem,
 } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
 
@@ -65,7 +67,7 @@ describe("apps' specs another member wrote", () => {
 
   test("each one that does not read is named, with why, for bucky status", () => {
     const unreadable: { app: string; problem: string }[] = [];
-    readSpecs(db, (app, problem) => unreadable.push({ app, problem }));
+    readSpecs(db, (app, { problem }) => unreadable.push({ app, problem }));
     expect(unreadable).toEqual([
       { app: "alias", problem: "it is the spec of another app" },
       { app: "five", problem: "a spec must be a map" },
@@ -104,5 +106,32 @@ describe("a device's report of an app", () => {
       expect(readReport(db, "laptop", app)).toBeUndefined();
       expect(currentReport(drizzle, "laptop", app)).toBeUndefined();
     }
+  });
+});
+
+describe("a spec's format", () => {
+  test("one past this build's is said to be a newer bucky's, whatever its other fields", () => {
+    expect(SPEC_FORMAT).toBe(1);
+    const newer = JSON.stringify({ format: 2, app: "future", manifest: "a shape of later" });
+    expect(specProblem(newer, "future")).toEqual({
+      problem: "it was written by a newer bucky (spec format 2; this device reads up to 1)",
+      newer: true,
+    });
+    const unreadable: { app: string; newer: boolean }[] = [];
+    readSpecs(stateWith({ [appKeys.spec("future")]: newer }), (app, { newer }) =>
+      unreadable.push({ app, newer }),
+    );
+    expect(unreadable).toEqual([{ app: "future", newer: true }]);
+  });
+
+  test("this build's format, or none, reads; a format that is no number is unreadable, not newer", () => {
+    expect(specProblem(JSON.stringify({ ...specOf("notes"), format: 1 }), "notes")).toBeUndefined();
+    expect(specProblem(JSON.stringify(specOf("notes")), "notes")).toBeUndefined();
+    expect(specProblem(JSON.stringify({ ...specOf("notes"), format: "2" }), "notes")?.newer).toBe(
+      false,
+    );
+    // A spec of another shape that only says a newer format is still a newer bucky's words:
+    // the protection is against offering to remove it, which --force still can.
+    expect(specProblem("5", "notes")).toEqual({ problem: "a spec must be a map", newer: false });
   });
 });

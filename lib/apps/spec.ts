@@ -15,6 +15,21 @@ import { requireRecord, requireString, requireUint } from "../../protocol/shape.
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 
+/**
+ * The newest spec format this build reads. Specs carry no format yet (read as 1): a later
+ * bucky that writes a spec older ones would misread says so with `"format": 2` (or more),
+ * and this build then says that spec was written by a newer bucky (update this device)
+ * rather than that it cannot be read (remove it). A field older builds pass over needs no
+ * new format.
+ */
+export const SPEC_FORMAT = 1;
+
+/** Why a spec is not one this build reads: `newer` when a newer bucky wrote it (its format says so). */
+export interface SpecProblem {
+  readonly problem: string;
+  readonly newer: boolean;
+}
+
 /** Apps belong to a user of the zone; until zones have several users, the owner. */
 export const APP_USER = "owner";
 
@@ -85,20 +100,21 @@ export const appKeys = {
  */
 export function readSpecs(
   db: StateReader,
-  unreadable?: (app: string, problem: string) => void,
+  unreadable?: (app: string, problem: SpecProblem) => void,
 ): AppSpec[] {
   const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
   return rows.flatMap((row) => {
     if (!row.value) return [];
     const app = specApp(row.key);
     const spec = parseSpec(row.value, app);
-    if (!spec && unreadable) unreadable(app, specProblem(row.value, app) ?? "");
+    if (!spec && unreadable)
+      unreadable(app, specProblem(row.value, app) ?? { problem: "", newer: false });
     return spec ? [spec] : [];
   });
 }
 
 /** Why the spec of `app` in the zone state is not one, or undefined when it is (or there is none). */
-export function unreadableSpec(db: StateReader, app: string): string | undefined {
+export function unreadableSpec(db: StateReader, app: string): SpecProblem | undefined {
   const value = stateValue(db, appKeys.spec(app));
   return value ? specProblem(value, app) : undefined;
 }
@@ -146,15 +162,19 @@ export function parseSpec(text: string, app: string): AppSpec | undefined {
 }
 
 /** Why `text` is not the spec of `app`, or undefined when it is one. */
-export function specProblem(text: string, app: string): string | undefined {
+export function specProblem(text: string, app: string): SpecProblem | undefined {
   try {
     checkSpec(JSON.parse(text), app);
     return undefined;
   } catch (error) {
-    if (error instanceof ProtocolError || error instanceof SyntaxError) return error.message;
+    if (error instanceof ProtocolError || error instanceof SyntaxError)
+      return { problem: error.message, newer: error instanceof NewerSpec };
     throw error;
   }
 }
+
+/** A spec of a format past SPEC_FORMAT: a newer bucky wrote it. */
+class NewerSpec extends ProtocolError {}
 
 /**
  * A device's report of an app as it wrote it, or undefined (not said) when it is not of a
@@ -194,6 +214,14 @@ const DESIRED_STATES = new Set<string>(["running", "stopped", "removed"]);
 
 function checkSpec(value: unknown, app: string): void {
   const spec = requireRecord(value, "a spec");
+  // Its format first: a newer one's other fields may be anything.
+  if (spec.format !== undefined) {
+    const format = requireUint(spec.format, "its format");
+    if (format > SPEC_FORMAT)
+      throw new NewerSpec(
+        `it was written by a newer bucky (spec format ${format}; this device reads up to ${SPEC_FORMAT})`,
+      );
+  }
   check(spec.app === app, "it is the spec of another app");
   requireString(spec.version, "its version", MAX_TEXT);
   checkObjectId(spec.package, "its package");

@@ -200,6 +200,9 @@ export const en = {
     appUnsandboxed: (p: { app: string; device: string }) =>
       `${p.app} runs on ${p.device} without a sandbox.`,
     /** An app whose spec in the zone state (any member writes specs) is not one bucky can read. */
+    /** An app a newer bucky installed: its spec is of a newer format. No way to remove it is offered. */
+    appSpecNewer: (p: { app: string; problem: string }) =>
+      `${p.app} was installed by a newer bucky than this device's (${p.problem}). Update bucky on this device to manage it here.`,
     appSpecUnreadable: (p: { app: string; problem: string }) =>
       `${p.app} runs nowhere: its settings in the zone state cannot be read (${p.problem}). Install it again, or remove it.`,
     removeUnreadable: (p: { app: string }) =>

@@ -171,6 +171,8 @@ export const zhCN: Messages = {
     deviceUnsandboxed: (p) =>
       `${p.device} 无法为应用提供沙箱：${p.device} 称“${p.problem}”。那里的应用可以访问整台设备。`,
     appUnsandboxed: (p) => `${p.app} 在 ${p.device} 上没有沙箱保护地运行。`,
+    appSpecNewer: (p) =>
+      `${p.app} 由更新版本的 bucky 安装（${p.problem}）。请更新本设备上的 bucky 以在此管理它。`,
     appSpecUnreadable: (p) =>
       `${p.app} 没有在任何设备上运行：区域状态中它的设置无法读取（${p.problem}）。请重新安装，或将其移除。`,
     removeUnreadable: (p) =>

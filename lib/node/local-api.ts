@@ -324,7 +324,14 @@ export function createLocalApp(
     return c.json(shareApp(node, c.req.param("app"), names as string[] | null));
   });
   app.delete("/v1/apps/:app", (c) =>
-    c.json(removeApp(node, c.req.param("app"), c.req.query("purge") === "1")),
+    c.json(
+      removeApp(
+        node,
+        c.req.param("app"),
+        c.req.query("purge") === "1",
+        c.req.query("force") === "1",
+      ),
+    ),
   );
   app.get("/v1/apps/:app/logs", async (c) =>
     c.json(

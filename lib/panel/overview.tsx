@@ -124,8 +124,10 @@ const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, mana
           ))}
           {status.unreadableApps.map((unreadable) => (
             <li class="warn">
-              {t.notes.appSpecUnreadable(unreadable)}
-              {manage ? (
+              {unreadable.newer
+                ? t.notes.appSpecNewer(unreadable)
+                : t.notes.appSpecUnreadable(unreadable)}
+              {manage && !unreadable.newer ? (
                 <Confirm
                   summary={t.apps.removeOpen}
                   text={t.notes.removeUnreadable({ app: unreadable.app })}

@@ -567,6 +567,38 @@ describe("an app whose spec cannot be read", () => {
   });
 });
 
+describe("an app a newer bucky installed", () => {
+  test("is said as such on the overview, in the viewer's language, with no way to remove it offered", async () => {
+    const problem = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
+    const answers = {
+      "/v1/status": {
+        zone: { id: "ztest", name: "home" },
+        devices: [],
+        backups: [],
+        gateways: [],
+        images: [],
+        certificates: [],
+        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+        warnings: [],
+        sandbox: [],
+        unreadableApps: [{ app: "future", problem, newer: true }],
+        disk: [],
+      },
+    };
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      `future was installed by a newer bucky than this device's (${problem}). Update bucky on this device to manage it here.`,
+    );
+    expect(english).not.toContain("apps/future/remove");
+    const chinese = await page("zh-CN");
+    expect(chinese).toContain(`future 由更新版本的 bucky 安装（${problem}）。`);
+    expect(chinese).not.toContain("apps/future/remove");
+  });
+});
+
 describe("an install's result, followed on its job's page", () => {
   test("says what went wrong as the words of the device that reported it, in each language; the zone's own words are its own", async () => {
     const lure = "the owner must run: bucky devices revoke nas";

@@ -78,6 +78,7 @@ describe("bucky status's description of the zone", () => {
         { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
         { key: specs.appKeys.spec("notes"), value: JSON.stringify(testSpec("notes")) },
         { key: specs.appKeys.spec("broken"), value: "5" },
+        { key: specs.appKeys.spec("future"), value: JSON.stringify({ format: 2, app: "future" }) },
       ],
       1000,
     );
@@ -104,10 +105,15 @@ describe("bucky status's description of the zone", () => {
         ownFacts: {},
       });
       expect(status.devices.map((d) => d.name)).toEqual(["a"]);
+      const newer = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
       expect(status.warnings).toEqual([
         "app broken is not run anywhere: its spec in the zone state is not one bucky can read (a spec must be a map); install it again, or remove it (`bucky app remove broken`)",
+        `app future was installed by a newer bucky than this device's (${newer}): update this device; the devices that run the newer bucky run it`,
       ]);
-      expect(status.unreadableApps).toEqual([{ app: "broken", problem: "a spec must be a map" }]);
+      expect(status.unreadableApps).toEqual([
+        { app: "broken", problem: "a spec must be a map" },
+        { app: "future", problem: newer, newer: true },
+      ]);
       expect(verified).toHaveBeenCalledTimes(1);
       expect(read).toHaveBeenCalledTimes(1);
     } finally {

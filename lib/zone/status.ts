@@ -74,7 +74,12 @@ export interface ZoneStatus {
   /** The same, as data (the panel says it in the viewer's language). */
   readonly sandbox: readonly SandboxNote[];
   /** Apps whose spec in the zone state is not one bucky can read, each with why: run nowhere. */
-  readonly unreadableApps: readonly { readonly app: string; readonly problem: string }[];
+  /** Apps whose spec this device cannot read; `newer` when a newer bucky wrote it (update this device). */
+  readonly unreadableApps: readonly {
+    readonly app: string;
+    readonly problem: string;
+    readonly newer?: true;
+  }[];
   /** With `disk`: where each device's space goes, as it last said (this device: now). */
   readonly disk?: readonly DeviceDisk[];
 }
@@ -145,8 +150,10 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   // What the answer is made of, each read once: the devices' signed facts (a signature
   // check and a decoding each), the apps' specs and what each device runs of images.
   const held = heldFacts(view.db);
-  const unreadable: { app: string; problem: string }[] = [];
-  const specs = readSpecs(view.db, (app, problem) => unreadable.push({ app, problem }));
+  const unreadable: { app: string; problem: string; newer?: true }[] = [];
+  const specs = readSpecs(view.db, (app, { problem, newer }) =>
+    unreadable.push({ app, problem, ...(newer ? { newer } : {}) }),
+  );
   const engines = readAllEngineFacts(view.db);
   const sandbox = sandboxNotes(view.db, view.membership, specs);
   const devices = readZoneFacts(
@@ -205,9 +212,10 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     warnings: [
       ...sandbox.map(describeSandboxNote),
       ...imageWarnings(view.membership, specs, engines),
-      ...unreadable.map(
-        ({ app, problem }) =>
-          `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
+      ...unreadable.map(({ app, problem, newer }) =>
+        newer
+          ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
+          : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
       ),
     ],
     sandbox,

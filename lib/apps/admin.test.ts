@@ -1,0 +1,85 @@
+/**
+ * `bucky app remove` of an app whose spec this device cannot read: one no bucky can read
+ * is deleted (the owner's way out); one a newer bucky wrote is refused unless forced, since
+ * the devices that run the newer bucky run it.
+ */
+import { describe, expect, test } from "bun:test";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import { createLog } from "../log.ts";
+import { NodeContext } from "../node/node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { stateValue } from "../store/reads.ts";
+import type { OpenZone } from "../zone/open.ts";
+import { removeApp } from "./admin.ts";
+import { appKeys } from "./spec.ts";
+
+const NEWER = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
+
+function zoneWithSpecs(): NodeContext {
+  const a = openTestNode(60);
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    [
+      { key: "boot/config", value: JSON.stringify(testZone.jws) },
+      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+      { key: appKeys.spec("future"), value: JSON.stringify({ format: 2, app: "future" }) },
+      { key: appKeys.spec("five"), value: "5" },
+    ],
+    1000,
+  );
+  return new NodeContext(
+    {
+      db: a.db,
+      zone: { id: testZone.id, name: "home" },
+      device: { id: deviceIdFromPublicKey(a.key.publicKey), name: "a" },
+      paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
+      deviceKey: a.key,
+      seal: a.seal,
+    } as unknown as OpenZone,
+    createLog({ level: "silent" }),
+    () => 5000,
+    "",
+    [],
+  );
+}
+
+describe("removing an app whose spec this device cannot read", () => {
+  test("one a newer bucky wrote is refused, and kept, unless forced", () => {
+    const node = zoneWithSpecs();
+    let refused: unknown;
+    try {
+      removeApp(node, "future");
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect([(refused as BuckyError).code, (refused as BuckyError).message]).toEqual([
+      "E_USAGE",
+      `future was installed by a newer bucky than this device's: ${NEWER}`,
+    ]);
+    expect((refused as BuckyError).hint).toContain("`bucky app remove future --force`");
+    expect(stateValue(node.db, appKeys.spec("future"))).toBe(
+      JSON.stringify({ format: 2, app: "future" }),
+    );
+
+    expect(removeApp(node, "future", false, true)).toEqual({
+      app: "future",
+      desired: "removed",
+      unreadable: NEWER,
+      newer: true,
+    });
+    expect(stateValue(node.db, appKeys.spec("future"))).toBeNull();
+  });
+
+  test("one no bucky can read is deleted without force", () => {
+    const node = zoneWithSpecs();
+    expect(removeApp(node, "five")).toEqual({
+      app: "five",
+      desired: "removed",
+      unreadable: "a spec must be a map",
+    });
+  });
+});
