@@ -324,6 +324,15 @@ export function referrers(store: ObjectStore, roots: readonly RootKind[], id: Ob
 }
 
 /**
+ * Marks the collection as counting from the start, in a home made by this version: nothing
+ * was stored before references were counted, so the first collection pins nothing (an
+ * object stored before it runs, however soon, is no owner's until the owner says so).
+ */
+export function countFromStart(db: StateDb, nowMs: number): void {
+  db.insert(ndnCollection).values({ id: 1, startedAt: nowMs }).onConflictDoNothing().run();
+}
+
+/**
  * The first collection on this device: objects stored before references were counted
  * (top level: not a chunk of a list) that no root names and that are not app packages
  * were stored by the owner. They are pinned as such.

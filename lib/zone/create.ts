@@ -62,12 +62,16 @@ export async function createZone(options: CreateZoneOptions): Promise<CreatedZon
         backup: deriveBackupRoot(options.entropy),
       });
       const seal = StateSeal.fromSeed(deviceSeed, deviceDoc.id);
-      const db = createStagedDb(staging, {
-        zone: zone.id,
-        id: deviceDoc.id,
-        name: options.deviceName,
-        seal,
-      });
+      const db = createStagedDb(
+        staging,
+        {
+          zone: zone.id,
+          id: deviceDoc.id,
+          name: options.deviceName,
+          seal,
+        },
+        options.nowMs,
+      );
       try {
         // The zone's first changeset: the documents every other device verifies it by.
         appendLocalChangeset(

@@ -20,6 +20,7 @@ import { BuckyError, fileSystemError, sqliteError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
 import { type KeyKind, writeKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { countFromStart } from "../ndn/collect.ts";
 import type { StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
@@ -112,16 +113,21 @@ export function writeIdentity(
   staging.onStep("keys-written");
 }
 
-/** Creates the staged state database with this node's own record, and seals it (empty). */
+/**
+ * Creates the staged state database with this node's own record, and seals it (empty). A
+ * new home's named data is counted from the start (countFromStart), as of `nowMs`.
+ */
 export function createStagedDb(
   staging: Staging,
   self: { zone: ZoneId; id: DeviceId; name: string; seal: StateSeal },
+  nowMs: number,
 ): StateDb {
   const db = openStateDb(staging.paths.stateDbStaging, { create: true });
   db.transaction(() => {
     db.insert(node)
       .values({ id: 1, zoneId: self.zone, deviceId: self.id, deviceName: self.name })
       .run();
+    countFromStart(db, nowMs);
     self.seal.init(db.$client);
   });
   return db;

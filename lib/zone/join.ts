@@ -97,12 +97,16 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
 
       writeIdentity(staging, { device: seed, ...(backupRoot ? { backup: backupRoot } : {}) });
       const seal = StateSeal.fromSeed(seed, device.id);
-      const db = createStagedDb(staging, {
-        zone: invite.zone,
-        id: device.id,
-        name: device.name,
-        seal,
-      });
+      const db = createStagedDb(
+        staging,
+        {
+          zone: invite.zone,
+          id: device.id,
+          name: device.name,
+          seal,
+        },
+        options.now(),
+      );
       try {
         let changesets = 0;
         let checkpoint: string | undefined;
