@@ -208,7 +208,7 @@ export class Convergence {
       if (spec.desired === "removed") {
         await this.halt(spec.app);
         this.clearLocal(spec);
-        await this.replication.forget(spec.app);
+        await this.replication.forget(spec.app, spec.purge === true);
         continue;
       }
       if (this.replication.wantsRestore(spec)) {
@@ -251,6 +251,15 @@ export class Convergence {
       }
     }
     for (const app of this.running.keys()) if (!mine.has(app)) await this.halt(app);
+    // Replication goes on only for apps whose spec is readable and has data: the same
+    // answer on every device, from the state alone. A spec gone or garbled deletes nothing.
+    await this.replication.restAllBut(
+      new Set(
+        specs
+          .filter((spec) => spec.desired !== "removed" && appHasData(spec))
+          .map((spec) => spec.app),
+      ),
+    );
     const imageApps = specs
       .filter((spec) => spec.image)
       .map((spec) => `${spec.app} ${spec.package} ${spec.desired}`)

@@ -6,7 +6,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { appKeys } from "../apps/spec.ts";
 import { homePaths } from "../home.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
 import { homeUsage, homeUsageSteps } from "./usage.ts";
 
@@ -33,5 +35,30 @@ describe("a home's disk use", () => {
     expect(step.value).toEqual(homeUsage(paths, db, [], "nas"));
     // The app is not installed here: its data is a leftover, with its size.
     expect(step.value.leftovers[0]?.bytes).toBeGreaterThanOrEqual(files * 5000);
+  });
+
+  test("the data of an app whose spec cannot be read is its still: no rm -r is offered", () => {
+    const paths = homePaths(join(scratch, "garbled"));
+    mkdirSync(join(paths.appsDir, "notes", "data"), { recursive: true });
+    writeFileSync(join(paths.appsDir, "notes", "data", "notes.db"), "x".repeat(5000));
+    mkdirSync(join(paths.home, "replicas", "notes"), { recursive: true });
+    writeFileSync(join(paths.home, "replicas", "notes", "replica.db"), "x".repeat(5000));
+    const node = openTestNode(8);
+    // A member wrote the spec in a shape not a spec's.
+    appendLocalChangeset(
+      node.db,
+      { zone: node.zone, name: "d8", key: node.key, seal: node.seal },
+      [{ key: appKeys.spec("notes"), value: "5" }],
+      1000,
+    );
+    const usage = homeUsage(paths, node.db, [], "d8");
+    expect(usage.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
+      {
+        what: "the data of notes, whose spec in the zone state bucky cannot read",
+        remove:
+          "install notes again to use it; to delete it, remove the app first (`bucky app remove notes`)",
+      },
+    ]);
+    expect(usage.leftovers[0]?.bytes).toBeGreaterThanOrEqual(10_000);
   });
 });

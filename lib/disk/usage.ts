@@ -9,7 +9,7 @@
 
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { AppSpec } from "../apps/spec.ts";
+import { type AppSpec, unreadableSpec } from "../apps/spec.ts";
 import { cacheDir } from "../backup/targets.ts";
 import type { HomePaths } from "../home.ts";
 import { runAll } from "../sliced.ts";
@@ -93,15 +93,26 @@ export function* homeUsageSteps(
     }
     const bytes = (yield* sizeSteps(dir)) + usage.replicaBytes;
     if (bytes === 0) continue;
-    leftovers.push({
-      what: spec
-        ? `the data of ${app}, removed without --purge`
-        : `${join("apps", app)}, of an app this zone does not have`,
-      bytes,
-      remove: spec
-        ? `bucky app remove ${app} --purge`
-        : `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
-    });
+    leftovers.push(
+      spec
+        ? {
+            what: `the data of ${app}, removed without --purge`,
+            bytes,
+            remove: `bucky app remove ${app} --purge`,
+          }
+        : // A member garbled its spec: the data is the app's still, never to be deleted by rm.
+          unreadableSpec(db, app) !== undefined
+          ? {
+              what: `the data of ${app}, whose spec in the zone state bucky cannot read`,
+              bytes,
+              remove: `install ${app} again to use it; to delete it, remove the app first (\`bucky app remove ${app}\`)`,
+            }
+          : {
+              what: `${join("apps", app)}, of an app this zone does not have`,
+              bytes,
+              remove: `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
+            },
+    );
   }
   // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
   for (const row of sqlite

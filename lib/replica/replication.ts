@@ -131,7 +131,7 @@ export class Replication {
     const app = spec.app;
     const dataDir = this.dataDir(app);
     const mine = claims.find((claim) => claim.device === this.node.deviceName);
-    this.stopSource(app);
+    void this.stopSource(app);
     if (holdsFiles(dataDir))
       this.keepConflict(app, dataDir, mine?.epoch ?? 0, this.node.deviceName);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -167,23 +167,37 @@ export class Replication {
     if (holder?.device === me) {
       const source = this.source(app, holder.epoch);
       if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
-    } else this.stopSource(app);
+    } else await this.stopSource(app);
     if (holder && holder.device !== me && holding.standbys.includes(me))
       this.follow(app, holder.device);
     else await this.stopFollowing(app);
   }
 
-  /** An app gone from the zone: its copies here go; its data stays unless purged (the caller's). */
-  async forget(app: string): Promise<void> {
-    this.stopSource(app);
-    await this.stopFollowing(app);
-    this.dbs.get(app)?.close();
-    this.dbs.delete(app);
+  /**
+   * An app removed from the zone: its snapshots and following stop. Its copy here goes only
+   * when the owner purged it (its data is the caller's); otherwise it stays, a leftover
+   * (`bucky status --disk`) that a new install of the app goes on from.
+   */
+  async forget(app: string, purge: boolean): Promise<void> {
+    await this.rest(app);
+    if (!purge || !existsSync(this.replicaDir(app))) return;
     rmSync(this.replicaDir(app), { recursive: true, force: true });
+    this.node.log.info("app data copy purged", { app });
+  }
+
+  /**
+   * Stops snapshotting and following every app but `apps` (those with a readable spec that
+   * is not removed and has data): a spec deleted, or not of a spec's shape (any member
+   * writes specs), stops them here as on every device, and deletes nothing: whatever copy
+   * this device keeps stays, and a readable spec written back starts them again.
+   */
+  async restAllBut(apps: ReadonlySet<string>): Promise<void> {
+    for (const app of [...new Set([...this.sources.keys(), ...this.followers.keys()])])
+      if (!apps.has(app)) await this.rest(app);
   }
 
   async stop(): Promise<void> {
-    for (const app of [...this.sources.keys()]) this.stopSource(app);
+    await Promise.all([...this.sources.keys()].map((app) => this.stopSource(app)));
     await Promise.all([...this.followers.keys()].map((app) => this.stopFollowing(app)));
     for (const db of this.dbs.values()) db.close();
     this.dbs.clear();
@@ -286,7 +300,7 @@ export class Replication {
    * is kept, whole, as a conflict copy.
    */
   private async stepDown(app: string, mine: HolderClaim, holder: HolderClaim): Promise<void> {
-    this.stopSource(app);
+    await this.stopSource(app);
     const dataDir = this.dataDir(app);
     if (holdsFiles(dataDir)) {
       if (await this.shipped(app, mine, holder)) rmSync(dataDir, { recursive: true, force: true });
@@ -364,7 +378,7 @@ export class Replication {
   private source(app: string, epoch: number): ReplicaSource {
     const running = this.sources.get(app);
     if (running?.epoch === epoch) return running;
-    running?.stop();
+    void running?.stop();
     const source = new ReplicaSource({
       app,
       epoch,
@@ -381,9 +395,27 @@ export class Replication {
     return source;
   }
 
-  private stopSource(app: string): void {
-    this.sources.get(app)?.stop();
+  /** Stops the app's snapshots; settles once one under way is done. */
+  private stopSource(app: string): Promise<void> {
+    const source = this.sources.get(app);
     this.sources.delete(app);
+    return source?.stop() ?? Promise.resolve();
+  }
+
+  /** Stops the app's snapshots and following, and lets go of its copy (kept on disk). */
+  private async rest(app: string): Promise<void> {
+    const held = this.sources.has(app);
+    const followed = this.followers.has(app);
+    await this.stopSource(app);
+    await this.stopFollowing(app);
+    this.dbs.get(app)?.close();
+    this.dbs.delete(app);
+    if (!held && !followed) return;
+    this.node.log.info("app data replication stopped", {
+      app,
+      role: held ? "holder" : "standby",
+    });
+    this.options.onChange();
   }
 
   private follow(app: string, holder: string): void {

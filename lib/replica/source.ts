@@ -73,10 +73,15 @@ export class ReplicaSource {
     this.schedule(0);
   }
 
-  stop(): void {
+  /** Stops taking snapshots; settles once a snapshot under way is done (its database free). */
+  stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     for (const wake of this.waiters.splice(0)) wake();
+    return this.working.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** This epoch's newest snapshot, if there is one yet. */

@@ -1,0 +1,226 @@
+/**
+ * An app's replication follows its spec, zone-wide, with real daemons: when the spec is
+ * garbled by a member, deleted, or says removed, the holder stops snapshotting and every
+ * standby stops following, on every device alike and with the device that acted stopped;
+ * no copy of the data goes (each stays a leftover `bucky status --disk` shows); a readable
+ * spec written back starts them again, the holder killed meanwhile included. Every check
+ * is made from a device other than the one that acted.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { AppStatus } from "../lib/apps/status.ts";
+import type { ReplicaFacts } from "../lib/facts/payload.ts";
+import { requestDaemon } from "../lib/node/daemon-client.ts";
+import {
+  appFetch,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");
+const SPEC = "users/owner/apps/notes/spec";
+const FAST = {
+  BUCKY_HEARTBEAT_MS: "500",
+  BUCKY_CONVERGE_INTERVAL_MS: "300",
+  BUCKY_SYNC_INTERVAL_MS: "200",
+};
+
+let daemons: Map<string, Daemon>;
+let holder = "";
+let standby = "";
+/** The third device: it acts (garbles, removes), the others are checked. */
+let actor = "";
+/** The spec as the owner's install wrote it (its value, parsed). */
+let spec: unknown;
+
+function home(name: string): string {
+  return (daemons.get(name) as Daemon).home;
+}
+
+async function status(on: string): Promise<AppStatus> {
+  return buckyJson<AppStatus>(["app", "status", "notes", "--home", home(on)]);
+}
+
+/** What a device's daemon says it does itself for each app: holds (snapshots), follows. */
+function replicas(on: string): Promise<ReplicaFacts> {
+  return requestDaemon<ReplicaFacts>(home(on), "GET", "/v1/replicas");
+}
+
+async function notes(on: string): Promise<string[]> {
+  const s = await status(on);
+  const response = await appFetch(s.url as string, "/api/notes");
+  const body = (await response.json()) as { notes: { text: string }[] };
+  return body.notes.map((n) => n.text);
+}
+
+let lastWriteMs = 0;
+
+async function write(on: string, text: string): Promise<void> {
+  const s = await status(on);
+  const response = await appFetch(s.url as string, "/api/notes", {
+    method: "POST",
+    body: JSON.stringify({ text }),
+  });
+  expect(response.status).toBe(201);
+  lastWriteMs = Date.now();
+}
+
+/** `on` sees the app running on `device`, holder of its data, every standby caught up. */
+function settled(on: string, device: string, timeoutMs = 30_000): Promise<AppStatus> {
+  return waitFor(
+    `notes running on ${device}, its standbys caught up, as ${on} sees it`,
+    async () => {
+      const s = await status(on);
+      return s.state === "running" &&
+        s.device === device &&
+        s.data?.holder?.device === device &&
+        (s.data?.standbys.length ?? 0) > 0 &&
+        s.data?.standbys.every(
+          (x) => x.lagMs === 0 && Date.parse(x.snapshotAt ?? "") >= lastWriteMs,
+        )
+        ? s
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Neither the holder snapshots nor the standby follows the app any more. */
+function replicationStopped(what: string): Promise<true> {
+  return waitFor(
+    `${holder} to stop snapshotting notes and ${standby} to stop following it (${what})`,
+    async () => {
+      const [held, followed] = await Promise.all([replicas(holder), replicas(standby)]);
+      return !("notes" in held.held) && !("notes" in followed.copies) ? true : undefined;
+    },
+    20_000,
+  );
+}
+
+/** What `on` measures of its own disk now: its leftovers' words. */
+async function ownLeftovers(on: string): Promise<string[]> {
+  const s = await buckyJson<{
+    disk: { device: string; usage: { leftovers: { what: string }[] } | null }[];
+  }>(["status", "--disk", "--home", home(on)]);
+  return s.disk.find((d) => d.device === on)?.usage?.leftovers.map((l) => l.what) ?? [];
+}
+
+/** The holder's data and the standby's copy are still there, whole. */
+function everyCopyKept(): void {
+  expect(existsSync(join(home(holder), "apps", "notes", "data", "db"))).toBe(true);
+  expect(existsSync(join(home(standby), "replicas", "notes", "replica.db"))).toBe(true);
+}
+
+function killDevice(name: string): Promise<void> {
+  const pidFile = join(home(name), "apps", "notes", "pid");
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
+  const killed = (daemons.get(name) as Daemon).kill();
+  if (pid) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone with its daemon.
+    }
+  }
+  return killed;
+}
+
+beforeAll(async () => {
+  daemons = await startZone(["alpha", "beta", "gamma"], FAST);
+  await buckyJson(["app", "install", NOTES, "--home", home("alpha")]);
+  const running = await waitFor(
+    "notes running with a standby",
+    async () => {
+      const s = await status("alpha");
+      return s.state === "running" && s.data?.holder && s.data.standbys.length > 0 ? s : undefined;
+    },
+    30_000,
+  );
+  holder = running.data?.holder?.device as string;
+  standby = running.data?.standbys[0]?.device as string;
+  actor = ["alpha", "beta", "gamma"].find((d) => d !== holder && d !== standby) as string;
+  spec = (await buckyJson<{ value: unknown }>(["state", "get", SPEC, "--home", home(actor)])).value;
+}, 90_000);
+
+describe("an app's replication follows its spec", () => {
+  test("a spec a member garbles stops the holder's snapshots and the standby's following; every copy stays, a leftover", async () => {
+    await write(holder, "first");
+    await settled(standby, holder);
+    await buckyJson(["state", "set", SPEC, "5", "--home", home(actor)]);
+    // Both others have the member's write; then the device that wrote it stops.
+    for (const on of [holder, standby])
+      await waitFor(`${on} to have the garbled spec`, async () => {
+        const s = await buckyJson<{ unreadableApps: { app: string }[] }>([
+          "status",
+          "--home",
+          home(on),
+        ]);
+        return s.unreadableApps.some((a) => a.app === "notes") ? true : undefined;
+      });
+    await (daemons.get(actor) as Daemon).stop();
+    await replicationStopped("its spec unreadable");
+    everyCopyKept();
+    for (const on of [holder, standby])
+      expect((await ownLeftovers(on)).filter((what) => what.includes("notes"))).toEqual([
+        "the data of notes, whose spec in the zone state bucky cannot read",
+      ]);
+  }, 60_000);
+
+  test("the owner removing the unreadable spec deletes nothing; written back readable with the holder killed, the standby takes over with its copy", async () => {
+    await buckyJson(["app", "remove", "notes", "--home", home(standby)]);
+    await killDevice(holder);
+    expect((await replicas(standby)).copies).toEqual({});
+    everyCopyKept();
+    await buckyJson(["state", "set", SPEC, JSON.stringify(spec), "--home", home(standby)]);
+    await waitFor(
+      "the standby to take notes over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).toEqual(["first"]);
+  }, 60_000);
+
+  test("the devices back, a standby follows the new holder", async () => {
+    daemons.set(holder, await startDaemon(home(holder), FAST));
+    daemons.set(actor, await startDaemon(home(actor), FAST));
+    holder = standby;
+    await write(holder, "second");
+    const s = await settled(holder, holder);
+    expect(s.data?.holder?.epoch).toBe(2);
+    // Its standby now (the old holder or the third device) is found, and the other acts.
+    standby = s.data?.standbys[0]?.device as string;
+    actor = ["alpha", "beta", "gamma"].find((d) => d !== holder && d !== standby) as string;
+    await settled(actor, holder);
+  }, 60_000);
+
+  test("bucky app remove stops them and keeps every copy; installed again, it goes on with its data", async () => {
+    await buckyJson(["app", "remove", "notes", "--home", home(actor)]);
+    await replicationStopped("removed");
+    everyCopyKept();
+    expect((await ownLeftovers(standby)).filter((what) => what.includes("notes"))).toEqual([
+      "the data of notes, removed without --purge",
+    ]);
+    await buckyJson(["app", "install", NOTES, "--home", home("alpha")]);
+    // Running again where its data is, and shipping what it writes to the standby.
+    const before = await waitFor("notes answering on its holder again", async () =>
+      (await status(actor)).device === holder
+        ? notes(holder).catch((): undefined => undefined)
+        : undefined,
+    );
+    expect(before).toEqual(["first", "second"]);
+    await write(holder, "third");
+    const s = await settled(actor, holder);
+    expect(s.data?.standbys.map((x) => x.device)).toEqual([standby]);
+    expect(s.data?.holder?.epoch).toBe(2);
+  }, 60_000);
+});
