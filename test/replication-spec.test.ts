@@ -173,8 +173,17 @@ describe("an app's replication follows its spec", () => {
       ]);
   }, 60_000);
 
-  test("the owner removing the unreadable spec deletes nothing; written back readable with the holder killed, the standby takes over with its copy", async () => {
-    await buckyJson(["app", "remove", "notes", "--home", home(standby)]);
+  test("the holder removing the unreadable spec deletes nothing; with it killed, the spec written back readable, the standby takes over with its copy", async () => {
+    // The holder acts this time, and is killed once the standby has its removal.
+    await buckyJson(["app", "remove", "notes", "--home", home(holder)]);
+    await waitFor("the standby to have the spec deleted", async () => {
+      const s = await buckyJson<{ unreadableApps: { app: string }[] }>([
+        "status",
+        "--home",
+        home(standby),
+      ]);
+      return s.unreadableApps.some((a) => a.app === "notes") ? undefined : true;
+    });
     await killDevice(holder);
     expect((await replicas(standby)).copies).toEqual({});
     everyCopyKept();
@@ -222,5 +231,16 @@ describe("an app's replication follows its spec", () => {
     const s = await settled(actor, holder);
     expect(s.data?.standbys.map((x) => x.device)).toEqual([standby]);
     expect(s.data?.holder?.epoch).toBe(2);
+  }, 60_000);
+
+  test("bucky app remove --purge deletes the data and every copy, on every device", async () => {
+    await buckyJson(["app", "remove", "notes", "--purge", "--home", home(actor)]);
+    await waitFor("the data and every copy of notes gone", () =>
+      existsSync(join(home(holder), "apps", "notes", "data")) ||
+      existsSync(join(home(standby), "replicas", "notes"))
+        ? undefined
+        : true,
+    );
+    expect(existsSync(join(home(actor), "replicas", "notes"))).toBe(false);
   }, 60_000);
 });
