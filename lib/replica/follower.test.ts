@@ -1,14 +1,25 @@
 /**
  * A standby following its holder: what it does when the holder answers that it holds no
- * such app's data (a holder restarting, before it takes the app up again; an older one).
+ * such app's data (a holder restarting, before it takes the app up again; an older one),
+ * and when it is stopped half-way through fetching a snapshot (the app's spec gone, the
+ * holder changed, the daemon stopping).
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeTree } from "../../protocol/backup/formats.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { decodeBlobRequest, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { createLog } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
 import { ReplicaFollower } from "./follower.ts";
-import type { ReplicaDb } from "./replica-db.ts";
+import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
+import { takeSnapshot } from "./snapshot.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-follower-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const holder: Peer = {
   id: "dholder" as DeviceId,
@@ -57,5 +68,89 @@ describe("a standby whose holder does not hold the app's data", () => {
     // The first wait after a failure is half a second (RETRY_FIRST_MS).
     expect(second - first).toBeGreaterThanOrEqual(450);
     expect(warnings).toEqual(["nas does not hold notes's data (yet)"]);
+  });
+});
+
+/** Every blob the snapshot at `root` needs is in `db`. */
+function whole(db: ReplicaDb, root: string): boolean {
+  if (!db.has(root)) return false;
+  for (const node of decodeTree(db.get(root) as Uint8Array)) {
+    if (node.type === "dir" && !whole(db, node.subtree)) return false;
+    if (node.type === "file" && !node.content.every((id) => db.has(id))) return false;
+  }
+  return true;
+}
+
+describe("a standby stopped while it fetches a snapshot", () => {
+  test("never takes the part it fetched for a whole snapshot", async () => {
+    const data = join(scratch, "data");
+    mkdirSync(join(data, "db"), { recursive: true });
+    for (const name of ["a", "b", "c"])
+      writeFileSync(join(data, "db", name), `${name}\n`.repeat(99));
+    const source = new ReplicaDb(join(scratch, "holder", "replica.db"));
+    const head: ReplicaHead = await takeSnapshot({
+      db: source,
+      dataDir: data,
+      cacheDir: join(scratch, "holder", "cache"),
+      head: { app: "notes", epoch: 1, seq: 1, holder: "nas", at: 1000, final: false },
+    });
+    source.setHead(head);
+    /** Follows until the `stopAt`th request for blobs, stopped as it is answered; the copy's head then. */
+    const followOnce = async (stopAt: number) => {
+      const db = new ReplicaDb(join(scratch, `standby-${stopAt}`, "replica.db"));
+      let asked = 0;
+      let done: () => void = () => {};
+      const finished = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      const client = {
+        async get() {
+          await new Promise((resolve) => setImmediate(resolve));
+          return new TextEncoder().encode(JSON.stringify(head));
+        },
+        async post(_peer: Peer, path: string, body: Uint8Array) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (path.endsWith("/ack")) {
+            done();
+            return new Uint8Array();
+          }
+          asked++;
+          // The holder answers in order, as many as fit: here one blob at a time.
+          const [first] = decodeBlobRequest(body) as [string];
+          const answer = encodeBlobAnswer([source.get(first) ?? null]);
+          if (asked === stopAt) {
+            void follower?.stop().then(done);
+          }
+          return answer;
+        },
+      } as unknown as PeerClient;
+      follower = new ReplicaFollower({
+        app: "notes",
+        db,
+        holder: () => holder,
+        client,
+        log: createLog({ level: "silent" }),
+        onCopy: () => {},
+      });
+      follower.start();
+      await finished;
+      await follower.stop();
+      follower = undefined;
+      const copy = db.head();
+      const answer = { requests: asked, copy, whole: copy ? whole(db, copy.root) : undefined };
+      db.close();
+      return answer;
+    };
+    // Followed to the end: how many requests a whole snapshot takes, one blob each.
+    const all = await followOnce(0);
+    expect(all.copy?.root).toBe(head.root);
+    expect(all.whole).toBe(true);
+    expect(all.requests).toBeGreaterThan(3);
+    // Stopped at each of them before the last: no head, or one whose every blob is there.
+    for (let stopAt = 1; stopAt < all.requests; stopAt++) {
+      const stopped = await followOnce(stopAt);
+      expect({ stopAt, copy: stopped.copy?.root }).toEqual({ stopAt, copy: undefined });
+    }
+    source.close();
   });
 });

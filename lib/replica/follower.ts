@@ -196,5 +196,8 @@ export class ReplicaFollower {
       );
       rest = rest.slice(answer.length);
     }
+    // Stopped half-way: what came is no whole snapshot, and must never be taken for one.
+    if (rest.length > 0)
+      throw new BuckyError("E_UNAVAILABLE", "stopped following before the snapshot was whole");
   }
 }
