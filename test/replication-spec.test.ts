@@ -77,8 +77,9 @@ function settled(on: string, device: string, timeoutMs = 30_000): Promise<AppSta
   return waitFor(
     `notes running on ${device}, its standbys caught up, as ${on} sees it`,
     async () => {
-      const s = await status(on);
-      return s.state === "running" &&
+      // A device that has not heard of the app (yet) says it is not installed: not settled.
+      const s = await status(on).catch(() => undefined);
+      return s?.state === "running" &&
         s.device === device &&
         s.data?.holder?.device === device &&
         (s.data?.standbys.length ?? 0) > 0 &&
@@ -191,8 +192,8 @@ describe("an app's replication follows its spec", () => {
     await waitFor(
       "the standby to take notes over",
       async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
+        const s = await status(standby).catch(() => undefined);
+        return s?.state === "running" && s.device === standby ? s : undefined;
       },
       30_000,
     );
@@ -222,7 +223,8 @@ describe("an app's replication follows its spec", () => {
     await buckyJson(["app", "install", NOTES, "--home", home("alpha")]);
     // Running again where its data is, and shipping what it writes to the standby.
     const before = await waitFor("notes answering on its holder again", async () =>
-      (await status(actor)).device === holder
+      // Not installed, as far as the actor knows, until the install reaches it.
+      (await status(actor).catch(() => undefined))?.device === holder
         ? notes(holder).catch((): undefined => undefined)
         : undefined,
     );
