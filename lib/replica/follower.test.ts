@@ -146,7 +146,7 @@ describe("a standby stopped while it fetches a snapshot", () => {
     expect(all.copy?.root).toBe(head.root);
     expect(all.whole).toBe(true);
     expect(all.requests).toBeGreaterThan(3);
-    // Stopped at each of them before the last: no head, or one whose every blob is there.
+    // Stopped as any one but the last is answered: no head at all (it had none before).
     for (let stopAt = 1; stopAt < all.requests; stopAt++) {
       const stopped = await followOnce(stopAt);
       expect({ stopAt, copy: stopped.copy?.root }).toEqual({ stopAt, copy: undefined });
