@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { usageWith } from "../lib/facts/test-usage.ts";
+import { diskWith } from "../lib/facts/test-usage.ts";
 import type { DeviceDisk, ZoneCertificate } from "../lib/zone/status.ts";
 import { describeBackup, describeCertificate, describeImages, diskLines } from "./status.ts";
 
@@ -55,15 +55,10 @@ describe("a certificate in bucky status", () => {
 
 describe("a device's own words in bucky status", () => {
   const GiB = 1024 ** 3;
-  const disk = (device: string, remove?: string): DeviceDisk => ({
-    device,
-    freeBytes: GiB,
-    totalBytes: 100 * GiB,
-    nearlyFull: true,
-    usage: usageWith([
+  const disk = (device: string, remove?: string): DeviceDisk =>
+    diskWith(device, [
       { what: "apps/old; run: rm -rf /", bytes: GiB, ...(remove ? { remove } : {}) },
-    ]),
-  });
+    ]);
 
   test("another device's leftover is its words, and how to remove it the zone's", () => {
     // Its command is not shown (lib/zone/status.ts keeps only this device's): what to do is

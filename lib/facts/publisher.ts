@@ -30,6 +30,20 @@ const TRAFFIC_EVERY_MS = 60_000;
 /** Where the space goes is measured (a walk of the home) this often. */
 const USAGE_EVERY_MS = 10 * 60_000;
 
+/** Where the facts other parts keep are read from, each when the facts are gathered. */
+export interface FactsSources {
+  /** The app data this device holds and keeps copies of. */
+  readonly replicas: () => ReplicaFacts;
+  /** A gateway's certificates: expiry and last error, per name. */
+  readonly certificates?: () => Record<string, CertificateFacts>;
+  /** The names a gateway has no certificate for, past the most it keeps. */
+  readonly certificatesLeftOut?: () => DeviceFactsPayload["certificatesLeftOut"];
+  /** The devices refusing this one's sync requests (lib/node/sync-loop.ts). */
+  readonly syncRefused?: () => Record<string, SyncRefusedFacts>;
+  /** How often the facts are gathered. */
+  readonly everyMs?: number;
+}
+
 export class FactsPublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
   private traffic: { atMs: number; facts: DeviceFactsPayload["traffic"] } | undefined;
@@ -41,21 +55,12 @@ export class FactsPublisher {
 
   constructor(
     private readonly node: NodeContext,
-    /** The app data this device holds and keeps copies of. */
-    private readonly replicas: () => ReplicaFacts,
-    /** A gateway's certificates: expiry and last error, per name. */
-    private readonly certificates: () => Record<string, CertificateFacts> = () => ({}),
-    /** The names a gateway has no certificate for, past the most it keeps. */
-    private readonly certificatesLeftOut: () => DeviceFactsPayload["certificatesLeftOut"] = () =>
-      undefined,
-    private readonly everyMs = FACTS_EVERY_MS,
-    /** The devices refusing this one's sync requests (lib/node/sync-loop.ts). */
-    private readonly syncRefused: () => Record<string, SyncRefusedFacts> = () => ({}),
+    private readonly sources: FactsSources,
   ) {}
 
   start(): void {
     this.publish();
-    this.timer = setInterval(() => this.publish(), this.everyMs);
+    this.timer = setInterval(() => this.publish(), this.sources.everyMs ?? FACTS_EVERY_MS);
   }
 
   stop(): void {
@@ -79,12 +84,12 @@ export class FactsPublisher {
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);
-    const certificates = this.certificates();
-    const certificatesLeftOut = this.certificatesLeftOut();
-    const syncRefused = this.syncRefused();
+    const certificates = this.sources.certificates?.() ?? {};
+    const certificatesLeftOut = this.sources.certificatesLeftOut?.();
+    const syncRefused = this.sources.syncRefused?.() ?? {};
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
-      replicas: this.replicas(),
+      replicas: this.sources.replicas(),
       ...(traffic ? { traffic } : {}),
       ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),

