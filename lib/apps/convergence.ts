@@ -213,7 +213,7 @@ export class Convergence {
       }
       if (this.replication.wantsRestore(spec)) {
         await this.halt(spec.app);
-        this.replication.restoreCopy(spec, facts.claims.get(spec.app) ?? []);
+        await this.replication.restoreCopy(spec, facts.claims.get(spec.app) ?? []);
         facts = readHoldingFacts(this.node.db, this.node.membership());
       }
       let holding = holdingOfApp(spec);

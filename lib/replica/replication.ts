@@ -123,15 +123,16 @@ export class Replication {
   /**
    * Brings a conflict copy back as the app's data (the app stopped here first) and claims
    * the epoch past every other: the holder until now steps down and keeps what it had as
-   * a conflict copy in turn, so nothing is lost either way.
+   * a conflict copy in turn, so nothing is lost either way. A snapshot of the data under
+   * way is let finish first: the data is not moved from under it.
    */
-  restoreCopy(spec: AppSpec, claims: readonly HolderClaim[]): void {
+  async restoreCopy(spec: AppSpec, claims: readonly HolderClaim[]): Promise<void> {
     const asked = spec.restoreCopy;
     if (!asked) return;
     const app = spec.app;
     const dataDir = this.dataDir(app);
     const mine = claims.find((claim) => claim.device === this.node.deviceName);
-    void this.stopSource(app);
+    await this.stopSource(app);
     if (holdsFiles(dataDir))
       this.keepConflict(app, dataDir, mine?.epoch ?? 0, this.node.deviceName);
     else rmSync(dataDir, { recursive: true, force: true });
