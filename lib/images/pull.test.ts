@@ -259,6 +259,96 @@ describe("pulling an image", () => {
   });
 });
 
+describe("two pulls at once on a small disk (a tmpfs with 8 MiB of room past what stays free)", () => {
+  test("do not both count the same room: the second is refused before it fetches a layer, the first stored", async () => {
+    const mount = join(root, "small-two");
+    mkdirSync(mount);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=72m", "tmpfs", mount]);
+    if (mounted.status !== 0)
+      throw new Error(`this test needs root to mount a tmpfs: ${mounted.stderr}`);
+    try {
+      const MiB = 1024 ** 2;
+      const blobs = new Map<string, Uint8Array>();
+      const put = (b: Uint8Array) => {
+        blobs.set(digestOf(b), b);
+        return { digest: digestOf(b), size: b.length };
+      };
+      const config = put(bytes(JSON.stringify({ os: "linux", architecture: "amd64" })));
+      // Two images, each a layer of 5 MiB: one fits in the room, not both.
+      const layers = ["1", "2"].map((fill) => put(bytes(fill.repeat(5 * MiB))));
+      const tags = Object.fromEntries(
+        layers.map((layer, i) => [
+          String(i + 1),
+          bytes(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: MEDIA_TYPES.ociManifest,
+              config: { mediaType: MEDIA_TYPES.ociConfig, ...config },
+              layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
+            }),
+          ),
+        ]),
+      );
+      // The registry holds back every layer until both pulls have measured the disk.
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // Told when a pull asks for its layer or is refused: both have measured the disk at two.
+      let steps = 0;
+      let bothMeasured: () => void = () => {};
+      const measured = new Promise<void>((resolve) => {
+        bothMeasured = resolve;
+      });
+      const step = () => {
+        if (++steps === 2) bothMeasured();
+      };
+      const layerPaths = new Set(layers.map((layer) => `/v2/app/blobs/${layer.digest}`));
+      const asked: string[] = [];
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        async fetch(request) {
+          const path = new URL(request.url).pathname;
+          asked.push(path);
+          if (layerPaths.has(path)) {
+            step();
+            await released;
+          }
+          const match = /^\/v2\/app\/(manifests|blobs)\/(.+)$/.exec(path);
+          const found = match
+            ? (tags[match[2] as string] ?? blobs.get(match[2] as string))
+            : undefined;
+          return found ? new Response(found) : new Response("{}", { status: 404 });
+        },
+      });
+      servers.push(server as Server<unknown>);
+      const host = `127.0.0.1:${server.port}`;
+      const images = store(mount);
+      const pulls = ["1", "2"].map((tag) =>
+        pullImage(ref(`${host}/app:${tag}`), { platforms: [amd64], images, log }),
+      );
+      for (const pull of pulls) pull.catch(step);
+      await measured;
+      release();
+      const settled = await Promise.allSettled(pulls);
+      expect(settled.map((outcome) => outcome.status).sort()).toEqual(["fulfilled", "rejected"]);
+      const refusedIndex = settled.findIndex((outcome) => outcome.status === "rejected");
+      const error = (settled[refusedIndex] as PromiseRejectedResult).reason as BuckyError;
+      expect(`${error.code}: ${error.message}`).toMatch(
+        new RegExp(
+          `^E_IO: the disk is too full for ${host}/app:${refusedIndex + 1}: it needs 5\\.0 MiB and [0-9.]+ MiB is free \\(other installs under way hold 5\\.0 MiB of it\\)$`,
+        ),
+      );
+      expect(asked).not.toContain(`/v2/app/blobs/${layers[refusedIndex]?.digest}`);
+      // The room is given back when a pull ends: what it stored the disk counts now.
+      expect(images.room.reservedBytes()).toBe(0);
+    } finally {
+      spawnSync("umount", ["-l", mount]);
+    }
+  });
+});
+
 describe("an image as it is handed to the engine", () => {
   test("a record that does not match its manifest is refused", async () => {
     const { blobs, index, manifests } = imageBlobs();

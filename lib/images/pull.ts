@@ -122,11 +122,18 @@ export async function pullImage(ref: ImageRef, options: PullOptions): Promise<Pu
   if (parts.length === 0) throw wrongPlatform(shown, seen, options.platforms);
 
   const { digest: _, ...unpinned } = ref;
-  const record = await storeImage(
-    { ref: formatImageRef(unpinned), digest, top, document, parts },
-    options.images,
-    async (layer, path) => registry.blobToFile(layer, path, "the layer"),
-  );
+  // The layers' room is held until they are stored: a pull or install at once counts it taken.
+  const release = reserveRoom(options.images, missingBytes(parts, options.images), shown);
+  let record: ImageRecord;
+  try {
+    record = await storeImage(
+      { ref: formatImageRef(unpinned), digest, top, document, parts },
+      options.images,
+      async (layer, path) => registry.blobToFile(layer, path, "the layer"),
+    );
+  } finally {
+    release();
+  }
   options.log.debug("image pulled", { image: shown, digest, platforms: parts.length });
   return {
     record,
@@ -137,7 +144,8 @@ export async function pullImage(ref: ImageRef, options: PullOptions): Promise<Pu
 
 /**
  * Stores an image's parts as named data, fetching each layer this device lacks with
- * `fetchLayer` (into a file, checked), and returns its record (stored too).
+ * `fetchLayer` (into a file, checked), and returns its record (stored too). The caller
+ * holds the room for those layers (reserveRoom, or an archive's unpacking).
  */
 export async function storeImage(
   image: {
@@ -150,16 +158,7 @@ export async function storeImage(
   images: ImageStore,
   fetchLayer: (layer: Descriptor, path: string) => Promise<void>,
 ): Promise<ImageRecord> {
-  const missing = new Map<string, Descriptor>();
-  for (const part of image.parts)
-    for (const layer of part.layers)
-      if (!images.objectOf(layer.digest, layer.size)) missing.set(layer.digest, layer);
-  haveRoom(
-    images.objects.root,
-    [...missing.values()].reduce((sum, layer) => sum + layer.size, 0),
-    image.ref,
-  );
-  for (const layer of missing.values()) {
+  for (const layer of missingLayers(image.parts, images)) {
     const path = images.incomingPath();
     try {
       await fetchLayer(layer, path);
@@ -205,16 +204,40 @@ export async function storeImage(
   return record;
 }
 
-/** Refuses to start fetching `bytes` more onto a disk that cannot take them. */
-function haveRoom(dir: string, bytes: number, what: string): void {
-  if (bytes === 0) return;
-  const free = freeBytesOn(dir);
-  if (free !== undefined && free < bytes + SPARE_BYTES)
+/** The layers of `parts` this device does not hold yet, each once. */
+function missingLayers(parts: readonly PlatformParts[], images: ImageStore): Descriptor[] {
+  const missing = new Map<string, Descriptor>();
+  for (const part of parts)
+    for (const layer of part.layers)
+      if (!images.objectOf(layer.digest, layer.size)) missing.set(layer.digest, layer);
+  return [...missing.values()];
+}
+
+function missingBytes(parts: readonly PlatformParts[], images: ImageStore): number {
+  return missingLayers(parts, images).reduce((sum, layer) => sum + layer.size, 0);
+}
+
+/**
+ * Refuses to start fetching `bytes` more onto a disk that cannot take them, counting what
+ * other installs under way in this process hold (ImageStore.room) as taken; else holds
+ * `bytes` of it until the returned function is called.
+ */
+function reserveRoom(images: ImageStore, bytes: number, what: string): () => void {
+  if (bytes === 0) return () => {};
+  // Measured and reserved at once (no await between): another install sees this one's hold.
+  const free = freeBytesOn(images.objects.root);
+  const othersBytes = images.room.reservedBytes();
+  if (free !== undefined && free - othersBytes < bytes + SPARE_BYTES)
     throw new BuckyError(
       "E_IO",
-      `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(free)} is free`,
+      `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(free)} is free${
+        othersBytes > 0
+          ? ` (other installs under way hold ${formatBytes(Math.min(othersBytes, free))} of it)`
+          : ""
+      }`,
       "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
     );
+  return images.room.reserve(bytes);
 }
 
 /** The room for an image's bytes on the disk of `dir`: its free space less what stays free. */
