@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appKeys } from "../apps/spec.ts";
+import { testSpec } from "../apps/test-spec.ts";
 import { homePaths } from "../home.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
@@ -60,5 +61,23 @@ describe("a home's disk use", () => {
       },
     ]);
     expect(usage.leftovers[0]?.bytes).toBeGreaterThanOrEqual(10_000);
+  });
+
+  test("what an app removed with --purge left (its log, its sandbox) is said as that, not as its data", () => {
+    const paths = homePaths(join(scratch, "purged"));
+    const dir = join(paths.appsDir, "notes");
+    mkdirSync(join(dir, "sandbox", "api"), { recursive: true });
+    writeFileSync(join(dir, "app.log"), "x".repeat(5000));
+    const { db } = openTestNode(9);
+    const purged = testSpec("notes", { desired: "removed", purge: true });
+    const usage = homeUsage(paths, db, [purged], "d9");
+    expect(usage.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
+      { what: "the log and the sandbox of notes, removed with --purge", remove: `rm -r ${dir}` },
+    ]);
+    // Removed without it, the same files are its data's place still.
+    const kept = homeUsage(paths, db, [{ ...purged, purge: false }], "d9");
+    expect(kept.leftovers.map(({ what }) => what)).toEqual([
+      "the data of notes, removed without --purge",
+    ]);
   });
 });

@@ -2,8 +2,9 @@
  * Where a device's disk goes, read from its home: the zone state (and how much history it
  * holds), named data, each app (its data, packages, conflict copies, standby copies,
  * output), logs and backup caches; and leftovers, what nothing uses any more but is still
- * there (the data of an app removed without --purge, keys in the zone state written by a
- * bucky before presence records), each with its size and how to remove it. Sizes are what
+ * there (the data of an app removed without --purge, the log and sandbox of one removed
+ * with it, keys in the zone state written by a bucky before presence records), each with
+ * its size and how to remove it. Sizes are what
  * the files take on disk, as `du` counts them.
  */
 
@@ -94,24 +95,31 @@ export function* homeUsageSteps(
     const bytes = (yield* sizeSteps(dir)) + usage.replicaBytes;
     if (bytes === 0) continue;
     leftovers.push(
-      spec
+      spec?.purge === true
         ? {
-            what: `the data of ${app}, removed without --purge`,
+            // Its data and copies are gone: what stays is the rest of what it had here.
+            what: `${purgedRemains(usage, dir)} of ${app}, removed with --purge`,
             bytes,
-            remove: `bucky app remove ${app} --purge`,
+            remove: `rm -r ${[dir, join(paths.home, "replicas", app)].filter(existsSync).join(" ")}`,
           }
-        : // A member garbled its spec: the data is the app's still, never to be deleted by rm.
-          unreadableSpec(db, app) !== undefined
+        : spec
           ? {
-              what: `the data of ${app}, whose spec in the zone state bucky cannot read`,
+              what: `the data of ${app}, removed without --purge`,
               bytes,
-              remove: `install ${app} again to use it; to delete it, remove the app first (\`bucky app remove ${app}\`)`,
+              remove: `bucky app remove ${app} --purge`,
             }
-          : {
-              what: `${join("apps", app)}, of an app this zone does not have`,
-              bytes,
-              remove: `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
-            },
+          : // A member garbled its spec: the data is the app's still, never to be deleted by rm.
+            unreadableSpec(db, app) !== undefined
+            ? {
+                what: `the data of ${app}, whose spec in the zone state bucky cannot read`,
+                bytes,
+                remove: `install ${app} again to use it; to delete it, remove the app first (\`bucky app remove ${app}\`)`,
+              }
+            : {
+                what: `${join("apps", app)}, of an app this zone does not have`,
+                bytes,
+                remove: `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
+              },
     );
   }
   // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
@@ -152,6 +160,20 @@ export function* homeUsageSteps(
     backupCacheBytes: yield* sizeSteps(cacheDir(paths)),
     leftovers,
   };
+}
+
+/** In words, what an app removed with --purge left on this device: its log, conflict copies, sandbox… */
+function purgedRemains(usage: AppUsage, dir: string): string {
+  const parts = [
+    ...(usage.logsBytes > 0 ? ["the log"] : []),
+    ...(usage.conflictsBytes > 0 ? ["the conflict copies"] : []),
+    ...(usage.replicaBytes > 0 ? ["the standby copy"] : []),
+    ...(existsSync(join(dir, "sandbox")) ? ["the sandbox"] : []),
+  ];
+  if (parts.length === 0) return "the files";
+  return parts.length === 1
+    ? (parts[0] as string)
+    : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }
 
 function listDir(path: string): string[] {
