@@ -4,7 +4,8 @@
  * standby stops following, on every device alike and with the device that acted stopped;
  * no copy of the data goes (each stays a leftover `bucky status --disk` shows); a readable
  * spec written back starts them again, the holder killed meanwhile included. Every check
- * is made from a device other than the one that acted.
+ * is made from a device other than the one that acted. A purge deletes every copy and every
+ * claim to hold the data, so the app installed again starts clean, at a first epoch.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
@@ -111,6 +112,20 @@ async function ownLeftovers(on: string): Promise<string[]> {
     disk: { device: string; usage: { leftovers: { what: string }[] } | null }[];
   }>(["status", "--disk", "--home", home(on)]);
   return s.disk.find((d) => d.device === on)?.usage?.leftovers.map((l) => l.what) ?? [];
+}
+
+/** The claims to hold notes's data in the zone state, as `on` has it. */
+async function claims(on: string): Promise<string[]> {
+  const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
+    "state",
+    "list",
+    "nodes/",
+    "--home",
+    home(on),
+  ]);
+  return entries
+    .filter((entry) => /^nodes\/[^/]+\/holds\/notes$/.test(entry.key) && entry.value !== null)
+    .map((entry) => entry.key);
 }
 
 /** The holder's data and the standby's copy are still there, whole. */
@@ -244,5 +259,28 @@ describe("an app's replication follows its spec", () => {
         : true,
     );
     expect(existsSync(join(home(actor), "replicas", "notes"))).toBe(false);
+    // No device claims any more to hold data it no longer has, as every device sees it.
+    for (const on of [holder, standby, actor])
+      await waitFor(`${on} to see no claim to hold notes's data`, async () =>
+        (await claims(on)).length === 0 ? true : undefined,
+      );
+    // What the holder keeps of it is said as what it is: not data a purge would delete.
+    expect((await ownLeftovers(holder)).filter((what) => what.includes("notes"))).toEqual([
+      "the log and the sandbox of notes, removed with --purge",
+    ]);
+  }, 60_000);
+
+  test("installed again after the purge, it starts clean: a first epoch, none of the old data", async () => {
+    await buckyJson(["app", "install", NOTES, "--home", home(actor)]);
+    const s = await waitFor(
+      "notes running again, holder of its data",
+      async () => {
+        const s = await status(actor).catch(() => undefined);
+        return s?.state === "running" && s.data?.holder ? s : undefined;
+      },
+      30_000,
+    );
+    expect(s.data?.holder?.epoch).toBe(1);
+    expect(await notes(actor)).toEqual([]);
   }, 60_000);
 });

@@ -19,6 +19,7 @@ import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { stateValue } from "../store/reads.ts";
 import { presence } from "../store/schema.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower } from "./follower.ts";
@@ -176,14 +177,22 @@ export class Replication {
 
   /**
    * An app removed from the zone: its snapshots and following stop. Its copy here goes only
-   * when the owner purged it (its data is the caller's); otherwise it stays, a leftover
-   * (`bucky status --disk`) that a new install of the app goes on from.
+   * when the owner purged it (its data is the caller's), and with it this device's claim to
+   * hold the app's data: a claim of data no longer there would have a new install of the app
+   * start on this device, or wait for it, by an epoch of before the purge. Otherwise both
+   * stay: the copy a leftover (`bucky status --disk`) that a new install goes on from.
    */
   async forget(app: string, purge: boolean): Promise<void> {
     await this.rest(app);
-    if (!purge || !existsSync(this.replicaDir(app))) return;
-    rmSync(this.replicaDir(app), { recursive: true, force: true });
-    this.node.log.info("app data copy purged", { app });
+    if (!purge) return;
+    if (existsSync(this.replicaDir(app))) {
+      rmSync(this.replicaDir(app), { recursive: true, force: true });
+      this.node.log.info("app data copy purged", { app });
+    }
+    const claim = claimKey(this.node.deviceName, app);
+    if ((stateValue(this.node.db, claim) ?? null) === null) return;
+    this.node.write([{ key: claim, value: null }]);
+    this.node.log.info("app data claim dropped", { app, purge: true });
   }
 
   /**
