@@ -5,7 +5,8 @@
  * no copy of the data goes (each stays a leftover `bucky status --disk` shows); a readable
  * spec written back starts them again, the holder killed meanwhile included. Every check
  * is made from a device other than the one that acted. A purge deletes every copy and every
- * claim to hold the data, so the app installed again starts clean, at a first epoch.
+ * claim to hold the data, the holder's as it starts again if it was down, and installing
+ * the app again waits for that: it starts clean, at a first epoch.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
@@ -15,9 +16,11 @@ import type { ReplicaFacts } from "../lib/facts/payload.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
 import {
   appFetch,
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   startDaemon,
   startZone,
   waitFor,
@@ -250,15 +253,30 @@ describe("an app's replication follows its spec", () => {
     expect(s.data?.holder?.epoch).toBe(2);
   }, 60_000);
 
-  test("bucky app remove --purge deletes the data and every copy, on every device", async () => {
+  test("bucky app remove --purge with the holder down: the rest purge at once; installing again waits for the holder, which purges as it starts", async () => {
+    await (daemons.get(holder) as Daemon).stop();
     await buckyJson(["app", "remove", "notes", "--purge", "--home", home(actor)]);
-    await waitFor("the data and every copy of notes gone", () =>
-      existsSync(join(home(holder), "apps", "notes", "data")) ||
-      existsSync(join(home(standby), "replicas", "notes"))
-        ? undefined
-        : true,
+    await waitFor("the standby's copy of notes gone", () =>
+      existsSync(join(home(standby), "replicas", "notes")) ? undefined : true,
     );
     expect(existsSync(join(home(actor), "replicas", "notes"))).toBe(false);
+    // The holder has not purged: the app installed again would go on from its data. (The
+    // standby is named too until this device has heard that it purged.)
+    const refused = await waitFor("the install refused for the holder alone", async () => {
+      const installed = await bucky(["app", "install", NOTES, "--json", "--home", home(actor)]);
+      expect(installed.exitCode).toBe(3);
+      const error = jsonError(installed);
+      return error.message.includes(standby) ? undefined : error;
+    });
+    expect(refused).toEqual({
+      code: "E_UNAVAILABLE",
+      message: `notes was removed with --purge, and ${holder} has not deleted its data yet`,
+      hint: `Start bucky on ${holder} and install notes again once the purge is done there (a moment); a device gone for good: revoke it first (\`bucky devices revoke <device>\`).`,
+    });
+    daemons.set(holder, await startDaemon(home(holder), FAST));
+    await waitFor("the holder's data of notes gone", () =>
+      existsSync(join(home(holder), "apps", "notes", "data")) ? undefined : true,
+    );
     // No device claims any more to hold data it no longer has, as every device sees it.
     for (const on of [holder, standby, actor])
       await waitFor(`${on} to see no claim to hold notes's data`, async () =>
@@ -271,7 +289,13 @@ describe("an app's replication follows its spec", () => {
   }, 60_000);
 
   test("installed again after the purge, it starts clean: a first epoch, none of the old data", async () => {
-    await buckyJson(["app", "install", NOTES, "--home", home(actor)]);
+    // Accepted once this device has heard that every other has done its part.
+    await waitFor("the install to be accepted", async () => {
+      const installed = await bucky(["app", "install", NOTES, "--json", "--home", home(actor)]);
+      if (installed.exitCode === 0) return true;
+      expect(jsonError(installed).code).toBe("E_UNAVAILABLE");
+      return undefined;
+    });
     const s = await waitFor(
       "notes running again, holder of its data",
       async () => {

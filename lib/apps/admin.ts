@@ -5,8 +5,10 @@
  */
 import { type AppManifest, isImageRun } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
+import { readHoldingFacts } from "../replica/zone-holding.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
@@ -146,6 +148,7 @@ export function writeSpec(
 ): Installed {
   const unsandboxed = extra.unsandboxed === true;
   const current = readSpec(zone.db, manifest.id);
+  if (current?.desired === "removed" && current.purge === true) purgeDone(zone, manifest.id);
   if (current && current.desired !== "removed" && current.version === manifest.version) {
     if (
       current.package === pkg &&
@@ -292,6 +295,36 @@ export function setDesired(
     { app, ...(desired === "removed" ? { purge } : {}) },
   );
   return spec;
+}
+
+/**
+ * Refuses to install an app removed with --purge again while a device still claims to hold
+ * its data or says it keeps a copy: that device has not carried the purge out (it was
+ * offline), and the app would go on from what it kept, at the epoch of before.
+ */
+function purgeDone(zone: ZoneWriter, app: string): void {
+  const membership = zone.membership();
+  const facts = readHoldingFacts(zone.db, membership);
+  const member = (name: string) => {
+    const id = membership.byName.get(name)?.id;
+    return id !== undefined && standingOf(membership, id) === "member";
+  };
+  const devices = [
+    ...new Set([
+      ...(facts.claims.get(app) ?? []).map((claim) => claim.device),
+      ...(facts.copies.get(app)?.keys() ?? []),
+    ]),
+  ]
+    .filter(member)
+    .sort(compareCodeUnits);
+  if (devices.length === 0) return;
+  const named =
+    devices.length === 1 ? devices[0] : `${devices.slice(0, -1).join(", ")} and ${devices.at(-1)}`;
+  throw new BuckyError(
+    "E_UNAVAILABLE",
+    `${app} was removed with --purge, and ${named} ${devices.length === 1 ? "has" : "have"} not deleted its data yet`,
+    `Start bucky on ${named} and install ${app} again once the purge is done there (a moment); a device gone for good: revoke it first (\`bucky devices revoke <device>\`).`,
+  );
 }
 
 /** What removing an app did: its spec, now saying removed; or, for a spec no one can read, its deletion. */
