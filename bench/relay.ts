@@ -11,7 +11,10 @@
  * would not share. So each small-request figure comes with the CPU both daemons spent per
  * request (from /proc): on a machine others load, rates swing but those hardly do.
  *
- *   just bench        (or: bun bench/relay.ts [seconds] [rounds]; BUCKY_BINARY=… for another build)
+ *   just bench        (or: bun bench/relay.ts [seconds] [rounds] [--bulk]; BUCKY_BINARY=… for another build)
+ *
+ * `--bulk` runs the bulk downloads alone, five times each, alternating. BENCH_PROFILE_DIR=…
+ * has each daemon write a CPU profile there (in a directory named by its host) when it ends.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +24,11 @@ import { ADDRESSES, createLab, type Host, type Lab } from "../test/lab.ts";
 const ROOT = resolve(import.meta.dir, "..");
 /** The binary measured: the build's, or another (an A/B against an older build). */
 const BUCKY = process.env.BUCKY_BINARY ?? join(ROOT, "dist/bucky");
-const SECONDS = Number(process.argv[2] ?? 8);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const BULK_ONLY = process.argv.includes("--bulk");
+const numbers = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const SECONDS = Number(numbers[0] ?? 8);
+const ROUNDS = Number(numbers[1] ?? 3);
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const BULK_MB = 256;
 const GATEWAY = `http://${ADDRESSES.gw}:8080`;
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-relay-"));
@@ -64,7 +70,13 @@ async function until(ready: () => boolean | Promise<boolean>, what: string): Pro
 
 function startDaemon(lab: Lab, host: Host, home: string): void {
   const argv = [BUCKY, "daemon", "--home", home, "--listen", "0.0.0.0", "--log-level", "error"];
-  const child = Bun.spawn(lab.on(host, argv), { stdout: "ignore", stderr: "ignore" });
+  const env = PROFILE_DIR
+    ? {
+        ...process.env,
+        BUN_OPTIONS: `--cpu-prof --cpu-prof-interval 100 --cpu-prof-dir ${join(PROFILE_DIR, host)}`,
+      }
+    : process.env;
+  const child = Bun.spawn(lab.on(host, argv), { stdout: "ignore", stderr: "ignore", env });
   children.push(child);
   daemons.set(host, child.pid);
 }
@@ -145,21 +157,41 @@ interface Bulk {
   deviceMs: number[];
 }
 
-/** Downloading BULK_MB through the gateway from the client host, three times. */
-function bulk(lab: Lab, url: string, device: Host): Bulk {
+/** Downloading BULK_MB through the gateway from the client host, `runs` times. */
+function bulk(lab: Lab, url: string, device: Host, runs = 3): Bulk {
   const script = `const start = performance.now(); let n = 0;
     const r = await fetch(${JSON.stringify(url)});
     for await (const chunk of r.body) n += chunk.length;
     if (n !== ${BULK_MB * 1024 * 1024}) throw new Error("short: " + n);
     console.log(n / 1048576 / ((performance.now() - start) / 1000));`;
   const result: Bulk = { mibs: 0, gatewayMs: [], deviceMs: [] };
-  for (let run = 0; run < 3; run++) {
+  for (let run = 0; run < runs; run++) {
     const before = { gateway: cpuSeconds("gw"), device: cpuSeconds(device) };
     result.mibs = Math.max(result.mibs, Number(onClient(lab, script)));
     result.gatewayMs.push(((cpuSeconds("gw") - before.gateway) * 1000) / BULK_MB);
     result.deviceMs.push(((cpuSeconds(device) - before.device) * 1000) / BULK_MB);
   }
   return result;
+}
+
+/** `--bulk`: direct and relayed downloads alone, taking turns, each round's ratio. */
+function bulkAlone(lab: Lab): void {
+  const runs: Record<"direct" | "relayed", Bulk>[] = [];
+  for (let round = 0; round < 5; round++)
+    runs.push({
+      direct: bulk(lab, `${GATEWAY}/apps/direct/blob?mb=${BULK_MB}`, "client", 1),
+      relayed: bulk(lab, `${GATEWAY}/apps/relayed/blob?mb=${BULK_MB}`, "h1", 1),
+    });
+  const range = (values: number[]) =>
+    `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
+  console.log(`bulk alone: ${BULK_MB} MiB download, 5 rounds taking turns`);
+  for (const name of ["direct", "relayed"] as const)
+    console.log(
+      `${name.padEnd(10)} ${range(runs.map((r) => r[name].mibs)).padStart(16)} MiB/s   CPU ms/MiB: gateway ${range(runs.flatMap((r) => r[name].gatewayMs))}, device ${range(runs.flatMap((r) => r[name].deviceMs))}`,
+    );
+  console.log(
+    `relayed/direct per round: ${range(runs.map((r) => r.relayed.mibs / r.direct.mibs))} (goal ≥ 0.8)`,
+  );
 }
 
 async function main(lab: Lab) {
@@ -213,6 +245,12 @@ async function main(lab: Lab) {
   if (route("near") !== "direct" || route("h1") !== "relayed")
     throw new Error(`unexpected routes: near ${route("near")}, h1 ${route("h1")}`);
 
+  if (BULK_ONLY) {
+    console.log(
+      `daemons: gw ${daemons.get("gw")}, near ${daemons.get("client")}, h1 ${daemons.get("h1")}`,
+    );
+    return bulkAlone(lab);
+  }
   const rounds: Record<"here" | "direct" | "relayed", Small>[] = [];
   // Under load (32 connections), and one request at a time: the latency a request adds.
   const alone: Record<"here" | "direct" | "relayed", Small>[] = [];
