@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import type { Server } from "bun";
+import type { Server, Socket } from "bun";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey, zoneIdFromPublicKey } from "../../protocol/ids.ts";
@@ -68,6 +68,19 @@ const targetServer = Bun.serve({
     const url = new URL(request.url);
     if (url.pathname === "/blob")
       return new Response(randomBytes(Number(url.searchParams.get("size"))));
+    if (url.pathname === "/stream") {
+      // As fast as it is taken: one MiB at a time, as many as asked.
+      const chunk = new Uint8Array(1024 * 1024).fill(120);
+      let left = Number(url.searchParams.get("mb"));
+      return new Response(
+        new ReadableStream({
+          pull(controller) {
+            if (left-- > 0) controller.enqueue(chunk);
+            else controller.close();
+          },
+        }),
+      );
+    }
     const body = new Uint8Array(await request.arrayBuffer());
     return Response.json({
       echoed: new TextDecoder().decode(body.subarray(0, 200)),
@@ -166,6 +179,40 @@ async function until(what: string, check: () => boolean, timeoutMs = 5_000): Pro
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(10);
+  }
+}
+
+/**
+ * A TLS connection written by hand: ready once it can be written to, which is after the
+ * handshake (what a Bun TLS socket is given in `open` is lost).
+ */
+function rawTo(port: number, tls: { ca: string; serverName: string }) {
+  const received: Buffer[] = [];
+  const { promise: ready, resolve } = Promise.withResolvers<Socket<undefined>>();
+  void Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    tls: { ...tls, rejectUnauthorized: true },
+    socket: {
+      handshake: (socket, success) => {
+        if (success) resolve(socket);
+      },
+      data: (_socket, chunk) => void received.push(Buffer.from(chunk)),
+    },
+  });
+  return { socket: ready, bytes: () => received.reduce((sum, chunk) => sum + chunk.length, 0) };
+}
+
+/** Waits until `count` stops growing (the same over two looks a quarter second apart). */
+async function untilSteady(what: string, count: () => number): Promise<number> {
+  let last = -1;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const now = count();
+    if (now === last && now > 0) return now;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    last = now;
+    await Bun.sleep(250);
   }
 }
 
@@ -279,6 +326,24 @@ describe("relaying", () => {
     await expect(fetch(`${door}/echo`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(3_000);
   });
+
+  test("a caller that stops reading holds the relay to a bounded amount", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const offeredMiB = 128;
+    const door = rawTo(Number(new URL(callerDoor(relay)).port), pinnedTls(target.cert));
+    const socket = await door.socket;
+    socket.write(`GET /stream?mb=${offeredMiB} HTTP/1.1\r\nhost: target\r\n\r\n`);
+    await until("the download to start", () => door.bytes() > 0);
+    socket.pause();
+    const view = () => relay.seen.reduce((sum, chunk) => sum + chunk.length, 0);
+    const carried = await untilSteady("the relay to stop taking more", view);
+    // What the relay holds, the sockets' buffers on either side of it, and no more.
+    expect(carried).toBeLessThan(32 * 1024 * 1024);
+    socket.resume();
+    await until("the whole download", () => door.bytes() >= offeredMiB * 1024 * 1024, 20_000);
+  }, 60_000);
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();
