@@ -21,6 +21,7 @@ import { quoted } from "../facts/said-by.ts";
 import type { RequestKeys } from "../identity/request-keys.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
+import { bytesWithin } from "./bounded-read.ts";
 import { networkProblem } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
@@ -303,56 +304,33 @@ export class PeerClient {
 }
 
 /**
- * A peer's answer, read within MAX_PEER_ANSWER_BYTES as it arrives. One that breaks off
- * (the peer stopped, the network failed, the time ran out) is the peer unavailable, a
- * BuckyError like any other answer of the peer's, never thrown as the runtime's own error
- * (which the daemon takes for a bug of its own); one past the bound stops being read.
+ * A peer's answer, read within MAX_PEER_ANSWER_BYTES as it arrives (lib/node/bounded-read.ts).
+ * One that breaks off (the peer stopped, the network failed, the time ran out) is the peer
+ * unavailable, a BuckyError like any other answer of the peer's; one past the bound stops
+ * being read.
  */
-async function readAnswer(
+function readAnswer(
   peer: Peer,
   response: Response,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
-  if (!response.body) return new Uint8Array();
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let sizeBytes = 0;
-  try {
-    for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        // Called off by the caller: nothing to say about the peer.
-        if (signal?.aborted) throw error;
-        throw new BuckyError(
-          "E_UNAVAILABLE",
-          `${peer.name} did not send its whole answer (${networkProblem(error)})`,
-          "It may be off or on another network; bucky keeps trying.",
-          { cause: error },
-        );
-      }
-      if (next.done) break;
-      sizeBytes += next.value.length;
-      if (sizeBytes > MAX_PEER_ANSWER_BYTES)
-        throw new BuckyError(
-          "E_UNAVAILABLE",
-          `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
-        );
-      chunks.push(next.value);
-    }
-  } finally {
-    // Refused, failed or done: nothing more of it is read.
-    await reader.cancel().catch(() => {});
-  }
-  // Its own bytes, as arrayBuffer() gave them: a reader's chunk may be a view of more.
-  const bytes = new Uint8Array(sizeBytes);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return bytesWithin(response, MAX_PEER_ANSWER_BYTES, {
+    tooLarge: () =>
+      new BuckyError(
+        "E_UNAVAILABLE",
+        `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
+      ),
+    brokeOff: (error) =>
+      // Called off by the caller: nothing to say about the peer.
+      signal?.aborted
+        ? error
+        : new BuckyError(
+            "E_UNAVAILABLE",
+            `${peer.name} did not send its whole answer (${networkProblem(error)})`,
+            "It may be off or on another network; bucky keeps trying.",
+            { cause: error },
+          ),
+  });
 }
 
 function describe(route: Route): string {

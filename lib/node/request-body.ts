@@ -7,6 +7,7 @@
  */
 import { open, rm } from "node:fs/promises";
 import { BuckyError } from "../errors.ts";
+import { type BoundedReadWords, bytesWithin, chunksWithin } from "./bounded-read.ts";
 
 /**
  * The most the local API's server lets any request send, above each route's own bound
@@ -29,43 +30,14 @@ export function tooLarge(maxBytes: number, what = "a request's body"): BuckyErro
 
 /**
  * The body's chunks as they arrive, refusing (and cancelling the body) once more than
- * `maxBytes` have come, or at once when Content-Length says more. Stopping early, as a
- * refusing reader does, cancels the body too.
+ * `maxBytes` have come, or at once when Content-Length says more (lib/node/bounded-read.ts).
  */
-export async function* boundedChunks(
+export function boundedChunks(
   request: Request,
   maxBytes: number,
   what?: string,
 ): AsyncGenerator<Uint8Array> {
-  if (Number(request.headers.get("content-length") ?? 0) > maxBytes) {
-    await request.body?.cancel().catch(() => {});
-    throw tooLarge(maxBytes, what);
-  }
-  if (!request.body) return;
-  const reader = request.body.getReader();
-  let sizeBytes = 0;
-  try {
-    for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        throw new BuckyError(
-          "E_USAGE",
-          `the request body could not be read: ${(error as Error).message || "it broke off"}`,
-          undefined,
-          { cause: error },
-        );
-      }
-      if (next.done) return;
-      sizeBytes += next.value.length;
-      if (sizeBytes > maxBytes) throw tooLarge(maxBytes, what);
-      yield next.value;
-    }
-  } finally {
-    // Refused, failed or left early: the rest of the body is not read.
-    await reader.cancel().catch(() => {});
-  }
+  return chunksWithin(request, maxBytes, requestWords(maxBytes, what));
 }
 
 /** The body whole, at most `maxBytes` (see boundedChunks). */
@@ -74,9 +46,7 @@ export async function readBody(
   maxBytes: number,
   what?: string,
 ): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of boundedChunks(request, maxBytes, what)) chunks.push(chunk);
-  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+  return bytesWithin(request, maxBytes, requestWords(maxBytes, what));
 }
 
 /** The body written as the new file `path`, at most `maxBytes`; no file is left on a refusal. */
@@ -100,4 +70,18 @@ export async function writeBody(
   }
   await file.close();
   return sizeBytes;
+}
+
+/** A request body's refusals: too large (E_TOO_LARGE), or broken off by its client. */
+function requestWords(maxBytes: number, what?: string): BoundedReadWords {
+  return {
+    tooLarge: () => tooLarge(maxBytes, what),
+    brokeOff: (error) =>
+      new BuckyError(
+        "E_USAGE",
+        `the request body could not be read: ${(error as Error).message || "it broke off"}`,
+        undefined,
+        { cause: error },
+      ),
+  };
 }

@@ -27,6 +27,7 @@ import { certificateDer, certificatePem, isDeviceCertificate } from "../../proto
 import { takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { bytesWithin } from "../node/bounded-read.ts";
 import { networkProblem } from "../node/network-errors.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
@@ -315,38 +316,18 @@ async function reachInviter(invite: Invite): Promise<Peer> {
 }
 
 /**
- * The certificate answer's text, read as it arrives and at most MAX_CERT_ANSWER_BYTES:
- * it comes before anything is checked (from whatever answers at the address), so one
- * past the bound stops being read, whatever its Content-Length says.
+ * The certificate answer's text, read as it arrives and at most MAX_CERT_ANSWER_BYTES
+ * (lib/node/bounded-read.ts): it comes before anything is checked (from whatever answers
+ * at the address), so one past the bound stops being read, whatever its Content-Length says.
  */
 async function readCertificateAnswer(response: Response): Promise<string> {
-  const tooLarge = () =>
-    new Error(`answered with more than ${MAX_CERT_ANSWER_BYTES} bytes, not a certificate`);
-  if (Number(response.headers.get("content-length") ?? 0) > MAX_CERT_ANSWER_BYTES) {
-    await response.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let sizeBytes = 0;
-  try {
-    for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        throw new Error(`its answer broke off (${networkProblem(error)})`, { cause: error });
-      }
-      if (next.done) break;
-      sizeBytes += next.value.length;
-      if (sizeBytes > MAX_CERT_ANSWER_BYTES) throw tooLarge();
-      chunks.push(next.value);
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const bytes = await bytesWithin(response, MAX_CERT_ANSWER_BYTES, {
+    tooLarge: () =>
+      new Error(`answered with more than ${MAX_CERT_ANSWER_BYTES} bytes, not a certificate`),
+    brokeOff: (error) =>
+      new Error(`its answer broke off (${networkProblem(error)})`, { cause: error }),
+  });
+  return new TextDecoder().decode(bytes);
 }
 
 /** The inviting device's answer: this device's document, and the backup key if it came. */

@@ -1,0 +1,80 @@
+/**
+ * An HTTP body, a request's or an answer's, read within a bound as it arrives. The bound
+ * holds whatever Content-Length says, and for a chunked or compressed body, which says
+ * nothing of what it comes to: the bytes are counted as they arrive, and past the bound
+ * the body is cancelled (no more of it is read). A body that breaks off is said as such by
+ * the caller's words, never thrown as the runtime's own error (which the daemon would take
+ * for a bug of its own). Each reader names its bound and its words.
+ */
+
+/** What a bounded read throws, in the caller's words. */
+export interface BoundedReadWords {
+  /** More than the bound came, or Content-Length said more. */
+  tooLarge(): unknown;
+  /** The body broke off (the other side stopped, the network failed, time ran out). */
+  brokeOff(error: unknown): unknown;
+}
+
+/** The chunks of `message`'s body as they arrive, at most `maxBytes` of them. */
+export async function* chunksWithin(
+  message: Request | Response,
+  maxBytes: number,
+  words: BoundedReadWords,
+): AsyncGenerator<Uint8Array> {
+  if (Number(message.headers.get("content-length") ?? 0) > maxBytes) {
+    await message.body?.cancel().catch(() => {});
+    throw words.tooLarge();
+  }
+  if (!message.body) return;
+  const reader = message.body.getReader();
+  let sizeBytes = 0;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw words.brokeOff(error);
+      }
+      if (next.done) return;
+      sizeBytes += next.value.length;
+      if (sizeBytes > maxBytes) throw words.tooLarge();
+      yield next.value;
+    }
+  } finally {
+    // Refused, failed or left early: the rest of the body is not read.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * `message`'s body whole, at most `maxBytes` (see chunksWithin), in bytes of its own: a
+ * buffer of exactly its length, as `arrayBuffer()` would give.
+ */
+export async function bytesWithin(
+  message: Request | Response,
+  maxBytes: number,
+  words: BoundedReadWords,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let sizeBytes = 0;
+  for await (const chunk of chunksWithin(message, maxBytes, words)) {
+    chunks.push(chunk);
+    sizeBytes += chunk.length;
+  }
+  const only = chunks[0];
+  if (
+    chunks.length === 1 &&
+    only &&
+    only.byteOffset === 0 &&
+    only.byteLength === only.buffer.byteLength
+  )
+    return only;
+  const bytes = new Uint8Array(sizeBytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
