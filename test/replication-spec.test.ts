@@ -11,11 +11,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { AppStatus } from "../lib/apps/status.ts";
 import type { ReplicaFacts } from "../lib/facts/payload.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
 import {
-  appFetch,
   bucky,
   buckyJson,
   cleanUp,
@@ -25,6 +23,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
 
@@ -44,57 +43,11 @@ let actor = "";
 /** The spec as the owner's install wrote it (its value, parsed). */
 let spec: unknown;
 
-function home(name: string): string {
-  return (daemons.get(name) as Daemon).home;
-}
-
-async function status(on: string): Promise<AppStatus> {
-  return buckyJson<AppStatus>(["app", "status", "notes", "--home", home(on)]);
-}
+const { home, status, notes, write, settled } = notesApp(() => daemons);
 
 /** What a device's daemon says it does itself for each app: holds (snapshots), follows. */
 function replicas(on: string): Promise<ReplicaFacts> {
   return requestDaemon<ReplicaFacts>(home(on), "GET", "/v1/replicas");
-}
-
-async function notes(on: string): Promise<string[]> {
-  const s = await status(on);
-  const response = await appFetch(s.url as string, "/api/notes");
-  const body = (await response.json()) as { notes: { text: string }[] };
-  return body.notes.map((n) => n.text);
-}
-
-let lastWriteMs = 0;
-
-async function write(on: string, text: string): Promise<void> {
-  const s = await status(on);
-  const response = await appFetch(s.url as string, "/api/notes", {
-    method: "POST",
-    body: JSON.stringify({ text }),
-  });
-  expect(response.status).toBe(201);
-  lastWriteMs = Date.now();
-}
-
-/** `on` sees the app running on `device`, holder of its data, every standby caught up. */
-function settled(on: string, device: string, timeoutMs = 30_000): Promise<AppStatus> {
-  return waitFor(
-    `notes running on ${device}, its standbys caught up, as ${on} sees it`,
-    async () => {
-      // A device that has not heard of the app (yet) says it is not installed: not settled.
-      const s = await status(on).catch(() => undefined);
-      return s?.state === "running" &&
-        s.device === device &&
-        s.data?.holder?.device === device &&
-        (s.data?.standbys.length ?? 0) > 0 &&
-        s.data?.standbys.every(
-          (x) => x.lagMs === 0 && Date.parse(x.snapshotAt ?? "") >= lastWriteMs,
-        )
-        ? s
-        : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 /** Neither the holder snapshots nor the standby follows the app any more. */

@@ -9,16 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { AppStatus } from "../lib/apps/status.ts";
-import {
-  appFetch,
-  buckyJson,
-  cleanUp,
-  type Daemon,
-  startDaemon,
-  startZone,
-  waitFor,
-} from "./harness.ts";
+import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
+import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
 
@@ -32,74 +24,7 @@ const FAST = {
 
 let daemons: Map<string, Daemon>;
 
-function home(name: string): string {
-  return (daemons.get(name) as Daemon).home;
-}
-
-async function status(on: string): Promise<AppStatus> {
-  return buckyJson<AppStatus>(["app", "status", "notes", "--home", home(on)]);
-}
-
-/** The notes, as the app answers them on the device running it (asked from `on`). */
-async function notes(on: string): Promise<string[]> {
-  const s = await status(on);
-  const response = await appFetch(s.url as string, "/api/notes");
-  const body = (await response.json()) as { notes: { text: string }[] };
-  return body.notes.map((n) => n.text);
-}
-
-/** When the last note was written: a standby is caught up once it has a snapshot from after it. */
-let lastWriteMs = 0;
-
-async function write(on: string, text: string): Promise<void> {
-  const s = await status(on);
-  const response = await appFetch(s.url as string, "/api/notes", {
-    method: "POST",
-    body: JSON.stringify({ text }),
-  });
-  expect(response.status).toBe(201);
-  lastWriteMs = Date.now();
-}
-
-/** Waits until `on` sees the app running on `device`, holder of its data, with every standby caught up. */
-async function settled(on: string, device: string, timeoutMs = 20_000): Promise<AppStatus> {
-  let last: AppStatus | undefined;
-  try {
-    return await waitFor(
-      `notes running on ${device}, its standbys caught up, as ${on} sees it`,
-      async () => {
-        const s = await status(on);
-        last = s;
-        return s.state === "running" &&
-          s.device === device &&
-          s.data?.holder?.device === device &&
-          (s.data?.standbys.length ?? 0) > 0 &&
-          s.data?.standbys.every(
-            (standby) => standby.lagMs === 0 && Date.parse(standby.snapshotAt ?? "") >= lastWriteMs,
-          )
-          ? s
-          : undefined;
-      },
-      timeoutMs,
-    );
-  } catch (error) {
-    // What it saw last, and what each device said about the app: a failure says why.
-    const logs = [...daemons]
-      .map(
-        ([name, d]) =>
-          `--- ${name}\n${d
-            .log()
-            .split("\n")
-            .filter((l) => /app data|snapshot|follow|taken|handed|conflict|notes/.test(l))
-            .slice(-25)
-            .join("\n")}`,
-      )
-      .join("\n");
-    throw new Error(
-      `${(error as Error).message}; last write ${new Date(lastWriteMs).toISOString()}; last seen ${JSON.stringify(last)}\n${logs}`,
-    );
-  }
-}
+const { home, status, notes, write, settled } = notesApp(() => daemons);
 
 /** The app process a daemon started, found by its pid file: a killed device takes it down too. */
 function killDevice(name: string): Promise<void> {
