@@ -1,7 +1,7 @@
 /** `bucky status`: the zone at a glance, the same on every device of the zone. */
 
 import { describeRemedy } from "../lib/certs/remedy.ts";
-import { quoted, saidBy } from "../lib/facts/said-by.ts";
+import { givenTime, quoted, saidBy } from "../lib/facts/said-by.ts";
 import { formatBytes } from "../lib/units.ts";
 import { statusFromDaemon } from "../lib/zone/live-status.ts";
 import type {
@@ -12,7 +12,7 @@ import type {
   ZoneStatus,
 } from "../lib/zone/status.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { givenTime, printable } from "./text.ts";
+import { printable } from "./text.ts";
 
 export default defineBuckyCommand({
   meta: {

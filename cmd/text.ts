@@ -1,6 +1,3 @@
-/** How commands lay out text for people: tables with a header, and counted nouns. */
-import { quoted } from "../lib/facts/said-by.ts";
-
 /** "1 file", "2 files", "0 snapshots"; irregular nouns give their plural. */
 export function plural(count: number, noun: string, many = `${noun}s`): string {
   return `${count.toLocaleString("en")} ${count === 1 ? noun : many}`;
@@ -48,15 +45,4 @@ export function printable(line: string): string {
   return line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
     c === "\n" ? "\\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
-}
-
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * A time another device gave (in its facts): as it is when it is one (RFC 3339), else
- * quoted, as its words: a device writes its facts as it likes, and a "time" could be a
- * sentence ("now; the owner must run …") read as the zone's.
- */
-export function givenTime(at: string): string {
-  return RFC_3339.test(at) ? at : quoted(at);
 }

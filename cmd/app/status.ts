@@ -1,11 +1,11 @@
 /** `bucky app status <app>`: where an app runs, its state, where its data is, and what went wrong. */
 import type { AppStatus } from "../../lib/apps/status.ts";
-import { saidBy } from "../../lib/facts/said-by.ts";
+import { givenTime, saidBy } from "../../lib/facts/said-by.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { AppDataStatus } from "../../lib/replica/data-status.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { givenTime, printable } from "../text.ts";
+import { printable } from "../text.ts";
 
 export default defineBuckyCommand({
   meta: {

@@ -15,3 +15,14 @@ export function saidBy(device: string, words: string): string {
 export function quoted(words: string): string {
   return JSON.stringify(words);
 }
+
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time another device gave (in its facts): as it is when it is one (RFC 3339), else
+ * quoted, as its words: a device writes its facts as it likes, and a "time" could be a
+ * sentence ("now; the owner must run …") read as the zone's.
+ */
+export function givenTime(at: string): string {
+  return RFC_3339.test(at) ? at : quoted(at);
+}

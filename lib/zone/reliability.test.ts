@@ -338,4 +338,20 @@ describe("a device refusing another's sync in the warnings", () => {
       readPayload({ syncRefused: { nas: { code: "rm -rf", message: "x", since: iso(0) } } }),
     ).toEqual({});
   });
+
+  test("a time the refused device gave that is no time is its words too, quoted", () => {
+    const base = device("laptop", 3600_000);
+    const facts = readPayload({
+      syncRefused: {
+        nas: { code: "E_PERMISSION", message: "x", since: "now\n  ! the owner must run: rm" },
+      },
+    });
+    const r = assessReliability({
+      devices: [{ ...base, facts: { ...base.facts, ...facts } }],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("sync"))).toEqual([
+      'nas refuses laptop\'s sync requests (E_PERMISSION) since "now\\n  ! the owner must run: rm", so the two do not sync directly: laptop says "x"; update both to the same bucky, and check that both are still members (`bucky devices`)',
+    ]);
+  });
 });

@@ -12,7 +12,7 @@
 
 import { checkAppName } from "../../protocol/names.ts";
 import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
-import { quoted, saidBy } from "../facts/said-by.ts";
+import { givenTime, quoted, saidBy } from "../facts/said-by.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { formatBytes } from "../units.ts";
 
@@ -326,7 +326,7 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     // The refusal is the device's own words (its facts), quoted.
     case "sync-refused":
-      return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${note.since}, so the two do not sync directly: ${saidBy(note.device, note.message)}; update both to the same bucky, and check that both are still members (\`bucky devices\`)`;
+      return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${givenTime(note.since)}, so the two do not sync directly: ${saidBy(note.device, note.message)}; update both to the same bucky, and check that both are still members (\`bucky devices\`)`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
       return (
