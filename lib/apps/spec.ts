@@ -11,6 +11,7 @@
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import { parsePlatformName } from "../../protocol/oci.ts";
 import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
@@ -202,6 +203,8 @@ export function parseReport(text: string, app: string): AppReport | undefined {
 
 const MAX_TEXT = 2048;
 const MAX_LONG_TEXT = 65_536;
+/** An image app is held for the platforms of the zone's devices: a handful. */
+const MAX_PLATFORMS = 64;
 const RUN_STATES = new Set<string>([
   "pending",
   "starting",
@@ -230,7 +233,15 @@ function checkSpec(value: unknown, app: string): void {
   checkManifestShape(spec.manifest);
   if (spec.image !== undefined) {
     const image = requireRecord(spec.image, "its image");
-    checkStrings(image.platforms, "its image's platforms");
+    // Shown in the zone's words ("no device of the zone runs images for …"): names only.
+    check(
+      Array.isArray(image.platforms) &&
+        image.platforms.length <= MAX_PLATFORMS &&
+        image.platforms.every(
+          (platform) => typeof platform === "string" && parsePlatformName(platform) !== undefined,
+        ),
+      "its image's platforms must be a list of platform names (os/architecture[/variant])",
+    );
   }
   requireString(spec.placement, "its placement", MAX_TEXT);
   if (spec.moveTo !== undefined && spec.moveTo !== null)
