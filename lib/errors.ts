@@ -30,6 +30,14 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Whether `code`, as another process or device wrote it, is one of the table's own codes
+ * (not a name every object has, such as `constructor`).
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+}
+
 export class BuckyError extends Error {
   override readonly name = "BuckyError";
 

@@ -5,7 +5,7 @@
  * result is the answer; its error (one JSON object on stderr) is thrown as the same
  * BuckyError.
  */
-import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { BuckyError, isErrorCode } from "../errors.ts";
 
 export async function runBuckyJson<T>(
   runtime: string,
@@ -32,9 +32,7 @@ export async function runBuckyJson<T>(
   }
   // A result printed whole but failing all the same (a verify that found damage).
   if (!error?.message && stdout.trim().startsWith("{")) return JSON.parse(stdout) as T;
-  const errorCode = (
-    error?.code && error.code in ERROR_CODES ? error.code : "E_INTERNAL"
-  ) as ErrorCode;
+  const errorCode = isErrorCode(error?.code) ? error.code : "E_INTERNAL";
   throw new BuckyError(
     errorCode,
     error?.message ??

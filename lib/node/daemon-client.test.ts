@@ -50,3 +50,25 @@ describe("requestDaemon with no daemon", () => {
     expect((error as BuckyError).cause).toBeDefined();
   });
 });
+
+describe("requestDaemon's answer", () => {
+  test("a code that is none of bucky's, though every object has it, is no code: an internal error", async () => {
+    const dir = home();
+    const daemon = Bun.serve({
+      unix: join(dir, "daemon.sock"),
+      fetch: () =>
+        Response.json(
+          { error: { code: "constructor", message: "no such thing" } },
+          { status: 400 },
+        ),
+    });
+    try {
+      const error = await refusal(requestDaemon(dir, "GET", "/v1/status"));
+      expect(error).toBeInstanceOf(BuckyError);
+      expect((error as BuckyError).code).toBe("E_INTERNAL");
+      expect((error as BuckyError).message).toBe("no such thing");
+    } finally {
+      daemon.stop(true);
+    }
+  });
+});

@@ -5,7 +5,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { BuckyError, isErrorCode } from "../errors.ts";
 import { homePaths } from "../home.ts";
 
 export const DAEMON_TIMEOUT_MS = 30_000;
@@ -53,7 +53,7 @@ export async function requestDaemon<T = unknown>(
     | undefined;
   if (response.ok) return payload as T;
   const error = payload?.error;
-  const code = (error && error.code in ERROR_CODES ? error.code : "E_INTERNAL") as ErrorCode;
+  const code = isErrorCode(error?.code) ? error.code : "E_INTERNAL";
   throw new BuckyError(
     code,
     error?.message ?? `the daemon answered HTTP ${response.status}`,

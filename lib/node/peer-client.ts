@@ -16,7 +16,7 @@ import {
   UNSIGNED_BODY,
 } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
-import { BuckyError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { BuckyError, type ErrorCode, isErrorCode } from "../errors.ts";
 import { quoted } from "../facts/said-by.ts";
 import type { RequestKeys } from "../identity/request-keys.ts";
 import { Forwarders } from "../relay/forwarder.ts";
@@ -371,8 +371,8 @@ function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
   const code =
     said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
       ? "E_TOO_LARGE"
-      : Object.hasOwn(ERROR_CODES, said.code)
-        ? (said.code as ErrorCode)
+      : isErrorCode(said.code)
+        ? said.code
         : codeOfStatus(status);
   // Its words are its own (a member's device answers as it likes): quoted on one line, and
   // its hint with them, never shown as bucky's advice (lib/facts/said-by.ts).
