@@ -94,33 +94,7 @@ export function* homeUsageSteps(
     }
     const bytes = (yield* sizeSteps(dir)) + usage.replicaBytes;
     if (bytes === 0) continue;
-    leftovers.push(
-      spec?.purge === true
-        ? {
-            // Its data and copies are gone: what stays is the rest of what it had here.
-            what: `${purgedRemains(usage, dir)} of ${app}, removed with --purge`,
-            bytes,
-            remove: `rm -r ${[dir, join(paths.home, "replicas", app)].filter(existsSync).join(" ")}`,
-          }
-        : spec
-          ? {
-              what: `the data of ${app}, removed without --purge`,
-              bytes,
-              remove: `bucky app remove ${app} --purge`,
-            }
-          : // A member garbled its spec: the data is the app's still, never to be deleted by rm.
-            unreadableSpec(db, app) !== undefined
-            ? {
-                what: `the data of ${app}, whose spec in the zone state bucky cannot read`,
-                bytes,
-                remove: `install ${app} again to use it; to delete it, remove the app first (\`bucky app remove ${app}\`)`,
-              }
-            : {
-                what: `${join("apps", app)}, of an app this zone does not have`,
-                bytes,
-                remove: `rm -r ${join(paths.appsDir, app)} ${join(paths.home, "replicas", app)}`,
-              },
-    );
+    leftovers.push({ ...appLeftover(app, spec, usage, { db, paths, dir }), bytes });
   }
   // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
   for (const row of sqlite
@@ -159,6 +133,41 @@ export function* homeUsageSteps(
     logsBytes: yield* sizeSteps(paths.logsDir),
     backupCacheBytes: yield* sizeSteps(cacheDir(paths)),
     leftovers,
+  };
+}
+
+/**
+ * What is left of `app` on this device, and how to remove it: of one removed with --purge,
+ * the rest of what it had here; of one removed without, its data (kept for a reinstall);
+ * of one whose spec cannot be read (a member garbled it), its data still, which no `rm`
+ * is offered for; of one the zone does not have at all, its directories.
+ */
+function appLeftover(
+  app: string,
+  spec: AppSpec | undefined,
+  usage: AppUsage,
+  where: { readonly db: StateDb; readonly paths: HomePaths; readonly dir: string },
+): Omit<Leftover, "bytes"> {
+  const { db, paths, dir } = where;
+  const replicas = join(paths.home, "replicas", app);
+  if (spec?.purge === true)
+    return {
+      what: `${purgedRemains(usage, dir)} of ${app}, removed with --purge`,
+      remove: `rm -r ${[dir, replicas].filter(existsSync).join(" ")}`,
+    };
+  if (spec)
+    return {
+      what: `the data of ${app}, removed without --purge`,
+      remove: `bucky app remove ${app} --purge`,
+    };
+  if (unreadableSpec(db, app) !== undefined)
+    return {
+      what: `the data of ${app}, whose spec in the zone state bucky cannot read`,
+      remove: `install ${app} again to use it; to delete it, remove the app first (\`bucky app remove ${app}\`)`,
+    };
+  return {
+    what: `${join("apps", app)}, of an app this zone does not have`,
+    remove: `rm -r ${dir} ${replicas}`,
   };
 }
 
