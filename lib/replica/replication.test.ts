@@ -1,6 +1,7 @@
 /**
- * Bringing a conflict copy back (`bucky app restore-copy`) on the holder: its data is moved
- * aside only once a snapshot of it under way is done, never from under the snapshot.
+ * The holder's snapshots and what replaces them: a conflict copy brought back (`bucky app
+ * restore-copy`) moves the data aside, and a newer epoch starts snapshots of its own, only
+ * once a snapshot under way is done, never from under it or beside it.
  */
 import { afterAll, afterEach, describe, expect, spyOn, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -110,5 +111,74 @@ describe("a conflict copy restored on the holder", () => {
       "as it is now",
     );
     expect(written).toEqual(["nodes/nas/holds/notes"]);
+  });
+});
+
+describe("a holder's snapshots at a newer epoch", () => {
+  test("start once the older epoch's snapshot under way is done, never beside it", async () => {
+    const home = join(scratch, "epochs");
+    const appsDir = join(home, "apps");
+    const dataDir = join(appsDir, "notes", "data");
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, "notes.txt"), "a note");
+    const node = {
+      deviceName: "nas",
+      zone: { paths: { home, appsDir } },
+      now: () => Date.now(),
+      log: createLog({ level: "silent" }),
+      write: () => {},
+    } as unknown as NodeContext;
+    replication = new Replication(node, { onChange: () => {} });
+    const claim = (epoch: number): HolderClaim => ({
+      device: "nas",
+      deviceId: "dnas" as DeviceId,
+      epoch,
+      since: "2026-11-29T09:00:00.000Z",
+      from: null,
+      lostAtMostMs: null,
+    });
+    const holding = (epoch: number) => ({
+      holder: claim(epoch),
+      runner: "nas",
+      claimant: undefined,
+      standbys: [],
+      movingTo: undefined,
+      waiting: undefined,
+    });
+    // Each snapshot says when it starts and ends; the first is held open until let go.
+    const take = snapshot.takeSnapshot;
+    const events: string[] = [];
+    const started: (() => void)[] = [];
+    const starts = [0, 1].map((i) => new Promise<void>((resolve) => (started[i] = resolve)));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = spyOn(snapshot, "takeSnapshot").mockImplementation(async (options) => {
+      const n = events.filter((e) => e === "start").length;
+      events.push("start");
+      started[n]?.();
+      if (n === 0) await released;
+      try {
+        return await take(options);
+      } finally {
+        events.push("done");
+      }
+    });
+    try {
+      const spec = testSpec("notes");
+      await replication.arrange(spec, holding(1), claim(1));
+      await starts[0];
+      const newer = replication.arrange(spec, holding(2), claim(2));
+      // A second snapshot beside the first would start at once; half a second bounds the wait.
+      await Promise.race([starts[1], Bun.sleep(500)]);
+      release();
+      await newer;
+      await starts[1];
+      expect(events.slice(0, 3)).toEqual(["start", "done", "start"]);
+    } finally {
+      release();
+      held.mockRestore();
+    }
   });
 });

@@ -167,11 +167,11 @@ export class Replication {
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
     if (holder?.device === me) {
-      const source = this.source(app, holder.epoch);
+      const source = await this.source(app, holder.epoch);
       if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
     } else await this.stopSource(app);
     if (holder && holder.device !== me && holding.standbys.includes(me))
-      this.follow(app, holder.device);
+      await this.follow(app, holder.device);
     else await this.stopFollowing(app);
   }
 
@@ -385,10 +385,15 @@ export class Replication {
     return last ? Math.max(0, last.at - copy.at) : null;
   }
 
-  private source(app: string, epoch: number): ReplicaSource {
+  /**
+   * The app's snapshots at `epoch`, started if they are not: one of an older epoch is
+   * stopped first, and a snapshot of it under way let finish, so that two never write the
+   * replica database at once.
+   */
+  private async source(app: string, epoch: number): Promise<ReplicaSource> {
     const running = this.sources.get(app);
     if (running?.epoch === epoch) return running;
-    void running?.stop();
+    await this.stopSource(app);
     const source = new ReplicaSource({
       app,
       epoch,
@@ -428,10 +433,11 @@ export class Replication {
     this.options.onChange();
   }
 
-  private follow(app: string, holder: string): void {
+  /** Follows `holder`'s snapshots of the app; following another holder stops first, its fetch under way let end. */
+  private async follow(app: string, holder: string): Promise<void> {
     const current = this.followers.get(app);
     if (current?.holder === holder) return;
-    void current?.follower.stop();
+    await this.stopFollowing(app);
     const follower = new ReplicaFollower({
       app,
       db: this.db(app),
