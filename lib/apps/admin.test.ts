@@ -4,14 +4,13 @@
  * the devices that run the newer bucky run it.
  */
 import { describe, expect, test } from "bun:test";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
-import { NodeContext } from "../node/node-context.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { stateValue } from "../store/reads.ts";
-import type { OpenZone } from "../zone/open.ts";
 import { removeApp } from "./admin.ts";
 import { appKeys } from "./spec.ts";
 
@@ -30,20 +29,7 @@ function zoneWithSpecs(): NodeContext {
     ],
     1000,
   );
-  return new NodeContext(
-    {
-      db: a.db,
-      zone: { id: testZone.id, name: "home" },
-      device: { id: deviceIdFromPublicKey(a.key.publicKey), name: "a" },
-      paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
-      deviceKey: a.key,
-      seal: a.seal,
-    } as unknown as OpenZone,
-    createLog({ level: "silent" }),
-    () => 5000,
-    "",
-    [],
-  );
+  return testNodeContext(a, "a", { log: createLog({ level: "silent" }), now: () => 5000 });
 }
 
 describe("removing an app whose spec this device cannot read", () => {

@@ -12,9 +12,8 @@ import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts"
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { standingOf } from "../sync/membership.ts";
-import type { OpenZone } from "../zone/open.ts";
-import { NodeContext } from "./node-context.ts";
 import { StateBoundMemo } from "./state-bound-memo.ts";
+import { testNodeContext } from "./test-node-context.ts";
 
 const zone = testZone;
 const docFor = testDeviceDocument;
@@ -42,20 +41,7 @@ describe("NodeContext's change signals", () => {
       source: "a",
       seal: b.seal,
     });
-    const node = new NodeContext(
-      {
-        db: b.db,
-        zone: { id: zone.id, name: "home" },
-        device: { id: deviceIdFromPublicKey(b.key.publicKey), name: "b" },
-        paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
-        deviceKey: b.key,
-        seal: b.seal,
-      } as unknown as OpenZone,
-      quiet,
-      () => 5000,
-      "",
-      [],
-    );
+    const node = testNodeContext(b, "b", { log: quiet, now: () => 5000 });
     const memo = new StateBoundMemo<string>(node);
     const standingOfA = () =>
       memo.get("a", async () => ({

@@ -5,7 +5,6 @@
  * answers. A real peer over TLS on loopback, counting what it is asked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { createLog } from "../log.ts";
@@ -13,9 +12,9 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
-import type { OpenZone } from "../zone/open.ts";
-import { NodeContext } from "./node-context.ts";
+import type { NodeContext } from "./node-context.ts";
 import { SyncLoop } from "./sync-loop.ts";
+import { testNodeContext } from "./test-node-context.ts";
 
 const quiet = createLog({ level: "silent" });
 const ROUND_MS = 5;
@@ -85,20 +84,10 @@ function nodeA(lines: string[]): NodeContext {
     2000,
   );
   ingestAll(b, a);
-  return new NodeContext(
-    {
-      db: a.db,
-      zone: { id: testZone.id, name: "home" },
-      device: { id: deviceIdFromPublicKey(a.key.publicKey), name: "a" },
-      paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
-      deviceKey: a.key,
-      seal: a.seal,
-    } as unknown as OpenZone,
-    createLog({ level: "info", write: (line) => lines.push(line) }),
-    () => Date.now(),
-    "",
-    [],
-  );
+  return testNodeContext(a, "a", {
+    log: createLog({ level: "info", write: (line) => lines.push(line) }),
+    now: () => Date.now(),
+  });
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
