@@ -26,7 +26,7 @@ import { gzipBomb, refusal, tar, tarHeader } from "../archive/test-archives.ts";
 import { ObjectStore } from "../ndn/store.ts";
 import { readImageArchive } from "./archive.ts";
 import { ImageStore } from "./image-store.ts";
-import { imageRoomOn } from "./pull.ts";
+import { imageRoom } from "./pull.ts";
 
 const root = mkdtempSync(join(tmpdir(), "bucky-image-archive-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -213,7 +213,7 @@ describe("an image archive", () => {
   test("a .tar.gz that unpacks to more than the disk has room for is refused (E_IO) at that file's header, before its bytes", async () => {
     const { images, left } = store();
     // Its header claims 8 GiB more than the room now (the bytes after it are never read).
-    const claimed = (imageRoomOn(root) ?? 0) + 8 * 1024 ** 3;
+    const claimed = (imageRoom(images, root)?.bytes ?? 0) + 8 * 1024 ** 3;
     const bomb = new Uint8Array(
       Buffer.concat([
         gzipSync(tar([paxSize(claimed), ["layer.tar", ""]]).subarray(0, 1536)),
@@ -237,7 +237,7 @@ describe("an image archive", () => {
     const { images, left } = store();
     // A file of that size that takes no room itself: sparse, all zeros.
     const huge = join(mkdtempSync(join(root, "file-")), "huge.tar");
-    const sizeBytes = (imageRoomOn(root) ?? 0) + 8 * 1024 ** 3;
+    const sizeBytes = (imageRoom(images, root)?.bytes ?? 0) + 8 * 1024 ** 3;
     writeFileSync(huge, "");
     truncateSync(huge, sizeBytes);
     const refused = await refusal(

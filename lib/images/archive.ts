@@ -42,12 +42,11 @@ import {
 } from "../../protocol/oci.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { type ArchiveLimits, type ArchiveWords, unpackArchive } from "../archive/tar-archive.ts";
-import type { RoomReservations } from "../disk/room.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { formatBytes } from "../units.ts";
 import type { ImageStore } from "./image-store.ts";
 import {
-  imageRoomOn,
+  imageRoom,
   type PlatformParts,
   type PulledImage,
   storeImage,
@@ -104,7 +103,7 @@ export async function readImageArchive(
       file,
       scratch,
       options.limits ?? IMAGE_ARCHIVE_LIMITS,
-      options.images.room,
+      options.images,
     );
     const archive = new UnpackedArchive(scratch, file);
     const image =
@@ -149,14 +148,14 @@ export async function readImageArchive(
  * install ends). So a plain .tar, which unpacks to about its size, is refused before a byte
  * is written when twice that is more than the room; a .tar.gz, whose size says nothing of
  * what it unpacks to, at the header of the first file past half the room. The room is what
- * the disk has free less what other installs under way in this process hold (`reserved`),
+ * the disk has free less what other installs under way in this process hold (`images.room`),
  * and this one holds what it may write until it ends, so two at once do not both count it.
  */
 async function unpackImageArchive(
   file: string,
   scratch: string,
   limits: ArchiveLimits,
-  reserved: RoomReservations,
+  images: ImageStore,
 ): Promise<() => void> {
   let sizeBytes: number;
   let head: Uint8Array;
@@ -175,12 +174,11 @@ async function unpackImageArchive(
   }
   const gzipped = head[0] === 0x1f && head[1] === 0x8b;
   // Measured and reserved at once (no await between): another install sees this one's hold.
-  const free = imageRoomOn(scratch);
-  const othersBytes = reserved.reservedBytes();
-  const room = free === undefined ? undefined : Math.max(0, free - othersBytes);
+  const measured = imageRoom(images, scratch);
+  const room = measured?.bytes;
   const others =
-    othersBytes > 0
-      ? ` (other installs under way hold ${formatBytes(Math.min(othersBytes, free ?? 0))} of the free space)`
+    measured && measured.heldBytes > 0
+      ? ` (other installs under way hold ${formatBytes(Math.min(measured.heldBytes, measured.freeBytes))} of the free space)`
       : "";
   if (room !== undefined && !gzipped && 2 * sizeBytes > room)
     throw new BuckyError(
@@ -188,7 +186,7 @@ async function unpackImageArchive(
       `${file} does not fit on this device's disk: it unpacks to about its ${formatBytes(sizeBytes)} and is then stored, so it needs about ${formatBytes(2 * sizeBytes)}, and there is room for ${formatBytes(room)}${others}`,
       "Nothing was installed. Free some space (`bucky status --disk` shows where it goes), then install again.",
     );
-  const release = reserved.reserve(room === undefined ? 0 : gzipped ? room : 2 * sizeBytes);
+  const release = images.room.reserve(room === undefined ? 0 : gzipped ? room : 2 * sizeBytes);
   try {
     await unpackArchive(
       Bun.file(file).stream(),

@@ -225,14 +225,13 @@ function missingBytes(parts: readonly PlatformParts[], images: ImageStore): numb
 function reserveRoom(images: ImageStore, bytes: number, what: string): () => void {
   if (bytes === 0) return () => {};
   // Measured and reserved at once (no await between): another install sees this one's hold.
-  const free = freeBytesOn(images.objects.root);
-  const othersBytes = images.room.reservedBytes();
-  if (free !== undefined && free - othersBytes < bytes + SPARE_BYTES)
+  const room = imageRoom(images, images.objects.root);
+  if (room && room.bytes < bytes)
     throw new BuckyError(
       "E_IO",
-      `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(free)} is free${
-        othersBytes > 0
-          ? ` (other installs under way hold ${formatBytes(Math.min(othersBytes, free))} of it)`
+      `the disk is too full for ${what}: it needs ${formatBytes(bytes)} and ${formatBytes(room.freeBytes)} is free${
+        room.heldBytes > 0
+          ? ` (other installs under way hold ${formatBytes(Math.min(room.heldBytes, room.freeBytes))} of it)`
           : ""
       }`,
       "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
@@ -240,10 +239,19 @@ function reserveRoom(images: ImageStore, bytes: number, what: string): () => voi
   return images.room.reserve(bytes);
 }
 
-/** The room for an image's bytes on the disk of `dir`: its free space less what stays free. */
-export function imageRoomOn(dir: string): number | undefined {
-  const free = freeBytesOn(dir);
-  return free === undefined ? undefined : Math.max(0, free - SPARE_BYTES);
+/**
+ * The room for an image's bytes on the disk of `dir`: its free space less what stays free
+ * and what installs under way in this process hold (ImageStore.room); undefined when the
+ * disk cannot be measured.
+ */
+export function imageRoom(
+  images: ImageStore,
+  dir: string,
+): { readonly bytes: number; readonly freeBytes: number; readonly heldBytes: number } | undefined {
+  const freeBytes = freeBytesOn(dir);
+  if (freeBytes === undefined) return undefined;
+  const heldBytes = images.room.reservedBytes();
+  return { bytes: Math.max(0, freeBytes - SPARE_BYTES - heldBytes), freeBytes, heldBytes };
 }
 
 /** The free bytes on the disk `dir` is on (a directory not made yet: its nearest parent's). */
