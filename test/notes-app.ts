@@ -1,9 +1,12 @@
 /**
  * The notes app (fixtures/apps/notes) in a zone of real daemons, as the replication tests
  * drive it: its status and its notes as a device sees them, a note written, and a wait
- * until it runs on a device that holds its data with every standby caught up.
+ * until it runs on a device that holds its data with every standby caught up; a device
+ * killed with the app it runs.
  */
 import { expect } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import { appFetch, buckyJson, type Daemon, waitFor } from "./harness.ts";
 
@@ -81,5 +84,20 @@ export function notesApp(daemons: () => ReadonlyMap<string, Daemon>) {
     }
   }
 
-  return { home, status, notes, write, settled };
+  /** Kills the device's daemon and the app process it started (found by its pid file), as a device dying takes both. */
+  function killDevice(name: string): Promise<void> {
+    const pidFile = join(home(name), "apps", "notes", "pid");
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
+    const killed = (daemons().get(name) as Daemon).kill();
+    if (pid) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone with its daemon.
+      }
+    }
+    return killed;
+  }
+
+  return { home, status, notes, write, settled, killDevice };
 }

@@ -9,7 +9,7 @@
  * the app again waits for that: it starts clean, at a first epoch.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ReplicaFacts } from "../lib/facts/payload.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
@@ -43,7 +43,7 @@ let actor = "";
 /** The spec as the owner's install wrote it (its value, parsed). */
 let spec: unknown;
 
-const { home, status, notes, write, settled } = notesApp(() => daemons);
+const { home, status, notes, write, settled, killDevice } = notesApp(() => daemons);
 
 /** What a device's daemon says it does itself for each app: holds (snapshots), follows. */
 function replicas(on: string): Promise<ReplicaFacts> {
@@ -88,20 +88,6 @@ async function claims(on: string): Promise<string[]> {
 function everyCopyKept(): void {
   expect(existsSync(join(home(holder), "apps", "notes", "data", "db"))).toBe(true);
   expect(existsSync(join(home(standby), "replicas", "notes", "replica.db"))).toBe(true);
-}
-
-function killDevice(name: string): Promise<void> {
-  const pidFile = join(home(name), "apps", "notes", "pid");
-  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
-  const killed = (daemons.get(name) as Daemon).kill();
-  if (pid) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone with its daemon.
-    }
-  }
-  return killed;
 }
 
 beforeAll(async () => {

@@ -24,22 +24,7 @@ const FAST = {
 
 let daemons: Map<string, Daemon>;
 
-const { home, status, notes, write, settled } = notesApp(() => daemons);
-
-/** The app process a daemon started, found by its pid file: a killed device takes it down too. */
-function killDevice(name: string): Promise<void> {
-  const pidFile = join(home(name), "apps", "notes", "pid");
-  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
-  const killed = (daemons.get(name) as Daemon).kill();
-  if (pid) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone with its daemon.
-    }
-  }
-  return killed;
-}
+const { home, status, notes, write, settled, killDevice } = notesApp(() => daemons);
 
 let holder = "";
 let standby = "";
