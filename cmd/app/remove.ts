@@ -12,7 +12,8 @@ export default defineBuckyCommand({
     app: { type: "positional", required: true, description: "The app's id" },
     purge: {
       type: "boolean",
-      description: "Also delete the app's data, on every device that has it",
+      description:
+        "Also delete the app's data, every copy of it and its conflict copies, on every device (only on a device holding the owner key)",
     },
     force: {
       type: "boolean",

@@ -13,6 +13,7 @@ import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
+import { grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
 
@@ -148,7 +149,8 @@ export function writeSpec(
 ): Installed {
   const unsandboxed = extra.unsandboxed === true;
   const current = readSpec(zone.db, manifest.id);
-  if (current?.desired === "removed" && current.purge === true) purgeDone(zone, manifest.id);
+  if (current?.desired === "removed" && purgeGranted(zone.db, zone.zoneId, current))
+    purgeDone(zone, manifest.id);
   if (current && current.desired !== "removed" && current.version === manifest.version) {
     if (
       current.package === pkg &&
@@ -279,15 +281,24 @@ export function setDesired(
   purge = false,
 ): AppSpec {
   const found = readSpec(zone.db, app);
-  // An app removed with its data kept can be purged later: its data is a leftover.
+  // An app removed with its data kept can be purged later: its data is a leftover. So can
+  // one whose purge the owner did not grant (a member wrote it): its data was kept.
   const purgeLeftover =
-    found?.desired === "removed" && desired === "removed" && purge && found.purge !== true;
+    found?.desired === "removed" &&
+    desired === "removed" &&
+    purge &&
+    !purgeGranted(zone.db, zone.zoneId, found);
   const current = purgeLeftover && found ? found : installedSpec(zone, app);
+  const updatedAt = new Date(zone.now()).toISOString();
+  // Only the owner purges: the grant is signed for this removal, before anything is written.
+  const purgeGrant = desired === "removed" && purge ? grantPurge(zone, app, updatedAt) : undefined;
+  const { purgeGrant: _earlier, ...rest } = current;
   const spec: AppSpec = {
-    ...current,
+    ...rest,
     desired,
     ...(desired === "removed" ? { purge } : {}),
-    updatedAt: new Date(zone.now()).toISOString(),
+    ...(purgeGrant ? { purgeGrant } : {}),
+    updatedAt,
   };
   zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
   zone.log.info(

@@ -28,6 +28,7 @@ import { appUser } from "./app-user.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
+import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
@@ -80,6 +81,8 @@ export class Convergence {
   private readonly refused = new Map<string, string>();
   /** The specs not of a spec's shape this device warned of (app and why), once each. */
   private readonly warnedUnreadable = new Set<string>();
+  /** The removals asking for a purge the owner did not grant that this device warned of, once each. */
+  private readonly warnedUngranted = new Set<string>();
   private readonly layout: SystemLayout;
   private readonly images: DeviceImages;
   /** The image apps as of the last pass: when they change, unused images go. */
@@ -207,8 +210,11 @@ export class Convergence {
     for (const spec of specs) {
       if (spec.desired === "removed") {
         await this.halt(spec.app);
-        this.clearLocal(spec);
-        await this.replication.forget(spec.app, spec.purge === true);
+        // Its data goes only by the owner's grant: a member's purge keeps it.
+        const purge = purgeGranted(this.node.db, this.node.zoneId, spec);
+        if (spec.purge === true && !purge) this.ungranted(spec);
+        this.clearLocal(spec.app, purge);
+        await this.replication.forget(spec.app, purge);
         continue;
       }
       if (this.replication.wantsRestore(spec)) {
@@ -488,13 +494,23 @@ export class Convergence {
     current?.api.stop();
   }
 
-  /** An app removed from the zone: its unpacked packages go, and its data too if purged. */
-  private clearLocal(spec: AppSpec): void {
-    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+  /** Says once that a removal's purge is not the owner's, so its data is kept here. */
+  private ungranted(spec: AppSpec): void {
+    const removal = `${spec.app} ${spec.updatedAt}`;
+    if (this.warnedUngranted.has(removal)) return;
+    this.warnedUngranted.add(removal);
+    this.node.log.warn("app purge not authorised by the owner: its data is kept", {
+      app: spec.app,
+    });
+  }
+
+  /** An app removed from the zone: its unpacked packages go, and its data too if the owner purged it. */
+  private clearLocal(app: string, purge: boolean): void {
+    const appDir = join(this.node.zone.paths.appsDir, app);
     rmSync(join(appDir, "packages"), { recursive: true, force: true });
-    if (spec.purge && existsSync(join(appDir, "data"))) {
+    if (purge && existsSync(join(appDir, "data"))) {
       rmSync(join(appDir, "data"), { recursive: true, force: true });
-      this.node.log.info("app data purged", { app: spec.app });
+      this.node.log.info("app data purged", { app });
     }
   }
 

@@ -9,6 +9,7 @@
  * (lib/sync/presence.ts), which does not grow the log.
  */
 import type { AppManifest } from "../../protocol/app-manifest.ts";
+import { MAX_PURGE_GRANT_LENGTH } from "../../protocol/app-purge.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { parsePlatformName } from "../../protocol/oci.ts";
@@ -62,8 +63,13 @@ export interface AppSpec {
    * (`bucky app install --unsandboxed`). A device that can still sandboxes it.
    */
   readonly unsandboxed?: boolean;
-  /** With desired "removed": delete the app's data too. */
+  /**
+   * With desired "removed": delete the app's data too, every copy of it included. Carried
+   * out only with `purgeGrant`, the owner's consent to this removal (lib/apps/purge.ts).
+   */
   readonly purge?: boolean;
+  /** The owner's signed grant of the purge (protocol/app-purge.ts), a compact JWS. */
+  readonly purgeGrant?: string;
   /**
    * Who sees a zone-only app, beside the admins: people's names and role names
    * (`bucky app share`). Absent or null: everyone of the zone.
@@ -258,6 +264,8 @@ function checkSpec(value: unknown, app: string): void {
   );
   optionalBoolean(spec.unsandboxed, "its unsandboxed");
   optionalBoolean(spec.purge, "its purge");
+  if (spec.purgeGrant !== undefined)
+    requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);
   if (spec.shared !== undefined && spec.shared !== null) checkStrings(spec.shared, "its shared");
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
 }

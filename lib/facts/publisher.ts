@@ -5,6 +5,8 @@
  * time (free space) are rounded, so that they do not make a new record every time.
  */
 
+import type { ZoneId } from "../../protocol/ids.ts";
+import { asCarriedOut } from "../apps/purge.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { type AppUsage, homeUsageSteps } from "../disk/usage.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
@@ -132,6 +134,7 @@ export function usageFacts(node: UsageSubject): UsageFacts {
 
 interface UsageSubject {
   readonly zone: { readonly paths: HomePaths };
+  readonly zoneId: ZoneId;
   readonly db: NodeContext["db"];
   readonly deviceName: string;
 }
@@ -141,7 +144,8 @@ export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts
   const usage = yield* homeUsageSteps(
     node.zone.paths,
     node.db,
-    readSpecs(node.db),
+    // What is left of a removal whose purge the owner did not grant is its data, kept.
+    readSpecs(node.db).map((spec) => asCarriedOut(node.db, node.zoneId, spec)),
     node.deviceName,
   );
   const total = (app: AppUsage) =>

@@ -176,8 +176,9 @@ export class Replication {
   }
 
   /**
-   * An app removed from the zone: its snapshots and following stop. Its copy here goes only
-   * when the owner purged it (its data is the caller's), and with it this device's claim to
+   * An app removed from the zone: its snapshots and following stop. Its copy here and its
+   * conflict copies go only when the owner purged it (its data is the caller's; the caller
+   * checked the owner's grant), and with them this device's claim to
    * hold the app's data: a claim of data no longer there would have a new install of the app
    * start on this device, or wait for it, by an epoch of before the purge. Otherwise both
    * stay: the copy a leftover (`bucky status --disk`) that a new install goes on from.
@@ -188,6 +189,11 @@ export class Replication {
     if (existsSync(this.replicaDir(app))) {
       rmSync(this.replicaDir(app), { recursive: true, force: true });
       this.node.log.info("app data copy purged", { app });
+    }
+    // Its conflict copies are its data too: the owner's purge deletes them with the rest.
+    if (existsSync(this.conflictsDir(app))) {
+      rmSync(this.conflictsDir(app), { recursive: true, force: true });
+      this.node.log.info("app conflict copies purged", { app });
     }
     const claim = claimKey(this.node.deviceName, app);
     if ((stateValue(this.node.db, claim) ?? null) === null) return;

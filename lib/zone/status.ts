@@ -8,6 +8,7 @@
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { describeUngrantedPurge, ungrantedPurges } from "../apps/purge.ts";
 import { describeSandboxNote, type SandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
@@ -217,6 +218,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
           ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
           : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
       ),
+      ...ungrantedPurges(view.db, view.zone.id, view.membership, specs).map(describeUngrantedPurge),
     ],
     sandbox,
     unreadableApps: unreadable,
@@ -293,7 +295,12 @@ async function measureUsage(zone: CheckedZone): Promise<UsageFacts> {
     import("../facts/publisher.ts"),
     import("../store/db.ts"),
   ]);
-  return usageFacts({ zone, db: stateDbOver(zone.sqlite), deviceName: zone.device.name });
+  return usageFacts({
+    zone,
+    zoneId: zone.zone.id,
+    db: stateDbOver(zone.sqlite),
+    deviceName: zone.device.name,
+  });
 }
 
 function backupsOf(device: DeviceStanding): ZoneBackup[] {

@@ -1,0 +1,103 @@
+/**
+ * Who may purge an app: the owner alone. `bucky app remove --purge` deletes the app's data
+ * on its holder, every standby's copy and every conflict copy, zone-wide; any member
+ * writes the apps' specs, so a stolen laptop could otherwise destroy every copy of the
+ * family's photos in one command.
+ *
+ * A removal that purges carries the owner's grant in its spec (protocol/app-purge.ts),
+ * signed on the device holding the owner key as it writes the removal, and bound to that
+ * removal: its app, its time, and the device whose row in the zone state it is. Every
+ * device checks it where it reads it, before it deletes anything: a spec saying
+ * `purge: true` without a grant for it is a removal that keeps the data, and `bucky status`
+ * says so on every device, naming the device that wrote it.
+ */
+import { grantsRemoval, signPurgeGrant, verifyPurgeGrant } from "../../protocol/app-purge.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
+import type { Membership } from "../sync/membership.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { type AppSpec, appKeys } from "./spec.ts";
+
+/** A removal that asks for a purge the owner did not grant: the device that wrote it. */
+export interface UngrantedPurge {
+  readonly app: string;
+  /** The device whose write it is, by name (its id when it is no member). */
+  readonly writtenBy: string;
+}
+
+/**
+ * Whether the purge `spec` asks for is the owner's: a removal, with a grant the zone's
+ * owner signed for exactly this removal, written by the device it names. Only then does a
+ * device delete the app's data.
+ */
+export function purgeGranted(db: StateReader, zone: ZoneId, spec: AppSpec): boolean {
+  if (spec.desired !== "removed" || spec.purge !== true || spec.purgeGrant === undefined)
+    return false;
+  const author = specAuthor(db, spec.app);
+  if (author === undefined) return false;
+  try {
+    const grant = verifyPurgeGrant(spec.purgeGrant, zone);
+    return grantsRemoval(grant, { app: spec.app, removedAt: spec.updatedAt, author });
+  } catch (error) {
+    if (error instanceof ProtocolError) return false;
+    throw error;
+  }
+}
+
+/** `spec` as every device carries it out: a purge the owner did not grant deletes nothing. */
+export function asCarriedOut(db: StateReader, zone: ZoneId, spec: AppSpec): AppSpec {
+  return spec.purge === true && !purgeGranted(db, zone, spec) ? { ...spec, purge: false } : spec;
+}
+
+/** The removals of `specs` asking for a purge the owner did not grant, each with who wrote it. */
+export function ungrantedPurges(
+  db: StateReader,
+  zone: ZoneId,
+  membership: Membership,
+  specs: readonly AppSpec[],
+): UngrantedPurge[] {
+  return specs
+    .filter((spec) => spec.desired === "removed" && spec.purge === true)
+    .filter((spec) => !purgeGranted(db, zone, spec))
+    .map((spec) => {
+      const author = specAuthor(db, spec.app) ?? "";
+      return {
+        app: spec.app,
+        writtenBy: membership.byId.get(author as DeviceId)?.name ?? author,
+      };
+    });
+}
+
+/** What `bucky status` says of one, in the zone's words. */
+export function describeUngrantedPurge({ app, writtenBy }: UngrantedPurge): string {
+  return `app ${app} was removed with --purge by ${writtenBy}, which the owner did not authorise: its data is kept on every device; to delete it, run \`bucky app remove ${app} --purge\` on the device holding the owner key`;
+}
+
+/**
+ * The owner's grant for the removal of `app` this device is about to write at `removedAt`:
+ * refused on a device that does not hold the owner key, saying where to run it instead.
+ */
+export function grantPurge(zone: ZoneWriter, app: string, removedAt: string): string {
+  let owner: ReturnType<ZoneWriter["ownerKey"]>;
+  try {
+    owner = zone.ownerKey();
+  } catch (error) {
+    if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
+    throw new BuckyError(
+      "E_PERMISSION",
+      `only the owner may purge ${app} (delete its data and every copy of it, on every device), and this device does not hold the owner key`,
+      `Run \`bucky app remove ${app} --purge\` on the device holding the owner key, or \`bucky app remove ${app}\` without --purge here: the app is removed and its data kept.`,
+    );
+  }
+  return signPurgeGrant({ zone: zone.zoneId, app, device: zone.deviceId, removedAt }, owner).jws;
+}
+
+/** The device whose write the spec of `app` is (the author of its row), if any. */
+function specAuthor(db: StateReader, app: string): string | undefined {
+  const row = sqliteOf(db)
+    .query<{ author: string }, [string]>("SELECT author FROM state WHERE key = ?")
+    .get(appKeys.spec(app));
+  return row?.author;
+}
