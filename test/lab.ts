@@ -2,7 +2,8 @@
  * A small internet on one machine, built from Linux network namespaces, for tests that
  * need devices on different networks:
  *
- *   "internet" 10.200.0.0/24 (a bridge)     gateway 10.200.0.10, client 10.200.0.20
+ *   "internet" 10.200.0.0/24 (a bridge)     gateway 10.200.0.10, client 10.200.0.20,
+ *                                           server 10.200.0.30
  *   home 1 192.168.1.0/24 behind router 1   (NAT to 10.200.0.101), device h1 192.168.1.10
  *   home 2 192.168.2.0/24 behind router 2   (NAT to 10.200.0.102), device h2 192.168.2.10
  *
@@ -15,11 +16,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type Host = "inet" | "gw" | "client" | "r1" | "r2" | "h1" | "h2";
+export type Host = "inet" | "gw" | "client" | "server" | "r1" | "r2" | "h1" | "h2";
+/** The hosts on the internet itself (no NAT in front of them). */
+export type PublicHost = "gw" | "client" | "server";
 
 export const ADDRESSES = {
   gw: "10.200.0.10",
   client: "10.200.0.20",
+  server: "10.200.0.30",
   r1: "10.200.0.101",
   r2: "10.200.0.102",
   h1: "192.168.1.10",
@@ -32,7 +36,12 @@ export interface Lab {
   /** The command line that runs `argv` on `host`. */
   on(host: Host, argv: readonly string[]): string[];
   /** Takes a host's link to the internet down, or back up. */
-  link(host: "gw" | "client" | "r1" | "r2", up: boolean): void;
+  link(host: PublicHost | "r1" | "r2", up: boolean): void;
+  /**
+   * Refuses every connection between two hosts of the internet, both ways, as a firewall on
+   * `host` would (the other hosts still reach both), or lets them again.
+   */
+  block(host: PublicHost, other: PublicHost, blocked: boolean): void;
   destroy(): void;
 }
 
@@ -46,7 +55,7 @@ export function createLab(): Lab {
     throw new Error(`the lab needs ${missing.join(" and ")} (apt-get install iproute2 nftables)`);
   removeAbandoned();
   const prefix = `bk${process.pid}`;
-  const hosts: Host[] = ["inet", "gw", "client", "r1", "r2", "h1", "h2"];
+  const hosts: Host[] = ["inet", "gw", "client", "server", "r1", "r2", "h1", "h2"];
   const ns = (host: Host) => `${prefix}-${host}`;
   const made: string[] = [];
   const destroy = () => {
@@ -76,6 +85,26 @@ export function createLab(): Lab {
     link(host, up) {
       run(["ip", "-n", ns("inet"), "link", "set", host, up ? "up" : "down"]);
     },
+    block(host, other, blocked) {
+      const table = `block_${other}`;
+      if (!blocked)
+        return run(["ip", "netns", "exec", ns(host), "nft", "delete", "table", "inet", table]);
+      const address = ADDRESSES[other];
+      nft(
+        ns(host),
+        `table inet ${table} {
+  chain output {
+    type filter hook output priority filter; policy accept;
+    ip daddr ${address} reject
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip saddr ${address} reject
+  }
+}
+`,
+      );
+    },
     destroy,
   };
 }
@@ -98,7 +127,7 @@ function build(ns: (host: Host) => string): void {
   run(["ip", "-n", inet, "link", "add", "br0", "type", "bridge"]);
   run(["ip", "-n", inet, "link", "set", "br0", "up"]);
   // Hosts on the internet: one end in the host (eth0 or wan), the other on the bridge.
-  const attach = (host: "gw" | "client" | "r1" | "r2", device: string, address: string) => {
+  const attach = (host: PublicHost | "r1" | "r2", device: string, address: string) => {
     run([
       "ip",
       "link",
@@ -120,6 +149,7 @@ function build(ns: (host: Host) => string): void {
   };
   attach("gw", "eth0", ADDRESSES.gw);
   attach("client", "eth0", ADDRESSES.client);
+  attach("server", "eth0", ADDRESSES.server);
   for (const [router, home, subnet] of [
     ["r1", "h1", "192.168.1"],
     ["r2", "h2", "192.168.2"],
@@ -152,10 +182,8 @@ function build(ns: (host: Host) => string): void {
 
 /** A home router's rules: masquerade what leaves by the wan; let in only the answers. */
 function nat(namespace: string): void {
-  const dir = mkdtempSync(join(tmpdir(), "bucky-lab-"));
-  const rules = join(dir, "nat.nft");
-  writeFileSync(
-    rules,
+  nft(
+    namespace,
     `table ip nat {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
@@ -175,8 +203,15 @@ table inet filter {
 }
 `,
   );
+}
+
+/** Loads nftables `rules` in `namespace`. */
+function nft(namespace: string, rules: string): void {
+  const dir = mkdtempSync(join(tmpdir(), "bucky-lab-"));
+  const file = join(dir, "rules.nft");
+  writeFileSync(file, rules);
   try {
-    run(["ip", "netns", "exec", namespace, "nft", "-f", rules]);
+    run(["ip", "netns", "exec", namespace, "nft", "-f", file]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

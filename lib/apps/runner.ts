@@ -283,11 +283,19 @@ export class AppRunner {
   }
 }
 
-/** Why the app is not healthy, or undefined when `path` answers 2xx in time. */
-async function probe(door: AppDoor, path: string, timeoutMs: number): Promise<string | undefined> {
+/**
+ * Why the app is not healthy, or undefined when `path` answers 2xx in time. Only its status
+ * counts: its body is let go unread, since the app may send one without end (read whole,
+ * it would fill the daemon's memory until the time ran out).
+ */
+export async function probe(
+  door: AppDoor,
+  path: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
   try {
     const response = await door.fetch(path, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
+    await response.body?.cancel().catch(() => {});
     return response.ok ? undefined : `HTTP ${response.status}`;
   } catch (error) {
     return (error as Error).name === "TimeoutError"

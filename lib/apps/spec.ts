@@ -11,6 +11,7 @@
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import { MAX_PURGE_GRANT_LENGTH } from "../../protocol/app-purge.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
+import { checkDeviceName } from "../../protocol/names.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { parsePlatformName } from "../../protocol/oci.ts";
 import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
@@ -249,12 +250,13 @@ function checkSpec(value: unknown, app: string): void {
       "its image's platforms must be a list of platform names (os/architecture[/variant])",
     );
   }
-  requireString(spec.placement, "its placement", MAX_TEXT);
+  // Compared with devices' names and shown as one ("moving to …"): names only.
+  checkPlacement(spec.placement, "its placement");
   if (spec.moveTo !== undefined && spec.moveTo !== null)
-    requireString(spec.moveTo, "its moveTo", MAX_TEXT);
+    checkDeviceField(spec.moveTo, "its moveTo");
   if (spec.restoreCopy !== undefined && spec.restoreCopy !== null) {
     const copy = requireRecord(spec.restoreCopy, "its restoreCopy");
-    requireString(copy.device, "its restoreCopy's device", MAX_TEXT);
+    checkDeviceField(copy.device, "its restoreCopy's device");
     requireString(copy.name, "its restoreCopy's name", MAX_TEXT);
     requireString(copy.at, "its restoreCopy's at", MAX_TEXT);
   }
@@ -310,7 +312,7 @@ function checkManifestShape(value: unknown): void {
       `its manifest's limits.${field} must be a number`,
     );
   }
-  requireString(manifest.placement, "its manifest's placement", MAX_TEXT);
+  checkPlacement(manifest.placement, "its manifest's placement");
   // Absent in the specs of versions before standbys (read as DEFAULT_STANDBYS).
   if (manifest.standbys !== undefined) requireUint(manifest.standbys, "its manifest's standbys");
   if (manifest.health !== undefined) {
@@ -320,6 +322,17 @@ function checkManifestShape(value: unknown): void {
     requireUint(health.timeoutMs, "its manifest's health.timeoutMs");
     requireUint(health.graceMs, "its manifest's health.graceMs");
   }
+}
+
+/** A device's name (protocol/names.ts), as every device name of the zone is one. */
+function checkDeviceField(value: unknown, what: string): void {
+  const name = checkDeviceName(requireString(value, what, MAX_TEXT));
+  if (!name.ok) throw new ProtocolError(`${what} must be a device name: ${name.reason}`);
+}
+
+/** "any", or a device's name. */
+function checkPlacement(value: unknown, what: string): void {
+  if (value !== "any") checkDeviceField(value, what);
 }
 
 function checkObjectId(value: unknown, what: string): void {

@@ -22,6 +22,8 @@ import { MAX_CATALOG_LENGTH } from "../../protocol/catalog.ts";
 import { CHUNK_BYTES, type ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectSource } from "../ndn/fetch.ts";
+import { bytesWithin } from "../node/bounded-read.ts";
+import { networkProblem } from "../node/network-errors.ts";
 
 export const INDEX_FILE = "catalog.jws";
 export const OBJECTS_DIR = "ndn";
@@ -146,7 +148,7 @@ async function fetchBytes(url: URL, maxBytes: number): Promise<Uint8Array | unde
   } catch (error) {
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `cannot reach ${url.host}: ${(error as Error).message}`,
+      `cannot reach ${url.host}: ${networkProblem(error)}`,
       "Check the address and this device's connection, then try again.",
       { cause: error },
     );
@@ -164,24 +166,20 @@ async function fetchBytes(url: URL, maxBytes: number): Promise<Uint8Array | unde
       `${url.host} answered HTTP ${response.status} for ${url.pathname}`,
     );
   }
-  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
-    refused();
-    throw new BuckyError("E_INVALID_INPUT", `${url.href} is larger than ${maxBytes} bytes`);
-  }
-  const reader = response.body?.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const next = await reader?.read();
-    if (!next || next.done) break;
-    size += next.value.length;
-    if (size > maxBytes) {
-      await reader?.cancel();
-      throw new BuckyError("E_INVALID_INPUT", `${url.href} is larger than ${maxBytes} bytes`);
-    }
-    parts.push(next.value);
-  }
-  return new Uint8Array(Buffer.concat(parts));
+  // Read as it arrives, within its bound (lib/node/bounded-read.ts): one that breaks off or
+  // runs past the time is unavailable, in bucky's words (the runtime's own error would be
+  // taken for a bug of the daemon's and crash it).
+  return bytesWithin(response, maxBytes, {
+    tooLarge: () =>
+      new BuckyError("E_INVALID_INPUT", `${url.href} is larger than ${maxBytes} bytes`),
+    brokeOff: (error) =>
+      new BuckyError(
+        "E_UNAVAILABLE",
+        `${url.host} broke off ${url.pathname} (${networkProblem(error)})`,
+        "Check the address and this device's connection, then try again.",
+        { cause: error },
+      ),
+  });
 }
 
 function text(bytes: Uint8Array, where: string): string {

@@ -7,7 +7,7 @@
  * Nothing a registry sends is trusted: every manifest and blob is checked against its
  * digest (a blob while it streams, refused the moment it runs past its size), redirects
  * are followed by hand (credentials never go to another host, and never from https to
- * http), and every answer has a size limit and a time limit. Registries on this machine's
+ * http), and every answer has a size limit and a time limit (lib/node/bounded-read.ts). Registries on this machine's
  * loopback are spoken to in plain HTTP; every other one over HTTPS.
  */
 import { createHash } from "node:crypto";
@@ -15,6 +15,7 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { DOCKER_HUB, type ImageRef } from "../../protocol/image-ref.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "../../protocol/oci.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
+import { type BoundedReadWords, bytesWithin, chunksWithin } from "../node/bounded-read.ts";
 import { networkProblem } from "../node/network-errors.ts";
 
 /** How long a registry may stay silent, while connecting or in the middle of a blob. */
@@ -55,12 +56,7 @@ export class Registry {
         "Check the name and the tag (or digest) of the image.",
       );
     await this.refuseFailure(response, `the manifest of ${this.ref.repository}`);
-    const bytes = await readLimited(
-      response,
-      MAX_MANIFEST_BYTES,
-      `the manifest from ${this.name}`,
-      this.idleMs,
-    );
+    const bytes = await this.read(response, MAX_MANIFEST_BYTES, `the manifest from ${this.name}`);
     return { bytes, contentType: response.headers.get("content-type") ?? undefined };
   }
 
@@ -85,22 +81,23 @@ export class Registry {
     }
     const hash = createHash("sha256");
     let size = 0;
+    const words: BoundedReadWords = {
+      ...registryWords(`${what} from ${this.name}`, descriptor.size),
+      tooLarge: () =>
+        new BuckyError(
+          "E_INTEGRITY",
+          `${what} ${descriptor.digest} from ${this.name} is larger than its manifest says (${descriptor.size} bytes): it was altered`,
+          "Nothing was installed. Do not use this registry's copy of the image.",
+        ),
+    };
     try {
-      const body = response.body;
-      if (body) {
-        for await (const chunk of idle(body, this.idleMs, `${what} from ${this.name}`)) {
-          size += chunk.length;
-          if (size > descriptor.size) {
-            throw new BuckyError(
-              "E_INTEGRITY",
-              `${what} ${descriptor.digest} from ${this.name} is larger than its manifest says (${descriptor.size} bytes): it was altered`,
-              "Nothing was installed. Do not use this registry's copy of the image.",
-            );
-          }
-          hash.update(chunk);
-          let written = 0;
-          while (written < chunk.length) written += writeSync(fd, chunk, written);
-        }
+      for await (const chunk of chunksWithin(response, descriptor.size, words, {
+        idleMs: this.idleMs,
+      })) {
+        size += chunk.length;
+        hash.update(chunk);
+        let written = 0;
+        while (written < chunk.length) written += writeSync(fd, chunk, written);
       }
       // No fsync: the file only passes through, into the store, which makes it durable.
     } catch (error) {
@@ -222,12 +219,7 @@ export class Registry {
       throw this.refused();
     }
     await this.refuseFailure(response, "a token");
-    const body = await readLimited(
-      response,
-      MAX_TOKEN_BYTES,
-      `the token from ${realm.host}`,
-      this.idleMs,
-    );
+    const body = await this.read(response, MAX_TOKEN_BYTES, `the token from ${realm.host}`);
     let token: unknown;
     try {
       const parsed = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>;
@@ -243,6 +235,13 @@ export class Registry {
     return token;
   }
 
+  /** An answer's body whole, at most `maxBytes`, given up on when it stalls. */
+  private read(response: Response, maxBytes: number, what: string): Promise<Uint8Array> {
+    return bytesWithin(response, maxBytes, registryWords(what, maxBytes), {
+      idleMs: this.idleMs,
+    });
+  }
+
   private refused(): BuckyError {
     return new BuckyError(
       "E_PERMISSION",
@@ -254,7 +253,7 @@ export class Registry {
   /** Throws what an unsuccessful answer means. */
   private async refuseFailure(response: Response, what: string): Promise<void> {
     if (response.ok) return;
-    const detail = await readLimited(response, MAX_ERROR_BYTES, "an error", this.idleMs).then(
+    const detail = await this.read(response, MAX_ERROR_BYTES, "an error").then(
       (bytes) => registryMessage(bytes),
       () => "",
     );
@@ -300,78 +299,31 @@ function registryMessage(bytes: Uint8Array): string {
   }
 }
 
-async function readLimited(
-  response: Response,
-  maxBytes: number,
-  what: string,
-  idleMs = REGISTRY_IDLE_MS,
-): Promise<Uint8Array> {
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new BuckyError("E_INTEGRITY", `${what} is ${declared} bytes; the limit is ${maxBytes}`);
-  }
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  if (response.body)
-    for await (const chunk of idle(response.body, idleMs, what)) {
-      size += chunk.length;
-      if (size > maxBytes)
-        throw new BuckyError("E_INTEGRITY", `${what} is over ${maxBytes} bytes, its limit`);
-      parts.push(chunk);
-    }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** The chunks of `body`, failing when none comes for `idleMs`. */
-async function* idle(
-  body: ReadableStream<Uint8Array>,
-  idleMs: number,
-  what: string,
-): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new BuckyError(
-                "E_UNAVAILABLE",
-                `${what} stopped coming for ${idleMs / 1000} s`,
-                "Try again later.",
-              ),
-            ),
-          idleMs,
-        );
-      });
-      let next: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        next = await Promise.race([reader.read(), timeout]);
-      } catch (error) {
-        await reader.cancel().catch(() => {});
-        if (error instanceof BuckyError) throw error;
-        throw new BuckyError(
-          "E_UNAVAILABLE",
-          `${what} was cut off (${networkProblem(error)})`,
-          "Try again later.",
-        );
-      } finally {
-        clearTimeout(timer);
-      }
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    // A reader left early (a blob over its size) closes the connection.
-    await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
+/**
+ * What reading a registry's answer throws: over its bound, E_INTEGRITY (the registry sent
+ * what no honest one would); broken off or silent for the registry's idle time, E_UNAVAILABLE.
+ */
+function registryWords(what: string, maxBytes: number): BoundedReadWords {
+  return {
+    tooLarge: (declaredBytes) =>
+      new BuckyError(
+        "E_INTEGRITY",
+        declaredBytes === undefined
+          ? `${what} is over ${maxBytes} bytes, its limit`
+          : `${what} is ${declaredBytes} bytes; the limit is ${maxBytes}`,
+      ),
+    brokeOff: (error) =>
+      new BuckyError(
+        "E_UNAVAILABLE",
+        `${what} was cut off (${networkProblem(error)})`,
+        "Try again later.",
+        { cause: error },
+      ),
+    stalled: (idleMs) =>
+      new BuckyError(
+        "E_UNAVAILABLE",
+        `${what} stopped coming for ${idleMs / 1000} s`,
+        "Try again later.",
+      ),
+  };
 }

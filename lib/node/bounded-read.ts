@@ -2,17 +2,29 @@
  * An HTTP body, a request's or an answer's, read within a bound as it arrives. The bound
  * holds whatever Content-Length says, and for a chunked or compressed body, which says
  * nothing of what it comes to: the bytes are counted as they arrive, and past the bound
- * the body is cancelled (no more of it is read). A body that breaks off is said as such by
- * the caller's words, never thrown as the runtime's own error (which the daemon would take
- * for a bug of its own). Each reader names its bound and its words.
+ * the body is cancelled (no more of it is read). A reader given an idle time also gives up
+ * on a body that stops coming for that long (a registry that stalls in the middle of a
+ * blob), and cancels it. A body that breaks off is said as such by the caller's words,
+ * never thrown as the runtime's own error (which the daemon would take for a bug of its
+ * own). Each reader names its bound and its words.
  */
 
 /** What a bounded read throws, in the caller's words. */
 export interface BoundedReadWords {
-  /** More than the bound came, or Content-Length said more. */
-  tooLarge(): unknown;
+  /** More than the bound came, or Content-Length said more (`declaredBytes`, then). */
+  tooLarge(declaredBytes?: number): unknown;
   /** The body broke off (the other side stopped, the network failed, time ran out). */
   brokeOff(error: unknown): unknown;
+  /**
+   * Nothing came for the read's `idleMs`. Without these words, the body broke off with a
+   * TimeoutError.
+   */
+  stalled?(idleMs: number): unknown;
+}
+
+/** How long a body may stay silent between two chunks; no limit when not given. */
+export interface BoundedReadOptions {
+  readonly idleMs?: number;
 }
 
 /** The chunks of `message`'s body as they arrive, at most `maxBytes` of them. */
@@ -20,21 +32,29 @@ export async function* chunksWithin(
   message: Request | Response,
   maxBytes: number,
   words: BoundedReadWords,
+  options: BoundedReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  if (Number(message.headers.get("content-length") ?? 0) > maxBytes) {
+  const declaredBytes = Number(message.headers.get("content-length") ?? 0);
+  if (declaredBytes > maxBytes) {
     await message.body?.cancel().catch(() => {});
-    throw words.tooLarge();
+    throw words.tooLarge(declaredBytes);
   }
   if (!message.body) return;
   const reader = message.body.getReader();
   let sizeBytes = 0;
   try {
     for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
+      let next: Awaited<ReturnType<typeof reader.read>> | typeof STALLED;
       try {
-        next = await reader.read();
+        next = await within(reader.read(), options.idleMs);
       } catch (error) {
         throw words.brokeOff(error);
+      }
+      if (next === STALLED) {
+        const idleMs = options.idleMs as number;
+        throw words.stalled
+          ? words.stalled(idleMs)
+          : words.brokeOff(new DOMException(`nothing came for ${idleMs} ms`, "TimeoutError"));
       }
       if (next.done) return;
       sizeBytes += next.value.length;
@@ -55,10 +75,11 @@ export async function bytesWithin(
   message: Request | Response,
   maxBytes: number,
   words: BoundedReadWords,
+  options: BoundedReadOptions = {},
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let sizeBytes = 0;
-  for await (const chunk of chunksWithin(message, maxBytes, words)) {
+  for await (const chunk of chunksWithin(message, maxBytes, words, options)) {
     chunks.push(chunk);
     sizeBytes += chunk.length;
   }
@@ -77,4 +98,24 @@ export async function bytesWithin(
     at += chunk.length;
   }
   return bytes;
+}
+
+const STALLED = Symbol("stalled");
+
+/** What `read` gives, or STALLED when it gives nothing within `idleMs` (if given). */
+async function within<T>(
+  read: Promise<T>,
+  idleMs: number | undefined,
+): Promise<T | typeof STALLED> {
+  if (idleMs === undefined) return read;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<typeof STALLED>((resolve) => {
+    timer = setTimeout(() => resolve(STALLED), idleMs);
+  });
+  try {
+    // A read left behind ends when the body is cancelled (chunksWithin, finally).
+    return await Promise.race([read, silence]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -41,4 +41,13 @@ describe("the wait before asking a failing peer again", () => {
     expect(backoff.due(peer, 10, 5)).toBe(true);
     expect(backoff.refusing().size).toBe(0);
   });
+
+  test("a peer failing on its side (a 5xx) heard from still waits, and is not said to refuse", () => {
+    const backoff = new PeerBackoff(1000, () => 0);
+    backoff.failed(peer, { kind: "failing", code: "E_IO", message: "disk full" }, 0);
+    expect(backoff.due(peer, 10, 5)).toBe(false);
+    expect(backoff.due(peer, 500, 0)).toBe(true);
+    expect(backoff.refusing().size).toBe(0);
+    expect(backoff.answered(peer)?.kind).toBe("failing");
+  });
 });

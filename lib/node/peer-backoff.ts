@@ -1,11 +1,11 @@
 /**
- * How long the sync loop leaves a peer alone after a call failed: one that does not answer
- * and one that refuses (a 4xx: it does not take this device's requests, or not this one)
- * alike. The wait doubles from the round's interval up to a minute, each one drawn between
- * half and the whole of it (jitter: devices that failed together do not all come back in
- * the same instant), and ends when the peer answers. A peer that does not answer is also
- * tried as soon as it is heard from (it came back); one that refuses is not, since it
- * answered all along.
+ * How long the sync loop leaves a peer alone after a call failed: one that does not answer,
+ * one that refuses (a 4xx: it does not take this device's requests, or not this one) and
+ * one that fails them (a 5xx: its disk is full) alike. The wait doubles from the round's
+ * interval up to a minute, each one drawn between half and the whole of it (jitter:
+ * devices that failed together do not all come back in the same instant), and ends when
+ * the peer answers. A peer that does not answer is also tried as soon as it is heard from
+ * (it came back); one that refuses or fails is not, since it answered all along.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 
@@ -15,6 +15,8 @@ export const MAX_BACKOFF_MS = 60_000;
 /** Why a peer is being waited out. */
 export type PeerTrouble =
   | { readonly kind: "unreachable"; readonly message: string }
+  /** It answered with a failure of its own (a 5xx): it does not refuse this device. */
+  | { readonly kind: "failing"; readonly code: string; readonly message: string }
   | {
       readonly kind: "refusing";
       readonly code: string;

@@ -2,7 +2,9 @@
  * The sync loop against a peer that refuses this device's requests (a 4xx: a newer
  * peer's code, E_PERMISSION, E_TOO_LARGE): waited out as one that does not answer, said
  * once, and in this device's facts while it lasts; asked every round again once it
- * answers. A real peer over TLS on loopback, counting what it is asked.
+ * answers. One that fails them (a 5xx: its disk is full) is waited out alike, but does not
+ * refuse: this device's facts do not say it does. A real peer over TLS on loopback,
+ * counting what it is asked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
@@ -19,9 +21,9 @@ import { testNodeContext } from "./test-node-context.ts";
 const quiet = createLog({ level: "silent" });
 const ROUND_MS = 5;
 
-/** The peer "b": refuses every request until told to answer. */
+/** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answering = false;
+let answer: "refuse" | "fail" | "sync" = "refuse";
 let asked = 0;
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -30,10 +32,15 @@ const server = Bun.serve({
   async fetch(request) {
     await request.arrayBuffer();
     asked++;
-    if (!answering)
+    if (answer === "refuse")
       return Response.json(
         { error: { code: "E_PERMISSION", message: "this device is not a member here" } },
         { status: 403 },
+      );
+    if (answer === "fail")
+      return Response.json(
+        { error: { code: "E_IO", message: "the disk is full: bucky cannot save anything to it" } },
+        { status: 500 },
       );
     const have = new Map();
     return new Response(
@@ -135,7 +142,7 @@ describe("the sync loop, with a peer that refuses", () => {
       expect(refusals.b?.message).toContain('"this device is not a member here"');
       expect(Number.isNaN(Date.parse(refusals.b?.since ?? ""))).toBe(false);
 
-      answering = true;
+      answer = "sync";
       await until("the loop to hear it answer", () =>
         lines.some((line) => line.includes("b takes this device's sync requests again")),
       );
@@ -150,6 +157,40 @@ describe("the sync loop, with a peer that refuses", () => {
       expect(bugs).toEqual([]);
     } finally {
       await sync.stop();
+    }
+  });
+
+  test("one that fails them (a 5xx) is waited out too, but not said to refuse", async () => {
+    answer = "fail";
+    const lines: string[] = [];
+    const node = nodeA(lines);
+    let refusalsChanged = 0;
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, {
+      onRefusals: () => refusalsChanged++,
+      random: () => 0,
+    });
+    const askedBefore = asked;
+    sync.start();
+    try {
+      await until("b to be asked twice", () => asked >= askedBefore + 2);
+      expect({ refusals: sync.refusals(), refusalsChanged }).toEqual({
+        refusals: {},
+        refusalsChanged: 0,
+      });
+      expect(lines.filter((line) => line.includes("b "))).toEqual([
+        expect.stringContaining("b cannot take this device's sync requests now; asking less often"),
+      ]);
+      answer = "sync";
+      await until("the loop to hear it answer", () =>
+        lines.some((line) => line.includes("b is answering again")),
+      );
+      expect({ refusals: sync.refusals(), refusalsChanged }).toEqual({
+        refusals: {},
+        refusalsChanged: 0,
+      });
+    } finally {
+      await sync.stop();
+      answer = "refuse";
     }
   });
 });

@@ -218,6 +218,10 @@ export class SyncLoop {
         this.onBug(error);
       } else if (error.code === "E_UNAVAILABLE") {
         this.failed(peer, { kind: "unreachable", message: error.message });
+      } else if (error.httpStatus >= 500) {
+        // It failed on its side (its disk is full, a bug of its own): no refusal of this
+        // device, which its facts would tell the whole zone of.
+        this.failed(peer, { kind: "failing", code: error.code, message: error.message });
       } else {
         // A refusal (4xx): asked again every round, it would be refused every round.
         this.failed(peer, {
@@ -262,6 +266,11 @@ export class SyncLoop {
     if (this.said.get(peer.id) === saying) return;
     this.said.set(peer.id, saying);
     if (trouble.kind === "unreachable") this.node.log.warn(trouble.message, { peer: peer.name });
+    else if (trouble.kind === "failing")
+      this.node.log.warn(
+        `${peer.name} cannot take this device's sync requests now; asking less often`,
+        { peer: peer.name, code: trouble.code, error: trouble.message },
+      );
     else
       this.node.log.warn(`${peer.name} refuses this device's sync requests; asking less often`, {
         peer: peer.name,
