@@ -15,7 +15,7 @@ export const MAX_BACKOFF_MS = 60_000;
 /** Why a peer is being waited out. */
 export type PeerTrouble =
   | { readonly kind: "unreachable"; readonly message: string }
-  /** It answered with a failure of its own (a 5xx): it does not refuse this device. */
+  /** It failed the exchange on its side (a 5xx), or this device found its answer wrong: no refusal. */
   | { readonly kind: "failing"; readonly code: string; readonly message: string }
   | {
       readonly kind: "refusing";

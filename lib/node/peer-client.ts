@@ -365,9 +365,14 @@ function unreachable(peer: Peer, failures: readonly string[]): BuckyError {
  * over its bound (400 E_USAGE, "request body over N bytes") is the E_TOO_LARGE it is now.
  * What it says is said as its words: `nas refused: "…", and says "…"`.
  */
-function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
+function peerError(peer: Peer, status: number, body: Uint8Array): PeerAnswerError {
   const said = saidError(body);
-  if (!said) return new BuckyError(codeOfStatus(status), `${peer.name} answered HTTP ${status}`);
+  if (!said)
+    return new PeerAnswerError(
+      codeOfStatus(status),
+      `${peer.name} answered HTTP ${status}`,
+      status,
+    );
   const code =
     said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
       ? "E_TOO_LARGE"
@@ -377,7 +382,31 @@ function peerError(peer: Peer, status: number, body: Uint8Array): BuckyError {
   // Its words are its own (a member's device answers as it likes): quoted on one line, and
   // its hint with them, never shown as bucky's advice (lib/facts/said-by.ts).
   const hint = said.hint ? `, and says ${quoted(shortened(said.hint))}` : "";
-  return new BuckyError(code, `${peer.name} refused: ${quoted(shortened(said.message))}${hint}`);
+  return new PeerAnswerError(
+    code,
+    `${peer.name} refused: ${quoted(shortened(said.message))}${hint}`,
+    status,
+  );
+}
+
+/**
+ * An error a peer answered with, and its HTTP status: told apart from this device's own
+ * errors, which happen on the way too (a checkpoint the peer offered that does not check
+ * out here is this device's finding, not the peer's refusal).
+ */
+export class PeerAnswerError extends BuckyError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number,
+  ) {
+    super(code, message);
+  }
+
+  /** Whether the peer refused the request (a 4xx), rather than failed it on its side. */
+  get refused(): boolean {
+    return this.status >= 400 && this.status < 500;
+  }
 }
 
 /** A peer's error, shown at most this long: its words are for a person to read. */

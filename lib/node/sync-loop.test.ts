@@ -3,12 +3,14 @@
  * peer's code, E_PERMISSION, E_TOO_LARGE): waited out as one that does not answer, said
  * once, and in this device's facts while it lasts; asked every round again once it
  * answers. One that fails them (a 5xx: its disk is full) is waited out alike, but does not
- * refuse: this device's facts do not say it does. A real peer over TLS on loopback,
+ * refuse: this device's facts do not say it does; nor does an answer this device finds wrong
+ * (a checkpoint offered that does not check out here). A real peer over TLS on loopback,
  * counting what it is asked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
@@ -23,7 +25,7 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "sync" = "refuse";
+let answer: "refuse" | "fail" | "offer" | "sync" = "refuse";
 let asked = 0;
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -43,9 +45,11 @@ const server = Bun.serve({
         { status: 500 },
       );
     const have = new Map();
+    // "offer": a checkpoint to fetch first, which the asker finds does not check out.
+    const checkpoint = answer === "offer" ? { checkpoint: new Uint8Array([1]) } : {};
     return new Response(
       new URL(request.url).pathname === "/v1/sync/pull"
-        ? encodeEntries({ have, entries: [], more: false })
+        ? encodeEntries({ have, entries: [], more: false, ...checkpoint })
         : encodeAck({ have, applied: 0, rejected: 0 }),
     );
   },
@@ -178,7 +182,7 @@ describe("the sync loop, with a peer that refuses", () => {
         refusalsChanged: 0,
       });
       expect(lines.filter((line) => line.includes("b "))).toEqual([
-        expect.stringContaining("b cannot take this device's sync requests now; asking less often"),
+        expect.stringContaining("sync with b failed; asking less often"),
       ]);
       answer = "sync";
       await until("the loop to hear it answer", () =>
@@ -188,6 +192,36 @@ describe("the sync loop, with a peer that refuses", () => {
         refusals: {},
         refusalsChanged: 0,
       });
+    } finally {
+      await sync.stop();
+      answer = "refuse";
+    }
+  });
+
+  test("an error of this device's own while it takes in the peer's answer is no refusal", async () => {
+    answer = "offer";
+    const lines: string[] = [];
+    const node = nodeA(lines);
+    // The checkpoint b offers does not check out here: this device's finding, not b's act.
+    node.takeCheckpoint = async () => {
+      throw new BuckyError("E_INTEGRITY", "the checkpoint b offered does not check out");
+    };
+    let refusalsChanged = 0;
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, {
+      onRefusals: () => refusalsChanged++,
+      random: () => 0,
+    });
+    const askedBefore = asked;
+    sync.start();
+    try {
+      await until("b to be asked twice", () => asked >= askedBefore + 2);
+      expect({ refusals: sync.refusals(), refusalsChanged }).toEqual({
+        refusals: {},
+        refusalsChanged: 0,
+      });
+      expect(lines.filter((line) => line.includes("b "))).toEqual([
+        expect.stringContaining("sync with b failed; asking less often"),
+      ]);
     } finally {
       await sync.stop();
       answer = "refuse";

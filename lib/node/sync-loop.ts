@@ -21,7 +21,7 @@ import { BuckyError, isPassing } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
 import type { NodeContext } from "./node-context.ts";
 import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
-import type { PeerClient } from "./peer-client.ts";
+import { PeerAnswerError, type PeerClient } from "./peer-client.ts";
 import type { Peer } from "./peers.ts";
 
 /** One exchange moves at most this many pages each way; the next round continues. */
@@ -218,9 +218,10 @@ export class SyncLoop {
         this.onBug(error);
       } else if (error.code === "E_UNAVAILABLE") {
         this.failed(peer, { kind: "unreachable", message: error.message });
-      } else if (error.httpStatus >= 500) {
-        // It failed on its side (its disk is full, a bug of its own): no refusal of this
-        // device, which its facts would tell the whole zone of.
+      } else if (!(error instanceof PeerAnswerError && error.refused)) {
+        // It failed on its side (its disk is full, a bug of its own), or this device found
+        // its answer wrong: no refusal of this device, which its facts would tell the
+        // whole zone of.
         this.failed(peer, { kind: "failing", code: error.code, message: error.message });
       } else {
         // A refusal (4xx): asked again every round, it would be refused every round.
@@ -267,10 +268,11 @@ export class SyncLoop {
     this.said.set(peer.id, saying);
     if (trouble.kind === "unreachable") this.node.log.warn(trouble.message, { peer: peer.name });
     else if (trouble.kind === "failing")
-      this.node.log.warn(
-        `${peer.name} cannot take this device's sync requests now; asking less often`,
-        { peer: peer.name, code: trouble.code, error: trouble.message },
-      );
+      this.node.log.warn(`sync with ${peer.name} failed; asking less often`, {
+        peer: peer.name,
+        code: trouble.code,
+        error: trouble.message,
+      });
     else
       this.node.log.warn(`${peer.name} refuses this device's sync requests; asking less often`, {
         peer: peer.name,
