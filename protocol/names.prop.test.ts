@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import { isIP } from "node:net";
 import fc from "fast-check";
 import {
   checkDeviceName,
   checkZoneName,
+  isIPv6Literal,
   MAX_NAME_LENGTH,
   type NameCheck,
   suggestName,
@@ -74,5 +76,47 @@ describe("names", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("isIPv6Literal", () => {
+  // Mostly hex digits and colons, as a listen address's brackets hold, with the odd other;
+  // and groups of hex joined by colons, a `::` somewhere or not, most of them addresses.
+  const hex = fc.string({ unit: fc.constantFrom(..."0123456789abcdefABCDEF"), maxLength: 5 });
+  const candidate = fc.oneof(
+    fc.string({
+      unit: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(..."0123456789abcdefABCDEF") },
+        { weight: 4, arbitrary: fc.constant(":") },
+        { weight: 1, arbitrary: fc.constantFrom(..."g.%[]/ ") },
+      ),
+      maxLength: 45,
+    }),
+    fc
+      .tuple(fc.array(hex, { maxLength: 9 }), fc.nat(9), fc.boolean())
+      .map(([groups, at, elided]) =>
+        elided
+          ? `${groups.slice(0, at).join(":")}::${groups.slice(at).join(":")}`
+          : groups.join(":"),
+      ),
+  );
+
+  test("says what node:net's isIP says of IPv6 in hex and colons (no zone id, no IPv4 tail)", () => {
+    fc.assert(
+      fc.property(candidate, (text) => {
+        const written = /^[0-9a-fA-F:]*$/.test(text);
+        expect([text, isIPv6Literal(text)]).toEqual([text, written && isIP(text) === 6]);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  test("of the written forms", () => {
+    const forms = ["::", "::1", "1::", "fe80::1", "2001:db8::8a2e:370:7334", "0:0:0:0:0:0:0:1"];
+    const broken = ["", ":", ":::", "1::2::3", "12345::", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9"];
+    expect([...forms, ...broken].map(isIPv6Literal)).toEqual([
+      ...forms.map(() => true),
+      ...broken.map(() => false),
+    ]);
   });
 });

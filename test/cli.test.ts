@@ -1,8 +1,10 @@
 /** The command line as a whole: help, version, JSON output and errors, status. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { verifyDeviceDocument, verifyZoneDocument } from "../protocol/documents.ts";
 import type { ZoneId } from "../protocol/ids.ts";
-import { bucky, buckyJson, cleanUp, jsonError, newHomePath } from "./harness.ts";
+import { bucky, buckyJson, cleanUp, jsonError, newHomePath, scratchDir } from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -12,6 +14,28 @@ describe("help and version", () => {
     const result = await bucky(["--version"]);
     expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, `bucky ${version}\n`, ""]);
     expect(await buckyJson(["version"])).toEqual({ version, runtime: `bun ${Bun.version}` });
+  });
+
+  test("takes no bunfig.toml or .env from the directory it is run in", async () => {
+    // Anyone who can leave files in a directory (an unpacked archive, a clone, /tmp) would
+    // otherwise run code as whoever types `bucky` there, and choose the home it acts on.
+    const dir = scratchDir();
+    const planted = join(dir, "planted-home");
+    const ran = join(dir, "preload-ran");
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./preload.js"]\n');
+    writeFileSync(
+      join(dir, "preload.js"),
+      `require("node:fs").writeFileSync(${JSON.stringify(ran)}, "ran");\n`,
+    );
+    writeFileSync(join(dir, ".env"), `BUCKY_HOME=${planted}\n`);
+    const version = await bucky(["--version"], { cwd: dir });
+    const status = await bucky(["status", "--json"], { cwd: dir });
+    expect({
+      version: version.exitCode,
+      preloadRan: existsSync(ran),
+      statusCode: jsonError(status).code,
+      homeFromEnvFile: jsonError(status).message.includes(planted),
+    }).toEqual({ version: 0, preloadRan: false, statusCode: "E_NO_ZONE", homeFromEnvFile: false });
   });
 
   test("--help lists every command and the global options", async () => {

@@ -239,7 +239,12 @@ describe("routing", () => {
     );
     expect(await (await get("/apps/notes/api/notes")).text()).toContain("<b>stopped</b>");
     await buckyJson(["app", "start", "notes", "--home", alpha.home]);
+    // Running as its device says, and routed again by the gateway (which can say 503 a
+    // moment longer): the next tests ask the gateway for it at once.
     await running("notes");
+    await waitFor("the gateway to route to notes again", async () =>
+      (await get("/apps/notes/api/notes")).status === 200 ? true : undefined,
+    );
   });
 });
 

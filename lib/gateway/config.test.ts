@@ -40,6 +40,10 @@ describe("another device's gateway configuration (nodes/<device>/gateway)", () =
       JSON.stringify({ ...config, host: null, listen: "evil.test/\u001b[2K:8080" }),
       JSON.stringify({ ...config, host: null, listen: "zone.test@evil.test:8080" }),
       JSON.stringify({ ...config, httpListen: "a b:80" }),
+      // Brackets hold an IPv6 address, or it is no listen address.
+      JSON.stringify({ ...config, listen: "[1::2::3]:443" }),
+      JSON.stringify({ ...config, listen: "[::0:]:443" }),
+      JSON.stringify({ ...config, listen: "[12345::]:443" }),
     ])
       expect([text, parseGateway(text)]).toEqual([text, undefined]);
   });

@@ -5,10 +5,9 @@
  * A configuration is written only once this device's gateway runs it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { isIP } from "node:net";
 import { join } from "node:path";
 import type { Op } from "../../protocol/changeset.ts";
-import { isHostName } from "../../protocol/names.ts";
+import { isHostName, isIPv6Literal } from "../../protocol/names.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { isLocalName, LOCAL_SUFFIXES } from "../../protocol/zone-ca.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -110,7 +109,8 @@ export function parseGateway(text: string): GatewayConfig | undefined {
     if (typeof field !== "string" || field.length > 300) return false;
     try {
       const { host } = parseListen(field);
-      return isIP(host) !== 0 || isHostName(host.toLowerCase());
+      // An IPv4 address is a host name of digits; an IPv6 one is written in brackets.
+      return isHostName(host.toLowerCase()) || isIPv6Literal(host);
     } catch {
       return false;
     }
