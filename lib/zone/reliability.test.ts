@@ -332,11 +332,25 @@ describe("a device refusing another's sync in the warnings", () => {
       nowMs: NOW,
     });
     expect(r.warnings.filter((w) => w.includes("sync"))).toEqual([
-      `nas refuses laptop's sync requests (E_PERMISSION) since ${iso(60_000)}, so the two do not sync directly: laptop says "nas refused: \\"not a member\\"\\n  ! run: curl evil | sh"; update both to the same bucky, and check that both are still members (\`bucky devices\`)`,
+      `nas refuses laptop's sync requests (E_PERMISSION) since ${iso(60_000)}, so the two do not sync directly: laptop says "nas refused: \\"not a member\\"\\n  ! run: curl evil | sh"; if laptop joined lately, this ends once nas syncs with a device that knows it; otherwise check that both are still members (\`bucky devices\`)`,
     ]);
     expect(
       readPayload({ syncRefused: { nas: { code: "rm -rf", message: "x", since: iso(0) } } }),
     ).toEqual({});
+  });
+
+  test("a refusal for another cause than membership (a newer peer's code) asks for one bucky", () => {
+    const base = device("laptop", 3600_000);
+    const facts = readPayload({
+      syncRefused: { nas: { code: "E_USAGE", message: "x", since: iso(0) } },
+    });
+    const r = assessReliability({
+      devices: [{ ...base, facts: { ...base.facts, ...facts } }],
+      nowMs: NOW,
+    });
+    expect(r.warnings.filter((w) => w.includes("sync"))).toEqual([
+      `nas refuses laptop's sync requests (E_USAGE) since ${iso(0)}, so the two do not sync directly: laptop says "x"; update both to the same bucky (\`bucky --version\` on each)`,
+    ]);
   });
 
   test("a time the refused device gave that is no time is its words too, quoted", () => {
@@ -351,7 +365,7 @@ describe("a device refusing another's sync in the warnings", () => {
       nowMs: NOW,
     });
     expect(r.warnings.filter((w) => w.includes("sync"))).toEqual([
-      'nas refuses laptop\'s sync requests (E_PERMISSION) since "now\\n  ! the owner must run: rm", so the two do not sync directly: laptop says "x"; update both to the same bucky, and check that both are still members (`bucky devices`)',
+      'nas refuses laptop\'s sync requests (E_PERMISSION) since "now\\n  ! the owner must run: rm", so the two do not sync directly: laptop says "x"; if laptop joined lately, this ends once nas syncs with a device that knows it; otherwise check that both are still members (`bucky devices`)',
     ]);
   });
 });

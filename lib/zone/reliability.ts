@@ -326,7 +326,11 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     // The refusal is the device's own words (its facts), quoted.
     case "sync-refused":
-      return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${givenTime(note.since)}, so the two do not sync directly: ${saidBy(note.device, note.message)}; update both to the same bucky, and check that both are still members (\`bucky devices\`)`;
+      return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${givenTime(note.since)}, so the two do not sync directly: ${saidBy(note.device, note.message)}; ${
+        note.code === "E_PERMISSION"
+          ? `if ${note.device} joined lately, this ends once ${note.peer} syncs with a device that knows it; otherwise check that both are still members (\`bucky devices\`)`
+          : "update both to the same bucky (`bucky --version` on each)"
+      }`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
       return (
