@@ -29,10 +29,11 @@ describe("the wait before asking a failing peer again", () => {
     expect(Math.max(...waits(Math.random, 12))).toBeLessThanOrEqual(MAX_BACKOFF_MS);
   });
 
-  test("ends when it answers; a refusing peer heard from still waits, one not answering does not", () => {
+  test("ends when it answers; a peer refusing for another cause than membership heard from still waits, one not answering does not", () => {
     const backoff = new PeerBackoff(1000, () => 0);
-    backoff.failed(peer, refusing, 0);
+    backoff.failed(peer, { ...refusing, code: "E_USAGE" }, 0);
     expect(backoff.due(peer, 10, 5)).toBe(false);
+    backoff.failed(peer, refusing, 0);
     expect(backoff.refusing().get(peer)?.code).toBe("E_PERMISSION");
     expect(backoff.answered(peer)?.kind).toBe("refusing");
     expect(backoff.due(peer, 10, 0)).toBe(true);
@@ -40,6 +41,13 @@ describe("the wait before asking a failing peer again", () => {
     expect(backoff.due(peer, 10, 0)).toBe(false);
     expect(backoff.due(peer, 10, 5)).toBe(true);
     expect(backoff.refusing().size).toBe(0);
+  });
+
+  test("a peer that did not take this device for a member is asked again once it calls: it knows it now", () => {
+    const backoff = new PeerBackoff(1000, () => 0);
+    backoff.failed(peer, refusing, 100);
+    expect(backoff.due(peer, 110, 100)).toBe(false);
+    expect(backoff.due(peer, 110, 105)).toBe(true);
   });
 
   test("a peer failing on its side (a 5xx) heard from still waits, and is not said to refuse", () => {

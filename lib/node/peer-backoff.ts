@@ -44,12 +44,22 @@ export class PeerBackoff {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Whether to call `peer` now: no trouble, its wait is over, or (not answering) it was heard from since. */
+  /**
+   * Whether to call `peer` now: no trouble, its wait is over, or it called this device since
+   * it failed and that ends the trouble: one not answering is back, and one that did not take
+   * this device for a member (E_PERMISSION: a device that joined lately, before it heard of
+   * it) calls only the members it knows. Any other refusal or failure waits its time out.
+   */
   due(peer: DeviceId, nowMs: number, heardAtMs: number): boolean {
     const waiting = this.waiting.get(peer);
     if (!waiting) return true;
     if (nowMs >= waiting.atMs) return true;
-    return waiting.trouble.kind === "unreachable" && heardAtMs > waiting.failedAtMs;
+    if (heardAtMs <= waiting.failedAtMs) return false;
+    const { trouble } = waiting;
+    return (
+      trouble.kind === "unreachable" ||
+      (trouble.kind === "refusing" && trouble.code === "E_PERMISSION")
+    );
   }
 
   /**
