@@ -89,23 +89,36 @@ export function imageDevices(
     .sort((a, b) => compareCodeUnits(a.device, b.device));
 }
 
+/**
+ * An image app no member can run: the platforms the zone holds its image for, which no
+ * device runs images of. Both are checked where the spec is read (lib/apps/spec.ts): an
+ * app's name, and platform names, never a member's sentence.
+ */
+export interface ImageNote {
+  readonly app: string;
+  readonly platforms: readonly string[];
+}
+
 /** Image apps no member can run, for `bucky status` to warn of. */
-export function imageWarnings(
+export function imageNotes(
   membership: Membership,
   specs: readonly AppSpec[],
   facts: ReadonlyMap<string, EngineFacts>,
-): string[] {
+): ImageNote[] {
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
   );
   return specs.flatMap((spec) => {
     if (!spec.image || spec.desired === "removed") return [];
-    if (members.some((member) => runsImageOf(facts.get(member.name), spec.image?.platforms ?? [])))
-      return [];
-    return [
-      `app ${spec.app} runs a container image, and no device of the zone runs images for ${spec.image.platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`,
-    ];
+    const platforms = spec.image.platforms;
+    if (members.some((member) => runsImageOf(facts.get(member.name), platforms))) return [];
+    return [{ app: spec.app, platforms }];
   });
+}
+
+/** What `bucky status` says of one, in the zone's words. */
+export function describeImageNote({ app, platforms }: ImageNote): string {
+  return `app ${app} runs a container image, and no device of the zone runs images for ${platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`;
 }
 
 /** Writes this device's facts when they changed. */
