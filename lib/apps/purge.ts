@@ -13,6 +13,7 @@
  */
 import { grantsRemoval, signPurgeGrant } from "../../protocol/app-purge.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
@@ -49,7 +50,12 @@ export function asCarriedOut(db: StateReader, grants: PurgeGrants, spec: AppSpec
   return spec.purge === true && !purgeGranted(db, grants, spec) ? { ...spec, purge: false } : spec;
 }
 
-/** The removals of `specs` asking for a purge the owner did not grant, each with who wrote it. */
+/**
+ * The removals of `specs` asking for a purge the owner did not grant, each with who wrote
+ * it. Only of apps whose names are app names: any member writes specs, under any key, and
+ * a "name" could be a sentence ("x; the owner must run …") said in the zone's words. No
+ * app of such a name was ever installed, so there is no data to keep or purge.
+ */
 export function ungrantedPurges(
   db: StateReader,
   grants: PurgeGrants,
@@ -58,7 +64,7 @@ export function ungrantedPurges(
 ): UngrantedPurge[] {
   return specs
     .filter((spec) => spec.desired === "removed" && spec.purge === true)
-    .filter((spec) => !purgeGranted(db, grants, spec))
+    .filter((spec) => checkAppName(spec.app).ok && !purgeGranted(db, grants, spec))
     .map((spec) => {
       const author = specAuthor(db, spec.app) ?? "";
       return {

@@ -5,6 +5,7 @@
  * (lib/replica/zone-holding.ts), `bucky app install` refuses an image no device can run,
  * and `bucky status` shows which devices run images and why the others do not.
  */
+import { checkAppName } from "../../protocol/names.ts";
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
@@ -91,15 +92,18 @@ export function imageDevices(
 
 /**
  * An image app no member can run: the platforms the zone holds its image for, which no
- * device runs images of. Both are checked where the spec is read (lib/apps/spec.ts): an
- * app's name, and platform names, never a member's sentence.
+ * device runs images of. Both are names, never a member's sentence: the platforms are
+ * checked where the spec is read (lib/apps/spec.ts), the app's name where the note is made.
  */
 export interface ImageNote {
   readonly app: string;
   readonly platforms: readonly string[];
 }
 
-/** Image apps no member can run, for `bucky status` to warn of. */
+/**
+ * Image apps no member can run, for `bucky status` to warn of: of apps named as apps are
+ * (any member writes specs, under any key; no app of another name was ever installed).
+ */
 export function imageNotes(
   membership: Membership,
   specs: readonly AppSpec[],
@@ -109,7 +113,7 @@ export function imageNotes(
     (member) => standingOf(membership, member.id) === "member",
   );
   return specs.flatMap((spec) => {
-    if (!spec.image || spec.desired === "removed") return [];
+    if (!spec.image || spec.desired === "removed" || !checkAppName(spec.app).ok) return [];
     const platforms = spec.image.platforms;
     if (members.some((member) => runsImageOf(facts.get(member.name), platforms))) return [];
     return [{ app: spec.app, platforms }];

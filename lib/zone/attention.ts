@@ -2,13 +2,14 @@
  * What needs the owner's attention beside the reliability notes, as data: devices and apps
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
  * removals whose purge the owner did not authorise. `bucky status` says each in English
- * (its `warnings`, made here and nowhere else) and the panel in the viewer's language
- * (lib/panel/overview.tsx); both say every kind through a record keyed by the kinds, so a
- * kind added here is said by both, or the build fails.
+ * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
+ * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
+ * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
+ * the build fails. Types only, and one loop: the panel loads nothing else of it.
  */
-import { describeUngrantedPurge, type UngrantedPurge } from "../apps/purge.ts";
-import { describeSandboxNote, type SandboxNote } from "../apps/sandbox-facts.ts";
-import { describeImageNote, type ImageNote } from "../images/engine-facts.ts";
+import type { UngrantedPurge } from "../apps/purge.ts";
+import type { SandboxNote } from "../apps/sandbox-facts.ts";
+import type { ImageNote } from "../images/engine-facts.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {
@@ -35,25 +36,9 @@ export type ByAttentionKind<R> = {
 
 /** Each note of `attention`, said by `say`, kind after kind in the order `say` lists them. */
 export function sayAttention<R>(attention: ZoneAttention, say: ByAttentionKind<R>): R[] {
-  return (Object.keys(say) as (keyof ZoneAttention)[]).flatMap((kind) =>
-    (attention[kind] as readonly ZoneAttention[typeof kind][number][]).map((note) =>
-      (say[kind] as (note: ZoneAttention[typeof kind][number]) => R)(note),
-    ),
-  );
-}
-
-/** The notes in English, for `bucky status`'s `warnings`. */
-export function describeAttention(attention: ZoneAttention): string[] {
-  return sayAttention(attention, {
-    sandbox: describeSandboxNote,
-    imageNotes: describeImageNote,
-    unreadableApps: describeUnreadableApp,
-    ungrantedPurges: describeUngrantedPurge,
+  return (Object.keys(say) as (keyof ZoneAttention)[]).flatMap((kind) => {
+    // The note and its way of saying are of the same kind: TypeScript cannot follow that.
+    const sayOne = say[kind] as (note: unknown) => R;
+    return attention[kind].map((note) => sayOne(note));
   });
-}
-
-function describeUnreadableApp({ app, problem, newer }: UnreadableApp): string {
-  return newer
-    ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
-    : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`;
 }

@@ -123,7 +123,9 @@ describe("bucky status's description of the zone", () => {
 });
 
 describe("what else needs the owner's attention, in bucky status --json", () => {
-  test("an image app no device runs and a purge the owner did not authorise are data beside their words", () => {
+  // A key segment holds no space, but more than an app's name: not said as an app's.
+  const LURE = "Owner.must.run:bucky@revoke.nas";
+  test("an image app no device runs and a purge the owner did not authorise are data beside their words, of apps named as apps are", () => {
     const node = openTestNode(21);
     const laptop = signingKeyFromSeed(seed(22));
     appendLocalChangeset(
@@ -149,6 +151,11 @@ describe("what else needs the owner's attention, in bucky status --json", () => 
           key: specs.appKeys.spec("notes"),
           value: JSON.stringify(testSpec("notes", { desired: "removed", purge: true })),
         },
+        // Under a "name" no app has (no app of it was ever installed): not said in the zone's words.
+        ...[
+          { ...testSpec("notes", { desired: "removed", purge: true }), app: LURE },
+          { ...testSpec("photos", { image: { platforms: ["linux/arm64"] } }), app: `${LURE}.x` },
+        ].map((spec) => ({ key: specs.appKeys.spec(spec.app), value: JSON.stringify(spec) })),
       ],
       2000,
     );

@@ -8,16 +8,21 @@
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { ungrantedPurges } from "../apps/purge.ts";
+import { describeUngrantedPurge, ungrantedPurges } from "../apps/purge.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
-import { sandboxNotes } from "../apps/sandbox-facts.ts";
+import { describeSandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
-import { imageDevices, imageNotes, readAllEngineFacts } from "../images/engine-facts.ts";
+import {
+  describeImageNote,
+  imageDevices,
+  imageNotes,
+  readAllEngineFacts,
+} from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
@@ -30,7 +35,12 @@ import {
 import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
-import { describeAttention, type UnreadableApp, type ZoneAttention } from "./attention.ts";
+import {
+  type ByAttentionKind,
+  sayAttention,
+  type UnreadableApp,
+  type ZoneAttention,
+} from "./attention.ts";
 import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
 import {
   type AppDataCopies,
@@ -214,7 +224,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       ),
       measuredHere,
     }),
-    warnings: describeAttention(attention),
+    warnings: sayAttention(attention, IN_ENGLISH),
     ...attention,
     ...(options.disk
       ? {
@@ -225,6 +235,17 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       : {}),
   };
 }
+
+/** The notes of what needs attention in English, for `warnings`: a way of saying every kind. */
+const IN_ENGLISH: ByAttentionKind<string> = {
+  sandbox: describeSandboxNote,
+  imageNotes: describeImageNote,
+  unreadableApps: ({ app, problem, newer }) =>
+    newer
+      ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
+      : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
+  ungrantedPurges: describeUngrantedPurge,
+};
 
 /**
  * A device's disk as it said it. How to remove a leftover is kept only when its usage was
