@@ -149,7 +149,7 @@ export function writeSpec(
 ): Installed {
   const unsandboxed = extra.unsandboxed === true;
   const current = readSpec(zone.db, manifest.id);
-  if (current?.desired === "removed" && purgeGranted(zone.db, zone.zoneId, current))
+  if (current?.desired === "removed" && purgeGranted(zone.db, zone.purgeGrants, current))
     purgeDone(zone, manifest.id);
   if (current && current.desired !== "removed" && current.version === manifest.version) {
     if (
@@ -287,7 +287,7 @@ export function setDesired(
     found?.desired === "removed" &&
     desired === "removed" &&
     purge &&
-    !purgeGranted(zone.db, zone.zoneId, found);
+    !purgeGranted(zone.db, zone.purgeGrants, found);
   const current = purgeLeftover && found ? found : installedSpec(zone, app);
   const updatedAt = new Date(zone.now()).toISOString();
   // Only the owner purges: the grant is signed for this removal, before anything is written.

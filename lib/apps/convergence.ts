@@ -211,7 +211,7 @@ export class Convergence {
       if (spec.desired === "removed") {
         await this.halt(spec.app);
         // Its data goes only by the owner's grant: a member's purge keeps it.
-        const purge = purgeGranted(this.node.db, this.node.zoneId, spec);
+        const purge = purgeGranted(this.node.db, this.node.purgeGrants, spec);
         if (spec.purge === true && !purge) this.ungranted(spec);
         this.clearLocal(spec.app, purge);
         await this.replication.forget(spec.app, purge);

@@ -24,11 +24,13 @@ import { stateValue } from "../store/reads.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { removeApp } from "./admin.ts";
 import { asCarriedOut, purgeGranted, ungrantedPurges } from "./purge.ts";
+import { PurgeGrants } from "./purge-grants.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
 import { testSpec } from "./test-spec.ts";
 
 const REMOVED_AT = "2026-11-29T12:00:00.000Z";
 const laptopKey = signingKeyFromSeed(seed(71));
+const grants = new PurgeGrants(testZone.id);
 
 /** A zone of a (holding the owner key, in these tests) and laptop, a member. */
 function zone(): TestNode {
@@ -83,22 +85,22 @@ describe("an app's purge", () => {
     const node = zone();
     const spec = purgeBy(node, "a");
     writeSpec(node, spec, "a");
-    expect(purgeGranted(node.db, testZone.id, spec)).toBe(true);
-    expect(asCarriedOut(node.db, testZone.id, spec)).toEqual(spec);
-    expect(
-      ungrantedPurges(node.db, testZone.id, loadMembership(node.db, testZone.id), [spec]),
-    ).toEqual([]);
+    expect(purgeGranted(node.db, grants, spec)).toBe(true);
+    expect(asCarriedOut(node.db, grants, spec)).toEqual(spec);
+    expect(ungrantedPurges(node.db, grants, loadMembership(node.db, testZone.id), [spec])).toEqual(
+      [],
+    );
   });
 
   test("written by another device (a member replaying the owner's grant) deletes nothing, and names that device", () => {
     const node = zone();
     const spec = purgeBy(node, "a");
     writeSpec(node, spec, "laptop");
-    expect(purgeGranted(node.db, testZone.id, spec)).toBe(false);
-    expect(asCarriedOut(node.db, testZone.id, spec).purge).toBe(false);
-    expect(
-      ungrantedPurges(node.db, testZone.id, loadMembership(node.db, testZone.id), [spec]),
-    ).toEqual([{ app: "notes", writtenBy: "laptop" }]);
+    expect(purgeGranted(node.db, grants, spec)).toBe(false);
+    expect(asCarriedOut(node.db, grants, spec).purge).toBe(false);
+    expect(ungrantedPurges(node.db, grants, loadMembership(node.db, testZone.id), [spec])).toEqual([
+      { app: "notes", writtenBy: "laptop" },
+    ]);
   });
 
   test("without a grant, with one for another removal, or signed by another key, deletes nothing", () => {
@@ -124,14 +126,14 @@ describe("an app's purge", () => {
     };
     for (const spec of [bare, earlier, { ...purgeBy(node, "laptop"), app: "other" }]) {
       writeSpec(node, spec, "laptop");
-      expect(purgeGranted(node.db, testZone.id, spec)).toBe(false);
+      expect(purgeGranted(node.db, grants, spec)).toBe(false);
     }
     expect(() => writeSpec(node, forged, "laptop")).not.toThrow();
-    expect(purgeGranted(node.db, testZone.id, forged)).toBe(false);
+    expect(purgeGranted(node.db, grants, forged)).toBe(false);
     // The laptop's own grant, for its own write of this removal: the owner's.
     const granted = purgeBy(node, "laptop");
     writeSpec(node, granted, "laptop");
-    expect(purgeGranted(node.db, testZone.id, granted)).toBe(true);
+    expect(purgeGranted(node.db, grants, granted)).toBe(true);
   });
 
   test("bucky app remove --purge on a device without the owner key is refused, and nothing is written", () => {

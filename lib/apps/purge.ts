@@ -11,13 +11,14 @@
  * `purge: true` without a grant for it is a removal that keeps the data, and `bucky status`
  * says so on every device, naming the device that wrote it.
  */
-import { grantsRemoval, signPurgeGrant, verifyPurgeGrant } from "../../protocol/app-purge.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { grantsRemoval, signPurgeGrant } from "../../protocol/app-purge.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import type { PurgeGrants } from "./purge-grants.ts";
 import { type AppSpec, appKeys } from "./spec.ts";
 
 /** A removal that asks for a purge the owner did not grant: the device that wrote it. */
@@ -30,37 +31,40 @@ export interface UngrantedPurge {
 /**
  * Whether the purge `spec` asks for is the owner's: a removal, with a grant the zone's
  * owner signed for exactly this removal, written by the device it names. Only then does a
- * device delete the app's data.
+ * device delete the app's data. `grants` checks each grant's signature once.
  */
-export function purgeGranted(db: StateReader, zone: ZoneId, spec: AppSpec): boolean {
+export function purgeGranted(db: StateReader, grants: PurgeGrants, spec: AppSpec): boolean {
   if (spec.desired !== "removed" || spec.purge !== true || spec.purgeGrant === undefined)
     return false;
   const author = specAuthor(db, spec.app);
   if (author === undefined) return false;
-  try {
-    const grant = verifyPurgeGrant(spec.purgeGrant, zone);
-    return grantsRemoval(grant, { app: spec.app, removedAt: spec.updatedAt, author });
-  } catch (error) {
-    if (error instanceof ProtocolError) return false;
-    throw error;
-  }
+  const grant = grants.verified(spec.purgeGrant);
+  return (
+    grant !== undefined &&
+    grantsRemoval(grant, { app: spec.app, removedAt: spec.updatedAt, author })
+  );
 }
 
 /** `spec` as every device carries it out: a purge the owner did not grant deletes nothing. */
-export function asCarriedOut(db: StateReader, zone: ZoneId, spec: AppSpec): AppSpec {
-  return spec.purge === true && !purgeGranted(db, zone, spec) ? { ...spec, purge: false } : spec;
+export function asCarriedOut(db: StateReader, grants: PurgeGrants, spec: AppSpec): AppSpec {
+  return spec.purge === true && !purgeGranted(db, grants, spec) ? { ...spec, purge: false } : spec;
 }
 
-/** The removals of `specs` asking for a purge the owner did not grant, each with who wrote it. */
+/**
+ * The removals of `specs` asking for a purge the owner did not grant, each with who wrote
+ * it. Only of apps whose names are app names: any member writes specs, under any key, and
+ * a "name" could be a sentence ("x; the owner must run …") said in the zone's words. No
+ * app of such a name was ever installed, so there is no data to keep or purge.
+ */
 export function ungrantedPurges(
   db: StateReader,
-  zone: ZoneId,
+  grants: PurgeGrants,
   membership: Membership,
   specs: readonly AppSpec[],
 ): UngrantedPurge[] {
   return specs
     .filter((spec) => spec.desired === "removed" && spec.purge === true)
-    .filter((spec) => !purgeGranted(db, zone, spec))
+    .filter((spec) => checkAppName(spec.app).ok && !purgeGranted(db, grants, spec))
     .map((spec) => {
       const author = specAuthor(db, spec.app) ?? "";
       return {

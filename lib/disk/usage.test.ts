@@ -13,6 +13,7 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
 import { homeUsage, homeUsageSteps } from "./usage.ts";
 
+const NO_APPS = { specs: [], ungrantedPurges: new Set<string>() };
 const scratch = mkdtempSync(join(tmpdir(), "bucky-usage-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -24,7 +25,7 @@ describe("a home's disk use", () => {
     mkdirSync(data, { recursive: true });
     for (let i = 0; i < files; i++) writeFileSync(join(data, `p${i}.jpg`), "x".repeat(5000));
     const { db } = openTestNode(7);
-    const steps = homeUsageSteps(paths, db, [], "nas");
+    const steps = homeUsageSteps(paths, db, NO_APPS, "nas");
     let taken = 0;
     let step = steps.next();
     while (!step.done) {
@@ -33,7 +34,7 @@ describe("a home's disk use", () => {
     }
     // At least one step for each file: never a whole directory at once.
     expect(taken).toBeGreaterThan(files);
-    expect(step.value).toEqual(homeUsage(paths, db, [], "nas"));
+    expect(step.value).toEqual(homeUsage(paths, db, NO_APPS, "nas"));
     // The app is not installed here: its data is a leftover, with its size.
     expect(step.value.leftovers[0]?.bytes).toBeGreaterThanOrEqual(files * 5000);
   });
@@ -52,7 +53,7 @@ describe("a home's disk use", () => {
       [{ key: appKeys.spec("notes"), value: "5" }],
       1000,
     );
-    const usage = homeUsage(paths, node.db, [], "d8");
+    const usage = homeUsage(paths, node.db, NO_APPS, "d8");
     expect(usage.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
       {
         what: "the data of notes, whose spec in the zone state bucky cannot read",
@@ -70,14 +71,29 @@ describe("a home's disk use", () => {
     writeFileSync(join(dir, "app.log"), "x".repeat(5000));
     const { db } = openTestNode(9);
     const purged = testSpec("notes", { desired: "removed", purge: true });
-    const usage = homeUsage(paths, db, [purged], "d9");
+    const usage = homeUsage(paths, db, { specs: [purged], ungrantedPurges: new Set() }, "d9");
     expect(usage.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
       { what: "the log and the sandbox of notes, removed with --purge", remove: `rm -r ${dir}` },
     ]);
     // Removed without it, the same files are its data's place still.
-    const kept = homeUsage(paths, db, [{ ...purged, purge: false }], "d9");
+    const removed = { ...purged, purge: false };
+    const kept = homeUsage(paths, db, { specs: [removed], ungrantedPurges: new Set() }, "d9");
     expect(kept.leftovers.map(({ what }) => what)).toEqual([
       "the data of notes, removed without --purge",
+    ]);
+    // Removed with a --purge the owner did not authorise (a member's), they are its data, kept.
+    const ungranted = homeUsage(
+      paths,
+      db,
+      { specs: [removed], ungrantedPurges: new Set(["notes"]) },
+      "d9",
+    );
+    expect(ungranted.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
+      {
+        what: "the data of notes, kept: it was removed with a --purge the owner did not authorise",
+        remove:
+          "only the owner may delete it: `bucky app remove notes --purge` on the device holding the owner key",
+      },
     ]);
   });
 });

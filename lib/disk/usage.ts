@@ -2,10 +2,10 @@
  * Where a device's disk goes, read from its home: the zone state (and how much history it
  * holds), named data, each app (its data, packages, conflict copies, standby copies,
  * output), logs and backup caches; and leftovers, what nothing uses any more but is still
- * there (the data of an app removed without --purge, the log and sandbox of one removed
- * with it, keys in the zone state written by a bucky before presence records), each with
- * its size and how to remove it. Sizes are what
- * the files take on disk, as `du` counts them.
+ * there (the data of an app removed without --purge, or with a --purge the owner did not
+ * authorise; the log and sandbox of one purged; keys in the zone state written by a bucky
+ * before presence records), each with its size and how to remove it. Sizes are what the
+ * files take on disk, as `du` counts them.
  */
 
 import { existsSync, lstatSync, readdirSync } from "node:fs";
@@ -54,20 +54,30 @@ export interface HomeUsage {
   readonly leftovers: readonly Leftover[];
 }
 
+/**
+ * The apps' specs as this device carries them out (a purge the owner did not grant is a
+ * removal that keeps the data: lib/apps/purge.ts asCarriedOut), and the apps whose removal
+ * asked for such a purge.
+ */
+export interface UsageSpecs {
+  readonly specs: readonly AppSpec[];
+  readonly ungrantedPurges: ReadonlySet<string>;
+}
+
 export function homeUsage(
   paths: HomePaths,
   db: StateDb,
-  specs: readonly AppSpec[],
+  apps: UsageSpecs,
   device: string,
 ): HomeUsage {
-  return runAll(homeUsageSteps(paths, db, specs, device));
+  return runAll(homeUsageSteps(paths, db, apps, device));
 }
 
 /** The same, a step at a time (a step per file looked at), for a daemon to run in slices. */
 export function* homeUsageSteps(
   paths: HomePaths,
   db: StateDb,
-  specs: readonly AppSpec[],
+  { specs, ungrantedPurges }: UsageSpecs,
   device: string,
 ): Generator<void, HomeUsage, void> {
   const sqlite = db.$client;
@@ -94,7 +104,8 @@ export function* homeUsageSteps(
     }
     const bytes = (yield* sizeSteps(dir)) + usage.replicaBytes;
     if (bytes === 0) continue;
-    leftovers.push({ ...appLeftover(app, spec, usage, { db, paths, dir }), bytes });
+    const ungranted = ungrantedPurges.has(app);
+    leftovers.push({ ...appLeftover(app, spec, ungranted, usage, { db, paths, dir }), bytes });
   }
   // Keys a bucky before presence records wrote at every heartbeat; each device deletes its own.
   for (const row of sqlite
@@ -139,12 +150,15 @@ export function* homeUsageSteps(
 /**
  * What is left of `app` on this device, and how to remove it: of one removed with --purge,
  * the rest of what it had here; of one removed without, its data (kept for a reinstall);
- * of one whose spec cannot be read (a member garbled it), its data still, which no `rm`
- * is offered for; of one the zone does not have at all, its directories.
+ * of one removed with a --purge the owner did not authorise (`ungranted`), its data, kept,
+ * which only the owner may delete; of one whose spec cannot be read (a member garbled it),
+ * its data still, which no `rm` is offered for; of one the zone does not have at all, its
+ * directories.
  */
 function appLeftover(
   app: string,
   spec: AppSpec | undefined,
+  ungranted: boolean,
   usage: AppUsage,
   where: { readonly db: StateDb; readonly paths: HomePaths; readonly dir: string },
 ): Omit<Leftover, "bytes"> {
@@ -154,6 +168,11 @@ function appLeftover(
     return {
       what: `${purgedRemains(usage, dir)} of ${app}, removed with --purge`,
       remove: `rm -r ${[dir, replicas].filter(existsSync).join(" ")}`,
+    };
+  if (spec && ungranted)
+    return {
+      what: `the data of ${app}, kept: it was removed with a --purge the owner did not authorise`,
+      remove: `only the owner may delete it: \`bucky app remove ${app} --purge\` on the device holding the owner key`,
     };
   if (spec)
     return {

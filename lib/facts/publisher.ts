@@ -5,10 +5,10 @@
  * time (free space) are rounded, so that they do not make a new record every time.
  */
 
-import type { ZoneId } from "../../protocol/ids.ts";
 import { asCarriedOut } from "../apps/purge.ts";
-import { readSpecs } from "../apps/spec.ts";
-import { type AppUsage, homeUsageSteps } from "../disk/usage.ts";
+import type { PurgeGrants } from "../apps/purge-grants.ts";
+import { type AppSpec, readSpecs } from "../apps/spec.ts";
+import { type AppUsage, homeUsageSteps, type UsageSpecs } from "../disk/usage.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -134,20 +134,29 @@ export function usageFacts(node: UsageSubject): UsageFacts {
 
 interface UsageSubject {
   readonly zone: { readonly paths: HomePaths };
-  readonly zoneId: ZoneId;
   readonly db: NodeContext["db"];
+  readonly purgeGrants: PurgeGrants;
   readonly deviceName: string;
+}
+
+/**
+ * The apps' specs as this device carries them out: what is left of a removal whose purge
+ * the owner did not grant is its data, kept, and said as such.
+ */
+function usageSpecs(node: UsageSubject): UsageSpecs {
+  const specs: AppSpec[] = [];
+  const ungrantedPurges = new Set<string>();
+  for (const written of readSpecs(node.db)) {
+    const spec = asCarriedOut(node.db, node.purgeGrants, written);
+    if (written.purge === true && spec.purge !== true) ungrantedPurges.add(spec.app);
+    specs.push(spec);
+  }
+  return { specs, ungrantedPurges };
 }
 
 /** The same, a step at a time, for a daemon to run in slices. */
 export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts, void> {
-  const usage = yield* homeUsageSteps(
-    node.zone.paths,
-    node.db,
-    // What is left of a removal whose purge the owner did not grant is its data, kept.
-    readSpecs(node.db).map((spec) => asCarriedOut(node.db, node.zoneId, spec)),
-    node.deviceName,
-  );
+  const usage = yield* homeUsageSteps(node.zone.paths, node.db, usageSpecs(node), node.deviceName);
   const total = (app: AppUsage) =>
     app.dataBytes + app.packagesBytes + app.conflictsBytes + app.replicaBytes + app.logsBytes;
   return {

@@ -205,6 +205,12 @@ export const en = {
       `${p.app} was installed by a newer bucky than this device's (${p.problem}). Update bucky on this device to manage it here.`,
     appSpecUnreadable: (p: { app: string; problem: string }) =>
       `${p.app} runs nowhere: its settings in the zone state cannot be read (${p.problem}). Install it again, or remove it.`,
+    /** An image app no device of the zone runs images for: the platforms are names (checked). */
+    imageUnrunnable: (p: { app: string; platforms: readonly string[] }) =>
+      `${p.app} runs a container image, and no device of the zone runs images for ${p.platforms.join(" or ")}. Install Podman on one of them (apt-get install podman runc) and restart its daemon.`,
+    /** A member's `--purge`, which the owner did not authorise: nothing was deleted. */
+    purgeUngranted: (p: { app: string; writtenBy: string }) =>
+      `${p.app} was removed with --purge by ${p.writtenBy}, which the owner did not authorise: its data is kept on every device. To delete it, run \`bucky app remove ${p.app} --purge\` on the device holding the owner key; or leave it, and nothing is lost.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

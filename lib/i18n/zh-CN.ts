@@ -171,6 +171,10 @@ export const zhCN: Messages = {
     deviceUnsandboxed: (p) =>
       `${p.device} 无法为应用提供沙箱：${p.device} 称“${p.problem}”。那里的应用可以访问整台设备。`,
     appUnsandboxed: (p) => `${p.app} 在 ${p.device} 上没有沙箱保护地运行。`,
+    imageUnrunnable: (p) =>
+      `${p.app} 运行容器镜像，但区域中没有设备能运行 ${p.platforms.join(" 或 ")} 的镜像。请在其中一台设备上安装 Podman（apt-get install podman runc）并重启其守护进程。`,
+    purgeUngranted: (p) =>
+      `${p.app} 已被 ${p.writtenBy} 以 --purge 移除，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备上运行 \`bucky app remove ${p.app} --purge\`；也可以不做处理，数据不会丢失。`,
     appSpecNewer: (p) =>
       `${p.app} 由更新版本的 bucky 安装（${p.problem}）。请更新本设备上的 bucky 以在此管理它。`,
     appSpecUnreadable: (p) =>

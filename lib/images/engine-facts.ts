@@ -5,6 +5,7 @@
  * (lib/replica/zone-holding.ts), `bucky app install` refuses an image no device can run,
  * and `bucky status` shows which devices run images and why the others do not.
  */
+import { checkAppName } from "../../protocol/names.ts";
 import { type Platform, parsePlatformName, platformName, runsOn } from "../../protocol/oci.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
@@ -89,23 +90,39 @@ export function imageDevices(
     .sort((a, b) => compareCodeUnits(a.device, b.device));
 }
 
-/** Image apps no member can run, for `bucky status` to warn of. */
-export function imageWarnings(
+/**
+ * An image app no member can run: the platforms the zone holds its image for, which no
+ * device runs images of. Both are names, never a member's sentence: the platforms are
+ * checked where the spec is read (lib/apps/spec.ts), the app's name where the note is made.
+ */
+export interface ImageNote {
+  readonly app: string;
+  readonly platforms: readonly string[];
+}
+
+/**
+ * Image apps no member can run, for `bucky status` to warn of: of apps named as apps are
+ * (any member writes specs, under any key; no app of another name was ever installed).
+ */
+export function imageNotes(
   membership: Membership,
   specs: readonly AppSpec[],
   facts: ReadonlyMap<string, EngineFacts>,
-): string[] {
+): ImageNote[] {
   const members = [...membership.byId.values()].filter(
     (member) => standingOf(membership, member.id) === "member",
   );
   return specs.flatMap((spec) => {
-    if (!spec.image || spec.desired === "removed") return [];
-    if (members.some((member) => runsImageOf(facts.get(member.name), spec.image?.platforms ?? [])))
-      return [];
-    return [
-      `app ${spec.app} runs a container image, and no device of the zone runs images for ${spec.image.platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`,
-    ];
+    if (!spec.image || spec.desired === "removed" || !checkAppName(spec.app).ok) return [];
+    const platforms = spec.image.platforms;
+    if (members.some((member) => runsImageOf(facts.get(member.name), platforms))) return [];
+    return [{ app: spec.app, platforms }];
   });
+}
+
+/** What `bucky status` says of one, in the zone's words. */
+export function describeImageNote({ app, platforms }: ImageNote): string {
+  return `app ${app} runs a container image, and no device of the zone runs images for ${platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`;
 }
 
 /** Writes this device's facts when they changed. */

@@ -148,6 +148,7 @@ export function createLocalApp(
             ...ownFacts(node.zone.paths, node.db, node.deviceName),
             ...(usage ? { usage } : {}),
           },
+          purgeGrants: node.purgeGrants,
         },
         { disk },
       ),

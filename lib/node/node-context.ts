@@ -14,6 +14,7 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
+import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
@@ -74,6 +75,8 @@ export class NodeContext {
   readonly doors = new AppDoors();
   /** The disk's room that installs under way hold (lib/disk/room.ts). */
   readonly room = new RoomReservations();
+  /** The owner's purge grants, each checked once for the node's life (lib/apps/purge-grants.ts). */
+  readonly purgeGrants: PurgeGrants;
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
@@ -105,6 +108,7 @@ export class NodeContext {
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
+    this.purgeGrants = new PurgeGrants(this.zoneId);
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
     this.client = new PeerClient(

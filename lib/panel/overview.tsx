@@ -5,11 +5,12 @@
  */
 import type { Hono } from "hono";
 import type { Child, FC } from "hono/jsx";
-import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { UsageFacts } from "../facts/payload.ts";
+import type { Messages } from "../i18n/messages.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights } from "../users/access.ts";
+import { type ByAttentionKind, sayAttention } from "../zone/attention.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import type { ReliabilityNote } from "../zone/reliability.ts";
 import type { DeviceDisk, ZoneBackup, ZoneCertificate, ZoneStatus } from "../zone/status.ts";
@@ -104,38 +105,22 @@ export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => 
 const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, manage }) => {
   const { t } = useLocale();
   const r = status.reliability;
+  const attention = sayAttention(status, attentionInWords(t, manage));
   return (
     <section aria-labelledby="level">
       <p class="level" id="level">
         {t.overview.level({ level: r.level })}
       </p>
       <p>{t.overview.meaning[r.meaning]({ devices: r.unprotected })}</p>
-      {r.notes.length + status.sandbox.length + status.unreadableApps.length > 0 ? (
+      {r.notes.length + attention.length > 0 ? (
         <ul>
           {r.notes.map((note) => (
             <li class="warn">
               <Note note={note} />
             </li>
           ))}
-          {status.sandbox.map((note) => (
-            <li class="warn">
-              <SandboxWarning note={note} />
-            </li>
-          ))}
-          {status.unreadableApps.map((unreadable) => (
-            <li class="warn">
-              {unreadable.newer
-                ? t.notes.appSpecNewer(unreadable)
-                : t.notes.appSpecUnreadable(unreadable)}
-              {manage && !unreadable.newer ? (
-                <Confirm
-                  summary={t.apps.removeOpen}
-                  text={t.notes.removeUnreadable({ app: unreadable.app })}
-                  action={href(`apps/${encodeURIComponent(unreadable.app)}/remove`)}
-                  label={t.apps.remove({ app: unreadable.app })}
-                />
-              ) : null}
-            </li>
+          {attention.map((said) => (
+            <li class="warn">{said}</li>
           ))}
         </ul>
       ) : (
@@ -229,16 +214,38 @@ export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
   }
 };
 
-const SandboxWarning: FC<{ note: SandboxNote }> = ({ note }) => {
-  const { t } = useLocale();
-  return (
-    <>
-      {note.kind === "device-unsandboxed"
-        ? t.notes.deviceUnsandboxed(note)
-        : t.notes.appUnsandboxed(note)}
-    </>
-  );
-};
+/**
+ * What else needs attention, each kind in the viewer's language, with what to do: a way of
+ * saying every kind of note `bucky status` warns of (lib/zone/attention.ts), or the build
+ * fails. Names in them are checked where the notes are made; a device's own words (why it
+ * cannot sandbox apps) are said to be its words.
+ */
+function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> {
+  const n = t.notes;
+  return {
+    sandbox: (note) =>
+      note.kind === "device-unsandboxed" ? n.deviceUnsandboxed(note) : n.appUnsandboxed(note),
+    imageNotes: (note) => (
+      <>
+        {n.imageUnrunnable(note)} <a href={href("devices")}>{n.seeDevices}</a>
+      </>
+    ),
+    unreadableApps: (unreadable) => (
+      <>
+        {unreadable.newer ? n.appSpecNewer(unreadable) : n.appSpecUnreadable(unreadable)}
+        {manage && !unreadable.newer ? (
+          <Confirm
+            summary={t.apps.removeOpen}
+            text={n.removeUnreadable({ app: unreadable.app })}
+            action={href(`apps/${encodeURIComponent(unreadable.app)}/remove`)}
+            label={t.apps.remove({ app: unreadable.app })}
+          />
+        ) : null}
+      </>
+    ),
+    ungrantedPurges: (note) => n.purgeUngranted(note),
+  };
+}
 
 /** Every device's backups, as the zone knows them: the same on every device. */
 const ZoneBackups: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {

@@ -94,7 +94,9 @@ describe("the overview", () => {
       reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
       warnings: [],
       sandbox: [],
+      imageNotes: [],
       unreadableApps: [],
+      ungrantedPurges: [],
       disk: [],
     },
   });
@@ -542,6 +544,8 @@ describe("an app whose spec cannot be read", () => {
         reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
         warnings: [],
         sandbox: [],
+        imageNotes: [],
+        ungrantedPurges: [],
         unreadableApps: [{ app: "five", problem: "a spec must be a map" }],
         disk: [],
       },
@@ -560,6 +564,46 @@ describe("an app whose spec cannot be read", () => {
   });
 });
 
+describe("an image app no device runs, and a purge the owner did not authorise", () => {
+  test("are said on the overview in the viewer's language, with what to do in the zone's words", async () => {
+    const answers = {
+      "/v1/status": {
+        zone: { id: "ztest", name: "home" },
+        devices: [],
+        backups: [],
+        gateways: [],
+        images: [],
+        certificates: [],
+        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+        warnings: [],
+        sandbox: [],
+        imageNotes: [{ app: "photos", platforms: ["linux/arm64", "linux/arm/v7"] }],
+        unreadableApps: [],
+        ungrantedPurges: [{ app: "notes", writtenBy: "laptop" }],
+        disk: [],
+      },
+    };
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "photos runs a container image, and no device of the zone runs images for linux/arm64 or linux/arm/v7. Install Podman on one of them (apt-get install podman runc) and restart its daemon.",
+    );
+    expect(english).toContain(
+      "notes was removed with --purge by laptop, which the owner did not authorise: its data is kept on every device. To delete it, run `bucky app remove notes --purge` on the device holding the owner key; or leave it, and nothing is lost.",
+    );
+    expect(english).not.toContain(en.overview.allWell);
+    const chinese = await page("zh-CN");
+    expect(chinese).toContain(
+      "photos 运行容器镜像，但区域中没有设备能运行 linux/arm64 或 linux/arm/v7 的镜像。请在其中一台设备上安装 Podman（apt-get install podman runc）并重启其守护进程。",
+    );
+    expect(chinese).toContain(
+      "notes 已被 laptop 以 --purge 移除，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备上运行 `bucky app remove notes --purge`；也可以不做处理，数据不会丢失。",
+    );
+  });
+});
+
 describe("an app a newer bucky installed", () => {
   test("is said as such on the overview, in the viewer's language, with no way to remove it offered", async () => {
     const problem = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
@@ -574,6 +618,8 @@ describe("an app a newer bucky installed", () => {
         reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
         warnings: [],
         sandbox: [],
+        imageNotes: [],
+        ungrantedPurges: [],
         unreadableApps: [{ app: "future", problem, newer: true }],
         disk: [],
       },

@@ -1,12 +1,14 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import * as deviceFacts from "../../protocol/device-facts.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { PurgeGrants } from "../apps/purge-grants.ts";
 import * as specs from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { describeZone, deviceDisk } from "./status.ts";
@@ -99,6 +101,7 @@ describe("bucky status's description of the zone", () => {
         nowMs,
         liveWindowMs: 60_000,
         ownFacts: {},
+        purgeGrants: new PurgeGrants(testZone.id),
       });
       expect(status.devices.map((d) => d.name)).toEqual(["a"]);
       const newer = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
@@ -116,5 +119,69 @@ describe("bucky status's description of the zone", () => {
       verified.mockRestore();
       read.mockRestore();
     }
+  });
+});
+
+describe("what else needs the owner's attention, in bucky status --json", () => {
+  // A key segment holds no space, but more than an app's name: not said as an app's.
+  const LURE = "Owner.must.run:bucky@revoke.nas";
+  test("an image app no device runs and a purge the owner did not authorise are data beside their words, of apps named as apps are", () => {
+    const node = openTestNode(21);
+    const laptop = signingKeyFromSeed(seed(22));
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+      [
+        { key: "boot/config", value: JSON.stringify(testZone.jws) },
+        { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
+        { key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") },
+        {
+          key: specs.appKeys.spec("photos"),
+          value: JSON.stringify(testSpec("photos", { image: { platforms: ["linux/arm64"] } })),
+        },
+      ],
+      1000,
+    );
+    // The laptop, a member without the owner key, removes notes "with --purge".
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "laptop", key: laptop, seal: node.seal },
+      [
+        {
+          key: specs.appKeys.spec("notes"),
+          value: JSON.stringify(testSpec("notes", { desired: "removed", purge: true })),
+        },
+        // Under a "name" no app has (no app of it was ever installed): not said in the zone's words.
+        ...[
+          { ...testSpec("notes", { desired: "removed", purge: true }), app: LURE },
+          { ...testSpec("photos", { image: { platforms: ["linux/arm64"] } }), app: `${LURE}.x` },
+        ].map((spec) => ({ key: specs.appKeys.spec(spec.app), value: JSON.stringify(spec) })),
+      ],
+      2000,
+    );
+    const membership = loadMembership(node.db, node.zone);
+    const status = describeZone({
+      db: node.db,
+      home: "/home",
+      zone: { id: node.zone as ZoneId, name: "home" },
+      device: { id: [...membership.byId.keys()][0] as DeviceId, name: "a", holdsOwnerKey: true },
+      membership,
+      nowMs: 10_000,
+      liveWindowMs: 60_000,
+      ownFacts: {},
+      purgeGrants: new PurgeGrants(testZone.id),
+    });
+    expect({
+      imageNotes: status.imageNotes,
+      ungrantedPurges: status.ungrantedPurges,
+      warnings: status.warnings,
+    }).toEqual({
+      imageNotes: [{ app: "photos", platforms: ["linux/arm64"] }],
+      ungrantedPurges: [{ app: "notes", writtenBy: "laptop" }],
+      warnings: [
+        "app photos runs a container image, and no device of the zone runs images for linux/arm64: install Podman on one (`apt-get install podman runc`) and restart its daemon",
+        "app notes was removed with --purge by laptop, which the owner did not authorise: its data is kept on every device; to delete it, run `bucky app remove notes --purge` on the device holding the owner key",
+      ],
+    });
   });
 });

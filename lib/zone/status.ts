@@ -9,14 +9,20 @@ import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { describeUngrantedPurge, ungrantedPurges } from "../apps/purge.ts";
-import { describeSandboxNote, type SandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
+import { PurgeGrants } from "../apps/purge-grants.ts";
+import { describeSandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
-import { imageDevices, imageWarnings, readAllEngineFacts } from "../images/engine-facts.ts";
+import {
+  describeImageNote,
+  imageDevices,
+  imageNotes,
+  readAllEngineFacts,
+} from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
@@ -29,6 +35,12 @@ import {
 import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
+import {
+  type ByAttentionKind,
+  sayAttention,
+  type UnreadableApp,
+  type ZoneAttention,
+} from "./attention.ts";
 import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
 import {
   type AppDataCopies,
@@ -39,7 +51,7 @@ import {
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
 
-export interface ZoneStatus {
+export interface ZoneStatus extends ZoneAttention {
   readonly home: string;
   /** The device this was asked on. */
   readonly device: {
@@ -70,17 +82,12 @@ export interface ZoneStatus {
   /** Each gateway's certificates: until when, and the last error while it is not renewed. */
   readonly certificates: readonly ZoneCertificate[];
   readonly reliability: Reliability;
-  /** What else needs the owner's attention: devices and apps without a sandbox, image apps no device runs. */
+  /**
+   * What else needs the owner's attention, in English: the notes of the fields below
+   * (lib/zone/attention.ts), which the panel says in the viewer's language. A new warning
+   * is a new kind of note there, never a sentence here.
+   */
   readonly warnings: readonly string[];
-  /** The same, as data (the panel says it in the viewer's language). */
-  readonly sandbox: readonly SandboxNote[];
-  /** Apps whose spec in the zone state is not one bucky can read, each with why: run nowhere. */
-  /** Apps whose spec this device cannot read; `newer` when a newer bucky wrote it (update this device). */
-  readonly unreadableApps: readonly {
-    readonly app: string;
-    readonly problem: string;
-    readonly newer?: true;
-  }[];
   /** With `disk`: where each device's space goes, as it last said (this device: now). */
   readonly disk?: readonly DeviceDisk[];
 }
@@ -145,18 +152,19 @@ export interface StatusView {
   readonly liveWindowMs: number;
   /** What the asking device knows of itself now (its published facts may be seconds old). */
   readonly ownFacts: Partial<DeviceFactsPayload>;
+  /** The owner's purge grants, each checked once (the running node's, or one for this answer). */
+  readonly purgeGrants: PurgeGrants;
 }
 
 export function describeZone(view: StatusView, options: { disk?: boolean } = {}): ZoneStatus {
   // What the answer is made of, each read once: the devices' signed facts (a signature
   // check and a decoding each), the apps' specs and what each device runs of images.
   const held = heldFacts(view.db);
-  const unreadable: { app: string; problem: string; newer?: true }[] = [];
+  const unreadable: UnreadableApp[] = [];
   const specs = readSpecs(view.db, (app, { problem, newer }) =>
     unreadable.push({ app, problem, ...(newer ? { newer } : {}) }),
   );
   const engines = readAllEngineFacts(view.db);
-  const sandbox = sandboxNotes(view.db, view.membership, specs);
   const devices = readZoneFacts(
     view.db,
     view.membership,
@@ -167,6 +175,12 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   );
   // This device's usage when measured here now, not as a record it could have been sent.
   const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
+  const attention: ZoneAttention = {
+    sandbox: sandboxNotes(view.db, view.membership, specs),
+    imageNotes: imageNotes(view.membership, specs, engines),
+    unreadableApps: unreadable,
+    ungrantedPurges: ungrantedPurges(view.db, view.purgeGrants, view.membership, specs),
+  };
   return {
     home: view.home,
     device: view.device,
@@ -210,18 +224,8 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       ),
       measuredHere,
     }),
-    warnings: [
-      ...sandbox.map(describeSandboxNote),
-      ...imageWarnings(view.membership, specs, engines),
-      ...unreadable.map(({ app, problem, newer }) =>
-        newer
-          ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
-          : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
-      ),
-      ...ungrantedPurges(view.db, view.zone.id, view.membership, specs).map(describeUngrantedPurge),
-    ],
-    sandbox,
-    unreadableApps: unreadable,
+    warnings: sayAttention(attention, IN_ENGLISH),
+    ...attention,
     ...(options.disk
       ? {
           disk: devices
@@ -231,6 +235,17 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       : {}),
   };
 }
+
+/** The notes of what needs attention in English, for `warnings`: a way of saying every kind. */
+const IN_ENGLISH: ByAttentionKind<string> = {
+  sandbox: describeSandboxNote,
+  imageNotes: describeImageNote,
+  unreadableApps: ({ app, problem, newer }) =>
+    newer
+      ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
+      : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
+  ungrantedPurges: describeUngrantedPurge,
+};
 
 /**
  * A device's disk as it said it. How to remove a leftover is kept only when its usage was
@@ -268,8 +283,10 @@ export async function zoneStatus(
   const zone = openCheckedZone(home, log);
   try {
     const { disk, ...times } = options;
+    // One answer's checks of the owner's purge grants (a running node keeps its own).
+    const grants = new PurgeGrants(zone.zone.id);
     // Where the space goes is measured by code only --disk needs (with drizzle).
-    const usage = disk ? await measureUsage(zone) : undefined;
+    const usage = disk ? await measureUsage(zone, grants) : undefined;
     return describeZone(
       {
         db: zone.sqlite,
@@ -281,6 +298,7 @@ export async function zoneStatus(
           ...ownFacts(zone.paths, zone.sqlite, zone.device.name),
           ...(usage ? { usage } : {}),
         },
+        purgeGrants: grants,
         ...times,
       },
       { disk: disk === true },
@@ -290,14 +308,14 @@ export async function zoneStatus(
   }
 }
 
-async function measureUsage(zone: CheckedZone): Promise<UsageFacts> {
+async function measureUsage(zone: CheckedZone, purgeGrants: PurgeGrants): Promise<UsageFacts> {
   const [{ usageFacts }, { stateDbOver }] = await Promise.all([
     import("../facts/publisher.ts"),
     import("../store/db.ts"),
   ]);
   return usageFacts({
     zone,
-    zoneId: zone.zone.id,
+    purgeGrants,
     db: stateDbOver(zone.sqlite),
     deviceName: zone.device.name,
   });

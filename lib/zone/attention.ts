@@ -1,0 +1,44 @@
+/**
+ * What needs the owner's attention beside the reliability notes, as data: devices and apps
+ * without a sandbox, image apps no device can run, app specs this device cannot read, and
+ * removals whose purge the owner did not authorise. `bucky status` says each in English
+ * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
+ * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
+ * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
+ * the build fails. Types only, and one loop: the panel loads nothing else of it.
+ */
+import type { UngrantedPurge } from "../apps/purge.ts";
+import type { SandboxNote } from "../apps/sandbox-facts.ts";
+import type { ImageNote } from "../images/engine-facts.ts";
+
+/** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
+export interface UnreadableApp {
+  readonly app: string;
+  readonly problem: string;
+  readonly newer?: true;
+}
+
+export interface ZoneAttention {
+  /** Devices that cannot sandbox apps, and apps running without a sandbox. */
+  readonly sandbox: readonly SandboxNote[];
+  /** Image apps no device of the zone runs images for, with the platforms of their image. */
+  readonly imageNotes: readonly ImageNote[];
+  /** Apps whose spec this device cannot read, run nowhere (a newer bucky's: run by the devices that run it). */
+  readonly unreadableApps: readonly UnreadableApp[];
+  /** Removals asking for a purge the owner did not authorise (the data is kept), each with who wrote it. */
+  readonly ungrantedPurges: readonly UngrantedPurge[];
+}
+
+/** One way of saying each kind of note: a record with a key for every kind. */
+export type ByAttentionKind<R> = {
+  readonly [K in keyof ZoneAttention]: (note: ZoneAttention[K][number]) => R;
+};
+
+/** Each note of `attention`, said by `say`, kind after kind in the order `say` lists them. */
+export function sayAttention<R>(attention: ZoneAttention, say: ByAttentionKind<R>): R[] {
+  return (Object.keys(say) as (keyof ZoneAttention)[]).flatMap((kind) => {
+    // The note and its way of saying are of the same kind: TypeScript cannot follow that.
+    const sayOne = say[kind] as (note: unknown) => R;
+    return attention[kind].map((note) => sayOne(note));
+  });
+}
