@@ -12,10 +12,11 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   statSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
   CHUNK_BYTES,
@@ -30,7 +31,7 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { writeFileAtomic } from "../atomic-file.ts";
+import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 
 export interface StoredObject {
@@ -144,6 +145,29 @@ export class ObjectStore {
     if (existsSync(path)) return;
     mkdirSync(join(path, ".."), { recursive: true });
     writeFileAtomic(path, bytes, 0o644);
+  }
+
+  /**
+   * Takes in chunk `id` from the file `path`, which this process wrote and hashed to `id`
+   * elsewhere on this disk (a blob stored as it was read): renamed in, so its bytes are not
+   * written twice; copied, its bytes checked, when `path` is on another disk. The file is
+   * gone from `path` once the chunk is here, unless the chunk was here already.
+   */
+  adoptChunk(id: ChunkId, path: string): void {
+    this.written++;
+    const target = this.chunkPath(id);
+    if (existsSync(target)) return;
+    mkdirSync(dirname(target), { recursive: true });
+    try {
+      renameSync(path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EXDEV")
+        throw fileSystemError(error, "store", target) ?? error;
+      this.writeChunk(id, readFileSync(path));
+      rmSync(path, { force: true });
+      return;
+    }
+    fsyncDirectory(dirname(target));
   }
 
   writeList(list: ChunkList): ChunkListId {
