@@ -95,7 +95,7 @@ export class ImageStore {
     chunks: readonly ChunkId[],
     staged: ObjectStore,
   ): ObjectId {
-    for (const chunk of chunks) this.objects.adoptChunk(chunk, staged.chunkPath(chunk));
+    this.objects.adoptChunks(chunks, (chunk) => staged.chunkPath(chunk));
     const id =
       chunks.length === 1
         ? (chunks[0] as ChunkId)

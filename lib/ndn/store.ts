@@ -148,26 +148,28 @@ export class ObjectStore {
   }
 
   /**
-   * Takes in chunk `id` from the file `path`, which this process wrote and hashed to `id`
-   * elsewhere on this disk (a blob stored as it was read): renamed in, so its bytes are not
-   * written twice; copied, its bytes checked, when `path` is on another disk. The file is
-   * gone from `path` once the chunk is here, unless the chunk was here already.
+   * Takes in `chunks`, each from the file `pathOf(id)`, which this process wrote (durably)
+   * and hashed to that id elsewhere on this disk (a blob stored as it was read): renamed in,
+   * so their bytes are not written twice; copied, their bytes checked, from another disk. A
+   * chunk here already stays as it is. The renames are durable when this returns.
    */
-  adoptChunk(id: ChunkId, path: string): void {
-    this.written++;
-    const target = this.chunkPath(id);
-    if (existsSync(target)) return;
-    mkdirSync(dirname(target), { recursive: true });
-    try {
-      renameSync(path, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EXDEV")
-        throw fileSystemError(error, "store", target) ?? error;
-      this.writeChunk(id, readFileSync(path));
-      rmSync(path, { force: true });
-      return;
+  adoptChunks(chunks: readonly ChunkId[], pathOf: (id: ChunkId) => string): void {
+    const renamedIn = new Set<string>();
+    for (const id of chunks) {
+      this.written++;
+      const target = this.chunkPath(id);
+      if (existsSync(target)) continue;
+      mkdirSync(dirname(target), { recursive: true });
+      try {
+        renameSync(pathOf(id), target);
+        renamedIn.add(dirname(target));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EXDEV")
+          throw fileSystemError(error, "store", target) ?? error;
+        this.writeChunk(id, readFileSync(pathOf(id)));
+      }
     }
-    fsyncDirectory(dirname(target));
+    for (const dir of renamedIn) fsyncDirectory(dir);
   }
 
   writeList(list: ChunkList): ChunkListId {
