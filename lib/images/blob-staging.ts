@@ -24,6 +24,9 @@ export interface StagedBlob {
 export class BlobStaging {
   /** The staged chunks (never a chunk list: those are written only as a blob is stored). */
   readonly store: ObjectStore;
+  /** A chunk's bytes as they come: one for every blob, staged one after another. */
+  private buffer: Buffer | undefined;
+  private staging = false;
 
   constructor(
     /** A directory under the image store's `incoming` (ImageStore.incomingPath). */
@@ -34,15 +37,30 @@ export class BlobStaging {
 
   /**
    * Stages the bytes `pieces` yields, a chunk at a time, telling `written` of each chunk's
-   * bytes once they are on the disk (or were there already).
+   * bytes once they are on the disk (or were there already). One blob at a time: the next
+   * waits until this one is staged.
    */
   async put(
     pieces: AsyncIterable<Uint8Array>,
     written: (bytes: number) => void,
   ): Promise<StagedBlob> {
+    if (this.staging) throw new BuckyError("E_INTERNAL", "two blobs staged at once in one place");
+    this.staging = true;
+    try {
+      return await this.stage(pieces, written);
+    } finally {
+      this.staging = false;
+    }
+  }
+
+  private async stage(
+    pieces: AsyncIterable<Uint8Array>,
+    written: (bytes: number) => void,
+  ): Promise<StagedBlob> {
     const whole = createHash("sha256");
     const chunks: ChunkId[] = [];
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.buffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
+    const buffer = this.buffer;
     let filled = 0;
     let sizeBytes = 0;
     const flush = () => {
