@@ -8,7 +8,9 @@
  * soon as its header says so (before any of its bytes are written), anything but a plain
  * file or a directory is refused, and so is a path that leads outside `target`. A file
  * keeps one thing of its mode: whether it is executable. The caller removes `target` on a
- * refusal.
+ * refusal. A reader that wants the files' bytes as they stream, not written out as they
+ * are (an image archive, whose layers go straight into named data), reads the same
+ * entries within the same bounds and refusals with readArchiveFiles.
  */
 import { mkdir, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -96,6 +98,71 @@ export async function unpackArchive(
   words: ArchiveWords,
   options: ArchiveOptions = {},
 ): Promise<void> {
+  await readArchive(archive, limits, words, options, {
+    async directory(parts, name) {
+      if (parts.length === 0) return;
+      await mkdir(join(target, ...parts), { recursive: true, mode: 0o700 }).catch((error) => {
+        // A file of the same archive there already, or above it.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") throw notTar(`it holds ${name} twice`);
+        if (code === "ENOTDIR") throw notTar(`${name} is under a file of the same archive`);
+        throw error;
+      });
+    },
+    file: (file) => writeEntry(join(target, ...file.parts), file),
+  });
+}
+
+/** A plain file of an archive, as its header says, and its bytes as they stream. */
+export interface ArchiveFile {
+  /** Its name as the archive says it. */
+  readonly name: string;
+  /** Its path inside the archive, in parts: none empty, none `.` or `..`. */
+  readonly parts: readonly string[];
+  readonly sizeBytes: number;
+  readonly executable: boolean;
+  /** Its bytes, in pieces, `sizeBytes` in all (what is left unread is skipped). */
+  readonly pieces: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Reads the plain files of `archive` one at a time, within `limits`, and hands each to
+ * `onFile` as its bytes stream (the next waits until it returns), or refuses the archive as
+ * unpackArchive does: a link (left out with `leaveOutLinks`), a device, a path out of it, a
+ * name it holds twice or under a file of its own, an entry past a bound (at its header,
+ * before its bytes). A refusal `onFile` throws comes through as it is.
+ */
+export async function readArchiveFiles(
+  archive: Uint8Array | AsyncIterable<Uint8Array>,
+  limits: ArchiveLimits,
+  words: ArchiveWords,
+  options: ArchiveOptions,
+  onFile: (file: ArchiveFile) => Promise<void>,
+): Promise<void> {
+  const names = new ArchiveNames();
+  await readArchive(archive, limits, words, options, {
+    directory: async (parts, name) => names.directory(parts, name),
+    file: async (file) => {
+      names.file(file.parts, file.name);
+      await onFile(file);
+    },
+  });
+}
+
+/** Where an archive's entries go, as it is read. */
+interface EntrySink {
+  /** A directory (no parts: the archive's top directory itself). */
+  directory(parts: readonly string[], name: string): Promise<void>;
+  file(file: ArchiveFile): Promise<void>;
+}
+
+async function readArchive(
+  archive: Uint8Array | AsyncIterable<Uint8Array>,
+  limits: ArchiveLimits,
+  words: ArchiveWords,
+  options: ArchiveOptions,
+  sink: EntrySink,
+): Promise<void> {
   const source = archive instanceof Uint8Array ? slices(archive) : archive[Symbol.asyncIterator]();
   const { head, chunks } = await withHead(source, MAGIC_BYTES);
   const compression = compressionOf(head);
@@ -113,7 +180,7 @@ export async function unpackArchive(
       : { [Symbol.asyncIterator]: () => chunks };
   const reader = new Pull(stream[Symbol.asyncIterator]());
   try {
-    await unpackTar(reader, target, limits, options.leaveOutLinks === true);
+    await readTar(reader, limits, options.leaveOutLinks === true, sink);
   } catch (error) {
     if (error instanceof Refusal) throw refusalOf(error.problem, limits, words);
     if (error instanceof BuckyError) throw error;
@@ -136,11 +203,11 @@ export async function unpackArchive(
   }
 }
 
-async function unpackTar(
+async function readTar(
   reader: Pull,
-  target: string,
   limits: ArchiveLimits,
   leaveOutLinks: boolean,
+  sink: EntrySink,
 ): Promise<void> {
   let entries = 0;
   let totalBytes = 0;
@@ -179,39 +246,95 @@ async function unpackTar(
       throw tooLarge(`more than ${limits.totalBytes} bytes of files`, "totalBytes");
     if (limits.roomBytes !== undefined && totalBytes > limits.roomBytes)
       throw new Refusal({ kind: "no-room", what: `${name}, of ${size} bytes` });
-    const path = pathUnder(target, name);
+    const parts = partsOf(name);
     if (leftOut) {
       await reader.skip(padded(size));
       continue;
     }
     if (type === "5") {
-      if (path)
-        await mkdir(path, { recursive: true, mode: 0o700 }).catch((error) => {
-          // A file of the same archive there already, or above it.
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === "EEXIST") throw notTar(`it holds ${name} twice`);
-          if (code === "ENOTDIR") throw notTar(`${name} is under a file of the same archive`);
-          throw error;
-        });
+      await sink.directory(parts, name);
       await reader.skip(padded(size));
       continue;
     }
     if (type !== "0" && type !== "\0" && type !== "7")
       throw notTar(`${name} is an entry of a type bucky does not read (${JSON.stringify(type)})`);
-    if (!path) throw outside(name);
-    await writeEntry(reader, path, name, size, executable(header));
+    if (parts.length === 0) throw outside(name);
+    const body = new EntryBody(reader, name, size);
+    await sink.file({
+      name,
+      parts,
+      sizeBytes: size,
+      executable: executable(header),
+      pieces: body,
+    });
+    await body.skipRest();
     await reader.skip(padded(size) - size);
   }
 }
 
-/** Writes the `size` bytes that follow as the new file `path`. */
-async function writeEntry(
-  reader: Pull,
-  path: string,
-  name: string,
-  size: number,
-  executable: boolean,
-): Promise<void> {
+/** An entry's bytes, read from the archive once, as far as its reader goes. */
+class EntryBody implements AsyncIterable<Uint8Array> {
+  private left: number;
+
+  constructor(
+    private readonly reader: Pull,
+    private readonly name: string,
+    size: number,
+  ) {
+    this.left = size;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    while (this.left > 0) {
+      const piece = await this.reader.piece(this.left);
+      if (!piece) throw notTar(`it ends in the middle of ${this.name}`);
+      this.left -= piece.length;
+      yield piece;
+    }
+  }
+
+  async skipRest(): Promise<void> {
+    if (this.left === 0) return;
+    await this.reader.skip(this.left);
+    this.left = 0;
+  }
+}
+
+/**
+ * The names an archive read without writing it holds, so it is refused as it would be
+ * unpacked: a name twice, or one under a file of its own.
+ */
+class ArchiveNames {
+  private readonly files = new Set<string>();
+  private readonly directories = new Set<string>();
+
+  directory(parts: readonly string[], name: string): void {
+    this.under(parts, name);
+    this.directories.add(parts.join("/"));
+  }
+
+  file(parts: readonly string[], name: string): void {
+    this.under(parts, name);
+    const path = parts.join("/");
+    if (this.directories.has(path)) throw notTar(`it holds ${name} twice`);
+    this.files.add(path);
+  }
+
+  /** Refuses `parts` as one name twice, or as under a file; notes its directories. */
+  private under(parts: readonly string[], name: string): void {
+    const path = parts.join("/");
+    if (this.files.has(path)) throw notTar(`it holds ${name} twice`);
+    for (let i = 1; i < parts.length; i++) {
+      const above = parts.slice(0, i).join("/");
+      if (this.files.has(above)) throw notTar(`${name} is under a file of the same archive`);
+      this.directories.add(above);
+    }
+  }
+}
+
+/** Writes `file`'s bytes as the new file `path`. */
+async function writeEntry(path: string, file: ArchiveFile): Promise<void> {
+  const { name } = file;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((error) => {
     const code = (error as NodeJS.ErrnoException).code;
     throw code === "ENOTDIR" || code === "EEXIST"
@@ -219,30 +342,24 @@ async function writeEntry(
       : error;
   });
   // O_EXCL: a name the archive holds twice is refused, and nothing there is followed.
-  const file = await open(path, "wx", executable ? 0o700 : 0o600).catch((error) => {
+  const out = await open(path, "wx", file.executable ? 0o700 : 0o600).catch((error) => {
     const code = (error as NodeJS.ErrnoException).code;
     throw code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR"
       ? notTar(`it holds ${name} twice`)
       : error;
   });
   try {
-    let left = size;
-    while (left > 0) {
-      const piece = await reader.piece(left);
-      if (!piece) throw notTar(`it ends in the middle of ${name}`);
-      await file.write(piece);
-      left -= piece.length;
-    }
+    for await (const piece of file.pieces) await out.write(piece);
   } finally {
-    await file.close();
+    await out.close();
   }
 }
 
-/** Where entry `name` goes under `target`; undefined for the archive's top directory itself. */
-function pathUnder(target: string, name: string): string | undefined {
+/** Entry `name`'s path in parts; none for the archive's top directory itself. */
+function partsOf(name: string): string[] {
   const parts = name.split("/").filter((part) => part !== "" && part !== ".");
   if (name.startsWith("/") || parts.includes("..")) throw outside(name);
-  return parts.length === 0 ? undefined : join(target, ...parts);
+  return parts;
 }
 
 /** Whether the header's mode lets anyone run the file (what an app's package keeps of it). */

@@ -1,9 +1,12 @@
 /**
  * An image from a file, read by the one bounded tar reader: a Docker archive as .tar and
  * .tar.gz is stored with its layers checked; a hostile one (a link, a path out, a sparse
- * file, a gzip bomb, a layer altered) is refused with nothing kept, and one that would not
- * fit on the disk is refused as such (E_IO) before its bytes are written. Real archives of
- * `podman save` (both formats) are installed end to end in test/images.test.ts.
+ * file, a gzip bomb, a layer altered) is refused with nothing kept, neither unpacked nor
+ * stored, and one that would not fit on the disk is refused as such (E_IO) before its bytes
+ * are written. Its blobs are stored as they are read, so an image needs its size free once,
+ * and two installs at once fit where both do. Real archives of `podman save` (both formats)
+ * are installed end to end in test/images.test.ts, and one killed half-way in
+ * test/image-file.test.ts.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -24,6 +27,7 @@ import type { Platform } from "../../protocol/oci.ts";
 import type { ArchiveLimits } from "../archive/tar-archive.ts";
 import { gzipBomb, refusal, tar, tarHeader } from "../archive/test-archives.ts";
 import { ObjectStore } from "../ndn/store.ts";
+import { formatBytes } from "../units.ts";
 import { readImageArchive } from "./archive.ts";
 import { ImageStore } from "./image-store.ts";
 import { imageRoom } from "./pull.ts";
@@ -33,12 +37,65 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const amd64: Platform = { os: "linux", architecture: "amd64" };
 const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
-/** A home's image store, and what its unpacking left behind (nothing, after it is done). */
+/** A home's image store, and what its reading left behind (nothing, after it is done). */
 function store() {
   const dir = mkdtempSync(join(root, "home-"));
   const images = new ImageStore(new ObjectStore(join(dir, "ndn")), join(dir, "images"));
   const incoming = join(dir, "images", "incoming");
-  return { images, left: () => (existsSync(incoming) ? readdirSync(incoming) : []) };
+  return {
+    images,
+    left: () => (existsSync(incoming) ? readdirSync(incoming) : []),
+    stored: (): string[] => [...images.objects.objects()],
+  };
+}
+
+/**
+ * What `podman save --format oci-archive` writes for one image of `layers`: its entries,
+ * for tar(), the blob of layer `altered` (if any) not the bytes its manifest names.
+ */
+function ociArchive(layers: readonly string[], altered?: number) {
+  const blob = (text: string) => [`blobs/sha256/${digestOf(text).slice(7)}`, text] as const;
+  const config = JSON.stringify({
+    os: "linux",
+    architecture: "amd64",
+    rootfs: { type: "layers", diff_ids: layers.map(digestOf) },
+  });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: digestOf(config),
+      size: config.length,
+    },
+    layers: layers.map((layer) => ({
+      mediaType: "application/vnd.oci.image.layer.v1.tar",
+      digest: digestOf(layer),
+      size: layer.length,
+    })),
+  });
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: digestOf(manifest),
+        size: manifest.length,
+        annotations: { "org.opencontainers.image.ref.name": "localhost/site:1" },
+      },
+    ],
+  });
+  return [
+    ...layers.map((layer, i) => {
+      const [path] = blob(layer);
+      // The same length, other bytes: only its digest tells.
+      return [path, i === altered ? layer.replace(/^./, "#") : layer] as [string, string];
+    }),
+    [...blob(config)],
+    [...blob(manifest)],
+    ["oci-layout", '{"imageLayoutVersion":"1.0.0"}'],
+    ["index.json", index],
+  ] as [string, string][];
 }
 
 /** What `docker save` writes for one image of one layer: its entries, for tar(). */
@@ -96,11 +153,47 @@ describe("an image archive", () => {
   );
 
   test("a layer that does not hash to its config's digest is refused as altered", async () => {
-    const { images, left } = store();
+    const { images, left, stored } = store();
     const archive = file("site.tar", tar(dockerArchive("altered", digestOf("the original"))));
     expect(await refusal(readImageArchive(archive, { platforms: [amd64], images }))).toBe(
       `E_INTEGRITY: layer 0 of ${archive} (layer.tar) hashes to ${digestOf("altered")}, not to the ${digestOf("the original")} its config names: it was altered`,
     );
+    expect(stored()).toEqual([]);
+    expect(left()).toEqual([]);
+  });
+
+  test("an OCI archive whose second layer was altered is refused with nothing stored, not even its first", async () => {
+    const { images, left, stored } = store();
+    const layers = ["the first layer", "the second layer"];
+    const archive = file("site.tar", tar(ociArchive(layers, 1)));
+    expect(await refusal(readImageArchive(archive, { platforms: [amd64], images }))).toBe(
+      `E_INTEGRITY: layer ${digestOf(layers[1] as string)} in ${archive} hashes to ${digestOf("#he second layer")}: it was altered`,
+    );
+    expect(stored()).toEqual([]);
+    expect(left()).toEqual([]);
+    // Whole, it is stored: both layers, nothing else of it left behind.
+    const pulled = await readImageArchive(file("site.tar", tar(ociArchive(layers))), {
+      platforms: [amd64],
+      images,
+    });
+    expect(pulled.record.images[0]?.layers.map((layer) => layer.digest)).toEqual(
+      layers.map(digestOf),
+    );
+    expect(layers.map((layer) => String(images.objectOf(digestOf(layer), layer.length)))).toEqual(
+      layers.map(digestOf),
+    );
+    expect(left()).toEqual([]);
+  });
+
+  test("a file of the archive that is not the image's is not kept", async () => {
+    const { images, left, stored } = store();
+    const stray = "a file no manifest names";
+    await readImageArchive(file("site.tar", tar([...dockerArchive(), ["stray.bin", stray]])), {
+      platforms: [amd64],
+      images,
+    });
+    expect(stored()).not.toContain(digestOf(stray));
+    expect(stored()).toContain(digestOf("the layer's bytes"));
     expect(left()).toEqual([]);
   });
 
@@ -150,17 +243,36 @@ describe("an image archive", () => {
       () => 'E_INVALID_INPUT: that image archive holds "../../escaped", a path outside the archive',
     ],
     [
+      "a name twice (a second layer.tar after the first was read)",
+      [...dockerArchive(), ["layer.tar", "other bytes"]],
+      () =>
+        "E_INVALID_INPUT: that is not an image archive bucky can read: it holds layer.tar twice",
+    ],
+    [
+      "a file under a file of its own",
+      [...dockerArchive(), ["layer.tar/inner", "bytes"]],
+      () =>
+        "E_INVALID_INPUT: that is not an image archive bucky can read: layer.tar/inner is under a file of the same archive",
+    ],
+    [
+      "a directory where a file was",
+      [...dockerArchive(), ["layer.tar", "", "5"]],
+      () =>
+        "E_INVALID_INPUT: that is not an image archive bucky can read: it holds layer.tar twice",
+    ],
+    [
       "a device",
       [...dockerArchive(), ["console", "", "3"]],
       () =>
         "E_INVALID_INPUT: that image archive holds console, a character device: an image archive holds only plain files and directories",
     ],
   ])("holding %s is refused, nothing kept", async (_, entries, refused) => {
-    const { images, left } = store();
+    const { images, left, stored } = store();
     const archive = file("site.tar", tar(entries));
     expect(await refusal(readImageArchive(archive, { platforms: [amd64], images }))).toBe(
       refused(archive),
     );
+    expect(stored()).toEqual([]);
     expect(left()).toEqual([]);
     expect(existsSync(join(root, "escaped"))).toBe(false);
   });
@@ -211,7 +323,7 @@ describe("an image archive", () => {
   };
 
   test("a .tar.gz that unpacks to more than the disk has room for is refused (E_IO) at that file's header, before its bytes", async () => {
-    const { images, left } = store();
+    const { images, left, stored } = store();
     // Its header claims 8 GiB more than the room now (the bytes after it are never read).
     const claimed = (imageRoom(images, root)?.bytes ?? 0) + 8 * 1024 ** 3;
     const bomb = new Uint8Array(
@@ -220,16 +332,14 @@ describe("an image archive", () => {
         gzipSync(new Uint8Array(1024 * 1024)),
       ]),
     );
+    const archive = file("bomb.tar.gz", bomb);
     const refused = await refusal(
-      readImageArchive(file("bomb.tar.gz", bomb), {
-        platforms: [amd64],
-        images,
-        limits: unbounded,
-      }),
+      readImageArchive(archive, { platforms: [amd64], images, limits: unbounded }),
     );
     expect(refused).toStartWith(
-      `E_IO: that image archive does not fit on this device's disk: with layer.tar, of ${claimed} bytes, its files come to more than the `,
+      `E_IO: ${archive} does not fit on this device's disk: it unpacks to at least ${formatBytes(claimed)} (with layer.tar, of ${formatBytes(claimed)}), and there is room for `,
     );
+    expect(stored()).toEqual([]);
     expect(left()).toEqual([]);
   });
 
@@ -268,35 +378,73 @@ describe("an image archive", () => {
     };
     const MiB = 1024 ** 2;
 
-    test("a .tar that unpacks within the room but not twice is refused before a byte is written, saying what it needs", async () => {
+    test("a .tar that fits once but not twice is installed: its blobs are stored as they are read", async () => {
       await onSmallDisk(async (dir) => {
         const images = smallStore(dir);
-        const archive = file("site.tar", tar(dockerArchive("x".repeat(5 * MiB))));
-        const refused = await refusal(readImageArchive(archive, { platforms: [amd64], images }));
-        expect(refused).toMatch(
-          new RegExp(
-            `^E_IO: ${archive} does not fit on this device's disk: it unpacks to about its 5\\.0 MiB and is then stored, so it needs about 10\\.0 MiB, and there is room for [0-9.]+ MiB$`,
-          ),
-        );
+        const layer = "x".repeat(5 * MiB);
+        const archive = file("site.tar", tar(dockerArchive(layer)));
+        const pulled = await readImageArchive(archive, { platforms: [amd64], images });
+        expect(pulled.record.images[0]?.layers.map((l) => l.digest)).toEqual([digestOf(layer)]);
+        expect(images.objectOf(digestOf(layer), layer.length)).toBeDefined();
+        expect(images.room.reservedBytes()).toBe(0);
       });
     });
 
-    test("a .tar.gz is refused at the file past half the room", async () => {
+    test("a .tar larger than the room is refused before a byte is written, saying what it needs", async () => {
       await onSmallDisk(async (dir) => {
         const images = smallStore(dir);
-        const archive = file("site.tar.gz", gzipSync(tar(dockerArchive("x".repeat(5 * MiB)))));
+        const archive = file("site.tar", tar(dockerArchive("x".repeat(9 * MiB))));
         const refused = await refusal(readImageArchive(archive, { platforms: [amd64], images }));
         expect(refused).toMatch(
-          /^E_IO: that image archive does not fit on this device's disk: with layer\.tar, of 5242880 bytes, its files come to more than the [0-9.]+ MiB there is room for: an image is unpacked, then stored, so it needs twice what it unpacks to, and there is room for [0-9.]+ MiB$/,
+          new RegExp(
+            `^E_IO: ${archive} does not fit on this device's disk: it unpacks to about its 9\\.0 MiB, and there is room for [0-9.]+ MiB$`,
+          ),
         );
+        expect([...images.objects.objects()]).toEqual([]);
+      });
+    });
+
+    test("a .tar.gz is refused at the header of the file past the room, saying what it needs", async () => {
+      await onSmallDisk(async (dir) => {
+        const images = smallStore(dir);
+        const archive = file("site.tar.gz", gzipSync(tar(dockerArchive("x".repeat(9 * MiB)))));
+        const refused = await refusal(readImageArchive(archive, { platforms: [amd64], images }));
+        expect(refused).toMatch(
+          new RegExp(
+            `^E_IO: ${archive} does not fit on this device's disk: it unpacks to at least 9\\.0 MiB \\(with layer\\.tar, of 9\\.0 MiB\\), and there is room for [0-9.]+ MiB$`,
+          ),
+        );
+        expect([...images.objects.objects()]).toEqual([]);
+      });
+    });
+
+    test.each([
+      ["a .tar", (bytes: Uint8Array) => bytes],
+      ["a .tar.gz", (bytes: Uint8Array) => new Uint8Array(gzipSync(bytes))],
+    ])("two installs at once of %s that both fit are both stored", async (_, pack) => {
+      await onSmallDisk(async (dir) => {
+        const images = smallStore(dir);
+        const layers = ["1".repeat(3 * MiB), "2".repeat(3 * MiB)];
+        const pulled = await Promise.all(
+          layers.map((layer, i) =>
+            readImageArchive(file(`site-${i}.tar`, pack(tar(dockerArchive(layer)))), {
+              platforms: [amd64],
+              images,
+            }),
+          ),
+        );
+        expect(pulled.map((p) => p.record.images[0]?.layers[0]?.digest)).toEqual(
+          layers.map(digestOf),
+        );
+        expect(images.room.reservedBytes()).toBe(0);
       });
     });
 
     test("two installs at once do not both count the same room: the second is refused, the first stored", async () => {
       await onSmallDisk(async (dir) => {
         const images = smallStore(dir);
-        const one = file("one.tar", tar(dockerArchive("1".repeat(3 * MiB))));
-        const two = file("two.tar", tar(dockerArchive("2".repeat(3 * MiB))));
+        const one = file("one.tar", tar(dockerArchive("1".repeat(5 * MiB))));
+        const two = file("two.tar", tar(dockerArchive("2".repeat(5 * MiB))));
         const settled = await Promise.allSettled(
           [one, two].map((archive) => readImageArchive(archive, { platforms: [amd64], images })),
         );
@@ -307,9 +455,10 @@ describe("an image archive", () => {
         const error = (settled[refusedIndex] as PromiseRejectedResult).reason as Error & {
           code: string;
         };
+        // What the first holds is what it has yet to write: up to all of it.
         expect(`${error.code}: ${error.message}`).toMatch(
           new RegExp(
-            `^E_IO: ${refused} does not fit on this device's disk: it unpacks to about its 3\\.0 MiB and is then stored, so it needs about 6\\.0 MiB, and there is room for [0-9.]+ MiB \\(other installs under way hold 6\\.0 MiB of the free space\\)$`,
+            `^E_IO: ${refused} does not fit on this device's disk: it unpacks to about its 5\\.0 MiB, and there is room for [0-9.]+ MiB( \\(other installs under way hold [0-9.]+ [KM]iB of the free space\\))?$`,
           ),
         );
         // The room is given back when an install ends: what the first stored is counted by

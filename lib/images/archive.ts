@@ -1,29 +1,21 @@
 /**
  * An image from a file: what `docker save` or `podman save` writes (a Docker archive:
  * `manifest.json`, a config and a tar per layer), or an OCI archive (an OCI layout:
- * `oci-layout`, `index.json`, `blobs/sha256/…`), as a .tar or a .tar.gz. The file is
- * unpacked by the one bounded tar reader (lib/archive/tar-archive.ts) into a scratch
- * directory beside the store, within bounds that fit images and the room on that disk, and
- * read from there; only regular files are read (a link in the archive is left out, so it
- * cannot lead bucky elsewhere on the device), and every blob is checked against its digest: the OCI layout's
- * as its index names them, a Docker archive's layers against the digests its config lists
- * for them (`rootfs.diff_ids`). A Docker archive has no manifest of its own: bucky writes
- * one (Docker's v2 schema 2), and the image's digest is that manifest's.
+ * `oci-layout`, `index.json`, `blobs/sha256/…`), as a .tar or a .tar.gz. The file is read
+ * once, as a stream, by the one bounded tar reader (lib/archive/tar-archive.ts), within
+ * bounds that fit images, and within the room on the disk (lib/images/archive-room.ts):
+ * each file in it is stored as it streams out, hashed on the way (lib/images/blob-staging.ts),
+ * so an image needs its size free once. Only regular files are read (a link in the archive
+ * is left out, so it cannot lead bucky elsewhere on the device), and every blob is checked
+ * against its digest: the OCI layout's as its index names them, a Docker archive's layers
+ * against the digests its config lists for them (`rootfs.diff_ids`). Only then are the
+ * image's blobs moved into named data; the rest, and everything on a refusal, goes. A
+ * Docker archive has no manifest of its own: bucky writes one (Docker's v2 schema 2), and
+ * the image's digest is that manifest's.
  */
 
-import { createHash } from "node:crypto";
-import {
-  closeSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { basename, join, normalize } from "node:path";
+import { statSync } from "node:fs";
+import { basename } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { parseImageRef } from "../../protocol/image-ref.ts";
 import {
@@ -41,17 +33,12 @@ import {
   sha256Digest,
 } from "../../protocol/oci.ts";
 import { isRecord } from "../../protocol/shape.ts";
-import { type ArchiveLimits, type ArchiveWords, unpackArchive } from "../archive/tar-archive.ts";
+import { type ArchiveLimits, type ArchiveWords, readArchiveFiles } from "../archive/tar-archive.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import { formatBytes } from "../units.ts";
+import { ArchiveRoom } from "./archive-room.ts";
+import { BlobStaging, type StagedBlob } from "./blob-staging.ts";
 import type { ImageStore } from "./image-store.ts";
-import {
-  imageRoom,
-  type PlatformParts,
-  type PulledImage,
-  storeImage,
-  wrongPlatform,
-} from "./pull.ts";
+import { type PlatformParts, type PulledImage, storeImage, wrongPlatform } from "./pull.ts";
 
 const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar";
 const MAX_ARCHIVE_MANIFEST_BYTES = 1024 * 1024;
@@ -62,7 +49,7 @@ const NAME_ANNOTATIONS = ["io.containerd.image.name", "org.opencontainers.image.
  * 10-20 GiB, one layer of it alone several GiB (an image made by `podman import` is one
  * layer, as large as the whole), and the largest images in use pass 50 GiB. So the bounds
  * on bytes are far past any image (256 GiB, all of it in one layer if so), and the real one
- * is the room on the disk, measured when the unpacking starts (`roomBytes`). The entries: a
+ * is the room on the disk (lib/images/archive-room.ts). The entries: a
  * Docker archive has a file a layer (Docker's older layout a directory and three files), an
  * OCI archive a blob a layer, besides a few manifests and configs; Docker stacks at most 127
  * layers and bucky reads at most 256, so 4,096 entries is room for either.
@@ -95,17 +82,12 @@ export async function readImageArchive(
     readonly limits?: ArchiveLimits;
   },
 ): Promise<PulledImage> {
-  const scratch = `${options.images.incomingPath()}.unpacked`;
-  mkdirSync(scratch, { recursive: true, mode: 0o700 });
-  let release = () => {};
+  const { images } = options;
+  const { sizeBytes, gzipped } = await archiveKind(file);
+  const staging = new BlobStaging(`${images.incomingPath()}.staged`);
+  const room = ArchiveRoom.hold(images, staging.dir, file, sizeBytes, gzipped);
   try {
-    release = await unpackImageArchive(
-      file,
-      scratch,
-      options.limits ?? IMAGE_ARCHIVE_LIMITS,
-      options.images,
-    );
-    const archive = new UnpackedArchive(scratch, file);
+    const archive = await stageArchive(file, staging, room, options.limits ?? IMAGE_ARCHIVE_LIMITS);
     const image =
       archive.has("oci-layout") && archive.has("index.json")
         ? fromOciLayout(archive, options.platforms)
@@ -118,17 +100,12 @@ export async function readImageArchive(
         `${file} holds no image: it has neither an OCI layout (index.json) nor a Docker manifest.json`,
         "Give a file written by `docker save`, `podman save` or as an OCI archive.",
       );
-    const record = await storeImage(image, options.images, async (layer, path) => {
-      const source = image.layerFiles.get(layer.digest);
-      if (!source) throw new BuckyError("E_INTERNAL", `layer ${layer.digest} has no file`);
-      const digest = fileDigest(source);
-      if (digest !== layer.digest)
-        throw new BuckyError(
-          "E_INTEGRITY",
-          `layer ${layer.digest} in ${file} hashes to ${digest}: it was altered`,
-          "Nothing was installed.",
-        );
-      linkSync(source, path);
+    // Every layer was checked against its digest as it was read: they are moved in now.
+    const record = await storeImage(image, images, async (layer) => {
+      const staged = image.layerBlobs.get(layer.digest);
+      if (staged?.digest !== layer.digest || staged.sizeBytes !== layer.size)
+        throw new BuckyError("E_INTERNAL", `layer ${layer.digest} was not staged as read`);
+      images.putStagedBlob(layer.digest, layer.size, staged.chunks, staging.store);
     });
     return {
       record,
@@ -136,29 +113,13 @@ export async function readImageArchive(
       exposedPorts: image.parts[0]?.config.exposedPorts ?? [],
     };
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
-    release();
+    staging.discard();
+    room.release();
   }
 }
 
-/**
- * Unpacks the archive `file` into the empty directory `scratch` within `limits` and the
- * room on that disk, and returns how to give back the room it reserved. An image needs its
- * room twice: unpacked here, then stored as named data (the unpacked copy goes when the
- * install ends). So a plain .tar, which unpacks to about its size, is refused before a byte
- * is written when twice that is more than the room; a .tar.gz, whose size says nothing of
- * what it unpacks to, at the header of the first file past half the room. The room is what
- * the disk has free less what other installs under way in this process hold (`images.room`),
- * and this one holds what it may write until it ends, so two at once do not both count it.
- */
-async function unpackImageArchive(
-  file: string,
-  scratch: string,
-  limits: ArchiveLimits,
-  images: ImageStore,
-): Promise<() => void> {
-  let sizeBytes: number;
-  let head: Uint8Array;
+/** The archive's size, and whether it is gzipped; refused when it is not a file. */
+async function archiveKind(file: string): Promise<{ sizeBytes: number; gzipped: boolean }> {
   try {
     const stats = statSync(file);
     if (!stats.isFile())
@@ -167,94 +128,78 @@ async function unpackImageArchive(
         `${file} is not a file`,
         "Give a file written by `docker save`, `podman save` or as an OCI archive (.tar or .tar.gz).",
       );
-    sizeBytes = stats.size;
-    head = await Bun.file(file).slice(0, 2).bytes();
+    const head = await Bun.file(file).slice(0, 2).bytes();
+    return { sizeBytes: stats.size, gzipped: head[0] === 0x1f && head[1] === 0x8b };
   } catch (error) {
     throw fileSystemError(error, "read", file) ?? error;
   }
-  const gzipped = head[0] === 0x1f && head[1] === 0x8b;
-  // Measured and reserved at once (no await between): another install sees this one's hold.
-  const measured = imageRoom(images, scratch);
-  const room = measured?.bytes;
-  const others =
-    measured && measured.heldBytes > 0
-      ? ` (other installs under way hold ${formatBytes(Math.min(measured.heldBytes, measured.freeBytes))} of the free space)`
-      : "";
-  if (room !== undefined && !gzipped && 2 * sizeBytes > room)
-    throw new BuckyError(
-      "E_IO",
-      `${file} does not fit on this device's disk: it unpacks to about its ${formatBytes(sizeBytes)} and is then stored, so it needs about ${formatBytes(2 * sizeBytes)}, and there is room for ${formatBytes(room)}${others}`,
-      "Nothing was installed. Free some space (`bucky status --disk` shows where it goes), then install again.",
-    );
-  const release = images.room.reserve(room === undefined ? 0 : gzipped ? room : 2 * sizeBytes);
+}
+
+/**
+ * Reads the archive `file`, staging each of its files as it streams out (within `limits`
+ * and the room `room` holds), and returns what it holds.
+ */
+async function stageArchive(
+  file: string,
+  staging: BlobStaging,
+  room: ArchiveRoom,
+  limits: ArchiveLimits,
+): Promise<StagedArchive> {
+  const blobs = new Map<string, StagedBlob>();
   try {
-    await unpackArchive(
+    await readArchiveFiles(
       Bun.file(file).stream(),
-      scratch,
-      room === undefined ? limits : { ...limits, roomBytes: Math.floor(room / 2) },
+      limits,
       IMAGE_WORDS,
       // `podman save` (and Docker before 25) keep a link per layer, `<id>/layer.tar` to the
       // layer's file, for older tools: left out, as the links GNU tar wrote were never read.
       { leaveOutLinks: true },
+      async (entry) => {
+        room.entry(entry.name, entry.sizeBytes);
+        blobs.set(entry.parts.join("/"), await staging.put(entry.pieces, (n) => room.wrote(n)));
+      },
     );
-    return release;
   } catch (error) {
-    release();
-    if (
-      room !== undefined &&
-      error instanceof BuckyError &&
-      error.code === "E_IO" &&
-      error.message.startsWith(`that ${IMAGE_WORDS.noun} does not fit`)
-    )
-      throw new BuckyError(
-        "E_IO",
-        `${error.message}: an image is unpacked, then stored, so it needs twice what it unpacks to, and there is room for ${formatBytes(room)}${others}`,
-        error.hint,
-      );
     throw fileSystemError(error, "unpack", file) ?? error;
   }
+  return new StagedArchive(staging, blobs, file);
 }
 
-/** An archive's files, read only if they are regular files inside it. */
-class UnpackedArchive {
+/** An archive's plain files, as staged: by their paths in it. */
+class StagedArchive {
   constructor(
-    readonly dir: string,
+    private readonly staging: BlobStaging,
+    private readonly blobs: ReadonlyMap<string, StagedBlob>,
     readonly name: string,
   ) {}
 
   has(path: string): boolean {
-    return this.stat(path) !== undefined;
+    return this.lookUp(path) !== undefined;
   }
 
-  /** The path of a regular file in the archive, checked to be one and at most `maxBytes`. */
-  file(path: string, maxBytes: number): string {
-    const stats = this.stat(path);
-    if (!stats?.isFile())
+  /** The regular file `path` in the archive (a link was left out: it is none). */
+  blob(path: string): StagedBlob {
+    const blob = this.lookUp(path);
+    if (!blob)
       throw new BuckyError("E_INVALID_INPUT", `${this.name} has no file ${path} (or it is a link)`);
-    if (stats.size > maxBytes)
+    return blob;
+  }
+
+  /** The bytes of file `path`, at most `maxBytes` of them. */
+  read(path: string, maxBytes: number): Uint8Array {
+    const blob = this.blob(path);
+    if (blob.sizeBytes > maxBytes)
       throw new BuckyError(
         "E_INVALID_INPUT",
         `${path} in ${this.name} is larger than ${maxBytes} bytes`,
       );
-    return join(this.dir, normalize(path));
+    return this.staging.read(blob);
   }
 
-  read(path: string, maxBytes: number): Uint8Array {
-    return new Uint8Array(readFileSync(this.file(path, maxBytes)));
-  }
-
-  private stat(path: string) {
-    const clean = normalize(path);
-    if (clean.startsWith("..") || clean.startsWith("/")) return undefined;
-    // No part of the way may be a link.
-    let at = this.dir;
-    for (const part of clean.split("/")) {
-      at = join(at, part);
-      const stats = lstatSync(at, { throwIfNoEntry: false });
-      if (!stats || stats.isSymbolicLink()) return undefined;
-      if (at === join(this.dir, clean)) return stats;
-    }
-    return undefined;
+  private lookUp(path: string): StagedBlob | undefined {
+    const parts = path.split("/").filter((part) => part !== "" && part !== ".");
+    if (path.startsWith("/") || parts.includes("..")) return undefined;
+    return this.blobs.get(parts.join("/"));
   }
 }
 
@@ -264,11 +209,11 @@ interface ArchiveImage {
   readonly top: { readonly bytes: Uint8Array };
   readonly document: ImageDocument;
   readonly parts: readonly PlatformParts[];
-  /** Each layer's file in the archive, by digest. */
-  readonly layerFiles: ReadonlyMap<string, string>;
+  /** Each layer as staged, by digest: checked to be that digest. */
+  readonly layerBlobs: ReadonlyMap<string, StagedBlob>;
 }
 
-function fromOciLayout(archive: UnpackedArchive, platforms: readonly Platform[]): ArchiveImage {
+function fromOciLayout(archive: StagedArchive, platforms: readonly Platform[]): ArchiveImage {
   const index = protocol(() =>
     parseImageDocument(archive.read("index.json", MAX_MANIFEST_BYTES), MEDIA_TYPES.ociIndex),
   );
@@ -310,7 +255,7 @@ function fromOciLayout(archive: UnpackedArchive, platforms: readonly Platform[])
         platforms,
       );
   } else manifests.push({ descriptor: entry, bytes: topBytes });
-  const layerFiles = new Map<string, string>();
+  const layerBlobs = new Map<string, StagedBlob>();
   const parts = manifests.map(({ descriptor, bytes }) => {
     const manifest = protocol(() => parseImageDocument(bytes, descriptor.mediaType));
     if (manifest.kind !== "manifest")
@@ -322,11 +267,22 @@ function fromOciLayout(archive: UnpackedArchive, platforms: readonly Platform[])
     const config = protocol(() => parseImageConfig(configBytes));
     if (!platforms.some((platform) => runsOn(config.platform, platform)))
       throw wrongPlatform(archive.name, [platformName(config.platform)], platforms);
-    for (const layer of manifest.layers)
-      layerFiles.set(
-        layer.digest,
-        archive.file(`blobs/sha256/${layer.digest.slice(7)}`, layer.size),
-      );
+    for (const layer of manifest.layers) {
+      const staged = archive.blob(`blobs/sha256/${layer.digest.slice(7)}`);
+      if (staged.digest !== layer.digest)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `layer ${layer.digest} in ${archive.name} hashes to ${staged.digest}: it was altered`,
+          "Nothing was installed.",
+        );
+      if (staged.sizeBytes !== layer.size)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `layer ${layer.digest} in ${archive.name} is ${staged.sizeBytes} bytes, not the ${layer.size} its manifest says`,
+          "Nothing was installed.",
+        );
+      layerBlobs.set(layer.digest, staged);
+    }
     return {
       platform: config.platform,
       manifest: { ...descriptor, mediaType: manifest.mediaType, bytes },
@@ -340,11 +296,11 @@ function fromOciLayout(archive: UnpackedArchive, platforms: readonly Platform[])
     top: { bytes: topBytes },
     document: top,
     parts,
-    layerFiles,
+    layerBlobs,
   };
 }
 
-function fromDockerArchive(archive: UnpackedArchive, platforms: readonly Platform[]): ArchiveImage {
+function fromDockerArchive(archive: StagedArchive, platforms: readonly Platform[]): ArchiveImage {
   let entries: unknown;
   try {
     entries = JSON.parse(
@@ -379,19 +335,18 @@ function fromDockerArchive(archive: UnpackedArchive, platforms: readonly Platfor
       `${archive.name} has ${layerPaths.length} layers and its config lists ${diffIds.length}`,
       "Nothing was installed.",
     );
-  const layerFiles = new Map<string, string>();
+  const layerBlobs = new Map<string, StagedBlob>();
   const layers: Descriptor[] = (layerPaths as string[]).map((path, i) => {
-    const file = archive.file(path, Number.MAX_SAFE_INTEGER);
-    const bytes = lstatSync(file).size;
-    const digest = fileDigest(file);
+    const staged = archive.blob(path);
+    const digest = staged.digest;
     if (digest !== diffIds[i])
       throw new BuckyError(
         "E_INTEGRITY",
         `layer ${i} of ${archive.name} (${path}) hashes to ${digest}, not to the ${diffIds[i]} its config names: it was altered`,
         "Nothing was installed.",
       );
-    layerFiles.set(digest, file);
-    return { mediaType: DOCKER_LAYER, digest, size: bytes };
+    layerBlobs.set(digest, staged);
+    return { mediaType: DOCKER_LAYER, digest, size: staged.sizeBytes };
   });
   const configDescriptor = {
     mediaType: MEDIA_TYPES.dockerConfig,
@@ -429,7 +384,7 @@ function fromDockerArchive(archive: UnpackedArchive, platforms: readonly Platfor
         layers,
       },
     ],
-    layerFiles,
+    layerBlobs,
   };
 }
 
@@ -449,7 +404,7 @@ function archiveRef(tag: string | undefined, file: string): string {
 }
 
 /** The image name an OCI archive's index.json gives its one entry, if any. */
-function readAnnotations(archive: UnpackedArchive): string | undefined {
+function readAnnotations(archive: StagedArchive): string | undefined {
   try {
     const index = JSON.parse(
       new TextDecoder().decode(archive.read("index.json", MAX_MANIFEST_BYTES)),
@@ -474,23 +429,6 @@ function diffIdsOf(configBytes: Uint8Array): string[] {
   } catch {
     return [];
   }
-}
-
-/** The digest of a file, read a piece at a time. */
-function fileDigest(path: string): string {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(1024 * 1024);
-  const fd = openSync(path, "r");
-  try {
-    for (;;) {
-      const read = readSync(fd, buffer, 0, buffer.length, null);
-      if (read === 0) break;
-      hash.update(buffer.subarray(0, read));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return `sha256:${hash.digest("hex")}`;
 }
 
 function protocol<T>(work: () => T): T {

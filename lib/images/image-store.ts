@@ -85,6 +85,25 @@ export class ImageStore {
     return stored.id;
   }
 
+  /**
+   * Stores a blob whose chunks were written, and checked to be `digest`, as it was read
+   * (lib/images/blob-staging.ts): they are moved in from `staged`, not written again.
+   */
+  putStagedBlob(
+    digest: string,
+    size: number,
+    chunks: readonly ChunkId[],
+    staged: ObjectStore,
+  ): ObjectId {
+    this.objects.adoptChunks(chunks, (chunk) => staged.chunkPath(chunk));
+    const id =
+      chunks.length === 1
+        ? (chunks[0] as ChunkId)
+        : this.objects.writeList({ size, chunkSize: CHUNK_BYTES, chunks: [...chunks] });
+    this.remember(digest, id, size);
+    return id;
+  }
+
   /** Stores a record; its id is what a spec names. */
   putRecord(record: ImageRecord): ObjectId {
     return this.objects.putBytes(encodeImageRecord(record)).id;

@@ -3,7 +3,8 @@
  * from a file), for every platform the zone's devices that run images are, and only then
  * is its spec written, naming the image's record and, in its manifest, the digest its
  * reference resolved to. Anything that fails before leaves the zone as it was: no spec, no
- * app (what was fetched stays as named data, for the next try).
+ * app (what a pull fetched stays as named data, for the next try; what an install from a
+ * file stored goes with it, lib/images/archive.ts).
  */
 
 import { basename } from "node:path";

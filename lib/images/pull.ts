@@ -129,7 +129,15 @@ export async function pullImage(ref: ImageRef, options: PullOptions): Promise<Pu
     record = await storeImage(
       { ref: formatImageRef(unpinned), digest, top, document, parts },
       options.images,
-      async (layer, path) => registry.blobToFile(layer, path, "the layer"),
+      async (layer) => {
+        const path = options.images.incomingPath();
+        try {
+          await registry.blobToFile(layer, path, "the layer");
+          options.images.putBlobFile(layer.digest, layer.size, path);
+        } finally {
+          rmSync(path, { force: true });
+        }
+      },
     );
   } finally {
     release();
@@ -143,9 +151,9 @@ export async function pullImage(ref: ImageRef, options: PullOptions): Promise<Pu
 }
 
 /**
- * Stores an image's parts as named data, fetching each layer this device lacks with
- * `fetchLayer` (into a file, checked), and returns its record (stored too). The caller
- * holds the room for those layers (reserveRoom, or an archive's unpacking).
+ * Stores an image's parts as named data, each layer this device lacks by `storeLayer`
+ * (which fetches it, checked, and stores it), and returns its record (stored too). The
+ * caller holds the room for those layers (reserveRoom, or an archive's reading).
  */
 export async function storeImage(
   image: {
@@ -156,17 +164,9 @@ export async function storeImage(
     readonly parts: readonly PlatformParts[];
   },
   images: ImageStore,
-  fetchLayer: (layer: Descriptor, path: string) => Promise<void>,
+  storeLayer: (layer: Descriptor) => Promise<void>,
 ): Promise<ImageRecord> {
-  for (const layer of missingLayers(image.parts, images)) {
-    const path = images.incomingPath();
-    try {
-      await fetchLayer(layer, path);
-      images.putBlobFile(layer.digest, layer.size, path);
-    } finally {
-      rmSync(path, { force: true });
-    }
-  }
+  for (const layer of missingLayers(image.parts, images)) await storeLayer(layer);
   const blob = (descriptor: Descriptor): ImageBlob => {
     const object = images.objectOf(descriptor.digest, descriptor.size);
     if (!object) throw new BuckyError("E_INTERNAL", `blob ${descriptor.digest} was not stored`);
@@ -236,7 +236,8 @@ function reserveRoom(images: ImageStore, bytes: number, what: string): () => voi
       }`,
       "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
     );
-  return images.room.reserve(bytes);
+  const reservation = images.room.reserve(bytes);
+  return () => reservation.release();
 }
 
 /**

@@ -12,10 +12,11 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   statSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
   CHUNK_BYTES,
@@ -30,7 +31,7 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { writeFileAtomic } from "../atomic-file.ts";
+import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 
 export interface StoredObject {
@@ -144,6 +145,31 @@ export class ObjectStore {
     if (existsSync(path)) return;
     mkdirSync(join(path, ".."), { recursive: true });
     writeFileAtomic(path, bytes, 0o644);
+  }
+
+  /**
+   * Takes in `chunks`, each from the file `pathOf(id)`, which this process wrote (durably)
+   * and hashed to that id elsewhere on this disk (a blob stored as it was read): renamed in,
+   * so their bytes are not written twice; copied, their bytes checked, from another disk. A
+   * chunk here already stays as it is. The renames are durable when this returns.
+   */
+  adoptChunks(chunks: readonly ChunkId[], pathOf: (id: ChunkId) => string): void {
+    const renamedIn = new Set<string>();
+    for (const id of chunks) {
+      this.written++;
+      const target = this.chunkPath(id);
+      if (existsSync(target)) continue;
+      mkdirSync(dirname(target), { recursive: true });
+      try {
+        renameSync(pathOf(id), target);
+        renamedIn.add(dirname(target));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EXDEV")
+          throw fileSystemError(error, "store", target) ?? error;
+        this.writeChunk(id, readFileSync(pathOf(id)));
+      }
+    }
+    for (const dir of renamedIn) fsyncDirectory(dir);
   }
 
   writeList(list: ChunkList): ChunkListId {
