@@ -158,11 +158,13 @@ describe("bucky status", () => {
       },
       backups: [],
       gateways: [],
+      imageNotes: [],
       images: [],
       certificates: [],
       warnings: [],
       sandbox: [],
       unreadableApps: [],
+      ungrantedPurges: [],
     });
   });
 
