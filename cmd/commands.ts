@@ -42,6 +42,7 @@ export const rootCommand: CommandDef = {
         limit: load(() => import("./app/limit.ts")),
         move: load(() => import("./app/move.ts")),
         "restore-copy": load(() => import("./app/restore-copy.ts")),
+        "delete-copy": load(() => import("./app/delete-copy.ts")),
         share: load(() => import("./app/share.ts")),
         import: load(() => import("./app/import.ts")),
       },
@@ -146,9 +147,10 @@ export const rootCommand: CommandDef = {
       },
     ),
     zone: defineGroup(
-      { name: "zone", description: "Look at the zone's signed documents" },
+      { name: "zone", description: "Look at the zone's signed documents; hold its owner key" },
       {
         show: load(() => import("./zone/show.ts")),
+        "owner-key": load(() => import("./zone/owner-key.ts")),
       },
     ),
     version: load(() => import("./version.ts")),

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import {
   appFetch,
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -85,7 +86,20 @@ beforeAll(async () => {
     await start(device);
   }
   // The gateway relays for the homes and keeps no app data: the app lives on h1 and h2.
-  await buckyJson(["devices", "drain", "gw", "--no-wait", "--home", homes.gw]);
+  // (Drained, it is not done: it stays the zone's only gateway.)
+  const drained = await bucky([
+    "devices",
+    "drain",
+    "gw",
+    "--no-wait",
+    "--json",
+    "--home",
+    homes.gw,
+  ]);
+  expect([drained.exitCode, JSON.parse(drained.stdout)]).toMatchObject([
+    3,
+    { draining: true, onlyGateway: true },
+  ]);
   await buckyJson([
     "app",
     "install",

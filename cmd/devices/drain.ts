@@ -1,6 +1,7 @@
 /** `bucky devices drain <name>`: move everything off a device, so it can be revoked or switched off. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DrainProgress } from "../../lib/replica/drain.ts";
+import { anythingStillOn } from "../../lib/replica/still-on.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
@@ -32,10 +33,12 @@ export default defineBuckyCommand({
     });
     const startedAt = Date.now();
     let said = "";
+    // Apps and their data move by themselves; what else is still on it waits on the owner.
     while (
       !args.cancel &&
       args.wait &&
       !progress.done &&
+      moving(progress) &&
       Date.now() - startedAt < DRAIN_TIMEOUT_MS
     ) {
       const now = left(progress);
@@ -51,9 +54,45 @@ export default defineBuckyCommand({
       ? `${p.device} is not being drained: it may hold apps and copies of their data again.`
       : p.done
         ? `${p.device} is drained: nothing of the zone is only on it. Revoke it with \`bucky devices revoke ${p.device}\`, or switch it off.`
-        : `${p.device} is being drained; still ${left(p)}. See it with \`bucky devices drain ${p.device}\`.`,
+        : stillOnIt(p),
   exitCode: (p) => (p.draining && !p.done ? 3 : 0),
 });
+
+function moving(p: DrainProgress): boolean {
+  return p.holds.length > 0 || p.runs.length > 0 || p.catchingUp.length > 0;
+}
+
+/** What is still on it, a line each with what to do; the apps' moves first. */
+function stillOnIt(p: DrainProgress): string {
+  const moving = left(p);
+  const lines = [
+    moving === "finishing" && anythingStillOn(p) ? "" : `still ${moving}`,
+    ...p.conflicts.map(
+      (copy) =>
+        `the conflict copy ${copy.name} of ${copy.app} (${copy.bytes} bytes, kept ${copy.at}) is only on it: bring it back with \`bucky app restore-copy ${copy.app} ${copy.name}\` (it moves off with the app), or delete it on purpose with \`bucky app delete-copy ${copy.app} ${copy.name}\` on ${p.device}`,
+    ),
+    ...p.backupVia.map(
+      (target) =>
+        `the backup target ${target} is reached through it (the others back up through ${p.device}): remove it (\`bucky backup target rm ${target}\`) and add it again on a device that stays (\`bucky backup target add ${target} <url>\` there)`,
+    ),
+    p.onlyOwnerKey
+      ? `no other device holds the owner key (it admits and revokes devices, approves gateways, renews the zone CA, and only another device holding it can revoke ${p.device}): give it to one that stays with \`bucky zone owner-key < phrase.txt\` there`
+      : "",
+    p.onlyBackupKey
+      ? "no other device holds the backup key (no other device could back up): give it to one that stays with `bucky backup key < phrase.txt` there"
+      : "",
+    p.onlyGateway
+      ? `it is the zone's only gateway (people reach the apps through it${p.onlyRelay ? ", devices behind NAT the others" : ""}): make another device one with \`bucky gateway enable\` there`
+      : p.onlyRelay
+        ? "it is the only relay of the zone (devices behind NAT are reached through it): make another device a gateway (`bucky gateway enable --relay-only` there), or add a relay outside the zone (`bucky relay add <ticket>`)"
+        : "",
+  ].filter(Boolean);
+  return [
+    `${p.device} is being drained; it is not done, do not revoke it yet. Still on it:`,
+    ...lines.map((line) => `  - ${line}`),
+    `See it again with \`bucky devices drain ${p.device}\`.`,
+  ].join("\n");
+}
 
 function left(p: DrainProgress): string {
   const parts = [

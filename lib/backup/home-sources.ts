@@ -6,6 +6,9 @@
  *   state.db         a consistent image of the zone state, taken while the daemon runs
  *                    (its write-ahead log included: see sqlite-image.ts)
  *   apps/<app>/data  each app's data on this device
+ *   apps/<app>/conflicts  the conflict copies of its data this device keeps (each a copy's
+ *                    directory and its `<name>.json`): writes that reached no other
+ *                    device, so in no other backup
  *   data/            the user's data
  *   ndn/             named data (files stored with `bucky put`, app packages)
  */
@@ -35,12 +38,12 @@ export function homeEntries(paths: HomePaths): Map<string, Entry> {
   const apps = new Map<string, Entry>();
   if (existsSync(paths.appsDir)) {
     for (const app of readdirSync(paths.appsDir)) {
-      const data = join(paths.appsDir, app, "data");
-      if (existsSync(data))
-        apps.set(app, {
-          kind: "virtual",
-          children: new Map([["data", { kind: "dir", path: data }]]),
-        });
+      const children = new Map<string, Entry>();
+      for (const part of ["data", "conflicts"]) {
+        const dir = join(paths.appsDir, app, part);
+        if (existsSync(dir)) children.set(part, { kind: "dir", path: dir });
+      }
+      if (children.size > 0) apps.set(app, { kind: "virtual", children });
     }
   }
   if (apps.size > 0) root.set("apps", { kind: "virtual", children: apps });

@@ -265,8 +265,9 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
   const apps = join(staging, "apps");
   if (existsSync(apps)) {
     for (const app of readdirSync(apps)) {
-      const data = join(paths.appsDir, app, "data");
-      rmSync(data, { recursive: true, force: true });
+      // The restored data replaces the home's; conflict copies join those it keeps.
+      if (existsSync(join(apps, app, "data")))
+        rmSync(join(paths.appsDir, app, "data"), { recursive: true, force: true });
       cpSync(join(apps, app), join(paths.appsDir, app), {
         recursive: true,
         force: true,

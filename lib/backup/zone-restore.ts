@@ -9,6 +9,9 @@
  *     the holder; else the newest that holds it;
  *   - the named data of every device (app packages among it): content-addressed files,
  *     so a union of them is right;
+ *   - the conflict copies every device kept (`apps/<app>/conflicts/`): each is named by
+ *     when and where it arose, so a union of them is right too, and a copy kept only on a
+ *     device that is gone comes back on the restored box (`bucky app restore-copy` there);
  *   - the zone state's changesets that only another device's newer snapshot holds (the
  *     hot changesets a restore replays after are pruned per device, up to that device's
  *     own snapshot).
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
@@ -85,6 +89,19 @@ export async function gatherFromDevices(
     rmSync(data, { recursive: true, force: true });
     await restoreWhole(repository, from, `apps/${app}/data`, staging);
   }
+  for (const other of others)
+    for (const app of await appsWithConflicts(repository, other.snapshot.tree)) {
+      const aside = join(staging, `.conflicts-${randomBytes(4).toString("hex")}`);
+      try {
+        await restoreWhole(repository, other, `apps/${app}/conflicts`, aside);
+        mergeMissing(
+          join(aside, "apps", app, "conflicts"),
+          join(staging, "apps", app, "conflicts"),
+        );
+      } finally {
+        rmSync(aside, { recursive: true, force: true });
+      }
+    }
   for (const other of others) {
     if (!(await hasTop(repository, other.snapshot.tree, "ndn"))) continue;
     const aside = join(staging, `.ndn-${randomBytes(4).toString("hex")}`);
@@ -227,6 +244,21 @@ async function appsIn(repository: Repository, root: string): Promise<string[]> {
     if (app.type !== "dir") continue;
     const data = (await readTree(repository, app.subtree)).find((n) => n.name === "data");
     if (data?.type === "dir") found.push(app.name);
+  }
+  return found;
+}
+
+/** The apps whose conflict copies a snapshot holds (`apps/<app>/conflicts`). */
+async function appsWithConflicts(repository: Repository, root: string): Promise<string[]> {
+  const apps = (await readTree(repository, root)).find((n) => n.name === "apps");
+  if (apps?.type !== "dir") return [];
+  const found: string[] = [];
+  for (const app of await readTree(repository, apps.subtree)) {
+    if (app.type !== "dir") continue;
+    // Another device's snapshot names it: only an app's name is made a path of.
+    if (!checkAppName(app.name).ok) continue;
+    const kept = (await readTree(repository, app.subtree)).find((n) => n.name === "conflicts");
+    if (kept?.type === "dir") found.push(app.name);
   }
   return found;
 }

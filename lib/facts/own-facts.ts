@@ -15,7 +15,8 @@ import type { DeviceFactsPayload } from "./payload.ts";
 const DISK_STEP = 0.01;
 
 /**
- * What this device knows of itself, read from its home now: its backups to the zone's
+ * What this device knows of itself, read from its home now: whether it holds the owner
+ * key, its backups to the zone's
  * targets (not to one since removed) and its disk. (Its gateway's traffic is counted by
  * the running gateway and said by the daemon.)
  */
@@ -23,10 +24,11 @@ export function ownFacts(
   paths: HomePaths,
   db: StateReader,
   self: string,
-): Pick<DeviceFactsPayload, "backup" | "disk"> {
+): Pick<DeviceFactsPayload, "ownerKey" | "backup" | "disk"> {
   const status = readBackupStatus(paths);
   const targets = new Set(zoneTargetNames(paths, db, self));
   return {
+    ownerKey: existsSync(paths.ownerKey),
     backup: {
       key: existsSync(paths.backupKey),
       targets: Object.fromEntries(Object.entries(status).filter(([name]) => targets.has(name))),

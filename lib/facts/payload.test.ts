@@ -23,6 +23,7 @@ const usage = {
 
 // What a device writes today, a name of each kind in its place.
 const today = {
+  ownerKey: true,
   backup: { key: true, targets: { usb: {}, "off-site2": { behindSince: null } } },
   disk: { freeBytes: 1, totalBytes: 2 },
   replicas: {
@@ -52,6 +53,11 @@ const today = {
 describe("names in a device's facts", () => {
   test("what a device writes today reads as it is", () => {
     expect(readPayload(today)).toEqual(today);
+  });
+
+  test("whether it holds the owner key is a yes or a no, else unknown: never the rest dropped", () => {
+    expect(readPayload({ ...today, ownerKey: "yes" })).toEqual({ ...today, ownerKey: undefined });
+    expect(readPayload({ ...today, ownerKey: "yes" }).ownerKey).toBeUndefined();
   });
 
   test("a backup target that is not a target's name is left out, the others and the rest kept", () => {

@@ -108,6 +108,8 @@ export interface CertificateFacts {
 }
 
 export interface DeviceFactsPayload {
+  /** Whether this device holds the owner key (admits and revokes devices, signs as the owner). */
+  ownerKey?: boolean;
   backup?: {
     /** Whether this device holds the backup key (so can back up and restore). */
     key: boolean;
@@ -349,6 +351,7 @@ const certificateFacts = object<CertificateFacts>({
 });
 
 const payloadOf = object<DeviceFactsPayload>({
+  ownerKey: orElse(optional(flag), undefined),
   backup: orElse(
     optional(object({ key: flag, targets: record(targetName, targetFacts) })),
     undefined,

@@ -66,6 +66,7 @@ import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
+import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { personMayUseApp } from "../users/access.ts";
@@ -96,6 +97,8 @@ export interface LocalServices {
   readonly startBackups: () => boolean;
   /** The app data this device holds and keeps copies of. */
   readonly replicas: () => ReplicaFacts;
+  /** Deletes a conflict copy this device keeps (`bucky app delete-copy`). */
+  readonly deleteCopy: (app: string, name: string) => ConflictCopy;
   /** The zone CA, made on a device holding the owner key when first asked. */
   readonly zoneCa: ZoneCaIssuer;
   /** The bucky executable, for work run as a child (a first backup to a new target). */
@@ -310,6 +313,32 @@ export function createLocalApp(
       throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
     const status = appStatus(node, c.req.param("app"), liveWindowMs);
     return c.json(restoreCopy(node, c.req.param("app"), body.copy, status.data?.conflicts ?? []));
+  });
+  // A conflict copy is deleted only where it is kept, asked there: never through the zone
+  // state, which any member writes (a stolen laptop must not delete the others' copies).
+  app.post("/v1/apps/:app/delete-copy", async (c) => {
+    const body = (await jsonBody(c)) as { copy?: unknown };
+    if (typeof body.copy !== "string" || body.copy === "")
+      throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
+    const app = c.req.param("app");
+    const copy = body.copy;
+    let deleted: ConflictCopy;
+    try {
+      deleted = services.deleteCopy(app, copy);
+    } catch (error) {
+      const elsewhere = readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs).find(
+        (device) =>
+          device.name !== node.deviceName &&
+          device.facts.replicas?.conflicts[app]?.some((kept) => kept.name === copy),
+      );
+      if (!(error instanceof BuckyError && error.code === "E_NOT_FOUND" && elsewhere)) throw error;
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `the conflict copy ${copy} of ${app} is kept on ${elsewhere.name}, not here`,
+        `Run \`bucky app delete-copy ${app} ${copy}\` on ${elsewhere.name}.`,
+      );
+    }
+    return c.json({ app, device: node.deviceName, ...deleted, deleted: true });
   });
   app.post("/v1/apps/:app/move", async (c) => {
     const body = (await jsonBody(c)) as { to?: unknown };

@@ -239,6 +239,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       backups: () => backups?.schedule,
       startBackups: () => startBackups(),
       replicas: () => replication.facts(),
+      deleteCopy: (app, name) => replication.deleteCopy(app, name),
       zoneCa,
       runtime: options.apps.runtime,
     });

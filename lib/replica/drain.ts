@@ -1,7 +1,9 @@
 /**
  * Draining a device (`bucky devices drain`): the zone stops giving it apps and copies of
  * app data, moves what it holds to other devices (stop, last snapshot, start there), and
- * says when nothing is left only on it, so it can be revoked or switched off. A device
+ * says when nothing is left only on it, so it can be revoked or switched off: no app, no
+ * copy of app data, and nothing else the zone still needs of it (still-on.ts: conflict
+ * copies, backup targets reached through it, keys, the only gateway or relay). A device
  * being drained is a fact in the zone state, `system/drain/<device>`; every device acts
  * on it for its own part.
  */
@@ -9,11 +11,13 @@
 import { readSpecs } from "../apps/spec.ts";
 import { type AppStatus, appStatuses, type ZoneView } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
+import { readZoneFacts } from "../facts/zone-facts.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { anythingStillOn, type StillOn, stillOn } from "./still-on.ts";
 import { appHasData, drainKey, readDraining } from "./zone-holding.ts";
 
-export interface DrainProgress {
+export interface DrainProgress extends StillOn {
   readonly device: string;
   readonly draining: boolean;
   /** Apps whose data it still holds. */
@@ -24,7 +28,7 @@ export interface DrainProgress {
   readonly pinned: readonly string[];
   /** Apps whose data no other device has caught up with yet. */
   readonly catchingUp: readonly string[];
-  /** Nothing of the zone is only on it any more. */
+  /** Nothing of the zone is only on it any more (apps, their data, nor anything of StillOn). */
   readonly done: boolean;
 }
 
@@ -59,7 +63,11 @@ export function drainProgress(zone: ZoneView, device: string, liveWindowMs: numb
     .filter((s) => s.data?.holder && s.data.holder.device !== device)
     .filter((s) => !caughtUpElsewhere(s, device))
     .map((s) => s.app);
-  const draining = readDraining(zone.db).has(device);
+  const drained = readDraining(zone.db);
+  const draining = drained.has(device);
+  const membership = zone.membership();
+  const devices = readZoneFacts(zone.db, membership, zone.now(), liveWindowMs);
+  const still = stillOn(zone.db, membership, devices, device, drained);
   return {
     device,
     draining,
@@ -67,8 +75,10 @@ export function drainProgress(zone: ZoneView, device: string, liveWindowMs: numb
     runs,
     pinned,
     catchingUp,
+    ...still,
     done:
       draining &&
+      !anythingStillOn(still) &&
       holds.length === 0 &&
       runs.length === 0 &&
       pinned.length === 0 &&

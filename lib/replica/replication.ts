@@ -11,8 +11,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import type { HeadOnWire } from "../../protocol/replica.ts";
-import { BLOB_ANSWER_BYTES, conflictCopyName } from "../../protocol/replica.ts";
+import { BLOB_ANSWER_BYTES, conflictCopyName, isConflictCopyName } from "../../protocol/replica.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -154,6 +155,30 @@ export class Replication {
     ]);
     this.node.log.info("conflict copy restored", { app, copy: asked.name, epoch });
     this.options.onChange();
+  }
+
+  /**
+   * Deletes a conflict copy this device keeps, on the owner's word at this device (`bucky
+   * app delete-copy`): asked through this device's own daemon only, never by the zone
+   * state, which any member writes. The copy is named as the zone lists it; a name not of a
+   * copy's shape (`../data`) is refused before any path is made of it.
+   */
+  deleteCopy(app: string, name: string): ConflictCopy {
+    const found =
+      checkAppName(app).ok && isConflictCopyName(name)
+        ? this.conflicts(app).find((copy) => copy.name === name)
+        : undefined;
+    if (!found)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${this.node.deviceName} keeps no conflict copy ${name} of ${app}`,
+        "See where each copy is kept with `bucky app status <app>`, and delete it on that device.",
+      );
+    rmSync(join(this.conflictsDir(app), name), { recursive: true, force: true });
+    rmSync(join(this.conflictsDir(app), `${name}.json`), { force: true });
+    this.node.log.info("conflict copy deleted", { app, copy: name, bytes: found.bytes });
+    this.options.onChange();
+    return found;
   }
 
   /**
