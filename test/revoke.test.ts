@@ -69,6 +69,46 @@ describe("bucky devices revoke", () => {
     expect((await userState(gamma.home))["apps/after"]).toBe("refused");
   });
 
+  test("an agent granted through the revoked device is listed as not working, why, and what to do", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await buckyJson(["agent", "grant", "helper", "--read", "status", "--home", beta.home]);
+    await buckyJson(["agent", "grant", "tidy", "--read", "apps", "--home", alpha.home]);
+    type Listed = { agent: string; grantedBy: string; working: boolean; stopped?: unknown };
+    const listed = async (home: string) =>
+      (await buckyJson<{ agents: Listed[] }>(["agent", "list", "--home", home])).agents;
+    await waitFor("beta's grant to reach alpha", async () =>
+      (await listed(alpha.home)).length === 2 ? true : undefined,
+    );
+    await buckyJson(["devices", "revoke", "beta", "--home", alpha.home]);
+    expect(
+      (await listed(alpha.home)).map(({ agent, grantedBy, working, stopped }) => ({
+        agent,
+        grantedBy,
+        working,
+        stopped,
+      })),
+    ).toEqual([
+      {
+        agent: "helper",
+        grantedBy: "beta",
+        working: false,
+        stopped: {
+          why: "granter-gone",
+          message:
+            "granted by beta, which is no longer in the zone: every call it makes is refused",
+          hint: "Grant it again on a device of the zone (`bucky agent grant helper …`) and give the agent the new token.",
+        },
+      },
+      { agent: "tidy", grantedBy: "alpha", working: true, stopped: undefined },
+    ]);
+    const text = (await bucky(["agent", "list", "--home", alpha.home])).stdout;
+    expect(text).toContain("helper  NOT WORKING  granted by beta");
+    expect(text).toContain("no longer in the zone");
+    expect(text).toContain("Grant it again");
+  });
+
   test("only a device holding the owner key can revoke, and never itself", async () => {
     const zone = await startZone(["alpha", "beta"]);
     const alpha = zone.get("alpha") as Daemon;

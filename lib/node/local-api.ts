@@ -514,7 +514,7 @@ export function createLocalApp(
       }),
     );
   });
-  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db, c.req.query("user")) }));
+  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {
     const body = c.req.header("content-type")?.startsWith("application/json")
       ? ((await jsonBody(c)) as { user?: unknown })
