@@ -48,6 +48,7 @@ import { Tunnels } from "../relay/tunnel.ts";
 import { Replication } from "../replica/replication.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
+import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
@@ -359,6 +360,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       requestAuth: REQUEST_AUTH_VERSION,
     });
     forgetOldHeartbeat(node);
+    forgetExpiredSignOuts(node);
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),
