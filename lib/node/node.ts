@@ -243,6 +243,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       deleteCopy: (app, name) => replication.deleteCopy(app, name),
       zoneCa,
       runtime: options.apps.runtime,
+      // Asked only once the node has started, after the sync loop below.
+      pullFrom: (peer) => sync.pullNow(peer),
     });
     // The panel (its pages, in two languages) is loaded when first asked for: most daemons
     // are never asked, and an idle daemon holds less without it.
