@@ -90,7 +90,7 @@ export async function askZoneHead(
     throw new BuckyError(
       "E_UNAVAILABLE",
       `${most?.device} holds ${device.name}'s changes up to #${most?.head}, and this device could fetch only up to #${seq} now: revoking here would drop the rest everywhere`,
-      "Try again in a minute, once this device has caught up.",
+      `Try again in a minute, once this device has caught up; if ${most?.device} keeps saying so, it may not be telling the truth: see \`bucky status\` (revoking it first lets this go ahead).`,
     );
   }
   const top = asked.filter((answer) => answer.head === seq && seq > before)[0];
