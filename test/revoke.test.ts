@@ -6,6 +6,7 @@ import {
   cleanUp,
   type Daemon,
   jsonError,
+  startDaemon,
   startZone,
   userState,
   waitFor,
@@ -68,6 +69,110 @@ describe("bucky devices revoke", () => {
     }
     expect((await userState(gamma.home))["apps/after"]).toBe("refused");
   });
+
+  test("an agent granted through the revoked device is listed as not working, why, and what to do", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await buckyJson(["agent", "grant", "helper", "--read", "status", "--home", beta.home]);
+    await buckyJson(["agent", "grant", "tidy", "--read", "apps", "--home", alpha.home]);
+    type Listed = { agent: string; grantedBy: string; working: boolean; stopped?: unknown };
+    const listed = async (home: string) =>
+      (await buckyJson<{ agents: Listed[] }>(["agent", "list", "--home", home])).agents;
+    await waitFor("beta's grant to reach alpha", async () =>
+      (await listed(alpha.home)).length === 2 ? true : undefined,
+    );
+    await buckyJson(["devices", "revoke", "beta", "--home", alpha.home]);
+    expect(
+      (await listed(alpha.home)).map(({ agent, grantedBy, working, stopped }) => ({
+        agent,
+        grantedBy,
+        working,
+        stopped,
+      })),
+    ).toEqual([
+      {
+        agent: "helper",
+        grantedBy: "beta",
+        working: false,
+        stopped: {
+          why: "granter-gone",
+          message:
+            "granted by beta, which is no longer in the zone: every call it makes is refused",
+          hint: "Grant it again on a device of the zone (`bucky agent grant helper …`) and give the agent the new token.",
+        },
+      },
+      { agent: "tidy", grantedBy: "alpha", working: true, stopped: undefined },
+    ]);
+    const text = (await bucky(["agent", "list", "--home", alpha.home])).stdout;
+    expect(text).toContain("helper  NOT WORKING  granted by beta");
+    expect(text).toContain("no longer in the zone");
+    expect(text).toContain("Grant it again");
+  });
+
+  test("the changes the revoking device had not heard of yet, which another member holds, stay in the zone", async () => {
+    const zone = await startZone(["alpha", "beta", "gamma", "delta"]);
+    let [alpha, beta, gamma, delta] = ["alpha", "beta", "gamma", "delta"].map(
+      (name) => zone.get(name) as Daemon,
+    ) as [Daemon, Daemon, Daemon, Daemon];
+    const portOf = (daemon: Daemon) => Number(new URL(daemon.addresses[0] as string).port);
+    const [alphaPort, betaPort] = [portOf(alpha), portOf(beta)];
+    await waitFor("every device to know delta's address", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+        "devices",
+        "--home",
+        alpha.home,
+      ]);
+      return devices.every((d) => d.status === "online") ? true : undefined;
+    });
+    await delta.stop();
+    // The owner's device (alpha) is away while the tablet (gamma) writes; beta hears it.
+    await alpha.stop();
+    await buckyJson(["state", "set", "apps/while-away", '"kept"', "--home", gamma.home]);
+    await waitFor("gamma's write to reach beta", async () =>
+      (await userState(beta.home))["apps/while-away"] === "kept" ? true : undefined,
+    );
+    await gamma.stop();
+    // alpha comes back, and is told to revoke gamma before it has synced: its own sync
+    // rounds are an hour apart, and beta (paused) misses the one alpha makes as it starts.
+    const HOURLY = { BUCKY_SYNC_INTERVAL_MS: "3600000" };
+    await beta.stop();
+    beta = await startDaemon(beta.home, HOURLY, { port: betaPort });
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      alpha = await startDaemon(alpha.home, HOURLY, { port: alphaPort });
+      await waitFor("alpha's first sync round to miss beta", () =>
+        alpha
+          .log()
+          .split("\n")
+          .some((line) => line.includes("WARN") && line.includes("peer=beta"))
+          ? true
+          : undefined,
+      );
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect((await userState(alpha.home))["apps/while-away"]).toBeUndefined();
+
+    const revoked = await buckyJson<{
+      keptSeq: number;
+      keptFrom: string;
+      asked: { device: string; head: number }[];
+      notAsked: { device: string; why: string }[];
+    }>(["devices", "revoke", "gamma", "--home", alpha.home]);
+    expect(revoked.keptFrom).toBe("beta");
+    expect(revoked.asked).toEqual([{ device: "beta", head: revoked.keptSeq }]);
+    expect(revoked.notAsked.map((n) => n.device)).toEqual(["delta"]);
+    // beta, back to its usual rounds, hears of the revocation and keeps gamma's write; so
+    // does alpha, which fetched it from beta before it revoked.
+    await beta.stop();
+    beta = await startDaemon(beta.home, {}, { port: betaPort });
+    await waitFor("beta to see gamma revoked", async () =>
+      (await statuses(beta.home)).gamma === "revoked" ? true : undefined,
+    );
+    for (const daemon of [alpha, beta])
+      expect((await userState(daemon.home))["apps/while-away"]).toBe("kept");
+  }, 90_000);
 
   test("only a device holding the owner key can revoke, and never itself", async () => {
     const zone = await startZone(["alpha", "beta"]);

@@ -1,5 +1,6 @@
 /** `bucky devices revoke <name>`: remove a device from the zone (owner only). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { Revoked } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
@@ -10,11 +11,20 @@ export default defineBuckyCommand({
   },
   args: { name: { type: "positional", required: true, description: "The device's name" } },
   run: (args, context) =>
-    requestDaemon<{ name: string; id: string; keptSeq: number }>(
+    requestDaemon<Revoked>(
       context.home,
       "POST",
       `/v1/devices/${encodeURIComponent(args.name)}/revoke`,
     ),
   text: (result) =>
-    `Revoked ${result.name}. Its changes up to #${result.keptSeq} stay in the zone; later ones are refused.`,
+    [
+      `Revoked ${result.name}. Its changes up to #${result.keptSeq} stay in the zone (as ${result.keptFrom} held them); later ones are refused.`,
+      ...(result.asked.length > 0
+        ? [`Asked: ${result.asked.map((a) => `${a.device} (up to #${a.head})`).join(", ")}.`]
+        : []),
+      ...result.notAsked.map(
+        (n) =>
+          `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
+      ),
+    ].join("\n"),
 });

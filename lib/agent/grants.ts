@@ -41,6 +41,7 @@ import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
 import type { RefusalBudget } from "./limits.ts";
+import { agentStanding, type ListedAgent } from "./standing.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
 
@@ -191,16 +192,22 @@ export function grantAgent(
   };
 }
 
-/** The agents granted in the zone; with `user`, only those that person made. */
-export function listAgents(db: StateQueries, user?: string): AgentRecord[] {
-  return db
+/**
+ * The agents granted in the zone, each with whether its token works now; with `user`,
+ * only those that person made.
+ */
+export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
+  const standing = { membership: zone.membership(), people: zone.people(), nowMs: zone.now() };
+  return zone.db
     .select({ value: state.value })
     .from(state)
     .where(keyGlob("agents/*"))
     .all()
     .flatMap((row) => {
       const record = parseRecord(row.value);
-      return record && (user === undefined || record.user === user) ? [record] : [];
+      return record && (user === undefined || record.user === user)
+        ? [agentStanding(record, standing)]
+        : [];
     })
     .sort((a, b) => compareCodeUnits(a.agent, b.agent));
 }

@@ -9,12 +9,12 @@
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { PERSON_SESSION_TTL_S } from "../users/sessions.ts";
+import { PERSON_SESSION_TTL_S, type SessionCheck } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
 import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
 import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
-import { isSameOriginPath, SESSION_COOKIE } from "./sessions.ts";
+import { isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
 
 /** The most an account form or step may send. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -37,6 +37,8 @@ export class AccountRoutes {
     private readonly node: NodeContext,
     private readonly config: GatewayConfig,
     log: Log,
+    /** Checks people's sessions: a sign-out ends only a session that stands. */
+    private readonly people: SessionCheck,
   ) {
     this.signIn = new SignIn(node, log);
   }
@@ -168,6 +170,8 @@ export class AccountRoutes {
         );
       }
       case `POST ${SIGNOUT_PATH}`:
+        // Ended on every gateway of the zone, not only forgotten by this browser.
+        await signOut(this.node, at.request.headers.get("cookie"), this.people);
         return new Response(null, {
           status: 303,
           headers: {

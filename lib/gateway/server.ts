@@ -97,9 +97,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
-  const sessions = new CheckedSessions(node, new SessionCheck(node));
+  const people = new SessionCheck(node);
+  const sessions = new CheckedSessions(node, people);
   const assertions = new AppUserAssertions(node);
-  const accounts = new AccountRoutes(node, config, log);
+  const accounts = new AccountRoutes(node, config, log, people);
   table.start();
   accounting.start();
   const clock = localClock(node.now, options.timeZone);

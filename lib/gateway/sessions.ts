@@ -38,6 +38,13 @@ import {
   type SessionCheck,
   signSession as signPersonSession,
 } from "../users/sessions.ts";
+import {
+  deviceSessionId,
+  isSignedOut,
+  personSessionId,
+  recordSignOut,
+  SIGNED_OUT,
+} from "../users/signouts.ts";
 import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 import { LOGIN_PATH } from "./routing.ts";
 
@@ -186,6 +193,20 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
   return { cookie };
 }
 
+/**
+ * Signs out the session a request's cookie carries, on every gateway of the zone (as
+ * each hears of it). A cookie that opens no session (none, expired, forged, already
+ * signed out) is left alone: nothing is written for it.
+ */
+export async function signOut(
+  node: NodeContext,
+  cookieHeader: string | null,
+  people: SessionCheck,
+): Promise<void> {
+  const checked = await checkSession(node, cookieHeader, people);
+  if ("viewer" in checked) recordSignOut(node, checked.sessionId, checked.expiresAt);
+}
+
 /** What a request without a session is told. */
 export const NOT_SIGNED_IN: { readonly problem: string } = { problem: "you are not signed in" };
 
@@ -202,13 +223,14 @@ export function sessionCookie(cookieHeader: string | null): string | undefined {
 
 /**
  * Who is behind a session cookie: a person (their session checked by `people`) or a
- * device, and when the session expires (seconds); or why no one is.
+ * device, when the session expires (seconds) and its id (lib/users/signouts.ts); or why
+ * no one is.
  */
 export async function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
-): Promise<{ viewer: Viewer; expiresAt: number } | { problem: string }> {
+): Promise<{ viewer: Viewer; expiresAt: number; sessionId: string } | { problem: string }> {
   const value = sessionCookie(cookieHeader);
   if (!value) return NOT_SIGNED_IN;
   const nowS = Math.floor(node.now() / 1000);
@@ -216,10 +238,18 @@ export async function checkSession(
     if (decodeJws(value).header.typ === USER_SESSION_TYPE) {
       const session = verifyUserSession(value, node.zoneId, nowS);
       const answer = await people.viewer(session);
-      return "viewer" in answer ? { ...answer, expiresAt: session.claims.expiresAt } : answer;
+      return "viewer" in answer
+        ? {
+            ...answer,
+            expiresAt: session.claims.expiresAt,
+            sessionId: personSessionId(session.claims),
+          }
+        : answer;
     }
     const session = verifySession(value, node.zoneId, nowS);
     const membership = node.membership();
+    const sessionId = deviceSessionId(session);
+    if (isSignedOut(node.db, membership, sessionId)) return SIGNED_OUT;
     if (standingOf(membership, session.issuer) !== "member")
       return { problem: "your session was opened by a gateway no longer in the zone" };
     const member = membership.byId.get(session.device);
@@ -228,6 +258,7 @@ export async function checkSession(
     return {
       viewer: { kind: "device", device: session.device, deviceName: member.name },
       expiresAt: session.expiresAt,
+      sessionId,
     };
   } catch (error) {
     if (error instanceof ProtocolError)

@@ -610,6 +610,16 @@ export const en = {
     may: "May",
     until: "Until",
     revokedAt: "revoked",
+    notWorking: "Not working:",
+    stopped: {
+      revoked: (_p: { device: string }) => "it was revoked.",
+      expired: (_p: { device: string }) => "its grant has expired.",
+      "granter-gone": (p: { device: string }) =>
+        `it was granted through ${p.device}, which is no longer in the zone, so every call it makes is refused.`,
+      "person-gone": (_p: { device: string }) =>
+        "the person it acts for is no longer of this zone.",
+    },
+    grantAgain: "Grant it again below and give the agent the new token.",
     revoke: "Revoke",
     revoked: (p: { agent: string }) => `${p.agent} is revoked.`,
     grantTitle: "Grant an agent",

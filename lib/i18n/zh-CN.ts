@@ -551,6 +551,15 @@ export const zhCN: Messages = {
     may: "可以",
     until: "有效期至",
     revokedAt: "吊销于",
+    notWorking: "已失效：",
+    stopped: {
+      revoked: (_p) => "它已被吊销。",
+      expired: (_p) => "它的授权已过期。",
+      "granter-gone": (p) =>
+        `它是通过 ${p.device} 授权的，该设备已不在区域中，所以它的每次调用都会被拒绝。`,
+      "person-gone": (_p) => "它所代表的人已不在本区域中。",
+    },
+    grantAgain: "请在下方重新授权，并把新令牌交给智能体。",
     revoke: "吊销",
     revoked: (p) => `${p.agent} 已吊销。`,
     grantTitle: "授权智能体",

@@ -76,6 +76,7 @@ import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
+import type { PullFrom } from "../zone/zone-head.ts";
 import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
@@ -103,6 +104,8 @@ export interface LocalServices {
   readonly zoneCa: ZoneCaIssuer;
   /** The bucky executable, for work run as a child (a first backup to a new target). */
   readonly runtime: string;
+  /** Pulls from a peer now what it holds that this device lacks (the sync loop's pullNow). */
+  readonly pullFrom: PullFrom;
 }
 
 export function createLocalApp(
@@ -185,7 +188,9 @@ export function createLocalApp(
   app.get("/v1/devices", (c) =>
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
   );
-  app.post("/v1/devices/:name/revoke", (c) => c.json(revokeDevice(node, c.req.param("name"))));
+  app.post("/v1/devices/:name/revoke", async (c) =>
+    c.json(await revokeDevice(node, c.req.param("name"), services.pullFrom)),
+  );
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
   app.post("/v1/devices/:name/drain", async (c) => {
@@ -514,7 +519,7 @@ export function createLocalApp(
       }),
     );
   });
-  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node.db, c.req.query("user")) }));
+  app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {
     const body = c.req.header("content-type")?.startsWith("application/json")
       ? ((await jsonBody(c)) as { user?: unknown })

@@ -48,6 +48,7 @@ import { Tunnels } from "../relay/tunnel.ts";
 import { Replication } from "../replica/replication.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
+import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
@@ -242,6 +243,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       deleteCopy: (app, name) => replication.deleteCopy(app, name),
       zoneCa,
       runtime: options.apps.runtime,
+      // Asked only once the node has started, after the sync loop below.
+      pullFrom: (peer) => sync.pullNow(peer),
     });
     // The panel (its pages, in two languages) is loaded when first asked for: most daemons
     // are never asked, and an idle daemon holds less without it.
@@ -359,6 +362,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       requestAuth: REQUEST_AUTH_VERSION,
     });
     forgetOldHeartbeat(node);
+    forgetExpiredSignOuts(node);
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),

@@ -140,31 +140,57 @@ export class SyncLoop {
     const running = this.exchanging.get(peer.id);
     if (running) return running;
     const exchange = this.call(peer, async () => {
-      let theirs: VersionVector = new Map();
-      let theirFacts: VersionVector | undefined;
-      for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
-        const request = encodePullRequest({
-          have: versionVector(this.node.db),
-          presence: this.node.presence(),
-          factsHave: this.node.factsHave(),
-        });
-        const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
-        if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
-        this.node.receivePresence(message.presence);
-        this.node.receiveFacts(message.facts);
-        theirs = message.have;
-        theirFacts = message.factsHave;
-        // This device lacks what the peer compacted away: its checkpoint first, then the rest.
-        if (message.checkpoint) {
-          if ((await this.node.takeCheckpoint(peer, message.checkpoint)) === "adopted") continue;
-          break;
-        }
-        if (!message.more) break;
-      }
+      const { theirs, theirFacts } = await this.pull(peer);
       await this.sendMissing(peer, theirs, this.node.factsFor(theirFacts));
     }).finally(() => this.exchanging.delete(peer.id));
     this.exchanging.set(peer.id, exchange);
     return exchange;
+  }
+
+  /**
+   * Pulls what `peer` has that this node lacks, now, whatever the backoff says, and
+   * returns what it holds (its version vector as it said it last); throws when it does not
+   * answer or refuses. For a step that must know what the zone holds before it acts (a
+   * revocation), not for keeping in sync.
+   */
+  async pullNow(peer: Peer): Promise<VersionVector> {
+    // One pull at a time from a peer: a round's under way is let finish first.
+    await this.exchanging.get(peer.id);
+    // Its addresses probed again: one that failed a moment ago (as this device came back,
+    // say) is remembered as unreachable for a while, and would not even be tried.
+    await this.client.directAddress(peer, true);
+    const { theirs } = await this.pull(peer);
+    // It answers: what this device writes next goes to it at once, not after its backoff.
+    this.answered(peer);
+    return theirs;
+  }
+
+  /** Pulls from `peer` page by page, until it has nothing more this node lacks. */
+  private async pull(
+    peer: Peer,
+  ): Promise<{ theirs: VersionVector; theirFacts: VersionVector | undefined }> {
+    let theirs: VersionVector = new Map();
+    let theirFacts: VersionVector | undefined;
+    for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
+      const request = encodePullRequest({
+        have: versionVector(this.node.db),
+        presence: this.node.presence(),
+        factsHave: this.node.factsHave(),
+      });
+      const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
+      if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
+      this.node.receivePresence(message.presence);
+      this.node.receiveFacts(message.facts);
+      theirs = message.have;
+      theirFacts = message.factsHave;
+      // This device lacks what the peer compacted away: its checkpoint first, then the rest.
+      if (message.checkpoint) {
+        if ((await this.node.takeCheckpoint(peer, message.checkpoint)) === "adopted") continue;
+        break;
+      }
+      if (!message.more) break;
+    }
+    return { theirs, theirFacts };
   }
 
   /**

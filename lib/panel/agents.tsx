@@ -4,7 +4,7 @@
  */
 import type { Hono } from "hono";
 import { personReach } from "../../protocol/agent-token.ts";
-import type { AgentRecord } from "../agent/grants.ts";
+import type { ListedAgent } from "../agent/standing.ts";
 import { MCP_PATH } from "../gateway/routing.ts";
 import { listOf } from "../i18n/format.ts";
 import { Action, Cards, CopyButton, shown, Time } from "./components.tsx";
@@ -20,7 +20,7 @@ export function agentPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
     const viewer = c.env.viewer;
     if (viewer.kind !== "person")
       return page.render("agents", t.nav.agents, <p>{t.agents.signInFirst}</p>);
-    const agents = await page.api.get<{ agents: AgentRecord[] }>(
+    const agents = await page.api.get<{ agents: ListedAgent[] }>(
       `/v1/agents?user=${encodeURIComponent(viewer.user)}`,
     );
     const reach = personReach(viewer.role);
@@ -69,6 +69,12 @@ export function agentPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
                     a.revokedAt ? (
                       <>
                         {t.agents.revokedAt} <Time iso={a.revokedAt} />
+                      </>
+                    ) : a.stopped ? (
+                      <>
+                        <strong class="warn">{t.agents.notWorking}</strong>{" "}
+                        {t.agents.stopped[a.stopped.why]({ device: a.grantedBy })}{" "}
+                        <span class="hint">{t.agents.grantAgain}</span>
                       </>
                     ) : (
                       <Time iso={a.expiresAt} />
@@ -138,7 +144,7 @@ export function agentPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
     const list = (value: unknown) =>
       (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String);
     const name = typeof form.name === "string" ? form.name.trim() : "";
-    const granted = await page.api.post<{ token: string; record: AgentRecord }>("/v1/agents", {
+    const granted = await page.api.post<{ token: string; record: ListedAgent }>("/v1/agents", {
       name: `${viewer.user}-${name}`,
       read: list(form.read),
       act: list(form.act),

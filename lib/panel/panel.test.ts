@@ -684,3 +684,52 @@ describe("an install's result, followed on its job's page", () => {
     expect(await page(waiting, "en")).toContain(">no live device of the zone can run it now<");
   });
 });
+
+describe("an agent whose grant stopped working", () => {
+  test("is shown as not working, why and what to do, in each language; a working one by its end", async () => {
+    const granted = {
+      scopes: { read: ["apps"], write: [], act: [] },
+      issuedAt: "2026-11-01T00:00:00.000Z",
+      expiresAt: "2026-12-01T00:00:00.000Z",
+      revokedAt: null,
+      user: "owner",
+    };
+    const orphan = {
+      ...granted,
+      agent: "owner-helper",
+      id: "a1",
+      issuer: "dnas",
+      grantedBy: "nas",
+      working: false,
+      stopped: {
+        why: "granter-gone",
+        message: "granted by nas, which is no longer in the zone: every call it makes is refused",
+        hint: "owner grants it again in the control panel (Agents), and gives the agent the new token.",
+      },
+    };
+    const fine = {
+      ...granted,
+      agent: "owner-tidy",
+      id: "a2",
+      issuer: "dlaptop",
+      grantedBy: "laptop",
+      working: true,
+    };
+    const { get } = panelFor(owner, { "/v1/agents": { agents: [orphan, fine] } });
+    const page = async (language: string) =>
+      (await (await get("agents", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const english = await page("en");
+    const cards = english.split("owner-tidy");
+    expect(cards[0]).toContain(en.agents.notWorking);
+    expect(cards[0]).toContain(en.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(cards[0]).toContain(en.agents.grantAgain);
+    expect(cards[1]).not.toContain(en.agents.notWorking);
+    const chinese = await page("zh-CN");
+    expect(chinese).toContain(zhCN.agents.notWorking);
+    expect(chinese).toContain(zhCN.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(chinese).toContain(zhCN.agents.grantAgain);
+  });
+});

@@ -27,6 +27,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "./access.ts";
 import { checkAssertion } from "./passkey.ts";
+import { isSignedOut, personSessionId, SIGNED_OUT } from "./signouts.ts";
 
 /** How long a session lasts: as a login link's, and no longer than any may. */
 export const PERSON_SESSION_TTL_S = MAX_SESSION_S;
@@ -65,6 +66,7 @@ export class SessionCheck {
     const membership = this.node.membership();
     if (standingOf(membership, claims.gateway) !== "member")
       return { problem: "your session was opened by a gateway no longer in the zone" };
+    if (isSignedOut(this.node.db, membership, personSessionId(claims))) return SIGNED_OUT;
     const person = this.node.people().people.get(claims.user);
     if (!person) return { problem: `${claims.user} is no longer a person of this zone` };
     const viewer = (deviceName?: string): { viewer: Viewer } => ({

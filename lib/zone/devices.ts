@@ -5,9 +5,9 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
-import { versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
+import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 /** A peer that called here within this window counts as online. */
@@ -107,15 +107,28 @@ function routeOf(
   return { route: "relayed", address: null, via: relayNames.get(relay) ?? relay };
 }
 
+/** What a revocation kept of the device, and whom it asked (lib/zone/zone-head.ts). */
+export interface Revoked {
+  readonly name: string;
+  readonly id: DeviceId;
+  /** Its changesets up to this one stay in the zone; later ones are refused everywhere. */
+  readonly keptSeq: number;
+  /** The device whose head that was: this one, or a member it was fetched from. */
+  readonly keptFrom: string;
+  readonly asked: ZoneHead["asked"];
+  readonly notAsked: ZoneHead["notAsked"];
+}
+
 /**
- * Revokes a device: the owner signs that it is no longer a member, keeping the
- * changesets of it this node holds. Every device then refuses its later changesets and
- * its requests.
+ * Revokes a device: the owner signs that it is no longer a member, keeping its changesets
+ * as far as the members this device reaches hold them (fetched here first; see
+ * lib/zone/zone-head.ts). Every device then refuses its later changesets and its requests.
  */
-export function revokeDevice(
-  zone: ZoneWriter,
+export async function revokeDevice(
+  zone: AskingZone,
   name: string,
-): { name: string; id: DeviceId; keptSeq: number } {
+  pull: PullFrom,
+): Promise<Revoked> {
   const member = zone.membership().byName.get(name);
   if (!member)
     throw new BuckyError(
@@ -131,19 +144,47 @@ export function revokeDevice(
     );
   }
   if (member.revokedAfterSeq !== undefined) {
-    return { name, id: member.id, keptSeq: member.revokedAfterSeq };
+    const keptSeq = member.revokedAfterSeq;
+    return { name, id: member.id, keptSeq, keptFrom: zone.deviceName, asked: [], notAsked: [] };
   }
-  const keptSeq = versionVector(zone.db).get(member.id) ?? 0;
+  // Said before asking anyone: a device without the owner key cannot revoke at all.
+  const ownerKey = zone.ownerKey();
+  const head = await askZoneHead(zone, member, pull);
+  // Revoked meanwhile (by another request, or a revocation synced in): that one stands.
+  const since = zone.membership().byId.get(member.id)?.revokedAfterSeq;
+  if (since !== undefined)
+    return {
+      name,
+      id: member.id,
+      keptSeq: since,
+      keptFrom: zone.deviceName,
+      asked: head.asked,
+      notAsked: head.notAsked,
+    };
   const revocation = signRevocation(
     {
       id: member.id,
       name: member.name,
-      lastSeq: keptSeq,
+      lastSeq: head.seq,
       issuedAt: Math.floor(zone.now() / 1000),
     },
-    zone.ownerKey(),
+    ownerKey,
   );
   zone.write([{ key: `devices/${name}/revoked`, value: JSON.stringify(revocation.jws) }]);
-  zone.log.info("device revoked", { device: name, id: member.id, keptSeq });
-  return { name, id: member.id, keptSeq };
+  zone.log.info("device revoked", {
+    device: name,
+    id: member.id,
+    keptSeq: head.seq,
+    keptFrom: head.from,
+    asked: head.asked.map((answer) => answer.device).join(","),
+    notAsked: head.notAsked.map((answer) => answer.device).join(","),
+  });
+  return {
+    name,
+    id: member.id,
+    keptSeq: head.seq,
+    keptFrom: head.from,
+    asked: head.asked,
+    notAsked: head.notAsked,
+  };
 }

@@ -1,0 +1,64 @@
+/**
+ * Whether an agent's grant works, as every device checks its token (lib/agent/grants.ts,
+ * checkAgentToken), said where the agents are listed: a grant stops on its own when the
+ * device that signed it leaves the zone or the person it acts for does, and the list
+ * would otherwise still show it active while every call it makes is refused.
+ */
+
+import type { Membership } from "../sync/membership.ts";
+import { standingOf } from "../sync/membership.ts";
+import type { Directory } from "../users/directory.ts";
+import type { AgentRecord } from "./grants.ts";
+
+/** Why an agent's token no longer works, by code (the panel words each in its language). */
+export type AgentStop = "revoked" | "expired" | "granter-gone" | "person-gone";
+
+/** An agent as `bucky agent list` and the panel show it. */
+export interface ListedAgent extends AgentRecord {
+  /** The device that granted it, by name (its id when the zone does not know it). */
+  readonly grantedBy: string;
+  /** Whether its token works now. */
+  readonly working: boolean;
+  /** When it does not: why, in words, and what to do. */
+  readonly stopped?: { readonly why: AgentStop; readonly message: string; readonly hint: string };
+}
+
+/** `record` with whether its token works now, on any device (the same state, the same answer). */
+export function agentStanding(
+  record: AgentRecord,
+  zone: { membership: Membership; people: Directory; nowMs: number },
+): ListedAgent {
+  const granter = zone.membership.byId.get(record.issuer);
+  const grantedBy = granter?.name ?? record.issuer;
+  const again =
+    record.user !== undefined
+      ? `${record.user} grants it again in the control panel (Agents), and gives the agent the new token.`
+      : `Grant it again on a device of the zone (\`bucky agent grant ${record.agent} …\`) and give the agent the new token.`;
+  const stopped = (why: AgentStop, message: string, hint: string): ListedAgent => ({
+    ...record,
+    grantedBy,
+    working: false,
+    stopped: { why, message, hint },
+  });
+  if (record.revokedAt)
+    return stopped(
+      "revoked",
+      `revoked at ${record.revokedAt}`,
+      "Nothing to do, unless you want it back: then grant it again.",
+    );
+  if (Date.parse(record.expiresAt) <= zone.nowMs)
+    return stopped("expired", `expired at ${record.expiresAt}`, again);
+  if (standingOf(zone.membership, record.issuer) !== "member")
+    return stopped(
+      "granter-gone",
+      `granted by ${grantedBy}, which is no longer in the zone: every call it makes is refused`,
+      again,
+    );
+  if (record.user !== undefined && !zone.people.people.has(record.user))
+    return stopped(
+      "person-gone",
+      `acts for ${record.user}, who is no longer a person of this zone: every call it makes is refused`,
+      "Nothing to do: a removed person's agents stop.",
+    );
+  return { ...record, grantedBy, working: true };
+}

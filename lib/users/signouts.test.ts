@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import type { UserName } from "../../protocol/accounts.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { SessionClaims } from "../../protocol/user-session.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  testDeviceDocument,
+  testZone,
+} from "../state/test-db.ts";
+import { state } from "../store/schema.ts";
+import {
+  deviceSessionId,
+  forgetExpiredSignOuts,
+  isSignedOut,
+  personSessionId,
+  recordSignOut,
+} from "./signouts.ts";
+
+afterAll(removeTestDatabases);
+
+const laptopKey = signingKeyFromSeed(seed(81));
+const NOW_MS = Date.parse("2026-11-29T14:00:00.000Z");
+
+/** A zone of gateway a and laptop, another gateway that took a sign-out of its own. */
+function zone() {
+  const a = openTestNode(80);
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    [
+      { key: "boot/config", value: JSON.stringify(testZone.jws) },
+      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
+    ],
+    1000,
+  );
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "laptop", key: laptopKey, seal: a.seal },
+    [{ key: "nodes/laptop/signed-out/l1", value: JSON.stringify({ expiresAt: 1 }) }],
+    2000,
+  );
+  let nowMs = NOW_MS;
+  const node = testNodeContext(a, "a", { now: () => nowMs });
+  return { node, later: (ms: number) => (nowMs += ms) };
+}
+
+const signedOutKeys = (node: ReturnType<typeof zone>["node"]) =>
+  node.db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .all()
+    .filter((row) => row.key.includes("/signed-out/") && row.value !== null)
+    .map((row) => row.key)
+    .sort();
+
+describe("a sign-out", () => {
+  test("counts on every gateway while its session lasts, then only its gateway forgets it", () => {
+    const { node, later } = zone();
+    const nowS = Math.floor(NOW_MS / 1000);
+    recordSignOut(node, "s1", nowS + 60);
+    recordSignOut(node, "s2", nowS + 3600);
+    const signedOut = (id: string) => isSignedOut(node.db, node.membership(), id);
+    expect(["s1", "s2", "l1", "s3"].map(signedOut)).toEqual([true, true, true, false]);
+    later(61_000);
+    forgetExpiredSignOuts(node);
+    // a's expired record is gone; the laptop's (expired too) is the laptop's to delete.
+    expect(signedOutKeys(node)).toEqual(["nodes/a/signed-out/s2", "nodes/laptop/signed-out/l1"]);
+    later(3600_000);
+    recordSignOut(node, "s4", Math.floor((NOW_MS + 3661_000) / 1000) + 60);
+    expect(signedOutKeys(node)).toEqual(["nodes/a/signed-out/s4", "nodes/laptop/signed-out/l1"]);
+  });
+});
+
+describe("a session's id", () => {
+  const claims: SessionClaims = {
+    zone: "zone" as ZoneId,
+    user: "ada" as UserName,
+    gateway: "dgw" as DeviceId,
+    nonce: "AAAAAAAAAAAAAAAAAAAAAA",
+    issuedAt: 1,
+    expiresAt: 2,
+  };
+  test("is its claims': the same claims the same id, any claim changed another", () => {
+    expect(personSessionId({ ...claims })).toBe(personSessionId(claims));
+    for (const changed of [
+      { nonce: "AAAAAAAAAAAAAAAAAAAAAQ" },
+      { user: "bob" as UserName },
+      { expiresAt: 3 },
+    ])
+      expect(personSessionId({ ...claims, ...changed })).not.toBe(personSessionId(claims));
+    const device = { zone: claims.zone, issuer: claims.gateway, device: "dphone" as DeviceId };
+    expect(deviceSessionId({ ...device, expiresAt: 2 })).not.toBe(
+      deviceSessionId({ ...device, expiresAt: 3 }),
+    );
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Signing out, zone-wide. A session cookie is checked by every gateway from the zone
+ * state alone, so clearing it in one browser ended nothing: a copy of it still worked on
+ * every gateway until it expired (30 days). Signing out records the session as ended in
+ * the zone state, under the gateway that took the sign-out, `nodes/<gateway>/signed-out/
+ * <session id>`, which only that gateway may write or delete (protocol/write-rules.ts):
+ * no member device can bring a signed-out session back by deleting the record. Every
+ * gateway, and every device an app runs on, refuses a session with such a record, as it
+ * refuses one whose person was removed; the checks are remembered per state change
+ * (lib/node/state-bound-memo.ts), so a request costs no read of the state for this.
+ *
+ * A record lasts as long as its session would have: the gateway deletes its own once
+ * they expire (at its next sign-out and when it starts), so the records stay bounded by
+ * the sign-outs of the last 30 days.
+ *
+ * A session is known by a digest of what its signature covers (its claims), never by the
+ * cookie's bytes: a signature's base64url can be spelled more than one way, and a copied
+ * cookie respelled must not escape its sign-out.
+ */
+import { createHash } from "node:crypto";
+import { eq } from "drizzle-orm";
+import type { Session } from "../../protocol/session.ts";
+import { claimsBytes, type SessionClaims } from "../../protocol/user-session.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
+import { state } from "../store/schema.ts";
+import type { Membership } from "../sync/membership.ts";
+
+/** The id of a person's session: its claims, each session's own (they hold its nonce). */
+export function personSessionId(claims: SessionClaims): string {
+  return digest("person", claimsBytes(claims));
+}
+
+/** The id of a device's session (a login link's from a device that holds no owner key). */
+export function deviceSessionId(session: Session): string {
+  const fields = [session.zone, session.issuer, session.device, session.expiresAt];
+  return digest("device", new TextEncoder().encode(JSON.stringify(fields)));
+}
+
+/** What a request with a signed-out session is told. */
+export const SIGNED_OUT: { readonly problem: string } = { problem: "your session was signed out" };
+
+const signedOutKey = (gateway: string, id: string) => `nodes/${gateway}/signed-out/${id}`;
+
+/**
+ * Whether the session `id` was signed out at any gateway of the zone: one look-up per
+ * device the zone knows (a few), made only when a session is checked anew.
+ */
+export function isSignedOut(db: StateQueries, membership: Membership, id: string): boolean {
+  for (const name of membership.byName.keys()) {
+    const row = db
+      .select({ value: state.value })
+      .from(state)
+      .where(eq(state.key, signedOutKey(name, id)))
+      .get();
+    if (row?.value) return true;
+  }
+  return false;
+}
+
+/**
+ * Ends the session `id` (which expires at `expiresAtS`) on every gateway of the zone, as
+ * soon as each hears of it; records that have expired since go with the same write.
+ */
+export function recordSignOut(node: NodeContext, id: string, expiresAtS: number): void {
+  const ops = [
+    { key: signedOutKey(node.deviceName, id), value: JSON.stringify({ expiresAt: expiresAtS }) },
+    ...expiredOps(node),
+  ];
+  node.write(ops);
+  node.log.info("session signed out", { session: id.slice(0, 12) });
+}
+
+/** Deletes this gateway's records of sign-outs whose sessions have expired anyway. */
+export function forgetExpiredSignOuts(node: NodeContext): void {
+  const ops = expiredOps(node);
+  if (ops.length === 0) return;
+  node.write(ops);
+  node.log.info("expired sign-outs forgotten", { count: ops.length });
+}
+
+function expiredOps(node: NodeContext): { key: string; value: null }[] {
+  const nowS = Math.floor(node.now() / 1000);
+  return node.db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(keyGlob(signedOutKey(node.deviceName, "*")))
+    .all()
+    .filter((row) => row.value !== null && expiresAtOf(row.value) <= nowS)
+    .map((row) => ({ key: row.key, value: null }));
+}
+
+/** When a record's session expires; a record of no known shape counts as expired. */
+function expiresAtOf(value: string): number {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    const at =
+      typeof parsed === "object" && parsed !== null
+        ? (parsed as { expiresAt?: unknown }).expiresAt
+        : undefined;
+    return typeof at === "number" && Number.isFinite(at) ? at : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function digest(kind: string, bytes: Uint8Array): string {
+  return createHash("sha256").update(`bucky-signed-out/${kind}\n`).update(bytes).digest("hex");
+}

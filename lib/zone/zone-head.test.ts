@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import type { Peer } from "../node/peers.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  testDeviceDocument,
+  testZone,
+} from "../state/test-db.ts";
+import { type AskingZone, askZoneHead } from "./zone-head.ts";
+
+afterAll(removeTestDatabases);
+
+const laptopKey = signingKeyFromSeed(seed(91));
+const tabletKey = signingKeyFromSeed(seed(92));
+const tablet = { id: deviceIdFromPublicKey(tabletKey.publicKey), name: "tablet" };
+
+/** Device a (asking) holds two of the tablet's changesets; the laptop is a peer it reaches. */
+function zone(): AskingZone {
+  const a = openTestNode(90);
+  const as = (name: string, key = a.key) => ({ zone: testZone.id, name, key, seal: a.seal });
+  appendLocalChangeset(
+    a.db,
+    as("a"),
+    [
+      { key: "boot/config", value: JSON.stringify(testZone.jws) },
+      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
+      { key: "devices/tablet/doc", value: testDeviceDocument(tabletKey, "tablet") },
+    ],
+    1000,
+  );
+  for (const at of [2000, 3000])
+    appendLocalChangeset(a.db, as("tablet", tabletKey), [{ key: "apps/x", value: `${at}` }], at);
+  const node = testNodeContext(a, "a");
+  const laptop = { id: deviceIdFromPublicKey(laptopKey.publicKey), name: "laptop" } as Peer;
+  // The tablet answers too, but is never asked: it is the device no longer trusted.
+  const itself = { ...tablet } as Peer;
+  return Object.assign(Object.create(node) as AskingZone, { peers: () => [laptop, itself] });
+}
+
+describe("the zone's head of a device", () => {
+  test("a member that holds more than could be fetched here makes the revocation wait", async () => {
+    const asking = askZoneHead(zone(), tablet, async () => new Map([[tablet.id, 5]]));
+    const error = await asking.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuckyError);
+    expect([(error as BuckyError).code, (error as BuckyError).message]).toEqual([
+      "E_UNAVAILABLE",
+      "laptop holds tablet's changes up to #5, and this device could fetch only up to #2 now: revoking here would drop the rest everywhere",
+    ]);
+  });
+
+  test("members behind, silent or unreachable: this device's head, and who was not asked", async () => {
+    const asked: string[] = [];
+    const behind = await askZoneHead(zone(), tablet, async (peer) => {
+      asked.push(peer.name);
+      return new Map([[tablet.id, 1]]);
+    });
+    expect(asked).toEqual(["laptop"]);
+    expect(behind).toEqual({
+      seq: 2,
+      from: "a",
+      asked: [{ device: "laptop", head: 1 }],
+      notAsked: [],
+    });
+    const silent = await askZoneHead(zone(), tablet, () => new Promise(() => {}), 50);
+    expect(silent.notAsked).toEqual([{ device: "laptop", why: "it did not answer within 50 ms" }]);
+    const down = await askZoneHead(zone(), tablet, async () => {
+      throw new BuckyError("E_UNAVAILABLE", "laptop is not answering");
+    });
+    expect([down.seq, down.notAsked]).toEqual([
+      2,
+      [{ device: "laptop", why: "laptop is not answering" }],
+    ]);
+  });
+});
