@@ -478,7 +478,7 @@ describe("accounting", () => {
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
     const report = await buckyJson<{
       apps: { app: string; requests: number; bytesIn: number; bytesOut: number }[];
-    }>(["traffic", "--app", "meter", "--since", "1h", "--home", alpha.home]);
+    }>(["traffic", "--here", "--app", "meter", "--since", "1h", "--home", alpha.home]);
     expect(
       report.apps.map(({ app, requests, bytesIn, bytesOut }) => ({
         app,
@@ -495,6 +495,39 @@ describe("accounting", () => {
       },
     ]);
   });
+  test("the zone's figures are the same on every device, a device that is no gateway included", async () => {
+    // alpha's gateway publishes its hours in its device facts (its traffic every minute).
+    type Zone = {
+      scope: string;
+      apps: { app: string; requests: number }[];
+      gateways: { device: string }[];
+    };
+    const zoneOn = (home: string) =>
+      buckyJson<Zone>(["traffic", "--app", "meter", "--home", home]).then(
+        ({ scope, apps, gateways }) => ({
+          scope,
+          apps,
+          gateways: gateways?.map(({ device }) => ({ device })),
+        }),
+      );
+    const said = await waitFor(
+      "alpha's traffic facts, read alike on alpha and beta",
+      async () => {
+        const [onAlpha, onBeta] = await Promise.all([zoneOn(alpha.home), zoneOn(beta.home)]);
+        return onBeta.apps.some(({ requests }) => requests >= 2) &&
+          JSON.stringify(onAlpha) === JSON.stringify(onBeta)
+          ? onBeta
+          : undefined;
+      },
+      150_000,
+    );
+    expect({ ...said, apps: said.apps.map(({ app }) => app) }).toEqual({
+      scope: "zone",
+      apps: ["meter"],
+      gateways: [{ device: "alpha" }],
+    });
+    expect(said.apps[0]?.requests).toBeGreaterThanOrEqual(2);
+  }, 180_000);
 });
 
 describe("forwarding", () => {
