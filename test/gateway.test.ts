@@ -18,6 +18,7 @@ import {
   cleanUp,
   type Daemon,
   freePort,
+  jsonError,
   scratchDir,
   startZone,
   waitFor,
@@ -915,6 +916,35 @@ describe("public named objects", () => {
     writeFileSync(secret, "not for everyone\n");
     const kept = await buckyJson<{ id: string }>(["put", secret, "--home", beta.home]);
     expect((await get(`/ndn/${kept.id}`)).status).toBe(404);
+  });
+
+  test("made private again on the device that stored one, are served by no gateway, nor kept for it", async () => {
+    const file = join(scratchDir(), "flyer.txt");
+    writeFileSync(file, "a flyer for a while\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--public", "--home", beta.home]);
+    await waitFor("the flyer served", async () =>
+      (await get(`/ndn/${id}`)).status === 200 ? true : undefined,
+    );
+    const removed = await buckyJson<{
+      public: boolean;
+      wasPublic: boolean;
+      released: { keptBy: string[]; collectedAfter: string | null } | null;
+    }>(["rm", "--public", id, "--home", beta.home]);
+    expect({
+      public: removed.public,
+      wasPublic: removed.wasPublic,
+      keptBy: removed.released?.keptBy,
+      collected: typeof removed.released?.collectedAfter,
+    }).toEqual({ public: false, wasPublic: true, keptBy: [], collected: "string" });
+    // The gateway is alpha's: it follows beta's write as it syncs.
+    await waitFor("alpha's gateway to stop serving the flyer", async () =>
+      (await get(`/ndn/${id}`)).status === 404 ? true : undefined,
+    );
+    const again = await bucky(["rm", "--public", id, "--home", alpha.home, "--json"]);
+    expect({ exitCode: again.exitCode, code: jsonError(again).code }).toEqual({
+      exitCode: 1,
+      code: "E_NOT_FOUND",
+    });
   });
 });
 

@@ -52,7 +52,7 @@ import {
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
-import { markPublic } from "../gateway/public-objects.ts";
+import { markPublic, unmarkPublic } from "../gateway/public-objects.ts";
 import {
   addRule,
   describeRule,
@@ -597,6 +597,12 @@ export function createLocalApp(
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
     return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));
+  });
+  app.delete("/v1/ndn/public/:id", (c) => {
+    const id = c.req.param("id");
+    const parsed = parseObjectId(id);
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    return c.json(unmarkPublic(node, parsed.id));
   });
 
   app.notFound((c) =>
