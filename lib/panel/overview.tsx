@@ -138,7 +138,8 @@ const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, mana
 export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }) => {
   const { t } = useLocale();
   const n = t.notes;
-  const elsewhere = note.device !== here;
+  // A note of a kind about no one device (none yet) is about the zone: nothing to redirect.
+  const elsewhere = "device" in note && note.device !== here;
   switch (note.kind) {
     case "no-backup":
       return (
