@@ -18,6 +18,7 @@ import {
   cleanUp,
   type Daemon,
   freePort,
+  jsonError,
   scratchDir,
   startZone,
   waitFor,
@@ -478,7 +479,7 @@ describe("accounting", () => {
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
     const report = await buckyJson<{
       apps: { app: string; requests: number; bytesIn: number; bytesOut: number }[];
-    }>(["traffic", "--app", "meter", "--since", "1h", "--home", alpha.home]);
+    }>(["traffic", "--here", "--app", "meter", "--since", "1h", "--home", alpha.home]);
     expect(
       report.apps.map(({ app, requests, bytesIn, bytesOut }) => ({
         app,
@@ -495,6 +496,39 @@ describe("accounting", () => {
       },
     ]);
   });
+  test("the zone's figures are the same on every device, a device that is no gateway included", async () => {
+    // alpha's gateway publishes its hours in its device facts (its traffic every minute).
+    type Zone = {
+      scope: string;
+      apps: { app: string; requests: number }[];
+      gateways: { device: string }[];
+    };
+    const zoneOn = (home: string) =>
+      buckyJson<Zone>(["traffic", "--app", "meter", "--home", home]).then(
+        ({ scope, apps, gateways }) => ({
+          scope,
+          apps,
+          gateways: gateways?.map(({ device }) => ({ device })),
+        }),
+      );
+    const said = await waitFor(
+      "alpha's traffic facts, read alike on alpha and beta",
+      async () => {
+        const [onAlpha, onBeta] = await Promise.all([zoneOn(alpha.home), zoneOn(beta.home)]);
+        return onBeta.apps.some(({ requests }) => requests >= 2) &&
+          JSON.stringify(onAlpha) === JSON.stringify(onBeta)
+          ? onBeta
+          : undefined;
+      },
+      150_000,
+    );
+    expect({ ...said, apps: said.apps.map(({ app }) => app) }).toEqual({
+      scope: "zone",
+      apps: ["meter"],
+      gateways: [{ device: "alpha" }],
+    });
+    expect(said.apps[0]?.requests).toBeGreaterThanOrEqual(2);
+  }, 180_000);
 });
 
 describe("forwarding", () => {
@@ -882,6 +916,35 @@ describe("public named objects", () => {
     writeFileSync(secret, "not for everyone\n");
     const kept = await buckyJson<{ id: string }>(["put", secret, "--home", beta.home]);
     expect((await get(`/ndn/${kept.id}`)).status).toBe(404);
+  });
+
+  test("made private again on the device that stored one, are served by no gateway, nor kept for it", async () => {
+    const file = join(scratchDir(), "flyer.txt");
+    writeFileSync(file, "a flyer for a while\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--public", "--home", beta.home]);
+    await waitFor("the flyer served", async () =>
+      (await get(`/ndn/${id}`)).status === 200 ? true : undefined,
+    );
+    const removed = await buckyJson<{
+      public: boolean;
+      wasPublic: boolean;
+      released: { keptBy: string[]; collectedAfter: string | null } | null;
+    }>(["rm", "--public", id, "--home", beta.home]);
+    expect({
+      public: removed.public,
+      wasPublic: removed.wasPublic,
+      keptBy: removed.released?.keptBy,
+      collected: typeof removed.released?.collectedAfter,
+    }).toEqual({ public: false, wasPublic: true, keptBy: [], collected: "string" });
+    // The gateway is alpha's: it follows beta's write as it syncs.
+    await waitFor("alpha's gateway to stop serving the flyer", async () =>
+      (await get(`/ndn/${id}`)).status === 404 ? true : undefined,
+    );
+    const again = await bucky(["rm", "--public", id, "--home", alpha.home, "--json"]);
+    expect({ exitCode: again.exitCode, code: jsonError(again).code }).toEqual({
+      exitCode: 1,
+      code: "E_NOT_FOUND",
+    });
   });
 });
 

@@ -1,4 +1,8 @@
-/** Named objects the zone made public: gateways serve them to anyone at `/ndn/<id>`. */
+/**
+ * Named objects the zone made public: gateways serve them to anyone at `/ndn/<id>`, and
+ * every device keeps them, until one of the zone's devices makes them private again (the
+ * record gone from the zone state, every gateway stops serving them as it syncs).
+ */
 import { eq } from "drizzle-orm";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { StateQueries } from "../store/db.ts";
@@ -26,4 +30,20 @@ export function markPublic(
   ]);
   zone.log.info("object made public", { id });
   return { id, public: true };
+}
+
+/**
+ * No gateway of the zone serves `id` any more, nor does public keep it: `wasPublic` says
+ * whether it was (nothing is written when it was not).
+ */
+export function unmarkPublic(
+  zone: ZoneWriter,
+  id: ObjectId,
+): { id: ObjectId; public: false; wasPublic: boolean } {
+  const wasPublic = isPublicObject(zone.db, id);
+  if (wasPublic) {
+    zone.write([{ key: publicKey(id), value: null }]);
+    zone.log.info("object no longer public", { id });
+  }
+  return { id, public: false, wasPublic };
 }

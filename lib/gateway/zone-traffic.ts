@@ -39,13 +39,16 @@ export function trafficFacts(db: StateDb, nowMs: number): DeviceFactsPayload["tr
   return { fromMs, apps };
 }
 
-/** The zone's traffic per app and hour over the last 24 hours, summed over its gateways. */
+/**
+ * The zone's traffic per app and hour over the last 24 hours, summed over its gateways. A
+ * revoked device is no gateway of the zone: what it last said is left out.
+ */
 export function zoneTraffic(devices: readonly DeviceStanding[], nowMs: number): TrafficSeries[] {
   const fromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS + HOUR_MS - TRAFFIC_HOURS * HOUR_MS;
   const apps = new Map<string, { requests: number; bytesOut: number }[]>();
   for (const device of devices) {
     const traffic = device.facts.traffic;
-    if (!traffic) continue;
+    if (!traffic || device.standing === "revoked") continue;
     for (const [app, hours] of Object.entries(traffic.apps)) {
       const sums =
         apps.get(app) ??
@@ -70,4 +73,57 @@ export function zoneTraffic(devices: readonly DeviceStanding[], nowMs: number): 
 
 function total(series: TrafficSeries): number {
   return series.points.reduce((sum, p) => sum + p.requests, 0);
+}
+
+/** The zone's requests and bytes sent per app since a time, and which gateways said them. */
+export interface ZoneTrafficTotals {
+  /** The start of the first hour counted (RFC 3339): the figures are by whole hours. */
+  readonly since: string;
+  readonly apps: readonly {
+    readonly app: string;
+    readonly requests: number;
+    readonly bytesOut: number;
+  }[];
+  /** The gateways whose figures these are, and when each last said them (RFC 3339). */
+  readonly gateways: readonly { readonly device: string; readonly saidAt: string | null }[];
+}
+
+/**
+ * The zone's traffic since `sinceMs` per app, summed over its gateways' facts, the same on
+ * every device: the hours that end after `sinceMs`, at most the last 24 (all the facts keep);
+ * with `app`, that app's alone.
+ */
+export function zoneTrafficSince(
+  devices: readonly DeviceStanding[],
+  nowMs: number,
+  sinceMs: number,
+  app?: string,
+): ZoneTrafficTotals {
+  const series = zoneTraffic(devices, nowMs).filter((s) => app === undefined || s.app === app);
+  const fromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS + HOUR_MS - TRAFFIC_HOURS * HOUR_MS;
+  const firstMs = Math.max(fromMs, Math.floor(sinceMs / HOUR_MS) * HOUR_MS);
+  const apps = series
+    .map(({ app, points }) => {
+      const counted = points.filter((p) => Date.parse(p.at) >= firstMs);
+      return {
+        app,
+        requests: counted.reduce((sum, p) => sum + p.requests, 0),
+        bytesOut: counted.reduce((sum, p) => sum + p.bytesOut, 0),
+      };
+    })
+    .filter((app) => app.requests > 0 || app.bytesOut > 0);
+  const gateways = devices
+    .filter((device) => device.facts.traffic && device.standing !== "revoked")
+    .map((device) => ({
+      device: device.name,
+      saidAt: timeOf(device.factsAt),
+    }))
+    .sort((a, b) => compareCodeUnits(a.device, b.device));
+  return { since: new Date(firstMs).toISOString(), apps, gateways };
+}
+
+/** A time another device gave, in RFC 3339, or null when it is no time a Date can hold. */
+function timeOf(ms: number | null): string | null {
+  const at = new Date(ms ?? Number.NaN);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
 }

@@ -152,6 +152,8 @@ export const en = {
       "no-target": "There is no backup target.",
     },
     giveKey: "Give it the backup key",
+    giveKeyOn: (p: { device: string }) =>
+      `On ${p.device}, type the recovery phrase into \`bucky backup key\`.`,
     addTarget: "Add a backup target",
     backupFailed: (p: { device: string; target: string; message: string }) =>
       `The last backup of ${p.device} to ${p.target} failed: ${p.device} says “${p.message}”`,
@@ -162,11 +164,13 @@ export const en = {
     staleBackup: (p: { device: string; hours: number }) =>
       `The last backup of ${p.device} is ${s(p.hours, "hour", "hours")} old.`,
     backUpNow: "Back up now",
+    backUpOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup run\`.`,
     neverVerified: (p: { device: string }) =>
       `The backups of ${p.device} have never been verified.`,
     staleVerify: (p: { device: string }) =>
       `The backups of ${p.device} have not been verified for over a week.`,
     verifyNow: "Verify now",
+    verifyOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup verify\`.`,
     damaged: (p: { device: string; target: string }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
     noCopyYet: (p: { device: string; app: string }) =>

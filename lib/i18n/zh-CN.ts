@@ -138,6 +138,7 @@ export const zhCN: Messages = {
       "no-target": "还没有备份目标。",
     },
     giveKey: "给它备份密钥",
+    giveKeyOn: (p) => `在 ${p.device} 上，把恢复短语输入 \`bucky backup key\`。`,
     addTarget: "添加备份目标",
     backupFailed: (p) =>
       `${p.device} 到 ${p.target} 的最近一次备份失败：${p.device} 称“${p.message}”`,
@@ -145,9 +146,11 @@ export const zhCN: Messages = {
     outpaced: (p) => `${p.device} 上的写入速度超过了它到 ${p.target} 的备份速度。`,
     staleBackup: (p) => `${p.device} 的最近一次备份已是 ${n(p.hours)} 小时前。`,
     backUpNow: "立即备份",
+    backUpOn: (p) => `在 ${p.device} 上运行 \`bucky backup run\`。`,
     neverVerified: (p) => `${p.device} 的备份从未校验过。`,
     staleVerify: (p) => `${p.device} 的备份已超过一周未校验。`,
     verifyNow: "立即校验",
+    verifyOn: (p) => `在 ${p.device} 上运行 \`bucky backup verify\`。`,
     damaged: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现损坏：请重新备份以重新存储受损数据。`,
     noCopyYet: (p) => `${p.device} 上还没有 ${p.app} 数据的副本。`,

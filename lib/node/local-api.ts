@@ -52,7 +52,7 @@ import {
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
-import { markPublic } from "../gateway/public-objects.ts";
+import { markPublic, unmarkPublic } from "../gateway/public-objects.ts";
 import {
   addRule,
   describeRule,
@@ -61,7 +61,7 @@ import {
   removeRule,
 } from "../gateway/rules.ts";
 import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
-import { zoneTraffic } from "../gateway/zone-traffic.ts";
+import { zoneTraffic, zoneTrafficSince } from "../gateway/zone-traffic.ts";
 import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
@@ -465,15 +465,14 @@ export function createLocalApp(
     return c.json(addRelay(node, String(body.ticket ?? "")));
   });
   app.delete("/v1/relays/:which", (c) => c.json(removeRelay(node, c.req.param("which"))));
-  // The zone's traffic by complete hours, summed over every gateway (the same everywhere).
-  app.get("/v1/traffic/zone", (c) =>
-    c.json({
-      series: zoneTraffic(
-        readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs),
-        node.now(),
-      ),
-    }),
-  );
+  // The zone's traffic by complete hours, summed over every gateway (the same everywhere);
+  // with `since`, its sums per app since then (`bucky traffic`).
+  app.get("/v1/traffic/zone", (c) => {
+    const devices = readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs);
+    const since = c.req.query("since");
+    if (since === undefined) return c.json({ series: zoneTraffic(devices, node.now()) });
+    return c.json(zoneTrafficSince(devices, node.now(), Number(since) || 0, c.req.query("app")));
+  });
   app.get("/v1/traffic", (c) => {
     services.gateway.flushTraffic();
     const since = Number(c.req.query("since") ?? 0);
@@ -598,6 +597,12 @@ export function createLocalApp(
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
     return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));
+  });
+  app.delete("/v1/ndn/public/:id", (c) => {
+    const id = c.req.param("id");
+    const parsed = parseObjectId(id);
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    return c.json(unmarkPublic(node, parsed.id));
   });
 
   app.notFound((c) =>

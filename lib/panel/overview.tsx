@@ -116,7 +116,7 @@ const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, mana
         <ul>
           {r.notes.map((note) => (
             <li class="warn">
-              <Note note={note} />
+              <Note note={note} here={status.device.name} />
             </li>
           ))}
           {attention.map((said) => (
@@ -130,17 +130,27 @@ const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, mana
   );
 };
 
-/** A reliability note in words, with the link that does something about it. */
-export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
+/**
+ * A reliability note in words, with the link that does something about it. The backups
+ * page acts on the device serving the panel (`here`), so a note about another device's
+ * backups says what to run on that device instead of linking there.
+ */
+export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }) => {
   const { t } = useLocale();
   const n = t.notes;
+  // A note of a kind about no one device (none yet) is about the zone: nothing to redirect.
+  const elsewhere = "device" in note && note.device !== here;
   switch (note.kind) {
     case "no-backup":
       return (
         <>
           {n.noBackup({ device: note.device })}{" "}
           {note.why === "no-key" ? (
-            <a href={href("backups#key")}>{n.giveKey}</a>
+            elsewhere ? (
+              n.giveKeyOn(note)
+            ) : (
+              <a href={href("backups#key")}>{n.giveKey}</a>
+            )
           ) : note.why === "no-target" ? (
             <a href={href("backups#add")}>{n.addTarget}</a>
           ) : (
@@ -157,7 +167,8 @@ export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
     case "stale-backup":
       return (
         <>
-          {n.staleBackup(note)} <a href={href("backups")}>{n.backUpNow}</a>
+          {n.staleBackup(note)}{" "}
+          {elsewhere ? n.backUpOn(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
     case "never-verified":
@@ -165,13 +176,14 @@ export const Note: FC<{ note: ReliabilityNote }> = ({ note }) => {
       return (
         <>
           {note.kind === "never-verified" ? n.neverVerified(note) : n.staleVerify(note)}{" "}
-          <a href={href("backups")}>{n.verifyNow}</a>
+          {elsewhere ? n.verifyOn(note) : <a href={href("backups")}>{n.verifyNow}</a>}
         </>
       );
     case "damaged":
       return (
         <>
-          {n.damaged(note)} <a href={href("backups")}>{n.backUpNow}</a>
+          {n.damaged(note)}{" "}
+          {elsewhere ? n.backUpOn(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
     case "no-copy-yet":

@@ -85,6 +85,7 @@ describe("the overview", () => {
   /** The zone's status with these certificates, as the local API answers it. */
   const withCertificates = (certificates: unknown[]) => ({
     "/v1/status": {
+      device: { id: "dnas", name: "nas", holdsOwnerKey: true },
       zone: { id: "ztest", name: "home" },
       devices: [],
       backups: [],
@@ -288,6 +289,58 @@ describe("the overview", () => {
     expect(await (await asDevice.get("")).text()).not.toContain(action);
     expect((await asDevice.post("devices/laptop/approve-gateway")).status).toBe(403);
     expect(asDevice.asked.filter((path) => path.startsWith("/v1/gateway/approvals"))).toEqual([]);
+  });
+
+  test("links a backup fix only for the device serving the panel; for another, says what to run there", async () => {
+    const status = withCertificates([])["/v1/status"];
+    const notesFor = (device: string) => [
+      { kind: "no-backup", device, why: "no-key" },
+      { kind: "stale-backup", device, hours: 30 },
+      { kind: "never-verified", device },
+      { kind: "damaged", device, target: "usb" },
+    ];
+    const overview = async (language: string) => {
+      const { get } = panelFor(owner, {
+        "/v1/status": {
+          ...status,
+          reliability: {
+            ...status.reliability,
+            notes: [...notesFor("nas"), ...notesFor("laptop")],
+          },
+        },
+      });
+      const page = await (await get("", { "accept-language": language })).text();
+      const items = [...page.matchAll(/<li class="warn">(.*?)<\/li>/gs)].map((m) => m[1] ?? "");
+      return items.map((item) => ({
+        links: [...item.matchAll(/href="([^"]*)"/g)].map((m) => m[1]),
+        text: item.replace(/<[^>]*>/g, ""),
+      }));
+    };
+    const english = await overview("en");
+    expect(english.map((note) => note.links)).toEqual([
+      ["/_bucky/panel/backups#key"],
+      ["/_bucky/panel/backups"],
+      ["/_bucky/panel/backups"],
+      ["/_bucky/panel/backups"],
+      [],
+      [],
+      [],
+      [],
+    ]);
+    expect(english.slice(4).map((note) => note.text.replace(/^.*?\. /s, ""))).toEqual([
+      "On laptop, type the recovery phrase into `bucky backup key`.",
+      "On laptop, run `bucky backup run`.",
+      "On laptop, run `bucky backup verify`.",
+      "On laptop, run `bucky backup run`.",
+    ]);
+    const chinese = await overview("zh-CN");
+    expect(chinese.map((note) => note.links.length)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+    expect(chinese.slice(4).map((note) => note.text.replace(/^.*?。 /s, ""))).toEqual([
+      "在 laptop 上，把恢复短语输入 `bucky backup key`。",
+      "在 laptop 上运行 `bucky backup run`。",
+      "在 laptop 上运行 `bucky backup verify`。",
+      "在 laptop 上运行 `bucky backup run`。",
+    ]);
   });
 
   test("shows a time another device gave that is no time as it is, rather than failing", async () => {
