@@ -64,6 +64,9 @@ export default defineBuckyCommand({
       ...(context.env.BUCKY_AGENT_LOG_INTERVAL_MS
         ? { agentLogIntervalMs: Number(context.env.BUCKY_AGENT_LOG_INTERVAL_MS) }
         : {}),
+      ...(context.env.BUCKY_TRAFFIC_FACTS_EVERY_MS
+        ? { trafficFactsEveryMs: Number(context.env.BUCKY_TRAFFIC_FACTS_EVERY_MS) }
+        : {}),
       stateCheck: {
         ...(context.env.BUCKY_STATE_CHECK_EVERY_MS
           ? { everyMs: Number(context.env.BUCKY_STATE_CHECK_EVERY_MS) }

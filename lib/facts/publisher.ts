@@ -44,6 +44,8 @@ export interface FactsSources {
   readonly syncRefused?: () => Record<string, SyncRefusedFacts>;
   /** How often the facts are gathered. */
   readonly everyMs?: number;
+  /** How often a gateway's traffic is counted anew for them (TRAFFIC_EVERY_MS). */
+  readonly trafficEveryMs?: number;
 }
 
 export class FactsPublisher {
@@ -82,7 +84,10 @@ export class FactsPublisher {
   /** Gathers and publishes now (after something this device knows changed). */
   publish(): void {
     const now = this.node.now();
-    if (!this.traffic || now - this.traffic.atMs >= TRAFFIC_EVERY_MS)
+    if (
+      !this.traffic ||
+      now - this.traffic.atMs >= (this.sources.trafficEveryMs ?? TRAFFIC_EVERY_MS)
+    )
       this.traffic = { atMs: now, facts: trafficFacts(this.node.db, now) };
     const traffic = this.traffic.facts;
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);

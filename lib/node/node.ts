@@ -82,6 +82,8 @@ export interface NodeOptions {
   readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
   /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
   readonly agentLogIntervalMs?: number;
+  /** How often a gateway's traffic is counted anew for its facts (a minute). */
+  readonly trafficFactsEveryMs?: number;
   /** How often the zone state is checked against its seal, and verified in full. */
   readonly stateCheck?: Partial<StateCheckTimes>;
   /** When the zone's history is checkpointed and compacted (DEFAULT_COMPACTION). */
@@ -283,6 +285,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       certificates: () => certificates.facts(),
       certificatesLeftOut: () => certificates.leftOut(),
       syncRefused: () => sync.refusals(),
+      ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
     });
     sync.start();
     facts.start();
