@@ -179,6 +179,8 @@ export const en = {
       `${p.app}'s data is on ${p.device} only: its manifest asks for no copy.`,
     absent: (p: { device: string; days: number }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
+    clockAhead: (p: { device: string; seconds: number; by: string }) =>
+      `${p.device}'s clock is ${s(p.seconds, "second", "seconds")} ahead of the clock on ${p.by}: its changes are refused until it is set right, so it looks offline. Turn on network time on ${p.device}, or, if its clock is right, on ${p.by}.`,
     seeDevices: "See the devices",
     // The error is the gateway's own words (its facts): said to be.
     certificateMissing: (p: { device: string; name: string; error?: string }) =>

@@ -284,6 +284,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       certificatesLeftOut: () => certificates.leftOut(),
       syncRefused: () => sync.refusals(),
     });
+    node.clocksAhead.onChange(() => facts.soon());
     sync.start();
     facts.start();
     started.push(() => facts.stop());

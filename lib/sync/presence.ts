@@ -3,12 +3,16 @@
  * row per device (lib/sync/device-records.ts) and passed on with every sync message. Only
  * members in good standing are heard.
  */
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { keepNewest, type RecordKind, receiveNewest } from "./device-records.ts";
-import type { Membership } from "./membership.ts";
+import {
+  keepNewest,
+  type RecordContext,
+  type RecordKind,
+  receiveNewest,
+} from "./device-records.ts";
 
 const PRESENCE: RecordKind<Presence> = {
   table: "presence",
@@ -26,7 +30,7 @@ export function keepPresence(db: StateDb, record: Presence, nowMs: number): bool
 export function receivePresence(
   db: StateDb,
   records: readonly Uint8Array[],
-  context: { zone: ZoneId; membership: Membership; nowMs: number },
+  context: RecordContext,
 ): number {
   return receiveNewest(db, PRESENCE, records, context);
 }
