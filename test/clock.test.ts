@@ -83,4 +83,60 @@ describe("a device whose clock is ahead", () => {
     // What gamma wrote ahead is refused, as the note says.
     expect((await userState(home("alpha")))["apps/ahead"]).toBeUndefined();
   }, 90_000);
+
+  test("over the request window: its requests are refused with E_CLOCK, which it says; the others name it", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const daemons = await startZone(["alpha", "beta", "gamma"], env);
+    const home = (name: string) => (daemons.get(name) as Daemon).home;
+    await waitFor("gamma's facts on alpha", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+        "status",
+        "--home",
+        home("alpha"),
+      ]);
+      return devices.find((d) => d.name === "gamma")?.status === "online" ? true : undefined;
+    });
+    await (daemons.get("gamma") as Daemon).stop();
+    const gamma = await startDaemon(home("gamma"), { ...env, BUCKY_CLOCK_OFFSET_MS: "400000" });
+
+    const [note] = await clockNotes(home("beta"), ["alpha", "beta"]);
+    expect(note).toEqual({
+      kind: "clock-ahead",
+      device: "gamma",
+      seconds: expect.any(Number),
+      by: ["alpha", "beta"],
+      since: expect.any(String),
+    });
+    expect(Math.abs((note?.seconds ?? 0) - 400)).toBeLessThan(10);
+    // The others' refusals of each other's requests to gamma are the same news: not said twice.
+    const onBeta = await buckyJson<{ reliability: { notes: { kind: string }[] } }>([
+      "status",
+      "--home",
+      home("beta"),
+    ]);
+    expect(onBeta.reliability.notes.filter((n) => n.kind === "sync-refused")).toEqual([]);
+
+    // gamma hears nothing from the others now: it says what their refusals told it.
+    const refused = await waitFor("gamma to say the others refuse it for its clock", async () => {
+      const { reliability } = await buckyJson<{
+        reliability: { notes: { kind: string; peer?: string; code?: string; message?: string }[] };
+      }>(["status", "--home", home("gamma")]);
+      const notes = reliability.notes.filter((n) => n.kind === "sync-refused");
+      return notes.length === 2 ? notes : undefined;
+    });
+    expect(refused.map(({ peer, code, message }) => ({ peer, code, message }))).toEqual(
+      ["alpha", "beta"].map((peer) => ({
+        peer,
+        code: "E_CLOCK",
+        message: expect.stringMatching(
+          new RegExp(
+            `^${peer} refused: "request refused: your clock is 4\\d\\d s ahead of ${peer}'s"`,
+          ),
+        ),
+      })),
+    );
+    expect(gamma.log()).toContain(
+      "refuses this device's sync requests: the two clocks are too far apart",
+    );
+  }, 90_000);
 });

@@ -193,7 +193,7 @@ export const en = {
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
     // The refusal is the device's own words (its facts): said to be.
     syncRefused: (p: { device: string; peer: string; code: string; message: string }) =>
-      `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : "Update both to the same bucky."}`,
+      `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : p.code === "E_CLOCK" ? "Their clocks are over 5 minutes apart: turn on network time on whichever of the two is wrong." : "Update both to the same bucky."}`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>
       `${p.device}'s disk is nearly full: ${p.free} free of ${p.total}.`,
     seeDisk: "See where its space goes",

@@ -300,11 +300,16 @@ export class SyncLoop {
         error: trouble.message,
       });
     else
-      this.node.log.warn(`${peer.name} refuses this device's sync requests; asking less often`, {
-        peer: peer.name,
-        code: trouble.code,
-        error: trouble.message,
-      });
+      this.node.log.warn(
+        trouble.code === "E_CLOCK"
+          ? `${peer.name} refuses this device's sync requests: the two clocks are too far apart; set the right time here, or there; asking less often`
+          : `${peer.name} refuses this device's sync requests; asking less often`,
+        {
+          peer: peer.name,
+          code: trouble.code,
+          error: trouble.message,
+        },
+      );
   }
 
   private peers(): Peer[] {

@@ -431,3 +431,40 @@ describe("a device refused for its clock in the warnings", () => {
     });
   });
 });
+
+describe("a sync refused for the clocks (E_CLOCK)", () => {
+  test("advises setting the time, not updating bucky; unsaid when the zone names the device ahead", () => {
+    const base = device("laptop", 3600_000);
+    const laptop = {
+      ...base,
+      facts: {
+        ...base.facts,
+        ...readPayload({
+          syncRefused: {
+            nas: { code: "E_CLOCK", message: "your clock is 400 s ahead", since: iso(0) },
+          },
+        }),
+      },
+    };
+    const alone = assessReliability({ devices: [device("nas", 3600_000), laptop], nowMs: NOW });
+    expect(alone.warnings.filter((w) => w.includes("sync"))).toEqual([
+      `nas refuses laptop's sync requests (E_CLOCK) since ${iso(0)}, so the two do not sync directly: laptop says "your clock is 400 s ahead"; their clocks are over 5 minutes apart: turn on network time (\`timedatectl set-ntp true\`) on whichever of laptop and nas is wrong`,
+    ]);
+    const nas = device("nas", 3600_000);
+    const named = assessReliability({
+      devices: [
+        {
+          ...nas,
+          facts: {
+            ...nas.facts,
+            ...readPayload({ clockAhead: { laptop: { aheadMs: 400_000, since: iso(0) } } }),
+          },
+        },
+        laptop,
+      ],
+      nowMs: NOW,
+    });
+    expect(named.notes.map((note) => note.kind)).toContain("clock-ahead");
+    expect(named.notes.filter((note) => note.kind === "sync-refused")).toEqual([]);
+  });
+});

@@ -235,19 +235,23 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const left = device.facts.certificatesLeftOut;
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
   }
+  const ahead = clockAheadNotes(devices);
+  const isAhead = (name: string) => ahead.some((note) => note.device === name);
   for (const device of devices)
-    for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {}))
+    for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {})) {
+      // Refused for the clocks of the two, one of which the zone names already: the same news.
+      if (refused.code === "E_CLOCK" && (isAhead(peer) || isAhead(device.name))) continue;
       notes.push({ kind: "sync-refused", device: device.name, peer, ...refused });
+    }
   for (const device of devices) {
     const disk = diskNote(device, device.name === input.measuredHere);
     if (disk) notes.push(disk);
   }
-  const ahead = clockAheadNotes(devices);
   notes.push(...ahead);
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;
     // One only ahead is not gone: revoking it would be the wrong advice.
-    if (ahead.some((note) => note.device === device.name)) continue;
+    if (isAhead(device.name)) continue;
     if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
       notes.push({
         kind: "absent",
@@ -348,7 +352,9 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${givenTime(note.since)}, so the two do not sync directly: ${saidBy(note.device, note.message)}; ${
         note.code === "E_PERMISSION"
           ? `if ${note.device} joined lately, this ends once ${note.peer} syncs with a device that knows it; otherwise check that both are still members (\`bucky devices\`)`
-          : "update both to the same bucky (`bucky --version` on each)"
+          : note.code === "E_CLOCK"
+            ? `their clocks are over 5 minutes apart: turn on network time (\`timedatectl set-ntp true\`) on whichever of ${note.device} and ${note.peer} is wrong`
+            : "update both to the same bucky (`bucky --version` on each)"
       }`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
