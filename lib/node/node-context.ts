@@ -32,7 +32,7 @@ import { ClocksAhead } from "../sync/clock-ahead.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
-import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
+import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
@@ -392,19 +392,23 @@ export class NodeContext {
     );
   }
 
-  /** The presence records this node holds, to send with a sync message. */
-  presence(): Uint8Array[] {
-    return heldPresence(this.db);
+  /** The presence records this node holds, with how long ago each was heard, to send with a sync message. */
+  presence(): { presence: Uint8Array[]; presenceAgesMs: number[] } {
+    return presenceToPass(this.db, this.now());
   }
 
   /** Takes the presence records a peer sent (those that verify and are newer). */
-  receivePresence(records: readonly Uint8Array[] | undefined): void {
-    if (!records?.length) return;
-    receivePresence(this.db, records, {
+  receivePresence(message: {
+    readonly presence?: readonly Uint8Array[];
+    readonly presenceAgesMs?: readonly number[];
+  }): void {
+    if (!message.presence?.length) return;
+    receivePresence(this.db, message.presence, {
       zone: this.zoneId,
       membership: this.membership(),
       nowMs: this.now(),
       clockAhead: this.clockAhead,
+      ...(message.presenceAgesMs ? { agesMs: message.presenceAgesMs } : {}),
     });
   }
 

@@ -60,6 +60,12 @@ export interface RecordContext {
   readonly nowMs: number;
   /** Told of a record of `device`'s, dated `atMs` by its clock, refused as too far ahead. */
   readonly clockAhead?: (device: DeviceId, atMs: number) => void;
+  /**
+   * How long before sending the sender heard each record (by its clock, in the order of
+   * the records): one is taken as heard that long before `nowMs` here, so that a record
+   * passed on late counts from when it was first heard, on every device alike.
+   */
+  readonly agesMs?: readonly number[];
 }
 
 /**
@@ -76,7 +82,7 @@ export function receiveNewest<R extends DeviceRecord>(
 ): number {
   let kept = 0;
   const held = newestAt(db, kind);
-  for (const bytes of records) {
+  for (const [index, bytes] of records.entries()) {
     try {
       const record = kind.decode(bytes);
       // Most records are ones this node holds already: those cost no signature check.
@@ -89,7 +95,13 @@ export function receiveNewest<R extends DeviceRecord>(
         context.clockAhead?.(record.device, record.at);
         continue;
       }
-      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs)) kept++;
+      // Never older than the record says it is (by this clock): a member passing it on
+      // cannot make a device look gone for longer than it has been silent.
+      const ageMs = Math.min(
+        Math.max(0, context.agesMs?.[index] ?? 0),
+        Math.max(0, context.nowMs - record.at),
+      );
+      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs - ageMs)) kept++;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }
