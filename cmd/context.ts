@@ -77,6 +77,8 @@ export function createContext(
   const home = resolve(flags.home ?? (env.BUCKY_HOME || resolve(homedir(), ".bucky")));
   noteHome(home);
   const language = languageOfLocale(env);
+  // For tests: a device whose clock is off by this much (a zone's devices share one clock there).
+  const clockOffsetMs = Number(env.BUCKY_CLOCK_OFFSET_MS ?? 0) || 0;
   return {
     json,
     home,
@@ -85,7 +87,7 @@ export function createContext(
     language,
     messages: () =>
       import("../lib/i18n/messages.ts").then(({ messagesFor }) => messagesFor(language)),
-    now: () => Date.now(),
+    now: () => Date.now() + clockOffsetMs,
     print(result, text) {
       const output = json ? JSON.stringify(result, null, 2) : text();
       edges.stdout(output.endsWith("\n") ? output : `${output}\n`);

@@ -14,6 +14,7 @@ describe("errors", () => {
       E_EXISTS: 1,
       E_TOO_LARGE: 2,
       E_PERMISSION: 1,
+      E_CLOCK: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,
       E_INTEGRITY: 4,

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   /** A request's body is over what its route takes: the upload, not bucky, must change. */
   E_TOO_LARGE: { exit: 2, http: 413 },
   E_PERMISSION: { exit: 1, http: 403 },
+  /** A device's request refused because the two devices' clocks are too far apart. */
+  E_CLOCK: { exit: 1, http: 403 },
   /** The operating system refused: disk full, I/O error. */
   E_IO: { exit: 1, http: 500 },
   /** Try again later: a daemon that is not running, a peer that is not reachable. */

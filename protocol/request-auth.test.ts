@@ -104,9 +104,24 @@ describe("checkSignedRequest", () => {
       device: clientId,
       timeMs: NOW_MS,
     });
-    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS + 1)).toEqual(tooFar);
-    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual(tooFar);
+    // Authentic, only out of the window: with who made it and how far its clock is off.
+    expect(check({}, signed, NOW_MS + MAX_REQUEST_SKEW_MS + 1)).toEqual({
+      ...tooFar,
+      skewed: { device: clientId, offsetMs: -MAX_REQUEST_SKEW_MS - 1 },
+    });
+    expect(check({}, signed, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual({
+      ...tooFar,
+      skewed: { device: clientId, offsetMs: MAX_REQUEST_SKEW_MS + 1 },
+    });
+    // A day off or more: refused before its signature is checked, so nothing is said of it.
     expect(check({}, signed, 0)).toEqual(tooFar);
+    expect(check({}, signed, NOW_MS - 86_400_001)).toEqual(tooFar);
+  });
+
+  test("says nothing of the clock of a request out of the window that does not verify", () => {
+    const later = NOW_MS + 2 * MAX_REQUEST_SKEW_MS;
+    const moved = { ...signed, [REQUEST_HEADERS.time]: String(later) };
+    expect(check({}, moved, NOW_MS)).toEqual({ ok: false, reason: "bad request signature" });
   });
 
   test("refuses a time header changed to bring a stale request back into the window", () => {
@@ -228,6 +243,13 @@ describe("checkRequest, version 2: a tag under the pair key", () => {
     expect(checkV2({}, tagged, serverId, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual({
       ok: false,
       reason: "the request's time is too far from this device's clock",
+      skewed: { device: clientId, offsetMs: MAX_REQUEST_SKEW_MS + 1 },
+    });
+    // A tag that does not check out says nothing of anyone's clock.
+    const forged = { ...tagged, [MAC_HEADER]: "A".repeat(43) };
+    expect(checkV2({}, forged, serverId, NOW_MS - MAX_REQUEST_SKEW_MS - 1)).toEqual({
+      ok: false,
+      reason: "bad request authentication",
     });
   });
 

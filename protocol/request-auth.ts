@@ -81,7 +81,15 @@ export function signRequest(
 
 export type RequestCheck =
   | { ok: true; device: DeviceId /** When the signer's clock said it signed. */; timeMs: number }
-  | { ok: false; reason: string };
+  | {
+      ok: false;
+      reason: string;
+      /**
+       * Set only for a request that authenticates but whose time is out of the window: who
+       * made it, and how far its time is ahead of the checker's clock (negative: behind).
+       */
+      skewed?: { device: DeviceId; offsetMs: number };
+    };
 
 /**
  * Checks a request's signature headers. It says who signed; whether that device may
@@ -106,7 +114,7 @@ export function checkSignedRequest(
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
   }
-  return valid ? { ok: true, device, timeMs } : { ok: false, reason: "bad request signature" };
+  return valid ? inWindow(device, timeMs, nowMs) : { ok: false, reason: "bad request signature" };
 }
 
 /**
@@ -130,7 +138,8 @@ export function macRequest(
  * Checks a request authenticated either way: by a signature (version 1), or by a tag with
  * the pair key `keyFrom` gives for the device it names (version 2; undefined refuses it).
  * Who it says made it and when are checked first, so a stranger costs no key agreement
- * for a stale or malformed request. A request with both a signature and a tag is refused:
+ * for a malformed request or one a day off; one authentic but out of the time window says
+ * by how much (`skewed`), for the refusal to say the clocks disagree. A request with both a signature and a tag is refused:
  * what authenticates it must be one thing.
  */
 export function checkRequest(
@@ -161,11 +170,14 @@ export function checkRequest(
   return expected &&
     received.length === MAC_CHARS &&
     timingSafeEqual(Buffer.from(expected, "latin1"), received)
-    ? stated
+    ? inWindow(stated.device, stated.timeMs, nowMs)
     : { ok: false, reason: "bad request authentication" };
 }
 
-/** The device and time a request states, if well formed and within the window. */
+/**
+ * The device and time a request states, if well formed and not absurdly far off (further
+ * than a day: no clock is, so that costs no key agreement).
+ */
 function statedDevice(headers: { get(name: string): string | null }, nowMs: number): RequestCheck {
   const device = parseDeviceId(headers.get(REQUEST_HEADERS.device) ?? "");
   if (!device)
@@ -174,10 +186,24 @@ function statedDevice(headers: { get(name: string): string | null }, nowMs: numb
   const timeMs = /^\d{1,16}$/.test(timeText) ? Number(timeText) : Number.NaN;
   if (!Number.isSafeInteger(timeMs))
     return { ok: false, reason: `malformed ${REQUEST_HEADERS.time} header` };
-  if (Math.abs(nowMs - timeMs) > MAX_REQUEST_SKEW_MS) {
-    return { ok: false, reason: "the request's time is too far from this device's clock" };
-  }
+  if (Math.abs(nowMs - timeMs) > MAX_STATED_SKEW_MS) return tooFar;
   return { ok: true, device, timeMs };
+}
+
+/** A day: a request further off than this is refused before its authentication is checked. */
+const MAX_STATED_SKEW_MS = 86_400_000;
+const tooFar = {
+  ok: false,
+  reason: "the request's time is too far from this device's clock",
+} as const;
+
+/**
+ * An authentic request, refused when its time is out of the window: then with by how much,
+ * so that the device's clock being off can be told apart from a stale request.
+ */
+function inWindow(device: DeviceId, timeMs: number, nowMs: number): RequestCheck {
+  if (Math.abs(nowMs - timeMs) <= MAX_REQUEST_SKEW_MS) return { ok: true, device, timeMs };
+  return { ...tooFar, skewed: { device, offsetMs: timeMs - nowMs } };
 }
 
 /** The tag, in base64url: HMAC-SHA256 of the input's UTF-8. */

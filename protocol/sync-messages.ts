@@ -4,12 +4,15 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have, presence?, factsHave?, incomplete?}
- *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, facts?, factsHave?, checkpoint?}
- *   ack           {v: 1, have, applied: n, rejected: n, presence?}
+ *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?}
+ *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, presenceAgesMs?, facts?, factsHave?, checkpoint?}
+ *   ack           {v: 1, have, applied: n, rejected: n, presence?, presenceAgesMs?}
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
  * sender holds of each device: liveness travels with every exchange, outside the log.
+ * `presenceAgesMs`, in the same order, says how long before sending the sender heard each
+ * (a duration, so no two clocks need agree): a record passed on late is counted from when
+ * it was first heard, by a device that joined late too.
  * `factsHave` is the `at` of the newest device facts (protocol/device-facts.ts) the
  * sender holds of each device, and `facts` the records it holds that are newer than the
  * other side said it has: each record crosses once per change, not in every message.
@@ -44,6 +47,8 @@ export type VersionVector = ReadonlyMap<DeviceId, number>;
 /** What every message may carry besides its own content: presence records. */
 interface WithPresence {
   readonly presence?: readonly Uint8Array[];
+  /** How long before sending the sender heard each record (ms), in the same order. */
+  readonly presenceAgesMs?: readonly number[];
 }
 
 /** What exchanges carry to pass device facts on: what the sender holds, and what the other lacks. */
@@ -183,13 +188,16 @@ function decodeVector(value: unknown): VersionVector {
 }
 
 /** Present only when there is some: a message without presence is what it always was. */
-function presenceField(message: WithPresence): { presence?: readonly Uint8Array[] } {
-  return message.presence && message.presence.length > 0 ? { presence: message.presence } : {};
+function presenceField(message: WithPresence): WithPresence {
+  if (!message.presence || message.presence.length === 0) return {};
+  const ages = message.presenceAgesMs;
+  return {
+    presence: message.presence,
+    ...(ages && ages.length === message.presence.length ? { presenceAgesMs: ages } : {}),
+  };
 }
 
-function decodePresenceField(message: Record<string, unknown>): {
-  presence?: readonly Uint8Array[];
-} {
+function decodePresenceField(message: Record<string, unknown>): WithPresence {
   if (message.presence === undefined) return {};
   const records = message.presence;
   check(Array.isArray(records), "sync presence must be an array");
@@ -204,7 +212,16 @@ function decodePresenceField(message: Record<string, unknown>): {
       `a presence record is at most ${MAX_PRESENCE_BYTES} bytes`,
     );
   }
-  return { presence: records as Uint8Array[] };
+  if (message.presenceAgesMs === undefined) return { presence: records as Uint8Array[] };
+  const ages = message.presenceAgesMs;
+  check(
+    Array.isArray(ages) && ages.length === records.length,
+    "sync presenceAgesMs must be an array as long as presence",
+  );
+  return {
+    presence: records as Uint8Array[],
+    presenceAgesMs: ages.map((age) => requireUint(age, "a presence age")),
+  };
 }
 
 function factsFields(message: WithFacts): {

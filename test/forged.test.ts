@@ -219,8 +219,16 @@ describe("the apps' ingress, served ahead of the router, refuses what is not a m
   });
 
   test("a stale one", async () => {
+    // A member's, authentic: said as its clock being behind (a replay can only be), which
+    // names no device ahead to the zone.
     const stale = await betaTag(path, { timeMs: Date.now() - 10 * 60_000 });
-    expect(await ingressWith(stale, path)).toEqual(
+    expect(await ingressWith(stale, path)).toEqual({
+      status: 403,
+      message: expect.stringMatching(/^request refused: your clock is 60\d s behind alpha's$/),
+    });
+    // A day off: refused before its tag is checked, saying nothing of clocks.
+    const older = await betaTag(path, { timeMs: Date.now() - 25 * 3_600_000 });
+    expect(await ingressWith(older, path)).toEqual(
       refused("the request's time is too far from this device's clock"),
     );
   });

@@ -10,6 +10,12 @@
  * The two never miss each other: each writes its own lock first and looks for the other's
  * after. A backup that finds a prune waits for it (a prune is short); a prune that finds
  * backups gives up at once, and the schedule tries again later.
+ *
+ * A lock is judged by one clock, the one of the device that reaches the target (its via):
+ * that device stamps the locks members take through it with its own time (stampedLock) and
+ * says how old a lock is as it reads it out to them (agedLock). A member's clock behind
+ * would otherwise make its live lock look dead to a prune, which deletes the packs its
+ * backup just wrote; one ahead would take a live prune's lock for stale.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -33,6 +39,8 @@ interface LockInfo {
   readonly refreshedAt: number;
   /** The device that holds it, when it works through another device (set by that device). */
   readonly device?: string;
+  /** How old the via device found it as it read it out, by its own clock. */
+  readonly ageMs?: number;
 }
 
 export interface HeldLock {
@@ -158,7 +166,38 @@ function describe(holder: LockInfo): string {
 function isStale(lock: LockInfo, nowMs: number): boolean {
   if (typeof lock.refreshedAt !== "number") return true;
   if (lock.device === undefined && lock.hostname === hostname() && !alive(lock.pid)) return true;
-  return nowMs - lock.refreshedAt > STALE_MS;
+  const ageMs = typeof lock.ageMs === "number" ? lock.ageMs : nowMs - lock.refreshedAt;
+  return ageMs > STALE_MS;
+}
+
+/**
+ * A lock a member takes or refreshes through this device (its via), in its name and dated
+ * by this device's clock, whatever time it gave: the via judges it by that clock.
+ */
+export function stampedLock(lock: object, device: string, nowMs: number): Uint8Array {
+  // An age is the via's to say as it reads a lock out, never the member's to write.
+  const { ageMs: _, ...said } = lock as { ageMs?: unknown };
+  return new TextEncoder().encode(JSON.stringify({ ...said, device, refreshedAt: nowMs }));
+}
+
+/**
+ * A lock file as this device (the via) reads it out to a member: with how old it is by
+ * this device's clock, which the member judges it by instead of its own. Anything that is
+ * not a lock is as it was.
+ */
+export function agedLock(bytes: Uint8Array, nowMs: number): Uint8Array {
+  let lock: unknown;
+  try {
+    lock = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return bytes;
+  }
+  if (typeof lock !== "object" || lock === null || Array.isArray(lock)) return bytes;
+  const { refreshedAt } = lock as { refreshedAt?: unknown };
+  if (typeof refreshedAt !== "number") return bytes;
+  return new TextEncoder().encode(
+    JSON.stringify({ ...lock, ageMs: Math.max(0, nowMs - refreshedAt) }),
+  );
 }
 
 function alive(pid: number): boolean {

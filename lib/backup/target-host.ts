@@ -6,7 +6,7 @@
  * remoteAccessProblem, checked here down to the bytes: a pack must be named by the hash of
  * what it holds, an index, snapshot or hot file is never written over, a hot file is in
  * its sender's name, and a shared lock is refreshed or released only by the device that
- * took it.
+ * took it, and is dated by this device's clock (lib/backup/lock.ts says why).
  */
 import { createHash } from "node:crypto";
 import {
@@ -23,6 +23,7 @@ import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { hotFileDevice } from "./hot.ts";
+import { agedLock, stampedLock } from "./lock.ts";
 import { connect, type Target } from "./targets.ts";
 import { readZoneTargets, resolveTargets } from "./zone-targets.ts";
 
@@ -83,8 +84,11 @@ export class TargetHost {
     const { op, path } = request;
     const file = repositoryFile(path);
     switch (op) {
-      case "read":
-        return raw(await backend.read(path));
+      case "read": {
+        const bytes = await backend.read(path);
+        const lock = file?.kind === "shared-lock" || file?.kind === "exclusive-lock";
+        return raw(lock ? agedLock(bytes, this.node.now()) : bytes);
+      }
       case "readRange":
         return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
       case "list":
@@ -133,7 +137,7 @@ export class TargetHost {
     }
     if (typeof lock !== "object" || lock === null || Array.isArray(lock))
       throw new BuckyError("E_USAGE", `${request.path} must hold a lock's JSON`);
-    return new TextEncoder().encode(JSON.stringify({ ...lock, device: sender }));
+    return stampedLock(lock, sender, this.node.now());
   }
 
   /** Whether the lock at `path` is there; refuses when it is another device's. */

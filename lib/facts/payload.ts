@@ -1,7 +1,8 @@
 /**
  * What a device says of itself in its facts (protocol/device-facts.ts carries them,
  * signed): its backups to each target and whether it can back up at all, its disk and
- * where its space goes, and a gateway's certificates.
+ * where its space goes, a gateway's certificates, and the devices it cannot sync with (they
+ * refuse its requests, or it refuses their records for their clock).
  * Read defensively: a part that does not have the expected shape (a newer or a broken
  * device) reads as unknown, never as an error for the reader.
  *
@@ -25,6 +26,8 @@ export const MAX_USAGE_APPS = 100;
 export const MAX_LEFTOVERS = 20;
 /** The most devices a device says refuse its sync requests (a zone has far fewer). */
 export const MAX_SYNC_REFUSED = 100;
+/** The most devices a device says it refuses for their clock (a zone has far fewer). */
+export const MAX_CLOCK_AHEAD = 100;
 /** An error code as bucky says them (a newer peer's too): E_ and capitals. */
 const ERROR_CODE = /^E_[A-Z0-9_]{1,38}$/;
 
@@ -133,6 +136,17 @@ export interface DeviceFactsPayload {
    * message of the refusal as this device took them, and since when (RFC 3339).
    */
   syncRefused?: Record<string, SyncRefusedFacts>;
+  /**
+   * The devices whose changesets, presence and facts this one refuses because their clock
+   * is too far ahead of its own, by name: how far ahead (ms), and since when (RFC 3339).
+   */
+  clockAhead?: Record<string, ClockAheadFacts>;
+}
+
+/** A device refused for its clock. */
+export interface ClockAheadFacts {
+  aheadMs: number;
+  since: string;
 }
 
 /** A device refusing this one's sync requests. */
@@ -393,6 +407,15 @@ const payloadOf = object<DeviceFactsPayload>({
           }),
         ),
         (refused) => Object.keys(refused).length <= MAX_SYNC_REFUSED,
+      ),
+    ),
+    undefined,
+  ),
+  clockAhead: orElse(
+    optional(
+      satisfying(
+        record(deviceName, object<ClockAheadFacts>({ aheadMs: whole(), since: text(40) })),
+        (ahead) => Object.keys(ahead).length <= MAX_CLOCK_AHEAD,
       ),
     ),
     undefined,

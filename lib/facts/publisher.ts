@@ -13,9 +13,11 @@ import { trafficFacts } from "../gateway/zone-traffic.ts";
 import type { HomePaths } from "../home.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { runAll, runSliced } from "../sliced.ts";
+import { standingOf } from "../sync/membership.ts";
 import { ownFacts } from "./own-facts.ts";
 import {
   type CertificateFacts,
+  type ClockAheadFacts,
   type DeviceFactsPayload,
   MAX_LEFTOVERS,
   MAX_USAGE_APPS,
@@ -94,6 +96,7 @@ export class FactsPublisher {
     const certificates = this.sources.certificates?.() ?? {};
     const certificatesLeftOut = this.sources.certificatesLeftOut?.();
     const syncRefused = this.sources.syncRefused?.() ?? {};
+    const clockAhead = clockAheadFacts(this.node, now);
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
       replicas: this.sources.replicas(),
@@ -102,6 +105,7 @@ export class FactsPublisher {
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
       ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
       ...(Object.keys(syncRefused).length > 0 ? { syncRefused } : {}),
+      ...(Object.keys(clockAhead).length > 0 ? { clockAhead } : {}),
     });
   }
 
@@ -130,6 +134,18 @@ export class FactsPublisher {
         this.measuring = false;
       });
   }
+}
+
+/** The members whose records this device refuses for their clock, by name, as its facts say them. */
+function clockAheadFacts(node: NodeContext, nowMs: number): Record<string, ClockAheadFacts> {
+  const membership = node.membership();
+  const out: Record<string, ClockAheadFacts> = {};
+  for (const [device, { aheadMs, sinceMs }] of node.clocksAhead.current(nowMs)) {
+    const member = membership.byId.get(device);
+    if (member && standingOf(membership, device) === "member")
+      out[member.name] = { aheadMs: Math.round(aheadMs), since: new Date(sinceMs).toISOString() };
+  }
+  return out;
 }
 
 /** Where this device's space goes, as its facts say it: the largest apps, the first leftovers. */

@@ -183,6 +183,8 @@ export const en = {
       `${p.app}'s data is on ${p.device} only: its manifest asks for no copy.`,
     absent: (p: { device: string; days: number }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
+    clockAhead: (p: { device: string; seconds: number; by: string }) =>
+      `${p.device}'s clock is ${s(p.seconds, "second", "seconds")} ahead of the clock on ${p.by}: its changes are refused until it is set right, so it looks offline. Turn on network time on ${p.device}, or, if its clock is right, on ${p.by}.`,
     seeDevices: "See the devices",
     // The error is the gateway's own words (its facts): said to be.
     certificateMissing: (p: { device: string; name: string; error?: string }) =>
@@ -195,7 +197,7 @@ export const en = {
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
     // The refusal is the device's own words (its facts): said to be.
     syncRefused: (p: { device: string; peer: string; code: string; message: string }) =>
-      `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : "Update both to the same bucky."}`,
+      `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : p.code === "E_CLOCK" ? "Their clocks are over 5 minutes apart: turn on network time on whichever of the two is wrong." : "Update both to the same bucky."}`,
     diskNearlyFull: (p: { device: string; free: string; total: string }) =>
       `${p.device}'s disk is nearly full: ${p.free} free of ${p.total}.`,
     seeDisk: "See where its space goes",

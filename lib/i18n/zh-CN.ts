@@ -158,6 +158,8 @@ export const zhCN: Messages = {
     singleCopyNoDevice: (p) => `${p.app} 的数据只在 ${p.device} 上：没有其他在线设备保存副本。`,
     singleCopyWanted: (p) => `${p.app} 的数据只在 ${p.device} 上：它的清单不要求副本。`,
     absent: (p) => `已经 ${n(p.days)} 天没有见到 ${p.device}。如果它已永久离开，请吊销它。`,
+    clockAhead: (p) =>
+      `${p.device} 的时钟比 ${p.by} 上的时钟快 ${n(p.seconds)} 秒：在校准之前，它的更改会被拒绝，因此它看起来处于离线状态。请在 ${p.device} 上开启网络时间同步；如果它的时钟是准确的，请在 ${p.by} 上开启。`,
     seeDevices: "查看设备",
     certificateMissing: (p) =>
       `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,
@@ -168,7 +170,7 @@ export const zhCN: Messages = {
     certificatesLeftOut: (p) =>
       `${p.device} 的网关最多为 100 个名称保存证书：另有 ${n(p.count)} 个名称没有自己的证书（${p.names}），浏览器会对它们发出警告。`,
     syncRefused: (p) =>
-      `${p.peer} 拒绝 ${p.device} 的同步请求（${p.code}），两者无法直接同步：${p.device} 称“${p.message}”。${p.code === "E_PERMISSION" ? `如果 ${p.device} 是最近加入的，待 ${p.peer} 与认识它的设备同步后即会恢复；否则请确认两者仍是成员。` : "请将两台设备更新到相同版本的 bucky。"}`,
+      `${p.peer} 拒绝 ${p.device} 的同步请求（${p.code}），两者无法直接同步：${p.device} 称“${p.message}”。${p.code === "E_PERMISSION" ? `如果 ${p.device} 是最近加入的，待 ${p.peer} 与认识它的设备同步后即会恢复；否则请确认两者仍是成员。` : p.code === "E_CLOCK" ? "两台设备的时钟相差超过 5 分钟：请在时间不准的那台设备上开启网络时间同步。" : "请将两台设备更新到相同版本的 bucky。"}`,
     diskNearlyFull: (p) => `${p.device} 的磁盘快满了：可用 ${p.free}，共 ${p.total}。`,
     seeDisk: "查看空间用在哪里",
     deviceUnsandboxed: (p) =>

@@ -2,7 +2,7 @@
  * Who may call a device's peer API: a request authenticated (signed, or tagged with the
  * key this device shares with its sender), fresh and meant for this device, by a member in
  * good standing. A revoked or quarantined device, or one this device does not know, is
- * refused. Shared by the router's middleware and the apps' ingress, which is served before
+ * refused; so is a member whose clock is too far from this one's (E_CLOCK). Shared by the router's middleware and the apps' ingress, which is served before
  * the router (lib/node/peer-ingress.ts).
  */
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -32,7 +32,14 @@ export function admitMember(
     // refused below, if its tag even checks).
     (device) => node.zone.requestKeys.from(device, standingOf(membership, device) === "member"),
   );
-  if (!check.ok) throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
+  if (!check.ok) {
+    const skewed = check.skewed;
+    if (skewed && standingOf(membership, skewed.device) === "member") {
+      named?.(membership.byId.get(skewed.device)?.name ?? skewed.device);
+      throw clockRefusal(node, skewed.device, skewed.offsetMs);
+    }
+    throw new BuckyError("E_PERMISSION", `request refused: ${check.reason}`);
+  }
   const standing = standingOf(membership, check.device);
   named?.(membership.byId.get(check.device)?.name ?? check.device);
   if (standing !== "member") {
@@ -46,4 +53,20 @@ export function admitMember(
   const now = node.now();
   node.contacts.heardFrom(check.device, now, check.timeMs - now);
   return check.device;
+}
+
+/**
+ * A member's request refused for its time alone: its clock and this one's are over the
+ * window apart. Said to it in words it can act on (E_CLOCK), and, when its clock is the
+ * one ahead, to the zone (this device's facts), since nothing it writes is taken here.
+ */
+function clockRefusal(node: NodeContext, device: DeviceId, offsetMs: number): BuckyError {
+  const now = node.now();
+  if (offsetMs > 0) node.clocksAhead.refused(device, offsetMs, now);
+  const seconds = Math.round(Math.abs(offsetMs) / 1000);
+  return new BuckyError(
+    "E_CLOCK",
+    `request refused: your clock is ${seconds} s ${offsetMs > 0 ? "ahead of" : "behind"} ${node.deviceName}'s`,
+    "Set the right time on whichever of the two devices is wrong: turn on network time (`timedatectl set-ntp true`).",
+  );
 }

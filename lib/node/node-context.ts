@@ -28,10 +28,11 @@ import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
+import { ClocksAhead } from "../sync/clock-ahead.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
-import { heldPresence, keepPresence, receivePresence } from "../sync/presence.ts";
+import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
@@ -77,6 +78,8 @@ export class NodeContext {
   readonly room = new RoomReservations();
   /** The owner's purge grants, each checked once for the node's life (lib/apps/purge-grants.ts). */
   readonly purgeGrants: PurgeGrants;
+  /** The devices whose records this one refuses for their clock (its facts say them). */
+  readonly clocksAhead = new ClocksAhead();
   private cachedMembership: Membership | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
@@ -308,7 +311,7 @@ export class NodeContext {
       seal: this.zone.seal,
     };
     try {
-      return await ingestPage(this.db, entries, context, {
+      const result = await ingestPage(this.db, entries, context, {
         batchApplied: ({ applied, membershipChanged }) => {
           if (membershipChanged) this.forgetMembership();
           // A batch that applied nothing may still have changed the state: a device it
@@ -318,6 +321,10 @@ export class NodeContext {
             for (const listener of this.changeListeners) listener(applied, "remote");
         },
       });
+      for (const { author, aheadAtMs } of result.rejected)
+        if (author !== undefined && aheadAtMs !== undefined)
+          this.clockAhead(author as DeviceId, aheadAtMs);
+      return result;
     } catch (error) {
       // As watchingForDamage, across the batches.
       if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
@@ -385,20 +392,36 @@ export class NodeContext {
     );
   }
 
-  /** The presence records this node holds, to send with a sync message. */
-  presence(): Uint8Array[] {
-    return heldPresence(this.db);
+  /** The presence records this node holds, with how long ago each was heard, to send with a sync message. */
+  presence(): { presence: Uint8Array[]; presenceAgesMs: number[] } {
+    return presenceToPass(this.db, this.now());
   }
 
   /** Takes the presence records a peer sent (those that verify and are newer). */
-  receivePresence(records: readonly Uint8Array[] | undefined): void {
-    if (!records?.length) return;
-    receivePresence(this.db, records, {
+  receivePresence(message: {
+    readonly presence?: readonly Uint8Array[];
+    readonly presenceAgesMs?: readonly number[];
+  }): void {
+    if (!message.presence?.length) return;
+    receivePresence(this.db, message.presence, {
       zone: this.zoneId,
       membership: this.membership(),
       nowMs: this.now(),
+      clockAhead: this.clockAhead,
+      ...(message.presenceAgesMs ? { agesMs: message.presenceAgesMs } : {}),
     });
   }
+
+  /**
+   * A record of `device`'s, dated `atMs` by its clock, was refused as too far ahead: how
+   * far is what its requests last said (their time against this clock), or, when that is
+   * less or not known, what the record says.
+   */
+  private readonly clockAhead = (device: DeviceId, atMs: number): void => {
+    const now = this.now();
+    const aheadMs = Math.max(atMs - now, this.contacts.clockOffsetMs(device) ?? 0);
+    this.clocksAhead.refused(device, aheadMs, now);
+  };
 
   /**
    * Signs and keeps this device's facts, if they differ from those it last said; peers
@@ -435,6 +458,7 @@ export class NodeContext {
       zone: this.zoneId,
       membership: this.membership(),
       nowMs: this.now(),
+      clockAhead: this.clockAhead,
     });
   }
 

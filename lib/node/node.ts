@@ -287,6 +287,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       syncRefused: () => sync.refusals(),
       ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
     });
+    node.clocksAhead.onChange(() => facts.soon());
     sync.start();
     facts.start();
     started.push(() => facts.stop());

@@ -130,8 +130,9 @@ export function createPeerApp(
   });
 
   app.post("/v1/sync/pull", (c) => {
-    const { have, presence, factsHave } = decode(() => decodePullRequest(c.get("body")));
-    node.receivePresence(presence);
+    const request = decode(() => decodePullRequest(c.get("body")));
+    const { have, factsHave } = request;
+    node.receivePresence(request);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
     return cbor(
@@ -139,7 +140,7 @@ export function createPeerApp(
         ...(offer
           ? { have: versionVector(node.db), entries: [], more: false, checkpoint: offer }
           : entriesMissingFrom(node.db, have)),
-        presence: node.presence(),
+        ...node.presence(),
         facts: node.factsFor(factsHave),
         factsHave: node.factsHave(),
       }),
@@ -156,9 +157,10 @@ export function createPeerApp(
   );
 
   app.post("/v1/sync/push", async (c) => {
-    const { entries, presence, facts } = decode(() => decodeEntries(c.get("body")));
+    const message = decode(() => decodeEntries(c.get("body")));
+    const { entries, facts } = message;
     const result = entries.length > 0 ? await node.ingest(entries, c.get("peer")) : undefined;
-    node.receivePresence(presence);
+    node.receivePresence(message);
     node.receiveFacts(facts);
     // The ack carries this node's vector: the sender sends whatever it still lacks.
     return cbor(
@@ -166,7 +168,7 @@ export function createPeerApp(
         have: versionVector(node.db),
         applied: result?.applied.length ?? 0,
         rejected: result?.rejected.length ?? 0,
-        presence: node.presence(),
+        ...node.presence(),
       }),
     );
   });

@@ -108,14 +108,14 @@ export class SyncLoop {
       have: versionVector(this.node.db),
       entries: [changeset.bytes],
       more: false,
-      presence: this.node.presence(),
+      ...this.node.presence(),
     });
     // A peer waiting out a failure gets it with the next exchange instead.
     for (const peer of this.peers().filter((p) => this.due(p))) {
       this.track(
         this.call(peer, async () => {
           const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
-          this.node.receivePresence(ack.presence);
+          this.node.receivePresence(ack);
           await this.sendMissing(peer, ack.have);
         }),
       );
@@ -174,12 +174,12 @@ export class SyncLoop {
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
       const request = encodePullRequest({
         have: versionVector(this.node.db),
-        presence: this.node.presence(),
+        ...this.node.presence(),
         factsHave: this.node.factsHave(),
       });
       const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
       if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
-      this.node.receivePresence(message.presence);
+      this.node.receivePresence(message);
       this.node.receiveFacts(message.facts);
       theirs = message.have;
       theirFacts = message.factsHave;
@@ -216,7 +216,7 @@ export class SyncLoop {
       const body = encodeEntries({ ...message, facts: unsent });
       unsent = [];
       const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
-      this.node.receivePresence(ack.presence);
+      this.node.receivePresence(ack);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
       if (ack.applied === 0) return;
       theirs = ack.have;
@@ -300,11 +300,16 @@ export class SyncLoop {
         error: trouble.message,
       });
     else
-      this.node.log.warn(`${peer.name} refuses this device's sync requests; asking less often`, {
-        peer: peer.name,
-        code: trouble.code,
-        error: trouble.message,
-      });
+      this.node.log.warn(
+        trouble.code === "E_CLOCK"
+          ? `${peer.name} refuses this device's sync requests: the two clocks are too far apart; set the right time here, or there; asking less often`
+          : `${peer.name} refuses this device's sync requests; asking less often`,
+        {
+          peer: peer.name,
+          code: trouble.code,
+          error: trouble.message,
+        },
+      );
   }
 
   private peers(): Peer[] {

@@ -198,6 +198,13 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
           {n.absent(note)} <a href={href("devices")}>{n.seeDevices}</a>
         </>
       );
+    case "clock-ahead":
+      return (
+        <>
+          {n.clockAhead({ ...note, by: note.by.join(", ") })}{" "}
+          <a href={href("devices")}>{n.seeDevices}</a>
+        </>
+      );
     case "certificate-missing":
       return <>{n.certificateMissing(note)}</>;
     case "certificate-expired":

@@ -53,29 +53,55 @@ export function keepNewest(
   return kept.length > 0;
 }
 
+/** Who sent records, and to whom to tell that a device's clock is too far ahead. */
+export interface RecordContext {
+  readonly zone: ZoneId;
+  readonly membership: Membership;
+  readonly nowMs: number;
+  /** Told of a record of `device`'s, dated `atMs` by its clock, refused as too far ahead. */
+  readonly clockAhead?: (device: DeviceId, atMs: number) => void;
+  /**
+   * How long before sending the sender heard each record (by its clock, in the order of
+   * the records): one is taken as heard that long before `nowMs` here, so that a record
+   * passed on late counts from when it was first heard, on every device alike.
+   */
+  readonly agesMs?: readonly number[];
+}
+
 /**
  * Takes the records a peer sent: those that verify and are newer are kept; the others
- * are passed over (a peer may relay a revoked device's last word; that is no fault).
+ * are passed over (a peer may relay a revoked device's last word; that is no fault). One
+ * too far ahead of this device's clock is checked first: it says its device's clock is.
  * Returns how many were kept.
  */
 export function receiveNewest<R extends DeviceRecord>(
   db: StateDb,
   kind: RecordKind<R>,
   records: readonly Uint8Array[],
-  context: { zone: ZoneId; membership: Membership; nowMs: number },
+  context: RecordContext,
 ): number {
   let kept = 0;
   const held = newestAt(db, kind);
-  for (const bytes of records) {
+  for (const [index, bytes] of records.entries()) {
     try {
       const record = kind.decode(bytes);
       // Most records are ones this node holds already: those cost no signature check.
       if (record.at <= (held.get(record.device) ?? -1)) continue;
       if (record.zone !== context.zone) continue;
       if (!kind.counts(standingOf(context.membership, record.device))) continue;
-      if (record.at > context.nowMs + MAX_CLOCK_AHEAD_MS) continue;
       kind.verify(record, keyOf(record.device));
-      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs)) kept++;
+      if (record.at > context.nowMs + MAX_CLOCK_AHEAD_MS) {
+        // Its own record (checked): its clock is ahead, which the zone must be told.
+        context.clockAhead?.(record.device, record.at);
+        continue;
+      }
+      // Never older than the record says it is (by this clock): a member passing it on
+      // cannot make a device look gone for longer than it has been silent.
+      const ageMs = Math.min(
+        Math.max(0, context.agesMs?.[index] ?? 0),
+        Math.max(0, context.nowMs - record.at),
+      );
+      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs - ageMs)) kept++;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }

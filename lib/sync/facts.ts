@@ -4,7 +4,7 @@
  * A revoked device's last word is kept too; readers leave it out.
  */
 import { type DeviceFacts, decodeFacts, verifyFacts } from "../../protocol/device-facts.ts";
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import type { StateDb, StateQueries } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
@@ -12,10 +12,10 @@ import {
   heldRecords,
   keepNewest,
   newestAt,
+  type RecordContext,
   type RecordKind,
   receiveNewest,
 } from "./device-records.ts";
-import type { Membership } from "./membership.ts";
 
 const FACTS: RecordKind<DeviceFacts> = {
   table: "device_facts",
@@ -33,7 +33,7 @@ export function keepFacts(db: StateDb, record: DeviceFacts, nowMs: number): bool
 export function receiveFacts(
   db: StateDb,
   records: readonly Uint8Array[],
-  context: { zone: ZoneId; membership: Membership; nowMs: number },
+  context: RecordContext,
 ): number {
   return receiveNewest(db, FACTS, records, context);
 }

@@ -3,9 +3,10 @@ import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { signPresence } from "../../protocol/presence.ts";
+import { decodeEntries, encodeEntries } from "../../protocol/sync-messages.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "./membership.ts";
-import { heldPresence, lastHeardAlive, receivePresence } from "./presence.ts";
+import { heldPresence, lastHeardAlive, presenceToPass, receivePresence } from "./presence.ts";
 
 const alive = signingKeyFromSeed(seed(21));
 const revoked = signingKeyFromSeed(seed(22));
@@ -35,6 +36,66 @@ function membership(): Membership {
 }
 
 describe("presence", () => {
+  test("a device that hears a record late counts it from when the zone first heard it", () => {
+    const DAY = 86_400_000;
+    const first = openTestNode(7);
+    const late = openTestNode(8);
+    const id = deviceIdFromPublicKey(alive.publicKey) as DeviceId;
+    // A month ago, the first device heard "alive" for the last time (its clock then).
+    const record = signPresence(first.zone, NOW - 30 * DAY - 5_000, alive).bytes;
+    receivePresence(first.db, [record], {
+      zone: first.zone,
+      membership: membership(),
+      nowMs: NOW - 30 * DAY,
+    });
+    // Now a device that joined today gets it in a sync message, with how long ago that was.
+    const message = decodeEntries(
+      encodeEntries({
+        have: new Map(),
+        entries: [],
+        more: false,
+        ...presenceToPass(first.db, NOW),
+      }),
+    );
+    expect(message.presenceAgesMs).toEqual([30 * DAY]);
+    receivePresence(late.db, message.presence ?? [], {
+      zone: late.zone,
+      membership: membership(),
+      nowMs: NOW + 1_000,
+      ...(message.presenceAgesMs ? { agesMs: message.presenceAgesMs } : {}),
+    });
+    // Both count a month (the second by its own clock, a second on: durations only).
+    expect(lastHeardAlive(first.db).get(id)).toBe(NOW - 30 * DAY);
+    expect(lastHeardAlive(late.db).get(id)).toBe(NOW + 1_000 - 30 * DAY);
+    // An age passed on is never more than the record's own (by the receiver's clock): a
+    // member cannot make a device look gone for a year.
+    const third = openTestNode(10);
+    receivePresence(third.db, [record], {
+      zone: third.zone,
+      membership: membership(),
+      nowMs: NOW,
+      agesMs: [365 * DAY],
+    });
+    expect(lastHeardAlive(third.db).get(id)).toBe(NOW - 30 * DAY - 5_000);
+  });
+
+  test("an age in a sync message is a whole number of ms, one per record", () => {
+    const { zone } = openTestNode(9);
+    const record = signPresence(zone, NOW, alive).bytes;
+    const encode = (presenceAgesMs: unknown) =>
+      encodeEntries({
+        have: new Map(),
+        entries: [],
+        more: false,
+        presence: [record],
+        presenceAgesMs: presenceAgesMs as number[],
+      });
+    expect(decodeEntries(encode([5])).presenceAgesMs).toEqual([5]);
+    // Not as long as the records: not sent at all, as from a device that says no ages.
+    expect(decodeEntries(encode([5, 6])).presenceAgesMs).toBeUndefined();
+    expect(() => decodeEntries(encode([-1]))).toThrow("a presence age");
+  });
+
   test("keeps the newest record of each member, and passes it on", () => {
     const { db, zone } = openTestNode(2);
     const context = { zone, membership: membership(), nowMs: NOW };

@@ -3,12 +3,16 @@
  * row per device (lib/sync/device-records.ts) and passed on with every sync message. Only
  * members in good standing are heard.
  */
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { keepNewest, type RecordKind, receiveNewest } from "./device-records.ts";
-import type { Membership } from "./membership.ts";
+import {
+  keepNewest,
+  type RecordContext,
+  type RecordKind,
+  receiveNewest,
+} from "./device-records.ts";
 
 const PRESENCE: RecordKind<Presence> = {
   table: "presence",
@@ -26,24 +30,42 @@ export function keepPresence(db: StateDb, record: Presence, nowMs: number): bool
 export function receivePresence(
   db: StateDb,
   records: readonly Uint8Array[],
-  context: { zone: ZoneId; membership: Membership; nowMs: number },
+  context: RecordContext,
 ): number {
   return receiveNewest(db, PRESENCE, records, context);
 }
 
 /** Every record held, to pass on. */
 export function heldPresence(db: StateReader): Uint8Array[] {
-  return sqliteOf(db)
-    .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM presence")
-    .all()
-    .map((row) => new Uint8Array(row.bytes));
+  return presenceToPass(db, 0).presence;
 }
 
 /**
- * When this node last heard each device say it was alive (this node's clock: a fresh
- * record counts from its arrival, so the devices' clocks need not agree). A record this
- * node missed, relayed late, makes its device look alive for one window more: bounded,
- * and far less than clocks a minute apart would cost.
+ * Every record held, to pass on, each with how long before `nowMs` it was heard here (a
+ * sync message's `presenceAgesMs`): the receiver counts it from then, not from its arrival.
+ */
+export function presenceToPass(
+  db: StateReader,
+  nowMs: number,
+): { presence: Uint8Array[]; presenceAgesMs: number[] } {
+  const rows = sqliteOf(db)
+    .query<{ bytes: Uint8Array; heardAt: number }, []>(
+      "SELECT bytes, heard_at AS heardAt FROM presence",
+    )
+    .all();
+  return {
+    presence: rows.map((row) => new Uint8Array(row.bytes)),
+    presenceAgesMs: rows.map((row) => Math.max(0, Math.round(nowMs - row.heardAt))),
+  };
+}
+
+/**
+ * When each device was last heard to say it was alive, by this node's clock: a record
+ * counts from its arrival, less how long before that the device passing it on had heard
+ * it (sync's `presenceAgesMs`), so the devices' clocks need not agree, and a device that
+ * joins late counts a month-silent device's record from a month ago, as the others do.
+ * (From a device that says no ages, a record counts from its arrival: one silent device
+ * may then look alive for one window more.)
  */
 export function lastHeardAlive(db: StateReader): Map<DeviceId, number> {
   return new Map(

@@ -369,3 +369,102 @@ describe("a device refusing another's sync in the warnings", () => {
     ]);
   });
 });
+
+describe("a device refused for its clock in the warnings", () => {
+  const withFacts = (base: DeviceStanding, facts: Record<string, unknown>): DeviceStanding => ({
+    ...base,
+    facts: { ...base.facts, ...readPayload(facts) },
+  });
+  const WEEK = 7 * 24 * 3600_000;
+
+  test("named once with every device that refuses it, and not called absent: revoking it would be wrong", () => {
+    const laptop = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
+    const r = assessReliability({
+      devices: [
+        withFacts(device("nas", 3600_000), {
+          clockAhead: { laptop: { aheadMs: 125_400, since: iso(2 * WEEK) } },
+        }),
+        withFacts(device("phone", 3600_000), {
+          clockAhead: {
+            laptop: { aheadMs: 118_000, since: iso(WEEK) },
+            // Not a member, and not a name: left out.
+            ghost: { aheadMs: 1, since: iso(0) },
+            "laptop; run rm": { aheadMs: 1, since: iso(0) },
+          },
+        }),
+        laptop,
+      ],
+      nowMs: NOW,
+    });
+    expect(r.notes.filter((note) => note.kind === "clock-ahead" || note.kind === "absent")).toEqual(
+      [
+        {
+          kind: "clock-ahead",
+          device: "laptop",
+          seconds: 125,
+          by: ["nas", "phone"],
+          since: iso(2 * WEEK),
+        },
+      ],
+    );
+    expect(r.warnings.filter((w) => w.startsWith("laptop"))).toEqual([
+      "laptop's clock is 125 s ahead of nas and phone's: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on laptop (`timedatectl set-ntp true`), or, if its clock is right, on nas and phone",
+    ]);
+  });
+
+  test("a device long unheard that no device refuses is absent, as before", () => {
+    const laptop = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
+    const r = assessReliability({ devices: [device("nas", 3600_000), laptop], nowMs: NOW });
+    expect(r.notes.filter((note) => note.kind === "clock-ahead" || note.kind === "absent")).toEqual(
+      [{ kind: "absent", device: "laptop", days: 14 }],
+    );
+  });
+
+  test("a device's facts naming too many devices, or in the wrong shape, say nothing of clocks", () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 101 }, (_, i) => [`d${i}`, { aheadMs: 61_000, since: iso(0) }]),
+    );
+    expect(readPayload({ clockAhead: many })).toEqual({});
+    expect(readPayload({ clockAhead: { laptop: { aheadMs: -5, since: iso(0) } } })).toEqual({});
+    expect(readPayload({ clockAhead: { laptop: { aheadMs: 61_000, since: iso(0) } } })).toEqual({
+      clockAhead: { laptop: { aheadMs: 61_000, since: iso(0) } },
+    });
+  });
+});
+
+describe("a sync refused for the clocks (E_CLOCK)", () => {
+  test("advises setting the time, not updating bucky; unsaid when the zone names the device ahead", () => {
+    const base = device("laptop", 3600_000);
+    const laptop = {
+      ...base,
+      facts: {
+        ...base.facts,
+        ...readPayload({
+          syncRefused: {
+            nas: { code: "E_CLOCK", message: "your clock is 400 s ahead", since: iso(0) },
+          },
+        }),
+      },
+    };
+    const alone = assessReliability({ devices: [device("nas", 3600_000), laptop], nowMs: NOW });
+    expect(alone.warnings.filter((w) => w.includes("sync"))).toEqual([
+      `nas refuses laptop's sync requests (E_CLOCK) since ${iso(0)}, so the two do not sync directly: laptop says "your clock is 400 s ahead"; their clocks are over 5 minutes apart: turn on network time (\`timedatectl set-ntp true\`) on whichever of laptop and nas is wrong`,
+    ]);
+    const nas = device("nas", 3600_000);
+    const named = assessReliability({
+      devices: [
+        {
+          ...nas,
+          facts: {
+            ...nas.facts,
+            ...readPayload({ clockAhead: { laptop: { aheadMs: 400_000, since: iso(0) } } }),
+          },
+        },
+        laptop,
+      ],
+      nowMs: NOW,
+    });
+    expect(named.notes.map((note) => note.kind)).toContain("clock-ahead");
+    expect(named.notes.filter((note) => note.kind === "sync-refused")).toEqual([]);
+  });
+});

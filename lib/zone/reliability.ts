@@ -11,6 +11,7 @@
  */
 
 import { checkAppName } from "../../protocol/names.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
 import { givenTime, quoted, saidBy } from "../facts/said-by.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
@@ -96,6 +97,18 @@ export type ReliabilityNote =
       readonly wanted: boolean;
     }
   | { readonly kind: "absent"; readonly device: string; readonly days: number }
+  | {
+      /**
+       * `by` refuse the changesets, presence and facts of `device` because its clock is
+       * `seconds` ahead of theirs (as their facts say): it looks offline to the zone.
+       */
+      readonly kind: "clock-ahead";
+      readonly device: string;
+      readonly seconds: number;
+      readonly by: readonly string[];
+      /** When the first of them started refusing it, as it says (RFC 3339). */
+      readonly since: string;
+    }
   | CertificateNote
   | {
       /** A gateway with more names than it keeps certificates for: these have none. */
@@ -222,15 +235,23 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const left = device.facts.certificatesLeftOut;
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
   }
+  const ahead = clockAheadNotes(devices);
+  const isAhead = (name: string) => ahead.some((note) => note.device === name);
   for (const device of devices)
-    for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {}))
+    for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {})) {
+      // Refused for the clocks of the two, one of which the zone names already: the same news.
+      if (refused.code === "E_CLOCK" && (isAhead(peer) || isAhead(device.name))) continue;
       notes.push({ kind: "sync-refused", device: device.name, peer, ...refused });
+    }
   for (const device of devices) {
     const disk = diskNote(device, device.name === input.measuredHere);
     if (disk) notes.push(disk);
   }
+  notes.push(...ahead);
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;
+    // One only ahead is not gone: revoking it would be the wrong advice.
+    if (isAhead(device.name)) continue;
     if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
       notes.push({
         kind: "absent",
@@ -312,6 +333,8 @@ export function describeNote(note: ReliabilityNote): string {
       return note.wanted
         ? `${note.app}'s data is on ${note.device} only: no other device is live to keep a copy`
         : `${note.app}'s data is on ${note.device} only: its manifest asks for no copy`;
+    case "clock-ahead":
+      return `${note.device}'s clock is ${note.seconds} s ahead of ${names(note.by)}'s: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${names(note.by)}`;
     case "absent":
       return `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
     // The error is the gateway's own words (its facts, which a member writes as it likes):
@@ -329,7 +352,9 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.peer} refuses ${note.device}'s sync requests (${note.code}) since ${givenTime(note.since)}, so the two do not sync directly: ${saidBy(note.device, note.message)}; ${
         note.code === "E_PERMISSION"
           ? `if ${note.device} joined lately, this ends once ${note.peer} syncs with a device that knows it; otherwise check that both are still members (\`bucky devices\`)`
-          : "update both to the same bucky (`bucky --version` on each)"
+          : note.code === "E_CLOCK"
+            ? `their clocks are over 5 minutes apart: turn on network time (\`timedatectl set-ntp true\`) on whichever of ${note.device} and ${note.peer} is wrong`
+            : "update both to the same bucky (`bucky --version` on each)"
       }`;
     case "disk-nearly-full": {
       const largest = note.largest.map((user) => `${user.what} ${formatBytes(user.bytes)}`);
@@ -360,6 +385,44 @@ function leftoversText(
     (leftover) => `${quoted(leftover.what)} (${formatBytes(leftover.bytes)})`,
   );
   return `; ${device} says it has leftovers: ${said.join(", ")}; to remove them, run \`bucky status --disk\` on ${device}`;
+}
+
+/** Names in a sentence: "a", "a and b", "a, b and c". */
+function names(list: readonly string[]): string {
+  return list.length <= 1
+    ? list.join("")
+    : `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+}
+
+/**
+ * The members that other members refuse for their clock, each once: by whom, how far ahead
+ * (the most any of them says), and since the first said it.
+ */
+function clockAheadNotes(
+  devices: readonly DeviceStanding[],
+): Extract<ReliabilityNote, { kind: "clock-ahead" }>[] {
+  const members = new Set(devices.map((device) => device.name));
+  const ahead = new Map<string, { aheadMs: number; by: string[]; since: string }>();
+  for (const device of devices)
+    for (const [name, said] of Object.entries(device.facts.clockAhead ?? {})) {
+      if (!members.has(name) || name === device.name) continue;
+      const held = ahead.get(name);
+      if (!held) ahead.set(name, { aheadMs: said.aheadMs, by: [device.name], since: said.since });
+      else {
+        held.aheadMs = Math.max(held.aheadMs, said.aheadMs);
+        held.by.push(device.name);
+        if (compareCodeUnits(said.since, held.since) < 0) held.since = said.since;
+      }
+    }
+  return [...ahead]
+    .sort(([a], [b]) => compareCodeUnits(a, b))
+    .map(([device, { aheadMs, by, since }]) => ({
+      kind: "clock-ahead",
+      device,
+      seconds: Math.round(aheadMs / 1000),
+      by: by.sort(compareCodeUnits),
+      since,
+    }));
 }
 
 function whyText(why: NoBackupWhy, device: string): string {

@@ -1,0 +1,117 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeRemoteRequest } from "../../protocol/backup/remote.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { openTestNode } from "../state/test-db.ts";
+import type { Backend } from "./backend.ts";
+import { LocalBackend } from "./local-backend.ts";
+import { takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { TargetHost } from "./target-host.ts";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const NOW = Date.parse("2026-11-29T14:00:00Z");
+const LOCK = `locks/shared-${"ab".repeat(16)}`;
+
+/** A via device (its clock: `clock.now`) serving a directory target, and a member sending to it. */
+function via() {
+  const dir = mkdtempSync(join(tmpdir(), "bucky-via-"));
+  dirs.push(dir);
+  const backend = new LocalBackend(dir);
+  const clock = { now: NOW };
+  const host = new TargetHost(testNodeContext(openTestNode(70), "nas", { now: () => clock.now }));
+  // The target the zone records with nas as its via: here, the directory.
+  Object.defineProperty(host, "backendFor", { value: async () => backend });
+  const laptop = deviceIdFromPublicKey(openTestNode(71).key.publicKey);
+  const send = (op: "create" | "write" | "read", path: string, refreshedAt?: number) =>
+    host.serve(
+      laptop,
+      "usb",
+      encodeRemoteRequest({
+        op,
+        path,
+        ...(refreshedAt === undefined
+          ? {}
+          : {
+              data: new TextEncoder().encode(
+                // An age of its own, which only the via may say, is not taken either.
+                JSON.stringify({
+                  hostname: "laptop",
+                  pid: 1,
+                  purpose: "backup",
+                  refreshedAt,
+                  ageMs: 0,
+                }),
+              ),
+            }),
+      }),
+    );
+  return { dir, backend, clock, host, send };
+}
+
+async function pruneRefused(backend: Backend, nowMs: number): Promise<string | undefined> {
+  try {
+    await (await takeExclusiveLock(backend, "prune", { now: () => nowMs })).release();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+describe("a shared lock taken through the via", () => {
+  test("is as fresh as the via's clock says: a sender's clock behind does not let a prune clear it", async () => {
+    const { dir, backend, clock, host, send } = via();
+    // laptop's clock is 200 s behind nas's: by its own word, its lock is stale already.
+    await send("create", LOCK, NOW - 200_000);
+    expect(await pruneRefused(backend, clock.now)).toBe("E_UNAVAILABLE");
+    expect(existsSync(join(dir, LOCK))).toBe(true);
+    // Refreshed as it runs, it stays held.
+    clock.now += 60_000;
+    await send("write", LOCK, NOW - 140_000);
+    clock.now += 60_000;
+    expect(await pruneRefused(backend, clock.now)).toBe("E_UNAVAILABLE");
+    await host.stop();
+  });
+
+  test("a far-future time written by a member blocks prunes no longer than a lock left behind", async () => {
+    const { backend, clock, host, send } = via();
+    await send("create", LOCK, NOW + 10 * 86_400_000);
+    expect(await pruneRefused(backend, clock.now)).toBe("E_UNAVAILABLE");
+    // Not refreshed for over 90 s of the via's clock: stale, whatever it said.
+    clock.now += 100_000;
+    expect(await pruneRefused(backend, clock.now)).toBeUndefined();
+    await host.stop();
+  });
+
+  test("a sender's clock ahead does not take a live prune for stale: the via says how old it is", async () => {
+    const { backend, clock, host, send } = via();
+    const prune = await takeExclusiveLock(backend, "prune", { now: () => clock.now });
+    const read = await send("read", "locks/exclusive");
+    // laptop reads the prune's lock through the via, its clock 5 minutes ahead.
+    const remote = {
+      create: async (path: string, data: Uint8Array) => {
+        await send("create", path, JSON.parse(new TextDecoder().decode(data)).refreshedAt);
+        return true;
+      },
+      read: async () => read.bytes,
+      remove: async () => {},
+      location: "nas:usb",
+    } as unknown as Backend;
+    const waiting = takeSharedLock(remote, "backup", {
+      now: () => clock.now + 300_000,
+      waitMs: 0,
+    }).then(
+      () => "took it",
+      (error: { code?: string }) => error.code,
+    );
+    expect(await waiting).toBe("E_UNAVAILABLE");
+    await prune.release();
+    await host.stop();
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * A device whose clock runs ahead: the others refuse its records (changesets, presence,
+ * facts), and every device says so, naming it, who refuses it and by how much, instead of
+ * calling it offline and, a week on, telling the owner to revoke it.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startDaemon,
+  startZone,
+  userState,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+interface ClockAheadNote {
+  kind: "clock-ahead";
+  device: string;
+  seconds: number;
+  by: string[];
+  since: string;
+}
+
+const AHEAD_S = 120;
+
+/** The clock-ahead notes `bucky status` gives on `home`, once there is one naming `by` all. */
+async function clockNotes(home: string, by: readonly string[]): Promise<ClockAheadNote[]> {
+  return waitFor(
+    `the zone's word that gamma's clock is ahead, on ${home}`,
+    async () => {
+      const status = await buckyJson<{
+        reliability: { notes: { kind: string }[]; warnings: string[] };
+      }>(["status", "--home", home]);
+      const notes = status.reliability.notes.filter(
+        (note): note is ClockAheadNote => note.kind === "clock-ahead",
+      );
+      return notes.some((note) => note.by.length === by.length) ? notes : undefined;
+    },
+    30_000,
+  );
+}
+
+describe("a device whose clock is ahead", () => {
+  test("is named on every device, with who refuses it and by how much; its writes stay out", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const daemons = await startZone(["alpha", "beta", "gamma"], env);
+    const home = (name: string) => (daemons.get(name) as Daemon).home;
+    await buckyJson(["state", "set", "apps/before", "1", "--home", home("gamma")]);
+    await waitFor("alpha to have gamma's write", async () =>
+      (await userState(home("alpha")))["apps/before"] === 1 ? true : undefined,
+    );
+
+    // gamma's clock jumps two minutes ahead (past the minute a record may be ahead).
+    await (daemons.get("gamma") as Daemon).stop();
+    await startDaemon(home("gamma"), { ...env, BUCKY_CLOCK_OFFSET_MS: String(AHEAD_S * 1000) });
+    await buckyJson(["state", "set", "apps/ahead", "2", "--home", home("gamma")]);
+
+    // Asked on beta, and on gamma itself (the others' facts are not ahead of its clock).
+    for (const name of ["beta", "gamma"]) {
+      const [note, ...others] = await clockNotes(home(name), ["alpha", "beta"]);
+      expect(others).toEqual([]);
+      expect(note).toEqual({
+        kind: "clock-ahead",
+        device: "gamma",
+        seconds: expect.any(Number),
+        by: ["alpha", "beta"],
+        since: expect.any(String),
+      });
+      // Its request times say how far (loopback: within a few seconds of the offset).
+      expect(Math.abs((note?.seconds ?? 0) - AHEAD_S)).toBeLessThan(10);
+      const { reliability } = await buckyJson<{ reliability: { warnings: string[] } }>([
+        "status",
+        "--home",
+        home(name),
+      ]);
+      expect(reliability.warnings.filter((w) => w.startsWith("gamma's clock"))).toEqual([
+        `gamma's clock is ${note?.seconds} s ahead of alpha and beta's: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on gamma (\`timedatectl set-ntp true\`), or, if its clock is right, on alpha and beta`,
+      ]);
+    }
+    // What gamma wrote ahead is refused, as the note says.
+    expect((await userState(home("alpha")))["apps/ahead"]).toBeUndefined();
+  }, 90_000);
+
+  test("over the request window: its requests are refused with E_CLOCK, which it says; the others name it", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const daemons = await startZone(["alpha", "beta", "gamma"], env);
+    const home = (name: string) => (daemons.get(name) as Daemon).home;
+    await waitFor("gamma's facts on alpha", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+        "status",
+        "--home",
+        home("alpha"),
+      ]);
+      return devices.find((d) => d.name === "gamma")?.status === "online" ? true : undefined;
+    });
+    await (daemons.get("gamma") as Daemon).stop();
+    const gamma = await startDaemon(home("gamma"), { ...env, BUCKY_CLOCK_OFFSET_MS: "400000" });
+
+    const [note] = await clockNotes(home("beta"), ["alpha", "beta"]);
+    expect(note).toEqual({
+      kind: "clock-ahead",
+      device: "gamma",
+      seconds: expect.any(Number),
+      by: ["alpha", "beta"],
+      since: expect.any(String),
+    });
+    expect(Math.abs((note?.seconds ?? 0) - 400)).toBeLessThan(10);
+    // The others' refusals of each other's requests to gamma are the same news: not said twice.
+    const onBeta = await buckyJson<{ reliability: { notes: { kind: string }[] } }>([
+      "status",
+      "--home",
+      home("beta"),
+    ]);
+    expect(onBeta.reliability.notes.filter((n) => n.kind === "sync-refused")).toEqual([]);
+
+    // gamma hears nothing from the others now: it says what their refusals told it.
+    const refused = await waitFor("gamma to say the others refuse it for its clock", async () => {
+      const { reliability } = await buckyJson<{
+        reliability: { notes: { kind: string; peer?: string; code?: string; message?: string }[] };
+      }>(["status", "--home", home("gamma")]);
+      const notes = reliability.notes.filter((n) => n.kind === "sync-refused");
+      return notes.length === 2 ? notes : undefined;
+    });
+    expect(refused.map(({ peer, code, message }) => ({ peer, code, message }))).toEqual(
+      ["alpha", "beta"].map((peer) => ({
+        peer,
+        code: "E_CLOCK",
+        message: expect.stringMatching(
+          new RegExp(
+            `^${peer} refused: "request refused: your clock is 4\\d\\d s ahead of ${peer}'s"`,
+          ),
+        ),
+      })),
+    );
+    expect(gamma.log()).toContain(
+      "refuses this device's sync requests: the two clocks are too far apart",
+    );
+  }, 90_000);
+});
