@@ -51,6 +51,7 @@ Bun.serve({
       case "/api/blob": return new Response(new Uint8Array(Number(url.searchParams.get("size"))).fill(120));
       case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+      case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
       case "/api/hang": return new Promise(() => {});
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
       default: return new Response("probe " + url.pathname);
@@ -479,6 +480,15 @@ describe("accounting", () => {
     const postedBody = await posted.arrayBuffer();
     expect(JSON.parse(new TextDecoder().decode(postedBody))).toEqual({ received: 123_457 });
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
+    // Declared lengths that no body follows are no bytes out: a HEAD's, a 304's.
+    const head = await get("/apps/meter/api/blob?size=54321", { method: "HEAD" });
+    const unchanged = await get("/apps/meter/api/unchanged");
+    expect(
+      [head, unchanged].map((r) => [r.status, r.headers.get("content-length"), r.body]),
+    ).toEqual([
+      [200, "54321", null],
+      [304, "4096", null],
+    ]);
     const report = await buckyJson<{
       apps: { app: string; requests: number; bytesIn: number; bytesOut: number }[];
     }>(["traffic", "--here", "--app", "meter", "--since", "1h", "--home", alpha.home]);
@@ -492,7 +502,7 @@ describe("accounting", () => {
     ).toEqual([
       {
         app: "meter",
-        requests: 2,
+        requests: 4,
         bytesIn: 123_457,
         bytesOut: postedBody.byteLength + blob.byteLength,
       },

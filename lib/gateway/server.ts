@@ -409,22 +409,30 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       clearTimeout(timer);
     }
 
-    let stream = response.body;
     const declared = response.headers.get("content-length");
-    if (stream && declared !== null && !limiter.bandwidth && body === null) {
+    if (declared !== null && !limiter.bandwidth && body === null) {
       // The common case, a response of known length under no bandwidth limit: passed on
-      // untouched (piping it through JavaScript would cost most of the gateway's time),
-      // and counted at the length it declares.
-      done(target.app, response.status, bytesIn, Number(declared));
-    } else if (stream) {
-      stream = stream.pipeThrough(counter((n) => (bytesOut += n)));
-      if (limiter.bandwidth) stream = stream.pipeThrough(throttle(limiter.bandwidth));
-      stream = stream.pipeThrough(
-        new TransformStream({ flush: () => done(target.app, response.status, bytesIn, bytesOut) }),
+      // untouched, its body not even looked at (piping it through JavaScript would cost
+      // most of the gateway's time), and counted at the length it declares, or as nothing
+      // when it carries none whatever it declares (a HEAD's, a 304's).
+      done(
+        target.app,
+        response.status,
+        bytesIn,
+        carriesBody(request.method, response.status) ? Number(declared) : 0,
       );
-    } else {
-      done(target.app, response.status, bytesIn, 0);
+      return returnedResponse(response);
     }
+    let stream = response.body;
+    if (!stream) {
+      done(target.app, response.status, bytesIn, 0);
+      return returnedResponse(response);
+    }
+    stream = stream.pipeThrough(counter((n) => (bytesOut += n)));
+    if (limiter.bandwidth) stream = stream.pipeThrough(throttle(limiter.bandwidth));
+    stream = stream.pipeThrough(
+      new TransformStream({ flush: () => done(target.app, response.status, bytesIn, bytesOut) }),
+    );
     return returnedResponse(response, stream);
   };
 
@@ -535,6 +543,14 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     flushTraffic: () => accounting.flush(),
     stop: stopAll,
   };
+}
+
+/**
+ * Whether a response to `method` with `status` carries a body (RFC 9110): not one to a
+ * HEAD, nor a 1xx, 204, 205 or 304, whatever Content-Length it declares.
+ */
+function carriesBody(method: string, status: number): boolean {
+  return method !== "HEAD" && status >= 200 && status !== 204 && status !== 205 && status !== 304;
 }
 
 /** A response that tells the browser to use HTTPS only from now on (HSTS). */
