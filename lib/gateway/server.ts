@@ -262,7 +262,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
       );
     }
-    // Not a turn's wait for a request without a session (most): check answers those at once.
+    // Not a turn's wait for a request without a session, nor with one remembered: check
+    // answers those at once.
     const checking = sessions.check(request.headers.get("cookie"));
     const session = checking instanceof Promise ? await checking : checking;
     const viewer = "viewer" in session ? session.viewer : undefined;
