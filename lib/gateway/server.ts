@@ -366,12 +366,21 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let bytesIn = 0;
     let bytesOut = 0;
     let body: ReadableStream | null = null;
+    // Whether bytesIn is the whole request body's count: at once without a body, else once
+    // the app has taken all of it (most have, by the time they answer).
+    let bodyCounted = true;
     if (request.body) {
+      bodyCounted = false;
       body = request.body.pipeThrough(
-        counter((n) => {
-          bytesIn += n;
-          if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
-        }),
+        counter(
+          (n) => {
+            bytesIn += n;
+            if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
+          },
+          () => {
+            bodyCounted = true;
+          },
+        ),
       );
     }
     const abort = new AbortController();
@@ -411,11 +420,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
 
     const declared = response.headers.get("content-length");
-    if (declared !== null && !limiter.bandwidth && body === null) {
-      // The common case, a response of known length under no bandwidth limit: passed on
-      // untouched, its body not even looked at (piping it through JavaScript would cost
-      // most of the gateway's time), and counted at the length it declares, or as nothing
-      // when it carries none whatever it declares (a HEAD's, a 304's).
+    if (declared !== null && !limiter.bandwidth && bodyCounted) {
+      // The common case, a response of known length under no bandwidth limit to a request
+      // whose body (if any) the app has taken: passed on untouched, its body not even
+      // looked at (piping it through JavaScript would cost most of the gateway's time),
+      // and counted at the length it declares, or as nothing when it carries none whatever
+      // it declares (a HEAD's, a 304's).
       done(
         target.app,
         response.status,
