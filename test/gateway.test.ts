@@ -479,6 +479,20 @@ describe("accounting", () => {
     const posted = await get("/apps/meter/api/bytes", { method: "POST", body: sent });
     const postedBody = await posted.arrayBuffer();
     expect(JSON.parse(new TextDecoder().decode(postedBody))).toEqual({ received: 123_457 });
+    // A body without a declared length (chunked) is counted as it goes.
+    const chunks = [new Uint8Array(1000).fill(1), new Uint8Array(2345).fill(2)];
+    const streamed = await get("/apps/meter/api/bytes", {
+      method: "POST",
+      body: new ReadableStream({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    const streamedBody = await streamed.arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(streamedBody))).toEqual({ received: 3345 });
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
     // Declared lengths that no body follows are no bytes out: a HEAD's, a 304's.
     const head = await get("/apps/meter/api/blob?size=54321", { method: "HEAD" });
@@ -502,9 +516,9 @@ describe("accounting", () => {
     ).toEqual([
       {
         app: "meter",
-        requests: 4,
-        bytesIn: 123_457,
-        bytesOut: postedBody.byteLength + blob.byteLength,
+        requests: 5,
+        bytesIn: 123_457 + 3345,
+        bytesOut: postedBody.byteLength + streamedBody.byteLength + blob.byteLength,
       },
     ]);
   });

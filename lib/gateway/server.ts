@@ -366,10 +366,19 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let bytesIn = 0;
     let bytesOut = 0;
     let body: ReadableStream | null = null;
-    // Whether bytesIn is the whole request body's count: at once without a body, else once
-    // the app has taken all of it (most have, by the time they answer).
+    // Whether bytesIn is the whole request body's count: at once without a body or with a
+    // declared length, else once the app has taken all of it (most have when they answer).
     let bodyCounted = true;
-    if (request.body) {
+    if (request.body && request.headers.has("content-length")) {
+      // A body of declared length goes to the app untouched, as the runtime reads it (piped
+      // through JavaScript it cost a POST of 1 KiB a third of its time), and is counted at
+      // that length: the runtime holds a body to the length it declares (a longer one is the
+      // next request, a shorter one never ends), and refuses one that also says chunked.
+      body = request.body;
+      bytesIn = length;
+    } else if (request.body) {
+      // A chunked body is counted as it goes (and the runtime refuses one past
+      // maxRequestBodySize, as the counter would).
       bodyCounted = false;
       body = request.body.pipeThrough(
         counter(
