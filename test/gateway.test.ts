@@ -479,6 +479,13 @@ describe("accounting", () => {
     const posted = await get("/apps/meter/api/bytes", { method: "POST", body: sent });
     const postedBody = await posted.arrayBuffer();
     expect(JSON.parse(new TextDecoder().decode(postedBody))).toEqual({ received: 123_457 });
+    // A small one is read whole before it is forwarded.
+    const small = await get("/apps/meter/api/bytes", {
+      method: "POST",
+      body: new Uint8Array(1000).fill(3),
+    });
+    const smallBody = await small.arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(smallBody))).toEqual({ received: 1000 });
     // A body without a declared length (chunked) is counted as it goes.
     const chunks = [new Uint8Array(1000).fill(1), new Uint8Array(2345).fill(2)];
     const streamed = await get("/apps/meter/api/bytes", {
@@ -516,9 +523,10 @@ describe("accounting", () => {
     ).toEqual([
       {
         app: "meter",
-        requests: 5,
-        bytesIn: 123_457 + 3345,
-        bytesOut: postedBody.byteLength + streamedBody.byteLength + blob.byteLength,
+        requests: 6,
+        bytesIn: 123_457 + 1000 + 3345,
+        bytesOut:
+          postedBody.byteLength + smallBody.byteLength + streamedBody.byteLength + blob.byteLength,
       },
     ]);
   });
@@ -555,6 +563,45 @@ describe("accounting", () => {
     });
     expect(said.apps[0]?.requests).toBeGreaterThanOrEqual(2);
   }, 60_000);
+
+  test("counts the body bytes that came, not the length a request claims", async () => {
+    const bytesIn = async () =>
+      (
+        await buckyJson<{ apps: { bytesIn: number }[] }>([
+          "traffic",
+          "--here",
+          "--app",
+          "meter",
+          "--since",
+          "1h",
+          "--home",
+          alpha.home,
+        ])
+      ).apps[0]?.bytesIn ?? 0;
+    const before = await bytesIn();
+    const claiming = (claimed: number) =>
+      `POST /apps/meter/api/early HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${claimed}\r\nConnection: close\r\n\r\n0123456789`;
+    // Ten bytes of a claimed 1 000 000 (streamed to the app), to a path the app answers
+    // without reading the body: answered, and the connection closed.
+    expect((await raw(claiming(1_000_000))).slice(9, 12)).toBe("200");
+    // Ten of a claimed 60 000 (read whole before it is forwarded), the client gone after them.
+    await new Promise<void>((resolve, reject) => {
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port: Number(new URL(gateway).port),
+        socket: {
+          open: (socket) => {
+            socket.write(claiming(60_000));
+            socket.end();
+          },
+          data: () => {},
+          close: () => resolve(),
+          error: (_socket, error) => reject(error),
+        },
+      }).catch(reject);
+    });
+    expect((await bytesIn()) - before).toBeLessThanOrEqual(20);
+  });
 });
 
 describe("forwarding", () => {

@@ -46,6 +46,11 @@ import { type AppEntry, RouteTable } from "./table.ts";
 export const BACKEND_TIMEOUT_MS = 30_000;
 /** Request bodies larger than this are refused (413), whichever device runs the app. */
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/**
+ * A request body of declared length up to this size is read whole before it is forwarded
+ * (the memory it holds meanwhile is bounded by it); a larger one streams to the app.
+ */
+export const READ_WHOLE_BYTES = 64 * 1024;
 /** A connection with nothing moving for this long is closed (slow clients). */
 export const IDLE_TIMEOUT_S = 30;
 
@@ -365,19 +370,24 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       );
     let bytesIn = 0;
     let bytesOut = 0;
-    let body: ReadableStream | null = null;
-    // Whether bytesIn is the whole request body's count: at once without a body or with a
-    // declared length, else once the app has taken all of it (most have when they answer).
+    let body: ReadableStream | Uint8Array | null = null;
+    // Whether bytesIn is the whole request body's count: at once without a body or with one
+    // read whole, else once the app has taken all of it (most have when they answer).
     let bodyCounted = true;
-    if (request.body && request.headers.has("content-length")) {
-      // A body of declared length goes to the app untouched, as the runtime reads it (piped
-      // through JavaScript it cost a POST of 1 KiB a third of its time), and is counted at
-      // that length: the runtime holds a body to the length it declares (a longer one is the
-      // next request, a shorter one never ends), and refuses one that also says chunked.
-      body = request.body;
-      bytesIn = length;
+    if (request.body && request.headers.has("content-length") && length <= READ_WHOLE_BYTES) {
+      // A small body of declared length (a form, an API call) is read whole, as the runtime
+      // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
+      // a third of its time. It is counted as it came (a declared length is only a claim:
+      // an app answering before it reads would have it counted unsent).
+      try {
+        body = await request.bytes();
+      } catch {
+        // The client went before its body was whole: there is no one to answer.
+        return finish(target.app, unanswered());
+      }
+      bytesIn = body.length;
     } else if (request.body) {
-      // A chunked body is counted as it goes (and the runtime refuses one past
+      // A large or chunked body is counted as it goes (and the runtime refuses one past
       // maxRequestBodySize, as the counter would).
       bodyCounted = false;
       body = request.body.pipeThrough(
@@ -607,7 +617,12 @@ function forward(
   node: NodeContext,
   entry: AppEntry,
   path: string,
-  init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
+  init: {
+    method: string;
+    headers: Headers;
+    body: ReadableStream | Uint8Array | null;
+    signal: AbortSignal;
+  },
   viewer: Viewer | undefined,
   assertions: AppUserAssertions,
 ): Promise<Response> {
