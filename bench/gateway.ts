@@ -5,7 +5,8 @@
  * with accounting, a request limit (set high enough not to refuse) and a rule (that does
  * not match) all switched on; and, to show what Bun itself allows, through the plainest
  * Bun fetch proxy and through a bare forwarder on Bun.connect (bench/raw-proxy.ts); and
- * through the gateway again with a person's session cookie on every request. A
+ * through the gateway again with a person's session cookie on every request; and POSTs of
+ * 1 KiB through nginx and the gateway (an app reads what is posted to it). A
  * sandboxed app answers on its Unix socket, so every proxy goes to that socket. Beside the
  * rates, the CPU each proxy spent per request (from /proc), which others' work on a shared
  * machine disturbs far less. Goal: bucky at least equals nginx in requests per second,
@@ -96,10 +97,20 @@ function wrk(
   url: string,
   proxy: { pid: number; children: boolean },
   headers: readonly string[] = [],
+  script?: string,
 ): { rps: number; p99Ms: number; cpuUs: number } {
   const before = cpuUs(proxy.pid, proxy.children);
   const run = Bun.spawnSync(
-    ["wrk", "-t2", "-c32", `-d${SECONDS}s`, "--latency", ...headers.flatMap((h) => ["-H", h]), url],
+    [
+      "wrk",
+      "-t2",
+      "-c32",
+      `-d${SECONDS}s`,
+      "--latency",
+      ...(script ? ["-s", script] : []),
+      ...headers.flatMap((h) => ["-H", h]),
+      url,
+    ],
     { stdout: "pipe" },
   );
   const text = run.stdout.toString();
@@ -123,7 +134,9 @@ async function main() {
   mkdirSync(appDir);
   writeFileSync(
     join(appDir, "hello.ts"),
-    'Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response("hello") });\n',
+    // It reads what is posted to it, as an app taking a form or an API call does (and
+    // answers a GET at once, as before).
+    'Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: (r) => (r.body ? r.arrayBuffer().then(() => new Response("hello")) : new Response("hello")) });\n',
   );
   writeFileSync(
     join(appDir, "bucky-app.json"),
@@ -215,19 +228,36 @@ http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
   // The CPU of the gateway is its daemon's alone (the app's sandbox, its child, serves every
   // proxy alike); nginx's is its master's and workers'.
   const alone = (child: { pid: number }) => ({ pid: child.pid, children: false });
-  const targets: [string, string, { pid: number; children: boolean }, string[]?][] = [
+  // A POST of 1 KiB (a form, an API call), through nginx and the gateway.
+  const post = join(scratch, "post.lua");
+  writeFileSync(
+    post,
+    'wrk.method = "POST"\nwrk.body = string.rep("x", 1024)\nwrk.headers["Content-Type"] = "application/octet-stream"\n',
+  );
+  const targets: [string, string, { pid: number; children: boolean }, string[]?, string?][] = [
     ["nginx (reverse proxy)", `http://127.0.0.1:${nginxPort}/`, { pid: nginx.pid, children: true }],
     ["caddy (reverse proxy)", `http://127.0.0.1:${caddyPort}/`, alone(caddy)],
     ["bare Bun fetch proxy (no features)", `http://127.0.0.1:${barePort}/`, alone(bare)],
     ["Bun.connect proxy (no features, no checks)", `http://127.0.0.1:${rawPort}/`, alone(raw)],
     ["bucky gateway (accounting, limit, rule)", gateway, alone(daemon)],
     ["bucky gateway, signed in (a session cookie)", gateway, alone(daemon), [`Cookie: ${cookie}`]],
+    [
+      "nginx, POST 1 KiB",
+      `http://127.0.0.1:${nginxPort}/`,
+      { pid: nginx.pid, children: true },
+      [],
+      post,
+    ],
+    ["bucky gateway, POST 1 KiB", gateway, alone(daemon), [], post],
   ];
   const runs = new Map<string, Figure[]>(targets.map(([name]) => [name, []]));
   const ratios: Figure[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const figures = new Map(
-      targets.map(([name, url, proxy, headers]) => [name, wrk(url, proxy, headers)]),
+      targets.map(([name, url, proxy, headers, script]) => [
+        name,
+        wrk(url, proxy, headers, script),
+      ]),
     );
     for (const [name, figure] of figures) runs.get(name)?.push(figure);
     const nginx = figures.get("nginx (reverse proxy)") as Figure;

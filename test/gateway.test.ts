@@ -51,6 +51,7 @@ Bun.serve({
       case "/api/blob": return new Response(new Uint8Array(Number(url.searchParams.get("size"))).fill(120));
       case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+      case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
       case "/api/hang": return new Promise(() => {});
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
       default: return new Response("probe " + url.pathname);
@@ -478,7 +479,37 @@ describe("accounting", () => {
     const posted = await get("/apps/meter/api/bytes", { method: "POST", body: sent });
     const postedBody = await posted.arrayBuffer();
     expect(JSON.parse(new TextDecoder().decode(postedBody))).toEqual({ received: 123_457 });
+    // A small one is read whole before it is forwarded.
+    const small = await get("/apps/meter/api/bytes", {
+      method: "POST",
+      body: new Uint8Array(1000).fill(3),
+    });
+    const smallBody = await small.arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(smallBody))).toEqual({ received: 1000 });
+    // A body without a declared length (chunked) is counted as it goes.
+    const chunks = [new Uint8Array(1000).fill(1), new Uint8Array(2345).fill(2)];
+    const streamed = await get("/apps/meter/api/bytes", {
+      method: "POST",
+      body: new ReadableStream({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    const streamedBody = await streamed.arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(streamedBody))).toEqual({ received: 3345 });
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
+    // Declared lengths that no body follows are no bytes out: a HEAD's, a 304's.
+    const head = await get("/apps/meter/api/blob?size=54321", { method: "HEAD" });
+    const unchanged = await get("/apps/meter/api/unchanged");
+    expect(
+      [head, unchanged].map((r) => [r.status, r.headers.get("content-length"), r.body]),
+    ).toEqual([
+      [200, "54321", null],
+      [304, "4096", null],
+    ]);
     const report = await buckyJson<{
       apps: { app: string; requests: number; bytesIn: number; bytesOut: number }[];
     }>(["traffic", "--here", "--app", "meter", "--since", "1h", "--home", alpha.home]);
@@ -492,9 +523,10 @@ describe("accounting", () => {
     ).toEqual([
       {
         app: "meter",
-        requests: 2,
-        bytesIn: 123_457,
-        bytesOut: postedBody.byteLength + blob.byteLength,
+        requests: 6,
+        bytesIn: 123_457 + 1000 + 3345,
+        bytesOut:
+          postedBody.byteLength + smallBody.byteLength + streamedBody.byteLength + blob.byteLength,
       },
     ]);
   });
@@ -531,6 +563,45 @@ describe("accounting", () => {
     });
     expect(said.apps[0]?.requests).toBeGreaterThanOrEqual(2);
   }, 60_000);
+
+  test("counts the body bytes that came, not the length a request claims", async () => {
+    const bytesIn = async () =>
+      (
+        await buckyJson<{ apps: { bytesIn: number }[] }>([
+          "traffic",
+          "--here",
+          "--app",
+          "meter",
+          "--since",
+          "1h",
+          "--home",
+          alpha.home,
+        ])
+      ).apps[0]?.bytesIn ?? 0;
+    const before = await bytesIn();
+    const claiming = (claimed: number) =>
+      `POST /apps/meter/api/early HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${claimed}\r\nConnection: close\r\n\r\n0123456789`;
+    // Ten bytes of a claimed 1 000 000 (streamed to the app), to a path the app answers
+    // without reading the body: answered, and the connection closed.
+    expect((await raw(claiming(1_000_000))).slice(9, 12)).toBe("200");
+    // Ten of a claimed 60 000 (read whole before it is forwarded), the client gone after them.
+    await new Promise<void>((resolve, reject) => {
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port: Number(new URL(gateway).port),
+        socket: {
+          open: (socket) => {
+            socket.write(claiming(60_000));
+            socket.end();
+          },
+          data: () => {},
+          close: () => resolve(),
+          error: (_socket, error) => reject(error),
+        },
+      }).catch(reject);
+    });
+    expect((await bytesIn()) - before).toBeLessThanOrEqual(20);
+  });
 });
 
 describe("forwarding", () => {

@@ -60,12 +60,16 @@ export function throttle(bucket: TokenBucket): TransformStream<Uint8Array, Uint8
   });
 }
 
-/** Counts the bytes that pass through. */
-export function counter(onBytes: (count: number) => void): TransformStream<Uint8Array, Uint8Array> {
+/** Counts the bytes that pass through; `onEnd` is told once the last has. */
+export function counter(
+  onBytes: (count: number) => void,
+  onEnd?: () => void,
+): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream({
     transform(chunk, controller) {
       onBytes(chunk.length);
       controller.enqueue(chunk);
     },
+    ...(onEnd ? { flush: onEnd } : {}),
   });
 }

@@ -120,7 +120,12 @@ export class PeerClient {
   async forward(
     peer: Peer,
     path: string,
-    init: { method: string; headers: Headers; body: ReadableStream | null; signal: AbortSignal },
+    init: {
+      method: string;
+      headers: Headers;
+      body: ReadableStream | Uint8Array | null;
+      signal: AbortSignal;
+    },
   ): Promise<Response> {
     const failures: string[] = [];
     for (const route of this.routesTo(peer)) {

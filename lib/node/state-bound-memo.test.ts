@@ -51,6 +51,15 @@ describe("StateBoundMemo", () => {
     expect(works()).toBe(2);
   });
 
+  test("a remembered answer is given at once, not a turn later", async () => {
+    const node = fakeNode();
+    const { ask } = counted(node);
+    const first = ask("a", 10_000);
+    expect(first).toBeInstanceOf(Promise);
+    await first;
+    expect(ask("a", 10_000)).toBe("a #1");
+  });
+
   test("an answer not kept is worked out every time", async () => {
     const node = fakeNode();
     const { ask, works } = counted(node);

@@ -40,12 +40,21 @@ export class StateBoundMemo<V> {
 
   /**
    * The answer for `key`: remembered, or worked out by `work`, which says whether to keep
-   * it and until when (a time past MAX_REMEMBER_MS from now is cut to it).
+   * it and until when (a time past MAX_REMEMBER_MS from now is cut to it). A remembered
+   * answer is given at once, not a turn later: a signed-in person's every request to the
+   * gateway asks for one.
    */
-  async get(key: string, work: () => Promise<{ answer: V; keepUntilMs?: number }>): Promise<V> {
-    const nowMs = this.node.now();
+  get(key: string, work: () => Promise<{ answer: V; keepUntilMs?: number }>): V | Promise<V> {
     const known = this.answers.get(key);
-    if (known && nowMs < known.untilMs) return known.value;
+    if (known && this.node.now() < known.untilMs) return known.value;
+    return this.workOut(key, work);
+  }
+
+  private async workOut(
+    key: string,
+    work: () => Promise<{ answer: V; keepUntilMs?: number }>,
+  ): Promise<V> {
+    const nowMs = this.node.now();
     const generation = this.generation;
     const { answer, keepUntilMs } = await work();
     if (keepUntilMs !== undefined && generation === this.generation) {
