@@ -158,7 +158,6 @@ beforeAll(async () => {
   const zone = await startZone(["alpha", "beta"], {
     TZ: "UTC",
     BUCKY_GATEWAY_TIMEOUT_MS: "1000",
-    BUCKY_GATEWAY_IDLE_S: "2",
     BUCKY_CONVERGE_INTERVAL_MS: "300",
     // The zone's traffic is read from the gateway's facts: counted anew every second here.
     BUCKY_TRAFFIC_FACTS_EVERY_MS: "1000",
