@@ -16,7 +16,7 @@ import {
   testDeviceDocument,
   testZone,
 } from "../state/test-db.ts";
-import { appLogs } from "./logs.ts";
+import { appLogs, MAX_LOG_LINES, peerLogs } from "./logs.ts";
 import { type AppReport, appKeys } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
 
@@ -127,5 +127,30 @@ describe("the logs of an app no device runs", () => {
       message: "notes is to run on laptop, which is offline: its output is kept there",
       hint: "Bring laptop back online and run `bucky app logs notes` again.",
     });
+  });
+});
+
+describe("another device's answer of an app's logs", () => {
+  const answer = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+  test("is read as lines of text, named by the app and device asked", () => {
+    expect(
+      peerLogs(answer({ app: "bank", device: "nas", lines: ["a", "b"] }), "notes", "laptop"),
+    ).toEqual({ app: "notes", device: "laptop", lines: ["a", "b"] });
+  });
+
+  test("of another shape, or too long, is refused in bucky's words", () => {
+    for (const said of [
+      { lines: "a" },
+      { lines: [1] },
+      { lines: null },
+      [],
+      5,
+      { lines: Array.from({ length: MAX_LOG_LINES + 1 }, () => "a") },
+    ])
+      expect(() => peerLogs(answer(said), "notes", "laptop")).toThrow(
+        "laptop answered with no logs of notes this device can read",
+      );
+    expect(() => peerLogs(new TextEncoder().encode("{"), "notes", "laptop")).toThrow(BuckyError);
   });
 });

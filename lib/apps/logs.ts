@@ -3,6 +3,7 @@
  * this one reads its log file; any other asks that device.
  */
 import { join } from "node:path";
+import { isRecord } from "../../protocol/shape.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { tail } from "./runner.ts";
@@ -72,7 +73,34 @@ export async function appLogs(
     );
   const body = await node.client.get(peer, `/v1/apps/${app}/logs?lines=${lines}`);
   if (!body) throw new BuckyError("E_NOT_FOUND", `${device} has no logs for ${app}`);
-  return JSON.parse(new TextDecoder().decode(body)) as AppLogs;
+  return peerLogs(body, app, device);
+}
+
+/**
+ * `device`'s answer to a request for `app`'s logs, read as lines of text (at most
+ * MAX_LOG_LINES) or refused: a member's device answers as it likes, and an answer of
+ * another shape would fail where the lines are printed. The app and the device are the ones
+ * asked of, never what the answer names.
+ */
+export function peerLogs(body: Uint8Array, app: string, device: string): AppLogs {
+  let said: unknown;
+  try {
+    said = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    said = undefined;
+  }
+  const lines = isRecord(said) ? said.lines : undefined;
+  if (
+    !Array.isArray(lines) ||
+    lines.length > MAX_LOG_LINES ||
+    !lines.every((line) => typeof line === "string")
+  )
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `${device} answered with no logs of ${app} this device can read`,
+      `Update ${device} and this device to the same bucky, then run \`bucky app logs ${app}\` again.`,
+    );
+  return { app, device, lines };
 }
 
 /**
