@@ -79,10 +79,13 @@ export class Convergence {
   private readonly fetching = new Set<ObjectId>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
-  /** The specs not of a spec's shape this device warned of (app and why), once each. */
-  private readonly warnedUnreadable = new Set<string>();
-  /** The removals asking for a purge the owner did not grant that this device warned of, once each. */
-  private readonly warnedUngranted = new Set<string>();
+  /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
+  private readonly warnedUnreadable = new Map<string, string>();
+  /**
+   * The removal asking for a purge the owner did not grant that this device last warned of,
+   * by app (its time): one entry an app, however many removals a member writes.
+   */
+  private readonly warnedUngranted = new Map<string, string>();
   private readonly layout: SystemLayout;
   private readonly images: DeviceImages;
   /** The image apps as of the last pass: when they change, unused images go. */
@@ -413,15 +416,14 @@ export class Convergence {
     void runner.start(prepare);
   }
 
-  /** An app this device will not start: it waits, saying why, until what it runs from changes. */
   /** Warns once of a spec another member wrote in a shape not a spec's: the app is run nowhere. */
   private unreadable(app: string, problem: string): void {
-    const key = `${app}\n${problem}`;
-    if (this.warnedUnreadable.has(key)) return;
-    this.warnedUnreadable.add(key);
+    if (this.warnedUnreadable.get(app) === problem) return;
+    this.warnedUnreadable.set(app, problem);
     this.node.log.warn("app spec unreadable", { app, problem });
   }
 
+  /** An app this device will not start: it waits, saying why, until what it runs from changes. */
   private refuse(spec: AppSpec, error: string, why: string): void {
     this.refused.set(spec.app, launchOf(spec));
     this.report(spec, false, {
@@ -496,9 +498,8 @@ export class Convergence {
 
   /** Says once that a removal's purge is not the owner's, so its data is kept here. */
   private ungranted(spec: AppSpec): void {
-    const removal = `${spec.app} ${spec.updatedAt}`;
-    if (this.warnedUngranted.has(removal)) return;
-    this.warnedUngranted.add(removal);
+    if (this.warnedUngranted.get(spec.app) === spec.updatedAt) return;
+    this.warnedUngranted.set(spec.app, spec.updatedAt);
     this.node.log.warn("app purge not authorised by the owner: its data is kept", {
       app: spec.app,
     });
