@@ -28,7 +28,8 @@ export function lacksAny(theirs: VersionVector, ours: VersionVector): boolean {
 }
 
 /**
- * The entries `theirs` lacks, a page of them. Of an author whose changesets the checkpoint
+ * The entries `theirs` lacks, a page of them, after those that check their forks
+ * (forkChecks). Of an author whose changesets the checkpoint
  * held lets go of, a device that lacks some of those gets none: they would not chain to
  * what it holds (it fetches the checkpoint first: lib/checkpoint/transfer.ts).
  */
@@ -56,20 +57,48 @@ export function entriesMissingFrom(
     if (first !== undefined && first < start) start = first;
   }
   if (start === Number.POSITIVE_INFINITY) return { have, entries: [], more: false };
+  const entries = forkChecks(db, theirs, have, behind);
+  let size = entries.reduce((total, entry) => total + entry.length, 0);
+  let lacked = 0;
   const rows = db.$client
     .query<{ author: string; seq: number; bytes: Uint8Array }, [number]>(
       "SELECT author, seq, bytes FROM changesets WHERE local_order >= ?1 ORDER BY local_order",
     )
     .iterate(start);
-  const entries: Uint8Array[] = [];
-  let size = 0;
   for (const row of rows) {
     if (behind.has(row.author) || row.seq <= (theirs.get(row.author as DeviceId) ?? 0)) continue;
     // Leaving the loop early finalizes the statement: the rest waits for the next page.
-    if (entries.length > 0 && size + row.bytes.length > pageBytes)
-      return { have, entries, more: true };
+    if (lacked > 0 && size + row.bytes.length > pageBytes) return { have, entries, more: true };
     entries.push(row.bytes);
     size += row.bytes.length;
+    lacked++;
   }
   return { have, entries, more: false };
+}
+
+/**
+ * Of each author whose later changesets `theirs` lacks, the changeset at the seq the other
+ * device holds last: the one its next chains to. Where it holds that very one, it is a
+ * duplicate it passes over; where it holds another, the author signed two histories, and
+ * the two make the proof that quarantines it (lib/sync/equivocation.ts). Without it, a
+ * device whose head is at or past the fork would only ever see a broken chain. One
+ * changeset per author a page sends changesets of; one this device let go of is not sent.
+ */
+function forkChecks(
+  db: StateDb,
+  theirs: VersionVector,
+  have: VersionVector,
+  behind: ReadonlySet<string>,
+): Uint8Array[] {
+  const at = db.$client.prepare<{ bytes: Uint8Array }, [string, number]>(
+    "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  const checks: Uint8Array[] = [];
+  for (const [author, seq] of have) {
+    const held = theirs.get(author) ?? 0;
+    if (held === 0 || held >= seq || behind.has(author)) continue;
+    const row = at.get(author, held);
+    if (row) checks.push(new Uint8Array(row.bytes));
+  }
+  return checks;
 }
