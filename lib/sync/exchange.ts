@@ -57,9 +57,9 @@ export function entriesMissingFrom(
     if (first !== undefined && first < start) start = first;
   }
   if (start === Number.POSITIVE_INFINITY) return { have, entries: [], more: false };
+  // The fork checks come first, outside the page's bytes: they have a bound of their own.
   const entries = forkChecks(db, theirs, have, behind);
-  let size = entries.reduce((total, entry) => total + entry.length, 0);
-  let lacked = 0;
+  let size = 0;
   const rows = db.$client
     .query<{ author: string; seq: number; bytes: Uint8Array }, [number]>(
       "SELECT author, seq, bytes FROM changesets WHERE local_order >= ?1 ORDER BY local_order",
@@ -68,13 +68,15 @@ export function entriesMissingFrom(
   for (const row of rows) {
     if (behind.has(row.author) || row.seq <= (theirs.get(row.author as DeviceId) ?? 0)) continue;
     // Leaving the loop early finalizes the statement: the rest waits for the next page.
-    if (lacked > 0 && size + row.bytes.length > pageBytes) return { have, entries, more: true };
+    if (size > 0 && size + row.bytes.length > pageBytes) return { have, entries, more: true };
     entries.push(row.bytes);
     size += row.bytes.length;
-    lacked++;
   }
   return { have, entries, more: false };
 }
+
+/** The most bytes of fork checks a page carries besides its entries (a quarter of a page). */
+export const FORK_CHECK_BYTES = PAGE_BYTES / 4;
 
 /**
  * Of each author whose later changesets `theirs` lacks, the changeset at the seq the other
@@ -82,7 +84,9 @@ export function entriesMissingFrom(
  * duplicate it passes over; where it holds another, the author signed two histories, and
  * the two make the proof that quarantines it (lib/sync/equivocation.ts). Without it, a
  * device whose head is at or past the fork would only ever see a broken chain. One
- * changeset per author a page sends changesets of; one this device let go of is not sent.
+ * changeset per author a page sends changesets of, FORK_CHECK_BYTES of them at most (the
+ * rest with the next exchange, as the other device's heads move); one this device let go
+ * of is not sent.
  */
 function forkChecks(
   db: StateDb,
@@ -94,11 +98,15 @@ function forkChecks(
     "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
   );
   const checks: Uint8Array[] = [];
+  let size = 0;
   for (const [author, seq] of have) {
     const held = theirs.get(author) ?? 0;
     if (held === 0 || held >= seq || behind.has(author)) continue;
     const row = at.get(author, held);
-    if (row) checks.push(new Uint8Array(row.bytes));
+    if (!row) continue;
+    if (size + row.bytes.length > FORK_CHECK_BYTES) break;
+    checks.push(new Uint8Array(row.bytes));
+    size += row.bytes.length;
   }
   return checks;
 }
