@@ -191,6 +191,12 @@ describe("ingestEntries", () => {
     });
     expect(loadMembership(c.db, zone.id).byId.get(author)?.quarantined).toBe(true);
     expect(values(c.db)).toEqual({ "apps/fork": '"c1"' });
+    // c passes on none of a's from the seq it signed twice on (the proof goes instead), and
+    // sends d no fork check of a: d meets the proof, not one more refused changeset.
+    const seqsOfA = (entries: readonly Uint8Array[]) =>
+      entries.map(decodeChangeset).flatMap((e) => (e.author === author ? [e.seq] : []));
+    expect(seqsOfA(entriesMissingFrom(c.db, new Map()).entries)).toEqual([1, 2]);
+    expect(seqsOfA(entriesMissingFrom(c.db, new Map([[author, 1]])).entries)).toEqual([2]);
   });
 
   test("a batch's signatures checked first decide exactly as one at a time in the transaction", async () => {
