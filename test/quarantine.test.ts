@@ -9,7 +9,15 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Changeset } from "../protocol/changeset.ts";
-import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startDaemon,
+  startZone,
+  userState,
+  waitFor,
+} from "./harness.ts";
 import { actAs, type Member } from "./member.ts";
 
 afterAll(cleanUp);
@@ -161,5 +169,23 @@ describe("a device that signed two histories", () => {
     const onZ = await whatSays(z.home);
     expect(onZ.status).toBe("quarantined");
     expect(await agrees("w", w, onZ)).toEqual(onZ);
+  });
+
+  test("revoked, every device drops both its histories from the fork on, and all agree again", async () => {
+    // The owner key's device comes back, and revokes y.
+    x = await restart(x);
+    const fork = (a[0] as Changeset).seq;
+    await buckyJson(["devices", "revoke", "y", "--home", x.home]);
+    const agreed = await waitFor(
+      "x, z and w to hold the same state again",
+      async () => {
+        const states = await Promise.all([x, z, w].map((d) => userState(d.home)));
+        const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
+        const heads = [x, z, w].map((d) => headOf(d.home, y.id));
+        return same && heads.every((head) => head === fork - 1) ? states[0] : undefined;
+      },
+      20_000,
+    );
+    expect(agreed?.["test/fork"]).toBeUndefined();
   });
 });

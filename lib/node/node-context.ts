@@ -31,7 +31,7 @@ import type { StateDb } from "../store/db.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
 import { proofsLacking, proofsVector, receiveProofs } from "../sync/equivocation.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
-import { type IngestResult, ingestPage } from "../sync/ingest.ts";
+import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
@@ -287,7 +287,18 @@ export class NodeContext {
         this.now(),
       ),
     );
-    if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
+    if (ops.some((op) => op.key.startsWith("devices/") && op.key.endsWith("/revoked"))) {
+      // A revocation keeps what the device wrote up to its cut, here as everywhere: one of a
+      // quarantined device cuts before what this device holds (lib/zone/devices.ts).
+      this.watchingForDamage(() =>
+        dropRevokedByOwnWrite(this.db, changeset, {
+          zone: this.zoneId,
+          log: this.log,
+          seal: this.zone.seal,
+        }),
+      );
+      this.forgetMembership();
+    } else if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
     this.log.info("state changed", {
       seq: changeset.seq,
       ops: ops.length,

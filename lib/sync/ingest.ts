@@ -443,6 +443,25 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
 }
 
 /**
+ * After this device wrote `changeset` itself (a revocation), drops what the revoked
+ * device wrote past what the revocation keeps, here as every other device does when the
+ * revocation reaches it: a quarantined device's is revoked from before the seq it signed
+ * twice, which this device may hold past (lib/zone/devices.ts).
+ */
+export function dropRevokedByOwnWrite(
+  db: StateDb,
+  changeset: Changeset,
+  context: Pick<IngestContext, "zone" | "log" | "seal">,
+): void {
+  db.transaction(() => {
+    const tally = context.seal.tally(db.$client);
+    const membership = loadMembership(db, context.zone);
+    dropRevokedChangesets(db, tally, changeset, membership, context);
+    tally.save();
+  }, IMMEDIATE);
+}
+
+/**
  * A revocation keeps a device's changesets up to its `lastSeq`. Any later ones this node
  * already applied are dropped and the keys they wrote recomputed, so every device ends
  * with the same state whatever order it heard things in.
@@ -452,7 +471,7 @@ function dropRevokedChangesets(
   tally: SealTally,
   changeset: Changeset,
   membership: Membership,
-  context: IngestContext,
+  context: Pick<IngestContext, "log">,
 ) {
   for (const op of changeset.ops) {
     const [, name, field] = op.key.split("/");
