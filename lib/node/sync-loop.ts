@@ -223,10 +223,13 @@ export class SyncLoop {
       const lacking =
         lacksAny(theirs, versionVector(this.node.db)) &&
         !behindCheckpoint(this.node.db.$client, theirs);
-      if (!lacking && unsent.facts.length === 0 && unsent.proofs.length === 0) return;
+      const records = unsent.facts.length + unsent.proofs.length;
+      if (!lacking && records === 0) return;
       const message = lacking
         ? entriesMissingFrom(this.node.db, theirs)
         : { have: versionVector(this.node.db), entries: [], more: false };
+      // What it lacks may be only what this device holds back (a quarantined device's).
+      if (message.entries.length === 0 && records === 0) return;
       const body = encodeEntries({ ...message, ...unsent });
       unsent = { facts: [], proofs: [] };
       const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
