@@ -289,7 +289,7 @@ export class NodeContext {
     );
     if (ops.some((op) => op.key.startsWith("devices/") && op.key.endsWith("/revoked"))) {
       // A revocation keeps what the device wrote up to its cut, here as everywhere: one of a
-      // quarantined device cuts before what this device holds (lib/zone/devices.ts).
+      // quarantined device cuts before what this device holds (lib/zone/zone-head.ts).
       this.watchingForDamage(() =>
         dropRevokedByOwnWrite(this.db, changeset, {
           zone: this.zoneId,
