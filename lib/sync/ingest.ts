@@ -446,7 +446,7 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
  * After this device wrote `changeset` itself (a revocation), drops what the revoked
  * device wrote past what the revocation keeps, here as every other device does when the
  * revocation reaches it: a quarantined device's is revoked from before the seq it signed
- * twice, which this device may hold past (lib/zone/devices.ts).
+ * twice, which this device may hold past (lib/zone/zone-head.ts).
  */
 export function dropRevokedByOwnWrite(
   db: StateDb,
