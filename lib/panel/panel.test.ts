@@ -98,6 +98,7 @@ describe("the overview", () => {
       imageNotes: [],
       unreadableApps: [],
       ungrantedPurges: [],
+      quarantined: [],
       disk: [],
     },
   });
@@ -599,6 +600,7 @@ describe("an app whose spec cannot be read", () => {
         sandbox: [],
         imageNotes: [],
         ungrantedPurges: [],
+        quarantined: [],
         unreadableApps: [{ app: "five", problem: "a spec must be a map" }],
         disk: [],
       },
@@ -633,6 +635,7 @@ describe("an image app no device runs, and a purge the owner did not authorise",
         imageNotes: [{ app: "photos", platforms: ["linux/arm64", "linux/arm/v7"] }],
         unreadableApps: [],
         ungrantedPurges: [{ app: "notes", writtenBy: "laptop" }],
+        quarantined: [],
         disk: [],
       },
     };
@@ -657,6 +660,40 @@ describe("an image app no device runs, and a purge the owner did not authorise",
   });
 });
 
+describe("a device quarantined for equivocation", () => {
+  test("is said on the overview in the viewer's language, with why and what to do", async () => {
+    const answers = {
+      "/v1/status": {
+        zone: { id: "ztest", name: "home" },
+        devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
+        backups: [],
+        gateways: [],
+        images: [],
+        certificates: [],
+        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+        warnings: [],
+        sandbox: [],
+        imageNotes: [],
+        unreadableApps: [],
+        ungrantedPurges: [],
+        quarantined: [{ device: "tablet", seq: 42 }],
+        disk: [],
+      },
+    };
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "tablet is quarantined: it signed two different changes with the same number (#42), most often because its home was put back from an older copy. Every device refuses its changes. Revoke it (`bucky devices revoke tablet` on the device holding the owner key), then join it again from a fresh home.",
+    );
+    expect(english).not.toContain(en.overview.allWell);
+    expect(await page("zh-CN")).toContain(
+      "tablet 已被隔离：它用同一个编号（#42）签署了两个不同的变更，最常见的原因是它的主目录从较旧的副本恢复。每台设备都拒绝它的变更。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`），然后用全新的主目录让它重新加入。",
+    );
+  });
+});
+
 describe("an app a newer bucky installed", () => {
   test("is said as such on the overview, in the viewer's language, with no way to remove it offered", async () => {
     const problem = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
@@ -673,6 +710,7 @@ describe("an app a newer bucky installed", () => {
         sandbox: [],
         imageNotes: [],
         ungrantedPurges: [],
+        quarantined: [],
         unreadableApps: [{ app: "future", problem, newer: true }],
         disk: [],
       },
