@@ -218,27 +218,20 @@ function presenceField(message: WithPresence): WithPresence {
 
 function decodePresenceField(message: Record<string, unknown>): WithPresence {
   if (message.presence === undefined) return {};
-  const records = message.presence;
-  check(Array.isArray(records), "sync presence must be an array");
-  check(
-    records.length <= MAX_VECTOR_DEVICES,
-    `sync presence names at most ${MAX_VECTOR_DEVICES} devices`,
+  const records = deviceRecords(
+    message.presence,
+    "presence",
+    "a presence record",
+    MAX_PRESENCE_BYTES,
   );
-  for (const record of records) {
-    check(record instanceof Uint8Array, "a presence record must be a byte string");
-    check(
-      record.length <= MAX_PRESENCE_BYTES,
-      `a presence record is at most ${MAX_PRESENCE_BYTES} bytes`,
-    );
-  }
-  if (message.presenceAgesMs === undefined) return { presence: records as Uint8Array[] };
+  if (message.presenceAgesMs === undefined) return { presence: records };
   const ages = message.presenceAgesMs;
   check(
     Array.isArray(ages) && ages.length === records.length,
     "sync presenceAgesMs must be an array as long as presence",
   );
   return {
-    presence: records as Uint8Array[],
+    presence: records,
     presenceAgesMs: ages.map((age) => requireUint(age, "a presence age")),
   };
 }
@@ -256,19 +249,8 @@ function factsFields(message: WithFacts): {
 function decodeFactsFields(message: Record<string, unknown>): WithFacts {
   const fields: { facts?: Uint8Array[]; factsHave?: VersionVector } = {};
   if (message.factsHave !== undefined) fields.factsHave = decodeVector(message.factsHave);
-  if (message.facts !== undefined) {
-    const records = message.facts;
-    check(Array.isArray(records), "sync facts must be an array");
-    check(
-      records.length <= MAX_VECTOR_DEVICES,
-      `sync facts name at most ${MAX_VECTOR_DEVICES} devices`,
-    );
-    for (const record of records) {
-      check(record instanceof Uint8Array, "a facts record must be a byte string");
-      check(record.length <= MAX_FACTS_BYTES, `a facts record is at most ${MAX_FACTS_BYTES} bytes`);
-    }
-    fields.facts = records as Uint8Array[];
-  }
+  if (message.facts !== undefined)
+    fields.facts = deviceRecords(message.facts, "facts", "a facts record", MAX_FACTS_BYTES);
   return fields;
 }
 
@@ -289,18 +271,29 @@ function decodeProofsHave(message: Record<string, unknown>): { proofsHave?: Vers
 
 function decodeProofs(message: Record<string, unknown>): { proofs?: readonly Uint8Array[] } {
   if (message.proofs === undefined) return {};
-  const proofs = message.proofs;
-  check(Array.isArray(proofs), "sync proofs must be an array");
+  return {
+    proofs: deviceRecords(message.proofs, "proofs", "an equivocation proof", MAX_PROOF_BYTES),
+  };
+}
+
+/**
+ * A field of signed records, one a device at most (presence, facts, proofs): an array of
+ * byte strings, each at most `maxBytes`, checked before any is read.
+ */
+function deviceRecords(
+  value: unknown,
+  field: "presence" | "facts" | "proofs",
+  aRecord: string,
+  maxBytes: number,
+): Uint8Array[] {
+  check(Array.isArray(value), `sync ${field} must be an array`);
   check(
-    proofs.length <= MAX_VECTOR_DEVICES,
-    `sync proofs name at most ${MAX_VECTOR_DEVICES} devices`,
+    value.length <= MAX_VECTOR_DEVICES,
+    `sync ${field} ${field === "presence" ? "names" : "name"} at most ${MAX_VECTOR_DEVICES} devices`,
   );
-  for (const proof of proofs) {
-    check(proof instanceof Uint8Array, "an equivocation proof must be a byte string");
-    check(
-      proof.length <= MAX_PROOF_BYTES,
-      `an equivocation proof is at most ${MAX_PROOF_BYTES} bytes`,
-    );
+  for (const record of value) {
+    check(record instanceof Uint8Array, `${aRecord} must be a byte string`);
+    check(record.length <= maxBytes, `${aRecord} is at most ${maxBytes} bytes`);
   }
-  return { proofs: proofs as Uint8Array[] };
+  return value as Uint8Array[];
 }
