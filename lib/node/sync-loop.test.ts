@@ -164,10 +164,19 @@ describe("the sync loop, with a peer that refuses", () => {
     }
   });
 
-  test("one that fails them (a 5xx) is waited out too, but not said to refuse", async () => {
-    answer = "fail";
+  /**
+   * Runs the loop against b answering `how` until b is asked twice, checks it was waited out
+   * without being said to refuse, then runs `after`; `node` is changed first by `prepare`.
+   */
+  async function notARefusal(
+    how: typeof answer,
+    prepare: (node: NodeContext) => void,
+    after: (sync: SyncLoop, lines: string[], refusalsChanged: () => number) => Promise<void>,
+  ): Promise<void> {
+    answer = how;
     const lines: string[] = [];
     const node = nodeA(lines);
+    prepare(node);
     let refusalsChanged = 0;
     const sync = new SyncLoop(node, ROUND_MS, () => {}, {
       onRefusals: () => refusalsChanged++,
@@ -184,47 +193,40 @@ describe("the sync loop, with a peer that refuses", () => {
       expect(lines.filter((line) => line.includes("b "))).toEqual([
         expect.stringContaining("sync with b failed; asking less often"),
       ]);
-      answer = "sync";
-      await until("the loop to hear it answer", () =>
-        lines.some((line) => line.includes("b is answering again")),
-      );
-      expect({ refusals: sync.refusals(), refusalsChanged }).toEqual({
-        refusals: {},
-        refusalsChanged: 0,
-      });
+      await after(sync, lines, () => refusalsChanged);
     } finally {
       await sync.stop();
       answer = "refuse";
     }
+  }
+
+  test("one that fails them (a 5xx) is waited out too, but not said to refuse", async () => {
+    await notARefusal(
+      "fail",
+      () => {},
+      async (sync, lines, refusalsChanged) => {
+        answer = "sync";
+        await until("the loop to hear it answer", () =>
+          lines.some((line) => line.includes("b is answering again")),
+        );
+        expect({ refusals: sync.refusals(), refusalsChanged: refusalsChanged() }).toEqual({
+          refusals: {},
+          refusalsChanged: 0,
+        });
+      },
+    );
   });
 
   test("an error of this device's own while it takes in the peer's answer is no refusal", async () => {
-    answer = "offer";
-    const lines: string[] = [];
-    const node = nodeA(lines);
-    // The checkpoint b offers does not check out here: this device's finding, not b's act.
-    node.takeCheckpoint = async () => {
-      throw new BuckyError("E_INTEGRITY", "the checkpoint b offered does not check out");
-    };
-    let refusalsChanged = 0;
-    const sync = new SyncLoop(node, ROUND_MS, () => {}, {
-      onRefusals: () => refusalsChanged++,
-      random: () => 0,
-    });
-    const askedBefore = asked;
-    sync.start();
-    try {
-      await until("b to be asked twice", () => asked >= askedBefore + 2);
-      expect({ refusals: sync.refusals(), refusalsChanged }).toEqual({
-        refusals: {},
-        refusalsChanged: 0,
-      });
-      expect(lines.filter((line) => line.includes("b "))).toEqual([
-        expect.stringContaining("sync with b failed; asking less often"),
-      ]);
-    } finally {
-      await sync.stop();
-      answer = "refuse";
-    }
+    await notARefusal(
+      "offer",
+      (node) => {
+        // The checkpoint b offers does not check out here: this device's finding, not b's act.
+        node.takeCheckpoint = async () => {
+          throw new BuckyError("E_INTEGRITY", "the checkpoint b offered does not check out");
+        };
+      },
+      async () => {},
+    );
   });
 });
