@@ -5,8 +5,8 @@
  *   nodes/<device>/agent-log/<ms of its last entry, 13 digits>-<its last entry's local id, 15 digits>
  *
  * holding `{"v": 1, "entries": [{at, agent, tool, arguments, dryRun, ok, outcome}, …]}`
- * (`at` in ms since the epoch), oldest first. Keys sort by time, and the newest key says
- * how far the device has published. An entry is trimmed before it is published (long
+ * (`at` in ms since the epoch), oldest first. Keys sort by time; the highest last id of
+ * the device's own keys says how far it has published. An entry is trimmed before it is published (long
  * arguments and outcomes cut), and a batch stays under MAX_AUDIT_BATCH_BYTES, well under
  * a state value's limit.
  */

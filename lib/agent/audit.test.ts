@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { count, like, sql } from "drizzle-orm";
 import { MAX_AUDIT_BATCH_BYTES } from "../../protocol/agent-audit.ts";
 import { MAX_CHANGESET_BYTES } from "../../protocol/changeset.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
@@ -24,6 +25,7 @@ function device(seed: number, startMs = 1_800_000_000_000) {
   const writer: AuditWriter = {
     db,
     deviceName: name,
+    deviceId: deviceIdFromPublicKey(key.publicKey),
     now: () => nowMs,
     write: (ops) => appendLocalChangeset(db, { zone, name, key, seal }, ops, nowMs),
   };
@@ -95,6 +97,34 @@ describe("publishing the audit to the zone state", () => {
       `nodes/d31/agent-log/${d.now()}-${"3".padStart(15, "0")}`,
       `nodes/d31/agent-log/${d.now()}-${"4".padStart(15, "0")}`,
     ]);
+  });
+
+  test("a clock set back publishes each entry once: how far is the highest entry published, not the newest key", () => {
+    const d = device(36);
+    for (const agent of ["a", "b"]) d.call(agent);
+    expect(publishAudit(d.writer)).toBe(2);
+    d.at(d.now() - 3600_000);
+    d.call("c");
+    expect(publishAudit(d.writer)).toBe(1);
+    expect(publishAudit(d.writer)).toBe(0);
+    expect(d.changesetCount()).toBe(2);
+  });
+
+  test("batches another device of the same name wrote (revoked, its name taken again) do not say how far this one published", () => {
+    const d = device(37);
+    d.db
+      .insert(state)
+      .values({
+        key: `nodes/${d.name}/agent-log/${d.now() - 1000}-${"900".padStart(15, "0")}`,
+        value: null,
+        hlcMs: d.now() - 1000,
+        hlcCounter: 0,
+        author: "an-earlier-device",
+        seq: 1,
+      })
+      .run();
+    d.call("a");
+    expect(publishAudit(d.writer)).toBe(1);
   });
 
   test("batches stay under the value limit and a changeset under its own; the rest waits its turn", () => {

@@ -7,7 +7,7 @@
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
@@ -18,6 +18,7 @@ import {
 } from "../../protocol/agent-audit.ts";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
 import type { Log } from "../log.ts";
 import type { StateDb } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
@@ -137,6 +138,7 @@ function batchEntries(db: StateDb, key: string, log: Log): AuditRecord[] {
 export interface AuditWriter {
   readonly db: StateDb;
   readonly deviceName: string;
+  readonly deviceId: DeviceId;
   now(): number;
   write(ops: readonly Op[]): Changeset;
 }
@@ -150,14 +152,17 @@ export function publishAudit(zone: AuditWriter): number {
   const { db } = zone;
   const prefix = auditLogPrefix(zone.deviceName);
   const mine = and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`));
-  // The newest batch (deleted or not) says how far this device has published.
-  const newest = db
-    .select({ key: state.key })
-    .from(state)
-    .where(mine)
-    .orderBy(desc(state.key))
-    .get();
-  const publishedUpTo = newest ? (parseAuditBatchKey(newest.key)?.lastId ?? 0) : 0;
+  // How far this device has published: the highest last entry of a batch it wrote
+  // (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by time,
+  // and with the clock set back the newest would name fewer entries than were published,
+  // which would then be published again every round. Nor of a batch another device of this
+  // name wrote (revoked, its name taken again): its entries' ids were its own.
+  const publishedUpTo =
+    db
+      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
+      .from(state)
+      .where(and(mine, eq(state.author, zone.deviceId)))
+      .get()?.upTo ?? 0;
   const rows = db
     .select()
     .from(agentAudit)
