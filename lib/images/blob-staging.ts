@@ -1,12 +1,14 @@
 /**
- * Blobs stored as they stream out of an image archive, before it is known which of them
- * are the image's (an archive's manifests can come last). Each is written once, as chunks
+ * Blobs stored as they stream in, before they are checked: out of an image archive, before
+ * it is known which of them are the image's (an archive's manifests can come last), and
+ * from a registry, before a layer's digest is known to hold. Each is written once, as chunks
  * of named data hashed on the way in (and its whole SHA-256 with them), into a store of its
  * own beside the image store, under `<home>/images/incoming`: the collector of named data
  * never sees it, and it goes with the install, whatever ends it (a refusal, an error, or a
  * kill, after which the next start clears `incoming`). The image's blobs are then moved
  * into named data by renaming their chunks (ImageStore.putStagedBlob): nothing is written
- * twice, and what was staged but is not the image's goes with the rest.
+ * twice, and what was staged but is not the image's (or failed its digest) goes with the
+ * rest.
  */
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";

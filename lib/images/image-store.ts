@@ -76,18 +76,10 @@ export class ImageStore {
     return stored.id;
   }
 
-  /** Stores a blob from a file already checked to be `digest` (the caller removes the file). */
-  putBlobFile(digest: string, size: number, path: string): ObjectId {
-    const stored = this.objects.putFile(path);
-    if (stored.size !== size)
-      throw new BuckyError("E_INTEGRITY", `blob ${digest} changed while it was stored`);
-    this.remember(digest, stored.id, size);
-    return stored.id;
-  }
-
   /**
    * Stores a blob whose chunks were written, and checked to be `digest`, as it was read
-   * (lib/images/blob-staging.ts): they are moved in from `staged`, not written again.
+   * (lib/images/blob-staging.ts: a layer from an archive or a registry): they are moved in
+   * from `staged`, not written again.
    */
   putStagedBlob(
     digest: string,

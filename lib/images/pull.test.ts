@@ -7,8 +7,16 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
@@ -256,6 +264,156 @@ describe("pulling an image", () => {
     } finally {
       spawnSync("umount", ["-l", mount]);
     }
+  });
+});
+
+/** A manifest of one amd64 image of `layers`, its config and layers put in `blobs`. */
+function manifestOf(blobs: Map<string, Uint8Array>, layers: readonly Uint8Array[]): Uint8Array {
+  const config = bytes(JSON.stringify({ os: "linux", architecture: "amd64" }));
+  blobs.set(digestOf(config), config);
+  for (const layer of layers) blobs.set(digestOf(layer), layer);
+  return bytes(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { mediaType: MEDIA_TYPES.ociConfig, digest: digestOf(config), size: config.length },
+      layers: layers.map((layer) => ({
+        mediaType: "application/vnd.oci.image.layer.v1.tar",
+        digest: digestOf(layer),
+        size: layer.length,
+      })),
+    }),
+  );
+}
+
+/** What a pull into the home `dir` left on its way in: nothing, once it is done. */
+function incoming(dir: string): string[] {
+  const path = join(dir, "images", "incoming");
+  return existsSync(path) ? readdirSync(path) : [];
+}
+
+describe("a pull writes each layer once", () => {
+  const MiB = 1024 ** 2;
+
+  test("a layer that fits on the disk once but not twice is stored", async () => {
+    // 136 MiB: 64 kept free, room for 72, and a layer of 70 (random: no chunk twice).
+    const mount = join(root, "once");
+    mkdirSync(mount);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=136m", "tmpfs", mount]);
+    if (mounted.status !== 0)
+      throw new Error(`this test needs root to mount a tmpfs: ${mounted.stderr}`);
+    try {
+      const layer = new Uint8Array(randomBytes(70 * MiB));
+      const blobs = new Map<string, Uint8Array>();
+      const host = registry(blobs, { "1": manifestOf(blobs, [layer]) });
+      const images = store(mount);
+      const pulled = await pullImage(ref(`${host}/app:1`), { platforms: [amd64], images, log });
+      expect(pulled.record.images[0]?.layers.map((l) => l.digest)).toEqual([digestOf(layer)]);
+      expect(images.objectOf(digestOf(layer), layer.length)).toBeDefined();
+      expect(images.room.reservedBytes()).toBe(0);
+      expect(incoming(mount)).toEqual([]);
+    } finally {
+      spawnSync("umount", ["-l", mount]);
+    }
+  });
+
+  test("the room it holds shrinks as the layer is written", async () => {
+    const layer = new Uint8Array(randomBytes(9 * MiB));
+    const blobs = new Map<string, Uint8Array>();
+    const manifest = manifestOf(blobs, [layer]);
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      // The layer's rest waits on the test, however slow the machine.
+      idleTimeout: 0,
+      fetch(request) {
+        const path = new URL(request.url).pathname;
+        if (path === "/v2/app/manifests/1") return new Response(manifest);
+        if (path === `/v2/app/blobs/${digestOf(layer)}`)
+          // Two chunks' worth, then the rest once the test has seen the room held shrink.
+          return new Response(
+            new ReadableStream({
+              async start(controller) {
+                controller.enqueue(layer.subarray(0, 8 * MiB));
+                await finished;
+                controller.enqueue(layer.subarray(8 * MiB));
+                controller.close();
+              },
+            }),
+          );
+        const found = blobs.get(path.replace("/v2/app/blobs/", ""));
+        return found ? new Response(found) : new Response("{}", { status: 404 });
+      },
+    });
+    servers.push(server as Server<unknown>);
+    const images = store();
+    const pull = pullImage(ref(`127.0.0.1:${server.port}/app:1`), {
+      platforms: [amd64],
+      images,
+      log,
+    });
+    let ended: unknown;
+    pull.then(
+      () => {
+        ended = "stored";
+      },
+      (error) => {
+        ended = error;
+      },
+    );
+    // Held whole before a byte is written, then less by what is written: with two chunks
+    // written and the rest held back, only the rest.
+    const deadline = Date.now() + 20_000;
+    let held = 0;
+    while (images.room.reservedBytes() !== 1 * MiB) {
+      held = Math.max(held, images.room.reservedBytes());
+      if (ended !== undefined || Date.now() > deadline)
+        throw new Error(
+          `the pull held ${held} bytes, never the 1 MiB it had yet to write (it ${ended === undefined ? "goes on" : `ended: ${ended}`})`,
+        );
+      await Bun.sleep(5);
+    }
+    finish();
+    await pull;
+    expect(images.room.reservedBytes()).toBe(0);
+  });
+
+  test("a layer altered in the registry leaves nothing of it stored; a layer checked before it stays, for the next try", async () => {
+    const good = new Uint8Array(randomBytes(5 * MiB));
+    const altered = new Uint8Array(randomBytes(5 * MiB));
+    const blobs = new Map<string, Uint8Array>();
+    const manifest = manifestOf(blobs, [good, altered]);
+    // The same length, another byte in its second chunk: only its digest tells.
+    const served = new Uint8Array(altered);
+    served[4.5 * MiB] = (served[4.5 * MiB] as number) ^ 1;
+    blobs.set(digestOf(altered), served);
+    const dir = mkdtempSync(join(root, "home-"));
+    const images = store(dir);
+    const refused = await failure(() =>
+      pullImage(ref(`${registry(blobs, { "1": manifest })}/app:1`), {
+        platforms: [amd64],
+        images,
+        log,
+      }),
+    );
+    expect(refused.code).toBe("E_INTEGRITY");
+    expect(refused.message).toMatch(
+      new RegExp(
+        `^the layer ${digestOf(altered)} from 127\\.0\\.0\\.1:\\d+ does not match its digest \\(got ${altered.length} bytes hashing to ${digestOf(served)}\\): it was altered in the registry or on the way$`,
+      ),
+    );
+    const firstChunk = (b: Uint8Array) => digestOf(b.subarray(0, 4 * MiB));
+    const chunks: string[] = [...images.objects.objects()];
+    expect(images.objectOf(digestOf(good), good.length)).toBeDefined();
+    expect(chunks).toContain(firstChunk(good));
+    expect(chunks).not.toContain(firstChunk(altered));
+    expect(images.objectOf(digestOf(altered), altered.length)).toBeUndefined();
+    expect(incoming(dir)).toEqual([]);
+    expect(images.room.reservedBytes()).toBe(0);
   });
 });
 

@@ -5,9 +5,11 @@
  * and its layers, every part checked against its digest and stored as named data
  * (lib/images/image-store.ts). What comes back is the record naming all of it. Layers the
  * device already holds are not fetched again; before any layer is fetched, the disk must
- * have room for them.
+ * have room for them, once: each is written as it streams (lib/images/blob-staging.ts),
+ * hashed on the way, and moved into named data (renamed) once it is checked, so a pull
+ * needs its layers' size free, not that and its largest layer again.
  */
-import { existsSync, rmSync, statfsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ImageBlob, ImageRecord, PlatformImage } from "../../protocol/image-record.ts";
@@ -24,9 +26,11 @@ import {
   runsOn,
   sha256Digest,
 } from "../../protocol/oci.ts";
+import type { Reservation } from "../disk/room.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { formatBytes } from "../units.ts";
+import { BlobStaging } from "./blob-staging.ts";
 import type { ImageStore } from "./image-store.ts";
 import { Registry } from "./registry.ts";
 
@@ -98,49 +102,46 @@ export async function pullImage(ref: ImageRef, options: PullOptions): Promise<Pu
   const seen: string[] = [];
   for (const { descriptor, bytes, document: manifest } of manifests) {
     if (manifest.kind !== "manifest") continue;
-    const path = options.images.incomingPath();
-    try {
-      await registry.blobToFile(manifest.config, path, "the config");
-      const configBytes = new Uint8Array(await Bun.file(path).arrayBuffer());
-      const config = readConfig(configBytes, shown);
-      seen.push(platformName(config.platform));
-      if (!options.platforms.some((platform) => runsOn(config.platform, platform))) {
-        if (document.kind === "manifest")
-          throw wrongPlatform(shown, [platformName(config.platform)], options.platforms);
-        continue;
-      }
-      parts.push({
-        platform: config.platform,
-        manifest: { ...descriptor, bytes },
-        config: { ...config, descriptor: manifest.config, bytes: configBytes },
-        layers: manifest.layers,
-      });
-    } finally {
-      rmSync(path, { force: true });
+    const configBytes = await registry.blob(manifest.config, "the config");
+    const config = readConfig(configBytes, shown);
+    seen.push(platformName(config.platform));
+    if (!options.platforms.some((platform) => runsOn(config.platform, platform))) {
+      if (document.kind === "manifest")
+        throw wrongPlatform(shown, [platformName(config.platform)], options.platforms);
+      continue;
     }
+    parts.push({
+      platform: config.platform,
+      manifest: { ...descriptor, bytes },
+      config: { ...config, descriptor: manifest.config, bytes: configBytes },
+      layers: manifest.layers,
+    });
   }
   if (parts.length === 0) throw wrongPlatform(shown, seen, options.platforms);
 
   const { digest: _, ...unpinned } = ref;
-  // The layers' room is held until they are stored: a pull or install at once counts it taken.
-  const release = reserveRoom(options.images, missingBytes(parts, options.images), shown);
+  // Each layer is written once, as it streams, into the pull's own staging under
+  // `incoming` (cleared at the next start should the daemon die), and renamed into named
+  // data once it is checked; a layer refused, and whatever else is left, goes with it.
+  const staging = new BlobStaging(`${options.images.incomingPath()}.staged`);
+  // The layers' room is held until they are stored, less what is written of them as it is
+  // (the disk counts that from then on): a pull or install at once counts the rest taken.
+  const room = reserveRoom(options.images, missingBytes(parts, options.images), shown);
   let record: ImageRecord;
   try {
     record = await storeImage(
       { ref: formatImageRef(unpinned), digest, top, document, parts },
       options.images,
       async (layer) => {
-        const path = options.images.incomingPath();
-        try {
-          await registry.blobToFile(layer, path, "the layer");
-          options.images.putBlobFile(layer.digest, layer.size, path);
-        } finally {
-          rmSync(path, { force: true });
-        }
+        const staged = await registry.stageBlob(layer, staging, "the layer", (bytes) =>
+          room.wrote(bytes),
+        );
+        options.images.putStagedBlob(layer.digest, layer.size, staged.chunks, staging.store);
       },
     );
   } finally {
-    release();
+    staging.discard();
+    room.release();
   }
   options.log.debug("image pulled", { image: shown, digest, platforms: parts.length });
   return {
@@ -220,12 +221,11 @@ function missingBytes(parts: readonly PlatformParts[], images: ImageStore): numb
 /**
  * Refuses to start fetching `bytes` more onto a disk that cannot take them, counting what
  * other installs under way in this process hold (ImageStore.room) as taken; else holds
- * `bytes` of it until the returned function is called.
+ * `bytes` of it, as what is still to be written, until the reservation is released.
  */
-function reserveRoom(images: ImageStore, bytes: number, what: string): () => void {
-  if (bytes === 0) return () => {};
+function reserveRoom(images: ImageStore, bytes: number, what: string): Reservation {
   // Measured and reserved at once (no await between): another install sees this one's hold.
-  const room = imageRoom(images, images.objects.root);
+  const room = bytes > 0 ? imageRoom(images, images.objects.root) : undefined;
   if (room && room.bytes < bytes)
     throw new BuckyError(
       "E_IO",
@@ -236,8 +236,7 @@ function reserveRoom(images: ImageStore, bytes: number, what: string): () => voi
       }`,
       "Free some space (or remove apps you no longer use), then install again; nothing was installed.",
     );
-  const reservation = images.room.reserve(bytes);
-  return () => reservation.release();
+  return images.room.reserve(bytes);
 }
 
 /**

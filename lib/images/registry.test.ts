@@ -5,12 +5,15 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { parseImageRef } from "../../protocol/image-ref.ts";
+import { CHUNK_BYTES } from "../../protocol/ndn.ts";
+import { sha256Digest } from "../../protocol/oci.ts";
 import { BuckyError } from "../errors.ts";
+import { BlobStaging } from "./blob-staging.ts";
 import { bearerParams, isLoopback, Registry } from "./registry.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-registry-test-"));
@@ -101,13 +104,11 @@ describe("the registry client", () => {
         });
       return Response.redirect(`http://${cdnHost}/blob?signed=1`, 307);
     });
-    const path = join(dir, "followed");
-    await registryFor(host).blobToFile(
+    const got = await registryFor(host).blob(
       { mediaType: "x", digest: layerDigest, size: layer.length },
-      path,
-      "the layer",
+      "the config",
     );
-    expect(readFileSync(path)).toEqual(Buffer.from(layer));
+    expect(Buffer.from(got)).toEqual(Buffer.from(layer));
     expect(cdn).toEqual([null]);
   });
 
@@ -130,19 +131,35 @@ describe("the registry client", () => {
       layer.length,
       /does not match its digest/,
     ],
-  ])("refuses %s, keeping nothing of it", async (_what, served, size, message) => {
+  ])("refuses %s, whole or staged", async (_what, served, size, message) => {
     const host = serve(() => new Response(served));
-    const path = join(dir, "refused");
-    const refused = await failure(() =>
-      registryFor(host).blobToFile(
-        { mediaType: "x", digest: layerDigest, size },
-        path,
-        "the layer",
-      ),
+    const descriptor = { mediaType: "x", digest: layerDigest, size };
+    const whole = await failure(() => registryFor(host).blob(descriptor, "the config"));
+    const staging = new BlobStaging(join(dir, `refused-${size}-${served.length}`));
+    const staged = await failure(() =>
+      registryFor(host).stageBlob(descriptor, staging, "the layer", () => {}),
     );
-    expect(refused.code).toBe("E_INTEGRITY");
-    expect(refused.message).toMatch(message);
-    expect(existsSync(path)).toBe(false);
+    for (const refused of [whole, staged]) {
+      expect(refused.code).toBe("E_INTEGRITY");
+      expect(refused.message).toMatch(message);
+    }
+  });
+
+  test("stages a layer as it streams, saying what is written as it is", async () => {
+    const big = new Uint8Array(CHUNK_BYTES + 5).map((_, i) => i % 251);
+    const host = serve(() => new Response(big));
+    const staging = new BlobStaging(join(dir, "staged"));
+    const written: number[] = [];
+    const staged = await registryFor(host).stageBlob(
+      { mediaType: "x", digest: sha256Digest(big), size: big.length },
+      staging,
+      "the layer",
+      (bytes) => written.push(bytes),
+    );
+    expect(staged.digest).toBe(sha256Digest(big));
+    expect(staged.sizeBytes).toBe(big.length);
+    expect(written).toEqual([CHUNK_BYTES, 5]);
+    expect(Buffer.from(staging.read(staged))).toEqual(Buffer.from(big));
   });
 
   test.each<[string, (host: string) => Response, string, RegExp]>([
@@ -214,17 +231,17 @@ describe("the registry client", () => {
         ),
     );
     const refused = await failure(() =>
-      registryFor(host, "team/app", 300).blobToFile(
+      registryFor(host, "team/app", 300).stageBlob(
         { mediaType: "x", digest: layerDigest, size: layer.length },
-        join(dir, "stalled"),
+        new BlobStaging(join(dir, "stalled")),
         "the layer",
+        () => {},
       ),
     );
     expect(refused).toEqual({
       code: "E_UNAVAILABLE",
       message: `the layer from ${host} stopped coming for 0.3 s`,
     });
-    expect(existsSync(join(dir, "stalled"))).toBe(false);
   });
 
   test("a manifest larger than any is refused", async () => {

@@ -5,18 +5,23 @@
  * anonymous token from that realm for `repository:<name>:pull`, the request again).
  *
  * Nothing a registry sends is trusted: every manifest and blob is checked against its
- * digest (a blob while it streams, refused the moment it runs past its size), redirects
- * are followed by hand (credentials never go to another host, and never from https to
- * http), and every answer has a size limit and a time limit (lib/node/bounded-read.ts). Registries on this machine's
+ * digest (a layer hashed as it streams into its staging, lib/images/blob-staging.ts, and
+ * refused the moment it runs past its size), redirects are followed by hand (credentials
+ * never go to another host, and never from https to http), and every answer has a size
+ * limit and a time limit (lib/node/bounded-read.ts). Registries on this machine's
  * loopback are spoken to in plain HTTP; every other one over HTTPS.
  */
-import { createHash } from "node:crypto";
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { DOCKER_HUB, type ImageRef } from "../../protocol/image-ref.ts";
-import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "../../protocol/oci.ts";
+import {
+  type Descriptor,
+  MANIFEST_ACCEPT,
+  MAX_MANIFEST_BYTES,
+  sha256Digest,
+} from "../../protocol/oci.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { type BoundedReadWords, bytesWithin, chunksWithin } from "../node/bounded-read.ts";
 import { networkProblem } from "../node/network-errors.ts";
+import type { BlobStaging, StagedBlob } from "./blob-staging.ts";
 
 /** How long a registry may stay silent, while connecting or in the middle of a blob. */
 export const REGISTRY_IDLE_MS = 60_000;
@@ -24,6 +29,7 @@ const MAX_REDIRECTS = 5;
 const MAX_TOKEN_BYTES = 64 * 1024;
 const MAX_ERROR_BYTES = 16 * 1024;
 const USER_AGENT = "bucky (OCI distribution client)";
+const ALTERED_HINT = "Nothing was installed. Do not use this registry's copy of the image.";
 
 export interface Manifest {
   readonly bytes: Uint8Array;
@@ -60,11 +66,47 @@ export class Registry {
     return { bytes, contentType: response.headers.get("content-type") ?? undefined };
   }
 
+  /** A small blob (a config) whole, in memory, checked against its digest. */
+  async blob(descriptor: Descriptor, what: string): Promise<Uint8Array> {
+    const response = await this.blobResponse(descriptor, what);
+    const bytes = await bytesWithin(response, descriptor.size, this.blobWords(descriptor, what), {
+      idleMs: this.idleMs,
+    });
+    this.check(descriptor, { digest: sha256Digest(bytes), sizeBytes: bytes.length }, what);
+    return bytes;
+  }
+
   /**
-   * Streams blob `descriptor` into a new file at `path`, checking its size as it comes and
-   * its digest at the end; the file is removed unless both hold.
+   * Stages blob `descriptor` (a layer) in `staging` as it streams, written once, hashed on
+   * the way, refused the moment it runs past its size, and checked against its digest at
+   * the end: what is returned is that blob, ready to be moved into named data. `written`
+   * is told of its bytes as they reach the disk. What a refused blob staged stays in
+   * `staging`, which its owner discards.
    */
-  async blobToFile(descriptor: Descriptor, path: string, what: string): Promise<void> {
+  async stageBlob(
+    descriptor: Descriptor,
+    staging: BlobStaging,
+    what: string,
+    written: (bytes: number) => void,
+  ): Promise<StagedBlob> {
+    const response = await this.blobResponse(descriptor, what);
+    let staged: StagedBlob;
+    try {
+      staged = await staging.put(
+        chunksWithin(response, descriptor.size, this.blobWords(descriptor, what), {
+          idleMs: this.idleMs,
+        }),
+        written,
+      );
+    } catch (error) {
+      throw fileSystemError(error, "write", staging.dir) ?? error;
+    }
+    this.check(descriptor, staged, what);
+    return staged;
+  }
+
+  /** The answer carrying blob `descriptor`, refused unless it is one. */
+  private async blobResponse(descriptor: Descriptor, what: string): Promise<Response> {
     const response = await this.get(`/blobs/${descriptor.digest}`, {});
     if (response.status === 404)
       throw new BuckyError(
@@ -73,48 +115,34 @@ export class Registry {
         "The image in the registry is incomplete: push it again, or try another tag.",
       );
     await this.refuseFailure(response, `${what} ${descriptor.digest}`);
-    let fd: number;
-    try {
-      fd = openSync(path, "wx", 0o600);
-    } catch (error) {
-      throw fileSystemError(error, "write", path) ?? error;
-    }
-    const hash = createHash("sha256");
-    let size = 0;
-    const words: BoundedReadWords = {
+    return response;
+  }
+
+  /** What reading blob `descriptor` throws: past its size, it was altered. */
+  private blobWords(descriptor: Descriptor, what: string): BoundedReadWords {
+    return {
       ...registryWords(`${what} from ${this.name}`, descriptor.size),
       tooLarge: () =>
         new BuckyError(
           "E_INTEGRITY",
           `${what} ${descriptor.digest} from ${this.name} is larger than its manifest says (${descriptor.size} bytes): it was altered`,
-          "Nothing was installed. Do not use this registry's copy of the image.",
+          ALTERED_HINT,
         ),
     };
-    try {
-      for await (const chunk of chunksWithin(response, descriptor.size, words, {
-        idleMs: this.idleMs,
-      })) {
-        size += chunk.length;
-        hash.update(chunk);
-        let written = 0;
-        while (written < chunk.length) written += writeSync(fd, chunk, written);
-      }
-      // No fsync: the file only passes through, into the store, which makes it durable.
-    } catch (error) {
-      closeSync(fd);
-      rmSync(path, { force: true });
-      throw fileSystemError(error, "write", path) ?? error;
-    }
-    closeSync(fd);
-    const digest = `sha256:${hash.digest("hex")}`;
-    if (size !== descriptor.size || digest !== descriptor.digest) {
-      rmSync(path, { force: true });
+  }
+
+  /** Refuses a blob that came other than its manifest says: shorter, or other bytes. */
+  private check(
+    descriptor: Descriptor,
+    got: { readonly digest: string; readonly sizeBytes: number },
+    what: string,
+  ): void {
+    if (got.sizeBytes !== descriptor.size || got.digest !== descriptor.digest)
       throw new BuckyError(
         "E_INTEGRITY",
-        `${what} ${descriptor.digest} from ${this.name} does not match its digest (got ${size} bytes hashing to ${digest}): it was altered in the registry or on the way`,
-        "Nothing was installed. Do not use this registry's copy of the image.",
+        `${what} ${descriptor.digest} from ${this.name} does not match its digest (got ${got.sizeBytes} bytes hashing to ${got.digest}): it was altered in the registry or on the way`,
+        ALTERED_HINT,
       );
-    }
   }
 
   /** A GET on the repository, with the registry's token when it asks for one. */
