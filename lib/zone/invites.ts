@@ -200,8 +200,8 @@ export function revokeInvite(zone: InvitingZone, id: string): ZoneInvite {
       },
       ...staleRecordOps(zone),
     ]);
+    zone.log.info("invitation revoked", { id, inviter: open.inviter });
   }
-  zone.log.info("invitation revoked", { id, inviter: open.inviter });
   return (
     listInvites(zone).find((invite) => invite.id === id) ?? {
       ...open,
