@@ -54,6 +54,7 @@ if (!existsSync(CJK_FONT)) {
 }
 
 let alpha: Daemon;
+let beta: Daemon;
 let gateway: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -124,6 +125,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
   alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
   gateway = await enableGateway(alpha.home);
   catalogs = Bun.serve({
     hostname: "127.0.0.1",
@@ -398,6 +400,29 @@ describe("the control panel", () => {
       alpha.home,
     ]);
     expect(invites.some((i) => i.status === "active")).toBe(true);
+
+    // Each of the zone's invitations names the device that admits with it; one withdrawn
+    // here is seen revoked on every device.
+    const made = await buckyJson<{ id: string }>(["invite", "--home", alpha.home]);
+    await page.goto(`${gateway}${PANEL}devices`);
+    const row = page.locator("tr", { has: page.locator(`form[action*="${made.id}"]`) });
+    expect(await row.locator('td[data-label="Joins through (must be online)"]').textContent()).toBe(
+      "alpha",
+    );
+    await row.getByRole("button", { name: "Withdraw" }).click();
+    expect(await page.getByRole("status").textContent()).toContain("The invitation is withdrawn");
+    expect(await page.locator(`form[action*="${made.id}"]`).count()).toBe(0);
+    const onBeta = await waitFor("beta to see the invitation withdrawn", async () => {
+      const listed = await buckyJson<{ invites: { id: string; status: string }[] }>([
+        "invite",
+        "list",
+        "--home",
+        beta.home,
+      ]);
+      const it = listed.invites.find((i) => i.id === made.id);
+      return it?.status === "revoked" ? it : undefined;
+    });
+    expect(onBeta).toMatchObject({ inviter: "alpha", revokedBy: ["alpha"] });
   });
 
   test("a rule blocks an app at some hours on some days", async () => {

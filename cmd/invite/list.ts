@@ -1,13 +1,16 @@
-/** `bucky invite list`: invitations this device issued, and what became of them. */
+/** `bucky invite list`: the zone's open invitations, the same from every device. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { InviteRecord } from "../../lib/zone/invites.ts";
+import type { ZoneInvite } from "../../lib/zone/invite-records.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
-  meta: { name: "list", description: "List the invitations this device issued" },
+  meta: {
+    name: "list",
+    description: "List the zone's open invitations (whichever device issued them)",
+  },
   args: {},
   async run(_args, context) {
-    const { invites } = await requestDaemon<{ invites: InviteRecord[] }>(
+    const { invites } = await requestDaemon<{ invites: ZoneInvite[] }>(
       context.home,
       "GET",
       "/v1/invites",
@@ -22,11 +25,15 @@ export default defineBuckyCommand({
   },
   text: ({ invites }) =>
     invites.length === 0
-      ? "No invitations."
+      ? "No open invitations."
       : invites
-          .map(
-            (i) =>
+          .map((i) =>
+            [
               `${i.id}  ${i.status.padEnd(7)}  uses left ${i.usesLeft}  expires ${i.expiresAt}`,
+              i.status === "revoked"
+                ? `  revoked by ${i.revokedBy.join(", ")}: ${i.inviter} refuses it`
+                : `  joins through ${i.inviter}, which must be online to admit the new device`,
+            ].join("\n"),
           )
           .join("\n"),
 });

@@ -1,6 +1,6 @@
-/** `bucky invite revoke <id>`: make an invitation unusable. */
+/** `bucky invite revoke <id>`: make an invitation of the zone unusable, from any device. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { InviteRecord } from "../../lib/zone/invites.ts";
+import type { ZoneInvite } from "../../lib/zone/invite-records.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
@@ -12,11 +12,18 @@ export default defineBuckyCommand({
       description: "The invitation's id (see `bucky invite list`)",
     },
   },
-  run: (args, context) =>
-    requestDaemon<InviteRecord>(
+  async run(args, context) {
+    const invite = await requestDaemon<ZoneInvite>(
       context.home,
       "POST",
       `/v1/invites/${encodeURIComponent(args.id)}/revoke`,
-    ),
-  text: (invite) => `Revoked invitation ${invite.id}.`,
+    );
+    return {
+      ...invite,
+      createdAt: new Date(invite.createdAt).toISOString(),
+      expiresAt: new Date(invite.expiresAt).toISOString(),
+    };
+  },
+  text: (invite) =>
+    `Revoked invitation ${invite.id}: ${invite.inviter} refuses it once it hears of this (at its next sync).`,
 });

@@ -261,6 +261,7 @@ export const en = {
     openInvitations: "Invitations not used yet",
     created: "Made",
     expires: "Expires",
+    joinsThrough: "Joins through (must be online)",
     withdraw: "Withdraw",
     withdrawn: "The invitation is withdrawn: no device can join with it.",
     gatewayApproved: (p: { device: string }) =>

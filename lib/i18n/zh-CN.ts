@@ -224,6 +224,7 @@ export const zhCN: Messages = {
     openInvitations: "尚未使用的邀请",
     created: "生成于",
     expires: "过期于",
+    joinsThrough: "经由此设备加入（需在线）",
     withdraw: "撤回",
     withdrawn: "邀请已撤回：任何设备都无法再用它加入。",
     gatewayApproved: (p) => `${p.device} 现在可以为它提供的名称持有证书。`,

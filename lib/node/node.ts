@@ -49,6 +49,7 @@ import { Replication } from "../replica/replication.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
 import { forgetExpiredSignOuts } from "../users/signouts.ts";
+import { tidyInviteRecords } from "../zone/invites.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
@@ -367,6 +368,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     });
     forgetOldHeartbeat(node);
     forgetExpiredSignOuts(node);
+    tidyInviteRecords(node);
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),

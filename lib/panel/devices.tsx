@@ -1,12 +1,13 @@
 /**
  * The zone's devices: each one's standing, inviting a new one (the invitation shown once,
- * as text to copy and as a QR code), the invitations still open (each can be withdrawn),
- * and revoking a device.
+ * as text to copy and as a QR code), the zone's invitations still open, whichever device
+ * made them (each can be withdrawn here, and names the device that admits with it), and
+ * revoking a device.
  */
 import type { Hono } from "hono";
 import { renderSVG } from "uqr";
 import type { DeviceView } from "../zone/devices.ts";
-import type { InviteRecord } from "../zone/invites.ts";
+import type { ZoneInvite } from "../zone/invite-records.ts";
 import { Action, Cards, CopyButton, shown, Tag, Time } from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
 import { href } from "./layout.tsx";
@@ -20,7 +21,7 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const { t } = page.locale;
     const [devices, invites] = await Promise.all([
       page.api.get<{ devices: DeviceView[] }>("/v1/devices"),
-      page.api.get<{ invites: InviteRecord[] }>("/v1/invites"),
+      page.api.get<{ invites: ZoneInvite[] }>("/v1/invites"),
     ]);
     const open = invites.ok ? invites.data.invites.filter((i) => i.status === "active") : [];
     return page.render(
@@ -61,6 +62,7 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
                   label: t.devices.expires,
                   cell: (i) => <Time iso={new Date(i.expiresAt).toISOString()} />,
                 },
+                { label: t.devices.joinsThrough, cell: (i) => i.inviter },
                 { label: t.devices.status, cell: (i) => <Tag value={i.status} /> },
                 {
                   label: "",

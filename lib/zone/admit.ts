@@ -15,15 +15,15 @@ import { decodeJoinRequest, encodeJoinAnswer, sealBackupKey } from "../../protoc
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import { invites } from "../store/schema.ts";
-import { inviteMac, sealedInvite } from "./invites.ts";
-import type { ZoneWriter } from "./zone-writer.ts";
+import { inviteRecordKey, inviteRecordValue } from "./invite-records.ts";
+import { type InvitingZone, inviteMac, revokedInZone, sealedInvite } from "./invites.ts";
 
 export interface Admission {
   /** The answer to send: the new device's document, and the backup key sealed to it. */
   readonly answer: string;
 }
 
-export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
+export function admitDevice(zone: InvitingZone, body: unknown): Admission {
   let request: ReturnType<typeof decodeJoinRequest>;
   try {
     request = decodeJoinRequest(zone.zoneId, body);
@@ -44,7 +44,8 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     !timingSafeEqual(invite.secretHash, hashInviteSecret(request.secret))
   )
     throw refuse("is not valid on this device");
-  if (invite.revokedAt !== null) throw refuse("was revoked");
+  // Revoked here, or by any device of the zone whose revocation has reached this one.
+  if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
   if (invite.usesLeft <= 0) throw refuse("has been used up");
 
@@ -90,7 +91,23 @@ export function admitDevice(zone: ZoneWriter, body: unknown): Admission {
     .get();
   if (!taken) throw refuse("has been used up");
   try {
-    zone.write([{ key: stateKeys.deviceDocument(request.name), value: JSON.stringify(doc.jws) }]);
+    // The zone's record of the invitation follows: one use fewer, or gone once used up.
+    const record = inviteRecordKey(zone.deviceName, invite.id);
+    zone.write([
+      { key: stateKeys.deviceDocument(request.name), value: JSON.stringify(doc.jws) },
+      {
+        key: record,
+        value:
+          usesLeft > 0
+            ? inviteRecordValue({
+                createdAt: invite.createdAt,
+                expiresAt: invite.expiresAt,
+                usesLeft,
+                givesBackupKey: invite.givesBackupKey,
+              })
+            : null,
+      },
+    ]);
   } catch (error) {
     zone.db
       .update(invites)

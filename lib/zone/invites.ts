@@ -2,9 +2,12 @@
  * Invitations issued by this device: a token the owner key signs, of which this device
  * keeps only a hash of the secret, an expiry and a number of uses left, under a mac made
  * with its seal (lib/state/seal.ts): a row written behind bucky's back admits no one.
+ * What the zone sees of them (never the secret) is in the zone state, so every device
+ * lists and revokes the zone's invitations alike (lib/zone/invite-records.ts).
  */
 import { randomBytes } from "node:crypto";
-import { desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
+import type { Op } from "../../protocol/changeset.ts";
 import { bytesEqual, toBase64url } from "../../protocol/encoding.ts";
 import {
   hashInviteSecret,
@@ -15,11 +18,27 @@ import {
 import type { ColumnValue } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateSeal } from "../state/seal.ts";
+import { stateRowsMatching } from "../store/reads.ts";
 import { invites } from "../store/schema.ts";
+import {
+  inviteRecordKey,
+  inviteRecordValue,
+  inviteRevocationKey,
+  isInviteId,
+  MAX_INVITE_USES,
+  parseInviteFacts,
+  revocationExpiresAt,
+  revocationValue,
+  revokersOf,
+  type ZoneInvite,
+  zoneInvites,
+} from "./invite-records.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
+/** The node as invitations need it: zone administration, and this device's name. */
+export type InvitingZone = ZoneWriter & { readonly deviceName: string };
+
 export const MAX_INVITE_TTL_MS = 30 * 24 * 3600 * 1000;
-export const MAX_INVITE_USES = 100;
 
 export interface IssuedInvite {
   readonly id: string;
@@ -28,16 +47,6 @@ export interface IssuedInvite {
   readonly uses: number;
   /** Whether a device joining with it is given the backup key (this device holds it, and may). */
   readonly givesBackupKey: boolean;
-}
-
-export interface InviteRecord {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly usesLeft: number;
-  readonly givesBackupKey: boolean;
-  /** `altered`: the row was not written by this device (its mac does not verify). */
-  readonly status: "active" | "expired" | "used" | "revoked" | "altered";
 }
 
 type InviteRow = typeof invites.$inferSelect;
@@ -70,7 +79,7 @@ export function sealedInvite(seal: StateSeal, row: InviteRow): boolean {
 }
 
 export function createInvite(
-  zone: ZoneWriter,
+  zone: InvitingZone,
   options: { ttlMs: number; uses: number; givesBackupKey?: boolean },
 ): IssuedInvite {
   if (!(options.ttlMs > 0 && options.ttlMs <= MAX_INVITE_TTL_MS)) {
@@ -122,6 +131,24 @@ export function createInvite(
     .insert(invites)
     .values({ ...row, mac: inviteMac(zone.seal, row) })
     .run();
+  // The zone sees it at once; an invitation it could not see is not made.
+  try {
+    zone.write([
+      {
+        key: inviteRecordKey(zone.deviceName, id),
+        value: inviteRecordValue({
+          createdAt: now,
+          expiresAt,
+          usesLeft: options.uses,
+          givesBackupKey: row.givesBackupKey,
+        }),
+      },
+      ...staleRecordOps(zone),
+    ]);
+  } catch (error) {
+    zone.db.delete(invites).where(eq(invites.id, id)).run();
+    throw error;
+  }
   zone.log.info("invitation created", {
     id,
     uses: options.uses,
@@ -137,49 +164,102 @@ export function createInvite(
   };
 }
 
-export function listInvites(zone: ZoneWriter): InviteRecord[] {
-  const now = zone.now();
-  return zone.db
-    .select()
-    .from(invites)
-    .orderBy(desc(invites.createdAt))
-    .all()
-    .map((row) => ({
-      id: row.id,
-      createdAt: row.createdAt,
-      expiresAt: row.expiresAt,
-      usesLeft: row.usesLeft,
-      givesBackupKey: row.givesBackupKey,
-      status: !sealedInvite(zone.seal, row)
-        ? "altered"
-        : row.revokedAt !== null
-          ? "revoked"
-          : row.usesLeft <= 0
-            ? "used"
-            : row.expiresAt <= now
-              ? "expired"
-              : "active",
-    }));
+/** The zone's open invitations, the same on every device. */
+export function listInvites(zone: InvitingZone): ZoneInvite[] {
+  return zoneInvites(zone.db, zone.membership(), zone.now());
 }
 
-export function revokeInvite(zone: ZoneWriter, id: string): InviteRecord {
+/**
+ * Revokes the zone's invitation `id`, whichever device issued it: this device records
+ * the revocation under its own key, and the issuer refuses the invitation as soon as
+ * that reaches it. An invitation of this device is also marked revoked in its own row.
+ */
+export function revokeInvite(zone: InvitingZone, id: string): ZoneInvite {
+  const open = isInviteId(id) ? listInvites(zone).find((invite) => invite.id === id) : undefined;
   const held = zone.db.select().from(invites).where(eq(invites.id, id)).get();
-  if (!held) {
+  if (!open) {
     throw new BuckyError(
       "E_NOT_FOUND",
-      `no invitation ${id} on this device`,
-      "See them with `bucky invite list`.",
+      `no open invitation ${id} in the zone`,
+      "See them with `bucky invite list` (expired and used ones are not there).",
     );
   }
   const revokedAt = zone.now();
-  // An altered row is marked revoked too, but not sealed: it stays altered.
-  const mac = sealedInvite(zone.seal, held)
-    ? inviteMac(zone.seal, { ...held, revokedAt })
-    : held.mac;
-  zone.db.update(invites).set({ revokedAt, mac }).where(eq(invites.id, id)).run();
-  zone.log.info("invitation revoked", { id });
-  const record = listInvites(zone).find((invite) => invite.id === id);
-  return record as InviteRecord;
+  if (held && held.revokedAt === null) {
+    // An altered row is marked revoked too, but not sealed: it stays altered.
+    const mac = sealedInvite(zone.seal, held)
+      ? inviteMac(zone.seal, { ...held, revokedAt })
+      : held.mac;
+    zone.db.update(invites).set({ revokedAt, mac }).where(eq(invites.id, id)).run();
+  }
+  if (!open.revokedBy.includes(zone.deviceName)) {
+    zone.write([
+      {
+        key: inviteRevocationKey(zone.deviceName, id),
+        value: revocationValue(revokedAt, open.expiresAt),
+      },
+      ...staleRecordOps(zone),
+    ]);
+    zone.log.info("invitation revoked", { id, inviter: open.inviter });
+  }
+  return (
+    listInvites(zone).find((invite) => invite.id === id) ?? {
+      ...open,
+      status: "revoked",
+      revokedBy: [...open.revokedBy, zone.deviceName],
+    }
+  );
+}
+
+/** Whether any device of the zone revoked this device's invitation `id`. */
+export function revokedInZone(zone: InvitingZone, id: string): boolean {
+  return revokersOf(zone.db, id).length > 0;
+}
+
+/**
+ * The state ops that keep this device's records of invitations true: the record of an
+ * invitation of its own that is used up or expired goes (revoked ones stay until they
+ * expire, so every device sees them revoked), its revocations of invitations expired
+ * since go, and one of its open invitations made before the zone saw them is recorded.
+ */
+export function staleRecordOps(zone: InvitingZone): Op[] {
+  const now = zone.now();
+  const ops: Op[] = [];
+  const recorded = new Set<string>();
+  for (const row of stateRowsMatching(zone.db, inviteRecordKey(zone.deviceName, "*"))) {
+    if (row.value === null || row.key.split("/").length !== 4) continue;
+    recorded.add(row.key);
+    const facts = parseInviteFacts(row.value);
+    if (!facts || facts.expiresAt <= now || facts.usesLeft <= 0)
+      ops.push({ key: row.key, value: null });
+  }
+  for (const row of stateRowsMatching(zone.db, inviteRevocationKey(zone.deviceName, "*"))) {
+    if (row.value === null || row.key.split("/").length !== 4) continue;
+    if (revocationExpiresAt(row.value) <= now) ops.push({ key: row.key, value: null });
+  }
+  for (const row of zone.db.select().from(invites).all()) {
+    const key = inviteRecordKey(zone.deviceName, row.id);
+    if (recorded.has(key) || !isInviteId(row.id) || !sealedInvite(zone.seal, row)) continue;
+    if (row.revokedAt !== null || row.usesLeft <= 0 || row.expiresAt <= now) continue;
+    ops.push({
+      key,
+      value: inviteRecordValue({
+        createdAt: row.createdAt,
+        expiresAt: row.expiresAt,
+        usesLeft: Math.min(row.usesLeft, MAX_INVITE_USES),
+        givesBackupKey: row.givesBackupKey,
+      }),
+    });
+  }
+  return ops;
+}
+
+/** Brings this device's invitation records up to date (when the daemon starts). */
+export function tidyInviteRecords(zone: InvitingZone): void {
+  const ops = staleRecordOps(zone);
+  if (ops.length === 0) return;
+  zone.write(ops);
+  zone.log.info("invitation records tidied", { count: ops.length });
 }
 
 /**
