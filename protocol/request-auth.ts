@@ -139,8 +139,8 @@ export function macRequest(
  * the pair key `keyFrom` gives for the device it names (version 2; undefined refuses it).
  * Who it says made it and when are checked first, so a stranger costs no key agreement
  * for a malformed request or one a day off; one authentic but out of the time window says
- * by how much (`skewed`), for the refusal to say the clocks disagree. A request with both a signature and a tag is refused:
- * what authenticates it must be one thing.
+ * by how much (`skewed`), for the refusal to say the clocks disagree. A request with both
+ * a signature and a tag is refused: what authenticates it must be one thing.
  */
 export function checkRequest(
   request: RequestToSign,
