@@ -165,7 +165,6 @@ describe("bucky status", () => {
       sandbox: [],
       unreadableApps: [],
       ungrantedPurges: [],
-      quarantined: [],
     });
   });
 

@@ -263,7 +263,6 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
       </>
     ),
     ungrantedPurges: (note) => n.purgeUngranted(note),
-    quarantined: (note) => n.deviceQuarantined(note),
   };
 }
 
