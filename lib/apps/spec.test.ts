@@ -167,7 +167,13 @@ describe("the devices a spec names", () => {
       { placement: "any" },
       { placement: "laptop", moveTo: null, restoreCopy: null },
       { moveTo: "phone-2" },
-      { restoreCopy: { device: "nas", name: "notes-copy", at: "2026-11-29T10:00:00.000Z" } },
+      {
+        restoreCopy: {
+          device: "nas",
+          name: "2026-11-29T10-00-00-000Z-nas-epoch2",
+          at: "2026-11-29T10:00:00.000Z",
+        },
+      },
       { manifest: manifest("laptop") },
     ])
       expect({ fields, problem: specProblem(spec(fields), "notes") }).toEqual({
@@ -197,8 +203,20 @@ describe("the devices a spec names", () => {
         "its moveTo must be a device name: it is 64 characters long; the limit is 63",
       ],
       [
-        { restoreCopy: { device: SENTENCE, name: "notes-copy", at: "2026-11-29T10:00:00.000Z" } },
+        {
+          restoreCopy: {
+            device: SENTENCE,
+            name: "2026-11-29T10-00-00-000Z-nas-epoch2",
+            at: "2026-11-29T10:00:00.000Z",
+          },
+        },
         `its restoreCopy's device must be a device name: it contains ","; use lowercase letters, digits and hyphens`,
+      ],
+      [
+        {
+          restoreCopy: { device: "nas", name: "../../../identity", at: "2026-11-29T10:00:00.000Z" },
+        },
+        "its restoreCopy's name is not a conflict copy's",
       ],
       [
         { manifest: manifest(SENTENCE) },

@@ -14,6 +14,7 @@ import { check, ProtocolError } from "../../protocol/errors.ts";
 import { checkDeviceName } from "../../protocol/names.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { parsePlatformName } from "../../protocol/oci.ts";
+import { isConflictCopyName } from "../../protocol/replica.ts";
 import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
@@ -257,7 +258,11 @@ function checkSpec(value: unknown, app: string): void {
   if (spec.restoreCopy !== undefined && spec.restoreCopy !== null) {
     const copy = requireRecord(spec.restoreCopy, "its restoreCopy");
     checkDeviceField(copy.device, "its restoreCopy's device");
-    requireString(copy.name, "its restoreCopy's name", MAX_TEXT);
+    // A path is made of it on the device keeping the copy: a copy's name, or unreadable.
+    check(
+      typeof copy.name === "string" && isConflictCopyName(copy.name),
+      "its restoreCopy's name is not a conflict copy's",
+    );
     requireString(copy.at, "its restoreCopy's at", MAX_TEXT);
   }
   check(

@@ -7,7 +7,15 @@
  * copy that never shipped is kept as a conflict copy, never deleted.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -135,6 +143,8 @@ export class Replication {
     const dataDir = this.dataDir(app);
     const mine = claims.find((claim) => claim.device === this.node.deviceName);
     await this.stopSource(app);
+    // Still there, and a copy (not a link, not deleted meanwhile): else nothing is moved.
+    if (!this.conflicts(app).some((copy) => copy.name === asked.name)) return;
     if (holdsFiles(dataDir))
       this.keepConflict(app, dataDir, mine?.epoch ?? 0, this.node.deviceName);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -316,20 +326,28 @@ export class Replication {
     return { held, copies, conflicts };
   }
 
-  /** The conflict copies of an app kept on this device, oldest first. */
+  /**
+   * The conflict copies of an app kept on this device, oldest first. Only a copy named as
+   * a copy is (its description's own name, the file's), held as a directory of its own, not
+   * a link: a home restored from the zone's backups takes copies other devices' snapshots
+   * hold, and a name or link there must not lead a restore elsewhere on this device.
+   */
   conflicts(app: string): ConflictCopy[] {
     const dir = this.conflictsDir(app);
     if (!existsSync(dir)) return [];
     return readdirSync(dir)
-      .filter((name) => name.endsWith(".json"))
-      .flatMap((name) => {
+      .filter((file) => file.endsWith(".json"))
+      .flatMap((file) => {
         try {
-          return [JSON.parse(readFileSync(join(dir, name), "utf8")) as ConflictCopy];
+          const copy = JSON.parse(readFileSync(join(dir, file), "utf8")) as ConflictCopy;
+          const named = typeof copy.name === "string" && isConflictCopyName(copy.name);
+          return named && file === `${copy.name}.json` && isDirectory(join(dir, copy.name))
+            ? [copy]
+            : [];
         } catch {
           return [];
         }
       })
-      .filter((copy) => existsSync(join(dir, copy.name)))
       .sort((a, b) => compareCodeUnits(a.at, b.at));
   }
 
@@ -533,4 +551,13 @@ function sizeOf(dir: string): number {
     }
   }
   return total;
+}
+
+/** Whether `path` is a directory itself, not a link to one (nor anything else). */
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
