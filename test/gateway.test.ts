@@ -831,6 +831,14 @@ describe("hostile and broken input", () => {
     expect(after["/api/secret"] ?? 0).toBe(before["/api/secret"] ?? 0);
   });
 
+  test("a small body that comes too slowly is answered 408 once the app's time is up, not held as long as its bytes trickle", async () => {
+    await running("probe");
+    const answer = await raw(
+      "POST /apps/probe/api/bytes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789",
+    );
+    expect(answer.slice(0, 12)).toBe("HTTP/1.1 408");
+  });
+
   test("a missing Host, or one that is no host, is a 400, not a gateway fault", async () => {
     const faults = logged("gateway fault");
     const answers = [

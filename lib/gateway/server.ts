@@ -51,6 +51,8 @@ export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
  * (the memory it holds meanwhile is bounded by it); a larger one streams to the app.
  */
 export const READ_WHOLE_BYTES = 64 * 1024;
+/** A small body read whole that did not come within the app's time. */
+const SLOW_BODY = new Error("the request's body came too slowly");
 /** A connection with nothing moving for this long is closed (slow clients). */
 export const IDLE_TIMEOUT_S = 30;
 
@@ -379,11 +381,28 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
       // a third of its time. It is counted as it came (a declared length is only a claim:
       // an app answering before it reads would have it counted unsent).
+      // Within the app's time, as a body streamed to the app is: a client sending its bytes
+      // one at a time would otherwise hold the request for as long as it liked.
+      let late: ReturnType<typeof setTimeout> | undefined;
       try {
-        body = await request.bytes();
-      } catch {
+        body = await Promise.race([
+          request.bytes(),
+          new Promise<never>((_, reject) => {
+            late = setTimeout(() => reject(SLOW_BODY), backendTimeoutMs);
+          }),
+        ]);
+      } catch (error) {
+        if (error === SLOW_BODY)
+          return finish(
+            target.app,
+            page(408, "Too slow", [
+              `The request's body did not come within ${backendTimeoutMs / 1000} s.`,
+            ]),
+          );
         // The client went before its body was whole: there is no one to answer.
         return finish(target.app, unanswered());
+      } finally {
+        clearTimeout(late);
       }
       bytesIn = body.length;
     } else if (request.body) {
