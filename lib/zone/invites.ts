@@ -196,7 +196,9 @@ export function revokeInvite(zone: InvitingZone, id: string): ZoneInvite {
     zone.write([
       {
         key: inviteRevocationKey(zone.deviceName, id),
-        value: revocationValue(revokedAt, open.expiresAt),
+        // As long as the invitation could last, whatever its record says: any member
+        // writes records of its own, one of this id ending soon among them.
+        value: revocationValue(revokedAt, revokedAt + MAX_INVITE_TTL_MS),
       },
       ...staleRecordOps(zone),
     ]);

@@ -1,0 +1,59 @@
+/**
+ * Revoking an invitation, from any device: the revocation lasts as long as the invitation
+ * could, whatever a record of the same id says (any member writes records of its own, and
+ * one with a near end would have the revocation go before the invitation does).
+ */
+import { describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { stateValue } from "../store/reads.ts";
+import {
+  inviteRecordKey,
+  inviteRecordValue,
+  inviteRevocationKey,
+  revocationExpiresAt,
+} from "./invite-records.ts";
+import { MAX_INVITE_TTL_MS, revokeInvite } from "./invites.ts";
+
+const ID = Buffer.alloc(16, 7).toString("base64url");
+
+describe("revoking the zone's invitation", () => {
+  test("lasts as long as the invitation could, though a member wrote a record of its id ending soon", () => {
+    const nas = openTestNode(90);
+    const laptop = signingKeyFromSeed(seed(91));
+    const tablet = signingKeyFromSeed(seed(92));
+    const now = Date.now();
+    appendLocalChangeset(
+      nas.db,
+      { zone: testZone.id, name: "nas", key: nas.key, seal: nas.seal },
+      [
+        { key: "boot/config", value: JSON.stringify(testZone.jws) },
+        { key: "devices/nas/doc", value: testDeviceDocument(nas.key, "nas") },
+        { key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") },
+        { key: "devices/tablet/doc", value: testDeviceDocument(tablet, "tablet") },
+      ],
+      now - 3000,
+    );
+    // laptop's invitation, a week long; tablet's record of the same id, newer, ending soon.
+    const record = (createdAt: number, expiresAt: number) =>
+      inviteRecordValue({ createdAt, expiresAt, usesLeft: 1, givesBackupKey: false });
+    appendLocalChangeset(
+      nas.db,
+      { zone: testZone.id, name: "laptop", key: laptop, seal: nas.seal },
+      [{ key: inviteRecordKey("laptop", ID), value: record(now - 2000, now + 7 * 86_400_000) }],
+      now - 2000,
+    );
+    appendLocalChangeset(
+      nas.db,
+      { zone: testZone.id, name: "tablet", key: tablet, seal: nas.seal },
+      [{ key: inviteRecordKey("tablet", ID), value: record(now - 1000, now + 60_000) }],
+      now - 1000,
+    );
+    const node = testNodeContext(nas, "nas");
+    revokeInvite(node, ID);
+    const lasts = revocationExpiresAt(stateValue(nas.db, inviteRevocationKey("nas", ID)) ?? null);
+    expect(lasts).toBeGreaterThanOrEqual(now + MAX_INVITE_TTL_MS);
+  });
+});
