@@ -110,16 +110,26 @@ describe("what is still on a device being drained", () => {
     });
   });
 
-  test("a device that says nothing of its keys (an older one) is not taken to hold them", () => {
+  test("a device that says nothing of its keys (an older one): drained, it may hold them; else it is not counted on", () => {
     const { db, membership } = zone([]);
     const devices = [standing("laptop", {}), standing("nas", {}), standing("tv", {})];
     expect(stillOn(db, membership, devices, "nas", new Set(["nas"]))).toEqual({
       conflicts: [],
       backupVia: [],
-      onlyOwnerKey: false,
-      onlyBackupKey: false,
+      onlyOwnerKey: true,
+      onlyBackupKey: true,
       onlyGateway: false,
       onlyRelay: false,
     });
+    const held = { ownerKey: true, backup: { key: true, targets: {} } };
+    expect(
+      stillOn(
+        db,
+        membership,
+        [...devices.slice(0, 2), standing("tv", held)],
+        "nas",
+        new Set(["nas"]),
+      ),
+    ).toMatchObject({ onlyOwnerKey: false, onlyBackupKey: false });
   });
 });

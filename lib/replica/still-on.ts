@@ -55,8 +55,11 @@ export function stillOn(
     (d) => d.name !== device && d.standing === "member" && !draining.has(d.name),
   );
   const itSaid: DeviceFactsPayload = it?.facts ?? {};
-  const onlyIt = (holds: (facts: DeviceFactsPayload) => boolean) =>
-    holds(itSaid) && !others.some((other) => holds(other.facts));
+  // What the device drained does not say (an older bucky's facts) it may hold; what the
+  // others do not say they hold, they are not counted on for: either way drain errs
+  // towards waiting, never towards a key gone with the device.
+  const onlyIt = (holds: (facts: DeviceFactsPayload) => boolean | undefined) =>
+    holds(itSaid) !== false && !others.some((other) => holds(other.facts) === true);
   const relays = readRelays(db, membership);
   const isRelay = (name: string) => readGateway(db, name) !== undefined || isRelayOnly(db, name);
   return {
@@ -64,8 +67,8 @@ export function stillOn(
     backupVia: readZoneTargets(db)
       .filter((target) => target.via === device)
       .map((target) => target.name),
-    onlyOwnerKey: onlyIt((facts) => facts.ownerKey === true),
-    onlyBackupKey: onlyIt((facts) => facts.backup?.key === true),
+    onlyOwnerKey: onlyIt((facts) => facts.ownerKey),
+    onlyBackupKey: onlyIt((facts) => facts.backup?.key),
     onlyGateway:
       readGateway(db, device) !== undefined &&
       !others.some((other) => readGateway(db, other.name) !== undefined),
