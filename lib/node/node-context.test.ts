@@ -68,4 +68,45 @@ describe("NodeContext's change signals", () => {
     expect(await standingOfA()).toBe("quarantined");
     memo.stop();
   });
+
+  test("a changeset refused for its time names no clock: its hybrid clock carries others' time", async () => {
+    const a = openTestNode(42);
+    const b = openTestNode(43);
+    const aId = deviceIdFromPublicKey(a.key.publicKey);
+    const founding = appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [
+        { key: "boot/config", value: JSON.stringify(zone.jws) },
+        { key: "devices/a/doc", value: docFor(a.key, "a") },
+        { key: "devices/b/doc", value: docFor(b.key, "b") },
+      ],
+      1000,
+    );
+    ingestEntries(b.db, entriesMissingFrom(a.db, versionVector(b.db)).entries, {
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "a",
+      seal: b.seal,
+    });
+    const node = testNodeContext(b, "b", { log: quiet, now: () => 5000 });
+    // a's clock is right; its next changeset carries a time it took from a device ahead.
+    const carried = signChangeset(
+      {
+        zone: zone.id,
+        author: aId,
+        seq: 2,
+        prev: founding.hash,
+        hlc: { ms: 5000 + 10 * 60_000, counter: 0 },
+        ops: [{ key: "apps/later", value: "1" }],
+      },
+      a.key,
+    );
+    const result = await node.ingest([carried.bytes], "a");
+    expect(result.rejected.map((r) => r.reason)).toEqual([
+      "its clock is too far ahead of this device's",
+    ]);
+    expect([...node.clocksAhead.current(5000).keys()]).toEqual([]);
+  });
 });

@@ -321,9 +321,9 @@ export class NodeContext {
             for (const listener of this.changeListeners) listener(applied, "remote");
         },
       });
-      for (const { author, aheadAtMs } of result.rejected)
-        if (author !== undefined && aheadAtMs !== undefined)
-          this.clockAhead(author as DeviceId, aheadAtMs);
+      // A changeset refused for its time names no device's clock: its time is its author's
+      // hybrid clock, which carries the latest time it has seen from any device (a clock
+      // ahead elsewhere). A device's own presence and facts say its clock.
       return result;
     } catch (error) {
       // As watchingForDamage, across the batches.

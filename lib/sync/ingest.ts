@@ -41,8 +41,6 @@ export interface Rejection {
   readonly author?: string;
   readonly seq?: number;
   readonly reason: string;
-  /** Refused for its author's clock: the changeset's time (its author's clock, ms). */
-  readonly aheadAtMs?: number;
 }
 
 export interface IngestResult {
@@ -59,7 +57,7 @@ type Outcome =
   | { kind: "applied" }
   | { kind: "duplicate" }
   | { kind: "deferred" }
-  | { kind: "rejected"; reason: string; aheadAtMs?: number }
+  | { kind: "rejected"; reason: string }
   | { kind: "quarantined"; reason: string };
 
 /**
@@ -262,12 +260,7 @@ function applyBatch(
         } else if (outcome.kind === "deferred") {
           waiting.push(changeset);
         } else {
-          rejected.push({
-            author: changeset.author,
-            seq: changeset.seq,
-            reason: outcome.reason,
-            ...("aheadAtMs" in outcome ? { aheadAtMs: outcome.aheadAtMs } : {}),
-          });
+          rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
             writes.flush(db.$client, tally);
@@ -407,11 +400,7 @@ function consider(
     };
   }
   if (changeset.hlc.ms > context.nowMs + MAX_CLOCK_AHEAD_MS) {
-    return {
-      kind: "rejected",
-      reason: "its clock is too far ahead of this device's",
-      aheadAtMs: changeset.hlc.ms,
-    };
+    return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
   }
   for (const op of changeset.ops) {
     const problem = writeProblem(op, member, context.zone);
