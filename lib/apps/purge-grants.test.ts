@@ -54,7 +54,7 @@ describe("the owner's purge grants", () => {
     expect(verified).toHaveBeenCalledTimes(1);
   });
 
-  test("keeps a bounded number of answers: past it, the oldest is forgotten and checked again", () => {
+  test("keeps a bounded number of answers: past it, one is forgotten and checked again", () => {
     const grants = new PurgeGrants(testZone.id, 2);
     const [a, b, c] = [grant("a"), grant("b"), grant("c")];
     verified.mockClear();
@@ -67,5 +67,17 @@ describe("the owner's purge grants", () => {
     expect(verified).toHaveBeenCalledTimes(3);
     expect(grants.verified(a)?.app).toBe("a");
     expect(verified).toHaveBeenCalledTimes(4);
+  });
+
+  test("the one forgotten is the least lately asked: a grant asked at every pass stays known", () => {
+    const grants = new PurgeGrants(testZone.id, 2);
+    const [kept, b, c] = [grant("kept"), grant("b"), grant("c")];
+    grants.verified(kept);
+    grants.verified(b);
+    verified.mockClear();
+    grants.verified(kept);
+    grants.verified(c);
+    grants.verified(kept);
+    expect(verified).toHaveBeenCalledTimes(1);
   });
 });

@@ -12,7 +12,7 @@ import { type PurgeGrant, verifyPurgeGrant } from "../../protocol/app-purge.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 
-/** The most answers remembered; past it, the oldest is forgotten (and checked again if asked). */
+/** The most answers remembered; past it, the least lately asked is forgotten (and checked again if asked). */
 export const MAX_REMEMBERED_GRANTS = 1024;
 
 export class PurgeGrants {
@@ -27,7 +27,12 @@ export class PurgeGrants {
   /** The grant `jws` is, when the zone's owner signed it for this zone; else undefined. */
   verified(jws: string): PurgeGrant | undefined {
     const known = this.answers.get(jws);
-    if (known !== undefined) return known ?? undefined;
+    if (known !== undefined) {
+      // Asked again: the newest, so that the least lately asked is forgotten first.
+      this.answers.delete(jws);
+      this.answers.set(jws, known);
+      return known ?? undefined;
+    }
     let answer: PurgeGrant | null;
     try {
       answer = verifyPurgeGrant(jws, this.zone);
