@@ -19,29 +19,37 @@ const zone = testZone;
 const docFor = testDeviceDocument;
 const quiet = createLog({ level: "silent" });
 
+/**
+ * A zone of devices a and b (from the seeds given), founded by a; b has taken a's founding
+ * changeset and runs the node at 5 s.
+ */
+function zoneOfTwo(seedA: number, seedB: number) {
+  const a = openTestNode(seedA);
+  const b = openTestNode(seedB);
+  const aId = deviceIdFromPublicKey(a.key.publicKey);
+  const founding = appendLocalChangeset(
+    a.db,
+    { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+    [
+      { key: "boot/config", value: JSON.stringify(zone.jws) },
+      { key: "devices/a/doc", value: docFor(a.key, "a") },
+      { key: "devices/b/doc", value: docFor(b.key, "b") },
+    ],
+    1000,
+  );
+  ingestEntries(b.db, entriesMissingFrom(a.db, versionVector(b.db)).entries, {
+    zone: zone.id,
+    nowMs: 5000,
+    log: quiet,
+    source: "a",
+    seal: b.seal,
+  });
+  return { a, aId, founding, node: testNodeContext(b, "b", { log: quiet, now: () => 5000 }) };
+}
+
 describe("NodeContext's change signals", () => {
   test("a page that only quarantines a device is a change: what was remembered of it is forgotten", async () => {
-    const a = openTestNode(40);
-    const b = openTestNode(41);
-    const aId = deviceIdFromPublicKey(a.key.publicKey);
-    const founding = appendLocalChangeset(
-      a.db,
-      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
-      [
-        { key: "boot/config", value: JSON.stringify(zone.jws) },
-        { key: "devices/a/doc", value: docFor(a.key, "a") },
-        { key: "devices/b/doc", value: docFor(b.key, "b") },
-      ],
-      1000,
-    );
-    ingestEntries(b.db, entriesMissingFrom(a.db, versionVector(b.db)).entries, {
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "a",
-      seal: b.seal,
-    });
-    const node = testNodeContext(b, "b", { log: quiet, now: () => 5000 });
+    const { a, aId, founding, node } = zoneOfTwo(40, 41);
     const memo = new StateBoundMemo<string>(node);
     const standingOfA = () =>
       memo.get("a", async () => ({
@@ -70,27 +78,7 @@ describe("NodeContext's change signals", () => {
   });
 
   test("a changeset refused for its time names no clock: its hybrid clock carries others' time", async () => {
-    const a = openTestNode(42);
-    const b = openTestNode(43);
-    const aId = deviceIdFromPublicKey(a.key.publicKey);
-    const founding = appendLocalChangeset(
-      a.db,
-      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
-      [
-        { key: "boot/config", value: JSON.stringify(zone.jws) },
-        { key: "devices/a/doc", value: docFor(a.key, "a") },
-        { key: "devices/b/doc", value: docFor(b.key, "b") },
-      ],
-      1000,
-    );
-    ingestEntries(b.db, entriesMissingFrom(a.db, versionVector(b.db)).entries, {
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "a",
-      seal: b.seal,
-    });
-    const node = testNodeContext(b, "b", { log: quiet, now: () => 5000 });
+    const { a, aId, founding, node } = zoneOfTwo(42, 43);
     // a's clock is right; its next changeset carries a time it took from a device ahead.
     const carried = signChangeset(
       {
