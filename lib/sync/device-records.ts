@@ -53,6 +53,25 @@ export function keepNewest(
   return kept.length > 0;
 }
 
+/**
+ * Keeps this device's own `record`, signed at `nowMs`, in place of what it held: its newest
+ * word, even dated before one it signed while its clock was ahead (which peers refuse, and
+ * which it would otherwise pass on, and be named ahead for, until real time caught up).
+ */
+export function keepOwn(
+  db: StateDb,
+  kind: RecordKind<DeviceRecord>,
+  record: DeviceRecord,
+  nowMs: number,
+): void {
+  sqliteOf(db)
+    .query<unknown, [string, number, number, Uint8Array]>(
+      `INSERT INTO ${kind.table} (device, at, heard_at, bytes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET at = excluded.at, heard_at = excluded.heard_at, bytes = excluded.bytes`,
+    )
+    .run(record.device, record.at, nowMs, record.bytes);
+}
+
 /** Who sent records, and to whom to tell that a device's clock is too far ahead. */
 export interface RecordContext {
   readonly zone: ZoneId;

@@ -10,7 +10,7 @@ import type { StateDb, StateQueries } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import {
   heldRecords,
-  keepNewest,
+  keepOwn,
   newestAt,
   type RecordContext,
   type RecordKind,
@@ -24,9 +24,9 @@ const FACTS: RecordKind<DeviceFacts> = {
   counts: (standing) => standing !== "unknown",
 };
 
-/** Keeps `record`, heard at `nowMs` here, if it is newer than what is held of its device. */
-export function keepFacts(db: StateDb, record: DeviceFacts, nowMs: number): boolean {
-  return keepNewest(db, FACTS, record, nowMs);
+/** Keeps this device's own `record`, signed at `nowMs`, in place of what it held (keepOwn). */
+export function keepFacts(db: StateDb, record: DeviceFacts, nowMs: number): void {
+  keepOwn(db, FACTS, record, nowMs);
 }
 
 /** Takes the records a peer sent: those that verify and are newer are kept. Returns how many. */

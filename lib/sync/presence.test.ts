@@ -6,7 +6,13 @@ import { signPresence } from "../../protocol/presence.ts";
 import { decodeEntries, encodeEntries } from "../../protocol/sync-messages.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "./membership.ts";
-import { heldPresence, lastHeardAlive, presenceToPass, receivePresence } from "./presence.ts";
+import {
+  heldPresence,
+  keepPresence,
+  lastHeardAlive,
+  presenceToPass,
+  receivePresence,
+} from "./presence.ts";
 
 const alive = signingKeyFromSeed(seed(21));
 const revoked = signingKeyFromSeed(seed(22));
@@ -146,5 +152,14 @@ describe("presence", () => {
     );
     expect(kept).toBe(0);
     expect(lastHeardAlive(db).size).toBe(0);
+  });
+
+  test("a device's own record is its newest word: one it signed while its clock was ahead does not outlive it", () => {
+    const { db, zone } = openTestNode(24);
+    const ahead = signPresence(zone, NOW + 10 * 60_000, alive);
+    const setRight = signPresence(zone, NOW, alive);
+    keepPresence(db, ahead, NOW);
+    keepPresence(db, setRight, NOW + 1000);
+    expect(heldPresence(db)).toEqual([setRight.bytes]);
   });
 });

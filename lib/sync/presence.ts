@@ -7,12 +7,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { decodePresence, type Presence, verifyPresence } from "../../protocol/presence.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import {
-  keepNewest,
-  type RecordContext,
-  type RecordKind,
-  receiveNewest,
-} from "./device-records.ts";
+import { keepOwn, type RecordContext, type RecordKind, receiveNewest } from "./device-records.ts";
 
 const PRESENCE: RecordKind<Presence> = {
   table: "presence",
@@ -21,9 +16,9 @@ const PRESENCE: RecordKind<Presence> = {
   counts: (standing) => standing === "member",
 };
 
-/** Keeps `record`, heard at `nowMs` here, if it is newer than what is held of its device. */
-export function keepPresence(db: StateDb, record: Presence, nowMs: number): boolean {
-  return keepNewest(db, PRESENCE, record, nowMs);
+/** Keeps this device's own `record`, signed at `nowMs`, in place of what it held (keepOwn). */
+export function keepPresence(db: StateDb, record: Presence, nowMs: number): void {
+  keepOwn(db, PRESENCE, record, nowMs);
 }
 
 /** Takes the records a peer sent: those that verify and are newer are kept. Returns how many. */
