@@ -9,7 +9,7 @@ import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, testZone } from "../state/test-db.ts";
 import { stateValue } from "../store/reads.ts";
 import { removeApp } from "./admin.ts";
 import { appKeys } from "./spec.ts";
@@ -22,8 +22,7 @@ function zoneWithSpecs(): NodeContext {
     a.db,
     { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
     [
-      { key: "boot/config", value: JSON.stringify(testZone.jws) },
-      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+      ...foundingOps({ a: a.key }),
       { key: appKeys.spec("future"), value: JSON.stringify({ format: 2, app: "future" }) },
       { key: appKeys.spec("five"), value: "5" },
     ],

@@ -9,13 +9,7 @@ import { BuckyError } from "../errors.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { claimKey } from "../replica/claims.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import {
-  openTestNode,
-  seed,
-  type TestNode,
-  testDeviceDocument,
-  testZone,
-} from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, type TestNode, testZone } from "../state/test-db.ts";
 import { appLogs, MAX_LOG_LINES, peerLogs } from "./logs.ts";
 import { type AppReport, appKeys } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
@@ -33,9 +27,7 @@ function zone(placement: "any" | "laptop" = "any"): TestNode {
     nas.db,
     { zone: testZone.id, name: "nas", key: nas.key, seal: nas.seal },
     [
-      { key: "boot/config", value: JSON.stringify(testZone.jws) },
-      { key: "devices/nas/doc", value: testDeviceDocument(nas.key, "nas") },
-      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
+      ...foundingOps({ nas: nas.key, laptop: laptopKey }),
       {
         key: appKeys.spec("notes"),
         value: JSON.stringify(

@@ -13,10 +13,10 @@ import { BuckyError } from "../errors.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
+  foundingOps,
   openTestNode,
   seed,
   type TestNode,
-  testDeviceDocument,
   testOwner,
   testZone,
 } from "../state/test-db.ts";
@@ -39,9 +39,7 @@ function zone(): TestNode {
     a.db,
     { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
     [
-      { key: "boot/config", value: JSON.stringify(testZone.jws) },
-      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
-      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
+      ...foundingOps({ a: a.key, laptop: laptopKey }),
       { key: appKeys.spec("notes"), value: JSON.stringify(testSpec("notes")) },
     ],
     1000,

@@ -11,7 +11,7 @@ import { appKeys } from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { homePaths } from "../home.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
 import { usageFacts } from "./publisher.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-publisher-"));
@@ -24,11 +24,7 @@ describe("a device's usage facts", () => {
     appendLocalChangeset(
       node.db,
       { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
-      [
-        { key: "boot/config", value: JSON.stringify(testZone.jws) },
-        { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
-        { key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") },
-      ],
+      foundingOps({ a: node.key, laptop }),
       1000,
     );
     // The laptop (a member, no owner key) removes notes "with --purge": no grant.

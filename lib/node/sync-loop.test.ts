@@ -13,7 +13,7 @@ import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -59,11 +59,7 @@ afterAll(() => server.stop(true));
 /** The device "a" running the loop, in a zone where b published where it listens. */
 function nodeA(lines: string[]): NodeContext {
   const a = openTestNode(50);
-  const founding = [
-    { key: "boot/config", value: JSON.stringify(testZone.jws) },
-    { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
-    { key: "devices/b/doc", value: testDeviceDocument(b.key, "b") },
-  ];
+  const founding = foundingOps({ a: a.key, b: b.key });
   appendLocalChangeset(
     a.db,
     { zone: testZone.id, name: "a", key: a.key, seal: a.seal },

@@ -35,6 +35,22 @@ export function testDeviceDocument(key: SigningKey, name: string): string {
   );
 }
 
+/**
+ * The ops that found the test zone with `devices` as its members, by name (each with its
+ * key): the zone's document and each device's owner-signed document.
+ */
+export function foundingOps(
+  devices: Readonly<Record<string, SigningKey>>,
+): { key: string; value: string }[] {
+  return [
+    { key: "boot/config", value: JSON.stringify(testZone.jws) },
+    ...Object.entries(devices).map(([name, key]) => ({
+      key: `devices/${name}/doc`,
+      value: testDeviceDocument(key, name),
+    })),
+  ];
+}
+
 // One directory per test process (bun runs every test file in one), made when first
 // needed and removed at the end of the run (test/preload.ts).
 let dir: string | undefined;

@@ -6,10 +6,10 @@ import type { SessionClaims } from "../../protocol/user-session.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
+  foundingOps,
   openTestNode,
   removeTestDatabases,
   seed,
-  testDeviceDocument,
   testZone,
 } from "../state/test-db.ts";
 import { state } from "../store/schema.ts";
@@ -32,11 +32,7 @@ function zone() {
   appendLocalChangeset(
     a.db,
     { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-    [
-      { key: "boot/config", value: JSON.stringify(testZone.jws) },
-      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
-      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
-    ],
+    foundingOps({ a: a.key, laptop: laptopKey }),
     1000,
   );
   appendLocalChangeset(

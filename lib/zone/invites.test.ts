@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
 import { stateValue } from "../store/reads.ts";
 import {
   inviteRecordKey,
@@ -28,12 +28,7 @@ describe("revoking the zone's invitation", () => {
     appendLocalChangeset(
       nas.db,
       { zone: testZone.id, name: "nas", key: nas.key, seal: nas.seal },
-      [
-        { key: "boot/config", value: JSON.stringify(testZone.jws) },
-        { key: "devices/nas/doc", value: testDeviceDocument(nas.key, "nas") },
-        { key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") },
-        { key: "devices/tablet/doc", value: testDeviceDocument(tablet, "tablet") },
-      ],
+      foundingOps({ nas: nas.key, laptop, tablet }),
       now - 3000,
     );
     // laptop's invitation, a week long; tablet's record of the same id, newer, ending soon.

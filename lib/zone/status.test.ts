@@ -8,7 +8,7 @@ import { testSpec } from "../apps/test-spec.ts";
 import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { describeZone, deviceDisk } from "./status.ts";
@@ -72,8 +72,7 @@ describe("bucky status's description of the zone", () => {
       node.db,
       { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
       [
-        { key: "boot/config", value: JSON.stringify(testZone.jws) },
-        { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
+        ...foundingOps({ a: node.key }),
         { key: specs.appKeys.spec("notes"), value: JSON.stringify(testSpec("notes")) },
         { key: specs.appKeys.spec("broken"), value: "5" },
         { key: specs.appKeys.spec("future"), value: JSON.stringify({ format: 2, app: "future" }) },
@@ -132,9 +131,7 @@ describe("what else needs the owner's attention, in bucky status --json", () => 
       node.db,
       { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
       [
-        { key: "boot/config", value: JSON.stringify(testZone.jws) },
-        { key: "devices/a/doc", value: testDeviceDocument(node.key, "a") },
-        { key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") },
+        ...foundingOps({ a: node.key, laptop }),
         {
           key: specs.appKeys.spec("photos"),
           value: JSON.stringify(testSpec("photos", { image: { platforms: ["linux/arm64"] } })),

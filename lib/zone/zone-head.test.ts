@@ -6,10 +6,10 @@ import type { Peer } from "../node/peers.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
+  foundingOps,
   openTestNode,
   removeTestDatabases,
   seed,
-  testDeviceDocument,
   testZone,
 } from "../state/test-db.ts";
 import { type AskingZone, askZoneHead } from "./zone-head.ts";
@@ -27,12 +27,7 @@ function zone(): AskingZone {
   appendLocalChangeset(
     a.db,
     as("a"),
-    [
-      { key: "boot/config", value: JSON.stringify(testZone.jws) },
-      { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
-      { key: "devices/laptop/doc", value: testDeviceDocument(laptopKey, "laptop") },
-      { key: "devices/tablet/doc", value: testDeviceDocument(tabletKey, "tablet") },
-    ],
+    foundingOps({ a: a.key, laptop: laptopKey, tablet: tabletKey }),
     1000,
   );
   for (const at of [2000, 3000])
