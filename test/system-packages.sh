@@ -22,6 +22,7 @@ needed=(
   "/bin/busybox busybox-static" # the root file system of the test images
   "pebble pebble"               # a real ACME CA for the gateway's certificates
   "openssl openssl"             # pebble's own API certificate
+  "strace strace"               # the syncs a local write makes, counted
   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei" # its Chinese pages, readable in screenshots
 )
 # With --bench (just bench): the anchors the benchmarks measure beside bucky too.

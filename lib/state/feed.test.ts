@@ -1,5 +1,8 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { asc } from "drizzle-orm";
 import { decodeChangeset, verifyChangeset } from "../../protocol/changeset.ts";
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
@@ -119,5 +122,58 @@ describe("a write beside another connection", () => {
     );
     expect(written.seq).toBe(2);
     other.close();
+  });
+});
+
+describe("a local write's durability", () => {
+  // A changeset leaves for the peers once committed: lost to a power cut, its seq would be
+  // signed again (equivocation). So each local write syncs the write-ahead log itself,
+  // which SQLite's NORMAL level leaves to the next checkpoint. Counted with strace in a
+  // process of its own: the calls between two markers are the five writes' alone.
+  test("each local write syncs the database's log before it returns", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-durable-"));
+    try {
+      const script = join(dir, "writes.ts");
+      writeFileSync(
+        script,
+        `import { accessSync } from "node:fs";
+import { appendLocalChangeset } from ${JSON.stringify(join(import.meta.dir, "feed.ts"))};
+import { openTestNode } from ${JSON.stringify(join(import.meta.dir, "test-db.ts"))};
+const { db, zone, key, seal } = openTestNode(7);
+const author = { zone, name: "d7", key, seal };
+appendLocalChangeset(db, author, [{ key: "a", value: "0" }], 1000);
+const mark = (name) => { try { accessSync("/" + name); } catch {} };
+mark("bucky-writes-begin");
+for (let i = 1; i <= 5; i++) appendLocalChangeset(db, author, [{ key: "a", value: String(i) }], 1000 + i);
+mark("bucky-writes-end");
+`,
+      );
+      const trace = join(dir, "trace");
+      const child = Bun.spawn(
+        [
+          "strace",
+          "-f",
+          "-qq",
+          "-e",
+          "trace=fsync,fdatasync,access,faccessat,faccessat2",
+          "-o",
+          trace,
+          process.execPath,
+          script,
+        ],
+        { stdout: "ignore", stderr: "pipe" },
+      );
+      const stderr = await new Response(child.stderr).text();
+      expect({ exitCode: await child.exited, stderr }).toEqual({ exitCode: 0, stderr: "" });
+      const lines = readFileSync(trace, "utf8").split("\n");
+      const begin = lines.findIndex((line) => line.includes("bucky-writes-begin"));
+      const end = lines.findIndex((line) => line.includes("bucky-writes-end"));
+      expect(begin).toBeGreaterThan(-1);
+      expect(end).toBeGreaterThan(begin);
+      const syncs = lines.slice(begin, end).filter((line) => /\bf(data)?sync\(/.test(line));
+      expect(syncs.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

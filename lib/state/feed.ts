@@ -6,7 +6,7 @@ import { desc, eq } from "drizzle-orm";
 import { type Changeset, type Op, signChangeset } from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { nextHlc } from "../../protocol/hlc.ts";
-import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
@@ -26,6 +26,7 @@ export interface Author {
 /**
  * Signs `ops` as this device's next changeset, stores and applies it. The write rules
  * every peer applies are checked first: a device never writes what others would refuse.
+ * Its commit is durable when this returns (see durably).
  */
 export function appendLocalChangeset(
   db: StateDb,
@@ -44,6 +45,37 @@ export function appendLocalChangeset(
       );
     }
   }
+  return durably(db, () => signAndStore(db, author, authorId, ops, nowMs));
+}
+
+/**
+ * Runs a write whose commit survives a power cut. A changeset is sent to the peers as soon
+ * as it is committed, and under the database's synchronous=NORMAL the last commits in the
+ * write-ahead log can be lost to a power cut: the device would then sign the same seq
+ * again, which every peer holding the first takes for equivocation, a quarantine of an
+ * honest device. FULL syncs the log at this commit alone: sync's writes keep NORMAL (what
+ * they hold comes back from the peers). SQLite refuses the change inside a transaction,
+ * where the outer commit's setting holds.
+ */
+function durably<T>(db: StateDb, write: () => T): T {
+  const sqlite = db.$client;
+  if (sqlite.inTransaction) return write();
+  const level = sqlite.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous;
+  sqlite.run("PRAGMA synchronous = FULL");
+  try {
+    return write();
+  } finally {
+    sqlite.run(`PRAGMA synchronous = ${level ?? 1}`);
+  }
+}
+
+function signAndStore(
+  db: StateDb,
+  author: Author,
+  authorId: DeviceId,
+  ops: readonly Op[],
+  nowMs: number,
+): Changeset {
   return db.transaction((tx) => {
     const tally = author.seal.tally(db.$client);
     tally.requireOwnHead();
