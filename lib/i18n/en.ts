@@ -621,8 +621,12 @@ export const en = {
     stopped: {
       revoked: (_p: { device: string }) => "it was revoked.",
       expired: (_p: { device: string }) => "its grant has expired.",
+      "granter-revoked": (p: { device: string }) =>
+        `it was granted through ${p.device}, which was revoked from the zone, so every call it makes is refused.`,
+      "granter-quarantined": (p: { device: string }) =>
+        `it was granted through ${p.device}, which is quarantined (it signed two different changes under one number), so every call it makes is refused.`,
       "granter-gone": (p: { device: string }) =>
-        `it was granted through ${p.device}, which is no longer in the zone, so every call it makes is refused.`,
+        `it was granted through ${p.device}, which is not (or no longer) a device of this zone, so every call it makes is refused.`,
       "person-gone": (_p: { device: string }) =>
         "the person it acts for is no longer of this zone.",
     },

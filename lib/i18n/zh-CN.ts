@@ -561,8 +561,12 @@ export const zhCN: Messages = {
     stopped: {
       revoked: (_p) => "它已被吊销。",
       expired: (_p) => "它的授权已过期。",
+      "granter-revoked": (p) =>
+        `它是通过 ${p.device} 授权的，该设备已被从区域中吊销，所以它的每次调用都会被拒绝。`,
+      "granter-quarantined": (p) =>
+        `它是通过 ${p.device} 授权的，该设备已被隔离（它以同一序号签署了两个不同的变更），所以它的每次调用都会被拒绝。`,
       "granter-gone": (p) =>
-        `它是通过 ${p.device} 授权的，该设备已不在区域中，所以它的每次调用都会被拒绝。`,
+        `它是通过 ${p.device} 授权的，该设备不是（或已不再是）本区域的设备，所以它的每次调用都会被拒绝。`,
       "person-gone": (_p) => "它所代表的人已不在本区域中。",
     },
     grantAgain: "请在下方重新授权，并把新令牌交给智能体。",

@@ -720,8 +720,9 @@ describe("an agent whose grant stopped working", () => {
       grantedBy: "nas",
       working: false,
       stopped: {
-        why: "granter-gone",
-        message: "granted by nas, which is no longer in the zone: every call it makes is refused",
+        why: "granter-quarantined",
+        message:
+          "granted by nas, which is quarantined (it signed two different changes under one number): every call it makes is refused",
         hint: "owner grants it again in the control panel (Agents), and gives the agent the new token.",
       },
     };
@@ -742,12 +743,12 @@ describe("an agent whose grant stopped working", () => {
     const english = await page("en");
     const cards = english.split("owner-tidy");
     expect(cards[0]).toContain(en.agents.notWorking);
-    expect(cards[0]).toContain(en.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(cards[0]).toContain(en.agents.stopped["granter-quarantined"]({ device: "nas" }));
     expect(cards[0]).toContain(en.agents.grantAgain);
     expect(cards[1]).not.toContain(en.agents.notWorking);
     const chinese = await page("zh-CN");
     expect(chinese).toContain(zhCN.agents.notWorking);
-    expect(chinese).toContain(zhCN.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(chinese).toContain(zhCN.agents.stopped["granter-quarantined"]({ device: "nas" }));
     expect(chinese).toContain(zhCN.agents.grantAgain);
   });
 });
