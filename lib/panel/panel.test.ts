@@ -703,6 +703,35 @@ describe("an install's result, followed on its job's page", () => {
   });
 });
 
+describe("a device long unheard that other devices say is ahead", () => {
+  test("is said absent in each language, with who says its clock is ahead", async () => {
+    const status = withStatus()["/v1/status"];
+    const notes = [
+      { kind: "absent", device: "laptop", days: 14, aheadBy: ["phone"] },
+      { kind: "absent", device: "tablet", days: 9 },
+    ];
+    const { get } = panelFor(owner, {
+      "/v1/status": { ...status, reliability: { ...status.reliability, notes } },
+    });
+    const items = async (language: string) =>
+      [
+        ...(await (await get("", { "accept-language": language })).text()).matchAll(
+          /<li class="warn">(.*?)<\/li>/gs,
+        ),
+      ].map((m) => (m[1] ?? "").replace(/<[^>]*>/g, "").replaceAll("&#39;", "'"));
+    const english = await items("en");
+    expect(english[0]).toStartWith(
+      en.notes.absentSaidAhead({ device: "laptop", days: 14, by: "phone" }),
+    );
+    expect(english[1]).toStartWith(en.notes.absent({ device: "tablet", days: 9 }));
+    const chinese = await items("zh-CN");
+    expect(chinese[0]).toStartWith(
+      zhCN.notes.absentSaidAhead({ device: "laptop", days: 14, by: "phone" }),
+    );
+    expect(chinese[0]).toContain("phone");
+  });
+});
+
 describe("an agent whose grant stopped working", () => {
   test("is shown as not working, why and what to do, in each language; a working one by its end", async () => {
     const granted = {
