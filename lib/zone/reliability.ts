@@ -415,9 +415,9 @@ function names(list: readonly string[]): string {
 
 /**
  * The members that other members refuse for their clock, each once: by whom, how far ahead
- * (the most any of them says), and since the first said it.
+ * (the most any of them says), and since the first said it. `bucky devices` says the same.
  */
-function clockAheadNotes(
+export function clockAheadNotes(
   devices: readonly DeviceStanding[],
 ): Extract<ReliabilityNote, { kind: "clock-ahead" }>[] {
   const members = new Set(devices.map((device) => device.name));
