@@ -5,6 +5,7 @@ import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import { signJws } from "./jws.ts";
 import {
   LOGIN_TYPE_V1,
+  SESSION_TYPE_V1,
   signLoginToken,
   signSession,
   verifyLoginToken,
@@ -96,31 +97,83 @@ describe("login tokens", () => {
 
   test("a session is not a login token, nor the reverse", () => {
     const session = signSession(
-      { zone, device: deviceIdFromPublicKey(device.publicKey), expiresAt: 2000 },
+      { zone, device: deviceIdFromPublicKey(device.publicKey), nonce, expiresAt: 2000 },
       device,
     );
     expect(reason(() => verifyLoginToken(session, zone, gateway, 1000))).toBe(
       "not a bucky-login/2 token",
     );
     const login = signLoginToken({ zone, gateway, nonce, expiresAt: 2000 }, device);
-    expect(reason(() => verifySession(login.jws, zone, 1000))).toBe("not a bucky-session/1 token");
+    expect(reason(() => verifySession(login.jws, zone, 1000))).toBe("not a bucky-session/3 token");
   });
 });
 
 describe("sessions", () => {
-  test("round trip, and expiry", () => {
-    const id = deviceIdFromPublicKey(device.publicKey);
-    const session = signSession({ zone, device: id, expiresAt: 2000 }, device);
+  const id = deviceIdFromPublicKey(device.publicKey);
+
+  test("round trip with its nonce, and expiry", () => {
+    const session = signSession({ zone, device: id, nonce, expiresAt: 2000 }, device);
     expect(verifySession(session, zone, 1999)).toEqual({
       zone,
       issuer: id,
       device: id,
+      nonce: "BQUFBQUFBQUFBQUFBQUFBQ",
       expiresAt: 2000,
     });
     expect(reason(() => verifySession(session, zone, 2000))).toBe("the session has expired");
     expect(reason(() => verifySession(session, other, 1000))).toBe(
       "the session is for another zone",
     );
+  });
+
+  test("two with the same fields but their nonces are two cookies (bucky-session/3)", () => {
+    const one = signSession({ zone, device: id, nonce, expiresAt: 2000 }, device);
+    const two = signSession(
+      { zone, device: id, nonce: new Uint8Array(16).fill(6), expiresAt: 2000 },
+      device,
+    );
+    expect(one).not.toBe(two);
+    expect(JSON.parse(Buffer.from(one.split(".")[0] as string, "base64url").toString())).toEqual({
+      alg: "EdDSA",
+      typ: "bucky-session/3",
+      kid: id,
+    });
+  });
+
+  test("a nonce of another length, or spelled another way, is refused", () => {
+    const [h, , s] = signSession({ zone, device: id, nonce, expiresAt: 2000 }, device).split(".");
+    for (const spelled of ["BQUFBQUFBQUFBQUFBQUFBQ==", "BQUFBQUFBQUFBQUFBQUFBR", "BQUF"]) {
+      const payload = { zone, dev: id, nonce: spelled, exp: 2000 };
+      const resigned = signJws({ alg: "EdDSA", typ: "bucky-session/3", kid: id }, payload, device);
+      expect(reason(() => verifySession(resigned, zone, 1000))).toBe(
+        "the session's nonce is malformed",
+      );
+      const altered = `${h}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.${s}`;
+      expect(reason(() => verifySession(altered, zone, 1000))).toBe(
+        "JWS signature does not verify",
+      );
+    }
+  });
+
+  test("a first-version session, with no nonce, still works until it expires", () => {
+    const v1 = signJws(
+      { alg: "EdDSA", typ: SESSION_TYPE_V1, kid: id },
+      { zone, dev: id, exp: 2000 },
+      device,
+    );
+    expect(verifySession(v1, zone, 1999)).toEqual({
+      zone,
+      issuer: id,
+      device: id,
+      expiresAt: 2000,
+    });
+    expect(reason(() => verifySession(v1, zone, 2000))).toBe("the session has expired");
+    const withNonce = signJws(
+      { alg: "EdDSA", typ: SESSION_TYPE_V1, kid: id },
+      { zone, dev: id, nonce: "BQUFBQUFBQUFBQUFBQUFBQ", exp: 2000 },
+      device,
+    );
+    expect(reason(() => verifySession(withNonce, zone, 1000))).toContain("nonce");
   });
 });
 

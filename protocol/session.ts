@@ -3,7 +3,8 @@
  * signs a one-time login token (`bucky login-link`) for one gateway; that gateway, and no
  * other, accepts it once and sets a session cookie it signs itself. Both are compact JWS
  * by a device key, so any gateway of the zone checks any session with the zone state
- * alone: the signer must be a member.
+ * alone: the signer must be a member. Each session carries a random nonce of its own, so
+ * two opened in the same second at one gateway are two sessions, each signed out alone.
  */
 import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
@@ -27,7 +28,17 @@ import { requireOnlyFields, requireRecord, requireString, requireUint } from "./
 export const LOGIN_TYPE_V1 = "bucky-login/1";
 /** A login token for one gateway: `{zone, gw, nonce, exp}`. */
 export const LOGIN_TYPE = "bucky-login/2";
-export const SESSION_TYPE = "bucky-session/1";
+/**
+ * The first device session, `{zone, dev, exp}`: nothing of its own, so two opened in the
+ * same second at one gateway were one cookie, and signing out one ended both. Shipped, so
+ * never edited: gateways sign it no more, and still take it until it expires (30 days).
+ */
+export const SESSION_TYPE_V1 = "bucky-session/1";
+/**
+ * A device's session: `{zone, dev, nonce, exp}`. (`bucky-session/2` is a person's,
+ * protocol/user-session.ts.)
+ */
+export const SESSION_TYPE = "bucky-session/3";
 export const NONCE_BYTES = 16;
 
 export interface LoginToken {
@@ -49,6 +60,8 @@ export interface Session {
   readonly issuer: DeviceId;
   /** The device whose login link opened it: rules can name it. */
   readonly device: DeviceId;
+  /** This session's own random part, base64url; none in a first-version session. */
+  readonly nonce?: string;
   readonly expiresAt: number;
 }
 
@@ -99,24 +112,39 @@ export function verifyLoginToken(
   return { zone, issuer, gateway, nonce, expiresAt, jws: decoded.compact };
 }
 
-export function signSession(fields: Omit<Session, "issuer">, gateway: SigningKey): string {
+export function signSession(
+  fields: { zone: ZoneId; device: DeviceId; nonce: Uint8Array; expiresAt: number },
+  gateway: SigningKey,
+): string {
+  check(fields.nonce.length === NONCE_BYTES, "a session's nonce is 16 bytes");
   const issuer = deviceIdFromPublicKey(gateway.publicKey);
   return signJws(
     { alg: "EdDSA", typ: SESSION_TYPE, kid: issuer },
-    { zone: fields.zone, dev: fields.device, exp: fields.expiresAt },
+    {
+      zone: fields.zone,
+      dev: fields.device,
+      nonce: toBase64url(fields.nonce),
+      exp: fields.expiresAt,
+    },
     gateway,
   );
 }
 
-/** Checks a session cookie's signature, zone and expiry. */
+/** Checks a session cookie's signature, zone and expiry; a first-version one too. */
 export function verifySession(token: string, zone: ZoneId, nowSeconds: number): Session {
-  const { issuer, payload } = open(token, SESSION_TYPE, ["zone", "dev", "exp"]);
+  const first = decodeJws(token).header.typ === SESSION_TYPE_V1;
+  const { issuer, payload } = first
+    ? open(token, SESSION_TYPE_V1, ["zone", "dev", "exp"])
+    : open(token, SESSION_TYPE, ["zone", "dev", "nonce", "exp"]);
   check(payload.zone === zone, "the session is for another zone");
   const device = parseDeviceId(requireString(payload.dev, "session device", 64));
   check(device !== undefined, "the session's device is malformed");
   const expiresAt = requireUint(payload.exp, "session exp");
   check(expiresAt > nowSeconds, "the session has expired");
-  return { zone, issuer, device, expiresAt };
+  if (first) return { zone, issuer, device, expiresAt };
+  const nonce = requireString(payload.nonce, "session nonce", 32);
+  check(fromBase64url(nonce)?.length === NONCE_BYTES, "the session's nonce is malformed");
+  return { zone, issuer, device, nonce, expiresAt };
 }
 
 function open(token: string, type: string, fields: readonly string[]) {

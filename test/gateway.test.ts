@@ -372,7 +372,12 @@ describe("sessions", () => {
       ),
     );
     const expired = signSession(
-      { zone, device: device.id, expiresAt: Math.floor(Date.now() / 1000) - 10 },
+      {
+        zone,
+        device: device.id,
+        nonce: new Uint8Array(16),
+        expiresAt: Math.floor(Date.now() / 1000) - 10,
+      },
       betaKey,
     );
     const expiredResponse = await get("/apps/notes/", {
@@ -383,7 +388,12 @@ describe("sessions", () => {
       expect.stringContaining("expired"),
     ]);
     const stranger = signSession(
-      { zone, device: device.id, expiresAt: Math.floor(Date.now() / 1000) + 100 },
+      {
+        zone,
+        device: device.id,
+        nonce: new Uint8Array(16),
+        expiresAt: Math.floor(Date.now() / 1000) + 100,
+      },
       signingKeyFromSeed(new Uint8Array(32).fill(9)),
     );
     expect(

@@ -605,7 +605,12 @@ describe("the control panel", () => {
       ),
     );
     const expired = signSession(
-      { zone: zone.id, device: device.id, expiresAt: Math.floor(Date.now() / 1000) - 10 },
+      {
+        zone: zone.id,
+        device: device.id,
+        nonce: new Uint8Array(16),
+        expiresAt: Math.floor(Date.now() / 1000) - 10,
+      },
       key,
     );
     expect(

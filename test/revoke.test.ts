@@ -96,9 +96,9 @@ describe("bucky devices revoke", () => {
         grantedBy: "beta",
         working: false,
         stopped: {
-          why: "granter-gone",
+          why: "granter-revoked",
           message:
-            "granted by beta, which is no longer in the zone: every call it makes is refused",
+            "granted by beta, which was revoked from the zone: every call it makes is refused",
           hint: "Grant it again on a device of the zone (`bucky agent grant helper …`) and give the agent the new token.",
         },
       },
@@ -106,7 +106,7 @@ describe("bucky devices revoke", () => {
     ]);
     const text = (await bucky(["agent", "list", "--home", alpha.home])).stdout;
     expect(text).toContain("helper  NOT WORKING  granted by beta");
-    expect(text).toContain("no longer in the zone");
+    expect(text).toContain("which was revoked from the zone");
     expect(text).toContain("Grant it again");
   });
 

@@ -1,12 +1,8 @@
 /** `bucky devices`: the zone's devices, when each was last seen, and how it is reached. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
-import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
-
-/** Clocks closer than this are not worth a word. */
-const CLOCK_NOTE_MS = 10_000;
 
 export default defineBuckyCommand({
   meta: { name: "devices", description: "List the zone's devices and whether they are online" },
@@ -29,20 +25,13 @@ export default defineBuckyCommand({
             : "";
       return [d.name, d.status, seen, route];
     });
-    const notes = devices.flatMap((d) => clockNote(d.name, d.clockOffsetMs) ?? []);
+    const notes = devices.flatMap((d) => (d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []));
     return [table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows), ...notes].join("\n");
   },
 });
 
-/**
- * A clock that is off by seconds is worth saying: past a minute ahead, the device's
- * changes are refused (MAX_CLOCK_AHEAD_MS) until its time is set right.
- */
-function clockNote(name: string, offsetMs: number | null): string | undefined {
-  if (offsetMs === null || Math.abs(offsetMs) < CLOCK_NOTE_MS) return undefined;
-  const seconds = Math.round(Math.abs(offsetMs) / 1000);
-  const way = offsetMs > 0 ? "ahead" : "behind";
-  const refused =
-    offsetMs > MAX_CLOCK_AHEAD_MS ? ": its changes are refused until its time is set right" : "";
-  return `! ${name}'s clock is ${seconds} s ${way} of this one's${refused}`;
+/** A device the zone refuses for its clock, as the refusing devices say (the status's note). */
+function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
+  const by = ahead.by.join(", ");
+  return `! ${name}'s clock is ${ahead.seconds} s ahead of the clock on ${by} (as ${by} say${ahead.by.length === 1 ? "s" : ""}): its changes are refused until its time is set right`;
 }

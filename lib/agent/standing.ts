@@ -5,13 +5,23 @@
  * would otherwise still show it active while every call it makes is refused.
  */
 
-import type { Membership } from "../sync/membership.ts";
+import type { MemberStanding, Membership } from "../sync/membership.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Directory } from "../users/directory.ts";
 import type { AgentRecord } from "./grants.ts";
 
-/** Why an agent's token no longer works, by code (the panel words each in its language). */
-export type AgentStop = "revoked" | "expired" | "granter-gone" | "person-gone";
+/**
+ * Why an agent's token no longer works, by code (the panel words each in its language):
+ * the device that granted it was revoked, is quarantined, or is not a device of the zone
+ * (`granter-gone`).
+ */
+export type AgentStop =
+  | "revoked"
+  | "expired"
+  | "granter-revoked"
+  | "granter-quarantined"
+  | "granter-gone"
+  | "person-gone";
 
 /** An agent as `bucky agent list` and the panel show it. */
 export interface ListedAgent extends AgentRecord {
@@ -48,12 +58,15 @@ export function agentStanding(
     );
   if (Date.parse(record.expiresAt) <= zone.nowMs)
     return stopped("expired", `expired at ${record.expiresAt}`, again);
-  if (standingOf(zone.membership, record.issuer) !== "member")
+  const granterStanding = standingOf(zone.membership, record.issuer);
+  if (granterStanding !== "member") {
+    const [why, which] = GRANTER_GONE[granterStanding];
     return stopped(
-      "granter-gone",
-      `granted by ${grantedBy}, which is no longer in the zone: every call it makes is refused`,
+      why,
+      `granted by ${grantedBy}, which ${which}: every call it makes is refused`,
       again,
     );
+  }
   if (record.user !== undefined && !zone.people.people.has(record.user))
     return stopped(
       "person-gone",
@@ -62,3 +75,13 @@ export function agentStanding(
     );
   return { ...record, grantedBy, working: true };
 }
+
+/** How a granting device that no longer stands is said, by its standing. */
+const GRANTER_GONE: Record<Exclude<MemberStanding, "member">, [AgentStop, string]> = {
+  revoked: ["granter-revoked", "was revoked from the zone"],
+  quarantined: [
+    "granter-quarantined",
+    "is quarantined (it signed two different changes under one number)",
+  ],
+  unknown: ["granter-gone", "is not (or no longer) a device of this zone"],
+};

@@ -31,14 +31,14 @@ export interface UngrantedPurge {
 /**
  * Whether the purge `spec` asks for is the owner's: a removal, with a grant the zone's
  * owner signed for exactly this removal, written by the device it names. Only then does a
- * device delete the app's data. `grants` checks each grant's signature once.
+ * device delete the app's data. `grants` checks each grant's signature once (by app).
  */
 export function purgeGranted(db: StateReader, grants: PurgeGrants, spec: AppSpec): boolean {
   if (spec.desired !== "removed" || spec.purge !== true || spec.purgeGrant === undefined)
     return false;
   const author = specAuthor(db, spec.app);
   if (author === undefined) return false;
-  const grant = grants.verified(spec.purgeGrant);
+  const grant = grants.verified(spec.app, spec.purgeGrant);
   return (
     grant !== undefined &&
     grantsRemoval(grant, { app: spec.app, removedAt: spec.updatedAt, author })

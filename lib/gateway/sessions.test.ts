@@ -1,5 +1,28 @@
-import { describe, expect, test } from "bun:test";
-import { isSameOriginPath } from "./sessions.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { signLoginToken } from "../../protocol/session.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  foundingOps,
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  testZone,
+} from "../state/test-db.ts";
+import type { Viewer } from "../users/access.ts";
+import { SessionCheck } from "../users/sessions.ts";
+import { SIGNED_OUT } from "../users/signouts.ts";
+import {
+  acceptLogin,
+  checkSession,
+  isSameOriginPath,
+  SESSION_COOKIE,
+  signOut,
+} from "./sessions.ts";
+
+afterAll(removeTestDatabases);
 
 describe("isSameOriginPath", () => {
   test("a path on this gateway, with its query and fragment", () => {
@@ -25,5 +48,47 @@ describe("isSameOriginPath", () => {
       `/${"a".repeat(2048)}`,
     ])
       expect([next, isSameOriginPath(next)]).toEqual([next, false]);
+  });
+});
+
+describe("a device's sessions", () => {
+  test("two opened in the same second at one gateway are two: signing out one leaves the other", async () => {
+    const a = openTestNode(90);
+    const laptop = signingKeyFromSeed(seed(91));
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      foundingOps({ a: a.key, laptop }),
+      1000,
+    );
+    const nowMs = Date.parse("2026-11-29T14:00:00.000Z");
+    const node = testNodeContext(a, "a", { now: () => nowMs });
+    const people = new SessionCheck(node);
+    const cookieOf = (byte: number) => {
+      const link = signLoginToken(
+        {
+          zone: node.zoneId,
+          gateway: node.deviceId,
+          nonce: new Uint8Array(16).fill(byte),
+          expiresAt: nowMs / 1000 + 3600,
+        },
+        laptop,
+      );
+      return `${SESSION_COOKIE}=${acceptLogin(node, link.jws).cookie}`;
+    };
+    const [first, second] = [cookieOf(1), cookieOf(2)];
+    expect(first).not.toBe(second);
+    const who = async (cookie: string) => {
+      const checked = await checkSession(node, cookie, people);
+      return "viewer" in checked ? checked.viewer : checked;
+    };
+    const laptopViewer: Viewer = {
+      kind: "device",
+      device: deviceIdFromPublicKey(laptop.publicKey),
+      deviceName: "laptop",
+    };
+    expect(await who(first)).toEqual(laptopViewer);
+    await signOut(node, first, people);
+    expect([await who(first), await who(second)]).toEqual([SIGNED_OUT, laptopViewer]);
   });
 });

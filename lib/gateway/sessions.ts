@@ -186,7 +186,12 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
     return { cookie };
   }
   const cookie = signSession(
-    { zone: node.zoneId, device: login.issuer, expiresAt: nowS + SESSION_TTL_S },
+    {
+      zone: node.zoneId,
+      device: login.issuer,
+      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
+      expiresAt: nowS + SESSION_TTL_S,
+    },
     node.zone.deviceKey,
   );
   node.log.info("session opened", { device });

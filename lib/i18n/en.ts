@@ -183,6 +183,8 @@ export const en = {
       `${p.app}'s data is on ${p.device} only: its manifest asks for no copy.`,
     absent: (p: { device: string; days: number }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
+    absentSaidAhead: (p: { device: string; days: number; by: string }) =>
+      `${p.device} has not been seen for ${s(p.days, "day", "days")}, but ${p.by} say its clock is ahead, so it may be up with its changes refused. Set its clock right first; if it is gone for good, revoke it.`,
     clockAhead: (p: { device: string; seconds: number; by: string }) =>
       `${p.device}'s clock is ${s(p.seconds, "second", "seconds")} ahead of the clock on ${p.by}: its changes are refused until it is set right, so it looks offline. Turn on network time on ${p.device}, or, if its clock is right, on ${p.by}.`,
     seeDevices: "See the devices",
@@ -621,8 +623,12 @@ export const en = {
     stopped: {
       revoked: (_p: { device: string }) => "it was revoked.",
       expired: (_p: { device: string }) => "its grant has expired.",
+      "granter-revoked": (p: { device: string }) =>
+        `it was granted through ${p.device}, which was revoked from the zone, so every call it makes is refused.`,
+      "granter-quarantined": (p: { device: string }) =>
+        `it was granted through ${p.device}, which is quarantined (it signed two different changes under one number), so every call it makes is refused.`,
       "granter-gone": (p: { device: string }) =>
-        `it was granted through ${p.device}, which is no longer in the zone, so every call it makes is refused.`,
+        `it was granted through ${p.device}, which is not (or no longer) a device of this zone, so every call it makes is refused.`,
       "person-gone": (_p: { device: string }) =>
         "the person it acts for is no longer of this zone.",
     },

@@ -158,6 +158,8 @@ export const zhCN: Messages = {
     singleCopyNoDevice: (p) => `${p.app} 的数据只在 ${p.device} 上：没有其他在线设备保存副本。`,
     singleCopyWanted: (p) => `${p.app} 的数据只在 ${p.device} 上：它的清单不要求副本。`,
     absent: (p) => `已经 ${n(p.days)} 天没有见到 ${p.device}。如果它已永久离开，请吊销它。`,
+    absentSaidAhead: (p) =>
+      `已经 ${n(p.days)} 天没有见到 ${p.device}，但 ${p.by} 称它的时钟偏快，所以它可能仍在运行，只是它的更改被拒绝。请先校准它的时钟；如果它已永久离开，请吊销它。`,
     clockAhead: (p) =>
       `${p.device} 的时钟比 ${p.by} 上的时钟快 ${n(p.seconds)} 秒：在校准之前，它的更改会被拒绝，因此它看起来处于离线状态。请在 ${p.device} 上开启网络时间同步；如果它的时钟是准确的，请在 ${p.by} 上开启。`,
     seeDevices: "查看设备",
@@ -561,8 +563,12 @@ export const zhCN: Messages = {
     stopped: {
       revoked: (_p) => "它已被吊销。",
       expired: (_p) => "它的授权已过期。",
+      "granter-revoked": (p) =>
+        `它是通过 ${p.device} 授权的，该设备已被从区域中吊销，所以它的每次调用都会被拒绝。`,
+      "granter-quarantined": (p) =>
+        `它是通过 ${p.device} 授权的，该设备已被隔离（它以同一序号签署了两个不同的变更），所以它的每次调用都会被拒绝。`,
       "granter-gone": (p) =>
-        `它是通过 ${p.device} 授权的，该设备已不在区域中，所以它的每次调用都会被拒绝。`,
+        `它是通过 ${p.device} 授权的，该设备不是（或已不再是）本区域的设备，所以它的每次调用都会被拒绝。`,
       "person-gone": (_p) => "它所代表的人已不在本区域中。",
     },
     grantAgain: "请在下方重新授权，并把新令牌交给智能体。",

@@ -195,7 +195,10 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
     case "absent":
       return (
         <>
-          {n.absent(note)} <a href={href("devices")}>{n.seeDevices}</a>
+          {note.aheadBy
+            ? n.absentSaidAhead({ ...note, by: note.aheadBy.join(", ") })
+            : n.absent(note)}{" "}
+          <a href={href("devices")}>{n.seeDevices}</a>
         </>
       );
     case "clock-ahead":

@@ -703,6 +703,35 @@ describe("an install's result, followed on its job's page", () => {
   });
 });
 
+describe("a device long unheard that other devices say is ahead", () => {
+  test("is said absent in each language, with who says its clock is ahead", async () => {
+    const status = withStatus()["/v1/status"];
+    const notes = [
+      { kind: "absent", device: "laptop", days: 14, aheadBy: ["phone"] },
+      { kind: "absent", device: "tablet", days: 9 },
+    ];
+    const { get } = panelFor(owner, {
+      "/v1/status": { ...status, reliability: { ...status.reliability, notes } },
+    });
+    const items = async (language: string) =>
+      [
+        ...(await (await get("", { "accept-language": language })).text()).matchAll(
+          /<li class="warn">(.*?)<\/li>/gs,
+        ),
+      ].map((m) => (m[1] ?? "").replace(/<[^>]*>/g, "").replaceAll("&#39;", "'"));
+    const english = await items("en");
+    expect(english[0]).toStartWith(
+      en.notes.absentSaidAhead({ device: "laptop", days: 14, by: "phone" }),
+    );
+    expect(english[1]).toStartWith(en.notes.absent({ device: "tablet", days: 9 }));
+    const chinese = await items("zh-CN");
+    expect(chinese[0]).toStartWith(
+      zhCN.notes.absentSaidAhead({ device: "laptop", days: 14, by: "phone" }),
+    );
+    expect(chinese[0]).toContain("phone");
+  });
+});
+
 describe("an agent whose grant stopped working", () => {
   test("is shown as not working, why and what to do, in each language; a working one by its end", async () => {
     const granted = {
@@ -720,8 +749,9 @@ describe("an agent whose grant stopped working", () => {
       grantedBy: "nas",
       working: false,
       stopped: {
-        why: "granter-gone",
-        message: "granted by nas, which is no longer in the zone: every call it makes is refused",
+        why: "granter-quarantined",
+        message:
+          "granted by nas, which is quarantined (it signed two different changes under one number): every call it makes is refused",
         hint: "owner grants it again in the control panel (Agents), and gives the agent the new token.",
       },
     };
@@ -742,12 +772,12 @@ describe("an agent whose grant stopped working", () => {
     const english = await page("en");
     const cards = english.split("owner-tidy");
     expect(cards[0]).toContain(en.agents.notWorking);
-    expect(cards[0]).toContain(en.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(cards[0]).toContain(en.agents.stopped["granter-quarantined"]({ device: "nas" }));
     expect(cards[0]).toContain(en.agents.grantAgain);
     expect(cards[1]).not.toContain(en.agents.notWorking);
     const chinese = await page("zh-CN");
     expect(chinese).toContain(zhCN.agents.notWorking);
-    expect(chinese).toContain(zhCN.agents.stopped["granter-gone"]({ device: "nas" }));
+    expect(chinese).toContain(zhCN.agents.stopped["granter-quarantined"]({ device: "nas" }));
     expect(chinese).toContain(zhCN.agents.grantAgain);
   });
 });

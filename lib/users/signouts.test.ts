@@ -95,4 +95,17 @@ describe("a session's id", () => {
       deviceSessionId({ ...device, expiresAt: 3 }),
     );
   });
+
+  test("a device's session is known by its nonce; a first-version one keeps the id it had", () => {
+    const device = { zone: claims.zone, issuer: claims.gateway, device: "dphone" as DeviceId };
+    const ids = [undefined, "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAQ"].map((nonce) =>
+      deviceSessionId({ ...device, expiresAt: 2, ...(nonce ? { nonce } : {}) }),
+    );
+    expect(new Set(ids).size).toBe(3);
+    // A sign-out recorded before sessions had nonces still names the same first-version one.
+    expect(ids[0]).toBe(FIRST_VERSION_ID);
+  });
 });
+
+/** deviceSessionId of the first-version session above, as bucky computed it before nonces. */
+const FIRST_VERSION_ID = "8a427b4fe716be5d04a043abace61143f9e94529f5b52f465b168908d3a5d76f";

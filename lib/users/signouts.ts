@@ -32,9 +32,19 @@ export function personSessionId(claims: SessionClaims): string {
   return digest("person", claimsBytes(claims));
 }
 
-/** The id of a device's session (a login link's from a device that holds no owner key). */
+/**
+ * The id of a device's session (a login link's from a device that holds no owner key):
+ * its fields, its nonce among them (a first-version session has none, and keeps the id it
+ * was signed out under).
+ */
 export function deviceSessionId(session: Session): string {
-  const fields = [session.zone, session.issuer, session.device, session.expiresAt];
+  const fields: (string | number)[] = [
+    session.zone,
+    session.issuer,
+    session.device,
+    session.expiresAt,
+  ];
+  if (session.nonce !== undefined) fields.push(session.nonce);
   return digest("device", new TextEncoder().encode(JSON.stringify(fields)));
 }
 

@@ -3,10 +3,12 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
+import { readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
 import { standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
+import { clockAheadNotes } from "./reliability.ts";
 import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
@@ -31,15 +33,19 @@ export interface DeviceView {
   /** The round trip of that last request. */
   readonly rttMs: number | null;
   /**
-   * How far its clock is ahead of this device's (behind when negative), from its last
-   * signed request here; null when it has not called since this daemon started.
+   * Whether members refuse its records for its clock, as their facts say (the status's
+   * `clock-ahead` note): how far ahead (the most any says), by whom, since when; null when
+   * none does. The zone's word, the same on every device asked.
    */
-  readonly clockOffsetMs: number | null;
+  readonly clockAhead: {
+    readonly seconds: number;
+    readonly by: readonly string[];
+    readonly since: string;
+  } | null;
 }
 
 export interface ContactLookup {
   get(id: DeviceId): { address: string | null; lastSeenAt: number; rttMs: number } | undefined;
-  clockOffsetMs?(id: DeviceId): number | undefined;
 }
 
 /**
@@ -60,6 +66,11 @@ export function listDevices(
     readRelays(zone.db, membership).map((relay) => [relay.id, relay.name]),
   );
   const now = zone.now();
+  const clockAhead = new Map(
+    clockAheadNotes(readZoneFacts(zone.db, membership, now, liveWindowMs)).map(
+      ({ device, seconds, by, since }) => [device, { seconds, by, since }],
+    ),
+  );
   return [...membership.byId.values()]
     .map((member): DeviceView => {
       const self = member.id === zone.deviceId;
@@ -86,7 +97,7 @@ export function listDevices(
         self,
         ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
-        clockOffsetMs: self ? null : (contacts.clockOffsetMs?.(member.id) ?? null),
+        clockAhead: clockAhead.get(member.name) ?? null,
       };
     })
     .sort((a, b) => compareCodeUnits(a.name, b.name));

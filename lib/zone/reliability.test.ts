@@ -377,7 +377,7 @@ describe("a device refused for its clock in the warnings", () => {
   });
   const WEEK = 7 * 24 * 3600_000;
 
-  test("named once with every device that refuses it, and not called absent: revoking it would be wrong", () => {
+  test("named once with every device that refuses it; long unheard, absent with who says its clock is ahead", () => {
     const laptop = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
     const r = assessReliability({
       devices: [
@@ -405,11 +405,45 @@ describe("a device refused for its clock in the warnings", () => {
           by: ["nas", "phone"],
           since: iso(2 * WEEK),
         },
+        { kind: "absent", device: "laptop", days: 14, aheadBy: ["nas", "phone"] },
       ],
     );
     expect(r.warnings.filter((w) => w.startsWith("laptop"))).toEqual([
       "laptop's clock is 125 s ahead of nas and phone's: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on laptop (`timedatectl set-ntp true`), or, if its clock is right, on nas and phone",
+      "laptop has not been seen for 14 days, but nas and phone say its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, `bucky devices revoke laptop`",
     ]);
+  });
+
+  test("one device's word that another is ahead hides neither its absence nor its own refusals", () => {
+    const base = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
+    const laptop = withFacts(base, {
+      syncRefused: { nas: { code: "E_CLOCK", message: "your clock is behind", since: iso(0) } },
+    });
+    const r = assessReliability({
+      devices: [
+        device("nas", 3600_000),
+        withFacts(device("phone", 3600_000), {
+          clockAhead: { laptop: { aheadMs: 400_000, since: iso(0) } },
+        }),
+        laptop,
+      ],
+      nowMs: NOW,
+    });
+    expect(
+      r.notes
+        .filter((note) => ["clock-ahead", "absent", "sync-refused"].includes(note.kind))
+        .map((note) => ({ kind: note.kind, ...("by" in note ? { by: note.by } : {}) })),
+    ).toEqual([
+      { kind: "sync-refused" },
+      { kind: "clock-ahead", by: ["phone"] },
+      { kind: "absent" },
+    ]);
+    expect(r.notes.find((note) => note.kind === "absent")).toEqual({
+      kind: "absent",
+      device: "laptop",
+      days: 14,
+      aheadBy: ["phone"],
+    });
   });
 
   test("a device long unheard that no device refuses is absent, as before", () => {

@@ -96,7 +96,17 @@ export type ReliabilityNote =
       readonly device: string;
       readonly wanted: boolean;
     }
-  | { readonly kind: "absent"; readonly device: string; readonly days: number }
+  | {
+      readonly kind: "absent";
+      readonly device: string;
+      readonly days: number;
+      /**
+       * The devices that say its clock is ahead (their facts, which a member writes as it
+       * likes): it may be up with its changes refused. Said beside the absence, never in
+       * its place, so no device's word hides another's absence.
+       */
+      readonly aheadBy?: readonly string[];
+    }
   | {
       /**
        * `by` refuse the changesets, presence and facts of `device` because its clock is
@@ -236,11 +246,16 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
   }
   const ahead = clockAheadNotes(devices);
-  const isAhead = (name: string) => ahead.some((note) => note.device === name);
+  const aheadBy = (name: string) => ahead.find((note) => note.device === name)?.by;
   for (const device of devices)
     for (const [peer, refused] of Object.entries(device.facts.syncRefused ?? {})) {
-      // Refused for the clocks of the two, one of which the zone names already: the same news.
-      if (refused.code === "E_CLOCK" && (isAhead(peer) || isAhead(device.name))) continue;
+      // Refused for the clocks of the two, which one of the two says of the other already:
+      // the same news. A third device's word about either hides nothing.
+      if (
+        refused.code === "E_CLOCK" &&
+        (aheadBy(peer)?.includes(device.name) || aheadBy(device.name)?.includes(peer))
+      )
+        continue;
       notes.push({ kind: "sync-refused", device: device.name, peer, ...refused });
     }
   for (const device of devices) {
@@ -250,13 +265,15 @@ export function assessReliability(input: ReliabilityInput): Reliability {
   notes.push(...ahead);
   for (const device of devices) {
     const absentMs = device.heardAliveAt === null ? null : input.nowMs - device.heardAliveAt;
-    // One only ahead is not gone: revoking it would be the wrong advice.
-    if (isAhead(device.name)) continue;
+    // One only ahead is not gone, and revoking it would be the wrong advice; but that it is
+    // ahead is other devices' word, so the absence is said with whose word it is.
+    const said = aheadBy(device.name);
     if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
       notes.push({
         kind: "absent",
         device: device.name,
         days: Math.floor(absentMs / STALE_BACKUP_MS),
+        ...(said ? { aheadBy: said } : {}),
       });
   }
   const assessed = (level: Reliability["level"], meaning: ReliabilityMeaning) => {
@@ -336,7 +353,9 @@ export function describeNote(note: ReliabilityNote): string {
     case "clock-ahead":
       return `${note.device}'s clock is ${note.seconds} s ahead of ${names(note.by)}'s: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${names(note.by)}`;
     case "absent":
-      return `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
+      return note.aheadBy
+        ? `${note.device} has not been seen for ${note.days} days, but ${names(note.aheadBy)} say${note.aheadBy.length === 1 ? "s" : ""} its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, \`bucky devices revoke ${note.device}\``
+        : `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
     // The error is the gateway's own words (its facts, which a member writes as it likes):
     // said to be its words, quoted, so it reads as no advice of the zone's.
     case "certificate-missing":
@@ -396,9 +415,9 @@ function names(list: readonly string[]): string {
 
 /**
  * The members that other members refuse for their clock, each once: by whom, how far ahead
- * (the most any of them says), and since the first said it.
+ * (the most any of them says), and since the first said it. `bucky devices` says the same.
  */
-function clockAheadNotes(
+export function clockAheadNotes(
   devices: readonly DeviceStanding[],
 ): Extract<ReliabilityNote, { kind: "clock-ahead" }>[] {
   const members = new Set(devices.map((device) => device.name));

@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import type { Member, Membership } from "../sync/membership.ts";
+import type { AgentRecord } from "./grants.ts";
+import { agentStanding } from "./standing.ts";
+
+const NOW_MS = Date.parse("2026-11-29T14:00:00.000Z");
+
+function membershipOf(members: Member[]): Membership {
+  return {
+    byId: new Map(members.map((m) => [m.id, m])),
+    byName: new Map(members.map((m) => [m.name as string, m])),
+  };
+}
+
+const member = (name: string, extra: Partial<Member> = {}): Member => ({
+  id: `d${name}` as DeviceId,
+  name: name as DeviceName,
+  admittedAtMs: 1000,
+  quarantined: false,
+  ...extra,
+});
+
+const recordBy = (issuer: string): AgentRecord => ({
+  agent: `by-${issuer}`,
+  id: `id-${issuer}`,
+  issuer: `d${issuer}` as DeviceId,
+  scopes: { read: ["apps"], write: [], act: [] },
+  issuedAt: "2026-11-01T00:00:00.000Z",
+  expiresAt: "2026-12-01T00:00:00.000Z",
+  revokedAt: null,
+});
+
+describe("an agent whose granting device left the zone", () => {
+  test("is said to be stopped because that device was revoked, is quarantined, or is unknown", () => {
+    const zone = {
+      membership: membershipOf([
+        member("laptop"),
+        member("old", { revokedAfterSeq: 4 }),
+        member("twin", { quarantined: true }),
+      ]),
+      people: { people: new Map(), revs: new Map() },
+      nowMs: NOW_MS,
+    };
+    const again = "Grant it again on a device of the zone (`bucky agent grant by-";
+    const listed = ["laptop", "old", "twin", "gone"].map((issuer) => {
+      const { grantedBy, working, stopped } = agentStanding(recordBy(issuer), zone);
+      return { grantedBy, working, why: stopped?.why, message: stopped?.message };
+    });
+    expect(listed).toEqual([
+      { grantedBy: "laptop", working: true, why: undefined, message: undefined },
+      {
+        grantedBy: "old",
+        working: false,
+        why: "granter-revoked",
+        message: "granted by old, which was revoked from the zone: every call it makes is refused",
+      },
+      {
+        grantedBy: "twin",
+        working: false,
+        why: "granter-quarantined",
+        message:
+          "granted by twin, which is quarantined (it signed two different changes under one number): every call it makes is refused",
+      },
+      {
+        grantedBy: "dgone",
+        working: false,
+        why: "granter-gone",
+        message:
+          "granted by dgone, which is not (or no longer) a device of this zone: every call it makes is refused",
+      },
+    ]);
+    for (const issuer of ["old", "twin", "gone"])
+      expect(agentStanding(recordBy(issuer), zone).stopped?.hint).toStartWith(again);
+  });
+});

@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { signFacts } from "../../protocol/device-facts.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  foundingOps,
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  testZone,
+} from "../state/test-db.ts";
+import { keepFacts } from "../sync/facts.ts";
+import { listDevices } from "./devices.ts";
+
+afterAll(removeTestDatabases);
+
+const NOW_MS = Date.parse("2026-11-29T14:00:00.000Z");
+
+describe("bucky devices", () => {
+  test("says whose clock is ahead from the zone's facts, as every device does, not from its own memory", () => {
+    const nas = signingKeyFromSeed(seed(61));
+    const laptop = signingKeyFromSeed(seed(62));
+    // Two devices asked alike: a (this one) and b; nas says laptop's clock is ahead.
+    const clocks = [63, 64].map((byte) => {
+      const node = openTestNode(byte);
+      appendLocalChangeset(
+        node.db,
+        { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+        foundingOps({ a: node.key, nas, laptop }),
+        1000,
+      );
+      keepFacts(
+        node.db,
+        signFacts(
+          testZone.id,
+          NOW_MS - 1000,
+          { clockAhead: { laptop: { aheadMs: 125_400, since: "2026-11-29T13:00:00.000Z" } } },
+          nas,
+        ),
+        NOW_MS,
+      );
+      const context = testNodeContext(node, "a", { now: () => NOW_MS });
+      // What this process last measured of each caller's clock: different on each device.
+      const measured = (id: DeviceId) => (id === context.deviceId ? undefined : byte * 1000);
+      const contacts = { get: () => undefined, clockOffsetMs: measured };
+      const devices = listDevices(context, contacts, 60_000);
+      return devices.map(({ id: _id, ...view }) => view);
+    });
+    // The same answer on both, whatever each measured.
+    expect(clocks[1]).toEqual(clocks[0] as (typeof clocks)[number]);
+    expect(Object.fromEntries((clocks[0] ?? []).map((d) => [d.name, d.clockAhead]))).toEqual({
+      a: null,
+      laptop: { seconds: 125, by: ["nas"], since: "2026-11-29T13:00:00.000Z" },
+      nas: null,
+    });
+  });
+});
