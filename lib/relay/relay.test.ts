@@ -22,7 +22,8 @@ import {
   privateKeyPem,
 } from "../../protocol/tls-cert.ts";
 import { createLog } from "../log.ts";
-import type { Peer } from "../node/peers.ts";
+import { PeerClient } from "../node/peer-client.ts";
+import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { Forwarders } from "./forwarder.ts";
 import { RelayHub, type RelaySocketData } from "./hub.ts";
 import { Link } from "./pipe.ts";
@@ -411,6 +412,30 @@ describe("relaying", () => {
     });
     expect(await tls.json()).toMatchObject({ echoed: "x" });
   }, 20_000);
+
+  test("the relay's peer client sends its requests and forwarded ones by its own streams, and WebSockets by TLS", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const client = new PeerClient(relayDevice.key, new MemoryContacts(), Date.now, {
+      relaysFor: () => [relay.peer],
+      document: () => relayDevice.document,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => client.stop() });
+    const asked = JSON.parse(
+      new TextDecoder().decode(await client.post(targetPeer, "/sync", new Uint8Array([1]))),
+    );
+    expect(asked).toMatchObject({ over: "own socket", path: "/sync" });
+    const forwarded = await client.forward(targetPeer, "/v1/ingress/app/", {
+      method: "GET",
+      headers: new Headers(),
+      body: null,
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(await forwarded.json()).toMatchObject({ over: "own socket", path: "/v1/ingress/app/" });
+    expect(await client.reachableAddress(targetPeer)).toStartWith("https://127.0.0.1:");
+  });
 
   test("a device that does not say it takes the relay's own streams (an older bucky) is sent only TLS streams", async () => {
     relay = startRelay();
