@@ -9,6 +9,7 @@
  *   <home>/state.db               the zone state (SQLite, WAL)
  *   <home>/logs/bucky.log         JSON-lines log, rotated
  *   <home>/daemon.sock            the running daemon's local API (mode 0600: file access is the auth)
+ *   <home>/peer.sock              its peer API over HTTP, for the relay's own streams (mode 0600)
  *   <home>/daemon.json            the running daemon's pid and addresses
  *   <home>/ndn/                   named data: chunks and chunk lists by hash
  *   <home>/apps/<app>/            each app's data, packages and output on this device
@@ -32,6 +33,8 @@ export interface HomePaths {
   readonly stateDbStaging: string;
   readonly logsDir: string;
   readonly daemonSocket: string;
+  /** The peer API over HTTP, where a relay's own streams end (lib/relay/tunnel.ts). */
+  readonly peerSocket: string;
   readonly daemonInfo: string;
   readonly ndnDir: string;
   readonly appsDir: string;
@@ -53,6 +56,7 @@ export function homePaths(home: string): HomePaths {
     stateDbStaging: join(home, "state.db.partial"),
     logsDir: join(home, "logs"),
     daemonSocket: join(home, "daemon.sock"),
+    peerSocket: join(home, "peer.sock"),
     daemonInfo: join(home, "daemon.json"),
     ndnDir: join(home, "ndn"),
     appsDir: join(home, "apps"),

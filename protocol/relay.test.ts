@@ -42,8 +42,40 @@ describe("relay hello", () => {
   });
 
   test("malformed control messages are refused with a reason", () => {
-    for (const text of ["", "{}", '{"type":"open"}', '{"type":"nope"}', "[1]"])
+    for (const text of [
+      "",
+      "{}",
+      '{"type":"open"}',
+      '{"type":"open-own"}',
+      '{"type":"nope"}',
+      "[1]",
+    ])
       expect(() => decodeControl(text)).toThrow(ProtocolError);
+  });
+
+  test("version 2: a hello says the device takes the relay's own streams, still recognized as before", () => {
+    const hello = answerChallenge("nonce-1", relay, document.jws, deviceKey, ["own"]);
+    const read = decodeControl(JSON.stringify(hello));
+    expect(read).toMatchObject({ type: "hello", takes: ["own"] });
+    expect(checkHello(read, "nonce-1", relay).device).toBe(document.id);
+    // A hello of version 1 says nothing of it.
+    const older = decodeControl(
+      JSON.stringify(answerChallenge("n", relay, document.jws, deviceKey)),
+    );
+    expect("takes" in older).toBe(false);
+    expect(decodeControl('{"type":"open-own","stream":"abc"}')).toEqual({
+      type: "open-own",
+      stream: "abc",
+    });
+    for (const takes of [
+      '"own"',
+      "[1]",
+      JSON.stringify(Array(9).fill("own")),
+      `["${"x".repeat(33)}"]`,
+    ])
+      expect(() =>
+        decodeControl(`{"type":"hello","document":"d","signature":"s","takes":${takes}}`),
+      ).toThrow(/takes/);
   });
 });
 

@@ -16,6 +16,18 @@
  *   device → relay  {type: "ping"}                      every so often; the relay answers
  *   relay → device  {type: "pong"}                      (a silent tunnel is a dead one)
  *
+ * Version 2 adds the relay's own streams. When the relay itself is the device calling (a
+ * gateway reaching a device of its zone behind NAT), the two ends of the stream are the
+ * two ends of the accept connection's TLS: the device pinned the relay's certificate, and
+ * only it received the stream id, down the tunnel it proved its key on. One TLS does, and
+ * such a stream carries the calling device's HTTP inside that TLS alone:
+ *   device → relay  {type: "hello", document, signature, takes: ["own"]}
+ *                                          the device takes the relay's own streams
+ *   relay → device  {type: "open-own", stream}          the relay's own stream: connect
+ *                                          back to …/accept/<stream>, and read HTTP in it
+ * A relay sends "open-own" only on a tunnel whose hello said so; an older relay reads
+ * only the hello's document and signature, and an older device is never sent it.
+ *
  * A device asking the relay for a stream signs its request (request-auth, audience the
  * relay) and sends its device document in the `bucky-document` header.
  */
@@ -37,12 +49,21 @@ import { certificateDer, isDeviceCertificate } from "./tls-cert.ts";
 export const RELAY_NONCE_BYTES = 32;
 export const STREAM_ID_BYTES = 16;
 export const DOCUMENT_HEADER = "bucky-document";
+/** What a device's hello says it takes besides the streams every relay may open. */
+export const TAKES_OWN_STREAMS = "own";
 
 export type ControlMessage =
   | { readonly type: "challenge"; readonly nonce: string }
-  | { readonly type: "hello"; readonly document: string; readonly signature: string }
+  | {
+      readonly type: "hello";
+      readonly document: string;
+      readonly signature: string;
+      /** Version 2: what the device takes besides TLS streams (TAKES_OWN_STREAMS). */
+      readonly takes?: readonly string[];
+    }
   | { readonly type: "ready" }
   | { readonly type: "open"; readonly stream: string }
+  | { readonly type: "open-own"; readonly stream: string }
   | { readonly type: "ping" }
   | { readonly type: "pong" };
 
@@ -56,7 +77,8 @@ export function decodeControl(text: string): ControlMessage {
   check(isRecord(value) && typeof value.type === "string", "a relay message has a type");
   switch (value.type) {
     case "challenge":
-    case "open": {
+    case "open":
+    case "open-own": {
       const field = value.type === "challenge" ? "nonce" : "stream";
       check(
         typeof value[field] === "string" && (value[field] as string).length <= 64,
@@ -64,12 +86,26 @@ export function decodeControl(text: string): ControlMessage {
       );
       return value as ControlMessage;
     }
-    case "hello":
+    case "hello": {
       check(
         typeof value.document === "string" && typeof value.signature === "string",
         "relay hello has a document and a signature",
       );
-      return value as ControlMessage;
+      const { takes } = value;
+      check(
+        takes === undefined ||
+          (Array.isArray(takes) &&
+            takes.length <= 8 &&
+            takes.every((what) => typeof what === "string" && what.length <= 32)),
+        "relay hello's takes is a short list of names",
+      );
+      return {
+        type: "hello",
+        document: value.document,
+        signature: value.signature,
+        ...(takes ? { takes: takes as string[] } : {}),
+      };
+    }
     case "ready":
     case "ping":
     case "pong":
@@ -85,6 +121,7 @@ export function answerChallenge(
   relay: DeviceId,
   document: string,
   key: SigningKey,
+  takes: readonly string[] = [],
 ): ControlMessage {
   return {
     type: "hello",
@@ -92,6 +129,7 @@ export function answerChallenge(
     signature: toBase64url(
       key.sign(challengeInput(nonce, relay, deviceIdFromPublicKey(key.publicKey))),
     ),
+    ...(takes.length > 0 ? { takes } : {}),
   };
 }
 

@@ -191,6 +191,18 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       publishedPort(zone.db, zone.device.name),
     );
     started.push(() => peerServer.stop(true));
+    const ownPeer = listenForOwnStreams(
+      paths.peerSocket,
+      (request, server) =>
+        peerApp ? peerApp.fetch(request, server) : new Response("starting", { status: 503 }),
+      peerSockets(() => relayHub),
+      log,
+    );
+    if (ownPeer)
+      started.push(() => {
+        ownPeer.stop(true);
+        rmSync(paths.peerSocket, { force: true });
+      });
     started.push(() => relayHub.stop());
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
     const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
@@ -343,6 +355,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       // came back must not wait out a remembered failure.
       relayAddress: (relay) => node.client.directAddress(relay, true),
       localPeer: { host: loopbackFor(options.listen.host), port: peerServer.port as number },
+      ...(ownPeer ? { ownPeer: { unix: paths.peerSocket } } : {}),
     });
     const followRelays = () => {
       const relays = node.relays();
@@ -540,6 +553,32 @@ function listen(
       );
     }
     throw error;
+  }
+}
+
+/**
+ * The peer API over HTTP on a Unix socket only this user can open, where the streams a
+ * relay opens for its own requests end: their TLS is the one of this device's connection
+ * to the relay (protocol/relay.ts). Every request is authenticated as on the TLS server.
+ * A home whose path is too long for a socket (108 bytes) goes without: the device then
+ * takes only TLS streams, as an older bucky does.
+ */
+function listenForOwnStreams(
+  path: string,
+  fetch: (request: Request, server: Server<PeerSocketData>) => Response | Promise<Response>,
+  websocket: WebSocketHandler<PeerSocketData>,
+  log: Log,
+): Server<PeerSocketData> | undefined {
+  rmSync(path, { force: true });
+  try {
+    const server = Bun.serve({ unix: path, maxRequestBodySize: MAX_BODY_BYTES, fetch, websocket });
+    chmodSync(path, 0o600);
+    return server;
+  } catch (error) {
+    log.warn("no socket for a relay's own streams: relayed requests keep a TLS of their own", {
+      error: (error as Error).message,
+    });
+    return undefined;
   }
 }
 

@@ -4,7 +4,8 @@
  * authenticated by this device's key: a tag under the key the two devices share when the
  * peer takes those (request-auth v2; a daemon's calls), else a signature. A peer's own
  * addresses are tried first (the one that answered last time leading), then the relays it
- * may keep a tunnel to: the TLS runs end to end either way.
+ * may keep a tunnel to: the TLS runs end to end either way. When this device is that relay,
+ * the one TLS of the device's own connection to it does (lib/relay/forwarder.ts).
  */
 
 import type { SigningKey } from "../../protocol/ed25519.ts";
@@ -43,6 +44,12 @@ export interface RelayOptions {
   readonly document: () => string | undefined;
   /** This process's own relay, when this device is one. */
   readonly hub?: RelayHub;
+}
+
+/** Where to send a request along a route: `tls` when it is a TLS server the peer's. */
+interface Opened {
+  readonly base: string;
+  readonly tls: boolean;
 }
 
 /** One way to a peer: one of its own addresses, or through a relay. */
@@ -129,8 +136,8 @@ export class PeerClient {
   ): Promise<Response> {
     const failures: string[] = [];
     for (const route of this.routesTo(peer)) {
-      const base = await this.open(route, peer, failures);
-      if (!base) continue;
+      const opened = await this.open(route, peer, failures, true);
+      if (!opened) continue;
       // The caller's headers are its own copy: they carry the authentication (set anew,
       // with a new time, for each route tried).
       const { headers } = init;
@@ -143,13 +150,13 @@ export class PeerClient {
       for (const name in signed) headers.set(name, signed[name] as string);
       const startMs = performance.now();
       try {
-        const response = await fetch(`${base}${path}`, {
+        const response = await fetch(`${opened.base}${path}`, {
           method: init.method,
           headers,
           body: init.body,
           redirect: "manual",
           signal: init.signal,
-          tls: pinnedTls(peer.certPem),
+          ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
           duplex: "half",
           // The app's bytes as it sent them: a compressed answer stays compressed.
           decompress: false,
@@ -172,8 +179,8 @@ export class PeerClient {
    */
   async reachableAddress(peer: Peer): Promise<string | undefined> {
     for (const route of this.routesTo(peer)) {
-      const base = await this.open(route, peer, []);
-      if (base) return base;
+      const opened = await this.open(route, peer, [], false);
+      if (opened) return opened.base;
     }
     return undefined;
   }
@@ -228,10 +235,23 @@ export class PeerClient {
     return [...direct, ...relayed];
   }
 
-  /** The base URL to send a request along `route`, or undefined (and why) if it is down. */
-  private async open(route: Route, peer: Peer, failures: string[]): Promise<string | undefined> {
-    if (route.via) return this.forwarders?.addressFor(route.via, peer);
-    if (await this.reachability.check(route.key)) return route.key;
+  /**
+   * Where to send a request along `route`, or undefined (and why) if it is down. `own`:
+   * through this device's own relay, the door of its own streams when the peer takes them.
+   */
+  private async open(
+    route: Route,
+    peer: Peer,
+    failures: string[],
+    own: boolean,
+  ): Promise<Opened | undefined> {
+    if (route.via) {
+      const ownDoor = own ? this.forwarders?.ownAddressFor(route.via, peer) : undefined;
+      if (ownDoor) return { base: ownDoor, tls: false };
+      const door = this.forwarders?.addressFor(route.via, peer);
+      return door ? { base: door, tls: true } : undefined;
+    }
+    if (await this.reachability.check(route.key)) return { base: route.key, tls: true };
     failures.push(`${route.key} (cannot connect)`);
     return undefined;
   }
@@ -268,19 +288,19 @@ export class PeerClient {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
     for (const route of this.routesTo(peer)) {
-      const base = await this.open(route, peer, failures);
-      if (!base) continue;
+      const opened = await this.open(route, peer, failures, true);
+      if (!opened) continue;
       const startMs = performance.now();
       let response: Response;
       try {
-        response = await fetch(`${base}${path}`, {
+        response = await fetch(`${opened.base}${path}`, {
           method,
           ...(method === "POST" ? { body } : {}),
           headers: {
             ...(options.contentType ? { "content-type": options.contentType } : {}),
             ...this.authenticate(peer, { method, path, audience: peer.id, body }),
           },
-          tls: pinnedTls(peer.certPem),
+          ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
           // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
           // with one), else a member could send this device's requests, their bodies, to any
           // address it reaches, and have that service's answer taken as the peer's.

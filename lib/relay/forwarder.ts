@@ -2,7 +2,10 @@
  * The calling side of a relayed stream. For each (relay, device) pair it listens on a
  * loopback port; every connection there becomes a stream to the device through the relay.
  * A peer request then goes to `https://127.0.0.1:<port>` with the device's certificate
- * pinned as usual: the TLS runs end to end, and the relay only carries it.
+ * pinned as usual: the TLS runs end to end, and the relay only carries it. When this
+ * device is the relay, and the device says it takes the relay's own streams, a door of
+ * `http://127.0.0.1:<port>` carries the request inside the TLS of the device's connection
+ * to this relay alone (protocol/relay.ts): its two ends are the same two devices.
  */
 
 import type { Socket, TCPSocketListener } from "bun";
@@ -37,6 +40,8 @@ interface Door {
   readonly listener: TCPSocketListener<StreamData>;
   relay: Peer;
   target: Peer;
+  /** The relay's own streams: HTTP, into this process's hub. */
+  readonly own: boolean;
 }
 
 export class Forwarders {
@@ -46,14 +51,29 @@ export class Forwarders {
 
   /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
   addressFor(relay: Peer, target: Peer): string {
-    const key = `${relay.id} ${target.id}`;
+    return `https://127.0.0.1:${this.door(relay, target, false).listener.port}`;
+  }
+
+  /**
+   * `http://127.0.0.1:<port>`: a door to `target` for this device's HTTP, carried inside
+   * the TLS of its connection to this device's own hub; undefined when `relay` is another
+   * device, or `target` does not take such streams (an older bucky).
+   */
+  ownAddressFor(relay: Peer, target: Peer): string | undefined {
+    const hub = this.options.hub;
+    if (!hub || relay.id !== this.options.self || !hub.takesOwn(target.id)) return undefined;
+    return `http://127.0.0.1:${this.door(relay, target, true).listener.port}`;
+  }
+
+  private door(relay: Peer, target: Peer, own: boolean): Door {
+    const key = `${own ? "own" : relay.id} ${target.id}`;
     let door = this.doors.get(key);
     if (door) Object.assign(door, { relay, target });
     else {
-      door = this.open(relay, target);
+      door = this.open(relay, target, own);
       this.doors.set(key, door);
     }
-    return `https://127.0.0.1:${door.listener.port}`;
+    return door;
   }
 
   stop(): void {
@@ -61,8 +81,8 @@ export class Forwarders {
     this.doors.clear();
   }
 
-  private open(relay: Peer, target: Peer): Door {
-    const door: Door = { relay, target, listener: this.listen(() => door) };
+  private open(relay: Peer, target: Peer, own: boolean): Door {
+    const door: Door = { relay, target, own, listener: this.listen(() => door) };
     return door;
   }
 
@@ -74,9 +94,10 @@ export class Forwarders {
         open: (socket) => {
           const end = tcpEnd(socket as Socket<unknown>);
           socket.data = { link: new Link(end), flush: () => end.flush() };
-          const { relay, target } = door();
+          const { relay, target, own } = door();
           const hub = this.options.hub;
-          if (hub && relay.id === this.options.self) hub.connectLocal(target.id, socket.data.link);
+          if (hub && relay.id === this.options.self)
+            hub.connectLocal(target.id, socket.data.link, own);
           else void this.connectRemote(relay, target, socket.data.link);
         },
         data: (socket, chunk) => socket.data.link.fromA(chunk),

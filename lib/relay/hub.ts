@@ -3,7 +3,9 @@
  * that wants to reach one connects here, and the hub has the tunnel open a stream back
  * from it, then joins the two. The hub checks who is who with documents and signatures
  * alone, so it works without the zone's state (a relay need not be a member), and it only
- * ever sees the devices' TLS records.
+ * ever sees the devices' TLS records. Its own streams (this device calling one that keeps
+ * a tunnel here, and says it takes them) carry HTTP inside the accept connection's TLS
+ * alone: see protocol/relay.ts.
  */
 import { randomBytes } from "node:crypto";
 import type { Server, ServerWebSocket } from "bun";
@@ -15,6 +17,7 @@ import {
   decodeControl,
   RELAY_NONCE_BYTES,
   STREAM_ID_BYTES,
+  TAKES_OWN_STREAMS,
   verifyOwnDocument,
 } from "../../protocol/relay.ts";
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
@@ -32,6 +35,8 @@ export type RelaySocketData =
       device?: DeviceId;
       zone?: ZoneId;
       name?: string;
+      /** Its hello said it takes this relay's own streams. */
+      takesOwn?: boolean;
     }
   | {
       readonly kind: "relay-caller";
@@ -87,13 +92,23 @@ export class RelayHub {
     return upgrade(request, server, { kind: "relay-accept", stream });
   }
 
-  /** A stream from inside this process (the relay's own device calling a tunnelled one). */
-  connectLocal(target: DeviceId, link: Link): void {
-    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link);
+  /**
+   * A stream from inside this process (the relay's own device calling a tunnelled one).
+   * `own`: the caller speaks HTTP into it, for the device to read inside the accept
+   * connection's TLS; only for a device that takes own streams (takesOwn), else it closes.
+   */
+  connectLocal(target: DeviceId, link: Link, own = false): void {
+    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link, own);
   }
 
   isAttached(device: DeviceId): boolean {
     return this.tunnels.has(device);
+  }
+
+  /** Whether `device` keeps a tunnel here and takes this relay's own streams. */
+  takesOwn(device: DeviceId): boolean {
+    const tunnel = this.tunnels.get(device);
+    return tunnel?.data.kind === "relay-control" && tunnel.data.takesOwn === true;
   }
 
   stop(): void {
@@ -145,9 +160,11 @@ export class RelayHub {
   };
 
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
-  private open(stream: string, target: DeviceId, link: Link): void {
+  private open(stream: string, target: DeviceId, link: Link, own = false): void {
     const tunnel = this.tunnels.get(target);
-    if (!tunnel) {
+    // An own stream to a tunnel that does not take them (replaced by an older bucky's
+    // meanwhile) would have the device read HTTP as TLS: it is not opened.
+    if (!tunnel || (own && !this.takesOwn(target))) {
       link.close();
       return;
     }
@@ -156,7 +173,7 @@ export class RelayHub {
       link.close();
     }, ACCEPT_TIMEOUT_MS);
     this.pending.set(stream, { link, timer });
-    tunnel.send(JSON.stringify({ type: "open", stream }));
+    tunnel.send(JSON.stringify({ type: own ? "open-own" : "open", stream }));
   }
 
   private control(ws: ServerWebSocket<RelaySocketData>, text: string): void {
@@ -171,7 +188,9 @@ export class RelayHub {
       const who = checkHello(message, data.nonce, this.options.self);
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
-      Object.assign(data, who);
+      Object.assign(data, who, {
+        takesOwn: message.type === "hello" && (message.takes ?? []).includes(TAKES_OWN_STREAMS),
+      });
       this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
       this.tunnels.set(who.device, ws);
       ws.send(JSON.stringify({ type: "ready" }));

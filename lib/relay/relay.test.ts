@@ -5,6 +5,9 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Server, Socket } from "bun";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -19,9 +22,11 @@ import {
   privateKeyPem,
 } from "../../protocol/tls-cert.ts";
 import { createLog } from "../log.ts";
-import type { Peer } from "../node/peers.ts";
+import { PeerClient } from "../node/peer-client.ts";
+import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { Forwarders } from "./forwarder.ts";
 import { RelayHub, type RelaySocketData } from "./hub.ts";
+import { Link } from "./pipe.ts";
 import { retryDelayMs, Tunnels } from "./tunnel.ts";
 
 interface Device {
@@ -90,6 +95,25 @@ const targetServer = Bun.serve({
 });
 toClose.push(targetServer);
 
+/**
+ * The target's peer API over HTTP on its Unix socket, where the relay's own streams end:
+ * it says it answered there, and what it received.
+ */
+const socketDir = mkdtempSync(join(tmpdir(), "bucky-relay-test-"));
+const ownSocket = join(socketDir, "peer.sock");
+const ownServer = Bun.serve({
+  unix: ownSocket,
+  async fetch(request) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    return Response.json({
+      over: "own socket",
+      path: new URL(request.url).pathname,
+      sha256: createHash("sha256").update(body).digest("hex"),
+    });
+  },
+});
+toClose.push(ownServer, { stop: () => rmSync(socketDir, { recursive: true, force: true }) });
+
 interface RelayUnderTest {
   readonly hub: RelayHub;
   readonly url: string;
@@ -149,13 +173,19 @@ const targetPeer: Peer = {
   certPem: target.cert,
 };
 
-function keepTunnel(relay: RelayUnderTest, who = target, lines: string[] = []): Tunnels {
+function keepTunnel(
+  relay: RelayUnderTest,
+  who = target,
+  lines: string[] = [],
+  takesOwn = false,
+): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
     log: createLog({ level: "info", write: (line) => lines.push(line) }),
     document: () => who.document,
     relayAddress: async () => relay.url,
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
+    ...(takesOwn ? { ownPeer: { unix: ownSocket } } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -172,6 +202,20 @@ function callerDoor(relay: RelayUnderTest): string {
   });
   toClose.push({ stop: () => forwarders.stop() });
   return forwarders.addressFor(relay.peer, targetPeer);
+}
+
+/** The relay's own device calling through its own hub. */
+function relayForwarders(relay: RelayUnderTest): Forwarders {
+  const forwarders = new Forwarders({
+    key: relayDevice.key,
+    self: relayDevice.id,
+    now: Date.now,
+    document: () => relayDevice.document,
+    relayAddress: async () => relay.url,
+    hub: relay.hub,
+  });
+  toClose.push({ stop: () => forwarders.stop() });
+  return forwarders;
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -344,6 +388,137 @@ describe("relaying", () => {
     socket.resume();
     await until("the whole download", () => door.bytes() >= offeredMiB * 1024 * 1024, 20_000);
   }, 60_000);
+
+  test("the relay's own requests cross in the one TLS of the device's connection to it, read as HTTP on the device's socket", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takesOwn(target.id)).toBe(true);
+    const forwarders = relayForwarders(relay);
+    const door = forwarders.ownAddressFor(relay.peer, targetPeer);
+    expect(door).toStartWith("http://127.0.0.1:");
+    const body = randomBytes(8 * 1024 * 1024);
+    const response = await fetch(`${door}/echo`, { method: "POST", body });
+    expect(await response.json()).toEqual({
+      over: "own socket",
+      path: "/echo",
+      sha256: createHash("sha256").update(body).digest("hex"),
+    });
+    // The relay's door for other devices' TLS stays as it was, to the TLS server.
+    const tls = await fetch(`${forwarders.addressFor(relay.peer, targetPeer)}/echo`, {
+      method: "POST",
+      body: "x",
+      tls: pinnedTls(target.cert),
+    });
+    expect(await tls.json()).toMatchObject({ echoed: "x" });
+  }, 20_000);
+
+  test("the relay's peer client sends its requests and forwarded ones by its own streams, and WebSockets by TLS", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const client = new PeerClient(relayDevice.key, new MemoryContacts(), Date.now, {
+      relaysFor: () => [relay.peer],
+      document: () => relayDevice.document,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => client.stop() });
+    const asked = JSON.parse(
+      new TextDecoder().decode(await client.post(targetPeer, "/sync", new Uint8Array([1]))),
+    );
+    expect(asked).toMatchObject({ over: "own socket", path: "/sync" });
+    const forwarded = await client.forward(targetPeer, "/v1/ingress/app/", {
+      method: "GET",
+      headers: new Headers(),
+      body: null,
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(await forwarded.json()).toMatchObject({ over: "own socket", path: "/v1/ingress/app/" });
+    expect(await client.reachableAddress(targetPeer)).toStartWith("https://127.0.0.1:");
+  });
+
+  test("a device that does not say it takes the relay's own streams (an older bucky) is sent only TLS streams", async () => {
+    relay = startRelay();
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takesOwn(target.id)).toBe(false);
+    const forwarders = relayForwarders(relay);
+    expect(forwarders.ownAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    // Nor does the hub open one asked for meanwhile (the tunnel replaced by an older one).
+    const closed: string[] = [];
+    const link = new Link({
+      send: () => true,
+      pause: () => {},
+      resume: () => {},
+      close: () => void closed.push("closed"),
+    });
+    relay.hub.connectLocal(target.id, link, true);
+    expect(closed).toEqual(["closed"]);
+    const response = await fetch(`${forwarders.addressFor(relay.peer, targetPeer)}/echo`, {
+      method: "POST",
+      body: "older",
+      tls: pinnedTls(target.cert),
+    });
+    expect(await response.json()).toMatchObject({ echoed: "older" });
+  });
+
+  test("only the relay itself has own streams: another device's door through it is TLS to the device's certificate", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const forwarders = new Forwarders({
+      key: caller.key,
+      self: caller.id,
+      now: Date.now,
+      document: () => caller.document,
+      relayAddress: async () => relay.url,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => forwarders.stop() });
+    expect(forwarders.ownAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    const door = callerDoor(relay);
+    const secret = `caller's ${randomBytes(8).toString("hex")}`;
+    const response = await fetch(`${door}/echo`, {
+      method: "POST",
+      body: secret,
+      tls: pinnedTls(target.cert),
+    });
+    expect(await response.json()).toMatchObject({ echoed: secret });
+    expect(Buffer.concat(relay.seen).includes(Buffer.from(secret))).toBe(false);
+  });
+
+  test("a device takes an own stream only when its hello said it does", async () => {
+    // A relay that sends "open-own" to a device that did not ask, then a stream of its own.
+    const accepted: string[] = [];
+    const server = Bun.serve<{ control: boolean }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: relayDevice.cert, key: privateKeyPem(relayDevice.seed) },
+      fetch(request, srv) {
+        const path = new URL(request.url).pathname.split("/");
+        if (path[3] === "accept") accepted.push(path[4] ?? "");
+        srv.upgrade(request, { data: { control: path[3] === "attach" } });
+        return undefined;
+      },
+      websocket: {
+        open(ws) {
+          if (ws.data.control) ws.send(JSON.stringify({ type: "challenge", nonce: "n" }));
+        },
+        message(ws) {
+          if (!ws.data.control) return;
+          ws.send(JSON.stringify({ type: "ready" }));
+          ws.send(JSON.stringify({ type: "open-own", stream: "not-asked-for" }));
+          ws.send(JSON.stringify({ type: "open", stream: "asked-for" }));
+        },
+      },
+    });
+    toClose.push(server);
+    relay = startRelay();
+    const pretender = { ...relay, url: `https://127.0.0.1:${server.port}` };
+    keepTunnel(pretender);
+    await until("the device to take the stream it may", () => accepted.includes("asked-for"));
+    expect(accepted).toEqual(["asked-for"]);
+  });
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();

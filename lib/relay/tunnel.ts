@@ -1,7 +1,9 @@
 /**
  * The called side: a device keeps a control tunnel to each relay of its zone, so devices
  * that cannot open a connection to it can still reach it. When the relay asks for a
- * stream, the device opens one back to the relay and joins it to its own peer server.
+ * stream, the device opens one back to the relay and joins it to its own peer server: its
+ * TLS one, or for the relay's own streams (HTTP inside the accept connection's TLS, see
+ * protocol/relay.ts) its peer listener on a Unix socket, which only it can connect to.
  * A dropped tunnel is reopened with bounded exponential backoff and jitter, and logged
  * once per change (up, down), never once per attempt.
  */
@@ -9,7 +11,7 @@
 import type { Socket } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { answerChallenge, decodeControl } from "../../protocol/relay.ts";
+import { answerChallenge, decodeControl, TAKES_OWN_STREAMS } from "../../protocol/relay.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Log } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
@@ -29,6 +31,11 @@ export interface TunnelOptions {
   readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
   /** Where this device's own peer server listens: relayed streams end there. */
   readonly localPeer: { readonly host: string; readonly port: number };
+  /**
+   * The Unix socket where its peer server takes HTTP, for the relay's own streams: the
+   * device's hello says it takes them when there is one.
+   */
+  readonly ownPeer?: { readonly unix: string };
 }
 
 type TunnelState = "connecting" | "up" | "down";
@@ -123,7 +130,13 @@ class Tunnel {
         if (document)
           ws.send(
             JSON.stringify(
-              answerChallenge(message.nonce, this.relay.id, document, this.options.key),
+              answerChallenge(
+                message.nonce,
+                this.relay.id,
+                document,
+                this.options.key,
+                this.options.ownPeer ? [TAKES_OWN_STREAMS] : [],
+              ),
             ),
           );
         else ws.close(1000, "this device has no document yet");
@@ -136,7 +149,11 @@ class Tunnel {
         this.unanswered = 0;
         return;
       case "open":
-        this.acceptStream(address, message.stream);
+        this.acceptStream(address, message.stream, false);
+        return;
+      case "open-own":
+        // Only as this device's hello said: else the relay waits the stream out.
+        if (this.options.ownPeer) this.acceptStream(address, message.stream, true);
         return;
     }
   }
@@ -175,9 +192,13 @@ class Tunnel {
     this.retryTimer = setTimeout(() => void this.connect(), retryDelayMs(this.failures));
   }
 
-  /** The relay asks for a stream: a connection to this device's peer server, joined to it. */
-  private acceptStream(address: string, stream: string): void {
+  /**
+   * The relay asks for a stream: a connection to this device's peer server, joined to it
+   * (`own`: the relay's own stream, to the peer listener that reads HTTP).
+   */
+  private acceptStream(address: string, stream: string, own: boolean): void {
     const { host, port } = this.options.localPeer;
+    const to = own && this.options.ownPeer ? this.options.ownPeer : { hostname: host, port };
     const ws = new WebSocket(
       `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
       {
@@ -195,8 +216,7 @@ class Tunnel {
     ws.onclose = () => link?.close();
     ws.onerror = () => ws.close();
     Bun.connect<{ link: Link; flush: () => void }>({
-      hostname: host,
-      port,
+      ...(to as { hostname: string; port: number }),
       socket: {
         open(socket) {
           const end = tcpEnd(socket as Socket<unknown>);
