@@ -245,9 +245,14 @@ export class Repository {
     }
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<string> {
+  /**
+   * Writes a snapshot under a new random name: `snapshot` is the snapshot, or makes it for
+   * the name it will have (its signature covers the name).
+   */
+  async writeSnapshot(snapshot: Snapshot | ((name: string) => Snapshot)): Promise<string> {
     const name = randomBytes(16).toString("hex");
-    await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, snapshot));
+    const made = typeof snapshot === "function" ? snapshot(name) : snapshot;
+    await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, made));
     return name;
   }
 

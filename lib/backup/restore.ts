@@ -10,12 +10,31 @@
  * Snapshots are of devices: `latest` is this device's own newest. A box just recovered
  * from the phrase is none of the zone's devices yet: it becomes the device whose snapshot
  * is the newest, unless told which (`--device`).
+ *
+ * A home restore takes data only from snapshots signed by the device they name, a member
+ * of the zone in the state restored (lib/backup/snapshot-trust.ts), and says which it left
+ * out and why. The chosen snapshot is checked the same way, against the zone state it
+ * brings back with the others' and the hot changesets: that state's device documents are
+ * the owner's (checked against the zone id, which comes from the home: from the recovery
+ * phrase on a recovered box), so a holder of the backup key cannot make its own key pass
+ * for another device's, nor bring back a revoked device's home: the restore stops, and the
+ * home is left as it was. An unsigned snapshot (an older bucky's) is taken as the chosen
+ * one only when named by its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import {
+  checkSnapshotSignature,
+  type SnapshotSignature,
+} from "../../protocol/backup/snapshot-signature.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { deviceIdFromPublicKey, parseZoneId, type ZoneId } from "../../protocol/ids.ts";
+import {
+  deviceIdFromPublicKey,
+  parseZoneId,
+  type ZoneId,
+  zoneIdFromPublicKey,
+} from "../../protocol/ids.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -34,13 +53,17 @@ import { hotChangesets } from "./hot.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
-import { readTargets } from "./targets.ts";
 import {
-  gatherFromDevices,
-  mergeStateImages,
-  newestByDevice,
-  type RestoredApp,
-} from "./zone-restore.ts";
+  checkSnapshot,
+  type LeftOut,
+  type NamedSnapshot,
+  type SnapshotCheck,
+  type SnapshotJudge,
+  type SnapshotTrust,
+  trustedNewest,
+} from "./snapshot-trust.ts";
+import { readTargets } from "./targets.ts";
+import { gatherFromDevices, mergeStateImages, type RestoredApp } from "./zone-restore.ts";
 import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
@@ -48,6 +71,11 @@ export interface RestoreCommandResult {
   /** The device whose snapshot it is (a home restored becomes that device). */
   readonly device: string;
   readonly time: string;
+  /** Whose key signed it, and what its check found (lib/backup/snapshot-trust.ts). */
+  readonly signedBy: string | null;
+  readonly trust: SnapshotTrust;
+  /** Why it is not trusted, in words ("" when it is): said, for a restore into a directory. */
+  readonly why: string;
   readonly to: string;
   readonly files: number;
   readonly bytes: number;
@@ -57,6 +85,11 @@ export interface RestoreCommandResult {
   readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
   readonly replayedChangesets: number;
+  /**
+   * Of each device, the newest snapshot a home restore did not take, newer than the one it
+   * took (forged, unsigned, of a revoked device…), and why.
+   */
+  readonly leftOut: readonly LeftOut[];
   readonly damaged: readonly string[];
 }
 
@@ -97,11 +130,18 @@ export async function restoreSnapshot(options: {
       // The index once the snapshots are listed (a backup may be running meanwhile).
       const all = await repository.snapshots();
       await repository.loadIndex();
+      // Checked against the zone the home is of (the phrase's), where it knows: then a
+      // snapshot another holder of the backup key filed in a device's name is never chosen.
+      const anchor = home?.zone ?? ownerZone(paths, log);
+      const signatures = new Map(
+        all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, anchor)] as const),
+      );
       const chosen = chooseSnapshot(all, options.snapshot, {
         device: options.device,
         home,
         intoHome: !options.to,
         location: repository.backend.location,
+        signatures,
       });
       const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};
@@ -110,22 +150,35 @@ export async function restoreSnapshot(options: {
           ...(options.path ? { path: options.path } : {}),
           ...progress,
         });
-        log.info("restored", { snapshot: name.slice(0, 8), to: options.to, files: result.files });
+        // Into a directory, to be looked at: taken whatever its check, which is said.
+        const check = checkSnapshot(
+          chosen,
+          home ? { zone: home.zone, membership: home.membership } : undefined,
+        );
+        log.info("restored", {
+          snapshot: name.slice(0, 8),
+          to: options.to,
+          files: result.files,
+          trust: check.trust,
+        });
         return {
           snapshot: name,
           device: snapshot.device,
           time: snapshot.time,
+          ...check,
           to: options.to,
           ...result,
           apps: [],
           mergedChangesets: 0,
           replayedChangesets: 0,
+          leftOut: [],
         };
       }
-      const zoneId = home?.zone ?? parseZoneId(snapshot.zone);
+      refuseForged(chosen, signatures.get(name));
+      const zoneId = anchor ?? parseZoneId(snapshot.zone);
       if (!zoneId)
         throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
-      const newest = newestByDevice(all.filter((s) => s.snapshot.zone === zoneId));
+      const ofZone = all.filter((s) => s.snapshot.zone === zoneId);
       if (snapshot.zone !== zoneId) {
         throw new BuckyError(
           "E_INVALID_INPUT",
@@ -150,19 +203,29 @@ export async function restoreSnapshot(options: {
         let merged: number;
         let replayed: number;
         let holders: ReturnType<typeof holdersIn>;
+        let judge: SnapshotJudge;
         try {
-          merged = await mergeStateImages(repository, chosen, newest, {
-            ...staged,
-            scratch: staging,
-            zone: zoneId,
-            log,
-            now: options.now,
-          });
+          const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
+          const taken = new Set([name]);
+          merged = await mergeStateImages(repository, ofZone, taken, context);
           replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+          // The devices the hot changes admitted: their snapshots' states too.
+          merged += await mergeStateImages(repository, ofZone, taken, context);
+          judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
           holders = holdersIn(staged.db, zoneId);
         } finally {
           closeWhole(staged.db);
         }
+        const check = checkSnapshot(chosen, judge);
+        refuseUntrusted(chosen, check, options.snapshot !== "latest");
+        const { newest, leftOut } = trustedNewest(ofZone, judge);
+        for (const out of leftOut)
+          log.warn("a snapshot was left out", {
+            snapshot: out.snapshot.slice(0, 8),
+            device: out.device,
+            trust: out.trust,
+            why: out.why,
+          });
         const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
         await keepHeldElsewhereAsCopies(
           staging,
@@ -178,17 +241,21 @@ export async function restoreSnapshot(options: {
           files: result.files,
           merged,
           replayed,
+          trust: check.trust,
+          leftOut: leftOut.length,
         });
         return {
           snapshot: name,
           device: snapshot.device,
           time: snapshot.time,
+          ...check,
           to: paths.home,
           files: result.files,
           bytes: result.bytes,
           apps,
           mergedChangesets: merged,
           replayedChangesets: replayed,
+          leftOut,
           damaged: [],
         };
       } finally {
@@ -218,11 +285,49 @@ function homeOf(paths: HomePaths, log: Log): HomeView | undefined {
       zone: zone.zone.id,
       device: zone.device.name,
       members: new Set(zone.devices.map((d) => d.name)),
+      membership: loadMembership(zone.db, zone.zone.id, zone.devices),
       targets: resolveTargets(paths, zone.db, zone.device.name),
     };
   } finally {
     zone.close();
   }
+}
+
+/**
+ * With the zone state damaged, the zone the owner key in the home is of, if it holds one:
+ * the snapshot's own word for its zone is what a restore checks, not what it goes by.
+ */
+function ownerZone(paths: HomePaths, log: Log): ZoneId | undefined {
+  if (!existsSync(paths.ownerKey)) return undefined;
+  return zoneIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(paths.ownerKey, "owner", log)).publicKey,
+  );
+}
+
+/** A home is never restored from a snapshot whose signature does not hold. */
+function refuseForged(chosen: NamedSnapshot, signature: SnapshotSignature | undefined): void {
+  if (signature?.kind !== "forged") return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device} is forged: ${signature.why}; the home was left as it was`,
+    "Someone holding the backup key wrote it. See the snapshots and who signed each with `bucky backup list`, and restore a signed one.",
+  );
+}
+
+/**
+ * A home is restored only from a snapshot signed by the device it names, a member of the
+ * zone; or, named by its id, an older bucky's unsigned one.
+ */
+function refuseUntrusted(chosen: NamedSnapshot, check: SnapshotCheck, named: boolean): void {
+  if (check.trust === "signed" || (check.trust === "unsigned" && named)) return;
+  const { name, snapshot } = chosen;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${name.slice(0, 8)} of ${snapshot.device} is not taken: ${check.why}; the home was left as it was`,
+    check.trust === "revoked" || check.trust === "quarantined"
+      ? `Restore another device's snapshot (--device), or ${snapshot.device}'s files into a directory with --to.`
+      : "See the snapshots and who signed each with `bucky backup list`, and restore a signed one.",
+  );
 }
 
 /** With the zone state damaged, the targets this device connects to itself are what is known. */
