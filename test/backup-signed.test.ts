@@ -25,11 +25,18 @@ afterAll(cleanUp);
 const log = createLog({ level: "warn" });
 
 /**
- * As the member at `home`: files in `repo` a snapshot in the name of `of`'s device, an hour newer
- * than `of`, whose home is that snapshot's but for `data/mine.txt`, which says `planted`.
- * Signed with the member's own key (it has no other). Returns the snapshot's name.
+ * As the device at `home`: files in `repo` a snapshot in the name of `of`'s device (or
+ * `device`), an hour newer than `of`, whose home is that snapshot's but for
+ * `data/mine.txt`, which says `planted`. Signed with the device's own key (it has no
+ * other), with its own document. Returns the snapshot's name.
  */
-async function plant(home: string, repo: string, of: string, planted: string): Promise<string> {
+async function plant(
+  home: string,
+  repo: string,
+  of: string,
+  planted: string,
+  device?: string,
+): Promise<string> {
   const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
   const zone = openZone(home, log);
   const key = zone.deviceKey;
@@ -65,6 +72,7 @@ async function plant(home: string, repo: string, of: string, planted: string): P
       time: new Date(Date.parse(genuine.snapshot.time) + 3_600_000).toISOString(),
       tree: tree.id,
       parent: of,
+      ...(device ? { device } : {}),
     };
     delete (forged as { signed?: string }).signed;
     // Written as any holder of the backup key can: sealed, under a name of its choosing.
@@ -201,6 +209,64 @@ describe("a member files a snapshot in the NAS's name", () => {
       "--json",
     ]);
     expect(named.exitCode).toBe(4);
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 120_000);
+});
+
+describe("a revoked device that kept the backup key", () => {
+  test("its own newest snapshot is left out: a recovered box becomes the NAS, not it", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const before = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    // The laptop is stolen: the owner revokes it, and the NAS backs up again.
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    // The thief files a snapshot of the laptop, the newest, signed with its own key, over
+    // a home whose zone state is from before the revocation.
+    const stolen = await plant(laptopHome, repo, before.snapshot, "the thief's\n", "laptop");
+
+    const listed = await buckyJson<{ snapshots: ListedJson[] }>([
+      "backup",
+      "list",
+      "--home",
+      nasHome,
+    ]);
+    expect(listed.snapshots.find((s) => s.id === stolen)).toMatchObject({
+      device: "laptop",
+      signedBy: "laptop",
+      trust: "revoked",
+      why: "laptop was revoked",
+    });
+
+    await nas.kill();
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{
+      snapshot: string;
+      device: string;
+      trust: string;
+      leftOut: { snapshot: string; device: string; trust: string }[];
+    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
+    expect(restored.leftOut).toEqual([
+      expect.objectContaining({ snapshot: stolen, device: "laptop", trust: "revoked" }),
+    ]);
     expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
 });

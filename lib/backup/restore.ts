@@ -50,6 +50,7 @@ import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
+import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
@@ -136,13 +137,15 @@ export async function restoreSnapshot(options: {
       const signatures = new Map(
         all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, anchor)] as const),
       );
-      const chosen = chooseSnapshot(all, options.snapshot, {
-        device: options.device,
-        home,
-        intoHome: !options.to,
-        location: repository.backend.location,
-        signatures,
-      });
+      const choose = (among: readonly NamedSnapshot[]) =>
+        chooseSnapshot(among, options.snapshot, {
+          device: options.device,
+          home,
+          intoHome: !options.to,
+          location: repository.backend.location,
+          signatures,
+        });
+      const chosen = choose(all);
       const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};
       if (options.to) {
@@ -179,91 +182,145 @@ export async function restoreSnapshot(options: {
       if (!zoneId)
         throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
       const ofZone = all.filter((s) => s.snapshot.zone === zoneId);
-      if (snapshot.zone !== zoneId) {
-        throw new BuckyError(
-          "E_INVALID_INPUT",
-          `snapshot ${name.slice(0, 8)} is of zone ${snapshot.zone}, not of this home's zone ${zoneId}`,
-        );
-      }
-      removeStaleStaging(paths);
-      const staging = join(paths.home, `${STAGING_PREFIX}${randomBytes(4).toString("hex")}`);
+      const homeDevice = home?.device;
+      const restoreFrom = (from: NamedSnapshot) =>
+        restoreHome(repository, from, { ...options, zone: zoneId, all, ofZone, progress });
+      const first = await restoreFrom(chosen);
+      if (!("refused" in first)) return first;
+      // `latest` on a box just recovered chose the device with the newest snapshot, which
+      // the zone state it brought back says is revoked (or quarantined): the next newest
+      // trusted device, by that state, is chosen instead.
+      const automatic = options.snapshot === "latest" && options.device === undefined;
+      const standing = first.check.trust === "revoked" || first.check.trust === "quarantined";
+      if (!automatic || !standing || snapshot.device === homeDevice) throw first.refused;
+      const trusted = ofZone.filter((s) => checkSnapshot(s, first.judge).trust === "signed");
+      let next: NamedSnapshot;
       try {
-        const result = await restoreTree(repository, snapshot.tree, staging, progress);
-        if (result.damaged.length > 0) {
-          throw new BuckyError(
-            "E_INTEGRITY",
-            `snapshot ${name.slice(0, 8)} is damaged (${result.damaged.length} files); the home was left as it was`,
-            "Run `bucky backup verify --read-data`, and restore an older snapshot.",
-          );
-        }
-        // The zone state first, whole (the newer states of the other devices, then what was
-        // shipped hot): it says who holds each app's data. All of it in the staging
-        // directory, so the home is replaced at once or not at all.
-        const staged = openStagedState(staging, zoneId, log, options.now);
-        let merged: number;
-        let replayed: number;
-        let holders: ReturnType<typeof holdersIn>;
-        let judge: SnapshotJudge;
-        try {
-          const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
-          const taken = new Set([name]);
-          merged = await mergeStateImages(repository, ofZone, taken, context);
-          replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
-          // The devices the hot changes admitted: their snapshots' states too.
-          merged += await mergeStateImages(repository, ofZone, taken, context);
-          judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
-          holders = holdersIn(staged.db, zoneId);
-        } finally {
-          closeWhole(staged.db);
-        }
-        const check = checkSnapshot(chosen, judge);
-        refuseUntrusted(chosen, check, options.snapshot !== "latest");
-        const { newest, leftOut } = trustedNewest(ofZone, judge);
-        for (const out of leftOut)
-          log.warn("a snapshot was left out", {
-            snapshot: out.snapshot.slice(0, 8),
-            device: out.device,
-            trust: out.trust,
-            why: out.why,
-          });
-        const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
-        await keepHeldElsewhereAsCopies(
-          staging,
-          snapshot.device,
-          apps,
-          holders,
-          new Map(all.map((s) => [s.name, s.snapshot.time])),
-        );
-        moveIntoHome(staging, paths);
-        log.info("home restored", {
-          snapshot: name.slice(0, 8),
-          device: snapshot.device,
-          files: result.files,
-          merged,
-          replayed,
-          trust: check.trust,
-          leftOut: leftOut.length,
-        });
-        return {
-          snapshot: name,
-          device: snapshot.device,
-          time: snapshot.time,
-          ...check,
-          to: paths.home,
-          files: result.files,
-          bytes: result.bytes,
-          apps,
-          mergedChangesets: merged,
-          replayedChangesets: replayed,
-          leftOut,
-          damaged: [],
-        };
-      } finally {
-        rmSync(staging, { recursive: true, force: true });
+        next = choose(trusted);
+      } catch {
+        throw first.refused;
       }
+      log.warn("the newest snapshot's device is not trusted: restoring another's", {
+        snapshot: name.slice(0, 8),
+        device: snapshot.device,
+        trust: first.check.trust,
+        instead: next.snapshot.device,
+      });
+      const second = await restoreFrom(next);
+      if ("refused" in second) throw second.refused;
+      return second;
     },
     { lock: { kind: "shared", purpose: "restore" }, withIndex: false, now: options.now },
   );
+}
+
+/**
+ * Restores the home from `chosen`, with what the other devices' trusted snapshots hold; or,
+ * when the zone state it brings back does not trust `chosen`, leaves the home as it was and
+ * says why (with that state's word on the zone's devices, to choose another by).
+ */
+async function restoreHome(
+  repository: Repository,
+  chosen: NamedSnapshot,
+  options: {
+    readonly paths: HomePaths;
+    readonly snapshot: string;
+    readonly zone: ZoneId;
+    readonly all: readonly NamedSnapshot[];
+    readonly ofZone: readonly NamedSnapshot[];
+    readonly progress: { onProgress?: (progress: Readonly<RestoreProgress>) => void };
+    readonly log: Log;
+    readonly now: () => number;
+  },
+): Promise<
+  RestoreCommandResult | { refused: BuckyError; check: SnapshotCheck; judge: SnapshotJudge }
+> {
+  const { paths, log, progress, all, ofZone } = options;
+  const zoneId = options.zone;
+  const { name, snapshot } = chosen;
+  if (snapshot.zone !== zoneId) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `snapshot ${name.slice(0, 8)} is of zone ${snapshot.zone}, not of this home's zone ${zoneId}`,
+    );
+  }
+  removeStaleStaging(paths);
+  const staging = join(paths.home, `${STAGING_PREFIX}${randomBytes(4).toString("hex")}`);
+  try {
+    const result = await restoreTree(repository, snapshot.tree, staging, progress);
+    if (result.damaged.length > 0) {
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `snapshot ${name.slice(0, 8)} is damaged (${result.damaged.length} files); the home was left as it was`,
+        "Run `bucky backup verify --read-data`, and restore an older snapshot.",
+      );
+    }
+    // The zone state first, whole (the newer states of the other devices, then what was
+    // shipped hot): it says who holds each app's data. All of it in the staging
+    // directory, so the home is replaced at once or not at all.
+    const staged = openStagedState(staging, zoneId, log, options.now);
+    let merged: number;
+    let replayed: number;
+    let holders: ReturnType<typeof holdersIn>;
+    let judge: SnapshotJudge;
+    try {
+      const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
+      const taken = new Set([name]);
+      merged = await mergeStateImages(repository, ofZone, taken, context);
+      replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+      // The devices the hot changes admitted: their snapshots' states too.
+      merged += await mergeStateImages(repository, ofZone, taken, context);
+      judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
+      holders = holdersIn(staged.db, zoneId);
+    } finally {
+      closeWhole(staged.db);
+    }
+    const check = checkSnapshot(chosen, judge);
+    const refused = refusal(chosen, check, options.snapshot !== "latest");
+    if (refused) return { refused, check, judge };
+    const { newest, leftOut } = trustedNewest(ofZone, judge);
+    for (const out of leftOut)
+      log.warn("a snapshot was left out", {
+        snapshot: out.snapshot.slice(0, 8),
+        device: out.device,
+        trust: out.trust,
+        why: out.why,
+      });
+    const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
+    await keepHeldElsewhereAsCopies(
+      staging,
+      snapshot.device,
+      apps,
+      holders,
+      new Map(all.map((s) => [s.name, s.snapshot.time])),
+    );
+    moveIntoHome(staging, paths);
+    log.info("home restored", {
+      snapshot: name.slice(0, 8),
+      device: snapshot.device,
+      files: result.files,
+      merged,
+      replayed,
+      trust: check.trust,
+      leftOut: leftOut.length,
+    });
+    return {
+      snapshot: name,
+      device: snapshot.device,
+      time: snapshot.time,
+      ...check,
+      to: paths.home,
+      files: result.files,
+      bytes: result.bytes,
+      apps,
+      mergedChangesets: merged,
+      replayedChangesets: replayed,
+      leftOut,
+      damaged: [],
+    };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /** The home as it is, or undefined when its state database is damaged (what a restore mends). */
@@ -318,10 +375,14 @@ function refuseForged(chosen: NamedSnapshot, signature: SnapshotSignature | unde
  * A home is restored only from a snapshot signed by the device it names, a member of the
  * zone; or, named by its id, an older bucky's unsigned one.
  */
-function refuseUntrusted(chosen: NamedSnapshot, check: SnapshotCheck, named: boolean): void {
-  if (check.trust === "signed" || (check.trust === "unsigned" && named)) return;
+function refusal(
+  chosen: NamedSnapshot,
+  check: SnapshotCheck,
+  named: boolean,
+): BuckyError | undefined {
+  if (check.trust === "signed" || (check.trust === "unsigned" && named)) return undefined;
   const { name, snapshot } = chosen;
-  throw new BuckyError(
+  return new BuckyError(
     "E_INTEGRITY",
     `snapshot ${name.slice(0, 8)} of ${snapshot.device} is not taken: ${check.why}; the home was left as it was`,
     check.trust === "revoked" || check.trust === "quarantined"

@@ -8,7 +8,7 @@
  */
 import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { checkSnapshotSignature } from "../../protocol/backup/snapshot-signature.ts";
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
