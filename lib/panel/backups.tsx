@@ -10,6 +10,7 @@ import type { FC } from "hono/jsx";
 import type { WorkProgress } from "../backup/progress-file.ts";
 import type { SftpProbe } from "../backup/sftp-backend.ts";
 import type { SnapshotEntry, SnapshotListing } from "../backup/snapshot-files.ts";
+import type { SnapshotTrust } from "../backup/snapshot-trust.ts";
 import type { JobView } from "../node/jobs.ts";
 import { formatBytes } from "../units.ts";
 import { panelRights } from "../users/access.ts";
@@ -57,6 +58,8 @@ interface Snapshot {
   readonly files: number;
   readonly bytes: number;
   readonly addedBytes: number;
+  readonly signedBy: string | null;
+  readonly trust: SnapshotTrust;
 }
 
 const enc = encodeURIComponent;
@@ -583,6 +586,19 @@ const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
           { label: t.backups.files, cell: (s) => t.backups.fileCount({ count: s.files }) },
           { label: t.backups.size, cell: (s) => formatBytes(s.bytes) },
           { label: t.backups.added, cell: (s) => formatBytes(s.addedBytes) },
+          {
+            label: t.backups.signedBy,
+            cell: (s) =>
+              s.trust === "signed" ? (
+                (s.signedBy ?? t.backups.signedByNobody)
+              ) : (
+                <>
+                  {s.signedBy ?? t.backups.signedByNobody}{" "}
+                  <strong class="warn">{t.backups.untrusted[s.trust]}</strong>{" "}
+                  <span class="muted">{t.backups.leftOutOfRestores}</span>
+                </>
+              ),
+          },
           {
             label: "",
             cell: (s) => (
