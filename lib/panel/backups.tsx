@@ -633,6 +633,12 @@ const Browse: FC<{ target: string; listing: SnapshotListing }> = ({ target, list
         {t.backups.snapshotBy({ device: listing.snapshot.device })}{" "}
         <Time iso={listing.snapshot.time} />
       </p>
+      {listing.snapshot.trust === "signed" ? null : (
+        <p class="warn">
+          {t.backups.untrusted[listing.snapshot.trust]}
+          {listing.snapshot.trust === "unsigned" ? null : <> {t.backups.notPutBack}</>}
+        </p>
+      )}
       <nav aria-label={t.backups.where}>
         <ol class="crumbs">
           <li>
