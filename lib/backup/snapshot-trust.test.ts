@@ -18,7 +18,9 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { Archiver, type Entry } from "./archiver.ts";
+import { HOT_DIR, hotFileName } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
+import { pruneRepository } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { checkSnapshot, type SnapshotJudge, trustedNewest } from "./snapshot-trust.ts";
@@ -320,6 +322,43 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         [unsigned, "unsigned"],
         [planted, "forged"],
       ]);
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("prune: newer forged snapshots never push the device's own out, nor its hot changes", async () => {
+    const repository = await newRepository();
+    try {
+      const own = await write(repository, {
+        device: "nas",
+        time: "2026-01-01T10:00:00.000Z",
+        notes: "own",
+        signer: nas,
+      });
+      // Shipped hot after the NAS's snapshot: not in it.
+      const hot = hotFileName("2026-01-01T10:30:00.000Z", "nas");
+      await repository.backend.write(`${HOT_DIR}/${hot}`, new Uint8Array([1]));
+      // A member fills the NAS's history with newer ones of its own, and one dated a day on.
+      const planted: string[] = [];
+      for (let hour = 11; hour < 16; hour++)
+        planted.push(
+          await write(repository, {
+            device: "nas",
+            time: `2026-01-0${hour === 15 ? 2 : 1}T${hour}:00:00.000Z`,
+            notes: "planted",
+            signer: laptop,
+          }),
+        );
+      await pruneRepository(
+        repository,
+        { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0 },
+        judge,
+      );
+      const left = (await repository.snapshots()).map((s) => s.name);
+      expect(left).toContain(own);
+      expect(left.filter((name) => planted.includes(name))).toHaveLength(2);
+      expect(await repository.backend.list(HOT_DIR)).toEqual([hot]);
     } finally {
       repository.close();
     }
