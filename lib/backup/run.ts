@@ -6,7 +6,8 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
-import { signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
+import { checkSnapshotSignature, signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -176,9 +177,18 @@ export async function runBackup(options: {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
         try {
           // Each device's snapshots are a history of their own: the parent is this
-          // device's previous one, whatever the other devices did since.
+          // device's previous one, whatever the other devices did since (or filed in its
+          // name: only one it signed itself).
+          const me = deviceIdFromPublicKey(who.key.publicKey);
           const previous = (await repository.snapshots())
-            .filter((s) => s.snapshot.device === who.device)
+            .filter((s) => {
+              if (s.snapshot.device !== who.device) return false;
+              const signature = checkSnapshotSignature(s.name, s.snapshot, who.zone);
+              return (
+                signature.kind === "unsigned" ||
+                (signature.kind === "signed" && signature.by === me)
+              );
+            })
             .at(-1);
           const archived = await new Archiver(repository, cache, options.onProgress).archive(
             homeEntries(paths),
