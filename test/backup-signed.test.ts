@@ -18,7 +18,15 @@ import { createLog } from "../lib/log.ts";
 import { openZone } from "../lib/zone/open.ts";
 import { decodeTree, encodeTree, type TreeNode } from "../protocol/backup/formats.ts";
 import { signSnapshot } from "../protocol/backup/snapshot-signature.ts";
-import { bucky, buckyJson, cleanUp, newHomePath, scratchDir, startDaemon } from "./harness.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -167,6 +175,18 @@ describe("a member files a snapshot in the NAS's name", () => {
       }),
     ]);
 
+    // The zone is told, in the NAS's words: a forgery, not damage to back up again.
+    const warned = await waitFor("status to say the verify found a forgery", async () => {
+      const status = await buckyJson<{ reliability: { warnings: string[] } }>([
+        "status",
+        "--home",
+        nasHome,
+      ]);
+      return status.reliability.warnings.find((w) => w.includes("filed in a device's name"));
+    });
+    expect(warned).toBe(
+      "the last verify of nas's backups to usb found a snapshot filed in a device's name by someone else holding the backup key (restores leave them out): run `bucky backup verify` there to see which, and revoke the device that wrote them",
+    );
     // The NAS's next backup follows its own history, not the one filed in its name an hour
     // ahead.
     const next = await buckyJson<{ snapshot: string; sinceMs: number }>([

@@ -81,15 +81,16 @@ export async function verifyTarget(options: {
       verifyRepository(repository, options.readData, options.onProgress, homeJudge(paths, log)),
     { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
   );
+  const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   updateTargetStatus(paths, target.name, (status) => ({
     ...status,
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
       damaged: result.damaged.length,
+      ...(forged > 0 ? { forged } : {}),
     },
   }));
-  const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   if (result.ok) log.info("backup verified", { target: target.name, blobs: result.checkedBlobs });
   else log.error("backup damaged", { target: target.name, damaged: result.damaged.length, forged });
   return { target: target.name, ...result };

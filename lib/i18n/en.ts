@@ -173,6 +173,9 @@ export const en = {
     verifyOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup verify\`.`,
     damaged: (p: { device: string; target: string }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
+    forgedSnapshots: (p: { device: string; target: string; count: number }) =>
+      `The last verify of ${p.device}'s backups to ${p.target} found ${p.count === 1 ? "a snapshot" : s(p.count, "snapshot", "snapshots")} filed in a device's name by someone else holding the backup key. Restores leave them out; revoke the device that wrote them.`,
+    seeSnapshots: "See the snapshots",
     noCopyYet: (p: { device: string; app: string }) =>
       `${p.device} has no copy of ${p.app}'s data yet.`,
     copyBehind: (p: { device: string; app: string; seconds: number }) =>
