@@ -299,3 +299,36 @@ describe("a revoked device that kept the backup key", () => {
     expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
 });
+
+describe("a member's home whose zone state is damaged, with no owner key to tell its zone", () => {
+  test("is restored from a snapshot its own key signed, not a newer one filed in its name", async () => {
+    const nasHome = newHomePath();
+    await buckyJson(["init", "--home", nasHome, "--device", "nas"]);
+    await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    expect(existsSync(join(laptopHome, "identity", "owner.key"))).toBe(false);
+    mkdirSync(join(laptopHome, "data"), { recursive: true });
+    writeFileSync(join(laptopHome, "data", "mine.txt"), "the laptop's own file\n");
+    const repo = join(scratchDir(), "disk");
+    await buckyJson(["backup", "target", "add", "disk", repo, "--home", laptopHome, "--no-backup"]);
+    const own = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
+    // The NAS, a member holding the backup key, files a newer one in the laptop's name.
+    await plant(nasHome, repo, own.snapshot, "planted by the nas\n");
+    const db = join(laptopHome, "state.db");
+    writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
+
+    const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
+      "backup",
+      "restore",
+      "latest",
+      "--home",
+      laptopHome,
+    ]);
+    expect(restored).toMatchObject({ snapshot: own.snapshot, device: "laptop", trust: "signed" });
+    expect(readFileSync(join(laptopHome, "data", "mine.txt"), "utf8")).toBe(
+      "the laptop's own file\n",
+    );
+  }, 120_000);
+});

@@ -30,6 +30,7 @@ import {
 } from "../../protocol/backup/snapshot-signature.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import {
+  type DeviceId,
   deviceIdFromPublicKey,
   parseZoneId,
   type ZoneId,
@@ -137,6 +138,18 @@ export async function restoreSnapshot(options: {
       const signatures = new Map(
         all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, anchor)] as const),
       );
+      // A home whose zone state is damaged, holding no owner key, knows its own key: it is
+      // restored only from a snapshot that key signed (an older bucky's unsigned one if
+      // named), whose zone is then the home's own word, not another key holder's.
+      const self = home || anchor || options.to ? undefined : ownDevice(paths, log);
+      const candidates = self
+        ? all.filter((s) => {
+            const signature = signatures.get(s.name);
+            return signature?.kind === "signed"
+              ? signature.by === self
+              : signature?.kind === "unsigned" && options.snapshot !== "latest";
+          })
+        : all;
       const choose = (among: readonly NamedSnapshot[]) =>
         chooseSnapshot(among, options.snapshot, {
           device: options.device,
@@ -145,7 +158,7 @@ export async function restoreSnapshot(options: {
           location: repository.backend.location,
           signatures,
         });
-      const chosen = choose(all);
+      const chosen = choose(candidates);
       const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};
       if (options.to) {
@@ -192,7 +205,8 @@ export async function restoreSnapshot(options: {
       // trusted device, by that state, is chosen instead.
       const automatic = options.snapshot === "latest" && options.device === undefined;
       const standing = first.check.trust === "revoked" || first.check.trust === "quarantined";
-      if (!automatic || !standing || snapshot.device === homeDevice) throw first.refused;
+      // A home that is a device of the zone (by its state, or its own key) stays that one.
+      if (!automatic || !standing || snapshot.device === homeDevice || self) throw first.refused;
       const trusted = ofZone.filter((s) => checkSnapshot(s, first.judge).trust === "signed");
       let next: NamedSnapshot;
       try {
@@ -358,6 +372,14 @@ function ownerZone(paths: HomePaths, log: Log): ZoneId | undefined {
   if (!existsSync(paths.ownerKey)) return undefined;
   return zoneIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(paths.ownerKey, "owner", log)).publicKey,
+  );
+}
+
+/** The device whose key the home holds, if it holds one. */
+function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
+  if (!existsSync(paths.deviceKey)) return undefined;
+  return deviceIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
   );
 }
 
