@@ -98,7 +98,11 @@ function keepOfOne(
     const seen = new Set<string>();
     for (const snapshot of newestFirst) {
       if (seen.size >= count) break;
-      const bucket = bucketOf(new Date(snapshot.time));
+      // Anyone holding the backup key can file a snapshot whose time is no time: it falls
+      // in no hour, day, week or month (kept only among the newest few of its kind).
+      const at = new Date(snapshot.time);
+      if (Number.isNaN(at.getTime())) continue;
+      const bucket = bucketOf(at);
       if (seen.has(bucket)) continue;
       seen.add(bucket);
       keep.add(snapshot.name);

@@ -20,7 +20,7 @@ import { membershipFromRows } from "../sync/membership.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import { HOT_DIR, hotFileName } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { pruneRepository } from "./prune.ts";
+import { DEFAULT_RETENTION, pruneRepository } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { checkSnapshot, type SnapshotJudge, trustedNewest } from "./snapshot-trust.ts";
@@ -359,6 +359,23 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       expect(left).toContain(own);
       expect(left.filter((name) => planted.includes(name))).toHaveLength(2);
       expect(await repository.backend.list(HOT_DIR)).toEqual([hot]);
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("prune: a snapshot whose time is no time stops nothing, and the device's own stay", async () => {
+    const repository = await newRepository();
+    try {
+      const own = await write(repository, {
+        device: "nas",
+        time: "2026-01-01T10:00:00.000Z",
+        notes: "own",
+        signer: nas,
+      });
+      await write(repository, { device: "nas", time: "not a time", notes: "junk" });
+      await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      expect((await repository.snapshots()).map((s) => s.name)).toContain(own);
     } finally {
       repository.close();
     }

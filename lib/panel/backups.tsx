@@ -571,8 +571,14 @@ const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
     hour: "2-digit",
     minute: "2-digit",
   });
+  // A snapshot's time is what its writer said, any holder of the backup key: a time that
+  // is no time is shown as said.
+  const when = (time: string) => {
+    const at = new Date(time);
+    return Number.isNaN(at.getTime()) ? time : day.format(at);
+  };
   const bars: Bar[] = snapshots.slice(-30).map((s) => ({
-    label: t.backups.snapshotOf({ device: s.device, time: day.format(new Date(s.time)) }),
+    label: t.backups.snapshotOf({ device: s.device, time: when(s.time) }),
     value: s.bytes,
   }));
   return (
