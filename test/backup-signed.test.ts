@@ -332,3 +332,46 @@ describe("a member's home whose zone state is damaged, with no owner key to tell
     );
   }, 120_000);
 });
+
+describe("a snapshot file made to be unreadable, by anyone holding the backup key", () => {
+  test("stops no backup, list or restore; verify names it", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    mkdirSync(join(home, "data"), { recursive: true });
+    writeFileSync(join(home, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const first = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    // Sealed under the repository's keys, so it opens, but is no snapshot.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    const junk = randomBytes(16).toString("hex");
+    try {
+      await repository.backend.write(
+        `snapshots/${junk}`,
+        sealSnapshot(repository.keys, junk, {} as Parameters<typeof sealSnapshot>[2]),
+      );
+    } finally {
+      repository.close();
+    }
+
+    const second = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    const listed = await buckyJson<{ snapshots: { id: string }[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(listed.snapshots.map((s) => s.id)).toEqual([first.snapshot, second.snapshot]);
+    const verify = await bucky(["backup", "verify", "--home", home, "--json"]);
+    expect(verify.exitCode).toBe(4);
+    expect(JSON.parse(verify.stdout)).toMatchObject({
+      ok: false,
+      damaged: [],
+      unreadable: [{ snapshot: junk, problem: `snapshot ${junk} is malformed` }],
+    });
+    const to = join(scratchDir(), "restored");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+});

@@ -57,10 +57,19 @@ export default defineBuckyCommand({
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
+  const unreadable = r.unreadable.map(
+    (u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`,
+  );
+  if (r.damaged.length === 0 && unreadable.length > 0)
+    return [
+      `${r.target} is DAMAGED: ${plural(unreadable.length, "snapshot")} that cannot be read (backups and restores leave them out).`,
+      ...unreadable,
+    ].join("\n");
   if (r.damaged.length === 0)
     return `${r.target} is NOT SOUND: ${plural(forged.length, "forged snapshot")}, written in a device's name by someone holding the backup key.`;
   return [
     `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
+    ...unreadable,
     ...r.damaged
       .slice(0, 20)
       .map(

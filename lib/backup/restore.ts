@@ -131,6 +131,8 @@ export async function restoreSnapshot(options: {
     async (repository) => {
       // The index once the snapshots are listed (a backup may be running meanwhile).
       const all = await repository.snapshots();
+      for (const { name, problem } of repository.unreadableSnapshots)
+        log.warn("a snapshot does not open: left out", { snapshot: name.slice(0, 8), problem });
       await repository.loadIndex();
       // Checked against the zone the home is of (the phrase's), where it knows: then a
       // snapshot another holder of the backup key filed in a device's name is never chosen.

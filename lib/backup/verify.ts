@@ -45,9 +45,11 @@ export interface UntrustedSnapshot {
 }
 
 export interface VerifyResult {
-  /** No damage, and no forged snapshot. */
+  /** No damage, no snapshot that does not open, and no forged snapshot. */
   readonly ok: boolean;
   readonly snapshots: number;
+  /** Snapshot files that do not open (damaged, or made unreadable by a key holder): left out of everything else. */
+  readonly unreadable: readonly { readonly snapshot: string; readonly problem: string }[];
   /**
    * The snapshots not trusted, oldest first: forged ones make the repository unsound;
    * unsigned (an older bucky's), revoked devices' and unknown names' are said, and a home
@@ -87,7 +89,7 @@ export async function verifyTarget(options: {
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged: result.damaged.length,
+      damaged: result.damaged.length + result.unreadable.length,
       ...(forged > 0 ? { forged } : {}),
     },
   }));
@@ -219,9 +221,17 @@ export async function verifyRepository(
       .map(([id, files]) => ({ id, files: [...files].sort() }))
       .sort((a, b) => compareCodeUnits(a.id, b.id)),
   }));
+  const unreadable = repository.unreadableSnapshots.map(({ name, problem }) => ({
+    snapshot: name,
+    problem,
+  }));
   return {
-    ok: damaged.length === 0 && !untrusted.some((s) => s.trust === "forged"),
+    ok:
+      damaged.length === 0 &&
+      unreadable.length === 0 &&
+      !untrusted.some((s) => s.trust === "forged"),
     snapshots: snapshots.length,
+    unreadable,
     untrusted,
     checkedBlobs,
     checkedPacks,
