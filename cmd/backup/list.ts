@@ -1,5 +1,5 @@
 /** `bucky backup list`: the snapshots in a target, of every device or of one. */
-import { listSnapshots } from "../../lib/backup/run.ts";
+import { listSnapshots, type SnapshotSummary } from "../../lib/backup/run.ts";
 import { chooseTarget, homeTargets } from "../../lib/backup/zone-targets.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
@@ -10,7 +10,8 @@ import { targetArg } from "./target-arg.ts";
 export default defineBuckyCommand({
   meta: {
     name: "list",
-    description: "List the snapshots in a backup target, oldest first, with the device each is of",
+    description:
+      "List the snapshots in a backup target, oldest first, with the device each is of and who signed it",
     examples: ["bucky backup list", "bucky backup list --device laptop"],
   },
   args: {
@@ -27,18 +28,40 @@ export default defineBuckyCommand({
       }),
     };
   },
-  text: ({ target, snapshots }) =>
-    snapshots.length === 0
-      ? `${target} has no snapshots yet. Make one with \`bucky backup run\`.`
-      : table(
-          ["SNAPSHOT", "TIME", "DEVICE", "FILES", "SIZE", "NEW"],
-          snapshots.map((s) => [
-            s.id.slice(0, 8),
-            s.time,
-            s.device,
-            plural(s.files, "file"),
-            formatBytes(s.bytes),
-            `+${formatBytes(s.addedBytes)}`,
-          ]),
-        ),
+  text: ({ target, snapshots }) => {
+    if (snapshots.length === 0)
+      return `${target} has no snapshots yet. Make one with \`bucky backup run\`.`;
+    const untrusted = snapshots.filter((s) => s.trust !== "signed");
+    return [
+      table(
+        ["SNAPSHOT", "TIME", "DEVICE", "FILES", "SIZE", "NEW", "SIGNED BY"],
+        snapshots.map((s) => [
+          s.id.slice(0, 8),
+          s.time,
+          s.device,
+          plural(s.files, "file"),
+          formatBytes(s.bytes),
+          `+${formatBytes(s.addedBytes)}`,
+          signedByText(s),
+        ]),
+      ),
+      ...untrusted.map((s) => `${s.id.slice(0, 8)} is ${s.trust.toUpperCase()}: ${s.why}.`),
+      ...(untrusted.length > 0
+        ? [
+            "A home restore leaves these out. One may be restored into a directory to look at: `bucky backup restore <id> --to <dir>`.",
+          ]
+        : []),
+    ].join("\n");
+  },
 });
+
+/** Who signed a snapshot, with a flag where that is not the device it names. */
+function signedByText(s: SnapshotSummary): string {
+  const by = s.signedBy === null ? "-" : shortId(s.signedBy);
+  return s.trust === "signed" ? by : `${by} (${s.trust.toUpperCase()})`;
+}
+
+/** A device's name as is; a bare device id (of no device of the zone) cut short. */
+function shortId(signer: string): string {
+  return signer.length > 20 ? `${signer.slice(0, 12)}…` : signer;
+}

@@ -78,6 +78,13 @@ export default defineBuckyCommand({
   text: (r) =>
     [
       `Restored snapshot ${r.snapshot.slice(0, 8)} of ${r.device} (${r.time}) into ${r.to}: ${plural(r.files, "file")}, ${formatBytes(r.bytes)}.`,
+      ...(r.trust === "signed"
+        ? []
+        : [`Snapshot ${r.snapshot.slice(0, 8)} is ${r.trust.toUpperCase()}: ${r.why}.`]),
+      ...r.leftOut.map(
+        (s) =>
+          `Left out ${s.device}'s snapshot ${s.snapshot.slice(0, 8)} (${s.time}), ${s.trust.toUpperCase()}: ${s.why}. To look at it: \`bucky backup restore ${s.snapshot.slice(0, 8)} --to <dir>\`.`,
+      ),
       ...r.apps
         .filter((a) => a.device !== r.device)
         .map(

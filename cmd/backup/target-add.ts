@@ -96,7 +96,9 @@ export default defineBuckyCommand({
             `First backup: snapshot ${t.firstBackup.snapshot.slice(0, 8)}, ${plural(t.firstBackup.files, "file")}, ${formatBytes(t.firstBackup.bytes)}, in ${(t.firstBackup.durationMs / 1000).toFixed(1)} s.`,
             t.verified?.ok
               ? `Verified: every one of its ${plural(t.verified.checkedBlobs, "blob")} was read back and checks out.`
-              : `Verify FOUND DAMAGE in ${plural(t.verified?.damaged.length ?? 0, "blob")}: run \`bucky backup verify --target ${t.name}\` to see what.`,
+              : (t.verified?.damaged.length ?? 0) === 0
+                ? `Verify found FORGED snapshots (filed in a device's name by someone else holding the backup key): run \`bucky backup verify --target ${t.name}\` to see which.`
+                : `Verify FOUND DAMAGE in ${plural(t.verified?.damaged.length ?? 0, "blob")}: run \`bucky backup verify --target ${t.name}\` to see what.`,
             "The daemon backs up every hour and verifies a sample every day.",
           ]
         : ["The daemon backs up to it within the hour; `bucky backup run` does now."]),

@@ -1,7 +1,7 @@
 /** `bucky backup verify`: prove the backups restore: read them back and check every blob. */
 
 import { progressWriter } from "../../lib/backup/progress-file.ts";
-import { type ReadData, verifyTarget } from "../../lib/backup/verify.ts";
+import { type ReadData, type VerifyResult, verifyTarget } from "../../lib/backup/verify.ts";
 import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -47,19 +47,57 @@ export default defineBuckyCommand({
   },
   exitCode: (result) => (result.ok ? 0 : ERROR_CODES.E_INTEGRITY.exit),
   text: (r) =>
-    r.ok
-      ? `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked${r.checkedPacks > 0 ? ` in ${plural(r.checkedPacks, "pack")} read back` : ""}.`
-      : [
-          `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
-          ...r.damaged
-            .slice(0, 20)
-            .map(
-              (d) =>
-                `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.map((s) => `\n    snapshot ${s.id.slice(0, 8)}: ${s.files.slice(0, 5).join(", ")}${s.files.length > 5 ? ", …" : ""}`).join("")}`,
-            ),
-          "Files not named here restore as they should. Run `bucky backup run` to store the damaged data again.",
-        ].join("\n"),
+    [
+      r.ok
+        ? `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked${r.checkedPacks > 0 ? ` in ${plural(r.checkedPacks, "pack")} read back` : ""}.`
+        : damageText(r),
+      ...untrustedText(r.untrusted),
+    ].join("\n"),
 });
+
+function damageText(r: VerifyResult & { target: string }): string {
+  const forged = r.untrusted.filter((s) => s.trust === "forged");
+  const unreadable = r.unreadable.map(
+    (u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`,
+  );
+  if (r.damaged.length === 0 && unreadable.length > 0)
+    return [
+      `${r.target} is DAMAGED: ${plural(unreadable.length, "snapshot")} that cannot be read (backups and restores leave them out).`,
+      ...unreadable,
+    ].join("\n");
+  if (r.damaged.length === 0)
+    return `${r.target} is NOT SOUND: ${plural(forged.length, "forged snapshot")}, written in a device's name by someone holding the backup key.`;
+  return [
+    `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
+    ...unreadable,
+    ...r.damaged
+      .slice(0, 20)
+      .map(
+        (d) =>
+          `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.map((s) => `\n    snapshot ${s.id.slice(0, 8)}: ${s.files.slice(0, 5).join(", ")}${s.files.length > 5 ? ", …" : ""}`).join("")}`,
+      ),
+    "Files not named here restore as they should. Run `bucky backup run` to store the damaged data again.",
+  ].join("\n");
+}
+
+/** The snapshots a restore leaves out: forged ones first, then the others, a few of each. */
+function untrustedText(untrusted: VerifyResult["untrusted"]): string[] {
+  if (untrusted.length === 0) return [];
+  const order = ["forged", "revoked", "quarantined", "unknown", "unsigned"];
+  const sorted = [...untrusted].sort((a, b) => order.indexOf(a.trust) - order.indexOf(b.trust));
+  return [
+    ...sorted
+      .slice(0, 10)
+      .map(
+        (s) =>
+          `  snapshot ${s.snapshot.slice(0, 8)} of ${s.device} (${s.time}) is ${s.trust.toUpperCase()}: ${s.why}.`,
+      ),
+    ...(sorted.length > 10
+      ? [`  … and ${sorted.length - 10} more (see \`bucky backup list\`).`]
+      : []),
+    "A home restore leaves these snapshots out.",
+  ];
+}
 
 function readDataOf(all: boolean, subset: string | undefined): ReadData {
   if (all && subset)

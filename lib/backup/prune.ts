@@ -6,6 +6,13 @@
  * deleted, packs mostly unused are rewritten with what is used, and each device's hot
  * changesets that its own newest snapshot holds.
  *
+ * Any holder of the backup key can write a snapshot in a device's name (a member reaching
+ * the target through another device can add files, never delete one): so a device's
+ * snapshots are kept by the policy in groups by what their check found
+ * (lib/backup/snapshot-trust.ts), each group on its own, and newer forged or unsigned
+ * snapshots never push the device's own out; its hot changesets go only by its own newest
+ * signed snapshot.
+ *
  * The order keeps the repository valid at every step, so an interrupted prune loses
  * nothing a kept snapshot needs: forgotten snapshot files first, then new packs, then the
  * new index (before the old index files go), and only then the packs nothing names.
@@ -19,7 +26,8 @@ import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
 import { packPath, type Repository } from "./repository.ts";
-import { withRepository } from "./run.ts";
+import { homeJudge, withRepository } from "./run.ts";
+import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { chooseTarget, homeTargets } from "./zone-targets.ts";
 
@@ -53,16 +61,20 @@ export interface PruneResult {
   readonly freedBytes: number;
 }
 
-/** The snapshots to keep (by name), each device's by the policy on its own. */
+/**
+ * The snapshots to keep (by name), each device's by the policy on its own, and among a
+ * device's, those of each trust (signed, unsigned, forged…) on their own.
+ */
 export function snapshotsToKeep(
-  snapshots: readonly { name: string; time: string; device: string }[],
+  snapshots: readonly { name: string; time: string; device: string; trust?: SnapshotTrust }[],
   policy: RetentionPolicy,
 ): Set<string> {
   const byDevice = new Map<string, { name: string; time: string }[]>();
   for (const snapshot of snapshots) {
-    const list = byDevice.get(snapshot.device) ?? [];
+    const group = `${snapshot.device}\0${snapshot.trust ?? ""}`;
+    const list = byDevice.get(group) ?? [];
     list.push(snapshot);
-    byDevice.set(snapshot.device, list);
+    byDevice.set(group, list);
   }
   const keep = new Set<string>();
   for (const list of byDevice.values()) for (const name of keepOfOne(list, policy)) keep.add(name);
@@ -86,7 +98,11 @@ function keepOfOne(
     const seen = new Set<string>();
     for (const snapshot of newestFirst) {
       if (seen.size >= count) break;
-      const bucket = bucketOf(new Date(snapshot.time));
+      // Anyone holding the backup key can file a snapshot whose time is no time: it falls
+      // in no hour, day, week or month (kept only among the newest few of its kind).
+      const at = new Date(snapshot.time);
+      if (Number.isNaN(at.getTime())) continue;
+      const bucket = bucketOf(at);
       if (seen.has(bucket)) continue;
       seen.add(bucket);
       keep.add(snapshot.name);
@@ -98,11 +114,19 @@ function keepOfOne(
 export async function pruneRepository(
   repository: Repository,
   policy: RetentionPolicy,
+  /** The zone to check snapshots against; without it, only that their signatures hold. */
+  judge?: SnapshotJudge,
 ): Promise<PruneResult> {
   const backend = repository.backend;
   const all = await repository.snapshots();
+  const trust = new Map(all.map((s) => [s.name, checkSnapshot(s, judge).trust]));
   const keep = snapshotsToKeep(
-    all.map((s) => ({ name: s.name, time: s.snapshot.time, device: s.snapshot.device })),
+    all.map((s) => ({
+      name: s.name,
+      time: s.snapshot.time,
+      device: s.snapshot.device,
+      trust: trust.get(s.name) as SnapshotTrust,
+    })),
     policy,
   );
   const forgotten = all.filter((s) => !keep.has(s.name));
@@ -185,7 +209,10 @@ export async function pruneRepository(
   const named = new Set(locations.map((l) => l.pack));
   const strays = await strayPacks(backend, named);
   for (const pack of strays) await backend.remove(packPath(pack));
-  await removeOldHotFiles(backend, kept);
+  await removeOldHotFiles(
+    backend,
+    kept.filter((s) => trust.get(s.name) === "signed"),
+  );
   return {
     keptSnapshots: kept.length,
     removedSnapshots: forgotten.length,
@@ -209,7 +236,9 @@ async function strayPacks(backend: Backend, named: ReadonlySet<string>): Promise
  * A device ships the changesets it has applied, and its snapshot holds the state it had
  * applied: its hot files older than its own newest snapshot are in that snapshot, and can
  * go. (A restore takes the state of every device's newest snapshot, then the hot files.)
- * The hot files of a device with no snapshot stay.
+ * Only its own signed snapshots count (`kept` holds no other): one filed in its name by
+ * another holder of the key, dated ahead, would have its hot files deleted. The hot files
+ * of a device with no signed snapshot stay.
  */
 async function removeOldHotFiles(
   backend: Backend,
@@ -259,7 +288,7 @@ export async function pruneTarget(options: {
     paths,
     target,
     log,
-    (repository) => pruneRepository(repository, DEFAULT_RETENTION),
+    (repository) => pruneRepository(repository, DEFAULT_RETENTION, homeJudge(paths, log)),
     { lock: { kind: "exclusive", purpose: "prune" }, now: options.now },
   );
   updateTargetStatus(paths, target.name, (status) => ({

@@ -245,14 +245,26 @@ export class Repository {
     }
   }
 
-  async writeSnapshot(snapshot: Snapshot): Promise<string> {
+  /**
+   * Writes a snapshot under a new random name: `snapshot` is the snapshot, or makes it for
+   * the name it will have (its signature covers the name).
+   */
+  async writeSnapshot(snapshot: Snapshot | ((name: string) => Snapshot)): Promise<string> {
     const name = randomBytes(16).toString("hex");
-    await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, snapshot));
+    const made = typeof snapshot === "function" ? snapshot(name) : snapshot;
+    await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, made));
     return name;
   }
 
+  /**
+   * The snapshots that open, oldest first. One that does not (damaged, or written by a
+   * holder of the backup key to be unreadable) is left out, not an error: every backup,
+   * list and restore of every device reads this list, and one file any such holder can
+   * add must not stop them all. Those left out are in `unreadable` after (verify says them).
+   */
   async snapshots(): Promise<{ name: string; snapshot: Snapshot }[]> {
     const names = await this.backend.list("snapshots");
+    const unreadable: { name: string; problem: string }[] = [];
     const found = await Promise.all(
       names.map(async (name) => {
         try {
@@ -261,17 +273,20 @@ export class Repository {
             snapshot: openSnapshot(this.keys, name, await this.backend.read(`snapshots/${name}`)),
           };
         } catch (error) {
-          if (error instanceof ProtocolError)
-            throw new BuckyError(
-              "E_INTEGRITY",
-              `snapshot ${name.slice(0, 8)} is damaged: ${error.message}`,
-            );
-          throw error;
+          if (!(error instanceof ProtocolError)) throw error;
+          unreadable.push({ name, problem: error.message });
+          return undefined;
         }
       }),
     );
-    return found.sort((a, b) => compareCodeUnits(a.snapshot.time, b.snapshot.time));
+    this.unreadableSnapshots = unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
+    return found
+      .filter((entry) => entry !== undefined)
+      .sort((a, b) => compareCodeUnits(a.snapshot.time, b.snapshot.time));
   }
+
+  /** The snapshot files the last snapshots() could not open, and why. */
+  unreadableSnapshots: readonly { readonly name: string; readonly problem: string }[] = [];
 
   /** Finds a snapshot by name prefix, or "latest". */
   async findSnapshot(which: string): Promise<{ name: string; snapshot: Snapshot }> {

@@ -10,12 +10,32 @@
  * Snapshots are of devices: `latest` is this device's own newest. A box just recovered
  * from the phrase is none of the zone's devices yet: it becomes the device whose snapshot
  * is the newest, unless told which (`--device`).
+ *
+ * A home restore takes data only from snapshots signed by the device they name, a member
+ * of the zone in the state restored (lib/backup/snapshot-trust.ts), and says which it left
+ * out and why. The chosen snapshot is checked the same way, against the zone state it
+ * brings back with the others' and the hot changesets: that state's device documents are
+ * the owner's (checked against the zone id, which comes from the home: from the recovery
+ * phrase on a recovered box), so a holder of the backup key cannot make its own key pass
+ * for another device's, nor bring back a revoked device's home: the restore stops, and the
+ * home is left as it was. An unsigned snapshot (an older bucky's) is taken as the chosen
+ * one only when named by its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import {
+  checkSnapshotSignature,
+  type SnapshotSignature,
+} from "../../protocol/backup/snapshot-signature.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { deviceIdFromPublicKey, parseZoneId, type ZoneId } from "../../protocol/ids.ts";
+import {
+  type DeviceId,
+  deviceIdFromPublicKey,
+  parseZoneId,
+  type ZoneId,
+  zoneIdFromPublicKey,
+} from "../../protocol/ids.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -31,16 +51,21 @@ import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
+import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
-import { readTargets } from "./targets.ts";
 import {
-  gatherFromDevices,
-  mergeStateImages,
-  newestByDevice,
-  type RestoredApp,
-} from "./zone-restore.ts";
+  checkSnapshot,
+  type LeftOut,
+  type NamedSnapshot,
+  type SnapshotCheck,
+  type SnapshotJudge,
+  type SnapshotTrust,
+  trustedNewest,
+} from "./snapshot-trust.ts";
+import { readTargets } from "./targets.ts";
+import { gatherFromDevices, mergeStateImages, type RestoredApp } from "./zone-restore.ts";
 import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
@@ -48,6 +73,11 @@ export interface RestoreCommandResult {
   /** The device whose snapshot it is (a home restored becomes that device). */
   readonly device: string;
   readonly time: string;
+  /** Whose key signed it, and what its check found (lib/backup/snapshot-trust.ts). */
+  readonly signedBy: string | null;
+  readonly trust: SnapshotTrust;
+  /** Why it is not trusted, in words ("" when it is): said, for a restore into a directory. */
+  readonly why: string;
   readonly to: string;
   readonly files: number;
   readonly bytes: number;
@@ -57,6 +87,11 @@ export interface RestoreCommandResult {
   readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
   readonly replayedChangesets: number;
+  /**
+   * Of each device, the newest snapshot a home restore did not take, newer than the one it
+   * took (forged, unsigned, of a revoked device…), and why.
+   */
+  readonly leftOut: readonly LeftOut[];
   readonly damaged: readonly string[];
 }
 
@@ -96,13 +131,36 @@ export async function restoreSnapshot(options: {
     async (repository) => {
       // The index once the snapshots are listed (a backup may be running meanwhile).
       const all = await repository.snapshots();
+      for (const { name, problem } of repository.unreadableSnapshots)
+        log.warn("a snapshot does not open: left out", { snapshot: name.slice(0, 8), problem });
       await repository.loadIndex();
-      const chosen = chooseSnapshot(all, options.snapshot, {
-        device: options.device,
-        home,
-        intoHome: !options.to,
-        location: repository.backend.location,
-      });
+      // Checked against the zone the home is of (the phrase's), where it knows: then a
+      // snapshot another holder of the backup key filed in a device's name is never chosen.
+      const anchor = home?.zone ?? ownerZone(paths, log);
+      const signatures = new Map(
+        all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, anchor)] as const),
+      );
+      // A home whose zone state is damaged, holding no owner key, knows its own key: it is
+      // restored only from a snapshot that key signed (an older bucky's unsigned one if
+      // named), whose zone is then the home's own word, not another key holder's.
+      const self = home || anchor || options.to ? undefined : ownDevice(paths, log);
+      const candidates = self
+        ? all.filter((s) => {
+            const signature = signatures.get(s.name);
+            return signature?.kind === "signed"
+              ? signature.by === self
+              : signature?.kind === "unsigned" && options.snapshot !== "latest";
+          })
+        : all;
+      const choose = (among: readonly NamedSnapshot[]) =>
+        chooseSnapshot(among, options.snapshot, {
+          device: options.device,
+          home,
+          intoHome: !options.to,
+          location: repository.backend.location,
+          signatures,
+        });
+      const chosen = choose(candidates);
       const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};
       if (options.to) {
@@ -110,93 +168,175 @@ export async function restoreSnapshot(options: {
           ...(options.path ? { path: options.path } : {}),
           ...progress,
         });
-        log.info("restored", { snapshot: name.slice(0, 8), to: options.to, files: result.files });
-        return {
-          snapshot: name,
-          device: snapshot.device,
-          time: snapshot.time,
-          to: options.to,
-          ...result,
-          apps: [],
-          mergedChangesets: 0,
-          replayedChangesets: 0,
-        };
-      }
-      const zoneId = home?.zone ?? parseZoneId(snapshot.zone);
-      if (!zoneId)
-        throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
-      const newest = newestByDevice(all.filter((s) => s.snapshot.zone === zoneId));
-      if (snapshot.zone !== zoneId) {
-        throw new BuckyError(
-          "E_INVALID_INPUT",
-          `snapshot ${name.slice(0, 8)} is of zone ${snapshot.zone}, not of this home's zone ${zoneId}`,
+        // Into a directory, to be looked at: taken whatever its check, which is said.
+        const check = checkSnapshot(
+          chosen,
+          home ? { zone: home.zone, membership: home.membership } : undefined,
         );
-      }
-      removeStaleStaging(paths);
-      const staging = join(paths.home, `${STAGING_PREFIX}${randomBytes(4).toString("hex")}`);
-      try {
-        const result = await restoreTree(repository, snapshot.tree, staging, progress);
-        if (result.damaged.length > 0) {
-          throw new BuckyError(
-            "E_INTEGRITY",
-            `snapshot ${name.slice(0, 8)} is damaged (${result.damaged.length} files); the home was left as it was`,
-            "Run `bucky backup verify --read-data`, and restore an older snapshot.",
-          );
-        }
-        // The zone state first, whole (the newer states of the other devices, then what was
-        // shipped hot): it says who holds each app's data. All of it in the staging
-        // directory, so the home is replaced at once or not at all.
-        const staged = openStagedState(staging, zoneId, log, options.now);
-        let merged: number;
-        let replayed: number;
-        let holders: ReturnType<typeof holdersIn>;
-        try {
-          merged = await mergeStateImages(repository, chosen, newest, {
-            ...staged,
-            scratch: staging,
-            zone: zoneId,
-            log,
-            now: options.now,
-          });
-          replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
-          holders = holdersIn(staged.db, zoneId);
-        } finally {
-          closeWhole(staged.db);
-        }
-        const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
-        await keepHeldElsewhereAsCopies(
-          staging,
-          snapshot.device,
-          apps,
-          holders,
-          new Map(all.map((s) => [s.name, s.snapshot.time])),
-        );
-        moveIntoHome(staging, paths);
-        log.info("home restored", {
+        log.info("restored", {
           snapshot: name.slice(0, 8),
-          device: snapshot.device,
+          to: options.to,
           files: result.files,
-          merged,
-          replayed,
+          trust: check.trust,
         });
         return {
           snapshot: name,
           device: snapshot.device,
           time: snapshot.time,
-          to: paths.home,
-          files: result.files,
-          bytes: result.bytes,
-          apps,
-          mergedChangesets: merged,
-          replayedChangesets: replayed,
-          damaged: [],
+          ...check,
+          to: options.to,
+          ...result,
+          apps: [],
+          mergedChangesets: 0,
+          replayedChangesets: 0,
+          leftOut: [],
         };
-      } finally {
-        rmSync(staging, { recursive: true, force: true });
       }
+      refuseForged(chosen, signatures.get(name));
+      const zoneId = anchor ?? parseZoneId(snapshot.zone);
+      if (!zoneId)
+        throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
+      const ofZone = all.filter((s) => s.snapshot.zone === zoneId);
+      const homeDevice = home?.device;
+      const restoreFrom = (from: NamedSnapshot) =>
+        restoreHome(repository, from, { ...options, zone: zoneId, all, ofZone, progress });
+      const first = await restoreFrom(chosen);
+      if (!("refused" in first)) return first;
+      // `latest` on a box just recovered chose the device with the newest snapshot, which
+      // the zone state it brought back says is revoked (or quarantined): the next newest
+      // trusted device, by that state, is chosen instead.
+      const automatic = options.snapshot === "latest" && options.device === undefined;
+      const standing = first.check.trust === "revoked" || first.check.trust === "quarantined";
+      // A home that is a device of the zone (by its state, or its own key) stays that one.
+      if (!automatic || !standing || snapshot.device === homeDevice || self) throw first.refused;
+      const trusted = ofZone.filter((s) => checkSnapshot(s, first.judge).trust === "signed");
+      let next: NamedSnapshot;
+      try {
+        next = choose(trusted);
+      } catch {
+        throw first.refused;
+      }
+      log.warn("the newest snapshot's device is not trusted: restoring another's", {
+        snapshot: name.slice(0, 8),
+        device: snapshot.device,
+        trust: first.check.trust,
+        instead: next.snapshot.device,
+      });
+      const second = await restoreFrom(next);
+      if ("refused" in second) throw second.refused;
+      return second;
     },
     { lock: { kind: "shared", purpose: "restore" }, withIndex: false, now: options.now },
   );
+}
+
+/**
+ * Restores the home from `chosen`, with what the other devices' trusted snapshots hold; or,
+ * when the zone state it brings back does not trust `chosen`, leaves the home as it was and
+ * says why (with that state's word on the zone's devices, to choose another by).
+ */
+async function restoreHome(
+  repository: Repository,
+  chosen: NamedSnapshot,
+  options: {
+    readonly paths: HomePaths;
+    readonly snapshot: string;
+    readonly zone: ZoneId;
+    readonly all: readonly NamedSnapshot[];
+    readonly ofZone: readonly NamedSnapshot[];
+    readonly progress: { onProgress?: (progress: Readonly<RestoreProgress>) => void };
+    readonly log: Log;
+    readonly now: () => number;
+  },
+): Promise<
+  RestoreCommandResult | { refused: BuckyError; check: SnapshotCheck; judge: SnapshotJudge }
+> {
+  const { paths, log, progress, all, ofZone } = options;
+  const zoneId = options.zone;
+  const { name, snapshot } = chosen;
+  if (snapshot.zone !== zoneId) {
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `snapshot ${name.slice(0, 8)} is of zone ${snapshot.zone}, not of this home's zone ${zoneId}`,
+    );
+  }
+  removeStaleStaging(paths);
+  const staging = join(paths.home, `${STAGING_PREFIX}${randomBytes(4).toString("hex")}`);
+  try {
+    const result = await restoreTree(repository, snapshot.tree, staging, progress);
+    if (result.damaged.length > 0) {
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `snapshot ${name.slice(0, 8)} is damaged (${result.damaged.length} files); the home was left as it was`,
+        "Run `bucky backup verify --read-data`, and restore an older snapshot.",
+      );
+    }
+    // The zone state first, whole (the newer states of the other devices, then what was
+    // shipped hot): it says who holds each app's data. All of it in the staging
+    // directory, so the home is replaced at once or not at all.
+    const staged = openStagedState(staging, zoneId, log, options.now);
+    let merged: number;
+    let replayed: number;
+    let holders: ReturnType<typeof holdersIn>;
+    let judge: SnapshotJudge;
+    try {
+      const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
+      const taken = new Set([name]);
+      merged = await mergeStateImages(repository, ofZone, taken, context);
+      replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+      // The devices the hot changes admitted: their snapshots' states too.
+      merged += await mergeStateImages(repository, ofZone, taken, context);
+      judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
+      holders = holdersIn(staged.db, zoneId);
+    } finally {
+      closeWhole(staged.db);
+    }
+    const check = checkSnapshot(chosen, judge);
+    const refused = refusal(chosen, check, options.snapshot !== "latest");
+    if (refused) return { refused, check, judge };
+    const { newest, leftOut } = trustedNewest(ofZone, judge);
+    for (const out of leftOut)
+      log.warn("a snapshot was left out", {
+        snapshot: out.snapshot.slice(0, 8),
+        device: out.device,
+        trust: out.trust,
+        why: out.why,
+      });
+    const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
+    await keepHeldElsewhereAsCopies(
+      staging,
+      snapshot.device,
+      apps,
+      holders,
+      new Map(all.map((s) => [s.name, s.snapshot.time])),
+    );
+    moveIntoHome(staging, paths);
+    log.info("home restored", {
+      snapshot: name.slice(0, 8),
+      device: snapshot.device,
+      files: result.files,
+      merged,
+      replayed,
+      trust: check.trust,
+      leftOut: leftOut.length,
+    });
+    return {
+      snapshot: name,
+      device: snapshot.device,
+      time: snapshot.time,
+      ...check,
+      to: paths.home,
+      files: result.files,
+      bytes: result.bytes,
+      apps,
+      mergedChangesets: merged,
+      replayedChangesets: replayed,
+      leftOut,
+      damaged: [],
+    };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /** The home as it is, or undefined when its state database is damaged (what a restore mends). */
@@ -218,11 +358,61 @@ function homeOf(paths: HomePaths, log: Log): HomeView | undefined {
       zone: zone.zone.id,
       device: zone.device.name,
       members: new Set(zone.devices.map((d) => d.name)),
+      membership: loadMembership(zone.db, zone.zone.id, zone.devices),
       targets: resolveTargets(paths, zone.db, zone.device.name),
     };
   } finally {
     zone.close();
   }
+}
+
+/**
+ * With the zone state damaged, the zone the owner key in the home is of, if it holds one:
+ * the snapshot's own word for its zone is what a restore checks, not what it goes by.
+ */
+function ownerZone(paths: HomePaths, log: Log): ZoneId | undefined {
+  if (!existsSync(paths.ownerKey)) return undefined;
+  return zoneIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(paths.ownerKey, "owner", log)).publicKey,
+  );
+}
+
+/** The device whose key the home holds, if it holds one. */
+function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
+  if (!existsSync(paths.deviceKey)) return undefined;
+  return deviceIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
+  );
+}
+
+/** A home is never restored from a snapshot whose signature does not hold. */
+function refuseForged(chosen: NamedSnapshot, signature: SnapshotSignature | undefined): void {
+  if (signature?.kind !== "forged") return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device} is forged: ${signature.why}; the home was left as it was`,
+    "Someone holding the backup key wrote it. See the snapshots and who signed each with `bucky backup list`, and restore a signed one.",
+  );
+}
+
+/**
+ * A home is restored only from a snapshot signed by the device it names, a member of the
+ * zone; or, named by its id, an older bucky's unsigned one.
+ */
+function refusal(
+  chosen: NamedSnapshot,
+  check: SnapshotCheck,
+  named: boolean,
+): BuckyError | undefined {
+  if (check.trust === "signed" || (check.trust === "unsigned" && named)) return undefined;
+  const { name, snapshot } = chosen;
+  return new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${name.slice(0, 8)} of ${snapshot.device} is not taken: ${check.why}; the home was left as it was`,
+    check.trust === "revoked" || check.trust === "quarantined"
+      ? `Restore another device's snapshot (--device), or ${snapshot.device}'s files into a directory with --to.`
+      : "See the snapshots and who signed each with `bucky backup list`, and restore a signed one.",
+  );
 }
 
 /** With the zone state damaged, the targets this device connects to itself are what is known. */

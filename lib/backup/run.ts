@@ -6,10 +6,13 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { checkSnapshotSignature, signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
+import { loadMembership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
@@ -18,6 +21,7 @@ import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
 import { type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { Repository } from "./repository.ts";
+import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { cacheDir } from "./targets.ts";
 import { chooseTarget, homeTargets, type ResolvedTarget } from "./zone-targets.ts";
@@ -157,7 +161,12 @@ export async function runBackup(options: {
   const target = chooseTarget(homeTargets(paths, log), options.target);
   const startedAt = options.now();
   const zone = openZone(paths.home, log);
-  const who = { zone: zone.zone.id, device: zone.device.name };
+  const who = {
+    zone: zone.zone.id,
+    device: zone.device.name,
+    key: zone.deviceKey,
+    document: zone.device.jws,
+  };
   zone.close();
   try {
     const result = await withRepository(
@@ -168,9 +177,18 @@ export async function runBackup(options: {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
         try {
           // Each device's snapshots are a history of their own: the parent is this
-          // device's previous one, whatever the other devices did since.
+          // device's previous one, whatever the other devices did since (or filed in its
+          // name: only one it signed itself).
+          const me = deviceIdFromPublicKey(who.key.publicKey);
           const previous = (await repository.snapshots())
-            .filter((s) => s.snapshot.device === who.device)
+            .filter((s) => {
+              if (s.snapshot.device !== who.device) return false;
+              const signature = checkSnapshotSignature(s.name, s.snapshot, who.zone);
+              return (
+                signature.kind === "unsigned" ||
+                (signature.kind === "signed" && signature.by === me)
+              );
+            })
             .at(-1);
           const archived = await new Archiver(repository, cache, options.onProgress).archive(
             homeEntries(paths),
@@ -191,7 +209,11 @@ export async function runBackup(options: {
               durationMs,
             },
           };
-          const name = await repository.writeSnapshot(snapshot);
+          // Signed by this device: no other holder of the backup key can speak for it.
+          const name = await repository.writeSnapshot((named) => ({
+            ...snapshot,
+            signed: signSnapshot(named, snapshot, who.key, who.document),
+          }));
           cache.commit();
           return {
             snapshot: name,
@@ -258,9 +280,18 @@ export interface SnapshotSummary {
   readonly files: number;
   readonly bytes: number;
   readonly addedBytes: number;
+  /** The device whose key signed it (its name in the zone, else its id); null if none did. */
+  readonly signedBy: string | null;
+  /** What its check against the zone's devices found (lib/backup/snapshot-trust.ts). */
+  readonly trust: SnapshotTrust;
+  /** Why it is not trusted, in words; "" when it is. */
+  readonly why: string;
 }
 
-/** The snapshots in a target, oldest first, of one device or all (`backup list`, the panel). */
+/**
+ * The snapshots in a target, oldest first, of one device or all (`backup list`, the panel),
+ * each checked against the zone's devices as this home knows them.
+ */
 export async function listSnapshots(
   paths: HomePaths,
   which: string | undefined,
@@ -275,14 +306,26 @@ export async function listSnapshots(
     (repository) => repository.snapshots(),
     { withIndex: false, ...(options.reach ? { reach: options.reach } : {}) },
   );
+  const judge = homeJudge(paths, log);
   return snapshots
     .filter(({ snapshot }) => options.device === undefined || snapshot.device === options.device)
-    .map(({ name, snapshot }) => ({
-      id: name,
-      time: snapshot.time,
-      device: snapshot.device,
-      files: snapshot.stats.files,
-      bytes: snapshot.stats.bytes,
-      addedBytes: snapshot.stats.addedBytes,
+    .map((entry) => ({
+      id: entry.name,
+      time: entry.snapshot.time,
+      device: entry.snapshot.device,
+      files: entry.snapshot.stats.files,
+      bytes: entry.snapshot.stats.bytes,
+      addedBytes: entry.snapshot.stats.addedBytes,
+      ...checkSnapshot(entry, judge),
     }));
+}
+
+/** The zone as this home knows it, to check snapshots against: its id and its devices. */
+export function homeJudge(paths: HomePaths, log: Log): SnapshotJudge {
+  const zone = openZone(paths.home, log);
+  try {
+    return { zone: zone.zone.id, membership: loadMembership(zone.db, zone.zone.id, zone.devices) };
+  } finally {
+    zone.close();
+  }
 }

@@ -4,10 +4,12 @@
  * own; a box just recovered from the phrase becomes the device with the newest snapshot;
  * and a home that is one of the zone's devices is never turned into another.
  */
+import type { SnapshotSignature } from "../../protocol/backup/snapshot-signature.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { type NamedSnapshot, newestByDevice } from "./zone-restore.ts";
+import type { Membership } from "../sync/membership.ts";
+import { type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
 /** What this home is, when its zone state opens: its zone, its device, the zone's devices. */
@@ -15,6 +17,7 @@ export interface HomeView {
   readonly zone: ZoneId;
   readonly device: string;
   readonly members: ReadonlySet<string>;
+  readonly membership: Membership;
   readonly targets: ResolvedTarget[];
 }
 
@@ -23,7 +26,9 @@ export interface HomeView {
  * Which device: the one asked for; else this one, when it has snapshots. A home restore on
  * a box that knows none of the devices in the repository (just recovered from the phrase)
  * becomes the device with the newest snapshot; a home that is one of the zone's devices is
- * never turned into another (that would make two of it).
+ * never turned into another (that would make two of it). `latest` is the newest snapshot
+ * whose signature holds: any holder of the backup key can file a newer one, unsigned or
+ * forged, in a device's name; one named by its id is the one named (a restore checks it).
  */
 export function chooseSnapshot(
   all: readonly NamedSnapshot[],
@@ -33,6 +38,8 @@ export function chooseSnapshot(
     home: HomeView | undefined;
     intoHome: boolean;
     location: string;
+    /** What each snapshot's signature says, by snapshot name. */
+    signatures: ReadonlyMap<string, SnapshotSignature>;
   },
 ): NamedSnapshot {
   const { home, intoHome } = context;
@@ -54,8 +61,11 @@ export function chooseSnapshot(
     if (intoHome && home) refuseOtherMember(home, found.snapshot.device);
     return found;
   }
-  const newest = newestByDevice(all);
-  const devices = [...newest.keys()].sort();
+  const newestAny = newestByDevice(all);
+  const newest = newestByDevice(
+    all.filter((s) => context.signatures.get(s.name)?.kind === "signed"),
+  );
+  const devices = [...newestAny.keys()].sort(compareCodeUnits);
   if (devices.length === 0)
     throw new BuckyError(
       "E_NOT_FOUND",
@@ -64,6 +74,8 @@ export function chooseSnapshot(
     );
   const pick = (device: string): NamedSnapshot => {
     const found = newest.get(device);
+    const unchecked = newestAny.get(device);
+    if (!found && unchecked) throw noneSigned(unchecked, context.signatures, context.location);
     if (!found)
       throw new BuckyError(
         "E_NOT_FOUND",
@@ -74,15 +86,21 @@ export function chooseSnapshot(
     return found;
   };
   if (context.device) return pick(context.device);
-  if (home && newest.has(home.device)) return pick(home.device);
+  if (home && newestAny.has(home.device)) return pick(home.device);
   // A box that knows none of them was just recovered; with its zone state damaged, this
   // home is the repository's only device, or unknown.
-  const fresh = home ? !devices.some((d) => home.members.has(d)) : devices.length === 1;
+  const signedDevices = [...newest.keys()];
+  const fresh = home ? !signedDevices.some((d) => home.members.has(d)) : signedDevices.length === 1;
   if (intoHome && fresh) {
     const latest = [...newest.values()].sort((a, b) =>
       compareCodeUnits(a.snapshot.time, b.snapshot.time),
     );
-    return latest.at(-1) as NamedSnapshot;
+    const found = latest.at(-1);
+    if (found) return found;
+    const unchecked = [...newestAny.values()].sort((a, b) =>
+      compareCodeUnits(a.snapshot.time, b.snapshot.time),
+    );
+    throw noneSigned(unchecked.at(-1) as NamedSnapshot, context.signatures, context.location);
   }
   throw new BuckyError(
     "E_NOT_FOUND",
@@ -98,5 +116,25 @@ function refuseOtherMember(home: HomeView, device: string): void {
     "E_INVALID_INPUT",
     `this home is ${home.device}, a device of the zone: restoring ${device}'s home here would make a second ${device}`,
     `Restore ${device}'s files into a directory with --to, or its home on ${device} itself (or on a new box, after \`bucky init --recover\`).`,
+  );
+}
+
+/**
+ * A device none of whose snapshots is signed by any key (an older bucky's, or forged):
+ * which is its own cannot be told, so none is taken unless named.
+ */
+function noneSigned(
+  newest: NamedSnapshot,
+  signatures: ReadonlyMap<string, SnapshotSignature>,
+  location: string,
+): BuckyError {
+  const device = newest.snapshot.device;
+  const signature = signatures.get(newest.name);
+  return new BuckyError(
+    "E_INTEGRITY",
+    `no snapshot of ${device} in ${location} is signed: which are ${device}'s cannot be checked`,
+    signature?.kind === "forged"
+      ? `Its newest, ${newest.name.slice(0, 8)}, is forged (${signature.why}). See them all with \`bucky backup list\`.`
+      : `They were made by an older bucky. If you know ${newest.name.slice(0, 8)} (its newest) is ${device}'s, restore it by its id: \`bucky backup restore ${newest.name.slice(0, 8)}\` (see them with \`bucky backup list\`).`,
   );
 }

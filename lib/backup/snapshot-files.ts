@@ -7,7 +7,10 @@
  *
  * A restore never writes over anything: what it brings back goes beside what is there
  * now, as "name (restored 2026-11-28)" when the name is taken, owned like the folder it
- * lands in (an app's data belongs to the app's own user).
+ * lands in (an app's data belongs to the app's own user). Nothing is put back from a
+ * snapshot the zone does not trust as its device's own (lib/backup/snapshot-trust.ts:
+ * forged, of a revoked device…); an older bucky's unsigned one, chosen by the person, is.
+ * Each is shown with who signed it, and may be looked into and downloaded whatever it is.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -28,7 +31,8 @@ import type { Log } from "../log.ts";
 import type { PeerReach } from "./connect.ts";
 import type { Repository } from "./repository.ts";
 import { findNode, type RestoreProgress, readTree, restoreTree } from "./restorer.ts";
-import { withRepository } from "./run.ts";
+import { homeJudge, withRepository } from "./run.ts";
+import { checkSnapshot, type SnapshotCheck } from "./snapshot-trust.ts";
 import { chooseTarget, homeTargets } from "./zone-targets.ts";
 
 export interface SnapshotEntry {
@@ -40,8 +44,15 @@ export interface SnapshotEntry {
   readonly modifiedAt: string;
 }
 
+/** A snapshot as the panel shows it: whose, when, and who signed it. */
+export interface ShownSnapshot extends SnapshotCheck {
+  readonly id: string;
+  readonly device: string;
+  readonly time: string;
+}
+
 export interface SnapshotListing {
-  readonly snapshot: { readonly id: string; readonly device: string; readonly time: string };
+  readonly snapshot: ShownSnapshot;
   /** The folder listed, slash-separated ("" for the top). */
   readonly path: string;
   readonly entries: readonly SnapshotEntry[];
@@ -67,7 +78,14 @@ export async function listSnapshotDir(where: Where, path: string): Promise<Snaps
       const nodes = await readTree(repository, node.subtree);
       const shown = parts.length === 0 ? nodes.filter((n) => TOP.has(n.name)) : nodes;
       return {
-        snapshot: { id: snapshot.id, device: snapshot.device, time: snapshot.time },
+        snapshot: {
+          id: snapshot.id,
+          device: snapshot.device,
+          time: snapshot.time,
+          trust: snapshot.trust,
+          signedBy: snapshot.signedBy,
+          why: snapshot.why,
+        },
         path: parts.join("/"),
         entries: shown
           .map((n) => ({
@@ -166,11 +184,13 @@ export async function restoreSnapshotPath(
   try {
     const result = await withSnapshot(
       where,
-      (repository, snapshot) =>
-        restoreTree(repository, snapshot.tree, staging, {
+      (repository, snapshot) => {
+        refuseUntrusted(snapshot);
+        return restoreTree(repository, snapshot.tree, staging, {
           path: parts.join("/"),
           ...(onProgress ? { onProgress } : {}),
-        }),
+        });
+      },
       true,
     );
     if (result.damaged.length > 0)
@@ -226,12 +246,19 @@ function browsable(path: string): string[] {
   return parts;
 }
 
+/** Nothing is put back in the home from a snapshot not its device's own (an unsigned one is). */
+function refuseUntrusted(snapshot: ShownSnapshot): void {
+  if (snapshot.trust === "signed" || snapshot.trust === "unsigned") return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${snapshot.id.slice(0, 8)} of ${snapshot.device} is ${snapshot.trust}: ${snapshot.why}; nothing was put back`,
+    "Someone holding the backup key wrote it. Download a file of it to look at it, or put back one from a snapshot the device signed.",
+  );
+}
+
 async function withSnapshot<T>(
   where: Where,
-  work: (
-    repository: Repository,
-    snapshot: { id: string; device: string; time: string; tree: string },
-  ) => Promise<T>,
+  work: (repository: Repository, snapshot: ShownSnapshot & { tree: string }) => Promise<T>,
   /** Hold a shared lock (a prune waits): while blobs are read for a restore or a download. */
   locked: boolean,
 ): Promise<T> {
@@ -252,6 +279,7 @@ async function withSnapshot<T>(
         device: found.snapshot.device,
         time: found.snapshot.time,
         tree: found.snapshot.tree,
+        ...checkSnapshot(found, homeJudge(where.paths, where.log)),
       });
     },
     {

@@ -23,7 +23,13 @@ export interface TargetStatus {
     readonly storedBytes?: number;
   };
   readonly lastBackupError?: { readonly at: string; readonly message: string };
-  readonly lastVerify?: { readonly at: string; readonly ok: boolean; readonly damaged: number };
+  readonly lastVerify?: {
+    readonly at: string;
+    readonly ok: boolean;
+    readonly damaged: number;
+    /** Snapshots filed in a device's name by another key (absent: none, or an older bucky's verify). */
+    readonly forged?: number;
+  };
   readonly lastPrune?: { readonly at: string };
   /** A scheduled backup found the previous one still running: data grows faster than it uploads. */
   readonly behindSince?: string | null;

@@ -3,6 +3,9 @@
  * every blob they name must be in the index, and with `readData` the packs are read back
  * and every blob in them opened and checked, all of them or a random sample. Damage is
  * reported as the snapshots and files it touches, so the owner knows what is at stake.
+ * Every snapshot's signature is checked against the zone's devices too: a repository with
+ * a forged snapshot (one any holder of the backup key wrote in a device's name) is not
+ * sound, however whole its blobs are.
  */
 
 import { decodeTree } from "../../protocol/backup/formats.ts";
@@ -13,7 +16,8 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { release } from "./release.ts";
 import { packPath, type Repository } from "./repository.ts";
-import { withRepository } from "./run.ts";
+import { homeJudge, withRepository } from "./run.ts";
+import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { chooseTarget, homeTargets } from "./zone-targets.ts";
 
@@ -30,9 +34,28 @@ export interface Damage {
   readonly snapshots: readonly { readonly id: string; readonly files: readonly string[] }[];
 }
 
+/** A snapshot whose check found it not trusted (lib/backup/snapshot-trust.ts). */
+export interface UntrustedSnapshot {
+  readonly snapshot: string;
+  readonly device: string;
+  readonly time: string;
+  readonly trust: Exclude<SnapshotTrust, "signed">;
+  readonly signedBy: string | null;
+  readonly why: string;
+}
+
 export interface VerifyResult {
+  /** No damage, no snapshot that does not open, and no forged snapshot. */
   readonly ok: boolean;
   readonly snapshots: number;
+  /** Snapshot files that do not open (damaged, or made unreadable by a key holder): left out of everything else. */
+  readonly unreadable: readonly { readonly snapshot: string; readonly problem: string }[];
+  /**
+   * The snapshots not trusted, oldest first: forged ones make the repository unsound;
+   * unsigned (an older bucky's), revoked devices' and unknown names' are said, and a home
+   * restore leaves them out.
+   */
+  readonly untrusted: readonly UntrustedSnapshot[];
   readonly checkedBlobs: number;
   readonly checkedPacks: number;
   readonly damaged: readonly Damage[];
@@ -56,19 +79,22 @@ export async function verifyTarget(options: {
     paths,
     target,
     log,
-    (repository) => verifyRepository(repository, options.readData, options.onProgress),
+    (repository) =>
+      verifyRepository(repository, options.readData, options.onProgress, homeJudge(paths, log)),
     { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
   );
+  const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   updateTargetStatus(paths, target.name, (status) => ({
     ...status,
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged: result.damaged.length,
+      damaged: result.damaged.length + result.unreadable.length,
+      ...(forged > 0 ? { forged } : {}),
     },
   }));
   if (result.ok) log.info("backup verified", { target: target.name, blobs: result.checkedBlobs });
-  else log.error("backup damaged", { target: target.name, damaged: result.damaged.length });
+  else log.error("backup damaged", { target: target.name, damaged: result.damaged.length, forged });
   return { target: target.name, ...result };
 }
 
@@ -79,6 +105,8 @@ export async function verifyRepository(
   repository: Repository,
   readData: ReadData,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
+  /** The zone to check signatures against; without it, only that they hold. */
+  judge?: SnapshotJudge,
 ): Promise<VerifyResult> {
   const uses = new Map<string, Use>();
   const problems = new Map<string, string>();
@@ -90,6 +118,19 @@ export async function verifyRepository(
     uses.set(id, entry);
   };
   const snapshots = await repository.snapshots();
+  const untrusted: UntrustedSnapshot[] = [];
+  for (const entry of snapshots) {
+    const check = checkSnapshot(entry, judge);
+    if (check.trust === "signed") continue;
+    untrusted.push({
+      snapshot: entry.name,
+      device: entry.snapshot.device,
+      time: entry.snapshot.time,
+      trust: check.trust,
+      signedBy: check.signedBy,
+      why: check.why,
+    });
+  }
   // The index once the snapshots are listed: a backup running meanwhile writes its index
   // before its snapshot, so every blob a listed snapshot needs is named by then.
   await repository.loadIndex();
@@ -180,9 +221,18 @@ export async function verifyRepository(
       .map(([id, files]) => ({ id, files: [...files].sort() }))
       .sort((a, b) => compareCodeUnits(a.id, b.id)),
   }));
+  const unreadable = repository.unreadableSnapshots.map(({ name, problem }) => ({
+    snapshot: name,
+    problem,
+  }));
   return {
-    ok: damaged.length === 0,
+    ok:
+      damaged.length === 0 &&
+      unreadable.length === 0 &&
+      !untrusted.some((s) => s.trust === "forged"),
     snapshots: snapshots.length,
+    unreadable,
+    untrusted,
     checkedBlobs,
     checkedPacks,
     damaged,

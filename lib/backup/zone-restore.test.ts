@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
-import { appSources, type NamedSnapshot, newestByDevice } from "./zone-restore.ts";
+import { newestByDevice } from "./snapshot-trust.ts";
+import { appSources, type NamedSnapshot } from "./zone-restore.ts";
 
 function snapshot(name: string, device: string, time: string): NamedSnapshot {
   return { name, snapshot: { device, time } as Snapshot };

@@ -16,13 +16,14 @@
  *     hot changesets a restore replays after are pruned per device, up to that device's
  *     own snapshot).
  *
- * Only each device's newest snapshot is looked at: an older one of a device holds nothing
- * its newest does not hold newer.
+ * Only each device's newest trusted snapshot is looked at (lib/backup/snapshot-trust.ts:
+ * signed by the device it names, a member of the zone in the restored state): an older one
+ * of a device holds nothing its newest does not hold newer, and no other holder of the
+ * backup key speaks for a device.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
@@ -34,30 +35,18 @@ import type { StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
+import { loadMembership } from "../sync/membership.ts";
 import type { Repository } from "./repository.ts";
 import { readTree, restoreTree } from "./restorer.ts";
+import { type NamedSnapshot, trustedNewest } from "./snapshot-trust.ts";
 
-export interface NamedSnapshot {
-  readonly name: string;
-  readonly snapshot: Snapshot;
-}
+export type { NamedSnapshot } from "./snapshot-trust.ts";
 
 /** An app's data, and the snapshot (of which device) it came back from. */
 export interface RestoredApp {
   readonly app: string;
   readonly device: string;
   readonly snapshot: string;
-}
-
-/** The newest snapshot of each device, by device name. */
-export function newestByDevice(all: readonly NamedSnapshot[]): Map<string, NamedSnapshot> {
-  const newest = new Map<string, NamedSnapshot>();
-  for (const entry of all) {
-    const known = newest.get(entry.snapshot.device);
-    if (!known || entry.snapshot.time > known.snapshot.time)
-      newest.set(entry.snapshot.device, entry);
-  }
-  return newest;
 }
 
 /**
@@ -115,76 +104,97 @@ export async function gatherFromDevices(
   return apps;
 }
 
+interface MergeContext {
+  /** The restored zone state, open, and the seal it is kept under. */
+  readonly db: StateDb;
+  readonly seal: StateSeal;
+  readonly scratch: string;
+  readonly zone: ZoneId;
+  readonly log: Log;
+  readonly now: () => number;
+}
+
 /**
  * Applies to the home's restored state database the changesets that the other devices'
- * newest snapshots hold and it lacks; returns how many it took.
+ * newest trusted snapshots hold and it lacks; returns how many it took. Which are trusted
+ * is asked of the state as it grows: a device admitted in changesets another snapshot
+ * held is a member once they are taken. `taken` names the snapshots merged already (the
+ * chosen one among them), and gains those merged now.
  */
 export async function mergeStateImages(
   repository: Repository,
-  chosen: NamedSnapshot,
-  newest: ReadonlyMap<string, NamedSnapshot>,
-  context: {
-    /** The restored zone state, open, and the seal it is kept under. */
-    db: StateDb;
-    seal: StateSeal;
-    scratch: string;
-    zone: ZoneId;
-    log: Log;
-    now: () => number;
-  },
+  all: readonly NamedSnapshot[],
+  taken: Set<string>,
+  context: MergeContext,
 ): Promise<number> {
   let merged = 0;
   const { db } = context;
-  for (const other of newest.values()) {
-    if (other.name === chosen.name) continue;
-    if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) continue;
-    const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+  for (;;) {
+    const judge = { zone: context.zone, membership: loadMembership(db, context.zone) };
+    const next = [...trustedNewest(all, judge).newest.values()].filter((s) => !taken.has(s.name));
+    if (next.length === 0) return merged;
+    for (const other of next) {
+      taken.add(other.name);
+      merged += await mergeStateImage(repository, other, context);
+    }
+  }
+}
+
+/** Applies the changesets one snapshot's zone state holds that the restored one lacks. */
+async function mergeStateImage(
+  repository: Repository,
+  other: NamedSnapshot,
+  context: MergeContext,
+): Promise<number> {
+  let merged = 0;
+  const { db } = context;
+  if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) return 0;
+  const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+  try {
+    await restoreWhole(repository, other, "state.db", aside);
+    const theirs = openStateDb(join(aside, "state.db"), { create: false });
     try {
-      await restoreWhole(repository, other, "state.db", aside);
-      const theirs = openStateDb(join(aside, "state.db"), { create: false });
-      try {
-        const source = `the snapshot of ${other.snapshot.device}`;
-        // A newer snapshot past a checkpoint this state lacks: the checkpoint first, as a
-        // device coming back would take it from a peer.
-        const offer = offerFor(theirs.$client, versionVector(db));
-        if (offer)
-          await takeOffer(
-            {
-              ...context,
-              source,
-              fetchPage: async (request) =>
-                checkpointPage(theirs.$client, decodePageRequest(request)),
-            },
-            offer,
-          ).catch((error: unknown) => {
-            // What does not check out is left out; the rest of the restore goes on.
-            if (!(error instanceof BuckyError)) throw error;
-            context.log.warn("a snapshot's checkpoint was not taken", {
-              snapshot: other.name.slice(0, 8),
-              error: error.message,
-            });
-          });
-        for (let more = true; more; ) {
-          const page = entriesMissingFrom(theirs, versionVector(db));
-          more = page.more && page.entries.length > 0;
-          if (page.entries.length === 0) break;
-          const result = ingestEntries(db, page.entries, {
-            zone: context.zone,
-            nowMs: context.now(),
-            log: context.log,
+      const source = `the snapshot of ${other.snapshot.device}`;
+      // A newer snapshot past a checkpoint this state lacks: the checkpoint first, as a
+      // device coming back would take it from a peer.
+      const offer = offerFor(theirs.$client, versionVector(db));
+      if (offer)
+        await takeOffer(
+          {
+            ...context,
             source,
-            seal: context.seal,
+            fetchPage: async (request) =>
+              checkpointPage(theirs.$client, decodePageRequest(request)),
+          },
+          offer,
+        ).catch((error: unknown) => {
+          // What does not check out is left out; the rest of the restore goes on.
+          if (!(error instanceof BuckyError)) throw error;
+          context.log.warn("a snapshot's checkpoint was not taken", {
+            snapshot: other.name.slice(0, 8),
+            error: error.message,
           });
-          merged += result.applied.length;
-          // Nothing more can be taken from it (refused, or waiting on what it lacks).
-          if (result.applied.length === 0) break;
-        }
-      } finally {
-        theirs.$client.close();
+        });
+      for (let more = true; more; ) {
+        const page = entriesMissingFrom(theirs, versionVector(db));
+        more = page.more && page.entries.length > 0;
+        if (page.entries.length === 0) break;
+        const result = ingestEntries(db, page.entries, {
+          zone: context.zone,
+          nowMs: context.now(),
+          log: context.log,
+          source,
+          seal: context.seal,
+        });
+        merged += result.applied.length;
+        // Nothing more can be taken from it (refused, or waiting on what it lacks).
+        if (result.applied.length === 0) break;
       }
     } finally {
-      rmSync(aside, { recursive: true, force: true });
+      theirs.$client.close();
     }
+  } finally {
+    rmSync(aside, { recursive: true, force: true });
   }
   return merged;
 }

@@ -45,7 +45,12 @@ const targetFacts = z.object({
   lastBackup: backupRun.optional(),
   lastBackupError: z.object({ at: z.string().max(40), message: z.string().max(500) }).optional(),
   lastVerify: z
-    .object({ at: z.string().max(40), ok: z.boolean(), damaged: z.number().nonnegative() })
+    .object({
+      at: z.string().max(40),
+      ok: z.boolean(),
+      damaged: z.number().nonnegative(),
+      forged: z.number().nonnegative().optional(),
+    })
     .optional(),
   behindSince: z.string().max(40).nullable().optional(),
 });
@@ -291,7 +296,7 @@ const payload = fc.record(
             storedBytes: amount,
           }),
           lastBackupError: shape({ at: text(40), message: text(500) }),
-          lastVerify: shape({ at: text(40), ok: flag, damaged: amount }),
+          lastVerify: shape({ at: text(40), ok: flag, damaged: amount, forged: amount }),
           behindSince: or(fc.oneof(fc.constant(null), fc.string({ maxLength: 42 }))),
         }),
       ),

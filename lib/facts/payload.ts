@@ -45,7 +45,8 @@ export interface BackupRun {
 export interface TargetFacts {
   lastBackup?: BackupRun;
   lastBackupError?: { at: string; message: string };
-  lastVerify?: { at: string; ok: boolean; damaged: number };
+  /** `forged`: snapshots filed in a device's name by another key (absent: none said). */
+  lastVerify?: { at: string; ok: boolean; damaged: number; forged?: number };
   behindSince?: string | null;
 }
 
@@ -293,7 +294,9 @@ const backupRun = object<BackupRun>({
 const targetFacts = object<TargetFacts>({
   lastBackup: optional(backupRun),
   lastBackupError: optional(object({ at: text(40), message: text(500) })),
-  lastVerify: optional(object({ at: text(40), ok: flag, damaged: amount })),
+  lastVerify: optional(
+    object({ at: text(40), ok: flag, damaged: amount, forged: optional(amount) }),
+  ),
   behindSince: optional(nullable(text(40))),
 });
 

@@ -173,6 +173,9 @@ export const en = {
     verifyOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup verify\`.`,
     damaged: (p: { device: string; target: string }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
+    forgedSnapshots: (p: { device: string; target: string; count: number }) =>
+      `The last verify of ${p.device}'s backups to ${p.target} found ${p.count === 1 ? "a snapshot" : s(p.count, "snapshot", "snapshots")} filed in a device's name by someone else holding the backup key. Restores leave them out; revoke the device that wrote them.`,
+    seeSnapshots: "See the snapshots",
     noCopyYet: (p: { device: string; app: string }) =>
       `${p.device} has no copy of ${p.app}'s data yet.`,
     copyBehind: (p: { device: string; app: string; seconds: number }) =>
@@ -507,6 +510,18 @@ export const en = {
     files: "Files",
     size: "Size",
     added: "New in it",
+    signedBy: "Signed by",
+    signedByNobody: "nobody",
+    untrusted: {
+      forged: "FORGED: not this device's",
+      unsigned: "unsigned (an older bucky)",
+      revoked: "its device is revoked",
+      quarantined: "its device is quarantined",
+      unknown: "no device of the zone",
+    },
+    leftOutOfRestores: "A home restore leaves it out.",
+    notPutBack:
+      "Nothing of it is put back in the home: someone holding the backup key wrote it, or its device is no longer trusted. A file of it can be downloaded to look at.",
     fileCount: (p: { count: number }) => s(p.count, "file", "files"),
     lookInside: (p: { snapshot: string }) => `Look inside ${p.snapshot}`,
     back: "Back to the backups",

@@ -153,6 +153,9 @@ export const zhCN: Messages = {
     verifyOn: (p) => `在 ${p.device} 上运行 \`bucky backup verify\`。`,
     damaged: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现损坏：请重新备份以重新存储受损数据。`,
+    forgedSnapshots: (p) =>
+      `${p.device} 到 ${p.target} 的备份在最近一次校验中发现 ${n(p.count)} 个快照由持有备份密钥的他人以某设备的名义写入。恢复时会忽略它们；请吊销写入它们的设备。`,
+    seeSnapshots: "查看快照",
     noCopyYet: (p) => `${p.device} 上还没有 ${p.app} 数据的副本。`,
     copyBehind: (p) => `${p.device} 上 ${p.app} 数据的副本落后 ${n(p.seconds)} 秒。`,
     singleCopyNoDevice: (p) => `${p.app} 的数据只在 ${p.device} 上：没有其他在线设备保存副本。`,
@@ -451,6 +454,18 @@ export const zhCN: Messages = {
     files: "文件",
     size: "大小",
     added: "其中新增",
+    signedBy: "签名者",
+    signedByNobody: "无",
+    untrusted: {
+      forged: "伪造：并非该设备所签",
+      unsigned: "未签名（旧版 bucky 所做）",
+      revoked: "其设备已被撤销",
+      quarantined: "其设备已被隔离",
+      unknown: "并非本区域的设备",
+    },
+    leftOutOfRestores: "整机恢复时不会采用它。",
+    notPutBack:
+      "不会把其中任何内容放回本机：它由持有备份密钥的他人写入，或其设备已不再受信任。可以下载其中的文件来查看。",
     fileCount: (p) => `${n(p.count)} 个文件`,
     lookInside: (p) => `查看 ${p.snapshot} 的内容`,
     back: "返回备份",

@@ -10,6 +10,7 @@ import type { FC } from "hono/jsx";
 import type { WorkProgress } from "../backup/progress-file.ts";
 import type { SftpProbe } from "../backup/sftp-backend.ts";
 import type { SnapshotEntry, SnapshotListing } from "../backup/snapshot-files.ts";
+import type { SnapshotTrust } from "../backup/snapshot-trust.ts";
 import type { JobView } from "../node/jobs.ts";
 import { formatBytes } from "../units.ts";
 import { panelRights } from "../users/access.ts";
@@ -57,6 +58,8 @@ interface Snapshot {
   readonly files: number;
   readonly bytes: number;
   readonly addedBytes: number;
+  readonly signedBy: string | null;
+  readonly trust: SnapshotTrust;
 }
 
 const enc = encodeURIComponent;
@@ -568,8 +571,14 @@ const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
     hour: "2-digit",
     minute: "2-digit",
   });
+  // A snapshot's time is what its writer said, any holder of the backup key: a time that
+  // is no time is shown as said.
+  const when = (time: string) => {
+    const at = new Date(time);
+    return Number.isNaN(at.getTime()) ? time : day.format(at);
+  };
   const bars: Bar[] = snapshots.slice(-30).map((s) => ({
-    label: t.backups.snapshotOf({ device: s.device, time: day.format(new Date(s.time)) }),
+    label: t.backups.snapshotOf({ device: s.device, time: when(s.time) }),
     value: s.bytes,
   }));
   return (
@@ -583,6 +592,19 @@ const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
           { label: t.backups.files, cell: (s) => t.backups.fileCount({ count: s.files }) },
           { label: t.backups.size, cell: (s) => formatBytes(s.bytes) },
           { label: t.backups.added, cell: (s) => formatBytes(s.addedBytes) },
+          {
+            label: t.backups.signedBy,
+            cell: (s) =>
+              s.trust === "signed" ? (
+                (s.signedBy ?? t.backups.signedByNobody)
+              ) : (
+                <>
+                  {s.signedBy ?? t.backups.signedByNobody}{" "}
+                  <strong class="warn">{t.backups.untrusted[s.trust]}</strong>{" "}
+                  <span class="muted">{t.backups.leftOutOfRestores}</span>
+                </>
+              ),
+          },
           {
             label: "",
             cell: (s) => (
@@ -617,6 +639,12 @@ const Browse: FC<{ target: string; listing: SnapshotListing }> = ({ target, list
         {t.backups.snapshotBy({ device: listing.snapshot.device })}{" "}
         <Time iso={listing.snapshot.time} />
       </p>
+      {listing.snapshot.trust === "signed" ? null : (
+        <p class="warn">
+          {t.backups.untrusted[listing.snapshot.trust]}
+          {listing.snapshot.trust === "unsigned" ? null : <> {t.backups.notPutBack}</>}
+        </p>
+      )}
       <nav aria-label={t.backups.where}>
         <ol class="crumbs">
           <li>

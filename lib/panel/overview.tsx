@@ -186,6 +186,13 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
           {elsewhere ? n.backUpOn(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
+    case "forged-snapshots":
+      return (
+        <>
+          {n.forgedSnapshots(note)}{" "}
+          {elsewhere ? n.verifyOn(note) : <a href={href("backups")}>{n.seeSnapshots}</a>}
+        </>
+      );
     case "no-copy-yet":
       return <>{n.noCopyYet(note)}</>;
     case "copy-behind":

@@ -781,3 +781,40 @@ describe("an agent whose grant stopped working", () => {
     expect(chinese).toContain(zhCN.agents.grantAgain);
   });
 });
+
+describe("a target's snapshots", () => {
+  test("say who signed each, flag one filed by another key, and a time that is no time breaks nothing", async () => {
+    const snapshot = (id: string, time: string, signedBy: string | null, trust: string) => ({
+      id,
+      time,
+      device: "nas",
+      files: 3,
+      bytes: 100,
+      addedBytes: 10,
+      signedBy,
+      trust,
+      why: "",
+    });
+    const { get } = panelFor(owner, {
+      ...withStatus(),
+      "/v1/backups/usb/snapshots": {
+        snapshots: [
+          snapshot("0123abcd0123abcd", "2026-11-28T10:00:00.000Z", "nas", "signed"),
+          snapshot("feedbeeffeedbeef", "not a time", "laptop", "forged"),
+        ],
+      },
+    });
+    for (const [language, words] of [
+      ["en", en.backups],
+      ["zh-CN", zhCN.backups],
+    ] as const) {
+      const response = await get("backups/t/usb", { "accept-language": language });
+      expect(response.status).toBe(200);
+      const page = await response.text();
+      expect(page).toContain(words.signedBy);
+      const html = words.untrusted.forged.replaceAll("'", "&#39;");
+      expect(page).toContain(`<strong class="warn">${html}</strong>`);
+      expect(page.split(words.leftOutOfRestores)).toHaveLength(2);
+    }
+  });
+});

@@ -75,6 +75,47 @@ describe("the reliability level", () => {
     ).toBe(2);
   });
 
+  test("a verify that found forged snapshots says so, and calls nothing damaged that is not", () => {
+    const verifiedAs = (lastVerify: Record<string, unknown>): DeviceStanding => {
+      const nas = device("nas", 1000);
+      const usb = nas.facts.backup?.targets?.usb;
+      // The facts as another device reads them: through the payload's parser.
+      const facts = readPayload({
+        backup: {
+          key: true,
+          targets: { usb: { ...usb, lastVerify: { at: iso(1000), ...lastVerify } } },
+        },
+      });
+      return { ...nas, facts };
+    };
+    const forged = assessReliability({
+      devices: [verifiedAs({ ok: false, damaged: 0, forged: 2 })],
+      nowMs: NOW,
+    });
+    expect(
+      forged.notes.filter((n) => n.kind === "forged-snapshots" || n.kind === "damaged"),
+    ).toEqual([{ kind: "forged-snapshots", device: "nas", target: "usb", count: 2 }]);
+    expect(forged.warnings).toContain(
+      "the last verify of nas's backups to usb found 2 snapshots filed in a device's name by someone else holding the backup key (restores leave them out): run `bucky backup verify` there to see which, and revoke the device that wrote them",
+    );
+    expect(forged.level).toBe(1);
+    const both = assessReliability({
+      devices: [verifiedAs({ ok: false, damaged: 3, forged: 1 })],
+      nowMs: NOW,
+    });
+    expect(both.notes.map((n) => n.kind)).toEqual(
+      expect.arrayContaining(["forged-snapshots", "damaged"]),
+    );
+    // An older bucky's verify says nothing of forgeries: damage, as before.
+    const older = assessReliability({
+      devices: [verifiedAs({ ok: false, damaged: 1 })],
+      nowMs: NOW,
+    });
+    expect(
+      older.notes.filter((n) => n.kind === "forged-snapshots" || n.kind === "damaged"),
+    ).toEqual([{ kind: "damaged", device: "nas", target: "usb" }]);
+  });
+
   test("writes outpacing backups are said, with both rates", () => {
     const nas = device("nas", 1000);
     const targets = nas.facts.backup?.targets ?? {};

@@ -82,6 +82,12 @@ export type ReliabilityNote =
   | { readonly kind: "stale-backup"; readonly device: string; readonly hours: number }
   | { readonly kind: "never-verified"; readonly device: string }
   | { readonly kind: "damaged"; readonly device: string; readonly target: string }
+  | {
+      readonly kind: "forged-snapshots";
+      readonly device: string;
+      readonly target: string;
+      readonly count: number;
+    }
   | { readonly kind: "stale-verify"; readonly device: string }
   | { readonly kind: "no-copy-yet"; readonly device: string; readonly app: string }
   | {
@@ -213,8 +219,12 @@ export function assessReliability(input: ReliabilityInput): Reliability {
       });
     if (b.lastBackupAtMs === undefined) continue;
     if (!b.lastVerify) notes.push({ kind: "never-verified", device });
-    else if (!b.lastVerify.ok) notes.push({ kind: "damaged", device, target: b.lastVerify.target });
-    else if (input.nowMs - b.lastVerify.atMs > STALE_VERIFY_MS)
+    else if (!b.lastVerify.ok) {
+      const { target, forged, damaged } = b.lastVerify;
+      // A verify that found only forged snapshots found nothing damaged: said as what it is.
+      if (forged > 0) notes.push({ kind: "forged-snapshots", device, target, count: forged });
+      if (forged === 0 || damaged > 0) notes.push({ kind: "damaged", device, target });
+    } else if (input.nowMs - b.lastVerify.atMs > STALE_VERIFY_MS)
       notes.push({ kind: "stale-verify", device });
   }
   const singleCopies: string[] = [];
@@ -340,6 +350,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
     case "damaged":
       return `the last verify of ${note.device}'s backups to ${note.target} found damage: run \`bucky backup verify\` there to see what`;
+    case "forged-snapshots":
+      return `the last verify of ${note.device}'s backups to ${note.target} found ${note.count === 1 ? "a snapshot" : `${note.count} snapshots`} filed in a device's name by someone else holding the backup key (restores leave them out): run \`bucky backup verify\` there to see which, and revoke the device that wrote them`;
     case "stale-verify":
       return `the backups of ${note.device} have not been verified for over a week`;
     case "no-copy-yet":
@@ -459,7 +471,7 @@ function whyText(why: NoBackupWhy, device: string): string {
 
 interface DeviceBackups {
   lastBackupAtMs?: number;
-  lastVerify?: { atMs: number; ok: boolean; target: string };
+  lastVerify?: { atMs: number; ok: boolean; target: string; damaged: number; forged: number };
   failing: { target: string; message: string }[];
   behind: string[];
   outpaced: { target: string; changedPerHour: number; shippedPerHour: number }[];
@@ -482,7 +494,13 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
     if (status.lastVerify) {
       const atMs = Date.parse(status.lastVerify.at);
       if (!result.lastVerify || atMs > result.lastVerify.atMs)
-        result.lastVerify = { atMs, ok: status.lastVerify.ok, target };
+        result.lastVerify = {
+          atMs,
+          ok: status.lastVerify.ok,
+          target,
+          damaged: status.lastVerify.damaged,
+          forged: status.lastVerify.forged ?? 0,
+        };
     }
     if (status.behindSince) result.behind.push(target);
     const run = status.lastBackup;

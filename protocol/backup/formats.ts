@@ -215,6 +215,11 @@ export interface Snapshot {
     readonly addedBytes: number;
     readonly durationMs: number;
   };
+  /**
+   * The signed record of the device that took it (protocol/backup/snapshot-signature.ts);
+   * absent from the snapshots of an older bucky.
+   */
+  readonly signed?: string;
 }
 
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {

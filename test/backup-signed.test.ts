@@ -1,0 +1,377 @@
+/**
+ * A snapshot is the word of the device that took it, end to end through `dist/bucky`: a
+ * member of the zone, holding the backup key as every device that backs up does, files a
+ * newer snapshot in the NAS's name with its own planted data. `backup list` names who
+ * signed it, `backup verify` finds the repository unsound, and the owner's disaster
+ * restore on a new box takes the NAS's own snapshot, leaving the planted one out and
+ * saying so.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LocalBackend } from "../lib/backup/local-backend.ts";
+import { Repository } from "../lib/backup/repository.ts";
+import { sealSnapshot } from "../lib/backup/sealed.ts";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { openZone } from "../lib/zone/open.ts";
+import { decodeTree, encodeTree, type TreeNode } from "../protocol/backup/formats.ts";
+import { signSnapshot } from "../protocol/backup/snapshot-signature.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+const log = createLog({ level: "warn" });
+
+/**
+ * As the device at `home`: files in `repo` a snapshot in the name of `of`'s device (or
+ * `device`), an hour newer than `of`, whose home is that snapshot's but for
+ * `data/mine.txt`, which says `planted`. Signed with the device's own key (it has no
+ * other), with its own document. Returns the snapshot's name.
+ */
+async function plant(
+  home: string,
+  repo: string,
+  of: string,
+  planted: string,
+  device?: string,
+): Promise<string> {
+  const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+  const zone = openZone(home, log);
+  const key = zone.deviceKey;
+  const document = zone.device.jws;
+  zone.close();
+  const repository = await Repository.open(new LocalBackend(repo), root);
+  try {
+    const genuine = (await repository.snapshots()).find((s) => s.name === of);
+    if (!genuine) throw new Error(`no snapshot ${of}`);
+    const bytes = new TextEncoder().encode(planted);
+    const chunk = await repository.add("data", bytes);
+    const data = await repository.add(
+      "tree",
+      encodeTree([
+        {
+          name: "mine.txt",
+          type: "file",
+          mode: 0o644,
+          mtimeNs: "0",
+          size: bytes.length,
+          content: [chunk.id],
+        },
+      ]),
+    );
+    const top = decodeTree(await repository.readBlob(genuine.snapshot.tree)).map(
+      (node): TreeNode =>
+        node.name === "data" && node.type === "dir" ? { ...node, subtree: data.id } : node,
+    );
+    const tree = await repository.add("tree", encodeTree(top));
+    await repository.flush();
+    const forged = {
+      ...genuine.snapshot,
+      time: new Date(Date.parse(genuine.snapshot.time) + 3_600_000).toISOString(),
+      tree: tree.id,
+      parent: of,
+      ...(device ? { device } : {}),
+    };
+    delete (forged as { signed?: string }).signed;
+    // Written as any holder of the backup key can: sealed, under a name of its choosing.
+    const name = randomBytes(16).toString("hex");
+    const signed = { ...forged, signed: signSnapshot(name, forged, key, document) };
+    await repository.backend.write(
+      `snapshots/${name}`,
+      sealSnapshot(repository.keys, name, signed),
+    );
+    return name;
+  } finally {
+    repository.close();
+  }
+}
+
+interface ListedJson {
+  id: string;
+  device: string;
+  signedBy: string | null;
+  trust: string;
+  why: string;
+}
+
+describe("a member files a snapshot in the NAS's name", () => {
+  test("list and verify flag it, and a disaster restore leaves it out and says so", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    // The laptop holds the backup key, as every device given it at its invitation does.
+    expect(existsSync(join(laptopHome, "identity", "backup.key"))).toBe(true);
+
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    const planted = await plant(laptopHome, repo, run.snapshot, "planted by the laptop\n");
+
+    const listed = await buckyJson<{ snapshots: ListedJson[] }>([
+      "backup",
+      "list",
+      "--home",
+      nasHome,
+    ]);
+    expect(
+      listed.snapshots.map(({ id, device, signedBy, trust, why }) => ({
+        id,
+        device,
+        signedBy,
+        trust,
+        why,
+      })),
+    ).toEqual([
+      { id: run.snapshot, device: "nas", signedBy: "nas", trust: "signed", why: "" },
+      {
+        id: planted,
+        device: "nas",
+        signedBy: "laptop",
+        trust: "forged",
+        why: "it is signed by laptop, not by nas",
+      },
+    ]);
+    const text = await bucky(["backup", "list", "--home", nasHome]);
+    expect(text.stdout).toContain(
+      `${planted.slice(0, 8)} is FORGED: it is signed by laptop, not by nas.`,
+    );
+
+    const verify = await bucky(["backup", "verify", "--home", nasHome, "--json"]);
+    expect(verify.exitCode).toBe(4);
+    const verified = JSON.parse(verify.stdout) as {
+      ok: boolean;
+      damaged: unknown[];
+      untrusted: ListedJson[];
+    };
+    expect(verified.ok).toBe(false);
+    expect(verified.damaged).toEqual([]);
+    expect(verified.untrusted).toEqual([
+      expect.objectContaining({
+        snapshot: planted,
+        device: "nas",
+        trust: "forged",
+        signedBy: "laptop",
+      }),
+    ]);
+
+    // The zone is told, in the NAS's words: a forgery, not damage to back up again.
+    const warned = await waitFor("status to say the verify found a forgery", async () => {
+      const status = await buckyJson<{ reliability: { warnings: string[] } }>([
+        "status",
+        "--home",
+        nasHome,
+      ]);
+      return status.reliability.warnings.find((w) => w.includes("filed in a device's name"));
+    });
+    expect(warned).toBe(
+      "the last verify of nas's backups to usb found a snapshot filed in a device's name by someone else holding the backup key (restores leave them out): run `bucky backup verify` there to see which, and revoke the device that wrote them",
+    );
+    // The NAS's next backup follows its own history, not the one filed in its name an hour
+    // ahead.
+    const next = await buckyJson<{ snapshot: string; sinceMs: number }>([
+      "backup",
+      "run",
+      "--home",
+      nasHome,
+    ]);
+    expect(next.sinceMs).toBeGreaterThanOrEqual(0);
+    await nas.kill(); // the NAS is lost
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{
+      snapshot: string;
+      device: string;
+      trust: string;
+      signedBy: string;
+      leftOut: unknown[];
+    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    expect(restored).toMatchObject({
+      snapshot: next.snapshot,
+      device: "nas",
+      trust: "signed",
+      signedBy: "nas",
+    });
+    expect(restored.leftOut).toEqual([
+      {
+        snapshot: planted,
+        device: "nas",
+        time: expect.any(String),
+        trust: "forged",
+        signedBy: "laptop",
+        why: "it is signed by laptop, not by nas",
+      },
+    ]);
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+
+    // Named by its id, the planted snapshot is refused for the home, which stays as it was.
+    const named = await bucky([
+      "backup",
+      "restore",
+      planted.slice(0, 8),
+      "--from",
+      repo,
+      "--home",
+      fresh,
+      "--json",
+    ]);
+    expect(named.exitCode).toBe(4);
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 120_000);
+});
+
+describe("a revoked device that kept the backup key", () => {
+  test("its own newest snapshot is left out: a recovered box becomes the NAS, not it", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const before = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    // The laptop is stolen: the owner revokes it, and the NAS backs up again.
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    // The thief files a snapshot of the laptop, the newest, signed with its own key, over
+    // a home whose zone state is from before the revocation.
+    const stolen = await plant(laptopHome, repo, before.snapshot, "the thief's\n", "laptop");
+
+    const listed = await buckyJson<{ snapshots: ListedJson[] }>([
+      "backup",
+      "list",
+      "--home",
+      nasHome,
+    ]);
+    expect(listed.snapshots.find((s) => s.id === stolen)).toMatchObject({
+      device: "laptop",
+      signedBy: "laptop",
+      trust: "revoked",
+      why: "laptop was revoked",
+    });
+
+    await nas.kill();
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{
+      snapshot: string;
+      device: string;
+      trust: string;
+      leftOut: { snapshot: string; device: string; trust: string }[];
+    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
+    expect(restored.leftOut).toEqual([
+      expect.objectContaining({ snapshot: stolen, device: "laptop", trust: "revoked" }),
+    ]);
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 120_000);
+});
+
+describe("a member's home whose zone state is damaged, with no owner key to tell its zone", () => {
+  test("is restored from a snapshot its own key signed, not a newer one filed in its name", async () => {
+    const nasHome = newHomePath();
+    await buckyJson(["init", "--home", nasHome, "--device", "nas"]);
+    await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    expect(existsSync(join(laptopHome, "identity", "owner.key"))).toBe(false);
+    mkdirSync(join(laptopHome, "data"), { recursive: true });
+    writeFileSync(join(laptopHome, "data", "mine.txt"), "the laptop's own file\n");
+    const repo = join(scratchDir(), "disk");
+    await buckyJson(["backup", "target", "add", "disk", repo, "--home", laptopHome, "--no-backup"]);
+    const own = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
+    // The NAS, a member holding the backup key, files a newer one in the laptop's name.
+    await plant(nasHome, repo, own.snapshot, "planted by the nas\n");
+    const db = join(laptopHome, "state.db");
+    writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
+
+    const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
+      "backup",
+      "restore",
+      "latest",
+      "--home",
+      laptopHome,
+    ]);
+    expect(restored).toMatchObject({ snapshot: own.snapshot, device: "laptop", trust: "signed" });
+    expect(readFileSync(join(laptopHome, "data", "mine.txt"), "utf8")).toBe(
+      "the laptop's own file\n",
+    );
+  }, 120_000);
+});
+
+describe("a snapshot file made to be unreadable, by anyone holding the backup key", () => {
+  test("stops no backup, list or restore; verify names it", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    mkdirSync(join(home, "data"), { recursive: true });
+    writeFileSync(join(home, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const first = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    // Sealed under the repository's keys, so it opens, but is no snapshot.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    const junk = randomBytes(16).toString("hex");
+    try {
+      await repository.backend.write(
+        `snapshots/${junk}`,
+        sealSnapshot(repository.keys, junk, {} as Parameters<typeof sealSnapshot>[2]),
+      );
+    } finally {
+      repository.close();
+    }
+
+    const second = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    const listed = await buckyJson<{ snapshots: { id: string }[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(listed.snapshots.map((s) => s.id)).toEqual([first.snapshot, second.snapshot]);
+    const verify = await bucky(["backup", "verify", "--home", home, "--json"]);
+    expect(verify.exitCode).toBe(4);
+    expect(JSON.parse(verify.stdout)).toMatchObject({
+      ok: false,
+      damaged: [],
+      unreadable: [{ snapshot: junk, problem: `snapshot ${junk} is malformed` }],
+    });
+    const to = join(scratchDir(), "restored");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+});
