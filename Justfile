@@ -18,9 +18,17 @@ default:
 # preload would run its code as whoever typed `bucky` there, a .env choose BUCKY_HOME.
 # The JIT starts ten times slower to compile; cmd/main.ts sets it back once a command has
 # run 100 ms (`bucky status` with no node: 2-5 ms less CPU).
+# Built twice: the first binary is run the ways bucky most often starts (a daemon, then
+# `status`: build/bytecode-order.ts), recording which functions of its bytecode each run
+# used, and the second lays those out together at the front of the bytecode, so a process
+# keeps resident only the pages of what it runs (an idle daemon 3-4 MB less).
 build:
     rm -f dist/*.js.map
-    bun build cmd/main.ts lib/backup/seal-worker.ts --compile --splitting --format esm --minify --bytecode --sourcemap --external cpu-features --no-compile-autoload-bunfig --no-compile-autoload-dotenv --no-compile-autoload-package-json --no-compile-autoload-tsconfig --compile-jit-policy 10 --outfile dist/bucky
+    bun build {{ build_flags }} --outfile dist/bucky
+    rm -rf dist/bytecode-order dist/*.js.map
+    bun build {{ build_flags }} --bytecode-order "$(bun build/bytecode-order.ts dist/bucky dist/bytecode-order)" --outfile dist/bucky
+
+build_flags := "cmd/main.ts lib/backup/seal-worker.ts --compile --splitting --format esm --minify --bytecode --sourcemap --external cpu-features --no-compile-autoload-bunfig --no-compile-autoload-dotenv --no-compile-autoload-package-json --no-compile-autoload-tsconfig --compile-jit-policy 10"
 
 # Put `bucky` on the PATH, create a zone in this home if there is none, and run its node
 # in the background (`bucky stop` ends it; `bucky daemon` is the foreground form)

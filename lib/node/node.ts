@@ -60,6 +60,7 @@ import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
 import { MAX_LOCAL_BODY_BYTES } from "./request-body.ts";
+import { releaseStartUpCode } from "./start-up-code.ts";
 import {
   DEFAULT_STATE_CHECK_EVERY_MS,
   DEFAULT_STATE_VERIFY_EVERY_MS,
@@ -447,6 +448,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     };
     startBackups();
     started.push(() => gateway.stop());
+    started.push(releaseStartUpCode());
     log.info("daemon started", {
       zone: zone.zone.id,
       device: zone.device.name,
