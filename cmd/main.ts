@@ -3,6 +3,7 @@
  * The entry point of the `bucky` binary: the only place that exits the process.
  * `bucky --version` answers before anything else is loaded.
  */
+import { keepLoopbackOffProxies } from "../lib/node/loopback-proxy.ts";
 import { VERSION } from "./version-info.ts";
 
 // The binary starts with the JIT ten times slower to compile (`--compile-jit-policy` in the
@@ -23,6 +24,7 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     process.exit(await sandboxInit(argv.slice(1)));
   });
 } else {
+  keepLoopbackOffProxies(process.env);
   import("./cli.ts").then(async ({ main, flushOutput }) => {
     const code = await main(argv);
     await flushOutput();
