@@ -572,11 +572,14 @@ function listenForOwnStreams(
   log: Log,
 ): Server<PeerSocketData> | undefined {
   rmSync(path, { force: true });
+  let server: Server<PeerSocketData> | undefined;
   try {
-    const server = Bun.serve({ unix: path, maxRequestBodySize: MAX_BODY_BYTES, fetch, websocket });
+    server = Bun.serve({ unix: path, maxRequestBodySize: MAX_BODY_BYTES, fetch, websocket });
     chmodSync(path, 0o600);
     return server;
   } catch (error) {
+    // Not left serving at modes it was not given.
+    server?.stop(true);
     log.warn("no socket for a relay's own streams: relayed requests keep a TLS of their own", {
       error: (error as Error).message,
     });

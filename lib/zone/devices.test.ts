@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { signFacts } from "../../protocol/device-facts.ts";
+import { signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import type { DeviceId } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import { signPresence } from "../../protocol/presence.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -9,9 +12,11 @@ import {
   openTestNode,
   removeTestDatabases,
   seed,
+  testOwner,
   testZone,
 } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
+import { keepPresence } from "../sync/presence.ts";
 import { listDevices } from "./devices.ts";
 
 afterAll(removeTestDatabases);
@@ -41,6 +46,8 @@ describe("bucky devices", () => {
         ),
         NOW_MS,
       );
+      // nas is up: a device gone quiet says nothing of another's clock (its last facts would for good).
+      keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS);
       const context = testNodeContext(node, "a", { now: () => NOW_MS });
       // What this process last measured of each caller's clock: different on each device.
       const measured = (id: DeviceId) => (id === context.deviceId ? undefined : byte * 1000);
@@ -55,5 +62,43 @@ describe("bucky devices", () => {
       laptop: { seconds: 125, by: ["nas"], since: "2026-11-29T13:00:00.000Z" },
       nas: null,
     });
+  });
+
+  test("a revoked device is named for its clock by no one, as in status", () => {
+    const nas = signingKeyFromSeed(seed(65));
+    const laptop = signingKeyFromSeed(seed(66));
+    const node = openTestNode(67);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, nas, laptop }), 1000);
+    const revocation = signRevocation(
+      {
+        name: "laptop" as DeviceName,
+        id: deviceIdFromPublicKey(laptop.publicKey),
+        issuedAt: 2,
+        lastSeq: 0,
+      },
+      testOwner,
+    );
+    appendLocalChangeset(
+      node.db,
+      author,
+      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    keepFacts(
+      node.db,
+      signFacts(
+        testZone.id,
+        NOW_MS - 1000,
+        { clockAhead: { laptop: { aheadMs: 125_400, since: "2026-11-29T13:00:00.000Z" } } },
+        nas,
+      ),
+      NOW_MS,
+    );
+    keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS);
+    const context = testNodeContext(node, "a", { now: () => NOW_MS });
+    const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
+    const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
+    expect(laptopView?.clockAhead).toBeNull();
   });
 });

@@ -3,7 +3,7 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { readZoneFacts } from "../facts/zone-facts.ts";
+import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
 import { standingOf } from "../sync/membership.ts";
@@ -67,7 +67,8 @@ export function listDevices(
   );
   const now = zone.now();
   const clockAhead = new Map(
-    clockAheadNotes(readZoneFacts(zone.db, membership, now, liveWindowMs)).map(
+    // Members only, as status counts them: a revoked or quarantined device's word is none.
+    clockAheadNotes(countedDevices(readZoneFacts(zone.db, membership, now, liveWindowMs))).map(
       ({ device, seconds, by, since }) => [device, { seconds, by, since }],
     ),
   );

@@ -455,6 +455,18 @@ describe("a device refused for its clock in the warnings", () => {
     ]);
   });
 
+  test("a device gone quiet no longer names another's clock: its last facts would for good", () => {
+    const quiet = { ...device("nas", 3600_000), live: false, heardAliveAt: NOW - WEEK };
+    const r = assessReliability({
+      devices: [
+        withFacts(quiet, { clockAhead: { laptop: { aheadMs: 400_000, since: iso(WEEK) } } }),
+        device("laptop", 3600_000),
+      ],
+      nowMs: NOW,
+    });
+    expect(r.notes.filter((note) => note.kind === "clock-ahead")).toEqual([]);
+  });
+
   test("one device's word that another is ahead hides neither its absence nor its own refusals", () => {
     const base = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
     const laptop = withFacts(base, {

@@ -428,6 +428,8 @@ function names(list: readonly string[]): string {
 /**
  * The members that other members refuse for their clock, each once: by whom, how far ahead
  * (the most any of them says), and since the first said it. `bucky devices` says the same.
+ * Only a device heard alive says it now: the last facts of one gone quiet would name the
+ * other device for good (its claims clear only when it publishes again).
  */
 export function clockAheadNotes(
   devices: readonly DeviceStanding[],
@@ -435,7 +437,7 @@ export function clockAheadNotes(
   const members = new Set(devices.map((device) => device.name));
   const ahead = new Map<string, { aheadMs: number; by: string[]; since: string }>();
   for (const device of devices)
-    for (const [name, said] of Object.entries(device.facts.clockAhead ?? {})) {
+    for (const [name, said] of Object.entries(device.live ? (device.facts.clockAhead ?? {}) : {})) {
       if (!members.has(name) || name === device.name) continue;
       const held = ahead.get(name);
       if (!held) ahead.set(name, { aheadMs: said.aheadMs, by: [device.name], since: said.since });
