@@ -68,52 +68,67 @@ function filesHolding(dir: string, needles: readonly Uint8Array[]): string[] {
 }
 
 /**
- * As an older bucky took it: `of`'s snapshot again, an hour older, with the device key of
- * `home` in the clear at identity/device.key (and no sealed one), signed by that device.
+ * `of`'s snapshot filed again, `shiftMs` older, signed by the device of `signer` in its own
+ * name: with `clearKey`, as an older bucky took it, that key in the clear at
+ * identity/device.key (and no sealed one); without, the tree as it is.
  */
-async function olderSnapshot(home: string, repo: string, of: string): Promise<string> {
-  const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
-  const zone = openZone(home, log);
+async function refile(
+  signer: string,
+  repo: string,
+  of: string,
+  options: { readonly clearKey?: Uint8Array; readonly shiftMs: number },
+): Promise<string> {
+  const root = readKeyFile(join(signer, "identity", "backup.key"), "backup", log);
+  const zone = openZone(signer, log);
   const key = zone.deviceKey;
   const document = zone.device.jws;
+  const device = zone.device.name;
   zone.close();
-  const clear = readFileSync(join(home, "identity", "device.key"));
   const repository = await Repository.open(new LocalBackend(repo), root);
   try {
     const genuine = (await repository.snapshots()).find((s) => s.name === of);
     if (!genuine) throw new Error(`no snapshot ${of}`);
-    const top = decodeTree(await repository.readBlob(genuine.snapshot.tree));
-    const identity = top.find((node) => node.name === "identity");
-    if (identity?.type !== "dir") throw new Error("no identity/ in the snapshot");
-    const chunk = await repository.add("data", new Uint8Array(clear));
-    const nodes = decodeTree(await repository.readBlob(identity.subtree)).filter(
-      (node) => node.name !== "device.key" && node.name !== "device.key.sealed",
-    );
-    nodes.push({
-      name: "device.key",
-      type: "file",
-      mode: 0o600,
-      mtimeNs: "0",
-      size: clear.length,
-      content: [chunk.id],
-    });
-    const subtree = await repository.add("tree", encodeTree(nodes));
-    const tree = await repository.add(
-      "tree",
-      encodeTree(
-        top.map((node): TreeNode => (node === identity ? { ...node, subtree: subtree.id } : node)),
-      ),
-    );
-    await repository.flush();
-    const older = {
+    let tree = genuine.snapshot.tree;
+    const { clearKey } = options;
+    if (clearKey) {
+      const top = decodeTree(await repository.readBlob(tree));
+      const identity = top.find((node) => node.name === "identity");
+      if (identity?.type !== "dir") throw new Error("no identity/ in the snapshot");
+      const chunk = await repository.add("data", clearKey);
+      const nodes = decodeTree(await repository.readBlob(identity.subtree)).filter(
+        (node) => node.name !== "device.key" && node.name !== "device.key.sealed",
+      );
+      nodes.push({
+        name: "device.key",
+        type: "file",
+        mode: 0o600,
+        mtimeNs: "0",
+        size: clearKey.length,
+        content: [chunk.id],
+      });
+      const subtree = await repository.add("tree", encodeTree(nodes));
+      tree = (
+        await repository.add(
+          "tree",
+          encodeTree(
+            top.map(
+              (node): TreeNode => (node === identity ? { ...node, subtree: subtree.id } : node),
+            ),
+          ),
+        )
+      ).id;
+      await repository.flush();
+    }
+    const filed = {
       ...genuine.snapshot,
-      time: new Date(Date.parse(genuine.snapshot.time) - 3_600_000).toISOString(),
-      tree: tree.id,
+      device,
+      time: new Date(Date.parse(genuine.snapshot.time) - options.shiftMs).toISOString(),
+      tree,
       parent: null,
     };
-    delete (older as { signed?: string }).signed;
+    delete (filed as { signed?: string }).signed;
     const name = randomBytes(16).toString("hex");
-    const signed = { ...older, signed: signSnapshot(name, older, key, document) };
+    const signed = { ...filed, signed: signSnapshot(name, filed, key, document) };
     await repository.backend.write(
       `snapshots/${name}`,
       sealSnapshot(repository.keys, name, signed),
@@ -181,6 +196,31 @@ describe("a device's key in the zone's backups", () => {
     expect(filesHolding(to, [Buffer.from(nasKeyFile), ...nasSeeds])).toEqual([]);
   }, 60_000);
 
+  test("a member's copy of the NAS's home, filed and signed in its own name, is not restored with the NAS's key", async () => {
+    const copy = await refile(laptopHome, repo, snapshot, { shiftMs: 2 * 3_600_000 });
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--home", fresh], { stdin: `${phrase}\n` });
+    const before = fileHashes(fresh, ["logs", "backup"]);
+    const refused = await bucky([
+      "backup",
+      "restore",
+      copy.slice(0, 8),
+      "--from",
+      repo,
+      "--home",
+      fresh,
+      "--json",
+    ]);
+    expect(refused.exitCode).toBe(4);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_INTEGRITY",
+      message: expect.stringMatching(
+        /of laptop holds another device's key than the one that signed it/,
+      ),
+    });
+    expect(fileHashes(fresh, ["logs", "backup"])).toEqual(before);
+  }, 60_000);
+
   test("a home with neither the NAS's key nor the owner key is refused, and left as it was", async () => {
     // The laptop's zone state is damaged and its key gone: nothing says which device it
     // is, and before, a restore of the NAS's snapshot made it the NAS, key and all.
@@ -203,15 +243,17 @@ describe("a device's key in the zone's backups", () => {
     const error = jsonError({ ...refused, stderr: refused.stderr.trim().split("\n").at(-1) ?? "" });
     expect(error).toMatchObject({
       code: "E_PERMISSION",
-      message: expect.stringContaining("sealed to the zone's owner"),
+      message: expect.stringMatching(/sealed to the zone's owner.*the home was left as it was/),
       hint: expect.stringContaining("recovery phrase"),
     });
-    expect(error.message).toContain("the home was left as it was");
     expect(fileHashes(laptopHome, ["logs", "backup"])).toEqual(before);
   }, 60_000);
 
   test("an older bucky's snapshot, the key in the clear, still restores; verify says it holds one", async () => {
-    const older = await olderSnapshot(nasHome, repo, snapshot);
+    const older = await refile(nasHome, repo, snapshot, {
+      clearKey: new Uint8Array(readFileSync(join(nasHome, "identity", "device.key"))),
+      shiftMs: 3_600_000,
+    });
     const verified = await buckyJson<{ ok: boolean; clearDeviceKeys: string[] }>([
       "backup",
       "verify",

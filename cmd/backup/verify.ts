@@ -110,7 +110,7 @@ function clearKeyText(snapshots: readonly string[]): string[] {
       .join(
         ", ",
       )}${snapshots.length > 5 ? ", …" : ""}) hold a device's key in the clear, readable by every holder of the backup key.`,
-    "`bucky backup prune` ages them out; if you fear a member, revoke and re-join the devices (see README: Backups).",
+    "Prune ages them out (within about a year); if you fear a member read them, revoke those devices and join them again (see README: Backups).",
   ];
 }
 

@@ -60,8 +60,17 @@ export function sealedDeviceKeyEntry(
   ];
 }
 
-/** How a home restore got its device key (sealed snapshots, then older ones). */
-export type StagedDeviceKey = "own" | "opened" | "clear";
+/** How a home restore got its device key, and whether the key says the snapshot is not taken. */
+export interface StagedDeviceKey {
+  /** The home's own, the sealed one opened, or an older bucky's in the clear. */
+  readonly how: "own" | "opened" | "clear";
+  /**
+   * Set when the key is another device's than the one that signed the snapshot (a copy
+   * of another's home filed in its own name): the restore does not take it. The zone
+   * state's word on the signer is heard first (a revoked one's is left for another).
+   */
+  readonly refused?: BuckyError;
+}
 
 /**
  * Puts the device key of the home restored from `chosen` in `staged` (its restored
@@ -80,7 +89,7 @@ export function stageDeviceKey(
   const of = `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device}`;
   if (existsSync(clear)) {
     rmSync(sealedPath, { force: true });
-    return "clear";
+    return { how: "clear" };
   }
   if (!existsSync(sealedPath))
     throw new BuckyError(
@@ -96,17 +105,19 @@ export function stageDeviceKey(
     throw unreadable(of, error);
   }
   const signature = checkSnapshotSignature(chosen.name, chosen.snapshot, options.zone);
-  if (signature.kind === "signed" && signature.by !== device)
-    throw new BuckyError(
-      "E_INTEGRITY",
-      `${of} holds the key of another device than the one that signed it; the home was left as it was`,
-      "Someone holding the backup key altered it. Restore another snapshot (see them with `bucky backup list`).",
-    );
+  const refused =
+    signature.kind === "signed" && signature.by !== device
+      ? new BuckyError(
+          "E_INTEGRITY",
+          `${of} holds another device's key than the one that signed it; the home was left as it was`,
+          "Someone holding the backup key filed a copy of another device's home in its own name. Restore another snapshot (see them with `bucky backup list`).",
+        )
+      : undefined;
   if (ownDevice(paths, log) === device) {
     cpSync(paths.deviceKey, clear, { preserveTimestamps: true });
     rmSync(sealedPath);
     log.debug("restore keeps the home's own device key", { device });
-    return "own";
+    return { how: "own", ...(refused ? { refused } : {}) };
   }
   if (!existsSync(paths.ownerKey))
     throw new BuckyError(
@@ -122,7 +133,7 @@ export function stageDeviceKey(
   }
   writeKeyFile(clear, "device", opened.seed);
   rmSync(sealedPath);
-  return "opened";
+  return { how: "opened", ...(refused ? { refused } : {}) };
 }
 
 /** The device whose key the home holds, if it holds one. */
