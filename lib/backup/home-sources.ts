@@ -14,7 +14,7 @@
  *   data/            the user's data
  *   ndn/             named data (files stored with `bucky put`, app packages)
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
@@ -69,7 +69,8 @@ function identityEntry(
   for (const name of readdirSync(paths.identityDir)) {
     if (LEFT_OUT_KEYS.has(name) || DEVICE_KEY_FILES.has(name) || name.startsWith(".")) continue;
     const path = join(paths.identityDir, name);
-    const stat = statSync(path, { bigint: true });
+    // Not followed: a link there is no file of the home's (the archiver keeps links too).
+    const stat = lstatSync(path, { bigint: true });
     if (stat.isDirectory()) children.set(name, { kind: "dir", path });
     else if (stat.isFile())
       children.set(name, {
