@@ -174,7 +174,9 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
       expect(restored.damaged).toEqual([]);
       expect(manifest(join(to, "data"))).toEqual(states[i] as Record<string, string>);
       expect(existsSync(join(to, "state.db"))).toBe(true);
-      expect(existsSync(join(to, "identity", "device.key"))).toBe(true);
+      // The device key only sealed to the owner (every member holds the backup key).
+      expect(existsSync(join(to, "identity", "device.key.sealed"))).toBe(true);
+      expect(existsSync(join(to, "identity", "device.key"))).toBe(false);
       // The keys the phrase rebuilds are never in a backup.
       expect(existsSync(join(to, "identity", "owner.key"))).toBe(false);
     }

@@ -52,6 +52,7 @@ export default defineBuckyCommand({
         ? `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked${r.checkedPacks > 0 ? ` in ${plural(r.checkedPacks, "pack")} read back` : ""}.`
         : damageText(r),
       ...untrustedText(r.untrusted),
+      ...clearKeyText(r.clearDeviceKeys),
     ].join("\n"),
 });
 
@@ -96,6 +97,20 @@ function untrustedText(untrusted: VerifyResult["untrusted"]): string[] {
       ? [`  … and ${sorted.length - 10} more (see \`bucky backup list\`).`]
       : []),
     "A home restore leaves these snapshots out.",
+  ];
+}
+
+/** Said once per verify while snapshots of an older bucky hold a device key in the clear. */
+function clearKeyText(snapshots: readonly string[]): string[] {
+  if (snapshots.length === 0) return [];
+  return [
+    `Note: ${plural(snapshots.length, "snapshot")} taken before bucky sealed device keys (${snapshots
+      .slice(0, 5)
+      .map((s) => s.slice(0, 8))
+      .join(
+        ", ",
+      )}${snapshots.length > 5 ? ", …" : ""}) hold a device's key in the clear, readable by every holder of the backup key.`,
+    "Prune ages them out (within about a year); if you fear a member read them, revoke those devices and join them again (see README: Backups).",
   ];
 }
 

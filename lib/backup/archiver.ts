@@ -39,7 +39,12 @@ export type Entry =
       readonly mode: number;
       readonly mtimeNs: bigint;
     }
-  | { readonly kind: "virtual"; readonly children: ReadonlyMap<string, Entry> };
+  | {
+      readonly kind: "virtual";
+      readonly children: ReadonlyMap<string, Entry>;
+      /** The directory's mode (default 0755). */
+      readonly mode?: number;
+    };
 
 /**
  * Where blobs go: a backup repository (sealed, packed) or a replica's object store.
@@ -106,7 +111,7 @@ export class Archiver {
         nodes.push({
           name,
           type: "dir",
-          mode: 0o755,
+          mode: entry.mode ?? 0o755,
           mtimeNs: "0",
           subtree: await this.virtual(entry.children, path),
         });

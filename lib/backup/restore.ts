@@ -54,6 +54,7 @@ import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
+import { stageDeviceKey } from "./sealed-device-key.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
@@ -271,6 +272,8 @@ async function restoreHome(
         "Run `bucky backup verify --read-data`, and restore an older snapshot.",
       );
     }
+    // The device key (sealed to the owner in this bucky's snapshots): the state opens with it.
+    const key = stageDeviceKey(join(staging, "identity"), chosen, { paths, zone: zoneId, log });
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
@@ -292,7 +295,7 @@ async function restoreHome(
       closeWhole(staged.db);
     }
     const check = checkSnapshot(chosen, judge);
-    const refused = refusal(chosen, check, options.snapshot !== "latest");
+    const refused = refusal(chosen, check, options.snapshot !== "latest") ?? key.refused;
     if (refused) return { refused, check, judge };
     const { newest, leftOut } = trustedNewest(ofZone, judge);
     for (const out of leftOut)

@@ -191,7 +191,7 @@ export async function runBackup(options: {
             })
             .at(-1);
           const archived = await new Archiver(repository, cache, options.onProgress).archive(
-            homeEntries(paths),
+            homeEntries(paths, { zone: who.zone, log }),
           );
           const durationMs = options.now() - startedAt;
           const snapshot: Snapshot = {

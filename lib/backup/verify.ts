@@ -17,6 +17,7 @@ import type { Log } from "../log.ts";
 import { release } from "./release.ts";
 import { packPath, type Repository } from "./repository.ts";
 import { homeJudge, withRepository } from "./run.ts";
+import { CLEAR_DEVICE_KEY_PATH } from "./sealed-device-key.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { chooseTarget, homeTargets } from "./zone-targets.ts";
@@ -56,6 +57,11 @@ export interface VerifyResult {
    * restore leaves them out.
    */
   readonly untrusted: readonly UntrustedSnapshot[];
+  /**
+   * The snapshots, oldest first, an older bucky took with the device key in the clear:
+   * readable by every holder of the backup key until prune ages them out.
+   */
+  readonly clearDeviceKeys: readonly string[];
   readonly checkedBlobs: number;
   readonly checkedPacks: number;
   readonly damaged: readonly Damage[];
@@ -158,8 +164,13 @@ export async function verifyRepository(
     treeFiles.set(tree, found);
     return found.map((f) => ({ ...f, path: at + f.path }));
   };
+  const clearDeviceKeys: string[] = [];
   for (const { name, snapshot } of snapshots) {
-    for (const { path, blob } of await walk(snapshot.tree, "")) use(blob, name, path);
+    for (const { path, blob } of await walk(snapshot.tree, "")) {
+      use(blob, name, path);
+      if (path === CLEAR_DEVICE_KEY_PATH && !clearDeviceKeys.includes(name))
+        clearDeviceKeys.push(name);
+    }
   }
   for (const id of uses.keys())
     if (!repository.locate(id)) problems.set(id, "missing from the index");
@@ -233,6 +244,7 @@ export async function verifyRepository(
     snapshots: snapshots.length,
     unreadable,
     untrusted,
+    clearDeviceKeys,
     checkedBlobs,
     checkedPacks,
     damaged,
