@@ -18,8 +18,14 @@
  * the owner's (checked against the zone id, which comes from the home: from the recovery
  * phrase on a recovered box), so a holder of the backup key cannot make its own key pass
  * for another device's, nor bring back a revoked device's home: the restore stops, and the
- * home is left as it was. An unsigned snapshot (an older bucky's) is taken as the chosen
- * one only when named by its id, and never as another device's.
+ * home is left as it was. That state is the chosen snapshot's own word, so it is verified
+ * whole first (every changeset signed by its author, the state what they add up to), the
+ * key it brings back must be the one that signed the snapshot, and it is judged with the
+ * owner's revocations found in every snapshot and the hot changes, not its own alone;
+ * `latest` passes over snapshots dated ahead of now (clock-sized allowance), and on a box
+ * just recovered a chosen snapshot that does not check out gives way to the next device's.
+ * An unsigned snapshot (an older bucky's) is taken as the chosen one only when named by
+ * its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
@@ -46,6 +52,7 @@ import { holderOf, readClaims } from "../replica/claims.ts";
 import { keepRestoredAsCopy } from "../replica/restored-copy.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { StateSeal } from "../state/seal.ts";
+import { describeProblems, verifyNow } from "../state/verify.ts";
 import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership } from "../sync/membership.ts";
@@ -66,6 +73,7 @@ import {
 } from "./snapshot-trust.ts";
 import { readTargets } from "./targets.ts";
 import { gatherFromDevices, mergeStateImages, type RestoredApp } from "./zone-restore.ts";
+import { revocationsIn, withRevocations } from "./zone-revocations.ts";
 import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
@@ -159,6 +167,7 @@ export async function restoreSnapshot(options: {
           intoHome: !options.to,
           location: repository.backend.location,
           signatures,
+          nowMs: options.now(),
         });
       const chosen = choose(candidates);
       const { name, snapshot } = chosen;
@@ -200,16 +209,38 @@ export async function restoreSnapshot(options: {
       const homeDevice = home?.device;
       const restoreFrom = (from: NamedSnapshot) =>
         restoreHome(repository, from, { ...options, zone: zoneId, all, ofZone, progress });
-      const first = await restoreFrom(chosen);
+      const automatic = options.snapshot === "latest" && options.device === undefined;
+      // A home that is a device of the zone (by its state, or its own key) stays that one.
+      const mayChooseAnother = automatic && snapshot.device !== homeDevice && !self;
+      let first:
+        | RestoreCommandResult
+        | { refused: BuckyError; check?: SnapshotCheck; judge?: SnapshotJudge };
+      try {
+        first = await restoreFrom(chosen);
+      } catch (error) {
+        // The chosen snapshot's state does not verify, or holds another key than its
+        // signer's: a holder of the backup key made it, dated to come first.
+        if (!(mayChooseAnother && error instanceof BuckyError && error.code === "E_INTEGRITY"))
+          throw error;
+        first = { refused: error };
+      }
       if (!("refused" in first)) return first;
       // `latest` on a box just recovered chose the device with the newest snapshot, which
-      // the zone state it brought back says is revoked (or quarantined): the next newest
-      // trusted device, by that state, is chosen instead.
-      const automatic = options.snapshot === "latest" && options.device === undefined;
-      const standing = first.check.trust === "revoked" || first.check.trust === "quarantined";
-      // A home that is a device of the zone (by its state, or its own key) stays that one.
-      if (!automatic || !standing || snapshot.device === homeDevice || self) throw first.refused;
-      const trusted = ofZone.filter((s) => checkSnapshot(s, first.judge).trust === "signed");
+      // the zone state it brought back says is revoked (or quarantined), or which did not
+      // check out: the next newest trusted device, by that state, is chosen instead.
+      const standing =
+        first.check === undefined ||
+        first.check.trust === "revoked" ||
+        first.check.trust === "quarantined";
+      if (!mayChooseAnother || !standing) throw first.refused;
+      const judged = first.judge;
+      const trusted = ofZone.filter((s) =>
+        s.snapshot.device === snapshot.device
+          ? false
+          : judged
+            ? checkSnapshot(s, judged).trust === "signed"
+            : signatures.get(s.name)?.kind === "signed",
+      );
       let next: NamedSnapshot;
       try {
         next = choose(trusted);
@@ -219,7 +250,7 @@ export async function restoreSnapshot(options: {
       log.warn("the newest snapshot's device is not trusted: restoring another's", {
         snapshot: name.slice(0, 8),
         device: snapshot.device,
-        trust: first.check.trust,
+        trust: first.check?.trust ?? "unchecked",
         instead: next.snapshot.device,
       });
       const second = await restoreFrom(next);
@@ -271,22 +302,44 @@ async function restoreHome(
         "Run `bucky backup verify --read-data`, and restore an older snapshot.",
       );
     }
+    refuseOtherKey(staging, chosen, log);
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
     const staged = openStagedState(staging, zoneId, log, options.now);
+    // The owner's revocations in every snapshot's state and the hot changes: the state the
+    // chosen snapshot brings cannot leave one out.
+    let hot: Uint8Array[];
+    let revocations: Awaited<ReturnType<typeof revocationsIn>>;
+    try {
+      hot = await hotChangesets(repository);
+      revocations = await revocationsIn(repository, ofZone, hot, zoneId, staging);
+    } catch (error) {
+      closeWhole(staged.db);
+      throw error;
+    }
     let merged: number;
     let replayed: number;
     let holders: ReturnType<typeof holdersIn>;
     let judge: SnapshotJudge;
     try {
-      const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
+      const context = {
+        ...staged,
+        scratch: staging,
+        zone: zoneId,
+        log,
+        now: options.now,
+        revocations,
+      };
       const taken = new Set([name]);
       merged = await mergeStateImages(repository, ofZone, taken, context);
-      replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+      replayed = replayHot(staged, zoneId, hot, log, options.now);
       // The devices the hot changes admitted: their snapshots' states too.
       merged += await mergeStateImages(repository, ofZone, taken, context);
-      judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
+      judge = {
+        zone: zoneId,
+        membership: withRevocations(loadMembership(staged.db, zoneId), revocations),
+      };
       holders = holdersIn(staged.db, zoneId);
     } finally {
       closeWhole(staged.db);
@@ -385,6 +438,25 @@ function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
   );
 }
 
+/**
+ * A home is never restored from a signed snapshot that holds another device's key: the
+ * key it brings back (which the zone state is sealed under) is the one that signed it.
+ */
+function refuseOtherKey(staging: string, chosen: NamedSnapshot, log: Log): void {
+  const path = join(staging, "identity", "device.key");
+  const signature = checkSnapshotSignature(chosen.name, chosen.snapshot);
+  if (signature.kind !== "signed" || !existsSync(path)) return;
+  const held = deviceIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(path, "device", log)).publicKey,
+  );
+  if (held === signature.by) return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device} holds another device's key than the one that signed it; the home was left as it was`,
+    "Someone holding the backup key wrote it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
+  );
+}
+
 /** A home is never restored from a snapshot whose signature does not hold. */
 function refuseForged(chosen: NamedSnapshot, signature: SnapshotSignature | undefined): void {
   if (signature?.kind !== "forged") return;
@@ -475,7 +547,10 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
 /**
  * The restored zone state in the staging directory, opened as the device whose home it is
  * (its key came back with it): checked against its seal, or sealed now if it was made
- * before states were sealed, so changes can be applied to it.
+ * before states were sealed, so changes can be applied to it. The seal is keyed by the key
+ * in the same snapshot, so it says only that the snapshot's writer made it: the state is
+ * then verified whole (every changeset's signature by its author, the state rebuilt from
+ * them) before anything is judged by it.
  */
 function openStagedState(
   staging: string,
@@ -490,6 +565,13 @@ function openStagedState(
   const db = openStateDb(path, { create: false });
   try {
     checkIntegrity(db.$client, seal, zone, { everyRow: true, nowMs: now(), log });
+    const verdict = verifyNow(db.$client, seal, zone);
+    if (verdict.problemCount > 0)
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `the snapshot's zone state does not verify: ${describeProblems(verdict)}; the home was left as it was`,
+        "Someone holding the backup key may have written it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
+      );
   } catch (error) {
     db.$client.close();
     throw error;

@@ -9,7 +9,7 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Membership } from "../sync/membership.ts";
-import { type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
+import { datedByNow, type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
 /** What this home is, when its zone state opens: its zone, its device, the zone's devices. */
@@ -28,7 +28,9 @@ export interface HomeView {
  * becomes the device with the newest snapshot; a home that is one of the zone's devices is
  * never turned into another (that would make two of it). `latest` is the newest snapshot
  * whose signature holds: any holder of the backup key can file a newer one, unsigned or
- * forged, in a device's name; one named by its id is the one named (a restore checks it).
+ * forged, in a device's name, and a device's own key (a revoked device's) can date one far
+ * ahead to make it come first: one dated after `nowMs` (and the allowance for clocks) is no
+ * device's newest. One named by its id is the one named (a restore checks it).
  */
 export function chooseSnapshot(
   all: readonly NamedSnapshot[],
@@ -40,6 +42,8 @@ export function chooseSnapshot(
     location: string;
     /** What each snapshot's signature says, by snapshot name. */
     signatures: ReadonlyMap<string, SnapshotSignature>;
+    /** The restore's now, ms since the epoch. */
+    nowMs: number;
   },
 ): NamedSnapshot {
   const { home, intoHome } = context;
@@ -63,7 +67,10 @@ export function chooseSnapshot(
   }
   const newestAny = newestByDevice(all);
   const newest = newestByDevice(
-    all.filter((s) => context.signatures.get(s.name)?.kind === "signed"),
+    all.filter(
+      (s) =>
+        context.signatures.get(s.name)?.kind === "signed" && datedByNow(s.snapshot, context.nowMs),
+    ),
   );
   const devices = [...newestAny.keys()].sort(compareCodeUnits);
   if (devices.length === 0)

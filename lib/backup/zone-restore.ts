@@ -25,6 +25,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
+import type { Revocation } from "../../protocol/documents.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
@@ -39,6 +40,7 @@ import { loadMembership } from "../sync/membership.ts";
 import type { Repository } from "./repository.ts";
 import { readTree, restoreTree } from "./restorer.ts";
 import { type NamedSnapshot, trustedNewest } from "./snapshot-trust.ts";
+import { withRevocations } from "./zone-revocations.ts";
 
 export type { NamedSnapshot } from "./snapshot-trust.ts";
 
@@ -112,6 +114,8 @@ interface MergeContext {
   readonly zone: ZoneId;
   readonly log: Log;
   readonly now: () => number;
+  /** The owner's revocations found anywhere in the repository (zone-revocations.ts). */
+  readonly revocations?: readonly Revocation[];
 }
 
 /**
@@ -130,7 +134,10 @@ export async function mergeStateImages(
   let merged = 0;
   const { db } = context;
   for (;;) {
-    const judge = { zone: context.zone, membership: loadMembership(db, context.zone) };
+    const judge = {
+      zone: context.zone,
+      membership: withRevocations(loadMembership(db, context.zone), context.revocations ?? []),
+    };
     const next = [...trustedNewest(all, judge).newest.values()].filter((s) => !taken.has(s.name));
     if (next.length === 0) return merged;
     for (const other of next) {
