@@ -376,7 +376,7 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
     }
   });
 
-  test("prune: newer forged snapshots never push the device's own out, nor its hot changes", async () => {
+  test("prune: newer forged snapshots never push the device's own out, nor its hot changes, and go", async () => {
     const repository = await newRepository();
     try {
       const own = await write(repository, {
@@ -405,9 +405,76 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         judge,
       );
       const left = (await repository.snapshots()).map((s) => s.name);
-      expect(left).toContain(own);
-      expect(left.filter((name) => planted.includes(name))).toHaveLength(2);
+      expect(left).toEqual([own]);
       expect(await repository.backend.list(HOT_DIR)).toEqual([hot]);
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("prune: a forged snapshot is forgotten, so the target is sound again and stays so", async () => {
+    const repository = await newRepository();
+    try {
+      const own = await write(repository, {
+        device: "nas",
+        time: "2026-01-01T10:00:00.000Z",
+        notes: "own",
+        signer: nas,
+      });
+      // Older than the NAS's own, and the only one of its kind: the policy alone keeps it.
+      await write(repository, {
+        device: "nas",
+        time: "2026-01-01T09:00:00.000Z",
+        notes: "planted",
+        signer: laptop,
+      });
+      await write(repository, {
+        device: "laptop",
+        time: "2026-01-01T09:30:00.000Z",
+        notes: "a stranger's",
+        signer: outsider,
+      });
+      expect((await verifyRepository(repository, { kind: "none" }, undefined, judge)).ok).toBe(
+        false,
+      );
+      const pruned = await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      expect(pruned.removedSnapshots).toBe(2);
+      expect((await repository.snapshots()).map((s) => s.name)).toEqual([own]);
+      const verified = await verifyRepository(repository, { kind: "none" }, undefined, judge);
+      expect({ ok: verified.ok, untrusted: verified.untrusted }).toEqual({
+        ok: true,
+        untrusted: [],
+      });
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("prune: a device's own unsigned snapshots (before signing) are not pushed out by newer planted unsigned ones", async () => {
+    const repository = await newRepository();
+    try {
+      const honest: string[] = [];
+      for (let day = 1; day <= 3; day++)
+        honest.push(
+          await write(repository, {
+            device: "nas",
+            time: `2026-01-0${day}T10:00:00.000Z`,
+            notes: "the nas's own, before signing",
+          }),
+        );
+      // Enough newer ones, a fortnight apart, to fill every slot of the policy: the newest
+      // few, and the newest of each hour, day, week and month it keeps.
+      for (let i = 0; i < 24; i++)
+        await write(repository, {
+          device: "nas",
+          time: new Date(
+            Date.parse("2026-02-01T10:00:00.000Z") + i * 15 * 86_400_000,
+          ).toISOString(),
+          notes: "planted",
+        });
+      await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      const left = new Set((await repository.snapshots()).map((s) => s.name));
+      expect(honest.filter((name) => left.has(name))).toEqual(honest);
     } finally {
       repository.close();
     }
