@@ -82,7 +82,8 @@ export function chooseSnapshot(
   const pick = (device: string): NamedSnapshot => {
     const found = newest.get(device);
     const unchecked = newestAny.get(device);
-    if (!found && unchecked) throw noneSigned(unchecked, context.signatures, context.location);
+    if (!found && unchecked)
+      throw noneSigned(unchecked, context.signatures, context.location, context.nowMs);
     if (!found)
       throw new BuckyError(
         "E_NOT_FOUND",
@@ -107,7 +108,12 @@ export function chooseSnapshot(
     const unchecked = [...newestAny.values()].sort((a, b) =>
       compareCodeUnits(a.snapshot.time, b.snapshot.time),
     );
-    throw noneSigned(unchecked.at(-1) as NamedSnapshot, context.signatures, context.location);
+    throw noneSigned(
+      unchecked.at(-1) as NamedSnapshot,
+      context.signatures,
+      context.location,
+      context.nowMs,
+    );
   }
   throw new BuckyError(
     "E_NOT_FOUND",
@@ -127,21 +133,29 @@ function refuseOtherMember(home: HomeView, device: string): void {
 }
 
 /**
- * A device none of whose snapshots is signed by any key (an older bucky's, or forged):
- * which is its own cannot be told, so none is taken unless named.
+ * A device none of whose snapshots is signed by any key (an older bucky's, or forged), or
+ * whose signed ones are all dated ahead of now: which is its own cannot be told, so none is
+ * taken unless named. None is suggested either: the newest unsigned one is exactly what a
+ * holder of the backup key would plant.
  */
 function noneSigned(
   newest: NamedSnapshot,
   signatures: ReadonlyMap<string, SnapshotSignature>,
   location: string,
+  nowMs: number,
 ): BuckyError {
   const device = newest.snapshot.device;
   const signature = signatures.get(newest.name);
+  const ahead = signature?.kind === "signed" && !datedByNow(newest.snapshot, nowMs);
   return new BuckyError(
     "E_INTEGRITY",
-    `no snapshot of ${device} in ${location} is signed: which are ${device}'s cannot be checked`,
-    signature?.kind === "forged"
-      ? `Its newest, ${newest.name.slice(0, 8)}, is forged (${signature.why}). See them all with \`bucky backup list\`.`
-      : `They were made by an older bucky. If you know ${newest.name.slice(0, 8)} (its newest) is ${device}'s, restore it by its id: \`bucky backup restore ${newest.name.slice(0, 8)}\` (see them with \`bucky backup list\`).`,
+    ahead
+      ? `the signed snapshots of ${device} in ${location} are dated ahead of this box's clock: none is taken as its newest`
+      : `no snapshot of ${device} in ${location} is signed: which are ${device}'s cannot be checked`,
+    ahead
+      ? "Check this box's clock; see them with `bucky backup list`, and name one you know by its id: `bucky backup restore <id>`."
+      : signature?.kind === "forged"
+        ? `Its newest, ${newest.name.slice(0, 8)}, is forged (${signature.why}). See them all with \`bucky backup list\`.`
+        : `They were made by an older bucky, or by anyone holding the backup key. See them with \`bucky backup list\` (time, host, size), and restore one you know is ${device}'s by its id: \`bucky backup restore <id>\`.`,
   );
 }

@@ -640,3 +640,48 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
     }
   });
 });
+
+describe("what a restore says of a device with no signed snapshot", () => {
+  test("it names none of them to restore: the newest unsigned one is what a key holder plants", async () => {
+    const repository = await newRepository();
+    try {
+      await write(repository, {
+        device: "nas",
+        time: "2026-01-01T10:00:00.000Z",
+        notes: "the nas's own, before signing",
+      });
+      const planted = await write(repository, {
+        device: "nas",
+        time: "2026-01-02T10:00:00.000Z",
+        notes: "planted",
+      });
+      const all = await repository.snapshots();
+      let refused: unknown;
+      try {
+        chooseSnapshot(all, "latest", {
+          device: "nas",
+          home: undefined,
+          intoHome: true,
+          location: "usb",
+          signatures: new Map(
+            all.map(
+              (s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, testZone.id)] as const,
+            ),
+          ),
+          nowMs: Date.parse("2026-01-03T00:00:00.000Z"),
+        });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toMatchObject({
+        code: "E_INTEGRITY",
+        message: "no snapshot of nas in usb is signed: which are nas's cannot be checked",
+      });
+      const hint = (refused as { hint: string }).hint;
+      expect(hint).toContain("`bucky backup list`");
+      expect(hint).not.toContain(planted.slice(0, 8));
+    } finally {
+      repository.close();
+    }
+  });
+});
