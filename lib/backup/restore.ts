@@ -55,7 +55,7 @@ import { StateSeal } from "../state/seal.ts";
 import { describeProblems, verifyNow } from "../state/verify.ts";
 import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
-import { loadMembership } from "../sync/membership.ts";
+import { loadMembership, type Membership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
@@ -64,6 +64,7 @@ import { withRepository } from "./run.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
+  datedByNow,
   type LeftOut,
   type NamedSnapshot,
   type SnapshotCheck,
@@ -72,7 +73,13 @@ import {
   trustedNewest,
 } from "./snapshot-trust.ts";
 import { readTargets } from "./targets.ts";
-import { gatherFromDevices, mergeStateImages, type RestoredApp } from "./zone-restore.ts";
+import {
+  type AppNotTaken,
+  appKeepersIn,
+  gatherFromDevices,
+  mergeStateImages,
+  type RestoredApp,
+} from "./zone-restore.ts";
 import { revocationsIn, withRevocations } from "./zone-revocations.ts";
 import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
@@ -91,6 +98,11 @@ export interface RestoreCommandResult {
   readonly bytes: number;
   /** Each app's data in the home, and the device whose snapshot it came from (home restores). */
   readonly apps: readonly RestoredApp[];
+  /**
+   * Apps' data other snapshots held that a home restore did not take (from a device that
+   * neither held the app nor stood by for it, or dated ahead), and why.
+   */
+  readonly appsNotTaken: readonly AppNotTaken[];
   /** Changesets of the zone state taken from other devices' newer snapshots (home restores). */
   readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
@@ -196,6 +208,7 @@ export async function restoreSnapshot(options: {
           to: options.to,
           ...result,
           apps: [],
+          appsNotTaken: [],
           mergedChangesets: 0,
           replayedChangesets: 0,
           leftOut: [],
@@ -321,6 +334,7 @@ async function restoreHome(
     let merged: number;
     let replayed: number;
     let holders: ReturnType<typeof holdersIn>;
+    let keepers: ReturnType<typeof appKeepersIn>;
     let judge: SnapshotJudge;
     try {
       const context = {
@@ -340,14 +354,28 @@ async function restoreHome(
         zone: zoneId,
         membership: withRevocations(loadMembership(staged.db, zoneId), revocations),
       };
-      holders = holdersIn(staged.db, zoneId);
+      holders = holdersIn(staged.db, judge.membership);
+      keepers = appKeepersIn(staged.db, judge.membership);
     } finally {
       closeWhole(staged.db);
     }
     const check = checkSnapshot(chosen, judge);
     const refused = refusal(chosen, check, options.snapshot !== "latest");
     if (refused) return { refused, check, judge };
-    const { newest, leftOut } = trustedNewest(ofZone, judge);
+    // A device's own snapshot dated ahead of now is not its newest: the one before is.
+    const nowMs = options.now();
+    const ahead = ofZone.filter((s) => s.name !== name && !datedByNow(s.snapshot, nowMs));
+    for (const s of ahead)
+      log.warn("a snapshot dated ahead of now was left out", {
+        snapshot: s.name.slice(0, 8),
+        device: s.snapshot.device,
+        time: s.snapshot.time,
+      });
+    const { leftOut } = trustedNewest(ofZone, judge);
+    const { newest } = trustedNewest(
+      ofZone.filter((s) => !ahead.includes(s)),
+      judge,
+    );
     for (const out of leftOut)
       log.warn("a snapshot was left out", {
         snapshot: out.snapshot.slice(0, 8),
@@ -355,7 +383,21 @@ async function restoreHome(
         trust: out.trust,
         why: out.why,
       });
-    const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
+    const { apps, notTaken } = await gatherFromDevices(
+      repository,
+      chosen,
+      newest,
+      staging,
+      keepers,
+      nowMs,
+    );
+    for (const out of notTaken)
+      log.warn("an app's data in a snapshot was not taken", {
+        app: out.app,
+        snapshot: out.snapshot.slice(0, 8),
+        device: out.device,
+        why: out.why,
+      });
     await keepHeldElsewhereAsCopies(
       staging,
       snapshot.device,
@@ -382,6 +424,7 @@ async function restoreHome(
       files: result.files,
       bytes: result.bytes,
       apps,
+      appsNotTaken: notTaken,
       mergedChangesets: merged,
       replayedChangesets: replayed,
       leftOut,
@@ -601,10 +644,10 @@ function replayHot(
 /** Who holds each app's data, by the restored zone state: the device, its epoch, since when. */
 function holdersIn(
   db: StateDb,
-  zone: ZoneId,
+  membership: Membership,
 ): Map<string, { device: string; epoch: number; since: string }> {
   const holders = new Map<string, { device: string; epoch: number; since: string }>();
-  for (const [app, claims] of readClaims(db, loadMembership(db, zone))) {
+  for (const [app, claims] of readClaims(db, membership)) {
     const holder = holderOf(claims);
     if (holder)
       holders.set(app, { device: holder.device, epoch: holder.epoch, since: holder.since });

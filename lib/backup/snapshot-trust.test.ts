@@ -180,7 +180,16 @@ async function restoredNotes(repository: Repository): Promise<{ from: string; te
   // The chosen snapshot is restored first, as a home restore does; the rest is gathered.
   const staging = newDir();
   await restoreTree(repository, chosen.snapshot.tree, staging);
-  const apps = await gatherFromDevices(repository, chosen, newest, staging, new Map());
+  // Every device of the zone kept the notes app (here: the planted ones' names too).
+  const keepers = new Map([["notes", { devices: new Set(["nas", "laptop", "phone"]) }]]);
+  const { apps } = await gatherFromDevices(
+    repository,
+    chosen,
+    newest,
+    staging,
+    keepers,
+    Date.parse("2027-01-01T00:00:00.000Z"),
+  );
   const notes = apps.find((a) => a.app === "notes");
   return {
     from: notes?.snapshot ?? "",
