@@ -510,3 +510,40 @@ describe("a member files, in its own name, a snapshot of another device's home",
     expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
 });
+
+describe("a device's next backup", () => {
+  test("follows its own signed history, not an unsigned snapshot filed in its name since", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const first = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    // Anyone holding the backup key: an unsigned copy of it, newer, as an older bucky's.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    const planted = randomBytes(16).toString("hex");
+    try {
+      const genuine = (await repository.snapshots()).find((s) => s.name === first.snapshot);
+      if (!genuine) throw new Error("the nas's snapshot is not there");
+      const copy = {
+        ...genuine.snapshot,
+        time: new Date(Date.parse(genuine.snapshot.time) + 1).toISOString(),
+      };
+      delete (copy as { signed?: string }).signed;
+      await repository.backend.write(
+        `snapshots/${planted}`,
+        sealSnapshot(repository.keys, planted, copy),
+      );
+    } finally {
+      repository.close();
+    }
+    const second = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    const reopened = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    try {
+      const taken = (await reopened.snapshots()).find((s) => s.name === second.snapshot);
+      expect(taken?.snapshot.parent).toBe(first.snapshot);
+    } finally {
+      reopened.close();
+    }
+  }, 60_000);
+});
