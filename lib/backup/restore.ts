@@ -21,7 +21,7 @@
  * home is left as it was. That state is the chosen snapshot's own word, so it is verified
  * whole first (every changeset signed by its author, the state what they add up to), the
  * key it brings back must be the one that signed the snapshot, and it is judged with the
- * owner's revocations found in every snapshot and the hot changes, not its own alone;
+ * owner's revocations found in each device's newest own snapshot and the hot changes;
  * `latest` passes over snapshots dated ahead of now (clock-sized allowance), and on a box
  * just recovered a chosen snapshot that does not check out gives way to the next device's.
  * An unsigned snapshot (an older bucky's) is taken as the chosen one only when named by
@@ -320,7 +320,7 @@ async function restoreHome(
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
     const staged = openStagedState(staging, zoneId, log, options.now);
-    // The owner's revocations in every snapshot's state and the hot changes: the state the
+    // The owner's revocations in each device's newest own state and the hot changes: the state the
     // chosen snapshot brings cannot leave one out.
     let hot: Uint8Array[];
     let revocations: Awaited<ReturnType<typeof revocationsIn>>;

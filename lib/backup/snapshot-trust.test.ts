@@ -594,6 +594,37 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
     }
   });
 
+  test("a newer snapshot filed in the NAS's name by another key does not hide the NAS's revocation", async () => {
+    const repository = await newRepository();
+    try {
+      await write(repository, {
+        device: "nas",
+        time: "2026-01-01T10:00:00.000Z",
+        notes: "the nas's own",
+        signer: nas,
+        state: [...foundingOps({ nas, laptop, phone: stolen }), phoneRevoked],
+      });
+      for (const hour of [11, 12, 13, 14])
+        await write(repository, {
+          device: "nas",
+          time: `2026-01-01T${hour}:00:00.000Z`,
+          notes: "planted",
+          signer: stolen,
+          state: foundingOps({ nas, laptop, phone: stolen }),
+        });
+      const found = await revocationsIn(
+        repository,
+        await repository.snapshots(),
+        [],
+        testZone.id,
+        newDir(),
+      );
+      expect(found.map((r) => r.name as string)).toEqual(["phone"]);
+    } finally {
+      repository.close();
+    }
+  });
+
   test("`latest` is not a snapshot dated past the restore's now: its own device's key can date one so", async () => {
     const repository = await newRepository();
     try {
