@@ -225,22 +225,12 @@ export async function restoreSnapshot(options: {
       const automatic = options.snapshot === "latest" && options.device === undefined;
       // A home that is a device of the zone (by its state, or its own key) stays that one.
       const mayChooseAnother = automatic && snapshot.device !== homeDevice && !self;
-      let first:
-        | RestoreCommandResult
-        | { refused: BuckyError; check?: SnapshotCheck; judge?: SnapshotJudge };
-      try {
-        first = await restoreFrom(chosen);
-      } catch (error) {
-        // The chosen snapshot's state does not verify, or holds another key than its
-        // signer's: a holder of the backup key made it, dated to come first.
-        if (!(mayChooseAnother && error instanceof BuckyError && error.code === "E_INTEGRITY"))
-          throw error;
-        first = { refused: error };
-      }
+      const first = await restoreFrom(chosen);
       if (!("refused" in first)) return first;
       // `latest` on a box just recovered chose the device with the newest snapshot, which
-      // the zone state it brought back says is revoked (or quarantined), or which did not
-      // check out: the next newest trusted device, by that state, is chosen instead.
+      // the zone state it brought back says is revoked (or quarantined), or whose state
+      // does not verify or key is not its signer's (a holder of the backup key made it, to
+      // come first): the next newest trusted device, by that state, is chosen instead.
       const standing =
         first.check === undefined ||
         first.check.trust === "revoked" ||
@@ -292,9 +282,7 @@ async function restoreHome(
     readonly log: Log;
     readonly now: () => number;
   },
-): Promise<
-  RestoreCommandResult | { refused: BuckyError; check: SnapshotCheck; judge: SnapshotJudge }
-> {
+): Promise<RestoreCommandResult | Refused> {
   const { paths, log, progress, all, ofZone } = options;
   const zoneId = options.zone;
   const { name, snapshot } = chosen;
@@ -315,11 +303,17 @@ async function restoreHome(
         "Run `bucky backup verify --read-data`, and restore an older snapshot.",
       );
     }
-    refuseOtherKey(staging, chosen, log);
+    const otherKey = otherKeyRefusal(staging, chosen, log);
+    if (otherKey) return { refused: otherKey };
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
     const staged = openStagedState(staging, zoneId, log, options.now);
+    const unverified = stateRefusal(staged, zoneId);
+    if (unverified) {
+      closeWhole(staged.db);
+      return { refused: unverified };
+    }
     // The owner's revocations in each device's newest own state and the hot changes: the state the
     // chosen snapshot brings cannot leave one out.
     let hot: Uint8Array[];
@@ -435,6 +429,12 @@ async function restoreHome(
   }
 }
 
+/**
+ * A home restore that did not take its snapshot, and why; with the restored state's word
+ * on the zone's devices when it got as far as judging by it.
+ */
+type Refused = { refused: BuckyError; check?: SnapshotCheck; judge?: SnapshotJudge };
+
 /** The home as it is, or undefined when its state database is damaged (what a restore mends). */
 function homeOf(paths: HomePaths, log: Log): HomeView | undefined {
   let zone: ReturnType<typeof openZone>;
@@ -485,15 +485,15 @@ function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
  * A home is never restored from a signed snapshot that holds another device's key: the
  * key it brings back (which the zone state is sealed under) is the one that signed it.
  */
-function refuseOtherKey(staging: string, chosen: NamedSnapshot, log: Log): void {
+function otherKeyRefusal(staging: string, chosen: NamedSnapshot, log: Log): BuckyError | undefined {
   const path = join(staging, "identity", "device.key");
   const signature = checkSnapshotSignature(chosen.name, chosen.snapshot);
-  if (signature.kind !== "signed" || !existsSync(path)) return;
+  if (signature.kind !== "signed" || !existsSync(path)) return undefined;
   const held = deviceIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(path, "device", log)).publicKey,
   );
-  if (held === signature.by) return;
-  throw new BuckyError(
+  if (held === signature.by) return undefined;
+  return new BuckyError(
     "E_INTEGRITY",
     `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device} holds another device's key than the one that signed it; the home was left as it was`,
     "Someone holding the backup key wrote it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
@@ -591,9 +591,8 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
  * The restored zone state in the staging directory, opened as the device whose home it is
  * (its key came back with it): checked against its seal, or sealed now if it was made
  * before states were sealed, so changes can be applied to it. The seal is keyed by the key
- * in the same snapshot, so it says only that the snapshot's writer made it: the state is
- * then verified whole (every changeset's signature by its author, the state rebuilt from
- * them) before anything is judged by it.
+ * in the same snapshot, so it says only that the snapshot's writer made it: stateRefusal
+ * verifies the state whole before anything is judged by it.
  */
 function openStagedState(
   staging: string,
@@ -608,18 +607,29 @@ function openStagedState(
   const db = openStateDb(path, { create: false });
   try {
     checkIntegrity(db.$client, seal, zone, { everyRow: true, nowMs: now(), log });
-    const verdict = verifyNow(db.$client, seal, zone);
-    if (verdict.problemCount > 0)
-      throw new BuckyError(
-        "E_INTEGRITY",
-        `the snapshot's zone state does not verify: ${describeProblems(verdict)}; the home was left as it was`,
-        "Someone holding the backup key may have written it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
-      );
   } catch (error) {
     db.$client.close();
     throw error;
   }
   return { db, seal };
+}
+
+/**
+ * Why the staged state is not taken, if it is not: it is verified whole (every changeset's
+ * signature by its author, each author's feed a chain, the state what they add up to),
+ * since its seal is only the word of whoever wrote the snapshot.
+ */
+function stateRefusal(
+  staged: { db: StateDb; seal: StateSeal },
+  zone: ZoneId,
+): BuckyError | undefined {
+  const verdict = verifyNow(staged.db.$client, staged.seal, zone);
+  if (verdict.problemCount === 0) return undefined;
+  return new BuckyError(
+    "E_INTEGRITY",
+    `the snapshot's zone state does not verify: ${describeProblems(verdict)}; the home was left as it was`,
+    "Someone holding the backup key may have written it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
+  );
 }
 
 /** Applies the hot changesets the restored state lacks; returns how many it took. */
