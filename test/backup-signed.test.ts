@@ -6,6 +6,7 @@
  * restore on a new box takes the NAS's own snapshot, leaving the planted one out and
  * saying so.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,9 +16,17 @@ import { Repository } from "../lib/backup/repository.ts";
 import { sealSnapshot } from "../lib/backup/sealed.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
+import {
+  CHANGESET_COLUMNS,
+  type ChangesetRecord,
+  changesetRowOf,
+  StateSeal,
+} from "../lib/state/seal.ts";
 import { openZone } from "../lib/zone/open.ts";
 import { decodeTree, encodeTree, type TreeNode } from "../protocol/backup/formats.ts";
 import { signSnapshot } from "../protocol/backup/snapshot-signature.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../protocol/ids.ts";
 import {
   bucky,
   buckyJson,
@@ -34,7 +43,7 @@ const log = createLog({ level: "warn" });
 
 /**
  * As the device at `home`: files in `repo` a snapshot in the name of `of`'s device (or
- * `device`), an hour newer than `of`, whose home is that snapshot's but for
+ * `device`), `aheadMs` (an hour) newer than `of`, whose home is that snapshot's but for
  * `data/mine.txt`, which says `planted`. Signed with the device's own key (it has no
  * other), with its own document. Returns the snapshot's name.
  */
@@ -44,6 +53,7 @@ async function plant(
   of: string,
   planted: string,
   device?: string,
+  aheadMs = 3_600_000,
 ): Promise<string> {
   const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
   const zone = openZone(home, log);
@@ -77,7 +87,7 @@ async function plant(
     await repository.flush();
     const forged = {
       ...genuine.snapshot,
-      time: new Date(Date.parse(genuine.snapshot.time) + 3_600_000).toISOString(),
+      time: new Date(Date.parse(genuine.snapshot.time) + aheadMs).toISOString(),
       tree: tree.id,
       parent: of,
       ...(device ? { device } : {}),
@@ -373,5 +383,167 @@ describe("a snapshot file made to be unreadable, by anyone holding the backup ke
     const to = join(scratchDir(), "restored");
     await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
     expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+});
+
+/**
+ * As the thief holding `home` (a device's key, and its zone state): adds to its state a
+ * changeset row in the name of the device `of` with a seq far past any it wrote, so a
+ * restore that takes this state would take none of that device's real changesets (its
+ * owner's revocation of the thief among them); the state is sealed again with the thief's
+ * own key, as it can.
+ */
+function fakeFarRow(home: string, of: string): void {
+  const zone = openZone(home, log);
+  const id = zone.devices.find((d) => d.name === of)?.id;
+  const seed = readKeyFile(join(home, "identity", "device.key"), "device", log);
+  zone.close();
+  if (!id) throw new Error(`no device ${of}`);
+  const seal = StateSeal.fromSeed(seed, deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey));
+  const sqlite = new Database(join(home, "state.db"));
+  try {
+    sqlite.transaction(() => {
+      const tally = seal.tally(sqlite);
+      const real = sqlite
+        .query<{ bytes: Uint8Array; hash: Uint8Array }, [string]>(
+          "SELECT bytes, hash FROM changesets WHERE author = ? ORDER BY seq LIMIT 1",
+        )
+        .get(id);
+      if (!real) throw new Error(`no changeset of ${of}`);
+      const row = sqlite
+        .query<ChangesetRecord, [string, number, Uint8Array, Uint8Array, number]>(
+          `INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?, ?, ?, ?, ?) RETURNING ${CHANGESET_COLUMNS}`,
+        )
+        .get(id, 1_000_000, real.hash, real.bytes, Date.now()) as ChangesetRecord;
+      tally.addChangesetRow(changesetRowOf(row));
+      tally.save();
+    })();
+  } finally {
+    sqlite.close();
+  }
+}
+
+describe("a revoked device that kept the backup key files a snapshot made to come first", () => {
+  test("its state, which leaves its revocation out, is not what judges it: a recovered box becomes the NAS", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    await nas.kill();
+    // The thief: a state of its own from before the revocation, made to take none of the
+    // NAS's changesets, backed up with its own key, after the NAS's last backup.
+    fakeFarRow(laptopHome, "nas");
+    mkdirSync(join(laptopHome, "data"), { recursive: true });
+    writeFileSync(join(laptopHome, "data", "mine.txt"), "the thief's\n");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", laptopHome, "--no-backup"]);
+    const stolen = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
+
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{
+      snapshot: string;
+      device: string;
+      trust: string;
+      leftOut: { snapshot: string; device: string; trust: string }[];
+    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
+    expect(restored.leftOut).toEqual([
+      expect.objectContaining({ snapshot: stolen.snapshot, device: "laptop", trust: "revoked" }),
+    ]);
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 120_000);
+});
+
+describe("a member files, in its own name, a snapshot of another device's home", () => {
+  test("its key is not the one that signed it: a recovered box becomes the NAS, not a second NAS under the laptop's name", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    const nas = await startDaemon(nasHome);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+    const laptopHome = newHomePath();
+    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    await nas.kill();
+    // The NAS's home (its key, its state), filed as the laptop's, signed by the laptop.
+    await plant(laptopHome, repo, run.snapshot, "planted by the laptop\n", "laptop", 1000);
+
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+      stdin: `${recoveryPhrase}\n`,
+    });
+    const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
+      "backup",
+      "restore",
+      "latest",
+      "--from",
+      repo,
+      "--home",
+      fresh,
+    ]);
+    expect(restored).toMatchObject({ snapshot: run.snapshot, device: "nas", trust: "signed" });
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 120_000);
+});
+
+describe("a device's next backup", () => {
+  test("follows its own signed history, not an unsigned snapshot filed in its name since", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const first = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    // Anyone holding the backup key: an unsigned copy of it, newer, as an older bucky's.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    const planted = randomBytes(16).toString("hex");
+    try {
+      const genuine = (await repository.snapshots()).find((s) => s.name === first.snapshot);
+      if (!genuine) throw new Error("the nas's snapshot is not there");
+      const copy = {
+        ...genuine.snapshot,
+        time: new Date(Date.parse(genuine.snapshot.time) + 1).toISOString(),
+      };
+      delete (copy as { signed?: string }).signed;
+      await repository.backend.write(
+        `snapshots/${planted}`,
+        sealSnapshot(repository.keys, planted, copy),
+      );
+    } finally {
+      repository.close();
+    }
+    const second = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    const reopened = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    try {
+      const taken = (await reopened.snapshots()).find((s) => s.name === second.snapshot);
+      expect(taken?.snapshot.parent).toBe(first.snapshot);
+    } finally {
+      reopened.close();
+    }
   }, 60_000);
 });

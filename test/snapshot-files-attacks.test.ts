@@ -112,4 +112,38 @@ describe("a file put back from a snapshot", () => {
     const own = await restoreSnapshotPath(where(), "data/photos/cat.bin", () => {}, Date.now);
     expect(readFileSync(join(home, own.restoredAs), "utf8")).toBe("a cat\n");
   });
+
+  test("never from an unsigned one filed in the name of a device that signs its own", async () => {
+    // Anyone holding the backup key: a copy of the box's snapshot, unsigned, as an older
+    // bucky's would be.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
+    const planted = randomBytes(16).toString("hex");
+    try {
+      const genuine = (await repository.snapshots()).find((s) => s.name === snapshot);
+      if (!genuine) throw new Error("the box's snapshot is not there");
+      const copy = { ...genuine.snapshot, time: new Date(Date.now() + 60_000).toISOString() };
+      delete (copy as { signed?: string }).signed;
+      await repository.backend.write(
+        `snapshots/${planted}`,
+        sealSnapshot(repository.keys, planted, copy),
+      );
+    } finally {
+      repository.close();
+    }
+    const at = { ...where(), snapshot: planted };
+    const listing = await listSnapshotDir(at, "data/photos");
+    expect(listing.snapshot).toMatchObject({
+      id: planted,
+      device: "box",
+      trust: "unsigned",
+      mayPutBack: false,
+    });
+    rmSync(join(home, "data", "photos"), { recursive: true, force: true });
+    mkdirSync(join(home, "data", "photos"));
+    await expect(
+      restoreSnapshotPath(at, "data/photos/cat.bin", () => {}, Date.now),
+    ).rejects.toMatchObject({ code: "E_INTEGRITY" });
+    expect(readdirSync(join(home, "data", "photos"))).toEqual([]);
+  });
 });

@@ -85,6 +85,10 @@ export default defineBuckyCommand({
         (s) =>
           `Left out ${s.device}'s snapshot ${s.snapshot.slice(0, 8)} (${s.time}), ${s.trust.toUpperCase()}: ${s.why}. To look at it: \`bucky backup restore ${s.snapshot.slice(0, 8)} --to <dir>\`.`,
       ),
+      ...r.appsNotTaken.map(
+        (a) =>
+          `Did not take ${a.app}'s data from ${a.device}'s snapshot ${a.snapshot.slice(0, 8)}: ${a.why}. To look at it: \`bucky backup restore ${a.snapshot.slice(0, 8)} --path apps/${a.app}/data --to <dir>\`.`,
+      ),
       ...r.apps
         .filter((a) => a.device !== r.device)
         .map(

@@ -8,6 +8,8 @@
  * are BuckyErrors: E_NOT_FOUND for a missing file, E_IO for a full or failing target,
  * E_UNAVAILABLE for one that cannot be reached, E_PERMISSION when access is refused.
  */
+import { BuckyError } from "../errors.ts";
+
 export interface Backend {
   /** The target as the user named it, for messages. */
   readonly location: string;
@@ -20,7 +22,11 @@ export interface Backend {
   write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Writes `data` to `path` only if nothing is there; false if something was. */
   create(path: string, data: Uint8Array): Promise<boolean>;
-  read(path: string): Promise<Uint8Array>;
+  /**
+   * The whole of `path`; with `maxBytes`, an E_TOO_LARGE error, reading none of it, when it
+   * holds more (a file any holder of the backup key can write, read by every device).
+   */
+  read(path: string, maxBytes?: number): Promise<Uint8Array>;
   /** `length` bytes of `path` from `offset`. */
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   /** The names of the files in directory `dir` (not recursive); none if it is missing. */
@@ -28,4 +34,9 @@ export interface Backend {
   /** Removes `path`; nothing if it is already gone. */
   remove(path: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a backend throws when a file holds more than a read allows. */
+export function tooLarge(path: string, maxBytes: number): BuckyError {
+  return new BuckyError("E_TOO_LARGE", `${path} holds more than ${maxBytes} bytes: not read`);
 }

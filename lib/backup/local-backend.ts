@@ -1,11 +1,21 @@
 /** A repository in a directory: a local disk, a mounted drive, a network file system. */
 import { randomBytes } from "node:crypto";
-import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, tooLarge } from "./backend.ts";
 
 export class LocalBackend implements Backend {
   constructor(
@@ -41,11 +51,21 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async read(path: string): Promise<Uint8Array> {
+  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+    let fd: number;
     try {
-      return new Uint8Array(readFileSync(this.resolve(path)));
+      fd = openSync(this.resolve(path), "r");
     } catch (error) {
       throw this.failure(error, "read", path);
+    }
+    try {
+      if (maxBytes !== undefined && fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
+      return new Uint8Array(readFileSync(fd));
+    } catch (error) {
+      if (error instanceof BuckyError) throw error;
+      throw this.failure(error, "read", path);
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -9,9 +9,22 @@
  * Any holder of the backup key can write a snapshot in a device's name (a member reaching
  * the target through another device can add files, never delete one): so a device's
  * snapshots are kept by the policy in groups by what their check found
- * (lib/backup/snapshot-trust.ts), each group on its own, and newer forged or unsigned
- * snapshots never push the device's own out; its hot changesets go only by its own newest
- * signed snapshot.
+ * (lib/backup/snapshot-trust.ts), each group on its own, and newer planted snapshots never
+ * push the device's own out; its hot changesets go only by its own newest signed snapshot.
+ * Two groups are not kept by the policy:
+ *   - forged snapshots are forgotten at once: no restore into a home takes one, nothing
+ *     of the zone is in one, and kept they would keep the target unsound (verify exits 4,
+ *     status warns) for good, with no way for the owner to end it; each forgotten is
+ *     logged, and verify names the ones filed since;
+ *   - a device's unsigned snapshots are never forgotten by the policy while it has signed
+ *     none: its own from before snapshots were signed cannot be told from ones planted in
+ *     its name, which would otherwise take every slot of the only history it has. Once it
+ *     signs its own, its unsigned ones go by the policy among themselves: they hold its
+ *     key in the clear (snapshots taken before keys were sealed), so they must age out;
+ *     a planted one can then push an old one out early, as a key holder who reaches the
+ *     target could delete it anyway.
+ * (A snapshot of a device this home's state does not know yet, `unknown`, carries the
+ * owner's document for its key and name, so it is kept by the policy like any other.)
  *
  * The order keeps the repository valid at every step, so an interrupted prune loses
  * nothing a kept snapshot needs: forgotten snapshot files first, then new packs, then the
@@ -63,20 +76,27 @@ export interface PruneResult {
 
 /**
  * The snapshots to keep (by name), each device's by the policy on its own, and among a
- * device's, those of each trust (signed, unsigned, forged…) on their own.
+ * device's, those of each trust (signed, revoked, unknown…) on their own; no forged one,
+ * and every unsigned one of a device that has signed none yet.
  */
 export function snapshotsToKeep(
   snapshots: readonly { name: string; time: string; device: string; trust?: SnapshotTrust }[],
   policy: RetentionPolicy,
 ): Set<string> {
   const byDevice = new Map<string, { name: string; time: string }[]>();
+  const keep = new Set<string>();
+  const signing = new Set(snapshots.filter((s) => s.trust === "signed").map((s) => s.device));
   for (const snapshot of snapshots) {
+    if (snapshot.trust === "forged") continue;
+    if (snapshot.trust === "unsigned" && !signing.has(snapshot.device)) {
+      keep.add(snapshot.name);
+      continue;
+    }
     const group = `${snapshot.device}\0${snapshot.trust ?? ""}`;
     const list = byDevice.get(group) ?? [];
     list.push(snapshot);
     byDevice.set(group, list);
   }
-  const keep = new Set<string>();
   for (const list of byDevice.values()) for (const name of keepOfOne(list, policy)) keep.add(name);
   return keep;
 }
@@ -116,6 +136,7 @@ export async function pruneRepository(
   policy: RetentionPolicy,
   /** The zone to check snapshots against; without it, only that their signatures hold. */
   judge?: SnapshotJudge,
+  log?: Log,
 ): Promise<PruneResult> {
   const backend = repository.backend;
   const all = await repository.snapshots();
@@ -130,7 +151,14 @@ export async function pruneRepository(
     policy,
   );
   const forgotten = all.filter((s) => !keep.has(s.name));
-  for (const { name } of forgotten) await backend.remove(`snapshots/${name}`);
+  for (const { name, snapshot } of forgotten) {
+    await backend.remove(`snapshots/${name}`);
+    if (trust.get(name) === "forged")
+      log?.info("forged snapshot forgotten", {
+        snapshot: name.slice(0, 8),
+        device: snapshot.device,
+      });
+  }
   const kept = all.filter((s) => keep.has(s.name));
 
   // Every blob a kept snapshot needs: its trees and the chunks of its files.
@@ -288,7 +316,7 @@ export async function pruneTarget(options: {
     paths,
     target,
     log,
-    (repository) => pruneRepository(repository, DEFAULT_RETENTION, homeJudge(paths, log)),
+    (repository) => pruneRepository(repository, DEFAULT_RETENTION, homeJudge(paths, log), log),
     { lock: { kind: "exclusive", purpose: "prune" }, now: options.now },
   );
   updateTargetStatus(paths, target.name, (status) => ({

@@ -16,7 +16,7 @@ import {
 import { BuckyError } from "../errors.ts";
 import { isUnreachable, type PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, tooLarge } from "./backend.ts";
 
 /** A pack of 15 MiB through a relay on a slow link takes a while: wait this long. */
 const REMOTE_TIMEOUT_MS = 120_000;
@@ -44,8 +44,11 @@ export class RemoteBackend implements Backend {
     );
   }
 
-  read(path: string): Promise<Uint8Array> {
-    return this.call({ op: "read", path });
+  /** The device that reaches the target bounds a snapshot file's size itself (target-host.ts). */
+  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+    const bytes = await this.call({ op: "read", path });
+    if (maxBytes !== undefined && bytes.length > maxBytes) throw tooLarge(path, maxBytes);
+    return bytes;
   }
 
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {

@@ -16,7 +16,9 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import { BuckyError } from "../errors.ts";
+import { testZone } from "../state/test-db.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
@@ -83,7 +85,7 @@ async function snapshot(repository: Repository, dir: string, time: string): Prom
   return repository.writeSnapshot({
     version: 1,
     time,
-    zone: "z",
+    zone: testZone.id,
     device: "d",
     hostname: "h",
     tree: archived.tree,
@@ -114,6 +116,48 @@ async function sound(location: string): Promise<void> {
 }
 
 describe("a repository in a directory", () => {
+  test("snapshot files are read a few at a time, and none past what a snapshot can hold", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    const own = await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    // Anyone holding the backup key: many snapshot files, each far larger than one.
+    for (let i = 0; i < 20; i++)
+      writeFileSync(
+        join(location, "snapshots", randomBytes(16).toString("hex")),
+        randomBytes(256 * 1024),
+      );
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let largestRead = 0;
+    const local = new LocalBackend(location);
+    const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      async read(path: string, maxBytes?: number) {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          const bytes = await local.read(path, maxBytes);
+          largestRead = Math.max(largestRead, bytes.length);
+          return bytes;
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const reopened = await Repository.open(watched, root, { withIndex: false });
+    try {
+      largestRead = 0;
+      mostInFlight = 0;
+      expect((await reopened.snapshots()).map((s) => s.name)).toEqual([own]);
+      expect(reopened.unreadableSnapshots).toHaveLength(20);
+      expect(reopened.unreadableSnapshots[0]?.problem).toBe("it is larger than a snapshot can be");
+      expect(largestRead).toBeLessThanOrEqual(MAX_SNAPSHOT_FILE_BYTES);
+      expect(mostInFlight).toBeLessThanOrEqual(8);
+    } finally {
+      reopened.close();
+    }
+  });
+
   test("a tree round-trips: contents, empty files, links; the same tree adds nothing", async () => {
     const location = newDir();
     const source = sourceTree();

@@ -13,6 +13,7 @@ import {
   type BlobLocation,
   type BlobType,
   decodeConfig,
+  MAX_SNAPSHOT_FILE_BYTES,
   type RepositoryConfig,
   type Snapshot,
 } from "../../protocol/backup/formats.ts";
@@ -35,6 +36,8 @@ import {
 
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** Snapshot files read at the same time when listing them. */
+const SNAPSHOT_READS_AT_ONCE = 8;
 /** At most this many packs being written while the next one fills. */
 const PACKS_IN_FLIGHT = 1;
 /** At most this many plaintext bytes being named and sealed: memory stays bounded. */
@@ -261,23 +264,34 @@ export class Repository {
    * holder of the backup key to be unreadable) is left out, not an error: every backup,
    * list and restore of every device reads this list, and one file any such holder can
    * add must not stop them all. Those left out are in `unreadable` after (verify says them).
+   * Each file is read only up to what a snapshot holds (MAX_SNAPSHOT_FILE_BYTES), and a
+   * few at a time, so however many there are, and however large, memory stays bounded.
    */
   async snapshots(): Promise<{ name: string; snapshot: Snapshot }[]> {
     const names = await this.backend.list("snapshots");
     const unreadable: { name: string; problem: string }[] = [];
-    const found = await Promise.all(
-      names.map(async (name) => {
-        try {
-          return {
-            name,
-            snapshot: openSnapshot(this.keys, name, await this.backend.read(`snapshots/${name}`)),
-          };
-        } catch (error) {
-          if (!(error instanceof ProtocolError)) throw error;
-          unreadable.push({ name, problem: error.message });
-          return undefined;
-        }
-      }),
+    const found: ({ name: string; snapshot: Snapshot } | undefined)[] = [];
+    const readOne = async (name: string) => {
+      try {
+        const sealed = await this.backend.read(`snapshots/${name}`, MAX_SNAPSHOT_FILE_BYTES);
+        return { name, snapshot: openSnapshot(this.keys, name, sealed) };
+      } catch (error) {
+        if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
+        else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+          unreadable.push({ name, problem: `it is larger than a snapshot can be` });
+        else throw error;
+        return undefined;
+      }
+    };
+    let next = 0;
+    const reader = async () => {
+      while (next < names.length) {
+        const index = next++;
+        found[index] = await readOne(names[index] as string);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(SNAPSHOT_READS_AT_ONCE, names.length) }, reader),
     );
     this.unreadableSnapshots = unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
     return found

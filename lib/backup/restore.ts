@@ -18,8 +18,14 @@
  * the owner's (checked against the zone id, which comes from the home: from the recovery
  * phrase on a recovered box), so a holder of the backup key cannot make its own key pass
  * for another device's, nor bring back a revoked device's home: the restore stops, and the
- * home is left as it was. An unsigned snapshot (an older bucky's) is taken as the chosen
- * one only when named by its id, and never as another device's.
+ * home is left as it was. That state is the chosen snapshot's own word, so it is verified
+ * whole first (every changeset signed by its author, the state what they add up to), the
+ * key it brings back must be the one that signed the snapshot, and it is judged with the
+ * owner's revocations found in each device's newest own snapshot and the hot changes;
+ * `latest` passes over snapshots dated ahead of now (clock-sized allowance), and on a box
+ * just recovered a chosen snapshot that does not check out gives way to the next device's.
+ * An unsigned snapshot (an older bucky's) is taken as the chosen one only when named by
+ * its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
@@ -46,9 +52,10 @@ import { holderOf, readClaims } from "../replica/claims.ts";
 import { keepRestoredAsCopy } from "../replica/restored-copy.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { StateSeal } from "../state/seal.ts";
+import { describeProblems, verifyNow } from "../state/verify.ts";
 import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
-import { loadMembership } from "../sync/membership.ts";
+import { loadMembership, type Membership } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
@@ -58,6 +65,7 @@ import { stageDeviceKey } from "./sealed-device-key.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
+  datedByNow,
   type LeftOut,
   type NamedSnapshot,
   type SnapshotCheck,
@@ -66,7 +74,14 @@ import {
   trustedNewest,
 } from "./snapshot-trust.ts";
 import { readTargets } from "./targets.ts";
-import { gatherFromDevices, mergeStateImages, type RestoredApp } from "./zone-restore.ts";
+import {
+  type AppNotTaken,
+  appKeepersIn,
+  gatherFromDevices,
+  mergeStateImages,
+  type RestoredApp,
+} from "./zone-restore.ts";
+import { revocationsIn, withRevocations } from "./zone-revocations.ts";
 import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
@@ -84,6 +99,11 @@ export interface RestoreCommandResult {
   readonly bytes: number;
   /** Each app's data in the home, and the device whose snapshot it came from (home restores). */
   readonly apps: readonly RestoredApp[];
+  /**
+   * Apps' data other snapshots held that a home restore did not take (from a device that
+   * neither held the app nor stood by for it, or dated ahead), and why.
+   */
+  readonly appsNotTaken: readonly AppNotTaken[];
   /** Changesets of the zone state taken from other devices' newer snapshots (home restores). */
   readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
@@ -160,6 +180,7 @@ export async function restoreSnapshot(options: {
           intoHome: !options.to,
           location: repository.backend.location,
           signatures,
+          nowMs: options.now(),
         });
       const chosen = choose(candidates);
       const { name, snapshot } = chosen;
@@ -188,6 +209,7 @@ export async function restoreSnapshot(options: {
           to: options.to,
           ...result,
           apps: [],
+          appsNotTaken: [],
           mergedChangesets: 0,
           replayedChangesets: 0,
           leftOut: [],
@@ -201,16 +223,28 @@ export async function restoreSnapshot(options: {
       const homeDevice = home?.device;
       const restoreFrom = (from: NamedSnapshot) =>
         restoreHome(repository, from, { ...options, zone: zoneId, all, ofZone, progress });
+      const automatic = options.snapshot === "latest" && options.device === undefined;
+      // A home that is a device of the zone (by its state, or its own key) stays that one.
+      const mayChooseAnother = automatic && snapshot.device !== homeDevice && !self;
       const first = await restoreFrom(chosen);
       if (!("refused" in first)) return first;
       // `latest` on a box just recovered chose the device with the newest snapshot, which
-      // the zone state it brought back says is revoked (or quarantined): the next newest
-      // trusted device, by that state, is chosen instead.
-      const automatic = options.snapshot === "latest" && options.device === undefined;
-      const standing = first.check.trust === "revoked" || first.check.trust === "quarantined";
-      // A home that is a device of the zone (by its state, or its own key) stays that one.
-      if (!automatic || !standing || snapshot.device === homeDevice || self) throw first.refused;
-      const trusted = ofZone.filter((s) => checkSnapshot(s, first.judge).trust === "signed");
+      // the zone state it brought back says is revoked (or quarantined), or whose state
+      // does not verify or key is not its signer's (a holder of the backup key made it, to
+      // come first): the next newest trusted device, by that state, is chosen instead.
+      const standing =
+        first.check === undefined ||
+        first.check.trust === "revoked" ||
+        first.check.trust === "quarantined";
+      if (!mayChooseAnother || !standing) throw first.refused;
+      const judged = first.judge;
+      const trusted = ofZone.filter((s) =>
+        s.snapshot.device === snapshot.device
+          ? false
+          : judged
+            ? checkSnapshot(s, judged).trust === "signed"
+            : signatures.get(s.name)?.kind === "signed",
+      );
       let next: NamedSnapshot;
       try {
         next = choose(trusted);
@@ -220,7 +254,7 @@ export async function restoreSnapshot(options: {
       log.warn("the newest snapshot's device is not trusted: restoring another's", {
         snapshot: name.slice(0, 8),
         device: snapshot.device,
-        trust: first.check.trust,
+        trust: first.check?.trust ?? "unchecked",
         instead: next.snapshot.device,
       });
       const second = await restoreFrom(next);
@@ -249,9 +283,7 @@ async function restoreHome(
     readonly log: Log;
     readonly now: () => number;
   },
-): Promise<
-  RestoreCommandResult | { refused: BuckyError; check: SnapshotCheck; judge: SnapshotJudge }
-> {
+): Promise<RestoreCommandResult | Refused> {
   const { paths, log, progress, all, ofZone } = options;
   const zoneId = options.zone;
   const { name, snapshot } = chosen;
@@ -272,32 +304,76 @@ async function restoreHome(
         "Run `bucky backup verify --read-data`, and restore an older snapshot.",
       );
     }
+    // An older bucky's snapshot holds the key in the clear: it must be its signer's.
+    const otherKey = otherKeyRefusal(staging, chosen, log);
+    if (otherKey) return { refused: otherKey };
     // The device key (sealed to the owner in this bucky's snapshots): the state opens with it.
     const key = stageDeviceKey(join(staging, "identity"), chosen, { paths, zone: zoneId, log });
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
     const staged = openStagedState(staging, zoneId, log, options.now);
+    const unverified = stateRefusal(staged, zoneId);
+    if (unverified) {
+      closeWhole(staged.db);
+      return { refused: unverified };
+    }
+    // The owner's revocations in each device's newest own state and the hot changes: the state the
+    // chosen snapshot brings cannot leave one out.
+    let hot: Uint8Array[];
+    let revocations: Awaited<ReturnType<typeof revocationsIn>>;
+    try {
+      hot = await hotChangesets(repository);
+      revocations = await revocationsIn(repository, ofZone, hot, zoneId, staging);
+    } catch (error) {
+      closeWhole(staged.db);
+      throw error;
+    }
     let merged: number;
     let replayed: number;
     let holders: ReturnType<typeof holdersIn>;
+    let keepers: ReturnType<typeof appKeepersIn>;
     let judge: SnapshotJudge;
     try {
-      const context = { ...staged, scratch: staging, zone: zoneId, log, now: options.now };
+      const context = {
+        ...staged,
+        scratch: staging,
+        zone: zoneId,
+        log,
+        now: options.now,
+        revocations,
+      };
       const taken = new Set([name]);
       merged = await mergeStateImages(repository, ofZone, taken, context);
-      replayed = replayHot(staged, zoneId, await hotChangesets(repository), log, options.now);
+      replayed = replayHot(staged, zoneId, hot, log, options.now);
       // The devices the hot changes admitted: their snapshots' states too.
       merged += await mergeStateImages(repository, ofZone, taken, context);
-      judge = { zone: zoneId, membership: loadMembership(staged.db, zoneId) };
-      holders = holdersIn(staged.db, zoneId);
+      judge = {
+        zone: zoneId,
+        membership: withRevocations(loadMembership(staged.db, zoneId), revocations),
+      };
+      holders = holdersIn(staged.db, judge.membership);
+      keepers = appKeepersIn(staged.db, judge.membership);
     } finally {
       closeWhole(staged.db);
     }
     const check = checkSnapshot(chosen, judge);
     const refused = refusal(chosen, check, options.snapshot !== "latest") ?? key.refused;
     if (refused) return { refused, check, judge };
-    const { newest, leftOut } = trustedNewest(ofZone, judge);
+    // A device's own snapshot dated ahead of now is not its newest: the one before is.
+    const nowMs = options.now();
+    const ahead = ofZone.filter((s) => s.name !== name && !datedByNow(s.snapshot, nowMs));
+    for (const s of ahead)
+      log.warn("a snapshot dated ahead of now was left out", {
+        snapshot: s.name.slice(0, 8),
+        device: s.snapshot.device,
+        time: s.snapshot.time,
+      });
+    const { leftOut } = trustedNewest(ofZone, judge);
+    const { newest } = trustedNewest(
+      ofZone.filter((s) => !ahead.includes(s)),
+      judge,
+    );
     for (const out of leftOut)
       log.warn("a snapshot was left out", {
         snapshot: out.snapshot.slice(0, 8),
@@ -305,7 +381,21 @@ async function restoreHome(
         trust: out.trust,
         why: out.why,
       });
-    const apps = await gatherFromDevices(repository, chosen, newest, staging, holders);
+    const { apps, notTaken } = await gatherFromDevices(
+      repository,
+      chosen,
+      newest,
+      staging,
+      keepers,
+      nowMs,
+    );
+    for (const out of notTaken)
+      log.warn("an app's data in a snapshot was not taken", {
+        app: out.app,
+        snapshot: out.snapshot.slice(0, 8),
+        device: out.device,
+        why: out.why,
+      });
     await keepHeldElsewhereAsCopies(
       staging,
       snapshot.device,
@@ -332,6 +422,7 @@ async function restoreHome(
       files: result.files,
       bytes: result.bytes,
       apps,
+      appsNotTaken: notTaken,
       mergedChangesets: merged,
       replayedChangesets: replayed,
       leftOut,
@@ -341,6 +432,12 @@ async function restoreHome(
     rmSync(staging, { recursive: true, force: true });
   }
 }
+
+/**
+ * A home restore that did not take its snapshot, and why; with the restored state's word
+ * on the zone's devices when it got as far as judging by it.
+ */
+type Refused = { refused: BuckyError; check?: SnapshotCheck; judge?: SnapshotJudge };
 
 /** The home as it is, or undefined when its state database is damaged (what a restore mends). */
 function homeOf(paths: HomePaths, log: Log): HomeView | undefined {
@@ -385,6 +482,25 @@ function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
   if (!existsSync(paths.deviceKey)) return undefined;
   return deviceIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
+  );
+}
+
+/**
+ * A home is never restored from a signed snapshot that holds another device's key: the
+ * key it brings back (which the zone state is sealed under) is the one that signed it.
+ */
+function otherKeyRefusal(staging: string, chosen: NamedSnapshot, log: Log): BuckyError | undefined {
+  const path = join(staging, "identity", "device.key");
+  const signature = checkSnapshotSignature(chosen.name, chosen.snapshot);
+  if (signature.kind !== "signed" || !existsSync(path)) return undefined;
+  const held = deviceIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(path, "device", log)).publicKey,
+  );
+  if (held === signature.by) return undefined;
+  return new BuckyError(
+    "E_INTEGRITY",
+    `snapshot ${chosen.name.slice(0, 8)} of ${chosen.snapshot.device} holds another device's key than the one that signed it; the home was left as it was`,
+    "Someone holding the backup key wrote it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
   );
 }
 
@@ -478,7 +594,9 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
 /**
  * The restored zone state in the staging directory, opened as the device whose home it is
  * (its key came back with it): checked against its seal, or sealed now if it was made
- * before states were sealed, so changes can be applied to it.
+ * before states were sealed, so changes can be applied to it. The seal is keyed by the key
+ * in the same snapshot, so it says only that the snapshot's writer made it: stateRefusal
+ * verifies the state whole before anything is judged by it.
  */
 function openStagedState(
   staging: string,
@@ -498,6 +616,24 @@ function openStagedState(
     throw error;
   }
   return { db, seal };
+}
+
+/**
+ * Why the staged state is not taken, if it is not: it is verified whole (every changeset's
+ * signature by its author, each author's feed a chain, the state what they add up to),
+ * since its seal is only the word of whoever wrote the snapshot.
+ */
+function stateRefusal(
+  staged: { db: StateDb; seal: StateSeal },
+  zone: ZoneId,
+): BuckyError | undefined {
+  const verdict = verifyNow(staged.db.$client, staged.seal, zone);
+  if (verdict.problemCount === 0) return undefined;
+  return new BuckyError(
+    "E_INTEGRITY",
+    `the snapshot's zone state does not verify: ${describeProblems(verdict)}; the home was left as it was`,
+    "Someone holding the backup key may have written it. See the snapshots and who signed each with `bucky backup list`, and restore another.",
+  );
 }
 
 /** Applies the hot changesets the restored state lacks; returns how many it took. */
@@ -522,10 +658,10 @@ function replayHot(
 /** Who holds each app's data, by the restored zone state: the device, its epoch, since when. */
 function holdersIn(
   db: StateDb,
-  zone: ZoneId,
+  membership: Membership,
 ): Map<string, { device: string; epoch: number; since: string }> {
   const holders = new Map<string, { device: string; epoch: number; since: string }>();
-  for (const [app, claims] of readClaims(db, loadMembership(db, zone))) {
+  for (const [app, claims] of readClaims(db, membership)) {
     const holder = holderOf(claims);
     if (holder)
       holders.set(app, { device: holder.device, epoch: holder.epoch, since: holder.since });

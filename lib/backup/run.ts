@@ -178,18 +178,22 @@ export async function runBackup(options: {
         try {
           // Each device's snapshots are a history of their own: the parent is this
           // device's previous one, whatever the other devices did since (or filed in its
-          // name: only one it signed itself).
+          // name: only one it signed itself; an unsigned one, an older bucky's, only while
+          // it has signed none, as any holder of the key can file one).
           const me = deviceIdFromPublicKey(who.key.publicKey);
-          const previous = (await repository.snapshots())
-            .filter((s) => {
-              if (s.snapshot.device !== who.device) return false;
-              const signature = checkSnapshotSignature(s.name, s.snapshot, who.zone);
-              return (
-                signature.kind === "unsigned" ||
-                (signature.kind === "signed" && signature.by === me)
-              );
-            })
-            .at(-1);
+          const mine = (await repository.snapshots()).filter(
+            (s) => s.snapshot.device === who.device,
+          );
+          const kinds = new Map(
+            mine.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, who.zone)]),
+          );
+          const signed = mine.filter((s) => {
+            const signature = kinds.get(s.name);
+            return signature?.kind === "signed" && signature.by === me;
+          });
+          const previous = (
+            signed.length > 0 ? signed : mine.filter((s) => kinds.get(s.name)?.kind === "unsigned")
+          ).at(-1);
           const archived = await new Archiver(repository, cache, options.onProgress).archive(
             homeEntries(paths, { zone: who.zone, log }),
           );

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
-import { decodeConfig } from "../../protocol/backup/formats.ts";
+import { decodeConfig, MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import { blobId, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { testZone } from "../state/test-db.ts";
 import {
   keysFit,
   newConfig,
@@ -62,16 +63,51 @@ describe("sealed files", () => {
     const snapshot = {
       version: 1,
       time: "2026-01-01T00:00:00.000Z",
-      zone: "z",
+      zone: testZone.id,
       device: "d",
       hostname: "h",
-      tree: "t",
+      tree: "d".repeat(64),
       parent: null,
       stats: { files: 1, bytes: 2, addedBytes: 3, durationMs: 4 },
     };
     expect(openSnapshot(keys, "s1", sealSnapshot(keys, "s1", snapshot))).toEqual(snapshot);
     expect(() => openSnapshot(otherKeys, "s1", sealSnapshot(keys, "s1", snapshot))).toThrow(
       ProtocolError,
+    );
+  });
+
+  test("a snapshot's fields are checked where read: any holder of the backup key writes them", () => {
+    const snapshot = {
+      version: 1,
+      time: "2026-01-01T00:00:00.000Z",
+      zone: testZone.id,
+      device: "nas",
+      hostname: "box",
+      tree: "d".repeat(64),
+      parent: "a".repeat(32),
+      stats: { files: 1, bytes: 2, addedBytes: 3, durationMs: 4 },
+    };
+    const opens = (changed: Record<string, unknown>) => {
+      try {
+        openSnapshot(keys, "s1", sealSnapshot(keys, "s1", { ...snapshot, ...changed } as never));
+        return "opens";
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        return error.message;
+      }
+    };
+    expect(opens({})).toBe("opens");
+    expect(opens({ device: "../../etc" })).toBe("snapshot s1 names no device");
+    expect(opens({ device: "nas\u001b[2J" })).toBe("snapshot s1 names no device");
+    expect(opens({ device: 7 })).toBe("snapshot s1 names no device");
+    expect(opens({ zone: "z" })).toBe("snapshot s1 names no zone");
+    expect(opens({ hostname: "box\nforged line" })).toBe("snapshot s1 has a malformed hostname");
+    expect(opens({ hostname: "h".repeat(256) })).toBe("snapshot s1 has a malformed hostname");
+    expect(opens({ parent: "../x" })).toBe("snapshot s1 has a malformed parent");
+    expect(opens({ parent: "a".repeat(65) })).toBe("snapshot s1 has a malformed parent");
+    expect(opens({ time: "2026\u0000" })).toBe("snapshot s1 is malformed");
+    expect(opens({ hostname: "x".repeat(MAX_SNAPSHOT_FILE_BYTES) })).toBe(
+      "snapshot s1 is too large",
     );
   });
 });

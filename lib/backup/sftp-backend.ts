@@ -17,7 +17,7 @@ import { homedir } from "node:os";
 import { posix } from "node:path";
 import { Client, type FileEntryWithStats, type SFTPWrapper, type Stats, utils } from "ssh2";
 import { BuckyError } from "../errors.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, tooLarge } from "./backend.ts";
 
 export interface SftpOptions {
   /** A private key without a passphrase; by default the first of ~/.ssh/id_{ed25519,ecdsa,rsa}. */
@@ -157,10 +157,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async read(path: string): Promise<Uint8Array> {
+  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
     const handle = await this.open(path, "r", "read");
     try {
       const { size } = await this.call<Stats>((done) => this.sftp.fstat(handle, done));
+      if (maxBytes !== undefined && size > maxBytes) throw tooLarge(path, maxBytes);
       const bytes = Buffer.allocUnsafeSlow(size);
       const length = await this.readInto(handle, bytes, 0);
       return new Uint8Array(bytes.buffer, bytes.byteOffset, length);

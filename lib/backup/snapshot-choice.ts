@@ -9,7 +9,7 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Membership } from "../sync/membership.ts";
-import { type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
+import { datedByNow, type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
 /** What this home is, when its zone state opens: its zone, its device, the zone's devices. */
@@ -28,7 +28,9 @@ export interface HomeView {
  * becomes the device with the newest snapshot; a home that is one of the zone's devices is
  * never turned into another (that would make two of it). `latest` is the newest snapshot
  * whose signature holds: any holder of the backup key can file a newer one, unsigned or
- * forged, in a device's name; one named by its id is the one named (a restore checks it).
+ * forged, in a device's name, and a device's own key (a revoked device's) can date one far
+ * ahead to make it come first: one dated after `nowMs` (and the allowance for clocks) is no
+ * device's newest. One named by its id is the one named (a restore checks it).
  */
 export function chooseSnapshot(
   all: readonly NamedSnapshot[],
@@ -40,6 +42,8 @@ export function chooseSnapshot(
     location: string;
     /** What each snapshot's signature says, by snapshot name. */
     signatures: ReadonlyMap<string, SnapshotSignature>;
+    /** The restore's now, ms since the epoch. */
+    nowMs: number;
   },
 ): NamedSnapshot {
   const { home, intoHome } = context;
@@ -63,7 +67,10 @@ export function chooseSnapshot(
   }
   const newestAny = newestByDevice(all);
   const newest = newestByDevice(
-    all.filter((s) => context.signatures.get(s.name)?.kind === "signed"),
+    all.filter(
+      (s) =>
+        context.signatures.get(s.name)?.kind === "signed" && datedByNow(s.snapshot, context.nowMs),
+    ),
   );
   const devices = [...newestAny.keys()].sort(compareCodeUnits);
   if (devices.length === 0)
@@ -75,7 +82,8 @@ export function chooseSnapshot(
   const pick = (device: string): NamedSnapshot => {
     const found = newest.get(device);
     const unchecked = newestAny.get(device);
-    if (!found && unchecked) throw noneSigned(unchecked, context.signatures, context.location);
+    if (!found && unchecked)
+      throw noneSigned(unchecked, context.signatures, context.location, context.nowMs);
     if (!found)
       throw new BuckyError(
         "E_NOT_FOUND",
@@ -100,7 +108,12 @@ export function chooseSnapshot(
     const unchecked = [...newestAny.values()].sort((a, b) =>
       compareCodeUnits(a.snapshot.time, b.snapshot.time),
     );
-    throw noneSigned(unchecked.at(-1) as NamedSnapshot, context.signatures, context.location);
+    throw noneSigned(
+      unchecked.at(-1) as NamedSnapshot,
+      context.signatures,
+      context.location,
+      context.nowMs,
+    );
   }
   throw new BuckyError(
     "E_NOT_FOUND",
@@ -120,21 +133,29 @@ function refuseOtherMember(home: HomeView, device: string): void {
 }
 
 /**
- * A device none of whose snapshots is signed by any key (an older bucky's, or forged):
- * which is its own cannot be told, so none is taken unless named.
+ * A device none of whose snapshots is signed by any key (an older bucky's, or forged), or
+ * whose signed ones are all dated ahead of now: which is its own cannot be told, so none is
+ * taken unless named. None is suggested either: the newest unsigned one is exactly what a
+ * holder of the backup key would plant.
  */
 function noneSigned(
   newest: NamedSnapshot,
   signatures: ReadonlyMap<string, SnapshotSignature>,
   location: string,
+  nowMs: number,
 ): BuckyError {
   const device = newest.snapshot.device;
   const signature = signatures.get(newest.name);
+  const ahead = signature?.kind === "signed" && !datedByNow(newest.snapshot, nowMs);
   return new BuckyError(
     "E_INTEGRITY",
-    `no snapshot of ${device} in ${location} is signed: which are ${device}'s cannot be checked`,
-    signature?.kind === "forged"
-      ? `Its newest, ${newest.name.slice(0, 8)}, is forged (${signature.why}). See them all with \`bucky backup list\`.`
-      : `They were made by an older bucky. If you know ${newest.name.slice(0, 8)} (its newest) is ${device}'s, restore it by its id: \`bucky backup restore ${newest.name.slice(0, 8)}\` (see them with \`bucky backup list\`).`,
+    ahead
+      ? `the signed snapshots of ${device} in ${location} are dated ahead of this box's clock: none is taken as its newest`
+      : `no snapshot of ${device} in ${location} is signed: which are ${device}'s cannot be checked`,
+    ahead
+      ? "Check this box's clock; see them with `bucky backup list`, and name one you know by its id: `bucky backup restore <id>`."
+      : signature?.kind === "forged"
+        ? `Its newest, ${newest.name.slice(0, 8)}, is forged (${signature.why}). See them all with \`bucky backup list\`.`
+        : `They were made by an older bucky, or by anyone holding the backup key. See them with \`bucky backup list\` (time, host, size), and restore one you know is ${device}'s by its id: \`bucky backup restore <id>\`.`,
   );
 }

@@ -9,7 +9,9 @@
  * now, as "name (restored 2026-11-28)" when the name is taken, owned like the folder it
  * lands in (an app's data belongs to the app's own user). Nothing is put back from a
  * snapshot the zone does not trust as its device's own (lib/backup/snapshot-trust.ts:
- * forged, of a revoked device…); an older bucky's unsigned one, chosen by the person, is.
+ * forged, of a revoked device…); an older bucky's unsigned one, chosen by the person, is,
+ * but only while its device has no signed snapshot at all: once it signs its own, an
+ * unsigned one in its name is as likely another key holder's as an old one of its own.
  * Each is shown with who signed it, and may be looked into and downloaded whatever it is.
  */
 import { randomBytes } from "node:crypto";
@@ -49,6 +51,11 @@ export interface ShownSnapshot extends SnapshotCheck {
   readonly id: string;
   readonly device: string;
   readonly time: string;
+  /**
+   * Whether its files may be put back in the home: signed by its device; or unsigned, of a
+   * device with no signed snapshot at all (then put back unchecked).
+   */
+  readonly mayPutBack: boolean;
 }
 
 export interface SnapshotListing {
@@ -85,6 +92,7 @@ export async function listSnapshotDir(where: Where, path: string): Promise<Snaps
           trust: snapshot.trust,
           signedBy: snapshot.signedBy,
           why: snapshot.why,
+          mayPutBack: snapshot.mayPutBack,
         },
         path: parts.join("/"),
         entries: shown
@@ -246,13 +254,20 @@ function browsable(path: string): string[] {
   return parts;
 }
 
-/** Nothing is put back in the home from a snapshot not its device's own (an unsigned one is). */
+/**
+ * Nothing is put back in the home from a snapshot not its device's own, nor from an
+ * unsigned one of a device that signs its snapshots (mayPutBack).
+ */
 function refuseUntrusted(snapshot: ShownSnapshot): void {
-  if (snapshot.trust === "signed" || snapshot.trust === "unsigned") return;
+  if (snapshot.mayPutBack) return;
   throw new BuckyError(
     "E_INTEGRITY",
-    `snapshot ${snapshot.id.slice(0, 8)} of ${snapshot.device} is ${snapshot.trust}: ${snapshot.why}; nothing was put back`,
-    "Someone holding the backup key wrote it. Download a file of it to look at it, or put back one from a snapshot the device signed.",
+    snapshot.trust === "unsigned"
+      ? `snapshot ${snapshot.id.slice(0, 8)} of ${snapshot.device} is unsigned, and ${snapshot.device} signs its snapshots: anyone holding the backup key could have written it; nothing was put back`
+      : `snapshot ${snapshot.id.slice(0, 8)} of ${snapshot.device} is ${snapshot.trust}: ${snapshot.why}; nothing was put back`,
+    snapshot.trust === "unsigned"
+      ? "Download a file of it to look at it, or put back one from a snapshot the device signed."
+      : "Someone holding the backup key wrote it. Download a file of it to look at it, or put back one from a snapshot the device signed.",
   );
 }
 
@@ -268,18 +283,30 @@ async function withSnapshot<T>(
     target,
     where.log,
     async (repository) => {
-      const found = (await repository.snapshots()).find((s) => s.name === where.snapshot);
+      const all = await repository.snapshots();
+      const found = all.find((s) => s.name === where.snapshot);
       if (!found)
         throw new BuckyError(
           "E_NOT_FOUND",
           `target ${target.name} has no snapshot ${where.snapshot}`,
         );
+      const judge = homeJudge(where.paths, where.log);
+      const check = checkSnapshot(found, judge);
+      const mayPutBack =
+        check.trust === "signed" ||
+        (check.trust === "unsigned" &&
+          !all.some(
+            (s) =>
+              s.snapshot.device === found.snapshot.device &&
+              checkSnapshot(s, judge).trust === "signed",
+          ));
       return work(repository, {
         id: found.name,
         device: found.snapshot.device,
         time: found.snapshot.time,
         tree: found.snapshot.tree,
-        ...checkSnapshot(found, homeJudge(where.paths, where.log)),
+        ...check,
+        mayPutBack,
       });
     },
     {

@@ -85,6 +85,17 @@ export function checkSnapshot(
   return { trust: "signed", signedBy, why: "" };
 }
 
+/**
+ * How far past a restore's now a snapshot may be dated (clocks differ): one dated later is
+ * no device's newest, only a holder of the backup key making its own come first.
+ */
+export const SNAPSHOT_AHEAD_ALLOWANCE_MS = 10 * 60_000;
+
+/** Whether `snapshot` is dated no later than `nowMs` and the allowance (and at a time at all). */
+export function datedByNow(snapshot: Snapshot, nowMs: number): boolean {
+  return Date.parse(snapshot.time) <= nowMs + SNAPSHOT_AHEAD_ALLOWANCE_MS;
+}
+
 /** The newest snapshot of each device, by device name, among `all`. */
 export function newestByDevice(all: readonly NamedSnapshot[]): Map<string, NamedSnapshot> {
   const newest = new Map<string, NamedSnapshot>();

@@ -9,6 +9,7 @@
  * took it, and is dated by this device's clock (lib/backup/lock.ts says why).
  */
 import { createHash } from "node:crypto";
+import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import {
   decodeRemoteRequest,
   encodeCreated,
@@ -85,7 +86,11 @@ export class TargetHost {
     const file = repositoryFile(path);
     switch (op) {
       case "read": {
-        const bytes = await backend.read(path);
+        // A snapshot file any holder of the key wrote is read only up to what one can hold.
+        const bytes = await backend.read(
+          path,
+          file?.kind === "snapshot" ? MAX_SNAPSHOT_FILE_BYTES : undefined,
+        );
         const lock = file?.kind === "shared-lock" || file?.kind === "exclusive-lock";
         return raw(lock ? agedLock(bytes, this.node.now()) : bytes);
       }

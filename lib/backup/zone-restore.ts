@@ -6,7 +6,12 @@
  *   - each app's data from the snapshot that holds its newest copy, whichever device took
  *     it (an app that ran on the laptop comes back on a box restored as the NAS): the
  *     holder's (by the zone state's claims, lib/replica/claims.ts), taken since it became
- *     the holder; else the newest that holds it;
+ *     the holder; else the newest that holds it. Only from a device the zone state says
+ *     held the app or stood by for it (its claims, and the copies in the devices' facts),
+ *     and only from a snapshot dated no later than now (and the allowance for clocks): a
+ *     member can put any app's data in its own snapshot, and date it as it likes, and
+ *     would otherwise decide what the app's data comes back as. What is passed over is
+ *     said (`appsNotTaken`);
  *   - the named data of every device (app packages among it): content-addressed files,
  *     so a union of them is right;
  *   - the conflict copies every device kept (`apps/<app>/conflicts/`): each is named by
@@ -25,20 +30,24 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
+import type { Revocation } from "../../protocol/documents.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { holderOf } from "../replica/claims.ts";
+import { readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { ingestEntries } from "../sync/ingest.ts";
-import { loadMembership } from "../sync/membership.ts";
+import { loadMembership, type Membership } from "../sync/membership.ts";
 import type { Repository } from "./repository.ts";
 import { readTree, restoreTree } from "./restorer.ts";
-import { type NamedSnapshot, trustedNewest } from "./snapshot-trust.ts";
+import { datedByNow, type NamedSnapshot, trustedNewest } from "./snapshot-trust.ts";
+import { withRevocations } from "./zone-revocations.ts";
 
 export type { NamedSnapshot } from "./snapshot-trust.ts";
 
@@ -47,6 +56,22 @@ export interface RestoredApp {
   readonly app: string;
   readonly device: string;
   readonly snapshot: string;
+}
+
+/** An app's data a snapshot held, which a home restore did not take, and why. */
+export interface AppNotTaken {
+  readonly app: string;
+  readonly device: string;
+  readonly snapshot: string;
+  readonly why: string;
+}
+
+/** Which devices may give an app's data back, by the restored zone state. */
+export interface AppKeepers {
+  /** The holder, and since when (RFC 3339); absent when no device holds it. */
+  readonly holder?: { readonly device: string; readonly since: string };
+  /** Every device that claims the app, or said it keeps a copy of it (a standby). */
+  readonly devices: ReadonlySet<string>;
 }
 
 /**
@@ -59,9 +84,10 @@ export async function gatherFromDevices(
   chosen: NamedSnapshot,
   newest: ReadonlyMap<string, NamedSnapshot>,
   staging: string,
-  /** Who holds each app's data, and since when, by the restored zone state. */
-  claims: ReadonlyMap<string, { readonly device: string; readonly since: string }>,
-): Promise<RestoredApp[]> {
+  /** Who holds each app's data, since when, and who may give it back, by the restored state. */
+  keepers: ReadonlyMap<string, AppKeepers>,
+  nowMs: number,
+): Promise<{ apps: RestoredApp[]; notTaken: AppNotTaken[] }> {
   const others = [...newest.values()].filter((s) => s.name !== chosen.name);
   const candidates: { snapshot: NamedSnapshot; apps: string[] }[] = [];
   for (const candidate of [chosen, ...others])
@@ -69,7 +95,7 @@ export async function gatherFromDevices(
       snapshot: candidate,
       apps: await appsIn(repository, candidate.snapshot.tree),
     });
-  const holders = appSources(candidates, claims);
+  const { sources: holders, notTaken } = appSources(candidates, keepers, chosen.name, nowMs);
   const apps: RestoredApp[] = [];
   for (const [app, from] of [...holders].sort(([a], [b]) => compareCodeUnits(a, b))) {
     apps.push({ app, device: from.snapshot.device, snapshot: from.name });
@@ -101,7 +127,7 @@ export async function gatherFromDevices(
       rmSync(aside, { recursive: true, force: true });
     }
   }
-  return apps;
+  return { apps, notTaken };
 }
 
 interface MergeContext {
@@ -112,6 +138,8 @@ interface MergeContext {
   readonly zone: ZoneId;
   readonly log: Log;
   readonly now: () => number;
+  /** The owner's revocations found anywhere in the repository (zone-revocations.ts). */
+  readonly revocations?: readonly Revocation[];
 }
 
 /**
@@ -130,7 +158,10 @@ export async function mergeStateImages(
   let merged = 0;
   const { db } = context;
   for (;;) {
-    const judge = { zone: context.zone, membership: loadMembership(db, context.zone) };
+    const judge = {
+      zone: context.zone,
+      membership: withRevocations(loadMembership(db, context.zone), context.revocations ?? []),
+    };
     const next = [...trustedNewest(all, judge).newest.values()].filter((s) => !taken.has(s.name));
     if (next.length === 0) return merged;
     for (const other of next) {
@@ -201,14 +232,19 @@ async function mergeStateImage(
 
 /**
  * Where each app's data comes back from, among snapshots and the apps whose data each
- * holds: the holder's snapshot taken since it held the app (by `claims`); else the newest.
+ * holds: the holder's snapshot taken since it held the app (by `keepers`); else the
+ * newest. Only from a device that held the app or stood by for it, or from the snapshot
+ * the home is restored from (`chosen`: its own data stays), and only from a snapshot dated
+ * no later than `nowMs` and the allowance; the others are said, with why.
  */
 export function appSources(
   candidates: readonly { readonly snapshot: NamedSnapshot; readonly apps: readonly string[] }[],
-  claims: ReadonlyMap<string, { readonly device: string; readonly since: string }>,
-): Map<string, NamedSnapshot> {
+  keepers: ReadonlyMap<string, AppKeepers>,
+  chosen: string,
+  nowMs: number,
+): { sources: Map<string, NamedSnapshot>; notTaken: AppNotTaken[] } {
   const current = (app: string, candidate: NamedSnapshot) => {
-    const claim = claims.get(app);
+    const claim = keepers.get(app)?.holder;
     return (
       claim !== undefined &&
       candidate.snapshot.device === claim.device &&
@@ -216,8 +252,22 @@ export function appSources(
     );
   };
   const sources = new Map<string, NamedSnapshot>();
+  const notTaken: AppNotTaken[] = [];
   for (const { snapshot: candidate, apps } of candidates)
     for (const app of apps) {
+      const { device } = candidate.snapshot;
+      const why =
+        candidate.name === chosen
+          ? undefined
+          : !datedByNow(candidate.snapshot, nowMs)
+            ? `it is dated ${candidate.snapshot.time}, after this box's now`
+            : keepers.get(app)?.devices.has(device)
+              ? undefined
+              : `${device} neither held ${app} nor stood by for it`;
+      if (why) {
+        notTaken.push({ app, device, snapshot: candidate.name, why });
+        continue;
+      }
       const held = sources.get(app);
       const better =
         !held ||
@@ -226,7 +276,28 @@ export function appSources(
           candidate.snapshot.time > held.snapshot.time);
       if (better) sources.set(app, candidate);
     }
-  return sources;
+  notTaken.sort((a, b) => compareCodeUnits(a.app, b.app) || compareCodeUnits(a.device, b.device));
+  return { sources, notTaken };
+}
+
+/** Who may give each app's data back, by a zone state: its claims, and the standbys' copies. */
+export function appKeepersIn(db: StateDb, membership: Membership): Map<string, AppKeepers> {
+  const keepers = new Map<string, { holder?: AppKeepers["holder"]; devices: Set<string> }>();
+  const of = (app: string) => {
+    const known = keepers.get(app) ?? { devices: new Set<string>() };
+    keepers.set(app, known);
+    return known;
+  };
+  const facts = readHoldingFacts(db, membership);
+  for (const [app, claims] of facts.claims) {
+    const keeper = of(app);
+    for (const claim of claims) keeper.devices.add(claim.device);
+    const holder = holderOf(claims);
+    if (holder) keeper.holder = { device: holder.device, since: holder.since };
+  }
+  for (const [app, copies] of facts.copies)
+    for (const device of copies.keys()) of(app).devices.add(device);
+  return keepers;
 }
 
 /** Restores `path` of a snapshot into `into`; damage is an integrity error, as for the home. */

@@ -522,6 +522,8 @@ export const en = {
     leftOutOfRestores: "A home restore leaves it out.",
     notPutBack:
       "Nothing of it is put back in the home: someone holding the backup key wrote it, or its device is no longer trusted. A file of it can be downloaded to look at.",
+    unsignedNotPutBack:
+      "Nothing of it is put back in the home: its device signs its snapshots now, so anyone holding the backup key could have written this one. A file of it can be downloaded to look at.",
     fileCount: (p: { count: number }) => s(p.count, "file", "files"),
     lookInside: (p: { snapshot: string }) => `Look inside ${p.snapshot}`,
     back: "Back to the backups",

@@ -466,6 +466,8 @@ export const zhCN: Messages = {
     leftOutOfRestores: "整机恢复时不会采用它。",
     notPutBack:
       "不会把其中任何内容放回本机：它由持有备份密钥的他人写入，或其设备已不再受信任。可以下载其中的文件来查看。",
+    unsignedNotPutBack:
+      "不会把其中任何内容放回本机：它的设备现在会为快照签名，因此任何持有备份密钥的人都可能写入了这一个。可以下载其中的文件来查看。",
     fileCount: (p) => `${n(p.count)} 个文件`,
     lookInside: (p) => `查看 ${p.snapshot} 的内容`,
     back: "返回备份",

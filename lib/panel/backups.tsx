@@ -642,7 +642,11 @@ const Browse: FC<{ target: string; listing: SnapshotListing }> = ({ target, list
       {listing.snapshot.trust === "signed" ? null : (
         <p class="warn">
           {t.backups.untrusted[listing.snapshot.trust]}
-          {listing.snapshot.trust === "unsigned" ? null : <> {t.backups.notPutBack}</>}
+          {listing.snapshot.mayPutBack ? null : listing.snapshot.trust === "unsigned" ? (
+            <> {t.backups.unsignedNotPutBack}</>
+          ) : (
+            <> {t.backups.notPutBack}</>
+          )}
         </p>
       )}
       <nav aria-label={t.backups.where}>
@@ -693,7 +697,7 @@ const Browse: FC<{ target: string; listing: SnapshotListing }> = ({ target, list
                         {t.backups.download({ name: e.name })}
                       </a>
                     ) : null}
-                    {restorable(path) && e.type !== "symlink" ? (
+                    {listing.snapshot.mayPutBack && restorable(path) && e.type !== "symlink" ? (
                       <Action
                         action={href(`${base}/restore`)}
                         label={t.backups.restore({ name: e.name })}

@@ -16,6 +16,8 @@
  */
 import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { check } from "../errors.ts";
+import { parseZoneId } from "../ids.ts";
+import { checkDeviceName } from "../names.ts";
 import { isRecord } from "../shape.ts";
 import type { ChunkerParameters } from "./chunker.ts";
 
@@ -226,16 +228,63 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   return utf8(JSON.stringify(snapshot));
 }
 
+/**
+ * The most a snapshot file may hold: its fields and a signature are a few kilobytes. Any
+ * holder of the backup key can write one, and every backup, list and restore reads them
+ * all: a larger one is not read.
+ */
+export const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024;
+const SNAPSHOT_TIME_MAX_LENGTH = 40;
+const SNAPSHOT_HOSTNAME_MAX_LENGTH = 255;
+const SNAPSHOT_ID_MAX_LENGTH = 64;
+
+/**
+ * A snapshot file's contents, its fields checked: any holder of the backup key writes them,
+ * and they are shown (list, the panel, errors) and compared (device names): a device name
+ * that is a name, a zone that is a zone id, a parent that is a snapshot's name, text of
+ * bounded length without control characters.
+ */
 export function decodeSnapshot(name: string, bytes: Uint8Array): Snapshot {
+  check(bytes.length <= MAX_SNAPSHOT_FILE_BYTES, `snapshot ${name} is too large`);
   const value = parseJson(bytes, `snapshot ${name}`);
   check(
     isRecord(value) &&
-      typeof value.time === "string" &&
+      plainText(value.time, SNAPSHOT_TIME_MAX_LENGTH) &&
       typeof value.tree === "string" &&
+      /^[0-9a-f]{1,64}$/.test(value.tree) &&
       isRecord(value.stats),
     `snapshot ${name} is malformed`,
   );
+  check(
+    typeof value.device === "string" && checkDeviceName(value.device).ok,
+    `snapshot ${name} names no device`,
+  );
+  check(
+    typeof value.zone === "string" && parseZoneId(value.zone) !== undefined,
+    `snapshot ${name} names no zone`,
+  );
+  check(
+    plainText(value.hostname, SNAPSHOT_HOSTNAME_MAX_LENGTH),
+    `snapshot ${name} has a malformed hostname`,
+  );
+  check(
+    value.parent === null ||
+      (typeof value.parent === "string" &&
+        /^[0-9a-f]+$/.test(value.parent) &&
+        value.parent.length <= SNAPSHOT_ID_MAX_LENGTH),
+    `snapshot ${name} has a malformed parent`,
+  );
   return value as unknown as Snapshot;
+}
+
+/** A string of at most `maxLength` characters, none of them a control character. */
+function plainText(value: unknown, maxLength: number): value is string {
+  if (typeof value !== "string" || value.length > maxLength) return false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return false;
+  }
+  return true;
 }
 
 // Hot changesets -------------------------------------------------------------------
