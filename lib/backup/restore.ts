@@ -308,7 +308,9 @@ async function restoreHome(
     const otherKey = otherKeyRefusal(staging, chosen, log);
     if (otherKey) return { refused: otherKey };
     // The device key (sealed to the owner in this bucky's snapshots): the state opens with it.
+    // A key not its signer's gives way on a box just recovered, as a clear one does.
     const key = stageDeviceKey(join(staging, "identity"), chosen, { paths, zone: zoneId, log });
+    if (key.refused) return { refused: key.refused };
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
@@ -358,7 +360,7 @@ async function restoreHome(
       closeWhole(staged.db);
     }
     const check = checkSnapshot(chosen, judge);
-    const refused = refusal(chosen, check, options.snapshot !== "latest") ?? key.refused;
+    const refused = refusal(chosen, check, options.snapshot !== "latest");
     if (refused) return { refused, check, judge };
     // A device's own snapshot dated ahead of now is not its newest: the one before is.
     const nowMs = options.now();
