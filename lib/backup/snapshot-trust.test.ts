@@ -93,6 +93,16 @@ async function newRepository(): Promise<Repository> {
   return Repository.openOrCreate(new LocalBackend(newDir()), new Uint8Array(randomBytes(32)));
 }
 
+/** Runs `test` on a new repository, closed after whatever it does. */
+async function withRepository(test: (repository: Repository) => Promise<void>): Promise<void> {
+  const repository = await newRepository();
+  try {
+    await test(repository);
+  } finally {
+    repository.close();
+  }
+}
+
 /**
  * Writes a snapshot, filed under `device`, of a home whose notes app holds `notes`: signed
  * by `signer` (none: unsigned, as an older bucky wrote them).
@@ -199,8 +209,7 @@ async function restoredNotes(repository: Repository): Promise<{ from: string; te
 
 describe("a snapshot in a device's name, by another holder of the backup key", () => {
   test("a member's, signed with its own key: forged, left out, and the device's own is taken", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "laptop",
         time: "2026-01-01T09:00:00.000Z",
@@ -242,14 +251,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         },
       ]);
       expect(await restoredNotes(repository)).toEqual({ from: genuine, text: "the nas's own" });
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("one signed by a key of no device of the zone: forged", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -261,14 +267,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         trust: "forged",
         why: expect.stringContaining("its device document is not the owner's"),
       });
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("a revoked device's own, signed: left out, though newer", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "laptop",
         time: "2026-01-01T09:00:00.000Z",
@@ -292,14 +295,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         }),
       ]);
       expect((await restoredNotes(repository)).text).toBe("the laptop's");
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("an unsigned one (an older bucky's, or anyone's): left out of a zone restore, and said", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "laptop",
         time: "2026-01-01T09:00:00.000Z",
@@ -317,14 +317,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         expect.objectContaining({ snapshot: unsigned, trust: "unsigned", signedBy: null }),
       ]);
       expect((await restoredNotes(repository)).text).toBe("the laptop's");
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("a good zone's snapshots are all trusted, and each device's newest is taken", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "laptop",
         time: "2026-01-01T09:00:00.000Z",
@@ -343,14 +340,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       expect(await restoredNotes(repository)).toEqual({ from: newer, text: "b" });
       const verified = await verifyRepository(repository, { kind: "none" }, undefined, judge);
       expect(verified).toMatchObject({ ok: true, untrusted: [] });
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("verify: a forged snapshot makes the repository unsound; an unsigned one is said", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const unsigned = await write(repository, {
         device: "nas",
         time: "2026-01-01T08:00:00.000Z",
@@ -380,14 +374,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         [unsigned, "unsigned"],
         [planted, "forged"],
       ]);
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("prune: newer forged snapshots never push the device's own out, nor its hot changes, and go", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const own = await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -416,14 +407,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       const left = (await repository.snapshots()).map((s) => s.name);
       expect(left).toEqual([own]);
       expect(await repository.backend.list(HOT_DIR)).toEqual([hot]);
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("prune: a forged snapshot is forgotten, so the target is sound again and stays so", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const own = await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -454,14 +442,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         ok: true,
         untrusted: [],
       });
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("prune: a device's own unsigned snapshots (before signing) are not pushed out by newer planted unsigned ones", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const honest: string[] = [];
       for (let day = 1; day <= 3; day++)
         honest.push(
@@ -484,14 +469,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       await pruneRepository(repository, DEFAULT_RETENTION, judge);
       const left = new Set((await repository.snapshots()).map((s) => s.name));
       expect(honest.filter((name) => left.has(name))).toEqual(honest);
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("prune: once a device signs its own, its unsigned ones (its key in the clear) age out by the policy", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       // Forty months of unsigned snapshots, from before signing (and sealed keys): more than
       // the policy keeps (the newest 24 hours of them, 12 months…).
       const unsigned: string[] = [];
@@ -516,14 +498,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       expect(kept.length).toBeLessThan(unsigned.length);
       // The newest are the ones kept.
       expect(kept).toEqual(unsigned.slice(unsigned.length - kept.length));
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("prune: a snapshot whose time is no time stops nothing, and the device's own stay", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const own = await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -533,9 +512,7 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       await write(repository, { device: "nas", time: "not a time", notes: "junk" });
       await pruneRepository(repository, DEFAULT_RETENTION, judge);
       expect((await repository.snapshots()).map((s) => s.name)).toContain(own);
-    } finally {
-      repository.close();
-    }
+    });
   });
 });
 
@@ -552,8 +529,7 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
   };
 
   test("a revocation in another device's snapshot, or in the hot changes, revokes the phone", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -621,14 +597,11 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
       } finally {
         other.close();
       }
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("a newer snapshot filed in the NAS's name by another key does not hide the NAS's revocation", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -652,14 +625,11 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
         newDir(),
       );
       expect(found.map((r) => r.name as string)).toEqual(["phone"]);
-    } finally {
-      repository.close();
-    }
+    });
   });
 
   test("`latest` is not a snapshot dated past the restore's now: its own device's key can date one so", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       const now = Date.parse("2026-06-01T12:00:00.000Z");
       const genuine = await write(repository, {
         device: "laptop",
@@ -707,16 +677,13 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
         nowMs: now,
       });
       expect(chosenAgain.name).toBe(slightly);
-    } finally {
-      repository.close();
-    }
+    });
   });
 });
 
 describe("what a restore says of a device with no signed snapshot", () => {
   test("it names none of them to restore: the newest unsigned one is what a key holder plants", async () => {
-    const repository = await newRepository();
-    try {
+    await withRepository(async (repository) => {
       await write(repository, {
         device: "nas",
         time: "2026-01-01T10:00:00.000Z",
@@ -752,8 +719,6 @@ describe("what a restore says of a device with no signed snapshot", () => {
       const hint = (refused as { hint: string }).hint;
       expect(hint).toContain("`bucky backup list`");
       expect(hint).not.toContain(planted.slice(0, 8));
-    } finally {
-      repository.close();
-    }
+    });
   });
 });
