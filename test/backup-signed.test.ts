@@ -39,6 +39,31 @@ import {
 
 afterAll(cleanUp);
 
+/**
+ * A zone of a NAS (its node running, a file of its own in data/, a USB target added) and a
+ * laptop that joined it, holding the backup key as every device given it at its
+ * invitation does.
+ */
+async function nasWithLaptop() {
+  const nasHome = newHomePath();
+  const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+    "init",
+    "--home",
+    nasHome,
+    "--device",
+    "nas",
+  ]);
+  const nas = await startDaemon(nasHome);
+  const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+  const laptopHome = newHomePath();
+  await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+  mkdirSync(join(nasHome, "data"), { recursive: true });
+  writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
+  const repo = join(scratchDir(), "usb");
+  await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+  return { nasHome, recoveryPhrase, nas, laptopHome, repo };
+}
+
 const log = createLog({ level: "warn" });
 
 /**
@@ -116,25 +141,10 @@ interface ListedJson {
 
 describe("a member files a snapshot in the NAS's name", () => {
   test("list and verify flag it, and a disaster restore leaves it out and says so", async () => {
-    const nasHome = newHomePath();
-    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
-      "init",
-      "--home",
-      nasHome,
-      "--device",
-      "nas",
-    ]);
-    const nas = await startDaemon(nasHome);
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
-    const laptopHome = newHomePath();
-    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
     // The laptop holds the backup key, as every device given it at its invitation does.
     expect(existsSync(join(laptopHome, "identity", "backup.key"))).toBe(true);
 
-    mkdirSync(join(nasHome, "data"), { recursive: true });
-    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
-    const repo = join(scratchDir(), "usb");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
     const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     const planted = await plant(laptopHome, repo, run.snapshot, "planted by the laptop\n");
 
@@ -254,22 +264,7 @@ describe("a member files a snapshot in the NAS's name", () => {
 
 describe("a revoked device that kept the backup key", () => {
   test("its own newest snapshot is left out: a recovered box becomes the NAS, not it", async () => {
-    const nasHome = newHomePath();
-    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
-      "init",
-      "--home",
-      nasHome,
-      "--device",
-      "nas",
-    ]);
-    const nas = await startDaemon(nasHome);
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
-    const laptopHome = newHomePath();
-    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
-    mkdirSync(join(nasHome, "data"), { recursive: true });
-    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
-    const repo = join(scratchDir(), "usb");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
     const before = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     // The laptop is stolen: the owner revokes it, and the NAS backs up again.
     await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
@@ -425,22 +420,7 @@ function fakeFarRow(home: string, of: string): void {
 
 describe("a revoked device that kept the backup key files a snapshot made to come first", () => {
   test("its state, which leaves its revocation out, is not what judges it: a recovered box becomes the NAS", async () => {
-    const nasHome = newHomePath();
-    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
-      "init",
-      "--home",
-      nasHome,
-      "--device",
-      "nas",
-    ]);
-    const nas = await startDaemon(nasHome);
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
-    const laptopHome = newHomePath();
-    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
-    mkdirSync(join(nasHome, "data"), { recursive: true });
-    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
-    const repo = join(scratchDir(), "usb");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
     await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
     const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     await nas.kill();
@@ -472,22 +452,7 @@ describe("a revoked device that kept the backup key files a snapshot made to com
 
 describe("a member files, in its own name, a snapshot of another device's home", () => {
   test("its key is not the one that signed it: a recovered box becomes the NAS, not a second NAS under the laptop's name", async () => {
-    const nasHome = newHomePath();
-    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
-      "init",
-      "--home",
-      nasHome,
-      "--device",
-      "nas",
-    ]);
-    const nas = await startDaemon(nasHome);
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
-    const laptopHome = newHomePath();
-    await buckyJson(["join", token, "--home", laptopHome, "--device", "laptop", "--no-start"]);
-    mkdirSync(join(nasHome, "data"), { recursive: true });
-    writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
-    const repo = join(scratchDir(), "usb");
-    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
     const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     await nas.kill();
     // The NAS's home (its key, its state), filed as the laptop's, signed by the laptop.
