@@ -19,10 +19,11 @@
  *   - a device's unsigned snapshots are never forgotten by the policy while it has signed
  *     none: its own from before snapshots were signed cannot be told from ones planted in
  *     its name, which would otherwise take every slot of the only history it has. Once it
- *     signs its own, its unsigned ones go by the policy among themselves: they hold its
- *     key in the clear (snapshots taken before keys were sealed), so they must age out;
- *     a planted one can then push an old one out early, as a key holder who reaches the
- *     target could delete it anyway.
+ *     signs its own, its unsigned ones keep only the slots of the policy its signed ones
+ *     leave (the policy run over both together): they hold its key in the clear
+ *     (snapshots taken before keys were sealed), so they age out as its signed history
+ *     grows; a planted one can then push an old one out early, as a key holder who
+ *     reaches the target could delete it anyway.
  * (A snapshot of a device this home's state does not know yet, `unknown`, carries the
  * owner's document for its key and name, so it is kept by the policy like any other.)
  *
@@ -76,8 +77,10 @@ export interface PruneResult {
 
 /**
  * The snapshots to keep (by name), each device's by the policy on its own, and among a
- * device's, those of each trust (signed, revoked, unknown…) on their own; no forged one,
- * and every unsigned one of a device that has signed none yet.
+ * device's, those of each trust (signed, revoked, unknown…) on their own; no forged one;
+ * every unsigned one of a device that has signed none yet, and of one that signs, only
+ * those the policy would keep of its signed and unsigned together: they fill no slot its
+ * own signed history holds, so they age out as it grows (they hold its key in the clear).
  */
 export function snapshotsToKeep(
   snapshots: readonly { name: string; time: string; device: string; trust?: SnapshotTrust }[],
@@ -86,18 +89,28 @@ export function snapshotsToKeep(
   const byDevice = new Map<string, { name: string; time: string }[]>();
   const keep = new Set<string>();
   const signing = new Set(snapshots.filter((s) => s.trust === "signed").map((s) => s.device));
+  const groupOf = (device: string, trust: SnapshotTrust | undefined) => `${device}\0${trust ?? ""}`;
   for (const snapshot of snapshots) {
     if (snapshot.trust === "forged") continue;
     if (snapshot.trust === "unsigned" && !signing.has(snapshot.device)) {
       keep.add(snapshot.name);
       continue;
     }
-    const group = `${snapshot.device}\0${snapshot.trust ?? ""}`;
+    const group = groupOf(snapshot.device, snapshot.trust);
     const list = byDevice.get(group) ?? [];
     list.push(snapshot);
     byDevice.set(group, list);
   }
-  for (const list of byDevice.values()) for (const name of keepOfOne(list, policy)) keep.add(name);
+  for (const [group, list] of byDevice) {
+    const [device, trust] = group.split("\0") as [string, string];
+    if (trust !== "unsigned") {
+      for (const name of keepOfOne(list, policy)) keep.add(name);
+      continue;
+    }
+    const unsigned = new Set(list.map((s) => s.name));
+    const together = [...list, ...(byDevice.get(groupOf(device, "signed")) ?? [])];
+    for (const name of keepOfOne(together, policy)) if (unsigned.has(name)) keep.add(name);
+  }
   return keep;
 }
 

@@ -304,13 +304,18 @@ async function restoreHome(
         "Run `bucky backup verify --read-data`, and restore an older snapshot.",
       );
     }
-    // An older bucky's snapshot holds the key in the clear: it must be its signer's.
-    const otherKey = otherKeyRefusal(staging, chosen, log);
-    if (otherKey) return { refused: otherKey };
-    // The device key (sealed to the owner in this bucky's snapshots): the state opens with it.
-    // A key not its signer's gives way on a box just recovered, as a clear one does.
-    const key = stageDeviceKey(join(staging, "identity"), chosen, { paths, zone: zoneId, log });
-    if (key.refused) return { refused: key.refused };
+    // The device key: an older bucky's in the clear must be its signer's; this bucky's is
+    // sealed to the owner, and the state opens with it. A snapshot not taken for its key
+    // (none, one that does not open, another's) gives way on a box just recovered: a key
+    // holder could otherwise file such a snapshot, newest, to stop every restore.
+    const keyRefused = keyRefusal(() => {
+      const otherKey = otherKeyRefusal(staging, chosen, log);
+      if (otherKey) return otherKey;
+      return stageDeviceKey(join(staging, "identity"), chosen, { paths, zone: zoneId, log })
+        .refused;
+    });
+    if (keyRefused) return { refused: keyRefused };
+    leaveOutOtherKeys(join(staging, "identity"));
     // The zone state first, whole (the newer states of the other devices, then what was
     // shipped hot): it says who holds each app's data. All of it in the staging
     // directory, so the home is replaced at once or not at all.
@@ -485,6 +490,32 @@ function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
   return deviceIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
   );
+}
+
+/** What `stage` refused, or threw of the snapshot (E_INTEGRITY, E_PERMISSION), as a refusal. */
+function keyRefusal(stage: () => BuckyError | undefined): BuckyError | undefined {
+  try {
+    return stage();
+  } catch (error) {
+    if (
+      error instanceof BuckyError &&
+      (error.code === "E_INTEGRITY" || error.code === "E_PERMISSION")
+    )
+      return error;
+    throw error;
+  }
+}
+
+/**
+ * A snapshot's identity/ never brings the owner or backup key, nor a hidden file (a
+ * genuine one holds none): a member that backed up last could otherwise replace, on a
+ * box just recovered, the owner key the phrase rebuilt.
+ */
+function leaveOutOtherKeys(identity: string): void {
+  if (!existsSync(identity)) return;
+  for (const name of readdirSync(identity))
+    if (name === "owner.key" || name === "backup.key" || name.startsWith("."))
+      rmSync(join(identity, name), { recursive: true, force: true });
 }
 
 /**

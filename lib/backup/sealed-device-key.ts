@@ -62,13 +62,13 @@ export function sealedDeviceKeyEntry(
 
 /** How a home restore got its device key, and whether the key says the snapshot is not taken. */
 export interface StagedDeviceKey {
-  /** The home's own, the sealed one opened, or an older bucky's in the clear. */
-  readonly how: "own" | "opened" | "clear";
   /**
-   * Set when the key is another device's than the one that signed the snapshot (a copy
-   * of another's home filed in its own name): the restore does not take it. The zone
-   * state's word on the signer is heard first (a revoked one's is left for another).
+   * The home's own, the sealed one opened, or an older bucky's in the clear; `refused`
+   * when the snapshot is not taken for it: not signed, yet holding a sealed key (planted),
+   * or holding another device's key than the one that signed it (a copy of another's
+   * home filed in its own name). Nothing is opened then.
    */
+  readonly how: "own" | "opened" | "clear" | "refused";
   readonly refused?: BuckyError;
 }
 
@@ -105,19 +105,29 @@ export function stageDeviceKey(
     throw unreadable(of, error);
   }
   const signature = checkSnapshotSignature(chosen.name, chosen.snapshot, options.zone);
+  // Only this bucky seals keys, and it signs every snapshot it takes: an unsigned snapshot
+  // holding a sealed key was filed by someone holding the backup key, who could have put a
+  // device's real sealed key beside data of their own.
   const refused =
-    signature.kind === "signed" && signature.by !== device
+    signature.kind !== "signed"
       ? new BuckyError(
           "E_INTEGRITY",
-          `${of} holds another device's key than the one that signed it; the home was left as it was`,
-          "Someone holding the backup key filed a copy of another device's home in its own name. Restore another snapshot (see them with `bucky backup list`).",
+          `${of} is not signed, yet holds a sealed device key, which only a signed snapshot does; the home was left as it was`,
+          "Someone holding the backup key filed it. Restore another snapshot (see them and who signed each with `bucky backup list`).",
         )
-      : undefined;
+      : signature.by !== device
+        ? new BuckyError(
+            "E_INTEGRITY",
+            `${of} holds another device's key than the one that signed it; the home was left as it was`,
+            "Someone holding the backup key filed a copy of another device's home in its own name. Restore another snapshot (see them with `bucky backup list`).",
+          )
+        : undefined;
+  if (refused) return { how: "refused", refused };
   if (ownDevice(paths, log) === device) {
     cpSync(paths.deviceKey, clear, { preserveTimestamps: true });
     rmSync(sealedPath);
     log.debug("restore keeps the home's own device key", { device });
-    return { how: "own", ...(refused ? { refused } : {}) };
+    return { how: "own" };
   }
   if (!existsSync(paths.ownerKey))
     throw new BuckyError(
@@ -133,7 +143,7 @@ export function stageDeviceKey(
   }
   writeKeyFile(clear, "device", opened.seed);
   rmSync(sealedPath);
-  return { how: "opened", ...(refused ? { refused } : {}) };
+  return { how: "opened" };
 }
 
 /** The device whose key the home holds, if it holds one. */

@@ -22,7 +22,7 @@ import { membershipFromRows } from "../sync/membership.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import { HOT_DIR, hotFileName } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { DEFAULT_RETENTION, pruneRepository } from "./prune.ts";
+import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { chooseSnapshot } from "./snapshot-choice.ts";
@@ -499,6 +499,29 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       // The newest are the ones kept.
       expect(kept).toEqual(unsigned.slice(unsigned.length - kept.length));
     });
+  });
+
+  test("prune: once a device's signed history fills the policy, none of its unsigned ones is kept", () => {
+    const at = (start: string, i: number, days: number) =>
+      new Date(Date.parse(start) + i * days * 86_400_000).toISOString();
+    const snapshots = [
+      ...Array.from({ length: 40 }, (_, i) => ({
+        name: `u${i}`,
+        time: at("2024-01-01T10:00:00.000Z", i, 30),
+        device: "nas",
+        trust: "unsigned" as const,
+      })),
+      // A year of fortnightly signed ones, newer than all of them: every slot of the policy.
+      ...Array.from({ length: 26 }, (_, i) => ({
+        name: `s${i}`,
+        time: at("2027-06-01T10:00:00.000Z", i, 14),
+        device: "nas",
+        trust: "signed" as const,
+      })),
+    ];
+    const kept = snapshotsToKeep(snapshots, DEFAULT_RETENTION);
+    expect([...kept].filter((name) => name.startsWith("u"))).toEqual([]);
+    expect([...kept].filter((name) => name.startsWith("s")).length).toBeGreaterThan(0);
   });
 
   test("prune: a snapshot whose time is no time stops nothing, and the device's own stay", async () => {
