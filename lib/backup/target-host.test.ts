@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import { encodeRemoteRequest } from "../../protocol/backup/remote.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
@@ -112,6 +113,18 @@ describe("a shared lock taken through the via", () => {
     );
     expect(await waiting).toBe("E_UNAVAILABLE");
     await prune.release();
+    await host.stop();
+  });
+});
+
+describe("a snapshot file read through the via", () => {
+  test("one over the bound is answered as no bytes, which every bucky leaves out, not as a refusal", async () => {
+    const { dir, host, send } = via();
+    const name = `snapshots/${"cd".repeat(16)}`;
+    mkdirSync(join(dir, "snapshots"), { recursive: true });
+    writeFileSync(join(dir, name), new Uint8Array(MAX_SNAPSHOT_FILE_BYTES + 1));
+    const answer = await send("read", name);
+    expect(answer.bytes).toHaveLength(0);
     await host.stop();
   });
 });

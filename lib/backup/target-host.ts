@@ -87,10 +87,17 @@ export class TargetHost {
     switch (op) {
       case "read": {
         // A snapshot file any holder of the key wrote is read only up to what one can hold.
-        const bytes = await backend.read(
-          path,
-          file?.kind === "snapshot" ? MAX_SNAPSHOT_FILE_BYTES : undefined,
-        );
+        // One over it is answered as no bytes, which no reader opens: every bucky, an older
+        // one too, leaves it out as unreadable, where an older one took a refusal for a
+        // failure of the whole target, and one planted file stopped all its backups.
+        const bytes =
+          file?.kind === "snapshot"
+            ? await backend.read(path, MAX_SNAPSHOT_FILE_BYTES).catch((error: unknown) => {
+                if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+                  return new Uint8Array();
+                throw error;
+              })
+            : await backend.read(path);
         const lock = file?.kind === "shared-lock" || file?.kind === "exclusive-lock";
         return raw(lock ? agedLock(bytes, this.node.now()) : bytes);
       }
