@@ -61,7 +61,7 @@ import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
-import { stageDeviceKey } from "./sealed-device-key.ts";
+import { leaveOutOtherKeys, stageDeviceKey } from "./sealed-device-key.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
@@ -504,18 +504,6 @@ function keyRefusal(stage: () => BuckyError | undefined): BuckyError | undefined
       return error;
     throw error;
   }
-}
-
-/**
- * A snapshot's identity/ never brings the owner or backup key, nor a hidden file (a
- * genuine one holds none): a member that backed up last could otherwise replace, on a
- * box just recovered, the owner key the phrase rebuilt.
- */
-function leaveOutOtherKeys(identity: string): void {
-  if (!existsSync(identity)) return;
-  for (const name of readdirSync(identity))
-    if (name === "owner.key" || name === "backup.key" || name.startsWith("."))
-      rmSync(join(identity, name), { recursive: true, force: true });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
@@ -9,7 +9,7 @@ import { homePaths } from "../home.ts";
 import { writeKeyFile } from "../identity/key-file.ts";
 import { createLog } from "../log.ts";
 import { seed, testZone } from "../state/test-db.ts";
-import { stageDeviceKey } from "./sealed-device-key.ts";
+import { leaveOutOtherKeys, stageDeviceKey } from "./sealed-device-key.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -58,5 +58,16 @@ describe("a home restore's device key", () => {
     expect(result.how).toBe("refused");
     expect(result.refused?.message).toContain("is not signed");
     expect(existsSync(join(staged, "device.key"))).toBe(false);
+  });
+});
+
+describe("a restored home's identity/", () => {
+  test("keeps the device key and nothing a genuine snapshot never holds: no owner or backup key, no hidden file", () => {
+    const identity = join(newDir(), "identity");
+    mkdirSync(join(identity, ".hidden"), { recursive: true });
+    for (const name of ["device.key", "owner.key", "backup.key", ".x"])
+      writeFileSync(join(identity, name), "planted or kept\n");
+    leaveOutOtherKeys(identity);
+    expect(readdirSync(identity)).toEqual(["device.key"]);
   });
 });

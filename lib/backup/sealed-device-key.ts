@@ -12,7 +12,7 @@
  * key, never an opened one.
  */
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   CLEAR_DEVICE_KEY_FILE,
@@ -171,4 +171,16 @@ function unreadable(of: string, error: unknown): BuckyError {
     `${of} holds a sealed device key that does not open with this zone's owner key: ${error.message}; the home was left as it was`,
     "Restore another snapshot (see them with `bucky backup list`).",
   );
+}
+
+/**
+ * A snapshot's identity/ never brings the owner or backup key, nor a hidden file (a
+ * genuine one holds none): a member that backed up last could otherwise replace, on a
+ * box just recovered, the owner key the phrase rebuilt.
+ */
+export function leaveOutOtherKeys(identity: string): void {
+  if (!existsSync(identity)) return;
+  for (const name of readdirSync(identity))
+    if (name === "owner.key" || name === "backup.key" || name.startsWith("."))
+      rmSync(join(identity, name), { recursive: true, force: true });
 }
