@@ -30,6 +30,8 @@ import { Reachability } from "./reachability.ts";
 import { RetryableBody } from "./retryable-body.ts";
 
 export const PEER_TIMEOUT_MS = 5_000;
+/** Methods a request can be sent again by, whatever the first did (RFC 9110, 9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** After an own stream to a device failed, how long its requests go by TLS alone. */
 export const OWN_RETRY_MS = 60_000;
 /**
@@ -185,9 +187,13 @@ export class PeerClient {
           return response;
         } catch (error) {
           if (init.signal.aborted) throw error;
-          // Bytes are sent again as they are; a stream only when none of it went out.
-          const again =
-            opened.own && !retryable?.sent ? this.ownFailed(route, peer, error) : undefined;
+          // Sent again only when the app cannot have acted on it twice: a request whose
+          // method says so (RFC 9110's idempotent ones), or a stream none of which went out.
+          // A POST the device took, its answer lost with the tunnel, would be made twice.
+          const mayResend = retryable ? !retryable.sent : IDEMPOTENT.has(init.method);
+          // The own stream is broken either way: the next requests go by TLS for a while.
+          const door = opened.own ? this.ownFailed(route, peer, error) : undefined;
+          const again = mayResend ? door : undefined;
           if (again) {
             opened = again;
             continue;

@@ -464,7 +464,7 @@ describe("relaying", () => {
     const sha = (text: string) => createHash("sha256").update(text).digest("hex");
     const forward = (body: ReadableStream | Uint8Array | null) =>
       client.forward(targetPeer, "/v1/ingress/app/", {
-        method: body ? "POST" : "GET",
+        method: body instanceof Uint8Array ? "PUT" : body ? "POST" : "GET",
         headers: new Headers(),
         body,
         signal: AbortSignal.timeout(10_000),
@@ -497,9 +497,24 @@ describe("relaying", () => {
     clock += OWN_RETRY_MS;
     expect(await (await forward(null)).json()).toEqual({ echoed: "", sha256: sha("") });
     expect(ownStreams).toBe(4);
+    // A POST of bytes is not sent again: the device may have taken it, the answer lost.
+    clock += OWN_RETRY_MS;
+    const posted = client.forward(targetPeer, "/v1/ingress/app/", {
+      method: "POST",
+      headers: new Headers(),
+      body: new TextEncoder().encode("once"),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(
+      await posted.then(
+        () => "answered",
+        () => "failed",
+      ),
+    ).toBe("failed");
+    expect(ownStreams).toBe(5);
     // Meanwhile, by TLS alone.
     expect(await (await forward(null)).json()).toEqual({ echoed: "", sha256: sha("") });
-    expect(ownStreams).toBe(4);
+    expect(ownStreams).toBe(5);
     // Said once, not once a request.
     expect(fellBack()).toHaveLength(1);
     expect(fellBack()[0]).toContain("target");
