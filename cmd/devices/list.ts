@@ -30,8 +30,11 @@ export default defineBuckyCommand({
   },
 });
 
-/** A device the zone refuses for its clock, as the refusing devices say (the status's note). */
+/**
+ * A device the zone refuses for its clock, as the refusing devices say (the status's note):
+ * each one's figure under its own name.
+ */
 function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
-  const by = ahead.by.join(", ");
-  return `! ${name}'s clock is ${ahead.seconds} s ahead of the clock on ${by} (as ${by} say${ahead.by.length === 1 ? "s" : ""}): its changes are refused until its time is set right`;
+  const figures = ahead.figures.map((f) => `${f.seconds} s ahead of the clock on ${f.by}`);
+  return `! ${name}'s clock is ${figures.join(", ")} (as each says): its changes are refused until its time is set right`;
 }

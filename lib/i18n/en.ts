@@ -188,8 +188,13 @@ export const en = {
       `${p.device} has not been seen for ${s(p.days, "day", "days")}. If it is gone for good, revoke it.`,
     absentSaidAhead: (p: { device: string; days: number; by: string }) =>
       `${p.device} has not been seen for ${s(p.days, "day", "days")}, but ${p.by} say its clock is ahead, so it may be up with its changes refused. Set its clock right first; if it is gone for good, revoke it.`,
-    clockAhead: (p: { device: string; seconds: number; by: string }) =>
-      `${p.device}'s clock is ${s(p.seconds, "second", "seconds")} ahead of the clock on ${p.by}: its changes are refused until it is set right, so it looks offline. Turn on network time on ${p.device}, or, if its clock is right, on ${p.by}.`,
+    // Each refusing device's figure under its own name: its word, not the zone's.
+    clockAhead: (p: {
+      device: string;
+      figures: readonly { by: string; seconds: number }[];
+      by: string;
+    }) =>
+      `${p.device}'s clock is ${p.figures.map((f) => `${s(f.seconds, "second", "seconds")} ahead of the clock on ${f.by}`).join(", ")}: its changes are refused until it is set right, so it looks offline. Turn on network time on ${p.device}, or, if its clock is right, on ${p.by}.`,
     seeDevices: "See the devices",
     // The error is the gateway's own words (its facts): said to be.
     certificateMissing: (p: { device: string; name: string; error?: string }) =>

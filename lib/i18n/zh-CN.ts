@@ -164,7 +164,7 @@ export const zhCN: Messages = {
     absentSaidAhead: (p) =>
       `已经 ${n(p.days)} 天没有见到 ${p.device}，但 ${p.by} 称它的时钟偏快，所以它可能仍在运行，只是它的更改被拒绝。请先校准它的时钟；如果它已永久离开，请吊销它。`,
     clockAhead: (p) =>
-      `${p.device} 的时钟比 ${p.by} 上的时钟快 ${n(p.seconds)} 秒：在校准之前，它的更改会被拒绝，因此它看起来处于离线状态。请在 ${p.device} 上开启网络时间同步；如果它的时钟是准确的，请在 ${p.by} 上开启。`,
+      `${p.device} 的时钟${p.figures.map((f) => `比 ${f.by} 上的时钟快 ${n(f.seconds)} 秒`).join("，")}：在校准之前，它的更改会被拒绝，因此它看起来处于离线状态。请在 ${p.device} 上开启网络时间同步；如果它的时钟是准确的，请在 ${p.by} 上开启。`,
     seeDevices: "查看设备",
     certificateMissing: (p) =>
       `${p.device} 还没有 ${p.name} 的证书${p.error ? `：${p.device} 称“${p.error}”` : "。"}`,

@@ -122,6 +122,7 @@ export class NodeContext {
         relaysFor: () => this.relays(),
         document: () => readDeviceDocument(this.db, this.deviceName),
         ...(relayHub ? { hub: relayHub } : {}),
+        log: this.log,
       },
       zone.requestKeys,
     );

@@ -20,14 +20,20 @@ import { pinnedTls } from "../../protocol/tls-cert.ts";
 import { BuckyError, type ErrorCode, isErrorCode } from "../errors.ts";
 import { quoted } from "../facts/said-by.ts";
 import type { RequestKeys } from "../identity/request-keys.ts";
+import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { bytesWithin } from "./bounded-read.ts";
 import { networkProblem } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
+import { RetryableBody } from "./retryable-body.ts";
 
 export const PEER_TIMEOUT_MS = 5_000;
+/** Methods a request can be sent again by, whatever the first did (RFC 9110, 9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/** After an own stream to a device failed, how long its requests go by TLS alone. */
+export const OWN_RETRY_MS = 60_000;
 /**
  * A peer's answer, at most, as it arrives (inflated, when it came compressed): the largest
  * a peer sends is a backup file read through it (REMOTE_READ_MAX_BYTES, 48 MiB).
@@ -44,12 +50,18 @@ export interface RelayOptions {
   readonly document: () => string | undefined;
   /** This process's own relay, when this device is one. */
   readonly hub?: RelayHub;
+  /** Where an own stream sent again by TLS is said. */
+  readonly log?: Log;
 }
 
-/** Where to send a request along a route: `tls` when it is a TLS server the peer's. */
+/**
+ * Where to send a request along a route: `tls` when it is a TLS server the peer's; `own`
+ * when it is the door of this relay's own streams (plain HTTP inside the device's tunnel).
+ */
 interface Opened {
   readonly base: string;
   readonly tls: boolean;
+  readonly own?: true;
 }
 
 /** One way to a peer: one of its own addresses, or through a relay. */
@@ -63,6 +75,11 @@ export class PeerClient {
   private readonly self: DeviceId;
   private readonly reachability = new Reachability();
   private readonly forwarders: Forwarders | undefined;
+  /**
+   * Devices whose own streams failed and went by TLS, and when the last one did: said
+   * once until one works again, and sent by TLS alone for OWN_RETRY_MS after each.
+   */
+  private readonly ownFailing = new Map<DeviceId, number>();
 
   constructor(
     private readonly key: SigningKey,
@@ -136,38 +153,57 @@ export class PeerClient {
   ): Promise<Response> {
     const failures: string[] = [];
     for (const route of this.routesTo(peer)) {
-      const opened = await this.open(route, peer, failures, true);
-      if (!opened) continue;
-      // The caller's headers are its own copy: they carry the authentication (set anew,
-      // with a new time, for each route tried).
-      const { headers } = init;
-      const signed = this.authenticate(peer, {
-        method: init.method,
-        path,
-        audience: peer.id,
-        body: UNSIGNED_BODY,
-      });
-      for (const name in signed) headers.set(name, signed[name] as string);
-      const startMs = performance.now();
-      try {
-        const response = await fetch(`${opened.base}${path}`, {
+      let opened = await this.open(route, peer, failures, true);
+      // A streamed body an own stream may fail before taking any of: kept for the TLS door.
+      const retryable =
+        opened?.own && init.body instanceof ReadableStream
+          ? new RetryableBody(init.body)
+          : undefined;
+      while (opened) {
+        // The caller's headers are its own copy: they carry the authentication (set anew,
+        // with a new time, for each route tried).
+        const { headers } = init;
+        const signed = this.authenticate(peer, {
           method: init.method,
-          headers,
-          body: init.body,
-          redirect: "manual",
-          signal: init.signal,
-          ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
-          duplex: "half",
-          // The app's bytes as it sent them: a compressed answer stays compressed.
-          decompress: false,
-        } as RequestInit);
-        this.reached(peer, route, startMs);
-        return response;
-      } catch (error) {
-        this.unreached(route);
-        // A body already (partly) sent cannot be sent again another way.
-        if (init.signal.aborted || init.body) throw error;
-        failures.push(`${describe(route)} (${networkProblem(error)})`);
+          path,
+          audience: peer.id,
+          body: UNSIGNED_BODY,
+        });
+        for (const name in signed) headers.set(name, signed[name] as string);
+        const startMs = performance.now();
+        try {
+          const response = await fetch(`${opened.base}${path}`, {
+            method: init.method,
+            headers,
+            body: retryable ? retryable.attempt() : init.body,
+            redirect: "manual",
+            signal: init.signal,
+            ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
+            duplex: "half",
+            // The app's bytes as it sent them: a compressed answer stays compressed.
+            decompress: false,
+          } as RequestInit);
+          this.reached(peer, route, startMs, opened);
+          return response;
+        } catch (error) {
+          if (init.signal.aborted) throw error;
+          // Sent again only when the app cannot have acted on it twice: a request whose
+          // method says so (RFC 9110's idempotent ones), or a stream none of which went out.
+          // A POST the device took, its answer lost with the tunnel, would be made twice.
+          const mayResend = retryable ? !retryable.sent : IDEMPOTENT.has(init.method);
+          // The own stream is broken either way: the next requests go by TLS for a while.
+          const door = opened.own ? this.ownFailed(route, peer, error) : undefined;
+          const again = mayResend ? door : undefined;
+          if (again) {
+            opened = again;
+            continue;
+          }
+          this.unreached(route);
+          // A body already (partly) sent cannot be sent again another way.
+          if (init.body) throw error;
+          failures.push(`${describe(route)} (${networkProblem(error)})`);
+          break;
+        }
       }
     }
     throw unreachable(peer, failures);
@@ -246,8 +282,12 @@ export class PeerClient {
     own: boolean,
   ): Promise<Opened | undefined> {
     if (route.via) {
-      const ownDoor = own ? this.forwarders?.ownAddressFor(route.via, peer) : undefined;
-      if (ownDoor) return { base: ownDoor, tls: false };
+      const failedAt = this.ownFailing.get(peer.id);
+      const ownDoor =
+        own && (failedAt === undefined || this.now() - failedAt >= OWN_RETRY_MS)
+          ? this.forwarders?.ownAddressFor(route.via, peer)
+          : undefined;
+      if (ownDoor) return { base: ownDoor, tls: false, own: true };
       const door = this.forwarders?.addressFor(route.via, peer);
       return door ? { base: door, tls: true } : undefined;
     }
@@ -266,7 +306,28 @@ export class PeerClient {
     return undefined;
   }
 
-  private reached(peer: Peer, route: Route, startMs: number): void {
+  /**
+   * The TLS door of the same relay, once an own stream failed before any answer (the
+   * device's tunnel replaced since its hello, or its peer.sock gone while the hello still
+   * says it takes own streams): said once, until an own stream to it works again, and
+   * the only door to it for OWN_RETRY_MS.
+   */
+  private ownFailed(route: Route, peer: Peer, error: unknown): Opened | undefined {
+    const door = route.via ? this.forwarders?.addressFor(route.via, peer) : undefined;
+    if (!door) return undefined;
+    const saidAlready = this.ownFailing.has(peer.id);
+    this.ownFailing.set(peer.id, this.now());
+    if (!saidAlready)
+      this.relays?.log?.warn("own stream failed, sending by TLS", {
+        device: peer.name,
+        relay: route.via?.name,
+        problem: networkProblem(error),
+      });
+    return { base: door, tls: true };
+  }
+
+  private reached(peer: Peer, route: Route, startMs: number, opened: Opened): void {
+    if (opened.own) this.ownFailing.delete(peer.id);
     if (!route.via) this.reachability.record(route.key, true);
     this.contacts.seen(peer.id, {
       address: route.key,
@@ -288,41 +349,47 @@ export class PeerClient {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
     for (const route of this.routesTo(peer)) {
-      const opened = await this.open(route, peer, failures, true);
-      if (!opened) continue;
-      const startMs = performance.now();
-      let response: Response;
-      try {
-        response = await fetch(`${opened.base}${path}`, {
-          method,
-          ...(method === "POST" ? { body } : {}),
-          headers: {
-            ...(options.contentType ? { "content-type": options.contentType } : {}),
-            ...this.authenticate(peer, { method, path, audience: peer.id, body }),
-          },
-          ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
-          // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
-          // with one), else a member could send this device's requests, their bodies, to any
-          // address it reaches, and have that service's answer taken as the peer's.
-          redirect: "manual",
-          signal: options.signal
-            ? AbortSignal.any([
-                options.signal,
-                AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
-              ])
-            : AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
-        });
-      } catch (error) {
-        // Called off by the caller: nothing to say about the peer.
-        if (options.signal?.aborted) throw error;
-        this.unreached(route);
-        failures.push(`${describe(route)} (${networkProblem(error)})`);
-        continue;
+      let opened = await this.open(route, peer, failures, true);
+      while (opened) {
+        const startMs = performance.now();
+        let response: Response;
+        try {
+          response = await fetch(`${opened.base}${path}`, {
+            method,
+            ...(method === "POST" ? { body } : {}),
+            headers: {
+              ...(options.contentType ? { "content-type": options.contentType } : {}),
+              ...this.authenticate(peer, { method, path, audience: peer.id, body }),
+            },
+            ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
+            // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
+            // with one), else a member could send this device's requests, their bodies, to any
+            // address it reaches, and have that service's answer taken as the peer's.
+            redirect: "manual",
+            signal: options.signal
+              ? AbortSignal.any([
+                  options.signal,
+                  AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
+                ])
+              : AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
+          });
+        } catch (error) {
+          // Called off by the caller: nothing to say about the peer.
+          if (options.signal?.aborted) throw error;
+          const again = opened.own ? this.ownFailed(route, peer, error) : undefined;
+          if (again) {
+            opened = again;
+            continue;
+          }
+          this.unreached(route);
+          failures.push(`${describe(route)} (${networkProblem(error)})`);
+          break;
+        }
+        const bytes = await readAnswer(peer, response, options.signal);
+        this.reached(peer, route, startMs, opened);
+        if (response.ok) return bytes;
+        throw peerError(peer, response.status, bytes);
       }
-      const bytes = await readAnswer(peer, response, options.signal);
-      this.reached(peer, route, startMs);
-      if (response.ok) return bytes;
-      throw peerError(peer, response.status, bytes);
     }
     throw unreachable(peer, failures);
   }

@@ -211,7 +211,7 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
     case "clock-ahead":
       return (
         <>
-          {n.clockAhead({ ...note, by: note.by.join(", ") })}{" "}
+          {n.clockAhead({ device: note.device, figures: note.figures, by: note.by.join(", ") })}{" "}
           <a href={href("devices")}>{n.seeDevices}</a>
         </>
       );

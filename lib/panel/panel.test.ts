@@ -732,6 +732,40 @@ describe("a device long unheard that other devices say is ahead", () => {
   });
 });
 
+describe("a device that other devices say is ahead", () => {
+  test("is said with each one's figure under its own name, in each language", async () => {
+    const status = withStatus()["/v1/status"];
+    const figures = [
+      { by: "nas", seconds: 125, since: "2026-11-15T00:00:00.000Z" },
+      { by: "phone", seconds: 118, since: "2026-11-22T00:00:00.000Z" },
+    ];
+    const notes = [{ kind: "clock-ahead", device: "laptop", by: ["nas", "phone"], figures }];
+    const { get } = panelFor(owner, {
+      "/v1/status": { ...status, reliability: { ...status.reliability, notes } },
+    });
+    const item = async (language: string) =>
+      [
+        ...(await (await get("", { "accept-language": language })).text()).matchAll(
+          /<li class="warn">(.*?)<\/li>/gs,
+        ),
+      ].map((m) => (m[1] ?? "").replace(/<[^>]*>/g, "").replaceAll("&#39;", "'"))[0];
+    const english = await item("en");
+    expect(english).toStartWith(
+      "laptop's clock is 125 seconds ahead of the clock on nas, 118 seconds ahead of the clock on phone:",
+    );
+    expect(english).toStartWith(
+      en.notes.clockAhead({ device: "laptop", figures, by: "nas, phone" }),
+    );
+    const chinese = await item("zh-CN");
+    expect(chinese).toStartWith(
+      "laptop 的时钟比 nas 上的时钟快 125 秒，比 phone 上的时钟快 118 秒：",
+    );
+    expect(chinese).toStartWith(
+      zhCN.notes.clockAhead({ device: "laptop", figures, by: "nas, phone" }),
+    );
+  });
+});
+
 describe("an agent whose grant stopped working", () => {
   test("is shown as not working, why and what to do, in each language; a working one by its end", async () => {
     const granted = {

@@ -22,7 +22,7 @@ import {
   privateKeyPem,
 } from "../../protocol/tls-cert.ts";
 import { createLog } from "../log.ts";
-import { PeerClient } from "../node/peer-client.ts";
+import { OWN_RETRY_MS, PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { Forwarders } from "./forwarder.ts";
 import { RelayHub, type RelaySocketData } from "./hub.ts";
@@ -178,6 +178,8 @@ function keepTunnel(
   who = target,
   lines: string[] = [],
   takesOwn = false,
+  /** Where its peer API over HTTP listens (or once did) for the relay's own streams. */
+  peerSocket = ownSocket,
 ): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
@@ -185,7 +187,7 @@ function keepTunnel(
     document: () => who.document,
     relayAddress: async () => relay.url,
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
-    ...(takesOwn ? { ownPeer: { unix: ownSocket } } : {}),
+    ...(takesOwn ? { ownPeer: { unix: peerSocket } } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -436,6 +438,87 @@ describe("relaying", () => {
     expect(await forwarded.json()).toMatchObject({ over: "own socket", path: "/v1/ingress/app/" });
     expect(await client.reachableAddress(targetPeer)).toStartWith("https://127.0.0.1:");
   });
+
+  test("an own stream that fails before an answer (the device's peer.sock gone) is sent once more by TLS, logged once", async () => {
+    relay = startRelay();
+    // Its hello says it takes own streams, but nothing listens where they end.
+    keepTunnel(relay, target, [], true, join(socketDir, "gone.sock"));
+    await until("the tunnel", () => relay.hub.takesOwn(target.id));
+    const lines: string[] = [];
+    let clock = Date.now();
+    const client = new PeerClient(relayDevice.key, new MemoryContacts(), () => clock, {
+      relaysFor: () => [relay.peer],
+      document: () => relayDevice.document,
+      hub: relay.hub,
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+    });
+    // The own streams the client opens.
+    let ownStreams = 0;
+    const connectLocal = relay.hub.connectLocal.bind(relay.hub);
+    relay.hub.connectLocal = (device, link, own) => {
+      if (own) ownStreams += 1;
+      connectLocal(device, link, own);
+    };
+    toClose.push({ stop: () => client.stop() });
+    const fellBack = () => lines.filter((line) => line.includes("own stream failed"));
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const forward = (body: ReadableStream | Uint8Array | null) =>
+      client.forward(targetPeer, "/v1/ingress/app/", {
+        method: body instanceof Uint8Array ? "PUT" : body ? "POST" : "GET",
+        headers: new Headers(),
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+
+    // A streamed body none of which the own stream took: its first bytes come only once
+    // that stream has failed, so they all go by TLS.
+    const streamed = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await until("the own stream to fail", () => fellBack().length > 0);
+        controller.enqueue(new TextEncoder().encode("streamed"));
+        controller.close();
+      },
+    });
+    expect(await (await forward(streamed)).json()).toEqual({
+      echoed: "streamed",
+      sha256: sha("streamed"),
+    });
+    // Bytes, and no body: sent again as they are (each once the time without own streams
+    // is over, so each tries one first).
+    clock += OWN_RETRY_MS;
+    const asked = await client.post(targetPeer, "/sync", new TextEncoder().encode("sync"));
+    expect(JSON.parse(new TextDecoder().decode(asked))).toEqual({
+      echoed: "sync",
+      sha256: sha("sync"),
+    });
+    clock += OWN_RETRY_MS;
+    const bytes = await forward(new TextEncoder().encode("bytes"));
+    expect(await bytes.json()).toEqual({ echoed: "bytes", sha256: sha("bytes") });
+    clock += OWN_RETRY_MS;
+    expect(await (await forward(null)).json()).toEqual({ echoed: "", sha256: sha("") });
+    expect(ownStreams).toBe(4);
+    // A POST of bytes is not sent again: the device may have taken it, the answer lost.
+    clock += OWN_RETRY_MS;
+    const posted = client.forward(targetPeer, "/v1/ingress/app/", {
+      method: "POST",
+      headers: new Headers(),
+      body: new TextEncoder().encode("once"),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(
+      await posted.then(
+        () => "answered",
+        () => "failed",
+      ),
+    ).toBe("failed");
+    expect(ownStreams).toBe(5);
+    // Meanwhile, by TLS alone.
+    expect(await (await forward(null)).json()).toEqual({ echoed: "", sha256: sha("") });
+    expect(ownStreams).toBe(5);
+    // Said once, not once a request.
+    expect(fellBack()).toHaveLength(1);
+    expect(fellBack()[0]).toContain("target");
+  }, 20_000);
 
   test("a device that does not say it takes the relay's own streams (an older bucky) is sent only TLS streams", async () => {
     relay = startRelay();

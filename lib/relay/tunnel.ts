@@ -215,6 +215,12 @@ class Tunnel {
     };
     ws.onclose = () => link?.close();
     ws.onerror = () => ws.close();
+    // No peer server to join (its peer.sock gone): the stream is taken up and closed at
+    // once, so the caller hears now rather than when the relay stops waiting for it.
+    const refuse = () => {
+      if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close();
+      else ws.close();
+    };
     Bun.connect<{ link: Link; flush: () => void }>({
       ...(to as { hostname: string; port: number }),
       socket: {
@@ -232,9 +238,9 @@ class Tunnel {
         drain: (socket) => socket.data.flush(),
         close: (socket) => socket.data?.link.close(),
         error: (socket) => socket.data?.link.close(),
-        connectError: () => ws.close(),
+        connectError: () => refuse(),
       },
-    }).catch(() => ws.close());
+    }).catch(() => refuse());
   }
 }
 

@@ -59,7 +59,10 @@ describe("bucky devices", () => {
     expect(clocks[1]).toEqual(clocks[0] as (typeof clocks)[number]);
     expect(Object.fromEntries((clocks[0] ?? []).map((d) => [d.name, d.clockAhead]))).toEqual({
       a: null,
-      laptop: { seconds: 125, by: ["nas"], since: "2026-11-29T13:00:00.000Z" },
+      laptop: {
+        by: ["nas"],
+        figures: [{ by: "nas", seconds: 125, since: "2026-11-29T13:00:00.000Z" }],
+      },
       nas: null,
     });
   });

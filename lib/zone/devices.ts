@@ -8,7 +8,7 @@ import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
 import { standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
-import { clockAheadNotes } from "./reliability.ts";
+import { type ClockAheadFigure, clockAheadNotes } from "./reliability.ts";
 import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
@@ -34,13 +34,12 @@ export interface DeviceView {
   readonly rttMs: number | null;
   /**
    * Whether members refuse its records for its clock, as their facts say (the status's
-   * `clock-ahead` note): how far ahead (the most any says), by whom, since when; null when
-   * none does. The zone's word, the same on every device asked.
+   * `clock-ahead` note): by whom, and each one's own figure (how far ahead of its clock,
+   * since when); null when none does. The zone's word, the same on every device asked.
    */
   readonly clockAhead: {
-    readonly seconds: number;
     readonly by: readonly string[];
-    readonly since: string;
+    readonly figures: readonly ClockAheadFigure[];
   } | null;
 }
 
@@ -69,7 +68,7 @@ export function listDevices(
   const clockAhead = new Map(
     // Members only, as status counts them: a revoked or quarantined device's word is none.
     clockAheadNotes(countedDevices(readZoneFacts(zone.db, membership, now, liveWindowMs))).map(
-      ({ device, seconds, by, since }) => [device, { seconds, by, since }],
+      ({ device, by, figures }) => [device, { by, figures }],
     ),
   );
   return [...membership.byId.values()]

@@ -418,7 +418,7 @@ describe("a device refused for its clock in the warnings", () => {
   });
   const WEEK = 7 * 24 * 3600_000;
 
-  test("named once with every device that refuses it; long unheard, absent with who says its clock is ahead", () => {
+  test("named once with every device that refuses it, each one's figure under its own name; long unheard, absent with who says its clock is ahead", () => {
     const laptop = { ...device("laptop", 3600_000), live: false, heardAliveAt: NOW - 2 * WEEK };
     const r = assessReliability({
       devices: [
@@ -442,15 +442,18 @@ describe("a device refused for its clock in the warnings", () => {
         {
           kind: "clock-ahead",
           device: "laptop",
-          seconds: 125,
           by: ["nas", "phone"],
-          since: iso(2 * WEEK),
+          // phone's 118 s since a week ago is its own word: never nas's 125 s and two weeks.
+          figures: [
+            { by: "nas", seconds: 125, since: iso(2 * WEEK) },
+            { by: "phone", seconds: 118, since: iso(WEEK) },
+          ],
         },
         { kind: "absent", device: "laptop", days: 14, aheadBy: ["nas", "phone"] },
       ],
     );
     expect(r.warnings.filter((w) => w.startsWith("laptop"))).toEqual([
-      "laptop's clock is 125 s ahead of nas and phone's: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on laptop (`timedatectl set-ntp true`), or, if its clock is right, on nas and phone",
+      "laptop's clock is 125 s ahead of nas's and 118 s ahead of phone's: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on laptop (`timedatectl set-ntp true`), or, if its clock is right, on nas and phone",
       "laptop has not been seen for 14 days, but nas and phone say its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, `bucky devices revoke laptop`",
     ]);
   });

@@ -63,6 +63,15 @@ export interface ReliabilityInput {
  * What needs a person's attention, as data: the CLI says it in English (`warnings`), the
  * panel in the viewer's language, each from the same fields.
  */
+/** One device's word that another's clock is ahead of its own: its figure, under its name. */
+export interface ClockAheadFigure {
+  /** The device that says it (and refuses the other). */
+  readonly by: string;
+  readonly seconds: number;
+  /** When it started refusing the other, as it says (RFC 3339). */
+  readonly since: string;
+}
+
 export type ReliabilityNote =
   | { readonly kind: "no-backup"; readonly device: string; readonly why: NoBackupWhy }
   | {
@@ -116,14 +125,13 @@ export type ReliabilityNote =
   | {
       /**
        * `by` refuse the changesets, presence and facts of `device` because its clock is
-       * `seconds` ahead of theirs (as their facts say): it looks offline to the zone.
+       * ahead of theirs (as their facts say): it looks offline to the zone. Each one's
+       * figure is its own word, under its own name (`figures`, in the order of `by`).
        */
       readonly kind: "clock-ahead";
       readonly device: string;
-      readonly seconds: number;
       readonly by: readonly string[];
-      /** When the first of them started refusing it, as it says (RFC 3339). */
-      readonly since: string;
+      readonly figures: readonly ClockAheadFigure[];
     }
   | CertificateNote
   | {
@@ -363,7 +371,7 @@ export function describeNote(note: ReliabilityNote): string {
         ? `${note.app}'s data is on ${note.device} only: no other device is live to keep a copy`
         : `${note.app}'s data is on ${note.device} only: its manifest asks for no copy`;
     case "clock-ahead":
-      return `${note.device}'s clock is ${note.seconds} s ahead of ${names(note.by)}'s: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${names(note.by)}`;
+      return `${note.device}'s clock is ${aheadText(note.figures)}: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${names(note.by)}`;
     case "absent":
       return note.aheadBy
         ? `${note.device} has not been seen for ${note.days} days, but ${names(note.aheadBy)} say${note.aheadBy.length === 1 ? "s" : ""} its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, \`bucky devices revoke ${note.device}\``
@@ -426,36 +434,41 @@ function names(list: readonly string[]): string {
 }
 
 /**
- * The members that other members refuse for their clock, each once: by whom, how far ahead
- * (the most any of them says), and since the first said it. `bucky devices` says the same.
- * Only a device heard alive says it now: the last facts of one gone quiet would name the
- * other device for good (its claims clear only when it publishes again).
+ * The members that other members refuse for their clock, each once, with each refusing
+ * device's own figure under its name: how far ahead of its clock, since when. One member's
+ * numbers are never put under another's name (any member writes its facts as it likes).
+ * `bucky devices` says the same. Only a device heard alive says it now: the last facts of
+ * one gone quiet would name the other device for good (its claims clear only when it
+ * publishes again).
  */
 export function clockAheadNotes(
   devices: readonly DeviceStanding[],
 ): Extract<ReliabilityNote, { kind: "clock-ahead" }>[] {
   const members = new Set(devices.map((device) => device.name));
-  const ahead = new Map<string, { aheadMs: number; by: string[]; since: string }>();
+  const ahead = new Map<string, ClockAheadFigure[]>();
   for (const device of devices)
     for (const [name, said] of Object.entries(device.live ? (device.facts.clockAhead ?? {}) : {})) {
       if (!members.has(name) || name === device.name) continue;
+      const figure = {
+        by: device.name,
+        seconds: Math.round(said.aheadMs / 1000),
+        since: said.since,
+      };
       const held = ahead.get(name);
-      if (!held) ahead.set(name, { aheadMs: said.aheadMs, by: [device.name], since: said.since });
-      else {
-        held.aheadMs = Math.max(held.aheadMs, said.aheadMs);
-        held.by.push(device.name);
-        if (compareCodeUnits(said.since, held.since) < 0) held.since = said.since;
-      }
+      if (held) held.push(figure);
+      else ahead.set(name, [figure]);
     }
   return [...ahead]
     .sort(([a], [b]) => compareCodeUnits(a, b))
-    .map(([device, { aheadMs, by, since }]) => ({
-      kind: "clock-ahead",
-      device,
-      seconds: Math.round(aheadMs / 1000),
-      by: by.sort(compareCodeUnits),
-      since,
-    }));
+    .map(([device, figures]) => {
+      const sorted = figures.sort((a, b) => compareCodeUnits(a.by, b.by));
+      return { kind: "clock-ahead", device, by: sorted.map((f) => f.by), figures: sorted };
+    });
+}
+
+/** "125 s ahead of nas's and 118 s ahead of phone's": each figure under its own name. */
+function aheadText(figures: readonly ClockAheadFigure[]): string {
+  return names(figures.map((figure) => `${figure.seconds} s ahead of ${figure.by}'s`));
 }
 
 function whyText(why: NoBackupWhy, device: string): string {
