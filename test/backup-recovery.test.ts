@@ -45,7 +45,7 @@ async function hotKeys(repo: string, home: string): Promise<string[]> {
   const root = new Uint8Array(Buffer.from(key.slice(key.indexOf(":") + 1), "base64url"));
   const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
   try {
-    return (await hotChangesets(repository)).flatMap((bytes) =>
+    return (await hotChangesets(repository)).changesets.flatMap((bytes) =>
       decodeChangeset(bytes).ops.map((op) => op.key),
     );
   } finally {

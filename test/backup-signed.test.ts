@@ -24,9 +24,10 @@ import {
 } from "../lib/state/seal.ts";
 import { openZone } from "../lib/zone/open.ts";
 import { decodeTree, encodeTree, type TreeNode } from "../protocol/backup/formats.ts";
+import { sealDeviceKey } from "../protocol/backup/sealed-device-key.ts";
 import { signSnapshot } from "../protocol/backup/snapshot-signature.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
-import { deviceIdFromPublicKey } from "../protocol/ids.ts";
+import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "../protocol/ids.ts";
 import {
   bucky,
   buckyJson,
@@ -511,4 +512,131 @@ describe("a device's next backup", () => {
       reopened.close();
     }
   }, 60_000);
+});
+
+/**
+ * As the device at `home`: files in `repo`, in its own name and signed by it, a copy of
+ * the snapshot `of`, dated now, whose `identity/` holds `sealedKey` as its sealed device
+ * key, or no device key at all (`null`). Returns the snapshot's name.
+ */
+async function fileWithKey(
+  home: string,
+  repo: string,
+  of: string,
+  sealedKey: Uint8Array | null,
+): Promise<string> {
+  const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+  const zone = openZone(home, log);
+  const key = zone.deviceKey;
+  const document = zone.device.jws;
+  const device = zone.device.name;
+  zone.close();
+  const repository = await Repository.open(new LocalBackend(repo), root);
+  try {
+    const genuine = (await repository.snapshots()).find((s) => s.name === of);
+    if (!genuine) throw new Error(`no snapshot ${of}`);
+    const top = decodeTree(await repository.readBlob(genuine.snapshot.tree));
+    const identity = top.find((node) => node.name === "identity");
+    if (identity?.type !== "dir") throw new Error("no identity/ in the snapshot");
+    const nodes = decodeTree(await repository.readBlob(identity.subtree)).filter(
+      (node) => node.name !== "device.key" && node.name !== "device.key.sealed",
+    );
+    if (sealedKey) {
+      const chunk = await repository.add("data", sealedKey);
+      nodes.push({
+        name: "device.key.sealed",
+        type: "file",
+        mode: 0o600,
+        mtimeNs: "0",
+        size: sealedKey.length,
+        content: [chunk.id],
+      });
+    }
+    const subtree = await repository.add("tree", encodeTree(nodes));
+    const tree = await repository.add(
+      "tree",
+      encodeTree(
+        top.map((node): TreeNode => (node === identity ? { ...node, subtree: subtree.id } : node)),
+      ),
+    );
+    await repository.flush();
+    const filed = {
+      ...genuine.snapshot,
+      device,
+      // Dated now, after the NAS's: newest, and not ahead of any clock.
+      time: new Date(Math.max(Date.now(), Date.parse(genuine.snapshot.time) + 1)).toISOString(),
+      tree: tree.id,
+      parent: null,
+    };
+    delete (filed as { signed?: string }).signed;
+    const name = randomBytes(16).toString("hex");
+    const signed = { ...filed, signed: signSnapshot(name, filed, key, document) };
+    await repository.backend.write(
+      `snapshots/${name}`,
+      sealSnapshot(repository.keys, name, signed),
+    );
+    return name;
+  } finally {
+    repository.close();
+  }
+}
+
+/** `latest` restored on a box just recovered from `phrase`: what it says, and its data/mine.txt. */
+async function recoverLatest(phrase: string, repo: string) {
+  const fresh = newHomePath();
+  await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
+    stdin: `${phrase}\n`,
+  });
+  const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
+    "backup",
+    "restore",
+    "latest",
+    "--from",
+    repo,
+    "--home",
+    fresh,
+  ]);
+  return {
+    restored: { snapshot: restored.snapshot, device: restored.device, trust: restored.trust },
+    mine: readFileSync(join(fresh, "data", "mine.txt"), "utf8"),
+  };
+}
+
+/**
+ * `keyRefusal` (lib/backup/restore.ts): a snapshot not taken for its key gives way on a box
+ * just recovered. Before, anyone holding the backup key could file a signed snapshot of
+ * its own, dated now and holding no key, and stop every restore from the phrase.
+ */
+describe("a snapshot refused for its key, filed newest to stop every restore", () => {
+  test("a member's, holding no device key, gives way: a recovered box becomes the NAS", async () => {
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
+    const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    await nas.kill();
+    await fileWithKey(laptopHome, repo, run.snapshot, null);
+
+    expect(await recoverLatest(recoveryPhrase, repo)).toEqual({
+      restored: { snapshot: run.snapshot, device: "nas", trust: "signed" },
+      mine: "the nas's own file\n",
+    });
+  }, 120_000);
+
+  test("a revoked device's, its sealed key not opening with the owner's, gives way: a recovered box becomes the NAS", async () => {
+    const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
+    await nas.kill();
+    // The thief seals its own key, as a snapshot's is, but to a zone of its own making.
+    const sealedKey = sealDeviceKey({
+      zone: zoneIdFromPublicKey(signingKeyFromSeed(randomBytes(32)).publicKey),
+      seed: readKeyFile(join(laptopHome, "identity", "device.key"), "device", log),
+      ephemeral: randomBytes(32),
+      nonce: randomBytes(12),
+    });
+    await fileWithKey(laptopHome, repo, after.snapshot, sealedKey);
+
+    expect(await recoverLatest(recoveryPhrase, repo)).toEqual({
+      restored: { snapshot: after.snapshot, device: "nas", trust: "signed" },
+      mine: "the nas's own file\n",
+    });
+  }, 120_000);
 });

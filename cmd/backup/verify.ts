@@ -58,12 +58,16 @@ export default defineBuckyCommand({
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
-  const unreadable = r.unreadable.map(
-    (u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`,
-  );
+  const unreadable = [
+    ...r.unreadable.map((u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`),
+    ...r.unreadableIndex.map(
+      (u) =>
+        `  index file ${u.file.slice(0, 8)} does not open: ${u.problem}. (prune removes nothing while it is there).`,
+    ),
+  ];
   if (r.damaged.length === 0 && unreadable.length > 0)
     return [
-      `${r.target} is DAMAGED: ${plural(unreadable.length, "snapshot")} that cannot be read (backups and restores leave them out).`,
+      `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length > 0 ? "file" : "snapshot")} that cannot be read (backups and restores leave them out).`,
       ...unreadable,
     ].join("\n");
   if (r.damaged.length === 0)

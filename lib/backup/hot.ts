@@ -15,6 +15,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -34,6 +35,12 @@ const SHIP_EVERY_MS = 2_000;
  * stays within what one request to a via device carries.
  */
 const FILE_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * A hot file is read only up to this size: any holder of the backup key can write one, and
+ * a restore reads them all. One holds at most FILE_MAX_BYTES of changesets, in base64
+ * and compressed: under 11 MiB, and mostly far less.
+ */
+export const MAX_HOT_FILE_BYTES = 4 * FILE_MAX_BYTES;
 /** At most this many bytes of changesets wait for a target that is away. */
 const QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -212,24 +219,29 @@ function filesOf(batch: readonly Uint8Array[]): Uint8Array[][] {
   return files;
 }
 
-/** Every changeset shipped hot to a repository, oldest file first. */
-export async function hotChangesets(repository: Repository): Promise<Uint8Array[]> {
-  const names = (await repository.backend.list(HOT_DIR)).sort();
+/**
+ * Every changeset shipped hot to a repository, oldest file first. A file that does not
+ * open, or is larger than one can be, is left out and said (`unreadable`), not an error:
+ * any holder of the backup key can write one, and it must not stop every restore. What it
+ * held, if it was genuine, is seconds of zone state the devices' snapshots mostly hold.
+ */
+export async function hotChangesets(repository: Repository): Promise<{
+  changesets: Uint8Array[];
+  unreadable: { name: string; problem: string }[];
+}> {
+  const names = (await repository.backend.list(HOT_DIR)).sort(compareCodeUnits);
   const changesets: Uint8Array[] = [];
+  const unreadable: { name: string; problem: string }[] = [];
   for (const name of names) {
     try {
-      changesets.push(
-        ...openChangesets(
-          repository.keys,
-          name,
-          await repository.backend.read(`${HOT_DIR}/${name}`),
-        ),
-      );
+      const sealed = await repository.backend.read(`${HOT_DIR}/${name}`, MAX_HOT_FILE_BYTES);
+      changesets.push(...openChangesets(repository.keys, name, sealed));
     } catch (error) {
-      if (error instanceof ProtocolError)
-        throw new BuckyError("E_INTEGRITY", `hot file ${name} is damaged: ${error.message}`);
-      throw error;
+      if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
+      else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+        unreadable.push({ name, problem: "it is larger than a hot file can be" });
+      else throw error;
     }
   }
-  return changesets;
+  return { changesets, unreadable };
 }

@@ -31,6 +31,13 @@ const STALE_MS = 3 * REFRESH_MS;
 export const DEFAULT_WAIT_MS = 15 * 60_000;
 const POLL_MIN_MS = 50;
 const POLL_MAX_MS = 2_000;
+/**
+ * A lock file is read only up to this size: any holder of the backup key can write one,
+ * and every backup and prune reads them. One is a line of JSON, some 100 bytes (a via
+ * takes at most 4 KiB from a member, and stamps it). A larger one is no lock: read as one
+ * that does not parse.
+ */
+export const MAX_LOCK_FILE_BYTES = 16 * 1024;
 
 interface LockInfo {
   readonly hostname: string;
@@ -141,9 +148,11 @@ function lockBytes(purpose: string, atMs: number): Uint8Array {
 
 async function readLock(backend: Backend, path: string): Promise<LockInfo | undefined> {
   try {
-    return JSON.parse(new TextDecoder().decode(await backend.read(path))) as LockInfo;
+    const bytes = await backend.read(path, MAX_LOCK_FILE_BYTES);
+    return JSON.parse(new TextDecoder().decode(bytes)) as LockInfo;
   } catch (error) {
     if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
+    if (error instanceof BuckyError && error.code === "E_TOO_LARGE") return undefined;
     if (error instanceof SyntaxError) return undefined;
     throw error;
   }

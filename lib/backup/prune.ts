@@ -152,6 +152,7 @@ export async function pruneRepository(
   log?: Log,
 ): Promise<PruneResult> {
   const backend = repository.backend;
+  refuseUnreadableIndex(repository);
   const all = await repository.snapshots();
   const trust = new Map(all.map((s) => [s.name, checkSnapshot(s, judge).trust]));
   const keep = snapshotsToKeep(
@@ -311,6 +312,20 @@ function isoWeek(date: Date): string {
  * Prunes a target of the zone and records it in the status. Only on the device that
  * reaches the target: the others may not delete from it (remote.ts), and need not.
  */
+/**
+ * A prune removes every pack its index does not name: with an index file left out (it
+ * does not open, or is larger than one can be), the packs it names could be live ones.
+ */
+function refuseUnreadableIndex(repository: Repository): void {
+  const [first, ...more] = repository.unreadableIndexFiles;
+  if (!first) return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `index file ${first.name.slice(0, 8)} of ${repository.backend.location} cannot be read (${first.problem})${more.length > 0 ? `, and ${more.length} more` : ""}: nothing was pruned, since the packs it names may be in use`,
+    "Run `bucky backup verify` to see what it affects; someone holding the backup key may have written it.",
+  );
+}
+
 export async function pruneTarget(options: {
   readonly paths: HomePaths;
   readonly target: string | undefined;

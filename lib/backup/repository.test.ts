@@ -6,12 +6,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import {
+  closeSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -22,9 +25,9 @@ import { testZone } from "../state/test-db.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { MAX_LOCK_FILE_BYTES, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
-import { Repository } from "./repository.ts";
+import { MAX_INDEX_FILE_BYTES, Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { verifyRepository } from "./verify.ts";
 
@@ -205,6 +208,46 @@ describe("a repository in a directory", () => {
     expect(readFileSync(cached)).toEqual(whole);
   });
 
+  test("an index file larger than one can be, or that does not open, is left out: restores and verify go on, prune removes nothing", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    // Anyone holding the backup key: an index file far larger than any (sparse: nothing is
+    // read of it), and one that does not open.
+    const huge = "ab".repeat(16);
+    const junk = "cd".repeat(16);
+    closeSync(openSync(join(location, "index", huge), "w"));
+    truncateSync(join(location, "index", huge), MAX_INDEX_FILE_BYTES + 1);
+    writeFileSync(join(location, "index", junk), randomBytes(100));
+    const packs = () => readdirSync(join(location, "data"), { recursive: true }).sort();
+    const before = packs();
+
+    const reopened = await Repository.open(new LocalBackend(location), root);
+    try {
+      expect(reopened.unreadableIndexFiles).toEqual([
+        { name: huge, problem: "it is larger than an index file can be" },
+        { name: junk, problem: expect.stringContaining(`index ${junk}`) },
+      ]);
+      const latest = (await reopened.snapshots()).at(-1);
+      const restored = await restoreTree(reopened, latest?.snapshot.tree as string, newDir());
+      expect(restored.damaged).toEqual([]);
+      const verified = await verifyRepository(reopened, { kind: "none" });
+      expect({ ok: verified.ok, damaged: verified.damaged }).toEqual({ ok: false, damaged: [] });
+      expect(verified.unreadableIndex.map((u) => u.file)).toEqual([huge, junk]);
+      // The packs only a left-out index names could be in use: none is removed.
+      const refused = await pruneRepository(reopened, DEFAULT_RETENTION).then(
+        () => "pruned",
+        (error: BuckyError) => error.code,
+      );
+      expect(refused).toBe("E_INTEGRITY");
+    } finally {
+      reopened.close();
+    }
+    expect(packs()).toEqual(before);
+    expect(readdirSync(join(location, "index")).length).toBe(3);
+  });
+
   test("a backup cut off after any number of writes leaves a repository that verifies", async () => {
     let cuts = 0;
     for (const budget of [0, 1, 2, 3, 5]) {
@@ -335,6 +378,22 @@ describe("a repository in a directory", () => {
     const prune = await takeExclusiveLock(backend, "prune");
     expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
     await prune.release();
+  });
+
+  test("a lock file larger than one can be is no lock: it holds no backup back", async () => {
+    const backend = new LocalBackend(newDir());
+    // A live prune's lock, by its words, padded past what a lock holds.
+    const padded = JSON.stringify({
+      hostname: "elsewhere",
+      pid: 1,
+      purpose: "prune",
+      refreshedAt: Date.now(),
+      device: "b",
+      pad: "x".repeat(MAX_LOCK_FILE_BYTES),
+    });
+    await backend.write("locks/exclusive", new TextEncoder().encode(padded));
+    const shared = await takeSharedLock(backend, "backup", { waitMs: 0 });
+    await shared.release();
   });
 });
 

@@ -49,6 +49,15 @@ const SEALING_MAX_BYTES = 16 * 1024 * 1024;
  */
 const UNWRITTEN_MAX_BYTES = PACKS_IN_FLIGHT * PACK_TARGET_BYTES;
 
+/**
+ * An index file is read only up to this size. Any holder of the backup key can write one,
+ * and every backup, verify and restore reads them all. The largest a repository holds is
+ * the one a prune writes, which names every blob: about 46 bytes each, sealed, so this is
+ * some 5.8 million blobs (terabytes at the chunker's 1 MiB, or millions of small files);
+ * a pack's own names at most its 16 MiB of blobs (some 26 MiB, were they all one byte).
+ */
+export const MAX_INDEX_FILE_BYTES = 256 * 1024 * 1024;
+
 export const packPath = (pack: string) => `data/${pack.slice(0, 2)}/${pack}`;
 
 export class Repository {
@@ -383,13 +392,34 @@ export class Repository {
     if (this.failure) throw this.failure;
   }
 
-  /** Reads the index files (again): after taking the lock, so a prune cannot change them under us. */
+  /**
+   * Reads the index files (again): after taking the lock, so a prune cannot change them
+   * under us. One that does not open, or is larger than an index can be (any holder of the
+   * backup key can write one), is left out, not an error, as an unreadable snapshot is: the
+   * blobs only it names read as missing. Those left out are in `unreadableIndexFiles` after
+   * (verify says them, and prune removes nothing while there are any).
+   */
   async loadIndex(): Promise<void> {
     this.index.clear();
     const names = await this.backend.list("index");
-    const files = await Promise.all(names.map((name) => this.readIndexFile(name)));
+    const unreadable: { name: string; problem: string }[] = [];
+    const files = await Promise.all(
+      names.map((name) =>
+        this.readIndexFile(name).catch((error: unknown) => {
+          if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
+          else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+            unreadable.push({ name, problem: "it is larger than an index file can be" });
+          else throw error;
+          return [];
+        }),
+      ),
+    );
     for (const blobs of files) for (const blob of blobs) this.index.set(blob.id, blob);
+    this.unreadableIndexFiles = unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
   }
+
+  /** The index files the last loadIndex() could not open, and why. */
+  unreadableIndexFiles: readonly { readonly name: string; readonly problem: string }[] = [];
 
   /** One index file's blobs: from the local cache when it has a good copy, else the target. */
   private async readIndexFile(name: string): Promise<BlobLocation[]> {
@@ -402,23 +432,11 @@ export class Repository {
         // A damaged cached copy is only a cache miss: the target's copy decides.
       }
     }
-    try {
-      return openIndex(this.keys, name, await this.fetchIndex(name));
-    } catch (error) {
-      if (error instanceof ProtocolError)
-        throw new BuckyError(
-          "E_INTEGRITY",
-          `index file ${name.slice(0, 8)} is damaged: ${error.message}`,
-          "Run `bucky backup verify` to see what it affects.",
-        );
-      throw error;
-    }
-  }
-
-  private async fetchIndex(name: string): Promise<Uint8Array> {
-    const sealed = await this.backend.read(`index/${name}`);
+    const sealed = await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES);
+    const blobs = openIndex(this.keys, name, sealed);
+    // Cached once it opens: a copy that does not would be read again each time anyway.
     this.cacheIndex(name, sealed);
-    return sealed;
+    return blobs;
   }
 
   private cachedIndex(name: string): Uint8Array | undefined {

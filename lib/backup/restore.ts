@@ -155,6 +155,8 @@ export async function restoreSnapshot(options: {
       for (const { name, problem } of repository.unreadableSnapshots)
         log.warn("a snapshot does not open: left out", { snapshot: name.slice(0, 8), problem });
       await repository.loadIndex();
+      for (const { name, problem } of repository.unreadableIndexFiles)
+        log.warn("an index file does not open: left out", { file: name.slice(0, 8), problem });
       // Checked against the zone the home is of (the phrase's), where it knows: then a
       // snapshot another holder of the backup key filed in a device's name is never chosen.
       const anchor = home?.zone ?? ownerZone(paths, log);
@@ -330,7 +332,10 @@ async function restoreHome(
     let hot: Uint8Array[];
     let revocations: Awaited<ReturnType<typeof revocationsIn>>;
     try {
-      hot = await hotChangesets(repository);
+      const shipped = await hotChangesets(repository);
+      hot = shipped.changesets;
+      for (const { name, problem } of shipped.unreadable)
+        log.warn("a hot file does not open: left out", { file: name, problem });
       revocations = await revocationsIn(repository, ofZone, hot, zoneId, staging);
     } catch (error) {
       closeWhole(staged.db);

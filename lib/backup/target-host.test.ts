@@ -1,15 +1,26 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
-import { encodeRemoteRequest } from "../../protocol/backup/remote.ts";
+import { encodeRemoteRequest, REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { openTestNode } from "../state/test-db.ts";
 import type { Backend } from "./backend.ts";
+import { hotFileName, MAX_HOT_FILE_BYTES } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
-import { takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { MAX_LOCK_FILE_BYTES, takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { MAX_INDEX_FILE_BYTES } from "./repository.ts";
 import { TargetHost } from "./target-host.ts";
 
 const dirs: string[] = [];
@@ -53,7 +64,7 @@ function via() {
             }),
       }),
     );
-  return { dir, backend, clock, host, send };
+  return { dir, backend, clock, host, send, laptop };
 }
 
 async function pruneRefused(backend: Backend, nowMs: number): Promise<string | undefined> {
@@ -125,6 +136,52 @@ describe("a snapshot file read through the via", () => {
     writeFileSync(join(dir, name), new Uint8Array(MAX_SNAPSHOT_FILE_BYTES + 1));
     const answer = await send("read", name);
     expect(answer.bytes).toHaveLength(0);
+    await host.stop();
+  });
+});
+
+describe("index, hot and lock files read through the via", () => {
+  /** A sparse file of `sizeBytes` at `path` of the target: nothing is read of it past its size. */
+  const sparse = (dir: string, path: string, sizeBytes: number) => {
+    mkdirSync(join(dir, dirname(path)), { recursive: true });
+    closeSync(openSync(join(dir, path), "w"));
+    truncateSync(join(dir, path), sizeBytes);
+  };
+
+  test("one over its kind's bound (or what one answer carries) is answered as no bytes", async () => {
+    const { dir, host, send } = via();
+    const files = {
+      index: `index/${"ab".repeat(16)}`,
+      hot: `hot/${hotFileName("2026-11-29T14:00:00.000Z", "laptop")}`,
+      lock: "locks/exclusive",
+      shared: `locks/shared-${"ef".repeat(16)}`,
+    };
+    sparse(dir, files.index, Math.min(MAX_INDEX_FILE_BYTES, REMOTE_READ_MAX_BYTES) + 1);
+    sparse(dir, files.hot, MAX_HOT_FILE_BYTES + 1);
+    sparse(dir, files.lock, MAX_LOCK_FILE_BYTES + 1);
+    sparse(dir, files.shared, MAX_LOCK_FILE_BYTES + 1);
+    const answers: Record<string, number> = {};
+    for (const [kind, path] of Object.entries(files))
+      answers[kind] = (await send("read", path)).bytes.length;
+    expect(answers).toEqual({ index: 0, hot: 0, lock: 0, shared: 0 });
+    await host.stop();
+  });
+
+  test("a shared lock over the bound is no member's: it is not refreshed in its name", async () => {
+    const { backend, host, send, laptop } = via();
+    // The member's own lock by its words, padded past what a lock holds.
+    const padded = { hostname: "laptop", pid: 1, purpose: "backup", refreshedAt: NOW };
+    await backend.write(
+      LOCK,
+      new TextEncoder().encode(
+        JSON.stringify({ ...padded, device: laptop, pad: "x".repeat(MAX_LOCK_FILE_BYTES) }),
+      ),
+    );
+    const refused = await send("write", LOCK, NOW).then(
+      () => "written",
+      (error: { code?: string }) => error.code,
+    );
+    expect(refused).toBe("E_PERMISSION");
     await host.stop();
   });
 });

@@ -14,7 +14,9 @@ import {
   decodeRemoteRequest,
   encodeCreated,
   encodeNames,
+  REMOTE_READ_MAX_BYTES,
   type RemoteRequest,
+  type RepositoryFile,
   remoteAccessProblem,
   repositoryFile,
 } from "../../protocol/backup/remote.ts";
@@ -23,8 +25,9 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
-import { hotFileDevice } from "./hot.ts";
-import { agedLock, stampedLock } from "./lock.ts";
+import { hotFileDevice, MAX_HOT_FILE_BYTES } from "./hot.ts";
+import { agedLock, MAX_LOCK_FILE_BYTES, stampedLock } from "./lock.ts";
+import { MAX_INDEX_FILE_BYTES } from "./repository.ts";
 import { connect, type Target } from "./targets.ts";
 import { readZoneTargets, resolveTargets } from "./zone-targets.ts";
 
@@ -86,18 +89,16 @@ export class TargetHost {
     const file = repositoryFile(path);
     switch (op) {
       case "read": {
-        // A snapshot file any holder of the key wrote is read only up to what one can hold.
-        // One over it is answered as no bytes, which no reader opens: every bucky, an older
-        // one too, leaves it out as unreadable, where an older one took a refusal for a
-        // failure of the whole target, and one planted file stopped all its backups.
-        const bytes =
-          file?.kind === "snapshot"
-            ? await backend.read(path, MAX_SNAPSHOT_FILE_BYTES).catch((error: unknown) => {
-                if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
-                  return new Uint8Array();
-                throw error;
-              })
-            : await backend.read(path);
+        // A file any holder of the key wrote is read only up to what one of its kind can
+        // hold, and never past what one answer carries. One over it is answered as no
+        // bytes, which no reader opens: every bucky, an older one too, leaves it out as
+        // unreadable (a snapshot, an index or hot file) or takes it for no lock, where an
+        // older one took a refusal for a failure of the whole target, and one planted file
+        // stopped all its backups.
+        const bytes = await backend.read(path, readBound(file)).catch((error: unknown) => {
+          if (error instanceof BuckyError && error.code === "E_TOO_LARGE") return new Uint8Array();
+          throw error;
+        });
         const lock = file?.kind === "shared-lock" || file?.kind === "exclusive-lock";
         return raw(lock ? agedLock(bytes, this.node.now()) : bytes);
       }
@@ -161,13 +162,18 @@ export class TargetHost {
   ): Promise<boolean> {
     let holder: { device?: unknown };
     try {
-      holder = JSON.parse(new TextDecoder().decode(await backend.read(path)));
+      holder = JSON.parse(new TextDecoder().decode(await backend.read(path, MAX_LOCK_FILE_BYTES)));
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_NOT_FOUND") {
         if (mayBeGone) return false;
         throw new BuckyError("E_NOT_FOUND", `${path} is not held (it went stale, or was cleared)`);
       }
-      if (error instanceof SyntaxError) holder = {};
+      // A lock too large to be one is no member's lock.
+      if (
+        error instanceof SyntaxError ||
+        (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+      )
+        holder = {};
       else throw error;
     }
     if (holder?.device !== sender)
@@ -212,6 +218,24 @@ export class TargetHost {
   private async closeIdle(): Promise<void> {
     const now = this.node.now();
     for (const [name, known] of this.open) if (now - known.usedAt >= IDLE_MS) await this.drop(name);
+  }
+}
+
+/** The most of a file of `file`'s kind a via reads for a member. */
+function readBound(file: RepositoryFile | undefined): number {
+  switch (file?.kind) {
+    case "snapshot":
+      return MAX_SNAPSHOT_FILE_BYTES;
+    case "hot":
+      return MAX_HOT_FILE_BYTES;
+    case "shared-lock":
+    case "exclusive-lock":
+      return MAX_LOCK_FILE_BYTES;
+    case "index":
+      return Math.min(MAX_INDEX_FILE_BYTES, REMOTE_READ_MAX_BYTES);
+    default:
+      // A pack (a few tens of MiB at most) or the config: never more than one answer carries.
+      return REMOTE_READ_MAX_BYTES;
   }
 }
 

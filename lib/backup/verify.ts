@@ -52,6 +52,11 @@ export interface VerifyResult {
   /** Snapshot files that do not open (damaged, or made unreadable by a key holder): left out of everything else. */
   readonly unreadable: readonly { readonly snapshot: string; readonly problem: string }[];
   /**
+   * Index files that do not open, or are larger than one can be (damaged, or written by a
+   * key holder): left out, so the blobs only they name read as missing; prune refuses.
+   */
+  readonly unreadableIndex: readonly { readonly file: string; readonly problem: string }[];
+  /**
    * The snapshots not trusted, oldest first: forged ones make the repository unsound;
    * unsigned (an older bucky's), revoked devices' and unknown names' are said, and a home
    * restore leaves them out.
@@ -95,7 +100,7 @@ export async function verifyTarget(options: {
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged: result.damaged.length + result.unreadable.length,
+      damaged: result.damaged.length + result.unreadable.length + result.unreadableIndex.length,
       ...(forged > 0 ? { forged } : {}),
     },
   }));
@@ -236,13 +241,19 @@ export async function verifyRepository(
     snapshot: name,
     problem,
   }));
+  const unreadableIndex = repository.unreadableIndexFiles.map(({ name, problem }) => ({
+    file: name,
+    problem,
+  }));
   return {
     ok:
       damaged.length === 0 &&
       unreadable.length === 0 &&
+      unreadableIndex.length === 0 &&
       !untrusted.some((s) => s.trust === "forged"),
     snapshots: snapshots.length,
     unreadable,
+    unreadableIndex,
     untrusted,
     clearDeviceKeys,
     checkedBlobs,
