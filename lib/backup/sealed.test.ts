@@ -6,6 +6,7 @@ import { blobId, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { testZone } from "../state/test-db.ts";
 import {
+  decompressWithin,
   keysFit,
   newConfig,
   openBlob,
@@ -108,6 +109,23 @@ describe("sealed files", () => {
     expect(opens({ time: "2026\u0000" })).toBe("snapshot s1 is malformed");
     expect(opens({ hostname: "x".repeat(MAX_SNAPSHOT_FILE_BYTES) })).toBe(
       "snapshot s1 is too large",
+    );
+  });
+});
+
+describe("what an index or hot file decompresses to", () => {
+  test("is bounded: a few KiB standing for far more stop at the bound, not after", () => {
+    // 64 MiB of zeros is about 2 KiB of zstd: what a holder of the key could file.
+    const bomb = Bun.zstdCompressSync(new Uint8Array(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    expect(() => decompressWithin(bomb, 1024 * 1024, "hot file x")).toThrow(
+      "hot file x decompresses to over 1048576 bytes",
+    );
+    // Within it, the bytes as they were.
+    const small = new TextEncoder().encode("changesets");
+    expect(decompressWithin(Bun.zstdCompressSync(small), 1024, "hot file y")).toEqual(small);
+    expect(() => decompressWithin(new Uint8Array([1, 2, 3]), 1024, "index z")).toThrow(
+      "index z does not decompress",
     );
   });
 });

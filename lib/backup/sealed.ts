@@ -4,6 +4,7 @@
  * with its name or blob id bound in. The plaintext forms are in protocol/backup.
  */
 import { randomBytes } from "node:crypto";
+import { zstdDecompressSync } from "node:zlib";
 import type { ChunkerParameters } from "../../protocol/backup/chunker.ts";
 import {
   BLOB_RAW,
@@ -127,7 +128,14 @@ export function sealIndex(
 }
 
 export function openIndex(keys: RepositoryKeys, name: string, sealed: Uint8Array): BlobLocation[] {
-  return decodeIndex(name, decompress(open(keys, sealed, `index ${name}`), `index ${name}`));
+  return decodeIndex(
+    name,
+    decompressWithin(
+      open(keys, sealed, `index ${name}`),
+      MAX_INDEX_PLAINTEXT_BYTES,
+      `index ${name}`,
+    ),
+  );
 }
 
 export function sealSnapshot(keys: RepositoryKeys, name: string, snapshot: Snapshot): Uint8Array {
@@ -151,13 +159,33 @@ export function openChangesets(
   name: string,
   sealed: Uint8Array,
 ): Uint8Array[] {
-  return decodeChangesets(name, decompress(open(keys, sealed, `hot ${name}`), `hot file ${name}`));
+  return decodeChangesets(
+    name,
+    decompressWithin(
+      open(keys, sealed, `hot ${name}`),
+      MAX_HOT_PLAINTEXT_BYTES,
+      `hot file ${name}`,
+    ),
+  );
 }
 
-function decompress(bytes: Uint8Array, what: string): Uint8Array {
+/**
+ * The most an index or a hot file may hold once decompressed: any holder of the backup key
+ * writes them, and a few KiB of zstd can stand for gigabytes. Twice what a genuine one
+ * can be (repository.ts MAX_INDEX_FILE_BYTES, hot.ts MAX_HOT_FILE_BYTES, both sealed sizes).
+ */
+export const MAX_INDEX_PLAINTEXT_BYTES = 512 * 1024 * 1024;
+export const MAX_HOT_PLAINTEXT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Decompresses at most `maxBytes`, stopping there: a ProtocolError for more, or for bytes
+ * that are no zstd.
+ */
+export function decompressWithin(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
   try {
-    return Bun.zstdDecompressSync(bytes);
-  } catch {
+    return new Uint8Array(zstdDecompressSync(bytes, { maxOutputLength: maxBytes }));
+  } catch (error) {
+    if (error instanceof RangeError) check(false, `${what} decompresses to over ${maxBytes} bytes`);
     check(false, `${what} does not decompress`);
   }
 }
