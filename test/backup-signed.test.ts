@@ -218,17 +218,13 @@ describe("a member files a snapshot in the NAS's name", () => {
     ]);
     expect(next.sinceMs).toBeGreaterThanOrEqual(0);
     await nas.kill(); // the NAS is lost
-    const fresh = newHomePath();
-    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
-      stdin: `${recoveryPhrase}\n`,
-    });
-    const restored = await buckyJson<{
+    const { fresh, restored } = await recoverLatest<{
       snapshot: string;
       device: string;
       trust: string;
       signedBy: string;
       leftOut: unknown[];
-    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    }>(recoveryPhrase, repo);
     expect(restored).toMatchObject({
       snapshot: next.snapshot,
       device: "nas",
@@ -288,16 +284,12 @@ describe("a revoked device that kept the backup key", () => {
     });
 
     await nas.kill();
-    const fresh = newHomePath();
-    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
-      stdin: `${recoveryPhrase}\n`,
-    });
-    const restored = await buckyJson<{
+    const { fresh, restored } = await recoverLatest<{
       snapshot: string;
       device: string;
       trust: string;
       leftOut: { snapshot: string; device: string; trust: string }[];
-    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    }>(recoveryPhrase, repo);
     expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
     expect(restored.leftOut).toEqual([
       expect.objectContaining({ snapshot: stolen, device: "laptop", trust: "revoked" }),
@@ -433,16 +425,12 @@ describe("a revoked device that kept the backup key files a snapshot made to com
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", laptopHome, "--no-backup"]);
     const stolen = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
 
-    const fresh = newHomePath();
-    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
-      stdin: `${recoveryPhrase}\n`,
-    });
-    const restored = await buckyJson<{
+    const { fresh, restored } = await recoverLatest<{
       snapshot: string;
       device: string;
       trust: string;
       leftOut: { snapshot: string; device: string; trust: string }[];
-    }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
+    }>(recoveryPhrase, repo);
     expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
     expect(restored.leftOut).toEqual([
       expect.objectContaining({ snapshot: stolen.snapshot, device: "laptop", trust: "revoked" }),
@@ -459,19 +447,11 @@ describe("a member files, in its own name, a snapshot of another device's home",
     // The NAS's home (its key, its state), filed as the laptop's, signed by the laptop.
     await plant(laptopHome, repo, run.snapshot, "planted by the laptop\n", "laptop", 1000);
 
-    const fresh = newHomePath();
-    await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
-      stdin: `${recoveryPhrase}\n`,
-    });
-    const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
-      "backup",
-      "restore",
-      "latest",
-      "--from",
-      repo,
-      "--home",
-      fresh,
-    ]);
+    const { fresh, restored } = await recoverLatest<{
+      snapshot: string;
+      device: string;
+      trust: string;
+    }>(recoveryPhrase, repo);
     expect(restored).toMatchObject({ snapshot: run.snapshot, device: "nas", trust: "signed" });
     expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
@@ -582,12 +562,15 @@ async function fileWithKey(
 }
 
 /** `latest` restored on a box just recovered from `phrase`: what it says, and its data/mine.txt. */
-async function recoverLatest(phrase: string, repo: string) {
+async function recoverLatest<T extends { snapshot: string; device: string; trust: string }>(
+  phrase: string,
+  repo: string,
+): Promise<{ fresh: string; restored: T }> {
   const fresh = newHomePath();
   await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
     stdin: `${phrase}\n`,
   });
-  const restored = await buckyJson<{ snapshot: string; device: string; trust: string }>([
+  const restored = await buckyJson<T>([
     "backup",
     "restore",
     "latest",
@@ -596,10 +579,7 @@ async function recoverLatest(phrase: string, repo: string) {
     "--home",
     fresh,
   ]);
-  return {
-    restored: { snapshot: restored.snapshot, device: restored.device, trust: restored.trust },
-    mine: readFileSync(join(fresh, "data", "mine.txt"), "utf8"),
-  };
+  return { fresh, restored };
 }
 
 /**
@@ -614,10 +594,9 @@ describe("a snapshot refused for its key, filed newest to stop every restore", (
     await nas.kill();
     await fileWithKey(laptopHome, repo, run.snapshot, null);
 
-    expect(await recoverLatest(recoveryPhrase, repo)).toEqual({
-      restored: { snapshot: run.snapshot, device: "nas", trust: "signed" },
-      mine: "the nas's own file\n",
-    });
+    const { fresh, restored } = await recoverLatest(recoveryPhrase, repo);
+    expect(restored).toMatchObject({ snapshot: run.snapshot, device: "nas", trust: "signed" });
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
 
   test("a revoked device's, its sealed key not opening with the owner's, gives way: a recovered box becomes the NAS", async () => {
@@ -634,9 +613,8 @@ describe("a snapshot refused for its key, filed newest to stop every restore", (
     });
     await fileWithKey(laptopHome, repo, after.snapshot, sealedKey);
 
-    expect(await recoverLatest(recoveryPhrase, repo)).toEqual({
-      restored: { snapshot: after.snapshot, device: "nas", trust: "signed" },
-      mine: "the nas's own file\n",
-    });
+    const { fresh, restored } = await recoverLatest(recoveryPhrase, repo);
+    expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });
+    expect(readFileSync(join(fresh, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
   }, 120_000);
 });
