@@ -8,7 +8,7 @@
  * older bucky (the key in the clear) still restores, and verify says it holds a clear key.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -21,7 +21,6 @@ import {
 import { join, relative } from "node:path";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
-import { sealSnapshot } from "../lib/backup/sealed.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { openZone } from "../lib/zone/open.ts";
@@ -127,13 +126,10 @@ async function refile(
       parent: null,
     };
     delete (filed as { signed?: string }).signed;
-    const name = randomBytes(16).toString("hex");
-    const signed = { ...filed, signed: signSnapshot(name, filed, key, document) };
-    await repository.backend.write(
-      `snapshots/${name}`,
-      sealSnapshot(repository.keys, name, signed),
-    );
-    return name;
+    return await repository.writeSnapshot((name) => ({
+      ...filed,
+      signed: signSnapshot(name, filed, key, document),
+    }));
   } finally {
     repository.close();
   }

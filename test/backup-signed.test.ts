@@ -120,13 +120,10 @@ async function plant(
     };
     delete (forged as { signed?: string }).signed;
     // Written as any holder of the backup key can: sealed, under a name of its choosing.
-    const name = randomBytes(16).toString("hex");
-    const signed = { ...forged, signed: signSnapshot(name, forged, key, document) };
-    await repository.backend.write(
-      `snapshots/${name}`,
-      sealSnapshot(repository.keys, name, signed),
-    );
-    return name;
+    return await repository.writeSnapshot((name) => ({
+      ...forged,
+      signed: signSnapshot(name, forged, key, document),
+    }));
   } finally {
     repository.close();
   }
@@ -549,13 +546,10 @@ async function fileWithKey(
       parent: null,
     };
     delete (filed as { signed?: string }).signed;
-    const name = randomBytes(16).toString("hex");
-    const signed = { ...filed, signed: signSnapshot(name, filed, key, document) };
-    await repository.backend.write(
-      `snapshots/${name}`,
-      sealSnapshot(repository.keys, name, signed),
-    );
-    return name;
+    return await repository.writeSnapshot((name) => ({
+      ...filed,
+      signed: signSnapshot(name, filed, key, document),
+    }));
   } finally {
     repository.close();
   }
