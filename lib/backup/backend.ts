@@ -16,6 +16,12 @@ export interface Backend {
   /** The most one write may carry, when there is a limit (a target reached through another device). */
   readonly maxWriteBytes?: number;
   /**
+   * Set when a lock read through this backend carries its age by a device's own clock
+   * (`ageMs`): a via stamps it as it reads a lock out. Elsewhere, anyone holding the
+   * backup key writes the file, age and all, and an `ageMs` in it is not believed.
+   */
+  readonly agesLocks?: true;
+  /**
    * Writes `data` to `path` (creating directories), replacing any file there. Data in
    * parts is written one after the other (a pack need not be copied into one buffer).
    */

@@ -149,7 +149,12 @@ function lockBytes(purpose: string, atMs: number): Uint8Array {
 async function readLock(backend: Backend, path: string): Promise<LockInfo | undefined> {
   try {
     const bytes = await backend.read(path, MAX_LOCK_FILE_BYTES);
-    return JSON.parse(new TextDecoder().decode(bytes)) as LockInfo;
+    const lock = JSON.parse(new TextDecoder().decode(bytes)) as LockInfo;
+    if (backend.agesLocks || typeof lock !== "object" || lock === null) return lock;
+    // An age written into the file itself is its writer's word: a lock dated 0 ms old
+    // would never go stale, and keep every prune out for good.
+    const { ageMs: _, ...said } = lock;
+    return said;
   } catch (error) {
     if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
     if (error instanceof BuckyError && error.code === "E_TOO_LARGE") return undefined;

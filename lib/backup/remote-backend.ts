@@ -23,6 +23,7 @@ const REMOTE_TIMEOUT_MS = 120_000;
 
 export class RemoteBackend implements Backend {
   readonly maxWriteBytes = REMOTE_WRITE_MAX_BYTES;
+  readonly agesLocks = true;
   readonly location: string;
 
   constructor(

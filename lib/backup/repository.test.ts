@@ -395,6 +395,23 @@ describe("a repository in a directory", () => {
     const shared = await takeSharedLock(backend, "backup", { waitMs: 0 });
     await shared.release();
   });
+
+  test("an age written into a lock file on a target reached directly is not believed", async () => {
+    const backend = new LocalBackend(newDir());
+    // A backup's lock an hour old by its time, that says it is 0 ms old: only a via, as it
+    // reads a lock out, says how old it is.
+    const planted = JSON.stringify({
+      hostname: "elsewhere",
+      pid: 1,
+      purpose: "backup",
+      refreshedAt: Date.now() - 3600_000,
+      device: "b",
+      ageMs: 0,
+    });
+    await backend.write(`locks/shared-${"ab".repeat(16)}`, new TextEncoder().encode(planted));
+    const prune = await takeExclusiveLock(backend, "prune");
+    await prune.release();
+  });
 });
 
 /** A backend whose pack writes wait until it is opened: a target slower than sealing. */
