@@ -114,6 +114,8 @@ describe("a shared lock taken through the via", () => {
       read: async () => read.bytes,
       remove: async () => {},
       location: "nas:usb",
+      // Reached through the via, which says how old a lock is, as RemoteBackend is.
+      agesLocks: true,
     } as unknown as Backend;
     const waiting = takeSharedLock(remote, "backup", {
       now: () => clock.now + 300_000,
