@@ -107,6 +107,12 @@ describe("sealed files", () => {
     expect(opens({ parent: "../x" })).toBe("snapshot s1 has a malformed parent");
     expect(opens({ parent: "a".repeat(65) })).toBe("snapshot s1 has a malformed parent");
     expect(opens({ time: "2026\u0000" })).toBe("snapshot s1 is malformed");
+    // Its counts are printed by `backup list` and the panel: counts, or it does not open.
+    const stats = snapshot.stats;
+    expect(opens({ stats: { ...stats, files: "\u001b[2J" } })).toBe("snapshot s1 is malformed");
+    expect(opens({ stats: { ...stats, bytes: null } })).toBe("snapshot s1 is malformed");
+    expect(opens({ stats: { ...stats, addedBytes: -1 } })).toBe("snapshot s1 is malformed");
+    expect(opens({ stats: { ...stats, durationMs: 1.5 } })).toBe("snapshot s1 is malformed");
     expect(opens({ hostname: "x".repeat(MAX_SNAPSHOT_FILE_BYTES) })).toBe(
       "snapshot s1 is too large",
     );

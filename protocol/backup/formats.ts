@@ -252,7 +252,10 @@ export function decodeSnapshot(name: string, bytes: Uint8Array): Snapshot {
       plainText(value.time, SNAPSHOT_TIME_MAX_LENGTH) &&
       typeof value.tree === "string" &&
       /^[0-9a-f]{1,64}$/.test(value.tree) &&
-      isRecord(value.stats),
+      isRecord(value.stats) &&
+      ["files", "bytes", "addedBytes", "durationMs"].every((field) =>
+        isCount((value.stats as Record<string, unknown>)[field]),
+      ),
     `snapshot ${name} is malformed`,
   );
   check(
@@ -309,4 +312,9 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   } catch {
     check(false, `${what} is not JSON`);
   }
+}
+
+/** A whole number of files, bytes or milliseconds, as a snapshot's stats count them. */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
