@@ -36,7 +36,6 @@ import {
 } from "../../protocol/backup/snapshot-signature.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import {
-  type DeviceId,
   deviceIdFromPublicKey,
   parseZoneId,
   type ZoneId,
@@ -61,7 +60,7 @@ import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
-import { leaveOutOtherKeys, stageDeviceKey } from "./sealed-device-key.ts";
+import { leaveOutOtherKeys, ownDevice, stageDeviceKey } from "./sealed-device-key.ts";
 import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
@@ -486,14 +485,6 @@ function ownerZone(paths: HomePaths, log: Log): ZoneId | undefined {
   if (!existsSync(paths.ownerKey)) return undefined;
   return zoneIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(paths.ownerKey, "owner", log)).publicKey,
-  );
-}
-
-/** The device whose key the home holds, if it holds one. */
-function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
-  if (!existsSync(paths.deviceKey)) return undefined;
-  return deviceIdFromPublicKey(
-    signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
   );
 }
 

@@ -147,7 +147,7 @@ export function stageDeviceKey(
 }
 
 /** The device whose key the home holds, if it holds one. */
-function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
+export function ownDevice(paths: HomePaths, log: Log): DeviceId | undefined {
   if (!existsSync(paths.deviceKey)) return undefined;
   return deviceIdFromPublicKey(
     signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log)).publicKey,
