@@ -11,6 +11,7 @@ import { writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
+import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -60,12 +61,11 @@ export function appendLocalChangeset(
 function durably<T>(db: StateDb, write: () => T): T {
   const sqlite = db.$client;
   if (sqlite.inTransaction) return write();
-  const level = sqlite.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous;
   sqlite.run("PRAGMA synchronous = FULL");
   try {
     return write();
   } finally {
-    sqlite.run(`PRAGMA synchronous = ${level ?? 1}`);
+    sqlite.run(`PRAGMA synchronous = ${STATE_SYNCHRONOUS}`);
   }
 }
 

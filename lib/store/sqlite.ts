@@ -10,6 +10,8 @@ import { sqliteError } from "../errors.ts";
 import { migrate, userVersion } from "./migrate.ts";
 
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/** The state database's sync level (lib/state/feed.ts raises it for a local write alone). */
+export const STATE_SYNCHRONOUS = "NORMAL";
 
 export function openStateSqlite(path: string, options: { create: boolean }): Database {
   let sqlite: Database | undefined;
@@ -21,7 +23,7 @@ export function openStateSqlite(path: string, options: { create: boolean }): Dat
     sqlite.run("PRAGMA journal_mode = WAL");
     // The write-ahead log is cut back to this once folded in (a compaction grows it for a while).
     sqlite.run(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`);
-    sqlite.run("PRAGMA synchronous = NORMAL");
+    sqlite.run(`PRAGMA synchronous = ${STATE_SYNCHRONOUS}`);
     sqlite.run("PRAGMA busy_timeout = 5000");
     migrate(sqlite, path);
   } catch (error) {
