@@ -205,9 +205,11 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
     .all()
     .flatMap((row) => {
       const record = parseRecord(row.value);
-      return record && (user === undefined || record.user === user)
-        ? [agentStanding(record, standing)]
-        : [];
+      if (!record || (user !== undefined && record.user !== user)) return [];
+      // Revoked by its record, or by the revocation no member can take back, as
+      // checkAgentToken reads it: a member rewriting the record does not bring it back.
+      const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
+      return [agentStanding({ ...record, revokedAt }, standing)];
     })
     .sort((a, b) => compareCodeUnits(a.agent, b.agent));
 }

@@ -1,0 +1,41 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { foundingOps, openTestNode, removeTestDatabases, testZone } from "../state/test-db.ts";
+import { type AgentRecord, listAgents, revocationKey } from "./grants.ts";
+
+afterAll(removeTestDatabases);
+
+describe("bucky agent list", () => {
+  test("says an agent revoked zone-wide is revoked, though a member wrote its record back as active", () => {
+    const node = openTestNode(90);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key }), 1000);
+    const context = testNodeContext(node, "a");
+    const record: AgentRecord = {
+      agent: "helper",
+      id: "grant-1",
+      issuer: context.deviceId,
+      scopes: { read: ["apps"], write: [], act: [] },
+      issuedAt: "2026-11-01T00:00:00.000Z",
+      expiresAt: "2099-12-01T00:00:00.000Z",
+      revokedAt: null,
+    };
+    appendLocalChangeset(
+      node.db,
+      author,
+      [
+        { key: "agents/helper", value: JSON.stringify(record) },
+        {
+          key: revocationKey("grant-1"),
+          value: JSON.stringify({ at: "2026-11-20T00:00:00.000Z" }),
+        },
+      ],
+      2000,
+    );
+    const [listed] = listAgents(context);
+    expect(listed?.working).toBe(false);
+    expect(listed?.stopped?.why).toBe("revoked");
+    expect(listed?.revokedAt).toBe("2026-11-20T00:00:00.000Z");
+  });
+});
