@@ -15,6 +15,7 @@ import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { BuckyError } from "../errors.ts";
 import type { Peer } from "../node/peers.ts";
 import { versionVector } from "../sync/exchange.ts";
+import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
 /** What asking needs of the running node: its state, name and the peers it can call. */
@@ -49,13 +50,13 @@ export async function askZoneHead(
   const peers = zone.peers().filter((peer) => peer.id !== device.id);
   const reachable = new Set(peers.map((peer) => peer.id));
   // Members with no address published: nothing to ask.
-  const notAsked: { device: string; why: string }[] = [...zone.membership().byId.values()]
+  const membership = zone.membership();
+  const notAsked: { device: string; why: string }[] = [...membership.byId.values()]
     .filter(
       (member) =>
         member.id !== zone.deviceId &&
         member.id !== device.id &&
-        member.revokedAfterSeq === undefined &&
-        !member.quarantined &&
+        standingOf(membership, member.id) === "member" &&
         !reachable.has(member.id),
     )
     .map((member) => ({ device: member.name, why: "it has published no address" }));
