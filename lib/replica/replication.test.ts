@@ -4,7 +4,15 @@
  * once a snapshot under way is done, never from under it or beside it.
  */
 import { afterAll, afterEach, describe, expect, spyOn, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -180,5 +188,42 @@ describe("a holder's snapshots at a newer epoch", () => {
       release();
       held.mockRestore();
     }
+  });
+});
+
+describe("the conflict copies a device lists", () => {
+  test("are only copies named as copies, each a directory of its own: a snapshot's others are not", () => {
+    const home = join(scratch, "restored");
+    const appsDir = join(home, "apps");
+    const conflicts = join(appsDir, "notes", "conflicts");
+    mkdirSync(conflicts, { recursive: true });
+    const describe = (file: string, name: string) =>
+      writeFileSync(
+        join(conflicts, file),
+        JSON.stringify({ name, at: "2026-11-29T10:00:00.000Z", bytes: 1, epoch: 1 }),
+      );
+    // A genuine copy.
+    const good = conflictCopyName(Date.parse("2026-11-29T10:00:00.000Z"), "nas", 1);
+    mkdirSync(join(conflicts, good));
+    describe(`${good}.json`, good);
+    // A name that leads out of the app (what a planted snapshot could hold).
+    describe("escape.json", "../../../identity");
+    // A copy's name, but a link to elsewhere on the device.
+    const linked = conflictCopyName(Date.parse("2026-11-29T11:00:00.000Z"), "nas", 2);
+    symlinkSync(join(home), join(conflicts, linked));
+    describe(`${linked}.json`, linked);
+    // A description under another file's name than its copy's.
+    const other = conflictCopyName(Date.parse("2026-11-29T12:00:00.000Z"), "nas", 3);
+    mkdirSync(join(conflicts, other));
+    describe(`${good}-x.json`, other);
+    const node = {
+      deviceName: "nas",
+      zone: { paths: { home, appsDir } },
+      now: () => Date.now(),
+      log: createLog({ level: "silent" }),
+      write: () => {},
+    } as unknown as NodeContext;
+    replication = new Replication(node, { onChange: () => {} });
+    expect(replication.conflicts("notes").map((copy) => copy.name)).toEqual([good]);
   });
 });
