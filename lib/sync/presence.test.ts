@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
@@ -100,6 +101,12 @@ describe("presence", () => {
     // Not as long as the records: not sent at all, as from a device that says no ages.
     expect(decodeEntries(encode([5, 6])).presenceAgesMs).toBeUndefined();
     expect(() => decodeEntries(encode([-1]))).toThrow("a presence age");
+    // A peer that sends ages of another length than its records, as the encoder never does:
+    // refused, not matched up wrongly.
+    const sent = decodeCbor(encode([5]), 1 << 20, "entries") as Record<string, unknown>;
+    expect(() => decodeEntries(encodeCbor({ ...sent, presenceAgesMs: [5, 6] }))).toThrow(
+      "sync presenceAgesMs must be an array as long as presence",
+    );
   });
 
   test("keeps the newest record of each member, and passes it on", () => {
