@@ -7,13 +7,7 @@ import { signPresence } from "../../protocol/presence.ts";
 import { decodeEntries, encodeEntries } from "../../protocol/sync-messages.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "./membership.ts";
-import {
-  heldPresence,
-  keepPresence,
-  lastHeardAlive,
-  presenceToPass,
-  receivePresence,
-} from "./presence.ts";
+import { keepPresence, lastHeardAlive, presenceToPass, receivePresence } from "./presence.ts";
 
 const alive = signingKeyFromSeed(seed(21));
 const revoked = signingKeyFromSeed(seed(22));
@@ -120,7 +114,7 @@ describe("presence", () => {
     // Alive as of when it was heard here: the device's clock may be slow or fast.
     expect(lastHeardAlive(db).get(id)).toBe(NOW);
     // What it passes on is the very record, still signed: a third device can check it.
-    const [held] = heldPresence(db);
+    const [held] = presenceToPass(db, NOW).presence;
     const other = openTestNode(3);
     expect(receivePresence(other.db, [held as Uint8Array], { ...context, zone: other.zone })).toBe(
       1,
@@ -167,6 +161,6 @@ describe("presence", () => {
     const setRight = signPresence(zone, NOW, alive);
     keepPresence(db, ahead, NOW);
     keepPresence(db, setRight, NOW + 1000);
-    expect(heldPresence(db)).toEqual([setRight.bytes]);
+    expect(presenceToPass(db, NOW).presence).toEqual([setRight.bytes]);
   });
 });

@@ -30,11 +30,6 @@ export function receivePresence(
   return receiveNewest(db, PRESENCE, records, context);
 }
 
-/** Every record held, to pass on. */
-export function heldPresence(db: StateReader): Uint8Array[] {
-  return presenceToPass(db, 0).presence;
-}
-
 /**
  * Every record held, to pass on, each with how long before `nowMs` it was heard here (a
  * sync message's `presenceAgesMs`): the receiver counts it from then, not from its arrival.
