@@ -3,12 +3,14 @@
  * the zone state. Nothing runs here: every device's convergence loop reads the specs and
  * does its share.
  */
+
 import { type AppManifest, isImageRun } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import { readHoldingFacts } from "../replica/zone-holding.ts";
+import { listInSentence } from "../sentence.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
@@ -329,8 +331,7 @@ function purgeDone(zone: ZoneWriter, app: string): void {
     .filter(member)
     .sort(compareCodeUnits);
   if (devices.length === 0) return;
-  const named =
-    devices.length === 1 ? devices[0] : `${devices.slice(0, -1).join(", ")} and ${devices.at(-1)}`;
+  const named = listInSentence(devices);
   throw new BuckyError(
     "E_UNAVAILABLE",
     `${app} was removed with --purge, and ${named} ${devices.length === 1 ? "has" : "have"} not deleted its data yet`,

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { type AppSpec, unreadableSpec } from "../apps/spec.ts";
 import { cacheDir } from "../backup/targets.ts";
 import type { HomePaths } from "../home.ts";
+import { listInSentence } from "../sentence.ts";
 import { runAll } from "../sliced.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
@@ -199,9 +200,7 @@ function purgedRemains(usage: AppUsage, dir: string): string {
     ...(existsSync(join(dir, "sandbox")) ? ["the sandbox"] : []),
   ];
   if (parts.length === 0) return "the files";
-  return parts.length === 1
-    ? (parts[0] as string)
-    : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
+  return listInSentence(parts);
 }
 
 function listDir(path: string): string[] {

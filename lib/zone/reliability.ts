@@ -15,6 +15,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
 import { givenTime, quoted, saidBy } from "../facts/said-by.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
+import { listInSentence } from "../sentence.ts";
 import { formatBytes } from "../units.ts";
 
 /** A backup older than this is worth a warning. */
@@ -371,10 +372,10 @@ export function describeNote(note: ReliabilityNote): string {
         ? `${note.app}'s data is on ${note.device} only: no other device is live to keep a copy`
         : `${note.app}'s data is on ${note.device} only: its manifest asks for no copy`;
     case "clock-ahead":
-      return `${note.device}'s clock is ${aheadText(note.figures)}: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${names(note.by)}`;
+      return `${note.device}'s clock is ${aheadText(note.figures)}: its changes are refused until it is set right, so it looks offline to the zone; turn on network time on ${note.device} (\`timedatectl set-ntp true\`), or, if its clock is right, on ${listInSentence(note.by)}`;
     case "absent":
       return note.aheadBy
-        ? `${note.device} has not been seen for ${note.days} days, but ${names(note.aheadBy)} say${note.aheadBy.length === 1 ? "s" : ""} its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, \`bucky devices revoke ${note.device}\``
+        ? `${note.device} has not been seen for ${note.days} days, but ${listInSentence(note.aheadBy)} say${note.aheadBy.length === 1 ? "s" : ""} its clock is ahead, so it may be up with its changes refused: set its clock right first; if it is gone for good, \`bucky devices revoke ${note.device}\``
         : `${note.device} has not been seen for ${note.days} days: if it is gone for good, \`bucky devices revoke ${note.device}\``;
     // The error is the gateway's own words (its facts, which a member writes as it likes):
     // said to be its words, quoted, so it reads as no advice of the zone's.
@@ -426,13 +427,6 @@ function leftoversText(
   return `; ${device} says it has leftovers: ${said.join(", ")}; to remove them, run \`bucky status --disk\` on ${device}`;
 }
 
-/** Names in a sentence: "a", "a and b", "a, b and c". */
-function names(list: readonly string[]): string {
-  return list.length <= 1
-    ? list.join("")
-    : `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
-}
-
 /**
  * The members that other members refuse for their clock, each once, with each refusing
  * device's own figure under its name: how far ahead of its clock, since when. One member's
@@ -468,7 +462,7 @@ export function clockAheadNotes(
 
 /** "125 s ahead of nas's and 118 s ahead of phone's": each figure under its own name. */
 function aheadText(figures: readonly ClockAheadFigure[]): string {
-  return names(figures.map((figure) => `${figure.seconds} s ahead of ${figure.by}'s`));
+  return listInSentence(figures.map((figure) => `${figure.seconds} s ahead of ${figure.by}'s`));
 }
 
 function whyText(why: NoBackupWhy, device: string): string {
