@@ -7,7 +7,7 @@
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
@@ -152,24 +152,7 @@ export function publishAudit(zone: AuditWriter): number {
   const { db } = zone;
   const prefix = auditLogPrefix(zone.deviceName);
   const mine = and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`));
-  // How far this device has published: the highest last entry of a batch it wrote
-  // (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by time,
-  // and with the clock set back the newest would name fewer entries than were published,
-  // which would then be published again every round. Nor of a batch another device of this
-  // name wrote (revoked, its name taken again): its entries' ids were its own.
-  const publishedUpTo =
-    db
-      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
-      .from(state)
-      .where(and(mine, eq(state.author, zone.deviceId)))
-      .get()?.upTo ?? 0;
-  const rows = db
-    .select()
-    .from(agentAudit)
-    .where(gt(agentAudit.id, publishedUpTo))
-    .orderBy(asc(agentAudit.id))
-    .limit(MAX_BATCHES_PER_CHANGESET * 1_000)
-    .all();
+  const rows = unpublishedRows(zone, mine);
   const batches = packAuditBatches(
     zone.deviceName,
     rows.map((row) => ({
@@ -222,4 +205,32 @@ export function publishAudit(zone: AuditWriter): number {
       .run();
   }
   return batches.reduce((sum, batch) => sum + batch.count, 0);
+}
+
+/**
+ * This device's audit rows not yet published. With no row at all (no agent called through
+ * it, or all published and aged out) the batches it wrote are not read: this runs every
+ * few seconds on every device.
+ */
+function unpublishedRows(zone: AuditWriter, mine: SQL | undefined) {
+  const { db } = zone;
+  if (!db.select({ id: agentAudit.id }).from(agentAudit).limit(1).get()) return [];
+  // How far this device has published: the highest last entry of a batch it wrote
+  // (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by time,
+  // and with the clock set back the newest would name fewer entries than were published,
+  // which would then be published again every round. Nor of a batch another device of this
+  // name wrote (revoked, its name taken again): its entries' ids were its own.
+  const publishedUpTo =
+    db
+      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
+      .from(state)
+      .where(and(mine, eq(state.author, zone.deviceId)))
+      .get()?.upTo ?? 0;
+  return db
+    .select()
+    .from(agentAudit)
+    .where(gt(agentAudit.id, publishedUpTo))
+    .orderBy(asc(agentAudit.id))
+    .limit(MAX_BATCHES_PER_CHANGESET * 1_000)
+    .all();
 }
