@@ -55,12 +55,11 @@ export interface RelayOptions {
 }
 
 /**
- * Where to send a request along a route: `tls` when it is a TLS server the peer's; `own`
- * when it is the door of this relay's own streams (plain HTTP inside the device's tunnel).
+ * Where to send a request along a route: a TLS server the peer's (its certificate pinned),
+ * or, `own`, the door of this relay's own streams (plain HTTP inside the device's tunnel).
  */
 interface Opened {
   readonly base: string;
-  readonly tls: boolean;
   readonly own?: true;
 }
 
@@ -178,7 +177,7 @@ export class PeerClient {
             body: retryable ? retryable.attempt() : init.body,
             redirect: "manual",
             signal: init.signal,
-            ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
+            ...(opened.own ? {} : { tls: pinnedTls(peer.certPem) }),
             duplex: "half",
             // The app's bytes as it sent them: a compressed answer stays compressed.
             decompress: false,
@@ -287,11 +286,11 @@ export class PeerClient {
         own && (failedAt === undefined || this.now() - failedAt >= OWN_RETRY_MS)
           ? this.forwarders?.ownAddressFor(route.via, peer)
           : undefined;
-      if (ownDoor) return { base: ownDoor, tls: false, own: true };
+      if (ownDoor) return { base: ownDoor, own: true };
       const door = this.forwarders?.addressFor(route.via, peer);
-      return door ? { base: door, tls: true } : undefined;
+      return door ? { base: door } : undefined;
     }
-    if (await this.reachability.check(route.key)) return { base: route.key, tls: true };
+    if (await this.reachability.check(route.key)) return { base: route.key };
     failures.push(`${route.key} (cannot connect)`);
     return undefined;
   }
@@ -323,7 +322,7 @@ export class PeerClient {
         relay: route.via?.name,
         problem: networkProblem(error),
       });
-    return { base: door, tls: true };
+    return { base: door };
   }
 
   private reached(peer: Peer, route: Route, startMs: number, opened: Opened): void {
@@ -361,7 +360,7 @@ export class PeerClient {
               ...(options.contentType ? { "content-type": options.contentType } : {}),
               ...this.authenticate(peer, { method, path, audience: peer.id, body }),
             },
-            ...(opened.tls ? { tls: pinnedTls(peer.certPem) } : {}),
+            ...(opened.own ? {} : { tls: pinnedTls(peer.certPem) }),
             // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
             // with one), else a member could send this device's requests, their bodies, to any
             // address it reaches, and have that service's answer taken as the peer's.
