@@ -370,11 +370,17 @@ describe("a revocation stands", () => {
     const unrevoked = JSON.stringify({ ...revoked, revokedAt: null });
     await buckyJson(["state", "set", "agents/revived", unrevoked, "--home", beta.home]);
     await waitFor("the rewritten record at alpha", async () => {
-      const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>(
-        ["agent", "list", "--home", alpha.home],
-      );
-      return agents.find((a) => a.agent === "revived")?.revokedAt === null ? true : undefined;
+      const { value } = await buckyJson<{ value: { revokedAt?: string | null } | null }>([
+        ...["state", "get", "agents/revived", "--home", alpha.home],
+      ]);
+      return value?.revokedAt === null ? true : undefined;
     });
+    // Alpha's list still says revoked, as its token check does.
+    const { agents } = await buckyJson<{
+      agents: { agent: string; revokedAt: string | null; working: boolean }[];
+    }>(["agent", "list", "--home", alpha.home]);
+    expect(agents.find((a) => a.agent === "revived")).toMatchObject({ working: false });
+    expect(agents.find((a) => a.agent === "revived")?.revokedAt).toBeTruthy();
     const result = await call(client, "zone_status");
     expect(result.isError).toBe(true);
     expect(text(result)).toContain("revoked");
