@@ -337,6 +337,40 @@ describe("the local API", () => {
     expect(status.status).toBe(200);
   });
 
+  test("a number in a query that is no whole number is a usage error naming it, not a 500 or a silent 0", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home);
+    const socket = join(home, "daemon.sock");
+    const refusal = async (path: string) => {
+      const response = await fetch(`http://localhost${path}`, { unix: socket });
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      return [path, response.status, error.code, error.message.split(" ")[0]];
+    };
+    expect(
+      await Promise.all(
+        [
+          "/v1/traffic?since=abc",
+          "/v1/traffic?since=1&bucketMs=-5",
+          "/v1/traffic/zone?since=yesterday",
+          "/v1/agents/log?limit=1e3",
+        ].map(refusal),
+      ),
+    ).toEqual([
+      ["/v1/traffic?since=abc", 400, "E_USAGE", "since"],
+      ["/v1/traffic?since=1&bucketMs=-5", 400, "E_USAGE", "bucketMs"],
+      ["/v1/traffic/zone?since=yesterday", 400, "E_USAGE", "since"],
+      ["/v1/agents/log?limit=1e3", 400, "E_USAGE", "limit"],
+    ]);
+    const answered = await fetch("http://localhost/v1/traffic?since=0&bucketMs=3600000", {
+      unix: socket,
+    });
+    expect([answered.status, ((await answered.json()) as { since: string }).since]).toEqual([
+      200,
+      new Date(0).toISOString(),
+    ]);
+  });
+
   test("a backup target's name and address are values: never a path out, never a flag", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);

@@ -6,11 +6,17 @@ import { join } from "node:path";
 import { isRecord } from "../../protocol/shape.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { wholeNumberQuery } from "../node/query-number.ts";
 import { tail } from "./runner.ts";
 import { readReport, readSpec } from "./spec.ts";
 import { appStatus, placementCandidates } from "./status.ts";
 
 export const MAX_LOG_LINES = 1000;
+
+/** The `lines` a logs route is asked for: 100 when not said. */
+export function logLines(query: string | undefined): number {
+  return wholeNumberQuery(query, "lines", { min: 1, max: MAX_LOG_LINES, absent: 100 });
+}
 
 export interface AppLogs {
   readonly app: string;

@@ -29,7 +29,7 @@ import {
   setDesired,
 } from "../apps/admin.ts";
 import { AppArchives, MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
-import { appLogs } from "../apps/logs.ts";
+import { appLogs, logLines } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
@@ -81,9 +81,13 @@ import { errorHandler, jsonBody, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import type { NodeContext } from "./node-context.ts";
+import { wholeNumberQuery } from "./query-number.ts";
 import { boundedChunks } from "./request-body.ts";
 
 const STATE_PREFIX = "/v1/state/";
+/** `since` is a time in ms; `bucketMs` a span of at most a year (0: no series). */
+const SINCE = { min: 0, max: 8.64e15, absent: 0 };
+const BUCKET_MS = { min: 0, max: 366 * 86_400_000, absent: 0 };
 
 /** How long an agent's grant lasts unless it says. */
 const DEFAULT_AGENT_TTL_MS = 30 * 24 * 3600_000;
@@ -369,9 +373,7 @@ export function createLocalApp(
     ),
   );
   app.get("/v1/apps/:app/logs", async (c) =>
-    c.json(
-      await appLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100), liveWindowMs),
-    ),
+    c.json(await appLogs(node, c.req.param("app"), logLines(c.req.query("lines")), liveWindowMs)),
   );
 
   app.get("/v1/gateway", (c) =>
@@ -469,14 +471,15 @@ export function createLocalApp(
   // with `since`, its sums per app since then (`bucky traffic`).
   app.get("/v1/traffic/zone", (c) => {
     const devices = readZoneFacts(node.db, node.membership(), node.now(), liveWindowMs);
-    const since = c.req.query("since");
-    if (since === undefined) return c.json({ series: zoneTraffic(devices, node.now()) });
-    return c.json(zoneTrafficSince(devices, node.now(), Number(since) || 0, c.req.query("app")));
+    if (c.req.query("since") === undefined)
+      return c.json({ series: zoneTraffic(devices, node.now()) });
+    const since = wholeNumberQuery(c.req.query("since"), "since", SINCE);
+    return c.json(zoneTrafficSince(devices, node.now(), since, c.req.query("app")));
   });
   app.get("/v1/traffic", (c) => {
     services.gateway.flushTraffic();
-    const since = Number(c.req.query("since") ?? 0);
-    const bucketMs = Number(c.req.query("bucketMs") ?? 0);
+    const since = wholeNumberQuery(c.req.query("since"), "since", SINCE);
+    const bucketMs = wholeNumberQuery(c.req.query("bucketMs"), "bucketMs", BUCKET_MS);
     return c.json({
       since: new Date(since).toISOString(),
       apps: trafficReport(node.db, since, c.req.query("app")),
@@ -539,9 +542,11 @@ export function createLocalApp(
     return c.json({ recorded: true });
   });
   app.get("/v1/agents/log", (c) => {
-    const limit = Number(c.req.query("limit") ?? 100);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw new BuckyError("E_USAGE", "the limit is a whole number from 1 to 1000");
+    const limit = wholeNumberQuery(c.req.query("limit"), "limit", {
+      min: 1,
+      max: 1000,
+      absent: 100,
+    });
     const agent = c.req.query("agent");
     return c.json({
       entries: readAudit(node.db, {

@@ -17,7 +17,7 @@ import {
   encodeEntries,
   MAX_SYNC_MESSAGE_BYTES,
 } from "../../protocol/sync-messages.ts";
-import { localLogs } from "../apps/logs.ts";
+import { localLogs, logLines } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
 import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
@@ -94,7 +94,7 @@ export function createPeerApp(
     relay.accept(c.req.raw, c.env as Server<RelaySocketData>, c.req.param("stream")),
   );
   app.get("/v1/apps/:app/logs", (c) =>
-    c.json(localLogs(node, c.req.param("app"), Number(c.req.query("lines") ?? 100))),
+    c.json(localLogs(node, c.req.param("app"), logLines(c.req.query("lines")))),
   );
 
   app.use("/v1/replicas/*", memberOnly(node));

@@ -1,0 +1,28 @@
+/**
+ * A whole-number query parameter of an API route, checked where it is read. `Number()`
+ * took "abc" for NaN and "" for 0, and each route met those its own way: a 500 from a
+ * date made of NaN, a silent "since the epoch", a log of every line.
+ */
+import { BuckyError } from "../errors.ts";
+
+export interface WholeNumberRange {
+  readonly min: number;
+  readonly max: number;
+  /** What an absent parameter means. */
+  readonly absent: number;
+}
+
+export function wholeNumberQuery(
+  value: string | undefined,
+  name: string,
+  { min, max, absent }: WholeNumberRange,
+): number {
+  if (value === undefined) return absent;
+  const number = /^\d{1,16}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max)
+    throw new BuckyError(
+      "E_USAGE",
+      `${name} is ${JSON.stringify(value.slice(0, 40))}, not a whole number from ${min} to ${max}`,
+    );
+  return number;
+}
