@@ -62,12 +62,16 @@ function damageText(r: VerifyResult & { target: string }): string {
     ...r.unreadable.map((u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`),
     ...r.unreadableIndex.map(
       (u) =>
-        `  index file ${u.file.slice(0, 8)} does not open: ${u.problem}. (prune removes nothing while it is there).`,
+        `  index file ${u.file.slice(0, 8)} does not open: ${u.problem}. Damaged, or written by anyone who can write to the target; prune deletes it once no snapshot kept needs what it may name.`,
+    ),
+    ...r.forgedIndex.map(
+      (u) =>
+        `  index file ${u.file.slice(0, 8)} is FORGED: ${u.why}${u.signedBy ? ` (signed by ${u.signedBy})` : ""}. Written by someone holding the backup key; the next prune deletes it.`,
     ),
   ];
   if (r.damaged.length === 0 && unreadable.length > 0)
     return [
-      `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length > 0 ? "file" : "snapshot")} that cannot be read (backups and restores leave them out).`,
+      `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length + r.forgedIndex.length > 0 ? "file" : "snapshot")} that cannot be read or trusted (backups and restores leave them out).`,
       ...unreadable,
     ].join("\n");
   if (r.damaged.length === 0)

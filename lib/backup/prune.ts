@@ -40,7 +40,7 @@ import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
 import { packPath, type Repository } from "./repository.ts";
-import { homeJudge, withRepository } from "./run.ts";
+import { homeJudge, homeSigner, withRepository } from "./run.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { chooseTarget, homeTargets } from "./zone-targets.ts";
@@ -73,6 +73,15 @@ export interface PruneResult {
   readonly removedPacks: number;
   readonly rewrittenPacks: number;
   readonly freedBytes: number;
+  /**
+   * Index files left out (forged, or that did not open) and deleted: every blob a kept
+   * snapshot needs was found in the others. `signedBy`: the device whose key signed it.
+   */
+  readonly removedIndexFiles: readonly {
+    readonly file: string;
+    readonly problem: string;
+    readonly signedBy: string | null;
+  }[];
 }
 
 /**
@@ -147,12 +156,16 @@ function keepOfOne(
 export async function pruneRepository(
   repository: Repository,
   policy: RetentionPolicy,
-  /** The zone to check snapshots against; without it, only that their signatures hold. */
+  /** The zone to check snapshots and index files against; without it, only that their signatures hold. */
   judge?: SnapshotJudge,
   log?: Log,
+  /** The most each index file written may be (tests make it small). */
+  indexFileBytes?: number,
 ): Promise<PruneResult> {
   const backend = repository.backend;
-  refuseUnreadableIndex(repository);
+  // The index read again, checked against the zone: forged files left out, and where a
+  // trusted file and another name one blob, the trusted one's word taken.
+  await repository.loadIndex(judge);
   const all = await repository.snapshots();
   const trust = new Map(all.map((s) => [s.name, checkSnapshot(s, judge).trust]));
   const keep = snapshotsToKeep(
@@ -165,6 +178,30 @@ export async function pruneRepository(
     policy,
   );
   const forgotten = all.filter((s) => !keep.has(s.name));
+  const kept = all.filter((s) => keep.has(s.name));
+
+  // Every blob a kept snapshot needs: its trees and the chunks of its files.
+  const used = new Set<string>();
+  // Those the index does not name, while an index file that did not open may name them.
+  const unnamed = new Set<string>();
+  const unreadableIndex = repository.unreadableIndexFiles.length > 0;
+  const visit = async (tree: string): Promise<void> => {
+    if (used.has(tree)) return;
+    used.add(tree);
+    if (unreadableIndex && !repository.locate(tree)) {
+      unnamed.add(tree);
+      return;
+    }
+    for (const node of decodeTree(await repository.readBlob(tree))) {
+      if (node.type === "dir") await visit(node.subtree);
+      else if (node.type === "file") for (const id of node.content) used.add(id);
+    }
+  };
+  for (const { snapshot } of kept) await visit(snapshot.tree);
+  if (unreadableIndex) {
+    for (const id of used) if (!repository.locate(id)) unnamed.add(id);
+    refuseUnreadableIndex(repository, unnamed.size);
+  }
   for (const { name, snapshot } of forgotten) {
     await backend.remove(`snapshots/${name}`);
     if (trust.get(name) === "forged")
@@ -173,19 +210,6 @@ export async function pruneRepository(
         device: snapshot.device,
       });
   }
-  const kept = all.filter((s) => keep.has(s.name));
-
-  // Every blob a kept snapshot needs: its trees and the chunks of its files.
-  const used = new Set<string>();
-  const visit = async (tree: string): Promise<void> => {
-    if (used.has(tree)) return;
-    used.add(tree);
-    for (const node of decodeTree(await repository.readBlob(tree))) {
-      if (node.type === "dir") await visit(node.subtree);
-      else if (node.type === "file") for (const id of node.content) used.add(id);
-    }
-  };
-  for (const { snapshot } of kept) await visit(snapshot.tree);
 
   const byPack = new Map<string, BlobLocation[]>();
   for (const blob of repository.blobs()) {
@@ -232,7 +256,7 @@ export async function pruneRepository(
     const bytes = await backend.read(packPath(pack));
     for (const blob of live) {
       const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
-      repository.openSealedBlob(blob.id, sealed); // never carry a damaged blob forward
+      repository.openSealedBlob(blob, sealed); // never carry a damaged blob forward
       newBlobs.push({
         id: blob.id,
         type: blob.type,
@@ -246,7 +270,25 @@ export async function pruneRepository(
     }
   }
   await writeNewPack();
-  await repository.rewriteIndex(locations);
+  const leftOut = new Map<string, { problem: string; signedBy: string | null }>([
+    ...repository.unreadableIndexFiles.map(
+      ({ name, problem }) => [name, { problem, signedBy: null }] as const,
+    ),
+    ...repository.forgedIndexFiles.map(
+      ({ name, why, signedBy }) => [name, { problem: why, signedBy }] as const,
+    ),
+  ]);
+  const removedIndexFiles: PruneResult["removedIndexFiles"][number][] = [];
+  for (const file of await repository.rewriteIndex(locations, indexFileBytes)) {
+    const found = leftOut.get(file);
+    if (!found) continue;
+    removedIndexFiles.push({ file, ...found });
+    log?.info("left-out index file removed", {
+      file: file.slice(0, 8),
+      problem: found.problem,
+      ...(found.signedBy ? { signedBy: found.signedBy } : {}),
+    });
+  }
   for (const pack of obsolete) await backend.remove(packPath(pack));
   const named = new Set(locations.map((l) => l.pack));
   const strays = await strayPacks(backend, named);
@@ -261,6 +303,7 @@ export async function pruneRepository(
     removedPacks: obsolete.length - rewrittenPacks + strays.length,
     rewrittenPacks,
     freedBytes,
+    removedIndexFiles: removedIndexFiles.sort((a, b) => compareCodeUnits(a.file, b.file)),
   };
 }
 
@@ -309,22 +352,25 @@ function isoWeek(date: Date): string {
 }
 
 /**
- * Prunes a target of the zone and records it in the status. Only on the device that
- * reaches the target: the others may not delete from it (remote.ts), and need not.
+ * A prune removes every pack its index does not name: with an index file left out that
+ * does not open (or is larger than one can be), the packs it names could hold blobs a kept
+ * snapshot needs, which no other file names (`unnamed` of them): then nothing is removed.
+ * When the other files name every one, what it named is of no snapshot kept, and it goes.
  */
-/**
- * A prune removes every pack its index does not name: with an index file left out (it
- * does not open, or is larger than one can be), the packs it names could be live ones.
- */
-function refuseUnreadableIndex(repository: Repository): void {
+function refuseUnreadableIndex(repository: Repository, unnamed: number): void {
   const [first, ...more] = repository.unreadableIndexFiles;
-  if (!first) return;
+  if (!first || unnamed === 0) return;
   throw new BuckyError(
     "E_INTEGRITY",
-    `index file ${first.name.slice(0, 8)} of ${repository.backend.location} cannot be read (${first.problem})${more.length > 0 ? `, and ${more.length} more` : ""}: nothing was pruned, since the packs it names may be in use`,
+    `index file ${first.name.slice(0, 8)} of ${repository.backend.location} cannot be read (${first.problem})${more.length > 0 ? `, and ${more.length} more` : ""}, and ${unnamed === 1 ? "a blob" : `${unnamed} blobs`} that snapshots need ${unnamed === 1 ? "is" : "are"} named by no other: nothing was pruned, since the packs it names may hold ${unnamed === 1 ? "it" : "them"}`,
     "Run `bucky backup verify` to see what it affects; someone holding the backup key may have written it.",
   );
 }
+
+/**
+ * Prunes a target of the zone and records it in the status. Only on the device that
+ * reaches the target: the others may not delete from it (remote.ts), and need not.
+ */
 
 export async function pruneTarget(options: {
   readonly paths: HomePaths;
@@ -345,7 +391,13 @@ export async function pruneTarget(options: {
     target,
     log,
     (repository) => pruneRepository(repository, DEFAULT_RETENTION, homeJudge(paths, log), log),
-    { lock: { kind: "exclusive", purpose: "prune" }, now: options.now },
+    {
+      lock: { kind: "exclusive", purpose: "prune" },
+      now: options.now,
+      // Read by the prune itself, checked against the zone.
+      withIndex: false,
+      signer: homeSigner(paths, log),
+    },
   );
   updateTargetStatus(paths, target.name, (status) => ({
     ...status,

@@ -13,15 +13,21 @@ import {
   type BlobLocation,
   type BlobType,
   decodeConfig,
+  type IndexFile,
+  inIndexOrder,
+  MAX_CONFIG_FILE_BYTES,
   MAX_SNAPSHOT_FILE_BYTES,
   type RepositoryConfig,
   type Snapshot,
 } from "../../protocol/backup/formats.ts";
+import type { IndexFacts } from "../../protocol/backup/index-signature.ts";
 import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
+import { REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
+import { checkIndexFile } from "./index-trust.ts";
 import { release } from "./release.ts";
 import { SealPool } from "./seal-pool.ts";
 import {
@@ -33,11 +39,14 @@ import {
   sealIndex,
   sealSnapshot,
 } from "./sealed.ts";
+import type { SnapshotJudge } from "./snapshot-trust.ts";
 
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Snapshot files read at the same time when listing them. */
 const SNAPSHOT_READS_AT_ONCE = 8;
+/** Index files read at the same time when loading the index: memory stays bounded. */
+const INDEX_READS_AT_ONCE = 8;
 /** At most this many packs being written while the next one fills. */
 const PACKS_IN_FLIGHT = 1;
 /** At most this many plaintext bytes being named and sealed: memory stays bounded. */
@@ -58,10 +67,48 @@ const UNWRITTEN_MAX_BYTES = PACKS_IN_FLIGHT * PACK_TARGET_BYTES;
  */
 export const MAX_INDEX_FILE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The most a blob may decompress to, whatever its index entry says (an unsigned one, or a
+ * revoked device's, may say anything): a tree is one directory's listing, a few hundred
+ * bytes a file, so this is a directory of about a million files. A data blob is at most
+ * the chunker's largest chunk.
+ */
+const MAX_TREE_BLOB_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The most one index file prune writes may be, sealed: below what a via (a member passing a
+ * target's files on to devices that cannot reach it) carries in one answer, so every member
+ * can read every index file.
+ */
+export const INDEX_FILE_SPLIT_BYTES = REMOTE_READ_MAX_BYTES - 1024 * 1024;
+
 export const packPath = (pack: string) => `data/${pack.slice(0, 2)}/${pack}`;
+
+/** Signs an index file about to be written (lib/backup/index-trust.ts indexSigner). */
+export type IndexSigner = (facts: IndexFacts) => string;
+
+export interface OpenOptions {
+  readonly cacheDir?: string;
+  readonly withIndex?: boolean;
+  /** Signs the index files this session writes; without, they are unsigned (an older bucky's form). */
+  readonly signer?: IndexSigner;
+}
+
+/** An index file left out as forged: why, and the device whose key signed it, if any. */
+export interface ForgedIndexFile {
+  readonly name: string;
+  readonly why: string;
+  /** The device whose key signed it: its name in the zone, else its id; null if none did. */
+  readonly signedBy: string | null;
+}
 
 export class Repository {
   private readonly index = new Map<string, BlobLocation>();
+  /**
+   * The blobs whose location only untrusted index files give (unsigned, or signed by a
+   * device not in good standing): a trusted one's location for the same blob wins.
+   */
+  private readonly weak = new Set<string>();
   /** Blobs added in this session and not yet in a written pack. */
   private readonly pending = new Map<string, BlobType>();
   private packParts: Uint8Array[] = [];
@@ -85,6 +132,7 @@ export class Repository {
     readonly keys: RepositoryKeys,
     /** Where sealed index files are kept between runs, if anywhere. */
     private readonly cacheDir: string | undefined,
+    private readonly signer: IndexSigner | undefined,
   ) {
     this.chunker = new Chunker(keys.chunker, config.chunker);
   }
@@ -93,7 +141,7 @@ export class Repository {
   static async openOrCreate(
     backend: Backend,
     backupRoot: Uint8Array,
-    options: { cacheDir?: string; withIndex?: boolean } = {},
+    options: OpenOptions = {},
   ): Promise<Repository> {
     const id = randomBytes(16).toString("hex");
     const config = newConfig(id, repositoryKeys(backupRoot, id), DEFAULT_CHUNKER, new Date());
@@ -112,11 +160,12 @@ export class Repository {
   static async open(
     backend: Backend,
     backupRoot: Uint8Array,
-    options: { cacheDir?: string; withIndex?: boolean } = {},
+    options: OpenOptions = {},
   ): Promise<Repository> {
     let config: RepositoryConfig;
     try {
-      config = decodeConfig(await backend.read("config"));
+      // Bounded: anyone who can write to the target can write a config.
+      config = decodeConfig(await backend.read("config", MAX_CONFIG_FILE_BYTES));
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_NOT_FOUND") {
         throw new BuckyError(
@@ -127,6 +176,12 @@ export class Repository {
       }
       if (error instanceof ProtocolError)
         throw new BuckyError("E_INTEGRITY", `${backend.location}: ${error.message}`);
+      if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `${backend.location}: its config is larger than a bucky backup repository's can be (${MAX_CONFIG_FILE_BYTES} bytes): not read`,
+          "Someone who can write to the target replaced it, or the target holds something else: check its address.",
+        );
       throw error;
     }
     const keys = repositoryKeys(backupRoot, config.id);
@@ -138,7 +193,7 @@ export class Repository {
       );
     }
     const cacheDir = options.cacheDir ? join(options.cacheDir, config.id) : undefined;
-    const repository = new Repository(backend, config, keys, cacheDir);
+    const repository = new Repository(backend, config, keys, cacheDir, options.signer);
     if (options.withIndex !== false) await repository.loadIndex();
     return repository;
   }
@@ -243,13 +298,18 @@ export class Repository {
     if (!where)
       throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is missing from the repository`);
     const sealed = await this.backend.readRange(packPath(where.pack), where.offset, where.length);
-    return this.openSealedBlob(id, sealed);
+    return this.openSealedBlob(where, sealed);
   }
 
-  /** Opens a sealed blob read as part of a pack. */
-  openSealedBlob(id: string, sealed: Uint8Array): Uint8Array {
+  /**
+   * Opens a sealed blob read as part of a pack, decompressed to no more than its size
+   * (`blob` is its index entry) and what a blob of its type can be.
+   */
+  openSealedBlob(blob: Pick<BlobLocation, "id" | "type" | "size">, sealed: Uint8Array): Uint8Array {
+    const { id } = blob;
+    const most = blob.type === "data" ? this.chunker.parameters.maxBytes : MAX_TREE_BLOB_BYTES;
     try {
-      return openBlob(this.keys, id, sealed);
+      return openBlob(this.keys, id, sealed, Math.min(blob.size, most, MAX_TREE_BLOB_BYTES));
     } catch (error) {
       if (error instanceof ProtocolError)
         throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is damaged: ${error.message}`);
@@ -335,14 +395,51 @@ export class Repository {
     );
   }
 
-  /** Replaces the index files with one that names exactly `blobs` (prune). */
-  async rewriteIndex(blobs: readonly BlobLocation[]): Promise<void> {
+  /**
+   * Replaces the index files with new ones that name exactly `blobs` (prune): as many as
+   * keep each below `maxFileBytes` (and what the backend takes in one write), so a via can
+   * pass every one on. What the old ones were is returned.
+   */
+  async rewriteIndex(
+    blobs: readonly BlobLocation[],
+    maxFileBytes = INDEX_FILE_SPLIT_BYTES,
+  ): Promise<string[]> {
     const old = await this.backend.list("index");
-    const name = randomBytes(16).toString("hex");
-    await this.backend.write(`index/${name}`, sealIndex(this.keys, name, blobs));
+    const most = Math.min(maxFileBytes, this.backend.maxWriteBytes ?? maxFileBytes);
+    const ordered = inIndexOrder(blobs);
+    // About the most blobs a file holds (a sealed entry is some 46 bytes, compressed);
+    // a part sealed larger than it may be is split in two, until it fits.
+    const write = async (part: readonly BlobLocation[]): Promise<void> => {
+      const name = randomBytes(16).toString("hex");
+      const sealed = this.sealIndexFile(name, part);
+      if (sealed.length > most && part.length > 1) {
+        const half = Math.ceil(part.length / 2);
+        await write(part.slice(0, half));
+        await write(part.slice(half));
+        return;
+      }
+      await this.backend.write(`index/${name}`, sealed);
+      this.cacheIndex(name, sealed);
+    };
+    const perFile = Math.max(1, Math.floor(most / 64));
+    for (let at = 0; at < ordered.length || at === 0; at += perFile)
+      await write(ordered.slice(at, at + perFile));
     for (const file of old) await this.backend.remove(`index/${file}`);
     this.index.clear();
+    this.weak.clear();
     for (const blob of blobs) this.index.set(blob.id, blob);
+    return old;
+  }
+
+  /** An index file naming `blobs`, sealed, and signed when this session has a signer. */
+  private sealIndexFile(name: string, blobs: readonly BlobLocation[]): Uint8Array {
+    const signer = this.signer;
+    return sealIndex(
+      this.keys,
+      name,
+      blobs,
+      signer && ((ordered) => signer({ name, repository: this.id, ...ordered })),
+    );
   }
 
   /** Takes the packed blobs out and writes them: the pack, then its index file. */
@@ -372,7 +469,7 @@ export class Repository {
     const write = (async () => {
       await this.backend.write(packPath(packId), parts);
       const name = randomBytes(16).toString("hex");
-      const index = sealIndex(this.keys, name, located);
+      const index = this.sealIndexFile(name, located);
       await this.backend.write(`index/${name}`, index);
       this.cacheIndex(name, index);
       this.storedBytes += packLength + index.length;
@@ -380,6 +477,7 @@ export class Repository {
       for (const part of parts) release(part);
       for (const blob of located) {
         this.index.set(blob.id, blob);
+        this.weak.delete(blob.id);
         this.pending.delete(blob.id);
       }
     })()
@@ -394,35 +492,73 @@ export class Repository {
 
   /**
    * Reads the index files (again): after taking the lock, so a prune cannot change them
-   * under us. One that does not open, or is larger than an index can be (any holder of the
-   * backup key can write one), is left out, not an error, as an unreadable snapshot is: the
-   * blobs only it names read as missing. Those left out are in `unreadableIndexFiles` after
-   * (verify says them, and prune removes nothing while there are any).
+   * under us; a few at a time, so memory is bounded by the index, not by how many files
+   * there are. Any holder of the backup key can write one, so each is checked
+   * (lib/backup/index-trust.ts) against `judge`, the zone, where there is one:
+   *   - one that does not open, or is larger than an index can be, is left out, not an
+   *     error, as an unreadable snapshot is: the blobs only it names read as missing;
+   *   - one whose signature does not hold, or holds for other blobs, or is not by a key the
+   *     owner admitted, is forged: left out too (prune deletes it);
+   *   - one signed by a device in good standing is trusted: where it and an untrusted one
+   *     (unsigned, an older bucky's; or a revoked device's) name the same blob, its word
+   *     is taken. (Without `judge`, every one that opens and is not forged counts alike.)
+   * Those left out are in `unreadableIndexFiles` and `forgedIndexFiles` after (verify and
+   * prune say them).
    */
-  async loadIndex(): Promise<void> {
+  async loadIndex(judge?: SnapshotJudge): Promise<void> {
     this.index.clear();
+    this.weak.clear();
     const names = await this.backend.list("index");
     const unreadable: { name: string; problem: string }[] = [];
-    const files = await Promise.all(
-      names.map((name) =>
-        this.readIndexFile(name).catch((error: unknown) => {
-          if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
-          else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
-            unreadable.push({ name, problem: "it is larger than an index file can be" });
-          else throw error;
-          return [];
-        }),
-      ),
-    );
-    for (const blobs of files) for (const blob of blobs) this.index.set(blob.id, blob);
+    const forged: ForgedIndexFile[] = [];
+    const readOne = async (name: string) => {
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(name);
+      } catch (error) {
+        if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
+        else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+          unreadable.push({ name, problem: "it is larger than an index file can be" });
+        else throw error;
+        return;
+      }
+      const check = checkIndexFile(name, this.id, file, judge);
+      if (check.trust === "forged") {
+        forged.push({ name, why: check.why, signedBy: check.signedBy });
+        return;
+      }
+      this.merge(file.blobs, judge !== undefined && check.trust === "signed");
+    };
+    let next = 0;
+    const reader = async () => {
+      while (next < names.length) await readOne(names[next++] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(INDEX_READS_AT_ONCE, names.length) }, reader));
     this.unreadableIndexFiles = unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
+    this.forgedIndexFiles = forged.sort((a, b) => compareCodeUnits(a.name, b.name));
+  }
+
+  /** Takes in one index file's blobs: a trusted file's locations win over untrusted ones'. */
+  private merge(blobs: readonly BlobLocation[], trusted: boolean): void {
+    for (const blob of blobs) {
+      if (trusted) {
+        this.index.set(blob.id, blob);
+        this.weak.delete(blob.id);
+      } else if (!this.index.has(blob.id) || this.weak.has(blob.id)) {
+        this.index.set(blob.id, blob);
+        this.weak.add(blob.id);
+      }
+    }
   }
 
   /** The index files the last loadIndex() could not open, and why. */
   unreadableIndexFiles: readonly { readonly name: string; readonly problem: string }[] = [];
 
-  /** One index file's blobs: from the local cache when it has a good copy, else the target. */
-  private async readIndexFile(name: string): Promise<BlobLocation[]> {
+  /** The index files the last loadIndex() found forged, and why. */
+  forgedIndexFiles: readonly ForgedIndexFile[] = [];
+
+  /** One index file: from the local cache when it has a good copy, else the target. */
+  private async readIndexFile(name: string): Promise<IndexFile> {
     const cached = this.cachedIndex(name);
     if (cached) {
       try {
@@ -433,10 +569,10 @@ export class Repository {
       }
     }
     const sealed = await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES);
-    const blobs = openIndex(this.keys, name, sealed);
+    const file = openIndex(this.keys, name, sealed);
     // Cached once it opens: a copy that does not would be read again each time anyway.
     this.cacheIndex(name, sealed);
-    return blobs;
+    return file;
   }
 
   private cachedIndex(name: string): Uint8Array | undefined {

@@ -153,9 +153,19 @@ export async function restoreSnapshot(options: {
       const all = await repository.snapshots();
       for (const { name, problem } of repository.unreadableSnapshots)
         log.warn("a snapshot does not open: left out", { snapshot: name.slice(0, 8), problem });
-      await repository.loadIndex();
+      // Checked against the zone the home knows, where it knows one: a trusted index
+      // file's word on where a blob is wins over an unsigned one's.
+      await repository.loadIndex(
+        home ? { zone: home.zone, membership: home.membership } : undefined,
+      );
       for (const { name, problem } of repository.unreadableIndexFiles)
         log.warn("an index file does not open: left out", { file: name.slice(0, 8), problem });
+      for (const { name, why, signedBy } of repository.forgedIndexFiles)
+        log.warn("an index file is forged: left out", {
+          file: name.slice(0, 8),
+          why,
+          ...(signedBy ? { signedBy } : {}),
+        });
       // Checked against the zone the home is of (the phrase's), where it knows: then a
       // snapshot another holder of the backup key filed in a device's name is never chosen.
       const anchor = home?.zone ?? ownerZone(paths, log);

@@ -18,7 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
+import { type BlobType, decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { packPath, type Repository } from "./repository.ts";
@@ -32,8 +32,10 @@ const READS_AHEAD = 4;
 
 interface Located {
   readonly id: string;
+  readonly type: BlobType;
   readonly offset: number;
   readonly length: number;
+  readonly size: number;
 }
 
 export interface RestoreProgress {
@@ -186,7 +188,13 @@ async function fillFiles(
     const where = repository.locate(id);
     if (!where) continue;
     const list = byPack.get(where.pack) ?? [];
-    list.push({ id, offset: where.offset, length: where.length });
+    list.push({
+      id,
+      type: where.type,
+      offset: where.offset,
+      length: where.length,
+      size: where.size,
+    });
     byPack.set(where.pack, list);
   }
   const reads: { pack: string; group: Located[] }[] = [];
@@ -227,7 +235,7 @@ async function fillFiles(
       let plaintext: Uint8Array;
       try {
         plaintext = repository.openSealedBlob(
-          blob.id,
+          blob,
           result.bytes.subarray(blob.offset - start, blob.offset - start + blob.length),
         );
       } catch (error) {

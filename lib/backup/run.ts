@@ -19,8 +19,9 @@ import type { Backend } from "./backend.ts";
 import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
+import { indexSigner } from "./index-trust.ts";
 import { type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
-import { Repository } from "./repository.ts";
+import { type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { cacheDir } from "./targets.ts";
@@ -85,6 +86,10 @@ export async function withRepository<T>(
     /** How to call the via device, where one is already at hand (the daemon's). */
     reach?: PeerReach;
     now?: () => number;
+    /** Signs the index files written (homeSigner); without, they are unsigned. */
+    signer?: IndexSigner;
+    /** The zone to check the index files read against (homeJudge). */
+    judge?: SnapshotJudge;
   } = {},
 ): Promise<T> {
   const root = backupRoot(paths, log);
@@ -94,13 +99,17 @@ export async function withRepository<T>(
     );
   const backend = await openBackend(target, options.reach, { create: options.create === true });
   try {
-    const open = { cacheDir: cacheDir(paths), withIndex: false };
+    const open = {
+      cacheDir: cacheDir(paths),
+      withIndex: false,
+      ...(options.signer ? { signer: options.signer } : {}),
+    };
     const repository = options.create
       ? await Repository.openOrCreate(backend, root, open)
       : await openExisting(backend, root, open, target);
     const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
-      if (options.withIndex !== false) await repository.loadIndex();
+      if (options.withIndex !== false) await repository.loadIndex(options.judge);
       return await work(repository, backend);
     } finally {
       repository.close();
@@ -133,7 +142,7 @@ function takeLock(
 async function openExisting(
   backend: Backend,
   root: Uint8Array,
-  options: { cacheDir: string; withIndex: boolean },
+  options: OpenOptions,
   target: ResolvedTarget,
 ): Promise<Repository> {
   try {
@@ -236,7 +245,13 @@ export async function runBackup(options: {
           cache.close();
         }
       },
-      { lock: { kind: "shared", purpose: "backup" }, now: options.now },
+      {
+        lock: { kind: "shared", purpose: "backup" },
+        now: options.now,
+        // Its index files signed: no other holder of the backup key can speak for them.
+        signer: indexSigner(who),
+        judge: homeJudge(paths, log),
+      },
     );
     updateTargetStatus(paths, target.name, (status) => ({
       ...status,
@@ -322,6 +337,16 @@ export async function listSnapshots(
       addedBytes: entry.snapshot.stats.addedBytes,
       ...checkSnapshot(entry, judge),
     }));
+}
+
+/** This home's device, to sign the index files it writes: its key and owner-signed document. */
+export function homeSigner(paths: HomePaths, log: Log): IndexSigner {
+  const zone = openZone(paths.home, log);
+  try {
+    return indexSigner({ zone: zone.zone.id, key: zone.deviceKey, document: zone.device.jws });
+  } finally {
+    zone.close();
+  }
 }
 
 /** The zone as this home knows it, to check snapshots against: its id and its devices. */

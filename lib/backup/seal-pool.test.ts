@@ -14,7 +14,9 @@ describe("SealPool", () => {
       const blobs = await Promise.all(plaintexts.map((p) => pool.hash(p)));
       const sealed = await Promise.all(blobs.map((blob) => pool.seal(blob)));
       sealed.forEach((bytes, i) => {
-        expect(openBlob(keys, blobs[i]?.id as string, bytes)).toEqual(plaintexts[i] as Uint8Array);
+        expect(openBlob(keys, blobs[i]?.id as string, bytes, 2000)).toEqual(
+          plaintexts[i] as Uint8Array,
+        );
       });
     } finally {
       pool.close();

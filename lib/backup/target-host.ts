@@ -9,7 +9,7 @@
  * took it, and is dated by this device's clock (lib/backup/lock.ts says why).
  */
 import { createHash } from "node:crypto";
-import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
+import { MAX_CONFIG_FILE_BYTES, MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import {
   decodeRemoteRequest,
   encodeCreated,
@@ -233,8 +233,10 @@ function readBound(file: RepositoryFile | undefined): number {
       return MAX_LOCK_FILE_BYTES;
     case "index":
       return Math.min(MAX_INDEX_FILE_BYTES, REMOTE_READ_MAX_BYTES);
+    case "config":
+      return MAX_CONFIG_FILE_BYTES;
     default:
-      // A pack (a few tens of MiB at most) or the config: never more than one answer carries.
+      // A pack (a few tens of MiB at most): never more than one answer carries.
       return REMOTE_READ_MAX_BYTES;
   }
 }

@@ -8,7 +8,7 @@
  * sound, however whole its blobs are.
  */
 
-import { decodeTree } from "../../protocol/backup/formats.ts";
+import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
@@ -52,10 +52,21 @@ export interface VerifyResult {
   /** Snapshot files that do not open (damaged, or made unreadable by a key holder): left out of everything else. */
   readonly unreadable: readonly { readonly snapshot: string; readonly problem: string }[];
   /**
-   * Index files that do not open, or are larger than one can be (damaged, or written by a
-   * key holder): left out, so the blobs only they name read as missing; prune refuses.
+   * Index files that do not open, or are larger than one can be (damaged, or written by
+   * anyone who can write to the target): left out, so the blobs only they name read as
+   * missing; prune deletes them once every blob a kept snapshot needs is named elsewhere.
    */
   readonly unreadableIndex: readonly { readonly file: string; readonly problem: string }[];
+  /**
+   * Index files whose signature does not hold, or is for other blobs or another file, or is
+   * by a key the owner never admitted (written by a holder of the backup key): left out;
+   * the next prune deletes them. `signedBy`: the device whose key signed it, if any.
+   */
+  readonly forgedIndex: readonly {
+    readonly file: string;
+    readonly why: string;
+    readonly signedBy: string | null;
+  }[];
   /**
    * The snapshots not trusted, oldest first: forged ones make the repository unsound;
    * unsigned (an older bucky's), revoked devices' and unknown names' are said, and a home
@@ -100,7 +111,11 @@ export async function verifyTarget(options: {
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged: result.damaged.length + result.unreadable.length + result.unreadableIndex.length,
+      damaged:
+        result.damaged.length +
+        result.unreadable.length +
+        result.unreadableIndex.length +
+        result.forgedIndex.length,
       ...(forged > 0 ? { forged } : {}),
     },
   }));
@@ -144,7 +159,7 @@ export async function verifyRepository(
   }
   // The index once the snapshots are listed: a backup running meanwhile writes its index
   // before its snapshot, so every blob a listed snapshot needs is named by then.
-  await repository.loadIndex();
+  await repository.loadIndex(judge);
   let checkedBlobs = 0;
   // A tree shared by many snapshots is read once; what it holds is remembered.
   const treeFiles = new Map<string, { path: string; blob: string }[]>();
@@ -182,7 +197,7 @@ export async function verifyRepository(
 
   let checkedPacks = 0;
   if (readData.kind !== "none") {
-    const byPack = new Map<string, { id: string; offset: number; length: number }[]>();
+    const byPack = new Map<string, BlobLocation[]>();
     for (const blob of repository.blobs()) {
       const list = byPack.get(blob.pack) ?? [];
       list.push(blob);
@@ -212,7 +227,7 @@ export async function verifyRepository(
           if (blob.offset + blob.length > bytes.length)
             throw new BuckyError("E_INTEGRITY", `pack ${pack.slice(0, 12)} is cut short`);
           const plaintext = repository.openSealedBlob(
-            blob.id,
+            blob,
             bytes.subarray(blob.offset, blob.offset + blob.length),
           );
           // Checked and not kept: its memory goes back now (see release.ts).
@@ -245,15 +260,22 @@ export async function verifyRepository(
     file: name,
     problem,
   }));
+  const forgedIndex = repository.forgedIndexFiles.map(({ name, why, signedBy }) => ({
+    file: name,
+    why,
+    signedBy,
+  }));
   return {
     ok:
       damaged.length === 0 &&
       unreadable.length === 0 &&
       unreadableIndex.length === 0 &&
+      forgedIndex.length === 0 &&
       !untrusted.some((s) => s.trust === "forged"),
     snapshots: snapshots.length,
     unreadable,
     unreadableIndex,
+    forgedIndex,
     untrusted,
     clearDeviceKeys,
     checkedBlobs,

@@ -3,7 +3,7 @@
  *
  *   config               plain JSON: format, repository id, chunker sizes, key check
  *   data/<xx>/<pack>     packs: sealed blobs back to back
- *   index/<name>         sealed JSON: which pack holds each blob, where
+ *   index/<name>         sealed JSON: which pack holds each blob, where, signed by its writer
  *   snapshots/<name>     sealed JSON: when, what, and the root tree's blob id
  *   hot/<device>/<name>  sealed CBOR: changesets shipped between snapshots
  *   locks/<name>         plain JSON: who is writing
@@ -14,6 +14,7 @@
  *
  * This module holds the plaintext forms; lib/backup/sealed.ts compresses and seals them.
  */
+import { createHash } from "node:crypto";
 import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { check } from "../errors.ts";
 import { parseZoneId } from "../ids.ts";
@@ -39,7 +40,15 @@ export function configCheckText(id: string): string {
   return `bucky backup repository ${id}`;
 }
 
+/**
+ * The most a config file may hold: its fields are a few hundred bytes. Anyone who can write
+ * to the target can replace it, and every device opening the repository reads it: a larger
+ * one is not read.
+ */
+export const MAX_CONFIG_FILE_BYTES = 16 * 1024;
+
 export function decodeConfig(bytes: Uint8Array): RepositoryConfig {
+  check(bytes.length <= MAX_CONFIG_FILE_BYTES, "the repository config is too large");
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -90,7 +99,46 @@ export interface BlobLocation {
   readonly size: number;
 }
 
-export function encodeIndex(blobs: readonly BlobLocation[]): Uint8Array {
+/** An index file's contents: the blobs it names, and the signature of the device that wrote it. */
+export interface IndexFile {
+  readonly blobs: BlobLocation[];
+  /**
+   * The signed record of the device that wrote it (protocol/backup/index-signature.ts), as
+   * found, unchecked; absent from the index files of an older bucky.
+   */
+  readonly signed?: unknown;
+}
+
+/**
+ * `blobs` in the order an index file holds them: grouped by pack, packs in the order they
+ * first appear, each pack's blobs in their order (what decodeIndex gives back).
+ */
+export function inIndexOrder(blobs: readonly BlobLocation[]): BlobLocation[] {
+  const packs = new Map<string, BlobLocation[]>();
+  for (const blob of blobs) {
+    const list = packs.get(blob.pack);
+    if (list) list.push(blob);
+    else packs.set(blob.pack, [blob]);
+  }
+  return [...packs.values()].flat();
+}
+
+/**
+ * The SHA-256 (hex) of the blobs an index file names, in the order it holds them: what its
+ * signature covers. Of what they mean, not of the file's bytes, so it is the same however
+ * the JSON is spelled.
+ */
+export function indexDigest(blobs: readonly BlobLocation[]): string {
+  const hash = createHash("sha256");
+  for (const blob of blobs)
+    hash.update(
+      `${blob.pack} ${blob.id} ${blob.type} ${blob.offset} ${blob.length} ${blob.size}\n`,
+    );
+  return hash.digest("hex");
+}
+
+/** An index file naming `blobs` (in index order: inIndexOrder), with its signature if any. */
+export function encodeIndex(blobs: readonly BlobLocation[], signed?: string): Uint8Array {
   // Grouped by pack: the pack id is not repeated for each of its blobs.
   const packs = new Map<string, [string, BlobType, number, number, number][]>();
   for (const blob of blobs) {
@@ -98,10 +146,15 @@ export function encodeIndex(blobs: readonly BlobLocation[]): Uint8Array {
     list.push([blob.id, blob.type, blob.offset, blob.length, blob.size]);
     packs.set(blob.pack, list);
   }
-  return utf8(JSON.stringify({ packs: Object.fromEntries(packs) }));
+  return utf8(
+    JSON.stringify({
+      packs: Object.fromEntries(packs),
+      ...(signed !== undefined ? { signed } : {}),
+    }),
+  );
 }
 
-export function decodeIndex(name: string, bytes: Uint8Array): BlobLocation[] {
+export function decodeIndex(name: string, bytes: Uint8Array): IndexFile {
   const value = parseJson(bytes, `index ${name}`);
   check(isRecord(value) && isRecord(value.packs), `index ${name} is malformed`);
   const blobs: BlobLocation[] = [];
@@ -110,6 +163,7 @@ export function decodeIndex(name: string, bytes: Uint8Array): BlobLocation[] {
     for (const entry of list) {
       check(
         Array.isArray(entry) &&
+          entry.length === 5 &&
           typeof entry[0] === "string" &&
           (entry[1] === "data" || entry[1] === "tree") &&
           entry.slice(2).every((n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0),
@@ -125,7 +179,7 @@ export function decodeIndex(name: string, bytes: Uint8Array): BlobLocation[] {
       });
     }
   }
-  return blobs;
+  return value.signed === undefined ? { blobs } : { blobs, signed: value.signed };
 }
 
 // Trees ----------------------------------------------------------------------------
