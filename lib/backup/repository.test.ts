@@ -19,7 +19,12 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
+import {
+  BLOB_ZSTD,
+  MAX_CONFIG_FILE_BYTES,
+  MAX_SNAPSHOT_FILE_BYTES,
+} from "../../protocol/backup/formats.ts";
+import { seal } from "../../protocol/backup/keys.ts";
 import { BuckyError } from "../errors.ts";
 import { testZone } from "../state/test-db.ts";
 import { Archiver, type Entry } from "./archiver.ts";
@@ -27,8 +32,9 @@ import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
 import { MAX_LOCK_FILE_BYTES, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
-import { MAX_INDEX_FILE_BYTES, Repository } from "./repository.ts";
+import { MAX_INDEX_FILE_BYTES, packPath, Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
+import { sealIndex } from "./sealed.ts";
 import { verifyRepository } from "./verify.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-repo-test-"));
@@ -208,7 +214,7 @@ describe("a repository in a directory", () => {
     expect(readFileSync(cached)).toEqual(whole);
   });
 
-  test("an index file larger than one can be, or that does not open, is left out: restores and verify go on, prune removes nothing", async () => {
+  test("an index file larger than one can be, or that does not open, is left out: restores and verify go on, and prune deletes it", async () => {
     const location = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(location), root);
     await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
@@ -235,17 +241,178 @@ describe("a repository in a directory", () => {
       const verified = await verifyRepository(reopened, { kind: "none" });
       expect({ ok: verified.ok, damaged: verified.damaged }).toEqual({ ok: false, damaged: [] });
       expect(verified.unreadableIndex.map((u) => u.file)).toEqual([huge, junk]);
-      // The packs only a left-out index names could be in use: none is removed.
-      const refused = await pruneRepository(reopened, DEFAULT_RETENTION).then(
-        () => "pruned",
-        (error: BuckyError) => error.code,
-      );
-      expect(refused).toBe("E_INTEGRITY");
+      // Every blob the kept snapshot needs is named by the other index files: what the
+      // junk may name is of no snapshot, and the junk goes (it stopped every prune).
+      const pruned = await pruneRepository(reopened, DEFAULT_RETENTION);
+      expect(pruned.removedIndexFiles.map((f) => f.file)).toEqual([huge, junk]);
     } finally {
       reopened.close();
     }
     expect(packs()).toEqual(before);
-    expect(readdirSync(join(location, "index")).length).toBe(3);
+    expect(readdirSync(join(location, "index"))).not.toContain(junk);
+    expect(readdirSync(join(location, "index"))).not.toContain(huge);
+    await sound(location);
+    const after = await Repository.open(new LocalBackend(location), root);
+    try {
+      expect((await verifyRepository(after, { kind: "all" })).ok).toBe(true);
+    } finally {
+      after.close();
+    }
+  });
+
+  test("an index file that does not open, where a kept snapshot needs blobs no other names: prune removes nothing", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    // A genuine index file damaged: the blobs it named may be live.
+    const [name] = readdirSync(join(location, "index"));
+    const path = join(location, "index", name as string);
+    writeFileSync(path, readFileSync(path).subarray(0, 40));
+    const everything = () => readdirSync(location, { recursive: true }).sort();
+    const before = everything();
+    const reopened = await Repository.open(new LocalBackend(location), root);
+    try {
+      const refused = await pruneRepository(reopened, DEFAULT_RETENTION).then(
+        () => "pruned",
+        (error: BuckyError) => `${error.code}: ${error.message}`,
+      );
+      expect(refused).toStartWith(`E_INTEGRITY: index file ${(name as string).slice(0, 8)}`);
+      expect(refused).toContain("nothing was pruned");
+    } finally {
+      reopened.close();
+    }
+    expect(everything()).toEqual(before);
+  });
+
+  test("index files are read a few at a time, not all at once", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    for (let i = 0; i < 20; i++)
+      writeFileSync(join(location, "index", randomBytes(16).toString("hex")), randomBytes(1000));
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const local = new LocalBackend(location);
+    const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      async read(path: string, maxBytes?: number) {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          return await local.read(path, maxBytes);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const reopened = await Repository.open(watched, root);
+    try {
+      expect(reopened.unreadableIndexFiles).toHaveLength(20);
+      expect(mostInFlight).toBeGreaterThan(1);
+      expect(mostInFlight).toBeLessThanOrEqual(8);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  test("a config larger than one can be is not read", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    repository.close();
+    // Anyone who can write to the target: a config of 64 MiB (sparse: no disk needed).
+    truncateSync(join(location, "config"), 64 * 1024 * 1024);
+    let largestRead = 0;
+    const local = new LocalBackend(location);
+    const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      async read(path: string, maxBytes?: number) {
+        const bytes = await local.read(path, maxBytes);
+        largestRead = Math.max(largestRead, bytes.length);
+        return bytes;
+      },
+    });
+    const refused = await Repository.open(watched, root).then(
+      () => "opened",
+      (error: BuckyError) => `${error.code}: ${error.message}`,
+    );
+    expect(refused).toContain("E_INTEGRITY");
+    expect(refused).toContain("its config is larger than");
+    expect(largestRead).toBeLessThanOrEqual(MAX_CONFIG_FILE_BYTES);
+  });
+
+  test("a blob of a few KiB of zstd standing for a GiB is not decompressed past its size", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    repository.close();
+    // 64 frames of 16 MiB of zeros each, one after the other: 1 GiB, in a few KiB.
+    const frame = Bun.zstdCompressSync(new Uint8Array(16 * 1024 * 1024), { level: 19 });
+    const bomb = Buffer.concat(Array.from({ length: 64 }, () => frame));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    // Sealed as any holder of the backup key can, under an id the index names.
+    const planted = await Repository.open(new LocalBackend(location), root);
+    const small = "aa".repeat(32);
+    const claimedHuge = "bb".repeat(32);
+    const pack = "cc".repeat(32);
+    const sealedOf = (id: string) =>
+      seal(planted.keys, [new Uint8Array([BLOB_ZSTD]), bomb], `blob ${id}`, randomBytes(12));
+    const first = sealedOf(small);
+    const second = sealedOf(claimedHuge);
+    await planted.backend.write(packPath(pack), [first, second]);
+    const name = randomBytes(16).toString("hex");
+    await planted.backend.write(
+      `index/${name}`,
+      sealIndex(planted.keys, name, [
+        { id: small, type: "data", pack, offset: 0, length: first.length, size: 1000 },
+        // An index entry may say anything: a data blob is never past the chunker's largest.
+        {
+          id: claimedHuge,
+          type: "data",
+          pack,
+          offset: first.length,
+          length: second.length,
+          size: 2 ** 40,
+        },
+      ]),
+    );
+    planted.close();
+    const reopened = await Repository.open(new LocalBackend(location), root);
+    try {
+      const problem = (id: string) =>
+        reopened.readBlob(id).then(
+          () => "read",
+          (error: BuckyError) => `${error.code}: ${error.message}`,
+        );
+      expect(await problem(small)).toContain("decompresses to over 1000 bytes");
+      expect(await problem(claimedHuge)).toContain(
+        `decompresses to over ${reopened.chunker.parameters.maxBytes} bytes`,
+      );
+    } finally {
+      reopened.close();
+    }
+  });
+
+  test("a prune writes the index in files no larger than a via carries", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    const source = newDir();
+    for (let i = 0; i < 200; i++) writeFileSync(join(source, `f${i}`), randomBytes(100));
+    await snapshot(repository, source, "2026-01-01T00:00:00.000Z");
+    await snapshot(repository, sourceTree(), "2026-01-01T01:00:00.000Z");
+    const blobs = [...repository.blobs()].length;
+    // A small limit stands for the via's 48 MiB (a million blobs).
+    await pruneRepository(repository, DEFAULT_RETENTION, undefined, undefined, 2048);
+    repository.close();
+    const names = readdirSync(join(location, "index"));
+    expect(names.length).toBeGreaterThan(3);
+    for (const name of names)
+      expect(readFileSync(join(location, "index", name)).length).toBeLessThanOrEqual(2048);
+    const reopened = await Repository.open(new LocalBackend(location), root);
+    try {
+      expect([...reopened.blobs()].length).toBe(blobs);
+    } finally {
+      reopened.close();
+    }
+    await sound(location);
   });
 
   test("a backup cut off after any number of writes leaves a repository that verifies", async () => {
