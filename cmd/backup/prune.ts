@@ -22,5 +22,11 @@ export default defineBuckyCommand({
       now: context.now,
     }),
   text: (r) =>
-    `${r.target}: kept ${plural(r.keptSnapshots, "snapshot")}, forgot ${r.removedSnapshots}; freed ${formatBytes(r.freedBytes)} (${plural(r.removedPacks, "pack")} deleted, ${r.rewrittenPacks} rewritten).`,
+    [
+      `${r.target}: kept ${plural(r.keptSnapshots, "snapshot")}, forgot ${r.removedSnapshots}; freed ${formatBytes(r.freedBytes)} (${plural(r.removedPacks, "pack")} deleted, ${r.rewrittenPacks} rewritten).`,
+      ...r.removedIndexFiles.map(
+        (f) =>
+          `  deleted index file ${f.file.slice(0, 8)}, left out: ${f.problem}${f.signedBy ? ` (signed by ${f.signedBy})` : ""}.`,
+      ),
+    ].join("\n"),
 });
