@@ -5,7 +5,13 @@ import { type SigningKey, signingKeyFromSeed } from "../ed25519.ts";
 import { fromBase64url, toBase64url } from "../encoding.ts";
 import { deviceIdFromPublicKey } from "../ids.ts";
 import type { DeviceName, ZoneName } from "../names.ts";
-import { type BlobLocation, decodeIndex, encodeIndex, indexDigest, inIndexOrder } from "./formats.ts";
+import {
+  type BlobLocation,
+  decodeIndex,
+  encodeIndex,
+  indexDigest,
+  inIndexOrder,
+} from "./formats.ts";
 import { checkIndexSignature, type IndexFacts, signIndex } from "./index-signature.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(6));
