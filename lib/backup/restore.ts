@@ -69,9 +69,11 @@ import {
   type NamedSnapshot,
   type SnapshotCheck,
   type SnapshotJudge,
+  SnapshotSignatures,
   type SnapshotTrust,
   trustedNewest,
 } from "./snapshot-trust.ts";
+import { StateImages } from "./state-images.ts";
 import { readTargets } from "./targets.ts";
 import {
   type AppNotTaken,
@@ -169,9 +171,9 @@ export async function restoreSnapshot(options: {
       // Checked against the zone the home is of (the phrase's), where it knows: then a
       // snapshot another holder of the backup key filed in a device's name is never chosen.
       const anchor = home?.zone ?? ownerZone(paths, log);
-      const signatures = new Map(
-        all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, anchor)] as const),
-      );
+      // Each signature checked once, whatever asks for it after.
+      const checked = new SnapshotSignatures(anchor);
+      const signatures = new Map(all.map((s) => [s.name, checked.of(s)] as const));
       // A home whose zone state is damaged, holding no owner key, knows its own key: it is
       // restored only from a snapshot that key signed (an older bucky's unsigned one if
       // named), whose zone is then the home's own word, not another key holder's.
@@ -232,8 +234,16 @@ export async function restoreSnapshot(options: {
         throw new BuckyError("E_INTEGRITY", `snapshot ${name.slice(0, 8)} names no valid zone`);
       const ofZone = all.filter((s) => s.snapshot.zone === zoneId);
       const homeDevice = home?.device;
+      const ofZoneChecked = checked.zone === zoneId ? checked : new SnapshotSignatures(zoneId);
       const restoreFrom = (from: NamedSnapshot) =>
-        restoreHome(repository, from, { ...options, zone: zoneId, all, ofZone, progress });
+        restoreHome(repository, from, {
+          ...options,
+          zone: zoneId,
+          all,
+          ofZone,
+          progress,
+          signatures: ofZoneChecked,
+        });
       const automatic = options.snapshot === "latest" && options.device === undefined;
       // A home that is a device of the zone (by its state, or its own key) stays that one.
       const mayChooseAnother = automatic && snapshot.device !== homeDevice && !self;
@@ -253,7 +263,7 @@ export async function restoreSnapshot(options: {
         s.snapshot.device === snapshot.device
           ? false
           : judged
-            ? checkSnapshot(s, judged).trust === "signed"
+            ? checkSnapshot(s, judged, ofZoneChecked).trust === "signed"
             : signatures.get(s.name)?.kind === "signed",
       );
       let next: NamedSnapshot;
@@ -293,9 +303,11 @@ async function restoreHome(
     readonly progress: { onProgress?: (progress: Readonly<RestoreProgress>) => void };
     readonly log: Log;
     readonly now: () => number;
+    /** The snapshots' signatures, checked against `zone` once. */
+    readonly signatures: SnapshotSignatures;
   },
 ): Promise<RestoreCommandResult | Refused> {
-  const { paths, log, progress, all, ofZone } = options;
+  const { paths, log, progress, all, ofZone, signatures } = options;
   const zoneId = options.zone;
   const { name, snapshot } = chosen;
   if (snapshot.zone !== zoneId) {
@@ -338,6 +350,8 @@ async function restoreHome(
     }
     // The owner's revocations in each device's newest own state and the hot changes: the state the
     // chosen snapshot brings cannot leave one out.
+    // Each device's state restored once, for its revocations and then to merge.
+    const images = new StateImages(repository, staging);
     let hot: Uint8Array[];
     let revocations: Awaited<ReturnType<typeof revocationsIn>>;
     try {
@@ -345,7 +359,7 @@ async function restoreHome(
       hot = shipped.changesets;
       for (const { name, problem } of shipped.unreadable)
         log.warn("a hot file does not open: left out", { file: name, problem });
-      revocations = await revocationsIn(repository, ofZone, hot, zoneId, staging);
+      revocations = await revocationsIn(ofZone, hot, zoneId, images, signatures);
     } catch (error) {
       closeWhole(staged.db);
       throw error;
@@ -358,17 +372,18 @@ async function restoreHome(
     try {
       const context = {
         ...staged,
-        scratch: staging,
         zone: zoneId,
         log,
         now: options.now,
         revocations,
+        images,
+        signatures,
       };
       const taken = new Set([name]);
-      merged = await mergeStateImages(repository, ofZone, taken, context);
+      merged = await mergeStateImages(ofZone, taken, context);
       replayed = replayHot(staged, zoneId, hot, log, options.now);
       // The devices the hot changes admitted: their snapshots' states too.
-      merged += await mergeStateImages(repository, ofZone, taken, context);
+      merged += await mergeStateImages(ofZone, taken, context);
       judge = {
         zone: zoneId,
         membership: withRevocations(loadMembership(staged.db, zoneId), revocations),
@@ -377,8 +392,9 @@ async function restoreHome(
       keepers = appKeepersIn(staged.db, judge.membership);
     } finally {
       closeWhole(staged.db);
+      images.close();
     }
-    const check = checkSnapshot(chosen, judge);
+    const check = checkSnapshot(chosen, judge, signatures);
     const refused = refusal(chosen, check, options.snapshot !== "latest");
     if (refused) return { refused, check, judge };
     // A device's own snapshot dated ahead of now is not its newest: the one before is.
@@ -390,10 +406,11 @@ async function restoreHome(
         device: s.snapshot.device,
         time: s.snapshot.time,
       });
-    const { leftOut } = trustedNewest(ofZone, judge);
+    const { leftOut } = trustedNewest(ofZone, judge, signatures);
     const { newest } = trustedNewest(
       ofZone.filter((s) => !ahead.includes(s)),
       judge,
+      signatures,
     );
     for (const out of leftOut)
       log.warn("a snapshot was left out", {

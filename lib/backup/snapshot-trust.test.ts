@@ -27,6 +27,7 @@ import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { chooseSnapshot } from "./snapshot-choice.ts";
 import { checkSnapshot, type SnapshotJudge, trustedNewest } from "./snapshot-trust.ts";
+import { StateImages } from "./state-images.ts";
 import { verifyRepository } from "./verify.ts";
 import { gatherFromDevices } from "./zone-restore.ts";
 import { revocationsIn, withRevocations } from "./zone-revocations.ts";
@@ -88,6 +89,9 @@ function documentOf(key: SigningKey): string {
     names.has(key) ? testOwner : outsider,
   ).jws;
 }
+
+/** Where a test's state images are restored. */
+const imagesOf = (repository: Repository) => new StateImages(repository, newDir());
 
 async function newRepository(): Promise<Repository> {
   return Repository.openOrCreate(new LocalBackend(newDir()), new Uint8Array(randomBytes(32)));
@@ -570,7 +574,7 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
       const all = await repository.snapshots();
       const thief = all.find((s) => s.name === phone) as (typeof all)[number];
       expect(checkSnapshot(thief, unrevoked).trust).toBe("signed");
-      const found = await revocationsIn(repository, all, [], testZone.id, newDir());
+      const found = await revocationsIn(all, [], testZone.id, imagesOf(repository));
       expect(found.map((r) => r.name as string)).toEqual(["phone"]);
       const judged = { ...unrevoked, membership: withRevocations(unrevoked.membership, found) };
       expect(checkSnapshot(thief, judged)).toMatchObject({ trust: "revoked" });
@@ -587,8 +591,8 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
         nas,
       ).bytes;
       const thiefOnly = all.filter((s) => s.name === phone);
-      expect(await revocationsIn(repository, thiefOnly, [], testZone.id, newDir())).toEqual([]);
-      const fromHot = await revocationsIn(repository, thiefOnly, [hot], testZone.id, newDir());
+      expect(await revocationsIn(thiefOnly, [], testZone.id, imagesOf(repository))).toEqual([]);
+      const fromHot = await revocationsIn(thiefOnly, [hot], testZone.id, imagesOf(repository));
       expect(fromHot.map((r) => r.name as string)).toEqual(["phone"]);
       // Only the owner's word counts: a revocation it did not sign is passed over.
       const other = await newRepository();
@@ -615,7 +619,7 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
           ],
         });
         expect(
-          await revocationsIn(other, await other.snapshots(), [], testZone.id, newDir()),
+          await revocationsIn(await other.snapshots(), [], testZone.id, imagesOf(other)),
         ).toEqual([]);
       } finally {
         other.close();
@@ -641,11 +645,10 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
           state: foundingOps({ nas, laptop, phone: stolen }),
         });
       const found = await revocationsIn(
-        repository,
         await repository.snapshots(),
         [],
         testZone.id,
-        newDir(),
+        imagesOf(repository),
       );
       expect(found.map((r) => r.name as string)).toEqual(["phone"]);
     });

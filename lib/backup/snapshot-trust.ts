@@ -7,7 +7,10 @@
  * takes no one else's data; `bucky backup list` and `verify` say which fail, and why.
  */
 import type { Snapshot } from "../../protocol/backup/formats.ts";
-import { checkSnapshotSignature } from "../../protocol/backup/snapshot-signature.ts";
+import {
+  checkSnapshotSignature,
+  type SnapshotSignature,
+} from "../../protocol/backup/snapshot-signature.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -50,12 +53,37 @@ export interface SnapshotJudge {
   readonly membership: Membership;
 }
 
+/**
+ * Each snapshot's signature checked once against one zone (two Ed25519 verifications: its
+ * record and its device document), however often a restore asks: what the signature says
+ * depends on the snapshot and the zone only, not on the zone state it is judged by.
+ */
+export class SnapshotSignatures {
+  private readonly checked = new Map<string, SnapshotSignature>();
+
+  constructor(readonly zone: ZoneId | undefined) {}
+
+  of(entry: NamedSnapshot): SnapshotSignature {
+    let signature = this.checked.get(entry.name);
+    if (!signature) {
+      signature = checkSnapshotSignature(entry.name, entry.snapshot, this.zone);
+      this.checked.set(entry.name, signature);
+    }
+    return signature;
+  }
+}
+
 export function checkSnapshot(
   entry: NamedSnapshot,
   judge: SnapshotJudge | undefined,
+  /** Signatures checked already, used when checked against the judge's zone. */
+  signatures?: SnapshotSignatures,
 ): SnapshotCheck {
   const { name, snapshot } = entry;
-  const signature = checkSnapshotSignature(name, snapshot, judge?.zone);
+  const signature =
+    signatures && signatures.zone === judge?.zone
+      ? signatures.of(entry)
+      : checkSnapshotSignature(name, snapshot, judge?.zone);
   if (signature.kind === "unsigned")
     return {
       trust: "unsigned",
@@ -124,8 +152,9 @@ export interface LeftOut {
 export function trustedNewest(
   all: readonly NamedSnapshot[],
   judge: SnapshotJudge,
+  signatures?: SnapshotSignatures,
 ): { newest: Map<string, NamedSnapshot>; leftOut: LeftOut[] } {
-  const checks = new Map(all.map((entry) => [entry.name, checkSnapshot(entry, judge)]));
+  const checks = new Map(all.map((entry) => [entry.name, checkSnapshot(entry, judge, signatures)]));
   const newest = newestByDevice(all.filter((s) => checks.get(s.name)?.trust === "signed"));
   const untrusted = all.filter((s) => {
     const taken = newest.get(s.snapshot.device);

@@ -46,7 +46,13 @@ import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import type { Repository } from "./repository.ts";
 import { readTree, restoreTree } from "./restorer.ts";
-import { datedByNow, type NamedSnapshot, trustedNewest } from "./snapshot-trust.ts";
+import {
+  datedByNow,
+  type NamedSnapshot,
+  type SnapshotSignatures,
+  trustedNewest,
+} from "./snapshot-trust.ts";
+import type { StateImages } from "./state-images.ts";
 import { withRevocations } from "./zone-revocations.ts";
 
 export type { NamedSnapshot } from "./snapshot-trust.ts";
@@ -134,12 +140,15 @@ interface MergeContext {
   /** The restored zone state, open, and the seal it is kept under. */
   readonly db: StateDb;
   readonly seal: StateSeal;
-  readonly scratch: string;
   readonly zone: ZoneId;
   readonly log: Log;
   readonly now: () => number;
   /** The owner's revocations found anywhere in the repository (zone-revocations.ts). */
   readonly revocations?: readonly Revocation[];
+  /** Where the snapshots' states are restored, each once (shared with revocationsIn). */
+  readonly images: StateImages;
+  /** Signatures checked already against the zone. */
+  readonly signatures?: SnapshotSignatures;
 }
 
 /**
@@ -150,7 +159,6 @@ interface MergeContext {
  * chosen one among them), and gains those merged now.
  */
 export async function mergeStateImages(
-  repository: Repository,
   all: readonly NamedSnapshot[],
   taken: Set<string>,
   context: MergeContext,
@@ -162,70 +170,62 @@ export async function mergeStateImages(
       zone: context.zone,
       membership: withRevocations(loadMembership(db, context.zone), context.revocations ?? []),
     };
-    const next = [...trustedNewest(all, judge).newest.values()].filter((s) => !taken.has(s.name));
+    const next = [...trustedNewest(all, judge, context.signatures).newest.values()].filter(
+      (s) => !taken.has(s.name),
+    );
     if (next.length === 0) return merged;
     for (const other of next) {
       taken.add(other.name);
-      merged += await mergeStateImage(repository, other, context);
+      merged += await mergeStateImage(other, context);
     }
   }
 }
 
 /** Applies the changesets one snapshot's zone state holds that the restored one lacks. */
-async function mergeStateImage(
-  repository: Repository,
-  other: NamedSnapshot,
-  context: MergeContext,
-): Promise<number> {
+async function mergeStateImage(other: NamedSnapshot, context: MergeContext): Promise<number> {
   let merged = 0;
   const { db } = context;
-  if (!(await hasTop(repository, other.snapshot.tree, "state.db"))) return 0;
-  const aside = join(context.scratch, `.state-${randomBytes(4).toString("hex")}`);
+  const image = await context.images.pathOf(other);
+  if (image === undefined) return 0;
+  const theirs = openStateDb(image, { create: false });
   try {
-    await restoreWhole(repository, other, "state.db", aside);
-    const theirs = openStateDb(join(aside, "state.db"), { create: false });
-    try {
-      const source = `the snapshot of ${other.snapshot.device}`;
-      // A newer snapshot past a checkpoint this state lacks: the checkpoint first, as a
-      // device coming back would take it from a peer.
-      const offer = offerFor(theirs.$client, versionVector(db));
-      if (offer)
-        await takeOffer(
-          {
-            ...context,
-            source,
-            fetchPage: async (request) =>
-              checkpointPage(theirs.$client, decodePageRequest(request)),
-          },
-          offer,
-        ).catch((error: unknown) => {
-          // What does not check out is left out; the rest of the restore goes on.
-          if (!(error instanceof BuckyError)) throw error;
-          context.log.warn("a snapshot's checkpoint was not taken", {
-            snapshot: other.name.slice(0, 8),
-            error: error.message,
-          });
-        });
-      for (let more = true; more; ) {
-        const page = entriesMissingFrom(theirs, versionVector(db));
-        more = page.more && page.entries.length > 0;
-        if (page.entries.length === 0) break;
-        const result = ingestEntries(db, page.entries, {
-          zone: context.zone,
-          nowMs: context.now(),
-          log: context.log,
+    const source = `the snapshot of ${other.snapshot.device}`;
+    // A newer snapshot past a checkpoint this state lacks: the checkpoint first, as a
+    // device coming back would take it from a peer.
+    const offer = offerFor(theirs.$client, versionVector(db));
+    if (offer)
+      await takeOffer(
+        {
+          ...context,
           source,
-          seal: context.seal,
+          fetchPage: async (request) => checkpointPage(theirs.$client, decodePageRequest(request)),
+        },
+        offer,
+      ).catch((error: unknown) => {
+        // What does not check out is left out; the rest of the restore goes on.
+        if (!(error instanceof BuckyError)) throw error;
+        context.log.warn("a snapshot's checkpoint was not taken", {
+          snapshot: other.name.slice(0, 8),
+          error: error.message,
         });
-        merged += result.applied.length;
-        // Nothing more can be taken from it (refused, or waiting on what it lacks).
-        if (result.applied.length === 0) break;
-      }
-    } finally {
-      theirs.$client.close();
+      });
+    for (let more = true; more; ) {
+      const page = entriesMissingFrom(theirs, versionVector(db));
+      more = page.more && page.entries.length > 0;
+      if (page.entries.length === 0) break;
+      const result = ingestEntries(db, page.entries, {
+        zone: context.zone,
+        nowMs: context.now(),
+        log: context.log,
+        source,
+        seal: context.seal,
+      });
+      merged += result.applied.length;
+      // Nothing more can be taken from it (refused, or waiting on what it lacks).
+      if (result.applied.length === 0) break;
     }
   } finally {
-    rmSync(aside, { recursive: true, force: true });
+    theirs.$client.close();
   }
   return merged;
 }

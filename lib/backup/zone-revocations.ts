@@ -14,21 +14,15 @@
  * repository holds scores of snapshots per device: reading every one would make a
  * disaster restore read gigabytes for nothing.
  */
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { checkSnapshotSignature } from "../../protocol/backup/snapshot-signature.ts";
 import { decodeChangeset } from "../../protocol/changeset.ts";
 import { type Revocation, verifyRevocation } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { BuckyError } from "../errors.ts";
 import { openStateDb } from "../store/db.ts";
 import { deviceRows, type Member, type Membership } from "../sync/membership.ts";
-import type { Repository } from "./repository.ts";
-import { readTree, restoreTree } from "./restorer.ts";
-import type { NamedSnapshot } from "./snapshot-trust.ts";
+import { type NamedSnapshot, SnapshotSignatures } from "./snapshot-trust.ts";
+import type { StateImages } from "./state-images.ts";
 
 /** States tried per device when its newest does not open. */
 const STATES_TRIED_PER_DEVICE = 3;
@@ -39,11 +33,13 @@ const STATES_TRIED_PER_DEVICE = 3;
  * in the hot changesets `hot`.
  */
 export async function revocationsIn(
-  repository: Repository,
   snapshots: readonly NamedSnapshot[],
   hot: readonly Uint8Array[],
   zone: ZoneId,
-  scratch: string,
+  /** Where the states are restored (each once, shared with the rest of the restore). */
+  images: StateImages,
+  /** Signatures checked already against `zone`. */
+  signatures: SnapshotSignatures = new SnapshotSignatures(zone),
 ): Promise<Revocation[]> {
   const found = new Map<string, Revocation>();
   const take = (key: string, value: string | null) => {
@@ -52,37 +48,26 @@ export async function revocationsIn(
   };
   const seen = new Set<string>();
   /** Reads one snapshot's state's revocations; whether it opened (or was read already). */
-  const readState = async ({ snapshot }: NamedSnapshot): Promise<boolean> => {
-    let state: string;
+  const readState = async (entry: NamedSnapshot): Promise<boolean> => {
+    let path: string | undefined;
     try {
-      const node = (await readTree(repository, snapshot.tree)).find((n) => n.name === "state.db");
-      if (node?.type !== "file") return false;
-      state = node.content.join(",");
-    } catch (error) {
-      if (error instanceof BuckyError) return false;
-      throw error;
-    }
-    if (seen.has(state)) return true;
-    const aside = join(scratch, `.revocations-${randomBytes(4).toString("hex")}`);
-    try {
-      const result = await restoreTree(repository, snapshot.tree, aside, { path: "state.db" });
-      if (result.damaged.length > 0) return false;
-      const db = openStateDb(join(aside, "state.db"), { create: false });
+      path = await images.pathOf(entry);
+      if (path === undefined) return false;
+      if (seen.has(path)) return true;
+      const db = openStateDb(path, { create: false });
       try {
         for (const { key, value } of deviceRows(db)) take(key, value);
       } finally {
         db.$client.close();
       }
-      seen.add(state);
+      seen.add(path);
       return true;
     } catch {
       // A state that does not open holds nothing to judge with: the next older is tried.
       return false;
-    } finally {
-      rmSync(aside, { recursive: true, force: true });
     }
   };
-  for (const newestFirst of statesToRead(snapshots, zone))
+  for (const newestFirst of statesToRead(snapshots, zone, signatures))
     for (const entry of newestFirst) if (await readState(entry)) break;
   for (const bytes of hot) {
     try {
@@ -98,11 +83,15 @@ export async function revocationsIn(
  * Of each device, its newest snapshots it signed itself (its newest unsigned ones if it
  * signed none), newest first, a few.
  */
-function statesToRead(snapshots: readonly NamedSnapshot[], zone: ZoneId): NamedSnapshot[][] {
+function statesToRead(
+  snapshots: readonly NamedSnapshot[],
+  zone: ZoneId,
+  signatures: SnapshotSignatures,
+): NamedSnapshot[][] {
   const byDevice = new Map<string, { signed: NamedSnapshot[]; unsigned: NamedSnapshot[] }>();
   for (const entry of snapshots) {
     if (entry.snapshot.zone !== zone) continue;
-    const kind = checkSnapshotSignature(entry.name, entry.snapshot, zone).kind;
+    const kind = signatures.of(entry).kind;
     if (kind === "forged") continue;
     const of = byDevice.get(entry.snapshot.device) ?? { signed: [], unsigned: [] };
     of[kind].push(entry);
