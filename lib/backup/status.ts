@@ -29,6 +29,8 @@ export interface TargetStatus {
     readonly damaged: number;
     /** Snapshots filed in a device's name by another key (absent: none, or an older bucky's verify). */
     readonly forged?: number;
+    /** Index files left out as forged (absent: none, or an older bucky's verify). */
+    readonly forgedIndex?: number;
   };
   readonly lastPrune?: { readonly at: string };
   /** A scheduled backup found the previous one still running: data grows faster than it uploads. */

@@ -111,16 +111,19 @@ export async function verifyTarget(options: {
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged:
-        result.damaged.length +
-        result.unreadable.length +
-        result.unreadableIndex.length +
-        result.forgedIndex.length,
+      damaged: result.damaged.length + result.unreadable.length + result.unreadableIndex.length,
       ...(forged > 0 ? { forged } : {}),
+      ...(result.forgedIndex.length > 0 ? { forgedIndex: result.forgedIndex.length } : {}),
     },
   }));
   if (result.ok) log.info("backup verified", { target: target.name, blobs: result.checkedBlobs });
-  else log.error("backup damaged", { target: target.name, damaged: result.damaged.length, forged });
+  else
+    log.error("backup damaged", {
+      target: target.name,
+      damaged: result.damaged.length,
+      forged,
+      forgedIndex: result.forgedIndex.length,
+    });
   return { target: target.name, ...result };
 }
 

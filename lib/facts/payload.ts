@@ -45,8 +45,11 @@ export interface BackupRun {
 export interface TargetFacts {
   lastBackup?: BackupRun;
   lastBackupError?: { at: string; message: string };
-  /** `forged`: snapshots filed in a device's name by another key (absent: none said). */
-  lastVerify?: { at: string; ok: boolean; damaged: number; forged?: number };
+  /**
+   * `forged`: snapshots filed in a device's name by another key; `forgedIndex`: index files
+   * left out as forged (absent: none said).
+   */
+  lastVerify?: { at: string; ok: boolean; damaged: number; forged?: number; forgedIndex?: number };
   behindSince?: string | null;
 }
 
@@ -295,7 +298,13 @@ const targetFacts = object<TargetFacts>({
   lastBackup: optional(backupRun),
   lastBackupError: optional(object({ at: text(40), message: text(500) })),
   lastVerify: optional(
-    object({ at: text(40), ok: flag, damaged: amount, forged: optional(amount) }),
+    object({
+      at: text(40),
+      ok: flag,
+      damaged: amount,
+      forged: optional(amount),
+      forgedIndex: optional(amount),
+    }),
   ),
   behindSince: optional(nullable(text(40))),
 });

@@ -175,6 +175,8 @@ export const en = {
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
     forgedSnapshots: (p: { device: string; target: string; count: number }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found ${p.count === 1 ? "a snapshot" : s(p.count, "snapshot", "snapshots")} filed in a device's name by someone else holding the backup key. Restores leave them out; revoke the device that wrote them.`,
+    forgedIndex: (p: { device: string; target: string; count: number }) =>
+      `The last verify of ${p.device}'s backups to ${p.target} found ${p.count === 1 ? "an index file" : s(p.count, "index file", "index files")} no device of the zone signed, written by someone holding the backup key. They are left out, and the next prune deletes them.`,
     seeSnapshots: "See the snapshots",
     noCopyYet: (p: { device: string; app: string }) =>
       `${p.device} has no copy of ${p.app}'s data yet.`,

@@ -155,6 +155,8 @@ export const zhCN: Messages = {
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现损坏：请重新备份以重新存储受损数据。`,
     forgedSnapshots: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现 ${n(p.count)} 个快照由持有备份密钥的他人以某设备的名义写入。恢复时会忽略它们；请吊销写入它们的设备。`,
+    forgedIndex: (p) =>
+      `${p.device} 到 ${p.target} 的备份在最近一次校验中发现 ${n(p.count)} 个索引文件并非由本区域的设备签名，而是由持有备份密钥的他人写入。它们已被忽略，下次清理时会被删除。`,
     seeSnapshots: "查看快照",
     noCopyYet: (p) => `${p.device} 上还没有 ${p.app} 数据的副本。`,
     copyBehind: (p) => `${p.device} 上 ${p.app} 数据的副本落后 ${n(p.seconds)} 秒。`,

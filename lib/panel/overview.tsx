@@ -193,6 +193,12 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
           {elsewhere ? n.verifyOn(note) : <a href={href("backups")}>{n.seeSnapshots}</a>}
         </>
       );
+    case "forged-index":
+      return (
+        <>
+          {n.forgedIndex(note)} {n.verifyOn(note)}
+        </>
+      );
     case "no-copy-yet":
       return <>{n.noCopyYet(note)}</>;
     case "copy-behind":

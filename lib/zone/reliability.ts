@@ -98,6 +98,12 @@ export type ReliabilityNote =
       readonly target: string;
       readonly count: number;
     }
+  | {
+      readonly kind: "forged-index";
+      readonly device: string;
+      readonly target: string;
+      readonly count: number;
+    }
   | { readonly kind: "stale-verify"; readonly device: string }
   | { readonly kind: "no-copy-yet"; readonly device: string; readonly app: string }
   | {
@@ -229,10 +235,12 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     if (b.lastBackupAtMs === undefined) continue;
     if (!b.lastVerify) notes.push({ kind: "never-verified", device });
     else if (!b.lastVerify.ok) {
-      const { target, forged, damaged } = b.lastVerify;
-      // A verify that found only forged snapshots found nothing damaged: said as what it is.
+      const { target, forged, forgedIndex, damaged } = b.lastVerify;
+      // A verify that found only forged files found nothing damaged: said as what it is.
       if (forged > 0) notes.push({ kind: "forged-snapshots", device, target, count: forged });
-      if (forged === 0 || damaged > 0) notes.push({ kind: "damaged", device, target });
+      if (forgedIndex > 0) notes.push({ kind: "forged-index", device, target, count: forgedIndex });
+      if ((forged === 0 && forgedIndex === 0) || damaged > 0)
+        notes.push({ kind: "damaged", device, target });
     } else if (input.nowMs - b.lastVerify.atMs > STALE_VERIFY_MS)
       notes.push({ kind: "stale-verify", device });
   }
@@ -361,6 +369,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the last verify of ${note.device}'s backups to ${note.target} found damage: run \`bucky backup verify\` there to see what`;
     case "forged-snapshots":
       return `the last verify of ${note.device}'s backups to ${note.target} found ${note.count === 1 ? "a snapshot" : `${note.count} snapshots`} filed in a device's name by someone else holding the backup key (restores leave them out): run \`bucky backup verify\` there to see which, and revoke the device that wrote them`;
+    case "forged-index":
+      return `the last verify of ${note.device}'s backups to ${note.target} found ${note.count === 1 ? "an index file" : `${note.count} index files`} no device of the zone signed, written by someone holding the backup key (left out; the next prune deletes ${note.count === 1 ? "it" : "them"}): run \`bucky backup verify\` there to see who signed ${note.count === 1 ? "it" : "them"}`;
     case "stale-verify":
       return `the backups of ${note.device} have not been verified for over a week`;
     case "no-copy-yet":
@@ -480,7 +490,14 @@ function whyText(why: NoBackupWhy, device: string): string {
 
 interface DeviceBackups {
   lastBackupAtMs?: number;
-  lastVerify?: { atMs: number; ok: boolean; target: string; damaged: number; forged: number };
+  lastVerify?: {
+    atMs: number;
+    ok: boolean;
+    target: string;
+    damaged: number;
+    forged: number;
+    forgedIndex: number;
+  };
   failing: { target: string; message: string }[];
   behind: string[];
   outpaced: { target: string; changedPerHour: number; shippedPerHour: number }[];
@@ -509,6 +526,7 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
           target,
           damaged: status.lastVerify.damaged,
           forged: status.lastVerify.forged ?? 0,
+          forgedIndex: status.lastVerify.forgedIndex ?? 0,
         };
     }
     if (status.behindSince) result.behind.push(target);
