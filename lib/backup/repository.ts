@@ -109,6 +109,8 @@ export class Repository {
    * device not in good standing): a trusted one's location for the same blob wins.
    */
   private readonly weak = new Set<string>();
+  /** Whether the index was loaded with a zone to judge by: else no file is trusted over another. */
+  private judged = false;
   /** Blobs added in this session and not yet in a written pack. */
   private readonly pending = new Map<string, BlobType>();
   private packParts: Uint8Array[] = [];
@@ -508,6 +510,7 @@ export class Repository {
   async loadIndex(judge?: SnapshotJudge): Promise<void> {
     this.index.clear();
     this.weak.clear();
+    this.judged = judge !== undefined;
     const names = await this.backend.list("index");
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
@@ -527,7 +530,7 @@ export class Repository {
         forged.push({ name, why: check.why, signedBy: check.signedBy });
         return;
       }
-      this.merge(file.blobs, judge !== undefined && check.trust === "signed");
+      this.merge(file.blobs, check.trust === "signed");
     };
     let next = 0;
     const reader = async () => {
@@ -538,10 +541,17 @@ export class Repository {
     this.forgedIndexFiles = forged.sort((a, b) => compareCodeUnits(a.name, b.name));
   }
 
-  /** Takes in one index file's blobs: a trusted file's locations win over untrusted ones'. */
-  private merge(blobs: readonly BlobLocation[], trusted: boolean): void {
+  /**
+   * Takes in one index file's blobs: a trusted file's locations win over untrusted ones'.
+   * (Judged by no zone, none is trusted, and none need be told apart.)
+   */
+  private merge(blobs: readonly BlobLocation[], signed: boolean): void {
+    if (!this.judged) {
+      for (const blob of blobs) this.index.set(blob.id, blob);
+      return;
+    }
     for (const blob of blobs) {
-      if (trusted) {
+      if (signed) {
         this.index.set(blob.id, blob);
         this.weak.delete(blob.id);
       } else if (!this.index.has(blob.id) || this.weak.has(blob.id)) {

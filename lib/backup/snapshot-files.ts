@@ -278,6 +278,8 @@ async function withSnapshot<T>(
   locked: boolean,
 ): Promise<T> {
   const target = chooseTarget(homeTargets(where.paths, where.log), where.target);
+  // The snapshots and the index files judged by the zone this home knows.
+  const judge = homeJudge(where.paths, where.log);
   return withRepository(
     where.paths,
     target,
@@ -290,7 +292,6 @@ async function withSnapshot<T>(
           "E_NOT_FOUND",
           `target ${target.name} has no snapshot ${where.snapshot}`,
         );
-      const judge = homeJudge(where.paths, where.log);
       const check = checkSnapshot(found, judge);
       const mayPutBack =
         check.trust === "signed" ||
@@ -312,6 +313,7 @@ async function withSnapshot<T>(
     {
       ...(locked ? { lock: { kind: "shared", purpose: "restore" } as const } : {}),
       ...(where.reach ? { reach: where.reach } : {}),
+      judge,
     },
   );
 }
