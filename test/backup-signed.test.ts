@@ -11,9 +11,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { indexSigner } from "../lib/backup/index-trust.ts";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
-import { sealSnapshot } from "../lib/backup/sealed.ts";
+import { sealIndex, sealSnapshot } from "../lib/backup/sealed.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import {
@@ -26,8 +27,10 @@ import { openZone } from "../lib/zone/open.ts";
 import { decodeTree, encodeTree, type TreeNode } from "../protocol/backup/formats.ts";
 import { sealDeviceKey } from "../protocol/backup/sealed-device-key.ts";
 import { signSnapshot } from "../protocol/backup/snapshot-signature.ts";
+import { signDeviceDocument } from "../protocol/documents.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "../protocol/ids.ts";
+import type { DeviceName } from "../protocol/names.ts";
 import {
   bucky,
   buckyJson,
@@ -365,6 +368,85 @@ describe("a snapshot file made to be unreadable, by anyone holding the backup ke
       damaged: [],
       unreadable: [{ snapshot: junk, problem: `snapshot ${junk} is malformed` }],
     });
+    const to = join(scratchDir(), "restored");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+});
+
+describe("index files planted by anyone holding the backup key", () => {
+  test("a forged and a junk one stop no prune, which deletes them; an unsigned one moves no blob", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    mkdirSync(join(home, "data"), { recursive: true });
+    writeFileSync(join(home, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    await buckyJson(["backup", "run", "--home", home]);
+    // Each naming every blob in a pack that is not there, as a key holder can write them:
+    // signed by a key of its own (with a device document of its own owner), unsigned (as
+    // an older bucky writes them), and one that does not open at all.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const outsider = signingKeyFromSeed(new Uint8Array(randomBytes(32)));
+    const zone = openZone(home, log);
+    const zoneId = zone.zone.id;
+    zone.close();
+    const sign = indexSigner({
+      zone: zoneId,
+      key: outsider,
+      document: signDeviceDocument(
+        { name: "nas" as DeviceName, devicePublicKey: outsider.publicKey, issuedAt: 1 },
+        outsider,
+      ).jws,
+    });
+    const forged = randomBytes(16).toString("hex");
+    const unsigned = randomBytes(16).toString("hex");
+    const junk = randomBytes(16).toString("hex");
+    const repository = await Repository.open(new LocalBackend(repo), root);
+    try {
+      const elsewhere = [...repository.blobs()].map((b) => ({ ...b, pack: "ee".repeat(32) }));
+      const id = repository.id;
+      await repository.backend.write(
+        `index/${forged}`,
+        sealIndex(repository.keys, forged, elsewhere, (o) =>
+          sign({ name: forged, repository: id, ...o }),
+        ),
+      );
+      await repository.backend.write(
+        `index/${unsigned}`,
+        sealIndex(repository.keys, unsigned, elsewhere),
+      );
+      await repository.backend.write(`index/${junk}`, randomBytes(200));
+    } finally {
+      repository.close();
+    }
+
+    const verify = await bucky(["backup", "verify", "--home", home, "--json"]);
+    expect(verify.exitCode).toBe(4);
+    expect(JSON.parse(verify.stdout)).toMatchObject({
+      ok: false,
+      damaged: [],
+      unreadableIndex: [{ file: junk }],
+      forgedIndex: [
+        {
+          file: forged,
+          why: expect.stringContaining("its device document is not the owner's"),
+          signedBy: deviceIdFromPublicKey(outsider.publicKey),
+        },
+      ],
+    });
+    const text = await bucky(["backup", "verify", "--home", home]);
+    expect(text.stdout).toContain(`index file ${forged.slice(0, 8)} is FORGED`);
+
+    const pruned = await buckyJson<{ removedIndexFiles: { file: string }[] }>([
+      "backup",
+      "prune",
+      "--home",
+      home,
+    ]);
+    expect(pruned.removedIndexFiles.map((f) => f.file).sort()).toEqual([forged, junk].sort());
+    const after = await bucky(["backup", "verify", "--read-data", "--home", home, "--json"]);
+    expect(after.exitCode).toBe(0);
     const to = join(scratchDir(), "restored");
     await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
     expect(readFileSync(join(to, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");

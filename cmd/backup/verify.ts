@@ -58,27 +58,41 @@ export default defineBuckyCommand({
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
+  const forgedIndex = r.forgedIndex.map(
+    (u) =>
+      `  index file ${u.file.slice(0, 8)} is FORGED: ${u.why}${u.signedBy ? ` (signed by ${u.signedBy})` : ""}. Written by someone holding the backup key; the next prune deletes it.`,
+  );
   const unreadable = [
     ...r.unreadable.map((u) => `  snapshot ${u.snapshot.slice(0, 8)} does not open: ${u.problem}.`),
     ...r.unreadableIndex.map(
       (u) =>
         `  index file ${u.file.slice(0, 8)} does not open: ${u.problem}. Damaged, or written by anyone who can write to the target; prune deletes it once no snapshot kept needs what it may name.`,
     ),
-    ...r.forgedIndex.map(
-      (u) =>
-        `  index file ${u.file.slice(0, 8)} is FORGED: ${u.why}${u.signedBy ? ` (signed by ${u.signedBy})` : ""}. Written by someone holding the backup key; the next prune deletes it.`,
-    ),
   ];
   if (r.damaged.length === 0 && unreadable.length > 0)
     return [
-      `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length + r.forgedIndex.length > 0 ? "file" : "snapshot")} that cannot be read or trusted (backups and restores leave them out).`,
+      `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length > 0 ? "file" : "snapshot")} that cannot be read (backups and restores leave them out).`,
       ...unreadable,
+      ...forgedIndex,
     ].join("\n");
-  if (r.damaged.length === 0)
-    return `${r.target} is NOT SOUND: ${plural(forged.length, "forged snapshot")}, written in a device's name by someone holding the backup key.`;
+  if (r.damaged.length === 0) {
+    const what = [
+      ...(forged.length > 0
+        ? [`${plural(forged.length, "forged snapshot")}, written in a device's name`]
+        : []),
+      ...(r.forgedIndex.length > 0
+        ? [`${plural(r.forgedIndex.length, "forged index file")} (left out)`]
+        : []),
+    ];
+    return [
+      `${r.target} is NOT SOUND: ${what.join(", and ")}, by someone holding the backup key.`,
+      ...forgedIndex,
+    ].join("\n");
+  }
   return [
     `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
     ...unreadable,
+    ...forgedIndex,
     ...r.damaged
       .slice(0, 20)
       .map(

@@ -371,7 +371,6 @@ function refuseUnreadableIndex(repository: Repository, unnamed: number): void {
  * Prunes a target of the zone and records it in the status. Only on the device that
  * reaches the target: the others may not delete from it (remote.ts), and need not.
  */
-
 export async function pruneTarget(options: {
   readonly paths: HomePaths;
   readonly target: string | undefined;
