@@ -285,6 +285,38 @@ describe("a repository in a directory", () => {
     expect(everything()).toEqual(before);
   });
 
+  test("an index file naming a pack outside the repository is refused: prune deletes nothing there", async () => {
+    const base = newDir();
+    const location = join(base, "a", "b");
+    mkdirSync(location, { recursive: true });
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    // Anyone holding the backup key: an index file naming a blob no snapshot uses in a
+    // "pack" that is a path out of the repository (data/../../../victim).
+    const victim = join(base, "victim");
+    writeFileSync(victim, "not the repository's");
+    const name = randomBytes(16).toString("hex");
+    await repository.backend.write(
+      `index/${name}`,
+      sealIndex(repository.keys, name, [
+        { id: "ab".repeat(32), type: "data", pack: "../../victim", offset: 0, length: 10, size: 1 },
+      ]),
+    );
+    repository.close();
+    const reopened = await Repository.open(new LocalBackend(location), root);
+    try {
+      expect(reopened.unreadableIndexFiles).toEqual([
+        { name, problem: `index ${name} names a pack that is no pack id` },
+      ]);
+      const pruned = await pruneRepository(reopened, DEFAULT_RETENTION);
+      expect(pruned.removedIndexFiles.map((f) => f.file)).toEqual([name]);
+    } finally {
+      reopened.close();
+    }
+    expect(readFileSync(victim, "utf8")).toBe("not the repository's");
+    await sound(location);
+  });
+
   test("index files are read a few at a time, not all at once", async () => {
     const location = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(location), root);

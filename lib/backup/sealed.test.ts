@@ -55,9 +55,30 @@ describe("sealed files", () => {
 
   test("index and snapshot round-trip, sealed under their names", () => {
     const blobs = [
-      { id: "a".repeat(64), type: "data" as const, pack: "p1", offset: 0, length: 100, size: 90 },
-      { id: "b".repeat(64), type: "tree" as const, pack: "p1", offset: 100, length: 50, size: 40 },
-      { id: "c".repeat(64), type: "data" as const, pack: "p2", offset: 0, length: 10, size: 1 },
+      {
+        id: "a".repeat(64),
+        type: "data" as const,
+        pack: "1".repeat(64),
+        offset: 0,
+        length: 100,
+        size: 90,
+      },
+      {
+        id: "b".repeat(64),
+        type: "tree" as const,
+        pack: "1".repeat(64),
+        offset: 100,
+        length: 50,
+        size: 40,
+      },
+      {
+        id: "c".repeat(64),
+        type: "data" as const,
+        pack: "2".repeat(64),
+        offset: 0,
+        length: 10,
+        size: 1,
+      },
     ];
     const sealed = sealIndex(keys, "i1", blobs);
     expect(openIndex(keys, "i1", sealed)).toEqual({ blobs });
