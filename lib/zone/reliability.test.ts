@@ -111,9 +111,9 @@ describe("the reliability level", () => {
       devices: [verifiedAs({ ok: false, damaged: 0, forgedIndex: 1 })],
       nowMs: NOW,
     });
-    expect(
-      planted.notes.filter((n) => n.kind === "forged-index" || n.kind === "damaged"),
-    ).toEqual([{ kind: "forged-index", device: "nas", target: "usb", count: 1 }]);
+    expect(planted.notes.filter((n) => n.kind === "forged-index" || n.kind === "damaged")).toEqual([
+      { kind: "forged-index", device: "nas", target: "usb", count: 1 },
+    ]);
     expect(planted.warnings).toContain(
       "the last verify of nas's backups to usb found an index file no device of the zone signed, written by someone holding the backup key (left out; the next prune deletes it): run `bucky backup verify` there to see who signed it",
     );
