@@ -46,3 +46,20 @@ export interface Backend {
 export function tooLarge(path: string, maxBytes: number): BuckyError {
   return new BuckyError("E_TOO_LARGE", `${path} holds more than ${maxBytes} bytes: not read`);
 }
+
+/**
+ * The segments of a path inside a repository, or an E_INTEGRITY refusal. Names reach the
+ * backends from files any holder of the backup key writes (an index file's pack ids): one
+ * naming `../../x` had prune delete a file outside the repository. The repository checks
+ * ids where it reads them; the backends refuse to leave their root all the same.
+ */
+export function repositorySegments(path: string): string[] {
+  const segments = path.split("/");
+  if (segments.some((segment) => segment === "" || segment === "." || segment === ".."))
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${JSON.stringify(path.slice(0, 200))} is no path inside a backup repository`,
+      "Someone holding the backup key may have written a file that names it; run `bucky backup verify`.",
+    );
+  return segments;
+}

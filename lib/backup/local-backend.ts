@@ -15,7 +15,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import { type Backend, tooLarge } from "./backend.ts";
+import { type Backend, repositorySegments, tooLarge } from "./backend.ts";
 
 export class LocalBackend implements Backend {
   constructor(
@@ -122,7 +122,7 @@ export class LocalBackend implements Backend {
   async close(): Promise<void> {}
 
   private resolve(path: string): string {
-    return join(this.root, ...path.split("/"));
+    return join(this.root, ...repositorySegments(path));
   }
 
   /** A new temporary file beside `target`, written and flushed. */

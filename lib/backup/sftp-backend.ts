@@ -17,7 +17,7 @@ import { homedir } from "node:os";
 import { posix } from "node:path";
 import { Client, type FileEntryWithStats, type SFTPWrapper, type Stats, utils } from "ssh2";
 import { BuckyError } from "../errors.ts";
-import { type Backend, tooLarge } from "./backend.ts";
+import { type Backend, repositorySegments, tooLarge } from "./backend.ts";
 
 export interface SftpOptions {
   /** A private key without a passphrase; by default the first of ~/.ssh/id_{ed25519,ecdsa,rsa}. */
@@ -242,7 +242,7 @@ export class SftpBackend implements Backend {
   }
 
   private resolve(path: string): string {
-    return posix.join(this.target.root, path);
+    return posix.join(this.target.root, ...repositorySegments(path));
   }
 
   private async open(path: string, flags: "r", action: string): Promise<Buffer> {
