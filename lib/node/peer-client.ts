@@ -56,12 +56,16 @@ export interface RelayOptions {
 
 /**
  * Where to send a request along a route: a TLS server the peer's (its certificate pinned),
- * or, `own`, the door of this relay's own streams (plain HTTP inside the device's tunnel).
+ * or, `own`, the door of this relay's own streams (plain HTTP inside the device's tunnel),
+ * a Unix socket of this process.
  */
 interface Opened {
   readonly base: string;
-  readonly own?: true;
+  readonly own?: { readonly unix: string };
 }
+
+/** The URL base of a request by an own stream: its socket is the fetch's `unix` option. */
+const OWN_BASE = "http://own";
 
 /** One way to a peer: one of its own addresses, or through a relay. */
 interface Route {
@@ -177,11 +181,11 @@ export class PeerClient {
             body: retryable ? retryable.attempt() : init.body,
             redirect: "manual",
             signal: init.signal,
-            ...(opened.own ? {} : { tls: pinnedTls(peer.certPem) }),
+            ...(opened.own ? { unix: opened.own.unix } : { tls: pinnedTls(peer.certPem) }),
             duplex: "half",
             // The app's bytes as it sent them: a compressed answer stays compressed.
             decompress: false,
-          } as RequestInit);
+          } as BunFetchRequestInit & { decompress: boolean });
           this.reached(peer, route, startMs, opened);
           return response;
         } catch (error) {
@@ -282,11 +286,11 @@ export class PeerClient {
   ): Promise<Opened | undefined> {
     if (route.via) {
       const failedAt = this.ownFailing.get(peer.id);
-      const ownDoor =
+      const ownSocket =
         own && (failedAt === undefined || this.now() - failedAt >= OWN_RETRY_MS)
-          ? this.forwarders?.ownAddressFor(route.via, peer)
+          ? this.forwarders?.ownSocketFor(route.via, peer)
           : undefined;
-      if (ownDoor) return { base: ownDoor, own: true };
+      if (ownSocket) return { base: OWN_BASE, own: { unix: ownSocket } };
       const door = this.forwarders?.addressFor(route.via, peer);
       return door ? { base: door } : undefined;
     }
@@ -360,7 +364,7 @@ export class PeerClient {
               ...(options.contentType ? { "content-type": options.contentType } : {}),
               ...this.authenticate(peer, { method, path, audience: peer.id, body }),
             },
-            ...(opened.own ? {} : { tls: pinnedTls(peer.certPem) }),
+            ...(opened.own ? { unix: opened.own.unix } : { tls: pinnedTls(peer.certPem) }),
             // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
             // with one), else a member could send this device's requests, their bodies, to any
             // address it reaches, and have that service's answer taken as the peer's.

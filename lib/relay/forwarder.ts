@@ -3,12 +3,17 @@
  * loopback port; every connection there becomes a stream to the device through the relay.
  * A peer request then goes to `https://127.0.0.1:<port>` with the device's certificate
  * pinned as usual: the TLS runs end to end, and the relay only carries it. When this
- * device is the relay, and the device says it takes the relay's own streams, a door of
- * `http://127.0.0.1:<port>` carries the request inside the TLS of the device's connection
- * to this relay alone (protocol/relay.ts): its two ends are the same two devices.
+ * device is the relay, and the device says it takes the relay's own streams, a door on a
+ * Unix socket of this process carries the request as plain HTTP inside the TLS of the
+ * device's connection to this relay alone (protocol/relay.ts): its two ends are the same
+ * two devices. That door is an abstract socket (Linux: no file, gone with the process),
+ * which no more processes of this machine can reach than the loopback port it replaces,
+ * and a request on it crosses no TCP stack twice: a relayed request cost the gateway a
+ * loopback TCP write each way (found profiling the relayed small-request path).
  */
 
-import type { Socket, TCPSocketListener } from "bun";
+import { randomBytes } from "node:crypto";
+import type { Socket, SocketHandler } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
@@ -37,7 +42,9 @@ interface StreamData {
 
 /** A door: its listener, and the relay and device as last described (addresses change). */
 interface Door {
-  readonly listener: TCPSocketListener<StreamData>;
+  readonly listener: { stop(closeActive?: boolean): void };
+  /** `https://127.0.0.1:<port>`, or for own streams the name of its Unix socket. */
+  readonly where: string;
   relay: Peer;
   target: Peer;
   /** The relay's own streams: HTTP, into this process's hub. */
@@ -51,18 +58,19 @@ export class Forwarders {
 
   /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
   addressFor(relay: Peer, target: Peer): string {
-    return `https://127.0.0.1:${this.door(relay, target, false).listener.port}`;
+    return this.door(relay, target, false).where;
   }
 
   /**
-   * `http://127.0.0.1:<port>`: a door to `target` for this device's HTTP, carried inside
-   * the TLS of its connection to this device's own hub; undefined when `relay` is another
-   * device, or `target` does not take such streams (an older bucky).
+   * The Unix socket (abstract: its name starts with a NUL) of a door to `target` for this
+   * device's HTTP, carried inside the TLS of its connection to this device's own hub;
+   * undefined when `relay` is another device, or `target` does not take such streams (an
+   * older bucky). Fetched as `http://…` with the `unix` option: no proxy is asked.
    */
-  ownAddressFor(relay: Peer, target: Peer): string | undefined {
+  ownSocketFor(relay: Peer, target: Peer): string | undefined {
     const hub = this.options.hub;
     if (!hub || relay.id !== this.options.self || !hub.takesOwn(target.id)) return undefined;
-    return `http://127.0.0.1:${this.door(relay, target, true).listener.port}`;
+    return this.door(relay, target, true).where;
   }
 
   private door(relay: Peer, target: Peer, own: boolean): Door {
@@ -82,30 +90,36 @@ export class Forwarders {
   }
 
   private open(relay: Peer, target: Peer, own: boolean): Door {
-    const door: Door = { relay, target, own, listener: this.listen(() => door) };
+    const socket = this.streams(() => door);
+    let door: Door;
+    if (own) {
+      // A name nobody can guess ahead: another process could take a known one first.
+      const unix = `\0bucky-own-${randomBytes(16).toString("hex")}`;
+      door = { relay, target, own, where: unix, listener: Bun.listen({ unix, socket }) };
+    } else {
+      const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket });
+      door = { relay, target, own, where: `https://127.0.0.1:${listener.port}`, listener };
+    }
     return door;
   }
 
-  private listen(door: () => Door): TCPSocketListener<StreamData> {
-    return Bun.listen<StreamData>({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        open: (socket) => {
-          const end = tcpEnd(socket as Socket<unknown>);
-          socket.data = { link: new Link(end), flush: () => end.flush() };
-          const { relay, target, own } = door();
-          const hub = this.options.hub;
-          if (hub && relay.id === this.options.self)
-            hub.connectLocal(target.id, socket.data.link, own);
-          else void this.connectRemote(relay, target, socket.data.link);
-        },
-        data: (socket, chunk) => socket.data.link.fromA(chunk),
-        drain: (socket) => socket.data.flush(),
-        close: (socket) => socket.data?.link.close(),
-        error: (socket) => socket.data?.link.close(),
+  /** What a door does with each connection to it: a stream to its device. */
+  private streams(door: () => Door): SocketHandler<StreamData> {
+    return {
+      open: (socket) => {
+        const end = tcpEnd(socket as Socket<unknown>);
+        socket.data = { link: new Link(end), flush: () => end.flush() };
+        const { relay, target, own } = door();
+        const hub = this.options.hub;
+        if (hub && relay.id === this.options.self)
+          hub.connectLocal(target.id, socket.data.link, own);
+        else void this.connectRemote(relay, target, socket.data.link);
       },
-    });
+      data: (socket, chunk) => socket.data.link.fromA(chunk),
+      drain: (socket) => socket.data.flush(),
+      close: (socket) => socket.data?.link.close(),
+      error: (socket) => socket.data?.link.close(),
+    };
   }
 
   /** A WebSocket to the relay asking for a stream to `target`, joined to `link`. */

@@ -397,10 +397,11 @@ describe("relaying", () => {
     await until("the tunnel", () => relay.hub.isAttached(target.id));
     expect(relay.hub.takesOwn(target.id)).toBe(true);
     const forwarders = relayForwarders(relay);
-    const door = forwarders.ownAddressFor(relay.peer, targetPeer);
-    expect(door).toStartWith("http://127.0.0.1:");
+    const door = forwarders.ownSocketFor(relay.peer, targetPeer);
+    // An abstract socket: no file another user could reach or put in its place.
+    expect(door).toStartWith("\0bucky-own-");
     const body = randomBytes(8 * 1024 * 1024);
-    const response = await fetch(`${door}/echo`, { method: "POST", body });
+    const response = await fetch("http://own/echo", { method: "POST", body, unix: door });
     expect(await response.json()).toEqual({
       over: "own socket",
       path: "/echo",
@@ -437,6 +438,46 @@ describe("relaying", () => {
     });
     expect(await forwarded.json()).toMatchObject({ over: "own socket", path: "/v1/ingress/app/" });
     expect(await client.reachableAddress(targetPeer)).toStartWith("https://127.0.0.1:");
+  });
+
+  test("the relay's own streams ask no proxy the environment names, even with loopback not exempted", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const client = new PeerClient(relayDevice.key, new MemoryContacts(), Date.now, {
+      relaysFor: () => [relay.peer],
+      document: () => relayDevice.document,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => client.stop() });
+    // A proxy that answers for anyone: the HTTP of an own stream is in the clear there.
+    const proxied: string[] = [];
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request) => {
+        proxied.push(request.url);
+        return Response.json({ over: "the proxy" });
+      },
+    });
+    const saved = { http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY };
+    process.env.http_proxy = `http://127.0.0.1:${proxy.port}`;
+    delete process.env.NO_PROXY;
+    try {
+      const forwarded = await client.forward(targetPeer, "/v1/ingress/app/", {
+        method: "GET",
+        headers: new Headers(),
+        body: null,
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(await forwarded.json()).toMatchObject({ over: "own socket" });
+      expect(proxied).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      proxy.stop(true);
+    }
   });
 
   test("an own stream that fails before an answer (the device's peer.sock gone) is sent once more by TLS, logged once", async () => {
@@ -526,7 +567,7 @@ describe("relaying", () => {
     await until("the tunnel", () => relay.hub.isAttached(target.id));
     expect(relay.hub.takesOwn(target.id)).toBe(false);
     const forwarders = relayForwarders(relay);
-    expect(forwarders.ownAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     // Nor does the hub open one asked for meanwhile (the tunnel replaced by an older one).
     const closed: string[] = [];
     const link = new Link({
@@ -558,7 +599,7 @@ describe("relaying", () => {
       hub: relay.hub,
     });
     toClose.push({ stop: () => forwarders.stop() });
-    expect(forwarders.ownAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     const door = callerDoor(relay);
     const secret = `caller's ${randomBytes(8).toString("hex")}`;
     const response = await fetch(`${door}/echo`, {
