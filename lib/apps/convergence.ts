@@ -69,6 +69,13 @@ const SWEEP_TRIES = 10;
 /** How often running apps' output files are looked at (lib/apps/app-log.ts). */
 const LOG_CHECK_MS = 30_000;
 
+/**
+ * How often a device with no app to run, hold or follow checks again anyway: every change
+ * of an app, a device or the system wakes it at once (soon), so this is only a safety net.
+ * At most half a live window, so that a pass never finds what it heard stale (converge).
+ */
+export const IDLE_PASS_MS = 60_000;
+
 /** What an app is started from: its package, and whether it may run unsandboxed. */
 const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
 
@@ -94,6 +101,10 @@ export class Convergence {
   private sweepsLeft = 0;
   private sweeping = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** The next pass on its own (intervalMs, or IDLE_PASS_MS when nothing here depends on time). */
+  private next: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the last pass found nothing here that changes with time alone. */
+  private idle = false;
   private pass: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
@@ -137,7 +148,6 @@ export class Convergence {
     void this.images.start().catch(this.options.onBug);
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
-    this.timers.push(setInterval(() => this.soon(), this.options.intervalMs));
     // Apps' output is kept bounded while they run.
     this.timers.push(setInterval(() => this.trimLogs(), LOG_CHECK_MS));
     this.soon();
@@ -157,6 +167,7 @@ export class Convergence {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.next);
     await this.pass;
     await Promise.all([...this.running.keys()].map((app) => this.halt(app)));
   }
@@ -172,7 +183,20 @@ export class Convergence {
         // else is a bug, and the daemon's to handle (never an unhandled rejection).
         await this.converge().catch((error: unknown) => this.failed(error));
       }
+      this.later();
     });
+  }
+
+  /**
+   * Sets the next pass on its own: every intervalMs while an app is this device's to run,
+   * hold, follow or clean up (where it runs follows who is alive, which no change of the
+   * state says); else at IDLE_PASS_MS only, every change that gives it work calling soon.
+   */
+  private later(): void {
+    clearTimeout(this.next);
+    if (this.stopped) return;
+    const idleMs = Math.min(IDLE_PASS_MS, this.options.liveWindowMs / 2);
+    this.next = setTimeout(() => this.soon(), this.idle ? idleMs : this.options.intervalMs);
   }
 
   /** Work in the background that failed: a full disk waits for room, anything else is a bug. */
@@ -198,6 +222,7 @@ export class Convergence {
     if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
     this.lastPassMs = now;
     const specs = readSpecs(this.node.db, (app, { problem }) => this.unreadable(app, problem));
+    this.idle = false;
     this.prefetch(specs);
     this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);
@@ -290,6 +315,13 @@ export class Convergence {
           this.sweeping = false;
         });
     }
+    // Nothing wanted anywhere, nothing running or swept here: only a change of the state
+    // (which calls soon) gives this device app work.
+    this.idle =
+      specs.every((spec) => spec.desired === "removed") &&
+      this.running.size === 0 &&
+      this.sweepsLeft === 0 &&
+      !this.sweeping;
   }
 
   /**

@@ -226,3 +226,50 @@ describe("the sync loop, with a peer that refuses", () => {
     );
   });
 });
+
+describe("the sync loop, with no peer", () => {
+  test("waits a long round, and the change that brings it a peer wakes it at once", async () => {
+    answer = "sync";
+    const a = openTestNode(50);
+    const alone = { zone: testZone.id, name: "a", key: a.key, seal: a.seal };
+    appendLocalChangeset(a.db, alone, foundingOps({ a: a.key }), 1000);
+    const node = testNodeContext(a, "a", { now: () => Date.now() });
+    let rounds = 0;
+    const peers = node.peers.bind(node);
+    node.peers = () => {
+      rounds++;
+      return peers();
+    };
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    const askedBefore = asked;
+    sync.start();
+    try {
+      await until("the first round", () => rounds >= 1);
+      // An observation window of twenty rounds' time: a loop with no peer does not go round.
+      await Bun.sleep(ROUND_MS * 20);
+      expect(rounds).toBe(1);
+      // b is admitted here, then says where it listens: the loop calls it, not a minute later.
+      node.write(foundingOps({ b: b.key }).filter((op) => op.key === "devices/b/doc"));
+      const info = {
+        key: "devices/b/info",
+        value: JSON.stringify({
+          addrs: [`https://127.0.0.1:${server.port}`],
+          cert: certificatePem(deviceCertificate(b.key)),
+          version: "0.0.0-test",
+        }),
+      };
+      const fresh = openTestNode(51);
+      const ownFeed = { zone: testZone.id, name: "b", key: fresh.key, seal: fresh.seal };
+      appendLocalChangeset(fresh.db, ownFeed, [info], 2000);
+      await node.ingest(entriesMissingFrom(fresh.db, versionVector(a.db)).entries, "test");
+      expect(node.peers().map((peer) => peer.name)).toEqual(["b"]);
+      await until("b to be asked", () => asked > askedBefore, 5_000);
+      // And it goes round every ROUND_MS again while it has a peer.
+      const roundsThen = rounds;
+      await until("ten more rounds", () => rounds >= roundsThen + 10, 5_000);
+    } finally {
+      await sync.stop();
+      answer = "refuse";
+    }
+  });
+});

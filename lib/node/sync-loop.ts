@@ -27,6 +27,12 @@ import type { Peer } from "./peers.ts";
 /** One exchange moves at most this many pages each way; the next round continues. */
 const MAX_PAGES_PER_EXCHANGE = 1000;
 
+/**
+ * How long a device with no peer waits between rounds: a peer appears with a change of the
+ * zone state (a device joins, is restored), which wakes the loop at once (wake).
+ */
+export const IDLE_ROUND_MS = 60_000;
+
 /** A peer that refuses this device's sync requests, as its facts say it (lib/facts/payload.ts). */
 export interface SyncRefusal {
   readonly code: string;
@@ -37,6 +43,8 @@ export interface SyncRefusal {
 
 export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the loop waits IDLE_ROUND_MS, having had no peer at its last round. */
+  private idle = false;
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -91,7 +99,16 @@ export class SyncLoop {
   start(): void {
     this.node.onChange((changesets, origin) => {
       if (origin === "local") for (const changeset of changesets) this.localChange(changeset);
+      this.wake();
     });
+    this.round();
+  }
+
+  /** Starts a round now if the loop waits for a peer and one has appeared. */
+  private wake(): void {
+    if (!this.idle || this.stopped || this.peers().length === 0) return;
+    this.idle = false;
+    clearTimeout(this.timer);
     this.round();
   }
 
@@ -125,12 +142,13 @@ export class SyncLoop {
   /** One anti-entropy round with every peer, then the next one later. */
   private round(): void {
     if (this.stopped) return;
-    const exchanges = this.peers()
-      .filter((peer) => this.due(peer))
-      .map((peer) => this.exchange(peer));
+    const peers = this.peers();
+    const exchanges = peers.filter((peer) => this.due(peer)).map((peer) => this.exchange(peer));
     this.track(
       Promise.allSettled(exchanges).then(() => {
-        if (!this.stopped) this.timer = setTimeout(() => this.round(), this.intervalMs);
+        if (this.stopped) return;
+        this.idle = peers.length === 0;
+        this.timer = setTimeout(() => this.round(), this.idle ? IDLE_ROUND_MS : this.intervalMs);
       }),
     );
   }
