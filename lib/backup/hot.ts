@@ -63,7 +63,8 @@ export function hotFileDevice(name: string): string {
 export class HotShipper {
   /** What waits to go to each target: a target that fails keeps its own, the others go on. */
   private readonly queues = new Map<string, { changesets: Uint8Array[]; bytes: number }>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
   private shipping: Promise<void> | undefined;
   private readonly open = new Map<
     string,
@@ -92,14 +93,29 @@ export class HotShipper {
         }
         this.queues.set(target.name, queue);
         this.bound(target.name, queue);
+        this.arm();
       }
     });
-    this.timer = setInterval(() => void this.ship(), this.everyMs);
+  }
+
+  /**
+   * Ships in everyMs what waits then, and again after while anything still waits (a
+   * target that failed): with nothing to ship, nothing wakes the daemon.
+   */
+  private arm(): void {
+    if (this.stopped) return;
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.ship().then(() => {
+        if (this.queues.size > 0) this.arm();
+      });
+    }, this.everyMs);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     await this.ship();
     for (const { backend } of this.open.values()) await backend.close().catch(() => {});
     this.open.clear();
