@@ -5,7 +5,9 @@
  * most a backup of 1 GiB holds is in bench/backup.ts.) Read 10 s after the start and again
  * at a minute: an idle daemon's periodic jobs compile more of their code and its heap
  * grows until it collects, and by a minute it holds what it holds for good (2-3 MB more
- * than at 10 s, sampled every 10 s for two and a half minutes).
+ * than at 10 s, sampled every 10 s for two and a half minutes). Also the CPU it spends
+ * idle, in ms a minute between the first and the last reading, beside the anchor's: an
+ * idle daemon with nothing to do should wake for next to nothing (a laptop, a Raspberry Pi).
  *
  *   just bench        (or: bun bench/memory.ts [seconds,…], 10,60 unless given)
  */
@@ -18,6 +20,14 @@ const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
 const OUT = join(ROOT, "bench/.out");
 const READ_AT_S = (process.argv[2] ?? "10,60").split(",").map(Number);
+
+/** CPU time a process has spent (user and system, all its threads), in ms. */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
 
 /** VmRSS, and how much of it is file-backed (the binary's own pages), in MB. */
 async function rssOf(pid: number): Promise<{ rssMb: number; fileMb: number }> {
@@ -52,12 +62,25 @@ try {
   const anchor = Bun.spawn([anchorBinary, join(scratch, "anchor.sock"), join(scratch, "a.db")]);
   children.push(anchor);
   const startedAt = Date.now();
+  let cpuFrom: { atMs: number; ours: number; theirs: number } | undefined;
   console.log("memory, idle (RSS, of it file-backed)");
   for (const atS of READ_AT_S) {
     await Bun.sleep(Math.max(0, startedAt + atS * 1000 - Date.now()));
     const [ours, theirs] = [await rssOf(daemon.pid), await rssOf(anchor.pid)];
+    cpuFrom ??= {
+      atMs: Date.now(),
+      ours: await cpuMsOf(daemon.pid),
+      theirs: await cpuMsOf(anchor.pid),
+    };
     console.log(
       `${`idle daemon, fresh zone, at ${atS} s`.padEnd(34)} ${`${ours.rssMb.toFixed(1)} MB (${ours.fileMb.toFixed(1)})`.padStart(16)} ${`${theirs.rssMb.toFixed(1)} MB (${theirs.fileMb.toFixed(1)})`.padStart(16)}   goal ≤ 50 MB (anchor: Bun.serve + bun:sqlite)`,
+    );
+  }
+  const minutes = cpuFrom ? (Date.now() - cpuFrom.atMs) / 60_000 : 0;
+  if (cpuFrom && minutes > 0) {
+    const perMinute = (now: number, then: number) => `${((now - then) / minutes).toFixed(0)} ms`;
+    console.log(
+      `${`idle CPU a minute, ${READ_AT_S[0]}-${READ_AT_S.at(-1)} s`.padEnd(34)} ${perMinute(await cpuMsOf(daemon.pid), cpuFrom.ours).padStart(16)} ${perMinute(await cpuMsOf(anchor.pid), cpuFrom.theirs).padStart(16)}   (user + system, all threads)`,
     );
   }
 } finally {
