@@ -45,6 +45,11 @@ import {
 
 /** How often the keeper looks (a due renewal, a backoff that ran out). */
 export const KEEPER_EVERY_MS = 5_000;
+/**
+ * How often it looks on a device that is no gateway: it has no certificate to keep, and
+ * `bucky gateway enable` (a change of the gateway's key) wakes it at once.
+ */
+const IDLE_EVERY_MS = 60_000;
 export const RETRY_BASE_MS = 60_000;
 export const RETRY_MAX_MS = 24 * 3600_000;
 /** How often a gateway waiting its turn for a name looks again. */
@@ -83,7 +88,7 @@ export class CertificateKeeper {
   private readonly inFlight = new Set<string>();
   /** Each failing name's backoff, as also saved in its status. */
   private readonly backoff = new Map<string, { failures: number; nextAttemptAtMs: number }>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private unsubscribe: (() => void) | undefined;
   private servedText = "";
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
@@ -119,13 +124,12 @@ export class CertificateKeeper {
       )
         queueMicrotask(() => this.tick());
     });
-    this.timer = setInterval(() => this.tick(), this.options.everyMs ?? KEEPER_EVERY_MS);
     this.tick();
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     clearTimeout(this.soonTimer);
     this.unsubscribe?.();
   }
@@ -245,6 +249,9 @@ export class CertificateKeeper {
       this.servedText = text;
       this.options.onCertificates();
     }
+    clearTimeout(this.timer);
+    const everyMs = this.options.everyMs ?? KEEPER_EVERY_MS;
+    this.timer = setTimeout(() => this.tick(), config ? everyMs : Math.max(everyMs, IDLE_EVERY_MS));
   }
 
   private config(): GatewayConfig | undefined {
