@@ -76,6 +76,29 @@ const LOG_CHECK_MS = 30_000;
  */
 export const IDLE_PASS_MS = 60_000;
 
+/**
+ * How long after a pass the next one comes on its own: intervalMs while any app is wanted
+ * in the zone, or runs or is swept here (where an app runs follows who is alive, which no
+ * change of the state says); else IDLE_PASS_MS, within half a live window (never more
+ * often than intervalMs), as only a change of the specs or the devices (which calls soon)
+ * gives this device work.
+ */
+export function nextPassMs(
+  found: {
+    readonly specs: readonly AppSpec[];
+    readonly running: number;
+    readonly sweeping: boolean;
+  },
+  times: Pick<ConvergenceOptions, "intervalMs" | "liveWindowMs">,
+): number {
+  const idle =
+    found.specs.every((spec) => spec.desired === "removed") &&
+    found.running === 0 &&
+    !found.sweeping;
+  if (!idle) return times.intervalMs;
+  return Math.max(times.intervalMs, Math.min(IDLE_PASS_MS, times.liveWindowMs / 2));
+}
+
 /** What an app is started from: its package, and whether it may run unsandboxed. */
 const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
 
@@ -101,10 +124,9 @@ export class Convergence {
   private sweepsLeft = 0;
   private sweeping = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
-  /** The next pass on its own (intervalMs, or IDLE_PASS_MS when nothing here depends on time). */
+  /** The next pass on its own, nextPassMs after the last. */
   private next: ReturnType<typeof setTimeout> | undefined;
-  /** Whether the last pass found nothing here that changes with time alone. */
-  private idle = false;
+  private nextMs: number;
   private pass: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
@@ -119,6 +141,7 @@ export class Convergence {
   ) {
     this.startedAtMs = node.now();
     this.lastPassMs = this.startedAtMs;
+    this.nextMs = options.intervalMs;
     this.layout = systemLayout();
     this.images = new DeviceImages(node, {
       detect: () =>
@@ -187,16 +210,11 @@ export class Convergence {
     });
   }
 
-  /**
-   * Sets the next pass on its own: every intervalMs while an app is this device's to run,
-   * hold, follow or clean up (where it runs follows who is alive, which no change of the
-   * state says); else at IDLE_PASS_MS only, every change that gives it work calling soon.
-   */
+  /** Sets the next pass on its own (nextPassMs), in place of one set before. */
   private later(): void {
     clearTimeout(this.next);
     if (this.stopped) return;
-    const idleMs = Math.min(IDLE_PASS_MS, this.options.liveWindowMs / 2);
-    this.next = setTimeout(() => this.soon(), this.idle ? idleMs : this.options.intervalMs);
+    this.next = setTimeout(() => this.soon(), this.nextMs);
   }
 
   /** Work in the background that failed: a full disk waits for room, anything else is a bug. */
@@ -222,7 +240,8 @@ export class Convergence {
     if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
     this.lastPassMs = now;
     const specs = readSpecs(this.node.db, (app, { problem }) => this.unreadable(app, problem));
-    this.idle = false;
+    // A pass that fails half way is tried again soon.
+    this.nextMs = this.options.intervalMs;
     this.prefetch(specs);
     this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);
@@ -315,13 +334,10 @@ export class Convergence {
           this.sweeping = false;
         });
     }
-    // Nothing wanted anywhere, nothing running or swept here: only a change of the state
-    // (which calls soon) gives this device app work.
-    this.idle =
-      specs.every((spec) => spec.desired === "removed") &&
-      this.running.size === 0 &&
-      this.sweepsLeft === 0 &&
-      !this.sweeping;
+    this.nextMs = nextPassMs(
+      { specs, running: this.running.size, sweeping: this.sweeping || this.sweepsLeft > 0 },
+      this.options,
+    );
   }
 
   /**
