@@ -142,12 +142,15 @@ export class SyncLoop {
   /** One anti-entropy round with every peer, then the next one later. */
   private round(): void {
     if (this.stopped) return;
-    const peers = this.peers();
-    const exchanges = peers.filter((peer) => this.due(peer)).map((peer) => this.exchange(peer));
+    // Not woken while it goes round: one round at a time, the next decided when it ends.
+    this.idle = false;
+    const exchanges = this.peers()
+      .filter((peer) => this.due(peer))
+      .map((peer) => this.exchange(peer));
     this.track(
       Promise.allSettled(exchanges).then(() => {
         if (this.stopped) return;
-        this.idle = peers.length === 0;
+        this.idle = this.peers().length === 0;
         this.timer = setTimeout(() => this.round(), this.idle ? IDLE_ROUND_MS : this.intervalMs);
       }),
     );
