@@ -35,7 +35,7 @@ import { TokenBucket } from "../gateway/limits.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
-import { errorHandler, jsonBody, requestLog } from "../node/http.ts";
+import { errorHandler, jsonObject, requestLog } from "../node/http.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { readBody } from "../node/request-body.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
@@ -118,9 +118,8 @@ export function createAppApi(
     const key = keyIn(c.req.path);
     may(c.get("permissions"), "write", key);
     paced();
-    const body = (await jsonBody(c)) as { value?: unknown };
-    if (!body || typeof body !== "object" || !("value" in body))
-      throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
+    const body = await jsonObject(c);
+    if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
     return c.json(setEntry(store, key, body.value));
   });
   api.delete(`${STATE_PREFIX}*`, (c) => {

@@ -14,6 +14,23 @@ export interface LimitsRequest {
   readonly bandwidth?: string | null;
 }
 
+/** The limits a request's body asks for, each checked for its type where it is read. */
+export function limitsRequest(body: Readonly<Record<string, unknown>>): LimitsRequest {
+  const { rps, bandwidth } = body;
+  if (rps !== undefined && rps !== null && typeof rps !== "number")
+    throw new BuckyError("E_INVALID_INPUT", "--rps is a whole number of requests per second");
+  if (bandwidth !== undefined && bandwidth !== null && typeof bandwidth !== "string")
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `--bandwidth ${JSON.stringify(bandwidth)?.slice(0, 40)} is not a rate`,
+      "For example: --bandwidth 10MB/s",
+    );
+  return {
+    ...(rps !== undefined ? { rps } : {}),
+    ...(bandwidth !== undefined ? { bandwidth } : {}),
+  };
+}
+
 export function setLimits(
   zone: ZoneWriter,
   app: string,

@@ -58,6 +58,53 @@ export interface GatewayRequest {
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
 }
 
+/**
+ * A request to enable the gateway, as the local API receives it (`bucky gateway enable`):
+ * each field checked for its type where it is read, so a wrong one is a usage error that
+ * names it, not a TypeError in enableGateway (which took a number for --host).
+ */
+export function parseGatewayRequest(
+  body: Readonly<Record<string, unknown>>,
+): GatewayRequest & { readonly relayOnly: boolean } {
+  const text = (name: keyof GatewayRequest, flag: string): string | undefined => {
+    const value = body[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string" || value.length > 4096)
+      throw new BuckyError(
+        "E_USAGE",
+        `${flag} must be text, not ${JSON.stringify(value)?.slice(0, 40)}`,
+      );
+    return value;
+  };
+  const tls = text("tls", "--tls");
+  if (tls !== undefined && !["auto", "acme", "zone", "off"].includes(tls))
+    throw new BuckyError(
+      "E_USAGE",
+      `--tls ${JSON.stringify(tls.slice(0, 40))} is not auto, acme, zone or off`,
+    );
+  const eab = body.eab;
+  if (
+    eab !== undefined &&
+    eab !== null &&
+    !(isRecord(eab) && typeof eab.kid === "string" && typeof eab.hmacKey === "string")
+  )
+    throw new BuckyError("E_USAGE", "an external account is a key id and an HMAC key");
+  const fields = {
+    listen: text("listen", "--listen"),
+    host: text("host", "--host"),
+    certFile: text("certFile", "--tls-cert"),
+    keyFile: text("keyFile", "--tls-key"),
+    tls: tls as GatewayRequest["tls"],
+    httpListen: text("httpListen", "--http-listen"),
+    acmeDirectory: text("acmeDirectory", "--acme-directory"),
+    eab: isRecord(eab) ? { kid: eab.kid as string, hmacKey: eab.hmacKey as string } : undefined,
+  };
+  return {
+    ...Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)),
+    relayOnly: body.relayOnly === true,
+  };
+}
+
 export const gatewayKey = (device: string) => `nodes/${device}/gateway`;
 /** Set on a device that relays for any zone and serves no apps (`--relay-only`). */
 export const relayOnlyKey = (device: string) => `nodes/${device}/relay`;

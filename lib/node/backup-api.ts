@@ -27,7 +27,7 @@ import { BuckyError } from "../errors.ts";
 import { readRecoveryPhrase } from "../identity/recovery-phrase.ts";
 import type { Log } from "../log.ts";
 import { runBuckyJson } from "./bucky-child.ts";
-import { jsonBody } from "./http.ts";
+import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
 
@@ -87,13 +87,13 @@ export function backupRoutes(
     return c.json({ holdsBackupKey });
   });
   app.post("/run", async (c) => {
-    const body = (await jsonBody(c)) as { target?: unknown };
+    const body = (await jsonObject(c)) as { target?: unknown };
     return c.json(
       scheduler().runNow(typeof body.target === "string" && body.target ? body.target : undefined),
     );
   });
   app.post("/verify", async (c) => {
-    const body = (await jsonBody(c)) as { target?: unknown };
+    const body = (await jsonObject(c)) as { target?: unknown };
     if (typeof body.target !== "string" || body.target === "")
       throw new BuckyError("E_USAGE", 'the body must be {"target": "<name>"}');
     return c.json({ started: scheduler().verifyNow(body.target) });
@@ -101,7 +101,7 @@ export function backupRoutes(
 
   // The recovery phrase gives this device the backup key; its backups start at once.
   app.post("/key", async (c) => {
-    const body = (await jsonBody(c)) as { phrase?: unknown };
+    const body = (await jsonObject(c)) as { phrase?: unknown };
     const phrase = readRecoveryPhrase(String(body.phrase ?? ""));
     const result = giveBackupKey(paths.home, phrase, log);
     services.startBackups();
@@ -115,7 +115,7 @@ export function backupRoutes(
   );
   // What an SFTP server presents (to be accepted) and whether it lets this device in.
   app.post("/targets/probe", async (c) => {
-    const body = (await jsonBody(c)) as { url?: unknown };
+    const body = (await jsonObject(c)) as { url?: unknown };
     if (typeof body.url !== "string" || !body.url.startsWith("sftp://"))
       throw new BuckyError("E_USAGE", 'the body must be {"url": "sftp://user@host/path"}');
     await makeDeviceSshKey(paths, node.deviceName);
@@ -123,7 +123,7 @@ export function backupRoutes(
     return c.json(await probeSftp(body.url, { identityFile: deviceSshKeyFile(paths) }));
   });
   app.post("/targets", async (c) => {
-    const body = (await jsonBody(c)) as { name?: unknown; url?: unknown; hostKey?: unknown };
+    const body = (await jsonObject(c)) as { name?: unknown; url?: unknown; hostKey?: unknown };
     const name = String(body.name ?? "");
     const url = String(body.url ?? "");
     const sftp = url.startsWith("sftp://");
@@ -205,7 +205,7 @@ export function backupRoutes(
     });
   });
   app.post("/:target/snapshots/:snapshot/restore", async (c) => {
-    const body = (await jsonBody(c)) as { path?: unknown };
+    const body = (await jsonObject(c)) as { path?: unknown };
     const path = String(body.path ?? "");
     const at = where(c.req.param("target"), c.req.param("snapshot"));
     // An app's data is put back only where the app runs: elsewhere it would not count.

@@ -106,3 +106,21 @@ export async function jsonBody(c: Context, maxBytes = MAX_JSON_BODY_BYTES): Prom
     throw new BuckyError("E_USAGE", "the request body is not JSON");
   }
 }
+
+/**
+ * Reads a JSON request body that must be an object (`{…}`), as every route that takes
+ * fields does: `null`, an array or a bare value is a usage error that says so, not a
+ * TypeError met when a field is read. Each field is still checked where it is read.
+ */
+export async function jsonObject(
+  c: Context,
+  maxBytes = MAX_JSON_BODY_BYTES,
+): Promise<Readonly<Record<string, unknown>>> {
+  const body = await jsonBody(c, maxBytes);
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new BuckyError(
+      "E_USAGE",
+      `the request body is ${body === null ? "null" : Array.isArray(body) ? "an array" : `a ${typeof body}`}, not a JSON object`,
+    );
+  return body as Record<string, unknown>;
+}

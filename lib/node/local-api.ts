@@ -41,13 +41,13 @@ import type { ReplicaFacts } from "../facts/payload.ts";
 import { usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
-import { type LimitsRequest, setLimits } from "../gateway/app-limits.ts";
+import { limitsRequest, setLimits } from "../gateway/app-limits.ts";
 import { approveGateway, ownApproval, proposedApproval } from "../gateway/approval.ts";
 import {
   disableGateway,
   enableGateway,
   enableRelayOnly,
-  type GatewayRequest,
+  parseGatewayRequest,
   readGateway,
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
@@ -77,12 +77,13 @@ import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
-import { errorHandler, jsonBody, requestLog } from "./http.ts";
+import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import type { NodeContext } from "./node-context.ts";
 import { wholeNumberQuery } from "./query-number.ts";
 import { boundedChunks } from "./request-body.ts";
+import { optionalText } from "./request-fields.ts";
 
 const STATE_PREFIX = "/v1/state/";
 /** `since` is a time in ms; `bucketMs` a span of at most a year (0: no series). */
@@ -169,15 +170,14 @@ export function createLocalApp(
   app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
   app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));
   app.put(`${STATE_PREFIX}*`, async (c) => {
-    const body = (await jsonBody(c)) as { value?: unknown };
-    if (!body || typeof body !== "object" || !("value" in body))
-      throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
+    const body = await jsonObject(c);
+    if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
     return c.json(setEntry(store, keyIn(c.req.path), body.value));
   });
   app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
 
   app.post("/v1/invites", async (c) => {
-    const body = (await jsonBody(c)) as { ttlMs?: number; uses?: number; backupKey?: unknown };
+    const body = (await jsonObject(c)) as { ttlMs?: number; uses?: number; backupKey?: unknown };
     return c.json(
       createInvite(node, {
         ttlMs: Number(body.ttlMs),
@@ -198,7 +198,7 @@ export function createLocalApp(
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
   app.post("/v1/devices/:name/drain", async (c) => {
-    const body = (await jsonBody(c)) as { cancel?: unknown };
+    const body = (await jsonObject(c)) as { cancel?: unknown };
     startDrain(node, c.req.param("name"), body.cancel !== true);
     return c.json(drainProgress(node, c.req.param("name"), liveWindowMs));
   });
@@ -207,7 +207,7 @@ export function createLocalApp(
   );
 
   app.post("/v1/apps", async (c) => {
-    const body = (await jsonBody(c)) as {
+    const body = (await jsonObject(c)) as {
       dir?: unknown;
       package?: unknown;
       device?: unknown;
@@ -317,7 +317,7 @@ export function createLocalApp(
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
   app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
   app.post("/v1/apps/:app/restore-copy", async (c) => {
-    const body = (await jsonBody(c)) as { copy?: unknown };
+    const body = (await jsonObject(c)) as { copy?: unknown };
     if (typeof body.copy !== "string" || body.copy === "")
       throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
     const status = appStatus(node, c.req.param("app"), liveWindowMs);
@@ -326,7 +326,7 @@ export function createLocalApp(
   // A conflict copy is deleted only where it is kept, asked there: never through the zone
   // state, which any member writes (a stolen laptop must not delete the others' copies).
   app.post("/v1/apps/:app/delete-copy", async (c) => {
-    const body = (await jsonBody(c)) as { copy?: unknown };
+    const body = (await jsonObject(c)) as { copy?: unknown };
     if (typeof body.copy !== "string" || body.copy === "")
       throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
     const app = c.req.param("app");
@@ -350,13 +350,13 @@ export function createLocalApp(
     return c.json({ app, device: node.deviceName, ...deleted, deleted: true });
   });
   app.post("/v1/apps/:app/move", async (c) => {
-    const body = (await jsonBody(c)) as { to?: unknown };
+    const body = (await jsonObject(c)) as { to?: unknown };
     if (typeof body.to !== "string" || body.to === "")
       throw new BuckyError("E_USAGE", 'the body must be {"to": "<device>"}');
     return c.json(moveApp(node, c.req.param("app"), body.to));
   });
   app.put("/v1/apps/:app/share", async (c) => {
-    const body = (await jsonBody(c)) as { with?: unknown };
+    const body = (await jsonObject(c)) as { with?: unknown };
     const names = body.with;
     if (names !== null && !(Array.isArray(names) && names.every((n) => typeof n === "string")))
       throw new BuckyError("E_USAGE", 'the body must be {"with": ["name", …]} or {"with": null}');
@@ -385,7 +385,7 @@ export function createLocalApp(
     }),
   );
   app.post("/v1/gateway", async (c) => {
-    const body = (await jsonBody(c)) as GatewayRequest & { relayOnly?: boolean };
+    const body = parseGatewayRequest(await jsonObject(c));
     if (!body.relayOnly) {
       const config = enableGateway(node, node.zone.paths, node.deviceName, body, services.gateway, {
         acmeDirectory: LETS_ENCRYPT_DIRECTORY,
@@ -427,7 +427,11 @@ export function createLocalApp(
     );
   });
   app.post("/v1/gateway/approvals", async (c) => {
-    const body = (await jsonBody(c)) as { device?: unknown; hosts?: unknown; addresses?: unknown };
+    const body = (await jsonObject(c)) as {
+      device?: unknown;
+      hosts?: unknown;
+      addresses?: unknown;
+    };
     const list = (value: unknown, what: string) => {
       if (value === undefined) return undefined;
       if (!Array.isArray(value) || !value.every((item) => typeof item === "string"))
@@ -463,7 +467,7 @@ export function createLocalApp(
   });
   app.get("/v1/relays", (c) => c.json({ relays: listRelays(node) }));
   app.post("/v1/relays", async (c) => {
-    const body = (await jsonBody(c)) as { ticket?: unknown };
+    const body = (await jsonObject(c)) as { ticket?: unknown };
     return c.json(addRelay(node, String(body.ticket ?? "")));
   });
   app.delete("/v1/relays/:which", (c) => c.json(removeRelay(node, c.req.param("which"))));
@@ -500,7 +504,7 @@ export function createLocalApp(
   app.get("/v1/jobs", (c) => c.json({ jobs: jobs.list() }));
   app.get("/v1/jobs/:id", (c) => c.json(jobs.get(c.req.param("id"))));
   app.post("/v1/agents", async (c) => {
-    const body = (await jsonBody(c)) as {
+    const body = (await jsonObject(c)) as {
       name?: unknown;
       read?: unknown;
       write?: unknown;
@@ -524,7 +528,7 @@ export function createLocalApp(
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {
     const body = c.req.header("content-type")?.startsWith("application/json")
-      ? ((await jsonBody(c)) as { user?: unknown })
+      ? ((await jsonObject(c)) as { user?: unknown })
       : {};
     return c.json(
       revokeAgent(node, c.req.param("name"), typeof body.user === "string" ? body.user : undefined),
@@ -533,7 +537,7 @@ export function createLocalApp(
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.
   app.post("/v1/agents/check", async (c) => {
-    const body = (await jsonBody(c)) as { token?: unknown; call?: unknown };
+    const body = (await jsonObject(c)) as { token?: unknown; call?: unknown };
     const call = body.call === undefined ? undefined : auditCall(body.call);
     return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentRefusals));
   });
@@ -561,7 +565,7 @@ export function createLocalApp(
   // The people of the zone: adding, resetting and removing them needs the owner key.
   app.get("/v1/users", (c) => c.json({ people: listPeople(node) }));
   app.post("/v1/users", async (c) => {
-    const body = (await jsonBody(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
+    const body = (await jsonObject(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
     return c.json(
       addPerson(node, {
         name: String(body.name ?? ""),
@@ -571,13 +575,26 @@ export function createLocalApp(
     );
   });
   app.post("/v1/users/:name/reset", async (c) => {
-    const body = (await jsonBody(c)) as { ttlMs?: unknown };
+    const body = (await jsonObject(c)) as { ttlMs?: unknown };
     return c.json(
       resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
     );
   });
   app.delete("/v1/users/:name", (c) => c.json(removePerson(node, c.req.param("name"))));
-  app.post("/v1/rules", async (c) => c.json(addRule(node, (await jsonBody(c)) as RuleRequest)));
+  app.post("/v1/rules", async (c) => {
+    const body = await jsonObject(c);
+    const text = (name: string) => optionalText(body, name);
+    const fields = { client: text("client"), device: text("device"), user: text("user") };
+    const more = { role: text("role"), between: text("between"), days: text("days") };
+    const request: RuleRequest = {
+      action: text("action") ?? "",
+      app: text("app") ?? "",
+      ...Object.fromEntries(
+        Object.entries({ ...fields, ...more }).filter(([, value]) => value !== undefined),
+      ),
+    };
+    return c.json(addRule(node, request));
+  });
   app.get("/v1/rules", (c) =>
     c.json({
       rules: readRules(node.db).map((rule) => ({ ...rule, description: describeRule(rule) })),
@@ -585,7 +602,7 @@ export function createLocalApp(
   );
   app.delete("/v1/rules/:id", (c) => c.json(removeRule(node, c.req.param("id"))));
   app.post("/v1/login-links", async (c) => {
-    const body = (await jsonBody(c)) as { ttlMs?: number; next?: string };
+    const body = (await jsonObject(c)) as { ttlMs?: number; next?: string };
     return c.json(
       createLoginLink(
         node,
@@ -595,10 +612,10 @@ export function createLocalApp(
     );
   });
   app.put("/v1/apps/:app/limits", async (c) =>
-    c.json(setLimits(node, c.req.param("app"), (await jsonBody(c)) as LimitsRequest)),
+    c.json(setLimits(node, c.req.param("app"), limitsRequest(await jsonObject(c)))),
   );
   app.post("/v1/ndn/public", async (c) => {
-    const body = (await jsonBody(c)) as { id?: string; size?: number };
+    const body = (await jsonObject(c)) as { id?: string; size?: number };
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
     return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));

@@ -25,7 +25,7 @@ import { findEntry, storeView } from "../catalog/store-view.ts";
 import { BuckyError } from "../errors.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
-import { jsonBody } from "./http.ts";
+import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
 import { boundedChunks } from "./request-body.ts";
@@ -90,7 +90,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
   });
 
   app.post("/catalogs/preview", async (c) => {
-    const body = (await jsonBody(c)) as { source?: unknown };
+    const body = (await jsonObject(c)) as { source?: unknown };
     if (typeof body.source !== "string" || body.source.trim() === "")
       throw new BuckyError("E_USAGE", 'the body must be {"source": "<https://… or /dir>"}');
     return c.json(await previewCatalog(catalogs, staging, parseCatalogSource(body.source)));
@@ -104,7 +104,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
     return c.json(await previewCatalog(catalogs, staging, source, unpacked));
   });
   app.post("/catalogs", async (c) => {
-    const body = (await jsonBody(c)) as { token?: unknown; publisher?: unknown };
+    const body = (await jsonObject(c)) as { token?: unknown; publisher?: unknown };
     const publisher = parsePublisherId(String(body.publisher ?? ""));
     if (typeof body.token !== "string" || !publisher)
       throw new BuckyError(
@@ -119,7 +119,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
   app.delete("/catalogs/:name", (c) => c.json(removeCatalog(catalogs, c.req.param("name"))));
 
   app.post("/install", async (c) => {
-    const body = (await jsonBody(c)) as { catalog?: unknown; app?: unknown; device?: unknown };
+    const body = (await jsonObject(c)) as { catalog?: unknown; app?: unknown; device?: unknown };
     if (typeof body.catalog !== "string" || typeof body.app !== "string")
       throw new BuckyError("E_USAGE", 'the body must be {"catalog": "<name>", "app": "<id>"}');
     const request = {

@@ -135,13 +135,16 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
   });
 
   // A form is read within a bound, whatever it says of its size: the two with a file read
-  // theirs as it arrives (FormParts), every other is read whole, at most MAX_FORM_BYTES.
+  // theirs as it arrives (FormParts), every other is read whole, at most MAX_FORM_BYTES,
+  // and checked to be a form: a multipart body without its boundary threw a TypeError out
+  // of every page's parseBody (an error page of 500 for what a client sent).
   app.use("*", async (c, next) => {
     const path = c.req.path.slice(PANEL_PATH.length + 1);
     if (c.req.method !== "POST" || !c.req.raw.body || STREAMED_FORMS.has(path)) return next();
     try {
       const body = await readBody(c.req.raw, MAX_FORM_BYTES, "a form");
       c.req.raw = new Request(c.req.raw, { body });
+      await checkForm(c.req.raw);
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
       return pageFor(c, api).refuse(path.split("/")[0] ?? "", error.message);
@@ -169,4 +172,24 @@ export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
 
   app.notFound((c) => c.redirect(`${PANEL_PATH}/`, 303));
   return app;
+}
+
+/**
+ * Refuses (E_USAGE) a body sent as a form that is none: Hono's parseBody parses form and
+ * multipart bodies (anything else is an empty form), and throws a TypeError on a multipart
+ * body without its boundary, or cut short.
+ */
+async function checkForm(request: Request): Promise<void> {
+  const type = request.headers.get("content-type")?.toLowerCase() ?? "";
+  if (
+    !type.startsWith("multipart/form-data") &&
+    !type.startsWith("application/x-www-form-urlencoded")
+  )
+    return;
+  try {
+    await request.clone().formData();
+  } catch (error) {
+    if ((error as { code?: unknown })?.code !== "ERR_FORMDATA_PARSE_ERROR") throw error;
+    throw new BuckyError("E_USAGE", `the form could not be read: ${(error as Error).message}`);
+  }
 }

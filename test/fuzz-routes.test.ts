@@ -1,0 +1,859 @@
+/**
+ * An attacker's fuzz of every HTTP surface of one daemon: the gateway (anyone on the
+ * internet), the peer API before authentication (anyone who reaches the device) and after
+ * it (a hostile member), and the local API. A daemon takes any error a handler throws that
+ * is not a BuckyError for a bug and stops, so a crafted request that throws a TypeError is
+ * a denial of service. Every answer must be a refusal in the API's own shape (or the
+ * route's documented answer), and after each group the daemon must still be up and
+ * answering, with nothing in its log about an unexpected error.
+ *
+ * Seeded: BUCKY_FUZZ_SEED=<n> replays a run (each failure names its seed and request);
+ * BUCKY_FUZZ_VERBOSE=1 prints every answer's status.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect as netConnect } from "node:net";
+import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { readKeyFile } from "../lib/identity/key-file.ts";
+import { createLog } from "../lib/log.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../protocol/ids.ts";
+import { signRequest } from "../protocol/request-auth.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  newHomePath,
+  startDaemon,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+const SEED = Number(process.env.BUCKY_FUZZ_SEED ?? 20261129);
+/** Random requests per group, on top of the hand-picked ones. */
+const RANDOM_CASES = 60;
+
+/** mulberry32: a small seeded generator, so a failing run replays. */
+function generator(seed: number) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  return { next, pick };
+}
+
+/** Values an attacker puts wherever a route reads text or a number. */
+const NASTY = [
+  "",
+  "%",
+  "%zz",
+  "%ff",
+  "%C0%AF",
+  "%00",
+  "%E2%82",
+  "%F0%9F%98",
+  "..",
+  "%2e%2e",
+  "..%2f..%2f",
+  "-1",
+  "-0",
+  "0",
+  "1.5",
+  "1e400",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "9007199254740993",
+  "99999999999999999999999",
+  "0x10",
+  "abc",
+  "null",
+  "[]",
+  "{}",
+  "__proto__",
+  "constructor",
+  "toString",
+  "a".repeat(5000),
+  "\u00e9\u4e2d",
+  "%EF%BF%BF",
+  "sha256:",
+  "sha256:zz",
+  `sha256:${"a".repeat(64)}`,
+  "clist:xyz",
+  "did:bucky:x",
+  "bd1",
+];
+
+/** Bodies of the wrong shape, as bytes (JSON, CBOR, neither). */
+function nastyBodies(): Uint8Array[] {
+  const text = (s: string) => new TextEncoder().encode(s);
+  const deep = `${"[".repeat(20000)}${"]".repeat(20000)}`;
+  const deepObject = `${'{"a":'.repeat(5000)}1${"}".repeat(5000)}`;
+  return [
+    new Uint8Array(),
+    text("null"),
+    text("[]"),
+    text("{}"),
+    text("1"),
+    text('"x"'),
+    text("true"),
+    text('{"value":'),
+    text(deep),
+    text(deepObject),
+    text(JSON.stringify({ name: ["x"], app: 1, id: null, token: {}, source: [], device: 7 })),
+    text(JSON.stringify({ name: "x".repeat(200_000) })),
+    text(JSON.stringify([{ name: "a" }])),
+    text('{"__proto__":{"polluted":1},"constructor":{"prototype":{}}}'),
+    new Uint8Array([0xff, 0xfe, 0xfd, 0x00, 0xc3, 0x28]),
+    // CBOR: a map of wrong fields, an array, a huge declared length, an indefinite map, a tag.
+    new Uint8Array([0xa2, 0x61, 0x61, 0x01, 0x61, 0x62, 0x80]),
+    new Uint8Array([0x84, 0x01, 0x02, 0x03, 0x04]),
+    new Uint8Array([0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    new Uint8Array([0xbf, 0x61, 0x61, 0x01]),
+    new Uint8Array([0xd9, 0xd9, 0xf7, 0xf6]),
+    new Uint8Array([0xa1, 0x64, 0x68, 0x61, 0x76, 0x65, 0xf6]),
+    new Uint8Array([0xa1, 0x64, 0x68, 0x61, 0x76, 0x65, 0xa1, 0x61, 0x78, 0x3b, 0xff]),
+    new Uint8Array([0xa1, 0x67, 0x65, 0x6e, 0x74, 0x72, 0x69, 0x65, 0x73, 0x81, 0x01]),
+    new Uint8Array([0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    new Uint8Array([0xfb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]),
+  ];
+}
+
+interface RawAnswer {
+  /** The status, or undefined when the connection closed without one. */
+  readonly status: number | undefined;
+  readonly head: string;
+  readonly body: string;
+}
+
+/**
+ * Sends `bytes` as they are (so nothing a client library refuses to send is left out) and
+ * reads the answer's status line, head and body.
+ */
+function rawRequest(
+  where: { host: string; port: number; tls: boolean },
+  bytes: Uint8Array,
+): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = where.tls
+      ? tlsConnect({ host: where.host, port: where.port, rejectUnauthorized: false })
+      : netConnect({ host: where.host, port: where.port });
+    const finish = () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      const head = split < 0 ? text : text.slice(0, split);
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+      resolve({ status: status ? Number(status) : undefined, head, body: text.slice(split + 4) });
+      socket.destroy();
+    };
+    const timer = setTimeout(finish, 15_000);
+    socket.on(where.tls ? "secureConnect" : "connect", () => socket.write(bytes));
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      // One answer is enough: stop once it is whole (Content-Length, or a bodiless head).
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      if (split < 0) return;
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split))?.[1];
+      if (length !== undefined && text.length - split - 4 >= Number(length)) finish();
+    });
+    socket.on("end", finish);
+    socket.on("error", finish);
+    socket.on("close", finish);
+  });
+}
+
+/** One HTTP/1.1 request in bytes: `head` lines as given (duplicates, odd bytes and all). */
+function httpBytes(
+  method: string,
+  target: string,
+  headers: readonly (readonly [string, string])[],
+  body: Uint8Array = new Uint8Array(),
+  { length = true }: { length?: boolean } = {},
+): Uint8Array {
+  const lines = [`${method} ${target} HTTP/1.1`, ...headers.map(([k, v]) => `${k}: ${v}`)];
+  if (length && !headers.some(([k]) => k.toLowerCase() === "content-length"))
+    lines.push(`content-length: ${body.length}`);
+  lines.push("connection: close", "", "");
+  const head = Buffer.from(lines.join("\r\n"), "latin1");
+  const all = new Uint8Array(head.length + body.length);
+  all.set(head);
+  all.set(body, head.length);
+  return all;
+}
+
+let daemon: Daemon;
+let gateway: { host: string; port: number; tls: false };
+let peer: { host: string; port: number; tls: true };
+let sessionCookie: string;
+let deviceKey: ReturnType<typeof signingKeyFromSeed>;
+
+/** A new session at the gateway, through a login link: its cookie (name=value). */
+async function signIn(): Promise<string> {
+  const link = new URL(
+    (await buckyJson<{ url: string }>(["login-link", "--home", daemon.home])).url,
+  );
+  const signedIn = await fetch(
+    `http://${gateway.host}:${gateway.port}${link.pathname}${link.search}`,
+    { redirect: "manual" },
+  );
+  const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  expect(cookie).toStartWith("bucky_session=");
+  return cookie;
+}
+
+/** The daemon's local API over its socket. */
+function local(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`http://localhost${path}`, { ...init, unix: join(daemon.home, "daemon.sock") });
+}
+
+/** The daemon is up and answering, and its log names no unexpected error. */
+async function expectStillUp(group: string): Promise<void> {
+  let alive = true;
+  try {
+    process.kill(daemon.pid, 0);
+  } catch {
+    alive = false;
+  }
+  const status = alive ? await local("/v1/status").then((r) => r.status, String) : "dead";
+  const faults = daemon
+    .log()
+    .split("\n")
+    .filter((line) => /unexpected error while serving a request|gateway fault/.test(line))
+    .map((line) => line.slice(0, 2000));
+  expect({ group, seed: SEED, alive, status, faults }).toEqual({
+    group,
+    seed: SEED,
+    alive: true,
+    status: 200,
+    faults: [],
+  });
+}
+
+/** What was wrong with an answer, or undefined when it is a refusal as the API makes them. */
+function judge(answer: RawAnswer, { json }: { json: boolean }): string | undefined {
+  if (answer.status === undefined) return undefined; // The runtime refused to parse it: no handler ran.
+  // A 500 is a bug (E_INTERNAL, or the gateway's fault page); 502–504 say another is away.
+  if (answer.status === 500 || answer.status > 504) return `status ${answer.status}`;
+  if (!json || answer.status < 400) return undefined;
+  if (!/content-type: *application\/json/i.test(answer.head)) return undefined;
+  try {
+    const body = JSON.parse(answer.body) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code !== "string" || typeof body.error?.message !== "string")
+      return `error body ${answer.body.slice(0, 200)}`;
+  } catch {
+    return `unparsable error body ${answer.body.slice(0, 200)}`;
+  }
+  return undefined;
+}
+
+/** No request was answered wrongly; a failure names the seed that replays it. */
+function expectNothingWrong(wrong: readonly string[]): void {
+  expect({ seed: SEED, wrong }).toEqual({ seed: SEED, wrong: [] });
+}
+
+/** Sends every request and collects those answered wrongly. */
+async function fuzz(
+  where: { host: string; port: number; tls: boolean },
+  requests: readonly { what: string; bytes: Uint8Array }[],
+  json: boolean,
+): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const request of requests) {
+    const answer = await rawRequest(where, request.bytes);
+    if (process.env.BUCKY_FUZZ_VERBOSE)
+      console.log(
+        "fuzz",
+        answer.status,
+        request.what.slice(0, 100),
+        answer.body.replace(/\s+/g, " ").slice(0, 160),
+      );
+    const problem = judge(answer, { json });
+    if (problem) wrong.push(`${request.what}: ${problem}`);
+  }
+  return wrong;
+}
+
+beforeAll(async () => {
+  const home = newHomePath();
+  await buckyJson(["init", "--home", home]);
+  daemon = await startDaemon(home);
+  const url = new URL(await enableGateway(home, ["--tls", "off"]));
+  gateway = { host: url.hostname, port: Number(url.port), tls: false };
+  const address = new URL(daemon.addresses[0] as string);
+  peer = { host: address.hostname, port: Number(address.port), tls: true };
+  sessionCookie = await signIn();
+  deviceKey = signingKeyFromSeed(
+    readKeyFile(join(home, "identity", "device.key"), "device", createLog({ level: "silent" })),
+  );
+}, 60_000);
+
+describe("the gateway, to anyone on the internet", () => {
+  const paths = [
+    "/",
+    "/_bucky/login",
+    "/_bucky/signin",
+    "/_bucky/signout",
+    "/_bucky/enroll",
+    "/_bucky/panel/",
+    "/_bucky/panel/devices",
+    "/_bucky/panel/apps/x",
+    "/mcp",
+    "/ndn/",
+    "/apps/x/",
+    "/.well-known/acme-challenge/",
+  ];
+  const queries = ["token", "next", "code", "since", "q", "lines", "redirect", "id"];
+
+  test("Host headers, paths, queries and methods an attacker makes", async () => {
+    const { next, pick } = generator(SEED);
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    const hosts = [
+      "127.0.0.1",
+      "[1.2.3.4]",
+      "1.2.3.999",
+      "x..y",
+      "%zz",
+      "a".repeat(3000),
+      "\u00e9",
+      "h:99999",
+      "h:-1",
+      "",
+    ];
+    for (const host of hosts)
+      requests.push({
+        what: `host ${host.slice(0, 40)}`,
+        bytes: httpBytes("GET", "/", [["host", host]]),
+      });
+    requests.push({ what: "no host", bytes: httpBytes("GET", "/", []) });
+    requests.push({
+      what: "two hosts",
+      bytes: httpBytes("GET", "/", [
+        ["host", "127.0.0.1"],
+        ["host", "evil.example"],
+      ]),
+    });
+    for (const path of paths)
+      for (const value of NASTY)
+        requests.push({
+          what: `${path}?${value.slice(0, 40)}`,
+          bytes: httpBytes("GET", `${path}${value}?${pick(queries)}=${value}&next=${value}`, [
+            ["host", "127.0.0.1"],
+            ["cookie", sessionCookie],
+          ]),
+        });
+    const methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "FOO"];
+    for (let i = 0; i < RANDOM_CASES; i++) {
+      const method = pick(methods);
+      const path = `${pick(paths)}${pick(NASTY)}/${pick(NASTY)}`;
+      const query = `?${pick(queries)}=${pick(NASTY)}&${pick(queries)}=${pick(NASTY)}`;
+      requests.push({
+        what: `${method} ${path.slice(0, 60)}${query.slice(0, 60)}`,
+        bytes: httpBytes(
+          method,
+          `${path}${query}`,
+          [
+            ["host", next() < 0.8 ? "127.0.0.1" : pick(hosts)],
+            [
+              "content-type",
+              pick(["application/json", "application/x-www-form-urlencoded", "text/plain"]),
+            ],
+          ],
+          method === "GET" || method === "HEAD" ? new Uint8Array() : pick(nastyBodies()),
+        ),
+      });
+    }
+    expectNothingWrong(await fuzz(gateway, requests, false));
+    await expectStillUp("gateway paths");
+  }, 120_000);
+
+  test("cookies, sessions, sign-in forms and login links an attacker makes", async () => {
+    const { pick } = generator(SEED + 1);
+    const cookies = [
+      "bucky_session=",
+      "bucky_session=%ff",
+      "bucky_session=%zz",
+      `bucky_session=${"a".repeat(8000)}`,
+      "bucky_session=a.b.c",
+      "bucky_session=bucky-session/3.x.y",
+      `${sessionCookie}; ${sessionCookie}x`,
+      "bucky_session",
+      ";;;=;",
+      "=",
+      "bucky_session=\u00e9",
+      `bucky_session=${sessionCookie.slice("bucky_session=".length, -3)}`,
+    ];
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const cookie of cookies)
+      for (const path of [
+        "/",
+        "/_bucky/panel/",
+        "/_bucky/panel/people",
+        "/apps/x/",
+        "/_bucky/signout",
+      ])
+        requests.push({
+          what: `cookie ${cookie.slice(0, 40)} at ${path}`,
+          bytes: httpBytes(path === "/_bucky/signout" ? "POST" : "GET", path, [
+            ["host", "127.0.0.1"],
+            ["cookie", cookie],
+          ]),
+        });
+    requests.push({
+      what: "two cookie headers",
+      bytes: httpBytes("GET", "/_bucky/panel/", [
+        ["host", "127.0.0.1"],
+        ["cookie", "bucky_session=x"],
+        ["cookie", sessionCookie],
+      ]),
+    });
+    const forms = [
+      "name=&password=",
+      "name=%ff&password=%zz",
+      `name=${"a".repeat(100_000)}&password=x`,
+      "name=a&name=b&password=c&password=d",
+      "next=%zz",
+      "=&&&=",
+    ];
+    for (const path of ["/_bucky/signin", "/_bucky/enroll", "/_bucky/signout"]) {
+      for (const form of forms)
+        requests.push({
+          what: `form ${form.slice(0, 40)} to ${path}`,
+          bytes: httpBytes(
+            "POST",
+            `${path}?next=${pick(NASTY)}`,
+            [
+              ["host", "127.0.0.1"],
+              ["content-type", "application/x-www-form-urlencoded"],
+              ["origin", pick(["null", "http://127.0.0.1", "%zz"])],
+            ],
+            new TextEncoder().encode(form),
+          ),
+        });
+      for (const body of nastyBodies())
+        requests.push({
+          what: `JSON ${new TextDecoder().decode(body.slice(0, 30))} to ${path}`,
+          bytes: httpBytes(
+            "POST",
+            path,
+            [
+              ["host", "127.0.0.1"],
+              ["content-type", "application/json"],
+            ],
+            body,
+          ),
+        });
+    }
+    for (const value of NASTY)
+      requests.push({
+        what: `login link token=${value.slice(0, 40)}`,
+        bytes: httpBytes("GET", `/_bucky/login?token=${value}&next=${pick(NASTY)}`, [
+          ["host", "127.0.0.1"],
+        ]),
+      });
+    expectNothingWrong(await fuzz(gateway, requests, false));
+    await expectStillUp("gateway cookies and forms");
+  }, 120_000);
+
+  test("the panel's forms, signed in, with fields of every wrong shape", async () => {
+    const { pick } = generator(SEED + 2);
+    // A session of its own: the fuzz of cookies above signs out the one made at the start.
+    const sessionCookie = await signIn();
+    const posts = [
+      "/devices/invite",
+      "/devices/invitations/x/revoke",
+      "/devices/x/revoke",
+      "/devices/x/approve",
+      "/backups/run",
+      "/backups/verify",
+      "/backups/targets/check",
+      "/backups/targets/add",
+      "/backups/targets/x/remove",
+      "/backups/t/x/restore",
+      "/people/add",
+      "/people/x/reset",
+      "/people/x/remove",
+      "/apps/install",
+      "/apps/x/start",
+      "/apps/x/stop",
+      "/apps/x/share",
+      "/apps/x/limits",
+      "/rules/add",
+      "/rules/x/remove",
+      "/agents/grant",
+      "/agents/x/revoke",
+      "/store/install",
+      "/store/catalogs/preview",
+      "/store/catalogs/accept",
+      "/store/catalogs/x/remove",
+    ];
+    const gets = [
+      "/devices",
+      "/backups",
+      "/backups/live",
+      "/backups/t/x",
+      "/backups/t/x/s/y",
+      "/people",
+      "/apps",
+      "/apps/live",
+      "/apps/x",
+      "/apps/x/logs",
+      "/rules",
+      "/agents",
+      "/store",
+      "/store/app/x",
+      "/store/icon/x",
+      "/store/catalogs",
+      "/jobs/x",
+      "/zone-ca.crt",
+    ];
+    const fields = [
+      "name",
+      "device",
+      "app",
+      "role",
+      "target",
+      "url",
+      "since",
+      "lines",
+      "rps",
+      "to",
+      "source",
+      "csrf",
+      "days",
+      "from",
+    ];
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const path of gets)
+      for (let i = 0; i < 4; i++) {
+        const value = pick(NASTY);
+        requests.push({
+          what: `GET ${path}?…=${value.slice(0, 40)}`,
+          bytes: httpBytes(
+            "GET",
+            `/_bucky/panel${path}${i ? pick(NASTY) : ""}?${pick(fields)}=${value}&lang=${pick(NASTY)}`,
+            [
+              ["host", "127.0.0.1"],
+              ["cookie", sessionCookie],
+              ["accept-language", pick(NASTY)],
+            ],
+          ),
+        });
+      }
+    for (const path of posts)
+      for (let i = 0; i < 5; i++) {
+        const form = Array.from({ length: 4 }, () => `${pick(fields)}=${pick(NASTY)}`).join("&");
+        requests.push({
+          what: `POST ${path} ${form.slice(0, 80)}`,
+          bytes: httpBytes(
+            "POST",
+            `/_bucky/panel${path}`,
+            [
+              ["host", "127.0.0.1"],
+              ["cookie", sessionCookie],
+              ["origin", "http://127.0.0.1"],
+              [
+                "content-type",
+                pick([
+                  "application/x-www-form-urlencoded",
+                  "multipart/form-data; boundary=x",
+                  "application/json",
+                  "multipart/form-data",
+                ]),
+              ],
+            ],
+            i === 4 ? pick(nastyBodies()) : new TextEncoder().encode(form),
+          ),
+        });
+      }
+    const wrong = await fuzz(gateway, requests, false);
+    expectNothingWrong(wrong);
+    await expectStillUp("panel forms");
+  }, 120_000);
+});
+
+describe("the peer API, to anyone who reaches the device", () => {
+  test("open routes and forged authentication", async () => {
+    const { next, pick } = generator(SEED + 3);
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    const host: [string, string] = ["host", `${peer.host}:${peer.port}`];
+    for (const body of nastyBodies())
+      requests.push({
+        what: `join ${new TextDecoder().decode(body.slice(0, 30))}`,
+        bytes: httpBytes("POST", "/v1/join", [host, ["content-type", "application/json"]], body),
+      });
+    for (const value of NASTY) {
+      for (const path of [
+        "/v1/relay/connect/",
+        "/v1/relay/accept/",
+        "/ndn/",
+        "/v1/cert/",
+        "/v1/ingress/",
+      ])
+        requests.push({
+          what: `${path}${value.slice(0, 40)}`,
+          bytes: httpBytes("GET", `${path}${value}?x=${value}`, [
+            host,
+            ["upgrade", "websocket"],
+            ["connection", "upgrade"],
+            ["sec-websocket-key", pick(["dGhlIHNhbXBsZSBub25jZQ==", value])],
+            ["sec-websocket-version", "13"],
+          ]),
+        });
+    }
+    requests.push({ what: "relay attach", bytes: httpBytes("GET", "/v1/relay/attach", [host]) });
+    const id = deviceIdFromPublicKey(deviceKey.publicKey);
+    const memberPaths = [
+      "/v1/sync/pull",
+      "/v1/sync/push",
+      "/v1/sync/checkpoint",
+      "/v1/apps/x/logs?lines=5",
+      "/v1/replicas/x/head",
+      "/v1/replicas/x/blobs",
+      "/v1/replicas/x/ack",
+      "/v1/backup/targets/x",
+      "/v1/ingress/x/",
+    ];
+    for (let i = 0; i < RANDOM_CASES * 2; i++) {
+      const auth: [string, string][] = [];
+      if (next() < 0.8) auth.push(["bucky-device", pick([id, ...NASTY])]);
+      if (next() < 0.8) auth.push(["bucky-time", pick([String(Date.now()), ...NASTY])]);
+      if (next() < 0.5) auth.push(["bucky-signature", pick(NASTY)]);
+      if (next() < 0.5) auth.push(["bucky-mac", pick([...NASTY, "A".repeat(43)])]);
+      if (next() < 0.2) auth.push(["bucky-device", pick(NASTY)]);
+      if (next() < 0.2) auth.push(["bucky-gateway-user", pick(NASTY)]);
+      const path = pick(memberPaths);
+      const method = pick(["GET", "POST", "PUT"]);
+      requests.push({
+        what: `${method} ${path} ${JSON.stringify(auth).slice(0, 120)}`,
+        bytes: httpBytes(
+          method,
+          path,
+          [host, ...auth],
+          method === "GET" ? undefined : pick(nastyBodies()),
+        ),
+      });
+    }
+    expectNothingWrong(await fuzz(peer, requests, true));
+    await expectStillUp("peer API, open routes");
+  }, 120_000);
+
+  test("a member's requests, authenticated, with bodies and queries of every wrong shape", async () => {
+    const { pick } = generator(SEED + 4);
+    const id = deviceIdFromPublicKey(deviceKey.publicKey);
+    const host: [string, string] = ["host", `${peer.host}:${peer.port}`];
+    const signed = (
+      method: string,
+      path: string,
+      body: Uint8Array,
+    ): { what: string; bytes: Uint8Array } => {
+      const headers = signRequest({ method, path, audience: id, body }, deviceKey, Date.now());
+      return {
+        what: `${method} ${path.slice(0, 80)} ${new TextDecoder().decode(body.slice(0, 30))}`,
+        bytes: httpBytes(
+          method,
+          path,
+          [host, ["content-type", "application/cbor"], ...Object.entries(headers)],
+          body,
+        ),
+      };
+    };
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const path of [
+      "/v1/sync/pull",
+      "/v1/sync/push",
+      "/v1/sync/checkpoint",
+      "/v1/replicas/x/blobs",
+      "/v1/replicas/x/ack",
+      "/v1/backup/targets/x",
+    ])
+      for (const body of nastyBodies()) requests.push(signed("POST", path, body));
+    for (const value of NASTY) {
+      requests.push(signed("GET", `/v1/apps/${value}/logs?lines=${value}`, new Uint8Array()));
+      requests.push(
+        signed(
+          "GET",
+          `/v1/replicas/${value}/head?epoch=${value}&seq=${pick(NASTY)}&waitMs=${pick(["1", "0", "-5", value])}`,
+          new Uint8Array(),
+        ),
+      );
+      requests.push(signed("POST", `/v1/backup/targets/${value}`, pick(nastyBodies())));
+      requests.push(signed("POST", `/v1/replicas/${value}/ack`, pick(nastyBodies())));
+    }
+    expectNothingWrong(await fuzz(peer, requests, true));
+    await expectStillUp("peer API, a member's requests");
+  }, 120_000);
+});
+
+describe("the local API, to root on the device", () => {
+  test("every route with queries and bodies of the wrong shape", async () => {
+    const { pick } = generator(SEED + 5);
+    const routes: [string, string][] = [
+      ["GET", "/v1/state?prefix=%s"],
+      ["POST", "/v1/invites"],
+      ["POST", "/v1/invites/%s/revoke"],
+      ["GET", "/v1/devices/%s/drain"],
+      ["POST", "/v1/devices/%s/drain"],
+      ["POST", "/v1/apps"],
+      ["POST", "/v1/apps/archive"],
+      ["GET", "/v1/apps?all=%s"],
+      ["GET", "/v1/apps/%s"],
+      ["POST", "/v1/apps/%s/start"],
+      ["POST", "/v1/apps/%s/restore-copy"],
+      ["POST", "/v1/apps/%s/delete-copy"],
+      ["POST", "/v1/apps/%s/move"],
+      ["PUT", "/v1/apps/%s/share"],
+      ["PUT", "/v1/apps/%s/limits"],
+      ["GET", "/v1/apps/%s/logs?lines=%s&since=%s"],
+      ["GET", "/v1/gateway/approvals/%s"],
+      ["POST", "/v1/gateway/approvals"],
+      ["POST", "/v1/relays"],
+      ["GET", "/v1/traffic/zone?since=%s&bucketMs=%s"],
+      ["GET", "/v1/traffic?since=%s&bucketMs=%s&app=%s"],
+      ["GET", "/v1/jobs/%s"],
+      ["POST", "/v1/agents"],
+      ["POST", "/v1/agents/check"],
+      ["POST", "/v1/agents/audit"],
+      ["GET", "/v1/agents/log?since=%s&limit=%s&agent=%s"],
+      ["POST", "/v1/users"],
+      ["POST", "/v1/rules"],
+      ["POST", "/v1/login-links"],
+      ["POST", "/v1/ndn/public"],
+      ["GET", "/v1/store?q=%s"],
+      ["GET", "/v1/store/apps/%s"],
+      ["GET", "/v1/store/icons/%s"],
+      ["POST", "/v1/store/catalogs/preview"],
+      ["POST", "/v1/store/catalogs"],
+      ["POST", "/v1/store/install"],
+      ["GET", "/v1/backups/%s"],
+      ["POST", "/v1/backups/run"],
+      ["POST", "/v1/backups/verify"],
+      ["POST", "/v1/backups/key"],
+      ["POST", "/v1/backups/targets/probe"],
+      ["POST", "/v1/backups/targets"],
+      ["GET", "/v1/backups/%s/snapshots?x=%s"],
+    ];
+    const wrong: string[] = [];
+    for (const [method, template] of routes) {
+      const bodies = method === "GET" ? [undefined] : nastyBodies();
+      for (let i = 0; i < (method === "GET" ? 8 : bodies.length); i++) {
+        const path = template.replaceAll("%s", () => pick(NASTY));
+        const body = bodies[i];
+        let what = `${method} ${path.slice(0, 80)} ${body ? new TextDecoder().decode(body.slice(0, 30)) : ""}`;
+        try {
+          const response = await local(path, {
+            method,
+            headers: { "content-type": "application/json" },
+            ...(body ? { body } : {}),
+          });
+          const text = await response.text();
+          if (response.status >= 500)
+            wrong.push(`${what}: ${response.status} ${text.slice(0, 200)}`);
+          else if (response.status >= 400) {
+            const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+            if (typeof parsed.error?.code !== "string" || typeof parsed.error?.message !== "string")
+              wrong.push(`${what}: ${text.slice(0, 200)}`);
+          }
+        } catch (error) {
+          what += ` threw ${String(error)}`;
+          wrong.push(what);
+        }
+      }
+    }
+    expectNothingWrong(wrong);
+    await expectStillUp("local API");
+  }, 120_000);
+
+  test("fields of the wrong type in a body of the right shape", async () => {
+    const { pick } = generator(SEED + 6);
+    // A body each route takes (or refuses for what it names, not for its shape); each field
+    // is then given a value of every other type, one at a time.
+    const routes: [string, string, Record<string, unknown>][] = [
+      ["POST", "/v1/rules", { action: "block", app: "x", between: "21:00-07:00", days: "mon-fri" }],
+      [
+        "POST",
+        "/v1/gateway",
+        {
+          listen: "127.0.0.1:1",
+          host: "h.example",
+          tls: "off",
+          httpListen: "127.0.0.1:2",
+          acmeDirectory: "https://x",
+          certFile: "/x",
+          keyFile: "/y",
+          eab: { kid: "k", hmacKey: "h" },
+        },
+      ],
+      ["POST", "/v1/invites", { ttlMs: 60_000, uses: 1, backupKey: false }],
+      ["POST", "/v1/agents", { name: "bot", read: ["status"], write: [], act: [], ttlMs: 60_000 }],
+      ["POST", "/v1/agents/check", { token: "x", call: { tool: "zone_status", args: {} } }],
+      ["POST", "/v1/agents/audit", { agent: "bot", tool: "zone_status", ok: true, at: 1, ms: 1 }],
+      ["POST", "/v1/users", { name: "kid", role: "child", ttlMs: 60_000 }],
+      ["POST", "/v1/users/kid/reset", { ttlMs: 60_000 }],
+      ["POST", "/v1/login-links", { ttlMs: 60_000, next: "/" }],
+      ["POST", "/v1/ndn/public", { id: `sha256:${"a".repeat(64)}`, size: 1 }],
+      [
+        "POST",
+        "/v1/gateway/approvals",
+        { device: "x", hosts: ["a.example"], addresses: ["1.2.3.4"] },
+      ],
+      ["POST", "/v1/relays", { ticket: "x" }],
+      ["POST", "/v1/apps/x/move", { to: "x" }],
+      ["PUT", "/v1/apps/x/share", { with: ["everyone"] }],
+      ["PUT", "/v1/apps/x/limits", { rps: 5, bandwidth: "10MB/s" }],
+      ["POST", "/v1/apps/x/restore-copy", { copy: "x" }],
+      ["POST", "/v1/devices/x/drain", { cancel: true }],
+      ["POST", "/v1/store/catalogs/preview", { source: "/nonexistent" }],
+      ["POST", "/v1/store/catalogs", { token: "x", publisher: "p" }],
+      ["POST", "/v1/store/install", { catalog: "c", app: "a", device: "d" }],
+      ["POST", "/v1/backups/key", { phrase: "x" }],
+      ["POST", "/v1/backups/targets", { name: "t", url: "/nonexistent" }],
+      ["PUT", "/v1/state/notes/x", { value: 1 }],
+    ];
+    const values: unknown[] = [
+      null,
+      1,
+      -1,
+      1.5,
+      1e308,
+      true,
+      "",
+      "x",
+      "a".repeat(5000),
+      [],
+      ["x"],
+      [1],
+      {},
+      { a: 1 },
+    ];
+    const wrong: string[] = [];
+    for (const [method, path, base] of routes) {
+      for (const field of Object.keys(base)) {
+        for (let i = 0; i < 4; i++) {
+          const body = JSON.stringify({ ...base, [field]: pick(values) });
+          const what = `${method} ${path} ${body.slice(0, 160)}`;
+          const answer = await local(path, {
+            method,
+            headers: { "content-type": "application/json" },
+            body,
+          }).then(
+            async (response) => ({ status: response.status, text: await response.text() }),
+            (error) => ({ status: 0, text: String(error) }),
+          );
+          if (answer.status === 0 || answer.status === 500 || answer.status > 504)
+            wrong.push(`${what}: ${answer.status} ${answer.text.slice(0, 200)}`);
+        }
+      }
+    }
+    expectNothingWrong(wrong);
+    await expectStillUp("local API fields");
+  }, 120_000);
+});
