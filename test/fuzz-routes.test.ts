@@ -693,6 +693,148 @@ describe("the peer API, to anyone who reaches the device", () => {
   }, 120_000);
 });
 
+describe("agents' /mcp, on the gateway and the peer API", () => {
+  test("forged tokens, and a real agent's calls of every wrong shape", async () => {
+    const { pick } = generator(SEED + 7);
+    const { token } = await buckyJson<{ token: string }>([
+      "agent",
+      "grant",
+      "fuzzer",
+      "--read",
+      "status,apps,objects,state:notes/,data/notes",
+      "--write",
+      "data/notes",
+      "--act",
+      "app.start,app.stop,backup.run",
+      "--home",
+      daemon.home,
+    ]);
+    const tools = [
+      "zone_status",
+      "list_devices",
+      "list_apps",
+      "read_state",
+      "list_state",
+      "read_file",
+      "search_files",
+      "read_object",
+      "start_app",
+      "stop_app",
+      "run_backup",
+      "put_file",
+      "write_state",
+      "nonexistent",
+    ];
+    const argValues: unknown[] = [
+      null,
+      1,
+      -1,
+      1e308,
+      "",
+      "x",
+      "../../etc/passwd",
+      "%zz",
+      "a".repeat(5000),
+      [],
+      {},
+      true,
+      "notes/x",
+      `sha256:${"a".repeat(64)}`,
+    ];
+    const argNames = [
+      "key",
+      "prefix",
+      "path",
+      "query",
+      "id",
+      "app",
+      "target",
+      "text",
+      "value",
+      "dryRun",
+      "limit",
+      "offset",
+    ];
+    const messages: unknown[] = [
+      null,
+      [],
+      [{}],
+      "x",
+      { jsonrpc: "2.0" },
+      { jsonrpc: "1.0", id: 1, method: "ping" },
+      { jsonrpc: "2.0", id: {}, method: "ping" },
+      { jsonrpc: "2.0", id: 1, method: "tools/list", params: [] },
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: null },
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: 1 } },
+      { jsonrpc: "2.0", id: 1, method: "resources/read", params: { uri: "%zz" } },
+    ];
+    for (let i = 0; i < RANDOM_CASES * 2; i++) {
+      const args = Object.fromEntries(
+        Array.from({ length: 1 + Math.floor(i % 4) }, () => [pick(argNames), pick(argValues)]),
+      );
+      messages.push({
+        jsonrpc: "2.0",
+        id: i,
+        method: "tools/call",
+        params: { name: pick(tools), arguments: i % 7 === 0 ? pick(argValues) : args },
+      });
+    }
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const [index, message] of messages.entries()) {
+      const authorization =
+        index % 5 === 4
+          ? `Bearer ${pick(["x", token.slice(0, -2), `${token}x`, "%zz", ""])}`
+          : `Bearer ${token}`;
+      requests.push({
+        what: `mcp ${authorization.slice(0, 20)} ${JSON.stringify(message)?.slice(0, 160)}`,
+        bytes: httpBytes(
+          "POST",
+          "/mcp",
+          [
+            ["host", "127.0.0.1"],
+            ["authorization", authorization],
+            ["content-type", "application/json"],
+            [
+              "accept",
+              index % 9 === 8 ? pick(["text/html", ""]) : "application/json, text/event-stream",
+            ],
+          ],
+          new TextEncoder().encode(JSON.stringify(message)),
+        ),
+      });
+    }
+    for (const body of nastyBodies())
+      requests.push({
+        what: `mcp body ${new TextDecoder().decode(body.slice(0, 30))}`,
+        bytes: httpBytes(
+          "POST",
+          "/mcp",
+          [
+            ["host", "127.0.0.1"],
+            ["authorization", `Bearer ${token}`],
+            ["content-type", "application/json"],
+            ["accept", "application/json, text/event-stream"],
+          ],
+          body,
+        ),
+      });
+    for (const method of ["GET", "DELETE", "PUT"])
+      requests.push({
+        what: `mcp ${method}`,
+        bytes: httpBytes(method, "/mcp", [
+          ["host", "127.0.0.1"],
+          ["authorization", `Bearer ${token}`],
+        ]),
+      });
+    // The gateway's answers are the MCP SDK's own (JSON-RPC errors), the peer API's the same.
+    expectNothingWrong([
+      ...(await fuzz(gateway, requests, false)),
+      ...(await fuzz(peer, requests.slice(0, 60), false)),
+    ]);
+    await expectStillUp("agents' /mcp");
+  }, 120_000);
+});
+
 describe("the local API, to root on the device", () => {
   test("every route with queries and bodies of the wrong shape", async () => {
     const { pick } = generator(SEED + 5);

@@ -35,6 +35,7 @@ import { admitMember } from "./admit-member.ts";
 import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 import { INGRESS_PREFIX, isIngressUrl, serveIngress } from "./peer-ingress.ts";
+import { wholeNumberQuery } from "./query-number.ts";
 import { readBody } from "./request-body.ts";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
@@ -99,11 +100,18 @@ export function createPeerApp(
 
   app.use("/v1/replicas/*", memberOnly(node));
   app.get("/v1/replicas/:app/head", async (c) => {
-    const number = (name: string) => Number(c.req.query(name) ?? 0) || 0;
+    // Whole numbers, checked where read (lib/node/query-number.ts); a longer wait than
+    // this device gives is its longest.
+    const number = (name: string) =>
+      wholeNumberQuery(c.req.query(name), name, {
+        min: 0,
+        max: Number.MAX_SAFE_INTEGER,
+        absent: 0,
+      });
     const head = await replication.nextHead(
       c.req.param("app"),
       { epoch: number("epoch"), seq: number("seq") },
-      Math.min(HEAD_WAIT_MS, Math.max(0, number("waitMs"))),
+      Math.min(HEAD_WAIT_MS, number("waitMs")),
     );
     return head ? c.json(head) : c.body(null, 204);
   });
