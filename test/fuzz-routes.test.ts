@@ -693,6 +693,59 @@ describe("the peer API, to anyone who reaches the device", () => {
   }, 120_000);
 });
 
+describe("the relay's tunnels, to anyone who reaches the device", () => {
+  test("control messages of every wrong shape on a tunnel not yet admitted", async () => {
+    const pick = generator(SEED + 8).pick;
+    const b64 = (text: string) => Buffer.from(text).toString("base64url");
+    const jws = (header: string, payload: string) => `${b64(header)}.${b64(payload)}.${b64("sig")}`;
+    const messages = [
+      "",
+      "x",
+      "null",
+      "[]",
+      "{}",
+      '{"type":1}',
+      '{"type":"ping"}',
+      '{"type":"ready"}',
+      '{"type":"open","stream":1}',
+      '{"type":"hello"}',
+      '{"type":"hello","document":1,"signature":[]}',
+      JSON.stringify({ type: "hello", document: "a.b.c", signature: "%%", takes: "own" }),
+      JSON.stringify({ type: "hello", document: "x", signature: "x", takes: [1, 2] }),
+      JSON.stringify({ type: "hello", document: "x", signature: "x", takes: Array(100).fill("a") }),
+      ...["null", "1", "[]", "{}", '{"kid":1}', '{"kid":"x"}', '{"kid":{}}'].flatMap((header) =>
+        ["null", "{}", '{"id":1}', "[]"].map((payload) =>
+          JSON.stringify({ type: "hello", document: jws(header, payload), signature: b64("x") }),
+        ),
+      ),
+      "a".repeat(200_000),
+    ];
+    const closes: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const socket = new WebSocket(`wss://${peer.host}:${peer.port}/v1/relay/attach`, {
+        tls: { rejectUnauthorized: false },
+      } as never);
+      socket.binaryType = "arraybuffer";
+      const closed = new Promise<string>((resolve) => {
+        socket.addEventListener("close", (event) => resolve(`${event.code}`));
+        socket.addEventListener("error", () => resolve("error"));
+      });
+      await Promise.race([
+        new Promise((resolve) => socket.addEventListener("open", resolve)),
+        closed,
+      ]);
+      // A hello that is no hello closes the tunnel: a few of each before it does.
+      for (let j = 0; j < 4 && socket.readyState === WebSocket.OPEN; j++)
+        socket.send(j % 2 ? pick(messages) : new TextEncoder().encode(pick(messages)));
+      if (socket.readyState === WebSocket.OPEN) socket.close();
+      closes.push(await closed);
+    }
+    // Refused (1008, the relay's word for it) or closed by this side: never dropped unanswered.
+    expect(closes.filter((code) => !["1008", "1000", "1005"].includes(code))).toEqual([]);
+    await expectStillUp("relay tunnels");
+  }, 120_000);
+});
+
 describe("agents' /mcp, on the gateway and the peer API", () => {
   test("forged tokens, and a real agent's calls of every wrong shape", async () => {
     const { pick } = generator(SEED + 7);
