@@ -139,6 +139,8 @@ interface RawAnswer {
 function rawRequest(
   where: { host: string; port: number; tls: boolean },
   bytes: Uint8Array,
+  /** Ends the sending side once the bytes are written: a body that breaks off. */
+  hangUp = false,
 ): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -155,7 +157,10 @@ function rawRequest(
       socket.destroy();
     };
     const timer = setTimeout(finish, 15_000);
-    socket.on(where.tls ? "secureConnect" : "connect", () => socket.write(bytes));
+    socket.on(where.tls ? "secureConnect" : "connect", () => {
+      socket.write(bytes);
+      if (hangUp) socket.end();
+    });
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
       // One answer is enough: stop once it is whole (Content-Length, or a bodiless head).
@@ -263,12 +268,12 @@ function expectNothingWrong(wrong: readonly string[]): void {
 /** Sends every request and collects those answered wrongly. */
 async function fuzz(
   where: { host: string; port: number; tls: boolean },
-  requests: readonly { what: string; bytes: Uint8Array }[],
+  requests: readonly { what: string; bytes: Uint8Array; hangUp?: boolean }[],
   json: boolean,
 ): Promise<string[]> {
   const wrong: string[] = [];
   for (const request of requests) {
-    const answer = await rawRequest(where, request.bytes);
+    const answer = await rawRequest(where, request.bytes, request.hangUp);
     if (process.env.BUCKY_FUZZ_VERBOSE)
       console.log(
         "fuzz",
@@ -577,6 +582,166 @@ describe("the gateway, to anyone on the internet", () => {
     const wrong = await fuzz(gateway, requests, false);
     expectNothingWrong(wrong);
     await expectStillUp("panel forms");
+  }, 120_000);
+});
+
+describe("bodies that break off or lie about their length", () => {
+  test("on the gateway, the panel, agents' /mcp and the peer API", async () => {
+    const sessionCookie = await signIn();
+    const { token } = await buckyJson<{ token: string }>([
+      "agent",
+      "grant",
+      "cut-short",
+      "--read",
+      "status",
+      "--home",
+      daemon.home,
+    ]);
+    const id = deviceIdFromPublicKey(deviceKey.publicKey);
+    const targets: {
+      where: typeof gateway | typeof peer;
+      path: string;
+      headers: [string, string][];
+    }[] = [
+      {
+        where: gateway,
+        path: "/_bucky/signin",
+        headers: [["content-type", "application/x-www-form-urlencoded"]],
+      },
+      {
+        where: gateway,
+        path: "/_bucky/signin/passkey",
+        headers: [["content-type", "application/json"]],
+      },
+      {
+        where: gateway,
+        path: "/_bucky/enroll/passkey/options",
+        headers: [["content-type", "application/json"]],
+      },
+      {
+        where: gateway,
+        path: "/_bucky/panel/people/add",
+        headers: [
+          ["cookie", sessionCookie],
+          ["origin", "http://127.0.0.1"],
+          ["content-type", "application/x-www-form-urlencoded"],
+        ],
+      },
+      {
+        where: gateway,
+        path: "/_bucky/panel/apps/install",
+        headers: [
+          ["cookie", sessionCookie],
+          ["origin", "http://127.0.0.1"],
+          ["content-type", "multipart/form-data; boundary=b"],
+        ],
+      },
+      {
+        where: gateway,
+        path: "/_bucky/panel/store/catalogs/preview-file",
+        headers: [
+          ["cookie", sessionCookie],
+          ["origin", "http://127.0.0.1"],
+          ["content-type", "multipart/form-data; boundary=b"],
+        ],
+      },
+      {
+        where: gateway,
+        path: "/mcp",
+        headers: [
+          ["authorization", `Bearer ${token}`],
+          ["content-type", "application/json"],
+          ["accept", "application/json, text/event-stream"],
+        ],
+      },
+      { where: gateway, path: "/apps/nothing/", headers: [] },
+      { where: peer, path: "/v1/join", headers: [["content-type", "application/json"]] },
+      {
+        where: peer,
+        path: "/mcp",
+        headers: [
+          ["authorization", `Bearer ${token}`],
+          ["content-type", "application/json"],
+        ],
+      },
+    ];
+    const starts = [
+      '{"name":"a',
+      "name=a&password=",
+      '--b\r\ncontent-disposition: form-data; name="a"\r\n\r\nx',
+      "\x00\xff",
+    ];
+    const requests: {
+      where: typeof gateway | typeof peer;
+      what: string;
+      bytes: Uint8Array;
+      hangUp?: boolean;
+    }[] = [];
+    for (const { where, path, headers } of targets)
+      for (const start of starts) {
+        const body = new TextEncoder().encode(start);
+        const head: [string, string][] = [
+          ["host", where === gateway ? "127.0.0.1" : `${peer.host}:${peer.port}`],
+          ...headers,
+        ];
+        // Said longer than sent, then the sender stops; chunked and cut inside a chunk; a
+        // chunk size that is no number.
+        requests.push({
+          where,
+          what: `${path} said 100000, sent ${body.length}`,
+          bytes: httpBytes("POST", path, [...head, ["content-length", "100000"]], body),
+          hangUp: true,
+        });
+        requests.push({
+          where,
+          what: `${path} chunked, cut`,
+          bytes: httpBytes(
+            "POST",
+            path,
+            [...head, ["transfer-encoding", "chunked"]],
+            new TextEncoder().encode(`ffff\r\n${start}`),
+            { length: false },
+          ),
+          hangUp: true,
+        });
+        requests.push({
+          where,
+          what: `${path} chunk size zz`,
+          bytes: httpBytes(
+            "POST",
+            path,
+            [...head, ["transfer-encoding", "chunked"]],
+            new TextEncoder().encode(`zz\r\n${start}\r\n0\r\n\r\n`),
+            { length: false },
+          ),
+        });
+      }
+    // A member's sync push, signed over the whole body, sent in part.
+    const body = new Uint8Array(5000).fill(0xa1);
+    const signed = signRequest(
+      { method: "POST", path: "/v1/sync/push", audience: id, body },
+      deviceKey,
+      Date.now(),
+    );
+    requests.push({
+      where: peer,
+      what: "a member's push, cut short",
+      bytes: httpBytes(
+        "POST",
+        "/v1/sync/push",
+        [
+          ["host", `${peer.host}:${peer.port}`],
+          ["content-length", "5000"],
+          ...Object.entries(signed),
+        ],
+        body.slice(0, 100),
+      ),
+      hangUp: true,
+    });
+    const wrong: string[] = [];
+    for (const request of requests) wrong.push(...(await fuzz(request.where, [request], false)));
+    expectNothingWrong(wrong);
+    await expectStillUp("bodies cut short");
   }, 120_000);
 });
 
