@@ -11,21 +11,24 @@
  * BUCKY_FUZZ_VERBOSE=1 prints every answer's status.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync } from "node:fs";
 import { connect as netConnect } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../protocol/ids.ts";
-import { signRequest } from "../protocol/request-auth.ts";
+import { signRequest, UNSIGNED_BODY } from "../protocol/request-auth.ts";
 import {
   buckyJson,
   cleanUp,
   type Daemon,
   enableGateway,
   newHomePath,
+  scratchDir,
   startDaemon,
+  waitFor,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -855,6 +858,171 @@ describe("the peer API, to anyone who reaches the device", () => {
     }
     expectNothingWrong(await fuzz(peer, requests, true));
     await expectStillUp("peer API, a member's requests");
+  }, 120_000);
+});
+
+describe("an app behind the gateway and the peer API's ingress", () => {
+  beforeAll(async () => {
+    const site = join(scratchDir(), "site");
+    cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), site, { recursive: true });
+    await buckyJson(["app", "install", site, "--home", daemon.home]);
+    await waitFor(
+      "site to run",
+      async () => {
+        const status = await buckyJson<{ state: string }>([
+          "app",
+          "status",
+          "site",
+          "--home",
+          daemon.home,
+        ]);
+        return status.state === "running" ? true : undefined;
+      },
+      30_000,
+    );
+  }, 60_000);
+
+  test("requests an attacker makes to a public app, and a member's to its ingress", async () => {
+    const { next, pick } = generator(SEED + 9);
+    const host: [string, string] = ["host", "127.0.0.1"];
+    const lengths = ["-1", "abc", "1e3", "99999999999999999999", "0x10", " 5", "5, 6", ""];
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const length of lengths)
+      requests.push({
+        what: `content-length ${length}`,
+        bytes: httpBytes(
+          "POST",
+          "/apps/site/",
+          [host, ["content-length", length]],
+          new TextEncoder().encode("hello"),
+        ),
+      });
+    requests.push({
+      what: "two content-lengths",
+      bytes: httpBytes(
+        "POST",
+        "/apps/site/",
+        [host, ["content-length", "5"], ["content-length", "50"]],
+        new TextEncoder().encode("hello"),
+      ),
+    });
+    requests.push({
+      what: "content-length and chunked",
+      bytes: httpBytes(
+        "POST",
+        "/apps/site/",
+        [host, ["content-length", "5"], ["transfer-encoding", "chunked"]],
+        new TextEncoder().encode("5\r\nhello\r\n0\r\n\r\n"),
+      ),
+    });
+    requests.push({
+      what: "many headers",
+      bytes: httpBytes("GET", "/apps/site/", [
+        host,
+        ...Array.from({ length: 300 }, (_, i): [string, string] => [`x-h${i}`, "v"]),
+      ]),
+    });
+    requests.push({
+      what: "a huge header",
+      bytes: httpBytes("GET", "/apps/site/", [host, ["x-big", "a".repeat(60_000)]]),
+    });
+    const headerNames = [
+      "bucky-user",
+      "bucky_user",
+      "bucky-app-user",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "forwarded",
+      "expect",
+      "upgrade",
+      "connection",
+      "sec-websocket-key",
+      "sec-websocket-protocol",
+      "cookie",
+      "range",
+      "if-none-match",
+      "te",
+      "origin",
+    ];
+    const headerValues = [
+      "",
+      "owner",
+      "%zz",
+      "100-continue",
+      "websocket",
+      "upgrade",
+      "keep-alive, upgrade",
+      "bytes=-1",
+      "bytes=99999999999-1",
+      "trailers",
+      "\u00e9",
+      "a".repeat(3000),
+      "bucky_session=%ff",
+    ];
+    const methods = [
+      "GET",
+      "POST",
+      "PUT",
+      "DELETE",
+      "PATCH",
+      "OPTIONS",
+      "HEAD",
+      "CONNECT",
+      "TRACE",
+      "FOO",
+    ];
+    for (let i = 0; i < RANDOM_CASES * 2; i++) {
+      const method = pick(methods);
+      const headers: [string, string][] = [host];
+      for (let j = 0; j < 3; j++)
+        if (next() < 0.7) headers.push([pick(headerNames), pick(headerValues)]);
+      const path = `/apps/site/${pick(NASTY)}/${pick(NASTY)}?${pick(NASTY)}=${pick(NASTY)}`;
+      requests.push({
+        what: `${method} ${path.slice(0, 80)} ${JSON.stringify(headers.slice(1)).slice(0, 120)}`,
+        bytes: httpBytes(
+          method,
+          path,
+          headers,
+          method === "GET" || method === "HEAD" ? new Uint8Array() : pick(nastyBodies()),
+        ),
+      });
+    }
+    // What the app answers is its own: the gateway's part is never to fail, nor to stop.
+    const gatewayWrong = (await fuzz(gateway, requests, false)).filter(
+      (line) => !line.endsWith("status 500"),
+    );
+    // The ingress, as a gateway of the zone calls it: signed over method, path and query.
+    const id = deviceIdFromPublicKey(deviceKey.publicKey);
+    const ingress: { what: string; bytes: Uint8Array }[] = [];
+    for (let i = 0; i < RANDOM_CASES; i++) {
+      const method = pick(methods);
+      const path = `/v1/ingress/${pick(["site", "site", ...NASTY])}/${pick(NASTY)}?${pick(NASTY)}`;
+      const signed = signRequest(
+        { method, path, audience: id, body: UNSIGNED_BODY },
+        deviceKey,
+        Date.now(),
+      );
+      const headers: [string, string][] = [
+        ["host", `${peer.host}:${peer.port}`],
+        ...Object.entries(signed),
+      ];
+      if (next() < 0.5) headers.push(["bucky-app-user", pick([...NASTY, "a.b.c"])]);
+      if (next() < 0.3) headers.push([pick(headerNames), pick(headerValues)]);
+      ingress.push({
+        what: `ingress ${method} ${path.slice(0, 80)} ${JSON.stringify(headers.slice(4)).slice(0, 100)}`,
+        bytes: httpBytes(
+          method,
+          path,
+          headers,
+          method === "GET" || method === "HEAD" ? new Uint8Array() : pick(nastyBodies()),
+        ),
+      });
+    }
+    const ingressWrong = (await fuzz(peer, ingress, false)).filter(
+      (line) => !line.endsWith("status 500"),
+    );
+    expectNothingWrong([...gatewayWrong, ...ingressWrong]);
+    await expectStillUp("an app's requests");
   }, 120_000);
 });
 
