@@ -1021,7 +1021,41 @@ describe("an app behind the gateway and the peer API's ingress", () => {
     const ingressWrong = (await fuzz(peer, ingress, false)).filter(
       (line) => !line.endsWith("status 500"),
     );
-    expectNothingWrong([...gatewayWrong, ...ingressWrong]);
+    // Named data the device holds (the app's package), open to anyone at /ndn/: byte ranges
+    // of every odd form.
+    const { package: packageId } = await buckyJson<{ package: string }>([
+      "app",
+      "status",
+      "site",
+      "--home",
+      daemon.home,
+    ]);
+    const ranges = [
+      "bytes=0-0",
+      "bytes=-0",
+      "bytes=-99999999999999999999",
+      "bytes=99999999999999999999-",
+      "bytes=5-1",
+      "bytes=0-1,2-3",
+      "bytes=a-b",
+      "bytes=--1",
+      "bytes=1e3-",
+      "bytes= 1-2",
+      "items=0-1",
+      "bytes=-",
+      "",
+    ];
+    const named = ranges.flatMap((range) =>
+      [`/ndn/${packageId}`, `/ndn/${packageId}?object`].map((path) => ({
+        what: `${path} range ${range}`,
+        bytes: httpBytes("GET", path, [
+          ["host", `${peer.host}:${peer.port}`],
+          ["range", range],
+        ]),
+      })),
+    );
+    const namedWrong = await fuzz(peer, named, true);
+    expectNothingWrong([...gatewayWrong, ...ingressWrong, ...namedWrong]);
     await expectStillUp("an app's requests");
   }, 120_000);
 });
