@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../protocol/ids.ts";
 import { signRequest, UNSIGNED_BODY } from "../protocol/request-auth.ts";
@@ -1252,6 +1253,82 @@ describe("agents' /mcp, on the gateway and the peer API", () => {
       ...(await fuzz(peer, requests.slice(0, 60), false)),
     ]);
     await expectStillUp("agents' /mcp");
+  }, 120_000);
+});
+
+describe("a member's sync messages, well formed CBOR of the wrong shape", () => {
+  test("every field of a push, a pull and a checkpoint page request, one at a time", async () => {
+    const { pick } = generator(SEED + 10);
+    const id = deviceIdFromPublicKey(deviceKey.publicKey);
+    const junkRecord = encodeCbor({ device: id, at: -1, doc: [] });
+    const values: unknown[] = [
+      null,
+      -1,
+      1.5,
+      2 ** 60,
+      "x",
+      "",
+      true,
+      [],
+      {},
+      new Uint8Array(0),
+      new Uint8Array(64).fill(7),
+      [new Uint8Array(3)],
+      [junkRecord],
+      [encodeCbor({}), encodeCbor([1, 2]), encodeCbor([new Uint8Array(3), new Uint8Array(64)])],
+      { [id]: -1 },
+      { [id]: 1.5 },
+      { [id]: 2 ** 60 },
+      { [id]: "1" },
+      { notAnId: 1 },
+      [-1, 2 ** 60],
+      Array.from({ length: 300 }, () => junkRecord),
+    ];
+    const bases: [string, Record<string, unknown>][] = [
+      [
+        "/v1/sync/push",
+        {
+          v: 1,
+          have: {},
+          entries: [],
+          more: false,
+          presence: [],
+          presenceAgesMs: [],
+          facts: [],
+          factsHave: {},
+          checkpoint: new Uint8Array(8),
+        },
+      ],
+      [
+        "/v1/sync/pull",
+        { v: 1, have: {}, presence: [], presenceAgesMs: [], factsHave: {}, incomplete: true },
+      ],
+      ["/v1/sync/checkpoint", { v: 1, id: new Uint8Array(32), after: "" }],
+    ];
+    const host: [string, string] = ["host", `${peer.host}:${peer.port}`];
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const [path, base] of bases)
+      for (const field of Object.keys(base))
+        for (let i = 0; i < 6; i++) {
+          const value = pick(values);
+          const body = encodeCbor({ ...base, [field]: value });
+          const signed = signRequest(
+            { method: "POST", path, audience: id, body },
+            deviceKey,
+            Date.now(),
+          );
+          requests.push({
+            what: `${path} ${field}=${String(value).slice(0, 40)}`,
+            bytes: httpBytes(
+              "POST",
+              path,
+              [host, ["content-type", "application/cbor"], ...Object.entries(signed)],
+              body,
+            ),
+          });
+        }
+    expectNothingWrong(await fuzz(peer, requests, true));
+    await expectStillUp("a member's sync messages");
   }, 120_000);
 });
 
