@@ -76,6 +76,30 @@ describe("apps' specs another member wrote", () => {
     ]);
   });
 
+  test("a spec whose app is no app name is unreadable: a member cannot name a path into another app's", () => {
+    // Keys may have more segments than a spec's key pattern shows: `notes/data` would be an
+    // app whose directories lie inside notes's own.
+    const odd = stateWith({
+      [appKeys.spec("notes/data")]: JSON.stringify({ ...specOf("notes"), app: "notes/data" }),
+      [appKeys.spec("Notes")]: JSON.stringify({ ...specOf("notes"), app: "Notes" }),
+      [appKeys.spec("notes")]: JSON.stringify(specOf("notes")),
+    });
+    const unreadable: { app: string; problem: string }[] = [];
+    expect(readSpecs(odd, (app, { problem }) => unreadable.push({ app, problem }))).toEqual([
+      specOf("notes"),
+    ]);
+    expect(readSpec(odd, "notes/data")).toBeUndefined();
+    // Nor is it named as an app's (its "name" is the member's words).
+    expect(unreadable).toEqual([]);
+    expect(
+      specProblem(JSON.stringify({ ...specOf("notes"), app: "notes/data" }), "notes/data"),
+    ).toEqual({
+      problem:
+        'its app must be an app name: it contains "/"; use lowercase letters, digits and hyphens',
+      newer: false,
+    });
+  });
+
   test("a spec from before standbys reads", () => {
     const { standbys: _, ...manifest } = testManifest("old");
     const old = { ...specOf("old"), manifest };

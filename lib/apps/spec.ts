@@ -11,7 +11,7 @@
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import { MAX_PURGE_GRANT_LENGTH } from "../../protocol/app-purge.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
-import { checkDeviceName } from "../../protocol/names.ts";
+import { checkAppName, checkDeviceName } from "../../protocol/names.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { parsePlatformName } from "../../protocol/oci.ts";
 import { isConflictCopyName } from "../../protocol/replica.ts";
@@ -113,8 +113,10 @@ export function readSpecs(
 ): AppSpec[] {
   const rows = stateRowsMatching(db, `${appKeys.specPrefix}*/spec`);
   return rows.flatMap((row) => {
-    if (!row.value) return [];
     const app = specApp(row.key);
+    // A key whose app is no app name is no app's spec: neither read nor named (its "name"
+    // is a member's words, which bucky status must not say as an app's).
+    if (!row.value || !checkAppName(app).ok) return [];
     const spec = parseSpec(row.value, app);
     if (!spec && unreadable)
       unreadable(app, specProblem(row.value, app) ?? { problem: "", newer: false });
@@ -234,6 +236,10 @@ function checkSpec(value: unknown, app: string): void {
       );
   }
   check(spec.app === app, "it is the spec of another app");
+  // Its name is a path segment of the app's directories and a label of its host name: a
+  // key of more segments (`notes/data`) would name a place inside another app's.
+  const name = checkAppName(app);
+  if (!name.ok) throw new ProtocolError(`its app must be an app name: ${name.reason}`);
   requireString(spec.version, "its version", MAX_TEXT);
   checkObjectId(spec.package, "its package");
   if (spec.previousPackage !== undefined)
