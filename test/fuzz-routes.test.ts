@@ -300,6 +300,19 @@ beforeAll(async () => {
   const address = new URL(daemon.addresses[0] as string);
   peer = { host: address.hostname, port: Number(address.port), tls: true };
   sessionCookie = await signIn();
+  // A public app (site), for its requests through the gateway and the ingress, and the
+  // local API's routes of an installed app.
+  const site = join(scratchDir(), "site");
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), site, { recursive: true });
+  await buckyJson(["app", "install", site, "--home", home]);
+  await waitFor(
+    "site to run",
+    async () => {
+      const status = await buckyJson<{ state: string }>(["app", "status", "site", "--home", home]);
+      return status.state === "running" ? true : undefined;
+    },
+    30_000,
+  );
   deviceKey = signingKeyFromSeed(
     readKeyFile(join(home, "identity", "device.key"), "device", createLog({ level: "silent" })),
   );
@@ -863,26 +876,6 @@ describe("the peer API, to anyone who reaches the device", () => {
 });
 
 describe("an app behind the gateway and the peer API's ingress", () => {
-  beforeAll(async () => {
-    const site = join(scratchDir(), "site");
-    cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), site, { recursive: true });
-    await buckyJson(["app", "install", site, "--home", daemon.home]);
-    await waitFor(
-      "site to run",
-      async () => {
-        const status = await buckyJson<{ state: string }>([
-          "app",
-          "status",
-          "site",
-          "--home",
-          daemon.home,
-        ]);
-        return status.state === "running" ? true : undefined;
-      },
-      30_000,
-    );
-  }, 60_000);
-
   test("requests an attacker makes to a public app, and a member's to its ingress", async () => {
     const { next, pick } = generator(SEED + 9);
     const host: [string, string] = ["host", "127.0.0.1"];
@@ -1446,8 +1439,8 @@ describe("the local API, to root on the device", () => {
       ],
       ["POST", "/v1/relays", { ticket: "x" }],
       ["POST", "/v1/apps/x/move", { to: "x" }],
-      ["PUT", "/v1/apps/x/share", { with: ["everyone"] }],
-      ["PUT", "/v1/apps/x/limits", { rps: 5, bandwidth: "10MB/s" }],
+      ["PUT", "/v1/apps/site/share", { with: ["everyone"] }],
+      ["PUT", "/v1/apps/site/limits", { rps: 5, bandwidth: "10MB/s" }],
       ["POST", "/v1/apps/x/restore-copy", { copy: "x" }],
       ["POST", "/v1/devices/x/drain", { cancel: true }],
       ["POST", "/v1/store/catalogs/preview", { source: "/nonexistent" }],

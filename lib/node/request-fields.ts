@@ -24,18 +24,6 @@ export function optionalText(
   return value;
 }
 
-/** `name`'s number, or undefined when it is absent (or null): a finite one. */
-export function optionalNumber(
-  body: Readonly<Record<string, unknown>>,
-  name: string,
-): number | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value))
-    throw new BuckyError("E_USAGE", `${name} must be a number, not ${shown(value)}`);
-  return value;
-}
-
 /** A value as an error message shows it: its JSON, cut short. */
 function shown(value: unknown): string {
   return (JSON.stringify(value) ?? String(value)).slice(0, 40);
