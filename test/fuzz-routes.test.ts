@@ -1489,3 +1489,119 @@ describe("the local API, to root on the device", () => {
     await expectStillUp("local API fields");
   }, 120_000);
 });
+
+describe("a gateway reached by a host name (apps by subdomain, passkeys)", () => {
+  test("Host headers of every odd form, and passkey steps with answers of every wrong shape", async () => {
+    const { pick } = generator(SEED + 11);
+    const NAME = "fuzz.localhost";
+    // Plain HTTP: a local name would get the zone CA's certificate.
+    const url = new URL(await enableGateway(daemon.home, ["--tls", "off", "--host", NAME]));
+    const named = { host: url.hostname, port: Number(url.port), tls: false as const };
+    const at = `${NAME}:${named.port}`;
+    const hosts = [
+      at,
+      `site.${at}`,
+      `SITE.${NAME.toUpperCase()}:${named.port}`,
+      `x.y.${at}`,
+      `${NAME}.:${named.port}`,
+      `site.${NAME}.`,
+      `-.${at}`,
+      `xn--zz.${at}`,
+      `site.${NAME}:99999`,
+      `site.${NAME}:`,
+      `%73ite.${at}`,
+      `site..${at}`,
+      `${"a".repeat(64)}.${at}`,
+    ];
+    const requests: { what: string; bytes: Uint8Array }[] = [];
+    for (const host of hosts)
+      for (let i = 0; i < 4; i++) {
+        const path = i === 0 ? "/" : `/${pick(NASTY)}/${pick(NASTY)}?next=${pick(NASTY)}`;
+        requests.push({
+          what: `${host.slice(0, 60)} ${path.slice(0, 60)}`,
+          bytes: httpBytes(pick(["GET", "POST", "HEAD"]), path, [["host", host]]),
+        });
+      }
+    requests.push({
+      what: "a login link opened at another name",
+      bytes: httpBytes("GET", `/_bucky/login?token=x&next=${pick(NASTY)}`, [["host", "127.0.0.1"]]),
+    });
+    // A person's enrollment link, as anyone holding it: each passkey answer gets a fresh
+    // ceremony, then an answer of the wrong shape.
+    const { enrollment } = await buckyJson<{ enrollment: { url: string } }>([
+      "user",
+      "add",
+      "kid",
+      "--role",
+      "child",
+      "--home",
+      daemon.home,
+    ]);
+    const token = new URL(enrollment.url).searchParams.get("token") ?? "";
+    const origin = `http://${at}`;
+    const post = (path: string, body: unknown) =>
+      fetch(`http://${named.host}:${named.port}${path}`, {
+        method: "POST",
+        headers: { host: at, origin, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const b64 = (text: string) => Buffer.from(text).toString("base64url");
+    const answers: unknown[] = [
+      null,
+      "x",
+      [],
+      {},
+      { id: 1, type: "public-key" },
+      { id: b64("id"), type: "public-key", response: null },
+      { id: b64("id"), type: "public-key", response: "x" },
+      { id: b64("id"), type: "public-key", response: { clientDataJSON: 1 } },
+      {
+        id: b64("id"),
+        type: "public-key",
+        response: { clientDataJSON: b64("{}"), attestationObject: b64("x") },
+      },
+      {
+        id: b64("id"),
+        type: "public-key",
+        response: { clientDataJSON: b64("null"), attestationObject: b64("\xa0") },
+      },
+      {
+        id: b64("id"),
+        type: "public-key",
+        response: {
+          clientDataJSON: b64(JSON.stringify({ type: "webauthn.create", challenge: 1, origin })),
+          attestationObject: b64("\xa3cfmtdnone"),
+        },
+      },
+      { id: "%zz", type: "public-key", response: { clientDataJSON: "%", attestationObject: "%" } },
+    ];
+    const wrong: string[] = [];
+    for (const answer of answers) {
+      const options = await post("/_bucky/enroll/passkey/options", { token });
+      const { ceremony } = (await options.json()) as { ceremony?: string };
+      for (const [path, body] of [
+        ["/_bucky/enroll/passkey", { ceremony, response: answer }],
+        ["/_bucky/signin/passkey/options", { name: pick(["kid", "owner", ...NASTY]) }],
+        [
+          "/_bucky/signin/passkey",
+          { ceremony: pick([ceremony, ...NASTY]), response: answer, next: pick(NASTY) },
+        ],
+      ] as const) {
+        const response = await post(path, body);
+        const text = await response.text();
+        if (process.env.BUCKY_FUZZ_VERBOSE)
+          console.log("fuzz", response.status, path, text.slice(0, 160));
+        if (response.status === 500 || response.status > 504)
+          wrong.push(
+            `${path} ${JSON.stringify(body).slice(0, 120)}: ${response.status} ${text.slice(0, 160)}`,
+          );
+      }
+    }
+    // What the app answers is its own (site's 500 for a path it cannot decode).
+    const gatewayWrong = (await fuzz(named, requests, false)).filter(
+      (line) => !(line.toLowerCase().startsWith("site.") && line.endsWith("status 500")),
+    );
+    expectNothingWrong([...gatewayWrong, ...wrong]);
+    await expectStillUp("a gateway reached by a host name");
+  }, 120_000);
+});
