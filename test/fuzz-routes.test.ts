@@ -224,14 +224,18 @@ function local(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`http://localhost${path}`, { ...init, unix: join(daemon.home, "daemon.sock") });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The daemon is up and answering, and its log names no unexpected error. */
 async function expectStillUp(group: string): Promise<void> {
-  let alive = true;
-  try {
-    process.kill(daemon.pid, 0);
-  } catch {
-    alive = false;
-  }
+  const alive = isAlive(daemon.pid);
   const status = alive ? await local("/v1/status").then((r) => r.status, String) : "dead";
   const faults = daemon
     .log()
@@ -249,7 +253,7 @@ async function expectStillUp(group: string): Promise<void> {
 
 /** What was wrong with an answer, or undefined when it is a refusal as the API makes them. */
 function judge(answer: RawAnswer, { json }: { json: boolean }): string | undefined {
-  if (answer.status === undefined) return undefined; // The runtime refused to parse it: no handler ran.
+  if (answer.status === undefined) return undefined; // Said by fuzz, which looks at the daemon.
   // A 500 is a bug (E_INTERNAL, or the gateway's fault page); 502–504 say another is away.
   if (answer.status === 500 || answer.status > 504) return `status ${answer.status}`;
   if (!json || answer.status < 400) return undefined;
@@ -287,6 +291,12 @@ async function fuzz(
       );
     const problem = judge(answer, { json });
     if (problem) wrong.push(`${request.what}: ${problem}`);
+    // No answer at all: the runtime refused to parse it, or the daemon stopped (for this
+    // request or one just before it; its log names the path).
+    if (answer.status === undefined && !isAlive(daemon.pid)) {
+      wrong.push(`${request.what}: no answer, and the daemon has stopped`);
+      break;
+    }
   }
   return wrong;
 }
@@ -1531,7 +1541,7 @@ describe("a gateway reached by a host name (apps by subdomain, passkeys)", () =>
     const { enrollment } = await buckyJson<{ enrollment: { url: string } }>([
       "user",
       "add",
-      "kid",
+      "enrolling",
       "--role",
       "child",
       "--home",
@@ -1581,7 +1591,7 @@ describe("a gateway reached by a host name (apps by subdomain, passkeys)", () =>
       const { ceremony } = (await options.json()) as { ceremony?: string };
       for (const [path, body] of [
         ["/_bucky/enroll/passkey", { ceremony, response: answer }],
-        ["/_bucky/signin/passkey/options", { name: pick(["kid", "owner", ...NASTY]) }],
+        ["/_bucky/signin/passkey/options", { name: pick(["enrolling", "owner", ...NASTY]) }],
         [
           "/_bucky/signin/passkey",
           { ceremony: pick([ceremony, ...NASTY]), response: answer, next: pick(NASTY) },
