@@ -234,14 +234,14 @@ export class Convergence {
   }
 
   private async converge(): Promise<void> {
+    // A pass that fails half way (its first read included) is tried again soon.
+    this.nextMs = this.options.intervalMs;
     // A pass long after the last (the process was stopped, the machine slept) finds what
     // it heard stale: as after a start, it waits a live window before deciding on data.
     const now = this.node.now();
     if (now - this.lastPassMs > this.options.liveWindowMs) this.startedAtMs = now;
     this.lastPassMs = now;
     const specs = readSpecs(this.node.db, (app, { problem }) => this.unreadable(app, problem));
-    // A pass that fails half way is tried again soon.
-    this.nextMs = this.options.intervalMs;
     this.prefetch(specs);
     this.images.prefetch(specs, this.options.sources);
     const candidates = placementCandidates(this.node, this.options.liveWindowMs);

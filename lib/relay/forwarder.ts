@@ -6,9 +6,11 @@
  * device is the relay, and the device says it takes the relay's own streams, a door on a
  * Unix socket of this process carries the request as plain HTTP inside the TLS of the
  * device's connection to this relay alone (protocol/relay.ts): its two ends are the same
- * two devices. That door is an abstract socket (Linux: no file, gone with the process),
- * which no more processes of this machine can reach than the loopback port it replaces,
- * and a request on it crosses no TCP stack twice: a relayed request cost the gateway a
+ * two devices. That door is an abstract socket (Linux: no file, gone with the process).
+ * Any process of this machine in this network namespace can connect to it, as to the
+ * loopback port it replaces (apps run in namespaces of their own); what it carries is
+ * authenticated by the device request by request, as on its TLS server. A request on it
+ * crosses no TCP stack twice: a relayed request cost the gateway a
  * loopback TCP write each way (found profiling the relayed small-request path).
  */
 
@@ -70,7 +72,13 @@ export class Forwarders {
   ownSocketFor(relay: Peer, target: Peer): string | undefined {
     const hub = this.options.hub;
     if (!hub || relay.id !== this.options.self || !hub.takesOwn(target.id)) return undefined;
-    return this.door(relay, target, true).where;
+    try {
+      return this.door(relay, target, true).where;
+    } catch {
+      // No door could listen (no descriptors left, a security module refusing abstract
+      // sockets): the request goes by TLS, as to an older bucky, and the next one tries again.
+      return undefined;
+    }
   }
 
   private door(relay: Peer, target: Peer, own: boolean): Door {

@@ -398,7 +398,7 @@ describe("relaying", () => {
     expect(relay.hub.takesOwn(target.id)).toBe(true);
     const forwarders = relayForwarders(relay);
     const door = forwarders.ownSocketFor(relay.peer, targetPeer);
-    // An abstract socket: no file another user could reach or put in its place.
+    // An abstract socket: no file left behind, and a name no other process takes first.
     expect(door).toStartWith("\0bucky-own-");
     const body = randomBytes(8 * 1024 * 1024);
     const response = await fetch("http://own/echo", { method: "POST", body, unix: door });
