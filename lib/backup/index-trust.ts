@@ -55,7 +55,11 @@ export function checkIndexFile(
     judge?.zone,
   );
   if (signature.kind === "unsigned")
-    return { trust: "unsigned", signedBy: null, why: "it is unsigned" };
+    return {
+      trust: "unsigned",
+      signedBy: null,
+      why: "its signature is of a newer bucky's form, which this one cannot check",
+    };
   const signer = signature.by && judge?.membership.byId.get(signature.by);
   const signedBy = signer ? signer.name : (signature.by ?? null);
   if (signature.kind === "forged") return { trust: "forged", signedBy, why: signature.why };

@@ -178,11 +178,12 @@ export function decodeIndex(name: string, bytes: Uint8Array): IndexFile {
     for (const entry of list) {
       check(
         Array.isArray(entry) &&
-          entry.length === 5 &&
+          // At least the five this bucky knows: a newer bucky's may add more after them.
+          entry.length >= 5 &&
           typeof entry[0] === "string" &&
           CONTENT_ID.test(entry[0]) &&
           (entry[1] === "data" || entry[1] === "tree") &&
-          entry.slice(2).every((n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0),
+          entry.slice(2, 5).every((n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0),
         `index ${name} has a malformed entry`,
       );
       blobs.push({

@@ -2,9 +2,10 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { signDeviceDocument, signZoneDocument } from "../documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../ed25519.ts";
-import { fromBase64url, toBase64url } from "../encoding.ts";
+import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { deviceIdFromPublicKey } from "../ids.ts";
 import type { DeviceName, ZoneName } from "../names.ts";
+import { sealRecord } from "../signed-record.ts";
 import {
   type BlobLocation,
   decodeIndex,
@@ -104,8 +105,10 @@ describe("an index file's signature", () => {
         (at, flip) => {
           const changed = bytes.slice();
           changed[at] = (changed[at] as number) ^ flip;
+          // Forged; or, where the flip made it another version's or gave it another
+          // field, a newer bucky's that this one cannot judge: unsigned. Never signed.
           const check = checkIndexSignature(facts(), toBase64url(changed), zone);
-          return check.kind === "forged";
+          return check.kind !== "signed";
         },
       ),
     );
@@ -114,5 +117,34 @@ describe("an index file's signature", () => {
   test("junk in its place is forged, never an error", () => {
     for (const junk of [42, "", "!!", "a".repeat(20_000), toBase64url(new Uint8Array(64)), null])
       expect(checkIndexSignature(facts(), junk, zone).kind).toBe("forged");
+  });
+
+  test("a newer bucky's (another version, or a field this one does not know) is unsigned, not forged", () => {
+    const body = {
+      v: 1,
+      ...facts(),
+      zone,
+      device: deviceIdFromPublicKey(nas.publicKey),
+      document: documentOf(nas, "nas"),
+    };
+    const context = utf8("bucky backup index v1\n");
+    const record = (of: Record<string, unknown>) => toBase64url(sealRecord(of, nas, context));
+    // The record as this bucky makes it is signed: the two below differ only as said.
+    expect(checkIndexSignature(facts(), record(body), zone).kind).toBe("signed");
+    expect(checkIndexSignature(facts(), record({ ...body, v: 2 }), zone)).toEqual({
+      kind: "unsigned",
+    });
+    expect(checkIndexSignature(facts(), record({ ...body, epoch: 7 }), zone)).toEqual({
+      kind: "unsigned",
+    });
+  });
+
+  test("an index entry with more fields than this bucky knows is read (a newer bucky's)", () => {
+    const json = JSON.stringify({
+      packs: { ["1".repeat(64)]: [["a".repeat(64), "data", 0, 100, 90, "later"]] },
+    });
+    expect(decodeIndex("i", utf8(json)).blobs).toEqual([
+      { id: "a".repeat(64), type: "data", pack: "1".repeat(64), offset: 0, length: 100, size: 90 },
+    ]);
   });
 });

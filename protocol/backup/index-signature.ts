@@ -20,7 +20,9 @@
  * lib/ to check.
  *
  * An optional field of the index file: those of an older bucky have none (unsigned), and
- * an older bucky reads a signed index file as before (it reads only `packs`).
+ * an older bucky reads a signed index file as before (it reads only `packs`). A record of
+ * another version, or with a field this bucky does not know (a newer bucky's), is read as
+ * unsigned: never forged, which a prune would delete.
  */
 
 import { verifyDeviceDocument } from "../documents.ts";
@@ -29,7 +31,7 @@ import { verifyKeyFromPublicKey } from "../ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { check, ProtocolError } from "../errors.ts";
 import { type DeviceId, deviceIdFromPublicKey, publicKeyOfId, type ZoneId } from "../ids.ts";
-import { requireOnlyFields, requireString, requireUint } from "../shape.ts";
+import { requireString, requireUint } from "../shape.ts";
 import { openRecord, sealRecord, signatureHolds } from "../signed-record.ts";
 
 export const INDEX_SIGNATURE_VERSION = 1;
@@ -63,7 +65,10 @@ export interface IndexFacts {
 
 /** What an index file's signature says of it. */
 export type IndexSignature =
-  /** Made by an older bucky: nothing says who wrote it. */
+  /**
+   * Made by an older bucky (nothing says who wrote it), or signed in a newer bucky's form
+   * this one cannot check.
+   */
   | { readonly kind: "unsigned" }
   /**
    * Signed, for this file and exactly the blobs it names, by the key of `by`; with the
@@ -116,11 +121,11 @@ export function checkIndexSignature(
     check(bytes !== undefined, "its signature is not base64url");
     const record = openRecord(bytes, MAX_INDEX_SIGNATURE_BYTES, "index signature");
     const { body } = record;
-    requireOnlyFields(body, FIELDS, "index signature");
-    check(
-      body.v === INDEX_SIGNATURE_VERSION,
-      `index signature version ${String(body.v)} is not supported`,
-    );
+    // A newer bucky's record (another version, or fields this one does not know) cannot be
+    // judged here: unsigned, its word read as an older bucky's is, never called forged.
+    if (body.v !== INDEX_SIGNATURE_VERSION) return { kind: "unsigned" };
+    if (Object.keys(body).some((field) => !(FIELDS as readonly string[]).includes(field)))
+      return { kind: "unsigned" };
     const device = requireString(body.device, "index signature device", ID_MAX_LENGTH);
     const publicKey = publicKeyOfId(device, "device");
     check(publicKey !== undefined, "its signature names no device key");
