@@ -180,16 +180,17 @@ export async function pruneRepository(
   const forgotten = all.filter((s) => !keep.has(s.name));
   const kept = all.filter((s) => keep.has(s.name));
 
-  // Every blob a kept snapshot needs: its trees and the chunks of its files.
+  // Every blob a kept snapshot needs: its trees and the chunks of its files. Each at a
+  // place a trusted index file gives, or read there (vouch) before the new index, signed,
+  // says it: an untrusted file's word is never signed unread.
   const used = new Set<string>();
-  // Those the index does not name, while an index file that did not open may name them.
-  const unnamed = new Set<string>();
-  const unreadableIndex = repository.unreadableIndexFiles.length > 0;
+  // Those in no place: while one is, nothing is deleted.
+  const nowhere = new Set<string>();
   const visit = async (tree: string): Promise<void> => {
     if (used.has(tree)) return;
     used.add(tree);
-    if (unreadableIndex && !repository.locate(tree)) {
-      unnamed.add(tree);
+    if (!(await repository.vouch(tree))) {
+      nowhere.add(tree);
       return;
     }
     for (const node of decodeTree(await repository.readBlob(tree))) {
@@ -198,10 +199,13 @@ export async function pruneRepository(
     }
   };
   for (const { snapshot } of kept) await visit(snapshot.tree);
-  if (unreadableIndex) {
-    for (const id of used) if (!repository.locate(id)) unnamed.add(id);
-    refuseUnreadableIndex(repository, unnamed.size);
-  }
+  for (const id of used) if (!nowhere.has(id) && !(await repository.vouch(id))) nowhere.add(id);
+  refuseUnreadableIndex(repository, nowhere.size);
+  refuseNowhere(repository, nowhere.size);
+  // The packs some index file (whatever its word) says hold a blob a kept snapshot needs,
+  // other than where the index has it: none is deleted by this prune.
+  const spared = new Set<string>();
+  for (const id of used) for (const pack of repository.otherPacksOf(id)) spared.add(pack);
   for (const { name, snapshot } of forgotten) {
     await backend.remove(`snapshots/${name}`);
     if (trust.get(name) === "forged")
@@ -244,7 +248,11 @@ export async function pruneRepository(
     const live = blobs.filter((b) => used.has(b.id));
     const total = blobs.reduce((n, b) => n + b.length, 0);
     const dead = total - live.reduce((n, b) => n + b.length, 0);
-    if (live.length === blobs.length || (live.length > 0 && dead / total <= REPACK_UNUSED_SHARE)) {
+    if (
+      spared.has(pack) ||
+      live.length === blobs.length ||
+      (live.length > 0 && dead / total <= REPACK_UNUSED_SHARE)
+    ) {
       locations.push(...live);
       continue;
     }
@@ -290,7 +298,7 @@ export async function pruneRepository(
     });
   }
   for (const pack of obsolete) await backend.remove(packPath(pack));
-  const named = new Set(locations.map((l) => l.pack));
+  const named = new Set([...locations.map((l) => l.pack), ...spared]);
   const strays = await strayPacks(backend, named);
   for (const pack of strays) await backend.remove(packPath(pack));
   await removeOldHotFiles(
@@ -364,6 +372,20 @@ function refuseUnreadableIndex(repository: Repository, unnamed: number): void {
     "E_INTEGRITY",
     `index file ${first.name.slice(0, 8)} of ${repository.backend.location} cannot be read (${first.problem})${more.length > 0 ? `, and ${more.length} more` : ""}, and ${unnamed === 1 ? "a blob" : `${unnamed} blobs`} that snapshots need ${unnamed === 1 ? "is" : "are"} named by no other: nothing was pruned, since the packs it names may hold ${unnamed === 1 ? "it" : "them"}`,
     "Run `bucky backup verify` to see what it affects; someone holding the backup key may have written it.",
+  );
+}
+
+/**
+ * A prune that went on while a blob a kept snapshot needs is in no place (named by no
+ * index file, or only at places where it does not open, or in packs that are not there)
+ * would sign that into the new index and delete what may hold it: nothing is removed.
+ */
+function refuseNowhere(repository: Repository, nowhere: number): void {
+  if (nowhere === 0) return;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `${nowhere === 1 ? "a blob" : `${nowhere} blobs`} that snapshots of ${repository.backend.location} need ${nowhere === 1 ? "is" : "are"} in no place an index file gives where ${nowhere === 1 ? "it opens" : "they open"}: nothing was pruned`,
+    "Run `bucky backup verify` to see which snapshots it affects; the next backup adds again what is still on the devices.",
   );
 }
 

@@ -8,7 +8,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Chunker, DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
+import {
+  Chunker,
+  chunkerParameters,
+  DEFAULT_CHUNKER,
+  MAX_CHUNK_BYTES,
+} from "../../protocol/backup/chunker.ts";
 import {
   type BlobLocation,
   type BlobType,
@@ -47,6 +52,13 @@ const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 const SNAPSHOT_READS_AT_ONCE = 8;
 /** Index files read at the same time when loading the index: memory stays bounded. */
 const INDEX_READS_AT_ONCE = 8;
+/** Pack directories (data/<xx>) listed at the same time when loading the index. */
+const PACK_LISTS_AT_ONCE = 8;
+/**
+ * At most this many places of forged index files are kept (for prune to spare the packs
+ * they name): anyone who can write to the target can write forged files naming millions.
+ */
+const FORGED_PLACES_MAX = 1 << 20;
 /** At most this many packs being written while the next one fills. */
 const PACKS_IN_FLIGHT = 1;
 /** At most this many plaintext bytes being named and sealed: memory stays bounded. */
@@ -71,9 +83,21 @@ export const MAX_INDEX_FILE_BYTES = 256 * 1024 * 1024;
  * The most a blob may decompress to, whatever its index entry says (an unsigned one, or a
  * revoked device's, may say anything): a tree is one directory's listing, a few hundred
  * bytes a file, so this is a directory of about a million files. A data blob is at most
- * the chunker's largest chunk.
+ * the largest chunk this bucky cuts (MAX_CHUNK_BYTES).
  */
 const MAX_TREE_BLOB_BYTES = 256 * 1024 * 1024;
+
+/** How far an index file's word on a place goes (lib/backup/index-trust.ts). */
+type PlaceTrust = "trusted" | "unsigned" | "untrusted" | "forged";
+
+/** A place an index file gives for a blob, and how far that file is trusted. */
+interface Place {
+  readonly location: BlobLocation;
+  readonly trust: PlaceTrust;
+}
+
+const samePlace = (a: BlobLocation, b: BlobLocation) =>
+  a.pack === b.pack && a.offset === b.offset && a.length === b.length;
 
 /**
  * The most one index file prune writes may be, sealed: below what a via (a member passing a
@@ -103,14 +127,22 @@ export interface ForgedIndexFile {
 }
 
 export class Repository {
+  /** Where each blob is: of the places the index files give, the one chosen (loadIndex). */
   private readonly index = new Map<string, BlobLocation>();
   /**
-   * The blobs whose location only untrusted index files give (unsigned, or signed by a
-   * device not in good standing): a trusted one's location for the same blob wins.
+   * The blobs whose chosen place only untrusted index files give (unsigned, or signed by a
+   * device not in good standing), and that no read has confirmed: a backup adds them
+   * again, and a prune reads them before it signs their place (vouch).
    */
   private readonly weak = new Set<string>();
-  /** Whether the index was loaded with a zone to judge by: else no file is trusted over another. */
-  private judged = false;
+  /**
+   * The other places index files give for a blob (another file naming it elsewhere): the
+   * ones a read may fall back on (vouch), and the packs a prune must not delete while they
+   * may hold a blob a kept snapshot needs. Forged files' places are here too (never chosen).
+   */
+  private readonly spares = new Map<string, Place[]>();
+  /** How many places of forged files `spares` holds: bounded (FORGED_PLACES_MAX). */
+  private forgedPlaces = 0;
   /** Blobs added in this session and not yet in a written pack. */
   private readonly pending = new Map<string, BlobType>();
   private packParts: Uint8Array[] = [];
@@ -136,7 +168,7 @@ export class Repository {
     private readonly cacheDir: string | undefined,
     private readonly signer: IndexSigner | undefined,
   ) {
-    this.chunker = new Chunker(keys.chunker, config.chunker);
+    this.chunker = new Chunker(keys.chunker, chunkerParameters(config.chunker));
   }
 
   /** Opens the repository at `backend`, creating it first if the target holds none. */
@@ -204,8 +236,13 @@ export class Repository {
     return this.config.id;
   }
 
+  /**
+   * Whether a backup may take the blob `id` as there: added in this session, or at a place
+   * a trusted index file gives (an untrusted one's word would let anyone who can write to
+   * the target have backups skip what it names, and restores fail).
+   */
   has(id: string): boolean {
-    return this.index.has(id) || this.pending.has(id);
+    return this.pending.has(id) || (this.index.has(id) && !this.weak.has(id));
   }
 
   locate(id: string): BlobLocation | undefined {
@@ -309,9 +346,11 @@ export class Repository {
    */
   openSealedBlob(blob: Pick<BlobLocation, "id" | "type" | "size">, sealed: Uint8Array): Uint8Array {
     const { id } = blob;
-    const most = blob.type === "data" ? this.chunker.parameters.maxBytes : MAX_TREE_BLOB_BYTES;
+    // A fixed bound, never the config's word: the config is plain JSON anyone who can
+    // write to the target can edit.
+    const most = blob.type === "data" ? MAX_CHUNK_BYTES : MAX_TREE_BLOB_BYTES;
     try {
-      return openBlob(this.keys, id, sealed, Math.min(blob.size, most, MAX_TREE_BLOB_BYTES));
+      return openBlob(this.keys, id, sealed, Math.min(blob.size, most));
     } catch (error) {
       if (error instanceof ProtocolError)
         throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is damaged: ${error.message}`);
@@ -429,6 +468,8 @@ export class Repository {
     for (const file of old) await this.backend.remove(`index/${file}`);
     this.index.clear();
     this.weak.clear();
+    this.spares.clear();
+    this.forgedPlaces = 0;
     for (const blob of blobs) this.index.set(blob.id, blob);
     return old;
   }
@@ -495,70 +536,204 @@ export class Repository {
   /**
    * Reads the index files (again): after taking the lock, so a prune cannot change them
    * under us; a few at a time, so memory is bounded by the index, not by how many files
-   * there are. Any holder of the backup key can write one, so each is checked
+   * there are; taken in in name order, so what is chosen does not depend on which read
+   * ends first. Any holder of the backup key can write one, so each is checked
    * (lib/backup/index-trust.ts) against `judge`, the zone, where there is one:
    *   - one that does not open, or is larger than an index can be, is left out, not an
    *     error, as an unreadable snapshot is: the blobs only it names read as missing;
    *   - one whose signature does not hold, or holds for other blobs, or is not by a key the
    *     owner admitted, is forged: left out too (prune deletes it);
-   *   - one signed by a device in good standing is trusted: where it and an untrusted one
-   *     (unsigned, an older bucky's; or a revoked device's) name the same blob, its word
-   *     is taken. (Without `judge`, every one that opens and is not forged counts alike.)
+   *   - one signed by a device in good standing is trusted; so is an unsigned one (an older
+   *     bucky's) while no file of the repository is trusted-signed; the others (unsigned
+   *     once a device signs, a revoked device's) are read, their word yielding to a trusted
+   *     file's. (Without `judge`, every signature that holds counts as trusted.)
+   * Then the packs are listed: a place in a pack that is not there is no place (an old
+   * index file put back names packs a prune deleted). Of the places left for a blob, the
+   * first a trusted file gives is taken, else the first.
    * Those left out are in `unreadableIndexFiles` and `forgedIndexFiles` after (verify and
    * prune say them).
    */
   async loadIndex(judge?: SnapshotJudge): Promise<void> {
     this.index.clear();
     this.weak.clear();
-    this.judged = judge !== undefined;
-    const names = await this.backend.list("index");
+    this.spares.clear();
+    this.forgedPlaces = 0;
+    const names = (await this.backend.list("index")).sort(compareCodeUnits);
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
-    const readOne = async (name: string) => {
-      let file: IndexFile;
+    type Read = { file: IndexFile } | { problem: string } | { error: unknown };
+    const readOne = async (name: string): Promise<Read> => {
       try {
-        file = await this.readIndexFile(name);
+        return { file: await this.readIndexFile(name) };
       } catch (error) {
-        if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
-        else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
-          unreadable.push({ name, problem: "it is larger than an index file can be" });
-        else throw error;
-        return;
+        if (error instanceof ProtocolError) return { problem: error.message };
+        if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+          return { problem: "it is larger than an index file can be" };
+        return { error };
       }
-      const check = checkIndexFile(name, this.id, file, judge);
+    };
+    // Read a few ahead, taken in in name order.
+    const reads: Promise<Read>[] = [];
+    let started = 0;
+    let signed = false;
+    for (const name of names) {
+      while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
+        reads.push(readOne(names[started++] as string));
+      const read = (await reads.shift()) as Read;
+      if ("error" in read) {
+        await Promise.all(reads);
+        throw read.error;
+      }
+      if ("problem" in read) {
+        unreadable.push({ name, problem: read.problem });
+        continue;
+      }
+      const check = checkIndexFile(name, this.id, read.file, judge);
       if (check.trust === "forged") {
         forged.push({ name, why: check.why, signedBy: check.signedBy });
-        return;
+        this.merge(read.file.blobs, "forged");
+        continue;
       }
-      this.merge(file.blobs, check.trust === "signed");
-    };
-    let next = 0;
-    const reader = async () => {
-      while (next < names.length) await readOne(names[next++] as string);
-    };
-    await Promise.all(Array.from({ length: Math.min(INDEX_READS_AT_ONCE, names.length) }, reader));
-    this.unreadableIndexFiles = unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
-    this.forgedIndexFiles = forged.sort((a, b) => compareCodeUnits(a.name, b.name));
+      if (check.trust === "signed") signed = true;
+      this.merge(
+        read.file.blobs,
+        check.trust === "signed"
+          ? "trusted"
+          : check.trust === "unsigned"
+            ? "unsigned"
+            : "untrusted",
+      );
+    }
+    this.choosePlaces(await this.packsNamed(), signed);
+    this.unreadableIndexFiles = unreadable;
+    this.forgedIndexFiles = forged;
   }
 
   /**
-   * Takes in one index file's blobs: a trusted file's locations win over untrusted ones'.
-   * (Judged by no zone, none is trusted, and none need be told apart.)
+   * Takes in one index file's blobs: the first place given for a blob is its place for
+   * now, the others spares (choosePlaces picks among them once every file is read).
    */
-  private merge(blobs: readonly BlobLocation[], signed: boolean): void {
-    if (!this.judged) {
-      for (const blob of blobs) this.index.set(blob.id, blob);
-      return;
-    }
+  private merge(blobs: readonly BlobLocation[], trust: PlaceTrust): void {
     for (const blob of blobs) {
-      if (signed) {
+      const first = this.index.get(blob.id);
+      if (!first && trust !== "forged") {
         this.index.set(blob.id, blob);
-        this.weak.delete(blob.id);
-      } else if (!this.index.has(blob.id) || this.weak.has(blob.id)) {
-        this.index.set(blob.id, blob);
-        this.weak.add(blob.id);
+        // Trust is settled in choosePlaces: for now, which files' word it is.
+        if (trust !== "trusted") this.weakTrust.set(blob.id, trust);
+        continue;
       }
+      if (first && samePlace(first, blob)) {
+        if (trust === "trusted") this.weakTrust.delete(blob.id);
+        else if (trust === "unsigned" && this.weakTrust.get(blob.id) === "untrusted")
+          this.weakTrust.set(blob.id, "unsigned");
+        continue;
+      }
+      if (trust === "forged" && this.forgedPlaces++ >= FORGED_PLACES_MAX) continue;
+      const list = this.spares.get(blob.id);
+      if (list) list.push({ location: blob, trust });
+      else this.spares.set(blob.id, [{ location: blob, trust }]);
     }
+  }
+
+  /** While loading: the blobs whose first place only untrusted files give, and theirs. */
+  private readonly weakTrust = new Map<string, Exclude<PlaceTrust, "trusted" | "forged">>();
+
+  /** The packs in the directories (data/<xx>) of those the index files name. */
+  private async packsNamed(): Promise<Set<string>> {
+    const dirs = new Set<string>();
+    for (const blob of this.index.values()) dirs.add(blob.pack.slice(0, 2));
+    for (const list of this.spares.values())
+      for (const { location } of list) dirs.add(location.pack.slice(0, 2));
+    const present = new Set<string>();
+    const queue = [...dirs];
+    const lister = async () => {
+      for (let dir = queue.pop(); dir !== undefined; dir = queue.pop())
+        for (const pack of await this.backend.list(`data/${dir}`)) present.add(pack);
+    };
+    await Promise.all(Array.from({ length: Math.min(PACK_LISTS_AT_ONCE, dirs.size) }, lister));
+    return present;
+  }
+
+  /**
+   * Chooses each blob's place among those the files give: none in a pack that is not there;
+   * a trusted file's first (an unsigned one counts as trusted where no file is
+   * trusted-signed: a repository only an older bucky wrote), else the first given.
+   */
+  private choosePlaces(present: ReadonlySet<string>, signed: boolean): void {
+    const trusted = (trust: PlaceTrust) => trust === "trusted" || (trust === "unsigned" && !signed);
+    for (const [id, first] of this.index) {
+      const firstTrust = this.weakTrust.get(id) ?? "trusted";
+      const others = this.spares.get(id);
+      let chosen: Place | undefined = present.has(first.pack)
+        ? { location: first, trust: firstTrust }
+        : undefined;
+      if (others && (!chosen || !trusted(chosen.trust)))
+        for (const place of others)
+          if (place.trust !== "forged" && present.has(place.location.pack)) {
+            if (!chosen) chosen = place;
+            if (trusted(place.trust)) {
+              chosen = place;
+              break;
+            }
+          }
+      if (!chosen) {
+        this.index.delete(id);
+        continue;
+      }
+      if (chosen.location !== first) this.index.set(id, chosen.location);
+      if (!trusted(chosen.trust)) this.weak.add(id);
+    }
+    this.weakTrust.clear();
+    // The spares of blobs no longer in the index (every place gone) go too.
+    for (const id of this.spares.keys()) if (!this.index.has(id)) this.spares.delete(id);
+  }
+
+  /**
+   * Makes sure the blob `id` is where the index says, when only an untrusted file says it:
+   * reads it there, and, if it does not open, at the other places files give (not a
+   * forged one's), taking the first where it opens. True if it is found; false if it is in
+   * no place (then the index names it nowhere).
+   */
+  async vouch(id: string): Promise<boolean> {
+    const chosen = this.index.get(id);
+    if (!chosen) return false;
+    if (!this.weak.has(id)) return true;
+    const places = [
+      chosen,
+      ...(this.spares.get(id) ?? [])
+        .filter((place) => place.trust !== "forged" && !samePlace(place.location, chosen))
+        .map((place) => place.location),
+    ];
+    for (const place of places) {
+      try {
+        const sealed = await this.backend.readRange(
+          packPath(place.pack),
+          place.offset,
+          place.length,
+        );
+        release(this.openSealedBlob(place, sealed));
+      } catch (error) {
+        if (error instanceof BuckyError || error instanceof ProtocolError) continue;
+        throw error;
+      }
+      this.index.set(id, place);
+      this.weak.delete(id);
+      return true;
+    }
+    this.index.delete(id);
+    this.weak.delete(id);
+    return false;
+  }
+
+  /**
+   * The packs, other than the one the index chose, that some index file (whatever its
+   * word, a forged one's too) says holds the blob `id`: a prune deletes none of them.
+   */
+  otherPacksOf(id: string): string[] {
+    const chosen = this.index.get(id);
+    return (this.spares.get(id) ?? [])
+      .map((place) => place.location.pack)
+      .filter((pack) => pack !== chosen?.pack);
   }
 
   /** The index files the last loadIndex() could not open, and why. */

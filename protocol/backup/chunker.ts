@@ -24,6 +24,31 @@ export const DEFAULT_CHUNKER: ChunkerParameters = {
 /** For page-aligned SQLite chunks: a multiple of every possible page size. */
 export const SQLITE_CHUNK_BYTES = 256 * 1024;
 
+/**
+ * The largest chunk this bucky cuts, whatever a repository's config says: the bound a data
+ * blob is opened within (the config is plain JSON that anyone who can write to the target
+ * can edit).
+ */
+export const MAX_CHUNK_BYTES = Math.max(DEFAULT_CHUNKER.maxBytes, SQLITE_CHUNK_BYTES);
+
+/** The smallest chunk sizes a repository's config may ask for (below: the default's). */
+const MIN_CHUNK_BYTES = 4096;
+
+/**
+ * The chunk sizes of a repository's config, if they are ones this bucky cuts by (ordered,
+ * at least MIN_CHUNK_BYTES, at most MAX_CHUNK_BYTES), else the default's: an edited config
+ * makes neither chunks too large to be opened nor millions of tiny ones.
+ */
+export function chunkerParameters(config: ChunkerParameters): ChunkerParameters {
+  const { minBytes, avgBytes, maxBytes } = config;
+  return MIN_CHUNK_BYTES <= minBytes &&
+    minBytes <= avgBytes &&
+    avgBytes <= maxBytes &&
+    maxBytes <= MAX_CHUNK_BYTES
+    ? { minBytes, avgBytes, maxBytes }
+    : DEFAULT_CHUNKER;
+}
+
 export class Chunker {
   private readonly gear: Int32Array;
   private readonly maskSmall: number;

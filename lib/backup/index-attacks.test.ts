@@ -1,0 +1,234 @@
+/**
+ * Index files written by anyone who can write to the target (every holder of the backup
+ * key, a revoked device that kept it): an old index file put back, an unsigned one naming
+ * a blob a backup is about to add, an edited config. None may make a backup skip a blob,
+ * a prune delete a live pack, or a restore fail.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { blobId } from "../../protocol/backup/keys.ts";
+import { signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
+import { signDeviceDocument } from "../../protocol/documents.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import type { BuckyError } from "../errors.ts";
+import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
+import { membershipFromRows } from "../sync/membership.ts";
+import { Archiver, type Entry } from "./archiver.ts";
+import type { Backend } from "./backend.ts";
+import { indexSigner } from "./index-trust.ts";
+import { LocalBackend } from "./local-backend.ts";
+import { pruneRepository, type RetentionPolicy } from "./prune.ts";
+import { Repository } from "./repository.ts";
+import { restoreTree } from "./restorer.ts";
+import { sealIndex } from "./sealed.ts";
+import type { SnapshotJudge } from "./snapshot-trust.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-index-attacks-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let dirs = 0;
+const newDir = () => {
+  const dir = join(scratch, `d${dirs++}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+
+const root = new Uint8Array(randomBytes(32));
+const nas = signingKeyFromSeed(seed(2));
+const judge: SnapshotJudge = {
+  zone: testZone.id,
+  membership: membershipFromRows(foundingOps({ nas }), testZone.id, new Set(), new Map()),
+};
+const nasDocument = signDeviceDocument(
+  { name: "nas" as DeviceName, devicePublicKey: nas.publicKey, issuedAt: 1 },
+  testOwner,
+).jws;
+const signer = indexSigner({ zone: testZone.id, key: nas, document: nasDocument });
+/** Keeps each device's newest snapshot only. */
+const NEWEST_ONLY: RetentionPolicy = { last: 1, hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+
+const open = (location: string, backend: Backend = new LocalBackend(location)) =>
+  Repository.openOrCreate(backend, root, { signer, withIndex: false });
+
+/** A snapshot by nas of `dir`, taken at `time`: its root tree. */
+async function backUp(location: string, dir: string, time: string): Promise<string> {
+  const repository = await open(location);
+  try {
+    await repository.loadIndex(judge);
+    const archived = await new Archiver(repository, undefined).archive(
+      new Map<string, Entry>([["data", { kind: "dir", path: dir }]]),
+    );
+    const snapshot: Snapshot = {
+      version: 1,
+      time,
+      zone: testZone.id,
+      device: "nas",
+      hostname: "h",
+      tree: archived.tree,
+      parent: null,
+      stats: { files: 1, bytes: 0, addedBytes: 0, durationMs: 0 },
+    };
+    await repository.writeSnapshot((name) => ({
+      ...snapshot,
+      signed: signSnapshot(name, snapshot, nas, nasDocument),
+    }));
+    return archived.tree;
+  } finally {
+    repository.close();
+  }
+}
+
+async function prune(location: string, backend?: Backend): Promise<void> {
+  const repository = await open(location, backend);
+  try {
+    await pruneRepository(repository, NEWEST_ONLY, judge);
+  } finally {
+    repository.close();
+  }
+}
+
+async function damageOf(location: string, tree: string): Promise<string[]> {
+  const repository = await open(location);
+  try {
+    await repository.loadIndex(judge);
+    return [...(await restoreTree(repository, tree, newDir())).damaged];
+  } finally {
+    repository.close();
+  }
+}
+
+const indexFiles = (location: string) => new Set(readdirSync(join(location, "index")));
+
+/** A directory holding one file of `bytes`. */
+function dirWith(name: string, bytes: Uint8Array | string): string {
+  const dir = newDir();
+  writeFileSync(join(dir, name), bytes);
+  return dir;
+}
+
+describe("index files put there by someone who can write to the target", () => {
+  test("an old index file put back (its signature still holds) makes no prune delete a live pack", async () => {
+    const location = newDir();
+    // Larger than a pack: one pack holds nothing else.
+    const big = randomBytes(20 * 1024 * 1024);
+    await backUp(location, dirWith("big.bin", big), "2026-01-01T00:00:00.000Z");
+    const first = indexFiles(location);
+    const copies = new Map(
+      [...first].map((name) => [name, readFileSync(join(location, "index", name))]),
+    );
+    // The big file goes from the newest snapshot: the prune deletes its pack and index file.
+    await backUp(location, dirWith("small.txt", "small"), "2026-01-02T00:00:00.000Z");
+    await prune(location);
+    // The same content is backed up again: into a new pack.
+    const tree = await backUp(location, dirWith("big.bin", big), "2026-01-03T00:00:00.000Z");
+    const named = indexFiles(location);
+    // The old index file, put back as it was: its signature holds, its pack is gone.
+    for (const [name, bytes] of copies) writeFileSync(join(location, "index", name), bytes);
+    // And read last, however the reads of the index files happen to finish.
+    const local = new LocalBackend(location);
+    let othersLeft = named.size;
+    let othersRead = () => {};
+    const othersDone = new Promise<void>((resolve) => {
+      othersRead = resolve;
+    });
+    const lastRead: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      async read(path: string, maxBytes?: number) {
+        const name = path.slice("index/".length);
+        if (path.startsWith("index/") && copies.has(name)) await othersDone;
+        try {
+          return await local.read(path, maxBytes);
+        } finally {
+          if (path.startsWith("index/") && named.has(name) && --othersLeft === 0) othersRead();
+        }
+      },
+    });
+    await prune(location, lastRead);
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("an unsigned index file naming a blob makes no backup skip it", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "first"), "2026-01-01T00:00:00.000Z");
+    // What the next backup will add, named by a planted unsigned file at a place that
+    // holds something else (an existing pack's first bytes).
+    const content = randomBytes(100_000);
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      const [somewhere] = [...repository.blobs()];
+      if (!somewhere) throw new Error("the first backup wrote no blob");
+      const name = randomBytes(16).toString("hex");
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(repository.keys, name, [
+          { ...somewhere, id: blobId(repository.keys, content), size: content.length },
+        ]),
+      );
+    } finally {
+      repository.close();
+    }
+    const tree = await backUp(location, dirWith("b.bin", content), "2026-01-02T00:00:00.000Z");
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("a prune signs no place only an unsigned file gives without reading the blob there", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("first.txt", "first"), "2026-01-01T00:00:00.000Z");
+    const earlier = indexFiles(location);
+    const tree = await backUp(
+      location,
+      dirWith("a.bin", randomBytes(50_000)),
+      "2026-01-02T00:00:00.000Z",
+    );
+    // The blobs the newest snapshot needs, named by a planted unsigned file: its trees
+    // where they are, its data at a wrong place in their pack; the genuine index file gone
+    // (damaged, or deleted by whoever planted it).
+    const repository = await open(location);
+    const genuine = [...indexFiles(location)].filter((name) => !earlier.has(name));
+    try {
+      await repository.loadIndex(judge);
+      const blobs = [...repository.blobs()];
+      const name = randomBytes(16).toString("hex");
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(
+          repository.keys,
+          name,
+          blobs.map((blob) => (blob.type === "tree" ? blob : { ...blob, offset: 0, length: 40 })),
+        ),
+      );
+    } finally {
+      repository.close();
+    }
+    for (const name of genuine) rmSync(join(location, "index", name));
+    const everything = () => readdirSync(location, { recursive: true }).map(String).sort();
+    const before = everything();
+    const refused = await prune(location).then(
+      () => "pruned",
+      (error: BuckyError) => `${error.code}: ${error.message}`,
+    );
+    expect(refused).toStartWith("E_INTEGRITY:");
+    expect(refused).toContain("nothing was pruned");
+    expect(everything()).toEqual(before);
+    expect(await damageOf(location, tree)).not.toEqual([]);
+  });
+
+  test("a config whose chunker sizes were edited breaks no restore", async () => {
+    const location = newDir();
+    // Compressible: its blobs are sealed compressed.
+    const tree = await backUp(
+      location,
+      dirWith("a.txt", "a line\n".repeat(100_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const path = join(location, "config");
+    const config = JSON.parse(readFileSync(path, "utf8"));
+    config.chunker = { minBytes: 1, avgBytes: 1, maxBytes: 1 };
+    writeFileSync(path, JSON.stringify(config));
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+});
