@@ -453,6 +453,52 @@ describe("index files planted by anyone holding the backup key", () => {
   }, 60_000);
 });
 
+describe("an index file signed by a key the owner never admitted, in a disaster restore", () => {
+  test("is left out though no zone state judges it: the home comes back whole", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    mkdirSync(join(home, "data"), { recursive: true });
+    writeFileSync(join(home, "data", "mine.txt"), "the nas's own file\n");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    await buckyJson(["backup", "run", "--home", home]);
+    // Every blob named at a wrong place of its pack, signed by a key of its own, named to
+    // come first of the index files.
+    const root = readKeyFile(join(home, "identity", "backup.key"), "backup", log);
+    const outsider = signingKeyFromSeed(new Uint8Array(randomBytes(32)));
+    const zone = openZone(home, log);
+    const zoneId = zone.zone.id;
+    zone.close();
+    const sign = indexSigner({
+      zone: zoneId,
+      key: outsider,
+      document: signDeviceDocument(
+        { name: "nas" as DeviceName, devicePublicKey: outsider.publicKey, issuedAt: 1 },
+        outsider,
+      ).jws,
+    });
+    const forged = `00${randomBytes(15).toString("hex")}`;
+    const repository = await Repository.open(new LocalBackend(repo), root);
+    try {
+      const misplaced = [...repository.blobs()].map((b) => ({ ...b, offset: 0, length: 40 }));
+      const id = repository.id;
+      await repository.backend.write(
+        `index/${forged}`,
+        sealIndex(repository.keys, forged, misplaced, (o) =>
+          sign({ name: forged, repository: id, ...o }),
+        ),
+      );
+    } finally {
+      repository.close();
+    }
+    // The zone state damaged: the restore has no state to judge by, only the owner key.
+    const db = join(home, "state.db");
+    writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
+    await buckyJson(["backup", "restore", "latest", "--home", home]);
+    expect(readFileSync(join(home, "data", "mine.txt"), "utf8")).toBe("the nas's own file\n");
+  }, 60_000);
+});
+
 /**
  * As the thief holding `home` (a device's key, and its zone state): adds to its state a
  * changeset row in the name of the device `of` with a seq far past any it wrote, so a

@@ -543,7 +543,8 @@ export class Repository {
    *     error, as an unreadable snapshot is: the blobs only it names read as missing;
    *   - one whose signature does not hold, or holds for other blobs, or is not by a key the
    *     owner admitted, is forged: left out too (prune deletes it);
-   *   - one signed by a device in good standing is trusted; so is an unsigned one (an older
+   *   - one signed by a device in good standing (or one the owner admitted that the zone
+   *     state at hand does not know yet) is trusted; so is an unsigned one (an older
    *     bucky's) while no file of the repository is trusted-signed; the others (unsigned
    *     once a device signs, a revoked device's) are read, their word yielding to a trusted
    *     file's. (Without `judge`, every signature that holds counts as trusted.)
@@ -594,14 +595,13 @@ export class Repository {
         this.merge(read.file.blobs, "forged");
         continue;
       }
-      if (check.trust === "signed") signed = true;
+      // A device the owner admitted that the zone state at hand does not know yet (in a
+      // disaster restore, the state is not known at all) is taken at its owner's word.
+      const trusted = check.trust === "signed" || check.trust === "unknown";
+      if (trusted) signed = true;
       this.merge(
         read.file.blobs,
-        check.trust === "signed"
-          ? "trusted"
-          : check.trust === "unsigned"
-            ? "unsigned"
-            : "untrusted",
+        trusted ? "trusted" : check.trust === "unsigned" ? "unsigned" : "untrusted",
       );
     }
     this.choosePlaces(await this.packsNamed(), signed);

@@ -54,7 +54,7 @@ import { StateSeal } from "../state/seal.ts";
 import { describeProblems, verifyNow } from "../state/verify.ts";
 import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
-import { loadMembership, type Membership } from "../sync/membership.ts";
+import { loadMembership, type Membership, membershipFromRows } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
@@ -155,10 +155,18 @@ export async function restoreSnapshot(options: {
       const all = await repository.snapshots();
       for (const { name, problem } of repository.unreadableSnapshots)
         log.warn("a snapshot does not open: left out", { snapshot: name.slice(0, 8), problem });
-      // Checked against the zone the home knows, where it knows one: a trusted index
-      // file's word on where a blob is wins over an unsigned one's.
+      // Checked against the zone the home is of (the phrase's), where it knows: then a
+      // snapshot another holder of the backup key filed in a device's name is never chosen.
+      const anchor = home?.zone ?? ownerZone(paths, log);
+      // The index files too: a trusted file's word on where a blob is wins over an
+      // unsigned one's. With no home (a disaster restore), by the phrase's zone: a file
+      // signed by a key its owner never admitted is forged, whatever key signed it.
       await repository.loadIndex(
-        home ? { zone: home.zone, membership: home.membership } : undefined,
+        home
+          ? { zone: home.zone, membership: home.membership }
+          : anchor
+            ? { zone: anchor, membership: noMembers(anchor) }
+            : undefined,
       );
       for (const { name, problem } of repository.unreadableIndexFiles)
         log.warn("an index file does not open: left out", { file: name.slice(0, 8), problem });
@@ -168,9 +176,6 @@ export async function restoreSnapshot(options: {
           why,
           ...(signedBy ? { signedBy } : {}),
         });
-      // Checked against the zone the home is of (the phrase's), where it knows: then a
-      // snapshot another holder of the backup key filed in a device's name is never chosen.
-      const anchor = home?.zone ?? ownerZone(paths, log);
       // Each signature checked once, whatever asks for it after.
       const checked = new SnapshotSignatures(anchor);
       const signatures = new Map(all.map((s) => [s.name, checked.of(s)] as const));
@@ -362,6 +367,7 @@ async function restoreHome(
       revocations = await revocationsIn(ofZone, hot, zoneId, images, signatures);
     } catch (error) {
       closeWhole(staged.db);
+      images.close();
       throw error;
     }
     let merged: number;
@@ -758,4 +764,12 @@ function isEmptyDir(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A zone's membership as known before any of its state is: no device. Index files signed
+ * by a key the zone's owner admitted read as `unknown` by it (lib/backup/index-trust.ts).
+ */
+function noMembers(zone: ZoneId): Membership {
+  return membershipFromRows([], zone, new Set(), new Map());
 }
