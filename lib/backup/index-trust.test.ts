@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlobLocation } from "../../protocol/backup/formats.ts";
@@ -22,7 +22,7 @@ import { LocalBackend } from "./local-backend.ts";
 import { DEFAULT_RETENTION, pruneRepository } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
-import { sealIndex } from "./sealed.ts";
+import { openIndex, sealIndex } from "./sealed.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
 import { verifyRepository } from "./verify.ts";
 
@@ -234,6 +234,35 @@ describe("index files, checked against the zone", () => {
       await restores(reopened, tree);
     } finally {
       reopened.close();
+    }
+  });
+
+  test("one carrying a copy of a member's signature, made for another file, blames no device", async () => {
+    const { location } = await repositoryWithSnapshot(nas);
+    const repository = await Repository.open(new LocalBackend(location), root);
+    const copy = randomBytes(16).toString("hex");
+    try {
+      const [genuine] = files(location, "index");
+      const { signed } = openIndex(
+        repository.keys,
+        genuine as string,
+        readFileSync(join(location, "index", genuine as string)),
+      );
+      const elsewhere = [...repository.blobs()].map((blob) => ({ ...blob, pack: "ee".repeat(32) }));
+      await repository.backend.write(
+        `index/${copy}`,
+        sealIndex(repository.keys, copy, elsewhere, () => signed as string),
+      );
+      await repository.loadIndex(judge);
+      expect(repository.forgedIndexFiles).toEqual([
+        {
+          name: copy,
+          why: expect.stringContaining("a copy of nas's signature"),
+          signedBy: null,
+        },
+      ]);
+    } finally {
+      repository.close();
     }
   });
 });

@@ -60,6 +60,15 @@ export function checkIndexFile(
       signedBy: null,
       why: "its signature is of a newer bucky's form, which this one cannot check",
     };
+  if (signature.kind === "forged" && signature.copyOf) {
+    // A device's genuine signature copied into a file it did not write: no device is blamed.
+    const copied = judge?.membership.byId.get(signature.copyOf)?.name ?? signature.copyOf;
+    return {
+      trust: "forged",
+      signedBy: null,
+      why: `it carries a copy of ${copied}'s signature: ${signature.why}`,
+    };
+  }
   const signer = signature.by && judge?.membership.byId.get(signature.by);
   const signedBy = signer ? signer.name : (signature.by ?? null);
   if (signature.kind === "forged") return { trust: "forged", signedBy, why: signature.why };

@@ -79,7 +79,16 @@ export type IndexSignature =
    * A signature that does not hold, or holds for another file or other blobs, or whose
    * key the owner never admitted (then `by` is the key's that made it).
    */
-  | { readonly kind: "forged"; readonly why: string; readonly by?: DeviceId };
+  | {
+      readonly kind: "forged";
+      readonly why: string;
+      readonly by?: DeviceId;
+      /**
+       * Whose genuine signature, made for another file or other blobs, this one copies:
+       * that device did not write this file (`by` is then absent).
+       */
+      readonly copyOf?: DeviceId;
+    };
 
 /**
  * The signed record of an index file about to be written, as its `signed` field: signed by
@@ -140,7 +149,7 @@ export function checkIndexSignature(
             field === "name" || field === "repository"
               ? "its signature was made for another index file"
               : "the blobs it names are not those that were signed",
-          by: device as DeviceId,
+          copyOf: device as DeviceId,
         };
     if (zone !== undefined) {
       if (body.zone !== zone)
