@@ -25,7 +25,7 @@ import { LocalBackend } from "./local-backend.ts";
 import { pruneRepository, type RetentionPolicy } from "./prune.ts";
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
-import { sealIndex } from "./sealed.ts";
+import { openIndex, sealIndex } from "./sealed.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-index-attacks-test-"));
@@ -230,5 +230,55 @@ describe("index files put there by someone who can write to the target", () => {
     config.chunker = { minBytes: 1, avgBytes: 1, maxBytes: 1 };
     writeFileSync(path, JSON.stringify(config));
     expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("a pack only a forged index file names, holding blobs a kept snapshot needs, is not deleted: the prune refuses", async () => {
+    const location = newDir();
+    // Larger than a pack: one pack holds its data only, named by an index file of its own.
+    await backUp(
+      location,
+      dirWith("big.bin", randomBytes(20 * 1024 * 1024)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const repository = await open(location);
+    const outsider = signingKeyFromSeed(seed(9));
+    const forge = indexSigner({
+      zone: testZone.id,
+      key: outsider,
+      document: signDeviceDocument(
+        { name: "nas" as DeviceName, devicePublicKey: outsider.publicKey, issuedAt: 1 },
+        outsider,
+      ).jws,
+    });
+    try {
+      await repository.loadIndex(judge);
+      // The file naming the data-only pack, replaced by a forged one naming the same.
+      const byPack = Map.groupBy(repository.blobs(), (blob) => blob.pack);
+      const [pack, blobs] =
+        [...byPack].find(([, list]) => list.every((b) => b.type === "data")) ?? [];
+      if (!pack || !blobs) throw new Error("no pack holds data only");
+      for (const name of indexFiles(location)) {
+        const file = openIndex(repository.keys, name, readFileSync(join(location, "index", name)));
+        if (file.blobs.every((b) => b.pack === pack)) rmSync(join(location, "index", name));
+      }
+      const name = randomBytes(16).toString("hex");
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(repository.keys, name, blobs, (o) =>
+          forge({ name, repository: repository.id, ...o }),
+        ),
+      );
+    } finally {
+      repository.close();
+    }
+    const packs = () => readdirSync(join(location, "data"), { recursive: true }).map(String).sort();
+    const kept = packs();
+    const refused = await prune(location).then(
+      () => "pruned",
+      (error: BuckyError) => `${error.code}: ${error.message}`,
+    );
+    expect(refused).toStartWith("E_INTEGRITY:");
+    expect(refused).toContain("nothing was pruned");
+    expect(packs()).toEqual(kept);
   });
 });
