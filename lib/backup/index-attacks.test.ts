@@ -281,4 +281,32 @@ describe("index files put there by someone who can write to the target", () => {
     expect(refused).toContain("nothing was pruned");
     expect(packs()).toEqual(kept);
   });
+
+  test("untrusted index files naming millions of made-up blobs are taken in only up to a bound", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "a line\n".repeat(1000)), "2026-01-01T00:00:00.000Z");
+    const repository = await Repository.open(new LocalBackend(location), root, {
+      withIndex: false,
+      untrustedEntriesMax: 3,
+    });
+    try {
+      await repository.loadIndex(judge);
+      const genuine = [...repository.blobs()];
+      const [somewhere] = genuine;
+      if (!somewhere) throw new Error("the backup wrote no blob");
+      const name = randomBytes(16).toString("hex");
+      const madeUp = Array.from({ length: 10 }, () => ({
+        ...somewhere,
+        id: randomBytes(32).toString("hex"),
+      }));
+      await repository.backend.write(`index/${name}`, sealIndex(repository.keys, name, madeUp));
+      await repository.loadIndex(judge);
+      expect([...repository.blobs()]).toHaveLength(genuine.length + 3);
+      expect(repository.unreadableIndexFiles).toEqual([
+        { name, problem: "untrusted index files name more than 3 blobs: 7 of this one left out" },
+      ]);
+    } finally {
+      repository.close();
+    }
+  });
 });

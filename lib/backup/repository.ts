@@ -59,6 +59,14 @@ const PACK_LISTS_AT_ONCE = 8;
  * they name): anyone who can write to the target can write forged files naming millions.
  */
 const FORGED_PLACES_MAX = 1 << 20;
+/**
+ * At most this many blobs are taken from untrusted index files in all (unsigned ones, once
+ * a device signs, and revoked devices'): anyone who can write to the target can write files
+ * naming millions of made-up blobs, and every backup, verify and restore loads them. Some
+ * four million: terabytes at the chunker's 1 MiB. Past it, the rest of such a file is left
+ * out, as a file that does not open is (a prune deletes nothing a kept snapshot may need).
+ */
+const UNTRUSTED_ENTRIES_MAX = 4 * 1024 * 1024;
 /** At most this many packs being written while the next one fills. */
 const PACKS_IN_FLIGHT = 1;
 /** At most this many plaintext bytes being named and sealed: memory stays bounded. */
@@ -116,6 +124,8 @@ export interface OpenOptions {
   readonly withIndex?: boolean;
   /** Signs the index files this session writes; without, they are unsigned (an older bucky's form). */
   readonly signer?: IndexSigner;
+  /** The most blobs taken from untrusted index files in all (UNTRUSTED_ENTRIES_MAX; tests make it small). */
+  readonly untrustedEntriesMax?: number;
 }
 
 /** An index file left out as forged: why, and the device whose key signed it, if any. */
@@ -143,6 +153,8 @@ export class Repository {
   private readonly spares = new Map<string, Place[]>();
   /** How many places of forged files `spares` holds: bounded (FORGED_PLACES_MAX). */
   private forgedPlaces = 0;
+  /** How many blobs untrusted index files gave in this load: bounded (untrustedEntriesMax). */
+  private untrustedEntries = 0;
   /** Blobs added in this session and not yet in a written pack. */
   private readonly pending = new Map<string, BlobType>();
   private packParts: Uint8Array[] = [];
@@ -167,6 +179,7 @@ export class Repository {
     /** Where sealed index files are kept between runs, if anywhere. */
     private readonly cacheDir: string | undefined,
     private readonly signer: IndexSigner | undefined,
+    private readonly untrustedEntriesMax = UNTRUSTED_ENTRIES_MAX,
   ) {
     this.chunker = new Chunker(keys.chunker, chunkerParameters(config.chunker));
   }
@@ -227,7 +240,14 @@ export class Repository {
       );
     }
     const cacheDir = options.cacheDir ? join(options.cacheDir, config.id) : undefined;
-    const repository = new Repository(backend, config, keys, cacheDir, options.signer);
+    const repository = new Repository(
+      backend,
+      config,
+      keys,
+      cacheDir,
+      options.signer,
+      options.untrustedEntriesMax,
+    );
     if (options.withIndex !== false) await repository.loadIndex();
     return repository;
   }
@@ -559,6 +579,7 @@ export class Repository {
     this.weak.clear();
     this.spares.clear();
     this.forgedPlaces = 0;
+    this.untrustedEntries = 0;
     const names = (await this.backend.list("index")).sort(compareCodeUnits);
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
@@ -599,8 +620,20 @@ export class Repository {
       // disaster restore, the state is not known at all) is taken at its owner's word.
       const trusted = check.trust === "signed" || check.trust === "unknown";
       if (trusted) signed = true;
+      let blobs = read.file.blobs;
+      if (!trusted) {
+        const room = Math.max(0, this.untrustedEntriesMax - this.untrustedEntries);
+        this.untrustedEntries += blobs.length;
+        if (blobs.length > room) {
+          unreadable.push({
+            name,
+            problem: `untrusted index files name more than ${this.untrustedEntriesMax} blobs: ${blobs.length - room} of this one left out`,
+          });
+          blobs = blobs.slice(0, room);
+        }
+      }
       this.merge(
-        read.file.blobs,
+        blobs,
         trusted ? "trusted" : check.trust === "unsigned" ? "unsigned" : "untrusted",
       );
     }
