@@ -6,7 +6,15 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
@@ -55,8 +63,13 @@ const open = (location: string, backend: Backend = new LocalBackend(location)) =
   Repository.openOrCreate(backend, root, { signer, withIndex: false });
 
 /** A snapshot by nas of `dir`, taken at `time`: its root tree. */
-async function backUp(location: string, dir: string, time: string): Promise<string> {
-  const repository = await open(location);
+async function backUp(
+  location: string,
+  dir: string,
+  time: string,
+  backend?: Backend,
+): Promise<string> {
+  const repository = await open(location, backend);
   try {
     await repository.loadIndex(judge);
     const archived = await new Archiver(repository, undefined).archive(
@@ -308,5 +321,40 @@ describe("index files put there by someone who can write to the target", () => {
     } finally {
       repository.close();
     }
+  });
+
+  test("after an older bucky's backups, a signing device's reads what only unsigned files place, and stores none of it again", async () => {
+    const location = newDir();
+    const content = randomBytes(2 * 1024 * 1024);
+    // An older bucky's backup: its index files unsigned.
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    try {
+      await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dirWith("c.bin", content) }]]),
+      );
+    } finally {
+      older.close();
+    }
+    // This bucky signs; then the unsigned files are not trusted.
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const stored = () =>
+      readdirSync(join(location, "data"), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .reduce((n, entry) => n + statSync(join(entry.parentPath, entry.name)).size, 0);
+    const before = stored();
+    const tree = await backUp(location, dirWith("c.bin", content), "2026-01-02T00:00:00.000Z");
+    expect(stored() - before).toBeLessThan(64 * 1024);
+    // Their places, read and found, are signed now: the next backup reads none of them.
+    const local = new LocalBackend(location);
+    let reads = 0;
+    const counting: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: (path: string, offset: number, length: number) => {
+        reads++;
+        return local.readRange(path, offset, length);
+      },
+    });
+    await backUp(location, dirWith("c.bin", content), "2026-01-03T00:00:00.000Z", counting);
+    expect(reads).toBe(0);
+    expect(await damageOf(location, tree)).toEqual([]);
   });
 });
