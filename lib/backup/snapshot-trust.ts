@@ -88,7 +88,10 @@ export function checkSnapshot(
     return {
       trust: "unsigned",
       signedBy: null,
-      why: "it is unsigned (made by an older bucky): nothing says which device wrote it",
+      why:
+        snapshot.signed === undefined
+          ? "it is unsigned (made by an older bucky): nothing says which device wrote it"
+          : "its signature is of a newer bucky's form, which this one cannot check",
     };
   const signer = signature.by && judge?.membership.byId.get(signature.by);
   const signedBy = signer ? signer.name : (signature.by ?? null);
