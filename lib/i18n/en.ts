@@ -44,6 +44,14 @@ export const en = {
       "A device's session cannot do that: it needs keys of the device serving this panel. Sign in as an admin.",
     foreignForm: "This form was sent from another site and was not acted on.",
   },
+  /** A page that could not be shown. */
+  failed: {
+    title: "Something went wrong",
+    bug: "Something went wrong on this device, and this page could not be shown.",
+    whatToDo:
+      "Try again in a moment. If it happens again, run bucky status on this device, or read its log (logs/bucky.log in its bucky home), which says what went wrong.",
+    tryAgain: "Go back and try again, or go to the overview.",
+  },
   /** Status words, as tags. */
   status: {
     "nearly full": "nearly full",

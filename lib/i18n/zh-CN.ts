@@ -41,6 +41,13 @@ export const zhCN: Messages = {
     deviceCannot: "设备会话无法进行此操作：它需要提供此面板的设备的密钥。请以管理员身份登录。",
     foreignForm: "此表单来自其他网站，未予执行。",
   },
+  failed: {
+    title: "出错了",
+    bug: "此设备上出了问题，无法显示此页面。",
+    whatToDo:
+      "请稍后重试。如果再次出现，请在此设备上运行 bucky status，或查看它的日志（bucky 主目录中的 logs/bucky.log），日志中写明了出错的原因。",
+    tryAgain: "请返回后重试，或前往概览。",
+  },
   status: {
     "nearly full": "快满了",
     online: "在线",

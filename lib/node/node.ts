@@ -268,7 +268,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const panel = {
       fetch: async (request: Request, env: PanelEnv["Bindings"]) => {
         panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
-          createPanel((request) => localApp.fetch(request)),
+          createPanel((request) => localApp.fetch(request), log),
         );
         return (await panelApp).fetch(request, env);
       },

@@ -35,7 +35,7 @@ export interface Page {
     section: string,
     title: string,
     body: Child,
-    options?: { live?: boolean; status?: 200 | 403 | 404 },
+    options?: { live?: boolean; status?: number },
   ): Promise<Response>;
   /** A live part alone (for the script), saying whether the work it follows goes on. */
   part(body: Child, running: boolean): Promise<Response>;
@@ -79,7 +79,10 @@ export function pageFor(c: PanelContext, api: LocalApi): Page {
           {body}
         </Layout>
       );
-      const response = c.html(`<!doctype html>${await page.toString()}`, options.status ?? 200);
+      const response = c.html(
+        `<!doctype html>${await page.toString()}`,
+        (options.status ?? 200) as 200,
+      );
       response.headers.set("vary", "accept-language, cookie");
       if (notice)
         response.headers.append("set-cookie", `${NOTICE_COOKIE}=; Path=${PANEL_PATH}; Max-Age=0`);

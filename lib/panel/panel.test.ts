@@ -6,11 +6,15 @@ import { describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
+import { BuckyError } from "../errors.ts";
 import { diskWith, NEARLY_FULL } from "../facts/test-usage.ts";
 import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
+import { createLog } from "../log.ts";
 import type { Viewer } from "../users/access.ts";
 import { createPanel } from "./panel.tsx";
+
+const silent = createLog({ level: "silent" });
 
 const device: Viewer = { kind: "device", device: "dtest" as DeviceId, deviceName: "phone" };
 
@@ -59,7 +63,7 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
       { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
       { status: 404 },
     );
-  });
+  }, silent);
   const get = (path: string, headers: Record<string, string> = {}) =>
     panel.request(`http://gw.test/_bucky/panel/${path}`, { headers }, { viewer });
   const post = (path: string, form?: Record<string, string>) =>
@@ -152,7 +156,7 @@ describe("the overview", () => {
         return path in answers
           ? Response.json(answers[path as keyof typeof answers])
           : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
-      });
+      }, silent);
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/",
         { headers: { "accept-language": language } },
@@ -375,7 +379,7 @@ describe("the overview", () => {
 
 describe("a form from another site", () => {
   test("is refused in the language of the browser that sent it", async () => {
-    const panel = createPanel(() => Response.json({}));
+    const panel = createPanel(() => Response.json({}), silent);
     const refusal = async (language: string) => {
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/backups/run",
@@ -395,10 +399,15 @@ describe("a form from another site", () => {
 describe("what an action leaves for the next page", () => {
   test("a long error is shown cut short, in a cookie a browser keeps", async () => {
     const message = `应用无法停止：${"它的设备没有回答。".repeat(300)}`;
-    const panel = createPanel((request) =>
-      new URL(request.url).pathname === "/v1/apps/notes/stop"
-        ? Response.json({ error: { code: "E_UNAVAILABLE", message } }, { status: 503 })
-        : Response.json({ error: { code: "E_NOT_FOUND", message: "a stand-in" } }, { status: 404 }),
+    const panel = createPanel(
+      (request) =>
+        new URL(request.url).pathname === "/v1/apps/notes/stop"
+          ? Response.json({ error: { code: "E_UNAVAILABLE", message } }, { status: 503 })
+          : Response.json(
+              { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+              { status: 404 },
+            ),
+      silent,
     );
     const headers = { host: "gw.test", "accept-language": "zh-CN" };
     const stopped = await panel.request(
@@ -460,7 +469,7 @@ describe("a form's body", () => {
         { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
         { status: 404 },
       );
-    });
+    }, silent);
     return { panel, uploads };
   }
 
@@ -516,7 +525,7 @@ describe("a form's body", () => {
     const panel = createPanel(async (request) => {
       asked.push(new URL(request.url).pathname);
       return Response.json({});
-    });
+    }, silent);
     const form = new TextEncoder().encode(`source=${"a".repeat(8 * 1024 * 1024)}`);
     const body = sent(form);
     const answer = await post(
@@ -852,3 +861,95 @@ describe("a target's snapshots", () => {
     }
   });
 });
+
+describe("a page that fails", () => {
+  /**
+   * A panel whose local API throws `thrown` when the devices page asks for invitations (a
+   * bug met while making a page), and answers the zone's status for the frame; with what
+   * it logged.
+   */
+  function failingPanel(thrown: unknown) {
+    const lines: string[] = [];
+    const log = createLog({ level: "info", write: (line) => lines.push(line) });
+    const answers = withStatus();
+    const panel = createPanel((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/v1/invites") throw thrown;
+      if (path in answers) return Response.json(answers[path as keyof typeof answers]);
+      return Response.json(
+        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+        { status: 404 },
+      );
+    }, log);
+    const get = (path: string, language = "en") =>
+      panel.request(
+        `http://gw.test/_bucky/panel/${path}`,
+        { headers: { "accept-language": language } },
+        { viewer: owner },
+      );
+    return { lines, get };
+  }
+
+  test("says in the person's language that something went wrong on this device, and logs the bug with its stack", async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'name')");
+    const { lines, get } = failingPanel(bug);
+    for (const [language, t] of [
+      ["en", en],
+      ["zh-CN", zhCN],
+    ] as const) {
+      const answer = await get("devices", language);
+      const html = await answer.text();
+      expect({
+        status: answer.status,
+        type: answer.headers.get("content-type"),
+        framed: html.includes("<nav"),
+        says: [t.failed.title, t.failed.bug, t.failed.whatToDo].map((words) =>
+          html.includes(escaped(words)),
+        ),
+        library: html.includes("Cannot read properties"),
+      }).toEqual({
+        status: 500,
+        type: "text/html; charset=UTF-8",
+        framed: true,
+        says: [true, true, true],
+        library: false,
+      });
+    }
+    // One fatal line a request, where it was asked, with the bug's stack.
+    const fatal = lines.filter((line) => line.split(" ")[1] === "FATAL");
+    expect(fatal).toHaveLength(2);
+    expect(fatal[0]).toContain(
+      "FATAL unexpected error while serving a request path=/_bucky/panel/devices error=",
+    );
+    const frame = bug.stack?.split("\n")[1]?.trim() as string;
+    expect(fatal[0]).toContain(JSON.stringify(frame).slice(1, -1));
+    // The panel goes on: the next page is served as ever.
+    expect((await get("")).status).toBe(200);
+  });
+
+  test("a refusal is a page of its own status with its words, and no bug in the log", async () => {
+    const { lines, get } = failingPanel(
+      new BuckyError("E_USAGE", "the devices were asked for wrongly", "Ask for them rightly."),
+    );
+    const answer = await get("devices");
+    const html = await answer.text();
+    expect({
+      status: answer.status,
+      says: ["the devices were asked for wrongly", "Ask for them rightly.", en.failed.tryAgain].map(
+        (words) => html.includes(escaped(words)),
+      ),
+      bug: html.includes(escaped(en.failed.bug)),
+      fatal: lines.filter((line) => line.split(" ")[1] === "FATAL"),
+    }).toEqual({ status: 400, says: [true, true, true], bug: false, fatal: [] });
+  });
+});
+
+/** `text` as hono/jsx writes it into a page. */
+function escaped(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}

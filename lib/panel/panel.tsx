@@ -16,12 +16,15 @@
 import { Hono } from "hono";
 import { BuckyError } from "../errors.ts";
 import { PANEL_PATH } from "../gateway/routing.ts";
+import type { Log } from "../log.ts";
+import { refusalOf } from "../node/http.ts";
 import { type ApiFetch, LocalApi } from "../node/local-client.ts";
 import { readBody } from "../node/request-body.ts";
 import { panelRights } from "../users/access.ts";
 import { agentPages } from "./agents.tsx";
 import { appPages } from "./apps.tsx";
 import { backupPages } from "./backups.tsx";
+import { Failure } from "./components.tsx";
 import { devicePages } from "./devices.tsx";
 import { MAX_FORM_BYTES } from "./form-parts.ts";
 import { jobPages } from "./jobs.tsx";
@@ -79,9 +82,39 @@ const CSP = [
 /** The forms with a file, read as they arrive by their own routes. */
 const STREAMED_FORMS = new Set(["apps/install", "store/catalogs/preview-file"]);
 
-export function createPanel(fetch: ApiFetch): Hono<PanelEnv> {
+/**
+ * The panel, acting through the local API (`fetch`); `log` takes the one line of a page
+ * that failed (a bug in it, with its stack).
+ */
+export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
   const api = new LocalApi(fetch);
   const app = new Hono<PanelEnv>({ strict: false }).basePath(PANEL_PATH);
+
+  // A page that failed is a page that says so, in the person's language, with the status
+  // of its error (a usage error is a 400, a bug a 500). A bug is logged with its stack, but
+  // does not stop the daemon as one in the local or peer API does: the panel is reached
+  // from the internet, and nobody there may stop a device by finding one.
+  app.onError(async (thrown, c) => {
+    const error = refusalOf(thrown, c.req.path, log, () => {});
+    const page = pageFor(c, api);
+    const { t } = page.locale;
+    const bug = error.code === "E_INTERNAL";
+    const body = (
+      <>
+        {bug ? <p role="alert">{t.failed.bug}</p> : <Failure error={error.toJSON()} />}
+        <p>{bug ? t.failed.whatToDo : t.failed.tryAgain}</p>
+      </>
+    );
+    try {
+      return await page.render("", t.failed.title, body, { status: error.httpStatus });
+    } catch {
+      // The frame itself failed: the words alone, as plain text.
+      return c.text(
+        `${t.failed.title}\n\n${bug ? t.failed.bug : error.message}\n${t.failed.whatToDo}\n`,
+        error.httpStatus as 500,
+      );
+    }
+  });
 
   // Never inside another site's frame (its buttons act); nothing but the panel's own files.
   app.use("*", async (c, next) => {
