@@ -36,7 +36,7 @@ export class AccountRoutes {
   constructor(
     private readonly node: NodeContext,
     private readonly config: GatewayConfig,
-    log: Log,
+    private readonly log: Log,
     /** Checks people's sessions: a sign-out ends only a session that stands. */
     private readonly people: SessionCheck,
   ) {
@@ -228,6 +228,15 @@ export class AccountRoutes {
         : refusedPage(429, "Too many attempts", error.message, undefined, headers);
     }
     if (!(error instanceof BuckyError)) throw error;
+    // What a library said of it (the WebAuthn verifier's words) is for the log, not the page.
+    if (error.cause !== undefined)
+      this.log.warn("account step refused", {
+        path: at.path,
+        client: at.client,
+        code: error.code,
+        error: error.message,
+        cause: String((error.cause as Error)?.message ?? error.cause),
+      });
     if (json) return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
     const title = at.path.startsWith(ENROLL_PATH) ? "This link does not work" : "Sign-in refused";
     return refusedPage(error.httpStatus, title, error.message, error.hint);

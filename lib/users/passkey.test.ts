@@ -180,3 +180,94 @@ describe("passkeys", () => {
     ).toContain("did not work");
   });
 });
+
+describe("a malformed answer", () => {
+  /** The refusal `work` ends in, as a person is shown it, and what the library said. */
+  async function refused(work: Promise<unknown>) {
+    try {
+      await work;
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      const cause = (error.cause as Error | undefined)?.message;
+      return { code: error.code, message: error.message, hint: error.hint, cause };
+    }
+    throw new Error("it was taken");
+  }
+  const nullData = toBase64url(Buffer.from("null"));
+  const SIGN_IN = expect.stringContaining("sign-in page");
+  const ENROLL = expect.stringContaining("enrollment link");
+
+  test("is refused in our words with a hint, never the verifier's (kept for the log)", async () => {
+    const device = authenticator();
+    const credential = await credentialOf(device);
+    const asked = challenge();
+    const made = device.make(asked);
+    const used = device.use(asked);
+    // What the verifier threw for these: "Cannot destructure property 'type' from null…".
+    expect(
+      await refused(
+        checkRegistration(
+          { ...made, response: { ...made.response, clientDataJSON: nullData } },
+          { challenge: asked, origin: ORIGIN, rpId: RP },
+        ),
+      ),
+    ).toEqual({
+      code: "E_PERMISSION",
+      message: "the passkey did not work: the browser's answer does not say what it signed",
+      hint: ENROLL,
+      cause: undefined,
+    });
+    expect(
+      await refused(
+        checkAssertion({ ...assertionOf(used), cd: nullData }, credential, asked, ORIGIN),
+      ),
+    ).toEqual({
+      code: "E_PERMISSION",
+      message: "the passkey did not work: the browser's answer does not say what it signed",
+      hint: SIGN_IN,
+      cause: undefined,
+    });
+    const signed = JSON.parse(Buffer.from(used.response.clientDataJSON, "base64url").toString());
+    expect(
+      await refused(
+        checkAssertion(
+          {
+            ...assertionOf(used),
+            cd: toBase64url(Buffer.from(JSON.stringify({ ...signed, type: "webauthn.create" }))),
+          },
+          credential,
+          asked,
+          ORIGIN,
+        ),
+      ),
+    ).toMatchObject({
+      message:
+        "the passkey did not work: the browser's answer is not one of signing in with a passkey",
+    });
+    // Authenticator data cut short: the verifier's words go to the cause, not the message.
+    const short = await refused(
+      checkAssertion({ ...assertionOf(used), ad: toBase64url(Buffer.alloc(5)) }, credential, asked),
+    );
+    expect(short).toEqual({
+      code: "E_PERMISSION",
+      message: "the passkey did not work: the authenticator's answer does not verify",
+      hint: SIGN_IN,
+      cause: expect.any(String),
+    });
+    const attestation = await refused(
+      checkRegistration(
+        {
+          ...made,
+          response: { ...made.response, attestationObject: toBase64url(Buffer.from([0xa0])) },
+        },
+        { challenge: asked, origin: ORIGIN, rpId: RP },
+      ),
+    );
+    expect(attestation).toEqual({
+      code: "E_PERMISSION",
+      message: "the passkey did not work: the passkey it made could not be read",
+      hint: ENROLL,
+      cause: expect.any(String),
+    });
+  });
+});

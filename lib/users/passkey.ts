@@ -59,8 +59,9 @@ export async function checkRegistration(
   expected: { challenge: string; origin: string; rpId: string },
 ): Promise<{ id: string; publicKey: string }> {
   const { verifyRegistrationResponse } = await webauthn();
-  const shaped = credentialResponse(response, ["clientDataJSON", "attestationObject"]);
-  const result = await refusedUnless(() =>
+  const shaped = credentialResponse(response, ["clientDataJSON", "attestationObject"], ENROLL_HINT);
+  checkClientData(shaped.response.clientDataJSON as string, "webauthn.create", expected);
+  const result = await refusedUnless(ENROLL_HINT, "the passkey it made could not be read", () =>
     verifyRegistrationResponse({
       response: shaped as unknown as RegistrationResponseJSON,
       expectedChallenge: expected.challenge,
@@ -70,7 +71,8 @@ export async function checkRegistration(
     }),
   );
   const info = result.registrationInfo;
-  if (!result.verified || !info) throw refused("the passkey was not made for this sign-in");
+  if (!result.verified || !info)
+    throw refused("the passkey was not made for this enrollment", ENROLL_HINT);
   return { id: info.credential.id, publicKey: toBase64url(info.credential.publicKey) };
 }
 
@@ -100,7 +102,11 @@ export interface Assertion {
 
 /** What the browser sent back from using a passkey, as a session's proof keeps it. */
 export function assertionOf(response: unknown): Assertion {
-  const shaped = credentialResponse(response, ["clientDataJSON", "authenticatorData", "signature"]);
+  const shaped = credentialResponse(
+    response,
+    ["clientDataJSON", "authenticatorData", "signature"],
+    SIGNIN_HINT,
+  );
   return {
     id: shaped.id,
     ad: shaped.response.authenticatorData as string,
@@ -123,30 +129,34 @@ export async function checkAssertion(
   const seenOrigin = origin ?? originIn(assertion.cd);
   const host = URL.parse(seenOrigin)?.hostname ?? "";
   if (host !== credential.rpId && !host.endsWith(`.${credential.rpId}`))
-    throw refused(`it was made on ${seenOrigin}, not for ${credential.rpId}`);
+    throw refused(`it was made on ${seenOrigin}, not for ${credential.rpId}`, SIGNIN_HINT);
+  checkClientData(assertion.cd, "webauthn.get", { challenge, origin: seenOrigin });
   const publicKey = fromBase64url(credential.publicKey);
-  if (!publicKey) throw refused("its credential's public key is not base64url");
-  const result = await refusedUnless(() =>
-    verifyAuthenticationResponse({
-      response: {
-        id: credential.id,
-        rawId: credential.id,
-        type: "public-key",
-        clientExtensionResults: {},
+  if (!publicKey) throw refused("its credential's public key is not base64url", SIGNIN_HINT);
+  const result = await refusedUnless(
+    SIGNIN_HINT,
+    "the authenticator's answer does not verify",
+    () =>
+      verifyAuthenticationResponse({
         response: {
-          clientDataJSON: assertion.cd,
-          authenticatorData: assertion.ad,
-          signature: assertion.sig,
-        },
-      } as AuthenticationResponseJSON,
-      expectedChallenge: challenge,
-      expectedOrigin: seenOrigin,
-      expectedRPID: credential.rpId,
-      credential: { id: credential.id, publicKey: new Uint8Array(publicKey), counter: 0 },
-      requireUserVerification: false,
-    }),
+          id: credential.id,
+          rawId: credential.id,
+          type: "public-key",
+          clientExtensionResults: {},
+          response: {
+            clientDataJSON: assertion.cd,
+            authenticatorData: assertion.ad,
+            signature: assertion.sig,
+          },
+        } as AuthenticationResponseJSON,
+        expectedChallenge: challenge,
+        expectedOrigin: seenOrigin,
+        expectedRPID: credential.rpId,
+        credential: { id: credential.id, publicKey: new Uint8Array(publicKey), counter: 0 },
+        requireUserVerification: false,
+      }),
   );
-  if (!result.verified) throw refused("the passkey's signature does not verify");
+  if (!result.verified) throw refused("its signature does not verify", SIGNIN_HINT);
 }
 
 interface ShapedResponse {
@@ -158,43 +168,96 @@ interface ShapedResponse {
 }
 
 /** A credential response as the browser's toJSON gives it, with just the fields needed, checked. */
-function credentialResponse(value: unknown, fields: readonly string[]): ShapedResponse {
+function credentialResponse(
+  value: unknown,
+  fields: readonly string[],
+  hint: string,
+): ShapedResponse {
   const record = value as { id?: unknown; type?: unknown; response?: Record<string, unknown> };
   const id = record?.id;
   if (typeof id !== "string" || id.length > 1400 || !fromBase64url(id))
-    throw refused("the browser's answer names no credential");
-  if (record.type !== "public-key") throw refused("the browser's answer is not a passkey's");
+    throw refused("the browser's answer names no credential", hint);
+  if (record.type !== "public-key") throw refused("the browser's answer is not a passkey's", hint);
   const response: Record<string, string> = {};
   for (const field of fields) {
     const part = record.response?.[field];
     if (typeof part !== "string" || part.length > 8192 || fromBase64url(part) === undefined)
-      throw refused(`the browser's answer has no ${field}`);
+      throw refused(`the browser's answer has no ${field}`, hint);
     response[field] = part;
   }
   return { id, rawId: id, type: "public-key", clientExtensionResults: {}, response };
 }
 
-function originIn(clientDataJSON: string): string {
+/**
+ * Checks the browser's client data (what it says it signed) in our words before the
+ * verifier reads it: a JSON object of `type`, for `expected`'s challenge and origin. The
+ * verifier's own errors say such things in its words ("Cannot destructure property
+ * 'type' from null"), which are no answer to give a person.
+ */
+function checkClientData(
+  clientDataJSON: string,
+  type: "webauthn.create" | "webauthn.get",
+  expected: { challenge: string; origin: string },
+): void {
+  const hint = type === "webauthn.create" ? ENROLL_HINT : SIGNIN_HINT;
+  const data = clientDataOf(clientDataJSON);
+  if (!data) throw refused("the browser's answer does not say what it signed", hint);
+  if (data.type !== type)
+    throw refused(
+      type === "webauthn.create"
+        ? "the browser's answer is not one of making a passkey"
+        : "the browser's answer is not one of signing in with a passkey",
+      hint,
+    );
+  if (data.challenge !== expected.challenge)
+    throw refused("the browser's answer is to another sign-in than this one", hint);
+  if (data.origin !== expected.origin)
+    throw refused(`the browser's answer was made on another site than ${expected.origin}`, hint);
+}
+
+/** The client data's fields, if it is a JSON object (each field still to be checked). */
+function clientDataOf(
+  clientDataJSON: string,
+): { type: unknown; challenge: unknown; origin: unknown } | undefined {
   try {
     const bytes = fromBase64url(clientDataJSON);
-    const origin = bytes
-      ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as { origin?: unknown }).origin
-      : undefined;
-    return typeof origin === "string" ? origin : "";
+    const value: unknown = bytes ? JSON.parse(Buffer.from(bytes).toString("utf8")) : undefined;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    const { type, challenge, origin } = value as Record<string, unknown>;
+    return { type, challenge, origin };
   } catch {
-    return "";
+    return undefined;
   }
 }
 
-async function refusedUnless<T>(verify: () => Promise<T>): Promise<T> {
+function originIn(clientDataJSON: string): string {
+  const origin = clientDataOf(clientDataJSON)?.origin;
+  return typeof origin === "string" ? origin : "";
+}
+
+/**
+ * What the verifier says, or `why` in our words with `hint` if it throws: it throws a
+ * plain Error (or a TypeError of its own) for every way an answer fails, in words meant
+ * for programmers. Its own are kept as the refusal's cause, for the log.
+ */
+async function refusedUnless<T>(hint: string, why: string, verify: () => Promise<T>): Promise<T> {
   try {
     return await verify();
   } catch (error) {
-    // The verifier throws a plain Error for every way an answer fails to verify.
-    throw refused((error as Error).message);
+    throw refused(why, hint, error);
   }
 }
 
-function refused(why: string): BuckyError {
-  return new BuckyError("E_PERMISSION", `the passkey did not work: ${why}`);
+const SIGNIN_HINT =
+  "Try again from the sign-in page; if the passkey keeps failing, sign in with a password, or ask an admin of the zone for a new enrollment link.";
+const ENROLL_HINT =
+  "Try again from the enrollment link; if making a passkey keeps failing, choose a password there instead.";
+
+function refused(why: string, hint: string, cause?: unknown): BuckyError {
+  return new BuckyError(
+    "E_PERMISSION",
+    `the passkey did not work: ${why}`,
+    hint,
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -160,7 +160,7 @@ export class SignIn {
     try {
       await checkAssertion(assertion, credential, ceremony.challenge, place.origin);
     } catch (error) {
-      if (error instanceof BuckyError) throw this.refuse(user, "passkey", place, error.message);
+      if (error instanceof BuckyError) throw this.refuse(user, "passkey", place, withCause(error));
       throw error;
     }
     const cookie = signSession(this.node, ceremony.claims, {
@@ -375,4 +375,10 @@ function take(
   }
   const taken = bucket.take();
   return taken.ok ? 0 : taken.waitMs;
+}
+
+/** A refusal's words, with what a library said of it (for the log only). */
+function withCause(error: BuckyError): string {
+  if (error.cause === undefined) return error.message;
+  return `${error.message} (${String((error.cause as Error)?.message ?? error.cause)})`;
 }
