@@ -192,11 +192,13 @@ async function readArchive(
         words,
       );
     if (typeof code === "string" && code.startsWith("E")) throw error;
-    // What DecompressionStream throws on bytes that are not gzip.
+    // What DecompressionStream throws on bytes that are not gzip ("inflate failed"): its
+    // words, for the log, are the cause.
     throw new BuckyError(
       "E_INVALID_INPUT",
-      `that ${words.noun} is not a whole .tar.gz: ${(error as Error).message}`,
+      `that ${words.noun} is not a whole .tar.gz: its compressed data is damaged or cut short`,
       words.choose,
+      { cause: error },
     );
   } finally {
     await reader.close();

@@ -53,10 +53,12 @@ export async function ingress(
     } as RequestInit);
   } catch (error) {
     // An app that hangs up is the app's failure, an ordinary one: not a fault of this node.
+    // The runtime's words ("The socket connection was closed unexpectedly. For more
+    // information, pass `verbose: true`…") are the cause, for the log, not the person.
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `${app} did not answer: ${(error as Error).message}`,
-      undefined,
+      `${app} did not answer on ${node.deviceName}: it closed the connection or is not listening`,
+      "It may be starting or stopping: try again in a moment.",
       { cause: error },
     );
   }

@@ -54,8 +54,21 @@ export function logRequest(
   refusal: BuckyError | undefined,
 ): void {
   if (refusal)
-    log.warn("request refused", { ...fields, code: refusal.code, error: refusal.message });
+    log.warn("request refused", {
+      ...fields,
+      code: refusal.code,
+      error: refusal.message,
+      // What a library said, when our words stand in for it.
+      cause: causeOf(refusal),
+    });
   else log.info("request", fields);
+}
+
+/** The words of a library's error a refusal was made from, if any, for the log. */
+function causeOf(refusal: BuckyError): string | undefined {
+  const cause = refusal.cause;
+  if (cause === undefined || cause instanceof BuckyError) return undefined;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** Where errorHandler leaves the error for requestLog. */
