@@ -104,10 +104,15 @@ const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const DATA_DIR_PART = /^(?!\.\.?$)[^/\\%\s\0-\x1f\x7f]{1,255}$/;
 
+/** Whether `name` is an agent's name: lowercase letters, digits and dashes. */
+export function isAgentName(name: unknown): name is string {
+  return typeof name === "string" && AGENT_NAME.test(name);
+}
+
 /** Checks an agent's name: lowercase letters, digits and dashes. */
 export function checkAgentName(name: string): void {
   check(
-    AGENT_NAME.test(name),
+    isAgentName(name),
     `${JSON.stringify(name)} is not an agent name (lowercase letters, digits, dashes)`,
   );
 }

@@ -38,4 +38,36 @@ describe("bucky agent list", () => {
     expect(listed?.stopped?.why).toBe("revoked");
     expect(listed?.revokedAt).toBe("2026-11-20T00:00:00.000Z");
   });
+
+  test("lists an agent only at the key of its own name: agents/x/y is no agent's record", () => {
+    const node = openTestNode(91);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key }), 1000);
+    const context = testNodeContext(node, "a");
+    const record = (agent: string, id: string): AgentRecord => ({
+      agent,
+      id,
+      issuer: context.deviceId,
+      scopes: { read: ["apps"], write: [], act: [] },
+      issuedAt: "2026-11-01T00:00:00.000Z",
+      expiresAt: "2099-12-01T00:00:00.000Z",
+      revokedAt: null,
+    });
+    // What any member may write: a key of more segments than `agents/<name>`, a record
+    // under another name's key, and a name that is a path.
+    appendLocalChangeset(
+      node.db,
+      author,
+      [
+        { key: "agents/helper", value: JSON.stringify(record("helper", "grant-1")) },
+        { key: "agents/helper/x", value: JSON.stringify(record("helper", "grant-2")) },
+        { key: "agents/notes/data", value: JSON.stringify(record("notes/data", "grant-3")) },
+        { key: "agents/other", value: JSON.stringify(record("helper", "grant-4")) },
+      ],
+      2000,
+    );
+    expect(listAgents(context).map((agent) => [agent.agent, agent.id])).toEqual([
+      ["helper", "grant-1"],
+    ]);
+  });
 });

@@ -21,6 +21,7 @@ import {
   checkAgentName,
   checkScopes,
   claimedBy,
+  isAgentName,
   OWNER_ACTIONS,
   parseDataScope,
   personReach,
@@ -199,13 +200,17 @@ export function grantAgent(
 export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   const standing = { membership: zone.membership(), people: zone.people(), nowMs: zone.now() };
   return zone.db
-    .select({ value: state.value })
+    .select({ key: state.key, value: state.value })
     .from(state)
     .where(keyGlob("agents/*"))
     .all()
     .flatMap((row) => {
       const record = parseRecord(row.value);
       if (!record || (user !== undefined && record.user !== user)) return [];
+      // `agents/*` matches `agents/x/y` too (and any member writes there): a record is an
+      // agent's only at the key of its own name, which is an agent's name (the panel puts
+      // it in a path), as readRecord and the token check read it.
+      if (!isAgentName(record.agent) || row.key !== agentKey(record.agent)) return [];
       // Revoked by its record, or by the revocation no member can take back, as
       // checkAgentToken reads it: a member rewriting the record does not bring it back.
       const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
