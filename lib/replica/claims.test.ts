@@ -3,10 +3,16 @@
  * (the conflict copy it took over with) is read only when it is a name of its kind, since
  * `bucky app status` and the panel show it.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { conflictCopyName } from "../../protocol/replica.ts";
-import { parseClaim } from "./claims.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { foundingOps, openTestNode, removeTestDatabases, testZone } from "../state/test-db.ts";
+import { parseClaim, readClaims } from "./claims.ts";
+import { readDraining } from "./zone-holding.ts";
+
+afterAll(removeTestDatabases);
 
 const id = "d".repeat(52) as DeviceId;
 const copy = conflictCopyName(Date.UTC(2026, 10, 29, 9, 35), "nas", 2);
@@ -45,5 +51,40 @@ describe("the snapshot a holder says it started from", () => {
   test("is read as none when it is not, the claim kept", () => {
     for (const wrong of [5, [], "nas", { ...from, epoch: "2" }, { ...from, device: null }])
       expect(claim({ from: wrong })?.from).toBeNull();
+  });
+});
+
+describe("keys of more segments than a pattern shows", () => {
+  /** A zone of one device, "a", that wrote `ops`. */
+  function zoneWith(seed: number, ops: { key: string; value: string }[]) {
+    const node = openTestNode(seed);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key }), 1000);
+    appendLocalChangeset(node.db, author, ops, 2000);
+    return testNodeContext(node, "a");
+  }
+
+  test("a claim is one at nodes/<device>/holds/<app> of an app's name, no other key", () => {
+    const claim = (epoch: number) => JSON.stringify({ epoch, since: "2026-11-29T09:36:00.000Z" });
+    const zone = zoneWith(92, [
+      { key: "nodes/a/holds/notes", value: claim(2) },
+      // A claim of "notes" the device let go of would stand for ever at a key of its own.
+      { key: "nodes/a/holds/notes/x", value: claim(9) },
+      { key: "nodes/a/x/holds/photos", value: claim(9) },
+      { key: "nodes/a/holds/Not_An-App", value: claim(9) },
+    ]);
+    const claims = readClaims(zone.db, zone.membership());
+    expect([...claims].map(([app, list]) => [app, list.map((c) => c.epoch)])).toEqual([
+      ["notes", [2]],
+    ]);
+  });
+
+  test("a device being drained is one named by a device's name, no other key", () => {
+    const zone = zoneWith(93, [
+      { key: "system/drain/beta", value: "true" },
+      { key: "system/drain/beta/x", value: "true" },
+      { key: "system/drain/notes/data", value: "true" },
+    ]);
+    expect([...readDraining(zone.db)]).toEqual(["beta"]);
   });
 });

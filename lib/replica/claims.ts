@@ -9,6 +9,7 @@
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { isConflictCopyName } from "../../protocol/replica.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { type StateReader, stateRowsMatching } from "../store/reads.ts";
@@ -42,9 +43,12 @@ export function readClaims(db: StateReader, membership: Membership): Map<string,
   const rows = stateRowsMatching(db, "nodes/*/holds/*");
   const claims = new Map<string, HolderClaim[]>();
   for (const { key, value } of rows) {
-    const [, device, , app] = key.split("/");
+    // The pattern matches keys of more segments too (nodes/a/holds/notes/x, nodes/a/x/holds/y):
+    // a claim is one at nodes/<device>/holds/<app> alone, of an app's name.
+    const [, device, , app, ...rest] = key.split("/");
+    if (rest.length > 0 || !app || !checkAppName(app).ok) continue;
     const member = device ? membership.byName.get(device) : undefined;
-    if (!value || !app || !member || standingOf(membership, member.id) !== "member") continue;
+    if (!value || !member || standingOf(membership, member.id) !== "member") continue;
     const claim = parseClaim(value, device as string, member.id);
     if (!claim) continue;
     claims.set(app, [...(claims.get(app) ?? []), claim]);

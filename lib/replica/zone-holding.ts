@@ -7,6 +7,7 @@
  */
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceFacts } from "../../protocol/device-facts.ts";
+import { checkDeviceName } from "../../protocol/names.ts";
 import { type Candidate, placeApp } from "../../protocol/placement.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
@@ -59,12 +60,16 @@ export function readHoldingFacts(
   };
 }
 
-/** Devices being drained (`bucky devices drain`). */
+/**
+ * Devices being drained (`bucky devices drain`): by device names alone (any member writes
+ * under system/drain/, and the pattern matches system/drain/a/b too).
+ */
 export function readDraining(db: StateReader): Set<string> {
   return new Set(
     stateRowsMatching(db, "system/drain/*")
       .filter((row) => row.value !== null)
-      .map((row) => row.key.slice("system/drain/".length)),
+      .map((row) => row.key.slice("system/drain/".length))
+      .filter((device) => checkDeviceName(device).ok),
   );
 }
 
