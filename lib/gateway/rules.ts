@@ -23,16 +23,24 @@ export interface RuleRequest {
   readonly days?: string;
 }
 
+/**
+ * The zone's rules: each one at `system/rules/<its id>`, a key of one segment more. Any
+ * member writes under system/rules/, and the prefix holds `system/rules/x/y` too: a rule
+ * at another key than its id's was enforced and listed with an id `bucky rule remove`
+ * could not find (it removes `system/rules/<id>`), or an id that is a path.
+ */
 export function readRules(db: StateQueries): Rule[] {
   const rows = db
-    .select({ value: state.value })
+    .select({ key: state.key, value: state.value })
     .from(state)
     .where(and(gte(state.key, PREFIX), lt(state.key, `${PREFIX}\x7f`)))
     .all();
   return rows.flatMap((row) => {
     if (!row.value) return [];
     try {
-      return [decodeRule(JSON.parse(row.value))];
+      const rule = decodeRule(JSON.parse(row.value));
+      if (rule.id.includes("/") || row.key !== `${PREFIX}${rule.id}`) return [];
+      return [rule];
     } catch (error) {
       // A malformed rule from a newer bucky is ignored, not enforced wrongly.
       if (error instanceof ProtocolError || error instanceof SyntaxError) return [];
