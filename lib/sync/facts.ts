@@ -17,7 +17,7 @@ import {
   receiveNewest,
 } from "./device-records.ts";
 
-const FACTS: RecordKind<DeviceFacts> = {
+export const FACTS: RecordKind<DeviceFacts> = {
   table: "device_facts",
   decode: decodeFacts,
   verify: (record, key) => verifyFacts(record as ReturnType<typeof decodeFacts>, key),
