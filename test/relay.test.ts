@@ -7,7 +7,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   bucky,
@@ -31,6 +31,29 @@ const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300" };
 
 const lab: Lab = createLab();
 
+/** An app streaming `mb` MiB at /blob, each byte known by its offset i: i*31 + i>>20. */
+const BLOB_APP = `Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  idleTimeout: 0,
+  fetch(request) {
+    const url = new URL(request.url);
+    if (!url.pathname.endsWith("/blob")) return new Response("blob");
+    const mb = Number(url.searchParams.get("mb"));
+    let k = 0;
+    return new Response(new ReadableStream({
+      pull(controller) {
+        if (k === mb) return controller.close();
+        const chunk = new Uint8Array(1024 * 1024);
+        for (let j = 0; j < chunk.length; j++) chunk[j] = ((k * 1048576 + j) * 31 + k) & 255;
+        k++;
+        controller.enqueue(chunk);
+      },
+    }), { headers: { "content-length": String(mb * 1048576) } });
+  },
+});
+`;
+
 const homes = { gw: newHomePath(), h1: newHomePath(), h2: newHomePath() };
 const daemons: Partial<Record<"gw" | "h1" | "h2", Daemon>> = {};
 
@@ -50,11 +73,11 @@ function on<T = Record<string, unknown>>(host: Host, args: readonly string[]): P
 /** An HTTP request made from the client host, through the gateway. */
 async function fromClient(
   path: string,
-  init: { method?: string; body?: string } = {},
+  init: { method?: string; body?: string; app?: string } = {},
 ): Promise<{ status: number; body: string }> {
   const script = `const r = await fetch(${JSON.stringify(GATEWAY + path)}, {
     method: ${JSON.stringify(init.method ?? "GET")},
-    headers: { host: ${JSON.stringify(`notes.${HOST}`)}, "content-type": "application/json" },
+    headers: { host: ${JSON.stringify(`${init.app ?? "notes"}.${HOST}`)}, "content-type": "application/json" },
     ${init.body === undefined ? "" : `body: ${JSON.stringify(init.body)},`}
   });
   console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
@@ -190,6 +213,75 @@ describe("devices behind different NATs", () => {
       homes.gw,
     ]);
     expect(status).toMatchObject({ device: "h1", state: "running" });
+  }, 60_000);
+
+  test("a download from home device 1 through the gateway survives the gateway stalling 12 s, byte for byte", async () => {
+    // An app on h1 streaming 64 MiB whose every byte is known (offset i holds i*31 + i>>20).
+    const dir = join(scratchDir(), "blob");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "app.ts"), BLOB_APP);
+    writeFileSync(
+      join(dir, "bucky-app.json"),
+      JSON.stringify({
+        id: "blob",
+        version: "1.0.0",
+        run: { command: ["bun", "app.ts"] },
+        http: {},
+        exposure: "public",
+        health: { path: "/" },
+      }),
+    );
+    await buckyJson(["app", "install", dir, "--device", "h1", "--home", homes.gw]);
+    await waitFor(
+      "blob to run on h1 and the gateway to route to it",
+      async () => ((await fromClient("/", { app: "blob" })).status === 200 ? true : undefined),
+      30_000,
+    );
+    const size = 64 * 1024 * 1024;
+    // The client says when the body has begun, then reads and checks every byte.
+    const script = `const r = await fetch(${JSON.stringify(`${GATEWAY}/blob?mb=64`)}, {
+        headers: { host: ${JSON.stringify(`blob.${HOST}`)} },
+      });
+      let n = 0, wrong = -1, said = false;
+      try {
+        for await (const chunk of r.body) {
+          for (let j = 0; j < chunk.length && wrong < 0; j++) {
+            const i = n + j;
+            if (chunk[j] !== ((i * 31 + (i >>> 20)) & 255)) wrong = i;
+          }
+          n += chunk.length;
+          if (!said) { said = true; console.log("begun"); }
+        }
+        console.log(JSON.stringify({ status: r.status, n, wrong }));
+      } catch (error) { console.log(JSON.stringify({ status: r.status, n, wrong, error: String(error) })); }`;
+    const child = Bun.spawn(lab.on("client", [process.execPath, "-e", script]), {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("begun\n")) {
+      const { done, value } = await lines.read();
+      if (done) throw new Error(`the client ended before the body began: ${seen}`);
+      seen += value;
+    }
+    // The gateway (the relay) stops, as a briefly sleeping or badly blocked machine does,
+    // longer than a connection's idle limit used to be (Bun.serve's 10 s by default).
+    const gw = daemons.gw as Daemon;
+    process.kill(gw.pid, "SIGSTOP");
+    try {
+      await Bun.sleep(12_000);
+    } finally {
+      process.kill(gw.pid, "SIGCONT");
+    }
+    while (true) {
+      const { done, value } = await lines.read();
+      if (done) break;
+      seen += value;
+    }
+    await child.exited;
+    const result = JSON.parse(seen.slice(seen.indexOf("begun\n") + 6).trim());
+    expect(result).toEqual({ status: 200, n: size, wrong: -1 });
   }, 60_000);
 
   test("bucky get on home device 1 fetches a file stored on home device 2, verified", async () => {

@@ -71,6 +71,14 @@ import { SyncLoop } from "./sync-loop.ts";
 
 export const DEFAULT_PORT = 4411;
 export const DEFAULT_SYNC_INTERVAL_MS = 3_000;
+/**
+ * How long the peer servers keep a connection on which nothing moves (Bun.serve's own
+ * limit is 10 s): a relayed download stalled by the relay's or the caller's machine
+ * pausing that long (a laptop's brief sleep, a loop blocked by load) was cut at 10 s,
+ * the transfer reset mid-stream. A relayed stream to a relay that is gone ends sooner,
+ * with its tunnel (lib/relay/tunnel.ts); this bounds one to a caller that went silent.
+ */
+export const PEER_IDLE_TIMEOUT_S = 60;
 
 export interface NodeOptions {
   readonly home: string;
@@ -535,6 +543,7 @@ function listen(
       // App traffic through the ingress takes bodies as large as the gateway does; the
       // peer API reads no other body past a sync message (boundedBody).
       maxRequestBodySize: MAX_BODY_BYTES,
+      idleTimeout: PEER_IDLE_TIMEOUT_S,
       fetch,
       websocket,
     });
@@ -574,7 +583,13 @@ function listenForOwnStreams(
   rmSync(path, { force: true });
   let server: Server<PeerSocketData> | undefined;
   try {
-    server = Bun.serve({ unix: path, maxRequestBodySize: MAX_BODY_BYTES, fetch, websocket });
+    server = Bun.serve({
+      unix: path,
+      maxRequestBodySize: MAX_BODY_BYTES,
+      idleTimeout: PEER_IDLE_TIMEOUT_S,
+      fetch,
+      websocket,
+    });
     chmodSync(path, 0o600);
     return server;
   } catch (error) {
