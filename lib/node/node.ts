@@ -586,7 +586,9 @@ function listenForOwnStreams(
     server = Bun.serve({
       unix: path,
       maxRequestBodySize: MAX_BODY_BYTES,
-      idleTimeout: PEER_IDLE_TIMEOUT_S,
+      // Bun's types give idleTimeout to TCP servers alone, but a Unix one keeps the limit
+      // too (checked: its default 10 s cut stalled relayed downloads here).
+      ...({ idleTimeout: PEER_IDLE_TIMEOUT_S } as object),
       fetch,
       websocket,
     });
