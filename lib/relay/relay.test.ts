@@ -121,6 +121,8 @@ interface RelayUnderTest {
   /** Every byte the relay's WebSockets received. */
   readonly seen: Buffer[];
   readonly server: Server<RelaySocketData>;
+  /** Whether its hub hears its tunnels' pings (a relay that stops answering does not). */
+  readonly pings: { heard: boolean };
 }
 
 function startRelay(
@@ -130,6 +132,7 @@ function startRelay(
 ): RelayUnderTest {
   const hub = new RelayHub({ self: relayDevice.id, log: silent, now: Date.now, refuse });
   const seen: Buffer[] = [];
+  const pings = { heard: true };
   const server = Bun.serve<RelaySocketData>({
     hostname: "127.0.0.1",
     port,
@@ -151,6 +154,8 @@ function startRelay(
       ...hub.websocket,
       message(ws, message) {
         seen.push(Buffer.from(message));
+        if (!pings.heard && ws.data.kind === "relay-control" && String(message).includes("ping"))
+          return;
         hub.websocket.message(ws, message);
       },
     },
@@ -162,6 +167,7 @@ function startRelay(
     url,
     server,
     seen,
+    pings,
     peer: { id: relayDevice.id, name: "relay", addresses: [url], certPem: relayDevice.cert },
   };
 }
@@ -180,6 +186,7 @@ function keepTunnel(
   takesOwn = false,
   /** Where its peer API over HTTP listens (or once did) for the relay's own streams. */
   peerSocket = ownSocket,
+  pingIntervalMs?: number,
 ): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
@@ -188,6 +195,7 @@ function keepTunnel(
     relayAddress: async () => relay.url,
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
     ...(takesOwn ? { ownPeer: { unix: peerSocket } } : {}),
+    ...(pingIntervalMs ? { pingIntervalMs } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -643,6 +651,35 @@ describe("relaying", () => {
     await until("the device to take the stream it may", () => accepted.includes("asked-for"));
     expect(accepted).toEqual(["asked-for"]);
   });
+
+  test("a relay that stops answering ends the streams it carries, said once in the tunnel's warning", async () => {
+    relay = startRelay();
+    const lines: string[] = [];
+    keepTunnel(relay, target, lines, false, ownSocket, 100);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const total = 256 * 1024 * 1024;
+    const response = await fetch(`${door}/stream?mb=256`, { tls: pinnedTls(target.cert) });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let received = (await reader.read()).value?.length ?? 0;
+    // The caller stops reading while the relay stops answering the tunnel's pings.
+    relay.pings.heard = false;
+    const down = () => lines.filter((l) => l.includes("relay tunnel down"));
+    await until("the tunnel to be taken for dead", () => down().length > 0);
+    const ended = await (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return received < total;
+          received += value.length;
+        }
+      } catch {
+        return true;
+      }
+    })();
+    expect({ ended, short: received < total }).toEqual({ ended: true, short: true });
+    expect(down()[0]).toContain("streamsEnded=1");
+  }, 20_000);
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();

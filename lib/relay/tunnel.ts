@@ -19,7 +19,11 @@ import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
 
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 60_000;
-/** How often a tunnel is pinged; two pings unanswered and it is taken for dead. */
+/**
+ * How often a tunnel is pinged; two pings unanswered and it is taken for dead, and the
+ * streams its relay asked for end with it: a relay paused for less (its machine briefly
+ * asleep or its loop blocked) keeps them, one gone ends them within 30-45 s.
+ */
 const PING_INTERVAL_MS = 15_000;
 
 export interface TunnelOptions {
@@ -36,6 +40,8 @@ export interface TunnelOptions {
    * device's hello says it takes them when there is one.
    */
   readonly ownPeer?: { readonly unix: string };
+  /** How often the tunnel is pinged (PING_INTERVAL_MS): tests shorten it. */
+  readonly pingIntervalMs?: number;
 }
 
 type TunnelState = "connecting" | "up" | "down";
@@ -80,6 +86,8 @@ class Tunnel {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private unanswered = 0;
+  /** Ends each open stream this tunnel's relay asked for: they live no longer than it. */
+  private readonly streams = new Set<() => void>();
 
   constructor(
     public relay: Peer,
@@ -173,18 +181,28 @@ class Tunnel {
       }
       this.unanswered += 1;
       this.ws?.send(JSON.stringify({ type: "ping" }));
-    }, PING_INTERVAL_MS);
+    }, this.options.pingIntervalMs ?? PING_INTERVAL_MS);
   }
 
   /** The tunnel is gone or never came: say so once, then try again later. */
   private lost(reason: string): void {
     clearInterval(this.pingTimer);
     this.ws = undefined;
+    // Its streams cross the same relay: one that stopped answering holds them to nothing,
+    // and whoever reads them hears so now rather than never (a TCP send to a gone machine
+    // can wait many minutes before it fails).
+    const streams = this.streams.size;
+    for (const end of [...this.streams]) end();
     if (this.stopped) return;
     if (this.state !== "down") {
       this.options.log.warn(
         this.state === "up" ? "relay tunnel down" : "relay tunnel cannot connect",
-        { relay: this.relay.name, reason, retrying: true },
+        {
+          relay: this.relay.name,
+          reason,
+          retrying: true,
+          ...(streams > 0 ? { streamsEnded: streams } : {}),
+        },
       );
       this.state = "down";
     }
@@ -213,7 +231,16 @@ class Tunnel {
       if (link) link.fromB(bytes);
       else early.push(bytes);
     };
-    ws.onclose = () => link?.close();
+    const end = () => {
+      this.streams.delete(end);
+      link?.close();
+      ws.terminate();
+    };
+    this.streams.add(end);
+    ws.onclose = () => {
+      this.streams.delete(end);
+      link?.close();
+    };
     ws.onerror = () => ws.close();
     // No peer server to join (its peer.sock gone): the stream is taken up and closed at
     // once, so the caller hears now rather than when the relay stops waiting for it.
