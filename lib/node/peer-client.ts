@@ -380,12 +380,17 @@ export class PeerClient {
           // Called off by the caller: nothing to say about the peer.
           if (options.signal?.aborted) throw error;
           const again = opened.own ? this.ownFailed(route, peer, error) : undefined;
-          if (again) {
+          // Sent again only when the device cannot have acted on it: a GET. A POST's bytes
+          // go out with its head, and one the device took, its answer lost with the stream,
+          // would be acted on twice (a backup target's `create` finding its own file, a
+          // write applied twice): it fails here, tried no other way.
+          if (again && method === "GET") {
             opened = again;
             continue;
           }
           this.unreached(route);
           failures.push(`${describe(route)} (${networkProblem(error)})`);
+          if (again) throw unreachable(peer, failures);
           break;
         }
         const bytes = await readAnswer(peer, response, options.signal);

@@ -488,7 +488,7 @@ describe("relaying", () => {
     }
   });
 
-  test("an own stream that fails before an answer (the device's peer.sock gone) is sent once more by TLS, logged once", async () => {
+  test("an own stream that fails before an answer (the device's peer.sock gone) is sent once more by TLS only when the device cannot have acted on it, logged once", async () => {
     relay = startRelay();
     // Its hello says it takes own streams, but nothing listens where they end.
     keepTunnel(relay, target, [], true, join(socketDir, "gone.sock"));
@@ -532,14 +532,11 @@ describe("relaying", () => {
       echoed: "streamed",
       sha256: sha("streamed"),
     });
-    // Bytes, and no body: sent again as they are (each once the time without own streams
-    // is over, so each tries one first).
+    // A peer API GET, bytes by PUT, and no body: sent again as they are (each once the time
+    // without own streams is over, so each tries one first).
     clock += OWN_RETRY_MS;
-    const asked = await client.post(targetPeer, "/sync", new TextEncoder().encode("sync"));
-    expect(JSON.parse(new TextDecoder().decode(asked))).toEqual({
-      echoed: "sync",
-      sha256: sha("sync"),
-    });
+    const asked = await client.get(targetPeer, "/v1/heads");
+    expect(JSON.parse(new TextDecoder().decode(asked))).toEqual({ echoed: "", sha256: sha("") });
     clock += OWN_RETRY_MS;
     const bytes = await forward(new TextEncoder().encode("bytes"));
     expect(await bytes.json()).toEqual({ echoed: "bytes", sha256: sha("bytes") });
@@ -561,9 +558,19 @@ describe("relaying", () => {
       ),
     ).toBe("failed");
     expect(ownStreams).toBe(5);
+    // Nor a peer API POST (a sync, a backup target's create): its bytes went out with it.
+    clock += OWN_RETRY_MS;
+    const created = client.post(targetPeer, "/v1/backup/create", new TextEncoder().encode("once"));
+    expect(
+      await created.then(
+        () => "answered",
+        () => "failed",
+      ),
+    ).toBe("failed");
+    expect(ownStreams).toBe(6);
     // Meanwhile, by TLS alone.
     expect(await (await forward(null)).json()).toEqual({ echoed: "", sha256: sha("") });
-    expect(ownStreams).toBe(5);
+    expect(ownStreams).toBe(6);
     // Said once, not once a request.
     expect(fellBack()).toHaveLength(1);
     expect(fellBack()[0]).toContain("target");
