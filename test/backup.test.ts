@@ -64,11 +64,20 @@ function manifest(root: string): Record<string, string> {
         walk(path, key);
       } else
         out[key] =
-          `${createHash("sha256").update(readFileSync(path)).digest("hex")} ${(stat.mode & 0o7777).toString(8)} ${Math.floor(stat.mtimeMs)}`;
+          `${createHash("sha256").update(readFileSync(path)).digest("hex")} ${(stat.mode & 0o7777).toString(8)} ${millisecondsOf(path)}`;
     }
   };
   walk(root, "");
   return out;
+}
+
+/**
+ * A file's modification time in whole milliseconds, from its nanoseconds: `mtimeMs` is a
+ * double, which rounds …896.9999997 up to 897, while a restore keeps the time to the
+ * microsecond (896.999): the test failed on such a file, the restore was right.
+ */
+function millisecondsOf(path: string): bigint {
+  return lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n;
 }
 
 async function newHome(): Promise<{ home: string; phrase: string }> {
