@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { type BlobType, decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
+import { utimesSeconds } from "../file-times.ts";
 import { packPath, type Repository } from "./repository.ts";
 
 /** Blobs closer than this in a pack are read in one go. */
@@ -150,13 +151,13 @@ export async function restoreTree(
       if ((error as NodeJS.ErrnoException).code !== "EEXIST")
         throw fileSystemError(error, "write", link.path) ?? error;
     }
-    const seconds = secondsOf(link.node.mtimeNs);
+    const seconds = utimesSeconds(link.node.mtimeNs);
     lutimesSync(link.path, seconds, seconds);
   }
   // Deepest first: setting a directory's time before its children are written is undone.
   for (const dir of [...dirs].reverse()) {
     chmodSync(dir.path, dir.node.mode);
-    const seconds = secondsOf(dir.node.mtimeNs);
+    const seconds = utimesSeconds(dir.node.mtimeNs);
     utimesSync(dir.path, seconds, seconds);
   }
   options.onProgress?.(progress);
@@ -276,7 +277,7 @@ class FileWriter {
     this.fds.delete(file);
     try {
       fchmodSync(fd, file.node.mode);
-      const seconds = secondsOf(file.node.mtimeNs);
+      const seconds = utimesSeconds(file.node.mtimeNs);
       futimesSync(fd, seconds, seconds);
     } catch (error) {
       throw fileSystemError(error, "write", file.path) ?? error;
@@ -356,9 +357,4 @@ function openOrFail(path: string, flags: string): number {
 
 function planned(path: string, node: Extract<TreeNode, { type: "file" }>): PlannedFile {
   return { path, node, pending: node.content.length, finished: false };
-}
-
-/** A tree's nanosecond time as the seconds the utimes calls take. */
-function secondsOf(mtimeNs: string): number {
-  return Number(BigInt(mtimeNs) / 1000n) / 1e6;
 }

@@ -21,6 +21,7 @@ import {
 import { join } from "node:path";
 import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { BuckyError } from "../errors.ts";
+import { utimesSeconds } from "../file-times.ts";
 import type { ReplicaDb } from "./replica-db.ts";
 
 /** Writes snapshot `root`'s data into `target` (which must not exist). */
@@ -97,7 +98,7 @@ function writeFile(db: ReplicaDb, content: readonly string[], path: string): voi
 }
 
 function setTimes(path: string, mtimeNs: string): void {
-  const seconds = Number(BigInt(mtimeNs) / 1_000_000n) / 1000;
+  const seconds = utimesSeconds(mtimeNs);
   utimesSync(path, seconds, seconds);
 }
 
