@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Snapshot } from "../../protocol/backup/formats.ts";
+import type { BlobLocation, Snapshot } from "../../protocol/backup/formats.ts";
 import { blobId } from "../../protocol/backup/keys.ts";
 import { signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
 import { signDeviceDocument } from "../../protocol/documents.ts";
@@ -35,6 +35,7 @@ import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { openIndex, sealIndex } from "./sealed.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
+import { verifyRepository } from "./verify.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-index-attacks-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -356,5 +357,170 @@ describe("index files put there by someone who can write to the target", () => {
     await backUp(location, dirWith("c.bin", content), "2026-01-03T00:00:00.000Z", counting);
     expect(reads).toBe(0);
     expect(await damageOf(location, tree)).toEqual([]);
+  });
+});
+
+describe("a second look at index files planted by someone who can write to the target", () => {
+  /** An older bucky's backup of `dir` (its index files unsigned; no snapshot signed): its tree. */
+  async function olderBackUp(location: string, dir: string, time?: string): Promise<string> {
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    try {
+      const { tree } = await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dir }]]),
+      );
+      if (time)
+        await older.writeSnapshot({
+          version: 1,
+          time,
+          zone: testZone.id,
+          device: "nas",
+          hostname: "h",
+          tree,
+          parent: null,
+          stats: { files: 1, bytes: 0, addedBytes: 0, durationMs: 0 },
+        });
+      return tree;
+    } finally {
+      older.close();
+    }
+  }
+
+  /** Plants an unsigned index file named to be read first, naming `blobs`. */
+  async function plantFirst(location: string, blobs: readonly BlobLocation[]): Promise<void> {
+    const repository = await open(location);
+    try {
+      const name = "0".repeat(32);
+      await repository.backend.write(`index/${name}`, sealIndex(repository.keys, name, blobs));
+    } finally {
+      repository.close();
+    }
+  }
+
+  async function blobsOf(location: string): Promise<BlobLocation[]> {
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      return [...repository.blobs()];
+    } finally {
+      repository.close();
+    }
+  }
+
+  const outcome = (done: Promise<unknown>) =>
+    done.then(
+      () => "done",
+      (error: BuckyError) => `${error.code}: ${error.message}`,
+    );
+
+  test("a blob at its real place with another size, named first by a planted file, is taken at the signed file's size: restore and prune stay right", async () => {
+    const location = newDir();
+    const content = randomBytes(6 * 1024 * 1024);
+    const tree = await backUp(location, dirWith("a.bin", content), "2026-01-01T00:00:00.000Z");
+    const [first] = (await blobsOf(location)).filter((blob) => blob.type === "data");
+    if (!first) throw new Error("the backup wrote no data blob");
+    await plantFirst(location, [{ ...first, size: first.size + 12345 }]);
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      expect(repository.locate(first.id)?.size).toBe(first.size);
+      const out = newDir();
+      expect((await restoreTree(repository, tree, out)).damaged).toEqual([]);
+      expect(Buffer.compare(readFileSync(join(out, "data", "a.bin")), content)).toBe(0);
+      // An entry whose size is not the blob's does not open.
+      const sealed = await repository.backend.readRange(
+        `data/${first.pack.slice(0, 2)}/${first.pack}`,
+        first.offset,
+        first.length,
+      );
+      expect(() =>
+        repository.openSealedBlob({ ...first, size: first.size + 12345 }, sealed),
+      ).toThrow("index entry says");
+    } finally {
+      repository.close();
+    }
+    await prune(location);
+    const after = (await blobsOf(location)).find((blob) => blob.id === first.id);
+    expect(after?.size).toBe(first.size);
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("in an older bucky's repository, a prune reads every place before signing it: a planted file's wrong places cost no pack, then or at the next prune", async () => {
+    const location = newDir();
+    // Larger than a pack: the data spans packs other than the one with the tree.
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(20_000_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const all = await blobsOf(location);
+    const treePack = all.find((blob) => blob.id === tree)?.pack;
+    if (!treePack) throw new Error("the tree is in no pack");
+    await plantFirst(
+      location,
+      all.map((blob) =>
+        blob.type === "tree" ? blob : { ...blob, pack: treePack, offset: 0, length: 40 },
+      ),
+    );
+    expect(await outcome(prune(location))).toBe("done");
+    expect(await outcome(prune(location))).toBe("done");
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("a restore and a verify read a blob at another place a file gives when a planted file's first place for it does not open", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(location, dirWith("c.bin", randomBytes(300_000)));
+    // This bucky signs from now: the older files and the planted one are equally unsigned.
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const data = (await blobsOf(location)).filter((blob) => blob.type === "data");
+    await plantFirst(
+      location,
+      data.map((blob) => ({ ...blob, offset: 0, length: 40 })),
+    );
+    expect(await damageOf(location, tree)).toEqual([]);
+    const repository = await open(location);
+    try {
+      const verified = await verifyRepository(repository, { kind: "all" }, undefined, judge);
+      expect(verified.damaged).toEqual([]);
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("the bound on untrusted index files stops no prune of an older bucky's repository naming more blobs, and counts no blob already placed", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(3_000_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const genuine = await blobsOf(location);
+    expect(genuine.length).toBeGreaterThan(3);
+    const small = () =>
+      Repository.open(new LocalBackend(location), root, {
+        signer,
+        withIndex: false,
+        untrustedEntriesMax: 3,
+      });
+    const repository = await small();
+    try {
+      await repository.loadIndex(judge);
+      expect(repository.unreadableIndexFiles).toEqual([]);
+      expect([...repository.blobs()]).toHaveLength(genuine.length);
+      expect(await outcome(pruneRepository(repository, NEWEST_ONLY, judge))).toBe("done");
+    } finally {
+      repository.close();
+    }
+    expect(await damageOf(location, tree)).toEqual([]);
+    // Signed now: an unsigned file naming the blobs again, at their places, counts nothing.
+    const again = await blobsOf(location);
+    const last = "f".repeat(32);
+    const reread = await small();
+    try {
+      writeFileSync(join(location, "index", last), sealIndex(reread.keys, last, again));
+      await reread.loadIndex(judge);
+      expect(reread.unreadableIndexFiles).toEqual([]);
+    } finally {
+      reread.close();
+    }
   });
 });

@@ -415,8 +415,9 @@ describe("a repository in a directory", () => {
           (error: BuckyError) => `${error.code}: ${error.message}`,
         );
       expect(await problem(small)).toContain("decompresses to over 1000 bytes");
+      // An entry saying more than a data blob can be is refused before anything is decompressed.
       expect(await problem(claimedHuge)).toContain(
-        `decompresses to over ${reopened.chunker.parameters.maxBytes} bytes`,
+        `its index entry says ${2 ** 40} bytes, more than a data blob can be`,
       );
     } finally {
       reopened.close();

@@ -104,8 +104,22 @@ interface Place {
   readonly trust: PlaceTrust;
 }
 
+/**
+ * Whether two index entries say the same of a blob: its place, and its type and size too
+ * (a restore places a file's chunks by their sizes: an entry that gives a blob's real place
+ * with another size is another word, not the same one).
+ */
 const samePlace = (a: BlobLocation, b: BlobLocation) =>
-  a.pack === b.pack && a.offset === b.offset && a.length === b.length;
+  a.pack === b.pack &&
+  a.offset === b.offset &&
+  a.length === b.length &&
+  a.type === b.type &&
+  a.size === b.size;
+
+/** Whether `error` says a blob is not where an entry places it (damaged, cut short, gone). */
+const isMisplaced = (error: unknown) =>
+  (error instanceof BuckyError && (error.code === "E_INTEGRITY" || error.code === "E_NOT_FOUND")) ||
+  error instanceof ProtocolError;
 
 /**
  * The most one index file prune writes may be, sealed: below what a via (a member passing a
@@ -147,6 +161,13 @@ export class Repository {
    * again, and a prune reads them before it signs their place (vouch).
    */
   private readonly weak = new Set<string>();
+  /**
+   * The blobs whose chosen place no trusted signed index file gives (an unsigned one, even
+   * where unsigned files count as trusted for backups, or an untrusted one), and that no
+   * read has confirmed: a prune reads them before it signs their place (vouch), whatever
+   * else the repository holds. A superset of `weak`.
+   */
+  private readonly unvouched = new Set<string>();
   /**
    * The other places index files give for a blob (another file naming it elsewhere): the
    * ones a read may fall back on (vouch), and the packs a prune must not delete while they
@@ -381,13 +402,59 @@ export class Repository {
     if (this.packBytes >= PACK_TARGET_BYTES) await this.cutPack();
   }
 
-  /** A blob's plaintext, checked against its id. */
+  /**
+   * A blob's plaintext, checked against its id and size: read at its chosen place, and
+   * where it does not open there, at the other places index files give (readElsewhere).
+   */
   async readBlob(id: string): Promise<Uint8Array> {
     const where = this.index.get(id);
     if (!where)
       throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is missing from the repository`);
-    const sealed = await this.backend.readRange(packPath(where.pack), where.offset, where.length);
-    return this.openSealedBlob(where, sealed);
+    try {
+      return await this.readAt(where);
+    } catch (error) {
+      if (!isMisplaced(error)) throw error;
+      const found = await this.readElsewhere(id, where);
+      if (found) return found;
+      throw error;
+    }
+  }
+
+  /** The blob at `place`, opened and checked. */
+  private async readAt(place: BlobLocation): Promise<Uint8Array> {
+    const sealed = await this.backend.readRange(packPath(place.pack), place.offset, place.length);
+    return this.openSealedBlob(place, sealed);
+  }
+
+  /**
+   * The blob `id` read at a place index files give other than `tried` (where it did not
+   * open), never a forged file's: the first where it opens and checks becomes its place.
+   * Undefined if it opens nowhere. Anyone who can write to the target can plant a file
+   * naming a blob at a wrong place, chosen before the right one (a revoked device's file
+   * in a disaster restore, where no state says it is revoked): the right one still serves.
+   */
+  async readElsewhere(id: string, tried: BlobLocation): Promise<Uint8Array | undefined> {
+    const chosen = this.index.get(id);
+    const places = [
+      ...(chosen ? [chosen] : []),
+      ...(this.spares.get(id) ?? [])
+        .filter((place) => place.trust !== "forged")
+        .map((place) => place.location),
+    ].filter((place, at, all) => !samePlace(place, tried) && all.indexOf(place) === at);
+    for (const place of places) {
+      let plaintext: Uint8Array;
+      try {
+        plaintext = await this.readAt(place);
+      } catch (error) {
+        if (isMisplaced(error)) continue;
+        throw error;
+      }
+      this.index.set(id, place);
+      this.weak.delete(id);
+      this.unvouched.delete(id);
+      return plaintext;
+    }
+    return undefined;
   }
 
   /**
@@ -400,7 +467,18 @@ export class Repository {
     // write to the target can edit.
     const most = blob.type === "data" ? MAX_CHUNK_BYTES : MAX_TREE_BLOB_BYTES;
     try {
-      return openBlob(this.keys, id, sealed, Math.min(blob.size, most));
+      if (!(Number.isSafeInteger(blob.size) && blob.size >= 0 && blob.size <= most))
+        throw new ProtocolError(
+          `its index entry says ${blob.size} bytes, more than a ${blob.type} blob can be`,
+        );
+      const plaintext = openBlob(this.keys, id, sealed, blob.size);
+      // Its index entry's size is what a restore places the next chunk by: checked too (the
+      // id alone would take a real blob an entry gives with any size).
+      if (plaintext.length !== blob.size)
+        throw new ProtocolError(
+          `it holds ${plaintext.length} bytes where its index entry says ${blob.size}`,
+        );
+      return plaintext;
     } catch (error) {
       if (error instanceof ProtocolError)
         throw new BuckyError("E_INTEGRITY", `blob ${id.slice(0, 12)} is damaged: ${error.message}`);
@@ -518,6 +596,7 @@ export class Repository {
     for (const file of old) await this.backend.remove(`index/${file}`);
     this.index.clear();
     this.weak.clear();
+    this.unvouched.clear();
     this.spares.clear();
     this.forgedPlaces = 0;
     for (const blob of blobs) this.index.set(blob.id, blob);
@@ -571,6 +650,7 @@ export class Repository {
       for (const blob of located) {
         this.index.set(blob.id, blob);
         this.weak.delete(blob.id);
+        this.unvouched.delete(blob.id);
         this.pending.delete(blob.id);
       }
     })()
@@ -607,6 +687,9 @@ export class Repository {
   async loadIndex(judge?: SnapshotJudge): Promise<void> {
     this.index.clear();
     this.weak.clear();
+    this.unvouched.clear();
+    // Marks a load cut short by an error left.
+    this.weakTrust.clear();
     this.spares.clear();
     this.forgedPlaces = 0;
     this.untrustedEntries = 0;
@@ -628,6 +711,10 @@ export class Repository {
     const reads: Promise<Read>[] = [];
     let started = 0;
     let signed = false;
+    // Unsigned files past the bound read before any trusted signed one: the rest of each
+    // (from `from`) is taken in after all, uncapped, if none turns up (an older bucky's
+    // repository may name more blobs than the bound), else left out.
+    const deferred: { name: string; from: number; leftOut: number }[] = [];
     for (const name of names) {
       while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
         reads.push(readOne(names[started++] as string));
@@ -650,44 +737,73 @@ export class Repository {
       // disaster restore, the state is not known at all) is taken at its owner's word.
       const trusted = check.trust === "signed" || check.trust === "unknown";
       if (trusted) signed = true;
-      let blobs = read.file.blobs;
-      if (!trusted) {
-        const room = Math.max(0, this.untrustedEntriesMax - this.untrustedEntries);
-        this.untrustedEntries += blobs.length;
-        if (blobs.length > room) {
-          unreadable.push({
-            name,
-            problem: `untrusted index files name more than ${this.untrustedEntriesMax} blobs: ${blobs.length - room} of this one left out`,
-          });
-          blobs = blobs.slice(0, room);
-        }
+      const blobs = read.file.blobs;
+      if (trusted) {
+        this.merge(blobs, "trusted");
+        continue;
       }
-      this.merge(
-        blobs,
-        trusted ? "trusted" : check.trust === "unsigned" ? "unsigned" : "untrusted",
-      );
+      // Only blobs no file read before places count toward the bound.
+      const trust = check.trust === "unsigned" ? "unsigned" : "untrusted";
+      const taken = this.merge(blobs, trust, true);
+      if (taken === blobs.length) continue;
+      const leftOut = this.newBlobsIn(blobs.slice(taken));
+      if (trust === "unsigned" && !signed) deferred.push({ name, from: taken, leftOut });
+      else unreadable.push({ name, problem: this.boundProblem(leftOut) });
     }
+    for (const { name, from, leftOut } of deferred) {
+      if (signed) {
+        unreadable.push({ name, problem: this.boundProblem(leftOut) });
+        continue;
+      }
+      // No file is trusted signed: this is an older bucky's repository, all of whose
+      // files are its own word. Read again (the rest of it was not kept in memory).
+      const read = await readOne(name);
+      if ("error" in read) throw read.error;
+      if ("problem" in read) unreadable.push({ name, problem: read.problem });
+      else this.merge(read.file.blobs.slice(from), "unsigned");
+    }
+    unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
     this.choosePlaces(await this.packsNamed(), signed);
     this.unreadableIndexFiles = unreadable;
     this.forgedIndexFiles = forged;
   }
 
+  private boundProblem(leftOut: number): string {
+    return `untrusted index files name more than ${this.untrustedEntriesMax} blobs: ${leftOut} of this one left out`;
+  }
+
+  /** How many of `blobs` no file read so far places (duplicates counted once). */
+  private newBlobsIn(blobs: readonly BlobLocation[]): number {
+    const seen = new Set<string>();
+    for (const blob of blobs) if (!this.index.has(blob.id)) seen.add(blob.id);
+    return seen.size;
+  }
+
   /**
    * Takes in one index file's blobs: the first place given for a blob is its place for
-   * now, the others spares (choosePlaces picks among them once every file is read).
+   * now, the others spares (choosePlaces picks among them once every file is read). With
+   * `bounded`, each blob no file placed before counts toward untrustedEntriesMax, and the
+   * file is taken in only up to it: what comes back is how many of `blobs` were.
    */
-  private merge(blobs: readonly BlobLocation[], trust: PlaceTrust): void {
-    for (const blob of blobs) {
+  private merge(blobs: readonly BlobLocation[], trust: PlaceTrust, bounded = false): number {
+    for (const [at, blob] of blobs.entries()) {
       const first = this.index.get(blob.id);
       if (!first && trust !== "forged") {
+        if (bounded && this.untrustedEntries++ >= this.untrustedEntriesMax) {
+          this.untrustedEntries = this.untrustedEntriesMax;
+          return at;
+        }
         this.index.set(blob.id, blob);
         // Trust is settled in choosePlaces: for now, which files' word it is.
         if (trust !== "trusted") this.weakTrust.set(blob.id, trust);
         continue;
       }
       if (first && samePlace(first, blob)) {
-        if (trust === "trusted") this.weakTrust.delete(blob.id);
-        else if (trust === "unsigned" && this.weakTrust.get(blob.id) === "untrusted")
+        // The trusted file's entry is kept, not an equal one an untrusted file gave first.
+        if (trust === "trusted") {
+          this.index.set(blob.id, blob);
+          this.weakTrust.delete(blob.id);
+        } else if (trust === "unsigned" && this.weakTrust.get(blob.id) === "untrusted")
           this.weakTrust.set(blob.id, "unsigned");
         continue;
       }
@@ -696,6 +812,7 @@ export class Repository {
       if (list) list.push({ location: blob, trust });
       else this.spares.set(blob.id, [{ location: blob, trust }]);
     }
+    return blobs.length;
   }
 
   /** While loading: the blobs whose first place only untrusted files give, and theirs. */
@@ -745,6 +862,7 @@ export class Repository {
       }
       if (chosen.location !== first) this.index.set(id, chosen.location);
       if (!trusted(chosen.trust)) this.weak.add(id);
+      if (chosen.trust !== "trusted") this.unvouched.add(id);
     }
     this.weakTrust.clear();
     // The spares of blobs no longer in the index (every place gone) go too.
@@ -752,39 +870,32 @@ export class Repository {
   }
 
   /**
-   * Makes sure the blob `id` is where the index says, when only an untrusted file says it:
-   * reads it there, and, if it does not open, at the other places files give (not a
-   * forged one's), taking the first where it opens. True if it is found; false if it is in
-   * no place (then the index names it nowhere).
+   * Makes sure the blob `id` is where the index says, when no trusted signed file says it
+   * (an unsigned file's word, even in a repository no device signs yet, or an untrusted
+   * one's): reads it there, and, if it does not open and check, at the other places files
+   * give (not a forged one's), taking the first where it does. True if it is found; false
+   * if it is in no place (then the index names it nowhere).
    */
   async vouch(id: string): Promise<boolean> {
     const chosen = this.index.get(id);
     if (!chosen) return false;
-    if (!this.weak.has(id)) return true;
-    const places = [
-      chosen,
-      ...(this.spares.get(id) ?? [])
-        .filter((place) => place.trust !== "forged" && !samePlace(place.location, chosen))
-        .map((place) => place.location),
-    ];
-    for (const place of places) {
-      try {
-        const sealed = await this.backend.readRange(
-          packPath(place.pack),
-          place.offset,
-          place.length,
-        );
-        release(this.openSealedBlob(place, sealed));
-      } catch (error) {
-        if (error instanceof BuckyError || error instanceof ProtocolError) continue;
-        throw error;
-      }
-      this.index.set(id, place);
+    if (!this.unvouched.has(id)) return true;
+    try {
+      release(await this.readAt(chosen));
       this.weak.delete(id);
+      this.unvouched.delete(id);
+      return true;
+    } catch (error) {
+      if (!(isMisplaced(error) || error instanceof BuckyError)) throw error;
+    }
+    const found = await this.readElsewhere(id, chosen);
+    if (found) {
+      release(found);
       return true;
     }
     this.index.delete(id);
     this.weak.delete(id);
+    this.unvouched.delete(id);
     return false;
   }
 

@@ -214,8 +214,23 @@ async function fillFiles(
         (error: unknown) => ({ error }),
       );
   };
+  const deliver = (blob: Located, plaintext: Uint8Array) => {
+    for (const { file, offset } of wanted.get(blob.id) ?? []) {
+      writer.write(file, offset, plaintext);
+      wrote(plaintext.length);
+      if (--file.pending === 0) writer.finish(file);
+    }
+  };
+  // A blob that does not open at its chosen place is read at another an index file gives
+  // (one planted there may name it at a wrong place first); its files are damaged only if
+  // it opens nowhere, or with another size than their chunks were placed by.
+  const elsewhere = async (pack: string, blob: Located) => {
+    const plaintext = await repository.readElsewhere(blob.id, { ...blob, pack });
+    if (plaintext && plaintext.length === blob.size) deliver(blob, plaintext);
+    else for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
+  };
   const inFlight = reads.slice(0, READS_AHEAD).map(read);
-  for (const [index, { group }] of reads.entries()) {
+  for (const [index, { pack, group }] of reads.entries()) {
     const next = reads[index + READS_AHEAD];
     if (next) inFlight.push(read(next));
     const result = await (inFlight[index] as ReturnType<typeof read>);
@@ -227,8 +242,7 @@ async function fillFiles(
         (error.code !== "E_NOT_FOUND" && error.code !== "E_INTEGRITY")
       )
         throw error;
-      for (const blob of group)
-        for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
+      for (const blob of group) await elsewhere(pack, blob);
       continue;
     }
     const start = (group[0] as Located).offset;
@@ -241,14 +255,10 @@ async function fillFiles(
         );
       } catch (error) {
         if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
-        for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
+        await elsewhere(pack, blob);
         continue;
       }
-      for (const { file, offset } of wanted.get(blob.id) ?? []) {
-        writer.write(file, offset, plaintext);
-        wrote(plaintext.length);
-        if (--file.pending === 0) writer.finish(file);
-      }
+      deliver(blob, plaintext);
     }
   }
 }
