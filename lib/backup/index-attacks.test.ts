@@ -523,4 +523,29 @@ describe("a second look at index files planted by someone who can write to the t
       reread.close();
     }
   });
+
+  test("the first prune by a signing bucky of an older bucky's repository reads its blobs pack by pack, not one read each", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(6_000_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const blobs = await blobsOf(location);
+    const packs = new Set(blobs.map((blob) => blob.pack));
+    expect(blobs.length).toBeGreaterThan(packs.size + 2);
+    const local = new LocalBackend(location);
+    let reads = 0;
+    const counting: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: (path: string, offset: number, length: number) => {
+        reads++;
+        return local.readRange(path, offset, length);
+      },
+    });
+    expect(await outcome(prune(location, counting))).toBe("done");
+    // Each tree read on its own as the prune walks them; the chunks a run per pack.
+    const trees = blobs.filter((blob) => blob.type === "tree").length;
+    expect(reads).toBeLessThanOrEqual(2 * trees + packs.size);
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
 });

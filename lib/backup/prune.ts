@@ -199,7 +199,9 @@ export async function pruneRepository(
     }
   };
   for (const { snapshot } of kept) await visit(snapshot.tree);
-  for (const id of used) if (!nowhere.has(id) && !(await repository.vouch(id))) nowhere.add(id);
+  // The chunks in runs, pack by pack: an older bucky's repository has every one read.
+  for (const id of await repository.vouchAll([...used].filter((id) => !nowhere.has(id))))
+    nowhere.add(id);
   refuseUnreadableIndex(repository, nowhere.size);
   refuseNowhere(repository, nowhere.size);
   // The packs some index file (whatever its word) says hold a blob a kept snapshot needs,

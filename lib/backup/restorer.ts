@@ -22,11 +22,9 @@ import { type BlobType, decodeTree, type TreeNode } from "../../protocol/backup/
 import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { utimesSeconds } from "../file-times.ts";
+import { readGroups } from "./read-groups.ts";
 import { packPath, type Repository } from "./repository.ts";
 
-/** Blobs closer than this in a pack are read in one go. */
-const READ_GAP_BYTES = 1024 * 1024;
-const MAX_READ_BYTES = 32 * 1024 * 1024;
 const MAX_OPEN_FILES = 256;
 /** Pack reads under way at once, ahead of the one being written out. */
 const READS_AHEAD = 4;
@@ -325,28 +323,6 @@ class FileWriter {
     }
     return fd;
   }
-}
-
-/** Runs of blobs close enough together to read at once. */
-function readGroups<T extends { offset: number; length: number }>(sorted: readonly T[]): T[][] {
-  const groups: T[][] = [];
-  let group: T[] = [];
-  for (const blob of sorted) {
-    const first = group[0];
-    const last = group[group.length - 1];
-    if (
-      first &&
-      last &&
-      (blob.offset - (last.offset + last.length) > READ_GAP_BYTES ||
-        blob.offset + blob.length - first.offset > MAX_READ_BYTES)
-    ) {
-      groups.push(group);
-      group = [];
-    }
-    group.push(blob);
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
 }
 
 function mkdir(path: string): void {
