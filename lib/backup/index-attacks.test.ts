@@ -548,4 +548,30 @@ describe("a second look at index files planted by someone who can write to the t
     expect(reads).toBeLessThanOrEqual(2 * trees + packs.size);
     expect(await damageOf(location, tree)).toEqual([]);
   });
+
+  test("a load of the index cut short by a failed read leaves no mark on the next", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "a line\n".repeat(1000)), "2026-01-01T00:00:00.000Z");
+    const blobs = await blobsOf(location);
+    await plantFirst(location, blobs);
+    const local = new LocalBackend(location);
+    let failing = true;
+    const flaky: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      read: (path: string, most?: number) => {
+        if (failing && path.startsWith("index/") && !path.endsWith("0".repeat(32)))
+          return Promise.reject(new Error("the target went away"));
+        return local.read(path, most);
+      },
+    });
+    const repository = await open(location, flaky);
+    try {
+      await expect(repository.loadIndex(judge)).rejects.toThrow("the target went away");
+      failing = false;
+      rmSync(join(location, "index", "0".repeat(32)));
+      await repository.loadIndex(judge);
+      for (const blob of blobs) expect(repository.has(blob.id)).toBe(true);
+    } finally {
+      repository.close();
+    }
+  });
 });

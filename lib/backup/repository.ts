@@ -821,17 +821,24 @@ export class Repository {
   /** While loading: the blobs whose first place only untrusted files give, and theirs. */
   private readonly weakTrust = new Map<string, Exclude<PlaceTrust, "trusted" | "forged">>();
 
-  /** The packs in the directories (data/<xx>) of those the index files name. */
+  /**
+   * The packs the index files name that are there: the directories (data/<xx>) they are
+   * in listed, and of what those hold, only the names the files give kept (a repository of
+   * terabytes holds some hundred thousand packs).
+   */
   private async packsNamed(): Promise<Set<string>> {
-    const dirs = new Set<string>();
-    for (const blob of this.index.values()) dirs.add(blob.pack.slice(0, 2));
+    const named = new Set<string>();
+    for (const blob of this.index.values()) named.add(blob.pack);
     for (const list of this.spares.values())
-      for (const { location } of list) dirs.add(location.pack.slice(0, 2));
+      for (const { location } of list) named.add(location.pack);
+    const dirs = new Set<string>();
+    for (const pack of named) dirs.add(pack.slice(0, 2));
     const present = new Set<string>();
     const queue = [...dirs];
     const lister = async () => {
       for (let dir = queue.pop(); dir !== undefined; dir = queue.pop())
-        for (const pack of await this.backend.list(`data/${dir}`)) present.add(pack);
+        for (const pack of await this.backend.list(`data/${dir}`))
+          if (named.has(pack)) present.add(pack);
     };
     await Promise.all(Array.from({ length: Math.min(PACK_LISTS_AT_ONCE, dirs.size) }, lister));
     return present;
