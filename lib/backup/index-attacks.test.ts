@@ -574,4 +574,15 @@ describe("a second look at index files planted by someone who can write to the t
       repository.close();
     }
   });
+
+  test("an entry sized past what a blob can be is not taken in: no read is sized by it", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(location, dirWith("c.bin", randomBytes(300_000)));
+    const blobs = await blobsOf(location);
+    await plantFirst(
+      location,
+      blobs.map((blob) => ({ ...blob, length: Number.MAX_SAFE_INTEGER })),
+    );
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
 });

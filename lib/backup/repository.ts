@@ -98,6 +98,22 @@ export const MAX_INDEX_FILE_BYTES = 256 * 1024 * 1024;
  */
 const MAX_TREE_BLOB_BYTES = 256 * 1024 * 1024;
 
+/** The most a blob of `type` may be, whatever its index entry says. */
+const mostOf = (type: BlobType) => (type === "data" ? MAX_CHUNK_BYTES : MAX_TREE_BLOB_BYTES);
+/**
+ * More than sealing adds to a blob (a nonce, a tag, a byte saying how it is compressed:
+ * 29 bytes; compressed only where smaller).
+ */
+const SEALING_ADDS_AT_MOST = 1024;
+
+/**
+ * Whether an index entry's sizes fit a blob of its type: one that does not is never taken
+ * in, so no read is sized by it (any holder of the backup key can write an entry saying a
+ * blob is gigabytes long, and every read of it would be that long).
+ */
+const entryFits = (blob: BlobLocation) =>
+  blob.size <= mostOf(blob.type) && blob.length <= blob.size + SEALING_ADDS_AT_MOST;
+
 /** How far an index file's word on a place goes (lib/backup/index-trust.ts). */
 type PlaceTrust = "trusted" | "unsigned" | "untrusted" | "forged";
 
@@ -468,7 +484,7 @@ export class Repository {
     const { id } = blob;
     // A fixed bound, never the config's word: the config is plain JSON anyone who can
     // write to the target can edit.
-    const most = blob.type === "data" ? MAX_CHUNK_BYTES : MAX_TREE_BLOB_BYTES;
+    const most = mostOf(blob.type);
     try {
       if (!(Number.isSafeInteger(blob.size) && blob.size >= 0 && blob.size <= most))
         throw new ProtocolError(
@@ -790,6 +806,7 @@ export class Repository {
    */
   private merge(blobs: readonly BlobLocation[], trust: PlaceTrust, bounded = false): number {
     for (const [at, blob] of blobs.entries()) {
+      if (!entryFits(blob)) continue;
       const first = this.index.get(blob.id);
       if (!first && trust !== "forged") {
         if (bounded && this.untrustedEntries++ >= this.untrustedEntriesMax) {
