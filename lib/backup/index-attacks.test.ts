@@ -486,7 +486,7 @@ describe("a second look at index files planted by someone who can write to the t
     }
   });
 
-  test("the bound on untrusted index files stops no prune of an older bucky's repository naming more blobs, and counts no blob already placed", async () => {
+  test("the bound on untrusted index files stops no prune of an older bucky's repository naming more blobs, and counts each new place, no place already known", async () => {
     const location = newDir();
     const tree = await olderBackUp(
       location,
@@ -519,6 +519,21 @@ describe("a second look at index files planted by someone who can write to the t
       writeFileSync(join(location, "index", last), sealIndex(reread.keys, last, again));
       await reread.loadIndex(judge);
       expect(reread.unreadableIndexFiles).toEqual([]);
+      // A real blob at made-up places counts: each is one more place to keep.
+      const [one] = again;
+      if (!one) throw new Error("no blob");
+      const places = Array.from({ length: 10 }, (_, at) => ({
+        ...one,
+        offset: one.offset + at + 1,
+      }));
+      writeFileSync(join(location, "index", last), sealIndex(reread.keys, last, places));
+      await reread.loadIndex(judge);
+      expect(reread.unreadableIndexFiles).toEqual([
+        {
+          name: last,
+          problem: "untrusted index files name more than 3 blobs: 7 of this one left out",
+        },
+      ]);
     } finally {
       reread.close();
     }

@@ -61,11 +61,14 @@ const PACK_LISTS_AT_ONCE = 8;
  */
 const FORGED_PLACES_MAX = 1 << 20;
 /**
- * At most this many blobs are taken from untrusted index files in all (unsigned ones, once
- * a device signs, and revoked devices'): anyone who can write to the target can write files
- * naming millions of made-up blobs, and every backup, verify and restore loads them. Some
- * four million: terabytes at the chunker's 1 MiB. Past it, the rest of such a file is left
- * out, as a file that does not open is (a prune deletes nothing a kept snapshot may need).
+ * At most this many places are taken from untrusted index files in all (unsigned ones, once
+ * a device signs or before any is read, and revoked devices'), counting only those no file
+ * read before gives: anyone who can write to the target can write files naming millions of
+ * made-up blobs, or real ones at made-up places, and every backup, verify and restore loads
+ * them. Some four million: terabytes at the chunker's 1 MiB. Past it, the rest of such a
+ * file is left out, as a file that does not open is (a prune deletes nothing a kept
+ * snapshot may need); an older bucky's unsigned files, where no file is trusted signed,
+ * are read again whole (loadIndex).
  */
 const UNTRUSTED_ENTRIES_MAX = 4 * 1024 * 1024;
 /** Runs of places read at the same time when vouching for many blobs (each at most 32 MiB). */
@@ -195,7 +198,7 @@ export class Repository {
   private readonly spares = new Map<string, Place[]>();
   /** How many places of forged files `spares` holds: bounded (FORGED_PLACES_MAX). */
   private forgedPlaces = 0;
-  /** How many blobs untrusted index files gave in this load: bounded (untrustedEntriesMax). */
+  /** How many new places untrusted index files gave in this load: bounded (untrustedEntriesMax). */
   private untrustedEntries = 0;
   /** Blobs added in this session and not yet in a written pack. */
   private readonly pending = new Map<string, BlobType>();
@@ -761,11 +764,11 @@ export class Repository {
         this.merge(blobs, "trusted");
         continue;
       }
-      // Only blobs no file read before places count toward the bound.
+      // Only places no file read before gives count toward the bound.
       const trust = check.trust === "unsigned" ? "unsigned" : "untrusted";
       const taken = this.merge(blobs, trust, true);
       if (taken === blobs.length) continue;
-      const leftOut = this.newBlobsIn(blobs.slice(taken));
+      const leftOut = this.newPlacesIn(blobs.slice(taken));
       if (trust === "unsigned" && !signed) deferred.push({ name, from: taken, leftOut });
       else unreadable.push({ name, problem: this.boundProblem(leftOut) });
     }
@@ -791,28 +794,32 @@ export class Repository {
     return `untrusted index files name more than ${this.untrustedEntriesMax} blobs: ${leftOut} of this one left out`;
   }
 
-  /** How many of `blobs` no file read so far places (duplicates counted once). */
-  private newBlobsIn(blobs: readonly BlobLocation[]): number {
-    const seen = new Set<string>();
-    for (const blob of blobs) if (!this.index.has(blob.id)) seen.add(blob.id);
-    return seen.size;
+  /** How many of `blobs` give a place no file read so far gives for them. */
+  private newPlacesIn(blobs: readonly BlobLocation[]): number {
+    let count = 0;
+    for (const blob of blobs) {
+      const first = this.index.get(blob.id);
+      if (entryFits(blob) && !(first && samePlace(first, blob))) count += 1;
+    }
+    return count;
   }
 
   /**
    * Takes in one index file's blobs: the first place given for a blob is its place for
    * now, the others spares (choosePlaces picks among them once every file is read). With
-   * `bounded`, each blob no file placed before counts toward untrustedEntriesMax, and the
+   * `bounded`, each place no file gave before counts toward untrustedEntriesMax, and the
    * file is taken in only up to it: what comes back is how many of `blobs` were.
    */
   private merge(blobs: readonly BlobLocation[], trust: PlaceTrust, bounded = false): number {
     for (const [at, blob] of blobs.entries()) {
       if (!entryFits(blob)) continue;
       const first = this.index.get(blob.id);
+      // A place already known adds nothing; a new blob or another place for one counts.
+      if (bounded && !(first && samePlace(first, blob))) {
+        if (this.untrustedEntries >= this.untrustedEntriesMax) return at;
+        this.untrustedEntries += 1;
+      }
       if (!first && trust !== "forged") {
-        if (bounded && this.untrustedEntries++ >= this.untrustedEntriesMax) {
-          this.untrustedEntries = this.untrustedEntriesMax;
-          return at;
-        }
         this.index.set(blob.id, blob);
         // Trust is settled in choosePlaces: for now, which files' word it is.
         if (trust !== "trusted") this.weakTrust.set(blob.id, trust);
