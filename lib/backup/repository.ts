@@ -450,20 +450,23 @@ export class Repository {
 
   /**
    * The blob `id` read at a place index files give other than `tried` (where it did not
-   * open), never a forged file's: the first where it opens and checks becomes its place.
+   * open), never a forged file's, a trusted file's first: the first where it opens and
+   * checks becomes its place.
    * Undefined if it opens nowhere. Anyone who can write to the target can plant a file
    * naming a blob at a wrong place, chosen before the right one (a revoked device's file
    * in a disaster restore, where no state says it is revoked): the right one still serves.
    */
   async readElsewhere(id: string, tried: BlobLocation): Promise<Uint8Array | undefined> {
     const chosen = this.index.get(id);
-    const places = [
+    // A trusted file's places first: a planted file's many come after them.
+    const spares = (this.spares.get(id) ?? []).filter((place) => place.trust !== "forged");
+    const places = new Set([
       ...(chosen ? [chosen] : []),
-      ...(this.spares.get(id) ?? [])
-        .filter((place) => place.trust !== "forged")
-        .map((place) => place.location),
-    ].filter((place, at, all) => !samePlace(place, tried) && all.indexOf(place) === at);
+      ...spares.filter((place) => place.trust === "trusted").map((place) => place.location),
+      ...spares.filter((place) => place.trust !== "trusted").map((place) => place.location),
+    ]);
     for (const place of places) {
+      if (samePlace(place, tried)) continue;
       let plaintext: Uint8Array;
       try {
         plaintext = await this.readAt(place);
