@@ -63,3 +63,27 @@ export function repositorySegments(path: string): string[] {
     );
   return segments;
 }
+
+/**
+ * The most one range read asks a backend for: the largest blob a repository holds (a tree
+ * of 256 MiB) sealed, with room. The lengths come from index files any holder of the
+ * backup key writes; the repository checks them where it reads them, and the backends
+ * allocate nothing past this all the same.
+ */
+export const MAX_RANGE_BYTES = 260 * 1024 * 1024;
+
+/** Refuses a range read past MAX_RANGE_BYTES, or one that is no range at all. */
+export function checkRange(location: string, path: string, offset: number, length: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    length > MAX_RANGE_BYTES
+  )
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `${location}/${path}: a read of ${length} bytes at ${offset} is past what any blob can be`,
+      "Someone holding the backup key may have written an index file that names it; run `bucky backup verify`.",
+    );
+}

@@ -31,4 +31,33 @@ describe("LocalBackend", () => {
     await backend.write("data/ab", new Uint8Array([1, 2]));
     expect(await backend.read("data/ab", 16)).toEqual(new Uint8Array([1, 2]));
   });
+
+  test("a range read asks for no more than a blob can be, nor than the file holds", async () => {
+    const root = mkdtempSync(join(tmpdir(), "bucky-local-backend-"));
+    const backend = new LocalBackend(root);
+    await backend.write("data/pack", new Uint8Array(100));
+    const refusal = (offset: number, length: number) =>
+      backend.readRange("data/pack", offset, length).then(
+        (bytes) => `read ${bytes.length}`,
+        (error: { code?: string; message: string }) =>
+          `${error.code} ${error.message.includes("shorter") ? "shorter" : "past"}`,
+      );
+    expect(
+      await Promise.all([
+        refusal(0, 2 ** 40),
+        refusal(0, -1),
+        refusal(0.5, 10),
+        refusal(90, 20),
+        refusal(1000, 1),
+        refusal(10, 90),
+      ]),
+    ).toEqual([
+      "E_INTEGRITY past",
+      "E_INTEGRITY past",
+      "E_INTEGRITY past",
+      "E_INTEGRITY shorter",
+      "E_INTEGRITY shorter",
+      "read 90",
+    ]);
+  });
 });

@@ -15,7 +15,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import { type Backend, repositorySegments, tooLarge } from "./backend.ts";
+import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
 
 export class LocalBackend implements Backend {
   constructor(
@@ -78,10 +78,14 @@ export class LocalBackend implements Backend {
       throw this.failure(error, "read", path);
     }
     try {
-      const bytes = new Uint8Array(length);
+      checkRange(this.location, path, offset, length);
+      // Never more than the file holds: what a short file cannot give is not allocated.
+      const bytes = new Uint8Array(
+        Math.max(0, Math.min(length, (await file.stat()).size - offset)),
+      );
       let done = 0;
-      while (done < length) {
-        const { bytesRead } = await file.read(bytes, done, length - done, offset + done);
+      while (done < bytes.length) {
+        const { bytesRead } = await file.read(bytes, done, bytes.length - done, offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }

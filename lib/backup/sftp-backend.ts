@@ -17,7 +17,7 @@ import { homedir } from "node:os";
 import { posix } from "node:path";
 import { Client, type FileEntryWithStats, type SFTPWrapper, type Stats, utils } from "ssh2";
 import { BuckyError } from "../errors.ts";
-import { type Backend, repositorySegments, tooLarge } from "./backend.ts";
+import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
 
 export interface SftpOptions {
   /** A private key without a passphrase; by default the first of ~/.ssh/id_{ed25519,ecdsa,rsa}. */
@@ -173,6 +173,7 @@ export class SftpBackend implements Backend {
   }
 
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.location, path, offset, length);
     const handle = await this.open(path, "r", "read");
     let done: number;
     const bytes = Buffer.allocUnsafeSlow(length);
