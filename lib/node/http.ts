@@ -10,12 +10,13 @@ import { MAX_JSON_BODY_BYTES, readBody } from "./request-body.ts";
 
 /**
  * Reports a failed request. A BuckyError is an ordinary failure, and so is a full disk or
- * a database another process holds past the wait for it; anything else is a bug, and `onBug` is told so the daemon can crash rather than carry
- * on in a state nobody planned for.
+ * a database another process holds past the wait for it; anything else is a bug, and `onBug`
+ * is told (with the request) so the daemon can crash rather than carry on in a state nobody
+ * planned for.
  */
-export function errorHandler(log: Log, onBug: (error: unknown) => void) {
+export function errorHandler(log: Log, onBug: (error: unknown, request: Request) => void) {
   return (thrown: Error, c: Context) => {
-    const error = refusalOf(thrown, c.req.path, log, onBug);
+    const error = refusalOf(thrown, c.req.path, log, (bug) => onBug(bug, c.req.raw));
     c.set(REFUSAL as never, error as never);
     return c.json({ error: error.toJSON() }, error.httpStatus as 400);
   };

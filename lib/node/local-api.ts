@@ -116,7 +116,7 @@ export interface LocalServices {
 export function createLocalApp(
   node: NodeContext,
   log: Log,
-  onBug: (error: unknown) => void,
+  onBug: (error: unknown, request: Request) => void,
   services: LocalServices,
 ): Hono {
   const { liveWindowMs } = services;

@@ -258,35 +258,45 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const zoneCa = new ZoneCaIssuer(node, log);
     let backups: { hot: HotShipper; schedule: BackupScheduler } | undefined;
     let startBackups = (): boolean => false;
-    const localApp = createLocalApp(node, log, onBug, {
-      liveWindowMs,
-      gateway,
-      backups: () => backups?.schedule,
-      startBackups: () => startBackups(),
-      replicas: () => replication.facts(),
-      deleteCopy: (app, name) => replication.deleteCopy(app, name),
-      zoneCa,
-      runtime: options.apps.runtime,
-      // Asked only once the node has started, after the sync loop below.
-      pullFrom: (peer) => sync.pullNow(peer),
-    });
+    // The panel and the agents' endpoint call the local API in this process, for requests
+    // from the internet: a bug one of those meets is logged, and stops nothing (anyone who
+    // reaches a signed-in browser could stop the device by it); the CLI's still stops it.
+    const fromWithin = new WeakSet<Request>();
+    const callLocal = (request: Request) => {
+      fromWithin.add(request);
+      return localApp.fetch(request);
+    };
+    const localApp = createLocalApp(
+      node,
+      log,
+      (error, request) => {
+        if (!fromWithin.has(request)) onBug(error);
+      },
+      {
+        liveWindowMs,
+        gateway,
+        backups: () => backups?.schedule,
+        startBackups: () => startBackups(),
+        replicas: () => replication.facts(),
+        deleteCopy: (app, name) => replication.deleteCopy(app, name),
+        zoneCa,
+        runtime: options.apps.runtime,
+        // Asked only once the node has started, after the sync loop below.
+        pullFrom: (peer) => sync.pullNow(peer),
+      },
+    );
     // The panel (its pages, in two languages) is loaded when first asked for: most daemons
     // are never asked, and an idle daemon holds less without it.
     let panelApp: Promise<Hono<PanelEnv>> | undefined;
     const panel = {
       fetch: async (request: Request, env: PanelEnv["Bindings"]) => {
         panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
-          createPanel((request) => localApp.fetch(request), log),
+          createPanel(callLocal, log),
         );
         return (await panelApp).fetch(request, env);
       },
     };
-    const agents = new AgentEndpoint(
-      new LocalApi((request) => localApp.fetch(request)),
-      paths,
-      options.now,
-      log,
-    );
+    const agents = new AgentEndpoint(new LocalApi(callLocal), paths, options.now, log);
     const localServer = Bun.serve({
       unix: paths.daemonSocket,
       // Each route reads its body within its own bound (lib/node/request-body.ts).
