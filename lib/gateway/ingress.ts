@@ -57,7 +57,7 @@ export async function ingress(
     // information, pass `verbose: true`…") are the cause, for the log, not the person.
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `${app} did not answer on ${node.deviceName}: it closed the connection or is not listening`,
+      `${app} did not answer: it closed the connection or is not listening`,
       "It may be starting or stopping: try again in a moment.",
       { cause: error },
     );
