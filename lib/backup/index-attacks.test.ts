@@ -23,7 +23,7 @@ import { signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceName } from "../../protocol/names.ts";
-import type { BuckyError } from "../errors.ts";
+import { BuckyError } from "../errors.ts";
 import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { Archiver, type Entry } from "./archiver.ts";
@@ -519,19 +519,14 @@ describe("a second look at index files planted by someone who can write to the t
       writeFileSync(join(location, "index", last), sealIndex(reread.keys, last, again));
       await reread.loadIndex(judge);
       expect(reread.unreadableIndexFiles).toEqual([]);
-      // A real blob at made-up places counts: each is one more place to keep.
-      const [one] = again;
-      if (!one) throw new Error("no blob");
-      const places = Array.from({ length: 10 }, (_, at) => ({
-        ...one,
-        offset: one.offset + at + 1,
-      }));
+      // Real blobs at made-up places count: each is one more place to keep.
+      const places = again.map((blob) => ({ ...blob, offset: blob.offset + 1 }));
       writeFileSync(join(location, "index", last), sealIndex(reread.keys, last, places));
       await reread.loadIndex(judge);
       expect(reread.unreadableIndexFiles).toEqual([
         {
           name: last,
-          problem: "untrusted index files name more than 3 blobs: 7 of this one left out",
+          problem: `untrusted index files name more than 3 blobs: ${again.length - 3} of this one left out`,
         },
       ]);
     } finally {
@@ -599,5 +594,175 @@ describe("a second look at index files planted by someone who can write to the t
       blobs.map((blob) => ({ ...blob, length: Number.MAX_SAFE_INTEGER })),
     );
     expect(await damageOf(location, tree)).toEqual([]);
+  });
+});
+
+describe("a third look at index files planted by someone who can write to the target", () => {
+  /** An older bucky's backup of `dir` (its index files unsigned; no snapshot signed): its tree. */
+  async function olderBackUp(location: string, dir: string, time: string): Promise<string> {
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    try {
+      const { tree } = await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dir }]]),
+      );
+      await older.writeSnapshot({
+        version: 1,
+        time,
+        zone: testZone.id,
+        device: "nas",
+        hostname: "h",
+        tree,
+        parent: null,
+        stats: { files: 1, bytes: 0, addedBytes: 0, durationMs: 0 },
+      });
+      return tree;
+    } finally {
+      older.close();
+    }
+  }
+
+  /** Writes an index file named `name` naming `blobs`, signed by nas if `signed`. */
+  async function plant(
+    location: string,
+    name: string,
+    blobs: readonly BlobLocation[],
+    signed = false,
+  ): Promise<void> {
+    const repository = await open(location);
+    try {
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(
+          repository.keys,
+          name,
+          blobs,
+          signed ? (o) => signer({ name, repository: repository.id, ...o }) : undefined,
+        ),
+      );
+    } finally {
+      repository.close();
+    }
+  }
+
+  async function blobsOf(location: string): Promise<BlobLocation[]> {
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      return [...repository.blobs()];
+    } finally {
+      repository.close();
+    }
+  }
+
+  const outcome = (done: Promise<unknown>) =>
+    done.then(
+      () => "done",
+      (error: BuckyError) => `${error.code}: ${error.message}`,
+    );
+
+  /** The backend at `location`, counting its range reads. */
+  function counting(location: string): { backend: Backend; reads: () => number } {
+    const local = new LocalBackend(location);
+    let reads = 0;
+    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: (path: string, offset: number, length: number) => {
+        reads++;
+        return local.readRange(path, offset, length);
+      },
+    });
+    return { backend, reads: () => reads };
+  }
+
+  test("one planted place past a pack's end, in a run with honest ones, stops no prune and damages no restore", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(3_000_000)),
+      "2026-02-01T00:00:00.000Z",
+    );
+    const data = (await blobsOf(location)).filter((blob) => blob.type === "data");
+    const byPack = Map.groupBy(data, (blob) => blob.pack);
+    const most = [...byPack.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+    expect(most.length).toBeGreaterThan(1);
+    const victim = most.sort((a, b) => a.offset - b.offset)[0] as BlobLocation;
+    const packBytes = statSync(join(location, "data", victim.pack.slice(0, 2), victim.pack)).size;
+    // One chunk of the file, named first at a place running past its pack's end.
+    await plant(location, "0".repeat(32), [{ ...victim, offset: packBytes - 10, length: 100 }]);
+    expect(await damageOf(location, tree)).toEqual([]);
+    expect(await outcome(prune(location))).toBe("done");
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("a vouch whose read fails (the target went away) keeps the place in the index", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(100_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    const local = new LocalBackend(location);
+    const failing: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: () => Promise.reject(new BuckyError("E_IO", "the connection dropped")),
+    });
+    const repository = await open(location, failing);
+    try {
+      await repository.loadIndex(judge);
+      expect(await outcome(repository.vouch(tree))).toBe("E_IO: the connection dropped");
+      expect(repository.locate(tree)).toBeDefined();
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("a blob's first place stays one to read when a trusted file's place is chosen and does not open", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(300_000)),
+      "2025-12-01T00:00:00.000Z",
+    );
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const data = (await blobsOf(location)).filter((blob) => blob.type === "data");
+    // A trusted file (read last) placing the chunks where they are not: damage, say.
+    await plant(
+      location,
+      "f".repeat(32),
+      data.map((blob) => ({ ...blob, offset: 0, length: 40 })),
+      true,
+    );
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("a planted file naming one blob at thousands of places costs a restore no read for each", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(300_000)),
+      "2025-12-01T00:00:00.000Z",
+    );
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    // A chunk of c.bin (d.txt's is a trusted file's: read at its place, nowhere else).
+    const one = (await blobsOf(location)).find((blob) => blob.type === "data" && blob.size > 5);
+    if (!one) throw new Error("no data blob");
+    const places = Array.from({ length: 2000 }, (_, at) => ({ ...one, offset: at + 1 }));
+    // In packs that are not there, too.
+    const gone = Array.from({ length: 2000 }, () => ({
+      ...one,
+      pack: randomBytes(32).toString("hex"),
+    }));
+    await plant(location, "0".repeat(32), [...places, ...gone]);
+    // And in many files, each naming it at the same wrong place.
+    for (let at = 1; at <= 20; at++)
+      await plant(location, at.toString(16).padStart(32, "0"), [{ ...one, offset: 1 }]);
+    const { backend, reads } = counting(location);
+    const repository = await open(location, backend);
+    try {
+      await repository.loadIndex(judge);
+      expect((await restoreTree(repository, tree, newDir())).damaged).toEqual([]);
+    } finally {
+      repository.close();
+    }
+    expect(reads()).toBeLessThan(10);
   });
 });

@@ -458,18 +458,39 @@ export class Repository {
    */
   async readElsewhere(id: string, tried: BlobLocation): Promise<Uint8Array | undefined> {
     const chosen = this.index.get(id);
-    // A trusted file's places first: a planted file's many come after them.
+    const rangeOf = (place: BlobLocation) => `${place.pack}:${place.offset}:${place.length}`;
+    const byRange = (a: BlobLocation, b: BlobLocation) => compareCodeUnits(rangeOf(a), rangeOf(b));
+    // A trusted file's places first: a planted file's many come after them. Within each,
+    // by range, so entries differing only in type or size are opened from one read.
     const spares = (this.spares.get(id) ?? []).filter((place) => place.trust !== "forged");
-    const places = new Set([
-      ...(chosen ? [chosen] : []),
-      ...spares.filter((place) => place.trust === "trusted").map((place) => place.location),
-      ...spares.filter((place) => place.trust !== "trusted").map((place) => place.location),
-    ]);
+    const of = (trusted: boolean) =>
+      spares
+        .filter((place) => (place.trust === "trusted") === trusted)
+        .map((place) => place.location)
+        .sort(byRange);
+    const places = new Set([...(chosen ? [chosen] : []), ...of(true), ...of(false)]);
+    // Each range read once: the last one read is kept for the entries that follow it, and
+    // those that did not read are not tried again.
+    const unread = new Set<string>();
+    let last: { range: string; sealed: Uint8Array } | undefined;
     for (const place of places) {
       if (samePlace(place, tried)) continue;
+      const range = rangeOf(place);
+      if (unread.has(range)) continue;
+      let sealed = last?.range === range ? last.sealed : undefined;
+      if (!sealed) {
+        try {
+          sealed = await this.backend.readRange(packPath(place.pack), place.offset, place.length);
+        } catch (error) {
+          if (!isMisplaced(error)) throw error;
+          unread.add(range);
+          continue;
+        }
+        last = { range, sealed };
+      }
       let plaintext: Uint8Array;
       try {
-        plaintext = await this.readAt(place);
+        plaintext = this.openSealedBlob(place, sealed);
       } catch (error) {
         if (isMisplaced(error)) continue;
         throw error;
@@ -814,8 +835,12 @@ export class Repository {
    * file is taken in only up to it: what comes back is how many of `blobs` were.
    */
   private merge(blobs: readonly BlobLocation[], trust: PlaceTrust, bounded = false): number {
+    // An honest file names a blob once: of one naming it at many places (each a read when
+    // its chosen place does not open), the first is taken.
+    const named = new Set<string>();
     for (const [at, blob] of blobs.entries()) {
-      if (!entryFits(blob)) continue;
+      if (!entryFits(blob) || named.has(blob.id)) continue;
+      named.add(blob.id);
       const first = this.index.get(blob.id);
       // A place already known adds nothing; a new blob or another place for one counts.
       if (bounded && !(first && samePlace(first, blob))) {
@@ -897,13 +922,28 @@ export class Repository {
         this.index.delete(id);
         continue;
       }
-      if (chosen.location !== first) this.index.set(id, chosen.location);
+      if (chosen.location !== first) {
+        this.index.set(id, chosen.location);
+        // The first place stays one to fall back on (vouch, readElsewhere).
+        if (present.has(first.pack)) {
+          const list = others ?? [];
+          list.push({ location: first, trust: firstTrust });
+          this.spares.set(id, list);
+        }
+      }
       if (!trusted(chosen.trust)) this.weak.add(id);
       if (chosen.trust !== "trusted") this.unvouched.add(id);
     }
     this.weakTrust.clear();
-    // The spares of blobs no longer in the index (every place gone) go too.
-    for (const id of this.spares.keys()) if (!this.index.has(id)) this.spares.delete(id);
+    // The spares of blobs no longer in the index (every place gone) go too, and a spare in
+    // a pack that is not there is no place.
+    for (const [id, list] of this.spares) {
+      const left = this.index.has(id)
+        ? list.filter((place) => present.has(place.location.pack))
+        : [];
+      if (left.length === 0) this.spares.delete(id);
+      else if (left.length < list.length) this.spares.set(id, left);
+    }
   }
 
   /**
@@ -923,7 +963,9 @@ export class Repository {
       this.unvouched.delete(id);
       return true;
     } catch (error) {
-      if (!(isMisplaced(error) || error instanceof BuckyError)) throw error;
+      // Only a blob that is not there is looked for elsewhere: a failed read (E_IO, an
+      // SFTP connection dropped) says nothing of the place, which stays in the index.
+      if (!isMisplaced(error)) throw error;
     }
     const found = await this.readElsewhere(id, chosen);
     if (found) {
@@ -990,6 +1032,18 @@ export class Repository {
           if (!isMisplaced(error)) throw error;
         }
       }
+      // Where the run's read failed, read alone at its own place, then elsewhere: one
+      // planted place in the run (past its pack's end, say) fails the whole read, not
+      // each blob in it.
+      if (!bytes)
+        try {
+          release(await this.readAt(place));
+          this.weak.delete(place.id);
+          this.unvouched.delete(place.id);
+          continue;
+        } catch (error) {
+          if (!isMisplaced(error)) throw error;
+        }
       const found = await this.readElsewhere(place.id, place);
       if (found) {
         release(found);

@@ -219,28 +219,31 @@ async function fillFiles(
       if (--file.pending === 0) writer.finish(file);
     }
   };
-  // A blob that does not open at its chosen place is read at another an index file gives
-  // (one planted there may name it at a wrong place first); its files are damaged only if
-  // it opens nowhere, or with another size than their chunks were placed by.
-  const elsewhere = async (pack: string, blob: Located) => {
-    const plaintext = await repository.readElsewhere(blob.id, { ...blob, pack });
+  // A blob that does not open where its group was read is read alone at its place (one
+  // planted place in the group, past its pack's end, fails the group's read), then at
+  // another an index file gives (one planted there may name it at a wrong place first);
+  // its files are damaged only if it opens nowhere, or with another size than their
+  // chunks were placed by.
+  const elsewhere = async (blob: Located) => {
+    let plaintext: Uint8Array | undefined;
+    try {
+      plaintext = await repository.readBlob(blob.id);
+    } catch (error) {
+      if (!(error instanceof BuckyError && isMisplacedCode(error.code))) throw error;
+    }
     if (plaintext && plaintext.length === blob.size) deliver(blob, plaintext);
     else for (const target of wanted.get(blob.id) ?? []) damaged.add(target.file.path);
   };
   const inFlight = reads.slice(0, READS_AHEAD).map(read);
-  for (const [index, { pack, group }] of reads.entries()) {
+  for (const [index, { group }] of reads.entries()) {
     const next = reads[index + READS_AHEAD];
     if (next) inFlight.push(read(next));
     const result = await (inFlight[index] as ReturnType<typeof read>);
     inFlight[index] = undefined as unknown as ReturnType<typeof read>;
     if ("error" in result) {
       const { error } = result;
-      if (
-        !(error instanceof BuckyError) ||
-        (error.code !== "E_NOT_FOUND" && error.code !== "E_INTEGRITY")
-      )
-        throw error;
-      for (const blob of group) await elsewhere(pack, blob);
+      if (!(error instanceof BuckyError && isMisplacedCode(error.code))) throw error;
+      for (const blob of group) await elsewhere(blob);
       continue;
     }
     const start = (group[0] as Located).offset;
@@ -253,7 +256,7 @@ async function fillFiles(
         );
       } catch (error) {
         if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
-        await elsewhere(pack, blob);
+        await elsewhere(blob);
         continue;
       }
       deliver(blob, plaintext);
@@ -324,6 +327,9 @@ class FileWriter {
     return fd;
   }
 }
+
+/** Whether a read failed for the blob not being there (damaged, cut short, gone). */
+const isMisplacedCode = (code: string) => code === "E_NOT_FOUND" || code === "E_INTEGRITY";
 
 function mkdir(path: string): void {
   try {
