@@ -494,12 +494,15 @@ describe("a second look at index files planted by someone who can write to the t
       "2026-01-01T00:00:00.000Z",
     );
     const genuine = await blobsOf(location);
-    expect(genuine.length).toBeGreaterThan(3);
+    // More than the bound, and no more than twice it (what an older bucky's files are read
+    // again up to).
+    const bound = Math.ceil(genuine.length / 2);
+    expect(genuine.length).toBeGreaterThan(bound);
     const small = () =>
       Repository.open(new LocalBackend(location), root, {
         signer,
         withIndex: false,
-        untrustedEntriesMax: 3,
+        untrustedEntriesMax: bound,
       });
     const repository = await small();
     try {
@@ -526,7 +529,7 @@ describe("a second look at index files planted by someone who can write to the t
       expect(reread.unreadableIndexFiles).toEqual([
         {
           name: last,
-          problem: `untrusted index files name more than 3 blobs: ${again.length - 3} of this one left out`,
+          problem: `untrusted index files name more than ${bound} blobs: ${again.length - bound} of this one left out`,
         },
       ]);
     } finally {
@@ -764,5 +767,64 @@ describe("a third look at index files planted by someone who can write to the ta
       repository.close();
     }
     expect(reads()).toBeLessThan(10);
+  });
+
+  test("a planted file filling the bound crowds no older bucky's unsigned file out of a restore or a prune, which deletes it", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(3_000_000)),
+      "2026-02-01T00:00:00.000Z",
+    );
+    const [somewhere] = await blobsOf(location);
+    if (!somewhere) throw new Error("no blob");
+    const planted = "0".repeat(32);
+    await plant(
+      location,
+      planted,
+      Array.from({ length: 3 }, () => ({ ...somewhere, id: randomBytes(32).toString("hex") })),
+    );
+    const small = () =>
+      Repository.open(new LocalBackend(location), root, {
+        signer,
+        withIndex: false,
+        untrustedEntriesMax: 3,
+      });
+    const repository = await small();
+    try {
+      await repository.loadIndex(judge);
+      expect(repository.unreadableIndexFiles.length).toBeGreaterThan(0);
+      expect((await restoreTree(repository, tree, newDir())).damaged).toEqual([]);
+      expect(await outcome(pruneRepository(repository, NEWEST_ONLY, judge))).toBe("done");
+    } finally {
+      repository.close();
+    }
+    expect(indexFiles(location).has(planted)).toBe(false);
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+
+  test("an older bucky's unsigned files are read again up to twice the bound, no more; a restore and a prune still find what they need", async () => {
+    const location = newDir();
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(3_000_000)),
+      "2026-01-01T00:00:00.000Z",
+    );
+    expect((await blobsOf(location)).length).toBeGreaterThan(2);
+    const repository = await Repository.open(new LocalBackend(location), root, {
+      signer,
+      withIndex: false,
+      untrustedEntriesMax: 1,
+    });
+    try {
+      await repository.loadIndex(judge);
+      expect([...repository.blobs()]).toHaveLength(2);
+      expect((await restoreTree(repository, tree, newDir())).damaged).toEqual([]);
+      expect(await outcome(pruneRepository(repository, NEWEST_ONLY, judge))).toBe("done");
+    } finally {
+      repository.close();
+    }
+    expect(await damageOf(location, tree)).toEqual([]);
   });
 });

@@ -186,19 +186,28 @@ export async function pruneRepository(
   const used = new Set<string>();
   // Those in no place: while one is, nothing is deleted.
   const nowhere = new Set<string>();
-  const visit = async (tree: string): Promise<void> => {
-    if (used.has(tree)) return;
-    used.add(tree);
-    if (!(await repository.vouch(tree))) {
-      nowhere.add(tree);
-      return;
+  // The trees a level at a time: those the index has no place for are looked for in the
+  // index files the bound cut short, once a level (placeNeeded).
+  let level = [...new Set(kept.map(({ snapshot }) => snapshot.tree))];
+  while (level.length > 0) {
+    for (const tree of level) used.add(tree);
+    await repository.placeNeeded(level);
+    const next: string[] = [];
+    for (const tree of level) {
+      if (!(await repository.vouch(tree))) {
+        nowhere.add(tree);
+        continue;
+      }
+      for (const node of decodeTree(await repository.readBlob(tree))) {
+        if (node.type === "dir" && !used.has(node.subtree)) {
+          used.add(node.subtree);
+          next.push(node.subtree);
+        } else if (node.type === "file") for (const id of node.content) used.add(id);
+      }
     }
-    for (const node of decodeTree(await repository.readBlob(tree))) {
-      if (node.type === "dir") await visit(node.subtree);
-      else if (node.type === "file") for (const id of node.content) used.add(id);
-    }
-  };
-  for (const { snapshot } of kept) await visit(snapshot.tree);
+    level = next;
+  }
+  await repository.placeNeeded(used);
   // The chunks in runs, pack by pack: an older bucky's repository has every one read.
   for (const id of await repository.vouchAll([...used].filter((id) => !nowhere.has(id))))
     nowhere.add(id);

@@ -645,6 +645,7 @@ export class Repository {
     this.unvouched.clear();
     this.spares.clear();
     this.forgedPlaces = 0;
+    this.cut = [];
     for (const blob of blobs) this.index.set(blob.id, blob);
     return old;
   }
@@ -739,6 +740,9 @@ export class Repository {
     this.spares.clear();
     this.forgedPlaces = 0;
     this.untrustedEntries = 0;
+    this.cut = [];
+    this.sought.clear();
+    this.judge = judge;
     const names = (await this.backend.list("index")).sort(compareCodeUnits);
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
@@ -794,25 +798,97 @@ export class Repository {
       if (taken === blobs.length) continue;
       const leftOut = this.newPlacesIn(blobs.slice(taken));
       if (trust === "unsigned" && !signed) deferred.push({ name, from: taken, leftOut });
-      else unreadable.push({ name, problem: this.boundProblem(leftOut) });
+      else {
+        unreadable.push({ name, problem: this.boundProblem(leftOut) });
+        this.cut.push(name);
+      }
     }
+    // No file is trusted signed: this is an older bucky's repository, all of whose files
+    // are its own word. The rest of each is read again (it was not kept in memory), up to
+    // as many places again as the bound; past that, a file stays cut short (a prune or a
+    // restore still finds what it needs in it: placeNeeded).
+    if (!signed) this.untrustedEntries = 0;
     for (const { name, from, leftOut } of deferred) {
       if (signed) {
         unreadable.push({ name, problem: this.boundProblem(leftOut) });
+        this.cut.push(name);
         continue;
       }
-      // No file is trusted signed: this is an older bucky's repository, all of whose
-      // files are its own word. Read again (the rest of it was not kept in memory).
       const read = await readOne(name);
       if ("error" in read) throw read.error;
-      if ("problem" in read) unreadable.push({ name, problem: read.problem });
-      else this.merge(read.file.blobs.slice(from), "unsigned");
+      if ("problem" in read) {
+        unreadable.push({ name, problem: read.problem });
+        continue;
+      }
+      const rest = read.file.blobs.slice(from);
+      const taken = this.merge(rest, "unsigned", true);
+      if (taken === rest.length) continue;
+      unreadable.push({ name, problem: this.boundProblem(this.newPlacesIn(rest.slice(taken))) });
+      this.cut.push(name);
     }
     unreadable.sort((a, b) => compareCodeUnits(a.name, b.name));
+    this.signed = signed;
     this.choosePlaces(await this.packsNamed(), signed);
     this.unreadableIndexFiles = unreadable;
     this.forgedIndexFiles = forged;
   }
+
+  /**
+   * Takes in, from the index files the bound cut short (loadIndex), the places they give
+   * for those of `ids` the index has none for: a prune's or a restore's needed blobs, as
+   * many as the snapshots name, so a planted file filling the bound crowds no genuine
+   * file out of them (an older bucky's unsigned files, once a device signs). Each file is
+   * read again and checked again (it may have been replaced since); an id is looked for
+   * once per load.
+   */
+  async placeNeeded(ids: Iterable<string>): Promise<void> {
+    if (this.cut.length === 0) return;
+    const wanted = new Set<string>();
+    for (const id of ids)
+      if (!this.index.has(id) && !this.sought.has(id)) {
+        wanted.add(id);
+        this.sought.add(id);
+      }
+    if (wanted.size === 0) return;
+    for (const name of this.cut) {
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(name);
+      } catch (error) {
+        if (error instanceof ProtocolError) continue;
+        if (error instanceof BuckyError && error.code === "E_TOO_LARGE") continue;
+        throw error;
+      }
+      const check = checkIndexFile(name, this.id, file, this.judge);
+      if (check.trust === "forged") continue;
+      const trust: PlaceTrust =
+        check.trust === "signed" || check.trust === "unknown"
+          ? "trusted"
+          : check.trust === "unsigned"
+            ? "unsigned"
+            : "untrusted";
+      this.merge(
+        file.blobs.filter((blob) => wanted.has(blob.id)),
+        trust,
+      );
+    }
+    const named = new Set<string>();
+    for (const id of wanted) {
+      const first = this.index.get(id);
+      if (first) named.add(first.pack);
+      for (const { location } of this.spares.get(id) ?? []) named.add(location.pack);
+    }
+    this.choosePlaces(await this.packsNamed(named), this.signed, wanted);
+  }
+
+  /** The index files the bound cut short in the last load (placeNeeded reads them again). */
+  private cut: string[] = [];
+  /** The ids placeNeeded looked for since the last load. */
+  private readonly sought = new Set<string>();
+  /** The zone the last load judged index files by. */
+  private judge: SnapshotJudge | undefined;
+  /** Whether the last load read a trusted signed index file. */
+  private signed = false;
 
   private boundProblem(leftOut: number): string {
     return `untrusted index files name more than ${this.untrustedEntriesMax} blobs: ${leftOut} of this one left out`;
@@ -878,11 +954,7 @@ export class Repository {
    * in listed, and of what those hold, only the names the files give kept (a repository of
    * terabytes holds some hundred thousand packs).
    */
-  private async packsNamed(): Promise<Set<string>> {
-    const named = new Set<string>();
-    for (const blob of this.index.values()) named.add(blob.pack);
-    for (const list of this.spares.values())
-      for (const { location } of list) named.add(location.pack);
+  private async packsNamed(named = this.allPacksNamed()): Promise<Set<string>> {
     const dirs = new Set<string>();
     for (const pack of named) dirs.add(pack.slice(0, 2));
     const present = new Set<string>();
@@ -896,14 +968,30 @@ export class Repository {
     return present;
   }
 
+  /** The packs the index and its spares name. */
+  private allPacksNamed(): Set<string> {
+    const named = new Set<string>();
+    for (const blob of this.index.values()) named.add(blob.pack);
+    for (const list of this.spares.values())
+      for (const { location } of list) named.add(location.pack);
+    return named;
+  }
+
   /**
-   * Chooses each blob's place among those the files give: none in a pack that is not there;
-   * a trusted file's first (an unsigned one counts as trusted where no file is
-   * trusted-signed: a repository only an older bucky wrote), else the first given.
+   * Chooses each blob's place among those the files give (of `ids` only, where given):
+   * none in a pack that is not there; a trusted file's first (an unsigned one counts as
+   * trusted where no file is trusted-signed: a repository only an older bucky wrote), else
+   * the first given.
    */
-  private choosePlaces(present: ReadonlySet<string>, signed: boolean): void {
+  private choosePlaces(
+    present: ReadonlySet<string>,
+    signed: boolean,
+    ids?: ReadonlySet<string>,
+  ): void {
     const trusted = (trust: PlaceTrust) => trust === "trusted" || (trust === "unsigned" && !signed);
-    for (const [id, first] of this.index) {
+    for (const id of ids ?? this.index.keys()) {
+      const first = this.index.get(id);
+      if (!first) continue;
       const firstTrust = this.weakTrust.get(id) ?? "trusted";
       const others = this.spares.get(id);
       let chosen: Place | undefined = present.has(first.pack)
@@ -937,7 +1025,9 @@ export class Repository {
     this.weakTrust.clear();
     // The spares of blobs no longer in the index (every place gone) go too, and a spare in
     // a pack that is not there is no place.
-    for (const [id, list] of this.spares) {
+    for (const id of ids ?? this.spares.keys()) {
+      const list = this.spares.get(id);
+      if (!list) continue;
       const left = this.index.has(id)
         ? list.filter((place) => present.has(place.location.pack))
         : [];

@@ -59,6 +59,7 @@ interface PlannedFile {
 }
 
 export async function readTree(repository: Repository, id: string): Promise<TreeNode[]> {
+  await repository.placeNeeded([id]);
   try {
     return decodeTree(await repository.readBlob(id));
   } catch (error) {
@@ -105,14 +106,23 @@ export async function restoreTree(
   const start = await findNode(repository, root, path);
   const at = path ? join(destination, ...path.split("/")) : destination;
 
+  // A level at a time: the trees the index has no place for are looked for in the index
+  // files the bound cut short, once a level (placeNeeded).
   const walk = async (subtree: string, dir: string) => {
-    for (const node of await readTree(repository, subtree)) {
-      const target = join(dir, node.name);
-      if (node.type === "dir") {
-        dirs.push({ path: target, node });
-        await walk(node.subtree, target);
-      } else if (node.type === "file") files.push(planned(target, node));
-      else symlinks.push({ path: target, node });
+    let level = [{ subtree, dir }];
+    while (level.length > 0) {
+      await repository.placeNeeded(level.map((tree) => tree.subtree));
+      const next: typeof level = [];
+      for (const tree of level)
+        for (const node of await readTree(repository, tree.subtree)) {
+          const target = join(tree.dir, node.name);
+          if (node.type === "dir") {
+            dirs.push({ path: target, node });
+            next.push({ subtree: node.subtree, dir: target });
+          } else if (node.type === "file") files.push(planned(target, node));
+          else symlinks.push({ path: target, node });
+        }
+      level = next;
     }
   };
   if (start.type === "root" || start.type === "dir") {
@@ -171,6 +181,11 @@ async function fillFiles(
   wrote: (bytes: number) => void,
 ): Promise<void> {
   const wanted = new Map<string, { file: PlannedFile; offset: number }[]>();
+  await repository.placeNeeded(
+    (function* () {
+      for (const file of files) yield* file.node.content;
+    })(),
+  );
   for (const file of files) {
     let offset = 0;
     for (const id of file.node.content) {
