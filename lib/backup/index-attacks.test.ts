@@ -827,4 +827,44 @@ describe("a third look at index files planted by someone who can write to the ta
     }
     expect(await damageOf(location, tree)).toEqual([]);
   });
+
+  for (const migrated of [true, false])
+    test(`a planted entry giving chunks their real places with another size, chosen, damages no restore, and verify says it (${migrated ? "a device signs" : "an older bucky's repository"})`, async () => {
+      const location = newDir();
+      const content = randomBytes(300_000);
+      const tree = await olderBackUp(
+        location,
+        dirWith("c.bin", content),
+        "2025-12-01T00:00:00.000Z",
+      );
+      if (migrated) await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+      // c.bin's chunks (d.txt's is a trusted file's, chosen at its size).
+      const data = (await blobsOf(location)).filter(
+        (blob) => blob.type === "data" && blob.size > 5,
+      );
+      await plant(
+        location,
+        "0".repeat(32),
+        data.map((blob) => ({ ...blob, size: blob.size + 1 })),
+      );
+      const out = newDir();
+      const repository = await open(location);
+      try {
+        await repository.loadIndex(judge);
+        expect((await restoreTree(repository, tree, out)).damaged).toEqual([]);
+      } finally {
+        repository.close();
+      }
+      expect(Buffer.compare(readFileSync(join(out, "data", "c.bin")), content)).toBe(0);
+      const verifying = await open(location);
+      try {
+        const verified = await verifyRepository(verifying, { kind: "all" }, undefined, judge);
+        expect(verified.ok).toBe(false);
+        expect(verified.damaged.map((damage) => damage.problem)).toContain(
+          `an index entry says it is ${(data[0] as BlobLocation).size + 1} bytes, where it opens elsewhere at ${(data[0] as BlobLocation).size}`,
+        );
+      } finally {
+        verifying.close();
+      }
+    });
 });

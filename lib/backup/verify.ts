@@ -208,12 +208,22 @@ export async function verifyRepository(
     }
     // A blob that does not open at its chosen place but at another an index file gives (a
     // planted file may name it at a wrong place first) is sound: a restore reads it there.
-    const foundElsewhere = async (blob: BlobLocation) => {
+    // Found elsewhere at another size is a problem all the same: the chosen entry's size is
+    // the one a restore lays the file's chunks out by, unless it reads them again.
+    const foundElsewhere = async (blob: BlobLocation, problem: string) => {
       const plaintext = await repository.readElsewhere(blob.id, blob);
-      if (!plaintext) return false;
+      if (!plaintext) {
+        problems.set(blob.id, problem);
+        return;
+      }
+      const size = plaintext.length;
       release(plaintext);
       checkedBlobs += 1;
-      return true;
+      if (size !== blob.size)
+        problems.set(
+          blob.id,
+          `an index entry says it is ${blob.size} bytes, where it opens elsewhere at ${size}`,
+        );
     };
     const packs = [...byPack.keys()];
     const chosen = readData.kind === "all" ? packs : sample(packs, readData.percent);
@@ -231,8 +241,7 @@ export async function verifyRepository(
       } catch (error) {
         if (!(error instanceof BuckyError) || error.code !== "E_NOT_FOUND") throw error;
         for (const blob of blobs)
-          if (!(await foundElsewhere(blob)))
-            problems.set(blob.id, `pack ${pack.slice(0, 12)} is missing`);
+          await foundElsewhere(blob, `pack ${pack.slice(0, 12)} is missing`);
         continue;
       }
       checkedPacks += 1;
@@ -249,7 +258,7 @@ export async function verifyRepository(
           checkedBlobs += 1;
         } catch (error) {
           if (!(error instanceof BuckyError)) throw error;
-          if (!(await foundElsewhere(blob))) problems.set(blob.id, error.message);
+          await foundElsewhere(blob, error.message);
         }
       }
       release(bytes);
