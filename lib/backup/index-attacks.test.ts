@@ -867,4 +867,39 @@ describe("a third look at index files planted by someone who can write to the ta
         verifying.close();
       }
     });
+
+  test("a planted file filling the bound with real blobs at wrong places crowds no older bucky's unsigned file out of a restore or a prune", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const tree = await olderBackUp(
+      location,
+      dirWith("c.bin", randomBytes(3_000_000)),
+      "2026-02-01T00:00:00.000Z",
+    );
+    // c.bin's chunks (d.txt's is a trusted file's), each a byte off its place.
+    const chunks = (await blobsOf(location)).filter(
+      (blob) => blob.type === "data" && blob.size > 5,
+    );
+    const planted = "0".repeat(32);
+    await plant(
+      location,
+      planted,
+      chunks.map((blob) => ({ ...blob, offset: blob.offset + 1 })),
+    );
+    const repository = await Repository.open(new LocalBackend(location), root, {
+      signer,
+      withIndex: false,
+      untrustedEntriesMax: chunks.length,
+    });
+    try {
+      await repository.loadIndex(judge);
+      expect(repository.unreadableIndexFiles.length).toBeGreaterThan(0);
+      expect((await restoreTree(repository, tree, newDir())).damaged).toEqual([]);
+      expect(await outcome(pruneRepository(repository, NEWEST_ONLY, judge))).toBe("done");
+    } finally {
+      repository.close();
+    }
+    expect(indexFiles(location).has(planted)).toBe(false);
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
 });

@@ -835,8 +835,9 @@ export class Repository {
 
   /**
    * Takes in, from the index files the bound cut short (loadIndex), the places they give
-   * for those of `ids` the index has none for: a prune's or a restore's needed blobs, as
-   * many as the snapshots name, so a planted file filling the bound crowds no genuine
+   * for those of `ids` the index has none for, or only one no trusted signed file gives: a
+   * prune's or a restore's needed blobs, as many as the snapshots name, so a planted file
+   * filling the bound (with made-up blobs, or real ones at wrong places) crowds no genuine
    * file out of them (an older bucky's unsigned files, once a device signs). Each file is
    * read again and checked again (it may have been replaced since); an id is looked for
    * once per load.
@@ -845,9 +846,14 @@ export class Repository {
     if (this.cut.length === 0) return;
     const wanted = new Set<string>();
     for (const id of ids)
-      if (!this.index.has(id) && !this.sought.has(id)) {
+      if ((!this.index.has(id) || this.unvouched.has(id)) && !this.sought.has(id)) {
         wanted.add(id);
         this.sought.add(id);
+        if (!this.index.has(id)) continue;
+        // Chosen again below, its place among the others: how far its word goes.
+        this.weakTrust.set(id, this.weak.has(id) ? "untrusted" : "unsigned");
+        this.weak.delete(id);
+        this.unvouched.delete(id);
       }
     if (wanted.size === 0) return;
     for (const name of this.cut) {
