@@ -8,7 +8,7 @@
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { SIGNATURE_BYTES, type SigningKey, type VerifyKey } from "./ed25519.ts";
-import { bytesEqual, concatBytes } from "./encoding.ts";
+import { bytesEqual, concatBytes, fromBase64url } from "./encoding.ts";
 import { check } from "./errors.ts";
 import { requireBytes, requireRecord } from "./shape.ts";
 
@@ -49,4 +49,31 @@ export function signatureHolds(
   context: Uint8Array,
 ): boolean {
   return key.verify(concatBytes(context, record.bodyBytes), record.signature);
+}
+
+/** What a record carried in a text field (`signed`: base64url) must be to be judged here. */
+export interface FieldRecordForm {
+  readonly what: string;
+  readonly maxBytes: number;
+  readonly version: number;
+  readonly fields: readonly string[];
+}
+
+/**
+ * The record a file carries in a text field (a backup snapshot's or index file's
+ * `signed`), or undefined when it is of a form this bucky does not know: another version,
+ * or fields it does not know, a newer bucky's record it cannot judge (read as unsigned,
+ * never as forged). Throws ProtocolError when it is no record at all. Does not verify it.
+ */
+export function openFieldRecord(signed: unknown, form: FieldRecordForm): OpenedRecord | undefined {
+  check(
+    typeof signed === "string" && signed.length <= form.maxBytes * 2,
+    "its signature is not a record",
+  );
+  const bytes = fromBase64url(signed);
+  check(bytes !== undefined, "its signature is not base64url");
+  const record = openRecord(bytes, form.maxBytes, form.what);
+  if (record.body.v !== form.version) return undefined;
+  if (Object.keys(record.body).some((field) => !form.fields.includes(field))) return undefined;
+  return record;
 }

@@ -28,11 +28,11 @@
 import { verifyDeviceDocument } from "../documents.ts";
 import type { SigningKey } from "../ed25519.ts";
 import { verifyKeyFromPublicKey } from "../ed25519.ts";
-import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
+import { toBase64url, utf8 } from "../encoding.ts";
 import { check, ProtocolError } from "../errors.ts";
 import { type DeviceId, deviceIdFromPublicKey, publicKeyOfId, type ZoneId } from "../ids.ts";
 import { requireString, requireUint } from "../shape.ts";
-import { openRecord, sealRecord, signatureHolds } from "../signed-record.ts";
+import { openFieldRecord, sealRecord, signatureHolds } from "../signed-record.ts";
 
 export const INDEX_SIGNATURE_VERSION = 1;
 export const MAX_INDEX_SIGNATURE_BYTES = 4096;
@@ -122,19 +122,15 @@ export function checkIndexSignature(
 ): IndexSignature {
   if (signed === undefined) return { kind: "unsigned" };
   try {
-    check(
-      typeof signed === "string" && signed.length <= MAX_INDEX_SIGNATURE_BYTES * 2,
-      "its signature is not a record",
-    );
-    const bytes = fromBase64url(signed);
-    check(bytes !== undefined, "its signature is not base64url");
-    const record = openRecord(bytes, MAX_INDEX_SIGNATURE_BYTES, "index signature");
+    const record = openFieldRecord(signed, {
+      what: "index signature",
+      maxBytes: MAX_INDEX_SIGNATURE_BYTES,
+      version: INDEX_SIGNATURE_VERSION,
+      fields: FIELDS,
+    });
+    // A newer bucky's record: unsigned, its word read as an older bucky's is.
+    if (!record) return { kind: "unsigned" };
     const { body } = record;
-    // A newer bucky's record (another version, or fields this one does not know) cannot be
-    // judged here: unsigned, its word read as an older bucky's is, never called forged.
-    if (body.v !== INDEX_SIGNATURE_VERSION) return { kind: "unsigned" };
-    if (Object.keys(body).some((field) => !(FIELDS as readonly string[]).includes(field)))
-      return { kind: "unsigned" };
     const device = requireString(body.device, "index signature device", ID_MAX_LENGTH);
     const publicKey = publicKeyOfId(device, "device");
     check(publicKey !== undefined, "its signature names no device key");

@@ -26,11 +26,11 @@
 import { verifyDeviceDocument } from "../documents.ts";
 import type { SigningKey } from "../ed25519.ts";
 import { verifyKeyFromPublicKey } from "../ed25519.ts";
-import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
+import { toBase64url, utf8 } from "../encoding.ts";
 import { check, ProtocolError } from "../errors.ts";
 import { type DeviceId, deviceIdFromPublicKey, publicKeyOfId, type ZoneId } from "../ids.ts";
 import { requireString, requireUint } from "../shape.ts";
-import { openRecord, sealRecord, signatureHolds } from "../signed-record.ts";
+import { openFieldRecord, sealRecord, signatureHolds } from "../signed-record.ts";
 import type { Snapshot } from "./formats.ts";
 
 export const SNAPSHOT_SIGNATURE_VERSION = 1;
@@ -104,20 +104,16 @@ export function checkSnapshotSignature(
   const signed = (snapshot as { signed?: unknown }).signed;
   if (signed === undefined) return { kind: "unsigned" };
   try {
-    check(
-      typeof signed === "string" && signed.length <= MAX_SNAPSHOT_SIGNATURE_BYTES * 2,
-      "its signature is not a record",
-    );
-    const bytes = fromBase64url(signed);
-    check(bytes !== undefined, "its signature is not base64url");
-    const record = openRecord(bytes, MAX_SNAPSHOT_SIGNATURE_BYTES, "snapshot signature");
-    const { body } = record;
-    // A newer bucky's record (another version, or fields this one does not know) cannot be
-    // judged here: unsigned, as an older bucky's snapshot is, never called forged (prune
+    const record = openFieldRecord(signed, {
+      what: "snapshot signature",
+      maxBytes: MAX_SNAPSHOT_SIGNATURE_BYTES,
+      version: SNAPSHOT_SIGNATURE_VERSION,
+      fields: FIELDS,
+    });
+    // A newer bucky's record: unsigned, as an older bucky's snapshot is, never forged (prune
     // forgets forged snapshots at once: an older device would drop a newer one's history).
-    if (body.v !== SNAPSHOT_SIGNATURE_VERSION) return { kind: "unsigned" };
-    if (Object.keys(body).some((field) => !(FIELDS as readonly string[]).includes(field)))
-      return { kind: "unsigned" };
+    if (!record) return { kind: "unsigned" };
+    const { body } = record;
     const device = requireString(body.device, "snapshot signature device", ID_MAX_LENGTH);
     const publicKey = publicKeyOfId(device, "device");
     check(publicKey !== undefined, "its signature names no device key");
