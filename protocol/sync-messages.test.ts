@@ -288,3 +288,42 @@ describe("device facts in exchanges", () => {
     return { v: SYNC_VERSION, have: haveRecord, entries, more: false };
   }
 });
+
+describe("equivocation proofs in exchanges", () => {
+  const proofs = [new Uint8Array(700).fill(4)];
+  const proofsHave: VersionVector = new Map([[deviceA, 3]]);
+
+  test("round-trip in pull requests (whose the asker has) and entries (those it lacks)", () => {
+    expect(decodePullRequest(encodePullRequest({ have, proofsHave }))).toEqual({
+      have,
+      proofsHave,
+    });
+    expect(
+      decodeEntries(encodeEntries({ have, entries, more: false, proofs, proofsHave })),
+    ).toEqual({ have, entries, more: false, proofs, proofsHave });
+    // None is no field: a message without proofs is what an older device sends and reads.
+    expect(encodeEntries({ have, entries, more: false, proofs: [] })).toEqual(
+      encodeEntries({ have, entries, more: false }),
+    );
+  });
+
+  test("refuses proofs that are not a list of byte strings within the limit", () => {
+    const page = { v: SYNC_VERSION, have: haveRecord, entries, more: false };
+    expect(refusal(() => decodeEntries(encodeCbor({ ...page, proofs: 3 })))).toBe(
+      "sync proofs must be an array",
+    );
+    expect(refusal(() => decodeEntries(encodeCbor({ ...page, proofs: ["x"] })))).toBe(
+      "an equivocation proof must be a byte string",
+    );
+    expect(
+      refusal(() =>
+        decodeEntries(
+          encodeCbor({ ...page, proofs: [new Uint8Array(2 * MAX_CHANGESET_BYTES + 65)] }),
+        ),
+      ),
+    ).toBe(`an equivocation proof is at most ${2 * MAX_CHANGESET_BYTES + 64} bytes`);
+    expect(refusal(() => decodePullRequest(encodeCbor({ v: 1, have: {}, proofsHave: [] })))).toBe(
+      "version vector must be a map",
+    );
+  });
+});

@@ -4,8 +4,8 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?}
- *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, presenceAgesMs?, facts?, factsHave?, checkpoint?}
+ *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?, proofsHave?}
+ *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, presenceAgesMs?, facts?, factsHave?, checkpoint?, proofs?, proofsHave?}
  *   ack           {v: 1, have, applied: n, rejected: n, presence?, presenceAgesMs?}
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
@@ -16,6 +16,9 @@
  * `factsHave` is the `at` of the newest device facts (protocol/device-facts.ts) the
  * sender holds of each device, and `facts` the records it holds that are newer than the
  * other side said it has: each record crosses once per change, not in every message.
+ * `proofsHave` names the devices the sender holds an equivocation proof of (with its seq),
+ * and `proofs` are the proofs (protocol/equivocation.ts) it holds that the other side
+ * did not name: a device caught equivocating anywhere is quarantined everywhere.
  * `checkpoint` (protocol/checkpoint.ts) is the answering device's agreed checkpoint, offered
  * instead of entries when the asker lacks changesets it has compacted away (it is behind
  * the checkpoint's frontier), or says with `incomplete: true` that it holds changesets
@@ -31,6 +34,7 @@ import { decodeCbor, encodeCbor } from "./cbor.ts";
 import { MAX_CHANGESET_BYTES } from "./changeset.ts";
 import { MAX_OFFER_BYTES } from "./checkpoint.ts";
 import { MAX_FACTS_BYTES } from "./device-facts.ts";
+import { MAX_PROOF_BYTES } from "./equivocation.ts";
 import { check } from "./errors.ts";
 import { type DeviceId, parseDeviceId } from "./ids.ts";
 import { MAX_PRESENCE_BYTES } from "./presence.ts";
@@ -58,13 +62,23 @@ interface WithFacts {
   readonly factsHave?: VersionVector;
 }
 
-export interface PullRequest extends WithPresence, Pick<WithFacts, "factsHave"> {
+/** What exchanges carry to pass equivocation proofs on: whose the sender holds, and those the other lacks. */
+interface WithProofs {
+  readonly proofs?: readonly Uint8Array[];
+  /** The devices the sender holds a proof of, each with the proof's seq. */
+  readonly proofsHave?: VersionVector;
+}
+
+export interface PullRequest
+  extends WithPresence,
+    Pick<WithFacts, "factsHave">,
+    Pick<WithProofs, "proofsHave"> {
   readonly have: VersionVector;
   /** The asker holds changesets past gaps it has no checkpoint for: offer it one. */
   readonly incomplete?: boolean;
 }
 
-export interface EntriesMessage extends WithPresence, WithFacts {
+export interface EntriesMessage extends WithPresence, WithFacts, WithProofs {
   readonly have: VersionVector;
   readonly entries: readonly Uint8Array[];
   /** The sender had more to send than fit in this message. */
@@ -86,6 +100,7 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
     ...presenceField(request),
     ...factsFields(request),
     ...(request.incomplete ? { incomplete: true } : {}),
+    ...proofsFields(request),
   });
 }
 
@@ -97,6 +112,7 @@ export function decodePullRequest(bytes: Uint8Array): PullRequest {
     ...decodePresenceField(message),
     ...(factsHave ? { factsHave } : {}),
     ...(message.incomplete === true ? { incomplete: true } : {}),
+    ...decodeProofsHave(message),
   };
 }
 
@@ -109,6 +125,7 @@ export function encodeEntries(message: EntriesMessage): Uint8Array {
     ...presenceField(message),
     ...factsFields(message),
     ...(message.checkpoint ? { checkpoint: message.checkpoint } : {}),
+    ...proofsFields(message),
   });
 }
 
@@ -137,6 +154,8 @@ export function decodeEntries(bytes: Uint8Array): EntriesMessage {
     ...decodePresenceField(message),
     ...decodeFactsFields(message),
     ...(message.checkpoint instanceof Uint8Array ? { checkpoint: message.checkpoint } : {}),
+    ...decodeProofsHave(message),
+    ...decodeProofs(message),
   };
 }
 
@@ -235,13 +254,35 @@ function decodeFactsFields(message: Record<string, unknown>): WithFacts {
   return fields;
 }
 
+/** Present only when there is some: a message without proofs is what it always was. */
+function proofsFields(message: WithProofs): {
+  proofs?: readonly Uint8Array[];
+  proofsHave?: Record<string, number>;
+} {
+  return {
+    ...(message.proofs && message.proofs.length > 0 ? { proofs: message.proofs } : {}),
+    ...(message.proofsHave ? { proofsHave: Object.fromEntries(message.proofsHave) } : {}),
+  };
+}
+
+function decodeProofsHave(message: Record<string, unknown>): { proofsHave?: VersionVector } {
+  return message.proofsHave === undefined ? {} : { proofsHave: decodeVector(message.proofsHave) };
+}
+
+function decodeProofs(message: Record<string, unknown>): { proofs?: readonly Uint8Array[] } {
+  if (message.proofs === undefined) return {};
+  return {
+    proofs: deviceRecords(message.proofs, "proofs", "an equivocation proof", MAX_PROOF_BYTES),
+  };
+}
+
 /**
- * A field of signed records, one a device at most (presence, facts): an array of
+ * A field of signed records, one a device at most (presence, facts, proofs): an array of
  * byte strings, each at most `maxBytes`, checked before any is read.
  */
 function deviceRecords(
   value: unknown,
-  field: "presence" | "facts",
+  field: "presence" | "facts" | "proofs",
   aRecord: string,
   maxBytes: number,
 ): Uint8Array[] {

@@ -198,6 +198,8 @@ export const zhCN: Messages = {
       `${p.app} 由更新版本的 bucky 安装（${p.problem}）。请更新本设备上的 bucky 以在此管理它。`,
     appSpecUnreadable: (p) =>
       `${p.app} 没有在任何设备上运行：区域状态中它的设置无法读取（${p.problem}）。请重新安装，或将其移除。`,
+    deviceQuarantined: (p) =>
+      `${p.device} 已被隔离：它用同一个编号（#${p.seq}）签署了两个不同的变更，最常见的原因是它的主目录从较旧的副本恢复。每台设备都拒绝它的变更。请撤销它（在持有所有者密钥的设备上运行 \`bucky devices revoke ${p.device}\`），然后用全新的主目录让它重新加入。`,
     removeUnreadable: (p) =>
       `${p.app} 将从区域状态中移除。设备上保留的它的数据仍留在原处，列在该设备的遗留项中。`,
   },

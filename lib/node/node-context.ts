@@ -29,8 +29,9 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
+import { proofsLacking, proofsVector, receiveProofs } from "../sync/equivocation.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
-import { type IngestResult, ingestPage } from "../sync/ingest.ts";
+import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
@@ -287,7 +288,18 @@ export class NodeContext {
         this.now(),
       ),
     );
-    if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
+    if (ops.some((op) => op.key.startsWith("devices/") && op.key.endsWith("/revoked"))) {
+      // A revocation keeps what the device wrote up to its cut, here as everywhere: one of a
+      // quarantined device cuts before what this device holds (lib/zone/zone-head.ts).
+      this.watchingForDamage(() =>
+        dropRevokedByOwnWrite(this.db, changeset, {
+          zone: this.zoneId,
+          log: this.log,
+          seal: this.zone.seal,
+        }),
+      );
+      this.forgetMembership();
+    } else if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
     this.log.info("state changed", {
       seq: changeset.seq,
       ops: ops.length,
@@ -461,6 +473,37 @@ export class NodeContext {
       nowMs: this.now(),
       clockAhead: this.clockAhead,
     });
+  }
+
+  /** The devices this node holds an equivocation proof of, to tell a peer. */
+  proofsHave(): VersionVector {
+    return proofsVector(this.db);
+  }
+
+  /** The equivocation proofs held that a peer, by what it says it has, lacks. */
+  proofsFor(theirs: VersionVector | undefined): Uint8Array[] {
+    return theirs ? proofsLacking(this.db, theirs) : [];
+  }
+
+  /**
+   * Takes the equivocation proofs a peer sent (those that verify, of a member, of a lower
+   * seq than any held): each quarantines its device here, as if both halves had met here.
+   */
+  receiveProofs(records: readonly Uint8Array[] | undefined, source: string): void {
+    if (!records?.length) return;
+    const kept = this.watchingForDamage(() =>
+      receiveProofs(this.db, records, {
+        zone: this.zoneId,
+        membership: this.membership(),
+        nowMs: this.now(),
+        log: this.log,
+        source,
+      }),
+    );
+    if (kept === 0) return;
+    // As a batch that quarantined a device: who may write changed.
+    this.forgetMembership();
+    for (const listener of this.changeListeners) listener([], "remote");
   }
 
   /** The zone's backup root, when this device holds it (it can back up and give it on). */

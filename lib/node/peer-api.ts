@@ -139,7 +139,7 @@ export function createPeerApp(
 
   app.post("/v1/sync/pull", (c) => {
     const request = decode(() => decodePullRequest(c.get("body")));
-    const { have, factsHave } = request;
+    const { have, factsHave, proofsHave } = request;
     node.receivePresence(request);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
@@ -151,6 +151,8 @@ export function createPeerApp(
         ...node.presence(),
         facts: node.factsFor(factsHave),
         factsHave: node.factsHave(),
+        proofs: node.proofsFor(proofsHave),
+        proofsHave: node.proofsHave(),
       }),
     );
   });
@@ -166,7 +168,9 @@ export function createPeerApp(
 
   app.post("/v1/sync/push", async (c) => {
     const message = decode(() => decodeEntries(c.get("body")));
-    const { entries, facts } = message;
+    const { entries, facts, proofs } = message;
+    // A device proven to equivocate is quarantined before its changesets are looked at.
+    node.receiveProofs(proofs, c.get("peer"));
     const result = entries.length > 0 ? await node.ingest(entries, c.get("peer")) : undefined;
     node.receivePresence(message);
     node.receiveFacts(facts);

@@ -161,8 +161,11 @@ export class SyncLoop {
     const running = this.exchanging.get(peer.id);
     if (running) return running;
     const exchange = this.call(peer, async () => {
-      const { theirs, theirFacts } = await this.pull(peer);
-      await this.sendMissing(peer, theirs, this.node.factsFor(theirFacts));
+      const { theirs, theirFacts, theirProofs } = await this.pull(peer);
+      await this.sendMissing(peer, theirs, {
+        facts: this.node.factsFor(theirFacts),
+        proofs: this.node.proofsFor(theirProofs),
+      });
     }).finally(() => this.exchanging.delete(peer.id));
     this.exchanging.set(peer.id, exchange);
     return exchange;
@@ -187,23 +190,30 @@ export class SyncLoop {
   }
 
   /** Pulls from `peer` page by page, until it has nothing more this node lacks. */
-  private async pull(
-    peer: Peer,
-  ): Promise<{ theirs: VersionVector; theirFacts: VersionVector | undefined }> {
+  private async pull(peer: Peer): Promise<{
+    theirs: VersionVector;
+    theirFacts: VersionVector | undefined;
+    theirProofs: VersionVector | undefined;
+  }> {
     let theirs: VersionVector = new Map();
     let theirFacts: VersionVector | undefined;
+    let theirProofs: VersionVector | undefined;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
       const request = encodePullRequest({
         have: versionVector(this.node.db),
         ...this.node.presence(),
         factsHave: this.node.factsHave(),
+        proofsHave: this.node.proofsHave(),
       });
       const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
+      // A device proven to equivocate is quarantined before its changesets are looked at.
+      this.node.receiveProofs(message.proofs, peer.name);
       if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
       this.node.receivePresence(message);
       this.node.receiveFacts(message.facts);
       theirs = message.have;
       theirFacts = message.factsHave;
+      theirProofs = message.proofsHave;
       // This device lacks what the peer compacted away: its checkpoint first, then the rest.
       if (message.checkpoint) {
         if ((await this.node.takeCheckpoint(peer, message.checkpoint)) === "adopted") continue;
@@ -211,31 +221,38 @@ export class SyncLoop {
       }
       if (!message.more) break;
     }
-    return { theirs, theirFacts };
+    return { theirs, theirFacts, theirProofs };
   }
 
   /**
    * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
-   * more; `facts` (records it lacks) go with the first push, alone if nothing else is due.
+   * more; `facts` and `proofs` (records it lacks) go with the first push, alone if nothing
+   * else is due.
    */
   private async sendMissing(
     peer: Peer,
     theirs: VersionVector,
-    facts: readonly Uint8Array[] = [],
+    records: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] } = {
+      facts: [],
+      proofs: [],
+    },
   ): Promise<void> {
-    let unsent = facts;
+    let unsent = records;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
       // A peer that lacks what this device compacted away fetches its checkpoint when it
       // pulls; until then nothing pushed would chain to what it holds.
       const lacking =
         lacksAny(theirs, versionVector(this.node.db)) &&
         !behindCheckpoint(this.node.db.$client, theirs);
-      if (!lacking && unsent.length === 0) return;
+      const records = unsent.facts.length + unsent.proofs.length;
+      if (!lacking && records === 0) return;
       const message = lacking
         ? entriesMissingFrom(this.node.db, theirs)
         : { have: versionVector(this.node.db), entries: [], more: false };
-      const body = encodeEntries({ ...message, facts: unsent });
-      unsent = [];
+      // What it lacks may be only what this device holds back (a quarantined device's).
+      if (message.entries.length === 0 && records === 0) return;
+      const body = encodeEntries({ ...message, ...unsent });
+      unsent = { facts: [], proofs: [] };
       const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
       this.node.receivePresence(ack);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.

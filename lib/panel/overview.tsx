@@ -279,6 +279,7 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
       </>
     ),
     ungrantedPurges: (note) => n.purgeUngranted(note),
+    quarantined: (note) => n.deviceQuarantined(note),
   };
 }
 

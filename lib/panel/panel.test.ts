@@ -45,6 +45,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       imageNotes: [],
       unreadableApps: [],
       ungrantedPurges: [],
+      quarantined: [],
       disk: [],
       ...fields,
     },
@@ -641,6 +642,26 @@ describe("an image app no device runs, and a purge the owner did not authorise",
     );
     expect(chinese).toContain(
       "notes 已被 laptop 以 --purge 移除，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备上运行 `bucky app remove notes --purge`；也可以不做处理，数据不会丢失。",
+    );
+  });
+});
+
+describe("a device quarantined for equivocation", () => {
+  test("is said on the overview in the viewer's language, with why and what to do", async () => {
+    const answers = withStatus({
+      devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
+      quarantined: [{ device: "tablet", seq: 42 }],
+    });
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "tablet is quarantined: it signed two different changes with the same number (#42), most often because its home was put back from an older copy. Every device refuses its changes. Revoke it (`bucky devices revoke tablet` on the device holding the owner key), then join it again from a fresh home.",
+    );
+    expect(english).not.toContain(en.overview.allWell);
+    expect(await page("zh-CN")).toContain(
+      "tablet 已被隔离：它用同一个编号（#42）签署了两个不同的变更，最常见的原因是它的主目录从较旧的副本恢复。每台设备都拒绝它的变更。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`），然后用全新的主目录让它重新加入。",
     );
   });
 });

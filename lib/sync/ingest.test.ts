@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
+import { type Changeset, decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
@@ -17,6 +17,7 @@ import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
 import { ingestEntries, ingestPage } from "./ingest.ts";
+import { loadMembership } from "./membership.ts";
 
 const owner = testOwner;
 const zone = testZone;
@@ -131,6 +132,71 @@ describe("ingestEntries", () => {
     const refused = syncInto(b, c);
     expect(refused.applied).toEqual([]);
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
+  });
+
+  test("a device at or past a fork quarantines the author when it meets the other branch", () => {
+    const [a, c, d] = zoneOf("a", "c", "d");
+    syncInto(a, c);
+    syncInto(a, d);
+    // a signs two histories after its first changeset: c takes one, d the other, longer.
+    const author = deviceIdFromPublicKey(a.key.publicKey);
+    const first = entriesMissingFrom(a.db, new Map()).entries[0] as Uint8Array;
+    const branch = (tag: string, length: number) => {
+      const made: Changeset[] = [];
+      for (let i = 0; i < length; i++)
+        made.push(
+          signChangeset(
+            {
+              zone: zone.id,
+              author,
+              seq: 2 + i,
+              prev: (made[i - 1] ?? decodeChangeset(first)).hash,
+              hlc: { ms: 2000 + i, counter: 0 },
+              ops: [{ key: "apps/fork", value: `"${tag}${i}"` }],
+            },
+            a.key,
+          ),
+        );
+      return made;
+    };
+    const context = (to: TestNode) => ({
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+    const one = branch("c", 2);
+    const other = branch("d", 3);
+    expect(
+      ingestEntries(
+        c.db,
+        one.map((x) => x.bytes),
+        context(c),
+      ).applied,
+    ).toHaveLength(2);
+    expect(
+      ingestEntries(
+        d.db,
+        other.map((x) => x.bytes),
+        context(d),
+      ).applied,
+    ).toHaveLength(3);
+    // d is past c's head: what c lacks of a is d's #4 alone, which does not chain to c's #3.
+    const met = syncInto(d, c);
+    expect(met.rejected[0]).toEqual({
+      author,
+      seq: 3,
+      reason: "equivocation: a different changeset #3 is already held",
+    });
+    expect(loadMembership(c.db, zone.id).byId.get(author)?.quarantined).toBe(true);
+    expect(values(c.db)).toEqual({ "apps/fork": '"c1"' });
+    // c passes on none of a's from the seq it signed twice on (the proof goes instead), and
+    // sends d no fork check of a: d meets the proof, not one more refused changeset.
+    const seqsOfA = (entries: readonly Uint8Array[]) =>
+      entries.map(decodeChangeset).flatMap((e) => (e.author === author ? [e.seq] : []));
+    expect(seqsOfA(entriesMissingFrom(c.db, new Map()).entries)).toEqual([1, 2]);
+    expect(seqsOfA(entriesMissingFrom(c.db, new Map([[author, 1]])).entries)).toEqual([2]);
   });
 
   test("a batch's signatures checked first decide exactly as one at a time in the transaction", async () => {
@@ -317,7 +383,8 @@ describe("ingestEntries", () => {
           2000 + i,
         );
     }
-    const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries;
+    // a's first is the changeset of a c holds last (a fork check): the rest is what c lacks.
+    const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries.slice(1);
     const fromB = entriesMissingFrom(b.db, versionVector(c.db)).entries;
     const page = fromA.flatMap((entry, i) => [entry, fromB[i] as Uint8Array]);
     const forged = Buffer.from(page[10] as Uint8Array);

@@ -13,6 +13,7 @@ import {
 import { verifyDeviceDocument } from "../../protocol/documents.ts";
 import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
+import { makeProof } from "../../protocol/equivocation.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareHlc, type Hlc, MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
@@ -23,8 +24,9 @@ import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { stateValue } from "../store/reads.ts";
-import { changesets, node, quarantine } from "../store/schema.ts";
+import { changesets, node } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
+import { keepProof } from "./equivocation.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
 export interface IngestContext {
@@ -373,16 +375,7 @@ function consider(
   }
   if (held) {
     // Two different changesets signed with one seq: the proof is both, signatures checked.
-    db.insert(quarantine)
-      .values({
-        deviceId: changeset.author,
-        seq: changeset.seq,
-        detectedAt: context.nowMs,
-        kept: held.bytes,
-        conflicting: Buffer.from(changeset.bytes),
-      })
-      .onConflictDoNothing()
-      .run();
+    keepProof(db, makeProof(new Uint8Array(held.bytes), changeset.bytes), context.nowMs);
     context.log.error("device quarantined: it signed two different changesets with the same seq", {
       device: member.name,
       seq: changeset.seq,
@@ -439,6 +432,25 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
 }
 
 /**
+ * After this device wrote `changeset` itself (a revocation), drops what the revoked
+ * device wrote past what the revocation keeps, here as every other device does when the
+ * revocation reaches it: a quarantined device's is revoked from before the seq it signed
+ * twice, which this device may hold past (lib/zone/zone-head.ts).
+ */
+export function dropRevokedByOwnWrite(
+  db: StateDb,
+  changeset: Changeset,
+  context: Pick<IngestContext, "zone" | "log" | "seal">,
+): void {
+  db.transaction(() => {
+    const tally = context.seal.tally(db.$client);
+    const membership = loadMembership(db, context.zone);
+    dropRevokedChangesets(db, tally, changeset, membership, context);
+    tally.save();
+  }, IMMEDIATE);
+}
+
+/**
  * A revocation keeps a device's changesets up to its `lastSeq`. Any later ones this node
  * already applied are dropped and the keys they wrote recomputed, so every device ends
  * with the same state whatever order it heard things in.
@@ -448,7 +460,7 @@ function dropRevokedChangesets(
   tally: SealTally,
   changeset: Changeset,
   membership: Membership,
-  context: IngestContext,
+  context: Pick<IngestContext, "log">,
 ) {
   for (const op of changeset.ops) {
     const [, name, field] = op.key.split("/");

@@ -1,7 +1,8 @@
 /**
  * What needs the owner's attention beside the reliability notes, as data: devices and apps
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
- * removals whose purge the owner did not authorise. `bucky status` says each in English
+ * removals whose purge the owner did not authorise, and devices quarantined for
+ * equivocation. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -10,6 +11,7 @@
 import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
+import type { QuarantineNote } from "../sync/equivocation.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {
@@ -27,6 +29,8 @@ export interface ZoneAttention {
   readonly unreadableApps: readonly UnreadableApp[];
   /** Removals asking for a purge the owner did not authorise (the data is kept), each with who wrote it. */
   readonly ungrantedPurges: readonly UngrantedPurge[];
+  /** Devices proven to have signed two histories (the same on every device: the proof travels). */
+  readonly quarantined: readonly QuarantineNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

@@ -133,7 +133,8 @@ export interface Revoked {
 /**
  * Revokes a device: the owner signs that it is no longer a member, keeping its changesets
  * as far as the members this device reaches hold them (fetched here first; see
- * lib/zone/zone-head.ts). Every device then refuses its later changesets and its requests.
+ * lib/zone/zone-head.ts; of one quarantined, only those before the seq it signed twice).
+ * Every device then refuses its later changesets and its requests.
  */
 export async function revokeDevice(
   zone: AskingZone,

@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { type DecodedChangeset, decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { Peer } from "../node/peers.ts";
@@ -12,6 +14,7 @@ import {
   seed,
   testZone,
 } from "../state/test-db.ts";
+import { keepProof } from "../sync/equivocation.ts";
 import { type AskingZone, askZoneHead } from "./zone-head.ts";
 
 afterAll(removeTestDatabases);
@@ -48,6 +51,25 @@ describe("the zone's head of a device", () => {
       "E_UNAVAILABLE",
       "laptop holds tablet's changes up to #5, and this device could fetch only up to #2 now: revoking here would drop the rest everywhere",
     ]);
+  });
+
+  test("of a device proven to equivocate: what it signed before the seq it signed twice, whatever a member holds past it", async () => {
+    const asking = zone();
+    const held = asking.db.$client
+      .query<{ bytes: Uint8Array }, [string]>(
+        "SELECT bytes FROM changesets WHERE author = ? ORDER BY seq",
+      )
+      .all(tablet.id)
+      .map((row) => decodeChangeset(new Uint8Array(row.bytes)));
+    const [first, second] = held as [DecodedChangeset, DecodedChangeset];
+    const twin = signChangeset(
+      { ...first, seq: 2, prev: first.hash, ops: [{ key: "apps/x", value: '"twin"' }] },
+      tabletKey,
+    );
+    keepProof(asking.db, makeProof(second.bytes, twin.bytes), 0);
+    // The laptop holds the other history, longer: it is not waited for.
+    const head = await askZoneHead(asking, tablet, async () => new Map([[tablet.id, 5]]));
+    expect([head.seq, head.asked]).toEqual([1, [{ device: "laptop", head: 5 }]]);
   });
 
   test("members behind, silent or unreachable: this device's head, and who was not asked", async () => {
