@@ -9,13 +9,13 @@ const key = signingKeyFromSeed(new Uint8Array(32).fill(5));
 const other = signingKeyFromSeed(new Uint8Array(32).fill(6));
 const zone = "zrkeohxlubhyzl7ks3mwtzos5olfgocn7dwkbeg7toseadnapn5oa" as ZoneId;
 
-function signed(value: string, seq = 1, signer = key): Changeset {
+function signed(value: string, seq = 1, signer = key, prevByte = 0): Changeset {
   return signChangeset(
     {
       zone,
       author: deviceIdFromPublicKey(signer.publicKey),
       seq,
-      prev: seq === 1 ? null : new Uint8Array(32),
+      prev: seq === 1 ? null : new Uint8Array(32).fill(prevByte),
       hlc: { ms: 1000, counter: 0 },
       ops: [{ key: "apps/x", value: value }],
     },
@@ -31,6 +31,15 @@ describe("equivocation proofs", () => {
     const read = decodeProof(proof.bytes);
     expect([read.zone, read.device, read.seq]).toEqual([zone, a.author, 1]);
     verifyProof(read, verifyKeyFromPublicKey(key.publicKey));
+  });
+
+  test("is refused when its halves are no fork point: they follow different changesets", () => {
+    // Two of seq 3 after different #2s: the histories parted below, not here.
+    expect(() => makeProof(signed('"a"', 3, key, 1).bytes, signed('"b"', 3, key, 2).bytes)).toThrow(
+      "follow the same changeset (a fork point)",
+    );
+    const proof = makeProof(signed('"a"', 3, key, 1).bytes, signed('"b"', 3, key, 1).bytes);
+    expect(proof.seq).toBe(3);
   });
 
   test("is refused when its halves are one changeset, of two seqs, of two authors, or out of order", () => {

@@ -1,6 +1,8 @@
 /**
  * The proof that a device equivocated: two different changesets it signed with the same
- * seq. Each half is the entry as its author signed it, so any device checks the proof
+ * seq and the same prev (or both its first), the point where its two histories part. Only
+ * a fork point is a proof: two of one seq with different prevs are not where the branches
+ * part, and a cut there would leave the changesets below it split. Each half is the entry as its author signed it, so any device checks the proof
  * with the author's key alone, wherever it came from: no device can make one up for
  * another. It travels with sync exchanges (protocol/sync-messages.ts), so every device
  * quarantines the author, not only the one where the two halves met.
@@ -36,7 +38,10 @@ export interface EquivocationProof {
   readonly bytes: Uint8Array;
 }
 
-/** The proof made of two entries; throws ProtocolError unless they are one (signatures unchecked). */
+/**
+ * The proof made of two entries; throws ProtocolError unless they are one: a fork point
+ * (signatures unchecked).
+ */
 export function makeProof(one: Uint8Array, other: Uint8Array): EquivocationProof {
   const [a, b] = compareBytes(one, other) <= 0 ? [one, other] : [other, one];
   return decodeProof(encodeCbor({ v: EQUIVOCATION_VERSION, a, b }));
@@ -65,6 +70,11 @@ export function decodeProof(bytes: Uint8Array): EquivocationProof {
     "an equivocation proof's halves are of one zone, author and seq",
   );
   check(!bytesEqual(a.hash, b.hash), "an equivocation proof's halves are different changesets");
+  // decodeChangeset holds that exactly a first changeset has no prev.
+  check(
+    a.prev === null ? b.prev === null : b.prev !== null && bytesEqual(a.prev, b.prev),
+    "an equivocation proof's halves follow the same changeset (a fork point)",
+  );
   return { zone: a.zone, device: a.author, seq: a.seq, halves: [a, b], bytes };
 }
 

@@ -7,6 +7,7 @@
  *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?, proofsHave?}
  *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, presenceAgesMs?, facts?, factsHave?, checkpoint?, proofs?, proofsHave?}
  *   ack           {v: 1, have, applied: n, rejected: n, presence?, presenceAgesMs?}
+ *   earlier       {v: 1, author, below}      (answered with entries: author's changesets < below)
  *
  * `presence`, when there, is the newest presence record (protocol/presence.ts) the
  * sender holds of each device: liveness travels with every exchange, outside the log.
@@ -19,6 +20,9 @@
  * `proofsHave` names the devices the sender holds an equivocation proof of (with its seq),
  * and `proofs` are the proofs (protocol/equivocation.ts) it holds that the other side
  * did not name: a device caught equivocating anywhere is quarantined everywhere.
+ * `earlier` asks for an author's changesets below a seq, the highest first, a bounded few:
+ * what a device that met a broken chain asks, to find where the two histories part and
+ * form the proof (lib/sync/fork-search.ts); an older device does not know the route.
  * `checkpoint` (protocol/checkpoint.ts) is the answering device's agreed checkpoint, offered
  * instead of entries when the asker lacks changesets it has compacted away (it is behind
  * the checkpoint's frontier), or says with `incomplete: true` that it holds changesets
@@ -296,4 +300,27 @@ function deviceRecords(
     check(record.length <= maxBytes, `${aRecord} is at most ${maxBytes} bytes`);
   }
   return value as Uint8Array[];
+}
+
+/** What a device asks to find where its history of `author` and the other's part. */
+export interface EarlierRequest {
+  readonly author: DeviceId;
+  /** Changesets with a lower seq than this. */
+  readonly below: number;
+}
+
+export function encodeEarlierRequest(request: EarlierRequest): Uint8Array {
+  return encodeCbor({ v: SYNC_VERSION, author: request.author, below: request.below });
+}
+
+export function decodeEarlierRequest(bytes: Uint8Array): EarlierRequest {
+  const message = decodeMessage(bytes, "earlier request");
+  const author = typeof message.author === "string" ? parseDeviceId(message.author) : undefined;
+  check(author !== undefined, "an earlier request names a device id");
+  const below = message.below;
+  check(
+    typeof below === "number" && Number.isSafeInteger(below) && below >= 1,
+    "an earlier request's seq is a positive integer",
+  );
+  return { author, below };
 }

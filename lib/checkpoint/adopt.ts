@@ -180,7 +180,7 @@ export function adoptFetched(
         applyChangeset(sqlite, tally, changeset);
       }
 
-      // A revocation the state now holds drops what the revoked device wrote past it.
+      // A revocation the state now holds, or a quarantine, drops what the device wrote past its cut.
       const membership = membershipFromRows(
         sqlite
           .query<{ key: string; value: string | null }, []>(
@@ -188,17 +188,17 @@ export function adoptFetched(
           )
           .all(),
         zone,
-        new Set(
+        new Map(
           sqlite
-            .query<{ device_id: string }, []>("SELECT device_id FROM quarantine")
+            .query<{ device_id: string; seq: number }, []>("SELECT device_id, seq FROM quarantine")
             .all()
-            .map((row) => row.device_id),
+            .map((row) => [row.device_id, row.seq]),
         ),
         frontier,
       );
       for (const member of membership.byId.values()) {
-        if (member.revokedAfterSeq === undefined) continue;
-        const dropped = dropChangesets(db, tally, member.id, member.revokedAfterSeq);
+        if (member.keptThroughSeq === undefined) continue;
+        const dropped = dropChangesets(db, tally, member.id, member.keptThroughSeq);
         reapplyKeys(db, tally, new Set(dropped.flatMap((c) => c.ops.map((op) => op.key))));
       }
 

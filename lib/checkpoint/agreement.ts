@@ -75,19 +75,26 @@ export function unionOf(a: Membership, b: Membership): Membership {
         ? {
             ...known,
             quarantined: known.quarantined || member.quarantined,
-            ...(known.revokedAfterSeq !== undefined || member.revokedAfterSeq !== undefined
-              ? {
-                  revokedAfterSeq: Math.min(
-                    known.revokedAfterSeq ?? Number.POSITIVE_INFINITY,
-                    member.revokedAfterSeq ?? Number.POSITIVE_INFINITY,
-                  ),
-                }
-              : {}),
+            ...lowest("revokedAfterSeq", known.revokedAfterSeq, member.revokedAfterSeq),
+            ...lowest("forkSeq", known.forkSeq, member.forkSeq),
+            ...lowest("keptThroughSeq", known.keptThroughSeq, member.keptThroughSeq),
           }
         : member,
     );
   }
   return { byId, byName: new Map([...byId.values()].map((member) => [member.name, member])) };
+}
+
+/** `{[field]: the lower of a and b}`, or nothing when neither is set. */
+function lowest<K extends string>(
+  field: K,
+  a: number | undefined,
+  b: number | undefined,
+): { [key in K]?: number } {
+  if (a === undefined && b === undefined) return {};
+  return { [field]: Math.min(a ?? Number.POSITIVE_INFINITY, b ?? Number.POSITIVE_INFINITY) } as {
+    [key in K]?: number;
+  };
 }
 
 /**

@@ -170,7 +170,7 @@ export async function takeOffer(context: FetchContext, bytes: Uint8Array): Promi
           )
           .all(),
         zone,
-        new Set(),
+        new Map(),
         frontier,
       ),
     );

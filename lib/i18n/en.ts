@@ -237,9 +237,9 @@ export const en = {
     /** A member's `--purge`, which the owner did not authorise: nothing was deleted. */
     purgeUngranted: (p: { app: string; writtenBy: string }) =>
       `${p.app} was removed with --purge by ${p.writtenBy}, which the owner did not authorise: its data is kept on every device. To delete it, run \`bucky app remove ${p.app} --purge\` on the device holding the owner key; or leave it, and nothing is lost.`,
-    /** A device caught signing two histories: every device refuses its changes. */
-    deviceQuarantined: (p: { device: string; seq: number }) =>
-      `${p.device} is quarantined: it signed two different changes with the same number (#${p.seq}), most often because its home was put back from an older copy. Every device refuses its changes. Revoke it (\`bucky devices revoke ${p.device}\` on the device holding the owner key), then join it again from a fresh home.`,
+    /** A device caught signing two histories: every device sets aside its changes from the fork on. */
+    deviceQuarantined: (p: { device: string; seq: number; keptThroughSeq: number }) =>
+      `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. Every device keeps its changes up to #${p.keptThroughSeq} and sets aside the rest. Revoke it (\`bucky devices revoke ${p.device}\` on the device holding the owner key), then join it again from a fresh home.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

@@ -28,8 +28,10 @@ import { isStateAltered } from "../state/altered.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
+import { BrokenChains } from "../sync/broken-chains.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
 import { proofsLacking, proofsVector, receiveProofs } from "../sync/equivocation.ts";
+import { changesetsBelow } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
@@ -477,34 +479,59 @@ export class NodeContext {
 
   /** The devices this node holds an equivocation proof of, to tell a peer. */
   proofsHave(): VersionVector {
-    return proofsVector(this.db);
+    return proofsVector(this.membership());
   }
 
   /** The equivocation proofs held that a peer, by what it says it has, lacks. */
   proofsFor(theirs: VersionVector | undefined): Uint8Array[] {
-    return theirs ? proofsLacking(this.db, theirs) : [];
+    return theirs ? proofsLacking(this.db, this.membership(), theirs) : [];
   }
 
   /**
    * Takes the equivocation proofs a peer sent (those that verify, of a member, of a lower
-   * seq than any held): each quarantines its device here, as if both halves had met here.
+   * seq than any held, not past its revocation's cut): each quarantines its device here,
+   * as if both halves had met here, and drops what it signed past the cut.
    */
   receiveProofs(records: readonly Uint8Array[] | undefined, source: string): void {
     if (!records?.length) return;
     const kept = this.watchingForDamage(() =>
       receiveProofs(this.db, records, {
         zone: this.zoneId,
-        membership: this.membership(),
         nowMs: this.now(),
         log: this.log,
         source,
+        seal: this.zone.seal,
       }),
     );
     if (kept === 0) return;
     // As a batch that quarantined a device: who may write changed.
     this.forgetMembership();
+    this.brokenChains.settled(this.membership());
     for (const listener of this.changeListeners) listener([], "remote");
   }
+
+  /** `author`'s changesets held below `belowSeq`: what a peer that met a broken chain asks. */
+  changesetsBelow(author: DeviceId, belowSeq: number): Uint8Array[] {
+    return changesetsBelow(this.db, author, belowSeq);
+  }
+
+  /**
+   * Notes the broken chains of members' changesets `result` refused from `peer`: the next
+   * exchange with it asks for their changesets below, to find the fork (BrokenChains).
+   */
+  noteBrokenChains(result: IngestResult | undefined, peer: string): void {
+    if (!result) return;
+    const membership = this.membership();
+    for (const rejection of result.rejected) {
+      if (rejection.forkBelow === undefined || rejection.author === undefined) continue;
+      const member = membership.byId.get(rejection.author as DeviceId);
+      if (!member || member.quarantined) continue;
+      this.brokenChains.note(peer, member, rejection.forkBelow, this.now());
+    }
+  }
+
+  /** Broken chains met, found in no proof yet: said by `bucky status` until the proof is formed. */
+  readonly brokenChains = new BrokenChains();
 
   /** The zone's backup root, when this device holds it (it can back up and give it on). */
   backupRoot(): Uint8Array | undefined {

@@ -11,11 +11,13 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
 import {
+  decodeEarlierRequest,
   decodeEntries,
   decodePullRequest,
   encodeAck,
   encodeEntries,
   MAX_SYNC_MESSAGE_BYTES,
+  PAGE_BYTES,
 } from "../../protocol/sync-messages.ts";
 import { localLogs, logLines } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
@@ -147,12 +149,27 @@ export function createPeerApp(
       encodeEntries({
         ...(offer
           ? { have: versionVector(node.db), entries: [], more: false, checkpoint: offer }
-          : entriesMissingFrom(node.db, have)),
+          : // None of an author from the seq the asker holds a proof of: it takes none of those.
+            entriesMissingFrom(node.db, have, PAGE_BYTES, proofsHave)),
         ...node.presence(),
         facts: node.factsFor(factsHave),
         factsHave: node.factsHave(),
         proofs: node.proofsFor(proofsHave),
         proofsHave: node.proofsHave(),
+      }),
+    );
+  });
+
+  // An author's changesets below a seq, for a member that met a broken chain of it here
+  // and looks for where their histories part (lib/sync/fork-search.ts). Each is signed by
+  // its author: nothing here is this device's word.
+  app.post("/v1/sync/earlier", (c) => {
+    const { author, below } = decode(() => decodeEarlierRequest(c.get("body")));
+    return cbor(
+      encodeEntries({
+        have: versionVector(node.db),
+        entries: node.changesetsBelow(author, below),
+        more: false,
       }),
     );
   });
@@ -172,6 +189,8 @@ export function createPeerApp(
     // A device proven to equivocate is quarantined before its changesets are looked at.
     node.receiveProofs(proofs, c.get("peer"));
     const result = entries.length > 0 ? await node.ingest(entries, c.get("peer")) : undefined;
+    // A broken chain from the pusher: the next exchange with it looks for the fork.
+    node.noteBrokenChains(result, c.get("peer"));
     node.receivePresence(message);
     node.receiveFacts(facts);
     // The ack carries this node's vector: the sender sends whatever it still lacks.

@@ -12,13 +12,16 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import {
   decodeAck,
   decodeEntries,
+  encodeEarlierRequest,
   encodeEntries,
   encodePullRequest,
+  PAGE_BYTES,
   type VersionVector,
 } from "../../protocol/sync-messages.ts";
 import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
+import { searchFork } from "../sync/fork-search.ts";
 import type { NodeContext } from "./node-context.ts";
 import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
 import { PeerAnswerError, type PeerClient } from "./peer-client.ts";
@@ -133,7 +136,7 @@ export class SyncLoop {
         this.call(peer, async () => {
           const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
           this.node.receivePresence(ack);
-          await this.sendMissing(peer, ack.have);
+          await this.sendMissing(peer, ack.have, undefined);
         }),
       );
     }
@@ -162,7 +165,8 @@ export class SyncLoop {
     if (running) return running;
     const exchange = this.call(peer, async () => {
       const { theirs, theirFacts, theirProofs } = await this.pull(peer);
-      await this.sendMissing(peer, theirs, {
+      await this.searchForks(peer);
+      await this.sendMissing(peer, theirs, theirProofs, {
         facts: this.node.factsFor(theirFacts),
         proofs: this.node.proofsFor(theirProofs),
       });
@@ -208,7 +212,9 @@ export class SyncLoop {
       const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
       // A device proven to equivocate is quarantined before its changesets are looked at.
       this.node.receiveProofs(message.proofs, peer.name);
-      if (message.entries.length > 0) await this.node.ingest(message.entries, peer.name);
+      const before = versionVector(this.node.db);
+      if (message.entries.length > 0)
+        this.node.noteBrokenChains(await this.node.ingest(message.entries, peer.name), peer.name);
       this.node.receivePresence(message);
       this.node.receiveFacts(message.facts);
       theirs = message.have;
@@ -220,8 +226,34 @@ export class SyncLoop {
         break;
       }
       if (!message.more) break;
+      // A page that moved nothing here (all refused, or waiting on a gap) would come again
+      // the same: an older peer sends a quarantined device's past the cut every time.
+      if (!lacksAny(before, versionVector(this.node.db))) break;
     }
     return { theirs, theirFacts, theirProofs };
+  }
+
+  /**
+   * Asks `peer` for the changesets below each broken chain it sent (lib/sync/broken-chains.ts)
+   * and compares them with those held: a fork point found is the proof that quarantines
+   * the author; else the next round asks further below. A peer that does not know the
+   * route (an older bucky) is not asked again for that chain.
+   */
+  private async searchForks(peer: Peer): Promise<void> {
+    for (const chain of this.node.brokenChains.toSearch(peer.name)) {
+      let answer: Uint8Array[] = [];
+      try {
+        const request = encodeEarlierRequest({ author: chain.author, below: chain.below });
+        answer = [
+          ...decodeEntries(await this.client.post(peer, "/v1/sync/earlier", request)).entries,
+        ];
+      } catch (error) {
+        if (!(error instanceof BuckyError) || error.code !== "E_NOT_FOUND") throw error;
+      }
+      const found = searchFork(this.node.db, this.node.zoneId, chain.author, answer);
+      this.node.brokenChains.searched(chain, found);
+      if (found.kind === "proof") this.node.receiveProofs([found.proof], peer.name);
+    }
   }
 
   /**
@@ -232,6 +264,7 @@ export class SyncLoop {
   private async sendMissing(
     peer: Peer,
     theirs: VersionVector,
+    theirProofs: VersionVector | undefined,
     records: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] } = {
       facts: [],
       proofs: [],
@@ -247,7 +280,7 @@ export class SyncLoop {
       const records = unsent.facts.length + unsent.proofs.length;
       if (!lacking && records === 0) return;
       const message = lacking
-        ? entriesMissingFrom(this.node.db, theirs)
+        ? entriesMissingFrom(this.node.db, theirs, PAGE_BYTES, theirProofs)
         : { have: versionVector(this.node.db), entries: [], more: false };
       // What it lacks may be only what this device holds back (a quarantined device's).
       if (message.entries.length === 0 && records === 0) return;

@@ -1,32 +1,62 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
+import { signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
-import { openTestNode, seed } from "../state/test-db.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  foundingOps,
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  type TestNode,
+  testDeviceDocument,
+  testOwner,
+  testZone,
+} from "../state/test-db.ts";
 import { proofsLacking, proofsVector, quarantineNotes, receiveProofs } from "./equivocation.ts";
-import type { Member, Membership } from "./membership.ts";
+import { loadMembership, membershipFromRows } from "./membership.ts";
+
+afterAll(removeTestDatabases);
 
 const liar = signingKeyFromSeed(seed(31));
 const stranger = signingKeyFromSeed(seed(32));
 const liarId = deviceIdFromPublicKey(liar.publicKey);
-const NOW = 1_800_000_000_000;
 const quiet = createLog({ level: "silent" });
 
-function membership(quarantined = false): Membership {
-  const member: Member = { id: liarId, name: "liar" as DeviceName, admittedAtMs: 0, quarantined };
-  return { byId: new Map([[member.id, member]]), byName: new Map([["liar", member]]) };
+/** A node of the test zone where `liar` (and the node itself) are members. */
+function member(deviceSeed: number): TestNode {
+  const node = openTestNode(deviceSeed);
+  appendLocalChangeset(
+    node.db,
+    { zone: testZone.id, name: "me", key: node.key, seal: node.seal },
+    foundingOps({ me: node.key, liar }),
+    1000,
+  );
+  return node;
 }
 
-function signed(zone: ZoneId, seq: number, value: string, signer = liar): Changeset {
+function context(node: TestNode) {
+  return { zone: testZone.id, nowMs: 5000, log: quiet, source: "peer", seal: node.seal };
+}
+
+/** The liar's changeset `seq` after a prev of `prevByte`s (none at seq 1). */
+function signed(
+  seq: number,
+  value: string,
+  prevByte = 0,
+  signer = liar,
+  zone: ZoneId = testZone.id,
+): Changeset {
   return signChangeset(
     {
       zone,
       author: deviceIdFromPublicKey(signer.publicKey),
       seq,
-      prev: seq === 1 ? null : new Uint8Array(32),
+      prev: seq === 1 ? null : new Uint8Array(32).fill(prevByte),
       hlc: { ms: 1000, counter: 0 },
       ops: [{ key: "apps/x", value }],
     },
@@ -34,53 +64,101 @@ function signed(zone: ZoneId, seq: number, value: string, signer = liar): Change
   );
 }
 
-function proofOf(zone: ZoneId, seq: number, signer = liar): Uint8Array {
-  return makeProof(signed(zone, seq, '"a"', signer).bytes, signed(zone, seq, '"b"', signer).bytes)
-    .bytes;
+function proofOf(seq: number, signer = liar, zone: ZoneId = testZone.id): Uint8Array {
+  return makeProof(
+    signed(seq, '"a"', 0, signer, zone).bytes,
+    signed(seq, '"b"', 0, signer, zone).bytes,
+  ).bytes;
 }
 
 describe("equivocation proofs from peers", () => {
   test("a member's proof quarantines it; the lowest seq's is kept, and passed on to who lacks it", () => {
-    const { db, zone } = openTestNode(40);
-    const context = { zone, membership: membership(), nowMs: NOW, log: quiet, source: "peer" };
-    expect(receiveProofs(db, [proofOf(zone, 5)], context)).toBe(1);
-    expect(proofsVector(db)).toEqual(new Map([[liarId, 5]]));
+    const node = member(40);
+    expect(receiveProofs(node.db, [proofOf(5)], context(node))).toBe(1);
+    expect(proofsVector(loadMembership(node.db, testZone.id))).toEqual(new Map([[liarId, 5]]));
     // One of a later seq is no news; one of an earlier one replaces it.
-    expect(receiveProofs(db, [proofOf(zone, 7)], context)).toBe(0);
-    expect(receiveProofs(db, [proofOf(zone, 3)], context)).toBe(1);
-    expect(proofsVector(db)).toEqual(new Map([[liarId, 3]]));
+    expect(receiveProofs(node.db, [proofOf(7)], context(node))).toBe(0);
+    expect(receiveProofs(node.db, [proofOf(3)], context(node))).toBe(1);
+    const membership = loadMembership(node.db, testZone.id);
+    expect(proofsVector(membership)).toEqual(new Map([[liarId, 3]]));
     // Passed on to a peer without one, or with one of a later seq; not to one as low.
-    expect(proofsLacking(db, new Map())).toEqual([proofOf(zone, 3)]);
-    expect(proofsLacking(db, new Map([[liarId, 4]]))).toEqual([proofOf(zone, 3)]);
-    expect(proofsLacking(db, new Map([[liarId, 3]]))).toEqual([]);
+    expect(proofsLacking(node.db, membership, new Map())).toEqual([proofOf(3)]);
+    expect(proofsLacking(node.db, membership, new Map([[liarId, 4]]))).toEqual([proofOf(3)]);
+    expect(proofsLacking(node.db, membership, new Map([[liarId, 3]]))).toEqual([]);
     // A third device takes what was passed on as it was made.
-    const third = openTestNode(41);
+    const third = member(41);
     expect(
-      receiveProofs(third.db, proofsLacking(db, new Map()), {
-        ...context,
-        zone: third.zone,
-      }),
+      receiveProofs(third.db, proofsLacking(node.db, membership, new Map()), context(third)),
     ).toBe(1);
-    expect(quarantineNotes(db, membership(true))).toEqual([{ device: "liar", seq: 3 }]);
+    expect(quarantineNotes(membership)).toEqual([{ device: "liar", seq: 3, keptThroughSeq: 2 }]);
   });
 
-  test("passes over a stranger's proof, another zone's, a forged half and what is no proof", () => {
-    const { db, zone } = openTestNode(42);
-    const context = { zone, membership: membership(), nowMs: NOW, log: quiet, source: "peer" };
-    const otherZone = openTestNode(43, 9).zone;
-    const forged = signed(zone, 2, '"b"').bytes.slice();
+  test("refuses, and passes on none of: a forged half, different prevs, two authors, a stranger's, another zone's", () => {
+    const node = member(42);
+    const forged = signed(2, '"b"').bytes.slice();
     forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
-    const kept = receiveProofs(
-      db,
-      [
-        proofOf(zone, 2, stranger),
-        proofOf(otherZone, 2),
-        makeProof(signed(zone, 2, '"a"').bytes, forged).bytes,
-        new Uint8Array([1, 2, 3]),
-      ],
-      context,
+    const otherZone = openTestNode(43, 9).zone;
+    const records = [
+      makeProof(signed(2, '"a"').bytes, forged).bytes,
+      proofOf(2, stranger),
+      proofOf(2, liar, otherZone),
+      new Uint8Array([1, 2, 3]),
+    ];
+    expect(receiveProofs(node.db, records, context(node))).toBe(0);
+    // What is no fork point cannot even be made into a proof.
+    expect(() => makeProof(signed(3, '"a"', 1).bytes, signed(3, '"b"', 2).bytes)).toThrow(
+      "fork point",
     );
-    expect(kept).toBe(0);
-    expect(proofsVector(db).size).toBe(0);
+    expect(() => makeProof(signed(2, '"a"').bytes, signed(2, '"b"', 0, stranger).bytes)).toThrow(
+      "of one zone, author and seq",
+    );
+    const membership = loadMembership(node.db, testZone.id);
+    expect(membership.byId.get(liarId)?.quarantined).toBe(false);
+    expect(proofsLacking(node.db, membership, new Map())).toEqual([]);
+  });
+
+  test("a proof past a revocation's cut changes nothing: not kept, not passed on, the device revoked", () => {
+    const node = member(44);
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "me", key: node.key, seal: node.seal },
+      [
+        {
+          key: "devices/liar/revoked",
+          value: JSON.stringify(
+            signRevocation(
+              { id: liarId, name: "liar" as DeviceName, lastSeq: 4, issuedAt: 2 },
+              testOwner,
+            ).jws,
+          ),
+        },
+      ],
+      2000,
+    );
+    expect(receiveProofs(node.db, [proofOf(5)], context(node))).toBe(0);
+    expect(receiveProofs(node.db, [proofOf(9)], context(node))).toBe(0);
+    const membership = loadMembership(node.db, testZone.id);
+    expect(membership.byId.get(liarId)).toMatchObject({ quarantined: false, keptThroughSeq: 4 });
+    expect(proofsLacking(node.db, membership, new Map())).toEqual([]);
+    // One below it cuts lower: the two cuts combine as the lower.
+    expect(receiveProofs(node.db, [proofOf(3)], context(node))).toBe(1);
+    expect(loadMembership(node.db, testZone.id).byId.get(liarId)).toMatchObject({
+      quarantined: true,
+      forkSeq: 3,
+      keptThroughSeq: 2,
+    });
+  });
+
+  test("a second first changeset does not cut below the adopted checkpoint: its frontier is kept", () => {
+    const rows = [{ key: "devices/liar/doc", value: testDeviceDocument(liar, "liar") }];
+    const cut = (frontier: number) =>
+      membershipFromRows(
+        rows,
+        testZone.id,
+        new Map([[liarId, 1]]),
+        new Map([[liarId, frontier]]),
+      ).byId.get(liarId);
+    expect(cut(0)).toMatchObject({ quarantined: true, forkSeq: 1, keptThroughSeq: 0 });
+    expect(cut(40)).toMatchObject({ quarantined: true, forkSeq: 1, keptThroughSeq: 40 });
   });
 });

@@ -15,7 +15,9 @@ import {
 import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
-import { entriesMissingFrom, versionVector } from "./exchange.ts";
+import { receiveProofs } from "./equivocation.ts";
+import { changesetsBelow, entriesMissingFrom, versionVector } from "./exchange.ts";
+import { searchFork } from "./fork-search.ts";
 import { ingestEntries, ingestPage } from "./ingest.ts";
 import { loadMembership } from "./membership.ts";
 
@@ -134,13 +136,13 @@ describe("ingestEntries", () => {
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
   });
 
-  test("a device at or past a fork quarantines the author when it meets the other branch", () => {
-    const [a, c, d] = zoneOf("a", "c", "d");
-    syncInto(a, c);
-    syncInto(a, d);
-    // a signs two histories after its first changeset: c takes one, d the other, longer.
-    const author = deviceIdFromPublicKey(a.key.publicKey);
-    const first = entriesMissingFrom(a.db, new Map()).entries[0] as Uint8Array;
+  test("a device at or past a fork finds the fork point from a broken chain, and both cut there", () => {
+    const [a, c, d, e] = zoneOf("a", "c", "d", "e");
+    for (const to of [c, d, e]) syncInto(a, to);
+    // c signs a first changeset, then two histories after it: a takes one, d the other, longer.
+    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
+    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
+    const author = first.author;
     const branch = (tag: string, length: number) => {
       const made: Changeset[] = [];
       for (let i = 0; i < length; i++)
@@ -150,11 +152,11 @@ describe("ingestEntries", () => {
               zone: zone.id,
               author,
               seq: 2 + i,
-              prev: (made[i - 1] ?? decodeChangeset(first)).hash,
+              prev: (made[i - 1] ?? first).hash,
               hlc: { ms: 2000 + i, counter: 0 },
               ops: [{ key: "apps/fork", value: `"${tag}${i}"` }],
             },
-            a.key,
+            c.key,
           ),
         );
       return made;
@@ -166,37 +168,65 @@ describe("ingestEntries", () => {
       source: "test",
       seal: to.seal,
     });
-    const one = branch("c", 2);
+    const one = branch("a", 2);
     const other = branch("d", 3);
     expect(
       ingestEntries(
-        c.db,
-        one.map((x) => x.bytes),
-        context(c),
+        a.db,
+        [first, ...one].map((x) => x.bytes),
+        context(a),
       ).applied,
-    ).toHaveLength(2);
+    ).toHaveLength(3);
     expect(
       ingestEntries(
         d.db,
-        other.map((x) => x.bytes),
+        [first, ...other].map((x) => x.bytes),
         context(d),
       ).applied,
-    ).toHaveLength(3);
-    // d is past c's head: what c lacks of a is d's #4 alone, which does not chain to c's #3.
-    const met = syncInto(d, c);
-    expect(met.rejected[0]).toEqual({
-      author,
-      seq: 3,
-      reason: "equivocation: a different changeset #3 is already held",
-    });
-    expect(loadMembership(c.db, zone.id).byId.get(author)?.quarantined).toBe(true);
-    expect(values(c.db)).toEqual({ "apps/fork": '"c1"' });
-    // c passes on none of a's from the seq it signed twice on (the proof goes instead), and
-    // sends d no fork check of a: d meets the proof, not one more refused changeset.
-    const seqsOfA = (entries: readonly Uint8Array[]) =>
-      entries.map(decodeChangeset).flatMap((e) => (e.author === author ? [e.seq] : []));
-    expect(seqsOfA(entriesMissingFrom(c.db, new Map()).entries)).toEqual([1, 2]);
-    expect(seqsOfA(entriesMissingFrom(c.db, new Map([[author, 1]])).entries)).toEqual([2]);
+    ).toHaveLength(3 + 1);
+    // d is past a's head: what a lacks of c is d's #4 alone, which does not chain to a's #3.
+    const met = syncInto(d, a);
+    expect(met.rejected).toEqual([
+      {
+        author,
+        seq: 4,
+        reason: "broken chain: prev is not the hash of the previous changeset",
+        forkBelow: 4,
+      },
+    ]);
+    // a asks d for c's changesets below #4: they part after #1, and the two #2 are the proof.
+    const found = searchFork(a.db, zone.id, author, changesetsBelow(d.db, author, 4));
+    expect(found.kind).toBe("proof");
+    const proof = found.kind === "proof" ? found.proof : new Uint8Array();
+    for (const to of [a, d]) expect(receiveProofs(to.db, [proof], context(to))).toBe(1);
+    // Both keep c's #1 and set aside both histories from #2 on: the same state.
+    for (const to of [a, d]) {
+      expect(loadMembership(to.db, zone.id).byId.get(author)).toMatchObject({
+        quarantined: true,
+        forkSeq: 2,
+        keptThroughSeq: 1,
+      });
+      expect(versionVector(to.db).get(author)).toBe(1);
+      expect(values(to.db)).toEqual({ "apps/kept": '"1"' });
+    }
+    // e takes the proof before any of c's changesets, then all of them: #1 is kept as on a
+    // and d, whatever the order; nothing from #2 on is taken or offered.
+    expect(receiveProofs(e.db, [proof], context(e))).toBe(1);
+    const late = ingestEntries(
+      e.db,
+      [first, ...other].map((x) => x.bytes),
+      context(e),
+    );
+    expect(late.applied.map((x) => x.seq)).toEqual([1]);
+    expect(values(e.db)).toEqual({ "apps/kept": '"1"' });
+    const seqsOfC = (entries: readonly Uint8Array[]) =>
+      entries.map(decodeChangeset).flatMap((x) => (x.author === author ? [x.seq] : []));
+    expect(seqsOfC(entriesMissingFrom(d.db, new Map()).entries)).toEqual([1]);
+    // A device that has not the proof is sent nothing of c from the seq its peer proved.
+    const fresh = new Map([[author, 0]]);
+    expect(
+      seqsOfC(entriesMissingFrom(a.db, fresh, undefined, new Map([[author, 2]])).entries),
+    ).toEqual([1]);
   });
 
   test("a batch's signatures checked first decide exactly as one at a time in the transaction", async () => {
@@ -383,8 +413,7 @@ describe("ingestEntries", () => {
           2000 + i,
         );
     }
-    // a's first is the changeset of a c holds last (a fork check): the rest is what c lacks.
-    const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries.slice(1);
+    const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries;
     const fromB = entriesMissingFrom(b.db, versionVector(c.db)).entries;
     const page = fromA.flatMap((entry, i) => [entry, fromB[i] as Uint8Array]);
     const forged = Buffer.from(page[10] as Uint8Array);

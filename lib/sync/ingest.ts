@@ -13,20 +13,20 @@ import {
 import { verifyDeviceDocument } from "../../protocol/documents.ts";
 import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
-import { makeProof } from "../../protocol/equivocation.ts";
+import { type EquivocationProof, makeProof } from "../../protocol/equivocation.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareHlc, type Hlc, MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
-import { dropChangesets, insertChangeset, PendingWrites, reapplyKeys } from "../state/apply.ts";
+import { insertChangeset, PendingWrites } from "../state/apply.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { stateValue } from "../store/reads.ts";
 import { changesets, node } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
-import { keepProof } from "./equivocation.ts";
+import { dropPastCut, keepProof } from "./equivocation.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
 export interface IngestContext {
@@ -43,6 +43,11 @@ export interface Rejection {
   readonly author?: string;
   readonly seq?: number;
   readonly reason: string;
+  /**
+   * The author's history here and the sender's part below this seq (a broken chain): the
+   * sender is asked for its changesets below to find the fork point (lib/sync/fork-search.ts).
+   */
+  readonly forkBelow?: number;
 }
 
 export interface IngestResult {
@@ -59,7 +64,7 @@ type Outcome =
   | { kind: "applied" }
   | { kind: "duplicate" }
   | { kind: "deferred" }
-  | { kind: "rejected"; reason: string }
+  | { kind: "rejected"; reason: string; forkBelow?: number }
   | { kind: "quarantined"; reason: string };
 
 /**
@@ -262,11 +267,22 @@ function applyBatch(
         } else if (outcome.kind === "deferred") {
           waiting.push(changeset);
         } else {
-          rejected.push({ author: changeset.author, seq: changeset.seq, reason: outcome.reason });
+          rejected.push({
+            author: changeset.author,
+            seq: changeset.seq,
+            reason: outcome.reason,
+            ...(outcome.kind === "rejected" && outcome.forkBelow !== undefined
+              ? { forkBelow: outcome.forkBelow }
+              : {}),
+          });
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
             writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
+            // What it signed from the fork on is set aside here as on every device.
+            const member = membership.byId.get(changeset.author);
+            if (member) dropPastCut(db, tally, member, context.log);
+            feeds.forget(changeset.author);
           }
         }
       }
@@ -355,10 +371,15 @@ function consider(
 ): Outcome {
   const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
   if (!member) return { kind: "deferred" };
-  if (member.quarantined)
-    return { kind: "rejected", reason: "its author is quarantined for equivocation" };
-  if (member.revokedAfterSeq !== undefined && changeset.seq > member.revokedAfterSeq) {
-    return { kind: "rejected", reason: "its author was revoked" };
+  // Past the cut of a revocation or a quarantine nothing is taken; below it, anything is,
+  // in any order: a proof that came first does not refuse what the author signed before.
+  if (member.keptThroughSeq !== undefined && changeset.seq > member.keptThroughSeq) {
+    return member.quarantined
+      ? {
+          kind: "rejected",
+          reason: `its author is quarantined for equivocation (from #${member.forkSeq})`,
+        }
+      : { kind: "rejected", reason: "its author was revoked" };
   }
   const head = feeds.head(changeset.author);
   const held = changeset.seq <= head.seq ? feeds.held(changeset.author, changeset.seq) : undefined;
@@ -374,8 +395,20 @@ function consider(
     }
   }
   if (held) {
-    // Two different changesets signed with one seq: the proof is both, signatures checked.
-    keepProof(db, makeProof(new Uint8Array(held.bytes), changeset.bytes), context.nowMs);
+    // Two different changesets signed with one seq: a proof when they follow the same one
+    // (a fork point), signatures checked; else the histories parted below.
+    let proof: EquivocationProof;
+    try {
+      proof = makeProof(new Uint8Array(held.bytes), changeset.bytes);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return {
+        kind: "rejected",
+        reason: `broken chain: a different changeset #${changeset.seq} is held, after a different #${changeset.seq - 1}`,
+        forkBelow: changeset.seq,
+      };
+    }
+    keepProof(db, proof, context.nowMs);
     context.log.error("device quarantined: it signed two different changesets with the same seq", {
       device: member.name,
       seq: changeset.seq,
@@ -390,6 +423,7 @@ function consider(
     return {
       kind: "rejected",
       reason: "broken chain: prev is not the hash of the previous changeset",
+      forkBelow: changeset.seq,
     };
   }
   if (changeset.hlc.ms > context.nowMs + MAX_CLOCK_AHEAD_MS) {
@@ -466,15 +500,7 @@ function dropRevokedChangesets(
     const [, name, field] = op.key.split("/");
     if (field !== "revoked" || name === undefined) continue;
     const member = membership.byName.get(name);
-    if (member?.revokedAfterSeq === undefined) continue;
-    const dropped = dropChangesets(db, tally, member.id, member.revokedAfterSeq);
-    if (dropped.length === 0) continue;
-    const touched = new Set(dropped.flatMap((dropped) => dropped.ops.map((o) => o.key)));
-    reapplyKeys(db, tally, touched);
-    context.log.info("dropped changesets of a revoked device", {
-      device: name,
-      count: dropped.length,
-    });
+    if (member) dropPastCut(db, tally, member, context.log);
   }
 }
 
@@ -507,6 +533,11 @@ class FeedHeads {
       .from(changesets)
       .where(and(eq(changesets.author, author), eq(changesets.seq, seq)))
       .get();
+  }
+
+  /** Reads `author`'s head again when next asked (its changesets past a cut were dropped). */
+  forget(author: string): void {
+    this.heads.delete(author);
   }
 
   advance(changeset: Changeset): void {

@@ -41,7 +41,7 @@ describe("membership", () => {
       testOwner,
     );
     const row = { key: "devices/a/doc", value: JSON.stringify(doc.jws) };
-    const none = new Set<string>();
+    const none = new Map<string, number>();
 
     test("the same text for the same zone is not verified a second time", () => {
       const verify = spyOn(documents, "verifyDeviceDocument");

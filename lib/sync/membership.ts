@@ -1,7 +1,7 @@
 /**
  * Who belongs to the zone, read from its state: every device with an owner-signed
- * document, whether the owner revoked it (and which of its changesets the zone keeps),
- * and whether this node caught it equivocating.
+ * document, whether the owner revoked it, whether it is proven to have equivocated
+ * (lib/sync/equivocation.ts), and which of its changesets the zone keeps.
  */
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import {
@@ -20,9 +20,18 @@ export interface Member {
   readonly name: DeviceName;
   /** When the owner admitted it (its document's time, ms since the epoch). */
   readonly admittedAtMs: number;
-  /** Set when revoked: the last seq of its changesets the zone keeps. */
+  /** Set when revoked: the last seq of its changesets the revocation keeps. */
   readonly revokedAfterSeq?: number;
+  /** Proven to have signed two histories (a fork point held: lib/sync/equivocation.ts). */
   readonly quarantined: boolean;
+  /** When quarantined: the seq its two histories part at (the proof's). */
+  readonly forkSeq?: number;
+  /**
+   * Set when revoked or quarantined: the last seq of its changesets the zone keeps, the
+   * lower of the revocation's and the quarantine's cut. Every device drops what it holds
+   * past it and takes nothing past it, and takes what is below it in any order.
+   */
+  readonly keptThroughSeq?: number;
 }
 
 export interface Membership {
@@ -66,11 +75,11 @@ export function loadMembership(
 ): Membership {
   const rows = deviceRows(db);
   const sqlite = sqliteOf(db);
-  const quarantined = new Set(
+  const quarantined = new Map(
     sqlite
-      .query<{ id: string }, []>("SELECT device_id AS id FROM quarantine")
+      .query<{ id: string; seq: number }, []>("SELECT device_id AS id, seq FROM quarantine")
       .all()
-      .map((row) => row.id),
+      .map((row) => [row.id, row.seq]),
   );
   const held = sqlite.query<{ body: Uint8Array }, []>("SELECT body FROM checkpoint").get();
   return membershipFromRows(
@@ -83,14 +92,18 @@ export function loadMembership(
 }
 
 /**
- * Membership from the `devices/…` rows of a state. A revocation keeps the revoked
- * device's changesets up to its `lastSeq`, and those the checkpoint held covers
- * (`frontier`): a checkpoint is settled history, which nothing undoes.
+ * Membership from the `devices/…` rows of a state and the fork seqs of the equivocation
+ * proofs held (`forks`). A revocation keeps the revoked device's changesets up to its
+ * `lastSeq`, a quarantine those below the fork; both keep those the checkpoint held
+ * covers (`frontier`): a checkpoint is settled history, which nothing undoes, so a device
+ * that signs a second first changeset cannot set aside what the zone agreed on. A proof
+ * of a fork past a revocation's cut changes nothing (the revocation set aside all of it):
+ * the device is revoked, not quarantined, wherever the proof is held or not.
  */
 export function membershipFromRows(
   rows: readonly { readonly key: string; readonly value: string | null }[],
   zone: ZoneId,
-  quarantined: ReadonlySet<string>,
+  forks: ReadonlyMap<string, number>,
   frontier: ReadonlyMap<string, number>,
   verified: readonly DeviceDocument[] = [],
 ): Membership {
@@ -113,15 +126,27 @@ export function membershipFromRows(
     const revocationJws = revocations.get(name);
     const revocation =
       revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);
+    const settled = frontier.get(doc.id) ?? 0;
+    // A revocation names the key it revokes: it does not carry over to a new device document.
+    const revokedAfterSeq =
+      revocation?.id === doc.id ? Math.max(revocation.lastSeq, settled) : undefined;
+    const fork = forks.get(doc.id);
+    const forkSeq =
+      fork !== undefined && (revokedAfterSeq === undefined || fork <= revokedAfterSeq)
+        ? fork
+        : undefined;
+    const cuts = [
+      ...(revokedAfterSeq === undefined ? [] : [revokedAfterSeq]),
+      ...(forkSeq === undefined ? [] : [Math.max(forkSeq - 1, settled)]),
+    ];
     const member: Member = {
       id: doc.id,
       name: doc.name,
       admittedAtMs: doc.issuedAt * 1000,
-      quarantined: quarantined.has(doc.id),
-      // A revocation names the key it revokes: it does not carry over to a new device document.
-      ...(revocation?.id === doc.id
-        ? { revokedAfterSeq: Math.max(revocation.lastSeq, frontier.get(doc.id) ?? 0) }
-        : {}),
+      quarantined: forkSeq !== undefined,
+      ...(revokedAfterSeq === undefined ? {} : { revokedAfterSeq }),
+      ...(forkSeq === undefined ? {} : { forkSeq }),
+      ...(cuts.length === 0 ? {} : { keptThroughSeq: Math.min(...cuts) }),
     };
     byId.set(doc.id, member);
     byName.set(name, member);

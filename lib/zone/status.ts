@@ -181,7 +181,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     imageNotes: imageNotes(view.membership, specs, engines),
     unreadableApps: unreadable,
     ungrantedPurges: ungrantedPurges(view.db, view.purgeGrants, view.membership, specs),
-    quarantined: quarantineNotes(view.db, view.membership),
+    quarantined: quarantineNotes(view.membership),
   };
   return {
     home: view.home,
@@ -247,8 +247,8 @@ const IN_ENGLISH: ByAttentionKind<string> = {
       ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
       : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
   ungrantedPurges: describeUngrantedPurge,
-  quarantined: ({ device, seq }) =>
-    `device ${device} is quarantined: it signed two different changesets with the same seq (#${seq}), most often because its home was put back from an older copy; every device refuses its changes: revoke it (\`bucky devices revoke ${device}\`) and join it again from a fresh home`,
+  quarantined: ({ device, seq, keptThroughSeq }) =>
+    `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; every device keeps its changesets up to #${keptThroughSeq} and sets aside the rest: revoke it (\`bucky devices revoke ${device}\`) and join it again from a fresh home`,
 };
 
 /**

@@ -14,7 +14,6 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { BuckyError } from "../errors.ts";
 import type { Peer } from "../node/peers.ts";
-import { proofsVector } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
@@ -85,10 +84,10 @@ export async function askZoneHead(
     if (answer.head !== undefined) asked.push({ device: answer.peer.name, head: answer.head });
     else notAsked.push({ device: answer.peer.name, why: answer.why ?? "it did not answer" });
   }
-  // Of a device proven to equivocate, the zone keeps only what it signed before the seq it
-  // signed twice: every device drops the rest, whichever of its histories it took, and
+  // Of a device proven to equivocate, the zone keeps only what it signed before the fork
+  // (or up to an adopted checkpoint's frontier): every device drops the rest, whichever of its histories it took, and
   // they agree again. What a member holds past that (the other history) is not waited for.
-  const cut = (proofsVector(zone.db).get(device.id) ?? Number.POSITIVE_INFINITY) - 1;
+  const cut = zone.membership().byId.get(device.id)?.keptThroughSeq ?? Number.POSITIVE_INFINITY;
   const seq = Math.min(heldHere(), cut);
   const beyond = asked.filter((answer) => Math.min(answer.head, cut) > seq);
   if (beyond.length > 0) {
