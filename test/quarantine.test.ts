@@ -1,9 +1,10 @@
 /**
  * A device that signs two histories (a home put back from an older copy signs seqs its
- * peers already know) is quarantined on every device, not only where both halves met:
- * the proof travels with sync, and a device that holds one branch forms it as soon as it
- * meets the other, even when its head is at or past the fork. Real daemons: x, z and w
- * follow y, whose key the test signs the fork with.
+ * peers already know) is quarantined on every device, the same way: the device that meets
+ * a broken chain asks for what lies below it and forms the proof (the fork point), the
+ * proof travels with sync, and every device sets aside what the device signed from the
+ * fork on, so all hold the same state. Real daemons: x, z and w follow y, whose key the
+ * test signs the fork with; no device is ever given both halves by the test.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -73,6 +74,23 @@ async function quarantinedOn(name: string, daemon: Daemon): Promise<YSays> {
   );
 }
 
+/** Waits until every daemon holds y's changesets up to `seq` and no further, and the same state. */
+async function sameState(
+  daemons: readonly Daemon[],
+  seq: number,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    "the devices to hold the same state, y's cut at the fork",
+    async () => {
+      const states = await Promise.all(daemons.map((d) => userState(d.home)));
+      const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
+      const heads = daemons.map((d) => headOf(d.home, y.id));
+      return same && heads.every((head) => head === seq) ? states[0] : undefined;
+    },
+    20_000,
+  );
+}
+
 /** Waits until `daemon` says of y what `other` says: y quarantined, for the same seq. */
 function agrees(name: string, daemon: Daemon, other: YSays): Promise<YSays> {
   return waitFor(
@@ -130,7 +148,7 @@ beforeAll(async () => {
 });
 
 describe("a device that signed two histories", () => {
-  test("is quarantined on the device that holds one branch, not only where both met", async () => {
+  test("is quarantined on every device from a broken chain, and all hold the same state", async () => {
     // x (and w, from x) take b while z is away; then z alone takes a.
     await z.stop();
     expect(
@@ -152,14 +170,16 @@ describe("a device that signed two histories", () => {
         )
       ).applied,
     ).toBe(2);
-    // x meets both halves; z holds a, and x is past its head.
+    // x holds b, past z's head: z meets a broken chain, asks x what lies below, and
+    // finds the fork; x learns the proof from z.
     x = await restart(x);
-    expect((await y.push(x, [(a[0] as Changeset).bytes])).applied).toBe(0);
-    const onX = await quarantinedOn("x", x);
-    expect(onX.quarantined).toEqual([{ device: "y", seq: (a[0] as Changeset).seq }]);
-    expect(await agrees("z", z, onX)).toEqual(onX);
-    // Its later changes are refused on z as on x: neither takes b's last.
-    expect(headOf(z.home, y.id)).toBe((a[1] as Changeset).seq);
+    const fork = (a[0] as Changeset).seq;
+    const onZ = await quarantinedOn("z", z);
+    expect(onZ.quarantined).toEqual([{ device: "y", seq: fork, keptThroughSeq: fork - 1 }]);
+    expect(await agrees("x", x, onZ)).toEqual(onZ);
+    // Both set aside both histories from the fork on: the same state, whichever they took.
+    const state = await sameState([x, z], fork - 1);
+    expect(state["test/fork"]).toBeUndefined();
   });
 
   test("and stays so, and spreads, after the device that saw both is gone", async () => {
@@ -169,6 +189,7 @@ describe("a device that signed two histories", () => {
     const onZ = await whatSays(z.home);
     expect(onZ.status).toBe("quarantined");
     expect(await agrees("w", w, onZ)).toEqual(onZ);
+    await sameState([z, w], (a[0] as Changeset).seq - 1);
   });
 
   test("revoked, every device drops both its histories from the fork on, and all agree again", async () => {
