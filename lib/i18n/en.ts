@@ -240,6 +240,9 @@ export const en = {
     /** A device caught signing two histories: every device sets aside its changes from the fork on. */
     deviceQuarantined: (p: { device: string; seq: number; keptThroughSeq: number }) =>
       `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. Every device keeps its changes up to #${p.keptThroughSeq} and sets aside the rest. Revoke it (\`bucky devices revoke ${p.device}\` on the device holding the owner key), then join it again from a fresh home.`,
+    /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
+    brokenChain: (p: { device: string; peer: string; seq: number }) =>
+      `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

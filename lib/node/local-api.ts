@@ -160,6 +160,7 @@ export function createLocalApp(
             ...(usage ? { usage } : {}),
           },
           purgeGrants: node.purgeGrants,
+          brokenChains: node.brokenChains.notes(node.membership()),
         },
         { disk },
       ),

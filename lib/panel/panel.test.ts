@@ -46,6 +46,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       unreadableApps: [],
       ungrantedPurges: [],
       quarantined: [],
+      brokenChains: [],
       disk: [],
       ...fields,
     },
@@ -650,18 +651,35 @@ describe("a device quarantined for equivocation", () => {
   test("is said on the overview in the viewer's language, with why and what to do", async () => {
     const answers = withStatus({
       devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
-      quarantined: [{ device: "tablet", seq: 42 }],
+      quarantined: [{ device: "tablet", seq: 42, keptThroughSeq: 41 }],
     });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet is quarantined: it signed two different changes with the same number (#42), most often because its home was put back from an older copy. Every device refuses its changes. Revoke it (`bucky devices revoke tablet` on the device holding the owner key), then join it again from a fresh home.",
+      "tablet is quarantined: it signed two different histories from change #42 on, most often because its home was put back from an older copy. Every device keeps its changes up to #41 and sets aside the rest. Revoke it (`bucky devices revoke tablet` on the device holding the owner key), then join it again from a fresh home.",
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 已被隔离：它用同一个编号（#42）签署了两个不同的变更，最常见的原因是它的主目录从较旧的副本恢复。每台设备都拒绝它的变更。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`），然后用全新的主目录让它重新加入。",
+      "tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。每台设备都保留它到 #41 为止的变更，其余的搁置。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`），然后用全新的主目录让它重新加入。",
+    );
+  });
+});
+
+describe("a broken chain not yet found in a proof", () => {
+  test("is said on the overview in the viewer's language, with nothing to do yet", async () => {
+    const answers = withStatus({ brokenChains: [{ device: "tablet", peer: "nas", seq: 7 }] });
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "tablet may have signed two histories: what nas holds of it does not follow what this device holds (at change #7). This device is looking for where they part, to quarantine it on every device; nothing to do yet.",
+    );
+    expect(english).not.toContain(en.overview.allWell);
+    expect(await page("zh-CN")).toContain(
+      "tablet 可能签署了两段历史：nas 持有的它的变更与本设备持有的不相接（在第 #7 个变更处）",
     );
   });
 });

@@ -11,6 +11,7 @@
 import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
+import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote } from "../sync/equivocation.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
@@ -31,6 +32,11 @@ export interface ZoneAttention {
   readonly ungrantedPurges: readonly UngrantedPurge[];
   /** Devices proven to have signed two histories (the same on every device: the proof travels). */
   readonly quarantined: readonly QuarantineNote[];
+  /**
+   * Members whose changesets from a peer did not chain to what this device holds, not yet
+   * found in a proof (lib/sync/broken-chains.ts): this device's, until the proof is formed.
+   */
+  readonly brokenChains: readonly BrokenChainNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

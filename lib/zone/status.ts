@@ -33,6 +33,7 @@ import {
   readHoldingFacts,
 } from "../replica/zone-holding.ts";
 import type { StateReader } from "../store/reads.ts";
+import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import { quarantineNotes } from "../sync/equivocation.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
@@ -155,6 +156,8 @@ export interface StatusView {
   readonly ownFacts: Partial<DeviceFactsPayload>;
   /** The owner's purge grants, each checked once (the running node's, or one for this answer). */
   readonly purgeGrants: PurgeGrants;
+  /** Broken chains the running node met and has found in no proof yet (none without one). */
+  readonly brokenChains?: readonly BrokenChainNote[];
 }
 
 export function describeZone(view: StatusView, options: { disk?: boolean } = {}): ZoneStatus {
@@ -182,6 +185,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     unreadableApps: unreadable,
     ungrantedPurges: ungrantedPurges(view.db, view.purgeGrants, view.membership, specs),
     quarantined: quarantineNotes(view.membership),
+    brokenChains: view.brokenChains ?? [],
   };
   return {
     home: view.home,
@@ -247,6 +251,8 @@ const IN_ENGLISH: ByAttentionKind<string> = {
       ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
       : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
   ungrantedPurges: describeUngrantedPurge,
+  brokenChains: ({ device, peer, seq }) =>
+    `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
   quarantined: ({ device, seq, keptThroughSeq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; every device keeps its changesets up to #${keptThroughSeq} and sets aside the rest: revoke it (\`bucky devices revoke ${device}\`) and join it again from a fresh home`,
 };
