@@ -23,10 +23,12 @@ import { bytesEqual } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
-import { applyChangeset, dropChangesets, reapplyKeys } from "../state/apply.ts";
+import type { Log } from "../log.ts";
+import { applyChangeset } from "../state/apply.ts";
 import { isEvidence } from "../state/evidence.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
+import { dropPastCut } from "../sync/cut.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { type Candidate, checkpointPass } from "./candidate.ts";
 
@@ -96,8 +98,9 @@ export interface Fetched {
 /**
  * Makes a fetched checkpoint this device's state: its rows, then this device's changesets
  * past its frontier applied on top, last writer wins; the changesets it keeps are stored;
- * a revoked device's changesets past its revocation (and past the checkpoint) dropped.
- * Returns false, changing nothing, when this device already holds it or a newer one.
+ * a revoked or quarantined device's changesets past its cut (and past the checkpoint)
+ * dropped, with those of the devices that history admitted (lib/sync/cut.ts). Returns
+ * false, changing nothing, when this device already holds it or a newer one.
  */
 export function adoptFetched(
   db: StateDb,
@@ -105,6 +108,7 @@ export function adoptFetched(
   zone: ZoneId,
   fetched: Fetched,
   nowMs: number,
+  log: Log,
 ): boolean {
   const sqlite = db.$client;
   return sqlite
@@ -181,25 +185,31 @@ export function adoptFetched(
       }
 
       // A revocation the state now holds, or a quarantine, drops what the device wrote past its cut.
-      const membership = membershipFromRows(
-        sqlite
-          .query<{ key: string; value: string | null }, []>(
-            "SELECT key, value FROM state WHERE key GLOB 'devices/*'",
-          )
-          .all(),
-        zone,
-        new Map(
+      // What that sets aside may have admitted devices: they go with it (lib/sync/cut.ts).
+      const membership = () =>
+        membershipFromRows(
           sqlite
-            .query<{ device_id: string; seq: number }, []>("SELECT device_id, seq FROM quarantine")
-            .all()
-            .map((row) => [row.device_id, row.seq]),
-        ),
-        frontier,
-      );
-      for (const member of membership.byId.values()) {
-        if (member.keptThroughSeq === undefined) continue;
-        const dropped = dropChangesets(db, tally, member.id, member.keptThroughSeq);
-        reapplyKeys(db, tally, new Set(dropped.flatMap((c) => c.ops.map((op) => op.key))));
+            .query<{ key: string; value: string | null }, []>(
+              "SELECT key, value FROM state WHERE key GLOB 'devices/*'",
+            )
+            .all(),
+          zone,
+          new Map(
+            sqlite
+              .query<{ device_id: string; seq: number }, []>(
+                "SELECT device_id, seq FROM quarantine",
+              )
+              .all()
+              .map((row) => [row.device_id, row.seq]),
+          ),
+          frontier,
+        );
+      let members = membership();
+      for (const id of [...members.byId.keys()]) {
+        // A device an earlier cut here took out of the zone has nothing left to drop.
+        const member = members.byId.get(id);
+        if (member?.keptThroughSeq === undefined) continue;
+        if (dropPastCut(db, tally, member, { log, membership }).length > 0) members = membership();
       }
 
       // This device's clock is not behind anything it now holds.

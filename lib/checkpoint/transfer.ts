@@ -184,6 +184,7 @@ export async function takeOffer(context: FetchContext, bytes: Uint8Array): Promi
         zone,
         { checkpoint, endorsements: offer.endorsements, rowsTable: STAGING, kept },
         context.now(),
+        context.log,
       ),
     );
     if (!adopted) return "not needed";

@@ -25,11 +25,11 @@ import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts
 import { PAGE_BYTES, type VersionVector } from "../../protocol/sync-messages.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { Log } from "../log.ts";
-import { dropChangesets, reapplyKeys } from "../state/apply.ts";
-import type { SealTally, StateSeal } from "../state/seal.ts";
+import type { StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { loadMembership, type Member, type Membership } from "./membership.ts";
+import { dropPastCut } from "./cut.ts";
+import { loadMembership, type Membership } from "./membership.ts";
 
 /**
  * A device quarantined, for `bucky status`: who, the seq its histories part at, and the
@@ -154,29 +154,15 @@ export function receiveProofs(
         { device: member.name, seq: proof.seq, from: context.source },
       );
       const now = loadMembership(db, context.zone).byId.get(proof.device);
-      if (now) dropPastCut(db, tally, now, context.log);
+      if (now)
+        dropPastCut(db, tally, now, {
+          log: context.log,
+          membership: () => loadMembership(db, context.zone),
+        });
     }
     tally.save();
   }, IMMEDIATE);
   return kept;
-}
-
-/**
- * Drops what `member` signed past the zone's cut of it (a revocation's or a quarantine's,
- * the lower: Member.keptThroughSeq) and recomputes the keys those wrote, so every device
- * ends with the same state whatever order it heard things in.
- */
-export function dropPastCut(db: StateDb, tally: SealTally, member: Member, log: Log): void {
-  if (member.keptThroughSeq === undefined) return;
-  const dropped = dropChangesets(db, tally, member.id, member.keptThroughSeq);
-  if (dropped.length === 0) return;
-  reapplyKeys(db, tally, new Set(dropped.flatMap((changeset) => changeset.ops.map((o) => o.key))));
-  log.info(
-    member.quarantined
-      ? "dropped changesets of a quarantined device"
-      : "dropped changesets of a revoked device",
-    { device: member.name, count: dropped.length, keptThroughSeq: member.keptThroughSeq },
-  );
 }
 
 /** The devices quarantined, by name, for `bucky status`: the same wherever the proof is. */

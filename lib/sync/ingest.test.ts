@@ -1,17 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { type Changeset, decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
 import { signRevocation } from "../../protocol/documents.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   openTestNode,
+  seed,
   type TestNode,
   testDeviceDocument,
   testOwner,
   testZone,
 } from "../state/test-db.ts";
+import { verifyNow } from "../state/verify.ts";
 import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
@@ -227,6 +231,138 @@ describe("ingestEntries", () => {
     expect(
       seqsOfC(entriesMissingFrom(a.db, fresh, undefined, new Map([[author, 2]])).entries),
     ).toEqual([1]);
+  });
+
+  test("a cut sets aside the devices its history admitted, with their changesets, as where the proof came first", () => {
+    const [a, c, e, f] = zoneOf("a", "c", "e", "f");
+    for (const to of [c, e, f]) syncInto(a, to);
+    // c signs #1, then two #2: one admits n (an owner-signed document c carries), the
+    // other does not. n writes once it is admitted.
+    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
+    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
+    const second = (ops: { key: string; value: string }[]) =>
+      signChangeset(
+        {
+          zone: zone.id,
+          author: first.author,
+          seq: 2,
+          prev: first.hash,
+          hlc: { ms: 2000, counter: 0 },
+          ops,
+        },
+        c.key,
+      );
+    const nKey = signingKeyFromSeed(seed(29));
+    const admits = second([{ key: "devices/n/doc", value: docFor(nKey, "n") }]);
+    const other = second([{ key: "apps/fork", value: '"other"' }]);
+    const nId = deviceIdFromPublicKey(nKey.publicKey);
+    const byN = signChangeset(
+      {
+        zone: zone.id,
+        author: nId,
+        seq: 1,
+        prev: null,
+        hlc: { ms: 2500, counter: 0 },
+        ops: [{ key: "apps/n", value: '"n"' }],
+      },
+      nKey,
+    );
+    const context = (to: TestNode) => ({
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+    const held = (to: TestNode) => ({
+      members: [...loadMembership(to.db, zone.id).byName.keys()].sort(),
+      vector: Object.fromEntries(versionVector(to.db)),
+      values: values(to.db),
+      problems: verifyNow(to.db.$client, to.seal, zone.id).problems,
+    });
+    // a takes the history that admits n, and n's write, then the other #2: the proof.
+    const took = ingestEntries(
+      a.db,
+      [first, admits, byN].map((x) => x.bytes),
+      context(a),
+    );
+    expect(took.applied).toHaveLength(3);
+    expect(values(a.db)).toEqual({ "apps/kept": '"1"', "apps/n": '"n"' });
+    ingestEntries(a.db, [other.bytes], context(a));
+    // e takes the proof first, then everything; f everything in one page.
+    const proof = makeProof(admits.bytes, other.bytes).bytes;
+    expect(receiveProofs(e.db, [proof], context(e))).toBe(1);
+    const refused = ingestEntries(
+      e.db,
+      [first, admits, byN, other].map((x) => x.bytes),
+      context(e),
+    );
+    expect(refused.rejected.find((r) => r.author === nId)?.reason).toBe(
+      "its author is not a member of the zone",
+    );
+    ingestEntries(
+      f.db,
+      [first, admits, byN, other].map((x) => x.bytes),
+      context(f),
+    );
+    // Everywhere n is no member, and nothing it wrote is held: the state verifies.
+    const expected = {
+      members: ["a", "c", "e", "f"],
+      vector: Object.fromEntries(versionVector(e.db)),
+      values: { "apps/kept": '"1"' },
+      problems: [],
+    };
+    expect(expected.vector[nId]).toBeUndefined();
+    for (const to of [a, e, f]) expect(held(to)).toEqual(expected);
+  });
+
+  test("a revocation sets aside the devices the revoked device admitted past its cut", () => {
+    const [a, c, e] = zoneOf("a", "c", "e");
+    for (const to of [c, e]) syncInto(a, to);
+    const nKey = signingKeyFromSeed(seed(29));
+    const nId = deviceIdFromPublicKey(nKey.publicKey);
+    const admits = appendLocalChangeset(
+      c.db,
+      { zone: zone.id, name: "c", key: c.key, seal: c.seal },
+      [{ key: "devices/n/doc", value: docFor(nKey, "n") }],
+      1500,
+    );
+    const byN = signChangeset(
+      {
+        zone: zone.id,
+        author: nId,
+        seq: 1,
+        prev: null,
+        hlc: { ms: 2500, counter: 0 },
+        ops: [{ key: "apps/n", value: '"n"' }],
+      },
+      nKey,
+    );
+    const context = (to: TestNode) => ({
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+    ingestEntries(e.db, [admits.bytes, byN.bytes], context(e));
+    expect(values(e.db)).toEqual({ "apps/n": '"n"' });
+    // a revokes c before hearing of the admission: c's #1 is past the cut.
+    const revocation = signRevocation(
+      { id: admits.author, name: "c" as DeviceName, lastSeq: 0, issuedAt: 4 },
+      owner,
+    );
+    appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "devices/c/revoked", value: JSON.stringify(revocation.jws) }],
+      4000,
+    );
+    syncInto(a, e);
+    expect(values(e.db)).toEqual({});
+    expect(versionVector(e.db).get(nId)).toBeUndefined();
+    expect(loadMembership(e.db, zone.id).byName.has("n")).toBe(false);
+    expect(verifyNow(e.db.$client, e.seal, zone.id).problems).toEqual([]);
   });
 
   test("a batch's signatures checked first decide exactly as one at a time in the transaction", async () => {

@@ -26,7 +26,8 @@ import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { stateValue } from "../store/reads.ts";
 import { changesets, node } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
-import { dropPastCut, keepProof } from "./equivocation.ts";
+import { type CutContext, dropPastCut } from "./cut.ts";
+import { keepProof } from "./equivocation.ts";
 import { loadMembership, type Member, type Membership } from "./membership.ts";
 
 export interface IngestContext {
@@ -260,7 +261,12 @@ function applyBatch(
             membershipChanged = true;
             writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
-            dropRevokedChangesets(db, tally, changeset, membership, context);
+            const dropped = dropRevokedChangesets(db, tally, changeset, membership, context);
+            if (dropped.length > 0) {
+              // What went may have admitted devices: who is a member is read again.
+              for (const author of dropped) feeds.forget(author);
+              membership = loadMembership(db, context.zone);
+            }
           }
         } else if (outcome.kind === "duplicate") {
           merged.duplicates++;
@@ -279,10 +285,14 @@ function applyBatch(
             membershipChanged = true;
             writes.flush(db.$client, tally);
             membership = loadMembership(db, context.zone);
-            // What it signed from the fork on is set aside here as on every device.
+            // What it signed from the fork on is set aside here as on every device, and
+            // the devices that history admitted with it: who is a member is read again.
             const member = membership.byId.get(changeset.author);
-            if (member) dropPastCut(db, tally, member, context.log);
+            if (member)
+              for (const author of dropPastCut(db, tally, member, cutContext(db, context)))
+                feeds.forget(author);
             feeds.forget(changeset.author);
+            membership = loadMembership(db, context.zone);
           }
         }
       }
@@ -494,14 +504,20 @@ function dropRevokedChangesets(
   tally: SealTally,
   changeset: Changeset,
   membership: Membership,
-  context: Pick<IngestContext, "log">,
-) {
+  context: Pick<IngestContext, "zone" | "log">,
+): DeviceId[] {
+  const dropped: DeviceId[] = [];
   for (const op of changeset.ops) {
     const [, name, field] = op.key.split("/");
     if (field !== "revoked" || name === undefined) continue;
     const member = membership.byName.get(name);
-    if (member) dropPastCut(db, tally, member, context.log);
+    if (member) dropped.push(...dropPastCut(db, tally, member, cutContext(db, context)));
   }
+  return dropped;
+}
+
+function cutContext(db: StateDb, context: Pick<IngestContext, "zone" | "log">): CutContext {
+  return { log: context.log, membership: () => loadMembership(db, context.zone) };
 }
 
 /** The last seq and hash of each author's feed held here, read once and then tracked. */
