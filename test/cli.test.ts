@@ -165,6 +165,7 @@ describe("bucky status", () => {
       sandbox: [],
       unreadableApps: [],
       ungrantedPurges: [],
+      brokenChains: [],
       quarantined: [],
     });
   });
