@@ -1,0 +1,101 @@
+/**
+ * A cut is the same on every device, whatever order things reach it in: a device that
+ * takes a page whole and one that takes it in pieces, in any order, with the proofs of
+ * equivocation the first formed arriving at any point, end holding the same changesets,
+ * the same state and the same quarantines once sync has run its rounds (each sends again
+ * what the other may now take, and the proofs either lacks). Pages hold devices admitted,
+ * writing and revoked, equivocation (the founder's too, its admissions with it), forged
+ * changesets and strangers. fast-check prints the seed of a failure, and replays it.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { createLog } from "../log.ts";
+import { openTestNode, type TestNode } from "../state/test-db.ts";
+import { verifyNow } from "../state/verify.ts";
+import { proofsLacking, proofsVector, receiveProofs } from "./equivocation.ts";
+import { ingestEntries } from "./ingest.ts";
+import { loadMembership } from "./membership.ts";
+import { NOW_MS, pageOf, shuffled, zoneDoc } from "./test-history.ts";
+
+const quiet = createLog({ level: "silent" });
+
+const context = (node: TestNode) => ({
+  zone: zoneDoc.id,
+  nowMs: NOW_MS,
+  log: quiet,
+  source: "peer",
+  seal: node.seal,
+});
+
+/** What a device holds that sync must agree on: changesets, state, quarantines in effect. */
+function held(node: TestNode) {
+  const all = (sql: string) => node.db.$client.query(sql).values();
+  return {
+    state: all("SELECT key, value, hlc_ms, hlc_counter, author, seq FROM state ORDER BY key"),
+    changesets: all("SELECT author, seq, hex(hash) FROM changesets ORDER BY author, seq"),
+    quarantined: [...proofsVector(loadMembership(node.db, zoneDoc.id))].sort(),
+  };
+}
+
+/** The proofs `from` holds in effect that `to` lacks, taken by `to`. */
+function passProofs(from: TestNode, to: TestNode): number {
+  const theirs = proofsVector(loadMembership(to.db, zoneDoc.id));
+  const proofs = proofsLacking(from.db, loadMembership(from.db, zoneDoc.id), theirs);
+  return proofs.length === 0 ? 0 : receiveProofs(to.db, proofs, context(to));
+}
+
+/** Rounds of sync between the two, until neither takes anything more. */
+function settle(a: TestNode, b: TestNode, entries: readonly Uint8Array[]): void {
+  for (let round = 0; round < 20; round++) {
+    let moved = passProofs(a, b) + passProofs(b, a);
+    for (const node of [a, b])
+      moved += ingestEntries(node.db, entries, context(node)).applied.length;
+    if (moved === 0) return;
+  }
+  throw new Error("sync did not settle in 20 rounds");
+}
+
+describe("a cut", () => {
+  test("is the same on a device that took a page whole and one that took it in pieces", async () => {
+    let quarantines = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        // Two pages in three hold equivocation or revocations.
+        pageOf(2),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.nat(),
+        async (entries, cuts, seedOfOrder, proofsAt) => {
+          const whole = openTestNode(30);
+          const pieces = openTestNode(31);
+          ingestEntries(whole.db, entries, context(whole));
+          // The other takes the entries in pieces, in another order, and the first's
+          // proofs at some point among them.
+          const order = shuffled([...entries], seedOfOrder);
+          const bounds = [...new Set(cuts.map((cut) => cut % (order.length + 1)))].sort(
+            (x, y) => x - y,
+          );
+          const slices = [0, ...bounds, order.length].flatMap((start, i, all) =>
+            i + 1 < all.length ? [order.slice(start, all[i + 1])] : [],
+          );
+          const proofsBefore = proofsAt % (slices.length + 1);
+          slices.forEach((slice, i) => {
+            if (i === proofsBefore) passProofs(whole, pieces);
+            ingestEntries(pieces.db, slice, context(pieces));
+          });
+          settle(whole, pieces, entries);
+          const there = held(whole);
+          if (there.quarantined.length > 0) quarantines++;
+          expect(held(pieces)).toEqual(there);
+          for (const node of [whole, pieces])
+            expect(verifyNow(node.db.$client, node.seal, zoneDoc.id).problems).toEqual([]);
+          whole.db.$client.close();
+          pieces.db.$client.close();
+        },
+      ),
+      { numRuns: 80 },
+    );
+    // Many pages quarantined someone: the property is about cuts, not only about order.
+    expect(quarantines).toBeGreaterThan(5);
+  }, 180_000);
+});
