@@ -234,8 +234,8 @@ describe("ingestEntries", () => {
   });
 
   test("a cut sets aside the devices its history admitted, with their changesets, as where the proof came first", () => {
-    const [a, c, e, f] = zoneOf("a", "c", "e", "f");
-    for (const to of [c, e, f]) syncInto(a, to);
+    const [a, c, e, f, g] = zoneOf("a", "c", "e", "f", "g");
+    for (const to of [c, e, f, g]) syncInto(a, to);
     // c signs #1, then two #2: one admits n (an owner-signed document c carries), the
     // other does not. n writes once it is admitted.
     const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
@@ -305,15 +305,22 @@ describe("ingestEntries", () => {
       [first, admits, byN, other].map((x) => x.bytes),
       context(f),
     );
+    // g takes the history that admits n and n's write, then the proof from a peer.
+    ingestEntries(
+      g.db,
+      [first, admits, byN].map((x) => x.bytes),
+      context(g),
+    );
+    expect(receiveProofs(g.db, [proof], context(g))).toBe(1);
     // Everywhere n is no member, and nothing it wrote is held: the state verifies.
     const expected = {
-      members: ["a", "c", "e", "f"],
+      members: ["a", "c", "e", "f", "g"],
       vector: Object.fromEntries(versionVector(e.db)),
       values: { "apps/kept": '"1"' },
       problems: [],
     };
     expect(expected.vector[nId]).toBeUndefined();
-    for (const to of [a, e, f]) expect(held(to)).toEqual(expected);
+    for (const to of [a, e, f, g]) expect(held(to)).toEqual(expected);
   });
 
   test("a revocation sets aside the devices the revoked device admitted past its cut", () => {
