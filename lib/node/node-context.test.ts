@@ -58,14 +58,24 @@ describe("NodeContext's change signals", () => {
       }));
     expect(await standingOfA()).toBe("member");
 
-    // a signs another changeset #1: the page applies nothing, and quarantines a.
+    // a writes #2, which b takes, then signs another #2 after the same #1: the page applies
+    // nothing, and quarantines a. (Not a second #1: that cut would set aside the zone's
+    // founding changeset, a's and b's documents with it, and a would be no member at all.)
+    const second = appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "apps/second", value: "1" }],
+      2000,
+    );
+    expect((await node.ingest([second.bytes], "a")).applied).toHaveLength(1);
+    expect(await standingOfA()).toBe("member");
     const twin = signChangeset(
       {
         zone: zone.id,
         author: aId,
-        seq: 1,
-        prev: founding.prev,
-        hlc: { ms: founding.hlc.ms, counter: founding.hlc.counter + 1 },
+        seq: 2,
+        prev: founding.hash,
+        hlc: { ms: second.hlc.ms, counter: second.hlc.counter + 1 },
         ops: [{ key: "apps/twin", value: "1" }],
       },
       a.key,
