@@ -327,3 +327,26 @@ describe("equivocation proofs in exchanges", () => {
     );
   });
 });
+
+describe("heads in pull requests", () => {
+  const heads = new Map<DeviceId, Uint8Array>([
+    [deviceA, new Uint8Array(32).fill(7)],
+    [deviceB, new Uint8Array(32).fill(8)],
+  ]);
+
+  test("round-trip, and none is no field (what an older device sends and reads)", () => {
+    expect(decodePullRequest(encodePullRequest({ have, heads }))).toEqual({ have, heads });
+    expect(encodePullRequest({ have, heads: new Map() })).toEqual(encodePullRequest({ have }));
+  });
+
+  test("refuses heads that are not device ids each with a hash of 32 bytes", () => {
+    const pull = (value: unknown) => () =>
+      decodePullRequest(encodeCbor({ v: SYNC_VERSION, have: haveRecord, heads: value }));
+    expect(refusal(pull([]))).toBe("heads must be a map");
+    expect(refusal(pull({ nobody: new Uint8Array(32) }))).toBe(
+      "heads name something that is not a device id",
+    );
+    expect(refusal(pull({ [deviceA]: new Uint8Array(31) }))).toBe("a head is a hash of 32 bytes");
+    expect(refusal(pull({ [deviceA]: "x".repeat(32) }))).toBe("a head is a hash of 32 bytes");
+  });
+});

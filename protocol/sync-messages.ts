@@ -4,7 +4,7 @@
  * exchange learns what the other lacks and can send it: a device that cannot be called
  * (behind NAT) still delivers everything through the calls it makes.
  *
- *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?, proofsHave?}
+ *   pull request  {v: 1, have, presence?, presenceAgesMs?, factsHave?, incomplete?, proofsHave?, heads?}
  *   entries       {v: 1, have, entries: [changeset entry bytes, ...], more: bool, presence?, presenceAgesMs?, facts?, factsHave?, checkpoint?, proofs?, proofsHave?}
  *   ack           {v: 1, have, applied: n, rejected: n, presence?, presenceAgesMs?}
  *   earlier       {v: 1, author, below}      (answered with entries: author's changesets < below)
@@ -20,6 +20,11 @@
  * `proofsHave` names the devices the sender holds an equivocation proof of (with its seq),
  * and `proofs` are the proofs (protocol/equivocation.ts) it holds that the other side
  * did not name: a device caught equivocating anywhere is quarantined everywhere.
+ * `heads`, in a pull request, is the hash of the asker's last changeset of each author (the
+ * seq its `have` names): an answerer holding a different changeset of that author at that
+ * seq sends it with the entries, so two histories of one length (a device that signed two
+ * different changesets after the same one, one to each peer, and stopped) are found too,
+ * where comparing seqs alone never sends anything (lib/sync/exchange.ts differingHeads).
  * `earlier` asks for an author's changesets below a seq, the highest first, a bounded few:
  * what a device that met a broken chain asks, to find where the two histories part and
  * form the proof (lib/sync/fork-search.ts); an older device does not know the route.
@@ -35,7 +40,7 @@
  */
 
 import { decodeCbor, encodeCbor } from "./cbor.ts";
-import { MAX_CHANGESET_BYTES } from "./changeset.ts";
+import { HASH_BYTES, MAX_CHANGESET_BYTES } from "./changeset.ts";
 import { MAX_OFFER_BYTES } from "./checkpoint.ts";
 import { MAX_FACTS_BYTES } from "./device-facts.ts";
 import { MAX_PROOF_BYTES } from "./equivocation.ts";
@@ -80,6 +85,8 @@ export interface PullRequest
   readonly have: VersionVector;
   /** The asker holds changesets past gaps it has no checkpoint for: offer it one. */
   readonly incomplete?: boolean;
+  /** The hash of the asker's last changeset of each author (at the seq `have` names). */
+  readonly heads?: ReadonlyMap<DeviceId, Uint8Array>;
 }
 
 export interface EntriesMessage extends WithPresence, WithFacts, WithProofs {
@@ -105,6 +112,9 @@ export function encodePullRequest(request: PullRequest): Uint8Array {
     ...factsFields(request),
     ...(request.incomplete ? { incomplete: true } : {}),
     ...proofsFields(request),
+    ...(request.heads && request.heads.size > 0
+      ? { heads: Object.fromEntries(request.heads) }
+      : {}),
   });
 }
 
@@ -117,7 +127,24 @@ export function decodePullRequest(bytes: Uint8Array): PullRequest {
     ...(factsHave ? { factsHave } : {}),
     ...(message.incomplete === true ? { incomplete: true } : {}),
     ...decodeProofsHave(message),
+    ...(message.heads === undefined ? {} : { heads: decodeHeads(message.heads) }),
   };
+}
+
+function decodeHeads(value: unknown): Map<DeviceId, Uint8Array> {
+  const heads = Object.entries(requireRecord(value, "heads"));
+  check(heads.length <= MAX_VECTOR_DEVICES, `heads name at most ${MAX_VECTOR_DEVICES} devices`);
+  return new Map(
+    heads.map(([device, hash]) => {
+      const id = parseDeviceId(device);
+      check(id !== undefined, "heads name something that is not a device id");
+      check(
+        hash instanceof Uint8Array && hash.length === HASH_BYTES,
+        `a head is a hash of ${HASH_BYTES} bytes`,
+      );
+      return [id, hash];
+    }),
+  );
 }
 
 export function encodeEntries(message: EntriesMessage): Uint8Array {

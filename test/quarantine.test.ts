@@ -2,15 +2,18 @@
  * A device that signs two histories (a home put back from an older copy signs seqs its
  * peers already know) is quarantined on every device, the same way: the device that meets
  * a broken chain asks for what lies below it and forms the proof (the fork point), the
- * proof travels with sync, and every device sets aside what the device signed from the
- * fork on, so all hold the same state. Real daemons: x, z and w follow y, whose key the
- * test signs the fork with; no device is ever given both halves by the test.
+ * proof travels with sync, and every device refuses what the device signs from the fork
+ * on. Nothing is dropped: what a device took past the fork before the proof stays there
+ * until a later write to the same key replaces it. Real daemons: x, z and w follow y,
+ * whose key the test signs the fork with; no device is ever given both halves by the test.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Changeset } from "../protocol/changeset.ts";
+import { makeProof } from "../protocol/equivocation.ts";
 import {
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -32,6 +35,7 @@ let x: Daemon;
 let z: Daemon;
 let w: Daemon;
 let y: Member;
+let yHome: string;
 let a: Changeset[];
 let b: Changeset[];
 
@@ -74,21 +78,9 @@ async function quarantinedOn(name: string, daemon: Daemon): Promise<YSays> {
   );
 }
 
-/** Waits until every daemon holds y's changesets up to `seq` and no further, and the same state. */
-async function sameState(
-  daemons: readonly Daemon[],
-  seq: number,
-): Promise<Record<string, unknown>> {
-  return waitFor(
-    "the devices to hold the same state, y's cut at the fork",
-    async () => {
-      const states = await Promise.all(daemons.map((d) => userState(d.home)));
-      const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
-      const heads = daemons.map((d) => headOf(d.home, y.id));
-      return same && heads.every((head) => head === seq) ? states[0] : undefined;
-    },
-    20_000,
-  );
+/** What `daemon` holds of y: its head, and the value of the key the two histories write. */
+async function heldOf(daemon: Daemon): Promise<{ head: number; fork: unknown }> {
+  return { head: headOf(daemon.home, y.id), fork: (await userState(daemon.home))["test/fork"] };
 }
 
 /** Waits until `daemon` says of y what `other` says: y quarantined, for the same seq. */
@@ -127,7 +119,8 @@ beforeAll(async () => {
     20_000,
   );
   await yDaemon.stop();
-  y = await actAs(yDaemon.home);
+  yHome = yDaemon.home;
+  y = await actAs(yHome);
   // Two histories from the same seq on: a is one, b the other (one longer).
   const { seq, prev } = y.next();
   const branch = (tag: string, length: number) => {
@@ -148,7 +141,7 @@ beforeAll(async () => {
 });
 
 describe("a device that signed two histories", () => {
-  test("is quarantined on every device from a broken chain, and all hold the same state", async () => {
+  test("is quarantined on every device from a broken chain; each keeps what it took, and takes nothing more of it", async () => {
     // x (and w, from x) take b while z is away; then z alone takes a.
     await z.stop();
     expect(
@@ -175,11 +168,23 @@ describe("a device that signed two histories", () => {
     x = await restart(x);
     const fork = (a[0] as Changeset).seq;
     const onZ = await quarantinedOn("z", z);
-    expect(onZ.quarantined).toEqual([{ device: "y", seq: fork, keptThroughSeq: fork - 1 }]);
+    expect(onZ.quarantined).toEqual([{ device: "y", seq: fork }]);
     expect(await agrees("x", x, onZ)).toEqual(onZ);
-    // Both set aside both histories from the fork on: the same state, whichever they took.
-    const state = await sameState([x, z], fork - 1);
-    expect(state["test/fork"]).toBeUndefined();
+    // Nothing is dropped, and neither takes the other's history: each holds what it took.
+    expect(await heldOf(x)).toEqual({ head: fork + 2, fork: expect.stringMatching(/^b/) });
+    expect(await heldOf(z)).toEqual({ head: fork + 1, fork: expect.stringMatching(/^a/) });
+    // What y signs now, after either history, is taken nowhere: its requests are refused
+    // (a member passing it on is refused it too: lib/sync/ingest.test.ts).
+    const after = (from: Changeset) =>
+      y.changeset([{ key: "test/fork", value: '"after"' }], { seq: from.seq + 1, prev: from.hash })
+        .bytes;
+    for (const [daemon, from] of [
+      [x, b[2]],
+      [z, a[1]],
+    ] as const)
+      await expect(y.push(daemon, [after(from as Changeset)])).rejects.toThrow("quarantined");
+    expect(await heldOf(x)).toEqual({ head: fork + 2, fork: expect.stringMatching(/^b/) });
+    expect(await heldOf(z)).toEqual({ head: fork + 1, fork: expect.stringMatching(/^a/) });
   });
 
   test("and stays so, and spreads, after the device that saw both is gone", async () => {
@@ -189,24 +194,115 @@ describe("a device that signed two histories", () => {
     const onZ = await whatSays(z.home);
     expect(onZ.status).toBe("quarantined");
     expect(await agrees("w", w, onZ)).toEqual(onZ);
-    await sameState([z, w], (a[0] as Changeset).seq - 1);
+    const fork = (a[0] as Changeset).seq;
+    expect(await heldOf(w)).toEqual({ head: fork + 2, fork: expect.stringMatching(/^b/) });
+    expect(await heldOf(z)).toEqual({ head: fork + 1, fork: expect.stringMatching(/^a/) });
   });
 
-  test("revoked, every device drops both its histories from the fork on, and all agree again", async () => {
-    // The owner key's device comes back, and revokes y.
+  test("revoked, it drops nothing below what the zone holds; a later write to the key makes all agree", async () => {
+    // The owner key's device comes back, and revokes y: the revocation keeps what x holds.
     x = await restart(x);
     const fork = (a[0] as Changeset).seq;
     await buckyJson(["devices", "revoke", "y", "--home", x.home]);
+    await waitFor(
+      "z and w to hold the revocation",
+      async () => {
+        const held = await Promise.all(
+          [z, w].map((d) =>
+            buckyJson<{ value: unknown }>(["state", "get", "devices/y/revoked", "--home", d.home])
+              .then(() => true)
+              .catch(() => false),
+          ),
+        );
+        return held.every(Boolean) ? true : undefined;
+      },
+      20_000,
+    );
+    expect(await heldOf(z)).toEqual({ head: fork + 1, fork: expect.stringMatching(/^a/) });
+    // A later write to the same key replaces what either history wrote, on every device.
+    await buckyJson(["state", "set", "test/fork", '"settled"', "--home", x.home]);
     const agreed = await waitFor(
       "x, z and w to hold the same state again",
       async () => {
         const states = await Promise.all([x, z, w].map((d) => userState(d.home)));
         const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
-        const heads = [x, z, w].map((d) => headOf(d.home, y.id));
-        return same && heads.every((head) => head === fork - 1) ? states[0] : undefined;
+        return same ? states[0] : undefined;
       },
       20_000,
     );
-    expect(agreed?.["test/fork"]).toBeUndefined();
+    expect(agreed?.["test/fork"]).toBe("settled");
+  });
+
+  test("the device itself, once it holds the proof, still starts and writes nothing, saying what to do", async () => {
+    const proof = makeProof((a[0] as Changeset).bytes, (b[0] as Changeset).bytes);
+    const db = new Database(join(yHome, "state.db"));
+    try {
+      db.query(
+        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, 0, ?, ?)",
+      ).run(y.id, proof.seq, proof.halves[0].bytes, proof.halves[1].bytes);
+    } finally {
+      db.close();
+    }
+    const yDaemon = await startDaemon(yHome);
+    try {
+      const refused = await bucky(["state", "set", "test/own", "1", "--home", yHome, "--json"]);
+      expect(refused.exitCode).not.toBe(0);
+      expect(JSON.parse(refused.stderr).error).toMatchObject({
+        code: "E_PERMISSION",
+        message: expect.stringContaining("this device is quarantined"),
+        hint: expect.stringContaining("bucky devices revoke"),
+      });
+    } finally {
+      await yDaemon.stop();
+    }
+  });
+});
+
+describe("a device that signed two histories of one length", () => {
+  test("is quarantined on every device: a peer holding another head at the asker's seq sends it", async () => {
+    const zone = await startZone(["p", "q", "v"]);
+    const p = zone.get("p") as Daemon;
+    const q = zone.get("q") as Daemon;
+    const vDaemon = zone.get("v") as Daemon;
+    const vId = (await buckyJson<{ device: { id: string } }>(["status", "--home", vDaemon.home]))
+      .device.id;
+    await waitFor(
+      "v's history everywhere",
+      () => {
+        const head = headOf(vDaemon.home, vId);
+        return [p, q].every((d) => headOf(d.home, vId) === head) ? true : undefined;
+      },
+      20_000,
+    );
+    await vDaemon.stop();
+    const v = await actAs(vDaemon.home);
+    // One changeset to p, another of the same seq after the same one to q, then silence:
+    // neither holds a seq the other lacks.
+    const one = v.changeset([{ key: "test/even", value: '"p"' }]);
+    const other = v.changeset([{ key: "test/even", value: '"q"' }]);
+    expect((await v.push(p, [one.bytes])).applied).toBe(1);
+    expect((await v.push(q, [other.bytes])).applied).toBe(1);
+    const says = async (daemon: Daemon) => {
+      const status = await buckyJson<{ quarantined?: unknown[] }>([
+        "status",
+        "--home",
+        daemon.home,
+      ]);
+      return status.quarantined ?? [];
+    };
+    for (const [name, daemon] of [
+      ["p", p],
+      ["q", q],
+    ] as const)
+      expect(
+        await waitFor(
+          `${name} to quarantine v`,
+          async () => {
+            const notes = await says(daemon);
+            return notes.length > 0 ? notes : undefined;
+          },
+          20_000,
+        ),
+      ).toEqual([{ device: "v", seq: one.seq }]);
   });
 });

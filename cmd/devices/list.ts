@@ -25,7 +25,10 @@ export default defineBuckyCommand({
             : "";
       return [d.name, d.status, seen, route];
     });
-    const notes = devices.flatMap((d) => (d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []));
+    const notes = devices.flatMap((d) => [
+      ...(d.quarantinedFrom === null ? [] : [quarantineNote(d.name, d.quarantinedFrom)]),
+      ...(d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []),
+    ]);
     return [table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows), ...notes].join("\n");
   },
 });
@@ -37,4 +40,9 @@ export default defineBuckyCommand({
 function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
   const figures = ahead.figures.map((f) => `${f.seconds} s ahead of the clock on ${f.by}`);
   return `! ${name}'s clock is ${figures.join(", ")} (as each says): its changes are refused until its time is set right`;
+}
+
+/** A device proven to have signed two histories: what every device refuses, and what to do. */
+function quarantineNote(name: string, seq: number): string {
+  return `! ${name} is quarantined: it signed two histories from changeset #${seq} on, and no device takes its changes from there on; revoke it (\`bucky devices revoke ${name}\`) and join it again from a fresh home`;
 }

@@ -29,6 +29,7 @@ import { isEvidence } from "../state/evidence.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { dropPastCut } from "../sync/cut.ts";
+import { provenForks } from "../sync/held-proofs.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { type Candidate, checkpointPass } from "./candidate.ts";
 
@@ -98,9 +99,9 @@ export interface Fetched {
 /**
  * Makes a fetched checkpoint this device's state: its rows, then this device's changesets
  * past its frontier applied on top, last writer wins; the changesets it keeps are stored;
- * a revoked or quarantined device's changesets past its cut (and past the checkpoint)
- * dropped, with those of the devices that history admitted (lib/sync/cut.ts). Returns
- * false, changing nothing, when this device already holds it or a newer one.
+ * a revoked device's changesets past its cut (and past the checkpoint) dropped, with those
+ * of the devices that history admitted (lib/sync/cut.ts). Returns false, changing
+ * nothing, when this device already holds it or a newer one.
  */
 export function adoptFetched(
   db: StateDb,
@@ -184,8 +185,9 @@ export function adoptFetched(
         applyChangeset(sqlite, tally, changeset);
       }
 
-      // A revocation the state now holds, or a quarantine, drops what the device wrote past its cut.
-      // What that sets aside may have admitted devices: they go with it (lib/sync/cut.ts).
+      // A revocation the state now holds drops what the device wrote past its cut (a
+      // quarantine drops nothing). What that sets aside may have admitted devices: they go
+      // with it (lib/sync/cut.ts).
       const membership = () =>
         membershipFromRows(
           sqlite
@@ -194,21 +196,14 @@ export function adoptFetched(
             )
             .all(),
           zone,
-          new Map(
-            sqlite
-              .query<{ device_id: string; seq: number }, []>(
-                "SELECT device_id, seq FROM quarantine",
-              )
-              .all()
-              .map((row) => [row.device_id, row.seq]),
-          ),
+          provenForks(db, zone),
           frontier,
         );
       let members = membership();
       for (const id of [...members.byId.keys()]) {
         // A device an earlier cut here took out of the zone has nothing left to drop.
         const member = members.byId.get(id);
-        if (member?.keptThroughSeq === undefined) continue;
+        if (member?.revokedAfterSeq === undefined) continue;
         if (dropPastCut(db, tally, member, { log, membership }).length > 0) members = membership();
       }
 

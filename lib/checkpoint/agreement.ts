@@ -77,7 +77,7 @@ export function unionOf(a: Membership, b: Membership): Membership {
             quarantined: known.quarantined || member.quarantined,
             ...lowest("revokedAfterSeq", known.revokedAfterSeq, member.revokedAfterSeq),
             ...lowest("forkSeq", known.forkSeq, member.forkSeq),
-            ...lowest("keptThroughSeq", known.keptThroughSeq, member.keptThroughSeq),
+            ...lowest("refusedFromSeq", known.refusedFromSeq, member.refusedFromSeq),
           }
         : member,
     );

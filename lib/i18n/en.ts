@@ -237,9 +237,9 @@ export const en = {
     /** A member's `--purge`, which the owner did not authorise: nothing was deleted. */
     purgeUngranted: (p: { app: string; writtenBy: string }) =>
       `${p.app} was removed with --purge by ${p.writtenBy}, which the owner did not authorise: its data is kept on every device. To delete it, run \`bucky app remove ${p.app} --purge\` on the device holding the owner key; or leave it, and nothing is lost.`,
-    /** A device caught signing two histories: every device sets aside its changes from the fork on. */
-    deviceQuarantined: (p: { device: string; seq: number; keptThroughSeq: number }) =>
-      `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. Every device keeps its changes up to #${p.keptThroughSeq} and sets aside the rest. Revoke it (\`bucky devices revoke ${p.device}\` on the device holding the owner key), then join it again from a fresh home.`,
+    /** A device caught signing two histories: every device refuses its changes from the fork on. */
+    deviceQuarantined: (p: { device: string; seq: number }) =>
+      `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. No device takes its changes from #${p.seq} on, nor anything it writes now; what some devices took past #${p.seq} before they knew stays there until a later change to the same thing replaces it. Revoke it (\`bucky devices revoke ${p.device}\` on the device holding the owner key), then join it again from a fresh home.`,
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
     brokenChain: (p: { device: string; peer: string; seq: number }) =>
       `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,

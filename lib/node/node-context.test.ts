@@ -59,8 +59,7 @@ describe("NodeContext's change signals", () => {
     expect(await standingOfA()).toBe("member");
 
     // a writes #2, which b takes, then signs another #2 after the same #1: the page applies
-    // nothing, and quarantines a. (Not a second #1: that cut would set aside the zone's
-    // founding changeset, a's and b's documents with it, and a would be no member at all.)
+    // nothing, and quarantines a.
     const second = appendLocalChangeset(
       a.db,
       { zone: zone.id, name: "a", key: a.key, seal: a.seal },
@@ -85,6 +84,14 @@ describe("NodeContext's change signals", () => {
     expect(standingOf(node.membership(), aId)).toBe("quarantined");
     expect(await standingOfA()).toBe("quarantined");
     memo.stop();
+    // What b took of a past the fork stays here, and goes to no peer: not with a push after
+    // a local change (where the peer said nothing of its proofs), nor to one lacking the proof.
+    expect(versionVector(node.db).get(aId)).toBe(2);
+    for (const theirs of [undefined, new Map()])
+      expect(
+        entriesMissingFrom(node.db, new Map([[aId, 1]]), undefined, node.withheldFrom(theirs))
+          .entries,
+      ).toEqual([]);
   });
 
   test("a changeset refused for its time names no clock: its hybrid clock carries others' time", async () => {

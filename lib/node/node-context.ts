@@ -30,7 +30,7 @@ import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { BrokenChains } from "../sync/broken-chains.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
-import { proofsLacking, proofsVector, receiveProofs } from "../sync/equivocation.ts";
+import { proofsLacking, proofsNamed, proofsVector, receiveProofs } from "../sync/equivocation.ts";
 import { changesetsBelow } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
@@ -477,9 +477,22 @@ export class NodeContext {
     });
   }
 
-  /** The devices this node holds an equivocation proof of, to tell a peer. */
+  /** The devices this node holds an equivocation proof of (in effect or not), to tell a peer. */
   proofsHave(): VersionVector {
-    return proofsVector(this.membership());
+    return proofsNamed(this.db, this.zoneId);
+  }
+
+  /**
+   * Of each author, the seq from which no changeset is sent to a peer: the lower of this
+   * node's proof of it and the peer's (`theirs`, what it said it holds, when it said).
+   * A quarantined device's changesets from its fork on go to nobody: a peer that holds
+   * the proof refuses them, and one that lacks it gets the proof with them.
+   */
+  withheldFrom(theirs: VersionVector | undefined): VersionVector {
+    const withheld = new Map(proofsVector(this.membership()));
+    for (const [author, seq] of theirs ?? [])
+      withheld.set(author, Math.min(seq, withheld.get(author) ?? Number.POSITIVE_INFINITY));
+    return withheld;
   }
 
   /** The equivocation proofs held that a peer, by what it says it has, lacks. */
@@ -489,8 +502,8 @@ export class NodeContext {
 
   /**
    * Takes the equivocation proofs a peer sent (those that verify, of a member, of a lower
-   * seq than any held, not past its revocation's cut): each quarantines its device here,
-   * as if both halves had met here, and drops what it signed past the cut.
+   * seq than any held): each not past its revocation's cut quarantines its device here, as
+   * if both halves had met here: what it signed from the fork on is refused, none dropped.
    */
   receiveProofs(records: readonly Uint8Array[] | undefined, source: string): void {
     if (!records?.length) return;
@@ -500,7 +513,7 @@ export class NodeContext {
         nowMs: this.now(),
         log: this.log,
         source,
-        seal: this.zone.seal,
+        membership: this.membership(),
       }),
     );
     if (kept === 0) return;

@@ -391,16 +391,24 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       followRelays();
       facts.remeasure();
     });
-    // After the sync loop starts, so the peers hear of it at once.
-    publishDeviceInfo(node, {
-      addrs: addresses,
-      cert: certificate,
-      version: options.version,
-      requestAuth: REQUEST_AUTH_VERSION,
-    });
-    forgetOldHeartbeat(node);
-    forgetExpiredSignOuts(node);
-    tidyInviteRecords(node);
+    // A device proven to have signed two histories writes nothing (every peer refuses it):
+    // it still starts, so that its status says so and what to do.
+    const quarantinedFrom = node.membership().byId.get(node.deviceId)?.forkSeq;
+    if (quarantinedFrom === undefined) {
+      // After the sync loop starts, so the peers hear of it at once.
+      publishDeviceInfo(node, {
+        addrs: addresses,
+        cert: certificate,
+        version: options.version,
+        requestAuth: REQUEST_AUTH_VERSION,
+      });
+      forgetOldHeartbeat(node);
+      forgetExpiredSignOuts(node);
+      tidyInviteRecords(node);
+    } else
+      log.error("this device is quarantined: it writes nothing to the zone", {
+        fromSeq: quarantinedFrom,
+      });
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),

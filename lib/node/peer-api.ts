@@ -30,7 +30,7 @@ import { ndnRoutes } from "../ndn/serve.ts";
 import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
-import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { differingHeads, entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
 import { admitMember } from "./admit-member.ts";
@@ -141,16 +141,24 @@ export function createPeerApp(
 
   app.post("/v1/sync/pull", (c) => {
     const request = decode(() => decodePullRequest(c.get("body")));
-    const { have, factsHave, proofsHave } = request;
+    const { have, factsHave, proofsHave, heads } = request;
     node.receivePresence(request);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
+    // None of a quarantined author from its fork on (the asker's proof or this node's).
+    const withheld = node.withheldFrom(proofsHave);
+    const page = () => {
+      const missing = entriesMissingFrom(node.db, have, PAGE_BYTES, withheld);
+      // A head of the asker's that differs from what this device holds at its seq: the
+      // other half of a fork of one length, sent first (protocol/sync-messages.ts `heads`).
+      const differing = differingHeads(node.db, have, heads, withheld);
+      return { ...missing, entries: [...differing, ...missing.entries] };
+    };
     return cbor(
       encodeEntries({
         ...(offer
           ? { have: versionVector(node.db), entries: [], more: false, checkpoint: offer }
-          : // None of an author from the seq the asker holds a proof of: it takes none of those.
-            entriesMissingFrom(node.db, have, PAGE_BYTES, proofsHave)),
+          : page()),
         ...node.presence(),
         facts: node.factsFor(factsHave),
         factsHave: node.factsHave(),

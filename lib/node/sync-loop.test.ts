@@ -25,8 +25,10 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "offer" | "sync" = "refuse";
+let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" = "refuse";
 let asked = 0;
+/** The paths b was asked, in order. */
+const paths: string[] = [];
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
@@ -34,6 +36,14 @@ const server = Bun.serve({
   async fetch(request) {
     await request.arrayBuffer();
     asked++;
+    const path = new URL(request.url).pathname;
+    paths.push(path);
+    // "no-earlier": it syncs, but fails the search for a fork (its disk, a bug of its own).
+    if (answer === "no-earlier" && path === "/v1/sync/earlier")
+      return Response.json(
+        { error: { code: "E_IO", message: "the disk is full: bucky cannot save anything to it" } },
+        { status: 500 },
+      );
     if (answer === "refuse")
       return Response.json(
         { error: { code: "E_PERMISSION", message: "this device is not a member here" } },
@@ -48,7 +58,7 @@ const server = Bun.serve({
     // "offer": a checkpoint to fetch first, which the asker finds does not check out.
     const checkpoint = answer === "offer" ? { checkpoint: new Uint8Array([1]) } : {};
     return new Response(
-      new URL(request.url).pathname === "/v1/sync/pull"
+      path === "/v1/sync/pull"
         ? encodeEntries({ have, entries: [], more: false, ...checkpoint })
         : encodeAck({ have, applied: 0, rejected: 0 }),
     );
@@ -224,6 +234,33 @@ describe("the sync loop, with a peer that refuses", () => {
       },
       async () => {},
     );
+  });
+
+  test("a fork search that fails holds back nothing else of the exchange, and is asked again", async () => {
+    answer = "no-earlier";
+    const node = nodeA([]);
+    // A broken chain of b's changesets met with b: this device looks for the fork with it.
+    const member = node.membership().byName.get("b");
+    if (!member) throw new Error("b is no member");
+    node.brokenChains.note("b", member, 5, Date.now());
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    const from = paths.length;
+    sync.start();
+    try {
+      // b says it holds nothing: this device pushes what it lacks, whatever the search did.
+      await until(
+        "the search to be asked twice",
+        () => paths.slice(from).filter((path) => path === "/v1/sync/earlier").length >= 2,
+      );
+      const asked = paths.slice(from);
+      expect(asked.slice(0, 3)).toEqual(["/v1/sync/pull", "/v1/sync/push", "/v1/sync/earlier"]);
+      expect(node.brokenChains.notes(node.membership())).toEqual([
+        { device: "b", peer: "b", seq: 5 },
+      ]);
+    } finally {
+      await sync.stop();
+      answer = "refuse";
+    }
   });
 });
 

@@ -20,7 +20,7 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
-import { entriesMissingFrom, lacksAny, versionVector } from "../sync/exchange.ts";
+import { entriesMissingFrom, headHashes, lacksAny, versionVector } from "../sync/exchange.ts";
 import { searchFork } from "../sync/fork-search.ts";
 import type { NodeContext } from "./node-context.ts";
 import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
@@ -165,11 +165,12 @@ export class SyncLoop {
     if (running) return running;
     const exchange = this.call(peer, async () => {
       const { theirs, theirFacts, theirProofs } = await this.pull(peer);
-      await this.searchForks(peer);
       await this.sendMissing(peer, theirs, theirProofs, {
         facts: this.node.factsFor(theirFacts),
         proofs: this.node.proofsFor(theirProofs),
       });
+      // After the rest: a search that fails holds back nothing else of the exchange.
+      await this.searchForks(peer);
     }).finally(() => this.exchanging.delete(peer.id));
     this.exchanging.set(peer.id, exchange);
     return exchange;
@@ -208,6 +209,7 @@ export class SyncLoop {
         ...this.node.presence(),
         factsHave: this.node.factsHave(),
         proofsHave: this.node.proofsHave(),
+        heads: headHashes(this.node.db),
       });
       const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
       // A device proven to equivocate is quarantined before its changesets are looked at.
@@ -241,6 +243,7 @@ export class SyncLoop {
    */
   private async searchForks(peer: Peer): Promise<void> {
     for (const chain of this.node.brokenChains.toSearch(peer.name)) {
+      if (this.stopped) return;
       let answer: Uint8Array[] = [];
       try {
         const request = encodeEarlierRequest({ author: chain.author, below: chain.below });
@@ -248,7 +251,17 @@ export class SyncLoop {
           ...decodeEntries(await this.client.post(peer, "/v1/sync/earlier", request)).entries,
         ];
       } catch (error) {
-        if (!(error instanceof BuckyError) || error.code !== "E_NOT_FOUND") throw error;
+        if (!(error instanceof BuckyError || error instanceof ProtocolError)) throw error;
+        // Not known there (an older bucky): not asked again. Anything else: asked next round.
+        if (error instanceof BuckyError && error.code === "E_NOT_FOUND")
+          this.node.brokenChains.searched(chain, { kind: "none" });
+        else
+          this.node.log.debug("fork search failed; asked again next round", {
+            peer: peer.name,
+            device: chain.device,
+            error: error.message,
+          });
+        continue;
       }
       const found = searchFork(this.node.db, this.node.zoneId, chain.author, answer);
       this.node.brokenChains.searched(chain, found);
@@ -280,7 +293,7 @@ export class SyncLoop {
       const records = unsent.facts.length + unsent.proofs.length;
       if (!lacking && records === 0) return;
       const message = lacking
-        ? entriesMissingFrom(this.node.db, theirs, PAGE_BYTES, theirProofs)
+        ? entriesMissingFrom(this.node.db, theirs, PAGE_BYTES, this.node.withheldFrom(theirProofs))
         : { have: versionVector(this.node.db), entries: [], more: false };
       // What it lacks may be only what this device holds back (a quarantined device's).
       if (message.entries.length === 0 && records === 0) return;

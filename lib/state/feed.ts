@@ -12,6 +12,7 @@ import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
+import { provenForks } from "../sync/held-proofs.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -26,7 +27,8 @@ export interface Author {
 
 /**
  * Signs `ops` as this device's next changeset, stores and applies it. The write rules
- * every peer applies are checked first: a device never writes what others would refuse.
+ * every peer applies are checked first: a device never writes what others would refuse,
+ * nor anything once it is proven to have signed two histories (quarantined).
  * Its commit is durable when this returns (see durably).
  */
 export function appendLocalChangeset(
@@ -36,6 +38,16 @@ export function appendLocalChangeset(
   nowMs: number,
 ): Changeset {
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
+  const fork = provenForks(db, author.zone).get(authorId);
+  if (fork !== undefined) {
+    // Every peer holding the proof refuses what it signs from the fork on: a write here
+    // would hold only here, and be lost when it joins again.
+    throw new BuckyError(
+      "E_PERMISSION",
+      `this device is quarantined: it signed two different histories from changeset #${fork} on, and no device takes its changes any more`,
+      "Most often its home was put back from an older copy. On the device holding the owner key, revoke it (`bucky devices revoke <this device>`), then join it again from a fresh home (`bucky status` says the same).",
+    );
+  }
   for (const op of ops) {
     const problem = writeProblem(op, { name: author.name, id: authorId }, author.zone);
     if (problem) {

@@ -1,14 +1,19 @@
 /**
- * A cut is the same on every device, whatever order things reach it in: a device that
- * takes a page whole and one that takes it in pieces, in any order, with the proofs of
- * equivocation the first formed arriving at any point, end holding the same changesets,
- * the same state and the same quarantines once sync has run its rounds (each sends again
- * what the other may now take, and the proofs either lacks). Pages hold devices admitted,
- * writing and revoked, equivocation (the founder's too, its admissions with it), forged
- * changesets and strangers. fast-check prints the seed of a failure, and replays it.
+ * A revocation's cut is the same on every device, whatever order things reach it in, and
+ * a quarantine's refusal too: a device that takes a page whole and one that takes it in
+ * pieces, in any order, with the proofs of equivocation the first formed arriving at any
+ * point, once sync has run its rounds (each sends again what the other may now take, and
+ * the proofs either lacks): hold the same quarantines, both verify, and without a
+ * quarantine the same changesets and state. A quarantine drops nothing, so what one took
+ * past a fork before the proof reached it stays there; what both agree a quarantined
+ * device is refused from, both hold the same below, and one that had the proof first
+ * holds nothing of it from there on. Pages hold devices admitted, writing and revoked,
+ * equivocation (the founder's too), forged changesets and strangers. fast-check prints
+ * the seed of a failure, and replays it.
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import type { DeviceId } from "../../protocol/ids.ts";
 import { createLog } from "../log.ts";
 import { openTestNode, type TestNode } from "../state/test-db.ts";
 import { verifyNow } from "../state/verify.ts";
@@ -26,6 +31,15 @@ const context = (node: TestNode) => ({
   source: "peer",
   seal: node.seal,
 });
+
+/** The changesets `node` holds of `author`, from `fromSeq` up to below `belowSeq`. */
+function changesetsOf(node: TestNode, author: string, fromSeq: number, belowSeq: number) {
+  return node.db.$client
+    .query(
+      "SELECT seq, hex(hash) FROM changesets WHERE author = ? AND seq >= ? AND seq < ? ORDER BY seq",
+    )
+    .values(author, fromSeq, belowSeq);
+}
 
 /** What a device holds that sync must agree on: changesets, state, quarantines in effect. */
 function held(node: TestNode) {
@@ -55,8 +69,8 @@ function settle(a: TestNode, b: TestNode, entries: readonly Uint8Array[]): void 
   throw new Error("sync did not settle in 20 rounds");
 }
 
-describe("a cut", () => {
-  test("is the same on a device that took a page whole and one that took it in pieces", async () => {
+describe("a cut and a quarantine", () => {
+  test("agree on a device that took a page whole and one that took it in pieces", async () => {
     let quarantines = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -79,23 +93,51 @@ describe("a cut", () => {
             i + 1 < all.length ? [order.slice(start, all[i + 1])] : [],
           );
           const proofsBefore = proofsAt % (slices.length + 1);
+          let passedFirst = new Map<string, number>();
           slices.forEach((slice, i) => {
-            if (i === proofsBefore) passProofs(whole, pieces);
+            if (i === proofsBefore) {
+              passProofs(whole, pieces);
+              if (i === 0) passedFirst = proofsVector(loadMembership(pieces.db, zoneDoc.id));
+            }
             ingestEntries(pieces.db, slice, context(pieces));
           });
           settle(whole, pieces, entries);
           const there = held(whole);
-          if (there.quarantined.length > 0) quarantines++;
-          expect(held(pieces)).toEqual(there);
+          const here = held(pieces);
+          // Every device a member on both has the same standing on both (one the other
+          // never admitted, as when it had the founder's proof before the founding
+          // changeset, it cannot hold a proof of).
+          const members = [whole, pieces].map((node) => loadMembership(node.db, zoneDoc.id));
+          const onBoth = ([author]: [string, number]) =>
+            members.every((m) => m.byId.has(author as DeviceId));
+          expect(here.quarantined.filter(onBoth)).toEqual(there.quarantined.filter(onBoth));
           for (const node of [whole, pieces])
             expect(verifyNow(node.db.$client, node.seal, zoneDoc.id).problems).toEqual([]);
+          if (there.quarantined.length === 0) {
+            // No quarantine: the revocations' cuts alone, the same everywhere.
+            expect(here).toEqual(there);
+          } else {
+            quarantines++;
+            // Below what both refuse a quarantined device from, both hold the same of it.
+            for (const [author] of there.quarantined) {
+              const [a, b] = members.map((m) => m.byId.get(author));
+              if (a?.refusedFromSeq === undefined || a.refusedFromSeq !== b?.refusedFromSeq)
+                continue;
+              expect(changesetsOf(pieces, author, 0, a.refusedFromSeq)).toEqual(
+                changesetsOf(whole, author, 0, a.refusedFromSeq),
+              );
+            }
+            // One that had the proof before any entry took nothing from its fork on.
+            for (const [author, fork] of passedFirst)
+              expect(changesetsOf(pieces, author, fork, Number.MAX_SAFE_INTEGER)).toEqual([]);
+          }
           whole.db.$client.close();
           pieces.db.$client.close();
         },
       ),
       { numRuns: 80 },
     );
-    // Many pages quarantined someone: the property is about cuts, not only about order.
+    // Many pages quarantined someone: the property is about quarantines, not only about order.
     expect(quarantines).toBeGreaterThan(5);
   }, 180_000);
 });

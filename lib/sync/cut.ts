@@ -1,8 +1,11 @@
 /**
- * What a cut sets aside. A revocation or a quarantine keeps a device's changesets up to a
- * seq (Member.keptThroughSeq) and sets aside the rest, on every device, whatever order it
- * heard things in: what this device holds past the cut is dropped and the keys it wrote
- * recomputed. A device document that went with them may have been what made another
+ * What a revocation's cut sets aside. A revocation keeps a device's changesets up to a
+ * seq (Member.revokedAfterSeq: the owner's `lastSeq`, or the checkpoint's frontier) and
+ * sets aside the rest, on every device, whatever order it heard things in: what this
+ * device holds past the cut is dropped and the keys it wrote recomputed. A quarantine
+ * cuts nothing (it refuses: lib/sync/membership.ts): a cut a device's own signatures
+ * could trigger would let a stolen device erase what it wrote, its admissions and the
+ * zone's founding changeset with them, on every device. A device document that went with them may have been what made another
  * device a member (the device that admits a joiner writes its document): that device is
  * then no member, so its changesets go too (past what the checkpoint settled), and so on.
  * A device that heard of the cut first refuses them for that very reason (their author
@@ -32,16 +35,14 @@ export function dropPastCut(
   member: Member,
   context: CutContext,
 ): DeviceId[] {
-  if (member.keptThroughSeq === undefined) return [];
+  if (member.revokedAfterSeq === undefined) return [];
   const touched: DeviceId[] = [];
   let members = context.membership();
   let next: { member: Member; afterSeq: number; what: string }[] = [
     {
       member,
-      afterSeq: member.keptThroughSeq,
-      what: member.quarantined
-        ? "dropped changesets of a quarantined device"
-        : "dropped changesets of a revoked device",
+      afterSeq: member.revokedAfterSeq,
+      what: "dropped changesets of a revoked device",
     },
   ];
   while (next.length > 0) {

@@ -1,10 +1,12 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, spyOn, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import * as equivocation from "../../protocol/equivocation.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -17,7 +19,15 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
-import { proofsLacking, proofsVector, quarantineNotes, receiveProofs } from "./equivocation.ts";
+import {
+  proofsLacking,
+  proofsNamed,
+  proofsVector,
+  quarantineNotes,
+  receiveProofs,
+} from "./equivocation.ts";
+import { versionVector } from "./exchange.ts";
+import * as membershipModule from "./membership.ts";
 import { loadMembership, membershipFromRows } from "./membership.ts";
 
 afterAll(removeTestDatabases);
@@ -90,7 +100,7 @@ describe("equivocation proofs from peers", () => {
     expect(
       receiveProofs(third.db, proofsLacking(node.db, membership, new Map()), context(third)),
     ).toBe(1);
-    expect(quarantineNotes(membership)).toEqual([{ device: "liar", seq: 3, keptThroughSeq: 2 }]);
+    expect(quarantineNotes(membership)).toEqual([{ device: "liar", seq: 3 }]);
   });
 
   test("refuses, and passes on none of: a forged half, different prevs, two authors, a stranger's, another zone's", () => {
@@ -117,7 +127,7 @@ describe("equivocation proofs from peers", () => {
     expect(proofsLacking(node.db, membership, new Map())).toEqual([]);
   });
 
-  test("a proof past a revocation's cut changes nothing: not kept, not passed on, the device revoked", () => {
+  test("a proof past a revocation's cut changes nothing: kept and named to peers, not passed on, the device revoked", () => {
     const node = member(44);
     appendLocalChangeset(
       node.db,
@@ -138,27 +148,104 @@ describe("equivocation proofs from peers", () => {
     expect(receiveProofs(node.db, [proofOf(5)], context(node))).toBe(0);
     expect(receiveProofs(node.db, [proofOf(9)], context(node))).toBe(0);
     const membership = loadMembership(node.db, testZone.id);
-    expect(membership.byId.get(liarId)).toMatchObject({ quarantined: false, keptThroughSeq: 4 });
+    expect(membership.byId.get(liarId)).toMatchObject({
+      quarantined: false,
+      revokedAfterSeq: 4,
+      refusedFromSeq: 5,
+    });
     expect(proofsLacking(node.db, membership, new Map())).toEqual([]);
-    // One below it cuts lower: the two cuts combine as the lower.
+    // Named to peers all the same: one whose checkpoint puts it in effect (a frontier past
+    // the fork keeps the revoked device's changesets up to it) does not send it every round.
+    expect(proofsNamed(node.db, testZone.id)).toEqual(new Map([[liarId, 5]]));
+    // One below it refuses from lower: the lower of the two refusals holds.
     expect(receiveProofs(node.db, [proofOf(3)], context(node))).toBe(1);
     expect(loadMembership(node.db, testZone.id).byId.get(liarId)).toMatchObject({
       quarantined: true,
       forkSeq: 3,
-      keptThroughSeq: 2,
+      revokedAfterSeq: 4,
+      refusedFromSeq: 3,
     });
   });
 
-  test("a second first changeset does not cut below the adopted checkpoint: its frontier is kept", () => {
+  test("a second first changeset refuses the device from #1 on; a checkpoint changes nothing of that", () => {
     const rows = [{ key: "devices/liar/doc", value: testDeviceDocument(liar, "liar") }];
-    const cut = (frontier: number) =>
+    const standing = (frontier: number) =>
       membershipFromRows(
         rows,
         testZone.id,
         new Map([[liarId, 1]]),
         new Map([[liarId, frontier]]),
       ).byId.get(liarId);
-    expect(cut(0)).toMatchObject({ quarantined: true, forkSeq: 1, keptThroughSeq: 0 });
-    expect(cut(40)).toMatchObject({ quarantined: true, forkSeq: 1, keptThroughSeq: 40 });
+    expect(standing(0)).toMatchObject({ quarantined: true, forkSeq: 1, refusedFromSeq: 1 });
+    expect(standing(40)).toMatchObject({ quarantined: true, forkSeq: 1, refusedFromSeq: 1 });
+  });
+
+  test("a row of the quarantine table counts only if it is a proof of that device and seq that verifies", () => {
+    const node = member(45);
+    const meId = deviceIdFromPublicKey(node.key.publicKey);
+    const row = (device: string, seq: number, kept: Uint8Array, conflicting: Uint8Array) =>
+      node.db.$client
+        .query(
+          "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, 0, ?, ?)",
+        )
+        .run(device, seq, kept, conflicting);
+    // Whoever can write the database but not sign as a device: the liar's halves put
+    // under the honest device, and two changesets it never signed.
+    const a = signed(2, '"a"');
+    const b = signed(2, '"b"');
+    row(meId, 2, a.bytes, b.bytes);
+    const forged = b.bytes.slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    row(liarId, 2, a.bytes, forged);
+    const membership = loadMembership(node.db, testZone.id);
+    expect(membership.byId.get(meId)?.quarantined).toBe(false);
+    expect(membership.byId.get(liarId)?.quarantined).toBe(false);
+    expect(proofsNamed(node.db, testZone.id)).toEqual(new Map());
+    // The liar's own proof, stored as received, does count; the seq must be the proof's.
+    node.db.$client.run("DELETE FROM quarantine");
+    row(liarId, 1, a.bytes, b.bytes);
+    expect(loadMembership(node.db, testZone.id).byId.get(liarId)?.quarantined).toBe(false);
+    node.db.$client.run("DELETE FROM quarantine");
+    row(liarId, 2, a.bytes, b.bytes);
+    expect(loadMembership(node.db, testZone.id).byId.get(liarId)?.forkSeq).toBe(2);
+  });
+
+  test("a message of many proofs checks one an author, the lowest, its seq and membership first", () => {
+    const node = member(46);
+    const verified = spyOn(equivocation, "verifyProof");
+    const read = spyOn(membershipModule, "loadMembership");
+    try {
+      const many = Array.from({ length: 3000 }, (_, i) => proofOf(2 + (i % 50)));
+      const strangers = Array.from({ length: 1000 }, () => proofOf(2, stranger));
+      expect(receiveProofs(node.db, [...many, ...strangers], context(node))).toBe(1);
+      expect(verified).toHaveBeenCalledTimes(1);
+      expect(read.mock.calls.length).toBeLessThanOrEqual(1);
+      expect(proofsNamed(node.db, testZone.id)).toEqual(new Map([[liarId, 2]]));
+      // Again: held already, as low; nothing is verified.
+      expect(receiveProofs(node.db, many, context(node))).toBe(0);
+      expect(verified).toHaveBeenCalledTimes(1);
+    } finally {
+      verified.mockRestore();
+      read.mockRestore();
+    }
+  });
+
+  test("a device that learns it is itself quarantined writes nothing more: every peer would refuse it", () => {
+    const node = member(47);
+    const me = { zone: testZone.id, name: "me", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, me, [{ key: "apps/before", value: "1" }], 1500);
+    expect(receiveProofs(node.db, [proofOf(3, node.key)], context(node))).toBe(1);
+    const refused = (() => {
+      try {
+        appendLocalChangeset(node.db, me, [{ key: "apps/after", value: "1" }], 2000);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect((refused as BuckyError).code).toBe("E_PERMISSION");
+    expect((refused as BuckyError).message).toContain("quarantined");
+    expect((refused as BuckyError).hint).toContain("bucky devices revoke");
+    expect(versionVector(node.db).get(deviceIdFromPublicKey(node.key.publicKey))).toBe(2);
   });
 });

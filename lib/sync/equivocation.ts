@@ -7,11 +7,14 @@
  * proofs of a device, the one of the lower seq is kept, so every device ends holding the
  * same one and says the same of it.
  *
- * A quarantine is a cut, the same on every device whatever order things arrive in: what
- * the device signed from the fork on is set aside (dropped where applied, never taken or
- * passed on), what it signed below is kept and taken in any order. An adopted checkpoint
- * bounds the cut (membership), and a proof of a fork past a revocation's cut changes
- * nothing: it is not kept, not passed on.
+ * A quarantine is a refusal, the same on every device whatever order things arrive in:
+ * what the device signed from the fork on is neither taken nor passed on, what it signed
+ * below is taken in any order, and nothing is dropped (what a device applied past the
+ * fork before the proof reached it stays until a later write to the same key replaces
+ * it): a drop would let a stolen device erase its own history, its admissions and the
+ * zone's founding changeset with them, on every device, by signing a second one. A proof
+ * of a fork past a revocation's cut changes nothing: it is kept and named to peers (so
+ * they do not send it again), not passed on.
  */
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import {
@@ -25,20 +28,18 @@ import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts
 import { PAGE_BYTES, type VersionVector } from "../../protocol/sync-messages.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { Log } from "../log.ts";
-import type { StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { dropPastCut } from "./cut.ts";
+import { provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
 
 /**
- * A device quarantined, for `bucky status`: who, the seq its histories part at, and the
- * last seq of it the zone keeps (below the fork, or the adopted checkpoint's frontier).
+ * A device quarantined, for `bucky status`: who, and the seq its histories part at (every
+ * device refuses its changesets from there on).
  */
 export interface QuarantineNote {
   readonly device: string;
   readonly seq: number;
-  readonly keptThroughSeq: number;
 }
 
 /**
@@ -60,15 +61,23 @@ export function keepProof(db: StateDb, proof: EquivocationProof, nowMs: number):
 }
 
 /**
- * The devices quarantined, each with the seq of its proof: what to tell a peer this node
- * has. A proof of a device past its revocation's cut, or of one no longer a member, is
- * not in effect: it is not named, nor passed on.
+ * The devices quarantined, each with the seq of its proof. A proof of a device past its
+ * revocation's cut, or of one no longer a member, is not in effect: it is not passed on.
  */
 export function proofsVector(membership: Membership): Map<DeviceId, number> {
   const vector = new Map<DeviceId, number>();
   for (const member of membership.byId.values())
     if (member.forkSeq !== undefined) vector.set(member.id, member.forkSeq);
   return vector;
+}
+
+/**
+ * Every proof held that verifies, in effect or not, each device with its seq: what to tell
+ * a peer this node has, so that it does not send again one this node holds without effect
+ * (past a revocation's cut, as this device's checkpoint has it).
+ */
+export function proofsNamed(db: StateReader, zone: ZoneId): Map<DeviceId, number> {
+  return provenForks(db, zone);
 }
 
 /**
@@ -106,10 +115,14 @@ export function proofsLacking(
 
 /**
  * Takes the proofs a peer sent (or this device formed: lib/sync/fork-search.ts): each a
- * fork point of a member of this zone, both halves signed by its key, of a seq lower than
- * any proof held of it and not past its revocation's cut. Those are kept, and each
- * quarantines its device (said once, as an error), dropping what it signed past the cut
- * in the same transaction. Returns how many were kept: membership changed if any.
+ * fork point of a member of this zone (`membership`, as this device holds it), both halves
+ * signed by its key, of a seq lower than any proof held of it. Those are kept, and each
+ * not past its device's revocation's cut quarantines it (said once, as an error): its
+ * changesets from the fork on are refused from then on, none dropped. One
+ * proof an author a message at most (the lowest seq), and what is cheap is checked first
+ * (zone, member, seq), then the signatures, outside the write lock: a message of many
+ * proofs costs a signature check an author, and the write lock holds only the inserts.
+ * Returns how many devices it quarantined: membership changed if any.
  */
 export function receiveProofs(
   db: StateDb,
@@ -119,15 +132,27 @@ export function receiveProofs(
     nowMs: number;
     log: Log;
     source: string;
-    seal: StateSeal;
+    /** Who is a member, as this device holds it now (read here when not given). */
+    membership?: Membership;
   },
 ): number {
-  // Checked before the write lock is taken: a signature costs more than the write.
-  const valid: EquivocationProof[] = [];
+  const membership = context.membership ?? loadMembership(db, context.zone);
+  const held = provenForks(db, context.zone);
+  const lowest = new Map<DeviceId, EquivocationProof>();
   for (const bytes of records) {
     try {
       const proof = decodeProof(bytes);
-      if (proof.zone !== context.zone) continue;
+      if (proof.zone !== context.zone || !membership.byId.has(proof.device)) continue;
+      if (proof.seq >= (held.get(proof.device) ?? Number.POSITIVE_INFINITY)) continue;
+      const known = lowest.get(proof.device);
+      if (!known || proof.seq < known.seq) lowest.set(proof.device, proof);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+    }
+  }
+  const valid: EquivocationProof[] = [];
+  for (const proof of lowest.values()) {
+    try {
       verifyProof(
         proof,
         verifyKeyFromPublicKey(publicKeyOfId(proof.device, "device") as Uint8Array),
@@ -138,39 +163,34 @@ export function receiveProofs(
     }
   }
   if (valid.length === 0) return 0;
-  let kept = 0;
-  db.transaction(() => {
-    const tally = context.seal.tally(db.$client);
-    for (const proof of valid) {
-      const member = loadMembership(db, context.zone).byId.get(proof.device);
-      if (!member) continue;
-      if (member.forkSeq !== undefined && proof.seq >= member.forkSeq) continue;
-      // Past a revocation's cut a fork sets aside nothing more: the proof is no news.
-      if (member.revokedAfterSeq !== undefined && proof.seq > member.revokedAfterSeq) continue;
-      if (!keepProof(db, proof, context.nowMs)) continue;
-      kept++;
-      context.log.error(
-        "device quarantined: it signed two different changesets after the same one (a peer's proof)",
-        { device: member.name, seq: proof.seq, from: context.source },
-      );
-      const now = loadMembership(db, context.zone).byId.get(proof.device);
-      if (now)
-        dropPastCut(db, tally, now, {
-          log: context.log,
-          membership: () => loadMembership(db, context.zone),
-        });
-    }
-    tally.save();
-  }, IMMEDIATE);
-  return kept;
+  const kept = db.transaction(
+    () => valid.filter((proof) => keepProof(db, proof, context.nowMs)),
+    IMMEDIATE,
+  );
+  let quarantined = 0;
+  for (const proof of kept) {
+    const member = membership.byId.get(proof.device);
+    // Past its revocation's cut a fork refuses nothing the revocation did not: kept, no news.
+    if (member?.revokedAfterSeq !== undefined && proof.seq > member.revokedAfterSeq) continue;
+    quarantined++;
+    context.log.error(
+      "device quarantined: it signed two different changesets after the same one (a peer's proof)",
+      { device: member?.name, seq: proof.seq, from: context.source },
+    );
+  }
+  return quarantined;
 }
 
-/** The devices quarantined, by name, for `bucky status`: the same wherever the proof is. */
+/**
+ * The devices quarantined and not revoked, by name, for `bucky status`: the same wherever
+ * the proof is.
+ */
 export function quarantineNotes(membership: Membership): QuarantineNote[] {
   const notes: QuarantineNote[] = [];
   for (const member of membership.byId.values()) {
-    if (member.forkSeq === undefined || member.keptThroughSeq === undefined) continue;
-    notes.push({ device: member.name, seq: member.forkSeq, keptThroughSeq: member.keptThroughSeq });
+    // A device revoked since needs nothing more of the owner.
+    if (member.forkSeq === undefined || member.revokedAfterSeq !== undefined) continue;
+    notes.push({ device: member.name, seq: member.forkSeq });
   }
   return notes.sort((a, b) => compareCodeUnits(a.device, b.device));
 }

@@ -3,6 +3,7 @@
  * entries a peer lacks given its vector, in the order this node applied them, a page at
  * a time, with this node's vector attached.
  */
+import { bytesEqual } from "../../protocol/encoding.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import {
   type EntriesMessage,
@@ -103,4 +104,50 @@ export function changesetsBelow(db: StateDb, author: DeviceId, belowSeq: number)
     size += row.bytes.length;
   }
   return entries;
+}
+
+/** The hash of the last changeset this device holds of each author: `heads` in a pull request. */
+export function headHashes(db: StateDb): Map<DeviceId, Uint8Array> {
+  // SQLite takes a bare column of the row where max() is found: the head's hash.
+  const rows = db.$client
+    .query<{ author: string; seq: number; hash: Uint8Array }, []>(
+      "SELECT author, max(seq) AS seq, hash FROM changesets GROUP BY author",
+    )
+    .all();
+  return new Map(rows.map((row) => [row.author as DeviceId, new Uint8Array(row.hash)]));
+}
+
+/** The most changesets a pull's answer sends for heads that differ. */
+export const MAX_DIFFERING_HEADS = 16;
+
+/**
+ * The changesets held here at the seq of an asker's head (`theirs`) that differ from the
+ * head it holds (`heads`): each is half of a proof of equivocation (or a broken chain to
+ * search), which comparing seqs alone never sends when the two histories are of one
+ * length. None of an author withheld from that seq on (its proof held by either side).
+ */
+export function differingHeads(
+  db: StateDb,
+  theirs: VersionVector,
+  heads: ReadonlyMap<DeviceId, Uint8Array> | undefined,
+  withheld: VersionVector = new Map(),
+): Uint8Array[] {
+  if (!heads) return [];
+  const at = db.$client.prepare<{ hash: Uint8Array; bytes: Uint8Array }, [string, number]>(
+    "SELECT hash, bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  const found: Uint8Array[] = [];
+  let size = 0;
+  for (const [author, hash] of heads) {
+    const seq = theirs.get(author);
+    if (seq === undefined || seq < 1) continue;
+    if (seq >= (withheld.get(author) ?? Number.POSITIVE_INFINITY)) continue;
+    const held = at.get(author, seq);
+    if (!held || bytesEqual(new Uint8Array(held.hash), hash)) continue;
+    if (found.length > 0 && size + held.bytes.length > PAGE_BYTES) break;
+    found.push(new Uint8Array(held.bytes));
+    size += held.bytes.length;
+    if (found.length >= MAX_DIFFERING_HEADS) break;
+  }
+  return found;
 }

@@ -20,7 +20,13 @@ import type { StateDb } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { CheckedEntries } from "./checked-entries.ts";
 import { receiveProofs } from "./equivocation.ts";
-import { changesetsBelow, entriesMissingFrom, versionVector } from "./exchange.ts";
+import {
+  changesetsBelow,
+  differingHeads,
+  entriesMissingFrom,
+  headHashes,
+  versionVector,
+} from "./exchange.ts";
 import { searchFork } from "./fork-search.ts";
 import { ingestEntries, ingestPage } from "./ingest.ts";
 import { loadMembership } from "./membership.ts";
@@ -140,7 +146,7 @@ describe("ingestEntries", () => {
     expect(refused.rejected.map((r) => r.reason)).toEqual(["its author was revoked"]);
   });
 
-  test("a device at or past a fork finds the fork point from a broken chain, and both cut there", () => {
+  test("a device at or past a fork finds the fork point from a broken chain; both refuse from there on and drop nothing", () => {
     const [a, c, d, e] = zoneOf("a", "c", "d", "e");
     for (const to of [c, d, e]) syncInto(a, to);
     // c signs a first changeset, then two histories after it: a takes one, d the other, longer.
@@ -203,16 +209,33 @@ describe("ingestEntries", () => {
     expect(found.kind).toBe("proof");
     const proof = found.kind === "proof" ? found.proof : new Uint8Array();
     for (const to of [a, d]) expect(receiveProofs(to.db, [proof], context(to))).toBe(1);
-    // Both keep c's #1 and set aside both histories from #2 on: the same state.
-    for (const to of [a, d]) {
+    // Both say c quarantined from #2 on, and each keeps what it took before it knew.
+    for (const to of [a, d])
       expect(loadMembership(to.db, zone.id).byId.get(author)).toMatchObject({
         quarantined: true,
         forkSeq: 2,
-        keptThroughSeq: 1,
+        refusedFromSeq: 2,
       });
-      expect(versionVector(to.db).get(author)).toBe(1);
-      expect(values(to.db)).toEqual({ "apps/kept": '"1"' });
-    }
+    expect(versionVector(a.db).get(author)).toBe(3);
+    expect(values(a.db)).toEqual({ "apps/kept": '"1"', "apps/fork": '"a1"' });
+    expect(versionVector(d.db).get(author)).toBe(4);
+    expect(values(d.db)).toEqual({ "apps/kept": '"1"', "apps/fork": '"d2"' });
+    // What c signs after the proof is taken nowhere, whichever history it follows.
+    const [, lastOfA] = one as [Changeset, Changeset];
+    const after = signChangeset(
+      {
+        zone: zone.id,
+        author,
+        seq: 4,
+        prev: lastOfA.hash,
+        hlc: { ms: 3000, counter: 0 },
+        ops: [{ key: "apps/fork", value: '"after"' }],
+      },
+      c.key,
+    );
+    for (const to of [a, d])
+      expect(ingestEntries(to.db, [after.bytes], context(to)).applied).toEqual([]);
+    expect(values(a.db)["apps/fork"]).toBe('"a1"');
     // e takes the proof before any of c's changesets, then all of them: #1 is kept as on a
     // and d, whatever the order; nothing from #2 on is taken or offered.
     expect(receiveProofs(e.db, [proof], context(e))).toBe(1);
@@ -225,15 +248,15 @@ describe("ingestEntries", () => {
     expect(values(e.db)).toEqual({ "apps/kept": '"1"' });
     const seqsOfC = (entries: readonly Uint8Array[]) =>
       entries.map(decodeChangeset).flatMap((x) => (x.author === author ? [x.seq] : []));
-    expect(seqsOfC(entriesMissingFrom(d.db, new Map()).entries)).toEqual([1]);
-    // A device that has not the proof is sent nothing of c from the seq its peer proved.
+    // Nothing of c from the fork on is sent, by a device that holds the proof or to one.
     const fresh = new Map([[author, 0]]);
-    expect(
-      seqsOfC(entriesMissingFrom(a.db, fresh, undefined, new Map([[author, 2]])).entries),
-    ).toEqual([1]);
+    for (const from of [a, d])
+      expect(
+        seqsOfC(entriesMissingFrom(from.db, fresh, undefined, new Map([[author, 2]])).entries),
+      ).toEqual([1]);
   });
 
-  test("a cut sets aside the devices its history admitted, with their changesets, as where the proof came first", () => {
+  test("a quarantine drops nothing: a device that took an admission past the fork keeps it, one that had the proof first refuses it", () => {
     const [a, c, e, f, g] = zoneOf("a", "c", "e", "f", "g");
     for (const to of [c, e, f, g]) syncInto(a, to);
     // c signs #1, then two #2: one admits n (an owner-signed document c carries), the
@@ -276,7 +299,7 @@ describe("ingestEntries", () => {
     });
     const held = (to: TestNode) => ({
       members: [...loadMembership(to.db, zone.id).byName.keys()].sort(),
-      vector: Object.fromEntries(versionVector(to.db)),
+      quarantined: loadMembership(to.db, zone.id).byId.get(first.author)?.forkSeq,
       values: values(to.db),
       problems: verifyNow(to.db.$client, to.seal, zone.id).problems,
     });
@@ -287,7 +310,6 @@ describe("ingestEntries", () => {
       context(a),
     );
     expect(took.applied).toHaveLength(3);
-    expect(values(a.db)).toEqual({ "apps/kept": '"1"', "apps/n": '"n"' });
     ingestEntries(a.db, [other.bytes], context(a));
     // e takes the proof first, then everything; f everything in one page.
     const proof = makeProof(admits.bytes, other.bytes).bytes;
@@ -297,9 +319,7 @@ describe("ingestEntries", () => {
       [first, admits, byN, other].map((x) => x.bytes),
       context(e),
     );
-    expect(refused.rejected.find((r) => r.author === nId)?.reason).toBe(
-      "its author is not a member of the zone",
-    );
+    expect(refused.applied.map((x) => [x.author, x.seq])).toEqual([[first.author, 1]]);
     ingestEntries(
       f.db,
       [first, admits, byN, other].map((x) => x.bytes),
@@ -312,15 +332,115 @@ describe("ingestEntries", () => {
       context(g),
     );
     expect(receiveProofs(g.db, [proof], context(g))).toBe(1);
-    // Everywhere n is no member, and nothing it wrote is held: the state verifies.
-    const expected = {
-      members: ["a", "c", "e", "f", "g"],
-      vector: Object.fromEntries(versionVector(e.db)),
-      values: { "apps/kept": '"1"' },
+    // Everywhere c is quarantined from #2 and the state verifies; n and its write stay
+    // where they were taken before the proof, and are nowhere else.
+    const took2 = {
+      members: ["a", "c", "e", "f", "g", "n"],
+      quarantined: 2,
+      values: { "apps/kept": '"1"', "apps/n": '"n"' },
       problems: [],
     };
-    expect(expected.vector[nId]).toBeUndefined();
-    for (const to of [a, e, f, g]) expect(held(to)).toEqual(expected);
+    for (const to of [a, f, g]) expect(held(to)).toEqual(took2);
+    expect(held(e)).toEqual({
+      members: ["a", "c", "e", "f", "g"],
+      quarantined: 2,
+      values: { "apps/kept": '"1"' },
+      problems: [],
+    });
+  });
+
+  test("a second first changeset by the founder drops nothing: membership and boot/config stay on every device", () => {
+    const [a, c, e] = zoneOf("a", "c", "e");
+    for (const to of [c, e]) syncInto(a, to);
+    const before = (to: TestNode) =>
+      to.db.$client
+        .query(
+          "SELECT key, value FROM state WHERE key = 'boot/config' OR key GLOB 'devices/*' ORDER BY key",
+        )
+        .values();
+    const founding = before(c);
+    expect(founding.length).toBe(4);
+    // The stolen founder signs another #1 (its feed put back to nothing): c meets both
+    // halves, e takes the proof from a peer, a (the founder's own copy) too.
+    const twin = signChangeset(
+      {
+        zone: zone.id,
+        author: deviceIdFromPublicKey(a.key.publicKey),
+        seq: 1,
+        prev: null,
+        hlc: { ms: 4000, counter: 0 },
+        ops: [{ key: "apps/x", value: '"twin"' }],
+      },
+      a.key,
+    );
+    const context = (to: TestNode) => ({
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+    const [held] = c.db.$client
+      .query<{ bytes: Uint8Array }, [string]>(
+        "SELECT bytes FROM changesets WHERE author = ? AND seq = 1",
+      )
+      .all(twin.author);
+    const proof = makeProof(new Uint8Array((held as { bytes: Uint8Array }).bytes), twin.bytes);
+    expect(ingestEntries(c.db, [twin.bytes], context(c)).applied).toEqual([]);
+    for (const to of [a, e]) expect(receiveProofs(to.db, [proof.bytes], context(to))).toBe(1);
+    for (const to of [a, c, e]) {
+      const membership = loadMembership(to.db, zone.id);
+      expect([...membership.byName.keys()].sort()).toEqual(["a", "c", "e"]);
+      expect(membership.byName.get("a")).toMatchObject({ quarantined: true, forkSeq: 1 });
+      expect(before(to)).toEqual(founding);
+      expect(verifyNow(to.db.$client, to.seal, zone.id).problems).toEqual([]);
+    }
+  });
+
+  test("two histories of one length are found: a peer holding another head at the asker's seq sends it, and the proof forms", () => {
+    const [a, c, d] = zoneOf("a", "c", "d");
+    for (const to of [c, d]) syncInto(a, to);
+    // c signs #1, which all take, then two different #2 after it, one to a, one to d,
+    // and stops: both hold c up to #2.
+    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
+    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
+    const second = (tag: string) =>
+      signChangeset(
+        {
+          zone: zone.id,
+          author: first.author,
+          seq: 2,
+          prev: first.hash,
+          hlc: { ms: 2000, counter: 0 },
+          ops: [{ key: "apps/fork", value: `"${tag}"` }],
+        },
+        c.key,
+      );
+    const context = (to: TestNode) => ({
+      zone: zone.id,
+      nowMs: 5000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+    ingestEntries(a.db, [first.bytes, second("a").bytes], context(a));
+    ingestEntries(d.db, [first.bytes, second("d").bytes], context(d));
+    // Comparing seqs alone, neither lacks anything of the other's.
+    expect(entriesMissingFrom(d.db, versionVector(a.db)).entries).toEqual([]);
+    expect(entriesMissingFrom(a.db, versionVector(d.db)).entries).toEqual([]);
+    // a asks with its heads: d holds another #2 of c, and sends it; a forms the proof.
+    const differing = differingHeads(d.db, versionVector(a.db), headHashes(a.db));
+    expect(differing).toEqual([second("d").bytes]);
+    const met = ingestEntries(a.db, differing, context(a));
+    expect(met.rejected.map((r) => r.reason)).toEqual([
+      "equivocation: a different changeset #2 is already held",
+    ]);
+    expect(loadMembership(a.db, zone.id).byId.get(first.author)?.forkSeq).toBe(2);
+    // The heads that agree send nothing; nor does a quarantined author's, once withheld.
+    expect(differingHeads(a.db, versionVector(a.db), headHashes(a.db))).toEqual([]);
+    expect(
+      differingHeads(d.db, versionVector(a.db), headHashes(a.db), new Map([[first.author, 2]])),
+    ).toEqual([]);
   });
 
   test("a revocation sets aside the devices the revoked device admitted past its cut", () => {

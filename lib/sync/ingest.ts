@@ -284,14 +284,7 @@ function applyBatch(
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
             writes.flush(db.$client, tally);
-            membership = loadMembership(db, context.zone);
-            // What it signed from the fork on is set aside here as on every device, and
-            // the devices that history admitted with it: who is a member is read again.
-            const member = membership.byId.get(changeset.author);
-            if (member)
-              for (const author of dropPastCut(db, tally, member, cutContext(db, context)))
-                feeds.forget(author);
-            feeds.forget(changeset.author);
+            // Its changesets from the fork on are refused from now on; none held is dropped.
             membership = loadMembership(db, context.zone);
           }
         }
@@ -381,9 +374,9 @@ function consider(
 ): Outcome {
   const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
   if (!member) return { kind: "deferred" };
-  // Past the cut of a revocation or a quarantine nothing is taken; below it, anything is,
-  // in any order: a proof that came first does not refuse what the author signed before.
-  if (member.keptThroughSeq !== undefined && changeset.seq > member.keptThroughSeq) {
+  // From a quarantine's fork or past a revocation's cut nothing is taken; below, anything
+  // is, in any order: a proof that came first does not refuse what the author signed before.
+  if (member.refusedFromSeq !== undefined && changeset.seq >= member.refusedFromSeq) {
     return member.quarantined
       ? {
           kind: "rejected",

@@ -1,7 +1,7 @@
 /**
  * Who belongs to the zone, read from its state: every device with an owner-signed
  * document, whether the owner revoked it, whether it is proven to have equivocated
- * (lib/sync/equivocation.ts), and which of its changesets the zone keeps.
+ * (lib/sync/equivocation.ts), and from which seq on its changesets are refused.
  */
 import { decodeCheckpoint, frontierSeqs } from "../../protocol/checkpoint.ts";
 import {
@@ -12,6 +12,7 @@ import {
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
+import { provenForks } from "./held-proofs.ts";
 
 const DEVICES = "devices/";
 
@@ -24,14 +25,18 @@ export interface Member {
   readonly revokedAfterSeq?: number;
   /** Proven to have signed two histories (a fork point held: lib/sync/equivocation.ts). */
   readonly quarantined: boolean;
-  /** When quarantined: the seq its two histories part at (the proof's). */
+  /**
+   * When quarantined: the seq its two histories part at (the proof's). Its changesets from
+   * there on are refused on every device; none is dropped where it was applied before the
+   * proof arrived (a drop would let a stolen device erase its own history zone-wide).
+   */
   readonly forkSeq?: number;
   /**
-   * Set when revoked or quarantined: the last seq of its changesets the zone keeps, the
-   * lower of the revocation's and the quarantine's cut. Every device drops what it holds
-   * past it and takes nothing past it, and takes what is below it in any order.
+   * Set when revoked or quarantined: the lowest seq of its changesets no device takes, the
+   * lower of the revocation's (past `revokedAfterSeq`, which alone drops what is held past
+   * it: lib/sync/cut.ts) and the quarantine's (`forkSeq`). Below it, any is taken in any order.
    */
-  readonly keptThroughSeq?: number;
+  readonly refusedFromSeq?: number;
 }
 
 export interface Membership {
@@ -74,18 +79,11 @@ export function loadMembership(
   verified: readonly DeviceDocument[] = [],
 ): Membership {
   const rows = deviceRows(db);
-  const sqlite = sqliteOf(db);
-  const quarantined = new Map(
-    sqlite
-      .query<{ id: string; seq: number }, []>("SELECT device_id AS id, seq FROM quarantine")
-      .all()
-      .map((row) => [row.id, row.seq]),
-  );
-  const held = sqlite.query<{ body: Uint8Array }, []>("SELECT body FROM checkpoint").get();
+  const held = sqliteOf(db).query<{ body: Uint8Array }, []>("SELECT body FROM checkpoint").get();
   return membershipFromRows(
     rows,
     zone,
-    quarantined,
+    provenForks(db, zone),
     held ? frontierSeqs(decodeCheckpoint(new Uint8Array(held.body))) : new Map(),
     verified,
   );
@@ -93,12 +91,12 @@ export function loadMembership(
 
 /**
  * Membership from the `devices/…` rows of a state and the fork seqs of the equivocation
- * proofs held (`forks`). A revocation keeps the revoked device's changesets up to its
- * `lastSeq`, a quarantine those below the fork; both keep those the checkpoint held
- * covers (`frontier`): a checkpoint is settled history, which nothing undoes, so a device
- * that signs a second first changeset cannot set aside what the zone agreed on. A proof
- * of a fork past a revocation's cut changes nothing (the revocation set aside all of it):
- * the device is revoked, not quarantined, wherever the proof is held or not.
+ * proofs held (`forks`, verified: lib/sync/held-proofs.ts). A revocation keeps the revoked
+ * device's changesets up to its `lastSeq` and those the checkpoint held covers
+ * (`frontier`: settled history, which nothing undoes); a quarantine refuses those from
+ * the fork on and drops nothing. A proof of a fork past a revocation's cut changes nothing
+ * (the revocation set aside all of it): the device is revoked, not quarantined, wherever
+ * the proof is held or not.
  */
 export function membershipFromRows(
   rows: readonly { readonly key: string; readonly value: string | null }[],
@@ -135,9 +133,9 @@ export function membershipFromRows(
       fork !== undefined && (revokedAfterSeq === undefined || fork <= revokedAfterSeq)
         ? fork
         : undefined;
-    const cuts = [
-      ...(revokedAfterSeq === undefined ? [] : [revokedAfterSeq]),
-      ...(forkSeq === undefined ? [] : [Math.max(forkSeq - 1, settled)]),
+    const refusals = [
+      ...(revokedAfterSeq === undefined ? [] : [revokedAfterSeq + 1]),
+      ...(forkSeq === undefined ? [] : [forkSeq]),
     ];
     const member: Member = {
       id: doc.id,
@@ -146,7 +144,7 @@ export function membershipFromRows(
       quarantined: forkSeq !== undefined,
       ...(revokedAfterSeq === undefined ? {} : { revokedAfterSeq }),
       ...(forkSeq === undefined ? {} : { forkSeq }),
-      ...(cuts.length === 0 ? {} : { keptThroughSeq: Math.min(...cuts) }),
+      ...(refusals.length === 0 ? {} : { refusedFromSeq: Math.min(...refusals) }),
     };
     byId.set(doc.id, member);
     byName.set(name, member);

@@ -41,6 +41,11 @@ export interface DeviceView {
     readonly by: readonly string[];
     readonly figures: readonly ClockAheadFigure[];
   } | null;
+  /**
+   * When quarantined: the seq from which every device refuses its changesets (where its
+   * two histories part), the same on every device once the proof reached it; else null.
+   */
+  readonly quarantinedFrom: number | null;
 }
 
 export interface ContactLookup {
@@ -98,6 +103,7 @@ export function listDevices(
         ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
         clockAhead: clockAhead.get(member.name) ?? null,
+        quarantinedFrom: member.forkSeq ?? null,
       };
     })
     .sort((a, b) => compareCodeUnits(a.name, b.name));

@@ -253,8 +253,8 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   ungrantedPurges: describeUngrantedPurge,
   brokenChains: ({ device, peer, seq }) =>
     `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
-  quarantined: ({ device, seq, keptThroughSeq }) =>
-    `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; every device keeps its changesets up to #${keptThroughSeq} and sets aside the rest: revoke it (\`bucky devices revoke ${device}\`) and join it again from a fresh home`,
+  quarantined: ({ device, seq }) =>
+    `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\`) and join it again from a fresh home`,
 };
 
 /**

@@ -53,7 +53,7 @@ describe("the zone's head of a device", () => {
     ]);
   });
 
-  test("of a device proven to equivocate: what it signed before the seq it signed twice, whatever a member holds past it", async () => {
+  test("of a device proven to equivocate: what this device holds (never cut below it), whatever a member holds past the fork", async () => {
     const asking = zone();
     const held = asking.db.$client
       .query<{ bytes: Uint8Array }, [string]>(
@@ -67,9 +67,11 @@ describe("the zone's head of a device", () => {
       tabletKey,
     );
     keepProof(asking.db, makeProof(second.bytes, twin.bytes), 0);
-    // The laptop holds the other history, longer: it is not waited for.
+    // The laptop holds the other history, longer: it cannot be pulled, and is not waited
+    // for. The revocation keeps what this device holds: one cutting below it would drop,
+    // on every device, what the device wrote before (its admissions among it).
     const head = await askZoneHead(asking, tablet, async () => new Map([[tablet.id, 5]]));
-    expect([head.seq, head.asked]).toEqual([1, [{ device: "laptop", head: 5 }]]);
+    expect([head.seq, head.asked]).toEqual([2, [{ device: "laptop", head: 5 }]]);
   });
 
   test("members behind, silent or unreachable: this device's head, and who was not asked", async () => {

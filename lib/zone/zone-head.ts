@@ -84,12 +84,14 @@ export async function askZoneHead(
     if (answer.head !== undefined) asked.push({ device: answer.peer.name, head: answer.head });
     else notAsked.push({ device: answer.peer.name, why: answer.why ?? "it did not answer" });
   }
-  // Of a device proven to equivocate, the zone keeps only what it signed before the fork
-  // (or up to an adopted checkpoint's frontier): every device drops the rest, whichever of its histories it took, and
-  // they agree again. What a member holds past that (the other history) is not waited for.
-  const cut = zone.membership().byId.get(device.id)?.keptThroughSeq ?? Number.POSITIVE_INFINITY;
-  const seq = Math.min(heldHere(), cut);
-  const beyond = asked.filter((answer) => Math.min(answer.head, cut) > seq);
+  // Of a device proven to equivocate, no device takes what it signed from the fork on: what
+  // a member holds past it (either history) cannot be pulled here, and is not waited for.
+  // The revocation keeps what this device holds, never less than below the fork: a
+  // revocation cutting below what the device signed before it would drop, on every
+  // device, the admissions it wrote (the zone's founding changeset, for its founder).
+  const fork = zone.membership().byId.get(device.id)?.forkSeq ?? Number.POSITIVE_INFINITY;
+  const seq = heldHere();
+  const beyond = asked.filter((answer) => Math.min(answer.head, fork - 1) > seq);
   if (beyond.length > 0) {
     const [most] = beyond.sort((a, b) => b.head - a.head);
     throw new BuckyError(
