@@ -68,7 +68,7 @@ const judge: SnapshotJudge = {
       },
     ],
     testZone.id,
-    new Set(),
+    new Map(),
     new Map(),
   ),
 };
