@@ -45,7 +45,7 @@ export function appendLocalChangeset(
     throw new BuckyError(
       "E_PERMISSION",
       `this device is quarantined: it signed two different histories from changeset #${fork} on, and no device takes its changes any more`,
-      "Most often its home was put back from an older copy. On the device holding the owner key, revoke it (`bucky devices revoke <this device>`), then join it again from a fresh home (`bucky status` says the same).",
+      `Most often its home was put back from an older copy. On the device holding the owner key, revoke it (\`bucky devices revoke ${author.name}\`), then join it again from a fresh home (\`bucky status\` says the same).`,
     );
   }
   for (const op of ops) {
