@@ -550,7 +550,7 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
     membership: membershipFromRows(
       foundingOps({ nas, laptop, phone: stolen }),
       testZone.id,
-      new Set(),
+      new Map(),
       new Map(),
     ),
   };
