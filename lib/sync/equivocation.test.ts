@@ -19,16 +19,11 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
-import {
-  proofsLacking,
-  proofsNamed,
-  proofsVector,
-  quarantineNotes,
-  receiveProofs,
-} from "./equivocation.ts";
+import { proofsLacking, proofsNamed, proofsVector, receiveProofs } from "./equivocation.ts";
 import { versionVector } from "./exchange.ts";
 import * as membershipModule from "./membership.ts";
 import { loadMembership, membershipFromRows } from "./membership.ts";
+import { quarantineNotes } from "./quarantine-notes.ts";
 
 afterAll(removeTestDatabases);
 

@@ -26,21 +26,11 @@ import {
 import { ProtocolError } from "../../protocol/errors.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { PAGE_BYTES, type VersionVector } from "../../protocol/sync-messages.ts";
-import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { Log } from "../log.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
-
-/**
- * A device quarantined, for `bucky status`: who, and the seq its histories part at (every
- * device refuses its changesets from there on).
- */
-export interface QuarantineNote {
-  readonly device: string;
-  readonly seq: number;
-}
 
 /**
  * Keeps a proof of `proof.device` unless one of a seq as low is held: whether it was kept.
@@ -179,18 +169,4 @@ export function receiveProofs(
     );
   }
   return quarantined;
-}
-
-/**
- * The devices quarantined and not revoked, by name, for `bucky status`: the same wherever
- * the proof is.
- */
-export function quarantineNotes(membership: Membership): QuarantineNote[] {
-  const notes: QuarantineNote[] = [];
-  for (const member of membership.byId.values()) {
-    // A device revoked since needs nothing more of the owner.
-    if (member.forkSeq === undefined || member.revokedAfterSeq !== undefined) continue;
-    notes.push({ device: member.name, seq: member.forkSeq });
-  }
-  return notes.sort((a, b) => compareCodeUnits(a.device, b.device));
 }

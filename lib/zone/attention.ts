@@ -12,7 +12,7 @@ import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
-import type { QuarantineNote } from "../sync/equivocation.ts";
+import type { QuarantineNote } from "../sync/quarantine-notes.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {

@@ -34,9 +34,9 @@ import {
 } from "../replica/zone-holding.ts";
 import type { StateReader } from "../store/reads.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
-import { quarantineNotes } from "../sync/equivocation.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
+import { quarantineNotes } from "../sync/quarantine-notes.ts";
 import {
   type ByAttentionKind,
   sayAttention,
