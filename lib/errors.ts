@@ -20,6 +20,12 @@ export const ERROR_CODES = {
   E_PERMISSION: { exit: 1, http: 403 },
   /** A device's request refused because the two devices' clocks are too far apart. */
   E_CLOCK: { exit: 1, http: 403 },
+  /**
+   * This device is proven to have signed two histories: every device refuses what it
+   * writes, so it writes nothing until the owner revokes it (a passing state for its
+   * daemon, said once a minute, never a crash).
+   */
+  E_QUARANTINED: { exit: 1, http: 403 },
   /** The operating system refused: disk full, I/O error. */
   E_IO: { exit: 1, http: 500 },
   /** Try again later: a daemon that is not running, a peer that is not reachable. */
@@ -86,9 +92,20 @@ export function isBusy(error: unknown): boolean {
   return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }
 
-/** Whether the daemon waits this error out (a full disk, a busy database) rather than crash. */
+/**
+ * Whether `error` is a write refused because this device is quarantined (E_QUARANTINED):
+ * its daemon carries on, writing nothing, until the owner revokes it.
+ */
+export function isQuarantined(error: unknown): boolean {
+  return error instanceof BuckyError && error.code === "E_QUARANTINED";
+}
+
+/**
+ * Whether the daemon waits this error out (a full disk, a busy database, this device's
+ * quarantine) rather than crash.
+ */
 export function isPassing(error: unknown): boolean {
-  return isDiskFull(error) || isBusy(error);
+  return isDiskFull(error) || isBusy(error) || isQuarantined(error);
 }
 
 /** Less room than this on the home's disk is a full disk, for an I/O error's sake. */

@@ -199,6 +199,57 @@ describe("a device that signed two histories", () => {
     expect(await heldOf(z)).toEqual({ head: fork + 1, fork: expect.stringMatching(/^a/) });
   });
 
+  test("the device itself learns it from its peers' answers, stays up, writes nothing, and says so once", async () => {
+    // y's home holds its history below the fork and no proof: only its peers can tell it,
+    // and they refuse every other request of it.
+    const yDaemon = await startDaemon(yHome);
+    try {
+      const fork = (a[0] as Changeset).seq;
+      const onY = await waitFor(
+        "y to learn it is quarantined",
+        async () => {
+          const says = await whatSays(yHome);
+          return says.status === "quarantined" ? says : undefined;
+        },
+        20_000,
+      );
+      expect(onY.quarantined).toEqual([{ device: "y", seq: fork }]);
+      const refused = await bucky(["state", "set", "test/own", "1", "--home", yHome, "--json"]);
+      expect(refused.exitCode).not.toBe(0);
+      expect(JSON.parse(refused.stderr).error).toMatchObject({
+        code: "E_QUARANTINED",
+        message: expect.stringContaining("this device is quarantined"),
+        hint: expect.stringContaining("bucky devices revoke"),
+      });
+      // Rounds later it is still up, has said it once, and asks its peers for nothing else.
+      const pullsOfY = () =>
+        z
+          .log()
+          .split("\n")
+          .filter((line) => / path=\/v1\/sync\/pull .* peer=y\b/.test(line));
+      const seen = pullsOfY().length;
+      const from = z.log().length;
+      await waitFor("three more of y's pulls answered by z", () =>
+        pullsOfY().length >= seen + 3 ? true : undefined,
+      );
+      expect(
+        pullsOfY()
+          .slice(seen)
+          .every((line) => line.includes(" status=200 ")),
+      ).toBe(true);
+      expect(z.log().slice(from)).not.toMatch(/ path=\/v1\/sync\/push .* peer=y\b/);
+      const said = yDaemon
+        .log()
+        .split("\n")
+        .filter((line) => line.includes("this device is quarantined: it writes nothing"));
+      expect(said).toHaveLength(1);
+      expect(yDaemon.log()).not.toContain(" FATAL ");
+      expect((await whatSays(yHome)).status).toBe("quarantined");
+    } finally {
+      await yDaemon.stop();
+    }
+  });
+
   test("revoked, it drops nothing below what the zone holds; a later write to the key makes all agree", async () => {
     // The owner key's device comes back, and revokes y: the revocation keeps what x holds.
     x = await restart(x);
@@ -233,12 +284,12 @@ describe("a device that signed two histories", () => {
     expect(agreed?.["test/fork"]).toBe("settled");
   });
 
-  test("the device itself, once it holds the proof, still starts and writes nothing, saying what to do", async () => {
+  test("the device itself, holding the proof, still starts and writes nothing, saying what to do", async () => {
     const proof = makeProof((a[0] as Changeset).bytes, (b[0] as Changeset).bytes);
     const db = new Database(join(yHome, "state.db"));
     try {
       db.query(
-        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, 0, ?, ?)",
+        "INSERT OR REPLACE INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, 0, ?, ?)",
       ).run(y.id, proof.seq, proof.halves[0].bytes, proof.halves[1].bytes);
     } finally {
       db.close();
@@ -248,7 +299,7 @@ describe("a device that signed two histories", () => {
       const refused = await bucky(["state", "set", "test/own", "1", "--home", yHome, "--json"]);
       expect(refused.exitCode).not.toBe(0);
       expect(JSON.parse(refused.stderr).error).toMatchObject({
-        code: "E_PERMISSION",
+        code: "E_QUARANTINED",
         message: expect.stringContaining("this device is quarantined"),
         hint: expect.stringContaining("bucky devices revoke"),
       });

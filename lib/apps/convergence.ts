@@ -236,6 +236,9 @@ export class Convergence {
   private async converge(): Promise<void> {
     // A pass that fails half way (its first read included) is tried again soon.
     this.nextMs = this.options.intervalMs;
+    // Quarantined, this device hears nothing new of the zone and writes nothing (no report,
+    // no claim, no step-down): what runs here stays as it is until the owner revokes it.
+    if (this.node.quarantined()) return;
     // A pass long after the last (the process was stopped, the machine slept) finds what
     // it heard stale: as after a start, it waits a live window before deciding on data.
     const now = this.node.now();

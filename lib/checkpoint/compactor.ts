@@ -114,6 +114,8 @@ export class Compactor {
 
   private async run(): Promise<void> {
     const { node } = this;
+    // Quarantined, this device proposes and adopts nothing: every peer refuses its writes.
+    if (node.quarantined()) return;
     const { db, seal } = node.zone;
     // What an interrupted prune left (a cheap look when nothing is left).
     pruneCovered(db, seal);

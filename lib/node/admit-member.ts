@@ -22,6 +22,11 @@ export function admitMember(
   request: Omit<RequestToSign, "audience">,
   headers: { get(name: string): string | null },
   named?: (peer: string) => void,
+  /**
+   * Whether a quarantined device is let through too (its pull, answered with its own
+   * proof alone: lib/node/peer-api.ts), so that it learns what every peer holds of it.
+   */
+  quarantinedToo = false,
 ): DeviceId {
   const membership = node.membership();
   const check = checkRequest(
@@ -42,6 +47,7 @@ export function admitMember(
   }
   const standing = standingOf(membership, check.device);
   named?.(membership.byId.get(check.device)?.name ?? check.device);
+  if (quarantinedToo && standing === "quarantined") return check.device;
   if (standing !== "member") {
     throw new BuckyError(
       "E_PERMISSION",

@@ -5,8 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { signChangeset } from "../../protocol/changeset.ts";
+import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
-import { createLog } from "../log.ts";
+import { isPassing } from "../errors.ts";
+import { createLog, type Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
@@ -23,7 +25,7 @@ const quiet = createLog({ level: "silent" });
  * A zone of devices a and b (from the seeds given), founded by a; b has taken a's founding
  * changeset and runs the node at 5 s.
  */
-function zoneOfTwo(seedA: number, seedB: number) {
+function zoneOfTwo(seedA: number, seedB: number, options: { log?: Log; now?: () => number } = {}) {
   const a = openTestNode(seedA);
   const b = openTestNode(seedB);
   const aId = deviceIdFromPublicKey(a.key.publicKey);
@@ -44,7 +46,11 @@ function zoneOfTwo(seedA: number, seedB: number) {
     source: "a",
     seal: b.seal,
   });
-  return { a, aId, founding, node: testNodeContext(b, "b", { log: quiet, now: () => 5000 }) };
+  const node = testNodeContext(b, "b", {
+    log: options.log ?? quiet,
+    now: options.now ?? (() => 5000),
+  });
+  return { a, aId, b, founding, node };
 }
 
 describe("NodeContext's change signals", () => {
@@ -113,5 +119,47 @@ describe("NodeContext's change signals", () => {
       "its clock is too far ahead of this device's",
     ]);
     expect([...node.clocksAhead.current(5000).keys()]).toEqual([]);
+  });
+});
+
+describe("a NodeContext of a device that is itself quarantined", () => {
+  test("its writes are refused as a passing state (E_QUARANTINED), said once a minute, never a crash", () => {
+    const lines: string[] = [];
+    let nowMs = 5000;
+    const { b, node } = zoneOfTwo(44, 45, {
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+      now: () => nowMs,
+    });
+    const own = node.write([{ key: "apps/own", value: "1" }]);
+    const twin = signChangeset(
+      {
+        zone: zone.id,
+        author: own.author,
+        seq: own.seq,
+        prev: own.prev,
+        hlc: { ms: own.hlc.ms, counter: own.hlc.counter + 1 },
+        ops: [{ key: "apps/twin", value: "1" }],
+      },
+      b.key,
+    );
+    // A peer's answer carries the proof of b's own fork: b learns it is quarantined.
+    node.receiveProofs([makeProof(own.bytes, twin.bytes).bytes], "a");
+    expect(node.quarantined()).toBe(true);
+    let refused: unknown;
+    try {
+      node.write([{ key: "apps/later", value: "1" }]);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: "E_QUARANTINED" });
+    // What every background writer does with a failed write: waited out, not a crash.
+    expect(isPassing(refused)).toBe(true);
+    for (let i = 0; i < 3; i++) node.diskFull(refused);
+    const said = () =>
+      lines.filter((line) => line.includes("this device is quarantined: it writes nothing"));
+    expect(said()).toHaveLength(1);
+    nowMs += 61_000;
+    node.diskFull(refused);
+    expect(said()).toHaveLength(2);
   });
 });

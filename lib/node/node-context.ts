@@ -18,7 +18,7 @@ import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
-import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
+import { BuckyError, isDiskFull, isPassing, isQuarantined } from "../errors.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
@@ -97,6 +97,7 @@ export class NodeContext {
   private readonly refusedOffers = new Map<DeviceId, { id: string; atMs: number }>();
   private readonly damageListeners: DamageListener[] = [];
   private diskFullSaidAt = Number.NEGATIVE_INFINITY;
+  private quarantineSaidAt = Number.NEGATIVE_INFINITY;
   /** What this device last said of itself (device facts), as JSON. */
   private factsSaid: string | undefined;
 
@@ -393,6 +394,10 @@ export class NodeContext {
    */
   diskFull(error: unknown): void {
     if (!isPassing(error)) throw error;
+    if (isQuarantined(error)) {
+      this.sayQuarantined();
+      return;
+    }
     const now = this.now();
     if (now - this.diskFullSaidAt < DISK_FULL_SAID_EVERY_MS) return;
     this.diskFullSaidAt = now;
@@ -405,6 +410,27 @@ export class NodeContext {
         error: error instanceof Error ? error.message : String(error),
       },
     );
+  }
+
+  /**
+   * Whether this device is itself quarantined (a proof of its fork held, not past a
+   * revocation): every device refuses what it writes, so its background work writes nothing.
+   */
+  quarantined(): boolean {
+    return this.membership().byId.get(this.deviceId)?.forkSeq !== undefined;
+  }
+
+  /**
+   * Says, once a minute at most, that this device is quarantined and writes nothing: its
+   * writes are refused (E_QUARANTINED) and the daemon carries on, serving status.
+   */
+  sayQuarantined(): void {
+    const now = this.now();
+    if (now - this.quarantineSaidAt < DISK_FULL_SAID_EVERY_MS) return;
+    this.quarantineSaidAt = now;
+    this.log.error("this device is quarantined: it writes nothing to the zone", {
+      fromSeq: this.membership().byId.get(this.deviceId)?.forkSeq,
+    });
   }
 
   /** The presence records this node holds, with how long ago each was heard, to send with a sync message. */
@@ -495,9 +521,12 @@ export class NodeContext {
     return withheld;
   }
 
-  /** The equivocation proofs held that a peer, by what it says it has, lacks. */
-  proofsFor(theirs: VersionVector | undefined): Uint8Array[] {
-    return theirs ? proofsLacking(this.db, this.membership(), theirs) : [];
+  /**
+   * The equivocation proofs held that a peer, by what it says it has, lacks; for a peer
+   * that is itself quarantined (`only`, its id), its own proof alone.
+   */
+  proofsFor(theirs: VersionVector | undefined, only?: DeviceId): Uint8Array[] {
+    return theirs ? proofsLacking(this.db, this.membership(), theirs, only) : [];
   }
 
   /**
@@ -519,6 +548,7 @@ export class NodeContext {
     if (kept === 0) return;
     // As a batch that quarantined a device: who may write changed.
     this.forgetMembership();
+    if (this.quarantined()) this.sayQuarantined();
     this.brokenChains.settled(this.membership());
     for (const listener of this.changeListeners) listener([], "remote");
   }

@@ -405,10 +405,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       forgetOldHeartbeat(node);
       forgetExpiredSignOuts(node);
       tidyInviteRecords(node);
-    } else
-      log.error("this device is quarantined: it writes nothing to the zone", {
-        fromSeq: quarantinedFrom,
-      });
+    } else node.sayQuarantined();
     const info: DaemonInfo = {
       pid: process.pid,
       startedAt: new Date(options.now()).toISOString(),

@@ -31,6 +31,7 @@ import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
 import { differingHeads, entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
 import { admitMember } from "./admit-member.ts";
@@ -85,7 +86,8 @@ export function createPeerApp(
   });
 
   // Everything under /v1 but the certificate and joining is for members only.
-  app.use("/v1/sync/*", memberOnly(node));
+  // A quarantined device may pull, to hear of its quarantine (and nothing else).
+  app.use("/v1/sync/*", memberOnly(node, ["/v1/sync/pull"]));
   app.use("/v1/apps/*", memberOnly(node));
   app.use("/v1/backup/*", memberOnly(node));
   // The relay, for devices behind NAT: it checks callers itself (they need not be members).
@@ -142,6 +144,18 @@ export function createPeerApp(
   app.post("/v1/sync/pull", (c) => {
     const request = decode(() => decodePullRequest(c.get("body")));
     const { have, factsHave, proofsHave, heads } = request;
+    const asker = c.get("device");
+    // A quarantined device is refused everything else: its pull gets its own proof and
+    // nothing of the zone, so that it learns it, refuses its own writes and says so.
+    if (standingOf(node.membership(), asker) === "quarantined")
+      return cbor(
+        encodeEntries({
+          have: new Map(),
+          entries: [],
+          more: false,
+          proofs: node.proofsFor(proofsHave ?? new Map(), asker),
+        }),
+      );
     node.receivePresence(request);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
@@ -227,7 +241,11 @@ export function createPeerApp(
  * Admits a request only from a member in good standing (lib/node/admit-member.ts). Reads
  * the body, which the signature or tag covers.
  */
-function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
+function memberOnly(
+  node: NodeContext,
+  /** Paths a quarantined device may call too (each answers it accordingly). */
+  quarantinedMay: readonly string[] = [],
+): MiddlewareHandler<PeerEnv> {
   return async (c, next) => {
     const body = await readBody(c.req.raw, MAX_SYNC_MESSAGE_BYTES);
     const url = new URL(c.req.url);
@@ -236,6 +254,7 @@ function memberOnly(node: NodeContext): MiddlewareHandler<PeerEnv> {
       { method: c.req.method, path: url.pathname + url.search, body },
       c.req.raw.headers,
       (peer) => c.set("peer", peer),
+      c.req.method === "POST" && quarantinedMay.includes(url.pathname),
     );
     c.set("device", device);
     c.set("body", body);

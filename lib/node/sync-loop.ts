@@ -165,6 +165,8 @@ export class SyncLoop {
     if (running) return running;
     const exchange = this.call(peer, async () => {
       const { theirs, theirFacts, theirProofs } = await this.pull(peer);
+      // Quarantined, this device only listens: every peer refuses what it would send.
+      if (this.node.quarantined()) return;
       await this.sendMissing(peer, theirs, theirProofs, {
         facts: this.node.factsFor(theirFacts),
         proofs: this.node.proofsFor(theirProofs),

@@ -43,7 +43,7 @@ export function appendLocalChangeset(
     // Every peer holding the proof refuses what it signs from the fork on: a write here
     // would hold only here, and be lost when it joins again.
     throw new BuckyError(
-      "E_PERMISSION",
+      "E_QUARANTINED",
       `this device is quarantined: it signed two different histories from changeset #${fork} on, and no device takes its changes any more`,
       `Most often its home was put back from an older copy. On the device holding the owner key, revoke it (\`bucky devices revoke ${author.name}\`), then join it again from a fresh home (\`bucky status\` says the same).`,
     );

@@ -78,6 +78,8 @@ export function proofsLacking(
   db: StateReader,
   membership: Membership,
   theirs: VersionVector,
+  /** Only the proof of this device (one asking of its own quarantine). */
+  only?: DeviceId,
 ): Uint8Array[] {
   const inEffect = proofsVector(membership);
   const rows = sqliteOf(db)
@@ -88,6 +90,7 @@ export function proofsLacking(
   const proofs: Uint8Array[] = [];
   let size = 0;
   for (const row of rows) {
+    if (only !== undefined && row.device !== only) continue;
     if (inEffect.get(row.device as DeviceId) !== row.seq) continue;
     if (row.seq >= (theirs.get(row.device as DeviceId) ?? Number.POSITIVE_INFINITY)) continue;
     try {
