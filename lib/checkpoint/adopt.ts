@@ -150,9 +150,13 @@ export function adoptFetched(
       const insert = sqlite.prepare(
         "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
       );
+      const forks = provenForks(db, zone);
       for (const changeset of fetched.kept) {
         const mine = held2.get(changeset.author, changeset.seq);
         if (mine) {
+          // Of a device proven to equivocate, from its fork on, devices hold different
+          // changesets of one seq: the one held here stays (none of those is taken).
+          if (changeset.seq >= (forks.get(changeset.author) ?? Number.POSITIVE_INFINITY)) continue;
           if (!bytesEqual(new Uint8Array(mine.hash), changeset.hash))
             throw new ProtocolError(
               `the checkpoint keeps a changeset ${changeset.author}#${changeset.seq} other than the one held here`,

@@ -6,6 +6,9 @@
  * which this device checks by computing the same. Nothing is verified by signature here:
  * every changeset held was when it arrived, and the seal keeps them as they were.
  *
+ * Of a device proven to have signed two histories, this device's own pick covers only what
+ * it signed before the fork: past it, devices hold different changesets of it.
+ *
  * The state at the frontier is, key by key: the state row if the frontier covers it (the
  * latest write of all is then the latest of those covered), else the later of the
  * checkpoint held before (its row for that key) and the newly covered writes to it.
@@ -25,6 +28,7 @@ import { bytesEqual } from "../../protocol/encoding.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { CheckpointRecord } from "../state/checkpoint-record.ts";
 import { statesWithBase } from "../state/checkpoint-rows.ts";
+import { provenForks } from "../sync/held-proofs.ts";
 
 /** Work between two steps: a few milliseconds each. */
 const CHANGESETS_PER_STEP = 500;
@@ -70,6 +74,9 @@ export function* candidateSteps(
   const ends = new Map<string, FrontierEntry>(
     (held?.checkpoint.frontier ?? []).map((entry) => [entry.author, entry]),
   );
+  // A device proven to equivocate is covered up to the changeset before its fork at most:
+  // past it devices hold different changesets (or none), and would never agree.
+  const forks = wanted ? new Map<string, number>() : provenForks(sqlite, zone);
   const writes = new Map<string, CheckpointRow>();
   let newlyCovered = 0;
   let scanned = 0;
@@ -88,7 +95,9 @@ export function* candidateSteps(
       open = true;
     }
     if (row.seq < next || !open) continue;
-    const limit = wanted ? (wanted.get(author)?.seq ?? 0) : Number.POSITIVE_INFINITY;
+    const limit = wanted
+      ? (wanted.get(author)?.seq ?? 0)
+      : (forks.get(author as DeviceId) ?? Number.POSITIVE_INFINITY) - 1;
     if (row.seq > limit) {
       open = false;
       continue;

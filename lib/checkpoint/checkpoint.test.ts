@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChangeset } from "../../protocol/changeset.ts";
+import { decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
 import {
   decodeOffer,
   decodePage,
@@ -11,6 +11,7 @@ import {
   encodePage,
 } from "../../protocol/checkpoint.ts";
 import { signRevocation } from "../../protocol/documents.ts";
+import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
@@ -18,6 +19,7 @@ import { createLog } from "../log.ts";
 import { isEvidence } from "../state/evidence.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { repairState } from "../state/repair.ts";
+import { receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
 import { checkpointPage, offerFor, takeOffer } from "./transfer.ts";
@@ -248,6 +250,59 @@ describe("checkpoints", () => {
       expect(state["apps/undone"]).toBeUndefined();
       expect(zone.verify(i).problems).toEqual([]);
     }
+  });
+
+  test("devices holding different writes of a quarantined device past its fork agree on one checkpoint and adopt it", async () => {
+    const zone = zoneOf("a", "b", "c", "y");
+    zone.write(3, [{ key: "apps/y", value: '"before the fork"' }]);
+    await settle(zone);
+    // y signs two changesets after the same one: a takes one, b the other, c neither.
+    const one = zone.write(3, [{ key: "apps/y", value: '"one"' }]);
+    const other = signChangeset(
+      {
+        zone: zone.zone,
+        author: one.author,
+        seq: one.seq,
+        prev: one.prev,
+        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
+        ops: [{ key: "apps/y", value: '"other"' }],
+      },
+      zone.device(3).key,
+    );
+    expect(zone.ingest(0, [one.bytes], "y").applied).toHaveLength(1);
+    expect(zone.ingest(1, [other.bytes], "y").applied).toHaveLength(1);
+    // The proof reaches every device (it travels with sync: lib/sync/equivocation.ts).
+    const proof = makeProof(one.bytes, other.bytes).bytes;
+    for (const i of [0, 1, 2])
+      receiveProofs(zone.device(i).db, [proof], {
+        zone: zone.zone,
+        nowMs: zone.nowMs,
+        log: quiet,
+        source: "test",
+      });
+    zone.write(2, [{ key: "apps/c", value: '"after the fork"' }]);
+    await settle(zone, [0, 1, 2]);
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    const ids = [];
+    for (const i of [0, 1, 2]) {
+      ids.push(await zone.endorse(i, cut));
+      await settle(zone, [0, 1, 2]);
+    }
+    // Each covers y up to the changeset before its fork: the same checkpoint everywhere.
+    expect(new Set(ids).size).toBe(1);
+    for (const i of [0, 1, 2]) {
+      const adopted = await zone.adopt(i);
+      expect(adopted?.candidate.checkpoint.id).toBe(ids[0] as string);
+      expect(adopted?.candidate.frontier.get(one.author)).toBe(one.seq - 1);
+      expect(zone.verify(i).problems).toEqual([]);
+    }
+    // What each took past the fork stays where it was taken (a quarantine drops nothing).
+    expect([0, 1, 2].map((i) => zone.stateOf(i, "apps/y")["apps/y"])).toEqual([
+      '"one"',
+      '"other"',
+      '"before the fork"',
+    ]);
   });
 
   test("a new device joins from the checkpoint and the changesets after it", async () => {

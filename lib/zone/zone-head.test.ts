@@ -53,7 +53,7 @@ describe("the zone's head of a device", () => {
     ]);
   });
 
-  test("of a device proven to equivocate: what this device holds (never cut below it), whatever a member holds past the fork", async () => {
+  test("of a device proven to equivocate: what it signed before the fork, whatever a member holds past it", async () => {
     const asking = zone();
     const held = asking.db.$client
       .query<{ bytes: Uint8Array }, [string]>(
@@ -68,10 +68,26 @@ describe("the zone's head of a device", () => {
     );
     keepProof(asking.db, makeProof(second.bytes, twin.bytes), 0);
     // The laptop holds the other history, longer: it cannot be pulled, and is not waited
-    // for. The revocation keeps what this device holds: one cutting below it would drop,
-    // on every device, what the device wrote before (its admissions among it).
+    // for. The revocation keeps what the device signed before the fork and drops both
+    // histories past it (this device's #2 and the laptop's) on every device alike.
     const head = await askZoneHead(asking, tablet, async () => new Map([[tablet.id, 5]]));
-    expect([head.seq, head.asked]).toEqual([2, [{ device: "laptop", head: 5 }]]);
+    expect([head.seq, head.asked]).toEqual([1, [{ device: "laptop", head: 5 }]]);
+  });
+
+  test("of a device that forked at its first changeset: what this device holds, never nothing", async () => {
+    const asking = zone();
+    const [first] = asking.db.$client
+      .query<{ bytes: Uint8Array }, [string]>(
+        "SELECT bytes FROM changesets WHERE author = ? ORDER BY seq",
+      )
+      .all(tablet.id)
+      .map((row) => decodeChangeset(new Uint8Array(row.bytes))) as [DecodedChangeset];
+    const twin = signChangeset({ ...first, ops: [{ key: "apps/x", value: '"twin"' }] }, tabletKey);
+    keepProof(asking.db, makeProof(first.bytes, twin.bytes), 0);
+    // Keeping none of it would drop, on every device, what it wrote first (for a founder,
+    // the zone's founding changeset, and every device's membership with it).
+    const head = await askZoneHead(asking, tablet, async () => new Map([[tablet.id, 5]]));
+    expect(head.seq).toBe(2);
   });
 
   test("members behind, silent or unreachable: this device's head, and who was not asked", async () => {

@@ -86,11 +86,12 @@ export async function askZoneHead(
   }
   // Of a device proven to equivocate, no device takes what it signed from the fork on: what
   // a member holds past it (either history) cannot be pulled here, and is not waited for.
-  // The revocation keeps what this device holds, never less than below the fork: a
-  // revocation cutting below what the device signed before it would drop, on every
-  // device, the admissions it wrote (the zone's founding changeset, for its founder).
+  // The revocation keeps what it signed before the fork, and drops both histories past it
+  // on every device, so all agree at once. A fork at its first changeset keeps what this
+  // device holds: a revocation keeping nothing of the device would drop, on every device,
+  // the admissions it wrote (the zone's founding changeset, for its founder).
   const fork = zone.membership().byId.get(device.id)?.forkSeq ?? Number.POSITIVE_INFINITY;
-  const seq = heldHere();
+  const seq = fork >= 2 ? Math.min(heldHere(), fork - 1) : heldHere();
   const beyond = asked.filter((answer) => Math.min(answer.head, fork - 1) > seq);
   if (beyond.length > 0) {
     const [most] = beyond.sort((a, b) => b.head - a.head);
