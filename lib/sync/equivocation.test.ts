@@ -205,6 +205,19 @@ describe("equivocation proofs from peers", () => {
     expect(loadMembership(node.db, testZone.id).byId.get(liarId)?.forkSeq).toBe(2);
   });
 
+  test("a row that does not verify blocks no proof of its device: a junk row of seq 0 is replaced", () => {
+    const node = member(47);
+    const junk = new Uint8Array([1, 2, 3]);
+    node.db.$client
+      .query(
+        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, 0, 0, ?, ?)",
+      )
+      .run(liarId, junk, junk);
+    expect(receiveProofs(node.db, [proofOf(5)], context(node))).toBe(1);
+    expect(loadMembership(node.db, testZone.id).byId.get(liarId)?.forkSeq).toBe(5);
+    expect(proofsNamed(node.db, testZone.id)).toEqual(new Map([[liarId, 5]]));
+  });
+
   test("a message of many proofs checks one an author, the lowest, its seq and membership first", () => {
     const node = member(46);
     const verified = spyOn(equivocation, "verifyProof");
@@ -238,7 +251,7 @@ describe("equivocation proofs from peers", () => {
       }
     })();
     expect(refused).toBeInstanceOf(BuckyError);
-    expect((refused as BuckyError).code).toBe("E_PERMISSION");
+    expect((refused as BuckyError).code).toBe("E_QUARANTINED");
     expect((refused as BuckyError).message).toContain("quarantined");
     expect((refused as BuckyError).hint).toContain("bucky devices revoke");
     expect(versionVector(node.db).get(deviceIdFromPublicKey(node.key.publicKey))).toBe(2);

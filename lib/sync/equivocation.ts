@@ -33,12 +33,17 @@ import { provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
 
 /**
- * Keeps a proof of `proof.device` unless one of a seq as low is held: whether it was kept.
- * The halves are stored in the proof's order (`kept`, `conflicting`).
+ * Keeps a proof of `proof.device` unless one of a seq as low is held that verifies:
+ * whether it was kept. A row of that device that does not verify (the table is not sealed:
+ * lib/sync/held-proofs.ts) counts for nothing and blocks nothing: it is replaced. The
+ * halves are stored in the proof's order (`kept`, `conflicting`).
  */
 export function keepProof(db: StateDb, proof: EquivocationProof, nowMs: number): boolean {
   const [a, b] = proof.halves;
-  const kept = sqliteOf(db)
+  const sqlite = sqliteOf(db);
+  if (!provenForks(db, proof.zone).has(proof.device))
+    sqlite.query("DELETE FROM quarantine WHERE device_id = ?").run(proof.device);
+  const kept = sqlite
     .query<{ device_id: string }, [string, number, number, Uint8Array, Uint8Array]>(
       `INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, detected_at = excluded.detected_at,
