@@ -4,7 +4,7 @@
  * ingress's assertions) hears of every change that could change them.
  */
 import { describe, expect, test } from "bun:test";
-import { signChangeset } from "../../protocol/changeset.ts";
+import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { isPassing } from "../errors.ts";
@@ -12,6 +12,7 @@ import { createLog, type Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { searchFork } from "../sync/fork-search.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { standingOf } from "../sync/membership.ts";
 import { StateBoundMemo } from "./state-bound-memo.ts";
@@ -161,5 +162,55 @@ describe("a NodeContext of a device that is itself quarantined", () => {
     nowMs += 61_000;
     node.diskFull(refused);
     expect(said()).toHaveLength(2);
+  });
+});
+
+describe("a second fork, below the one proven", () => {
+  test("is searched and proven: the lower proof replaces the higher, and refuses from there on", async () => {
+    const { a, aId, founding, node } = zoneOfTwo(46, 47);
+    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
+    const held = [2, 3, 4].map((seq) =>
+      appendLocalChangeset(a.db, author, [{ key: "apps/n", value: String(seq) }], 1000 * seq),
+    );
+    const [, , fourth] = held as [Changeset, Changeset, Changeset];
+    expect(
+      (
+        await node.ingest(
+          held.map((c) => c.bytes),
+          "a",
+        )
+      ).applied,
+    ).toHaveLength(3);
+    const sign = (seq: number, prev: Uint8Array, value: string) =>
+      signChangeset(
+        {
+          zone: zone.id,
+          author: aId,
+          seq,
+          prev,
+          hlc: { ms: 4000 + seq, counter: 0 },
+          ops: [{ key: "apps/n", value }],
+        },
+        a.key,
+      );
+    // A fork at #4 is proven here first.
+    node.receiveProofs(
+      [makeProof(fourth.bytes, sign(4, fourth.prev as Uint8Array, '"x"').bytes).bytes],
+      "a",
+    );
+    expect(node.membership().byId.get(aId)?.forkSeq).toBe(4);
+    // Another history parts at #2: its #3 does not chain to the #3 held.
+    const lower = sign(2, founding.hash, '"y"');
+    const result = await node.ingest([sign(3, lower.hash, '"z"').bytes], "c");
+    node.noteBrokenChains(result, "c");
+    const chains = node.brokenChains.toSearch("c");
+    expect(chains.map((chain) => [chain.author, chain.below])).toEqual([[aId, 3]]);
+    // The search with c (which sends a's changesets below #3) finds the fork point at #2.
+    const found = searchFork(node.db, zone.id, aId, [lower.bytes]);
+    expect(found.kind).toBe("proof");
+    if (found.kind === "proof") node.receiveProofs([found.proof], "c");
+    expect(node.membership().byId.get(aId)?.forkSeq).toBe(2);
+    expect(node.proofsHave()).toEqual(new Map([[aId, 2]]));
+    expect(node.brokenChains.toSearch("c")).toEqual([]);
   });
 });

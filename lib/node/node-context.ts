@@ -568,7 +568,10 @@ export class NodeContext {
     for (const rejection of result.rejected) {
       if (rejection.forkBelow === undefined || rejection.author === undefined) continue;
       const member = membership.byId.get(rejection.author as DeviceId);
-      if (!member || member.quarantined) continue;
+      // Below a proof held, a broken chain is a second, lower fork: searched too (its
+      // proof replaces the higher one, and the refusal starts lower).
+      if (!member || member.revokedAfterSeq !== undefined) continue;
+      if (rejection.forkBelow >= (member.forkSeq ?? Number.POSITIVE_INFINITY)) continue;
       this.brokenChains.note(peer, member, rejection.forkBelow, this.now());
     }
   }

@@ -68,10 +68,15 @@ export class BrokenChains {
     else this.chains.delete(key);
   }
 
-  /** Forgets the broken chains of devices quarantined now: their proof is held. */
+  /**
+   * Forgets the broken chains a proof held now explains (at or past its fork); one below
+   * it is a second, lower fork, searched on.
+   */
   settled(membership: Membership): void {
-    for (const [key, chain] of this.chains)
-      if (membership.byId.get(chain.author)?.quarantined) this.chains.delete(key);
+    for (const [key, chain] of this.chains) {
+      const forkSeq = membership.byId.get(chain.author)?.forkSeq;
+      if (forkSeq !== undefined && chain.below >= forkSeq) this.chains.delete(key);
+    }
   }
 
   /** For `bucky status`: one note per author, by name. */
@@ -79,7 +84,8 @@ export class BrokenChains {
     const byDevice = new Map<string, BrokenChainNote>();
     for (const chain of this.chains.values()) {
       const member = membership.byId.get(chain.author);
-      if (!member || member.quarantined || member.revokedAfterSeq !== undefined) continue;
+      if (!member || member.revokedAfterSeq !== undefined) continue;
+      if (chain.below >= (member.forkSeq ?? Number.POSITIVE_INFINITY)) continue;
       if (!byDevice.has(member.name))
         byDevice.set(member.name, { device: member.name, peer: chain.peer, seq: chain.below });
     }
