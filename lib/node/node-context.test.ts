@@ -5,12 +5,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
+import { signRevocation } from "../../protocol/documents.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import { isPassing } from "../errors.ts";
 import { createLog, type Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
+import { openTestNode, testDeviceDocument, testOwner, testZone } from "../state/test-db.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { searchFork } from "../sync/fork-search.ts";
 import { ingestEntries } from "../sync/ingest.ts";
@@ -212,5 +214,21 @@ describe("a second fork, below the one proven", () => {
     expect(node.membership().byId.get(aId)?.forkSeq).toBe(2);
     expect(node.proofsHave()).toEqual(new Map([[aId, 2]]));
     expect(node.brokenChains.toSearch("c")).toEqual([]);
+    // Asked for a's changesets below #4 (where a peer might say it met a broken chain),
+    // this node answers none from the fork on: only #1.
+    expect(node.changesetsBelow(aId, 4)).toEqual([founding.bytes]);
+  });
+
+  test("a peer asking for earlier changesets gets none of a device revoked, or no member", () => {
+    const { aId, node } = zoneOfTwo(48, 49);
+    expect(node.changesetsBelow(aId, 10)).toHaveLength(1);
+    const revocation = signRevocation(
+      { id: aId, name: "a" as DeviceName, lastSeq: 1, issuedAt: 2 },
+      testOwner,
+    );
+    node.write([{ key: "devices/a/revoked", value: JSON.stringify(revocation.jws) }]);
+    expect(node.changesetsBelow(aId, 10)).toEqual([]);
+    const stranger = deviceIdFromPublicKey(openTestNode(50).key.publicKey);
+    expect(node.changesetsBelow(stranger, 10)).toEqual([]);
   });
 });

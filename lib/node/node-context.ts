@@ -553,9 +553,19 @@ export class NodeContext {
     for (const listener of this.changeListeners) listener([], "remote");
   }
 
-  /** `author`'s changesets held below `belowSeq`: what a peer that met a broken chain asks. */
+  /**
+   * `author`'s changesets held below `belowSeq`: what a peer that met a broken chain asks,
+   * a page of them at most (lib/sync/exchange.ts). Only of a member not revoked, and never
+   * from a proof's fork on (those go to no peer): no history of anyone else.
+   */
   changesetsBelow(author: DeviceId, belowSeq: number): Uint8Array[] {
-    return changesetsBelow(this.db, author, belowSeq);
+    const member = this.membership().byId.get(author);
+    if (!member || member.revokedAfterSeq !== undefined) return [];
+    return changesetsBelow(
+      this.db,
+      author,
+      Math.min(belowSeq, member.forkSeq ?? Number.POSITIVE_INFINITY),
+    );
   }
 
   /**
