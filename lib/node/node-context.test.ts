@@ -3,7 +3,7 @@
  * worked out from the state (lib/node/state-bound-memo.ts: the gateway's sessions, the
  * ingress's assertions) hears of every change that could change them.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
@@ -13,6 +13,7 @@ import { isPassing } from "../errors.ts";
 import { createLog, type Log } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testOwner, testZone } from "../state/test-db.ts";
+import * as cut from "../sync/cut.ts";
 import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
 import { searchFork } from "../sync/fork-search.ts";
 import { ingestEntries } from "../sync/ingest.ts";
@@ -230,5 +231,28 @@ describe("a second fork, below the one proven", () => {
     expect(node.changesetsBelow(aId, 10)).toEqual([]);
     const stranger = deviceIdFromPublicKey(openTestNode(50).key.publicKey);
     expect(node.changesetsBelow(stranger, 10)).toEqual([]);
+  });
+});
+
+describe("a local revocation", () => {
+  test("drops what it cuts in its own transaction: a drop that fails leaves no revocation", () => {
+    const { aId, node } = zoneOfTwo(51, 52);
+    const revocation = signRevocation(
+      { id: aId, name: "a" as DeviceName, lastSeq: 1, issuedAt: 2 },
+      testOwner,
+    );
+    const held = versionVector(node.db);
+    const drop = spyOn(cut, "dropPastCut").mockImplementation(() => {
+      throw new Error("the drop failed");
+    });
+    try {
+      expect(() =>
+        node.write([{ key: "devices/a/revoked", value: JSON.stringify(revocation.jws) }]),
+      ).toThrow("the drop failed");
+    } finally {
+      drop.mockRestore();
+    }
+    expect(versionVector(node.db)).toEqual(held);
+    expect(standingOf(node.membership(), aId)).toBe("member");
   });
 });

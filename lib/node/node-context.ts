@@ -278,6 +278,9 @@ export class NodeContext {
 
   /** Signs, stores and applies a local write, then has it sent to the peers. */
   write(ops: readonly Op[]): Changeset {
+    // A revocation keeps what the device wrote up to its cut, here as everywhere: what this
+    // device holds past it is dropped in the revocation's own transaction.
+    const revokes = ops.some((op) => op.key.startsWith("devices/") && op.key.endsWith("/revoked"));
     const changeset = this.watchingForDamage(() =>
       appendLocalChangeset(
         this.db,
@@ -289,20 +292,18 @@ export class NodeContext {
         },
         ops,
         this.now(),
+        revokes
+          ? (written) =>
+              dropRevokedByOwnWrite(this.db, written, {
+                zone: this.zoneId,
+                log: this.log,
+                seal: this.zone.seal,
+              })
+          : undefined,
       ),
     );
-    if (ops.some((op) => op.key.startsWith("devices/") && op.key.endsWith("/revoked"))) {
-      // A revocation keeps what the device wrote up to its cut, here as everywhere: one of a
-      // quarantined device cuts before what this device holds (lib/zone/zone-head.ts).
-      this.watchingForDamage(() =>
-        dropRevokedByOwnWrite(this.db, changeset, {
-          zone: this.zoneId,
-          log: this.log,
-          seal: this.zone.seal,
-        }),
-      );
-      this.forgetMembership();
-    } else if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
+    if (revokes) this.forgetMembership();
+    else if (ops.some((op) => op.key.startsWith("devices/"))) this.cachedMembership = undefined;
     this.log.info("state changed", {
       seq: changeset.seq,
       ops: ops.length,

@@ -29,13 +29,16 @@ export interface Author {
  * Signs `ops` as this device's next changeset, stores and applies it. The write rules
  * every peer applies are checked first: a device never writes what others would refuse,
  * nor anything once it is proven to have signed two histories (quarantined).
- * Its commit is durable when this returns (see durably).
+ * Its commit is durable when this returns (see durably). `alongside` runs in the same
+ * transaction once the changeset is stored (what the write entails here, such as a
+ * revocation's drop): both are committed, or neither.
  */
 export function appendLocalChangeset(
   db: StateDb,
   author: Author,
   ops: readonly Op[],
   nowMs: number,
+  alongside?: (changeset: Changeset) => void,
 ): Changeset {
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
   const fork = provenForks(db, author.zone).get(authorId);
@@ -58,7 +61,7 @@ export function appendLocalChangeset(
       );
     }
   }
-  return durably(db, () => signAndStore(db, author, authorId, ops, nowMs));
+  return durably(db, () => signAndStore(db, author, authorId, ops, nowMs, alongside));
 }
 
 /**
@@ -87,6 +90,7 @@ function signAndStore(
   authorId: DeviceId,
   ops: readonly Op[],
   nowMs: number,
+  alongside: ((changeset: Changeset) => void) | undefined,
 ): Changeset {
   return db.transaction((tx) => {
     const tally = author.seal.tally(db.$client);
@@ -115,6 +119,7 @@ function signAndStore(
     storeChangeset(db, tally, changeset, nowMs);
     tally.save();
     tx.update(node).set({ hlcMs: hlc.ms, hlcCounter: hlc.counter }).run();
+    alongside?.(changeset);
     return changeset;
     // The write lock taken as it begins: read first and written later, it could not wait
     // for another process's write, and would fail as "locked".
