@@ -17,7 +17,6 @@ import {
   encodeAck,
   encodeEntries,
   MAX_SYNC_MESSAGE_BYTES,
-  PAGE_BYTES,
 } from "../../protocol/sync-messages.ts";
 import { localLogs, logLines } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
@@ -30,7 +29,7 @@ import { ndnRoutes } from "../ndn/serve.ts";
 import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
-import { differingHeads, entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { pullPage, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
@@ -161,13 +160,8 @@ export function createPeerApp(
     const offer = offerFor(node.db.$client, have);
     // None of a quarantined author from its fork on (the asker's proof or this node's).
     const withheld = node.withheldFrom(proofsHave);
-    const page = () => {
-      const missing = entriesMissingFrom(node.db, have, PAGE_BYTES, withheld);
-      // A head of the asker's that differs from what this device holds at its seq: the
-      // other half of a fork of one length, sent first (protocol/sync-messages.ts `heads`).
-      const differing = differingHeads(node.db, have, heads, withheld);
-      return { ...missing, entries: [...differing, ...missing.entries] };
-    };
+    // The other halves of forks of one length (`heads`) first, then what it lacks, one page.
+    const page = () => pullPage(node.db, have, heads, withheld);
     return cbor(
       encodeEntries({
         ...(offer

@@ -131,6 +131,7 @@ export function differingHeads(
   theirs: VersionVector,
   heads: ReadonlyMap<DeviceId, Uint8Array> | undefined,
   withheld: VersionVector = new Map(),
+  pageBytes = PAGE_BYTES,
 ): Uint8Array[] {
   if (!heads) return [];
   const at = db.$client.prepare<{ hash: Uint8Array; bytes: Uint8Array }, [string, number]>(
@@ -144,10 +145,37 @@ export function differingHeads(
     if (seq >= (withheld.get(author) ?? Number.POSITIVE_INFINITY)) continue;
     const held = at.get(author, seq);
     if (!held || bytesEqual(new Uint8Array(held.hash), hash)) continue;
-    if (found.length > 0 && size + held.bytes.length > PAGE_BYTES) break;
+    if (found.length > 0 && size + held.bytes.length > pageBytes) break;
     found.push(new Uint8Array(held.bytes));
     size += held.bytes.length;
     if (found.length >= MAX_DIFFERING_HEADS) break;
   }
   return found;
+}
+
+/**
+ * A pull's answer of entries: the changesets held at the asker's heads that differ from
+ * them (differingHeads) first, then what it lacks (entriesMissingFrom), both within one
+ * page's bytes, so that an answer stays as far below a message's limit as a page does.
+ * None of an author withheld from its seq on.
+ */
+export function pullPage(
+  db: StateDb,
+  theirs: VersionVector,
+  heads: ReadonlyMap<DeviceId, Uint8Array> | undefined,
+  withheld: VersionVector,
+  pageBytes = PAGE_BYTES,
+): EntriesMessage {
+  // Half a page at most (a changeset is at most a quarter of one): what it lacks always
+  // has room for its next changeset, and a fork not yet proven holds back nothing else.
+  const differing = differingHeads(db, theirs, heads, withheld, pageBytes / 2);
+  const room = pageBytes - differing.reduce((size, entry) => size + entry.length, 0);
+  if (room <= 0) return { have: versionVector(db), entries: differing, more: true };
+  if (differing.length === 0) return entriesMissingFrom(db, theirs, pageBytes, withheld);
+  const missing = entriesMissingFrom(db, theirs, room, withheld);
+  // A first entry over the room left waits for the next page, as one over a page would.
+  const first = missing.entries[0];
+  if (first !== undefined && first.length > room)
+    return { have: missing.have, entries: differing, more: true };
+  return { ...missing, entries: [...differing, ...missing.entries] };
 }

@@ -25,6 +25,7 @@ import {
   differingHeads,
   entriesMissingFrom,
   headHashes,
+  pullPage,
   versionVector,
 } from "./exchange.ts";
 import { searchFork } from "./fork-search.ts";
@@ -431,6 +432,18 @@ describe("ingestEntries", () => {
     // a asks with its heads: d holds another #2 of c, and sends it; a forms the proof.
     const differing = differingHeads(d.db, versionVector(a.db), headHashes(a.db));
     expect(differing).toEqual([second("d").bytes]);
+    // Sent with what a lacks (d's own writes) within one page's bytes, the head first.
+    const dAuthor = { zone: zone.id, name: "d", key: d.key, seal: d.seal };
+    for (let i = 0; i < 4; i++)
+      appendLocalChangeset(d.db, dAuthor, [{ key: `apps/d${i}`, value: '"d"' }], 3000 + i);
+    const pageBytes = 3 * second("d").bytes.length;
+    const page = pullPage(d.db, versionVector(a.db), headHashes(a.db), new Map(), pageBytes);
+    expect(page.entries[0]).toEqual(second("d").bytes);
+    expect(page.entries.length).toBeGreaterThan(1);
+    expect(page.entries.reduce((size, entry) => size + entry.length, 0)).toBeLessThanOrEqual(
+      pageBytes,
+    );
+    expect(page.more).toBe(true);
     const met = ingestEntries(a.db, differing, context(a));
     expect(met.rejected.map((r) => r.reason)).toEqual([
       "equivocation: a different changeset #2 is already held",
