@@ -12,7 +12,7 @@ import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
-import { provenForks } from "../sync/held-proofs.ts";
+import { provenFork } from "../sync/held-proofs.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -41,7 +41,7 @@ export function appendLocalChangeset(
   alongside?: (changeset: Changeset) => void,
 ): Changeset {
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
-  const fork = provenForks(db, author.zone).get(authorId);
+  const fork = provenFork(db, author.zone, authorId);
   if (fork !== undefined) {
     // Every peer holding the proof refuses what it signs from the fork on: a write here
     // would hold only here, and be lost when it joins again.

@@ -29,7 +29,7 @@ import { PAGE_BYTES, type VersionVector } from "../../protocol/sync-messages.ts"
 import type { Log } from "../log.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { provenForks } from "./held-proofs.ts";
+import { provenFork, provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
 
 /**
@@ -41,7 +41,7 @@ import { loadMembership, type Membership } from "./membership.ts";
 export function keepProof(db: StateDb, proof: EquivocationProof, nowMs: number): boolean {
   const [a, b] = proof.halves;
   const sqlite = sqliteOf(db);
-  if (!provenForks(db, proof.zone).has(proof.device))
+  if (provenFork(db, proof.zone, proof.device) === undefined)
     sqlite.query("DELETE FROM quarantine WHERE device_id = ?").run(proof.device);
   const kept = sqlite
     .query<{ device_id: string }, [string, number, number, Uint8Array, Uint8Array]>(

@@ -34,6 +34,19 @@ export function provenForks(db: StateReader, zone: ZoneId): Map<DeviceId, number
   return forks;
 }
 
+/**
+ * The seq of the proof held of `device` that verifies, if any: one row read (none at all
+ * when none is held), for the checks made at every local write.
+ */
+export function provenFork(db: StateReader, zone: ZoneId, device: DeviceId): number | undefined {
+  const row = sqliteOf(db)
+    .query<Row, [string]>(
+      "SELECT device_id AS device, seq, kept, conflicting FROM quarantine WHERE device_id = ?",
+    )
+    .get(device);
+  return row && proves(row, zone) ? row.seq : undefined;
+}
+
 function proves(row: Row, zone: ZoneId): boolean {
   const kept = new Uint8Array(row.kept);
   const conflicting = new Uint8Array(row.conflicting);
