@@ -15,6 +15,7 @@ describe("errors", () => {
       E_TOO_LARGE: 2,
       E_PERMISSION: 1,
       E_CLOCK: 1,
+      E_QUARANTINED: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,
       E_INTEGRITY: 4,
@@ -22,6 +23,7 @@ describe("errors", () => {
     });
     expect(new BuckyError("E_UNAVAILABLE", "down").httpStatus).toBe(503);
     expect(new BuckyError("E_INTEGRITY", "bad").httpStatus).toBe(422);
+    expect(new BuckyError("E_QUARANTINED", "refused").httpStatus).toBe(403);
   });
 
   test("serializes as code, message and hint", () => {
