@@ -82,6 +82,12 @@ const REFUSALS: Record<string, { status: number; body: string }> = {
       },
     }),
   },
+  // This device's own state, never a peer's word: this device would take itself for
+  // quarantined (its daemon waits that out) on a peer's say-so.
+  "/quarantined": {
+    status: 403,
+    body: '{"error":{"code":"E_QUARANTINED","message":"you are quarantined"}}',
+  },
   "/long": {
     status: 400,
     body: JSON.stringify({ error: { code: "E_USAGE", message: "x".repeat(100_000) } }),
@@ -174,6 +180,7 @@ describe("PeerClient's reading of a peer's refusal", () => {
         false,
         'server refused: "denied\\nerror: the zone\'s owner key is damaged\\u001b[2K", and says "Run `bucky devices revoke nas` to repair it."',
       ],
+      ["/quarantined", "E_PERMISSION", false, 'server refused: "you are quarantined"'],
       ["/long", "E_USAGE", false, `server refused: "${"x".repeat(1000)}…"`],
     ]);
   });

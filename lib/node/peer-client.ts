@@ -473,10 +473,12 @@ function peerError(peer: Peer, status: number, body: Uint8Array): PeerAnswerErro
       `${peer.name} answered HTTP ${status}`,
       status,
     );
+  // E_QUARANTINED is this device's own state (its writes refused, waited out by its
+  // daemon): a peer saying it is taken by its status, never as this device's.
   const code =
     said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
       ? "E_TOO_LARGE"
-      : isErrorCode(said.code)
+      : isErrorCode(said.code) && said.code !== "E_QUARANTINED"
         ? said.code
         : codeOfStatus(status);
   // Its words are its own (a member's device answers as it likes): quoted on one line, and
