@@ -62,7 +62,7 @@ const judge: SnapshotJudge = {
       },
     ],
     testZone.id,
-    new Set(),
+    new Map(),
     new Map(),
   ),
 };
