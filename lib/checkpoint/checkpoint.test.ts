@@ -279,6 +279,7 @@ describe("checkpoints", () => {
         nowMs: zone.nowMs,
         log: quiet,
         source: "test",
+        seal: zone.device(i).seal,
       });
     zone.write(2, [{ key: "apps/c", value: '"after the fork"' }]);
     await settle(zone, [0, 1, 2]);

@@ -533,7 +533,9 @@ export class NodeContext {
   /**
    * Takes the equivocation proofs a peer sent (those that verify, of a member, of a lower
    * seq than any held): each not past its revocation's cut quarantines its device here, as
-   * if both halves had met here: what it signed from the fork on is refused, none dropped.
+   * if both halves had met here: what it signed from the fork on is refused, none dropped;
+   * of a device the owner revoked, it lowers the cut to before the fork and drops what is
+   * held past it, as every device does (lib/sync/membership.ts).
    */
   receiveProofs(records: readonly Uint8Array[] | undefined, source: string): void {
     if (!records?.length) return;
@@ -543,6 +545,7 @@ export class NodeContext {
         nowMs: this.now(),
         log: this.log,
         source,
+        seal: this.zone.seal,
         membership: this.membership(),
       }),
     );

@@ -152,14 +152,16 @@ describe("equivocation proofs from peers", () => {
     // Named to peers all the same: one whose checkpoint puts it in effect (a frontier past
     // the fork keeps the revoked device's changesets up to it) does not send it every round.
     expect(proofsNamed(node.db, testZone.id)).toEqual(new Map([[liarId, 5]]));
-    // One below it refuses from lower: the lower of the two refusals holds.
+    // One below it cuts lower: before the fork (lib/sync/revoked-fork.test.ts), revoked still.
     expect(receiveProofs(node.db, [proofOf(3)], context(node))).toBe(1);
-    expect(loadMembership(node.db, testZone.id).byId.get(liarId)).toMatchObject({
+    const cut = loadMembership(node.db, testZone.id);
+    expect(cut.byId.get(liarId)).toMatchObject({
       quarantined: true,
       forkSeq: 3,
-      revokedAfterSeq: 4,
+      revokedAfterSeq: 2,
       refusedFromSeq: 3,
     });
+    expect(membershipModule.standingOf(cut, liarId)).toBe("revoked");
   });
 
   test("a second first changeset refuses the device from #1 on; a checkpoint changes nothing of that", () => {

@@ -27,8 +27,10 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
 import { PAGE_BYTES, type VersionVector } from "../../protocol/sync-messages.ts";
 import type { Log } from "../log.ts";
+import type { StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
+import { dropPastCut } from "./cut.ts";
 import { provenFork, provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
 
@@ -111,16 +113,23 @@ export function proofsLacking(
   return proofs;
 }
 
+/** The most proofs of one author checked in a message: each costs two signature checks. */
+const MAX_TRIED_PER_AUTHOR = 16;
+
 /**
  * Takes the proofs a peer sent (or this device formed: lib/sync/fork-search.ts): each a
  * fork point of a member of this zone (`membership`, as this device holds it), both halves
  * signed by its key, of a seq lower than any proof held of it. Those are kept, and each
  * not past its device's revocation's cut quarantines it (said once, as an error): its
- * changesets from the fork on are refused from then on, none dropped. One
- * proof an author a message at most (the lowest seq), and what is cheap is checked first
- * (zone, member, seq), then the signatures, outside the write lock: a message of many
- * proofs costs a signature check an author, and the write lock holds only the inserts.
- * Returns how many devices it quarantined: membership changed if any.
+ * changesets from the fork on are refused from then on, none dropped. Of a device the
+ * owner revoked, a proof at or below the revocation's cut lowers the cut to before the
+ * fork (lib/sync/membership.ts): what this device holds past it is dropped in the same
+ * transaction (lib/sync/cut.ts), as on every device that heard the two in another order.
+ * One proof an author is kept from a message at most: the lowest seq's that verifies
+ * (a forged one does not hide a good one above it). What is cheap is checked first (zone,
+ * member, seq), then the signatures, outside the write lock, lowest seq first, a few
+ * proofs an author at most: the write lock holds only the inserts and drops. Returns how
+ * many devices it quarantined or cut lower: membership changed if any.
  */
 export function receiveProofs(
   db: StateDb,
@@ -130,51 +139,84 @@ export function receiveProofs(
     nowMs: number;
     log: Log;
     source: string;
+    /** The seal over this device's state, kept up to date by a drop. */
+    seal: StateSeal;
     /** Who is a member, as this device holds it now (read here when not given). */
     membership?: Membership;
   },
 ): number {
   const membership = context.membership ?? loadMembership(db, context.zone);
   const held = provenForks(db, context.zone);
-  const lowest = new Map<DeviceId, EquivocationProof>();
+  const byAuthor = new Map<DeviceId, EquivocationProof[]>();
   for (const bytes of records) {
     try {
       const proof = decodeProof(bytes);
       if (proof.zone !== context.zone || !membership.byId.has(proof.device)) continue;
       if (proof.seq >= (held.get(proof.device) ?? Number.POSITIVE_INFINITY)) continue;
-      const known = lowest.get(proof.device);
-      if (!known || proof.seq < known.seq) lowest.set(proof.device, proof);
+      const candidates = byAuthor.get(proof.device) ?? [];
+      candidates.push(proof);
+      byAuthor.set(proof.device, candidates);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }
   }
   const valid: EquivocationProof[] = [];
-  for (const proof of lowest.values()) {
+  for (const candidates of byAuthor.values()) {
+    const proof = lowestVerified(candidates);
+    if (proof) valid.push(proof);
+  }
+  if (valid.length === 0) return 0;
+  const changed = db.transaction(() => {
+    const kept = valid.filter((proof) => keepProof(db, proof, context.nowMs));
+    // A proof of a member not revoked quarantines it; of one revoked, it may lower its cut.
+    const revoked = kept.filter(
+      (proof) => membership.byId.get(proof.device)?.revokedAfterSeq !== undefined,
+    );
+    if (revoked.length === 0) return kept;
+    const tally = context.seal.tally(db.$client);
+    const now = loadMembership(db, context.zone);
+    const cutLower = new Set<DeviceId>();
+    for (const proof of revoked) {
+      const was = membership.byId.get(proof.device)?.revokedAfterSeq as number;
+      const is = now.byId.get(proof.device);
+      if (is?.revokedAfterSeq === undefined || is.revokedAfterSeq >= was) continue;
+      cutLower.add(is.id);
+      dropPastCut(db, tally, is, {
+        log: context.log,
+        membership: () => loadMembership(db, context.zone),
+      });
+    }
+    tally.save();
+    return kept.filter((proof) => !revoked.includes(proof) || cutLower.has(proof.device));
+  }, IMMEDIATE);
+  for (const proof of changed) {
+    const member = membership.byId.get(proof.device);
+    context.log.error(
+      member?.revokedAfterSeq === undefined
+        ? "device quarantined: it signed two different changesets after the same one (a peer's proof)"
+        : "revoked device proven to have signed two different changesets after the same one: what it signed from there on is set aside (a peer's proof)",
+      { device: member?.name, seq: proof.seq, from: context.source },
+    );
+  }
+  return changed.length;
+}
+
+/**
+ * The lowest-seq proof of `candidates` (one author's) whose signatures verify, if any:
+ * MAX_TRIED_PER_AUTHOR tried at most.
+ */
+function lowestVerified(candidates: EquivocationProof[]): EquivocationProof | undefined {
+  const ordered = [...candidates].sort((x, y) => x.seq - y.seq);
+  for (const proof of ordered.slice(0, MAX_TRIED_PER_AUTHOR)) {
     try {
       verifyProof(
         proof,
         verifyKeyFromPublicKey(publicKeyOfId(proof.device, "device") as Uint8Array),
       );
-      valid.push(proof);
+      return proof;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }
   }
-  if (valid.length === 0) return 0;
-  const kept = db.transaction(
-    () => valid.filter((proof) => keepProof(db, proof, context.nowMs)),
-    IMMEDIATE,
-  );
-  let quarantined = 0;
-  for (const proof of kept) {
-    const member = membership.byId.get(proof.device);
-    // Past its revocation's cut a fork refuses nothing the revocation did not: kept, no news.
-    if (member?.revokedAfterSeq !== undefined && proof.seq > member.revokedAfterSeq) continue;
-    quarantined++;
-    context.log.error(
-      "device quarantined: it signed two different changesets after the same one (a peer's proof)",
-      { device: member?.name, seq: proof.seq, from: context.source },
-    );
-  }
-  return quarantined;
+  return undefined;
 }

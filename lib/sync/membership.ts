@@ -50,8 +50,8 @@ export type MemberStanding = "member" | "revoked" | "quarantined" | "unknown";
 export function standingOf(membership: Membership, id: DeviceId): MemberStanding {
   const member = membership.byId.get(id);
   if (!member) return "unknown";
-  if (member.quarantined) return "quarantined";
-  return member.revokedAfterSeq === undefined ? "member" : "revoked";
+  if (member.revokedAfterSeq !== undefined) return "revoked";
+  return member.quarantined ? "quarantined" : "member";
 }
 
 /**
@@ -94,9 +94,10 @@ export function loadMembership(
  * proofs held (`forks`, verified: lib/sync/held-proofs.ts). A revocation keeps the revoked
  * device's changesets up to its `lastSeq` and those the checkpoint held covers
  * (`frontier`: settled history, which nothing undoes); a quarantine refuses those from
- * the fork on and drops nothing. A proof of a fork past a revocation's cut changes nothing
- * (the revocation set aside all of it): the device is revoked, not quarantined, wherever
- * the proof is held or not.
+ * the fork on and drops nothing. A proof of a fork at or below a revocation's cut lowers
+ * the cut to before the fork (revocationCut); one past it changes nothing (the revocation
+ * set aside all of it). Either way the device is revoked (standingOf), wherever the proof
+ * is held or not.
  */
 export function membershipFromRows(
   rows: readonly { readonly key: string; readonly value: string | null }[],
@@ -126,13 +127,11 @@ export function membershipFromRows(
       revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);
     const settled = frontier.get(doc.id) ?? 0;
     // A revocation names the key it revokes: it does not carry over to a new device document.
-    const revokedAfterSeq =
-      revocation?.id === doc.id ? Math.max(revocation.lastSeq, settled) : undefined;
+    const signedCut = revocation?.id === doc.id ? Math.max(revocation.lastSeq, settled) : undefined;
     const fork = forks.get(doc.id);
     const forkSeq =
-      fork !== undefined && (revokedAfterSeq === undefined || fork <= revokedAfterSeq)
-        ? fork
-        : undefined;
+      fork !== undefined && (signedCut === undefined || fork <= signedCut) ? fork : undefined;
+    const revokedAfterSeq = revocationCut(signedCut, forkSeq, settled);
     const refusals = [
       ...(revokedAfterSeq === undefined ? [] : [revokedAfterSeq + 1]),
       ...(forkSeq === undefined ? [] : [forkSeq]),
@@ -150,4 +149,24 @@ export function membershipFromRows(
     byName.set(name, member);
   }
   return { byId, byName };
+}
+
+/**
+ * The cut of a revoked device (`signedCut`: its revocation's `lastSeq`, or the checkpoint's
+ * frontier past it) once a proof of its fork at `forkSeq` is held, at or below that cut:
+ * the seq before the fork, or the frontier, whichever is later (settled history is never
+ * undone). The revoker may have signed before the proof reached it, each device holding
+ * its own history past the fork: both are dropped, on every device, whichever it heard of
+ * first, as the revoker would have cut had it known (lib/zone/zone-head.ts). Only the owner
+ * makes a device revoked, so a proof alone drops nothing of a member. A fork at #1 keeps
+ * the cut signed: a cut keeping nothing of the device would drop the admissions it wrote
+ * (the zone's founding changeset, for its founder).
+ */
+function revocationCut(
+  signedCut: number | undefined,
+  forkSeq: number | undefined,
+  settled: number,
+): number | undefined {
+  if (signedCut === undefined || forkSeq === undefined || forkSeq < 2) return signedCut;
+  return Math.max(forkSeq - 1, settled);
 }

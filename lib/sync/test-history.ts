@@ -139,9 +139,35 @@ export function history(steps: readonly Step[]): Uint8Array[] {
 /**
  * A page as a peer might send it: the entries in any order, some twice; in `rareWeight`
  * thirds of pages (1 or 2), devices have signed a second changeset with the seq of their
- * last, or the owner revokes some (and pages holding these are applied whole).
+ * last, or the owner revokes some (and pages holding these are applied whole); with
+ * `forkedRevocations`, some of those revoke a device that also forks, a few steps before
+ * or after the revocation.
  */
-export function pageOf(rareWeight: number) {
+export function pageOf(rareWeight: number, forkedRevocations = false) {
+  const rareSteps = fc.array(
+    fc.record({
+      kind: fc.constantFrom("equivocate" as const, "revoke" as const),
+      device: fc.integer({ min: 0, max: 2 }),
+      at: fc.nat(40),
+    }),
+    { minLength: 1, maxLength: 3 },
+  );
+  const revokedAndForked = fc
+    .record({
+      first: fc.constantFrom("equivocate" as const, "revoke" as const),
+      device: fc.integer({ min: 1, max: 2 }),
+      at: fc.nat(40),
+      gap: fc.nat(3),
+    })
+    // The later one is put in first: the earlier, put in at `at` after it, comes before it.
+    .map(({ first, device, at, gap }) => [
+      {
+        kind: first === "revoke" ? ("equivocate" as const) : ("revoke" as const),
+        device,
+        at: at + gap + 1,
+      },
+      { kind: first, device, at },
+    ]);
   return fc
     .tuple(
       fc.array(step, { minLength: 8, maxLength: 40 }),
@@ -149,14 +175,7 @@ export function pageOf(rareWeight: number) {
         { weight: 3 - rareWeight, arbitrary: fc.constant([]) },
         {
           weight: rareWeight,
-          arbitrary: fc.array(
-            fc.record({
-              kind: fc.constantFrom("equivocate" as const, "revoke" as const),
-              device: fc.integer({ min: 0, max: 2 }),
-              at: fc.nat(40),
-            }),
-            { minLength: 1, maxLength: 3 },
-          ),
+          arbitrary: forkedRevocations ? fc.oneof(rareSteps, revokedAndForked) : rareSteps,
         },
       ),
       fc.nat(),
