@@ -240,6 +240,15 @@ describe("equivocation proofs from peers", () => {
     }
   });
 
+  test("a forged proof of a lower seq does not hide a good one of the same device", () => {
+    const node = member(48);
+    const forged = signed(2, '"b"').bytes.slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    const bad = makeProof(signed(2, '"a"').bytes, forged).bytes;
+    expect(receiveProofs(node.db, [bad, proofOf(4)], context(node))).toBe(1);
+    expect(loadMembership(node.db, testZone.id).byId.get(liarId)?.forkSeq).toBe(4);
+  });
+
   test("a device that learns it is itself quarantined writes nothing more: every peer would refuse it", () => {
     const node = member(47);
     const me = { zone: testZone.id, name: "me", key: node.key, seal: node.seal };
