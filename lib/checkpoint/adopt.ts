@@ -20,6 +20,7 @@ import {
   RowsDigest,
 } from "../../protocol/checkpoint.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
+import { type EquivocationProof, makeProof } from "../../protocol/equivocation.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
@@ -29,6 +30,7 @@ import { isEvidence } from "../state/evidence.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { dropPastCut } from "../sync/cut.ts";
+import { keepProof } from "../sync/equivocation.ts";
 import { provenForks } from "../sync/held-proofs.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { type Candidate, checkpointPass } from "./candidate.ts";
@@ -151,6 +153,26 @@ export function adoptFetched(
         "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
       );
       const forks = provenForks(db, zone);
+      for (const parted of partedHistories(sqlite, fetched.kept, frontier, forks, seal.device)) {
+        const dropped = setAsideParted(sqlite, tally, parted);
+        // Where the two part at one changeset after the same one, that is a proof of the
+        // fork, which goes to every device (lib/sync/equivocation.ts): the device is caught.
+        const proven = provenAt(
+          dropped.find((changeset) => changeset.seq === parted.seq),
+          parted.theirs,
+        );
+        if (proven) keepProof(db, proven, nowMs);
+        log.error(
+          "a device's history held here parted from the one the zone's checkpoint settled: set aside",
+          {
+            device: parted.author,
+            fromSeq: parted.seq,
+            count: dropped.length,
+            settledThroughSeq: frontier.get(parted.author),
+            proven: proven !== undefined,
+          },
+        );
+      }
       for (const changeset of fetched.kept) {
         const mine = held2.get(changeset.author, changeset.seq);
         if (mine) {
@@ -227,6 +249,110 @@ export function adoptFetched(
       return true;
     })
     .immediate();
+}
+
+/** An author whose history held here parts from a checkpoint's, from `seq` (a seq it keeps). */
+interface Parted {
+  readonly author: string;
+  readonly seq: number;
+  /** The checkpoint's changeset at `seq`. */
+  readonly theirs: DecodedChangeset;
+  /** The checkpoint's changeset of the author at its frontier (the last it settled). */
+  readonly settled: DecodedChangeset;
+}
+
+/**
+ * The authors whose history held here is not the one a fetched checkpoint settled: a
+ * changeset it keeps (its last of the author, or evidence) of which this device holds
+ * another of the same seq. A device that was cut off while a stolen one gave it a history
+ * of its own meets that once the others have agreed past it, and a checkpoint whose
+ * endorsements verify is the zone's word (settled history): refusing it would leave the
+ * device never syncing again, as its peers pruned what came before. Not of a device
+ * proven to fork, from its fork on (devices hold different changesets there: the one held
+ * stays), nor of this device itself (its own feed is what it signs next from).
+ */
+function partedHistories(
+  sqlite: Database,
+  kept: readonly DecodedChangeset[],
+  frontier: ReadonlyMap<string, number>,
+  forks: ReadonlyMap<string, number>,
+  self: string,
+): Parted[] {
+  const held = sqlite.prepare<{ hash: Uint8Array }, [string, number]>(
+    "SELECT hash FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  const parted = new Map<string, Parted>();
+  for (const changeset of kept) {
+    const { author, seq } = changeset;
+    if (author === self || seq >= (forks.get(author) ?? Number.POSITIVE_INFINITY)) continue;
+    const mine = held.get(author, seq);
+    if (!mine || bytesEqual(new Uint8Array(mine.hash), changeset.hash)) continue;
+    const settled = kept.find((k) => k.author === author && k.seq === frontier.get(author));
+    if (!settled) continue;
+    const known = parted.get(author);
+    if (!known || seq < known.seq) parted.set(author, { author, seq, theirs: changeset, settled });
+  }
+  return [...parted.values()];
+}
+
+/**
+ * Drops `parted`'s author's changesets held here that the checkpoint settled otherwise:
+ * those it covers (its rows are the state now) and those past it that chain onto them
+ * rather than onto the checkpoint's last. Returns them.
+ */
+function setAsideParted(sqlite: Database, tally: SealTally, parted: Parted): DecodedChangeset[] {
+  const { author, settled } = parted;
+  const remove = sqlite.prepare<unknown[], [string, number]>(
+    `DELETE FROM changesets WHERE author = ?1 AND seq = ?2 RETURNING ${CHANGESET_COLUMNS}`,
+  );
+  const drop = (seq: number): DecodedChangeset | undefined => {
+    const row = remove.values(author, seq)[0];
+    if (!row) return undefined;
+    tally.removeChangesetRow(row as Parameters<SealTally["removeChangesetRow"]>[0]);
+    return decodeChangeset(new Uint8Array(row[4] as Uint8Array));
+  };
+  const dropped: DecodedChangeset[] = [];
+  let last: DecodedChangeset | undefined;
+  for (const { seq } of sqlite
+    .query<{ seq: number }, [string, number]>(
+      "SELECT seq FROM changesets WHERE author = ?1 AND seq <= ?2 ORDER BY seq",
+    )
+    .all(author, settled.seq)) {
+    last = drop(seq);
+    if (last) dropped.push(last);
+  }
+  // Past it, what chains onto the history set aside (not onto the checkpoint's last).
+  let prev = last?.seq === settled.seq ? last.hash : undefined;
+  const next = sqlite.prepare<{ bytes: Uint8Array }, [string, number]>(
+    "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  for (let seq = settled.seq + 1; ; seq++) {
+    const row = next.get(author, seq);
+    if (!row) break;
+    const changeset = decodeChangeset(new Uint8Array(row.bytes));
+    const onSettled = changeset.prev !== null && bytesEqual(changeset.prev, settled.hash);
+    const onParted =
+      prev !== undefined && changeset.prev !== null && bytesEqual(changeset.prev, prev);
+    if (seq === settled.seq + 1 ? onSettled : !onParted) break;
+    drop(seq);
+    dropped.push(changeset);
+    prev = changeset.hash;
+  }
+  return dropped;
+}
+
+/** The proof of equivocation two changesets of one seq make, if they part after the same one. */
+function provenAt(
+  mine: DecodedChangeset | undefined,
+  theirs: DecodedChangeset,
+): EquivocationProof | undefined {
+  if (!mine) return undefined;
+  try {
+    return makeProof(mine.bytes, theirs.bytes);
+  } catch (error) {
+    if (error instanceof ProtocolError) return undefined;
+    throw error;
+  }
 }
 
 /**

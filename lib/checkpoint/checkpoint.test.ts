@@ -19,7 +19,7 @@ import { createLog } from "../log.ts";
 import { isEvidence } from "../state/evidence.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { repairState } from "../state/repair.ts";
-import { receiveProofs } from "../sync/equivocation.ts";
+import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
 import { checkpointPage, offerFor, takeOffer } from "./transfer.ts";
@@ -304,6 +304,63 @@ describe("checkpoints", () => {
       '"other"',
       '"before the fork"',
     ]);
+  });
+
+  test("a device holding another history of a device, cut off past the checkpoint, takes the checkpoint and syncs on", async () => {
+    const zone = zoneOf("a", "b", "c", "d", "y");
+    zone.write(4, [{ key: "apps/y", value: '"before the fork"' }]);
+    await settle(zone);
+    // y (stolen) signs two histories from the same changeset: a, b and c get one, d,
+    // partitioned, the other, two changesets long; no device meets both, so no proof forms.
+    const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
+    const other = signChangeset(
+      {
+        zone: zone.zone,
+        author: one.author,
+        seq: one.seq,
+        prev: one.prev,
+        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
+        ops: [{ key: "apps/y", value: '"other"' }],
+      },
+      zone.device(4).key,
+    );
+    const otherNext = signChangeset(
+      {
+        zone: zone.zone,
+        author: one.author,
+        seq: one.seq + 1,
+        prev: other.hash,
+        hlc: { ms: one.hlc.ms + 1, counter: 0 },
+        ops: [{ key: "apps/y2", value: '"other next"' }],
+      },
+      zone.device(4).key,
+    );
+    for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes], "y");
+    expect(zone.ingest(3, [other.bytes, otherNext.bytes], "y").applied).toHaveLength(2);
+    zone.write(0, [{ key: "apps/a", value: '"after"' }]);
+    await settle(zone, [0, 1, 2]);
+    // The majority agrees a checkpoint covering y's first history, and prunes.
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    for (const i of [0, 1, 2]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1, 2]);
+    }
+    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+    expect(zone.device(0).db.$client.query("SELECT 1 FROM checkpoint").get()).not.toBeNull();
+    // d comes back: it takes the checkpoint (whose endorsements verify) and what follows,
+    // setting aside its own history of y past what the zone settled, instead of refusing.
+    await settle(zone, [0, 3]);
+    expect(zone.stateOf(3, "apps/")).toEqual(zone.stateOf(0, "apps/"));
+    expect(zone.stateOf(3, "apps/")["apps/y2"]).toBeUndefined();
+    expect(versionVector(zone.device(3).db)).toEqual(versionVector(zone.device(0).db));
+    expect(zone.verify(3).problems).toEqual([]);
+    // Its history and the checkpoint's part after one changeset: d holds the proof of the fork.
+    expect(proofsNamed(zone.device(3).db, zone.zone).get(one.author)).toBe(one.seq);
+    // And it syncs on: a write after it reaches d.
+    zone.write(1, [{ key: "apps/later", value: "1" }]);
+    await settle(zone, [0, 1, 3]);
+    expect(zone.stateOf(3, "apps/later")).toEqual({ "apps/later": "1" });
   });
 
   test("a new device joins from the checkpoint and the changesets after it", async () => {
