@@ -22,8 +22,8 @@ export const ERROR_CODES = {
   E_CLOCK: { exit: 1, http: 403 },
   /**
    * This device is proven to have signed two histories: every device refuses what it
-   * writes, so it writes nothing until the owner revokes it (a passing state for its
-   * daemon, said once a minute, never a crash).
+   * writes, so it writes nothing, quarantined until the owner revokes it and revoked after
+   * (a passing state for its daemon, said once a minute, never a crash).
    */
   E_QUARANTINED: { exit: 1, http: 403 },
   /** The operating system refused: disk full, I/O error. */

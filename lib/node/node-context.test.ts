@@ -168,6 +168,57 @@ describe("a NodeContext of a device that is itself quarantined", () => {
   });
 });
 
+describe("a NodeContext of a device revoked and proven to fork past what the revocation keeps", () => {
+  test("is refused as revoked, the same answer for its writes and its background work", async () => {
+    const lines: string[] = [];
+    const { a, b, node } = zoneOfTwo(53, 54, {
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+    });
+    const bId = deviceIdFromPublicKey(b.key.publicKey);
+    node.write([{ key: "apps/one", value: "1" }]);
+    const last = node.write([{ key: "apps/two", value: "2" }]);
+    const revocation = signRevocation(
+      { id: bId, name: "b" as DeviceName, lastSeq: last.seq, issuedAt: 2 },
+      testOwner,
+    );
+    appendLocalChangeset(
+      a.db,
+      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "devices/b/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    await node.ingest(entriesMissingFrom(a.db, versionVector(b.db)).entries, "a");
+    // Its key (stolen) signs two changesets after its last: past what the revocation keeps.
+    const twin = (value: string) =>
+      signChangeset(
+        {
+          zone: zone.id,
+          author: bId,
+          seq: last.seq + 1,
+          prev: last.hash,
+          hlc: { ms: 6000, counter: 0 },
+          ops: [{ key: "apps/x", value }],
+        },
+        b.key,
+      );
+    node.receiveProofs([makeProof(twin("1").bytes, twin("2").bytes).bytes], "a");
+    expect(standingOf(node.membership(), bId)).toBe("revoked");
+    // Its writes are refused, so its background work (and its start) writes nothing.
+    expect(node.quarantined()).toBe(true);
+    expect(node.refusal()).toEqual({ kind: "revoked", keptSeq: last.seq });
+    let refused: unknown;
+    try {
+      node.write([{ key: "apps/later", value: "1" }]);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: "E_QUARANTINED" });
+    expect((refused as Error).message).toStartWith("this device was revoked");
+    node.sayQuarantined();
+    expect(lines.filter((line) => line.includes("this device was revoked"))).toHaveLength(1);
+  });
+});
+
 describe("a second fork, below the one proven", () => {
   test("is searched and proven: the lower proof replaces the higher, and refuses from there on", async () => {
     const { a, aId, founding, node } = zoneOfTwo(46, 47);

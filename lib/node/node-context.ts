@@ -35,6 +35,7 @@ import { changesetsBelow } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
+import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
@@ -414,24 +415,45 @@ export class NodeContext {
   }
 
   /**
-   * Whether this device is itself quarantined (a proof of its fork held, not past a
-   * revocation): every device refuses what it writes, so its background work writes nothing.
+   * Whether every device refuses what this device writes (a proof of its own fork held:
+   * quarantined, or revoked too), the same answer its local writes get (ownRefusal): its
+   * background work then writes nothing.
    */
   quarantined(): boolean {
-    return this.membership().byId.get(this.deviceId)?.forkSeq !== undefined;
+    return this.refusal() !== undefined;
+  }
+
+  /** Why every device refuses what this device writes, if it does (lib/sync/own-refusal.ts). */
+  refusal(): OwnRefusal | undefined {
+    return ownRefusal(
+      this.db,
+      this.zoneId,
+      { id: this.deviceId, name: this.deviceName },
+      this.membership(),
+    );
   }
 
   /**
-   * Says, once a minute at most, that this device is quarantined and writes nothing: its
-   * writes are refused (E_QUARANTINED) and the daemon carries on, serving status.
+   * Says, once a minute at most, that this device is quarantined (or revoked) and writes
+   * nothing: its writes are refused (E_QUARANTINED) and the daemon carries on, serving status.
    */
   sayQuarantined(): void {
+    const refusal = this.refusal();
+    if (!refusal) return;
     const now = this.now();
     if (now - this.quarantineSaidAt < DISK_FULL_SAID_EVERY_MS) return;
     this.quarantineSaidAt = now;
-    this.log.error("this device is quarantined: it writes nothing to the zone", {
-      fromSeq: this.membership().byId.get(this.deviceId)?.forkSeq,
-    });
+    if (refusal.kind === "revoked")
+      this.log.error(
+        "this device was revoked, and signed two histories: it writes nothing to the zone",
+        {
+          keptSeq: refusal.keptSeq,
+        },
+      );
+    else
+      this.log.error("this device is quarantined: it writes nothing to the zone", {
+        fromSeq: refusal.fromSeq,
+      });
   }
 
   /** The presence records this node holds, with how long ago each was heard, to send with a sync message. */

@@ -391,10 +391,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       followRelays();
       facts.remeasure();
     });
-    // A device proven to have signed two histories writes nothing (every peer refuses it):
-    // it still starts, so that its status says so and what to do.
-    const quarantinedFrom = node.membership().byId.get(node.deviceId)?.forkSeq;
-    if (quarantinedFrom === undefined) {
+    // A device proven to have signed two histories writes nothing (every peer refuses it,
+    // and so do its own writes: the same answer, NodeContext.refusal): it still starts, so
+    // that its status says so and what to do.
+    if (!node.quarantined()) {
       // After the sync loop starts, so the peers hear of it at once.
       publishDeviceInfo(node, {
         addrs: addresses,

@@ -12,7 +12,7 @@ import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
-import { provenFork } from "../sync/held-proofs.ts";
+import { ownRefusal } from "../sync/own-refusal.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -41,14 +41,21 @@ export function appendLocalChangeset(
   alongside?: (changeset: Changeset) => void,
 ): Changeset {
   const authorId = deviceIdFromPublicKey(author.key.publicKey);
-  const fork = provenFork(db, author.zone, authorId);
-  if (fork !== undefined) {
-    // Every peer holding the proof refuses what it signs from the fork on: a write here
-    // would hold only here, and be lost when it joins again.
+  const refusal = ownRefusal(db, author.zone, { id: authorId, name: author.name });
+  // Every peer holding the proof refuses what it signs: a write here would hold only here,
+  // and be lost when it joins again.
+  if (refusal?.kind === "quarantined") {
     throw new BuckyError(
       "E_QUARANTINED",
-      `this device is quarantined: it signed two different histories from changeset #${fork} on, and no device takes its changes any more`,
+      `this device is quarantined: it signed two different histories from changeset #${refusal.fromSeq} on, and no device takes its changes any more`,
       `Most often its home was put back from an older copy. On the device holding the owner key, revoke it (\`bucky devices revoke ${author.name}\`), then join it again from a fresh home (\`bucky status\` says the same).`,
+    );
+  }
+  if (refusal?.kind === "revoked") {
+    throw new BuckyError(
+      "E_QUARANTINED",
+      `this device was revoked, and it signed two different histories: no device takes its changes any more (its changes up to #${refusal.keptSeq} are kept)`,
+      "Join it again from a fresh home (`bucky invite` on a device of the zone, then `bucky join <token>` here).",
     );
   }
   for (const op of ops) {
