@@ -44,5 +44,5 @@ function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): 
 
 /** A device proven to have signed two histories: what every device refuses, and what to do. */
 function quarantineNote(name: string, seq: number): string {
-  return `! ${name} is quarantined: it signed two histories from changeset #${seq} on, and no device takes its changes from there on; revoke it (\`bucky devices revoke ${name}\`) and join it again from a fresh home`;
+  return `! ${name} is quarantined: it signed two histories from changeset #${seq} on, and no device takes its changes from there on; revoke it (\`bucky devices revoke ${name}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`;
 }

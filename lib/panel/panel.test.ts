@@ -658,11 +658,11 @@ describe("a device quarantined for equivocation", () => {
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet is quarantined: it signed two different histories from change #42 on, most often because its home was put back from an older copy. No device takes its changes from #42 on, nor anything it writes now; what some devices took past #42 before they knew stays there until a later change to the same thing replaces it. Revoke it (`bucky devices revoke tablet` on the device holding the owner key), then join it again from a fresh home.",
+      "tablet is quarantined: it signed two different histories from change #42 on, most often because its home was put back from an older copy. No device takes its changes from #42 on, nor anything it writes now; what some devices took past #42 before they knew stays there until a later change to the same thing replaces it. Revoke it (`bucky devices revoke tablet` on a device holding the owner key; any device takes that key from the recovery phrase: `bucky zone owner-key &lt; phrase.txt`, then restart its daemon), then join it again from a fresh home.",
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`），然后用全新的主目录让它重新加入。",
+      "tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`；任何设备都可以从恢复短语取得该密钥：`bucky zone owner-key &lt; phrase.txt`，然后重启其守护进程），然后用全新的主目录让它重新加入。",
     );
   });
 });

@@ -48,7 +48,7 @@ export function appendLocalChangeset(
     throw new BuckyError(
       "E_QUARANTINED",
       `this device is quarantined: it signed two different histories from changeset #${refusal.fromSeq} on, and no device takes its changes any more`,
-      `Most often its home was put back from an older copy. On the device holding the owner key, revoke it (\`bucky devices revoke ${author.name}\`), then join it again from a fresh home (\`bucky status\` says the same).`,
+      `Most often its home was put back from an older copy. On another device holding the owner key, revoke it (\`bucky devices revoke ${author.name}\`; where this device alone held it, any other device takes it from the recovery phrase first: \`bucky zone owner-key < phrase.txt\` there, then restart its daemon), then join this one again from a fresh home (\`bucky status\` says the same).`,
     );
   }
   if (refusal?.kind === "revoked") {

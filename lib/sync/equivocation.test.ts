@@ -265,6 +265,8 @@ describe("equivocation proofs from peers", () => {
     expect((refused as BuckyError).code).toBe("E_QUARANTINED");
     expect((refused as BuckyError).message).toContain("quarantined");
     expect((refused as BuckyError).hint).toContain("bucky devices revoke");
+    // Where it alone held the owner key, another device can take it from the recovery phrase.
+    expect((refused as BuckyError).hint).toContain("`bucky zone owner-key < phrase.txt` there");
     expect(versionVector(node.db).get(deviceIdFromPublicKey(node.key.publicKey))).toBe(2);
   });
 });
