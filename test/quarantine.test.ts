@@ -55,14 +55,14 @@ function headOf(home: string, author: string): number {
   }
 }
 
-/** What `home`'s `bucky status --json` says of y: its status and the quarantine notes. */
-async function whatSays(home: string): Promise<YSays> {
+/** What `home`'s `bucky status --json` says of y (or `name`): its status and the quarantine notes. */
+async function whatSays(home: string, name = "y"): Promise<YSays> {
   const status = await buckyJson<{
     devices: { name: string; status: string }[];
     quarantined?: unknown[];
   }>(["status", "--home", home]);
   return {
-    status: status.devices.find((d) => d.name === "y")?.status ?? "missing",
+    status: status.devices.find((d) => d.name === name)?.status ?? "missing",
     quarantined: status.quarantined ?? [],
   };
 }
@@ -340,5 +340,86 @@ describe("a device that signed two histories of one length", () => {
           20_000,
         ),
       ).toEqual([{ device: "v", seq: one.seq }]);
+  });
+});
+
+describe("a device revoked before the proof of its fork reached the revoking device", () => {
+  test("is cut before the fork on every device once the proof forms: both histories go, all agree", async () => {
+    const zone = await startZone(["p", "s", "r"]);
+    let p = zone.get("p") as Daemon;
+    let r = zone.get("r") as Daemon;
+    const sDaemon = zone.get("s") as Daemon;
+    const sId = (await buckyJson<{ device: { id: string } }>(["status", "--home", sDaemon.home]))
+      .device.id;
+    await waitFor(
+      "s's history everywhere",
+      () => {
+        const head = headOf(sDaemon.home, sId);
+        return [p, r].every((d) => headOf(d.home, sId) === head) ? true : undefined;
+      },
+      20_000,
+    );
+    await sDaemon.stop();
+    const s = await actAs(sDaemon.home);
+    const { seq: fork, prev } = s.next();
+    const branch = (tag: string, length: number) => {
+      const made: Changeset[] = [];
+      for (let i = 0; i < length; i++)
+        made.push(
+          s.changeset([{ key: "test/fork", value: `"${tag}${i + 1}"` }], {
+            seq: fork + i,
+            prev: made[i - 1]?.hash ?? prev,
+          }),
+        );
+      return made;
+    };
+    const one = branch("a", 3);
+    const other = branch("b", 2);
+    // p (the owner key) takes one history while r is away, and revokes s keeping all of it.
+    const restartOn = (daemon: Daemon) =>
+      startDaemon(daemon.home, {}, { port: Number(new URL(daemon.addresses[0] as string).port) });
+    await r.stop();
+    expect(
+      (
+        await s.push(
+          p,
+          one.map((c) => c.bytes),
+        )
+      ).applied,
+    ).toBe(3);
+    const revoked = await buckyJson<{ keptSeq: number }>([
+      "devices",
+      "revoke",
+      "s",
+      "--home",
+      p.home,
+    ]);
+    expect(revoked.keptSeq).toBe(fork + 2);
+    // r, back while p is away, takes the other history (s is still a member there).
+    await p.stop();
+    r = await restartOn(r);
+    expect(
+      (
+        await s.push(
+          r,
+          other.map((c) => c.bytes),
+        )
+      ).applied,
+    ).toBe(2);
+    // Both up: r meets a broken chain of s within what the revocation keeps, searches it,
+    // forms the proof, and every device cuts s before the fork.
+    p = await restartOn(p);
+    const agreed = await waitFor(
+      "p and r to hold s up to before the fork, and the same state",
+      async () => {
+        const heads = [p, r].map((d) => headOf(d.home, sId));
+        const states = await Promise.all([p, r].map((d) => userState(d.home)));
+        const same = JSON.stringify(states[0]) === JSON.stringify(states[1]);
+        return same && heads.every((head) => head === fork - 1) ? states[0] : undefined;
+      },
+      30_000,
+    );
+    expect(agreed?.["test/fork"]).toBeUndefined();
+    for (const daemon of [p, r]) expect((await whatSays(daemon.home, "s")).status).toBe("revoked");
   });
 });

@@ -271,7 +271,7 @@ describe("a second fork, below the one proven", () => {
     expect(node.changesetsBelow(aId, 4)).toEqual([founding.bytes]);
   });
 
-  test("a peer asking for earlier changesets gets none of a device revoked, or no member", () => {
+  test("a peer asking for earlier changesets gets of a device revoked only what its revocation keeps, none of no member", () => {
     const { aId, node } = zoneOfTwo(48, 49);
     expect(node.changesetsBelow(aId, 10)).toHaveLength(1);
     const revocation = signRevocation(
@@ -279,7 +279,9 @@ describe("a second fork, below the one proven", () => {
       testOwner,
     );
     node.write([{ key: "devices/a/revoked", value: JSON.stringify(revocation.jws) }]);
-    expect(node.changesetsBelow(aId, 10)).toEqual([]);
+    // Devices may hold two histories of it there: a search for where they part needs them.
+    expect(node.changesetsBelow(aId, 10)).toHaveLength(1);
+    expect(node.changesetsBelow(aId, 1)).toEqual([]);
     const stranger = deviceIdFromPublicKey(openTestNode(50).key.publicKey);
     expect(node.changesetsBelow(stranger, 10)).toEqual([]);
   });

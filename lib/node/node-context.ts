@@ -581,16 +581,21 @@ export class NodeContext {
 
   /**
    * `author`'s changesets held below `belowSeq`: what a peer that met a broken chain asks,
-   * a page of them at most (lib/sync/exchange.ts). Only of a member not revoked, and never
-   * from a proof's fork on (those go to no peer): no history of anyone else.
+   * a page of them at most (lib/sync/exchange.ts). Only of a member, and never from a
+   * proof's fork on (those go to no peer), nor, of one revoked, past what its revocation
+   * keeps (what every device takes of it): no history of anyone else.
    */
   changesetsBelow(author: DeviceId, belowSeq: number): Uint8Array[] {
     const member = this.membership().byId.get(author);
-    if (!member || member.revokedAfterSeq !== undefined) return [];
+    if (!member) return [];
     return changesetsBelow(
       this.db,
       author,
-      Math.min(belowSeq, member.forkSeq ?? Number.POSITIVE_INFINITY),
+      Math.min(
+        belowSeq,
+        member.forkSeq ?? Number.POSITIVE_INFINITY,
+        (member.revokedAfterSeq ?? Number.POSITIVE_INFINITY) + 1,
+      ),
     );
   }
 
@@ -605,8 +610,11 @@ export class NodeContext {
       if (rejection.forkBelow === undefined || rejection.author === undefined) continue;
       const member = membership.byId.get(rejection.author as DeviceId);
       // Below a proof held, a broken chain is a second, lower fork: searched too (its
-      // proof replaces the higher one, and the refusal starts lower).
-      if (!member || member.revokedAfterSeq !== undefined) continue;
+      // proof replaces the higher one, and the refusal starts lower). Of a device revoked,
+      // one in what its revocation keeps: devices hold two histories there, which the
+      // proof's cut sets aside on every device (lib/sync/membership.ts).
+      if (!member) continue;
+      if (rejection.forkBelow > (member.revokedAfterSeq ?? Number.POSITIVE_INFINITY)) continue;
       if (rejection.forkBelow >= (member.forkSeq ?? Number.POSITIVE_INFINITY)) continue;
       this.brokenChains.note(peer, member, rejection.forkBelow, this.now());
     }
