@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { signChangeset } from "../../protocol/changeset.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -103,5 +104,44 @@ describe("bucky devices", () => {
     const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
     const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
     expect(laptopView?.clockAhead).toBeNull();
+  });
+
+  test("a revoked device proven to fork is revoked, with no quarantine to act on", () => {
+    const laptop = signingKeyFromSeed(seed(68));
+    const laptopId = deviceIdFromPublicKey(laptop.publicKey);
+    const node = openTestNode(69);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop }), 1000);
+    const revocation = signRevocation(
+      { name: "laptop" as DeviceName, id: laptopId, issuedAt: 2, lastSeq: 5 },
+      testOwner,
+    );
+    appendLocalChangeset(
+      node.db,
+      author,
+      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    const twin = (value: string) =>
+      signChangeset(
+        {
+          zone: testZone.id,
+          author: laptopId,
+          seq: 3,
+          prev: new Uint8Array(32),
+          hlc: { ms: 1500, counter: 0 },
+          ops: [{ key: "apps/x", value }],
+        },
+        laptop,
+      ).bytes;
+    node.db.$client
+      .query(
+        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, 3, 0, ?, ?)",
+      )
+      .run(laptopId, twin("1"), twin("2"));
+    const context = testNodeContext(node, "a", { now: () => NOW_MS });
+    const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
+    const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
+    expect(laptopView).toMatchObject({ status: "revoked", quarantinedFrom: null });
   });
 });

@@ -43,7 +43,8 @@ export interface DeviceView {
   } | null;
   /**
    * When quarantined: the seq from which every device refuses its changesets (where its
-   * two histories part), the same on every device once the proof reached it; else null.
+   * two histories part), the same on every device once the proof reached it; else null
+   * (a device revoked since too: it is revoked, and needs nothing more of the owner).
    */
   readonly quarantinedFrom: number | null;
 }
@@ -103,7 +104,8 @@ export function listDevices(
         ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
         clockAhead: clockAhead.get(member.name) ?? null,
-        quarantinedFrom: member.forkSeq ?? null,
+        // A device revoked since needs nothing more of the owner (quarantine-notes.ts).
+        quarantinedFrom: standing === "quarantined" ? (member.forkSeq ?? null) : null,
       };
     })
     .sort((a, b) => compareCodeUnits(a.name, b.name));
