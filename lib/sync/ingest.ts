@@ -389,7 +389,7 @@ function consider(
   // From a quarantine's fork or past a revocation's cut nothing is taken; below, anything
   // is, in any order: a proof that came first does not refuse what the author signed before.
   if (member.refusedFromSeq !== undefined && changeset.seq >= member.refusedFromSeq) {
-    return member.quarantined
+    return member.revokedAfterSeq === undefined || changeset.seq <= member.revokedAfterSeq
       ? {
           kind: "rejected",
           reason: `its author is quarantined for equivocation (from #${member.forkSeq})`,
