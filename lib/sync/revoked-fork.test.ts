@@ -158,6 +158,10 @@ describe("a revocation and a proof of the revoked device's fork", () => {
     for (const to of [a, b, d]) receiveProofs(to.db, [proof], context(to));
     settle([a, b, d]);
     expectAgreed([a, b, d], sId, 1, "1");
+    // What it signed from the fork on is refused as a revoked device's, not a quarantined one's.
+    expect(ingestEntries(b.db, [side1.bytes], context(b)).rejected).toEqual([
+      expect.objectContaining({ reason: "its author was revoked" }),
+    ]);
   });
 
   test("the proof reached the others before the revocation did", () => {
