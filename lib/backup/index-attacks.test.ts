@@ -50,7 +50,7 @@ const root = new Uint8Array(randomBytes(32));
 const nas = signingKeyFromSeed(seed(2));
 const judge: SnapshotJudge = {
   zone: testZone.id,
-  membership: membershipFromRows(foundingOps({ nas }), testZone.id, new Set(), new Map()),
+  membership: membershipFromRows(foundingOps({ nas }), testZone.id, new Map(), new Map()),
 };
 const nasDocument = signDeviceDocument(
   { name: "nas" as DeviceName, devicePublicKey: nas.publicKey, issuedAt: 1 },

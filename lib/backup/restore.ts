@@ -771,5 +771,5 @@ function isEmptyDir(path: string): boolean {
  * by a key the zone's owner admitted read as `unknown` by it (lib/backup/index-trust.ts).
  */
 function noMembers(zone: ZoneId): Membership {
-  return membershipFromRows([], zone, new Set(), new Map());
+  return membershipFromRows([], zone, new Map(), new Map());
 }
