@@ -164,6 +164,35 @@ describe("equivocation proofs from peers", () => {
     expect(membershipModule.standingOf(cut, liarId)).toBe("revoked");
   });
 
+  test("a proof of a revoked device's first changeset is news: it refuses it from #1 on, keeping what is held", () => {
+    const node = member(49);
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "me", key: node.key, seal: node.seal },
+      [
+        {
+          key: "devices/liar/revoked",
+          value: JSON.stringify(
+            signRevocation(
+              { id: liarId, name: "liar" as DeviceName, lastSeq: 4, issuedAt: 2 },
+              testOwner,
+            ).jws,
+          ),
+        },
+      ],
+      2000,
+    );
+    // Membership changed (the caller forgets what it remembered of it, and passes it on).
+    expect(receiveProofs(node.db, [proofOf(1)], context(node))).toBe(1);
+    const membership = loadMembership(node.db, testZone.id);
+    expect(membership.byId.get(liarId)).toMatchObject({
+      forkSeq: 1,
+      revokedAfterSeq: 4,
+      refusedFromSeq: 1,
+    });
+    expect(proofsLacking(node.db, membership, new Map())).toHaveLength(1);
+  });
+
   test("a second first changeset refuses the device from #1 on; a checkpoint changes nothing of that", () => {
     const rows = [{ key: "devices/liar/doc", value: testDeviceDocument(liar, "liar") }];
     const standing = (frontier: number) =>

@@ -129,7 +129,8 @@ const MAX_TRIED_PER_AUTHOR = 16;
  * (a forged one does not hide a good one above it). What is cheap is checked first (zone,
  * member, seq), then the signatures, outside the write lock, lowest seq first, a few
  * proofs an author at most: the write lock holds only the inserts and drops. Returns how
- * many devices it quarantined or cut lower: membership changed if any.
+ * many devices whose proof is now in effect here (quarantined, or revoked from the fork
+ * on): membership changed if any.
  */
 export function receiveProofs(
   db: StateDb,
@@ -175,26 +176,28 @@ export function receiveProofs(
     if (revoked.length === 0) return kept;
     const tally = context.seal.tally(db.$client);
     const now = loadMembership(db, context.zone);
-    const cutLower = new Set<DeviceId>();
+    const inEffect = new Set<DeviceId>();
     for (const proof of revoked) {
       const was = membership.byId.get(proof.device)?.revokedAfterSeq as number;
       const is = now.byId.get(proof.device);
-      if (is?.revokedAfterSeq === undefined || is.revokedAfterSeq >= was) continue;
-      cutLower.add(is.id);
+      // Past the revocation's cut a fork refuses nothing the revocation did not: kept, no news.
+      if (is?.forkSeq === undefined) continue;
+      inEffect.add(is.id);
+      if (is.revokedAfterSeq === undefined || is.revokedAfterSeq >= was) continue;
       dropPastCut(db, tally, is, {
         log: context.log,
         membership: () => loadMembership(db, context.zone),
       });
     }
     tally.save();
-    return kept.filter((proof) => !revoked.includes(proof) || cutLower.has(proof.device));
+    return kept.filter((proof) => !revoked.includes(proof) || inEffect.has(proof.device));
   }, IMMEDIATE);
   for (const proof of changed) {
     const member = membership.byId.get(proof.device);
     context.log.error(
       member?.revokedAfterSeq === undefined
         ? "device quarantined: it signed two different changesets after the same one (a peer's proof)"
-        : "revoked device proven to have signed two different changesets after the same one: what it signed from there on is set aside (a peer's proof)",
+        : "revoked device proven to have signed two different changesets after the same one: what it signed from there on is refused, and set aside where held (a peer's proof)",
       { device: member?.name, seq: proof.seq, from: context.source },
     );
   }
