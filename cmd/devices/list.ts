@@ -1,5 +1,6 @@
 /** `bucky devices`: the zone's devices, when each was last seen, and how it is reached. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { describeRevokedFork } from "../../lib/sync/quarantine-notes.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
@@ -27,6 +28,7 @@ export default defineBuckyCommand({
     });
     const notes = devices.flatMap((d) => [
       ...(d.quarantinedFrom === null ? [] : [quarantineNote(d.name, d.quarantinedFrom)]),
+      ...(d.revokedFork === null ? [] : [`! ${describeRevokedFork(d.revokedFork)}`]),
       ...(d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []),
     ]);
     return [table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows), ...notes].join("\n");

@@ -240,6 +240,17 @@ export const en = {
     /** A device caught signing two histories: every device refuses its changes from the fork on. */
     deviceQuarantined: (p: { device: string; seq: number }) =>
       `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. No device takes its changes from #${p.seq} on, nor anything it writes now; what some devices took past #${p.seq} before they knew stays there until a later change to the same thing replaces it. Revoke it (\`bucky devices revoke ${p.device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon), then join it again from a fresh home.`,
+    /** A revoked device proven to fork within what its revocation keeps: the owner may cut again. */
+    deviceRevokedFork: (p: {
+      device: string;
+      keptSeq: number;
+      seq: number;
+      recutSeq: number;
+      admitted: readonly string[];
+    }) =>
+      p.recutSeq < 1
+        ? `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at its first change (#1): no revocation can keep less, and each device keeps what it holds of it.`
+        : `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at #${p.seq}: revoke it again (\`bucky devices revoke ${p.device}\` on a device holding the owner key) to keep #1–#${p.recutSeq}. That drops what it wrote from #${p.recutSeq + 1} on, on every device${p.admitted.length === 0 ? "" : `, including the devices it admitted then (${p.admitted.join(", ")}), which must be invited again`}.`,
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
     brokenChain: (p: { device: string; peer: string; seq: number }) =>
       `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,

@@ -200,6 +200,10 @@ export const zhCN: Messages = {
       `${p.app} 没有在任何设备上运行：区域状态中它的设置无法读取（${p.problem}）。请重新安装，或将其移除。`,
     deviceQuarantined: (p) =>
       `${p.device} 已被隔离：它从第 #${p.seq} 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #${p.seq} 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #${p.seq} 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 \`bucky devices revoke ${p.device}\`；任何设备都可以从恢复短语取得该密钥：\`bucky zone owner-key < phrase.txt\`，然后重启其守护进程），然后用全新的主目录让它重新加入。`,
+    deviceRevokedFork: (p) =>
+      p.recutSeq < 1
+        ? `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在第一个变更（#1）处就已分叉：任何撤销都无法保留得更少，每台设备保留各自持有的部分。`
+        : `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在 #${p.seq} 处分叉：请再次撤销它（在持有所有者密钥的设备上运行 \`bucky devices revoke ${p.device}\`），以保留 #1–#${p.recutSeq}。这会在每台设备上丢弃它从 #${p.recutSeq + 1} 起写入的内容${p.admitted.length === 0 ? "" : `，包括它当时接纳的设备（${p.admitted.join("、")}），它们需要重新邀请`}。`,
     brokenChain: (p) =>
       `${p.device} 可能签署了两段历史：${p.peer} 持有的它的变更与本设备持有的不相接（在第 #${p.seq} 个变更处）。本设备正在查找它们分叉的位置，以便在每台设备上隔离它；暂时无需操作。`,
     removeUnreadable: (p) =>

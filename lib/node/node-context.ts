@@ -30,7 +30,13 @@ import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { BrokenChains } from "../sync/broken-chains.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
-import { proofsLacking, proofsNamed, proofsVector, receiveProofs } from "../sync/equivocation.ts";
+import {
+  forksKnown,
+  proofsLacking,
+  proofsNamed,
+  receiveProofs,
+  withheldFrom,
+} from "../sync/equivocation.ts";
 import { changesetsBelow } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
@@ -532,16 +538,18 @@ export class NodeContext {
   }
 
   /**
-   * Of each author, the seq from which no changeset is sent to a peer: the lower of this
-   * node's proof of it and the peer's (`theirs`, what it said it holds, when it said).
-   * A quarantined device's changesets from its fork on go to nobody: a peer that holds
-   * the proof refuses them, and one that lacks it gets the proof with them.
+   * Of each author, the seq from which no changeset is sent to a peer (`theirs`: the
+   * proofs it said it holds, when it said): lib/sync/equivocation.ts withheldFrom. A
+   * quarantined device's changesets from its fork on go to nobody: a peer that holds the
+   * proof refuses them, and one that lacks it gets the proof with them.
    */
   withheldFrom(theirs: VersionVector | undefined): VersionVector {
-    const withheld = new Map(proofsVector(this.membership()));
-    for (const [author, seq] of theirs ?? [])
-      withheld.set(author, Math.min(seq, withheld.get(author) ?? Number.POSITIVE_INFINITY));
-    return withheld;
+    return withheldFrom(this.membership(), theirs);
+  }
+
+  /** Of each author, the seq of the fork this node or a peer (`theirs`) holds the proof of. */
+  forksKnownWith(theirs: VersionVector | undefined): VersionVector {
+    return forksKnown(this.membership(), theirs);
   }
 
   /**

@@ -161,7 +161,8 @@ export function createPeerApp(
     // None of a quarantined author from its fork on (the asker's proof or this node's).
     const withheld = node.withheldFrom(proofsHave);
     // The other halves of forks of one length (`heads`) first, then what it lacks, one page.
-    const page = () => pullPage(node.db, have, heads, withheld);
+    const page = () =>
+      pullPage(node.db, have, heads, withheld, undefined, node.forksKnownWith(proofsHave));
     return cbor(
       encodeEntries({
         ...(offer

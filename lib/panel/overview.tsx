@@ -280,6 +280,7 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
     ),
     ungrantedPurges: (note) => n.purgeUngranted(note),
     quarantined: (note) => n.deviceQuarantined(note),
+    revokedForks: (note) => n.deviceRevokedFork(note),
     brokenChains: (note) => n.brokenChain(note),
   };
 }

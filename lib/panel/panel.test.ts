@@ -46,6 +46,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       unreadableApps: [],
       ungrantedPurges: [],
       quarantined: [],
+      revokedForks: [],
       brokenChains: [],
       disk: [],
       ...fields,
@@ -663,6 +664,27 @@ describe("a device quarantined for equivocation", () => {
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
       "tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`；任何设备都可以从恢复短语取得该密钥：`bucky zone owner-key &lt; phrase.txt`，然后重启其守护进程），然后用全新的主目录让它重新加入。",
+    );
+  });
+});
+
+describe("a revoked device proven to fork within what its revocation keeps", () => {
+  test("is said on the overview in the viewer's language, with the new revocation and whom it drops", async () => {
+    const answers = withStatus({
+      revokedForks: [
+        { device: "tablet", keptSeq: 9, seq: 4, recutSeq: 3, admitted: ["phone", "tv"] },
+      ],
+    });
+    const { get } = panelFor(owner, answers);
+    const page = async (language: string) =>
+      (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
+    const english = await page("en");
+    expect(english).toContain(
+      "tablet was revoked keeping its changes #1–#9, but its history parts at #4: revoke it again (`bucky devices revoke tablet` on a device holding the owner key) to keep #1–#3. That drops what it wrote from #4 on, on every device, including the devices it admitted then (phone, tv), which must be invited again.",
+    );
+    expect(english).not.toContain(en.overview.allWell);
+    expect(await page("zh-CN")).toContain(
+      "tablet 已被撤销，保留其变更 #1–#9，但它的历史在 #4 处分叉：请再次撤销它",
     );
   });
 });

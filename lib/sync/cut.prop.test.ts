@@ -7,7 +7,8 @@
  * quarantine the same changesets and state. A quarantine drops nothing, so what one took
  * past a fork before the proof reached it stays there; what both agree a quarantined
  * device is refused from, both hold the same below, and one that had the proof first
- * holds nothing of it from there on; one revoked as well is cut before its fork on both.
+ * holds nothing of it from there on; one revoked as well keeps the owner's cut on both (a
+ * proof never lowers it), holds the same below its fork, and both say the same new cut.
  * Pages hold devices admitted, writing and revoked,
  * equivocation (the founder's too), forged changesets and strangers. fast-check prints
  * the seed of a failure, and replays it.
@@ -20,7 +21,7 @@ import { openTestNode, type TestNode } from "../state/test-db.ts";
 import { verifyNow } from "../state/verify.ts";
 import { proofsLacking, proofsVector, receiveProofs } from "./equivocation.ts";
 import { ingestEntries } from "./ingest.ts";
-import { loadMembership } from "./membership.ts";
+import { loadMembership, type Membership } from "./membership.ts";
 import { NOW_MS, pageOf, shuffled, zoneDoc } from "./test-history.ts";
 
 const quiet = createLog({ level: "silent" });
@@ -40,6 +41,17 @@ function changesetsOf(node: TestNode, author: string, fromSeq: number, belowSeq:
       "SELECT seq, hex(hash) FROM changesets WHERE author = ? AND seq >= ? AND seq < ? ORDER BY seq",
     )
     .values(author, fromSeq, belowSeq);
+}
+
+/** Of each device proven to fork, the seq from which its changesets are refused. */
+function refusals(membership: Membership): Map<string, number> {
+  return new Map(
+    [...membership.byId.values()].flatMap((member) =>
+      member.forkSeq !== undefined && member.refusedFromSeq !== undefined
+        ? [[member.id, member.refusedFromSeq] as const]
+        : [],
+    ),
+  );
 }
 
 /** What a device holds that sync must agree on: changesets, state, quarantines in effect. */
@@ -98,7 +110,7 @@ describe("a cut and a quarantine", () => {
           slices.forEach((slice, i) => {
             if (i === proofsBefore) {
               passProofs(whole, pieces);
-              if (i === 0) passedFirst = proofsVector(loadMembership(pieces.db, zoneDoc.id));
+              if (i === 0) passedFirst = refusals(loadMembership(pieces.db, zoneDoc.id));
             }
             ingestEntries(pieces.db, slice, context(pieces));
           });
@@ -114,33 +126,41 @@ describe("a cut and a quarantine", () => {
           expect(here.quarantined.filter(onBoth)).toEqual(there.quarantined.filter(onBoth));
           for (const node of [whole, pieces])
             expect(verifyNow(node.db.$client, node.seal, zoneDoc.id).problems).toEqual([]);
-          // A device proven and revoked, heard in either order, is cut before its fork on
-          // both (unless the fork is at #1: each keeps what it holds then).
-          const revokedPast = (author: string) =>
-            members.every((m) => {
-              const member = m.byId.get(author as DeviceId);
-              return member?.revokedAfterSeq !== undefined && (member.forkSeq ?? 0) >= 2;
-            });
           if (there.quarantined.length === 0) {
             // No quarantine: the revocations' cuts alone, the same everywhere.
             expect(here).toEqual(there);
-          } else if (there.quarantined.every(([author]) => revokedPast(author))) {
-            // Every device proven was revoked too: the cuts alone, the same everywhere.
-            expect(here).toEqual(there);
           } else {
             quarantines++;
-            // Below what both refuse a quarantined device from, both hold the same of it.
             for (const [author] of there.quarantined) {
               const [a, b] = members.map((m) => m.byId.get(author));
-              if (a?.refusedFromSeq === undefined || a.refusedFromSeq !== b?.refusedFromSeq)
+              if (a?.refusedFromSeq === undefined || b?.refusedFromSeq === undefined) continue;
+              if (a.revokedAfterSeq !== undefined && b.revokedAfterSeq !== undefined) {
+                // Revoked, and proven to fork within what its revocation keeps: the owner's
+                // cut on both, the same new cut said on both, the same held below the fork,
+                // and nothing past the cut (either history within it may be held).
+                expect([b.revokedAfterSeq, b.forkSeq, b.recutSeq]).toEqual([
+                  a.revokedAfterSeq,
+                  a.forkSeq,
+                  a.recutSeq,
+                ]);
+                expect(changesetsOf(pieces, author, 0, a.forkSeq ?? 0)).toEqual(
+                  changesetsOf(whole, author, 0, a.forkSeq ?? 0),
+                );
+                for (const node of [whole, pieces])
+                  expect(
+                    changesetsOf(node, author, a.refusedFromSeq, Number.MAX_SAFE_INTEGER),
+                  ).toEqual([]);
                 continue;
+              }
+              // Below what both refuse a quarantined device from, both hold the same of it.
+              if (a.refusedFromSeq !== b.refusedFromSeq) continue;
               expect(changesetsOf(pieces, author, 0, a.refusedFromSeq)).toEqual(
                 changesetsOf(whole, author, 0, a.refusedFromSeq),
               );
             }
-            // One that had the proof before any entry took nothing from its fork on.
-            for (const [author, fork] of passedFirst)
-              expect(changesetsOf(pieces, author, fork, Number.MAX_SAFE_INTEGER)).toEqual([]);
+            // One that had the proof before any entry took nothing from where it refuses on.
+            for (const [author, from] of passedFirst)
+              expect(changesetsOf(pieces, author, from, Number.MAX_SAFE_INTEGER)).toEqual([]);
           }
           whole.db.$client.close();
           pieces.db.$client.close();

@@ -152,19 +152,21 @@ describe("equivocation proofs from peers", () => {
     // Named to peers all the same: one whose checkpoint puts it in effect (a frontier past
     // the fork keeps the revoked device's changesets up to it) does not send it every round.
     expect(proofsNamed(node.db, testZone.id)).toEqual(new Map([[liarId, 5]]));
-    // One below it cuts lower: before the fork (lib/sync/revoked-fork.test.ts), revoked still.
+    // One below it is news, and cuts nothing: the owner's cut stands, and a new revocation
+    // would keep #1 to #2 (lib/sync/revoked-fork.test.ts); revoked still.
     expect(receiveProofs(node.db, [proofOf(3)], context(node))).toBe(1);
     const cut = loadMembership(node.db, testZone.id);
     expect(cut.byId.get(liarId)).toMatchObject({
       quarantined: true,
       forkSeq: 3,
-      revokedAfterSeq: 2,
-      refusedFromSeq: 3,
+      revokedAfterSeq: 4,
+      refusedFromSeq: 5,
+      recutSeq: 2,
     });
     expect(membershipModule.standingOf(cut, liarId)).toBe("revoked");
   });
 
-  test("a proof of a revoked device's first changeset is news: it refuses it from #1 on, keeping what is held", () => {
+  test("a proof of a revoked device's first changeset is news: it is said and passed on, refusing nothing the revocation keeps", () => {
     const node = member(49);
     appendLocalChangeset(
       node.db,
@@ -188,7 +190,8 @@ describe("equivocation proofs from peers", () => {
     expect(membership.byId.get(liarId)).toMatchObject({
       forkSeq: 1,
       revokedAfterSeq: 4,
-      refusedFromSeq: 1,
+      refusedFromSeq: 5,
+      recutSeq: 0,
     });
     expect(proofsLacking(node.db, membership, new Map())).toHaveLength(1);
   });

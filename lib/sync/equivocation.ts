@@ -30,7 +30,6 @@ import type { Log } from "../log.ts";
 import type { StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { dropPastCut } from "./cut.ts";
 import { provenFork, provenForks } from "./held-proofs.ts";
 import { loadMembership, type Membership } from "./membership.ts";
 
@@ -66,6 +65,42 @@ export function proofsVector(membership: Membership): Map<DeviceId, number> {
   for (const member of membership.byId.values())
     if (member.forkSeq !== undefined) vector.set(member.id, member.forkSeq);
   return vector;
+}
+
+/**
+ * Of each author, the seq from which none of its changesets is sent to a peer: where this
+ * device refuses them (a quarantine's fork, a revocation's cut), and from the fork of a
+ * proof the peer says it holds (`theirs`), but of a device revoked here, whose revocation
+ * alone decides what is kept: what it keeps goes to every device, proof or not (a fork
+ * within it is the owner's to cut: membership.ts).
+ */
+export function withheldFrom(
+  membership: Membership,
+  theirs: ReadonlyMap<DeviceId, number> | undefined,
+): Map<DeviceId, number> {
+  const withheld = new Map<DeviceId, number>();
+  for (const member of membership.byId.values())
+    if (member.refusedFromSeq !== undefined) withheld.set(member.id, member.refusedFromSeq);
+  for (const [author, seq] of theirs ?? []) {
+    if (membership.byId.get(author)?.revokedAfterSeq !== undefined) continue;
+    withheld.set(author, Math.min(seq, withheld.get(author) ?? Number.POSITIVE_INFINITY));
+  }
+  return withheld;
+}
+
+/**
+ * Of each author, the seq from which its fork is known to this device or the peer (`theirs`:
+ * the proofs it says it holds): a changeset there that differs from the peer's is not sent
+ * as half of a proof (exchange.ts differingHeads), which either side holds already.
+ */
+export function forksKnown(
+  membership: Membership,
+  theirs: ReadonlyMap<DeviceId, number> | undefined,
+): Map<DeviceId, number> {
+  const known = proofsVector(membership);
+  for (const [author, seq] of theirs ?? [])
+    known.set(author, Math.min(seq, known.get(author) ?? Number.POSITIVE_INFINITY));
+  return known;
 }
 
 /**
@@ -169,35 +204,23 @@ export function receiveProofs(
   if (valid.length === 0) return 0;
   const changed = db.transaction(() => {
     const kept = valid.filter((proof) => keepProof(db, proof, context.nowMs));
-    // A proof of a member not revoked quarantines it; of one revoked, it may lower its cut.
-    const revoked = kept.filter(
-      (proof) => membership.byId.get(proof.device)?.revokedAfterSeq !== undefined,
-    );
-    if (revoked.length === 0) return kept;
-    const tally = context.seal.tally(db.$client);
+    // A proof of a member not revoked quarantines it; of one revoked, within what its
+    // revocation keeps, it is said for the owner to cut again (membership.ts): it drops
+    // nothing, only the owner's signature does. Past the cut it is kept, no news.
+    const revoked = (proof: EquivocationProof) =>
+      membership.byId.get(proof.device)?.revokedAfterSeq !== undefined;
+    if (!kept.some(revoked)) return kept;
     const now = loadMembership(db, context.zone);
-    const inEffect = new Set<DeviceId>();
-    for (const proof of revoked) {
-      const was = membership.byId.get(proof.device)?.revokedAfterSeq as number;
-      const is = now.byId.get(proof.device);
-      // Past the revocation's cut a fork refuses nothing the revocation did not: kept, no news.
-      if (is?.forkSeq === undefined) continue;
-      inEffect.add(is.id);
-      if (is.revokedAfterSeq === undefined || is.revokedAfterSeq >= was) continue;
-      dropPastCut(db, tally, is, {
-        log: context.log,
-        membership: () => loadMembership(db, context.zone),
-      });
-    }
-    tally.save();
-    return kept.filter((proof) => !revoked.includes(proof) || inEffect.has(proof.device));
+    return kept.filter(
+      (proof) => !revoked(proof) || now.byId.get(proof.device)?.forkSeq !== undefined,
+    );
   }, IMMEDIATE);
   for (const proof of changed) {
     const member = membership.byId.get(proof.device);
     context.log.error(
       member?.revokedAfterSeq === undefined
         ? "device quarantined: it signed two different changesets after the same one (a peer's proof)"
-        : "revoked device proven to have signed two different changesets after the same one: what it signed from there on is refused, and set aside where held (a peer's proof)",
+        : "revoked device proven to have signed two different changesets after the same one, within what its revocation keeps: nothing is dropped until the owner revokes it again (a peer's proof)",
       { device: member?.name, seq: proof.seq, from: context.source },
     );
   }

@@ -157,7 +157,8 @@ export function differingHeads(
  * A pull's answer of entries: the changesets held at the asker's heads that differ from
  * them (differingHeads) first, then what it lacks (entriesMissingFrom), both within one
  * page's bytes, so that an answer stays as far below a message's limit as a page does.
- * None of an author withheld from its seq on.
+ * None of an author withheld from its seq on; no differing head of one from its fork
+ * known on (`forks`: either side holds that proof already).
  */
 export function pullPage(
   db: StateDb,
@@ -165,10 +166,14 @@ export function pullPage(
   heads: ReadonlyMap<DeviceId, Uint8Array> | undefined,
   withheld: VersionVector,
   pageBytes = PAGE_BYTES,
+  forks: VersionVector = withheld,
 ): EntriesMessage {
+  const known = new Map(withheld);
+  for (const [author, seq] of forks)
+    known.set(author, Math.min(seq, known.get(author) ?? Number.POSITIVE_INFINITY));
   // Half a page at most (a changeset is at most a quarter of one): what it lacks always
   // has room for its next changeset, and a fork not yet proven holds back nothing else.
-  const differing = differingHeads(db, theirs, heads, withheld, pageBytes / 2);
+  const differing = differingHeads(db, theirs, heads, known, pageBytes / 2);
   const room = pageBytes - differing.reduce((size, entry) => size + entry.length, 0);
   if (room <= 0) return { have: versionVector(db), entries: differing, more: true };
   if (differing.length === 0) return entriesMissingFrom(db, theirs, pageBytes, withheld);

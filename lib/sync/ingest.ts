@@ -284,20 +284,10 @@ function applyBatch(
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
             writes.flush(db.$client, tally);
-            // Its changesets from the fork on are refused from now on; none held is dropped,
-            // unless the owner revoked it: its cut is then before the fork (membership.ts).
-            const was = membership.byId.get(changeset.author)?.revokedAfterSeq;
+            // Its changesets from the fork on are refused from now on (of a revoked device,
+            // past its cut still: the owner's word alone decides what is kept); none held is
+            // dropped.
             membership = loadMembership(db, context.zone);
-            const now = membership.byId.get(changeset.author);
-            if (
-              was !== undefined &&
-              now?.revokedAfterSeq !== undefined &&
-              now.revokedAfterSeq < was
-            ) {
-              const dropped = dropPastCut(db, tally, now, cutContext(db, context));
-              for (const author of dropped) feeds.forget(author);
-              membership = loadMembership(db, context.zone);
-            }
           }
         }
       }

@@ -32,11 +32,20 @@ export interface Member {
    */
   readonly forkSeq?: number;
   /**
-   * Set when revoked or quarantined: the lowest seq of its changesets no device takes, the
-   * lower of the revocation's (past `revokedAfterSeq`, which alone drops what is held past
-   * it: lib/sync/cut.ts) and the quarantine's (`forkSeq`). Below it, any is taken in any order.
+   * Set when revoked or quarantined: the lowest seq of its changesets no device takes. Of a
+   * revoked device, past `revokedAfterSeq` (the owner's word alone decides what is kept,
+   * and drops what is held past it: lib/sync/cut.ts), proof or not; of one quarantined,
+   * `forkSeq`. Below it, any is taken in any order.
    */
   readonly refusedFromSeq?: number;
+  /**
+   * Set when revoked and proven to fork within what the revocation keeps (`forkSeq` at or
+   * below `revokedAfterSeq`): the `lastSeq` a new revocation would sign, the seq before the
+   * fork or the checkpoint's frontier, whichever is later (0: a fork at its first changeset,
+   * which no revocation can cut below). Devices may hold either history there until the
+   * owner revokes it again (lib/zone/devices.ts); no proof cuts anything by itself.
+   */
+  readonly recutSeq?: number;
 }
 
 export interface Membership {
@@ -94,10 +103,10 @@ export function loadMembership(
  * proofs held (`forks`, verified: lib/sync/held-proofs.ts). A revocation keeps the revoked
  * device's changesets up to its `lastSeq` and those the checkpoint held covers
  * (`frontier`: settled history, which nothing undoes); a quarantine refuses those from
- * the fork on and drops nothing. A proof of a fork at or below a revocation's cut lowers
- * the cut to before the fork (revocationCut); one past it changes nothing (the revocation
- * set aside all of it). Either way the device is revoked (standingOf), wherever the proof
- * is held or not.
+ * the fork on and drops nothing. A proof never changes a revocation's cut: one of a fork
+ * at or below it is said (`recutSeq`: the owner may revoke again, lower), one past it
+ * changes nothing (the revocation set aside all of it). Either way the device is revoked
+ * (standingOf), wherever the proof is held or not.
  */
 export function membershipFromRows(
   rows: readonly { readonly key: string; readonly value: string | null }[],
@@ -127,15 +136,21 @@ export function membershipFromRows(
       revocationJws === undefined ? undefined : verifyRevocation(revocationJws, zone);
     const settled = frontier.get(doc.id) ?? 0;
     // A revocation names the key it revokes: it does not carry over to a new device document.
-    const signedCut = revocation?.id === doc.id ? Math.max(revocation.lastSeq, settled) : undefined;
+    const revokedAfterSeq =
+      revocation?.id === doc.id ? Math.max(revocation.lastSeq, settled) : undefined;
     const fork = forks.get(doc.id);
+    // Past a revocation's cut a proof refuses nothing the revocation did not.
     const forkSeq =
-      fork !== undefined && (signedCut === undefined || fork <= signedCut) ? fork : undefined;
-    const revokedAfterSeq = revocationCut(signedCut, forkSeq, settled);
-    const refusals = [
-      ...(revokedAfterSeq === undefined ? [] : [revokedAfterSeq + 1]),
-      ...(forkSeq === undefined ? [] : [forkSeq]),
-    ];
+      fork !== undefined && (revokedAfterSeq === undefined || fork <= revokedAfterSeq)
+        ? fork
+        : undefined;
+    // What the owner signed decides what is kept of a revoked device: a proof never lowers
+    // it (a thief holding the key could then drop what its device wrote, and the devices
+    // it admitted, on every device). A fork within it is said, for the owner to cut again.
+    const recut =
+      revokedAfterSeq !== undefined && forkSeq !== undefined
+        ? Math.max(forkSeq - 1, settled)
+        : undefined;
     const member: Member = {
       id: doc.id,
       name: doc.name,
@@ -143,30 +158,17 @@ export function membershipFromRows(
       quarantined: forkSeq !== undefined,
       ...(revokedAfterSeq === undefined ? {} : { revokedAfterSeq }),
       ...(forkSeq === undefined ? {} : { forkSeq }),
-      ...(refusals.length === 0 ? {} : { refusedFromSeq: Math.min(...refusals) }),
+      ...(recut !== undefined && revokedAfterSeq !== undefined && recut < revokedAfterSeq
+        ? { recutSeq: recut }
+        : {}),
+      ...(revokedAfterSeq !== undefined
+        ? { refusedFromSeq: revokedAfterSeq + 1 }
+        : forkSeq !== undefined
+          ? { refusedFromSeq: forkSeq }
+          : {}),
     };
     byId.set(doc.id, member);
     byName.set(name, member);
   }
   return { byId, byName };
-}
-
-/**
- * The cut of a revoked device (`signedCut`: its revocation's `lastSeq`, or the checkpoint's
- * frontier past it) once a proof of its fork at `forkSeq` is held, at or below that cut:
- * the seq before the fork, or the frontier, whichever is later (settled history is never
- * undone). The revoker may have signed before the proof reached it, each device holding
- * its own history past the fork: both are dropped, on every device, whichever it heard of
- * first, as the revoker would have cut had it known (lib/zone/zone-head.ts). Only the owner
- * makes a device revoked, so a proof alone drops nothing of a member. A fork at #1 keeps
- * the cut signed: a cut keeping nothing of the device would drop the admissions it wrote
- * (the zone's founding changeset, for its founder).
- */
-function revocationCut(
-  signedCut: number | undefined,
-  forkSeq: number | undefined,
-  settled: number,
-): number | undefined {
-  if (signedCut === undefined || forkSeq === undefined || forkSeq < 2) return signedCut;
-  return Math.max(forkSeq - 1, settled);
 }

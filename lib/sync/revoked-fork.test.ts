@@ -1,7 +1,8 @@
 /**
- * A revocation and a proof of the revoked device's fork, heard in any order: every device
- * ends with the same cut (before the fork, as the revoker would have cut had it known),
- * the same changesets and the same state, and says the device is revoked.
+ * A revocation and a proof of the revoked device's fork, heard in any order: a proof never
+ * lowers the cut the owner signed (a thief holding the key could then drop, on every
+ * device, what the device wrote and the devices it admitted); every device says the fork,
+ * and the owner's revocation again, before it, drops the same on every device.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { type Changeset, signChangeset } from "../../protocol/changeset.ts";
@@ -21,10 +22,17 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { verifyNow } from "../state/verify.ts";
-import { proofsLacking, proofsNamed, proofsVector, receiveProofs } from "./equivocation.ts";
+import {
+  forksKnown,
+  proofsLacking,
+  proofsNamed,
+  receiveProofs,
+  withheldFrom,
+} from "./equivocation.ts";
 import { headHashes, pullPage, versionVector } from "./exchange.ts";
-import { ingestEntries } from "./ingest.ts";
+import { dropRevokedByOwnWrite, ingestEntries } from "./ingest.ts";
 import { loadMembership, membershipFromRows, standingOf } from "./membership.ts";
+import { revokedForkNotes } from "./quarantine-notes.ts";
 
 afterAll(removeTestDatabases);
 
@@ -66,10 +74,18 @@ function pass(from: TestNode, to: TestNode): number {
   );
   const moved = proofs.length === 0 ? 0 : receiveProofs(to.db, proofs, context(to));
   // As a pull does: the changesets held at `to`'s heads that differ too, none withheld.
-  const withheld = new Map(proofsVector(loadMembership(from.db, testZone.id)));
-  for (const [author, seq] of proofsNamed(to.db, testZone.id))
-    withheld.set(author, Math.min(seq, withheld.get(author) ?? Number.POSITIVE_INFINITY));
-  const { entries } = pullPage(from.db, versionVector(to.db), headHashes(to.db), withheld);
+  const withheld = withheldFrom(
+    loadMembership(from.db, testZone.id),
+    proofsNamed(to.db, testZone.id),
+  );
+  const { entries } = pullPage(
+    from.db,
+    versionVector(to.db),
+    headHashes(to.db),
+    withheld,
+    undefined,
+    forksKnown(loadMembership(from.db, testZone.id), proofsNamed(to.db, testZone.id)),
+  );
   const result = ingestEntries(to.db, entries, context(to));
   return (
     moved +
@@ -114,6 +130,8 @@ function revoke(by: TestNode, byName: string, sId: DeviceId, lastSeq: number, at
     { zone: testZone.id, name: byName, key: by.key, seal: by.seal },
     [{ key: "devices/s/revoked", value: JSON.stringify(revocation.jws) }],
     atMs,
+    // As a node's write does: what it holds past the cut goes in the same transaction.
+    (written) => dropRevokedByOwnWrite(by.db, written, context(by)),
   );
 }
 
@@ -131,18 +149,113 @@ function view(node: TestNode, sId: DeviceId) {
   };
 }
 
-function expectAgreed(nodes: TestNode[], sId: DeviceId, keptThrough: number, x: string): void {
+/** Every device holds s's changesets #1 to `held`, the same ones, with the same state. */
+function expectAgreed(
+  nodes: TestNode[],
+  sId: DeviceId,
+  cut: { keptThrough: number; held?: number; x: string; xSeq?: number },
+): void {
   const [first, ...rest] = nodes.map((node) => view(node, sId));
-  expect(first).toMatchObject({ standing: "revoked", revokedAfterSeq: keptThrough, problems: [] });
+  expect(first).toMatchObject({
+    standing: "revoked",
+    revokedAfterSeq: cut.keptThrough,
+    problems: [],
+  });
   expect(first?.ofS.map(([seq]) => seq)).toEqual(
-    Array.from({ length: keptThrough }, (_, i) => i + 1),
+    Array.from({ length: cut.held ?? cut.keptThrough }, (_, i) => i + 1),
   );
-  expect(first?.state).toContainEqual(["apps/x", JSON.stringify(x), expect.any(String), 1]);
+  expect(first?.state).toContainEqual([
+    "apps/x",
+    JSON.stringify(cut.x),
+    expect.any(String),
+    cut.xSeq ?? 1,
+  ]);
   for (const other of rest) expect(other).toEqual(first as typeof other);
 }
 
+/** What each device says of s's fork: the same on every device. */
+function notesOf(nodes: TestNode[]) {
+  const [first, ...rest] = nodes.map((node) =>
+    revokedForkNotes(node.db, loadMembership(node.db, testZone.id)),
+  );
+  for (const other of rest) expect(other).toEqual(first as typeof other);
+  return first;
+}
+
 describe("a revocation and a proof of the revoked device's fork", () => {
-  test("revoked before the proof reached the revoker: both histories past the fork go, on every device", () => {
+  test("a thief's fork of a revoked device drops nothing: the owner's cut stands, with the devices it admitted", () => {
+    const { a, b, d, s, sId } = zone();
+    const e = openTestNode(nextSeed++);
+    const eId = deviceIdFromPublicKey(e.key.publicKey);
+    const one = signedByS(s, 1, null, "1");
+    // s's honest #2 admits e (the device that admits a joiner writes its document).
+    const two = signChangeset(
+      {
+        zone: testZone.id,
+        author: sId,
+        seq: 2,
+        prev: one.hash,
+        hlc: { ms: 2020, counter: 0 },
+        ops: [{ key: "devices/e/doc", value: testDeviceDocument(e.key, "e") }],
+      },
+      s.key,
+    );
+    const three = signedByS(s, 3, two, "3");
+    for (const to of [a, b, d])
+      ingestEntries(to.db, [one.bytes, two.bytes, three.bytes], context(to));
+    pass(a, e);
+    appendLocalChangeset(
+      e.db,
+      { zone: testZone.id, name: "e", key: e.key, seal: e.seal },
+      [{ key: "apps/e", value: JSON.stringify("mine") }],
+      3000,
+    );
+    settle([a, b, d, e]);
+    // s is stolen: the owner revokes it keeping all it signed; the thief signs a second #2.
+    revoke(a, "a", sId, 3);
+    settle([a, b, d, e]);
+    const twin = signedByS(s, 2, one, "thief");
+    receiveProofs(b.db, [makeProof(two.bytes, twin.bytes).bytes], context(b));
+    settle([a, b, d, e]);
+    expectAgreed([a, b, d, e], sId, { keptThrough: 3, x: "3", xSeq: 3 });
+    for (const node of [a, b, d, e]) {
+      expect(standingOf(loadMembership(node.db, testZone.id), eId)).toBe("member");
+      expect(
+        node.db.$client.query("SELECT value FROM state WHERE key = 'apps/e'").values(),
+      ).toEqual([[JSON.stringify("mine")]]);
+    }
+    // Every device says it, and what revoking it again would drop.
+    expect(notesOf([a, b, d, e])).toEqual([
+      { device: "s", keptSeq: 3, seq: 2, recutSeq: 1, admitted: ["e"] },
+    ]);
+    // The owner revokes it again, before the fork: that drops, the same on every device.
+    revoke(a, "a", sId, 1, 6000);
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 1, x: "1" });
+    for (const node of [a, b, d])
+      expect(standingOf(loadMembership(node.db, testZone.id), eId)).toBe("unknown");
+    expect(notesOf([a, b, d])).toEqual([]);
+  });
+
+  test("a fork at #1 of a revoked device: what the revocation keeps still reaches every device", () => {
+    const { a, b, d, s, sId } = zone();
+    const one = signedByS(s, 1, null, "1");
+    const two = signedByS(s, 2, one, "2");
+    const three = signedByS(s, 3, two, "3");
+    for (const to of [a, b]) ingestEntries(to.db, [one.bytes, two.bytes, three.bytes], context(to));
+    revoke(a, "a", sId, 3);
+    // d holds none of s's, and the proof of a second #1 first.
+    const proof = makeProof(one.bytes, signedByS(s, 1, null, "thief").bytes).bytes;
+    for (const to of [b, d]) receiveProofs(to.db, [proof], context(to));
+    pass(a, d);
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 3, x: "3", xSeq: 3 });
+    expect(notesOf([a, b, d])).toEqual([
+      { device: "s", keptSeq: 3, seq: 1, recutSeq: 0, admitted: [] },
+    ]);
+  });
+
+  test("revoked before the proof reached the revoker: nothing drops until the owner revokes again", () => {
     const { a, b, d, s, sId } = zone();
     const first = signedByS(s, 1, null, "1");
     const side1 = signedByS(s, 2, first, "side1");
@@ -153,36 +266,30 @@ describe("a revocation and a proof of the revoked device's fork", () => {
     revoke(a, "a", sId, 2);
     pass(a, b);
     pass(a, d);
-    // The proof forms later (both halves met) and reaches everyone.
+    // The proof forms later (both halves met) and reaches everyone: it drops nothing.
     const proof = makeProof(side1.bytes, side2.bytes).bytes;
     for (const to of [a, b, d]) receiveProofs(to.db, [proof], context(to));
     settle([a, b, d]);
-    expectAgreed([a, b, d], sId, 1, "1");
-    // What it signed from the fork on is refused as a revoked device's, not a quarantined one's.
+    for (const node of [a, b, d])
+      expect(view(node, sId)).toMatchObject({ revokedAfterSeq: 2, problems: [] });
+    // Each keeps the history it held: a the first #2, d the second.
+    const held = (node: TestNode) => view(node, sId).ofS.map(([, hash]) => hash);
+    expect(held(a)).toEqual(held(b));
+    expect(held(d)).toHaveLength(2);
+    expect(held(d)[1]).not.toEqual(held(a)[1]);
+    expect(notesOf([a, b, d])).toEqual([
+      { device: "s", keptSeq: 2, seq: 2, recutSeq: 1, admitted: [] },
+    ]);
+    revoke(a, "a", sId, 1, 6000);
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 1, x: "1" });
+    // What it signed from there on is refused as a revoked device's, not a quarantined one's.
     expect(ingestEntries(b.db, [side1.bytes], context(b)).rejected).toEqual([
       expect.objectContaining({ reason: "its author was revoked" }),
     ]);
   });
 
-  test("the proof reached the others before the revocation did", () => {
-    const { a, b, d, s, sId } = zone();
-    const first = signedByS(s, 1, null, "1");
-    const side1 = signedByS(s, 2, first, "side1");
-    const side2 = signedByS(s, 2, first, "side2!");
-    const third = signedByS(s, 3, side1, "third");
-    for (const to of [a, b])
-      ingestEntries(to.db, [first.bytes, side1.bytes, third.bytes], context(to));
-    ingestEntries(d.db, [first.bytes, side2.bytes], context(d));
-    revoke(a, "a", sId, 3);
-    const proof = makeProof(side1.bytes, side2.bytes).bytes;
-    for (const to of [b, d]) receiveProofs(to.db, [proof], context(to));
-    pass(a, b);
-    pass(a, d);
-    settle([d, b, a]);
-    expectAgreed([a, b, d], sId, 1, "1");
-  });
-
-  test("two devices revoking at once, each keeping what it held", () => {
+  test("two devices revoking at once, each keeping what it held, then revoking again", () => {
     const { a, b, d, s, sId } = zone();
     const first = signedByS(s, 1, null, "1");
     const side1 = signedByS(s, 2, first, "side1");
@@ -194,27 +301,18 @@ describe("a revocation and a proof of the revoked device's fork", () => {
     revoke(a, "a", sId, 3, 4000);
     revoke(d, "d", sId, 2, 4000);
     settle([a, b, d]);
-    expectAgreed([a, b, d], sId, 1, "1");
-  });
-
-  test("a lower fork signed after the revocation keeps the device revoked, cut lower on every device", () => {
-    const { a, b, d, s, sId } = zone();
-    const one = signedByS(s, 1, null, "1");
-    const two = signedByS(s, 2, one, "2");
-    const three = signedByS(s, 3, two, "3");
-    for (const to of [a, b, d])
-      ingestEntries(to.db, [one.bytes, two.bytes, three.bytes], context(to));
-    revoke(a, "a", sId, 3);
+    // The proof forms where both #2 meet, and goes to every device.
+    const proof = makeProof(side1.bytes, side2.bytes).bytes;
+    receiveProofs(b.db, [proof], context(b));
     settle([a, b, d]);
-    expect(view(b, sId)).toMatchObject({ standing: "revoked", revokedAfterSeq: 3 });
-    // The thief signs a second #2 after the revocation: what it wrote from #2 on goes.
-    const twin = signedByS(s, 2, one, "twin!");
-    receiveProofs(d.db, [makeProof(two.bytes, twin.bytes).bytes], context(d));
-    settle([d, b, a]);
-    expectAgreed([a, b, d], sId, 1, "1");
+    const [note] = notesOf([a, b, d]) ?? [];
+    expect(note).toMatchObject({ device: "s", seq: 2, recutSeq: 1 });
+    revoke(b, "b", sId, 1, 7000);
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 1, x: "1" });
   });
 
-  test("a fork at #1 keeps the cut signed; a checkpoint's frontier is never cut below", () => {
+  test("a proof never moves a revocation's cut: a fork within it is said, with the cut a new revocation signs", () => {
     const s = openTestNode(nextSeed++);
     const sId = deviceIdFromPublicKey(s.key.publicKey);
     const rows = (lastSeq: number) => [
@@ -233,10 +331,18 @@ describe("a revocation and a proof of the revoked device's fork", () => {
         new Map([[sId, fork]]),
         new Map([[sId, settled]]),
       ).byId.get(sId);
-    expect(member(1, 0)).toMatchObject({ revokedAfterSeq: 5, refusedFromSeq: 1 });
-    expect(member(3, 0)).toMatchObject({ revokedAfterSeq: 2, refusedFromSeq: 3 });
-    expect(member(3, 4)).toMatchObject({ revokedAfterSeq: 4, refusedFromSeq: 3 });
+    expect(member(1, 0)).toMatchObject({
+      revokedAfterSeq: 5,
+      refusedFromSeq: 6,
+      forkSeq: 1,
+      recutSeq: 0,
+    });
+    expect(member(3, 0)).toMatchObject({ revokedAfterSeq: 5, refusedFromSeq: 6, recutSeq: 2 });
+    // Settled history is never cut below; where it covers the cut, there is nothing to cut.
+    expect(member(3, 4)).toMatchObject({ revokedAfterSeq: 5, refusedFromSeq: 6, recutSeq: 4 });
+    expect(member(3, 5)?.recutSeq).toBeUndefined();
     // Past the cut, the proof changes nothing.
     expect(member(7, 0)).toMatchObject({ revokedAfterSeq: 5, refusedFromSeq: 6 });
+    expect(member(7, 0)?.forkSeq).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
-import type { QuarantineNote } from "../sync/quarantine-notes.ts";
+import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {
@@ -32,6 +32,11 @@ export interface ZoneAttention {
   readonly ungrantedPurges: readonly UngrantedPurge[];
   /** Devices proven to have signed two histories (the same on every device: the proof travels). */
   readonly quarantined: readonly QuarantineNote[];
+  /**
+   * Devices revoked, then proven to fork within what the revocation keeps: the owner's to
+   * cut again (the same on every device: the proof travels).
+   */
+  readonly revokedForks: readonly RevokedForkNote[];
   /**
    * Members whose changesets from a peer did not chain to what this device holds, not yet
    * found in a proof (lib/sync/broken-chains.ts): this device's, until the proof is formed.

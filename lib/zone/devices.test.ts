@@ -18,7 +18,7 @@ import {
 } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
 import { keepPresence } from "../sync/presence.ts";
-import { listDevices } from "./devices.ts";
+import { listDevices, revokeDevice } from "./devices.ts";
 
 afterAll(removeTestDatabases);
 
@@ -143,5 +143,80 @@ describe("bucky devices", () => {
     const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
     const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
     expect(laptopView).toMatchObject({ status: "revoked", quarantinedFrom: null });
+  });
+
+  /** A zone where laptop is revoked keeping #1–#5, and a proof of its fork at `fork` is held. */
+  function revokedAndForked(nodeSeed: number, fork: number) {
+    const laptop = signingKeyFromSeed(seed(nodeSeed));
+    const laptopId = deviceIdFromPublicKey(laptop.publicKey);
+    const node = openTestNode(nodeSeed + 1);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop }), 1000);
+    const revocation = signRevocation(
+      { name: "laptop" as DeviceName, id: laptopId, issuedAt: 2, lastSeq: 5 },
+      testOwner,
+    );
+    appendLocalChangeset(
+      node.db,
+      author,
+      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    const twin = (value: string) =>
+      signChangeset(
+        {
+          zone: testZone.id,
+          author: laptopId,
+          seq: fork,
+          prev: fork === 1 ? null : new Uint8Array(32),
+          hlc: { ms: 1500, counter: 0 },
+          ops: [{ key: "apps/x", value }],
+        },
+        laptop,
+      ).bytes;
+    node.db.$client
+      .query(
+        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, ?, 0, ?, ?)",
+      )
+      .run(laptopId, fork, twin("1"), twin("2"));
+    // This device holds the owner key.
+    const context = Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
+      ownerKey: () => testOwner,
+    });
+    return { context, laptopId };
+  }
+
+  const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
+  const noPull = () => Promise.reject(new Error("nobody is asked"));
+
+  test("a revoked device proven to fork within its cut is said, and revoking it again keeps what came before the fork", async () => {
+    const { context, laptopId } = revokedAndForked(70, 3);
+    expect(listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")).toMatchObject({
+      status: "revoked",
+      quarantinedFrom: null,
+      revokedFork: { device: "laptop", keptSeq: 5, seq: 3, recutSeq: 2, admitted: [] },
+    });
+    const revoked = await revokeDevice(context, "laptop", noPull);
+    expect(revoked).toMatchObject({ name: "laptop", keptSeq: 2 });
+    expect(context.membership().byId.get(laptopId)).toMatchObject({
+      revokedAfterSeq: 2,
+      refusedFromSeq: 3,
+    });
+    expect(
+      listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")?.revokedFork,
+    ).toBeNull();
+    // Once cut before the fork, revoking again changes nothing.
+    expect(await revokeDevice(context, "laptop", noPull)).toMatchObject({ keptSeq: 2 });
+  });
+
+  test("a revoked device whose history parts at #1 cannot be revoked below it: said, nothing signed", async () => {
+    const { context, laptopId } = revokedAndForked(72, 1);
+    expect(
+      listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")?.revokedFork,
+    ).toMatchObject({ seq: 1, recutSeq: 0 });
+    await expect(revokeDevice(context, "laptop", noPull)).rejects.toMatchObject({
+      code: "E_INVALID_INPUT",
+    });
+    expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBe(5);
   });
 });

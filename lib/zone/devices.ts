@@ -6,8 +6,9 @@ import { BuckyError } from "../errors.ts";
 import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
-import { standingOf } from "../sync/membership.ts";
+import { type Member, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
+import { type RevokedForkNote, revokedForkNotes } from "../sync/quarantine-notes.ts";
 import { type ClockAheadFigure, clockAheadNotes } from "./reliability.ts";
 import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
@@ -47,6 +48,12 @@ export interface DeviceView {
    * (a device revoked since too: it is revoked, and needs nothing more of the owner).
    */
   readonly quarantinedFrom: number | null;
+  /**
+   * When revoked and proven to fork within what the revocation keeps: where it parts, what
+   * a new revocation would keep and the devices it would drop (lib/sync/quarantine-notes.ts),
+   * the same on every device; else null.
+   */
+  readonly revokedFork: RevokedForkNote | null;
 }
 
 export interface ContactLookup {
@@ -77,6 +84,9 @@ export function listDevices(
       ({ device, by, figures }) => [device, { by, figures }],
     ),
   );
+  const revokedForks = new Map(
+    revokedForkNotes(zone.db, membership).map((note) => [note.device, note]),
+  );
   return [...membership.byId.values()]
     .map((member): DeviceView => {
       const self = member.id === zone.deviceId;
@@ -106,6 +116,7 @@ export function listDevices(
         clockAhead: clockAhead.get(member.name) ?? null,
         // A device revoked since needs nothing more of the owner (quarantine-notes.ts).
         quarantinedFrom: standing === "quarantined" ? (member.forkSeq ?? null) : null,
+        revokedFork: revokedForks.get(member.name) ?? null,
       };
     })
     .sort((a, b) => compareCodeUnits(a.name, b.name));
@@ -164,8 +175,11 @@ export async function revokeDevice(
     );
   }
   if (member.revokedAfterSeq !== undefined) {
-    const keptSeq = member.revokedAfterSeq;
-    return { name, id: member.id, keptSeq, keptFrom: zone.deviceName, asked: [], notAsked: [] };
+    if (member.recutSeq === undefined) {
+      const keptSeq = member.revokedAfterSeq;
+      return { name, id: member.id, keptSeq, keptFrom: zone.deviceName, asked: [], notAsked: [] };
+    }
+    return revokeAgain(zone, member, member.recutSeq);
   }
   // Said before asking anyone: a device without the owner key cannot revoke at all.
   const ownerKey = zone.ownerKey();
@@ -206,5 +220,44 @@ export async function revokeDevice(
     keptFrom: head.from,
     asked: head.asked,
     notAsked: head.notAsked,
+  };
+}
+
+/**
+ * Revokes again a revoked device proven to fork within what its revocation kept: the owner
+ * signs a cut before the fork (or at the checkpoint's frontier, settled history), which
+ * every device then applies as any revocation (lib/sync/cut.ts), dropping both histories
+ * past it and the devices they admitted. Nobody is asked: what the zone keeps of it is
+ * below what every device already agreed to keep. A fork at its first changeset cannot be
+ * cut below: that would drop the admissions it wrote (the zone's founding changeset, for
+ * its founder).
+ */
+function revokeAgain(zone: AskingZone, member: Member, lastSeq: number): Revoked {
+  if (lastSeq < 1)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${member.name} was revoked, and its history parts at its first change (#1): no revocation can keep less than that`,
+      "Its first change stays as the revocation keeps it; each device keeps what it holds of it. Nothing else to do.",
+    );
+  const ownerKey = zone.ownerKey();
+  const revocation = signRevocation(
+    { id: member.id, name: member.name, lastSeq, issuedAt: Math.floor(zone.now() / 1000) },
+    ownerKey,
+  );
+  zone.write([{ key: `devices/${member.name}/revoked`, value: JSON.stringify(revocation.jws) }]);
+  zone.log.info("device revoked again, before its fork", {
+    device: member.name,
+    id: member.id,
+    keptSeq: lastSeq,
+    wasKeptSeq: member.revokedAfterSeq,
+    forkSeq: member.forkSeq,
+  });
+  return {
+    name: member.name,
+    id: member.id,
+    keptSeq: lastSeq,
+    keptFrom: zone.deviceName,
+    asked: [],
+    notAsked: [],
   };
 }

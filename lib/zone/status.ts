@@ -36,7 +36,11 @@ import type { StateReader } from "../store/reads.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
-import { quarantineNotes } from "../sync/quarantine-notes.ts";
+import {
+  describeRevokedFork,
+  quarantineNotes,
+  revokedForkNotes,
+} from "../sync/quarantine-notes.ts";
 import {
   type ByAttentionKind,
   sayAttention,
@@ -185,6 +189,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     unreadableApps: unreadable,
     ungrantedPurges: ungrantedPurges(view.db, view.purgeGrants, view.membership, specs),
     quarantined: quarantineNotes(view.membership),
+    revokedForks: revokedForkNotes(view.db, view.membership),
     brokenChains: view.brokenChains ?? [],
   };
   return {
@@ -253,6 +258,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   ungrantedPurges: describeUngrantedPurge,
   brokenChains: ({ device, peer, seq }) =>
     `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
+  revokedForks: (note) => describeRevokedFork(note),
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };
