@@ -153,7 +153,7 @@ export function adoptFetched(
         "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
       );
       const forks = provenForks(db, zone);
-      for (const parted of partedHistories(sqlite, fetched.kept, frontier, forks, seal.device)) {
+      for (const parted of partedHistories(sqlite, fetched, forks, seal.device)) {
         const dropped = setAsideParted(sqlite, tally, parted);
         // Where the two part at one changeset after the same one, that is a proof of the
         // fork, which goes to every device (lib/sync/equivocation.ts): the device is caught.
@@ -201,6 +201,11 @@ export function adoptFetched(
           nowMs,
         ]);
       }
+
+      // Every evidence row is backed by the changeset held that wrote it, whatever was set
+      // aside above: a kept changeset the peer swapped for another of the same seq (signed
+      // with a stolen key) would leave rows nothing held backs, and every check fail.
+      requireEvidenceHeld(sqlite);
 
       // This device's changesets past the frontier, applied on top, in the order it took them.
       for (const row of sqlite
@@ -251,7 +256,7 @@ export function adoptFetched(
     .immediate();
 }
 
-/** An author whose history held here parts from a checkpoint's, from `seq` (a seq it keeps). */
+/** An author whose history held here parts from a checkpoint's, at its frontier seq. */
 interface Parted {
   readonly author: string;
   readonly seq: number;
@@ -262,37 +267,67 @@ interface Parted {
 }
 
 /**
- * The authors whose history held here is not the one a fetched checkpoint settled: a
- * changeset it keeps (its last of the author, or evidence) of which this device holds
- * another of the same seq. A device that was cut off while a stolen one gave it a history
- * of its own meets that once the others have agreed past it, and a checkpoint whose
- * endorsements verify is the zone's word (settled history): refusing it would leave the
- * device never syncing again, as its peers pruned what came before. Not of a device
- * proven to fork, from its fork on (devices hold different changesets there: the one held
- * stays), nor of this device itself (its own feed is what it signs next from).
+ * The authors whose history held here is not the one a fetched checkpoint settled: at the
+ * seq its frontier names, this device holds a changeset other than the one whose hash the
+ * frontier names (the endorsements sign that hash: it is the zone's word, settled
+ * history). A device that was cut off while a stolen one gave it a history of its own
+ * meets that once the others have agreed past it: refusing the checkpoint would leave it
+ * never syncing again, as its peers pruned what came before. Never decided on any other
+ * changeset the checkpoint keeps: those the peer offering it chooses, and one holding an
+ * author's key could swap one for another it signs (the zone's founding changeset, set
+ * aside here, for good). Not of a device proven to fork, from its fork on (devices hold
+ * different changesets there: the one held stays), nor of this device itself (its own feed
+ * is what it signs next from).
  */
 function partedHistories(
   sqlite: Database,
-  kept: readonly DecodedChangeset[],
-  frontier: ReadonlyMap<string, number>,
+  fetched: Fetched,
   forks: ReadonlyMap<string, number>,
   self: string,
 ): Parted[] {
   const held = sqlite.prepare<{ hash: Uint8Array }, [string, number]>(
     "SELECT hash FROM changesets WHERE author = ?1 AND seq = ?2",
   );
-  const parted = new Map<string, Parted>();
-  for (const changeset of kept) {
-    const { author, seq } = changeset;
+  const parted: Parted[] = [];
+  for (const { author, seq, hash } of fetched.checkpoint.frontier) {
     if (author === self || seq >= (forks.get(author) ?? Number.POSITIVE_INFINITY)) continue;
     const mine = held.get(author, seq);
-    if (!mine || bytesEqual(new Uint8Array(mine.hash), changeset.hash)) continue;
-    const settled = kept.find((k) => k.author === author && k.seq === frontier.get(author));
-    if (!settled) continue;
-    const known = parted.get(author);
-    if (!known || seq < known.seq) parted.set(author, { author, seq, theirs: changeset, settled });
+    if (!mine || bytesEqual(new Uint8Array(mine.hash), hash)) continue;
+    const settled = fetched.kept.find(
+      (k) => k.author === author && k.seq === seq && bytesEqual(k.hash, hash),
+    );
+    if (settled) parted.push({ author, seq, theirs: settled, settled });
   }
-  return [...parted.values()];
+  return parted;
+}
+
+/**
+ * Throws unless every evidence row of the state (lib/state/evidence.ts) is what the
+ * changeset held of its author and seq wrote: the same check the daily verification makes.
+ */
+function requireEvidenceHeld(sqlite: Database): void {
+  const heldChangeset = sqlite.prepare<{ bytes: Uint8Array }, [string, number]>(
+    "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+  );
+  const decoded = new Map<string, DecodedChangeset | undefined>();
+  for (const row of sqlite
+    .query<{ key: string; value: string | null; author: string; seq: number }, []>(
+      `SELECT key, value, author, seq FROM state
+       WHERE key = 'boot/config' OR key GLOB 'devices/*' OR key GLOB 'revoked-agents/*'`,
+    )
+    .iterate()) {
+    if (!isEvidence(row.key)) continue;
+    const id = `${row.author}#${row.seq}`;
+    if (!decoded.has(id)) {
+      const held = heldChangeset.get(row.author, row.seq);
+      decoded.set(id, held ? decodeChangeset(new Uint8Array(held.bytes)) : undefined);
+    }
+    const op = decoded.get(id)?.ops.findLast((candidate) => candidate.key === row.key);
+    if (!op || op.value !== row.value)
+      throw new ProtocolError(
+        `the checkpoint's ${row.key} is not backed by the changeset held that wrote it (${id})`,
+      );
+  }
 }
 
 /**

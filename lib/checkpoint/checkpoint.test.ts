@@ -10,7 +10,8 @@ import {
   encodeOffer,
   encodePage,
 } from "../../protocol/checkpoint.ts";
-import { signRevocation } from "../../protocol/documents.ts";
+import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
@@ -361,6 +362,155 @@ describe("checkpoints", () => {
     zone.write(1, [{ key: "apps/later", value: "1" }]);
     await settle(zone, [0, 1, 3]);
     expect(zone.stateOf(3, "apps/later")).toEqual({ "apps/later": "1" });
+  });
+
+  test("a kept changeset swapped for another signed with the author's stolen key sets aside nothing held, and is refused", async () => {
+    const zone = zoneOf("a", "b", "c", "d");
+    await settle(zone);
+    for (let i = 0; i < 3; i++) zone.write(i, [{ key: `apps/k${i}`, value: "1" }]);
+    await settle(zone, [0, 1, 2]);
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    for (const i of [0, 1, 2]) {
+      await zone.endorse(i, cut);
+      await settle(zone, [0, 1, 2]);
+    }
+    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+    // A peer holding a's key offers d the genuine checkpoint with its genuine endorsements,
+    // but with a second #1 of a's (the zone's founding changeset) among those it keeps.
+    const [a, d] = [zone.device(0), zone.device(3)];
+    const founding = decodeChangeset(
+      d.db.$client
+        .query<{ bytes: Uint8Array }, []>(
+          "SELECT bytes FROM changesets WHERE seq = 1 AND author = (SELECT author FROM state WHERE key = 'boot/config')",
+        )
+        .get()?.bytes as Uint8Array,
+    );
+    const forged = signChangeset(
+      {
+        zone: zone.zone,
+        author: founding.author,
+        seq: 1,
+        prev: null,
+        hlc: { ms: founding.hlc.ms, counter: founding.hlc.counter + 1 },
+        ops: [{ key: "apps/zz", value: "1" }],
+      },
+      a.key,
+    );
+    const heldFounding = () =>
+      d.db.$client
+        .query<{ hash: Uint8Array }, [string]>(
+          "SELECT hash FROM changesets WHERE author = ? AND seq = 1",
+        )
+        .get(founding.author)?.hash;
+    const take = () =>
+      takeOffer(
+        {
+          db: d.db,
+          seal: d.seal,
+          zone: zone.zone,
+          now: () => zone.nowMs,
+          log: quiet,
+          source: "a",
+          fetchPage: async (request) => {
+            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
+            const changesets = page.changesets.map((bytes) => {
+              const changeset = decodeChangeset(bytes);
+              return changeset.author === founding.author && changeset.seq === 1
+                ? forged.bytes
+                : bytes;
+            });
+            return encodePage({ ...page, changesets });
+          },
+        },
+        offerFor(a.db.$client, versionVector(d.db)) as Uint8Array,
+      );
+    await expect(take()).rejects.toThrow(
+      `the checkpoint keeps a changeset ${founding.author}#1 other than the one held here`,
+    );
+    // d still holds the founding changeset, proven nothing of a, and checks out.
+    expect([...new Uint8Array(heldFounding() ?? [])]).toEqual([...founding.hash]);
+    expect(proofsNamed(d.db, zone.zone).size).toBe(0);
+    expect(d.db.$client.query("SELECT 1 FROM checkpoint").get()).toBeNull();
+    expect(zone.verify(3).problems).toEqual([]);
+    // Whole, it is taken, and d checks out.
+    await settle(zone, [0, 3]);
+    expect(zone.stateOf(3, "apps/")).toEqual(zone.stateOf(0, "apps/"));
+    expect(zone.verify(3).problems).toEqual([]);
+  });
+
+  test("a cut-off device's history set aside leaves no evidence row unbacked: a page leaving out what it held is refused", async () => {
+    const zone = zoneOf("a", "b", "c", "d", "y");
+    // y admits e (its #2 is evidence), and every device takes it.
+    const e = signingKeyFromSeed(new Uint8Array(32).fill(91));
+    const admits = zone.write(4, [
+      {
+        key: "devices/e/doc",
+        value: JSON.stringify(
+          signDeviceDocument(
+            { name: "e" as DeviceName, devicePublicKey: e.publicKey, issuedAt: 2 },
+            owner,
+          ).jws,
+        ),
+      },
+    ]);
+    await settle(zone);
+    // y (stolen) signs two #3 after it: a, b and c get one, d, cut off, the other.
+    const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
+    const other = signChangeset(
+      {
+        zone: zone.zone,
+        author: one.author,
+        seq: one.seq,
+        prev: one.prev,
+        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
+        ops: [{ key: "apps/y", value: '"other"' }],
+      },
+      zone.device(4).key,
+    );
+    for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes], "y");
+    zone.ingest(3, [other.bytes], "y");
+    zone.write(0, [{ key: "apps/a", value: '"after"' }]);
+    // More than half of the six members (e never ran) endorse it: a, b, c and y itself.
+    const agreeing = [0, 1, 2, 4];
+    await settle(zone, agreeing);
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    for (const i of agreeing) {
+      await zone.endorse(i, cut);
+      await settle(zone, agreeing);
+    }
+    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+    // a offers d the checkpoint without y's #2: d holds it, but sets it aside with the rest
+    // of y's history it holds, which the checkpoint settled otherwise.
+    const [a, d] = [zone.device(0), zone.device(3)];
+    const take = () =>
+      takeOffer(
+        {
+          db: d.db,
+          seal: d.seal,
+          zone: zone.zone,
+          now: () => zone.nowMs,
+          log: quiet,
+          source: "a",
+          fetchPage: async (request) => {
+            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
+            const changesets = page.changesets.filter((bytes) => {
+              const changeset = decodeChangeset(bytes);
+              return !(changeset.author === admits.author && changeset.seq === admits.seq);
+            });
+            return encodePage({ ...page, changesets });
+          },
+        },
+        offerFor(a.db.$client, versionVector(d.db)) as Uint8Array,
+      );
+    await expect(take()).rejects.toThrow("devices/e/doc is not backed by the changeset held");
+    expect(d.db.$client.query("SELECT 1 FROM checkpoint").get()).toBeNull();
+    expect(zone.verify(3).problems).toEqual([]);
+    // Whole, it is taken: d syncs on, and checks out.
+    await settle(zone, [0, 3]);
+    expect(zone.stateOf(3, "apps/")).toEqual(zone.stateOf(0, "apps/"));
+    expect(zone.verify(3).problems).toEqual([]);
   });
 
   test("a new device joins from the checkpoint and the changesets after it", async () => {
