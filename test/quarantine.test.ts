@@ -344,7 +344,7 @@ describe("a device that signed two histories of one length", () => {
 });
 
 describe("a device revoked before the proof of its fork reached the revoking device", () => {
-  test("is cut before the fork on every device once the proof forms: both histories go, all agree", async () => {
+  test("is said on every device once the proof forms, dropping nothing; revoked again, it is cut before the fork and all agree", async () => {
     const zone = await startZone(["p", "s", "r"]);
     let p = zone.get("p") as Daemon;
     let r = zone.get("r") as Daemon;
@@ -407,8 +407,37 @@ describe("a device revoked before the proof of its fork reached the revoking dev
       ).applied,
     ).toBe(2);
     // Both up: r meets a broken chain of s within what the revocation keeps, searches it,
-    // forms the proof, and every device cuts s before the fork.
+    // forms the proof, and every device says it, with the cut a new revocation signs; a
+    // proof alone drops nothing (a thief holding the key could sign one).
     p = await restartOn(p);
+    const expected = [
+      { device: "s", keptSeq: fork + 2, seq: fork, recutSeq: fork - 1, admitted: [] },
+    ];
+    for (const daemon of [p, r])
+      await waitFor(
+        `${daemon.home} to say s's fork within its revocation`,
+        async () => {
+          const status = await buckyJson<{ revokedForks: unknown[] }>([
+            "status",
+            "--home",
+            daemon.home,
+          ]);
+          return JSON.stringify(status.revokedForks) === JSON.stringify(expected)
+            ? true
+            : undefined;
+        },
+        30_000,
+      );
+    expect(headOf(p.home, sId)).toBe(fork + 2);
+    // The owner revokes it again: before the fork, on every device.
+    const again = await buckyJson<{ keptSeq: number }>([
+      "devices",
+      "revoke",
+      "s",
+      "--home",
+      p.home,
+    ]);
+    expect(again.keptSeq).toBe(fork - 1);
     const agreed = await waitFor(
       "p and r to hold s up to before the fork, and the same state",
       async () => {

@@ -564,8 +564,8 @@ export class NodeContext {
    * Takes the equivocation proofs a peer sent (those that verify, of a member, of a lower
    * seq than any held): each not past its revocation's cut quarantines its device here, as
    * if both halves had met here: what it signed from the fork on is refused, none dropped;
-   * of a device the owner revoked, it lowers the cut to before the fork and drops what is
-   * held past it, as every device does (lib/sync/membership.ts).
+   * of a device the owner revoked, within what its revocation keeps, it drops and refuses
+   * nothing more: it is said, for the owner to revoke it again (lib/sync/membership.ts).
    */
   receiveProofs(records: readonly Uint8Array[] | undefined, source: string): void {
     if (!records?.length) return;
@@ -619,8 +619,8 @@ export class NodeContext {
       const member = membership.byId.get(rejection.author as DeviceId);
       // Below a proof held, a broken chain is a second, lower fork: searched too (its
       // proof replaces the higher one, and the refusal starts lower). Of a device revoked,
-      // one in what its revocation keeps: devices hold two histories there, which the
-      // proof's cut sets aside on every device (lib/sync/membership.ts).
+      // one in what its revocation keeps: devices hold two histories there, which every
+      // device then says, for the owner to cut before it (lib/sync/membership.ts).
       if (!member) continue;
       if (rejection.forkBelow > (member.revokedAfterSeq ?? Number.POSITIVE_INFINITY)) continue;
       if (rejection.forkBelow >= (member.forkSeq ?? Number.POSITIVE_INFINITY)) continue;

@@ -157,9 +157,9 @@ const MAX_TRIED_PER_AUTHOR = 16;
  * signed by its key, of a seq lower than any proof held of it. Those are kept, and each
  * not past its device's revocation's cut quarantines it (said once, as an error): its
  * changesets from the fork on are refused from then on, none dropped. Of a device the
- * owner revoked, a proof at or below the revocation's cut lowers the cut to before the
- * fork (lib/sync/membership.ts): what this device holds past it is dropped in the same
- * transaction (lib/sync/cut.ts), as on every device that heard the two in another order.
+ * owner revoked, a proof at or below the revocation's cut changes no cut and drops
+ * nothing (a thief holding the key could sign one): it is news all the same, said on
+ * every device for the owner to revoke it again, before the fork (lib/sync/membership.ts).
  * One proof an author is kept from a message at most: the lowest seq's that verifies
  * (a forged one does not hide a good one above it). What is cheap is checked first (zone,
  * member, seq), then the signatures, outside the write lock, lowest seq first, a few
