@@ -256,28 +256,35 @@ export function adoptFetched(
     .immediate();
 }
 
-/** An author whose history held here parts from a checkpoint's, at its frontier seq. */
+/** An author whose history held here parts from a checkpoint's, from `seq` on. */
 interface Parted {
   readonly author: string;
   readonly seq: number;
-  /** The checkpoint's changeset at `seq`. */
-  readonly theirs: DecodedChangeset;
+  /** The checkpoint's changeset at `seq`, if it keeps one. */
+  readonly theirs: DecodedChangeset | undefined;
   /** The checkpoint's changeset of the author at its frontier (the last it settled). */
   readonly settled: DecodedChangeset;
 }
 
 /**
- * The authors whose history held here is not the one a fetched checkpoint settled: at the
- * seq its frontier names, this device holds a changeset other than the one whose hash the
- * frontier names (the endorsements sign that hash: it is the zone's word, settled
- * history). A device that was cut off while a stolen one gave it a history of its own
- * meets that once the others have agreed past it: refusing the checkpoint would leave it
- * never syncing again, as its peers pruned what came before. Never decided on any other
+ * The authors whose history held here is not the one a fetched checkpoint settled, each
+ * from the lowest seq where that shows in what the endorsements sign (the zone's word,
+ * settled history):
+ * - at the seq its frontier names, this device holds a changeset other than the one whose
+ *   hash the frontier names (not of a device proven to fork, from its fork on: devices
+ *   hold different changesets there, and the one held stays);
+ * - an evidence row of its rows (lib/state/evidence.ts) was written by (author, seq), and
+ *   the changeset held here of that seq does not write it. An honest changeset always
+ *   backs its own rows, so this sets aside only a history the zone did not settle; and it
+ *   holds from a proven fork on too (the checkpoint settled which side wrote the row).
+ *   A device given a second history shorter than the frontier meets this alone.
+ * A device that was cut off while a stolen one gave it a history of its own meets that
+ * once the others have agreed past it: refusing the checkpoint would leave it never
+ * syncing again, as its peers pruned what came before. Never decided on any other
  * changeset the checkpoint keeps: those the peer offering it chooses, and one holding an
  * author's key could swap one for another it signs (the zone's founding changeset, set
- * aside here, for good). Not of a device proven to fork, from its fork on (devices hold
- * different changesets there: the one held stays), nor of this device itself (its own feed
- * is what it signs next from).
+ * aside here, for good). Never of this device itself (its own feed is what it signs next
+ * from).
  */
 function partedHistories(
   sqlite: Database,
@@ -285,18 +292,47 @@ function partedHistories(
   forks: ReadonlyMap<string, number>,
   self: string,
 ): Parted[] {
-  const held = sqlite.prepare<{ hash: Uint8Array }, [string, number]>(
-    "SELECT hash FROM changesets WHERE author = ?1 AND seq = ?2",
+  const held = sqlite.prepare<{ hash: Uint8Array; bytes: Uint8Array }, [string, number]>(
+    "SELECT hash, bytes FROM changesets WHERE author = ?1 AND seq = ?2",
   );
-  const parted: Parted[] = [];
+  const partsAt = new Map<string, number>();
+  const partAt = (author: string, seq: number) => {
+    if (seq < (partsAt.get(author) ?? Number.POSITIVE_INFINITY)) partsAt.set(author, seq);
+  };
   for (const { author, seq, hash } of fetched.checkpoint.frontier) {
     if (author === self || seq >= (forks.get(author) ?? Number.POSITIVE_INFINITY)) continue;
     const mine = held.get(author, seq);
-    if (!mine || bytesEqual(new Uint8Array(mine.hash), hash)) continue;
-    const settled = fetched.kept.find(
-      (k) => k.author === author && k.seq === seq && bytesEqual(k.hash, hash),
-    );
-    if (settled) parted.push({ author, seq, theirs: settled, settled });
+    if (mine && !bytesEqual(new Uint8Array(mine.hash), hash)) partAt(author, seq);
+  }
+  const decoded = new Map<string, DecodedChangeset | null>();
+  for (const row of sqlite
+    .query<{ key: string; value: string | null; author: string; seq: number }, []>(
+      `SELECT key, value, author, seq FROM ${fetched.rowsTable}
+       WHERE key = 'boot/config' OR key GLOB 'devices/*' OR key GLOB 'revoked-agents/*'`,
+    )
+    .iterate()) {
+    if (row.author === self || !isEvidence(row.key)) continue;
+    const id = `${row.author}#${row.seq}`;
+    if (!decoded.has(id)) {
+      const mine = held.get(row.author, row.seq);
+      decoded.set(id, mine ? decodeChangeset(new Uint8Array(mine.bytes)) : null);
+    }
+    const mine = decoded.get(id);
+    if (!mine) continue;
+    const op = mine.ops.findLast((candidate) => candidate.key === row.key);
+    if (!op || op.value !== row.value) partAt(row.author, row.seq);
+  }
+  const parted: Parted[] = [];
+  for (const [author, seq] of partsAt) {
+    const entry = fetched.checkpoint.frontier.find((e) => e.author === author);
+    const settled =
+      entry &&
+      fetched.kept.find(
+        (k) => k.author === author && k.seq === entry.seq && bytesEqual(k.hash, entry.hash),
+      );
+    if (!settled) continue;
+    const theirs = fetched.kept.find((k) => k.author === author && k.seq === seq);
+    parted.push({ author, seq, theirs, settled });
   }
   return parted;
 }
@@ -379,9 +415,9 @@ function setAsideParted(sqlite: Database, tally: SealTally, parted: Parted): Dec
 /** The proof of equivocation two changesets of one seq make, if they part after the same one. */
 function provenAt(
   mine: DecodedChangeset | undefined,
-  theirs: DecodedChangeset,
+  theirs: DecodedChangeset | undefined,
 ): EquivocationProof | undefined {
-  if (!mine) return undefined;
+  if (!mine || !theirs) return undefined;
   try {
     return makeProof(mine.bytes, theirs.bytes);
   } catch (error) {

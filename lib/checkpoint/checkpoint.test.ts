@@ -364,6 +364,71 @@ describe("checkpoints", () => {
     expect(zone.stateOf(3, "apps/later")).toEqual({ "apps/later": "1" });
   });
 
+  for (const proofHeld of [false, true])
+    test(`a cut-off device holding another history of a device shorter than the checkpoint's, over a seq whose evidence row the checkpoint settled, takes it${proofHeld ? " (the proof held)" : ""}`, async () => {
+      const zone = zoneOf("a", "b", "c", "d", "y");
+      zone.write(4, [{ key: "apps/y", value: '"before the fork"' }]);
+      await settle(zone);
+      // y writes #2, an evidence row at #3, and #4; d, cut off, gets another #2 and #3
+      // (signed with y's stolen key): its history of y ends before the frontier's #4.
+      const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
+      const two = zone.write(4, [{ key: "revoked-agents/g1", value: '"x"' }]);
+      const three = zone.write(4, [{ key: "apps/y3", value: '"three"' }]);
+      const other = signChangeset(
+        {
+          zone: zone.zone,
+          author: one.author,
+          seq: one.seq,
+          prev: one.prev,
+          hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
+          ops: [{ key: "apps/y", value: '"other"' }],
+        },
+        zone.device(4).key,
+      );
+      const otherNext = signChangeset(
+        {
+          zone: zone.zone,
+          author: one.author,
+          seq: one.seq + 1,
+          prev: other.hash,
+          hlc: { ms: one.hlc.ms + 1, counter: 0 },
+          ops: [{ key: "apps/y2", value: '"other next"' }],
+        },
+        zone.device(4).key,
+      );
+      for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes, two.bytes, three.bytes], "y");
+      expect(zone.ingest(3, [other.bytes, otherNext.bytes], "y").applied).toHaveLength(2);
+      zone.write(0, [{ key: "apps/a", value: '"after"' }]);
+      await settle(zone, [0, 1, 2]);
+      const cut = zone.nowMs;
+      zone.nowMs += 1000;
+      for (const i of [0, 1, 2]) {
+        await zone.endorse(i, cut);
+        await settle(zone, [0, 1, 2]);
+      }
+      for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+      if (proofHeld) {
+        const proof = makeProof(one.bytes, other.bytes).bytes;
+        receiveProofs(zone.device(3).db, [proof], {
+          zone: zone.zone,
+          nowMs: zone.nowMs,
+          log: quiet,
+          source: "test",
+          seal: zone.device(3).seal,
+        });
+        expect(proofsNamed(zone.device(3).db, zone.zone).get(one.author)).toBe(one.seq);
+      }
+      // d takes the checkpoint (it was refused for good before), sets aside its history of y
+      // and holds the zone's: the evidence row is backed by the changeset that wrote it.
+      const offer = offerFor(zone.device(0).db.$client, versionVector(zone.device(3).db));
+      expect(await zone.take(0, 3, offer as Uint8Array)).toBe("adopted");
+      expect(zone.stateOf(3, "apps/")).toEqual(zone.stateOf(0, "apps/"));
+      expect(zone.stateOf(3, "revoked-agents/")).toEqual({ "revoked-agents/g1": '"x"' });
+      expect(zone.verify(3).problems).toEqual([]);
+      await settle(zone, [0, 3]);
+      expect(versionVector(zone.device(3).db)).toEqual(versionVector(zone.device(0).db));
+    });
+
   test("a kept changeset swapped for another signed with the author's stolen key sets aside nothing held, and is refused", async () => {
     const zone = zoneOf("a", "b", "c", "d");
     await settle(zone);
