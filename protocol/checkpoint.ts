@@ -39,6 +39,7 @@ import { bytesEqual, fromBase64url, fromHex, toBase64url, toHex, utf8 } from "./
 import { check, ProtocolError } from "./errors.ts";
 import { MAX_HLC_COUNTER, MAX_HLC_MS } from "./hlc.ts";
 import { type DeviceId, parseDeviceId, parseZoneId, type ZoneId } from "./ids.ts";
+import { isRevocationKey, revocationPrecedence } from "./revocation-order.ts";
 import {
   isRecord,
   requireBytes,
@@ -224,8 +225,15 @@ export function rowsOf(changeset: ChangesetBody & { readonly seq: number }): Che
   ]);
 }
 
-/** Whether row `a` wins over row `b` for the same key: later clock, then greater author. */
+/**
+ * Whether row `a` wins over row `b` for the same key: later clock, then greater author;
+ * of a device's revocation, the one keeping less first (protocol/revocation-order.ts).
+ */
 export function rowWins(a: CheckpointRow, b: CheckpointRow): boolean {
+  if (isRevocationKey(a[0])) {
+    const precedence = revocationPrecedence(a[1], b[1]);
+    if (precedence !== 0) return precedence > 0;
+  }
   if (a[2] !== b[2]) return a[2] > b[2];
   if (a[3] !== b[3]) return a[3] > b[3];
   return a[4] > b[4];

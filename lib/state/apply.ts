@@ -16,6 +16,7 @@ import { type CheckpointRow, rowsOf, rowWins } from "../../protocol/checkpoint.t
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId } from "../../protocol/ids.ts";
+import { isRevocationKey, revocationPrecedence } from "../../protocol/revocation-order.ts";
 import type { ColumnValue } from "../../protocol/state-seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { checkpointRows } from "./checkpoint-rows.ts";
@@ -34,6 +35,8 @@ const INSERT_NEW = `
 const UPDATE_IF_LATER = `
   UPDATE state SET value = ?2, hlc_ms = ?3, hlc_counter = ?4, author = ?5, seq = ?6
   WHERE key = ?1 AND (?3, ?4, ?5) > (hlc_ms, hlc_counter, author)`;
+const UPDATE = `
+  UPDATE state SET value = ?2, hlc_ms = ?3, hlc_counter = ?4, author = ?5, seq = ?6 WHERE key = ?1`;
 const SELECT_ROW = `SELECT ${STATE_COLUMNS} FROM state WHERE key = ?1`;
 const INSERT_CHANGESET =
   "INSERT INTO changesets (author, seq, hash, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -45,6 +48,7 @@ const SELECT_BASE = `SELECT ${STATE_COLUMNS} FROM checkpoint_base WHERE key = ?1
 interface Prepared {
   readonly insertNew: Statement;
   readonly updateIfLater: Statement;
+  readonly update: Statement;
   readonly select: Statement<ColumnValue[], [string]>;
   readonly insert: Statement;
   readonly insertBase: Statement;
@@ -58,6 +62,7 @@ function prepared(sqlite: Database): Prepared {
     cached = {
       insertNew: sqlite.prepare(INSERT_NEW),
       updateIfLater: sqlite.prepare(UPDATE_IF_LATER),
+      update: sqlite.prepare(UPDATE),
       select: sqlite.prepare<ColumnValue[], [string]>(SELECT_ROW),
       insert: sqlite.prepare(INSERT_CHANGESET),
       insertBase: sqlite.prepare(INSERT_BASE),
@@ -185,10 +190,17 @@ function writeRow(
   sqlite: Database,
   row: readonly [string, string | null, number, number, string, number],
 ): ColumnValue[] | undefined | false {
-  const { insertNew, updateIfLater, select } = prepared(sqlite);
+  const { insertNew, updateIfLater, update, select } = prepared(sqlite);
   if (insertNew.run(...row).changes > 0) return undefined;
   const before = select.values(row[0])[0];
-  return before && updateIfLater.run(...row).changes > 0 ? before : false;
+  if (!before) return undefined;
+  // Of a device's revocation, the one keeping less first (protocol/revocation-order.ts).
+  if (isRevocationKey(row[0])) {
+    const precedence = revocationPrecedence(row[1], before[1] as string | null);
+    if (precedence < 0) return false;
+    if (precedence > 0) return update.run(...row).changes > 0 ? before : false;
+  }
+  return updateIfLater.run(...row).changes > 0 ? before : false;
 }
 
 /**

@@ -22,6 +22,7 @@ import { type VerifyKey, verifyKeyFromPublicKey } from "../../protocol/ed25519.t
 import { bytesEqual } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { publicKeyOfId, type ZoneId } from "../../protocol/ids.ts";
+import { isRevocationKey, revocationPrecedence } from "../../protocol/revocation-order.ts";
 import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
 import {
@@ -183,7 +184,7 @@ export function* verifySteps(
         feeds.set(changeset.author, changeset.seq);
         for (const op of changeset.ops) {
           const held = winners.get(op.key);
-          if (held === undefined || newer(changeset, row.local_order, held))
+          if (held === undefined || newer(changeset, op, row.local_order, held))
             winners.set(op.key, {
               localOrder: row.local_order,
               value: op.value,
@@ -451,7 +452,17 @@ function checkChangeset(
  * Whether `changeset` wins over the write `held` holds, as the state's upsert decides:
  * last writer wins, then the greater author id; between equals, the one applied first.
  */
-function newer(changeset: DecodedChangeset, localOrder: number, held: Winner): boolean {
+function newer(
+  changeset: DecodedChangeset,
+  op: DecodedChangeset["ops"][number],
+  localOrder: number,
+  held: Winner,
+): boolean {
+  // Of a device's revocation, the one keeping less first (protocol/revocation-order.ts).
+  if (isRevocationKey(op.key)) {
+    const precedence = revocationPrecedence(op.value, held.value);
+    if (precedence !== 0) return precedence > 0;
+  }
   const { ms, counter } = changeset.hlc;
   if (ms !== held.ms) return ms > held.ms;
   if (counter !== held.counter) return counter > held.counter;

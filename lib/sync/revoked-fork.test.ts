@@ -312,6 +312,48 @@ describe("a revocation and a proof of the revoked device's fork", () => {
     expectAgreed([a, b, d], sId, { keptThrough: 1, x: "1" });
   });
 
+  test("a member writing the first revocation again after the owner revoked again, lower, changes nothing, on every device", () => {
+    const { a, b, d, s, sId } = zone();
+    const one = signedByS(s, 1, null, "1");
+    const two = signedByS(s, 2, one, "2");
+    const three = signedByS(s, 3, two, "3");
+    const four = signedByS(s, 4, three, "4");
+    const threeF = signedByS(s, 3, two, "forged3");
+    const fourF = signedByS(s, 4, threeF, "forged4");
+    for (const n of [a, b])
+      ingestEntries(n.db, [one.bytes, two.bytes, three.bytes, four.bytes], context(n));
+    ingestEntries(d.db, [one.bytes, two.bytes, threeF.bytes, fourF.bytes], context(d));
+    const first = signRevocation(
+      { id: sId, name: "s" as DeviceName, lastSeq: 4, issuedAt: 4 },
+      testOwner,
+    );
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "devices/s/revoked", value: JSON.stringify(first.jws) }],
+      4000,
+      (written) => dropRevokedByOwnWrite(a.db, written, context(a)),
+    );
+    settle([a, b, d]);
+    revoke(a, "a", sId, 2, 6000);
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 2, x: "2", xSeq: 2 });
+    // d (hostile, or its key stolen) writes the owner's first revocation again, later: the
+    // one keeping less stays, on d too, whatever order each device hears them in.
+    appendLocalChangeset(
+      d.db,
+      { zone: testZone.id, name: "d", key: d.key, seal: d.seal },
+      [{ key: "devices/s/revoked", value: JSON.stringify(first.jws) }],
+      8000,
+      (written) => dropRevokedByOwnWrite(d.db, written, context(d)),
+    );
+    settle([a, b, d]);
+    expectAgreed([a, b, d], sId, { keptThrough: 2, x: "2", xSeq: 2 });
+    expect(ingestEntries(b.db, [three.bytes], context(b)).rejected).toEqual([
+      expect.objectContaining({ reason: "its author was revoked" }),
+    ]);
+  });
+
   test("a proof never moves a revocation's cut: a fork within it is said, with the cut a new revocation signs", () => {
     const s = openTestNode(nextSeed++);
     const sId = deviceIdFromPublicKey(s.key.publicKey);
