@@ -2,6 +2,15 @@
  * The devices quarantined, as `bucky status` says them: read from membership alone, so
  * status's path with no node running loads nothing of the store (no drizzle).
  */
+import type { Database } from "bun:sqlite";
+import { decodeChangeset } from "../../protocol/changeset.ts";
+import {
+  type CheckpointRow,
+  decodeCheckpoint,
+  frontierSeqs,
+  rowsOf,
+  rowWins,
+} from "../../protocol/checkpoint.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { listInSentence } from "../sentence.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
@@ -47,20 +56,94 @@ export interface RevokedForkNote {
 
 /** The revoked devices proven to fork within what their revocation keeps, by name. */
 export function revokedForkNotes(db: StateReader, membership: Membership): RevokedForkNote[] {
-  const documents = sqliteOf(db).query<{ key: string }, [string, number]>(
-    "SELECT key FROM state WHERE key >= 'devices/' AND key < 'devices/\x7f' AND key GLOB 'devices/*/doc' AND value IS NOT NULL AND author = ?1 AND seq > ?2",
-  );
   const notes: RevokedForkNote[] = [];
   for (const member of membership.byId.values()) {
     const { revokedAfterSeq, forkSeq, recutSeq } = member;
     if (revokedAfterSeq === undefined || forkSeq === undefined || recutSeq === undefined) continue;
-    const admitted = documents
-      .all(member.id, recutSeq)
-      .map(({ key }) => key.split("/")[1] ?? key)
-      .sort(compareCodeUnits);
+    const admitted = droppedByRecut(sqliteOf(db), membership, member.id, recutSeq);
     notes.push({ device: member.name, keptSeq: revokedAfterSeq, seq: forkSeq, recutSeq, admitted });
   }
   return notes.sort((a, b) => compareCodeUnits(a.device, b.device));
+}
+
+/**
+ * The devices (by name) a revocation of `id` keeping #1 to `keptSeq` would take out of
+ * the zone, read without writing, as lib/sync/cut.ts's drop would do it: each device
+ * document goes back to what the checkpoint and the changesets held that stay give it;
+ * a device whose document that changes is no member, and what it wrote past the
+ * checkpoint goes too, and so on. A device whose document something that stays wrote
+ * (again) stays, and is not named.
+ */
+function droppedByRecut(
+  sqlite: Database,
+  membership: Membership,
+  id: string,
+  keptSeq: number,
+): string[] {
+  const held = sqlite.query<{ body: Uint8Array }, []>("SELECT body FROM checkpoint").get();
+  const frontier = held ? frontierSeqs(decodeCheckpoint(new Uint8Array(held.body))) : new Map();
+  const covered = (author: string, seq: number) => seq <= (frontier.get(author) ?? 0);
+  // Each device document now, and where its value starts again (the checkpoint's row).
+  const documents = sqlite
+    .query<
+      {
+        key: string;
+        value: string | null;
+        hlc_ms: number;
+        hlc_counter: number;
+        author: string;
+        seq: number;
+      },
+      []
+    >(
+      "SELECT key, value, hlc_ms, hlc_counter, author, seq FROM state WHERE key >= 'devices/' AND key < 'devices/\x7f' AND key GLOB 'devices/*/doc'",
+    )
+    .all();
+  const base = sqlite.prepare<CheckpointRow, [string]>(
+    "SELECT key, value, hlc_ms, hlc_counter, author, seq FROM checkpoint_base WHERE key = ?1",
+  );
+  const startOf = new Map<string, CheckpointRow | undefined>();
+  for (const row of documents) {
+    const kept = base.values(row.key)[0] as CheckpointRow | undefined;
+    startOf.set(
+      row.key,
+      kept ??
+        (covered(row.author, row.seq)
+          ? [row.key, row.value, row.hlc_ms, row.hlc_counter, row.author, row.seq]
+          : undefined),
+    );
+  }
+  // The writes of device documents past the checkpoint, in the order they were applied.
+  const writes: CheckpointRow[] = [];
+  for (const { bytes } of sqlite
+    .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM changesets ORDER BY local_order")
+    .iterate()) {
+    const changeset = decodeChangeset(new Uint8Array(bytes));
+    if (covered(changeset.author, changeset.seq)) continue;
+    for (const row of rowsOf(changeset)) if (startOf.has(row[0])) writes.push(row);
+  }
+  const cut = new Map<string, number>([[id, keptSeq]]);
+  const gone = new Set<string>();
+  for (;;) {
+    const before = gone.size;
+    for (const { key, value } of documents) {
+      const name = key.split("/")[1] ?? key;
+      if (value === null || gone.has(name)) continue;
+      let after = startOf.get(key);
+      for (const write of writes) {
+        if (write[0] !== key || write[5] > (cut.get(write[4]) ?? Number.POSITIVE_INFINITY))
+          continue;
+        if (!after || rowWins(write, after)) after = write;
+      }
+      if (after?.[1] === value) continue;
+      gone.add(name);
+      const member = membership.byName.get(name);
+      if (member && !cut.has(member.id)) cut.set(member.id, frontier.get(member.id) ?? 0);
+    }
+    if (gone.size === before) break;
+  }
+  const self = [...membership.byId.values()].find((member) => member.id === id)?.name;
+  return [...gone].filter((name) => name !== self).sort(compareCodeUnits);
 }
 
 /** A revoked device proven to fork within what its revocation keeps, in English. */

@@ -237,6 +237,70 @@ describe("a revocation and a proof of the revoked device's fork", () => {
     expect(notesOf([a, b, d])).toEqual([]);
   });
 
+  test("what revoking again would drop names every device it takes out (those they admitted too) and none that stays", () => {
+    const { a, b, d, s, sId } = zone();
+    const [t, u, v] = [0, 1, 2].map(() => openTestNode(nextSeed++)) as [
+      TestNode,
+      TestNode,
+      TestNode,
+    ];
+    const tId = deviceIdFromPublicKey(t.key.publicKey);
+    // a admits v; s's #2 admits t and writes v's document again (the same); t admits u.
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      [{ key: "devices/v/doc", value: testDeviceDocument(v.key, "v") }],
+      1500,
+    );
+    const one = signedByS(s, 1, null, "1");
+    const two = signChangeset(
+      {
+        zone: testZone.id,
+        author: sId,
+        seq: 2,
+        prev: one.hash,
+        hlc: { ms: 2020, counter: 0 },
+        ops: [
+          { key: "devices/t/doc", value: testDeviceDocument(t.key, "t") },
+          { key: "devices/v/doc", value: testDeviceDocument(v.key, "v") },
+        ],
+      },
+      s.key,
+    );
+    const ofT = signChangeset(
+      {
+        zone: testZone.id,
+        author: tId,
+        seq: 1,
+        prev: null,
+        hlc: { ms: 2500, counter: 0 },
+        ops: [{ key: "devices/u/doc", value: testDeviceDocument(u.key, "u") }],
+      },
+      t.key,
+    );
+    settle([a, b, d]);
+    for (const to of [a, b, d]) {
+      ingestEntries(to.db, [one.bytes, two.bytes], context(to));
+      expect(ingestEntries(to.db, [ofT.bytes], context(to)).applied).toHaveLength(1);
+    }
+    revoke(a, "a", sId, 2);
+    settle([a, b, d]);
+    // A thief signs a second #2: every device says what revoking again, keeping #1, drops.
+    const twin = signedByS(s, 2, one, "thief");
+    receiveProofs(b.db, [makeProof(two.bytes, twin.bytes).bytes], context(b));
+    settle([a, b, d]);
+    expect(notesOf([a, b, d])).toEqual([
+      { device: "s", keptSeq: 2, seq: 2, recutSeq: 1, admitted: ["t", "u"] },
+    ]);
+    // And that is what it drops: t and u go, v (which a admitted) stays.
+    revoke(a, "a", sId, 1, 6000);
+    settle([a, b, d]);
+    for (const node of [a, b, d])
+      expect(
+        ["t", "u", "v"].map((name) => loadMembership(node.db, testZone.id).byName.has(name)),
+      ).toEqual([false, false, true]);
+  });
+
   test("a fork at #1 of a revoked device: what the revocation keeps still reaches every device", () => {
     const { a, b, d, s, sId } = zone();
     const one = signedByS(s, 1, null, "1");
