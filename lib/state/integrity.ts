@@ -15,6 +15,7 @@ import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-sea
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { type CheckpointRecord, readCheckpointRecord } from "./checkpoint-record.ts";
+import { upgradeStateRules } from "./rules-upgrade.ts";
 import {
   CHANGESET_COLUMNS,
   type ChangesetRecord,
@@ -57,7 +58,10 @@ export function checkIntegrity(
   })();
   switch (seen.kind) {
     case "sound":
-      return seen.record;
+      // Sound as written: a state worked out under older merge rules is brought to these.
+      return upgradeStateRules(sqlite, seal, options.log)
+        ? (seal.read(sqlite) as SealFields)
+        : seen.record;
     case "damaged":
       throw stateAltered(sqlite.filename, seen.damage);
     case "unsealed":
@@ -141,7 +145,7 @@ function sealFirstTime(
     .immediate();
   if ("problems" in sealed) throw recordDamage(sqlite, seal, sealed, options.log);
   if (sealed.damage) throw stateAltered(sqlite.filename, sealed.damage);
-  return sealed;
+  return upgradeStateRules(sqlite, seal, options.log) ? (seal.read(sqlite) as SealFields) : sealed;
 }
 
 /** Whether the tables add up to the seal's digests (one read of each, no signature checks). */

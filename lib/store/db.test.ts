@@ -50,6 +50,7 @@ describe("state database", () => {
       "quarantine",
       "sqlite_sequence",
       "state",
+      "state_rules",
       "state_seal",
       "traffic",
       "used_logins",

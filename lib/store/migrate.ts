@@ -14,6 +14,7 @@ import stateSeal from "./migrations/0006-state-seal.sql" with { type: "text" };
 import inviteBackupKey from "./migrations/0007-invite-backup-key.sql" with { type: "text" };
 import checkpoints from "./migrations/0008-checkpoints.sql" with { type: "text" };
 import namedData from "./migrations/0009-named-data.sql" with { type: "text" };
+import stateRules from "./migrations/0010-state-rules.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
 export const MIGRATIONS: readonly string[] = [
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly string[] = [
   inviteBackupKey,
   checkpoints,
   namedData,
+  stateRules,
 ];
 
 export function migrate(sqlite: Database, path: string): void {

@@ -129,6 +129,12 @@ export const stateSeal = sqliteTable("state_seal", {
   mac: blob("mac", { mode: "buffer" }).notNull(),
 });
 
+/** The version of the state's merge rules its rows were last worked out under (lib/state/rules-upgrade.ts). */
+export const stateRules = sqliteTable("state_rules", {
+  id: integer("id").primaryKey(),
+  version: integer("version").notNull(),
+});
+
 export const checkpoint = sqliteTable("checkpoint", {
   id: integer("id").primaryKey(),
   body: blob("body", { mode: "buffer" }).notNull(),

@@ -1,0 +1,7 @@
+-- Which version of the rules that merge the zone state the state table was last worked out
+-- under (lib/state/rules-upgrade.ts): a state made under older rules has the keys whose
+-- rule changed worked out again, once, when it is first opened. One row; none until then.
+CREATE TABLE state_rules (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
