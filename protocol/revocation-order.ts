@@ -45,6 +45,11 @@ export function revocationPrecedence(a: string | null, b: string | null): number
   return ra.issuedAt - rb.issuedAt;
 }
 
+/** When a revocation value was signed (its `iat`, seconds), or undefined if it does not parse. */
+export function revocationIssuedAt(value: string | null): number | undefined {
+  return ranked(value)?.issuedAt;
+}
+
 function ranked(value: string | null): Ranked | undefined {
   if (value === null) return undefined;
   try {

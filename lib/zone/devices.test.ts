@@ -13,6 +13,7 @@ import {
   openTestNode,
   removeTestDatabases,
   seed,
+  testDeviceDocument,
   testOwner,
   testZone,
 } from "../state/test-db.ts";
@@ -218,5 +219,43 @@ describe("bucky devices", () => {
       code: "E_INVALID_INPUT",
     });
     expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBe(5);
+  });
+
+  test("revoking a device given a revoked device's name, on a device whose clock is behind that revocation, is signed after it and stays", async () => {
+    const old = signingKeyFromSeed(seed(74));
+    const laptop = signingKeyFromSeed(seed(75));
+    const laptopId = deviceIdFromPublicKey(laptop.publicKey);
+    const node = openTestNode(76);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop: old }), 1000);
+    // The old laptop's revocation, signed on a clock an hour ahead of this device's.
+    const ahead = Math.floor(NOW_MS / 1000) + 3600;
+    const revocation = signRevocation(
+      {
+        name: "laptop" as DeviceName,
+        id: deviceIdFromPublicKey(old.publicKey),
+        issuedAt: ahead,
+        lastSeq: 0,
+      },
+      testOwner,
+    );
+    appendLocalChangeset(
+      node.db,
+      author,
+      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    appendLocalChangeset(
+      node.db,
+      author,
+      [{ key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") }],
+      3000,
+    );
+    const context = Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
+      ownerKey: () => testOwner,
+    });
+    expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBeUndefined();
+    await revokeDevice(context, "laptop", noPull);
+    expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBe(0);
   });
 });

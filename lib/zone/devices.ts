@@ -1,11 +1,13 @@
 /** The zone's devices as this node sees them, and revoking one (owner only). */
 import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { revocationIssuedAt } from "../../protocol/revocation-order.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
+import { stateValue } from "../store/reads.ts";
 import { type Member, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type RevokedForkNote, revokedForkNotes } from "../sync/quarantine-notes.ts";
@@ -200,7 +202,7 @@ export async function revokeDevice(
       id: member.id,
       name: member.name,
       lastSeq: head.seq,
-      issuedAt: Math.floor(zone.now() / 1000),
+      issuedAt: issuedAtOver(zone, name),
     },
     ownerKey,
   );
@@ -224,6 +226,18 @@ export async function revokeDevice(
 }
 
 /**
+ * When to sign a new revocation for `name`: now, or just after the revocation the state
+ * holds for that name if this device's clock is behind it. Of two revocations of different
+ * devices the later signed stays (protocol/revocation-order.ts): a clock running behind
+ * must not make the owner's new one lose to an old one.
+ */
+function issuedAtOver(zone: AskingZone, name: string): number {
+  const now = Math.floor(zone.now() / 1000);
+  const held = revocationIssuedAt(stateValue(zone.db, `devices/${name}/revoked`) ?? null);
+  return held === undefined ? now : Math.max(now, held + 1);
+}
+
+/**
  * Revokes again a revoked device proven to fork within what its revocation kept: the owner
  * signs a cut before the fork (or at the checkpoint's frontier, settled history), which
  * every device then applies as any revocation (lib/sync/cut.ts), dropping both histories
@@ -241,7 +255,7 @@ function revokeAgain(zone: AskingZone, member: Member, lastSeq: number): Revoked
     );
   const ownerKey = zone.ownerKey();
   const revocation = signRevocation(
-    { id: member.id, name: member.name, lastSeq, issuedAt: Math.floor(zone.now() / 1000) },
+    { id: member.id, name: member.name, lastSeq, issuedAt: issuedAtOver(zone, member.name) },
     ownerKey,
   );
   zone.write([{ key: `devices/${member.name}/revoked`, value: JSON.stringify(revocation.jws) }]);
