@@ -233,6 +233,7 @@ function madeBeforeTheSeal(home: string): void {
     "ndn_pins",
     "ndn_unreferenced",
     "ndn_collection",
+    "state_rules",
   ])
     sql(home, `DROP TABLE ${table}`);
   sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);

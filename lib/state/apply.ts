@@ -209,7 +209,11 @@ function writeRow(
  * device's). Slow, and rare. Each changeset whose ops it applies again is verified again
  * first: its bytes have lain on disk.
  */
-export function reapplyKeys(db: StateDb, tally: SealTally, keys: ReadonlySet<string>): void {
+export function reapplyKeys(
+  db: Pick<StateDb, "$client">,
+  tally: SealTally,
+  keys: ReadonlySet<string>,
+): void {
   if (keys.size === 0) return;
   const sqlite = db.$client;
   const { select, selectBase, insertNew } = prepared(sqlite);

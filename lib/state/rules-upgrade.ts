@@ -9,7 +9,6 @@
 import type { Database } from "bun:sqlite";
 import { isRevocationKey } from "../../protocol/revocation-order.ts";
 import type { Log } from "../log.ts";
-import { stateDbOver } from "../store/db.ts";
 import { reapplyKeys } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -31,7 +30,7 @@ export function upgradeStateRules(sqlite: Database, seal: StateSeal, log: Log): 
           .filter(isRevocationKey),
       );
       const tally = seal.tally(sqlite);
-      reapplyKeys(stateDbOver(sqlite), tally, keys);
+      reapplyKeys({ $client: sqlite }, tally, keys);
       tally.save();
       sqlite
         .query(
