@@ -42,6 +42,8 @@ test("a state made under last-writer-wins revocations is worked out again once w
     tally.removeStateRow(row as never);
     applyChangeset(sqlite, tally, second);
     tally.save();
+    // An older bucky's state.db: no row of the rules it was worked out under.
+    sqlite.query("DELETE FROM state_rules").run();
   })();
   const held = () =>
     (sqlite.query("SELECT value FROM state WHERE key = ?1").get(key) as { value: string }).value;
@@ -57,4 +59,9 @@ test("a state made under last-writer-wins revocations is worked out again once w
   expect(verifyNow(sqlite, node.seal, node.zone).problems).toEqual([]);
   open();
   expect(logged).toEqual(["worked the zone state out again under this version's rules"]);
+});
+
+test("a state made by this version is under its rules from the start: opening it writes nothing", () => {
+  const sqlite = openTestNode(72).db.$client;
+  expect(sqlite.query("SELECT version FROM state_rules").get()).toEqual({ version: 1 });
 });

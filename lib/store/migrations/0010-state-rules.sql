@@ -5,3 +5,7 @@ CREATE TABLE state_rules (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   version INTEGER NOT NULL
 );
+
+-- A state made now, with no changeset yet, is worked out under these rules from its start:
+-- only a state an older bucky made is worked out again (opening a new one writes nothing).
+INSERT INTO state_rules (id, version) SELECT 1, 1 WHERE NOT EXISTS (SELECT 1 FROM changesets);
