@@ -25,14 +25,13 @@
  * unsigned: never forged, which a prune would delete.
  */
 
-import { verifyDeviceDocument } from "../documents.ts";
 import type { SigningKey } from "../ed25519.ts";
-import { verifyKeyFromPublicKey } from "../ed25519.ts";
 import { toBase64url, utf8 } from "../encoding.ts";
-import { check, ProtocolError } from "../errors.ts";
-import { type DeviceId, deviceIdFromPublicKey, publicKeyOfId, type ZoneId } from "../ids.ts";
+import { ProtocolError } from "../errors.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../ids.ts";
 import { requireString, requireUint } from "../shape.ts";
-import { openFieldRecord, sealRecord, signatureHolds } from "../signed-record.ts";
+import { openFieldRecord, sealRecord } from "../signed-record.ts";
+import { recordSigner, signerDocument } from "./record-signer.ts";
 
 export const INDEX_SIGNATURE_VERSION = 1;
 export const MAX_INDEX_SIGNATURE_BYTES = 4096;
@@ -131,11 +130,9 @@ export function checkIndexSignature(
     // A newer bucky's record: unsigned, its word read as an older bucky's is.
     if (!record) return { kind: "unsigned" };
     const { body } = record;
-    const device = requireString(body.device, "index signature device", ID_MAX_LENGTH);
-    const publicKey = publicKeyOfId(device, "device");
-    check(publicKey !== undefined, "its signature names no device key");
-    if (!signatureHolds(record, verifyKeyFromPublicKey(publicKey), SIGNATURE_CONTEXT))
-      return { kind: "forged", why: "its signature does not hold" };
+    const signer = recordSigner(record, SIGNATURE_CONTEXT, "index signature");
+    if ("why" in signer) return { kind: "forged", why: signer.why };
+    const { device } = signer;
     const expected = signedFacts(facts);
     for (const field of ["name", "repository", "blobs", "digest"] as const)
       if (body[field] !== expected[field])
@@ -145,31 +142,15 @@ export function checkIndexSignature(
             field === "name" || field === "repository"
               ? "its signature was made for another index file"
               : "the blobs it names are not those that were signed",
-          copyOf: device as DeviceId,
+          copyOf: device,
         };
     if (zone !== undefined) {
       if (body.zone !== zone)
-        return { kind: "forged", why: "it is signed for another zone", by: device as DeviceId };
-      const document = requireString(body.document, "index device document", DOCUMENT_MAX_LENGTH);
-      let admitted: ReturnType<typeof verifyDeviceDocument>;
-      try {
-        admitted = verifyDeviceDocument(document, zone);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        return {
-          kind: "forged",
-          why: `its device document is not the owner's: ${error.message}`,
-          by: device as DeviceId,
-        };
-      }
-      if (admitted.id !== device)
-        return {
-          kind: "forged",
-          why: "its device document is not of the key that signed it",
-          by: device as DeviceId,
-        };
+        return { kind: "forged", why: "it is signed for another zone", by: device };
+      const admitted = signerDocument(record, device, zone, "index");
+      if ("why" in admitted) return { kind: "forged", why: admitted.why, by: device };
     }
-    return { kind: "signed", by: device as DeviceId };
+    return { kind: "signed", by: device };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     return { kind: "forged", why: `its signature is malformed: ${error.message}` };

@@ -23,15 +23,14 @@
  * reads a signed snapshot as before.
  */
 
-import { verifyDeviceDocument } from "../documents.ts";
 import type { SigningKey } from "../ed25519.ts";
-import { verifyKeyFromPublicKey } from "../ed25519.ts";
 import { toBase64url, utf8 } from "../encoding.ts";
-import { check, ProtocolError } from "../errors.ts";
-import { type DeviceId, deviceIdFromPublicKey, publicKeyOfId, type ZoneId } from "../ids.ts";
+import { ProtocolError } from "../errors.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../ids.ts";
 import { requireString, requireUint } from "../shape.ts";
-import { openFieldRecord, sealRecord, signatureHolds } from "../signed-record.ts";
+import { openFieldRecord, sealRecord } from "../signed-record.ts";
 import type { Snapshot } from "./formats.ts";
+import { recordSigner, signerDocument } from "./record-signer.ts";
 
 export const SNAPSHOT_SIGNATURE_VERSION = 1;
 export const MAX_SNAPSHOT_SIGNATURE_BYTES = 4096;
@@ -114,11 +113,9 @@ export function checkSnapshotSignature(
     // forgets forged snapshots at once: an older device would drop a newer one's history).
     if (!record) return { kind: "unsigned" };
     const { body } = record;
-    const device = requireString(body.device, "snapshot signature device", ID_MAX_LENGTH);
-    const publicKey = publicKeyOfId(device, "device");
-    check(publicKey !== undefined, "its signature names no device key");
-    if (!signatureHolds(record, verifyKeyFromPublicKey(publicKey), SIGNATURE_CONTEXT))
-      return { kind: "forged", why: "its signature does not hold" };
+    const signer = recordSigner(record, SIGNATURE_CONTEXT, "snapshot signature");
+    if ("why" in signer) return { kind: "forged", why: signer.why };
+    const { device } = signer;
     const expected = signedFields(name, snapshot);
     for (const field of FIELDS) {
       if (field === "v" || field === "device" || field === "document") continue;
@@ -132,36 +129,16 @@ export function checkSnapshotSignature(
         };
     }
     if (zone !== undefined) {
-      const document = requireString(
-        body.document,
-        "snapshot device document",
-        DOCUMENT_MAX_LENGTH,
-      );
-      let admitted: ReturnType<typeof verifyDeviceDocument>;
-      try {
-        admitted = verifyDeviceDocument(document, zone);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
+      const admitted = signerDocument(record, device, zone, "snapshot");
+      if ("why" in admitted) return { kind: "forged", why: admitted.why, by: device };
+      if (admitted.document.name !== snapshot.device)
         return {
           kind: "forged",
-          why: `its device document is not the owner's: ${error.message}`,
-          by: device as DeviceId,
-        };
-      }
-      if (admitted.id !== device)
-        return {
-          kind: "forged",
-          why: "its device document is not of the key that signed it",
-          by: device as DeviceId,
-        };
-      if (admitted.name !== snapshot.device)
-        return {
-          kind: "forged",
-          why: `it is signed by ${admitted.name}, not by ${snapshot.device}`,
-          by: device as DeviceId,
+          why: `it is signed by ${admitted.document.name}, not by ${snapshot.device}`,
+          by: device,
         };
     }
-    return { kind: "signed", by: device as DeviceId };
+    return { kind: "signed", by: device };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     return { kind: "forged", why: `its signature is malformed: ${error.message}` };
