@@ -436,7 +436,7 @@ describe("an invitation written into state.db", () => {
       encodeJoinRequest(zone.id, { invite, secret, name: "intruder" as DeviceName }, stranger),
     );
     const refused = await client
-      .post(await peerOf(daemon), "/v1/join", request, "application/json")
+      .post(await peerOf(daemon), "/v1/join", request, { contentType: "application/json" })
       .then(
         () => undefined,
         (error: unknown) => error,

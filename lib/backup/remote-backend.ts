@@ -85,8 +85,9 @@ export class RemoteBackend implements Backend {
         this.via,
         `/v1/backup/targets/${this.target}`,
         encodeRemoteRequest(request),
-        "application/cbor",
-        REMOTE_TIMEOUT_MS,
+        // Every operation but `create` leaves the target as one would (a second `create`
+        // finds the first's file and fails).
+        { timeoutMs: REMOTE_TIMEOUT_MS, repeatable: request.op !== "create" },
       );
     } catch (error) {
       if (!isUnreachable(error)) throw error;

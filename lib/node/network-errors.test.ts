@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { networkProblem } from "./network-errors.ts";
+import { networkProblem, neverSent } from "./network-errors.ts";
 
 describe("networkProblem", () => {
   test("a refused connection, as the runtime reports it, in plain words", async () => {
@@ -30,5 +30,23 @@ describe("networkProblem", () => {
       { code: "EWEIRD" },
     );
     expect(networkProblem(odd)).toBe("Something odd.");
+  });
+});
+
+describe("neverSent", () => {
+  test("a refused connection never sent the request; a cut one or a timeout may have", async () => {
+    expect(neverSent(await fetch("http://127.0.0.1:1/").catch((e: unknown) => e))).toBe(true);
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data: (socket) => void socket.end() },
+    });
+    try {
+      const cut = await fetch(`http://127.0.0.1:${server.port}/`).catch((e: unknown) => e);
+      expect(neverSent(cut)).toBe(false);
+    } finally {
+      server.stop(true);
+    }
+    expect(neverSent(new DOMException("timed out", "TimeoutError"))).toBe(false);
   });
 });

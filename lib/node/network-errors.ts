@@ -17,6 +17,29 @@ const BY_CODE: Readonly<Record<string, string>> = {
   FailedToOpenSocket: "cannot open a connection",
 };
 
+/**
+ * Failures that come before a request can have left this device: no connection was made
+ * (nothing listening, no route, no name) or its TLS handshake failed (the device's
+ * certificate is checked before a byte of the request is sent). A timeout is not one: it
+ * may have come after the request went out.
+ */
+const BEFORE_SENDING: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EADDRNOTAVAIL",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "FailedToOpenSocket",
+]);
+
+/** Whether `error`, a failed request's, shows the request never went out (BEFORE_SENDING). */
+export function neverSent(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === "TimeoutError") return false;
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return BEFORE_SENDING.has(code) || /CERT|TLS|SSL/i.test(code);
+}
+
 export function networkProblem(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error.name === "TimeoutError" || error.name === "AbortError") return "no answer in time";

@@ -190,7 +190,8 @@ export class NodeContext {
           now: this.now,
           log: this.log,
           source: peer.name,
-          fetchPage: (request) => this.client.post(peer, "/v1/sync/checkpoint", request),
+          fetchPage: (request) =>
+            this.client.post(peer, "/v1/sync/checkpoint", request, { repeatable: true }),
         },
         offer,
       ),

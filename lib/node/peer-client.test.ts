@@ -266,7 +266,7 @@ describe("a peer's answer", () => {
     );
 
   test("that breaks off is the peer unavailable, not a failure of this device's own (the daemon's sync took it for a bug)", async () => {
-    expect(await outcome(withKeys.post(to, "/stalls", new Uint8Array(1), undefined, 300))).toBe(
+    expect(await outcome(withKeys.post(to, "/stalls", new Uint8Array(1), { timeoutMs: 300 }))).toBe(
       "E_UNAVAILABLE: server did not send its whole answer (no answer in time)",
     );
   });
@@ -275,5 +275,56 @@ describe("a peer's answer", () => {
     expect(await outcome(withKeys.get(to, "/bomb"))).toBe(
       `E_UNAVAILABLE: server answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
     );
+  });
+});
+
+describe("a POST whose first route failed", () => {
+  // The first address takes each request and never answers (the answer lost on the way);
+  // the second answers and counts what it took.
+  const swallowing = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: certPem, key: privateKeyPem(serverSeed) },
+    fetch: () => new Promise<Response>(() => {}),
+  });
+  let taken = 0;
+  const answering = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: certPem, key: privateKeyPem(serverSeed) },
+    fetch() {
+      taken += 1;
+      return new Response("ok");
+    },
+  });
+  afterAll(() => {
+    swallowing.stop(true);
+    answering.stop(true);
+  });
+  const to: Peer = {
+    ...peer,
+    addresses: [`https://127.0.0.1:${swallowing.port}`, `https://127.0.0.1:${answering.port}`],
+  };
+
+  test("is not sent by the next once it may have reached the device: it would be acted on twice", async () => {
+    taken = 0;
+    const client = new PeerClient(clientKey, new MemoryContacts(), Date.now);
+    const error = await client
+      .post(to, "/v1/backup/targets/t", new Uint8Array([1]), { timeoutMs: 300 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuckyError);
+    expect((error as BuckyError).message).toContain("no answer in time");
+    expect(taken).toBe(0);
+  });
+
+  test("is, when its caller says acting on it twice does no harm", async () => {
+    taken = 0;
+    const client = new PeerClient(clientKey, new MemoryContacts(), Date.now);
+    const answer = await client.post(to, "/v1/sync/push", new Uint8Array([1]), {
+      timeoutMs: 300,
+      repeatable: true,
+    });
+    expect(new TextDecoder().decode(answer)).toBe("ok");
+    expect(taken).toBe(1);
   });
 });

@@ -24,7 +24,7 @@ import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
 import { bytesWithin } from "./bounded-read.ts";
-import { networkProblem } from "./network-errors.ts";
+import { networkProblem, neverSent } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
 import { RetryableBody } from "./retryable-body.ts";
@@ -39,6 +39,21 @@ export const OWN_RETRY_MS = 60_000;
  * a peer sends is a backup file read through it (REMOTE_READ_MAX_BYTES, 48 MiB).
  */
 export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
+/** How a POST to a peer is sent. */
+export interface PostOptions {
+  readonly contentType?: string;
+  /** How long the peer has to answer (PEER_TIMEOUT_MS unless said). */
+  readonly timeoutMs?: number;
+  /** Ends the request early (the caller stopped): an abort error, no mark against the peer. */
+  readonly signal?: AbortSignal;
+  /**
+   * Acting on it twice does no harm (a sync message, a read): it may be sent by another
+   * route after one failed however it failed. Otherwise it is, only when the failure shows
+   * it never left this device.
+   */
+  readonly repeatable?: boolean;
+}
+
 /** How a contact records a route through a relay: `relay:<relay device id>`. */
 export const RELAY_ROUTE_PREFIX = "relay:";
 
@@ -106,21 +121,8 @@ export class PeerClient {
   }
 
   /** POSTs `body` to `path` on `peer`; returns the response body, or throws a BuckyError. */
-  post(
-    peer: Peer,
-    path: string,
-    body: Uint8Array,
-    contentType = "application/cbor",
-    timeoutMs = PEER_TIMEOUT_MS,
-    /** Ends the request early (the caller stopped): an abort error, no mark against the peer. */
-    signal?: AbortSignal,
-  ): Promise<Uint8Array> {
-    return this.request(peer, "POST", path, {
-      body,
-      contentType,
-      timeoutMs,
-      ...(signal ? { signal } : {}),
-    });
+  post(peer: Peer, path: string, body: Uint8Array, options: PostOptions = {}): Promise<Uint8Array> {
+    return this.request(peer, "POST", path, { contentType: "application/cbor", ...options, body });
   }
 
   /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
@@ -202,8 +204,9 @@ export class PeerClient {
             continue;
           }
           this.unreached(route);
-          // A body already (partly) sent cannot be sent again another way.
-          if (init.body) throw error;
+          // A body already (partly) sent cannot be sent again another way, nor a request
+          // the app may have acted on unless its method says twice does no harm.
+          if (init.body || (!IDEMPOTENT.has(init.method) && !neverSent(error))) throw error;
           failures.push(`${describe(route)} (${networkProblem(error)})`);
           break;
         }
@@ -347,7 +350,7 @@ export class PeerClient {
     peer: Peer,
     method: "GET" | "POST",
     path: string,
-    options: { body?: Uint8Array; contentType?: string; timeoutMs?: number; signal?: AbortSignal },
+    options: PostOptions & { body?: Uint8Array },
   ): Promise<Uint8Array> {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
@@ -391,6 +394,12 @@ export class PeerClient {
           this.unreached(route);
           failures.push(`${describe(route)} (${networkProblem(error)})`);
           if (again) throw unreachable(peer, failures);
+          // Nor is a POST sent another way once it may have reached the device (it timed
+          // out, or the connection broke after it went out), unless the caller says acting
+          // on it twice does no harm: a backup target's `create` sent again through a
+          // second route found its own file and failed a backup that had succeeded.
+          if (method === "POST" && !options.repeatable && !neverSent(error))
+            throw unreachable(peer, failures);
           break;
         }
         const bytes = await readAnswer(peer, response, options.signal);

@@ -134,7 +134,9 @@ export class SyncLoop {
     for (const peer of this.peers().filter((p) => this.due(p))) {
       this.track(
         this.call(peer, async () => {
-          const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
+          const ack = decodeAck(
+            await this.client.post(peer, "/v1/sync/push", body, { repeatable: true }),
+          );
           this.node.receivePresence(ack);
           await this.sendMissing(peer, ack.have, undefined);
         }),
@@ -213,7 +215,9 @@ export class SyncLoop {
         proofsHave: this.node.proofsHave(),
         heads: headHashes(this.node.db),
       });
-      const message = decodeEntries(await this.client.post(peer, "/v1/sync/pull", request));
+      const message = decodeEntries(
+        await this.client.post(peer, "/v1/sync/pull", request, { repeatable: true }),
+      );
       // A device proven to equivocate is quarantined before its changesets are looked at.
       this.node.receiveProofs(message.proofs, peer.name);
       const before = versionVector(this.node.db);
@@ -250,7 +254,9 @@ export class SyncLoop {
       try {
         const request = encodeEarlierRequest({ author: chain.author, below: chain.below });
         answer = [
-          ...decodeEntries(await this.client.post(peer, "/v1/sync/earlier", request)).entries,
+          ...decodeEntries(
+            await this.client.post(peer, "/v1/sync/earlier", request, { repeatable: true }),
+          ).entries,
         ];
       } catch (error) {
         if (!(error instanceof BuckyError || error instanceof ProtocolError)) throw error;
@@ -301,7 +307,9 @@ export class SyncLoop {
       if (message.entries.length === 0 && records === 0) return;
       const body = encodeEntries({ ...message, ...unsent });
       unsent = { facts: [], proofs: [] };
-      const ack = decodeAck(await this.client.post(peer, "/v1/sync/push", body));
+      const ack = decodeAck(
+        await this.client.post(peer, "/v1/sync/push", body, { repeatable: true }),
+      );
       this.node.receivePresence(ack);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
       if (ack.applied === 0) return;

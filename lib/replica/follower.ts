@@ -142,7 +142,7 @@ export class ReplicaFollower {
       holder,
       `/v1/replicas/${encodeURIComponent(app)}/ack`,
       encodeReplicaAck({ epoch: head.epoch, seq: head.seq, at: head.at }),
-      "application/json",
+      { contentType: "application/json", repeatable: true },
     );
   }
 
@@ -178,9 +178,7 @@ export class ReplicaFollower {
           holder,
           `/v1/replicas/${encodeURIComponent(this.options.app)}/blobs`,
           encodeBlobRequest(asked),
-          "application/cbor",
-          undefined,
-          this.abort.signal,
+          { signal: this.abort.signal, repeatable: true },
         ),
         asked.length,
       );

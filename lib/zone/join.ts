@@ -117,6 +117,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
               inviter,
               "/v1/sync/pull",
               encodePullRequest({ have: versionVector(db) }),
+              { repeatable: true },
             ),
           );
           // A zone with a checkpoint: the state it holds first, then what came after.
@@ -129,7 +130,8 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
                 now: options.now,
                 log: options.log,
                 source: "the inviting device",
-                fetchPage: (request) => client.post(inviter, "/v1/sync/checkpoint", request),
+                fetchPage: (request) =>
+                  client.post(inviter, "/v1/sync/checkpoint", request, { repeatable: true }),
               },
               message.checkpoint,
             );
@@ -210,12 +212,9 @@ async function askToJoin(
         { invite: invite.id, secret: invite.secret, name },
         key,
       );
-      const answer = await client.post(
-        inviter,
-        "/v1/join",
-        new TextEncoder().encode(request),
-        "application/json",
-      );
+      const answer = await client.post(inviter, "/v1/join", new TextEncoder().encode(request), {
+        contentType: "application/json",
+      });
       return { name, answer };
     } catch (error) {
       // The only E_EXISTS of an admission with a fresh key: the name is taken.
