@@ -4,21 +4,18 @@
  * apart from the device's own, a home restore's sources are the trusted ones, and verify
  * counts a forged snapshot against the repository.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { checkSnapshotSignature, signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
 import { signChangeset } from "../../protocol/changeset.ts";
-import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
-import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { signRevocation } from "../../protocol/documents.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
-import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
+import { foundingOps, testOwner, testZone } from "../state/test-db.ts";
 import { closeWhole, openStateDb } from "../store/db.ts";
-import { membershipFromRows } from "../sync/membership.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import { HOT_DIR, hotFileName } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
@@ -26,52 +23,32 @@ import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts"
 import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { chooseSnapshot } from "./snapshot-choice.ts";
-import { checkSnapshot, type SnapshotJudge, trustedNewest } from "./snapshot-trust.ts";
+import {
+  checkSnapshot,
+  type NamedSnapshot,
+  type SnapshotJudge,
+  trustedNewest,
+} from "./snapshot-trust.ts";
 import { StateImages } from "./state-images.ts";
+import {
+  deviceDocument,
+  judgeOf,
+  laptop,
+  nas,
+  outsider,
+  phoneRevoked,
+  scratchDirs,
+  snapshotOf,
+  stolen,
+} from "./test-repository.ts";
 import { verifyRepository } from "./verify.ts";
 import { gatherFromDevices } from "./zone-restore.ts";
 import { revocationsIn, withRevocations } from "./zone-revocations.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "bucky-trust-test-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-let dirs = 0;
-const newDir = () => {
-  const dir = join(scratch, `d${dirs++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-};
-
-const nas = signingKeyFromSeed(seed(2));
-const laptop = signingKeyFromSeed(seed(3));
-const stolen = signingKeyFromSeed(seed(4));
-const outsider = signingKeyFromSeed(seed(5));
+const newDir = scratchDirs("bucky-trust-test-");
 
 /** The zone: nas, laptop and phone (revoked: it was stolen), by owner-signed documents. */
-const judge: SnapshotJudge = {
-  zone: testZone.id,
-  membership: membershipFromRows(
-    [
-      ...foundingOps({ nas, laptop, phone: stolen }),
-      {
-        key: "devices/phone/revoked",
-        value: JSON.stringify(
-          signRevocation(
-            {
-              id: deviceIdFromPublicKey(stolen.publicKey),
-              name: "phone" as DeviceName,
-              lastSeq: 3,
-              issuedAt: 2,
-            },
-            testOwner,
-          ).jws,
-        ),
-      },
-    ],
-    testZone.id,
-    new Map(),
-    new Map(),
-  ),
-};
+const judge = judgeOf({ nas, laptop, phone: stolen }, [phoneRevoked]);
 
 /** A device's own owner-signed document (the outsider's: by an owner of its own). */
 function documentOf(key: SigningKey): string {
@@ -80,14 +57,7 @@ function documentOf(key: SigningKey): string {
     [laptop, "laptop"],
     [stolen, "phone"],
   ]);
-  return signDeviceDocument(
-    {
-      name: (names.get(key) ?? "nas") as DeviceName,
-      devicePublicKey: key.publicKey,
-      issuedAt: 1,
-    },
-    names.has(key) ? testOwner : outsider,
-  ).jws;
+  return deviceDocument(key, names.get(key) ?? "nas", names.has(key) ? testOwner : outsider);
 }
 
 /** Where a test's state images are restored. */
@@ -107,54 +77,53 @@ async function withRepository(test: (repository: Repository) => Promise<void>): 
   }
 }
 
-/**
- * Writes a snapshot, filed under `device`, of a home whose notes app holds `notes`: signed
- * by `signer` (none: unsigned, as an older bucky wrote them).
- */
-async function write(
-  repository: Repository,
-  options: {
-    device: string;
-    time: string;
-    notes: string;
-    signer?: SigningKey;
-    /** The zone state's rows the snapshot holds (none: no state.db). */
-    state?: readonly { key: string; value: string }[];
-  },
-): Promise<string> {
+/** A snapshot to write: filed under `device`, of a home whose notes app holds `notes`. */
+interface Planned {
+  device: string;
+  time: string;
+  notes: string;
+  /** Who signs it (none: unsigned, as an older bucky wrote them). */
+  signer?: SigningKey;
+  /** The zone state's rows the snapshot holds (none: no state.db). */
+  state?: readonly { key: string; value: string }[];
+}
+
+/** Writes the snapshot `planned` describes: its name. */
+async function write(repository: Repository, planned: Planned): Promise<string> {
   const home = newDir();
   mkdirSync(join(home, "notes", "data"), { recursive: true });
-  writeFileSync(join(home, "notes", "data", "notes.txt"), options.notes);
+  writeFileSync(join(home, "notes", "data", "notes.txt"), planned.notes);
   const archived = await new Archiver(repository, undefined).archive(
     new Map<string, Entry>([
       ["apps", { kind: "dir", path: home }],
-      ...(options.state
+      ...(planned.state
         ? ([
             [
               "state.db",
-              { kind: "bytes", bytes: stateBytes(options.state), mode: 0o600, mtimeNs: 0n },
+              { kind: "bytes", bytes: stateBytes(planned.state), mode: 0o600, mtimeNs: 0n },
             ],
           ] as const)
         : []),
     ]),
   );
   await repository.flush();
-  const snapshot: Snapshot = {
-    version: 1,
-    time: options.time,
-    zone: testZone.id,
-    device: options.device,
-    hostname: "box",
-    tree: archived.tree,
-    parent: null,
-    stats: { files: archived.files, bytes: archived.bytes, addedBytes: 0, durationMs: 1 },
-  };
-  const { signer } = options;
+  const snapshot = snapshotOf(archived, planned.time, planned.device);
+  const { signer } = planned;
   return repository.writeSnapshot((name) =>
     signer
       ? { ...snapshot, signed: signSnapshot(name, snapshot, signer, documentOf(signer)) }
       : snapshot,
   );
+}
+
+/** Writes each of `planned` in turn: their names, in that order. */
+async function writeAll<const P extends readonly Planned[]>(
+  repository: Repository,
+  planned: P,
+): Promise<{ [K in keyof P]: string }> {
+  const names: string[] = [];
+  for (const one of planned) names.push(await write(repository, one));
+  return names as { [K in keyof P]: string };
 }
 
 /** A zone state database holding `rows` in its state table, as the bytes of its file. */
@@ -169,26 +138,45 @@ function stateBytes(rows: readonly { key: string; value: string }[]): Uint8Array
   return new Uint8Array(readFileSync(path));
 }
 
-/** The owner's revocation of the phone (stolen), as a state row. */
-const phoneRevoked = {
-  key: "devices/phone/revoked",
-  value: JSON.stringify(
-    signRevocation(
-      {
-        id: deviceIdFromPublicKey(stolen.publicKey),
-        name: "phone" as DeviceName,
-        lastSeq: 3,
-        issuedAt: 2,
-      },
-      testOwner,
-    ).jws,
-  ),
-};
+/** The zone's founding rows, as every device's state holds them. */
+const founding = foundingOps({ nas, laptop, phone: stolen });
+
+/** Each device's newest trusted snapshot in `repository`, and the ones left out. */
+async function trusted(repository: Repository) {
+  return trustedNewest(await repository.snapshots(), judge);
+}
+
+/** Verifies `repository` against the zone, reading no data. */
+const verify = (repository: Repository) =>
+  verifyRepository(repository, { kind: "none" }, undefined, judge);
+
+/** The names of the devices whose revocations `snapshots` (and `hot`) hold. */
+async function revokedIn(
+  repository: Repository,
+  snapshots: readonly NamedSnapshot[],
+  hot: readonly Uint8Array[] = [],
+): Promise<string[]> {
+  const found = await revocationsIn(snapshots, hot, testZone.id, imagesOf(repository));
+  return found.map((r) => r.name as string);
+}
+
+/** What `latest` chooses among `all` for a home restore from "usb" at `nowMs`. */
+function chooseLatest(all: readonly NamedSnapshot[], device: string | undefined, nowMs: number) {
+  return chooseSnapshot(all, "latest", {
+    device,
+    home: undefined,
+    intoHome: true,
+    location: "usb",
+    signatures: new Map(
+      all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, testZone.id)] as const),
+    ),
+    nowMs,
+  });
+}
 
 /** Where a home restore takes the notes app's data from, and what it holds once taken. */
 async function restoredNotes(repository: Repository): Promise<{ from: string; text: string }> {
-  const all = await repository.snapshots();
-  const { newest } = trustedNewest(all, judge);
+  const { newest } = await trusted(repository);
   const chosen = newest.get("laptop");
   if (!chosen) throw new Error("no trusted snapshot of the laptop");
   // The chosen snapshot is restored first, as a home restore does; the rest is gathered.
@@ -211,35 +199,25 @@ async function restoredNotes(repository: Repository): Promise<{ from: string; te
   };
 }
 
+/** The snapshot named `name` among `all`. */
+const named = (all: readonly NamedSnapshot[], name: string) =>
+  all.find((s) => s.name === name) as NamedSnapshot;
+
 describe("a snapshot in a device's name, by another holder of the backup key", () => {
   test("a member's, signed with its own key: forged, left out, and the device's own is taken", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "laptop",
-        time: "2026-01-01T09:00:00.000Z",
-        notes: "old",
-        signer: laptop,
-      });
-      const genuine = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "the nas's own",
-        signer: nas,
-      });
-      const planted = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T11:00:00.000Z",
-        notes: "planted",
-        signer: laptop,
-      });
+      const [, genuine, planted] = await writeAll(repository, [
+        { device: "laptop", time: "2026-01-01T09:00:00.000Z", notes: "old", signer: laptop },
+        { device: "nas", time: "2026-01-01T10:00:00.000Z", notes: "the nas's own", signer: nas },
+        { device: "nas", time: "2026-01-01T11:00:00.000Z", notes: "planted", signer: laptop },
+      ]);
       const all = await repository.snapshots();
-      const byName = new Map(all.map((s) => [s.name, s]));
-      expect(checkSnapshot(byName.get(planted) as (typeof all)[number], judge)).toEqual({
+      expect(checkSnapshot(named(all, planted), judge)).toEqual({
         trust: "forged",
         signedBy: "laptop",
         why: "it is signed by laptop, not by nas",
       });
-      expect(checkSnapshot(byName.get(genuine) as (typeof all)[number], judge)).toEqual({
+      expect(checkSnapshot(named(all, genuine), judge)).toEqual({
         trust: "signed",
         signedBy: "nas",
         why: "",
@@ -267,28 +245,26 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         signer: outsider,
       });
       const [entry] = await repository.snapshots();
-      expect(checkSnapshot(entry as NonNullable<typeof entry>, judge)).toMatchObject({
+      expect(checkSnapshot(entry as NamedSnapshot, judge)).toMatchObject({
         trust: "forged",
         why: expect.stringContaining("its device document is not the owner's"),
       });
     });
   });
 
+  /** The laptop's own snapshot at 09:00, then `newer` at 12:00: what the restore takes. */
+  const laptopsThen = (newer: Omit<Planned, "time">): Planned[] => [
+    { device: "laptop", time: "2026-01-01T09:00:00.000Z", notes: "the laptop's", signer: laptop },
+    { ...newer, time: "2026-01-01T12:00:00.000Z" },
+  ];
+
   test("a revoked device's own, signed: left out, though newer", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "laptop",
-        time: "2026-01-01T09:00:00.000Z",
-        notes: "the laptop's",
-        signer: laptop,
-      });
-      const own = await write(repository, {
-        device: "phone",
-        time: "2026-01-01T12:00:00.000Z",
-        notes: "from the stolen phone",
-        signer: stolen,
-      });
-      const { newest, leftOut } = trustedNewest(await repository.snapshots(), judge);
+      const [, own] = await writeAll(
+        repository,
+        laptopsThen({ device: "phone", notes: "from the stolen phone", signer: stolen }),
+      );
+      const { newest, leftOut } = await trusted(repository);
       expect([...newest.keys()]).toEqual(["laptop"]);
       expect(leftOut).toEqual([
         expect.objectContaining({
@@ -304,18 +280,11 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
   test("an unsigned one (an older bucky's, or anyone's): left out of a zone restore, and said", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "laptop",
-        time: "2026-01-01T09:00:00.000Z",
-        notes: "the laptop's",
-        signer: laptop,
-      });
-      const unsigned = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T12:00:00.000Z",
-        notes: "unchecked",
-      });
-      const { newest, leftOut } = trustedNewest(await repository.snapshots(), judge);
+      const [, unsigned] = await writeAll(
+        repository,
+        laptopsThen({ device: "nas", notes: "unchecked" }),
+      );
+      const { newest, leftOut } = await trusted(repository);
       expect([...newest.keys()]).toEqual(["laptop"]);
       expect(leftOut).toEqual([
         expect.objectContaining({ snapshot: unsigned, trust: "unsigned", signedBy: null }),
@@ -326,41 +295,25 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
   test("a good zone's snapshots are all trusted, and each device's newest is taken", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "laptop",
-        time: "2026-01-01T09:00:00.000Z",
-        notes: "a",
-        signer: laptop,
-      });
-      const newer = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "b",
-        signer: nas,
-      });
-      const { newest, leftOut } = trustedNewest(await repository.snapshots(), judge);
+      const [, newer] = await writeAll(repository, [
+        { device: "laptop", time: "2026-01-01T09:00:00.000Z", notes: "a", signer: laptop },
+        { device: "nas", time: "2026-01-01T10:00:00.000Z", notes: "b", signer: nas },
+      ]);
+      const { newest, leftOut } = await trusted(repository);
       expect([...newest.keys()].sort()).toEqual(["laptop", "nas"]);
       expect(leftOut).toEqual([]);
       expect(await restoredNotes(repository)).toEqual({ from: newer, text: "b" });
-      const verified = await verifyRepository(repository, { kind: "none" }, undefined, judge);
-      expect(verified).toMatchObject({ ok: true, untrusted: [] });
+      expect(await verify(repository)).toMatchObject({ ok: true, untrusted: [] });
     });
   });
 
   test("verify: a forged snapshot makes the repository unsound; an unsigned one is said", async () => {
     await withRepository(async (repository) => {
-      const unsigned = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T08:00:00.000Z",
-        notes: "old",
-      });
-      await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "own",
-        signer: nas,
-      });
-      const verifiedBefore = await verifyRepository(repository, { kind: "none" }, undefined, judge);
+      const [unsigned] = await writeAll(repository, [
+        { device: "nas", time: "2026-01-01T08:00:00.000Z", notes: "old" },
+        { device: "nas", time: "2026-01-01T10:00:00.000Z", notes: "own", signer: nas },
+      ]);
+      const verifiedBefore = await verify(repository);
       expect(verifiedBefore.ok).toBe(true);
       expect(verifiedBefore.untrusted.map((s) => [s.snapshot, s.trust])).toEqual([
         [unsigned, "unsigned"],
@@ -371,7 +324,7 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
         notes: "planted",
         signer: laptop,
       });
-      const verified = await verifyRepository(repository, { kind: "none" }, undefined, judge);
+      const verified = await verify(repository);
       expect(verified.ok).toBe(false);
       expect(verified.damaged).toEqual([]);
       expect(verified.untrusted.map((s) => [s.snapshot, s.trust])).toEqual([
@@ -381,28 +334,30 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
     });
   });
 
+  /** The NAS's own signed snapshot at 10:00 (what a prune must keep). */
+  const nasOwn: Planned = {
+    device: "nas",
+    time: "2026-01-01T10:00:00.000Z",
+    notes: "own",
+    signer: nas,
+  };
+
   test("prune: newer forged snapshots never push the device's own out, nor its hot changes, and go", async () => {
     await withRepository(async (repository) => {
-      const own = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "own",
-        signer: nas,
-      });
+      const own = await write(repository, nasOwn);
       // Shipped hot after the NAS's snapshot: not in it.
       const hot = hotFileName("2026-01-01T10:30:00.000Z", "nas");
       await repository.backend.write(`${HOT_DIR}/${hot}`, new Uint8Array([1]));
       // A member fills the NAS's history with newer ones of its own, and one dated a day on.
-      const planted: string[] = [];
-      for (let hour = 11; hour < 16; hour++)
-        planted.push(
-          await write(repository, {
-            device: "nas",
-            time: `2026-01-0${hour === 15 ? 2 : 1}T${hour}:00:00.000Z`,
-            notes: "planted",
-            signer: laptop,
-          }),
-        );
+      await writeAll(
+        repository,
+        [11, 12, 13, 14, 15].map((hour) => ({
+          device: "nas",
+          time: `2026-01-0${hour === 15 ? 2 : 1}T${hour}:00:00.000Z`,
+          notes: "planted",
+          signer: laptop,
+        })),
+      );
       await pruneRepository(
         repository,
         { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0 },
@@ -416,32 +371,22 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
   test("prune: a forged snapshot is forgotten, so the target is sound again and stays so", async () => {
     await withRepository(async (repository) => {
-      const own = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "own",
-        signer: nas,
-      });
-      // Older than the NAS's own, and the only one of its kind: the policy alone keeps it.
-      await write(repository, {
-        device: "nas",
-        time: "2026-01-01T09:00:00.000Z",
-        notes: "planted",
-        signer: laptop,
-      });
-      await write(repository, {
-        device: "laptop",
-        time: "2026-01-01T09:30:00.000Z",
-        notes: "a stranger's",
-        signer: outsider,
-      });
-      expect((await verifyRepository(repository, { kind: "none" }, undefined, judge)).ok).toBe(
-        false,
-      );
+      const [own] = await writeAll(repository, [
+        nasOwn,
+        // Older than the NAS's own, and the only one of its kind: the policy alone keeps it.
+        { device: "nas", time: "2026-01-01T09:00:00.000Z", notes: "planted", signer: laptop },
+        {
+          device: "laptop",
+          time: "2026-01-01T09:30:00.000Z",
+          notes: "a stranger's",
+          signer: outsider,
+        },
+      ]);
+      expect((await verify(repository)).ok).toBe(false);
       const pruned = await pruneRepository(repository, DEFAULT_RETENTION, judge);
       expect(pruned.removedSnapshots).toBe(2);
       expect((await repository.snapshots()).map((s) => s.name)).toEqual([own]);
-      const verified = await verifyRepository(repository, { kind: "none" }, undefined, judge);
+      const verified = await verify(repository);
       expect({ ok: verified.ok, untrusted: verified.untrusted }).toEqual({
         ok: true,
         untrusted: [],
@@ -451,25 +396,26 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
   test("prune: a device's own unsigned snapshots (before signing) are not pushed out by newer planted unsigned ones", async () => {
     await withRepository(async (repository) => {
-      const honest: string[] = [];
-      for (let day = 1; day <= 3; day++)
-        honest.push(
-          await write(repository, {
-            device: "nas",
-            time: `2026-01-0${day}T10:00:00.000Z`,
-            notes: "the nas's own, before signing",
-          }),
-        );
+      const honest = await writeAll(
+        repository,
+        [1, 2, 3].map((day) => ({
+          device: "nas",
+          time: `2026-01-0${day}T10:00:00.000Z`,
+          notes: "the nas's own, before signing",
+        })),
+      );
       // Enough newer ones, a fortnight apart, to fill every slot of the policy: the newest
       // few, and the newest of each hour, day, week and month it keeps.
-      for (let i = 0; i < 24; i++)
-        await write(repository, {
+      await writeAll(
+        repository,
+        Array.from({ length: 24 }, (_, i) => ({
           device: "nas",
           time: new Date(
             Date.parse("2026-02-01T10:00:00.000Z") + i * 15 * 86_400_000,
           ).toISOString(),
           notes: "planted",
-        });
+        })),
+      );
       await pruneRepository(repository, DEFAULT_RETENTION, judge);
       const left = new Set((await repository.snapshots()).map((s) => s.name));
       expect(honest.filter((name) => left.has(name))).toEqual(honest);
@@ -480,15 +426,14 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
     await withRepository(async (repository) => {
       // Forty months of unsigned snapshots, from before signing (and sealed keys): more than
       // the policy keeps (the newest 24 hours of them, 12 months…).
-      const unsigned: string[] = [];
-      for (let month = 0; month < 40; month++)
-        unsigned.push(
-          await write(repository, {
-            device: "nas",
-            time: new Date(Date.UTC(2024, month, 1, 10)).toISOString(),
-            notes: "before signing",
-          }),
-        );
+      const unsigned = await writeAll(
+        repository,
+        Array.from({ length: 40 }, (_, month) => ({
+          device: "nas",
+          time: new Date(Date.UTC(2024, month, 1, 10)).toISOString(),
+          notes: "before signing",
+        })),
+      );
       await write(repository, {
         device: "nas",
         time: "2026-02-01T10:00:00.000Z",
@@ -530,13 +475,10 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
   test("prune: a snapshot whose time is no time stops nothing, and the device's own stay", async () => {
     await withRepository(async (repository) => {
-      const own = await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "own",
-        signer: nas,
-      });
-      await write(repository, { device: "nas", time: "not a time", notes: "junk" });
+      const [own] = await writeAll(repository, [
+        nasOwn,
+        { device: "nas", time: "not a time", notes: "junk" },
+      ]);
       await pruneRepository(repository, DEFAULT_RETENTION, judge);
       expect((await repository.snapshots()).map((s) => s.name)).toContain(own);
     });
@@ -545,34 +487,30 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
 
 describe("a restore judges with what every snapshot says, not the chosen one's word alone", () => {
   /** The zone as a state that left the phone's revocation out says it is. */
-  const unrevoked: SnapshotJudge = {
-    zone: testZone.id,
-    membership: membershipFromRows(
-      foundingOps({ nas, laptop, phone: stolen }),
-      testZone.id,
-      new Map(),
-      new Map(),
-    ),
+  const unrevoked: SnapshotJudge = judgeOf({ nas, laptop, phone: stolen });
+
+  /** The NAS's own snapshot at 10:00, its state holding the phone's revocation. */
+  const nasRevoking: Planned = {
+    device: "nas",
+    time: "2026-01-01T10:00:00.000Z",
+    notes: "the nas's own",
+    signer: nas,
+    state: [...founding, phoneRevoked],
   };
 
   test("a revocation in another device's snapshot, or in the hot changes, revokes the phone", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "the nas's own",
-        signer: nas,
-        state: [...foundingOps({ nas, laptop, phone: stolen }), phoneRevoked],
-      });
-      const phone = await write(repository, {
+      /** The thief's snapshot at 11:00, its state holding `rows` besides the founding ones. */
+      const thiefs = (rows: readonly { key: string; value: string }[] = []): Planned => ({
         device: "phone",
         time: "2026-01-01T11:00:00.000Z",
         notes: "the thief's",
         signer: stolen,
-        state: foundingOps({ nas, laptop, phone: stolen }),
+        state: [...founding, ...rows],
       });
+      const [, phone] = await writeAll(repository, [nasRevoking, thiefs()]);
       const all = await repository.snapshots();
-      const thief = all.find((s) => s.name === phone) as (typeof all)[number];
+      const thief = named(all, phone);
       expect(checkSnapshot(thief, unrevoked).trust).toBe("signed");
       const found = await revocationsIn(all, [], testZone.id, imagesOf(repository));
       expect(found.map((r) => r.name as string)).toEqual(["phone"]);
@@ -591,9 +529,8 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
         nas,
       ).bytes;
       const thiefOnly = all.filter((s) => s.name === phone);
-      expect(await revocationsIn(thiefOnly, [], testZone.id, imagesOf(repository))).toEqual([]);
-      const fromHot = await revocationsIn(thiefOnly, [hot], testZone.id, imagesOf(repository));
-      expect(fromHot.map((r) => r.name as string)).toEqual(["phone"]);
+      expect(await revokedIn(repository, thiefOnly)).toEqual([]);
+      expect(await revokedIn(repository, thiefOnly, [hot])).toEqual(["phone"]);
       // Only the owner's word counts: a revocation it did not sign is passed over.
       const other = await newRepository();
       try {
@@ -608,19 +545,8 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
             outsider,
           ).jws,
         );
-        await write(other, {
-          device: "phone",
-          time: "2026-01-01T11:00:00.000Z",
-          notes: "the thief's",
-          signer: stolen,
-          state: [
-            ...foundingOps({ nas, laptop, phone: stolen }),
-            { key: "devices/nas/revoked", value: fake },
-          ],
-        });
-        expect(
-          await revocationsIn(await other.snapshots(), [], testZone.id, imagesOf(other)),
-        ).toEqual([]);
+        await write(other, thiefs([{ key: "devices/nas/revoked", value: fake }]));
+        expect(await revokedIn(other, await other.snapshots())).toEqual([]);
       } finally {
         other.close();
       }
@@ -629,59 +555,38 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
 
   test("a newer snapshot filed in the NAS's name by another key does not hide the NAS's revocation", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "the nas's own",
-        signer: nas,
-        state: [...foundingOps({ nas, laptop, phone: stolen }), phoneRevoked],
-      });
-      for (const hour of [11, 12, 13, 14])
-        await write(repository, {
+      await writeAll(repository, [
+        nasRevoking,
+        ...[11, 12, 13, 14].map((hour) => ({
           device: "nas",
           time: `2026-01-01T${hour}:00:00.000Z`,
           notes: "planted",
           signer: stolen,
-          state: foundingOps({ nas, laptop, phone: stolen }),
-        });
-      const found = await revocationsIn(
-        await repository.snapshots(),
-        [],
-        testZone.id,
-        imagesOf(repository),
-      );
-      expect(found.map((r) => r.name as string)).toEqual(["phone"]);
+          state: founding,
+        })),
+      ]);
+      expect(await revokedIn(repository, await repository.snapshots())).toEqual(["phone"]);
     });
   });
 
   test("`latest` is not a snapshot dated past the restore's now: its own device's key can date one so", async () => {
     await withRepository(async (repository) => {
       const now = Date.parse("2026-06-01T12:00:00.000Z");
-      const genuine = await write(repository, {
-        device: "laptop",
-        time: "2026-06-01T11:00:00.000Z",
-        notes: "the laptop's own",
-        signer: laptop,
-      });
-      await write(repository, {
-        device: "laptop",
-        time: "2027-06-01T11:00:00.000Z",
-        notes: "dated ahead",
-        signer: laptop,
-      });
-      const all = await repository.snapshots();
-      const signatures = new Map(
-        all.map((s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, testZone.id)] as const),
-      );
-      const chosen = chooseSnapshot(all, "latest", {
-        device: undefined,
-        home: undefined,
-        intoHome: true,
-        location: "usb",
-        signatures,
-        nowMs: now,
-      });
-      expect(chosen.name).toBe(genuine);
+      const [genuine] = await writeAll(repository, [
+        {
+          device: "laptop",
+          time: "2026-06-01T11:00:00.000Z",
+          notes: "the laptop's own",
+          signer: laptop,
+        },
+        {
+          device: "laptop",
+          time: "2027-06-01T11:00:00.000Z",
+          notes: "dated ahead",
+          signer: laptop,
+        },
+      ]);
+      expect(chooseLatest(await repository.snapshots(), undefined, now).name).toBe(genuine);
       // Within the allowance for clocks, it is the newest.
       const slightly = await write(repository, {
         device: "laptop",
@@ -689,20 +594,7 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
         notes: "a clock a little ahead",
         signer: laptop,
       });
-      const more = await repository.snapshots();
-      const chosenAgain = chooseSnapshot(more, "latest", {
-        device: undefined,
-        home: undefined,
-        intoHome: true,
-        location: "usb",
-        signatures: new Map(
-          more.map(
-            (s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, testZone.id)] as const,
-          ),
-        ),
-        nowMs: now,
-      });
-      expect(chosenAgain.name).toBe(slightly);
+      expect(chooseLatest(await repository.snapshots(), undefined, now).name).toBe(slightly);
     });
   });
 });
@@ -710,31 +602,14 @@ describe("a restore judges with what every snapshot says, not the chosen one's w
 describe("what a restore says of a device with no signed snapshot", () => {
   test("it names none of them to restore: the newest unsigned one is what a key holder plants", async () => {
     await withRepository(async (repository) => {
-      await write(repository, {
-        device: "nas",
-        time: "2026-01-01T10:00:00.000Z",
-        notes: "the nas's own, before signing",
-      });
-      const planted = await write(repository, {
-        device: "nas",
-        time: "2026-01-02T10:00:00.000Z",
-        notes: "planted",
-      });
+      const [, planted] = await writeAll(repository, [
+        { device: "nas", time: "2026-01-01T10:00:00.000Z", notes: "the nas's own, before signing" },
+        { device: "nas", time: "2026-01-02T10:00:00.000Z", notes: "planted" },
+      ]);
       const all = await repository.snapshots();
       let refused: unknown;
       try {
-        chooseSnapshot(all, "latest", {
-          device: "nas",
-          home: undefined,
-          intoHome: true,
-          location: "usb",
-          signatures: new Map(
-            all.map(
-              (s) => [s.name, checkSnapshotSignature(s.name, s.snapshot, testZone.id)] as const,
-            ),
-          ),
-          nowMs: Date.parse("2026-01-03T00:00:00.000Z"),
-        });
+        chooseLatest(all, "nas", Date.parse("2026-01-03T00:00:00.000Z"));
       } catch (error) {
         refused = error;
       }

@@ -1,0 +1,127 @@
+/**
+ * What the tests of who may be trusted in a backup repository build alike: scratch
+ * directories, the zone's device keys and its judge, owner-signed documents, a directory
+ * archived into a repository and the snapshot record of it.
+ */
+import { afterAll } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
+import type { BuckyError } from "../errors.ts";
+import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
+import { membershipFromRows } from "../sync/membership.ts";
+import { type ArchiveResult, Archiver, type Entry } from "./archiver.ts";
+import type { Backend } from "./backend.ts";
+import { LocalBackend } from "./local-backend.ts";
+import type { Repository } from "./repository.ts";
+import type { SnapshotJudge } from "./snapshot-trust.ts";
+
+/** A scratch folder for this test file, removed after it; each call a new directory in it. */
+export function scratchDirs(prefix: string): () => string {
+  const scratch = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  let dirs = 0;
+  return () => {
+    const dir = join(scratch, `d${dirs++}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+}
+
+/** The zone's devices' keys; `stolen` is the phone's, which the owner revoked. */
+export const nas = signingKeyFromSeed(seed(2));
+export const laptop = signingKeyFromSeed(seed(3));
+export const stolen = signingKeyFromSeed(seed(4));
+/** A key the owner never admitted. */
+export const outsider = signingKeyFromSeed(seed(5));
+
+/** The owner's revocation of the phone (stolen), as a state row. */
+export const phoneRevoked = {
+  key: "devices/phone/revoked",
+  value: JSON.stringify(
+    signRevocation(
+      {
+        id: deviceIdFromPublicKey(stolen.publicKey),
+        name: "phone" as DeviceName,
+        lastSeq: 3,
+        issuedAt: 2,
+      },
+      testOwner,
+    ).jws,
+  ),
+};
+
+/** The judge of a zone founded with `devices` (by name), holding `rows` besides. */
+export function judgeOf(
+  devices: Readonly<Record<string, SigningKey>>,
+  rows: readonly { key: string; value: string }[] = [],
+): SnapshotJudge {
+  return {
+    zone: testZone.id,
+    membership: membershipFromRows(
+      [...foundingOps(devices), ...rows],
+      testZone.id,
+      new Map(),
+      new Map(),
+    ),
+  };
+}
+
+/** The document of device `name` with `key`, signed by `issuer` (the owner, unless forged). */
+export function deviceDocument(key: SigningKey, name: string, issuer = testOwner): string {
+  return signDeviceDocument(
+    { name: name as DeviceName, devicePublicKey: key.publicKey, issuedAt: 1 },
+    issuer,
+  ).jws;
+}
+
+/** Archives `dir` into `repository` as the snapshot's folder "data". */
+export function archiveDir(repository: Repository, dir: string): Promise<ArchiveResult> {
+  return new Archiver(repository, undefined).archive(
+    new Map<string, Entry>([["data", { kind: "dir", path: dir }]]),
+  );
+}
+
+/** The record of a snapshot of `archived` by `device` at `time`, unsigned. */
+export function snapshotOf(
+  archived: Pick<ArchiveResult, "tree" | "files" | "bytes">,
+  time: string,
+  device = "nas",
+): Snapshot {
+  return {
+    version: 1,
+    time,
+    zone: testZone.id,
+    device,
+    hostname: "h",
+    tree: archived.tree,
+    parent: null,
+    stats: { files: archived.files, bytes: archived.bytes, addedBytes: 0, durationMs: 0 },
+  };
+}
+
+/** How `done` ended: "done", or the code and message of the BuckyError it failed with. */
+export function outcome(done: Promise<unknown>): Promise<string> {
+  return done.then(
+    () => "done",
+    (error: BuckyError) => `${error.code}: ${error.message}`,
+  );
+}
+
+/** The backend at `location`, counting its range reads. */
+export function countingRangeReads(location: string): { backend: Backend; reads: () => number } {
+  const local = new LocalBackend(location);
+  let reads = 0;
+  const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+    readRange: (path: string, offset: number, length: number) => {
+      reads++;
+      return local.readRange(path, offset, length);
+    },
+  });
+  return { backend, reads: () => reads };
+}
