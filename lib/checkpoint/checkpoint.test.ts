@@ -2,14 +2,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
 import {
-  decodeOffer,
-  decodePage,
-  decodePageRequest,
-  encodeOffer,
-  encodePage,
-} from "../../protocol/checkpoint.ts";
+  type Changeset,
+  decodeChangeset,
+  type Op,
+  signChangeset,
+} from "../../protocol/changeset.ts";
+import { decodeOffer, encodeOffer } from "../../protocol/checkpoint.ts";
 import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
@@ -23,7 +22,7 @@ import { repairState } from "../state/repair.ts";
 import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
-import { checkpointPage, offerFor, takeOffer } from "./transfer.ts";
+import { offerFor } from "./transfer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +36,7 @@ function zoneOf(...names: string[]): TestZone {
 }
 
 /** Everyone pulls from everyone until nothing moves. */
-async function settle(zone: TestZone, among = zone.devices.map((_, i) => i)) {
+async function settle(zone: TestZone, among: readonly number[] = zone.devices.map((_, i) => i)) {
   for (let round = 0; round < 20; round++) {
     let moved = 0;
     for (const a of among) for (const b of among) moved += await zone.sync(a, b);
@@ -59,6 +58,89 @@ async function busyZone(): Promise<TestZone> {
   await settle(zone);
   return zone;
 }
+
+/**
+ * Devices `endorsers` endorse a checkpoint at `cut` one after another, the zone settling
+ * among `among` after each (all devices when not given): the ids they endorsed.
+ */
+async function endorseInTurn(
+  zone: TestZone,
+  cut: number,
+  endorsers: readonly number[],
+  among?: readonly number[],
+): Promise<(string | undefined)[]> {
+  const ids = [];
+  for (const i of endorsers) {
+    ids.push(await zone.endorse(i, cut));
+    await settle(zone, among);
+  }
+  return ids;
+}
+
+/** Each of `devices` adopts the agreed checkpoint. */
+async function expectAdopted(zone: TestZone, devices: readonly number[]): Promise<void> {
+  for (const i of devices) expect(await zone.adopt(i)).toBeDefined();
+}
+
+/**
+ * A checkpoint of now, endorsed by `endorsers` in turn (settling among them) and adopted
+ * by `adopters`; the clock moves on past its cut.
+ */
+async function compact(
+  zone: TestZone,
+  endorsers: readonly number[],
+  adopters: readonly number[] = endorsers,
+): Promise<void> {
+  const cut = zone.nowMs;
+  zone.nowMs += 1000;
+  await endorseInTurn(zone, cut, endorsers, endorsers);
+  await expectAdopted(zone, adopters);
+}
+
+/**
+ * What a device's stolen key signs beside `one`: another changeset at its seq (after the
+ * same one) or, given `after`, the next one after `after`, writing `ops`.
+ */
+function signedBeside(
+  zone: TestZone,
+  device: number,
+  one: Changeset,
+  ops: Op[],
+  after?: Changeset,
+): Changeset {
+  return signChangeset(
+    {
+      zone: zone.zone,
+      author: one.author,
+      seq: after ? after.seq + 1 : one.seq,
+      prev: after ? after.hash : one.prev,
+      hlc: after
+        ? { ms: one.hlc.ms + 1, counter: 0 }
+        : { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
+      ops,
+    },
+    zone.device(device).key,
+  );
+}
+
+/** Device `i` takes the proof of a fork, as sync brings it. */
+function receiveProof(zone: TestZone, i: number, proof: Uint8Array): void {
+  receiveProofs(zone.device(i).db, [proof], {
+    zone: zone.zone,
+    nowMs: zone.nowMs,
+    log: quiet,
+    source: "test",
+    seal: zone.device(i).seal,
+  });
+}
+
+/** The checkpoint `from` offers `to`, as `to` stands now. */
+const offerTo = (zone: TestZone, from: number, to: number) =>
+  offerFor(zone.device(from).db.$client, versionVector(zone.device(to).db)) as Uint8Array;
+
+/** Whether device `i` holds a checkpoint. */
+const holdsCheckpoint = (zone: TestZone, i: number) =>
+  zone.device(i).db.$client.query("SELECT 1 FROM checkpoint").get() !== null;
 
 describe("checkpoints", () => {
   test("agreed by more than half, one lets go of the history it supersedes; the state stays", async () => {
@@ -83,10 +165,7 @@ describe("checkpoints", () => {
     expect(zone.stateOf(0, "apps/")).toEqual(before);
     expect(zone.verify(0).problems).toEqual([]);
     // The others adopt it too, and all still agree.
-    for (const i of [1, 2]) {
-      await zone.endorse(i, cut);
-      await settle(zone);
-    }
+    await endorseInTurn(zone, cut, [1, 2]);
     for (const i of [1, 2])
       expect((await zone.adopt(i))?.candidate.checkpoint.id).toBe(id as string);
     for (const i of [0, 1, 2]) {
@@ -97,11 +176,7 @@ describe("checkpoints", () => {
 
   test("writes after it: replaced rows are kept aside, and the checks still pass at rest", async () => {
     const zone = await busyZone();
-    const cut = zone.nowMs;
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone);
-    }
+    await endorseInTurn(zone, zone.nowMs, [0, 1]);
     expect(await zone.adopt(0)).toBeDefined();
     zone.write(0, [
       { key: "apps/k0", value: '"after"' },
@@ -129,11 +204,8 @@ describe("checkpoints", () => {
     const cut = zone.nowMs;
     zone.write(0, [{ key: "apps/after-cut", value: "1" }]);
     await settle(zone, [0, 1]);
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1]);
-    }
-    for (const i of [0, 1]) expect(await zone.adopt(i)).toBeDefined();
+    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
+    await expectAdopted(zone, [0, 1]);
     // c lacks what they let go of: it is offered the checkpoint, not entries.
     const offer = offerFor(zone.device(0).db.$client, versionVector(zone.device(2).db));
     expect(offer).toBeDefined();
@@ -151,16 +223,10 @@ describe("checkpoints", () => {
     for (let round = 0; round < 5; round++)
       zone.write(round % 2, [{ key: "apps/k", value: String(round) }]);
     await settle(zone, [0, 1]);
-    const cut = zone.nowMs;
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1]);
-    }
+    await endorseInTurn(zone, zone.nowMs, [0, 1], [0, 1]);
     expect(await zone.adopt(0)).toBeDefined();
     // c, behind, is offered it with one of its two endorsements: one device of three.
-    const offer = decodeOffer(
-      offerFor(zone.device(0).db.$client, versionVector(zone.device(2).db)) as Uint8Array,
-    );
+    const offer = decodeOffer(offerTo(zone, 0, 2));
     expect(offer.endorsements.length).toBe(2);
     const before = zone.stateOf(2);
     const forged = encodeOffer({ ...offer, endorsements: offer.endorsements.slice(0, 1) });
@@ -180,35 +246,15 @@ describe("checkpoints", () => {
     const cut = zone.nowMs;
     zone.write(1, [{ key: "apps/tail", value: "1" }]);
     await settle(zone, [0, 1]);
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1]);
-    }
+    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
     expect(await zone.adopt(0)).toBeDefined();
     // a offers c the agreed checkpoint, its rows whole, but drops the changesets that
     // admitted the devices: c would hold membership nothing signed backs, for good.
-    const a = zone.device(0);
-    const c = zone.device(2);
-    const take = () =>
-      takeOffer(
-        {
-          db: c.db,
-          seal: c.seal,
-          zone: zone.zone,
-          now: () => zone.nowMs,
-          log: quiet,
-          source: "a",
-          fetchPage: async (request) => {
-            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
-            const changesets = page.changesets.filter(
-              (bytes) => !decodeChangeset(bytes).ops.some((op) => isEvidence(op.key)),
-            );
-            return encodePage({ ...page, changesets });
-          },
-        },
-        offerFor(a.db.$client, versionVector(c.db)) as Uint8Array,
-      );
-    await expect(take()).rejects.toThrow("not backed by the changeset that wrote it");
+    const withoutEvidence = (changesets: readonly Uint8Array[]) =>
+      changesets.filter((bytes) => !decodeChangeset(bytes).ops.some((op) => isEvidence(op.key)));
+    await expect(zone.take(0, 2, offerTo(zone, 0, 2), withoutEvidence)).rejects.toThrow(
+      "not backed by the changeset that wrote it",
+    );
     expect(zone.changesetCount(2)).toBe(0);
     // Whole, it is taken, and c checks out.
     await zone.sync(0, 2);
@@ -221,12 +267,8 @@ describe("checkpoints", () => {
     await settle(zone);
     zone.write(2, [{ key: "apps/settled", value: '"by c, before the cut"' }]);
     await settle(zone);
-    const cut = zone.nowMs;
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1]);
-    }
-    for (const i of [0, 1]) expect(await zone.adopt(i)).toBeDefined();
+    await endorseInTurn(zone, zone.nowMs, [0, 1], [0, 1]);
+    await expectAdopted(zone, [0, 1]);
     // Then c writes again, and only a hears of it.
     zone.write(2, [{ key: "apps/settled", value: '"by c, after the cut"' }]);
     zone.write(2, [{ key: "apps/undone", value: '"by c, after the cut"' }]);
@@ -259,38 +301,17 @@ describe("checkpoints", () => {
     await settle(zone);
     // y signs two changesets after the same one: a takes one, b the other, c neither.
     const one = zone.write(3, [{ key: "apps/y", value: '"one"' }]);
-    const other = signChangeset(
-      {
-        zone: zone.zone,
-        author: one.author,
-        seq: one.seq,
-        prev: one.prev,
-        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
-        ops: [{ key: "apps/y", value: '"other"' }],
-      },
-      zone.device(3).key,
-    );
+    const other = signedBeside(zone, 3, one, [{ key: "apps/y", value: '"other"' }]);
     expect(zone.ingest(0, [one.bytes], "y").applied).toHaveLength(1);
     expect(zone.ingest(1, [other.bytes], "y").applied).toHaveLength(1);
     // The proof reaches every device (it travels with sync: lib/sync/equivocation.ts).
     const proof = makeProof(one.bytes, other.bytes).bytes;
-    for (const i of [0, 1, 2])
-      receiveProofs(zone.device(i).db, [proof], {
-        zone: zone.zone,
-        nowMs: zone.nowMs,
-        log: quiet,
-        source: "test",
-        seal: zone.device(i).seal,
-      });
+    for (const i of [0, 1, 2]) receiveProof(zone, i, proof);
     zone.write(2, [{ key: "apps/c", value: '"after the fork"' }]);
     await settle(zone, [0, 1, 2]);
     const cut = zone.nowMs;
     zone.nowMs += 1000;
-    const ids = [];
-    for (const i of [0, 1, 2]) {
-      ids.push(await zone.endorse(i, cut));
-      await settle(zone, [0, 1, 2]);
-    }
+    const ids = await endorseInTurn(zone, cut, [0, 1, 2], [0, 1, 2]);
     // Each covers y up to the changeset before its fork: the same checkpoint everywhere.
     expect(new Set(ids).size).toBe(1);
     for (const i of [0, 1, 2]) {
@@ -307,6 +328,22 @@ describe("checkpoints", () => {
     ]);
   });
 
+  /**
+   * y's other history from `one`, signed with its stolen key, two changesets long: another
+   * changeset at one's seq, and the next after it.
+   */
+  function otherHistory(zone: TestZone, one: Changeset): [Changeset, Changeset] {
+    const other = signedBeside(zone, 4, one, [{ key: "apps/y", value: '"other"' }]);
+    const otherNext = signedBeside(
+      zone,
+      4,
+      one,
+      [{ key: "apps/y2", value: '"other next"' }],
+      other,
+    );
+    return [other, otherNext];
+  }
+
   test("a device holding another history of a device, cut off past the checkpoint, takes the checkpoint and syncs on", async () => {
     const zone = zoneOf("a", "b", "c", "d", "y");
     zone.write(4, [{ key: "apps/y", value: '"before the fork"' }]);
@@ -314,41 +351,14 @@ describe("checkpoints", () => {
     // y (stolen) signs two histories from the same changeset: a, b and c get one, d,
     // partitioned, the other, two changesets long; no device meets both, so no proof forms.
     const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
-    const other = signChangeset(
-      {
-        zone: zone.zone,
-        author: one.author,
-        seq: one.seq,
-        prev: one.prev,
-        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
-        ops: [{ key: "apps/y", value: '"other"' }],
-      },
-      zone.device(4).key,
-    );
-    const otherNext = signChangeset(
-      {
-        zone: zone.zone,
-        author: one.author,
-        seq: one.seq + 1,
-        prev: other.hash,
-        hlc: { ms: one.hlc.ms + 1, counter: 0 },
-        ops: [{ key: "apps/y2", value: '"other next"' }],
-      },
-      zone.device(4).key,
-    );
+    const [other, otherNext] = otherHistory(zone, one);
     for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes], "y");
     expect(zone.ingest(3, [other.bytes, otherNext.bytes], "y").applied).toHaveLength(2);
     zone.write(0, [{ key: "apps/a", value: '"after"' }]);
     await settle(zone, [0, 1, 2]);
     // The majority agrees a checkpoint covering y's first history, and prunes.
-    const cut = zone.nowMs;
-    zone.nowMs += 1000;
-    for (const i of [0, 1, 2]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1, 2]);
-    }
-    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
-    expect(zone.device(0).db.$client.query("SELECT 1 FROM checkpoint").get()).not.toBeNull();
+    await compact(zone, [0, 1, 2]);
+    expect(holdsCheckpoint(zone, 0)).toBe(true);
     // d comes back: it takes the checkpoint (whose endorsements verify) and what follows,
     // setting aside its own history of y past what the zone settled, instead of refusing.
     await settle(zone, [0, 3]);
@@ -374,54 +384,19 @@ describe("checkpoints", () => {
       const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
       const two = zone.write(4, [{ key: "revoked-agents/g1", value: '"x"' }]);
       const three = zone.write(4, [{ key: "apps/y3", value: '"three"' }]);
-      const other = signChangeset(
-        {
-          zone: zone.zone,
-          author: one.author,
-          seq: one.seq,
-          prev: one.prev,
-          hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
-          ops: [{ key: "apps/y", value: '"other"' }],
-        },
-        zone.device(4).key,
-      );
-      const otherNext = signChangeset(
-        {
-          zone: zone.zone,
-          author: one.author,
-          seq: one.seq + 1,
-          prev: other.hash,
-          hlc: { ms: one.hlc.ms + 1, counter: 0 },
-          ops: [{ key: "apps/y2", value: '"other next"' }],
-        },
-        zone.device(4).key,
-      );
+      const [other, otherNext] = otherHistory(zone, one);
       for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes, two.bytes, three.bytes], "y");
       expect(zone.ingest(3, [other.bytes, otherNext.bytes], "y").applied).toHaveLength(2);
       zone.write(0, [{ key: "apps/a", value: '"after"' }]);
       await settle(zone, [0, 1, 2]);
-      const cut = zone.nowMs;
-      zone.nowMs += 1000;
-      for (const i of [0, 1, 2]) {
-        await zone.endorse(i, cut);
-        await settle(zone, [0, 1, 2]);
-      }
-      for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+      await compact(zone, [0, 1, 2]);
       if (proofHeld) {
-        const proof = makeProof(one.bytes, other.bytes).bytes;
-        receiveProofs(zone.device(3).db, [proof], {
-          zone: zone.zone,
-          nowMs: zone.nowMs,
-          log: quiet,
-          source: "test",
-          seal: zone.device(3).seal,
-        });
+        receiveProof(zone, 3, makeProof(one.bytes, other.bytes).bytes);
         expect(proofsNamed(zone.device(3).db, zone.zone).get(one.author)).toBe(one.seq);
       }
       // d takes the checkpoint (it was refused for good before), sets aside its history of y
       // and holds the zone's: the evidence row is backed by the changeset that wrote it.
-      const offer = offerFor(zone.device(0).db.$client, versionVector(zone.device(3).db));
-      expect(await zone.take(0, 3, offer as Uint8Array)).toBe("adopted");
+      expect(await zone.take(0, 3, offerTo(zone, 0, 3))).toBe("adopted");
       expect(zone.stateOf(3, "apps/")).toEqual(zone.stateOf(0, "apps/"));
       expect(zone.stateOf(3, "revoked-agents/")).toEqual({ "revoked-agents/g1": '"x"' });
       expect(zone.verify(3).problems).toEqual([]);
@@ -434,16 +409,10 @@ describe("checkpoints", () => {
     await settle(zone);
     for (let i = 0; i < 3; i++) zone.write(i, [{ key: `apps/k${i}`, value: "1" }]);
     await settle(zone, [0, 1, 2]);
-    const cut = zone.nowMs;
-    zone.nowMs += 1000;
-    for (const i of [0, 1, 2]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1, 2]);
-    }
-    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+    await compact(zone, [0, 1, 2]);
     // A peer holding a's key offers d the genuine checkpoint with its genuine endorsements,
     // but with a second #1 of a's (the zone's founding changeset) among those it keeps.
-    const [a, d] = [zone.device(0), zone.device(3)];
+    const d = zone.device(3);
     const founding = decodeChangeset(
       d.db.$client
         .query<{ bytes: Uint8Array }, []>(
@@ -451,52 +420,25 @@ describe("checkpoints", () => {
         )
         .get()?.bytes as Uint8Array,
     );
-    const forged = signChangeset(
-      {
-        zone: zone.zone,
-        author: founding.author,
-        seq: 1,
-        prev: null,
-        hlc: { ms: founding.hlc.ms, counter: founding.hlc.counter + 1 },
-        ops: [{ key: "apps/zz", value: "1" }],
-      },
-      a.key,
-    );
+    const forged = signedBeside(zone, 0, founding, [{ key: "apps/zz", value: "1" }]);
     const heldFounding = () =>
       d.db.$client
         .query<{ hash: Uint8Array }, [string]>(
           "SELECT hash FROM changesets WHERE author = ? AND seq = 1",
         )
         .get(founding.author)?.hash;
-    const take = () =>
-      takeOffer(
-        {
-          db: d.db,
-          seal: d.seal,
-          zone: zone.zone,
-          now: () => zone.nowMs,
-          log: quiet,
-          source: "a",
-          fetchPage: async (request) => {
-            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
-            const changesets = page.changesets.map((bytes) => {
-              const changeset = decodeChangeset(bytes);
-              return changeset.author === founding.author && changeset.seq === 1
-                ? forged.bytes
-                : bytes;
-            });
-            return encodePage({ ...page, changesets });
-          },
-        },
-        offerFor(a.db.$client, versionVector(d.db)) as Uint8Array,
-      );
-    await expect(take()).rejects.toThrow(
+    const swapped = (changesets: readonly Uint8Array[]) =>
+      changesets.map((bytes) => {
+        const changeset = decodeChangeset(bytes);
+        return changeset.author === founding.author && changeset.seq === 1 ? forged.bytes : bytes;
+      });
+    await expect(zone.take(0, 3, offerTo(zone, 0, 3), swapped)).rejects.toThrow(
       `the checkpoint keeps a changeset ${founding.author}#1 other than the one held here`,
     );
     // d still holds the founding changeset, proven nothing of a, and checks out.
     expect([...new Uint8Array(heldFounding() ?? [])]).toEqual([...founding.hash]);
     expect(proofsNamed(d.db, zone.zone).size).toBe(0);
-    expect(d.db.$client.query("SELECT 1 FROM checkpoint").get()).toBeNull();
+    expect(holdsCheckpoint(zone, 3)).toBe(false);
     expect(zone.verify(3).problems).toEqual([]);
     // Whole, it is taken, and d checks out.
     await settle(zone, [0, 3]);
@@ -522,55 +464,25 @@ describe("checkpoints", () => {
     await settle(zone);
     // y (stolen) signs two #3 after it: a, b and c get one, d, cut off, the other.
     const one = zone.write(4, [{ key: "apps/y", value: '"one"' }]);
-    const other = signChangeset(
-      {
-        zone: zone.zone,
-        author: one.author,
-        seq: one.seq,
-        prev: one.prev,
-        hlc: { ms: one.hlc.ms, counter: one.hlc.counter + 1 },
-        ops: [{ key: "apps/y", value: '"other"' }],
-      },
-      zone.device(4).key,
-    );
+    const other = signedBeside(zone, 4, one, [{ key: "apps/y", value: '"other"' }]);
     for (const i of [0, 1, 2]) zone.ingest(i, [one.bytes], "y");
     zone.ingest(3, [other.bytes], "y");
     zone.write(0, [{ key: "apps/a", value: '"after"' }]);
     // More than half of the six members (e never ran) endorse it: a, b, c and y itself.
     const agreeing = [0, 1, 2, 4];
     await settle(zone, agreeing);
-    const cut = zone.nowMs;
-    zone.nowMs += 1000;
-    for (const i of agreeing) {
-      await zone.endorse(i, cut);
-      await settle(zone, agreeing);
-    }
-    for (const i of [0, 1, 2]) expect(await zone.adopt(i)).toBeDefined();
+    await compact(zone, agreeing, [0, 1, 2]);
     // a offers d the checkpoint without y's #2: d holds it, but sets it aside with the rest
     // of y's history it holds, which the checkpoint settled otherwise.
-    const [a, d] = [zone.device(0), zone.device(3)];
-    const take = () =>
-      takeOffer(
-        {
-          db: d.db,
-          seal: d.seal,
-          zone: zone.zone,
-          now: () => zone.nowMs,
-          log: quiet,
-          source: "a",
-          fetchPage: async (request) => {
-            const page = decodePage(checkpointPage(a.db.$client, decodePageRequest(request)));
-            const changesets = page.changesets.filter((bytes) => {
-              const changeset = decodeChangeset(bytes);
-              return !(changeset.author === admits.author && changeset.seq === admits.seq);
-            });
-            return encodePage({ ...page, changesets });
-          },
-        },
-        offerFor(a.db.$client, versionVector(d.db)) as Uint8Array,
-      );
-    await expect(take()).rejects.toThrow("devices/e/doc is not backed by the changeset held");
-    expect(d.db.$client.query("SELECT 1 FROM checkpoint").get()).toBeNull();
+    const withoutAdmission = (changesets: readonly Uint8Array[]) =>
+      changesets.filter((bytes) => {
+        const changeset = decodeChangeset(bytes);
+        return !(changeset.author === admits.author && changeset.seq === admits.seq);
+      });
+    await expect(zone.take(0, 3, offerTo(zone, 0, 3), withoutAdmission)).rejects.toThrow(
+      "devices/e/doc is not backed by the changeset held",
+    );
+    expect(holdsCheckpoint(zone, 3)).toBe(false);
     expect(zone.verify(3).problems).toEqual([]);
     // Whole, it is taken: d syncs on, and checks out.
     await settle(zone, [0, 3]);
@@ -586,10 +498,7 @@ describe("checkpoints", () => {
     const cut = zone.nowMs;
     zone.write(1, [{ key: "apps/tail", value: "1" }]);
     await settle(zone, [0, 1]);
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone, [0, 1]);
-    }
+    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
     expect(await zone.adopt(0)).toBeDefined();
     // c holds nothing yet, as a device joining: it gets the checkpoint, then the tail.
     expect(zone.changesetCount(2)).toBe(0);
@@ -601,11 +510,7 @@ describe("checkpoints", () => {
 
   test("repair rebuilds on top of the checkpoint, and refuses where the checkpoint's rows were altered", async () => {
     const zone = await busyZone();
-    const cut = zone.nowMs;
-    for (const i of [0, 1]) {
-      await zone.endorse(i, cut);
-      await settle(zone);
-    }
+    await endorseInTurn(zone, zone.nowMs, [0, 1]);
     expect(await zone.adopt(0)).toBeDefined();
     zone.write(1, [{ key: "apps/k0", value: '"after"' }]);
     await settle(zone);

@@ -5,7 +5,7 @@
  * compacting by the same steps as the daemon's Compactor.
  */
 import type { Op } from "../../protocol/changeset.ts";
-import { decodePageRequest } from "../../protocol/checkpoint.ts";
+import { decodePage, decodePageRequest, encodePage } from "../../protocol/checkpoint.ts";
 import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
@@ -119,10 +119,20 @@ export class TestZone {
     return result.applied.length;
   }
 
-  /** `to` takes the checkpoint `from` offers, fetching its pages from it. */
-  take(from: number, to: number, offer: Uint8Array): Promise<OfferOutcome> {
+  /**
+   * `to` takes the checkpoint `from` offers, fetching its pages from it (each page's
+   * changesets optionally mangled in transit).
+   */
+  take(
+    from: number,
+    to: number,
+    offer: Uint8Array,
+    transit?: (changesets: readonly Uint8Array[]) => Uint8Array[],
+  ): Promise<OfferOutcome> {
     const source = this.device(from);
     const target = this.device(to);
+    const pageOf = (request: Uint8Array) =>
+      checkpointPage(source.db.$client, decodePageRequest(request));
     return takeOffer(
       {
         db: target.db,
@@ -131,7 +141,11 @@ export class TestZone {
         now: () => this.nowMs,
         log: this.log,
         source: source.name,
-        fetchPage: async (request) => checkpointPage(source.db.$client, decodePageRequest(request)),
+        fetchPage: async (request) => {
+          if (!transit) return pageOf(request);
+          const page = decodePage(pageOf(request));
+          return encodePage({ ...page, changesets: transit(page.changesets) });
+        },
       },
       offer,
     );
