@@ -1,9 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { type Changeset, decodeChangeset, signChangeset } from "../../protocol/changeset.ts";
+import {
+  type Changeset,
+  decodeChangeset,
+  type Op,
+  signChangeset,
+} from "../../protocol/changeset.ts";
 import { signRevocation } from "../../protocol/documents.ts";
-import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
@@ -56,15 +61,89 @@ function zoneOf<const N extends readonly string[]>(...names: N): { [K in keyof N
   return nodes as { [K in keyof N]: TestNode };
 }
 
-function syncInto(from: TestNode, to: TestNode) {
-  return ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
-    zone: zone.id,
-    nowMs: 5000,
-    log: quiet,
-    source: "test",
-    seal: to.seal,
-  });
+/** How `to` ingests: as a peer's pull at 5000 ms. */
+function contextOf(to: TestNode) {
+  return { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: to.seal };
 }
+
+/** `to` ingests `entries`. */
+function ingest(to: TestNode, entries: readonly Uint8Array[]) {
+  return ingestEntries(to.db, entries, contextOf(to));
+}
+
+function syncInto(from: TestNode, to: TestNode) {
+  return ingest(to, entriesMissingFrom(from.db, versionVector(to.db)).entries);
+}
+
+/** Device `node`, named `name`, writes `ops` at `ms`. */
+function writeOn(node: TestNode, name: string, ops: readonly Op[], ms: number): Changeset {
+  return appendLocalChangeset(
+    node.db,
+    { zone: zone.id, name, key: node.key, seal: node.seal },
+    ops,
+    ms,
+  );
+}
+
+/** A changeset signed with `key` (a device's, maybe stolen), outside any feed. */
+function signedWith(
+  key: SigningKey,
+  at: { author: DeviceId; seq: number; prev: Uint8Array | null; ms: number; ops: Op[] },
+): Changeset {
+  return signChangeset(
+    {
+      zone: zone.id,
+      author: at.author,
+      seq: at.seq,
+      prev: at.prev,
+      hlc: { ms: at.ms, counter: 0 },
+      ops: at.ops,
+    },
+    key,
+  );
+}
+
+/** The owner's revocation of device `name` (`id`) after its #`lastSeq`, written on `a` at `ms`. */
+function revokeOn(
+  a: TestNode,
+  revoked: { id: DeviceId; name: string; lastSeq: number },
+  issuedAt: number,
+  ms: number,
+): void {
+  const revocation = signRevocation(
+    { id: revoked.id, name: revoked.name as DeviceName, lastSeq: revoked.lastSeq, issuedAt },
+    owner,
+  );
+  writeOn(
+    a,
+    "a",
+    [{ key: `devices/${revoked.name}/revoked`, value: JSON.stringify(revocation.jws) }],
+    ms,
+  );
+}
+
+/** Device n, which c admits (its owner-signed document in c's changeset), and n's first write. */
+function deviceN(): { key: SigningKey; id: DeviceId; admission: Op; write: Changeset } {
+  const key = signingKeyFromSeed(seed(29));
+  const id = deviceIdFromPublicKey(key.publicKey);
+  const write = signedWith(key, {
+    author: id,
+    seq: 1,
+    prev: null,
+    ms: 2500,
+    ops: [{ key: "apps/n", value: '"n"' }],
+  });
+  return { key, id, admission: { key: "devices/n/doc", value: docFor(key, "n") }, write };
+}
+
+/** `entry` with its last byte flipped: its signature no longer holds. */
+const withLastByteFlipped = (entry: Uint8Array) => {
+  const altered = entry.slice();
+  altered[altered.length - 1] = (altered[altered.length - 1] ?? 0) ^ 1;
+  return altered;
+};
+
+const bytesOf = (changesets: readonly Changeset[]) => changesets.map((x) => x.bytes);
 
 function values(db: StateDb): Record<string, string | null> {
   return Object.fromEntries(
@@ -87,16 +166,9 @@ describe("ingestEntries", () => {
   test("holds back a changeset whose predecessor is missing, without storing it", () => {
     const [a, c] = zoneOf("a", "c");
     syncInto(a, c);
-    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
-    appendLocalChangeset(a.db, author, [{ key: "apps/1", value: "1" }], 2000);
-    const third = appendLocalChangeset(a.db, author, [{ key: "apps/2", value: "2" }], 3000);
-    const result = ingestEntries(c.db, [third.bytes], {
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: c.seal,
-    });
+    writeOn(a, "a", [{ key: "apps/1", value: "1" }], 2000);
+    const third = writeOn(a, "a", [{ key: "apps/2", value: "2" }], 3000);
+    const result = ingest(c, [third.bytes]);
     expect([result.applied.length, result.deferred, result.rejected]).toEqual([0, 1, []]);
     expect(values(c.db)).toEqual({});
     syncInto(a, c);
@@ -107,13 +179,12 @@ describe("ingestEntries", () => {
     const [a, b, c] = zoneOf("a", "b", "c");
     syncInto(a, b);
     syncInto(a, c);
-    const writer = { zone: zone.id, name: "b", key: b.key, seal: b.seal };
-    appendLocalChangeset(b.db, writer, [{ key: "apps/k", value: '"kept"' }], 2000);
+    writeOn(b, "b", [{ key: "apps/k", value: '"kept"' }], 2000);
     // a hears of b's first write only, then revokes b there; c already has b's second.
     syncInto(b, a);
-    appendLocalChangeset(
-      b.db,
-      writer,
+    writeOn(
+      b,
+      "b",
       [
         { key: "apps/k", value: '"late"' },
         { key: "apps/new", value: "1" },
@@ -122,21 +193,8 @@ describe("ingestEntries", () => {
     );
     syncInto(b, c);
     expect(values(c.db)).toEqual({ "apps/k": '"late"', "apps/new": "1" });
-    const revocation = signRevocation(
-      {
-        id: deviceIdFromPublicKey(b.key.publicKey),
-        name: "b" as DeviceName,
-        lastSeq: versionVector(a.db).get(deviceIdFromPublicKey(b.key.publicKey)) as number,
-        issuedAt: 4,
-      },
-      owner,
-    );
-    appendLocalChangeset(
-      a.db,
-      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
-      [{ key: "devices/b/revoked", value: JSON.stringify(revocation.jws) }],
-      4000,
-    );
+    const bId = deviceIdFromPublicKey(b.key.publicKey);
+    revokeOn(a, { id: bId, name: "b", lastSeq: versionVector(a.db).get(bId) as number }, 4, 4000);
     syncInto(a, c);
     // c now agrees with a: b's write after the cut is gone, and so is its effect.
     expect(values(c.db)).toEqual({ "apps/k": '"kept"' });
@@ -151,50 +209,26 @@ describe("ingestEntries", () => {
     const [a, c, d, e] = zoneOf("a", "c", "d", "e");
     for (const to of [c, d, e]) syncInto(a, to);
     // c signs a first changeset, then two histories after it: a takes one, d the other, longer.
-    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
-    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
+    const first = writeOn(c, "c", [{ key: "apps/kept", value: '"1"' }], 1500);
     const author = first.author;
     const branch = (tag: string, length: number) => {
       const made: Changeset[] = [];
       for (let i = 0; i < length; i++)
         made.push(
-          signChangeset(
-            {
-              zone: zone.id,
-              author,
-              seq: 2 + i,
-              prev: (made[i - 1] ?? first).hash,
-              hlc: { ms: 2000 + i, counter: 0 },
-              ops: [{ key: "apps/fork", value: `"${tag}${i}"` }],
-            },
-            c.key,
-          ),
+          signedWith(c.key, {
+            author,
+            seq: 2 + i,
+            prev: (made[i - 1] ?? first).hash,
+            ms: 2000 + i,
+            ops: [{ key: "apps/fork", value: `"${tag}${i}"` }],
+          }),
         );
       return made;
     };
-    const context = (to: TestNode) => ({
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: to.seal,
-    });
     const one = branch("a", 2);
     const other = branch("d", 3);
-    expect(
-      ingestEntries(
-        a.db,
-        [first, ...one].map((x) => x.bytes),
-        context(a),
-      ).applied,
-    ).toHaveLength(3);
-    expect(
-      ingestEntries(
-        d.db,
-        [first, ...other].map((x) => x.bytes),
-        context(d),
-      ).applied,
-    ).toHaveLength(3 + 1);
+    expect(ingest(a, bytesOf([first, ...one])).applied).toHaveLength(3);
+    expect(ingest(d, bytesOf([first, ...other])).applied).toHaveLength(3 + 1);
     // d is past a's head: what a lacks of c is d's #4 alone, which does not chain to a's #3.
     const met = syncInto(d, a);
     expect(met.rejected).toEqual([
@@ -209,7 +243,7 @@ describe("ingestEntries", () => {
     const found = searchFork(a.db, zone.id, author, changesetsBelow(d.db, author, 4));
     expect(found.kind).toBe("proof");
     const proof = found.kind === "proof" ? found.proof : new Uint8Array();
-    for (const to of [a, d]) expect(receiveProofs(to.db, [proof], context(to))).toBe(1);
+    for (const to of [a, d]) expect(receiveProofs(to.db, [proof], contextOf(to))).toBe(1);
     // Both say c quarantined from #2 on, and each keeps what it took before it knew.
     for (const to of [a, d])
       expect(loadMembership(to.db, zone.id).byId.get(author)).toMatchObject({
@@ -223,28 +257,19 @@ describe("ingestEntries", () => {
     expect(values(d.db)).toEqual({ "apps/kept": '"1"', "apps/fork": '"d2"' });
     // What c signs after the proof is taken nowhere, whichever history it follows.
     const [, lastOfA] = one as [Changeset, Changeset];
-    const after = signChangeset(
-      {
-        zone: zone.id,
-        author,
-        seq: 4,
-        prev: lastOfA.hash,
-        hlc: { ms: 3000, counter: 0 },
-        ops: [{ key: "apps/fork", value: '"after"' }],
-      },
-      c.key,
-    );
-    for (const to of [a, d])
-      expect(ingestEntries(to.db, [after.bytes], context(to)).applied).toEqual([]);
+    const after = signedWith(c.key, {
+      author,
+      seq: 4,
+      prev: lastOfA.hash,
+      ms: 3000,
+      ops: [{ key: "apps/fork", value: '"after"' }],
+    });
+    for (const to of [a, d]) expect(ingest(to, [after.bytes]).applied).toEqual([]);
     expect(values(a.db)["apps/fork"]).toBe('"a1"');
     // e takes the proof before any of c's changesets, then all of them: #1 is kept as on a
     // and d, whatever the order; nothing from #2 on is taken or offered.
-    expect(receiveProofs(e.db, [proof], context(e))).toBe(1);
-    const late = ingestEntries(
-      e.db,
-      [first, ...other].map((x) => x.bytes),
-      context(e),
-    );
+    expect(receiveProofs(e.db, [proof], contextOf(e))).toBe(1);
+    const late = ingest(e, bytesOf([first, ...other]));
     expect(late.applied.map((x) => x.seq)).toEqual([1]);
     expect(values(e.db)).toEqual({ "apps/kept": '"1"' });
     const seqsOfC = (entries: readonly Uint8Array[]) =>
@@ -262,42 +287,12 @@ describe("ingestEntries", () => {
     for (const to of [c, e, f, g]) syncInto(a, to);
     // c signs #1, then two #2: one admits n (an owner-signed document c carries), the
     // other does not. n writes once it is admitted.
-    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
-    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
-    const second = (ops: { key: string; value: string }[]) =>
-      signChangeset(
-        {
-          zone: zone.id,
-          author: first.author,
-          seq: 2,
-          prev: first.hash,
-          hlc: { ms: 2000, counter: 0 },
-          ops,
-        },
-        c.key,
-      );
-    const nKey = signingKeyFromSeed(seed(29));
-    const admits = second([{ key: "devices/n/doc", value: docFor(nKey, "n") }]);
+    const first = writeOn(c, "c", [{ key: "apps/kept", value: '"1"' }], 1500);
+    const second = (ops: Op[]) =>
+      signedWith(c.key, { author: first.author, seq: 2, prev: first.hash, ms: 2000, ops });
+    const n = deviceN();
+    const admits = second([n.admission]);
     const other = second([{ key: "apps/fork", value: '"other"' }]);
-    const nId = deviceIdFromPublicKey(nKey.publicKey);
-    const byN = signChangeset(
-      {
-        zone: zone.id,
-        author: nId,
-        seq: 1,
-        prev: null,
-        hlc: { ms: 2500, counter: 0 },
-        ops: [{ key: "apps/n", value: '"n"' }],
-      },
-      nKey,
-    );
-    const context = (to: TestNode) => ({
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: to.seal,
-    });
     const held = (to: TestNode) => ({
       members: [...loadMembership(to.db, zone.id).byName.keys()].sort(),
       quarantined: loadMembership(to.db, zone.id).byId.get(first.author)?.forkSeq,
@@ -305,34 +300,18 @@ describe("ingestEntries", () => {
       problems: verifyNow(to.db.$client, to.seal, zone.id).problems,
     });
     // a takes the history that admits n, and n's write, then the other #2: the proof.
-    const took = ingestEntries(
-      a.db,
-      [first, admits, byN].map((x) => x.bytes),
-      context(a),
-    );
+    const took = ingest(a, bytesOf([first, admits, n.write]));
     expect(took.applied).toHaveLength(3);
-    ingestEntries(a.db, [other.bytes], context(a));
+    ingest(a, [other.bytes]);
     // e takes the proof first, then everything; f everything in one page.
     const proof = makeProof(admits.bytes, other.bytes).bytes;
-    expect(receiveProofs(e.db, [proof], context(e))).toBe(1);
-    const refused = ingestEntries(
-      e.db,
-      [first, admits, byN, other].map((x) => x.bytes),
-      context(e),
-    );
+    expect(receiveProofs(e.db, [proof], contextOf(e))).toBe(1);
+    const refused = ingest(e, bytesOf([first, admits, n.write, other]));
     expect(refused.applied.map((x) => [x.author, x.seq])).toEqual([[first.author, 1]]);
-    ingestEntries(
-      f.db,
-      [first, admits, byN, other].map((x) => x.bytes),
-      context(f),
-    );
+    ingest(f, bytesOf([first, admits, n.write, other]));
     // g takes the history that admits n and n's write, then the proof from a peer.
-    ingestEntries(
-      g.db,
-      [first, admits, byN].map((x) => x.bytes),
-      context(g),
-    );
-    expect(receiveProofs(g.db, [proof], context(g))).toBe(1);
+    ingest(g, bytesOf([first, admits, n.write]));
+    expect(receiveProofs(g.db, [proof], contextOf(g))).toBe(1);
     // Everywhere c is quarantined from #2 and the state verifies; n and its write stay
     // where they were taken before the proof, and are nowhere else.
     const took2 = {
@@ -363,23 +342,12 @@ describe("ingestEntries", () => {
     expect(founding.length).toBe(4);
     // The stolen founder signs another #1 (its feed put back to nothing): c meets both
     // halves, e takes the proof from a peer, a (the founder's own copy) too.
-    const twin = signChangeset(
-      {
-        zone: zone.id,
-        author: deviceIdFromPublicKey(a.key.publicKey),
-        seq: 1,
-        prev: null,
-        hlc: { ms: 4000, counter: 0 },
-        ops: [{ key: "apps/x", value: '"twin"' }],
-      },
-      a.key,
-    );
-    const context = (to: TestNode) => ({
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: to.seal,
+    const twin = signedWith(a.key, {
+      author: deviceIdFromPublicKey(a.key.publicKey),
+      seq: 1,
+      prev: null,
+      ms: 4000,
+      ops: [{ key: "apps/x", value: '"twin"' }],
     });
     const [held] = c.db.$client
       .query<{ bytes: Uint8Array }, [string]>(
@@ -387,8 +355,8 @@ describe("ingestEntries", () => {
       )
       .all(twin.author);
     const proof = makeProof(new Uint8Array((held as { bytes: Uint8Array }).bytes), twin.bytes);
-    expect(ingestEntries(c.db, [twin.bytes], context(c)).applied).toEqual([]);
-    for (const to of [a, e]) expect(receiveProofs(to.db, [proof.bytes], context(to))).toBe(1);
+    expect(ingest(c, [twin.bytes]).applied).toEqual([]);
+    for (const to of [a, e]) expect(receiveProofs(to.db, [proof.bytes], contextOf(to))).toBe(1);
     for (const to of [a, c, e]) {
       const membership = loadMembership(to.db, zone.id);
       expect([...membership.byName.keys()].sort()).toEqual(["a", "c", "e"]);
@@ -403,29 +371,17 @@ describe("ingestEntries", () => {
     for (const to of [c, d]) syncInto(a, to);
     // c signs #1, which all take, then two different #2 after it, one to a, one to d,
     // and stops: both hold c up to #2.
-    const liar = { zone: zone.id, name: "c", key: c.key, seal: c.seal };
-    const first = appendLocalChangeset(c.db, liar, [{ key: "apps/kept", value: '"1"' }], 1500);
+    const first = writeOn(c, "c", [{ key: "apps/kept", value: '"1"' }], 1500);
     const second = (tag: string) =>
-      signChangeset(
-        {
-          zone: zone.id,
-          author: first.author,
-          seq: 2,
-          prev: first.hash,
-          hlc: { ms: 2000, counter: 0 },
-          ops: [{ key: "apps/fork", value: `"${tag}"` }],
-        },
-        c.key,
-      );
-    const context = (to: TestNode) => ({
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: to.seal,
-    });
-    ingestEntries(a.db, [first.bytes, second("a").bytes], context(a));
-    ingestEntries(d.db, [first.bytes, second("d").bytes], context(d));
+      signedWith(c.key, {
+        author: first.author,
+        seq: 2,
+        prev: first.hash,
+        ms: 2000,
+        ops: [{ key: "apps/fork", value: `"${tag}"` }],
+      });
+    ingest(a, [first.bytes, second("a").bytes]);
+    ingest(d, [first.bytes, second("d").bytes]);
     // Comparing seqs alone, neither lacks anything of the other's.
     expect(entriesMissingFrom(d.db, versionVector(a.db)).entries).toEqual([]);
     expect(entriesMissingFrom(a.db, versionVector(d.db)).entries).toEqual([]);
@@ -433,9 +389,7 @@ describe("ingestEntries", () => {
     const differing = differingHeads(d.db, versionVector(a.db), headHashes(a.db));
     expect(differing).toEqual([second("d").bytes]);
     // Sent with what a lacks (d's own writes) within one page's bytes, the head first.
-    const dAuthor = { zone: zone.id, name: "d", key: d.key, seal: d.seal };
-    for (let i = 0; i < 4; i++)
-      appendLocalChangeset(d.db, dAuthor, [{ key: `apps/d${i}`, value: '"d"' }], 3000 + i);
+    for (let i = 0; i < 4; i++) writeOn(d, "d", [{ key: `apps/d${i}`, value: '"d"' }], 3000 + i);
     const pageBytes = 3 * second("d").bytes.length;
     const page = pullPage(d.db, versionVector(a.db), headHashes(a.db), new Map(), pageBytes);
     expect(page.entries[0]).toEqual(second("d").bytes);
@@ -444,7 +398,7 @@ describe("ingestEntries", () => {
       pageBytes,
     );
     expect(page.more).toBe(true);
-    const met = ingestEntries(a.db, differing, context(a));
+    const met = ingest(a, differing);
     expect(met.rejected.map((r) => r.reason)).toEqual([
       "equivocation: a different changeset #2 is already held",
     ]);
@@ -459,48 +413,15 @@ describe("ingestEntries", () => {
   test("a revocation sets aside the devices the revoked device admitted past its cut", () => {
     const [a, c, e] = zoneOf("a", "c", "e");
     for (const to of [c, e]) syncInto(a, to);
-    const nKey = signingKeyFromSeed(seed(29));
-    const nId = deviceIdFromPublicKey(nKey.publicKey);
-    const admits = appendLocalChangeset(
-      c.db,
-      { zone: zone.id, name: "c", key: c.key, seal: c.seal },
-      [{ key: "devices/n/doc", value: docFor(nKey, "n") }],
-      1500,
-    );
-    const byN = signChangeset(
-      {
-        zone: zone.id,
-        author: nId,
-        seq: 1,
-        prev: null,
-        hlc: { ms: 2500, counter: 0 },
-        ops: [{ key: "apps/n", value: '"n"' }],
-      },
-      nKey,
-    );
-    const context = (to: TestNode) => ({
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: to.seal,
-    });
-    ingestEntries(e.db, [admits.bytes, byN.bytes], context(e));
+    const n = deviceN();
+    const admits = writeOn(c, "c", [n.admission], 1500);
+    ingest(e, [admits.bytes, n.write.bytes]);
     expect(values(e.db)).toEqual({ "apps/n": '"n"' });
     // a revokes c before hearing of the admission: c's #1 is past the cut.
-    const revocation = signRevocation(
-      { id: admits.author, name: "c" as DeviceName, lastSeq: 0, issuedAt: 4 },
-      owner,
-    );
-    appendLocalChangeset(
-      a.db,
-      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
-      [{ key: "devices/c/revoked", value: JSON.stringify(revocation.jws) }],
-      4000,
-    );
+    revokeOn(a, { id: admits.author, name: "c", lastSeq: 0 }, 4, 4000);
     syncInto(a, e);
     expect(values(e.db)).toEqual({});
-    expect(versionVector(e.db).get(nId)).toBeUndefined();
+    expect(versionVector(e.db).get(n.id)).toBeUndefined();
     expect(loadMembership(e.db, zone.id).byName.has("n")).toBe(false);
     expect(verifyNow(e.db.$client, e.seal, zone.id).problems).toEqual([]);
   });
@@ -509,22 +430,18 @@ describe("ingestEntries", () => {
     const [a, c, d] = zoneOf("a", "c", "d");
     syncInto(a, c);
     syncInto(a, d);
-    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
     const entries = Array.from(
       { length: 12 },
-      (_, i) =>
-        appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i).bytes,
+      (_, i) => writeOn(a, "a", [{ key: `apps/${i}`, value: `${i}` }], 2000 + i).bytes,
     );
     // The sixth's signature altered: it is refused, the ones after it wait for it.
-    const forged = (entries[5] as Uint8Array).slice();
-    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
-    entries[5] = forged;
-    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test" };
-    const inBatch = ingestEntries(c.db, await CheckedEntries.verify(entries, zone.id), {
-      ...context,
-      seal: c.seal,
-    });
-    const oneByOne = ingestEntries(d.db, entries, { ...context, seal: d.seal });
+    entries[5] = withLastByteFlipped(entries[5] as Uint8Array);
+    const inBatch = ingestEntries(
+      c.db,
+      await CheckedEntries.verify(entries, zone.id),
+      contextOf(c),
+    );
+    const oneByOne = ingest(d, entries);
     const outcome = (result: typeof inBatch) => ({
       applied: result.applied.map((changeset) => changeset.seq),
       rejected: result.rejected,
@@ -549,91 +466,57 @@ describe("ingestEntries", () => {
     const [a, b, c, d] = zoneOf("a", "b", "c", "d");
     // a writes later than b, though b's changeset comes later in the batch (b is admitted
     // by a's first changeset, so it waits for it); both write the same key.
-    appendLocalChangeset(
-      a.db,
-      { zone: zone.id, name: "a", key: a.key, seal: a.seal },
-      [{ key: "apps/k", value: '"from a"' }],
-      3000,
-    );
-    appendLocalChangeset(
-      b.db,
-      { zone: zone.id, name: "b", key: b.key, seal: b.seal },
-      [{ key: "apps/k", value: '"from b"' }],
-      2000,
-    );
+    writeOn(a, "a", [{ key: "apps/k", value: '"from a"' }], 3000);
+    writeOn(b, "b", [{ key: "apps/k", value: '"from b"' }], 2000);
     const entries = [
       ...entriesMissingFrom(b.db, new Map()).entries,
       ...entriesMissingFrom(a.db, new Map()).entries,
     ];
-    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test" };
-    expect(ingestEntries(c.db, entries, { ...context, seal: c.seal }).applied).toHaveLength(3);
+    expect(ingest(c, entries).applied).toHaveLength(3);
     // The same changesets one at a time.
-    for (const entry of [...entries.slice(1), entries[0] as Uint8Array])
-      ingestEntries(d.db, [entry], { ...context, seal: d.seal });
+    for (const entry of [...entries.slice(1), entries[0] as Uint8Array]) ingest(d, [entry]);
     expect(values(c.db)).toEqual({ "apps/k": '"from a"' });
     expect(values(d.db)).toEqual(values(c.db));
   });
 
   test("a changeset held already is a duplicate, whatever signature it comes with", () => {
     const [a, c] = zoneOf("a", "c");
-    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
-    appendLocalChangeset(a.db, author, [{ key: "apps/1", value: "1" }], 2000);
+    writeOn(a, "a", [{ key: "apps/1", value: "1" }], 2000);
     syncInto(a, c);
-    const again = entriesMissingFrom(a.db, new Map()).entries.map((entry) => {
-      const altered = entry.slice();
-      altered[altered.length - 1] = (altered[altered.length - 1] ?? 0) ^ 1;
-      return altered;
-    });
-    const result = ingestEntries(c.db, again, {
-      zone: zone.id,
-      nowMs: 5000,
-      log: quiet,
-      source: "test",
-      seal: c.seal,
-    });
+    const again = entriesMissingFrom(a.db, new Map()).entries.map(withLastByteFlipped);
+    const result = ingest(c, again);
     expect([result.applied, result.duplicates, result.rejected]).toEqual([[], 2, []]);
     expect(values(c.db)).toEqual({ "apps/1": "1" });
   });
 
   test("a page checks ahead only the signatures of what is not held; a twin of a held one is still caught", async () => {
     const [a, c] = zoneOf("a", "c");
-    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
-    for (let i = 0; i < 12; i++)
-      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
+    for (let i = 0; i < 12; i++) writeOn(a, "a", [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
     syncInto(a, c);
-    for (let i = 12; i < 15; i++)
-      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
-    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
+    for (let i = 12; i < 15; i++) writeOn(a, "a", [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
     // All 16 of a's changesets come again: 13 held, 3 new.
     let started = -1;
-    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, context, {
-      checksStarted: (count) => {
-        started = count;
-      },
+    const checksStarted = (count: number) => {
+      started = count;
+    };
+    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, contextOf(c), {
+      checksStarted,
     });
     expect([started, page.applied.length, page.duplicates, page.rejected]).toEqual([3, 3, 13, []]);
     // a signs a second changeset #16, with what it held before it: the page is held but
     // for that one, whose signature is checked, and a is quarantined.
-    const twin = signChangeset(
-      {
-        zone: zone.id,
-        author: deviceIdFromPublicKey(a.key.publicKey),
-        seq: 16,
-        prev: (page.applied[1] as Changeset).hash,
-        hlc: { ms: 4000, counter: 0 },
-        ops: [{ key: "apps/twin", value: "1" }],
-      },
-      a.key,
-    );
+    const twin = signedWith(a.key, {
+      author: deviceIdFromPublicKey(a.key.publicKey),
+      seq: 16,
+      prev: (page.applied[1] as Changeset).hash,
+      ms: 4000,
+      ops: [{ key: "apps/twin", value: "1" }],
+    });
     const again = await ingestPage(
       c.db,
       [...entriesMissingFrom(a.db, new Map()).entries, twin.bytes],
-      context,
-      {
-        checksStarted: (count) => {
-          started = count;
-        },
-      },
+      contextOf(c),
+      { checksStarted },
     );
     expect(started).toBe(0);
     expect(again.rejected).toEqual([
@@ -647,13 +530,10 @@ describe("ingestEntries", () => {
 
   test("a page in batches tells of each batch as it commits, before the next is applied", async () => {
     const [a, c] = zoneOf("a", "c");
-    const author = { zone: zone.id, name: "a", key: a.key, seal: a.seal };
-    for (let i = 0; i < 9; i++)
-      appendLocalChangeset(a.db, author, [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
-    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
+    for (let i = 0; i < 9; i++) writeOn(a, "a", [{ key: `apps/${i}`, value: `${i}` }], 2000 + i);
     // What each batch said it applied, and what the state held when it said so.
     const told: { seqs: number[]; held: string[] }[] = [];
-    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, context, {
+    const page = await ingestPage(c.db, entriesMissingFrom(a.db, new Map()).entries, contextOf(c), {
       batchChangesets: 4,
       batchApplied: ({ applied }) =>
         told.push({
@@ -682,12 +562,7 @@ describe("ingestEntries", () => {
         [a, "a"],
         [b, "b"],
       ] as const)
-        appendLocalChangeset(
-          node.db,
-          { zone: zone.id, name, key: node.key, seal: node.seal },
-          [{ key: `apps/${name}${i}`, value: `"signed ${i}"` }],
-          2000 + i,
-        );
+        writeOn(node, name, [{ key: `apps/${name}${i}`, value: `"signed ${i}"` }], 2000 + i);
     }
     const fromA = entriesMissingFrom(a.db, versionVector(c.db)).entries;
     const fromB = entriesMissingFrom(b.db, versionVector(c.db)).entries;
@@ -697,9 +572,8 @@ describe("ingestEntries", () => {
     expect(at).toBeGreaterThan(0);
     forged.write("forged", at);
     page[10] = new Uint8Array(forged);
-    const context = { zone: zone.id, nowMs: 5000, log: quiet, source: "test", seal: c.seal };
     let started = 0;
-    const result = await ingestPage(c.db, page, context, {
+    const result = await ingestPage(c.db, page, contextOf(c), {
       batchChangesets: 4,
       checksStarted: (count) => {
         started = count;
