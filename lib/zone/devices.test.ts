@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { signChangeset } from "../../protocol/changeset.ts";
+import { type Op, signChangeset } from "../../protocol/changeset.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { signRevocation } from "../../protocol/documents.ts";
-import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { signPresence } from "../../protocol/presence.ts";
+import type { NodeContext } from "../node/node-context.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -13,6 +14,7 @@ import {
   openTestNode,
   removeTestDatabases,
   seed,
+  type TestNode,
   testDeviceDocument,
   testOwner,
   testZone,
@@ -25,36 +27,75 @@ afterAll(removeTestDatabases);
 
 const NOW_MS = Date.parse("2026-11-29T14:00:00.000Z");
 
+/**
+ * Device "a" (a fresh node from `nodeSeed`), founding the zone with `members` besides
+ * itself: the node, and how it writes `ops` at `ms`.
+ */
+function foundedBy(nodeSeed: number, members: Readonly<Record<string, SigningKey>>) {
+  const node = openTestNode(nodeSeed);
+  const write = (ops: readonly Op[], ms: number) =>
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+      ops,
+      ms,
+    );
+  write(foundingOps({ a: node.key, ...members }), 1000);
+  return { node, write };
+}
+
+/** The owner's revocation of the laptop `key` after its #`lastSeq`, as a state op. */
+function laptopRevoked(key: SigningKey, lastSeq: number, issuedAt = 2): Op {
+  const revocation = signRevocation(
+    { name: "laptop" as DeviceName, id: deviceIdFromPublicKey(key.publicKey), issuedAt, lastSeq },
+    testOwner,
+  );
+  return { key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) };
+}
+
+/** nas, up, says the laptop's clock is 125.4 s ahead, in the zone's facts `node` holds. */
+function nasSaysLaptopAhead(node: TestNode, nas: SigningKey): void {
+  keepFacts(
+    node.db,
+    signFacts(
+      testZone.id,
+      NOW_MS - 1000,
+      { clockAhead: { laptop: { aheadMs: 125_400, since: "2026-11-29T13:00:00.000Z" } } },
+      nas,
+    ),
+    NOW_MS,
+  );
+  // nas is up: a device gone quiet says nothing of another's clock (its last facts would for good).
+  keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS);
+}
+
+/** `node`'s context as device "a" at NOW_MS, holding the owner key. */
+const ownerContext = (node: TestNode) =>
+  Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
+    ownerKey: () => testOwner,
+  });
+
+/** No clock measured of any caller. */
+const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
+const noPull = () => Promise.reject(new Error("nobody is asked"));
+
+/** What `bucky devices` says of the laptop. */
+const laptopView = (context: NodeContext) =>
+  listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
+
 describe("bucky devices", () => {
   test("says whose clock is ahead from the zone's facts, as every device does, not from its own memory", () => {
     const nas = signingKeyFromSeed(seed(61));
     const laptop = signingKeyFromSeed(seed(62));
     // Two devices asked alike: a (this one) and b; nas says laptop's clock is ahead.
     const clocks = [63, 64].map((byte) => {
-      const node = openTestNode(byte);
-      appendLocalChangeset(
-        node.db,
-        { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
-        foundingOps({ a: node.key, nas, laptop }),
-        1000,
-      );
-      keepFacts(
-        node.db,
-        signFacts(
-          testZone.id,
-          NOW_MS - 1000,
-          { clockAhead: { laptop: { aheadMs: 125_400, since: "2026-11-29T13:00:00.000Z" } } },
-          nas,
-        ),
-        NOW_MS,
-      );
-      // nas is up: a device gone quiet says nothing of another's clock (its last facts would for good).
-      keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS);
+      const { node } = foundedBy(byte, { nas, laptop });
+      nasSaysLaptopAhead(node, nas);
       const context = testNodeContext(node, "a", { now: () => NOW_MS });
       // What this process last measured of each caller's clock: different on each device.
       const measured = (id: DeviceId) => (id === context.deviceId ? undefined : byte * 1000);
-      const contacts = { get: () => undefined, clockOffsetMs: measured };
-      const devices = listDevices(context, contacts, 60_000);
+      const measuring = { get: () => undefined, clockOffsetMs: measured };
+      const devices = listDevices(context, measuring, 60_000);
       return devices.map(({ id: _id, ...view }) => view);
     });
     // The same answer on both, whatever each measured.
@@ -72,97 +113,19 @@ describe("bucky devices", () => {
   test("a revoked device is named for its clock by no one, as in status", () => {
     const nas = signingKeyFromSeed(seed(65));
     const laptop = signingKeyFromSeed(seed(66));
-    const node = openTestNode(67);
-    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
-    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, nas, laptop }), 1000);
-    const revocation = signRevocation(
-      {
-        name: "laptop" as DeviceName,
-        id: deviceIdFromPublicKey(laptop.publicKey),
-        issuedAt: 2,
-        lastSeq: 0,
-      },
-      testOwner,
-    );
-    appendLocalChangeset(
-      node.db,
-      author,
-      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
-      2000,
-    );
-    keepFacts(
-      node.db,
-      signFacts(
-        testZone.id,
-        NOW_MS - 1000,
-        { clockAhead: { laptop: { aheadMs: 125_400, since: "2026-11-29T13:00:00.000Z" } } },
-        nas,
-      ),
-      NOW_MS,
-    );
-    keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS);
+    const { node, write } = foundedBy(67, { nas, laptop });
+    write([laptopRevoked(laptop, 0)], 2000);
+    nasSaysLaptopAhead(node, nas);
     const context = testNodeContext(node, "a", { now: () => NOW_MS });
-    const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
-    const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
-    expect(laptopView?.clockAhead).toBeNull();
-  });
-
-  test("a revoked device proven to fork is revoked, with no quarantine to act on", () => {
-    const laptop = signingKeyFromSeed(seed(68));
-    const laptopId = deviceIdFromPublicKey(laptop.publicKey);
-    const node = openTestNode(69);
-    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
-    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop }), 1000);
-    const revocation = signRevocation(
-      { name: "laptop" as DeviceName, id: laptopId, issuedAt: 2, lastSeq: 5 },
-      testOwner,
-    );
-    appendLocalChangeset(
-      node.db,
-      author,
-      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
-      2000,
-    );
-    const twin = (value: string) =>
-      signChangeset(
-        {
-          zone: testZone.id,
-          author: laptopId,
-          seq: 3,
-          prev: new Uint8Array(32),
-          hlc: { ms: 1500, counter: 0 },
-          ops: [{ key: "apps/x", value }],
-        },
-        laptop,
-      ).bytes;
-    node.db.$client
-      .query(
-        "INSERT INTO quarantine (device_id, seq, detected_at, kept, conflicting) VALUES (?, 3, 0, ?, ?)",
-      )
-      .run(laptopId, twin("1"), twin("2"));
-    const context = testNodeContext(node, "a", { now: () => NOW_MS });
-    const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
-    const laptopView = listDevices(context, contacts, 60_000).find((d) => d.name === "laptop");
-    expect(laptopView).toMatchObject({ status: "revoked", quarantinedFrom: null });
+    expect(laptopView(context)?.clockAhead).toBeNull();
   });
 
   /** A zone where laptop is revoked keeping #1–#5, and a proof of its fork at `fork` is held. */
   function revokedAndForked(nodeSeed: number, fork: number) {
     const laptop = signingKeyFromSeed(seed(nodeSeed));
     const laptopId = deviceIdFromPublicKey(laptop.publicKey);
-    const node = openTestNode(nodeSeed + 1);
-    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
-    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop }), 1000);
-    const revocation = signRevocation(
-      { name: "laptop" as DeviceName, id: laptopId, issuedAt: 2, lastSeq: 5 },
-      testOwner,
-    );
-    appendLocalChangeset(
-      node.db,
-      author,
-      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
-      2000,
-    );
+    const { node, write } = foundedBy(nodeSeed + 1, { laptop });
+    write([laptopRevoked(laptop, 5)], 2000);
     const twin = (value: string) =>
       signChangeset(
         {
@@ -181,18 +144,17 @@ describe("bucky devices", () => {
       )
       .run(laptopId, fork, twin("1"), twin("2"));
     // This device holds the owner key.
-    const context = Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
-      ownerKey: () => testOwner,
-    });
-    return { context, laptopId };
+    return { context: ownerContext(node), laptopId };
   }
 
-  const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
-  const noPull = () => Promise.reject(new Error("nobody is asked"));
+  test("a revoked device proven to fork is revoked, with no quarantine to act on", () => {
+    const { context } = revokedAndForked(68, 3);
+    expect(laptopView(context)).toMatchObject({ status: "revoked", quarantinedFrom: null });
+  });
 
   test("a revoked device proven to fork within its cut is said, and revoking it again keeps what came before the fork", async () => {
     const { context, laptopId } = revokedAndForked(70, 3);
-    expect(listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")).toMatchObject({
+    expect(laptopView(context)).toMatchObject({
       status: "revoked",
       quarantinedFrom: null,
       revokedFork: { device: "laptop", keptSeq: 5, seq: 3, recutSeq: 2, admitted: [] },
@@ -203,18 +165,14 @@ describe("bucky devices", () => {
       revokedAfterSeq: 2,
       refusedFromSeq: 3,
     });
-    expect(
-      listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")?.revokedFork,
-    ).toBeNull();
+    expect(laptopView(context)?.revokedFork).toBeNull();
     // Once cut before the fork, revoking again changes nothing.
     expect(await revokeDevice(context, "laptop", noPull)).toMatchObject({ keptSeq: 2 });
   });
 
   test("a revoked device whose history parts at #1 cannot be revoked below it: said, nothing signed", async () => {
     const { context, laptopId } = revokedAndForked(72, 1);
-    expect(
-      listDevices(context, contacts, 60_000).find((d) => d.name === "laptop")?.revokedFork,
-    ).toMatchObject({ seq: 1, recutSeq: 0 });
+    expect(laptopView(context)?.revokedFork).toMatchObject({ seq: 1, recutSeq: 0 });
     await expect(revokeDevice(context, "laptop", noPull)).rejects.toMatchObject({
       code: "E_INVALID_INPUT",
     });
@@ -225,35 +183,11 @@ describe("bucky devices", () => {
     const old = signingKeyFromSeed(seed(74));
     const laptop = signingKeyFromSeed(seed(75));
     const laptopId = deviceIdFromPublicKey(laptop.publicKey);
-    const node = openTestNode(76);
-    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
-    appendLocalChangeset(node.db, author, foundingOps({ a: node.key, laptop: old }), 1000);
+    const { node, write } = foundedBy(76, { laptop: old });
     // The old laptop's revocation, signed on a clock an hour ahead of this device's.
-    const ahead = Math.floor(NOW_MS / 1000) + 3600;
-    const revocation = signRevocation(
-      {
-        name: "laptop" as DeviceName,
-        id: deviceIdFromPublicKey(old.publicKey),
-        issuedAt: ahead,
-        lastSeq: 0,
-      },
-      testOwner,
-    );
-    appendLocalChangeset(
-      node.db,
-      author,
-      [{ key: "devices/laptop/revoked", value: JSON.stringify(revocation.jws) }],
-      2000,
-    );
-    appendLocalChangeset(
-      node.db,
-      author,
-      [{ key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") }],
-      3000,
-    );
-    const context = Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
-      ownerKey: () => testOwner,
-    });
+    write([laptopRevoked(old, 0, Math.floor(NOW_MS / 1000) + 3600)], 2000);
+    write([{ key: "devices/laptop/doc", value: testDeviceDocument(laptop, "laptop") }], 3000);
+    const context = ownerContext(node);
     expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBeUndefined();
     await revokeDevice(context, "laptop", noPull);
     expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBe(0);
