@@ -123,6 +123,24 @@ function signedBeside(
   );
 }
 
+/**
+ * A zone of three where a and b alone wrote `rounds` times, in turn, over `keys` keys, and
+ * b once more past the cut; both endorse a checkpoint at the cut and a adopts it. c, which
+ * never synced, holds nothing.
+ */
+async function adoptedWithoutC(rounds: number, keys: number): Promise<TestZone> {
+  const zone = zoneOf("a", "b", "c");
+  for (let round = 0; round < rounds; round++)
+    zone.write(round % 2, [{ key: `apps/k${round % keys}`, value: String(round) }]);
+  await settle(zone, [0, 1]);
+  const cut = zone.nowMs;
+  zone.write(1, [{ key: "apps/tail", value: "1" }]);
+  await settle(zone, [0, 1]);
+  await endorseInTurn(zone, cut, [0, 1], [0, 1]);
+  expect(await zone.adopt(0)).toBeDefined();
+  return zone;
+}
+
 /** Device `i` takes the proof of a fork, as sync brings it. */
 function receiveProof(zone: TestZone, i: number, proof: Uint8Array): void {
   receiveProofs(zone.device(i).db, [proof], {
@@ -239,15 +257,7 @@ describe("checkpoints", () => {
   });
 
   test("a checkpoint whose pages leave out the evidence it keeps is refused", async () => {
-    const zone = zoneOf("a", "b", "c");
-    for (let round = 0; round < 6; round++)
-      zone.write(round % 2, [{ key: `apps/k${round % 3}`, value: String(round) }]);
-    await settle(zone, [0, 1]);
-    const cut = zone.nowMs;
-    zone.write(1, [{ key: "apps/tail", value: "1" }]);
-    await settle(zone, [0, 1]);
-    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
-    expect(await zone.adopt(0)).toBeDefined();
+    const zone = await adoptedWithoutC(6, 3);
     // a offers c the agreed checkpoint, its rows whole, but drops the changesets that
     // admitted the devices: c would hold membership nothing signed backs, for good.
     const withoutEvidence = (changesets: readonly Uint8Array[]) =>
@@ -491,15 +501,7 @@ describe("checkpoints", () => {
   });
 
   test("a new device joins from the checkpoint and the changesets after it", async () => {
-    const zone = zoneOf("a", "b", "c");
-    for (let round = 0; round < 10; round++)
-      zone.write(round % 2, [{ key: `apps/k${round % 4}`, value: String(round) }]);
-    await settle(zone, [0, 1]);
-    const cut = zone.nowMs;
-    zone.write(1, [{ key: "apps/tail", value: "1" }]);
-    await settle(zone, [0, 1]);
-    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
-    expect(await zone.adopt(0)).toBeDefined();
+    const zone = await adoptedWithoutC(10, 4);
     // c holds nothing yet, as a device joining: it gets the checkpoint, then the tail.
     expect(zone.changesetCount(2)).toBe(0);
     await zone.sync(0, 2);
