@@ -86,15 +86,18 @@ async function repositoryWithSnapshot(
 
 /**
  * What a holder of the backup key plants: an index file naming every blob the repository
- * holds, each in a pack of its own making (none there), signed by `by` (none: unsigned).
+ * holds, each in a pack of its own making (none there), signed by `by` (none: unsigned),
+ * under `name` (index files are read in name order: one named 000… comes first).
  */
-function plantRelocating(location: string, by?: { key: SigningKey; name: string }) {
+function plantRelocating(
+  location: string,
+  by?: { key: SigningKey; name: string },
+  name = randomBytes(16).toString("hex"),
+  move: (blobs: readonly BlobLocation[]) => BlobLocation[] = (blobs) =>
+    blobs.map((blob) => ({ ...blob, pack: NOWHERE })),
+) {
   return withRepository(location, async (repository) => {
-    const elsewhere: BlobLocation[] = [...repository.blobs()].map((blob) => ({
-      ...blob,
-      pack: NOWHERE,
-    }));
-    const name = randomBytes(16).toString("hex");
+    const elsewhere = move([...repository.blobs()]);
     const signer = by && signerOf(by.key, by.name);
     await repository.backend.write(
       `index/${name}`,
@@ -164,8 +167,10 @@ describe("index files, checked against the zone", () => {
 
   test("an unsigned one, or a revoked device's, naming the live blobs elsewhere moves none of them", async () => {
     const { location, tree } = await repositoryWithSnapshot(nas);
-    await plantRelocating(location);
-    await plantRelocating(location, { key: stolen, name: "phone" });
+    // Read before the honest file: were either's word taken as a trusted file's, its
+    // places would be chosen.
+    await plantRelocating(location, undefined, "0".repeat(32));
+    await plantRelocating(location, { key: stolen, name: "phone" }, `${"0".repeat(31)}1`);
     await withRepository(location, async (repository) => {
       await repository.loadIndex(judge);
       expect(repository.forgedIndexFiles).toEqual([]);
@@ -175,6 +180,26 @@ describe("index files, checked against the zone", () => {
       await pruneRepository(repository, DEFAULT_RETENTION, judge);
       expect(await verifiesWhole(repository)).toBe(true);
       await restores(repository, tree);
+    });
+  });
+
+  test("a revoked device's, read first, naming each live blob at another's place in a pack that is there, is not taken at its word: a prune keeps what a restore needs", async () => {
+    const { location, tree } = await repositoryWithSnapshot(nas);
+    // Each blob placed where the next one is: a place that opens, holding other bytes.
+    const swapped = (blobs: readonly BlobLocation[]) =>
+      blobs.map((blob, i) => {
+        const next = blobs[(i + 1) % blobs.length] as BlobLocation;
+        return { ...blob, pack: next.pack, offset: next.offset, length: next.length };
+      });
+    await plantRelocating(location, { key: stolen, name: "phone" }, "0".repeat(32), swapped);
+    await withRepository(location, async (repository) => {
+      await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      await restores(repository, tree);
+      expect(await verifiesWhole(repository)).toBe(true);
+    });
+    await withRepository(location, async (reopened) => {
+      await reopened.loadIndex(judge);
+      await restores(reopened, tree);
     });
   });
 
