@@ -1,6 +1,6 @@
 /**
  * Issue 20, before building: would the device running an app cost less as a byte pipe than
- * as the second HTTP proxy it is today? Three shapes of the same small request, on
+ * as the second HTTP proxy it is today? Four shapes of the same small request, on
  * loopback (no namespace lab: the bridge's TCP adds to each shape alike), one app process
  * on a Unix socket behind all of them, wrk taking turns between them:
  *
@@ -14,9 +14,18 @@
  *              per connection (against the one device key it must be), then joins the
  *              connection to one of its own to the app's socket (lib/relay/pipe.ts's Link)
  *              and moves bytes both ways, parsing no HTTP.
+ *  (d) heads   (c), and the device reads each request head the gateway writes (never a
+ *              response): it drops every bucky-* header, checks the person's assertion
+ *              (here a lookup of its bytes, as a device remembers the ones that stood) and
+ *              writes who is signed in itself, so the app hears only what the device
+ *              checked. Bodies pass by their Content-Length (Bun's fetch writes chunked
+ *              bodies too: not handled here).
  *
- * Each figure comes with the CPU the gateway's and the device's processes spent per request
- * (from /proc), steadier than rates on a machine others load.
+ * Each figure comes with the CPU the gateway's, the device's and the app's processes spent
+ * per request (from /proc), steadier than rates on a machine others load (though they too
+ * rise with its contention). The app refuses a request carrying an assertion (wrk's turn
+ * then fails), and before the turns a request through (d) with a client's own Bucky-User
+ * must reach the app as the person the device checked.
  *
  *   bun bench/pipe.ts [seconds] [rounds] [connections]
  */
@@ -59,13 +68,30 @@ function ready(port: number | undefined): void {
 
 // ---- the roles, each a process of its own so that its CPU can be read apart ----
 
+/** A fixed stand-in for a gateway's app-user assertion, about as long as a real one. */
+const ASSERTION = "a".repeat(400);
+
+/**
+ * The app: refuses an assertion (it must never reach an app) and says who it was told is
+ * signed in at /who.
+ */
 function runApp(socket: string): void {
-  Bun.serve({ unix: socket, fetch: () => new Response("hello") });
+  Bun.serve({
+    unix: socket,
+    fetch(request) {
+      if (request.headers.has("bucky-app-user")) return new Response("assertion", { status: 400 });
+      const url = new URL(request.url);
+      if (url.pathname === "/who") return new Response(request.headers.get("bucky-user") ?? "");
+      return new Response("hello");
+    },
+  });
   ready(0);
 }
 
-/** (a), and the gateway of (b) and (c): fetch and return, forwarding the request as is. */
-function runGateway(target: "own" | "proxy" | "pipe", appSocket: string, devicePort: number) {
+type Shape = "own" | "proxy" | "pipe" | "heads";
+
+/** (a), and the gateway of the others: fetch and return, forwarding the request as is. */
+function runGateway(target: Shape, appSocket: string, devicePort: number) {
   const device = identity(1);
   const gateway = identity(2);
   const base =
@@ -78,7 +104,9 @@ function runGateway(target: "own" | "proxy" | "pipe", appSocket: string, deviceP
       : {
           tls: {
             ...pinnedTls(device.certPem),
-            ...(target === "pipe" ? { cert: gateway.certPem, key: gateway.keyPem } : {}),
+            ...(target === "pipe" || target === "heads"
+              ? { cert: gateway.certPem, key: gateway.keyPem }
+              : {}),
           },
         };
   const server = Bun.serve({
@@ -86,9 +114,11 @@ function runGateway(target: "own" | "proxy" | "pipe", appSocket: string, deviceP
     port: 0,
     fetch(request) {
       const url = new URL(request.url);
+      const headers = request.headers;
+      if (target === "heads") headers.set("bucky-app-user", ASSERTION);
       return fetch(base + url.pathname + url.search, {
         method: request.method,
-        headers: request.headers,
+        headers,
         body: request.body,
         ...(target === "own" ? { unix: appSocket } : {}),
         ...tls,
@@ -118,14 +148,95 @@ function runDeviceProxy(appSocket: string): void {
   ready(server.port);
 }
 
-/** (c)'s device: per connection, the client's certificate checked once, then bytes moved. */
-function runDevicePipe(appSocket: string): void {
+const CRLF = Buffer.from("\r\n");
+const BUCKY = "bucky-";
+
+/**
+ * (d)'s reading of the requests a gateway writes on one connection: each head is
+ * rewritten (bucky-* headers dropped, the person the assertion stood for added), each body
+ * passed on as it comes. Requests only: what the app answers is not looked at.
+ */
+class RequestHeads {
+  private pending: Buffer | null = null;
+  private bodyLeft = 0;
+  constructor(private readonly personOf: (assertion: string) => string | undefined) {}
+  push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    // A socket's data arrives as a Buffer already: viewed, not copied.
+    let bytes = this.pending
+      ? Buffer.concat([this.pending, chunk])
+      : Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.pending = null;
+    while (bytes.length > 0) {
+      if (this.bodyLeft > 0) {
+        const take = Math.min(this.bodyLeft, bytes.length);
+        out.push(bytes.subarray(0, take));
+        this.bodyLeft -= take;
+        bytes = bytes.subarray(take);
+        continue;
+      }
+      const end = bytes.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (bytes.length > 65536) throw new Error("request head over 64 KiB");
+        this.pending = Buffer.from(bytes);
+        break;
+      }
+      this.rewrite(bytes, end + 2, out);
+      bytes = bytes.subarray(end + 4);
+    }
+    return out.length === 1 ? out : [Buffer.concat(out)];
+  }
+  /** Pushes the head (bytes up to `end`, its last line's CRLF included) as rewritten. */
+  private rewrite(bytes: Buffer, end: number, out: Uint8Array[]): void {
+    let kept = 0;
+    let at = bytes.indexOf(CRLF) + 2;
+    let person: string | undefined;
+    while (at < end) {
+      const eol = bytes.indexOf(CRLF, at);
+      const first = (bytes[at] as number) | 0x20; // lower case
+      // Only names that matter here are read: bucky-*, content-length, transfer-encoding.
+      const colon =
+        first === 0x62 || first === 0x63 || first === 0x74 ? bytes.indexOf(0x3a, at) : -1;
+      const length = colon - at;
+      if (first === 0x62 ? length >= 6 : length === 14 || length === 17) {
+        if (colon > eol) throw new Error("a header line without a colon");
+        const name = bytes.toString("latin1", at, colon).toLowerCase();
+        if (name === "content-length")
+          this.bodyLeft = Number(bytes.toString("latin1", colon + 1, eol));
+        else if (name === "transfer-encoding") throw new Error("chunked bodies: not in this bench");
+        else if (name.replaceAll("_", "-").startsWith(BUCKY)) {
+          if (name === "bucky-app-user") {
+            person = this.personOf(bytes.toString("latin1", colon + 1, eol).trim());
+            if (person === undefined) throw new Error("an assertion that does not stand");
+          }
+          if (at > kept) out.push(bytes.subarray(kept, at));
+          kept = eol + 2;
+        }
+      }
+      at = eol + 2;
+    }
+    if (end > kept) out.push(bytes.subarray(kept, end));
+    out.push(
+      Buffer.from(
+        person === undefined ? "\r\n" : `bucky-user: ${person}\r\nbucky-user-role: member\r\n\r\n`,
+        "latin1",
+      ),
+    );
+  }
+}
+
+/** (c)'s device, and (d)'s with `heads`: the client's certificate checked once, then bytes moved. */
+function runDevicePipe(appSocket: string, heads: boolean): void {
+  const stood = new Map([[ASSERTION, "alice"]]);
   const device = identity(1);
   const gatewayKey = Buffer.from(identity(2).publicKeyHex, "hex");
   /** Each socket's side of its link: the link, and the socket as one of its ends. */
   interface Side {
     link?: Link;
     end?: ReturnType<typeof tcpEnd>;
+    requests?: RequestHeads | undefined;
   }
   const server = Bun.listen<Side>({
     hostname: "127.0.0.1",
@@ -145,7 +256,8 @@ function runDevicePipe(appSocket: string): void {
         }
         const client = tcpEnd(socket as Socket<unknown>);
         const link = new Link(client);
-        socket.data = { link, end: client };
+        const requests = heads ? new RequestHeads((assertion) => stood.get(assertion)) : undefined;
+        socket.data = { link, end: client, requests };
         Bun.connect<Side>({
           unix: appSocket,
           socket: {
@@ -162,7 +274,16 @@ function runDevicePipe(appSocket: string): void {
           },
         }).catch(() => link.close());
       },
-      data: (socket, chunk) => socket.data.link?.fromA(chunk),
+      data(socket, chunk) {
+        const { link, requests } = socket.data;
+        if (!link) return;
+        if (!requests) return link.fromA(chunk);
+        try {
+          for (const part of requests.push(chunk)) link.fromA(part);
+        } catch {
+          link.close();
+        }
+      },
       drain: (socket) => socket.data.end?.flush(),
       close: (socket) => socket.data.link?.close(),
       error: (socket) => socket.data.link?.close(),
@@ -241,7 +362,8 @@ async function main(): Promise<void> {
   try {
     const app = await start("app", appSocket);
     const proxyDevice = await start("device-proxy", appSocket);
-    const pipeDevice = await start("device-pipe", appSocket);
+    const pipeDevice = await start("device-pipe", appSocket, "bytes");
+    const headsDevice = await start("device-pipe", appSocket, "heads");
     const shapes = {
       own: { gateway: await start("gateway", "own", appSocket, "0"), device: undefined },
       proxy: {
@@ -252,18 +374,28 @@ async function main(): Promise<void> {
         gateway: await start("gateway", "pipe", appSocket, String(pipeDevice.port)),
         device: pipeDevice,
       },
+      heads: {
+        gateway: await start("gateway", "heads", appSocket, String(headsDevice.port)),
+        device: headsDevice,
+      },
     };
     const names = Object.keys(shapes) as (keyof typeof shapes)[];
     const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
     console.log(
       `loopback; wrk -t2 -c${connections}, ${seconds} s a turn, ${rounds} rounds; load average ${load()}`,
     );
+    // The app hears who is signed in through (d) from the device alone, and a client's
+    // own claim never reaches it (the app refuses an assertion, failing wrk's turn).
+    const who = await fetch(`http://127.0.0.1:${shapes.heads.gateway.port}/who`, {
+      headers: { "bucky-user": "mallory", Bucky_User: "mallory" },
+    }).then((response) => response.text());
+    if (who !== "alice") throw new Error(`the app was told ${JSON.stringify(who)} is signed in`);
     // A short turn each first, unprinted: connections opened, code warmed.
     for (const name of names) {
       const shape = shapes[name];
       wrk(shape.gateway.port, [shape.gateway.pid, app.pid], 1, connections);
     }
-    const runs: Record<string, Run[]> = { own: [], proxy: [], pipe: [] };
+    const runs: Record<string, Run[]> = { own: [], proxy: [], pipe: [], heads: [] };
     for (let round = 0; round < rounds; round++)
       for (const name of names) {
         const shape = shapes[name];
@@ -289,7 +421,9 @@ async function main(): Promise<void> {
         (runs[name] as Run[]).map((r, i) => r.rps / ((runs.own as Run[])[i] as Run).rps),
         2,
       );
-    console.log(`per round, of own: proxy ${ratio("proxy")}, pipe ${ratio("pipe")} (goal ≥ 0.8)`);
+    console.log(
+      `per round, of own: proxy ${ratio("proxy")}, pipe ${ratio("pipe")}, heads ${ratio("heads")} (goal ≥ 0.8)`,
+    );
     console.log(`load average at the end ${load()}`);
   } finally {
     for (const child of children) child.kill();
@@ -300,10 +434,9 @@ async function main(): Promise<void> {
 if (process.argv[2] === "role") {
   const [role, ...args] = process.argv.slice(3);
   if (role === "app") runApp(args[0] as string);
-  else if (role === "gateway")
-    runGateway(args[0] as "own" | "proxy" | "pipe", args[1] as string, Number(args[2]));
+  else if (role === "gateway") runGateway(args[0] as Shape, args[1] as string, Number(args[2]));
   else if (role === "device-proxy") runDeviceProxy(args[0] as string);
-  else if (role === "device-pipe") runDevicePipe(args[0] as string);
+  else if (role === "device-pipe") runDevicePipe(args[0] as string, args[1] === "heads");
   else throw new Error(`no such role: ${role}`);
 } else {
   await main();
