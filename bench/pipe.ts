@@ -15,11 +15,10 @@
  *              connection to one of its own to the app's socket (lib/relay/pipe.ts's Link)
  *              and moves bytes both ways, parsing no HTTP.
  *  (d) heads   (c), and the device reads each request head the gateway writes (never a
- *              response): it drops every bucky-* header, checks the person's assertion
- *              (here a lookup of its bytes, as a device remembers the ones that stood) and
- *              writes who is signed in itself, so the app hears only what the device
- *              checked. Bodies pass by their Content-Length (Bun's fetch writes chunked
- *              bodies too: not handled here).
+ *              response) with lib/gateway/request-heads.ts: every bucky-* header dropped,
+ *              the person's assertion looked up (by its bytes, as a device remembers the
+ *              ones that stood) and who is signed in written by the device itself, so the
+ *              app hears only what the device checked.
  *
  * Each figure comes with the CPU the gateway's, the device's and the app's processes spent
  * per request (from /proc), steadier than rates on a machine others load (though they too
@@ -33,6 +32,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
+import { RequestHeads } from "../lib/gateway/request-heads.ts";
+import { MAX_BODY_BYTES } from "../lib/gateway/server.ts";
 import { Link, tcpEnd } from "../lib/relay/pipe.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import {
@@ -148,88 +149,16 @@ function runDeviceProxy(appSocket: string): void {
   ready(server.port);
 }
 
-const CRLF = Buffer.from("\r\n");
-const BUCKY = "bucky-";
-
-/**
- * (d)'s reading of the requests a gateway writes on one connection: each head is
- * rewritten (bucky-* headers dropped, the person the assertion stood for added), each body
- * passed on as it comes. Requests only: what the app answers is not looked at.
- */
-class RequestHeads {
-  private pending: Buffer | null = null;
-  private bodyLeft = 0;
-  constructor(private readonly personOf: (assertion: string) => string | undefined) {}
-  push(chunk: Uint8Array): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    // A socket's data arrives as a Buffer already: viewed, not copied.
-    let bytes = this.pending
-      ? Buffer.concat([this.pending, chunk])
-      : Buffer.isBuffer(chunk)
-        ? chunk
-        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.pending = null;
-    while (bytes.length > 0) {
-      if (this.bodyLeft > 0) {
-        const take = Math.min(this.bodyLeft, bytes.length);
-        out.push(bytes.subarray(0, take));
-        this.bodyLeft -= take;
-        bytes = bytes.subarray(take);
-        continue;
-      }
-      const end = bytes.indexOf("\r\n\r\n");
-      if (end < 0) {
-        if (bytes.length > 65536) throw new Error("request head over 64 KiB");
-        this.pending = Buffer.from(bytes);
-        break;
-      }
-      this.rewrite(bytes, end + 2, out);
-      bytes = bytes.subarray(end + 4);
-    }
-    return out.length === 1 ? out : [Buffer.concat(out)];
-  }
-  /** Pushes the head (bytes up to `end`, its last line's CRLF included) as rewritten. */
-  private rewrite(bytes: Buffer, end: number, out: Uint8Array[]): void {
-    let kept = 0;
-    let at = bytes.indexOf(CRLF) + 2;
-    let person: string | undefined;
-    while (at < end) {
-      const eol = bytes.indexOf(CRLF, at);
-      const first = (bytes[at] as number) | 0x20; // lower case
-      // Only names that matter here are read: bucky-*, content-length, transfer-encoding.
-      const colon =
-        first === 0x62 || first === 0x63 || first === 0x74 ? bytes.indexOf(0x3a, at) : -1;
-      const length = colon - at;
-      if (first === 0x62 ? length >= 6 : length === 14 || length === 17) {
-        if (colon > eol) throw new Error("a header line without a colon");
-        const name = bytes.toString("latin1", at, colon).toLowerCase();
-        if (name === "content-length")
-          this.bodyLeft = Number(bytes.toString("latin1", colon + 1, eol));
-        else if (name === "transfer-encoding") throw new Error("chunked bodies: not in this bench");
-        else if (name.replaceAll("_", "-").startsWith(BUCKY)) {
-          if (name === "bucky-app-user") {
-            person = this.personOf(bytes.toString("latin1", colon + 1, eol).trim());
-            if (person === undefined) throw new Error("an assertion that does not stand");
-          }
-          if (at > kept) out.push(bytes.subarray(kept, at));
-          kept = eol + 2;
-        }
-      }
-      at = eol + 2;
-    }
-    if (end > kept) out.push(bytes.subarray(kept, end));
-    out.push(
-      Buffer.from(
-        person === undefined ? "\r\n" : `bucky-user: ${person}\r\nbucky-user-role: member\r\n\r\n`,
-        "latin1",
-      ),
-    );
-  }
-}
-
 /** (c)'s device, and (d)'s with `heads`: the client's certificate checked once, then bytes moved. */
 function runDevicePipe(appSocket: string, heads: boolean): void {
   const stood = new Map([[ASSERTION, "alice"]]);
+  /** The person's lines and the head's end, for a head's mark: as the device would write them. */
+  const endOfHead = (mark: { assertion?: string }) => {
+    if (mark.assertion === undefined) return "\r\n";
+    const person = stood.get(mark.assertion);
+    if (person === undefined) throw new Error("an assertion that does not stand");
+    return `bucky-user: ${person}\r\nbucky-user-role: member\r\n\r\n`;
+  };
   const device = identity(1);
   const gatewayKey = Buffer.from(identity(2).publicKeyHex, "hex");
   /** Each socket's side of its link: the link, and the socket as one of its ends. */
@@ -256,7 +185,7 @@ function runDevicePipe(appSocket: string, heads: boolean): void {
         }
         const client = tcpEnd(socket as Socket<unknown>);
         const link = new Link(client);
-        const requests = heads ? new RequestHeads((assertion) => stood.get(assertion)) : undefined;
+        const requests = heads ? new RequestHeads(MAX_BODY_BYTES) : undefined;
         socket.data = { link, end: client, requests };
         Bun.connect<Side>({
           unix: appSocket,
@@ -279,7 +208,11 @@ function runDevicePipe(appSocket: string, heads: boolean): void {
         if (!link) return;
         if (!requests) return link.fromA(chunk);
         try {
-          for (const part of requests.push(chunk)) link.fromA(part);
+          // One write a chunk: the parts joined (a write per part costs a system call each).
+          const parts = requests
+            .push(chunk)
+            .map((part) => (part instanceof Uint8Array ? part : Buffer.from(endOfHead(part))));
+          link.fromA(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts));
         } catch {
           link.close();
         }
