@@ -1,0 +1,190 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { BuckyError } from "../errors.ts";
+import { MAX_HEAD_BYTES, RequestHeads, type RequestPart } from "./request-heads.ts";
+
+const LIMIT = 1024 * 1024;
+
+/** The parts as text, each head's mark shown as `<assertion>` or `<none>`. */
+function text(parts: RequestPart[]): string {
+  return parts
+    .map((part) =>
+      part instanceof Uint8Array
+        ? Buffer.from(part).toString("latin1")
+        : `<${part.assertion ?? "none"}>`,
+    )
+    .join("");
+}
+
+/**
+ * What the reader makes of `chunks`, pushed one after the other through one buffer, written
+ * over for each chunk as a socket's is (each push's parts read before the next).
+ */
+function read(chunks: string[], limit = LIMIT): string {
+  const reader = new RequestHeads(limit);
+  const reused = Buffer.alloc(Math.max(0, ...chunks.map((chunk) => chunk.length)));
+  return chunks
+    .map((chunk) => {
+      const length = reused.write(chunk, "latin1");
+      return text(reader.push(reused.subarray(0, length)));
+    })
+    .join("");
+}
+
+function refusal(chunks: string[], limit = LIMIT): string {
+  try {
+    read(chunks, limit);
+  } catch (error) {
+    if (error instanceof BuckyError) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+  return "not refused";
+}
+
+describe("RequestHeads", () => {
+  test("drops every bucky header, whatever its case or separator, and marks the assertion's place", () => {
+    const head =
+      "GET /a?b=1 HTTP/1.1\r\nhost: app\r\nBucky-User: mallory\r\nbucky_user_role: owner\r\n" +
+      "accept: */*\r\nbucky-app-user: token\r\nBUCKY-ANYTHING: x\r\nx-bucky-kept: y\r\n\r\n";
+    expect(read([head])).toBe(
+      "GET /a?b=1 HTTP/1.1\r\nhost: app\r\naccept: */*\r\nx-bucky-kept: y\r\n<token>",
+    );
+  });
+
+  test("a head without an assertion is marked as having none", () => {
+    expect(read(["GET / HTTP/1.1\r\nhost: app\r\n\r\n"])).toBe(
+      "GET / HTTP/1.1\r\nhost: app\r\n<none>",
+    );
+  });
+
+  test("bodies pass untouched, a bucky line or a head inside one included", () => {
+    const body = "bucky-user: mallory\r\n\r\nGET /x HTTP/1.1\r\n\r\n";
+    const request = `POST /p HTTP/1.1\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const next = "GET /n HTTP/1.1\r\nbucky-user: m\r\n\r\n";
+    expect(read([request + next])).toBe(
+      `POST /p HTTP/1.1\r\ncontent-length: ${body.length}\r\n<none>${body}GET /n HTTP/1.1\r\n<none>`,
+    );
+  });
+
+  test("chunked bodies pass by their sizes, and the next head is read after the last chunk", () => {
+    const request =
+      "POST /c HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n" +
+      "5\r\nbucky\r\nA\r\n-user: m\r\n\r\n0\r\n\r\n";
+    expect(read([`${request}GET /n HTTP/1.1\r\nbucky_x: 1\r\n\r\n`])).toBe(
+      "POST /c HTTP/1.1\r\ntransfer-encoding: chunked\r\n<none>" +
+        "5\r\nbucky\r\nA\r\n-user: m\r\n\r\n0\r\n\r\nGET /n HTTP/1.1\r\n<none>",
+    );
+  });
+
+  test("refuses what Bun's fetch does not write", () => {
+    const cases: Record<string, string[]> = {
+      bareLf: ["GET / HTTP/1.1\nhost: a\r\n\r\n"],
+      loneCr: ["GET / HTTP/1.1\r\nhost: a\rbucky-user: m\r\n\r\n"],
+      folded: ["GET / HTTP/1.1\r\nhost: a\r\n bucky-user: m\r\n\r\n"],
+      noColon: ["GET / HTTP/1.1\r\nhost\r\n\r\n"],
+      spaceInName: ["GET / HTTP/1.1\r\nbucky-user : m\r\n\r\n"],
+      lengthTwice: ["POST / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 1\r\n\r\nx"],
+      lengthNotNumber: ["POST / HTTP/1.1\r\ncontent-length: +1\r\n\r\nx"],
+      lengthAndChunked: [
+        "POST / HTTP/1.1\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+      ],
+      gzip: ["POST / HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n"],
+      chunkExtension: ["POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n1;x=y\r\na\r\n"],
+      trailer: ["POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n0\r\nbucky-user: m\r\n\r\n"],
+      upgrade: ["GET / HTTP/1.1\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"],
+      connect: ["CONNECT app:80 HTTP/1.1\r\n\r\n"],
+      http10: ["GET / HTTP/1.0\r\n\r\n"],
+      assertionTwice: ["GET / HTTP/1.1\r\nbucky-app-user: a\r\nbucky-app-user: b\r\n\r\n"],
+      headTooLong: [`GET / HTTP/1.1\r\nx: ${"a".repeat(MAX_HEAD_BYTES)}`],
+    };
+    const accepted = Object.entries(cases)
+      .filter(([, chunks]) => refusal(chunks).startsWith("not"))
+      .map(([name]) => name);
+    expect(accepted).toEqual([]);
+  });
+
+  test("refuses a body over the limit, declared or chunked", () => {
+    expect(refusal(["POST / HTTP/1.1\r\ncontent-length: 11\r\n\r\n"], 10)).toStartWith(
+      "E_TOO_LARGE",
+    );
+    expect(
+      refusal(["POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n6\r\naaaaaa\r\n5\r\n"], 10),
+    ).toStartWith("E_TOO_LARGE");
+    expect(refusal(["POST / HTTP/1.1\r\ncontent-length: 10\r\n\r\n"], 10)).toBe("not refused");
+  });
+});
+
+interface ModelRequest {
+  path: string;
+  headers: { name: string; value: string }[];
+  body: string | null;
+  chunked: boolean;
+}
+
+/** A request Bun's fetch could write, and what the app must receive of it. */
+const request: fc.Arbitrary<ModelRequest> = fc
+  .record({
+    path: fc.stringMatching(/^\/[a-z0-9/?=&]{0,20}$/),
+    headers: fc.array(
+      fc.record({
+        name: fc.constantFrom(
+          "accept",
+          "x-app",
+          "Bucky-User",
+          "bucky_user",
+          "bucky-app-user",
+          "cookie",
+        ),
+        value: fc.stringMatching(/^[a-z0-9 =;]{0,12}$/).map((v) => v.trim() || "v"),
+      }),
+      { maxLength: 6 },
+    ),
+    body: fc.option(fc.string({ maxLength: 40 }).map((b) => Buffer.from(b).toString("latin1"))),
+    chunked: fc.boolean(),
+  })
+  .filter((r) => r.headers.filter((h) => h.name === "bucky-app-user").length <= 1);
+
+function written(r: ModelRequest): { sent: string; received: string } {
+  const lines = r.headers.map((h) => `${h.name}: ${h.value}\r\n`);
+  const kept = r.headers
+    .filter((h) => !h.name.toLowerCase().replaceAll("_", "-").startsWith("bucky-"))
+    .map((h) => `${h.name}: ${h.value}\r\n`);
+  const assertion = r.headers.find((h) => h.name === "bucky-app-user")?.value;
+  let framing = "";
+  let body = "";
+  if (r.body !== null) {
+    if (r.chunked) {
+      framing = "transfer-encoding: chunked\r\n";
+      body = `${r.body.length > 0 ? `${r.body.length.toString(16)}\r\n${r.body}\r\n` : ""}0\r\n\r\n`;
+    } else {
+      framing = `content-length: ${r.body.length}\r\n`;
+      body = r.body;
+    }
+  }
+  const line = `POST ${r.path} HTTP/1.1\r\n`;
+  return {
+    sent: `${line}${framing}${lines.join("")}\r\n${body}`,
+    received: `${line}${framing}${kept.join("")}<${assertion ?? "none"}>${body}`,
+  };
+}
+
+describe("RequestHeads on any requests, split anywhere", () => {
+  test("gives the app each request less its bucky headers, whatever the chunks", () => {
+    fc.assert(
+      fc.property(
+        fc.array(request, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (requests, cuts) => {
+          const all = requests.map(written);
+          const sent = all.map((w) => w.sent).join("");
+          const at = [...new Set(cuts.map((cut) => cut % (sent.length + 1)))].sort((a, b) => a - b);
+          const chunks = [0, ...at].map((from, i) => sent.slice(from, at[i] ?? sent.length));
+          expect(read(chunks.filter((c) => c.length > 0))).toBe(
+            all.map((w) => w.received).join(""),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
