@@ -903,3 +903,67 @@ describe("a third look at index files planted by someone who can write to the ta
     expect(await damageOf(location, tree)).toEqual([]);
   });
 });
+
+/**
+ * REVIEW ROUND 4 (wt9/review), finding 1: these tests FAIL ON MAIN. They show a bug; the
+ * fix is not part of this branch.
+ *
+ * A hostile SFTP server (or a via passing its listing on) answers `list("index")` with any
+ * names it likes: SftpBackend.list (sftp-backend.ts:201) drops only names starting with
+ * "." and the via passes them on (target-host.ts:108, protocol/backup/remote.ts:79).
+ * Repository.readIndexFile (repository.ts:1175) looks the name up in the local cache
+ * (cachedIndex, repository.ts:1193: join(cacheDir, "index", name)) before the backend's
+ * repositorySegments check ever sees it, so a name such as "0/../../../../dev/zero" makes
+ * every backup, verify, prune and restore read a file of this machine outside the
+ * repository and its cache: /dev/zero grows until memory runs out, a FIFO blocks the
+ * process for good, and a file that opens as an index file is taken in as one.
+ */
+describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
+  /** The backend at `location`, its index directory listed as holding `names` only. */
+  function listing(location: string, names: readonly string[]): Backend {
+    const local = new LocalBackend(location);
+    return Object.assign(Object.create(local) as LocalBackend, {
+      list: (dir: string) => (dir === "index" ? Promise.resolve([...names]) : local.list(dir)),
+    });
+  }
+
+  test("an index name listed with `..` in it makes a load read no file outside the repository and its cache", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "kept"), "2026-01-01T00:00:00.000Z");
+    const cache = newDir();
+    // A file of this machine, outside the repository and outside the cache, that opens as an
+    // index file under the listed name (here, the genuine index resealed, unsigned): whatever a load
+    // takes from it, it took from outside.
+    const outside = join(newDir(), "not-in-the-repository");
+    const hostile = `0/${"../".repeat(40)}${outside.slice(1)}`;
+    const genuine = await open(location);
+    try {
+      await genuine.loadIndex(judge);
+      const blobs = [...genuine.blobs()];
+      expect(blobs.length).toBeGreaterThan(0);
+      // Unsigned: a signature's name is at most 64 characters.
+      writeFileSync(outside, sealIndex(genuine.keys, hostile, blobs));
+    } finally {
+      genuine.close();
+    }
+    const repository = await Repository.open(listing(location, [hostile]), root, {
+      cacheDir: cache,
+      signer,
+      withIndex: false,
+    });
+    try {
+      // Refused as no name inside the repository, or left out: either way, nothing of it taken.
+      const loaded = await repository.loadIndex(judge).then(
+        () => [...repository.blobs()].length,
+        (error: BuckyError) => error.code,
+      );
+      // On main: every blob of the file outside, taken in (the backend never reads the name:
+      // its repositorySegments refuses it; only the cache lookup reached the file).
+      expect(loaded === 0 || loaded === "E_INTEGRITY" ? "nothing taken" : loaded).toBe(
+        "nothing taken",
+      );
+    } finally {
+      repository.close();
+    }
+  });
+});
