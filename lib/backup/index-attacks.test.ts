@@ -13,6 +13,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -965,5 +966,84 @@ describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
     } finally {
       repository.close();
     }
+  });
+});
+
+/**
+ * REVIEW ROUND 4 (wt9/review), finding 2: these tests FAIL ON MAIN. They show a bug; the
+ * fix is not part of this branch.
+ *
+ * A pack file is read whole, with no bound, by verify (verify.ts:240) and by a prune
+ * rewriting a pack (prune.ts:275): `backend.read(packPath(pack))` with no maxBytes, so
+ * LocalBackend.read (local-backend.ts:60) takes the file's whole size and SftpBackend.read
+ * (sftp-backend.ts:165) allocates whatever size the server's fstat claims. Anyone who can
+ * write to the target grows one pack (a sparse tail costs them no space), or a hostile SFTP
+ * server says it is huge, and every verify and prune asks for that much memory. An honest
+ * pack is some 16 MiB (one large tree blob past it at most). Here the backend stands in
+ * for the read: it refuses, rather than allocating, a read of over 1 GiB, and says how
+ * much was asked for.
+ */
+describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", () => {
+  const GIB = 1024 * 1024 * 1024;
+
+  /** The backend at `location`, whose whole-file reads record what they ask for, and refuse past 1 GiB. */
+  function guarded(location: string): { backend: Backend; largest: () => number } {
+    const local = new LocalBackend(location);
+    let largest = 0;
+    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      read: (path: string, maxBytes?: number) => {
+        const size = statSync(join(location, ...path.split("/"))).size;
+        const asked = maxBytes === undefined ? size : Math.min(size, maxBytes);
+        largest = Math.max(largest, asked);
+        if (asked > GIB)
+          return Promise.reject(new Error(`asked to read ${size} bytes of ${path} into memory`));
+        return local.read(path, maxBytes);
+      },
+    });
+    return { backend, largest: () => largest };
+  }
+
+  /** The packs of the repository at `location`, as paths. */
+  const packFiles = (location: string) =>
+    readdirSync(join(location, "data")).flatMap((dir) =>
+      readdirSync(join(location, "data", dir)).map((pack) => join(location, "data", dir, pack)),
+    );
+
+  test("a verify reading packs back asks for no more of one than a pack can hold", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "kept"), "2026-01-01T00:00:00.000Z");
+    // Grown past its end with a sparse tail: its blobs are where they were.
+    for (const pack of packFiles(location)) truncateSync(pack, 64 * GIB);
+    const { backend, largest } = guarded(location);
+    const repository = await open(location, backend);
+    try {
+      await verifyRepository(repository, { kind: "all" }, undefined, judge).catch(() => undefined);
+    } finally {
+      repository.close();
+    }
+    // On main: 64 GiB.
+    expect(largest()).toBeLessThanOrEqual(GIB);
+  });
+
+  test("a prune rewriting a pack asks for no more of it than a pack can hold", async () => {
+    const location = newDir();
+    const dir = newDir();
+    writeFileSync(join(dir, "gone.bin"), randomBytes(3_000_000));
+    writeFileSync(join(dir, "kept.txt"), "kept");
+    await backUp(location, dir, "2026-01-01T00:00:00.000Z");
+    const first = packFiles(location);
+    // The newest snapshot keeps kept.txt only: the first pack is mostly unused, and rewritten.
+    rmSync(join(dir, "gone.bin"));
+    await backUp(location, dir, "2026-01-02T00:00:00.000Z");
+    for (const pack of first) truncateSync(pack, 64 * GIB);
+    const { backend, largest } = guarded(location);
+    const repository = await open(location, backend);
+    try {
+      await pruneRepository(repository, NEWEST_ONLY, judge).catch(() => undefined);
+    } finally {
+      repository.close();
+    }
+    // On main: 64 GiB.
+    expect(largest()).toBeLessThanOrEqual(GIB);
   });
 });
