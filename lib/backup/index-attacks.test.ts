@@ -1047,3 +1047,52 @@ describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", ()
     expect(largest()).toBeLessThanOrEqual(GIB);
   });
 });
+
+/**
+ * REVIEW ROUND 4 (wt9/review), finding 3: this test FAILS ON MAIN. It shows a bug; the fix
+ * is not part of this branch.
+ *
+ * Where no index file is trusted-signed (an older bucky's repository, before the first
+ * backup of a signing bucky ends; or one whose signed index files someone who can write to
+ * the target deleted), unsigned files count as trusted (repository.ts:997), so a place only
+ * an unsigned file gives is not weak (repository.ts:1028) and has() takes the blob as
+ * stored without reading it (repository.ts:310, add at :337). Anyone holding the backup
+ * key plants an unsigned file naming what a device is about to back up (they know the
+ * zone's files, and the key that names them) at a place that holds something else: the
+ * backup stores none of it and says it is done; its snapshot cannot be restored.
+ */
+describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed index file", () => {
+  test("a planted unsigned index file naming a blob makes the first signing backup of an older bucky's repository skip none of it", async () => {
+    const location = newDir();
+    // An older bucky's backup: its index files unsigned, no trusted-signed one anywhere.
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    try {
+      await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dirWith("old.txt", "older") }]]),
+      );
+    } finally {
+      older.close();
+    }
+    // What the next backup will add, named by a planted unsigned file at a place that holds
+    // something else (an existing blob's).
+    const content = randomBytes(100_000);
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      const [somewhere] = [...repository.blobs()];
+      if (!somewhere) throw new Error("the older backup wrote no blob");
+      const name = randomBytes(16).toString("hex");
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(repository.keys, name, [
+          { ...somewhere, id: blobId(repository.keys, content), size: content.length },
+        ]),
+      );
+    } finally {
+      repository.close();
+    }
+    const tree = await backUp(location, dirWith("b.bin", content), "2026-01-02T00:00:00.000Z");
+    // On main: ["…/b.bin"], the backup having stored none of it.
+    expect(await damageOf(location, tree)).toEqual([]);
+  });
+});
