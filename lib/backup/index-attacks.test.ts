@@ -1096,3 +1096,60 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
     expect(await damageOf(location, tree)).toEqual([]);
   });
 });
+
+/**
+ * REVIEW ROUND 4 (wt9/review), finding 4: this test FAILS ON MAIN. It shows a bug; the fix
+ * is not part of this branch.
+ *
+ * A restore reads a file's chunks again elsewhere only when the sizes their chosen entries
+ * give do not add up to the file's (restorer.ts:193-197). Two planted entries, at two
+ * chunks' real places, one a byte longer and one a byte shorter, add up: no chunk is read
+ * elsewhere, the first does not open at its entry's size, and the one found elsewhere is
+ * refused for not being the size it was laid out by (restorer.ts:258): the file is
+ * reported damaged though every byte of it is there. In an older bucky's repository an
+ * unsigned file named to be read first is chosen (as in a disaster restore a revoked
+ * device's signed one is).
+ */
+describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => {
+  test("two planted entries whose wrong sizes cancel out damage no file a restore can write whole", async () => {
+    const location = newDir();
+    const content = randomBytes(6 * 1024 * 1024);
+    // An older bucky's backup: its index files unsigned, no trusted-signed one anywhere.
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    let tree: string;
+    try {
+      ({ tree } = await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dirWith("a.bin", content) }]]),
+      ));
+    } finally {
+      older.close();
+    }
+    const repository = await open(location);
+    try {
+      await repository.loadIndex(judge);
+      const [one, two] = [...repository.blobs()].filter((blob) => blob.type === "data");
+      if (!one || !two) throw new Error("the backup wrote fewer than two chunks");
+      // Named to be read first: its entries are chosen.
+      const name = "0".repeat(32);
+      await repository.backend.write(
+        `index/${name}`,
+        sealIndex(repository.keys, name, [
+          { ...one, size: one.size + 1 },
+          { ...two, size: two.size - 1 },
+        ]),
+      );
+    } finally {
+      repository.close();
+    }
+    const out = newDir();
+    const restoring = await open(location);
+    try {
+      await restoring.loadIndex(judge);
+      // On main: ["…/data/a.bin"].
+      expect((await restoreTree(restoring, tree, out)).damaged).toEqual([]);
+    } finally {
+      restoring.close();
+    }
+    expect(Buffer.compare(readFileSync(join(out, "data", "a.bin")), content)).toBe(0);
+  });
+});
