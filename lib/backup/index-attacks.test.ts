@@ -975,7 +975,7 @@ describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
  *
  * A pack file is read whole, with no bound, by verify (verify.ts:240) and by a prune
  * rewriting a pack (prune.ts:275): `backend.read(packPath(pack))` with no maxBytes, so
- * LocalBackend.read (local-backend.ts:60) takes the file's whole size and SftpBackend.read
+ * LocalBackend.read (local-backend.ts:63) takes the file's whole size and SftpBackend.read
  * (sftp-backend.ts:165) allocates whatever size the server's fstat claims. Anyone who can
  * write to the target grows one pack (a sparse tail costs them no space), or a hostile SFTP
  * server says it is huge, and every verify and prune asks for that much memory. An honest
