@@ -1153,3 +1153,73 @@ describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => 
     expect(Buffer.compare(readFileSync(join(out, "data", "a.bin")), content)).toBe(0);
   });
 });
+
+/**
+ * REVIEW ROUND 4 (wt9/review), finding 8: this test FAILS ON MAIN. It shows a bug; the fix
+ * is not part of this branch.
+ *
+ * Where a blob does not open at its chosen place, readElsewhere (repository.ts:459-504)
+ * reads every other place the index files give, untrusted ones included, with no limit but
+ * the bound on untrusted places in all (UNTRUSTED_ENTRIES_MAX, four million). One planted
+ * file naming a blob at thousands of places costs one read (the third look's test): each
+ * file gives one place for a blob. Thousands of files, each naming it at a place of its
+ * own (sorted before the genuine one's range), cost a read each, of up to the blob's
+ * length, in every restore, verify and prune that needs it: four million places of a
+ * 1 MiB chunk are four TiB read. In a repository a device signs, this is so wherever the
+ * trusted place does not open (someone who can write to the target damaged it).
+ */
+describe("REVIEW ROUND 4 (fails on main): one blob at places of many planted files", () => {
+  test("many planted files, each naming a blob at a place of its own, cost a restore no read for each", async () => {
+    const location = newDir();
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    let tree: string;
+    try {
+      ({ tree } = await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([
+          ["data", { kind: "dir", path: dirWith("c.bin", randomBytes(6 * 1024 * 1024)) }],
+        ]),
+      ));
+    } finally {
+      older.close();
+    }
+    // A device signs from now on: c.bin's unsigned places are untrusted.
+    await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
+    const repository = await open(location);
+    let one: BlobLocation | undefined;
+    try {
+      await repository.loadIndex(judge);
+      // A chunk whose place, as text, sorts after the planted ones' (offsets from 10000).
+      one = [...repository.blobs()].find(
+        (blob) => blob.type === "data" && blob.offset >= 2_000_000 && blob.offset < 10_000_000,
+      );
+      if (!one) throw new Error("no chunk at an offset from 2000000");
+      for (let at = 0; at < 300; at++) {
+        const name = at.toString(16).padStart(32, "0");
+        await repository.backend.write(
+          `index/${name}`,
+          sealIndex(repository.keys, name, [{ ...one, offset: 10_000 + at }]),
+        );
+      }
+    } finally {
+      repository.close();
+    }
+    const local = new LocalBackend(location);
+    let reads = 0;
+    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: (path: string, offset: number, length: number) => {
+        reads++;
+        return local.readRange(path, offset, length);
+      },
+    });
+    const restoring = await open(location, backend);
+    try {
+      await restoring.loadIndex(judge);
+      // Restored whole, or refused: either way, not at a read per planted place.
+      await restoreTree(restoring, tree, newDir());
+    } finally {
+      restoring.close();
+    }
+    // On main: over 300 (each planted place read, then the genuine one).
+    expect(reads).toBeLessThan(50);
+  });
+});
