@@ -29,10 +29,11 @@ export interface Backend {
   /** Writes `data` to `path` only if nothing is there; false if something was. */
   create(path: string, data: Uint8Array): Promise<boolean>;
   /**
-   * The whole of `path`; with `maxBytes`, an E_TOO_LARGE error, reading none of it, when it
-   * holds more (a file any holder of the backup key can write, read by every device).
+   * The whole of `path`, or an E_TOO_LARGE error when it holds more than `maxBytes`: every
+   * file is one anyone who can write to the target can grow, and every device reads it, so
+   * no read goes without a bound.
    */
-  read(path: string, maxBytes?: number): Promise<Uint8Array>;
+  read(path: string, maxBytes: number): Promise<Uint8Array>;
   /** `length` bytes of `path` from `offset`. */
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   /** The names of the files in directory `dir` (not recursive); none if it is missing. */

@@ -151,7 +151,7 @@ describe("index files put there by someone who can write to the target", () => {
       othersRead = resolve;
     });
     const lastRead: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      async read(path: string, maxBytes?: number) {
+      async read(path: string, maxBytes: number) {
         const name = path.slice("index/".length);
         if (path.startsWith("index/") && copies.has(name)) await othersDone;
         try {
@@ -571,7 +571,7 @@ describe("a second look at index files planted by someone who can write to the t
     const local = new LocalBackend(location);
     let failing = true;
     const flaky: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      read: (path: string, most?: number) => {
+      read: (path: string, most: number) => {
         if (failing && path.startsWith("index/") && !path.endsWith("0".repeat(32)))
           return Promise.reject(new Error("the target went away"));
         return local.read(path, most);
@@ -991,7 +991,7 @@ describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", ()
     const local = new LocalBackend(location);
     let largest = 0;
     const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      read: (path: string, maxBytes?: number) => {
+      read: (path: string, maxBytes: number) => {
         const size = statSync(join(location, ...path.split("/"))).size;
         const asked = maxBytes === undefined ? size : Math.min(size, maxBytes);
         largest = Math.max(largest, asked);
@@ -1045,6 +1045,46 @@ describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", ()
     }
     // On main: 64 GiB.
     expect(largest()).toBeLessThanOrEqual(GIB);
+  });
+
+  test("a verify names what a pack grown past what one can be holds as damaged, and goes on", async () => {
+    const location = newDir();
+    await backUp(location, dirWith("a.txt", "kept"), "2026-01-01T00:00:00.000Z");
+    const [pack] = packFiles(location);
+    truncateSync(pack as string, 64 * GIB);
+    const repository = await open(location);
+    try {
+      const verified = await verifyRepository(repository, { kind: "all" }, undefined, judge);
+      expect(verified.ok).toBe(false);
+      expect(verified.damaged.length).toBeGreaterThan(0);
+      for (const { problem } of verified.damaged)
+        expect(problem).toMatch(/is larger than any pack bucky writes$/);
+    } finally {
+      repository.close();
+    }
+  });
+
+  test("a prune that would rewrite a pack grown past what one can be stops, the pack kept", async () => {
+    const location = newDir();
+    const dir = newDir();
+    writeFileSync(join(dir, "gone.bin"), randomBytes(3_000_000));
+    writeFileSync(join(dir, "kept.txt"), "kept");
+    await backUp(location, dir, "2026-01-01T00:00:00.000Z");
+    const first = packFiles(location);
+    rmSync(join(dir, "gone.bin"));
+    await backUp(location, dir, "2026-01-02T00:00:00.000Z");
+    for (const pack of first) truncateSync(pack, 64 * GIB);
+    const repository = await open(location);
+    try {
+      const code = await pruneRepository(repository, NEWEST_ONLY, judge).then(
+        () => "pruned",
+        (error: BuckyError) => error.code,
+      );
+      expect(code).toBe("E_INTEGRITY");
+    } finally {
+      repository.close();
+    }
+    for (const pack of first) expect(statSync(pack).size).toBe(64 * GIB);
   });
 });
 

@@ -51,7 +51,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
     let fd: number;
     try {
       fd = openSync(this.resolve(path), "r");

@@ -46,9 +46,9 @@ export class RemoteBackend implements Backend {
   }
 
   /** The device that reaches the target bounds a snapshot file's size itself (target-host.ts). */
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
     const bytes = await this.call({ op: "read", path });
-    if (maxBytes !== undefined && bytes.length > maxBytes) throw tooLarge(path, maxBytes);
+    if (bytes.length > maxBytes) throw tooLarge(path, maxBytes);
     return bytes;
   }
 

@@ -157,11 +157,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
     const handle = await this.open(path, "r", "read");
     try {
       const { size } = await this.call<Stats>((done) => this.sftp.fstat(handle, done));
-      if (maxBytes !== undefined && size > maxBytes) throw tooLarge(path, maxBytes);
+      if (size > maxBytes) throw tooLarge(path, maxBytes);
       const bytes = Buffer.allocUnsafeSlow(size);
       const length = await this.readInto(handle, bytes, 0);
       return new Uint8Array(bytes.buffer, bytes.byteOffset, length);
