@@ -5,9 +5,10 @@ import {
   fstatSync,
   linkSync,
   mkdirSync,
-  openSync,
+  read,
   readdirSync,
-  readFileSync,
+  readSync,
+  realpathSync,
   renameSync,
   rmSync,
 } from "node:fs";
@@ -16,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
+import { openInside } from "./confined-open.ts";
 
 export class LocalBackend implements Backend {
   constructor(
@@ -52,17 +54,16 @@ export class LocalBackend implements Backend {
   }
 
   async read(path: string, maxBytes: number): Promise<Uint8Array> {
-    let fd: number;
+    const fd = this.openInside(path);
     try {
-      fd = openSync(this.resolve(path), "r");
+      // Past the bound as it was opened: not read at all.
+      if (fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
+      // Then read to one byte past the bound, whatever fstat said: it says 0 for a /proc
+      // file, and a file can grow while it is read.
+      const bytes = readAtMost(fd, maxBytes + 1);
+      if (bytes.length > maxBytes) throw tooLarge(path, maxBytes);
+      return bytes;
     } catch (error) {
-      throw this.failure(error, "read", path);
-    }
-    try {
-      if (maxBytes !== undefined && fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
-      return new Uint8Array(readFileSync(fd));
-    } catch (error) {
-      if (error instanceof BuckyError) throw error;
       throw this.failure(error, "read", path);
     } finally {
       closeSync(fd);
@@ -71,21 +72,14 @@ export class LocalBackend implements Backend {
 
   /** Asynchronous (on the I/O threads), so a restore's next reads overlap its work. */
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    let file: FileHandle;
-    try {
-      file = await open(this.resolve(path), "r");
-    } catch (error) {
-      throw this.failure(error, "read", path);
-    }
+    const fd = this.openInside(path);
     try {
       checkRange(this.location, path, offset, length);
       // Never more than the file holds: what a short file cannot give is not allocated.
-      const bytes = new Uint8Array(
-        Math.max(0, Math.min(length, (await file.stat()).size - offset)),
-      );
+      const bytes = new Uint8Array(Math.max(0, Math.min(length, fstatSync(fd).size - offset)));
       let done = 0;
       while (done < bytes.length) {
-        const { bytesRead } = await file.read(bytes, done, bytes.length - done, offset + done);
+        const bytesRead = await readAt(fd, bytes.subarray(done), offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
@@ -97,10 +91,9 @@ export class LocalBackend implements Backend {
       }
       return bytes;
     } catch (error) {
-      if (error instanceof BuckyError) throw error;
       throw this.failure(error, "read", path);
     } finally {
-      await file.close();
+      closeSync(fd);
     }
   }
 
@@ -127,6 +120,29 @@ export class LocalBackend implements Backend {
 
   private resolve(path: string): string {
     return join(this.root, ...repositorySegments(path));
+  }
+
+  /**
+   * A descriptor for reading `path`, a regular file inside the repository. Anyone who can
+   * write to the target can put a link there, or make a directory of it one: to /dev/zero
+   * (a read without end), a FIFO (one that waits for good), or a file of this machine
+   * (handed on to a member by a via). None is followed; the root itself may be a link the
+   * person gave.
+   */
+  private openInside(path: string): number {
+    let fd: number | undefined;
+    try {
+      fd = openInside(this.resolve(path), realpathSync(this.root));
+    } catch (error) {
+      throw this.failure(error, "read", path);
+    }
+    if (fd === undefined)
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is no file bucky writes: a link, or not a regular file; not read`,
+        "Someone who can write to the target may have put it there; run `bucky backup verify`.",
+      );
+    return fd;
   }
 
   /** A new temporary file beside `target`, written and flushed. */
@@ -192,4 +208,42 @@ export class LocalBackend implements Backend {
       })
     );
   }
+}
+
+/**
+ * Up to `limit` bytes from the start of `fd`, fewer only where the file ends first. The
+ * size fstat gives is read in one buffer (the whole of a file that does not change, which
+ * a caller may release), then on in parts until the file ends or the limit is reached:
+ * fstat gives 0 for a /proc file, and a file can grow meanwhile.
+ */
+export function readAtMost(fd: number, limit: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let want = Math.min(fstatSync(fd).size, limit);
+  for (;;) {
+    const part = new Uint8Array(want);
+    let filled = 0;
+    while (filled < part.length) {
+      const n = readSync(fd, part, filled, part.length - filled, total + filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    if (filled > 0) parts.push(filled === part.length ? part : part.subarray(0, filled));
+    total += filled;
+    if (filled < part.length || total >= limit) break;
+    want = Math.min(READ_ON_BYTES, limit - total);
+  }
+  return parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(Buffer.concat(parts));
+}
+
+/** The part a file read past the size fstat gave is read on in. */
+const READ_ON_BYTES = 64 * 1024;
+
+/** `bytes.length` bytes of `fd` at `position`, on the I/O threads; how many were there. */
+function readAt(fd: number, bytes: Uint8Array, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, bytes, 0, bytes.length, position, (error, bytesRead) =>
+      error ? reject(error) : resolve(bytesRead),
+    ),
+  );
 }
