@@ -198,7 +198,7 @@ describe("SftpBackend", () => {
     await backend.write("big", data);
     const writeMs = performance.now() - writeStart;
     const readStart = performance.now();
-    const back = await backend.read("big", 1024);
+    const back = await backend.read("big", data.length);
     const readMs = performance.now() - readStart;
     expect(Buffer.compare(back, data)).toBe(0);
     const range = await backend.readRange("big", 10_000_000, 3_000_000);
