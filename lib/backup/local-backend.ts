@@ -2,11 +2,12 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  type Dir,
   fstatSync,
   linkSync,
   mkdirSync,
+  opendirSync,
   read,
-  readdirSync,
   readSync,
   realpathSync,
   renameSync,
@@ -14,12 +15,22 @@ import {
 } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
+import {
+  type Backend,
+  checkRange,
+  isPlainName,
+  repositorySegments,
+  tooLarge,
+  tooManyNames,
+} from "./backend.ts";
 import { openInside } from "./confined-open.ts";
 
 export class LocalBackend implements Backend {
+  leftOutNames = 0;
+
   constructor(
     private readonly root: string,
     readonly location = root,
@@ -97,14 +108,33 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /**
+   * Read entry by entry, not whole: anyone who can write to the target can fill a
+   * directory, and a via holds what it lists inside the daemon.
+   */
   async list(dir: string): Promise<string[]> {
+    let listing: Dir;
     try {
-      return readdirSync(this.resolve(dir), { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith("."))
-        .map((entry) => entry.name);
+      listing = opendirSync(this.resolve(dir));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw this.failure(error, "list", dir);
+    }
+    try {
+      const names: string[] = [];
+      let listed = 0;
+      for (let entry = listing.readSync(); entry !== null; entry = listing.readSync()) {
+        if (++listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
+        if (entry.isFile() && !entry.name.startsWith(".")) names.push(entry.name);
+      }
+      // The kernel lists no other names; checked all the same, as every backend does.
+      const plain = names.filter(isPlainName);
+      this.leftOutNames += names.length - plain.length;
+      return plain;
+    } catch (error) {
+      throw this.failure(error, "list", dir);
+    } finally {
+      listing.closeSync();
     }
   }
 

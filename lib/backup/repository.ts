@@ -31,7 +31,7 @@ import { REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { type Backend, MAX_RANGE_BYTES } from "./backend.ts";
+import { type Backend, isPlainName, MAX_RANGE_BYTES } from "./backend.ts";
 import { checkIndexFile } from "./index-trust.ts";
 import { readGroups } from "./read-groups.ts";
 import { release } from "./release.ts";
@@ -1178,6 +1178,10 @@ export class Repository {
 
   /** One index file: from the local cache when it has a good copy, else the target. */
   private async readIndexFile(name: string): Promise<IndexFile> {
+    // Joined into a path of the cache: a name with "/" or ".." in it would lead out of it.
+    // The backends list no such name; checked here all the same.
+    if (!isPlainName(name))
+      throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     const cached = this.cachedIndex(name);
     if (cached) {
       try {

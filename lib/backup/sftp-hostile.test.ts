@@ -128,3 +128,23 @@ describe("REVIEW ROUND 4 (fails on main): an SFTP server listing what it likes",
     }
   });
 });
+
+describe("an SFTP server listing names that are no file's", () => {
+  test("names that are no plain segment are left out and counted; the rest of the listing stands", async () => {
+    const good = ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"];
+    let sent = false;
+    lister = () => {
+      if (sent) return undefined;
+      sent = true;
+      return [good[0] as string, "0/../../etc/passwd", "a\u0000b", "", "..", good[1] as string];
+    };
+    const backend = await connect();
+    try {
+      expect(await backend.list("index")).toEqual(good);
+      // "" and NUL and "/" (".." is a dot name, left out as every one is, and not counted).
+      expect(backend.leftOutNames).toBe(3);
+    } finally {
+      await backend.close();
+    }
+  });
+});
