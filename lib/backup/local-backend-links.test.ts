@@ -20,6 +20,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -139,5 +140,68 @@ describe("LocalBackend reads only regular files inside the repository", () => {
     } finally {
       closeSync(fd);
     }
+  });
+});
+
+describe("LocalBackend lists, writes and removes nothing through a link inside the repository", () => {
+  /** A repository whose data/00 is a link to a directory of this machine holding a file. */
+  function linkedOut(): { root: string; mine: string } {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-local-links-"));
+    const root = join(dir, "repo");
+    mkdirSync(join(root, "data"), { recursive: true });
+    const mine = join(dir, "mine");
+    mkdirSync(mine);
+    writeFileSync(join(mine, "notes.txt"), "mine");
+    symlinkSync(mine, join(root, "data", "00"));
+    return { root, mine };
+  }
+
+  const code = (act: Promise<unknown>) =>
+    act.then(
+      () => "done",
+      (error: { code?: string }) => error.code,
+    );
+
+  test("a directory of the repository made a link out of it is not listed", async () => {
+    // A prune lists every data/<xx> and removes what no index names as a stray pack.
+    const { root } = linkedOut();
+    expect(await code(new LocalBackend(root).list("data/00"))).toBe("E_INTEGRITY");
+  });
+
+  test("nor removed from", async () => {
+    const { root, mine } = linkedOut();
+    expect(await code(new LocalBackend(root).remove("data/00/notes.txt"))).toBe("E_INTEGRITY");
+    expect(readdirSync(mine)).toEqual(["notes.txt"]);
+  });
+
+  test("nor written to, nor made directories in", async () => {
+    const { root, mine } = linkedOut();
+    const backend = new LocalBackend(root);
+    expect(await code(backend.write("data/00/planted", new Uint8Array(1)))).toBe("E_INTEGRITY");
+    expect(await code(backend.create("data/00/sub/planted", new Uint8Array(1)))).toBe(
+      "E_INTEGRITY",
+    );
+    expect(readdirSync(mine)).toEqual(["notes.txt"]);
+  });
+
+  test("a root that is a link is listed, written and removed from as ever", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-local-links-"));
+    mkdirSync(join(dir, "repo"));
+    symlinkSync(join(dir, "repo"), join(dir, "backups"));
+    const backend = new LocalBackend(join(dir, "backups"));
+    await backend.write("data/00/pack", new Uint8Array([1]));
+    expect(await backend.create("index/a", new Uint8Array([2]))).toBe(true);
+    expect(await backend.list("data/00")).toEqual(["pack"]);
+    await backend.remove("data/00/pack");
+    expect(await backend.list("data/00")).toEqual([]);
+    expect(await backend.list("missing")).toEqual([]);
+    await backend.remove("missing/file");
+  });
+
+  test("a repository made where nothing is yet is made, directories and all", async () => {
+    const root = join(mkdtempSync(join(tmpdir(), "bucky-local-links-")), "new", "repo");
+    const backend = new LocalBackend(root);
+    await backend.write("hot/laptop/file", new Uint8Array([3]));
+    expect(await backend.read("hot/laptop/file", 16)).toEqual(new Uint8Array([3]));
   });
 });

@@ -14,7 +14,7 @@ import {
   rmSync,
 } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
@@ -115,7 +115,9 @@ export class LocalBackend implements Backend {
   async list(dir: string): Promise<string[]> {
     let listing: Dir;
     try {
-      listing = opendirSync(this.resolve(dir));
+      const where = this.resolve(dir);
+      this.requireNoLinkTo(where, dir);
+      listing = opendirSync(where);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw this.failure(error, "list", dir);
@@ -140,8 +142,12 @@ export class LocalBackend implements Backend {
 
   async remove(path: string): Promise<void> {
     try {
-      rmSync(this.resolve(path), { force: true });
+      const target = this.resolve(path);
+      // rm does not follow a link at the last step; the directories above it are checked.
+      this.requireNoLinkTo(dirname(target), path);
+      rmSync(target, { force: true });
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw this.failure(error, "remove", path);
     }
   }
@@ -150,6 +156,41 @@ export class LocalBackend implements Backend {
 
   private resolve(path: string): string {
     return join(this.root, ...repositorySegments(path));
+  }
+
+  /**
+   * Refuses `dir` (the root or a directory below it) when a link inside the repository
+   * leads there, so nothing is listed, written or removed through one: anyone who can write
+   * to the target can make data/00 a link to a directory of this machine, whose files a
+   * prune would then list as stray packs and delete. The root itself may be a link the
+   * person gave. (A link put in between this check and the use is not caught: Node has no
+   * openat. Reads are checked on the descriptor itself: openInside.)
+   */
+  private requireNoLinkTo(dir: string, path: string): void {
+    const realRoot = realpathSync(this.root);
+    const below = relative(this.root, dir);
+    if (realpathSync(dir) !== (below === "" ? realRoot : join(realRoot, below)))
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is reached through a link inside the repository: not followed`,
+        "Someone who can write to the target may have put it there; bucky makes no links.",
+      );
+  }
+
+  /** mkdir -p of `dir`, inside the root: one level at a time, each checked for a link. */
+  private makeDirectories(dir: string, path: string): void {
+    mkdirSync(this.root, { recursive: true });
+    let at = this.root;
+    for (const segment of relative(this.root, dir).split(sep)) {
+      if (segment === "") continue;
+      at = join(at, segment);
+      try {
+        mkdirSync(at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      this.requireNoLinkTo(at, path);
+    }
   }
 
   /**
@@ -188,7 +229,7 @@ export class LocalBackend implements Backend {
     const temp = join(dirname(target), `.tmp-${randomBytes(6).toString("hex")}`);
     let file: FileHandle;
     try {
-      mkdirSync(dirname(target), { recursive: true });
+      this.makeDirectories(dirname(target), path);
       file = await open(temp, "wx", 0o600);
     } catch (error) {
       throw this.failure(error, "write", path);
