@@ -1178,10 +1178,6 @@ export class Repository {
 
   /** One index file: from the local cache when it has a good copy, else the target. */
   private async readIndexFile(name: string): Promise<IndexFile> {
-    // Joined into a path of the cache: a name with "/" or ".." in it would lead out of it.
-    // The backends list no such name; checked here all the same.
-    if (!isPlainName(name))
-      throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     const cached = this.cachedIndex(name);
     if (cached) {
       try {
@@ -1199,6 +1195,10 @@ export class Repository {
   }
 
   private cachedIndex(name: string): Uint8Array | undefined {
+    // Joined into a path of the cache: a name with "/" or ".." in it would lead out of it.
+    // The backends list no such name; checked here all the same, before any file is read.
+    if (!isPlainName(name))
+      throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     if (!this.cacheDir) return undefined;
     const path = join(this.cacheDir, "index", name);
     return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
