@@ -8,6 +8,7 @@
  * are BuckyErrors: E_NOT_FOUND for a missing file, E_IO for a full or failing target,
  * E_UNAVAILABLE for one that cannot be reached, E_PERMISSION when access is refused.
  */
+import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { BuckyError } from "../errors.ts";
 
 export interface Backend {
@@ -29,17 +30,50 @@ export interface Backend {
   /** Writes `data` to `path` only if nothing is there; false if something was. */
   create(path: string, data: Uint8Array): Promise<boolean>;
   /**
-   * The whole of `path`; with `maxBytes`, an E_TOO_LARGE error, reading none of it, when it
-   * holds more (a file any holder of the backup key can write, read by every device).
+   * The whole of `path`, or an E_TOO_LARGE error when it holds more than `maxBytes`: every
+   * file is one anyone who can write to the target can grow, and every device reads it, so
+   * no read goes without a bound.
    */
-  read(path: string, maxBytes?: number): Promise<Uint8Array>;
+  read(path: string, maxBytes: number): Promise<Uint8Array>;
   /** `length` bytes of `path` from `offset`. */
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
-  /** The names of the files in directory `dir` (not recursive); none if it is missing. */
+  /**
+   * The names of the files in directory `dir` (not recursive); none if it is missing. Only
+   * plain names (isPlainName): others are left out and counted in `leftOutNames`. A
+   * directory listed with more than MAX_DIRECTORY_NAMES is refused (tooManyNames).
+   */
   list(dir: string): Promise<string[]>;
+  /**
+   * How many names this backend's listings left out as no file's name: only a hostile
+   * server, or a via passing one's listing on, gives such names. Said once in the log by
+   * whoever used the backend.
+   */
+  readonly leftOutNames?: number;
   /** Removes `path`; nothing if it is already gone. */
   remove(path: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether `name`, as a listing gives it, can be a file of the directory listed: one plain
+ * path segment (no "/", no NUL, not "", "." or ".."). An SFTP server, or a via passing a
+ * listing on, can list any string, and names are joined into paths: one such as
+ * "0/../../dev/zero" led the index cache's lookup out of the cache. Such a name is left
+ * out, not the listing refused: one planted name does not stop a good repository's backups.
+ */
+export function isPlainName(name: string): boolean {
+  return (
+    name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0")
+  );
+}
+
+/** What a backend throws for a directory listed with more names than a repository's holds. */
+export function tooManyNames(location: string, dir: string): BuckyError {
+  return new BuckyError(
+    "E_INTEGRITY",
+    `${location}/${dir} lists more than ${MAX_DIRECTORY_NAMES} names, more than a backup repository's directory holds: not listed`,
+    "Someone who can write to the target may have filled that directory, or the server lists what is not there; look at what it holds.",
+  );
 }
 
 /** What a backend throws when a file holds more than a read allows. */

@@ -38,6 +38,32 @@ export function openConfined(
 export function isConfined(fd: number, realRoot: string, expected: FileIdentity): boolean {
   const stat = fstatSync(fd, { bigint: true });
   if (!stat.isFile() || stat.dev !== expected.dev || stat.ino !== expected.ino) return false;
-  const where = readlinkSync(`/proc/self/fd/${fd}`);
-  return where.startsWith(`${realRoot}/`);
+  return landedInside(fd, realRoot);
+}
+
+/**
+ * A descriptor for reading `path`, or undefined when it is no regular file inside
+ * `realRoot`: a link at its last step is not followed, a directory above it that leads out
+ * of the tree is caught, and a FIFO, device, socket or directory there is neither read nor
+ * waited on. Where there is nothing to open (ENOENT, EACCES), the error is thrown as it is.
+ * For a tree someone else writes to whose files are read by name, not looked at first.
+ */
+export function openInside(path: string, realRoot: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "ENXIO") return undefined;
+    throw error;
+  }
+  if (fstatSync(fd).isFile() && landedInside(fd, realRoot)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/** Whether the file `fd` was opened at is inside `realRoot`, by the path the kernel has for it. */
+function landedInside(fd: number, realRoot: string): boolean {
+  const prefix = realRoot.endsWith("/") ? realRoot : `${realRoot}/`;
+  return readlinkSync(`/proc/self/fd/${fd}`).startsWith(prefix);
 }

@@ -2,22 +2,35 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  type Dir,
   fstatSync,
   linkSync,
   mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
+  opendirSync,
+  read,
+  readSync,
+  realpathSync,
   renameSync,
   rmSync,
 } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
+import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
-import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
+import {
+  type Backend,
+  checkRange,
+  isPlainName,
+  repositorySegments,
+  tooLarge,
+  tooManyNames,
+} from "./backend.ts";
+import { openInside } from "./confined-open.ts";
 
 export class LocalBackend implements Backend {
+  leftOutNames = 0;
+
   constructor(
     private readonly root: string,
     readonly location = root,
@@ -51,18 +64,17 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
-    let fd: number;
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
+    const fd = this.openInside(path);
     try {
-      fd = openSync(this.resolve(path), "r");
+      // Past the bound as it was opened: not read at all.
+      if (fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
+      // Then read to one byte past the bound, whatever fstat said: it says 0 for a /proc
+      // file, and a file can grow while it is read.
+      const bytes = readAtMost(fd, maxBytes + 1);
+      if (bytes.length > maxBytes) throw tooLarge(path, maxBytes);
+      return bytes;
     } catch (error) {
-      throw this.failure(error, "read", path);
-    }
-    try {
-      if (maxBytes !== undefined && fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
-      return new Uint8Array(readFileSync(fd));
-    } catch (error) {
-      if (error instanceof BuckyError) throw error;
       throw this.failure(error, "read", path);
     } finally {
       closeSync(fd);
@@ -71,21 +83,14 @@ export class LocalBackend implements Backend {
 
   /** Asynchronous (on the I/O threads), so a restore's next reads overlap its work. */
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    let file: FileHandle;
-    try {
-      file = await open(this.resolve(path), "r");
-    } catch (error) {
-      throw this.failure(error, "read", path);
-    }
+    const fd = this.openInside(path);
     try {
       checkRange(this.location, path, offset, length);
       // Never more than the file holds: what a short file cannot give is not allocated.
-      const bytes = new Uint8Array(
-        Math.max(0, Math.min(length, (await file.stat()).size - offset)),
-      );
+      const bytes = new Uint8Array(Math.max(0, Math.min(length, fstatSync(fd).size - offset)));
       let done = 0;
       while (done < bytes.length) {
-        const { bytesRead } = await file.read(bytes, done, bytes.length - done, offset + done);
+        const bytesRead = await readAt(fd, bytes.subarray(done), offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
@@ -97,28 +102,52 @@ export class LocalBackend implements Backend {
       }
       return bytes;
     } catch (error) {
-      if (error instanceof BuckyError) throw error;
       throw this.failure(error, "read", path);
     } finally {
-      await file.close();
+      closeSync(fd);
     }
   }
 
+  /**
+   * Read entry by entry, not whole: anyone who can write to the target can fill a
+   * directory, and a via holds what it lists inside the daemon.
+   */
   async list(dir: string): Promise<string[]> {
+    let listing: Dir;
     try {
-      return readdirSync(this.resolve(dir), { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith("."))
-        .map((entry) => entry.name);
+      const where = this.resolve(dir);
+      this.requireNoLinkTo(where, dir);
+      listing = opendirSync(where);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw this.failure(error, "list", dir);
+    }
+    try {
+      const names: string[] = [];
+      let listed = 0;
+      for (let entry = listing.readSync(); entry !== null; entry = listing.readSync()) {
+        if (++listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
+        if (entry.isFile() && !entry.name.startsWith(".")) names.push(entry.name);
+      }
+      // The kernel lists no other names; checked all the same, as every backend does.
+      const plain = names.filter(isPlainName);
+      this.leftOutNames += names.length - plain.length;
+      return plain;
+    } catch (error) {
+      throw this.failure(error, "list", dir);
+    } finally {
+      listing.closeSync();
     }
   }
 
   async remove(path: string): Promise<void> {
     try {
-      rmSync(this.resolve(path), { force: true });
+      const target = this.resolve(path);
+      // rm does not follow a link at the last step; the directories above it are checked.
+      this.requireNoLinkTo(dirname(target), path);
+      rmSync(target, { force: true });
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw this.failure(error, "remove", path);
     }
   }
@@ -127,6 +156,64 @@ export class LocalBackend implements Backend {
 
   private resolve(path: string): string {
     return join(this.root, ...repositorySegments(path));
+  }
+
+  /**
+   * Refuses `dir` (the root or a directory below it) when a link inside the repository
+   * leads there, so nothing is listed, written or removed through one: anyone who can write
+   * to the target can make data/00 a link to a directory of this machine, whose files a
+   * prune would then list as stray packs and delete. The root itself may be a link the
+   * person gave. (A link put in between this check and the use is not caught: Node has no
+   * openat. Reads are checked on the descriptor itself: openInside.)
+   */
+  private requireNoLinkTo(dir: string, path: string): void {
+    const realRoot = realpathSync(this.root);
+    const below = relative(this.root, dir);
+    if (realpathSync(dir) !== (below === "" ? realRoot : join(realRoot, below)))
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is reached through a link inside the repository: not followed`,
+        "Someone who can write to the target may have put it there; bucky makes no links.",
+      );
+  }
+
+  /** mkdir -p of `dir`, inside the root: one level at a time, each checked for a link. */
+  private makeDirectories(dir: string, path: string): void {
+    mkdirSync(this.root, { recursive: true });
+    let at = this.root;
+    for (const segment of relative(this.root, dir).split(sep)) {
+      if (segment === "") continue;
+      at = join(at, segment);
+      try {
+        mkdirSync(at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      this.requireNoLinkTo(at, path);
+    }
+  }
+
+  /**
+   * A descriptor for reading `path`, a regular file inside the repository. Anyone who can
+   * write to the target can put a link there, or make a directory of it one: to /dev/zero
+   * (a read without end), a FIFO (one that waits for good), or a file of this machine
+   * (handed on to a member by a via). None is followed; the root itself may be a link the
+   * person gave.
+   */
+  private openInside(path: string): number {
+    let fd: number | undefined;
+    try {
+      fd = openInside(this.resolve(path), realpathSync(this.root));
+    } catch (error) {
+      throw this.failure(error, "read", path);
+    }
+    if (fd === undefined)
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is no file bucky writes: a link, or not a regular file; not read`,
+        "Someone who can write to the target may have put it there; run `bucky backup verify`.",
+      );
+    return fd;
   }
 
   /** A new temporary file beside `target`, written and flushed. */
@@ -142,7 +229,7 @@ export class LocalBackend implements Backend {
     const temp = join(dirname(target), `.tmp-${randomBytes(6).toString("hex")}`);
     let file: FileHandle;
     try {
-      mkdirSync(dirname(target), { recursive: true });
+      this.makeDirectories(dirname(target), path);
       file = await open(temp, "wx", 0o600);
     } catch (error) {
       throw this.failure(error, "write", path);
@@ -192,4 +279,42 @@ export class LocalBackend implements Backend {
       })
     );
   }
+}
+
+/**
+ * Up to `limit` bytes from the start of `fd`, fewer only where the file ends first. The
+ * size fstat gives is read in one buffer (the whole of a file that does not change, which
+ * a caller may release), then on in parts until the file ends or the limit is reached:
+ * fstat gives 0 for a /proc file, and a file can grow meanwhile.
+ */
+export function readAtMost(fd: number, limit: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let want = Math.min(fstatSync(fd).size, limit);
+  for (;;) {
+    const part = new Uint8Array(want);
+    let filled = 0;
+    while (filled < part.length) {
+      const n = readSync(fd, part, filled, part.length - filled, total + filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    if (filled > 0) parts.push(filled === part.length ? part : part.subarray(0, filled));
+    total += filled;
+    if (filled < part.length || total >= limit) break;
+    want = Math.min(READ_ON_BYTES, limit - total);
+  }
+  return parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(Buffer.concat(parts));
+}
+
+/** The part a file read past the size fstat gave is read on in. */
+const READ_ON_BYTES = 64 * 1024;
+
+/** `bytes.length` bytes of `fd` at `position`, on the I/O threads; how many were there. */
+function readAt(fd: number, bytes: Uint8Array, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, bytes, 0, bytes.length, position, (error, bytesRead) =>
+      error ? reject(error) : resolve(bytesRead),
+    ),
+  );
 }

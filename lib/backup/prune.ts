@@ -39,7 +39,7 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
-import { packPath, type Repository } from "./repository.ts";
+import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, homeSigner, withRepository } from "./run.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -272,7 +272,14 @@ export async function pruneRepository(
     if (live.length === 0) continue;
     // The sealed blobs are copied as they are: a blob is sealed under its own id, not its pack.
     rewrittenPacks += 1;
-    const bytes = await backend.read(packPath(pack));
+    const bytes = await backend.read(packPath(pack), MAX_PACK_BYTES).catch((error: unknown) => {
+      if (!(error instanceof BuckyError && error.code === "E_TOO_LARGE")) throw error;
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `pack ${pack.slice(0, 12)} is larger than any pack bucky writes (${MAX_PACK_BYTES} bytes): not rewritten`,
+        "Someone who can write to the target may have grown it; `bucky backup verify` names the files it holds.",
+      );
+    });
     for (const blob of live) {
       const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
       repository.openSealedBlob(blob, sealed); // never carry a damaged blob forward

@@ -16,7 +16,7 @@ import {
 import { BuckyError } from "../errors.ts";
 import { isUnreachable, type PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { type Backend, tooLarge } from "./backend.ts";
+import { type Backend, isPlainName, tooLarge } from "./backend.ts";
 
 /** A pack of 15 MiB through a relay on a slow link takes a while: wait this long. */
 const REMOTE_TIMEOUT_MS = 120_000;
@@ -25,6 +25,7 @@ export class RemoteBackend implements Backend {
   readonly maxWriteBytes = REMOTE_WRITE_MAX_BYTES;
   readonly agesLocks = true;
   readonly location: string;
+  leftOutNames = 0;
 
   constructor(
     private readonly client: PeerClient,
@@ -46,9 +47,9 @@ export class RemoteBackend implements Backend {
   }
 
   /** The device that reaches the target bounds a snapshot file's size itself (target-host.ts). */
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
     const bytes = await this.call({ op: "read", path });
-    if (maxBytes !== undefined && bytes.length > maxBytes) throw tooLarge(path, maxBytes);
+    if (bytes.length > maxBytes) throw tooLarge(path, maxBytes);
     return bytes;
   }
 
@@ -69,8 +70,12 @@ export class RemoteBackend implements Backend {
     return parts.length === 1 ? (parts[0] as Uint8Array) : new Uint8Array(Buffer.concat(parts));
   }
 
+  /** The via bounds how many names it lists (MAX_DIRECTORY_NAMES), and decodeNames checks. */
   async list(dir: string): Promise<string[]> {
-    return decodeNames(await this.call({ op: "list", path: dir }));
+    const names = decodeNames(await this.call({ op: "list", path: dir }));
+    const plain = names.filter(isPlainName);
+    this.leftOutNames += names.length - plain.length;
+    return plain;
   }
 
   async remove(path: string): Promise<void> {

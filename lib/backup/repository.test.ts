@@ -66,7 +66,7 @@ class FailingBackend implements Backend {
   async create(path: string, data: Uint8Array) {
     return this.inner.create(path, data);
   }
-  read = (path: string) => this.inner.read(path);
+  read = (path: string, maxBytes: number) => this.inner.read(path, maxBytes);
   readRange = (path: string, offset: number, length: number) =>
     this.inner.readRange(path, offset, length);
   list = (dir: string) => this.inner.list(dir);
@@ -141,7 +141,7 @@ describe("a repository in a directory", () => {
     let largestRead = 0;
     const local = new LocalBackend(location);
     const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      async read(path: string, maxBytes?: number) {
+      async read(path: string, maxBytes: number) {
         inFlight++;
         mostInFlight = Math.max(mostInFlight, inFlight);
         try {
@@ -328,7 +328,7 @@ describe("a repository in a directory", () => {
     let mostInFlight = 0;
     const local = new LocalBackend(location);
     const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      async read(path: string, maxBytes?: number) {
+      async read(path: string, maxBytes: number) {
         inFlight++;
         mostInFlight = Math.max(mostInFlight, inFlight);
         try {
@@ -357,7 +357,7 @@ describe("a repository in a directory", () => {
     let largestRead = 0;
     const local = new LocalBackend(location);
     const watched: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      async read(path: string, maxBytes?: number) {
+      async read(path: string, maxBytes: number) {
         const bytes = await local.read(path, maxBytes);
         largestRead = Math.max(largestRead, bytes.length);
         return bytes;
@@ -633,7 +633,7 @@ class HeldBackend implements Backend {
     return this.inner.write(path, data);
   }
   create = (path: string, data: Uint8Array) => this.inner.create(path, data);
-  read = (path: string) => this.inner.read(path);
+  read = (path: string, maxBytes: number) => this.inner.read(path, maxBytes);
   readRange = (path: string, offset: number, length: number) =>
     this.inner.readRange(path, offset, length);
   list = (dir: string) => this.inner.list(dir);

@@ -31,7 +31,7 @@ import { REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, isPlainName, MAX_RANGE_BYTES } from "./backend.ts";
 import { checkIndexFile } from "./index-trust.ts";
 import { readGroups } from "./read-groups.ts";
 import { release } from "./release.ts";
@@ -153,6 +153,12 @@ export const INDEX_FILE_SPLIT_BYTES = REMOTE_READ_MAX_BYTES - 1024 * 1024;
 const VOUCHED_PER_FILE = Math.floor(INDEX_FILE_SPLIT_BYTES / 128);
 
 export const packPath = (pack: string) => `data/${pack.slice(0, 2)}/${pack}`;
+/**
+ * The most a pack bucky writes holds: it is cut once past PACK_TARGET_BYTES, so short of
+ * it before its last blob, which is at most the largest blob sealed (MAX_RANGE_BYTES). A
+ * pack is read whole only up to this: anyone who can write to the target can grow one.
+ */
+export const MAX_PACK_BYTES = PACK_TARGET_BYTES + MAX_RANGE_BYTES;
 
 /** Signs an index file about to be written (lib/backup/index-trust.ts indexSigner). */
 export type IndexSigner = (facts: IndexFacts) => string;
@@ -1189,6 +1195,10 @@ export class Repository {
   }
 
   private cachedIndex(name: string): Uint8Array | undefined {
+    // Joined into a path of the cache: a name with "/" or ".." in it would lead out of it.
+    // The backends list no such name; checked here all the same, before any file is read.
+    if (!isPlainName(name))
+      throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     if (!this.cacheDir) return undefined;
     const path = join(this.cacheDir, "index", name);
     return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;

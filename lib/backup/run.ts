@@ -116,6 +116,11 @@ export async function withRepository<T>(
       await lock?.release();
     }
   } finally {
+    if (backend.leftOutNames)
+      log.warn("names the target listed that are no file's were left out", {
+        target: target.name,
+        count: backend.leftOutNames,
+      });
     await backend.close();
   }
 }

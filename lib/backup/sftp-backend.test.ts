@@ -105,15 +105,15 @@ function conformance(name: string, repository: () => Promise<Fixture>): void {
       const { backend } = await repository();
       await backend.write("a/b/c.bin", bytes("hello"));
       await backend.write("empty", new Uint8Array());
-      expect(text(await backend.read("a/b/c.bin"))).toBe("hello");
-      expect(await backend.read("empty")).toEqual(new Uint8Array());
+      expect(text(await backend.read("a/b/c.bin", 1024))).toBe("hello");
+      expect(await backend.read("empty", 1024)).toEqual(new Uint8Array());
     });
 
     test("write replaces an existing file and leaves no temporary file", async () => {
       const { backend, dir } = await repository();
       await backend.write("x", bytes("first"));
       await backend.write("x", bytes("second"));
-      expect(text(await backend.read("x"))).toBe("second");
+      expect(text(await backend.read("x", 1024))).toBe("second");
       expect(readdirSync(dir)).toEqual(["x"]);
     });
 
@@ -121,7 +121,7 @@ function conformance(name: string, repository: () => Promise<Fixture>): void {
       const { backend, dir } = await repository();
       expect(await backend.create("d/once", bytes("first"))).toBe(true);
       expect(await backend.create("d/once", bytes("second"))).toBe(false);
-      expect(text(await backend.read("d/once"))).toBe("first");
+      expect(text(await backend.read("d/once", 1024))).toBe("first");
       expect(readdirSync(join(dir, "d"))).toEqual(["once"]);
     });
 
@@ -157,12 +157,12 @@ function conformance(name: string, repository: () => Promise<Fixture>): void {
       await backend.write("gone", bytes("x"));
       await backend.remove("gone");
       await backend.remove("gone");
-      expect(await codeOf(backend.read("gone"))).toBe("E_NOT_FOUND");
+      expect(await codeOf(backend.read("gone", 1024))).toBe("E_NOT_FOUND");
     });
 
     test("reading a missing file is E_NOT_FOUND", async () => {
       const { backend } = await repository();
-      expect(await codeOf(backend.read("nothing/here"))).toBe("E_NOT_FOUND");
+      expect(await codeOf(backend.read("nothing/here", 1024))).toBe("E_NOT_FOUND");
     });
 
     test("a full target is E_IO, and leaves no temporary file", async () => {
@@ -198,7 +198,7 @@ describe("SftpBackend", () => {
     await backend.write("big", data);
     const writeMs = performance.now() - writeStart;
     const readStart = performance.now();
-    const back = await backend.read("big");
+    const back = await backend.read("big", data.length);
     const readMs = performance.now() - readStart;
     expect(Buffer.compare(back, data)).toBe(0);
     const range = await backend.readRange("big", 10_000_000, 3_000_000);
@@ -291,7 +291,7 @@ describe("SftpBackend", () => {
     await until(() => readdirSync(dir).some((name) => name.startsWith(".tmp-")));
     sshd.dropConnections();
     expect(await codeOf(writing)).toBe("E_UNAVAILABLE");
-    expect(await codeOf(backend.read("small"))).toBe("E_UNAVAILABLE");
+    expect(await codeOf(backend.read("small", 1024))).toBe("E_UNAVAILABLE");
     // The server itself still runs: a new connection works.
     const { backend: again } = await sftpRepository();
     await again.write("fine", bytes("fine"));
@@ -302,7 +302,7 @@ describe("SftpBackend", () => {
     await backend.write("x", bytes("x"));
     sshd.freezeConnections();
     const start = performance.now();
-    expect(await codeOf(backend.read("x"))).toBe("E_UNAVAILABLE");
+    expect(await codeOf(backend.read("x", 1024))).toBe("E_UNAVAILABLE");
     expect(performance.now() - start).toBeLessThan(3000);
   });
 

@@ -16,8 +16,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { posix } from "node:path";
 import { Client, type FileEntryWithStats, type SFTPWrapper, type Stats, utils } from "ssh2";
+import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { BuckyError } from "../errors.ts";
-import { type Backend, checkRange, repositorySegments, tooLarge } from "./backend.ts";
+import {
+  type Backend,
+  checkRange,
+  isPlainName,
+  repositorySegments,
+  tooLarge,
+  tooManyNames,
+} from "./backend.ts";
 
 export interface SftpOptions {
   /** A private key without a passphrase; by default the first of ~/.ssh/id_{ed25519,ecdsa,rsa}. */
@@ -44,6 +52,7 @@ const CHUNK_BYTES = 128 * 1024;
 const CHUNKS_IN_FLIGHT = 16;
 
 // SFTP status codes (draft-ietf-secsh-filexfer-02, section 7).
+const SSH_FX_EOF = 1;
 const SSH_FX_NO_SUCH_FILE = 2;
 const SSH_FX_PERMISSION_DENIED = 3;
 const SSH_FX_FAILURE = 4;
@@ -52,6 +61,7 @@ const FULL_HINT = "Free space there, or prune old snapshots with `bucky backup p
 
 export class SftpBackend implements Backend {
   readonly location: string;
+  leftOutNames = 0;
   /** Set once the connection is gone: every later operation fails with it. */
   private lost: BuckyError | undefined;
   /** Rejects when the connection drops, so no request waits for an answer that cannot come. */
@@ -157,11 +167,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async read(path: string, maxBytes?: number): Promise<Uint8Array> {
+  async read(path: string, maxBytes: number): Promise<Uint8Array> {
     const handle = await this.open(path, "r", "read");
     try {
       const { size } = await this.call<Stats>((done) => this.sftp.fstat(handle, done));
-      if (maxBytes !== undefined && size > maxBytes) throw tooLarge(path, maxBytes);
+      if (size > maxBytes) throw tooLarge(path, maxBytes);
       const bytes = Buffer.allocUnsafeSlow(size);
       const length = await this.readInto(handle, bytes, 0);
       return new Uint8Array(bytes.buffer, bytes.byteOffset, length);
@@ -193,18 +203,50 @@ export class SftpBackend implements Backend {
     return new Uint8Array(bytes.buffer, bytes.byteOffset, length);
   }
 
+  /**
+   * Read answer by answer through a handle of its own, not with ssh2's readdir of a path,
+   * which reads to the end before it returns: a server can list without end, and a via
+   * holds what it lists inside the daemon. Each answer fits one packet (256 KiB at most).
+   */
   async list(dir: string): Promise<string[]> {
+    let handle: Buffer;
     try {
-      const entries = await this.call<FileEntryWithStats[]>((done) =>
-        this.sftp.readdir(this.resolve(dir), done),
-      );
-      return entries
-        .filter((entry) => entry.attrs.isFile() && !entry.filename.startsWith("."))
-        .map((entry) => entry.filename);
+      handle = await this.call<Buffer>((done) => this.sftp.opendir(this.resolve(dir), done));
     } catch (error) {
       if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return [];
       throw this.failure(error, "list", dir);
     }
+    try {
+      const names: string[] = [];
+      // Every entry counts, kept or not, and an empty answer as one: a listing of nothing
+      // but directories, or of empty answers, ends too.
+      let listed = 0;
+      for (;;) {
+        const entries = await this.nextEntries(handle);
+        if (!entries) break;
+        listed += Math.max(1, entries.length);
+        if (listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
+        for (const entry of entries)
+          if (entry.attrs.isFile() && !entry.filename.startsWith(".")) names.push(entry.filename);
+      }
+      const plain = names.filter(isPlainName);
+      this.leftOutNames += names.length - plain.length;
+      return plain;
+    } catch (error) {
+      throw this.failure(error, "list", dir);
+    } finally {
+      this.closeLater(handle);
+    }
+  }
+
+  /** The entries of one answer to a directory listing, or undefined at its end. */
+  private nextEntries(handle: Buffer): Promise<FileEntryWithStats[] | undefined> {
+    return this.call<FileEntryWithStats[]>((done) => this.sftp.readdir(handle, done)).catch(
+      (error: unknown) => {
+        if (!this.lost && statusOf(error) === SSH_FX_EOF) return undefined;
+        throw error;
+      },
+    );
   }
 
   async remove(path: string): Promise<void> {

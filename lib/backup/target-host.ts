@@ -104,8 +104,18 @@ export class TargetHost {
       }
       case "readRange":
         return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
-      case "list":
-        return cbor(encodeNames(await backend.list(path)));
+      case "list": {
+        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is.
+        const before = backend.leftOutNames ?? 0;
+        const names = await backend.list(path);
+        const leftOut = (backend.leftOutNames ?? 0) - before;
+        if (leftOut > 0)
+          this.node.log.warn("names the target listed that are no file's were left out", {
+            dir: path,
+            count: leftOut,
+          });
+        return cbor(encodeNames(names));
+      }
       case "create": {
         const data = this.checked(request, sender);
         return cbor(encodeCreated(await backend.create(path, data)));

@@ -15,7 +15,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { release } from "./release.ts";
-import { packPath, type Repository } from "./repository.ts";
+import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, withRepository } from "./run.ts";
 import { CLEAR_DEVICE_KEY_PATH } from "./sealed-device-key.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
@@ -237,11 +237,19 @@ export async function verifyRepository(
       doneBytes += sizeOf(pack);
       let bytes: Uint8Array;
       try {
-        bytes = await repository.backend.read(packPath(pack));
+        bytes = await repository.backend.read(packPath(pack), MAX_PACK_BYTES);
       } catch (error) {
-        if (!(error instanceof BuckyError) || error.code !== "E_NOT_FOUND") throw error;
-        for (const blob of blobs)
-          await foundElsewhere(blob, `pack ${pack.slice(0, 12)} is missing`);
+        if (!(error instanceof BuckyError)) throw error;
+        // Grown past what any pack can be (anyone who can write to the target can): not
+        // read, and its blobs looked for elsewhere, as a missing pack's are.
+        const problem =
+          error.code === "E_NOT_FOUND"
+            ? `pack ${pack.slice(0, 12)} is missing`
+            : error.code === "E_TOO_LARGE"
+              ? `pack ${pack.slice(0, 12)} is larger than any pack bucky writes`
+              : undefined;
+        if (problem === undefined) throw error;
+        for (const blob of blobs) await foundElsewhere(blob, problem);
         continue;
       }
       checkedPacks += 1;

@@ -25,6 +25,17 @@ import type { ChunkerParameters } from "./chunker.ts";
 export const REPOSITORY_FORMAT = "bucky-backup-repository";
 export const REPOSITORY_VERSION = 1;
 
+/**
+ * The most names one directory of a repository is listed with (2^19). The largest are
+ * index/, a file for each pack written since the last prune (which merges them), and each
+ * data/<xx>, a 256th of the packs: this is 8 TiB of 16 MiB packs written between prunes,
+ * or 2 PiB of packs in all, where bucky's other bounds are set for terabytes (some four
+ * million blobs). About what a via's answer carries (16 MiB: some 500000 index names),
+ * and tens of MB held. Anyone who can write to the target can fill a directory, and a
+ * hostile server can list without end: a listing past this is refused, not held.
+ */
+export const MAX_DIRECTORY_NAMES = 1 << 19;
+
 export interface RepositoryConfig {
   readonly format: typeof REPOSITORY_FORMAT;
   readonly version: number;

@@ -17,6 +17,7 @@
 import { decodeCbor, encodeCbor } from "../cbor.ts";
 import { check } from "../errors.ts";
 import { isRecord, requireOnlyFields, requireString, requireUint } from "../shape.ts";
+import { MAX_DIRECTORY_NAMES } from "./formats.ts";
 
 export const REMOTE_VERSION = 1;
 /**
@@ -76,6 +77,10 @@ export function encodeNames(names: readonly string[]): Uint8Array {
 export function decodeNames(bytes: Uint8Array): string[] {
   const value = decodeCbor(bytes, MAX_REQUEST_BYTES, "a listing");
   check(Array.isArray(value), "a listing must be an array");
+  check(
+    value.length <= MAX_DIRECTORY_NAMES,
+    `a listing holds more than ${MAX_DIRECTORY_NAMES} names, more than a repository's directory`,
+  );
   return value.map((name, i) => requireString(name, `listed name ${i}`, MAX_PATH_LENGTH));
 }
 
