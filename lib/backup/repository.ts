@@ -71,6 +71,17 @@ const FORGED_PLACES_MAX = 1 << 20;
  * are read again whole (loadIndex).
  */
 const UNTRUSTED_ENTRIES_MAX = 4 * 1024 * 1024;
+/**
+ * At most this many places are tried for a blob that does not open at its chosen one
+ * (readElsewhere), trusted files' first. An honest repository gives a blob more than one
+ * place only where it was stored again: by a backup that would not take an untrusted file's
+ * word for it, or by devices backing up at once, each its own copy: a few places, so eight
+ * leave room for a zone of several devices. Each try reads up to the blob's length (a MiB
+ * for a chunk); without a cap, files planted by anyone who can write to the target, each
+ * naming the blob at a place of its own, cost a read each, up to four million
+ * (UNTRUSTED_ENTRIES_MAX). Past it, the blob reads as damaged, and readBlob says why.
+ */
+const PLACES_TRIED_MAX = 8;
 /** Runs of places read at the same time when vouching for many blobs (each at most 32 MiB). */
 const VOUCH_READS_AT_ONCE = 4;
 /** At most this many packs being written while the next one fills. */
@@ -436,9 +447,14 @@ export class Repository {
       return await this.readAt(where);
     } catch (error) {
       if (!isMisplaced(error)) throw error;
-      const found = await this.readElsewhere(id, where);
-      if (found) return found;
-      throw error;
+      const found = await this.findElsewhere(id, where);
+      if ("plaintext" in found) return found.plaintext;
+      if (found.untried === 0) throw error;
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `blob ${id.slice(0, 12)} opens neither at its place nor at the ${PLACES_TRIED_MAX} others tried; index files give ${found.untried} more for it, not read: more than an honest repository gives (${error instanceof Error ? error.message : String(error)})`,
+        "Someone who can write to the target planted index files naming it at made-up places. A backup of the files that hold it stores it again.",
+      );
     }
   }
 
@@ -452,11 +468,24 @@ export class Repository {
    * The blob `id` read at a place index files give other than `tried` (where it did not
    * open), never a forged file's, a trusted file's first: the first where it opens and
    * checks becomes its place.
-   * Undefined if it opens nowhere. Anyone who can write to the target can plant a file
-   * naming a blob at a wrong place, chosen before the right one (a revoked device's file
-   * in a disaster restore, where no state says it is revoked): the right one still serves.
+   * Undefined if it opens at none of the places tried (at most PLACES_TRIED_MAX). Anyone who
+   * can write to the target can plant a file naming a blob at a wrong place, chosen before
+   * the right one (a revoked device's file in a disaster restore, where no state says it is
+   * revoked): the right one still serves, unless they plant more than the cap.
    */
   async readElsewhere(id: string, tried: BlobLocation): Promise<Uint8Array | undefined> {
+    const found = await this.findElsewhere(id, tried);
+    return "plaintext" in found ? found.plaintext : undefined;
+  }
+
+  /**
+   * readElsewhere, saying, where the blob opens at none of the places tried, how many places
+   * the cap left untried.
+   */
+  private async findElsewhere(
+    id: string,
+    tried: BlobLocation,
+  ): Promise<{ plaintext: Uint8Array } | { untried: number }> {
     const chosen = this.index.get(id);
     const rangeOf = (place: BlobLocation) => `${place.pack}:${place.offset}:${place.length}`;
     const byRange = (a: BlobLocation, b: BlobLocation) => compareCodeUnits(rangeOf(a), rangeOf(b));
@@ -468,15 +497,24 @@ export class Repository {
         .filter((place) => (place.trust === "trusted") === trusted)
         .map((place) => place.location)
         .sort(byRange);
-    const places = new Set([...(chosen ? [chosen] : []), ...of(true), ...of(false)]);
+    // Each place once, however many files give it (and never the one tried).
+    const places = new Map<string, BlobLocation>();
+    for (const place of [...(chosen ? [chosen] : []), ...of(true), ...of(false)]) {
+      const key = `${rangeOf(place)}:${place.type}:${place.size}`;
+      if (!samePlace(place, tried) && !places.has(key)) places.set(key, place);
+    }
     // Each range read once: the last one read is kept for the entries that follow it, and
     // those that did not read are not tried again.
     const unread = new Set<string>();
     let last: { range: string; sealed: Uint8Array } | undefined;
-    for (const place of places) {
-      if (samePlace(place, tried)) continue;
+    let count = 0;
+    const list = [...places.values()];
+    for (const [at, place] of list.entries()) {
       const range = rangeOf(place);
       if (unread.has(range)) continue;
+      if (count === PLACES_TRIED_MAX)
+        return { untried: list.slice(at).filter((left) => !unread.has(rangeOf(left))).length };
+      count += 1;
       let sealed = last?.range === range ? last.sealed : undefined;
       if (!sealed) {
         try {
@@ -498,9 +536,9 @@ export class Repository {
       this.index.set(id, place);
       this.weak.delete(id);
       this.unvouched.delete(id);
-      return plaintext;
+      return { plaintext };
     }
-    return undefined;
+    return { untried: 0 };
   }
 
   /**
