@@ -1095,6 +1095,45 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
     // On main: ["…/b.bin"], the backup having stored none of it.
     expect(await damageOf(location, tree)).toEqual([]);
   });
+
+  test("the first signing backup of an honest older bucky's repository reads what it would deduplicate once, stores none of it again, and signs its places", async () => {
+    const location = newDir();
+    const content = randomBytes(2 * 1024 * 1024);
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    try {
+      await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dirWith("c.bin", content) }]]),
+      );
+    } finally {
+      older.close();
+    }
+    const stored = () =>
+      readdirSync(join(location, "data"), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .reduce((n, entry) => n + statSync(join(entry.parentPath, entry.name)).size, 0);
+    const reading = () => {
+      const local = new LocalBackend(location);
+      let bytes = 0;
+      const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+        readRange: (path: string, offset: number, length: number) => {
+          bytes += length;
+          return local.readRange(path, offset, length);
+        },
+      });
+      return { backend, bytes: () => bytes };
+    };
+    const before = stored();
+    const first = reading();
+    await backUp(location, dirWith("c.bin", content), "2026-01-01T00:00:00.000Z", first.backend);
+    // Each chunk read back once, none stored again.
+    expect(first.bytes()).toBeGreaterThanOrEqual(content.length);
+    expect(first.bytes()).toBeLessThan(2 * content.length);
+    expect(stored() - before).toBeLessThan(64 * 1024);
+    // Their places are signed now: the next backup reads none of them.
+    const next = reading();
+    await backUp(location, dirWith("c.bin", content), "2026-01-02T00:00:00.000Z", next.backend);
+    expect(next.bytes()).toBe(0);
+  });
 });
 
 /**

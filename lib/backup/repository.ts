@@ -189,16 +189,16 @@ export class Repository {
   /** Where each blob is: of the places the index files give, the one chosen (loadIndex). */
   private readonly index = new Map<string, BlobLocation>();
   /**
-   * The blobs whose chosen place only untrusted index files give (unsigned, or signed by a
-   * device not in good standing), and that no read has confirmed: a backup adds them
-   * again, and a prune reads them before it signs their place (vouch).
+   * The blobs whose chosen place only untrusted index files give (unsigned ones once a
+   * device signs, or signed by a device not in good standing), and that no read has
+   * confirmed: what placeNeeded remembers of a place's word when it chooses again.
    */
   private readonly weak = new Set<string>();
   /**
    * The blobs whose chosen place no trusted signed index file gives (an unsigned one, even
-   * where unsigned files count as trusted for backups, or an untrusted one), and that no
-   * read has confirmed: a prune reads them before it signs their place (vouch), whatever
-   * else the repository holds. A superset of `weak`.
+   * where unsigned files count as trusted for choosing a place, or an untrusted one), and
+   * that no read has confirmed: a backup reads them there before it takes them as stored,
+   * and a prune before it signs their place (vouch). A superset of `weak`.
    */
   private readonly unvouched = new Set<string>();
   /**
@@ -313,12 +313,14 @@ export class Repository {
   }
 
   /**
-   * Whether a backup may take the blob `id` as there: added in this session, or at a place
-   * a trusted index file gives (an untrusted one's word would let anyone who can write to
-   * the target have backups skip what it names, and restores fail).
+   * Whether a backup may take the blob `id` as there: added in this session, at a place a
+   * trusted signed index file gives, or read there in this session (vouch). An unsigned
+   * file's word is not enough, even where no file is trusted-signed (an older bucky's
+   * repository, or one whose signed files were deleted): anyone who can write to the target
+   * could plant one naming what a backup is about to add, which would then store none of it.
    */
   has(id: string): boolean {
-    return this.pending.has(id) || (this.index.has(id) && !this.weak.has(id));
+    return this.pending.has(id) || (this.index.has(id) && !this.unvouched.has(id));
   }
 
   locate(id: string): BlobLocation | undefined {
@@ -343,9 +345,9 @@ export class Repository {
     const size = plaintext.length;
     const hashed = this.pool.hash(plaintext);
     const named = hashed.then(async (blob) => {
-      // Where only an untrusted file places it, it is read there (once it opens, its place
+      // Where no trusted signed file places it, it is read there (once it opens, its place
       // goes into this session's index file, signed): stored again only if it is not there.
-      if (!this.has(blob.id) && this.weak.has(blob.id) && (await this.vouch(blob.id))) {
+      if (!this.has(blob.id) && this.unvouched.has(blob.id) && (await this.vouch(blob.id))) {
         const place = this.index.get(blob.id);
         if (place) this.vouched.push(place);
       }
@@ -393,9 +395,10 @@ export class Repository {
   }
 
   /**
-   * Blobs this session found, by reading them, where only an untrusted index file placed
+   * Blobs this session found, by reading them, where no trusted signed index file placed
    * them: named in an index file of their own, signed, so the next backup takes them as
-   * stored without reading them again (an older bucky's repository, once a device signs).
+   * stored without reading them again (an older bucky's repository, from the first backup
+   * of a device that signs).
    */
   private vouched: BlobLocation[] = [];
 
@@ -760,9 +763,11 @@ export class Repository {
    *     owner admitted, is forged: left out too (prune deletes it);
    *   - one signed by a device in good standing (or one the owner admitted that the zone
    *     state at hand does not know yet) is trusted; so is an unsigned one (an older
-   *     bucky's) while no file of the repository is trusted-signed; the others (unsigned
-   *     once a device signs, a revoked device's) are read, their word yielding to a trusted
-   *     file's. (Without `judge`, every signature that holds counts as trusted.)
+   *     bucky's) while no file of the repository is trusted-signed, for choosing a place
+   *     only (a backup still reads a blob there before taking it as stored: has); the
+   *     others (unsigned once a device signs, a revoked device's) are read, their word
+   *     yielding to a trusted file's. (Without `judge`, every signature that holds counts
+   *     as trusted.)
    * Then the packs are listed: a place in a pack that is not there is no place (an old
    * index file put back names packs a prune deleted). Of the places left for a blob, the
    * first a trusted file gives is taken, else the first.
