@@ -51,7 +51,10 @@ import type { SnapshotJudge } from "./snapshot-trust.ts";
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Snapshot files read at the same time when listing them. */
 const SNAPSHOT_READS_AT_ONCE = 8;
-/** Index files read at the same time when loading the index: memory stays bounded. */
+/**
+ * Index files fetched ahead when loading the index (their sealed bytes, each opened only as
+ * it is taken in): memory stays bounded.
+ */
 const INDEX_READS_AT_ONCE = 8;
 /** Pack directories (data/<xx>) listed at the same time when loading the index. */
 const PACK_LISTS_AT_ONCE = 8;
@@ -175,6 +178,12 @@ export interface OpenOptions {
   readonly signer?: IndexSigner;
   /** The most blobs taken from untrusted index files in all (UNTRUSTED_ENTRIES_MAX; tests make it small). */
   readonly untrustedEntriesMax?: number;
+}
+
+/** An index file's sealed bytes, and whether they are the local cache's copy. */
+interface SealedIndexFile {
+  readonly bytes: Uint8Array;
+  readonly cached: boolean;
 }
 
 /** An index file left out as forged: why, and the device whose key signed it, if any. */
@@ -790,9 +799,17 @@ export class Repository {
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
     type Read = { file: IndexFile } | { problem: string } | { error: unknown };
-    const readOne = async (name: string): Promise<Read> => {
+    type Fetch = Promise<{ sealed: SealedIndexFile } | { error: unknown }>;
+    const fetchOne = (name: string): Fetch =>
+      this.fetchIndexFile(name).then(
+        (sealed) => ({ sealed }),
+        (error: unknown) => ({ error }),
+      );
+    const openOne = async (name: string, fetch: Fetch): Promise<Read> => {
       try {
-        return { file: await this.readIndexFile(name) };
+        const fetched = await fetch;
+        if ("error" in fetched) throw fetched.error;
+        return { file: await this.openIndexFile(name, fetched.sealed) };
       } catch (error) {
         if (error instanceof ProtocolError) return { problem: error.message };
         if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
@@ -800,8 +817,11 @@ export class Repository {
         return { error };
       }
     };
-    // Read a few ahead, taken in in name order.
-    const reads: Promise<Read>[] = [];
+    const readOne = (name: string) => openOne(name, fetchOne(name));
+    // A few fetched ahead (their sealed bytes only), each opened as it is taken in, in name
+    // order: a load holds a few sealed files and one opened at a time, so its memory is
+    // bounded by the index it builds and the largest file, not by how many files there are.
+    const reads: Fetch[] = [];
     let started = 0;
     let signed = false;
     // Unsigned files past the bound read before any trusted signed one: the rest of each
@@ -810,8 +830,8 @@ export class Repository {
     const deferred: { name: string; from: number; leftOut: number }[] = [];
     for (const name of names) {
       while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
-        reads.push(readOne(names[started++] as string));
-      const read = (await reads.shift()) as Read;
+        reads.push(fetchOne(names[started++] as string));
+      const read = await openOne(name, reads.shift() as Fetch);
       if ("error" in read) {
         await Promise.all(reads);
         throw read.error;
@@ -1215,19 +1235,33 @@ export class Repository {
 
   /** One index file: from the local cache when it has a good copy, else the target. */
   private async readIndexFile(name: string): Promise<IndexFile> {
+    return this.openIndexFile(name, await this.fetchIndexFile(name));
+  }
+
+  /** One index file's sealed bytes: the local cache's copy if it has one, else the target's. */
+  private async fetchIndexFile(name: string): Promise<SealedIndexFile> {
     const cached = this.cachedIndex(name);
-    if (cached) {
+    if (cached) return { bytes: cached, cached: true };
+    return { bytes: await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES), cached: false };
+  }
+
+  /** Opens an index file fetched: a cached copy that does not open is read from the target. */
+  private async openIndexFile(name: string, sealed: SealedIndexFile): Promise<IndexFile> {
+    if (sealed.cached) {
       try {
-        return openIndex(this.keys, name, cached);
+        return openIndex(this.keys, name, sealed.bytes);
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         // A damaged cached copy is only a cache miss: the target's copy decides.
       }
+      return this.openIndexFile(name, {
+        bytes: await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES),
+        cached: false,
+      });
     }
-    const sealed = await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES);
-    const file = openIndex(this.keys, name, sealed);
+    const file = openIndex(this.keys, name, sealed.bytes);
     // Cached once it opens: a copy that does not would be read again each time anyway.
-    this.cacheIndex(name, sealed);
+    this.cacheIndex(name, sealed.bytes);
     return file;
   }
 
