@@ -1191,6 +1191,38 @@ describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => 
     }
     expect(Buffer.compare(readFileSync(join(out, "data", "a.bin")), content)).toBe(0);
   });
+
+  test("in an honest older bucky's repository, whose every place is unsigned, a restore reads no chunk twice to check its size", async () => {
+    const location = newDir();
+    const content = randomBytes(6 * 1024 * 1024);
+    const older = await Repository.openOrCreate(new LocalBackend(location), root);
+    let tree: string;
+    try {
+      ({ tree } = await new Archiver(older, undefined).archive(
+        new Map<string, Entry>([["data", { kind: "dir", path: dirWith("a.bin", content) }]]),
+      ));
+    } finally {
+      older.close();
+    }
+    const local = new LocalBackend(location);
+    let bytes = 0;
+    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
+      readRange: (path: string, offset: number, length: number) => {
+        bytes += length;
+        return local.readRange(path, offset, length);
+      },
+    });
+    const restoring = await open(location, backend);
+    try {
+      await restoring.loadIndex(judge);
+      expect((await restoreTree(restoring, tree, newDir())).damaged).toEqual([]);
+    } finally {
+      restoring.close();
+    }
+    // Random bytes do not compress: each chunk's sealed length is about its size.
+    expect(bytes).toBeGreaterThanOrEqual(content.length);
+    expect(bytes).toBeLessThan(content.length * 1.1);
+  });
 });
 
 /**

@@ -1138,6 +1138,27 @@ export class Repository {
   }
 
   /**
+   * Makes sure each of `ids` is laid out by its real size: one whose chosen place no trusted
+   * signed file gives and no read confirmed, while another index file gives it another size,
+   * is read there first (vouchAll), and where it does not open at its entry's size, at the
+   * other places files give, the first where it does becoming its place. A restore places a
+   * file's chunks by their sizes before it reads them: two planted entries at real places,
+   * one a byte long and one a byte short, would shift every byte between them. An honest
+   * repository gives a blob one size (its plaintext's), so there this reads nothing.
+   */
+  async confirmSizes(ids: Iterable<string>): Promise<void> {
+    const disputed: string[] = [];
+    for (const id of ids) {
+      const chosen = this.index.get(id);
+      if (!chosen || !this.unvouched.has(id)) continue;
+      const others = this.spares.get(id) ?? [];
+      if (others.some((place) => place.trust !== "forged" && place.location.size !== chosen.size))
+        disputed.push(id);
+    }
+    if (disputed.length > 0) await this.vouchAll(disputed);
+  }
+
+  /**
    * vouch() for many blobs (a prune's, the first a signing bucky does of an older one's
    * repository reading every one): the places to read taken pack by pack in offset order,
    * each run of close ones in one read, a few reads at a time. A blob that does not open
