@@ -51,7 +51,10 @@ import type { SnapshotJudge } from "./snapshot-trust.ts";
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Snapshot files read at the same time when listing them. */
 const SNAPSHOT_READS_AT_ONCE = 8;
-/** Index files read at the same time when loading the index: memory stays bounded. */
+/**
+ * Index files fetched ahead when loading the index (their sealed bytes, each opened only as
+ * it is taken in): memory stays bounded.
+ */
 const INDEX_READS_AT_ONCE = 8;
 /** Pack directories (data/<xx>) listed at the same time when loading the index. */
 const PACK_LISTS_AT_ONCE = 8;
@@ -71,6 +74,17 @@ const FORGED_PLACES_MAX = 1 << 20;
  * are read again whole (loadIndex).
  */
 const UNTRUSTED_ENTRIES_MAX = 4 * 1024 * 1024;
+/**
+ * At most this many places are tried for a blob that does not open at its chosen one
+ * (readElsewhere), trusted files' first. An honest repository gives a blob more than one
+ * place only where it was stored again: by a backup that would not take an untrusted file's
+ * word for it, or by devices backing up at once, each its own copy: a few places, so eight
+ * leave room for a zone of several devices. Each try reads up to the blob's length (a MiB
+ * for a chunk); without a cap, files planted by anyone who can write to the target, each
+ * naming the blob at a place of its own, cost a read each, up to four million
+ * (UNTRUSTED_ENTRIES_MAX). Past it, the blob reads as damaged, and readBlob says why.
+ */
+const PLACES_TRIED_MAX = 8;
 /** Runs of places read at the same time when vouching for many blobs (each at most 32 MiB). */
 const VOUCH_READS_AT_ONCE = 4;
 /** At most this many packs being written while the next one fills. */
@@ -172,6 +186,12 @@ export interface OpenOptions {
   readonly untrustedEntriesMax?: number;
 }
 
+/** An index file's sealed bytes, and whether they are the local cache's copy. */
+interface SealedIndexFile {
+  readonly bytes: Uint8Array;
+  readonly cached: boolean;
+}
+
 /** An index file left out as forged: why, and the device whose key signed it, if any. */
 export interface ForgedIndexFile {
   readonly name: string;
@@ -184,16 +204,16 @@ export class Repository {
   /** Where each blob is: of the places the index files give, the one chosen (loadIndex). */
   private readonly index = new Map<string, BlobLocation>();
   /**
-   * The blobs whose chosen place only untrusted index files give (unsigned, or signed by a
-   * device not in good standing), and that no read has confirmed: a backup adds them
-   * again, and a prune reads them before it signs their place (vouch).
+   * The blobs whose chosen place only untrusted index files give (unsigned ones once a
+   * device signs, or signed by a device not in good standing), and that no read has
+   * confirmed: what placeNeeded remembers of a place's word when it chooses again.
    */
   private readonly weak = new Set<string>();
   /**
    * The blobs whose chosen place no trusted signed index file gives (an unsigned one, even
-   * where unsigned files count as trusted for backups, or an untrusted one), and that no
-   * read has confirmed: a prune reads them before it signs their place (vouch), whatever
-   * else the repository holds. A superset of `weak`.
+   * where unsigned files count as trusted for choosing a place, or an untrusted one), and
+   * that no read has confirmed: a backup reads them there before it takes them as stored,
+   * and a prune before it signs their place (vouch). A superset of `weak`.
    */
   private readonly unvouched = new Set<string>();
   /**
@@ -308,12 +328,14 @@ export class Repository {
   }
 
   /**
-   * Whether a backup may take the blob `id` as there: added in this session, or at a place
-   * a trusted index file gives (an untrusted one's word would let anyone who can write to
-   * the target have backups skip what it names, and restores fail).
+   * Whether a backup may take the blob `id` as there: added in this session, at a place a
+   * trusted signed index file gives, or read there in this session (vouch). An unsigned
+   * file's word is not enough, even where no file is trusted-signed (an older bucky's
+   * repository, or one whose signed files were deleted): anyone who can write to the target
+   * could plant one naming what a backup is about to add, which would then store none of it.
    */
   has(id: string): boolean {
-    return this.pending.has(id) || (this.index.has(id) && !this.weak.has(id));
+    return this.pending.has(id) || (this.index.has(id) && !this.unvouched.has(id));
   }
 
   locate(id: string): BlobLocation | undefined {
@@ -338,9 +360,9 @@ export class Repository {
     const size = plaintext.length;
     const hashed = this.pool.hash(plaintext);
     const named = hashed.then(async (blob) => {
-      // Where only an untrusted file places it, it is read there (once it opens, its place
+      // Where no trusted signed file places it, it is read there (once it opens, its place
       // goes into this session's index file, signed): stored again only if it is not there.
-      if (!this.has(blob.id) && this.weak.has(blob.id) && (await this.vouch(blob.id))) {
+      if (!this.has(blob.id) && this.unvouched.has(blob.id) && (await this.vouch(blob.id))) {
         const place = this.index.get(blob.id);
         if (place) this.vouched.push(place);
       }
@@ -388,9 +410,10 @@ export class Repository {
   }
 
   /**
-   * Blobs this session found, by reading them, where only an untrusted index file placed
+   * Blobs this session found, by reading them, where no trusted signed index file placed
    * them: named in an index file of their own, signed, so the next backup takes them as
-   * stored without reading them again (an older bucky's repository, once a device signs).
+   * stored without reading them again (an older bucky's repository, from the first backup
+   * of a device that signs).
    */
   private vouched: BlobLocation[] = [];
 
@@ -442,9 +465,14 @@ export class Repository {
       return await this.readAt(where);
     } catch (error) {
       if (!isMisplaced(error)) throw error;
-      const found = await this.readElsewhere(id, where);
-      if (found) return found;
-      throw error;
+      const found = await this.findElsewhere(id, where);
+      if ("plaintext" in found) return found.plaintext;
+      if (found.untried === 0) throw error;
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `blob ${id.slice(0, 12)} opens neither at its place nor at the ${PLACES_TRIED_MAX} others tried; index files give ${found.untried} more for it, not read: more than an honest repository gives (${error instanceof Error ? error.message : String(error)})`,
+        "Someone who can write to the target planted index files naming it at made-up places. A backup of the files that hold it stores it again.",
+      );
     }
   }
 
@@ -458,11 +486,24 @@ export class Repository {
    * The blob `id` read at a place index files give other than `tried` (where it did not
    * open), never a forged file's, a trusted file's first: the first where it opens and
    * checks becomes its place.
-   * Undefined if it opens nowhere. Anyone who can write to the target can plant a file
-   * naming a blob at a wrong place, chosen before the right one (a revoked device's file
-   * in a disaster restore, where no state says it is revoked): the right one still serves.
+   * Undefined if it opens at none of the places tried (at most PLACES_TRIED_MAX). Anyone who
+   * can write to the target can plant a file naming a blob at a wrong place, chosen before
+   * the right one (a revoked device's file in a disaster restore, where no state says it is
+   * revoked): the right one still serves, unless they plant more than the cap.
    */
   async readElsewhere(id: string, tried: BlobLocation): Promise<Uint8Array | undefined> {
+    const found = await this.findElsewhere(id, tried);
+    return "plaintext" in found ? found.plaintext : undefined;
+  }
+
+  /**
+   * readElsewhere, saying, where the blob opens at none of the places tried, how many places
+   * the cap left untried.
+   */
+  private async findElsewhere(
+    id: string,
+    tried: BlobLocation,
+  ): Promise<{ plaintext: Uint8Array } | { untried: number }> {
     const chosen = this.index.get(id);
     const rangeOf = (place: BlobLocation) => `${place.pack}:${place.offset}:${place.length}`;
     const byRange = (a: BlobLocation, b: BlobLocation) => compareCodeUnits(rangeOf(a), rangeOf(b));
@@ -474,15 +515,24 @@ export class Repository {
         .filter((place) => (place.trust === "trusted") === trusted)
         .map((place) => place.location)
         .sort(byRange);
-    const places = new Set([...(chosen ? [chosen] : []), ...of(true), ...of(false)]);
+    // Each place once, however many files give it (and never the one tried).
+    const places = new Map<string, BlobLocation>();
+    for (const place of [...(chosen ? [chosen] : []), ...of(true), ...of(false)]) {
+      const key = `${rangeOf(place)}:${place.type}:${place.size}`;
+      if (!samePlace(place, tried) && !places.has(key)) places.set(key, place);
+    }
     // Each range read once: the last one read is kept for the entries that follow it, and
     // those that did not read are not tried again.
     const unread = new Set<string>();
     let last: { range: string; sealed: Uint8Array } | undefined;
-    for (const place of places) {
-      if (samePlace(place, tried)) continue;
+    let count = 0;
+    const list = [...places.values()];
+    for (const [at, place] of list.entries()) {
       const range = rangeOf(place);
       if (unread.has(range)) continue;
+      if (count === PLACES_TRIED_MAX)
+        return { untried: list.slice(at).filter((left) => !unread.has(rangeOf(left))).length };
+      count += 1;
       let sealed = last?.range === range ? last.sealed : undefined;
       if (!sealed) {
         try {
@@ -504,9 +554,9 @@ export class Repository {
       this.index.set(id, place);
       this.weak.delete(id);
       this.unvouched.delete(id);
-      return plaintext;
+      return { plaintext };
     }
-    return undefined;
+    return { untried: 0 };
   }
 
   /**
@@ -728,9 +778,11 @@ export class Repository {
    *     owner admitted, is forged: left out too (prune deletes it);
    *   - one signed by a device in good standing (or one the owner admitted that the zone
    *     state at hand does not know yet) is trusted; so is an unsigned one (an older
-   *     bucky's) while no file of the repository is trusted-signed; the others (unsigned
-   *     once a device signs, a revoked device's) are read, their word yielding to a trusted
-   *     file's. (Without `judge`, every signature that holds counts as trusted.)
+   *     bucky's) while no file of the repository is trusted-signed, for choosing a place
+   *     only (a backup still reads a blob there before taking it as stored: has); the
+   *     others (unsigned once a device signs, a revoked device's) are read, their word
+   *     yielding to a trusted file's. (Without `judge`, every signature that holds counts
+   *     as trusted.)
    * Then the packs are listed: a place in a pack that is not there is no place (an old
    * index file put back names packs a prune deleted). Of the places left for a blob, the
    * first a trusted file gives is taken, else the first.
@@ -753,9 +805,17 @@ export class Repository {
     const unreadable: { name: string; problem: string }[] = [];
     const forged: ForgedIndexFile[] = [];
     type Read = { file: IndexFile } | { problem: string } | { error: unknown };
-    const readOne = async (name: string): Promise<Read> => {
+    type Fetch = Promise<{ sealed: SealedIndexFile } | { error: unknown }>;
+    const fetchOne = (name: string): Fetch =>
+      this.fetchIndexFile(name).then(
+        (sealed) => ({ sealed }),
+        (error: unknown) => ({ error }),
+      );
+    const openOne = async (name: string, fetch: Fetch): Promise<Read> => {
       try {
-        return { file: await this.readIndexFile(name) };
+        const fetched = await fetch;
+        if ("error" in fetched) throw fetched.error;
+        return { file: await this.openIndexFile(name, fetched.sealed) };
       } catch (error) {
         if (error instanceof ProtocolError) return { problem: error.message };
         if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
@@ -763,8 +823,11 @@ export class Repository {
         return { error };
       }
     };
-    // Read a few ahead, taken in in name order.
-    const reads: Promise<Read>[] = [];
+    const readOne = (name: string) => openOne(name, fetchOne(name));
+    // A few fetched ahead (their sealed bytes only), each opened as it is taken in, in name
+    // order: a load holds a few sealed files and one opened at a time, so its memory is
+    // bounded by the index it builds and the largest file, not by how many files there are.
+    const reads: Fetch[] = [];
     let started = 0;
     let signed = false;
     // Unsigned files past the bound read before any trusted signed one: the rest of each
@@ -773,8 +836,8 @@ export class Repository {
     const deferred: { name: string; from: number; leftOut: number }[] = [];
     for (const name of names) {
       while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
-        reads.push(readOne(names[started++] as string));
-      const read = (await reads.shift()) as Read;
+        reads.push(fetchOne(names[started++] as string));
+      const read = await openOne(name, reads.shift() as Fetch);
       if ("error" in read) {
         await Promise.all(reads);
         throw read.error;
@@ -1081,6 +1144,27 @@ export class Repository {
   }
 
   /**
+   * Makes sure each of `ids` is laid out by its real size: one whose chosen place no trusted
+   * signed file gives and no read confirmed, while another index file gives it another size,
+   * is read there first (vouchAll), and where it does not open at its entry's size, at the
+   * other places files give, the first where it does becoming its place. A restore places a
+   * file's chunks by their sizes before it reads them: two planted entries at real places,
+   * one a byte long and one a byte short, would shift every byte between them. An honest
+   * repository gives a blob one size (its plaintext's), so there this reads nothing.
+   */
+  async confirmSizes(ids: Iterable<string>): Promise<void> {
+    const disputed: string[] = [];
+    for (const id of ids) {
+      const chosen = this.index.get(id);
+      if (!chosen || !this.unvouched.has(id)) continue;
+      const others = this.spares.get(id) ?? [];
+      if (others.some((place) => place.trust !== "forged" && place.location.size !== chosen.size))
+        disputed.push(id);
+    }
+    if (disputed.length > 0) await this.vouchAll(disputed);
+  }
+
+  /**
    * vouch() for many blobs (a prune's, the first a signing bucky does of an older one's
    * repository reading every one): the places to read taken pack by pack in offset order,
    * each run of close ones in one read, a few reads at a time. A blob that does not open
@@ -1178,19 +1262,33 @@ export class Repository {
 
   /** One index file: from the local cache when it has a good copy, else the target. */
   private async readIndexFile(name: string): Promise<IndexFile> {
+    return this.openIndexFile(name, await this.fetchIndexFile(name));
+  }
+
+  /** One index file's sealed bytes: the local cache's copy if it has one, else the target's. */
+  private async fetchIndexFile(name: string): Promise<SealedIndexFile> {
     const cached = this.cachedIndex(name);
-    if (cached) {
+    if (cached) return { bytes: cached, cached: true };
+    return { bytes: await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES), cached: false };
+  }
+
+  /** Opens an index file fetched: a cached copy that does not open is read from the target. */
+  private async openIndexFile(name: string, sealed: SealedIndexFile): Promise<IndexFile> {
+    if (sealed.cached) {
       try {
-        return openIndex(this.keys, name, cached);
+        return openIndex(this.keys, name, sealed.bytes);
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         // A damaged cached copy is only a cache miss: the target's copy decides.
       }
+      return this.openIndexFile(name, {
+        bytes: await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES),
+        cached: false,
+      });
     }
-    const sealed = await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES);
-    const file = openIndex(this.keys, name, sealed);
+    const file = openIndex(this.keys, name, sealed.bytes);
     // Cached once it opens: a copy that does not would be read again each time anyway.
-    this.cacheIndex(name, sealed);
+    this.cacheIndex(name, sealed.bytes);
     return file;
   }
 

@@ -186,15 +186,17 @@ async function fillFiles(
       for (const file of files) yield* file.node.content;
     })(),
   );
-  // A file whose chunks' sizes, as the index places them, do not add up to its size has
-  // one chosen at an entry with another size (planted by a key holder): its chunks are
-  // read where the index has them, and elsewhere where they do not open there (vouch), so
-  // each is laid out by its real size.
-  for (const file of files) {
-    let size = 0;
-    for (const id of file.node.content) size += repository.locate(id)?.size ?? 0;
-    if (size !== file.node.size) for (const id of file.node.content) await repository.vouch(id);
-  }
+  // Each chunk is laid out by its size as its chosen entry gives it: one whose size another
+  // index file gives otherwise (a planted entry, chosen or not) is read first, and where it
+  // does not open at its entry's size, at another place, so each is laid out by its real
+  // size (two planted sizes that add up to the file's would otherwise damage it).
+  await repository.confirmSizes(
+    new Set(
+      (function* () {
+        for (const file of files) yield* file.node.content;
+      })(),
+    ),
+  );
   for (const file of files) {
     let offset = 0;
     for (const id of file.node.content) {

@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { DEFAULT_CHUNKER } from "../../protocol/backup/chunker.ts";
-import { decodeConfig, MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
+import {
+  type BlobLocation,
+  decodeConfig,
+  decodeIndex,
+  encodeIndex,
+  MAX_SNAPSHOT_FILE_BYTES,
+} from "../../protocol/backup/formats.ts";
 import { blobId, repositoryKeys } from "../../protocol/backup/keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { testZone } from "../state/test-db.ts";
@@ -155,6 +161,49 @@ describe("what an index or hot file decompresses to", () => {
     expect(decompressWithin(Bun.zstdCompressSync(small), 1024, "hot file y")).toEqual(small);
     expect(() => decompressWithin(new Uint8Array([1, 2, 3]), 1024, "index z")).toThrow(
       "index z does not decompress",
+    );
+  });
+});
+
+describe("an index file, any holder of the backup key's to write", () => {
+  const entries = (count: number, id: (at: number) => string): BlobLocation[] =>
+    Array.from({ length: count }, (_, at) => ({
+      id: id(at),
+      type: "data" as const,
+      pack: "ab".repeat(32),
+      offset: at * 1_048_605,
+      length: 1_048_605,
+      size: 1_048_576,
+    }));
+
+  test("opens when it names what its sealed size can honestly hold: blobs with random ids", () => {
+    for (const count of [1, 20_000]) {
+      const blobs = entries(count, () => randomBytes(32).toString("hex"));
+      expect(openIndex(keys, "i", sealIndex(keys, "i", blobs)).blobs).toEqual(blobs);
+    }
+  });
+
+  test("is refused when it names more than its sealed size can honestly hold, before it is parsed", () => {
+    // Made-up ids that compress to almost nothing: some 1 byte a blob, sealed.
+    const sealed = sealIndex(
+      keys,
+      "i",
+      entries(100_000, (at) => at.toString(16).padStart(64, "0")).map((blob) => ({
+        ...blob,
+        offset: 0,
+      })),
+    );
+    expect(sealed.length).toBeLessThan(200_000);
+    expect(() => openIndex(keys, "i", sealed)).toThrow(
+      `, more than its ${sealed.length} sealed bytes can honestly hold`,
+    );
+  });
+
+  test("names at most the blobs its bound allows, whatever its JSON says", () => {
+    const bytes = encodeIndex(entries(3, (at) => at.toString(16).padStart(64, "0")));
+    expect(decodeIndex("i", bytes, 3).blobs.length).toBe(3);
+    expect(() => decodeIndex("i", bytes, 2, ": why")).toThrow(
+      "index i names more than 2 blobs: why",
     );
   });
 });

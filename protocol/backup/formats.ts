@@ -177,15 +177,25 @@ const CONTENT_ID = /^[0-9a-f]{64}$/;
 /**
  * An index file's contents, each entry checked: any holder of the backup key writes them,
  * and a pack id becomes a path (data/<xx>/<pack>) that a prune may delete, so it is a pack
- * id or the file is refused, never `../` anything.
+ * id or the file is refused, never `../` anything. One naming more than `maxBlobs` is
+ * refused too, with `why` the bound's reason.
  */
-export function decodeIndex(name: string, bytes: Uint8Array): IndexFile {
+export function decodeIndex(
+  name: string,
+  bytes: Uint8Array,
+  maxBlobs = Number.POSITIVE_INFINITY,
+  why = "",
+): IndexFile {
   const value = parseJson(bytes, `index ${name}`);
   check(isRecord(value) && isRecord(value.packs), `index ${name} is malformed`);
   const blobs: BlobLocation[] = [];
   for (const [pack, list] of Object.entries(value.packs)) {
     check(CONTENT_ID.test(pack), `index ${name} names a pack that is no pack id`);
     check(Array.isArray(list), `index ${name} is malformed`);
+    check(
+      blobs.length + list.length <= maxBlobs,
+      `index ${name} names more than ${maxBlobs} blobs${why}`,
+    );
     for (const entry of list) {
       check(
         Array.isArray(entry) &&
