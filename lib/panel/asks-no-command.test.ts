@@ -10,12 +10,14 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
+import type { AppSpec } from "../apps/spec.ts";
 import type { CertificateRemedy } from "../certs/remedy.ts";
 import { diskWith } from "../facts/test-usage.ts";
 import { en } from "../i18n/en.ts";
 import type { Messages } from "../i18n/messages.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import { createLog } from "../log.ts";
+import { holdingOf } from "../replica/zone-holding.ts";
 import type { Viewer } from "../users/access.ts";
 import type { ZoneAttention } from "../zone/attention.ts";
 import type { ReliabilityNote } from "../zone/reliability.ts";
@@ -294,6 +296,65 @@ describe("the overview, with every note of every kind", () => {
       });
     }
   }
+});
+
+describe("an app's problem in the zone's own words", () => {
+  // An image app no device of the zone runs images for: why it waits, as the zone says it
+  // (lib/replica/zone-holding.ts), not a sample that could drift from it.
+  const waiting = holdingOf(
+    {
+      app: "photos",
+      manifest: { data: [], placement: "any", standbys: 0 },
+      image: { platforms: ["linux/amd64"] },
+      placement: "any",
+      desired: "running",
+    } as unknown as AppSpec,
+    { members: [{ name: "nas", id: "dnas" }], live: [{ name: "nas", id: "dnas" }] },
+    { claims: new Map(), draining: new Set(), copies: new Map(), engines: new Map() },
+  ).waiting;
+  const photos = {
+    app: "photos",
+    version: "1.0.0",
+    state: "pending",
+    device: null,
+    url: null,
+    sandboxed: false,
+    engine: null,
+    image: `sha256:${"ab".repeat(32)}`,
+    restarts: 0,
+    error: waiting,
+    reportedBy: null,
+    placement: "any",
+    desired: "running",
+    package: `sha256:${"cd".repeat(32)}`,
+    exposure: "zone",
+    shared: null,
+    data: null,
+  };
+
+  for (const language of ["en", "zh-CN"])
+    for (const path of ["", "apps", "apps/photos"])
+      test(`asks to type no command on the page /${path} (${language})`, async () => {
+        const panel = createPanel(
+          async (request) => {
+            const asked = new URL(request.url).pathname;
+            if (asked === "/v1/apps") return Response.json({ apps: [photos] });
+            if (asked === "/v1/apps/photos") return Response.json(photos);
+            return Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
+          },
+          createLog({ level: "silent" }),
+        );
+        const answer = await panel.request(
+          `http://gw.test/_bucky/panel/${path}`,
+          { headers: { "accept-language": language } },
+          { viewer: OWNER },
+        );
+        expect(answer.status).toBe(200);
+        const page = readable(await answer.text());
+        expect(waiting).toBeString();
+        expect(page).toContain(waiting as string);
+        expect(commandsIn(page)).toEqual([]);
+      });
 });
 
 /**
