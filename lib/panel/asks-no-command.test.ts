@@ -425,8 +425,6 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   message: ["the disk is gone"],
   problem: ["no user namespaces"],
   error: [undefined, "no answer"],
-  // Not in the panel's words: the gateway's link, given to people.
-  gatewayUrl: ["https://home.example"],
 };
 
 /**
