@@ -49,7 +49,7 @@ export const en = {
     title: "Something went wrong",
     bug: "Something went wrong on this device, and this page could not be shown.",
     whatToDo:
-      "Try again in a moment. If it happens again, run bucky status on this device, or read its log (logs/bucky.log in its bucky home), which says what went wrong.",
+      "Try again in a moment. If it happens again, this device's log (logs/bucky.log in its bucky home) says what went wrong.",
     tryAgain: "Go back and try again, or go to the overview.",
   },
   /** Status words, as tags. */
@@ -125,24 +125,27 @@ export const en = {
     certificateIssuers: { acme: "ACME", zone: "the zone CA", files: "given files" },
     certificateFailed: (p: { device: string; message: string }) =>
       `${p.device} says its last try failed: “${p.message}”`,
-    /** What to do about a certificate's error: which device, which command, run by whom. */
+    /**
+     * What to do about a certificate's error: where, and by whom. The panel shows them, so
+     * no command to type: what the panel does, or what is done on the gateway itself.
+     */
     certificateRemedies: {
       approve: (p: { gateway: string }) =>
-        `The owner approves ${p.gateway}'s names: on a device holding the owner key, run \`bucky gateway approve ${p.gateway}\` (it shows the names before approving them).`,
+        `The owner approves ${p.gateway}'s names: signed in as an admin to the panel of a device holding the owner key, with the button here (it shows the names before approving them).`,
       "start-owner-device": (_p: { gateway: string }) =>
         "Start a device holding the owner key (the one that made the zone, or one recovered with the phrase): it issues the certificate.",
       "external-account": (p: { gateway: string }) =>
-        `The CA needs an external account: on ${p.gateway}, whoever runs it gives the CA's key id and HMAC key with \`bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F\`.`,
+        `The CA needs an external account: whoever runs ${p.gateway} gives it the CA's key id and HMAC key, on ${p.gateway} itself, where its gateway is set up.`,
       "point-dns": (p: { gateway: string }) =>
         `Whoever manages the name's DNS points it (or a wildcard record for the zone's host) at ${p.gateway}'s public address.`,
       "open-port-80": (p: { gateway: string }) =>
         `Make port 80 reach ${p.gateway} from the internet (forward it on the router), and check that the name points at it.`,
       "other-ca": (p: { gateway: string }) =>
-        `The CA will not issue for this name: on ${p.gateway}, use another name, or another CA with \`bucky gateway enable --acme-directory URL\`.`,
+        `The CA will not issue for this name: whoever runs ${p.gateway} gives it another name, or another CA, on ${p.gateway} itself, where its gateway is set up.`,
       "check-internet": (p: { gateway: string }) =>
-        `Check ${p.gateway}'s internet connection and its ACME directory (\`bucky gateway enable --acme-directory URL\` on ${p.gateway}).`,
+        `Check ${p.gateway}'s internet connection, and the ACME directory its gateway was set up with.`,
       "free-disk": (p: { gateway: string }) =>
-        `Free some space on ${p.gateway} (\`bucky status --disk\` shows what takes it); it tries again by itself.`,
+        `Free some space on ${p.gateway}; it tries again by itself.`,
       wait: (p: { gateway: string }) => `Nothing to do: ${p.gateway} tries again by itself.`,
     },
     zoneCa: "Gateways with local names (.lan, .local…) use the zone's own certificate authority.",
@@ -237,14 +240,21 @@ export const en = {
       `${p.app} runs nowhere: its settings in the zone state cannot be read (${p.problem}). Install it again, or remove it.`,
     /** An image app no device of the zone runs images for: the platforms are names (checked). */
     imageUnrunnable: (p: { app: string; platforms: readonly string[] }) =>
-      `${p.app} runs a container image, and no device of the zone runs images for ${p.platforms.join(" or ")}. Install Podman on one of them (apt-get install podman runc) and restart its daemon.`,
-    /** A member's `--purge`, which the owner did not authorise: nothing was deleted. */
+      `${p.app} runs a container image, and no device of the zone runs images for ${p.platforms.join(" or ")}. Install Podman (with runc) on one of them, then restart bucky there.`,
+    /**
+     * A member's removal with its data, which the owner did not authorise: nothing was
+     * deleted. The panel removes an app keeping its data, so deleting it is done where the
+     * owner key is, at the command line: said where and what, not the command.
+     */
     purgeUngranted: (p: { app: string; writtenBy: string }) =>
-      `${p.app} was removed with --purge by ${p.writtenBy}, which the owner did not authorise: its data is kept on every device. To delete it, run \`bucky app remove ${p.app} --purge\` on the device holding the owner key; or leave it, and nothing is lost.`,
+      `${p.app} was removed by ${p.writtenBy}, asking for its data to be deleted, which the owner did not authorise: its data is kept on every device. To delete it, remove ${p.app} with its data again at the command line of a device holding the owner key; or leave it, and nothing is lost.`,
     /** A device caught signing two histories: every device refuses its changes from the fork on. */
     deviceQuarantined: (p: { device: string; seq: number }) =>
-      `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. No device takes its changes from #${p.seq} on, nor anything it writes now; what some devices took past #${p.seq} before they knew stays there until a later change to the same thing replaces it. Revoke it (\`bucky devices revoke ${p.device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon), then join it again from a fresh home.`,
-    /** A revoked device proven to fork within what its revocation keeps: the owner may cut again. */
+      `${p.device} is quarantined: it signed two different histories from change #${p.seq} on, most often because its home was put back from an older copy. No device takes its changes from #${p.seq} on, nor anything it writes now; what some devices took past #${p.seq} before they knew stays there until a later change to the same thing replaces it. Revoke it on the Devices page of a device holding the owner key (the one that made the zone, or one given the key from the recovery phrase), then join it again from a fresh home.`,
+    /**
+     * A revoked device proven to fork within what its revocation keeps: the owner may cut
+     * again. The Devices page revokes a device once, so that is done at the command line.
+     */
     deviceRevokedFork: (p: {
       device: string;
       keptSeq: number;
@@ -254,7 +264,7 @@ export const en = {
     }) =>
       p.recutSeq < 1
         ? `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at its first change (#1): no revocation can keep less, and each device keeps what it holds of it.`
-        : `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at #${p.seq}: revoke it again (\`bucky devices revoke ${p.device}\` on a device holding the owner key) to keep #1–#${p.recutSeq}. That drops what it wrote from #${p.recutSeq + 1} on, on every device${p.admitted.length === 0 ? "" : `, including the devices it admitted then (${p.admitted.join(", ")}), which must be invited again`}.`,
+        : `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at #${p.seq}: revoke it again, at the command line of a device holding the owner key (the Devices page revokes a device only once), to keep #1–#${p.recutSeq}. That drops what it wrote from #${p.recutSeq + 1} on, on every device${p.admitted.length === 0 ? "" : `, including the devices it admitted then (${p.admitted.join(", ")}), which must be invited again`}.`,
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
     brokenChain: (p: { device: string; peer: string; seq: number }) =>
       `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,

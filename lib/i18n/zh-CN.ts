@@ -45,7 +45,7 @@ export const zhCN: Messages = {
     title: "出错了",
     bug: "此设备上出了问题，无法显示此页面。",
     whatToDo:
-      "请稍后重试。如果再次出现，请在此设备上运行 bucky status，或查看它的日志（bucky 主目录中的 logs/bucky.log），日志中写明了出错的原因。",
+      "请稍后重试。如果再次出现，此设备的日志（bucky 主目录中的 logs/bucky.log）写明了出错的原因。",
     tryAgain: "请返回后重试，或前往概览。",
   },
   status: {
@@ -113,21 +113,19 @@ export const zhCN: Messages = {
     certificateFailed: (p) => `${p.device} 称上次尝试失败：“${p.message}”`,
     certificateRemedies: {
       approve: (p) =>
-        `由所有者批准 ${p.gateway} 的名称：在持有所有者密钥的设备上运行 \`bucky gateway approve ${p.gateway}\`（批准前会先列出这些名称）。`,
+        `由所有者批准 ${p.gateway} 的名称：以管理员身份登录持有所有者密钥的设备的控制面板，用这里的按钮批准（批准前会先列出这些名称）。`,
       "start-owner-device": () =>
         "启动一台持有所有者密钥的设备（创建区域的那台，或用助记词恢复的设备）：由它签发证书。",
       "external-account": (p) =>
-        `该 CA 需要外部账户：在 ${p.gateway} 上，由管理它的人用 \`bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F\` 提供 CA 的密钥 ID 和 HMAC 密钥。`,
+        `该 CA 需要外部账户：由管理 ${p.gateway} 的人在 ${p.gateway} 本机上设置其网关时，提供 CA 的密钥 ID 和 HMAC 密钥。`,
       "point-dns": (p) =>
         `由管理该名称 DNS 的人把它（或区域主机名的通配记录）指向 ${p.gateway} 的公网地址。`,
       "open-port-80": (p) =>
         `让互联网能通过 80 端口访问 ${p.gateway}（在路由器上转发），并确认该名称指向它。`,
       "other-ca": (p) =>
-        `该 CA 不会为此名称签发：在 ${p.gateway} 上换一个名称，或用 \`bucky gateway enable --acme-directory URL\` 换一个 CA。`,
-      "check-internet": (p) =>
-        `检查 ${p.gateway} 的网络连接及其 ACME 目录（在 ${p.gateway} 上运行 \`bucky gateway enable --acme-directory URL\`）。`,
-      "free-disk": (p) =>
-        `在 ${p.gateway} 上释放一些空间（\`bucky status --disk\` 显示空间用在哪里）；它会自行重试。`,
+        `该 CA 不会为此名称签发：由管理 ${p.gateway} 的人在 ${p.gateway} 本机上设置其网关时，换一个名称，或换一个 CA。`,
+      "check-internet": (p) => `检查 ${p.gateway} 的网络连接，以及设置其网关时给它的 ACME 目录。`,
+      "free-disk": (p) => `在 ${p.gateway} 上释放一些空间；它会自行重试。`,
       wait: (p) => `无需操作：${p.gateway} 会自行重试。`,
     },
     zoneCa: "使用本地名称（.lan、.local…）的网关使用区域自己的证书颁发机构。",
@@ -191,19 +189,19 @@ export const zhCN: Messages = {
       `${p.device} 无法为应用提供沙箱：${p.device} 称“${p.problem}”。那里的应用可以访问整台设备。`,
     appUnsandboxed: (p) => `${p.app} 在 ${p.device} 上没有沙箱保护地运行。`,
     imageUnrunnable: (p) =>
-      `${p.app} 运行容器镜像，但区域中没有设备能运行 ${p.platforms.join(" 或 ")} 的镜像。请在其中一台设备上安装 Podman（apt-get install podman runc）并重启其守护进程。`,
+      `${p.app} 运行容器镜像，但区域中没有设备能运行 ${p.platforms.join(" 或 ")} 的镜像。请在其中一台设备上安装 Podman（及 runc），然后重启那里的 bucky。`,
     purgeUngranted: (p) =>
-      `${p.app} 已被 ${p.writtenBy} 以 --purge 移除，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备上运行 \`bucky app remove ${p.app} --purge\`；也可以不做处理，数据不会丢失。`,
+      `${p.app} 已被 ${p.writtenBy} 移除，并要求删除其数据，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备的命令行上再次移除 ${p.app} 及其数据；也可以不做处理，数据不会丢失。`,
     appSpecNewer: (p) =>
       `${p.app} 由更新版本的 bucky 安装（${p.problem}）。请更新本设备上的 bucky 以在此管理它。`,
     appSpecUnreadable: (p) =>
       `${p.app} 没有在任何设备上运行：区域状态中它的设置无法读取（${p.problem}）。请重新安装，或将其移除。`,
     deviceQuarantined: (p) =>
-      `${p.device} 已被隔离：它从第 #${p.seq} 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #${p.seq} 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #${p.seq} 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 \`bucky devices revoke ${p.device}\`；任何设备都可以从恢复短语取得该密钥：\`bucky zone owner-key < phrase.txt\`，然后重启其守护进程），然后用全新的主目录让它重新加入。`,
+      `${p.device} 已被隔离：它从第 #${p.seq} 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #${p.seq} 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #${p.seq} 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请在持有所有者密钥的设备（创建区域的那台，或用恢复短语取得该密钥的设备）的设备页面上撤销它，然后用全新的主目录让它重新加入。`,
     deviceRevokedFork: (p) =>
       p.recutSeq < 1
         ? `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在第一个变更（#1）处就已分叉：任何撤销都无法保留得更少，每台设备保留各自持有的部分。`
-        : `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在 #${p.seq} 处分叉：请再次撤销它（在持有所有者密钥的设备上运行 \`bucky devices revoke ${p.device}\`），以保留 #1–#${p.recutSeq}。这会在每台设备上丢弃它从 #${p.recutSeq + 1} 起写入的内容${p.admitted.length === 0 ? "" : `，包括它当时接纳的设备（${p.admitted.join("、")}），它们需要重新邀请`}。`,
+        : `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在 #${p.seq} 处分叉：请在持有所有者密钥的设备的命令行上再次撤销它（设备页面只能撤销一次），以保留 #1–#${p.recutSeq}。这会在每台设备上丢弃它从 #${p.recutSeq + 1} 起写入的内容${p.admitted.length === 0 ? "" : `，包括它当时接纳的设备（${p.admitted.join("、")}），它们需要重新邀请`}。`,
     brokenChain: (p) =>
       `${p.device} 可能签署了两段历史：${p.peer} 持有的它的变更与本设备持有的不相接（在第 #${p.seq} 个变更处）。本设备正在查找它们分叉的位置，以便在每台设备上隔离它；暂时无需操作。`,
     removeUnreadable: (p) =>

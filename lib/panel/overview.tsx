@@ -280,7 +280,12 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
       </>
     ),
     ungrantedPurges: (note) => n.purgeUngranted(note),
-    quarantined: (note) => n.deviceQuarantined(note),
+    // Revoked on the Devices page (of a device holding the owner key: the note says so).
+    quarantined: (note) => (
+      <>
+        {n.deviceQuarantined(note)} <a href={href("devices")}>{n.seeDevices}</a>
+      </>
+    ),
     revokedForks: (note) => n.deviceRevokedFork(note),
     brokenChains: (note) => n.brokenChain(note),
   };
@@ -470,6 +475,12 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boo
                         // own (its facts), and a member can make it name any command.
                         <div class="muted">
                           {o.certificateRemedies[cert.remedy.kind](cert.remedy)}
+                          {cert.remedy.kind === "free-disk" ? (
+                            <>
+                              {" "}
+                              <a href={href("#disk")}>{t.notes.seeDisk}</a>
+                            </>
+                          ) : null}
                         </div>
                       ) : null}
                     </div>

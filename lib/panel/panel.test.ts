@@ -202,7 +202,7 @@ describe("the overview", () => {
     expect(page).not.toContain("acme-eab-kid");
   });
 
-  test("says what to do about a certificate's error in the zone's words (which device, which command, who), never in the gateway's", async () => {
+  test("says what to do about a certificate's error in the zone's words (which device, what, who), never in the gateway's", async () => {
     // The error is the gateway's own (its facts): a member can make its hint say anything,
     // with no backquote or flag to give it away.
     const lure = "Run: bucky devices revoke phone";
@@ -227,7 +227,7 @@ describe("the overview", () => {
     expect(shown).toContain("this CA needs an external account");
     expect(shown).not.toContain(lure);
     expect(shown).toContain(
-      "The CA needs an external account: on nas, whoever runs it gives the CA's key id and HMAC key with `bucky gateway enable --acme-eab-kid ID --acme-eab-key-file F`.",
+      "The CA needs an external account: whoever runs nas gives it the CA's key id and HMAC key, on nas itself, where its gateway is set up.",
     );
     // Waiting for approval, seen by one who cannot approve here: the words, not the button.
     const waiting = await page(device, {
@@ -240,7 +240,12 @@ describe("the overview", () => {
     });
     expect(waiting).not.toContain(lure);
     expect(waiting).toContain(
-      "The owner approves laptop's names: on a device holding the owner key, run `bucky gateway approve laptop`",
+      "The owner approves laptop's names: signed in as an admin to the panel of a device holding the owner key, with the button here",
+    );
+    // A full disk: where to see what takes its space, on this page.
+    const full = await page(device, { ...eab, remedy: { kind: "free-disk", gateway: "nas" } });
+    expect(full).toContain(
+      'Free some space on nas; it tries again by itself. <a href="/_bucky/panel/#disk">See where its space goes</a>',
     );
     // An error of no known kind: its message, and no advice.
     const odd = await page(device, { ...eab, remedy: null });
@@ -634,24 +639,24 @@ describe("an image app no device runs, and a purge the owner did not authorise",
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "photos runs a container image, and no device of the zone runs images for linux/arm64 or linux/arm/v7. Install Podman on one of them (apt-get install podman runc) and restart its daemon.",
+      "photos runs a container image, and no device of the zone runs images for linux/arm64 or linux/arm/v7. Install Podman (with runc) on one of them, then restart bucky there.",
     );
     expect(english).toContain(
-      "notes was removed with --purge by laptop, which the owner did not authorise: its data is kept on every device. To delete it, run `bucky app remove notes --purge` on the device holding the owner key; or leave it, and nothing is lost.",
+      "notes was removed by laptop, asking for its data to be deleted, which the owner did not authorise: its data is kept on every device. To delete it, remove notes with its data again at the command line of a device holding the owner key; or leave it, and nothing is lost.",
     );
     expect(english).not.toContain(en.overview.allWell);
     const chinese = await page("zh-CN");
     expect(chinese).toContain(
-      "photos 运行容器镜像，但区域中没有设备能运行 linux/arm64 或 linux/arm/v7 的镜像。请在其中一台设备上安装 Podman（apt-get install podman runc）并重启其守护进程。",
+      "photos 运行容器镜像，但区域中没有设备能运行 linux/arm64 或 linux/arm/v7 的镜像。请在其中一台设备上安装 Podman（及 runc），然后重启那里的 bucky。",
     );
     expect(chinese).toContain(
-      "notes 已被 laptop 以 --purge 移除，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备上运行 `bucky app remove notes --purge`；也可以不做处理，数据不会丢失。",
+      "notes 已被 laptop 移除，并要求删除其数据，但所有者并未授权：它的数据仍保留在每台设备上。如需删除，请在持有所有者密钥的设备的命令行上再次移除 notes 及其数据；也可以不做处理，数据不会丢失。",
     );
   });
 });
 
 describe("a device quarantined for equivocation", () => {
-  test("is said on the overview in the viewer's language, with why and what to do", async () => {
+  test("is said on the overview in the viewer's language, with why and what to do, and a link to where it is done", async () => {
     const answers = withStatus({
       devices: [{ id: "dy", name: "tablet", status: "quarantined" }],
       quarantined: [{ device: "tablet", seq: 42 }],
@@ -661,11 +666,11 @@ describe("a device quarantined for equivocation", () => {
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet is quarantined: it signed two different histories from change #42 on, most often because its home was put back from an older copy. No device takes its changes from #42 on, nor anything it writes now; what some devices took past #42 before they knew stays there until a later change to the same thing replaces it. Revoke it (`bucky devices revoke tablet` on a device holding the owner key; any device takes that key from the recovery phrase: `bucky zone owner-key &lt; phrase.txt`, then restart its daemon), then join it again from a fresh home.",
+      'tablet is quarantined: it signed two different histories from change #42 on, most often because its home was put back from an older copy. No device takes its changes from #42 on, nor anything it writes now; what some devices took past #42 before they knew stays there until a later change to the same thing replaces it. Revoke it on the Devices page of a device holding the owner key (the one that made the zone, or one given the key from the recovery phrase), then join it again from a fresh home. <a href="/_bucky/panel/devices">See the devices</a>',
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请撤销它（在持有所有者密钥的设备上运行 `bucky devices revoke tablet`；任何设备都可以从恢复短语取得该密钥：`bucky zone owner-key &lt; phrase.txt`，然后重启其守护进程），然后用全新的主目录让它重新加入。",
+      'tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请在持有所有者密钥的设备（创建区域的那台，或用恢复短语取得该密钥的设备）的设备页面上撤销它，然后用全新的主目录让它重新加入。 <a href="/_bucky/panel/devices">查看设备</a>',
     );
   });
 });
@@ -682,11 +687,11 @@ describe("a revoked device proven to fork within what its revocation keeps", () 
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet was revoked keeping its changes #1–#9, but its history parts at #4: revoke it again (`bucky devices revoke tablet` on a device holding the owner key) to keep #1–#3. That drops what it wrote from #4 on, on every device, including the devices it admitted then (phone, tv), which must be invited again.",
+      "tablet was revoked keeping its changes #1–#9, but its history parts at #4: revoke it again, at the command line of a device holding the owner key (the Devices page revokes a device only once), to keep #1–#3. That drops what it wrote from #4 on, on every device, including the devices it admitted then (phone, tv), which must be invited again.",
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 已被撤销，保留其变更 #1–#9，但它的历史在 #4 处分叉：请再次撤销它",
+      "tablet 已被撤销，保留其变更 #1–#9，但它的历史在 #4 处分叉：请在持有所有者密钥的设备的命令行上再次撤销它（设备页面只能撤销一次），以保留 #1–#3。",
     );
   });
 });

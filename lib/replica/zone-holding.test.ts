@@ -76,11 +76,11 @@ describe("an image app's place", () => {
     expect([holding.runner, ...holding.standbys].sort()).toEqual(["alpha", "gamma"]);
   });
 
-  test("waits, saying how to fix it, when no device runs images", () => {
+  test("waits, saying how to fix it with no command to type (the panel shows it), when no device runs images", () => {
     const holding = holdingOf(spec("notes", ["db"]), everyone, facts({ alpha: none }));
     expect(holding.runner).toBeUndefined();
     expect(holding.waiting).toBe(
-      "no device of the zone runs images for linux/amd64: install Podman on one (`apt-get install podman runc`) and restart its daemon",
+      "no device of the zone runs images for linux/amd64: install Podman (with runc) on one, then restart bucky there",
     );
   });
 

@@ -94,9 +94,11 @@ export function holdingOf(
     const { image: _, ...plain } = spec;
     const holding = holdingOf(plain, { members, live: candidates.live.filter(able) }, facts, own);
     if (holding.runner || members.length > 0) return holding;
+    // Said as the app's problem on the panel's Apps page and the app's own (the zone's
+    // words): so no command to type (`bucky status` warns with the command: ImageNote).
     return {
       ...holding,
-      waiting: `no device of the zone runs images for ${platforms.join(" or ")}: install Podman on one (\`apt-get install podman runc\`) and restart its daemon`,
+      waiting: `no device of the zone runs images for ${platforms.join(" or ")}: install Podman (with runc) on one, then restart bucky there`,
     };
   }
   const live = new Set(candidates.live.map((c) => c.name));
