@@ -680,6 +680,28 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
     expect([response.status, await response.json()]).toEqual([200, { received: sizeBytes }]);
   });
 
+  test("a body that takes longer to come than the app has to answer reaches it: its time runs from the last piece", async () => {
+    // The app has 1 s here (BUCKY_GATEWAY_TIMEOUT_MS), and this upload takes 1.8 s, a piece
+    // every 0.3 s: as a slow link's (or a loaded machine's) large upload takes longer than
+    // the app has to answer once it has the body. The gateway counted the upload against the
+    // app and answered 504 after 1 s.
+    let sent = 0;
+    const body = new ReadableStream({
+      async pull(controller) {
+        if (sent === 6) return controller.close();
+        await Bun.sleep(300);
+        controller.enqueue(new Uint8Array(100_000));
+        sent++;
+      },
+    });
+    const response = await get("/apps/probe/api/bytes", {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect([response.status, await response.text()]).toEqual([200, '{"received":600000}']);
+  });
+
   test("a compressed answer reaches the client as the app compressed it, from an app here or on another device", async () => {
     const manifest = { run: { command: ["bun", "probe.ts"] }, exposure: "public" };
     await buckyJson([
@@ -785,6 +807,23 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
 describe("hostile and broken input", () => {
   test("a backend that hangs: 504, and the gateway carries on", async () => {
     const response = await get("/apps/probe/api/hang");
+    expect(response.status).toBe(504);
+    expect((await get("/apps/site/")).status).toBe(200);
+  });
+
+  test("a backend that takes none of a body and never answers: 504, however long the client would send", async () => {
+    // The client sends as fast as it is taken, for ever: what was taken stops moving once
+    // every buffer on the way to the app is full, and the app's time runs out from there.
+    const body = new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    const response = await get("/apps/probe/api/hang", {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
     expect(response.status).toBe(504);
     expect((await get("/apps/site/")).status).toBe(200);
   });

@@ -39,7 +39,7 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
-import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
+import { MAX_PACK_BYTES, PACK_TARGET_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, homeSigner, withRepository } from "./run.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -292,7 +292,7 @@ export async function pruneRepository(
       });
       newPack.push(sealed);
       newBytes += blob.length;
-      if (newBytes >= 16 * 1024 * 1024) await writeNewPack();
+      if (newBytes >= PACK_TARGET_BYTES) await writeNewPack();
     }
   }
   await writeNewPack();

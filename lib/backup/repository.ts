@@ -48,7 +48,7 @@ import {
 import type { SnapshotJudge } from "./snapshot-trust.ts";
 
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
-const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Snapshot files read at the same time when listing them. */
 const SNAPSHOT_READS_AT_ONCE = 8;
 /**

@@ -42,7 +42,10 @@ import { describeRule } from "./rules.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
-/** How long an app may take to start answering before the gateway gives up (504). */
+/**
+ * How long an app may take to start answering once it has the request, or to take the next
+ * piece of a body streamed to it, before the gateway gives up (504).
+ */
 export const BACKEND_TIMEOUT_MS = 30_000;
 /** Request bodies larger than this are refused (413), whichever device runs the app. */
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
@@ -372,6 +375,22 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       );
     let bytesIn = 0;
     let bytesOut = 0;
+    // The app's time runs while nothing moves: from the request sent whole (a small body is
+    // read before), or from the last piece of a streamed body it took. A large upload takes
+    // what the client's link needs, as it would to the app directly; an app that stops
+    // taking the body, or never answers, is given up on backendTimeoutMs later all the same.
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Once it answers, the rest of a body it had not read ends the clock no more.
+    let answered = false;
+    const waitForApp = () => {
+      if (answered) return;
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => abort.abort(new DOMException("the app did not answer in time", "TimeoutError")),
+        backendTimeoutMs,
+      );
+    };
     let body: ReadableStream | Uint8Array | null = null;
     // Whether bytesIn is the whole request body's count: at once without a body or with one
     // read whole, else once the app has taken all of it (most have when they answer).
@@ -381,8 +400,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
       // a third of its time. It is counted as it came (a declared length is only a claim:
       // an app answering before it reads would have it counted unsent).
-      // Within the app's time, as a body streamed to the app is: a client sending its bytes
-      // one at a time would otherwise hold the request for as long as it liked.
+      // Within the app's time: a client sending its bytes one at a time would otherwise hold
+      // the request for as long as it liked. (A streamed body has the app's time again at
+      // each piece that goes on: one that stops moving is given up on as the app would be.)
       let late: ReturnType<typeof setTimeout> | undefined;
       try {
         body = await Promise.race([
@@ -414,6 +434,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           (n) => {
             bytesIn += n;
             if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
+            waitForApp();
           },
           () => {
             bodyCounted = true;
@@ -421,11 +442,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ),
       );
     }
-    const abort = new AbortController();
-    const timer = setTimeout(
-      () => abort.abort(new DOMException("the app did not answer in time", "TimeoutError")),
-      backendTimeoutMs,
-    );
+    waitForApp();
     let response: Response;
     try {
       response = await forward(
@@ -454,6 +471,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         bytesIn,
       );
     } finally {
+      answered = true;
       clearTimeout(timer);
     }
 

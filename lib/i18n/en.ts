@@ -160,8 +160,10 @@ export const en = {
       "no-target": "There is no backup target.",
     },
     giveKey: "Give it the backup key",
+    // Of another device's backups, which the panel cannot act on, what that device does by
+    // itself or what is done there: never a command to type (the panel asks for none).
     giveKeyOn: (p: { device: string }) =>
-      `On ${p.device}, type the recovery phrase into \`bucky backup key\`.`,
+      `It is given the key on ${p.device} itself, from the recovery phrase.`,
     addTarget: "Add a backup target",
     backupFailed: (p: { device: string; target: string; message: string }) =>
       `The last backup of ${p.device} to ${p.target} failed: ${p.device} says “${p.message}”`,
@@ -172,13 +174,15 @@ export const en = {
     staleBackup: (p: { device: string; hours: number }) =>
       `The last backup of ${p.device} is ${s(p.hours, "hour", "hours")} old.`,
     backUpNow: "Back up now",
-    backUpOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup run\`.`,
+    backsUpByItself: (p: { device: string }) =>
+      `${p.device} backs up by itself, on its schedule, while it runs.`,
     neverVerified: (p: { device: string }) =>
       `The backups of ${p.device} have never been verified.`,
     staleVerify: (p: { device: string }) =>
       `The backups of ${p.device} have not been verified for over a week.`,
     verifyNow: "Verify now",
-    verifyOn: (p: { device: string }) => `On ${p.device}, run \`bucky backup verify\`.`,
+    verifiesByItself: (p: { device: string }) =>
+      `${p.device} verifies its backups by itself, on its schedule, while it runs.`,
     damaged: (p: { device: string; target: string }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
     forgedSnapshots: (p: { device: string; target: string; count: number }) =>

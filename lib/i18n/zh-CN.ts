@@ -145,7 +145,7 @@ export const zhCN: Messages = {
       "no-target": "还没有备份目标。",
     },
     giveKey: "给它备份密钥",
-    giveKeyOn: (p) => `在 ${p.device} 上，把恢复短语输入 \`bucky backup key\`。`,
+    giveKeyOn: (p) => `需要在 ${p.device} 本机上用恢复短语给它密钥。`,
     addTarget: "添加备份目标",
     backupFailed: (p) =>
       `${p.device} 到 ${p.target} 的最近一次备份失败：${p.device} 称“${p.message}”`,
@@ -153,11 +153,11 @@ export const zhCN: Messages = {
     outpaced: (p) => `${p.device} 上的写入速度超过了它到 ${p.target} 的备份速度。`,
     staleBackup: (p) => `${p.device} 的最近一次备份已是 ${n(p.hours)} 小时前。`,
     backUpNow: "立即备份",
-    backUpOn: (p) => `在 ${p.device} 上运行 \`bucky backup run\`。`,
+    backsUpByItself: (p) => `${p.device} 运行时会按计划自动备份。`,
     neverVerified: (p) => `${p.device} 的备份从未校验过。`,
     staleVerify: (p) => `${p.device} 的备份已超过一周未校验。`,
     verifyNow: "立即校验",
-    verifyOn: (p) => `在 ${p.device} 上运行 \`bucky backup verify\`。`,
+    verifiesByItself: (p) => `${p.device} 运行时会按计划自动校验它的备份。`,
     damaged: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现损坏：请重新备份以重新存储受损数据。`,
     forgedSnapshots: (p) =>

@@ -133,7 +133,8 @@ const Reliability: FC<{ status: ZoneStatus; manage: boolean }> = ({ status, mana
 /**
  * A reliability note in words, with the link that does something about it. The backups
  * page acts on the device serving the panel (`here`), so a note about another device's
- * backups says what to run on that device instead of linking there.
+ * backups says what that device does about it by itself instead of linking there: never a
+ * command to type there (the panel asks for none).
  */
 export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }) => {
   const { t } = useLocale();
@@ -168,7 +169,7 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return (
         <>
           {n.staleBackup(note)}{" "}
-          {elsewhere ? n.backUpOn(note) : <a href={href("backups")}>{n.backUpNow}</a>}
+          {elsewhere ? n.backsUpByItself(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
     case "never-verified":
@@ -176,29 +177,29 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return (
         <>
           {note.kind === "never-verified" ? n.neverVerified(note) : n.staleVerify(note)}{" "}
-          {elsewhere ? n.verifyOn(note) : <a href={href("backups")}>{n.verifyNow}</a>}
+          {elsewhere ? n.verifiesByItself(note) : <a href={href("backups")}>{n.verifyNow}</a>}
         </>
       );
     case "damaged":
       return (
         <>
           {n.damaged(note)}{" "}
-          {elsewhere ? n.backUpOn(note) : <a href={href("backups")}>{n.backUpNow}</a>}
+          {elsewhere ? n.backsUpByItself(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
     case "forged-snapshots":
       return (
         <>
           {n.forgedSnapshots(note)}{" "}
-          {elsewhere ? n.verifyOn(note) : <a href={href("backups")}>{n.seeSnapshots}</a>}
+          {elsewhere ? (
+            <a href={href("devices")}>{n.seeDevices}</a>
+          ) : (
+            <a href={href("backups")}>{n.seeSnapshots}</a>
+          )}
         </>
       );
     case "forged-index":
-      return (
-        <>
-          {n.forgedIndex(note)} {n.verifyOn(note)}
-        </>
-      );
+      return <>{n.forgedIndex(note)}</>;
     case "no-copy-yet":
       return <>{n.noCopyYet(note)}</>;
     case "copy-behind":
