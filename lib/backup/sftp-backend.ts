@@ -32,7 +32,10 @@ export interface SftpOptions {
   identityFile?: string;
   /** The server's host key, pinned: base64 of the key blob, or an OpenSSH "type base64" line. */
   hostKey?: string;
-  /** How long connecting may take, and how long a silent server is trusted. */
+  /**
+   * How long connecting may take, and how long a silent server is trusted: the connection
+   * (keepalives), and the SFTP server while requests wait on it (no answer to any of them).
+   */
   timeoutMs?: number;
 }
 
@@ -66,7 +69,12 @@ export class SftpBackend implements Backend {
   private lost: BuckyError | undefined;
   /** Rejects when the connection drops, so no request waits for an answer that cannot come. */
   private readonly dropped: Promise<never>;
+  private readonly drop: (error: BuckyError) => void;
   private readonly closed: Promise<void>;
+  /** Requests sent and not answered yet. */
+  private waiting = 0;
+  /** Fires when requests wait and no answer came for answerTimeoutMs. */
+  private silence: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     private readonly client: Client,
@@ -75,6 +83,7 @@ export class SftpBackend implements Backend {
     /** The key the server presented, as "type base64": pin it with the `hostKey` option. */
     readonly hostKey: string,
     location: string,
+    private readonly answerTimeoutMs: number,
   ) {
     this.location = location;
     let drop!: (error: BuckyError) => void;
@@ -82,15 +91,16 @@ export class SftpBackend implements Backend {
       drop = reject;
     });
     this.dropped.catch(() => {});
-    const onLost = (cause?: unknown) => {
-      this.lost ??= new BuckyError(
-        "E_UNAVAILABLE",
-        `lost the connection to ${target.host}:${target.port}`,
-        "Check the network and that the SSH server is running, then try again.",
-        { cause },
+    this.drop = drop;
+    const onLost = (cause?: unknown) =>
+      this.end(
+        new BuckyError(
+          "E_UNAVAILABLE",
+          `lost the connection to ${target.host}:${target.port}`,
+          "Check the network and that the SSH server is running, then try again.",
+          { cause },
+        ),
       );
-      drop(this.lost);
-    };
     client.on("error", onLost).on("close", () => onLost());
     sftp.on("error", onLost).on("close", () => onLost());
     this.closed = new Promise((resolve) => client.once("close", () => resolve()));
@@ -127,7 +137,14 @@ export class SftpBackend implements Backend {
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
         client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))),
       );
-      return new SftpBackend(client, sftp, target, formatHostKey(presented as Buffer), url);
+      return new SftpBackend(
+        client,
+        sftp,
+        target,
+        formatHostKey(presented as Buffer),
+        url,
+        timeoutMs,
+      );
     } catch (error) {
       client.destroy();
       const mismatch = pinned && presented && !presented.equals(pinned) ? presented : undefined;
@@ -261,6 +278,7 @@ export class SftpBackend implements Backend {
   async close(): Promise<void> {
     if (this.lost) return;
     this.lost = new BuckyError("E_INTERNAL", `the connection to ${this.location} was closed`);
+    clearTimeout(this.silence);
     this.client.end();
     // A server that does not answer the goodbye is not waited for long.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -278,10 +296,57 @@ export class SftpBackend implements Backend {
    */
   private call<T>(start: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> {
     if (this.lost) return Promise.reject(this.lost);
-    const request = new Promise<T>((resolve, reject) =>
-      start((error, value) => (error ? reject(error) : resolve(value as T))),
-    );
+    this.waiting++;
+    this.silence ??= this.armSilence();
+    const request = new Promise<T>((resolve, reject) => {
+      try {
+        start((error, value) => {
+          this.answered();
+          if (error) reject(error);
+          else resolve(value as T);
+        });
+      } catch (error) {
+        // Never sent (a path refused, say): nothing will answer it.
+        this.answered();
+        throw error;
+      }
+    });
     return Promise.race([request, this.dropped]);
+  }
+
+  /**
+   * The time limit of requests: keepalives prove only that sshd answers, not the SFTP
+   * server behind it, which waits for good on a FIFO's open(2) or a hung disk, and one
+   * request it waits on holds up every later one. The limit runs while any request waits
+   * and starts again at each answer, not per operation: a 48 MiB read over a slow link is
+   * hundreds of answers, each well within it, and takes as long as it needs.
+   */
+  private armSilence(): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      const seconds = Math.round(this.answerTimeoutMs / 100) / 10;
+      this.end(
+        new BuckyError(
+          "E_UNAVAILABLE",
+          `the SFTP server at ${this.target.host}:${this.target.port} answered nothing for ${seconds} s: the connection was ended`,
+          "The server may be overloaded, or stuck on a file it cannot open (a FIFO, a hung disk): check it there, then try again.",
+        ),
+      );
+    }, this.answerTimeoutMs);
+  }
+
+  private answered(): void {
+    this.waiting--;
+    clearTimeout(this.silence);
+    this.silence = this.waiting > 0 && !this.lost ? this.armSilence() : undefined;
+  }
+
+  /** Fails every request waiting and every later one with `error`, and drops the connection. */
+  private end(error: BuckyError): void {
+    clearTimeout(this.silence);
+    // A close() asked for sets `lost` first: its error is the one requests fail with.
+    this.lost ??= error;
+    this.drop(this.lost);
+    this.client.destroy();
   }
 
   private resolve(path: string): string {

@@ -19,14 +19,17 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, mkdirSync, openSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, mkdirSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_CONFIG_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import { type Sshd, startSshd } from "../../test/sshd.ts";
+import { Repository } from "./repository.ts";
 import { SftpBackend } from "./sftp-backend.ts";
 
 let sshd: Sshd;
 const fifos: string[] = [];
+const root = randomBytes(32);
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -71,8 +74,42 @@ test("REVIEW ROUND 5 (fails on main): a FIFO at config on an SFTP target fails t
     ]);
     clearTimeout(deadline);
     expect(outcome).not.toBe("still pending");
+    // The connection was ended, said as a target away for now; later requests fail alike.
+    expect(outcome).toBe("refused: E_UNAVAILABLE");
+    const later = await backend.list("data/00").catch((error: { code?: string }) => error.code);
+    expect(later).toBe("E_UNAVAILABLE");
   } finally {
     closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     await backend.close();
+  }
+}, 30_000);
+
+test("Repository.open over a FIFO at config fails, and the next connection works", async () => {
+  const dir = join(sshd.root, "fifo-repo-open");
+  mkdirSync(dir);
+  const fifo = join(dir, "config");
+  expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+  fifos.push(fifo);
+  const url = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${dir}`;
+  const options = { identityFile: sshd.identityFile, hostKey: sshd.hostKey, timeoutMs: 600 };
+  // What every backup run and the daemon's hot shipper do first with a target.
+  const stuck = await SftpBackend.connect(url, options);
+  const opened = await Repository.open(stuck, root)
+    .then((repository) => {
+      repository.close();
+      return "opened";
+    })
+    .catch((error: { code?: string; message?: string }) => `${error.code}: ${error.message}`);
+  await stuck.close();
+  expect(opened).toStartWith("E_UNAVAILABLE: the SFTP server at 127.0.0.1");
+  // The server let go of the FIFO (a writer came and went): a new connection reads again.
+  closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  rmSync(fifo);
+  const fresh = await SftpBackend.connect(url, options);
+  try {
+    await fresh.write("probe", new Uint8Array([1, 2, 3]));
+    expect(await fresh.read("probe", 3)).toEqual(new Uint8Array([1, 2, 3]));
+  } finally {
+    await fresh.close();
   }
 }, 30_000);
