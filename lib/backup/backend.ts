@@ -40,9 +40,16 @@ export interface Backend {
   /**
    * The names of the files in directory `dir` (not recursive); none if it is missing. Only
    * plain names (isPlainName): others are left out and counted in `leftOutNames`. A
-   * directory listed with more than MAX_DIRECTORY_NAMES is refused (tooManyNames).
+   * directory listed with more than MAX_DIRECTORY_NAMES is refused (tooManyNames); see listCut.
    */
   list(dir: string): Promise<string[]>;
+  /**
+   * As list(), but a directory with more entries than MAX_DIRECTORY_NAMES gives the files
+   * among the first MAX_DIRECTORY_NAMES it lists (in the target's order), `cut`, not a
+   * refusal. Only for hot/ (see HOT_DIR), the one directory an honest repository fills
+   * without bound: the memory bound holds, and a prune or a restore goes on with part.
+   */
+  listCut(dir: string): Promise<Listing>;
   /**
    * How many names this backend's listings left out as no file's name: only a hostile
    * server, or a via passing one's listing on, gives such names. Said once in the log by
@@ -52,6 +59,12 @@ export interface Backend {
   /** Removes `path`; nothing if it is already gone. */
   remove(path: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A listing that may stop at MAX_DIRECTORY_NAMES entries: `cut` when the directory held more. */
+export interface Listing {
+  readonly names: string[];
+  readonly cut: boolean;
 }
 
 /**

@@ -45,9 +45,14 @@ test("REVIEW ROUND 5 (fails on main): a hot/ directory past the listing cap does
   // hotChangesets reaches only the backend before it opens a file; the listing is what fails.
   const repository = { backend } as unknown as Repository;
   const outcome = await hotChangesets(repository).then(
-    (shipped) => `went on (${shipped.changesets.length} changesets)`,
+    (shipped) => `went on (${shipped.changesets.length} changesets, cut: ${shipped.cut})`,
     (error: Error) => `restore stopped: ${error.message}`,
   );
   // On main: "restore stopped: <dir>/hot lists more than 524288 names, ...".
   expect(outcome).toStartWith("went on");
+  expect(outcome).toEndWith("cut: true)");
+  // The cut is hot/'s alone: the memory bound holds, and every other listing still refuses.
+  expect((await backend.listCut(HOT_DIR)).names.length).toBe(MAX_DIRECTORY_NAMES);
+  const refused = await backend.list(HOT_DIR).catch((error: { code?: string }) => error.code);
+  expect(refused).toBe("E_INTEGRITY");
 }, 300_000);

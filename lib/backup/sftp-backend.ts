@@ -22,6 +22,7 @@ import {
   type Backend,
   checkRange,
   isPlainName,
+  type Listing,
   repositorySegments,
   tooLarge,
   tooManyNames,
@@ -226,11 +227,19 @@ export class SftpBackend implements Backend {
    * holds what it lists inside the daemon. Each answer fits one packet (256 KiB at most).
    */
   async list(dir: string): Promise<string[]> {
+    return (await this.listing(dir, "refuse")).names;
+  }
+
+  listCut(dir: string): Promise<Listing> {
+    return this.listing(dir, "cut");
+  }
+
+  private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
     let handle: Buffer;
     try {
       handle = await this.call<Buffer>((done) => this.sftp.opendir(this.resolve(dir), done));
     } catch (error) {
-      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return [];
+      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return { names: [], cut: false };
       throw this.failure(error, "list", dir);
     }
     try {
@@ -238,17 +247,23 @@ export class SftpBackend implements Backend {
       // Every entry counts, kept or not, and an empty answer as one: a listing of nothing
       // but directories, or of empty answers, ends too.
       let listed = 0;
+      let cut = false;
       for (;;) {
         const entries = await this.nextEntries(handle);
         if (!entries) break;
+        const room = MAX_DIRECTORY_NAMES - listed;
         listed += Math.max(1, entries.length);
-        if (listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
-        for (const entry of entries)
+        if (listed > MAX_DIRECTORY_NAMES) {
+          if (pastCap === "refuse") throw tooManyNames(this.location, dir);
+          cut = true;
+        }
+        for (const entry of entries.slice(0, Math.max(0, room)))
           if (entry.attrs.isFile() && !entry.filename.startsWith(".")) names.push(entry.filename);
+        if (cut) break;
       }
       const plain = names.filter(isPlainName);
       this.leftOutNames += names.length - plain.length;
-      return plain;
+      return { names: plain, cut };
     } catch (error) {
       throw this.failure(error, "list", dir);
     } finally {
