@@ -66,6 +66,8 @@ const FULL_HINT = "Free space there, or prune old snapshots with `bucky backup p
 export class SftpBackend implements Backend {
   readonly location: string;
   leftOutNames = 0;
+  /** The root as the server resolves it, links and all; asked once it is needed. */
+  private realRoot: string | undefined;
   /** Set once the connection is gone: every later operation fails with it. */
   private lost: BuckyError | undefined;
   /** Rejects when the connection drops, so no request waits for an answer that cannot come. */
@@ -237,6 +239,8 @@ export class SftpBackend implements Backend {
   private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
     let handle: Buffer;
     try {
+      if (!(await this.directoryExists(repositorySegments(dir), dir)))
+        return { names: [], cut: false };
       handle = await this.call<Buffer>((done) => this.sftp.opendir(this.resolve(dir), done));
     } catch (error) {
       if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return { names: [], cut: false };
@@ -283,6 +287,8 @@ export class SftpBackend implements Backend {
 
   async remove(path: string): Promise<void> {
     try {
+      // unlink does not follow a link at the last step; the directories above it are checked.
+      if (!(await this.directoryExists(repositorySegments(path).slice(0, -1), path))) return;
       await this.call((done) => this.sftp.unlink(this.resolve(path), done));
     } catch (error) {
       if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return;
@@ -364,6 +370,39 @@ export class SftpBackend implements Backend {
     this.client.destroy();
   }
 
+  /**
+   * Whether the directory `segments` below the root exists, refused (E_INTEGRITY) when the
+   * server reaches it through a link inside the repository: anyone with the target's
+   * credentials can make data/00 a link (SFTP itself makes one) to another directory of
+   * the account, another repository's packs say, which a prune would list as strays and
+   * remove. The server's realpath of the directory must be the root's with the same
+   * segments; the root itself may be a link the person gave. One round trip per list,
+   * remove and write, and one per connection for the root. (A link put in between the
+   * check and the use is not caught: SFTP works on paths.)
+   */
+  private async directoryExists(segments: readonly string[], path: string): Promise<boolean> {
+    if (segments.length === 0) return true;
+    let real: string;
+    try {
+      real = await this.realpath(posix.join(this.target.root, ...segments));
+    } catch (error) {
+      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return false;
+      throw error;
+    }
+    this.realRoot ??= await this.realpath(this.target.root);
+    if (real !== posix.join(this.realRoot, ...segments))
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is reached through a link inside the repository: not followed`,
+        "Someone who can write to the target may have put it there; bucky makes no links.",
+      );
+    return true;
+  }
+
+  private realpath(path: string): Promise<string> {
+    return this.call<string>((done) => this.sftp.realpath(path, done));
+  }
+
   private resolve(path: string): string {
     return posix.join(this.target.root, ...repositorySegments(path));
   }
@@ -380,14 +419,18 @@ export class SftpBackend implements Backend {
   private async writeTemp(target: string, data: Uint8Array, path: string): Promise<string> {
     const dir = posix.dirname(target);
     const temp = posix.join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
+    const dirSegments = repositorySegments(path).slice(0, -1);
     const open = () =>
       this.call<Buffer>((done) => this.sftp.open(temp, "wx", { mode: 0o600 }, done));
     let handle: Buffer;
     try {
+      await this.directoryExists(dirSegments, path);
       // Directories usually exist: try first, make them only when missing.
       handle = await open().catch(async (error) => {
         if (statusOf(error) !== SSH_FX_NO_SUCH_FILE) throw error;
         await this.makeDirectories(dir);
+        // mkdir follows a link above the directory it makes: checked again.
+        await this.directoryExists(dirSegments, path);
         return open();
       });
     } catch (error) {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { type Connection, Server, utils } from "ssh2";
 import { SftpBackend } from "./sftp-backend.ts";
 
@@ -19,6 +19,7 @@ const { STATUS_CODE } = utils.sftp;
 const scratch = mkdtempSync(join(tmpdir(), "bucky-sftp-hostile-test-"));
 const identityFile = join(scratch, "id_ed25519");
 const REGULAR_FILE = 0o100644;
+const DIRECTORY = { mode: 0o040755, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 };
 
 /** How the server answers a READDIR: the names of one answer, or none at the end. */
 type Lister = () => string[] | undefined;
@@ -65,6 +66,12 @@ beforeAll(async () => {
             );
           });
           sftp.on("CLOSE", (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+          // Every directory is where its path says (no links): the backend asks before it lists.
+          sftp.on("REALPATH", (reqid, path) =>
+            sftp.name(reqid, [
+              { filename: posix.normalize(path), longname: path, attrs: DIRECTORY },
+            ]),
+          );
         });
       }),
     );

@@ -55,3 +55,49 @@ test("REVIEW ROUND 5 (fails on main): a prune's sweep of data/00 over SFTP lists
     await backend.close();
   }
 }, 30_000);
+
+test("SftpBackend lists, removes and writes nothing through a link inside the repository, and says so", async () => {
+  const other = join(sshd.root, "other-repo-2", "data", "00");
+  mkdirSync(other, { recursive: true });
+  const pack = `00${"b".repeat(62)}`;
+  writeFileSync(join(other, pack), "a pack another repository's snapshots need");
+  const dir = join(sshd.root, "repo-2");
+  mkdirSync(join(dir, "data"), { recursive: true });
+  symlinkSync(other, join(dir, "data", "00"));
+  // The root may be a link the person gave: only links inside the repository are refused.
+  const rootLink = join(sshd.root, "repo-2-link");
+  symlinkSync(dir, rootLink);
+  const backend = await SftpBackend.connect(
+    `sftp://${sshd.user}@127.0.0.1:${sshd.port}${rootLink}`,
+    { identityFile: sshd.identityFile, hostKey: sshd.hostKey, timeoutMs: 5_000 },
+  );
+  const codeOf = (work: Promise<unknown>) =>
+    work.then(
+      () => "done",
+      (error: { code?: string }) => error.code,
+    );
+  try {
+    expect({
+      list: await codeOf(backend.list("data/00")),
+      remove: await codeOf(backend.remove(`data/00/${pack}`)),
+      write: await codeOf(backend.write("data/00/planted", new Uint8Array([1]))),
+      create: await codeOf(backend.create("data/00/planted", new Uint8Array([1]))),
+      // Beside it, through the root's link, all goes on.
+      writeBeside: await codeOf(backend.write("data/01/kept", new Uint8Array([1]))),
+      listBeside: await backend.list("data/01"),
+      otherPackThere: existsSync(join(other, pack)),
+      plantedThere: existsSync(join(other, "planted")),
+    }).toEqual({
+      list: "E_INTEGRITY",
+      remove: "E_INTEGRITY",
+      write: "E_INTEGRITY",
+      create: "E_INTEGRITY",
+      writeBeside: "done",
+      listBeside: ["kept"],
+      otherPackThere: true,
+      plantedThere: false,
+    });
+  } finally {
+    await backend.close();
+  }
+}, 30_000);
