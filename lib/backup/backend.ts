@@ -69,16 +69,26 @@ export interface Listing {
 
 /**
  * Whether `name`, as a listing gives it, can be a file of the directory listed: one plain
- * path segment (no "/", no NUL, not "", "." or ".."). An SFTP server, or a via passing a
- * listing on, can list any string, and names are joined into paths: one such as
- * "0/../../dev/zero" led the index cache's lookup out of the cache. Such a name is left
- * out, not the listing refused: one planted name does not stop a good repository's backups.
+ * path segment (no "/", no NUL, not "", "." or "..") a file system takes (NAME_MAX bytes at
+ * most). An SFTP server, or a via passing a listing on, can list any string, and names are
+ * joined into paths: one such as "0/../../dev/zero" led the index cache's lookup out of
+ * the cache, and one over 255 bytes had the cache's lookup fail the load (ENAMETOOLONG).
+ * Such a name is left out, not the listing refused: one planted name does not stop a good
+ * repository's backups.
  */
 export function isPlainName(name: string): boolean {
   return (
-    name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0")
+    name !== "" &&
+    name !== "." &&
+    name !== ".." &&
+    !name.includes("/") &&
+    !name.includes("\0") &&
+    Buffer.byteLength(name) <= NAME_MAX_BYTES
   );
 }
+
+/** The longest file name Linux file systems take (NAME_MAX), in bytes. */
+const NAME_MAX_BYTES = 255;
 
 /** What a backend throws for a directory listed with more names than a repository's holds. */
 export function tooManyNames(location: string, dir: string): BuckyError {

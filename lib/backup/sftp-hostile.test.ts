@@ -143,13 +143,23 @@ describe("an SFTP server listing names that are no file's", () => {
     lister = () => {
       if (sent) return undefined;
       sent = true;
-      return [good[0] as string, "0/../../etc/passwd", "a\u0000b", "", "..", good[1] as string];
+      // The last but one is longer than any file name (NAME_MAX is 255 bytes: 2 each here).
+      return [
+        good[0] as string,
+        "0/../../etc/passwd",
+        "a\u0000b",
+        "",
+        "..",
+        "é".repeat(128),
+        good[1] as string,
+      ];
     };
     const backend = await connect();
     try {
       expect(await backend.list("index")).toEqual(good);
-      // "" and NUL and "/" (".." is a dot name, left out as every one is, and not counted).
-      expect(backend.leftOutNames).toBe(3);
+      // "" and NUL and "/" and the long one (".." is a dot name, left out as every one is,
+      // and not counted).
+      expect(backend.leftOutNames).toBe(4);
     } finally {
       await backend.close();
     }
