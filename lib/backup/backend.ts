@@ -40,9 +40,16 @@ export interface Backend {
   /**
    * The names of the files in directory `dir` (not recursive); none if it is missing. Only
    * plain names (isPlainName): others are left out and counted in `leftOutNames`. A
-   * directory listed with more than MAX_DIRECTORY_NAMES is refused (tooManyNames).
+   * directory listed with more than MAX_DIRECTORY_NAMES is refused (tooManyNames); see listCut.
    */
   list(dir: string): Promise<string[]>;
+  /**
+   * As list(), but a directory with more entries than MAX_DIRECTORY_NAMES gives the files
+   * among the first MAX_DIRECTORY_NAMES it lists (in the target's order), `cut`, not a
+   * refusal. Only for hot/ (see HOT_DIR), the one directory an honest repository fills
+   * without bound: the memory bound holds, and a prune or a restore goes on with part.
+   */
+  listCut(dir: string): Promise<Listing>;
   /**
    * How many names this backend's listings left out as no file's name: only a hostile
    * server, or a via passing one's listing on, gives such names. Said once in the log by
@@ -54,18 +61,34 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/** A listing that may stop at MAX_DIRECTORY_NAMES entries: `cut` when the directory held more. */
+export interface Listing {
+  readonly names: string[];
+  readonly cut: boolean;
+}
+
 /**
  * Whether `name`, as a listing gives it, can be a file of the directory listed: one plain
- * path segment (no "/", no NUL, not "", "." or ".."). An SFTP server, or a via passing a
- * listing on, can list any string, and names are joined into paths: one such as
- * "0/../../dev/zero" led the index cache's lookup out of the cache. Such a name is left
- * out, not the listing refused: one planted name does not stop a good repository's backups.
+ * path segment (no "/", no NUL, not "", "." or "..") a file system takes (NAME_MAX bytes at
+ * most). An SFTP server, or a via passing a listing on, can list any string, and names are
+ * joined into paths: one such as "0/../../dev/zero" led the index cache's lookup out of
+ * the cache, and one over 255 bytes had the cache's lookup fail the load (ENAMETOOLONG).
+ * Such a name is left out, not the listing refused: one planted name does not stop a good
+ * repository's backups.
  */
 export function isPlainName(name: string): boolean {
   return (
-    name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0")
+    name !== "" &&
+    name !== "." &&
+    name !== ".." &&
+    !name.includes("/") &&
+    !name.includes("\0") &&
+    Buffer.byteLength(name) <= NAME_MAX_BYTES
   );
 }
+
+/** The longest file name Linux file systems take (NAME_MAX), in bytes. */
+const NAME_MAX_BYTES = 255;
 
 /** What a backend throws for a directory listed with more names than a repository's holds. */
 export function tooManyNames(location: string, dir: string): BuckyError {

@@ -7,7 +7,7 @@
  * very file that was looked at (device and inode), and must have landed inside the tree
  * (the descriptor's own path, as the kernel has it).
  */
-import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync } from "node:fs";
 
 export interface FileIdentity {
   readonly dev: bigint;
@@ -49,6 +49,9 @@ export function isConfined(fd: number, realRoot: string, expected: FileIdentity)
  * For a tree someone else writes to whose files are read by name, not looked at first.
  */
 export function openInside(path: string, realRoot: string): number | undefined {
+  // Looked at first: opening a device node can do something (a tape rewinds, a terminal
+  // becomes the controlling one). Something put there after the look is still caught below.
+  if (!lstatSync(path).isFile()) return undefined;
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -50,6 +50,7 @@ describe("the hot changesets a restore replays", () => {
           { name: huge, problem: "it is larger than a hot file can be" },
           { name: junk, problem: expect.stringContaining(`hot ${junk}`) },
         ],
+        cut: false,
       });
     } finally {
       repository.close();

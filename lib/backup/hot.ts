@@ -244,8 +244,13 @@ function filesOf(batch: readonly Uint8Array[]): Uint8Array[][] {
 export async function hotChangesets(repository: Repository): Promise<{
   changesets: Uint8Array[];
   unreadable: { name: string; problem: string }[];
+  /** Whether hot/ held more than a listing takes: only the files listed were replayed. */
+  cut: boolean;
 }> {
-  const names = (await repository.backend.list(HOT_DIR)).sort(compareCodeUnits);
+  // Cut, not refused, past the listing cap: hot/ grows by a file every 2 s of changes until
+  // a prune clears it, and an honest one past the cap must not stop every restore.
+  const listing = await repository.backend.listCut(HOT_DIR);
+  const names = listing.names.sort(compareCodeUnits);
   const changesets: Uint8Array[] = [];
   const unreadable: { name: string; problem: string }[] = [];
   for (const name of names) {
@@ -259,5 +264,5 @@ export async function hotChangesets(repository: Repository): Promise<{
       else throw error;
     }
   }
-  return { changesets, unreadable };
+  return { changesets, unreadable, cut: listing.cut };
 }

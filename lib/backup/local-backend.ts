@@ -22,6 +22,7 @@ import {
   type Backend,
   checkRange,
   isPlainName,
+  type Listing,
   repositorySegments,
   tooLarge,
   tooManyNames,
@@ -113,26 +114,39 @@ export class LocalBackend implements Backend {
    * directory, and a via holds what it lists inside the daemon.
    */
   async list(dir: string): Promise<string[]> {
+    return (await this.listing(dir, "refuse")).names;
+  }
+
+  listCut(dir: string): Promise<Listing> {
+    return this.listing(dir, "cut");
+  }
+
+  private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
     let listing: Dir;
     try {
       const where = this.resolve(dir);
       this.requireNoLinkTo(where, dir);
       listing = opendirSync(where);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { names: [], cut: false };
       throw this.failure(error, "list", dir);
     }
     try {
       const names: string[] = [];
       let listed = 0;
+      let cut = false;
       for (let entry = listing.readSync(); entry !== null; entry = listing.readSync()) {
-        if (++listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
+        if (++listed > MAX_DIRECTORY_NAMES) {
+          if (pastCap === "refuse") throw tooManyNames(this.location, dir);
+          cut = true;
+          break;
+        }
         if (entry.isFile() && !entry.name.startsWith(".")) names.push(entry.name);
       }
       // The kernel lists no other names; checked all the same, as every backend does.
       const plain = names.filter(isPlainName);
       this.leftOutNames += names.length - plain.length;
-      return plain;
+      return { names: plain, cut };
     } catch (error) {
       throw this.failure(error, "list", dir);
     } finally {

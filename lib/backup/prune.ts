@@ -359,7 +359,9 @@ async function removeOldHotFiles(
   for (const { snapshot } of kept)
     if (snapshot.time > (newest.get(snapshot.device) ?? ""))
       newest.set(snapshot.device, snapshot.time);
-  for (const name of await backend.list(HOT_DIR)) {
+  // Cut past the listing cap, not refused: what was listed goes, and the next prune lists
+  // the rest, so a hot/ grown past the cap while prunes failed is cleared again.
+  for (const name of (await backend.listCut(HOT_DIR)).names) {
     const time = newest.get(hotFileDevice(name));
     if (!time) continue;
     // A margin: a changeset written just before the snapshot started may not be in it.

@@ -16,7 +16,7 @@ import {
 import { BuckyError } from "../errors.ts";
 import { isUnreachable, type PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { type Backend, isPlainName, tooLarge } from "./backend.ts";
+import { type Backend, isPlainName, type Listing, tooLarge } from "./backend.ts";
 
 /** A pack of 15 MiB through a relay on a slow link takes a while: wait this long. */
 const REMOTE_TIMEOUT_MS = 120_000;
@@ -76,6 +76,14 @@ export class RemoteBackend implements Backend {
     const plain = names.filter(isPlainName);
     this.leftOutNames += names.length - plain.length;
     return plain;
+  }
+
+  /**
+   * The via cuts hot/ at MAX_DIRECTORY_NAMES (target-host.ts) but cannot say so: a listing
+   * on the wire is names only. A cut listing reads as whole here.
+   */
+  async listCut(dir: string): Promise<Listing> {
+    return { names: await this.list(dir), cut: false };
   }
 
   async remove(path: string): Promise<void> {

@@ -70,6 +70,7 @@ class FailingBackend implements Backend {
   readRange = (path: string, offset: number, length: number) =>
     this.inner.readRange(path, offset, length);
   list = (dir: string) => this.inner.list(dir);
+  listCut = (dir: string) => this.inner.listCut(dir);
   async remove(path: string) {
     this.spend();
     return this.inner.remove(path);
@@ -637,6 +638,7 @@ class HeldBackend implements Backend {
   readRange = (path: string, offset: number, length: number) =>
     this.inner.readRange(path, offset, length);
   list = (dir: string) => this.inner.list(dir);
+  listCut = (dir: string) => this.inner.listCut(dir);
   remove = (path: string) => this.inner.remove(path);
   close = () => this.inner.close();
 }

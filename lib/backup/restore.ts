@@ -30,6 +30,7 @@
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import {
   checkSnapshotSignature,
   type SnapshotSignature,
@@ -364,6 +365,10 @@ async function restoreHome(
       hot = shipped.changesets;
       for (const { name, problem } of shipped.unreadable)
         log.warn("a hot file does not open: left out", { file: name, problem });
+      if (shipped.cut)
+        log.warn("hot/ holds more files than one listing takes: those past it were left out", {
+          listedAtMost: MAX_DIRECTORY_NAMES,
+        });
       revocations = await revocationsIn(ofZone, hot, zoneId, images, signatures);
     } catch (error) {
       closeWhole(staged.db);

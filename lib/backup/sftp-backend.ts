@@ -22,6 +22,7 @@ import {
   type Backend,
   checkRange,
   isPlainName,
+  type Listing,
   repositorySegments,
   tooLarge,
   tooManyNames,
@@ -32,7 +33,10 @@ export interface SftpOptions {
   identityFile?: string;
   /** The server's host key, pinned: base64 of the key blob, or an OpenSSH "type base64" line. */
   hostKey?: string;
-  /** How long connecting may take, and how long a silent server is trusted. */
+  /**
+   * How long connecting may take, and how long a silent server is trusted: the connection
+   * (keepalives), and the SFTP server while requests wait on it (no answer to any of them).
+   */
   timeoutMs?: number;
 }
 
@@ -62,11 +66,18 @@ const FULL_HINT = "Free space there, or prune old snapshots with `bucky backup p
 export class SftpBackend implements Backend {
   readonly location: string;
   leftOutNames = 0;
+  /** The root as the server resolves it, links and all; asked once it is needed. */
+  private realRoot: string | undefined;
   /** Set once the connection is gone: every later operation fails with it. */
   private lost: BuckyError | undefined;
   /** Rejects when the connection drops, so no request waits for an answer that cannot come. */
   private readonly dropped: Promise<never>;
+  private readonly drop: (error: BuckyError) => void;
   private readonly closed: Promise<void>;
+  /** Requests sent and not answered yet. */
+  private waiting = 0;
+  /** Fires when requests wait and no answer came for answerTimeoutMs. */
+  private silence: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     private readonly client: Client,
@@ -75,6 +86,7 @@ export class SftpBackend implements Backend {
     /** The key the server presented, as "type base64": pin it with the `hostKey` option. */
     readonly hostKey: string,
     location: string,
+    private readonly answerTimeoutMs: number,
   ) {
     this.location = location;
     let drop!: (error: BuckyError) => void;
@@ -82,15 +94,16 @@ export class SftpBackend implements Backend {
       drop = reject;
     });
     this.dropped.catch(() => {});
-    const onLost = (cause?: unknown) => {
-      this.lost ??= new BuckyError(
-        "E_UNAVAILABLE",
-        `lost the connection to ${target.host}:${target.port}`,
-        "Check the network and that the SSH server is running, then try again.",
-        { cause },
+    this.drop = drop;
+    const onLost = (cause?: unknown) =>
+      this.end(
+        new BuckyError(
+          "E_UNAVAILABLE",
+          `lost the connection to ${target.host}:${target.port}`,
+          "Check the network and that the SSH server is running, then try again.",
+          { cause },
+        ),
       );
-      drop(this.lost);
-    };
     client.on("error", onLost).on("close", () => onLost());
     sftp.on("error", onLost).on("close", () => onLost());
     this.closed = new Promise((resolve) => client.once("close", () => resolve()));
@@ -127,7 +140,14 @@ export class SftpBackend implements Backend {
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
         client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))),
       );
-      return new SftpBackend(client, sftp, target, formatHostKey(presented as Buffer), url);
+      return new SftpBackend(
+        client,
+        sftp,
+        target,
+        formatHostKey(presented as Buffer),
+        url,
+        timeoutMs,
+      );
     } catch (error) {
       client.destroy();
       const mismatch = pinned && presented && !presented.equals(pinned) ? presented : undefined;
@@ -209,11 +229,21 @@ export class SftpBackend implements Backend {
    * holds what it lists inside the daemon. Each answer fits one packet (256 KiB at most).
    */
   async list(dir: string): Promise<string[]> {
+    return (await this.listing(dir, "refuse")).names;
+  }
+
+  listCut(dir: string): Promise<Listing> {
+    return this.listing(dir, "cut");
+  }
+
+  private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
     let handle: Buffer;
     try {
+      if (!(await this.directoryExists(repositorySegments(dir), dir)))
+        return { names: [], cut: false };
       handle = await this.call<Buffer>((done) => this.sftp.opendir(this.resolve(dir), done));
     } catch (error) {
-      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return [];
+      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return { names: [], cut: false };
       throw this.failure(error, "list", dir);
     }
     try {
@@ -221,17 +251,23 @@ export class SftpBackend implements Backend {
       // Every entry counts, kept or not, and an empty answer as one: a listing of nothing
       // but directories, or of empty answers, ends too.
       let listed = 0;
+      let cut = false;
       for (;;) {
         const entries = await this.nextEntries(handle);
         if (!entries) break;
+        const room = MAX_DIRECTORY_NAMES - listed;
         listed += Math.max(1, entries.length);
-        if (listed > MAX_DIRECTORY_NAMES) throw tooManyNames(this.location, dir);
-        for (const entry of entries)
+        if (listed > MAX_DIRECTORY_NAMES) {
+          if (pastCap === "refuse") throw tooManyNames(this.location, dir);
+          cut = true;
+        }
+        for (const entry of entries.slice(0, Math.max(0, room)))
           if (entry.attrs.isFile() && !entry.filename.startsWith(".")) names.push(entry.filename);
+        if (cut) break;
       }
       const plain = names.filter(isPlainName);
       this.leftOutNames += names.length - plain.length;
-      return plain;
+      return { names: plain, cut };
     } catch (error) {
       throw this.failure(error, "list", dir);
     } finally {
@@ -251,6 +287,8 @@ export class SftpBackend implements Backend {
 
   async remove(path: string): Promise<void> {
     try {
+      // unlink does not follow a link at the last step; the directories above it are checked.
+      if (!(await this.directoryExists(repositorySegments(path).slice(0, -1), path))) return;
       await this.call((done) => this.sftp.unlink(this.resolve(path), done));
     } catch (error) {
       if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return;
@@ -261,6 +299,7 @@ export class SftpBackend implements Backend {
   async close(): Promise<void> {
     if (this.lost) return;
     this.lost = new BuckyError("E_INTERNAL", `the connection to ${this.location} was closed`);
+    clearTimeout(this.silence);
     this.client.end();
     // A server that does not answer the goodbye is not waited for long.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -278,10 +317,90 @@ export class SftpBackend implements Backend {
    */
   private call<T>(start: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> {
     if (this.lost) return Promise.reject(this.lost);
-    const request = new Promise<T>((resolve, reject) =>
-      start((error, value) => (error ? reject(error) : resolve(value as T))),
-    );
+    this.waiting++;
+    this.silence ??= this.armSilence();
+    const request = new Promise<T>((resolve, reject) => {
+      try {
+        start((error, value) => {
+          this.answered();
+          if (error) reject(error);
+          else resolve(value as T);
+        });
+      } catch (error) {
+        // Never sent (a path refused, say): nothing will answer it.
+        this.answered();
+        throw error;
+      }
+    });
     return Promise.race([request, this.dropped]);
+  }
+
+  /**
+   * The time limit of requests: keepalives prove only that sshd answers, not the SFTP
+   * server behind it, which waits for good on a FIFO's open(2) or a hung disk, and one
+   * request it waits on holds up every later one. The limit runs while any request waits
+   * and starts again at each answer, not per operation: a 48 MiB read over a slow link is
+   * hundreds of answers, each well within it, and takes as long as it needs.
+   */
+  private armSilence(): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      const seconds = Math.round(this.answerTimeoutMs / 100) / 10;
+      this.end(
+        new BuckyError(
+          "E_UNAVAILABLE",
+          `the SFTP server at ${this.target.host}:${this.target.port} answered nothing for ${seconds} s: the connection was ended`,
+          "The server may be overloaded, or stuck on a file it cannot open (a FIFO, a hung disk): check it there, then try again.",
+        ),
+      );
+    }, this.answerTimeoutMs);
+  }
+
+  private answered(): void {
+    this.waiting--;
+    clearTimeout(this.silence);
+    this.silence = this.waiting > 0 && !this.lost ? this.armSilence() : undefined;
+  }
+
+  /** Fails every request waiting and every later one with `error`, and drops the connection. */
+  private end(error: BuckyError): void {
+    clearTimeout(this.silence);
+    // A close() asked for sets `lost` first: its error is the one requests fail with.
+    this.lost ??= error;
+    this.drop(this.lost);
+    this.client.destroy();
+  }
+
+  /**
+   * Whether the directory `segments` below the root exists, refused (E_INTEGRITY) when the
+   * server reaches it through a link inside the repository: anyone with the target's
+   * credentials can make data/00 a link (SFTP itself makes one) to another directory of
+   * the account, another repository's packs say, which a prune would list as strays and
+   * remove. The server's realpath of the directory must be the root's with the same
+   * segments; the root itself may be a link the person gave. One round trip per list,
+   * remove and write, and one per connection for the root. (A link put in between the
+   * check and the use is not caught: SFTP works on paths.)
+   */
+  private async directoryExists(segments: readonly string[], path: string): Promise<boolean> {
+    if (segments.length === 0) return true;
+    let real: string;
+    try {
+      real = await this.realpath(posix.join(this.target.root, ...segments));
+    } catch (error) {
+      if (!this.lost && statusOf(error) === SSH_FX_NO_SUCH_FILE) return false;
+      throw error;
+    }
+    this.realRoot ??= await this.realpath(this.target.root);
+    if (real !== posix.join(this.realRoot, ...segments))
+      throw new BuckyError(
+        "E_INTEGRITY",
+        `${this.location}/${path} is reached through a link inside the repository: not followed`,
+        "Someone who can write to the target may have put it there; bucky makes no links.",
+      );
+    return true;
+  }
+
+  private realpath(path: string): Promise<string> {
+    return this.call<string>((done) => this.sftp.realpath(path, done));
   }
 
   private resolve(path: string): string {
@@ -300,14 +419,18 @@ export class SftpBackend implements Backend {
   private async writeTemp(target: string, data: Uint8Array, path: string): Promise<string> {
     const dir = posix.dirname(target);
     const temp = posix.join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
+    const dirSegments = repositorySegments(path).slice(0, -1);
     const open = () =>
       this.call<Buffer>((done) => this.sftp.open(temp, "wx", { mode: 0o600 }, done));
     let handle: Buffer;
     try {
+      await this.directoryExists(dirSegments, path);
       // Directories usually exist: try first, make them only when missing.
       handle = await open().catch(async (error) => {
         if (statusOf(error) !== SSH_FX_NO_SUCH_FILE) throw error;
         await this.makeDirectories(dir);
+        // mkdir follows a link above the directory it makes: checked again.
+        await this.directoryExists(dirSegments, path);
         return open();
       });
     } catch (error) {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { type Connection, Server, utils } from "ssh2";
 import { SftpBackend } from "./sftp-backend.ts";
 
@@ -19,6 +19,7 @@ const { STATUS_CODE } = utils.sftp;
 const scratch = mkdtempSync(join(tmpdir(), "bucky-sftp-hostile-test-"));
 const identityFile = join(scratch, "id_ed25519");
 const REGULAR_FILE = 0o100644;
+const DIRECTORY = { mode: 0o040755, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 };
 
 /** How the server answers a READDIR: the names of one answer, or none at the end. */
 type Lister = () => string[] | undefined;
@@ -65,6 +66,12 @@ beforeAll(async () => {
             );
           });
           sftp.on("CLOSE", (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+          // Every directory is where its path says (no links): the backend asks before it lists.
+          sftp.on("REALPATH", (reqid, path) =>
+            sftp.name(reqid, [
+              { filename: posix.normalize(path), longname: path, attrs: DIRECTORY },
+            ]),
+          );
         });
       }),
     );
@@ -136,13 +143,23 @@ describe("an SFTP server listing names that are no file's", () => {
     lister = () => {
       if (sent) return undefined;
       sent = true;
-      return [good[0] as string, "0/../../etc/passwd", "a\u0000b", "", "..", good[1] as string];
+      // The last but one is longer than any file name (NAME_MAX is 255 bytes: 2 each here).
+      return [
+        good[0] as string,
+        "0/../../etc/passwd",
+        "a\u0000b",
+        "",
+        "..",
+        "é".repeat(128),
+        good[1] as string,
+      ];
     };
     const backend = await connect();
     try {
       expect(await backend.list("index")).toEqual(good);
-      // "" and NUL and "/" (".." is a dot name, left out as every one is, and not counted).
-      expect(backend.leftOutNames).toBe(3);
+      // "" and NUL and "/" and the long one (".." is a dot name, left out as every one is,
+      // and not counted).
+      expect(backend.leftOutNames).toBe(4);
     } finally {
       await backend.close();
     }

@@ -14,9 +14,11 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { foundingOps, testOwner, testZone } from "../state/test-db.ts";
 import { closeWhole, openStateDb } from "../store/db.ts";
 import { Archiver, type Entry } from "./archiver.ts";
+import { type Backend, tooManyNames } from "./backend.ts";
 import { HOT_DIR, hotFileName } from "./hot.ts";
 import { LocalBackend } from "./local-backend.ts";
 import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts";
@@ -367,6 +369,40 @@ describe("a snapshot in a device's name, by another holder of the backup key", (
       expect(left).toEqual([own]);
       expect(await repository.backend.list(HOT_DIR)).toEqual([hot]);
     });
+  });
+
+  test("prune: hot/ past the listing cap is cleared a listing at a time, not refused", async () => {
+    // hot/ past MAX_DIRECTORY_NAMES, as an honest one grows while backups do not finish:
+    // its whole listing is refused, and a cut one holds one file at a time here.
+    const local = new LocalBackend(newDir());
+    const pastCap: Backend = {
+      location: local.location,
+      write: (path, data) => local.write(path, data),
+      create: (path, data) => local.create(path, data),
+      read: (path, maxBytes) => local.read(path, maxBytes),
+      readRange: (path, offset, length) => local.readRange(path, offset, length),
+      remove: (path) => local.remove(path),
+      close: () => local.close(),
+      list: (dir) =>
+        dir === HOT_DIR ? Promise.reject(tooManyNames(local.location, dir)) : local.list(dir),
+      listCut: async (dir) => {
+        const { names } = await local.listCut(dir);
+        return { names: names.sort(compareCodeUnits).slice(0, 1), cut: names.length > 1 };
+      },
+    };
+    const repository = await Repository.openOrCreate(pastCap, new Uint8Array(randomBytes(32)));
+    try {
+      await write(repository, nasOwn);
+      // Shipped hours before the NAS's snapshot: in it, so a prune removes them.
+      const old = ["08:00", "08:01"].map((at) => hotFileName(`2026-01-01T${at}:00.000Z`, "nas"));
+      for (const name of old) await local.write(`${HOT_DIR}/${name}`, new Uint8Array([1]));
+      await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      expect(await local.list(HOT_DIR)).toEqual([old[1] as string]);
+      await pruneRepository(repository, DEFAULT_RETENTION, judge);
+      expect(await local.list(HOT_DIR)).toEqual([]);
+    } finally {
+      repository.close();
+    }
   });
 
   test("prune: a forged snapshot is forgotten, so the target is sound again and stays so", async () => {

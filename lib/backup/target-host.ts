@@ -25,7 +25,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
-import { hotFileDevice, MAX_HOT_FILE_BYTES } from "./hot.ts";
+import { HOT_DIR, hotFileDevice, MAX_HOT_FILE_BYTES } from "./hot.ts";
 import { agedLock, MAX_LOCK_FILE_BYTES, stampedLock } from "./lock.ts";
 import { MAX_INDEX_FILE_BYTES } from "./repository.ts";
 import { connect, type Target } from "./targets.ts";
@@ -105,9 +105,11 @@ export class TargetHost {
       case "readRange":
         return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
       case "list": {
-        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is.
+        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is; hot/ cut there,
+        // not refused, as its own device would list it (the wire cannot say it was cut).
         const before = backend.leftOutNames ?? 0;
-        const names = await backend.list(path);
+        const names =
+          path === HOT_DIR ? (await backend.listCut(path)).names : await backend.list(path);
         const leftOut = (backend.leftOutNames ?? 0) - before;
         if (leftOut > 0)
           this.node.log.warn("names the target listed that are no file's were left out", {
