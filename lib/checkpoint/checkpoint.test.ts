@@ -22,7 +22,7 @@ import { repairState } from "../state/repair.ts";
 import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { owner, TestZone } from "./test-zone.ts";
-import { offerFor } from "./transfer.ts";
+import { checkpointReplaced, offerFor } from "./transfer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -252,6 +252,29 @@ describe("checkpoints", () => {
     expect(zone.stateOf(2)).toEqual(before);
     // The offer as it was is taken.
     expect(await zone.take(0, 2, encodeOffer(offer))).toBe("adopted");
+    await settle(zone);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+  });
+
+  test("a checkpoint the offering device replaced while it was fetched is refused as replaced, nothing of it kept, and the new one is taken", async () => {
+    const zone = zoneOf("a", "b", "c");
+    await settle(zone);
+    zone.write(2, [{ key: "apps/c", value: "1" }]);
+    await settle(zone);
+    zone.write(0, [{ key: "apps/k", value: "1" }]);
+    await settle(zone, [0, 1]);
+    await compact(zone, [0, 1]);
+    const first = offerTo(zone, 0, 2);
+    // a and b compact again before c has fetched the first: a holds only its newest.
+    zone.write(1, [{ key: "apps/k", value: "2" }]);
+    await settle(zone, [0, 1]);
+    await compact(zone, [0, 1]);
+    const before = zone.stateOf(2);
+    const refusal = await zone.take(0, 2, first).catch((error: unknown) => error);
+    expect(checkpointReplaced(refusal)).toBe(true);
+    expect(zone.stateOf(2)).toEqual(before);
+    // Asked again, a offers the new one (what bucky join does on that refusal).
+    expect(await zone.take(0, 2, offerTo(zone, 0, 2))).toBe("adopted");
     await settle(zone);
     expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
   });

@@ -67,6 +67,15 @@ export function offerFor(sqlite: Database, theirs: VersionVector): Uint8Array | 
     : undefined;
 }
 
+/**
+ * Whether fetching a checkpoint's pages failed because the device asked no longer holds it
+ * (checkpointPage's refusal: it holds only its newest, and the zone compacted again
+ * meanwhile): asked again, it offers the new one.
+ */
+export function checkpointReplaced(error: unknown): boolean {
+  return error instanceof BuckyError && error.code === "E_NOT_FOUND";
+}
+
 /** One page of the checkpoint held; the first carries the changesets it keeps. */
 export function checkpointPage(
   sqlite: Database,

@@ -24,7 +24,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { decodeEntries, encodePullRequest } from "../../protocol/sync-messages.ts";
 import { certificateDer, certificatePem, isDeviceCertificate } from "../../protocol/tls-cert.ts";
-import { takeOffer } from "../checkpoint/transfer.ts";
+import { checkpointReplaced, type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { bytesWithin } from "../node/bounded-read.ts";
@@ -51,6 +51,8 @@ const CERT_TIMEOUT_MS = 5_000;
  */
 export const MAX_CERT_ANSWER_BYTES = 16 * 1024;
 const MAX_PULL_PAGES = 10_000;
+/** Checkpoints the inviter may replace while this device fetches one, before it gives up. */
+const MAX_CHECKPOINTS_REPLACED = 5;
 
 export interface JoinOptions {
   readonly home: string;
@@ -111,6 +113,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       try {
         let changesets = 0;
         let checkpoint: string | undefined;
+        let replaced = 0;
         for (let page = 0; page < MAX_PULL_PAGES; page++) {
           const message = decodeEntries(
             await client.post(
@@ -122,19 +125,28 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
           );
           // A zone with a checkpoint: the state it holds first, then what came after.
           if (message.checkpoint) {
-            const outcome = await takeOffer(
-              {
-                db,
-                seal,
-                zone: invite.zone,
-                now: options.now,
-                log: options.log,
-                source: "the inviting device",
-                fetchPage: (request) =>
-                  client.post(inviter, "/v1/sync/checkpoint", request, { repeatable: true }),
-              },
-              message.checkpoint,
-            );
+            let outcome: OfferOutcome;
+            try {
+              outcome = await takeOffer(
+                {
+                  db,
+                  seal,
+                  zone: invite.zone,
+                  now: options.now,
+                  log: options.log,
+                  source: "the inviting device",
+                  fetchPage: (request) =>
+                    client.post(inviter, "/v1/sync/checkpoint", request, { repeatable: true }),
+                },
+                message.checkpoint,
+              );
+            } catch (error) {
+              // The zone compacted again while this device fetched the checkpoint (the
+              // inviter holds only its newest): the next pull offers the new one. Nothing
+              // of the old one was kept (takeOffer stages its rows and clears them).
+              if (checkpointReplaced(error) && replaced++ < MAX_CHECKPOINTS_REPLACED) continue;
+              throw error;
+            }
             if (outcome !== "adopted")
               throw new BuckyError(
                 "E_UNAVAILABLE",
