@@ -344,10 +344,15 @@ describe("an image app from a registry", () => {
       home("alpha"),
     ]);
     expect(upgraded).toMatchObject({ app: "site", version: "2", upgradedFrom: "1" });
-    const s = await waitFor("site 2 running", async () => {
-      const x = await status("site");
-      return x.state === "running" && x.version === "2" ? x : undefined;
-    });
+    // A pull and a new container: as long as the first install may take on a busy machine.
+    const s = await waitFor(
+      "site 2 running",
+      async () => {
+        const x = await status("site");
+        return x.state === "running" && x.version === "2" ? x : undefined;
+      },
+      30_000,
+    );
     expect(await text("site", "/")).toBe("site v2\n");
     expect(await text("site", "/cgi-bin/note?third")).toBe("first\nsecond\nthird\n");
     // Its new manifest asks for a read-only root: its data and /tmp stay writable.
