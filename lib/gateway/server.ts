@@ -18,7 +18,7 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { stallLimitedResponse } from "../node/stall-limit.ts";
+import { mayOutlastIdleLimit, stallLimited } from "../node/stall-limit.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
@@ -478,12 +478,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
 
     const declared = response.headers.get("content-length");
-    if (declared !== null && !limiter.bandwidth && bodyCounted) {
-      // The common case, a response of known length under no bandwidth limit to a request
-      // whose body (if any) the app has taken: passed on untouched, its body not even
-      // looked at (piping it through JavaScript would cost most of the gateway's time),
-      // and counted at the length it declares, or as nothing when it carries none whatever
-      // it declares (a HEAD's, a 304's).
+    if (declared !== null && !limiter.bandwidth && bodyCounted && !mayOutlastIdleLimit(response)) {
+      // The common case, a small response of known length under no bandwidth limit to a
+      // request whose body (if any) the app has taken: passed on untouched, its body not
+      // even looked at (piping it through JavaScript would cost most of the gateway's
+      // time), and counted at the length it declares, or as nothing when it carries none
+      // whatever it declares (a HEAD's, a 304's).
       done(
         target.app,
         response.status,
@@ -502,6 +502,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     stream = stream.pipeThrough(
       new TransformStream({ flush: () => done(target.app, response.status, bytesIn, bytesOut) }),
     );
+    // A download may take longer than the connection's idle limit, which Bun does not move
+    // as it writes: it is ended when it stalls instead (lib/node/stall-limit.ts).
+    stream = stallLimited(server, request, stream, idleTimeoutS * 1000);
     return returnedResponse(response, stream);
   };
 
@@ -533,18 +536,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           }
         : {}),
       fetch: (request, srv) => {
-        const answered = fetch(request, srv).then(
-          // A download may take longer than the idle limit, which Bun does not move as it
-          // writes: it is ended when it stalls instead (lib/node/stall-limit.ts).
-          (response) =>
-            response && stallLimitedResponse(srv, request, response, idleTimeoutS * 1000),
-          (error: unknown) => {
-            if (!(error instanceof BuckyError)) throw error;
-            return page(error.httpStatus, "The gateway refused this request", [
-              escapeHtml(error.message),
-            ]);
-          },
-        );
+        const answered = fetch(request, srv).catch((error: unknown) => {
+          if (!(error instanceof BuckyError)) throw error;
+          return page(error.httpStatus, "The gateway refused this request", [
+            escapeHtml(error.message),
+          ]);
+        });
         return secure ? answered.then((response) => response && withHsts(response)) : answered;
       },
       websocket: websocketBridge,

@@ -39,7 +39,6 @@ import type { NodeContext } from "./node-context.ts";
 import { INGRESS_PREFIX, isIngressUrl, serveIngress } from "./peer-ingress.ts";
 import { wholeNumberQuery } from "./query-number.ts";
 import { readBody } from "./request-body.ts";
-import { PEER_IDLE_TIMEOUT_S, stallLimitedResponse } from "./stall-limit.ts";
 
 type PeerEnv = { Variables: { peer: string; device: DeviceId; body: Uint8Array } };
 
@@ -226,18 +225,10 @@ export function createPeerApp(
   // ahead of the router (every check of memberOnly is made there too).
   const people = new IngressViewers(node, new SessionCheck(node));
   return {
-    // A download (an app's answer, a file by id, a backup file through a via) may take
-    // longer than the peer server's idle limit, which Bun does not move as it writes: it
-    // is ended when it stalls instead (lib/node/stall-limit.ts).
-    fetch: async (request, server) => {
-      const response = await (isIngressUrl(request.url)
+    fetch: (request, server) =>
+      isIngressUrl(request.url)
         ? serveIngress(node, log, onBug, people, request, server as Server<BridgeData>)
-        : app.fetch(request, server));
-      // (No answer: the request became a WebSocket.)
-      return (
-        response && stallLimitedResponse(server, request, response, PEER_IDLE_TIMEOUT_S * 1000)
-      );
-    },
+        : app.fetch(request, server),
   };
 }
 

@@ -1,10 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import {
-  mayOutlastIdleLimit,
-  SMALL_ANSWER_BYTES,
-  stallLimited,
-  stallLimitedResponse,
-} from "./stall-limit.ts";
+import { mayOutlastIdleLimit, SMALL_ANSWER_BYTES, stallLimited } from "./stall-limit.ts";
 
 /** A chunk of 1000 bytes every 250 ms, `chunks` of them; or, with `stall`, one then none. */
 function slowBody(chunks: number, onCancel?: () => void): ReadableStream<Uint8Array> {
@@ -76,24 +71,5 @@ describe("mayOutlastIdleLimit", () => {
     expect(mayOutlastIdleLimit(sized(SMALL_ANSWER_BYTES + 1))).toBe(true);
     expect(mayOutlastIdleLimit(sized(SMALL_ANSWER_BYTES))).toBe(false);
     expect(mayOutlastIdleLimit(new Response(null, { status: 204 }))).toBe(false);
-  });
-});
-
-describe("stallLimitedResponse", () => {
-  test("passes a small answer on as it is, and a large one with its status and headers, its server limit lifted", async () => {
-    const lifted: number[] = [];
-    const server = { timeout: (_: Request, seconds: number) => void lifted.push(seconds) };
-    const request = new Request("http://x/");
-    const small = new Response("ok", { headers: { "content-length": "2" } });
-    expect(stallLimitedResponse(server, request, small, 1000)).toBe(small);
-    expect(lifted).toEqual([]);
-    const large = new Response(new Uint8Array(SMALL_ANSWER_BYTES + 1), {
-      status: 206,
-      headers: { "x-app": "1" },
-    });
-    const answered = stallLimitedResponse(server, request, large, 1000);
-    expect(lifted).toEqual([0]);
-    expect([answered.status, answered.headers.get("x-app")]).toEqual([206, "1"]);
-    expect((await answered.arrayBuffer()).byteLength).toBe(SMALL_ANSWER_BYTES + 1);
   });
 });

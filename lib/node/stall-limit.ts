@@ -71,18 +71,3 @@ export function stallLimited(
     } as Transformer<Uint8Array, Uint8Array>),
   );
 }
-
-/**
- * `response` as `request`'s answer on `server`: as it is when it is written within any idle
- * limit, else its body stall-limited (stallLimited).
- */
-export function stallLimitedResponse(
-  server: Pick<Server<unknown>, "timeout">,
-  request: Request,
-  response: Response,
-  stallMs: number,
-): Response {
-  if (!mayOutlastIdleLimit(response)) return response;
-  const body = response.body as ReadableStream<Uint8Array>;
-  return new Response(stallLimited(server, request, body, stallMs), response);
-}
