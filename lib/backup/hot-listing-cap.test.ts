@@ -1,6 +1,6 @@
 /**
- * REVIEW ROUND 5 (wt9/review2): this test FAILS ON MAIN. It shows a bug; no fix is part of
- * this branch.
+ * Found by an attacker review (round 5); these tests failed before
+ * its fix.
  *
  * Round 4 capped every listing at MAX_DIRECTORY_NAMES (2^19), refusing a directory past it
  * (6975041). hot/ is one flat directory of small files: each device holding the backup key
@@ -31,7 +31,7 @@ const scratch = mkdtempSync(join(tmpdir(), "bucky-hot-cap-test-"));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-test("REVIEW ROUND 5 (fails on main): a hot/ directory past the listing cap does not stop the restore of the snapshots", async () => {
+test("a hot/ directory past the listing cap does not stop the restore of the snapshots", async () => {
   const hot = join(scratch, HOT_DIR);
   mkdirSync(hot, { recursive: true });
   // One more hot file than a listing takes, named as the shipper names them (empty: each

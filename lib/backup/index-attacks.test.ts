@@ -36,6 +36,7 @@ import { Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { openIndex, sealIndex } from "./sealed.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
+import { countingRangeReads } from "./test-repository.ts";
 import { verifyRepository } from "./verify.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-index-attacks-test-"));
@@ -63,6 +64,29 @@ const NEWEST_ONLY: RetentionPolicy = { last: 1, hourly: 0, daily: 0, weekly: 0, 
 
 const open = (location: string, backend: Backend = new LocalBackend(location)) =>
   Repository.openOrCreate(backend, root, { signer, withIndex: false });
+
+/**
+ * An unsigned index file planted by a holder of the backup key, naming `content` (not
+ * stored yet) at the place of a blob the repository holds: a place that opens, holding
+ * other bytes.
+ */
+async function plantNamingElsewhere(location: string, content: Uint8Array): Promise<void> {
+  const repository = await open(location);
+  try {
+    await repository.loadIndex(judge);
+    const [somewhere] = [...repository.blobs()];
+    if (!somewhere) throw new Error("the repository holds no blob");
+    const name = randomBytes(16).toString("hex");
+    await repository.backend.write(
+      `index/${name}`,
+      sealIndex(repository.keys, name, [
+        { ...somewhere, id: blobId(repository.keys, content), size: content.length },
+      ]),
+    );
+  } finally {
+    repository.close();
+  }
+}
 
 /** A snapshot by nas of `dir`, taken at `time`: its root tree. */
 async function backUp(
@@ -169,23 +193,9 @@ describe("index files put there by someone who can write to the target", () => {
     const location = newDir();
     await backUp(location, dirWith("a.txt", "first"), "2026-01-01T00:00:00.000Z");
     // What the next backup will add, named by a planted unsigned file at a place that
-    // holds something else (an existing pack's first bytes).
+    // holds something else (an existing blob's).
     const content = randomBytes(100_000);
-    const repository = await open(location);
-    try {
-      await repository.loadIndex(judge);
-      const [somewhere] = [...repository.blobs()];
-      if (!somewhere) throw new Error("the first backup wrote no blob");
-      const name = randomBytes(16).toString("hex");
-      await repository.backend.write(
-        `index/${name}`,
-        sealIndex(repository.keys, name, [
-          { ...somewhere, id: blobId(repository.keys, content), size: content.length },
-        ]),
-      );
-    } finally {
-      repository.close();
-    }
+    await plantNamingElsewhere(location, content);
     const tree = await backUp(location, dirWith("b.bin", content), "2026-01-02T00:00:00.000Z");
     expect(await damageOf(location, tree)).toEqual([]);
   });
@@ -347,16 +357,9 @@ describe("index files put there by someone who can write to the target", () => {
     const tree = await backUp(location, dirWith("c.bin", content), "2026-01-02T00:00:00.000Z");
     expect(stored() - before).toBeLessThan(64 * 1024);
     // Their places, read and found, are signed now: the next backup reads none of them.
-    const local = new LocalBackend(location);
-    let reads = 0;
-    const counting: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      readRange: (path: string, offset: number, length: number) => {
-        reads++;
-        return local.readRange(path, offset, length);
-      },
-    });
-    await backUp(location, dirWith("c.bin", content), "2026-01-03T00:00:00.000Z", counting);
-    expect(reads).toBe(0);
+    const counting = countingRangeReads(location);
+    await backUp(location, dirWith("c.bin", content), "2026-01-03T00:00:00.000Z", counting.backend);
+    expect(counting.reads()).toBe(0);
     expect(await damageOf(location, tree)).toEqual([]);
   });
 });
@@ -548,18 +551,11 @@ describe("a second look at index files planted by someone who can write to the t
     const blobs = await blobsOf(location);
     const packs = new Set(blobs.map((blob) => blob.pack));
     expect(blobs.length).toBeGreaterThan(packs.size + 2);
-    const local = new LocalBackend(location);
-    let reads = 0;
-    const counting: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      readRange: (path: string, offset: number, length: number) => {
-        reads++;
-        return local.readRange(path, offset, length);
-      },
-    });
-    expect(await outcome(prune(location, counting))).toBe("done");
+    const counting = countingRangeReads(location);
+    expect(await outcome(prune(location, counting.backend))).toBe("done");
     // Each tree read on its own as the prune walks them; the chunks a run per pack.
     const trees = blobs.filter((blob) => blob.type === "tree").length;
-    expect(reads).toBeLessThanOrEqual(2 * trees + packs.size);
+    expect(counting.reads()).toBeLessThanOrEqual(2 * trees + packs.size);
     expect(await damageOf(location, tree)).toEqual([]);
   });
 
@@ -664,19 +660,6 @@ describe("a third look at index files planted by someone who can write to the ta
       (error: BuckyError) => `${error.code}: ${error.message}`,
     );
 
-  /** The backend at `location`, counting its range reads. */
-  function counting(location: string): { backend: Backend; reads: () => number } {
-    const local = new LocalBackend(location);
-    let reads = 0;
-    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      readRange: (path: string, offset: number, length: number) => {
-        reads++;
-        return local.readRange(path, offset, length);
-      },
-    });
-    return { backend, reads: () => reads };
-  }
-
   test("one planted place past a pack's end, in a run with honest ones, stops no prune and damages no restore", async () => {
     const location = newDir();
     await backUp(location, dirWith("d.txt", "other"), "2026-01-01T00:00:00.000Z");
@@ -759,7 +742,7 @@ describe("a third look at index files planted by someone who can write to the ta
     // And in many files, each naming it at the same wrong place.
     for (let at = 1; at <= 20; at++)
       await plant(location, at.toString(16).padStart(32, "0"), [{ ...one, offset: 1 }]);
-    const { backend, reads } = counting(location);
+    const { backend, reads } = countingRangeReads(location);
     const repository = await open(location, backend);
     try {
       await repository.loadIndex(judge);
@@ -906,8 +889,8 @@ describe("a third look at index files planted by someone who can write to the ta
 });
 
 /**
- * REVIEW ROUND 4 (wt9/review), finding 1: these tests FAIL ON MAIN. They show a bug; the
- * fix is not part of this branch.
+ * Found by an attacker review (round 4, finding 1); these tests failed before
+ * its fix.
  *
  * A hostile SFTP server (or a via passing its listing on) answers `list("index")` with any
  * names it likes: SftpBackend.list (sftp-backend.ts:201) drops only names starting with
@@ -919,7 +902,7 @@ describe("a third look at index files planted by someone who can write to the ta
  * repository and its cache: /dev/zero grows until memory runs out, a FIFO blocks the
  * process for good, and a file that opens as an index file is taken in as one.
  */
-describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
+describe("names a hostile target lists", () => {
   /** The backend at `location`, its index directory listed as holding `names` only. */
   function listing(location: string, names: readonly string[]): Backend {
     const local = new LocalBackend(location);
@@ -970,8 +953,8 @@ describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
 });
 
 /**
- * REVIEW ROUND 4 (wt9/review), finding 2: these tests FAIL ON MAIN. They show a bug; the
- * fix is not part of this branch.
+ * Found by an attacker review (round 4, finding 2); these tests failed before
+ * its fix.
  *
  * A pack file is read whole, with no bound, by verify (verify.ts:240) and by a prune
  * rewriting a pack (prune.ts:275): `backend.read(packPath(pack))` with no maxBytes, so
@@ -983,7 +966,7 @@ describe("REVIEW ROUND 4 (fails on main): names a hostile target lists", () => {
  * for the read: it refuses, rather than allocating, a read of over 1 GiB, and says how
  * much was asked for.
  */
-describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", () => {
+describe("a pack grown past what one can be", () => {
   const GIB = 1024 * 1024 * 1024;
 
   /** The backend at `location`, whose whole-file reads record what they ask for, and refuse past 1 GiB. */
@@ -1089,8 +1072,8 @@ describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", ()
 });
 
 /**
- * REVIEW ROUND 4 (wt9/review), finding 3: this test FAILS ON MAIN. It shows a bug; the fix
- * is not part of this branch.
+ * Found by an attacker review (round 4, finding 3); these tests failed before
+ * its fix.
  *
  * Where no index file is trusted-signed (an older bucky's repository, before the first
  * backup of a signing bucky ends; or one whose signed index files someone who can write to
@@ -1101,7 +1084,7 @@ describe("REVIEW ROUND 4 (fails on main): a pack grown past what one can be", ()
  * zone's files, and the key that names them) at a place that holds something else: the
  * backup stores none of it and says it is done; its snapshot cannot be restored.
  */
-describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed index file", () => {
+describe("a repository with no trusted-signed index file", () => {
   test("a planted unsigned index file naming a blob makes the first signing backup of an older bucky's repository skip none of it", async () => {
     const location = newDir();
     // An older bucky's backup: its index files unsigned, no trusted-signed one anywhere.
@@ -1113,24 +1096,10 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
     } finally {
       older.close();
     }
-    // What the next backup will add, named by a planted unsigned file at a place that holds
-    // something else (an existing blob's).
+    // What the next backup will add, named by a planted unsigned file at a place that
+    // holds something else (an existing blob's).
     const content = randomBytes(100_000);
-    const repository = await open(location);
-    try {
-      await repository.loadIndex(judge);
-      const [somewhere] = [...repository.blobs()];
-      if (!somewhere) throw new Error("the older backup wrote no blob");
-      const name = randomBytes(16).toString("hex");
-      await repository.backend.write(
-        `index/${name}`,
-        sealIndex(repository.keys, name, [
-          { ...somewhere, id: blobId(repository.keys, content), size: content.length },
-        ]),
-      );
-    } finally {
-      repository.close();
-    }
+    await plantNamingElsewhere(location, content);
     const tree = await backUp(location, dirWith("b.bin", content), "2026-01-02T00:00:00.000Z");
     // On main: ["…/b.bin"], the backup having stored none of it.
     expect(await damageOf(location, tree)).toEqual([]);
@@ -1151,17 +1120,7 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
       readdirSync(join(location, "data"), { recursive: true, withFileTypes: true })
         .filter((entry) => entry.isFile())
         .reduce((n, entry) => n + statSync(join(entry.parentPath, entry.name)).size, 0);
-    const reading = () => {
-      const local = new LocalBackend(location);
-      let bytes = 0;
-      const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
-        readRange: (path: string, offset: number, length: number) => {
-          bytes += length;
-          return local.readRange(path, offset, length);
-        },
-      });
-      return { backend, bytes: () => bytes };
-    };
+    const reading = () => countingRangeReads(location);
     const before = stored();
     const first = reading();
     await backUp(location, dirWith("c.bin", content), "2026-01-01T00:00:00.000Z", first.backend);
@@ -1177,8 +1136,8 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
 });
 
 /**
- * REVIEW ROUND 4 (wt9/review), finding 4: this test FAILS ON MAIN. It shows a bug; the fix
- * is not part of this branch.
+ * Found by an attacker review (round 4, finding 4); these tests failed before
+ * its fix.
  *
  * A restore reads a file's chunks again elsewhere only when the sizes their chosen entries
  * give do not add up to the file's (restorer.ts:193-197). Two planted entries, at two
@@ -1189,7 +1148,7 @@ describe("REVIEW ROUND 4 (fails on main): a repository with no trusted-signed in
  * unsigned file named to be read first is chosen (as in a disaster restore a revoked
  * device's signed one is).
  */
-describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => {
+describe("chunk sizes planted to add up", () => {
   test("two planted entries whose wrong sizes cancel out damage no file a restore can write whole", async () => {
     const location = newDir();
     const content = randomBytes(6 * 1024 * 1024);
@@ -1244,14 +1203,7 @@ describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => 
     } finally {
       older.close();
     }
-    const local = new LocalBackend(location);
-    let bytes = 0;
-    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      readRange: (path: string, offset: number, length: number) => {
-        bytes += length;
-        return local.readRange(path, offset, length);
-      },
-    });
+    const { backend, bytes } = countingRangeReads(location);
     const restoring = await open(location, backend);
     try {
       await restoring.loadIndex(judge);
@@ -1260,14 +1212,14 @@ describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => 
       restoring.close();
     }
     // Random bytes do not compress: each chunk's sealed length is about its size.
-    expect(bytes).toBeGreaterThanOrEqual(content.length);
-    expect(bytes).toBeLessThan(content.length * 1.1);
+    expect(bytes()).toBeGreaterThanOrEqual(content.length);
+    expect(bytes()).toBeLessThan(content.length * 1.1);
   });
 });
 
 /**
- * REVIEW ROUND 4 (wt9/review), finding 8: this test FAILS ON MAIN. It shows a bug; the fix
- * is not part of this branch.
+ * Found by an attacker review (round 4, finding 8); these tests failed before
+ * its fix.
  *
  * Where a blob does not open at its chosen place, readElsewhere (repository.ts:459-504)
  * reads every other place the index files give, untrusted ones included, with no limit but
@@ -1279,7 +1231,7 @@ describe("REVIEW ROUND 4 (fails on main): chunk sizes planted to add up", () => 
  * 1 MiB chunk are four TiB read. In a repository a device signs, this is so wherever the
  * trusted place does not open (someone who can write to the target damaged it).
  */
-describe("REVIEW ROUND 4 (fails on main): one blob at places of many planted files", () => {
+describe("one blob at places of many planted files", () => {
   test("many planted files, each naming a blob at a place of its own, cost a restore no read for each", async () => {
     const location = newDir();
     const older = await Repository.openOrCreate(new LocalBackend(location), root);
@@ -1314,21 +1266,14 @@ describe("REVIEW ROUND 4 (fails on main): one blob at places of many planted fil
     } finally {
       repository.close();
     }
-    const local = new LocalBackend(location);
-    let reads = 0;
-    const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
-      readRange: (path: string, offset: number, length: number) => {
-        reads++;
-        return local.readRange(path, offset, length);
-      },
-    });
+    const { backend, reads } = countingRangeReads(location);
     const restoring = await open(location, backend);
     let restoreReads: number;
     try {
       await restoring.loadIndex(judge);
       // Restored whole, or refused: either way, not at a read per planted place.
       await restoreTree(restoring, tree, newDir());
-      restoreReads = reads;
+      restoreReads = reads();
       // Refused, it says why.
       const read = await restoring.readBlob(one.id).then(
         () => "read",

@@ -1,6 +1,6 @@
 /**
- * REVIEW ROUND 4 (wt9/review), finding 7: these tests FAIL ON MAIN. They show a bug; the fix
- * is not part of this branch.
+ * Found by an attacker review (round 4, finding 7); these tests failed before
+ * its fix.
  *
  * LocalBackend.read (local-backend.ts:54-63) opens the path with openSync (:57), which follows a
  * symbolic link, and bounds the read by fstat's size (:62), which is 0 for a device, a FIFO or a
@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalBackend, readAtMost } from "./local-backend.ts";
 
-describe("REVIEW ROUND 4 (fails on main): links in a directory target", () => {
+describe("links in a directory target", () => {
   test("a read bounded to maxBytes reads no more, whatever fstat says of what is there", async () => {
     const root = join(mkdtempSync(join(tmpdir(), "bucky-local-links-")), "repo");
     mkdirSync(root, { recursive: true });

@@ -1,6 +1,6 @@
 /**
- * REVIEW ROUND 5 (wt9/review2): this test FAILS ON MAIN. It shows a bug; no fix is part of
- * this branch.
+ * Found by an attacker review (round 5); these tests failed before
+ * its fix.
  *
  * A FIFO in a repository served by a real OpenSSH server. Anyone with the target's
  * credentials and a shell there (or anyone who can write to the disk it serves) can make
@@ -47,7 +47,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-test("REVIEW ROUND 5 (fails on main): a FIFO at config on an SFTP target fails the read within bounds, not hangs", async () => {
+test("a FIFO at config on an SFTP target fails the read within bounds, not hangs", async () => {
   const dir = join(sshd.root, "fifo-repo");
   mkdirSync(dir);
   const fifo = join(dir, "config");

@@ -1,6 +1,5 @@
 /**
- * REVIEW ROUND 4 (wt9/review), findings 1 and 5: these tests FAIL ON MAIN. They show bugs;
- * the fixes are not part of this branch.
+ * An attacker review (round 4, findings 1 and 5) found the bug these tests show; they failed before its fix.
  *
  * The SFTP backend against a hostile server: one that answers a directory listing with
  * whatever it likes. A real OpenSSH server (test/sshd.ts) cannot list a name holding "/",
@@ -92,7 +91,7 @@ const connect = () =>
     timeoutMs: 5_000,
   });
 
-describe("REVIEW ROUND 4 (fails on main): an SFTP server listing what it likes", () => {
+describe("an SFTP server listing what it likes", () => {
   test("finding 1: a listing holds only names of files in the directory listed, none that leads out of it", async () => {
     const hostile = `0/${"../".repeat(20)}dev/zero`;
     let sent = false;

@@ -1,6 +1,6 @@
 /**
- * REVIEW ROUND 5 (wt9/review2): this test FAILS ON MAIN. It shows a bug; no fix is part of
- * this branch.
+ * Found by an attacker review (round 5); these tests failed before
+ * its fix.
  *
  * Round 4 (898b686) made LocalBackend list, write and remove nothing through a link inside
  * the repository: a prune's stray-pack sweep (prune.ts strayPacks) lists each data/<xx>
@@ -27,7 +27,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-test("REVIEW ROUND 5 (fails on main): a prune's sweep of data/00 over SFTP lists and removes nothing through a link", async () => {
+test("a prune's sweep of data/00 over SFTP lists and removes nothing through a link", async () => {
   // Another repository on the same account: one of its packs, which its index names.
   const other = join(sshd.root, "other-repo", "data", "00");
   mkdirSync(other, { recursive: true });

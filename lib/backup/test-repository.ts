@@ -113,15 +113,21 @@ export function outcome(done: Promise<unknown>): Promise<string> {
   );
 }
 
-/** The backend at `location`, counting its range reads. */
-export function countingRangeReads(location: string): { backend: Backend; reads: () => number } {
+/** The backend at `location`, counting its range reads and the bytes they ask for. */
+export function countingRangeReads(location: string): {
+  backend: Backend;
+  reads: () => number;
+  bytes: () => number;
+} {
   const local = new LocalBackend(location);
   let reads = 0;
+  let bytes = 0;
   const backend: Backend = Object.assign(Object.create(local) as LocalBackend, {
     readRange: (path: string, offset: number, length: number) => {
       reads++;
+      bytes += length;
       return local.readRange(path, offset, length);
     },
   });
-  return { backend, reads: () => reads };
+  return { backend, reads: () => reads, bytes: () => bytes };
 }
