@@ -14,6 +14,7 @@ function endlessApp(status: number) {
   const door: AppDoor = {
     url: "unix:/nowhere",
     websocketUrl: () => "ws+unix:///nowhere",
+    socketAddress: () => ({ unix: "/nowhere" }),
     close() {},
     fetch: async () =>
       new Response(
