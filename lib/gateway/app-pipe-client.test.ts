@@ -23,6 +23,9 @@ const gatewayKey = signingKeyFromSeed(gatewaySeed);
 let scratch: string;
 let appServer: ReturnType<typeof Bun.serve>;
 let pipe: AppPipe;
+/** A gateway the pipe has not heard of yet. */
+const newGatewaySeed = new Uint8Array(32).fill(5);
+const notYetGateway = deviceIdFromPublicKey(signingKeyFromSeed(newGatewaySeed).publicKey);
 /** The gateway ids the pipe let in. */
 const admitted: DeviceId[] = [];
 
@@ -41,6 +44,8 @@ beforeAll(() => {
     key: privateKeyPem(deviceSeed),
     rules: {
       admit(device) {
+        if (device === notYetGateway)
+          throw new BuckyError("E_PERMISSION", "the app pipe takes only the zone's gateways");
         admitted.push(device);
         return { door, gateway: "gw" };
       },
@@ -60,7 +65,8 @@ afterAll(() => {
 });
 
 /** A gateway's client, its node faked: the device's answer to GET /v1/app-pipe, counted. */
-function client(options: { address: string; pipePort: number | undefined }) {
+function client(options: { address: string; pipePort: number | undefined; seed?: Uint8Array }) {
+  const seed = options.seed ?? gatewaySeed;
   const peer: Peer = {
     id: "device" as DeviceId,
     name: "nas",
@@ -71,8 +77,8 @@ function client(options: { address: string; pipePort: number | undefined }) {
   const asked: string[] = [];
   const pipes = new AppPipeClient({
     now: () => nowMs,
-    deviceKey: gatewayKey,
-    deviceKeyPem: privateKeyPem(gatewaySeed),
+    deviceKey: signingKeyFromSeed(seed),
+    deviceKeyPem: privateKeyPem(seed),
     contacts: {
       get: () => ({ address: options.address, lastSeenAt: 0, rttMs: 0 }) as Contact,
       seen: () => {},
@@ -146,5 +152,19 @@ describe("the gateway's way to an app on another device", () => {
     expect(await new Response(outcome.fallBack.body).text()).toBe("all of it");
     expect(why(await send())).toBe("the pipe failed lately");
     expect(asked.length).toBe(1);
+  });
+
+  test("a gateway the device does not take yet: the ingress gets the request, and the pipe rests", async () => {
+    const { send } = client({
+      address: "https://127.0.0.1:1",
+      pipePort: pipe.port,
+      seed: newGatewaySeed,
+    });
+    const outcome = await send(new TextEncoder().encode("whole"));
+    expect(why(outcome)).toBe("refused by the pipe (HTTP 403)");
+    expect("fallBack" in outcome && outcome.fallBack.body).toEqual(
+      new TextEncoder().encode("whole"),
+    );
+    expect(why(await send())).toBe("the pipe failed lately");
   });
 });

@@ -11,7 +11,9 @@
  * through its peer API (`GET /v1/app-pipe`); an older device answers 404 and keeps the
  * ingress, asked again after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
  * request went leaves it to the ingress, and is not tried again for a while
- * (lib/node/peer-backoff.ts).
+ * (lib/node/peer-backoff.ts); so does one that refuses this gateway (a device that has not
+ * heard yet that it is one), and a request the pipe refused otherwise goes by the ingress
+ * too, which checks it anew, when its body can be sent again.
  */
 import { appCertificate } from "../../protocol/app-certificate.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
@@ -23,6 +25,7 @@ import { networkProblem, neverSent } from "../node/network-errors.ts";
 import { PeerBackoff } from "../node/peer-backoff.ts";
 import type { ContactBook, Peer } from "../node/peers.ts";
 import { RetryableBody } from "../node/retryable-body.ts";
+import { PIPE_REFUSAL_HEADER } from "./app-pipe.ts";
 
 /** After the pipe failed, the first wait before it is tried again (doubling to a minute). */
 export const PIPE_RETRY_MS = 10_000;
@@ -102,6 +105,25 @@ export class AppPipeClient {
         // The app's bytes as it sent them: a compressed answer stays compressed.
         decompress: false,
       } as BunFetchRequestInit & { decompress: boolean });
+      if (response.headers.get(PIPE_REFUSAL_HEADER) === "refused") {
+        // The pipe refused (not the app): the ingress checks anew, when the body can go again.
+        const untouched = retryable ? !retryable.sent : true;
+        if (untouched) {
+          // A gateway refused as one waits: the device may not have heard it is one yet.
+          if (response.status === 403)
+            this.backoff.failed(
+              peer.id,
+              { kind: "refusing", code: "E_PERMISSION", message: "refused", sinceMs: nowMs },
+              nowMs,
+            );
+          void response.body?.cancel();
+          return {
+            fallBack: retryable ? { ...request, body: retryable.attempt() } : request,
+            why: `refused by the pipe (HTTP ${response.status})`,
+          };
+        }
+        return { response };
+      }
       this.backoff.answered(peer.id);
       return { response };
     } catch (error) {

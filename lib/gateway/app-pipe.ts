@@ -35,6 +35,13 @@ export const MAX_PIPE_BODY_BYTES = 1024 * 1024 * 1024;
 /** A connection on which nothing moves for this long is closed (the peer server's idle timeout). */
 export const PIPE_IDLE_TIMEOUT_S = 60;
 
+/**
+ * On the pipe's own refusals (never on an app's answer): a gateway may send the request by
+ * the ingress instead, which checks it anew (a device may not have heard yet that the
+ * gateway is one).
+ */
+export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
+
 /** What the pipe asks of the node: who may connect, and who is signed in. */
 export interface AppPipeRules {
   /**
@@ -369,6 +376,7 @@ class PipeConnection {
     this.socket.write(
       `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `${PIPE_REFUSAL_HEADER}: refused\r\n` +
         `connection: close\r\n\r\n${body}`,
     );
     this.end(`refused: ${error.message}`);
