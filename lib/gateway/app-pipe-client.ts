@@ -25,7 +25,13 @@ import { networkProblem, neverSent } from "../node/network-errors.ts";
 import { PeerBackoff } from "../node/peer-backoff.ts";
 import type { ContactBook, Peer } from "../node/peers.ts";
 import { RetryableBody } from "../node/retryable-body.ts";
-import { PIPE_REFUSAL_HEADER } from "./app-pipe.ts";
+
+/**
+ * On the pipe's own refusals (lib/gateway/app-pipe.ts), never on an app's answer as the
+ * pipe passes it: the request may go by the ingress instead, which checks it anew (a
+ * device may not have heard yet that this gateway is one).
+ */
+export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
 
 /** After the pipe failed, the first wait before it is tried again (doubling to a minute). */
 export const PIPE_RETRY_MS = 10_000;

@@ -26,21 +26,15 @@ import type { NodeContext } from "../node/node-context.ts";
 import { Link, tcpEnd } from "../relay/pipe.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
+import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
 import { type IngressViewers, ROLE_HEADER, USER_HEADER } from "./app-user.ts";
 import { readGateway } from "./config.ts";
 import { RequestHeads, type RequestPart } from "./request-heads.ts";
+// A request body over the gateway's limit is refused here too, as the peer API refuses one.
+import { MAX_BODY_BYTES } from "./server.ts";
 
-/** A request body over this is refused, as the gateway and the peer API refuse one. */
-export const MAX_PIPE_BODY_BYTES = 1024 * 1024 * 1024;
 /** A connection on which nothing moves for this long is closed (the peer server's idle timeout). */
 export const PIPE_IDLE_TIMEOUT_S = 60;
-
-/**
- * On the pipe's own refusals (never on an app's answer): a gateway may send the request by
- * the ingress instead, which checks it anew (a device may not have heard yet that the
- * gateway is one).
- */
-export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
 
 /** What the pipe asks of the node: who may connect, and who is signed in. */
 export interface AppPipeRules {
@@ -182,7 +176,7 @@ const REASONS: Readonly<Record<number, string>> = {
 class PipeConnection {
   private readonly client;
   private readonly link;
-  private readonly heads = new RequestHeads(MAX_PIPE_BODY_BYTES);
+  private readonly heads = new RequestHeads(MAX_BODY_BYTES);
   private door: AppDoor | undefined;
   private gateway: string | undefined;
   /** Why it may not go on, when it was refused: answered once the request's head is in. */
