@@ -37,6 +37,9 @@ Bun.serve({
   fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/health") return new Response("ok");
+    // An answer that stays open: its first bytes at once, then nothing until the connection goes.
+    if (url.pathname === "/endless")
+      return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("first")); } }));
     const bucky = {};
     request.headers.forEach((value, name) => {
       if (name.replaceAll("_", "-").startsWith("bucky-")) bucky[name] = value;
@@ -48,6 +51,7 @@ Bun.serve({
 
 let alpha: Daemon;
 let beta: Daemon;
+let gamma: Daemon;
 let gateway: string;
 let betaPeer: Peer;
 let betaPipePort: number;
@@ -64,9 +68,10 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Respon
 }
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
+  const zone = await startZone(["alpha", "beta", "gamma"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
+  gamma = zone.get("gamma") as Daemon;
   const port = freePort();
   await buckyJson([
     "gateway",
@@ -162,8 +167,8 @@ describe("through the gateway", () => {
 });
 
 /** A request straight to beta's pipe, presenting the app certificate `seed` makes for `app`. */
-function toPipe(seed: Uint8Array, app: string): Promise<Response> {
-  return fetch(`https://127.0.0.1:${betaPipePort}/who`, {
+function toPipe(seed: Uint8Array, app: string, path = "/who"): Promise<Response> {
+  return fetch(`https://127.0.0.1:${betaPipePort}${path}`, {
     tls: {
       ...pinnedTls(betaPeer.certPem),
       cert: certificatePem(appCertificate(signingKeyFromSeed(seed), app as AppName)),
@@ -195,4 +200,37 @@ describe("who beta's pipe takes", () => {
     const response = await toPipe(seedOf(alpha), "nothing");
     expect(response.status).toBe(503);
   });
+});
+
+describe("a gateway revoked", () => {
+  test("has its open connections to beta's pipe closed, and is refused after", async () => {
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--listen",
+      `127.0.0.1:${freePort()}`,
+      "--tls",
+      "off",
+      "--home",
+      gamma.home,
+    ]);
+    const gammaSeed = seedOf(gamma);
+    // Beta hears by sync that gamma is a gateway: until then its pipe refuses gamma.
+    await waitFor("beta's pipe to take gamma", async () =>
+      (await toPipe(gammaSeed, "echo")).status === 200 ? true : undefined,
+    );
+    const open = await toPipe(gammaSeed, "echo", "/endless");
+    const reader = (open.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("first");
+    await buckyJson(["devices", "revoke", "gamma", "--home", alpha.home]);
+    // The open answer ends when beta hears of the revocation (no byte comes otherwise).
+    const ended = await reader.read().then(
+      (result) => (result.done ? "ended" : "more bytes"),
+      () => "ended",
+    );
+    expect(ended).toBe("ended");
+    const after = await toPipe(gammaSeed, "echo").catch(() => undefined);
+    expect(after?.status ?? 403).toBe(403);
+    expect(beta.log()).toMatch(/app pipe connection.*gateway=gamma.*ended="refused: /);
+  }, 60_000);
 });
