@@ -350,9 +350,13 @@ async function bulk(): Promise<void> {
     };
     const names = Object.keys(devices) as (keyof typeof devices)[];
     for (const name of names) await download(name, 16);
-    const runs: Record<string, { msPerMiB: number; mibPerS: number }[]> = {};
+    const runs: Record<string, { msPerMiB: number; mibPerS: number }[]> = {
+      proxy: [],
+      pipe: [],
+      heads: [],
+    };
     for (let round = 0; round < rounds; round++)
-      for (const name of names) (runs[name] ??= []).push(await download(name, mib));
+      for (const name of names) runs[name]?.push(await download(name, mib));
     const range = (values: number[], digits: number) =>
       `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
     for (const name of names) {
