@@ -26,8 +26,13 @@ export interface AppDoor {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** The URL a WebSocket to `path` on the app opens (Bun takes `ws+unix://`). */
   websocketUrl(path: string): string;
-  /** Where a raw connection to the app goes (the app pipe's, lib/gateway/app-pipe.ts). */
+  /**
+   * Where a raw connection to the app goes (the app pipe's, lib/gateway/app-pipe.ts);
+   * throws E_UNAVAILABLE while a sandboxed app has no socket yet.
+   */
   socketAddress(): { readonly unix: string } | { readonly hostname: string; readonly port: number };
+  /** Said when a connection to socketAddress() was refused: the next looks afresh, as fetch's does. */
+  refused(): void;
   /** Called once the app's process has ended: what the door held is let go. */
   close(): void;
 }
@@ -40,6 +45,7 @@ export function portDoor(port: number): AppDoor {
     fetch: (path, init) => fetch(`${url}${path}`, { ...init, decompress: false } as RequestInit),
     websocketUrl: (path) => `ws://127.0.0.1:${port}${path}`,
     socketAddress: () => ({ hostname: "127.0.0.1", port }),
+    refused() {},
     close() {},
   };
 }
@@ -73,6 +79,7 @@ export function socketDoor(app: string, path: string): AppDoor {
     },
     websocketUrl: (request) => `ws+unix://${socket()}:${request}`,
     socketAddress: () => ({ unix: socket() }),
+    refused: forget,
     close: forget,
   };
 }

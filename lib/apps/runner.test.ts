@@ -15,6 +15,7 @@ function endlessApp(status: number) {
     url: "unix:/nowhere",
     websocketUrl: () => "ws+unix:///nowhere",
     socketAddress: () => ({ unix: "/nowhere" }),
+    refused() {},
     close() {},
     fetch: async () =>
       new Response(

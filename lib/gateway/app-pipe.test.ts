@@ -13,11 +13,12 @@ import {
   privateKeyPem,
 } from "../../protocol/tls-cert.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
-import { socketDoor } from "../apps/door.ts";
+import { type AppDoor, portDoor, socketDoor } from "../apps/door.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import type { Viewer } from "../users/access.ts";
 import { type AppPipe, type AppPipeRules, listenAppPipe } from "./app-pipe.ts";
+import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
 
 const notes = "notes" as AppName;
 const deviceSeed = new Uint8Array(32).fill(1);
@@ -247,5 +248,130 @@ describe("open connections follow the node", () => {
     sendNext();
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("next");
     await reader.cancel();
+  });
+});
+
+/**
+ * A pipe with an idle limit of 1 s to `door`, taking the gateway for notes. Bun's own
+ * socket timeout counts only what a socket reads: these fail with the sockets' timeout
+ * in its place.
+ */
+function idlePipe(door: AppDoor): AppPipe {
+  return listenAppPipe({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: deviceCertPem,
+    key: privateKeyPem(deviceSeed),
+    rules: {
+      admit: () => ({ door, gateway: "gw" }),
+      person: () => alice,
+      onChange: () => () => {},
+    },
+    log: createLog({ level: "silent", write: () => {} }),
+    idleTimeoutS: 1,
+  });
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 250));
+
+/** A body of `pieces` chunks of "x", one every 250 ms. */
+function slowBody(pieces: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (sent === pieces) return controller.close();
+      if (sent > 0) await tick();
+      sent += 1;
+      controller.enqueue(new TextEncoder().encode("x"));
+    },
+  });
+}
+
+describe("the pipe's idle limit counts bytes moving either way", () => {
+  let slow: AppPipe;
+  let slowApp: ReturnType<typeof Bun.serve>;
+
+  beforeAll(() => {
+    const socket = join(scratch, "slow.sock");
+    slowApp = Bun.serve({
+      unix: socket,
+      async fetch(request) {
+        if (request.method === "POST") return new Response(String((await request.text()).length));
+        // Held with nothing sent after the head: the pipe must give up on it.
+        if (new URL(request.url).pathname === "/silent")
+          return new Response(new ReadableStream({ start() {} }));
+        // Longer than Bun's socket timeout takes to fire (it ticks every 4 s).
+        return new Response(slowBody(24));
+      },
+    });
+    slow = idlePipe(socketDoor(notes, socket));
+  });
+
+  afterAll(() => {
+    slow.stop();
+    slowApp.stop(true);
+  });
+
+  const through = (path: string, init: RequestInit = {}) =>
+    fetch(`https://127.0.0.1:${slow.port}${path}`, {
+      ...init,
+      tls: presenting(appCertificate(gateway, notes), gatewaySeed),
+    } as RequestInit);
+
+  test("a download longer than the limit arrives whole", async () => {
+    const response = await through("/download");
+    expect(await response.text()).toBe("x".repeat(24));
+  });
+
+  test("an upload longer than the limit arrives whole", async () => {
+    const response = await through("/upload", {
+      method: "POST",
+      body: slowBody(24),
+      duplex: "half",
+    } as RequestInit);
+    expect(await response.text()).toBe("24");
+  });
+
+  test("an answer on which nothing moves is ended", async () => {
+    // The app's server sends its head with the first chunk, so this ends before any.
+    await expect(through("/silent").then((response) => response.text())).rejects.toThrow();
+  });
+});
+
+describe("an app that is not there: the ingress's 503, not a reset", () => {
+  async function answerOf(door: AppDoor) {
+    const lone = idlePipe(door);
+    try {
+      const response = await fetch(`https://127.0.0.1:${lone.port}/`, {
+        tls: presenting(appCertificate(gateway, notes), gatewaySeed),
+      } as RequestInit);
+      return {
+        status: response.status,
+        // Not the pipe's refusal: the app may have had the request, which must not go again.
+        refusal: response.headers.get(PIPE_REFUSAL_HEADER),
+        code: ((await response.json()) as { error: { code: string } }).error.code,
+      };
+    } finally {
+      lone.stop();
+    }
+  }
+
+  test("a sandboxed app with no socket yet", async () => {
+    expect(await answerOf(socketDoor(notes, join(scratch, "none.sock")))).toEqual({
+      status: 503,
+      refusal: null,
+      code: "E_UNAVAILABLE",
+    });
+  });
+
+  test("an app whose port refuses connections", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    expect(await answerOf(portDoor(port))).toEqual({
+      status: 503,
+      refusal: null,
+      code: "E_UNAVAILABLE",
+    });
   });
 });

@@ -33,7 +33,12 @@ import { RequestHeads, type RequestPart } from "./request-heads.ts";
 // A request body over the gateway's limit is refused here too, as the peer API refuses one.
 import { MAX_BODY_BYTES } from "./server.ts";
 
-/** A connection on which nothing moves for this long is closed (the peer server's idle timeout). */
+/**
+ * A connection on which nothing moves, either way, for this long is closed (the peer
+ * server's idle timeout). Watched here, not by the sockets' own timeout: Bun's counts only
+ * what a socket reads, so a download (the gateway's socket only written) or an upload (the
+ * app's) longer than the limit would be cut in the middle (lib/node/stall-limit.ts).
+ */
 export const PIPE_IDLE_TIMEOUT_S = 60;
 
 /** What the pipe asks of the node: who may connect, and who is signed in. */
@@ -110,6 +115,12 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   const stopListening = rules.onChange(() => {
     for (const connection of open) connection.lookAgain();
   });
+  // One sweep for every connection, rather than a timer a connection re-armed at each chunk.
+  const idleMs = idleTimeoutS * 1000;
+  const sweep = setInterval(() => {
+    const movedBefore = Date.now() - idleMs;
+    for (const connection of open) connection.endIfStill(movedBefore);
+  }, idleMs / 4);
   const listener: TCPSocketListener<{ connection?: PipeConnection }> = Bun.listen({
     hostname: options.hostname,
     port: options.port,
@@ -119,6 +130,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
     socket: {
       open(socket) {
         socket.data = {};
+        // Until the handshake, after which the sweep watches it.
         socket.timeout(idleTimeoutS);
       },
       handshake(socket) {
@@ -135,20 +147,16 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
           holder.app,
           rules,
           log,
-          idleTimeoutS,
           () => open.delete(connection),
         );
+        socket.timeout(0);
         socket.data = { connection };
         open.add(connection);
         connection.start();
       },
       data: (socket, chunk) => socket.data.connection?.fromGateway(chunk),
       drain: (socket) => socket.data.connection?.gatewayDrained(),
-      timeout: (socket) => {
-        const connection = socket.data.connection;
-        if (connection) connection.end("idle");
-        else socket.terminate();
-      },
+      timeout: (socket) => socket.terminate(),
       close: (socket) => socket.data.connection?.end("closed by the gateway"),
       error: (socket) => socket.data.connection?.end("failed on the gateway's side"),
     },
@@ -157,6 +165,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
     port: listener.port,
     stop() {
       stopListening();
+      clearInterval(sweep);
       listener.stop(true);
       for (const connection of [...open]) connection.end("the pipe stopped");
     },
@@ -181,11 +190,15 @@ class PipeConnection {
   private gateway: string | undefined;
   /** Why it may not go on, when it was refused: answered once the request's head is in. */
   private refusal: BuckyError | undefined;
+  /** Why the app cannot answer, when it hung up before the first request: answered then. */
+  private unanswered: BuckyError | undefined;
   /** Chunks from the gateway held while a person's assertion is checked the first time. */
   private held: Uint8Array[] | undefined;
   private requests = 0;
   private bytesIn = 0;
   private bytesOut = 0;
+  /** When a byte last moved either way (Date.now()). */
+  private moved = Date.now();
   private ended: string | undefined;
 
   constructor(
@@ -194,7 +207,6 @@ class PipeConnection {
     private readonly app: AppName,
     private readonly rules: AppPipeRules,
     private readonly log: Log,
-    private readonly idleTimeoutS: number,
     private readonly forget: () => void,
   ) {
     this.client = tcpEnd(socket as Socket<unknown>);
@@ -214,30 +226,63 @@ class PipeConnection {
     this.door = admitted.door;
     this.gateway = admitted.gateway;
     const link = this.link;
-    const end = (why: string) => () => this.end(why);
+    const gone = (why: string) => () => this.appGone(why);
     type AppData = { end?: ReturnType<typeof tcpEnd> };
     const socket: SocketHandler<AppData> = {
       open: (app) => {
         const appEnd = tcpEnd(app as Socket<unknown>);
         app.data = { end: appEnd };
-        app.timeout(this.idleTimeoutS);
         link.join(appEnd);
       },
       data: (_app, chunk) => {
         this.bytesOut += chunk.length;
+        this.moved = Date.now();
         link.fromB(chunk);
       },
       drain: (app) => app.data.end?.flush(),
-      timeout: end("idle"),
-      close: end("closed by the app"),
-      error: end("failed on the app's side"),
-      connectError: end("the app is not listening"),
+      close: gone("closed by the app"),
+      error: gone("failed on the app's side"),
+      connectError: () => this.appRefused(),
     };
-    const address = admitted.door.socketAddress();
+    let address: ReturnType<AppDoor["socketAddress"]>;
+    try {
+      address = admitted.door.socketAddress();
+    } catch {
+      this.appGone("the app has no socket yet");
+      return;
+    }
     ("unix" in address
       ? Bun.connect<AppData>({ unix: address.unix, socket })
       : Bun.connect<AppData>({ hostname: address.hostname, port: address.port, socket })
-    ).catch(end("the app is not listening"));
+    ).catch(() => this.appRefused());
+  }
+
+  private appRefused(): void {
+    // A socket file left by the app's forwarder before it was made anew, say.
+    this.door?.refused();
+    this.appGone("the app is not listening");
+  }
+
+  /**
+   * The app hung up, or was never there. Before it answered anything, the gateway gets the
+   * ingress's 503 (its fetch could not tell a reset from a cut in the middle of an answer);
+   * not marked as the pipe's own refusal, so the request is not sent again, for the app may
+   * have had it. After, the connection just ends, as the app's own would.
+   */
+  private appGone(why: string): void {
+    if (this.ended) return;
+    if (this.bytesOut > 0) {
+      this.end(why);
+      return;
+    }
+    const error = new BuckyError(
+      "E_UNAVAILABLE",
+      `${this.app} did not answer: it closed the connection or is not listening`,
+      "It may be starting or stopping: try again in a moment.",
+    );
+    // Answered when the request comes, as a refusal is (start's comment).
+    if (this.bytesIn === 0) this.unanswered = error;
+    else this.refuse(error, { mine: false, why });
   }
 
   /** Whether it would still be let in: closed when not. */
@@ -251,11 +296,21 @@ class PipeConnection {
     }
   }
 
+  /** Closes it when nothing has moved since `movedBefore`. */
+  endIfStill(movedBefore: number): void {
+    if (this.moved < movedBefore) this.end("idle");
+  }
+
   fromGateway(chunk: Uint8Array): void {
     if (this.ended) return;
     this.bytesIn += chunk.length;
+    this.moved = Date.now();
     if (this.refusal) {
       this.refuse(this.refusal);
+      return;
+    }
+    if (this.unanswered) {
+      this.refuse(this.unanswered, { mine: false, why: "the app is not listening" });
       return;
     }
     if (this.held) {
@@ -363,17 +418,21 @@ class PipeConnection {
     this.link.fromA(out.length === 1 ? (out[0] as Uint8Array) : Buffer.concat(out));
   }
 
-  /** Answers the gateway with `error` as the peer API would, and closes. */
-  private refuse(error: BuckyError): void {
+  /**
+   * Answers the gateway with `error` as the peer API would, and closes. The pipe's own
+   * refusals are marked as such (the gateway may then try the ingress); an app's failure
+   * is not (`mine: false`), and is logged as how the connection ended, not as a refusal.
+   */
+  private refuse(error: BuckyError, app?: { readonly mine: false; readonly why: string }): void {
     if (this.ended) return;
     const body = JSON.stringify({ error: error.toJSON() });
     this.socket.write(
       `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `${PIPE_REFUSAL_HEADER}: refused\r\n` +
+        (app ? "" : `${PIPE_REFUSAL_HEADER}: refused\r\n`) +
         `connection: close\r\n\r\n${body}`,
     );
-    this.end(`refused: ${error.message}`);
+    this.end(app ? app.why : `refused: ${error.message}`);
   }
 
   /** Closes both connections (once), and says how it went. */
