@@ -191,7 +191,7 @@ class PipeConnection {
   /** Why it may not go on, when it was refused: answered once the request's head is in. */
   private refusal: BuckyError | undefined;
   /** Why the app cannot answer, when it hung up before the first request: answered then. */
-  private unanswered: BuckyError | undefined;
+  private unanswered: { readonly error: BuckyError; readonly why: string } | undefined;
   /** Chunks from the gateway held while a person's assertion is checked the first time. */
   private held: Uint8Array[] | undefined;
   private requests = 0;
@@ -281,7 +281,7 @@ class PipeConnection {
       "It may be starting or stopping: try again in a moment.",
     );
     // Answered when the request comes, as a refusal is (start's comment).
-    if (this.bytesIn === 0) this.unanswered = error;
+    if (this.bytesIn === 0) this.unanswered = { error, why };
     else this.refuse(error, { mine: false, why });
   }
 
@@ -310,7 +310,7 @@ class PipeConnection {
       return;
     }
     if (this.unanswered) {
-      this.refuse(this.unanswered, { mine: false, why: "the app is not listening" });
+      this.refuse(this.unanswered.error, { mine: false, why: this.unanswered.why });
       return;
     }
     if (this.held) {
