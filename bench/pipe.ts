@@ -83,10 +83,24 @@ function runApp(socket: string): void {
       if (request.headers.has("bucky-app-user")) return new Response("assertion", { status: 400 });
       const url = new URL(request.url);
       if (url.pathname === "/who") return new Response(request.headers.get("bucky-user") ?? "");
+      if (url.pathname === "/bulk")
+        return new Response(bulkBody(Number(url.searchParams.get("mib"))));
       return new Response("hello");
     },
   });
   ready(0);
+}
+
+/** `mib` MiB of bytes, a MiB at a time: bench/relay.ts's bulk app, so the two compare. */
+function bulkBody(mib: number): ReadableStream<Uint8Array> {
+  const block = new Uint8Array(1024 * 1024).fill(120);
+  let left = mib;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (left-- > 0) controller.enqueue(block);
+      else controller.close();
+    },
+  });
 }
 
 type Shape = "own" | "proxy" | "pipe" | "heads";
@@ -288,6 +302,82 @@ function wrk(port: number, pids: number[], seconds: number, connections: number)
   return { rps, p50Ms, gatewayUs: us[0] as number, appUs: us[1] as number, deviceUs: us[2] ?? 0 };
 }
 
+/**
+ * `bulk [mib] [rounds]`: the gateway's download of `mib` MiB straight from each device
+ * shape (this process as the gateway), taking turns; the device's CPU a MiB.
+ */
+async function bulk(): Promise<void> {
+  const [mib = 256, rounds = 3] = process.argv.slice(3).map(Number);
+  const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-pipe-"));
+  const appSocket = join(scratch, "app.sock");
+  const device = identity(1);
+  const gateway = identity(2);
+  try {
+    await start("app", appSocket);
+    const devices = {
+      proxy: { ...(await start("device-proxy", appSocket)), prefix: INGRESS_PREFIX, cert: {} },
+      pipe: {
+        ...(await start("device-pipe", appSocket, "bytes")),
+        prefix: "",
+        cert: { cert: gateway.certPem, key: gateway.keyPem },
+      },
+      heads: {
+        ...(await start("device-pipe", appSocket, "heads")),
+        prefix: "",
+        cert: { cert: gateway.certPem, key: gateway.keyPem },
+      },
+    };
+    const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    console.log(`loopback; ${mib} MiB a download, ${rounds} rounds; load average ${load()}`);
+    const download = async (name: keyof typeof devices, size: number) => {
+      const shape = devices[name];
+      const before = cpuSeconds(shape.pid);
+      const started = performance.now();
+      const response = await fetch(
+        `https://127.0.0.1:${shape.port}${shape.prefix}/bulk?mib=${size}`,
+        {
+          tls: { ...pinnedTls(device.certPem), ...shape.cert },
+        } as RequestInit,
+      );
+      let bytes = 0;
+      for await (const chunk of response.body as ReadableStream<Uint8Array>) bytes += chunk.length;
+      if (bytes !== size * 1024 * 1024) throw new Error(`${name}: ${bytes} bytes`);
+      const ms = performance.now() - started;
+      return {
+        msPerMiB: ((cpuSeconds(shape.pid) - before) * 1000) / size,
+        mibPerS: size / (ms / 1000),
+      };
+    };
+    const names = Object.keys(devices) as (keyof typeof devices)[];
+    for (const name of names) await download(name, 16);
+    const runs: Record<string, { msPerMiB: number; mibPerS: number }[]> = {
+      proxy: [],
+      pipe: [],
+      heads: [],
+    };
+    for (let round = 0; round < rounds; round++)
+      for (const name of names) runs[name]?.push(await download(name, mib));
+    const range = (values: number[], digits: number) =>
+      `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+    for (const name of names) {
+      const list = runs[name] ?? [];
+      console.log(
+        `${name.padEnd(8)} device ${range(
+          list.map((r) => r.msPerMiB),
+          2,
+        )} ms CPU a MiB, ${range(
+          list.map((r) => r.mibPerS),
+          0,
+        )} MiB/s`,
+      );
+    }
+    console.log(`load average at the end ${load()}`);
+  } finally {
+    for (const child of children) child.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const [seconds = 8, rounds = 3, connections = 32] = process.argv.slice(2).map(Number);
   const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-pipe-"));
@@ -371,6 +461,8 @@ if (process.argv[2] === "role") {
   else if (role === "device-proxy") runDeviceProxy(args[0] as string);
   else if (role === "device-pipe") runDevicePipe(args[0] as string, args[1] === "heads");
   else throw new Error(`no such role: ${role}`);
+} else if (process.argv[2] === "bulk") {
+  await bulk();
 } else {
   await main();
 }

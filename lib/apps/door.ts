@@ -26,6 +26,13 @@ export interface AppDoor {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** The URL a WebSocket to `path` on the app opens (Bun takes `ws+unix://`). */
   websocketUrl(path: string): string;
+  /**
+   * Where a raw connection to the app goes (the app pipe's, lib/gateway/app-pipe.ts);
+   * throws E_UNAVAILABLE while a sandboxed app has no socket yet.
+   */
+  socketAddress(): { readonly unix: string } | { readonly hostname: string; readonly port: number };
+  /** Said when a connection to socketAddress() was refused: the next looks afresh, as fetch's does. */
+  refused(): void;
   /** Called once the app's process has ended: what the door held is let go. */
   close(): void;
 }
@@ -37,6 +44,8 @@ export function portDoor(port: number): AppDoor {
     url,
     fetch: (path, init) => fetch(`${url}${path}`, { ...init, decompress: false } as RequestInit),
     websocketUrl: (path) => `ws://127.0.0.1:${port}${path}`,
+    socketAddress: () => ({ hostname: "127.0.0.1", port }),
+    refused() {},
     close() {},
   };
 }
@@ -69,6 +78,8 @@ export function socketDoor(app: string, path: string): AppDoor {
       }
     },
     websocketUrl: (request) => `ws+unix://${socket()}:${request}`,
+    socketAddress: () => ({ unix: socket() }),
+    refused: forget,
     close: forget,
   };
 }
@@ -98,6 +109,7 @@ function openSocket(app: string, path: string): number {
 /** The doors of the apps this device runs, by app: the gateway and the ingress use them. */
 export class AppDoors {
   private readonly doors = new Map<string, AppDoor>();
+  private readonly listeners = new Set<(app: string) => void>();
 
   get(app: string): AppDoor | undefined {
     return this.doors.get(app);
@@ -106,5 +118,15 @@ export class AppDoors {
   set(app: string, door: AppDoor | undefined): void {
     if (door) this.doors.set(app, door);
     else this.doors.delete(app);
+    for (const listener of this.listeners) listener(app);
+  }
+
+  /**
+   * Calls `listener` whenever an app's door comes or goes (the app pipe closes the
+   * connections of an app that stopped); returns how to stop.
+   */
+  onChange(listener: (app: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }

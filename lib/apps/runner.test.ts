@@ -14,6 +14,8 @@ function endlessApp(status: number) {
   const door: AppDoor = {
     url: "unix:/nowhere",
     websocketUrl: () => "ws+unix:///nowhere",
+    socketAddress: () => ({ unix: "/nowhere" }),
+    refused() {},
     close() {},
     fetch: async () =>
       new Response(

@@ -102,12 +102,18 @@ export class IngressViewers {
   async viewer(app: string, headers: Headers): Promise<Viewer | undefined> {
     const assertion = headers.get(APP_USER_HEADER);
     if (assertion === null) return undefined;
+    return this.viewerOf(app, assertion);
+  }
+
+  /**
+   * The person `assertion` stands for, to `app`; throws E_PERMISSION when it does not
+   * stand. Given at once when it stood before (the app pipe reads on without a turn).
+   */
+  viewerOf(app: string, assertion: string): Viewer | Promise<Viewer> {
     // The app is part of the key: the same bytes sent for another app are checked anew
     // (and refused: an assertion names its app).
-    const checked = await this.stood.get(`${app}\n${assertion}`, () => this.check(app, assertion));
-    if ("problem" in checked)
-      throw new BuckyError("E_PERMISSION", `the person this request came with: ${checked.problem}`);
-    return checked.viewer;
+    const checked = this.stood.get(`${app}\n${assertion}`, () => this.check(app, assertion));
+    return checked instanceof Promise ? checked.then(viewerOrRefusal) : viewerOrRefusal(checked);
   }
 
   private async check(app: string, assertion: string) {
@@ -127,4 +133,10 @@ export class IngressViewers {
     const expiresAt = Math.min(session.claims.expiresAt, verified.expiresAt);
     return { answer: { viewer: answer.viewer }, keepUntilMs: expiresAt * 1000 };
   }
+}
+
+function viewerOrRefusal(checked: { viewer: Viewer } | { problem: string }): Viewer {
+  if ("problem" in checked)
+    throw new BuckyError("E_PERMISSION", `the person this request came with: ${checked.problem}`);
+  return checked.viewer;
 }

@@ -5,10 +5,12 @@
  * (`adopt`), and written to the zone state only once it runs, so a gateway that cannot
  * start is an error for the command, and changes nothing.
  */
+
 import type { ServedCertificate } from "../certs/keeper.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Viewer } from "../users/access.ts";
+import type { AppPipeClient } from "./app-pipe-client.ts";
 import {
   type GatewayConfig,
   type GatewayRunner,
@@ -45,6 +47,8 @@ export class GatewayHost implements GatewayRunner {
       /** The certificates a configuration with automatic ones has now. */
       certificates: (config: GatewayConfig) => ServedCertificate[];
       challengeAnswer: (token: string, host: string) => string | undefined;
+      /** The app pipes of the devices running apps (lib/gateway/app-pipe-client.ts). */
+      appPipes?: AppPipeClient;
     },
   ) {}
 

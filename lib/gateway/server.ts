@@ -9,6 +9,7 @@
  */
 
 import type { Server } from "bun";
+import type { AppName } from "../../protocol/names.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { localTime, type RequestFacts, type Rule, ruleMatches } from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
@@ -23,6 +24,7 @@ import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
+import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
 import { type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
@@ -85,6 +87,8 @@ export interface GatewayOptions {
   readonly panel: (request: Request, viewer: Viewer) => Promise<Response>;
   /** AI agents' MCP endpoint (which checks their tokens itself). */
   readonly mcp: (request: Request) => Promise<Response>;
+  /** The app pipes of the devices running apps (without it, every request takes the ingress). */
+  readonly appPipes?: AppPipeClient;
 }
 
 export interface RunningGateway {
@@ -454,6 +458,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         { method: request.method, headers: forwarded, body, signal: abort.signal },
         viewer,
         assertions,
+        options.appPipes,
       );
     } catch (error) {
       const timedOut = abort.signal.aborted;
@@ -653,20 +658,17 @@ function toHttps(request: Request, httpsPort: number, log: Log): Response {
 
 /**
  * Forwards to the app: directly when it runs here (telling it who is signed in), else
- * through its device's ingress (with an assertion that device checks before it tells).
+ * through its device's app pipe when it takes it, or its ingress (with an assertion that
+ * device checks before it tells, either way).
  */
-function forward(
+async function forward(
   node: NodeContext,
   entry: AppEntry,
   path: string,
-  init: {
-    method: string;
-    headers: Headers;
-    body: ReadableStream | Uint8Array | null;
-    signal: AbortSignal;
-  },
+  init: PipeRequest,
   viewer: Viewer | undefined,
   assertions: AppUserAssertions,
+  appPipes: AppPipeClient | undefined,
 ): Promise<Response> {
   const { device } = entry.status;
   if (device === node.deviceName) {
@@ -686,6 +688,11 @@ function forward(
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
   for (const [name, value] of Object.entries(assertions.headers(entry.spec.app, peer.id, viewer)))
     init.headers.set(name, value);
+  if (appPipes) {
+    const outcome = await appPipes.forward(peer, entry.spec.app as AppName, path, init);
+    if ("response" in outcome) return outcome.response;
+    init = outcome.fallBack;
+  }
   return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
 }
 

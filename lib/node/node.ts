@@ -33,6 +33,9 @@ import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
+import { listenAppPipe, nodePipeRules } from "../gateway/app-pipe.ts";
+import { AppPipeClient } from "../gateway/app-pipe-client.ts";
+import { IngressViewers } from "../gateway/app-user.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
@@ -48,6 +51,7 @@ import { Tunnels } from "../relay/tunnel.ts";
 import { Replication } from "../replica/replication.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
+import { SessionCheck } from "../users/sessions.ts";
 import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { tidyInviteRecords } from "../zone/invites.ts";
 import { openZone } from "../zone/open.ts";
@@ -223,11 +227,25 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const targetHost = new TargetHost(node);
     started.push(() => void targetHost.stop());
     // Agents reach every device on its own address too (the handler is made below).
+    // Who the apps' traffic from the zone's gateways comes with, checked alike by the
+    // ingress and by the app pipe, the direct way to the apps here (docs/app-pipe.md).
+    const people = new IngressViewers(node, new SessionCheck(node));
+    const appPipe = listenAppPipe({
+      hostname: options.listen.host,
+      port: 0,
+      cert: certificate,
+      key: privateKeyPem(seed),
+      rules: nodePipeRules(node, people),
+      log,
+    });
+    started.push(() => appPipe.stop());
     peerApp = createPeerApp(node, log, onBug, {
       relay: relayHub,
       mcp: (request) => agents.handle(request),
       replication,
       targets: targetHost,
+      people,
+      appPipePort: () => appPipe.port,
     });
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {
@@ -239,6 +257,14 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       mcp: (request) => agents.handle(request),
       certificates: (config) => certificates.served(config),
       challengeAnswer: (token, host) => CertificateKeeper.challengeAnswer(node, token, host),
+      appPipes: new AppPipeClient({
+        now: options.now,
+        deviceKey: zone.deviceKey,
+        deviceKeyPem: privateKeyPem(seed),
+        contacts: node.contacts,
+        get: (peer, path, timeoutMs) => node.client.get(peer, path, timeoutMs),
+        log,
+      }),
     });
     // The gateway's certificates, kept current by themselves; and, on a device holding
     // the owner key, the zone CA answering the gateways that ask it.

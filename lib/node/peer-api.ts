@@ -22,7 +22,7 @@ import { localLogs, logLines } from "../apps/logs.ts";
 import type { TargetHost } from "../backup/target-host.ts";
 import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
-import { IngressViewers } from "../gateway/app-user.ts";
+import type { IngressViewers } from "../gateway/app-user.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import type { Log } from "../log.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
@@ -31,7 +31,6 @@ import { HEAD_WAIT_MS } from "../replica/follower.ts";
 import type { Replication } from "../replica/replication.ts";
 import { pullPage, versionVector } from "../sync/exchange.ts";
 import { standingOf } from "../sync/membership.ts";
-import { SessionCheck } from "../users/sessions.ts";
 import { admitDevice } from "../zone/admit.ts";
 import { admitMember } from "./admit-member.ts";
 import { boundedBody, errorHandler, jsonBody, requestLog } from "./http.ts";
@@ -50,6 +49,10 @@ export interface PeerServices {
   readonly replication: Replication;
   /** The backup targets this device reaches, for the members that reach them through it. */
   readonly targets: TargetHost;
+  /** Who the apps' traffic comes with: checked by the ingress and the app pipe alike. */
+  readonly people: IngressViewers;
+  /** The port of this device's app pipe (lib/gateway/app-pipe.ts), when it runs one. */
+  readonly appPipePort?: () => number | undefined;
 }
 
 /** The peer API, as the device's TLS server calls it. */
@@ -63,7 +66,7 @@ export function createPeerApp(
   onBug: (error: unknown) => void,
   services: PeerServices,
 ): PeerApi {
-  const { relay, mcp, replication, targets } = services;
+  const { relay, mcp, replication, targets, people } = services;
   const app = new Hono<PeerEnv>();
   app.use(requestLog(log, "peer"));
   app.onError(errorHandler(log, onBug));
@@ -89,6 +92,16 @@ export function createPeerApp(
   app.use("/v1/sync/*", memberOnly(node, ["/v1/sync/pull"]));
   app.use("/v1/apps/*", memberOnly(node));
   app.use("/v1/backup/*", memberOnly(node));
+  // Where the zone's gateways reach this device's apps without the ingress's second proxy
+  // (docs/app-pipe.md). Told here, to members only, rather than in the signed device
+  // document: a device without one answers 404, and its gateways keep the ingress.
+  app.use("/v1/app-pipe", memberOnly(node));
+  app.get("/v1/app-pipe", (c) => {
+    const port = services.appPipePort?.();
+    if (port === undefined)
+      throw new BuckyError("E_NOT_FOUND", `${node.deviceName} runs no app pipe`);
+    return c.json({ port });
+  });
   // The relay, for devices behind NAT: it checks callers itself (they need not be members).
   app.get("/v1/relay/attach", (c) => relay.attach(c.req.raw, c.env as Server<RelaySocketData>));
   app.get("/v1/relay/connect/:device", (c) =>
@@ -223,7 +236,6 @@ export function createPeerApp(
 
   // Apps running here, for the zone's gateways: requests and WebSockets stream through,
   // ahead of the router (every check of memberOnly is made there too).
-  const people = new IngressViewers(node, new SessionCheck(node));
   return {
     fetch: (request, server) =>
       isIngressUrl(request.url)

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { AppName } from "../../protocol/names.ts";
+import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
+import { socketDoor } from "../apps/door.ts";
+import { BuckyError } from "../errors.ts";
+import { createLog } from "../log.ts";
+import type { Contact, Peer } from "../node/peers.ts";
+import { type AppPipe, listenAppPipe } from "./app-pipe.ts";
+import { AppPipeClient, NO_PIPE_RECHECK_MS, type PipeOutcome } from "./app-pipe-client.ts";
+
+const notes = "notes" as AppName;
+const log = createLog({ level: "silent", write: () => {} });
+const deviceSeed = new Uint8Array(32).fill(3);
+const deviceCertPem = certificatePem(deviceCertificate(signingKeyFromSeed(deviceSeed)));
+const gatewaySeed = new Uint8Array(32).fill(4);
+const gatewayKey = signingKeyFromSeed(gatewaySeed);
+
+let scratch: string;
+let appServer: ReturnType<typeof Bun.serve>;
+let pipe: AppPipe;
+/** A gateway the pipe has not heard of yet. */
+const newGatewaySeed = new Uint8Array(32).fill(5);
+const notYetGateway = deviceIdFromPublicKey(signingKeyFromSeed(newGatewaySeed).publicKey);
+/** The gateway ids the pipe let in. */
+const admitted: DeviceId[] = [];
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "bucky-app-pipe-client-"));
+  const socket = join(scratch, "app.sock");
+  appServer = Bun.serve({
+    unix: socket,
+    fetch: async (request) => new Response(`${request.method} ${await request.text()}`),
+  });
+  const door = socketDoor(notes, socket);
+  pipe = listenAppPipe({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: deviceCertPem,
+    key: privateKeyPem(deviceSeed),
+    rules: {
+      admit(device) {
+        if (device === notYetGateway)
+          throw new BuckyError("E_PERMISSION", "the app pipe takes only the zone's gateways");
+        admitted.push(device);
+        return { door, gateway: "gw" };
+      },
+      person: () => {
+        throw new BuckyError("E_PERMISSION", "no person in these tests");
+      },
+      onChange: () => () => {},
+    },
+    log,
+  });
+});
+
+afterAll(() => {
+  pipe.stop();
+  appServer.stop(true);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A gateway's client, its node faked: the device's answer to GET /v1/app-pipe, counted. */
+function client(options: { address: string; pipePort: number | undefined; seed?: Uint8Array }) {
+  const seed = options.seed ?? gatewaySeed;
+  const peer: Peer = {
+    id: "device" as DeviceId,
+    name: "nas",
+    addresses: ["https://127.0.0.1:1"],
+    certPem: deviceCertPem,
+  };
+  let nowMs = 1_000_000;
+  const asked: string[] = [];
+  const pipes = new AppPipeClient({
+    now: () => nowMs,
+    deviceKey: signingKeyFromSeed(seed),
+    deviceKeyPem: privateKeyPem(seed),
+    contacts: {
+      get: () => ({ address: options.address, lastSeenAt: 0, rttMs: 0 }) as Contact,
+      seen: () => {},
+    },
+    get: async (_peer, path) => {
+      asked.push(path);
+      return options.pipePort === undefined
+        ? undefined
+        : new TextEncoder().encode(JSON.stringify({ port: options.pipePort }));
+    },
+    log,
+  });
+  const send = (body: ReadableStream | Uint8Array | null = null) =>
+    pipes.forward(peer, notes, "/x", {
+      method: "POST",
+      headers: new Headers(),
+      body,
+      signal: new AbortController().signal,
+    });
+  return { send, asked, later: (ms: number) => (nowMs += ms) };
+}
+
+const why = (outcome: PipeOutcome) => ("why" in outcome ? outcome.why : "answered");
+
+describe("the gateway's way to an app on another device", () => {
+  test("a device called directly that runs a pipe: the app answers through it, as this gateway", async () => {
+    const { send, asked } = client({ address: "https://127.0.0.1:1", pipePort: pipe.port });
+    const outcome = await send(new TextEncoder().encode("hello"));
+    expect("response" in outcome && (await outcome.response.text())).toBe("POST hello");
+    expect(admitted.at(-1)).toBe(deviceIdFromPublicKey(gatewayKey.publicKey));
+    // Where the pipe is, asked once.
+    await send();
+    expect(asked).toEqual(["/v1/app-pipe"]);
+  });
+
+  test("a device reached through a relay keeps the ingress, and is not even asked", async () => {
+    const { send, asked } = client({ address: "relay:someone", pipePort: pipe.port });
+    expect(why(await send())).toBe("not called directly");
+    expect(asked).toEqual([]);
+  });
+
+  test("an older device (404) keeps the ingress, asked again only after a while", async () => {
+    const { send, asked, later } = client({
+      address: "https://127.0.0.1:1",
+      pipePort: undefined,
+    });
+    expect(why(await send())).toBe("no pipe");
+    expect(why(await send())).toBe("no pipe");
+    expect(asked.length).toBe(1);
+    later(NO_PIPE_RECHECK_MS);
+    await send();
+    expect(asked.length).toBe(2);
+  });
+
+  test("a pipe that fails before any byte went: the ingress gets the whole body, and the pipe rests", async () => {
+    // A port nothing listens on: the connection is refused.
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    const { send, asked } = client({ address: "https://127.0.0.1:1", pipePort: port });
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("all "));
+        controller.enqueue(new TextEncoder().encode("of it"));
+        controller.close();
+      },
+    });
+    const outcome = await send(body);
+    expect("fallBack" in outcome).toBe(true);
+    if (!("fallBack" in outcome)) return;
+    expect(await new Response(outcome.fallBack.body).text()).toBe("all of it");
+    expect(why(await send())).toBe("the pipe failed lately");
+    expect(asked.length).toBe(1);
+  });
+
+  test("a gateway the device does not take yet: the ingress gets the request, and the pipe rests", async () => {
+    const { send } = client({
+      address: "https://127.0.0.1:1",
+      pipePort: pipe.port,
+      seed: newGatewaySeed,
+    });
+    const outcome = await send(new TextEncoder().encode("whole"));
+    expect(why(outcome)).toBe("refused by the pipe (HTTP 403)");
+    expect("fallBack" in outcome && outcome.fallBack.body).toEqual(
+      new TextEncoder().encode("whole"),
+    );
+    expect(why(await send())).toBe("the pipe failed lately");
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * A gateway's side of the app pipe (docs/app-pipe.md): a request for an app on another
+ * device goes to that device's pipe (lib/gateway/app-pipe.ts) with the gateway's ordinary
+ * fetch, pinned to the device's certificate as every call to a peer is, presenting an app
+ * certificate that names the app (Bun keeps a pool of connections per client certificate,
+ * so a connection carries one app's requests). The device checks the certificate once a
+ * connection, the person's assertion at each request.
+ *
+ * Only devices called directly take it: one last reached through a relay keeps the
+ * ingress (`/v1/ingress/…`), as WebSockets do. Where a device's pipe listens it says
+ * through its peer API (`GET /v1/app-pipe`); an older device answers 404 and keeps the
+ * ingress, asked again after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
+ * request went leaves it to the ingress, and is not tried again for a while
+ * (lib/node/peer-backoff.ts); so does one that refuses this gateway (a device that has not
+ * heard yet that it is one), and a request the pipe refused otherwise goes by the ingress
+ * too, which checks it anew, when its body can be sent again.
+ */
+import { appCertificate } from "../../protocol/app-certificate.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { AppName } from "../../protocol/names.ts";
+import { certificatePem, pinnedTls } from "../../protocol/tls-cert.ts";
+import type { Log } from "../log.ts";
+import { networkProblem, neverSent } from "../node/network-errors.ts";
+import { PeerBackoff } from "../node/peer-backoff.ts";
+import type { ContactBook, Peer } from "../node/peers.ts";
+import { RetryableBody } from "../node/retryable-body.ts";
+
+/**
+ * On the pipe's own refusals (lib/gateway/app-pipe.ts), never on an app's answer as the
+ * pipe passes it: the request may go by the ingress instead, which checks it anew (a
+ * device may not have heard yet that this gateway is one).
+ */
+export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
+
+/** After the pipe failed, the first wait before it is tried again (doubling to a minute). */
+export const PIPE_RETRY_MS = 10_000;
+/** A device that said it runs no pipe (an older one) is asked again after this long. */
+export const NO_PIPE_RECHECK_MS = 10 * 60_000;
+/** How long a device has to say where its pipe is. */
+const ASK_TIMEOUT_MS = 2_000;
+
+/** What the pipe's client needs of the node. */
+export interface PipeClientNode {
+  readonly now: () => number;
+  /** This device's key, which signs its app certificates, and the same as PEM for TLS. */
+  readonly deviceKey: SigningKey;
+  readonly deviceKeyPem: string;
+  readonly contacts: ContactBook;
+  /** A GET to the peer API of `peer` (PeerClient.get): its body, or undefined for a 404. */
+  readonly get: (peer: Peer, path: string, timeoutMs: number) => Promise<Uint8Array | undefined>;
+  readonly log: Log;
+}
+
+export interface PipeRequest {
+  readonly method: string;
+  readonly headers: Headers;
+  readonly body: ReadableStream | Uint8Array | null;
+  readonly signal: AbortSignal;
+}
+
+/** The pipe's answer, or the request to send by the ingress instead (with its body as it now is). */
+export type PipeOutcome =
+  | { readonly response: Response }
+  | { readonly fallBack: PipeRequest; readonly why: string };
+
+type PipeKnown = { readonly port: number } | { readonly none: true; readonly untilMs: number };
+
+export class AppPipeClient {
+  private readonly known = new Map<DeviceId, PipeKnown>();
+  private readonly asking = new Map<DeviceId, Promise<PipeKnown | undefined>>();
+  private readonly backoff = new PeerBackoff(PIPE_RETRY_MS);
+  private readonly certificates = new Map<AppName, string>();
+
+  constructor(private readonly node: PipeClientNode) {}
+
+  /** Sends `request` for `app` on `peer` by its pipe, or says to send it by the ingress. */
+  async forward(
+    peer: Peer,
+    app: AppName,
+    path: string,
+    request: PipeRequest,
+  ): Promise<PipeOutcome> {
+    const nowMs = this.node.now();
+    if (!this.backoff.due(peer.id, nowMs, 0))
+      return { fallBack: request, why: "the pipe failed lately" };
+    // Called directly last time: a device behind a relay keeps the ingress.
+    const address = this.node.contacts.get(peer.id)?.address;
+    if (!address || !peer.addresses.includes(address))
+      return { fallBack: request, why: "not called directly" };
+    const known = await this.pipeOf(peer);
+    if (!known || "none" in known) return { fallBack: request, why: "no pipe" };
+    const url = new URL(address);
+    url.port = String(known.port);
+    // A streamed body the pipe may fail before taking any of: kept for the ingress.
+    const retryable =
+      request.body instanceof ReadableStream ? new RetryableBody(request.body) : undefined;
+    try {
+      const response = await fetch(`${url.origin}${path}`, {
+        method: request.method,
+        headers: request.headers,
+        body: retryable ? retryable.attempt() : request.body,
+        redirect: "manual",
+        signal: request.signal,
+        tls: {
+          ...pinnedTls(peer.certPem),
+          cert: this.certificate(app),
+          key: this.node.deviceKeyPem,
+        },
+        duplex: "half",
+        // The app's bytes as it sent them: a compressed answer stays compressed.
+        decompress: false,
+      } as BunFetchRequestInit & { decompress: boolean });
+      if (response.headers.get(PIPE_REFUSAL_HEADER) === "refused") {
+        // The pipe refused (not the app): the ingress checks anew, when the body can go again.
+        const untouched = retryable ? !retryable.sent : true;
+        if (untouched) {
+          // A gateway refused as one waits: the device may not have heard it is one yet.
+          if (response.status === 403)
+            this.backoff.failed(
+              peer.id,
+              { kind: "refusing", code: "E_PERMISSION", message: "refused", sinceMs: nowMs },
+              nowMs,
+            );
+          void response.body?.cancel();
+          return {
+            fallBack: retryable ? { ...request, body: retryable.attempt() } : request,
+            why: `refused by the pipe (HTTP ${response.status})`,
+          };
+        }
+        return { response };
+      }
+      this.backoff.answered(peer.id);
+      return { response };
+    } catch (error) {
+      if (request.signal.aborted) throw error;
+      const problem = networkProblem(error);
+      // Its port may have changed (the device restarted): asked again when next tried.
+      this.known.delete(peer.id);
+      const before = this.backoff.failed(
+        peer.id,
+        { kind: "unreachable", message: problem },
+        this.node.now(),
+      );
+      if (!before)
+        this.node.log.warn("app pipe failed, sending by the ingress", {
+          device: peer.name,
+          app,
+          problem,
+        });
+      const untouched = retryable ? !retryable.sent : request.body === null || neverSent(error);
+      if (!untouched) throw error;
+      return {
+        fallBack: retryable ? { ...request, body: retryable.attempt() } : request,
+        why: problem,
+      };
+    }
+  }
+
+  /** The certificate this device presents for `app` (made once: it depends on nothing else). */
+  private certificate(app: AppName): string {
+    let pem = this.certificates.get(app);
+    if (!pem) {
+      pem = certificatePem(appCertificate(this.node.deviceKey, app));
+      this.certificates.set(app, pem);
+    }
+    return pem;
+  }
+
+  /** Where `peer`'s pipe listens, as it said; asked once at a time, undefined when it did not answer. */
+  private async pipeOf(peer: Peer): Promise<PipeKnown | undefined> {
+    const known = this.known.get(peer.id);
+    if (known && ("port" in known || this.node.now() < known.untilMs)) return known;
+    let asking = this.asking.get(peer.id);
+    if (!asking) {
+      asking = this.ask(peer).finally(() => this.asking.delete(peer.id));
+      this.asking.set(peer.id, asking);
+    }
+    return asking;
+  }
+
+  private async ask(peer: Peer): Promise<PipeKnown | undefined> {
+    let body: Uint8Array | undefined;
+    try {
+      body = await this.node.get(peer, "/v1/app-pipe", ASK_TIMEOUT_MS);
+    } catch (error) {
+      this.backoff.failed(
+        peer.id,
+        { kind: "unreachable", message: networkProblem(error) },
+        this.node.now(),
+      );
+      return undefined;
+    }
+    const port = body && portOf(body);
+    const known: PipeKnown =
+      port === undefined ? { none: true, untilMs: this.node.now() + NO_PIPE_RECHECK_MS } : { port };
+    this.known.set(peer.id, known);
+    return known;
+  }
+}
+
+/** The port in a device's `{"port": n}`, if it is one. */
+function portOf(body: Uint8Array): number | undefined {
+  try {
+    const { port } = JSON.parse(new TextDecoder().decode(body)) as { port?: unknown };
+    return typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536
+      ? port
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,377 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { appCertificate } from "../../protocol/app-certificate.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { AppName } from "../../protocol/names.ts";
+import {
+  certificatePem,
+  deviceCertificate,
+  pinnedTls,
+  privateKeyPem,
+} from "../../protocol/tls-cert.ts";
+import type { UserSession } from "../../protocol/user-session.ts";
+import { type AppDoor, portDoor, socketDoor } from "../apps/door.ts";
+import { BuckyError } from "../errors.ts";
+import { createLog } from "../log.ts";
+import type { Viewer } from "../users/access.ts";
+import { type AppPipe, type AppPipeRules, listenAppPipe } from "./app-pipe.ts";
+import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
+
+const notes = "notes" as AppName;
+const deviceSeed = new Uint8Array(32).fill(1);
+const device = signingKeyFromSeed(deviceSeed);
+const deviceCertPem = certificatePem(deviceCertificate(device));
+const gatewaySeed = new Uint8Array(32).fill(2);
+const gateway = signingKeyFromSeed(gatewaySeed);
+const gatewayId = deviceIdFromPublicKey(gateway.publicKey);
+
+/** What the fake node says: who may connect, which assertions stand. */
+const allowed = new Set<DeviceId>([gatewayId]);
+let appRunning = true;
+const listeners = new Set<() => void>();
+const changed = () => {
+  for (const listener of listeners) listener();
+};
+const alice: Viewer = {
+  kind: "person",
+  user: "alice" as never,
+  role: "member",
+  session: {} as UserSession,
+};
+let scratch: string;
+/** Sends the next chunk of the app's open response. */
+let sendNext: () => void = () => {};
+let appServer: ReturnType<typeof Bun.serve>;
+let pipe: AppPipe;
+
+/** An assertion "good:<app>" stands for alice to that app alone, the first time after a turn. */
+function person(app: AppName, assertion: string): Viewer | Promise<Viewer> {
+  const check = () => {
+    if (assertion !== `good:${app}`)
+      throw new BuckyError("E_PERMISSION", "the person this request came with: not for this app");
+    return alice;
+  };
+  return assertion.endsWith("later") ? Promise.resolve().then(check) : check();
+}
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "bucky-app-pipe-"));
+  const socket = join(scratch, "app.sock");
+  // The app says what it was told: who is signed in, and any bucky header it received.
+  appServer = Bun.serve({
+    unix: socket,
+    async fetch(request) {
+      if (new URL(request.url).pathname === "/endless")
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("first"));
+              sendNext = () => controller.enqueue(new TextEncoder().encode("next"));
+            },
+          }),
+        );
+      const bucky: Record<string, string> = {};
+      request.headers.forEach((value, name) => {
+        if (name.replaceAll("_", "-").startsWith("bucky-")) bucky[name] = value;
+      });
+      return Response.json({
+        path: new URL(request.url).pathname,
+        bucky,
+        body: await request.text(),
+      });
+    },
+  });
+  const door = socketDoor(notes, socket);
+  const rules: AppPipeRules = {
+    admit(from, app) {
+      if (!allowed.has(from)) throw new BuckyError("E_PERMISSION", "not a gateway of the zone");
+      if (app !== notes || !appRunning)
+        throw new BuckyError("E_UNAVAILABLE", `${app} is not running here`);
+      return { door, gateway: "gw" };
+    },
+    person: (app, assertion) => person(app, assertion.replace(/-later$/, "")),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  pipe = listenAppPipe({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: deviceCertPem,
+    key: privateKeyPem(deviceSeed),
+    rules,
+    log: createLog({ level: "silent", write: () => {} }),
+  });
+});
+
+afterAll(() => {
+  pipe.stop();
+  appServer.stop(true);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** The TLS options of a gateway presenting `der` with the key of `seed`. */
+function presenting(der: Uint8Array, seed: Uint8Array) {
+  return { ...pinnedTls(deviceCertPem), cert: certificatePem(der), key: privateKeyPem(seed) };
+}
+
+function fetchThrough(
+  path: string,
+  init: RequestInit & { tls?: object } = {},
+  tls: object = presenting(appCertificate(gateway, notes), gatewaySeed),
+): Promise<Response> {
+  return fetch(`https://127.0.0.1:${pipe.port}${path}`, { ...init, tls } as RequestInit);
+}
+
+describe("the app pipe, as a gateway uses it", () => {
+  test("the app hears who the device checked, and never a client's own bucky headers", async () => {
+    const response = await fetchThrough("/who", {
+      headers: {
+        "bucky-app-user": "good:notes",
+        "bucky-user": "mallory",
+        Bucky_User: "mallory",
+        "bucky-user-role": "owner",
+      },
+    });
+    expect(await response.json()).toEqual({
+      path: "/who",
+      bucky: { "bucky-user": "alice", "bucky-user-role": "member" },
+      body: "",
+    });
+  });
+
+  test("a person checked after a turn, with a body that came meanwhile", async () => {
+    const body = "x".repeat(200_000);
+    const response = await fetchThrough("/post", {
+      method: "POST",
+      headers: { "bucky-app-user": "good:notes-later" },
+      body,
+    });
+    expect(await response.json()).toEqual({
+      path: "/post",
+      bucky: { "bucky-user": "alice", "bucky-user-role": "member" },
+      body,
+    });
+  });
+
+  test("no person: no person headers, whatever the client said", async () => {
+    const response = await fetchThrough("/", { headers: { "bucky-user": "mallory" } });
+    expect(((await response.json()) as { bucky: object }).bucky).toEqual({});
+  });
+
+  test("an assertion for another app is refused with a whole 403", async () => {
+    const response = await fetchThrough("/", { headers: { "bucky-app-user": "good:photos" } });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      "E_PERMISSION",
+    );
+  });
+});
+
+describe("who the app pipe takes", () => {
+  test("no client certificate: refused at the handshake", async () => {
+    await expect(fetchThrough("/", {}, pinnedTls(deviceCertPem))).rejects.toThrow();
+  });
+
+  test("a device certificate, not an app certificate: refused at the handshake", async () => {
+    await expect(
+      fetchThrough("/", {}, presenting(deviceCertificate(gateway), gatewaySeed)),
+    ).rejects.toThrow();
+  });
+
+  test("an app certificate whose signature is flipped: refused at the handshake", async () => {
+    const forged = appCertificate(gateway, notes);
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    await expect(fetchThrough("/", {}, presenting(forged, gatewaySeed))).rejects.toThrow();
+  });
+
+  test("a key the node does not take (not a member, not a gateway): a whole 403", async () => {
+    const strangerSeed = new Uint8Array(32).fill(9);
+    const stranger = signingKeyFromSeed(strangerSeed);
+    const response = await fetchThrough(
+      "/",
+      {},
+      presenting(appCertificate(stranger, notes), strangerSeed),
+    );
+    expect(response.status).toBe(403);
+    expect(response.headers.get("connection")).toBe("close");
+  });
+
+  test("an app not run here: a whole 503", async () => {
+    const photos = appCertificate(gateway, "photos" as AppName);
+    const response = await fetchThrough("/", {}, presenting(photos, gatewaySeed));
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      "E_UNAVAILABLE",
+    );
+  });
+});
+
+/** A response of the app's that stays open: its first chunk at once, the next one when asked. */
+async function openResponse() {
+  const response = await fetchThrough("/endless");
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("first");
+  return reader;
+}
+
+describe("open connections follow the node", () => {
+  test("a gateway no longer taken has its open connections closed", async () => {
+    const reader = await openResponse();
+    allowed.delete(gatewayId);
+    try {
+      changed();
+      await expect(reader.read()).rejects.toThrow();
+    } finally {
+      allowed.add(gatewayId);
+    }
+  });
+
+  test("an app that stops has its open connections closed", async () => {
+    const reader = await openResponse();
+    appRunning = false;
+    try {
+      changed();
+      await expect(reader.read()).rejects.toThrow();
+    } finally {
+      appRunning = true;
+    }
+  });
+
+  test("a change that leaves it admitted leaves it open", async () => {
+    const reader = await openResponse();
+    changed();
+    sendNext();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("next");
+    await reader.cancel();
+  });
+});
+
+/**
+ * A pipe with an idle limit of 1 s to `door`, taking the gateway for notes. Bun's own
+ * socket timeout counts only what a socket reads: these fail with the sockets' timeout
+ * in its place.
+ */
+function idlePipe(door: AppDoor): AppPipe {
+  return listenAppPipe({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: deviceCertPem,
+    key: privateKeyPem(deviceSeed),
+    rules: {
+      admit: () => ({ door, gateway: "gw" }),
+      person: () => alice,
+      onChange: () => () => {},
+    },
+    log: createLog({ level: "silent", write: () => {} }),
+    idleTimeoutS: 1,
+  });
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 250));
+
+/** A body of `pieces` chunks of "x", one every 250 ms. */
+function slowBody(pieces: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (sent === pieces) return controller.close();
+      if (sent > 0) await tick();
+      sent += 1;
+      controller.enqueue(new TextEncoder().encode("x"));
+    },
+  });
+}
+
+describe("the pipe's idle limit counts bytes moving either way", () => {
+  let slow: AppPipe;
+  let slowApp: ReturnType<typeof Bun.serve>;
+
+  beforeAll(() => {
+    const socket = join(scratch, "slow.sock");
+    slowApp = Bun.serve({
+      unix: socket,
+      async fetch(request) {
+        if (request.method === "POST") return new Response(String((await request.text()).length));
+        // Held with nothing sent after the head: the pipe must give up on it.
+        if (new URL(request.url).pathname === "/silent")
+          return new Response(new ReadableStream({ start() {} }));
+        // Longer than Bun's socket timeout takes to fire (it ticks every 4 s).
+        return new Response(slowBody(24));
+      },
+    });
+    slow = idlePipe(socketDoor(notes, socket));
+  });
+
+  afterAll(() => {
+    slow.stop();
+    slowApp.stop(true);
+  });
+
+  const through = (path: string, init: RequestInit = {}) =>
+    fetch(`https://127.0.0.1:${slow.port}${path}`, {
+      ...init,
+      tls: presenting(appCertificate(gateway, notes), gatewaySeed),
+    } as RequestInit);
+
+  test("a download longer than the limit arrives whole", async () => {
+    const response = await through("/download");
+    expect(await response.text()).toBe("x".repeat(24));
+  });
+
+  test("an upload longer than the limit arrives whole", async () => {
+    const response = await through("/upload", {
+      method: "POST",
+      body: slowBody(24),
+      duplex: "half",
+    } as RequestInit);
+    expect(await response.text()).toBe("24");
+  });
+
+  test("an answer on which nothing moves is ended", async () => {
+    // The app's server sends its head with the first chunk, so this ends before any.
+    await expect(through("/silent").then((response) => response.text())).rejects.toThrow();
+  });
+});
+
+describe("an app that is not there: the ingress's 503, not a reset", () => {
+  async function answerOf(door: AppDoor) {
+    const lone = idlePipe(door);
+    try {
+      const response = await fetch(`https://127.0.0.1:${lone.port}/`, {
+        tls: presenting(appCertificate(gateway, notes), gatewaySeed),
+      } as RequestInit);
+      return {
+        status: response.status,
+        // Not the pipe's refusal: the app may have had the request, which must not go again.
+        refusal: response.headers.get(PIPE_REFUSAL_HEADER),
+        code: ((await response.json()) as { error: { code: string } }).error.code,
+      };
+    } finally {
+      lone.stop();
+    }
+  }
+
+  test("a sandboxed app with no socket yet", async () => {
+    expect(await answerOf(socketDoor(notes, join(scratch, "none.sock")))).toEqual({
+      status: 503,
+      refusal: null,
+      code: "E_UNAVAILABLE",
+    });
+  });
+
+  test("an app whose port refuses connections", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    expect(await answerOf(portDoor(port))).toEqual({
+      status: 503,
+      refusal: null,
+      code: "E_UNAVAILABLE",
+    });
+  });
+});

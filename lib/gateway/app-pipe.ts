@@ -1,0 +1,466 @@
+/**
+ * The app pipe (docs/app-pipe.md): a device's second TLS listener, where the zone's
+ * gateways reach the apps it runs without a second HTTP proxy in the way. A gateway's
+ * fetch presents an app certificate (protocol/app-certificate.ts) naming the app; per
+ * connection the device checks it once (the key a member's in good standing that is a
+ * gateway of the zone, the app running here), opens a connection to the app's door and
+ * moves bytes both ways. It reads only request heads (lib/gateway/request-heads.ts): every
+ * client `bucky-*` header is dropped and who is signed in is written by this device, from
+ * the assertion it checked (IngressViewers), so the app hears of a person only as it does
+ * through the ingress. Responses are never read.
+ *
+ * A refusal of a valid certificate is a whole HTTP response (`403`/`503`, the peer API's
+ * JSON body), then the connection closes: the gateway's fetch gets a status, not a reset.
+ * A certificate that is not an app certificate is refused at the handshake. Open
+ * connections are looked at again whenever the state or the app's door changes, and
+ * closed when they no longer would be let in. One line is logged a connection.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import { readAppCertificate } from "../../protocol/app-certificate.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { AppName } from "../../protocol/names.ts";
+import type { AppDoor } from "../apps/door.ts";
+import { BuckyError, toBuckyError } from "../errors.ts";
+import type { Log } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { Link, tcpEnd } from "../relay/pipe.ts";
+import { standingOf } from "../sync/membership.ts";
+import type { Viewer } from "../users/access.ts";
+import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
+import { type IngressViewers, ROLE_HEADER, USER_HEADER } from "./app-user.ts";
+import { readGateway } from "./config.ts";
+import { RequestHeads, type RequestPart } from "./request-heads.ts";
+// A request body over the gateway's limit is refused here too, as the peer API refuses one.
+import { MAX_BODY_BYTES } from "./server.ts";
+
+/**
+ * A connection on which nothing moves, either way, for this long is closed (the peer
+ * server's idle timeout). Watched here, not by the sockets' own timeout: Bun's counts only
+ * what a socket reads, so a download (the gateway's socket only written) or an upload (the
+ * app's) longer than the limit would be cut in the middle (lib/node/stall-limit.ts).
+ */
+export const PIPE_IDLE_TIMEOUT_S = 60;
+
+/** What the pipe asks of the node: who may connect, and who is signed in. */
+export interface AppPipeRules {
+  /**
+   * The door of `app` for the gateway `device`, with the gateway's name; throws the
+   * BuckyError that refuses it. Asked at a connection's start and at every change.
+   */
+  admit(device: DeviceId, app: AppName): { readonly door: AppDoor; readonly gateway: string };
+  /** The person `assertion` stands for, to `app`; throws E_PERMISSION when it does not. */
+  person(app: AppName, assertion: string): Viewer | Promise<Viewer>;
+  /** Calls `listener` when an answer of `admit` may have changed; returns how to stop. */
+  onChange(listener: () => void): () => void;
+}
+
+/** The rules of a running node: its membership, its gateways, the apps it runs. */
+export function nodePipeRules(node: NodeContext, people: IngressViewers): AppPipeRules {
+  return {
+    admit(device, app) {
+      const membership = node.membership();
+      const member = membership.byId.get(device);
+      if (!member || standingOf(membership, device) !== "member")
+        throw new BuckyError("E_PERMISSION", "the app pipe takes only members of the zone");
+      if (!readGateway(node.db, member.name))
+        throw new BuckyError(
+          "E_PERMISSION",
+          `the app pipe takes only the zone's gateways, and ${member.name} is not one`,
+        );
+      const report = node.ownReport(app);
+      const door = node.doors.get(app);
+      if (!door || (report?.state !== "running" && report?.state !== "unhealthy"))
+        throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
+      return { door, gateway: member.name };
+    },
+    person: (app, assertion) => people.viewerOf(app, assertion),
+    onChange(listener) {
+      const stops = [
+        node.onChange(listener),
+        node.onRebase(listener),
+        node.doors.onChange(listener),
+      ];
+      return () => {
+        for (const stop of stops) stop();
+      };
+    },
+  };
+}
+
+export interface AppPipe {
+  readonly port: number;
+  /** Stops listening and closes every connection. */
+  stop(): void;
+}
+
+interface PipeOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** This device's certificate and key (PEM): the gateways pin the certificate. */
+  readonly cert: string;
+  readonly key: string;
+  readonly rules: AppPipeRules;
+  readonly log: Log;
+  /** The idle timeout, when a test wants one shorter than PIPE_IDLE_TIMEOUT_S. */
+  readonly idleTimeoutS?: number;
+}
+
+type ClientSocket = Socket<{ connection?: PipeConnection }>;
+
+/** Listens for the zone's gateways; see the module's comment. */
+export function listenAppPipe(options: PipeOptions): AppPipe {
+  const { rules, log } = options;
+  const idleTimeoutS = options.idleTimeoutS ?? PIPE_IDLE_TIMEOUT_S;
+  const open = new Set<PipeConnection>();
+  const stopListening = rules.onChange(() => {
+    for (const connection of open) connection.lookAgain();
+  });
+  // One sweep for every connection, rather than a timer a connection re-armed at each chunk.
+  const idleMs = idleTimeoutS * 1000;
+  const sweep = setInterval(() => {
+    const movedBefore = Date.now() - idleMs;
+    for (const connection of open) connection.endIfStill(movedBefore);
+  }, idleMs / 4);
+  const listener: TCPSocketListener<{ connection?: PipeConnection }> = Bun.listen({
+    hostname: options.hostname,
+    port: options.port,
+    // The chain is not what counts (every certificate is self-signed): its bytes are read
+    // in the handshake handler, and TLS proved the key they carry.
+    tls: { cert: options.cert, key: options.key, requestCert: true, rejectUnauthorized: false },
+    socket: {
+      open(socket) {
+        socket.data = {};
+        // Until the handshake, after which the sweep watches it.
+        socket.timeout(idleTimeoutS);
+      },
+      handshake(socket) {
+        const raw = socket.getPeerCertificate()?.raw;
+        const holder = raw ? readAppCertificate(new Uint8Array(raw)) : undefined;
+        if (!holder) {
+          log.warn("app pipe connection refused", { reason: "no app certificate" });
+          socket.terminate();
+          return;
+        }
+        const connection = new PipeConnection(
+          socket as ClientSocket,
+          deviceIdFromPublicKey(holder.publicKey),
+          holder.app,
+          rules,
+          log,
+          () => open.delete(connection),
+        );
+        socket.timeout(0);
+        socket.data = { connection };
+        open.add(connection);
+        connection.start();
+      },
+      data: (socket, chunk) => socket.data.connection?.fromGateway(chunk),
+      drain: (socket) => socket.data.connection?.gatewayDrained(),
+      timeout: (socket) => socket.terminate(),
+      close: (socket) => socket.data.connection?.end("closed by the gateway"),
+      error: (socket) => socket.data.connection?.end("failed on the gateway's side"),
+    },
+  });
+  return {
+    port: listener.port,
+    stop() {
+      stopListening();
+      clearInterval(sweep);
+      listener.stop(true);
+      for (const connection of [...open]) connection.end("the pipe stopped");
+    },
+  };
+}
+
+const CRLF = Buffer.from("\r\n");
+/** The reason phrases of the statuses a refusal has most often (any other says "Refused"). */
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  413: "Content Too Large",
+  503: "Service Unavailable",
+};
+
+/** One gateway's connection for one app, joined to a connection of its own to the app. */
+class PipeConnection {
+  private readonly client;
+  private readonly link;
+  private readonly heads = new RequestHeads(MAX_BODY_BYTES);
+  private door: AppDoor | undefined;
+  private gateway: string | undefined;
+  /** Why it may not go on, when it was refused: answered once the request's head is in. */
+  private refusal: BuckyError | undefined;
+  /** Why the app cannot answer, when it hung up before the first request: answered then. */
+  private unanswered: { readonly error: BuckyError; readonly why: string } | undefined;
+  /** Chunks from the gateway held while a person's assertion is checked the first time. */
+  private held: Uint8Array[] | undefined;
+  private requests = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  /** When a byte last moved either way (Date.now()). */
+  private moved = Date.now();
+  private ended: string | undefined;
+
+  constructor(
+    private readonly socket: ClientSocket,
+    private readonly device: DeviceId,
+    private readonly app: AppName,
+    private readonly rules: AppPipeRules,
+    private readonly log: Log,
+    private readonly forget: () => void,
+  ) {
+    this.client = tcpEnd(socket as Socket<unknown>);
+    this.link = new Link(this.client);
+  }
+
+  start(): void {
+    let admitted: ReturnType<AppPipeRules["admit"]>;
+    try {
+      admitted = this.rules.admit(this.device, this.app);
+    } catch (error) {
+      // Answered when the request comes: written before it, it could meet the gateway's
+      // request on the way and be lost to a reset.
+      this.refusal = toBuckyError(error);
+      return;
+    }
+    this.door = admitted.door;
+    this.gateway = admitted.gateway;
+    const link = this.link;
+    const gone = (why: string) => () => this.appGone(why);
+    type AppData = { end?: ReturnType<typeof tcpEnd> };
+    const socket: SocketHandler<AppData> = {
+      open: (app) => {
+        const appEnd = tcpEnd(app as Socket<unknown>);
+        app.data = { end: appEnd };
+        link.join(appEnd);
+      },
+      data: (_app, chunk) => {
+        this.bytesOut += chunk.length;
+        this.moved = Date.now();
+        link.fromB(chunk);
+      },
+      drain: (app) => app.data.end?.flush(),
+      close: gone("closed by the app"),
+      error: gone("failed on the app's side"),
+      connectError: () => this.appRefused(),
+    };
+    let address: ReturnType<AppDoor["socketAddress"]>;
+    try {
+      address = admitted.door.socketAddress();
+    } catch {
+      this.appGone("the app has no socket yet");
+      return;
+    }
+    ("unix" in address
+      ? Bun.connect<AppData>({ unix: address.unix, socket })
+      : Bun.connect<AppData>({ hostname: address.hostname, port: address.port, socket })
+    ).catch(() => this.appRefused());
+  }
+
+  private appRefused(): void {
+    // A socket file left by the app's forwarder before it was made anew, say.
+    this.door?.refused();
+    this.appGone("the app is not listening");
+  }
+
+  /**
+   * The app hung up, or was never there. Before it answered anything, the gateway gets the
+   * ingress's 503 (its fetch could not tell a reset from a cut in the middle of an answer);
+   * not marked as the pipe's own refusal, so the request is not sent again, for the app may
+   * have had it. After, the connection just ends, as the app's own would.
+   */
+  private appGone(why: string): void {
+    if (this.ended) return;
+    if (this.bytesOut > 0) {
+      this.end(why);
+      return;
+    }
+    const error = new BuckyError(
+      "E_UNAVAILABLE",
+      `${this.app} did not answer: it closed the connection or is not listening`,
+      "It may be starting or stopping: try again in a moment.",
+    );
+    // Answered when the request comes, as a refusal is (start's comment).
+    if (this.bytesIn === 0) this.unanswered = { error, why };
+    else this.refuse(error, { mine: false, why });
+  }
+
+  /** Whether it would still be let in: closed when not. */
+  lookAgain(): void {
+    if (this.ended || this.refusal) return;
+    try {
+      const { door } = this.rules.admit(this.device, this.app);
+      if (door !== this.door) this.end("the app's door changed");
+    } catch (error) {
+      this.end(`refused: ${toBuckyError(error).message}`);
+    }
+  }
+
+  /** Closes it when nothing has moved since `movedBefore`. */
+  endIfStill(movedBefore: number): void {
+    if (this.moved < movedBefore) this.end("idle");
+  }
+
+  fromGateway(chunk: Uint8Array): void {
+    if (this.ended) return;
+    this.bytesIn += chunk.length;
+    this.moved = Date.now();
+    if (this.refusal) {
+      this.refuse(this.refusal);
+      return;
+    }
+    if (this.unanswered) {
+      this.refuse(this.unanswered.error, { mine: false, why: this.unanswered.why });
+      return;
+    }
+    if (this.held) {
+      // Kept past this call, so copied: a socket reuses its buffer.
+      this.held.push(new Uint8Array(chunk));
+      return;
+    }
+    let parts: RequestPart[];
+    try {
+      parts = this.heads.push(chunk);
+    } catch (error) {
+      this.end(`refused: ${toBuckyError(error).message}`);
+      return;
+    }
+    this.send(parts);
+  }
+
+  gatewayDrained(): void {
+    this.client.flush();
+  }
+
+  /**
+   * Sends `parts` on to the app, the person's lines written at each head's end. When an
+   * assertion must be checked first, what is left waits, copied, and so does the gateway.
+   */
+  private send(parts: RequestPart[]): void {
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < parts.length; at++) {
+      const part = parts[at] as RequestPart;
+      if (part instanceof Uint8Array) {
+        out.push(part);
+        continue;
+      }
+      this.requests += 1;
+      if (part.assertion === undefined) {
+        out.push(CRLF);
+        continue;
+      }
+      let person: Viewer | Promise<Viewer>;
+      try {
+        person = this.rules.person(this.app, part.assertion);
+      } catch (error) {
+        this.write(out);
+        this.refuse(toBuckyError(error));
+        return;
+      }
+      if (!(person instanceof Promise)) {
+        try {
+          out.push(personLines(person));
+        } catch (error) {
+          this.write(out);
+          this.refuse(toBuckyError(error));
+          return;
+        }
+        continue;
+      }
+      this.write(out);
+      const rest = parts
+        .slice(at + 1)
+        .map((left) => (left instanceof Uint8Array ? new Uint8Array(left) : left));
+      this.held = [];
+      this.socket.pause();
+      person.then(
+        (viewer) => {
+          if (this.ended) return;
+          try {
+            this.write([personLines(viewer)]);
+          } catch (error) {
+            this.refuse(toBuckyError(error));
+            return;
+          }
+          const held = this.held ?? [];
+          this.held = undefined;
+          this.send(rest);
+          this.release(held);
+        },
+        (error: unknown) => this.refuse(toBuckyError(error)),
+      );
+      return;
+    }
+    this.write(out);
+  }
+
+  /** Takes the chunks held during a check, in order; the gateway's reading goes on once all are. */
+  private release(held: Uint8Array[]): void {
+    for (let at = 0; at < held.length; at++) {
+      if (this.ended) return;
+      // Another check began: what is left waits behind it, in order.
+      const waiting = this.held as Uint8Array[] | undefined;
+      if (waiting) {
+        waiting.push(...held.slice(at));
+        return;
+      }
+      const chunk = held[at] as Uint8Array;
+      // Counted when it came.
+      this.bytesIn -= chunk.length;
+      this.fromGateway(chunk);
+    }
+    if (!this.ended && !this.held) this.socket.resume();
+  }
+
+  /** One write for what a chunk gave: a write a part costs a system call each. */
+  private write(out: Uint8Array[]): void {
+    if (out.length === 0) return;
+    this.link.fromA(out.length === 1 ? (out[0] as Uint8Array) : Buffer.concat(out));
+  }
+
+  /**
+   * Answers the gateway with `error` as the peer API would, and closes. The pipe's own
+   * refusals are marked as such (the gateway may then try the ingress); an app's failure
+   * is not (`mine: false`), and is logged as how the connection ended, not as a refusal.
+   */
+  private refuse(error: BuckyError, app?: { readonly mine: false; readonly why: string }): void {
+    if (this.ended) return;
+    const body = JSON.stringify({ error: error.toJSON() });
+    this.socket.write(
+      `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        (app ? "" : `${PIPE_REFUSAL_HEADER}: refused\r\n`) +
+        `connection: close\r\n\r\n${body}`,
+    );
+    this.end(app ? app.why : `refused: ${error.message}`);
+  }
+
+  /** Closes both connections (once), and says how it went. */
+  end(why: string): void {
+    if (this.ended) return;
+    this.ended = why;
+    this.forget();
+    this.link.close();
+    const fields = {
+      gateway: this.gateway ?? this.device,
+      app: this.app,
+      requests: this.requests,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      ended: why,
+    };
+    if (why.startsWith("refused")) this.log.warn("app pipe connection", fields);
+    else this.log.info("app pipe connection", fields);
+  }
+}
+
+/** The person's lines and the head's end, as the device says them (tellApp's, on bytes). */
+function personLines(viewer: Viewer): Uint8Array {
+  if (viewer.kind !== "person") return CRLF;
+  const line = (name: string, value: string) => {
+    // Names and roles are checked where made; a line break would still end a header here.
+    if (/[\r\n\0]/.test(value)) throw new BuckyError("E_INTERNAL", `a ${name} with a line break`);
+    return `${name}: ${value}\r\n`;
+  };
+  return Buffer.from(`${line(USER_HEADER, viewer.user)}${line(ROLE_HEADER, viewer.role)}\r\n`);
+}
