@@ -115,6 +115,11 @@ export class AppDoors {
     return this.doors.get(app);
   }
 
+  /** How many apps have a door here. */
+  get size(): number {
+    return this.doors.size;
+  }
+
   set(app: string, door: AppDoor | undefined): void {
     if (door) this.doors.set(app, door);
     else this.doors.delete(app);

@@ -33,8 +33,8 @@ import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
-import { listenAppPipe, nodePipeRules } from "../gateway/app-pipe.ts";
 import { AppPipeClient } from "../gateway/app-pipe-client.ts";
+import { appPipeOnDemand } from "../gateway/app-pipe-on-demand.ts";
 import { IngressViewers } from "../gateway/app-user.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
@@ -230,14 +230,21 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // Who the apps' traffic from the zone's gateways comes with, checked alike by the
     // ingress and by the app pipe, the direct way to the apps here (docs/app-pipe.md).
     const people = new IngressViewers(node, new SessionCheck(node));
-    const appPipe = listenAppPipe({
-      hostname: options.listen.host,
-      port: 0,
-      cert: certificate,
-      key: privateKeyPem(seed),
-      rules: nodePipeRules(node, people),
+    const appPipe = appPipeOnDemand(
+      node.doors,
+      async () => {
+        const { listenAppPipe, nodePipeRules } = await import("../gateway/app-pipe.ts");
+        return listenAppPipe({
+          hostname: options.listen.host,
+          port: 0,
+          cert: certificate,
+          key: privateKeyPem(seed),
+          rules: nodePipeRules(node, people),
+          log,
+        });
+      },
       log,
-    });
+    );
     started.push(() => appPipe.stop());
     peerApp = createPeerApp(node, log, onBug, {
       relay: relayHub,
@@ -245,7 +252,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       replication,
       targets: targetHost,
       people,
-      appPipePort: () => appPipe.port,
+      appPipePort: () => appPipe.port(),
     });
     const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {

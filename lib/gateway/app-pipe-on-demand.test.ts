@@ -1,0 +1,82 @@
+import { describe, expect, test } from "bun:test";
+import { AppDoors, portDoor } from "../apps/door.ts";
+import { createLog } from "../log.ts";
+import type { AppPipe } from "./app-pipe.ts";
+import { appPipeOnDemand } from "./app-pipe-on-demand.ts";
+
+/** A pipe that says when it was started and stopped, and the lines logged. */
+function fakes(fail = false) {
+  const events: string[] = [];
+  const lines: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const start = async (): Promise<AppPipe> => {
+    events.push("start");
+    await gate;
+    if (fail) throw new Error("EADDRINUSE");
+    return { port: 4321, stop: () => events.push("stop") };
+  };
+  const log = createLog({ level: "info", write: (line) => lines.push(line) });
+  return { events, lines, start, log, release };
+}
+
+describe("the app pipe listens from the first app this device runs", () => {
+  test("no app: not started, no port", async () => {
+    const { events, start, log, release } = fakes();
+    const pipe = appPipeOnDemand(new AppDoors(), start, log);
+    release();
+    await Bun.sleep(0);
+    expect(events).toEqual([]);
+    expect(pipe.port()).toBeUndefined();
+  });
+
+  test("started once, at the first door; its port given once it listens; stopped with the node", async () => {
+    const { events, start, log, release } = fakes();
+    const doors = new AppDoors();
+    const pipe = appPipeOnDemand(doors, start, log);
+    doors.set("notes", portDoor(1));
+    doors.set("photos", portDoor(2));
+    expect(events).toEqual(["start"]);
+    expect(pipe.port()).toBeUndefined();
+    release();
+    await Bun.sleep(0);
+    expect(pipe.port()).toBe(4321);
+    doors.set("notes", undefined);
+    doors.set("notes", portDoor(3));
+    pipe.stop();
+    expect(events).toEqual(["start", "stop"]);
+  });
+
+  test("a door there already: started at once", () => {
+    const { events, start, log } = fakes();
+    const doors = new AppDoors();
+    doors.set("notes", portDoor(1));
+    appPipeOnDemand(doors, start, log);
+    expect(events).toEqual(["start"]);
+  });
+
+  test("stopped while starting: the pipe is stopped as soon as it listens", async () => {
+    const { events, start, log, release } = fakes();
+    const doors = new AppDoors();
+    const pipe = appPipeOnDemand(doors, start, log);
+    doors.set("notes", portDoor(1));
+    pipe.stop();
+    release();
+    await Bun.sleep(0);
+    expect(events).toEqual(["start", "stop"]);
+    expect(pipe.port()).toBeUndefined();
+  });
+
+  test("a pipe that cannot start is logged; no port, so gateways keep the ingress", async () => {
+    const { lines, start, log, release } = fakes(true);
+    const doors = new AppDoors();
+    const pipe = appPipeOnDemand(doors, start, log);
+    doors.set("notes", portDoor(1));
+    release();
+    await Bun.sleep(0);
+    expect(pipe.port()).toBeUndefined();
+    expect(lines.join("")).toContain("the app pipe could not start");
+  });
+});
