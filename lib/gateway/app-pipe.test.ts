@@ -287,6 +287,9 @@ function slowBody(pieces: number): ReadableStream<Uint8Array> {
   });
 }
 
+/** Called when the app's endless answer is cancelled (its connection ended). */
+let floodCancelled: () => void = () => {};
+
 describe("the pipe's idle limit counts bytes moving either way", () => {
   let slow: AppPipe;
   let slowApp: ReturnType<typeof Bun.serve>;
@@ -300,6 +303,13 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
         // Held with nothing sent after the head: the pipe must give up on it.
         if (new URL(request.url).pathname === "/silent")
           return new Response(new ReadableStream({ start() {} }));
+        if (new URL(request.url).pathname === "/flood")
+          return new Response(
+            new ReadableStream({
+              pull: (controller) => controller.enqueue(new Uint8Array(64 * 1024)),
+              cancel: () => floodCancelled(),
+            }),
+          );
         // Longer than Bun's socket timeout takes to fire (it ticks every 4 s).
         return new Response(slowBody(24));
       },
@@ -330,6 +340,31 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
       duplex: "half",
     } as RequestInit);
     expect(await response.text()).toBe("24");
+  });
+
+  test("a gateway that stops reading is let go, and the app's answer with it", async () => {
+    const cancelled = new Promise<void>((resolve) => {
+      floodCancelled = resolve;
+    });
+    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+    const closed = Promise.withResolvers<void>();
+    let read = 0;
+    await Bun.connect({
+      hostname: "127.0.0.1",
+      port: slow.port,
+      tls: { cert, key, rejectUnauthorized: false },
+      socket: {
+        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
+        data(socket, chunk) {
+          read += chunk.length;
+          // The first bytes of the answer, then never another: the device's buffers fill.
+          socket.pause();
+        },
+        close: () => closed.resolve(),
+      },
+    });
+    await Promise.all([closed.promise, cancelled]);
+    expect(read).toBeGreaterThan(0);
   });
 
   test("an answer on which nothing moves is ended", async () => {

@@ -157,8 +157,8 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
       data: (socket, chunk) => socket.data.connection?.fromGateway(chunk),
       drain: (socket) => socket.data.connection?.gatewayDrained(),
       timeout: (socket) => socket.terminate(),
-      close: (socket) => socket.data.connection?.end("closed by the gateway"),
-      error: (socket) => socket.data.connection?.end("failed on the gateway's side"),
+      close: (socket) => socket.data.connection?.closed("closed by the gateway"),
+      error: (socket) => socket.data.connection?.closed("failed on the gateway's side"),
     },
   });
   return {
@@ -167,7 +167,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
       stopListening();
       clearInterval(sweep);
       listener.stop(true);
-      for (const connection of [...open]) connection.end("the pipe stopped");
+      for (const connection of [...open]) connection.cut("the pipe stopped");
     },
   };
 }
@@ -197,6 +197,8 @@ class PipeConnection {
   private requests = 0;
   private bytesIn = 0;
   private bytesOut = 0;
+  /** The connection to the app, once open. */
+  private appSocket: Socket<unknown> | undefined;
   /** When a byte last moved either way (Date.now()). */
   private moved = Date.now();
   private ended: string | undefined;
@@ -232,6 +234,7 @@ class PipeConnection {
       open: (app) => {
         const appEnd = tcpEnd(app as Socket<unknown>);
         app.data = { end: appEnd };
+        this.appSocket = app as Socket<unknown>;
         link.join(appEnd);
       },
       data: (_app, chunk) => {
@@ -290,15 +293,15 @@ class PipeConnection {
     if (this.ended || this.refusal) return;
     try {
       const { door } = this.rules.admit(this.device, this.app);
-      if (door !== this.door) this.end("the app's door changed");
+      if (door !== this.door) this.cut("the app's door changed");
     } catch (error) {
-      this.end(`refused: ${toBuckyError(error).message}`);
+      this.cut(`refused: ${toBuckyError(error).message}`);
     }
   }
 
   /** Closes it when nothing has moved since `movedBefore`. */
   endIfStill(movedBefore: number): void {
-    if (this.moved < movedBefore) this.end("idle");
+    if (this.moved < movedBefore) this.cut("idle");
   }
 
   fromGateway(chunk: Uint8Array): void {
@@ -329,6 +332,7 @@ class PipeConnection {
   }
 
   gatewayDrained(): void {
+    this.moved = Date.now();
     this.client.flush();
   }
 
@@ -435,11 +439,14 @@ class PipeConnection {
     this.end(app ? app.why : `refused: ${error.message}`);
   }
 
-  /** Closes both connections (once), and says how it went. */
+  /**
+   * Closes both connections (once), and says how it went. What waits to be sent still
+   * goes first (lib/relay/pipe.ts tcpEnd): the connection stays watched until the gateway's
+   * side is closed, and one whose gateway takes nothing more is cut after the idle limit.
+   */
   end(why: string): void {
     if (this.ended) return;
     this.ended = why;
-    this.forget();
     this.link.close();
     const fields = {
       gateway: this.gateway ?? this.device,
@@ -451,6 +458,23 @@ class PipeConnection {
     };
     if (why.startsWith("refused")) this.log.warn("app pipe connection", fields);
     else this.log.info("app pipe connection", fields);
+  }
+
+  /**
+   * Ends it at once, what is queued dropped: a connection that may no longer go on, or on
+   * which nothing moved for the limit (a gateway that stopped reading takes nothing more).
+   */
+  cut(why: string): void {
+    // Before end's close, which would otherwise wait for what is queued to go.
+    this.socket.terminate();
+    this.appSocket?.terminate();
+    this.closed(why);
+  }
+
+  /** The gateway's side closed (or was cut): nothing left to watch. */
+  closed(why: string): void {
+    this.forget();
+    this.end(why);
   }
 }
 

@@ -74,10 +74,18 @@ export class Link {
   }
 }
 
-/** A TCP socket as an end: what it cannot write at once waits, in order, for its drain. */
+/**
+ * A TCP socket as an end: what it cannot write at once waits, in order, for its drain. A
+ * close ends the socket once what waits has gone: the other end's last bytes before it
+ * hung up (an answer whose end is the connection's close, say) are not dropped.
+ */
 export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
   const queue: Uint8Array[] = [];
   let queued = 0;
+  let closing = false;
+  const endSocket = () => {
+    if (queue.length === 0) socket.end();
+  };
   const end: End & { flush(): void } = {
     send(chunk) {
       if (queue.length === 0) {
@@ -101,11 +109,16 @@ export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
         }
         queue.shift();
       }
-      end.drained?.();
+      if (closing) endSocket();
+      else end.drained?.();
     },
     pause: () => socket.pause(),
     resume: () => socket.resume(),
-    close: () => socket.end(),
+    close() {
+      if (closing) return;
+      closing = true;
+      endSocket();
+    },
   };
   return end;
 }

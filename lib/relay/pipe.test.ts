@@ -1,0 +1,47 @@
+import { expect, test } from "bun:test";
+import type { Socket } from "bun";
+import { tcpEnd } from "./pipe.ts";
+
+test("a TCP end closed with bytes still waiting sends them all, then ends", async () => {
+  const total = 16 * 1024 * 1024;
+  const server = Promise.withResolvers<ReturnType<typeof tcpEnd>>();
+  const listener = Bun.listen<{ end?: ReturnType<typeof tcpEnd> }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        const end = tcpEnd(socket as Socket<unknown>);
+        socket.data = { end };
+        server.resolve(end);
+      },
+      data() {},
+      drain: (socket) => socket.data.end?.flush(),
+    },
+  });
+  try {
+    const received = Promise.withResolvers<number>();
+    let got = 0;
+    // Reads nothing until the end is closed: the kernel's buffers fill, the rest waits.
+    const reader = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: listener.port,
+      socket: {
+        open: (socket) => socket.pause(),
+        data(_socket, chunk) {
+          got += chunk.length;
+        },
+        close: () => received.resolve(got),
+      },
+    });
+    const end = await server.promise;
+    let waited = false;
+    for (let sent = 0; sent < total; sent += 1024 * 1024)
+      if (!end.send(new Uint8Array(1024 * 1024).fill(7))) waited = true;
+    expect(waited).toBe(true);
+    end.close();
+    reader.resume();
+    expect(await received.promise).toBe(total);
+  } finally {
+    listener.stop(true);
+  }
+});
