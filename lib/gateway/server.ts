@@ -19,7 +19,6 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { mayOutlastIdleLimit, stallLimited } from "../node/stall-limit.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
@@ -109,7 +108,6 @@ interface Limiter {
 export function startGateway(node: NodeContext, options: GatewayOptions): RunningGateway {
   const { config, log } = options;
   const backendTimeoutMs = options.backendTimeoutMs ?? BACKEND_TIMEOUT_MS;
-  const idleTimeoutS = options.idleTimeoutS ?? IDLE_TIMEOUT_S;
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
@@ -483,12 +481,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
 
     const declared = response.headers.get("content-length");
-    if (declared !== null && !limiter.bandwidth && bodyCounted && !mayOutlastIdleLimit(response)) {
-      // The common case, a small response of known length under no bandwidth limit to a
-      // request whose body (if any) the app has taken: passed on untouched, its body not
-      // even looked at (piping it through JavaScript would cost most of the gateway's
-      // time), and counted at the length it declares, or as nothing when it carries none
-      // whatever it declares (a HEAD's, a 304's).
+    if (declared !== null && !limiter.bandwidth && bodyCounted) {
+      // The common case, a response of known length under no bandwidth limit to a request
+      // whose body (if any) the app has taken: passed on untouched, its body not even
+      // looked at (piping it through JavaScript would cost most of the gateway's time),
+      // and counted at the length it declares, or as nothing when it carries none whatever
+      // it declares (a HEAD's, a 304's). However long it takes to write, it is not cut
+      // while its bytes move: Bun moves the idle limit as it writes.
       done(
         target.app,
         response.status,
@@ -507,9 +506,6 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     stream = stream.pipeThrough(
       new TransformStream({ flush: () => done(target.app, response.status, bytesIn, bytesOut) }),
     );
-    // A download may take longer than the connection's idle limit, which Bun does not move
-    // as it writes: it is ended when it stalls instead (lib/node/stall-limit.ts).
-    stream = stallLimited(server, request, stream, idleTimeoutS * 1000);
     return returnedResponse(response, stream);
   };
 
@@ -526,7 +522,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     Bun.serve<BridgeData>({
       hostname: where.host,
       port: where.port,
-      idleTimeout: idleTimeoutS,
+      idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
       maxRequestBodySize: MAX_BODY_BYTES,
       ...(secure
         ? {

@@ -64,7 +64,6 @@ import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
 import { MAX_LOCAL_BODY_BYTES } from "./request-body.ts";
-import { PEER_IDLE_TIMEOUT_S } from "./stall-limit.ts";
 import { releaseStartUpCode } from "./start-up-code.ts";
 import {
   DEFAULT_STATE_CHECK_EVERY_MS,
@@ -76,6 +75,16 @@ import { SyncLoop } from "./sync-loop.ts";
 
 export const DEFAULT_PORT = 4411;
 export const DEFAULT_SYNC_INTERVAL_MS = 3_000;
+/**
+ * How long the peer servers keep a connection on which nothing moves (Bun.serve's own
+ * limit is 10 s): a relayed download stalled by the relay's or the caller's machine
+ * pausing that long (a laptop's brief sleep, a loop blocked by load) was cut at 10 s,
+ * the transfer reset mid-stream. A relayed stream to a relay that is gone ends sooner,
+ * with its tunnel (lib/relay/tunnel.ts); this bounds one to a caller that went silent.
+ * Bun moves the limit as it writes, so an answer that takes longer than this to write,
+ * its bytes moving, arrives whole (lib/node/idle-limit.test.ts).
+ */
+export const PEER_IDLE_TIMEOUT_S = 60;
 
 export interface NodeOptions {
   readonly home: string;

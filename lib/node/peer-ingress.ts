@@ -19,7 +19,6 @@ import type { Log } from "../log.ts";
 import { admitMember } from "./admit-member.ts";
 import { logRequest, refusalOf, refusalResponse } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
-import { mayOutlastIdleLimit, PEER_IDLE_TIMEOUT_S, stallLimited } from "./stall-limit.ts";
 
 export const INGRESS_PREFIX = "/v1/ingress/";
 
@@ -61,18 +60,6 @@ export async function serveIngress(
     const app = path.slice(INGRESS_PREFIX.length, slash < 0 ? undefined : slash);
     const appPath = (slash < 0 ? "" : path.slice(slash)) + url.search || "/";
     response = await ingress(node, app, appPath, request, server, people);
-    // A download may take longer than the peer server's idle limit, which Bun does not move
-    // as it writes: it is ended when it stalls instead.
-    if (mayOutlastIdleLimit(response))
-      response = new Response(
-        stallLimited(
-          server,
-          request,
-          response.body as ReadableStream<Uint8Array>,
-          PEER_IDLE_TIMEOUT_S * 1000,
-        ),
-        response,
-      );
   } catch (thrown) {
     refusal = refusalOf(thrown, path, log, onBug);
     response = refusalResponse(refusal);
