@@ -7,17 +7,29 @@
  * compiled Bun binary that does nothing. Goals: under 20 ms and under 25 ms. Beside the
  * wall time, the CPU time each run took, which others' work on the machine disturbs less.
  *
- *   just bench        (or: bun bench/startup.ts [runs])
+ * With `--against BINARY` (another build, e.g. main's copied aside), every row with no
+ * node running is measured for both, taking turns run by run, so the machine's swings
+ * fall on both alike. dist/bucky is run from a copy made beside it: the file as
+ * `bun build` writes it was 2.4-3.5 ms slower to start than a copy of the same bytes
+ * (docs/performance.md). The load average is printed with the figures.
+ *
+ *   just bench        (or: bun bench/startup.ts [runs] [--against BINARY])
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { buckyJson, localGet, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
 const OUT = join(ROOT, "bench/.out");
-const RUNS = Number(process.argv[2] ?? 40);
+const { values: flags, positionals } = parseArgs({
+  options: { against: { type: "string" } },
+  allowPositionals: true,
+});
+const RUNS = Number(positionals[0] ?? 40);
+const AGAINST = flags.against === undefined ? undefined : resolve(flags.against);
 
 function build(entry: string, outfile: string): void {
   const built = Bun.spawnSync(
@@ -30,28 +42,68 @@ function build(entry: string, outfile: string): void {
   if (built.exitCode !== 0) throw new Error(`could not build ${entry}`);
 }
 
+interface Timing {
+  medianMs: number;
+  p90Ms: number;
+  cpuMs: number;
+}
+
 /**
- * Median and 90th percentile wall time of `command`, and its median CPU time (user and
- * system), in milliseconds, after a warm-up.
+ * Median and 90th percentile wall time of each of `commands`, and its median CPU time
+ * (user and system), in milliseconds, after a warm-up. The commands take turns run by
+ * run, and which goes first alternates.
  */
-function time(command: string[]): { medianMs: number; p90Ms: number; cpuMs: number } {
-  const wall: number[] = [];
-  const cpu: number[] = [];
+function timeTurns(commands: readonly string[][]): Timing[] {
+  const wall: number[][] = commands.map(() => []);
+  const cpu: number[][] = commands.map(() => []);
   for (let i = -3; i < RUNS; i++) {
-    const start = Bun.nanoseconds();
-    const run = Bun.spawnSync(command, { stdout: "ignore", stderr: "ignore" });
-    const elapsedMs = (Bun.nanoseconds() - start) / 1e6;
-    if (run.exitCode !== 0) throw new Error(`${command.join(" ")} exited ${run.exitCode}`);
-    if (i < 0) continue;
-    wall.push(elapsedMs);
-    const { user, system } = run.resourceUsage.cpuTime;
-    cpu.push(Number(user + system) / 1000);
+    const order = commands.map((_, index) => index);
+    if (i % 2 !== 0) order.reverse();
+    for (const index of order) {
+      const command = commands[index] as string[];
+      const start = Bun.nanoseconds();
+      const run = Bun.spawnSync(command, { stdout: "ignore", stderr: "ignore" });
+      const elapsedMs = (Bun.nanoseconds() - start) / 1e6;
+      if (run.exitCode !== 0) throw new Error(`${command.join(" ")} exited ${run.exitCode}`);
+      if (i < 0) continue;
+      wall[index]?.push(elapsedMs);
+      const { user, system } = run.resourceUsage.cpuTime;
+      cpu[index]?.push(Number(user + system) / 1000);
+    }
   }
   const at = (samples: number[], q: number) =>
     samples.sort((a, b) => a - b)[
       Math.min(samples.length - 1, Math.floor(q * samples.length))
     ] as number;
-  return { medianMs: at(wall, 0.5), p90Ms: at(wall, 0.9), cpuMs: at(cpu, 0.5) };
+  return commands.map((_, index) => ({
+    medianMs: at(wall[index] as number[], 0.5),
+    p90Ms: at(wall[index] as number[], 0.9),
+    cpuMs: at(cpu[index] as number[], 0.5),
+  }));
+}
+
+function time(command: string[]): Timing {
+  return timeTurns([command])[0] as Timing;
+}
+
+/**
+ * The rows for `args` run by `bucky`: one row, or, with --against, one for each binary,
+ * measured taking turns.
+ */
+function rowsOf(name: string, bucky: string, args: string[]) {
+  if (AGAINST === undefined) return [{ name, goalMs: 25, ...time([bucky, ...args]) }];
+  const [ours, theirs] = timeTurns([
+    [bucky, ...args],
+    [AGAINST, ...args],
+  ]) as [Timing, Timing];
+  return [
+    { name, goalMs: 25, ...ours },
+    { name: "  the same, --against", goalMs: 25, ...theirs },
+  ];
+}
+
+function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
 
 /**
@@ -106,21 +158,35 @@ try {
   });
   if (init.exitCode !== 0) throw new Error("bucky init failed");
 
+  const loadAtStart = loadAverage();
+  // Beside another binary, ours runs from a copy too, so both files start alike.
+  const measured = AGAINST === undefined ? BUCKY : join(OUT, "bucky");
+  if (AGAINST !== undefined) copyFileSync(BUCKY, measured);
   const status = [BUCKY, "status", "--json", "--home", home];
   const rows = [
     { name: "anchor: empty compiled Bun binary", goalMs: undefined, ...time([empty]) },
     { name: "bucky --version", goalMs: 20, ...time([BUCKY, "--version"]) },
-    { name: "bucky status --json, no node running", goalMs: 25, ...time(status) },
+    ...rowsOf("bucky status --json, no node running", measured, [
+      "status",
+      "--json",
+      "--home",
+      home,
+    ]),
   ];
   daemon = await startDaemon(BUCKY, home);
   rows.push({ name: "bucky status --json, its node running", goalMs: 25, ...time(status) });
   const populated = await populatedZone(resolve(home, ".."));
-  rows.push({
-    name: "status --json, no node, 2 devices, 3 apps",
-    goalMs: 25,
-    ...time([BUCKY, "status", "--json", "--home", populated]),
-  });
-  console.log(`start-up, ${RUNS} runs each (ms)`);
+  rows.push(
+    ...rowsOf("status --json, no node, 2 devices, 3 apps", measured, [
+      "status",
+      "--json",
+      "--home",
+      populated,
+    ]),
+  );
+  console.log(
+    `start-up, ${RUNS} runs each (ms); load average ${loadAtStart} at the start, ${loadAverage()} at the end${AGAINST === undefined ? "" : `; --against ${AGAINST}`}`,
+  );
   console.log(
     `${"command".padEnd(40)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"CPU".padStart(6)} ${"goal".padStart(6)}`,
   );
