@@ -22,9 +22,11 @@ export interface BoundedReadWords {
   stalled?(idleMs: number): unknown;
 }
 
-/** How long a body may stay silent between two chunks; no limit when not given. */
 export interface BoundedReadOptions {
+  /** How long a body may stay silent between two chunks; no limit when not given. */
   readonly idleMs?: number;
+  /** Told the size of each chunk as it arrives (a watch on how the body comes). */
+  readonly progress?: (bytes: number) => void;
 }
 
 /** The chunks of `message`'s body as they arrive, at most `maxBytes` of them. */
@@ -58,6 +60,7 @@ export async function* chunksWithin(
       }
       if (next.done) return;
       sizeBytes += next.value.length;
+      options.progress?.(next.value.length);
       if (sizeBytes > maxBytes) throw words.tooLarge();
       yield next.value;
     }

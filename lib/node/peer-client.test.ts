@@ -235,12 +235,35 @@ describe("a peer's redirect", () => {
 describe("a peer's answer", () => {
   // What a member's device could answer, or a network that fails half-way.
   let bomb: Uint8Array | undefined;
+  let sentSlowly = 0;
   const answering = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     tls: { cert: certPem, key: privateKeyPem(serverSeed) },
     fetch(request) {
       const path = new URL(request.url).pathname;
+      // 640 KiB, 64 KiB every 100 ms: twice the 500 ms the test gives, but coming.
+      if (path === "/slow")
+        return new Response(
+          new ReadableStream({
+            async pull(controller) {
+              if (sentSlowly === 10) return controller.close();
+              if (sentSlowly > 0) await Bun.sleep(100);
+              sentSlowly += 1;
+              controller.enqueue(new Uint8Array(64 * 1024).fill(sentSlowly));
+            },
+          }),
+        );
+      // 1 KiB every 100 ms: it never stops, but never brings 16 KiB in 300 ms either.
+      if (path === "/trickles")
+        return new Response(
+          new ReadableStream({
+            async pull(controller) {
+              await Bun.sleep(100);
+              controller.enqueue(new Uint8Array(1024));
+            },
+          }),
+        );
       if (path === "/stalls")
         return new Response(
           new ReadableStream({
@@ -269,6 +292,19 @@ describe("a peer's answer", () => {
     expect(await outcome(withKeys.post(to, "/stalls", new Uint8Array(1), { timeoutMs: 300 }))).toBe(
       "E_UNAVAILABLE: server did not send its whole answer (no answer in time)",
     );
+  });
+
+  test("that takes longer than the time given, but keeps coming, is read whole (a slow uplink)", async () => {
+    sentSlowly = 0;
+    const bytes = await withKeys.post(to, "/slow", new Uint8Array(1), { timeoutMs: 500 });
+    expect(bytes.length).toBe(640 * 1024);
+    expect([bytes[0], bytes[64 * 1024], bytes[640 * 1024 - 1]]).toEqual([1, 2, 10]);
+  });
+
+  test("that trickles in, a little at a time, is given up on as one that stops", async () => {
+    expect(
+      await outcome(withKeys.post(to, "/trickles", new Uint8Array(1), { timeoutMs: 300 })),
+    ).toBe("E_UNAVAILABLE: server did not send its whole answer (no answer in time)");
   });
 
   test("is read within a bound, however it is compressed: a small gzip answer does not fill this device's memory", async () => {

@@ -23,6 +23,7 @@ import type { RequestKeys } from "../identity/request-keys.ts";
 import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { RelayHub } from "../relay/hub.ts";
+import { AnswerWatch } from "./answer-watch.ts";
 import { bytesWithin } from "./bounded-read.ts";
 import { networkProblem, neverSent } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
@@ -42,7 +43,10 @@ export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
 /** How a POST to a peer is sent. */
 export interface PostOptions {
   readonly contentType?: string;
-  /** How long the peer has to answer (PEER_TIMEOUT_MS unless said). */
+  /**
+   * How long the peer has to begin its answer (PEER_TIMEOUT_MS unless said), and then to
+   * bring each MIN_PROGRESS_BYTES of it (lib/node/answer-watch.ts).
+   */
   readonly timeoutMs?: number;
   /** Ends the request early (the caller stopped): an abort error, no mark against the peer. */
   readonly signal?: AbortSignal;
@@ -358,6 +362,7 @@ export class PeerClient {
       let opened = await this.open(route, peer, failures, true);
       while (opened) {
         const startMs = performance.now();
+        const watch = new AnswerWatch(options.timeoutMs ?? PEER_TIMEOUT_MS);
         let response: Response;
         try {
           response = await fetch(`${opened.base}${path}`, {
@@ -372,14 +377,10 @@ export class PeerClient {
             // with one), else a member could send this device's requests, their bodies, to any
             // address it reaches, and have that service's answer taken as the peer's.
             redirect: "manual",
-            signal: options.signal
-              ? AbortSignal.any([
-                  options.signal,
-                  AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
-                ])
-              : AbortSignal.timeout(options.timeoutMs ?? PEER_TIMEOUT_MS),
+            signal: options.signal ? AbortSignal.any([options.signal, watch.signal]) : watch.signal,
           });
         } catch (error) {
+          watch.stop();
           // Called off by the caller: nothing to say about the peer.
           if (options.signal?.aborted) throw error;
           const again = opened.own ? this.ownFailed(route, peer, error) : undefined;
@@ -402,7 +403,10 @@ export class PeerClient {
             throw unreachable(peer, failures);
           break;
         }
-        const bytes = await readAnswer(peer, response, options.signal);
+        watch.began();
+        const bytes = await readAnswer(peer, response, options.signal, watch).finally(() =>
+          watch.stop(),
+        );
         this.reached(peer, route, startMs, opened);
         if (response.ok) return bytes;
         throw peerError(peer, response.status, bytes);
@@ -422,24 +426,30 @@ function readAnswer(
   peer: Peer,
   response: Response,
   signal: AbortSignal | undefined,
+  watch: AnswerWatch,
 ): Promise<Uint8Array> {
-  return bytesWithin(response, MAX_PEER_ANSWER_BYTES, {
-    tooLarge: () =>
-      new BuckyError(
-        "E_UNAVAILABLE",
-        `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
-      ),
-    brokeOff: (error) =>
-      // Called off by the caller: nothing to say about the peer.
-      signal?.aborted
-        ? error
-        : new BuckyError(
-            "E_UNAVAILABLE",
-            `${peer.name} did not send its whole answer (${networkProblem(error)})`,
-            "It may be off or on another network; bucky keeps trying.",
-            { cause: error },
-          ),
-  });
+  return bytesWithin(
+    response,
+    MAX_PEER_ANSWER_BYTES,
+    {
+      tooLarge: () =>
+        new BuckyError(
+          "E_UNAVAILABLE",
+          `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
+        ),
+      brokeOff: (error) =>
+        // Called off by the caller: nothing to say about the peer.
+        signal?.aborted
+          ? error
+          : new BuckyError(
+              "E_UNAVAILABLE",
+              `${peer.name} did not send its whole answer (${networkProblem(error)})`,
+              "It may be off or on another network; bucky keeps trying.",
+              { cause: error },
+            ),
+    },
+    { progress: (bytes) => watch.moved(bytes) },
+  );
 }
 
 function describe(route: Route): string {
