@@ -445,9 +445,15 @@ class PipeConnection {
    * goes first (lib/relay/pipe.ts tcpEnd): the connection stays watched until the gateway's
    * side is closed, and one whose gateway takes nothing more is cut after the idle limit.
    */
-  end(why: string): void {
+  end(why: string, how: "close" | "cut" = "close"): void {
     if (this.ended) return;
     this.ended = why;
+    if (how === "cut") {
+      // Before the link's close, which would otherwise wait for what is queued to go; and
+      // after `ended` is set, since the sockets' close handlers run within.
+      this.socket.terminate();
+      this.appSocket?.terminate();
+    }
     this.link.close();
     const fields = {
       gateway: this.gateway ?? this.device,
@@ -466,10 +472,8 @@ class PipeConnection {
    * which nothing moved for the limit (a gateway that stopped reading takes nothing more).
    */
   cut(why: string): void {
-    // Before end's close, which would otherwise wait for what is queued to go.
-    this.socket.terminate();
-    this.appSocket?.terminate();
-    this.closed(why);
+    this.forget();
+    this.end(why, "cut");
   }
 
   /** The gateway's side closed (or was cut): nothing left to watch. */
