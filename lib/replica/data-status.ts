@@ -20,7 +20,11 @@ export interface AppDataStatus {
   } | null;
   readonly standbys: readonly {
     readonly device: string;
-    /** When the snapshot it has whole was taken, or null: it has none yet. */
+    /**
+     * The time the copy it has whole holds every write from before, or null: it has none
+     * yet. Its snapshot's time, or later once the holder found the data unchanged since
+     * that snapshot (which may hold a write made while it was taken).
+     */
     readonly snapshotAt: string | null;
     /** How far behind the holder's newest snapshot its copy is. */
     readonly lagMs: number | null;

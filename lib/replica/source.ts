@@ -31,6 +31,12 @@ export interface StandbyPosition {
   readonly ackedAtMs: number;
 }
 
+/**
+ * A standby's position as the holder reports it. Its `at` is the time its copy holds every
+ * write from before: its snapshot's time, or later when the holder has since found the
+ * data just as that snapshot holds it (a write made while a snapshot was being taken may
+ * be in it, which its own time, taken before, does not say).
+ */
 export interface StandbyLag extends StandbyPosition {
   readonly lagMs: number;
   readonly lagBytes: number;
@@ -49,6 +55,11 @@ export class ReplicaSource {
   private sent = 0;
   /** The last look saw a file changed just before it (see take()). */
   private racy = false;
+  /**
+   * The newest snapshot a later look found the data unchanged from (by content), and when
+   * that look was: the snapshot holds every write from before then.
+   */
+  private confirmed: { readonly seq: number; readonly at: number } | undefined;
 
   constructor(
     private readonly options: {
@@ -152,10 +163,15 @@ export class ReplicaSource {
       let lagBytes = 0;
       for (let seq = position.seq + 1; head && seq <= head.seq; seq++)
         lagBytes += this.added.get(seq) ?? 0;
+      const at =
+        this.confirmed?.seq === position.seq
+          ? Math.max(position.at, this.confirmed.at)
+          : position.at;
       const behind = this.dirty || (head !== undefined && head.seq > position.seq);
       result.set(device, {
         ...position,
-        lagMs: behind ? Math.max(0, now - position.at) : 0,
+        at,
+        lagMs: behind ? Math.max(0, now - at) : 0,
         lagBytes,
       });
     }
@@ -208,8 +224,18 @@ export class ReplicaSource {
     db.setMeta(SIGNATURE, signature);
     // Written meanwhile? The next look says.
     this.dirty = false;
-    // Files touched, nothing changed (a database checkpointed): nothing new to ship.
-    if (previous && previous.content === head.content && previous.final === final) return previous;
+    // Files touched, nothing changed (a database checkpointed, or a write that the previous
+    // snapshot caught after its look): nothing new to ship, but the previous snapshot is
+    // now known to hold every write from before this look.
+    if (previous && previous.content === head.content && previous.final === final) {
+      this.confirmed = { seq: previous.seq, at: head.at };
+      this.options.log.debug("app data unchanged since its snapshot", {
+        app: this.options.app,
+        epoch: previous.epoch,
+        seq: previous.seq,
+      });
+      return previous;
+    }
     db.setHead(head);
     // The snapshot before stays until the next: a standby may be fetching it.
     const before = db.meta(LAST_ROOT);

@@ -1,0 +1,152 @@
+/**
+ * A write that lands while the holder takes a snapshot: whether or not the snapshot caught
+ * it, the standbys end up with it, and the holder says so (a standby that has it is not
+ * reported as holding only what was written before the write).
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, afterEach, describe, expect, spyOn, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLog } from "../log.ts";
+import { materialize } from "./materialize.ts";
+import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
+import * as snapshot from "./snapshot.ts";
+import { ReplicaSource } from "./source.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-source-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+
+/**
+ * A holder of the notes app's data as the fixture keeps it (SQLite in WAL mode), its
+ * snapshots taken when the test says (no timer), on a clock that moves only when told.
+ */
+function holder(name: string) {
+  const dataDir = join(scratch, name, "data");
+  mkdirSync(join(dataDir, "db"), { recursive: true });
+  const notes = new Database(join(dataDir, "db", "notes.db"), { create: true });
+  notes.run("PRAGMA journal_mode = WAL");
+  notes.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)");
+  const db = new ReplicaDb(join(scratch, name, "replica", "replica.db"));
+  let clockMs = Date.now();
+  const source = new ReplicaSource({
+    app: "notes",
+    epoch: 1,
+    device: "nas",
+    db,
+    dataDir,
+    replicaDir: join(scratch, name, "replica"),
+    log: createLog({ level: "silent" }),
+    now: () => clockMs,
+  });
+  cleanups.push(() => {
+    notes.close();
+    db.close();
+  });
+  return {
+    source,
+    /** Writes a note; when it was written (its commit is done by then). */
+    write(text: string): number {
+      clockMs += 100;
+      notes.run("INSERT INTO notes (text) VALUES (?)", [text]);
+      return clockMs;
+    },
+    /** Time passing until the next snapshot. */
+    tick(): void {
+      clockMs += 1_000;
+    },
+    /** The notes a standby holding snapshot `head` has. */
+    notesIn(head: ReplicaHead): string[] {
+      const target = join(scratch, name, `copy-${head.seq}`);
+      materialize(db, head.root, target);
+      const copy = new Database(join(target, "db", "notes.db"), { readonly: true });
+      try {
+        return (copy.query("SELECT text FROM notes ORDER BY id").all() as { text: string }[]).map(
+          (row) => row.text,
+        );
+      } finally {
+        copy.close();
+      }
+    },
+    /** A standby fetches the newest snapshot whole and says so. */
+    standbyFetches(): ReplicaHead {
+      const head = source.head() as ReplicaHead;
+      source.acknowledge("standby", head.epoch, head.seq, head.at);
+      return head;
+    },
+  };
+}
+
+/** Runs `during` once, inside the next snapshot, before (or after) its data is read. */
+function duringNextSnapshot(when: "before reading" | "after reading", during: () => void): void {
+  const take = snapshot.takeSnapshot;
+  let done = false;
+  const spy = spyOn(snapshot, "takeSnapshot").mockImplementation(async (options) => {
+    if (done) return take(options);
+    done = true;
+    if (when === "before reading") during();
+    const head = await take(options);
+    if (when === "after reading") during();
+    return head;
+  });
+  cleanups.push(() => spy.mockRestore());
+}
+
+describe("a write while the holder takes a snapshot", () => {
+  test("caught by that snapshot: the standby that has it is caught up as of a time after the write", async () => {
+    const nas = holder("caught");
+    nas.write("first");
+    await nas.source.snapshot();
+    nas.tick();
+    // Written after the snapshot looked for changes, before it read the data.
+    let writtenAt = 0;
+    duringNextSnapshot("before reading", () => {
+      writtenAt = nas.write("second");
+    });
+    // Written before it: what has the snapshot taken at all.
+    nas.write("first, edited");
+    await nas.source.snapshot();
+    const shipped = nas.standbyFetches();
+    expect(nas.notesIn(shipped)).toEqual(["first", "first, edited", "second"]);
+    // The next look finds the data changed since the last look, but not since the snapshot.
+    nas.tick();
+    expect(await nas.source.snapshot()).toEqual(shipped);
+    const position = nas.source.positions().get("standby");
+    expect(position?.lagMs).toBe(0);
+    expect(position?.at).toBeGreaterThanOrEqual(writtenAt);
+  });
+
+  test("not caught by that snapshot: the next one ships it, and the standby lags until it has it", async () => {
+    const nas = holder("missed");
+    nas.write("first");
+    await nas.source.snapshot();
+    nas.tick();
+    // Written after the snapshot read the data, before it was done.
+    let writtenAt = 0;
+    duringNextSnapshot("after reading", () => {
+      writtenAt = nas.write("second");
+    });
+    // Written before it: what has the snapshot taken at all.
+    nas.write("first, edited");
+    await nas.source.snapshot();
+    const before = nas.standbyFetches();
+    expect(nas.notesIn(before)).toEqual(["first", "first, edited"]);
+    nas.tick();
+    const next = (await nas.source.snapshot()) as ReplicaHead;
+    expect(next.seq).toBe(before.seq + 1);
+    expect(nas.notesIn(next)).toEqual(["first", "first, edited", "second"]);
+    // Until the standby has it, it is behind by the time since its snapshot.
+    const lagging = nas.source.positions().get("standby");
+    expect(lagging?.at).toBeLessThan(writtenAt);
+    expect(lagging?.lagMs).toBeGreaterThan(0);
+    nas.standbyFetches();
+    const caughtUp = nas.source.positions().get("standby");
+    expect(caughtUp?.lagMs).toBe(0);
+    expect(caughtUp?.at).toBeGreaterThanOrEqual(writtenAt);
+  });
+});
