@@ -34,6 +34,18 @@ describe("how long a peer has for its answer", () => {
     expect(watch.signal.aborted).toBe(true);
   });
 
+  test("one that keeps coming is still given up on at its longest", async () => {
+    const watch = new AnswerWatch(1_000, 100);
+    watch.began();
+    const coming = setInterval(() => watch.moved(MIN_PROGRESS_BYTES), 10);
+    try {
+      const reason = (await aborted(watch.signal)) as DOMException;
+      expect(reason.name).toBe("TimeoutError");
+    } finally {
+      clearInterval(coming);
+    }
+  });
+
   test("stopped, it aborts nothing", async () => {
     const watch = new AnswerWatch(20);
     watch.stop();
