@@ -35,7 +35,7 @@ describe("how long a peer has for its answer", () => {
   });
 
   test("one that keeps coming is still given up on at its longest", async () => {
-    const watch = new AnswerWatch(1_000, 100);
+    const watch = new AnswerWatch(1_000, { maxMs: 100 });
     watch.began();
     const coming = setInterval(() => watch.moved(MIN_PROGRESS_BYTES), 10);
     try {

@@ -8,12 +8,18 @@
  * bytes at a time, is given up on as before. However it comes, an answer ends within
  * MAX_ANSWER_MS: a member could otherwise hold a call (and the sync round waiting on it)
  * for as long as its largest answer takes at the least speed, hours.
+ *
+ * A request's own body must reach the peer before it can answer, and how much of it is
+ * still on the way cannot be seen from here (the kernel's buffers hold megabytes of it).
+ * So its head is given time for the body too, at MIN_UPLOAD_BYTES_PER_S.
  */
 
 /** The least of an answer each `timeoutMs` must bring (16 KiB in the default 5 s: 3.2 KiB/s). */
 export const MIN_PROGRESS_BYTES = 16 * 1024;
 /** The longest an answer may take however it comes: 8 MiB at 14 KiB/s. */
 export const MAX_ANSWER_MS = 10 * 60_000;
+/** The least speed a request's body is given time for: 32 KiB/s (256 kbit/s). */
+export const MIN_UPLOAD_BYTES_PER_S = 32 * 1024;
 
 export class AnswerWatch {
   private readonly controller = new AbortController();
@@ -21,13 +27,21 @@ export class AnswerWatch {
   private readonly cap: ReturnType<typeof setTimeout>;
   private bytesInWindow = 0;
 
-  /** `maxMs`: the longest the answer may take in all (MAX_ANSWER_MS, or `timeoutMs` if longer). */
+  /**
+   * `sentBytes`: the request's body, which the head is given time for too. `maxMs`: the
+   * longest the answer may take in all, that time aside (MAX_ANSWER_MS, or `timeoutMs` if
+   * longer).
+   */
   constructor(
     private readonly timeoutMs: number,
-    maxMs = Math.max(timeoutMs, MAX_ANSWER_MS),
+    options: { readonly sentBytes?: number; readonly maxMs?: number } = {},
   ) {
-    this.arm();
-    this.cap = setTimeout(() => this.timedOut(), maxMs);
+    const sendingMs = ((options.sentBytes ?? 0) / MIN_UPLOAD_BYTES_PER_S) * 1000;
+    this.arm(timeoutMs + sendingMs);
+    this.cap = setTimeout(
+      () => this.timedOut(),
+      (options.maxMs ?? Math.max(timeoutMs, MAX_ANSWER_MS)) + sendingMs,
+    );
   }
 
   /** Aborted when the answer does not begin, or stops coming, in time. */
@@ -58,7 +72,7 @@ export class AnswerWatch {
     this.controller.abort(new DOMException("The operation timed out.", "TimeoutError"));
   }
 
-  private arm(): void {
+  private arm(windowMs = this.timeoutMs): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       if (this.bytesInWindow >= MIN_PROGRESS_BYTES) {
@@ -67,6 +81,6 @@ export class AnswerWatch {
         return;
       }
       this.timedOut();
-    }, this.timeoutMs);
+    }, windowMs);
   }
 }

@@ -240,8 +240,14 @@ describe("a peer's answer", () => {
     hostname: "127.0.0.1",
     port: 0,
     tls: { cert: certPem, key: privateKeyPem(serverSeed) },
-    fetch(request) {
+    async fetch(request) {
       const path = new URL(request.url).pathname;
+      // A peer on the far side of a slow link: a large body reaches it long after it went.
+      if (path === "/far") {
+        await request.arrayBuffer();
+        await Bun.sleep(800);
+        return new Response("took it");
+      }
       // 640 KiB, 64 KiB every 100 ms: twice the 500 ms the test gives, but coming.
       if (path === "/slow")
         return new Response(
@@ -299,6 +305,17 @@ describe("a peer's answer", () => {
     const bytes = await withKeys.post(to, "/slow", new Uint8Array(1), { timeoutMs: 500 });
     expect(bytes.length).toBe(640 * 1024);
     expect([bytes[0], bytes[64 * 1024], bytes[640 * 1024 - 1]]).toEqual([1, 2, 10]);
+  });
+
+  test("to a large body is given time for the body too (a slow uplink), to a small one not", async () => {
+    // 640 KiB: 20 s more at the least speed given, against an answer 800 ms late.
+    const large = withKeys.post(to, "/far", new Uint8Array(640 * 1024), { timeoutMs: 300 });
+    expect(new TextDecoder().decode(await large)).toBe("took it");
+    // A client of its own: the one the other tests share would take the address for dead.
+    const own = new PeerClient(clientKey, new MemoryContacts(), Date.now);
+    expect(await outcome(own.post(to, "/far", new Uint8Array(1), { timeoutMs: 300 }))).toBe(
+      `E_UNAVAILABLE: server is not answering at https://127.0.0.1:${answering.port} (no answer in time)`,
+    );
   });
 
   test("that trickles in, a little at a time, is given up on as one that stops", async () => {

@@ -44,8 +44,8 @@ export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
 export interface PostOptions {
   readonly contentType?: string;
   /**
-   * How long the peer has to begin its answer (PEER_TIMEOUT_MS unless said), and then to
-   * bring each MIN_PROGRESS_BYTES of it (lib/node/answer-watch.ts).
+   * How long the peer has to begin its answer (PEER_TIMEOUT_MS unless said, and more for a
+   * large body), and then to bring each MIN_PROGRESS_BYTES of it (lib/node/answer-watch.ts).
    */
   readonly timeoutMs?: number;
   /** Ends the request early (the caller stopped): an abort error, no mark against the peer. */
@@ -362,7 +362,9 @@ export class PeerClient {
       let opened = await this.open(route, peer, failures, true);
       while (opened) {
         const startMs = performance.now();
-        const watch = new AnswerWatch(options.timeoutMs ?? PEER_TIMEOUT_MS);
+        const watch = new AnswerWatch(options.timeoutMs ?? PEER_TIMEOUT_MS, {
+          sentBytes: body.length,
+        });
         let response: Response;
         try {
           response = await fetch(`${opened.base}${path}`, {
