@@ -42,6 +42,11 @@ export interface Lab {
    * `host` would (the other hosts still reach both), or lets them again.
    */
   block(host: PublicHost, other: PublicHost, blocked: boolean): void;
+  /**
+   * Limits what `host` sends to the internet to `kbit` a second, as a home's uplink is
+   * (a token bucket on its side of the link); undefined lifts the limit.
+   */
+  uplink(host: PublicHost, kbit: number | undefined): void;
   destroy(): void;
 }
 
@@ -50,7 +55,7 @@ export interface Lab {
  * missing): the tests that need it fail, never skip, since `npm test` installs the tools.
  */
 export function createLab(): Lab {
-  const missing = ["ip", "nft"].filter((tool) => !Bun.which(tool, { PATH: SYSTEM_PATH }));
+  const missing = ["ip", "nft", "tc"].filter((tool) => !Bun.which(tool, { PATH: SYSTEM_PATH }));
   if (missing.length > 0)
     throw new Error(`the lab needs ${missing.join(" and ")} (apt-get install iproute2 nftables)`);
   removeAbandoned();
@@ -104,6 +109,30 @@ export function createLab(): Lab {
 }
 `,
       );
+    },
+    uplink(host, kbit) {
+      if (kbit === undefined)
+        return run(["ip", "netns", "exec", ns(host), "tc", "qdisc", "del", "dev", "eth0", "root"]);
+      // A burst of 64 KiB and up to two seconds queued, as a modem's buffer holds.
+      run([
+        "ip",
+        "netns",
+        "exec",
+        ns(host),
+        "tc",
+        "qdisc",
+        "replace",
+        "dev",
+        "eth0",
+        "root",
+        "tbf",
+        "rate",
+        `${kbit}kbit`,
+        "burst",
+        "64kb",
+        "latency",
+        "2s",
+      ]);
     },
     destroy,
   };
