@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Socket } from "bun";
 import { appCertificate } from "../../protocol/app-certificate.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -408,5 +409,67 @@ describe("an app that is not there: the ingress's 503, not a reset", () => {
       refusal: null,
       code: "E_UNAVAILABLE",
     });
+  });
+});
+
+describe("a connection the gateway has left", () => {
+  test("is let go when the app takes nothing more of what the gateway sent", async () => {
+    const socket = join(scratch, "deaf.sock");
+    const appClosed = Promise.withResolvers<void>();
+    let poke: ReturnType<typeof setInterval> | undefined;
+    // An app that takes the connection and never reads from it. A socket that does not read
+    // does not hear its connection closed either: it writes a byte now and then, which
+    // fails once the pipe has let go.
+    const deaf = Bun.listen({
+      unix: socket,
+      socket: {
+        open(app) {
+          app.pause();
+          poke = setInterval(() => {
+            if (app.write("x") < 0) appClosed.resolve();
+          }, 100);
+        },
+        data() {},
+        close: () => appClosed.resolve(),
+        error: () => appClosed.resolve(),
+      },
+    });
+    const lone = idlePipe(socketDoor(notes, socket));
+    try {
+      const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+      const chunk = new Uint8Array(64 * 1024).fill(120);
+      let written = 0;
+      const upload = (gateway: Socket<unknown>) => {
+        while (gateway.write(chunk) === chunk.length) written += chunk.length;
+      };
+      const gatewaySide = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: lone.port,
+        tls: { cert, key, rejectUnauthorized: false },
+        socket: {
+          handshake(gateway) {
+            gateway.write(
+              `POST /upload HTTP/1.1\r\nhost: notes\r\ncontent-length: ${16 * 1024 * 1024}\r\n\r\n`,
+            );
+            upload(gateway);
+          },
+          drain: upload,
+          data() {},
+        },
+      });
+      // The pipe stops reading the gateway only when a MiB waits for the app: until the
+      // upload stops moving, it is not full yet. Checked more often than the idle limit.
+      for (let before = -1; written !== before; await Bun.sleep(100)) before = written;
+      gatewaySide.terminate();
+      const outcome = await Promise.race([
+        appClosed.promise.then(() => "let go"),
+        Bun.sleep(8_000).then(() => "held"),
+      ]);
+      expect(outcome).toBe("let go");
+    } finally {
+      clearInterval(poke);
+      lone.stop();
+      deaf.stop(true);
+    }
   });
 });

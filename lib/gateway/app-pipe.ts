@@ -476,10 +476,14 @@ class PipeConnection {
     this.end(why, "cut");
   }
 
-  /** The gateway's side closed (or was cut): nothing left to watch. */
+  /**
+   * The gateway's side closed (or was cut): nothing left to watch. What waits for the app is
+   * dropped with it: no one is left to hear the app's answer, and an app that stopped reading
+   * would otherwise hold its connection, and the MiBs queued for it, for good.
+   */
   closed(why: string): void {
     this.forget();
-    this.end(why);
+    this.end(why, "cut");
   }
 }
 
