@@ -290,6 +290,8 @@ function slowBody(pieces: number): ReadableStream<Uint8Array> {
 
 /** Called when the app's endless answer is cancelled (its connection ended). */
 let floodCancelled: () => void = () => {};
+/** How many chunks of its endless answer the app has made: none more once the pipe stops reading it. */
+let floodChunks = 0;
 
 describe("the pipe's idle limit counts bytes moving either way", () => {
   let slow: AppPipe;
@@ -307,7 +309,10 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
         if (new URL(request.url).pathname === "/flood")
           return new Response(
             new ReadableStream({
-              pull: (controller) => controller.enqueue(new Uint8Array(64 * 1024)),
+              pull: (controller) => {
+                floodChunks += 1;
+                controller.enqueue(new Uint8Array(64 * 1024));
+              },
               cancel: () => floodCancelled(),
             }),
           );
@@ -366,6 +371,40 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
     });
     await Promise.all([closed.promise, cancelled]);
     expect(read).toBeGreaterThan(0);
+  });
+
+  test("a connection the pipe ended with bytes still queued is let go when its gateway stops reading", async () => {
+    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+    const closed = Promise.withResolvers<void>();
+    let read = 0;
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: slow.port,
+      tls: { cert, key, rejectUnauthorized: false },
+      socket: {
+        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
+        data(socket, chunk) {
+          read += chunk.length;
+          // The first bytes of the answer, then never another.
+          socket.pause();
+        },
+        close: () => closed.resolve(),
+      },
+    });
+    // The pipe stops reading the app only when a MiB waits for this gateway: until the app's
+    // answer stops growing, it is not full yet. Checked more often than the idle limit.
+    for (let before = -1; floodChunks !== before; await Bun.sleep(100)) before = floodChunks;
+    // A head the pipe refuses: it ends the connection with the flood's MiB still queued.
+    socket.write(
+      "POST / HTTP/1.1\r\nhost: notes\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+    );
+    const outcome = await Promise.race([
+      closed.promise.then(() => "let go"),
+      Bun.sleep(8_000).then(() => "held"),
+    ]);
+    socket.terminate();
+    expect(read).toBeGreaterThan(0);
+    expect(outcome).toBe("let go");
   });
 
   test("an answer on which nothing moves is ended", async () => {

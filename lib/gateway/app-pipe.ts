@@ -473,6 +473,12 @@ class PipeConnection {
    */
   cut(why: string): void {
     this.forget();
+    if (this.ended) {
+      // Ended already, its queue left to drain (end's comment): it is not waited for.
+      this.socket.terminate();
+      this.appSocket?.terminate();
+      return;
+    }
     this.end(why, "cut");
   }
 
