@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Socket } from "bun";
 import { appCertificate } from "../../protocol/app-certificate.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -289,6 +290,8 @@ function slowBody(pieces: number): ReadableStream<Uint8Array> {
 
 /** Called when the app's endless answer is cancelled (its connection ended). */
 let floodCancelled: () => void = () => {};
+/** How many chunks of its endless answer the app has made: none more once the pipe stops reading it. */
+let floodChunks = 0;
 
 describe("the pipe's idle limit counts bytes moving either way", () => {
   let slow: AppPipe;
@@ -306,7 +309,10 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
         if (new URL(request.url).pathname === "/flood")
           return new Response(
             new ReadableStream({
-              pull: (controller) => controller.enqueue(new Uint8Array(64 * 1024)),
+              pull: (controller) => {
+                floodChunks += 1;
+                controller.enqueue(new Uint8Array(64 * 1024));
+              },
               cancel: () => floodCancelled(),
             }),
           );
@@ -367,6 +373,40 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
     expect(read).toBeGreaterThan(0);
   });
 
+  test("a connection the pipe ended with bytes still queued is let go when its gateway stops reading", async () => {
+    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+    const closed = Promise.withResolvers<void>();
+    let read = 0;
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: slow.port,
+      tls: { cert, key, rejectUnauthorized: false },
+      socket: {
+        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
+        data(socket, chunk) {
+          read += chunk.length;
+          // The first bytes of the answer, then never another.
+          socket.pause();
+        },
+        close: () => closed.resolve(),
+      },
+    });
+    // The pipe stops reading the app only when a MiB waits for this gateway: until the app's
+    // answer stops growing, it is not full yet. Checked more often than the idle limit.
+    for (let before = -1; floodChunks !== before; await Bun.sleep(100)) before = floodChunks;
+    // A head the pipe refuses: it ends the connection with the flood's MiB still queued.
+    socket.write(
+      "POST / HTTP/1.1\r\nhost: notes\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+    );
+    const outcome = await Promise.race([
+      closed.promise.then(() => "let go"),
+      Bun.sleep(8_000).then(() => "held"),
+    ]);
+    socket.terminate();
+    expect(read).toBeGreaterThan(0);
+    expect(outcome).toBe("let go");
+  });
+
   test("an answer on which nothing moves is ended", async () => {
     // The app's server sends its head with the first chunk, so this ends before any.
     await expect(through("/silent").then((response) => response.text())).rejects.toThrow();
@@ -408,5 +448,67 @@ describe("an app that is not there: the ingress's 503, not a reset", () => {
       refusal: null,
       code: "E_UNAVAILABLE",
     });
+  });
+});
+
+describe("a connection the gateway has left", () => {
+  test("is let go when the app takes nothing more of what the gateway sent", async () => {
+    const socket = join(scratch, "deaf.sock");
+    const appClosed = Promise.withResolvers<void>();
+    let poke: ReturnType<typeof setInterval> | undefined;
+    // An app that takes the connection and never reads from it. A socket that does not read
+    // does not hear its connection closed either: it writes a byte now and then, which
+    // fails once the pipe has let go.
+    const deaf = Bun.listen({
+      unix: socket,
+      socket: {
+        open(app) {
+          app.pause();
+          poke = setInterval(() => {
+            if (app.write("x") < 0) appClosed.resolve();
+          }, 100);
+        },
+        data() {},
+        close: () => appClosed.resolve(),
+        error: () => appClosed.resolve(),
+      },
+    });
+    const lone = idlePipe(socketDoor(notes, socket));
+    try {
+      const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+      const chunk = new Uint8Array(64 * 1024).fill(120);
+      let written = 0;
+      const upload = (gateway: Socket<unknown>) => {
+        while (gateway.write(chunk) === chunk.length) written += chunk.length;
+      };
+      const gatewaySide = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: lone.port,
+        tls: { cert, key, rejectUnauthorized: false },
+        socket: {
+          handshake(gateway) {
+            gateway.write(
+              `POST /upload HTTP/1.1\r\nhost: notes\r\ncontent-length: ${16 * 1024 * 1024}\r\n\r\n`,
+            );
+            upload(gateway);
+          },
+          drain: upload,
+          data() {},
+        },
+      });
+      // The pipe stops reading the gateway only when a MiB waits for the app: until the
+      // upload stops moving, it is not full yet. Checked more often than the idle limit.
+      for (let before = -1; written !== before; await Bun.sleep(100)) before = written;
+      gatewaySide.terminate();
+      const outcome = await Promise.race([
+        appClosed.promise.then(() => "let go"),
+        Bun.sleep(8_000).then(() => "held"),
+      ]);
+      expect(outcome).toBe("let go");
+    } finally {
+      clearInterval(poke);
+      lone.stop();
+      deaf.stop(true);
+    }
   });
 });

@@ -473,13 +473,23 @@ class PipeConnection {
    */
   cut(why: string): void {
     this.forget();
+    if (this.ended) {
+      // Ended already, its queue left to drain (end's comment): it is not waited for.
+      this.socket.terminate();
+      this.appSocket?.terminate();
+      return;
+    }
     this.end(why, "cut");
   }
 
-  /** The gateway's side closed (or was cut): nothing left to watch. */
+  /**
+   * The gateway's side closed (or was cut): nothing left to watch. What waits for the app is
+   * dropped with it: no one is left to hear the app's answer, and an app that stopped reading
+   * would otherwise hold its connection, and the MiBs queued for it, for good.
+   */
   closed(why: string): void {
     this.forget();
-    this.end(why);
+    this.end(why, "cut");
   }
 }
 

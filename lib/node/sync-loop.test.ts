@@ -25,7 +25,7 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" = "refuse";
+let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" = "refuse";
 let asked = 0;
 /** The paths b was asked, in order. */
 const paths: string[] = [];
@@ -43,6 +43,16 @@ const server = Bun.serve({
       return Response.json(
         { error: { code: "E_IO", message: "the disk is full: bucky cannot save anything to it" } },
         { status: 500 },
+      );
+    // "trickle": an answer that never ends, 16 KiB a second: enough to keep a call going.
+    if (answer === "trickle")
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await Bun.sleep(1_000);
+            controller.enqueue(new Uint8Array(16 * 1024));
+          },
+        }),
       );
     if (answer === "refuse")
       return Response.json(
@@ -307,6 +317,28 @@ describe("the sync loop, with no peer", () => {
       await until("ten more rounds", () => rounds >= roundsThen + 10, 5_000);
     } finally {
       await sync.stop();
+      answer = "refuse";
+    }
+  });
+});
+
+describe("the sync loop, stopped", () => {
+  test("does not wait for an answer a peer keeps coming", async () => {
+    answer = "trickle";
+    const node = nodeA([]);
+    const bugs: unknown[] = [];
+    const sync = new SyncLoop(node, ROUND_MS, (error) => bugs.push(error), { random: () => 0 });
+    const askedBefore = asked;
+    sync.start();
+    try {
+      await until("b to be asked", () => asked > askedBefore, 5_000);
+      const outcome = await Promise.race([
+        sync.stop().then(() => "stopped"),
+        Bun.sleep(8_000).then(() => "held"),
+      ]);
+      expect(outcome).toBe("stopped");
+      expect(bugs).toEqual([]);
+    } finally {
       answer = "refuse";
     }
   });

@@ -51,6 +51,12 @@ export class SyncLoop {
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * Calls off every call to a peer when the loop stops: a peer's answer may take up to
+   * MAX_ANSWER_MS while it keeps coming (lib/node/answer-watch.ts), and the daemon's stop,
+   * which waits for what is in flight, would wait as long.
+   */
+  private readonly calls = new AbortController();
   /** What was last said of each peer: answering, not answering, or refusing with a code. */
   private readonly said = new Map<DeviceId, string>();
   /**
@@ -118,6 +124,7 @@ export class SyncLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.calls.abort();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -135,7 +142,10 @@ export class SyncLoop {
       this.track(
         this.call(peer, async () => {
           const ack = decodeAck(
-            await this.client.post(peer, "/v1/sync/push", body, { repeatable: true }),
+            await this.client.post(peer, "/v1/sync/push", body, {
+              repeatable: true,
+              signal: this.calls.signal,
+            }),
           );
           this.node.receivePresence(ack);
           await this.sendMissing(peer, ack.have, undefined);
@@ -216,7 +226,10 @@ export class SyncLoop {
         heads: headHashes(this.node.db),
       });
       const message = decodeEntries(
-        await this.client.post(peer, "/v1/sync/pull", request, { repeatable: true }),
+        await this.client.post(peer, "/v1/sync/pull", request, {
+          repeatable: true,
+          signal: this.calls.signal,
+        }),
       );
       // A device proven to equivocate is quarantined before its changesets are looked at.
       this.node.receiveProofs(message.proofs, peer.name);
@@ -255,7 +268,10 @@ export class SyncLoop {
         const request = encodeEarlierRequest({ author: chain.author, below: chain.below });
         answer = [
           ...decodeEntries(
-            await this.client.post(peer, "/v1/sync/earlier", request, { repeatable: true }),
+            await this.client.post(peer, "/v1/sync/earlier", request, {
+              repeatable: true,
+              signal: this.calls.signal,
+            }),
           ).entries,
         ];
       } catch (error) {
@@ -308,7 +324,10 @@ export class SyncLoop {
       const body = encodeEntries({ ...message, ...unsent });
       unsent = { facts: [], proofs: [] };
       const ack = decodeAck(
-        await this.client.post(peer, "/v1/sync/push", body, { repeatable: true }),
+        await this.client.post(peer, "/v1/sync/push", body, {
+          repeatable: true,
+          signal: this.calls.signal,
+        }),
       );
       this.node.receivePresence(ack);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
@@ -326,6 +345,8 @@ export class SyncLoop {
       await work();
       this.answered(peer);
     } catch (error) {
+      // Called off as the loop stops: nothing to say of the peer.
+      if (this.calls.signal.aborted) return;
       if (error instanceof ProtocolError) {
         this.node.log.warn("peer sent a malformed sync message", {
           peer: peer.name,
