@@ -86,25 +86,29 @@ beforeAll(async () => {
 describe("a holder behind a slow uplink", () => {
   test("its standby catches up with what it wrote, seen from the standby", async () => {
     lab.uplink(holder, 1000);
-    const { url } = await status(holder);
-    // 80 notes of 10,000 characters that do not compress: about 800 KB, 6.5 s at 1 Mbit/s.
-    for (let note = 0; note < 80; note++) {
-      const response = await appFetch(url as string, "/api/notes", {
-        method: "POST",
-        body: JSON.stringify({ text: randomBytes(7_500).toString("base64") }),
-      });
-      expect(response.status).toBe(201);
+    try {
+      const { url } = await status(holder);
+      // 80 notes of 10,000 characters that do not compress: about 800 KB, 6.5 s at 1 Mbit/s.
+      for (let note = 0; note < 80; note++) {
+        const response = await appFetch(url as string, "/api/notes", {
+          method: "POST",
+          body: JSON.stringify({ text: randomBytes(7_500).toString("base64") }),
+        });
+        expect(response.status).toBe(201);
+      }
+      const wroteAt = Date.now();
+      const caughtUp = await waitFor(
+        "the standby to have every note",
+        async () => {
+          const s = await status(standby);
+          const copy = s.data?.standbys.find((position) => position.device === standby);
+          return copy?.lagMs === 0 && Date.parse(copy.snapshotAt ?? "") >= wroteAt ? s : undefined;
+        },
+        90_000,
+      );
+      expect(caughtUp.data?.holder?.device).toBe(holder);
+    } finally {
+      lab.uplink(holder, undefined);
     }
-    const wroteAt = Date.now();
-    const caughtUp = await waitFor(
-      "the standby to have every note",
-      async () => {
-        const s = await status(standby);
-        const copy = s.data?.standbys.find((position) => position.device === standby);
-        return copy?.lagMs === 0 && Date.parse(copy.snapshotAt ?? "") >= wroteAt ? s : undefined;
-      },
-      90_000,
-    );
-    expect(caughtUp.data?.holder?.device).toBe(holder);
   }, 120_000);
 });
