@@ -322,6 +322,32 @@ describe("the sync loop, with no peer", () => {
   });
 });
 
+describe("the sync loop, with a peer whose answer keeps coming", () => {
+  test("goes on with its rounds without waiting for it, and asks it nothing more meanwhile", async () => {
+    answer = "trickle";
+    const node = nodeA([]);
+    let rounds = 0;
+    const peers = node.peers.bind(node);
+    node.peers = () => {
+      rounds++;
+      return peers();
+    };
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    const askedBefore = asked;
+    sync.start();
+    try {
+      await until("b to be asked", () => asked > askedBefore, 5_000);
+      const roundsThen = rounds;
+      // Rounds come every ROUND_PATIENCE_INTERVALS intervals (50 ms) while b's answer goes on.
+      await until("three more rounds", () => rounds >= roundsThen + 3, 5_000);
+      expect(asked).toBe(askedBefore + 1);
+    } finally {
+      answer = "refuse";
+      await sync.stop();
+    }
+  });
+});
+
 describe("the sync loop, stopped", () => {
   test("does not wait for an answer a peer keeps coming", async () => {
     answer = "trickle";

@@ -36,6 +36,15 @@ const MAX_PAGES_PER_EXCHANGE = 1000;
  */
 export const IDLE_ROUND_MS = 60_000;
 
+/**
+ * How many intervals a round waits for its slowest exchange before the next round begins
+ * without it: a peer's answer may take up to MAX_ANSWER_MS while it keeps coming
+ * (lib/node/answer-watch.ts), and one slow or hostile member would otherwise hold back
+ * the rounds with every other peer as long. Its own exchange goes on, and is not begun
+ * again while it does (exchange()).
+ */
+export const ROUND_PATIENCE_INTERVALS = 10;
+
 /** A peer that refuses this device's sync requests, as its facts say it (lib/facts/payload.ts). */
 export interface SyncRefusal {
   readonly code: string;
@@ -162,8 +171,13 @@ export class SyncLoop {
     const exchanges = this.peers()
       .filter((peer) => this.due(peer))
       .map((peer) => this.exchange(peer));
+    let patience: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      patience = setTimeout(resolve, this.intervalMs * ROUND_PATIENCE_INTERVALS);
+    });
     this.track(
-      Promise.allSettled(exchanges).then(() => {
+      Promise.race([Promise.allSettled(exchanges), waited]).then(() => {
+        clearTimeout(patience);
         if (this.stopped) return;
         this.idle = this.peers().length === 0;
         this.timer = setTimeout(() => this.round(), this.idle ? IDLE_ROUND_MS : this.intervalMs);
