@@ -174,7 +174,12 @@ export class NodeContext {
    * made the state (lib/checkpoint/transfer.ts). One at a time: a second offer waits for
    * the first and is then looked at afresh.
    */
-  async takeCheckpoint(peer: Peer, offer: Uint8Array): Promise<OfferOutcome> {
+  async takeCheckpoint(
+    peer: Peer,
+    offer: Uint8Array,
+    /** Calls the fetching off (the sync loop stopping). */
+    signal?: AbortSignal,
+  ): Promise<OfferOutcome> {
     while (this.fetching) await this.fetching.catch(() => {});
     // One this peer offered and that did not check out is not fetched again at every round.
     const id = offerId(offer);
@@ -191,7 +196,10 @@ export class NodeContext {
           log: this.log,
           source: peer.name,
           fetchPage: (request) =>
-            this.client.post(peer, "/v1/sync/checkpoint", request, { repeatable: true }),
+            this.client.post(peer, "/v1/sync/checkpoint", request, {
+              repeatable: true,
+              ...(signal ? { signal } : {}),
+            }),
         },
         offer,
       ),

@@ -257,7 +257,11 @@ export class SyncLoop {
       theirProofs = message.proofsHave;
       // This device lacks what the peer compacted away: its checkpoint first, then the rest.
       if (message.checkpoint) {
-        if ((await this.node.takeCheckpoint(peer, message.checkpoint)) === "adopted") continue;
+        if (
+          (await this.node.takeCheckpoint(peer, message.checkpoint, this.calls.signal)) ===
+          "adopted"
+        )
+          continue;
         break;
       }
       if (!message.more) break;
