@@ -431,11 +431,14 @@ class PipeConnection {
   private refuse(error: BuckyError, app?: { readonly mine: false; readonly why: string }): void {
     if (this.ended) return;
     const body = JSON.stringify({ error: error.toJSON() });
-    this.socket.write(
-      `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
-        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        (app ? "" : `${PIPE_REFUSAL_HEADER}: refused\r\n`) +
-        `connection: close\r\n\r\n${body}`,
+    // Behind whatever of the app's answers still waits to go, in order (tcpEnd).
+    this.client.send(
+      Buffer.from(
+        `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          (app ? "" : `${PIPE_REFUSAL_HEADER}: refused\r\n`) +
+          `connection: close\r\n\r\n${body}`,
+      ),
     );
     this.end(app ? app.why : `refused: ${error.message}`);
   }
