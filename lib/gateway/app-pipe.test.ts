@@ -334,6 +334,30 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
       tls: presenting(appCertificate(gateway, notes), gatewaySeed),
     } as RequestInit);
 
+  /**
+   * A gateway asking for the app's endless answer that reads its first bytes, then never
+   * another: the device's buffers fill. `closed` settles when the pipe lets it go.
+   */
+  async function stalledReader() {
+    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
+    const closed = Promise.withResolvers<void>();
+    const reader = { socket: undefined as unknown as Socket, read: 0, closed: closed.promise };
+    reader.socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: slow.port,
+      tls: { cert, key, rejectUnauthorized: false },
+      socket: {
+        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
+        data(socket, chunk) {
+          reader.read += chunk.length;
+          socket.pause();
+        },
+        close: () => closed.resolve(),
+      },
+    });
+    return reader;
+  }
+
   test("a download longer than the limit arrives whole", async () => {
     const response = await through("/download");
     expect(await response.text()).toBe("x".repeat(24));
@@ -352,58 +376,26 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
     const cancelled = new Promise<void>((resolve) => {
       floodCancelled = resolve;
     });
-    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
-    const closed = Promise.withResolvers<void>();
-    let read = 0;
-    await Bun.connect({
-      hostname: "127.0.0.1",
-      port: slow.port,
-      tls: { cert, key, rejectUnauthorized: false },
-      socket: {
-        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
-        data(socket, chunk) {
-          read += chunk.length;
-          // The first bytes of the answer, then never another: the device's buffers fill.
-          socket.pause();
-        },
-        close: () => closed.resolve(),
-      },
-    });
-    await Promise.all([closed.promise, cancelled]);
-    expect(read).toBeGreaterThan(0);
+    const reader = await stalledReader();
+    await Promise.all([reader.closed, cancelled]);
+    expect(reader.read).toBeGreaterThan(0);
   });
 
   test("a connection the pipe ended with bytes still queued is let go when its gateway stops reading", async () => {
-    const { cert, key } = presenting(appCertificate(gateway, notes), gatewaySeed);
-    const closed = Promise.withResolvers<void>();
-    let read = 0;
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: slow.port,
-      tls: { cert, key, rejectUnauthorized: false },
-      socket: {
-        handshake: (socket) => void socket.write("GET /flood HTTP/1.1\r\nhost: notes\r\n\r\n"),
-        data(socket, chunk) {
-          read += chunk.length;
-          // The first bytes of the answer, then never another.
-          socket.pause();
-        },
-        close: () => closed.resolve(),
-      },
-    });
+    const reader = await stalledReader();
     // The pipe stops reading the app only when a MiB waits for this gateway: until the app's
     // answer stops growing, it is not full yet. Checked more often than the idle limit.
     for (let before = -1; floodChunks !== before; await Bun.sleep(100)) before = floodChunks;
     // A head the pipe refuses: it ends the connection with the flood's MiB still queued.
-    socket.write(
+    reader.socket.write(
       "POST / HTTP/1.1\r\nhost: notes\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
     );
     const outcome = await Promise.race([
-      closed.promise.then(() => "let go"),
+      reader.closed.then(() => "let go"),
       Bun.sleep(8_000).then(() => "held"),
     ]);
-    socket.terminate();
-    expect(read).toBeGreaterThan(0);
+    reader.socket.terminate();
+    expect(reader.read).toBeGreaterThan(0);
     expect(outcome).toBe("let go");
   });
 

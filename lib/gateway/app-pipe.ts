@@ -189,10 +189,14 @@ class PipeConnection {
   private readonly heads = new RequestHeads(MAX_BODY_BYTES);
   private door: AppDoor | undefined;
   private gateway: string | undefined;
-  /** Why it may not go on, when it was refused: answered once the request's head is in. */
-  private refusal: BuckyError | undefined;
-  /** Why the app cannot answer, when it hung up before the first request: answered then. */
-  private unanswered: { readonly error: BuckyError; readonly why: string } | undefined;
+  /**
+   * What the first request is to be answered with, when the connection cannot go on: the
+   * pipe's own refusal, or (`app` set) the app not answering. Answered once the request
+   * comes (start's comment).
+   */
+  private pending:
+    | { readonly error: BuckyError; readonly app?: { readonly mine: false; readonly why: string } }
+    | undefined;
   /** Chunks from the gateway held while a person's assertion is checked the first time. */
   private held: Uint8Array[] | undefined;
   private requests = 0;
@@ -223,7 +227,7 @@ class PipeConnection {
     } catch (error) {
       // Answered when the request comes: written before it, it could meet the gateway's
       // request on the way and be lost to a reset.
-      this.refusal = toBuckyError(error);
+      this.pending = { error: toBuckyError(error) };
       return;
     }
     this.door = admitted.door;
@@ -284,14 +288,14 @@ class PipeConnection {
       `${this.app} did not answer: it closed the connection or is not listening`,
       "It may be starting or stopping: try again in a moment.",
     );
-    // Answered when the request comes, as a refusal is (start's comment).
-    if (this.bytesIn === 0) this.unanswered = { error, why };
-    else this.refuse(error, { mine: false, why });
+    const app = { mine: false, why } as const;
+    if (this.bytesIn === 0) this.pending = { error, app };
+    else this.refuse(error, app);
   }
 
   /** Whether it would still be let in: closed when not. */
   lookAgain(): void {
-    if (this.ended || this.refusal) return;
+    if (this.ended || this.pending) return;
     try {
       const { door } = this.rules.admit(this.device, this.app);
       if (door !== this.door) this.cut("the app's door changed");
@@ -309,12 +313,8 @@ class PipeConnection {
     if (this.ended) return;
     this.bytesIn += chunk.length;
     this.moved = Date.now();
-    if (this.refusal) {
-      this.refuse(this.refusal);
-      return;
-    }
-    if (this.unanswered) {
-      this.refuse(this.unanswered.error, { mine: false, why: this.unanswered.why });
+    if (this.pending) {
+      this.refuse(this.pending.error, this.pending.app);
       return;
     }
     if (this.held) {

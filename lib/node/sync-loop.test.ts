@@ -125,18 +125,23 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
+/** How many rounds the loop has gone, counted by its reading of its peers (once a round). */
+function countRounds(node: NodeContext): { readonly count: number } {
+  const counter = { count: 0 };
+  const peers = node.peers.bind(node);
+  node.peers = () => {
+    counter.count++;
+    return peers();
+  };
+  return counter;
+}
+
 describe("the sync loop, with a peer that refuses", () => {
   test("waits it out and says it once, then asks every round again when it answers", async () => {
     const lines: string[] = [];
     const node = nodeA(lines);
     expect(node.peers().map((peer) => peer.name)).toEqual(["b"]);
-    // Rounds, counted by the loop's reading of its peers (once a round).
-    let rounds = 0;
-    const peers = node.peers.bind(node);
-    node.peers = () => {
-      rounds++;
-      return peers();
-    };
+    const rounds = countRounds(node);
     const bugs: unknown[] = [];
     let refusalsChanged = 0;
     const sync = new SyncLoop(node, ROUND_MS, (error) => bugs.push(error), {
@@ -146,8 +151,8 @@ describe("the sync loop, with a peer that refuses", () => {
     });
     sync.start();
     try {
-      await until("60 rounds", () => rounds >= 60);
-      const refusedRounds = rounds;
+      await until("60 rounds", () => rounds.count >= 60);
+      const refusedRounds = rounds.count;
       const refused = asked;
       // Every round asked it before: 60 requests and 60 warnings.
       expect(refused).toBeGreaterThan(0);
@@ -169,9 +174,9 @@ describe("the sync loop, with a peer that refuses", () => {
       expect(sync.refusals()).toEqual({});
       expect(refusalsChanged).toBe(2);
       // Asked every round again: as many requests as rounds, or near (a pull and a push each).
-      const roundsThen = rounds;
+      const roundsThen = rounds.count;
       const askedThen = asked;
-      await until("20 more rounds", () => rounds >= roundsThen + 20);
+      await until("20 more rounds", () => rounds.count >= roundsThen + 20);
       expect(asked - askedThen).toBeGreaterThanOrEqual(15);
       expect(refusedRounds).toBeGreaterThanOrEqual(60);
       expect(bugs).toEqual([]);
@@ -281,21 +286,16 @@ describe("the sync loop, with no peer", () => {
     const alone = { zone: testZone.id, name: "a", key: a.key, seal: a.seal };
     appendLocalChangeset(a.db, alone, foundingOps({ a: a.key }), 1000);
     const node = testNodeContext(a, "a", { now: () => Date.now() });
-    let rounds = 0;
-    const peers = node.peers.bind(node);
-    node.peers = () => {
-      rounds++;
-      return peers();
-    };
+    const rounds = countRounds(node);
     const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
     const askedBefore = asked;
     sync.start();
     try {
-      await until("the first round", () => rounds >= 1);
+      await until("the first round", () => rounds.count >= 1);
       // An observation window of twenty rounds' time: a loop with no peer does not go round
       // (its one round read its peers when it started and when it ended).
       await Bun.sleep(ROUND_MS * 20);
-      expect(rounds).toBe(2);
+      expect(rounds.count).toBe(2);
       // b is admitted here, then says where it listens: the loop calls it, not a minute later.
       node.write(foundingOps({ b: b.key }).filter((op) => op.key === "devices/b/doc"));
       const info = {
@@ -313,8 +313,8 @@ describe("the sync loop, with no peer", () => {
       expect(node.peers().map((peer) => peer.name)).toEqual(["b"]);
       await until("b to be asked", () => asked > askedBefore, 5_000);
       // And it goes round every ROUND_MS again while it has a peer.
-      const roundsThen = rounds;
-      await until("ten more rounds", () => rounds >= roundsThen + 10, 5_000);
+      const roundsThen = rounds.count;
+      await until("ten more rounds", () => rounds.count >= roundsThen + 10, 5_000);
     } finally {
       await sync.stop();
       answer = "refuse";
@@ -326,20 +326,15 @@ describe("the sync loop, with a peer whose answer keeps coming", () => {
   test("goes on with its rounds without waiting for it, and asks it nothing more meanwhile", async () => {
     answer = "trickle";
     const node = nodeA([]);
-    let rounds = 0;
-    const peers = node.peers.bind(node);
-    node.peers = () => {
-      rounds++;
-      return peers();
-    };
+    const rounds = countRounds(node);
     const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
     const askedBefore = asked;
     sync.start();
     try {
       await until("b to be asked", () => asked > askedBefore, 5_000);
-      const roundsThen = rounds;
+      const roundsThen = rounds.count;
       // Rounds come every ROUND_PATIENCE_INTERVALS intervals (50 ms) while b's answer goes on.
-      await until("three more rounds", () => rounds >= roundsThen + 3, 5_000);
+      await until("three more rounds", () => rounds.count >= roundsThen + 3, 5_000);
       expect(asked).toBe(askedBefore + 1);
     } finally {
       answer = "refuse";
