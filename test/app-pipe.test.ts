@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { BuckyError } from "../lib/errors.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { PeerClient } from "../lib/node/peer-client.ts";
@@ -194,6 +195,19 @@ describe("who beta's pipe takes", () => {
   test("a key of no member: refused, with a whole 403", async () => {
     const response = await toPipe(new Uint8Array(32).fill(77), "echo");
     expect(response.status).toBe(403);
+  });
+
+  test("a key of no member is not told where the pipe listens", async () => {
+    const stranger = new PeerClient(
+      signingKeyFromSeed(new Uint8Array(32).fill(77)),
+      new MemoryContacts(),
+      Date.now,
+    );
+    const asked = await stranger.get(betaPeer, "/v1/app-pipe").then(
+      () => "told",
+      (error: BuckyError) => error.code,
+    );
+    expect(asked).toBe("E_PERMISSION");
   });
 
   test("an app beta does not run: a whole 503", async () => {
