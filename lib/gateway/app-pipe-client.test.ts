@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { appCertificate } from "../../protocol/app-certificate.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { AppName } from "../../protocol/names.ts";
@@ -11,7 +12,12 @@ import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import type { Contact, Peer } from "../node/peers.ts";
 import { type AppPipe, listenAppPipe } from "./app-pipe.ts";
-import { AppPipeClient, NO_PIPE_RECHECK_MS, type PipeOutcome } from "./app-pipe-client.ts";
+import {
+  AppPipeClient,
+  NO_PIPE_RECHECK_MS,
+  type PipeOutcome,
+  refusalProof,
+} from "./app-pipe-client.ts";
 
 const notes = "notes" as AppName;
 const log = createLog({ level: "silent", write: () => {} });
@@ -34,7 +40,16 @@ beforeAll(() => {
   const socket = join(scratch, "app.sock");
   appServer = Bun.serve({
     unix: socket,
-    fetch: async (request) => new Response(`${request.method} ${await request.text()}`),
+    fetch: async (request) => {
+      const body = await request.text();
+      // An app that marks its own answer as the pipe's refusal, as well as it can guess it.
+      if (body.startsWith("forge "))
+        return new Response("mine", {
+          status: 403,
+          headers: { "bucky-app-pipe": body.slice("forge ".length) },
+        });
+      return new Response(`${request.method} ${body}`);
+    },
   });
   const door = socketDoor(notes, socket);
   pipe = listenAppPipe({
@@ -166,5 +181,21 @@ describe("the gateway's way to an app on another device", () => {
       new TextEncoder().encode("whole"),
     );
     expect(why(await send())).toBe("the pipe failed lately");
+  });
+
+  test("an app's answer marked as the pipe's refusal is the app's answer: not sent again, the pipe not rested", async () => {
+    const { send } = client({ address: "https://127.0.0.1:1", pipePort: pipe.port });
+    const encode = (text: string) => new TextEncoder().encode(text);
+    // What the pipe's refusals said before they carried a proof, and a guess of one.
+    for (const forged of [
+      "refused",
+      refusalProof(appCertificate(gatewayKey, "other" as AppName)),
+    ]) {
+      const outcome = await send(encode(`forge ${forged}`));
+      expect("response" in outcome && outcome.response.status).toBe(403);
+      expect("response" in outcome && (await outcome.response.text())).toBe("mine");
+    }
+    const next = await send(encode("after"));
+    expect("response" in next && (await next.response.text())).toBe("POST after");
   });
 });

@@ -15,6 +15,7 @@
  * heard yet that it is one), and a request the pipe refused otherwise goes by the ingress
  * too, which checks it anew, when its body can be sent again.
  */
+import { createHash } from "node:crypto";
 import { appCertificate } from "../../protocol/app-certificate.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -29,9 +30,22 @@ import { RetryableBody } from "../node/retryable-body.ts";
 /**
  * On the pipe's own refusals (lib/gateway/app-pipe.ts), never on an app's answer as the
  * pipe passes it: the request may go by the ingress instead, which checks it anew (a
- * device may not have heard yet that this gateway is one).
+ * device may not have heard yet that this gateway is one). Its value is refusalProof of
+ * the app certificate the gateway presented: an app could put the header on its own
+ * answer, and have its request sent again by the ingress (a POST taken twice) and the
+ * pipe to its device rested, but it never sees the certificate (TLS 1.3 sends it
+ * encrypted, and the device strips every `bucky-*` line of a request), and cannot make
+ * one without the gateway's key.
  */
 export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
+
+/** What the pipe's refusals carry for a connection that presented `certificateDer`. */
+export function refusalProof(certificateDer: Uint8Array): string {
+  return createHash("sha256")
+    .update("bucky app pipe refusal\0")
+    .update(certificateDer)
+    .digest("base64url");
+}
 
 /** After the pipe failed, the first wait before it is tried again (doubling to a minute). */
 export const PIPE_RETRY_MS = 10_000;
@@ -70,7 +84,11 @@ export class AppPipeClient {
   private readonly known = new Map<DeviceId, PipeKnown>();
   private readonly asking = new Map<DeviceId, Promise<PipeKnown | undefined>>();
   private readonly backoff = new PeerBackoff(PIPE_RETRY_MS);
-  private readonly certificates = new Map<AppName, string>();
+  /** Each app's certificate (PEM), and the proof the pipe's refusals carry for it. */
+  private readonly certificates = new Map<
+    AppName,
+    { readonly pem: string; readonly refusal: string }
+  >();
 
   constructor(private readonly node: PipeClientNode) {}
 
@@ -95,6 +113,7 @@ export class AppPipeClient {
     // A streamed body the pipe may fail before taking any of: kept for the ingress.
     const retryable =
       request.body instanceof ReadableStream ? new RetryableBody(request.body) : undefined;
+    const certificate = this.certificate(app);
     try {
       const response = await fetch(`${url.origin}${path}`, {
         method: request.method,
@@ -104,14 +123,14 @@ export class AppPipeClient {
         signal: request.signal,
         tls: {
           ...pinnedTls(peer.certPem),
-          cert: this.certificate(app),
+          cert: certificate.pem,
           key: this.node.deviceKeyPem,
         },
         duplex: "half",
         // The app's bytes as it sent them: a compressed answer stays compressed.
         decompress: false,
       } as BunFetchRequestInit & { decompress: boolean });
-      if (response.headers.get(PIPE_REFUSAL_HEADER) === "refused") {
+      if (response.headers.get(PIPE_REFUSAL_HEADER) === certificate.refusal) {
         // The pipe refused (not the app): the ingress checks anew, when the body can go again.
         const untouched = retryable ? !retryable.sent : true;
         if (untouched) {
@@ -158,13 +177,14 @@ export class AppPipeClient {
   }
 
   /** The certificate this device presents for `app` (made once: it depends on nothing else). */
-  private certificate(app: AppName): string {
-    let pem = this.certificates.get(app);
-    if (!pem) {
-      pem = certificatePem(appCertificate(this.node.deviceKey, app));
-      this.certificates.set(app, pem);
+  private certificate(app: AppName): { readonly pem: string; readonly refusal: string } {
+    let certificate = this.certificates.get(app);
+    if (!certificate) {
+      const der = appCertificate(this.node.deviceKey, app);
+      certificate = { pem: certificatePem(der), refusal: refusalProof(der) };
+      this.certificates.set(app, certificate);
     }
-    return pem;
+    return certificate;
   }
 
   /** Where `peer`'s pipe listens, as it said; asked once at a time, undefined when it did not answer. */

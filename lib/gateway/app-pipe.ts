@@ -26,7 +26,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { Link, tcpEnd } from "../relay/pipe.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
-import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
+import { PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
 import { type IngressViewers, ROLE_HEADER, USER_HEADER } from "./app-user.ts";
 import { readGateway } from "./config.ts";
 import { RequestHeads, type RequestPart } from "./request-heads.ts";
@@ -137,7 +137,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
       handshake(socket) {
         const raw = socket.getPeerCertificate()?.raw;
         const holder = raw ? readAppCertificate(new Uint8Array(raw)) : undefined;
-        if (!holder) {
+        if (!raw || !holder) {
           log.warn("app pipe connection refused", { reason: "no app certificate" });
           socket.terminate();
           return;
@@ -146,6 +146,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
           socket as ClientSocket,
           deviceIdFromPublicKey(holder.publicKey),
           holder.app,
+          refusalProof(new Uint8Array(raw)),
           rules,
           log,
           () => open.delete(connection),
@@ -212,6 +213,8 @@ class PipeConnection {
     private readonly socket: ClientSocket,
     private readonly device: DeviceId,
     private readonly app: AppName,
+    /** What this connection's refusals carry, for the gateway to tell them from the app's answers. */
+    private readonly refusal: string,
     private readonly rules: AppPipeRules,
     private readonly log: Log,
     private readonly forget: () => void,
@@ -436,7 +439,7 @@ class PipeConnection {
       Buffer.from(
         `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-          (app ? "" : `${PIPE_REFUSAL_HEADER}: refused\r\n`) +
+          (app ? "" : `${PIPE_REFUSAL_HEADER}: ${this.refusal}\r\n`) +
           `connection: close\r\n\r\n${body}`,
       ),
     );
