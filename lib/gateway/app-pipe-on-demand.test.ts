@@ -4,8 +4,8 @@ import { createLog } from "../log.ts";
 import type { AppPipe } from "./app-pipe.ts";
 import { appPipeOnDemand } from "./app-pipe-on-demand.ts";
 
-/** A pipe that says when it was started and stopped, and the lines logged. */
-function fakes(fail = false) {
+/** A pipe that says when it was started and stopped, and the lines logged; its first `failures` starts fail. */
+function fakes(failures = 0) {
   const events: string[] = [];
   const lines: string[] = [];
   let release: () => void = () => {};
@@ -15,7 +15,7 @@ function fakes(fail = false) {
   const start = async (): Promise<AppPipe> => {
     events.push("start");
     await gate;
-    if (fail) throw new Error("EADDRINUSE");
+    if (failures-- > 0) throw new Error("EMFILE");
     return { port: 4321, stop: () => events.push("stop") };
   };
   const log = createLog({ level: "info", write: (line) => lines.push(line) });
@@ -70,7 +70,7 @@ describe("the app pipe listens from the first app this device runs", () => {
   });
 
   test("a pipe that cannot start is logged; no port, so gateways keep the ingress", async () => {
-    const { lines, start, log, release } = fakes(true);
+    const { lines, start, log, release } = fakes(1);
     const doors = new AppDoors();
     const pipe = appPipeOnDemand(doors, start, log);
     doors.set("notes", portDoor(1));
@@ -78,5 +78,32 @@ describe("the app pipe listens from the first app this device runs", () => {
     await Bun.sleep(0);
     expect(pipe.port()).toBeUndefined();
     expect(lines.join("")).toContain("the app pipe could not start");
+    pipe.stop();
+  });
+
+  test("a pipe that could not start is tried again, waiting twice as long each time, until it listens", async () => {
+    const { events, lines, start, log, release } = fakes(2);
+    release();
+    const doors = new AppDoors();
+    doors.set("notes", portDoor(1));
+    const pipe = appPipeOnDemand(doors, start, log, 5);
+    for (let waited = 0; pipe.port() === undefined && waited < 2_000; waited += 5)
+      await Bun.sleep(5);
+    expect(pipe.port()).toBe(4321);
+    expect(events).toEqual(["start", "start", "start"]);
+    expect(lines.map((line) => /retryInMs=(\d+)/.exec(line)?.[1])).toEqual(["5", "10"]);
+    pipe.stop();
+  });
+
+  test("stopped while waiting to try again: not tried again", async () => {
+    const { events, start, log, release } = fakes(1);
+    release();
+    const doors = new AppDoors();
+    doors.set("notes", portDoor(1));
+    const pipe = appPipeOnDemand(doors, start, log, 5);
+    await Bun.sleep(0);
+    pipe.stop();
+    await Bun.sleep(30);
+    expect(events).toEqual(["start"]);
   });
 });

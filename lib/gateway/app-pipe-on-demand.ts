@@ -15,15 +15,27 @@ export interface PipeOnDemand {
   stop(): void;
 }
 
-/** Starts the pipe with `start` once `doors` has its first door; `log` hears a failure. */
+/** After the pipe failed to start, the first wait before it is tried again (doubling). */
+export const START_RETRY_MS = 10_000;
+/** The longest wait between tries of a pipe that keeps failing to start. */
+export const MAX_START_RETRY_MS = 10 * 60_000;
+
+/**
+ * Starts the pipe with `start` once `doors` has its first door; `log` hears a failure, and
+ * it is tried again after `retryMs`, doubling to MAX_START_RETRY_MS (a listener that could
+ * not open, for want of descriptors say, is not the device's lasting state).
+ */
 export function appPipeOnDemand(
   doors: AppDoors,
   start: () => Promise<AppPipe>,
   log: Log,
+  retryMs: number = START_RETRY_MS,
 ): PipeOnDemand {
   let pipe: AppPipe | undefined;
   let starting = false;
   let stopped = false;
+  let nextRetryMs = retryMs;
+  let retry: ReturnType<typeof setTimeout> | undefined;
   const startOnce = () => {
     if (starting || stopped) return;
     starting = true;
@@ -33,11 +45,17 @@ export function appPipeOnDemand(
         if (stopped) started.stop();
         else pipe = started;
       },
-      (error: unknown) =>
+      (error: unknown) => {
         // The ingress still carries every request: the apps lose only the shorter way.
         log.error("the app pipe could not start; apps are reached by the ingress", {
           error: (error as Error).message,
-        }),
+          retryInMs: nextRetryMs,
+        });
+        starting = false;
+        retry = setTimeout(startOnce, nextRetryMs);
+        retry.unref();
+        nextRetryMs = Math.min(nextRetryMs * 2, MAX_START_RETRY_MS);
+      },
     );
   };
   const stopWatching = doors.onChange((app) => {
@@ -49,6 +67,7 @@ export function appPipeOnDemand(
     stop() {
       stopped = true;
       stopWatching();
+      clearTimeout(retry);
       pipe?.stop();
     },
   };
