@@ -45,3 +45,39 @@ test("a TCP end closed with bytes still waiting sends them all, then ends", asyn
     listener.stop(true);
   }
 });
+
+test("a TCP end closed with bytes still waiting is cut when its reader takes none of them", async () => {
+  const server = Promise.withResolvers<ReturnType<typeof tcpEnd>>();
+  const listener = Bun.listen<{ end?: ReturnType<typeof tcpEnd> }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        const end = tcpEnd(socket as Socket<unknown>, 200);
+        socket.data = { end };
+        server.resolve(end);
+      },
+      data() {},
+      drain: (socket) => socket.data.end?.flush(),
+    },
+  });
+  try {
+    const closed = Promise.withResolvers<void>();
+    // A reader that stopped for good: the kernel's buffers fill, and nothing more goes.
+    const reader = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: listener.port,
+      socket: { open: (socket) => socket.pause(), data() {}, close: () => closed.resolve() },
+    });
+    const end = await server.promise;
+    for (let sent = 0; sent < 16; sent++) end.send(new Uint8Array(1024 * 1024).fill(7));
+    const closedAt = performance.now();
+    end.close();
+    await closed.promise;
+    // Cut after the limit (the reader never resumes, so only the cut closes it).
+    expect(performance.now() - closedAt).toBeGreaterThanOrEqual(190);
+    reader.terminate();
+  } finally {
+    listener.stop(true);
+  }
+});

@@ -75,16 +75,35 @@ export class Link {
 }
 
 /**
+ * How long a closing end waits for its reader to take another byte of what it still has
+ * to send: one that takes nothing (an app or a client that stopped reading) would
+ * otherwise hold its connection, and all that waits for it, for good.
+ */
+export const CLOSING_DRAIN_LIMIT_MS = 60_000;
+
+/**
  * A TCP socket as an end: what it cannot write at once waits, in order, for its drain. A
  * close ends the socket once what waits has gone: the other end's last bytes before it
- * hung up (an answer whose end is the connection's close, say) are not dropped.
+ * hung up (an answer whose end is the connection's close, say) are not dropped. A reader
+ * that takes nothing of them for `drainLimitMs` is cut.
  */
-export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
+export function tcpEnd(
+  socket: Socket<unknown>,
+  drainLimitMs: number = CLOSING_DRAIN_LIMIT_MS,
+): End & { flush(): void } {
   const queue: Uint8Array[] = [];
   let queued = 0;
   let closing = false;
+  let stalled: ReturnType<typeof setTimeout> | undefined;
+  const watchDrain = () => {
+    clearTimeout(stalled);
+    stalled = setTimeout(() => socket.terminate(), drainLimitMs);
+    stalled.unref();
+  };
   const endSocket = () => {
-    if (queue.length === 0) socket.end();
+    if (queue.length > 0) return watchDrain();
+    clearTimeout(stalled);
+    socket.end();
   };
   const end: End & { flush(): void } = {
     send(chunk) {
@@ -99,12 +118,16 @@ export function tcpEnd(socket: Socket<unknown>): End & { flush(): void } {
       return queued < HIGH_WATER;
     },
     flush() {
+      let moved = false;
       while (queue.length > 0) {
         const chunk = queue[0] as Uint8Array;
         const written = Math.max(0, socket.write(chunk));
         queued -= written;
+        moved ||= written > 0;
         if (written < chunk.length) {
           queue[0] = chunk.subarray(written);
+          // The reader took some: it has its time again for the rest.
+          if (closing && moved) watchDrain();
           return;
         }
         queue.shift();
