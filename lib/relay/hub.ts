@@ -24,9 +24,18 @@ import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.t
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { type End, Link, serverSocketEnd } from "./pipe.ts";
+import { PING_INTERVAL_MS } from "./tunnel.ts";
 
 /** A stream its device does not take up within this long is dropped. */
 const ACCEPT_TIMEOUT_MS = 10_000;
+/**
+ * A tunnel on which its device has said nothing for this long (it pings every
+ * PING_INTERVAL_MS) is taken for gone and cut. A device that died or lost its link sends
+ * no close, and Bun's WebSocket idle limit let it stand for 120 s: meanwhile every stream
+ * asked of it waited ACCEPT_TIMEOUT_MS for nothing, where one to a device without a
+ * tunnel fails at once.
+ */
+export const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
 
 export type RelaySocketData =
   | {
@@ -37,6 +46,8 @@ export type RelaySocketData =
       name?: string;
       /** Its hello said it takes this relay's own streams. */
       takesOwn?: boolean;
+      /** When its device was last heard on it (options.now()). */
+      heardAtMs?: number;
     }
   | {
       readonly kind: "relay-caller";
@@ -56,6 +67,8 @@ export interface HubOptions {
    * gateway serves the members of its own zone; a relay-only node, any zone.
    */
   readonly refuse: (zone: ZoneId, device: DeviceId) => string | undefined;
+  /** TUNNEL_SILENCE_LIMIT_MS unless given (tests shorten it). */
+  readonly silenceLimitMs?: number;
 }
 
 export class RelayHub {
@@ -66,7 +79,14 @@ export class RelayHub {
     { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
   >();
 
-  constructor(private readonly options: HubOptions) {}
+  private readonly silenceLimitMs: number;
+  private readonly silenceSweep: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: HubOptions) {
+    this.silenceLimitMs = options.silenceLimitMs ?? TUNNEL_SILENCE_LIMIT_MS;
+    this.silenceSweep = setInterval(() => this.cutSilent(), this.silenceLimitMs / 3);
+    this.silenceSweep.unref();
+  }
 
   /** `GET /v1/relay/attach`: a device opens its control tunnel. */
   attach(request: Request, server: Server<RelaySocketData>): Response {
@@ -112,6 +132,7 @@ export class RelayHub {
   }
 
   stop(): void {
+    clearInterval(this.silenceSweep);
     for (const tunnel of this.tunnels.values()) tunnel.close(1001, "relay stopping");
     for (const { link, timer } of this.pending.values()) {
       clearTimeout(timer);
@@ -124,6 +145,7 @@ export class RelayHub {
     open: (ws: ServerWebSocket<RelaySocketData>) => {
       const data = ws.data;
       if (data.kind === "relay-control") {
+        data.heardAtMs = this.options.now();
         ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
       } else if (data.kind === "relay-caller") {
         data.end = serverSocketEnd(ws);
@@ -141,7 +163,10 @@ export class RelayHub {
     },
     message: (ws: ServerWebSocket<RelaySocketData>, message: string | Buffer) => {
       const data = ws.data;
-      if (data.kind === "relay-control") return this.control(ws, String(message));
+      if (data.kind === "relay-control") {
+        data.heardAtMs = this.options.now();
+        return this.control(ws, String(message));
+      }
       const bytes = typeof message === "string" ? Buffer.from(message) : message;
       if (data.kind === "relay-caller") data.link?.fromA(bytes);
       else data.link?.fromB(bytes);
@@ -158,6 +183,19 @@ export class RelayHub {
       }
     },
   };
+
+  /** Cuts the tunnels whose device has been silent past the limit (the close handler forgets them). */
+  private cutSilent(): void {
+    const nowMs = this.options.now();
+    for (const tunnel of this.tunnels.values()) {
+      const data = tunnel.data;
+      if (data.kind !== "relay-control") continue;
+      const silentMs = nowMs - (data.heardAtMs ?? nowMs);
+      if (silentMs <= this.silenceLimitMs) continue;
+      this.options.log.info("relay tunnel silent, cut", { device: data.name, silentMs });
+      tunnel.terminate();
+    }
+  }
 
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
   private open(stream: string, target: DeviceId, link: Link, own = false): void {

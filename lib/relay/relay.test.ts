@@ -129,8 +129,16 @@ function startRelay(
   refuse: (zone: string, device: DeviceId) => string | undefined = (z) =>
     z === zone ? undefined : "another zone",
   port = 0,
+  hubLog = silent,
+  silenceLimitMs?: number,
 ): RelayUnderTest {
-  const hub = new RelayHub({ self: relayDevice.id, log: silent, now: Date.now, refuse });
+  const hub = new RelayHub({
+    self: relayDevice.id,
+    log: hubLog,
+    now: Date.now,
+    refuse,
+    ...(silenceLimitMs ? { silenceLimitMs } : {}),
+  });
   const seen: Buffer[] = [];
   const pings = { heard: true };
   const server = Bun.serve<RelaySocketData>({
@@ -686,6 +694,29 @@ describe("relaying", () => {
     })();
     expect({ ended, short: received < total }).toEqual({ ended: true, short: true });
     expect(down()[0]).toContain("streamsEnded=1");
+  }, 20_000);
+
+  test("a tunnel whose device falls silent is cut after the limit; one whose device pings is kept", async () => {
+    const hubLines: string[] = [];
+    relay = startRelay(
+      undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      400,
+    );
+    const chatty = device("chatty");
+    // The target pings once a minute, as a device that died says nothing; chatty every 100 ms.
+    keepTunnel(relay, target, [], false, ownSocket, 60_000);
+    keepTunnel(relay, chatty, [], false, ownSocket, 100);
+    await until(
+      "both tunnels",
+      () => relay.hub.isAttached(target.id) && relay.hub.isAttached(chatty.id),
+    );
+    const cuts = () => hubLines.filter((line) => line.includes("relay tunnel silent, cut"));
+    // The target comes back (it is alive here) and falls silent again: cut twice.
+    await until("the silent tunnel to be cut twice", () => cuts().length >= 2, 10_000);
+    expect(cuts().every((line) => line.includes("device=target"))).toBe(true);
+    expect(relay.hub.isAttached(chatty.id)).toBe(true);
   }, 20_000);
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {

@@ -24,7 +24,7 @@ const MAX_RETRY_MS = 60_000;
  * streams its relay asked for end with it: a relay paused for less (its machine briefly
  * asleep or its loop blocked) keeps them, one gone ends them within 30-45 s.
  */
-const PING_INTERVAL_MS = 15_000;
+export const PING_INTERVAL_MS = 15_000;
 
 export interface TunnelOptions {
   readonly key: SigningKey;
