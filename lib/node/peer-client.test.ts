@@ -307,6 +307,18 @@ describe("a peer's answer", () => {
     expect([bytes[0], bytes[64 * 1024], bytes[640 * 1024 - 1]]).toEqual([1, 2, 10]);
   });
 
+  test("that comes slowly is no slow round trip: the time to its head is what the contact keeps", async () => {
+    sentSlowly = 0;
+    const contacts = new MemoryContacts();
+    const own = new PeerClient(clientKey, contacts, Date.now);
+    const startMs = performance.now();
+    await own.post(to, "/slow", new Uint8Array(1), { timeoutMs: 2_000 });
+    const tookMs = performance.now() - startMs;
+    // The body took 900 ms after the head, which came with the first chunk.
+    expect(tookMs).toBeGreaterThan(850);
+    expect(contacts.get(to.id)?.rttMs).toBeLessThan(tookMs - 600);
+  });
+
   test("to a large body is given time for the body too (a slow uplink), to a small one not", async () => {
     // 640 KiB: 20 s more at the least speed given, against an answer 800 ms late.
     const large = withKeys.post(to, "/far", new Uint8Array(640 * 1024), { timeoutMs: 300 });

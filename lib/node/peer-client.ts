@@ -192,7 +192,7 @@ export class PeerClient {
             // The app's bytes as it sent them: a compressed answer stays compressed.
             decompress: false,
           } as BunFetchRequestInit & { decompress: boolean });
-          this.reached(peer, route, startMs, opened);
+          this.reached(peer, route, performance.now() - startMs, opened);
           return response;
         } catch (error) {
           if (init.signal.aborted) throw error;
@@ -336,13 +336,14 @@ export class PeerClient {
     return { base: door };
   }
 
-  private reached(peer: Peer, route: Route, startMs: number, opened: Opened): void {
+  /** `rttMs`: from the request's start to its answer's head, not to the answer's end. */
+  private reached(peer: Peer, route: Route, rttMs: number, opened: Opened): void {
     if (opened.own) this.ownFailing.delete(peer.id);
     if (!route.via) this.reachability.record(route.key, true);
     this.contacts.seen(peer.id, {
       address: route.key,
       lastSeenAt: this.now(),
-      rttMs: Math.round(performance.now() - startMs),
+      rttMs: Math.round(rttMs),
     });
   }
 
@@ -406,10 +407,12 @@ export class PeerClient {
           break;
         }
         watch.began();
+        // Before the body: a large answer on a slow link is not a slow round trip.
+        const rttMs = performance.now() - startMs;
         const bytes = await readAnswer(peer, response, options.signal, watch).finally(() =>
           watch.stop(),
         );
-        this.reached(peer, route, startMs, opened);
+        this.reached(peer, route, rttMs, opened);
         if (response.ok) return bytes;
         throw peerError(peer, response.status, bytes);
       }
