@@ -63,6 +63,8 @@ export class SyncLoop {
   private readonly pushing = new Map<DeviceId, Promise<void>>();
   /** Peers to which more was written while a push was under way: pushed again after it. */
   private readonly pushAgain = new Set<DeviceId>();
+  /** Peers this device's presence is on its way to alone (sayAlive()). */
+  private readonly sayingAlive = new Set<DeviceId>();
   private readonly inFlight = new Set<Promise<unknown>>();
   /**
    * Calls off every call to a peer when the loop stops: a peer's answer may take up to
@@ -164,6 +166,34 @@ export class SyncLoop {
     }
   }
 
+  /**
+   * Sends `peer` this device's presence alone, while an exchange with it is held up: its
+   * pages cross a slow uplink in minutes (a 4 MiB page at 1 Mbit/s, 34 s), and the presence
+   * that rides its requests would wait as long, and the peer take this device for gone.
+   * A small request of its own still waits in the link's queue (seconds), not for the bulk.
+   */
+  private sayAlive(peer: Peer): void {
+    if (this.sayingAlive.has(peer.id)) return;
+    this.sayingAlive.add(peer.id);
+    const body = encodeEntries({
+      have: versionVector(this.node.db),
+      entries: [],
+      more: false,
+      ...this.node.presence(),
+    });
+    this.track(
+      this.call(peer, async () => {
+        const ack = decodeAck(
+          await this.client.post(peer, "/v1/sync/push", body, {
+            repeatable: true,
+            signal: this.calls.signal,
+          }),
+        );
+        this.node.receivePresence(ack);
+      }).finally(() => this.sayingAlive.delete(peer.id)),
+    );
+  }
+
   /** One push to `peer`, then what it lacks, again while more was written meanwhile. */
   private push(peer: Peer, body: Uint8Array): void {
     const pushed = this.call(peer, async () => {
@@ -193,7 +223,10 @@ export class SyncLoop {
     this.idle = false;
     const exchanges = this.peers()
       .filter((peer) => this.due(peer))
-      .map((peer) => this.exchange(peer));
+      .map((peer) => {
+        if (this.exchanging.has(peer.id)) this.sayAlive(peer);
+        return this.exchange(peer);
+      });
     let patience: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<void>((resolve) => {
       patience = setTimeout(resolve, this.intervalMs * ROUND_PATIENCE_INTERVALS);
