@@ -115,7 +115,7 @@ export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
 export interface ContactBook {
   get(id: DeviceId): Contact | undefined;
   seen(id: DeviceId, contact: Contact): void;
-  /** The peer was heard from at `atMs` (it called, or its answer is arriving); where to reach it is kept. */
+  /** The peer was heard from at `atMs` (it called, or its answer is arriving): where to reach it is kept. */
   heardFrom(id: DeviceId, atMs: number): void;
 }
 
@@ -141,7 +141,8 @@ export class Contacts implements ContactBook {
 
   /**
    * The peer called this node, or its answer to this node's call is arriving: it is alive,
-   * though this says nothing of how to reach it. `clockOffsetMs` is how far its clock is ahead of this one's (from its signed request).
+   * though this says nothing of how to reach it. `clockOffsetMs` is how far its clock is
+   * ahead of this one's (from its signed request).
    */
   heardFrom(id: DeviceId, atMs: number, clockOffsetMs?: number): void {
     const known = this.contacts.get(id);

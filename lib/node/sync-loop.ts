@@ -60,7 +60,7 @@ export class SyncLoop {
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
   /** The peers a push of this device's own changes is under way to (push()). */
-  private readonly pushing = new Map<DeviceId, Promise<void>>();
+  private readonly pushing = new Set<DeviceId>();
   /** Peers to which more was written while a push was under way: pushed again after it. */
   private readonly pushAgain = new Set<DeviceId>();
   /** Peers this device's presence is on its way to alone (sayAlive()). */
@@ -212,7 +212,7 @@ export class SyncLoop {
       // A push that failed leaves the rest to the next exchange (the peer is waited out).
       this.pushAgain.delete(peer.id);
     });
-    this.pushing.set(peer.id, pushed);
+    this.pushing.add(peer.id);
     this.track(pushed);
   }
 
