@@ -348,17 +348,30 @@ export class Convergence {
    * this device has been up for one live window, and for one live window after a device
    * joined, not having heard from it says nothing: it counts as live, so nothing of its
    * is taken over and nothing it may be claiming is claimed too.
+   *
+   * Nor is a device this one heard from itself within the window (its calls, or the bytes
+   * of its answers as they arrive: lib/node/peer-client.ts) taken for gone. Its presence
+   * records ride its own sync calls, which a full uplink holds back: a holder sending its
+   * app data to this standby at 1 Mbit/s had them arrive seconds late (a 2 s modem queue,
+   * a new connection per push losing its SYNs), and the standby took over from a holder
+   * whose data was arriving at that very moment. Only a device that would claim the app
+   * writes the claim, so this device's own hearing is enough to hold its hand; a holder
+   * that dies mid-transfer stops sending, and one window later it is gone here too.
    */
   private maybeLive(candidates: ReturnType<typeof placementCandidates>): Candidate[] {
     const now = this.node.now();
     const window = this.options.liveWindowMs;
     if (now - this.startedAtMs < window) return candidates.members;
     const membership = this.node.membership();
-    return candidates.members.filter(
-      (member) =>
-        candidates.live.includes(member) ||
-        now - (membership.byName.get(member.name)?.admittedAtMs ?? 0) < window,
-    );
+    const within = (atMs: number | undefined) => now - (atMs ?? 0) < window;
+    return candidates.members.filter((candidate) => {
+      const member = membership.byName.get(candidate.name);
+      return (
+        candidates.live.includes(candidate) ||
+        within(member?.admittedAtMs) ||
+        (member !== undefined && within(this.node.contacts.get(member.id)?.lastSeenAt))
+      );
+    });
   }
 
   private launch(spec: AppSpec): void {

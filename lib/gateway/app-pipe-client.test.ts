@@ -97,6 +97,7 @@ function client(options: { address: string; pipePort: number | undefined; seed?:
     contacts: {
       get: () => ({ address: options.address, lastSeenAt: 0, rttMs: 0 }) as Contact,
       seen: () => {},
+      heardFrom: () => {},
     },
     get: async (_peer, path) => {
       asked.push(path);

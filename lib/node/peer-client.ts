@@ -409,9 +409,14 @@ export class PeerClient {
         watch.began();
         // Before the body: a large answer on a slow link is not a slow round trip.
         const rttMs = performance.now() - startMs;
-        const bytes = await readAnswer(peer, response, options.signal, watch).finally(() =>
-          watch.stop(),
-        );
+        // Each chunk of the answer is the peer heard from: over the pinned TLS (or its own
+        // stream), only it can have sent them. A long answer on a slow link (app data at
+        // 1 Mbit/s) is then the peer alive while it comes, not silent until its end.
+        this.contacts.heardFrom(peer.id, this.now());
+        const bytes = await readAnswer(peer, response, options.signal, (moved) => {
+          watch.moved(moved);
+          this.contacts.heardFrom(peer.id, this.now());
+        }).finally(() => watch.stop());
         this.reached(peer, route, rttMs, opened);
         if (response.ok) return bytes;
         throw peerError(peer, response.status, bytes);
@@ -431,7 +436,7 @@ function readAnswer(
   peer: Peer,
   response: Response,
   signal: AbortSignal | undefined,
-  watch: AnswerWatch,
+  progress: (bytes: number) => void,
 ): Promise<Uint8Array> {
   return bytesWithin(
     response,
@@ -453,7 +458,7 @@ function readAnswer(
               { cause: error },
             ),
     },
-    { progress: (bytes) => watch.moved(bytes) },
+    { progress },
   );
 }
 

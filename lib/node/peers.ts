@@ -115,6 +115,8 @@ export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
 export interface ContactBook {
   get(id: DeviceId): Contact | undefined;
   seen(id: DeviceId, contact: Contact): void;
+  /** The peer was heard from at `atMs` (it called, or its answer is arriving): where to reach it is kept. */
+  heardFrom(id: DeviceId, atMs: number): void;
 }
 
 /**
@@ -138,8 +140,9 @@ export class Contacts implements ContactBook {
   }
 
   /**
-   * The peer called this node: it is alive, though this says nothing of how to reach it.
-   * `clockOffsetMs` is how far its clock is ahead of this one's (from its signed request).
+   * The peer called this node, or its answer to this node's call is arriving: it is alive,
+   * though this says nothing of how to reach it. `clockOffsetMs` is how far its clock is
+   * ahead of this one's (from its signed request).
    */
   heardFrom(id: DeviceId, atMs: number, clockOffsetMs?: number): void {
     const known = this.contacts.get(id);
@@ -180,5 +183,10 @@ export class MemoryContacts implements ContactBook {
 
   seen(id: DeviceId, contact: Contact): void {
     this.contacts.set(id, contact);
+  }
+
+  heardFrom(id: DeviceId, atMs: number): void {
+    const known = this.contacts.get(id);
+    this.seen(id, { address: known?.address ?? null, rttMs: known?.rttMs ?? 0, lastSeenAt: atMs });
   }
 }

@@ -8,7 +8,7 @@
  * counting what it is asked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
+import { decodeEntries, encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
@@ -25,19 +25,27 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" = "refuse";
+let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" | "hold" = "refuse";
 let asked = 0;
 /** The paths b was asked, in order. */
 const paths: string[] = [];
+/** How many changesets each push to b carried, in order. */
+const pushed: number[] = [];
+/** "hold": b answers nothing until this is called. */
+let release = () => {};
+let released = Promise.resolve();
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   tls: { cert: certificatePem(deviceCertificate(b.key)), key: privateKeyPem(seed(51)) },
   async fetch(request) {
-    await request.arrayBuffer();
+    const body = new Uint8Array(await request.arrayBuffer());
     asked++;
     const path = new URL(request.url).pathname;
     paths.push(path);
+    if (path === "/v1/sync/push") pushed.push(decodeEntries(body).entries.length);
+    // "hold": every answer waits until the test lets them go, then b takes what came.
+    if (answer === "hold") await released;
     // "no-earlier": it syncs, but fails the search for a fork (its disk, a bug of its own).
     if (answer === "no-earlier" && path === "/v1/sync/earlier")
       return Response.json(
@@ -323,21 +331,56 @@ describe("the sync loop, with no peer", () => {
 });
 
 describe("the sync loop, with a peer whose answer keeps coming", () => {
-  test("goes on with its rounds without waiting for it, and asks it nothing more meanwhile", async () => {
+  test("goes on with its rounds without waiting for it, and sends it meanwhile only its presence, once", async () => {
     answer = "trickle";
     const node = nodeA([]);
     const rounds = countRounds(node);
     const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
     const askedBefore = asked;
+    const pathsBefore = paths.length;
     sync.start();
     try {
       await until("b to be asked", () => asked > askedBefore, 5_000);
       const roundsThen = rounds.count;
       // Rounds come every ROUND_PATIENCE_INTERVALS intervals (50 ms) while b's answer goes on.
       await until("three more rounds", () => rounds.count >= roundsThen + 3, 5_000);
-      expect(asked).toBe(askedBefore + 1);
+      // The pull that is held up, and this device's presence alone, whose answer b holds
+      // up too: not sent again while it is on its way.
+      expect(paths.slice(pathsBefore)).toEqual(["/v1/sync/pull", "/v1/sync/push"]);
     } finally {
       answer = "refuse";
+      await sync.stop();
+    }
+  });
+});
+
+describe("the sync loop, writing faster than a peer takes it", () => {
+  test("has one push to it under way at a time, and sends what was written meanwhile after it", async () => {
+    answer = "hold";
+    released = new Promise((resolve) => {
+      release = resolve;
+    });
+    const node = nodeA([]);
+    // One round only (its pull held): what goes to b meanwhile is the pushes of own changes.
+    const sync = new SyncLoop(node, 60_000, () => {}, { random: () => 0 });
+    const pathsBefore = paths.length;
+    const pushedBefore = pushed.length;
+    sync.start();
+    try {
+      await until("b to be asked to pull", () => paths.length > pathsBefore, 5_000);
+      for (let change = 0; change < 20; change++)
+        node.write([{ key: `apps/test/note-${change}`, value: JSON.stringify(change) }]);
+      await until("b to be pushed to", () => pushed.length > pushedBefore, 5_000);
+      answer = "sync";
+      release();
+      // The first push held, the other 19 changes go after it in one push (b's ack says it
+      // holds nothing, so all it lacks); a push each went at once, when each was written.
+      await until("b to be pushed the rest", () => pushed.length > pushedBefore + 1, 5_000);
+      expect(pushed[pushedBefore]).toBe(1);
+      expect(pushed[pushedBefore + 1]).toBeGreaterThanOrEqual(20);
+    } finally {
+      answer = "refuse";
+      release();
       await sync.stop();
     }
   });

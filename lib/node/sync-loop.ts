@@ -59,6 +59,12 @@ export class SyncLoop {
   private idle = false;
   private stopped = false;
   private readonly exchanging = new Map<DeviceId, Promise<void>>();
+  /** The peers a push of this device's own changes is under way to (push()). */
+  private readonly pushing = new Set<DeviceId>();
+  /** Peers to which more was written while a push was under way: pushed again after it. */
+  private readonly pushAgain = new Set<DeviceId>();
+  /** Peers this device's presence is on its way to alone (sayAlive()). */
+  private readonly sayingAlive = new Set<DeviceId>();
   private readonly inFlight = new Set<Promise<unknown>>();
   /**
    * Calls off every call to a peer when the loop stops: a peer's answer may take up to
@@ -137,7 +143,14 @@ export class SyncLoop {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Pushes a changeset written here to every peer at once. */
+  /**
+   * Pushes a changeset written here to every peer at once; to a peer a push is still under
+   * way to, right after it, with whatever else was written meanwhile. A push each, all at
+   * once, was a new connection each on a slow uplink (an app writing ten changes a second
+   * had over a hundred open to its standby, half of them still sending their SYN), each
+   * then sending again all the peer lacked: the device's own pushes filled its uplink with
+   * megabytes of copies, and its presence, which rides them, came 40 s late.
+   */
   private localChange(changeset: Changeset): void {
     if (this.stopped) return;
     const body = encodeEntries({
@@ -148,19 +161,59 @@ export class SyncLoop {
     });
     // A peer waiting out a failure gets it with the next exchange instead.
     for (const peer of this.peers().filter((p) => this.due(p))) {
-      this.track(
-        this.call(peer, async () => {
-          const ack = decodeAck(
-            await this.client.post(peer, "/v1/sync/push", body, {
-              repeatable: true,
-              signal: this.calls.signal,
-            }),
-          );
-          this.node.receivePresence(ack);
-          await this.sendMissing(peer, ack.have, undefined);
+      if (this.pushing.has(peer.id)) this.pushAgain.add(peer.id);
+      else this.push(peer, body);
+    }
+  }
+
+  /**
+   * Sends `peer` this device's presence alone, while an exchange with it is held up: its
+   * pages cross a slow uplink in minutes (a 4 MiB page at 1 Mbit/s, 34 s), and the presence
+   * that rides its requests would wait as long, and the peer take this device for gone.
+   * A small request of its own still waits in the link's queue (seconds), not for the bulk.
+   */
+  private sayAlive(peer: Peer): void {
+    if (this.sayingAlive.has(peer.id)) return;
+    this.sayingAlive.add(peer.id);
+    const body = encodeEntries({
+      have: versionVector(this.node.db),
+      entries: [],
+      more: false,
+      ...this.node.presence(),
+    });
+    this.track(
+      this.call(peer, async () => {
+        const ack = decodeAck(
+          await this.client.post(peer, "/v1/sync/push", body, {
+            repeatable: true,
+            signal: this.calls.signal,
+          }),
+        );
+        this.node.receivePresence(ack);
+      }).finally(() => this.sayingAlive.delete(peer.id)),
+    );
+  }
+
+  /** One push to `peer`, then what it lacks, again while more was written meanwhile. */
+  private push(peer: Peer, body: Uint8Array): void {
+    const pushed = this.call(peer, async () => {
+      const ack = decodeAck(
+        await this.client.post(peer, "/v1/sync/push", body, {
+          repeatable: true,
+          signal: this.calls.signal,
         }),
       );
-    }
+      this.node.receivePresence(ack);
+      let theirs = await this.sendMissing(peer, ack.have, undefined);
+      while (this.pushAgain.delete(peer.id) && !this.stopped)
+        theirs = await this.sendMissing(peer, theirs, undefined);
+    }).finally(() => {
+      this.pushing.delete(peer.id);
+      // A push that failed leaves the rest to the next exchange (the peer is waited out).
+      this.pushAgain.delete(peer.id);
+    });
+    this.pushing.add(peer.id);
+    this.track(pushed);
   }
 
   /** One anti-entropy round with every peer, then the next one later. */
@@ -170,7 +223,10 @@ export class SyncLoop {
     this.idle = false;
     const exchanges = this.peers()
       .filter((peer) => this.due(peer))
-      .map((peer) => this.exchange(peer));
+      .map((peer) => {
+        if (this.exchanging.has(peer.id)) this.sayAlive(peer);
+        return this.exchange(peer);
+      });
     let patience: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<void>((resolve) => {
       patience = setTimeout(resolve, this.intervalMs * ROUND_PATIENCE_INTERVALS);
@@ -314,7 +370,7 @@ export class SyncLoop {
   /**
    * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
    * more; `facts` and `proofs` (records it lacks) go with the first push, alone if nothing
-   * else is due.
+   * else is due. Returns what the peer holds, as it last said.
    */
   private async sendMissing(
     peer: Peer,
@@ -324,7 +380,7 @@ export class SyncLoop {
       facts: [],
       proofs: [],
     },
-  ): Promise<void> {
+  ): Promise<VersionVector> {
     let unsent = records;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
       // A peer that lacks what this device compacted away fetches its checkpoint when it
@@ -333,12 +389,12 @@ export class SyncLoop {
         lacksAny(theirs, versionVector(this.node.db)) &&
         !behindCheckpoint(this.node.db.$client, theirs);
       const records = unsent.facts.length + unsent.proofs.length;
-      if (!lacking && records === 0) return;
+      if (!lacking && records === 0) return theirs;
       const message = lacking
         ? entriesMissingFrom(this.node.db, theirs, PAGE_BYTES, this.node.withheldFrom(theirProofs))
         : { have: versionVector(this.node.db), entries: [], more: false };
       // What it lacks may be only what this device holds back (a quarantined device's).
-      if (message.entries.length === 0 && records === 0) return;
+      if (message.entries.length === 0 && records === 0) return theirs;
       const body = encodeEntries({ ...message, ...unsent });
       unsent = { facts: [], proofs: [] };
       const ack = decodeAck(
@@ -349,9 +405,10 @@ export class SyncLoop {
       );
       this.node.receivePresence(ack);
       // A peer that applies nothing refuses what we send (it logs why); do not insist.
-      if (ack.applied === 0) return;
+      if (ack.applied === 0) return ack.have;
       theirs = ack.have;
     }
+    return theirs;
   }
 
   /**
