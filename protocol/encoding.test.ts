@@ -123,6 +123,15 @@ describe("bytesEqual", () => {
     expect(bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 0]))).toBe(false);
     expect(bytesEqual(new Uint8Array(), new Uint8Array())).toBe(true);
   });
+
+  test("compares long arrays (the native path) the same way", () => {
+    const long = new Uint8Array(1000).fill(7);
+    const other = new Uint8Array(long);
+    expect(bytesEqual(long, other)).toBe(true);
+    other[999] = 8;
+    expect(bytesEqual(long, other)).toBe(false);
+    expect(bytesEqual(long.subarray(1), other.subarray(0, 999))).toBe(true);
+  });
 });
 
 describe("utf8", () => {

@@ -71,8 +71,19 @@ export function fromHex(text: string): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(text, "hex"));
 }
 
+/**
+ * Up to this many bytes (hashes, keys, macs) arrays are compared in a loop: asking a fresh
+ * array for its `.buffer`, as the native comparison needs, makes the runtime give it an
+ * ArrayBuffer of its own, about 2 µs, against 0.1 for the loop. A merge compares a hash
+ * for every changeset it applies.
+ */
+const SHORT_BYTES = 256;
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  if (a.length !== b.length) return false;
+  if (a.length > SHORT_BYTES) return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const utf8Encoder = new TextEncoder();
