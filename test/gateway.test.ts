@@ -984,13 +984,18 @@ describe("answers of known length", () => {
     }
   });
 
-  test("an app that sends fewer bytes or more than it declares corrupts no kept-alive connection", async () => {
+  test("an app that sends fewer bytes or more than it declares, or stops half way, corrupts no kept-alive connection", async () => {
     for (const app of ["teller-here", "teller"]) {
       const client = await keptAlive();
       const next = { status: 200, framing: "10", bodyBytes: 10, whole: true };
       // Small and fewer: nothing was sent yet, so the client is told it failed, and asks again.
       const short = await client.get(`/apps/${app}/short?n=1000`);
       expect([app, short !== "closed" && short.status]).toEqual([app, 502]);
+      expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+      // Small and stalled half way: given up on in the app's time (a second here), before
+      // anything was sent, and the connection carries the next request.
+      const stalled = await client.get(`/apps/${app}/held?n=1000`);
+      expect([app, stalled !== "closed" && stalled.status]).toEqual([app, 504]);
       expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
       // More: the client receives what the app declared, and not a byte of the rest.
       for (const n of [1000, 1024 * 1024]) {
