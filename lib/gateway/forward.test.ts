@@ -59,6 +59,28 @@ describe("what a client receives", () => {
     }
   });
 
+  test("an answer read whole: its bytes, with the app's status and headers less hop-by-hop ones", async () => {
+    const app = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response("hello", {
+          status: 201,
+          headers: { "keep-alive": "timeout=5", "x-app": "1" },
+        }),
+    });
+    try {
+      const fetched = await fetch(`http://127.0.0.1:${app.port}/`);
+      const returned = returnedResponse(fetched, await fetched.bytes());
+      expect([returned.status, returned.statusText]).toEqual([201, "Created"]);
+      expect(returned.headers.get("x-app")).toBe("1");
+      expect(returned.headers.has("keep-alive")).toBe(false);
+      expect(await returned.text()).toBe("hello");
+    } finally {
+      app.stop(true);
+    }
+  });
+
   test("a response whose headers cannot change is copied without them", async () => {
     const original = Response.redirect("http://example.test/", 302);
     const immutable = new Proxy(original.headers, {

@@ -110,18 +110,22 @@ export function answerReadWhole(method: string, response: Response): boolean {
 
 /**
  * The app's response as the client receives it, less hop-by-hop headers, carrying `body`
- * when one is given (a stream made of its own, or the bytes read whole) and its own otherwise. A response the
- * runtime fetched has headers that may change: with its own body it is passed on as it is,
- * its hop-by-hop headers taken out, which spares a copy of its headers and a second
- * response around its body (a tenth of the gateway's time per small request, measured),
- * and its body is not even looked at: reading `response.body` makes a stream object the
- * runtime then passes the bytes through. Otherwise it is copied.
+ * when one is given (a stream made of its own, or its bytes read whole) and its own
+ * otherwise. A response the runtime fetched has headers that may change: they are used as
+ * they are, its hop-by-hop headers taken out. With its own body it is passed on as it is,
+ * which spares a copy of its headers and a second response around its body (a tenth of the
+ * gateway's time per small request, measured), and its body is not even looked at: reading
+ * `response.body` makes a stream object the runtime then passes the bytes through. With
+ * its bytes, a new response takes them and the fetched one's status and headers, which
+ * the runtime copies in about half the time a copy made here takes (reading and making the
+ * response, medians of 10 rounds over 3,000 fetched answers: 4.0 µs an answer, against 7.8
+ * copying its headers here; 1.6 passed on as it is). Otherwise it is copied.
  */
 export function returnedResponse(
   response: Response,
   body?: ReadableStream | Uint8Array | null,
 ): Response {
-  if (body === undefined) {
+  if (body === undefined || body instanceof Uint8Array) {
     const dropped: string[] = [];
     // forEach rather than an iterator: no [name, value] array per header.
     response.headers.forEach((_, name) => {
@@ -129,7 +133,7 @@ export function returnedResponse(
     });
     try {
       for (const name of dropped) response.headers.delete(name);
-      return response;
+      return body === undefined ? response : new Response(body, response);
     } catch {
       // Headers that cannot change: the copy below.
     }
