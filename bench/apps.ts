@@ -11,21 +11,22 @@
  * The get row also gives the CPU time per MiB of the `bucky get` process (client) and of
  * the daemon serving the bytes (server), from their own counters.
  *
- *   just bench        (or: bun bench/apps.ts)
- *   bun bench/apps.ts --only get [--bucky /tmp/bucky-main]   (the get row alone; another
- *                                                             binary, for an A/B)
+ *   just bench        (or: bun bench/apps.ts [--only get] [--bucky BINARY])
+ *
+ * `--only get` runs the get row alone. `--bucky BINARY` runs another build of bucky (main's
+ * copied aside, say) in place of dist/bucky: run once with each, for an A/B.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { buckyJson, localGet, startDaemon as startBenchDaemon } from "./daemon.ts";
+import { benchBinary, buckyJson, localGet, startDaemon as startBenchDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags } = parseArgs({
   options: { only: { type: "string" }, bucky: { type: "string" } },
 });
-const BUCKY = resolve(flags.bucky ?? join(ROOT, "dist/bucky"));
+const BUCKY = benchBinary(flags.bucky);
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-apps-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 

@@ -1,8 +1,18 @@
 /**
  * `bucky daemon` for a benchmark: on a free loopback port, logging only errors, and
- * ready once its local API answers.
+ * ready once its local API answers. And the one way a benchmark is told of another build
+ * of bucky: `--bucky BINARY` (benchBinary).
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+
+/**
+ * The bucky a benchmark runs: `--bucky BINARY` when given (another build, such as main's
+ * copied aside, for an A/B), else this checkout's dist/bucky. Every bench that can run
+ * another build takes this flag, and only this one.
+ */
+export function benchBinary(flag: string | undefined): string {
+  return resolve(flag ?? join(import.meta.dir, "../dist/bucky"));
+}
 
 export async function startDaemon(
   binary: string,

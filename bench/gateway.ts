@@ -12,17 +12,25 @@
  * machine disturbs far less. Goal: bucky at least equals nginx in requests per second,
  * with a p99 latency no worse.
  *
- *   just bench        (or: bun bench/gateway.ts [seconds] [rounds])
+ *   just bench        (or: bun bench/gateway.ts [seconds] [rounds] [--bucky BINARY])
+ *
+ * `--bucky BINARY` runs another build of bucky (main's copied aside, say) in place of
+ * dist/bucky: run once with each, taking turns, for an A/B.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { buckyJson, startDaemon } from "./daemon.ts";
+import { parseArgs } from "node:util";
+import { benchBinary, buckyJson, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BUCKY = join(ROOT, "dist/bucky");
-const SECONDS = Number(process.argv[2] ?? 8);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const { values: flags, positionals } = parseArgs({
+  options: { bucky: { type: "string" } },
+  allowPositionals: true,
+});
+const BUCKY = benchBinary(flags.bucky);
+const SECONDS = Number(positionals[0] ?? 8);
+const ROUNDS = Number(positionals[1] ?? 3);
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-gateway-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 

@@ -11,23 +11,28 @@
  * would not share. So each small-request figure comes with the CPU both daemons spent per
  * request (from /proc): on a machine others load, rates swing but those hardly do.
  *
- *   just bench        (or: bun bench/relay.ts [seconds] [rounds] [--bulk]; BUCKY_BINARY=… for another build)
+ *   just bench        (or: bun bench/relay.ts [seconds] [rounds] [--bulk] [--bucky BINARY])
  *
- * `--bulk` runs the bulk downloads alone, five times each, alternating. BENCH_PROFILE_DIR=…
+ * `--bulk` runs the bulk downloads alone, five times each, alternating. `--bucky BINARY`
+ * runs another build of bucky (main's copied aside, say) on every device in place of
+ * dist/bucky: run once with each, taking turns, for an A/B. BENCH_PROFILE_DIR=…
  * has each daemon write a CPU profile there (in a directory named by its host) when it ends.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { ADDRESSES, createLab, type Host, type Lab } from "../test/lab.ts";
+import { benchBinary } from "./daemon.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
-/** The binary measured: the build's, or another (an A/B against an older build). */
-const BUCKY = process.env.BUCKY_BINARY ?? join(ROOT, "dist/bucky");
-const BULK_ONLY = process.argv.includes("--bulk");
-const numbers = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
-const SECONDS = Number(numbers[0] ?? 8);
-const ROUNDS = Number(numbers[1] ?? 3);
+const { values: flags, positionals } = parseArgs({
+  options: { bulk: { type: "boolean" }, bucky: { type: "string" } },
+  allowPositionals: true,
+});
+const BUCKY = benchBinary(flags.bucky);
+const BULK_ONLY = flags.bulk === true;
+const SECONDS = Number(positionals[0] ?? 8);
+const ROUNDS = Number(positionals[1] ?? 3);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const BULK_MB = 256;
 const GATEWAY = `http://${ADDRESSES.gw}:8080`;

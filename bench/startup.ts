@@ -7,29 +7,30 @@
  * compiled Bun binary that does nothing. Goals: under 20 ms and under 25 ms. Beside the
  * wall time, the CPU time each run took, which others' work on the machine disturbs less.
  *
- * With `--against BINARY` (another build, e.g. main's copied aside), every row with no
- * node running is measured for both, taking turns run by run, so the machine's swings
+ * With `--bucky BINARY` (another build, e.g. main's copied aside), every row with no
+ * node running is measured for both it and dist/bucky, taking turns run by run, so the machine's swings
  * fall on both alike. dist/bucky is run from a copy made beside it: the file as
  * `bun build` writes it was 2.4-3.5 ms slower to start than a copy of the same bytes
  * (docs/performance.md). The load average is printed with the figures.
  *
- *   just bench        (or: bun bench/startup.ts [runs] [--against BINARY])
+ *   just bench        (or: bun bench/startup.ts [runs] [--bucky BINARY])
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { buckyJson, localGet, startDaemon } from "./daemon.ts";
+import { benchBinary, buckyJson, localGet, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
 const OUT = join(ROOT, "bench/.out");
 const { values: flags, positionals } = parseArgs({
-  options: { against: { type: "string" } },
+  options: { bucky: { type: "string" } },
   allowPositionals: true,
 });
 const RUNS = Number(positionals[0] ?? 40);
-const AGAINST = flags.against === undefined ? undefined : resolve(flags.against);
+/** Another build, measured beside this one (`--bucky`). */
+const AGAINST = flags.bucky === undefined ? undefined : benchBinary(flags.bucky);
 
 function build(entry: string, outfile: string): void {
   const built = Bun.spawnSync(
@@ -87,7 +88,7 @@ function time(command: string[]): Timing {
 }
 
 /**
- * The rows for `args` run by `bucky`: one row, or, with --against, one for each binary,
+ * The rows for `args` run by `bucky`: one row, or, with --bucky, one for each binary,
  * measured taking turns.
  */
 function rowsOf(name: string, bucky: string, args: string[]) {
@@ -98,7 +99,7 @@ function rowsOf(name: string, bucky: string, args: string[]) {
   ]) as [Timing, Timing];
   return [
     { name, goalMs: 25, ...ours },
-    { name: "  the same, --against", goalMs: 25, ...theirs },
+    { name: "  the same, --bucky", goalMs: 25, ...theirs },
   ];
 }
 
@@ -185,7 +186,7 @@ try {
     ]),
   );
   console.log(
-    `start-up, ${RUNS} runs each (ms); load average ${loadAtStart} at the start, ${loadAverage()} at the end${AGAINST === undefined ? "" : `; --against ${AGAINST}`}`,
+    `start-up, ${RUNS} runs each (ms); load average ${loadAtStart} at the start, ${loadAverage()} at the end${AGAINST === undefined ? "" : `; --bucky ${AGAINST}`}`,
   );
   console.log(
     `${"command".padEnd(40)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"CPU".padStart(6)} ${"goal".padStart(6)}`,

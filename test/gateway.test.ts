@@ -804,6 +804,215 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
   });
 });
 
+/**
+ * An app speaking HTTP/1.1 by hand (Bun.serve would not let it lie): each answer declares
+ * `n` bytes and sends them at once, a moment after its head (/late), only half and hangs up
+ * (/short), twice as many (/long), or half until /release is asked (/held).
+ */
+const TELLER = `
+import { createServer } from "node:net";
+const held = [];
+const head = (n) => "HTTP/1.1 200 OK\\r\\ncontent-length: " + n + "\\r\\n\\r\\n";
+createServer((socket) => socket.on("data", (chunk) => {
+  const [method, target] = chunk.toString("latin1").split(" ");
+  const url = new URL(target, "http://app");
+  const n = Number(url.searchParams.get("n") ?? 0);
+  const bytes = (count) => Buffer.alloc(count, 120);
+  if (method === "HEAD") return socket.write(head(n));
+  switch (url.pathname) {
+    case "/health": return socket.write(head(2) + "ok");
+    case "/late": socket.write(head(n)); return setTimeout(() => socket.write(bytes(n)), 50);
+    case "/short": socket.write(head(n)); return socket.end(bytes(n / 2));
+    case "/long": socket.write(head(n)); return socket.write(bytes(2 * n));
+    case "/held": socket.write(head(n)); socket.write(bytes(n / 2)); return held.push(() => socket.write(bytes(n - n / 2)));
+    case "/release": for (const send of held.splice(0)) send(); return socket.write(head(0));
+    default: socket.write(head(n)); return socket.write(bytes(n));
+  }
+})).listen(Number(process.env.PORT), "127.0.0.1");
+`;
+
+/** One answer read off a kept-alive connection, as an HTTP client frames it. */
+interface Framed {
+  readonly status: number;
+  /** Its Content-Length, or "chunked". */
+  readonly framing: string;
+  readonly bodyBytes: number;
+  /** Whether the body ended as its framing says (not cut by the connection closing). */
+  readonly whole: boolean;
+}
+
+/** The first answer in `bytes`, and how many bytes it took; undefined while it is still coming. */
+function frame(bytes: Buffer, closed: boolean): { answer: Framed; used: number } | undefined {
+  const end = bytes.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const head = bytes.subarray(0, end).toString("latin1");
+  const status = Number(head.slice(9, 12));
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+  const body = bytes.subarray(end + 4);
+  if (length !== undefined) {
+    const whole = body.length >= Number(length);
+    if (!whole && !closed) return undefined;
+    const bodyBytes = Math.min(body.length, Number(length));
+    return { answer: { status, framing: length, bodyBytes, whole }, used: end + 4 + bodyBytes };
+  }
+  let at = 0;
+  let bodyBytes = 0;
+  for (;;) {
+    const line = body.indexOf("\r\n", at);
+    const size = line < 0 ? Number.NaN : Number.parseInt(body.subarray(at, line).toString(), 16);
+    if (Number.isNaN(size) || body.length < line + 2 + size + 2) {
+      if (!closed) return undefined;
+      return {
+        answer: { status, framing: "chunked", bodyBytes, whole: false },
+        used: bytes.length,
+      };
+    }
+    at = line + 2 + size + 2;
+    bodyBytes += size;
+    if (size === 0)
+      return { answer: { status, framing: "chunked", bodyBytes, whole: true }, used: end + 4 + at };
+  }
+}
+
+/** A connection to the gateway kept alive from one request to the next. */
+async function keptAlive(): Promise<{
+  get(target: string, method?: string): Promise<Framed | "closed">;
+  close(): void;
+}> {
+  let received = Buffer.alloc(0);
+  let closed = false;
+  let wake = () => {};
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(gateway).port),
+    socket: {
+      data: (_socket, chunk) => {
+        received = Buffer.concat([received, chunk]);
+        wake();
+      },
+      close: () => {
+        closed = true;
+        wake();
+      },
+    },
+  });
+  return {
+    async get(target, method = "GET") {
+      if (closed) return "closed";
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      for (;;) {
+        // A HEAD's answer has no body, whatever it declares: it ends with its head.
+        const headEnd = received.indexOf("\r\n\r\n");
+        if (method === "HEAD" && headEnd >= 0) {
+          const framed = frame(received.subarray(0, headEnd + 4), true)?.answer as Framed;
+          received = received.subarray(headEnd + 4);
+          return { ...framed, bodyBytes: 0, whole: true };
+        }
+        const framed = method === "HEAD" ? undefined : frame(received, closed);
+        if (framed) {
+          received = received.subarray(framed.used);
+          return framed.answer;
+        }
+        if (closed) return "closed";
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
+    close: () => socket.end(),
+  };
+}
+
+describe("answers of known length", () => {
+  beforeAll(async () => {
+    const manifest = { run: { command: ["bun", "probe.ts"] }, exposure: "public" };
+    for (const [id, device] of [
+      ["teller-here", "alpha"],
+      ["teller", "beta"],
+    ] as const)
+      await buckyJson([
+        ...["app", "install", app(id, manifest, TELLER), "--device", device],
+        ...["--home", alpha.home],
+      ]);
+    await running("teller-here");
+    await running("teller");
+  });
+
+  test("reach the client with their length, however late their bytes come after their head, from an app here or on another device", async () => {
+    const client = await keptAlive();
+    for (const app of ["teller-here", "teller"])
+      for (const n of [1, 1000, 65_536]) {
+        expect([app, await client.get(`/apps/${app}/late?n=${n}`)]).toEqual([
+          app,
+          { status: 200, framing: String(n), bodyBytes: n, whole: true },
+        ]);
+        // A HEAD's answer says the length a GET's body would have.
+        expect([app, await client.get(`/apps/${app}/late?n=${n}`, "HEAD")]).toEqual([
+          app,
+          { status: 200, framing: String(n), bodyBytes: 0, whole: true },
+        ]);
+      }
+    client.close();
+    // And so does the device's ingress, which a gateway takes when it cannot take the pipe.
+    const member = await actAs(alpha.home);
+    const answer = await member.ingress(beta, "teller", "/late?n=1000");
+    expect([answer.headers.get("content-length"), (await answer.bytes()).length]).toEqual([
+      "1000",
+      1000,
+    ]);
+  });
+
+  test("a large one streams: its first bytes reach the client before the app sent the rest", async () => {
+    for (const app of ["teller-here", "teller"]) {
+      const n = 4 * 1024 * 1024;
+      const reader = (await get(`/apps/${app}/held?n=${n}`)).body?.getReader();
+      let received = 0;
+      // The app sends the second half only once asked: a gateway holding the answer back
+      // until it is whole would wait here for ever (the test's timeout).
+      while (received < n / 2) {
+        const { done, value } = (await reader?.read()) ?? { done: true };
+        if (done) throw new Error(`${app}'s answer ended after ${received} bytes`);
+        received += value.length;
+      }
+      expect((await get(`/apps/${app}/release`)).status).toBe(200);
+      for (;;) {
+        const { done, value } = (await reader?.read()) ?? { done: true };
+        if (done) break;
+        received += value.length;
+      }
+      expect([app, received]).toEqual([app, n]);
+    }
+  });
+
+  test("an app that sends fewer bytes or more than it declares, or stops half way, corrupts no kept-alive connection", async () => {
+    for (const app of ["teller-here", "teller"]) {
+      const client = await keptAlive();
+      const next = { status: 200, framing: "10", bodyBytes: 10, whole: true };
+      // Small and fewer: nothing was sent yet, so the client is told it failed, and asks again.
+      const short = await client.get(`/apps/${app}/short?n=1000`);
+      expect([app, short !== "closed" && short.status]).toEqual([app, 502]);
+      expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+      // Small and stalled half way: given up on in the app's time (a second here), before
+      // anything was sent, and the connection carries the next request.
+      const stalled = await client.get(`/apps/${app}/held?n=1000`);
+      expect([app, stalled !== "closed" && stalled.status]).toEqual([app, 504]);
+      expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+      // More: the client receives what the app declared, and not a byte of the rest.
+      for (const n of [1000, 1024 * 1024]) {
+        const long = await client.get(`/apps/${app}/long?n=${n}`);
+        expect([app, long !== "closed" && long.bodyBytes]).toEqual([app, n]);
+        expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+      }
+      // Large and fewer: the answer was under way; it ends cut short, never looking whole,
+      // and the connection with it.
+      const cut = await client.get(`/apps/${app}/short?n=${1024 * 1024}`);
+      expect([app, cut !== "closed" && cut.whole]).toEqual([app, false]);
+      expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, "closed"]);
+      client.close();
+    }
+  });
+});
+
 describe("hostile and broken input", () => {
   test("a backend that hangs: 504, and the gateway carries on", async () => {
     const response = await get("/apps/probe/api/hang");

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { forwardedHeaders, isBuckyHeader, returnedResponse } from "./forward.ts";
+import {
+  answerReadWhole,
+  forwardedHeaders,
+  isBuckyHeader,
+  READ_WHOLE_BYTES,
+  returnedResponse,
+} from "./forward.ts";
 
 describe("what an app receives", () => {
   test("no bucky header from a client, however it is spelled", () => {
@@ -53,6 +59,28 @@ describe("what a client receives", () => {
     }
   });
 
+  test("an answer read whole: its bytes, with the app's status and headers less hop-by-hop ones", async () => {
+    const app = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response("hello", {
+          status: 201,
+          headers: { "keep-alive": "timeout=5", "x-app": "1" },
+        }),
+    });
+    try {
+      const fetched = await fetch(`http://127.0.0.1:${app.port}/`);
+      const returned = returnedResponse(fetched, await fetched.bytes());
+      expect([returned.status, returned.statusText]).toEqual([201, "Created"]);
+      expect(returned.headers.get("x-app")).toBe("1");
+      expect(returned.headers.has("keep-alive")).toBe(false);
+      expect(await returned.text()).toBe("hello");
+    } finally {
+      app.stop(true);
+    }
+  });
+
   test("a response whose headers cannot change is copied without them", async () => {
     const original = Response.redirect("http://example.test/", 302);
     const immutable = new Proxy(original.headers, {
@@ -74,5 +102,30 @@ describe("what a client receives", () => {
     expect(returned.status).toBe(302);
     expect(returned.headers.get("location")).toBe("http://example.test/");
     expect(returned.headers.has("keep-alive")).toBe(false);
+  });
+
+  test("an answer is read whole when it declares a body of at most READ_WHOLE_BYTES, and only then", () => {
+    const answer = (status: number, length?: number) =>
+      new Response(null, {
+        status,
+        headers: length === undefined ? {} : { "content-length": String(length) },
+      });
+    const cases: [string, number, number | undefined, boolean][] = [
+      ["GET", 200, 0, true],
+      ["GET", 200, READ_WHOLE_BYTES, true],
+      ["POST", 404, 1000, true],
+      ["GET", 200, READ_WHOLE_BYTES + 1, false],
+      ["GET", 200, undefined, false],
+      ["HEAD", 200, 1000, false],
+      ["GET", 304, 1000, false],
+      ["GET", 204, 0, false],
+    ];
+    for (const [method, status, length, read] of cases)
+      expect([method, status, length, answerReadWhole(method, answer(status, length))]).toEqual([
+        method,
+        status,
+        length,
+        read,
+      ]);
   });
 });

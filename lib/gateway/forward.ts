@@ -6,6 +6,13 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { SESSION_COOKIE } from "./sessions.ts";
 
+/**
+ * A body of declared length up to this size is read whole before it goes on: a request's
+ * to the app (the memory it holds meanwhile is bounded by it), and an app's answer to the
+ * client, which then keeps its length (answerReadWhole). A larger one streams.
+ */
+export const READ_WHOLE_BYTES = 64 * 1024;
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -75,16 +82,50 @@ export function returnedHeaders(incoming: Headers): Headers {
 const isReturned = (name: string) => !HOP_BY_HOP.has(name) || name === "content-length";
 
 /**
- * The app's response as the client receives it, less hop-by-hop headers, carrying `body`
- * when one is given (a stream made of its own) and its own otherwise. A response the
- * runtime fetched has headers that may change: with its own body it is passed on as it is,
- * its hop-by-hop headers taken out, which spares a copy of its headers and a second
- * response around its body (a tenth of the gateway's time per small request, measured),
- * and its body is not even looked at: reading `response.body` makes a stream object the
- * runtime then passes the bytes through. Otherwise it is copied.
+ * Whether a response to `method` with `status` carries a body (RFC 9110): not one to a
+ * HEAD, nor a 1xx, 204, 205 or 304, whatever Content-Length it declares.
  */
-export function returnedResponse(response: Response, body?: ReadableStream | null): Response {
-  if (body === undefined) {
+export function carriesBody(method: string, status: number): boolean {
+  return method !== "HEAD" && status >= 200 && status !== 204 && status !== 205 && status !== 304;
+}
+
+/**
+ * Whether the app's answer is read whole before it goes on, so that the client receives its
+ * length: Bun.serve sends a body it does not yet hold whole chunked, whatever Content-Length
+ * the response declares (Bun 1.4.5, oven-sh/bun#10507: measured, an answer of 1 MiB always,
+ * one of 64 KB now and then, as its bytes happen to come after its head). Only an answer
+ * that carries a body and declares a length of at most READ_WHOLE_BYTES is: a larger one
+ * streams (chunked), and a HEAD's or a 304's keeps its header as it is, having no body.
+ * The bytes read are those the app sent within its length: fetch fails the read of fewer
+ * (the caller answers with an error, having sent nothing) and leaves any more unread.
+ */
+export function answerReadWhole(method: string, response: Response): boolean {
+  const declared = response.headers.get("content-length");
+  return (
+    declared !== null &&
+    Number(declared) <= READ_WHOLE_BYTES &&
+    carriesBody(method, response.status)
+  );
+}
+
+/**
+ * The app's response as the client receives it, less hop-by-hop headers, carrying `body`
+ * when one is given (a stream made of its own, or its bytes read whole) and its own
+ * otherwise. A response the runtime fetched has headers that may change: they are used as
+ * they are, its hop-by-hop headers taken out. With its own body it is passed on as it is,
+ * which spares a copy of its headers and a second response around its body (a tenth of the
+ * gateway's time per small request, measured), and its body is not even looked at: reading
+ * `response.body` makes a stream object the runtime then passes the bytes through. With
+ * its bytes, a new response takes them and the fetched one's status and headers, which
+ * the runtime copies in about half the time a copy made here takes (reading and making the
+ * response, medians of 10 rounds over 3,000 fetched answers: 4.0 µs an answer, against 7.8
+ * copying its headers here; 1.6 passed on as it is). Otherwise it is copied.
+ */
+export function returnedResponse(
+  response: Response,
+  body?: ReadableStream | Uint8Array | null,
+): Response {
+  if (body === undefined || body instanceof Uint8Array) {
     const dropped: string[] = [];
     // forEach rather than an iterator: no [name, value] array per header.
     response.headers.forEach((_, name) => {
@@ -92,7 +133,7 @@ export function returnedResponse(response: Response, body?: ReadableStream | nul
     });
     try {
       for (const name of dropped) response.headers.delete(name);
-      return response;
+      return body === undefined ? response : new Response(body, response);
     } catch {
       // Headers that cannot change: the copy below.
     }

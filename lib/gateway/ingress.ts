@@ -10,6 +10,7 @@ import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { type IngressViewers, tellApp } from "./app-user.ts";
 import {
+  answerReadWhole,
   type BridgeData,
   bridgeData,
   forwardedHeaders,
@@ -42,19 +43,23 @@ export async function ingress(
     if (server.upgrade(request, { data })) return new Response(null);
     throw new BuckyError("E_USAGE", "the WebSocket upgrade failed");
   }
-  let response: Response;
   try {
-    response = await door.fetch(path, {
+    const response = await door.fetch(path, {
       method: request.method,
       headers,
       body: request.body,
       redirect: "manual",
       duplex: "half",
     } as RequestInit);
+    // A small answer goes on with its length (answerReadWhole), as the gateway passes it on.
+    return answerReadWhole(request.method, response)
+      ? returnedResponse(response, await response.bytes())
+      : returnedResponse(response);
   } catch (error) {
-    // An app that hangs up is the app's failure, an ordinary one: not a fault of this node.
-    // The runtime's words ("The socket connection was closed unexpectedly. For more
-    // information, pass `verbose: true`…") are the cause, for the log, not the person.
+    // An app that hangs up (before it answers, or before all it declared) is the app's
+    // failure, an ordinary one: not a fault of this node. The runtime's words ("The socket
+    // connection was closed unexpectedly. For more information, pass `verbose: true`…")
+    // are the cause, for the log, not the person.
     throw new BuckyError(
       "E_UNAVAILABLE",
       `${app} did not answer: it closed the connection or is not listening`,
@@ -62,5 +67,4 @@ export async function ingress(
       { cause: error },
     );
   }
-  return returnedResponse(response);
 }

@@ -28,10 +28,13 @@ import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
 import { type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
+  answerReadWhole,
   type BridgeData,
   bridgeData,
+  carriesBody,
   forwardedHeaders,
   isWebSocketUpgrade,
+  READ_WHOLE_BYTES,
   returnedResponse,
   websocketBridge,
 } from "./forward.ts";
@@ -51,11 +54,6 @@ import { type AppEntry, RouteTable } from "./table.ts";
 export const BACKEND_TIMEOUT_MS = 30_000;
 /** Request bodies larger than this are refused (413), whichever device runs the app. */
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
-/**
- * A request body of declared length up to this size is read whole before it is forwarded
- * (the memory it holds meanwhile is bounded by it); a larger one streams to the app.
- */
-export const READ_WHOLE_BYTES = 64 * 1024;
 /** A small body read whole that did not come within the app's time. */
 const SLOW_BODY = new Error("the request's body came too slowly");
 /** A connection with nothing moving for this long is closed (slow clients). */
@@ -387,12 +385,32 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let timer: ReturnType<typeof setTimeout> | undefined;
     // Once it answers, the rest of a body it had not read ends the clock no more.
     let answered = false;
-    const waitForApp = () => {
-      if (answered) return;
+    const startAppClock = () => {
       clearTimeout(timer);
       timer = setTimeout(
         () => abort.abort(new DOMException("the app did not answer in time", "TimeoutError")),
         backendTimeoutMs,
+      );
+    };
+    const waitForApp = () => {
+      if (!answered) startAppClock();
+    };
+    /** The answer when the app could not be reached, or did not answer whole in its time. */
+    const appFailed = (error: unknown): Response => {
+      log.warn("gateway could not reach an app", {
+        app: target.app,
+        error: String((error as Error).message ?? error),
+      });
+      return finish(
+        target.app,
+        abort.signal.aborted
+          ? page(504, `${target.app} did not answer`, [
+              `It took longer than ${backendTimeoutMs / 1000} s to answer.`,
+            ])
+          : page(502, `${target.app} could not be reached`, [
+              "Its device did not answer; try again in a moment.",
+            ]),
+        bytesIn,
       );
     };
     let body: ReadableStream | Uint8Array | null = null;
@@ -459,22 +477,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         options.appPipes,
       );
     } catch (error) {
-      const timedOut = abort.signal.aborted;
-      log.warn("gateway could not reach an app", {
-        app: target.app,
-        error: String((error as Error).message ?? error),
-      });
-      return finish(
-        target.app,
-        timedOut
-          ? page(504, `${target.app} did not answer`, [
-              `It took longer than ${backendTimeoutMs / 1000} s to start answering.`,
-            ])
-          : page(502, `${target.app} could not be reached`, [
-              "Its device did not answer; try again in a moment.",
-            ]),
-        bytesIn,
-      );
+      return appFailed(error);
     } finally {
       answered = true;
       clearTimeout(timer);
@@ -483,11 +486,26 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const declared = response.headers.get("content-length");
     if (declared !== null && !limiter.bandwidth && bodyCounted) {
       // The common case, a response of known length under no bandwidth limit to a request
-      // whose body (if any) the app has taken: passed on untouched, its body not even
-      // looked at (piping it through JavaScript would cost most of the gateway's time),
-      // and counted at the length it declares, or as nothing when it carries none whatever
-      // it declares (a HEAD's, a 304's). However long it takes to write, it is not cut
-      // while its bytes move: Bun moves the idle limit as it writes.
+      // whose body (if any) the app has taken. A small one is read whole, within the app's
+      // time, so that the client receives its length (answerReadWhole), and counted as read;
+      // any other is passed on untouched, its body not even looked at (piping it through
+      // JavaScript would cost most of the gateway's time), and counted at the length it
+      // declares, or as nothing when it carries none whatever it declares (a HEAD's, a
+      // 304's). However long it takes to write, it is not cut while its bytes move: Bun
+      // moves the idle limit as it writes.
+      if (answerReadWhole(request.method, response)) {
+        startAppClock();
+        let whole: Uint8Array;
+        try {
+          whole = await response.bytes();
+        } catch (error) {
+          return appFailed(error);
+        } finally {
+          clearTimeout(timer);
+        }
+        done(target.app, response.status, bytesIn, whole.length);
+        return returnedResponse(response, whole);
+      }
       done(
         target.app,
         response.status,
@@ -616,14 +634,6 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     flushTraffic: () => accounting.flush(),
     stop: stopAll,
   };
-}
-
-/**
- * Whether a response to `method` with `status` carries a body (RFC 9110): not one to a
- * HEAD, nor a 1xx, 204, 205 or 304, whatever Content-Length it declares.
- */
-function carriesBody(method: string, status: number): boolean {
-  return method !== "HEAD" && status >= 200 && status !== 204 && status !== 205 && status !== 304;
 }
 
 /** A response that tells the browser to use HTTPS only from now on (HSTS). */
