@@ -15,6 +15,7 @@ import { type AppPipe, listenAppPipe } from "./app-pipe.ts";
 import {
   AppPipeClient,
   NO_PIPE_RECHECK_MS,
+  PIPE_REFUSAL_HEADER,
   type PipeOutcome,
   refusalProof,
 } from "./app-pipe-client.ts";
@@ -182,6 +183,29 @@ describe("the gateway's way to an app on another device", () => {
       new TextEncoder().encode("whole"),
     );
     expect(why(await send())).toBe("the pipe failed lately");
+  });
+
+  test("a refusal that cannot go by the ingress (its streamed body went) reaches the client without its proof", async () => {
+    const { send } = client({
+      address: "https://127.0.0.1:1",
+      pipePort: pipe.port,
+      seed: newGatewaySeed,
+    });
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("gone already"));
+        controller.close();
+      },
+    });
+    const outcome = await send(body);
+    if (!("response" in outcome)) throw new Error(`fell back: ${outcome.why}`);
+    // Passed on to the client as the answer: the proof, a constant for this gateway and
+    // app, would let whoever reads it (the app's own client) forge the pipe's refusals.
+    expect(outcome.response.status).toBe(403);
+    expect(outcome.response.headers.get(PIPE_REFUSAL_HEADER)).toBeNull();
+    expect((await outcome.response.json()) as unknown).toMatchObject({
+      error: { code: "E_PERMISSION" },
+    });
   });
 
   test("an app's answer marked as the pipe's refusal is the app's answer: not sent again, the pipe not rested", async () => {

@@ -147,7 +147,11 @@ export class AppPipeClient {
             why: `refused by the pipe (HTTP ${response.status})`,
           };
         }
-        return { response };
+        // Its body went: the refusal is the client's answer, without the proof, a constant
+        // of this gateway and app that would let whoever reads it forge the pipe's refusals.
+        const answer = new Response(response.body, response);
+        answer.headers.delete(PIPE_REFUSAL_HEADER);
+        return { response: answer };
       }
       this.backoff.answered(peer.id);
       return { response };
