@@ -50,6 +50,10 @@ export async function ingress(
       body: request.body,
       redirect: "manual",
       duplex: "half",
+      // The gateway that gave up (its own clock for the app, or its client gone) lets the
+      // app go too: a small answer read whole below would otherwise hold the app's
+      // connection, and this call, for as long as the app sends less than it declared.
+      signal: request.signal,
     } as RequestInit);
     // A small answer goes on with its length (answerReadWhole), as the gateway passes it on.
     return answerReadWhole(request.method, response)
