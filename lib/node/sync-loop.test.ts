@@ -354,6 +354,29 @@ describe("the sync loop, with a peer whose answer keeps coming", () => {
   });
 });
 
+describe("the sync loop of a quarantined device, with a peer whose answer keeps coming", () => {
+  test("sends it no presence of its own: it may only pull, and every peer refuses its pushes", async () => {
+    answer = "trickle";
+    const lines: string[] = [];
+    const node = nodeA(lines);
+    node.quarantined = () => true;
+    const rounds = countRounds(node);
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    const askedBefore = asked;
+    const pathsBefore = paths.length;
+    sync.start();
+    try {
+      await until("b to be asked", () => asked > askedBefore, 5_000);
+      const roundsThen = rounds.count;
+      await until("three more rounds", () => rounds.count >= roundsThen + 3, 5_000);
+      expect(paths.slice(pathsBefore)).toEqual(["/v1/sync/pull"]);
+    } finally {
+      answer = "refuse";
+      await sync.stop();
+    }
+  });
+});
+
 describe("the sync loop, writing faster than a peer takes it", () => {
   test("has one push to it under way at a time, and sends what was written meanwhile after it", async () => {
     answer = "hold";

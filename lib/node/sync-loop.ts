@@ -173,7 +173,9 @@ export class SyncLoop {
    * A small request of its own still waits in the link's queue (seconds), not for the bulk.
    */
   private sayAlive(peer: Peer): void {
-    if (this.sayingAlive.has(peer.id)) return;
+    // Quarantined, this device only pulls: every peer refuses its pushes, and each refusal
+    // would be warned of, waited out and counted among the refusals its facts tell.
+    if (this.sayingAlive.has(peer.id) || this.node.quarantined()) return;
     this.sayingAlive.add(peer.id);
     const body = encodeEntries({
       have: versionVector(this.node.db),
