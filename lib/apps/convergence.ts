@@ -343,34 +343,18 @@ export class Convergence {
     );
   }
 
-  /**
-   * The members that may be live, for apps with data: data goes nowhere on a guess. Until
-   * this device has been up for one live window, and for one live window after a device
-   * joined, not having heard from it says nothing: it counts as live, so nothing of its
-   * is taken over and nothing it may be claiming is claimed too.
-   *
-   * Nor is a device this one heard from itself within the window (its calls, or the bytes
-   * of its answers as they arrive: lib/node/peer-client.ts) taken for gone. Its presence
-   * records ride its own sync calls, which a full uplink holds back: a holder sending its
-   * app data to this standby at 1 Mbit/s had them arrive seconds late (a 2 s modem queue,
-   * a new connection per push losing its SYNs), and the standby took over from a holder
-   * whose data was arriving at that very moment. Only a device that would claim the app
-   * writes the claim, so this device's own hearing is enough to hold its hand; a holder
-   * that dies mid-transfer stops sending, and one window later it is gone here too.
-   */
+  /** The members that may be live, for apps with data (mayBeLive). */
   private maybeLive(candidates: ReturnType<typeof placementCandidates>): Candidate[] {
-    const now = this.node.now();
-    const window = this.options.liveWindowMs;
-    if (now - this.startedAtMs < window) return candidates.members;
     const membership = this.node.membership();
-    const within = (atMs: number | undefined) => now - (atMs ?? 0) < window;
-    return candidates.members.filter((candidate) => {
-      const member = membership.byName.get(candidate.name);
-      return (
-        candidates.live.includes(candidate) ||
-        within(member?.admittedAtMs) ||
-        (member !== undefined && within(this.node.contacts.get(member.id)?.lastSeenAt))
-      );
+    return mayBeLive(candidates, {
+      nowMs: this.node.now(),
+      windowMs: this.options.liveWindowMs,
+      upSinceMs: this.startedAtMs,
+      admittedAtMs: (name) => membership.byName.get(name)?.admittedAtMs,
+      heardAtMs: (name) => {
+        const member = membership.byName.get(name);
+        return member && this.node.contacts.get(member.id)?.lastSeenAt;
+      },
     });
   }
 
@@ -638,4 +622,45 @@ function killOrphans(appsDir: string): void {
     }
     rmSync(pidFile, { force: true });
   }
+}
+
+/**
+ * The members that may be live, for apps with data: data goes nowhere on a guess. Until
+ * this device has been up for one live window, and for one live window after a device
+ * joined, not having heard from it says nothing: it counts as live, so nothing of its is
+ * taken over and nothing it may be claiming is claimed too.
+ *
+ * Nor is a device this one heard from itself within the window (its calls, or the bytes
+ * of its answers as they arrive: lib/node/peer-client.ts) taken for gone. Its presence
+ * records ride its own sync calls, which a full uplink holds back: a holder sending its
+ * app data to this standby at 1 Mbit/s had them arrive seconds late (a 2 s modem queue, a
+ * new connection per push losing its SYNs), and the standby took over from a holder whose
+ * data was arriving at that very moment. Only a device that would claim the app writes
+ * the claim, so this device's own hearing is enough to hold its hand; a holder that dies
+ * mid-transfer stops sending, and one window later it is gone here too. Hearing is timed by
+ * this device's clock: one set back would make an old hearing look recent (a dead holder
+ * kept "alive" for as long as it was set back), so a hearing counts either way of now.
+ */
+export function mayBeLive<C extends { readonly name: string }>(
+  candidates: { readonly members: readonly C[]; readonly live: readonly C[] },
+  times: {
+    readonly nowMs: number;
+    readonly windowMs: number;
+    /** Since when this device has been up, as far as its view of the zone goes. */
+    readonly upSinceMs: number;
+    readonly admittedAtMs: (name: string) => number | undefined;
+    /** When this device last heard from the member itself (undefined: never). */
+    readonly heardAtMs: (name: string) => number | undefined;
+  },
+): C[] {
+  const { nowMs, windowMs } = times;
+  if (nowMs - times.upSinceMs < windowMs) return [...candidates.members];
+  return candidates.members.filter((candidate) => {
+    const heardAtMs = times.heardAtMs(candidate.name);
+    return (
+      candidates.live.includes(candidate) ||
+      nowMs - (times.admittedAtMs(candidate.name) ?? 0) < windowMs ||
+      (heardAtMs !== undefined && Math.abs(nowMs - heardAtMs) < windowMs)
+    );
+  });
 }

@@ -702,7 +702,7 @@ describe("relaying", () => {
       undefined,
       0,
       createLog({ level: "info", write: (line) => hubLines.push(line) }),
-      400,
+      600,
     );
     const chatty = device("chatty");
     // The target pings once a minute, as a device that died says nothing; chatty every 100 ms.
@@ -716,7 +716,9 @@ describe("relaying", () => {
     // The target comes back (it is alive here) and falls silent again: cut twice.
     await until("the silent tunnel to be cut twice", () => cuts().length >= 2, 10_000);
     expect(cuts().every((line) => line.includes("device=target"))).toBe(true);
-    expect(relay.hub.isAttached(chatty.id)).toBe(true);
+    // Never cut (above); attached, once any reconnection of its own (a pong late under
+    // load) is through.
+    await until("chatty's tunnel", () => relay.hub.isAttached(chatty.id));
   }, 20_000);
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
