@@ -81,3 +81,29 @@ test("a TCP end closed with bytes still waiting is cut when its reader takes non
     listener.stop(true);
   }
 });
+
+test("a TCP end closed with bytes still waiting is cut when its reader takes them a byte at a time", async () => {
+  // A socket whose reader takes one byte at each drain: never nothing, never enough.
+  let terminated = false;
+  let full = true;
+  const socket = {
+    write: (chunk: Uint8Array) => (full ? 0 : Math.min(1, chunk.length)),
+    end: () => {},
+    terminate: () => {
+      terminated = true;
+    },
+    pause: () => {},
+    resume: () => {},
+  } as unknown as Socket<unknown>;
+  const end = tcpEnd(socket, 200);
+  end.send(new Uint8Array(64 * 1024));
+  full = false;
+  end.close();
+  const startedAt = performance.now();
+  while (!terminated && performance.now() - startedAt < 2_000) {
+    end.flush();
+    await Bun.sleep(20);
+  }
+  expect(terminated).toBe(true);
+  expect(performance.now() - startedAt).toBeGreaterThanOrEqual(190);
+});

@@ -80,12 +80,15 @@ export class Link {
  * otherwise hold its connection, and all that waits for it, for good.
  */
 export const CLOSING_DRAIN_LIMIT_MS = 60_000;
+/** What a closing end's reader must take to be given CLOSING_DRAIN_LIMIT_MS again. */
+const CLOSING_MIN_PROGRESS_BYTES = 16 * 1024;
 
 /**
  * A TCP socket as an end: what it cannot write at once waits, in order, for its drain. A
  * close ends the socket once what waits has gone: the other end's last bytes before it
  * hung up (an answer whose end is the connection's close, say) are not dropped. A reader
- * that takes nothing of them for `drainLimitMs` is cut.
+ * that takes less than CLOSING_MIN_PROGRESS_BYTES of them in `drainLimitMs` is cut (one
+ * that took a byte now and then would otherwise hold it as long as it liked).
  */
 export function tcpEnd(
   socket: Socket<unknown>,
@@ -95,8 +98,11 @@ export function tcpEnd(
   let queued = 0;
   let closing = false;
   let stalled: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes the reader took since the closing end's limit was last set. */
+  let takenSince = 0;
   const watchDrain = () => {
     clearTimeout(stalled);
+    takenSince = 0;
     stalled = setTimeout(() => socket.terminate(), drainLimitMs);
     stalled.unref();
   };
@@ -118,16 +124,15 @@ export function tcpEnd(
       return queued < HIGH_WATER;
     },
     flush() {
-      let moved = false;
       while (queue.length > 0) {
         const chunk = queue[0] as Uint8Array;
         const written = Math.max(0, socket.write(chunk));
         queued -= written;
-        moved ||= written > 0;
+        takenSince += written;
         if (written < chunk.length) {
           queue[0] = chunk.subarray(written);
-          // The reader took some: it has its time again for the rest.
-          if (closing && moved) watchDrain();
+          // The reader took enough: it has its time again for the rest.
+          if (closing && takenSince >= CLOSING_MIN_PROGRESS_BYTES) watchDrain();
           return;
         }
         queue.shift();
