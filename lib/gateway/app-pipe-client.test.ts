@@ -19,6 +19,7 @@ import {
   type PipeOutcome,
   refusalProof,
 } from "./app-pipe-client.ts";
+import { APP_USER_HEADER } from "./app-user.ts";
 
 const notes = "notes" as AppName;
 const log = createLog({ level: "silent", write: () => {} });
@@ -108,10 +109,10 @@ function client(options: { address: string; pipePort: number | undefined; seed?:
     },
     log,
   });
-  const send = (body: ReadableStream | Uint8Array | null = null) =>
+  const send = (body: ReadableStream | Uint8Array | null = null, headers = new Headers()) =>
     pipes.forward(peer, notes, "/x", {
       method: "POST",
-      headers: new Headers(),
+      headers,
       body,
       signal: new AbortController().signal,
     });
@@ -206,6 +207,16 @@ describe("the gateway's way to an app on another device", () => {
     expect((await outcome.response.json()) as unknown).toMatchObject({
       error: { code: "E_PERMISSION" },
     });
+  });
+
+  test("one request refused (a person's assertion): the ingress gets it, and the pipe does not rest", async () => {
+    const { send } = client({ address: "https://127.0.0.1:1", pipePort: pipe.port });
+    const asserted = new Headers({ [APP_USER_HEADER]: "someone's assertion" });
+    const refused = await send(new TextEncoder().encode("whole"), asserted);
+    expect(why(refused)).toBe("refused by the pipe (HTTP 403)");
+    // The next request, of another person or none, still goes by the pipe.
+    const next = await send(new TextEncoder().encode("after"));
+    expect("response" in next && (await next.response.text())).toBe("POST after");
   });
 
   test("an app's answer marked as the pipe's refusal is the app's answer: not sent again, the pipe not rested", async () => {

@@ -39,6 +39,14 @@ import { RetryableBody } from "../node/retryable-body.ts";
  */
 export const PIPE_REFUSAL_HEADER = "bucky-app-pipe";
 
+/**
+ * What a refusal of the gateway itself (not of one of its requests) carries after the
+ * proof: only then does the gateway rest the pipe to that device. A person's assertion
+ * refused is one request's refusal, and resting the pipe on it let any client with a bad
+ * session rest it for every app of the device.
+ */
+export const GATEWAY_REFUSED = "gateway";
+
 /** What the pipe's refusals carry for a connection that presented `certificateDer`. */
 export function refusalProof(certificateDer: Uint8Array): string {
   return createHash("sha256")
@@ -130,12 +138,14 @@ export class AppPipeClient {
         // The app's bytes as it sent them: a compressed answer stays compressed.
         decompress: false,
       } as BunFetchRequestInit & { decompress: boolean });
-      if (response.headers.get(PIPE_REFUSAL_HEADER) === certificate.refusal) {
+      const marker = response.headers.get(PIPE_REFUSAL_HEADER);
+      const gatewayRefused = marker === `${certificate.refusal} ${GATEWAY_REFUSED}`;
+      if (marker === certificate.refusal || gatewayRefused) {
         // The pipe refused (not the app): the ingress checks anew, when the body can go again.
         const untouched = retryable ? !retryable.sent : true;
         if (untouched) {
           // A gateway refused as one waits: the device may not have heard it is one yet.
-          if (response.status === 403)
+          if (gatewayRefused && response.status === 403)
             this.backoff.failed(
               peer.id,
               { kind: "refusing", code: "E_PERMISSION", message: "refused", sinceMs: nowMs },

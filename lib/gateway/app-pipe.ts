@@ -26,7 +26,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { Link, tcpEnd } from "../relay/pipe.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
-import { PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
+import { GATEWAY_REFUSED, PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
 import { type IngressViewers, ROLE_HEADER, USER_HEADER } from "./app-user.ts";
 import { readGateway } from "./config.ts";
 import { RequestHeads, type RequestPart } from "./request-heads.ts";
@@ -183,6 +183,12 @@ const REASONS: Readonly<Record<number, string>> = {
   503: "Service Unavailable",
 };
 
+/** Whose refusal a refusal is: of this gateway (its connection), of one request, or the app's failure. */
+type Refusal =
+  | { readonly of: "gateway" }
+  | { readonly of: "request" }
+  | { readonly of: "app"; readonly why: string };
+
 /** One gateway's connection for one app, joined to a connection of its own to the app. */
 class PipeConnection {
   private readonly client;
@@ -192,12 +198,10 @@ class PipeConnection {
   private gateway: string | undefined;
   /**
    * What the first request is to be answered with, when the connection cannot go on: the
-   * pipe's own refusal, or (`app` set) the app not answering. Answered once the request
+   * pipe's refusal of this gateway, or the app not answering. Answered once the request
    * comes (start's comment).
    */
-  private pending:
-    | { readonly error: BuckyError; readonly app?: { readonly mine: false; readonly why: string } }
-    | undefined;
+  private pending: { readonly error: BuckyError; readonly whose: Refusal } | undefined;
   /** Chunks from the gateway held while a person's assertion is checked the first time. */
   private held: Uint8Array[] | undefined;
   private requests = 0;
@@ -230,7 +234,7 @@ class PipeConnection {
     } catch (error) {
       // Answered when the request comes: written before it, it could meet the gateway's
       // request on the way and be lost to a reset.
-      this.pending = { error: toBuckyError(error) };
+      this.pending = { error: toBuckyError(error), whose: { of: "gateway" } };
       return;
     }
     this.door = admitted.door;
@@ -291,9 +295,9 @@ class PipeConnection {
       `${this.app} did not answer: it closed the connection or is not listening`,
       "It may be starting or stopping: try again in a moment.",
     );
-    const app = { mine: false, why } as const;
-    if (this.bytesIn === 0) this.pending = { error, app };
-    else this.refuse(error, app);
+    const whose = { of: "app", why } as const;
+    if (this.bytesIn === 0) this.pending = { error, whose };
+    else this.refuse(error, whose);
   }
 
   /** Whether it would still be let in: closed when not. */
@@ -317,7 +321,7 @@ class PipeConnection {
     this.bytesIn += chunk.length;
     this.moved = Date.now();
     if (this.pending) {
-      this.refuse(this.pending.error, this.pending.app);
+      this.refuse(this.pending.error, this.pending.whose);
       return;
     }
     if (this.held) {
@@ -428,22 +432,28 @@ class PipeConnection {
 
   /**
    * Answers the gateway with `error` as the peer API would, and closes. The pipe's own
-   * refusals are marked as such (the gateway may then try the ingress); an app's failure
-   * is not (`mine: false`), and is logged as how the connection ended, not as a refusal.
+   * refusals are marked as such, with the proof (the gateway may then try the ingress),
+   * and a refusal of the gateway itself says so (the gateway then rests the pipe to this
+   * device, where one request refused, a person's say, must not); an app's failure is not
+   * marked, and is logged as how the connection ended, not as a refusal.
    */
-  private refuse(error: BuckyError, app?: { readonly mine: false; readonly why: string }): void {
+  private refuse(error: BuckyError, whose: Refusal = { of: "request" }): void {
     if (this.ended) return;
     const body = JSON.stringify({ error: error.toJSON() });
+    const marker =
+      whose.of === "app"
+        ? ""
+        : `${PIPE_REFUSAL_HEADER}: ${this.refusal}${whose.of === "gateway" ? ` ${GATEWAY_REFUSED}` : ""}\r\n`;
     // Behind whatever of the app's answers still waits to go, in order (tcpEnd).
     this.client.send(
       Buffer.from(
         `HTTP/1.1 ${error.httpStatus} ${REASONS[error.httpStatus] ?? "Refused"}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-          (app ? "" : `${PIPE_REFUSAL_HEADER}: ${this.refusal}\r\n`) +
+          marker +
           `connection: close\r\n\r\n${body}`,
       ),
     );
-    this.end(app ? app.why : `refused: ${error.message}`);
+    this.end(whose.of === "app" ? whose.why : `refused: ${error.message}`);
   }
 
   /**
