@@ -20,7 +20,13 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
-import { entriesMissingFrom, headHashes, lacksAny, versionVector } from "../sync/exchange.ts";
+import {
+  entriesMissingFrom,
+  headHashes,
+  lacksAny,
+  newestOf,
+  versionVector,
+} from "../sync/exchange.ts";
 import { searchFork } from "../sync/fork-search.ts";
 import type { NodeContext } from "./node-context.ts";
 import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
@@ -63,6 +69,11 @@ export class SyncLoop {
   private readonly pushing = new Set<DeviceId>();
   /** Peers to which more was written while a push was under way: pushed again after it. */
   private readonly pushAgain = new Set<DeviceId>();
+  /**
+   * The sending of missing pages under way to each peer (sendMissing()), settling with what
+   * the peer last said it holds, or undefined when it failed: the next one waits for it.
+   */
+  private readonly sending = new Map<DeviceId, Promise<VersionVector | undefined>>();
   /** Peers this device's presence is on its way to alone (sayAlive()). */
   private readonly sayingAlive = new Set<DeviceId>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -162,7 +173,7 @@ export class SyncLoop {
     // A peer waiting out a failure gets it with the next exchange instead.
     for (const peer of this.peers().filter((p) => this.due(p))) {
       if (this.pushing.has(peer.id)) this.pushAgain.add(peer.id);
-      else this.push(peer, body);
+      else this.push(peer, changeset, body);
     }
   }
 
@@ -194,17 +205,25 @@ export class SyncLoop {
     );
   }
 
-  /** One push to `peer`, then what it lacks, again while more was written meanwhile. */
-  private push(peer: Peer, body: Uint8Array): void {
+  /**
+   * One push to `peer`, then what it lacks, again while more was written meanwhile; each
+   * in its turn of sending to it (sendMissing()). A changeset the peer said it holds by
+   * then (another sending carried it) is not posted again.
+   */
+  private push(peer: Peer, changeset: Changeset, body: Uint8Array): void {
     const pushed = this.call(peer, async () => {
-      const ack = decodeAck(
-        await this.client.post(peer, "/v1/sync/push", body, {
-          repeatable: true,
-          signal: this.calls.signal,
-        }),
-      );
-      this.node.receivePresence(ack);
-      let theirs = await this.sendMissing(peer, ack.have, undefined);
+      let theirs = await this.inTurn(peer, async (acked) => {
+        if (acked && (acked.get(changeset.author) ?? 0) >= changeset.seq)
+          return this.sendPages(peer, acked, undefined);
+        const ack = decodeAck(
+          await this.client.post(peer, "/v1/sync/push", body, {
+            repeatable: true,
+            signal: this.calls.signal,
+          }),
+        );
+        this.node.receivePresence(ack);
+        return this.sendPages(peer, ack.have, undefined);
+      });
       while (this.pushAgain.delete(peer.id) && !this.stopped)
         theirs = await this.sendMissing(peer, theirs, undefined);
     }).finally(() => {
@@ -368,11 +387,47 @@ export class SyncLoop {
   }
 
   /**
+   * Pushes whatever `theirs` lacks, after any sending of missing pages to `peer` already
+   * under way, and from what the peer said it holds at the end of that one. An exchange's
+   * and a push's sending each started from what the peer held when it began: on a slow
+   * uplink (a 4 MiB page, 34 s at 1 Mbit/s) both then sent the same pages at once, each
+   * at half the speed. Returns what the peer holds, as it last said.
+   */
+  private sendMissing(
+    peer: Peer,
+    theirs: VersionVector,
+    theirProofs: VersionVector | undefined,
+    records?: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] },
+  ): Promise<VersionVector> {
+    return this.inTurn(peer, (acked) =>
+      this.sendPages(peer, acked ? newestOf(theirs, acked) : theirs, theirProofs, records),
+    );
+  }
+
+  /**
+   * Runs `send` once the sending to `peer` under way, if any, has ended, with what the
+   * peer said it holds at its end (undefined when none was under way, or it failed).
+   */
+  private inTurn(
+    peer: Peer,
+    send: (acked: VersionVector | undefined) => Promise<VersionVector>,
+  ): Promise<VersionVector> {
+    const before = this.sending.get(peer.id);
+    const sent = before ? before.then(send) : send(undefined);
+    const settled = sent.catch(() => undefined);
+    this.sending.set(peer.id, settled);
+    settled.then(() => {
+      if (this.sending.get(peer.id) === settled) this.sending.delete(peer.id);
+    });
+    return sent;
+  }
+
+  /**
    * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
    * more; `facts` and `proofs` (records it lacks) go with the first push, alone if nothing
    * else is due. Returns what the peer holds, as it last said.
    */
-  private async sendMissing(
+  private async sendPages(
     peer: Peer,
     theirs: VersionVector,
     theirProofs: VersionVector | undefined,
@@ -383,6 +438,9 @@ export class SyncLoop {
   ): Promise<VersionVector> {
     let unsent = records;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
+      // Quarantined, this device only listens: every peer refuses what it would send. (It
+      // may have become so while its turn to send came.)
+      if (this.node.quarantined()) return theirs;
       // A peer that lacks what this device compacted away fetches its checkpoint when it
       // pulls; until then nothing pushed would chain to what it holds.
       const lacking =
