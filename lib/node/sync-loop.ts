@@ -69,11 +69,6 @@ export class SyncLoop {
   private readonly pushing = new Set<DeviceId>();
   /** Peers to which more was written while a push was under way: pushed again after it. */
   private readonly pushAgain = new Set<DeviceId>();
-  /**
-   * The sending of missing pages under way to each peer (sendMissing()), settling with what
-   * the peer last said it holds, or undefined when it failed: the next one waits for it.
-   */
-  private readonly sending = new Map<DeviceId, Promise<VersionVector | undefined>>();
   /** Peers this device's presence is on its way to alone (sayAlive()). */
   private readonly sayingAlive = new Set<DeviceId>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -388,10 +383,9 @@ export class SyncLoop {
 
   /**
    * Pushes whatever `theirs` lacks, after any sending of missing pages to `peer` already
-   * under way, and from what the peer said it holds at the end of that one. An exchange's
-   * and a push's sending each started from what the peer held when it began: on a slow
-   * uplink (a 4 MiB page, 34 s at 1 Mbit/s) both then sent the same pages at once, each
-   * at half the speed. Returns what the peer holds, as it last said.
+   * under way, and from what the peer said it holds at the end of that one: an exchange's
+   * and a push's sending at once sent the same pages. Returns what the peer holds, as it
+   * last said.
    */
   private sendMissing(
     peer: Peer,
@@ -404,22 +398,12 @@ export class SyncLoop {
     );
   }
 
-  /**
-   * Runs `send` once the sending to `peer` under way, if any, has ended, with what the
-   * peer said it holds at its end (undefined when none was under way, or it failed).
-   */
+  /** Runs `send` in its turn of sending to `peer` (lib/node/sending-turns.ts). */
   private inTurn(
     peer: Peer,
     send: (acked: VersionVector | undefined) => Promise<VersionVector>,
   ): Promise<VersionVector> {
-    const before = this.sending.get(peer.id);
-    const sent = before ? before.then(send) : send(undefined);
-    const settled = sent.catch(() => undefined);
-    this.sending.set(peer.id, settled);
-    settled.then(() => {
-      if (this.sending.get(peer.id) === settled) this.sending.delete(peer.id);
-    });
-    return sent;
+    return this.node.sendingTurns.take(peer.id, send);
   }
 
   /**
