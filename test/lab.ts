@@ -47,6 +47,8 @@ export interface Lab {
    * (a token bucket on its side of the link); undefined lifts the limit.
    */
   uplink(host: PublicHost, kbit: number | undefined): void;
+  /** How many bytes `host` has sent through its limited uplink since it was limited. */
+  uplinkSentBytes(host: PublicHost): number;
   destroy(): void;
 }
 
@@ -133,6 +135,15 @@ export function createLab(): Lab {
         "latency",
         "2s",
       ]);
+    },
+    uplinkSentBytes(host) {
+      const stats = Bun.spawnSync(
+        [IP, "netns", "exec", ns(host), "tc", "-s", "qdisc", "show", "dev", "eth0"],
+        { env: { PATH: SYSTEM_PATH }, stdout: "pipe", stderr: "pipe" },
+      );
+      const sent = /tbf[^\n]*\n\s*Sent (\d+) bytes/.exec(stats.stdout.toString());
+      if (!sent) throw new Error(`no limited uplink on ${host}: ${stats.stdout.toString()}`);
+      return Number(sent[1]);
     },
     destroy,
   };

@@ -47,6 +47,7 @@ import { type Directory, readDirectory, touchesPeople } from "../users/directory
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
+import { SendingTurns } from "./sending-turns.ts";
 
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
@@ -639,6 +640,12 @@ export class NodeContext {
 
   /** Broken chains met, found in no proof yet: said by `bucky status` until the proof is formed. */
   readonly brokenChains = new BrokenChains();
+
+  /**
+   * The sending of missing pages to each peer: the sync loop's, one at a time, and a pull
+   * of the peer's answered with none of them while one is under way (lib/node/peer-api.ts).
+   */
+  readonly sendingTurns = new SendingTurns();
 
   /** The zone's backup root, when this device holds it (it can back up and give it on). */
   backupRoot(): Uint8Array | undefined {

@@ -8,7 +8,14 @@
  * counting what it is asked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { decodeEntries, encodeAck, encodeEntries } from "../../protocol/sync-messages.ts";
+import { decodeChangeset } from "../../protocol/changeset.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import {
+  decodeEntries,
+  encodeAck,
+  encodeEntries,
+  type VersionVector,
+} from "../../protocol/sync-messages.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
@@ -25,12 +32,19 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" | "hold" = "refuse";
+let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" | "hold" | "take" =
+  "refuse";
 let asked = 0;
 /** The paths b was asked, in order. */
 const paths: string[] = [];
 /** How many changesets each push to b carried, in order. */
 const pushed: number[] = [];
+/**
+ * "take": what b holds, as it says in its answers; each changeset pushed to it is added,
+ * and named in `taken` ("author/seq"), as often as it came.
+ */
+let holding = new Map<DeviceId, number>();
+const taken: string[] = [];
 /** "hold": b answers nothing until this is called. */
 let release = () => {};
 let released = Promise.resolve();
@@ -46,6 +60,21 @@ const server = Bun.serve({
     if (path === "/v1/sync/push") pushed.push(decodeEntries(body).entries.length);
     // "hold": every answer waits until the test lets them go, then b takes what came.
     if (answer === "hold") await released;
+    // "take": it takes every changeset pushed to it (unchecked), and says what it holds.
+    if (answer === "take") {
+      if (path === "/v1/sync/push")
+        for (const entry of decodeEntries(body).entries) {
+          const { author, seq } = decodeChangeset(entry);
+          taken.push(`${author}/${seq}`);
+          if ((holding.get(author) ?? 0) < seq) holding.set(author, seq);
+        }
+      const have: VersionVector = new Map(holding);
+      return new Response(
+        path === "/v1/sync/pull"
+          ? encodeEntries({ have, entries: [], more: false })
+          : encodeAck({ have, applied: 1, rejected: 0 }),
+      );
+    }
     // "no-earlier": it syncs, but fails the search for a fork (its disk, a bug of its own).
     if (answer === "no-earlier" && path === "/v1/sync/earlier")
       return Response.json(
@@ -401,6 +430,47 @@ describe("the sync loop, writing faster than a peer takes it", () => {
       await until("b to be pushed the rest", () => pushed.length > pushedBefore + 1, 5_000);
       expect(pushed[pushedBefore]).toBe(1);
       expect(pushed[pushedBefore + 1]).toBeGreaterThanOrEqual(20);
+    } finally {
+      answer = "refuse";
+      release();
+      await sync.stop();
+    }
+  });
+});
+
+describe("the sync loop, sending a peer what it lacks from an exchange and a push at once", () => {
+  test("sends each page once: the second sending starts from what the peer acked to the first", async () => {
+    answer = "hold";
+    released = new Promise((resolve) => {
+      release = resolve;
+    });
+    const node = nodeA([]);
+    holding = new Map(versionVector(node.db));
+    const takenBefore = taken.length;
+    const rounds = countRounds(node);
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    const pathsBefore = paths.length;
+    sync.start();
+    try {
+      await until("b to be asked to pull", () => paths.length > pathsBefore, 5_000);
+      for (let change = 0; change < 20; change++)
+        node.write([{ key: `apps/test/note-${change}`, value: JSON.stringify(change) }]);
+      await until("b to be pushed to", () => paths.slice(pathsBefore).includes("/v1/sync/push"));
+      // The pull's answer and the push's ack both say b holds none of the 20 notes: the
+      // exchange and the push each have them all to send.
+      answer = "take";
+      release();
+      const written = versionVector(node.db);
+      await until(
+        "b to hold every note",
+        () => ![...written].some(([a, s]) => (holding.get(a) ?? 0) < s),
+      );
+      // Two more rounds: the exchanges and pushes under way when b had it all have ended.
+      const roundsThen = rounds.count;
+      await until("two more rounds", () => rounds.count >= roundsThen + 4, 5_000);
+      const sent = taken.slice(takenBefore);
+      expect(sent.filter((name, at) => sent.indexOf(name) !== at)).toEqual([]);
+      expect(sent).toHaveLength(20);
     } finally {
       answer = "refuse";
       release();

@@ -20,7 +20,13 @@ import {
 } from "../../protocol/sync-messages.ts";
 import { behindCheckpoint } from "../checkpoint/transfer.ts";
 import { BuckyError, isPassing } from "../errors.ts";
-import { entriesMissingFrom, headHashes, lacksAny, versionVector } from "../sync/exchange.ts";
+import {
+  entriesMissingFrom,
+  headHashes,
+  lacksAny,
+  newestOf,
+  versionVector,
+} from "../sync/exchange.ts";
 import { searchFork } from "../sync/fork-search.ts";
 import type { NodeContext } from "./node-context.ts";
 import { PeerBackoff, type PeerTrouble } from "./peer-backoff.ts";
@@ -162,7 +168,7 @@ export class SyncLoop {
     // A peer waiting out a failure gets it with the next exchange instead.
     for (const peer of this.peers().filter((p) => this.due(p))) {
       if (this.pushing.has(peer.id)) this.pushAgain.add(peer.id);
-      else this.push(peer, body);
+      else this.push(peer, changeset, body);
     }
   }
 
@@ -196,17 +202,25 @@ export class SyncLoop {
     );
   }
 
-  /** One push to `peer`, then what it lacks, again while more was written meanwhile. */
-  private push(peer: Peer, body: Uint8Array): void {
+  /**
+   * One push to `peer`, then what it lacks, again while more was written meanwhile; each
+   * in its turn of sending to it (sendMissing()). A changeset the peer said it holds by
+   * then (another sending carried it) is not posted again.
+   */
+  private push(peer: Peer, changeset: Changeset, body: Uint8Array): void {
     const pushed = this.call(peer, async () => {
-      const ack = decodeAck(
-        await this.client.post(peer, "/v1/sync/push", body, {
-          repeatable: true,
-          signal: this.calls.signal,
-        }),
-      );
-      this.node.receivePresence(ack);
-      let theirs = await this.sendMissing(peer, ack.have, undefined);
+      let theirs = await this.inTurn(peer, async (acked) => {
+        if (acked && (acked.get(changeset.author) ?? 0) >= changeset.seq)
+          return this.sendPages(peer, acked, undefined);
+        const ack = decodeAck(
+          await this.client.post(peer, "/v1/sync/push", body, {
+            repeatable: true,
+            signal: this.calls.signal,
+          }),
+        );
+        this.node.receivePresence(ack);
+        return this.sendPages(peer, ack.have, undefined);
+      });
       while (this.pushAgain.delete(peer.id) && !this.stopped)
         theirs = await this.sendMissing(peer, theirs, undefined);
     }).finally(() => {
@@ -370,11 +384,36 @@ export class SyncLoop {
   }
 
   /**
+   * Pushes whatever `theirs` lacks, after any sending of missing pages to `peer` already
+   * under way, and from what the peer said it holds at the end of that one: an exchange's
+   * and a push's sending at once sent the same pages. Returns what the peer holds, as it
+   * last said.
+   */
+  private sendMissing(
+    peer: Peer,
+    theirs: VersionVector,
+    theirProofs: VersionVector | undefined,
+    records?: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] },
+  ): Promise<VersionVector> {
+    return this.inTurn(peer, (acked) =>
+      this.sendPages(peer, acked ? newestOf(theirs, acked) : theirs, theirProofs, records),
+    );
+  }
+
+  /** Runs `send` in its turn of sending to `peer` (lib/node/sending-turns.ts). */
+  private inTurn(
+    peer: Peer,
+    send: (acked: VersionVector | undefined) => Promise<VersionVector>,
+  ): Promise<VersionVector> {
+    return this.node.sendingTurns.take(peer.id, send);
+  }
+
+  /**
    * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
    * more; `facts` and `proofs` (records it lacks) go with the first push, alone if nothing
    * else is due. Returns what the peer holds, as it last said.
    */
-  private async sendMissing(
+  private async sendPages(
     peer: Peer,
     theirs: VersionVector,
     theirProofs: VersionVector | undefined,
@@ -385,6 +424,9 @@ export class SyncLoop {
   ): Promise<VersionVector> {
     let unsent = records;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
+      // Quarantined, this device only listens: every peer refuses what it would send. (It
+      // may have become so while its turn to send came.)
+      if (this.node.quarantined()) return theirs;
       // A peer that lacks what this device compacted away fetches its checkpoint when it
       // pulls; until then nothing pushed would chain to what it holds.
       const lacking =

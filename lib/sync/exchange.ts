@@ -29,6 +29,16 @@ export function lacksAny(theirs: VersionVector, ours: VersionVector): boolean {
 }
 
 /**
+ * What a peer holds, from two things it said of itself: the larger seq of each author (a
+ * device's changesets are held from the first on, none skipped).
+ */
+export function newestOf(said: VersionVector, saidToo: VersionVector): VersionVector {
+  const newest = new Map(said);
+  for (const [device, seq] of saidToo) if ((newest.get(device) ?? 0) < seq) newest.set(device, seq);
+  return newest;
+}
+
+/**
  * The entries `theirs` lacks, a page of them. Of an author whose changesets the checkpoint
  * held lets go of, a device that lacks some of those gets none: they would not chain to
  * what it holds (it fetches the checkpoint first: lib/checkpoint/transfer.ts). Of an
