@@ -174,12 +174,19 @@ export function createPeerApp(
     // None of a quarantined author from its fork on (the asker's proof or this node's).
     const withheld = node.withheldFrom(proofsHave);
     // The other halves of forks of one length (`heads`) first, then what it lacks, one page.
-    // None while this device's sync loop sends it what it lacks: the same pages, at once
-    // over the same uplink (this device's push carries them; its next pull gets the rest).
+    // Not what it lacks while this device's sync loop sends it that: the same pages, at
+    // once over the same uplink (this device's push carries them; its next pull gets the
+    // rest). The halves of forks still come: only a pull brings them.
     const page = () =>
-      node.sendingTurns.underWay(asker)
-        ? { have: versionVector(node.db), entries: [], more: false }
-        : pullPage(node.db, have, heads, withheld, undefined, node.forksKnownWith(proofsHave));
+      pullPage(
+        node.db,
+        have,
+        heads,
+        withheld,
+        undefined,
+        node.forksKnownWith(proofsHave),
+        !node.sendingTurns.underWay(asker),
+      );
     return cbor(
       encodeEntries({
         ...(offer

@@ -177,6 +177,8 @@ export function pullPage(
   withheld: VersionVector,
   pageBytes = PAGE_BYTES,
   forks: VersionVector = withheld,
+  /** False: the other halves of forks alone, what it lacks going by another way (a push). */
+  lacking = true,
 ): EntriesMessage {
   const known = new Map(withheld);
   for (const [author, seq] of forks)
@@ -184,6 +186,7 @@ export function pullPage(
   // Half a page at most (a changeset is at most a quarter of one): what it lacks always
   // has room for its next changeset, and a fork not yet proven holds back nothing else.
   const differing = differingHeads(db, theirs, heads, known, pageBytes / 2);
+  if (!lacking) return { have: versionVector(db), entries: differing, more: false };
   const room = pageBytes - differing.reduce((size, entry) => size + entry.length, 0);
   if (room <= 0) return { have: versionVector(db), entries: differing, more: true };
   if (differing.length === 0) return entriesMissingFrom(db, theirs, pageBytes, withheld);

@@ -398,6 +398,17 @@ describe("ingestEntries", () => {
       pageBytes,
     );
     expect(page.more).toBe(true);
+    // While d sends a what it lacks by a push, a's pull still gets the other head, alone.
+    const headsOnly = pullPage(
+      d.db,
+      versionVector(a.db),
+      headHashes(a.db),
+      new Map(),
+      pageBytes,
+      new Map(),
+      false,
+    );
+    expect([headsOnly.entries, headsOnly.more]).toEqual([[second("d").bytes], false]);
     const met = ingest(a, differing);
     expect(met.rejected.map((r) => r.reason)).toEqual([
       "equivocation: a different changeset #2 is already held",

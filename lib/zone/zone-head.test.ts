@@ -53,6 +53,27 @@ describe("the zone's head of a device", () => {
     ]);
   });
 
+  test("a member that sends what it holds meanwhile, its pull answered without it, is asked again", async () => {
+    const asking = zone();
+    const sealed = asking as unknown as {
+      seal: Parameters<typeof appendLocalChangeset>[1]["seal"];
+    };
+    let pulls = 0;
+    const head = await askZoneHead(asking, tablet, async () => {
+      pulls += 1;
+      // Its own sending of #3 arrives after its first answer (which carried no pages).
+      if (pulls === 2)
+        appendLocalChangeset(
+          asking.db,
+          { zone: testZone.id, name: "tablet", key: tabletKey, seal: sealed.seal },
+          [{ key: "apps/x", value: "4000" }],
+          4000,
+        );
+      return new Map([[tablet.id, 3]]);
+    });
+    expect({ seq: head.seq, from: head.from, pulls }).toEqual({ seq: 3, from: "laptop", pulls: 2 });
+  });
+
   test("of a device proven to equivocate: what it signed before the fork, whatever a member holds past it", async () => {
     const asking = zone();
     const held = asking.db.$client

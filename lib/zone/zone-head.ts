@@ -23,6 +23,13 @@ export type AskingZone = ZoneWriter & { readonly deviceName: string; peers(): Pe
 
 /** How long the members have, together, to say (and send) what they hold. */
 export const ASK_HEAD_TIMEOUT_MS = 15_000;
+/**
+ * How many times a member that said it holds more than came is asked again, this long
+ * apart: one sending it to this device at that moment answers a pull without those pages
+ * (lib/node/peer-api.ts), and they come by its push instead, in a moment.
+ */
+const ASK_AGAIN_TIMES = 4;
+const ASK_AGAIN_AFTER_MS = 500;
 
 /** Pulls from a peer what it holds that this device lacks; returns its version vector. */
 export type PullFrom = (peer: Peer) => Promise<VersionVector>;
@@ -67,10 +74,17 @@ export async function askZoneHead(
   const answers = await Promise.all(
     peers.map(async (peer) => {
       try {
-        const answer = await Promise.race([pull(peer), late]);
-        if (answer === "late")
+        let head: number | undefined;
+        for (let asked = 0; asked <= ASK_AGAIN_TIMES; asked++) {
+          if (asked > 0) await Promise.race([pause(ASK_AGAIN_AFTER_MS), late]);
+          const answer = await Promise.race([pull(peer), late]);
+          if (answer === "late") break;
+          head = answer.get(device.id) ?? 0;
+          if (head <= heldHere()) break;
+        }
+        if (head === undefined)
           return { peer, why: `it did not answer within ${durationOf(timeoutMs)}` };
-        return { peer, head: answer.get(device.id) ?? 0 };
+        return { peer, head };
       } catch (error) {
         if (error instanceof BuckyError) return { peer, why: error.message };
         if (error instanceof ProtocolError)
@@ -107,4 +121,8 @@ export async function askZoneHead(
 
 function durationOf(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
