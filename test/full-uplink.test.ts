@@ -8,117 +8,40 @@
  * before the fix). A holder that really dies in the middle of such a transfer is still
  * taken over.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { describe, expect, test } from "bun:test";
 import type { AppStatus } from "../lib/apps/status.ts";
-import {
-  appFetch,
-  buckyJson,
-  cleanUp,
-  type Daemon,
-  newHomePath,
-  startDaemon,
-  waitFor,
-} from "./harness.ts";
-import { createLab, type Lab } from "./lab.ts";
+import { waitFor } from "./harness.ts";
+import { NOTE_BYTES, notesPair, writeNotes } from "./notes-pair.ts";
 
-afterAll(cleanUp);
-
-const ENV = {
+const { lab, daemons, status, holder, standby } = notesPair({
   BUCKY_CONVERGE_INTERVAL_MS: "300",
   BUCKY_SYNC_INTERVAL_MS: "300",
   BUCKY_HEARTBEAT_MS: "2000",
-};
+});
 /** What the uplink carries at most, kbit/s. */
 const UPLINK_KBIT = 1000;
-type Device = "gw" | "server";
-/** How many notes the first test writes, and how large each is on the link. */
+/** How many notes the first test writes. */
 const NOTES = 120;
-const NOTE_BYTES = 10_000;
-
-const lab: Lab = createLab();
-const homes = { gw: newHomePath(), server: newHomePath() };
-const daemons: Partial<Record<Device, Daemon>> = {};
-
-afterAll(async () => {
-  await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
-  lab.destroy();
-});
-
-async function start(device: Device): Promise<void> {
-  daemons[device] = await startDaemon(homes[device], ENV, {
-    wrap: lab.on(device, []),
-    listen: "0.0.0.0",
-    port: 4411,
-  });
-}
-
-function status(device: Device): Promise<AppStatus> {
-  return buckyJson<AppStatus>(["app", "status", "notes", "--home", homes[device]]);
-}
-
-/** Writes `count` notes of 10,000 characters that do not compress (10 KB each, twice over the link). */
-async function writeNotes(url: string, count: number): Promise<void> {
-  for (let note = 0; note < count; note++) {
-    const response = await appFetch(url, "/api/notes", {
-      method: "POST",
-      body: JSON.stringify({ text: randomBytes((NOTE_BYTES * 3) / 4).toString("base64") }),
-    });
-    expect(response.status).toBe(201);
-  }
-}
 
 /** Who holds the app's data, and in which epoch: a takeover changes both. */
 function holding(s: AppStatus): { device?: string; epoch?: number } {
   return { device: s.data?.holder?.device, epoch: s.data?.holder?.epoch };
 }
 
-let holder: Device;
-let standby: Device;
-
-beforeAll(async () => {
-  await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
-  await start("gw");
-  const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
-  await buckyJson(["join", token, "--home", homes.server, "--device", "server", "--no-start"], {
-    wrap: lab.on("server", []),
-  });
-  await start("server");
-  await buckyJson([
-    "app",
-    "install",
-    resolve(import.meta.dir, "../fixtures/apps/notes"),
-    "--no-wait",
-    "--home",
-    homes.gw,
-  ]);
-  const running = await waitFor(
-    "notes running, its copy on the other device",
-    async () => {
-      const s = await status("gw");
-      return s.state === "running" && s.data?.standbys[0]?.lagMs === 0 ? s : undefined;
-    },
-    60_000,
-  );
-  holder = running.device as Device;
-  standby = holder === "gw" ? "server" : "gw";
-}, 120_000);
-
 describe("a holder whose uplink is full", () => {
   test("keeps its app: the standby catches up, and takes over nothing", async () => {
-    const before = holding(await status(holder));
-    lab.uplink(holder, UPLINK_KBIT);
+    const before = holding(await status(holder()));
+    lab.uplink(holder(), UPLINK_KBIT);
     try {
       // 120 notes: about 1.2 MB of zone state and as much app data, 20 s at 1 Mbit/s.
-      await writeNotes((await status(holder)).url as string, NOTES);
+      await writeNotes((await status(holder())).url as string, NOTES);
       const wroteAt = Date.now();
       const caughtUp = await waitFor(
         "the standby to have every note, or to have taken the app over",
         async () => {
-          const s = await status(standby);
+          const s = await status(standby());
           if (s.data?.holder?.epoch !== before.epoch) return s;
-          const copy = s.data?.standbys.find((position) => position.device === standby);
+          const copy = s.data?.standbys.find((position) => position.device === standby());
           return copy?.lagMs === 0 && Date.parse(copy.snapshotAt ?? "") >= wroteAt ? s : undefined;
         },
         90_000,
@@ -127,27 +50,27 @@ describe("a holder whose uplink is full", () => {
       // Each note crosses the link twice (zone state, app data): 2.4 MB, with TLS and
       // messages about 2.9 MB measured. The holder's pushes and the answers to the
       // standby's pulls sent the same pages at once: 5.0-5.2 MB, and 39-41 s to catch up.
-      expect(lab.uplinkSentBytes(holder)).toBeLessThan(1.5 * NOTES * NOTE_BYTES * 2);
+      expect(lab.uplinkSentBytes(holder())).toBeLessThan(1.5 * NOTES * NOTE_BYTES * 2);
     } finally {
-      lab.uplink(holder, undefined);
+      lab.uplink(holder(), undefined);
     }
-    const seenByHolder = await status(holder);
+    const seenByHolder = await status(holder());
     expect(holding(seenByHolder)).toEqual(before);
-    expect(seenByHolder.device).toBe(holder);
+    expect(seenByHolder.device).toBe(holder());
     expect(seenByHolder.data?.conflicts).toEqual([]);
   }, 120_000);
 
   test("one that dies in the middle of such a transfer is taken over all the same", async () => {
-    const before = (await status(standby)).data?.holder;
-    lab.uplink(holder, UPLINK_KBIT);
-    await writeNotes((await status(holder)).url as string, 60);
+    const before = (await status(standby())).data?.holder;
+    lab.uplink(holder(), UPLINK_KBIT);
+    await writeNotes((await status(holder())).url as string, 60);
     // Its pages and data are on their way (half a minute of them): it stops in the middle.
-    await daemons[holder]?.kill();
+    await daemons[holder()]?.kill();
     const after = await waitFor(
       "the standby to take the app over",
       async () => {
-        const s = await status(standby);
-        return s.data?.holder?.device === standby && s.state === "running" ? s : undefined;
+        const s = await status(standby());
+        return s.data?.holder?.device === standby() && s.state === "running" ? s : undefined;
       },
       60_000,
     );

@@ -1,0 +1,102 @@
+/**
+ * Two devices in the namespace lab, "gw" and "server", and the notes app running on one of
+ * them with its copy caught up on the other: what the uplink tests start from. Registers
+ * its own setup and clean-up hooks; call it once, at a test file's top level.
+ */
+import { afterAll, beforeAll, expect } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import type { AppStatus } from "../lib/apps/status.ts";
+import {
+  appFetch,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  newHomePath,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
+import { createLab, type Lab } from "./lab.ts";
+
+export type Device = "gw" | "server";
+
+export interface NotesPair {
+  readonly lab: Lab;
+  readonly daemons: Partial<Record<Device, Daemon>>;
+  status(device: Device): Promise<AppStatus>;
+  /** The device running the app, and the one holding its copy (known once set up). */
+  holder(): Device;
+  standby(): Device;
+}
+
+/** How large each note `writeNotes` writes is on the link: 10,000 characters that do not compress. */
+export const NOTE_BYTES = 10_000;
+
+export function notesPair(env: Record<string, string>): NotesPair {
+  afterAll(cleanUp);
+  const lab = createLab();
+  const homes = { gw: newHomePath(), server: newHomePath() };
+  const daemons: Partial<Record<Device, Daemon>> = {};
+  let holder: Device | undefined;
+  afterAll(async () => {
+    await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
+    lab.destroy();
+  });
+  const start = async (device: Device) => {
+    daemons[device] = await startDaemon(homes[device], env, {
+      wrap: lab.on(device, []),
+      listen: "0.0.0.0",
+      port: 4411,
+    });
+  };
+  const status = (device: Device) =>
+    buckyJson<AppStatus>(["app", "status", "notes", "--home", homes[device]]);
+  beforeAll(async () => {
+    await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
+    await start("gw");
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
+    await buckyJson(["join", token, "--home", homes.server, "--device", "server", "--no-start"], {
+      wrap: lab.on("server", []),
+    });
+    await start("server");
+    await buckyJson([
+      "app",
+      "install",
+      resolve(import.meta.dir, "../fixtures/apps/notes"),
+      "--no-wait",
+      "--home",
+      homes.gw,
+    ]);
+    const running = await waitFor(
+      "notes running, its copy on the other device",
+      async () => {
+        const s = await status("gw");
+        return s.state === "running" && s.data?.standbys[0]?.lagMs === 0 ? s : undefined;
+      },
+      60_000,
+    );
+    holder = running.device as Device;
+  }, 120_000);
+  const holderOf = (): Device => {
+    if (!holder) throw new Error("the notes pair is not set up yet");
+    return holder;
+  };
+  return {
+    lab,
+    daemons,
+    status,
+    holder: holderOf,
+    standby: () => (holderOf() === "gw" ? "server" : "gw"),
+  };
+}
+
+/** Writes `count` notes of NOTE_BYTES that do not compress through the app at `url`. */
+export async function writeNotes(url: string, count: number): Promise<void> {
+  for (let note = 0; note < count; note++) {
+    const response = await appFetch(url, "/api/notes", {
+      method: "POST",
+      body: JSON.stringify({ text: randomBytes((NOTE_BYTES * 3) / 4).toString("base64") }),
+    });
+    expect(response.status).toBe(201);
+  }
+}
