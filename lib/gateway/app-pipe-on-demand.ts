@@ -16,9 +16,9 @@ export interface PipeOnDemand {
 }
 
 /** After the pipe failed to start, the first wait before it is tried again (doubling). */
-export const START_RETRY_MS = 10_000;
+const START_RETRY_MS = 10_000;
 /** The longest wait between tries of a pipe that keeps failing to start. */
-export const MAX_START_RETRY_MS = 10 * 60_000;
+const MAX_START_RETRY_MS = 10 * 60_000;
 
 /**
  * Starts the pipe with `start` once `doors` has its first door; `log` hears a failure, and

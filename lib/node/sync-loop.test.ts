@@ -365,59 +365,46 @@ describe("the sync loop, with no peer", () => {
   });
 });
 
+/**
+ * What `node`'s loop asks b over five rounds while b's answers keep coming, as counts of
+ * pulls and pushes; and whether the pulls are one, or two (a pull of the test before may
+ * reach b late, its body read after that test stopped: one more is not this loop's).
+ */
+async function askedOfATrickle(
+  node: NodeContext,
+): Promise<{ pushes: number; pullsOneOrTwo: boolean }> {
+  answer = "trickle";
+  const rounds = countRounds(node);
+  const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+  const askedBefore = asked;
+  const pathsBefore = paths.length;
+  sync.start();
+  try {
+    await until("b to be asked", () => asked > askedBefore, 5_000);
+    const roundsThen = rounds.count;
+    // Rounds come every ROUND_PATIENCE_INTERVALS intervals (50 ms) while b's answer goes on.
+    await until("five more rounds", () => rounds.count >= roundsThen + 5, 5_000);
+    const { pulls, pushes } = countOf(paths.slice(pathsBefore));
+    return { pushes, pullsOneOrTwo: pulls >= 1 && pulls <= 2 };
+  } finally {
+    answer = "refuse";
+    await sync.stop();
+  }
+}
+
 describe("the sync loop, with a peer whose answer keeps coming", () => {
   test("goes on with its rounds without waiting for it, and sends it meanwhile only its presence, once", async () => {
-    answer = "trickle";
-    const node = nodeA([]);
-    const rounds = countRounds(node);
-    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
-    const askedBefore = asked;
-    const pathsBefore = paths.length;
-    sync.start();
-    try {
-      await until("b to be asked", () => asked > askedBefore, 5_000);
-      const roundsThen = rounds.count;
-      // Rounds come every ROUND_PATIENCE_INTERVALS intervals (50 ms) while b's answer goes on.
-      await until("five more rounds", () => rounds.count >= roundsThen + 5, 5_000);
-      // The pull that is held up, and this device's presence alone, whose answer b holds
-      // up too: neither sent again while it is on its way. (A pull of the test before may
-      // reach b late, its body read after that test stopped: one more is not this loop's.)
-      const { pulls, pushes } = countOf(paths.slice(pathsBefore));
-      expect({ pushes, pullsOneOrTwo: pulls >= 1 && pulls <= 2 }).toEqual({
-        pushes: 1,
-        pullsOneOrTwo: true,
-      });
-    } finally {
-      answer = "refuse";
-      await sync.stop();
-    }
+    // The pull that is held up, and this device's presence alone, whose answer b holds up
+    // too: neither sent again while it is on its way.
+    expect(await askedOfATrickle(nodeA([]))).toEqual({ pushes: 1, pullsOneOrTwo: true });
   });
 });
 
 describe("the sync loop of a quarantined device, with a peer whose answer keeps coming", () => {
   test("sends it no presence of its own: it may only pull, and every peer refuses its pushes", async () => {
-    answer = "trickle";
-    const lines: string[] = [];
-    const node = nodeA(lines);
+    const node = nodeA([]);
     node.quarantined = () => true;
-    const rounds = countRounds(node);
-    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
-    const askedBefore = asked;
-    const pathsBefore = paths.length;
-    sync.start();
-    try {
-      await until("b to be asked", () => asked > askedBefore, 5_000);
-      const roundsThen = rounds.count;
-      await until("five more rounds", () => rounds.count >= roundsThen + 5, 5_000);
-      const { pulls, pushes } = countOf(paths.slice(pathsBefore));
-      expect({ pushes, pullsOneOrTwo: pulls >= 1 && pulls <= 2 }).toEqual({
-        pushes: 0,
-        pullsOneOrTwo: true,
-      });
-    } finally {
-      answer = "refuse";
-      await sync.stop();
-    }
+    expect(await askedOfATrickle(node)).toEqual({ pushes: 0, pullsOneOrTwo: true });
   });
 });
 

@@ -35,7 +35,7 @@ const ACCEPT_TIMEOUT_MS = 10_000;
  * asked of it waited ACCEPT_TIMEOUT_MS for nothing, where one to a device without a
  * tunnel fails at once.
  */
-export const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
+const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
 
 export type RelaySocketData =
   | {

@@ -2,15 +2,15 @@ import { expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { tcpEnd } from "./pipe.ts";
 
-test("a TCP end closed with bytes still waiting sends them all, then ends", async () => {
-  const total = 16 * 1024 * 1024;
+/** A loopback listener whose one connection is made a TCP end (its drain limit as given). */
+function listenWithEnd(drainLimitMs?: number) {
   const server = Promise.withResolvers<ReturnType<typeof tcpEnd>>();
   const listener = Bun.listen<{ end?: ReturnType<typeof tcpEnd> }>({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open(socket) {
-        const end = tcpEnd(socket as Socket<unknown>);
+        const end = tcpEnd(socket as Socket<unknown>, drainLimitMs);
         socket.data = { end };
         server.resolve(end);
       },
@@ -18,6 +18,12 @@ test("a TCP end closed with bytes still waiting sends them all, then ends", asyn
       drain: (socket) => socket.data.end?.flush(),
     },
   });
+  return { listener, server };
+}
+
+test("a TCP end closed with bytes still waiting sends them all, then ends", async () => {
+  const total = 16 * 1024 * 1024;
+  const { listener, server } = listenWithEnd();
   try {
     const received = Promise.withResolvers<number>();
     let got = 0;
@@ -47,20 +53,7 @@ test("a TCP end closed with bytes still waiting sends them all, then ends", asyn
 });
 
 test("a TCP end closed with bytes still waiting is cut when its reader takes none of them", async () => {
-  const server = Promise.withResolvers<ReturnType<typeof tcpEnd>>();
-  const listener = Bun.listen<{ end?: ReturnType<typeof tcpEnd> }>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(socket) {
-        const end = tcpEnd(socket as Socket<unknown>, 200);
-        socket.data = { end };
-        server.resolve(end);
-      },
-      data() {},
-      drain: (socket) => socket.data.end?.flush(),
-    },
-  });
+  const { listener, server } = listenWithEnd(200);
   try {
     const closed = Promise.withResolvers<void>();
     // A reader that stopped for good: the kernel's buffers fill, and nothing more goes.

@@ -4,6 +4,8 @@
  * other stops reading until it drains, so a fast sender never fills memory.
  */
 import type { ServerWebSocket, Socket } from "bun";
+// The least a reader must take in each window, as a peer's answer must bring.
+import { MIN_PROGRESS_BYTES } from "../node/answer-watch.ts";
 
 /** Above this many queued bytes an end is full. */
 const HIGH_WATER = 1024 * 1024;
@@ -79,15 +81,13 @@ export class Link {
  * to send: one that takes nothing (an app or a client that stopped reading) would
  * otherwise hold its connection, and all that waits for it, for good.
  */
-export const CLOSING_DRAIN_LIMIT_MS = 60_000;
-/** What a closing end's reader must take to be given CLOSING_DRAIN_LIMIT_MS again. */
-const CLOSING_MIN_PROGRESS_BYTES = 16 * 1024;
+const CLOSING_DRAIN_LIMIT_MS = 60_000;
 
 /**
  * A TCP socket as an end: what it cannot write at once waits, in order, for its drain. A
  * close ends the socket once what waits has gone: the other end's last bytes before it
  * hung up (an answer whose end is the connection's close, say) are not dropped. A reader
- * that takes less than CLOSING_MIN_PROGRESS_BYTES of them in `drainLimitMs` is cut (one
+ * that takes less than MIN_PROGRESS_BYTES of them in `drainLimitMs` is cut (one
  * that took a byte now and then would otherwise hold it as long as it liked).
  */
 export function tcpEnd(
@@ -132,7 +132,7 @@ export function tcpEnd(
         if (written < chunk.length) {
           queue[0] = chunk.subarray(written);
           // The reader took enough: it has its time again for the rest.
-          if (closing && takenSince >= CLOSING_MIN_PROGRESS_BYTES) watchDrain();
+          if (closing && takenSince >= MIN_PROGRESS_BYTES) watchDrain();
           return;
         }
         queue.shift();
