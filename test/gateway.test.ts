@@ -234,13 +234,13 @@ describe("routing", () => {
     const unknown = await get("/apps/nothing/");
     expect([unknown.status, await unknown.text()]).toEqual([
       404,
-      expect.stringContaining("This zone has no app named <b>nothing</b>"),
+      expect.stringContaining("This zone has no app named nothing."),
     ]);
     await buckyJson(["app", "stop", "notes", "--home", alpha.home]);
     await waitFor("notes to stop", async () =>
       (await get("/apps/notes/api/notes")).status === 503 ? true : undefined,
     );
-    expect(await (await get("/apps/notes/api/notes")).text()).toContain("<b>stopped</b>");
+    expect(await (await get("/apps/notes/api/notes")).text()).toContain("Its state is stopped.");
     await buckyJson(["app", "start", "notes", "--home", alpha.home]);
     // Running as its device says, and routed again by the gateway (which can say 503 a
     // moment longer): the next tests ask the gateway for it at once.
@@ -255,7 +255,9 @@ describe("sessions", () => {
   test("a zone-only app needs a session; its open paths do not", async () => {
     const refused = await get("/apps/notes/");
     expect(refused.status).toBe(401);
-    expect(await refused.text()).toContain("bucky login-link");
+    expect(await refused.text()).toContain(
+      'and you are not signed in.</p><p><a href="/_bucky/signin?next=%2Fapps%2Fnotes%2F">Sign in</a>, or, on one of the zone&#39;s devices, run <code>bucky login-link</code>',
+    );
     expect((await get("/apps/notes/api/notes")).status).toBe(200);
     const cookie = await signIn();
     const page = await get("/apps/notes/", { headers: { cookie } });
@@ -265,6 +267,33 @@ describe("sessions", () => {
       await get("/apps/probe/api/headers", { headers: { cookie: `${cookie}; theme=dark` } })
     ).json()) as Record<string, string>;
     expect(seen.cookie).toBe("theme=dark");
+  });
+
+  test("the gateway's pages speak the browser's language: Simplified Chinese where it asks for Chinese, else English", async () => {
+    const chinese = { "accept-language": "fr-FR,zh;q=0.8,en;q=0.5" };
+    const refused = await get("/apps/notes/", { headers: chinese });
+    const text = await refused.text();
+    expect([refused.status, refused.headers.get("vary")]).toEqual([401, "accept-language"]);
+    expect(text).toContain('<html lang="zh-CN">');
+    expect(text).toContain("notes 只对本区域的成员开放，而你尚未登录。");
+    expect(text).toContain(
+      '请<a href="/_bucky/signin?next=%2Fapps%2Fnotes%2F">登录</a>，或在本区域的一台设备上运行 <code>bucky login-link</code>',
+    );
+    const unknown = await get("/apps/nothing/", { headers: chinese });
+    expect(await unknown.text()).toContain("本区域没有名为 nothing 的应用。");
+    const english = await get("/apps/nothing/", { headers: { "accept-language": "fr-FR, de" } });
+    expect(await english.text()).toContain('<html lang="en">');
+    // The sign-in page, its passkey script's words included, with the same script (and so
+    // the same Content-Security-Policy) whatever the language.
+    const signInChinese = await get("/_bucky/signin", { host: HOST, headers: chinese });
+    const signInEnglish = await get("/_bucky/signin", { host: HOST });
+    const body = await signInChinese.text();
+    expect(body).toContain("<h1>登录 ");
+    expect(body).toContain('data-waiting="正在等待你的通行密钥…"');
+    expect(await signInEnglish.text()).toContain('data-waiting="Waiting for your passkey…"');
+    expect(signInChinese.headers.get("content-security-policy")).toBe(
+      signInEnglish.headers.get("content-security-policy"),
+    );
   });
 
   test("a person reaches an app on another device as themselves, request after request, and not once their session ends", async () => {

@@ -7,12 +7,14 @@
  * body is JSON, which another site cannot send without asking first.
  */
 import { BuckyError } from "../errors.ts";
+import type { Messages } from "../i18n/messages.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { PERSON_SESSION_TTL_S, type SessionCheck } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
 import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
+import { wordsFor } from "./pages.ts";
 import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
 
@@ -46,9 +48,11 @@ export class AccountRoutes {
   async handle(at: AccountRequest): Promise<Response> {
     const host = at.hostHeader.toLowerCase().replace(/:\d*$/, "").replace(/\.$/, "");
     const { method } = at.request;
+    const words = await wordsFor(at.request);
+    const said = words.accountPages;
     if (this.config.host && host !== this.config.host) {
       if (method !== "GET")
-        return refusedPage(400, "Wrong address", `Open this page at ${this.config.host}.`);
+        return refusedPage(words, 400, said.wrongAddress, said.openAt({ host: this.config.host }));
       return new Response(null, {
         status: 303,
         headers: {
@@ -66,28 +70,28 @@ export class AccountRoutes {
     if (method === "POST") {
       const origin = at.request.headers.get("origin");
       if (origin !== null && origin !== place.origin)
-        return refusedPage(
-          403,
-          "Refused",
-          "This form was sent from another site and was not acted on.",
-        );
+        return refusedPage(words, 403, said.refused, said.fromAnotherSite);
     } else if (method !== "GET") {
-      return refusedPage(405, "Not here", `${method} is not a way to use this page.`);
+      return refusedPage(words, 405, said.notHere, said.notAWay({ method }));
     }
     try {
-      return await this.route(at, place);
+      return await this.route(at, place, words);
     } catch (error) {
-      return this.failed(error, at);
+      return this.failed(error, at, words);
     }
   }
 
-  private async route(at: AccountRequest, place: Place): Promise<Response> {
+  private async route(at: AccountRequest, place: Place, words: Messages): Promise<Response> {
     const post = at.request.method === "POST";
     const zone = this.node.zone.zone.name;
     const passkeys = place.rpId !== null;
     switch (`${at.request.method} ${at.path}`) {
       case `GET ${SIGNIN_PATH}`:
-        return signInPage({ zone, next: nextOf(at.url.searchParams.get("next")), passkeys });
+        return signInPage(words, {
+          zone,
+          next: nextOf(at.url.searchParams.get("next")),
+          passkeys,
+        });
       case `POST ${SIGNIN_PATH}`: {
         const form = await this.form(at.request);
         const name = form.get("name") ?? "";
@@ -97,7 +101,14 @@ export class AccountRoutes {
           return this.signedIn(cookie, next, at.secure);
         } catch (error) {
           if (!(error instanceof BuckyError) || error.code !== "E_PERMISSION") throw error;
-          return signInPage({ zone, next, passkeys, name, error: error.message, status: 403 });
+          return signInPage(words, {
+            zone,
+            next,
+            passkeys,
+            name,
+            error: error.message,
+            status: 403,
+          });
         }
       }
       case `POST ${SIGNIN_PATH}/passkey/options`: {
@@ -121,7 +132,7 @@ export class AccountRoutes {
       case `GET ${ENROLL_PATH}`: {
         const token = at.url.searchParams.get("token") ?? "";
         const { enrollment } = this.signIn.enrollments.open(token);
-        return enrollPage({ zone, user: enrollment.user, token, passkeys });
+        return enrollPage(words, { zone, user: enrollment.user, token, passkeys });
       }
       case `POST ${ENROLL_PATH}`: {
         const form = await this.form(at.request);
@@ -129,12 +140,12 @@ export class AccountRoutes {
         const password = form.get("password") ?? "";
         if (password !== form.get("confirm")) {
           const { enrollment } = this.signIn.enrollments.open(token);
-          return enrollPage({
+          return enrollPage(words, {
             zone,
             user: enrollment.user,
             token,
             passkeys,
-            error: "The two passwords differ: type the same one twice.",
+            error: words.accountPages.passwordsDiffer,
             status: 400,
           });
         }
@@ -147,7 +158,7 @@ export class AccountRoutes {
         } catch (error) {
           if (!(error instanceof BuckyError) || error.code !== "E_INVALID_INPUT") throw error;
           const { enrollment } = this.signIn.enrollments.open(token);
-          return enrollPage({
+          return enrollPage(words, {
             zone,
             user: enrollment.user,
             token,
@@ -182,9 +193,10 @@ export class AccountRoutes {
         });
       default:
         return refusedPage(
+          words,
           post ? 405 : 404,
-          "No such page",
-          "This address is not a page of the gateway.",
+          words.accountPages.noSuchPage,
+          words.accountPages.notAPage,
         );
     }
   }
@@ -216,7 +228,8 @@ export class AccountRoutes {
     return attributes.join("; ");
   }
 
-  private failed(error: unknown, at: AccountRequest): Response {
+  private failed(error: unknown, at: AccountRequest, words: Messages): Response {
+    const said = words.accountPages;
     const json = at.request.headers.get("content-type")?.startsWith("application/json") ?? false;
     if (error instanceof TooManyAttempts) {
       const headers = { "retry-after": String(error.retryAfterS) };
@@ -225,7 +238,7 @@ export class AccountRoutes {
             { error: { code: "E_UNAVAILABLE", message: error.message } },
             { status: 429, headers },
           )
-        : refusedPage(429, "Too many attempts", error.message, undefined, headers);
+        : refusedPage(words, 429, said.tooManyAttempts, error.message, undefined, headers);
     }
     if (!(error instanceof BuckyError)) throw error;
     // What a library said of it (the WebAuthn verifier's words) is for the log, not the page.
@@ -238,8 +251,8 @@ export class AccountRoutes {
         cause: String((error.cause as Error)?.message ?? error.cause),
       });
     if (json) return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
-    const title = at.path.startsWith(ENROLL_PATH) ? "This link does not work" : "Sign-in refused";
-    return refusedPage(error.httpStatus, title, error.message, error.hint);
+    const title = at.path.startsWith(ENROLL_PATH) ? said.linkBroken : said.signInRefused;
+    return refusedPage(words, error.httpStatus, title, error.message, error.hint);
   }
 
   private async form(request: Request): Promise<Map<string, string>> {

@@ -27,6 +27,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
+import { describeSessionProblem, type SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
 
 export const USER_HEADER = "bucky-user";
@@ -89,7 +90,7 @@ export class AppUserAssertions {
  * that stood is remembered by its bytes and app until it or its session expires.
  */
 export class IngressViewers {
-  private readonly stood: StateBoundMemo<{ viewer: Viewer } | { problem: string }>;
+  private readonly stood: StateBoundMemo<{ viewer: Viewer } | { problem: SessionProblem }>;
 
   constructor(
     private readonly node: NodeContext,
@@ -123,11 +124,11 @@ export class IngressViewers {
       verified = verifyAppUser(assertion, this.node.zoneId, this.node.deviceId, app, nowS);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      return { answer: { problem: error.message } };
+      return { answer: { problem: { code: "invalid", detail: error.message } as const } };
     }
     const { forwardedBy, session } = verified;
     if (standingOf(this.node.membership(), forwardedBy) !== "member")
-      return { answer: { problem: "it was forwarded by a device no longer in the zone" } };
+      return { answer: { problem: { code: "forwarder-gone" } as const } };
     const answer = await this.people.viewer(session);
     if ("problem" in answer) return { answer };
     const expiresAt = Math.min(session.claims.expiresAt, verified.expiresAt);
@@ -135,8 +136,11 @@ export class IngressViewers {
   }
 }
 
-function viewerOrRefusal(checked: { viewer: Viewer } | { problem: string }): Viewer {
+function viewerOrRefusal(checked: { viewer: Viewer } | { problem: SessionProblem }): Viewer {
   if ("problem" in checked)
-    throw new BuckyError("E_PERMISSION", `the person this request came with: ${checked.problem}`);
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the person this request came with: ${describeSessionProblem(checked.problem)}`,
+    );
   return checked.viewer;
 }

@@ -9,10 +9,11 @@
 import type { NodeContext } from "../node/node-context.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import type { Viewer } from "../users/access.ts";
+import type { SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
 import { checkSession, NOT_SIGNED_IN, sessionCookie } from "./sessions.ts";
 
-type Answer = { viewer: Viewer } | { problem: string };
+type Answer = { viewer: Viewer } | { problem: SessionProblem };
 
 export class CheckedSessions {
   private readonly stood: StateBoundMemo<Answer>;

@@ -1,20 +1,45 @@
 /**
- * The gateway's own pages: short, plain HTML that says what happened and what to do.
+ * The gateway's own pages: short, plain HTML that says what happened and what to do, in
+ * the language the browser asks for (Accept-Language: English or Simplified Chinese, as
+ * the panel). Their words are the catalogs' (lib/i18n/), loaded with the first page the
+ * gateway makes: most requests never need one, and an idle daemon does not hold them.
  * Every value shown is escaped.
  */
+import { languageOfAcceptLanguage } from "../i18n/language.ts";
+import type { Messages } from "../i18n/messages.ts";
+
+let catalogs: Promise<typeof import("../i18n/messages.ts")> | undefined;
+
+/** The words for the language `request` asks for. */
+export async function wordsFor(request: Request): Promise<Messages> {
+  catalogs ??= import("../i18n/messages.ts");
+  const language = languageOfAcceptLanguage(request.headers.get("accept-language"));
+  return (await catalogs).messagesFor(language);
+}
+
+/**
+ * A line of a page: a catalog's text (`code` in backquotes is shown as code); with
+ * `href`, the words of its text in [brackets] link there; or HTML its caller built from
+ * escaped parts.
+ */
+export type Line =
+  | string
+  | { readonly text: string; readonly href: string }
+  | { readonly html: string };
 
 export function page(
+  words: Messages,
   status: number,
   title: string,
-  lines: readonly string[],
+  lines: readonly Line[],
   headers: Record<string, string> = {},
 ): Response {
   const body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="${words.language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}code{background:#eee;padding:0 .2rem}</style>
-</head><body><h1>${escapeHtml(title)}</h1>${lines.map((line) => `<p>${line}</p>`).join("")}
-<p><small>bucky gateway</small></p></body></html>
+</head><body><h1>${escapeHtml(title)}</h1>${lines.map((line) => `<p>${lineHtml(line)}</p>`).join("")}
+<p><small>${escapeHtml(words.gatewayPages.footer)}</small></p></body></html>
 `;
   return new Response(body, {
     status,
@@ -22,9 +47,25 @@ export function page(
       "content-type": "text/html; charset=utf-8",
       "content-length": String(Buffer.byteLength(body)),
       "cache-control": "no-store",
+      // Its words follow the browser's languages.
+      vary: "accept-language",
       ...headers,
     },
   });
+}
+
+function lineHtml(line: Line): string {
+  if (typeof line === "string") return textHtml(line);
+  if ("html" in line) return line.html;
+  return textHtml(line.text).replace(
+    /\[([^\]]+)\]/,
+    (_, words: string) => `<a href="${escapeHtml(line.href)}">${words}</a>`,
+  );
+}
+
+/** A catalog's text as HTML: escaped, `code` in backquotes shown as code. */
+export function textHtml(text: string): string {
+  return escapeHtml(text).replace(/`([^`]+)`/g, "<code>$1</code>");
 }
 
 export function escapeHtml(text: string): string {

@@ -15,6 +15,7 @@ import { localTime, type RequestFacts, type Rule, ruleMatches } from "../../prot
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
+import type { Messages } from "../i18n/messages.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
@@ -39,10 +40,10 @@ import {
   websocketBridge,
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
-import { escapeHtml, page } from "./pages.ts";
+import { escapeHtml, type Line, page, textHtml, wordsFor } from "./pages.ts";
 import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
-import { LOGIN_PATH, type Route, route, SIGNIN_PATH } from "./routing.ts";
+import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
@@ -182,18 +183,18 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // One host, and one the URL parser takes (not `[1.2.3.4]`, nor `1.2.3.999`).
     const url = isHostHeader(hostHeader) ? URL.parse(request.url) : null;
     if (!hostHeader || !url) {
+      const words = await wordsFor(request);
       return finish(
         "",
-        page(400, "Bad request", ["The request does not name one host (its Host header)."]),
+        page(words, 400, words.gatewayPages.badRequest, [words.gatewayPages.noHost]),
       );
     }
     const path = canonicalPath(url.pathname);
     if (path === undefined) {
+      const words = await wordsFor(request);
       return finish(
         "",
-        page(400, "Bad request", [
-          "The request's path is ambiguous: an encoded <code>/</code>, <code>\\</code>, control character or <code>%</code>, or a <code>;</code> after a dot segment.",
-        ]),
+        page(words, 400, words.gatewayPages.badRequest, [words.gatewayPages.ambiguousPath]),
       );
     }
     const target = route(hostHeader, path + url.search, config.host);
@@ -224,7 +225,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
 
     switch (target.kind) {
       case "login":
-        return finish("", login(node, url, config, hostHeader, secure));
+        return finish("", await login(node, request, url, config, hostHeader, secure));
       case "account":
         if (!(await stillThere())) return unanswered();
         return finish(
@@ -234,11 +235,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       case "panel": {
         const session = await sessions.check(request.headers.get("cookie"));
         if (!("viewer" in session)) {
+          const words = await wordsFor(request);
           return finish(
             "",
-            page(401, "Sign in to see the control panel", [
-              `The control panel is only for people of this zone, and ${escapeHtml(session.problem)}.`,
-              signInLine(path),
+            page(words, 401, words.gatewayPages.signInForPanel, [
+              words.gatewayPages.panelOnlyForPeople({ problem: session.problem }),
+              signInLine(words, path),
             ]),
           );
         }
@@ -253,13 +255,16 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         return finish("", await servePublicObject(node, target.id, request));
       case "home": {
         const session = await sessions.check(request.headers.get("cookie"));
-        return finish("", homePage(table, "viewer" in session ? session.viewer : undefined));
+        const viewer = "viewer" in session ? session.viewer : undefined;
+        return finish("", homePage(await wordsFor(request), table, viewer));
       }
-      case "unknown-host":
+      case "unknown-host": {
+        const words = await wordsFor(request);
         return finish(
           "",
-          page(404, "No such app", ["This address does not name an app of this zone."]),
+          page(words, 404, words.gatewayPages.noSuchApp, [words.gatewayPages.notAnApp]),
         );
+      }
       case "app-slash":
         return finish(
           target.app,
@@ -269,9 +274,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
 
     const entry = table.app(target.app);
     if (!entry) {
+      const words = await wordsFor(request);
       return finish(
         "",
-        page(404, "No such app", [`This zone has no app named <b>${escapeHtml(target.app)}</b>.`]),
+        page(words, 404, words.gatewayPages.noSuchApp, [
+          words.gatewayPages.noAppNamed({ app: target.app }),
+        ]),
       );
     }
     // Not a turn's wait for a request without a session, nor with one remembered: check
@@ -282,28 +290,35 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const rules = table.rules();
     const blocked = rules.length > 0 ? blockingRule(rules, target.app, client, viewer) : undefined;
     if (blocked) {
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        page(403, "Blocked by a rule", [
-          `${escapeHtml(target.app)} is blocked here by rule <code>${blocked.id}</code>: ${escapeHtml(describeRule(blocked))}.`,
+        page(words, 403, words.gatewayPages.blocked, [
+          words.gatewayPages.blockedBy({
+            app: target.app,
+            rule: blocked.id,
+            what: describeRule(blocked),
+          }),
         ]),
       );
     }
     const open = entry.spec.manifest.openPaths.some((prefix) => target.path.startsWith(prefix));
-    if (entry.spec.manifest.exposure === "zone" && !open && !viewer) {
+    if (entry.spec.manifest.exposure === "zone" && !open && !("viewer" in session)) {
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        page(401, "Sign in to reach this app", [
-          `${escapeHtml(target.app)} is only for people of this zone, and ${escapeHtml("problem" in session ? session.problem : "")}.`,
-          signInLine(`/apps/${target.app}${target.prefix ? target.path : "/"}`),
+        page(words, 401, words.gatewayPages.signInForApp, [
+          words.gatewayPages.appOnlyForPeople({ app: target.app, problem: session.problem }),
+          signInLine(words, `/apps/${target.app}${target.prefix ? target.path : "/"}`),
         ]),
       );
     }
     if (!open && !mayUseApp(viewer, reachOf(entry.spec))) {
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        page(403, "Not shared with you", [
-          `${escapeHtml(target.app)} is not shared with you. An admin of the zone can share it: <code>bucky app share ${escapeHtml(target.app)} --with …</code>.`,
+        page(words, 403, words.gatewayPages.notShared, [
+          words.gatewayPages.notSharedWith({ app: target.app }),
         ]),
       );
     }
@@ -312,13 +327,19 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const allowed = limiter.requests?.take() ?? { ok: true };
     if (!allowed.ok) {
       const retryAfter = String(Math.max(1, Math.ceil(allowed.waitMs / 1000)));
+      const words = await wordsFor(request);
       return finish(
         target.app,
         page(
+          words,
           429,
-          "Too many requests",
+          words.gatewayPages.tooManyRequests,
           [
-            `${escapeHtml(target.app)} takes at most ${entry.limits.rps} requests a second. Try again in ${retryAfter} s.`,
+            words.gatewayPages.atMostRequests({
+              app: target.app,
+              rps: entry.limits.rps ?? 0,
+              retryS: retryAfter,
+            }),
           ],
           { "retry-after": retryAfter },
         ),
@@ -326,15 +347,17 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
     const status = entry.status;
     if (status.state !== "running" && status.state !== "unhealthy") {
-      const why = status.error ? `: ${escapeHtml(status.error)}` : "";
+      const words = await wordsFor(request);
+      const state = (words.status as Record<string, string>)[status.state] ?? status.state;
       return finish(
         target.app,
         page(
+          words,
           503,
-          `${target.app} is not running`,
+          words.gatewayPages.notRunning({ app: target.app }),
           [
-            `Its state is <b>${status.state}</b>${why}.`,
-            "It restarts by itself when it can; try again in a moment.",
+            words.gatewayPages.stateIs({ state, error: status.error ?? "" }),
+            words.gatewayPages.restartsItself,
           ],
           { "retry-after": "5" },
         ),
@@ -361,20 +384,23 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         assertions,
       );
       if (data && server.upgrade(request, { data })) return undefined;
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        page(502, "The app cannot take this connection", [
-          "Its device could not be reached for a WebSocket.",
-        ]),
+        page(words, 502, words.gatewayPages.noWebSocket, [words.gatewayPages.noWebSocketWhy]),
       );
     }
 
     const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BODY_BYTES)
+    if (length > MAX_BODY_BYTES) {
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        page(413, "Too large", [`Requests are at most ${MAX_BODY_BYTES} bytes.`]),
+        page(words, 413, words.gatewayPages.tooLarge, [
+          words.gatewayPages.atMostBytes({ bytes: MAX_BODY_BYTES }),
+        ]),
       );
+    }
     let bytesIn = 0;
     let bytesOut = 0;
     // The app's time runs while nothing moves: from the request sent whole (a small body is
@@ -396,19 +422,21 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       if (!answered) startAppClock();
     };
     /** The answer when the app could not be reached, or did not answer whole in its time. */
-    const appFailed = (error: unknown): Response => {
+    const appFailed = async (error: unknown): Promise<Response> => {
       log.warn("gateway could not reach an app", {
         app: target.app,
         error: String((error as Error).message ?? error),
       });
+      const late = abort.signal.aborted;
+      const words = await wordsFor(request);
       return finish(
         target.app,
-        abort.signal.aborted
-          ? page(504, `${target.app} did not answer`, [
-              `It took longer than ${backendTimeoutMs / 1000} s to answer.`,
+        late
+          ? page(words, 504, words.gatewayPages.didNotAnswer({ app: target.app }), [
+              words.gatewayPages.answerLate({ seconds: backendTimeoutMs / 1000 }),
             ])
-          : page(502, `${target.app} could not be reached`, [
-              "Its device did not answer; try again in a moment.",
+          : page(words, 502, words.gatewayPages.unreachable({ app: target.app }), [
+              words.gatewayPages.deviceSilent,
             ]),
         bytesIn,
       );
@@ -434,13 +462,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           }),
         ]);
       } catch (error) {
-        if (error === SLOW_BODY)
+        if (error === SLOW_BODY) {
+          const words = await wordsFor(request);
           return finish(
             target.app,
-            page(408, "Too slow", [
-              `The request's body did not come within ${backendTimeoutMs / 1000} s.`,
+            page(words, 408, words.gatewayPages.tooSlow, [
+              words.gatewayPages.bodyLate({ seconds: backendTimeoutMs / 1000 }),
             ]),
           );
+        }
         // The client went before its body was whole: there is no one to answer.
         return finish(target.app, unanswered());
       } finally {
@@ -557,16 +587,18 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       fetch: (request, srv) => {
         const answered = fetch(request, srv).catch((error: unknown) => {
           if (!(error instanceof BuckyError)) throw error;
-          return page(error.httpStatus, "The gateway refused this request", [
-            escapeHtml(error.message),
-          ]);
+          return wordsFor(request).then((words) =>
+            page(words, error.httpStatus, words.gatewayPages.refused, [error.message]),
+          );
         });
         return secure ? answered.then((response) => response && withHsts(response)) : answered;
       },
       websocket: websocketBridge,
-      error: (error) => {
+      error: async (error) => {
         log.error("gateway fault", { error: String(error?.stack ?? error) });
-        return page(500, "Something went wrong in the gateway", ["The request was not forwarded."]);
+        // Whose request it was is not known here: the words are English.
+        const words = await wordsFor(new Request("http://gateway/"));
+        return page(words, 500, words.gatewayPages.fault, [words.gatewayPages.notForwarded]);
       },
     });
   /** ACME's challenges, on every listener: before anything else, to anyone. */
@@ -611,7 +643,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           const answer = challenge(request);
           if (answer) return Promise.resolve(answer);
           // Once there is a certificate, plain HTTP only sends people to HTTPS.
-          if (httpsUp) return Promise.resolve(toHttps(request, port, log));
+          if (httpsUp) return toHttps(request, port, log);
           return handle(request, srv, false);
         }),
       );
@@ -651,11 +683,13 @@ function withHsts(response: Response): Response {
 }
 
 /** Plain HTTP, once the gateway has a certificate: the same address over HTTPS. */
-function toHttps(request: Request, httpsPort: number, log: Log): Response {
+async function toHttps(request: Request, httpsPort: number, log: Log): Promise<Response> {
   const hostHeader = request.headers.get("host");
   const url = isHostHeader(hostHeader) ? URL.parse(request.url) : null;
-  if (!url)
-    return page(400, "Bad request", ["The request does not name one host (its Host header)."]);
+  if (!url) {
+    const words = await wordsFor(request);
+    return page(words, 400, words.gatewayPages.badRequest, [words.gatewayPages.noHost]);
+  }
   const status = request.method === "GET" || request.method === "HEAD" ? 301 : 308;
   const location = `https://${url.hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}${url.pathname}${url.search}`;
   log.info("gateway request", { status, redirect: "https" });
@@ -745,18 +779,20 @@ async function websocketTarget(
  * given), the browser sent to the name first, so that the session covers every app's
  * subdomain; then the link is spent and the session set.
  */
-function login(
+async function login(
   node: NodeContext,
+  request: Request,
   url: URL,
   config: GatewayConfig,
   hostHeader: string,
   secure: boolean,
-): Response {
+): Promise<Response> {
   const next = url.searchParams.get("next") || "/";
   if (!isSameOriginPath(next)) {
-    return page(400, "This login link does not work", [
-      "Where it leads once used is not a path on this gateway, so it was not used.",
-      "Make a new one with <code>bucky login-link</code>.",
+    const words = await wordsFor(request);
+    return page(words, 400, words.gatewayPages.loginLinkBroken, [
+      words.gatewayPages.loginLinkLeadsAway,
+      words.gatewayPages.loginLinkNew,
     ]);
   }
   const host = hostHeader.toLowerCase().replace(/:\d*$/, "").replace(/\.$/, "");
@@ -793,10 +829,13 @@ function login(
     });
   } catch (error) {
     if (!(error instanceof BuckyError)) throw error;
-    return page(403, "This login link does not work", [
-      escapeHtml(error.message),
-      error.hint ? escapeHtml(error.hint) : "",
-    ]);
+    const words = await wordsFor(request);
+    return page(
+      words,
+      403,
+      words.gatewayPages.loginLinkBroken,
+      error.hint ? [error.message, error.hint] : [error.message],
+    );
   }
 }
 
@@ -837,29 +876,38 @@ function listenError(config: GatewayConfig, address: string, error: unknown): Bu
 }
 
 /** The start page: the apps whoever asks may use, and how to sign in or out. */
-function homePage(table: RouteTable, viewer: Viewer | undefined): Response {
+function homePage(words: Messages, table: RouteTable, viewer: Viewer | undefined): Response {
+  const said = words.gatewayPages;
   const apps = table
     .allApps()
     .filter((entry) => mayUseApp(viewer, reachOf(entry.spec)))
     .map(
-      (entry) =>
-        `<a href="/apps/${entry.spec.app}/">${escapeHtml(entry.spec.app)}</a>${entry.spec.manifest.description ? `: ${escapeHtml(entry.spec.manifest.description)}` : ""}`,
+      (entry): Line => ({
+        html: `<a href="/apps/${entry.spec.app}/">${escapeHtml(entry.spec.app)}</a>${entry.spec.manifest.description ? `: ${escapeHtml(entry.spec.manifest.description)}` : ""}`,
+      }),
     );
-  const who =
+  const who: Line =
     viewer?.kind === "person"
-      ? `Signed in as <b>${escapeHtml(viewer.user)}</b>. <form method="post" action="/_bucky/signout" style="display:inline"><button type="submit">Sign out</button></form> · <a href="/_bucky/panel/">Your panel</a>`
+      ? {
+          html: `${textHtml(said.signedInAs({ user: viewer.user }))} <form method="post" action="${SIGNOUT_PATH}" style="display:inline"><button type="submit">${escapeHtml(said.signOut)}</button></form> · <a href="${PANEL_PATH}/">${escapeHtml(said.yourPanel)}</a>`,
+        }
       : viewer
-        ? `Signed in through the device ${escapeHtml(viewer.deviceName ?? viewer.device)}. <a href="/_bucky/panel/">The panel</a>`
-        : `<a href="${SIGNIN_PATH}">Sign in</a> to see the zone's other apps.`;
-  return page(200, viewer ? "Your apps" : "This zone's apps", [
-    ...(apps.length ? apps : [viewer ? "No apps for you yet." : "No public apps yet."]),
+        ? {
+            html: `${textHtml(said.throughDevice({ device: viewer.deviceName ?? viewer.device }))} <a href="${PANEL_PATH}/">${escapeHtml(said.thePanel)}</a>`,
+          }
+        : { text: said.signInForMore, href: SIGNIN_PATH };
+  return page(words, 200, viewer ? said.yourApps : said.zoneApps, [
+    ...(apps.length ? apps : [viewer ? said.noAppsForYou : said.noPublicApps]),
     who,
   ]);
 }
 
 /** How to sign in, from a page that needed it: the sign-in page, coming back to `next`. */
-function signInLine(next: string): string {
-  return `<a href="${SIGNIN_PATH}?next=${encodeURIComponent(next)}">Sign in</a>, or, on one of the zone's devices, run <code>bucky login-link</code> and open the link it prints.`;
+function signInLine(words: Messages, next: string): Line {
+  return {
+    text: words.gatewayPages.signInHow,
+    href: `${SIGNIN_PATH}?next=${encodeURIComponent(next)}`,
+  };
 }
 
 /** `/ndn/<id>` for objects the zone marked public: from this device, fetched first if need be. */
@@ -870,7 +918,10 @@ async function servePublicObject(
 ): Promise<Response> {
   const parsed = parseObjectId(id);
   if (!parsed || !isPublicObject(node.db, parsed.id)) {
-    return page(404, "No such object", ["This gateway serves only objects the zone made public."]);
+    const words = await wordsFor(request);
+    return page(words, 404, words.gatewayPages.noSuchObject, [
+      words.gatewayPages.onlyPublicObjects,
+    ]);
   }
   await fetchToStore(parsed.id, node.store, [
     storeSource(node.store),

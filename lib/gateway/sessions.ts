@@ -33,6 +33,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { usedLogins } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
+import type { SessionProblem } from "../users/session-problem.ts";
 import {
   newClaims,
   type SessionCheck,
@@ -213,7 +214,9 @@ export async function signOut(
 }
 
 /** What a request without a session is told. */
-export const NOT_SIGNED_IN: { readonly problem: string } = { problem: "you are not signed in" };
+export const NOT_SIGNED_IN: { readonly problem: SessionProblem } = {
+  problem: { code: "not-signed-in" },
+};
 
 /** The value of the session cookie a request carries, if any. */
 export function sessionCookie(cookieHeader: string | null): string | undefined {
@@ -235,7 +238,7 @@ export async function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
-): Promise<{ viewer: Viewer; expiresAt: number; sessionId: string } | { problem: string }> {
+): Promise<{ viewer: Viewer; expiresAt: number; sessionId: string } | { problem: SessionProblem }> {
   const value = sessionCookie(cookieHeader);
   if (!value) return NOT_SIGNED_IN;
   const nowS = Math.floor(node.now() / 1000);
@@ -256,10 +259,10 @@ export async function checkSession(
     const sessionId = deviceSessionId(session);
     if (isSignedOut(node.db, membership, sessionId)) return SIGNED_OUT;
     if (standingOf(membership, session.issuer) !== "member")
-      return { problem: "your session was opened by a gateway no longer in the zone" };
+      return { problem: { code: "gateway-gone" } };
     const member = membership.byId.get(session.device);
     if (!member || standingOf(membership, session.device) !== "member")
-      return { problem: "your session was opened with a link from a device no longer in the zone" };
+      return { problem: { code: "link-device-gone" } };
     return {
       viewer: { kind: "device", device: session.device, deviceName: member.name },
       expiresAt: session.expiresAt,
@@ -267,7 +270,7 @@ export async function checkSession(
     };
   } catch (error) {
     if (error instanceof ProtocolError)
-      return { problem: `your session does not work: ${error.message}` };
+      return { problem: { code: "invalid", detail: error.message } };
     throw error;
   }
 }

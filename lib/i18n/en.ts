@@ -1,9 +1,11 @@
 /**
- * Every word bucky says to people in English: the panel's and the commands' text. Each
- * is a whole sentence or label, with its values as named parameters, so a translation
- * can put them in its own order (lib/i18n/zh-CN.ts has the same shape). Nothing outside
- * these files builds a sentence from pieces.
+ * Every word bucky says to people in English: the panel's, the gateway pages' and the
+ * commands' text. Each is a whole sentence or label, with its values as named parameters,
+ * so a translation can put them in its own order (lib/i18n/zh-CN.ts has the same shape).
+ * Nothing outside these files builds a sentence from pieces.
  */
+
+import { describeSessionProblem, type SessionProblem } from "../users/session-problem.ts";
 
 const s = (count: number, one: string, many: string) =>
   `${count.toLocaleString("en")} ${count === 1 ? one : many}`;
@@ -764,5 +766,104 @@ export const en = {
       keyMade:
         "The key file was made now: keep it safe, every later version must be signed with it.",
     },
+  },
+  /**
+   * The gateway's own pages (lib/gateway/pages.ts): text, where `code` in backquotes is
+   * shown as code, and in a line that has a link, the words in [brackets] are the link.
+   */
+  gatewayPages: {
+    footer: "bucky gateway",
+    badRequest: "Bad request",
+    noHost: "The request does not name one host (its Host header).",
+    ambiguousPath:
+      "The request's path is ambiguous: an encoded `/`, `\\`, control character or `%`, or a `;` after a dot segment.",
+    signInForPanel: "Sign in to see the control panel",
+    panelOnlyForPeople: (p: { problem: SessionProblem }) =>
+      `The control panel is only for people of this zone, and ${describeSessionProblem(p.problem)}.`,
+    signInHow:
+      "[Sign in], or, on one of the zone's devices, run `bucky login-link` and open the link it prints.",
+    noSuchApp: "No such app",
+    notAnApp: "This address does not name an app of this zone.",
+    noAppNamed: (p: { app: string }) => `This zone has no app named ${p.app}.`,
+    blocked: "Blocked by a rule",
+    blockedBy: (p: { app: string; rule: string; what: string }) =>
+      `${p.app} is blocked here by rule \`${p.rule}\`: ${p.what}.`,
+    signInForApp: "Sign in to reach this app",
+    appOnlyForPeople: (p: { app: string; problem: SessionProblem }) =>
+      `${p.app} is only for people of this zone, and ${describeSessionProblem(p.problem)}.`,
+    notShared: "Not shared with you",
+    notSharedWith: (p: { app: string }) =>
+      `${p.app} is not shared with you. An admin of the zone can share it, on the Apps page of the control panel.`,
+    tooManyRequests: "Too many requests",
+    atMostRequests: (p: { app: string; rps: number; retryS: string }) =>
+      `${p.app} takes at most ${p.rps} requests a second. Try again in ${p.retryS} s.`,
+    notRunning: (p: { app: string }) => `${p.app} is not running`,
+    stateIs: (p: { state: string; error: string }) =>
+      p.error ? `Its state is ${p.state}: ${p.error}.` : `Its state is ${p.state}.`,
+    restartsItself: "It restarts by itself when it can; try again in a moment.",
+    noWebSocket: "The app cannot take this connection",
+    noWebSocketWhy: "Its device could not be reached for a WebSocket.",
+    tooLarge: "Too large",
+    atMostBytes: (p: { bytes: number }) => `Requests are at most ${p.bytes} bytes.`,
+    didNotAnswer: (p: { app: string }) => `${p.app} did not answer`,
+    answerLate: (p: { seconds: number }) => `It took longer than ${p.seconds} s to answer.`,
+    unreachable: (p: { app: string }) => `${p.app} could not be reached`,
+    deviceSilent: "Its device did not answer; try again in a moment.",
+    tooSlow: "Too slow",
+    bodyLate: (p: { seconds: number }) => `The request's body did not come within ${p.seconds} s.`,
+    refused: "The gateway refused this request",
+    fault: "Something went wrong in the gateway",
+    notForwarded: "The request was not forwarded.",
+    loginLinkBroken: "This login link does not work",
+    loginLinkLeadsAway:
+      "Where it leads once used is not a path on this gateway, so it was not used.",
+    loginLinkNew: "Make a new one with `bucky login-link`.",
+    yourApps: "Your apps",
+    zoneApps: "This zone's apps",
+    noAppsForYou: "No apps for you yet.",
+    noPublicApps: "No public apps yet.",
+    signedInAs: (p: { user: string }) => `Signed in as ${p.user}.`,
+    throughDevice: (p: { device: string }) => `Signed in through the device ${p.device}.`,
+    signOut: "Sign out",
+    yourPanel: "Your panel",
+    thePanel: "The panel",
+    signInForMore: "[Sign in] to see the zone's other apps.",
+    noSuchObject: "No such object",
+    onlyPublicObjects: "This gateway serves only objects the zone made public.",
+  },
+  /** The pages people sign in and enroll on (lib/gateway/account-pages.ts), as above. */
+  accountPages: {
+    signInTo: (p: { zone: string }) => `Sign in to ${p.zone}`,
+    yourName: "Your name",
+    password: "Password",
+    signIn: "Sign in",
+    signInWithPasskey: "Sign in with a passkey",
+    passkeysNeedHostName: "Passkeys work where this gateway is reached by its host name.",
+    noWayIn:
+      "No way in yet? An admin of the zone makes you a link, on the People page of the control panel. The owner, at one of the zone's devices, can also run `bucky login-link`.",
+    welcome: (p: { zone: string; user: string }) => `Welcome to ${p.zone}, ${p.user}`,
+    chooseHow: "Choose how you will sign in. This link works once.",
+    makePasskey: "Make a passkey",
+    orPassword: "Or, where a passkey will not do, a password:",
+    passwordHere:
+      "Passkeys work where this gateway is reached by its host name; here, choose a password.",
+    newPassword: "Password (at least 8 characters)",
+    sameAgain: "The same again",
+    usePassword: "Use this password",
+    passwordsDiffer: "The two passwords differ: type the same one twice.",
+    passkeyUnsupported: "This browser cannot use a passkey on this page: use a password.",
+    passkeyWaiting: "Waiting for your passkey…",
+    passkeySaved: "Your passkey is saved. Now sign in with it…",
+    wrongAddress: "Wrong address",
+    openAt: (p: { host: string }) => `Open this page at ${p.host}.`,
+    refused: "Refused",
+    fromAnotherSite: "This form was sent from another site and was not acted on.",
+    notHere: "Not here",
+    notAWay: (p: { method: string }) => `${p.method} is not a way to use this page.`,
+    noSuchPage: "No such page",
+    notAPage: "This address is not a page of the gateway.",
+    tooManyAttempts: "Too many attempts",
+    linkBroken: "This link does not work",
+    signInRefused: "Sign-in refused",
   },
 };

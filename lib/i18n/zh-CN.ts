@@ -1,7 +1,8 @@
 /**
- * bucky 对人说的每一句简体中文：控制面板和命令行的文字，与 lib/i18n/en.ts 一一对应。
+ * bucky 对人说的每一句简体中文：控制面板、网关页面和命令行的文字，与 lib/i18n/en.ts 一一对应。
  * Every word bucky says to people in Simplified Chinese, in the same shape as en.ts.
  */
+import type { SessionProblem } from "../users/session-problem.ts";
 import type { Messages } from "./messages.ts";
 
 const n = (count: number) => count.toLocaleString("zh-CN");
@@ -667,4 +668,112 @@ export const zhCN: Messages = {
       keyMade: "密钥文件是刚生成的：请妥善保管，此后的每个版本都必须用它签名。",
     },
   },
+  gatewayPages: {
+    footer: "bucky 网关",
+    badRequest: "请求有误",
+    noHost: "此请求没有指明唯一的主机（它的 Host 头）。",
+    ambiguousPath:
+      "此请求的路径有歧义：含有编码的 `/`、`\\`、控制字符或 `%`，或在点路径段之后有 `;`。",
+    signInForPanel: "登录后才能查看控制面板",
+    panelOnlyForPeople: (p) => `控制面板只对本区域的成员开放，而${sessionProblem(p.problem)}。`,
+    signInHow: "请[登录]，或在本区域的一台设备上运行 `bucky login-link`，打开它给出的链接。",
+    noSuchApp: "没有这个应用",
+    notAnApp: "此地址不指向本区域的任何应用。",
+    noAppNamed: (p) => `本区域没有名为 ${p.app} 的应用。`,
+    blocked: "已被规则阻止",
+    blockedBy: (p) => `${p.app} 在此被规则 \`${p.rule}\` 阻止：${p.what}。`,
+    signInForApp: "登录后才能访问此应用",
+    appOnlyForPeople: (p) => `${p.app} 只对本区域的成员开放，而${sessionProblem(p.problem)}。`,
+    notShared: "未与你共享",
+    notSharedWith: (p) =>
+      `${p.app} 没有与你共享。本区域的管理员可以在控制面板的“应用”页上与你共享它。`,
+    tooManyRequests: "请求过多",
+    atMostRequests: (p) => `${p.app} 每秒最多接受 ${p.rps} 个请求。请在 ${p.retryS} 秒后重试。`,
+    notRunning: (p) => `${p.app} 没有在运行`,
+    stateIs: (p) => (p.error ? `它的状态是“${p.state}”：${p.error}。` : `它的状态是“${p.state}”。`),
+    restartsItself: "一有可能它就会自行重启；请稍后重试。",
+    noWebSocket: "此应用无法接受这个连接",
+    noWebSocketWhy: "无法为 WebSocket 连接到它所在的设备。",
+    tooLarge: "请求过大",
+    atMostBytes: (p) => `请求最多 ${n(p.bytes)} 字节。`,
+    didNotAnswer: (p) => `${p.app} 没有应答`,
+    answerLate: (p) => `它在 ${p.seconds} 秒内没有应答。`,
+    unreachable: (p) => `无法连接 ${p.app}`,
+    deviceSilent: "它所在的设备没有应答；请稍后重试。",
+    tooSlow: "太慢了",
+    bodyLate: (p) => `请求正文没有在 ${p.seconds} 秒内到达。`,
+    refused: "网关拒绝了此请求",
+    fault: "网关出了问题",
+    notForwarded: "此请求没有被转发。",
+    loginLinkBroken: "此登录链接无效",
+    loginLinkLeadsAway: "它使用后要去往的地址不是此网关上的路径，因此没有被使用。",
+    loginLinkNew: "请用 `bucky login-link` 生成一个新的。",
+    yourApps: "我的应用",
+    zoneApps: "本区域的应用",
+    noAppsForYou: "还没有给你的应用。",
+    noPublicApps: "还没有公开的应用。",
+    signedInAs: (p) => `已登录：${p.user}。`,
+    throughDevice: (p) => `通过设备 ${p.device} 登录。`,
+    signOut: "退出登录",
+    yourPanel: "我的控制面板",
+    thePanel: "控制面板",
+    signInForMore: "[登录]后可以看到本区域的其他应用。",
+    noSuchObject: "没有这个对象",
+    onlyPublicObjects: "此网关只提供本区域公开的对象。",
+  },
+  accountPages: {
+    signInTo: (p) => `登录 ${p.zone}`,
+    yourName: "你的名字",
+    password: "密码",
+    signIn: "登录",
+    signInWithPasskey: "用通行密钥登录",
+    passkeysNeedHostName: "只有通过主机名访问此网关时才能使用通行密钥。",
+    noWayIn:
+      "还没有登录方式？本区域的管理员可以在控制面板的“成员”页上为你生成一个链接。所有者也可以在本区域的一台设备上运行 `bucky login-link`。",
+    welcome: (p) => `欢迎来到 ${p.zone}，${p.user}`,
+    chooseHow: "请选择你的登录方式。此链接只能使用一次。",
+    makePasskey: "创建通行密钥",
+    orPassword: "不便使用通行密钥时，也可以设置密码：",
+    passwordHere: "只有通过主机名访问此网关时才能使用通行密钥；在这里请设置密码。",
+    newPassword: "密码（至少 8 个字符）",
+    sameAgain: "再输入一次",
+    usePassword: "使用此密码",
+    passwordsDiffer: "两次输入的密码不同：请输入两次相同的密码。",
+    passkeyUnsupported: "此浏览器无法在本页使用通行密钥：请使用密码。",
+    passkeyWaiting: "正在等待你的通行密钥…",
+    passkeySaved: "你的通行密钥已保存。现在用它登录…",
+    wrongAddress: "地址不对",
+    openAt: (p) => `请在 ${p.host} 打开此页面。`,
+    refused: "已拒绝",
+    fromAnotherSite: "此表单来自其他网站，未予执行。",
+    notHere: "此处不可用",
+    notAWay: (p) => `不能用 ${p.method} 使用此页面。`,
+    noSuchPage: "没有这个页面",
+    notAPage: "此地址不是网关的页面。",
+    tooManyAttempts: "尝试次数过多",
+    linkBroken: "此链接无效",
+    signInRefused: "登录被拒绝",
+  },
 };
+
+/** 会话为何无法让人进入（lib/users/session-problem.ts），放在句中“而”之后。 */
+function sessionProblem(problem: SessionProblem): string {
+  switch (problem.code) {
+    case "not-signed-in":
+      return "你尚未登录";
+    case "signed-out":
+      return "你的会话已退出登录";
+    case "gateway-gone":
+      return "你的会话是由一个已不在本区域的网关打开的";
+    case "link-device-gone":
+      return "你的会话是用一台已不在本区域的设备生成的链接打开的";
+    case "forwarder-gone":
+      return "此请求是由一台已不在本区域的设备转发的";
+    case "person-gone":
+      return `${problem.user} 已不是本区域的成员`;
+    case "credential-gone":
+      return `打开你的会话所用的${problem.credential === "passkey" ? "通行密钥" : "密码"}已不再允许 ${problem.user} 登录`;
+    case "invalid":
+      return `你的会话无效：${problem.detail}`;
+  }
+}

@@ -27,6 +27,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "./access.ts";
 import { checkAssertion } from "./passkey.ts";
+import type { SessionProblem } from "./session-problem.ts";
 import { isSignedOut, personSessionId, SIGNED_OUT } from "./signouts.ts";
 
 /** How long a session lasts: as a login link's, and no longer than any may. */
@@ -61,14 +62,14 @@ export class SessionCheck {
   constructor(private readonly node: NodeContext) {}
 
   /** Who a verified session is (its signature checked by the caller), or why it does not stand. */
-  async viewer(session: UserSession): Promise<{ viewer: Viewer } | { problem: string }> {
+  async viewer(session: UserSession): Promise<{ viewer: Viewer } | { problem: SessionProblem }> {
     const { claims, proof } = session;
     const membership = this.node.membership();
     if (standingOf(membership, claims.gateway) !== "member")
-      return { problem: "your session was opened by a gateway no longer in the zone" };
+      return { problem: { code: "gateway-gone" } };
     if (isSignedOut(this.node.db, membership, personSessionId(claims))) return SIGNED_OUT;
     const person = this.node.people().people.get(claims.user);
-    if (!person) return { problem: `${claims.user} is no longer a person of this zone` };
+    if (!person) return { problem: { code: "person-gone", user: claims.user } };
     const viewer = (deviceName?: string): { viewer: Viewer } => ({
       viewer: {
         kind: "person",
@@ -82,16 +83,12 @@ export class SessionCheck {
       if (proof.k === "owner") {
         const login = checkOwnerProof(proof, claims);
         if (standingOf(membership, login.device) !== "member")
-          return {
-            problem: "your session was opened with a link from a device no longer in the zone",
-          };
+          return { problem: { code: "link-device-gone" } };
         return viewer(membership.byId.get(login.device)?.name);
       }
       const credential = person.credentials.get(proof.cred);
       if (!credential || credential.kind !== proof.k)
-        return {
-          problem: `the ${proof.k} your session was opened with no longer lets ${claims.user} in`,
-        };
+        return { problem: { code: "credential-gone", user: claims.user, credential: proof.k } };
       if (proof.k === "password" && credential.kind === "password") {
         checkPasswordProof(proof, claims, fromBase64url(credential.publicKey) as Uint8Array);
         return viewer();
@@ -105,12 +102,13 @@ export class SessionCheck {
         }
         return viewer();
       }
-      return { problem: "your session's proof is of no known kind" };
+      return { problem: { code: "invalid", detail: "its proof is of no known kind" } };
     } catch (error) {
-      if (error instanceof ProtocolError)
-        return { problem: `your session does not work: ${error.message}` };
-      if (error instanceof BuckyError && error.code === "E_PERMISSION")
-        return { problem: `your session does not work: ${error.message}` };
+      if (
+        error instanceof ProtocolError ||
+        (error instanceof BuckyError && error.code === "E_PERMISSION")
+      )
+        return { problem: { code: "invalid", detail: error.message } };
       throw error;
     }
   }

@@ -26,6 +26,7 @@ import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import type { Membership } from "../sync/membership.ts";
+import type { SessionProblem } from "./session-problem.ts";
 
 /** The id of a person's session: its claims, each session's own (they hold its nonce). */
 export function personSessionId(claims: SessionClaims): string {
@@ -49,7 +50,7 @@ export function deviceSessionId(session: Session): string {
 }
 
 /** What a request with a signed-out session is told. */
-export const SIGNED_OUT: { readonly problem: string } = { problem: "your session was signed out" };
+export const SIGNED_OUT: { readonly problem: SessionProblem } = { problem: { code: "signed-out" } };
 
 const signedOutKey = (gateway: string, id: string) => `nodes/${gateway}/signed-out/${id}`;
 
