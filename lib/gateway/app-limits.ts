@@ -14,16 +14,21 @@ export interface LimitsRequest {
   readonly bandwidth?: string | null;
 }
 
+// What a wrong limit is told, in words the panel's form and the command both fit (the
+// panel shows the daemon's own error).
+const REQUESTS_A_SECOND = "the request limit is a whole number of requests a second";
+const BANDWIDTH_LIKE = "A rate like 10MB/s, or none.";
+
 /** The limits a request's body asks for, each checked for its type where it is read. */
 export function limitsRequest(body: Readonly<Record<string, unknown>>): LimitsRequest {
   const { rps, bandwidth } = body;
   if (rps !== undefined && rps !== null && typeof rps !== "number")
-    throw new BuckyError("E_INVALID_INPUT", "--rps is a whole number of requests per second");
+    throw new BuckyError("E_INVALID_INPUT", REQUESTS_A_SECOND);
   if (bandwidth !== undefined && bandwidth !== null && typeof bandwidth !== "string")
     throw new BuckyError(
       "E_INVALID_INPUT",
-      `--bandwidth ${JSON.stringify(bandwidth)?.slice(0, 40)} is not a rate`,
-      "For example: --bandwidth 10MB/s",
+      `${JSON.stringify(bandwidth)?.slice(0, 40)} is not a bandwidth`,
+      BANDWIDTH_LIKE,
     );
   return {
     ...(rps !== undefined ? { rps } : {}),
@@ -46,7 +51,7 @@ export function setLimits(
   const limits: { rps?: number; bandwidthBytesPerSecond?: number } = {};
   if (request.rps !== undefined && request.rps !== null) {
     if (!(Number.isInteger(request.rps) && request.rps > 0))
-      throw new BuckyError("E_INVALID_INPUT", "--rps is a whole number of requests per second");
+      throw new BuckyError("E_INVALID_INPUT", REQUESTS_A_SECOND);
     limits.rps = request.rps;
   }
   if (
@@ -58,8 +63,8 @@ export function setLimits(
     if (!rate)
       throw new BuckyError(
         "E_INVALID_INPUT",
-        `--bandwidth ${JSON.stringify(request.bandwidth)} is not a rate`,
-        "For example: --bandwidth 10MB/s",
+        `${JSON.stringify(request.bandwidth)} is not a bandwidth`,
+        BANDWIDTH_LIKE,
       );
     limits.bandwidthBytesPerSecond = rate;
   }

@@ -39,6 +39,6 @@ describe("the gateway's pages", () => {
     expect(await ask("*;q=0,zh;q=0")).toBe("en");
     const chinese = await page(messagesFor("zh-CN"), 404, "没有这个应用", []).text();
     expect(chinese).toContain('<html lang="zh-CN">');
-    expect(chinese).toContain("<small>bucky 网关</small>");
+    expect(chinese).toContain("<small>本区域的网关（bucky）</small>");
   });
 });

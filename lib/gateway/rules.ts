@@ -91,16 +91,16 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
   if (request.between !== undefined && !between) {
     throw new BuckyError(
       "E_INVALID_INPUT",
-      `--between ${JSON.stringify(request.between)} is not a time window`,
-      "For example: --between 21:00-07:00",
+      `${JSON.stringify(request.between)} is not a time window`,
+      "Like 21:00-07:00: from, then until, in 24-hour time.",
     );
   }
   const days = request.days === undefined ? undefined : parseDays(request.days);
   if (request.days !== undefined && !days) {
     throw new BuckyError(
       "E_INVALID_INPUT",
-      `--days ${JSON.stringify(request.days)} is not a list of days`,
-      "For example: --days mon-fri or --days sat,sun",
+      `${JSON.stringify(request.days)} is not a list of days`,
+      "Like mon-fri, or sat,sun.",
     );
   }
   const rule: Rule = {

@@ -239,7 +239,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           return finish(
             "",
             page(words, 401, words.gatewayPages.signInForPanel, [
-              words.gatewayPages.panelOnlyForPeople({ problem: session.problem }),
+              words.gatewayPages.panelOnlyForPeople({ why: session.problem }),
               signInLine(words, path),
             ]),
           );
@@ -308,7 +308,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       return finish(
         target.app,
         page(words, 401, words.gatewayPages.signInForApp, [
-          words.gatewayPages.appOnlyForPeople({ app: target.app, problem: session.problem }),
+          words.gatewayPages.appOnlyForPeople({ app: target.app, why: session.problem }),
           signInLine(words, `/apps/${target.app}${target.prefix ? target.path : "/"}`),
         ]),
       );

@@ -772,14 +772,14 @@ export const en = {
    * shown as code, and in a line that has a link, the words in [brackets] are the link.
    */
   gatewayPages: {
-    footer: "bucky gateway",
+    footer: "This zone's gateway (bucky)",
     badRequest: "Bad request",
     noHost: "The request does not name one host (its Host header).",
     ambiguousPath:
-      "The request's path is ambiguous: an encoded `/`, `\\`, control character or `%`, or a `;` after a dot segment.",
+      "The request's path is ambiguous: an encoded slash or backslash, a control character, an encoded percent sign, or a semicolon after a dot segment.",
     signInForPanel: "Sign in to see the control panel",
-    panelOnlyForPeople: (p: { problem: SessionProblem }) =>
-      `The control panel is only for people of this zone, and ${describeSessionProblem(p.problem)}.`,
+    panelOnlyForPeople: (p: { why: SessionProblem }) =>
+      `The control panel is only for people of this zone, and ${describeSessionProblem(p.why)}.`,
     signInHow:
       "[Sign in], or, on one of the zone's devices, run `bucky login-link` and open the link it prints.",
     noSuchApp: "No such app",
@@ -787,10 +787,10 @@ export const en = {
     noAppNamed: (p: { app: string }) => `This zone has no app named ${p.app}.`,
     blocked: "Blocked by a rule",
     blockedBy: (p: { app: string; rule: string; what: string }) =>
-      `${p.app} is blocked here by rule \`${p.rule}\`: ${p.what}.`,
+      `${p.app} is blocked here by rule ${p.rule}: ${p.what}.`,
     signInForApp: "Sign in to reach this app",
-    appOnlyForPeople: (p: { app: string; problem: SessionProblem }) =>
-      `${p.app} is only for people of this zone, and ${describeSessionProblem(p.problem)}.`,
+    appOnlyForPeople: (p: { app: string; why: SessionProblem }) =>
+      `${p.app} is only for people of this zone, and ${describeSessionProblem(p.why)}.`,
     notShared: "Not shared with you",
     notSharedWith: (p: { app: string }) =>
       `${p.app} is not shared with you. An admin of the zone can share it, on the Apps page of the control panel.`,
