@@ -655,7 +655,7 @@ describe("an app whose holder is not heard from, not taken over yet", () => {
       ">laptop has not been heard from for 70 s: nas takes the app over unless it still hears from laptop.<",
     );
     expect(await page("zh-CN")).toContain(
-      ">已有 70 秒没有收到 laptop 的消息：除非 nas 仍能收到 laptop 的消息，否则它将接管该应用。<",
+      ">已有 70 秒没有收到 laptop 的消息：除非 nas 仍能收到 laptop 的消息，否则 nas 将接管该应用。<",
     );
   });
 });
