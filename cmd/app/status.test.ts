@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { AppStatus } from "../../lib/apps/status.ts";
-import { dataLines, statusText } from "./status.ts";
+import { dataLines, statusText, takeoverLines } from "./status.ts";
 
 describe("bucky app status: where an app's data is", () => {
   test("the time its holder says it took the app over is shown as a time only when it is one", () => {
@@ -15,6 +15,7 @@ describe("bucky app status: where an app's data is", () => {
       },
       standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
       movingTo: null,
+      takeover: null,
       conflicts: [],
     };
     expect(dataLines(data)[0]).toBe(
@@ -70,5 +71,55 @@ describe("bucky app status: what went wrong", () => {
     expect(statusText(waiting).split("\n").at(-1)).toBe(
       "  problem    no live device of the zone can run it now",
     );
+  });
+});
+
+describe("bucky app status: a takeover due but not claimed yet", () => {
+  const data = {
+    holder: {
+      device: "laptop",
+      epoch: 1,
+      since: "2026-11-30T06:00:00.000Z",
+      lostAtMostMs: null,
+      snapshotAt: null,
+      restoredCopy: null,
+    },
+    standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
+    movingTo: null,
+    takeover: { by: "nas", holderSilentMs: 70_000 },
+    conflicts: [],
+  };
+
+  test("is said under the device, which is the holder: how long it has been silent, and who takes over", () => {
+    const status: AppStatus = {
+      app: "notes",
+      version: "1.0.0",
+      state: "running",
+      device: "laptop",
+      url: null,
+      sandboxed: true,
+      engine: "bubblewrap",
+      image: null,
+      restarts: 0,
+      error: null,
+      reportedBy: "laptop",
+      placement: "any",
+      desired: "running",
+      package: `sha256:${"ab".repeat(32)}` as AppStatus["package"],
+      exposure: "zone",
+      shared: null,
+      data,
+    };
+    expect(statusText(status).split("\n").slice(1, 3)).toEqual([
+      "  device     laptop (placed on any device)",
+      "             laptop not heard from for 70 s: nas takes the app over unless it still hears from laptop",
+    ]);
+  });
+
+  test("a holder never heard from is said so, and no takeover says nothing", () => {
+    expect(takeoverLines({ ...data, takeover: { by: "nas", holderSilentMs: null } })).toEqual([
+      "             laptop never heard from: nas takes the app over unless it still hears from laptop",
+    ]);
+    expect(takeoverLines({ ...data, takeover: null })).toEqual([]);
   });
 });

@@ -25,6 +25,7 @@ export function statusText(status: AppStatus): string {
     [
       `${status.app} ${status.version}: ${status.state}`,
       `  device     ${status.device ?? "(none runs it now)"}${status.placement === "any" ? " (placed on any device)" : ""}`,
+      ...(status.data ? takeoverLines(status.data) : []),
       `  url        ${status.url === null ? "-" : reported(status, status.url)}`,
       `  exposure   ${status.exposure}`,
       ...(status.image
@@ -78,6 +79,23 @@ export function dataLines(data: AppDataStatus): string[] {
       `  conflict   ${copy.name} on ${copy.device} (${formatBytes(copy.bytes)}): writes that never reached the holder; \`bucky app restore-copy\` brings it back`,
     );
   return lines;
+}
+
+/**
+ * A takeover due but not claimed yet: the holder is named as running the app (no other
+ * device does until the claim), and this says why that may change.
+ */
+export function takeoverLines(data: AppDataStatus): string[] {
+  const holder = data.holder?.device;
+  const takeover = data.takeover;
+  if (!holder || !takeover) return [];
+  const silent =
+    takeover.holderSilentMs === null
+      ? "never heard from"
+      : `not heard from for ${seconds(takeover.holderSilentMs)}`;
+  return [
+    `             ${holder} ${silent}: ${takeover.by} takes the app over unless it still hears from ${holder}`,
+  ];
 }
 
 function seconds(ms: number): string {

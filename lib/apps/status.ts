@@ -11,7 +11,7 @@ import { readZoneFacts } from "../facts/zone-facts.ts";
 import type { EngineFacts } from "../images/engine-facts.ts";
 import { type AppDataStatus, appDataStatus } from "../replica/data-status.ts";
 import type { Holding } from "../replica/holding.ts";
-import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
+import { appHasData, claimedHolding, readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
@@ -32,7 +32,10 @@ export interface AppStatus {
   readonly app: string;
   readonly version: string;
   readonly state: RunState;
-  /** The device that runs it (or should), or null when none can. */
+  /**
+   * The device that runs it (or should), or null when none can. Of an app with data, its
+   * holder until another device claims it, even when a takeover is due (data.takeover).
+   */
   readonly device: string | null;
   readonly url: string | null;
   readonly sandboxed: boolean;
@@ -80,11 +83,17 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
   const facts = readHoldingFacts(zone.db, zone.membership());
   const devices = readZoneFacts(zone.db, zone.membership(), zone.now(), liveWindowMs);
+  /** How long the holder has not been heard alive, or null: never (no presence of it held). */
+  const silentMs = (holding: Holding) => {
+    const heardAt = devices.find((d) => d.name === holding.holder?.device)?.heardAliveAt ?? null;
+    return heardAt === null ? null : Math.max(0, zone.now() - heardAt);
+  };
   return readSpecs(zone.db)
     .filter((spec) => spec.desired !== "removed")
     .map((spec) => {
-      const holding = holdingOf(spec, candidates, facts);
-      const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices) : null;
+      const { holding, takeoverBy } = claimedHolding(spec, candidates, facts);
+      const takeover = takeoverBy ? { by: takeoverBy, holderSilentMs: silentMs(holding) } : null;
+      const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices, takeover) : null;
       return statusOf(zone, spec, holding, data, facts.engines);
     })
     .sort((a, b) => compareCodeUnits(a.app, b.app));

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { parseLimits } from "./table.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { HEARD_MS, heldNotesZone } from "../replica/test-held-app.ts";
+import { parseLimits, RouteTable } from "./table.ts";
 
 describe("an app's limits as a member wrote them (users/owner/apps/<app>/limits)", () => {
   test("read as written when they are positive numbers", () => {
@@ -14,5 +16,17 @@ describe("an app's limits as a member wrote them (users/owner/apps/<app>/limits)
     });
     expect(parseLimits(JSON.stringify({ rps: -1, bandwidthBytesPerSecond: null }))).toEqual({});
     for (const text of ["null", "5", "[1,2]", '"rps"']) expect(parseLimits(text)).toEqual({});
+  });
+});
+
+describe("where the gateway sends an app's requests", () => {
+  test("to its holder while the takeover its silence calls for is not claimed: the standby does not run the app yet", () => {
+    const node = heldNotesZone({ copyOnNas: true });
+    const table = new RouteTable(
+      testNodeContext(node, "nas", { now: () => HEARD_MS + 70_000 }),
+      60_000,
+    );
+    table.refresh();
+    expect(table.app("notes")?.status.device).toBe("laptop");
   });
 });

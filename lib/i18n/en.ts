@@ -356,6 +356,9 @@ export const en = {
     copiesOn: (p: { devices: string }) => `Copies are kept on ${p.devices}.`,
     noCopies: "No other device keeps a copy.",
     movingTo: (p: { device: string }) => `Moving to ${p.device}…`,
+    /** A takeover due but not claimed yet: until it is, the holder is the one running the app. */
+    takeoverDue: (p: { holder: string; by: string; silentSeconds: number | null }) =>
+      `${p.holder} has not been heard from${p.silentSeconds === null ? "" : ` for ${p.silentSeconds} s`}: ${p.by} takes the app over unless it still hears from ${p.holder}.`,
     moveTitle: "Move it",
     moveText:
       "It stops, its last changes go to the other device, and it starts there with its data.",

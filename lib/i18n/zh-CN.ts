@@ -285,6 +285,8 @@ export const zhCN: Messages = {
     copiesOn: (p) => `副本保存在 ${p.devices} 上。`,
     noCopies: "没有其他设备保存副本。",
     movingTo: (p) => `正在迁移到 ${p.device}…`,
+    takeoverDue: (p) =>
+      `${p.silentSeconds === null ? `还没有收到 ${p.holder} 的消息` : `已有 ${p.silentSeconds} 秒没有收到 ${p.holder} 的消息`}：除非 ${p.by} 仍能收到 ${p.holder} 的消息，否则 ${p.by} 将接管该应用。`,
     moveTitle: "迁移",
     moveText: "应用会停止，最后的改动会送到另一台设备，然后带着数据在那里启动。",
     moveTo: "迁移到设备",

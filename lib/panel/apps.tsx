@@ -350,6 +350,18 @@ const AppState: FC<{ app: AppStatus }> = ({ app }) => {
         </p>
       ) : null}
       {data?.movingTo ? <p>{t.apps.movingTo({ device: data.movingTo })}</p> : null}
+      {data?.holder && data.takeover ? (
+        <p class="warn">
+          {t.apps.takeoverDue({
+            holder: data.holder.device,
+            by: data.takeover.by,
+            silentSeconds:
+              data.takeover.holderSilentMs === null
+                ? null
+                : Math.round(data.takeover.holderSilentMs / 1000),
+          })}
+        </p>
+      ) : null}
     </section>
   );
 };

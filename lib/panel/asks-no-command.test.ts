@@ -395,6 +395,8 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   days: [3, 0, 1],
   hours: [30, 0, 1],
   seconds: [90, 1],
+  silentSeconds: [70, null],
+  holder: ["laptop"],
   count: [3, 1, 0],
   apps: [3, 1],
   files: [3, 1],

@@ -609,6 +609,57 @@ describe("an app's problem", () => {
   });
 });
 
+describe("an app whose holder is not heard from, not taken over yet", () => {
+  test("its page says it runs on the holder, how long that has been silent and who takes over, in each language", async () => {
+    const notes = {
+      app: "notes",
+      version: "1.0.0",
+      state: "running",
+      device: "laptop",
+      url: null,
+      sandboxed: true,
+      engine: "bubblewrap",
+      image: null,
+      restarts: 0,
+      error: null,
+      reportedBy: "laptop",
+      placement: "any",
+      desired: "running",
+      package: `sha256:${"ab".repeat(32)}`,
+      exposure: "zone",
+      shared: null,
+      data: {
+        holder: {
+          device: "laptop",
+          epoch: 1,
+          since: "2026-11-30T06:00:00.000Z",
+          lostAtMostMs: null,
+          snapshotAt: null,
+          restoredCopy: null,
+        },
+        standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
+        movingTo: null,
+        takeover: { by: "nas", holderSilentMs: 70_400 },
+        conflicts: [],
+      },
+    };
+    const { get } = panelFor(owner, { "/v1/apps/notes": notes });
+    const page = async (language: string) =>
+      (await (await get("apps/notes", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const english = await page("en");
+    expect(english).toContain("</span> runs on laptop <");
+    expect(english).toContain(
+      ">laptop has not been heard from for 70 s: nas takes the app over unless it still hears from laptop.<",
+    );
+    expect(await page("zh-CN")).toContain(
+      ">已有 70 秒没有收到 laptop 的消息：除非 nas 仍能收到 laptop 的消息，否则 nas 将接管该应用。<",
+    );
+  });
+});
+
 describe("an app whose spec cannot be read", () => {
   test("is named on the overview in the viewer's language, with a way to remove it", async () => {
     const answers = withStatus({

@@ -1,7 +1,8 @@
 /**
  * Where an app's data is, as any device can tell from the zone's facts: the holder and
  * its epoch (and, after a failover, at most how much could have been lost), each standby
- * and how far behind the holder it is, and the conflict copies kept anywhere.
+ * and how far behind the holder it is, a takeover due but not claimed yet, and the conflict
+ * copies kept anywhere.
  */
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import type { Holding } from "./holding.ts";
@@ -32,6 +33,16 @@ export interface AppDataStatus {
     readonly lagBytes: number | null;
   }[];
   readonly movingTo: string | null;
+  /**
+   * The holder has not been heard from within the live window, and `by` is to take the app
+   * over, but has not claimed it (lib/replica/zone-holding.ts claimedHolding): it holds
+   * back while it still hears the holder itself. Null when no takeover is due.
+   */
+  readonly takeover: {
+    readonly by: string;
+    /** How long the holder has not been heard alive; null: it never was, as far as this device knows. */
+    readonly holderSilentMs: number | null;
+  } | null;
   /** Copies kept because their writes never reached the holder: `bucky app restore-copy`. */
   readonly conflicts: readonly {
     readonly device: string;
@@ -45,6 +56,7 @@ export function appDataStatus(
   app: string,
   holding: Holding,
   devices: readonly DeviceStanding[],
+  takeover: AppDataStatus["takeover"],
 ): AppDataStatus {
   const byName = new Map(devices.map((device) => [device.name, device]));
   const holder = holding.holder;
@@ -71,6 +83,7 @@ export function appDataStatus(
       };
     }),
     movingTo: holding.movingTo ?? null,
+    takeover,
     conflicts: devices.flatMap((device) =>
       (device.facts.replicas?.conflicts[app] ?? []).map((copy) => ({
         device: device.name,

@@ -133,3 +133,31 @@ export function holdingOf(
     copies,
   });
 }
+
+/**
+ * The holding of one app as the claims say it stands, for whoever shows it or acts on it
+ * from afar (app status, the panel, the gateway's routes), and the device that is to take
+ * the app over when the facts call for a takeover that no claim says happened yet.
+ *
+ * A holder not heard from within the live window is to be taken over, but only the device
+ * taking it over writes the claim, and that device holds back while it still hears the
+ * holder itself (lib/apps/convergence.ts mayBeLive: a full uplink delays the holder's
+ * presence, not its bytes). Until that claim is written, the holder is the device the zone
+ * knows runs the app: naming the one that is to take over would name a device not running
+ * it (and send the gateway's requests there) for as long as it holds back. So the holding
+ * is decided as if the holder were live, and the takeover is said beside it.
+ */
+export function claimedHolding(
+  spec: AppSpec,
+  candidates: { readonly members: readonly Candidate[]; readonly live: readonly Candidate[] },
+  facts: HoldingFacts,
+): { readonly holding: Holding; readonly takeoverBy: string | undefined } {
+  const holding = holdingOf(spec, candidates, facts);
+  const holder = holding.holder?.device;
+  const silent = holder !== undefined && !candidates.live.some((c) => c.name === holder);
+  const member = candidates.members.find((c) => c.name === holder);
+  if (!silent || !member || holding.claimant === undefined)
+    return { holding, takeoverBy: undefined };
+  const asIfLive = holdingOf(spec, { ...candidates, live: [...candidates.live, member] }, facts);
+  return { holding: asIfLive, takeoverBy: holding.claimant };
+}

@@ -7,6 +7,7 @@ import * as specs from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
+import { HEARD_MS, hearAlive, heldNotesZone } from "../replica/test-held-app.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
@@ -180,5 +181,31 @@ describe("what else needs the owner's attention, in bucky status --json", () => 
         "app notes was removed with --purge by laptop, which the owner did not authorise: its data is kept on every device; to delete it, run `bucky app remove notes --purge` on the device holding the owner key",
       ],
     });
+  });
+});
+
+describe("an app whose holder is not heard from, not taken over yet, in bucky status", () => {
+  test("keeps the copy its standby has: the same holder and standbys as bucky app status says", () => {
+    const node = heldNotesZone({ copyOnNas: true });
+    hearAlive(node, "nas", HEARD_MS + 65_000);
+    const membership = loadMembership(node.db, node.zone);
+    const nas = [...membership.byId.values()].find((member) => member.name === "nas");
+    if (!nas) throw new Error("no nas");
+    const status = describeZone({
+      db: node.db,
+      home: "/home",
+      zone: { id: node.zone as ZoneId, name: "home" },
+      device: { id: nas.id, name: "nas", holdsOwnerKey: true },
+      membership,
+      nowMs: HEARD_MS + 70_000,
+      liveWindowMs: 60_000,
+      ownFacts: {},
+      purgeGrants: new PurgeGrants(testZone.id),
+    });
+    // The build before said notes's data was on laptop alone: its standby was counted as
+    // the device taking it over, which keeps no copy for itself.
+    expect(
+      status.reliability.notes.filter((note) => "app" in note && note.app === "notes"),
+    ).toEqual([]);
   });
 });

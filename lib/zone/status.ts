@@ -28,8 +28,8 @@ import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
 import {
   appHasData,
+  claimedHolding,
   type HoldingFacts,
-  holdingOf,
   readHoldingFacts,
 } from "../replica/zone-holding.ts";
 import type { StateReader } from "../store/reads.ts";
@@ -364,7 +364,10 @@ function appDataCopies(
   return specs
     .filter((spec) => spec.desired !== "removed" && appHasData(spec))
     .map((spec) => {
-      const data = appDataStatus(spec.app, holdingOf(spec, { members, live }, facts), devices);
+      // As `bucky app status` says it: a holder not heard from keeps its standbys until
+      // one of them claims the app (the takeover itself is said there, not here).
+      const { holding } = claimedHolding(spec, { members, live }, facts);
+      const data = appDataStatus(spec.app, holding, devices, null);
       return {
         app: spec.app,
         holder: data.holder?.device ?? null,
