@@ -215,6 +215,46 @@ describe("a repository in a directory", () => {
     expect(readFileSync(cached)).toEqual(whole);
   });
 
+  test("index files fetched ahead are read only up to a small bound: planted large ones are read one at a time", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    // Anyone holding the backup key: eight index files of 64 MiB (sparse), each within the
+    // bound of one, and all fetched ahead at once before (512 MiB held; 2 GiB at the bound).
+    const planted = Array.from({ length: 8 }, (_, i) => `${i}e`.repeat(16));
+    for (const name of planted) {
+      closeSync(openSync(join(location, "index", name), "w"));
+      truncateSync(join(location, "index", name), 64 * 1024 * 1024);
+    }
+    const backend = new LocalBackend(location);
+    let asked = 0;
+    let mostAsked = 0;
+    const counting: Backend = Object.assign(Object.create(backend), {
+      read: async (path: string, maxBytes: number) => {
+        if (!path.startsWith("index/")) return backend.read(path, maxBytes);
+        asked += maxBytes;
+        mostAsked = Math.max(mostAsked, asked);
+        try {
+          return await backend.read(path, maxBytes);
+        } finally {
+          asked -= maxBytes;
+        }
+      },
+    });
+    const reopened = await Repository.open(counting, root);
+    try {
+      expect(reopened.unreadableIndexFiles.map((u) => u.name)).toEqual(planted.sort());
+      // At most seven fetched ahead at 16 MiB each beside one read whole.
+      expect(mostAsked).toBeLessThanOrEqual(7 * 16 * 1024 * 1024 + MAX_INDEX_FILE_BYTES);
+      const latest = (await reopened.snapshots()).at(-1);
+      const restored = await restoreTree(reopened, latest?.snapshot.tree as string, newDir());
+      expect(restored.damaged).toEqual([]);
+    } finally {
+      reopened.close();
+    }
+  });
+
   test("an index file larger than one can be, or that does not open, is left out: restores and verify go on, and prune deletes it", async () => {
     const location = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(location), root);

@@ -6,7 +6,7 @@
  * names yet, which prune removes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   Chunker,
@@ -31,7 +31,7 @@ import { REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { type Backend, isPlainName, MAX_RANGE_BYTES } from "./backend.ts";
+import { type Backend, isPlainName, MAX_RANGE_BYTES, tooLarge } from "./backend.ts";
 import { checkIndexFile } from "./index-trust.ts";
 import { readGroups } from "./read-groups.ts";
 import { release } from "./release.ts";
@@ -56,6 +56,13 @@ const SNAPSHOT_READS_AT_ONCE = 8;
  * it is taken in): memory stays bounded.
  */
 const INDEX_READS_AT_ONCE = 8;
+/**
+ * An index file fetched ahead is read only up to this size; a larger one (a prune's, which
+ * names every blob) is read when its turn comes, alone. Any holder of the backup key can
+ * plant index files of the largest size (MAX_INDEX_FILE_BYTES), and eight of them fetched
+ * ahead at once held 2 GiB in every backup, verify and restore. Ahead, at most 128 MiB.
+ */
+const AHEAD_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 /** Pack directories (data/<xx>) listed at the same time when loading the index. */
 const PACK_LISTS_AT_ONCE = 8;
 /**
@@ -294,7 +301,7 @@ export class Repository {
       }
       if (error instanceof ProtocolError)
         throw new BuckyError("E_INTEGRITY", `${backend.location}: ${error.message}`);
-      if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+      if (isTooLarge(error))
         throw new BuckyError(
           "E_INTEGRITY",
           `${backend.location}: its config is larger than a bucky backup repository's can be (${MAX_CONFIG_FILE_BYTES} bytes): not read`,
@@ -617,7 +624,7 @@ export class Repository {
         return { name, snapshot: openSnapshot(this.keys, name, sealed) };
       } catch (error) {
         if (error instanceof ProtocolError) unreadable.push({ name, problem: error.message });
-        else if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+        else if (isTooLarge(error))
           unreadable.push({ name, problem: `it is larger than a snapshot can be` });
         else throw error;
         return undefined;
@@ -806,24 +813,27 @@ export class Repository {
     const forged: ForgedIndexFile[] = [];
     type Read = { file: IndexFile } | { problem: string } | { error: unknown };
     type Fetch = Promise<{ sealed: SealedIndexFile } | { error: unknown }>;
-    const fetchOne = (name: string): Fetch =>
-      this.fetchIndexFile(name).then(
+    const fetchOne = (name: string, maxBytes: number): Fetch =>
+      this.fetchIndexFile(name, maxBytes).then(
         (sealed) => ({ sealed }),
         (error: unknown) => ({ error }),
       );
     const openOne = async (name: string, fetch: Fetch): Promise<Read> => {
       try {
-        const fetched = await fetch;
+        let fetched = await fetch;
+        // Too large to be fetched ahead: read now, on its own.
+        if ("error" in fetched && isTooLarge(fetched.error))
+          fetched = await fetchOne(name, MAX_INDEX_FILE_BYTES);
         if ("error" in fetched) throw fetched.error;
         return { file: await this.openIndexFile(name, fetched.sealed) };
       } catch (error) {
         if (error instanceof ProtocolError) return { problem: error.message };
-        if (error instanceof BuckyError && error.code === "E_TOO_LARGE")
+        if (isTooLarge(error))
           return { problem: "it is larger than an index file can be" };
         return { error };
       }
     };
-    const readOne = (name: string) => openOne(name, fetchOne(name));
+    const readOne = (name: string) => openOne(name, fetchOne(name, MAX_INDEX_FILE_BYTES));
     // A few fetched ahead (their sealed bytes only), each opened as it is taken in, in name
     // order: a load holds a few sealed files and one opened at a time, so its memory is
     // bounded by the index it builds and the largest file, not by how many files there are.
@@ -836,7 +846,7 @@ export class Repository {
     const deferred: { name: string; from: number; leftOut: number }[] = [];
     for (const name of names) {
       while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
-        reads.push(fetchOne(names[started++] as string));
+        reads.push(fetchOne(names[started++] as string, AHEAD_INDEX_FILE_BYTES));
       const read = await openOne(name, reads.shift() as Fetch);
       if ("error" in read) {
         await Promise.all(reads);
@@ -931,7 +941,7 @@ export class Repository {
         file = await this.readIndexFile(name);
       } catch (error) {
         if (error instanceof ProtocolError) continue;
-        if (error instanceof BuckyError && error.code === "E_TOO_LARGE") continue;
+        if (isTooLarge(error)) continue;
         throw error;
       }
       const check = checkIndexFile(name, this.id, file, this.judge);
@@ -1265,11 +1275,17 @@ export class Repository {
     return this.openIndexFile(name, await this.fetchIndexFile(name));
   }
 
-  /** One index file's sealed bytes: the local cache's copy if it has one, else the target's. */
-  private async fetchIndexFile(name: string): Promise<SealedIndexFile> {
-    const cached = this.cachedIndex(name);
+  /**
+   * One index file's sealed bytes, up to `maxBytes` (E_TOO_LARGE past it): the local
+   * cache's copy if it has one, else the target's.
+   */
+  private async fetchIndexFile(
+    name: string,
+    maxBytes = MAX_INDEX_FILE_BYTES,
+  ): Promise<SealedIndexFile> {
+    const cached = this.cachedIndex(name, maxBytes);
     if (cached) return { bytes: cached, cached: true };
-    return { bytes: await this.backend.read(`index/${name}`, MAX_INDEX_FILE_BYTES), cached: false };
+    return { bytes: await this.backend.read(`index/${name}`, maxBytes), cached: false };
   }
 
   /** Opens an index file fetched: a cached copy that does not open is read from the target. */
@@ -1292,14 +1308,16 @@ export class Repository {
     return file;
   }
 
-  private cachedIndex(name: string): Uint8Array | undefined {
+  private cachedIndex(name: string, maxBytes: number): Uint8Array | undefined {
     // Joined into a path of the cache: a name with "/" or ".." in it would lead out of it.
     // The backends list no such name; checked here all the same, before any file is read.
     if (!isPlainName(name))
       throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     if (!this.cacheDir) return undefined;
     const path = join(this.cacheDir, "index", name);
-    return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
+    if (!existsSync(path)) return undefined;
+    if (statSync(path).size > maxBytes) throw tooLarge(path, maxBytes);
+    return new Uint8Array(readFileSync(path));
   }
 
   private cacheIndex(name: string, sealed: Uint8Array): void {
@@ -1313,4 +1331,9 @@ export class Repository {
     writeFileSync(`${path}.tmp`, sealed);
     renameSync(`${path}.tmp`, path);
   }
+}
+
+/** Whether `error` says a file held more than it was read up to (backend.ts tooLarge). */
+function isTooLarge(error: unknown): boolean {
+  return error instanceof BuckyError && error.code === "E_TOO_LARGE";
 }
