@@ -637,8 +637,10 @@ function killOrphans(appsDir: string): void {
  * new connection per push losing its SYNs), and the standby took over from a holder whose
  * data was arriving at that very moment. Only a device that would claim the app writes
  * the claim, so this device's own hearing is enough to hold its hand; a holder that dies
- * mid-transfer stops sending, and one window later it is gone here too. Hearing is timed by
- * this device's clock: one set back would make an old hearing look recent (a dead holder
+ * mid-transfer stops sending. What it sent before may still arrive long after (a relay
+ * trickling it, a deep buffer), but an answer's bytes count only for one window after its
+ * head: a dead holder is gone here at most two windows after its last answer began.
+ * Hearing is timed by this device's clock: one set back would make an old hearing look recent (a dead holder
  * kept "alive" for as long as it was set back), so a hearing counts either way of now.
  */
 export function mayBeLive<C extends { readonly name: string }>(

@@ -14,7 +14,7 @@
 import { chmodSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import type { Socket, UnixSocketListener } from "bun";
-import { Link, tcpEnd } from "../relay/pipe.ts";
+import { Link, type TcpStream, tcpEnd, tcpStreamClosed } from "../relay/pipe.ts";
 
 /** The hidden command of the bucky binary that runs this (cmd/main.ts knows it too). */
 export const SANDBOX_INIT_COMMAND = "sandbox-init";
@@ -31,14 +31,9 @@ export interface SandboxInitOptions {
   readonly say: (line: string) => void;
 }
 
-interface Connection {
-  link: Link;
-  flush: () => void;
-}
-
 /** Runs the app; resolves with the exit code to end with. */
 export async function runSandboxInit(options: SandboxInitOptions): Promise<number> {
-  let listener: UnixSocketListener<Connection> | undefined;
+  let listener: UnixSocketListener<TcpStream> | undefined;
   if (options.forward) {
     try {
       listener = forward(options.forward.socket, options.forward.port);
@@ -75,36 +70,36 @@ export async function runSandboxInit(options: SandboxInitOptions): Promise<numbe
   return child.exitCode ?? 1;
 }
 
-function forward(socket: string, port: number): UnixSocketListener<Connection> {
+function forward(socket: string, port: number): UnixSocketListener<TcpStream> {
   rmSync(socket, { force: true });
-  const listener = Bun.listen<Connection>({
+  const listener = Bun.listen<TcpStream>({
     unix: socket,
     socket: {
       open(client) {
         const end = tcpEnd(client as Socket<unknown>);
         const link = new Link(end);
-        client.data = { link, flush: () => end.flush() };
-        void Bun.connect<Connection>({
+        client.data = { link, end };
+        void Bun.connect<TcpStream>({
           hostname: "127.0.0.1",
           port,
           socket: {
             open(app) {
               const appEnd = tcpEnd(app as Socket<unknown>);
-              app.data = { link, flush: () => appEnd.flush() };
+              app.data = { link, end: appEnd };
               link.join(appEnd);
             },
             data: (app, chunk) => app.data.link.fromB(chunk),
-            drain: (app) => app.data.flush(),
-            close: (app) => app.data?.link.close(),
-            error: (app) => app.data?.link.close(),
+            drain: (app) => app.data.end.flush(),
+            close: (app) => tcpStreamClosed(app.data),
+            error: (app) => tcpStreamClosed(app.data),
             connectError: () => link.close(),
           },
         }).catch(() => link.close());
       },
       data: (client, chunk) => client.data.link.fromA(chunk),
-      drain: (client) => client.data.flush(),
-      close: (client) => client.data?.link.close(),
-      error: (client) => client.data?.link.close(),
+      drain: (client) => client.data.end.flush(),
+      close: (client) => tcpStreamClosed(client.data),
+      error: (client) => tcpStreamClosed(client.data),
     },
   });
   // Only bucky (root, or the same user) connects; the directory is the app's alone too.

@@ -95,6 +95,27 @@ describe("the app pipe listens from the first app this device runs", () => {
     pipe.stop();
   });
 
+  test("no app left when it is to be tried again: not tried, and started by the next first app", async () => {
+    const retryMs = 5;
+    const { events, lines, start, log, release } = fakes(1);
+    release();
+    const doors = new AppDoors();
+    doors.set("notes", portDoor(1));
+    const pipe = appPipeOnDemand(doors, start, log, retryMs);
+    while (!lines.join("").includes("the app pipe could not start")) await Bun.sleep(0);
+    doors.set("notes", undefined);
+    // Timers fire in the order they fall due: by the time this one has, the retry's has.
+    await Bun.sleep(4 * retryMs);
+    await Bun.sleep(0);
+    expect(events).toEqual(["start"]);
+    expect(pipe.port()).toBeUndefined();
+    doors.set("photos", portDoor(2));
+    expect(events).toEqual(["start", "start"]);
+    await Bun.sleep(0);
+    expect(pipe.port()).toBe(4321);
+    pipe.stop();
+  });
+
   test("stopped while waiting to try again: not tried again", async () => {
     const { events, start, log, release } = fakes(1);
     release();

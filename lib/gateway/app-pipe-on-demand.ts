@@ -23,7 +23,8 @@ const MAX_START_RETRY_MS = 10 * 60_000;
 /**
  * Starts the pipe with `start` once `doors` has its first door; `log` hears a failure, and
  * it is tried again after `retryMs`, doubling to MAX_START_RETRY_MS (a listener that could
- * not open, for want of descriptors say, is not the device's lasting state).
+ * not open, for want of descriptors say, is not the device's lasting state). A try that
+ * finds no door left does nothing: the pipe waits for the next first door, as at the start.
  */
 export function appPipeOnDemand(
   doors: AppDoors,
@@ -52,15 +53,23 @@ export function appPipeOnDemand(
           retryInMs: nextRetryMs,
         });
         starting = false;
-        retry = setTimeout(startOnce, nextRetryMs);
+        retry = setTimeout(startIfServing, nextRetryMs);
         retry.unref();
         nextRetryMs = Math.min(nextRetryMs * 2, MAX_START_RETRY_MS);
       },
     );
   };
-  const stopWatching = doors.onChange((app) => {
-    if (doors.get(app)) startOnce();
-  });
+  // The apps went while the pipe waited to be tried again: nothing to serve, so no port
+  // open and no listener's memory held for nothing, until the next app comes.
+  const startIfServing = () => {
+    if (doors.size > 0) startOnce();
+    else stopWatching = watchDoors();
+  };
+  const watchDoors = () =>
+    doors.onChange((app) => {
+      if (doors.get(app)) startOnce();
+    });
+  let stopWatching = watchDoors();
   if (doors.size > 0) startOnce();
   return {
     port: () => pipe?.port,

@@ -240,7 +240,11 @@ class PipeConnection {
     this.door = admitted.door;
     this.gateway = admitted.gateway;
     const link = this.link;
-    const gone = (why: string) => () => this.appGone(why);
+    const gone = (why: string) => (app: Socket<AppData>) => {
+      // What waited for the app goes nowhere now (tcpEnd).
+      app.data?.end?.closed();
+      this.appGone(why);
+    };
     type AppData = { end?: ReturnType<typeof tcpEnd> };
     const socket: SocketHandler<AppData> = {
       open: (app) => {
@@ -504,6 +508,7 @@ class PipeConnection {
    * would otherwise hold its connection, and the MiBs queued for it, for good.
    */
   closed(why: string): void {
+    this.client.closed();
     this.forget();
     this.end(why, "cut");
   }

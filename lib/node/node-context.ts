@@ -116,9 +116,14 @@ export class NodeContext {
     readonly certificatePem: string,
     /** Where peers can reach this device: `https://host:port`, best first. */
     readonly addresses: readonly string[],
-    /** The relay this device runs for others, when it runs one. */
-    relayHub?: RelayHub,
+    options: {
+      /** The relay this device runs for others, when it runs one. */
+      readonly relayHub?: RelayHub;
+      /** How long a device's heartbeat keeps it live: how long its answers' chunks count as hearing it. */
+      readonly liveWindowMs?: number;
+    } = {},
   ) {
+    const { relayHub } = options;
     this.db = zone.db;
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
@@ -137,6 +142,7 @@ export class NodeContext {
         log: this.log,
       },
       zone.requestKeys,
+      options.liveWindowMs,
     );
     const ownReports = appKeys.report(this.deviceName, "");
     this.onChange((changesets) => {

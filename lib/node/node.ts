@@ -220,7 +220,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       });
     started.push(() => relayHub.stop());
     const addresses = advertisedAddresses(options.listen.host, peerServer.port as number);
-    const node = new NodeContext(zone, log, options.now, certificate, addresses, relayHub);
+    const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
+    const node = new NodeContext(zone, log, options.now, certificate, addresses, {
+      relayHub,
+      liveWindowMs,
+    });
     diskFull = (error) => node.diskFull(error);
     node.onDamage(stateDamaged);
     started.push(() => node.client.stop());
@@ -263,7 +267,6 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       people,
       appPipePort: () => appPipe.port(),
     });
-    const liveWindowMs = options.apps.heartbeatMs * LIVE_WINDOW_BEATS;
     const gateway = new GatewayHost(node, {
       liveWindowMs,
       log,
@@ -382,7 +385,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     for (const root of extraRoots(node.db, paths, node.store)) collector.register(root);
     const apps = new Convergence(node, replication, {
       ...options.apps,
-      liveWindowMs: options.apps.heartbeatMs * LIVE_WINDOW_BEATS,
+      liveWindowMs,
       onBug,
       sources: () => [
         storeSource(node.store),

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { PairKeys } from "../../protocol/pair-key.ts";
 import { checkRequest, REQUEST_KEY_PURPOSE, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
@@ -236,6 +236,8 @@ describe("a peer's answer", () => {
   // What a member's device could answer, or a network that fails half-way.
   let bomb: Uint8Array | undefined;
   let sentSlowly = 0;
+  /** What lets /held send its next chunk (true: its last). */
+  const heldChunks: ((last: boolean) => void)[] = [];
   const answering = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -267,6 +269,20 @@ describe("a peer's answer", () => {
             async pull(controller) {
               await Bun.sleep(100);
               controller.enqueue(new Uint8Array(1024));
+            },
+          }),
+        );
+      // A chunk each time the test lets one go, then the end.
+      if (path === "/held")
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new Uint8Array(1024));
+            },
+            async pull(controller) {
+              const last = await new Promise<boolean>((resolve) => heldChunks.push(resolve));
+              controller.enqueue(new Uint8Array(1024));
+              if (last) controller.close();
             },
           }),
         );
@@ -317,6 +333,45 @@ describe("a peer's answer", () => {
     // The body took 900 ms after the head, which came with the first chunk.
     expect(tookMs).toBeGreaterThan(850);
     expect(contacts.get(to.id)?.rttMs).toBeLessThan(tookMs - 600);
+  });
+
+  test("counts as hearing the peer only for a while after its head: bytes a dead peer sent, arriving late and slowly, do not keep it alive", async () => {
+    const heardForMs = 6_000;
+    const headAtMs = 1_000_000;
+    let nowMs = headAtMs;
+    const heard: number[] = [];
+    let onHeard = () => {};
+    const contacts = new (class extends MemoryContacts {
+      override heardFrom(id: DeviceId, atMs: number): void {
+        super.heardFrom(id, atMs);
+        heard.push(atMs);
+        onHeard();
+      }
+    })();
+    const heardAt = (atMs: number) =>
+      new Promise<void>((resolve) => {
+        onHeard = () => {
+          if (heard.includes(atMs)) resolve();
+        };
+        onHeard();
+      });
+    const letGo = async (last: boolean) => {
+      while (heldChunks.length === 0) await Bun.sleep(1);
+      heldChunks.shift()?.(last);
+    };
+    const own = new PeerClient(clientKey, contacts, () => nowMs, undefined, undefined, heardForMs);
+    const answer = own.post(to, "/held", new Uint8Array(1), { timeoutMs: 10_000 });
+    await heardAt(headAtMs);
+    // Just inside the time after the head: a chunk is the peer heard from.
+    nowMs = headAtMs + heardForMs - 1;
+    await letGo(false);
+    await heardAt(nowMs);
+    // Past it: the answer is still read whole, but its chunks, and its end, hear nothing.
+    nowMs = headAtMs + heardForMs + 60_000;
+    await letGo(true);
+    expect((await answer).length).toBe(3 * 1024);
+    expect(contacts.get(to.id)?.lastSeenAt).toBe(headAtMs + heardForMs - 1);
+    expect(heard.filter((atMs) => atMs > headAtMs + heardForMs)).toEqual([]);
   });
 
   test("to a large body is given time for the body too (a slow uplink), to a small one not", async () => {

@@ -110,6 +110,11 @@ export class PeerClient {
     private readonly relays?: RelayOptions,
     /** The keys shared with peers, for request-auth v2 (without them, requests are signed). */
     private readonly requestKeys?: RequestKeys,
+    /**
+     * How long after an answer's head its chunks still count as hearing the peer (the
+     * daemon gives its live window). Without it (a one-off command), only the head does.
+     */
+    private readonly answerHeardForMs = 0,
   ) {
     this.self = deviceIdFromPublicKey(key.publicKey);
     if (relays) {
@@ -192,6 +197,7 @@ export class PeerClient {
             // The app's bytes as it sent them: a compressed answer stays compressed.
             decompress: false,
           } as BunFetchRequestInit & { decompress: boolean });
+          this.contacts.heardFrom(peer.id, this.now());
           this.reached(peer, route, performance.now() - startMs, opened);
           return response;
         } catch (error) {
@@ -336,13 +342,18 @@ export class PeerClient {
     return { base: door };
   }
 
-  /** `rttMs`: from the request's start to its answer's head, not to the answer's end. */
+  /**
+   * The peer answered by `route`: where and how fast it is reached. `rttMs`: from the
+   * request's start to its answer's head, not to the answer's end. When it was heard from
+   * is heardFrom's to say (its answer's head and chunks), not this: the end of a long answer
+   * is no hearing of its own.
+   */
   private reached(peer: Peer, route: Route, rttMs: number, opened: Opened): void {
     if (opened.own) this.ownFailing.delete(peer.id);
     if (!route.via) this.reachability.record(route.key, true);
     this.contacts.seen(peer.id, {
       address: route.key,
-      lastSeenAt: this.now(),
+      lastSeenAt: this.contacts.get(peer.id)?.lastSeenAt ?? this.now(),
       rttMs: Math.round(rttMs),
     });
   }
@@ -411,11 +422,20 @@ export class PeerClient {
         const rttMs = performance.now() - startMs;
         // Each chunk of the answer is the peer heard from: over the pinned TLS (or its own
         // stream), only it can have sent them. A long answer on a slow link (app data at
-        // 1 Mbit/s) is then the peer alive while it comes, not silent until its end.
-        this.contacts.heardFrom(peer.id, this.now());
+        // 1 Mbit/s) is then the peer alive while it comes, not silent until its end. But
+        // bytes it sent before it died can still be arriving long after: a relay trickling
+        // them at the least speed the answer watch allows, or a deep buffer, for up to
+        // MAX_ANSWER_MS (10 min), all that time a dead holder "heard" by its standby. So
+        // chunks count only for answerHeardForMs after the head; a peer that lives meanwhile
+        // is heard by the heads of its other answers and calls.
+        const headAtMs = this.now();
+        this.contacts.heardFrom(peer.id, headAtMs);
         const bytes = await readAnswer(peer, response, options.signal, (moved) => {
           watch.moved(moved);
-          this.contacts.heardFrom(peer.id, this.now());
+          const nowMs = this.now();
+          // Either way of the head: a clock set back would make every chunk look recent.
+          if (Math.abs(nowMs - headAtMs) < this.answerHeardForMs)
+            this.contacts.heardFrom(peer.id, nowMs);
         }).finally(() => watch.stop());
         this.reached(peer, route, rttMs, opened);
         if (response.ok) return bytes;

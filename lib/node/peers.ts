@@ -115,7 +115,10 @@ export function savedContacts(db: StateQueries): [DeviceId, Contact][] {
 export interface ContactBook {
   get(id: DeviceId): Contact | undefined;
   seen(id: DeviceId, contact: Contact): void;
-  /** The peer was heard from at `atMs` (it called, or its answer is arriving): where to reach it is kept. */
+  /**
+   * The peer was heard from at `atMs` (it called, or its answer began or is arriving, for
+   * a while after its head: lib/node/peer-client.ts): where to reach it is kept.
+   */
   heardFrom(id: DeviceId, atMs: number): void;
 }
 

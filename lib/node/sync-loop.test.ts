@@ -32,8 +32,16 @@ const ROUND_MS = 5;
 
 /** The peer "b": refuses every request (or fails it) until told to answer. */
 const b = openTestNode(51);
-let answer: "refuse" | "fail" | "offer" | "sync" | "no-earlier" | "trickle" | "hold" | "take" =
-  "refuse";
+let answer:
+  | "refuse"
+  | "fail"
+  | "offer"
+  | "sync"
+  | "no-earlier"
+  | "trickle"
+  | "hold"
+  | "take"
+  | "hold-pulls" = "refuse";
 let asked = 0;
 /** The paths b was asked, in order. */
 const paths: string[] = [];
@@ -59,9 +67,10 @@ const server = Bun.serve({
     paths.push(path);
     if (path === "/v1/sync/push") pushed.push(decodeEntries(body).entries.length);
     // "hold": every answer waits until the test lets them go, then b takes what came.
-    if (answer === "hold") await released;
+    // "hold-pulls": only its answers to pulls wait; pushes it takes as "take" does.
+    if (answer === "hold" || (answer === "hold-pulls" && path === "/v1/sync/pull")) await released;
     // "take": it takes every changeset pushed to it (unchecked), and says what it holds.
-    if (answer === "take") {
+    if (answer === "take" || answer === "hold-pulls") {
       if (path === "/v1/sync/push")
         for (const entry of decodeEntries(body).entries) {
           const { author, seq } = decodeChangeset(entry);
@@ -432,6 +441,50 @@ describe("the sync loop, writing faster than a peer takes it", () => {
       await until("b to be pushed the rest", () => pushed.length > pushedBefore + 1, 5_000);
       expect(pushed[pushedBefore]).toBe(1);
       expect(pushed[pushedBefore + 1]).toBeGreaterThanOrEqual(20);
+    } finally {
+      answer = "refuse";
+      release();
+      await sync.stop();
+    }
+  });
+});
+
+describe("the sync loop, written to in the instant a push to a peer ends", () => {
+  test("pushes that change right after it, not with the next round", async () => {
+    answer = "hold-pulls";
+    released = new Promise((resolve) => {
+      release = resolve;
+    });
+    const node = nodeA([]);
+    holding = new Map(versionVector(node.db));
+    const takenBefore = taken.length;
+    // Rounds a minute apart: the one round's pull is held throughout, so anything b is
+    // pushed comes from a push, not from an exchange.
+    const sync = new SyncLoop(node, 60_000, () => {}, { random: () => 0 });
+    // The loop says b answers (its first answer) once a push's work is done and before the
+    // push is over: a change written from there is written in the instant the push ends.
+    const info = node.log.info.bind(node.log);
+    let wroteAtTheEnd = false;
+    node.log.info = (message, fields) => {
+      info(message, fields);
+      if (!message.includes("is answering again")) return;
+      wroteAtTheEnd = true;
+      node.write([{ key: "apps/test/at-the-end", value: "2" }]);
+    };
+    const pathsBefore = paths.length;
+    sync.start();
+    try {
+      await until("b to be asked to pull", () => paths.length > pathsBefore, 5_000);
+      node.write([{ key: "apps/test/first", value: "1" }]);
+      const written = () => versionVector(node.db);
+      await until("the change written at the push's end", () => wroteAtTheEnd, 5_000);
+      // Before the fix, its push waited for the next round: a minute here.
+      await until(
+        "b to hold both changes",
+        () => ![...written()].some(([a, s]) => (holding.get(a) ?? 0) < s),
+        5_000,
+      );
+      expect(taken.slice(takenBefore)).toHaveLength(2);
     } finally {
       answer = "refuse";
       release();

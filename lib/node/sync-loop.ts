@@ -208,27 +208,33 @@ export class SyncLoop {
    * then (another sending carried it) is not posted again.
    */
   private push(peer: Peer, changeset: Changeset, body: Uint8Array): void {
-    const pushed = this.call(peer, async () => {
-      let theirs = await this.inTurn(peer, async (acked) => {
-        if (acked && (acked.get(changeset.author) ?? 0) >= changeset.seq)
-          return this.sendPages(peer, acked, undefined);
-        const ack = decodeAck(
-          await this.client.post(peer, "/v1/sync/push", body, {
-            repeatable: true,
-            signal: this.calls.signal,
-          }),
-        );
-        this.node.receivePresence(ack);
-        return this.sendPages(peer, ack.have, undefined);
-      });
-      while (this.pushAgain.delete(peer.id) && !this.stopped)
-        theirs = await this.sendMissing(peer, theirs, undefined);
-    }).finally(() => {
-      this.pushing.delete(peer.id);
-      // A push that failed leaves the rest to the next exchange (the peer is waited out).
-      this.pushAgain.delete(peer.id);
-    });
     this.pushing.add(peer.id);
+    const pushed = this.call(peer, async () => {
+      try {
+        let theirs = await this.inTurn(peer, async (acked) => {
+          if (acked && (acked.get(changeset.author) ?? 0) >= changeset.seq)
+            return this.sendPages(peer, acked, undefined);
+          const ack = decodeAck(
+            await this.client.post(peer, "/v1/sync/push", body, {
+              repeatable: true,
+              signal: this.calls.signal,
+            }),
+          );
+          this.node.receivePresence(ack);
+          return this.sendPages(peer, ack.have, undefined);
+        });
+        while (this.pushAgain.delete(peer.id) && !this.stopped)
+          theirs = await this.sendMissing(peer, theirs, undefined);
+      } finally {
+        // In the same turn as the last look at pushAgain, so no change falls between: one
+        // written from here on finds no push under way and starts its own. Cleared once the
+        // call had ended (a few turns later), the mark of a change written meanwhile was
+        // lost, and the change waited for the next round. A push that failed leaves the
+        // rest to the next exchange (the peer is waited out).
+        this.pushing.delete(peer.id);
+        this.pushAgain.delete(peer.id);
+      }
+    });
     this.track(pushed);
   }
 

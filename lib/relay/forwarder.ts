@@ -23,7 +23,14 @@ import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Peer } from "../node/peers.ts";
 import type { RelayHub } from "./hub.ts";
-import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
+import {
+  clientSocketEnd,
+  Link,
+  messageBytes,
+  type TcpStream,
+  tcpEnd,
+  tcpStreamClosed,
+} from "./pipe.ts";
 
 export interface ForwarderOptions {
   readonly key: SigningKey;
@@ -35,11 +42,6 @@ export interface ForwarderOptions {
   readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
   /** This process's own hub, when this device is a relay: streams from here go straight in. */
   readonly hub?: RelayHub;
-}
-
-interface StreamData {
-  link: Link;
-  flush: () => void;
 }
 
 /** A door: its listener, and the relay and device as last described (addresses change). */
@@ -112,11 +114,11 @@ export class Forwarders {
   }
 
   /** What a door does with each connection to it: a stream to its device. */
-  private streams(door: () => Door): SocketHandler<StreamData> {
+  private streams(door: () => Door): SocketHandler<TcpStream> {
     return {
       open: (socket) => {
         const end = tcpEnd(socket as Socket<unknown>);
-        socket.data = { link: new Link(end), flush: () => end.flush() };
+        socket.data = { link: new Link(end), end };
         const { relay, target, own } = door();
         const hub = this.options.hub;
         if (hub && relay.id === this.options.self)
@@ -124,9 +126,9 @@ export class Forwarders {
         else void this.connectRemote(relay, target, socket.data.link);
       },
       data: (socket, chunk) => socket.data.link.fromA(chunk),
-      drain: (socket) => socket.data.flush(),
-      close: (socket) => socket.data?.link.close(),
-      error: (socket) => socket.data?.link.close(),
+      drain: (socket) => socket.data.end.flush(),
+      close: (socket) => tcpStreamClosed(socket.data),
+      error: (socket) => tcpStreamClosed(socket.data),
     };
   }
 

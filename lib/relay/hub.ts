@@ -36,6 +36,13 @@ const ACCEPT_TIMEOUT_MS = 10_000;
  * tunnel fails at once.
  */
 const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
+/**
+ * A control socket that has not said a valid hello this long after its challenge is cut. A
+ * device answers the challenge at once (one signature); one that says nothing (a scanner,
+ * a client that hung, a connection left open to hold the relay's memory) otherwise stood
+ * until Bun's WebSocket idle limit, 120 s, and the tunnels' silence sweep never sees it.
+ */
+const HELLO_LIMIT_MS = 10_000;
 
 export type RelaySocketData =
   | {
@@ -48,6 +55,8 @@ export type RelaySocketData =
       takesOwn?: boolean;
       /** When its device was last heard on it (options.now()). */
       heardAtMs?: number;
+      /** Cuts it unless it says its hello first (HELLO_LIMIT_MS). */
+      helloTimer?: ReturnType<typeof setTimeout>;
     }
   | {
       readonly kind: "relay-caller";
@@ -69,6 +78,8 @@ export interface HubOptions {
   readonly refuse: (zone: ZoneId, device: DeviceId) => string | undefined;
   /** TUNNEL_SILENCE_LIMIT_MS unless given (tests shorten it). */
   readonly silenceLimitMs?: number;
+  /** HELLO_LIMIT_MS unless given (tests shorten it). */
+  readonly helloLimitMs?: number;
 }
 
 export class RelayHub {
@@ -146,6 +157,11 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind === "relay-control") {
         data.heardAtMs = this.options.now();
+        const limitMs = this.options.helloLimitMs ?? HELLO_LIMIT_MS;
+        data.helloTimer = setTimeout(() => {
+          this.options.log.warn("relay tunnel refused", { error: `no hello within ${limitMs} ms` });
+          ws.terminate();
+        }, limitMs);
         ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
       } else if (data.kind === "relay-caller") {
         data.end = serverSocketEnd(ws);
@@ -177,6 +193,7 @@ export class RelayHub {
     close: (ws: ServerWebSocket<RelaySocketData>) => {
       const data = ws.data;
       if (data.kind !== "relay-control") return data.link?.close();
+      clearTimeout(data.helloTimer);
       if (data.device && this.tunnels.get(data.device) === ws) {
         this.tunnels.delete(data.device);
         this.options.log.info("relay tunnel closed", { device: data.name });
@@ -226,6 +243,7 @@ export class RelayHub {
       const who = checkHello(message, data.nonce, this.options.self);
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
+      clearTimeout(data.helloTimer);
       Object.assign(data, who, {
         takesOwn: message.type === "hello" && (message.takes ?? []).includes(TAKES_OWN_STREAMS),
       });

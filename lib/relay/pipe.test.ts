@@ -100,3 +100,36 @@ test("a TCP end closed with bytes still waiting is cut when its reader takes the
   expect(terminated).toBe(true);
   expect(performance.now() - startedAt).toBeGreaterThanOrEqual(190);
 });
+
+test("a closing TCP end whose socket closes another way lets go at once of what waited and of its drain watch", async () => {
+  const drainLimitMs = 20;
+  let writable = false;
+  let written = 0;
+  let terminated = false;
+  const socket = {
+    write: (chunk: Uint8Array) => {
+      if (!writable) return 0;
+      written += chunk.length;
+      return chunk.length;
+    },
+    end: () => {},
+    terminate: () => {
+      terminated = true;
+    },
+    pause: () => {},
+    resume: () => {},
+  } as unknown as Socket<unknown>;
+  const end = tcpEnd(socket, drainLimitMs);
+  end.send(new Uint8Array(1024 * 1024));
+  // Closing: the MiB waits for a reader, watched by the drain limit.
+  end.close();
+  // Its reader hung up (the socket's close handler says so).
+  end.closed();
+  // A drain that comes late finds nothing left to send.
+  writable = true;
+  end.flush();
+  expect(written).toBe(0);
+  // Timers fire in the order they fall due: by the time this one has, the watch's would have.
+  await Bun.sleep(4 * drainLimitMs);
+  expect(terminated).toBe(false);
+});

@@ -89,14 +89,20 @@ const CLOSING_DRAIN_LIMIT_MS = 60_000;
  * hung up (an answer whose end is the connection's close, say) are not dropped. A reader
  * that takes less than MIN_PROGRESS_BYTES of them in `drainLimitMs` is cut (one
  * that took a byte now and then would otherwise hold it as long as it liked).
+ *
+ * The socket's own handlers call `flush` on its drain and `closed` on its close or error:
+ * a socket that closed another way (its reader hung up, or was cut) takes nothing more, and
+ * what waited for it (up to HIGH_WATER and more) and the drain limit's timer are let go
+ * then, not when the limit falls due.
  */
 export function tcpEnd(
   socket: Socket<unknown>,
   drainLimitMs: number = CLOSING_DRAIN_LIMIT_MS,
-): End & { flush(): void } {
+): TcpEnd {
   const queue: Uint8Array[] = [];
   let queued = 0;
   let closing = false;
+  let socketClosed = false;
   let stalled: ReturnType<typeof setTimeout> | undefined;
   /** Bytes the reader took since the closing end's limit was last set. */
   let takenSince = 0;
@@ -111,8 +117,9 @@ export function tcpEnd(
     clearTimeout(stalled);
     socket.end();
   };
-  const end: End & { flush(): void } = {
+  const end: TcpEnd = {
     send(chunk) {
+      if (socketClosed) return true;
       if (queue.length === 0) {
         const written = socket.write(chunk);
         if (written === chunk.length) return true;
@@ -124,6 +131,7 @@ export function tcpEnd(
       return queued < HIGH_WATER;
     },
     flush() {
+      if (socketClosed) return;
       while (queue.length > 0) {
         const chunk = queue[0] as Uint8Array;
         const written = Math.max(0, socket.write(chunk));
@@ -147,8 +155,35 @@ export function tcpEnd(
       closing = true;
       endSocket();
     },
+    closed() {
+      socketClosed = true;
+      closing = true;
+      clearTimeout(stalled);
+      queue.length = 0;
+      queued = 0;
+    },
   };
   return end;
+}
+
+/** A TCP socket's end and the link joining it to the far side, as its handlers hold them. */
+export interface TcpStream {
+  readonly link: Link;
+  readonly end: TcpEnd;
+}
+
+/** What a TCP stream's socket does on its close or error: its end lets go, its link closes. */
+export function tcpStreamClosed(stream: TcpStream | undefined): void {
+  stream?.end.closed();
+  stream?.link.close();
+}
+
+/** A TCP socket as an end (tcpEnd): its handlers tell it of its drain and of its close. */
+export interface TcpEnd extends End {
+  /** The socket can take more: what waits goes. */
+  flush(): void;
+  /** The socket closed: what waits for it, and the watch on a closing one, are dropped. */
+  closed(): void;
 }
 
 /**

@@ -130,15 +130,9 @@ function startRelay(
     z === zone ? undefined : "another zone",
   port = 0,
   hubLog = silent,
-  silenceLimitMs?: number,
+  limits: { readonly silenceLimitMs?: number; readonly helloLimitMs?: number } = {},
 ): RelayUnderTest {
-  const hub = new RelayHub({
-    self: relayDevice.id,
-    log: hubLog,
-    now: Date.now,
-    refuse,
-    ...(silenceLimitMs ? { silenceLimitMs } : {}),
-  });
+  const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
   const seen: Buffer[] = [];
   const pings = { heard: true };
   const server = Bun.serve<RelaySocketData>({
@@ -702,7 +696,7 @@ describe("relaying", () => {
       undefined,
       0,
       createLog({ level: "info", write: (line) => hubLines.push(line) }),
-      600,
+      { silenceLimitMs: 600 },
     );
     const chatty = device("chatty");
     // The target pings once a minute, as a device that died says nothing; chatty every 100 ms.
@@ -720,6 +714,39 @@ describe("relaying", () => {
     // load) is through.
     await until("chatty's tunnel", () => relay.hub.isAttached(chatty.id));
   }, 20_000);
+
+  test("a control socket that says no hello is cut at the hello limit; a tunnel that said it is kept", async () => {
+    const hubLines: string[] = [];
+    const helloLimitMs = 300;
+    relay = startRelay(
+      undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      { helloLimitMs },
+    );
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    // Connects, takes its challenge, and says nothing.
+    const mute = new WebSocket(`${relay.url.replace("https", "wss")}/v1/relay/attach`, {
+      tls: pinnedTls(relayDevice.cert),
+    } as unknown as string[]);
+    let challenged = false;
+    let cut = false;
+    mute.onmessage = () => {
+      challenged = true;
+    };
+    mute.onclose = () => {
+      cut = true;
+    };
+    // Bun's own idle limit would hold it 120 s.
+    await until("the mute socket to be cut", () => cut, 5_000);
+    expect(challenged).toBe(true);
+    expect(
+      hubLines.filter((line) => line.includes(`no hello within ${helloLimitMs} ms`)),
+    ).toHaveLength(1);
+    // The tunnel that said its hello, open since before the mute socket, is past the limit.
+    expect(relay.hub.isAttached(target.id)).toBe(true);
+  });
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();

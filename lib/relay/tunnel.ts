@@ -15,7 +15,14 @@ import { answerChallenge, decodeControl, TAKES_OWN_STREAMS } from "../../protoco
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Log } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
-import { clientSocketEnd, Link, messageBytes, tcpEnd } from "./pipe.ts";
+import {
+  clientSocketEnd,
+  Link,
+  messageBytes,
+  type TcpStream,
+  tcpEnd,
+  tcpStreamClosed,
+} from "./pipe.ts";
 
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 60_000;
@@ -248,13 +255,13 @@ class Tunnel {
       if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close();
       else ws.close();
     };
-    Bun.connect<{ link: Link; flush: () => void }>({
+    Bun.connect<TcpStream>({
       ...(to as { hostname: string; port: number }),
       socket: {
         open(socket) {
           const end = tcpEnd(socket as Socket<unknown>);
           link = new Link(end);
-          socket.data = { link, flush: () => end.flush() };
+          socket.data = { link, end };
           if (ws.readyState === WebSocket.OPEN) link.join(clientSocketEnd(ws));
           else if (ws.readyState === WebSocket.CONNECTING)
             ws.onopen = () => link?.join(clientSocketEnd(ws));
@@ -262,9 +269,9 @@ class Tunnel {
           for (const bytes of early.splice(0)) link.fromB(bytes);
         },
         data: (socket, chunk) => socket.data.link.fromA(chunk),
-        drain: (socket) => socket.data.flush(),
-        close: (socket) => socket.data?.link.close(),
-        error: (socket) => socket.data?.link.close(),
+        drain: (socket) => socket.data.end.flush(),
+        close: (socket) => tcpStreamClosed(socket.data),
+        error: (socket) => tcpStreamClosed(socket.data),
         connectError: () => refuse(),
       },
     }).catch(() => refuse());
