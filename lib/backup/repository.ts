@@ -828,8 +828,7 @@ export class Repository {
         return { file: await this.openIndexFile(name, fetched.sealed) };
       } catch (error) {
         if (error instanceof ProtocolError) return { problem: error.message };
-        if (isTooLarge(error))
-          return { problem: "it is larger than an index file can be" };
+        if (isTooLarge(error)) return { problem: "it is larger than an index file can be" };
         return { error };
       }
     };
