@@ -26,5 +26,12 @@ export default defineBuckyCommand({
         (n) =>
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
+      ...(result.heldBackupKey ? [backupKeyKept(result.name, result.backupTargets)] : []),
     ].join("\n"),
 });
+
+/** What a revoked device that held the backup key can still read, and what to do. */
+function backupKeyKept(device: string, targets: readonly string[]): string {
+  const where = targets.length > 0 ? ` (${targets.join(", ")})` : "";
+  return `${device} may hold the backup key, which revoking does not change: it can read the zone's backups, later ones too, wherever it can still reach them${where}. Take away what it used to reach them: a target's password or SSH key.`;
+}

@@ -428,6 +428,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   problem: ["no user namespaces"],
   error: [undefined, "no answer"],
   rule: ["0a1b2c3d"],
+  places: [["usb", "nas-share"], []],
   rps: [10],
   retryS: ["3"],
   bytes: [67108864],

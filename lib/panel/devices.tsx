@@ -6,7 +6,7 @@
  */
 import type { Hono } from "hono";
 import { renderSVG } from "uqr";
-import type { DeviceView } from "../zone/devices.ts";
+import type { DeviceView, Revoked } from "../zone/devices.ts";
 import type { ZoneInvite } from "../zone/invite-records.ts";
 import { Action, Cards, CopyButton, shown, Tag, Time } from "./components.tsx";
 import { DeviceCards } from "./device-cards.tsx";
@@ -170,8 +170,12 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
   app.post("/devices/:name/revoke", async (c) => {
     const page = pageOf(c);
     const name = c.req.param("name");
-    const result = await page.api.post(`/v1/devices/${encodeURIComponent(name)}/revoke`);
-    return page.back("devices", result, page.locale.t.devices.revoked({ device: name }));
+    const result = await page.api.post<Revoked>(`/v1/devices/${encodeURIComponent(name)}/revoke`);
+    const { t } = page.locale;
+    const said = [t.devices.revoked({ device: name })];
+    if (result.ok && result.data.heldBackupKey)
+      said.push(t.devices.backupKeyKept({ device: name, places: result.data.backupTargets }));
+    return page.back("devices", result, said.join(" "));
   });
 }
 

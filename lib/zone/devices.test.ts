@@ -179,6 +179,28 @@ describe("bucky devices", () => {
     expect(context.membership().byId.get(laptopId)?.revokedAfterSeq).toBe(5);
   });
 
+  test("revoking a device says whether it may hold the backup key, and where the backups it may still read are", async () => {
+    const laptop = signingKeyFromSeed(seed(77));
+    const phone = signingKeyFromSeed(seed(78));
+    const tablet = signingKeyFromSeed(seed(79));
+    const { node } = foundedBy(80, { laptop, phone, tablet });
+    const says = (key: SigningKey, backup: { key: boolean; targets: Record<string, object> }) =>
+      keepFacts(node.db, signFacts(testZone.id, NOW_MS - 1000, { backup }, key), NOW_MS);
+    says(laptop, { key: true, targets: { usb: {}, "off-site": {} } });
+    says(phone, { key: false, targets: {} });
+    const context = ownerContext(node);
+    expect(await revokeDevice(context, "laptop", noPull)).toMatchObject({
+      heldBackupKey: true,
+      backupTargets: ["off-site", "usb"],
+    });
+    expect(await revokeDevice(context, "phone", noPull)).toMatchObject({
+      heldBackupKey: false,
+      backupTargets: [],
+    });
+    // It never said: it may.
+    expect(await revokeDevice(context, "tablet", noPull)).toMatchObject({ heldBackupKey: true });
+  });
+
   test("revoking a device given a revoked device's name, on a device whose clock is behind that revocation, is signed after it and stays", async () => {
     const old = signingKeyFromSeed(seed(74));
     const laptop = signingKeyFromSeed(seed(75));

@@ -3,11 +3,14 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { revocationIssuedAt } from "../../protocol/revocation-order.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { readZoneTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
+import { readPayload } from "../facts/payload.ts";
 import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readRelays } from "../relay/relays.ts";
 import { stateValue } from "../store/reads.ts";
+import { heldFacts } from "../sync/facts.ts";
 import { type Member, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type RevokedForkNote, revokedForkNotes } from "../sync/quarantine-notes.ts";
@@ -149,6 +152,13 @@ export interface Revoked {
   readonly keptFrom: string;
   readonly asked: ZoneHead["asked"];
   readonly notAsked: ZoneHead["notAsked"];
+  /**
+   * Whether it may hold the backup key: its facts say so, or it never said (revoking does
+   * not change that key, so it can still read the zone's backups wherever it reaches them).
+   */
+  readonly heldBackupKey: boolean;
+  /** Where the zone's backups are that it may reach: the zone's targets and its own. */
+  readonly backupTargets: readonly string[];
 }
 
 /**
@@ -176,12 +186,21 @@ export async function revokeDevice(
       "Revoke it from another device that holds the owner key.",
     );
   }
+  const exposure = backupExposure(zone, member.id);
   if (member.revokedAfterSeq !== undefined) {
     if (member.recutSeq === undefined) {
       const keptSeq = member.revokedAfterSeq;
-      return { name, id: member.id, keptSeq, keptFrom: zone.deviceName, asked: [], notAsked: [] };
+      return {
+        name,
+        id: member.id,
+        keptSeq,
+        keptFrom: zone.deviceName,
+        asked: [],
+        notAsked: [],
+        ...exposure,
+      };
     }
-    return revokeAgain(zone, member, member.recutSeq);
+    return { ...revokeAgain(zone, member, member.recutSeq), ...exposure };
   }
   // Said before asking anyone: a device without the owner key cannot revoke at all.
   const ownerKey = zone.ownerKey();
@@ -196,6 +215,7 @@ export async function revokeDevice(
       keptFrom: zone.deviceName,
       asked: head.asked,
       notAsked: head.notAsked,
+      ...exposure,
     };
   const revocation = signRevocation(
     {
@@ -222,7 +242,26 @@ export async function revokeDevice(
     keptFrom: head.from,
     asked: head.asked,
     notAsked: head.notAsked,
+    ...exposure,
   };
+}
+
+/**
+ * What of the zone's backups a device being revoked may still read: the backup key comes
+ * from the recovery phrase and stays the same after a revocation, so a device that held it
+ * reads every backup it can reach, later ones included. Said to the owner, who can take
+ * away what it used to reach them (a target's password or SSH key).
+ */
+type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets">;
+
+function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
+  const said = heldFacts(zone.db).find((record) => record.device === id);
+  const backup = said ? readPayload(said.facts).backup : undefined;
+  const heldBackupKey = !said || Boolean(backup?.key);
+  if (!heldBackupKey) return { heldBackupKey, backupTargets: [] };
+  const targets = new Set(readZoneTargets(zone.db).map((target) => target.name));
+  for (const target of Object.keys(backup?.targets ?? {})) targets.add(target);
+  return { heldBackupKey, backupTargets: [...targets].sort(compareCodeUnits) };
 }
 
 /**
@@ -246,7 +285,11 @@ function issuedAtOver(zone: AskingZone, name: string): number {
  * cut below: that would drop the admissions it wrote (the zone's founding changeset, for
  * its founder).
  */
-function revokeAgain(zone: AskingZone, member: Member, lastSeq: number): Revoked {
+function revokeAgain(
+  zone: AskingZone,
+  member: Member,
+  lastSeq: number,
+): Omit<Revoked, keyof BackupExposure> {
   if (lastSeq < 1)
     throw new BuckyError(
       "E_INVALID_INPUT",
