@@ -450,7 +450,9 @@ describe("rules", () => {
     await waitFor("the rule", async () =>
       (await get("/apps/site/")).status === 403 ? true : undefined,
     );
-    expect(await (await get("/apps/site/")).text()).toContain(`rule <code>${inside}</code>`);
+    expect(await (await get("/apps/site/")).text()).toContain(
+      `site is blocked here by rule ${inside}: `,
+    );
     await removeRule(inside);
     const outside = await addRule(
       "--app",

@@ -17,6 +17,12 @@ export interface Backend {
   /** The most one write may carry, when there is a limit (a target reached through another device). */
   readonly maxWriteBytes?: number;
   /**
+   * Set when a read comes whole, up to this many bytes, before `read` checks its bound (a
+   * target reached through another device, which sends what it read in one answer): a
+   * smaller bound there holds no less memory, and a read refused for it is sent again.
+   */
+  readonly readsWholeUpTo?: number;
+  /**
    * Set when a lock read through this backend carries its age by a device's own clock
    * (`ageMs`): a via stamps it as it reads a lock out. Elsewhere, anyone holding the
    * backup key writes the file, age and all, and an `ageMs` in it is not believed.

@@ -23,6 +23,8 @@ const REMOTE_TIMEOUT_MS = 120_000;
 
 export class RemoteBackend implements Backend {
   readonly maxWriteBytes = REMOTE_WRITE_MAX_BYTES;
+  /** The via reads a file for us, then sends it whole in one answer (target-host.ts). */
+  readonly readsWholeUpTo = REMOTE_READ_MAX_BYTES;
   readonly agesLocks = true;
   readonly location: string;
   leftOutNames = 0;

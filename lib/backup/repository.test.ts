@@ -255,6 +255,35 @@ describe("a repository in a directory", () => {
     }
   });
 
+  test("through another device, which sends a file whole before its bound is checked, an index file past the bound ahead is asked for once", async () => {
+    const location = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(location), root);
+    await snapshot(repository, sourceTree(), "2026-01-01T00:00:00.000Z");
+    repository.close();
+    // 20 MiB (sparse): past the bound ahead of a target read here, within what a via sends.
+    const large = "5e".repeat(16);
+    closeSync(openSync(join(location, "index", large), "w"));
+    truncateSync(join(location, "index", large), 20 * 1024 * 1024);
+    const backend = new LocalBackend(location);
+    const asked: string[] = [];
+    const viaLike: Backend = Object.assign(Object.create(backend), {
+      readsWholeUpTo: 48 * 1024 * 1024,
+      read: (path: string, maxBytes: number) => {
+        if (path.startsWith("index/")) asked.push(path);
+        return backend.read(path, maxBytes);
+      },
+    });
+    const reopened = await Repository.open(viaLike, root);
+    try {
+      expect(reopened.unreadableIndexFiles.map((u) => u.name)).toEqual([large]);
+      // Each index file once: the large one was not refused ahead and sent again.
+      expect(asked.filter((path) => path === `index/${large}`)).toHaveLength(1);
+      expect(new Set(asked).size).toBe(asked.length);
+    } finally {
+      reopened.close();
+    }
+  });
+
   test("an index file larger than one can be, or that does not open, is left out: restores and verify go on, and prune deletes it", async () => {
     const location = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(location), root);

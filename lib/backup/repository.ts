@@ -61,6 +61,9 @@ const INDEX_READS_AT_ONCE = 8;
  * names every blob) is read when its turn comes, alone. Any holder of the backup key can
  * plant index files of the largest size (MAX_INDEX_FILE_BYTES), and eight of them fetched
  * ahead at once held 2 GiB in every backup, verify and restore. Ahead, at most 128 MiB.
+ * Through another device (Backend.readsWholeUpTo), a file comes whole before its bound is
+ * checked: there the bound ahead is what the device sends (48 MiB), as a smaller one would
+ * hold no less and have every index file past it sent twice.
  */
 const AHEAD_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 /** Pack directories (data/<xx>) listed at the same time when loading the index. */
@@ -833,6 +836,10 @@ export class Repository {
       }
     };
     const readOne = (name: string) => openOne(name, fetchOne(name, MAX_INDEX_FILE_BYTES));
+    const aheadBytes = Math.min(
+      MAX_INDEX_FILE_BYTES,
+      Math.max(AHEAD_INDEX_FILE_BYTES, this.backend.readsWholeUpTo ?? 0),
+    );
     // A few fetched ahead (their sealed bytes only), each opened as it is taken in, in name
     // order: a load holds a few sealed files and one opened at a time, so its memory is
     // bounded by the index it builds and the largest file, not by how many files there are.
@@ -845,7 +852,7 @@ export class Repository {
     const deferred: { name: string; from: number; leftOut: number }[] = [];
     for (const name of names) {
       while (started < names.length && reads.length < INDEX_READS_AT_ONCE)
-        reads.push(fetchOne(names[started++] as string, AHEAD_INDEX_FILE_BYTES));
+        reads.push(fetchOne(names[started++] as string, aheadBytes));
       const read = await openOne(name, reads.shift() as Fetch);
       if ("error" in read) {
         await Promise.all(reads);

@@ -25,6 +25,24 @@ describe("the gateway's pages", () => {
     );
   });
 
+  test("a page runs no script, whatever a slip puts in it: its policy allows none", () => {
+    const words = messagesFor("en");
+    const policy = page(words, 503, "notes is not running", [{ html: "<b>kept</b>" }]).headers.get(
+      "content-security-policy",
+    );
+    const directives = new Map(
+      (policy ?? "").split(";").map((d) => {
+        const [name = "", ...values] = d.trim().split(/\s+/);
+        return [name, values] as const;
+      }),
+    );
+    expect(directives.get("default-src")).toEqual(["'none'"]);
+    expect(directives.has("script-src")).toBe(false);
+    expect(directives.get("base-uri")).toEqual(["'none'"]);
+    // The home page's sign-out form posts to the gateway itself.
+    expect(directives.get("form-action")).toEqual(["'self'"]);
+  });
+
   test("the language is the browser's first that bucky speaks, by weight; English otherwise", async () => {
     const ask = async (header: string | undefined) =>
       (

@@ -47,6 +47,11 @@ export function page(
       "content-type": "text/html; charset=utf-8",
       "content-length": String(Buffer.byteLength(body)),
       "cache-control": "no-store",
+      // No script, ever: the pages show values others wrote (an app's error a device
+      // reported, a rule, a name), each escaped, and this keeps one that a slip let through
+      // inert. Served on the apps' own origin, it would otherwise run as any of them.
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
       // Its words follow the browser's languages.
       vary: "accept-language",
       ...headers,

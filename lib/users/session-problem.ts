@@ -1,7 +1,8 @@
 /**
  * Why a session lets no one in. Said to the person on the gateway's pages in their own
- * language (lib/i18n: `gatewayPages.sessionProblem`), so it is a code with its values, not
- * a sentence; `describeSessionProblem` is the English for errors and logs.
+ * language (lib/i18n: `gatewayPages.panelOnlyForPeople` and `appOnlyForPeople`), so it is a
+ * code with its values, not a sentence; `describeSessionProblem` is the English for errors
+ * and logs (and the English catalog's).
  */
 export type SessionProblem =
   | { readonly code: "not-signed-in" }
