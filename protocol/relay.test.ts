@@ -11,6 +11,7 @@ import {
   decodeControl,
   decodeRelayTicket,
   encodeRelayTicket,
+  MAX_CONTROL_CHARS,
 } from "./relay.ts";
 import { certificatePem, deviceCertificate } from "./tls-cert.ts";
 
@@ -49,6 +50,8 @@ describe("relay hello", () => {
       '{"type":"open-own"}',
       '{"type":"nope"}',
       "[1]",
+      // Past the longest a hello can be, refused before it is parsed.
+      JSON.stringify({ type: "ping", pad: "x".repeat(MAX_CONTROL_CHARS) }),
     ])
       expect(() => decodeControl(text)).toThrow(ProtocolError);
   });

@@ -42,7 +42,7 @@ import {
   publicKeyOfId,
   type ZoneId,
 } from "./ids.ts";
-import { decodeJws } from "./jws.ts";
+import { decodeJws, MAX_JWS_LENGTH } from "./jws.ts";
 import { isRecord } from "./shape.ts";
 import { certificateDer, isDeviceCertificate } from "./tls-cert.ts";
 
@@ -67,7 +67,18 @@ export type ControlMessage =
   | { readonly type: "ping" }
   | { readonly type: "pong" };
 
+/**
+ * The longest control message: a hello is the largest, a device document (a JWS of at most
+ * MAX_JWS_LENGTH) and a signature. Anyone may open a control socket and send before its
+ * hello is checked: a longer message is refused unparsed.
+ */
+export const MAX_CONTROL_CHARS = MAX_JWS_LENGTH + 4096;
+
 export function decodeControl(text: string): ControlMessage {
+  check(
+    text.length <= MAX_CONTROL_CHARS,
+    `a relay message is at most ${MAX_CONTROL_CHARS} characters`,
+  );
   let value: unknown;
   try {
     value = JSON.parse(text);

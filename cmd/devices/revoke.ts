@@ -16,7 +16,7 @@ export default defineBuckyCommand({
       "POST",
       `/v1/devices/${encodeURIComponent(args.name)}/revoke`,
     ),
-  text: (result) =>
+  text: (result, _args, t) =>
     [
       `Revoked ${result.name}. Its changes up to #${result.keptSeq} stay in the zone (as ${result.keptFrom} held them); later ones are refused.`,
       ...(result.asked.length > 0
@@ -26,12 +26,8 @@ export default defineBuckyCommand({
         (n) =>
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
-      ...(result.heldBackupKey ? [backupKeyKept(result.name, result.backupTargets)] : []),
+      ...(result.heldBackupKey
+        ? [t.devices.backupKeyKept({ device: result.name, places: result.backupTargets })]
+        : []),
     ].join("\n"),
 });
-
-/** What a revoked device that held the backup key can still read, and what to do. */
-function backupKeyKept(device: string, targets: readonly string[]): string {
-  const where = targets.length > 0 ? ` (${targets.join(", ")})` : "";
-  return `${device} may hold the backup key, which revoking does not change: it can read the zone's backups, later ones too, wherever it can still reach them${where}. Take away what it used to reach them: a target's password or SSH key.`;
-}

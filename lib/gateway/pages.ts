@@ -10,10 +10,10 @@ import type { Messages } from "../i18n/messages.ts";
 
 let catalogs: Promise<typeof import("../i18n/messages.ts")> | undefined;
 
-/** The words for the language `request` asks for. */
-export async function wordsFor(request: Request): Promise<Messages> {
+/** The words for the language `request` asks for; English when no request is known. */
+export async function wordsFor(request: Request | undefined): Promise<Messages> {
   catalogs ??= import("../i18n/messages.ts");
-  const language = languageOfAcceptLanguage(request.headers.get("accept-language"));
+  const language = languageOfAcceptLanguage(request?.headers.get("accept-language"));
   return (await catalogs).messagesFor(language);
 }
 

@@ -597,7 +597,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       error: async (error) => {
         log.error("gateway fault", { error: String(error?.stack ?? error) });
         // Whose request it was is not known here: the words are English.
-        const words = await wordsFor(new Request("http://gateway/"));
+        const words = await wordsFor(undefined);
         return page(words, 500, words.gatewayPages.fault, [words.gatewayPages.notForwarded]);
       },
     });
