@@ -1,11 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { messagesFor } from "../i18n/messages.ts";
-import { page, textHtml, wordsFor } from "./pages.ts";
+import { literal, page, textHtml, wordsFor } from "./pages.ts";
 
 describe("the gateway's pages", () => {
   test("a catalog's text is escaped, with `code` in backquotes shown as code", () => {
     expect(textHtml('run `bucky login-link` <now> & "then"')).toBe(
       "run <code>bucky login-link</code> &#60;now&#62; &#38; &#34;then&#34;",
+    );
+    // A value others wrote keeps its backquotes as they are: no code of the gateway's.
+    expect(textHtml(`It failed: ${literal("run `rm -rf /` now")}.`)).toBe(
+      "It failed: run &#96;rm -rf /&#96; now.",
     );
     // A value inside the text (an app's error, a rule) cannot open a tag of its own.
     expect(textHtml("`<img src=x onerror=alert(1)>`")).toBe(

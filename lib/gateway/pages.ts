@@ -70,7 +70,20 @@ function lineHtml(line: Line): string {
 
 /** A catalog's text as HTML: escaped, `code` in backquotes shown as code. */
 export function textHtml(text: string): string {
-  return escapeHtml(text).replace(/`([^`]+)`/g, "<code>$1</code>");
+  return escapeHtml(text)
+    .replace(/`([^`]+)`/g, "<code>$1</code>")
+    .replaceAll(LITERAL_BACKQUOTE, "&#96;");
+}
+
+/** Stands for a backquote of a value's own (literal): shown as one, never as code. */
+const LITERAL_BACKQUOTE = "\uE000";
+
+/**
+ * A value others wrote (an app's error as its device reports it), for a catalog's text:
+ * its backquotes stay backquotes, so it cannot dress its words as the gateway's advice.
+ */
+export function literal(value: string): string {
+  return value.replaceAll("`", LITERAL_BACKQUOTE);
 }
 
 export function escapeHtml(text: string): string {

@@ -40,7 +40,7 @@ import {
   websocketBridge,
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
-import { escapeHtml, type Line, page, textHtml, wordsFor } from "./pages.ts";
+import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
 import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
@@ -356,7 +356,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           503,
           words.gatewayPages.notRunning({ app: target.app }),
           [
-            words.gatewayPages.stateIs({ state, error: status.error ?? "" }),
+            words.gatewayPages.stateIs({ state, error: literal(status.error ?? "") }),
             words.gatewayPages.restartsItself,
           ],
           { "retry-after": "5" },
