@@ -49,6 +49,10 @@ Bun.serve({
         return Response.json({ received });
       }
       case "/api/blob": return new Response(new Uint8Array(Number(url.searchParams.get("size"))).fill(120));
+      case "/api/stream": {
+        let left = Number(url.searchParams.get("pieces"));
+        return new Response(new ReadableStream({ pull(c) { if (left-- > 0) c.enqueue(new Uint8Array(30000).fill(121)); else c.close(); } }));
+      }
       case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
       case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
@@ -541,6 +545,9 @@ describe("accounting", () => {
     const streamedBody = await streamed.arrayBuffer();
     expect(JSON.parse(new TextDecoder().decode(streamedBody))).toEqual({ received: 3345 });
     const blob = await (await get("/apps/meter/api/blob?size=54321")).arrayBuffer();
+    // An answer without a declared length (chunked) is counted as it goes.
+    const stream = await (await get("/apps/meter/api/stream?pieces=3")).arrayBuffer();
+    expect(stream.byteLength).toBe(90000);
     // Declared lengths that no body follows are no bytes out: a HEAD's, a 304's.
     const head = await get("/apps/meter/api/blob?size=54321", { method: "HEAD" });
     const unchanged = await get("/apps/meter/api/unchanged");
@@ -563,10 +570,14 @@ describe("accounting", () => {
     ).toEqual([
       {
         app: "meter",
-        requests: 6,
+        requests: 7,
         bytesIn: 123_457 + 1000 + 3345,
         bytesOut:
-          postedBody.byteLength + smallBody.byteLength + streamedBody.byteLength + blob.byteLength,
+          postedBody.byteLength +
+          smallBody.byteLength +
+          streamedBody.byteLength +
+          blob.byteLength +
+          stream.byteLength,
       },
     ]);
   });
