@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AppStatus } from "../../lib/apps/status.ts";
+import { takeoverDueStatus } from "../../lib/apps/test-app-status.ts";
+import type { AppDataStatus } from "../../lib/replica/data-status.ts";
 import { dataLines, statusText, takeoverLines } from "./status.ts";
 
 describe("bucky app status: where an app's data is", () => {
@@ -75,41 +77,10 @@ describe("bucky app status: what went wrong", () => {
 });
 
 describe("bucky app status: a takeover due but not claimed yet", () => {
-  const data = {
-    holder: {
-      device: "laptop",
-      epoch: 1,
-      since: "2026-11-30T06:00:00.000Z",
-      lostAtMostMs: null,
-      snapshotAt: null,
-      restoredCopy: null,
-    },
-    standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
-    movingTo: null,
-    takeover: { by: "nas", holderSilentMs: 70_000 },
-    conflicts: [],
-  };
+  const status = takeoverDueStatus(70_000);
+  const data = status.data as AppDataStatus;
 
   test("is said under the device, which is the holder: how long it has been silent, and who takes over", () => {
-    const status: AppStatus = {
-      app: "notes",
-      version: "1.0.0",
-      state: "running",
-      device: "laptop",
-      url: null,
-      sandboxed: true,
-      engine: "bubblewrap",
-      image: null,
-      restarts: 0,
-      error: null,
-      reportedBy: "laptop",
-      placement: "any",
-      desired: "running",
-      package: `sha256:${"ab".repeat(32)}` as AppStatus["package"],
-      exposure: "zone",
-      shared: null,
-      data,
-    };
     expect(statusText(status).split("\n").slice(1, 3)).toEqual([
       "  device     laptop (placed on any device)",
       "             laptop not heard from for 70 s: nas takes the app over unless it still hears from laptop",

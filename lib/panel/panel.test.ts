@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
+import { takeoverDueStatus } from "../apps/test-app-status.ts";
 import { BuckyError } from "../errors.ts";
 import { diskWith, NEARLY_FULL } from "../facts/test-usage.ts";
 import { en } from "../i18n/en.ts";
@@ -611,38 +612,7 @@ describe("an app's problem", () => {
 
 describe("an app whose holder is not heard from, not taken over yet", () => {
   test("its page says it runs on the holder, how long that has been silent and who takes over, in each language", async () => {
-    const notes = {
-      app: "notes",
-      version: "1.0.0",
-      state: "running",
-      device: "laptop",
-      url: null,
-      sandboxed: true,
-      engine: "bubblewrap",
-      image: null,
-      restarts: 0,
-      error: null,
-      reportedBy: "laptop",
-      placement: "any",
-      desired: "running",
-      package: `sha256:${"ab".repeat(32)}`,
-      exposure: "zone",
-      shared: null,
-      data: {
-        holder: {
-          device: "laptop",
-          epoch: 1,
-          since: "2026-11-30T06:00:00.000Z",
-          lostAtMostMs: null,
-          snapshotAt: null,
-          restoredCopy: null,
-        },
-        standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
-        movingTo: null,
-        takeover: { by: "nas", holderSilentMs: 70_400 },
-        conflicts: [],
-      },
-    };
+    const notes = takeoverDueStatus(70_400);
     const { get } = panelFor(owner, { "/v1/apps/notes": notes });
     const page = async (language: string) =>
       (await (await get("apps/notes", { "accept-language": language })).text()).replaceAll(
