@@ -28,6 +28,18 @@
  * A relay sends "open-own" only on a tunnel whose hello said so; an older relay reads
  * only the hello's document and signature, and an older device is never sent it.
  *
+ * Version 3 adds pipe streams: the relay's own device, a gateway of the zone, reaching an
+ * app on the device through the device's app pipe (lib/gateway/app-pipe.ts) rather than
+ * its ingress. The stream carries the gateway's TLS to the pipe, end to end as any TLS
+ * stream: the gateway pins the device's certificate and presents its app certificate,
+ * which the pipe checks as it does on a direct connection.
+ *   device → relay  {type: "hello", …, takes: ["own", "pipe"]}
+ *                                          the device takes pipe streams
+ *   relay → device  {type: "open-pipe", stream}         connect back to …/accept/<stream>
+ *                                          and join it to the app pipe's listener
+ * Sent only on a tunnel whose hello said so, as "open-own" is: an older device would
+ * take the unknown message for a malformed one and drop its tunnel.
+ *
  * A device asking the relay for a stream signs its request (request-auth, audience the
  * relay) and sends its device document in the `bucky-document` header.
  */
@@ -51,6 +63,8 @@ export const STREAM_ID_BYTES = 16;
 export const DOCUMENT_HEADER = "bucky-document";
 /** What a device's hello says it takes besides the streams every relay may open. */
 export const TAKES_OWN_STREAMS = "own";
+/** What a device's hello says when it joins pipe streams to its app pipe (version 3). */
+export const TAKES_PIPE_STREAMS = "pipe";
 
 export type ControlMessage =
   | { readonly type: "challenge"; readonly nonce: string }
@@ -58,12 +72,13 @@ export type ControlMessage =
       readonly type: "hello";
       readonly document: string;
       readonly signature: string;
-      /** Version 2: what the device takes besides TLS streams (TAKES_OWN_STREAMS). */
+      /** What the device takes besides TLS streams: TAKES_OWN_STREAMS (version 2), TAKES_PIPE_STREAMS (3). */
       readonly takes?: readonly string[];
     }
   | { readonly type: "ready" }
   | { readonly type: "open"; readonly stream: string }
   | { readonly type: "open-own"; readonly stream: string }
+  | { readonly type: "open-pipe"; readonly stream: string }
   | { readonly type: "ping" }
   | { readonly type: "pong" };
 
@@ -89,7 +104,8 @@ export function decodeControl(text: string): ControlMessage {
   switch (value.type) {
     case "challenge":
     case "open":
-    case "open-own": {
+    case "open-own":
+    case "open-pipe": {
       const field = value.type === "challenge" ? "nonce" : "stream";
       check(
         typeof value[field] === "string" && (value[field] as string).length <= 64,
