@@ -82,7 +82,13 @@ afterAll(() => {
 });
 
 /** A gateway's client, its node faked: the device's answer to GET /v1/app-pipe, counted. */
-function client(options: { address: string; pipePort: number | undefined; seed?: Uint8Array }) {
+function client(options: {
+  address: string;
+  pipePort: number | undefined;
+  seed?: Uint8Array;
+  /** The door to the pipe through this gateway's own relay, when there is one. */
+  relayedPipe?: string;
+}) {
   const seed = options.seed ?? gatewaySeed;
   const peer: Peer = {
     id: "device" as DeviceId,
@@ -107,6 +113,7 @@ function client(options: { address: string; pipePort: number | undefined; seed?:
         ? undefined
         : new TextEncoder().encode(JSON.stringify({ port: options.pipePort }));
     },
+    relayedPipe: () => options.relayedPipe,
     log,
   });
   const send = (body: ReadableStream | Uint8Array | null = null, headers = new Headers()) =>
@@ -136,6 +143,29 @@ describe("the gateway's way to an app on another device", () => {
     const { send, asked } = client({ address: "relay:someone", pipePort: pipe.port });
     expect(why(await send())).toBe("not called directly");
     expect(asked).toEqual([]);
+  });
+
+  test("a device reached through this gateway's own relay, taking pipe streams: its pipe at the relay's door", async () => {
+    // The door a relay would give is a byte for byte stream to the pipe: here, the pipe itself.
+    const { send, asked } = client({
+      address: "relay:this-gateway",
+      pipePort: pipe.port,
+      relayedPipe: `https://127.0.0.1:${pipe.port}`,
+    });
+    const outcome = await send(new TextEncoder().encode("relayed"));
+    expect("response" in outcome && (await outcome.response.text())).toBe("POST relayed");
+    expect(admitted.at(-1)).toBe(deviceIdFromPublicKey(gatewayKey.publicKey));
+    // Whether its pipe listens, it says as a device called directly does.
+    expect(asked).toEqual(["/v1/app-pipe"]);
+  });
+
+  test("a relayed device that takes pipe streams but runs no pipe keeps the ingress", async () => {
+    const { send } = client({
+      address: "relay:this-gateway",
+      pipePort: undefined,
+      relayedPipe: "https://127.0.0.1:1",
+    });
+    expect(why(await send())).toBe("no pipe");
   });
 
   test("an older device (404) keeps the ingress, asked again only after a while", async () => {

@@ -6,10 +6,14 @@
  * so a connection carries one app's requests). The device checks the certificate once a
  * connection, the person's assertion at each request.
  *
- * Only devices called directly take it: one last reached through a relay keeps the
- * ingress (`/v1/ingress/…`), as WebSockets do. Where a device's pipe listens it says
- * through its peer API (`GET /v1/app-pipe`); an older device answers 404 and keeps the
- * ingress, asked again after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
+ * A device called directly is fetched at its pipe's port; one last reached through this
+ * gateway's own relay, whose tunnel takes pipe streams, at a door of the relay whose
+ * streams its device joins to its pipe (protocol/relay.ts): the same TLS, end to end, and
+ * the answer as the app sent it, its length kept, where the ingress would send a large
+ * one chunked. One reached through another relay keeps the ingress (`/v1/ingress/…`), as
+ * WebSockets do. Whether a device's pipe listens, and where, it says through its peer API
+ * (`GET /v1/app-pipe`); an older device answers 404 and keeps the ingress, asked again
+ * after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
  * request went leaves it to the ingress, and is not tried again for a while
  * (lib/node/peer-backoff.ts); so does one that refuses this gateway (a device that has not
  * heard yet that it is one), and a request the pipe refused otherwise goes by the ingress
@@ -71,6 +75,11 @@ export interface PipeClientNode {
   readonly contacts: ContactBook;
   /** A GET to the peer API of `peer` (PeerClient.get): its body, or undefined for a 404. */
   readonly get: (peer: Peer, path: string, timeoutMs: number) => Promise<Uint8Array | undefined>;
+  /**
+   * A door to `peer`'s pipe through this device's own relay (PeerClient.relayedPipeAddress),
+   * when it was last reached so and takes pipe streams.
+   */
+  readonly relayedPipe?: (peer: Peer) => string | undefined;
   readonly log: Log;
 }
 
@@ -110,20 +119,14 @@ export class AppPipeClient {
     const nowMs = this.node.now();
     if (!this.backoff.due(peer.id, nowMs, 0))
       return { fallBack: request, why: "the pipe failed lately" };
-    // Called directly last time: a device behind a relay keeps the ingress.
-    const address = this.node.contacts.get(peer.id)?.address;
-    if (!address || !peer.addresses.includes(address))
-      return { fallBack: request, why: "not called directly" };
-    const known = await this.pipeOf(peer);
-    if (!known || "none" in known) return { fallBack: request, why: "no pipe" };
-    const url = new URL(address);
-    url.port = String(known.port);
+    const where = await this.pipeOrigin(peer);
+    if ("why" in where) return { fallBack: request, why: where.why };
     // A streamed body the pipe may fail before taking any of: kept for the ingress.
     const retryable =
       request.body instanceof ReadableStream ? new RetryableBody(request.body) : undefined;
     const certificate = this.certificate(app);
     try {
-      const response = await fetch(`${url.origin}${path}`, {
+      const response = await fetch(`${where.origin}${path}`, {
         method: request.method,
         headers: request.headers,
         body: retryable ? retryable.attempt() : request.body,
@@ -188,6 +191,23 @@ export class AppPipeClient {
         why: problem,
       };
     }
+  }
+
+  /**
+   * Where `peer`'s pipe is fetched: its port at the address it was called at last, or
+   * the door of this device's own relay it was last reached through; or why neither.
+   */
+  private async pipeOrigin(peer: Peer): Promise<{ origin: string } | { why: string }> {
+    const address = this.node.contacts.get(peer.id)?.address;
+    const direct = address && peer.addresses.includes(address) ? address : undefined;
+    const relayed = direct ? undefined : this.node.relayedPipe?.(peer);
+    if (!direct && !relayed) return { why: "not called directly" };
+    const known = await this.pipeOf(peer);
+    if (!known || "none" in known) return { why: "no pipe" };
+    if (relayed) return { origin: relayed };
+    const url = new URL(direct as string);
+    url.port = String(known.port);
+    return { origin: url.origin };
   }
 
   /** The certificate this device presents for `app` (made once: it depends on nothing else). */

@@ -282,6 +282,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         deviceKeyPem: privateKeyPem(seed),
         contacts: node.contacts,
         get: (peer, path, timeoutMs) => node.client.get(peer, path, timeoutMs),
+        relayedPipe: (peer) => node.client.relayedPipeAddress(peer),
         log,
       }),
     });
@@ -413,6 +414,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       relayAddress: (relay) => node.client.directAddress(relay, true),
       localPeer: { host: loopbackFor(options.listen.host), port: peerServer.port as number },
       ...(ownPeer ? { ownPeer: { unix: paths.peerSocket } } : {}),
+      appPipePort: () => appPipe.port(),
     });
     const followRelays = () => {
       const relays = node.relays();

@@ -237,6 +237,19 @@ export class PeerClient {
     return undefined;
   }
 
+  /**
+   * `https://127.0.0.1:<port>`: a door to `peer`'s app pipe through this device's own
+   * relay (lib/relay/forwarder.ts), when `peer` was last reached through it and takes
+   * pipe streams; undefined otherwise (reached directly, by another relay, or an older
+   * bucky). Whoever fetches there pins `peer`'s certificate, as at any of its doors.
+   */
+  relayedPipeAddress(peer: Peer): string | undefined {
+    if (this.contacts.get(peer.id)?.address !== `${RELAY_ROUTE_PREFIX}${this.self}`)
+      return undefined;
+    const relay = this.relays?.relaysFor(peer).find((r) => r.id === this.self);
+    return relay ? this.forwarders?.pipeAddressFor(relay, peer) : undefined;
+  }
+
   /** Signed headers for a WebSocket to `path` on `peer` (its body is not signed). */
   websocketHeaders(peer: Peer, path: string): Record<string, string> {
     return this.authenticate(peer, { method: "GET", path, audience: peer.id, body: UNSIGNED_BODY });

@@ -11,7 +11,10 @@
  * loopback port it replaces (apps run in namespaces of their own); what it carries is
  * authenticated by the device request by request, as on its TLS server. A request on it
  * crosses no TCP stack twice: a relayed request cost the gateway a
- * loopback TCP write each way (found profiling the relayed small-request path).
+ * loopback TCP write each way (found profiling the relayed small-request path). A gateway
+ * that is the relay reaches a device's apps by a third door, a loopback port whose streams
+ * end in the device's app pipe (pipe streams, protocol/relay.ts): the gateway's TLS with
+ * its app certificate, end to end, as on a direct connection to the pipe.
  */
 
 import { randomBytes } from "node:crypto";
@@ -22,7 +25,7 @@ import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Peer } from "../node/peers.ts";
-import type { RelayHub } from "./hub.ts";
+import type { RelayHub, StreamKind } from "./hub.ts";
 import {
   clientSocketEnd,
   Link,
@@ -51,8 +54,11 @@ interface Door {
   readonly where: string;
   relay: Peer;
   target: Peer;
-  /** The relay's own streams: HTTP, into this process's hub. */
-  readonly own: boolean;
+  /**
+   * What its streams carry: TLS to the device's peer server, or, into this process's own
+   * hub, HTTP (own) or TLS to the device's app pipe (pipe).
+   */
+  readonly kind: StreamKind;
 }
 
 export class Forwarders {
@@ -62,7 +68,7 @@ export class Forwarders {
 
   /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
   addressFor(relay: Peer, target: Peer): string {
-    return this.door(relay, target, false).where;
+    return this.door(relay, target, "tls").where;
   }
 
   /**
@@ -73,9 +79,9 @@ export class Forwarders {
    */
   ownSocketFor(relay: Peer, target: Peer): string | undefined {
     const hub = this.options.hub;
-    if (!hub || relay.id !== this.options.self || !hub.takesOwn(target.id)) return undefined;
+    if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "own")) return undefined;
     try {
-      return this.door(relay, target, true).where;
+      return this.door(relay, target, "own").where;
     } catch {
       // No door could listen (no descriptors left, a security module refusing abstract
       // sockets): the request goes by TLS, as to an older bucky, and the next one tries again.
@@ -83,12 +89,23 @@ export class Forwarders {
     }
   }
 
-  private door(relay: Peer, target: Peer, own: boolean): Door {
-    const key = `${own ? "own" : relay.id} ${target.id}`;
+  /**
+   * `https://127.0.0.1:<port>`: a door to `target`'s app pipe through this device's own
+   * hub, for a gateway's fetch with its app certificate; undefined when `relay` is another
+   * device or `target` does not take pipe streams (an older bucky).
+   */
+  pipeAddressFor(relay: Peer, target: Peer): string | undefined {
+    const hub = this.options.hub;
+    if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "pipe")) return undefined;
+    return this.door(relay, target, "pipe").where;
+  }
+
+  private door(relay: Peer, target: Peer, kind: StreamKind): Door {
+    const key = `${kind === "tls" ? relay.id : kind} ${target.id}`;
     let door = this.doors.get(key);
     if (door) Object.assign(door, { relay, target });
     else {
-      door = this.open(relay, target, own);
+      door = this.open(relay, target, kind);
       this.doors.set(key, door);
     }
     return door;
@@ -99,16 +116,16 @@ export class Forwarders {
     this.doors.clear();
   }
 
-  private open(relay: Peer, target: Peer, own: boolean): Door {
+  private open(relay: Peer, target: Peer, kind: StreamKind): Door {
     const socket = this.streams(() => door);
     let door: Door;
-    if (own) {
+    if (kind === "own") {
       // A name nobody can guess ahead: another process could take a known one first.
       const unix = `\0bucky-own-${randomBytes(16).toString("hex")}`;
-      door = { relay, target, own, where: unix, listener: Bun.listen({ unix, socket }) };
+      door = { relay, target, kind, where: unix, listener: Bun.listen({ unix, socket }) };
     } else {
       const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket });
-      door = { relay, target, own, where: `https://127.0.0.1:${listener.port}`, listener };
+      door = { relay, target, kind, where: `https://127.0.0.1:${listener.port}`, listener };
     }
     return door;
   }
@@ -119,10 +136,10 @@ export class Forwarders {
       open: (socket) => {
         const end = tcpEnd(socket as Socket<unknown>);
         socket.data = { link: new Link(end), end };
-        const { relay, target, own } = door();
+        const { relay, target, kind } = door();
         const hub = this.options.hub;
         if (hub && relay.id === this.options.self)
-          hub.connectLocal(target.id, socket.data.link, own);
+          hub.connectLocal(target.id, socket.data.link, kind);
         else void this.connectRemote(relay, target, socket.data.link);
       },
       data: (socket, chunk) => socket.data.link.fromA(chunk),

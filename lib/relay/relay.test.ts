@@ -114,6 +114,22 @@ const ownServer = Bun.serve({
 });
 toClose.push(ownServer, { stop: () => rmSync(socketDir, { recursive: true, force: true }) });
 
+/**
+ * The target's app pipe, where pipe streams end: TLS with the target's certificate, an
+ * answer of declared length (the size asked) that says it came from there.
+ */
+const pipeServer = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  tls: { cert: target.cert, key: privateKeyPem(target.seed) },
+  fetch(request) {
+    const url = new URL(request.url);
+    const body = new Uint8Array(Number(url.searchParams.get("size"))).fill(120);
+    return new Response(body, { headers: { over: "app pipe", path: url.pathname } });
+  },
+});
+toClose.push(pipeServer);
+
 interface RelayUnderTest {
   readonly hub: RelayHub;
   readonly url: string;
@@ -189,6 +205,8 @@ function keepTunnel(
   /** Where its peer API over HTTP listens (or once did) for the relay's own streams. */
   peerSocket = ownSocket,
   pingIntervalMs?: number,
+  /** Its app pipe's port as it is asked (pipe streams): none, it says it takes none. */
+  appPipePort?: () => number | undefined,
 ): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
@@ -198,6 +216,7 @@ function keepTunnel(
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
     ...(takesOwn ? { ownPeer: { unix: peerSocket } } : {}),
     ...(pingIntervalMs ? { pingIntervalMs } : {}),
+    ...(appPipePort ? { appPipePort } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -405,7 +424,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay, target, [], true);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    expect(relay.hub.takesOwn(target.id)).toBe(true);
+    expect(relay.hub.takes(target.id, "own")).toBe(true);
     const forwarders = relayForwarders(relay);
     const door = forwarders.ownSocketFor(relay.peer, targetPeer);
     // An abstract socket: no file left behind, and a name no other process takes first.
@@ -494,7 +513,7 @@ describe("relaying", () => {
     relay = startRelay();
     // Its hello says it takes own streams, but nothing listens where they end.
     keepTunnel(relay, target, [], true, join(socketDir, "gone.sock"));
-    await until("the tunnel", () => relay.hub.takesOwn(target.id));
+    await until("the tunnel", () => relay.hub.takes(target.id, "own"));
     const lines: string[] = [];
     let clock = Date.now();
     const client = new PeerClient(relayDevice.key, new MemoryContacts(), () => clock, {
@@ -506,9 +525,9 @@ describe("relaying", () => {
     // The own streams the client opens.
     let ownStreams = 0;
     const connectLocal = relay.hub.connectLocal.bind(relay.hub);
-    relay.hub.connectLocal = (device, link, own) => {
-      if (own) ownStreams += 1;
-      connectLocal(device, link, own);
+    relay.hub.connectLocal = (device, link, kind) => {
+      if (kind === "own") ownStreams += 1;
+      connectLocal(device, link, kind);
     };
     toClose.push({ stop: () => client.stop() });
     const fellBack = () => lines.filter((line) => line.includes("own stream failed"));
@@ -582,7 +601,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    expect(relay.hub.takesOwn(target.id)).toBe(false);
+    expect(relay.hub.takes(target.id, "own")).toBe(false);
     const forwarders = relayForwarders(relay);
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     // Nor does the hub open one asked for meanwhile (the tunnel replaced by an older one).
@@ -593,7 +612,7 @@ describe("relaying", () => {
       resume: () => {},
       close: () => void closed.push("closed"),
     });
-    relay.hub.connectLocal(target.id, link, true);
+    relay.hub.connectLocal(target.id, link, "own");
     expect(closed).toEqual(["closed"]);
     const response = await fetch(`${forwarders.addressFor(relay.peer, targetPeer)}/echo`, {
       method: "POST",
@@ -628,6 +647,75 @@ describe("relaying", () => {
     expect(Buffer.concat(relay.seen).includes(Buffer.from(secret))).toBe(false);
   });
 
+  test("a pipe stream ends in the device's app pipe: TLS end to end, its answer's length kept", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true, ownSocket, undefined, () => pipeServer.port);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takes(target.id, "pipe")).toBe(true);
+    const forwarders = relayForwarders(relay);
+    const door = forwarders.pipeAddressFor(relay.peer, targetPeer);
+    expect(door).toStartWith("https://127.0.0.1:");
+    const secret = `secret-${randomBytes(8).toString("hex")}`;
+    const size = 3 * 1024 * 1024 + 5;
+    const response = await fetch(`${door}/${secret}?size=${size}`, { tls: pinnedTls(target.cert) });
+    expect(response.headers.get("over")).toBe("app pipe");
+    expect(response.headers.get("content-length")).toBe(String(size));
+    expect((await response.arrayBuffer()).byteLength).toBe(size);
+    // The relay carried the TLS, never what it holds.
+    const view = Buffer.concat(relay.seen);
+    expect(view.length).toBeGreaterThan(size);
+    expect(view.includes(Buffer.from(secret))).toBe(false);
+    // Pinned to another device's certificate, the same door is refused.
+    await expect(fetch(`${door}/x?size=1`, { tls: pinnedTls(caller.cert) })).rejects.toThrow();
+    // Its other doors are as they were.
+    expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
+  });
+
+  test("a device that does not say it takes pipe streams (an older bucky) is sent none", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takes(target.id, "pipe")).toBe(false);
+    expect(relayForwarders(relay).pipeAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    // Nor does the hub open one asked for meanwhile: its link closes at once.
+    const closed: string[] = [];
+    const link = new Link({
+      send: () => true,
+      pause: () => {},
+      resume: () => {},
+      close: () => void closed.push("closed"),
+    });
+    relay.hub.connectLocal(target.id, link, "pipe");
+    expect(closed).toEqual(["closed"]);
+  });
+
+  test("only the relay itself opens pipe streams: another device's forwarders give no pipe door", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => pipeServer.port);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const forwarders = new Forwarders({
+      key: caller.key,
+      self: caller.id,
+      now: Date.now,
+      document: () => caller.document,
+      relayAddress: async () => relay.url,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => forwarders.stop() });
+    expect(forwarders.pipeAddressFor(relay.peer, targetPeer)).toBeUndefined();
+  });
+
+  test("a pipe stream to a device whose pipe does not listen yet is closed at once, not waited out", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => undefined);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = relayForwarders(relay).pipeAddressFor(relay.peer, targetPeer);
+    const startedMs = Date.now();
+    await expect(fetch(`${door}/x?size=1`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
+    // The relay would wait 10 s for a stream nobody takes up.
+    expect(Date.now() - startedMs).toBeLessThan(5_000);
+  });
+
   test("a device takes an own stream only when its hello said it does", async () => {
     // A relay that sends "open-own" to a device that did not ask, then a stream of its own.
     const accepted: string[] = [];
@@ -649,6 +737,7 @@ describe("relaying", () => {
           if (!ws.data.control) return;
           ws.send(JSON.stringify({ type: "ready" }));
           ws.send(JSON.stringify({ type: "open-own", stream: "not-asked-for" }));
+          ws.send(JSON.stringify({ type: "open-pipe", stream: "not-asked-for-either" }));
           ws.send(JSON.stringify({ type: "open", stream: "asked-for" }));
         },
       },

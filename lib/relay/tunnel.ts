@@ -3,7 +3,8 @@
  * that cannot open a connection to it can still reach it. When the relay asks for a
  * stream, the device opens one back to the relay and joins it to its own peer server: its
  * TLS one, or for the relay's own streams (HTTP inside the accept connection's TLS, see
- * protocol/relay.ts) its peer listener on a Unix socket, which only it can connect to.
+ * protocol/relay.ts) its peer listener on a Unix socket, which only it can connect to, or
+ * for pipe streams (a gateway's TLS to the apps here) its app pipe's listener.
  * A dropped tunnel is reopened with bounded exponential backoff and jitter, and logged
  * once per change (up, down), never once per attempt.
  */
@@ -11,7 +12,12 @@
 import type { Socket } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { answerChallenge, decodeControl, TAKES_OWN_STREAMS } from "../../protocol/relay.ts";
+import {
+  answerChallenge,
+  decodeControl,
+  TAKES_OWN_STREAMS,
+  TAKES_PIPE_STREAMS,
+} from "../../protocol/relay.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Log } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
@@ -47,6 +53,12 @@ export interface TunnelOptions {
    * device's hello says it takes them when there is one.
    */
   readonly ownPeer?: { readonly unix: string };
+  /**
+   * The port of this device's app pipe on localPeer's host while it listens (it starts with
+   * the first app): pipe streams end there. The device's hello says it takes them when
+   * there is this.
+   */
+  readonly appPipePort?: () => number | undefined;
   /** How often the tunnel is pinged (PING_INTERVAL_MS): tests shorten it. */
   readonly pingIntervalMs?: number;
 }
@@ -145,13 +157,10 @@ class Tunnel {
         if (document)
           ws.send(
             JSON.stringify(
-              answerChallenge(
-                message.nonce,
-                this.relay.id,
-                document,
-                this.options.key,
-                this.options.ownPeer ? [TAKES_OWN_STREAMS] : [],
-              ),
+              answerChallenge(message.nonce, this.relay.id, document, this.options.key, [
+                ...(this.options.ownPeer ? [TAKES_OWN_STREAMS] : []),
+                ...(this.options.appPipePort ? [TAKES_PIPE_STREAMS] : []),
+              ]),
             ),
           );
         else ws.close(1000, "this device has no document yet");
@@ -164,12 +173,27 @@ class Tunnel {
         this.unanswered = 0;
         return;
       case "open":
-        this.acceptStream(address, message.stream, false);
+        this.acceptStream(address, message.stream, {
+          hostname: this.options.localPeer.host,
+          port: this.options.localPeer.port,
+        });
         return;
       case "open-own":
         // Only as this device's hello said: else the relay waits the stream out.
-        if (this.options.ownPeer) this.acceptStream(address, message.stream, true);
+        if (this.options.ownPeer) this.acceptStream(address, message.stream, this.options.ownPeer);
         return;
+      case "open-pipe": {
+        if (!this.options.appPipePort) return;
+        // No pipe listening (no app runs here yet): taken up and closed at once, and the
+        // gateway sends by the ingress.
+        const port = this.options.appPipePort();
+        this.acceptStream(
+          address,
+          message.stream,
+          port === undefined ? undefined : { hostname: this.options.localPeer.host, port },
+        );
+        return;
+      }
     }
   }
 
@@ -218,12 +242,17 @@ class Tunnel {
   }
 
   /**
-   * The relay asks for a stream: a connection to this device's peer server, joined to it
-   * (`own`: the relay's own stream, to the peer listener that reads HTTP).
+   * The relay asks for a stream: a connection to `to` (this device's peer server, its peer
+   * listener that reads HTTP, or its app pipe), joined to it; none: the stream is closed.
    */
-  private acceptStream(address: string, stream: string, own: boolean): void {
-    const { host, port } = this.options.localPeer;
-    const to = own && this.options.ownPeer ? this.options.ownPeer : { hostname: host, port };
+  private acceptStream(
+    address: string,
+    stream: string,
+    to:
+      | { readonly hostname: string; readonly port: number }
+      | { readonly unix: string }
+      | undefined,
+  ): void {
     const ws = new WebSocket(
       `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
       {
@@ -255,6 +284,10 @@ class Tunnel {
       if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close();
       else ws.close();
     };
+    if (!to) {
+      refuse();
+      return;
+    }
     Bun.connect<TcpStream>({
       ...(to as { hostname: string; port: number }),
       socket: {
