@@ -49,7 +49,9 @@ describe("relay hello", () => {
       '{"type":"open"}',
       '{"type":"open-own"}',
       '{"type":"open-pipe"}',
-      `{"type":"open-pipe","stream":"${"x".repeat(65)}"}`,
+      '{"type":"open-pipe","stream":"s","app":"notes"}',
+      `{"type":"open-pipe","stream":"s","app":"${"x".repeat(65)}","refusal":"r"}`,
+      `{"type":"open-pipe","stream":"${"x".repeat(65)}","app":"notes","refusal":"r"}`,
       '{"type":"nope"}',
       "[1]",
       // Past the longest a hello can be, refused before it is parsed.
@@ -88,10 +90,9 @@ describe("relay hello", () => {
     const read = decodeControl(JSON.stringify(hello));
     expect(read).toMatchObject({ type: "hello", takes: ["own", "pipe"] });
     expect(checkHello(read, "nonce-1", relay).device).toBe(document.id);
-    expect(decodeControl('{"type":"open-pipe","stream":"abc"}')).toEqual({
-      type: "open-pipe",
-      stream: "abc",
-    });
+    expect(
+      decodeControl('{"type":"open-pipe","stream":"abc","app":"notes","refusal":"p","x":1}'),
+    ).toEqual({ type: "open-pipe", stream: "abc", app: "notes", refusal: "p" });
   });
 });
 

@@ -30,13 +30,16 @@
  *
  * Version 3 adds pipe streams: the relay's own device, a gateway of the zone, reaching an
  * app on the device through the device's app pipe (lib/gateway/app-pipe.ts) rather than
- * its ingress. The stream carries the gateway's TLS to the pipe, end to end as any TLS
- * stream: the gateway pins the device's certificate and presents its app certificate,
- * which the pipe checks as it does on a direct connection.
+ * its ingress. Like an own stream it carries HTTP inside the accept connection's TLS
+ * alone, and the relay is the gateway the pipe admits (where on a direct connection its
+ * app certificate says who it is); the app is named in the message, and so is what the
+ * pipe's refusals carry for the gateway to know them (refusalProof, of the app
+ * certificate it would present: the app never sees either).
  *   device → relay  {type: "hello", …, takes: ["own", "pipe"]}
  *                                          the device takes pipe streams
- *   relay → device  {type: "open-pipe", stream}         connect back to …/accept/<stream>
- *                                          and join it to the app pipe's listener
+ *   relay → device  {type: "open-pipe", stream, app, refusal}
+ *                                          connect back to …/accept/<stream>, and serve
+ *                                          it as the app pipe serves a connection
  * Sent only on a tunnel whose hello said so, as "open-own" is: an older device would
  * take the unknown message for a malformed one and drop its tunnel.
  *
@@ -78,7 +81,12 @@ export type ControlMessage =
   | { readonly type: "ready" }
   | { readonly type: "open"; readonly stream: string }
   | { readonly type: "open-own"; readonly stream: string }
-  | { readonly type: "open-pipe"; readonly stream: string }
+  | {
+      readonly type: "open-pipe";
+      readonly stream: string;
+      readonly app: string;
+      readonly refusal: string;
+    }
   | { readonly type: "ping" }
   | { readonly type: "pong" };
 
@@ -88,6 +96,8 @@ export type ControlMessage =
  * hello is checked: a longer message is refused unparsed.
  */
 export const MAX_CONTROL_CHARS = MAX_JWS_LENGTH + 4096;
+/** The longest app name or refusal proof an open-pipe message carries (a proof is 43). */
+const MAX_PIPE_FIELD_CHARS = 64;
 
 export function decodeControl(text: string): ControlMessage {
   check(
@@ -102,10 +112,20 @@ export function decodeControl(text: string): ControlMessage {
   }
   check(isRecord(value) && typeof value.type === "string", "a relay message has a type");
   switch (value.type) {
+    case "open-pipe":
+      check(
+        typeof value.stream === "string" &&
+          value.stream.length <= 64 &&
+          typeof value.app === "string" &&
+          value.app.length <= MAX_PIPE_FIELD_CHARS &&
+          typeof value.refusal === "string" &&
+          value.refusal.length <= MAX_PIPE_FIELD_CHARS,
+        "relay open-pipe has a stream, an app and a refusal",
+      );
+      return { type: "open-pipe", stream: value.stream, app: value.app, refusal: value.refusal };
     case "challenge":
     case "open":
-    case "open-own":
-    case "open-pipe": {
+    case "open-own": {
       const field = value.type === "challenge" ? "nonce" : "stream";
       check(
         typeof value[field] === "string" && (value[field] as string).length <= 64,

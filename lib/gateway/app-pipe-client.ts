@@ -6,11 +6,13 @@
  * so a connection carries one app's requests). The device checks the certificate once a
  * connection, the person's assertion at each request.
  *
- * A device called directly is fetched at its pipe's port; one last reached through this
- * gateway's own relay, whose tunnel takes pipe streams, at a door of the relay whose
- * streams its device joins to its pipe (protocol/relay.ts): the same TLS, end to end, and
- * the answer as the app sent it, its length kept, where the ingress would send a large
- * one chunked. One reached through another relay keeps the ingress (`/v1/ingress/…`), as
+ * A device called directly is fetched at its pipe's port. One last reached through this
+ * gateway's own relay, whose tunnel takes pipe streams, is fetched at a door of the relay
+ * whose streams its pipe serves (protocol/relay.ts): HTTP inside the one TLS of the
+ * device's connection to the relay, as the relay's own streams are, the relay being who
+ * the pipe admits, and the app and the refusal proof named as the stream opens. Either
+ * way the answer comes as the app sent it, its length kept, where the ingress would send
+ * a large one chunked. One reached through another relay keeps the ingress (`/v1/ingress/…`), as
  * WebSockets do. Whether a device's pipe listens, and where, it says through its peer API
  * (`GET /v1/app-pipe`); an older device answers 404 and keeps the ingress, asked again
  * after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
@@ -76,10 +78,13 @@ export interface PipeClientNode {
   /** A GET to the peer API of `peer` (PeerClient.get): its body, or undefined for a 404. */
   readonly get: (peer: Peer, path: string, timeoutMs: number) => Promise<Uint8Array | undefined>;
   /**
-   * A door to `peer`'s pipe through this device's own relay (PeerClient.relayedPipeAddress),
-   * when it was last reached so and takes pipe streams.
+   * The Unix socket of a door to `pipe.app` on `peer` through this device's own relay
+   * (PeerClient.relayedPipeSocket), when it was last reached so and takes pipe streams.
    */
-  readonly relayedPipe?: (peer: Peer) => string | undefined;
+  readonly relayedPipe?: (
+    peer: Peer,
+    pipe: { readonly app: string; readonly refusal: string },
+  ) => string | undefined;
   readonly log: Log;
 }
 
@@ -119,24 +124,28 @@ export class AppPipeClient {
     const nowMs = this.node.now();
     if (!this.backoff.due(peer.id, nowMs, 0))
       return { fallBack: request, why: "the pipe failed lately" };
-    const where = await this.pipeOrigin(peer);
+    const certificate = this.certificate(app);
+    const where = await this.pipeAt(peer, app, certificate.refusal);
     if ("why" in where) return { fallBack: request, why: where.why };
     // A streamed body the pipe may fail before taking any of: kept for the ingress.
     const retryable =
       request.body instanceof ReadableStream ? new RetryableBody(request.body) : undefined;
-    const certificate = this.certificate(app);
     try {
-      const response = await fetch(`${where.origin}${path}`, {
+      const response = await fetch(`${"unix" in where ? "http://pipe" : where.origin}${path}`, {
         method: request.method,
         headers: request.headers,
         body: retryable ? retryable.attempt() : request.body,
         redirect: "manual",
         signal: request.signal,
-        tls: {
-          ...pinnedTls(peer.certPem),
-          cert: certificate.pem,
-          key: this.node.deviceKeyPem,
-        },
+        ...("unix" in where
+          ? { unix: where.unix }
+          : {
+              tls: {
+                ...pinnedTls(peer.certPem),
+                cert: certificate.pem,
+                key: this.node.deviceKeyPem,
+              },
+            }),
         duplex: "half",
         // The app's bytes as it sent them: a compressed answer stays compressed.
         decompress: false,
@@ -194,17 +203,22 @@ export class AppPipeClient {
   }
 
   /**
-   * Where `peer`'s pipe is fetched: its port at the address it was called at last, or
-   * the door of this device's own relay it was last reached through; or why neither.
+   * Where `peer`'s pipe is fetched for `app`: over TLS at its port on the address it was
+   * called at last, or at the door (a Unix socket) of this device's own relay it was last
+   * reached through; or why neither.
    */
-  private async pipeOrigin(peer: Peer): Promise<{ origin: string } | { why: string }> {
+  private async pipeAt(
+    peer: Peer,
+    app: AppName,
+    refusal: string,
+  ): Promise<{ origin: string } | { unix: string } | { why: string }> {
     const address = this.node.contacts.get(peer.id)?.address;
     const direct = address && peer.addresses.includes(address) ? address : undefined;
-    const relayed = direct ? undefined : this.node.relayedPipe?.(peer);
+    const relayed = direct ? undefined : this.node.relayedPipe?.(peer, { app, refusal });
     if (!direct && !relayed) return { why: "not called directly" };
     const known = await this.pipeOf(peer);
     if (!known || "none" in known) return { why: "no pipe" };
-    if (relayed) return { origin: relayed };
+    if (relayed) return { unix: relayed };
     const url = new URL(direct as string);
     url.port = String(known.port);
     return { origin: url.origin };

@@ -287,7 +287,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         deviceKeyPem: privateKeyPem(seed),
         contacts: node.contacts,
         get: (peer, path, timeoutMs) => node.client.get(peer, path, timeoutMs),
-        relayedPipe: (peer) => node.client.relayedPipeAddress(peer),
+        relayedPipe: (peer, pipe) => node.client.relayedPipeSocket(peer, pipe),
         log,
       }),
     });
@@ -422,7 +422,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         ? {}
         : {
             ...(ownPeer ? { ownPeer: { unix: paths.peerSocket } } : {}),
-            appPipePort: () => appPipe.port(),
+            appPipe: () => appPipe.current(),
           }),
     });
     const followRelays = () => {

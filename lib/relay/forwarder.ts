@@ -12,9 +12,8 @@
  * authenticated by the device request by request, as on its TLS server. A request on it
  * crosses no TCP stack twice: a relayed request cost the gateway a
  * loopback TCP write each way (found profiling the relayed small-request path). A gateway
- * that is the relay reaches a device's apps by a third door, a loopback port whose streams
- * end in the device's app pipe (pipe streams, protocol/relay.ts): the gateway's TLS with
- * its app certificate, end to end, as on a direct connection to the pipe.
+ * that is the relay reaches an app on such a device by a door of the same kind for each
+ * app, whose streams the device's app pipe serves (pipe streams, protocol/relay.ts).
  */
 
 import { randomBytes } from "node:crypto";
@@ -25,7 +24,7 @@ import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Peer } from "../node/peers.ts";
-import type { RelayHub, StreamKind } from "./hub.ts";
+import type { PipeOpening, RelayHub, StreamKind } from "./hub.ts";
 import {
   clientSocketEnd,
   Link,
@@ -56,9 +55,10 @@ interface Door {
   target: Peer;
   /**
    * What its streams carry: TLS to the device's peer server, or, into this process's own
-   * hub, HTTP (own) or TLS to the device's app pipe (pipe).
+   * hub, HTTP for its peer server (own) or for its app pipe (pipe, and what it is told).
    */
   readonly kind: StreamKind;
+  readonly pipe?: PipeOpening;
 }
 
 export class Forwarders {
@@ -90,22 +90,29 @@ export class Forwarders {
   }
 
   /**
-   * `https://127.0.0.1:<port>`: a door to `target`'s app pipe through this device's own
-   * hub, for a gateway's fetch with its app certificate; undefined when `relay` is another
-   * device or `target` does not take pipe streams (an older bucky).
+   * The Unix socket (abstract) of a door to `pipe.app` on `target`, whose streams its app
+   * pipe serves, carried as own streams are; undefined when `relay` is another device or
+   * `target` does not take pipe streams (an older bucky). Fetched as `http://…` with the
+   * `unix` option. One door an app: a connection carries one app's requests, as the pipe
+   * wants.
    */
-  pipeAddressFor(relay: Peer, target: Peer): string | undefined {
+  pipeSocketFor(relay: Peer, target: Peer, pipe: PipeOpening): string | undefined {
     const hub = this.options.hub;
     if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "pipe")) return undefined;
-    return this.door(relay, target, "pipe").where;
+    try {
+      return this.door(relay, target, "pipe", pipe).where;
+    } catch {
+      // No door could listen: the request goes by the ingress, and the next tries again.
+      return undefined;
+    }
   }
 
-  private door(relay: Peer, target: Peer, kind: StreamKind): Door {
-    const key = `${kind === "tls" ? relay.id : kind} ${target.id}`;
+  private door(relay: Peer, target: Peer, kind: StreamKind, pipe?: PipeOpening): Door {
+    const key = `${kind === "tls" ? relay.id : kind} ${target.id} ${pipe?.app ?? ""}`;
     let door = this.doors.get(key);
     if (door) Object.assign(door, { relay, target });
     else {
-      door = this.open(relay, target, kind);
+      door = this.open(relay, target, kind, pipe);
       this.doors.set(key, door);
     }
     return door;
@@ -116,13 +123,14 @@ export class Forwarders {
     this.doors.clear();
   }
 
-  private open(relay: Peer, target: Peer, kind: StreamKind): Door {
+  private open(relay: Peer, target: Peer, kind: StreamKind, pipe?: PipeOpening): Door {
     const socket = this.streams(() => door);
     let door: Door;
-    if (kind === "own") {
+    if (kind !== "tls") {
       // A name nobody can guess ahead: another process could take a known one first.
-      const unix = `\0bucky-own-${randomBytes(16).toString("hex")}`;
-      door = { relay, target, kind, where: unix, listener: Bun.listen({ unix, socket }) };
+      const unix = `\0bucky-${kind}-${randomBytes(16).toString("hex")}`;
+      const listener = Bun.listen({ unix, socket });
+      door = { relay, target, kind, ...(pipe ? { pipe } : {}), where: unix, listener };
     } else {
       const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket });
       door = { relay, target, kind, where: `https://127.0.0.1:${listener.port}`, listener };
@@ -136,10 +144,10 @@ export class Forwarders {
       open: (socket) => {
         const end = tcpEnd(socket as Socket<unknown>);
         socket.data = { link: new Link(end), end };
-        const { relay, target, kind } = door();
+        const { relay, target, kind, pipe } = door();
         const hub = this.options.hub;
         if (hub && relay.id === this.options.self)
-          hub.connectLocal(target.id, socket.data.link, kind);
+          hub.connectLocal(target.id, socket.data.link, kind, pipe);
         else void this.connectRemote(relay, target, socket.data.link);
       },
       data: (socket, chunk) => socket.data.link.fromA(chunk),

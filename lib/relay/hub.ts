@@ -71,7 +71,7 @@ export type RelaySocketData =
 
 /**
  * What a stream carries, and where its device joins it: its peer server's TLS ("tls"),
- * HTTP inside the accept connection's TLS ("own"), or a gateway's TLS to its app pipe
+ * HTTP inside the accept connection's TLS ("own"), or HTTP there for its app pipe
  * ("pipe"). See protocol/relay.ts.
  */
 export type StreamKind = "tls" | "own" | "pipe";
@@ -82,6 +82,12 @@ const OPENING: Record<StreamKind, { readonly type: string; readonly takes?: stri
   own: { type: "open-own", takes: TAKES_OWN_STREAMS },
   pipe: { type: "open-pipe", takes: TAKES_PIPE_STREAMS },
 };
+
+/** What a pipe stream's device is told: the app, and what the pipe's refusals carry. */
+export interface PipeOpening {
+  readonly app: string;
+  readonly refusal: string;
+}
 
 export interface HubOptions {
   readonly self: DeviceId;
@@ -142,11 +148,12 @@ export class RelayHub {
   /**
    * A stream from inside this process (the relay's own device calling a tunnelled one).
    * `own`: the caller speaks HTTP into it, for the device to read inside the accept
-   * connection's TLS; `pipe`: the caller's TLS, for the device's app pipe. Either only
-   * for a device whose hello takes it (takes), else the link closes at once.
+   * connection's TLS; `pipe`: HTTP too, for the device's app pipe to serve as `pipe`
+   * says. Either only for a device whose hello takes it (takes), else the link closes
+   * at once.
    */
-  connectLocal(target: DeviceId, link: Link, kind: StreamKind = "tls"): void {
-    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link, kind);
+  connectLocal(target: DeviceId, link: Link, kind: StreamKind = "tls", pipe?: PipeOpening): void {
+    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link, kind, pipe);
   }
 
   isAttached(device: DeviceId): boolean {
@@ -185,7 +192,7 @@ export class RelayHub {
       } else if (data.kind === "relay-caller") {
         data.end = serverSocketEnd(ws);
         data.link = new Link(data.end);
-        this.open(data.stream, data.target, data.link);
+        this.open(data.stream, data.target, data.link, "tls");
       } else {
         const waiting = this.pending.get(data.stream);
         if (!waiting) return ws.close(1008, "no such stream");
@@ -234,7 +241,13 @@ export class RelayHub {
   }
 
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
-  private open(stream: string, target: DeviceId, link: Link, kind: StreamKind = "tls"): void {
+  private open(
+    stream: string,
+    target: DeviceId,
+    link: Link,
+    kind: StreamKind,
+    pipe?: PipeOpening,
+  ): void {
     const tunnel = this.tunnels.get(target);
     // A stream of a kind its tunnel does not take (replaced by an older bucky's meanwhile)
     // would have the device read HTTP as TLS, or drop its tunnel at a message it does not
@@ -248,7 +261,7 @@ export class RelayHub {
       link.close();
     }, ACCEPT_TIMEOUT_MS);
     this.pending.set(stream, { link, timer });
-    tunnel.send(JSON.stringify({ type: OPENING[kind].type, stream }));
+    tunnel.send(JSON.stringify({ type: OPENING[kind].type, stream, ...pipe }));
   }
 
   private control(ws: ServerWebSocket<RelaySocketData>, text: string): void {

@@ -27,7 +27,7 @@ import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { Forwarders } from "./forwarder.ts";
 import { RelayHub, type RelaySocketData } from "./hub.ts";
 import { Link } from "./pipe.ts";
-import { retryDelayMs, Tunnels } from "./tunnel.ts";
+import { type PipeServer, retryDelayMs, Tunnels } from "./tunnel.ts";
 
 interface Device {
   readonly seed: Uint8Array;
@@ -115,20 +115,30 @@ const ownServer = Bun.serve({
 toClose.push(ownServer, { stop: () => rmSync(socketDir, { recursive: true, force: true }) });
 
 /**
- * The target's app pipe, where pipe streams end: TLS with the target's certificate, an
- * answer of declared length (the size asked) that says it came from there.
+ * The target's app pipe as pipe streams see it: it records whom each stream is served as,
+ * and answers each request head with `size` bytes of declared length (the size asked).
  */
-const pipeServer = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  tls: { cert: target.cert, key: privateKeyPem(target.seed) },
-  fetch(request) {
-    const url = new URL(request.url);
-    const body = new Uint8Array(Number(url.searchParams.get("size"))).fill(120);
-    return new Response(body, { headers: { over: "app pipe", path: url.pathname } });
+const pipeStreams: { gateway: string; app: string; refusal: string }[] = [];
+const fakePipe: PipeServer = {
+  take(gateway, app, refusal, side) {
+    pipeStreams.push({ gateway, app, refusal });
+    let head = "";
+    return {
+      fromGateway(chunk) {
+        head += new TextDecoder().decode(chunk);
+        const ends = head.indexOf("\r\n\r\n");
+        if (ends < 0) return;
+        const size = Number(/size=(\d+)/.exec(head)?.[1] ?? 0);
+        head = head.slice(ends + 4);
+        side.end.send(
+          Buffer.from(`HTTP/1.1 200 OK\r\nover: app pipe\r\ncontent-length: ${size}\r\n\r\n`),
+        );
+        side.end.send(new Uint8Array(size).fill(120));
+      },
+      closed() {},
+    };
   },
-});
-toClose.push(pipeServer);
+};
 
 interface RelayUnderTest {
   readonly hub: RelayHub;
@@ -206,7 +216,7 @@ function keepTunnel(
   peerSocket = ownSocket,
   pingIntervalMs?: number,
   /** Its app pipe's port as it is asked (pipe streams): none, it says it takes none. */
-  appPipePort?: () => number | undefined,
+  appPipe?: () => PipeServer | undefined,
 ): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
@@ -216,7 +226,7 @@ function keepTunnel(
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
     ...(takesOwn ? { ownPeer: { unix: peerSocket } } : {}),
     ...(pingIntervalMs ? { pingIntervalMs } : {}),
-    ...(appPipePort ? { appPipePort } : {}),
+    ...(appPipe ? { appPipe } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -647,26 +657,27 @@ describe("relaying", () => {
     expect(Buffer.concat(relay.seen).includes(Buffer.from(secret))).toBe(false);
   });
 
-  test("a pipe stream ends in the device's app pipe: TLS end to end, its answer's length kept", async () => {
+  test("a pipe stream is served by the device's app pipe, as the relay's connection for the app named, its answer's length kept", async () => {
     relay = startRelay();
-    keepTunnel(relay, target, [], true, ownSocket, undefined, () => pipeServer.port);
+    keepTunnel(relay, target, [], true, ownSocket, undefined, () => fakePipe);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
     expect(relay.hub.takes(target.id, "pipe")).toBe(true);
     const forwarders = relayForwarders(relay);
-    const door = forwarders.pipeAddressFor(relay.peer, targetPeer);
-    expect(door).toStartWith("https://127.0.0.1:");
-    const secret = `secret-${randomBytes(8).toString("hex")}`;
+    const door = forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" });
+    // An abstract socket, as own streams' doors are.
+    expect(door).toStartWith("\0bucky-pipe-");
     const size = 3 * 1024 * 1024 + 5;
-    const response = await fetch(`${door}/${secret}?size=${size}`, { tls: pinnedTls(target.cert) });
+    pipeStreams.length = 0;
+    const response = await fetch(`http://pipe/x?size=${size}`, { unix: door });
     expect(response.headers.get("over")).toBe("app pipe");
     expect(response.headers.get("content-length")).toBe(String(size));
     expect((await response.arrayBuffer()).byteLength).toBe(size);
-    // The relay carried the TLS, never what it holds.
-    const view = Buffer.concat(relay.seen);
-    expect(view.length).toBeGreaterThan(size);
-    expect(view.includes(Buffer.from(secret))).toBe(false);
-    // Pinned to another device's certificate, the same door is refused.
-    await expect(fetch(`${door}/x?size=1`, { tls: pinnedTls(caller.cert) })).rejects.toThrow();
+    // The relay is the gateway the pipe serves: the device pinned its certificate.
+    expect(pipeStreams).toEqual([{ gateway: relayDevice.id, app: "notes", refusal: "p" }]);
+    // A door an app: another app's is another.
+    expect(
+      forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "files", refusal: "q" }),
+    ).not.toBe(door);
     // Its other doors are as they were.
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
   });
@@ -676,7 +687,9 @@ describe("relaying", () => {
     keepTunnel(relay, target, [], true);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
     expect(relay.hub.takes(target.id, "pipe")).toBe(false);
-    expect(relayForwarders(relay).pipeAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    expect(
+      relayForwarders(relay).pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
+    ).toBeUndefined();
     // Nor does the hub open one asked for meanwhile: its link closes at once.
     const closed: string[] = [];
     const link = new Link({
@@ -685,13 +698,13 @@ describe("relaying", () => {
       resume: () => {},
       close: () => void closed.push("closed"),
     });
-    relay.hub.connectLocal(target.id, link, "pipe");
+    relay.hub.connectLocal(target.id, link, "pipe", { app: "notes", refusal: "p" });
     expect(closed).toEqual(["closed"]);
   });
 
   test("only the relay itself opens pipe streams: another device's forwarders give no pipe door", async () => {
     relay = startRelay();
-    keepTunnel(relay, target, [], false, ownSocket, undefined, () => pipeServer.port);
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => fakePipe);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
     const forwarders = new Forwarders({
       key: caller.key,
@@ -702,16 +715,28 @@ describe("relaying", () => {
       hub: relay.hub,
     });
     toClose.push({ stop: () => forwarders.stop() });
-    expect(forwarders.pipeAddressFor(relay.peer, targetPeer)).toBeUndefined();
+    expect(
+      forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
+    ).toBeUndefined();
   });
 
-  test("a pipe stream to a device whose pipe does not listen yet is closed at once, not waited out", async () => {
+  test("a pipe stream to a device whose pipe does not listen yet, or for a name no app has, is closed at once", async () => {
     relay = startRelay();
-    keepTunnel(relay, target, [], false, ownSocket, undefined, () => undefined);
+    let pipe: PipeServer | undefined;
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => pipe);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    const door = relayForwarders(relay).pipeAddressFor(relay.peer, targetPeer);
+    const forwarders = relayForwarders(relay);
     const startedMs = Date.now();
-    await expect(fetch(`${door}/x?size=1`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
+    const none = forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" });
+    await expect(fetch("http://pipe/x?size=1", { unix: none })).rejects.toThrow();
+    pipe = fakePipe;
+    pipeStreams.length = 0;
+    const badName = forwarders.pipeSocketFor(relay.peer, targetPeer, {
+      app: "No/pe",
+      refusal: "p",
+    });
+    await expect(fetch("http://pipe/x?size=1", { unix: badName })).rejects.toThrow();
+    expect(pipeStreams).toEqual([]);
     // The relay would wait 10 s for a stream nobody takes up.
     expect(Date.now() - startedMs).toBeLessThan(5_000);
   });
@@ -737,7 +762,14 @@ describe("relaying", () => {
           if (!ws.data.control) return;
           ws.send(JSON.stringify({ type: "ready" }));
           ws.send(JSON.stringify({ type: "open-own", stream: "not-asked-for" }));
-          ws.send(JSON.stringify({ type: "open-pipe", stream: "not-asked-for-either" }));
+          ws.send(
+            JSON.stringify({
+              type: "open-pipe",
+              stream: "not-asked-for-either",
+              app: "notes",
+              refusal: "r",
+            }),
+          );
           ws.send(JSON.stringify({ type: "open", stream: "asked-for" }));
         },
       },
