@@ -14,6 +14,11 @@
  * A certificate that is not an app certificate is refused at the handshake. Open
  * connections are looked at again whenever the state or the app's door changes, and
  * closed when they no longer would be let in. One line is logged a connection.
+ *
+ * A relay's pipe stream (protocol/relay.ts: HTTP inside the one TLS of this device's
+ * connection to its relay, when the relay is the gateway calling) is served the same way
+ * (AppPipe.take), the relay, whose certificate that TLS pinned, standing for the key an
+ * app certificate proves, and the app and the refusal proof named as the stream opened.
  */
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { readAppCertificate } from "../../protocol/app-certificate.ts";

@@ -252,7 +252,9 @@ export class RelayHub {
     // A stream of a kind its tunnel does not take (replaced by an older bucky's meanwhile)
     // would have the device read HTTP as TLS, or drop its tunnel at a message it does not
     // know: it is not opened.
-    if (!tunnel || !this.takes(target, kind)) {
+    // A pipe stream whose app is not named would be a malformed message to the device,
+    // which drops its tunnel at one.
+    if (!tunnel || !this.takes(target, kind) || (kind === "pipe") !== (pipe !== undefined)) {
       link.close();
       return;
     }

@@ -680,6 +680,17 @@ describe("relaying", () => {
     ).not.toBe(door);
     // Its other doors are as they were.
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
+    // A pipe stream that names no app is not opened: the device would drop its tunnel.
+    const closed: string[] = [];
+    const link = new Link({
+      send: () => true,
+      pause: () => {},
+      resume: () => {},
+      close: () => void closed.push("closed"),
+    });
+    relay.hub.connectLocal(target.id, link, "pipe");
+    expect(closed).toEqual(["closed"]);
+    expect(relay.hub.takes(target.id, "pipe")).toBe(true);
   });
 
   test("a device that does not say it takes pipe streams (an older bucky) is sent none", async () => {
