@@ -48,6 +48,10 @@ describe("relay hello", () => {
       "{}",
       '{"type":"open"}',
       '{"type":"open-own"}',
+      '{"type":"open-pipe"}',
+      '{"type":"open-pipe","stream":"s","app":"notes"}',
+      `{"type":"open-pipe","stream":"s","app":"${"x".repeat(65)}","refusal":"r"}`,
+      `{"type":"open-pipe","stream":"${"x".repeat(65)}","app":"notes","refusal":"r"}`,
       '{"type":"nope"}',
       "[1]",
       // Past the longest a hello can be, refused before it is parsed.
@@ -79,6 +83,16 @@ describe("relay hello", () => {
       expect(() =>
         decodeControl(`{"type":"hello","document":"d","signature":"s","takes":${takes}}`),
       ).toThrow(/takes/);
+  });
+
+  test("version 3: a hello says the device takes pipe streams, beside own ones", () => {
+    const hello = answerChallenge("nonce-1", relay, document.jws, deviceKey, ["own", "pipe"]);
+    const read = decodeControl(JSON.stringify(hello));
+    expect(read).toMatchObject({ type: "hello", takes: ["own", "pipe"] });
+    expect(checkHello(read, "nonce-1", relay).device).toBe(document.id);
+    expect(
+      decodeControl('{"type":"open-pipe","stream":"abc","app":"notes","refusal":"p","x":1}'),
+    ).toEqual({ type: "open-pipe", stream: "abc", app: "notes", refusal: "p" });
   });
 });
 

@@ -28,6 +28,21 @@
  * A relay sends "open-own" only on a tunnel whose hello said so; an older relay reads
  * only the hello's document and signature, and an older device is never sent it.
  *
+ * Version 3 adds pipe streams: the relay's own device, a gateway of the zone, reaching an
+ * app on the device through the device's app pipe (lib/gateway/app-pipe.ts) rather than
+ * its ingress. Like an own stream it carries HTTP inside the accept connection's TLS
+ * alone, and the relay is the gateway the pipe admits (where on a direct connection its
+ * app certificate says who it is); the app is named in the message, and so is what the
+ * pipe's refusals carry for the gateway to know them (refusalProof, of the app
+ * certificate it would present: the app never sees either).
+ *   device → relay  {type: "hello", …, takes: ["own", "pipe"]}
+ *                                          the device takes pipe streams
+ *   relay → device  {type: "open-pipe", stream, app, refusal}
+ *                                          connect back to …/accept/<stream>, and serve
+ *                                          it as the app pipe serves a connection
+ * Sent only on a tunnel whose hello said so, as "open-own" is: an older device would
+ * take the unknown message for a malformed one and drop its tunnel.
+ *
  * A device asking the relay for a stream signs its request (request-auth, audience the
  * relay) and sends its device document in the `bucky-document` header.
  */
@@ -51,6 +66,8 @@ export const STREAM_ID_BYTES = 16;
 export const DOCUMENT_HEADER = "bucky-document";
 /** What a device's hello says it takes besides the streams every relay may open. */
 export const TAKES_OWN_STREAMS = "own";
+/** What a device's hello says when it joins pipe streams to its app pipe (version 3). */
+export const TAKES_PIPE_STREAMS = "pipe";
 
 export type ControlMessage =
   | { readonly type: "challenge"; readonly nonce: string }
@@ -58,12 +75,18 @@ export type ControlMessage =
       readonly type: "hello";
       readonly document: string;
       readonly signature: string;
-      /** Version 2: what the device takes besides TLS streams (TAKES_OWN_STREAMS). */
+      /** What the device takes besides TLS streams: TAKES_OWN_STREAMS (version 2), TAKES_PIPE_STREAMS (3). */
       readonly takes?: readonly string[];
     }
   | { readonly type: "ready" }
   | { readonly type: "open"; readonly stream: string }
   | { readonly type: "open-own"; readonly stream: string }
+  | {
+      readonly type: "open-pipe";
+      readonly stream: string;
+      readonly app: string;
+      readonly refusal: string;
+    }
   | { readonly type: "ping" }
   | { readonly type: "pong" };
 
@@ -73,6 +96,8 @@ export type ControlMessage =
  * hello is checked: a longer message is refused unparsed.
  */
 export const MAX_CONTROL_CHARS = MAX_JWS_LENGTH + 4096;
+/** The longest app name or refusal proof an open-pipe message carries (a proof is 43). */
+const MAX_PIPE_FIELD_CHARS = 64;
 
 export function decodeControl(text: string): ControlMessage {
   check(
@@ -87,6 +112,17 @@ export function decodeControl(text: string): ControlMessage {
   }
   check(isRecord(value) && typeof value.type === "string", "a relay message has a type");
   switch (value.type) {
+    case "open-pipe":
+      check(
+        typeof value.stream === "string" &&
+          value.stream.length <= 64 &&
+          typeof value.app === "string" &&
+          value.app.length <= MAX_PIPE_FIELD_CHARS &&
+          typeof value.refusal === "string" &&
+          value.refusal.length <= MAX_PIPE_FIELD_CHARS,
+        "relay open-pipe has a stream, an app and a refusal",
+      );
+      return { type: "open-pipe", stream: value.stream, app: value.app, refusal: value.refusal };
     case "challenge":
     case "open":
     case "open-own": {

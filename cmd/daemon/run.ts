@@ -80,6 +80,8 @@ export default defineBuckyCommand({
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),
+      // Test hook: a relay hello as an older bucky says it (test/relay.test.ts).
+      ...(context.env.BUCKY_TEST_RELAY_HELLO_V1 === "1" ? { relayHelloV1: true } : {}),
       apps: {
         sandbox,
         runtime: process.execPath,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Socket } from "bun";
 import { appCertificate } from "../../protocol/app-certificate.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -11,7 +12,8 @@ import { socketDoor } from "../apps/door.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import type { Contact, Peer } from "../node/peers.ts";
-import { type AppPipe, listenAppPipe } from "./app-pipe.ts";
+import { type TcpEnd, tcpEnd } from "../relay/pipe.ts";
+import { type AppPipe, listenAppPipe, type PipeStream } from "./app-pipe.ts";
 import {
   AppPipeClient,
   NO_PIPE_RECHECK_MS,
@@ -82,7 +84,13 @@ afterAll(() => {
 });
 
 /** A gateway's client, its node faked: the device's answer to GET /v1/app-pipe, counted. */
-function client(options: { address: string; pipePort: number | undefined; seed?: Uint8Array }) {
+function client(options: {
+  address: string;
+  pipePort: number | undefined;
+  seed?: Uint8Array;
+  /** The door to the pipe through this gateway's own relay, when there is one. */
+  relayedPipe?: (pipe: { app: string; refusal: string }) => string;
+}) {
   const seed = options.seed ?? gatewaySeed;
   const peer: Peer = {
     id: "device" as DeviceId,
@@ -107,6 +115,7 @@ function client(options: { address: string; pipePort: number | undefined; seed?:
         ? undefined
         : new TextEncoder().encode(JSON.stringify({ port: options.pipePort }));
     },
+    relayedPipe: (_peer, pipe) => options.relayedPipe?.(pipe),
     log,
   });
   const send = (body: ReadableStream | Uint8Array | null = null, headers = new Headers()) =>
@@ -120,6 +129,45 @@ function client(options: { address: string; pipePort: number | undefined; seed?:
 }
 
 const why = (outcome: PipeOutcome) => ("why" in outcome ? outcome.why : "answered");
+
+/**
+ * A door as the gateway's own relay gives one: each connection to it served by the pipe as
+ * a relay's stream of `gateway`, for the app and with the refusal proof the client named.
+ */
+function relayDoor(gateway: DeviceId): (opening: { app: string; refusal: string }) => string {
+  const unix = join(scratch, `door-${doors.length}.sock`);
+  let opening = { app: "", refusal: "" };
+  const listener = Bun.listen<{ stream?: PipeStream; end?: TcpEnd }>({
+    unix,
+    socket: {
+      open(socket) {
+        const end = tcpEnd(socket as Socket<unknown>);
+        socket.data = { end };
+        socket.data.stream = pipe.take(gateway, opening.app as AppName, opening.refusal, {
+          end,
+          pause: () => socket.pause(),
+          resume: () => socket.resume(),
+          terminate: () => socket.terminate(),
+        });
+      },
+      data: (socket, chunk) => socket.data.stream?.fromGateway(chunk),
+      drain: (socket) => socket.data.end?.flush(),
+      close: (socket) => {
+        socket.data.end?.closed();
+        socket.data.stream?.closed("closed by the gateway");
+      },
+    },
+  });
+  doors.push(listener);
+  return (named) => {
+    opening = named;
+    return unix;
+  };
+}
+const doors: { stop(force?: boolean): void }[] = [];
+afterAll(() => {
+  for (const door of doors) door.stop(true);
+});
 
 describe("the gateway's way to an app on another device", () => {
   test("a device called directly that runs a pipe: the app answers through it, as this gateway", async () => {
@@ -136,6 +184,43 @@ describe("the gateway's way to an app on another device", () => {
     const { send, asked } = client({ address: "relay:someone", pipePort: pipe.port });
     expect(why(await send())).toBe("not called directly");
     expect(asked).toEqual([]);
+  });
+
+  test("a device reached through this gateway's own relay, taking pipe streams: its pipe serves the relay's stream, as this gateway's", async () => {
+    const gateway = deviceIdFromPublicKey(gatewayKey.publicKey);
+    const { send, asked } = client({
+      address: "relay:this-gateway",
+      pipePort: pipe.port,
+      relayedPipe: relayDoor(gateway),
+    });
+    const outcome = await send(new TextEncoder().encode("relayed"));
+    expect("response" in outcome && (await outcome.response.text())).toBe("POST relayed");
+    expect(admitted.at(-1)).toBe(gateway);
+    // Whether its pipe listens, it says as a device called directly does.
+    expect(asked).toEqual(["/v1/app-pipe"]);
+  });
+
+  test("a relay's stream the pipe refuses carries the proof the gateway named: the ingress gets the request", async () => {
+    const { send } = client({
+      address: "relay:this-gateway",
+      pipePort: pipe.port,
+      seed: newGatewaySeed,
+      relayedPipe: relayDoor(notYetGateway),
+    });
+    const outcome = await send(new TextEncoder().encode("whole"));
+    expect(why(outcome)).toBe("refused by the pipe (HTTP 403)");
+    expect("fallBack" in outcome && outcome.fallBack.body).toEqual(
+      new TextEncoder().encode("whole"),
+    );
+  });
+
+  test("a relayed device that takes pipe streams but runs no pipe keeps the ingress", async () => {
+    const { send } = client({
+      address: "relay:this-gateway",
+      pipePort: undefined,
+      relayedPipe: () => "never used",
+    });
+    expect(why(await send())).toBe("no pipe");
   });
 
   test("an older device (404) keeps the ingress, asked again only after a while", async () => {

@@ -6,10 +6,16 @@
  * so a connection carries one app's requests). The device checks the certificate once a
  * connection, the person's assertion at each request.
  *
- * Only devices called directly take it: one last reached through a relay keeps the
- * ingress (`/v1/ingress/…`), as WebSockets do. Where a device's pipe listens it says
- * through its peer API (`GET /v1/app-pipe`); an older device answers 404 and keeps the
- * ingress, asked again after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
+ * A device called directly is fetched at its pipe's port. One last reached through this
+ * gateway's own relay, whose tunnel takes pipe streams, is fetched at a door of the relay
+ * whose streams its pipe serves (protocol/relay.ts): HTTP inside the one TLS of the
+ * device's connection to the relay, as the relay's own streams are, the relay being who
+ * the pipe admits, and the app and the refusal proof named as the stream opens. Either
+ * way the answer comes as the app sent it, its length kept, where the ingress would send
+ * a large one chunked. One reached through another relay keeps the ingress (`/v1/ingress/…`), as
+ * WebSockets do. Whether a device's pipe listens, and where, it says through its peer API
+ * (`GET /v1/app-pipe`); an older device answers 404 and keeps the ingress, asked again
+ * after NO_PIPE_RECHECK_MS. A pipe that fails before any of the
  * request went leaves it to the ingress, and is not tried again for a while
  * (lib/node/peer-backoff.ts); so does one that refuses this gateway (a device that has not
  * heard yet that it is one), and a request the pipe refused otherwise goes by the ingress
@@ -71,6 +77,14 @@ export interface PipeClientNode {
   readonly contacts: ContactBook;
   /** A GET to the peer API of `peer` (PeerClient.get): its body, or undefined for a 404. */
   readonly get: (peer: Peer, path: string, timeoutMs: number) => Promise<Uint8Array | undefined>;
+  /**
+   * The Unix socket of a door to `pipe.app` on `peer` through this device's own relay
+   * (PeerClient.relayedPipeSocket), when it was last reached so and takes pipe streams.
+   */
+  readonly relayedPipe?: (
+    peer: Peer,
+    pipe: { readonly app: string; readonly refusal: string },
+  ) => string | undefined;
   readonly log: Log;
 }
 
@@ -110,30 +124,28 @@ export class AppPipeClient {
     const nowMs = this.node.now();
     if (!this.backoff.due(peer.id, nowMs, 0))
       return { fallBack: request, why: "the pipe failed lately" };
-    // Called directly last time: a device behind a relay keeps the ingress.
-    const address = this.node.contacts.get(peer.id)?.address;
-    if (!address || !peer.addresses.includes(address))
-      return { fallBack: request, why: "not called directly" };
-    const known = await this.pipeOf(peer);
-    if (!known || "none" in known) return { fallBack: request, why: "no pipe" };
-    const url = new URL(address);
-    url.port = String(known.port);
+    const certificate = this.certificate(app);
+    const where = await this.pipeAt(peer, app, certificate.refusal);
+    if ("why" in where) return { fallBack: request, why: where.why };
     // A streamed body the pipe may fail before taking any of: kept for the ingress.
     const retryable =
       request.body instanceof ReadableStream ? new RetryableBody(request.body) : undefined;
-    const certificate = this.certificate(app);
     try {
-      const response = await fetch(`${url.origin}${path}`, {
+      const response = await fetch(`${"unix" in where ? "http://pipe" : where.origin}${path}`, {
         method: request.method,
         headers: request.headers,
         body: retryable ? retryable.attempt() : request.body,
         redirect: "manual",
         signal: request.signal,
-        tls: {
-          ...pinnedTls(peer.certPem),
-          cert: certificate.pem,
-          key: this.node.deviceKeyPem,
-        },
+        ...("unix" in where
+          ? { unix: where.unix }
+          : {
+              tls: {
+                ...pinnedTls(peer.certPem),
+                cert: certificate.pem,
+                key: this.node.deviceKeyPem,
+              },
+            }),
         duplex: "half",
         // The app's bytes as it sent them: a compressed answer stays compressed.
         decompress: false,
@@ -188,6 +200,28 @@ export class AppPipeClient {
         why: problem,
       };
     }
+  }
+
+  /**
+   * Where `peer`'s pipe is fetched for `app`: over TLS at its port on the address it was
+   * called at last, or at the door (a Unix socket) of this device's own relay it was last
+   * reached through; or why neither.
+   */
+  private async pipeAt(
+    peer: Peer,
+    app: AppName,
+    refusal: string,
+  ): Promise<{ origin: string } | { unix: string } | { why: string }> {
+    const address = this.node.contacts.get(peer.id)?.address;
+    const direct = address && peer.addresses.includes(address) ? address : undefined;
+    const relayed = direct ? undefined : this.node.relayedPipe?.(peer, { app, refusal });
+    if (!direct && !relayed) return { why: "not called directly" };
+    const known = await this.pipeOf(peer);
+    if (!known || "none" in known) return { why: "no pipe" };
+    if (relayed) return { unix: relayed };
+    const url = new URL(direct as string);
+    url.port = String(known.port);
+    return { origin: url.origin };
   }
 
   /** The certificate this device presents for `app` (made once: it depends on nothing else). */

@@ -16,7 +16,13 @@ function fakes(failures = 0) {
     events.push("start");
     await gate;
     if (failures-- > 0) throw new Error("EMFILE");
-    return { port: 4321, stop: () => events.push("stop") };
+    return {
+      port: 4321,
+      take: () => {
+        throw new Error("not in these tests");
+      },
+      stop: () => events.push("stop"),
+    };
   };
   const log = createLog({ level: "info", write: (line) => lines.push(line) });
   return { events, lines, start, log, release };

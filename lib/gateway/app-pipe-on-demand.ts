@@ -12,6 +12,8 @@ import type { AppPipe } from "./app-pipe.ts";
 export interface PipeOnDemand {
   /** The pipe's port while it listens. */
   port(): number | undefined;
+  /** The pipe while it listens (relays' pipe streams are served by it). */
+  current(): AppPipe | undefined;
   stop(): void;
 }
 
@@ -73,6 +75,7 @@ export function appPipeOnDemand(
   if (doors.size > 0) startOnce();
   return {
     port: () => pipe?.port,
+    current: () => pipe,
     stop() {
       stopped = true;
       stopWatching();

@@ -14,6 +14,11 @@
  * A certificate that is not an app certificate is refused at the handshake. Open
  * connections are looked at again whenever the state or the app's door changes, and
  * closed when they no longer would be let in. One line is logged a connection.
+ *
+ * A relay's pipe stream (protocol/relay.ts: HTTP inside the one TLS of this device's
+ * connection to its relay, when the relay is the gateway calling) is served the same way
+ * (AppPipe.take), the relay, whose certificate that TLS pinned, standing for the key an
+ * app certificate proves, and the app and the refusal proof named as the stream opened.
  */
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { readAppCertificate } from "../../protocol/app-certificate.ts";
@@ -23,7 +28,7 @@ import type { AppDoor } from "../apps/door.ts";
 import { BuckyError, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { Link, tcpEnd } from "../relay/pipe.ts";
+import { Link, type TcpEnd, tcpEnd } from "../relay/pipe.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
 import { GATEWAY_REFUSED, PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
@@ -90,8 +95,33 @@ export function nodePipeRules(node: NodeContext, people: IngressViewers): AppPip
 
 export interface AppPipe {
   readonly port: number;
+  /**
+   * Serves a relay's pipe stream (protocol/relay.ts) as a connection of `gateway` for
+   * `app`, its refusals carrying `refusal`: the stream's TLS proved who the relay is, as
+   * an app certificate does on the listener. Returns what the stream's handlers tell.
+   */
+  take(gateway: DeviceId, app: AppName, refusal: string, side: GatewaySide): PipeStream;
   /** Stops listening and closes every connection. */
   stop(): void;
+}
+
+/**
+ * The gateway's side of a connection: its TLS socket, or a relay's stream. `end` is
+ * written to (tcpEnd's ways: what it cannot take waits, then it closes); pausing stops
+ * reading it.
+ */
+export interface GatewaySide {
+  readonly end: TcpEnd;
+  pause(): void;
+  resume(): void;
+  /** Ends it at once, what is queued dropped. */
+  terminate(): void;
+}
+
+/** What a relay's stream tells its connection. */
+export interface PipeStream {
+  fromGateway(chunk: Uint8Array): void;
+  closed(why: string): void;
 }
 
 interface PipeOptions {
@@ -106,7 +136,15 @@ interface PipeOptions {
   readonly idleTimeoutS?: number;
 }
 
-type ClientSocket = Socket<{ connection?: PipeConnection }>;
+/** A TLS socket of the listener as the gateway's side. */
+function socketSide(socket: Socket<unknown>): GatewaySide {
+  return {
+    end: tcpEnd(socket),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    terminate: () => socket.terminate(),
+  };
+}
 
 /** Listens for the zone's gateways; see the module's comment. */
 export function listenAppPipe(options: PipeOptions): AppPipe {
@@ -143,7 +181,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
           return;
         }
         const connection = new PipeConnection(
-          socket as ClientSocket,
+          socketSide(socket as Socket<unknown>),
           deviceIdFromPublicKey(holder.publicKey),
           holder.app,
           refusalProof(new Uint8Array(raw)),
@@ -165,6 +203,14 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   });
   return {
     port: listener.port,
+    take(gateway, app, refusal, side) {
+      const connection = new PipeConnection(side, gateway, app, refusal, rules, log, () =>
+        open.delete(connection),
+      );
+      open.add(connection);
+      connection.start();
+      return connection;
+    },
     stop() {
       stopListening();
       clearInterval(sweep);
@@ -214,7 +260,7 @@ class PipeConnection {
   private ended: string | undefined;
 
   constructor(
-    private readonly socket: ClientSocket,
+    private readonly side: GatewaySide,
     private readonly device: DeviceId,
     private readonly app: AppName,
     /** What this connection's refusals carry, for the gateway to tell them from the app's answers. */
@@ -223,7 +269,7 @@ class PipeConnection {
     private readonly log: Log,
     private readonly forget: () => void,
   ) {
-    this.client = tcpEnd(socket as Socket<unknown>);
+    this.client = side.end;
     this.link = new Link(this.client);
   }
 
@@ -388,7 +434,7 @@ class PipeConnection {
         .slice(at + 1)
         .map((left) => (left instanceof Uint8Array ? new Uint8Array(left) : left));
       this.held = [];
-      this.socket.pause();
+      this.side.pause();
       person.then(
         (viewer) => {
           if (this.ended) return;
@@ -425,7 +471,7 @@ class PipeConnection {
       this.bytesIn -= chunk.length;
       this.fromGateway(chunk);
     }
-    if (!this.ended && !this.held) this.socket.resume();
+    if (!this.ended && !this.held) this.side.resume();
   }
 
   /** One write for what a chunk gave: a write a part costs a system call each. */
@@ -471,7 +517,7 @@ class PipeConnection {
     if (how === "cut") {
       // Before the link's close, which would otherwise wait for what is queued to go; and
       // after `ended` is set, since the sockets' close handlers run within.
-      this.socket.terminate();
+      this.side.terminate();
       this.appSocket?.terminate();
     }
     this.link.close();
@@ -495,7 +541,7 @@ class PipeConnection {
     this.forget();
     if (this.ended) {
       // Ended already, its queue left to drain (end's comment): it is not waited for.
-      this.socket.terminate();
+      this.side.terminate();
       this.appSocket?.terminate();
       return;
     }

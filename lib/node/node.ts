@@ -106,6 +106,11 @@ export interface NodeOptions {
   readonly compaction?: Partial<CompactionTimes>;
   /** When named data nothing refers to is collected. */
   readonly namedData?: { readonly graceMs: number; readonly everyMs: number };
+  /**
+   * Test hook: this device's relay hellos say it takes no stream but TLS ones, as a bucky
+   * before relay protocol 2 did, so a lab can check such a device is still reached.
+   */
+  readonly relayHelloV1?: boolean;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -282,6 +287,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         deviceKeyPem: privateKeyPem(seed),
         contacts: node.contacts,
         get: (peer, path, timeoutMs) => node.client.get(peer, path, timeoutMs),
+        relayedPipe: (peer, pipe) => node.client.relayedPipeSocket(peer, pipe),
         log,
       }),
     });
@@ -412,7 +418,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       // came back must not wait out a remembered failure.
       relayAddress: (relay) => node.client.directAddress(relay, true),
       localPeer: { host: loopbackFor(options.listen.host), port: peerServer.port as number },
-      ...(ownPeer ? { ownPeer: { unix: paths.peerSocket } } : {}),
+      ...(options.relayHelloV1
+        ? {}
+        : {
+            ...(ownPeer ? { ownPeer: { unix: paths.peerSocket } } : {}),
+            appPipe: () => appPipe.current(),
+          }),
     });
     const followRelays = () => {
       const relays = node.relays();

@@ -22,7 +22,7 @@ import { quoted } from "../facts/said-by.ts";
 import type { RequestKeys } from "../identity/request-keys.ts";
 import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
-import type { RelayHub } from "../relay/hub.ts";
+import type { PipeOpening, RelayHub } from "../relay/hub.ts";
 import { AnswerWatch } from "./answer-watch.ts";
 import { bytesWithin } from "./bounded-read.ts";
 import { networkProblem, neverSent } from "./network-errors.ts";
@@ -235,6 +235,19 @@ export class PeerClient {
       if (opened) return opened.base;
     }
     return undefined;
+  }
+
+  /**
+   * The Unix socket of a door to `pipe.app` on `peer`, served by its app pipe, through
+   * this device's own relay (lib/relay/forwarder.ts), when `peer` was last reached
+   * through it and takes pipe streams; undefined otherwise (reached directly, by another
+   * relay, or an older bucky).
+   */
+  relayedPipeSocket(peer: Peer, pipe: PipeOpening): string | undefined {
+    if (this.contacts.get(peer.id)?.address !== `${RELAY_ROUTE_PREFIX}${this.self}`)
+      return undefined;
+    const relay = this.relays?.relaysFor(peer).find((r) => r.id === this.self);
+    return relay ? this.forwarders?.pipeSocketFor(relay, peer, pipe) : undefined;
   }
 
   /** Signed headers for a WebSocket to `path` on `peer` (its body is not signed). */

@@ -11,7 +11,9 @@
  * loopback port it replaces (apps run in namespaces of their own); what it carries is
  * authenticated by the device request by request, as on its TLS server. A request on it
  * crosses no TCP stack twice: a relayed request cost the gateway a
- * loopback TCP write each way (found profiling the relayed small-request path).
+ * loopback TCP write each way (found profiling the relayed small-request path). A gateway
+ * that is the relay reaches an app on such a device by a door of the same kind for each
+ * app, whose streams the device's app pipe serves (pipe streams, protocol/relay.ts).
  */
 
 import { randomBytes } from "node:crypto";
@@ -22,7 +24,7 @@ import { DOCUMENT_HEADER } from "../../protocol/relay.ts";
 import { signRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Peer } from "../node/peers.ts";
-import type { RelayHub } from "./hub.ts";
+import type { PipeOpening, RelayHub, StreamKind } from "./hub.ts";
 import {
   clientSocketEnd,
   Link,
@@ -51,8 +53,12 @@ interface Door {
   readonly where: string;
   relay: Peer;
   target: Peer;
-  /** The relay's own streams: HTTP, into this process's hub. */
-  readonly own: boolean;
+  /**
+   * What its streams carry: TLS to the device's peer server, or, into this process's own
+   * hub, HTTP for its peer server (own) or for its app pipe (pipe, and what it is told).
+   */
+  readonly kind: StreamKind;
+  readonly pipe?: PipeOpening;
 }
 
 export class Forwarders {
@@ -62,7 +68,7 @@ export class Forwarders {
 
   /** `https://127.0.0.1:<port>`: a door to `target` through `relay`. */
   addressFor(relay: Peer, target: Peer): string {
-    return this.door(relay, target, false).where;
+    return this.door(relay, target, "tls").where;
   }
 
   /**
@@ -73,9 +79,9 @@ export class Forwarders {
    */
   ownSocketFor(relay: Peer, target: Peer): string | undefined {
     const hub = this.options.hub;
-    if (!hub || relay.id !== this.options.self || !hub.takesOwn(target.id)) return undefined;
+    if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "own")) return undefined;
     try {
-      return this.door(relay, target, true).where;
+      return this.door(relay, target, "own").where;
     } catch {
       // No door could listen (no descriptors left, a security module refusing abstract
       // sockets): the request goes by TLS, as to an older bucky, and the next one tries again.
@@ -83,12 +89,30 @@ export class Forwarders {
     }
   }
 
-  private door(relay: Peer, target: Peer, own: boolean): Door {
-    const key = `${own ? "own" : relay.id} ${target.id}`;
+  /**
+   * The Unix socket (abstract) of a door to `pipe.app` on `target`, whose streams its app
+   * pipe serves, carried as own streams are; undefined when `relay` is another device or
+   * `target` does not take pipe streams (an older bucky). Fetched as `http://…` with the
+   * `unix` option. One door an app: a connection carries one app's requests, as the pipe
+   * wants.
+   */
+  pipeSocketFor(relay: Peer, target: Peer, pipe: PipeOpening): string | undefined {
+    const hub = this.options.hub;
+    if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "pipe")) return undefined;
+    try {
+      return this.door(relay, target, "pipe", pipe).where;
+    } catch {
+      // No door could listen: the request goes by the ingress, and the next tries again.
+      return undefined;
+    }
+  }
+
+  private door(relay: Peer, target: Peer, kind: StreamKind, pipe?: PipeOpening): Door {
+    const key = `${kind === "tls" ? relay.id : kind} ${target.id} ${pipe?.app ?? ""}`;
     let door = this.doors.get(key);
     if (door) Object.assign(door, { relay, target });
     else {
-      door = this.open(relay, target, own);
+      door = this.open(relay, target, kind, pipe);
       this.doors.set(key, door);
     }
     return door;
@@ -99,16 +123,17 @@ export class Forwarders {
     this.doors.clear();
   }
 
-  private open(relay: Peer, target: Peer, own: boolean): Door {
+  private open(relay: Peer, target: Peer, kind: StreamKind, pipe?: PipeOpening): Door {
     const socket = this.streams(() => door);
     let door: Door;
-    if (own) {
+    if (kind !== "tls") {
       // A name nobody can guess ahead: another process could take a known one first.
-      const unix = `\0bucky-own-${randomBytes(16).toString("hex")}`;
-      door = { relay, target, own, where: unix, listener: Bun.listen({ unix, socket }) };
+      const unix = `\0bucky-${kind}-${randomBytes(16).toString("hex")}`;
+      const listener = Bun.listen({ unix, socket });
+      door = { relay, target, kind, ...(pipe ? { pipe } : {}), where: unix, listener };
     } else {
       const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket });
-      door = { relay, target, own, where: `https://127.0.0.1:${listener.port}`, listener };
+      door = { relay, target, kind, where: `https://127.0.0.1:${listener.port}`, listener };
     }
     return door;
   }
@@ -119,10 +144,10 @@ export class Forwarders {
       open: (socket) => {
         const end = tcpEnd(socket as Socket<unknown>);
         socket.data = { link: new Link(end), end };
-        const { relay, target, own } = door();
+        const { relay, target, kind, pipe } = door();
         const hub = this.options.hub;
         if (hub && relay.id === this.options.self)
-          hub.connectLocal(target.id, socket.data.link, own);
+          hub.connectLocal(target.id, socket.data.link, kind, pipe);
         else void this.connectRemote(relay, target, socket.data.link);
       },
       data: (socket, chunk) => socket.data.link.fromA(chunk),

@@ -5,7 +5,8 @@
  * alone, so it works without the zone's state (a relay need not be a member), and it only
  * ever sees the devices' TLS records. Its own streams (this device calling one that keeps
  * a tunnel here, and says it takes them) carry HTTP inside the accept connection's TLS
- * alone: see protocol/relay.ts.
+ * alone; its pipe streams (the gateway this device is reaching an app on one) end in that
+ * device's app pipe: see protocol/relay.ts.
  */
 import { randomBytes } from "node:crypto";
 import type { Server, ServerWebSocket } from "bun";
@@ -18,6 +19,7 @@ import {
   RELAY_NONCE_BYTES,
   STREAM_ID_BYTES,
   TAKES_OWN_STREAMS,
+  TAKES_PIPE_STREAMS,
   verifyOwnDocument,
 } from "../../protocol/relay.ts";
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
@@ -51,8 +53,8 @@ export type RelaySocketData =
       device?: DeviceId;
       zone?: ZoneId;
       name?: string;
-      /** Its hello said it takes this relay's own streams. */
-      takesOwn?: boolean;
+      /** What its hello said it takes besides TLS streams (TAKES_OWN_STREAMS, TAKES_PIPE_STREAMS). */
+      takes?: readonly string[];
       /** When its device was last heard on it (options.now()). */
       heardAtMs?: number;
       /** Cuts it unless it says its hello first (HELLO_LIMIT_MS). */
@@ -66,6 +68,26 @@ export type RelaySocketData =
       end?: End;
     }
   | { readonly kind: "relay-accept"; readonly stream: string; link?: Link; end?: End };
+
+/**
+ * What a stream carries, and where its device joins it: its peer server's TLS ("tls"),
+ * HTTP inside the accept connection's TLS ("own"), or HTTP there for its app pipe
+ * ("pipe"). See protocol/relay.ts.
+ */
+export type StreamKind = "tls" | "own" | "pipe";
+
+/** The control message that opens each kind, and what a hello must take for it. */
+const OPENING: Record<StreamKind, { readonly type: string; readonly takes?: string }> = {
+  tls: { type: "open" },
+  own: { type: "open-own", takes: TAKES_OWN_STREAMS },
+  pipe: { type: "open-pipe", takes: TAKES_PIPE_STREAMS },
+};
+
+/** What a pipe stream's device is told: the app, and what the pipe's refusals carry. */
+export interface PipeOpening {
+  readonly app: string;
+  readonly refusal: string;
+}
 
 export interface HubOptions {
   readonly self: DeviceId;
@@ -126,20 +148,24 @@ export class RelayHub {
   /**
    * A stream from inside this process (the relay's own device calling a tunnelled one).
    * `own`: the caller speaks HTTP into it, for the device to read inside the accept
-   * connection's TLS; only for a device that takes own streams (takesOwn), else it closes.
+   * connection's TLS; `pipe`: HTTP too, for the device's app pipe to serve as `pipe`
+   * says. Either only for a device whose hello takes it (takes), else the link closes
+   * at once.
    */
-  connectLocal(target: DeviceId, link: Link, own = false): void {
-    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link, own);
+  connectLocal(target: DeviceId, link: Link, kind: StreamKind = "tls", pipe?: PipeOpening): void {
+    this.open(randomBytes(STREAM_ID_BYTES).toString("base64url"), target, link, kind, pipe);
   }
 
   isAttached(device: DeviceId): boolean {
     return this.tunnels.has(device);
   }
 
-  /** Whether `device` keeps a tunnel here and takes this relay's own streams. */
-  takesOwn(device: DeviceId): boolean {
+  /** Whether `device` keeps a tunnel here and takes streams of `kind`. */
+  takes(device: DeviceId, kind: StreamKind): boolean {
     const tunnel = this.tunnels.get(device);
-    return tunnel?.data.kind === "relay-control" && tunnel.data.takesOwn === true;
+    if (tunnel?.data.kind !== "relay-control") return false;
+    const needed = OPENING[kind].takes;
+    return needed === undefined || (tunnel.data.takes ?? []).includes(needed);
   }
 
   stop(): void {
@@ -166,7 +192,7 @@ export class RelayHub {
       } else if (data.kind === "relay-caller") {
         data.end = serverSocketEnd(ws);
         data.link = new Link(data.end);
-        this.open(data.stream, data.target, data.link);
+        this.open(data.stream, data.target, data.link, "tls");
       } else {
         const waiting = this.pending.get(data.stream);
         if (!waiting) return ws.close(1008, "no such stream");
@@ -215,11 +241,20 @@ export class RelayHub {
   }
 
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
-  private open(stream: string, target: DeviceId, link: Link, own = false): void {
+  private open(
+    stream: string,
+    target: DeviceId,
+    link: Link,
+    kind: StreamKind,
+    pipe?: PipeOpening,
+  ): void {
     const tunnel = this.tunnels.get(target);
-    // An own stream to a tunnel that does not take them (replaced by an older bucky's
-    // meanwhile) would have the device read HTTP as TLS: it is not opened.
-    if (!tunnel || (own && !this.takesOwn(target))) {
+    // A stream of a kind its tunnel does not take (replaced by an older bucky's meanwhile)
+    // would have the device read HTTP as TLS, or drop its tunnel at a message it does not
+    // know: it is not opened.
+    // A pipe stream whose app is not named would be a malformed message to the device,
+    // which drops its tunnel at one.
+    if (!tunnel || !this.takes(target, kind) || (kind === "pipe") !== (pipe !== undefined)) {
       link.close();
       return;
     }
@@ -228,7 +263,7 @@ export class RelayHub {
       link.close();
     }, ACCEPT_TIMEOUT_MS);
     this.pending.set(stream, { link, timer });
-    tunnel.send(JSON.stringify({ type: own ? "open-own" : "open", stream }));
+    tunnel.send(JSON.stringify({ type: OPENING[kind].type, stream, ...pipe }));
   }
 
   private control(ws: ServerWebSocket<RelaySocketData>, text: string): void {
@@ -244,9 +279,7 @@ export class RelayHub {
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
       clearTimeout(data.helloTimer);
-      Object.assign(data, who, {
-        takesOwn: message.type === "hello" && (message.takes ?? []).includes(TAKES_OWN_STREAMS),
-      });
+      Object.assign(data, who, { takes: message.type === "hello" ? (message.takes ?? []) : [] });
       this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
       this.tunnels.set(who.device, ws);
       ws.send(JSON.stringify({ type: "ready" }));

@@ -27,7 +27,7 @@ import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { Forwarders } from "./forwarder.ts";
 import { RelayHub, type RelaySocketData } from "./hub.ts";
 import { Link } from "./pipe.ts";
-import { retryDelayMs, Tunnels } from "./tunnel.ts";
+import { type PipeServer, retryDelayMs, Tunnels } from "./tunnel.ts";
 
 interface Device {
   readonly seed: Uint8Array;
@@ -114,6 +114,32 @@ const ownServer = Bun.serve({
 });
 toClose.push(ownServer, { stop: () => rmSync(socketDir, { recursive: true, force: true }) });
 
+/**
+ * The target's app pipe as pipe streams see it: it records whom each stream is served as,
+ * and answers each request head with `size` bytes of declared length (the size asked).
+ */
+const pipeStreams: { gateway: string; app: string; refusal: string }[] = [];
+const fakePipe: PipeServer = {
+  take(gateway, app, refusal, side) {
+    pipeStreams.push({ gateway, app, refusal });
+    let head = "";
+    return {
+      fromGateway(chunk) {
+        head += new TextDecoder().decode(chunk);
+        const ends = head.indexOf("\r\n\r\n");
+        if (ends < 0) return;
+        const size = Number(/size=(\d+)/.exec(head)?.[1] ?? 0);
+        head = head.slice(ends + 4);
+        side.end.send(
+          Buffer.from(`HTTP/1.1 200 OK\r\nover: app pipe\r\ncontent-length: ${size}\r\n\r\n`),
+        );
+        side.end.send(new Uint8Array(size).fill(120));
+      },
+      closed() {},
+    };
+  },
+};
+
 interface RelayUnderTest {
   readonly hub: RelayHub;
   readonly url: string;
@@ -189,6 +215,8 @@ function keepTunnel(
   /** Where its peer API over HTTP listens (or once did) for the relay's own streams. */
   peerSocket = ownSocket,
   pingIntervalMs?: number,
+  /** Its app pipe's port as it is asked (pipe streams): none, it says it takes none. */
+  appPipe?: () => PipeServer | undefined,
 ): Tunnels {
   const tunnels = new Tunnels({
     key: who.key,
@@ -198,6 +226,7 @@ function keepTunnel(
     localPeer: { host: "127.0.0.1", port: targetServer.port as number },
     ...(takesOwn ? { ownPeer: { unix: peerSocket } } : {}),
     ...(pingIntervalMs ? { pingIntervalMs } : {}),
+    ...(appPipe ? { appPipe } : {}),
   });
   tunnels.follow([relay.peer]);
   toClose.push({ stop: () => tunnels.stop() });
@@ -405,7 +434,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay, target, [], true);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    expect(relay.hub.takesOwn(target.id)).toBe(true);
+    expect(relay.hub.takes(target.id, "own")).toBe(true);
     const forwarders = relayForwarders(relay);
     const door = forwarders.ownSocketFor(relay.peer, targetPeer);
     // An abstract socket: no file left behind, and a name no other process takes first.
@@ -494,7 +523,7 @@ describe("relaying", () => {
     relay = startRelay();
     // Its hello says it takes own streams, but nothing listens where they end.
     keepTunnel(relay, target, [], true, join(socketDir, "gone.sock"));
-    await until("the tunnel", () => relay.hub.takesOwn(target.id));
+    await until("the tunnel", () => relay.hub.takes(target.id, "own"));
     const lines: string[] = [];
     let clock = Date.now();
     const client = new PeerClient(relayDevice.key, new MemoryContacts(), () => clock, {
@@ -506,9 +535,9 @@ describe("relaying", () => {
     // The own streams the client opens.
     let ownStreams = 0;
     const connectLocal = relay.hub.connectLocal.bind(relay.hub);
-    relay.hub.connectLocal = (device, link, own) => {
-      if (own) ownStreams += 1;
-      connectLocal(device, link, own);
+    relay.hub.connectLocal = (device, link, kind) => {
+      if (kind === "own") ownStreams += 1;
+      connectLocal(device, link, kind);
     };
     toClose.push({ stop: () => client.stop() });
     const fellBack = () => lines.filter((line) => line.includes("own stream failed"));
@@ -582,7 +611,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    expect(relay.hub.takesOwn(target.id)).toBe(false);
+    expect(relay.hub.takes(target.id, "own")).toBe(false);
     const forwarders = relayForwarders(relay);
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     // Nor does the hub open one asked for meanwhile (the tunnel replaced by an older one).
@@ -593,7 +622,7 @@ describe("relaying", () => {
       resume: () => {},
       close: () => void closed.push("closed"),
     });
-    relay.hub.connectLocal(target.id, link, true);
+    relay.hub.connectLocal(target.id, link, "own");
     expect(closed).toEqual(["closed"]);
     const response = await fetch(`${forwarders.addressFor(relay.peer, targetPeer)}/echo`, {
       method: "POST",
@@ -628,6 +657,101 @@ describe("relaying", () => {
     expect(Buffer.concat(relay.seen).includes(Buffer.from(secret))).toBe(false);
   });
 
+  test("a pipe stream is served by the device's app pipe, as the relay's connection for the app named, its answer's length kept", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true, ownSocket, undefined, () => fakePipe);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takes(target.id, "pipe")).toBe(true);
+    const forwarders = relayForwarders(relay);
+    const door = forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" });
+    // An abstract socket, as own streams' doors are.
+    expect(door).toStartWith("\0bucky-pipe-");
+    const size = 3 * 1024 * 1024 + 5;
+    pipeStreams.length = 0;
+    const response = await fetch(`http://pipe/x?size=${size}`, { unix: door });
+    expect(response.headers.get("over")).toBe("app pipe");
+    expect(response.headers.get("content-length")).toBe(String(size));
+    expect((await response.arrayBuffer()).byteLength).toBe(size);
+    // The relay is the gateway the pipe serves: the device pinned its certificate.
+    expect(pipeStreams).toEqual([{ gateway: relayDevice.id, app: "notes", refusal: "p" }]);
+    // A door an app: another app's is another.
+    expect(
+      forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "files", refusal: "q" }),
+    ).not.toBe(door);
+    // Its other doors are as they were.
+    expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
+    // A pipe stream that names no app is not opened: the device would drop its tunnel.
+    const closed: string[] = [];
+    const link = new Link({
+      send: () => true,
+      pause: () => {},
+      resume: () => {},
+      close: () => void closed.push("closed"),
+    });
+    relay.hub.connectLocal(target.id, link, "pipe");
+    expect(closed).toEqual(["closed"]);
+    expect(relay.hub.takes(target.id, "pipe")).toBe(true);
+  });
+
+  test("a device that does not say it takes pipe streams (an older bucky) is sent none", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], true);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    expect(relay.hub.takes(target.id, "pipe")).toBe(false);
+    expect(
+      relayForwarders(relay).pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
+    ).toBeUndefined();
+    // Nor does the hub open one asked for meanwhile: its link closes at once.
+    const closed: string[] = [];
+    const link = new Link({
+      send: () => true,
+      pause: () => {},
+      resume: () => {},
+      close: () => void closed.push("closed"),
+    });
+    relay.hub.connectLocal(target.id, link, "pipe", { app: "notes", refusal: "p" });
+    expect(closed).toEqual(["closed"]);
+  });
+
+  test("only the relay itself opens pipe streams: another device's forwarders give no pipe door", async () => {
+    relay = startRelay();
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => fakePipe);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const forwarders = new Forwarders({
+      key: caller.key,
+      self: caller.id,
+      now: Date.now,
+      document: () => caller.document,
+      relayAddress: async () => relay.url,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => forwarders.stop() });
+    expect(
+      forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
+    ).toBeUndefined();
+  });
+
+  test("a pipe stream to a device whose pipe does not listen yet, or for a name no app has, is closed at once", async () => {
+    relay = startRelay();
+    let pipe: PipeServer | undefined;
+    keepTunnel(relay, target, [], false, ownSocket, undefined, () => pipe);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const forwarders = relayForwarders(relay);
+    const startedMs = Date.now();
+    const none = forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" });
+    await expect(fetch("http://pipe/x?size=1", { unix: none })).rejects.toThrow();
+    pipe = fakePipe;
+    pipeStreams.length = 0;
+    const badName = forwarders.pipeSocketFor(relay.peer, targetPeer, {
+      app: "No/pe",
+      refusal: "p",
+    });
+    await expect(fetch("http://pipe/x?size=1", { unix: badName })).rejects.toThrow();
+    expect(pipeStreams).toEqual([]);
+    // The relay would wait 10 s for a stream nobody takes up.
+    expect(Date.now() - startedMs).toBeLessThan(5_000);
+  });
+
   test("a device takes an own stream only when its hello said it does", async () => {
     // A relay that sends "open-own" to a device that did not ask, then a stream of its own.
     const accepted: string[] = [];
@@ -649,6 +773,14 @@ describe("relaying", () => {
           if (!ws.data.control) return;
           ws.send(JSON.stringify({ type: "ready" }));
           ws.send(JSON.stringify({ type: "open-own", stream: "not-asked-for" }));
+          ws.send(
+            JSON.stringify({
+              type: "open-pipe",
+              stream: "not-asked-for-either",
+              app: "notes",
+              refusal: "r",
+            }),
+          );
           ws.send(JSON.stringify({ type: "open", stream: "asked-for" }));
         },
       },

@@ -3,7 +3,8 @@
  * that cannot open a connection to it can still reach it. When the relay asks for a
  * stream, the device opens one back to the relay and joins it to its own peer server: its
  * TLS one, or for the relay's own streams (HTTP inside the accept connection's TLS, see
- * protocol/relay.ts) its peer listener on a Unix socket, which only it can connect to.
+ * protocol/relay.ts) its peer listener on a Unix socket, which only it can connect to; a
+ * pipe stream (HTTP for an app here, from the relay, a gateway) its app pipe serves.
  * A dropped tunnel is reopened with bounded exponential backoff and jitter, and logged
  * once per change (up, down), never once per attempt.
  */
@@ -11,7 +12,13 @@
 import type { Socket } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { answerChallenge, decodeControl, TAKES_OWN_STREAMS } from "../../protocol/relay.ts";
+import { type AppName, checkAppName } from "../../protocol/names.ts";
+import {
+  answerChallenge,
+  decodeControl,
+  TAKES_OWN_STREAMS,
+  TAKES_PIPE_STREAMS,
+} from "../../protocol/relay.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { Log } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
@@ -19,6 +26,7 @@ import {
   clientSocketEnd,
   Link,
   messageBytes,
+  type TcpEnd,
   type TcpStream,
   tcpEnd,
   tcpStreamClosed,
@@ -47,11 +55,31 @@ export interface TunnelOptions {
    * device's hello says it takes them when there is one.
    */
   readonly ownPeer?: { readonly unix: string };
+  /**
+   * This device's app pipe while it listens (it starts with the first app), which serves
+   * pipe streams. The device's hello says it takes them when there is this.
+   */
+  readonly appPipe?: () => PipeServer | undefined;
   /** How often the tunnel is pinged (PING_INTERVAL_MS): tests shorten it. */
   readonly pingIntervalMs?: number;
 }
 
 type TunnelState = "connecting" | "up" | "down";
+
+/** The app pipe as a pipe stream sees it (lib/gateway/app-pipe.ts AppPipe.take). */
+export interface PipeServer {
+  take(
+    gateway: DeviceId,
+    app: AppName,
+    refusal: string,
+    side: {
+      readonly end: TcpEnd;
+      pause(): void;
+      resume(): void;
+      terminate(): void;
+    },
+  ): { fromGateway(chunk: Uint8Array): void; closed(why: string): void };
+}
 
 /** One tunnel per relay, following the zone's list of relays. */
 export class Tunnels {
@@ -145,13 +173,10 @@ class Tunnel {
         if (document)
           ws.send(
             JSON.stringify(
-              answerChallenge(
-                message.nonce,
-                this.relay.id,
-                document,
-                this.options.key,
-                this.options.ownPeer ? [TAKES_OWN_STREAMS] : [],
-              ),
+              answerChallenge(message.nonce, this.relay.id, document, this.options.key, [
+                ...(this.options.ownPeer ? [TAKES_OWN_STREAMS] : []),
+                ...(this.options.appPipe ? [TAKES_PIPE_STREAMS] : []),
+              ]),
             ),
           );
         else ws.close(1000, "this device has no document yet");
@@ -164,11 +189,18 @@ class Tunnel {
         this.unanswered = 0;
         return;
       case "open":
-        this.acceptStream(address, message.stream, false);
+        this.acceptStream(address, message.stream, {
+          hostname: this.options.localPeer.host,
+          port: this.options.localPeer.port,
+        });
         return;
       case "open-own":
         // Only as this device's hello said: else the relay waits the stream out.
-        if (this.options.ownPeer) this.acceptStream(address, message.stream, true);
+        if (this.options.ownPeer) this.acceptStream(address, message.stream, this.options.ownPeer);
+        return;
+      case "open-pipe":
+        // Only as this device's hello said: else the relay waits the stream out.
+        if (this.options.appPipe) this.acceptPipeStream(address, message);
         return;
     }
   }
@@ -218,12 +250,60 @@ class Tunnel {
   }
 
   /**
-   * The relay asks for a stream: a connection to this device's peer server, joined to it
-   * (`own`: the relay's own stream, to the peer listener that reads HTTP).
+   * A pipe stream: served by this device's app pipe as a connection of the relay (a
+   * gateway, proved by the stream's TLS to its pinned certificate) for the app named. With
+   * no pipe listening (no app runs here yet) or a name that is no app's, it is taken up
+   * and closed at once: the gateway hears now, and sends by the ingress.
    */
-  private acceptStream(address: string, stream: string, own: boolean): void {
-    const { host, port } = this.options.localPeer;
-    const to = own && this.options.ownPeer ? this.options.ownPeer : { hostname: host, port };
+  private acceptPipeStream(
+    address: string,
+    message: { readonly stream: string; readonly app: string; readonly refusal: string },
+  ): void {
+    const pipe = this.options.appPipe?.();
+    const app = checkAppName(message.app);
+    const ws = new WebSocket(
+      `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(message.stream)}`,
+      { tls: pinnedTls(this.relay.certPem) } as unknown as string[],
+    );
+    ws.binaryType = "arraybuffer";
+    ws.onerror = () => ws.close();
+    if (!pipe || !app.ok) {
+      ws.onopen = () => ws.close();
+      return;
+    }
+    let served: ReturnType<PipeServer["take"]> | undefined;
+    const end = () => {
+      this.streams.delete(end);
+      served?.closed("the relay's tunnel ended");
+      ws.terminate();
+    };
+    this.streams.add(end);
+    ws.onopen = () => {
+      // The pipe writes to it as to a socket's end; a WebSocket has no drain to flush on.
+      const written = Object.assign(clientSocketEnd(ws), { flush() {}, closed() {} });
+      served = pipe.take(this.relay.id, app.name, message.refusal, {
+        end: written,
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+        terminate: () => ws.terminate(),
+      });
+    };
+    ws.onmessage = (event) => served?.fromGateway(messageBytes(event.data));
+    ws.onclose = () => {
+      this.streams.delete(end);
+      served?.closed("closed by the relay");
+    };
+  }
+
+  /**
+   * The relay asks for a stream: a connection to `to` (this device's peer server, or its
+   * peer listener that reads HTTP), joined to it.
+   */
+  private acceptStream(
+    address: string,
+    stream: string,
+    to: { readonly hostname: string; readonly port: number } | { readonly unix: string },
+  ): void {
     const ws = new WebSocket(
       `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
       {
