@@ -138,7 +138,7 @@ export class NodeContext {
       {
         relaysFor: () => this.relays(),
         document: () => readDeviceDocument(this.db, this.deviceName),
-        ...(relayHub ? { hub: relayHub } : {}),
+        ...(relayHub ? { hub: relayHub, pipeDoorDir: zone.paths.home } : {}),
         log: this.log,
       },
       zone.requestKeys,

@@ -69,6 +69,8 @@ export interface RelayOptions {
   readonly document: () => string | undefined;
   /** This process's own relay, when this device is one. */
   readonly hub?: RelayHub;
+  /** Where its doors for pipe streams listen: a directory only this device's user enters. */
+  readonly pipeDoorDir?: string;
   /** Where an own stream sent again by TLS is said. */
   readonly log?: Log;
 }
@@ -125,6 +127,7 @@ export class PeerClient {
         document: relays.document,
         relayAddress: (relay) => this.directAddress(relay),
         ...(relays.hub ? { hub: relays.hub } : {}),
+        ...(relays.pipeDoorDir ? { pipeDoorDir: relays.pipeDoorDir } : {}),
       });
     }
   }

@@ -17,6 +17,8 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Socket, SocketHandler } from "bun";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -44,6 +46,15 @@ export interface ForwarderOptions {
   readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
   /** This process's own hub, when this device is a relay: streams from here go straight in. */
   readonly hub?: RelayHub;
+  /**
+   * A directory only this device's user may enter (its home), where doors for pipe
+   * streams listen; without it, none is made. Not abstract sockets, as the own streams'
+   * doors are: what comes through a pipe door is taken as this gateway's, with no
+   * signature of its own (the device admits the relay, and then each request as it
+   * comes), and any process of this host could connect to an abstract name, found in
+   * /proc/net/unix.
+   */
+  readonly pipeDoorDir?: string;
 }
 
 /** A door: its listener, and the relay and device as last described (addresses change). */
@@ -63,6 +74,8 @@ interface Door {
 
 export class Forwarders {
   private readonly doors = new Map<string, Door>();
+  /** How many pipe doors this process has made: each one's name. */
+  private pipeDoors = 0;
 
   constructor(private readonly options: ForwarderOptions) {}
 
@@ -90,15 +103,17 @@ export class Forwarders {
   }
 
   /**
-   * The Unix socket (abstract) of a door to `pipe.app` on `target`, whose streams its app
-   * pipe serves, carried as own streams are; undefined when `relay` is another device or
-   * `target` does not take pipe streams (an older bucky). Fetched as `http://…` with the
+   * The Unix socket (in pipeDoorDir) of a door to `pipe.app` on `target`, whose streams
+   * its app pipe serves, carried as own streams are; undefined when `relay` is another
+   * device, `target` does not take pipe streams (an older bucky), or there is no
+   * pipeDoorDir. Fetched as `http://…` with the
    * `unix` option. One door an app: a connection carries one app's requests, as the pipe
    * wants.
    */
   pipeSocketFor(relay: Peer, target: Peer, pipe: PipeOpening): string | undefined {
     const hub = this.options.hub;
-    if (!hub || relay.id !== this.options.self || !hub.takes(target.id, "pipe")) return undefined;
+    if (!hub || relay.id !== this.options.self || !this.options.pipeDoorDir) return undefined;
+    if (!hub.takes(target.id, "pipe")) return undefined;
     try {
       return this.door(relay, target, "pipe", pipe).where;
     } catch {
@@ -119,18 +134,28 @@ export class Forwarders {
   }
 
   stop(): void {
-    for (const door of this.doors.values()) door.listener.stop(true);
+    for (const door of this.doors.values()) {
+      door.listener.stop(true);
+      if (door.kind === "pipe") rmSync(door.where, { force: true });
+    }
     this.doors.clear();
   }
 
   private open(relay: Peer, target: Peer, kind: StreamKind, pipe?: PipeOpening): Door {
     const socket = this.streams(() => door);
     let door: Door;
-    if (kind !== "tls") {
-      // A name nobody can guess ahead: another process could take a known one first.
-      const unix = `\0bucky-${kind}-${randomBytes(16).toString("hex")}`;
+    if (kind === "pipe") {
+      // Short (a socket's path is at most 107 bytes, the home's peer.sock is as long) and
+      // this process's own: one left by an earlier run is removed first.
+      const unix = join(this.options.pipeDoorDir as string, `pipe${this.pipeDoors++}`);
+      rmSync(unix, { force: true });
       const listener = Bun.listen({ unix, socket });
       door = { relay, target, kind, ...(pipe ? { pipe } : {}), where: unix, listener };
+    } else if (kind === "own") {
+      // A name nobody can guess ahead: another process could take a known one first.
+      const unix = `\0bucky-own-${randomBytes(16).toString("hex")}`;
+      const listener = Bun.listen({ unix, socket });
+      door = { relay, target, kind, where: unix, listener };
     } else {
       const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket });
       door = { relay, target, kind, where: `https://127.0.0.1:${listener.port}`, listener };

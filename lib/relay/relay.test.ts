@@ -254,6 +254,7 @@ function relayForwarders(relay: RelayUnderTest): Forwarders {
     document: () => relayDevice.document,
     relayAddress: async () => relay.url,
     hub: relay.hub,
+    pipeDoorDir: socketDir,
   });
   toClose.push({ stop: () => forwarders.stop() });
   return forwarders;
@@ -664,8 +665,9 @@ describe("relaying", () => {
     expect(relay.hub.takes(target.id, "pipe")).toBe(true);
     const forwarders = relayForwarders(relay);
     const door = forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" });
-    // An abstract socket, as own streams' doors are.
-    expect(door).toStartWith("\0bucky-pipe-");
+    // A socket in the directory given, only its user's to enter: not an abstract one, as
+    // own streams' doors are, which any process of the host could connect to.
+    expect(door).toBe(join(socketDir, "pipe0"));
     const size = 3 * 1024 * 1024 + 5;
     pipeStreams.length = 0;
     const response = await fetch(`http://pipe/x?size=${size}`, { unix: door });
@@ -680,6 +682,19 @@ describe("relaying", () => {
     ).not.toBe(door);
     // Its other doors are as they were.
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
+    // With no such directory, no pipe door: the gateway goes by the ingress.
+    const withoutDir = new Forwarders({
+      key: relayDevice.key,
+      self: relayDevice.id,
+      now: Date.now,
+      document: () => relayDevice.document,
+      relayAddress: async () => relay.url,
+      hub: relay.hub,
+    });
+    toClose.push({ stop: () => withoutDir.stop() });
+    expect(
+      withoutDir.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
+    ).toBeUndefined();
     // A pipe stream that names no app is not opened: the device would drop its tunnel.
     const closed: string[] = [];
     const link = new Link({
