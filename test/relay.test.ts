@@ -169,6 +169,30 @@ afterAll(async () => {
   lab.destroy();
 });
 
+/** Installs BLOB_APP as `app` on `device`, and waits for the gateway to route to it. */
+async function installBlob(app: string, device: string): Promise<void> {
+  const dir = join(scratchDir(), app);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "app.ts"), BLOB_APP);
+  writeFileSync(
+    join(dir, "bucky-app.json"),
+    JSON.stringify({
+      id: app,
+      version: "1.0.0",
+      run: { command: ["bun", "app.ts"] },
+      http: {},
+      exposure: "public",
+      health: { path: "/" },
+    }),
+  );
+  await buckyJson(["app", "install", dir, "--device", device, "--home", homes.gw]);
+  await waitFor(
+    `${app} to run on ${device} and the gateway to route to it`,
+    async () => ((await fromClient("/", { app })).status === 200 ? true : undefined),
+    30_000,
+  );
+}
+
 describe("devices behind different NATs", () => {
   beforeAll(async () => {
     await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
@@ -260,26 +284,7 @@ describe("devices behind different NATs", () => {
 
   test("a download from home device 1 through the gateway survives the gateway stalling 12 s, byte for byte", async () => {
     // An app on h1 streaming 64 MiB whose every byte is known (offset i holds i*31 + i>>20).
-    const dir = join(scratchDir(), "blob");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "app.ts"), BLOB_APP);
-    writeFileSync(
-      join(dir, "bucky-app.json"),
-      JSON.stringify({
-        id: "blob",
-        version: "1.0.0",
-        run: { command: ["bun", "app.ts"] },
-        http: {},
-        exposure: "public",
-        health: { path: "/" },
-      }),
-    );
-    await buckyJson(["app", "install", dir, "--device", "h1", "--home", homes.gw]);
-    await waitFor(
-      "blob to run on h1 and the gateway to route to it",
-      async () => ((await fromClient("/", { app: "blob" })).status === 200 ? true : undefined),
-      30_000,
-    );
+    await installBlob("blob", "h1");
     const size = 64 * 1024 * 1024;
     // The client says when the body has begun, then reads and checks every byte.
     const script = `const r = await fetch(${JSON.stringify(`${GATEWAY}/blob?mb=64`)}, {
@@ -337,26 +342,7 @@ describe("devices behind different NATs", () => {
   }, 30_000);
 
   test("a device whose relay hello takes nothing new (an older bucky) is still reached, by its ingress", async () => {
-    const dir = join(scratchDir(), "blob-old");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "app.ts"), BLOB_APP);
-    writeFileSync(
-      join(dir, "bucky-app.json"),
-      JSON.stringify({
-        id: "blob-old",
-        version: "1.0.0",
-        run: { command: ["bun", "app.ts"] },
-        http: {},
-        exposure: "public",
-        health: { path: "/" },
-      }),
-    );
-    await buckyJson(["app", "install", dir, "--device", "h2", "--home", homes.gw]);
-    await waitFor(
-      "blob-old to run on h2 and the gateway to route to it",
-      async () => ((await fromClient("/", { app: "blob-old" })).status === 200 ? true : undefined),
-      30_000,
-    );
+    await installBlob("blob-old", "h2");
     const answer = await wholeFromClient("blob-old", 1024);
     expect(answer).toEqual({ status: 200, n: 1024 * 1024, wrong: -1 });
     expect(ingressLines("h2", "/v1/ingress/blob-old/whole")).toHaveLength(1);

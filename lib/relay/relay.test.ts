@@ -234,30 +234,47 @@ function keepTunnel(
 }
 
 function callerDoor(relay: RelayUnderTest): string {
+  return forwardersOf(caller, relay, { hub: false }).addressFor(relay.peer, targetPeer);
+}
+
+/**
+ * `device`'s forwarders to `relay`: with the relay's hub as its own (streams from it go
+ * straight in) unless `hub` is false, and a directory for pipe doors unless none is given.
+ */
+function forwardersOf(
+  device: Device,
+  relay: RelayUnderTest,
+  options: { readonly hub?: boolean; readonly pipeDoorDir?: string | null } = {},
+): Forwarders {
+  const pipeDoorDir = options.pipeDoorDir === undefined ? socketDir : options.pipeDoorDir;
   const forwarders = new Forwarders({
-    key: caller.key,
-    self: caller.id,
+    key: device.key,
+    self: device.id,
     now: Date.now,
-    document: () => caller.document,
+    document: () => device.document,
     relayAddress: async () => relay.url,
+    ...(options.hub === false ? {} : { hub: relay.hub }),
+    ...(pipeDoorDir ? { pipeDoorDir } : {}),
   });
   toClose.push({ stop: () => forwarders.stop() });
-  return forwarders.addressFor(relay.peer, targetPeer);
+  return forwarders;
+}
+
+/** A link to nowhere that says when it is closed. */
+function watchedLink(): { link: Link; closed: string[] } {
+  const closed: string[] = [];
+  const link = new Link({
+    send: () => true,
+    pause: () => {},
+    resume: () => {},
+    close: () => void closed.push("closed"),
+  });
+  return { link, closed };
 }
 
 /** The relay's own device calling through its own hub. */
 function relayForwarders(relay: RelayUnderTest): Forwarders {
-  const forwarders = new Forwarders({
-    key: relayDevice.key,
-    self: relayDevice.id,
-    now: Date.now,
-    document: () => relayDevice.document,
-    relayAddress: async () => relay.url,
-    hub: relay.hub,
-    pipeDoorDir: socketDir,
-  });
-  toClose.push({ stop: () => forwarders.stop() });
-  return forwarders;
+  return forwardersOf(relayDevice, relay);
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -616,13 +633,7 @@ describe("relaying", () => {
     const forwarders = relayForwarders(relay);
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     // Nor does the hub open one asked for meanwhile (the tunnel replaced by an older one).
-    const closed: string[] = [];
-    const link = new Link({
-      send: () => true,
-      pause: () => {},
-      resume: () => {},
-      close: () => void closed.push("closed"),
-    });
+    const { link, closed } = watchedLink();
     relay.hub.connectLocal(target.id, link, "own");
     expect(closed).toEqual(["closed"]);
     const response = await fetch(`${forwarders.addressFor(relay.peer, targetPeer)}/echo`, {
@@ -637,15 +648,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay, target, [], true);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    const forwarders = new Forwarders({
-      key: caller.key,
-      self: caller.id,
-      now: Date.now,
-      document: () => caller.document,
-      relayAddress: async () => relay.url,
-      hub: relay.hub,
-    });
-    toClose.push({ stop: () => forwarders.stop() });
+    const forwarders = forwardersOf(caller, relay);
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toBeUndefined();
     const door = callerDoor(relay);
     const secret = `caller's ${randomBytes(8).toString("hex")}`;
@@ -683,26 +686,12 @@ describe("relaying", () => {
     // Its other doors are as they were.
     expect(forwarders.ownSocketFor(relay.peer, targetPeer)).toStartWith("\0bucky-own-");
     // With no such directory, no pipe door: the gateway goes by the ingress.
-    const withoutDir = new Forwarders({
-      key: relayDevice.key,
-      self: relayDevice.id,
-      now: Date.now,
-      document: () => relayDevice.document,
-      relayAddress: async () => relay.url,
-      hub: relay.hub,
-    });
-    toClose.push({ stop: () => withoutDir.stop() });
+    const withoutDir = forwardersOf(relayDevice, relay, { pipeDoorDir: null });
     expect(
       withoutDir.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
     ).toBeUndefined();
     // A pipe stream that names no app is not opened: the device would drop its tunnel.
-    const closed: string[] = [];
-    const link = new Link({
-      send: () => true,
-      pause: () => {},
-      resume: () => {},
-      close: () => void closed.push("closed"),
-    });
+    const { link, closed } = watchedLink();
     relay.hub.connectLocal(target.id, link, "pipe");
     expect(closed).toEqual(["closed"]);
     expect(relay.hub.takes(target.id, "pipe")).toBe(true);
@@ -717,13 +706,7 @@ describe("relaying", () => {
       relayForwarders(relay).pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
     ).toBeUndefined();
     // Nor does the hub open one asked for meanwhile: its link closes at once.
-    const closed: string[] = [];
-    const link = new Link({
-      send: () => true,
-      pause: () => {},
-      resume: () => {},
-      close: () => void closed.push("closed"),
-    });
+    const { link, closed } = watchedLink();
     relay.hub.connectLocal(target.id, link, "pipe", { app: "notes", refusal: "p" });
     expect(closed).toEqual(["closed"]);
   });
@@ -732,15 +715,7 @@ describe("relaying", () => {
     relay = startRelay();
     keepTunnel(relay, target, [], false, ownSocket, undefined, () => fakePipe);
     await until("the tunnel", () => relay.hub.isAttached(target.id));
-    const forwarders = new Forwarders({
-      key: caller.key,
-      self: caller.id,
-      now: Date.now,
-      document: () => caller.document,
-      relayAddress: async () => relay.url,
-      hub: relay.hub,
-    });
-    toClose.push({ stop: () => forwarders.stop() });
+    const forwarders = forwardersOf(caller, relay);
     expect(
       forwarders.pipeSocketFor(relay.peer, targetPeer, { app: "notes", refusal: "p" }),
     ).toBeUndefined();
