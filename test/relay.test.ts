@@ -93,6 +93,11 @@ async function fromClient(
     ${init.body === undefined ? "" : `body: ${JSON.stringify(init.body)},`}
   });
   console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
+  return onClient(script);
+}
+
+/** What `script` prints (JSON), run by Bun on the client host. */
+async function onClient<T>(script: string): Promise<T> {
   const child = Bun.spawn(lab.on("client", [process.execPath, "-e", script]), {
     stdout: "pipe",
     stderr: "pipe",
@@ -116,16 +121,7 @@ async function wholeFromClient(
     const bytes = new Uint8Array(await r.arrayBuffer());
     const wrong = bytes.findIndex((b, i) => b !== ((i * 7) & 255));
     console.log(JSON.stringify({ status: r.status, n: bytes.length, wrong }));`;
-  const child = Bun.spawn(lab.on("client", [process.execPath, "-e", script]), {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  if ((await child.exited) !== 0) throw new Error(`the client's request failed: ${stderr}`);
-  return JSON.parse(stdout);
+  return onClient(script);
 }
 
 /** The requests a device's peer API logged for paths starting with `prefix`. */
