@@ -32,6 +32,32 @@ export interface NotesPair {
 /** How large each note `writeNotes` writes is on the link: 10,000 characters that do not compress. */
 export const NOTE_BYTES = 10_000;
 
+/**
+ * Installs the notes app from the zone whose gateway's home is `gwHome`, and waits until
+ * it runs with its copy caught up on another device, as `gwStatus` says: its status then.
+ */
+export async function installNotesWithCopy(
+  gwHome: string,
+  gwStatus: () => Promise<AppStatus>,
+): Promise<AppStatus> {
+  await buckyJson([
+    "app",
+    "install",
+    resolve(import.meta.dir, "../fixtures/apps/notes"),
+    "--no-wait",
+    "--home",
+    gwHome,
+  ]);
+  return waitFor(
+    "notes running, its copy on another device",
+    async () => {
+      const s = await gwStatus();
+      return s.state === "running" && s.data?.standbys[0]?.lagMs === 0 ? s : undefined;
+    },
+    60_000,
+  );
+}
+
 export function notesPair(env: Record<string, string>): NotesPair {
   afterAll(cleanUp);
   const lab = createLab();
@@ -59,22 +85,7 @@ export function notesPair(env: Record<string, string>): NotesPair {
       wrap: lab.on("server", []),
     });
     await start("server");
-    await buckyJson([
-      "app",
-      "install",
-      resolve(import.meta.dir, "../fixtures/apps/notes"),
-      "--no-wait",
-      "--home",
-      homes.gw,
-    ]);
-    const running = await waitFor(
-      "notes running, its copy on the other device",
-      async () => {
-        const s = await status("gw");
-        return s.state === "running" && s.data?.standbys[0]?.lagMs === 0 ? s : undefined;
-      },
-      60_000,
-    );
+    const running = await installNotesWithCopy(homes.gw, () => status("gw"));
     holder = running.device as Device;
   }, 120_000);
   const holderOf = (): Device => {

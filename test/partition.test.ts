@@ -6,7 +6,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import {
   appFetch,
@@ -19,6 +19,7 @@ import {
   waitFor,
 } from "./harness.ts";
 import { createLab, type Lab } from "./lab.ts";
+import { installNotesWithCopy } from "./notes-pair.ts";
 
 afterAll(cleanUp);
 
@@ -100,22 +101,7 @@ beforeAll(async () => {
     3,
     { draining: true, onlyGateway: true },
   ]);
-  await buckyJson([
-    "app",
-    "install",
-    resolve(import.meta.dir, "../fixtures/apps/notes"),
-    "--no-wait",
-    "--home",
-    homes.gw,
-  ]);
-  const running = await waitFor(
-    "notes running on a home device, its copy on the other",
-    async () => {
-      const s = await status("gw");
-      return s.state === "running" && s.data?.standbys[0]?.lagMs === 0 ? s : undefined;
-    },
-    60_000,
-  );
+  const running = await installNotesWithCopy(homes.gw, () => status("gw"));
   holder = running.device as "h1" | "h2";
   standby = holder === "h1" ? "h2" : "h1";
 }, 120_000);

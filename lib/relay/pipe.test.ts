@@ -77,27 +77,18 @@ test("a TCP end closed with bytes still waiting is cut when its reader takes non
 
 test("a TCP end closed with bytes still waiting is cut when its reader takes them a byte at a time", async () => {
   // A socket whose reader takes one byte at each drain: never nothing, never enough.
-  let terminated = false;
   let full = true;
-  const socket = {
-    write: (chunk: Uint8Array) => (full ? 0 : Math.min(1, chunk.length)),
-    end: () => {},
-    terminate: () => {
-      terminated = true;
-    },
-    pause: () => {},
-    resume: () => {},
-  } as unknown as Socket<unknown>;
+  const { socket, terminated } = fakeSocket((chunk) => (full ? 0 : Math.min(1, chunk.length)));
   const end = tcpEnd(socket, 200);
   end.send(new Uint8Array(64 * 1024));
   full = false;
   end.close();
   const startedAt = performance.now();
-  while (!terminated && performance.now() - startedAt < 2_000) {
+  while (!terminated() && performance.now() - startedAt < 2_000) {
     end.flush();
     await Bun.sleep(20);
   }
-  expect(terminated).toBe(true);
+  expect(terminated()).toBe(true);
   expect(performance.now() - startedAt).toBeGreaterThanOrEqual(190);
 });
 
@@ -105,20 +96,11 @@ test("a closing TCP end whose socket closes another way lets go at once of what 
   const drainLimitMs = 20;
   let writable = false;
   let written = 0;
-  let terminated = false;
-  const socket = {
-    write: (chunk: Uint8Array) => {
-      if (!writable) return 0;
-      written += chunk.length;
-      return chunk.length;
-    },
-    end: () => {},
-    terminate: () => {
-      terminated = true;
-    },
-    pause: () => {},
-    resume: () => {},
-  } as unknown as Socket<unknown>;
+  const { socket, terminated } = fakeSocket((chunk) => {
+    if (!writable) return 0;
+    written += chunk.length;
+    return chunk.length;
+  });
   const end = tcpEnd(socket, drainLimitMs);
   end.send(new Uint8Array(1024 * 1024));
   // Closing: the MiB waits for a reader, watched by the drain limit.
@@ -131,5 +113,23 @@ test("a closing TCP end whose socket closes another way lets go at once of what 
   expect(written).toBe(0);
   // Timers fire in the order they fall due: by the time this one has, the watch's would have.
   await Bun.sleep(4 * drainLimitMs);
-  expect(terminated).toBe(false);
+  expect(terminated()).toBe(false);
 });
+
+/** A socket that writes as `write` says, and tells whether it was terminated. */
+function fakeSocket(write: (chunk: Uint8Array) => number): {
+  socket: Socket<unknown>;
+  terminated: () => boolean;
+} {
+  let terminated = false;
+  const socket = {
+    write,
+    end: () => {},
+    terminate: () => {
+      terminated = true;
+    },
+    pause: () => {},
+    resume: () => {},
+  } as unknown as Socket<unknown>;
+  return { socket, terminated: () => terminated };
+}
