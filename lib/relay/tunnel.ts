@@ -261,11 +261,7 @@ class Tunnel {
   ): void {
     const pipe = this.options.appPipe?.();
     const app = checkAppName(message.app);
-    const ws = new WebSocket(
-      `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(message.stream)}`,
-      { tls: pinnedTls(this.relay.certPem) } as unknown as string[],
-    );
-    ws.binaryType = "arraybuffer";
+    const ws = this.acceptSocket(address, message.stream);
     ws.onerror = () => ws.close();
     if (!pipe || !app.ok) {
       ws.onopen = () => ws.close();
@@ -295,6 +291,16 @@ class Tunnel {
     };
   }
 
+  /** The WebSocket back to the relay that takes up `stream`, its certificate pinned. */
+  private acceptSocket(address: string, stream: string): WebSocket {
+    const ws = new WebSocket(
+      `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
+      { tls: pinnedTls(this.relay.certPem) } as unknown as string[],
+    );
+    ws.binaryType = "arraybuffer";
+    return ws;
+  }
+
   /**
    * The relay asks for a stream: a connection to `to` (this device's peer server, or its
    * peer listener that reads HTTP), joined to it.
@@ -304,13 +310,7 @@ class Tunnel {
     stream: string,
     to: { readonly hostname: string; readonly port: number } | { readonly unix: string },
   ): void {
-    const ws = new WebSocket(
-      `${address.replace(/^https:/, "wss:")}/v1/relay/accept/${encodeURIComponent(stream)}`,
-      {
-        tls: pinnedTls(this.relay.certPem),
-      } as unknown as string[],
-    );
-    ws.binaryType = "arraybuffer";
+    const ws = this.acceptSocket(address, stream);
     let link: Link | undefined;
     const early: Uint8Array[] = [];
     ws.onmessage = (event) => {
