@@ -115,28 +115,15 @@ export class SftpBackend implements Backend {
     const privateKey = readIdentity(identityFile);
     const pinned = options.hostKey === undefined ? undefined : parseHostKey(options.hostKey);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    let presented: Buffer | undefined;
-    const client = new Client();
+    const login = startLogin(
+      target,
+      privateKey,
+      timeoutMs,
+      (key) => pinned === undefined || key.equals(pinned),
+    );
+    const client = login.client;
     try {
-      await new Promise<void>((resolve, reject) => {
-        // `on`, not `once`: ssh2 may emit more than one error, and an unheard one throws.
-        client.on("ready", resolve).on("error", reject);
-        client.on("close", () => reject(new Error("the server closed the connection")));
-        client.connect({
-          host: target.host,
-          port: target.port,
-          username: target.user,
-          privateKey,
-          readyTimeout: timeoutMs,
-          // A server that vanished without closing the connection is noticed this way.
-          keepaliveInterval: Math.max(100, timeoutMs / 3),
-          keepaliveCountMax: 3,
-          hostVerifier: (key: Buffer) => {
-            presented = key;
-            return pinned === undefined || key.equals(pinned);
-          },
-        });
-      });
+      await login.ready;
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
         client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))),
       );
@@ -144,12 +131,13 @@ export class SftpBackend implements Backend {
         client,
         sftp,
         target,
-        formatHostKey(presented as Buffer),
+        formatHostKey(login.hostKey() as Buffer),
         url,
         timeoutMs,
       );
     } catch (error) {
       client.destroy();
+      const presented = login.hostKey();
       const mismatch = pinned && presented && !presented.equals(pinned) ? presented : undefined;
       throw connectFailure(error, target, identityFile, mismatch);
     }
@@ -574,6 +562,41 @@ export class SftpBackend implements Backend {
   }
 }
 
+/**
+ * Starts logging in to `target` with `privateKey` on a client of its own. `trusts` decides
+ * whether the host key the server presents is taken; `hostKey()` is the key it presented,
+ * after a failure too (a key that did not match, or a login refused once it was seen).
+ */
+function startLogin(
+  target: Target,
+  privateKey: Buffer,
+  timeoutMs: number,
+  trusts: (key: Buffer) => boolean,
+): { readonly client: Client; readonly ready: Promise<void>; hostKey(): Buffer | undefined } {
+  const client = new Client();
+  let presented: Buffer | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    // `on`, not `once`: ssh2 may emit more than one error, and an unheard one throws.
+    client.on("ready", resolve).on("error", reject);
+    client.on("close", () => reject(new Error("the server closed the connection")));
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      privateKey,
+      readyTimeout: timeoutMs,
+      // A server that vanished without closing the connection is noticed this way.
+      keepaliveInterval: Math.max(100, timeoutMs / 3),
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        presented = key;
+        return trusts(key);
+      },
+    });
+  });
+  return { client, ready, hostKey: () => presented };
+}
+
 /** What a person checks before trusting an SFTP server, and whether it lets this key in. */
 export interface SftpProbe {
   /** The key the server presented, as "type base64" (what gets pinned). */
@@ -594,27 +617,15 @@ export async function probeSftp(
 ): Promise<SftpProbe> {
   const target = parseUrl(url);
   const privateKey = readIdentity(options.identityFile);
-  let presented: Buffer | undefined;
-  const client = new Client();
+  // Any key is taken: learning it is the point, and nothing is read or written.
+  const login = startLogin(target, privateKey, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => true);
+  const client = login.client;
   try {
-    await new Promise<void>((resolve, reject) => {
-      client.on("ready", resolve).on("error", reject);
-      client.on("close", () => reject(new Error("the server closed the connection")));
-      client.connect({
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        privateKey,
-        readyTimeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        hostVerifier: (key: Buffer) => {
-          presented = key;
-          return true;
-        },
-      });
-    });
-    return probed(presented as Buffer, "accepted");
+    await login.ready;
+    return probed(login.hostKey() as Buffer, "accepted");
   } catch (error) {
     const level = (error as { level?: string }).level;
+    const presented = login.hostKey();
     if (presented && level === "client-authentication") return probed(presented, "refused");
     throw connectFailure(error, target, options.identityFile, undefined);
   } finally {
