@@ -11,7 +11,7 @@
 import type { Database } from "bun:sqlite";
 import { bytesEqual } from "../../protocol/encoding.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
-import { DIGEST_BYTES, type SealFields, xorInto } from "../../protocol/state-seal.ts";
+import type { SealFields } from "../../protocol/state-seal.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { type CheckpointRecord, readCheckpointRecord } from "./checkpoint-record.ts";
@@ -20,6 +20,7 @@ import {
   CHANGESET_COLUMNS,
   type ChangesetRecord,
   changesetRowOf,
+  rowsDigestSteps,
   STATE_COLUMNS,
   type StateRecord,
   type StateSeal,
@@ -172,13 +173,13 @@ export function* tablesMatchSteps(
   record: SealFields,
   everyRow: boolean,
 ): Generator<void, boolean, void> {
-  const stateDigest = new Uint8Array(DIGEST_BYTES);
-  let stateRows = 0;
-  for (const row of sqlite.query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM state`).iterate()) {
-    xorInto(stateDigest, seal.stateRowMac(stateRowOf(row)));
-    if (++stateRows % ROWS_PER_STEP === 0) yield;
-  }
-  if (stateRows !== record.stateRows || !bytesEqual(stateDigest, record.stateDigest)) return false;
+  const state = yield* rowsDigestSteps(
+    sqlite.query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM state`).iterate(),
+    (row) => seal.stateRowMac(stateRowOf(row)),
+    ROWS_PER_STEP,
+  );
+  if (state.rows !== record.stateRows || !bytesEqual(state.digest, record.stateDigest))
+    return false;
   if (!(yield* checkpointMatches(sqlite, seal, everyRow))) return false;
   const ownHead = seal.ownHead(sqlite);
   if (ownHead === null ? record.ownHead !== null : !sameBytes(ownHead, record.ownHead))
@@ -187,16 +188,14 @@ export function* tablesMatchSteps(
     const count = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM changesets").get();
     return count?.n === record.changesetRows;
   }
-  const changesetDigest = new Uint8Array(DIGEST_BYTES);
-  let changesetRows = 0;
-  for (const row of sqlite
-    .query<ChangesetRecord, []>(`SELECT ${CHANGESET_COLUMNS} FROM changesets`)
-    .iterate()) {
-    xorInto(changesetDigest, seal.changesetRowMac(changesetRowOf(row)));
-    if (++changesetRows % ROWS_PER_STEP === 0) yield;
-  }
+  const changesets = yield* rowsDigestSteps(
+    sqlite.query<ChangesetRecord, []>(`SELECT ${CHANGESET_COLUMNS} FROM changesets`).iterate(),
+    (row) => seal.changesetRowMac(changesetRowOf(row)),
+    ROWS_PER_STEP,
+  );
   return (
-    changesetRows === record.changesetRows && bytesEqual(changesetDigest, record.changesetDigest)
+    changesets.rows === record.changesetRows &&
+    bytesEqual(changesets.digest, record.changesetDigest)
   );
 }
 
@@ -222,15 +221,14 @@ function* checkpointMatches(
       .get();
     return count?.n === (record?.baseRows ?? 0);
   }
-  const digest = new Uint8Array(DIGEST_BYTES);
-  let rows = 0;
-  for (const row of sqlite
-    .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`)
-    .iterate()) {
-    xorInto(digest, seal.baseRowMac(stateRowOf(row)));
-    if (++rows % ROWS_PER_STEP === 0) yield;
-  }
-  return record ? rows === record.baseRows && bytesEqual(digest, record.baseDigest) : rows === 0;
+  const base = yield* rowsDigestSteps(
+    sqlite.query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`).iterate(),
+    (row) => seal.baseRowMac(stateRowOf(row)),
+    ROWS_PER_STEP,
+  );
+  return record
+    ? base.rows === record.baseRows && bytesEqual(base.digest, record.baseDigest)
+    : base.rows === 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {

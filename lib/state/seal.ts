@@ -63,6 +63,24 @@ export function changesetRowOf(row: ChangesetRecord): ChangesetRow {
   return [row.local_order, row.author, row.seq, row.hash, row.bytes, row.received_at];
 }
 
+/**
+ * The digest the seal keeps of a table's rows (each row's mac XORed in) and how many rows
+ * there were, read `rowsPerStep` rows a step, so that a long read lets other work run.
+ */
+export function* rowsDigestSteps<Row>(
+  rows: Iterable<Row>,
+  mac: (row: Row) => Uint8Array,
+  rowsPerStep: number,
+): Generator<void, { readonly rows: number; readonly digest: Uint8Array }, void> {
+  const digest = new Uint8Array(DIGEST_BYTES);
+  let count = 0;
+  for (const row of rows) {
+    xorInto(digest, mac(row));
+    if (++count % rowsPerStep === 0) yield;
+  }
+  return { rows: count, digest };
+}
+
 export class StateSeal {
   private readonly hmac: RowHmac;
 

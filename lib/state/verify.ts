@@ -36,6 +36,7 @@ import {
   CHANGESET_COLUMNS,
   type ChangesetRecord,
   changesetRowOf,
+  rowsDigestSteps,
   STATE_COLUMNS,
   type StateRecord,
   type StateSeal,
@@ -313,19 +314,16 @@ export function* verifySteps(
   }
 
   // checkpoint_base, against the digest its record keeps.
-  const baseDigest = new Uint8Array(DIGEST_BYTES);
-  let baseRows = 0;
-  for (const row of sqlite
-    .query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`)
-    .iterate()) {
-    xorInto(baseDigest, seal.baseRowMac(stateRowOf(row)));
-    if (++baseRows % STATE_ROWS_PER_STEP === 0) yield;
-  }
+  const base = yield* rowsDigestSteps(
+    sqlite.query<StateRecord, []>(`SELECT ${STATE_COLUMNS} FROM checkpoint_base`).iterate(),
+    (row) => seal.baseRowMac(stateRowOf(row)),
+    STATE_ROWS_PER_STEP,
+  );
   if (
     (options.againstSeal ?? true) &&
     (record
-      ? record.baseRows !== baseRows || !bytesEqual(record.baseDigest, baseDigest)
-      : baseRows > 0)
+      ? record.baseRows !== base.rows || !bytesEqual(record.baseDigest, base.digest)
+      : base.rows > 0)
   )
     problems.push(() => "a row kept in checkpoint_base was altered, added or removed");
 
@@ -346,7 +344,7 @@ export function* verifySteps(
     problemCount: problems.length,
     bad,
     tables,
-    base: { digest: baseDigest, rows: baseRows },
+    base,
     checkpointWhole,
   };
 }
