@@ -34,7 +34,13 @@ export const changesets = sqliteTable(
   (table) => [unique().on(table.author, table.seq)],
 );
 
-export const state = sqliteTable("state", {
+/**
+ * A key's row as the merge leaves it: its value (null: deleted), the clock it was written
+ * at and the changeset that wrote it. `state` holds these; `checkpoint_base` the same
+ * rows as the adopted checkpoint had them. A function, for each table needs builders of
+ * its own.
+ */
+const keyRowColumns = () => ({
   key: text("key").primaryKey(),
   value: text("value"),
   hlcMs: integer("hlc_ms").notNull(),
@@ -42,6 +48,8 @@ export const state = sqliteTable("state", {
   author: text("author").notNull(),
   seq: integer("seq").notNull(),
 });
+
+export const state = sqliteTable("state", keyRowColumns());
 
 export const peers = sqliteTable("peers", {
   deviceId: text("device_id").primaryKey(),
@@ -145,14 +153,7 @@ export const checkpoint = sqliteTable("checkpoint", {
   mac: blob("mac", { mode: "buffer" }).notNull(),
 });
 
-export const checkpointBase = sqliteTable("checkpoint_base", {
-  key: text("key").primaryKey(),
-  value: text("value"),
-  hlcMs: integer("hlc_ms").notNull(),
-  hlcCounter: integer("hlc_counter").notNull(),
-  author: text("author").notNull(),
-  seq: integer("seq").notNull(),
-});
+export const checkpointBase = sqliteTable("checkpoint_base", keyRowColumns());
 
 export const ndnPins = sqliteTable("ndn_pins", {
   id: text("id").primaryKey(),
