@@ -56,8 +56,7 @@ export function admitMember(
         : `you are ${standing} in this zone`,
     );
   }
-  const now = node.now();
-  node.contacts.heardFrom(check.device, now, check.timeMs - now);
+  node.contacts.calledBy(check.device, check.timeMs, node.now());
   return check.device;
 }
 

@@ -1,6 +1,11 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { readDeviceInfo } from "./peers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { openStateDb } from "../store/db.ts";
+import { Contacts, readDeviceInfo } from "./peers.ts";
 
 function infoOf(value: string): Database {
   const db = new Database(":memory:");
@@ -18,5 +23,49 @@ describe("a device's info (devices/<device>/info), as it wrote it", () => {
   test("reads as no info when it is not, rather than failing whoever looks for the device", () => {
     for (const text of ["null", "5", "[]", JSON.stringify({ addrs: "x", cert: "PEM" })])
       expect(readDeviceInfo(infoOf(text), "laptop")).toBeUndefined();
+  });
+});
+
+describe("a peer heard by its requests", () => {
+  const laptop = "laptop-id" as DeviceId;
+  const T = 1_800_000_000_000;
+
+  function contacts(): { contacts: Contacts; [Symbol.dispose](): void } {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-contacts-"));
+    const db = openStateDb(join(dir, "state.db"), { create: true });
+    return {
+      contacts: new Contacts(db),
+      [Symbol.dispose]() {
+        db.$client.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  test("a request held on the way is the peer heard when it signed it, not when it came", () => {
+    using book = contacts();
+    // Clocks 20 s apart; a request that came at once, then one a relay held 4 minutes.
+    book.contacts.calledBy(laptop, T + 20_000, T);
+    expect(book.contacts.get(laptop)?.lastSeenAt).toBe(T);
+    book.contacts.calledBy(laptop, T + 20_000 + 30_000, T + 30_000);
+    expect(book.contacts.get(laptop)?.lastSeenAt).toBe(T + 30_000);
+    book.contacts.calledBy(laptop, T + 20_000 + 45_000, T + 285_000);
+    expect(book.contacts.get(laptop)?.lastSeenAt).toBe(T + 45_000);
+    expect(book.contacts.clockOffsetMs(laptop)).toBe(20_000);
+  });
+
+  test("an older request does not undo a later hearing (an answer's head, say)", () => {
+    using book = contacts();
+    book.contacts.calledBy(laptop, T, T);
+    book.contacts.heardFrom(laptop, T + 100_000);
+    book.contacts.calledBy(laptop, T + 50_000, T + 110_000);
+    expect(book.contacts.get(laptop)?.lastSeenAt).toBe(T + 100_000);
+  });
+
+  test("a last hearing ahead of this clock (set back since) gives way", () => {
+    using book = contacts();
+    book.contacts.heardFrom(laptop, T + 3_600_000);
+    book.contacts.calledBy(laptop, T, T);
+    expect(book.contacts.get(laptop)?.lastSeenAt).toBe(T);
   });
 });

@@ -10,6 +10,7 @@ import { certificateDer, isDeviceCertificate } from "../../protocol/tls-cert.ts"
 import type { StateQueries } from "../store/db.ts";
 import { type StateReader, sqliteOf, stateValue } from "../store/reads.ts";
 import { type Member, type Membership, standingOf } from "../sync/membership.ts";
+import { ClockOffsets } from "./clock-offsets.ts";
 
 /** What a device publishes about itself at `devices/<name>/info`. */
 export interface DeviceInfo {
@@ -129,7 +130,7 @@ export interface ContactBook {
 export class Contacts implements ContactBook {
   private readonly contacts = new Map<DeviceId, Contact>();
   private readonly persistedAt = new Map<DeviceId, number>();
-  private readonly clockOffsets = new Map<DeviceId, number>();
+  private readonly clocks = new ClockOffsets();
 
   constructor(
     private readonly db: StateQueries,
@@ -143,19 +144,32 @@ export class Contacts implements ContactBook {
   }
 
   /**
-   * The peer called this node, or its answer to this node's call is arriving: it is alive,
-   * though this says nothing of how to reach it. `clockOffsetMs` is how far its clock is
-   * ahead of this one's (from its signed request).
+   * The peer's answer to this node's call is arriving, or it called: it is alive, though
+   * this says nothing of how to reach it.
    */
-  heardFrom(id: DeviceId, atMs: number, clockOffsetMs?: number): void {
+  heardFrom(id: DeviceId, atMs: number): void {
     const known = this.contacts.get(id);
     this.seen(id, { address: known?.address ?? null, rttMs: known?.rttMs ?? 0, lastSeenAt: atMs });
-    if (clockOffsetMs !== undefined) this.clockOffsets.set(id, clockOffsetMs);
   }
 
-  /** How far the peer's clock was ahead of this one's when it last called (kept in memory). */
+  /**
+   * The peer called this node with a request it signed at `signedAtMs` (its clock). It is
+   * heard when it signed it, by this clock, not when it arrived: a request held on the way
+   * is not the peer heard now (a standby holds back from taking an app over while it
+   * hears the holder). Nor does an older one undo a later hearing.
+   */
+  calledBy(id: DeviceId, signedAtMs: number, nowMs: number): void {
+    this.clocks.read(id, signedAtMs, nowMs);
+    const heardAtMs = this.clocks.signedAt(id, signedAtMs, nowMs);
+    const last = this.contacts.get(id)?.lastSeenAt;
+    // A last hearing ahead of now is this clock set back since: not one to keep.
+    if (last !== undefined && heardAtMs <= last && last <= nowMs) return;
+    this.heardFrom(id, heardAtMs);
+  }
+
+  /** How far the peer's clock is ahead of this one's, as its recent requests say (kept in memory). */
   clockOffsetMs(id: DeviceId): number | undefined {
-    return this.clockOffsets.get(id);
+    return this.clocks.offsetMs(id);
   }
 
   seen(id: DeviceId, contact: Contact): void {
