@@ -166,12 +166,11 @@ function runDeviceProxy(appSocket: string): void {
 /** (c)'s device, and (d)'s with `heads`: the client's certificate checked once, then bytes moved. */
 function runDevicePipe(appSocket: string, heads: boolean): void {
   const stood = new Map([[ASSERTION, "alice"]]);
-  /** The person's lines and the head's end, for a head's mark: as the device would write them. */
-  const endOfHead = (mark: { assertion?: string }) => {
-    if (mark.assertion === undefined) return "\r\n";
+  /** The person's lines, for a head's assertion: as the device would write them. */
+  const personLines = (mark: { assertion: string }) => {
     const person = stood.get(mark.assertion);
     if (person === undefined) throw new Error("an assertion that does not stand");
-    return `bucky-user: ${person}\r\nbucky-user-role: member\r\n\r\n`;
+    return `bucky-user: ${person}\r\nbucky-user-role: member\r\n`;
   };
   const device = identity(1);
   const gatewayKey = Buffer.from(identity(2).publicKeyHex, "hex");
@@ -225,7 +224,7 @@ function runDevicePipe(appSocket: string, heads: boolean): void {
           // One write a chunk: the parts joined (a write per part costs a system call each).
           const parts = requests
             .push(chunk)
-            .map((part) => (part instanceof Uint8Array ? part : Buffer.from(endOfHead(part))));
+            .map((part) => (part instanceof Uint8Array ? part : Buffer.from(personLines(part))));
           link.fromA(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts));
         } catch {
           link.close();

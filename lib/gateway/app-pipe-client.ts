@@ -102,10 +102,17 @@ export type PipeOutcome =
 
 type PipeKnown = { readonly port: number } | { readonly none: true; readonly untilMs: number };
 
+/** Where a device's pipe is fetched: a TLS origin, a relay's door, or why neither. */
+type PipeAt = { readonly origin: string } | { readonly unix: string } | { readonly why: string };
+
+/** Origins kept parsed before the map starts again (a gateway calls a few devices). */
+const MAX_ORIGINS_KEPT = 256;
+
 export class AppPipeClient {
   private readonly known = new Map<DeviceId, PipeKnown>();
   private readonly asking = new Map<DeviceId, Promise<PipeKnown | undefined>>();
   private readonly backoff = new PeerBackoff(PIPE_RETRY_MS);
+  private readonly origins = new Map<string, string>();
   /** Each app's certificate (PEM), and the proof the pipe's refusals carry for it. */
   private readonly certificates = new Map<
     AppName,
@@ -125,7 +132,9 @@ export class AppPipeClient {
     if (!this.backoff.due(peer.id, nowMs, 0))
       return { fallBack: request, why: "the pipe failed lately" };
     const certificate = this.certificate(app);
-    const where = await this.pipeAt(peer, app, certificate.refusal);
+    // Answered at once once the device's pipe is known: no turn of the event loop a request.
+    const asked = this.pipeAt(peer, app, certificate.refusal);
+    const where = asked instanceof Promise ? await asked : asked;
     if ("why" in where) return { fallBack: request, why: where.why };
     // A streamed body the pipe may fail before taking any of: kept for the ingress.
     const retryable =
@@ -207,21 +216,34 @@ export class AppPipeClient {
    * called at last, or at the door (a Unix socket) of this device's own relay it was last
    * reached through; or why neither.
    */
-  private async pipeAt(
-    peer: Peer,
-    app: AppName,
-    refusal: string,
-  ): Promise<{ origin: string } | { unix: string } | { why: string }> {
+  private pipeAt(peer: Peer, app: AppName, refusal: string): PipeAt | Promise<PipeAt> {
     const address = this.node.contacts.get(peer.id)?.address;
     const direct = address && peer.addresses.includes(address) ? address : undefined;
     const relayed = direct ? undefined : this.node.relayedPipe?.(peer, { app, refusal });
     if (!direct && !relayed) return { why: "not called directly" };
-    const known = await this.pipeOf(peer);
-    if (!known || "none" in known) return { why: "no pipe" };
-    if (relayed) return { unix: relayed };
-    const url = new URL(direct as string);
-    url.port = String(known.port);
-    return { origin: url.origin };
+    const where = (known: PipeKnown | undefined): PipeAt => {
+      if (!known || "none" in known) return { why: "no pipe" };
+      if (relayed) return { unix: relayed };
+      return { origin: this.origin(direct as string, known.port) };
+    };
+    const known = this.known.get(peer.id);
+    if (known && "port" in known) return where(known);
+    return this.pipeOf(peer).then(where);
+  }
+
+  /** The origin of the pipe at `port` of the device called at `address` (parsed once a pair). */
+  private origin(address: string, port: number): string {
+    const key = `${port} ${address}`;
+    let origin = this.origins.get(key);
+    if (origin === undefined) {
+      const url = new URL(address);
+      url.port = String(port);
+      origin = url.origin;
+      // Pairs only change when a device moves or restarts: the map is let go when it grows.
+      if (this.origins.size >= MAX_ORIGINS_KEPT) this.origins.clear();
+      this.origins.set(key, origin);
+    }
+    return origin;
   }
 
   /** The certificate this device presents for `app` (made once: it depends on nothing else). */

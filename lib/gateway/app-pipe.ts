@@ -220,7 +220,6 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   };
 }
 
-const CRLF = Buffer.from("\r\n");
 /** The reason phrases of the statuses a refusal has most often (any other says "Refused"). */
 const REASONS: Readonly<Record<number, string>> = {
   400: "Bad Request",
@@ -250,7 +249,6 @@ class PipeConnection {
   private pending: { readonly error: BuckyError; readonly whose: Refusal } | undefined;
   /** Chunks from the gateway held while a person's assertion is checked the first time. */
   private held: Uint8Array[] | undefined;
-  private requests = 0;
   private bytesIn = 0;
   private bytesOut = 0;
   /** The connection to the app, once open. */
@@ -395,8 +393,9 @@ class PipeConnection {
   }
 
   /**
-   * Sends `parts` on to the app, the person's lines written at each head's end. When an
-   * assertion must be checked first, what is left waits, copied, and so does the gateway.
+   * Sends `parts` on to the app, the person's lines written where a head's assertion was.
+   * When an assertion must be checked first, what is left waits, copied, and so does the
+   * gateway.
    */
   private send(parts: RequestPart[]): void {
     const out: Uint8Array[] = [];
@@ -404,11 +403,6 @@ class PipeConnection {
       const part = parts[at] as RequestPart;
       if (part instanceof Uint8Array) {
         out.push(part);
-        continue;
-      }
-      this.requests += 1;
-      if (part.assertion === undefined) {
-        out.push(CRLF);
         continue;
       }
       let person: Viewer | Promise<Viewer>;
@@ -421,7 +415,8 @@ class PipeConnection {
       }
       if (!(person instanceof Promise)) {
         try {
-          out.push(personLines(person));
+          const lines = personLines(person);
+          if (lines) out.push(lines);
         } catch (error) {
           this.write(out);
           this.refuse(toBuckyError(error));
@@ -439,7 +434,8 @@ class PipeConnection {
         (viewer) => {
           if (this.ended) return;
           try {
-            this.write([personLines(viewer)]);
+            const lines = personLines(viewer);
+            if (lines) this.write([lines]);
           } catch (error) {
             this.refuse(toBuckyError(error));
             return;
@@ -524,7 +520,7 @@ class PipeConnection {
     const fields = {
       gateway: this.gateway ?? this.device,
       app: this.app,
-      requests: this.requests,
+      requests: this.heads.requests,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       ended: why,
@@ -560,13 +556,16 @@ class PipeConnection {
   }
 }
 
-/** The person's lines and the head's end, as the device says them (tellApp's, on bytes). */
-function personLines(viewer: Viewer): Uint8Array {
-  if (viewer.kind !== "person") return CRLF;
+/**
+ * The person's lines (tellApp's, on bytes), written before the head's blank line; none for
+ * an assertion that stands for no person.
+ */
+function personLines(viewer: Viewer): Uint8Array | undefined {
+  if (viewer.kind !== "person") return undefined;
   const line = (name: string, value: string) => {
     // Names and roles are checked where made; a line break would still end a header here.
     if (/[\r\n\0]/.test(value)) throw new BuckyError("E_INTERNAL", `a ${name} with a line break`);
     return `${name}: ${value}\r\n`;
   };
-  return Buffer.from(`${line(USER_HEADER, viewer.user)}${line(ROLE_HEADER, viewer.role)}\r\n`);
+  return Buffer.from(`${line(USER_HEADER, viewer.user)}${line(ROLE_HEADER, viewer.role)}`);
 }

@@ -23,10 +23,22 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 /** A chunk-size line longer than this is refused (16 hex digits are 64 bits). */
 const MAX_CHUNK_LINE_BYTES = 18;
 
-/** What the pipe sends on: bytes as they are, or where the person's lines and the head's end go. */
-export type RequestPart = Uint8Array | { readonly endOfHead: true; readonly assertion?: string };
+/**
+ * What the pipe sends on: bytes as they are, or the place, just before a head's blank line,
+ * where the person an assertion stands for is written. Bytes that lie side by side in a
+ * chunk come as one part: a request with no `bucky-*` line is one view of the chunk it came
+ * in, with nothing joined or copied.
+ */
+export type RequestPart = Uint8Array | { readonly assertion: string };
 
 const CRLF = Buffer.from("\r\n");
+const HEAD_END = Buffer.from("\r\n\r\n");
+const COLON = 0x3a;
+
+/** The bytes a header name may hold (RFC 9110's tchar), by byte value. */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN[c.charCodeAt(0)] = 1;
 
 type State =
   | { readonly kind: "head" }
@@ -36,106 +48,155 @@ type State =
   | { readonly kind: "chunk-end" }
   | { readonly kind: "last-chunk-end" };
 
+const HEAD: State = { kind: "head" };
+
 export class RequestHeads {
-  private state: State = { kind: "head" };
+  private state: State = HEAD;
   /** Bytes of a head or a line not complete yet. */
   private pending: Buffer | null = null;
   /** The current request's body bytes so far, chunked (a Content-Length is checked whole). */
   private chunkedBytes = 0;
+  /** Heads read whole so far: the requests on the connection. */
+  private heads = 0;
+  /** The bytes of the chunk being read (push's), and the run of them to send on as one part. */
+  private bytes: Buffer = CRLF;
+  private parts: RequestPart[] = [];
+  private runFrom = 0;
+  private runTo = 0;
 
   constructor(private readonly maxBodyBytes: number) {}
+
+  /** How many request heads have been read whole. */
+  get requests(): number {
+    return this.heads;
+  }
 
   /**
    * The parts to send on for `chunk`, in order; throws a BuckyError on what it refuses.
    * Byte parts may be views of `chunk`, which a socket reuses: send or copy them at once.
    */
   push(chunk: Uint8Array): RequestPart[] {
-    const parts: RequestPart[] = [];
     // A socket's data is a Buffer already. Not through `chunk.buffer`: reading it makes Bun
     // give the socket's bytes an ArrayBuffer of their own, which doubled the pipe's CPU a
     // request (measured with bench/pipe.ts).
-    let bytes = this.pending
+    const bytes = this.pending
       ? Buffer.concat([this.pending, chunk])
       : Buffer.isBuffer(chunk)
         ? chunk
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.pending = null;
-    while (bytes.length > 0) {
-      const used = this.step(bytes, parts);
-      if (used === 0) {
+    this.bytes = bytes;
+    this.parts = [];
+    this.runFrom = 0;
+    this.runTo = 0;
+    let at = 0;
+    while (at < bytes.length) {
+      const next = this.step(at);
+      if (next === at) {
         // A head or a line goes on in the next chunk: kept, copied (a socket reuses its buffer).
-        this.pending = Buffer.from(bytes);
+        this.pending = Buffer.from(bytes.subarray(at));
         break;
       }
-      bytes = bytes.subarray(used);
+      at = next;
     }
+    this.endRun();
+    const parts = this.parts;
+    this.parts = [];
+    this.bytes = CRLF;
     return parts;
   }
 
-  /** Reads what it can of `bytes` in the current state; how many bytes it used (0: more needed). */
-  private step(bytes: Buffer, parts: RequestPart[]): number {
+  /** Sends `bytes[from, to)` on, in the same part as the bytes before when they touch. */
+  private pass(from: number, to: number): void {
+    if (from !== this.runTo) {
+      this.endRun();
+      this.runFrom = from;
+    }
+    this.runTo = to;
+  }
+
+  /** The run so far as one part: the chunk itself when it is all of it. */
+  private endRun(): void {
+    const { bytes, runFrom, runTo } = this;
+    if (runTo > runFrom)
+      this.parts.push(
+        runFrom === 0 && runTo === bytes.length ? bytes : bytes.subarray(runFrom, runTo),
+      );
+    this.runFrom = runTo;
+  }
+
+  /** Reads what it can from `at` in the current state; where it stopped (`at`: more needed). */
+  private step(at: number): number {
+    const bytes = this.bytes;
     const state = this.state;
     switch (state.kind) {
       case "length":
       case "chunk-data": {
-        const take = Math.min(state.left, bytes.length);
-        parts.push(bytes.subarray(0, take));
+        const take = Math.min(state.left, bytes.length - at);
+        this.pass(at, at + take);
         state.left -= take;
-        if (state.left === 0)
-          this.state = state.kind === "length" ? { kind: "head" } : { kind: "chunk-end" };
-        return take;
+        if (state.left === 0) this.state = state.kind === "length" ? HEAD : { kind: "chunk-end" };
+        return at + take;
       }
       case "chunk-end":
       case "last-chunk-end": {
-        if (bytes.length < 2) return 0;
-        if (bytes[0] !== 13 || bytes[1] !== 10) throw refused("a chunk that does not end in CRLF");
-        parts.push(CRLF);
-        this.state = state.kind === "last-chunk-end" ? { kind: "head" } : { kind: "chunk-size" };
-        return 2;
+        if (bytes.length - at < 2) return at;
+        if (bytes[at] !== 13 || bytes[at + 1] !== 10)
+          throw refused("a chunk that does not end in CRLF");
+        this.pass(at, at + 2);
+        this.state = state.kind === "last-chunk-end" ? HEAD : { kind: "chunk-size" };
+        return at + 2;
       }
       case "chunk-size":
-        return this.chunkSize(bytes, parts);
+        return this.chunkSize(at);
       case "head":
-        return this.head(bytes, parts);
+        return this.head(at);
     }
   }
 
-  private chunkSize(bytes: Buffer, parts: RequestPart[]): number {
-    const end = bytes.indexOf(CRLF);
+  private chunkSize(at: number): number {
+    const bytes = this.bytes;
+    const end = bytes.indexOf(CRLF, at);
     if (end < 0) {
-      if (bytes.length > MAX_CHUNK_LINE_BYTES) throw refused("a chunk-size line too long");
-      return 0;
+      if (bytes.length - at > MAX_CHUNK_LINE_BYTES) throw refused("a chunk-size line too long");
+      return at;
     }
-    const line = bytes.toString("latin1", 0, end);
-    if (end === 0 || end > MAX_CHUNK_LINE_BYTES - 2 || !/^[0-9a-fA-F]+$/.test(line))
+    const line = bytes.toString("latin1", at, end);
+    if (end === at || end - at > MAX_CHUNK_LINE_BYTES - 2 || !/^[0-9a-fA-F]+$/.test(line))
       throw refused(
         `a chunk size that is not hexadecimal digits alone: ${JSON.stringify(line.slice(0, 20))}`,
       );
     const size = Number.parseInt(line, 16);
     this.chunkedBytes += size;
     if (this.chunkedBytes > this.maxBodyBytes) throw tooLarge(this.maxBodyBytes);
-    parts.push(bytes.subarray(0, end + 2));
+    this.pass(at, end + 2);
     // The last chunk has no trailers (Bun's fetch sends none): its CRLF must follow at once.
     this.state = size === 0 ? { kind: "last-chunk-end" } : { kind: "chunk-data", left: size };
     return end + 2;
   }
 
-  private head(bytes: Buffer, parts: RequestPart[]): number {
-    const end = bytes.indexOf("\r\n\r\n");
+  /**
+   * A head from `at`, read on bytes: the names are looked at in place, and only the values
+   * that count (a length, a coding, an assertion) become strings.
+   */
+  private head(from: number): number {
+    const bytes = this.bytes;
+    const end = bytes.indexOf(HEAD_END, from);
     if (end < 0) {
-      if (bytes.length > MAX_HEAD_BYTES)
+      if (bytes.length - from > MAX_HEAD_BYTES)
         throw refused(`a request head over ${MAX_HEAD_BYTES} bytes`);
-      return 0;
+      return from;
     }
-    if (end + 4 > MAX_HEAD_BYTES) throw refused(`a request head over ${MAX_HEAD_BYTES} bytes`);
-    const requestLineEnd = bytes.indexOf(CRLF);
-    const requestLine = bytes.toString("latin1", 0, requestLineEnd);
+    if (end + 4 - from > MAX_HEAD_BYTES)
+      throw refused(`a request head over ${MAX_HEAD_BYTES} bytes`);
+    const requestLineEnd = bytes.indexOf(CRLF, from);
+    const requestLine = bytes.toString("latin1", from, requestLineEnd);
     if (!/^[A-Z]+ \S+ HTTP\/1\.1$/.test(requestLine) || requestLine.startsWith("CONNECT "))
       throw refused(
         `a request line Bun's fetch does not write: ${JSON.stringify(requestLine.slice(0, 80))}`,
       );
-    if (hasLoneCrOrLf(bytes, end)) throw refused("a CR or LF that is not a line's CRLF");
-    let kept = 0;
+    if (hasLoneCrOrLf(bytes, from, end)) throw refused("a CR or LF that is not a line's CRLF");
+    let kept = from;
     let at = requestLineEnd + 2;
     let assertion: string | undefined;
     let length: number | undefined;
@@ -144,41 +205,50 @@ export class RequestHeads {
       const eol = bytes.indexOf(CRLF, at);
       const first = bytes[at] as number;
       if (first === 32 || first === 9) throw refused("a folded header line");
-      const colon = bytes.indexOf(0x3a, at);
+      const colon = bytes.indexOf(COLON, at);
       if (colon < 0 || colon > eol || colon === at)
         throw refused("a header line without a name and a colon");
-      const name = bytes.toString("latin1", at, colon).toLowerCase();
-      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name))
-        throw refused(`a header name that is not a token: ${JSON.stringify(name.slice(0, 40))}`);
-      if (name.replaceAll("_", "-").startsWith("bucky-")) {
-        if (name === APP_USER_HEADER) {
+      for (let i = at; i < colon; i++)
+        if (TOKEN[bytes[i] as number] === 0)
+          throw refused(
+            `a header name that is not a token: ${JSON.stringify(bytes.toString("latin1", at, Math.min(colon, at + 40)).toLowerCase())}`,
+          );
+      if (isBuckyName(bytes, at, colon)) {
+        if (nameIs(bytes, at, colon, APP_USER_HEADER)) {
           if (assertion !== undefined) throw refused(`${APP_USER_HEADER} twice`);
           assertion = bytes.toString("latin1", colon + 1, eol).trim();
         }
-        if (at > kept) parts.push(bytes.subarray(kept, at));
+        this.pass(kept, at);
         kept = eol + 2;
-      } else if (name === "content-length") {
+      } else if (nameIs(bytes, at, colon, "content-length")) {
         if (length !== undefined) throw refused("Content-Length twice");
         const value = bytes.toString("latin1", colon + 1, eol).trim();
         if (!/^[0-9]{1,12}$/.test(value)) throw refused("a Content-Length that is not a number");
         length = Number(value);
         if (length > this.maxBodyBytes) throw tooLarge(this.maxBodyBytes);
-      } else if (name === "transfer-encoding") {
+      } else if (nameIs(bytes, at, colon, "transfer-encoding")) {
         const value = bytes.toString("latin1", colon + 1, eol).trim();
         if (chunked || value.toLowerCase() !== "chunked")
           throw refused(
             `a transfer coding other than chunked: ${JSON.stringify(value.slice(0, 40))}`,
           );
         chunked = true;
-      } else if (name === "upgrade") {
+      } else if (nameIs(bytes, at, colon, "upgrade")) {
         throw refused("a request to upgrade the connection");
       }
       at = eol + 2;
     }
     if (chunked && length !== undefined) throw refused("Content-Length with Transfer-Encoding");
-    // The head up to its last line's CRLF; the mark stands for the person's lines and the blank line.
-    if (end + 2 > kept) parts.push(bytes.subarray(kept, end + 2));
-    parts.push(assertion === undefined ? { endOfHead: true } : { endOfHead: true, assertion });
+    // The head up to its last line's CRLF, the person's place, then its blank line.
+    if (assertion === undefined) {
+      this.pass(kept, end + 4);
+    } else {
+      this.pass(kept, end + 2);
+      this.endRun();
+      this.parts.push({ assertion });
+      this.pass(end + 2, end + 4);
+    }
+    this.heads += 1;
     this.chunkedBytes = 0;
     if (chunked) this.state = { kind: "chunk-size" };
     else if (length) this.state = { kind: "length", left: length };
@@ -186,11 +256,33 @@ export class RequestHeads {
   }
 }
 
-/** Whether the head's first `end` bytes hold a LF without a CR before it, or a CR without a LF after. */
-function hasLoneCrOrLf(bytes: Buffer, end: number): boolean {
-  for (let at = bytes.indexOf(10); at >= 0 && at < end; at = bytes.indexOf(10, at + 1))
-    if (at === 0 || bytes[at - 1] !== 13) return true;
-  for (let at = bytes.indexOf(13); at >= 0 && at < end; at = bytes.indexOf(13, at + 1))
+/**
+ * Whether the name in `bytes[at, colon)` is bucky's: `bucky-` or `bucky_` and more, in any
+ * case (isBuckyHeader's rule, on bytes).
+ */
+function isBuckyName(bytes: Buffer, at: number, colon: number): boolean {
+  if (colon - at < 6 || ((bytes[at] as number) | 0x20) !== 0x62) return false;
+  const separator = bytes[at + 5];
+  return (separator === 0x2d || separator === 0x5f) && nameIs(bytes, at, at + 5, "bucky");
+}
+
+/**
+ * Whether the token in `bytes[at, colon)` is `lower` (lower-case letters and `-`), in any
+ * case. Setting 0x20 lowers a letter and leaves `-` as it is; of the other token bytes, only
+ * a letter's own capital becomes a lower-case letter by it.
+ */
+function nameIs(bytes: Buffer, at: number, colon: number, lower: string): boolean {
+  if (colon - at !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++)
+    if (((bytes[at + i] as number) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Whether `bytes[from, end)` holds a LF without a CR before it, or a CR without a LF after. */
+function hasLoneCrOrLf(bytes: Buffer, from: number, end: number): boolean {
+  for (let at = bytes.indexOf(10, from); at >= 0 && at < end; at = bytes.indexOf(10, at + 1))
+    if (at === from || bytes[at - 1] !== 13) return true;
+  for (let at = bytes.indexOf(13, from); at >= 0 && at < end; at = bytes.indexOf(13, at + 1))
     if (bytes[at + 1] !== 10) return true;
   return false;
 }
