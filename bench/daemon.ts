@@ -4,6 +4,7 @@
  * of bucky: `--bucky BINARY` (benchBinary).
  */
 import { join, resolve } from "node:path";
+import { DAEMON_ENV } from "../lib/node/daemon-env.ts";
 
 /**
  * The bucky a benchmark runs: `--bucky BINARY` when given (another build, such as main's
@@ -32,7 +33,8 @@ export async function startDaemon(
       "--log-level",
       "error",
     ],
-    { stdout: "ignore", stderr: "inherit", env: { ...process.env, ...env } },
+    // As `bucky up` starts it (lib/node/daemon-env.ts).
+    { stdout: "ignore", stderr: "inherit", env: { ...process.env, ...DAEMON_ENV, ...env } },
   );
   const answers = () =>
     fetch("http://localhost/v1/status", { unix: join(home, "daemon.sock") }).then(

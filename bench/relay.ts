@@ -22,6 +22,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DAEMON_ENV } from "../lib/node/daemon-env.ts";
 import { ADDRESSES, createLab, type Host, type Lab } from "../test/lab.ts";
 import { benchBinary } from "./daemon.ts";
 
@@ -75,12 +76,14 @@ async function until(ready: () => boolean | Promise<boolean>, what: string): Pro
 
 function startDaemon(lab: Lab, host: Host, home: string): void {
   const argv = [BUCKY, "daemon", "--home", home, "--listen", "0.0.0.0", "--log-level", "error"];
+  // As `bucky up` starts it (lib/node/daemon-env.ts).
   const env = PROFILE_DIR
     ? {
         ...process.env,
+        ...DAEMON_ENV,
         BUN_OPTIONS: `--cpu-prof --cpu-prof-interval 100 --cpu-prof-dir ${join(PROFILE_DIR, host)}`,
       }
-    : process.env;
+    : { ...process.env, ...DAEMON_ENV };
   const child = Bun.spawn(lab.on(host, argv), { stdout: "ignore", stderr: "ignore", env });
   children.push(child);
   daemons.set(host, child.pid);

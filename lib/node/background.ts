@@ -13,6 +13,7 @@ import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
+import { DAEMON_ENV } from "./daemon-env.ts";
 import type { DaemonInfo } from "./node.ts";
 import { installUnit, planUnit, stopUnit, unitFile, unitInstalled } from "./systemd.ts";
 
@@ -89,7 +90,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
     const child = spawn(
       executable,
       [...prefix, "daemon", "--home", options.home, ...options.daemonArgs, "--log-level", "warn"],
-      { detached: true, stdio: ["ignore", out, out], env: { ...options.env } },
+      { detached: true, stdio: ["ignore", out, out], env: { ...DAEMON_ENV, ...options.env } },
     );
     child.once("exit", (code, signal) => {
       exited = signal ? `it was killed by ${signal}` : `it exited with code ${code}`;

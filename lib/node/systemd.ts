@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
+import { DAEMON_ENV } from "./daemon-env.ts";
 
 /** The unit of the default home; another home's unit is named after it (see cmd/). */
 export const UNIT_NAME = "bucky.service";
@@ -54,6 +55,7 @@ export function planUnit(options: UnitOptions): UnitPlan {
     "After=network-online.target",
     "",
     "[Service]",
+    ...Object.entries(DAEMON_ENV).map(([name, value]) => `Environment=${name}=${value}`),
     `ExecStart=${execStart}`,
     "Restart=always",
     "RestartSec=2",

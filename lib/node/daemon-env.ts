@@ -1,0 +1,15 @@
+/**
+ * What a daemon started in the background (`bucky up`, `bucky join`, the systemd unit) has
+ * in its environment beside what it inherits: settings the runtime reads once, at its
+ * start, which the daemon cannot then give itself.
+ *
+ * MIMALLOC_PURGE_HOLES_MIN_INTERVAL: Bun's allocator (mimalloc) hands freed memory back to
+ * the system up to ten times a second, from a scavenger thread. Under a gateway's load that
+ * thread cost 12–16 µs of CPU a request, and an idle daemon woke for it about twice a
+ * second. At most once a second, the thread ran a third to a half as much, and an idle
+ * daemon spent 120 ms of CPU a minute against 133–156, holding the same memory (measured:
+ * docs/performance.md). Turning the purge off saved more but held 20 MB more after load.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = {
+  MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "1000",
+};
