@@ -59,7 +59,13 @@ export class PartialFile {
     } catch (error) {
       throw fileSystemError(error, "write", destination) ?? error;
     }
-    return new PartialFile(destination, temp, fd, openDirect(temp));
+    try {
+      return new PartialFile(destination, temp, fd, openDirect(temp));
+    } catch (error) {
+      closeSync(fd);
+      rmSync(temp, { force: true });
+      throw fileSystemError(error, "write", destination) ?? error;
+    }
   }
 
   /** Writes all of `bytes` at `offset`, off the main thread. */
@@ -93,7 +99,11 @@ export class PartialFile {
       rmSync(this.temp, { force: true });
       throw fileSystemError(error, "write", this.destination) ?? error;
     }
-    fsyncDirectory(dirname(this.destination));
+    try {
+      fsyncDirectory(dirname(this.destination));
+    } catch (error) {
+      throw fileSystemError(error, "write", this.destination) ?? error;
+    }
   }
 
   /** Closes and removes the file, once no sync runs. No write may be under way. */
