@@ -31,9 +31,10 @@ import type { ObjectStore } from "./store.ts";
 
 /**
  * How many chunks are fetched at once. Two keep a link busy while a chunk (4 MiB) takes
- * longer to arrive than a round trip (below about 600 Mbit/s at 50 ms); four took more
- * CPU a MiB than two here, and more time, in 10 of 11 rounds taking turns, each chunk
- * under way holding its buffers and its connection's.
+ * longer to arrive than a round trip (below about 600 Mbit/s at 50 ms); on this 2-core
+ * machine loaded by other work, four took more CPU a MiB than two, and more time, in 10 of
+ * 11 rounds taking turns (each chunk under way holds its buffers and its connection's);
+ * quiet, the two were alike.
  */
 export const PARALLEL_CHUNKS = 2;
 const CHUNK_TIMEOUT_MS = 120_000;
