@@ -4,13 +4,14 @@
  * that sends wrong bytes is passed over, and if nobody sends the right ones the fetch is
  * an integrity error. Into a file, the result appears at its destination only whole.
  *
- * Chunks move PARALLEL_CHUNKS at a time, and each is hashed on the runtime's thread pool
- * (chunk-check.ts) and written by it, so the main thread only receives: a 1 GiB `bucky
- * get` hashed and wrote in line on the main thread, which then received nothing.
+ * Chunks move PARALLEL_CHUNKS at a time. Into a file, each chunk from a peer is received
+ * into one of PARALLEL_CHUNKS buffers taken again once it is written, hashed in line and
+ * written by the runtime's thread pool (partial-file.ts). Memory never touched before costs
+ * here far more than a copy into warm memory: a new 4 MiB buffer for each chunk, and
+ * WebCrypto's own copy of it to hash off the main thread, took most of `bucky get`'s CPU
+ * (docs/performance.md, `bucky get`). Hashing on a worker thread instead measured no
+ * better: on two cores, moving work between them does not make less of it.
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, fdatasync, fsyncSync, openSync, renameSync, rmSync, write } from "node:fs";
-import { dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
   type ChunkId,
@@ -18,34 +19,35 @@ import {
   type ChunkListId,
   chunkLength,
   decodeChunkList,
+  isChunk,
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { chunkMatches } from "./chunk-check.ts";
+import { PartialFile } from "./partial-file.ts";
 import type { ObjectStore } from "./store.ts";
 
-/** How many chunks are fetched at once. */
-const PARALLEL_CHUNKS = 4;
 /**
- * Into a file, what was written is handed to the disk every this many bytes, on a
- * thread of the runtime's, while the fetch goes on: the kernel would otherwise hold a
- * large file's every byte in memory until the final fsync, and that fsync would then
- * write it all while the fetch waits (0.7 s of 3 for 1 GiB here).
+ * How many chunks are fetched at once. Two keep a link busy while a chunk (4 MiB) takes
+ * longer to arrive than a round trip (below about 600 Mbit/s at 50 ms); on this 2-core
+ * machine loaded by other work, four took more CPU a MiB than two, and more time, in 10 of
+ * 11 rounds taking turns (each chunk under way holds its buffers and its connection's);
+ * quiet, the two were alike.
  */
-const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+export const PARALLEL_CHUNKS = 2;
 const CHUNK_TIMEOUT_MS = 120_000;
 
 export interface ObjectSource {
   readonly name: string;
   /**
    * The bytes of a chunk, or of a chunk list object; undefined when it does not have it.
-   * `signal` says the fetch was called off (another chunk failed): stop if you can.
+   * `signal` says the fetch was called off (another chunk failed): stop if you can. `into`,
+   * given for a chunk: a buffer of its length, reused from chunk to chunk, where a source
+   * that receives the bytes may put them (and give that back) rather than in new memory.
    */
-  fetch(id: ObjectId, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  fetch(id: ObjectId, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array | undefined>;
   /**
    * The source checks each chunk it gives against its id itself (this device's store
    * hashes every chunk it reads), so it need not be hashed again. Not chunk lists.
@@ -68,12 +70,13 @@ export function storeSource(store: ObjectStore): ObjectSource {
 export function peerSource(client: PeerClient, peer: Peer): ObjectSource {
   return {
     name: peer.name,
-    fetch: (id, signal) =>
+    fetch: (id, signal, into) =>
       client.get(
         peer,
         id.startsWith("clist:") ? `/ndn/${id}?object` : `/ndn/${id}`,
         CHUNK_TIMEOUT_MS,
         signal,
+        into,
       ),
   };
 }
@@ -84,78 +87,18 @@ export async function fetchToFile(
   destination: string,
   sources: readonly ObjectSource[],
 ): Promise<number> {
-  const temp = join(dirname(destination), `.${randomBytes(6).toString("hex")}.bucky-partial`);
-  let fd: number;
+  const file = PartialFile.open(destination);
+  let size: number;
   try {
-    fd = openSync(temp, "wx", 0o644);
+    // Only checked bytes are written; fetchInto returns once no write is under way, so
+    // none can land in another file after the file is closed.
+    size = await fetchInto(id, sources, (offset, bytes) => file.write(offset, bytes));
   } catch (error) {
+    await file.discard();
     throw fileSystemError(error, "write", destination) ?? error;
   }
-  const syncing = new BackgroundSync(fd);
-  try {
-    // Only checked bytes are written, on the runtime's thread pool; fetchInto returns once
-    // no write is under way, so none can land in another file after the close below.
-    const size = await fetchInto(id, sources, async (offset, bytes) => {
-      await writeAt(fd, bytes, offset);
-      syncing.wrote(bytes.length);
-    });
-    await syncing.settled();
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, destination);
-    // The new name is durable too: a fetch that said it was done is there after a crash.
-    fsyncDirectory(dirname(destination));
-    return size;
-  } catch (error) {
-    await syncing.settled().catch(() => undefined);
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw fileSystemError(error, "write", destination) ?? error;
-  }
-}
-
-/** Writes all of `bytes` at `offset` of `fd`, off the main thread. */
-async function writeAt(fd: number, bytes: Uint8Array, offset: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    done += await new Promise<number>((resolve, reject) =>
-      write(fd, bytes, done, bytes.length - done, offset + done, (error, written) =>
-        error ? reject(error) : resolve(written),
-      ),
-    );
-  }
-}
-
-/**
- * Data syncs of a file being written, one at a time, each once another SYNC_EVERY_BYTES
- * were written: they only start the disk's work early. The caller's own fsync at the end
- * is what makes the file durable.
- */
-class BackgroundSync {
-  private unsynced = 0;
-  private running: Promise<void> | undefined;
-  private failure: unknown;
-
-  constructor(private readonly fd: number) {}
-
-  wrote(bytes: number): void {
-    this.unsynced += bytes;
-    if (this.running || this.unsynced < SYNC_EVERY_BYTES) return;
-    this.unsynced = 0;
-    this.running = new Promise<void>((resolve) =>
-      fdatasync(this.fd, (error) => {
-        this.failure ??= error ?? undefined;
-        this.running = undefined;
-        resolve();
-      }),
-    );
-  }
-
-  /** Once no sync runs; throws what one met (a full or failing disk). */
-  async settled(): Promise<void> {
-    await this.running;
-    if (this.failure) throw this.failure;
-  }
+  await file.commit();
+  return size;
 }
 
 /**
@@ -230,12 +173,20 @@ async function fetchInto(
     return bytes.length;
   }
   const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
+  // One buffer for each chunk under way, each taken again once its chunk is written.
+  const spare: Uint8Array[] = [];
   await forEachChunk(list, async (chunk, index, signal) => {
-    const bytes = await fetchChunk(chunk, sources, signal);
-    if (bytes.length !== chunkLength(list, index)) {
-      throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+    const buffer = spare.pop() ?? new Uint8Array(Math.min(list.chunkSize, list.size));
+    try {
+      const length = chunkLength(list, index);
+      const bytes = await fetchChunk(chunk, sources, signal, buffer.subarray(0, length));
+      if (bytes.length !== length) {
+        throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+      }
+      await write(index * list.chunkSize, bytes);
+    } finally {
+      spare.push(buffer);
     }
-    await write(index * list.chunkSize, bytes);
   });
   return list.size;
 }
@@ -268,16 +219,22 @@ async function forEachChunk(
   if (failure) throw failure.error;
 }
 
+/**
+ * Chunk `id`, checked (on this thread), from the first source that has it. `into`: a
+ * buffer of its length for a source to receive it into.
+ */
 async function fetchChunk(
   id: ChunkId,
   sources: readonly ObjectSource[],
   signal?: AbortSignal,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   return fetchVerified(
     id,
     sources,
-    (bytes, source) => source.checksOwnChunks === true || chunkMatches(id, bytes),
+    (bytes, source) => source.checksOwnChunks === true || isChunk(id, bytes),
     signal,
+    into,
   );
 }
 
@@ -302,6 +259,7 @@ async function fetchVerified(
   sources: readonly ObjectSource[],
   verify: (bytes: Uint8Array, source: ObjectSource) => boolean | Promise<boolean>,
   signal?: AbortSignal,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   const altered: string[] = [];
   const unreachable: string[] = [];
@@ -309,7 +267,7 @@ async function fetchVerified(
     signal?.throwIfAborted();
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await source.fetch(id, signal);
+      bytes = await source.fetch(id, signal, into);
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
       // A damaged local copy counts as altered; anything else means "ask someone else".

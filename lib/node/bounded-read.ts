@@ -109,6 +109,26 @@ export async function bytesWithin(
   return bytes;
 }
 
+/**
+ * `message`'s body read into `into` (at most its length, which is the bound): the part of
+ * `into` it filled. For a caller that reuses one buffer for answer after answer, so that no
+ * answer's bytes land in memory never touched before, which costs far more than the copy
+ * (measured: a 4 MiB copy into a fresh buffer 10–17× one into a reused one here).
+ */
+export async function bytesInto(
+  message: Request | Response,
+  into: Uint8Array,
+  words: BoundedReadWords,
+  options: BoundedReadOptions = {},
+): Promise<Uint8Array> {
+  let at = 0;
+  for await (const chunk of chunksWithin(message, into.length, words, options)) {
+    into.set(chunk, at);
+    at += chunk.length;
+  }
+  return into.subarray(0, at);
+}
+
 const STALLED = Symbol("stalled");
 
 /** What `read` gives, or STALLED when it gives nothing within `idleMs` (if given). */

@@ -186,6 +186,16 @@ describe("PeerClient's reading of a peer's refusal", () => {
   });
 });
 
+test("a refusal is read as the peer's words, never into the buffer the caller gave for its answer", async () => {
+  const into = new Uint8Array(4096);
+  const error = await withKeys.get(peer, "/usage", undefined, undefined, into).catch((e) => e);
+  expect([error.code, error.message]).toEqual([
+    "E_USAGE",
+    'server refused: "the body must be {\\"to\\": \\"<device>\\"}"',
+  ]);
+  expect(into.every((byte) => byte === 0)).toBe(true);
+});
+
 describe("a peer's redirect", () => {
   test("is not followed: the request and its body go to the peer only, and the answer is no success", async () => {
     // What a member's device could point this one at: a service only it can reach.
@@ -389,6 +399,22 @@ describe("a peer's answer", () => {
     expect(
       await outcome(withKeys.post(to, "/trickles", new Uint8Array(1), { timeoutMs: 300 })),
     ).toBe("E_UNAVAILABLE: server did not send its whole answer (no answer in time)");
+  });
+
+  test("is read into the caller's buffer when it gives one, whole, a piece at a time", async () => {
+    sentSlowly = 0;
+    const into = new Uint8Array(640 * 1024);
+    const bytes = (await withKeys.get(to, "/slow", 2_000, undefined, into)) as Uint8Array;
+    expect(bytes.buffer).toBe(into.buffer);
+    expect(bytes.length).toBe(640 * 1024);
+    expect([into[0], into[64 * 1024], into[640 * 1024 - 1]]).toEqual([1, 2, 10]);
+  });
+
+  test("longer than the caller's buffer is wrong bytes, refused, not read past it", async () => {
+    sentSlowly = 0;
+    expect(await outcome(withKeys.get(to, "/slow", 2_000, undefined, new Uint8Array(1000)))).toBe(
+      "E_INTEGRITY: server answered with more than the 1000 bytes asked for",
+    );
   });
 
   test("is read within a bound, however it is compressed: a small gzip answer does not fill this device's memory", async () => {

@@ -24,7 +24,7 @@ import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { PipeOpening, RelayHub } from "../relay/hub.ts";
 import { AnswerWatch } from "./answer-watch.ts";
-import { bytesWithin } from "./bounded-read.ts";
+import { type BoundedReadWords, bytesInto, bytesWithin } from "./bounded-read.ts";
 import { networkProblem, neverSent } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
@@ -137,15 +137,24 @@ export class PeerClient {
     return this.request(peer, "POST", path, { contentType: "application/cbor", ...options, body });
   }
 
-  /** GETs `path` from `peer`: its body, or undefined when the peer answers 404. */
+  /**
+   * GETs `path` from `peer`: its body, or undefined when the peer answers 404. `into`: a
+   * buffer the caller reuses, which a successful answer is read into (it is then part of
+   * it), its length the most the answer may be.
+   */
   async get(
     peer: Peer,
     path: string,
     timeoutMs = PEER_TIMEOUT_MS,
     signal?: AbortSignal,
+    into?: Uint8Array,
   ): Promise<Uint8Array | undefined> {
     try {
-      return await this.request(peer, "GET", path, { timeoutMs, ...(signal ? { signal } : {}) });
+      return await this.request(peer, "GET", path, {
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(into ? { into } : {}),
+      });
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return undefined;
       throw error;
@@ -382,7 +391,7 @@ export class PeerClient {
     peer: Peer,
     method: "GET" | "POST",
     path: string,
-    options: PostOptions & { body?: Uint8Array },
+    options: PostOptions & { body?: Uint8Array; into?: Uint8Array },
   ): Promise<Uint8Array> {
     const body = options.body ?? new Uint8Array();
     const failures: string[] = [];
@@ -446,7 +455,7 @@ export class PeerClient {
         // is heard by the heads of its other answers and calls.
         const headAtMs = this.now();
         this.contacts.heardFrom(peer.id, headAtMs);
-        const bytes = await readAnswer(peer, response, options.signal, (moved) => {
+        const bytes = await readAnswer(peer, response, options, (moved) => {
           watch.moved(moved);
           const nowMs = this.now();
           // Either way of the head: a clock set back would make every chunk look recent.
@@ -463,7 +472,8 @@ export class PeerClient {
 }
 
 /**
- * A peer's answer, read within MAX_PEER_ANSWER_BYTES as it arrives (lib/node/bounded-read.ts).
+ * A peer's answer, read within MAX_PEER_ANSWER_BYTES as it arrives (lib/node/bounded-read.ts),
+ * or a successful one into `into`, within its length (more is wrong bytes: E_INTEGRITY).
  * One that breaks off (the peer stopped, the network failed, the time ran out) is the peer
  * unavailable, a BuckyError like any other answer of the peer's; one past the bound stops
  * being read.
@@ -471,31 +481,39 @@ export class PeerClient {
 function readAnswer(
   peer: Peer,
   response: Response,
-  signal: AbortSignal | undefined,
+  { signal, into }: { signal?: AbortSignal; into?: Uint8Array },
   progress: (bytes: number) => void,
 ): Promise<Uint8Array> {
-  return bytesWithin(
-    response,
-    MAX_PEER_ANSWER_BYTES,
-    {
-      tooLarge: () =>
-        new BuckyError(
-          "E_UNAVAILABLE",
-          `${peer.name} answered with more than ${MAX_PEER_ANSWER_BYTES} bytes, the most a peer's answer takes`,
-        ),
-      brokeOff: (error) =>
-        // Called off by the caller: nothing to say about the peer.
-        signal?.aborted
-          ? error
-          : new BuckyError(
-              "E_UNAVAILABLE",
-              `${peer.name} did not send its whole answer (${networkProblem(error)})`,
-              "It may be off or on another network; bucky keeps trying.",
-              { cause: error },
-            ),
-    },
-    { progress },
-  );
+  // An error answer is never read into the caller's buffer: it is not what it waits for.
+  const target = response.ok ? into : undefined;
+  const maxBytes = target ? target.length : MAX_PEER_ANSWER_BYTES;
+  const words: BoundedReadWords = {
+    // More than the caller's buffer is not what it asked for (a chunk of a known length):
+    // wrong bytes, as a chunk that does not hash to its id would be.
+    tooLarge: () =>
+      target
+        ? new BuckyError(
+            "E_INTEGRITY",
+            `${peer.name} answered with more than the ${maxBytes} bytes asked for`,
+          )
+        : new BuckyError(
+            "E_UNAVAILABLE",
+            `${peer.name} answered with more than ${maxBytes} bytes, the most a peer's answer takes`,
+          ),
+    brokeOff: (error) =>
+      // Called off by the caller: nothing to say about the peer.
+      signal?.aborted
+        ? error
+        : new BuckyError(
+            "E_UNAVAILABLE",
+            `${peer.name} did not send its whole answer (${networkProblem(error)})`,
+            "It may be off or on another network; bucky keeps trying.",
+            { cause: error },
+          ),
+  };
+  return target
+    ? bytesInto(response, target, words, { progress })
+    : bytesWithin(response, maxBytes, words, { progress });
 }
 
 function describe(route: Route): string {
