@@ -6,7 +6,14 @@
  * low and is outweighed.
  *
  * The largest is kept over two windows that take turns, so a guess always rests on at
- * least one window's readings and a clock set back is followed within two.
+ * least one window's readings and a peer's clock set back is followed within two (until
+ * then its requests read as held, which they cannot be told apart from).
+ *
+ * Readings are taken against this device's steady clock (a monotonic one, started where the
+ * wall clock stood at the first reading), not its wall clock: this clock set ahead by a
+ * few minutes would otherwise lower every peer's readings at once, and for up to two
+ * windows every peer would be heard those minutes before it signed, a live holder silent
+ * to its standby. What this clock is set to counts only when a time is given back.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 import { MAX_REQUEST_SKEW_MS } from "../../protocol/request-auth.ts";
@@ -15,7 +22,7 @@ import { MAX_REQUEST_SKEW_MS } from "../../protocol/request-auth.ts";
 export const OFFSET_WINDOW_MS = MAX_REQUEST_SKEW_MS;
 
 interface Readings {
-  /** When the current window began (this clock). */
+  /** When the current window began (the steady clock). */
   startedAtMs: number;
   /** The largest reading of the current window, and of the one before (-Infinity: none). */
   current: number;
@@ -24,16 +31,24 @@ interface Readings {
 
 export class ClockOffsets {
   private readonly readings = new Map<DeviceId, Readings>();
+  /** The wall clock less the monotonic one, at the first reading: the steady clock's start. */
+  private steadyFromMs: number | undefined;
+  /** How far the wall clock was ahead of the steady one at the last reading. */
+  private wallAheadMs = 0;
+
+  /** `monotonicMs`: a clock that is never set (performance.now's). */
+  constructor(private readonly monotonicMs: () => number = () => performance.now()) {}
 
   /** Reads a request `device` signed at `signedAtMs` (its clock) that arrived at `nowMs`. */
   read(device: DeviceId, signedAtMs: number, nowMs: number): void {
-    const reading = signedAtMs - nowMs;
+    const steadyMs = this.steady(nowMs);
+    const reading = signedAtMs - steadyMs;
     const kept = this.readings.get(device);
     if (!kept) {
-      this.readings.set(device, { startedAtMs: nowMs, current: reading, previous: -Infinity });
+      this.readings.set(device, { startedAtMs: steadyMs, current: reading, previous: -Infinity });
       return;
     }
-    const windows = Math.floor((nowMs - kept.startedAtMs) / OFFSET_WINDOW_MS);
+    const windows = Math.floor((steadyMs - kept.startedAtMs) / OFFSET_WINDOW_MS);
     if (windows >= 1) {
       kept.previous = windows === 1 ? kept.current : -Infinity;
       kept.current = -Infinity;
@@ -42,10 +57,13 @@ export class ClockOffsets {
     kept.current = Math.max(kept.current, reading);
   }
 
-  /** The offset's best guess (ms; positive: its clock is ahead), or undefined: never read. */
+  /**
+   * The offset's best guess (ms; positive: its clock is ahead of this wall clock, as it
+   * stood at the last reading), or undefined: never read.
+   */
   offsetMs(device: DeviceId): number | undefined {
-    const kept = this.readings.get(device);
-    return kept && Math.max(kept.current, kept.previous);
+    const steady = this.steadyOffsetMs(device);
+    return steady === undefined ? undefined : steady - this.wallAheadMs;
   }
 
   /**
@@ -53,7 +71,22 @@ export class ClockOffsets {
    * its offset, never later than `nowMs`. Read the request first.
    */
   signedAt(device: DeviceId, signedAtMs: number, nowMs: number): number {
-    const offset = this.offsetMs(device);
-    return offset === undefined ? nowMs : Math.min(nowMs, signedAtMs - offset);
+    const offset = this.steadyOffsetMs(device);
+    if (offset === undefined) return nowMs;
+    return Math.min(nowMs, signedAtMs - offset + (nowMs - this.steady(nowMs)));
+  }
+
+  private steadyOffsetMs(device: DeviceId): number | undefined {
+    const kept = this.readings.get(device);
+    return kept && Math.max(kept.current, kept.previous);
+  }
+
+  /** The steady clock's time when the wall clock says `nowMs`. */
+  private steady(nowMs: number): number {
+    const monotonicMs = this.monotonicMs();
+    this.steadyFromMs ??= nowMs - monotonicMs;
+    const steadyMs = monotonicMs + this.steadyFromMs;
+    this.wallAheadMs = nowMs - steadyMs;
+    return steadyMs;
   }
 }

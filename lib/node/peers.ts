@@ -130,12 +130,15 @@ export interface ContactBook {
 export class Contacts implements ContactBook {
   private readonly contacts = new Map<DeviceId, Contact>();
   private readonly persistedAt = new Map<DeviceId, number>();
-  private readonly clocks = new ClockOffsets();
+  private readonly clocks: ClockOffsets;
 
+  /** `monotonicMs`: a clock that is never set, for ClockOffsets (performance.now's if not given). */
   constructor(
     private readonly db: StateQueries,
     private readonly persistEveryMs = 10_000,
+    monotonicMs?: () => number,
   ) {
+    this.clocks = new ClockOffsets(monotonicMs);
     for (const [id, contact] of savedContacts(db)) this.contacts.set(id, contact);
   }
 
