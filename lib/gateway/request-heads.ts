@@ -52,8 +52,20 @@ const HEAD: State = { kind: "head" };
 
 export class RequestHeads {
   private state: State = HEAD;
-  /** Bytes of a head or a line not complete yet. */
-  private pending: Buffer | null = null;
+  /**
+   * Bytes of a head or a line not complete yet, in `held[0, heldLength)`, the rest of `held`
+   * room for the next chunks: a head that comes a few bytes at a time is added to, not
+   * joined anew with each chunk.
+   */
+  private held: Buffer | null = null;
+  private heldLength = 0;
+  /**
+   * How much of the held head was already looked through for its end: the next look starts
+   * there (less the three bytes an end split across chunks may have begun with), not at the
+   * head's start. Together, a 64 KiB head sent a byte at a time costs about 64 KiB of work,
+   * not 64K² bytes.
+   */
+  private headSearched = 0;
   /** The current request's body bytes so far, chunked (a Content-Length is checked whole). */
   private chunkedBytes = 0;
   /** Heads read whole so far: the requests on the connection. */
@@ -79,12 +91,13 @@ export class RequestHeads {
     // A socket's data is a Buffer already. Not through `chunk.buffer`: reading it makes Bun
     // give the socket's bytes an ArrayBuffer of their own, which doubled the pipe's CPU a
     // request (measured with bench/pipe.ts).
-    const bytes = this.pending
-      ? Buffer.concat([this.pending, chunk])
+    const continued = this.heldLength > 0;
+    const bytes = continued
+      ? this.hold(chunk)
       : Buffer.isBuffer(chunk)
         ? chunk
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.pending = null;
+    this.heldLength = 0;
     this.bytes = bytes;
     this.parts = [];
     this.runFrom = 0;
@@ -93,17 +106,37 @@ export class RequestHeads {
     while (at < bytes.length) {
       const next = this.step(at);
       if (next === at) {
-        // A head or a line goes on in the next chunk: kept, copied (a socket reuses its buffer).
-        this.pending = Buffer.from(bytes.subarray(at));
+        // A head or a line goes on in the next chunk. What was held and is still all of it
+        // stays where it is; else it is copied to a new held buffer: a socket reuses its
+        // buffer, and this chunk's parts may be views of the held one.
+        if (continued && at === 0) this.heldLength = bytes.length;
+        else {
+          this.held = null;
+          this.hold(bytes.subarray(at));
+        }
         break;
       }
       at = next;
     }
+    if (this.heldLength === 0) this.held = null;
     this.endRun();
     const parts = this.parts;
     this.parts = [];
     this.bytes = CRLF;
     return parts;
+  }
+
+  /** The held bytes with `more` after them, in `held` (grown to twice as needed when full). */
+  private hold(more: Uint8Array): Buffer {
+    const length = this.heldLength + more.length;
+    if (this.held === null || this.held.length < length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * length, 1024));
+      if (this.held !== null) this.held.copy(grown, 0, 0, this.heldLength);
+      this.held = grown;
+    }
+    this.held.set(more, this.heldLength);
+    this.heldLength = length;
+    return this.held.subarray(0, length);
   }
 
   /** Sends `bytes[from, to)` on, in the same part as the bytes before when they touch. */
@@ -181,10 +214,12 @@ export class RequestHeads {
    */
   private head(from: number): number {
     const bytes = this.bytes;
-    const end = bytes.indexOf(HEAD_END, from);
+    const end = bytes.indexOf(HEAD_END, from + Math.max(0, this.headSearched - 3));
+    this.headSearched = 0;
     if (end < 0) {
       if (bytes.length - from > MAX_HEAD_BYTES)
         throw refused(`a request head over ${MAX_HEAD_BYTES} bytes`);
+      this.headSearched = bytes.length - from;
       return from;
     }
     if (end + 4 - from > MAX_HEAD_BYTES)
