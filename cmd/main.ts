@@ -3,15 +3,11 @@
  * The entry point of the `bucky` binary: the only place that exits the process.
  * `bucky --version` answers before anything else is loaded.
  */
+import { normalJitAfterStart } from "../lib/node/jit-policy.ts";
 import { keepLoopbackOffProxies } from "../lib/node/loopback-proxy.ts";
 import { VERSION } from "./version-info.ts";
 
-// The binary starts with the JIT ten times slower to compile (`--compile-jit-policy` in the
-// Justfile): a command's start runs each function a few times, and compiling it cost more
-// than it saved (`bucky status` took 2-5 ms less CPU). What runs longer than this is doing
-// its real work (the daemon, a backup, an app's door): from then on, the normal policy.
-const NORMAL_JIT_AFTER_MS = 100;
-setTimeout(() => Bun.unsafe.setJITPolicy(1), NORMAL_JIT_AFTER_MS).unref();
+normalJitAfterStart();
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {

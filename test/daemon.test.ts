@@ -324,6 +324,35 @@ function fillDisk(path: string): void {
   }
 }
 
+describe("how eagerly the daemon's code is compiled", () => {
+  test("idle, the JIT waits; under load, the daemon says it is busy and the JIT compiles as usual", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    const socket = join(home, "daemon.sock");
+    // Requests eight at a time until the daemon says it is busy: more than a fifth of a core.
+    let loaded = true;
+    const load = Array.from({ length: 8 }, async () => {
+      while (loaded) {
+        const response = await fetch("http://localhost/v1/status", { unix: socket });
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+      }
+    });
+    try {
+      await waitFor(
+        "the daemon to say it is busy",
+        () => (daemon.log().includes("busy: the JIT compiles as usual") ? true : undefined),
+        30_000,
+      );
+    } finally {
+      loaded = false;
+      await Promise.all(load);
+    }
+    expect(daemon.log()).toMatch(/busy: the JIT compiles as usual cpu=\d+%/);
+  }, 60_000);
+});
+
 describe("the local API", () => {
   test("a state key with broken percent-encoding is a usage error, and the daemon carries on", async () => {
     const home = newHomePath();

@@ -6,6 +6,7 @@
 import { PROBE_USER } from "../../lib/apps/app-user.ts";
 import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
+import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -30,6 +31,9 @@ export default defineBuckyCommand({
     uninstall: () => import("./uninstall.ts").then((m) => m.default),
   },
   async run(args, context) {
+    // Before the zone is opened: what the start compiles, the JIT's compilers included, an
+    // idle daemon would hold for good.
+    followLoadWithJit(context.log);
     const port = Number(args.port ?? DEFAULT_PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new BuckyError(
