@@ -5,10 +5,10 @@
  * convergence and anti-entropy passes), often enough over minutes for the JIT to compile
  * them, tier by tier, on threads of its own. Compiling them cost more than it saved:
  * measured beside the normal policy, taking turns, an idle daemon that asks the JIT to wait
- * a thousand times longer held 46.5–46.6 MB at 10 s against 51.1–51.4 (a fresh zone,
+ * a thousand times longer held 46.4–46.6 MB at 10 s against 51.1–51.4 (a fresh zone,
  * bench/memory.ts: the JIT's compilers are never touched), and on two devices with an app
- * each daemon spent 220–360 ms of CPU a minute against 450–630, holding 55–57 MB against
- * 62–65 (docs/performance.md). The interpreter runs such work well enough.
+ * each daemon spent 220–360 ms of CPU a minute against 420–630, holding 55–57 MB against
+ * 61–65 (docs/performance.md). The interpreter runs such work well enough.
  *
  * Work is another matter: a gateway under load, a merge, a backup want their hot functions
  * compiled. So a daemon starts with the idle policy and reads its CPU every two seconds;
@@ -20,6 +20,7 @@
  * A command's start has its own policy (normalJitAfterStart), which the daemon's replaces.
  */
 import type { Log } from "../log.ts";
+import { releaseCompiledCode } from "./start-up-code.ts";
 
 /** JavaScriptCore's tier-up thresholds, times this, while the daemon is idle. */
 export const IDLE_JIT_SCALE = 1000;
@@ -59,9 +60,6 @@ export interface JitPolicyOptions {
   readonly setScale?: (scale: number) => void;
   /** Lets go of all compiled code (Bun.shrink). */
   readonly release?: () => void;
-  readonly busyCpuShare?: number;
-  readonly quietCpuShare?: number;
-  readonly idleAfterQuietMs?: number;
 }
 
 /** The policy's state: `sample` it with the time and the CPU the process has spent. */
@@ -75,7 +73,7 @@ export class JitPolicy {
 
   constructor(private readonly options: JitPolicyOptions) {
     this.setScale = options.setScale ?? ((scale) => Bun.unsafe.setJITPolicy(scale));
-    this.release = options.release ?? (() => (Bun as { shrink?: () => void }).shrink?.());
+    this.release = options.release ?? releaseCompiledCode;
     this.setScale(IDLE_JIT_SCALE);
   }
 
@@ -90,19 +88,19 @@ export class JitPolicy {
     if (!last || atMs <= last.atMs) return;
     const share = (cpuMs - last.cpuMs) / (atMs - last.atMs);
     if (this.mode === "idle") {
-      if (share < (this.options.busyCpuShare ?? BUSY_CPU_SHARE)) return;
+      if (share < BUSY_CPU_SHARE) return;
       this.mode = "busy";
       this.quietFrom = undefined;
       this.setScale(NORMAL_JIT_SCALE);
       this.options.log.info("busy: the JIT compiles as usual", { cpu: percent(share) });
       return;
     }
-    if (share >= (this.options.quietCpuShare ?? QUIET_CPU_SHARE)) {
+    if (share >= QUIET_CPU_SHARE) {
       this.quietFrom = undefined;
       return;
     }
     this.quietFrom ??= last.atMs;
-    if (atMs - this.quietFrom < (this.options.idleAfterQuietMs ?? IDLE_AFTER_QUIET_MS)) return;
+    if (atMs - this.quietFrom < IDLE_AFTER_QUIET_MS) return;
     this.mode = "idle";
     this.setScale(IDLE_JIT_SCALE);
     this.release();

@@ -12,7 +12,7 @@
 export const RELEASE_START_UP_CODE_AFTER_MS = 5_000;
 
 /** Asks JavaScriptCore to drop all compiled code when next idle; a no-op where Bun has no such call. */
-function releaseCompiledCode(): void {
+export function releaseCompiledCode(): void {
   const bun = Bun as { shrink?: () => void };
   bun.shrink?.();
 }
