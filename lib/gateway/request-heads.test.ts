@@ -240,6 +240,63 @@ describe("RequestHeads, a head that comes a byte at a time", () => {
   });
 });
 
+/** How many bytes the buffers behind `parts` take, each buffer counted once. */
+function bytesBehind(parts: RequestPart[]): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const part of parts) if (part instanceof Uint8Array) buffers.add(part.buffer);
+  return [...buffers].reduce((sum, buffer) => sum + buffer.byteLength, 0);
+}
+
+describe("RequestHeads, cut at any two places", () => {
+  test("reads every head's end, chunk-size line and chunk's CRLF the same, however they are cut", () => {
+    // Two cuts anywhere, three chunks: every way of splitting a `\r\n\r\n` or a line in up to
+    // three pieces, a piece of one or two bytes held between two chunks among them (the head
+    // that came a byte at a time above has all four pieces).
+    const sent =
+      "POST /c HTTP/1.1\r\ntransfer-encoding: chunked\r\nbucky-user: m\r\n\r\n" +
+      "5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n" +
+      "GET /n HTTP/1.1\r\nbucky-app-user: a\r\nhost: app\r\n\r\n";
+    const whole = read([sent]);
+    const differ: string[] = [];
+    for (let first = 1; first < sent.length; first++)
+      for (let second = first; second < sent.length; second++) {
+        const chunks = [sent.slice(0, first), sent.slice(first, second), sent.slice(second)];
+        if (read(chunks.filter((chunk) => chunk.length > 0)) !== whole)
+          differ.push(`${first},${second}`);
+      }
+    expect(differ).toEqual([]);
+    expect(whole).toBe(
+      sent
+        .replace("bucky-user: m\r\n", "")
+        .replace("bucky-app-user: a\r\n", "")
+        .replace("host: app\r\n\r\n", "host: app\r\n<a>\r\n"),
+    );
+  });
+});
+
+describe("RequestHeads, what a head held across chunks costs in memory", () => {
+  test("a head waiting for its end is held in no more than the head limit", () => {
+    // The head, but for its last byte, in one chunk: held until the next.
+    const head = `GET / HTTP/1.1\r\nx-filler: ${"v".repeat(40 * 1024)}\r\n\r\n`;
+    const reader = new RequestHeads(LIMIT);
+    expect(reader.push(Buffer.from(head.slice(0, -1), "latin1"))).toEqual([]);
+    const parts = reader.push(Buffer.from("\n", "latin1"));
+    expect(text(parts)).toBe(head);
+    // What the reader held between the two chunks is what the parts are views of.
+    expect(bytesBehind(parts)).toBeLessThanOrEqual(MAX_HEAD_BYTES);
+  });
+
+  test("a chunk that ends a held head is copied once, not into twice its size", () => {
+    const head = "POST / HTTP/1.1\r\ncontent-length: 200000\r\n\r\n";
+    const rest = `\n${"b".repeat(200_000)}`;
+    const reader = new RequestHeads(LIMIT);
+    expect(reader.push(Buffer.from(head.slice(0, -1), "latin1"))).toEqual([]);
+    const parts = reader.push(Buffer.from(rest, "latin1"));
+    expect(text(parts)).toBe(head + rest.slice(1));
+    expect(bytesBehind(parts)).toBeLessThanOrEqual(head.length + rest.length);
+  });
+});
+
 describe("RequestHeads on any requests, split anywhere", () => {
   test("gives the app each request less its bucky headers, whatever the chunks", () => {
     fc.assert(

@@ -126,11 +126,17 @@ export class RequestHeads {
     return parts;
   }
 
-  /** The held bytes with `more` after them, in `held` (grown to twice as needed when full). */
+  /**
+   * The held bytes with `more` after them, in `held`. When full, it grows to twice what is
+   * needed, but not past the head limit: a head waiting for its end (at most MAX_HEAD_BYTES,
+   * else refused) is held in no more than that, and a chunk that ends it is copied into a
+   * buffer of its own size, as joining them would.
+   */
   private hold(more: Uint8Array): Buffer {
     const length = this.heldLength + more.length;
     if (this.held === null || this.held.length < length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * length, 1024));
+      const room = Math.min(Math.max(2 * length, 1024), MAX_HEAD_BYTES);
+      const grown = Buffer.allocUnsafe(Math.max(length, room));
       if (this.held !== null) this.held.copy(grown, 0, 0, this.heldLength);
       this.held = grown;
     }

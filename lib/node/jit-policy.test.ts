@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { createLog } from "../log.ts";
-import { IDLE_JIT_SCALE, JitPolicy, NORMAL_JIT_SCALE } from "./jit-policy.ts";
+import {
+  IDLE_JIT_SCALE,
+  JitPolicy,
+  NORMAL_JIT_AFTER_START_MS,
+  NORMAL_JIT_SCALE,
+} from "./jit-policy.ts";
 
 /** Two-second windows in a minute (the daemon samples every two seconds). */
 const A_MINUTE = 30;
@@ -91,4 +97,51 @@ describe("the JIT policy follows the daemon's load", () => {
     policy.sample(0, 10_000);
     expect(policy.current).toBe("idle");
   });
+});
+
+/**
+ * In a fresh Bun that starts as the binary does (the JIT ten times slower, then
+ * normalJitAfterStart, as cmd/main.ts) and, as a daemon, follows its load: how many calls a
+ * small function takes to be optimized once the start's timer has had its turn. The JIT
+ * compiles on the calling thread (BUN_JSC_useConcurrentJIT=0), so the count is exact, not a
+ * race with the JIT's own threads.
+ */
+async function callsUntilOptimized(as: "command" | "daemon"): Promise<number> {
+  const script = `
+    import { noInline, numberOfDFGCompiles } from "bun:jsc";
+    import { createLog } from ${JSON.stringify(join(import.meta.dir, "../log.ts"))};
+    import { followLoadWithJit, normalJitAfterStart } from ${JSON.stringify(join(import.meta.dir, "jit-policy.ts"))};
+    Bun.unsafe.setJITPolicy(10);
+    normalJitAfterStart();
+    if (${as === "daemon"}) followLoadWithJit(createLog({ level: "warn", write: () => {} }));
+    // Set after the start's timer with the same delay, so it fires after that one.
+    await new Promise((resolve) => setTimeout(resolve, ${NORMAL_JIT_AFTER_START_MS}));
+    function hot(x) { return ((x * 3) ^ (x >> 2)) % 7; }
+    function drive(n) { let t = 0; for (let i = 0; i < n; i++) t += hot(i); return t; }
+    noInline(hot);
+    noInline(drive);
+    let calls = 0;
+    while (numberOfDFGCompiles(hot) === 0 && calls < 10_000_000) { drive(100); calls += 100; }
+    console.log(calls);
+  `;
+  const child = Bun.spawn([process.execPath, "-e", script], {
+    env: { ...process.env, BUN_JSC_useConcurrentJIT: "0" },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  expect(code).toBe(0);
+  return Number(out.trim());
+}
+
+describe("the JIT policy in a process", () => {
+  test("a daemon stays idle past the command's start, whose timer would make the JIT normal", async () => {
+    const command = await callsUntilOptimized("command");
+    const daemon = await callsUntilOptimized("daemon");
+    // A command is at the normal policy by then (at the start's, ten times slower, it took
+    // about 1,100 calls here; at the normal one, 100); the daemon's idle one waits a
+    // thousand times longer (about 109,000).
+    expect(command).toBeLessThan(1_000);
+    expect(daemon).toBeGreaterThan(100 * command);
+  }, 30_000);
 });

@@ -40,7 +40,7 @@ const IDLE_AFTER_QUIET_MS = 10 * 60_000;
  * than it saved (`bucky status` took 2-5 ms less CPU). What runs longer than this is doing
  * its real work (a backup, an app's door): from then on, the normal policy.
  */
-const NORMAL_JIT_AFTER_START_MS = 100;
+export const NORMAL_JIT_AFTER_START_MS = 100;
 let startPolicy: ReturnType<typeof setTimeout> | undefined;
 
 /** Turns to the normal policy once a command's start is over (cmd/main.ts, first thing). */
