@@ -324,8 +324,9 @@ function fillDisk(path: string): void {
   }
 }
 
+// That an idle daemon's JIT waits is lib/node/jit-policy.test.ts's.
 describe("how eagerly the daemon's code is compiled", () => {
-  test("idle, the JIT waits; under load, the daemon says it is busy and the JIT compiles as usual", async () => {
+  test("under load, the daemon says it is busy: the JIT compiles as usual", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
     const daemon = await startDaemon(home);

@@ -41,6 +41,11 @@ const IDLE_AFTER_QUIET_MS = 10 * 60_000;
  * its real work (a backup, an app's door): from then on, the normal policy.
  */
 export const NORMAL_JIT_AFTER_START_MS = 100;
+/**
+ * The start's timer, which the daemon cancels. Module state, as the policy itself is: a JIT
+ * policy belongs to the process (its main thread's VM), and the command that follows its load
+ * runs well after cmd/main.ts set the timer.
+ */
 let startPolicy: ReturnType<typeof setTimeout> | undefined;
 
 /** Turns to the normal policy once a command's start is over (cmd/main.ts, first thing). */
@@ -112,9 +117,10 @@ export class JitPolicy {
 
 /**
  * Starts the idle policy in this process and follows its load from now on, every two
- * seconds (a timer that keeps no process alive); the returned function stops following.
+ * seconds, for as long as the process runs (a timer that keeps no process alive). A start
+ * heavy enough to be work (a very large zone's check) leaves it busy for its first ten minutes.
  */
-export function followLoadWithJit(log: Log): () => void {
+export function followLoadWithJit(log: Log): void {
   clearTimeout(startPolicy);
   const policy = new JitPolicy({ log });
   const read = () => {
@@ -122,9 +128,7 @@ export function followLoadWithJit(log: Log): () => void {
     policy.sample(performance.now(), (user + system) / 1000);
   };
   read();
-  const timer = setInterval(read, SAMPLE_EVERY_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  setInterval(read, SAMPLE_EVERY_MS).unref();
 }
 
 function percent(share: number): string {
