@@ -10,12 +10,16 @@
  * idle, in ms a minute between the first and the last reading, beside the anchor's: an
  * idle daemon with nothing to do should wake for next to nothing (a laptop, a Raspberry Pi).
  *
+ * Then the same readings of a zone as a person has one: two devices, the second running the
+ * notes app, each daemon read from when the app runs (their presence, convergence and
+ * anti-entropy go on while there are peers and apps).
+ *
  *   just bench        (or: bun bench/memory.ts [seconds,…], 10,60 unless given)
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDaemon } from "./daemon.ts";
+import { buckyJson, localGet, startDaemon } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
@@ -72,6 +76,44 @@ if (built.exitCode !== 0) throw new Error("could not build bench/idle-server.ts"
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-bench-memory-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
+
+/**
+ * Prints each daemon's RSS beside the anchor's at each of READ_AT_S seconds from now, then
+ * the CPU each spent a minute between the first reading and the last.
+ */
+async function readIdle(
+  daemons: { label: string; pid: number }[],
+  anchorPid: number,
+  goal: string,
+) {
+  const startedAt = Date.now();
+  let cpuFrom: { atMs: number; ours: number[]; theirs: number } | undefined;
+  for (const atS of READ_AT_S) {
+    await Bun.sleep(Math.max(0, startedAt + atS * 1000 - Date.now()));
+    const theirs = await rssOf(anchorPid);
+    for (const { label, pid } of daemons) {
+      const ours = await rssOf(pid);
+      console.log(
+        `${`${label}, at ${atS} s`.padEnd(44)} ${`${ours.rssMb.toFixed(1)} MB (${ours.fileMb.toFixed(1)})`.padStart(16)} ${`${theirs.rssMb.toFixed(1)} MB (${theirs.fileMb.toFixed(1)})`.padStart(16)}   ${goal}`,
+      );
+    }
+    cpuFrom ??= {
+      atMs: Date.now(),
+      ours: await Promise.all(daemons.map(({ pid }) => cpuMsOf(pid))),
+      theirs: await cpuMsOf(anchorPid),
+    };
+  }
+  const minutes = cpuFrom ? (Date.now() - cpuFrom.atMs) / 60_000 : 0;
+  if (!cpuFrom || minutes <= 0) return;
+  const perMinute = (now: number, then: number) => `${((now - then) / minutes).toFixed(0)} ms`;
+  const theirs = perMinute(await cpuMsOf(anchorPid), cpuFrom.theirs);
+  for (const [i, { label, pid }] of daemons.entries()) {
+    console.log(
+      `${`${label}, CPU a minute`.padEnd(44)} ${perMinute(await cpuMsOf(pid), cpuFrom.ours[i] as number).padStart(16)} ${theirs.padStart(16)}   (user + system, all threads, ${READ_AT_S[0]}-${READ_AT_S.at(-1)} s)`,
+    );
+  }
+}
+
 try {
   const home = join(scratch, "home");
   const init = Bun.spawnSync([BUCKY, "init", "--home", home, "--json"], { stdout: "ignore" });
@@ -82,28 +124,47 @@ try {
   coldStart(anchorBinary);
   const anchor = Bun.spawn([anchorBinary, join(scratch, "anchor.sock"), join(scratch, "a.db")]);
   children.push(anchor);
-  const startedAt = Date.now();
-  let cpuFrom: { atMs: number; ours: number; theirs: number } | undefined;
   console.log("memory, idle (RSS, of it file-backed)");
-  for (const atS of READ_AT_S) {
-    await Bun.sleep(Math.max(0, startedAt + atS * 1000 - Date.now()));
-    const [ours, theirs] = [await rssOf(daemon.pid), await rssOf(anchor.pid)];
-    cpuFrom ??= {
-      atMs: Date.now(),
-      ours: await cpuMsOf(daemon.pid),
-      theirs: await cpuMsOf(anchor.pid),
-    };
-    console.log(
-      `${`idle daemon, fresh zone, at ${atS} s`.padEnd(34)} ${`${ours.rssMb.toFixed(1)} MB (${ours.fileMb.toFixed(1)})`.padStart(16)} ${`${theirs.rssMb.toFixed(1)} MB (${theirs.fileMb.toFixed(1)})`.padStart(16)}   goal ≤ 50 MB (anchor: Bun.serve + bun:sqlite)`,
-    );
+  await readIdle(
+    [{ label: "idle daemon, fresh zone", pid: daemon.pid }],
+    anchor.pid,
+    "goal ≤ 50 MB (anchor: Bun.serve + bun:sqlite)",
+  );
+  daemon.kill();
+  await daemon.exited;
+
+  // Two devices, the second running the notes app.
+  const [a, b] = [join(scratch, "a"), join(scratch, "b")];
+  buckyJson(BUCKY, ["init", "--home", a, "--device", "a"]);
+  coldStart(BUCKY);
+  const daemonA = await startDaemon(BUCKY, a);
+  children.push(daemonA);
+  const { token } = buckyJson<{ token: string }>(BUCKY, ["invite", "--home", a]);
+  buckyJson(BUCKY, ["join", token, "--home", b, "--device", "b", "--no-start"]);
+  const daemonB = await startDaemon(BUCKY, b);
+  children.push(daemonB);
+  buckyJson(BUCKY, [
+    "app",
+    "install",
+    join(ROOT, "fixtures/apps/notes"),
+    "--device",
+    "b",
+    "--home",
+    a,
+  ]);
+  const deadline = Date.now() + 60_000;
+  while ((await localGet<{ state: string }>(a, "/v1/apps/notes")).state !== "running") {
+    if (Date.now() > deadline) throw new Error("the notes app did not start on device b");
+    await Bun.sleep(50);
   }
-  const minutes = cpuFrom ? (Date.now() - cpuFrom.atMs) / 60_000 : 0;
-  if (cpuFrom && minutes > 0) {
-    const perMinute = (now: number, then: number) => `${((now - then) / minutes).toFixed(0)} ms`;
-    console.log(
-      `${`idle CPU a minute, ${READ_AT_S[0]}-${READ_AT_S.at(-1)} s`.padEnd(34)} ${perMinute(await cpuMsOf(daemon.pid), cpuFrom.ours).padStart(16)} ${perMinute(await cpuMsOf(anchor.pid), cpuFrom.theirs).padStart(16)}   (user + system, all threads)`,
-    );
-  }
+  await readIdle(
+    [
+      { label: "two devices + app: a", pid: daemonA.pid },
+      { label: "two devices + app: b (the app)", pid: daemonB.pid },
+    ],
+    anchor.pid,
+    "(a zone in use: the goal is the fresh zone's)",
+  );
 } finally {
   for (const child of children) child.kill();
   await Promise.all(children.map((child) => child.exited));
