@@ -19,11 +19,11 @@
  * `--only get` runs the get row alone. `--bucky BINARY` runs another build of bucky (main's
  * copied aside, say) in place of dist/bucky: run once with each, for an A/B.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { benchBinary, buckyJson, localGet, startDaemon as startBenchDaemon } from "./daemon.ts";
+import { benchBinary, buckyJson, cpuMsOf, localGet, startTwoDevices, until } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags } = parseArgs({
@@ -38,31 +38,6 @@ function bucky<T>(args: string[]): T {
 }
 
 const local = localGet;
-
-/** The daemon of each home, by home. */
-const daemons = new Map<string, ReturnType<typeof Bun.spawn>>();
-
-async function startDaemon(home: string): Promise<void> {
-  const child = await startBenchDaemon(BUCKY, home, { BUCKY_CONVERGE_INTERVAL_MS: "1000" });
-  children.push(child);
-  daemons.set(home, child);
-}
-
-/** The CPU time (user + system) process `pid` has used so far, in ms. */
-function cpuMs(pid: number): number {
-  // Fields after the command's name (which may hold spaces): utime and stime are 14 and 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-async function until(ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await Bun.sleep(5);
-  }
-}
 
 async function answers(url: string): Promise<boolean> {
   // A sandboxed app answers on its Unix socket ("unix:<path>"); the gateway serves HTTPS by
@@ -80,28 +55,11 @@ function row(name: string, ours: string, anchor: string, goal: string) {
   console.log(`${name.padEnd(34)} ${ours.padStart(14)} ${anchor.padStart(16)}   ${goal}`);
 }
 
-async function twoDevices(): Promise<[string, string]> {
-  const a = join(scratch, "a");
-  const b = join(scratch, "b");
-  bucky(["init", "--home", a, "--device", "a"]);
-  await startDaemon(a);
-  const { token } = bucky<{ token: string }>(["invite", "--home", a]);
-  bucky(["join", token, "--home", b, "--device", "b", "--no-start"]);
-  await startDaemon(b);
-  // b has published its address and a has heard it.
-  await until(async () =>
-    (await local<{ devices: { name: string; status: string }[] }>(a, "/v1/devices")).devices.every(
-      (d) => d.status === "online",
-    ),
-  );
-  return [a, b];
-}
-
 async function installToAnswer(a: string, app: string) {
   const start = performance.now();
   bucky(["app", "install", join(ROOT, "fixtures/apps", app), "--device", "b", "--home", a]);
   let url = "";
-  await until(async () => {
+  await until(`${app} answering`, async () => {
     const status = await local<{ state: string; url: string | null }>(a, `/v1/apps/${app}`);
     url = status.url ?? "";
     return status.state === "running" && (await answers(url));
@@ -120,7 +78,7 @@ async function installToAnswer(a: string, app: string) {
     stderr: "ignore",
   });
   children.push(direct);
-  await until(() => answers(`http://127.0.0.1:${port}/`));
+  await until(`${app} started by hand answering`, () => answers(`http://127.0.0.1:${port}/`));
   const anchorS = (performance.now() - anchorStart) / 1000;
   row(
     `install ${app}, until it answers`,
@@ -130,7 +88,12 @@ async function installToAnswer(a: string, app: string) {
   );
 }
 
-async function getThroughput(a: string, b: string, sizeBytes: number, runs: number) {
+async function getThroughput(
+  [a, b]: readonly [string, string],
+  server: number,
+  sizeBytes: number,
+  runs: number,
+) {
   const file = join(scratch, "big.bin");
   Bun.spawnSync(
     ["dd", "if=/dev/urandom", `of=${file}`, "bs=1M", `count=${sizeBytes / 1024 / 1024}`],
@@ -148,7 +111,6 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
   const getTimes: number[] = [];
   const clientCpuMs: number[] = [];
   const serverCpuMs: number[] = [];
-  const server = daemons.get(a)?.pid as number;
   // Alternate the two, each from a flushed page cache of writes, and compare medians.
   for (let run = 0; run < runs; run++) {
     for (const target of ["curl.bin", "got.bin"]) rmSync(join(scratch, target), { force: true });
@@ -168,7 +130,7 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
     Bun.spawnSync(["sync", join(scratch, "curl.bin")]);
     curlSyncTimes.push((performance.now() - start) / 1000);
     Bun.spawnSync(["sync"]);
-    const serverBefore = cpuMs(server);
+    const serverBefore = cpuMsOf(server);
     start = performance.now();
     const get = Bun.spawnSync(
       [BUCKY, "get", id, "-o", join(scratch, "got.bin"), "--home", b, "--json"],
@@ -177,7 +139,7 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
     getTimes.push((performance.now() - start) / 1000);
     if (get.exitCode !== 0) throw new Error(`bucky get: ${get.stderr}`);
     clientCpuMs.push(Number(get.resourceUsage.cpuTime.total) / 1000);
-    serverCpuMs.push(cpuMs(server) - serverBefore);
+    serverCpuMs.push(cpuMsOf(server) - serverBefore);
   }
   statics.stop(true);
   const median = (list: number[]) =>
@@ -209,12 +171,14 @@ async function getThroughput(a: string, b: string, sizeBytes: number, runs: numb
 console.log("apps and named data (this machine, one run)");
 console.log(`${"".padEnd(34)} ${"bucky".padStart(14)} ${"anchor".padStart(16)}`);
 try {
-  const [a, b] = await twoDevices();
+  const { homes, daemons } = await startTwoDevices(BUCKY, scratch, children, {
+    env: { BUCKY_CONVERGE_INTERVAL_MS: "1000" },
+  });
   if (flags.only !== "get") {
-    await installToAnswer(a, "site");
-    await installToAnswer(a, "notes");
+    await installToAnswer(homes[0], "site");
+    await installToAnswer(homes[0], "notes");
   }
-  await getThroughput(a, b, 1024 * 1024 * 1024, 3);
+  await getThroughput(homes, daemons[0].pid, 1024 * 1024 * 1024, 3);
 } finally {
   for (const child of children) child.kill();
   await Promise.all(children.map((child) => child.exited));

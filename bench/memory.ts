@@ -19,20 +19,12 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { buckyJson, localGet, startDaemon } from "./daemon.ts";
+import { buckyJson, cpuMsOf, localGet, startDaemon, startTwoDevices, until } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUCKY = join(ROOT, "dist/bucky");
 const OUT = join(ROOT, "bench/.out");
 const READ_AT_S = (process.argv[2] ?? "10,60").split(",").map(Number);
-
-/** CPU time a process has spent (user and system, all its threads), in ms. */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime, fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 /**
  * Drops `binary`'s pages from the page cache (GNU dd's nocache), as after a boot. A file
@@ -99,17 +91,17 @@ async function readIdle(
     }
     cpuFrom ??= {
       atMs: Date.now(),
-      ours: await Promise.all(daemons.map(({ pid }) => cpuMsOf(pid))),
-      theirs: await cpuMsOf(anchorPid),
+      ours: daemons.map(({ pid }) => cpuMsOf(pid)),
+      theirs: cpuMsOf(anchorPid),
     };
   }
   const minutes = cpuFrom ? (Date.now() - cpuFrom.atMs) / 60_000 : 0;
   if (!cpuFrom || minutes <= 0) return;
   const perMinute = (now: number, then: number) => `${((now - then) / minutes).toFixed(0)} ms`;
-  const theirs = perMinute(await cpuMsOf(anchorPid), cpuFrom.theirs);
+  const theirs = perMinute(cpuMsOf(anchorPid), cpuFrom.theirs);
   for (const [i, { label, pid }] of daemons.entries()) {
     console.log(
-      `${`${label}, CPU a minute`.padEnd(44)} ${perMinute(await cpuMsOf(pid), cpuFrom.ours[i] as number).padStart(16)} ${theirs.padStart(16)}   (user + system, all threads, ${READ_AT_S[0]}-${READ_AT_S.at(-1)} s)`,
+      `${`${label}, CPU a minute`.padEnd(44)} ${perMinute(cpuMsOf(pid), cpuFrom.ours[i] as number).padStart(16)} ${theirs.padStart(16)}   (user + system, all threads, ${READ_AT_S[0]}-${READ_AT_S.at(-1)} s)`,
     );
   }
 }
@@ -134,15 +126,9 @@ try {
   await daemon.exited;
 
   // Two devices, the second running the notes app.
-  const [a, b] = [join(scratch, "a"), join(scratch, "b")];
-  buckyJson(BUCKY, ["init", "--home", a, "--device", "a"]);
-  coldStart(BUCKY);
-  const daemonA = await startDaemon(BUCKY, a);
-  children.push(daemonA);
-  const { token } = buckyJson<{ token: string }>(BUCKY, ["invite", "--home", a]);
-  buckyJson(BUCKY, ["join", token, "--home", b, "--device", "b", "--no-start"]);
-  const daemonB = await startDaemon(BUCKY, b);
-  children.push(daemonB);
+  const { homes, daemons } = await startTwoDevices(BUCKY, scratch, children, {
+    beforeDaemons: () => coldStart(BUCKY),
+  });
   buckyJson(BUCKY, [
     "app",
     "install",
@@ -150,17 +136,17 @@ try {
     "--device",
     "b",
     "--home",
-    a,
+    homes[0],
   ]);
-  const deadline = Date.now() + 60_000;
-  while ((await localGet<{ state: string }>(a, "/v1/apps/notes")).state !== "running") {
-    if (Date.now() > deadline) throw new Error("the notes app did not start on device b");
-    await Bun.sleep(50);
-  }
+  await until(
+    "the notes app running on device b",
+    async () => (await localGet<{ state: string }>(homes[0], "/v1/apps/notes")).state === "running",
+    60_000,
+  );
   await readIdle(
     [
-      { label: "two devices + app: a", pid: daemonA.pid },
-      { label: "two devices + app: b (the app)", pid: daemonB.pid },
+      { label: "two devices + app: a", pid: daemons[0].pid },
+      { label: "two devices + app: b (the app)", pid: daemons[1].pid },
     ],
     anchor.pid,
     "(a zone in use: the goal is the fresh zone's)",
