@@ -21,7 +21,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { benchBinary, buckyJson, startDaemon } from "./daemon.ts";
+import { benchBinary, buckyJson, startDaemon, until } from "./daemon.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags, positionals } = parseArgs({
@@ -43,18 +43,6 @@ function freePort(): number {
   const port = listener.port;
   listener.stop(true);
   return port;
-}
-
-async function until(
-  ready: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
 }
 
 const answers = (url: string) => async () =>
@@ -159,7 +147,7 @@ async function main() {
   );
   bucky(["app", "install", appDir, "--home", home]);
   let backend = "";
-  await until(async () => {
+  await until("the app", async () => {
     const status = bucky<{ state: string; url: string | null }>([
       "app",
       "status",
@@ -169,13 +157,13 @@ async function main() {
     ]);
     backend = status.url ?? "";
     return status.state === "running";
-  }, "the app");
+  });
   const gatewayPort = freePort();
   bucky(["gateway", "enable", "--listen", `127.0.0.1:${gatewayPort}`, "--home", home]);
   bucky(["app", "limit", "hello", "--rps", "10000000", "--home", home]);
   bucky(["rule", "add", "block", "--app", "hello", "--client", "192.0.2.1", "--home", home]);
   const gateway = `http://127.0.0.1:${gatewayPort}/apps/hello/`;
-  await until(answers(gateway), "the gateway");
+  await until("the gateway", answers(gateway));
   // A person's browser sends its session cookie with every request: the owner's, from a
   // login link (the gateway checks it on every request it does not remember).
   const link = new URL(bucky<{ url: string }>(["login-link", "--home", home]).url);
@@ -208,7 +196,7 @@ http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
     "-g",
     "daemon off;",
   ]);
-  await until(answers(`http://127.0.0.1:${nginxPort}/`), "nginx");
+  await until("nginx", answers(`http://127.0.0.1:${nginxPort}/`));
 
   const caddyPort = freePort();
   const caddyfile = join(scratch, "Caddyfile");
@@ -221,14 +209,14 @@ http { access_log off; upstream backend { server ${upstream}; keepalive 64; }
     XDG_DATA_HOME: scratch,
     XDG_CONFIG_HOME: scratch,
   });
-  await until(answers(`http://127.0.0.1:${caddyPort}/`), "caddy");
+  await until("caddy", answers(`http://127.0.0.1:${caddyPort}/`));
 
   const barePort = freePort();
   const bare = spawn(["bun", join(ROOT, "bench/bare-proxy.ts"), String(barePort), backend]);
-  await until(answers(`http://127.0.0.1:${barePort}/`), "the bare Bun proxy");
+  await until("the bare Bun proxy", answers(`http://127.0.0.1:${barePort}/`));
   const rawPort = freePort();
   const raw = spawn(["bun", join(ROOT, "bench/raw-proxy.ts"), String(rawPort), backend]);
-  await until(answers(`http://127.0.0.1:${rawPort}/`), "the Bun.connect proxy");
+  await until("the Bun.connect proxy", answers(`http://127.0.0.1:${rawPort}/`));
 
   // Each figure beside its anchor: the proxies take turns, ROUNDS times, so that load from
   // others on this shared machine falls on all of them alike; the range is printed.
