@@ -18,8 +18,14 @@ import { type AppDoor, portDoor, socketDoor } from "../apps/door.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import type { Viewer } from "../users/access.ts";
-import { type AppPipe, type AppPipeRules, listenAppPipe } from "./app-pipe.ts";
-import { PIPE_REFUSAL_HEADER } from "./app-pipe-client.ts";
+import {
+  type AppPipe,
+  type AppPipeRules,
+  listenAppPipe,
+  PIPE_CONNECTIONS_PER_GATEWAY,
+  PIPE_REFUSALS_WAITING,
+} from "./app-pipe.ts";
+import { PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
 
 const notes = "notes" as AppName;
 const deviceSeed = new Uint8Array(32).fill(1);
@@ -402,6 +408,136 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
   test("an answer on which nothing moves is ended", async () => {
     // The app's server sends its head with the first chunk, so this ends before any.
     await expect(through("/silent").then((response) => response.text())).rejects.toThrow();
+  });
+});
+
+/**
+ * A raw TLS connection to `port` presenting an app certificate of `seed`'s key: resolved
+ * once its handshake is done, with what it has been sent so far and when it closes.
+ */
+async function rawConnection(port: number, seed: Uint8Array) {
+  const { cert, key } = presenting(appCertificate(signingKeyFromSeed(seed), notes), seed);
+  const handshake = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  let heard = "";
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    tls: { cert, key, rejectUnauthorized: false },
+    socket: {
+      handshake: () => handshake.resolve(),
+      data: (_socket, chunk) => {
+        heard += new TextDecoder().decode(chunk);
+      },
+      close: () => closed.resolve(),
+      error: () => closed.resolve(),
+    },
+  });
+  await Promise.race([handshake.promise, closed.promise]);
+  return {
+    closed: closed.promise,
+    /** Sends a request and gives all it was answered, once the connection closes. */
+    async ask(): Promise<string> {
+      socket.write("GET / HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n");
+      await closed.promise;
+      return heard;
+    },
+    end: () => socket.terminate(),
+  };
+}
+
+/** Seeds of `count` keys, each its own device. */
+const seeds = (count: number, first: number) =>
+  Array.from({ length: count }, (_, at) => new Uint8Array(32).fill(first + at));
+
+describe("how many connections the pipe holds", () => {
+  /** A pipe to the app of the first tests, taking any key as a gateway but `refused`. */
+  function cappedPipe(connectionsPerGateway: number, refused?: BuckyError): AppPipe {
+    const door = socketDoor(notes, join(scratch, "app.sock"));
+    return listenAppPipe({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: deviceCertPem,
+      key: privateKeyPem(deviceSeed),
+      rules: {
+        admit: () => {
+          if (refused) throw refused;
+          return { door, gateway: "gw" };
+        },
+        person: () => alice,
+        onChange: () => () => {},
+      },
+      log: createLog({ level: "silent", write: () => {} }),
+      connectionsPerGateway,
+    });
+  }
+
+  test("a gateway past its cap is refused by the pipe, so the request goes by the ingress", async () => {
+    const capped = cappedPipe(2);
+    const fetchCapped = (path: string, seed = gatewaySeed) =>
+      fetch(`https://127.0.0.1:${capped.port}${path}`, {
+        tls: presenting(appCertificate(signingKeyFromSeed(seed), notes), seed),
+      } as RequestInit);
+    try {
+      const open = [await fetchCapped("/endless"), await fetchCapped("/endless")];
+      const past = await fetchCapped("/third");
+      expect(past.status).toBe(503);
+      // The pipe's own refusal, not of the gateway: that request alone goes by the ingress.
+      expect(past.headers.get(PIPE_REFUSAL_HEADER)).toBe(
+        refusalProof(appCertificate(gateway, notes)),
+      );
+      expect(((await past.json()) as { error: { code: string } }).error.code).toBe("E_UNAVAILABLE");
+      // Another gateway has a cap of its own.
+      const other = await fetchCapped("/other", new Uint8Array(32).fill(3));
+      expect(((await other.json()) as { path: string }).path).toBe("/other");
+      // A connection let go makes room, once the pipe has heard it close.
+      await open[0]?.body?.cancel();
+      let after = await fetchCapped("/after");
+      for (const deadline = Date.now() + 5_000; after.status === 503 && Date.now() < deadline; )
+        after = await fetchCapped("/after");
+      expect(((await after.json()) as { path: string }).path).toBe("/after");
+      await open[1]?.body?.cancel();
+    } finally {
+      capped.stop();
+    }
+  });
+
+  test("past the refusals that may wait, a gateway's connection ends at its handshake", async () => {
+    const capped = cappedPipe(1);
+    try {
+      const started = await rawConnection(capped.port, gatewaySeed);
+      const waiting = [];
+      for (let at = 0; at < PIPE_REFUSALS_WAITING; at++)
+        waiting.push(await rawConnection(capped.port, gatewaySeed));
+      const past = await rawConnection(capped.port, gatewaySeed);
+      await past.closed;
+      // Those before it are still held, their refusal waiting for their request.
+      expect(await waiting[0]?.ask()).toStartWith("HTTP/1.1 503 Service Unavailable");
+      // Its one connection within the cap reaches the app.
+      expect(await started.ask()).toContain('"path":"/"');
+      for (const connection of waiting) connection.end();
+    } finally {
+      capped.stop();
+    }
+  });
+
+  test("keys the node does not admit share one small allowance, whatever their number", async () => {
+    const capped = cappedPipe(
+      PIPE_CONNECTIONS_PER_GATEWAY,
+      new BuckyError("E_PERMISSION", "not a gateway of the zone"),
+    );
+    try {
+      const waiting = [];
+      // Each its own key, as anyone can make: none gets a cap of its own.
+      for (const seed of seeds(PIPE_REFUSALS_WAITING, 100))
+        waiting.push(await rawConnection(capped.port, seed));
+      const past = await rawConnection(capped.port, new Uint8Array(32).fill(200));
+      await past.closed;
+      expect(await waiting[0]?.ask()).toStartWith("HTTP/1.1 403 Forbidden");
+      for (const connection of waiting) connection.end();
+    } finally {
+      capped.stop();
+    }
   });
 });
 

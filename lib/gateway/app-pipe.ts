@@ -47,6 +47,25 @@ import { MAX_BODY_BYTES } from "./server.ts";
  */
 export const PIPE_IDLE_TIMEOUT_S = 60;
 
+/**
+ * Connections one gateway may hold open to this device's pipe at once, its TLS ones and
+ * its relay's streams together. A gateway's fetch runs up to 256 requests at a time (Bun's
+ * default), each on a connection of its own, and keeps some idle for the next; one past
+ * the cap is answered with the pipe's own 503, which sends that request by the ingress.
+ */
+export const PIPE_CONNECTIONS_PER_GATEWAY = 512;
+/**
+ * Connections whose refusal waits for their request (written before it, a refusal could
+ * be lost to a reset: PipeConnection.start), for each gateway past its cap and for all the
+ * keys not admitted together (anyone can make a key and an app certificate for it). Past
+ * these, a connection is ended at its handshake. So the device holds at most this many
+ * connections for strangers, and the cap and this for each gateway, even a hostile one,
+ * each with up to a 64 KiB head.
+ */
+export const PIPE_REFUSALS_WAITING = 32;
+/** Whose connections the keys not admitted hold, counted together. */
+const NOT_ADMITTED = "not admitted";
+
 /** What the pipe asks of the node: who may connect, and who is signed in. */
 export interface AppPipeRules {
   /**
@@ -59,6 +78,9 @@ export interface AppPipeRules {
   /** Calls `listener` when an answer of `admit` may have changed; returns how to stop. */
   onChange(listener: () => void): () => void;
 }
+
+/** What admitting a gateway gives: the app's door, and the gateway's name. */
+type Admitted = ReturnType<AppPipeRules["admit"]>;
 
 /** The rules of a running node: its membership, its gateways, the apps it runs. */
 export function nodePipeRules(node: NodeContext, people: IngressViewers): AppPipeRules {
@@ -134,6 +156,8 @@ interface PipeOptions {
   readonly log: Log;
   /** The idle timeout, when a test wants one shorter than PIPE_IDLE_TIMEOUT_S. */
   readonly idleTimeoutS?: number;
+  /** The cap, when a test wants one smaller than PIPE_CONNECTIONS_PER_GATEWAY. */
+  readonly connectionsPerGateway?: number;
 }
 
 /** A TLS socket of the listener as the gateway's side. */
@@ -150,15 +174,64 @@ function socketSide(socket: Socket<unknown>): GatewaySide {
 export function listenAppPipe(options: PipeOptions): AppPipe {
   const { rules, log } = options;
   const idleTimeoutS = options.idleTimeoutS ?? PIPE_IDLE_TIMEOUT_S;
-  const open = new Set<PipeConnection>();
+  const cap = options.connectionsPerGateway ?? PIPE_CONNECTIONS_PER_GATEWAY;
+  /** The open connections, by the gateway that holds them. */
+  const open = new Map<DeviceId | typeof NOT_ADMITTED, Set<PipeConnection>>();
+  const everyOpen = function* () {
+    for (const ofGateway of open.values()) yield* ofGateway;
+  };
+  /**
+   * A connection of `gateway`'s: started when admitted, within the cap; else refused when
+   * its request comes, or ended at once past the refusals that may wait.
+   */
+  const connect = (
+    side: GatewaySide,
+    gateway: DeviceId,
+    app: AppName,
+    refusal: string,
+  ): PipeConnection | undefined => {
+    let admitted: Admitted | undefined;
+    let refused: { error: BuckyError; whose: Refusal } | undefined;
+    try {
+      admitted = rules.admit(gateway, app);
+    } catch (error) {
+      refused = { error: toBuckyError(error), whose: { of: "gateway" } };
+    }
+    const holder = admitted ? gateway : NOT_ADMITTED;
+    const held = open.get(holder) ?? new Set<PipeConnection>();
+    const most = admitted ? cap : 0;
+    if (held.size >= most + PIPE_REFUSALS_WAITING) {
+      log.warn("app pipe connection refused", { gateway, app, reason: "too many connections" });
+      side.terminate();
+      return undefined;
+    }
+    if (held.size >= most && !refused)
+      refused = {
+        error: new BuckyError(
+          "E_UNAVAILABLE",
+          `this gateway holds ${cap} connections to the app pipe of this device, the most it may`,
+          "The request goes by the ingress instead; nothing needs doing.",
+        ),
+        whose: { of: "request" },
+      };
+    open.set(holder, held);
+    const connection = new PipeConnection(side, gateway, app, refusal, rules, log, () => {
+      held.delete(connection);
+      if (held.size === 0 && open.get(holder) === held) open.delete(holder);
+    });
+    held.add(connection);
+    if (refused) connection.refuseWhenAsked(refused.error, refused.whose);
+    else connection.start(admitted as Admitted);
+    return connection;
+  };
   const stopListening = rules.onChange(() => {
-    for (const connection of open) connection.lookAgain();
+    for (const connection of everyOpen()) connection.lookAgain();
   });
   // One sweep for every connection, rather than a timer a connection re-armed at each chunk.
   const idleMs = idleTimeoutS * 1000;
   const sweep = setInterval(() => {
     const movedBefore = Date.now() - idleMs;
-    for (const connection of open) connection.endIfStill(movedBefore);
+    for (const connection of everyOpen()) connection.endIfStill(movedBefore);
   }, idleMs / 4);
   const listener: TCPSocketListener<{ connection?: PipeConnection }> = Bun.listen({
     hostname: options.hostname,
@@ -180,19 +253,15 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
           socket.terminate();
           return;
         }
-        const connection = new PipeConnection(
+        const connection = connect(
           socketSide(socket as Socket<unknown>),
           deviceIdFromPublicKey(holder.publicKey),
           holder.app,
           refusalProof(new Uint8Array(raw)),
-          rules,
-          log,
-          () => open.delete(connection),
         );
+        if (!connection) return;
         socket.timeout(0);
         socket.data = { connection };
-        open.add(connection);
-        connection.start();
       },
       data: (socket, chunk) => socket.data.connection?.fromGateway(chunk),
       drain: (socket) => socket.data.connection?.gatewayDrained(),
@@ -204,18 +273,13 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   return {
     port: listener.port,
     take(gateway, app, refusal, side) {
-      const connection = new PipeConnection(side, gateway, app, refusal, rules, log, () =>
-        open.delete(connection),
-      );
-      open.add(connection);
-      connection.start();
-      return connection;
+      return connect(side, gateway, app, refusal) ?? { fromGateway() {}, closed() {} };
     },
     stop() {
       stopListening();
       clearInterval(sweep);
       listener.stop(true);
-      for (const connection of [...open]) connection.cut("the pipe stopped");
+      for (const connection of [...everyOpen()]) connection.cut("the pipe stopped");
     },
   };
 }
@@ -271,16 +335,8 @@ class PipeConnection {
     this.link = new Link(this.client);
   }
 
-  start(): void {
-    let admitted: ReturnType<AppPipeRules["admit"]>;
-    try {
-      admitted = this.rules.admit(this.device, this.app);
-    } catch (error) {
-      // Answered when the request comes: written before it, it could meet the gateway's
-      // request on the way and be lost to a reset.
-      this.pending = { error: toBuckyError(error), whose: { of: "gateway" } };
-      return;
-    }
+  /** Opens its connection to the app behind `admitted`'s door. */
+  start(admitted: Admitted): void {
     this.door = admitted.door;
     this.gateway = admitted.gateway;
     const link = this.link;
@@ -318,6 +374,14 @@ class PipeConnection {
       ? Bun.connect<AppData>({ unix: address.unix, socket })
       : Bun.connect<AppData>({ hostname: address.hostname, port: address.port, socket })
     ).catch(() => this.appRefused());
+  }
+
+  /**
+   * Not to go on: answered when the request comes. Written before it, the refusal could
+   * meet the gateway's request on the way and be lost to a reset.
+   */
+  refuseWhenAsked(error: BuckyError, whose: Refusal): void {
+    this.pending = { error, whose };
   }
 
   private appRefused(): void {
