@@ -245,7 +245,8 @@ describe("a peer's redirect", () => {
 describe("a peer's answer", () => {
   // What a member's device could answer, or a network that fails half-way.
   let bomb: Uint8Array | undefined;
-  let sentSlowly = 0;
+  /** The user agent of the last request for /sized. */
+  let sizedAskedBy: string | null | undefined;
   /** What lets /held send its next chunk (true: its last). */
   const heldChunks: ((last: boolean) => void)[] = [];
   const answering = Bun.serve({
@@ -260,8 +261,10 @@ describe("a peer's answer", () => {
         await Bun.sleep(800);
         return new Response("took it");
       }
-      // 640 KiB, 64 KiB every 100 ms: twice the 500 ms the test gives, but coming.
-      if (path === "/slow")
+      // 640 KiB, 64 KiB every 100 ms: twice the 500 ms the test gives, but coming. Sent
+      // chunked, as Bun.serve sends any stream.
+      if (path === "/slow") {
+        let sentSlowly = 0;
         return new Response(
           new ReadableStream({
             async pull(controller) {
@@ -272,6 +275,12 @@ describe("a peer's answer", () => {
             },
           }),
         );
+      }
+      // 640 KiB of known length, as a chunk is answered; who asked is kept (fetch names itself).
+      if (path === "/sized") {
+        sizedAskedBy = request.headers.get("user-agent");
+        return new Response(new Uint8Array(640 * 1024).fill(7));
+      }
       // 1 KiB every 100 ms: it never stops, but never brings 16 KiB in 300 ms either.
       if (path === "/trickles")
         return new Response(
@@ -327,14 +336,12 @@ describe("a peer's answer", () => {
   });
 
   test("that takes longer than the time given, but keeps coming, is read whole (a slow uplink)", async () => {
-    sentSlowly = 0;
     const bytes = await withKeys.post(to, "/slow", new Uint8Array(1), { timeoutMs: 500 });
     expect(bytes.length).toBe(640 * 1024);
     expect([bytes[0], bytes[64 * 1024], bytes[640 * 1024 - 1]]).toEqual([1, 2, 10]);
   });
 
   test("that comes slowly is no slow round trip: the time to its head is what the contact keeps", async () => {
-    sentSlowly = 0;
     const contacts = new MemoryContacts();
     const own = new PeerClient(clientKey, contacts, Date.now);
     const startMs = performance.now();
@@ -401,8 +408,17 @@ describe("a peer's answer", () => {
     ).toBe("E_UNAVAILABLE: server did not send its whole answer (no answer in time)");
   });
 
+  test("of known length is read into the caller's buffer when it gives one, by a connection of its own", async () => {
+    const into = new Uint8Array(640 * 1024);
+    const bytes = (await withKeys.get(to, "/sized", 2_000, undefined, into)) as Uint8Array;
+    expect(bytes.buffer).toBe(into.buffer);
+    expect(bytes.length).toBe(640 * 1024);
+    expect(bytes.every((byte) => byte === 7)).toBe(true);
+    // Not by fetch (lib/node/bulk-get.ts), which sends a User-Agent.
+    expect(sizedAskedBy).toBeNull();
+  });
+
   test("is read into the caller's buffer when it gives one, whole, a piece at a time", async () => {
-    sentSlowly = 0;
     const into = new Uint8Array(640 * 1024);
     const bytes = (await withKeys.get(to, "/slow", 2_000, undefined, into)) as Uint8Array;
     expect(bytes.buffer).toBe(into.buffer);
@@ -411,7 +427,6 @@ describe("a peer's answer", () => {
   });
 
   test("longer than the caller's buffer is wrong bytes, refused, not read past it", async () => {
-    sentSlowly = 0;
     expect(await outcome(withKeys.get(to, "/slow", 2_000, undefined, new Uint8Array(1000)))).toBe(
       "E_INTEGRITY: server answered with more than the 1000 bytes asked for",
     );

@@ -25,6 +25,13 @@ import { Forwarders } from "../relay/forwarder.ts";
 import type { PipeOpening, RelayHub } from "../relay/hub.ts";
 import { AnswerWatch } from "./answer-watch.ts";
 import { type BoundedReadWords, bytesInto, bytesWithin } from "./bounded-read.ts";
+import {
+  type BulkAnswer,
+  BulkGet,
+  type BulkTarget,
+  TooLarge,
+  UnexpectedAnswer,
+} from "./bulk-get.ts";
 import { networkProblem, neverSent } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
@@ -104,6 +111,7 @@ export class PeerClient {
    * once until one works again, and sent by TLS alone for OWN_RETRY_MS after each.
    */
   private readonly ownFailing = new Map<DeviceId, number>();
+  private readonly bulk = new BulkGet();
 
   constructor(
     private readonly key: SigningKey,
@@ -402,22 +410,43 @@ export class PeerClient {
         const watch = new AnswerWatch(options.timeoutMs ?? PEER_TIMEOUT_MS, {
           sentBytes: body.length,
         });
-        let response: Response;
+        const at = opened;
+        let response: Response | BulkAnswer;
         try {
-          response = await fetch(`${opened.base}${path}`, {
-            method,
-            ...(method === "POST" ? { body } : {}),
-            headers: {
-              ...(options.contentType ? { "content-type": options.contentType } : {}),
-              ...this.authenticate(peer, { method, path, audience: peer.id, body }),
-            },
-            ...(opened.own ? { unix: opened.own.unix } : { tls: pinnedTls(peer.certPem) }),
-            // A peer's answer is its own: a redirect it gives is not followed (no bucky answers
-            // with one), else a member could send this device's requests, their bodies, to any
-            // address it reaches, and have that service's answer taken as the peer's.
-            redirect: "manual",
-            signal: options.signal ? AbortSignal.any([options.signal, watch.signal]) : watch.signal,
-          });
+          const headers = {
+            ...(options.contentType ? { "content-type": options.contentType } : {}),
+            ...this.authenticate(peer, { method, path, audience: peer.id, body }),
+          };
+          const signal = options.signal
+            ? AbortSignal.any([options.signal, watch.signal])
+            : watch.signal;
+          // Into the caller's buffer over TLS: not by fetch (lib/node/bulk-get.ts).
+          const bulk =
+            method === "GET" && options.into && !at.own
+              ? bulkTarget(at.base, peer)
+              : undefined;
+          const byFetch = () =>
+            fetch(`${at.base}${path}`, {
+              method,
+              ...(method === "POST" ? { body } : {}),
+              headers,
+              ...(at.own ? { unix: at.own.unix } : { tls: pinnedTls(peer.certPem) }),
+              // A peer's answer is its own: a redirect it gives is not followed (no bucky
+              // answers with one), else a member could send this device's requests, their
+              // bodies, to any address it reaches, and have that service's answer taken as
+              // the peer's.
+              redirect: "manual",
+              signal,
+            });
+          response = bulk
+            ? await this.bulk
+                .get(bulk, path, headers, options.into as Uint8Array, signal)
+                .catch((error: unknown) => {
+                  // A head it does not take: fetch takes any (a GET, so sent again safely).
+                  if (error instanceof UnexpectedAnswer) return byFetch();
+                  throw error;
+                })
+            : await byFetch();
         } catch (error) {
           watch.stop();
           // Called off by the caller: nothing to say about the peer.
@@ -480,7 +509,7 @@ export class PeerClient {
  */
 function readAnswer(
   peer: Peer,
-  response: Response,
+  response: Response | BulkAnswer,
   { signal, into }: { signal?: AbortSignal; into?: Uint8Array },
   progress: (bytes: number) => void,
 ): Promise<Uint8Array> {
@@ -511,9 +540,27 @@ function readAnswer(
             { cause: error },
           ),
   };
+  if (!(response instanceof Response))
+    return response.read(progress).catch((error: unknown) => {
+      throw error instanceof TooLarge ? words.tooLarge() : words.brokeOff(error);
+    });
   return target
     ? bytesInto(response, target, words, { progress })
     : bytesWithin(response, maxBytes, words, { progress });
+}
+
+/**
+ * Where a GET into a buffer goes by BulkGet: a TLS address of the peer's (its own, or a
+ * relay's door to it), the peer's certificate pinned as fetch pins it.
+ */
+function bulkTarget(base: string, peer: Peer): BulkTarget | undefined {
+  const url = new URL(base);
+  if (url.protocol !== "https:" || url.pathname !== "/") return undefined;
+  return {
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port || 443),
+    certPem: peer.certPem,
+  };
 }
 
 function describe(route: Route): string {
