@@ -5,7 +5,8 @@
  * an integrity error. Into a file, the result appears at its destination only whole.
  *
  * Chunks move PARALLEL_CHUNKS at a time. Into a file, each chunk from a peer is received
- * into one of PARALLEL_CHUNKS buffers taken again once it is written, hashed in line and
+ * (by a connection of the peer client's own, lib/node/bulk-get.ts) into one of
+ * PARALLEL_CHUNKS buffers taken again once it is written, hashed in line and
  * written by the runtime's thread pool (partial-file.ts). Memory never touched before costs
  * here far more than a copy into warm memory: a new 4 MiB buffer for each chunk, and
  * WebCrypto's own copy of it to hash off the main thread, took most of `bucky get`'s CPU
