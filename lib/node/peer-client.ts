@@ -422,9 +422,7 @@ export class PeerClient {
             : watch.signal;
           // Into the caller's buffer over TLS: not by fetch (lib/node/bulk-get.ts).
           const bulk =
-            method === "GET" && options.into && !at.own
-              ? bulkTarget(at.base, peer)
-              : undefined;
+            method === "GET" && options.into && !at.own ? bulkTarget(at.base, peer) : undefined;
           const byFetch = () =>
             fetch(`${at.base}${path}`, {
               method,
