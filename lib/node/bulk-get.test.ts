@@ -251,3 +251,25 @@ test("a kept connection does not keep the process alive: a command that is done 
   expect(ended).toBe(0);
   expect((await new Response(child.stdout).text()).trim()).toBe("x");
 });
+
+test("called off while the TLS handshake waits: the connection ends, not left open", async () => {
+  // A peer that takes the connection and never answers its handshake.
+  const opened = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const silent = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { open: () => opened.resolve(), data() {}, close: () => closed.resolve() },
+  });
+  peers.push({ stop: () => silent.stop(true) });
+  const client = new BulkGet();
+  clients.push(client);
+  const controller = new AbortController();
+  const target = { hostname: "127.0.0.1", port: silent.port, certPem };
+  const answer = client.get(target, "/", {}, new Uint8Array(1), controller.signal);
+  await opened.promise;
+  controller.abort(new Error("called off"));
+  expect(await answer.catch((e: Error) => e.message)).toBe("called off");
+  const ended = await Promise.race([closed.promise.then(() => "closed"), Bun.sleep(5_000)]);
+  expect(ended).toBe("closed");
+});

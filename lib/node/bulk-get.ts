@@ -187,10 +187,16 @@ class Connection {
       port: target.port,
       tls: pinnedTls(target.certPem),
       socket: {
-        // Nothing is written before the peer has shown its certificate.
-        handshake: (socket, success, problem) => {
-          if (!success) return ended(Object.assign(new Error(problem?.message), problem));
+        // Held from the TCP connection on, not the handshake: closed meanwhile (called off,
+        // out of time), it must end, else a peer that never finishes its handshake holds it
+        // open, and a command's process alive, for as long as it likes.
+        open: (socket) => {
           this.socket = socket;
+          if (this.closed) socket.terminate();
+        },
+        // Nothing is written before the peer has shown its certificate.
+        handshake: (_socket, success, problem) => {
+          if (!success) return ended(Object.assign(new Error(problem?.message), problem));
           this.opened.resolve();
         },
         data: (_socket, chunk) => this.take(chunk),
