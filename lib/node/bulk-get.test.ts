@@ -2,7 +2,13 @@ import { afterEach, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
-import { BulkGet, type BulkTarget, TooLarge, UnexpectedAnswer } from "./bulk-get.ts";
+import {
+  type BulkAnswer,
+  BulkGet,
+  type BulkTarget,
+  TooLarge,
+  UnexpectedAnswer,
+} from "./bulk-get.ts";
 
 const seed = new Uint8Array(32).fill(5);
 const certPem = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
@@ -272,4 +278,25 @@ test("called off while the TLS handshake waits: the connection ends, not left op
   expect(await answer.catch((e: Error) => e.message)).toBe("called off");
   const ended = await Promise.race([closed.promise.then(() => "closed"), Bun.sleep(5_000)]);
   expect(ended).toBe("closed");
+});
+
+test("a GET sent again after a kept connection failed goes on a new one, not another kept", async () => {
+  // A peer that closes each connection, unanswered, at its second request: as one does
+  // whose idle limit ended every kept connection at once.
+  const asked = new WeakMap<object, number>();
+  const { client, target, seen } = setUp((_path, socket) => {
+    const times = (asked.get(socket) ?? 0) + 1;
+    asked.set(socket, times);
+    if (times === 1) return ok("x");
+    socket.end();
+    return "silence";
+  });
+  const read = async (answer: Promise<BulkAnswer>) =>
+    new TextDecoder().decode(await (await answer).read(() => {}));
+  const get = () => client.get(target, "/", {}, new Uint8Array(1), never());
+  // Two kept connections.
+  expect(await Promise.all([read(get()), read(get())])).toEqual(["x", "x"]);
+  expect(seen.connections).toBe(2);
+  expect(await read(get())).toBe("x");
+  expect(seen.connections).toBe(3);
 });

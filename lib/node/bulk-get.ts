@@ -295,10 +295,11 @@ export class BulkGet {
     }
     const bytes = Buffer.from(`${request}\r\n`, "latin1");
     // A kept connection the peer closed meanwhile fails before any byte of its answer: a
-    // GET goes again once, on a new one.
+    // GET goes again once, on a new one. Not on another kept one: a peer's idle limit, or
+    // its restart, ends them all at once, and the GET would fail as the route being down.
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
-      const connection = this.take(target);
+      const connection = attempt === 0 ? this.take(target) : this.open(target);
       const exchange = new Exchange(into);
       const abort = () => {
         if (!exchange.done) connection.close(signal.reason as Error);
@@ -321,6 +322,7 @@ export class BulkGet {
       for (const connection of [...connections]) connection.close(new Error("closed"));
   }
 
+  /** A kept connection to `target`, else a new one. */
   private take(target: BulkTarget): Connection {
     const kept = this.idle.get(keyOf(target));
     for (let connection = kept?.pop(); connection; connection = kept?.pop())
@@ -328,6 +330,11 @@ export class BulkGet {
         connection.hold(true);
         return connection;
       }
+    return this.open(target);
+  }
+
+  /** A new connection to `target`. */
+  private open(target: BulkTarget): Connection {
     return new Connection(
       target,
       (free) => this.keep(target, free),
