@@ -161,6 +161,10 @@ for (const [what, head] of [
   ["with a length that is no number", "HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\n"],
   ["with a line without a name", "HTTP/1.1 200 OK\r\n: x\r\ncontent-length: 1\r\n\r\n"],
   ["with a head past 16 KiB", `HTTP/1.1 200 OK\r\nx: ${"a".repeat(17 * 1024)}`],
+  [
+    "with a head past 16 KiB that ends",
+    `HTTP/1.1 200 OK\r\nx: ${"a".repeat(17 * 1024)}\r\ncontent-length: 1\r\n\r\nx`,
+  ],
 ] as const)
   test(`an answer ${what} is one this client does not take (fetch then does)`, async () => {
     const { client, target } = setUp(() => [head]);

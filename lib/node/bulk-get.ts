@@ -87,12 +87,13 @@ class Exchange {
       const before = this.head.length;
       // latin1: one character a byte, so places in the text are places in the bytes.
       this.head += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-      const end = this.head.indexOf("\r\n\r\n");
-      if (end < 0) {
-        if (this.head.length > MAX_HEAD_BYTES)
-          throw new UnexpectedAnswer("an answer head too long");
-        return;
-      }
+      // From where the last chunk ended, less what of the blank line it may have held: a
+      // head sent a byte at a time is not searched again whole at each.
+      const end = this.head.indexOf("\r\n\r\n", Math.max(0, before - 3));
+      // The whole head, also when it came in one piece with its end.
+      if ((end < 0 ? this.head.length : end) > MAX_HEAD_BYTES)
+        throw new UnexpectedAnswer("an answer head too long");
+      if (end < 0) return;
       this.begin(this.head.slice(0, end));
       rest = chunk.subarray(end + 4 - before);
     }
