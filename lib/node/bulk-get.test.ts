@@ -304,3 +304,33 @@ test("a GET sent again after a kept connection failed goes on a new one, not ano
   expect(await read(get())).toBe("x");
   expect(seen.connections).toBe(3);
 });
+
+test("called off as its last byte is told: the closed connection is not kept in a live one's place", async () => {
+  // Heads at once, and each body of one byte when the test lets it go; "/next" whole.
+  const held = new Map<string, Socket<Seen>[]>();
+  const { client, target, seen } = setUp((path, socket) => {
+    if (path === "/next") return ok("z");
+    held.set(path, [...(held.get(path) ?? []), socket]);
+    return ["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n"];
+  });
+  const get = (path: string, signal: AbortSignal) =>
+    client.get(target, path, {}, new Uint8Array(1), signal);
+  const off = Array.from({ length: 4 }, () => new AbortController());
+  const offAnswers = await Promise.all(off.map((controller) => get("/off", controller.signal)));
+  const live = await get("/live", never());
+  expect(seen.connections).toBe(5);
+  // Four called off by their own reading, as their one byte comes.
+  const offReads = offAnswers.map((answer, at) =>
+    answer
+      .read(() => off[at]?.abort(new Error("called off")))
+      .catch((error: Error) => error.message),
+  );
+  for (const socket of held.get("/off") ?? []) socket.write("x");
+  expect(await Promise.all(offReads)).toEqual(Array(4).fill("called off"));
+  // The live one ends after them, and is kept: the next GET goes on it.
+  const liveRead = live.read(() => {});
+  held.get("/live")?.[0]?.write("y");
+  expect(new TextDecoder().decode(await liveRead)).toBe("y");
+  expect(new TextDecoder().decode(await (await get("/next", never())).read(() => {}))).toBe("z");
+  expect(seen.connections).toBe(5);
+});

@@ -261,7 +261,9 @@ class Connection {
       this.close(error as Error);
       return;
     }
-    if (!exchange.done) return;
+    // Closed within (its reader called it off as bytes were told, which `done` also says):
+    // not to be kept, where it would take a live connection's place.
+    if (this.closed || !exchange.done) return;
     this.exchange = undefined;
     this.reused = true;
     // At once, so that the caller's next GET, once it has this answer, finds it free.
