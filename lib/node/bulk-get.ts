@@ -190,7 +190,9 @@ class Connection {
       socket: {
         // Held from the TCP connection on, not the handshake: closed meanwhile (called off,
         // out of time), it must end, else a peer that never finishes its handshake holds it
-        // open, and a command's process alive, for as long as it likes.
+        // open (ref'd, a descriptor each chunk tried) for as long as it likes. A connection
+        // still waiting for its TCP handshake cannot be ended: Bun.connect gives no socket
+        // before `open` (a dropped SYN waits out the kernel's ~2 min, as connectProbe's does).
         open: (socket) => {
           this.socket = socket;
           if (this.closed) socket.terminate();
