@@ -334,3 +334,25 @@ test("called off as its last byte is told: the closed connection is not kept in 
   expect(new TextDecoder().decode(await (await get("/next", never())).read(() => {}))).toBe("z");
   expect(seen.connections).toBe(5);
 });
+
+test("a kept connection on which the peer speaks out of turn is ended, never read as the next answer", async () => {
+  let answers = 0;
+  const { client, target, seen } = setUp((_path, socket) => {
+    answers += 1;
+    // After its first answer, an answer to nothing: it must not be the next GET's.
+    if (answers === 1)
+      setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nZ"), 0);
+    return ok("x");
+  });
+  const get = async () =>
+    new TextDecoder().decode(
+      await (await client.get(target, "/", {}, new Uint8Array(1), never())).read(() => {}),
+    );
+  expect(await get()).toBe("x");
+  // Until the client has heard the bytes out of turn, and ended the connection for them.
+  for (const deadline = Date.now() + 5_000; seen.closed === 0 && Date.now() < deadline; )
+    await Bun.sleep(10);
+  expect(seen.closed).toBe(1);
+  expect(await get()).toBe("x");
+  expect(seen.connections).toBe(2);
+});
