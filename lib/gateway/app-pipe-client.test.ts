@@ -68,6 +68,7 @@ beforeAll(() => {
         admitted.push(device);
         return { door, gateway: "gw" };
       },
+      isGateway: (device) => device !== notYetGateway,
       person: () => {
         throw new BuckyError("E_PERMISSION", "no person in these tests");
       },

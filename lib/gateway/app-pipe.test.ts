@@ -99,6 +99,7 @@ beforeAll(() => {
         throw new BuckyError("E_UNAVAILABLE", `${app} is not running here`);
       return { door, gateway: "gw" };
     },
+    isGateway: (from) => allowed.has(from),
     person: (app, assertion) => person(app, assertion.replace(/-later$/, "")),
     onChange(listener) {
       listeners.add(listener);
@@ -271,6 +272,7 @@ function idlePipe(door: AppDoor): AppPipe {
     key: privateKeyPem(deviceSeed),
     rules: {
       admit: () => ({ door, gateway: "gw" }),
+      isGateway: () => true,
       person: () => alice,
       onChange: () => () => {},
     },
@@ -451,7 +453,7 @@ const seeds = (count: number, first: number) =>
   Array.from({ length: count }, (_, at) => new Uint8Array(32).fill(first + at));
 
 describe("how many connections the pipe holds", () => {
-  /** A pipe to the app of the first tests, taking any key as a gateway but `refused`. */
+  /** A pipe to the app of the first tests, taking any key as a gateway, or none, `refused`. */
   function cappedPipe(connectionsPerGateway: number, refused?: BuckyError): AppPipe {
     const door = socketDoor(notes, join(scratch, "app.sock"));
     return listenAppPipe({
@@ -464,6 +466,7 @@ describe("how many connections the pipe holds", () => {
           if (refused) throw refused;
           return { door, gateway: "gw" };
         },
+        isGateway: () => !refused,
         person: () => alice,
         onChange: () => () => {},
       },
@@ -518,6 +521,37 @@ describe("how many connections the pipe holds", () => {
       for (const connection of waiting) connection.end();
     } finally {
       capped.stop();
+    }
+  });
+
+  test("a gateway refused for an app not running here keeps its own allowance: strangers filling theirs do not end its connections", async () => {
+    const stopped = listenAppPipe({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: deviceCertPem,
+      key: privateKeyPem(deviceSeed),
+      rules: {
+        admit: (from) => {
+          if (from !== gatewayId) throw new BuckyError("E_PERMISSION", "not a gateway of the zone");
+          throw new BuckyError("E_UNAVAILABLE", "notes is not running here");
+        },
+        isGateway: (from) => from === gatewayId,
+        person: () => alice,
+        onChange: () => () => {},
+      },
+      log: createLog({ level: "silent", write: () => {} }),
+    });
+    try {
+      const strangers = [];
+      for (const seed of seeds(PIPE_REFUSALS_WAITING, 100))
+        strangers.push(await rawConnection(stopped.port, seed));
+      // Answered with its refusal, which the gateway takes as this app's (the request goes by
+      // the ingress); ended at its handshake, it would rest the pipe to every app here.
+      const ofGateway = await rawConnection(stopped.port, gatewaySeed);
+      expect(await ofGateway.ask()).toStartWith("HTTP/1.1 503 Service Unavailable");
+      for (const connection of strangers) connection.end();
+    } finally {
+      stopped.stop();
     }
   });
 

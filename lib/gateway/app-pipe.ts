@@ -73,6 +73,11 @@ export interface AppPipeRules {
    * BuckyError that refuses it. Asked at a connection's start and at every change.
    */
   admit(device: DeviceId, app: AppName): { readonly door: AppDoor; readonly gateway: string };
+  /**
+   * Whether `device` is a gateway of the zone, whatever `admit` says of an app: its
+   * connections are counted by themselves, the others' together (anyone can make a key).
+   */
+  isGateway(device: DeviceId): boolean;
   /** The person `assertion` stands for, to `app`; throws E_PERMISSION when it does not. */
   person(app: AppName, assertion: string): Viewer | Promise<Viewer>;
   /** Calls `listener` when an answer of `admit` may have changed; returns how to stop. */
@@ -84,23 +89,30 @@ type Admitted = ReturnType<AppPipeRules["admit"]>;
 
 /** The rules of a running node: its membership, its gateways, the apps it runs. */
 export function nodePipeRules(node: NodeContext, people: IngressViewers): AppPipeRules {
+  /** The gateway of the zone `device` is, or why it is none. */
+  const gatewayMember = (device: DeviceId) => {
+    const membership = node.membership();
+    const member = membership.byId.get(device);
+    if (!member || standingOf(membership, device) !== "member")
+      return new BuckyError("E_PERMISSION", "the app pipe takes only members of the zone");
+    if (!readGateway(node.db, member.name))
+      return new BuckyError(
+        "E_PERMISSION",
+        `the app pipe takes only the zone's gateways, and ${member.name} is not one`,
+      );
+    return member;
+  };
   return {
     admit(device, app) {
-      const membership = node.membership();
-      const member = membership.byId.get(device);
-      if (!member || standingOf(membership, device) !== "member")
-        throw new BuckyError("E_PERMISSION", "the app pipe takes only members of the zone");
-      if (!readGateway(node.db, member.name))
-        throw new BuckyError(
-          "E_PERMISSION",
-          `the app pipe takes only the zone's gateways, and ${member.name} is not one`,
-        );
+      const member = gatewayMember(device);
+      if (member instanceof BuckyError) throw member;
       const report = node.ownReport(app);
       const door = node.doors.get(app);
       if (!door || (report?.state !== "running" && report?.state !== "unhealthy"))
         throw new BuckyError("E_UNAVAILABLE", `${app} is not running on ${node.deviceName}`);
       return { door, gateway: member.name };
     },
+    isGateway: (device) => !(gatewayMember(device) instanceof BuckyError),
     person: (app, assertion) => people.viewerOf(app, assertion),
     onChange(listener) {
       const stops = [
@@ -197,9 +209,13 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
     } catch (error) {
       refused = { error: toBuckyError(error), whose: { of: "gateway" } };
     }
-    const holder = admitted ? gateway : NOT_ADMITTED;
+    // A gateway refused only for this app (not running here) keeps its own allowance: counted
+    // with strangers, who can fill theirs at will, its connections would be ended at their
+    // handshake, which its pipe client takes as this device's pipe failing for every app.
+    const ownAllowance = admitted !== undefined || rules.isGateway(gateway);
+    const holder = ownAllowance ? gateway : NOT_ADMITTED;
     const held = open.get(holder) ?? new Set<PipeConnection>();
-    const most = admitted ? cap : 0;
+    const most = ownAllowance ? cap : 0;
     if (held.size >= most + PIPE_REFUSALS_WAITING) {
       log.warn("app pipe connection refused", { gateway, app, reason: "too many connections" });
       side.terminate();

@@ -2,7 +2,13 @@ import { afterEach, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
-import { BulkGet, type BulkTarget, TooLarge, UnexpectedAnswer } from "./bulk-get.ts";
+import {
+  type BulkAnswer,
+  BulkGet,
+  type BulkTarget,
+  TooLarge,
+  UnexpectedAnswer,
+} from "./bulk-get.ts";
 
 const seed = new Uint8Array(32).fill(5);
 const certPem = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
@@ -155,6 +161,10 @@ for (const [what, head] of [
   ["with a length that is no number", "HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\n"],
   ["with a line without a name", "HTTP/1.1 200 OK\r\n: x\r\ncontent-length: 1\r\n\r\n"],
   ["with a head past 16 KiB", `HTTP/1.1 200 OK\r\nx: ${"a".repeat(17 * 1024)}`],
+  [
+    "with a head past 16 KiB that ends",
+    `HTTP/1.1 200 OK\r\nx: ${"a".repeat(17 * 1024)}\r\ncontent-length: 1\r\n\r\nx`,
+  ],
 ] as const)
   test(`an answer ${what} is one this client does not take (fetch then does)`, async () => {
     const { client, target } = setUp(() => [head]);
@@ -250,4 +260,99 @@ test("a kept connection does not keep the process alive: a command that is done 
   if (ended === "held") child.kill();
   expect(ended).toBe(0);
   expect((await new Response(child.stdout).text()).trim()).toBe("x");
+});
+
+test("called off while the TLS handshake waits: the connection ends, not left open", async () => {
+  // A peer that takes the connection and never answers its handshake.
+  const opened = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const silent = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { open: () => opened.resolve(), data() {}, close: () => closed.resolve() },
+  });
+  peers.push({ stop: () => silent.stop(true) });
+  const client = new BulkGet();
+  clients.push(client);
+  const controller = new AbortController();
+  const target = { hostname: "127.0.0.1", port: silent.port, certPem };
+  const answer = client.get(target, "/", {}, new Uint8Array(1), controller.signal);
+  await opened.promise;
+  controller.abort(new Error("called off"));
+  expect(await answer.catch((e: Error) => e.message)).toBe("called off");
+  const ended = await Promise.race([closed.promise.then(() => "closed"), Bun.sleep(5_000)]);
+  expect(ended).toBe("closed");
+});
+
+test("a GET sent again after a kept connection failed goes on a new one, not another kept", async () => {
+  // A peer that closes each connection, unanswered, at its second request: as one does
+  // whose idle limit ended every kept connection at once.
+  const asked = new WeakMap<object, number>();
+  const { client, target, seen } = setUp((_path, socket) => {
+    const times = (asked.get(socket) ?? 0) + 1;
+    asked.set(socket, times);
+    if (times === 1) return ok("x");
+    socket.end();
+    return "silence";
+  });
+  const read = async (answer: Promise<BulkAnswer>) =>
+    new TextDecoder().decode(await (await answer).read(() => {}));
+  const get = () => client.get(target, "/", {}, new Uint8Array(1), never());
+  // Two kept connections.
+  expect(await Promise.all([read(get()), read(get())])).toEqual(["x", "x"]);
+  expect(seen.connections).toBe(2);
+  expect(await read(get())).toBe("x");
+  expect(seen.connections).toBe(3);
+});
+
+test("called off as its last byte is told: the closed connection is not kept in a live one's place", async () => {
+  // Heads at once, and each body of one byte when the test lets it go; "/next" whole.
+  const held = new Map<string, Socket<Seen>[]>();
+  const { client, target, seen } = setUp((path, socket) => {
+    if (path === "/next") return ok("z");
+    held.set(path, [...(held.get(path) ?? []), socket]);
+    return ["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n"];
+  });
+  const get = (path: string, signal: AbortSignal) =>
+    client.get(target, path, {}, new Uint8Array(1), signal);
+  const off = Array.from({ length: 4 }, () => new AbortController());
+  const offAnswers = await Promise.all(off.map((controller) => get("/off", controller.signal)));
+  const live = await get("/live", never());
+  expect(seen.connections).toBe(5);
+  // Four called off by their own reading, as their one byte comes.
+  const offReads = offAnswers.map((answer, at) =>
+    answer
+      .read(() => off[at]?.abort(new Error("called off")))
+      .catch((error: Error) => error.message),
+  );
+  for (const socket of held.get("/off") ?? []) socket.write("x");
+  expect(await Promise.all(offReads)).toEqual(Array(4).fill("called off"));
+  // The live one ends after them, and is kept: the next GET goes on it.
+  const liveRead = live.read(() => {});
+  held.get("/live")?.[0]?.write("y");
+  expect(new TextDecoder().decode(await liveRead)).toBe("y");
+  expect(new TextDecoder().decode(await (await get("/next", never())).read(() => {}))).toBe("z");
+  expect(seen.connections).toBe(5);
+});
+
+test("a kept connection on which the peer speaks out of turn is ended, never read as the next answer", async () => {
+  let answers = 0;
+  const { client, target, seen } = setUp((_path, socket) => {
+    answers += 1;
+    // After its first answer, an answer to nothing: it must not be the next GET's.
+    if (answers === 1)
+      setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nZ"), 0);
+    return ok("x");
+  });
+  const get = async () =>
+    new TextDecoder().decode(
+      await (await client.get(target, "/", {}, new Uint8Array(1), never())).read(() => {}),
+    );
+  expect(await get()).toBe("x");
+  // Until the client has heard the bytes out of turn, and ended the connection for them.
+  for (const deadline = Date.now() + 5_000; seen.closed === 0 && Date.now() < deadline; )
+    await Bun.sleep(10);
+  expect(seen.closed).toBe(1);
+  expect(await get()).toBe("x");
+  expect(seen.connections).toBe(2);
 });

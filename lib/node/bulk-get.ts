@@ -87,12 +87,13 @@ class Exchange {
       const before = this.head.length;
       // latin1: one character a byte, so places in the text are places in the bytes.
       this.head += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-      const end = this.head.indexOf("\r\n\r\n");
-      if (end < 0) {
-        if (this.head.length > MAX_HEAD_BYTES)
-          throw new UnexpectedAnswer("an answer head too long");
-        return;
-      }
+      // From where the last chunk ended, less what of the blank line it may have held: a
+      // head sent a byte at a time is not searched again whole at each.
+      const end = this.head.indexOf("\r\n\r\n", Math.max(0, before - 3));
+      // The whole head, also when it came in one piece with its end.
+      if ((end < 0 ? this.head.length : end) > MAX_HEAD_BYTES)
+        throw new UnexpectedAnswer("an answer head too long");
+      if (end < 0) return;
       this.begin(this.head.slice(0, end));
       rest = chunk.subarray(end + 4 - before);
     }
@@ -187,10 +188,18 @@ class Connection {
       port: target.port,
       tls: pinnedTls(target.certPem),
       socket: {
-        // Nothing is written before the peer has shown its certificate.
-        handshake: (socket, success, problem) => {
-          if (!success) return ended(Object.assign(new Error(problem?.message), problem));
+        // Held from the TCP connection on, not the handshake: closed meanwhile (called off,
+        // out of time), it must end, else a peer that never finishes its handshake holds it
+        // open (ref'd, a descriptor each chunk tried) for as long as it likes. A connection
+        // still waiting for its TCP handshake cannot be ended: Bun.connect gives no socket
+        // before `open` (a dropped SYN waits out the kernel's ~2 min, as connectProbe's does).
+        open: (socket) => {
           this.socket = socket;
+          if (this.closed) socket.terminate();
+        },
+        // Nothing is written before the peer has shown its certificate.
+        handshake: (_socket, success, problem) => {
+          if (!success) return ended(Object.assign(new Error(problem?.message), problem));
           this.opened.resolve();
         },
         data: (_socket, chunk) => this.take(chunk),
@@ -254,7 +263,9 @@ class Connection {
       this.close(error as Error);
       return;
     }
-    if (!exchange.done) return;
+    // Closed within (its reader called it off as bytes were told, which `done` also says):
+    // not to be kept, where it would take a live connection's place.
+    if (this.closed || !exchange.done) return;
     this.exchange = undefined;
     this.reused = true;
     // At once, so that the caller's next GET, once it has this answer, finds it free.
@@ -289,10 +300,11 @@ export class BulkGet {
     }
     const bytes = Buffer.from(`${request}\r\n`, "latin1");
     // A kept connection the peer closed meanwhile fails before any byte of its answer: a
-    // GET goes again once, on a new one.
+    // GET goes again once, on a new one. Not on another kept one: a peer's idle limit, or
+    // its restart, ends them all at once, and the GET would fail as the route being down.
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
-      const connection = this.take(target);
+      const connection = attempt === 0 ? this.take(target) : this.open(target);
       const exchange = new Exchange(into);
       const abort = () => {
         if (!exchange.done) connection.close(signal.reason as Error);
@@ -315,6 +327,7 @@ export class BulkGet {
       for (const connection of [...connections]) connection.close(new Error("closed"));
   }
 
+  /** A kept connection to `target`, else a new one. */
   private take(target: BulkTarget): Connection {
     const kept = this.idle.get(keyOf(target));
     for (let connection = kept?.pop(); connection; connection = kept?.pop())
@@ -322,6 +335,11 @@ export class BulkGet {
         connection.hold(true);
         return connection;
       }
+    return this.open(target);
+  }
+
+  /** A new connection to `target`. */
+  private open(target: BulkTarget): Connection {
     return new Connection(
       target,
       (free) => this.keep(target, free),

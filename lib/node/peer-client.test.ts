@@ -418,6 +418,52 @@ describe("a peer's answer", () => {
     expect(sizedAskedBy).toBeNull();
   });
 
+  test("of known length that trickles is given up on, its connection ended, nothing more put in the buffer", async () => {
+    // Bun.serve frames a streamed body by chunks: a socket of the peer's certificate says
+    // its length, then trickles 1 KiB every 100 ms, far below 16 KiB in 300 ms.
+    const asked = Promise.withResolvers<void>();
+    const ended = Promise.withResolvers<void>();
+    const trickling = Bun.listen<{ trickle?: ReturnType<typeof setInterval> }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: certPem, key: privateKeyPem(serverSeed) },
+      socket: {
+        open: (socket) => {
+          socket.data = {};
+        },
+        data: (socket) => {
+          if (socket.data.trickle) return;
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${640 * 1024}\r\n\r\n`);
+          socket.data.trickle = setInterval(() => socket.write(new Uint8Array(1024).fill(9)), 100);
+          asked.resolve();
+        },
+        close: (socket) => {
+          // Not the reachability probe's: the one that was asked.
+          if (!socket.data.trickle) return;
+          clearInterval(socket.data.trickle);
+          ended.resolve();
+        },
+      },
+    });
+    try {
+      const into = new Uint8Array(640 * 1024);
+      const sized = { ...peer, addresses: [`https://127.0.0.1:${trickling.port}`] };
+      expect(await outcome(withKeys.get(sized, "/trickles", 300, undefined, into))).toBe(
+        "E_UNAVAILABLE: server did not send its whole answer (no answer in time)",
+      );
+      await asked.promise;
+      const filled = into.lastIndexOf(9) + 1;
+      expect(filled).toBeLessThan(16 * 1024);
+      // Ended by this side (the peer would trickle on): no byte of it can come any more.
+      const heard = await Promise.race([ended.promise.then(() => true), Bun.sleep(5_000)]);
+      expect(heard).toBe(true);
+      // What came before the failure, and nothing after: the caller may reuse the buffer.
+      expect(into.lastIndexOf(9) + 1).toBe(filled);
+    } finally {
+      trickling.stop(true);
+    }
+  });
+
   test("is read into the caller's buffer when it gives one, whole, a piece at a time", async () => {
     const into = new Uint8Array(640 * 1024);
     const bytes = (await withKeys.get(to, "/slow", 2_000, undefined, into)) as Uint8Array;
