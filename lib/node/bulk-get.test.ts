@@ -2,13 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
-import {
-  type BulkAnswer,
-  BulkGet,
-  type BulkTarget,
-  TooLarge,
-  UnexpectedAnswer,
-} from "./bulk-get.ts";
+import { type BulkAnswer, BulkGet, type BulkTarget, NotTaken, TooLarge } from "./bulk-get.ts";
 
 const seed = new Uint8Array(32).fill(5);
 const certPem = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
@@ -169,13 +163,13 @@ for (const [what, head] of [
   test(`an answer ${what} is one this client does not take (fetch then does)`, async () => {
     const { client, target } = setUp(() => [head]);
     const error = await client.get(target, "/", {}, new Uint8Array(8), never()).catch((e) => e);
-    expect(error).toBeInstanceOf(UnexpectedAnswer);
+    expect(error).toBeInstanceOf(NotTaken);
   });
 
 test("more bytes than the answer's length fail it", async () => {
   const { client, target } = setUp(() => ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n123"]);
   const answer = await client.get(target, "/", {}, new Uint8Array(8), never());
-  expect(await answer.read(() => {}).catch((e) => e)).toBeInstanceOf(UnexpectedAnswer);
+  expect(await answer.read(() => {}).catch((e) => e)).toBeInstanceOf(NotTaken);
 });
 
 test("a kept connection the peer closed meanwhile is replaced, the GET sent again once", async () => {
@@ -355,4 +349,16 @@ test("a kept connection on which the peer speaks out of turn is ended, never rea
   expect(seen.closed).toBe(1);
   expect(await get()).toBe("x");
   expect(seen.connections).toBe(2);
+});
+
+test("close ends the connections kept for the next GET", async () => {
+  const { client, target, seen } = setUp(() => ok("x"));
+  const answers = await Promise.all(
+    [0, 1].map(() => client.get(target, "/", {}, new Uint8Array(1), never())),
+  );
+  await Promise.all(answers.map((answer) => answer.read(() => {})));
+  client.close();
+  for (const deadline = Date.now() + 5_000; seen.closed < 2 && Date.now() < deadline; )
+    await Bun.sleep(10);
+  expect([seen.connections, seen.closed]).toEqual([2, 2]);
 });

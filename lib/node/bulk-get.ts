@@ -3,15 +3,16 @@
  * (Bun.connect, pinned to the peer's certificate as fetch is), kept for the next.
  *
  * Why not fetch: Bun's fetch receives an answer on its HTTP thread as pieces in new memory
- * and hands them over a promise at a time, with no reader into the caller's buffer. For
- * `bucky get`'s 4 MiB chunks that was about half of the client's CPU: a 4 MiB answer
- * hashed as it came, over kept TLS on loopback, cost 2.95–3.47 ms of CPU a MiB by fetch
- * and 1.55–1.80 by a socket (docs/performance.md). A socket's data handler lends a view of
- * its own buffer, copied once into the caller's.
+ * and hands them over a promise at a time, with no reader into the caller's buffer. A 4 MiB
+ * answer hashed as it came, over kept TLS on loopback, cost 2.95–3.47 ms of CPU a MiB by
+ * fetch and 1.55–1.80 by a socket; `bucky get`'s client, 2.9–3.1 against 2.2–2.3
+ * (docs/performance.md). A socket's data handler lends a view of its own buffer, copied
+ * once into the caller's.
  *
  * It takes only what the peer API answers: HTTP/1.1, a status line, a Content-Length and
- * no other framing, at most MAX_HEAD_BYTES of head. Anything else fails the request, as a
- * broken connection does.
+ * no other framing, at most MAX_HEAD_BYTES of head. Another head is NotTaken, and the
+ * caller sends the GET by fetch instead; what breaks the form after the head fails the
+ * answer, as a broken connection does.
  */
 import type { Socket } from "bun";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
@@ -48,11 +49,12 @@ export class TooLarge extends Error {
 }
 
 /**
- * An answer not in the form this client takes (the module's comment). Thrown by `get`, it
- * is its head: the request may go again by fetch, which takes any.
+ * What this client does not take: a request it would not write (a path or header that is
+ * not printable ASCII), or an answer not in its form (the module's comment). Thrown by
+ * `get`, it comes before any answer was taken: the GET may go by fetch, which takes any.
  */
-export class UnexpectedAnswer extends Error {
-  override readonly name = "UnexpectedAnswer";
+export class NotTaken extends Error {
+  override readonly name = "NotTaken";
 }
 
 /** One GET in flight on a connection: its head, then its body, read as they come. */
@@ -92,13 +94,13 @@ class Exchange {
       const end = this.head.indexOf("\r\n\r\n", Math.max(0, before - 3));
       // The whole head, also when it came in one piece with its end.
       if ((end < 0 ? this.head.length : end) > MAX_HEAD_BYTES)
-        throw new UnexpectedAnswer("an answer head too long");
+        throw new NotTaken("an answer head too long");
       if (end < 0) return;
       this.begin(this.head.slice(0, end));
       rest = chunk.subarray(end + 4 - before);
     }
     if (this.at + rest.length > this.length)
-      throw new UnexpectedAnswer("more bytes than the answer's Content-Length");
+      throw new NotTaken("more bytes than the answer's Content-Length");
     (this.body as Uint8Array).set(rest, this.at);
     this.at += rest.length;
     if (this.progress) this.progress(rest.length);
@@ -113,24 +115,24 @@ class Exchange {
   private begin(head: string): void {
     const lines = head.split("\r\n");
     const status = /^HTTP\/1\.1 ([2-5]\d\d)(?: |$)/.exec(lines[0] ?? "");
-    if (!status) throw new UnexpectedAnswer("an answer that is not HTTP/1.1, or an interim one");
+    if (!status) throw new NotTaken("an answer that is not HTTP/1.1, or an interim one");
     let length: number | undefined;
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
-      if (colon <= 0) throw new UnexpectedAnswer("a header line without a name");
+      if (colon <= 0) throw new NotTaken("a header line without a name");
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       if (name === "content-length") {
         if (length !== undefined || !/^\d{1,15}$/.test(value))
-          throw new UnexpectedAnswer("a Content-Length that is not one number");
+          throw new NotTaken("a Content-Length that is not one number");
         length = Number(value);
       } else if (name === "transfer-encoding") {
-        throw new UnexpectedAnswer("an answer framed by Transfer-Encoding");
+        throw new NotTaken("an answer framed by Transfer-Encoding");
       } else if (name === "connection" && /\bclose\b/i.test(value)) {
         this.keepAlive = false;
       }
     }
-    if (length === undefined) throw new UnexpectedAnswer("an answer without a Content-Length");
+    if (length === undefined) throw new NotTaken("an answer without a Content-Length");
     const code = Number(status[1]);
     const ok = code < 300;
     const answer: BulkAnswer = {
@@ -145,7 +147,7 @@ class Exchange {
     this.answered.resolve(answer);
     if (ok && length > this.into.length)
       throw new TooLarge(`an answer of ${length} bytes, for ${this.into.length}`);
-    if (!ok && length > MAX_ERROR_BYTES) throw new UnexpectedAnswer("an error answer too long");
+    if (!ok && length > MAX_ERROR_BYTES) throw new NotTaken("an error answer too long");
     this.length = length;
     this.body = ok ? this.into : new Uint8Array(length);
   }
@@ -254,7 +256,7 @@ class Connection {
   private take(chunk: Uint8Array): void {
     const exchange = this.exchange;
     if (!exchange) {
-      this.close(new UnexpectedAnswer("bytes with no request waiting"));
+      this.close(new NotTaken("bytes with no request waiting"));
       return;
     }
     try {
@@ -291,11 +293,11 @@ export class BulkGet {
   ): Promise<BulkAnswer> {
     const host = target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname;
     // Printable ASCII only: nothing can end a line, and each character is one byte.
-    if (!/^\/[\x21-\x7e]*$/.test(path)) throw new Error(`a path that is not printable ASCII`);
+    if (!/^\/[\x21-\x7e]*$/.test(path)) throw new NotTaken("a path that is not printable ASCII");
     let request = `GET ${path} HTTP/1.1\r\nhost: ${host}:${target.port}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
       if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name) || !/^[\x20-\x7e]*$/.test(value))
-        throw new Error(`a header that is not printable ASCII (${name})`);
+        throw new NotTaken(`a header that is not printable ASCII (${name})`);
       request += `${name}: ${value}\r\n`;
     }
     const bytes = Buffer.from(`${request}\r\n`, "latin1");

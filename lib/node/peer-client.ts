@@ -25,13 +25,7 @@ import { Forwarders } from "../relay/forwarder.ts";
 import type { PipeOpening, RelayHub } from "../relay/hub.ts";
 import { AnswerWatch } from "./answer-watch.ts";
 import { type BoundedReadWords, bytesInto, bytesWithin } from "./bounded-read.ts";
-import {
-  type BulkAnswer,
-  BulkGet,
-  type BulkTarget,
-  TooLarge,
-  UnexpectedAnswer,
-} from "./bulk-get.ts";
+import { type BulkAnswer, BulkGet, type BulkTarget, NotTaken, TooLarge } from "./bulk-get.ts";
 import { networkProblem, neverSent } from "./network-errors.ts";
 import type { ContactBook, Peer } from "./peers.ts";
 import { Reachability } from "./reachability.ts";
@@ -289,9 +283,10 @@ export class PeerClient {
     return this.self;
   }
 
-  /** Closes the doors opened to relayed peers. */
+  /** Closes the doors opened to relayed peers, and the connections kept for chunks. */
   stop(): void {
     this.forwarders?.stop();
+    this.bulk.close();
   }
 
   /**
@@ -440,8 +435,8 @@ export class PeerClient {
             ? await this.bulk
                 .get(bulk, path, headers, options.into as Uint8Array, signal)
                 .catch((error: unknown) => {
-                  // A head it does not take: fetch takes any (a GET, so sent again safely).
-                  if (error instanceof UnexpectedAnswer) return byFetch();
+                  // A request or head it does not take: fetch takes any (a GET, sent again safely).
+                  if (error instanceof NotTaken) return byFetch();
                   throw error;
                 })
             : await byFetch();
