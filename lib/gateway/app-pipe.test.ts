@@ -260,26 +260,38 @@ describe("open connections follow the node", () => {
 });
 
 /**
- * A pipe with an idle limit of 1 s to `door`, taking the gateway for notes. Bun's own
- * socket timeout counts only what a socket reads: these fail with the sockets' timeout
- * in its place.
+ * A pipe to `door` that takes any key as a gateway of the zone, or none when `refused` (the
+ * error it refuses with), with the limits given.
  */
-function idlePipe(door: AppDoor): AppPipe {
+function lonePipe(
+  door: AppDoor,
+  options: { refused?: BuckyError; idleTimeoutS?: number; connectionsPerGateway?: number },
+): AppPipe {
+  const { refused, ...limits } = options;
   return listenAppPipe({
     hostname: "127.0.0.1",
     port: 0,
     cert: deviceCertPem,
     key: privateKeyPem(deviceSeed),
     rules: {
-      admit: () => ({ door, gateway: "gw" }),
-      isGateway: () => true,
+      admit: () => {
+        if (refused) throw refused;
+        return { door, gateway: "gw" };
+      },
+      isGateway: () => !refused,
       person: () => alice,
       onChange: () => () => {},
     },
     log: createLog({ level: "silent", write: () => {} }),
-    idleTimeoutS: 1,
+    ...limits,
   });
 }
+
+/**
+ * A pipe with an idle limit of 1 s to `door`. Bun's own socket timeout counts only what a
+ * socket reads: these fail with the sockets' timeout in its place.
+ */
+const idlePipe = (door: AppDoor) => lonePipe(door, { idleTimeoutS: 1 });
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 250));
 
@@ -453,27 +465,9 @@ const seeds = (count: number, first: number) =>
   Array.from({ length: count }, (_, at) => new Uint8Array(32).fill(first + at));
 
 describe("how many connections the pipe holds", () => {
-  /** A pipe to the app of the first tests, taking any key as a gateway, or none, `refused`. */
-  function cappedPipe(connectionsPerGateway: number, refused?: BuckyError): AppPipe {
-    const door = socketDoor(notes, join(scratch, "app.sock"));
-    return listenAppPipe({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: deviceCertPem,
-      key: privateKeyPem(deviceSeed),
-      rules: {
-        admit: () => {
-          if (refused) throw refused;
-          return { door, gateway: "gw" };
-        },
-        isGateway: () => !refused,
-        person: () => alice,
-        onChange: () => () => {},
-      },
-      log: createLog({ level: "silent", write: () => {} }),
-      connectionsPerGateway,
-    });
-  }
+  /** A pipe to the app of the first tests, with a cap of `connectionsPerGateway`. */
+  const cappedPipe = (connectionsPerGateway: number, refused?: BuckyError) =>
+    lonePipe(socketDoor(notes, join(scratch, "app.sock")), { connectionsPerGateway, refused });
 
   test("a gateway past its cap is refused by the pipe, so the request goes by the ingress", async () => {
     const capped = cappedPipe(2);
