@@ -87,8 +87,11 @@ class Exchange {
     let rest = chunk;
     if (!this.body) {
       const before = this.head.length;
-      // latin1: one character a byte, so places in the text are places in the bytes.
-      this.head += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
+      // Only what can still be head (the chunk with the head's end carries body bytes too,
+      // tens of KiB, not to be made text). latin1: one character a byte, so places in the
+      // text are places in the bytes.
+      const headRoom = Math.min(chunk.byteLength, MAX_HEAD_BYTES + 4 - before);
+      this.head += Buffer.from(chunk.buffer, chunk.byteOffset, headRoom).toString("latin1");
       // From where the last chunk ended, less what of the blank line it may have held: a
       // head sent a byte at a time is not searched again whole at each.
       const end = this.head.indexOf("\r\n\r\n", Math.max(0, before - 3));
