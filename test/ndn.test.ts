@@ -18,14 +18,16 @@ afterAll(cleanUp);
 
 let alpha: Daemon;
 let beta: Daemon;
+let gamma: Daemon;
 const dir = scratchDir();
 const big = join(dir, "big.bin");
 const small = join(dir, "small.txt");
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta"]);
+  const zone = await startZone(["alpha", "beta", "gamma"]);
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
+  gamma = zone.get("gamma") as Daemon;
   writeFileSync(big, randomBytes(9 * 1024 * 1024 + 123));
   writeFileSync(small, "a small file\n");
 });
@@ -153,5 +155,19 @@ describe("GET /ndn/<id>", () => {
       tls: { rejectUnauthorized: false },
     });
     expect(missing.status).toBe(404);
+  });
+});
+
+// Last: it kills alpha.
+describe("bucky get with a device that held the file gone", () => {
+  test("fetches it from another device that holds it, byte for byte", async () => {
+    const content = join(scratchDir(), "twice.bin");
+    writeFileSync(content, randomBytes(9 * 1024 * 1024));
+    const { id } = await buckyJson<{ id: string }>(["put", content, "--home", alpha.home]);
+    expect(await buckyJson(["put", content, "--home", gamma.home])).toMatchObject({ id });
+    await alpha.kill();
+    const out = join(scratchDir(), "twice-copy.bin");
+    expect(await buckyJson(["get", id, "-o", out, "--home", beta.home])).toMatchObject({ id });
+    expect(Buffer.compare(readFileSync(out), readFileSync(content))).toBe(0);
   });
 });
