@@ -55,9 +55,9 @@ const ok = (body: Uint8Array | string, extra = "") => [
 
 const peers: { stop(): void }[] = [];
 const clients: BulkGet[] = [];
-function setUp(answer: Answer) {
+function setUp(answer: Answer, keptIdleS?: number) {
   const made = peer(answer);
-  const client = new BulkGet();
+  const client = new BulkGet(keptIdleS);
   peers.push(made);
   clients.push(client);
   return { ...made, client };
@@ -361,4 +361,31 @@ test("close ends the connections kept for the next GET", async () => {
   for (const deadline = Date.now() + 5_000; seen.closed < 2 && Date.now() < deadline; )
     await Bun.sleep(10);
   expect([seen.connections, seen.closed]).toEqual([2, 2]);
+});
+
+test("a kept connection left idle past the client's limit is ended by the client, never one carrying a GET", async () => {
+  // The peer never closes an idle connection: only the client's limit can end it. Its
+  // second answer comes well past that limit (its timer ticks every few seconds): only the
+  // caller's own watch may cut a slow answer.
+  let answers = 0;
+  const { client, target, seen } = setUp((_path, socket) => {
+    answers += 1;
+    if (answers !== 2) return ok("x");
+    setTimeout(() => {
+      for (const part of ok("y")) socket.write(part);
+    }, 5_000);
+    return "silence";
+  }, 1);
+  const get = async () =>
+    new TextDecoder().decode(
+      await (await client.get(target, "/", {}, new Uint8Array(1), never())).read(() => {}),
+    );
+  expect(await get()).toBe("x");
+  expect(await get()).toBe("y");
+  expect([seen.connections, seen.closed]).toEqual([1, 0]);
+  for (const deadline = Date.now() + 10_000; seen.closed === 0 && Date.now() < deadline; )
+    await Bun.sleep(20);
+  expect(seen.closed).toBe(1);
+  expect(await get()).toBe("x");
+  expect(seen.connections).toBe(2);
 });

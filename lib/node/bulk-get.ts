@@ -23,6 +23,13 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_ERROR_BYTES = 64 * 1024;
 /** Connections kept idle for each peer's address: two chunks go at a time (lib/ndn/fetch.ts). */
 const IDLE_KEPT = 4;
+/**
+ * How long a kept connection may wait for its next GET, in seconds. Below the peer API's own
+ * limit (PEER_IDLE_TIMEOUT_S, 60), so this side ends it first rather than sending a GET as
+ * the peer closes it; and a peer that never closes does not hold a daemon's descriptors
+ * for good after a transfer is done.
+ */
+export const KEPT_IDLE_S = 30;
 
 /** What a GET is sent to: a peer's address, and the certificate it must present. */
 export interface BulkTarget {
@@ -181,6 +188,7 @@ class Connection {
 
   constructor(
     target: BulkTarget,
+    private readonly keptIdleS: number,
     /** Called when it has carried an answer and may carry the next. */
     private readonly free: (connection: Connection) => void,
     /** Called when it closed. */
@@ -211,6 +219,8 @@ class Connection {
         drain: () => {
           if (this.unsent) this.write(this.unsent);
         },
+        // Armed only while kept (see hold): an exchange's own limit is the caller's watch.
+        timeout: () => ended(new Error("kept idle too long")),
         close: () => ended(),
         error: (_socket, error) => ended(error),
         connectError: (_socket, error) => ended(error),
@@ -234,9 +244,10 @@ class Connection {
 
   /**
    * Kept for the next exchange (`held` false) or carrying one: a kept one does not keep
-   * the process alive, so a command that is done can end.
+   * the process alive, so a command that is done can end, and ends after keptIdleS.
    */
   hold(held: boolean): void {
+    this.socket?.timeout(held ? 0 : this.keptIdleS);
     if (held) this.socket?.ref();
     else this.socket?.unref();
   }
@@ -282,6 +293,8 @@ class Connection {
 /** The kept connections, by peer address and certificate; see the module's comment. */
 export class BulkGet {
   private readonly idle = new Map<string, Connection[]>();
+
+  constructor(private readonly keptIdleS = KEPT_IDLE_S) {}
 
   /**
    * Sends a GET of `path` with `headers` to `target`; resolves once its answer's head has
@@ -347,6 +360,7 @@ export class BulkGet {
   private open(target: BulkTarget): Connection {
     return new Connection(
       target,
+      this.keptIdleS,
       (free) => this.keep(target, free),
       (closed) => this.forget(target, closed),
     );
