@@ -21,6 +21,10 @@ import {
   pinnedTls,
   privateKeyPem,
 } from "../../protocol/tls-cert.ts";
+import { socketDoor } from "../apps/door.ts";
+import { BuckyError } from "../errors.ts";
+import { listenAppPipe } from "../gateway/app-pipe.ts";
+import { GATEWAY_REFUSED, PIPE_REFUSAL_HEADER } from "../gateway/app-pipe-client.ts";
 import { createLog } from "../log.ts";
 import { OWN_RETRY_MS, PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
@@ -695,6 +699,74 @@ describe("relaying", () => {
     relay.hub.connectLocal(target.id, link, "pipe");
     expect(closed).toEqual(["closed"]);
     expect(relay.hub.takes(target.id, "pipe")).toBe(true);
+  });
+
+  test("a real app pipe behind a pipe stream: the relay's connection is its gateway's, refusals carry their proof", async () => {
+    // The device's own pipe (lib/gateway/app-pipe.ts), not a stand-in: what the gateway's
+    // pipe client reads to fall back to the ingress (the marker) must come through the relay
+    // as the pipe wrote it, a refusal of this app apart from one of the gateway itself.
+    const appServer = Bun.serve({
+      unix: join(socketDir, "notes-app.sock"),
+      fetch: (request) => new Response(`notes answered ${new URL(request.url).pathname}`),
+    });
+    toClose.push({ stop: () => appServer.stop(true) });
+    const gateways = new Set<string>([relayDevice.id]);
+    const listeners = new Set<() => void>();
+    const realPipe = listenAppPipe({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: target.cert,
+      key: privateKeyPem(target.seed),
+      rules: {
+        admit(from, app) {
+          if (!gateways.has(from))
+            throw new BuckyError("E_PERMISSION", "not a gateway of the zone");
+          if (app !== "notes") throw new BuckyError("E_UNAVAILABLE", `${app} is not running here`);
+          return { door: socketDoor("notes", join(socketDir, "notes-app.sock")), gateway: "relay" };
+        },
+        isGateway: (from) => gateways.has(from),
+        person: () => {
+          throw new BuckyError("E_PERMISSION", "nobody is signed in here");
+        },
+        onChange(listener) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
+      log: createLog({ level: "silent", write: () => {} }),
+    });
+    toClose.push(realPipe);
+    relay = startRelay();
+    keepTunnel(relay, target, [], true, ownSocket, undefined, () => realPipe);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const forwarders = relayForwarders(relay);
+    const ask = async (app: string, refusal: string) => {
+      const door = forwarders.pipeSocketFor(relay.peer, targetPeer, { app, refusal });
+      const response = await fetch("http://pipe/hello", { unix: door });
+      return {
+        status: response.status,
+        marker: response.headers.get(PIPE_REFUSAL_HEADER),
+        text: await response.text(),
+      };
+    };
+    // A refusal proof is one for each app's certificate (refusalProof), named as a stream opens.
+    expect(await ask("notes", "notes-proof")).toEqual({
+      status: 200,
+      marker: null,
+      text: "notes answered /hello",
+    });
+    // An app not running here: refused with the proof the stream named, its reason said.
+    const notHere = await ask("files", "files-proof");
+    expect(notHere.status).toBe(503);
+    expect(notHere.marker).toBe(`files-proof ${GATEWAY_REFUSED}`);
+    expect(notHere.text).toContain("files is not running here");
+    // The relay no longer a gateway of the zone (as the node says at such a change): refused
+    // as such, on the stream kept from before too.
+    gateways.clear();
+    for (const listener of listeners) listener();
+    const notGateway = await ask("notes", "notes-proof");
+    expect(notGateway.status).toBe(403);
+    expect(notGateway.marker).toBe(`notes-proof ${GATEWAY_REFUSED}`);
   });
 
   test("a device that does not say it takes pipe streams (an older bucky) is sent none", async () => {
