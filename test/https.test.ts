@@ -7,7 +7,7 @@
  * client needs, and which another zone's gateway cannot pass.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
@@ -212,6 +212,33 @@ describe("certificates over ACME", () => {
     expect(after.serialNumber).toBe(before.serialNumber);
     expect(daemon.log()).not.toContain("certificate issued");
   });
+
+  test("a renewal cut short (a new key beside the old certificate) keeps the gateway up: that name is ordered again", async () => {
+    const host = await presented("127.0.0.1", httpsPort, HOST);
+    const site = await presented("127.0.0.1", httpsPort, `site.${HOST}`);
+    await daemon.stop();
+    // The store writes the new key, then the certificate: a crash between leaves this.
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const keyFile = join(home, "gateway", "certs", `site.${HOST}`, "key.pem");
+    writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }));
+    daemon = await startDaemon(home, env);
+    // The other names at once, as before; before, the gateway did not start at all (nor
+    // its port 80, so nothing could renew the name).
+    const again = await waitFor("HTTPS after the restart", () =>
+      presented("127.0.0.1", httpsPort, HOST).catch(() => undefined),
+    );
+    expect(again.serialNumber).toBe(host.serialNumber);
+    const renewed = await waitFor("a new certificate for the name", async () => {
+      const served = await presented("127.0.0.1", httpsPort, `site.${HOST}`).catch(() => undefined);
+      // Until then the host's is served for it (the default).
+      return served?.subjectAltName === `DNS:site.${HOST}` &&
+        served.serialNumber !== site.serialNumber
+        ? served
+        : undefined;
+    });
+    expect(renewed.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))).toBe(true);
+    expect(daemon.log()).not.toContain("gateway not started");
+  }, 30_000);
 });
 
 describe("renewal", () => {

@@ -188,9 +188,8 @@ export class CertificateKeeper {
       }
     }
     if (config.tls === "zone") {
-      const cert = this.store.readFile("zone-ca", "cert.pem");
-      const key = this.store.readFile("zone-ca", "key.pem");
-      return cert && key ? [{ cert, key }] : [];
+      const pair = this.store.readZoneCa();
+      return pair ? [pair] : [];
     }
     return this.names(config).flatMap((name) => {
       const stored = this.store.read(name);
@@ -224,7 +223,7 @@ export class CertificateKeeper {
     if (!config.tls || config.tls === "files") {
       say(config.host ?? "gateway", "files", this.served()[0]?.cert);
     } else if (config.tls === "zone") {
-      say(zoneCaName(config, this.node), "zone", this.store.readFile("zone-ca", "cert.pem"));
+      say(zoneCaName(config, this.node), "zone", this.store.readZoneCa()?.cert);
     } else {
       for (const name of this.names(config)) say(name, "acme", this.store.read(name)?.cert);
     }
