@@ -213,6 +213,19 @@ describe("certificates over ACME", () => {
     expect(daemon.log()).not.toContain("certificate issued");
   });
 
+  test("after the restart, a new app's name gets its certificate: orders go on with the account the first ones made", async () => {
+    // The first orders (four names at once) each made an account key of their own, and
+    // the key and the account URL kept could be two accounts': every later order failed
+    // ("JWS verification error"), renewals too, about three times in four.
+    await buckyJson(["app", "install", siteAs("later"), "--home", home]);
+    const served = await waitFor("a certificate for the new name", async () => {
+      const cert = await presented("127.0.0.1", httpsPort, `later.${HOST}`).catch(() => undefined);
+      return cert?.subjectAltName === `DNS:later.${HOST}` ? cert : undefined;
+    });
+    expect(served.validToDate.getTime()).toBeGreaterThan(Date.now());
+    expect(daemon.log()).not.toContain("certificate not issued");
+  });
+
   test("a renewal cut short (a new key beside the old certificate) keeps the gateway up: that name is ordered again", async () => {
     const host = await presented("127.0.0.1", httpsPort, HOST);
     const site = await presented("127.0.0.1", httpsPort, `site.${HOST}`);

@@ -14,6 +14,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { eq } from "drizzle-orm";
+import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
@@ -95,6 +96,8 @@ export class CertificateKeeper {
   private stopped = false;
   /** The names left out that the log last said (none: ""). */
   private leftOutSaid = "";
+  /** The ACME account key, made (or found) once. */
+  private accountKeyMade: Promise<void> | undefined;
 
   constructor(
     private readonly node: NodeContext,
@@ -330,13 +333,14 @@ export class CertificateKeeper {
     this.options.log.debug("ordering a certificate", { name });
     try {
       await this.prepareAccount();
-      const issued = await orderCertificate(this.account(config), name, {
+      const account = this.account(config);
+      const issued = await orderCertificate(account, name, {
         publish: (challenge) => this.publish(name, challenge),
         withdraw: (challenge) => this.withdraw(challenge),
-        account: (url) => this.rememberAccount(config, url),
+        account: (url) => this.rememberAccount(config, account.key, url),
       });
       if (this.stopped) return;
-      this.rememberAccount(config, issued.accountUrl);
+      this.rememberAccount(config, account.key, issued.accountUrl);
       this.store.write(name, issued.cert, issued.key);
       this.backoff.delete(name);
       this.setStatus(name, { failures: 0 });
@@ -403,19 +407,27 @@ export class CertificateKeeper {
     }
   }
 
-  /** The account URL at each directory it was made at: the next order needs no new one. */
-  private accounts(): Record<string, string> {
+  /**
+   * The account URL at each directory it was made at, with the key it was made with (a
+   * digest of its public half): the next order needs no new account. A URL kept without
+   * its key, or for another key, is not used: the account is looked up again by the key.
+   * (The first orders, made at once, each made an account key of its own, and the key
+   * kept and the URL kept could be two accounts': every order after failed, renewals too.)
+   */
+  private accounts(): Record<string, unknown> {
     try {
-      return JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+      const accounts: unknown = JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+      return isRecord(accounts) ? accounts : {};
     } catch {
       return {};
     }
   }
 
-  private rememberAccount(config: GatewayConfig, url: string): void {
+  private rememberAccount(config: GatewayConfig, key: string, url: string): void {
     const accounts = this.accounts();
-    if (accounts[config.acmeDirectory as string] === url) return;
-    accounts[config.acmeDirectory as string] = url;
+    const made = { url, key: publicKeyDigest(key) };
+    if (JSON.stringify(accounts[config.acmeDirectory as string]) === JSON.stringify(made)) return;
+    accounts[config.acmeDirectory as string] = made;
     this.store.writeFile(JSON.stringify(accounts), "acme", "accounts.json");
   }
 
@@ -425,7 +437,11 @@ export class CertificateKeeper {
     const eab = eabText ? (JSON.parse(eabText) as { kid: string; hmacKey: string }) : undefined;
     if (!key) throw new BuckyError("E_INTERNAL", "the ACME account key was not made");
     key = key.trim();
-    const url = this.accounts()[config.acmeDirectory as string];
+    const made = this.accounts()[config.acmeDirectory as string];
+    const url =
+      isRecord(made) && typeof made.url === "string" && made.key === publicKeyDigest(key)
+        ? made.url
+        : undefined;
     return {
       directory: config.acmeDirectory as string,
       key,
@@ -434,8 +450,20 @@ export class CertificateKeeper {
     };
   }
 
-  /** Makes the ACME account key if there is none yet (before the first order). */
-  async prepareAccount(): Promise<void> {
+  /**
+   * Makes the ACME account key if there is none yet (before the first order), once: the
+   * first orders start together, and each would otherwise make a key (and an account) of
+   * its own.
+   */
+  prepareAccount(): Promise<void> {
+    this.accountKeyMade ??= this.makeAccountKey().catch((error: unknown) => {
+      this.accountKeyMade = undefined;
+      throw error;
+    });
+    return this.accountKeyMade;
+  }
+
+  private async makeAccountKey(): Promise<void> {
     if (!this.store.readFile("acme", "account.pem"))
       this.store.writeFile(await newAccountKey(), "acme", "account.pem");
   }
@@ -705,6 +733,12 @@ function ownChallenges(node: NodeContext): string[] {
 
 function zoneCaName(config: GatewayConfig, node: NodeContext): string {
   return config.host ?? zoneAddresses(config, node.addresses)[0] ?? "gateway";
+}
+
+/** A digest of a private key's public half: which account key an account URL belongs to. */
+function publicKeyDigest(keyPem: string): string {
+  const spki = createPublicKey(keyPem).export({ format: "der", type: "spki" });
+  return createHash("sha256").update(spki).digest("base64url");
 }
 
 function parseCertificate(pem: string): X509Certificate | undefined {
