@@ -6,7 +6,15 @@
  * by name.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { buckyJson, cleanUp, type Daemon, enableGateway, startZone, waitFor } from "./harness.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -15,6 +23,7 @@ const FAST = { BUCKY_HEARTBEAT_MS: "500", BUCKY_SYNC_INTERVAL_MS: "200" };
 
 let alpha: Daemon;
 let beta: Daemon;
+let gamma: Daemon;
 let betaGateway: string;
 let gammaGateway: string;
 
@@ -40,7 +49,8 @@ beforeAll(async () => {
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
   betaGateway = await enableGateway(beta.home);
-  gammaGateway = await enableGateway((zone.get("gamma") as Daemon).home);
+  gamma = zone.get("gamma") as Daemon;
+  gammaGateway = await enableGateway(gamma.home);
   await waitFor("alpha to know both gateways", async () => {
     const { entries } = await buckyJson<{ entries: { key: string }[] }>([
       "state",
@@ -93,5 +103,25 @@ describe("the gateway dies", () => {
     });
     expect(out.status).toBe(303);
     expect(await panelStatus(gammaGateway, cookie)).toBe(401);
+  }, 30_000);
+
+  test("a gateway whose port is taken as its daemon starts comes up once the port is free", async () => {
+    await gamma.stop();
+    const port = Number(new URL(gammaGateway).port);
+    const taken = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    try {
+      gamma = await startDaemon(gamma.home, FAST);
+      await waitFor("gamma to say its gateway did not start", () =>
+        gamma.log().includes("gateway not started") ? true : undefined,
+      );
+    } finally {
+      taken.stop(true);
+    }
+    await waitFor("gamma's gateway", () =>
+      fetch(`${gammaGateway}/`).then(
+        (response) => response.status,
+        () => undefined,
+      ),
+    );
   }, 30_000);
 });
