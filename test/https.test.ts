@@ -548,6 +548,44 @@ describe("the zone CA", () => {
     expect((await overHttps(otherPort, "home.lan", other.pem)).status).toBe(200);
   }, 60_000);
 
+  test("a damaged key file stops nothing: it is set aside, and the new key gets a certificate", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    let daemon = await startDaemon(home);
+    const port = freePort();
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "home.lan",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--home",
+      home,
+    ]);
+    const first = await waitFor("the first certificate", () =>
+      presented("127.0.0.1", port, "home.lan").catch(() => undefined),
+    );
+    await daemon.stop();
+    const keyFile = join(home, "gateway", "zone-ca", "key.pem");
+    writeFileSync(keyFile, "not a key\n");
+    // Before, the daemon did not start at all (exit 70, "PEM routines … NO_START_LINE").
+    daemon = await startDaemon(home);
+    const root = (await buckyJson<{ pem: string }>(["ca", "export", "--home", home])).pem;
+    const response = await waitFor("HTTPS with a new certificate", () =>
+      overHttps(port, "home.lan", root).then(
+        (r) => (r.status === 200 ? r : undefined),
+        () => undefined,
+      ),
+    );
+    expect(response.ok).toBe(true);
+    const served = await presented("127.0.0.1", port, "home.lan");
+    expect(served.serialNumber).not.toBe(first.serialNumber);
+    expect(served.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))).toBe(true);
+    expect(readFileSync(`${keyFile}.damaged`, "utf8")).toBe("not a key\n");
+    expect(daemon.log()).toContain("a damaged key was set aside");
+  }, 30_000);
+
   test("the zone CA certifies local names only", async () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home, "--device", "gw"]);

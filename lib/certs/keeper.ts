@@ -12,7 +12,13 @@
  *   device, and one waits while a live gateway ranked above it is answering a challenge
  *   for the name or has not tried it yet. Nothing commands anyone.
  */
-import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  X509Certificate,
+} from "node:crypto";
 import { eq } from "drizzle-orm";
 import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
@@ -464,8 +470,27 @@ export class CertificateKeeper {
   }
 
   private async makeAccountKey(): Promise<void> {
-    if (!this.store.readFile("acme", "account.pem"))
+    if (!this.readKey("acme", "account.pem"))
       this.store.writeFile(await newAccountKey(), "acme", "account.pem");
+  }
+
+  /**
+   * A private key of the gateway's (PEM), or undefined when there is none. A file that
+   * holds no key (damaged) is set aside and said, and undefined returned, for the caller
+   * to make a new one: nothing can be signed with it, and read as a key it stopped the
+   * daemon itself from starting (the zone CA's) or every order for good (the account's).
+   */
+  private readKey(...parts: string[]): string | undefined {
+    const pem = this.store.readFile(...parts);
+    if (pem === undefined) return undefined;
+    try {
+      createPrivateKey(pem);
+      return pem;
+    } catch {
+      const aside = this.store.setAside(...parts);
+      this.options.log.warn("a damaged key was set aside: a new one is made", { file: aside });
+      return undefined;
+    }
   }
 
   /**
@@ -560,7 +585,7 @@ export class CertificateKeeper {
    * certificate a device holding the owner key issued for it, once it checks.
    */
   private keepZone(config: GatewayConfig): void {
-    let keyPem = this.store.readFile("zone-ca", "key.pem");
+    let keyPem = this.readKey("zone-ca", "key.pem");
     if (!keyPem) {
       const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
       keyPem = pair.privateKey.export({ format: "pem", type: "pkcs8" }).toString();

@@ -8,7 +8,7 @@
  *   <home>/gateway/zone-ca/key.pem, cert.pem        the gateway's key and its zone CA certificate
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { isHostName } from "../../protocol/names.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -104,6 +104,17 @@ export class CertificateStore {
     const path = join(this.dir, ...parts);
     mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
     writeFileAtomic(path, text, 0o600);
+  }
+
+  /**
+   * Moves a file of the gateway's aside, to `<file>.damaged` (kept, not deleted), and says
+   * where it went.
+   */
+  setAside(...parts: string[]): string {
+    const path = join(this.dir, ...parts);
+    const aside = `${path}.damaged`;
+    renameSync(path, aside);
+    return aside;
   }
 
   private nameDir(name: string): string {
