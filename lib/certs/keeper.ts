@@ -102,7 +102,7 @@ export class CertificateKeeper {
   private stopped = false;
   /** The names left out that the log last said (none: ""). */
   private leftOutSaid = "";
-  /** The ACME account key, made (or found) once. */
+  /** The ACME account key being made (or found), for the orders that start meanwhile. */
   private accountKeyMade: Promise<void> | undefined;
 
   constructor(
@@ -462,9 +462,9 @@ export class CertificateKeeper {
    * its own.
    */
   prepareAccount(): Promise<void> {
-    this.accountKeyMade ??= this.makeAccountKey().catch((error: unknown) => {
+    // Shared while it is under way only: a later order looks at the file again.
+    this.accountKeyMade ??= this.makeAccountKey().finally(() => {
       this.accountKeyMade = undefined;
-      throw error;
     });
     return this.accountKeyMade;
   }
