@@ -27,7 +27,7 @@ let gamma: Daemon;
 let betaGateway: string;
 let gammaGateway: string;
 
-/** The origin of a login link made on alpha, and the cookie it opens there. */
+/** A login link made on alpha (which holds the owner key: it signs the owner in). */
 async function ownerLink(): Promise<URL> {
   return new URL((await buckyJson<{ url: string }>(["login-link", "--home", alpha.home])).url);
 }
@@ -80,7 +80,7 @@ describe("the gateway dies", () => {
       const made = await ownerLink();
       return made.origin === gammaGateway ? made : undefined;
     });
-    expect((await panelStatus(gammaGateway, await openLink(link))) === 200).toBe(true);
+    expect(await panelStatus(gammaGateway, await openLink(link))).toBe(200);
     const added = await buckyJson<{ enrollment: { url: string; gateway: string } }>([
       "user",
       "add",
