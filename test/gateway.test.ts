@@ -581,6 +581,30 @@ describe("accounting", () => {
       },
     ]);
   });
+  test("counts no app that is not installed, whatever name a request makes up", async () => {
+    // `/apps/<name>` without its slash is sent on to `/apps/<name>/`: for an app that
+    // exists only. Before, each made-up name was counted as an app (a row of the traffic
+    // table per request, and an app in the zone's figures), from any one client.
+    const names = ["made-up-1", "made-up-2", "made-up-3"];
+    for (const name of names) {
+      const answer = await get(`/apps/${name}`);
+      await answer.arrayBuffer();
+    }
+    const known = await get("/apps/site");
+    expect([known.status, known.headers.get("location")]).toEqual([308, "/apps/site/"]);
+    const counted = await buckyJson<{ apps: { app: string }[] }>([
+      "traffic",
+      "--here",
+      "--since",
+      "1h",
+      "--home",
+      alpha.home,
+    ]);
+    const apps = counted.apps.map(({ app }) => app);
+    expect(apps).toContain("site");
+    expect(apps.filter((app) => names.includes(app))).toEqual([]);
+  });
+
   test("the zone's figures are the same on every device, a device that is no gateway included", async () => {
     // alpha's gateway publishes its hours in its device facts (counted anew every second here).
     type Zone = {

@@ -7,7 +7,7 @@
  * client needs, and which another zone's gateway cannot pass.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { chmodSync, cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
@@ -212,6 +212,46 @@ describe("certificates over ACME", () => {
     expect(after.serialNumber).toBe(before.serialNumber);
     expect(daemon.log()).not.toContain("certificate issued");
   });
+
+  test("after the restart, a new app's name gets its certificate: orders go on with the account the first ones made", async () => {
+    // The first orders (four names at once) each made an account key of their own, and
+    // the key and the account URL kept could be two accounts': every later order failed
+    // ("JWS verification error"), renewals too, about three times in four.
+    await buckyJson(["app", "install", siteAs("later"), "--home", home]);
+    const served = await waitFor("a certificate for the new name", async () => {
+      const cert = await presented("127.0.0.1", httpsPort, `later.${HOST}`).catch(() => undefined);
+      return cert?.subjectAltName === `DNS:later.${HOST}` ? cert : undefined;
+    });
+    expect(served.validToDate.getTime()).toBeGreaterThan(Date.now());
+    expect(daemon.log()).not.toContain("certificate not issued");
+  });
+
+  test("a renewal cut short (a new key beside the old certificate) keeps the gateway up: that name is ordered again", async () => {
+    const host = await presented("127.0.0.1", httpsPort, HOST);
+    const site = await presented("127.0.0.1", httpsPort, `site.${HOST}`);
+    await daemon.stop();
+    // The store writes the new key, then the certificate: a crash between leaves this.
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const keyFile = join(home, "gateway", "certs", `site.${HOST}`, "key.pem");
+    writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }));
+    daemon = await startDaemon(home, env);
+    // The other names at once, as before; before, the gateway did not start at all (nor
+    // its port 80, so nothing could renew the name).
+    const again = await waitFor("HTTPS after the restart", () =>
+      presented("127.0.0.1", httpsPort, HOST).catch(() => undefined),
+    );
+    expect(again.serialNumber).toBe(host.serialNumber);
+    const renewed = await waitFor("a new certificate for the name", async () => {
+      const served = await presented("127.0.0.1", httpsPort, `site.${HOST}`).catch(() => undefined);
+      // Until then the host's is served for it (the default).
+      return served?.subjectAltName === `DNS:site.${HOST}` &&
+        served.serialNumber !== site.serialNumber
+        ? served
+        : undefined;
+    });
+    expect(renewed.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))).toBe(true);
+    expect(daemon.log()).not.toContain("gateway not started");
+  }, 30_000);
 });
 
 describe("renewal", () => {
@@ -507,6 +547,44 @@ describe("the zone CA", () => {
     await expect(overHttps(otherPort, "home.lan", root.pem)).rejects.toThrow();
     expect((await overHttps(otherPort, "home.lan", other.pem)).status).toBe(200);
   }, 60_000);
+
+  test("a damaged key file stops nothing: it is set aside, and the new key gets a certificate", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "gw"]);
+    let daemon = await startDaemon(home);
+    const port = freePort();
+    await buckyJson([
+      "gateway",
+      "enable",
+      "--host",
+      "home.lan",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--home",
+      home,
+    ]);
+    const first = await waitFor("the first certificate", () =>
+      presented("127.0.0.1", port, "home.lan").catch(() => undefined),
+    );
+    await daemon.stop();
+    const keyFile = join(home, "gateway", "zone-ca", "key.pem");
+    writeFileSync(keyFile, "not a key\n");
+    // Before, the daemon did not start at all (exit 70, "PEM routines … NO_START_LINE").
+    daemon = await startDaemon(home);
+    const root = (await buckyJson<{ pem: string }>(["ca", "export", "--home", home])).pem;
+    const response = await waitFor("HTTPS with a new certificate", () =>
+      overHttps(port, "home.lan", root).then(
+        (r) => (r.status === 200 ? r : undefined),
+        () => undefined,
+      ),
+    );
+    expect(response.ok).toBe(true);
+    const served = await presented("127.0.0.1", port, "home.lan");
+    expect(served.serialNumber).not.toBe(first.serialNumber);
+    expect(served.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))).toBe(true);
+    expect(readFileSync(`${keyFile}.damaged`, "utf8")).toBe("not a key\n");
+    expect(daemon.log()).toContain("a damaged key was set aside");
+  }, 30_000);
 
   test("the zone CA certifies local names only", async () => {
     const home = newHomePath();

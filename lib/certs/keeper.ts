@@ -12,8 +12,15 @@
  *   device, and one waits while a live gateway ranked above it is answering a challenge
  *   for the name or has not tried it yet. Nothing commands anyone.
  */
-import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  X509Certificate,
+} from "node:crypto";
 import { eq } from "drizzle-orm";
+import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError, isDiskFull } from "../errors.ts";
@@ -95,6 +102,8 @@ export class CertificateKeeper {
   private stopped = false;
   /** The names left out that the log last said (none: ""). */
   private leftOutSaid = "";
+  /** The ACME account key being made (or found), for the orders that start meanwhile. */
+  private accountKeyMade: Promise<void> | undefined;
 
   constructor(
     private readonly node: NodeContext,
@@ -188,9 +197,8 @@ export class CertificateKeeper {
       }
     }
     if (config.tls === "zone") {
-      const cert = this.store.readFile("zone-ca", "cert.pem");
-      const key = this.store.readFile("zone-ca", "key.pem");
-      return cert && key ? [{ cert, key }] : [];
+      const pair = this.store.readZoneCa();
+      return pair ? [pair] : [];
     }
     return this.names(config).flatMap((name) => {
       const stored = this.store.read(name);
@@ -224,7 +232,7 @@ export class CertificateKeeper {
     if (!config.tls || config.tls === "files") {
       say(config.host ?? "gateway", "files", this.served()[0]?.cert);
     } else if (config.tls === "zone") {
-      say(zoneCaName(config, this.node), "zone", this.store.readFile("zone-ca", "cert.pem"));
+      say(zoneCaName(config, this.node), "zone", this.store.readZoneCa()?.cert);
     } else {
       for (const name of this.names(config)) say(name, "acme", this.store.read(name)?.cert);
     }
@@ -331,13 +339,14 @@ export class CertificateKeeper {
     this.options.log.debug("ordering a certificate", { name });
     try {
       await this.prepareAccount();
-      const issued = await orderCertificate(this.account(config), name, {
+      const account = this.account(config);
+      const issued = await orderCertificate(account, name, {
         publish: (challenge) => this.publish(name, challenge),
         withdraw: (challenge) => this.withdraw(challenge),
-        account: (url) => this.rememberAccount(config, url),
+        account: (url) => this.rememberAccount(config, account.key, url),
       });
       if (this.stopped) return;
-      this.rememberAccount(config, issued.accountUrl);
+      this.rememberAccount(config, account.key, issued.accountUrl);
       this.store.write(name, issued.cert, issued.key);
       this.backoff.delete(name);
       this.setStatus(name, { failures: 0 });
@@ -404,19 +413,27 @@ export class CertificateKeeper {
     }
   }
 
-  /** The account URL at each directory it was made at: the next order needs no new one. */
-  private accounts(): Record<string, string> {
+  /**
+   * The account URL at each directory it was made at, with the key it was made with (a
+   * digest of its public half): the next order needs no new account. A URL kept without
+   * its key, or for another key, is not used: the account is looked up again by the key.
+   * (The first orders, made at once, each made an account key of its own, and the key
+   * kept and the URL kept could be two accounts': every order after failed, renewals too.)
+   */
+  private accounts(): Record<string, unknown> {
     try {
-      return JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+      const accounts: unknown = JSON.parse(this.store.readFile("acme", "accounts.json") ?? "{}");
+      return isRecord(accounts) ? accounts : {};
     } catch {
       return {};
     }
   }
 
-  private rememberAccount(config: GatewayConfig, url: string): void {
+  private rememberAccount(config: GatewayConfig, key: string, url: string): void {
     const accounts = this.accounts();
-    if (accounts[config.acmeDirectory as string] === url) return;
-    accounts[config.acmeDirectory as string] = url;
+    const made = { url, key: publicKeyDigest(key) };
+    if (JSON.stringify(accounts[config.acmeDirectory as string]) === JSON.stringify(made)) return;
+    accounts[config.acmeDirectory as string] = made;
     this.store.writeFile(JSON.stringify(accounts), "acme", "accounts.json");
   }
 
@@ -426,7 +443,11 @@ export class CertificateKeeper {
     const eab = eabText ? (JSON.parse(eabText) as { kid: string; hmacKey: string }) : undefined;
     if (!key) throw new BuckyError("E_INTERNAL", "the ACME account key was not made");
     key = key.trim();
-    const url = this.accounts()[config.acmeDirectory as string];
+    const made = this.accounts()[config.acmeDirectory as string];
+    const url =
+      isRecord(made) && typeof made.url === "string" && made.key === publicKeyDigest(key)
+        ? made.url
+        : undefined;
     return {
       directory: config.acmeDirectory as string,
       key,
@@ -435,10 +456,41 @@ export class CertificateKeeper {
     };
   }
 
-  /** Makes the ACME account key if there is none yet (before the first order). */
-  async prepareAccount(): Promise<void> {
-    if (!this.store.readFile("acme", "account.pem"))
+  /**
+   * Makes the ACME account key if there is none yet (before the first order), once: the
+   * first orders start together, and each would otherwise make a key (and an account) of
+   * its own.
+   */
+  prepareAccount(): Promise<void> {
+    // Shared while it is under way only: a later order looks at the file again.
+    this.accountKeyMade ??= this.makeAccountKey().finally(() => {
+      this.accountKeyMade = undefined;
+    });
+    return this.accountKeyMade;
+  }
+
+  private async makeAccountKey(): Promise<void> {
+    if (!this.readKey("acme", "account.pem"))
       this.store.writeFile(await newAccountKey(), "acme", "account.pem");
+  }
+
+  /**
+   * A private key of the gateway's (PEM), or undefined when there is none. A file that
+   * holds no key (damaged) is set aside and said, and undefined returned, for the caller
+   * to make a new one: nothing can be signed with it, and read as a key it stopped the
+   * daemon itself from starting (the zone CA's) or every order for good (the account's).
+   */
+  private readKey(...parts: string[]): string | undefined {
+    const pem = this.store.readFile(...parts);
+    if (pem === undefined) return undefined;
+    try {
+      createPrivateKey(pem);
+      return pem;
+    } catch {
+      const aside = this.store.setAside(...parts);
+      this.options.log.warn("a damaged key was set aside: a new one is made", { file: aside });
+      return undefined;
+    }
   }
 
   /**
@@ -533,7 +585,7 @@ export class CertificateKeeper {
    * certificate a device holding the owner key issued for it, once it checks.
    */
   private keepZone(config: GatewayConfig): void {
-    let keyPem = this.store.readFile("zone-ca", "key.pem");
+    let keyPem = this.readKey("zone-ca", "key.pem");
     if (!keyPem) {
       const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
       keyPem = pair.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
@@ -706,6 +758,12 @@ function ownChallenges(node: NodeContext): string[] {
 
 function zoneCaName(config: GatewayConfig, node: NodeContext): string {
   return config.host ?? zoneAddresses(config, node.addresses)[0] ?? "gateway";
+}
+
+/** A digest of a private key's public half: which account key an account URL belongs to. */
+function publicKeyDigest(keyPem: string): string {
+  const spki = createPublicKey(keyPem).export({ format: "der", type: "spki" });
+  return createHash("sha256").update(spki).digest("base64url");
 }
 
 function parseCertificate(pem: string): X509Certificate | undefined {

@@ -22,6 +22,13 @@ import {
 } from "./config.ts";
 import { type RunningGateway, startGateway } from "./server.ts";
 
+/**
+ * How soon a gateway that could not start (its port taken by another program, say) is
+ * started again: what runs is brought back to what the zone state says, as everything
+ * else is, not left down until the next change of its configuration.
+ */
+export const START_AGAIN_MS = 5_000;
+
 interface Running {
   readonly config: GatewayConfig;
   readonly text: string;
@@ -34,6 +41,9 @@ export class GatewayHost implements GatewayRunner {
   private unsubscribe: (() => void) | undefined;
   /** What went wrong starting it, for status; null when it runs or is off. */
   problem: string | null = null;
+  /** The problem the log said last: the same one, again at each try, is said once. */
+  private problemSaid: string | null = null;
+  private startAgain: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly node: NodeContext,
@@ -62,6 +72,7 @@ export class GatewayHost implements GatewayRunner {
 
   stop(): void {
     this.unsubscribe?.();
+    clearTimeout(this.startAgain);
     this.running?.gateway.stop();
     this.running = undefined;
   }
@@ -153,7 +164,9 @@ export class GatewayHost implements GatewayRunner {
     config: GatewayConfig,
     certificates: readonly ServedCertificate[],
   ): RunningGateway {
-    return startGateway(this.node, { ...this.options, config, certificates });
+    const gateway = startGateway(this.node, { ...this.options, config, certificates });
+    this.problemSaid = null;
+    return gateway;
   }
 
   /** Starts again what ran before a change that could not start; it stopped a moment ago. */
@@ -170,8 +183,15 @@ export class GatewayHost implements GatewayRunner {
   }
 
   private failed(error: unknown): void {
-    // A gateway that cannot listen is reported, not fatal: the node does everything else.
+    // A gateway that cannot listen is reported, not fatal: the node does everything else,
+    // and tries again in a moment.
     this.problem = (error as Error).message;
-    this.options.log.error("gateway not started", { error: this.problem });
+    if (this.problem !== this.problemSaid)
+      this.options.log.error("gateway not started", { error: this.problem });
+    this.problemSaid = this.problem;
+    clearTimeout(this.startAgain);
+    this.startAgain = setTimeout(() => {
+      if (!this.running) this.apply();
+    }, START_AGAIN_MS);
   }
 }

@@ -266,8 +266,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         );
       }
       case "app-slash":
+        // Counted for the app only if there is one: a name is anything a request says, and
+        // each made up was an app of its own in the traffic table and the zone's figures.
         return finish(
-          target.app,
+          table.app(target.app) ? target.app : "",
           new Response(null, { status: 308, headers: { location: `/apps/${target.app}/` } }),
         );
     }

@@ -28,6 +28,7 @@ import {
   verifyOwnerLogin,
   verifyUserSession,
 } from "../../protocol/user-session.ts";
+import { placementCandidates } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { usedLogins } from "../store/schema.ts";
@@ -103,21 +104,30 @@ export interface FoundGateway {
   readonly address?: string;
 }
 
-/** The gateway a link made here goes to: this device if it is one, else a gateway it can reach. */
+/**
+ * The gateway a link made here goes to: this device if it is one, else one it can reach,
+ * the first by name of those heard alive lately (any, when none is). A gateway that died
+ * stays in the zone state: links made for it, before, went to it for as long as it was
+ * first by name, while another gateway answered.
+ */
 export function findGateway(node: NodeContext): FoundGateway {
   const own = readGateway(node.db, node.deviceName);
   if (own) return { id: node.deviceId, name: node.deviceName, config: own };
+  const found: FoundGateway[] = [];
   for (const member of node.membership().byName.values()) {
     const config = readGateway(node.db, member.name);
     const peer = node.peers().find((p) => p.id === member.id);
     if (config && peer)
-      return {
+      found.push({
         id: member.id,
         name: member.name,
         config,
         address: new URL(peer.addresses[0] as string).hostname,
-      };
+      });
   }
+  const live = new Set(placementCandidates(node, node.liveWindowMs).live.map((c) => c.id));
+  const gateway = found.find((candidate) => live.has(candidate.id)) ?? found[0];
+  if (gateway) return gateway;
   throw new BuckyError(
     "E_NOT_FOUND",
     "the zone has no gateway yet",

@@ -16,6 +16,7 @@ import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { AppDoors } from "../apps/door.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
+import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
 import { BuckyError, isDiskFull, isPassing, isQuarantined } from "../errors.ts";
@@ -92,6 +93,8 @@ export class NodeContext {
   /** The devices whose records this one refuses for their clock (its facts say them). */
   readonly clocksAhead = new ClocksAhead();
   private cachedMembership: Membership | undefined;
+  /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
+  readonly liveWindowMs: number;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
   private cachedPeers: { membership: Membership; peers: readonly Peer[] } | undefined;
@@ -124,6 +127,7 @@ export class NodeContext {
     } = {},
   ) {
     const { relayHub } = options;
+    this.liveWindowMs = options.liveWindowMs ?? DEFAULT_HEARTBEAT_MS * LIVE_WINDOW_BEATS;
     this.db = zone.db;
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
