@@ -269,6 +269,15 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       `agent ${grant.agent} has no grant in this zone (any more)`,
       "Ask the owner for a new token.",
     );
+  // Every member reads the record, id included: a token signed by another device under
+  // that name and id, or outliving the record, is not this grant (it would work while
+  // `bucky agent list` shows the granting device's, narrower, or expired).
+  if (record.issuer !== grant.issuer || Date.parse(record.expiresAt) !== grant.expiresAt * 1000)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the agent token is not the grant of agent ${grant.agent} this zone holds (signed by another device, or ending at another time)`,
+      "Ask the owner for a new token.",
+    );
   const revokedAt = record.revokedAt ?? revocationOf(zone.db, grant.id);
   if (revokedAt)
     throw new BuckyError("E_PERMISSION", `agent ${grant.agent} was revoked at ${revokedAt}`);
