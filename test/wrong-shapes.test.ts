@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { MAX_PACKAGE_BYTES } from "../protocol/app-package.ts";
 import {
   bucky,
   buckyJson,
@@ -220,5 +222,52 @@ describe("a spec whose manifest names places outside the app's own", () => {
       'app climber is not run anywhere: its spec in the zone state is not one bucky can read (its manifest: "data" name "../../../escaped" is not a directory name like db); install it again, or remove it (`bucky app remove climber`)',
     ]);
     expect(existsSync(escaped)).toBe(false);
+  });
+});
+
+describe("a spec whose package is a large object of the zone, not a package", () => {
+  test("is not read whole: its device refuses it by its size, saying so", async () => {
+    // A file of zeros larger than any package (stored as one chunk, named many times),
+    // put on alpha; stolen beta names it as the package of an app for alpha.
+    const file = join(scratchDir(), "large.bin");
+    const handle = await open(file, "w");
+    await handle.truncate(MAX_PACKAGE_BYTES + 1);
+    await handle.close();
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", alpha.home]);
+    const site = await buckyJson<{ value: { manifest: object } }>([
+      ...["state", "get", "users/owner/apps/site/spec", "--home", alpha.home],
+    ]);
+    const spec = {
+      app: "hoarder",
+      version: "1.0.0",
+      package: id,
+      manifest: { ...site.value.manifest, id: "hoarder" },
+      placement: "alpha",
+      desired: "running",
+      updatedAt: new Date().toISOString(),
+    };
+    const changeset = member.changeset([
+      { key: "users/owner/apps/hoarder/spec", value: JSON.stringify(spec) },
+    ]);
+    expect((await member.push(alpha, [changeset.bytes])).applied).toBe(1);
+    member.accepted(changeset);
+    const error = await waitFor(
+      "alpha to say why hoarder does not run",
+      async () =>
+        (
+          await buckyJson<{ error: string | null }>([
+            "app",
+            "status",
+            "hoarder",
+            "--home",
+            alpha.home,
+          ])
+        ).error ?? undefined,
+      20_000,
+    );
+    // Then when it tries again: "(restarting in 1 s)", and so on.
+    expect(error).toStartWith(
+      `cannot prepare the app: ${id} is ${MAX_PACKAGE_BYTES + 1} bytes: larger than an app package can be (${MAX_PACKAGE_BYTES} bytes)`,
+    );
   });
 });
