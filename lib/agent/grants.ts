@@ -42,7 +42,7 @@ import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
 import type { RefusalBudget } from "./limits.ts";
-import { agentStanding, type ListedAgent } from "./standing.ts";
+import { agentStanding, grantedByRemoved, type ListedAgent } from "./standing.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
 
@@ -289,6 +289,12 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
     throw new BuckyError(
       "E_PERMISSION",
       `agent ${grant.agent} acts for ${grant.user}, who is no longer a person of this zone`,
+    );
+  if (grantedByRemoved(grant.issuedAt * 1000, person))
+    throw new BuckyError(
+      "E_PERMISSION",
+      `agent ${grant.agent} acts for the ${grant.user} removed at ${new Date(person.removedAtMs ?? 0).toISOString()}: a removed person's agents stop for good, whoever is named ${grant.user} now`,
+      `${grant.user} grants it again in the control panel (Agents), and gives the agent the new token.`,
     );
   // As far as the person reaches now, whatever they could when they granted it.
   return {
