@@ -326,9 +326,9 @@ export function checkManifest(value: unknown): ManifestCheck {
  * What is wrong with an installed manifest (checkManifest's output, as an app's spec in the
  * zone state carries it) where a device would act on it: its data directories' names
  * (paths made under the app's data directory), where an image app's go in its container,
- * and its environment. Any member writes specs, so a device checks these again rather than
- * trust that an install checked them: a data directory `../../x` would be made, and bound
- * into a container, outside the app's own.
+ * its environment and its health check. Any member writes specs, so a device checks these
+ * again rather than trust that an install checked them: a data directory `../../x` would be
+ * made, and bound into a container, outside the app's own; a check every 0 ms would spin.
  */
 export function installedManifestProblems(manifest: AppManifest): string[] {
   const problems: string[] = [];
@@ -358,7 +358,18 @@ export function installedManifestProblems(manifest: AppManifest): string[] {
     const why = portEnvProblem(manifest.http.portEnv);
     if (why) problems.push(why);
   }
+  // A check every 0 ms, or one that times out at once, would be a loop on the device.
+  const health = manifest.health;
+  if (health && !health.path.startsWith("/")) problems.push('"health.path" must start with /');
+  for (const field of ["intervalMs", "timeoutMs", "graceMs"] as const)
+    if (health && !isHealthMs(health[field]))
+      problems.push(`"health.${field}" must be a whole number of milliseconds`);
   return problems;
+}
+
+/** A health check's interval, timeout or grace: whole milliseconds, up to an hour. */
+function isHealthMs(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 3_600_000;
 }
 
 function isDataDirName(name: string): boolean {
@@ -565,8 +576,7 @@ function positive(
   problem: (text: string) => undefined,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 3_600_000)
-    return value;
+  if (isHealthMs(value)) return value;
   problem(`"${field}" must be a whole number of milliseconds`);
   return fallback;
 }

@@ -141,6 +141,10 @@ describe("apps' specs another member wrote", () => {
     expect(problemOf({ ...image, run: { ...image.run, env: { TZ: "UTC\nBUCKY_X=1" } } })).toBe(
       'its manifest: "run.env.TZ" must be one line of text',
     );
+    const health = process.health as NonNullable<typeof process.health>;
+    expect(problemOf({ ...process, health: { ...health, intervalMs: 0, timeoutMs: 0 } })).toBe(
+      'its manifest: "health.intervalMs" must be a whole number of milliseconds; "health.timeoutMs" must be a whole number of milliseconds',
+    );
     // The control: as installed, both read.
     expect([problemOf(process), problemOf(image)]).toEqual([undefined, undefined]);
   });
