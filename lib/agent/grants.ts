@@ -31,13 +31,14 @@ import {
   withinReach,
 } from "../../protocol/agent-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
-import { state } from "../store/schema.ts";
+import { node, state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
@@ -262,6 +263,7 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       "E_PERMISSION",
       "the device that granted this agent is not (or no longer) in the zone",
     );
+  refuseWhileClockSetBack(zone, grant.agent);
   const record = readRecord(zone.db, grant.agent);
   if (!record || record.id !== grant.id)
     throw new BuckyError(
@@ -302,6 +304,25 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
     scopes: withinReach(here.scopes, personReach(person.role)),
     dataElsewhere: here.dataElsewhere,
   };
+}
+
+/**
+ * A device whose clock was set back (a dead clock battery, a hand-set time) holds changes
+ * dated ahead of its clock now, its own among them (its clock in the state, `node.hlc_ms`,
+ * is the latest it wrote or took). Past MAX_CLOCK_AHEAD_MS it refuses every change made
+ * since at the zone's time, a revocation included, and would judge expiry by its clock:
+ * it honours no grant until its clock is right. (Set back two minutes or two hours, one
+ * went on answering an agent revoked on another device.)
+ */
+function refuseWhileClockSetBack(zone: NodeContext, agent: string): void {
+  const behindMs =
+    (zone.db.select({ hlcMs: node.hlcMs }).from(node).get()?.hlcMs ?? 0) - zone.now();
+  if (behindMs <= MAX_CLOCK_AHEAD_MS) return;
+  throw new BuckyError(
+    "E_CLOCK",
+    `${zone.deviceName}'s clock is ${Math.round(behindMs / 1000)} s behind the zone's time (its state holds changes dated that far ahead): it can judge neither whether agent ${agent}'s grant has expired nor whether it was revoked since`,
+    `Set ${zone.deviceName}'s clock right (NTP), or call another device of the zone.`,
+  );
 }
 
 /** A call an agent made, as the MCP server reports it for the audit. */
