@@ -53,6 +53,12 @@ describe("a device whose clock is ahead", () => {
     await waitFor("alpha to have gamma's write", async () =>
       (await userState(home("alpha")))["apps/before"] === 1 ? true : undefined,
     );
+    await buckyJson(["agent", "grant", "helper", "--read", "status", "--home", home("alpha")]);
+    await waitFor("gamma to have the grant", async () =>
+      (await bucky(["state", "get", "agents/helper", "--home", home("gamma")])).exitCode === 0
+        ? true
+        : undefined,
+    );
 
     // gamma's clock jumps two minutes ahead (past the minute a record may be ahead).
     await (daemons.get("gamma") as Daemon).stop();
@@ -89,6 +95,23 @@ describe("a device whose clock is ahead", () => {
     }
     // What gamma wrote ahead is refused, as the note says.
     expect((await userState(home("alpha")))["apps/ahead"]).toBeUndefined();
+    // So a revocation written there would reach no one: gamma refuses to write it, and
+    // says where to revoke instead; the grant stands, as everywhere else.
+    const revoke = await bucky(["agent", "revoke", "helper", "--home", home("gamma"), "--json"]);
+    expect([revoke.exitCode, jsonError(revoke)]).toEqual([
+      1,
+      {
+        code: "E_CLOCK",
+        message: expect.stringMatching(
+          /^gamma's clock is ahead of alpha's by 1\d\d s and beta's by 1\d\d s: they refuse its changes, so a revocation written here would reach none of them, and agent helper would go on working there$/,
+        ),
+        hint: "Revoke it from another device of the zone (`bucky agent revoke helper` there), and set gamma's clock right (NTP).",
+      },
+    ]);
+    const { agents } = await buckyJson<{ agents: { agent: string; working: boolean }[] }>([
+      ...["agent", "list", "--home", home("gamma")],
+    ]);
+    expect(agents).toMatchObject([{ agent: "helper", working: true }]);
   }, 90_000);
 
   test("over the request window: its requests are refused with E_CLOCK, which it says; the others name it", async () => {

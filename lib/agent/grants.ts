@@ -35,11 +35,14 @@ import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
+import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { listInSentence } from "../sentence.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { node, state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
+import { clockAheadNotes } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
 import type { RefusalBudget } from "./limits.ts";
@@ -220,8 +223,18 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
     .sort((a, b) => compareCodeUnits(a.agent, b.agent));
 }
 
-/** Revokes an agent; with `user`, only one that person made. */
-export function revokeAgent(zone: ZoneWriter, name: string, user?: string): AgentRecord {
+/**
+ * Revokes an agent; with `user`, only one that person made. Refused on a device whose
+ * clock the others say is ahead of theirs (their facts, `liveWindowMs` saying who is
+ * live): they refuse its changes, so the revocation would reach none of them, and the
+ * agent would go on working there while this device said it was revoked.
+ */
+export function revokeAgent(
+  zone: ZoneWriter,
+  name: string,
+  user: string | undefined,
+  liveWindowMs: number,
+): AgentRecord {
   const record = readRecord(zone.db, name);
   if (!record || (user !== undefined && record.user !== user))
     throw new BuckyError(
@@ -230,6 +243,17 @@ export function revokeAgent(zone: ZoneWriter, name: string, user?: string): Agen
       "See them with `bucky agent list`.",
     );
   if (record.revokedAt) return record;
+  const membership = zone.membership();
+  const here = membership.byId.get(zone.deviceId)?.name;
+  const ahead = clockAheadNotes(
+    countedDevices(readZoneFacts(zone.db, membership, zone.now(), liveWindowMs)),
+  ).find((note) => note.device === here);
+  if (ahead)
+    throw new BuckyError(
+      "E_CLOCK",
+      `${here}'s clock is ahead of ${listInSentence(ahead.figures.map((f) => `${f.by}'s by ${f.seconds} s`))}: they refuse its changes, so a revocation written here would reach none of them, and agent ${name} would go on working there`,
+      `Revoke it from another device of the zone (\`bucky agent revoke ${name}\` there), and set ${here}'s clock right (NTP).`,
+    );
   const revoked = { ...record, revokedAt: new Date(zone.now()).toISOString() };
   zone.write([
     { key: agentKey(name), value: JSON.stringify(revoked) },
