@@ -197,10 +197,7 @@ export function checkManifest(value: unknown): ManifestCheck {
     if (!isRecord(env)) problem('"run.env" must be an object of strings');
     else {
       for (const [name, text] of Object.entries(env)) {
-        if (!ENV_NAME.test(name)) problem(`"run.env" name "${name}" must look like NAME_2`);
-        else if (name.startsWith("BUCKY_"))
-          problem(`"run.env" may not set ${name}: BUCKY_ variables are bucky's`);
-        if (typeof text !== "string") problem(`"run.env.${name}" must be a string`);
+        for (const why of envProblems(name, text, false)) problem(why);
       }
     }
     for (const field of Object.keys(value.run))
@@ -216,11 +213,8 @@ export function checkManifest(value: unknown): ManifestCheck {
     if (!isRecord(value.http)) problem('"http" must be an object, like {"portEnv": "PORT"}');
     else {
       const portEnv = value.http.portEnv ?? "PORT";
-      if (typeof portEnv !== "string" || !ENV_NAME.test(portEnv))
-        problem('"http.portEnv" must be an environment variable name');
-      // The port is set after bucky's own variables, so this name could replace one.
-      else if (portEnv.startsWith("BUCKY_"))
-        problem(`"http.portEnv" may not be ${portEnv}: BUCKY_ variables are bucky's`);
+      const why = portEnvProblem(portEnv);
+      if (why) problem(why);
       for (const field of Object.keys(value.http))
         if (field !== "portEnv") problem(`unknown field "http.${field}"`);
       http = { portEnv: portEnv as string };
@@ -233,13 +227,7 @@ export function checkManifest(value: unknown): ManifestCheck {
       ? (problem(
           '"data" maps directories to paths only for an image app: an app run from a command lists them, like ["db"]',
         ) ?? [])
-      : stringList(
-          value.data,
-          "data",
-          problem,
-          (dir) => DATA_DIR.test(dir) && dir.length <= 64,
-          "a directory name like db",
-        );
+      : stringList(value.data, "data", problem, isDataDirName, "a directory name like db");
   if (new Set(data).size !== data.length) problem('"data" names a directory twice');
   const permissions = stringList(
     value.permissions,
@@ -334,6 +322,87 @@ export function checkManifest(value: unknown): ManifestCheck {
   };
 }
 
+/**
+ * What is wrong with an installed manifest (checkManifest's output, as an app's spec in the
+ * zone state carries it) where a device would act on it: its data directories' names
+ * (paths made under the app's data directory), where an image app's go in its container,
+ * its environment and its health check. Any member writes specs, so a device checks these
+ * again rather than trust that an install checked them: a data directory `../../x` would be
+ * made, and bound into a container, outside the app's own; a check every 0 ms would spin.
+ */
+export function installedManifestProblems(manifest: AppManifest): string[] {
+  const problems: string[] = [];
+  const { data, run } = manifest;
+  if (data.length > 32) problems.push('"data" names at most 32 directories');
+  for (const name of data)
+    if (!isDataDirName(name))
+      problems.push(`"data" name ${JSON.stringify(name)} is not a directory name like db`);
+  if (new Set(data).size !== data.length) problems.push('"data" names a directory twice');
+  const image = isImageRun(run);
+  if (image) {
+    const names = Object.keys(run.volumes);
+    if (names.length !== data.length || !names.every((name) => data.includes(name)))
+      problems.push(
+        '"run.volumes" must say where each of its "data" directories goes, and no more',
+      );
+    for (const [name, path] of Object.entries(run.volumes)) {
+      const why = containerPathProblem(path);
+      if (why) problems.push(`"data.${name}" ${why}`);
+    }
+    if (new Set(Object.values(run.volumes)).size !== names.length)
+      problems.push('"data" puts two directories at one path');
+  }
+  for (const [name, value] of Object.entries(run.env))
+    problems.push(...envProblems(name, value, image));
+  if (manifest.http) {
+    const why = portEnvProblem(manifest.http.portEnv);
+    if (why) problems.push(why);
+  }
+  // A check every 0 ms, or one that times out at once, would be a loop on the device.
+  const health = manifest.health;
+  if (health && !health.path.startsWith("/")) problems.push('"health.path" must start with /');
+  for (const field of ["intervalMs", "timeoutMs", "graceMs"] as const)
+    if (health && !isHealthMs(health[field]))
+      problems.push(`"health.${field}" must be a whole number of milliseconds`);
+  return problems;
+}
+
+/** A health check's interval, timeout or grace: whole milliseconds, up to an hour. */
+function isHealthMs(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 3_600_000;
+}
+
+function isDataDirName(name: string): boolean {
+  return DATA_DIR.test(name) && name.length <= 64;
+}
+
+/** What is wrong with a variable of `run.env`: its name, or (for an image, whose values go in a file of lines) its value. */
+function envProblems(name: string, value: unknown, image: boolean): string[] {
+  const problems: string[] = [];
+  if (!(image ? IMAGE_ENV_NAME : ENV_NAME).test(name))
+    problems.push(
+      image
+        ? `"run.env" name "${name}" must be letters, digits, _ and . (not starting with a digit)`
+        : `"run.env" name "${name}" must look like NAME_2`,
+    );
+  else if (name.startsWith("BUCKY_"))
+    problems.push(`"run.env" may not set ${name}: BUCKY_ variables are bucky's`);
+  if (image && (typeof value !== "string" || /[\n\r\0]/.test(value) || value.length > 8192))
+    problems.push(`"run.env.${name}" must be one line of text`);
+  else if (typeof value !== "string") problems.push(`"run.env.${name}" must be a string`);
+  return problems;
+}
+
+/** Why `name` cannot carry the app's HTTP port, if it cannot. */
+function portEnvProblem(name: unknown): string | undefined {
+  if (typeof name !== "string" || !ENV_NAME.test(name))
+    return '"http.portEnv" must be an environment variable name';
+  // The port is set after bucky's own variables, so this name could replace one.
+  if (name.startsWith("BUCKY_"))
+    return `"http.portEnv" may not be ${name}: BUCKY_ variables are bucky's`;
+  return undefined;
+}
+
 /** "10MB/s", "512KiB/s": bytes per second; undefined when not a bandwidth. */
 export function parseBandwidth(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*([KMG]i?B|B)\/s$/i.exec(text.trim());
@@ -425,14 +494,7 @@ function checkImageRun(
   if (!isRecord(env)) problem('"run.env" must be an object of strings');
   else {
     for (const [name, value] of Object.entries(env)) {
-      if (!IMAGE_ENV_NAME.test(name))
-        problem(
-          `"run.env" name "${name}" must be letters, digits, _ and . (not starting with a digit)`,
-        );
-      else if (name.startsWith("BUCKY_"))
-        problem(`"run.env" may not set ${name}: BUCKY_ variables are bucky's`);
-      if (typeof value !== "string" || /[\n\r\0]/.test(value) || value.length > 8192)
-        problem(`"run.env.${name}" must be one line of text`);
+      for (const why of envProblems(name, value, true)) problem(why);
     }
   }
   if (run.readOnly !== undefined && typeof run.readOnly !== "boolean")
@@ -465,7 +527,7 @@ function checkVolumes(
   if (entries.length > 32) problem('"data" names at most 32 directories');
   const volumes: Record<string, string> = {};
   for (const [name, path] of entries) {
-    if (!DATA_DIR.test(name) || name.length > 64)
+    if (!isDataDirName(name))
       problem(`"data" name ${JSON.stringify(name)} is not a directory name like db`);
     const why = typeof path === "string" ? containerPathProblem(path) : "is not a path";
     if (why) problem(`"data.${name}" ${why}`);
@@ -514,8 +576,7 @@ function positive(
   problem: (text: string) => undefined,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value === "number" && Number.isInteger(value) && value > 0 && value <= 3_600_000)
-    return value;
+  if (isHealthMs(value)) return value;
   problem(`"${field}" must be a whole number of milliseconds`);
   return fallback;
 }

@@ -445,6 +445,24 @@ describe("agents that act for a person", () => {
       true,
       expect.stringContaining("acts for ann, who is no longer a person of this zone"),
     ]);
+    // Someone named ann is added again (the same person or another): the agent the removed
+    // ann granted stays stopped, on every call and in the list.
+    await buckyJson(["user", "add", "ann", "--home", alpha.home]);
+    const again = (await client.callTool({ name: "list_apps", arguments: {} })) as {
+      isError?: boolean;
+      content: { text: string }[];
+    };
+    expect([again.isError, again.content[0]?.text]).toEqual([
+      true,
+      expect.stringContaining("acts for the ann removed at"),
+    ]);
+    const { agents } = await buckyJson<{
+      agents: { agent: string; working: boolean; stopped?: { why: string } }[];
+    }>(["agent", "list", "--home", alpha.home]);
+    expect(agents.find((a) => a.agent === "ann-helper")).toMatchObject({
+      working: false,
+      stopped: { why: "person-gone" },
+    });
   });
 });
 

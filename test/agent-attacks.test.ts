@@ -350,6 +350,44 @@ describe("a grant reaches no further than the device that made it", () => {
   });
 });
 
+describe("a token holds only as the grant its record names", () => {
+  test("a member signing a token under another device's grant (its name and id, a later end) is refused", async () => {
+    const granted = await buckyJson<Granted & { record: { id: string; expiresAt: string } }>([
+      ...["agent", "grant", "borrowed", "--read", "status", "--ttl", "1h", "--home", alpha.home],
+    ]);
+    await waitFor("the grant to reach beta", async () =>
+      (await bucky(["state", "get", "agents/borrowed", "--home", beta.home])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    // Stolen beta reads the grant's record (every member holds it) and signs a token of its
+    // own under that name and id: wider, and ending in ten years. No record is written, so
+    // `bucky agent list` still shows alpha's narrow grant, ending within the hour.
+    const member = await actAs(beta.home);
+    const now = Math.floor(Date.now() / 1000);
+    const forged = signJws(
+      { alg: "EdDSA", typ: AGENT_TOKEN_TYPE, kid: member.id },
+      {
+        zone: member.zone,
+        sub: "borrowed",
+        jti: granted.record.id,
+        iat: now,
+        exp: now + 10 * 365 * 86_400,
+        scopes: { read: ["state", "status"], write: [], act: [] },
+      },
+      member.key,
+    );
+    const genuine = await overHttp(`${gateway}/mcp`, granted.token);
+    expect((await call(genuine, "zone_status")).isError).toBeFalsy();
+    const client = await overHttp(`${gateway}/mcp`, forged);
+    const result = await call(client, "zone_status");
+    expect([result.isError, text(result)]).toEqual([
+      true,
+      "the agent token is not the grant of agent borrowed this zone holds (signed by another device, or ending at another time)\nAsk the owner for a new token.",
+    ]);
+  });
+});
+
 describe("a revocation stands", () => {
   test("a member rewriting the grant's record or deleting its revocation does not bring the agent back", async () => {
     const { token, record } = await buckyJson<Granted & { record: { id: string } }>([

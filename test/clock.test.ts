@@ -5,9 +5,11 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import {
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   startDaemon,
   startZone,
   userState,
@@ -51,6 +53,12 @@ describe("a device whose clock is ahead", () => {
     await waitFor("alpha to have gamma's write", async () =>
       (await userState(home("alpha")))["apps/before"] === 1 ? true : undefined,
     );
+    await buckyJson(["agent", "grant", "helper", "--read", "status", "--home", home("alpha")]);
+    await waitFor("gamma to have the grant", async () =>
+      (await bucky(["state", "get", "agents/helper", "--home", home("gamma")])).exitCode === 0
+        ? true
+        : undefined,
+    );
 
     // gamma's clock jumps two minutes ahead (past the minute a record may be ahead).
     await (daemons.get("gamma") as Daemon).stop();
@@ -87,6 +95,23 @@ describe("a device whose clock is ahead", () => {
     }
     // What gamma wrote ahead is refused, as the note says.
     expect((await userState(home("alpha")))["apps/ahead"]).toBeUndefined();
+    // So a revocation written there would reach no one: gamma refuses to write it, and
+    // says where to revoke instead; the grant stands, as everywhere else.
+    const revoke = await bucky(["agent", "revoke", "helper", "--home", home("gamma"), "--json"]);
+    expect([revoke.exitCode, jsonError(revoke)]).toEqual([
+      1,
+      {
+        code: "E_CLOCK",
+        message: expect.stringMatching(
+          /^gamma's clock is ahead of alpha's by 1\d\d s and beta's by 1\d\d s: they refuse its changes, so a revocation written here would reach none of them, and agent helper would go on working there$/,
+        ),
+        hint: "Revoke it from another device of the zone (`bucky agent revoke helper` there), and set gamma's clock right (NTP).",
+      },
+    ]);
+    const { agents } = await buckyJson<{ agents: { agent: string; working: boolean }[] }>([
+      ...["agent", "list", "--home", home("gamma")],
+    ]);
+    expect(agents).toMatchObject([{ agent: "helper", working: true }]);
   }, 90_000);
 
   test("over the request window: its requests are refused with E_CLOCK, which it says; the others name it", async () => {
@@ -144,4 +169,38 @@ describe("a device whose clock is ahead", () => {
       "refuses this device's sync requests: the two clocks are too far apart",
     );
   }, 90_000);
+});
+
+describe("a device whose clock was set back", () => {
+  test("answers no agent: it could not hear a revocation made since, nor judge expiry", async () => {
+    const daemons = await startZone(["alpha", "beta"]);
+    const home = (name: string) => (daemons.get(name) as Daemon).home;
+    const { token } = await buckyJson<{ token: string }>([
+      ...["agent", "grant", "late", "--read", "status", "--home", home("alpha")],
+    ]);
+    await waitFor("the grant to reach beta", async () =>
+      (await bucky(["state", "get", "agents/late", "--home", home("beta")])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    // beta's clock goes two minutes back (past the minute a record may be ahead, within
+    // the window a request may be): the revocation alpha writes next is ahead of it.
+    await (daemons.get("beta") as Daemon).stop();
+    await startDaemon(home("beta"), { BUCKY_CLOCK_OFFSET_MS: "-120000" });
+    await buckyJson(["agent", "revoke", "late", "--home", home("alpha")]);
+    const mcp = (name: string) =>
+      bucky(["mcp", "--home", home(name), "--json"], { env: { BUCKY_AGENT_TOKEN: token } });
+    expect(jsonError(await mcp("alpha")).message).toStartWith("agent late was revoked at");
+    const onBeta = await mcp("beta");
+    expect([onBeta.exitCode, jsonError(onBeta)]).toEqual([
+      1,
+      {
+        code: "E_PERMISSION",
+        message: expect.stringMatching(
+          /^beta's clock is 1\d\d s behind the zone's time \(its state holds changes dated that far ahead\): it can judge neither whether agent late's grant has expired nor whether it was revoked since$/,
+        ),
+        hint: "Set beta's clock right (NTP), or call another device of the zone.",
+      },
+    ]);
+  }, 60_000);
 });

@@ -5,8 +5,10 @@
  * other apps) keeps working.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { MAX_PACKAGE_BYTES } from "../protocol/app-package.ts";
 import {
   bucky,
   buckyJson,
@@ -18,7 +20,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
-import { actAs } from "./member.ts";
+import { actAs, type Member } from "./member.ts";
 
 afterAll(cleanUp);
 
@@ -26,6 +28,8 @@ const FAST = { BUCKY_HEARTBEAT_MS: "300", BUCKY_CONVERGE_INTERVAL_MS: "300" };
 
 let alpha: Daemon;
 let gateway: string;
+/** Beta, stolen: it writes into the zone by changesets of its own making. */
+let member: Member;
 
 async function appState(app: string): Promise<string | undefined> {
   const status = await buckyJson<{ state: string }>(["app", "status", app, "--home", alpha.home]);
@@ -58,7 +62,7 @@ beforeAll(async () => {
   );
   // From here on the test speaks for beta (a stolen device), so its daemon must not write beside it.
   await beta.stop();
-  const member = await actAs(beta.home);
+  member = await actAs(beta.home);
   const changeset = member.changeset([
     { key: "users/owner/apps/five/spec", value: "5" },
     {
@@ -77,6 +81,7 @@ beforeAll(async () => {
   ]);
   const ack = await member.push(alpha, [changeset.bytes]);
   expect([ack.applied, ack.rejected]).toEqual([1, 0]);
+  member.accepted(changeset);
 });
 
 describe("specs and reports another member wrote in a shape not theirs", () => {
@@ -172,5 +177,97 @@ describe("an app whose spec cannot be read", () => {
     // Removed once, it is not there to remove again.
     const again = await bucky(["app", "remove", "five", "--home", alpha.home, "--json"]);
     expect([again.exitCode, jsonError(again).code]).toEqual([1, "E_NOT_FOUND"]);
+  });
+});
+
+describe("a spec whose manifest names places outside the app's own", () => {
+  test("is not run: no directory is made outside its data directory, and bucky status names it", async () => {
+    // The owner installs climber (site under another id) for beta, which is down; stolen
+    // beta then rewrites its spec for alpha, keeping its package, with a data directory
+    // that climbs three levels: from <home>/apps/climber/data to alpha's home.
+    const dir = join(scratchDir(), "climber");
+    cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, "bucky-app.json"), "utf8"));
+    writeFileSync(join(dir, "bucky-app.json"), JSON.stringify({ ...manifest, id: "climber" }));
+    await buckyJson([
+      ...["app", "install", dir, "--device", "beta", "--no-wait", "--home", alpha.home],
+    ]);
+    const installed = await buckyJson<{ value: Record<string, unknown> & { manifest: object } }>([
+      ...["state", "get", "users/owner/apps/climber/spec", "--home", alpha.home],
+    ]);
+    const spec = {
+      ...installed.value,
+      manifest: { ...installed.value.manifest, data: ["../../../escaped"] },
+      placement: "alpha",
+    };
+    const changeset = member.changeset([
+      { key: "users/owner/apps/climber/spec", value: JSON.stringify(spec) },
+    ]);
+    const ack = await member.push(alpha, [changeset.bytes]);
+    expect([ack.applied, ack.rejected]).toEqual([1, 0]);
+    member.accepted(changeset);
+    const escaped = join(alpha.home, "escaped");
+    // Either alpha acts on the spec (and makes the directory) or it names it unreadable.
+    const warnings = await waitFor(
+      "alpha to make the directory, or to name the spec unreadable",
+      async () => {
+        if (existsSync(escaped)) return ["made"];
+        const status = await buckyJson<{ warnings: string[] }>(["status", "--home", alpha.home]);
+        const named = status.warnings.filter((w) => w.startsWith("app climber"));
+        return named.length > 0 ? named : undefined;
+      },
+      20_000,
+    );
+    expect(warnings).toEqual([
+      'app climber is not run anywhere: its spec in the zone state is not one bucky can read (its manifest: "data" name "../../../escaped" is not a directory name like db); install it again, or remove it (`bucky app remove climber`)',
+    ]);
+    expect(existsSync(escaped)).toBe(false);
+  });
+});
+
+describe("a spec whose package is a large object of the zone, not a package", () => {
+  test("is not read whole: its device refuses it by its size, saying so", async () => {
+    // A file of zeros larger than any package (stored as one chunk, named many times),
+    // put on alpha; stolen beta names it as the package of an app for alpha.
+    const file = join(scratchDir(), "large.bin");
+    const handle = await open(file, "w");
+    await handle.truncate(MAX_PACKAGE_BYTES + 1);
+    await handle.close();
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", alpha.home]);
+    const site = await buckyJson<{ value: { manifest: object } }>([
+      ...["state", "get", "users/owner/apps/site/spec", "--home", alpha.home],
+    ]);
+    const spec = {
+      app: "hoarder",
+      version: "1.0.0",
+      package: id,
+      manifest: { ...site.value.manifest, id: "hoarder" },
+      placement: "alpha",
+      desired: "running",
+      updatedAt: new Date().toISOString(),
+    };
+    const changeset = member.changeset([
+      { key: "users/owner/apps/hoarder/spec", value: JSON.stringify(spec) },
+    ]);
+    expect((await member.push(alpha, [changeset.bytes])).applied).toBe(1);
+    member.accepted(changeset);
+    const error = await waitFor(
+      "alpha to say why hoarder does not run",
+      async () =>
+        (
+          await buckyJson<{ error: string | null }>([
+            "app",
+            "status",
+            "hoarder",
+            "--home",
+            alpha.home,
+          ])
+        ).error ?? undefined,
+      20_000,
+    );
+    // Then when it tries again: "(restarting in 1 s)", and so on.
+    expect(error).toStartWith(
+      `cannot prepare the app: ${id} is ${MAX_PACKAGE_BYTES + 1} bytes: larger than an app package can be (${MAX_PACKAGE_BYTES} bytes)`,
+    );
   });
 });

@@ -31,18 +31,22 @@ import {
   withinReach,
 } from "../../protocol/agent-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
+import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { listInSentence } from "../sentence.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
-import { state } from "../store/schema.ts";
+import { node, state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
+import { clockAheadNotes } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
 import type { RefusalBudget } from "./limits.ts";
-import { agentStanding, type ListedAgent } from "./standing.ts";
+import { agentStanding, grantedByRemoved, type ListedAgent } from "./standing.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
 
@@ -219,8 +223,18 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
     .sort((a, b) => compareCodeUnits(a.agent, b.agent));
 }
 
-/** Revokes an agent; with `user`, only one that person made. */
-export function revokeAgent(zone: ZoneWriter, name: string, user?: string): AgentRecord {
+/**
+ * Revokes an agent; with `user`, only one that person made. Refused on a device whose
+ * clock the others say is ahead of theirs (their facts, `liveWindowMs` saying who is
+ * live): they refuse its changes, so the revocation would reach none of them, and the
+ * agent would go on working there while this device said it was revoked.
+ */
+export function revokeAgent(
+  zone: ZoneWriter,
+  name: string,
+  user: string | undefined,
+  liveWindowMs: number,
+): AgentRecord {
   const record = readRecord(zone.db, name);
   if (!record || (user !== undefined && record.user !== user))
     throw new BuckyError(
@@ -229,6 +243,17 @@ export function revokeAgent(zone: ZoneWriter, name: string, user?: string): Agen
       "See them with `bucky agent list`.",
     );
   if (record.revokedAt) return record;
+  const membership = zone.membership();
+  const here = membership.byId.get(zone.deviceId)?.name;
+  const ahead = clockAheadNotes(
+    countedDevices(readZoneFacts(zone.db, membership, zone.now(), liveWindowMs)),
+  ).find((note) => note.device === here);
+  if (ahead)
+    throw new BuckyError(
+      "E_CLOCK",
+      `${here}'s clock is ahead of ${listInSentence(ahead.figures.map((f) => `${f.by}'s by ${f.seconds} s`))}: they refuse its changes, so a revocation written here would reach none of them, and agent ${name} would go on working there`,
+      `Revoke it from another device of the zone (\`bucky agent revoke ${name}\` there), and set ${here}'s clock right (NTP).`,
+    );
   const revoked = { ...record, revokedAt: new Date(zone.now()).toISOString() };
   zone.write([
     { key: agentKey(name), value: JSON.stringify(revoked) },
@@ -262,11 +287,21 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       "E_PERMISSION",
       "the device that granted this agent is not (or no longer) in the zone",
     );
+  refuseWhileClockSetBack(zone, grant.agent);
   const record = readRecord(zone.db, grant.agent);
   if (!record || record.id !== grant.id)
     throw new BuckyError(
       "E_PERMISSION",
       `agent ${grant.agent} has no grant in this zone (any more)`,
+      "Ask the owner for a new token.",
+    );
+  // Every member reads the record, id included: a token signed by another device under
+  // that name and id, or outliving the record, is not this grant (it would work while
+  // `bucky agent list` shows the granting device's, narrower, or expired).
+  if (record.issuer !== grant.issuer || Date.parse(record.expiresAt) !== grant.expiresAt * 1000)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the agent token is not the grant of agent ${grant.agent} this zone holds (signed by another device, or ending at another time)`,
       "Ask the owner for a new token.",
     );
   const revokedAt = record.revokedAt ?? revocationOf(zone.db, grant.id);
@@ -281,12 +316,37 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       "E_PERMISSION",
       `agent ${grant.agent} acts for ${grant.user}, who is no longer a person of this zone`,
     );
+  if (grantedByRemoved(grant.issuedAt * 1000, person))
+    throw new BuckyError(
+      "E_PERMISSION",
+      `agent ${grant.agent} acts for the ${grant.user} removed at ${new Date(person.removedAtMs ?? 0).toISOString()}: a removed person's agents stop for good, whoever is named ${grant.user} now`,
+      `${grant.user} grants it again in the control panel (Agents), and gives the agent the new token.`,
+    );
   // As far as the person reaches now, whatever they could when they granted it.
   return {
     ...grant,
     scopes: withinReach(here.scopes, personReach(person.role)),
     dataElsewhere: here.dataElsewhere,
   };
+}
+
+/**
+ * A device whose clock was set back (a dead clock battery, a hand-set time) holds changes
+ * dated ahead of its clock now, its own among them (its clock in the state, `node.hlc_ms`,
+ * is the latest it wrote or took). Past MAX_CLOCK_AHEAD_MS it refuses every change made
+ * since at the zone's time, a revocation included, and would judge expiry by its clock:
+ * it honours no grant until its clock is right. (Set back two minutes or two hours, one
+ * went on answering an agent revoked on another device.)
+ */
+function refuseWhileClockSetBack(zone: NodeContext, agent: string): void {
+  const behindMs =
+    (zone.db.select({ hlcMs: node.hlcMs }).from(node).get()?.hlcMs ?? 0) - zone.now();
+  if (behindMs <= MAX_CLOCK_AHEAD_MS) return;
+  throw new BuckyError(
+    "E_CLOCK",
+    `${zone.deviceName}'s clock is ${Math.round(behindMs / 1000)} s behind the zone's time (its state holds changes dated that far ahead): it can judge neither whether agent ${agent}'s grant has expired nor whether it was revoked since`,
+    `Set ${zone.deviceName}'s clock right (NTP), or call another device of the zone.`,
+  );
 }
 
 /** A call an agent made, as the MCP server reports it for the audit. */

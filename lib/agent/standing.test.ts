@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import type { Member, Membership } from "../sync/membership.ts";
+import type { Person } from "../users/directory.ts";
 import type { AgentRecord } from "./grants.ts";
 import { agentStanding } from "./standing.ts";
 
@@ -73,5 +75,42 @@ describe("an agent whose granting device left the zone", () => {
     ]);
     for (const issuer of ["old", "twin", "gone"])
       expect(agentStanding(recordBy(issuer), zone).stopped?.hint).toStartWith(again);
+  });
+});
+
+describe("an agent a person granted", () => {
+  test("granted by someone of that name removed since, it stays stopped: the name's new holder does not bring it back", () => {
+    const ann = (removedAt?: string): Person => ({
+      name: "ann" as UserName,
+      role: "member",
+      rev: 3,
+      creds: 1,
+      changedAtMs: NOW_MS,
+      credentials: new Map(),
+      ...(removedAt ? { removedAtMs: Date.parse(removedAt) } : {}),
+    });
+    const standing = (granted: string, person: Person) =>
+      agentStanding(
+        { ...recordBy("laptop"), user: "ann", issuedAt: granted },
+        {
+          membership: membershipOf([member("laptop")]),
+          people: { people: new Map([["ann", person]]), revs: new Map([["ann", 3]]) },
+          nowMs: NOW_MS,
+        },
+      );
+    const removed = "2026-11-10T00:00:00.000Z";
+    expect(standing("2026-11-01T00:00:00.000Z", ann(removed))).toMatchObject({
+      working: false,
+      stopped: {
+        why: "person-gone",
+        message:
+          "acts for the ann removed at 2026-11-10T00:00:00.000Z, not for the one added since: every call it makes is refused",
+      },
+    });
+    // Granted in the second of the removal: the removed person's too (both are to the second).
+    expect(standing(removed, ann(removed)).working).toBe(false);
+    // Granted after, or by someone never removed: working.
+    expect(standing("2026-11-10T00:00:01.000Z", ann(removed)).working).toBe(true);
+    expect(standing("2026-11-01T00:00:00.000Z", ann()).working).toBe(true);
   });
 });

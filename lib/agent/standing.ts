@@ -7,7 +7,7 @@
 
 import type { MemberStanding, Membership } from "../sync/membership.ts";
 import { standingOf } from "../sync/membership.ts";
-import type { Directory } from "../users/directory.ts";
+import type { Directory, Person } from "../users/directory.ts";
 import type { AgentRecord } from "./grants.ts";
 
 /**
@@ -67,11 +67,18 @@ export function agentStanding(
       again,
     );
   }
-  if (record.user !== undefined && !zone.people.people.has(record.user))
+  const person = record.user === undefined ? undefined : zone.people.people.get(record.user);
+  if (record.user !== undefined && !person)
     return stopped(
       "person-gone",
       `acts for ${record.user}, who is no longer a person of this zone: every call it makes is refused`,
       "Nothing to do: a removed person's agents stop.",
+    );
+  if (person && grantedByRemoved(Date.parse(record.issuedAt), person))
+    return stopped(
+      "person-gone",
+      `acts for the ${person.name} removed at ${new Date(person.removedAtMs ?? 0).toISOString()}, not for the one added since: every call it makes is refused`,
+      "Nothing to do: a removed person's agents stop, whoever has the name later.",
     );
   return { ...record, grantedBy, working: true };
 }
@@ -85,3 +92,12 @@ const GRANTER_GONE: Record<Exclude<MemberStanding, "member">, [AgentStop, string
   ],
   unknown: ["granter-gone", "is not (or no longer) a device of this zone"],
 };
+
+/**
+ * Whether a grant made at `issuedAtMs` for `person`'s name was made by (or for) someone of
+ * that name removed since: granted at or before the last removal (both signed to the
+ * second), it stays stopped, whoever has the name now.
+ */
+export function grantedByRemoved(issuedAtMs: number, person: Person): boolean {
+  return person.removedAtMs !== undefined && issuedAtMs <= person.removedAtMs;
+}

@@ -26,7 +26,7 @@ import { type RunningAppApi, serveAppApi } from "./app-api.ts";
 import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
-import { unpack } from "./package-dir.ts";
+import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner } from "./runner.ts";
@@ -500,7 +500,9 @@ export class Convergence {
       )
         continue;
       this.fetching.add(spec.package);
-      fetchToStore(spec.package, this.node.store, this.options.sources())
+      fetchToStore(spec.package, this.node.store, this.options.sources(), {
+        limit: PACKAGE_LIMIT,
+      })
         .then(
           () => this.node.log.debug("package fetched", { app: spec.app, package: spec.package }),
           (error: unknown) =>
@@ -520,7 +522,9 @@ export class Convergence {
   /** Fetches the package (verified) if this device lacks it, and unpacks it once. */
   private async prepare(spec: AppSpec, packageDir: string): Promise<void> {
     if (existsSync(packageDir)) return;
-    await fetchToStore(spec.package, this.node.store, this.options.sources());
+    await fetchToStore(spec.package, this.node.store, this.options.sources(), {
+      limit: PACKAGE_LIMIT,
+    });
     const bytes = this.node.store.readObject(spec.package);
     if (!bytes)
       throw new BuckyError(

@@ -29,7 +29,11 @@ import {
 import { ProtocolError } from "../../protocol/errors.ts";
 import { digestOf } from "../../protocol/ndn.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
+import type { FetchLimit } from "../ndn/fetch.ts";
 import type { AppSpec } from "./spec.ts";
+
+/** A package is fetched only as large as one can be read (readPackage's bound). */
+export const PACKAGE_LIMIT: FetchLimit = { bytes: MAX_PACKAGE_BYTES, what: "an app package" };
 
 /** Directories a package never carries. */
 const SKIPPED = new Set([".git", "node_modules"]);

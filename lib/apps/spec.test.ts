@@ -100,6 +100,55 @@ describe("apps' specs another member wrote", () => {
     });
   });
 
+  test("one whose manifest would have a device act outside the app's own is unreadable, saying why", () => {
+    const process = testManifest("app");
+    const image = testManifest("app", {
+      run: { image: `registry.test/app@sha256:${"cd".repeat(32)}`, port: 8080 },
+      data: { db: "/var/lib/app" },
+    });
+    const problemOf = (manifest: object) =>
+      specProblem(JSON.stringify({ ...specOf("app"), manifest }), "app")?.problem;
+    // Each as an install would have refused it; a device makes paths, mounts and variables of them.
+    expect(problemOf({ ...process, data: ["../../../escaped"] })).toBe(
+      'its manifest: "data" name "../../../escaped" is not a directory name like db',
+    );
+    expect(problemOf({ ...process, data: ["db", "db"] })).toBe(
+      'its manifest: "data" names a directory twice',
+    );
+    expect(problemOf({ ...process, run: { ...process.run, env: { BUCKY_APP_TOKEN: "x" } } })).toBe(
+      'its manifest: "run.env" may not set BUCKY_APP_TOKEN: BUCKY_ variables are bucky\'s',
+    );
+    expect(problemOf({ ...process, http: { portEnv: "BUCKY_APP_TOKEN" } })).toBe(
+      'its manifest: "http.portEnv" may not be BUCKY_APP_TOKEN: BUCKY_ variables are bucky\'s',
+    );
+    const volumes = (volumes: object, data = Object.keys(volumes)) => ({
+      ...image,
+      data,
+      run: { ...image.run, volumes },
+    });
+    expect(problemOf(volumes({ db: "/proc" }))).toBe(
+      'its manifest: "data.db" may not be under /proc',
+    );
+    expect(problemOf(volumes({ db: "/x,readonly=false" }))).toBe(
+      'its manifest: "data.db" may not hold commas, colons or control characters',
+    );
+    expect(problemOf(volumes({ db: "/x" }, ["db", "logs"]))).toBe(
+      'its manifest: "run.volumes" must say where each of its "data" directories goes, and no more',
+    );
+    expect(problemOf(volumes({ db: "/x", logs: "/x" }))).toBe(
+      'its manifest: "data" puts two directories at one path',
+    );
+    expect(problemOf({ ...image, run: { ...image.run, env: { TZ: "UTC\nBUCKY_X=1" } } })).toBe(
+      'its manifest: "run.env.TZ" must be one line of text',
+    );
+    const health = process.health as NonNullable<typeof process.health>;
+    expect(problemOf({ ...process, health: { ...health, intervalMs: 0, timeoutMs: 0 } })).toBe(
+      'its manifest: "health.intervalMs" must be a whole number of milliseconds; "health.timeoutMs" must be a whole number of milliseconds',
+    );
+    // The control: as installed, both read.
+    expect([problemOf(process), problemOf(image)]).toEqual([undefined, undefined]);
+  });
+
   test("a spec from before standbys reads", () => {
     const { standbys: _, ...manifest } = testManifest("old");
     const old = { ...specOf("old"), manifest };

@@ -8,7 +8,7 @@
  * Which devices are alive (so hold their `any` apps) is not state: it is presence
  * (lib/sync/presence.ts), which does not grow the log.
  */
-import type { AppManifest } from "../../protocol/app-manifest.ts";
+import { type AppManifest, installedManifestProblems } from "../../protocol/app-manifest.ts";
 import { MAX_PURGE_GRANT_LENGTH } from "../../protocol/app-purge.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
 import { checkAppName, checkDeviceName } from "../../protocol/names.ts";
@@ -333,6 +333,9 @@ function checkManifestShape(value: unknown): void {
     requireUint(health.timeoutMs, "its manifest's health.timeoutMs");
     requireUint(health.graceMs, "its manifest's health.graceMs");
   }
+  // The places and variables a device makes of it, checked as an install checks them.
+  const problems = installedManifestProblems(manifest as unknown as AppManifest);
+  if (problems.length > 0) throw new ProtocolError(`its manifest: ${problems.join("; ")}`);
 }
 
 /** A device's name (protocol/names.ts), as every device name of the zone is one. */

@@ -26,6 +26,7 @@ import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { PublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import { PACKAGE_LIMIT } from "../apps/package-dir.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { fetchHead, fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
@@ -374,7 +375,7 @@ async function storeCatalog(
       node.store.putBytes(bytes);
     }
     if (source.kind === "dir" && entry.package)
-      await fetchToStore(entry.package, node.store, sources);
+      await fetchToStore(entry.package, node.store, sources, { limit: PACKAGE_LIMIT });
   }
   const index = node.store.putBytes(new TextEncoder().encode(catalog.jws)).id;
   // Checked again now that the objects are stored: another add or refresh of this catalog

@@ -8,7 +8,7 @@
  */
 import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
 import { type Installed, type InstallOptions, installStoredPackage } from "../apps/admin.ts";
-import { readPackage } from "../apps/package-dir.ts";
+import { PACKAGE_LIMIT, readPackage } from "../apps/package-dir.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import { fetchToStore } from "../ndn/fetch.ts";
@@ -55,7 +55,7 @@ export async function installFromCatalog(
       entry.package,
       node.store,
       [...node.zoneSources(), ...(source ? [objectsAt({ kind: "url", url: source })] : [])],
-      onProgress,
+      { onProgress, limit: PACKAGE_LIMIT },
     );
   }
   const bytes = node.store.readObject(entry.package);

@@ -238,3 +238,29 @@ describe("each byte is hashed once", () => {
     ).toThrow("do not hash to it");
   });
 });
+
+describe("fetchToStore with a limit", () => {
+  test("an object its list says is larger is refused before any chunk is asked for", async () => {
+    const chunkSize = 1000;
+    const { id, byId } = smallChunks(3, chunkSize);
+    const asked: ObjectId[] = [];
+    const source: ObjectSource = {
+      name: "test peer",
+      fetch: async (objectId) => {
+        asked.push(objectId);
+        return byId.get(objectId);
+      },
+    };
+    const store = new ObjectStore(join(scratch, "store"));
+    const limit = { bytes: 3 * chunkSize - 1, what: "an app package" };
+    const refused = await fetchToStore(id, store, [source], { limit }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect((refused as BuckyError).message).toBe(
+      `${id} is 3000 bytes: larger than an app package can be (2999 bytes)`,
+    );
+    expect([asked, store.holdsWhole(id)]).toEqual([[id], false]);
+    // The control: one byte more of room, and it is fetched whole.
+    await fetchToStore(id, store, [source], { limit: { ...limit, bytes: 3 * chunkSize } });
+    expect(store.holdsWhole(id)).toBe(true);
+  });
+});

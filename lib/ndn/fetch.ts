@@ -102,21 +102,40 @@ export async function fetchToFile(
   return size;
 }
 
+/** The most an object may be where it is fetched as one thing (an app package), and what. */
+export interface FetchLimit {
+  readonly bytes: number;
+  readonly what: string;
+}
+
 /**
  * Fetches object `id` (its list and every chunk) into `store`, skipping what is there;
- * `onProgress` hears how many of its bytes are stored, as chunks arrive.
+ * `onProgress` hears how many of its bytes are stored, as chunks arrive. With `limit`, an
+ * object its list says is larger is refused before any of its chunks is fetched: an id
+ * in the zone state (a member's words) may name any object, a large file put by someone
+ * included, and every device fetching it would fill its disk.
  */
 export async function fetchToStore(
   id: ObjectId,
   store: ObjectStore,
   sources: readonly ObjectSource[],
-  onProgress?: (doneBytes: number, totalBytes: number) => void,
+  options: {
+    readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+    readonly limit?: FetchLimit;
+  } = {},
 ): Promise<void> {
+  const { onProgress, limit } = options;
   const parsed = parseObjectId(id);
   if (parsed?.kind === "list") {
     const list =
       store.readList(parsed.id) ??
       store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
+    if (limit && list.size > limit.bytes)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${id} is ${list.size} bytes: larger than ${limit.what} can be (${limit.bytes} bytes)`,
+        "Nothing of it was fetched. Whoever named it there named the wrong object.",
+      );
     let done = 0;
     await forEachChunk(list, async (chunk, index, signal) => {
       // fetchChunk checked the bytes against the id: the store need not hash them again.

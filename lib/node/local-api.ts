@@ -532,7 +532,12 @@ export function createLocalApp(
       ? ((await jsonObject(c)) as { user?: unknown })
       : {};
     return c.json(
-      revokeAgent(node, c.req.param("name"), typeof body.user === "string" ? body.user : undefined),
+      revokeAgent(
+        node,
+        c.req.param("name"),
+        typeof body.user === "string" ? body.user : undefined,
+        liveWindowMs,
+      ),
     );
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal

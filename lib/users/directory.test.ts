@@ -91,6 +91,20 @@ describe("the people of a zone", () => {
     expect(Object.fromEntries(directory.revs)).toEqual({ ann: 3, kid: 2 });
   });
 
+  test("an account removed and made again says when it was last removed", () => {
+    const { account, read } = zoneOf();
+    account("ann", 1, "member");
+    account("ann", 2, null);
+    account("ann", 3, "member");
+    account("ann", 4, null);
+    account("ann", 5, "admin");
+    account("bob", 1, "member");
+    const { people } = read();
+    // issuedAt is the rev, in seconds: the removal that counts is the last (rev 4).
+    expect(people.get("ann")?.removedAtMs).toBe(4000);
+    expect(people.get("bob")?.removedAtMs).toBeUndefined();
+  });
+
   test("credentials count while their enrollment is for the account's creds", () => {
     const { account, credential, read } = zoneOf();
     account("ann", 1, "member");

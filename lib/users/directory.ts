@@ -31,6 +31,12 @@ export interface Person {
   readonly changedAtMs: number;
   /** The credentials that count, by the nonce of the enrollment that made each. */
   readonly credentials: ReadonlyMap<string, Credential>;
+  /**
+   * When an account of this name was last removed (ms since the epoch, as the owner key
+   * signed it), if it ever was: whatever was granted for the name until then belongs to
+   * the person removed, not to whoever was added under the name since.
+   */
+  readonly removedAtMs?: number;
 }
 
 export interface Directory {
@@ -52,6 +58,8 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
     .where(or(keyGlob("users/*/account/*"), keyGlob("users/*/credentials/*")))
     .all();
   const accounts = new Map<string, Account>();
+  /** The removal of the highest rev of each account removed once (Person.removedAtMs). */
+  const removals = new Map<string, Account>();
   const found: { user: string; nonce: string; credential: Credential; creds: number }[] = [];
   for (const { key, value } of rows) {
     const parts = key.split("/");
@@ -62,6 +70,9 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
       if (field === "account") {
         const account = verifyAccount(parsed as string, zone);
         if (account.user !== user || String(account.rev) !== id) continue;
+        const removal = removals.get(user);
+        if (account.role === null && (!removal || account.rev > removal.rev))
+          removals.set(user, account);
         const held = accounts.get(user);
         if (!held || account.rev > held.rev) accounts.set(user, account);
       } else {
@@ -87,6 +98,9 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
       creds: account.creds,
       changedAtMs: account.issuedAt * 1000,
       credentials: new Map(),
+      ...(removals.has(user)
+        ? { removedAtMs: (removals.get(user) as Account).issuedAt * 1000 }
+        : {}),
     });
   }
   if (!people.has(OWNER_USER)) {
