@@ -1,6 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { ProtocolError } from "./errors.ts";
-import { decodeRule, localTime, parseDays, parseWindow, type Rule, ruleMatches } from "./rules.ts";
+import {
+  decodeRule,
+  localTime,
+  parseDays,
+  parseWindow,
+  type RequestFacts,
+  type Rule,
+  ruleMatches,
+  type Weekday,
+} from "./rules.ts";
 
 const rule = (fields: Partial<Rule>): Rule => ({
   id: "r1",
@@ -8,15 +17,11 @@ const rule = (fields: Partial<Rule>): Rule => ({
   app: "games",
   ...fields,
 });
-const at = (
-  weekday: Parameters<typeof ruleMatches>[1]["weekday"],
-  hhmm: string,
-  extra: object = {},
-) => ({
+/** A request at `weekday` `hhmm`, whatever time zone a rule names. */
+const at = (weekday: Weekday, hhmm: string, extra: object = {}): RequestFacts => ({
   app: "games",
   client: "192.168.1.7",
-  weekday,
-  minute: Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3)),
+  localTime: () => ({ weekday, minute: Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3)) }),
   ...extra,
 });
 
@@ -75,6 +80,30 @@ describe("ruleMatches", () => {
     expect(ruleMatches(weekend, at("sun", "10:00"))).toBe(true);
     expect(ruleMatches(weekend, at("wed", "10:00"))).toBe(false);
   });
+
+  test("a window and days are read in the rule's time zone, whatever the gateway's own", () => {
+    // Monday 2026-01-05 20:30 UTC: 21:30 in Berlin, 15:30 in New York, Tuesday 09:30 in Kiritimati.
+    const instant = new Date("2026-01-05T20:30:00Z");
+    const asked = (gatewayZone: string): RequestFacts => ({
+      app: "games",
+      client: "192.168.1.7",
+      localTime: (timeZone) => localTime(instant, timeZone ?? gatewayZone),
+    });
+    const bedtime = rule({
+      between: { start: 21 * 60, end: 7 * 60 },
+      days: ["mon"],
+      timeZone: "Europe/Berlin",
+    });
+    for (const gatewayZone of ["UTC", "America/New_York", "Pacific/Kiritimati"])
+      expect(ruleMatches(bedtime, asked(gatewayZone))).toBe(true);
+    expect(ruleMatches({ ...bedtime, timeZone: "America/New_York" }, asked("UTC"))).toBe(false);
+    const tuesday = rule({ days: ["tue"], timeZone: "Pacific/Kiritimati" });
+    expect(ruleMatches(tuesday, asked("UTC"))).toBe(true);
+    // A rule made before rules named a zone: each gateway reads it in its own.
+    const { timeZone: _, ...older } = bedtime;
+    expect(ruleMatches(older, asked("Europe/Berlin"))).toBe(true);
+    expect(ruleMatches(older, asked("UTC"))).toBe(false);
+  });
 });
 
 describe("parsing", () => {
@@ -117,10 +146,16 @@ describe("parsing", () => {
       user: "kid",
       role: "child",
     });
+    const zoned = { id: "c", action: "block", app: "x", days: ["sun"], timeZone: "Asia/Tokyo" };
+    expect(decodeRule(zoned)).toEqual(zoned as never);
     for (const bad of [
       { id: "a", action: "allow", app: "x" },
       { id: "a", action: "block", app: "x", colour: 1 },
       { id: "a", action: "block", app: "x", days: ["someday"] },
+      { id: "a", action: "block", app: "x", days: ["mon"], timeZone: "Mars/Olympus_Mons" },
+      // "" must not read as the gateway's own zone.
+      { id: "a", action: "block", app: "x", days: ["mon"], timeZone: "" },
+      { id: "a", action: "block", app: "x", days: ["mon"], timeZone: 1 },
     ]) {
       expect(() => decodeRule(bad)).toThrow(ProtocolError);
     }

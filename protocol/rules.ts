@@ -1,8 +1,9 @@
 /**
  * Access rules (parental control): block an app, for everyone or for one client address,
  * one device's sessions, one person or everyone of a role, always or in a time window on
- * some days. Rules live in the zone state, so every gateway enforces the same ones.
- * Matching is pure: the time and the time zone are passed in. (A rule naming a person or
+ * some days. Rules live in the zone state, so every gateway enforces the same ones, and a
+ * rule's window and days are read in the time zone it names, so every gateway reads them
+ * alike, wherever it is and whatever its own zone. Matching is pure: the time is passed in. (A rule naming a person or
  * a role is refused by a bucky older than accounts, as a field it does not know: it is
  * then not enforced there, never enforced wrongly.)
  */
@@ -28,6 +29,12 @@ export interface Rule {
   /** Minutes after midnight, [start, end); when end < start the window spans midnight. */
   readonly between?: { readonly start: number; readonly end: number };
   readonly days?: readonly Weekday[];
+  /**
+   * The IANA time zone its window and days are read in, that of the device it was made on
+   * unless it was told another. A rule made before rules named one has none: each gateway
+   * reads it in its own.
+   */
+  readonly timeZone?: string;
 }
 
 export interface RequestFacts {
@@ -38,7 +45,11 @@ export interface RequestFacts {
   /** The person signed in, and their role, if the session is a person's. */
   readonly user?: string;
   readonly role?: string;
-  /** The weekday and the minutes after midnight where the gateway is. */
+  /** The weekday and the minutes after midnight now in `timeZone` (the gateway's own when undefined). */
+  readonly localTime: (timeZone: string | undefined) => LocalTime;
+}
+
+export interface LocalTime {
   readonly weekday: Weekday;
   readonly minute: number;
 }
@@ -49,18 +60,16 @@ export function ruleMatches(rule: Rule, request: RequestFacts): boolean {
   if (rule.device !== undefined && rule.device !== request.device) return false;
   if (rule.user !== undefined && rule.user !== request.user) return false;
   if (rule.role !== undefined && rule.role !== request.role) return false;
+  if (!rule.between && !rule.days) return true;
+  const { weekday, minute } = request.localTime(rule.timeZone);
   if (rule.between) {
     const { start, end } = rule.between;
-    const inside =
-      start <= end
-        ? request.minute >= start && request.minute < end
-        : request.minute >= start || request.minute < end;
+    const inside = start <= end ? minute >= start && minute < end : minute >= start || minute < end;
     if (!inside) return false;
     // A window past midnight belongs to the day it started on.
-    const day =
-      start > end && request.minute < end ? previousDay(request.weekday) : request.weekday;
+    const day = start > end && minute < end ? previousDay(weekday) : weekday;
     if (rule.days && !rule.days.includes(day)) return false;
-  } else if (rule.days && !rule.days.includes(request.weekday)) {
+  } else if (rule.days && !rule.days.includes(weekday)) {
     return false;
   }
   return true;
@@ -91,8 +100,18 @@ export function parseDays(text: string): Weekday[] | undefined {
   return WEEKDAYS.filter((day) => days.has(day));
 }
 
+/** Whether `name` is an IANA time zone this runtime knows, like Europe/Berlin or UTC. */
+export function isTimeZone(name: string): boolean {
+  try {
+    formatter(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The weekday and minute of `at` in time zone `timeZone` (an IANA name, or undefined for the system's). */
-export function localTime(at: Date, timeZone?: string): { weekday: Weekday; minute: number } {
+export function localTime(at: Date, timeZone?: string): LocalTime {
   const parts = formatter(timeZone).formatToParts(at);
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   return {
@@ -106,7 +125,7 @@ export function decodeRule(value: unknown): Rule {
   check(isRecord(value), "a rule is an object");
   requireOnlyFields(
     value,
-    ["id", "action", "app", "client", "device", "user", "role", "between", "days"],
+    ["id", "action", "app", "client", "device", "user", "role", "between", "days", "timeZone"],
     "rule",
   );
   check(value.action === "block", "a rule's action is block");
@@ -122,7 +141,11 @@ export function decodeRule(value: unknown): Rule {
       : {}),
     ...(value.user !== undefined ? { user: requireString(value.user, "rule user", 64) } : {}),
     ...(value.role !== undefined ? { role: requireString(value.role, "rule role", 16) } : {}),
+    ...(value.timeZone !== undefined
+      ? { timeZone: requireString(value.timeZone, "rule timeZone", 64) }
+      : {}),
   };
+  check(rule.timeZone === undefined || isTimeZone(rule.timeZone), "rule timeZone is a time zone");
   const between =
     value.between === undefined ? undefined : isRecord(value.between) ? value.between : undefined;
   if (value.between !== undefined) {
@@ -151,7 +174,8 @@ function previousDay(day: Weekday): Weekday {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(timeZone: string | undefined): Intl.DateTimeFormat {
-  const key = timeZone ?? "";
+  // Not a name any time zone has: "" names none, and must not find the system's.
+  const key = timeZone ?? "\0system";
   let found = formatters.get(key);
   if (!found) {
     found = new Intl.DateTimeFormat("en-US", {

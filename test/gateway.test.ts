@@ -11,6 +11,7 @@ import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../protocol/ids.ts";
+import { localTime } from "../protocol/rules.ts";
 import { signSession } from "../protocol/session.ts";
 import {
   bucky,
@@ -450,6 +451,8 @@ describe("rules", () => {
       "site",
       "--between",
       `${hhmm(now - 60)}-${hhmm(now + 60)}`,
+      "--time-zone",
+      "UTC",
     );
     await waitFor("the rule", async () =>
       (await get("/apps/site/")).status === 403 ? true : undefined,
@@ -463,10 +466,51 @@ describe("rules", () => {
       "site",
       "--between",
       `${hhmm(now + 120)}-${hhmm(now + 180)}`,
+      "--time-zone",
+      "UTC",
     );
     await Bun.sleep(300);
     expect((await get("/apps/site/")).status).toBe(200);
     await removeRule(outside);
+  });
+
+  test("a rule's window is read in the time zone it names, not the gateway's own", async () => {
+    // Now in Kiritimati (UTC+14): a window around it is 14 hours away in the gateway's UTC,
+    // so only a gateway reading the rule's zone blocks.
+    const there = localTime(new Date(), "Pacific/Kiritimati").minute;
+    const window = `${hhmm(there - 60)}-${hhmm(there + 60)}`;
+    const id = await addRule(
+      "--app",
+      "site",
+      "--between",
+      window,
+      "--time-zone",
+      "Pacific/Kiritimati",
+    );
+    await waitFor("the rule", async () =>
+      (await get("/apps/site/")).status === 403 ? true : undefined,
+    );
+    const listed = await buckyJson<{ rules: { id: string; timeZone?: string }[] }>([
+      "rule",
+      "list",
+      "--home",
+      alpha.home,
+    ]);
+    expect(listed.rules.find((rule) => rule.id === id)?.timeZone).toBe("Pacific/Kiritimati");
+    await removeRule(id);
+    const unknown = await bucky([
+      ...["rule", "add", "block", "--app", "site", "--between", window],
+      ...["--time-zone", "Mars/Olympus_Mons", "--home", alpha.home, "--json"],
+    ]);
+    expect(jsonError(unknown)).toMatchObject({ code: "E_INVALID_INPUT" });
+    const untimed = await bucky([
+      ...["rule", "add", "block", "--app", "site", "--time-zone", "UTC"],
+      ...["--home", alpha.home, "--json"],
+    ]);
+    expect(jsonError(untimed)).toMatchObject({ code: "E_USAGE" });
+    await waitFor("no rule", async () =>
+      (await get("/apps/site/")).status === 200 ? true : undefined,
+    );
   });
 
   test("a rule for one device's sessions, and for one client address", async () => {

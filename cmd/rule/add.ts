@@ -13,6 +13,7 @@ export default defineBuckyCommand({
       "bucky rule add block --app notes --client 192.168.1.23",
       "bucky rule add block --app games --user kid --between 21:00-07:00 --days mon-fri",
       "bucky rule add block --app '*' --role child --between 22:00-06:00",
+      "bucky rule add block --app games --between 21:00-07:00 --time-zone Europe/Berlin",
     ],
   },
   args: {
@@ -46,12 +47,18 @@ export default defineBuckyCommand({
     between: {
       type: "string",
       valueHint: "HH:MM-HH:MM",
-      description: "Only in this daily window (the gateway's local time)",
+      description: "Only in this daily window, in --time-zone",
     },
     days: {
       type: "string",
       valueHint: "days",
-      description: "Only on these days, like mon-fri or sat,sun",
+      description: "Only on these days, like mon-fri or sat,sun, in --time-zone",
+    },
+    "time-zone": {
+      type: "string",
+      valueHint: "zone",
+      description:
+        "The time zone every gateway reads --between and --days in, like Europe/Berlin (default: this computer's)",
     },
   },
   run: (args, context) =>
@@ -64,6 +71,12 @@ export default defineBuckyCommand({
       ...(args.role ? { role: args.role } : {}),
       ...(args.between ? { between: args.between } : {}),
       ...(args.days ? { days: args.days } : {}),
+      // The person's own zone, which the daemon's (a service's environment) may not be.
+      ...(args["time-zone"]
+        ? { timeZone: args["time-zone"] }
+        : args.between || args.days
+          ? { timeZone: new Intl.DateTimeFormat().resolvedOptions().timeZone }
+          : {}),
     }),
   text: (rule) => `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,
 });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { and, eq, gte, lt } from "drizzle-orm";
 import { isRole } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { decodeRule, parseDays, parseWindow, type Rule } from "../../protocol/rules.ts";
+import { decodeRule, isTimeZone, parseDays, parseWindow, type Rule } from "../../protocol/rules.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
@@ -21,6 +21,8 @@ export interface RuleRequest {
   readonly role?: string;
   readonly between?: string;
   readonly days?: string;
+  /** The IANA time zone `between` and `days` are read in: this device's when not given. */
+  readonly timeZone?: string;
 }
 
 /**
@@ -103,6 +105,22 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
       "Like mon-fri, or sat,sun.",
     );
   }
+  // Read in one zone by every gateway, wherever each is: the one asked for, else this
+  // device's (that of the person adding it, as a rule of theirs is meant).
+  const timed = between !== undefined || days !== undefined;
+  if (request.timeZone !== undefined && !timed)
+    throw new BuckyError(
+      "E_USAGE",
+      "a time zone goes with a window or days",
+      "Add --between or --days, or leave out --time-zone.",
+    );
+  const timeZone = timed ? (request.timeZone ?? systemTimeZone()) : undefined;
+  if (timeZone !== undefined && !isTimeZone(timeZone))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${JSON.stringify(timeZone)} is not a time zone`,
+      "Name one as the IANA database does, like Europe/Berlin, America/New_York or UTC.",
+    );
   const rule: Rule = {
     id: randomBytes(4).toString("hex"),
     action: "block",
@@ -113,6 +131,7 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
     ...(request.role !== undefined ? { role: request.role } : {}),
     ...(between ? { between } : {}),
     ...(days ? { days } : {}),
+    ...(timeZone ? { timeZone } : {}),
   };
   zone.write([{ key: `${PREFIX}${rule.id}`, value: JSON.stringify(rule) }]);
   zone.log.info("rule added", { id: rule.id, app: rule.app });
@@ -149,7 +168,13 @@ export function describeRule(rule: Rule): string {
             : "for everyone",
     rule.between ? `${time(rule.between.start)}-${time(rule.between.end)}` : "",
     rule.days ? rule.days.join(",") : "",
+    rule.timeZone ? `(${rule.timeZone})` : "",
   ]
     .filter(Boolean)
     .join(" ");
+}
+
+/** This device's time zone, as its system names it (TZ, else /etc/localtime). */
+function systemTimeZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
 }

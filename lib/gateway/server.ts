@@ -11,7 +11,13 @@
 import type { Server } from "bun";
 import type { AppName } from "../../protocol/names.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
-import { localTime, type RequestFacts, type Rule, ruleMatches } from "../../protocol/rules.ts";
+import {
+  type LocalTime,
+  localTime,
+  type RequestFacts,
+  type Rule,
+  ruleMatches,
+} from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
 import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
@@ -125,7 +131,6 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     client: string,
     viewer: Viewer | undefined,
   ): Rule | undefined => {
-    const at = clock.now();
     // What the rules are matched against: made once, not once per rule.
     const asked: RequestFacts = {
       app,
@@ -133,8 +138,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       device: viewer?.deviceName,
       user: viewer?.kind === "person" ? viewer.user : undefined,
       role: viewer?.kind === "person" ? viewer.role : undefined,
-      weekday: at.weekday,
-      minute: at.minute,
+      localTime: clock.now,
     };
     return rules.find((rule) => ruleMatches(rule, asked));
   };
@@ -939,17 +943,26 @@ async function servePublicObject(
 }
 
 /**
- * The gateway's local weekday and minute, for rules. Formatting a date for a time zone is
- * slow, so it is done at most once a second.
+ * The weekday and minute now in a rule's time zone, or in the gateway's own (`ownZone`, the
+ * system's when undefined) for a rule that names none. Formatting a date for a time zone is
+ * slow, so it is done at most once a second for each zone.
  */
-function localClock(now: () => number, timeZone: string | undefined) {
-  let cached: { second: number; value: ReturnType<typeof localTime> } | undefined;
+function localClock(now: () => number, ownZone: string | undefined) {
+  let second: number | undefined;
+  const inZone = new Map<string | undefined, LocalTime>();
   return {
-    now() {
+    now(timeZone: string | undefined): LocalTime {
       const ms = now();
-      const second = Math.floor(ms / 1000);
-      if (cached?.second !== second) cached = { second, value: localTime(new Date(ms), timeZone) };
-      return cached.value;
+      if (Math.floor(ms / 1000) !== second) {
+        second = Math.floor(ms / 1000);
+        inZone.clear();
+      }
+      let found = inZone.get(timeZone);
+      if (!found) {
+        found = localTime(new Date(ms), timeZone ?? ownZone);
+        inZone.set(timeZone, found);
+      }
+      return found;
     },
   };
 }

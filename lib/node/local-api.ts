@@ -591,7 +591,12 @@ export function createLocalApp(
     const body = await jsonObject(c);
     const text = (name: string) => optionalText(body, name);
     const fields = { client: text("client"), device: text("device"), user: text("user") };
-    const more = { role: text("role"), between: text("between"), days: text("days") };
+    const more = {
+      role: text("role"),
+      between: text("between"),
+      days: text("days"),
+      timeZone: text("timeZone"),
+    };
     const request: RuleRequest = {
       action: text("action") ?? "",
       app: text("app") ?? "",

@@ -179,6 +179,8 @@ const RuleText: FC<{ rule: Rule }> = ({ rule }) => {
           })}
         </div>
       ) : null}
+      {/* The zone every gateway reads the window and days in. */}
+      {rule.timeZone ? <div>{rule.timeZone}</div> : null}
     </>
   );
 };
