@@ -38,6 +38,13 @@ async function openLink(link: URL): Promise<string> {
   return (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
 }
 
+/** Sends `name` to `daemon`'s process; false when it has exited (its pid may be another's). */
+function signal(daemon: Daemon, name: NodeJS.Signals): boolean {
+  if (Bun.peek.status(daemon.exited) !== "pending") return false;
+  process.kill(daemon.pid, name);
+  return true;
+}
+
 async function panelStatus(gateway: string, cookie: string): Promise<number> {
   const response = await fetch(`${gateway}/_bucky/panel/`, { headers: { cookie } });
   await response.arrayBuffer();
@@ -123,5 +130,44 @@ describe("the gateway dies", () => {
         () => undefined,
       ),
     );
+  }, 30_000);
+
+  test("a sign-out is answered once another device holds it: the gateway killed at once, it stands", async () => {
+    // gamma's peers stopped (SIGSTOP; beta died above), so none can take the sign-out
+    // until let go.
+    const cookie = await openLink(await ownerLink());
+    expect(await panelStatus(gammaGateway, cookie)).toBe(200);
+    const records = async () =>
+      (
+        await buckyJson<{ entries: { key: string }[] }>([
+          ...["state", "list", "nodes/gamma/signed-out/", "--home", alpha.home],
+        ])
+      ).entries.length;
+    const before = await records();
+    const peers = [alpha, beta].filter((peer) => signal(peer, "SIGSTOP"));
+    let answered = false;
+    let signingOut: Promise<Response>;
+    try {
+      signingOut = fetch(`${gammaGateway}/_bucky/signout`, {
+        method: "POST",
+        headers: { cookie },
+        redirect: "manual",
+      });
+      void signingOut.then(() => {
+        answered = true;
+      });
+      // Until gamma has written it (its log says so), and a while after: no answer yet.
+      await waitFor("gamma to write the sign-out", () =>
+        gamma.log().includes("session signed out") ? true : undefined,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      for (const peer of peers) signal(peer, "SIGCONT");
+    }
+    expect((await signingOut).status).toBe(303);
+    await gamma.kill();
+    // alpha held it before gamma answered: nothing of gamma's is needed any more.
+    expect(await records()).toBe(before + 1);
   }, 30_000);
 });

@@ -47,6 +47,7 @@ import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
+import { PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 import { SendingTurns } from "./sending-turns.ts";
 
@@ -655,7 +656,19 @@ export class NodeContext {
    * The sending of missing pages to each peer: the sync loop's, one at a time, and a pull
    * of the peer's answered with none of them while one is under way (lib/node/peer-api.ts).
    */
-  readonly sendingTurns = new SendingTurns();
+  readonly sendingTurns = new SendingTurns((_peer, have) => this.peerHoldings.said(have));
+
+  /** Which of this device's writes another device holds yet, as the peers said. */
+  private readonly peerHoldings = new PeerHoldings();
+
+  /**
+   * Whether another device holds `written` (a changeset of this device's): "held" once one
+   * says so, "not yet" after `withinMs`, "alone" at once in a zone of this device alone.
+   */
+  async heldElsewhere(written: Changeset, withinMs: number): Promise<"held" | "not yet" | "alone"> {
+    if (this.peers().length === 0) return "alone";
+    return (await this.peerHoldings.heldElsewhere(written, withinMs)) ? "held" : "not yet";
+  }
 
   /** The zone's backup root, when this device holds it (it can back up and give it on). */
   backupRoot(): Uint8Array | undefined {

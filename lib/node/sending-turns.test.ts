@@ -56,4 +56,16 @@ describe("sending turns", () => {
     await expect(one).rejects.toThrow("the peer did not answer");
     expect(await two).toEqual(said(0));
   });
+
+  test("what a peer holds is told as each sending to it ends, not when one fails", async () => {
+    const told: [DeviceId, VersionVector][] = [];
+    const turns = new SendingTurns((device, have) => told.push([device, have]));
+    await turns.take(peer, async () => said(3));
+    await expect(
+      turns.take(other, async () => {
+        throw new Error("the peer did not answer");
+      }),
+    ).rejects.toThrow();
+    expect(told).toEqual([[peer, said(3)]]);
+  });
 });

@@ -9,6 +9,9 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 
 export class SendingTurns {
+  /** `said` is told what a peer holds as each sending to it ends. */
+  constructor(private readonly said: (device: DeviceId, have: VersionVector) => void = () => {}) {}
+
   /**
    * The last sending taken to each peer, settling with what the peer last said it holds,
    * or undefined when it failed: the next one waits for it.
@@ -33,6 +36,7 @@ export class SendingTurns {
     // Told first as it ends, before whoever awaits it: none is under way once it has.
     const ended = (have: VersionVector | undefined) => {
       if (this.last.get(device) === settled) this.last.delete(device);
+      if (have) this.said(device, have);
       return have;
     };
     const settled: Promise<VersionVector | undefined> = sent.then(ended, () => ended(undefined));
