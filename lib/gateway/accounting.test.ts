@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { openTestNode } from "../state/test-db.ts";
 import { traffic } from "../store/schema.ts";
-import { Accounting, MAX_CLIENTS_A_MINUTE, OTHER_CLIENTS } from "./accounting.ts";
+import { Accounting, MAX_CLIENTS_A_MINUTE, OTHER_CLIENTS, TRAFFIC_KEPT_MS } from "./accounting.ts";
 
 describe("accounting", () => {
   test("a database another process holds keeps the counts for the next flush", () => {
@@ -64,5 +64,46 @@ describe("accounting", () => {
     accounting.count("site", "2001:db8::beef", 1, 2);
     accounting.flush();
     expect(rows().filter((row) => row.client === "2001:db8::beef").length).toBe(1);
+  });
+
+  test("counts older than the time they are kept are deleted, once an hour; the rest stay", () => {
+    const { db } = openTestNode(63);
+    const startMs = Date.parse("2026-11-29T03:00:00Z");
+    let nowMs = startMs;
+    const accounting = new Accounting(db, () => nowMs);
+    accounting.count("notes", "192.0.2.1", 1, 2);
+    accounting.flush();
+    nowMs = startMs + TRAFFIC_KEPT_MS - 2 * 3_600_000;
+    accounting.count("notes", "192.0.2.2", 1, 2);
+    accounting.flush();
+    const clients = () =>
+      db
+        .select()
+        .from(traffic)
+        .all()
+        .map((row) => row.client)
+        .sort();
+    expect(clients()).toEqual(["192.0.2.1", "192.0.2.2"]);
+    // Past the time kept for the first: gone at the next flush, the second kept.
+    nowMs = startMs + TRAFFIC_KEPT_MS + 60_000;
+    accounting.flush();
+    expect(clients()).toEqual(["192.0.2.2"]);
+    // Not looked at again within the hour: a count written meanwhile from long ago stays.
+    db.insert(traffic)
+      .values({
+        app: "notes",
+        client: "192.0.2.9",
+        minute: 0,
+        requests: 1,
+        bytesIn: 0,
+        bytesOut: 0,
+      })
+      .run();
+    nowMs += 30 * 60_000;
+    accounting.flush();
+    expect(clients()).toEqual(["192.0.2.2", "192.0.2.9"]);
+    nowMs += 31 * 60_000;
+    accounting.flush();
+    expect(clients()).toEqual(["192.0.2.2"]);
   });
 });

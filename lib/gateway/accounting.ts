@@ -3,7 +3,7 @@
  * minute. Counted in memory and added to the `traffic` table every few seconds, so the
  * figures survive restarts without a write per request.
  */
-import { and, eq, gte, sql } from "drizzle-orm";
+import { and, eq, gte, lt, sql } from "drizzle-orm";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { isPassing } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
@@ -19,6 +19,14 @@ export const FLUSH_EVERY_MS = 5000;
  */
 export const MAX_CLIENTS_A_MINUTE = 100;
 export const OTHER_CLIENTS = "(others)";
+/**
+ * How long the counts are kept, by client address: longer than any figure the gateway
+ * shows (the panel's charts, the traffic facts' 24 hours), and not for ever. Who came from
+ * where is a person's record, and the table only grew.
+ */
+export const TRAFFIC_KEPT_MS = 90 * 24 * 3_600_000;
+/** How often counts older than that are deleted. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 interface Counts {
   requests: number;
@@ -50,6 +58,8 @@ export class Accounting {
     minute: Number.NaN,
     clients: new Map(),
   };
+  /** When counts past TRAFFIC_KEPT_MS were last deleted (never, yet). */
+  private prunedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: StateDb,
@@ -75,6 +85,7 @@ export class Accounting {
   }
 
   flush(): void {
+    this.pruneWhenDue();
     if (this.pending.size === 0) return;
     const pending = this.pending;
     this.pending = new Map();
@@ -90,6 +101,22 @@ export class Accounting {
         counts.bytesIn += add.bytesIn;
         counts.bytesOut += add.bytesOut;
       }
+    }
+  }
+
+  /** Deletes the counts older than TRAFFIC_KEPT_MS, once an hour (by the minute's index). */
+  private pruneWhenDue(): void {
+    const nowMs = this.now();
+    if (nowMs - this.prunedAtMs < PRUNE_EVERY_MS) return;
+    try {
+      this.db
+        .delete(traffic)
+        .where(lt(traffic.minute, Math.floor((nowMs - TRAFFIC_KEPT_MS) / 60_000)))
+        .run();
+      this.prunedAtMs = nowMs;
+    } catch (error) {
+      // Tried again at the next flush.
+      if (!isPassing(error)) throw error;
     }
   }
 
