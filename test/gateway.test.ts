@@ -57,6 +57,7 @@ Bun.serve({
       case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
       case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
+      case "/api/sw.js": return new Response("self.onfetch = () => {};", { headers: { "content-type": "text/javascript", "service-worker-allowed": "/" } });
       case "/api/hang": return new Promise(() => {});
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
       default: return new Response("probe " + url.pathname);
@@ -1452,5 +1453,19 @@ describe("status", () => {
     expect(text.stdout).toContain(
       `Gateway      alpha: http://${HOST}:${new URL(gateway).port} (plain HTTP: no certificate`,
     );
+  });
+});
+
+describe("apps beside the panel", () => {
+  test("an app reached by path may not widen its service worker's scope to the gateway's origin", async () => {
+    // By path, the app shares its origin with the panel and the sign-in pages: a worker
+    // scoped to "/" would take their requests, and keep them after the app is gone.
+    const byPath = await get("/apps/probe/api/sw.js");
+    expect(byPath.status).toBe(200);
+    expect(byPath.headers.get("service-worker-allowed")).toBeNull();
+    expect(await byPath.text()).toBe("self.onfetch = () => {};");
+    // On its own host the origin is the app's alone: what it says goes through.
+    const ownHost = await get("/api/sw.js", { host: `probe.${HOST}` });
+    expect(ownHost.headers.get("service-worker-allowed")).toBe("/");
   });
 });

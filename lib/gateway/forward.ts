@@ -72,14 +72,24 @@ export function isBuckyHeader(name: string): boolean {
   return name.toLowerCase().replaceAll("_", "-").startsWith("bucky-");
 }
 
-/** The response headers a client receives: the app's, less hop-by-hop ones. */
-export function returnedHeaders(incoming: Headers): Headers {
+/**
+ * What an app reached by path (`/apps/<app>/…`, on the gateway's own origin) may not say: a
+ * service worker allowed a scope above the app's own path (`Service-Worker-Allowed: /`)
+ * would take every request of the origin, the panel's and the sign-in pages' among them,
+ * and go on doing so once the app is gone. Without it a worker the app registers serves
+ * its path alone. An app on a host of its own keeps it: the origin is the app's.
+ */
+const NOT_BY_PATH = "service-worker-allowed";
+
+/** The response headers a client receives: the app's, less hop-by-hop ones (and, `byPath`, NOT_BY_PATH). */
+export function returnedHeaders(incoming: Headers, byPath = false): Headers {
   const headers = new Headers();
-  for (const [name, value] of incoming) if (isReturned(name)) headers.append(name, value);
+  for (const [name, value] of incoming) if (isReturned(name, byPath)) headers.append(name, value);
   return headers;
 }
 
-const isReturned = (name: string) => !HOP_BY_HOP.has(name) || name === "content-length";
+const isReturned = (name: string, byPath: boolean) =>
+  (!HOP_BY_HOP.has(name) || name === "content-length") && !(byPath && name === NOT_BY_PATH);
 
 /**
  * Whether a response to `method` with `status` carries a body (RFC 9110): not one to a
@@ -109,7 +119,8 @@ export function answerReadWhole(method: string, response: Response): boolean {
 }
 
 /**
- * The app's response as the client receives it, less hop-by-hop headers, carrying `body`
+ * The app's response as the client receives it, less hop-by-hop headers (and, `byPath`, for
+ * an app reached by path, NOT_BY_PATH), carrying `body`
  * when one is given (a stream made of its own, or its bytes read whole) and its own
  * otherwise. A response the runtime fetched has headers that may change: they are used as
  * they are, its hop-by-hop headers taken out. With its own body it is passed on as it is,
@@ -124,12 +135,13 @@ export function answerReadWhole(method: string, response: Response): boolean {
 export function returnedResponse(
   response: Response,
   body?: ReadableStream | Uint8Array | null,
+  byPath = false,
 ): Response {
   if (body === undefined || body instanceof Uint8Array) {
     const dropped: string[] = [];
     // forEach rather than an iterator: no [name, value] array per header.
     response.headers.forEach((_, name) => {
-      if (!isReturned(name)) dropped.push(name);
+      if (!isReturned(name, byPath)) dropped.push(name);
     });
     try {
       for (const name of dropped) response.headers.delete(name);
@@ -141,7 +153,7 @@ export function returnedResponse(
   return new Response(body === undefined ? response.body : body, {
     status: response.status,
     statusText: response.statusText,
-    headers: returnedHeaders(response.headers),
+    headers: returnedHeaders(response.headers, byPath),
   });
 }
 

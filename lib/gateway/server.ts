@@ -519,6 +519,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       clearTimeout(timer);
     }
 
+    // On the gateway's own origin, beside the panel (see returnedResponse).
+    const byPath = target.prefix !== "";
     const declared = response.headers.get("content-length");
     if (declared !== null && !limiter.bandwidth && bodyCounted) {
       // The common case, a response of known length under no bandwidth limit to a request
@@ -540,7 +542,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           clearTimeout(timer);
         }
         done(target.app, response.status, bytesIn, whole.length);
-        return returnedResponse(response, whole);
+        return returnedResponse(response, whole, byPath);
       }
       done(
         target.app,
@@ -548,12 +550,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         bytesIn,
         carriesBody(request.method, response.status) ? Number(declared) : 0,
       );
-      return returnedResponse(response);
+      return returnedResponse(response, undefined, byPath);
     }
     let stream = response.body;
     if (!stream) {
       done(target.app, response.status, bytesIn, 0);
-      return returnedResponse(response);
+      return returnedResponse(response, undefined, byPath);
     }
     // Told once the last byte has passed: by the counter itself, unless a throttle holds
     // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
@@ -566,7 +568,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       stream = stream
         .pipeThrough(throttle(bandwidth))
         .pipeThrough(new TransformStream({ flush: counted }));
-    return returnedResponse(response, stream);
+    return returnedResponse(response, stream, byPath);
   };
 
   const certificates = options.certificates;
