@@ -1,5 +1,6 @@
 /** `bucky rule add block --app X …`: a rule every gateway of the zone enforces. */
 
+import { systemTimeZone } from "../../lib/gateway/rules.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { Rule } from "../../protocol/rules.ts";
 import { defineBuckyCommand } from "../command.ts";
@@ -75,7 +76,7 @@ export default defineBuckyCommand({
       ...(args["time-zone"]
         ? { timeZone: args["time-zone"] }
         : args.between || args.days
-          ? { timeZone: new Intl.DateTimeFormat().resolvedOptions().timeZone }
+          ? { timeZone: systemTimeZone() }
           : {}),
     }),
   text: (rule) => `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,

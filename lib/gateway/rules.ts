@@ -174,7 +174,7 @@ export function describeRule(rule: Rule): string {
     .join(" ");
 }
 
-/** This device's time zone, as its system names it (TZ, else /etc/localtime). */
-function systemTimeZone(): string {
+/** This computer's time zone, as its system names it (TZ, else /etc/localtime). */
+export function systemTimeZone(): string {
   return new Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
