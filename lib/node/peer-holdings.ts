@@ -1,6 +1,6 @@
 /**
- * Whether another device holds a write of this one yet, from what each peer said it holds
- * as a sending to it ended (lib/node/sending-turns.ts). A write whose answer promises it
+ * Waits for another device to hold a write of this one, told what a peer says it holds as
+ * each sending to it ends (lib/node/sending-turns.ts). A write whose answer promises it
  * outlives this device (a sign-out: the browser is told the session is over on every
  * gateway) waits, within a bound, for one to say so: answered at once, a gateway killed
  * right after left the session standing on the others in one try of six.
@@ -17,7 +17,7 @@ interface Waiter {
 export class PeerHoldings {
   private readonly waiters = new Set<Waiter>();
 
-  /** `peer` said it holds `have`. */
+  /** A peer said it holds `have`: the writes it covers are held elsewhere. */
   said(have: VersionVector): void {
     for (const waiter of this.waiters)
       if ((have.get(waiter.author) ?? 0) >= waiter.seq) {
