@@ -256,8 +256,10 @@ export class Replication {
 
   // The holder's side, for the peer API ------------------------------------------------
 
+  /** `after` is the copy of this holder's that `standby` has whole, asking for a newer one. */
   async nextHead(
     app: string,
+    standby: string,
     after: { epoch: number; seq: number },
     waitMs: number,
   ): Promise<HeadOnWire | undefined> {
@@ -268,6 +270,7 @@ export class Replication {
         `this device does not hold ${app}'s data`,
         "Ask the device that does.",
       );
+    if (source.asked(standby, after)) this.options.onChange();
     return source.nextHead(after, waitMs);
   }
 

@@ -150,3 +150,28 @@ describe("a write while the holder takes a snapshot", () => {
     expect(caughtUp?.at).toBeGreaterThanOrEqual(writtenAt);
   });
 });
+
+describe("a standby asking for news", () => {
+  test("of the holder's newest snapshot: a holder that forgot its position (restarted) knows it again", async () => {
+    const nas = holder("asked");
+    nas.write("first");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    expect(nas.source.positions().get("standby")).toBeUndefined();
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(true);
+    expect(nas.source.positions().get("standby")).toMatchObject({ seq: head.seq, lagMs: 0 });
+    // Said again, it is nothing new.
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(false);
+  });
+
+  test("of an older snapshot, or none: no position is made up for it", async () => {
+    const nas = holder("asked-older");
+    nas.write("first");
+    await nas.source.snapshot();
+    nas.tick();
+    nas.write("second");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq - 1 })).toBe(false);
+    expect(nas.source.asked("standby", { epoch: 0, seq: 0 })).toBe(false);
+    expect(nas.source.positions().get("standby")).toBeUndefined();
+  });
+});

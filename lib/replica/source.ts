@@ -151,6 +151,22 @@ export class ReplicaSource {
   }
 
   /**
+   * A standby asking for news names the snapshot of this holder it has whole. When that is
+   * this epoch's newest, the question is its acknowledgement: positions are kept in memory,
+   * so a holder restarted with its data unchanged would otherwise never hear one (the
+   * standby acknowledges only a snapshot it fetched) and say the standby has no copy. True
+   * when this told the holder something new.
+   */
+  asked(device: string, have: { readonly epoch: number; readonly seq: number }): boolean {
+    const head = this.head();
+    if (!head || have.epoch !== head.epoch || have.seq !== head.seq) return false;
+    const known = this.standbys.get(device);
+    if (known?.epoch === head.epoch && known.seq === head.seq) return false;
+    this.acknowledge(device, head.epoch, head.seq, head.at);
+    return true;
+  }
+
+  /**
    * How far each standby has this epoch's data: its snapshot, how long its copy has been
    * behind (since that snapshot, if the data changed after it), and the bytes it lacks.
    */
