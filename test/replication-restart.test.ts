@@ -2,8 +2,10 @@
  * App data across restarts and deaths, asked from a device other than the one that acted:
  * real daemons, the notes app's real SQLite files.
  */
+
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
 
@@ -22,7 +24,7 @@ interface ZoneStatus {
 }
 
 let daemons: Map<string, Daemon>;
-const { home, status, write, settled } = notesApp(() => daemons);
+const { home, status, notes, write, settled } = notesApp(() => daemons);
 let holder = "";
 let standby = "";
 
@@ -55,3 +57,53 @@ describe("the holder restarted with its data unchanged", () => {
     expect(zone.reliability.notes.filter((note) => note.kind === "no-copy-yet")).toEqual([]);
   }, 60_000);
 });
+
+describe("a move whose target died between its last snapshot and taking the app", () => {
+  test("back, the target does not start from that snapshot once the holder wrote past it", async () => {
+    await write(holder, "before the move");
+    await settled(standby, holder);
+    const before = await notes(holder);
+    // The standby stops holding the move's last snapshot, before it claimed the app (as if
+    // the move had reached it just then; a laptop's lid closed).
+    await (daemons.get(standby) as Daemon).stop();
+    markNewestCopyFinal(home(standby));
+    // The move goes on without it: the holder finds it gone, runs the app again, and is
+    // written to.
+    await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
+    await waitFor(
+      "the holder to run the app again",
+      async () => {
+        const s = await status(holder);
+        return s.state === "running" && s.device === holder ? s : undefined;
+      },
+      20_000,
+    );
+    await write(holder, "while the target was away");
+    const writtenAt = Date.now();
+    await waitFor("the holder's snapshot of it", async () => {
+      const s = await status(holder);
+      return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
+    });
+    daemons.set(standby, await startDaemon(home(standby), ENV));
+    // The move ends with the write on the target: nothing lost, no conflict copy.
+    const moved = await settled(holder, standby, 30_000);
+    expect(moved.data?.holder?.epoch).toBe(2);
+    expect(moved.data?.holder?.lostAtMostMs).toBe(0);
+    expect(moved.data?.conflicts).toEqual([]);
+    expect(await notes(holder)).toEqual([...before, "while the target was away"]);
+    [holder, standby] = [standby, holder];
+  }, 90_000);
+});
+
+/** Marks a standby's copy as a move's last snapshot, as the holder sends it (its home's daemon stopped). */
+function markNewestCopyFinal(home: string): void {
+  const replica = new Database(join(home, "replicas", "notes", "replica.db"), { strict: true });
+  try {
+    const row = replica.query<{ head: string }, []>("SELECT head FROM head").get();
+    expect(row).not.toBeNull();
+    const head = { ...JSON.parse(row?.head as string), final: true };
+    replica.query("UPDATE head SET head = ?1").run(JSON.stringify(head));
+  } finally {
+    replica.close();
+  }
+}

@@ -251,11 +251,18 @@ export class Convergence {
     const forData = { ...candidates, live: this.maybeLive(candidates) };
     const me = this.node.deviceName;
     let facts = readHoldingFacts(this.node.db, this.node.membership());
-    const holdingOfApp = (spec: AppSpec) =>
-      holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
+    // The last snapshot of a move (final) that this device got just before it stopped is
+    // no arrival once the holder, finding it gone, ran the app again and wrote past it:
+    // just started or resumed, it cannot tell yet, so its final copy counts as one only
+    // once it has heard the zone for a live window, following the holder meanwhile.
+    const settling = now - this.startedAtMs < this.options.liveWindowMs;
+    const holdingOfApp = (spec: AppSpec) => {
+      const copy = this.replication.ownCopy(spec.app);
+      return holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
         device: me,
-        copy: this.replication.ownCopy(spec.app),
+        copy: copy?.final && settling ? { ...copy, final: false } : copy,
       });
+    };
     const mine = new Set<string>();
     for (const spec of specs) {
       if (spec.desired === "removed") {
