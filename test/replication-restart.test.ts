@@ -5,6 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
@@ -107,3 +108,27 @@ function markNewestCopyFinal(home: string): void {
     replica.close();
   }
 }
+
+describe("a standby whose copy is damaged on its disk", () => {
+  test("it keeps running, sets the damaged copy aside whole, and fetches the data again", async () => {
+    await settled(standby, holder);
+    await (daemons.get(standby) as Daemon).stop();
+    const replica = join(home(standby), "replicas", "notes");
+    for (const file of ["replica.db-wal", "replica.db-shm"])
+      rmSync(join(replica, file), { force: true });
+    const damage = "what a failing disk left of the copy\n".repeat(200);
+    writeFileSync(join(replica, "replica.db"), damage);
+    const restarted = await startDaemon(home(standby), ENV);
+    daemons.set(standby, restarted);
+    let exited = false;
+    void restarted.exited.then(() => {
+      exited = true;
+    });
+    await write(holder, "after the damage");
+    await settled(standby, holder);
+    expect(exited).toBe(false);
+    const aside = readdirSync(replica).filter((name) => name.startsWith("damaged-"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(replica, aside[0] as string, "replica.db"), "utf8")).toBe(damage);
+  }, 60_000);
+});

@@ -511,10 +511,39 @@ export class Replication {
   private db(app: string): ReplicaDb {
     let db = this.dbs.get(app);
     if (!db) {
-      db = new ReplicaDb(join(this.replicaDir(app), "replica.db"));
+      db = this.openReplica(app);
       this.dbs.set(app, db);
     }
     return db;
+  }
+
+  /**
+   * Opens the app's replica database. One that is damaged (a failing disk, a file cut short)
+   * is moved aside whole, never deleted, and the replica starts empty: it is a copy, fetched
+   * again from the holder (or, held here, taken again from the data), and one app's damaged
+   * copy must not stop the device with all else it does for the zone.
+   */
+  private openReplica(app: string): ReplicaDb {
+    const path = join(this.replicaDir(app), "replica.db");
+    try {
+      return new ReplicaDb(path);
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      const aside = join(
+        this.replicaDir(app),
+        `damaged-${new Date(this.node.now()).toISOString().replaceAll(":", "-")}`,
+      );
+      mkdirSync(aside, { recursive: true, mode: 0o700 });
+      for (const suffix of ["", "-wal", "-shm"])
+        if (existsSync(`${path}${suffix}`))
+          renameSync(`${path}${suffix}`, join(aside, `replica.db${suffix}`));
+      this.node.log.error("app data copy damaged: moved aside, and started anew", {
+        app,
+        aside,
+        error: error.message,
+      });
+      return new ReplicaDb(path);
+    }
   }
 
   private existingDb(app: string): ReplicaDb | undefined {
