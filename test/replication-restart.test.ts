@@ -25,7 +25,7 @@ interface ZoneStatus {
 }
 
 let daemons: Map<string, Daemon>;
-const { home, status, notes, write, settled } = notesApp(() => daemons);
+const { home, status, notes, write, settled, killDevice } = notesApp(() => daemons);
 let holder = "";
 let standby = "";
 
@@ -131,4 +131,39 @@ describe("a standby whose copy is damaged on its disk", () => {
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(replica, aside[0] as string, "replica.db"), "utf8")).toBe(damage);
   }, 60_000);
+});
+
+describe("the holder whose own replica is damaged on its disk", () => {
+  test("starts it anew in a new epoch, so its standby fetches what it writes next, and takes over with it", async () => {
+    await write(holder, "before the holder's damage");
+    const before = await settled(standby, holder);
+    await (daemons.get(holder) as Daemon).stop();
+    const replica = join(home(holder), "replicas", "notes");
+    for (const file of ["replica.db-wal", "replica.db-shm"])
+      rmSync(join(replica, file), { force: true });
+    writeFileSync(
+      join(replica, "replica.db"),
+      "what a failing disk left of the copy\n".repeat(200),
+    );
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+    await waitFor("the app running again", async () => {
+      const s = await status(standby);
+      return s.state === "running" && s.device === holder ? s : undefined;
+    });
+    await write(holder, "after the holder's damage");
+    const after = await settled(standby, holder);
+    expect(after.data?.holder?.epoch).toBe((before.data?.holder?.epoch as number) + 1);
+    const written = await notes(holder);
+    // The standby has it: with the holder gone, it takes the app over with every note.
+    await killDevice(holder);
+    await waitFor(
+      "the standby to take over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).toEqual(written);
+  }, 90_000);
 });

@@ -50,6 +50,11 @@ export class Replication {
   private readonly dbs = new Map<string, ReplicaDb>();
   private readonly sources = new Map<string, ReplicaSource>();
   private readonly followers = new Map<string, { follower: ReplicaFollower; holder: string }>();
+  /**
+   * Apps whose replica database was damaged and started anew here: held here, its
+   * snapshots begin a new epoch (see renumber).
+   */
+  private readonly startedAnew = new Set<string>();
 
   constructor(
     private readonly node: NodeContext,
@@ -76,6 +81,8 @@ export class Replication {
     const me = this.node.deviceName;
     const app = spec.app;
     const db = this.db(app);
+    // The epoch claimed here is new in any case.
+    this.startedAnew.delete(app);
     const copy = db.head();
     const holder = holding.holder;
     const usable = copy && copy.holder !== me && (!holder || copy.epoch === holder.epoch);
@@ -202,7 +209,9 @@ export class Replication {
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
     if (holder?.device === me) {
-      const source = await this.source(app, holder.epoch);
+      this.db(app);
+      const epoch = this.startedAnew.delete(app) ? this.renumber(app, holder) : holder.epoch;
+      const source = await this.source(app, epoch);
       if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
     } else await this.stopSource(app);
     if (holder && holder.device !== me && holding.standbys.includes(me))
@@ -409,6 +418,31 @@ export class Replication {
     return now.content === from.content;
   }
 
+  /**
+   * The holder's replica started anew (the damaged one moved aside): its snapshots would be
+   * numbered from 1 again in the same epoch, and a standby's copy of an old snapshot taken
+   * for one of the new under the same number (told caught up, or never told of newer
+   * data). So it claims the next epoch, from the data it has: every copy of the epoch
+   * before is then older, and each standby fetches the new snapshots.
+   */
+  private renumber(app: string, mine: HolderClaim): number {
+    const epoch = mine.epoch + 1;
+    this.node.write([
+      {
+        key: claimKey(this.node.deviceName, app),
+        value: JSON.stringify({
+          epoch,
+          since: new Date(this.node.now()).toISOString(),
+          from: null,
+          lostAtMostMs: null,
+        }),
+      },
+    ]);
+    this.node.log.info("app data held anew", { app, epoch, why: "its replica was damaged" });
+    this.options.onChange();
+    return epoch;
+  }
+
   private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
     const name = conflictCopyName(this.node.now(), this.node.deviceName, epoch);
     const target = join(this.conflictsDir(app), name);
@@ -529,6 +563,7 @@ export class Replication {
       return new ReplicaDb(path);
     } catch (error) {
       if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      this.startedAnew.add(app);
       const aside = join(
         this.replicaDir(app),
         `damaged-${new Date(this.node.now()).toISOString().replaceAll(":", "-")}`,
