@@ -96,6 +96,31 @@ describe("a move whose target died between its last snapshot and taking the app"
   }, 90_000);
 });
 
+/**
+ * Waits until the app runs with its standby caught up, wherever it runs now (a device it
+ * was moved to draws it back once live again), and names the two.
+ */
+async function settle(): Promise<void> {
+  const running = await waitFor(
+    "notes running with a standby caught up",
+    async () => {
+      const s = await status("alpha").catch(() => undefined);
+      const standbys = s?.data?.standbys ?? [];
+      return s?.state === "running" &&
+        s.device &&
+        s.data?.holder?.device === s.device &&
+        standbys.length > 0 &&
+        standbys.every((x) => x.lagMs === 0)
+        ? s
+        : undefined;
+    },
+    30_000,
+  );
+  holder = running.device as string;
+  standby = holder === "alpha" ? "beta" : "alpha";
+  await settled(standby, holder);
+}
+
 /** Marks a standby's copy as a move's last snapshot, as the holder sends it (its home's daemon stopped). */
 function markNewestCopyFinal(home: string): void {
   const replica = new Database(join(home, "replicas", "notes", "replica.db"), { strict: true });
@@ -111,7 +136,7 @@ function markNewestCopyFinal(home: string): void {
 
 describe("a standby whose copy is damaged on its disk", () => {
   test("it keeps running, sets the damaged copy aside whole, and fetches the data again", async () => {
-    await settled(standby, holder);
+    await settle();
     await (daemons.get(standby) as Daemon).stop();
     const replica = join(home(standby), "replicas", "notes");
     for (const file of ["replica.db-wal", "replica.db-shm"])
@@ -135,6 +160,7 @@ describe("a standby whose copy is damaged on its disk", () => {
 
 describe("the holder whose own replica is damaged on its disk", () => {
   test("starts it anew in a new epoch, so its standby fetches what it writes next, and takes over with it", async () => {
+    await settle();
     await write(holder, "before the holder's damage");
     const before = await settled(standby, holder);
     await (daemons.get(holder) as Daemon).stop();
@@ -165,5 +191,36 @@ describe("the holder whose own replica is damaged on its disk", () => {
       30_000,
     );
     expect(await notes(standby)).toEqual(written);
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+  }, 90_000);
+});
+
+describe("a move's last snapshot, the holder then written to and gone", () => {
+  test("the target takes the app over from it saying how much could be missing, not that nothing is", async () => {
+    await settle();
+    await (daemons.get(standby) as Daemon).stop();
+    markNewestCopyFinal(home(standby));
+    await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
+    await waitFor(
+      "the holder to run the app again",
+      async () => {
+        const s = await status(holder);
+        return s.state === "running" && s.device === holder ? s : undefined;
+      },
+      20_000,
+    );
+    await write(holder, "written on the holder, then lost with it");
+    await killDevice(holder);
+    daemons.set(standby, await startDaemon(home(standby), ENV));
+    const taken = await waitFor(
+      "the target to take the app over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).not.toContain("written on the holder, then lost with it");
+    expect(taken.data?.holder?.lostAtMostMs).toBeGreaterThan(0);
   }, 90_000);
 });

@@ -96,7 +96,7 @@ export class Replication {
       replaceData(db, copy.root, dataDir);
     }
     const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
-    const lostAtMostMs = usable ? this.lostAtMost(copy, holder) : null;
+    const lostAtMostMs = usable ? this.lostAtMost(copy, holder, holding.movingTo === me) : null;
     this.node.write([
       {
         key: claimKey(me, app),
@@ -458,9 +458,18 @@ export class Replication {
     this.node.log.warn("kept a conflict copy of app data", { app, copy: name, holder, bytes });
   }
 
-  /** At most how long before the holder went quiet its last shipped snapshot was taken. */
-  private lostAtMost(copy: ReplicaHead, holder: HolderClaim | undefined): number | null {
-    if (copy.final) return 0;
+  /**
+   * At most how long before the holder went quiet its last shipped snapshot was taken. A
+   * move's last snapshot holds everything only when the move arrives (`arrival`: the holder
+   * live, its app stopped for it); taken over from a holder gone quiet, it says nothing of
+   * what the holder wrote after: the move may have been given up, the app run there again.
+   */
+  private lostAtMost(
+    copy: ReplicaHead,
+    holder: HolderClaim | undefined,
+    arrival: boolean,
+  ): number | null {
+    if (copy.final && (arrival || !holder)) return 0;
     if (!holder) return null;
     // The holder's own clock for both: its last presence, and the snapshot's time.
     const last = this.node.db
