@@ -251,16 +251,12 @@ export class Convergence {
     const forData = { ...candidates, live: this.maybeLive(candidates) };
     const me = this.node.deviceName;
     let facts = readHoldingFacts(this.node.db, this.node.membership());
-    // The last snapshot of a move (final) that this device got just before it stopped is
-    // no arrival once the holder, finding it gone, ran the app again and wrote past it:
-    // just started or resumed, it cannot tell yet, so its final copy counts as one only
-    // once it has heard the zone for a live window, following the holder meanwhile.
-    const settling = now - this.startedAtMs < this.options.liveWindowMs;
-    const holdingOfApp = (spec: AppSpec) => {
+    /** `notArrived`: this device's copy is not taken for a move's last snapshot. */
+    const holdingOfApp = (spec: AppSpec, notArrived = false) => {
       const copy = this.replication.ownCopy(spec.app);
       return holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
         device: me,
-        copy: copy?.final && settling ? { ...copy, final: false } : copy,
+        copy: copy && notArrived ? { ...copy, final: false } : copy,
       });
     };
     const mine = new Set<string>();
@@ -280,6 +276,17 @@ export class Convergence {
         facts = readHoldingFacts(this.node.db, this.node.membership());
       }
       let holding = holdingOfApp(spec);
+      // A move's last snapshot is its arrival only while it is the holder's newest: one this
+      // device got just before it stopped (or slept) is none once the holder, finding it
+      // gone, ran the app again and was written to. Asked of the holder, at once; meanwhile
+      // this device follows it, and the move goes on.
+      if (
+        holding.movingTo === me &&
+        holding.claimant === me &&
+        holding.holder &&
+        !(await this.replication.holdsNewestOf(spec.app, holding.holder))
+      )
+        holding = holdingOfApp(spec, true);
       const wanted = spec.desired === "running";
       if (wanted && holding.runner === me && holding.claimant === me) {
         // Take the data over (or claim it first) before the app runs on it.

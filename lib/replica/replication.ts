@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import type { HeadOnWire } from "../../protocol/replica.ts";
@@ -126,6 +127,28 @@ export class Replication {
     else
       this.node.log.info("app data held", { app, epoch, from: usable ? copy.holder : undefined });
     this.options.onChange();
+  }
+
+  /**
+   * Whether this device's copy of the app's data is still `holder`'s newest snapshot, as the
+   * holder answers now (asked not to wait for news). Not when it cannot say: a move then
+   * arrives at a later pass.
+   */
+  async holdsNewestOf(app: string, holder: HolderClaim): Promise<boolean> {
+    const copy = this.existingDb(app)?.head();
+    const peer = this.node.peer(holder.device);
+    if (!copy || copy.holder !== holder.device || !peer) return false;
+    try {
+      const newer = await this.node.client.get(
+        peer,
+        `/v1/replicas/${encodeURIComponent(app)}/head?epoch=${copy.epoch}&seq=${copy.seq}&waitMs=0`,
+      );
+      // Empty (204): nothing newer; none (404): it holds no such data.
+      return newer !== undefined && newer.length === 0;
+    } catch (error) {
+      if (error instanceof BuckyError || error instanceof ProtocolError) return false;
+      throw error;
+    }
   }
 
   /** Whether the owner asked for a conflict copy of the app this device keeps. */
