@@ -1,11 +1,15 @@
 /**
- * App data across restarts and deaths, asked from a device other than the one that acted:
- * real daemons, the notes app's real SQLite files.
+ * App data at the worst moments, with real daemons and the notes app's real SQLite files,
+ * each asked from a device other than the one that acted: a holder restarted with its data
+ * unchanged; a move whose target stopped holding its last snapshot, and one whose holder
+ * then went on and died; a replica damaged on a standby's disk and on the holder's; a
+ * standby killed while it fetched a snapshot.
  */
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
@@ -19,6 +23,9 @@ const ENV = {
   BUCKY_CONVERGE_INTERVAL_MS: "300",
   BUCKY_SYNC_INTERVAL_MS: "200",
 };
+
+/** Random, so no chunk of it is one the standby has: fetched over some hundreds of ms. */
+const LARGE_BYTES = 48 * 1024 * 1024;
 
 interface ZoneStatus {
   readonly reliability: { readonly notes: readonly { kind: string; device?: string }[] };
@@ -95,6 +102,58 @@ describe("a move whose target died between its last snapshot and taking the app"
     [holder, standby] = [standby, holder];
   }, 90_000);
 });
+
+describe("a standby killed while it fetches a snapshot", () => {
+  test("keeps its last whole copy, and takes the app over from it, never from a half one", async () => {
+    await settle();
+    await write(holder, "the last note the standby has whole");
+    await settled(standby, holder);
+    const whole = await notes(holder);
+    // A file large enough that fetching it takes a while, put beside the app's database.
+    writeFileSync(
+      join(home(holder), "apps", "notes", "data", "db", "large.bin"),
+      randomBytes(LARGE_BYTES),
+    );
+    const replica = join(home(standby), "replicas", "notes", "replica.db");
+    const headBefore = replicaHead(replica);
+    const walBefore = fileSize(`${replica}-wal`);
+    await waitFor(
+      "the standby to be fetching",
+      async () => (fileSize(`${replica}-wal`) > walBefore + 1024 * 1024 ? true : undefined),
+      20_000,
+    );
+    await killDevice(standby);
+    expect(replicaHead(replica)).toEqual(headBefore);
+    // With the holder gone too, the standby back takes the app over from its whole copy.
+    await killDevice(holder);
+    daemons.set(standby, await startDaemon(home(standby), ENV));
+    await waitFor(
+      "the standby to take over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).toEqual(whole);
+    expect(existsSync(join(home(standby), "apps", "notes", "data", "db", "large.bin"))).toBe(false);
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+  }, 90_000);
+});
+
+/** The head of a replica database, read beside its daemon (or with none). */
+function replicaHead(path: string): unknown {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.query<{ head: string }, []>("SELECT head FROM head").get()?.head;
+  } finally {
+    db.close();
+  }
+}
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
 
 /**
  * Waits until the app runs with its standby caught up, wherever it runs now (a device it
