@@ -232,6 +232,7 @@ export class Replication {
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
     if (holder?.device === me) {
+      // Opened first: a replica found damaged now starts anew before its epoch is chosen.
       this.db(app);
       const epoch = this.startedAnew.delete(app) ? this.renumber(app, holder) : holder.epoch;
       const source = await this.source(app, epoch);
