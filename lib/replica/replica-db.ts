@@ -89,6 +89,11 @@ export class ReplicaDb {
     })();
   }
 
+  /** Drops a blob (one found damaged, so that it is fetched again). */
+  drop(id: string): void {
+    this.db.query("DELETE FROM blobs WHERE id = ?1").run(id);
+  }
+
   head(): ReplicaHead | undefined {
     const row = this.db.query<{ head: string }, []>("SELECT head FROM head WHERE one = 1").get();
     return row ? (JSON.parse(row.head) as ReplicaHead) : undefined;
