@@ -11,15 +11,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { DeviceView } from "../lib/zone/devices.ts";
 import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
 
 const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");
-/** A live window of 3 s: a daemon restarted in well under it keeps its apps. */
+/** A live window of 3 s (three heartbeats): a daemon restarted in well under it keeps its apps. */
+const LIVE_WINDOW_MS = 3_000;
 const ENV = {
-  BUCKY_HEARTBEAT_MS: "1000",
+  BUCKY_HEARTBEAT_MS: String(LIVE_WINDOW_MS / 3),
   BUCKY_CONVERGE_INTERVAL_MS: "300",
   BUCKY_SYNC_INTERVAL_MS: "200",
 };
@@ -75,17 +77,9 @@ describe("a move whose target died between its last snapshot and taking the app"
     // the move had reached it just then; a laptop's lid closed).
     await (daemons.get(standby) as Daemon).stop();
     markNewestCopyFinal(home(standby));
-    // The move goes on without it: the holder finds it gone, runs the app again, and is
+    // The move goes on without it: the holder, finding it gone, runs the app, and is
     // written to.
-    await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
-    await waitFor(
-      "the holder to run the app again",
-      async () => {
-        const s = await status(holder);
-        return s.state === "running" && s.device === holder ? s : undefined;
-      },
-      20_000,
-    );
+    await moveToStoppedStandby();
     await write(holder, "while the target was away");
     const writtenAt = Date.now();
     await waitFor("the holder's snapshot of it", async () => {
@@ -180,6 +174,30 @@ async function settle(): Promise<void> {
   await settled(standby, holder);
 }
 
+/**
+ * `bucky app move` to the standby, stopped, once the holder has not heard from it for a live
+ * window (nor its presence, nor a call: what the holder's apps are placed by): the move then
+ * waits for it, and the app runs on where it is.
+ */
+async function moveToStoppedStandby(): Promise<void> {
+  await waitFor(
+    "the holder not to have heard from the standby for a live window",
+    async () => {
+      const { devices } = await buckyJson<{ devices: DeviceView[] }>([
+        "devices",
+        "--home",
+        home(holder),
+      ]);
+      const seen = devices.find((d) => d.name === standby)?.lastSeenAt;
+      return seen && Date.now() - Date.parse(seen) > LIVE_WINDOW_MS ? true : undefined;
+    },
+    20_000,
+  );
+  await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
+  const s = await status(holder);
+  expect([s.state, s.device, s.data?.movingTo]).toEqual(["running", holder, standby]);
+}
+
 /** Marks a standby's copy as a move's last snapshot, as the holder sends it (its home's daemon stopped). */
 function markNewestCopyFinal(home: string): void {
   const replica = new Database(join(home, "replicas", "notes", "replica.db"), { strict: true });
@@ -231,13 +249,18 @@ describe("the holder whose own replica is damaged on its disk", () => {
       "what a failing disk left of the copy\n".repeat(200),
     );
     daemons.set(holder, await startDaemon(home(holder), ENV));
-    await waitFor("the app running again", async () => {
+    // Its new epoch, claimed once the app runs again there (a report of it running from
+    // before the restart says nothing of now).
+    const epoch = (before.data?.holder?.epoch as number) + 1;
+    await waitFor("the app running again, in a new epoch", async () => {
       const s = await status(standby);
-      return s.state === "running" && s.device === holder ? s : undefined;
+      return s.state === "running" && s.device === holder && s.data?.holder?.epoch === epoch
+        ? s
+        : undefined;
     });
     await write(holder, "after the holder's damage");
     const after = await settled(standby, holder);
-    expect(after.data?.holder?.epoch).toBe((before.data?.holder?.epoch as number) + 1);
+    expect(after.data?.holder?.epoch).toBe(epoch);
     const written = await notes(holder);
     // The standby has it: with the holder gone, it takes the app over with every note.
     await killDevice(holder);
@@ -259,15 +282,7 @@ describe("a move's last snapshot, the holder then written to and gone", () => {
     await settle();
     await (daemons.get(standby) as Daemon).stop();
     markNewestCopyFinal(home(standby));
-    await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
-    await waitFor(
-      "the holder to run the app again",
-      async () => {
-        const s = await status(holder);
-        return s.state === "running" && s.device === holder ? s : undefined;
-      },
-      20_000,
-    );
+    await moveToStoppedStandby();
     await write(holder, "written on the holder, then lost with it");
     await killDevice(holder);
     daemons.set(standby, await startDaemon(home(standby), ENV));
