@@ -7,6 +7,9 @@
  *   POST /v1/replicas/<app>/blobs   CBOR [id, …]          CBOR [bytes | null, …], same order
  *   POST /v1/replicas/<app>/ack     JSON {epoch, seq, at}  which snapshot the standby has whole
  *
+ * (E, S) is the snapshot of this holder's the standby has whole (0, 0: none): when it is the
+ * holder's newest, the request acknowledges it too.
+ *
  * Blob ids are the SHA-256 of the bytes, in hex: the receiver checks every one.
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";

@@ -251,11 +251,14 @@ export class Convergence {
     const forData = { ...candidates, live: this.maybeLive(candidates) };
     const me = this.node.deviceName;
     let facts = readHoldingFacts(this.node.db, this.node.membership());
-    const holdingOfApp = (spec: AppSpec) =>
-      holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
+    /** `notArrived`: this device's copy is not taken for a move's last snapshot. */
+    const holdingOfApp = (spec: AppSpec, notArrived = false) => {
+      const copy = this.replication.ownCopy(spec.app);
+      return holdingOf(spec, appHasData(spec) ? forData : candidates, facts, {
         device: me,
-        copy: this.replication.ownCopy(spec.app),
+        copy: copy && notArrived ? { ...copy, final: false } : copy,
       });
+    };
     const mine = new Set<string>();
     for (const spec of specs) {
       if (spec.desired === "removed") {
@@ -273,6 +276,17 @@ export class Convergence {
         facts = readHoldingFacts(this.node.db, this.node.membership());
       }
       let holding = holdingOfApp(spec);
+      // A move's last snapshot is its arrival only while it is the holder's newest: one this
+      // device got just before it stopped (or slept) is none once the holder, finding it
+      // gone, ran the app again and was written to. Asked of the holder, at once; meanwhile
+      // this device follows it, and the move goes on.
+      if (
+        holding.movingTo === me &&
+        holding.claimant === me &&
+        holding.holder &&
+        !(await this.replication.holdsNewestOf(spec.app, holding.holder))
+      )
+        holding = holdingOfApp(spec, true);
       const wanted = spec.desired === "running";
       if (wanted && holding.runner === me && holding.claimant === me) {
         // Take the data over (or claim it first) before the app runs on it.

@@ -126,6 +126,7 @@ export function createPeerApp(
       });
     const head = await replication.nextHead(
       c.req.param("app"),
+      c.get("peer"),
       { epoch: number("epoch"), seq: number("seq") },
       Math.min(HEAD_WAIT_MS, number("waitMs")),
     );

@@ -154,3 +154,70 @@ describe("a standby stopped while it fetches a snapshot", () => {
     source.close();
   });
 });
+
+describe("a standby whose copy of a tree is damaged on its disk", () => {
+  test("drops it and fetches it again with the holder's next snapshot, which shares it", async () => {
+    const data = join(scratch, "damaged-data");
+    mkdirSync(join(data, "db"), { recursive: true });
+    writeFileSync(join(data, "db", "a"), "a\n".repeat(99));
+    const source = new ReplicaDb(join(scratch, "damaged-holder", "replica.db"));
+    const snapshot = (seq: number) =>
+      takeSnapshot({
+        db: source,
+        dataDir: data,
+        cacheDir: join(scratch, "damaged-holder", "cache"),
+        head: { app: "notes", epoch: 1, seq, holder: "nas", at: 1000 * seq, final: false },
+      });
+    const first = await snapshot(1);
+    const db = new ReplicaDb(join(scratch, "damaged-standby", "replica.db"));
+    // The standby had the first snapshot whole; then its disk damaged the tree of db/.
+    const sub = decodeTree(source.get(first.root) as Uint8Array).find((n) => n.name === "data");
+    const dataTree = sub?.type === "dir" ? sub.subtree : "";
+    const dbNode = decodeTree(source.get(dataTree) as Uint8Array).find((n) => n.name === "db");
+    const damagedId = dbNode?.type === "dir" ? dbNode.subtree : "";
+    for (const id of source.reachable(first.root)) db.put(id, source.get(id) as Uint8Array);
+    db.setHead(first);
+    const damaged = new Uint8Array(source.get(damagedId) as Uint8Array);
+    damaged[0] = (damaged[0] as number) ^ 0xff;
+    db.drop(damagedId);
+    db.put(damagedId, damaged);
+    // The holder's next snapshot: a file added beside db/, whose tree stays as it was.
+    writeFileSync(join(data, "b"), "b\n");
+    const second = await snapshot(2);
+    expect(source.reachable(second.root).has(damagedId)).toBe(true);
+    let acked: () => void = () => {};
+    const ack = new Promise<void>((resolve) => {
+      acked = resolve;
+    });
+    const client = {
+      async get() {
+        await new Promise((resolve) => setImmediate(resolve));
+        return new TextEncoder().encode(JSON.stringify(second));
+      },
+      async post(_peer: Peer, path: string, body: Uint8Array) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (path.endsWith("/ack")) {
+          acked();
+          return new Uint8Array();
+        }
+        return encodeBlobAnswer(decodeBlobRequest(body).map((id) => source.get(id) ?? null));
+      },
+    } as unknown as PeerClient;
+    follower = new ReplicaFollower({
+      app: "notes",
+      db,
+      holder: () => holder,
+      client,
+      log: createLog({ level: "silent" }),
+      onCopy: () => {},
+    });
+    follower.start();
+    await ack;
+    await follower.stop();
+    follower = undefined;
+    expect(db.head()?.seq).toBe(2);
+    expect(db.get(damagedId)).toEqual(source.get(damagedId) as Uint8Array);
+    db.close();
+    source.close();
+  });
+});

@@ -154,7 +154,7 @@ export class ReplicaFollower {
     while (trees.length > 0) {
       await this.fetch(
         holder,
-        trees.filter((id) => !db.has(id)),
+        trees.filter((id) => !this.holdsIntact(id)),
       );
       const next: string[] = [];
       for (const tree of trees) {
@@ -167,6 +167,28 @@ export class ReplicaFollower {
       trees = next;
     }
     await this.fetch(holder, [...data]);
+  }
+
+  /**
+   * Whether the replica holds the tree `id` with its bytes intact. One damaged on this
+   * device's disk is dropped, to be fetched again: kept, it would stop every snapshot that
+   * shares it from being read, and the standby would follow no more.
+   */
+  private holdsIntact(id: string): boolean {
+    const { db } = this.options;
+    if (!db.has(id)) return false;
+    try {
+      db.get(id);
+      return true;
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      db.drop(id);
+      this.options.log.warn("dropped a damaged blob of app data, to fetch it again", {
+        app: this.options.app,
+        blob: id.slice(0, 12),
+      });
+      return false;
+    }
   }
 
   private async fetch(holder: Peer, ids: readonly string[]): Promise<void> {

@@ -28,8 +28,8 @@ export class ReplicaDb {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path, { create: true, strict: true });
     try {
-      this.db = new Database(path, { create: true, strict: true });
       this.db.run("PRAGMA journal_mode = WAL");
       this.db.run("PRAGMA synchronous = NORMAL");
       this.db.run(
@@ -42,6 +42,8 @@ export class ReplicaDb {
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
       );
     } catch (error) {
+      // Not left open: a damaged file is moved aside by the caller.
+      this.db.close();
       throw sqliteError(error, `the replica database ${path}`) ?? error;
     }
   }
@@ -85,6 +87,11 @@ export class ReplicaDb {
     this.db.transaction(() => {
       for (const [id, bytes] of blobs) this.put(id, bytes);
     })();
+  }
+
+  /** Drops a blob (one found damaged, so that it is fetched again). */
+  drop(id: string): void {
+    this.db.query("DELETE FROM blobs WHERE id = ?1").run(id);
   }
 
   head(): ReplicaHead | undefined {

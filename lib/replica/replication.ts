@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import type { HeadOnWire } from "../../protocol/replica.ts";
@@ -50,6 +51,11 @@ export class Replication {
   private readonly dbs = new Map<string, ReplicaDb>();
   private readonly sources = new Map<string, ReplicaSource>();
   private readonly followers = new Map<string, { follower: ReplicaFollower; holder: string }>();
+  /**
+   * Apps whose replica database was damaged and started anew here: held here, its
+   * snapshots begin a new epoch (see renumber).
+   */
+  private readonly startedAnew = new Set<string>();
 
   constructor(
     private readonly node: NodeContext,
@@ -76,6 +82,8 @@ export class Replication {
     const me = this.node.deviceName;
     const app = spec.app;
     const db = this.db(app);
+    // The epoch claimed here is new in any case.
+    this.startedAnew.delete(app);
     const copy = db.head();
     const holder = holding.holder;
     const usable = copy && copy.holder !== me && (!holder || copy.epoch === holder.epoch);
@@ -89,7 +97,7 @@ export class Replication {
       replaceData(db, copy.root, dataDir);
     }
     const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
-    const lostAtMostMs = usable ? this.lostAtMost(copy, holder) : null;
+    const lostAtMostMs = usable ? this.lostAtMost(copy, holder, holding.movingTo === me) : null;
     this.node.write([
       {
         key: claimKey(me, app),
@@ -119,6 +127,28 @@ export class Replication {
     else
       this.node.log.info("app data held", { app, epoch, from: usable ? copy.holder : undefined });
     this.options.onChange();
+  }
+
+  /**
+   * Whether this device's copy of the app's data is still `holder`'s newest snapshot, as the
+   * holder answers now (asked not to wait for news). Not when it cannot say: a move then
+   * arrives at a later pass.
+   */
+  async holdsNewestOf(app: string, holder: HolderClaim): Promise<boolean> {
+    const copy = this.existingDb(app)?.head();
+    const peer = this.node.peer(holder.device);
+    if (!copy || copy.holder !== holder.device || !peer) return false;
+    try {
+      const newer = await this.node.client.get(
+        peer,
+        `/v1/replicas/${encodeURIComponent(app)}/head?epoch=${copy.epoch}&seq=${copy.seq}&waitMs=0`,
+      );
+      // Empty (204): nothing newer; none (404): it holds no such data.
+      return newer !== undefined && newer.length === 0;
+    } catch (error) {
+      if (error instanceof BuckyError || error instanceof ProtocolError) return false;
+      throw error;
+    }
   }
 
   /** Whether the owner asked for a conflict copy of the app this device keeps. */
@@ -202,7 +232,10 @@ export class Replication {
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
     if (holder?.device === me) {
-      const source = await this.source(app, holder.epoch);
+      // Opened first: a replica found damaged now starts anew before its epoch is chosen.
+      this.db(app);
+      const epoch = this.startedAnew.delete(app) ? this.renumber(app, holder) : holder.epoch;
+      const source = await this.source(app, epoch);
       if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
     } else await this.stopSource(app);
     if (holder && holder.device !== me && holding.standbys.includes(me))
@@ -256,8 +289,10 @@ export class Replication {
 
   // The holder's side, for the peer API ------------------------------------------------
 
+  /** `after` is the copy of this holder's that `standby` has whole, asking for a newer one. */
   async nextHead(
     app: string,
+    standby: string,
     after: { epoch: number; seq: number },
     waitMs: number,
   ): Promise<HeadOnWire | undefined> {
@@ -268,6 +303,7 @@ export class Replication {
         `this device does not hold ${app}'s data`,
         "Ask the device that does.",
       );
+    if (source.asked(standby, after)) this.options.onChange();
     return source.nextHead(after, waitMs);
   }
 
@@ -406,6 +442,31 @@ export class Replication {
     return now.content === from.content;
   }
 
+  /**
+   * The holder's replica started anew (the damaged one moved aside): its snapshots would be
+   * numbered from 1 again in the same epoch, and a standby's copy of an old snapshot taken
+   * for one of the new under the same number (told caught up, or never told of newer
+   * data). So it claims the next epoch, from the data it has: every copy of the epoch
+   * before is then older, and each standby fetches the new snapshots.
+   */
+  private renumber(app: string, mine: HolderClaim): number {
+    const epoch = mine.epoch + 1;
+    this.node.write([
+      {
+        key: claimKey(this.node.deviceName, app),
+        value: JSON.stringify({
+          epoch,
+          since: new Date(this.node.now()).toISOString(),
+          from: null,
+          lostAtMostMs: null,
+        }),
+      },
+    ]);
+    this.node.log.info("app data held anew", { app, epoch, why: "its replica was damaged" });
+    this.options.onChange();
+    return epoch;
+  }
+
   private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
     const name = conflictCopyName(this.node.now(), this.node.deviceName, epoch);
     const target = join(this.conflictsDir(app), name);
@@ -421,9 +482,18 @@ export class Replication {
     this.node.log.warn("kept a conflict copy of app data", { app, copy: name, holder, bytes });
   }
 
-  /** At most how long before the holder went quiet its last shipped snapshot was taken. */
-  private lostAtMost(copy: ReplicaHead, holder: HolderClaim | undefined): number | null {
-    if (copy.final) return 0;
+  /**
+   * At most how long before the holder went quiet its last shipped snapshot was taken. A
+   * move's last snapshot holds everything only when the move arrives (`arrival`: the holder
+   * live, its app stopped for it); taken over from a holder gone quiet, it says nothing of
+   * what the holder wrote after: the move may have been given up, the app run there again.
+   */
+  private lostAtMost(
+    copy: ReplicaHead,
+    holder: HolderClaim | undefined,
+    arrival: boolean,
+  ): number | null {
+    if (copy.final && (arrival || !holder)) return 0;
     if (!holder) return null;
     // The holder's own clock for both: its last presence, and the snapshot's time.
     const last = this.node.db
@@ -508,10 +578,40 @@ export class Replication {
   private db(app: string): ReplicaDb {
     let db = this.dbs.get(app);
     if (!db) {
-      db = new ReplicaDb(join(this.replicaDir(app), "replica.db"));
+      db = this.openReplica(app);
       this.dbs.set(app, db);
     }
     return db;
+  }
+
+  /**
+   * Opens the app's replica database. One that is damaged (a failing disk, a file cut short)
+   * is moved aside whole, never deleted, and the replica starts empty: it is a copy, fetched
+   * again from the holder (or, held here, taken again from the data), and one app's damaged
+   * copy must not stop the device with all else it does for the zone.
+   */
+  private openReplica(app: string): ReplicaDb {
+    const path = join(this.replicaDir(app), "replica.db");
+    try {
+      return new ReplicaDb(path);
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      this.startedAnew.add(app);
+      const aside = join(
+        this.replicaDir(app),
+        `damaged-${new Date(this.node.now()).toISOString().replaceAll(":", "-")}`,
+      );
+      mkdirSync(aside, { recursive: true, mode: 0o700 });
+      for (const suffix of ["", "-wal", "-shm"])
+        if (existsSync(`${path}${suffix}`))
+          renameSync(`${path}${suffix}`, join(aside, `replica.db${suffix}`));
+      this.node.log.error("app data copy damaged: moved aside, and started anew", {
+        app,
+        aside,
+        error: error.message,
+      });
+      return new ReplicaDb(path);
+    }
   }
 
   private existingDb(app: string): ReplicaDb | undefined {

@@ -150,3 +150,54 @@ describe("a write while the holder takes a snapshot", () => {
     expect(caughtUp?.at).toBeGreaterThanOrEqual(writtenAt);
   });
 });
+
+describe("a standby asking for news", () => {
+  test("of the holder's newest snapshot: a holder that forgot its position (restarted) knows it again", async () => {
+    const nas = holder("asked");
+    nas.write("first");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    expect(nas.source.positions().get("standby")).toBeUndefined();
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(true);
+    expect(nas.source.positions().get("standby")).toMatchObject({ seq: head.seq, lagMs: 0 });
+    // Said again, it is nothing new.
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(false);
+  });
+
+  test("of an older snapshot, or none: no position is made up for it", async () => {
+    const nas = holder("asked-older");
+    nas.write("first");
+    await nas.source.snapshot();
+    nas.tick();
+    nas.write("second");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq - 1 })).toBe(false);
+    expect(nas.source.asked("standby", { epoch: 0, seq: 0 })).toBe(false);
+    expect(nas.source.positions().get("standby")).toBeUndefined();
+  });
+});
+
+describe("a standby's acknowledgement", () => {
+  test("is timed as the holder took the snapshot, not as the standby says", async () => {
+    const nas = holder("ack-time");
+    nas.write("first");
+    const first = (await nas.source.snapshot()) as ReplicaHead;
+    nas.tick();
+    nas.write("second");
+    await nas.source.snapshot();
+    nas.tick();
+    // Behind by one snapshot, it says its copy is from a year ahead: it is still behind.
+    nas.source.acknowledge("standby", first.epoch, first.seq, first.at + 365 * 86_400_000);
+    const position = nas.source.positions().get("standby");
+    expect(position?.at).toBe(first.at);
+    expect(position?.lagMs).toBeGreaterThan(0);
+  });
+
+  test("of a snapshot not taken, or of another epoch, makes no position", async () => {
+    const nas = holder("ack-unknown");
+    nas.write("first");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    nas.source.acknowledge("ahead", head.epoch, head.seq + 1, head.at);
+    nas.source.acknowledge("elsewhen", head.epoch + 1, 1, head.at);
+    expect([...nas.source.positions().keys()]).toEqual([]);
+  });
+});

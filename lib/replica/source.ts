@@ -49,6 +49,8 @@ export class ReplicaSource {
   private readonly standbys = new Map<string, StandbyPosition>();
   /** Bytes each snapshot added, by seq: what a standby that lags still has to fetch. */
   private readonly added = new Map<number, number>();
+  /** When each snapshot was taken, by seq: a standby's position is timed by these, not by its word. */
+  private readonly takenAt = new Map<number, number>();
   private stopped = false;
   /** The data changed since the newest snapshot (as of the last look). */
   private dirty = false;
@@ -145,9 +147,33 @@ export class ReplicaSource {
     this.sent += bytes;
   }
 
-  /** A standby says which snapshot it has whole. */
+  /**
+   * A standby says which snapshot it has whole. Only a snapshot of this epoch taken here
+   * counts, timed as it was taken here: the standby's own time for it (a member writes what
+   * it likes) would say how far behind it is, and one from the future that it is not.
+   * A snapshot from before this daemon started is timed at most as the newest.
+   */
   acknowledge(device: string, epoch: number, seq: number, at: number): void {
-    this.standbys.set(device, { epoch, seq, at, ackedAtMs: this.options.now() });
+    const head = this.head();
+    if (!head || epoch !== head.epoch || seq > head.seq) return;
+    const takenAt = seq === head.seq ? head.at : (this.takenAt.get(seq) ?? Math.min(at, head.at));
+    this.standbys.set(device, { epoch, seq, at: takenAt, ackedAtMs: this.options.now() });
+  }
+
+  /**
+   * A standby asking for news names the snapshot of this holder it has whole. When that is
+   * this epoch's newest, the question is its acknowledgement: positions are kept in memory,
+   * so a holder restarted with its data unchanged would otherwise never hear one (the
+   * standby acknowledges only a snapshot it fetched) and say the standby has no copy. True
+   * when this told the holder something new.
+   */
+  asked(device: string, have: { readonly epoch: number; readonly seq: number }): boolean {
+    const head = this.head();
+    if (!head || have.epoch !== head.epoch || have.seq !== head.seq) return false;
+    const known = this.standbys.get(device);
+    if (known?.epoch === head.epoch && known.seq === head.seq) return false;
+    this.acknowledge(device, head.epoch, head.seq, head.at);
+    return true;
   }
 
   /**
@@ -243,6 +269,8 @@ export class ReplicaSource {
     db.collect(before && before !== head.root ? [head.root, before] : [head.root]);
     this.added.set(head.seq, head.addedBytes);
     this.added.delete(head.seq - 1000);
+    this.takenAt.set(head.seq, head.at);
+    this.takenAt.delete(head.seq - 1000);
     for (const wake of this.waiters.splice(0)) wake();
     this.options.log.debug("app data snapshot", {
       app: this.options.app,
