@@ -98,25 +98,19 @@ export class Replication {
     }
     const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
     const lostAtMostMs = usable ? this.lostAtMost(copy, holder, holding.movingTo === me) : null;
-    this.node.write([
-      {
-        key: claimKey(me, app),
-        value: JSON.stringify({
-          epoch,
-          since: new Date(this.node.now()).toISOString(),
-          from: usable
-            ? {
-                device: copy.holder,
-                epoch: copy.epoch,
-                seq: copy.seq,
-                at: copy.at,
-                content: copy.content,
-              }
-            : null,
-          lostAtMostMs,
-        }),
-      },
-    ]);
+    this.claim(app, {
+      epoch,
+      from: usable
+        ? {
+            device: copy.holder,
+            epoch: copy.epoch,
+            seq: copy.seq,
+            at: copy.at,
+            content: copy.content,
+          }
+        : null,
+      lostAtMostMs,
+    });
     if (holder)
       this.node.log.info("app taken over", {
         app,
@@ -181,18 +175,7 @@ export class Replication {
     renameSync(join(this.conflictsDir(app), asked.name), dataDir);
     rmSync(join(this.conflictsDir(app), `${asked.name}.json`), { force: true });
     const epoch = Math.max(0, ...claims.map((claim) => claim.epoch)) + 1;
-    this.node.write([
-      {
-        key: claimKey(this.node.deviceName, app),
-        value: JSON.stringify({
-          epoch,
-          since: new Date(this.node.now()).toISOString(),
-          from: null,
-          lostAtMostMs: null,
-          restoredCopy: asked.name,
-        }),
-      },
-    ]);
+    this.claim(app, { epoch, from: null, lostAtMostMs: null, restoredCopy: asked.name });
     this.node.log.info("conflict copy restored", { app, copy: asked.name, epoch });
     this.options.onChange();
   }
@@ -442,6 +425,17 @@ export class Replication {
     return now.content === from.content;
   }
 
+  /** Writes this device's claim on `app`'s data (lib/replica/claims.ts), from now. */
+  private claim(
+    app: string,
+    claim: Pick<HolderClaim, "epoch" | "from" | "lostAtMostMs" | "restoredCopy">,
+  ): void {
+    const since = new Date(this.node.now()).toISOString();
+    this.node.write([
+      { key: claimKey(this.node.deviceName, app), value: JSON.stringify({ ...claim, since }) },
+    ]);
+  }
+
   /**
    * The holder's replica started anew (the damaged one moved aside): its snapshots would be
    * numbered from 1 again in the same epoch, and a standby's copy of an old snapshot taken
@@ -451,17 +445,7 @@ export class Replication {
    */
   private renumber(app: string, mine: HolderClaim): number {
     const epoch = mine.epoch + 1;
-    this.node.write([
-      {
-        key: claimKey(this.node.deviceName, app),
-        value: JSON.stringify({
-          epoch,
-          since: new Date(this.node.now()).toISOString(),
-          from: null,
-          lostAtMostMs: null,
-        }),
-      },
-    ]);
+    this.claim(app, { epoch, from: null, lostAtMostMs: null });
     this.node.log.info("app data held anew", { app, epoch, why: "its replica was damaged" });
     this.options.onChange();
     return epoch;
