@@ -435,6 +435,43 @@ describe("a revocation stands", () => {
   });
 });
 
+describe("a revocation outlives the device that made it", () => {
+  test("revoking is answered once another device holds the revocation", async () => {
+    await buckyJson(["agent", "grant", "held", "--read", "status", "--home", alpha.home]);
+    await waitFor("the grant at beta", async () =>
+      (await bucky(["state", "get", "agents/held", "--home", beta.home])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    // beta stopped (SIGSTOP): no device can take the revocation until it is let go.
+    process.kill(beta.pid, "SIGSTOP");
+    let answered = false;
+    let revoking: ReturnType<typeof buckyJson>;
+    try {
+      revoking = buckyJson(["agent", "revoke", "held", "--home", alpha.home]);
+      void revoking.then(() => {
+        answered = true;
+      });
+      await waitFor("alpha to write the revocation", () =>
+        /agent revoked.*agent=held/.test(alpha.log()) ? true : undefined,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    await revoking;
+    // Held by beta before alpha answered: alpha could go now, and the agent stays revoked.
+    const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>([
+      "agent",
+      "list",
+      "--home",
+      beta.home,
+    ]);
+    expect(agents.find((a) => a.agent === "held")?.revokedAt).toBeTruthy();
+  });
+});
+
 describe("every refused call is in the audit log", () => {
   test("a bad, an expired and a revoked token: each refusal audited, with why", async () => {
     const garbage = await overHttp(`${gateway}/mcp`, "not-a-token");

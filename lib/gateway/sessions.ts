@@ -221,21 +221,10 @@ export async function signOut(
 ): Promise<void> {
   const checked = await checkSession(node, cookieHeader, people);
   if (!("viewer" in checked)) return;
-  const written = recordSignOut(node, checked.sessionId, checked.expiresAt);
+  recordSignOut(node, checked.sessionId, checked.expiresAt);
   // Said done only once it outlives this gateway (within a bound: a peer may be away).
-  if ((await node.heldElsewhere(written, SIGN_OUT_HELD_WITHIN_MS)) === "not yet")
-    node.log.warn("sign-out held by this gateway alone for now", {
-      session: checked.sessionId.slice(0, 12),
-      waitedMs: SIGN_OUT_HELD_WITHIN_MS,
-    });
+  await node.untilHeldElsewhere(`sign-out of session ${checked.sessionId.slice(0, 12)}`);
 }
-
-/**
- * How long a sign-out waits for another device to hold it before it is answered anyway:
- * a peer takes a write in milliseconds (p50 5 ms, bench/sync.ts), so this waits only on
- * a peer that is away or slow.
- */
-export const SIGN_OUT_HELD_WITHIN_MS = 3_000;
 
 /** What a request without a session is told. */
 export const NOT_SIGNED_IN: { readonly problem: SessionProblem } = {

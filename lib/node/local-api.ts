@@ -531,14 +531,16 @@ export function createLocalApp(
     const body = c.req.header("content-type")?.startsWith("application/json")
       ? ((await jsonObject(c)) as { user?: unknown })
       : {};
-    return c.json(
-      revokeAgent(
-        node,
-        c.req.param("name"),
-        typeof body.user === "string" ? body.user : undefined,
-        liveWindowMs,
-      ),
+    const revoked = revokeAgent(
+      node,
+      c.req.param("name"),
+      typeof body.user === "string" ? body.user : undefined,
+      liveWindowMs,
     );
+    // Said done only once another device holds it: lost with this one, the agent would
+    // go on working everywhere else.
+    await node.untilHeldElsewhere(`revocation of agent ${revoked.agent}`);
+    return c.json(revoked);
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.

@@ -38,7 +38,7 @@ import {
   receiveProofs,
   withheldFrom,
 } from "../sync/equivocation.ts";
-import { changesetsBelow } from "../sync/exchange.ts";
+import { changesetsBelow, versionVector } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
@@ -47,7 +47,7 @@ import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
-import { PeerHoldings } from "./peer-holdings.ts";
+import { HELD_ELSEWHERE_WITHIN_MS, PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 import { SendingTurns } from "./sending-turns.ts";
 
@@ -662,12 +662,20 @@ export class NodeContext {
   private readonly peerHoldings = new PeerHoldings();
 
   /**
-   * Whether another device holds `written` (a changeset of this device's): "held" once one
-   * says so, "not yet" after `withinMs`, "alone" at once in a zone of this device alone.
+   * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for another device to hold what this device has
+   * written so far: a write whose answer says it holds on every device (a sign-out, a
+   * revocation) is then not lost with this one. "alone" at once in a zone of this device
+   * alone; past the bound ("not yet") the log says this device alone holds `what` for now
+   * (it goes with the next exchange).
    */
-  async heldElsewhere(written: Changeset, withinMs: number): Promise<"held" | "not yet" | "alone"> {
+  async untilHeldElsewhere(what: string): Promise<"held" | "not yet" | "alone"> {
     if (this.peers().length === 0) return "alone";
-    return (await this.peerHoldings.heldElsewhere(written, withinMs)) ? "held" : "not yet";
+    const written = { author: this.deviceId, seq: versionVector(this.db).get(this.deviceId) ?? 0 };
+    if (await this.peerHoldings.heldElsewhere(written, HELD_ELSEWHERE_WITHIN_MS)) return "held";
+    this.log.warn(`${what}: held by this device alone for now`, {
+      waitedMs: HELD_ELSEWHERE_WITHIN_MS,
+    });
+    return "not yet";
   }
 
   /** The zone's backup root, when this device holds it (it can back up and give it on). */

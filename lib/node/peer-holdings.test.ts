@@ -34,4 +34,14 @@ describe("peer holdings", () => {
     // Said afterwards, it tells no one (the wait is gone).
     holdings.said(holds([[self, 1]]));
   });
+
+  test("a write a peer said it holds already is held at once", async () => {
+    const holdings = new PeerHoldings();
+    holdings.said(holds([[self, 4]]));
+    holdings.said(holds([[self, 2]]));
+    const startedMs = Date.now();
+    expect(await holdings.heldElsewhere({ author: self, seq: 4 }, 5_000)).toBe(true);
+    expect(Date.now() - startedMs).toBeLessThan(1_000);
+    expect(await holdings.heldElsewhere({ author: self, seq: 5 }, 50)).toBe(false);
+  });
 });

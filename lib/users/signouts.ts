@@ -19,7 +19,6 @@
  */
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Changeset } from "../../protocol/changeset.ts";
 import type { Session } from "../../protocol/session.ts";
 import { claimsBytes, type SessionClaims } from "../../protocol/user-session.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -75,14 +74,13 @@ export function isSignedOut(db: StateQueries, membership: Membership, id: string
  * Ends the session `id` (which expires at `expiresAtS`) on every gateway of the zone, as
  * soon as each hears of it; records that have expired since go with the same write.
  */
-export function recordSignOut(node: NodeContext, id: string, expiresAtS: number): Changeset {
+export function recordSignOut(node: NodeContext, id: string, expiresAtS: number): void {
   const ops = [
     { key: signedOutKey(node.deviceName, id), value: JSON.stringify({ expiresAt: expiresAtS }) },
     ...expiredOps(node),
   ];
-  const written = node.write(ops);
+  node.write(ops);
   node.log.info("session signed out", { session: id.slice(0, 12) });
-  return written;
 }
 
 /** Deletes this gateway's records of sign-outs whose sessions have expired anyway. */
