@@ -154,11 +154,11 @@ export class ReplicaFollower {
     while (trees.length > 0) {
       await this.fetch(
         holder,
-        trees.filter((id) => !this.holdsIntact(id)),
+        trees.filter((id) => !db.has(id)),
       );
       const next: string[] = [];
       for (const tree of trees) {
-        for (const node of decodeTree(db.get(tree) as Uint8Array)) {
+        for (const node of decodeTree(await this.intactTree(holder, tree))) {
           if (node.type === "dir") next.push(node.subtree);
           else if (node.type === "file")
             for (const id of node.content) if (!db.has(id)) data.add(id);
@@ -170,16 +170,14 @@ export class ReplicaFollower {
   }
 
   /**
-   * Whether the replica holds the tree `id` with its bytes intact. One damaged on this
-   * device's disk is dropped, to be fetched again: kept, it would stop every snapshot that
-   * shares it from being read, and the standby would follow no more.
+   * The bytes of tree `id`, which the replica holds. One damaged on this device's disk is
+   * dropped and fetched again: kept, it would stop every snapshot that shares it from being
+   * read, and the standby would follow no more.
    */
-  private holdsIntact(id: string): boolean {
+  private async intactTree(holder: Peer, id: string): Promise<Uint8Array> {
     const { db } = this.options;
-    if (!db.has(id)) return false;
     try {
-      db.get(id);
-      return true;
+      return db.get(id) as Uint8Array;
     } catch (error) {
       if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
       db.drop(id);
@@ -187,7 +185,8 @@ export class ReplicaFollower {
         app: this.options.app,
         blob: id.slice(0, 12),
       });
-      return false;
+      await this.fetch(holder, [id]);
+      return db.get(id) as Uint8Array;
     }
   }
 
