@@ -84,6 +84,19 @@ export function notesApp(daemons: () => ReadonlyMap<string, Daemon>) {
     }
   }
 
+  /**
+   * Installs the app from `dir` on `on` and waits until `on` sees it running; returns the
+   * device it runs on, which holds its data.
+   */
+  async function install(dir: string, on: string): Promise<string> {
+    await buckyJson(["app", "install", dir, "--home", home(on)]);
+    const running = await waitFor("notes running", async () => {
+      const s = await status(on);
+      return s.state === "running" && s.device ? s : undefined;
+    });
+    return running.device as string;
+  }
+
   /** Kills the device's daemon and the app process it started (found by its pid file), as a device dying takes both. */
   function killDevice(name: string): Promise<void> {
     const pidFile = join(home(name), "apps", "notes", "pid");
@@ -99,5 +112,5 @@ export function notesApp(daemons: () => ReadonlyMap<string, Daemon>) {
     return killed;
   }
 
-  return { home, status, notes, write, settled, killDevice };
+  return { home, status, notes, write, settled, install, killDevice };
 }

@@ -34,18 +34,13 @@ interface ZoneStatus {
 }
 
 let daemons: Map<string, Daemon>;
-const { home, status, notes, write, settled, killDevice } = notesApp(() => daemons);
+const { home, status, notes, write, settled, install, killDevice } = notesApp(() => daemons);
 let holder = "";
 let standby = "";
 
 beforeAll(async () => {
   daemons = await startZone(["alpha", "beta"], ENV);
-  await buckyJson(["app", "install", NOTES, "--home", home("alpha")]);
-  const running = await waitFor("notes running", async () => {
-    const s = await status("alpha");
-    return s.state === "running" && s.device ? s : undefined;
-  });
-  holder = running.device as string;
+  holder = await install(NOTES, "alpha");
   standby = holder === "alpha" ? "beta" : "alpha";
 }, 60_000);
 
