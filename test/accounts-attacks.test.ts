@@ -16,6 +16,7 @@ import { toBase64url } from "../protocol/encoding.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
 import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
 import {
+  atName,
   bucky,
   buckyJson,
   cleanUp,
@@ -42,9 +43,10 @@ const clients: Client[] = [];
 /** A request to the gateway as a browser at its name would send it. */
 function get(path: string, cookie?: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
-  headers.set("host", new URL(site).host);
+  const to = atName(site, path);
+  headers.set("host", to.host);
   if (cookie) headers.set("cookie", cookie);
-  return fetch(`${gateway}${path}`, { ...init, headers, redirect: "manual" });
+  return fetch(`${gateway}${to.path}`, { ...init, headers, redirect: "manual" });
 }
 
 /** A form posted from the gateway's own pages. */

@@ -27,6 +27,7 @@ import {
   verifyUserSession,
 } from "../protocol/user-session.ts";
 import {
+  atName,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -65,9 +66,10 @@ function through(
 ): Promise<Response> {
   const { url, site } = gateways[gateway];
   const headers = new Headers(init.headers);
-  headers.set("host", new URL(site).host);
+  const to = atName(site, path);
+  headers.set("host", to.host);
   if (cookie) headers.set("cookie", `bucky_session=${cookie}`);
-  return fetch(`${url}${path}`, { ...init, headers, redirect: "manual" });
+  return fetch(`${url}${to.path}`, { ...init, headers, redirect: "manual" });
 }
 
 async function sessionOf(context: BrowserContext): Promise<string> {
@@ -287,7 +289,7 @@ describe("family accounts", () => {
     );
     const context = await browser.newContext();
     await context.addCookies([
-      { name: "bucky_session", value: sessions.kidA as string, domain: HOST, path: "/" },
+      { name: "bucky_session", value: sessions.kidA as string, domain: `.${HOST}`, path: "/" },
     ]);
     const page = await context.newPage();
     await page.goto(`${gateways.a.site}/`);
@@ -310,7 +312,7 @@ describe("family accounts", () => {
   test("the app hears who is signed in, from bucky alone", async () => {
     const context = await browser.newContext();
     await context.addCookies([
-      { name: "bucky_session", value: sessions.kidB as string, domain: HOST, path: "/" },
+      { name: "bucky_session", value: sessions.kidB as string, domain: `.${HOST}`, path: "/" },
     ]);
     const page = await context.newPage();
     for (const site of [gateways.a.site, gateways.b.site]) {
@@ -318,7 +320,7 @@ describe("family accounts", () => {
       expect(await page.getByRole("heading").textContent()).toBe("Hello, kid");
       // The browser claims to be the owner, spelled two ways: the app never hears it.
       const seen = await page.evaluate(async () => {
-        const response = await fetch("/apps/whoami/api/whoami", {
+        const response = await fetch("/api/whoami", {
           headers: { "Bucky-User": "owner", Bucky_User_Role: "owner", "Bucky-App-User": "x" },
         });
         return response.json();
@@ -352,7 +354,7 @@ describe("family accounts", () => {
     ]);
     const context = await browser.newContext();
     await context.addCookies([
-      { name: "bucky_session", value: sessions.kidA as string, domain: HOST, path: "/" },
+      { name: "bucky_session", value: sessions.kidA as string, domain: `.${HOST}`, path: "/" },
     ]);
     const page = await context.newPage();
     for (const site of [gateways.a.site, gateways.b.site]) {
@@ -416,7 +418,9 @@ describe("family accounts", () => {
         expect([what, gateway, answer.status]).toEqual([what, gateway, 401]);
       }
       await context.clearCookies();
-      await context.addCookies([{ name: "bucky_session", value: cookie, domain: HOST, path: "/" }]);
+      await context.addCookies([
+        { name: "bucky_session", value: cookie, domain: `.${HOST}`, path: "/" },
+      ]);
       await page.goto(`${gateways.a.site}/apps/whoami/`);
       expect([what, await page.title()]).toEqual([what, "Sign in to reach this app"]);
     }

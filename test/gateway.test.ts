@@ -70,6 +70,8 @@ Bun.serve({
 let alpha: Daemon;
 let beta: Daemon;
 let gateway: string;
+/** What `app install` said of where the site app answers. */
+let siteAddresses: string[];
 
 function app(id: string, manifest: object, source?: string): string {
   const dir = join(scratchDir(), id);
@@ -186,7 +188,17 @@ beforeAll(async () => {
   gateway = `http://127.0.0.1:${port}`;
   const site = join(scratchDir(), "site");
   cpSync(resolve(import.meta.dir, "../fixtures/apps/site"), site, { recursive: true });
-  await buckyJson(["app", "install", site, "--device", "alpha", "--home", alpha.home]);
+  siteAddresses = (
+    await buckyJson<{ addresses: string[] }>([
+      "app",
+      "install",
+      site,
+      "--device",
+      "alpha",
+      "--home",
+      alpha.home,
+    ])
+  ).addresses;
   await buckyJson([
     "app",
     "install",
@@ -259,10 +271,18 @@ describe("routing", () => {
 
 describe("sessions", () => {
   test("a zone-only app needs a session; its open paths do not", async () => {
+    // The way to sign in is at the zone's name (where the session is), then back.
+    const signInAt = `http://${HOST}:${new URL(gateway).port}/_bucky/signin`;
     const refused = await get("/apps/notes/");
     expect(refused.status).toBe(401);
     expect(await refused.text()).toContain(
-      'and you are not signed in.</p><p><a href="/_bucky/signin?next=%2Fapps%2Fnotes%2F">Sign in</a>, or, on one of the zone&#39;s devices, run <code>bucky login-link</code>',
+      `and you are not signed in.</p><p><a href="${signInAt}?next=%2Fapps%2Fnotes%2F">Sign in</a>, or, on one of the zone&#39;s devices, run <code>bucky login-link</code>`,
+    );
+    // At the app's own name too, where every path is the app's: not a link into the app.
+    const byName = await get("/list?x=1", { host: `notes.${HOST}` });
+    expect(byName.status).toBe(401);
+    expect(await byName.text()).toContain(
+      `<a href="${signInAt}?next=%2Fapps%2Fnotes%2Flist%3Fx%3D1">Sign in</a>`,
     );
     expect((await get("/apps/notes/api/notes")).status).toBe(200);
     const cookie = await signIn();
@@ -283,7 +303,7 @@ describe("sessions", () => {
     expect(text).toContain('<html lang="zh-CN">');
     expect(text).toContain("notes 只对本区域的成员开放，而你尚未登录。");
     expect(text).toContain(
-      '请<a href="/_bucky/signin?next=%2Fapps%2Fnotes%2F">登录</a>，或在本区域的一台设备上运行 <code>bucky login-link</code>',
+      `请<a href="http://${HOST}:${new URL(gateway).port}/_bucky/signin?next=%2Fapps%2Fnotes%2F">登录</a>，或在本区域的一台设备上运行 <code>bucky login-link</code>`,
     );
     const unknown = await get("/apps/nothing/", { headers: chinese });
     expect(await unknown.text()).toContain("本区域没有名为 nothing 的应用。");
@@ -1467,5 +1487,34 @@ describe("apps beside the panel", () => {
     // On its own host the origin is the app's alone: what it says goes through.
     const ownHost = await get("/api/sw.js", { host: `probe.${HOST}` });
     expect(ownHost.headers.get("service-worker-allowed")).toBe("/");
+  });
+
+  test("at the zone's name, a path to an app leads to the app's own name, never its pages", async () => {
+    // The session is the zone name's: an app's script served there could read the panel's
+    // pages and post its forms as the person signed in. So nothing of an app is served at
+    // that origin; a path (method and body kept: 308) is sent on to the app's own name.
+    const port = new URL(gateway).port;
+    const cookie = await signIn();
+    for (const [path, to] of [
+      ["/apps/probe/api/sw.js?x=1", `http://probe.${HOST}:${port}/api/sw.js?x=1`],
+      ["/apps/probe", `http://probe.${HOST}:${port}/`],
+      ["/apps/notes/", `http://notes.${HOST}:${port}/`],
+    ] as const) {
+      const response = await get(path, { host: HOST, headers: { cookie } });
+      expect([response.status, response.headers.get("location")]).toEqual([308, to]);
+      expect(await response.text()).toBe("");
+    }
+    const posted = await get("/apps/probe/api/echo", {
+      host: HOST,
+      method: "POST",
+      body: "kept",
+      headers: { cookie },
+    });
+    expect([posted.status, posted.headers.get("location")]).toEqual([
+      308,
+      `http://probe.${HOST}:${port}/api/echo`,
+    ]);
+    // The address `app install` gives for an app at a named gateway is its name alone.
+    expect(siteAddresses).toEqual([`http://site.${HOST}:${port}/`]);
   });
 });

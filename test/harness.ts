@@ -418,3 +418,14 @@ export function appFetch(url: string, path: string, init: RequestInit = {}): Pro
     return fetch(`http://app${path}`, { ...init, unix: url.slice("unix:".length) } as RequestInit);
   return fetch(`${url}${path}`, init);
 }
+
+/**
+ * Where a browser at a named gateway's `site` (`http://home.localhost:8080`) sends a
+ * request for `path`: `/apps/<app>/…` goes to the app's own name (`notes.home.localhost`),
+ * everything else to the site's. The host to send, and the path at it.
+ */
+export function atName(site: string, path: string): { host: string; path: string } {
+  const app = /^\/apps\/([^/]+)(\/.*)$/.exec(path);
+  const host = new URL(site).host;
+  return app ? { host: `${app[1]}.${host}`, path: app[2] as string } : { host, path };
+}

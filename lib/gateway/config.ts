@@ -182,6 +182,15 @@ export function gatewayBase(config: GatewayConfig, fallbackHost?: string): strin
   return `${scheme}://${name.includes(":") ? `[${name}]` : name}${port === defaultPort ? "" : `:${port}`}`;
 }
 
+/**
+ * An app's own address under a named gateway's host, `<scheme>://<app>.<host>[:port]/`:
+ * an origin of its own (routing.ts).
+ */
+export function appByName(config: GatewayConfig, app: string): string {
+  const base = new URL(gatewayBase(config));
+  return `${base.protocol}//${app}.${base.host}/`;
+}
+
 /** ADDR:PORT → its parts; a bare :PORT listens on every interface. */
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());

@@ -5,7 +5,7 @@
  */
 import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
-import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
+import { appByName, type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 
 export interface ZoneGateway {
   readonly device: string;
@@ -37,15 +37,13 @@ export function zoneGateways(node: NodeContext): ZoneGateway[] {
   return result;
 }
 
-/** Where people reach an app: by name under a gateway's host, and by path on every gateway. */
+/**
+ * Where people reach an app: by name under a gateway's host, and by path on a gateway
+ * without one (at a named gateway's host, a path only leads to the name: routing.ts).
+ */
 export function appAddresses(node: NodeContext, app: string): string[] {
-  const addresses: string[] = [];
-  for (const gateway of zoneGateways(node)) {
-    if (gateway.config.host) {
-      const base = new URL(gateway.base);
-      addresses.push(`${base.protocol}//${app}.${base.host}/`);
-    }
-    addresses.push(`${gateway.base}/apps/${app}/`);
-  }
+  const addresses = zoneGateways(node).map((gateway) =>
+    gateway.config.host ? appByName(gateway.config, app) : `${gateway.base}/apps/${app}/`,
+  );
   return [...new Set(addresses)];
 }

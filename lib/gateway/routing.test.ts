@@ -18,16 +18,25 @@ describe("route", () => {
   });
 
   test("the zone host itself, then paths", () => {
+    // At the zone's name a path leads only to the app's own name (its own origin).
     expect(route("home.example", "/apps/notes/api/x?y", "home.example")).toEqual({
+      kind: "app-by-name",
+      app: "notes",
+      path: "/api/x?y",
+    });
+    expect(route("Home.Example.:8443", "/apps/notes", "home.example")).toEqual({
+      kind: "app-by-name",
+      app: "notes",
+      path: "/",
+    });
+    // By address, or on a gateway without a name, the app is served by path.
+    expect(route("10.0.0.2:8080", "/apps/notes/api/x?y", "home.example")).toEqual({
       kind: "app",
       app: "notes",
       path: "/api/x?y",
       prefix: "/apps/notes",
     });
-    expect(route("home.example", "/apps/notes", "home.example")).toEqual({
-      kind: "app-slash",
-      app: "notes",
-    });
+    expect(route("10.0.0.2", "/apps/notes", null)).toEqual({ kind: "app-slash", app: "notes" });
     expect(route("home.example", "/", "home.example")).toEqual({ kind: "home" });
     expect(route("10.0.0.2", "/ndn/sha256:abc", "home.example")).toEqual({
       kind: "ndn",

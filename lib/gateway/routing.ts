@@ -2,12 +2,19 @@
  * Where a request to the gateway goes, from its host and path alone. The zone's own host
  * (exact match) is tried before the per-app wildcard `<app>.<zone host>`; an app may
  * also be reached by path, `/apps/<app>/…`, which is stripped before forwarding.
+ *
+ * By path, an app would share the panel's origin: its scripts could read the panel's pages
+ * and post its forms as the person signed in there. So at the zone's own host, where the
+ * session is, a path to an app is only sent on to the app's own name (`app-by-name`); an
+ * app is served by path only at an address, on a gateway without a name (README: "Known
+ * limit") or reached by address, where a named gateway's session does not go.
  */
 import { checkAppName } from "../../protocol/names.ts";
 
 export type Route =
   | { readonly kind: "app"; readonly app: string; readonly path: string; readonly prefix: string }
   | { readonly kind: "app-slash"; readonly app: string }
+  | { readonly kind: "app-by-name"; readonly app: string; readonly path: string }
   | { readonly kind: "ndn"; readonly id: string }
   | { readonly kind: "login" }
   | { readonly kind: "account"; readonly path: string }
@@ -35,9 +42,11 @@ export function route(
 ): Route {
   // Made per request: nothing is built that a request does not need (the host is made
   // plain only when the zone has a name to compare it with).
+  let atZoneHost = false;
   if (zoneHost !== null) {
     const host = (hostHeader ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
-    if (host !== zoneHost && host.endsWith(`.${zoneHost}`)) {
+    atZoneHost = host === zoneHost;
+    if (!atZoneHost && host.endsWith(`.${zoneHost}`)) {
       const label = host.slice(0, -(zoneHost.length + 1));
       // Exactly one label, and an app's name: anything else is not this zone's.
       if (label.includes(".") || !checkAppName(label).ok) return { kind: "unknown-host" };
@@ -57,6 +66,7 @@ export function route(
   if (match) {
     const app = match[1] as string;
     if (!checkAppName(app).ok) return HOME;
+    if (atZoneHost) return { kind: "app-by-name", app, path: match[2] ?? "/" };
     if (match[2] === undefined) return { kind: "app-slash", app };
     return { kind: "app", app, path: match[2], prefix: `/apps/${app}` };
   }

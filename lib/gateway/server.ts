@@ -33,7 +33,7 @@ import { Accounting } from "./accounting.ts";
 import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
-import { type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
+import { appByName, type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
   answerReadWhole,
   type BridgeData,
@@ -244,7 +244,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
             "",
             page(words, 401, words.gatewayPages.signInForPanel, [
               words.gatewayPages.panelOnlyForPeople({ why: session.problem }),
-              signInLine(words, path),
+              signInLine(words, config, path),
             ]),
           );
         }
@@ -275,6 +275,16 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         return finish(
           table.app(target.app) ? target.app : "",
           new Response(null, { status: 308, headers: { location: `/apps/${target.app}/` } }),
+        );
+      case "app-by-name":
+        // The app's own origin, never the panel's (routing.ts). 308 keeps a request's
+        // method and body, for an API client that follows it.
+        return finish(
+          table.app(target.app) ? target.app : "",
+          new Response(null, {
+            status: 308,
+            headers: { location: appByName(config, target.app) + target.path.slice(1) },
+          }),
         );
     }
 
@@ -315,7 +325,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         target.app,
         page(words, 401, words.gatewayPages.signInForApp, [
           words.gatewayPages.appOnlyForPeople({ app: target.app, why: session.problem }),
-          signInLine(words, `/apps/${target.app}${target.prefix ? target.path : "/"}`),
+          // Back to where it asked, by path: at the zone's name that leads to the app's.
+          signInLine(words, config, `/apps/${target.app}${target.path}`),
         ]),
       );
     }
@@ -855,7 +866,9 @@ async function login(
 
 /** The app a request is for, if any, for the log. */
 function appOf(target: Route): string | undefined {
-  return target.kind === "app" || target.kind === "app-slash" ? target.app : undefined;
+  return target.kind === "app" || target.kind === "app-slash" || target.kind === "app-by-name"
+    ? target.app
+    : undefined;
 }
 
 /** Why a gateway cannot listen, in words that say what to do. */
@@ -917,10 +930,15 @@ function homePage(words: Messages, table: RouteTable, viewer: Viewer | undefined
 }
 
 /** How to sign in, from a page that needed it: the sign-in page, coming back to `next`. */
-function signInLine(words: Messages, next: string): Line {
+/**
+ * The way to the sign-in page, then back to `next`. At a named gateway that is its name,
+ * whatever origin the page is shown at: on an app's own name every path is the app's, and
+ * the session is the zone name's.
+ */
+function signInLine(words: Messages, config: GatewayConfig, next: string): Line {
   return {
     text: words.gatewayPages.signInHow,
-    href: `${SIGNIN_PATH}?next=${encodeURIComponent(next)}`,
+    href: `${config.host ? gatewayBase(config) : ""}${SIGNIN_PATH}?next=${encodeURIComponent(next)}`,
   };
 }
 
