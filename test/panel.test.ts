@@ -434,6 +434,10 @@ describe("the control panel", () => {
     const blocked = await fetch(`${gateway}/apps/site/`);
     expect(blocked.status).toBe(403);
     await page.getByRole("button", { name: "Remove" }).click();
+    // The hours are the person's: read in the browser's time zone, not the serving device's.
+    const devtools = await context.newCDPSession(page);
+    await devtools.send("Emulation.setTimezoneOverride", { timezoneId: "Pacific/Kiritimati" });
+    await page.reload();
     await page.fill('input[name="from"]', "21:00");
     await page.fill('input[name="to"]', "07:00");
     await page.check('input[value="sat"]');
@@ -442,6 +446,9 @@ describe("the control panel", () => {
     await page.getByRole("button", { name: "Add the rule" }).click();
     expect(await page.locator("main table").textContent()).toContain("from 21:00 to 07:00");
     expect(await page.locator("main table").textContent()).toContain("on Saturday and Sunday");
+    expect(await page.locator("main table").textContent()).toContain("Pacific/Kiritimati");
+    await devtools.send("Emulation.setTimezoneOverride", { timezoneId: "" });
+    await devtools.detach();
     pages.push(["people", "people"], ["agents", "agents"]);
   });
 

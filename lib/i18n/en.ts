@@ -649,6 +649,7 @@ export const en = {
     from: "From",
     to: "To",
     days: "Only on these days (optional)",
+    timeZone: "Hours and days in the time zone",
     weekdays: {
       sun: "Sunday",
       mon: "Monday",

@@ -556,6 +556,7 @@ export const zhCN: Messages = {
     from: "从",
     to: "到",
     days: "仅在这些日子（可选）",
+    timeZone: "时段和日子所按的时区",
     weekdays: {
       sun: "星期日",
       mon: "星期一",

@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import type { Rule, Weekday } from "../../protocol/rules.ts";
 import type { AppStatus } from "../apps/status.ts";
+import { systemTimeZone } from "../gateway/rules.ts";
 import { listOf } from "../i18n/format.ts";
 import type { PersonView } from "../users/accounts.ts";
 import type { DeviceView } from "../zone/devices.ts";
@@ -110,6 +111,12 @@ export function rulePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page
               ))}
             </div>
           </fieldset>
+          {/* The hours and days are the person's: the panel's script puts the browser's
+              zone here, where the device serving the page may be a VM on UTC. */}
+          <label>
+            {t.rules.timeZone}
+            <input name="timeZone" value={systemTimeZone()} data-browser-time-zone="" />
+          </label>
           <button type="submit">{t.rules.add}</button>
         </form>
       </>,
@@ -135,6 +142,8 @@ export function rulePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page
       ...(whom && ["user", "role", "device"].includes(kind) ? { [kind]: whom } : {}),
       ...(from && to ? { between: `${from}-${to}` } : {}),
       ...(days.length > 0 ? { days: days.join(",") } : {}),
+      // A zone names when the hours and days are read, so only with them.
+      ...((from && to) || days.length > 0 ? { timeZone: field("timeZone") } : {}),
     });
     return page.back("rules", result, t.rules.added);
   });

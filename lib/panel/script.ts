@@ -8,7 +8,8 @@
  *   Without the script such pages reload themselves every few seconds instead (noscript).
  * - times (`<time datetime>`) say how long ago in the page's language, kept fresh, and
  *   give the exact time in the browser's own time zone on hover, focus or tap;
- * - a copy button (`data-copy`, hidden until the script shows it) copies the text it names.
+ * - a copy button (`data-copy`, hidden until the script shows it) copies the text it names;
+ * - a field marked `data-browser-time-zone` is given the browser's own time zone.
  */
 export const PANEL_JS = `"use strict";
 (() => {
@@ -62,6 +63,10 @@ export const PANEL_JS = `"use strict";
       }
     }
   };
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  for (const field of document.querySelectorAll("input[data-browser-time-zone]")) {
+    if (zone) field.value = zone;
+  }
   times(document);
   copies(document);
   setInterval(() => times(document), 30000);
