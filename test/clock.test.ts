@@ -173,7 +173,8 @@ describe("a device whose clock is ahead", () => {
 
 describe("a device whose clock was set back", () => {
   test("answers no agent: it could not hear a revocation made since, nor judge expiry", async () => {
-    const daemons = await startZone(["alpha", "beta"]);
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const daemons = await startZone(["alpha", "beta"], env);
     const home = (name: string) => (daemons.get(name) as Daemon).home;
     const { token } = await buckyJson<{ token: string }>([
       ...["agent", "grant", "late", "--read", "status", "--home", home("alpha")],
@@ -186,7 +187,7 @@ describe("a device whose clock was set back", () => {
     // beta's clock goes two minutes back (past the minute a record may be ahead, within
     // the window a request may be): the revocation alpha writes next is ahead of it.
     await (daemons.get("beta") as Daemon).stop();
-    await startDaemon(home("beta"), { BUCKY_CLOCK_OFFSET_MS: "-120000" });
+    await startDaemon(home("beta"), { ...env, BUCKY_CLOCK_OFFSET_MS: "-120000" });
     await buckyJson(["agent", "revoke", "late", "--home", home("alpha")]);
     const mcp = (name: string) =>
       bucky(["mcp", "--home", home(name), "--json"], { env: { BUCKY_AGENT_TOKEN: token } });
@@ -202,5 +203,24 @@ describe("a device whose clock was set back", () => {
         hint: "Set beta's clock right (NTP), or call another device of the zone.",
       },
     ]);
+    // Every device says the same of whose clock is refused. beta's word that it refuses
+    // alpha's comes in facts dated by its clock, now before the facts alpha held of it:
+    // each was passed over as older, and only beta said it.
+    const refusedFor = async (name: string) =>
+      (
+        await buckyJson<{ devices: { name: string; clockAhead: { by: string[] } | null }[] }>([
+          "devices",
+          "--home",
+          home(name),
+        ])
+      ).devices.map((d) => [d.name, d.clockAhead?.by ?? null]);
+    const zoneWord = [
+      ["alpha", ["beta"]],
+      ["beta", null],
+    ];
+    for (const name of ["beta", "alpha"])
+      await waitFor(`${name} to say beta refuses alpha's clock`, async () =>
+        JSON.stringify(await refusedFor(name)) === JSON.stringify(zoneWord) ? true : undefined,
+      );
   }, 60_000);
 });
