@@ -3,7 +3,9 @@
  * facts), and every device says so, naming it, who refuses it and by how much, instead of
  * calling it offline and, a week on, telling the owner to revoke it.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import {
   bucky,
   buckyJson,
@@ -169,6 +171,42 @@ describe("a device whose clock is ahead", () => {
       "refuses this device's sync requests: the two clocks are too far apart",
     );
   }, 90_000);
+});
+
+describe("a device whose clock was ahead, then set right", () => {
+  test("is heard again at once: what it says next is dated by its clock, not after what was refused", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const zone = await startZone(["alpha", "beta"], env);
+    const [alpha, beta] = ["alpha", "beta"].map((n) => zone.get(n) as Daemon) as [Daemon, Daemon];
+    const { device } = await buckyJson<{ device: { id: string } }>(["status", "--home", beta.home]);
+    await beta.stop();
+    const ahead = await startDaemon(beta.home, { ...env, BUCKY_CLOCK_OFFSET_MS: "120000" });
+    await waitFor("beta to hold alpha's word that its clock is ahead", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; clockAhead: unknown }[] }>([
+        ...["devices", "--home", beta.home],
+      ]);
+      return devices.find((d) => d.name === "beta")?.clockAhead ? true : undefined;
+    });
+    await ahead.stop();
+    const setRightAt = Date.now();
+    await startDaemon(beta.home, env);
+    // When beta said it was alive, in the record alpha holds: one dated after those alpha
+    // refused would be refused too, and beta would stay unheard for the two minutes.
+    const heardAt = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return db
+          .query<{ at: number }, [string]>("SELECT at FROM presence WHERE device = ?")
+          .get(device.id)?.at;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor("alpha to take beta's presence again", () => {
+      const at = heardAt() ?? 0;
+      return at >= setRightAt && at <= Date.now() ? true : undefined;
+    });
+  }, 60_000);
 });
 
 describe("a device whose clock was set back", () => {
