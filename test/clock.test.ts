@@ -3,7 +3,9 @@
  * facts), and every device says so, naming it, who refuses it and by how much, instead of
  * calling it offline and, a week on, telling the owner to revoke it.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import {
   bucky,
   buckyJson,
@@ -171,9 +173,46 @@ describe("a device whose clock is ahead", () => {
   }, 90_000);
 });
 
+describe("a device whose clock was ahead, then set right", () => {
+  test("is heard again at once: what it says next is dated by its clock, not after what was refused", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const zone = await startZone(["alpha", "beta"], env);
+    const [alpha, beta] = ["alpha", "beta"].map((n) => zone.get(n) as Daemon) as [Daemon, Daemon];
+    const { device } = await buckyJson<{ device: { id: string } }>(["status", "--home", beta.home]);
+    await beta.stop();
+    const ahead = await startDaemon(beta.home, { ...env, BUCKY_CLOCK_OFFSET_MS: "120000" });
+    await waitFor("beta to hold alpha's word that its clock is ahead", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; clockAhead: unknown }[] }>([
+        ...["devices", "--home", beta.home],
+      ]);
+      return devices.find((d) => d.name === "beta")?.clockAhead ? true : undefined;
+    });
+    await ahead.stop();
+    const setRightAt = Date.now();
+    await startDaemon(beta.home, env);
+    // When beta said it was alive, in the record alpha holds: one dated after those alpha
+    // refused would be refused too, and beta would stay unheard for the two minutes.
+    const heardAt = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return db
+          .query<{ at: number }, [string]>("SELECT at FROM presence WHERE device = ?")
+          .get(device.id)?.at;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor("alpha to take beta's presence again", () => {
+      const at = heardAt() ?? 0;
+      return at >= setRightAt && at <= Date.now() ? true : undefined;
+    });
+  }, 60_000);
+});
+
 describe("a device whose clock was set back", () => {
   test("answers no agent: it could not hear a revocation made since, nor judge expiry", async () => {
-    const daemons = await startZone(["alpha", "beta"]);
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const daemons = await startZone(["alpha", "beta"], env);
     const home = (name: string) => (daemons.get(name) as Daemon).home;
     const { token } = await buckyJson<{ token: string }>([
       ...["agent", "grant", "late", "--read", "status", "--home", home("alpha")],
@@ -186,7 +225,7 @@ describe("a device whose clock was set back", () => {
     // beta's clock goes two minutes back (past the minute a record may be ahead, within
     // the window a request may be): the revocation alpha writes next is ahead of it.
     await (daemons.get("beta") as Daemon).stop();
-    await startDaemon(home("beta"), { BUCKY_CLOCK_OFFSET_MS: "-120000" });
+    await startDaemon(home("beta"), { ...env, BUCKY_CLOCK_OFFSET_MS: "-120000" });
     await buckyJson(["agent", "revoke", "late", "--home", home("alpha")]);
     const mcp = (name: string) =>
       bucky(["mcp", "--home", home(name), "--json"], { env: { BUCKY_AGENT_TOKEN: token } });
@@ -202,5 +241,24 @@ describe("a device whose clock was set back", () => {
         hint: "Set beta's clock right (NTP), or call another device of the zone.",
       },
     ]);
+    // Every device says the same of whose clock is refused. beta's word that it refuses
+    // alpha's comes in facts dated by its clock, now before the facts alpha held of it:
+    // each was passed over as older, and only beta said it.
+    const refusedFor = async (name: string) =>
+      (
+        await buckyJson<{ devices: { name: string; clockAhead: { by: string[] } | null }[] }>([
+          "devices",
+          "--home",
+          home(name),
+        ])
+      ).devices.map((d) => [d.name, d.clockAhead?.by ?? null]);
+    const zoneWord = [
+      ["alpha", ["beta"]],
+      ["beta", null],
+    ];
+    for (const name of ["beta", "alpha"])
+      await waitFor(`${name} to say beta refuses alpha's clock`, async () =>
+        JSON.stringify(await refusedFor(name)) === JSON.stringify(zoneWord) ? true : undefined,
+      );
   }, 60_000);
 });

@@ -1417,6 +1417,40 @@ describe("public named objects", () => {
   });
 });
 
+describe("a public object made private", () => {
+  test("is answered so once the gateway holds that it is private: lost with beta, it would be served on", async () => {
+    const file = join(scratchDir(), "leaflet.txt");
+    writeFileSync(file, "a leaflet, then not\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--public", "--home", beta.home]);
+    await waitFor("the leaflet served", async () =>
+      (await get(`/ndn/${id}`)).status === 200 ? true : undefined,
+    );
+    // The gateway stopped (SIGSTOP): no device can take beta's write until it is let go.
+    process.kill(alpha.pid, "SIGSTOP");
+    let answered = false;
+    let removing: Promise<unknown>;
+    try {
+      removing = buckyJson(["rm", "--public", id, "--home", beta.home]);
+      void removing.then(() => {
+        answered = true;
+      });
+      await waitFor("beta to write that it is private", () =>
+        new RegExp(`object no longer public.*${id}`).test(beta.log()) ? true : undefined,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      process.kill(alpha.pid, "SIGCONT");
+    }
+    await removing;
+    // Held by the gateway before beta answered: beta could go now, and it is served no more.
+    expect(
+      (await bucky(["state", "get", `system/public/${id}`, "--home", alpha.home])).exitCode,
+    ).toBe(1);
+    expect((await get(`/ndn/${id}`)).status).toBe(404);
+  });
+});
+
 describe("HTTPS", () => {
   test("with a certificate, the gateway speaks HTTPS", async () => {
     const dir = scratchDir();

@@ -3,15 +3,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ObjectStore } from "../lib/ndn/store.ts";
+import type { ObjectId } from "../protocol/ndn.ts";
 import {
   bucky,
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   jsonError,
   newHomePath,
   scratchDir,
   startZone,
+  waitFor,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -169,5 +173,31 @@ describe("bucky get with a device that held the file gone", () => {
     const out = join(scratchDir(), "twice-copy.bin");
     expect(await buckyJson(["get", id, "-o", out, "--home", beta.home])).toMatchObject({ id });
     expect(Buffer.compare(readFileSync(out), readFileSync(content))).toBe(0);
+  });
+});
+
+// After the one above: alpha is gone.
+describe("a public file whose device went away", () => {
+  test("is served by the zone's gateway, which took a copy of it as it heard it was public", async () => {
+    const url = await enableGateway(beta.home);
+    const content = join(scratchDir(), "poster.bin");
+    writeFileSync(content, randomBytes(5 * 1024 * 1024));
+    const { id } = await buckyJson<{ id: ObjectId }>([
+      "put",
+      content,
+      "--public",
+      "--home",
+      gamma.home,
+    ]);
+    const gatewayStore = new ObjectStore(join(beta.home, "ndn"));
+    await waitFor("the gateway to hold the file", () =>
+      gatewayStore.holdsWhole(id) ? true : undefined,
+    );
+    await gamma.kill();
+    const response = await fetch(`${url}/ndn/${id}`);
+    expect(response.status).toBe(200);
+    expect(Buffer.compare(Buffer.from(await response.arrayBuffer()), readFileSync(content))).toBe(
+      0,
+    );
   });
 });

@@ -4,12 +4,25 @@
  * record gone from the zone state, every gateway stops serving them as it syncs).
  */
 import { eq } from "drizzle-orm";
-import type { ObjectId } from "../../protocol/ndn.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { StateQueries } from "../store/db.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 
-const publicKey = (id: string) => `system/public/${id}`;
+export const PUBLIC_PREFIX = "system/public/";
+const publicKey = (id: string) => `${PUBLIC_PREFIX}${id}`;
+
+/** Every object the zone serves publicly now. */
+export function publicObjects(db: StateQueries): ObjectId[] {
+  return db
+    .select({ key: state.key, value: state.value })
+    .from(state)
+    .where(keyGlob(`${PUBLIC_PREFIX}*`))
+    .all()
+    .filter((row) => row.value !== null)
+    .flatMap((row) => parseObjectId(row.key.slice(PUBLIC_PREFIX.length))?.id ?? []);
+}
 
 export function isPublicObject(db: StateQueries, id: ObjectId): boolean {
   const row = db

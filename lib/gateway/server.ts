@@ -47,6 +47,7 @@ import {
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
+import { keepPublicCopies, type PublicCopies } from "./public-copies.ts";
 import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
@@ -644,8 +645,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       : new Response(answer, { headers: { "content-type": "application/octet-stream" } });
   };
   const servers: Server<BridgeData>[] = [];
+  let copies: PublicCopies | undefined;
   const stopAll = (closeActive = true) => {
     for (const server of servers) server.stop(closeActive);
+    copies?.stop();
     table.stop();
     accounting.stop();
     sessions.stop();
@@ -677,6 +680,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     stopAll();
     throw listenError(config, trying, error);
   }
+  // What the zone serves publicly is here before anyone asks, whichever device stored it.
+  copies = keepPublicCopies(node);
   const main = servers[0] as Server<BridgeData>;
   const url = `${httpsUp ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${main.port}`;
   log.info("gateway started", {

@@ -633,11 +633,15 @@ export function createLocalApp(
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
     return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));
   });
-  app.delete("/v1/ndn/public/:id", (c) => {
+  app.delete("/v1/ndn/public/:id", async (c) => {
     const id = c.req.param("id");
     const parsed = parseObjectId(id);
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
-    return c.json(unmarkPublic(node, parsed.id));
+    const unmarked = unmarkPublic(node, parsed.id);
+    // Said done (no gateway serves it) only once another device holds it: lost with this
+    // one, the gateways would go on serving it to anyone.
+    if (unmarked.wasPublic) await node.untilHeldElsewhere(`making ${parsed.id} private`);
+    return c.json(unmarked);
   });
 
   app.notFound((c) =>

@@ -20,6 +20,7 @@ import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
 import { BuckyError, isDiskFull, isPassing, isQuarantined } from "../errors.ts";
+import { readPayload } from "../facts/payload.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
@@ -31,6 +32,7 @@ import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { BrokenChains } from "../sync/broken-chains.ts";
 import { ClocksAhead } from "../sync/clock-ahead.ts";
+import { type DeviceRecord, ownRecordAt, type RecordKind } from "../sync/device-records.ts";
 import {
   forksKnown,
   proofsLacking,
@@ -39,11 +41,24 @@ import {
   withheldFrom,
 } from "../sync/equivocation.ts";
 import { changesetsBelow, versionVector } from "../sync/exchange.ts";
-import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
+import {
+  FACTS,
+  factsNewerThan,
+  factsVector,
+  heldFacts,
+  keepFacts,
+  receiveFacts,
+} from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
 import { loadMembership, type Membership } from "../sync/membership.ts";
 import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
-import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
+import {
+  keepPresence,
+  lastHeardAlive,
+  PRESENCE,
+  presenceToPass,
+  receivePresence,
+} from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
@@ -406,11 +421,29 @@ export class NodeContext {
     }
   }
 
+  /**
+   * When this device's next record of `kind` is dated (ownRecordAt): after the last one,
+   * should its clock have gone back, unless a member heard alive says in its facts that it
+   * refuses this device's records for their clock (that last one was dated ahead).
+   */
+  private ownRecordAt(kind: RecordKind<DeviceRecord>, nowMs: number): number {
+    return ownRecordAt(this.db, kind, this.deviceId, nowMs, () => {
+      const alive = lastHeardAlive(this.db);
+      return heldFacts(this.db).some(
+        (held) =>
+          held.device !== this.deviceId &&
+          nowMs - (alive.get(held.device) ?? Number.NEGATIVE_INFINITY) <= this.liveWindowMs &&
+          readPayload(held.facts).clockAhead?.[this.deviceName] !== undefined,
+      );
+    });
+  }
+
   /** Says this device is alive now: a fresh presence record, passed on with every sync. */
   beat(): void {
     try {
       const now = this.now();
-      keepPresence(this.db, signPresence(this.zoneId, now, this.zone.deviceKey), now);
+      const at = this.ownRecordAt(PRESENCE, now);
+      keepPresence(this.db, signPresence(this.zoneId, at, this.zone.deviceKey), now);
     } catch (error) {
       this.diskFull(error);
     }
@@ -523,7 +556,8 @@ export class NodeContext {
     if (text === this.factsSaid) return false;
     try {
       const now = this.now();
-      keepFacts(this.db, signFacts(this.zoneId, now, facts, this.zone.deviceKey), now);
+      const at = this.ownRecordAt(FACTS, now);
+      keepFacts(this.db, signFacts(this.zoneId, at, facts, this.zone.deviceKey), now);
       this.factsSaid = text;
       return true;
     } catch (error) {

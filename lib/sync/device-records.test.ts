@@ -1,9 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { type DeviceFacts, signFacts } from "../../protocol/device-facts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
-import { heldRecords, keepNewest, type RecordKind } from "./device-records.ts";
+import {
+  heldRecords,
+  keepNewest,
+  keepOwn,
+  ownRecordAt,
+  type RecordKind,
+  receiveNewest,
+} from "./device-records.ts";
 import { FACTS } from "./facts.ts";
+import type { Member, Membership } from "./membership.ts";
 
 const nas = signingKeyFromSeed(seed(51));
 const NOW = 1_800_000_000_000;
@@ -47,5 +57,44 @@ describe("held device records", () => {
     edited[edited.length - 3] = (edited[edited.length - 3] as number) ^ 1;
     db.$client.query("UPDATE device_facts SET bytes = ?1").run(edited);
     expect(heldRecords(db, kind)).toEqual([]);
+  });
+});
+
+describe("this device's own records", () => {
+  const device = deviceIdFromPublicKey(nas.publicKey);
+  const said = (zone: Parameters<typeof signFacts>[0], at: number, free: number) =>
+    signFacts(zone, at, { disk: { freeBytes: free, totalBytes: 9 } }, nas);
+
+  test("once its clock went back, are dated after the last it signed, so a peer takes them", () => {
+    const own = openTestNode(53);
+    const peer = openTestNode(54);
+    const member: Member = {
+      id: device,
+      name: "nas" as DeviceName,
+      admittedAtMs: 0,
+      quarantined: false,
+    };
+    const membership: Membership = {
+      byId: new Map([[device, member]]),
+      byName: new Map([["nas", member]]),
+    };
+    const context = { zone: own.zone, membership, nowMs: NOW };
+    keepOwn(own.db, FACTS, said(own.zone, NOW, 1), NOW);
+    receiveNewest(peer.db, FACTS, [said(own.zone, NOW, 1).bytes], context);
+    // The clock set back an hour: dated by it, the next facts are older than the peer's.
+    const back = NOW - 3_600_000;
+    const at = ownRecordAt(own.db, FACTS, device, back, () => false);
+    expect(at).toBe(NOW + 1);
+    expect(receiveNewest(peer.db, FACTS, [said(own.zone, at, 2).bytes], context)).toBe(1);
+    expect(receiveNewest(peer.db, FACTS, [said(own.zone, back, 3).bytes], context)).toBe(0);
+  });
+
+  test("by its clock while it runs forward, and when the zone says the last was dated ahead", () => {
+    const { db, zone } = openTestNode(55);
+    expect(ownRecordAt(db, FACTS, device, NOW, () => false)).toBe(NOW);
+    keepOwn(db, FACTS, said(zone, NOW, 1), NOW);
+    expect(ownRecordAt(db, FACTS, device, NOW + 5, () => false)).toBe(NOW + 5);
+    // Refused as ahead: the peers hold an older one; after this one, it would be refused too.
+    expect(ownRecordAt(db, FACTS, device, NOW - 120_000, () => true)).toBe(NOW - 120_000);
   });
 });

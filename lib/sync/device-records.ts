@@ -72,6 +72,28 @@ export function keepOwn(
     .run(record.device, record.at, nowMs, record.bytes);
 }
 
+/**
+ * When to date this device's next record of `kind`: by its clock, or just after the last
+ * one it signed when its clock went back since (set back by hand, or a board without a
+ * clock battery booted with an old time). A peer keeps only a record newer than the one
+ * it holds: dated by the clock alone, every record signed until real time caught up was
+ * passed over, and the zone heard nothing new of this device (its facts, its word on whose
+ * clock it refuses) for as long as its clock had gone back. Not when `refusedAhead()` (the
+ * zone says this device's clock is ahead; asked only when the clock went back): that last
+ * record was refused, the peers hold an older one, and one dated after it would be
+ * refused too (keepOwn).
+ */
+export function ownRecordAt(
+  db: StateReader,
+  kind: RecordKind<DeviceRecord>,
+  device: DeviceId,
+  nowMs: number,
+  refusedAhead: () => boolean,
+): number {
+  const last = newestAt(db, kind).get(device);
+  return last === undefined || nowMs > last || refusedAhead() ? nowMs : last + 1;
+}
+
 /** Who sent records, and to whom to tell that a device's clock is too far ahead. */
 export interface RecordContext {
   readonly zone: ZoneId;

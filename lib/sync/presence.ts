@@ -9,7 +9,7 @@ import type { StateDb } from "../store/db.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { keepOwn, type RecordContext, type RecordKind, receiveNewest } from "./device-records.ts";
 
-const PRESENCE: RecordKind<Presence> = {
+export const PRESENCE: RecordKind<Presence> = {
   table: "presence",
   decode: decodePresence,
   verify: (record, key) => verifyPresence(record as ReturnType<typeof decodePresence>, key),
