@@ -167,6 +167,21 @@ describe("certificates over ACME", () => {
     await expect(fetch(`https://127.0.0.1:${httpsPort}/`)).rejects.toThrow();
   });
 
+  test("at the host, a path to an app leads to the app's name once that name has its certificate", async () => {
+    const root = await pebble.root();
+    const site = await overHttps(httpsPort, HOST, root, "/apps/site/x?y=1");
+    expect([site.status, site.headers.get("location")]).toEqual([
+      308,
+      `https://site.${HOST}:${httpsPort}/x?y=1`,
+    ]);
+    // broken.<host> has none (the CA cannot reach it): sent there, a browser would only warn.
+    const broken = await overHttps(httpsPort, HOST, root, "/apps/broken/");
+    expect([broken.status, broken.headers.get("location")]).toEqual([503, null]);
+    expect(await broken.text()).toContain(
+      `Its address is https://broken.${HOST}:${httpsPort}/, which this gateway has no certificate for yet.`,
+    );
+  });
+
   test("plain HTTP redirects to HTTPS, except ACME's challenges; the session cookie is Secure", async () => {
     const plain = await fetch(`http://127.0.0.1:${pebble.httpPort}/apps/site/x?y=1`, {
       headers: { host: `site.${HOST}` },

@@ -277,16 +277,34 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           table.app(target.app) ? target.app : "",
           new Response(null, { status: 308, headers: { location: `/apps/${target.app}/` } }),
         );
-      case "app-by-name":
+      case "app-by-name": {
         // The app's own origin, never the panel's (routing.ts). 308 keeps a request's
         // method and body, for an API client that follows it.
+        const app = table.app(target.app) ? target.app : "";
+        const address = appByName(config, target.app);
+        if (app && !servesName(`${target.app}.${config.host}`)) {
+          // Sent there before its certificate arrived (just installed), the browser would
+          // only warn: said here instead, and where it will answer.
+          const words = await wordsFor(request);
+          return finish(
+            app,
+            page(
+              words,
+              503,
+              words.gatewayPages.noCertificateYet({ app }),
+              [words.gatewayPages.certificateOnItsWay({ address })],
+              { "retry-after": "30" },
+            ),
+          );
+        }
         return finish(
-          table.app(target.app) ? target.app : "",
+          app,
           new Response(null, {
             status: 308,
-            headers: { location: appByName(config, target.app) + target.path.slice(1) },
+            headers: { location: address + target.path.slice(1) },
           }),
         );
+      }
     }
 
     const entry = table.app(target.app);
@@ -587,6 +605,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   if (config.https && (!config.tls || config.tls === "files") && certificates.length === 0)
     throw new BuckyError("E_INTERNAL", "an HTTPS gateway was started without its certificate");
   const httpsUp = config.https && certificates.length > 0;
+  /**
+   * Whether a browser sent to `name` is answered as that name: over plain HTTP, or with a
+   * certificate for all names (files, the zone CA's), or its own (ACME orders one a name).
+   */
+  const certified = new Set(certificates.flatMap((c) => (c.serverName ? [c.serverName] : [])));
+  const servesName = (name: string) =>
+    !config.https || (httpsUp && (certified.size === 0 || certified.has(name)));
   const { host, port } = parseListen(config.listen);
   const serve = (
     where: { host: string; port: number },
