@@ -466,6 +466,39 @@ describe("agents that act for a person", () => {
   });
 });
 
+describe("a removal outlives the device that made it", () => {
+  test("removing a person is answered once another device holds the removal", async () => {
+    await addPerson("leaving");
+    const people = async (home: string) =>
+      (
+        await buckyJson<{ people: { name: string }[] }>(["user", "list", "--home", home])
+      ).people.map((person) => person.name);
+    await waitFor("leaving at beta", async () =>
+      (await people(beta.home)).includes("leaving") ? true : undefined,
+    );
+    // beta stopped (SIGSTOP): no device can take the removal until it is let go.
+    process.kill(beta.pid, "SIGSTOP");
+    let answered = false;
+    let removing: ReturnType<typeof buckyJson>;
+    try {
+      removing = buckyJson(["user", "remove", "leaving", "--home", alpha.home]);
+      void removing.then(() => {
+        answered = true;
+      });
+      await waitFor("alpha to write the removal", () =>
+        /person removed.*user=leaving/.test(alpha.log()) ? true : undefined,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    await removing;
+    // Held by beta before alpha answered: alpha could go now, and leaving's sessions end.
+    expect(await people(beta.home)).not.toContain("leaving");
+  });
+});
+
 async function signInOwner() {
   const link = await buckyJson<{ url: string }>(["login-link", "--home", alpha.home]);
   const url = new URL(link.url);

@@ -193,9 +193,13 @@ export function createLocalApp(
   app.get("/v1/devices", (c) =>
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
   );
-  app.post("/v1/devices/:name/revoke", async (c) =>
-    c.json(await revokeDevice(node, c.req.param("name"), services.pullFrom)),
-  );
+  app.post("/v1/devices/:name/revoke", async (c) => {
+    const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
+    // Said done only once another device holds it: lost with this one, the device would
+    // stay a member everywhere else, its later writes and requests taken.
+    await node.untilHeldElsewhere(`revocation of device ${revoked.name}`);
+    return c.json(revoked);
+  });
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
   app.post("/v1/devices/:name/drain", async (c) => {
@@ -588,7 +592,13 @@ export function createLocalApp(
       resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
     );
   });
-  app.delete("/v1/users/:name", (c) => c.json(removePerson(node, c.req.param("name"))));
+  app.delete("/v1/users/:name", async (c) => {
+    const removed = removePerson(node, c.req.param("name"));
+    // Said done only once another device holds it: lost with this one, the person's
+    // sessions would go on working on every other gateway.
+    await node.untilHeldElsewhere(`removal of ${removed.user}`);
+    return c.json(removed);
+  });
   app.post("/v1/rules", async (c) => {
     const body = await jsonObject(c);
     const text = (name: string) => optionalText(body, name);
