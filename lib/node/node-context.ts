@@ -38,10 +38,10 @@ import {
   receiveProofs,
   withheldFrom,
 } from "../sync/equivocation.ts";
-import { changesetsBelow, versionVector } from "../sync/exchange.ts";
+import { changesetsBelow } from "../sync/exchange.ts";
 import { factsNewerThan, factsVector, keepFacts, receiveFacts } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
-import { loadMembership, type Membership } from "../sync/membership.ts";
+import { loadMembership, type Membership, standingOf } from "../sync/membership.ts";
 import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import { keepPresence, presenceToPass, receivePresence } from "../sync/presence.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
@@ -133,6 +133,10 @@ export class NodeContext {
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
+    this.peerHoldings = new PeerHoldings(this.deviceId, {
+      ownHead: () => this.ownHead(),
+      counts: (peer) => standingOf(this.membership(), peer) === "member",
+    });
     this.purgeGrants = new PurgeGrants(this.zoneId);
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
@@ -656,10 +660,21 @@ export class NodeContext {
    * The sending of missing pages to each peer: the sync loop's, one at a time, and a pull
    * of the peer's answered with none of them while one is under way (lib/node/peer-api.ts).
    */
-  readonly sendingTurns = new SendingTurns((_peer, have) => this.peerHoldings.said(have));
+  readonly sendingTurns = new SendingTurns((peer, have) => this.peerHoldings.said(peer, have));
 
   /** Which of this device's writes another device holds yet, as the peers said. */
-  private readonly peerHoldings = new PeerHoldings();
+  private readonly peerHoldings: PeerHoldings;
+
+  /** This device's newest changeset (0 before its first). */
+  private ownHead(): number {
+    return (
+      this.db.$client
+        .query<{ seq: number | null }, [string]>(
+          "SELECT max(seq) AS seq FROM changesets WHERE author = ?",
+        )
+        .get(this.deviceId)?.seq ?? 0
+    );
+  }
 
   /**
    * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for another device to hold what this device has
@@ -670,8 +685,8 @@ export class NodeContext {
    */
   async untilHeldElsewhere(what: string): Promise<"held" | "not yet" | "alone"> {
     if (this.peers().length === 0) return "alone";
-    const written = { author: this.deviceId, seq: versionVector(this.db).get(this.deviceId) ?? 0 };
-    if (await this.peerHoldings.heldElsewhere(written, HELD_ELSEWHERE_WITHIN_MS)) return "held";
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
+      return "held";
     this.log.warn(`${what}: held by this device alone for now`, {
       waitedMs: HELD_ELSEWHERE_WITHIN_MS,
     });
