@@ -188,7 +188,17 @@ export function createLocalApp(
     );
   });
   app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
-  app.post("/v1/invites/:id/revoke", (c) => c.json(revokeInvite(node, c.req.param("id"))));
+  app.post("/v1/invites/:id/revoke", async (c) => {
+    const revoked = revokeInvite(node, c.req.param("id"));
+    // Only its issuer admits with it: said done once the issuer holds the revocation (a
+    // joiner racing it there is refused from then on), or that it does not yet.
+    const inviter = node.membership().byName.get(revoked.inviter);
+    const heardByInviter =
+      revoked.revokedBy.includes(revoked.inviter) ||
+      (inviter !== undefined &&
+        (await node.untilHeldBy(inviter.id, `revocation of invitation ${revoked.id}`)) === "held");
+    return c.json({ ...revoked, heardByInviter });
+  });
 
   app.get("/v1/devices", (c) =>
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),

@@ -693,6 +693,22 @@ export class NodeContext {
     return "not yet";
   }
 
+  /**
+   * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for the peer `device` to hold what this device
+   * has written so far: whether it does ("not yet" at once when it is no peer this device
+   * can call). For a write only that device acts on (an invitation's revocation: only its
+   * issuer admits with it).
+   */
+  async untilHeldBy(device: DeviceId, what: string): Promise<"held" | "not yet"> {
+    if (!this.peers().some((peer) => peer.id === device)) return "not yet";
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS, device))
+      return "held";
+    this.log.warn(`${what}: not held by ${this.membership().byId.get(device)?.name} yet`, {
+      waitedMs: HELD_ELSEWHERE_WITHIN_MS,
+    });
+    return "not yet";
+  }
+
   /** The zone's backup root, when this device holds it (it can back up and give it on). */
   backupRoot(): Uint8Array | undefined {
     if (!existsSync(this.zone.paths.backupKey)) return undefined;

@@ -85,4 +85,19 @@ describe("peer holdings", () => {
     holdings.said(peer, holds([[self, 3]]));
     expect(await waiting).toBe(true);
   });
+
+  test("a wait for one peer's word is not ended by another's", async () => {
+    const holdings = holdingsOf({ seq: 2 });
+    holdings.said(peer, holds([[self, 2]]));
+    const waiting = holdings.heldElsewhere(2, 5_000, liar);
+    let held: boolean | undefined;
+    void waiting.then((yes) => {
+      held = yes;
+    });
+    holdings.said(peer, holds([[self, 2]]));
+    await Promise.resolve();
+    expect(held).toBeUndefined();
+    holdings.said(liar, holds([[self, 2]]));
+    expect(await waiting).toBe(true);
+  });
 });

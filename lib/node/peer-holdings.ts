@@ -18,6 +18,8 @@ export const HELD_ELSEWHERE_WITHIN_MS = 3_000;
 
 interface Waiter {
   readonly seq: number;
+  /** The one peer whose word is waited for, when only its will do. */
+  readonly by: DeviceId | undefined;
   readonly held: () => void;
 }
 
@@ -55,20 +57,21 @@ export class PeerHoldings {
     this.newest.set(peer, claimed);
     if (this.waiters.size === 0 || !this.judge.counts(peer)) return;
     for (const waiter of this.waiters)
-      if (claimed >= waiter.seq) {
+      if (claimed >= waiter.seq && (waiter.by === undefined || waiter.by === peer)) {
         this.waiters.delete(waiter);
         waiter.held();
       }
   }
 
   /**
-   * Resolves true once a member says (or has said) it holds this device's changeset `seq`,
-   * false after `withinMs` if none has (the write stands here, and goes with the next
-   * exchange).
+   * Resolves true once a member (`by`, when given) says (or has said) it holds this
+   * device's changeset `seq`, false after `withinMs` if none has (the write stands here,
+   * and goes with the next exchange).
    */
-  heldElsewhere(seq: number, withinMs: number): Promise<boolean> {
+  heldElsewhere(seq: number, withinMs: number, by?: DeviceId): Promise<boolean> {
     for (const [peer, held] of this.newest)
-      if (held >= seq && this.judge.counts(peer)) return Promise.resolve(true);
+      if (held >= seq && (by === undefined || by === peer) && this.judge.counts(peer))
+        return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
@@ -76,6 +79,7 @@ export class PeerHoldings {
       }, withinMs);
       const waiter: Waiter = {
         seq,
+        by,
         held: () => {
           clearTimeout(timer);
           resolve(true);
