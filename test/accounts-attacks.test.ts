@@ -466,36 +466,59 @@ describe("agents that act for a person", () => {
   });
 });
 
-describe("a removal outlives the device that made it", () => {
+/**
+ * Runs `command` on alpha with beta stopped (SIGSTOP), so that no device can take what it
+ * writes: it must not be answered until beta is let go. Returns its answer.
+ */
+async function answeredOnceBetaHolds<T>(command: string[], written: RegExp): Promise<T> {
+  process.kill(beta.pid, "SIGSTOP");
+  let answered = false;
+  let running: Promise<T>;
+  try {
+    running = buckyJson<T>([...command, "--home", alpha.home]);
+    void running.then(() => {
+      answered = true;
+    });
+    await waitFor("alpha to write it", () => (written.test(alpha.log()) ? true : undefined));
+    await Bun.sleep(500);
+    expect(answered).toBe(false);
+  } finally {
+    process.kill(beta.pid, "SIGCONT");
+  }
+  return await running;
+}
+
+describe("a removal or a reset outlives the device that made it", () => {
+  const people = async (home: string) =>
+    (
+      await buckyJson<{ people: { name: string; since: string }[] }>([
+        "user",
+        "list",
+        "--home",
+        home,
+      ])
+    ).people;
+
+  test("resetting a person is answered once another device holds the reset", async () => {
+    await addPerson("forgetful");
+    await waitFor("forgetful at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "forgetful") ? true : undefined,
+    );
+    await answeredOnceBetaHolds(["user", "reset", "forgetful"], /person reset.*user=forgetful/);
+    // Held by beta before alpha answered (the account's rev 2): the old link, and whatever
+    // was made with it, ends there too.
+    const held = await bucky(["state", "get", "users/forgetful/account/2", "--home", beta.home]);
+    expect(held.exitCode).toBe(0);
+  });
+
   test("removing a person is answered once another device holds the removal", async () => {
     await addPerson("leaving");
-    const people = async (home: string) =>
-      (
-        await buckyJson<{ people: { name: string }[] }>(["user", "list", "--home", home])
-      ).people.map((person) => person.name);
     await waitFor("leaving at beta", async () =>
-      (await people(beta.home)).includes("leaving") ? true : undefined,
+      (await people(beta.home)).some((person) => person.name === "leaving") ? true : undefined,
     );
-    // beta stopped (SIGSTOP): no device can take the removal until it is let go.
-    process.kill(beta.pid, "SIGSTOP");
-    let answered = false;
-    let removing: ReturnType<typeof buckyJson>;
-    try {
-      removing = buckyJson(["user", "remove", "leaving", "--home", alpha.home]);
-      void removing.then(() => {
-        answered = true;
-      });
-      await waitFor("alpha to write the removal", () =>
-        /person removed.*user=leaving/.test(alpha.log()) ? true : undefined,
-      );
-      await Bun.sleep(500);
-      expect(answered).toBe(false);
-    } finally {
-      process.kill(beta.pid, "SIGCONT");
-    }
-    await removing;
+    await answeredOnceBetaHolds(["user", "remove", "leaving"], /person removed.*user=leaving/);
     // Held by beta before alpha answered: alpha could go now, and leaving's sessions end.
-    expect(await people(beta.home)).not.toContain("leaving");
+    expect((await people(beta.home)).map((person) => person.name)).not.toContain("leaving");
   });
 });
 

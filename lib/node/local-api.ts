@@ -598,9 +598,15 @@ export function createLocalApp(
   });
   app.post("/v1/users/:name/reset", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: unknown };
-    return c.json(
-      resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
+    const reset = resetPerson(
+      node,
+      c.req.param("name"),
+      Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
     );
+    // Said done only once another device holds it: lost with this one, the person's old
+    // password, passkeys and sessions would go on working on every other gateway.
+    await node.untilHeldElsewhere(`reset of ${reset.user}`);
+    return c.json(reset);
   });
   app.delete("/v1/users/:name", async (c) => {
     const removed = removePerson(node, c.req.param("name"));
