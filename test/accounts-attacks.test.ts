@@ -516,9 +516,32 @@ describe("a removal or a reset outlives the device that made it", () => {
     await waitFor("leaving at beta", async () =>
       (await people(beta.home)).some((person) => person.name === "leaving") ? true : undefined,
     );
-    await answeredOnceBetaHolds(["user", "remove", "leaving"], /person removed.*user=leaving/);
+    const removed = await answeredOnceBetaHolds<{ heldElsewhere: string }>(
+      ["user", "remove", "leaving"],
+      /person removed.*user=leaving/,
+    );
+    expect(removed.heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha could go now, and leaving's sessions end.
     expect((await people(beta.home)).map((person) => person.name)).not.toContain("leaving");
+  });
+
+  test("a removal no other device took within 3 s is said to be held here alone", async () => {
+    await addPerson("unheld");
+    await waitFor("unheld at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "unheld") ? true : undefined,
+    );
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const removed = await bucky(["user", "remove", "unheld", "--home", alpha.home]);
+      expect([removed.exitCode, removed.stdout]).toEqual([
+        0,
+        expect.stringContaining(
+          "No other device holds the removal yet (none said so within 3 s): keep this device running",
+        ),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
   });
 });
 

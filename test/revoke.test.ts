@@ -188,7 +188,7 @@ describe("bucky devices revoke", () => {
     // take the revocation until it is let go.
     process.kill(beta.pid, "SIGSTOP");
     let answered = false;
-    let revoking: ReturnType<typeof buckyJson>;
+    let revoking: Promise<{ heldElsewhere: string }>;
     try {
       revoking = buckyJson(["devices", "revoke", "gamma", "--home", alpha.home]);
       void revoking.then(() => {
@@ -204,7 +204,7 @@ describe("bucky devices revoke", () => {
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
-    await revoking;
+    expect((await revoking).heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha lost at once, gamma stays revoked on beta,
     // which refuses what it writes.
     await alpha.kill();

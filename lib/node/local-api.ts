@@ -207,8 +207,8 @@ export function createLocalApp(
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
     // Said done only once another device holds it: lost with this one, the device would
     // stay a member everywhere else, its later writes and requests taken.
-    await node.untilHeldElsewhere(`revocation of device ${revoked.name}`);
-    return c.json(revoked);
+    const heldElsewhere = await node.untilHeldElsewhere(`revocation of device ${revoked.name}`);
+    return c.json({ ...revoked, heldElsewhere });
   });
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
@@ -612,8 +612,8 @@ export function createLocalApp(
     const removed = removePerson(node, c.req.param("name"));
     // Said done only once another device holds it: lost with this one, the person's
     // sessions would go on working on every other gateway.
-    await node.untilHeldElsewhere(`removal of ${removed.user}`);
-    return c.json(removed);
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of ${removed.user}`);
+    return c.json({ ...removed, heldElsewhere });
   });
   app.post("/v1/rules", async (c) => {
     const body = await jsonObject(c);

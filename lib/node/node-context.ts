@@ -51,6 +51,13 @@ import { HELD_ELSEWHERE_WITHIN_MS, PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 import { SendingTurns } from "./sending-turns.ts";
 
+/**
+ * Whether another device holds what this device wrote: "held" once one said so, "not yet"
+ * when none did within the bound (lost with this device, it is lost), "alone" in a zone
+ * of this device alone.
+ */
+export type HeldElsewhere = "held" | "not yet" | "alone";
+
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
 /**
@@ -683,7 +690,7 @@ export class NodeContext {
    * alone; past the bound ("not yet") the log says this device alone holds `what` for now
    * (it goes with the next exchange).
    */
-  async untilHeldElsewhere(what: string): Promise<"held" | "not yet" | "alone"> {
+  async untilHeldElsewhere(what: string): Promise<HeldElsewhere> {
     if (this.peers().length === 0) return "alone";
     if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
       return "held";
