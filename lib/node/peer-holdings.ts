@@ -2,7 +2,8 @@
  * Which writes another device holds, told what a peer says it holds as each sending to it
  * ends (lib/node/sending-turns.ts), and a wait for one to hold a write. A write whose answer
  * promises it outlives this device (a sign-out: the browser is told the session is over on
- * every gateway; an agent's revocation) waits, within a bound, for a peer to say so:
+ * every gateway; the revocation of an agent or a device, a person's removal or reset)
+ * waits, within a bound, for a peer to say so (an invitation's revocation, for its issuer):
  * answered at once, a gateway killed right after left the session standing on the others
  * in one try of six.
  */
@@ -52,8 +53,11 @@ export class PeerHoldings {
 
   /** `peer` said it holds `have`: the writes of this device it covers are held there. */
   said(peer: DeviceId, have: VersionVector): void {
+    const before = this.newest.get(peer) ?? 0;
+    // Most sendings end with nothing new of this device's: no look at its head for those.
+    if ((have.get(this.self) ?? 0) <= before) return;
     const claimed = Math.min(have.get(this.self) ?? 0, this.judge.ownHead());
-    if (claimed <= (this.newest.get(peer) ?? 0)) return;
+    if (claimed <= before) return;
     this.newest.set(peer, claimed);
     if (this.waiters.size === 0 || !this.judge.counts(peer)) return;
     for (const waiter of this.waiters)
