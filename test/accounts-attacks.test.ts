@@ -468,6 +468,85 @@ describe("agents that act for a person", () => {
   });
 });
 
+/**
+ * Runs `command` on alpha with beta stopped (SIGSTOP), so that no device can take what it
+ * writes: it must not be answered until beta is let go. Returns its answer.
+ */
+async function answeredOnceBetaHolds<T>(command: string[], written: RegExp): Promise<T> {
+  process.kill(beta.pid, "SIGSTOP");
+  let answered = false;
+  let running: Promise<T>;
+  try {
+    running = buckyJson<T>([...command, "--home", alpha.home]);
+    void running.then(() => {
+      answered = true;
+    });
+    await waitFor("alpha to write it", () => (written.test(alpha.log()) ? true : undefined));
+    await Bun.sleep(500);
+    expect(answered).toBe(false);
+  } finally {
+    process.kill(beta.pid, "SIGCONT");
+  }
+  return await running;
+}
+
+describe("a removal or a reset outlives the device that made it", () => {
+  const people = async (home: string) =>
+    (
+      await buckyJson<{ people: { name: string; since: string }[] }>([
+        "user",
+        "list",
+        "--home",
+        home,
+      ])
+    ).people;
+
+  test("resetting a person is answered once another device holds the reset", async () => {
+    await addPerson("forgetful");
+    await waitFor("forgetful at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "forgetful") ? true : undefined,
+    );
+    await answeredOnceBetaHolds(["user", "reset", "forgetful"], /person reset.*user=forgetful/);
+    // Held by beta before alpha answered (the account's rev 2): the old link, and whatever
+    // was made with it, ends there too.
+    const held = await bucky(["state", "get", "users/forgetful/account/2", "--home", beta.home]);
+    expect(held.exitCode).toBe(0);
+  });
+
+  test("removing a person is answered once another device holds the removal", async () => {
+    await addPerson("leaving");
+    await waitFor("leaving at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "leaving") ? true : undefined,
+    );
+    const removed = await answeredOnceBetaHolds<{ heldElsewhere: string }>(
+      ["user", "remove", "leaving"],
+      /person removed.*user=leaving/,
+    );
+    expect(removed.heldElsewhere).toBe("held");
+    // Held by beta before alpha answered: alpha could go now, and leaving's sessions end.
+    expect((await people(beta.home)).map((person) => person.name)).not.toContain("leaving");
+  });
+
+  test("a removal no other device took within 3 s is said to be held here alone", async () => {
+    await addPerson("unheld");
+    await waitFor("unheld at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "unheld") ? true : undefined,
+    );
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const removed = await bucky(["user", "remove", "unheld", "--home", alpha.home]);
+      expect([removed.exitCode, removed.stdout]).toEqual([
+        0,
+        expect.stringContaining(
+          "No other device holds the removal yet (none said so within 3 s): keep this device running",
+        ),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+  });
+});
+
 async function signInOwner() {
   const link = await buckyJson<{ url: string }>(["login-link", "--home", alpha.home]);
   const url = new URL(link.url);

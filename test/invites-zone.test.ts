@@ -73,11 +73,18 @@ describe("invitations, zone-wide", () => {
   });
 
   test("revoked from beta while alpha is down; alpha refuses the join once it hears of it", async () => {
-    const revoked = await buckyJson<Listed>(["invite", "revoke", made.id, "--home", beta.home]);
-    expect([revoked.status, revoked.inviter, revoked.revokedBy]).toEqual([
+    const revoked = await buckyJson<Listed & { heardByInviter: boolean }>([
+      "invite",
+      "revoke",
+      made.id,
+      "--home",
+      beta.home,
+    ]);
+    expect([revoked.status, revoked.inviter, revoked.revokedBy, revoked.heardByInviter]).toEqual([
       "revoked",
       "alpha",
       ["beta"],
+      false,
     ]);
     // alpha comes back where the token says it is.
     const port = new URL(alpha.addresses[0] as string).port;
@@ -121,6 +128,44 @@ describe("invitations, zone-wide", () => {
       return ids.includes(once.id) ? undefined : ids;
     });
     expect((await list(beta.home)).map((i) => i.id)).toEqual([made.id]);
+  });
+
+  test("revoked from beta, answered once alpha holds the revocation: a join racing it there is refused", async () => {
+    const { token, id } = await buckyJson<{ token: string; id: string }>([
+      "invite",
+      "--home",
+      alpha.home,
+    ]);
+    await waitFor("beta to list the new invitation", async () =>
+      (await list(beta.home)).some((i) => i.id === id) ? true : undefined,
+    );
+    // alpha stopped (SIGSTOP): it cannot hear of the revocation until it is let go.
+    process.kill(alpha.pid, "SIGSTOP");
+    let answered = false;
+    let revoking: Promise<{ heardByInviter: boolean }>;
+    try {
+      revoking = buckyJson(["invite", "revoke", id, "--home", beta.home]);
+      void revoking.then(() => {
+        answered = true;
+      });
+      await waitFor("beta to write the revocation", () =>
+        new RegExp(`invitation revoked.*id=${id}`).test(beta.log()) ? true : undefined,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      process.kill(alpha.pid, "SIGCONT");
+    }
+    expect((await revoking).heardByInviter).toBe(true);
+    // Answered: alpha refuses the invitation from now on, however soon the joiner comes.
+    const home = newHomePath();
+    const result = await bucky(["join", token, "--home", home, "--device", "racer", "--json"]);
+    expect([result.exitCode, jsonError(result).message]).toEqual([
+      1,
+      expect.stringContaining("the invitation was revoked"),
+    ]);
+    const text = await bucky(["invite", "revoke", id, "--home", beta.home]);
+    expect(text.stdout).toContain("alpha, which admits with it, refuses it.");
   });
 
   test("an id no device issued is not found", async () => {

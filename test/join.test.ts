@@ -30,9 +30,10 @@ async function memberNames(home: string): Promise<string[]> {
 async function refusedJoin(
   token: string,
   args: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ code: string; message: string; hint?: string; exitCode: number | null }> {
   const home = newHomePath();
-  const result = await bucky(["join", token, "--home", home, "--json", ...args]);
+  const result = await bucky(["join", token, "--home", home, "--json", ...args], { env });
   expect(result.stdout).toBe("");
   expect(existsSync(home)).toBe(false);
   return { ...jsonError(result), exitCode: result.exitCode };
@@ -107,6 +108,26 @@ describe("bucky join refuses", () => {
     ]);
   });
 
+  test("a device whose clock is off, before it is admitted: the invitation and the name stay usable", async () => {
+    const { token } = await invite("--uses", "1");
+    // Ten minutes off either way: past the window in which members take each other's
+    // requests (5 min), so that, admitted, it could have made no request of the zone.
+    for (const offsetMs of ["-600000", "600000"]) {
+      const refused = await refusedJoin(token, ["--device", "late"], {
+        BUCKY_CLOCK_OFFSET_MS: offsetMs,
+      });
+      expect([refused.exitCode, refused.code]).toEqual([1, "E_CLOCK"]);
+      expect(refused.message).toContain(
+        `your clock is 600 s ${offsetMs.startsWith("-") ? "behind" : "ahead of"} alpha's`,
+      );
+    }
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta"]);
+    // Its clock set right, it joins with the same invitation and name.
+    const home = newHomePath();
+    await buckyJson(["join", token, "--home", home, "--device", "late", "--no-start"]);
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta", "late"]);
+  });
+
   test("a home that already has a zone", async () => {
     const { token } = await invite();
     const result = await bucky([
@@ -120,7 +141,7 @@ describe("bucky join refuses", () => {
     ]);
     expect(result.exitCode).toBe(1);
     expect(jsonError(result).code).toBe("E_EXISTS");
-    expect(await memberNames(founder.home)).toEqual(["alpha", "beta"]);
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta", "late"]);
   });
 
   test("when the inviting device is not running", async () => {

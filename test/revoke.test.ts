@@ -174,6 +174,53 @@ describe("bucky devices revoke", () => {
       expect((await userState(daemon.home))["apps/while-away"]).toBe("kept");
   }, 90_000);
 
+  test("revoking is answered once another device holds the revocation: the revoking device lost right after, the device stays revoked", async () => {
+    const zone = await startZone(["alpha", "beta", "gamma"]);
+    const [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map(
+      (name) => zone.get(name) as Daemon,
+    ) as [Daemon, Daemon, Daemon];
+    await waitFor("alpha to know every device's address", async () =>
+      Object.values(await statuses(alpha.home)).every((status) => status === "online")
+        ? true
+        : undefined,
+    );
+    // beta stopped (SIGSTOP): it is not asked for gamma's head in time, and no device can
+    // take the revocation until it is let go.
+    process.kill(beta.pid, "SIGSTOP");
+    let answered = false;
+    let revoking: Promise<{ heldElsewhere: string }>;
+    try {
+      revoking = buckyJson(["devices", "revoke", "gamma", "--home", alpha.home]);
+      void revoking.then(() => {
+        answered = true;
+      });
+      await waitFor(
+        "alpha to write the revocation",
+        () => (/device revoked.*device=gamma/.test(alpha.log()) ? true : undefined),
+        30_000,
+      );
+      await Bun.sleep(500);
+      expect(answered).toBe(false);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect((await revoking).heldElsewhere).toBe("held");
+    // Held by beta before alpha answered: alpha lost at once, gamma stays revoked on beta,
+    // which refuses what it writes.
+    await alpha.kill();
+    expect((await statuses(beta.home)).gamma).toBe("revoked");
+    await buckyJson(["state", "set", "apps/after", '"refused"', "--home", gamma.home]);
+    await waitFor("beta to refuse gamma's sync", () =>
+      beta
+        .log()
+        .split("\n")
+        .some((line) => line.includes("status=403") && line.includes("peer=gamma"))
+        ? true
+        : undefined,
+    );
+    expect(await userState(beta.home)).toEqual({});
+  }, 60_000);
+
   test("only a device holding the owner key can revoke, and never itself", async () => {
     const zone = await startZone(["alpha", "beta"]);
     const alpha = zone.get("alpha") as Daemon;

@@ -1,5 +1,6 @@
 /** `bucky devices revoke <name>`: remove a device from the zone (owner only). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Revoked } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
 
@@ -11,7 +12,7 @@ export default defineBuckyCommand({
   },
   args: { name: { type: "positional", required: true, description: "The device's name" } },
   run: (args, context) =>
-    requestDaemon<Revoked>(
+    requestDaemon<Revoked & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "POST",
       `/v1/devices/${encodeURIComponent(args.name)}/revoke`,
@@ -26,6 +27,11 @@ export default defineBuckyCommand({
         (n) =>
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
+      ...(result.heldElsewhere === "not yet"
+        ? [
+            "No other device holds this revocation yet (none said so within 3 s): keep this device running until another has synced it, or the revocation is lost with it.",
+          ]
+        : []),
       ...(result.heldBackupKey
         ? [t.devices.backupKeyKept({ device: result.name, places: result.backupTargets })]
         : []),

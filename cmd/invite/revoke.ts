@@ -13,7 +13,7 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const invite = await requestDaemon<ZoneInvite>(
+    const invite = await requestDaemon<ZoneInvite & { heardByInviter: boolean }>(
       context.home,
       "POST",
       `/v1/invites/${encodeURIComponent(args.id)}/revoke`,
@@ -25,5 +25,7 @@ export default defineBuckyCommand({
     };
   },
   text: (invite) =>
-    `Revoked invitation ${invite.id}: ${invite.inviter} refuses it once it hears of this (at its next sync).`,
+    invite.heardByInviter
+      ? `Revoked invitation ${invite.id}: ${invite.inviter}, which admits with it, refuses it.`
+      : `Revoked invitation ${invite.id}, but ${invite.inviter}, which admits with it, has not heard yet (it may be offline): it refuses it once it does, and until then could still admit a device with it.`,
 });

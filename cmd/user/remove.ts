@@ -1,5 +1,6 @@
 /** `bucky user remove <name>`: the person is no longer of the zone; their sessions end on every gateway. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
@@ -10,11 +11,18 @@ export default defineBuckyCommand({
   },
   args: { name: { type: "positional", required: true, description: "The person's name" } },
   run: (args, context) =>
-    requestDaemon<{ user: string; removed: true }>(
+    requestDaemon<{ user: string; removed: true; heldElsewhere: HeldElsewhere }>(
       context.home,
       "DELETE",
       `/v1/users/${encodeURIComponent(args.name)}`,
     ),
   text: (result) =>
-    `${result.user} is removed: their sessions end on every gateway of the zone as it hears of it.`,
+    [
+      `${result.user} is removed: their sessions end on every gateway of the zone as it hears of it.`,
+      ...(result.heldElsewhere === "not yet"
+        ? [
+            "No other device holds the removal yet (none said so within 3 s): keep this device running until another has synced it, or the removal is lost with it.",
+          ]
+        : []),
+    ].join("\n"),
 });

@@ -68,10 +68,15 @@ export function admitMember(
 function clockRefusal(node: NodeContext, device: DeviceId, offsetMs: number): BuckyError {
   const now = node.now();
   if (offsetMs > 0) node.clocksAhead.refused(device, offsetMs, now);
+  return clockError(node.deviceName, offsetMs);
+}
+
+/** A request refused because its sender's clock is `offsetMs` off this device's (`self`). */
+export function clockError(self: string, offsetMs: number): BuckyError {
   const seconds = Math.round(Math.abs(offsetMs) / 1000);
   return new BuckyError(
     "E_CLOCK",
-    `request refused: your clock is ${seconds} s ${offsetMs > 0 ? "ahead of" : "behind"} ${node.deviceName}'s`,
+    `request refused: your clock is ${seconds} s ${offsetMs > 0 ? "ahead of" : "behind"} ${self}'s`,
     "Set the right time on whichever of the two devices is wrong: turn on network time (`timedatectl set-ntp true`).",
   );
 }

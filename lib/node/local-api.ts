@@ -188,14 +188,28 @@ export function createLocalApp(
     );
   });
   app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
-  app.post("/v1/invites/:id/revoke", (c) => c.json(revokeInvite(node, c.req.param("id"))));
+  app.post("/v1/invites/:id/revoke", async (c) => {
+    const revoked = revokeInvite(node, c.req.param("id"));
+    // Only its issuer admits with it: said done once the issuer holds the revocation (a
+    // joiner racing it there is refused from then on), or that it does not yet.
+    const inviter = node.membership().byName.get(revoked.inviter);
+    const heardByInviter =
+      revoked.revokedBy.includes(revoked.inviter) ||
+      (inviter !== undefined &&
+        (await node.untilHeldBy(inviter.id, `revocation of invitation ${revoked.id}`)) === "held");
+    return c.json({ ...revoked, heardByInviter });
+  });
 
   app.get("/v1/devices", (c) =>
     c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
   );
-  app.post("/v1/devices/:name/revoke", async (c) =>
-    c.json(await revokeDevice(node, c.req.param("name"), services.pullFrom)),
-  );
+  app.post("/v1/devices/:name/revoke", async (c) => {
+    const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
+    // Said done only once another device holds it: lost with this one, the device would
+    // stay a member everywhere else, its later writes and requests taken.
+    const heldElsewhere = await node.untilHeldElsewhere(`revocation of device ${revoked.name}`);
+    return c.json({ ...revoked, heldElsewhere });
+  });
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
   app.post("/v1/devices/:name/drain", async (c) => {
@@ -584,11 +598,23 @@ export function createLocalApp(
   });
   app.post("/v1/users/:name/reset", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: unknown };
-    return c.json(
-      resetPerson(node, c.req.param("name"), Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS)),
+    const reset = resetPerson(
+      node,
+      c.req.param("name"),
+      Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
     );
+    // Said done only once another device holds it: lost with this one, the person's old
+    // password, passkeys and sessions would go on working on every other gateway.
+    await node.untilHeldElsewhere(`reset of ${reset.user}`);
+    return c.json(reset);
   });
-  app.delete("/v1/users/:name", (c) => c.json(removePerson(node, c.req.param("name"))));
+  app.delete("/v1/users/:name", async (c) => {
+    const removed = removePerson(node, c.req.param("name"));
+    // Said done only once another device holds it: lost with this one, the person's
+    // sessions would go on working on every other gateway.
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of ${removed.user}`);
+    return c.json({ ...removed, heldElsewhere });
+  });
   app.post("/v1/rules", async (c) => {
     const body = await jsonObject(c);
     const text = (name: string) => optionalText(body, name);

@@ -40,7 +40,7 @@ import {
   receiveProofs,
   withheldFrom,
 } from "../sync/equivocation.ts";
-import { changesetsBelow, versionVector } from "../sync/exchange.ts";
+import { changesetsBelow } from "../sync/exchange.ts";
 import {
   FACTS,
   factsNewerThan,
@@ -50,7 +50,7 @@ import {
   receiveFacts,
 } from "../sync/facts.ts";
 import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/ingest.ts";
-import { loadMembership, type Membership } from "../sync/membership.ts";
+import { loadMembership, type Membership, standingOf } from "../sync/membership.ts";
 import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import {
   keepPresence,
@@ -65,6 +65,13 @@ import { PeerClient } from "./peer-client.ts";
 import { HELD_ELSEWHERE_WITHIN_MS, PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
 import { SendingTurns } from "./sending-turns.ts";
+
+/**
+ * Whether another device holds what this device wrote: "held" once one said so, "not yet"
+ * when none did within the bound (lost with this device, it is lost), "alone" in a zone
+ * of this device alone.
+ */
+export type HeldElsewhere = "held" | "not yet" | "alone";
 
 /** Who made a change: this device (a local write) or a peer (changesets it sent). */
 export type ChangeOrigin = "local" | "remote";
@@ -148,6 +155,10 @@ export class NodeContext {
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
+    this.peerHoldings = new PeerHoldings(this.deviceId, {
+      ownHead: () => this.ownHead(),
+      counts: (peer) => standingOf(this.membership(), peer) === "member",
+    });
     this.purgeGrants = new PurgeGrants(this.zoneId);
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
@@ -690,10 +701,21 @@ export class NodeContext {
    * The sending of missing pages to each peer: the sync loop's, one at a time, and a pull
    * of the peer's answered with none of them while one is under way (lib/node/peer-api.ts).
    */
-  readonly sendingTurns = new SendingTurns((_peer, have) => this.peerHoldings.said(have));
+  readonly sendingTurns = new SendingTurns((peer, have) => this.peerHoldings.said(peer, have));
 
   /** Which of this device's writes another device holds yet, as the peers said. */
-  private readonly peerHoldings = new PeerHoldings();
+  private readonly peerHoldings: PeerHoldings;
+
+  /** This device's newest changeset (0 before its first). */
+  private ownHead(): number {
+    return (
+      this.db.$client
+        .query<{ seq: number | null }, [string]>(
+          "SELECT max(seq) AS seq FROM changesets WHERE author = ?",
+        )
+        .get(this.deviceId)?.seq ?? 0
+    );
+  }
 
   /**
    * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for another device to hold what this device has
@@ -702,11 +724,27 @@ export class NodeContext {
    * alone; past the bound ("not yet") the log says this device alone holds `what` for now
    * (it goes with the next exchange).
    */
-  async untilHeldElsewhere(what: string): Promise<"held" | "not yet" | "alone"> {
+  async untilHeldElsewhere(what: string): Promise<HeldElsewhere> {
     if (this.peers().length === 0) return "alone";
-    const written = { author: this.deviceId, seq: versionVector(this.db).get(this.deviceId) ?? 0 };
-    if (await this.peerHoldings.heldElsewhere(written, HELD_ELSEWHERE_WITHIN_MS)) return "held";
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
+      return "held";
     this.log.warn(`${what}: held by this device alone for now`, {
+      waitedMs: HELD_ELSEWHERE_WITHIN_MS,
+    });
+    return "not yet";
+  }
+
+  /**
+   * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for the peer `device` to hold what this device
+   * has written so far: whether it does ("not yet" at once when it is no peer this device
+   * can call). For a write only that device acts on (an invitation's revocation: only its
+   * issuer admits with it).
+   */
+  async untilHeldBy(device: DeviceId, what: string): Promise<"held" | "not yet"> {
+    if (!this.peers().some((peer) => peer.id === device)) return "not yet";
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS, device))
+      return "held";
+    this.log.warn(`${what}: not held by ${this.membership().byId.get(device)?.name} yet`, {
       waitedMs: HELD_ELSEWHERE_WITHIN_MS,
     });
     return "not yet";

@@ -58,12 +58,12 @@ import { openZone } from "../zone/open.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
+import { serveLocal } from "./local-server.ts";
 import { extraRoots } from "./named-data-roots.ts";
 import { NodeContext } from "./node-context.ts";
 import { createPeerApp } from "./peer-api.ts";
 import { type PeerSocketData, peerSockets } from "./peer-sockets.ts";
 import { type DeviceInfo, readDeviceDocument, readDeviceInfo } from "./peers.ts";
-import { MAX_LOCAL_BODY_BYTES } from "./request-body.ts";
 import { releaseStartUpCode } from "./start-up-code.ts";
 import {
   DEFAULT_STATE_CHECK_EVERY_MS,
@@ -341,12 +341,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       },
     };
     const agents = new AgentEndpoint(new LocalApi(callLocal), paths, options.now, log);
-    const localServer = Bun.serve({
-      unix: paths.daemonSocket,
-      // Each route reads its body within its own bound (lib/node/request-body.ts).
-      maxRequestBodySize: MAX_LOCAL_BODY_BYTES,
-      fetch: (request) => localApp.fetch(request),
-    });
+    const localServer = serveLocal(paths.daemonSocket, (request) => localApp.fetch(request));
     started.push(() => {
       localServer.stop(true);
       rmSync(paths.daemonSocket, { force: true });

@@ -10,6 +10,7 @@ import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
+import { REQUEST_HEADERS } from "../../protocol/request-auth.ts";
 import {
   decodeEarlierRequest,
   decodeEntries,
@@ -83,7 +84,11 @@ export function createPeerApp(
   app.all("/mcp", (c) => mcp(c.req.raw));
 
   app.post("/v1/join", async (c) => {
-    const { answer } = admitDevice(node, await jsonBody(c, MAX_SYNC_MESSAGE_BYTES));
+    const { answer } = admitDevice(
+      node,
+      await jsonBody(c, MAX_SYNC_MESSAGE_BYTES),
+      statedTimeMs(c.req.header(REQUEST_HEADERS.time)),
+    );
     return c.body(answer, 200, { "content-type": "application/json" });
   });
 
@@ -279,6 +284,11 @@ function memberOnly(
     c.set("body", body);
     await next();
   };
+}
+
+/** The time a request states it was made (its sender's clock), if it states one. */
+function statedTimeMs(header: string | undefined): number | undefined {
+  return header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
 }
 
 function decode<T>(parse: () => T): T {

@@ -12,8 +12,10 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { hashInviteSecret } from "../../protocol/invite.ts";
 import { decodeJoinRequest, encodeJoinAnswer, sealBackupKey } from "../../protocol/join.ts";
+import { MAX_REQUEST_SKEW_MS } from "../../protocol/request-auth.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
+import { clockError } from "../node/admit-member.ts";
 import { invites } from "../store/schema.ts";
 import { inviteRecordKey, inviteRecordValue } from "./invite-records.ts";
 import { type InvitingZone, inviteMac, revokedInZone, sealedInvite } from "./invites.ts";
@@ -23,7 +25,15 @@ export interface Admission {
   readonly answer: string;
 }
 
-export function admitDevice(zone: InvitingZone, body: unknown): Admission {
+/**
+ * Admits the device asking with `body`, whose clock read `joinerClockMs` as it asked (the
+ * time its request states; undefined when it states none).
+ */
+export function admitDevice(
+  zone: InvitingZone,
+  body: unknown,
+  joinerClockMs: number | undefined,
+): Admission {
   let request: ReturnType<typeof decodeJoinRequest>;
   try {
     request = decodeJoinRequest(zone.zoneId, body);
@@ -48,6 +58,11 @@ export function admitDevice(zone: InvitingZone, body: unknown): Admission {
   if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
   if (invite.usesLeft <= 0) throw refuse("has been used up");
+  // Admitted, a device whose clock is off by more than the request window would have its
+  // every request refused (E_CLOCK), its first pull included: a member that never comes,
+  // its invitation used up and its name taken. Refused before, nothing used.
+  const offsetMs = joinerClockMs === undefined ? 0 : joinerClockMs - zone.now();
+  if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
 
   const id = deviceIdFromPublicKey(request.publicKey);
   const membership = zone.membership();

@@ -7,9 +7,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { signDeviceDocument } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { fromBase64url } from "../../protocol/encoding.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { signInvite } from "../../protocol/invite.ts";
+import { encodeJoinAnswer } from "../../protocol/join.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
@@ -17,7 +20,8 @@ import { createLog } from "../log.ts";
 import { joinZone, MAX_CERT_ANSWER_BYTES } from "./join.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
-const inviterKey = signingKeyFromSeed(new Uint8Array(32).fill(2));
+const inviterSeed = new Uint8Array(32).fill(2);
+const inviterKey = signingKeyFromSeed(inviterSeed);
 /** Whatever answers at the address: any certificate, since it is not trusted yet. */
 const otherSeed = new Uint8Array(32).fill(3);
 const tls = {
@@ -139,5 +143,53 @@ describe("bucky join, against what answers at the inviting device's address", ()
   test("an error answer is said by its status", async () => {
     const error = await joinAt(`https://127.0.0.1:${refusing.port}`);
     expect(error.message).toContain(`127.0.0.1:${refusing.port}: answered HTTP 500`);
+  });
+});
+
+/**
+ * The inviting device as far as admitting: it signs the new device's document, then fails
+ * every pull of the zone (its disk full, say), as one that died right after would.
+ */
+const admitsThenFails = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  tls: {
+    cert: certificatePem(deviceCertificate(inviterKey)),
+    key: privateKeyPem(inviterSeed),
+  },
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/v1/cert") return new Response(certificatePem(deviceCertificate(inviterKey)));
+    if (path === "/v1/join") {
+      const asked = (await request.json()) as { name: string; key: string };
+      const document = signDeviceDocument(
+        {
+          name: asked.name as DeviceName,
+          devicePublicKey: fromBase64url(asked.key) as Uint8Array,
+          issuedAt: Math.floor(Date.now() / 1000),
+        },
+        owner,
+      );
+      return new Response(encodeJoinAnswer({ device: document.jws }));
+    }
+    return Response.json(
+      { error: { code: "E_UNAVAILABLE", message: "the disk is full" } },
+      { status: 503 },
+    );
+  },
+});
+afterAll(() => admitsThenFails.stop(true));
+
+describe("bucky join, admitted and then failing", () => {
+  test("says the zone lists the device now, and what to do about it", async () => {
+    const error = await joinAt(`https://127.0.0.1:${admitsThenFails.port}`);
+    expect(error.code).toBe("E_UNAVAILABLE");
+    expect(error.message).toStartWith(
+      "the zone admitted this device as laptop, then joining failed: ",
+    );
+    expect(error.message).toContain("the disk is full");
+    expect(error.hint).toBe(
+      "The zone now lists laptop, which never came: revoke it on a device holding the owner key (`bucky devices revoke laptop`), then join with a new invitation and another name.",
+    );
   });
 });

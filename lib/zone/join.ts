@@ -78,6 +78,8 @@ export interface JoinedZone {
 
 export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
   const invite = checkToken(options.token, options.now());
+  // Once admitted, a failure leaves the zone listing a device that never comes.
+  let admittedAs: string | undefined;
   const joined = await buildHome(
     options.home,
     options.log,
@@ -97,6 +99,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
         name,
         { seed, publicKey: key.publicKey },
       );
+      admittedAs = device.name;
 
       writeIdentity(staging, { device: seed, ...(backupRoot ? { backup: backupRoot } : {}) });
       const seal = StateSeal.fromSeed(seed, device.id);
@@ -197,7 +200,9 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       }
     },
     options.onStep,
-  );
+  ).catch((error: unknown) => {
+    throw admittedAs === undefined ? error : admittedButNotJoined(error, admittedAs);
+  });
   options.log.info("joined zone", {
     zone: joined.zone.id,
     name: joined.zone.name,
@@ -207,6 +212,21 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     checkpoint: joined.checkpoint?.slice(0, 12),
   });
   return joined;
+}
+
+/**
+ * A join that failed once the inviting device had admitted this device: the zone lists it
+ * (its name taken, a use of the invitation gone), and it never comes. Said, with what to do,
+ * so that a second try does not meet "name taken" or "used up" unexplained.
+ */
+function admittedButNotJoined(error: unknown, name: string): unknown {
+  if (!(error instanceof BuckyError)) return error;
+  return new BuckyError(
+    error.code,
+    `the zone admitted this device as ${name}, then joining failed: ${error.message}`,
+    `The zone now lists ${name}, which never came: revoke it on a device holding the owner key (\`bucky devices revoke ${name}\`), then join with a new invitation and another name.`,
+    { cause: error },
+  );
 }
 
 /** Asks the inviting device to admit this one, under the first of `names` the zone does not have. */
