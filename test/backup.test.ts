@@ -487,6 +487,30 @@ describe("faults while backing up", () => {
     });
   }, 60_000);
 
+  test("a damaged blob that verify found is stored again by the next run, which heals every snapshot", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    generateTree(join(home, "data"), 4 * 1024 * 1024);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    await buckyJson(["backup", "run", "--home", home]);
+    // The target damages a pack in the middle: within a file's chunk.
+    const biggest = packs(repo).sort((a, b) => lstatSync(b).size - lstatSync(a).size)[0] as string;
+    const bytes = readFileSync(biggest);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(biggest, bytes);
+    type Verified = { ok: boolean; damaged: { blob: string }[] };
+    const found = await bucky(["backup", "verify", "--read-data", "--home", home, "--json"]);
+    expect(found.exitCode).toBe(4);
+    expect((JSON.parse(found.stdout) as Verified).damaged.length).toBeGreaterThan(0);
+    // As verify says: the next run stores the damaged data again, though its files did not change.
+    await buckyJson(["backup", "run", "--home", home]);
+    expect(await readsBackWhole(home)).toBe(true);
+    const to = join(scratchDir(), "healed");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+  }, 60_000);
+
   test("killed half way: the repository stays valid, and the next run finishes, reusing what was stored", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "repo");

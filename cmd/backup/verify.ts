@@ -107,7 +107,7 @@ function damageText(r: VerifyResult & { target: string }): string {
         (d) =>
           `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.map((s) => `\n    snapshot ${s.id.slice(0, 8)}: ${s.files.slice(0, 5).join(", ")}${s.files.length > 5 ? ", …" : ""}`).join("")}`,
       ),
-    "Files not named here restore as they should. Run `bucky backup run` to store the damaged data again.",
+    "Files not named here restore as they should. This device's next backup (`bucky backup run`) stores its own damaged data again; another device's, its next backup after a verify there.",
   ].join("\n");
 }
 

@@ -17,6 +17,7 @@ import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
+import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
@@ -189,6 +190,10 @@ export async function runBackup(options: {
       log,
       async (repository) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
+        // What a verify here found damaged is read again before it is taken as stored,
+        // and stored again where it opens nowhere.
+        const damaged = readDamagedBlobs(paths, repository.id);
+        repository.distrust(damaged);
         try {
           // Each device's snapshots are a history of their own: the parent is this
           // device's previous one, whatever the other devices did since (or filed in its
@@ -233,6 +238,7 @@ export async function runBackup(options: {
             signed: signSnapshot(named, snapshot, who.key, who.document),
           }));
           cache.commit();
+          forgetDamagedBlobs(paths, repository.id, damaged);
           return {
             snapshot: name,
             target: target.name,

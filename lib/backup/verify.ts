@@ -16,6 +16,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { recordDamagedBlobs } from "./damaged-blobs.ts";
 import { release } from "./release.ts";
 import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, withRepository } from "./run.ts";
@@ -111,14 +112,23 @@ export async function verifyTarget(options: {
     paths,
     target,
     log,
-    (repository) =>
-      verifyRepository(
+    async (repository) => {
+      const verified = await verifyRepository(
         repository,
         options.readData,
         options.onProgress,
         homeJudge(paths, log),
         said,
-      ),
+      );
+      // For this device's next backup to store again (a backup does not read back what
+      // the index places).
+      recordDamagedBlobs(
+        paths,
+        repository.id,
+        verified.damaged.map((d) => d.blob),
+      );
+      return verified;
+    },
     { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
   );
   const forged = result.untrusted.filter((s) => s.trust === "forged").length;
