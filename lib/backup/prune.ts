@@ -319,6 +319,8 @@ export async function pruneRepository(
   const named = new Set([...locations.map((l) => l.pack), ...spared]);
   const strays = await strayPacks(backend, named);
   for (const pack of strays) await backend.remove(packPath(pack));
+  const temporaries = await removeTemporaries(backend);
+  if (temporaries > 0) log?.info("temporary files of writes cut off removed", { temporaries });
   await removeOldHotFiles(
     backend,
     kept.filter((s) => trust.get(s.name) === "signed"),
@@ -341,6 +343,26 @@ async function strayPacks(backend: Backend, named: ReadonlySet<string>): Promise
     for (const name of await backend.list(dir)) if (!named.has(name)) strays.push(name);
   }
   return strays;
+}
+
+/**
+ * The temporary files writes cut off left (a backup killed, or its connection lost, while
+ * it wrote): no listing shows them, so nothing else removes them, and a pack's is up to
+ * 16 MiB. None is being written while the prune holds the exclusive lock. Not in hot/
+ * (hot changes are shipped without a lock) nor in locks/.
+ */
+async function removeTemporaries(backend: Backend): Promise<number> {
+  if (!backend.listTemporaries) return 0;
+  const dirs = ["index", "snapshots"];
+  for (let prefix = 0; prefix < 256; prefix++)
+    dirs.push(`data/${prefix.toString(16).padStart(2, "0")}`);
+  let removed = 0;
+  for (const dir of dirs)
+    for (const name of await backend.listTemporaries(dir)) {
+      await backend.remove(`${dir}/${name}`);
+      removed += 1;
+    }
+  return removed;
 }
 
 /**
