@@ -5,6 +5,7 @@
  * runs at once, a file that will not hold still.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   appendFileSync,
@@ -506,9 +507,36 @@ describe("faults while backing up", () => {
     // As verify says: the next run stores the damaged data again, though its files did not change.
     await buckyJson(["backup", "run", "--home", home]);
     expect(await readsBackWhole(home)).toBe(true);
+    // A prune keeps the copy that opens, not the damaged one.
+    await buckyJson(["backup", "prune", "--home", home]);
+    expect(await readsBackWhole(home)).toBe(true);
     const to = join(scratchDir(), "healed");
     await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
     expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+  }, 60_000);
+
+  test("a target that takes no writes, full or read-only, still verifies and restores", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 2 * 1024 * 1024);
+    await withTmpfs("size=8m", async (mount) => {
+      const target = join(mount, "repo");
+      await buckyJson(["backup", "target", "add", "usb", target, "--home", home, "--no-backup"]);
+      await buckyJson(["backup", "run", "--home", home]);
+      const restores = async (what: string) => {
+        expect(await readsBackWhole(home)).toBe(true);
+        const to = join(scratchDir(), what);
+        await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+        expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+      };
+      // Filled by something else: not a byte left, not even for a lock file.
+      const filled = spawnSync("dd", ["if=/dev/zero", `of=${join(mount, "fill")}`, "bs=1M"]);
+      expect(filled.stderr.toString()).toContain("No space left");
+      await restores("from-full");
+      rmSync(join(mount, "fill"));
+      // A disk write-protected, or mounted read-only for safety.
+      expect(spawnSync("mount", ["-o", "remount,ro", mount]).status).toBe(0);
+      await restores("from-read-only");
+    });
   }, 60_000);
 
   test("killed half way: the repository stays valid, and the next run finishes, reusing what was stored", async () => {

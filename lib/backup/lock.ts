@@ -60,6 +60,14 @@ export interface LockOptions {
   readonly waitMs?: number;
   /** Told once when it has to wait, with who holds the repository. */
   readonly onWait?: (holder: string) => void;
+  /**
+   * For work that only reads (a verify, a restore): where the target takes no writes (full,
+   * or read-only), it goes on without a lock file of its own, and this is told why. A
+   * prune cannot start there either, as it writes its lock first; one that did once space
+   * was freed would make the work fail on what it removed (every blob read is checked),
+   * never read wrong bytes. Without it, such a target refuses the lock.
+   */
+  readonly onUnwritable?: (error: BuckyError) => void;
 }
 
 /**
@@ -76,14 +84,40 @@ export async function takeSharedLock(
   const deadline = now() + (options.waitMs ?? DEFAULT_WAIT_MS);
   let said = false;
   for (let pollMs = POLL_MIN_MS; ; pollMs = Math.min(POLL_MAX_MS, pollMs * 2)) {
-    await backend.create(name, lockBytes(purpose, now()));
+    const unwritable = await createUnlessUnwritable(backend, name, purpose, now(), options);
     const prune = await readLock(backend, EXCLUSIVE);
-    if (!prune || isStale(prune, now())) return hold(backend, name, purpose, now);
-    await backend.remove(name);
+    if (!prune || isStale(prune, now())) {
+      if (!unwritable) return hold(backend, name, purpose, now);
+      options.onUnwritable?.(unwritable);
+      return { release: async () => {} };
+    }
+    if (!unwritable) await backend.remove(name);
     if (now() >= deadline) throw busy(backend, prune);
     if (!said) options.onWait?.(describe(prune));
     said = true;
     await Bun.sleep(pollMs);
+  }
+}
+
+/**
+ * Writes the shared lock `name`; where the target takes no writes (full, read-only) and the
+ * work may go on without (onUnwritable), the error that said so instead.
+ */
+async function createUnlessUnwritable(
+  backend: Backend,
+  name: string,
+  purpose: string,
+  atMs: number,
+  options: LockOptions,
+): Promise<BuckyError | undefined> {
+  try {
+    await backend.create(name, lockBytes(purpose, atMs));
+    return undefined;
+  } catch (error) {
+    const unwritable =
+      error instanceof BuckyError && (error.code === "E_IO" || error.code === "E_PERMISSION");
+    if (unwritable && options.onUnwritable) return error;
+    throw error;
   }
 }
 

@@ -622,6 +622,30 @@ describe("a repository in a directory", () => {
     await (await waiting).release();
   });
 
+  test("a reader goes on without a lock where the target takes no writes, but not past a prune", async () => {
+    const local = new LocalBackend(newDir());
+    const full = Object.assign(Object.create(local) as LocalBackend, {
+      create: async () => {
+        throw new BuckyError("E_IO", "the backup target is full");
+      },
+    });
+    // A backup, which writes, is refused as before; a verify is told why, and goes on.
+    await expect(takeSharedLock(full, "backup", { waitMs: 0 })).rejects.toThrow("full");
+    const told: string[] = [];
+    const reading = await takeSharedLock(full, "verify", {
+      waitMs: 0,
+      onUnwritable: (error) => told.push(error.message),
+    });
+    expect(told).toEqual(["the backup target is full"]);
+    await reading.release();
+    // A prune that holds the repository is waited for all the same.
+    const prune = await takeExclusiveLock(local, "prune");
+    await expect(
+      takeSharedLock(full, "verify", { waitMs: 0, onUnwritable: () => {} }),
+    ).rejects.toThrow("a prune runs on");
+    await prune.release();
+  });
+
   test("locks whose process died, or that went stale, stop counting", async () => {
     const backend = new LocalBackend(newDir());
     const dead = (purpose: string, refreshedAt = Date.now()) =>

@@ -67,8 +67,16 @@ export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
   }
 }
 
-/** How `withRepository` holds the repository while it works. */
-export type LockKind = { readonly kind: "shared" | "exclusive"; readonly purpose: string };
+/**
+ * How `withRepository` holds the repository while it works: `shared` for work that adds
+ * files (a backup), `read` for work that only reads (a verify, a restore: it goes on
+ * without a lock where the target takes no writes, full or read-only, so a full or
+ * write-protected disk still restores), `exclusive` for a prune.
+ */
+export type LockKind = {
+  readonly kind: "shared" | "read" | "exclusive";
+  readonly purpose: string;
+};
 
 /**
  * Connects to a target (directly, or through its via device) and runs `work` with its
@@ -137,6 +145,15 @@ function takeLock(
   return takeSharedLock(backend, lock.purpose, {
     ...(now ? { now } : {}),
     onWait: (holder) => log.info("waiting for the repository", { holder }),
+    ...(lock.kind === "read"
+      ? {
+          onUnwritable: (error: BuckyError) =>
+            log.warn("the target takes no writes: reading it without a lock", {
+              purpose: lock.purpose,
+              why: error.message,
+            }),
+        }
+      : {}),
   });
 }
 

@@ -129,7 +129,7 @@ export async function verifyTarget(options: {
       );
       return verified;
     },
-    { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
+    { lock: { kind: "read", purpose: "verify" }, withIndex: false, now: options.now },
   );
   const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   updateTargetStatus(paths, target.name, (status) => ({
