@@ -208,6 +208,11 @@ export async function pruneRepository(
     level = next;
   }
   await repository.placeNeeded(used);
+  // A chunk index files place more than once (stored again after a verify found it damaged,
+  // or by two backups at once) is read where the index chose before that place is the one
+  // kept: the new index names one place only, and the damaged copy may be the one chosen.
+  // (A tree was read above, at another place where the chosen one did not open.)
+  repository.distrust([...used].filter((id) => repository.otherPacksOf(id).length > 0));
   // The chunks in runs, pack by pack: an older bucky's repository has every one read.
   for (const id of await repository.vouchAll([...used].filter((id) => !nowhere.has(id))))
     nowhere.add(id);
