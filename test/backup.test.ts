@@ -604,6 +604,40 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
+  test("a backup paused past its lock (a laptop asleep) while a prune ran files no snapshot of removed data", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    generateTree(join(home, "data"), 80 * 1024 * 1024);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const child = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Paused once it has stored some of its packs.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (!existsSync(join(repo, "index")) || packs(repo).length < 2))
+      await Bun.sleep(5);
+    child.kill("SIGSTOP");
+    expect(packs(repo).length).toBeGreaterThanOrEqual(2);
+    // Ten minutes on, its lock looks stale: the prune takes the repository and removes
+    // what no snapshot needs, its packs among them.
+    const pruned = await buckyJson<{ removedPacks: number }>(["backup", "prune", "--home", home], {
+      env: { BUCKY_CLOCK_OFFSET_MS: String(10 * 60_000) },
+    });
+    expect(pruned.removedPacks).toBeGreaterThan(0);
+    child.kill("SIGCONT");
+    const exitCode = await child.exited;
+    // It says its repository was taken from it, and files no snapshot; the next run is whole.
+    expect(exitCode).toBe(3);
+    expect(await new Response(child.stderr).text()).toContain("a prune took it over");
+    expect(existsSync(join(repo, "snapshots")) ? readdirSync(join(repo, "snapshots")) : []).toEqual(
+      [],
+    );
+    expect(await readsBackWhole(home)).toBe(true);
+    await buckyJson(["backup", "run", "--home", home]);
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
   test("two backups at once both finish, each a snapshot that restores", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 160 * 1024 * 1024);

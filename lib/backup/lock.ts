@@ -52,6 +52,13 @@ interface LockInfo {
 
 export interface HeldLock {
   release(): Promise<void>;
+  /**
+   * Throws (unavailable) when the lock was taken away: a process paused past the stale
+   * bound (a laptop asleep) finds that a prune judged it gone, removed its lock and pruned,
+   * maybe the packs it wrote. A backup checks before it files its snapshot, which would
+   * otherwise name data the prune removed.
+   */
+  check(): Promise<void>;
 }
 
 export interface LockOptions {
@@ -89,7 +96,7 @@ export async function takeSharedLock(
     if (!prune || isStale(prune, now())) {
       if (!unwritable) return hold(backend, name, purpose, now);
       options.onUnwritable?.(unwritable);
-      return { release: async () => {} };
+      return { release: async () => {}, check: async () => {} };
     }
     if (!unwritable) await backend.remove(name);
     if (now() >= deadline) throw busy(backend, prune);
@@ -156,8 +163,24 @@ export async function takeExclusiveLock(
 
 function hold(backend: Backend, path: string, purpose: string, now: () => number): HeldLock {
   let stopped = false;
+  let lost = false;
+  /** Whether the lock file is still there: one that went stale was removed by a prune. */
+  const stillThere = async (): Promise<boolean> => {
+    try {
+      await backend.read(path, MAX_LOCK_FILE_BYTES);
+      return true;
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return false;
+      throw error;
+    }
+  };
+  // Never written again once gone: that would hide from check() that it was taken away.
+  const refresh = async () => {
+    if (!(await stillThere())) lost = true;
+    else if (!stopped) await backend.write(path, lockBytes(purpose, now()));
+  };
   const timer = setInterval(() => {
-    if (!stopped) void backend.write(path, lockBytes(purpose, now())).catch(() => {});
+    if (!stopped && !lost) void refresh().catch(() => {});
   }, REFRESH_MS);
   timer.unref?.();
   return {
@@ -165,6 +188,15 @@ function hold(backend: Backend, path: string, purpose: string, now: () => number
       stopped = true;
       clearInterval(timer);
       await backend.remove(path);
+    },
+    async check() {
+      if (!lost && !(await stillThere())) lost = true;
+      if (lost)
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `this ${purpose} lost its hold on the backup repository at ${backend.location}: it was paused so long that a prune took it over`,
+          "Nothing of it was filed as a snapshot. Run it again: it stores again what the prune removed.",
+        );
     },
   };
 }

@@ -646,6 +646,18 @@ describe("a repository in a directory", () => {
     await prune.release();
   });
 
+  test("a lock a prune took away (stale, removed) fails its check", async () => {
+    const backend = new LocalBackend(newDir());
+    const held = await takeSharedLock(backend, "backup");
+    await held.check();
+    // Its holder paused past the stale bound: a prune ten minutes on removes it.
+    const prune = await takeExclusiveLock(backend, "prune", { now: () => Date.now() + 600_000 });
+    expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
+    await prune.release();
+    await expect(held.check()).rejects.toThrow("a prune took it over");
+    await held.release();
+  });
+
   test("locks whose process died, or that went stale, stop counting", async () => {
     const backend = new LocalBackend(newDir());
     const dead = (purpose: string, refreshedAt = Date.now()) =>

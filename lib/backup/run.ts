@@ -87,7 +87,7 @@ export async function withRepository<T>(
   paths: HomePaths,
   target: ResolvedTarget,
   log: Log,
-  work: (repository: Repository, backend: Backend) => Promise<T>,
+  work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
   options: {
     create?: boolean;
     withIndex?: boolean;
@@ -119,7 +119,11 @@ export async function withRepository<T>(
     const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, backend);
+      return await work(repository, backend, lock);
+    } catch (error) {
+      // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
+      await lock?.check();
+      throw error;
     } finally {
       repository.close();
       await lock?.release();
@@ -205,7 +209,7 @@ export async function runBackup(options: {
       paths,
       target,
       log,
-      async (repository) => {
+      async (repository, _backend, lock) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
         // What a verify here found damaged is read again before it is taken as stored,
         // and stored again where it opens nowhere.
@@ -249,6 +253,9 @@ export async function runBackup(options: {
               durationMs,
             },
           };
+          // Its data is all written (archive flushed it): still there, unless a prune took
+          // the repository meanwhile.
+          await lock?.check();
           // Signed by this device: no other holder of the backup key can speak for it.
           const name = await repository.writeSnapshot((named) => ({
             ...snapshot,
