@@ -138,7 +138,19 @@ export async function takeExclusiveLock(
   options: Pick<LockOptions, "now"> = {},
 ): Promise<HeldLock> {
   const now = options.now ?? Date.now;
-  if (!(await backend.create(EXCLUSIVE, lockBytes(purpose, now())))) {
+  const created = await backend
+    .create(EXCLUSIVE, lockBytes(purpose, now()))
+    .catch((error: unknown) => {
+      // A full target's own hint is to prune, which cannot start there: say what can.
+      if (!(error instanceof BuckyError && error.code === "E_IO")) throw error;
+      throw new BuckyError(
+        "E_IO",
+        `${error.message}: a ${purpose} cannot start there, as it first writes its lock`,
+        "Make room on that disk (move off files that are not its backups, or move the repository to a larger disk), then run it again. Verifies and restores still work meanwhile.",
+        { cause: error },
+      );
+    });
+  if (!created) {
     const holder = await readLock(backend, EXCLUSIVE);
     if (holder && !isStale(holder, now())) throw busy(backend, holder);
     // Stale: take it over. Two processes doing this at once both "win" only if they race

@@ -629,8 +629,12 @@ describe("a repository in a directory", () => {
         throw new BuckyError("E_IO", "the backup target is full");
       },
     });
-    // A backup, which writes, is refused as before; a verify is told why, and goes on.
+    // A backup, which writes, is refused as before, and a prune, saying it cannot start
+    // there; a verify is told why, and goes on.
     await expect(takeSharedLock(full, "backup", { waitMs: 0 })).rejects.toThrow("full");
+    await expect(takeExclusiveLock(full, "prune")).rejects.toThrow(
+      "the backup target is full: a prune cannot start there",
+    );
     const told: string[] = [];
     const reading = await takeSharedLock(full, "verify", {
       waitMs: 0,
