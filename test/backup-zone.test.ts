@@ -392,6 +392,42 @@ describe("one target for a zone of two devices", () => {
     // Backed up, two devices, every device's backups verified, and no app's data on one only.
     expect(fromNas.reliability.level).toBe(3);
   }, 60_000);
+
+  test("the target rolls a device's history back: verify on either device says its latest is gone", async () => {
+    type Status = { backups: { device: string; lastBackup: { snapshot: string } | null }[] };
+    type Verified = {
+      ok: boolean;
+      missingLatest: { device: string; snapshot: string; at: string }[];
+    };
+    const newest = (await snapshots(nas.home, "laptop")).at(-1) as SnapshotJson;
+    // The NAS has heard from the laptop that this is its last backup.
+    await waitFor("the nas to hear the laptop's last backup", async () => {
+      const status = await buckyJson<Status>(["status", "--home", nas.home]);
+      const said = status.backups.find((b) => b.device === "laptop")?.lastBackup?.snapshot;
+      return said === newest.id ? true : undefined;
+    });
+    // The target (untrusted, off the zone) hides it: an older snapshot of the laptop stays.
+    const hidden = join(scratchDir(), newest.id);
+    renameSync(join(repo, "snapshots", newest.id), hidden);
+    expect((await snapshots(nas.home, "laptop")).length).toBeGreaterThan(0);
+    try {
+      for (const daemon of [nas, laptop]) {
+        const run = await bucky(["backup", "verify", "--home", daemon.home, "--json"]);
+        expect(run.exitCode).toBe(4);
+        const verified = JSON.parse(run.stdout) as Verified;
+        expect(verified.ok).toBe(false);
+        expect(verified.missingLatest.map((m) => `${m.device} ${m.snapshot}`)).toEqual([
+          `laptop ${newest.id}`,
+        ]);
+        const text = await bucky(["backup", "verify", "--home", daemon.home]);
+        expect(text.stdout).toContain(`laptop's last backup (${newest.id.slice(0, 8)}`);
+      }
+    } finally {
+      renameSync(hidden, join(repo, "snapshots", newest.id));
+    }
+    const again = await buckyJson<Verified>(["backup", "verify", "--home", nas.home]);
+    expect(again).toMatchObject({ ok: true, missingLatest: [] });
+  }, 60_000);
 });
 
 describe("a target removed, and one added before the zone recorded targets", () => {

@@ -58,6 +58,7 @@ export default defineBuckyCommand({
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
+  const missing = missingText(r.missingLatest);
   const forgedIndex = r.forgedIndex.map(
     (u) =>
       `  index file ${u.file.slice(0, 8)} is FORGED: ${u.why}${u.signedBy ? ` (signed by ${u.signedBy})` : ""}. Written by someone holding the backup key; the next prune deletes it.`,
@@ -74,9 +75,13 @@ function damageText(r: VerifyResult & { target: string }): string {
       `${r.target} is DAMAGED: ${plural(unreadable.length, r.unreadableIndex.length > 0 ? "file" : "snapshot")} that cannot be read (backups and restores leave them out).`,
       ...unreadable,
       ...forgedIndex,
+      ...missing,
     ].join("\n");
   if (r.damaged.length === 0) {
     const what = [
+      ...(r.missingLatest.length > 0
+        ? [`the last backup of ${plural(r.missingLatest.length, "device")} gone from it`]
+        : []),
       ...(forged.length > 0
         ? [`${plural(forged.length, "forged snapshot")}, written in a device's name`]
         : []),
@@ -84,23 +89,34 @@ function damageText(r: VerifyResult & { target: string }): string {
         ? [`${plural(r.forgedIndex.length, "forged index file")} (left out)`]
         : []),
     ];
+    const byKeyHolder = forged.length > 0 || r.forgedIndex.length > 0;
     return [
-      `${r.target} is NOT SOUND: ${what.join(", and ")}, by someone holding the backup key.`,
+      `${r.target} is NOT SOUND: ${what.join(", and ")}${byKeyHolder ? ", by someone holding the backup key" : ""}.`,
       ...forgedIndex,
+      ...missing,
     ].join("\n");
   }
   return [
     `${r.target} is DAMAGED: ${plural(r.damaged.length, "blob")}.`,
     ...unreadable,
     ...forgedIndex,
+    ...missing,
     ...r.damaged
       .slice(0, 20)
       .map(
         (d) =>
           `  ${d.blob.slice(0, 12)}: ${d.problem}${d.snapshots.map((s) => `\n    snapshot ${s.id.slice(0, 8)}: ${s.files.slice(0, 5).join(", ")}${s.files.length > 5 ? ", …" : ""}`).join("")}`,
       ),
-    "Files not named here restore as they should. Run `bucky backup run` to store the damaged data again.",
+    "Files not named here restore as they should. This device's next backup (`bucky backup run`) stores its own damaged data again; another device's, its next backup after a verify there.",
   ].join("\n");
+}
+
+/** Devices whose last backup the target no longer holds: a restore would take an older one. */
+function missingText(missing: VerifyResult["missingLatest"]): string[] {
+  return missing.map(
+    (m) =>
+      `  ${m.device}'s last backup (${m.snapshot.slice(0, 8)}, ${m.at}) is not in the target, nor any later one: it was lost there or hidden, and a restore of ${m.device} takes an older one. Its next backup (\`bucky backup run\` on ${m.device}) stores it again.`,
+  );
 }
 
 /** The snapshots a restore leaves out: forged ones first, then the others, a few of each. */

@@ -4,10 +4,12 @@
  * repository's root and use `/`.
  *
  * Every write is whole or absent: a backend writes to a temporary name and renames, so a
- * run killed half way leaves at worst a stray temporary file, never a torn one. Failures
+ * run killed half way leaves at worst a stray temporary file (which a prune removes), never
+ * a torn one. Failures
  * are BuckyErrors: E_NOT_FOUND for a missing file, E_IO for a full or failing target,
  * E_UNAVAILABLE for one that cannot be reached, E_PERMISSION when access is refused.
  */
+import { randomBytes } from "node:crypto";
 import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import { BuckyError } from "../errors.ts";
 
@@ -64,6 +66,13 @@ export interface Backend {
   readonly leftOutNames?: number;
   /** Removes `path`; nothing if it is already gone. */
   remove(path: string): Promise<void>;
+  /**
+   * The temporary files (temporaryName) that writes cut off (a process killed, a connection
+   * lost) left in directory `dir`. No listing shows them, so only a prune removes them,
+   * holding the exclusive lock, when no write can be in flight. Absent through a via (a
+   * prune runs where the target is reached).
+   */
+  listTemporaries?(dir: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -71,6 +80,21 @@ export interface Backend {
 export interface Listing {
   readonly names: string[];
   readonly cut: boolean;
+}
+
+/** A name for a file a write fills before it renames it into place: hidden from listings. */
+export function temporaryName(): string {
+  return `.tmp-${randomBytes(6).toString("hex")}`;
+}
+
+/** Whether a listing gives `name`: hidden files (a temporary one among them) it does not. */
+export function isListedName(name: string): boolean {
+  return !name.startsWith(".");
+}
+
+/** Whether `name` is one temporaryName gives. */
+export function isTemporaryName(name: string): boolean {
+  return /^\.tmp-[0-9a-f]{12}$/.test(name);
 }
 
 /**

@@ -1,5 +1,4 @@
 /** A repository in a directory: a local disk, a mounted drive, a network file system. */
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   type Dir,
@@ -21,9 +20,12 @@ import { BuckyError, fileSystemError } from "../errors.ts";
 import {
   type Backend,
   checkRange,
+  isListedName,
   isPlainName,
+  isTemporaryName,
   type Listing,
   repositorySegments,
+  temporaryName,
   tooLarge,
   tooManyNames,
 } from "./backend.ts";
@@ -117,11 +119,20 @@ export class LocalBackend implements Backend {
     return (await this.listing(dir, "refuse")).names;
   }
 
+  async listTemporaries(dir: string): Promise<string[]> {
+    return (await this.listing(dir, "refuse", isTemporaryName)).names;
+  }
+
   listCut(dir: string): Promise<Listing> {
     return this.listing(dir, "cut");
   }
 
-  private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
+  private async listing(
+    dir: string,
+    pastCap: "refuse" | "cut",
+    /** The names wanted: the files' (a temporary file is hidden), or listTemporaries'. */
+    wanted: (name: string) => boolean = isListedName,
+  ): Promise<Listing> {
     let listing: Dir;
     try {
       const where = this.resolve(dir);
@@ -141,7 +152,7 @@ export class LocalBackend implements Backend {
           cut = true;
           break;
         }
-        if (entry.isFile() && !entry.name.startsWith(".")) names.push(entry.name);
+        if (entry.isFile() && wanted(entry.name)) names.push(entry.name);
       }
       // The kernel lists no other names; checked all the same, as every backend does.
       const plain = names.filter(isPlainName);
@@ -240,7 +251,7 @@ export class LocalBackend implements Backend {
     data: Uint8Array | readonly Uint8Array[],
     path: string,
   ): Promise<string> {
-    const temp = join(dirname(target), `.tmp-${randomBytes(6).toString("hex")}`);
+    const temp = join(dirname(target), temporaryName());
     let file: FileHandle;
     try {
       this.makeDirectories(dirname(target), path);

@@ -52,6 +52,13 @@ interface LockInfo {
 
 export interface HeldLock {
   release(): Promise<void>;
+  /**
+   * Throws (unavailable) when the lock was taken away: a process paused past the stale
+   * bound (a laptop asleep) finds that a prune judged it gone, removed its lock and pruned,
+   * maybe the packs it wrote. A backup checks before it files its snapshot, which would
+   * otherwise name data the prune removed.
+   */
+  check(): Promise<void>;
 }
 
 export interface LockOptions {
@@ -60,6 +67,14 @@ export interface LockOptions {
   readonly waitMs?: number;
   /** Told once when it has to wait, with who holds the repository. */
   readonly onWait?: (holder: string) => void;
+  /**
+   * For work that only reads (a verify, a restore): where the target takes no writes (full,
+   * or read-only), it goes on without a lock file of its own, and this is told why. A
+   * prune cannot start there either, as it writes its lock first; one that did once space
+   * was freed would make the work fail on what it removed (every blob read is checked),
+   * never read wrong bytes. Without it, such a target refuses the lock.
+   */
+  readonly onUnwritable?: (error: BuckyError) => void;
 }
 
 /**
@@ -76,14 +91,40 @@ export async function takeSharedLock(
   const deadline = now() + (options.waitMs ?? DEFAULT_WAIT_MS);
   let said = false;
   for (let pollMs = POLL_MIN_MS; ; pollMs = Math.min(POLL_MAX_MS, pollMs * 2)) {
-    await backend.create(name, lockBytes(purpose, now()));
+    const unwritable = await createUnlessUnwritable(backend, name, purpose, now(), options);
     const prune = await readLock(backend, EXCLUSIVE);
-    if (!prune || isStale(prune, now())) return hold(backend, name, purpose, now);
-    await backend.remove(name);
+    if (!prune || isStale(prune, now())) {
+      if (!unwritable) return hold(backend, name, purpose, now);
+      options.onUnwritable?.(unwritable);
+      return { release: async () => {}, check: async () => {} };
+    }
+    if (!unwritable) await backend.remove(name);
     if (now() >= deadline) throw busy(backend, prune);
     if (!said) options.onWait?.(describe(prune));
     said = true;
     await Bun.sleep(pollMs);
+  }
+}
+
+/**
+ * Writes the shared lock `name`; where the target takes no writes (full, read-only) and the
+ * work may go on without (onUnwritable), the error that said so instead.
+ */
+async function createUnlessUnwritable(
+  backend: Backend,
+  name: string,
+  purpose: string,
+  atMs: number,
+  options: LockOptions,
+): Promise<BuckyError | undefined> {
+  try {
+    await backend.create(name, lockBytes(purpose, atMs));
+    return undefined;
+  } catch (error) {
+    const unwritable =
+      error instanceof BuckyError && (error.code === "E_IO" || error.code === "E_PERMISSION");
+    if (unwritable && options.onUnwritable) return error;
+    throw error;
   }
 }
 
@@ -97,7 +138,19 @@ export async function takeExclusiveLock(
   options: Pick<LockOptions, "now"> = {},
 ): Promise<HeldLock> {
   const now = options.now ?? Date.now;
-  if (!(await backend.create(EXCLUSIVE, lockBytes(purpose, now())))) {
+  const created = await backend
+    .create(EXCLUSIVE, lockBytes(purpose, now()))
+    .catch((error: unknown) => {
+      // A full target's own hint is to prune, which cannot start there: say what can.
+      if (!(error instanceof BuckyError && error.code === "E_IO")) throw error;
+      throw new BuckyError(
+        "E_IO",
+        `${error.message}: a ${purpose} cannot start there, as it first writes its lock`,
+        "Make room on that disk (move off files that are not its backups, or move the repository to a larger disk), then run it again. Verifies and restores still work meanwhile.",
+        { cause: error },
+      );
+    });
+  if (!created) {
     const holder = await readLock(backend, EXCLUSIVE);
     if (holder && !isStale(holder, now())) throw busy(backend, holder);
     // Stale: take it over. Two processes doing this at once both "win" only if they race
@@ -122,8 +175,24 @@ export async function takeExclusiveLock(
 
 function hold(backend: Backend, path: string, purpose: string, now: () => number): HeldLock {
   let stopped = false;
+  let lost = false;
+  /** Whether the lock file is still there: one that went stale was removed by a prune. */
+  const stillThere = async (): Promise<boolean> => {
+    try {
+      await backend.read(path, MAX_LOCK_FILE_BYTES);
+      return true;
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return false;
+      throw error;
+    }
+  };
+  // Never written again once gone: that would hide from check() that it was taken away.
+  const refresh = async () => {
+    if (!(await stillThere())) lost = true;
+    else if (!stopped) await backend.write(path, lockBytes(purpose, now()));
+  };
   const timer = setInterval(() => {
-    if (!stopped) void backend.write(path, lockBytes(purpose, now())).catch(() => {});
+    if (!stopped && !lost) void refresh().catch(() => {});
   }, REFRESH_MS);
   timer.unref?.();
   return {
@@ -131,6 +200,15 @@ function hold(backend: Backend, path: string, purpose: string, now: () => number
       stopped = true;
       clearInterval(timer);
       await backend.remove(path);
+    },
+    async check() {
+      if (!lost && !(await stillThere())) lost = true;
+      if (lost)
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `this ${purpose} lost its hold on the backup repository at ${backend.location}: it was paused so long that a prune took it over`,
+          "Nothing of it was filed as a snapshot. Run it again: it stores again what the prune removed.",
+        );
     },
   };
 }

@@ -208,6 +208,11 @@ export async function pruneRepository(
     level = next;
   }
   await repository.placeNeeded(used);
+  // A chunk index files place more than once (stored again after a verify found it damaged,
+  // or by two backups at once) is read where the index chose before that place is the one
+  // kept: the new index names one place only, and the damaged copy may be the one chosen.
+  // (A tree was read above, at another place where the chosen one did not open.)
+  repository.distrust([...used].filter((id) => repository.otherPacksOf(id).length > 0));
   // The chunks in runs, pack by pack: an older bucky's repository has every one read.
   for (const id of await repository.vouchAll([...used].filter((id) => !nowhere.has(id))))
     nowhere.add(id);
@@ -319,6 +324,8 @@ export async function pruneRepository(
   const named = new Set([...locations.map((l) => l.pack), ...spared]);
   const strays = await strayPacks(backend, named);
   for (const pack of strays) await backend.remove(packPath(pack));
+  const temporaries = await removeTemporaries(backend);
+  if (temporaries > 0) log?.info("temporary files of writes cut off removed", { temporaries });
   await removeOldHotFiles(
     backend,
     kept.filter((s) => trust.get(s.name) === "signed"),
@@ -341,6 +348,26 @@ async function strayPacks(backend: Backend, named: ReadonlySet<string>): Promise
     for (const name of await backend.list(dir)) if (!named.has(name)) strays.push(name);
   }
   return strays;
+}
+
+/**
+ * The temporary files writes cut off left (a backup killed, or its connection lost, while
+ * it wrote): no listing shows them, so nothing else removes them, and a pack's is up to
+ * 16 MiB. None is being written while the prune holds the exclusive lock. Not in hot/
+ * (hot changes are shipped without a lock) nor in locks/.
+ */
+async function removeTemporaries(backend: Backend): Promise<number> {
+  if (!backend.listTemporaries) return 0;
+  const dirs = ["index", "snapshots"];
+  for (let prefix = 0; prefix < 256; prefix++)
+    dirs.push(`data/${prefix.toString(16).padStart(2, "0")}`);
+  let removed = 0;
+  for (const dir of dirs)
+    for (const name of await backend.listTemporaries(dir)) {
+      await backend.remove(`${dir}/${name}`);
+      removed += 1;
+    }
+  return removed;
 }
 
 /**

@@ -622,6 +622,46 @@ describe("a repository in a directory", () => {
     await (await waiting).release();
   });
 
+  test("a reader goes on without a lock where the target takes no writes, but not past a prune", async () => {
+    const local = new LocalBackend(newDir());
+    const full = Object.assign(Object.create(local) as LocalBackend, {
+      create: async () => {
+        throw new BuckyError("E_IO", "the backup target is full");
+      },
+    });
+    // A backup, which writes, is refused as before, and a prune, saying it cannot start
+    // there; a verify is told why, and goes on.
+    await expect(takeSharedLock(full, "backup", { waitMs: 0 })).rejects.toThrow("full");
+    await expect(takeExclusiveLock(full, "prune")).rejects.toThrow(
+      "the backup target is full: a prune cannot start there",
+    );
+    const told: string[] = [];
+    const reading = await takeSharedLock(full, "verify", {
+      waitMs: 0,
+      onUnwritable: (error) => told.push(error.message),
+    });
+    expect(told).toEqual(["the backup target is full"]);
+    await reading.release();
+    // A prune that holds the repository is waited for all the same.
+    const prune = await takeExclusiveLock(local, "prune");
+    await expect(
+      takeSharedLock(full, "verify", { waitMs: 0, onUnwritable: () => {} }),
+    ).rejects.toThrow("a prune runs on");
+    await prune.release();
+  });
+
+  test("a lock a prune took away (stale, removed) fails its check", async () => {
+    const backend = new LocalBackend(newDir());
+    const held = await takeSharedLock(backend, "backup");
+    await held.check();
+    // Its holder paused past the stale bound: a prune ten minutes on removes it.
+    const prune = await takeExclusiveLock(backend, "prune", { now: () => Date.now() + 600_000 });
+    expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
+    await prune.release();
+    await expect(held.check()).rejects.toThrow("a prune took it over");
+    await held.release();
+  });
+
   test("locks whose process died, or that went stale, stop counting", async () => {
     const backend = new LocalBackend(newDir());
     const dead = (purpose: string, refreshedAt = Date.now()) =>

@@ -352,6 +352,15 @@ export class Repository {
     return this.index.get(id);
   }
 
+  /**
+   * Takes the blobs `ids` as not known to be where the index places them (a verify found
+   * them damaged there): a backup reads each before taking it as stored, and stores it
+   * again where it opens at no place (add, vouch). Call after the index is loaded.
+   */
+  distrust(ids: Iterable<string>): void {
+    for (const id of ids) if (this.index.has(id)) this.unvouched.add(id);
+  }
+
   /** Every blob the index names. */
   blobs(): IterableIterator<BlobLocation> {
     return this.index.values();

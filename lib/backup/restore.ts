@@ -288,7 +288,7 @@ export async function restoreSnapshot(options: {
       if ("refused" in second) throw second.refused;
       return second;
     },
-    { lock: { kind: "shared", purpose: "restore" }, withIndex: false, now: options.now },
+    { lock: { kind: "read", purpose: "restore" }, withIndex: false, now: options.now },
   );
 }
 

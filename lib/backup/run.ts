@@ -17,6 +17,7 @@ import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
+import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
@@ -66,8 +67,16 @@ export function backupRoot(paths: HomePaths, log: Log): Uint8Array {
   }
 }
 
-/** How `withRepository` holds the repository while it works. */
-export type LockKind = { readonly kind: "shared" | "exclusive"; readonly purpose: string };
+/**
+ * How `withRepository` holds the repository while it works: `shared` for work that adds
+ * files (a backup), `read` for work that only reads (a verify, a restore: it goes on
+ * without a lock where the target takes no writes, full or read-only, so a full or
+ * write-protected disk still restores), `exclusive` for a prune.
+ */
+export type LockKind = {
+  readonly kind: "shared" | "read" | "exclusive";
+  readonly purpose: string;
+};
 
 /**
  * Connects to a target (directly, or through its via device) and runs `work` with its
@@ -78,7 +87,7 @@ export async function withRepository<T>(
   paths: HomePaths,
   target: ResolvedTarget,
   log: Log,
-  work: (repository: Repository, backend: Backend) => Promise<T>,
+  work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
   options: {
     create?: boolean;
     withIndex?: boolean;
@@ -110,7 +119,11 @@ export async function withRepository<T>(
     const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, backend);
+      return await work(repository, backend, lock);
+    } catch (error) {
+      // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
+      await lock?.check();
+      throw error;
     } finally {
       repository.close();
       await lock?.release();
@@ -136,6 +149,15 @@ function takeLock(
   return takeSharedLock(backend, lock.purpose, {
     ...(now ? { now } : {}),
     onWait: (holder) => log.info("waiting for the repository", { holder }),
+    ...(lock.kind === "read"
+      ? {
+          onUnwritable: (error: BuckyError) =>
+            log.warn("the target takes no writes: reading it without a lock", {
+              purpose: lock.purpose,
+              why: error.message,
+            }),
+        }
+      : {}),
   });
 }
 
@@ -187,8 +209,12 @@ export async function runBackup(options: {
       paths,
       target,
       log,
-      async (repository) => {
+      async (repository, _backend, lock) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
+        // What a verify here found damaged is read again before it is taken as stored,
+        // and stored again where it opens nowhere.
+        const damaged = readDamagedBlobs(paths, repository.id);
+        repository.distrust(damaged);
         try {
           // Each device's snapshots are a history of their own: the parent is this
           // device's previous one, whatever the other devices did since (or filed in its
@@ -227,12 +253,16 @@ export async function runBackup(options: {
               durationMs,
             },
           };
+          // Its data is all written (archive flushed it): still there, unless a prune took
+          // the repository meanwhile.
+          await lock?.check();
           // Signed by this device: no other holder of the backup key can speak for it.
           const name = await repository.writeSnapshot((named) => ({
             ...snapshot,
             signed: signSnapshot(named, snapshot, who.key, who.document),
           }));
           cache.commit();
+          forgetDamagedBlobs(paths, repository.id, damaged);
           return {
             snapshot: name,
             target: target.name,

@@ -49,6 +49,13 @@ export class BackupScheduler {
     { kind: RunningWork["kind"]; child: Subprocess; startedAt: number }
   >();
 
+  /**
+   * When each kind of work last failed, by target: tried again an interval later, not at
+   * the next tick (a prune of a full target, a verify through a via that is off, would
+   * otherwise start, fail and be logged every minute). A backup records its own failure.
+   */
+  private readonly failedAt = new Map<string, number>();
+
   constructor(private readonly options: ScheduleOptions) {}
 
   start(): void {
@@ -118,15 +125,24 @@ export class BackupScheduler {
       const since = (at: string | undefined) =>
         at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;
       // After a failure, wait a full interval too rather than hammering a target that is down.
+      const failedLately = (kind: RunningWork["kind"]) =>
+        now() - (this.failedAt.get(`${target.name}\n${kind}`) ?? Number.NEGATIVE_INFINITY) <
+        backupEveryMs;
       const lastAttempt = Math.min(since(last?.lastBackup?.at), since(last?.lastBackupError?.at));
-      if (lastAttempt >= backupEveryMs) this.launch(target.name, "backup", ["backup", "run"]);
+      if (lastAttempt >= backupEveryMs && !failedLately("backup"))
+        this.launch(target.name, "backup", ["backup", "run"]);
       else if (
         target.route.kind === "direct" &&
         since(last?.lastPrune?.at) >= verifyEveryMs &&
-        last?.lastBackup
+        last?.lastBackup &&
+        !failedLately("prune")
       )
         this.launch(target.name, "prune", ["backup", "prune"]);
-      else if (since(last?.lastVerify?.at) >= verifyEveryMs && last?.lastBackup)
+      else if (
+        since(last?.lastVerify?.at) >= verifyEveryMs &&
+        last?.lastBackup &&
+        !failedLately("verify")
+      )
         this.launch(target.name, "verify", [
           "backup",
           "verify",
@@ -179,12 +195,14 @@ export class BackupScheduler {
       this.running.delete(target);
       if (kind === "backup" && code === 0)
         updateTargetStatus(this.options.paths, target, (s) => ({ ...s, behindSince: null }));
-      if (code !== 0)
+      if (code !== 0) {
+        this.failedAt.set(`${target}\n${kind}`, this.options.now());
         this.options.log.warn(`scheduled ${kind} failed`, {
           target,
           code,
           error: lastLine(stderr),
         });
+      }
     })();
   }
 }

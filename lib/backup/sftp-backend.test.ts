@@ -145,6 +145,18 @@ function conformance(name: string, repository: () => Promise<Fixture>): void {
       expect(await backend.list("nowhere")).toEqual([]);
     });
 
+    test("listTemporaries names only what a write cut off leaves, which a prune removes", async () => {
+      const { backend, dir } = await repository();
+      await backend.write("t/kept", bytes("1"));
+      writeFileSync(join(dir, "t", ".tmp-0123456789ab"), "a pack cut off");
+      writeFileSync(join(dir, "t", ".hidden"), "h");
+      expect(await backend.list("t")).toEqual(["kept"]);
+      expect(await backend.listTemporaries?.("t")).toEqual([".tmp-0123456789ab"]);
+      await backend.remove("t/.tmp-0123456789ab");
+      expect(readdirSync(join(dir, "t")).sort()).toEqual([".hidden", "kept"]);
+      expect(await backend.listTemporaries?.("nowhere")).toEqual([]);
+    });
+
     test("list sees every file of a large directory written concurrently", async () => {
       const { backend } = await repository();
       const names = Array.from({ length: 300 }, (_, i) => `f${i}`);
@@ -286,15 +298,22 @@ describe("SftpBackend", () => {
 
   test("a dropped connection fails the operation in flight and the next, not hangs", async () => {
     const { backend, dir } = await sftpRepository();
-    await backend.write("small", bytes("small"));
-    const writing = backend.write("big", randomBytes(64 * 1024 * 1024));
-    await until(() => readdirSync(dir).some((name) => name.startsWith(".tmp-")));
+    await backend.write("d/small", bytes("small"));
+    const writing = backend.write("d/big", randomBytes(64 * 1024 * 1024));
+    await until(() => readdirSync(join(dir, "d")).some((name) => name.startsWith(".tmp-")));
     sshd.dropConnections();
     expect(await codeOf(writing)).toBe("E_UNAVAILABLE");
-    expect(await codeOf(backend.read("small", 1024))).toBe("E_UNAVAILABLE");
-    // The server itself still runs: a new connection works.
-    const { backend: again } = await sftpRepository();
+    expect(await codeOf(backend.read("d/small", 1024))).toBe("E_UNAVAILABLE");
+    // The server itself still runs: a new connection works, and finds the temporary file
+    // the write cut off left, for a prune to remove.
+    const again = await SftpBackend.connect(sftpUrl(dir), {
+      identityFile: sshd.identityFile,
+      hostKey: sshd.hostKey,
+    });
+    open.push(again);
     await again.write("fine", bytes("fine"));
+    expect(await again.list("d")).toEqual(["small"]);
+    expect((await again.listTemporaries("d")).length).toBe(1);
   }, 10_000);
 
   test("a server that stops answering fails the operation within the timeout", async () => {

@@ -11,7 +11,6 @@
  * can show it and store it. Behaves like LocalBackend, file for file and error for error;
  * SFTP's coarse status codes are mapped as closely as they allow.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { posix } from "node:path";
@@ -21,9 +20,12 @@ import { BuckyError } from "../errors.ts";
 import {
   type Backend,
   checkRange,
+  isListedName,
   isPlainName,
+  isTemporaryName,
   type Listing,
   repositorySegments,
+  temporaryName,
   tooLarge,
   tooManyNames,
 } from "./backend.ts";
@@ -220,11 +222,20 @@ export class SftpBackend implements Backend {
     return (await this.listing(dir, "refuse")).names;
   }
 
+  async listTemporaries(dir: string): Promise<string[]> {
+    return (await this.listing(dir, "refuse", isTemporaryName)).names;
+  }
+
   listCut(dir: string): Promise<Listing> {
     return this.listing(dir, "cut");
   }
 
-  private async listing(dir: string, pastCap: "refuse" | "cut"): Promise<Listing> {
+  private async listing(
+    dir: string,
+    pastCap: "refuse" | "cut",
+    /** The names wanted: the files' (a temporary file is hidden), or listTemporaries'. */
+    wanted: (name: string) => boolean = isListedName,
+  ): Promise<Listing> {
     let handle: Buffer;
     try {
       if (!(await this.directoryExists(repositorySegments(dir), dir)))
@@ -250,7 +261,7 @@ export class SftpBackend implements Backend {
           cut = true;
         }
         for (const entry of entries.slice(0, Math.max(0, room)))
-          if (entry.attrs.isFile() && !entry.filename.startsWith(".")) names.push(entry.filename);
+          if (entry.attrs.isFile() && wanted(entry.filename)) names.push(entry.filename);
         if (cut) break;
       }
       const plain = names.filter(isPlainName);
@@ -406,7 +417,7 @@ export class SftpBackend implements Backend {
   /** A new temporary file beside `target`, written and flushed; its path. */
   private async writeTemp(target: string, data: Uint8Array, path: string): Promise<string> {
     const dir = posix.dirname(target);
-    const temp = posix.join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
+    const temp = posix.join(dir, temporaryName());
     const dirSegments = repositorySegments(path).slice(0, -1);
     const open = () =>
       this.call<Buffer>((done) => this.sftp.open(temp, "wx", { mode: 0o600 }, done));

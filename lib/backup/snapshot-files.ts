@@ -311,7 +311,7 @@ async function withSnapshot<T>(
       });
     },
     {
-      ...(locked ? { lock: { kind: "shared", purpose: "restore" } as const } : {}),
+      ...(locked ? { lock: { kind: "read", purpose: "restore" } as const } : {}),
       ...(where.reach ? { reach: where.reach } : {}),
       judge,
     },

@@ -5,7 +5,9 @@
  * reported as the snapshots and files it touches, so the owner knows what is at stake.
  * Every snapshot's signature is checked against the zone's devices too: a repository with
  * a forged snapshot (one any holder of the backup key wrote in a device's name) is not
- * sound, however whole its blobs are.
+ * sound, however whole its blobs are. So is one that no longer holds a device's last backup,
+ * as the device said it in the zone (the target hid it, or lost it): a restore would
+ * quietly take an older one.
  */
 
 import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
@@ -14,9 +16,11 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { recordDamagedBlobs } from "./damaged-blobs.ts";
 import { release } from "./release.ts";
 import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, withRepository } from "./run.ts";
+import { type SaidLatest, saidLatest } from "./said-latest.ts";
 import { CLEAR_DEVICE_KEY_PATH } from "./sealed-device-key.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -78,6 +82,11 @@ export interface VerifyResult {
    * readable by every holder of the backup key until prune ages them out.
    */
   readonly clearDeviceKeys: readonly string[];
+  /**
+   * Devices whose last backup, as they said it in the zone, the target no longer holds, nor
+   * any later snapshot they signed: it was hidden or lost, and their newest here is older.
+   */
+  readonly missingLatest: readonly SaidLatest[];
   readonly checkedBlobs: number;
   readonly checkedPacks: number;
   readonly damaged: readonly Damage[];
@@ -96,14 +105,31 @@ export async function verifyTarget(options: {
 }): Promise<VerifyResult & { readonly target: string }> {
   const { paths, log } = options;
   const target = chooseTarget(homeTargets(paths, log), options.target);
+  // Read before the snapshots are: a backup finishing meanwhile is then listed too.
+  const said = saidLatest(paths, target.name, log);
   // Under a shared lock: a prune deleting packs meanwhile would look like damage.
   const result = await withRepository(
     paths,
     target,
     log,
-    (repository) =>
-      verifyRepository(repository, options.readData, options.onProgress, homeJudge(paths, log)),
-    { lock: { kind: "shared", purpose: "verify" }, withIndex: false, now: options.now },
+    async (repository) => {
+      const verified = await verifyRepository(
+        repository,
+        options.readData,
+        options.onProgress,
+        homeJudge(paths, log),
+        said,
+      );
+      // For this device's next backup to store again (a backup does not read back what
+      // the index places).
+      recordDamagedBlobs(
+        paths,
+        repository.id,
+        verified.damaged.map((d) => d.blob),
+      );
+      return verified;
+    },
+    { lock: { kind: "read", purpose: "verify" }, withIndex: false, now: options.now },
   );
   const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   updateTargetStatus(paths, target.name, (status) => ({
@@ -111,7 +137,11 @@ export async function verifyTarget(options: {
     lastVerify: {
       at: new Date(options.now()).toISOString(),
       ok: result.ok,
-      damaged: result.damaged.length + result.unreadable.length + result.unreadableIndex.length,
+      damaged:
+        result.damaged.length +
+        result.unreadable.length +
+        result.unreadableIndex.length +
+        result.missingLatest.length,
       ...(forged > 0 ? { forged } : {}),
       ...(result.forgedIndex.length > 0 ? { forgedIndex: result.forgedIndex.length } : {}),
     },
@@ -123,6 +153,7 @@ export async function verifyTarget(options: {
       damaged: result.damaged.length,
       forged,
       forgedIndex: result.forgedIndex.length,
+      missingLatest: result.missingLatest.length,
     });
   return { target: target.name, ...result };
 }
@@ -136,6 +167,8 @@ export async function verifyRepository(
   onProgress?: (doneBytes: number, totalBytes: number) => void,
   /** The zone to check signatures against; without it, only that they hold. */
   judge?: SnapshotJudge,
+  /** Each device's last backup as it said it, which the repository must still reach. */
+  said: readonly SaidLatest[] = [],
 ): Promise<VerifyResult> {
   const uses = new Map<string, Use>();
   const problems = new Map<string, string>();
@@ -148,9 +181,13 @@ export async function verifyRepository(
   };
   const snapshots = await repository.snapshots();
   const untrusted: UntrustedSnapshot[] = [];
+  const trusted: (typeof snapshots)[number][] = [];
   for (const entry of snapshots) {
     const check = checkSnapshot(entry, judge);
-    if (check.trust === "signed") continue;
+    if (check.trust === "signed") {
+      trusted.push(entry);
+      continue;
+    }
     untrusted.push({
       snapshot: entry.name,
       device: entry.snapshot.device,
@@ -160,6 +197,15 @@ export async function verifyRepository(
       why: check.why,
     });
   }
+  // A device's last backup is reached by it, or by a later one its device signed (a prune may
+  // have removed it since, never its device's newest).
+  const missingLatest = said.filter(
+    (last) =>
+      !trusted.some(
+        ({ snapshot }) =>
+          snapshot.device === last.device && Date.parse(snapshot.time) >= Date.parse(last.at),
+      ),
+  );
   // The index once the snapshots are listed: a backup running meanwhile writes its index
   // before its snapshot, so every blob a listed snapshot needs is named by then.
   await repository.loadIndex(judge);
@@ -302,6 +348,7 @@ export async function verifyRepository(
       unreadable.length === 0 &&
       unreadableIndex.length === 0 &&
       forgedIndex.length === 0 &&
+      missingLatest.length === 0 &&
       !untrusted.some((s) => s.trust === "forged"),
     snapshots: snapshots.length,
     unreadable,
@@ -309,6 +356,7 @@ export async function verifyRepository(
     forgedIndex,
     untrusted,
     clearDeviceKeys,
+    missingLatest,
     checkedBlobs,
     checkedPacks,
     damaged,

@@ -1,0 +1,70 @@
+/**
+ * The daemon's backup schedule, with the work it launches standing in as /bin/false (each
+ * run fails at once) and its clock in the test's hands: what it launches at each tick.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { homePaths } from "../home.ts";
+import { createLog } from "../log.ts";
+import { BackupScheduler } from "./scheduler.ts";
+import { updateTargetStatus } from "./status.ts";
+import type { ResolvedTarget } from "./zone-targets.ts";
+
+const home = mkdtempSync(join(tmpdir(), "bucky-schedule-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const HOUR_MS = 60 * 60_000;
+
+test("a prune or verify that failed is tried again an interval later, not at every tick", async () => {
+  const paths = homePaths(home);
+  let nowMs = Date.parse("2026-06-01T12:00:00Z");
+  // Backed up a minute ago; never pruned nor verified: both are due.
+  updateTargetStatus(paths, "usb", () => ({
+    lastBackup: { at: new Date(nowMs - 60_000).toISOString(), snapshot: "s", durationMs: 1 },
+  }));
+  const usb = {
+    name: "usb",
+    url: "/mnt/usb",
+    via: "nas",
+    route: { kind: "direct", connection: {} },
+  } as unknown as ResolvedTarget;
+  const failed: string[] = [];
+  const log = createLog({ level: "warn", write: (line) => failed.push(line) });
+  const scheduler = new BackupScheduler({
+    paths,
+    log,
+    now: () => nowMs,
+    runtime: "/bin/false",
+    backupEveryMs: HOUR_MS,
+    verifyEveryMs: 24 * HOUR_MS,
+    targets: () => [usb],
+  });
+  // The ticks by hand: start() ticks once, and its timer (a minute) never comes in this test.
+  const tick = () => (scheduler as unknown as { tick(): void }).tick();
+  const launched: string[] = [];
+  const tickAndWait = async () => {
+    tick();
+    const running = scheduler.runningNow();
+    launched.push(running.map((r) => r.kind).join(",") || "nothing");
+    const before = failed.length;
+    if (running.length > 0)
+      while (failed.length === before || scheduler.runningNow().length > 0) await Bun.sleep(5);
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      await tickAndWait();
+      nowMs += 60_000;
+    }
+    // The prune failed, then the verify; the minute after, nothing again yet.
+    expect(launched).toEqual(["prune", "verify", "nothing"]);
+    nowMs += HOUR_MS;
+    // An interval on, the backup is due first, then the prune is tried again.
+    await tickAndWait();
+    await tickAndWait();
+    expect(launched.slice(3)).toEqual(["backup", "prune"]);
+  } finally {
+    await scheduler.stop();
+  }
+});
