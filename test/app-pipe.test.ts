@@ -17,6 +17,7 @@ import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import type { AppName } from "../protocol/names.ts";
 import { certificatePem, pinnedTls, privateKeyPem } from "../protocol/tls-cert.ts";
 import {
+  atName,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -65,7 +66,11 @@ const seedOf = (daemon: Daemon) =>
   );
 
 function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${gateway}${path}`, { headers: { host: HOST, ...headers }, redirect: "manual" });
+  const to = atName(`http://${HOST}`, path);
+  return fetch(`${gateway}${to.path}`, {
+    headers: { host: to.host, ...headers },
+    redirect: "manual",
+  });
 }
 
 beforeAll(async () => {

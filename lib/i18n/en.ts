@@ -805,7 +805,7 @@ export const en = {
       `${p.app} takes at most ${p.rps} requests a second. Try again in ${p.retryS} s.`,
     noCertificateYet: (p: { app: string }) => `${p.app}'s certificate is on its way`,
     certificateOnItsWay: (p: { address: string }) =>
-      `Its address is ${p.address}, which this gateway has no certificate for yet. Try again in a minute; if it still fails, \`bucky status\` says why.`,
+      `Its address is ${p.address}, which this gateway has no certificate for yet. Try again in a minute; if it stays so, the zone's control panel says why.`,
     notRunning: (p: { app: string }) => `${p.app} is not running`,
     stateIs: (p: { state: string; error: string }) =>
       p.error ? `Its state is ${p.state}: ${p.error}.` : `Its state is ${p.state}.`,

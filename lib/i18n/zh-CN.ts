@@ -696,7 +696,7 @@ export const zhCN: Messages = {
     atMostRequests: (p) => `${p.app} 每秒最多接受 ${p.rps} 个请求。请在 ${p.retryS} 秒后重试。`,
     noCertificateYet: (p) => `${p.app} 的证书正在申请中`,
     certificateOnItsWay: (p) =>
-      `它的地址是 ${p.address}，本网关还没有这个名字的证书。请一分钟后重试；如果仍然不行，\`bucky status\` 会说明原因。`,
+      `它的地址是 ${p.address}，本网关还没有这个名字的证书。请一分钟后重试；如果仍然不行，本区域的控制面板会说明原因。`,
     notRunning: (p) => `${p.app} 没有在运行`,
     stateIs: (p) => (p.error ? `它的状态是“${p.state}”：${p.error}。` : `它的状态是“${p.state}”。`),
     restartsItself: "一有可能它就会自行重启；请稍后重试。",
