@@ -452,7 +452,7 @@ describe("a revocation outlives the device that made it", () => {
     // beta stopped (SIGSTOP): no device can take the revocation until it is let go.
     process.kill(beta.pid, "SIGSTOP");
     let answered = false;
-    let revoking: ReturnType<typeof buckyJson>;
+    let revoking: Promise<{ heldElsewhere: string }>;
     try {
       revoking = buckyJson(["agent", "revoke", "held", "--home", alpha.home]);
       void revoking.then(() => {
@@ -466,7 +466,7 @@ describe("a revocation outlives the device that made it", () => {
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
-    await revoking;
+    expect((await revoking).heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha could go now, and the agent stays revoked.
     const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>([
       "agent",
@@ -475,6 +475,24 @@ describe("a revocation outlives the device that made it", () => {
       beta.home,
     ]);
     expect(agents.find((a) => a.agent === "held")?.revokedAt).toBeTruthy();
+  });
+
+  test("a revocation no other device took within 3 s is said to be held here alone", async () => {
+    await buckyJson(["agent", "grant", "unheld", "--read", "status", "--home", alpha.home]);
+    await waitFor("the grant at beta", async () =>
+      (await bucky(["state", "get", "agents/unheld", "--home", beta.home])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const revoked = await buckyJson<{ heldElsewhere: string }>([
+        ...["agent", "revoke", "unheld", "--home", alpha.home],
+      ]);
+      expect(revoked.heldElsewhere).toBe("not yet");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
   });
 });
 
