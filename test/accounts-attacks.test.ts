@@ -506,7 +506,11 @@ describe("a removal or a reset outlives the device that made it", () => {
     await waitFor("forgetful at beta", async () =>
       (await people(beta.home)).some((person) => person.name === "forgetful") ? true : undefined,
     );
-    await answeredOnceBetaHolds(["user", "reset", "forgetful"], /person reset.*user=forgetful/);
+    const reset = await answeredOnceBetaHolds<{ heldElsewhere: string }>(
+      ["user", "reset", "forgetful"],
+      /person reset.*user=forgetful/,
+    );
+    expect(reset.heldElsewhere).toBe("held");
     // Held by beta before alpha answered (the account's rev 2): the old link, and whatever
     // was made with it, ends there too.
     const held = await bucky(["state", "get", "users/forgetful/account/2", "--home", beta.home]);
@@ -539,6 +543,25 @@ describe("a removal or a reset outlives the device that made it", () => {
         0,
         expect.stringContaining(
           "No other device holds the removal yet (none said so within 3 s): keep this device running",
+        ),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+  });
+
+  test("a reset no other device took within 3 s is said to be held here alone", async () => {
+    await addPerson("unsure");
+    await waitFor("unsure at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "unsure") ? true : undefined,
+    );
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const reset = await bucky(["user", "reset", "unsure", "--home", alpha.home]);
+      expect([reset.exitCode, reset.stdout]).toEqual([
+        0,
+        expect.stringContaining(
+          "No other device holds the reset yet (none said so within 3 s): keep this device running",
         ),
       ]);
     } finally {

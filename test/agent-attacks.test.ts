@@ -389,23 +389,29 @@ describe("a token holds only as the grant its record names", () => {
 });
 
 describe("a revocation stands", () => {
-  test("a member rewriting the grant's record or deleting its revocation does not bring the agent back", async () => {
+  test("a member deleting and rewriting the grant's record or deleting its revocation does not bring the agent back", async () => {
     const { token, record } = await buckyJson<Granted & { record: { id: string } }>([
       ...["agent", "grant", "revived", "--read", "status", "--home", alpha.home],
     ]);
     const client = await overHttp(`${gateway}/mcp`, token);
     expect((await call(client, "zone_status")).isError).toBeFalsy();
-    const revoked = await buckyJson<Record<string, unknown>>([
-      ...["agent", "revoke", "revived", "--home", alpha.home],
-    ]);
+    await buckyJson(["agent", "revoke", "revived", "--home", alpha.home]);
     await waitFor("the revocation to reach beta", async () => {
       const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>(
         ["agent", "list", "--home", beta.home],
       );
       return agents.find((a) => a.agent === "revived")?.revokedAt ? true : undefined;
     });
-    // Beta writes the record back as it was before the revocation.
-    const unrevoked = JSON.stringify({ ...revoked, revokedAt: null });
+    // Beta deletes the record (the token is refused while it is gone), then writes it
+    // back as it was before the revocation.
+    await buckyJson(["state", "del", "agents/revived", "--home", beta.home]);
+    await waitFor("the record deleted at alpha", async () =>
+      (await bucky(["state", "get", "agents/revived", "--home", alpha.home])).exitCode !== 0
+        ? true
+        : undefined,
+    );
+    expect((await call(client, "zone_status")).isError).toBe(true);
+    const unrevoked = JSON.stringify(record);
     await buckyJson(["state", "set", "agents/revived", unrevoked, "--home", beta.home]);
     await waitFor("the rewritten record at alpha", async () => {
       const { value } = await buckyJson<{ value: { revokedAt?: string | null } | null }>([
@@ -446,7 +452,7 @@ describe("a revocation outlives the device that made it", () => {
     // beta stopped (SIGSTOP): no device can take the revocation until it is let go.
     process.kill(beta.pid, "SIGSTOP");
     let answered = false;
-    let revoking: ReturnType<typeof buckyJson>;
+    let revoking: Promise<{ heldElsewhere: string }>;
     try {
       revoking = buckyJson(["agent", "revoke", "held", "--home", alpha.home]);
       void revoking.then(() => {
@@ -460,7 +466,7 @@ describe("a revocation outlives the device that made it", () => {
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
-    await revoking;
+    expect((await revoking).heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha could go now, and the agent stays revoked.
     const { agents } = await buckyJson<{ agents: { agent: string; revokedAt: string | null }[] }>([
       "agent",
@@ -469,6 +475,24 @@ describe("a revocation outlives the device that made it", () => {
       beta.home,
     ]);
     expect(agents.find((a) => a.agent === "held")?.revokedAt).toBeTruthy();
+  });
+
+  test("a revocation no other device took within 3 s is said to be held here alone", async () => {
+    await buckyJson(["agent", "grant", "unheld", "--read", "status", "--home", alpha.home]);
+    await waitFor("the grant at beta", async () =>
+      (await bucky(["state", "get", "agents/unheld", "--home", beta.home])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const revoked = await buckyJson<{ heldElsewhere: string }>([
+        ...["agent", "revoke", "unheld", "--home", alpha.home],
+      ]);
+      expect(revoked.heldElsewhere).toBe("not yet");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
   });
 });
 

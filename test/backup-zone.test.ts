@@ -50,6 +50,7 @@ interface TargetJson {
 
 interface SnapshotJson {
   id: string;
+  time: string;
   device: string;
 }
 
@@ -393,7 +394,7 @@ describe("one target for a zone of two devices", () => {
     expect(fromNas.reliability.level).toBe(3);
   }, 60_000);
 
-  test("the target rolls a device's history back: verify on either device says its latest is gone", async () => {
+  test("the target rolls a device's history back: verify and list on either device say its latest is gone, and restore latest refuses the older one unless told", async () => {
     type Status = { backups: { device: string; lastBackup: { snapshot: string } | null }[] };
     type Verified = {
       ok: boolean;
@@ -421,6 +422,37 @@ describe("one target for a zone of two devices", () => {
         ]);
         const text = await bucky(["backup", "verify", "--home", daemon.home]);
         expect(text.stdout).toContain(`laptop's last backup (${newest.id.slice(0, 8)}`);
+      }
+      // backup list says so too, on either device, and restore latest of the laptop refuses
+      // to take the older one unless told to.
+      const older = (await snapshots(nas.home, "laptop")).at(-1) as SnapshotJson;
+      for (const daemon of [nas, laptop]) {
+        const listed = await buckyJson<{ missingLatest: { device: string; snapshot: string }[] }>([
+          "backup",
+          "list",
+          "--home",
+          daemon.home,
+        ]);
+        expect(listed.missingLatest.map((m) => `${m.device} ${m.snapshot}`)).toEqual([
+          `laptop ${newest.id}`,
+        ]);
+        const text = await bucky(["backup", "list", "--home", daemon.home]);
+        expect(text.stdout).toContain(`laptop's last backup (${newest.id.slice(0, 8)}`);
+        const restoring = ["backup", "restore", "latest", "--device", "laptop", "--path", "data"];
+        const refused = await bucky([
+          ...[...restoring, "--to", join(scratchDir(), "older"), "--home", daemon.home, "--json"],
+        ]);
+        expect([refused.exitCode, jsonError(refused).message]).toEqual([
+          4,
+          expect.stringContaining(
+            `laptop's last backup (${newest.id.slice(0, 8)}, ${newest.time}), as laptop said it, is not in`,
+          ),
+        ]);
+        const taken = await buckyJson<{ snapshot: string }>([
+          ...[...restoring, "--to", join(scratchDir(), "older"), "--accept-older"],
+          ...["--home", daemon.home],
+        ]);
+        expect(taken.snapshot).toBe(older.id);
       }
     } finally {
       renameSync(hidden, join(repo, "snapshots", newest.id));

@@ -1,10 +1,14 @@
-/** `bucky backup list`: the snapshots in a target, of every device or of one. */
-import { listSnapshots, type SnapshotSummary } from "../../lib/backup/run.ts";
-import { chooseTarget, homeTargets } from "../../lib/backup/zone-targets.ts";
+/**
+ * `bucky backup list`: the snapshots in a target, of every device or of one, and whose last
+ * backup (as that device said it) the target lacks.
+ */
+import { listTarget } from "../../lib/backup/list.ts";
+import type { SnapshotSummary } from "../../lib/backup/run.ts";
 import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural, table } from "../text.ts";
+import { missingLatestText } from "./missing-latest.ts";
 import { targetArg } from "./target-arg.ts";
 
 export default defineBuckyCommand({
@@ -18,19 +22,21 @@ export default defineBuckyCommand({
     ...targetArg,
     device: { type: "string", valueHint: "name", description: "Only this device's snapshots" },
   },
-  async run(args, context) {
-    const paths = homePaths(context.home);
-    const target = chooseTarget(homeTargets(paths, context.log), args.target).name;
-    return {
-      target,
-      snapshots: await listSnapshots(paths, target, context.log, {
-        ...(args.device ? { device: args.device } : {}),
-      }),
-    };
-  },
-  text: ({ target, snapshots }) => {
+  run: (args, context) =>
+    listTarget(homePaths(context.home), args.target, context.log, args.device),
+  text: ({ target, snapshots, missingLatest }) => {
+    const missing =
+      missingLatest.length > 0
+        ? [
+            `${target} lacks the last backup of ${plural(missingLatest.length, "device")}:`,
+            ...missingLatestText(missingLatest),
+          ]
+        : [];
     if (snapshots.length === 0)
-      return `${target} has no snapshots yet. Make one with \`bucky backup run\`.`;
+      return [
+        `${target} has no snapshots yet. Make one with \`bucky backup run\`.`,
+        ...missing,
+      ].join("\n");
     const untrusted = snapshots.filter((s) => s.trust !== "signed");
     return [
       table(
@@ -51,6 +57,7 @@ export default defineBuckyCommand({
             "A home restore leaves these out. One may be restored into a directory to look at: `bucky backup restore <id> --to <dir>`.",
           ]
         : []),
+      ...missing,
     ].join("\n");
   },
 });

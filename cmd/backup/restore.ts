@@ -53,6 +53,11 @@ export default defineBuckyCommand({
       description: "The SSH private key for an sftp:// --from",
     },
     force: { type: "boolean", description: "Restore into a directory that is not empty" },
+    "accept-older": {
+      type: "boolean",
+      description:
+        "Take latest even when it is older than the last backup its device said it made (the target lost or hid that one)",
+    },
   },
   async run(args, context) {
     const line = progressLine(!context.json, "restored");
@@ -66,6 +71,7 @@ export default defineBuckyCommand({
         ...(args.path ? { path: args.path } : {}),
         ...(args.device ? { device: args.device } : {}),
         force: args.force === true,
+        acceptOlder: args["accept-older"] === true,
         log: context.log,
         now: context.now,
         onProgress: (p) => line.update(p, { files: 0, bytes: p.totalBytes }),

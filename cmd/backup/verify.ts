@@ -6,6 +6,7 @@ import { BuckyError, ERROR_CODES } from "../../lib/errors.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { plural } from "../text.ts";
+import { missingLatestText } from "./missing-latest.ts";
 import { progressFileArg } from "./progress.ts";
 import { targetArg } from "./target-arg.ts";
 
@@ -58,7 +59,7 @@ export default defineBuckyCommand({
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
-  const missing = missingText(r.missingLatest);
+  const missing = missingLatestText(r.missingLatest);
   const forgedIndex = r.forgedIndex.map(
     (u) =>
       `  index file ${u.file.slice(0, 8)} is FORGED: ${u.why}${u.signedBy ? ` (signed by ${u.signedBy})` : ""}. Written by someone holding the backup key; the next prune deletes it.`,
@@ -109,14 +110,6 @@ function damageText(r: VerifyResult & { target: string }): string {
       ),
     "Files not named here restore as they should. This device's next backup (`bucky backup run`) stores its own damaged data again; another device's, its next backup after a verify there.",
   ].join("\n");
-}
-
-/** Devices whose last backup the target no longer holds: a restore would take an older one. */
-function missingText(missing: VerifyResult["missingLatest"]): string[] {
-  return missing.map(
-    (m) =>
-      `  ${m.device}'s last backup (${m.snapshot.slice(0, 8)}, ${m.at}) is not in the target, nor any later one: it was lost there or hidden, and a restore of ${m.device} takes an older one. Its next backup (\`bucky backup run\` on ${m.device}) stores it again.`,
-  );
 }
 
 /** The snapshots a restore leaves out: forged ones first, then the others, a few of each. */

@@ -3,6 +3,7 @@ import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Revoked } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -27,11 +28,7 @@ export default defineBuckyCommand({
         (n) =>
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
-      ...(result.heldElsewhere === "not yet"
-        ? [
-            "No other device holds this revocation yet (none said so within 3 s): keep this device running until another has synced it, or the revocation is lost with it.",
-          ]
-        : []),
+      ...notHeldYetNote(result.heldElsewhere, "revocation"),
       ...(result.heldBackupKey
         ? [t.devices.backupKeyKept({ device: result.name, places: result.backupTargets })]
         : []),

@@ -2,6 +2,7 @@
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -19,10 +20,6 @@ export default defineBuckyCommand({
   text: (result) =>
     [
       `${result.user} is removed: their sessions end on every gateway of the zone as it hears of it.`,
-      ...(result.heldElsewhere === "not yet"
-        ? [
-            "No other device holds the removal yet (none said so within 3 s): keep this device running until another has synced it, or the removal is lost with it.",
-          ]
-        : []),
+      ...notHeldYetNote(result.heldElsewhere, "removal"),
     ].join("\n"),
 });

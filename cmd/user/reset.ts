@@ -1,8 +1,10 @@
 /** `bucky user reset <name>`: a new enrollment link; the person's old ways in and sessions stop working. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Enrolled } from "../../lib/users/accounts.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 import { enrolledText } from "./enrolled-text.ts";
 
 export default defineBuckyCommand({
@@ -21,11 +23,12 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<Enrolled>(
+    requestDaemon<Enrolled & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "POST",
       `/v1/users/${encodeURIComponent(args.name)}/reset`,
       args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {},
     ),
-  text: enrolledText,
+  text: (result) =>
+    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "reset")].join("\n"),
 });

@@ -61,8 +61,9 @@ import { hotChangesets } from "./hot.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
+import { saidLatest } from "./said-latest.ts";
 import { leaveOutOtherKeys, ownDevice, stageDeviceKey } from "./sealed-device-key.ts";
-import { chooseSnapshot, type HomeView } from "./snapshot-choice.ts";
+import { chooseSnapshot, type HomeView, olderThanSaid } from "./snapshot-choice.ts";
 import {
   checkSnapshot,
   datedByNow,
@@ -127,6 +128,8 @@ export async function restoreSnapshot(options: {
   readonly path?: string;
   /** Whose snapshot `latest` is (default: this device's). */
   readonly device?: string;
+  /** Take `latest` even when it is older than the last backup its device said it made. */
+  readonly acceptOlder?: boolean;
   readonly force: boolean;
   readonly log: Log;
   readonly now: () => number;
@@ -147,6 +150,9 @@ export async function restoreSnapshot(options: {
     );
   }
   if (!options.to) await refuseRunningDaemon(paths);
+  // What each device said was its last backup here, known where the zone state opens; read
+  // before the snapshots are listed, so a backup finishing meanwhile is listed too.
+  const said = home && options.snapshot === "latest" ? saidLatest(paths, target.name, log) : [];
   return withRepository(
     paths,
     target,
@@ -192,8 +198,8 @@ export async function restoreSnapshot(options: {
               : signature?.kind === "unsigned" && options.snapshot !== "latest";
           })
         : all;
-      const choose = (among: readonly NamedSnapshot[]) =>
-        chooseSnapshot(among, options.snapshot, {
+      const choose = (among: readonly NamedSnapshot[]) => {
+        const found = chooseSnapshot(among, options.snapshot, {
           device: options.device,
           home,
           intoHome: !options.to,
@@ -201,6 +207,18 @@ export async function restoreSnapshot(options: {
           signatures,
           nowMs: options.now(),
         });
+        const passedOver = olderThanSaid(found, said, {
+          location: repository.backend.location,
+          acceptOlder: options.acceptOlder === true,
+        });
+        if (passedOver)
+          log.warn("latest is older than its device's last backup, which the target lacks", {
+            device: passedOver.device,
+            lastBackup: passedOver.snapshot.slice(0, 8),
+            taken: found.name.slice(0, 8),
+          });
+        return found;
+      };
       const chosen = choose(candidates);
       const { name, snapshot } = chosen;
       const progress = options.onProgress ? { onProgress: options.onProgress } : {};

@@ -4,7 +4,8 @@
  * device's newest snapshots (roll its history back, or lose them), and what is left verifies
  * as sound, while a restore quietly takes an older one. The zone knows better: each device
  * says its last backup in its signed device facts (this device's own status file, newer,
- * stands in for its own).
+ * stands in for its own). `backup verify` and `backup list` say which the target lacks,
+ * and `backup restore latest` refuses to take an older one unless told to.
  */
 import { readPayload } from "../facts/payload.ts";
 import type { HomePaths } from "../home.ts";
@@ -49,4 +50,22 @@ export function saidLatest(paths: HomePaths, name: string, log: Log): SaidLatest
   } finally {
     zone.close();
   }
+}
+
+/**
+ * The last backups said that `trusted` (snapshots whose signature holds) reaches neither
+ * by that backup nor by a later one of its device: a prune may have removed a last backup
+ * since, never its device's newest.
+ */
+export function lastBackupsMissing(
+  said: readonly SaidLatest[],
+  trusted: readonly { readonly device: string; readonly time: string }[],
+): SaidLatest[] {
+  return said.filter(
+    (last) =>
+      !trusted.some(
+        (snapshot) =>
+          snapshot.device === last.device && Date.parse(snapshot.time) >= Date.parse(last.at),
+      ),
+  );
 }

@@ -9,6 +9,7 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Membership } from "../sync/membership.ts";
+import { lastBackupsMissing, type SaidLatest } from "./said-latest.ts";
 import { datedByNow, type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
@@ -119,6 +120,29 @@ export function chooseSnapshot(
     "E_NOT_FOUND",
     `${context.location} has no snapshot of ${home?.device ?? "this device"}`,
     `It has snapshots of: ${devices.join(", ")}; name one with --device (a device's home is restored on that device, or into a directory with --to).`,
+  );
+}
+
+/**
+ * The last backup `latest`'s device said it made (lib/backup/said-latest.ts), when `chosen`
+ * is older and the target holds no later one: the target lost or hid it, and restoring
+ * `chosen` would quietly bring back older data. Refused unless `acceptOlder`; then it is
+ * returned, for the restore to say what it passed over.
+ */
+export function olderThanSaid(
+  chosen: NamedSnapshot,
+  said: readonly SaidLatest[],
+  context: { location: string; acceptOlder: boolean },
+): SaidLatest | undefined {
+  const [missing] = lastBackupsMissing(
+    said.filter((last) => last.device === chosen.snapshot.device),
+    [chosen.snapshot],
+  );
+  if (!missing || context.acceptOlder) return missing;
+  throw new BuckyError(
+    "E_INTEGRITY",
+    `${missing.device}'s last backup (${missing.snapshot.slice(0, 8)}, ${missing.at}), as ${missing.device} said it, is not in ${context.location}, nor any later one: its latest there is the older ${chosen.name.slice(0, 8)} (${chosen.snapshot.time}); nothing was restored`,
+    `The target lost or hid it. Restore from another target that holds it (--from), or take the older one with --accept-older; \`bucky backup run\` on ${missing.device} stores its data again.`,
   );
 }
 

@@ -20,7 +20,7 @@ import { recordDamagedBlobs } from "./damaged-blobs.ts";
 import { release } from "./release.ts";
 import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, withRepository } from "./run.ts";
-import { type SaidLatest, saidLatest } from "./said-latest.ts";
+import { lastBackupsMissing, type SaidLatest, saidLatest } from "./said-latest.ts";
 import { CLEAR_DEVICE_KEY_PATH } from "./sealed-device-key.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -197,14 +197,9 @@ export async function verifyRepository(
       why: check.why,
     });
   }
-  // A device's last backup is reached by it, or by a later one its device signed (a prune may
-  // have removed it since, never its device's newest).
-  const missingLatest = said.filter(
-    (last) =>
-      !trusted.some(
-        ({ snapshot }) =>
-          snapshot.device === last.device && Date.parse(snapshot.time) >= Date.parse(last.at),
-      ),
+  const missingLatest = lastBackupsMissing(
+    said,
+    trusted.map(({ snapshot }) => snapshot),
   );
   // The index once the snapshots are listed: a backup running meanwhile writes its index
   // before its snapshot, so every blob a listed snapshot needs is named by then.

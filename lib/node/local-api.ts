@@ -553,8 +553,8 @@ export function createLocalApp(
     );
     // Said done only once another device holds it: lost with this one, the agent would
     // go on working everywhere else.
-    await node.untilHeldElsewhere(`revocation of agent ${revoked.agent}`);
-    return c.json(revoked);
+    const heldElsewhere = await node.untilHeldElsewhere(`revocation of agent ${revoked.agent}`);
+    return c.json({ ...revoked, heldElsewhere });
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.
@@ -605,8 +605,8 @@ export function createLocalApp(
     );
     // Said done only once another device holds it: lost with this one, the person's old
     // password, passkeys and sessions would go on working on every other gateway.
-    await node.untilHeldElsewhere(`reset of ${reset.user}`);
-    return c.json(reset);
+    const heldElsewhere = await node.untilHeldElsewhere(`reset of ${reset.user}`);
+    return c.json({ ...reset, heldElsewhere });
   });
   app.delete("/v1/users/:name", async (c) => {
     const removed = removePerson(node, c.req.param("name"));

@@ -1,0 +1,39 @@
+/**
+ * `bucky backup list`: a target's snapshots, and the devices' last backups (as each said
+ * it in its signed facts) that the target holds neither of nor any later one: it lost or
+ * hid them, and what it lists of those devices is older than what they backed up.
+ */
+import type { HomePaths } from "../home.ts";
+import type { Log } from "../log.ts";
+import { listSnapshots, type SnapshotSummary } from "./run.ts";
+import { lastBackupsMissing, type SaidLatest, saidLatest } from "./said-latest.ts";
+import { chooseTarget, homeTargets } from "./zone-targets.ts";
+
+export interface TargetListing {
+  readonly target: string;
+  readonly snapshots: readonly SnapshotSummary[];
+  readonly missingLatest: readonly SaidLatest[];
+}
+
+/** The snapshots of `which` (none: the only target), of every device or of `device`. */
+export async function listTarget(
+  paths: HomePaths,
+  which: string | undefined,
+  log: Log,
+  device: string | undefined,
+): Promise<TargetListing> {
+  const target = chooseTarget(homeTargets(paths, log), which).name;
+  // Read before the snapshots are: a backup finishing meanwhile is then listed too.
+  const said = saidLatest(paths, target, log).filter(
+    (last) => device === undefined || last.device === device,
+  );
+  const snapshots = await listSnapshots(paths, target, log, device ? { device } : {});
+  return {
+    target,
+    snapshots,
+    missingLatest: lastBackupsMissing(
+      said,
+      snapshots.filter((s) => s.trust === "signed"),
+    ),
+  };
+}
