@@ -2,28 +2,43 @@
  * The app store as one zone: a catalog added on one device is the zone's, so it outlives
  * that device. One added from a file (whose packages no address can give again) is copied
  * to every device, which lists it and installs its apps once the device that added it is
- * gone.
+ * gone. And a catalog's version only goes forward, whichever device heard of which first.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ObjectStore } from "../lib/ndn/store.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
-import { buckyJson, cleanUp, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
+const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300" };
 let alpha: Daemon;
 let beta: Daemon;
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
+  const zone = await startZone(["alpha", "beta"], ENV);
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
 });
 afterAll(cleanUp);
 
-/** Publishes a catalog `name` of the whoami app into a directory; it and its publisher. */
-async function publishWhoami(name: string): Promise<{ out: string; publisher: string }> {
-  const dir = scratchDir();
+/**
+ * Publishes version `version` of a catalog `name` of the whoami app into a directory
+ * (signed with the key in `dir`, made the first time); it and its publisher.
+ */
+async function publishWhoami(
+  name: string,
+  version = 1,
+  dir = scratchDir(),
+): Promise<{ out: string; publisher: string }> {
   cpSync(resolve(import.meta.dir, "../fixtures/apps/whoami"), join(dir, "whoami"), {
     recursive: true,
   });
@@ -32,11 +47,11 @@ async function publishWhoami(name: string): Promise<{ out: string; publisher: st
     join(dir, "catalog.json"),
     JSON.stringify({
       name,
-      version: 1,
+      version,
       apps: [{ dir: "whoami", description: { en: "about.txt" }, icon: "whoami/icon.svg" }],
     }),
   );
-  const out = join(dir, "out");
+  const out = join(dir, `out-${version}`);
   const { publisher } = await buckyJson<{ publisher: string }>([
     "store",
     "publish",
@@ -54,6 +69,17 @@ function publishedObjects(out: string): ObjectId[] {
   const jws = readFileSync(join(out, "catalog.jws"), "utf8").trim();
   const index = `sha256:${new Bun.CryptoHasher("sha256").update(jws).digest("hex")}`;
   return [index, ...readdirSync(join(out, "ndn"))] as ObjectId[];
+}
+
+/** The version of catalog `name` the zone has, as `home`'s device lists it. */
+async function listedVersion(home: string, name: string): Promise<number | undefined> {
+  const { catalogs } = await buckyJson<{ catalogs: { name: string; version: number }[] }>([
+    "store",
+    "list",
+    "--home",
+    home,
+  ]);
+  return catalogs.find((c) => c.name === name)?.version;
 }
 
 describe("a catalog added from a file", () => {
@@ -93,5 +119,37 @@ describe("a catalog added from a file", () => {
       beta.home,
     ]);
     expect(installed).toMatchObject({ app: "whoami", state: "running", runsOn: "beta" });
+  }, 60_000);
+});
+
+describe("a catalog's version", () => {
+  test("is never taken back: an older file added on a device that had not heard of the newer one loses to it once they meet", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    const dir = scratchDir();
+    const v1 = await publishWhoami("rolled-apps", 1, dir);
+    const v2 = await publishWhoami("rolled-apps", 2, dir);
+    const v3 = await publishWhoami("rolled-apps", 3, dir);
+    await buckyJson(["store", "add", v1.out, "--key", v1.publisher, "--home", alpha.home]);
+    await waitFor("beta to hear of version 1", async () =>
+      (await listedVersion(beta.home, "rolled-apps")) === 1 ? true : undefined,
+    );
+    // Beta is away while alpha takes version 3; then alpha is away while beta, which
+    // knows only version 1, is given the file of version 2 (newer than what it knows).
+    await beta.kill();
+    await buckyJson(["store", "add", v3.out, "--key", v3.publisher, "--home", alpha.home]);
+    await alpha.kill();
+    beta = await startDaemon(beta.home, ENV);
+    await buckyJson(["store", "add", v2.out, "--key", v2.publisher, "--home", beta.home]);
+    alpha = await startDaemon(alpha.home, ENV);
+    // Once they meet, both list one version: the newest either had.
+    const agreed = await waitFor("alpha and beta to list one version", async () => {
+      const [onAlpha, onBeta] = [
+        await listedVersion(alpha.home, "rolled-apps"),
+        await listedVersion(beta.home, "rolled-apps"),
+      ];
+      return onAlpha === onBeta ? onAlpha : undefined;
+    });
+    expect(agreed).toBe(3);
   }, 60_000);
 });
