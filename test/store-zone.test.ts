@@ -10,9 +10,11 @@ import { join, resolve } from "node:path";
 import { ObjectStore } from "../lib/ndn/store.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   scratchDir,
   startDaemon,
   startZone,
@@ -31,17 +33,24 @@ beforeAll(async () => {
 afterAll(cleanUp);
 
 /**
- * Publishes version `version` of a catalog `name` of the whoami app into a directory
- * (signed with the key in `dir`, made the first time); it and its publisher.
+ * Publishes version `version` of a catalog `name` of the whoami app (at `appVersion`)
+ * into a directory, signed with the key in `dir` (made the first time); it and its
+ * publisher.
  */
 async function publishWhoami(
   name: string,
   version = 1,
   dir = scratchDir(),
+  appVersion = "1.0.0",
 ): Promise<{ out: string; publisher: string }> {
   cpSync(resolve(import.meta.dir, "../fixtures/apps/whoami"), join(dir, "whoami"), {
     recursive: true,
   });
+  const manifest = JSON.parse(readFileSync(join(dir, "whoami", "bucky-app.json"), "utf8"));
+  writeFileSync(
+    join(dir, "whoami", "bucky-app.json"),
+    JSON.stringify({ ...manifest, version: appVersion }),
+  );
   writeFileSync(join(dir, "about.txt"), "Says who you are.");
   writeFileSync(
     join(dir, "catalog.json"),
@@ -151,5 +160,50 @@ describe("a catalog's version", () => {
       return onAlpha === onBeta ? onAlpha : undefined;
     });
     expect(agreed).toBe(3);
+  }, 60_000);
+});
+
+describe("an app installed from a catalog", () => {
+  test("is not updated by another publisher's catalog of the same name, added once its own was removed", async () => {
+    const own = await publishWhoami("named-apps", 1);
+    await buckyJson(["store", "add", own.out, "--key", own.publisher, "--home", beta.home]);
+    await buckyJson(["app", "remove", "whoami", "--home", beta.home]);
+    await buckyJson([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "named-apps",
+      "--device",
+      "beta",
+      "--home",
+      beta.home,
+    ]);
+    await buckyJson(["store", "remove", "named-apps", "--home", beta.home]);
+    // Anyone may name a catalog so: this one's whoami is a newer version, by another key.
+    const other = await publishWhoami("named-apps", 1, scratchDir(), "2.0.0");
+    expect(other.publisher).not.toBe(own.publisher);
+    await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", beta.home]);
+    const { apps } = await buckyJson<{
+      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
+    }>(["store", "list", "--home", beta.home]);
+    expect(apps.find((a) => a.catalog === "named-apps" && a.id === "whoami")).toMatchObject({
+      installed: { version: "1.0.0", from: "named-apps" },
+      update: false,
+    });
+    const refused = await bucky([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "named-apps",
+      "--home",
+      beta.home,
+      "--json",
+    ]);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_EXISTS",
+      message: `whoami is installed already, from catalog named-apps of publisher ${own.publisher}, not from catalog named-apps of publisher ${other.publisher}: that catalog's whoami would take over its data`,
+    });
   }, 60_000);
 });
