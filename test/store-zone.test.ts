@@ -207,3 +207,30 @@ describe("an app installed from a catalog", () => {
     });
   }, 60_000);
 });
+
+describe("an app stopped or removed from another device than the one running it", () => {
+  test("the command answers once another device holds the change, so it survives the device asked being killed; or says that none does yet", async () => {
+    // Beta runs whoami (the test before installed it there) and hears nothing for now.
+    process.kill(beta.pid, "SIGSTOP");
+    let stopped: { app: string; desired: string; heldElsewhere: string };
+    try {
+      stopped = await buckyJson(["app", "stop", "whoami", "--home", alpha.home]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect(stopped).toEqual({ app: "whoami", desired: "stopped", heldElsewhere: "not yet" });
+
+    expect(await buckyJson(["app", "remove", "whoami", "--home", alpha.home])).toEqual({
+      app: "whoami",
+      removed: true,
+      purged: false,
+      heldElsewhere: "held",
+    });
+    await alpha.kill();
+    await waitFor("beta to remove whoami", async () =>
+      (await bucky(["app", "status", "whoami", "--home", beta.home])).exitCode === 1
+        ? true
+        : undefined,
+    );
+  }, 60_000);
+});
