@@ -8,8 +8,11 @@
  *     `publisher` itself); `source` the https:// or http:// address it is fetched from
  *     again for updates, null for one added from a file.
  *   store/apps/<app>  the catalog an app was installed from, at `system/store/apps/<app>`:
- *     JSON { v: 1, catalog }, so only that catalog's newer versions are offered as updates
- *     (another catalog listing an app of the same id is not its publisher).
+ *     JSON { v: 2, catalog, publisher }, so only that catalog's newer versions are offered
+ *     as updates (another catalog listing an app of the same id is not its publisher).
+ *     `publisher` is the catalog's then (null: the built-in catalog): a catalog removed and
+ *     added again under the same name by another publisher is not where the app came
+ *     from. Version 1, { v: 1, catalog }, written before, names no publisher.
  */
 import { check } from "./errors.ts";
 import { type PublisherId, parsePublisherId } from "./ids.ts";
@@ -90,19 +93,36 @@ export function decodeCatalogRecord(key: string, value: unknown): CatalogRecord 
   };
 }
 
-export function encodeAppOrigin(catalog: string): string {
-  return JSON.stringify({ v: 1, catalog });
+/** Where an installed app came from. */
+export interface AppOrigin {
+  readonly catalog: string;
+  /**
+   * The catalog's publisher when the app was installed; null for the built-in catalog;
+   * undefined when a version 1 record does not say.
+   */
+  readonly publisher: PublisherId | null | undefined;
 }
 
-/** The catalog named by the origin record at `key`. Throws ProtocolError when it is not one. */
-export function decodeAppOrigin(key: string, value: unknown): { app: string; catalog: string } {
+export function encodeAppOrigin(origin: {
+  readonly catalog: string;
+  readonly publisher: PublisherId | null;
+}): string {
+  return JSON.stringify({ v: 2, catalog: origin.catalog, publisher: origin.publisher });
+}
+
+/** The origin record at `key`. Throws ProtocolError when it is not one. */
+export function decodeAppOrigin(key: string, value: unknown): { app: string } & AppOrigin {
   check(key.startsWith(APP_ORIGIN_PREFIX), `${key} is not an app origin's key`);
   const app = key.slice(APP_ORIGIN_PREFIX.length);
   check(checkAppName(app).ok, `${key} does not name an app`);
   check(isRecord(value), `${key} is not an app origin`);
-  requireOnlyFields(value, ["v", "catalog"], key);
-  check(value.v === 1, `${key} is version ${String(value.v)}, not 1`);
+  check(value.v === 1 || value.v === 2, `${key} is version ${String(value.v)}, not 1 or 2`);
+  requireOnlyFields(value, value.v === 1 ? ["v", "catalog"] : ["v", "catalog", "publisher"], key);
   const catalog = requireString(value.catalog, `${key} catalog`, 63);
   check(checkAppName(catalog).ok, `${key} catalog is not a catalog name`);
-  return { app, catalog };
+  if (value.v === 1) return { app, catalog, publisher: undefined };
+  if (value.publisher === null) return { app, catalog, publisher: null };
+  const publisher = parsePublisherId(requireString(value.publisher, `${key} publisher`, 64));
+  check(publisher !== undefined, `${key} publisher is not a publisher's key`);
+  return { app, catalog, publisher };
 }

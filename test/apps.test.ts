@@ -221,6 +221,8 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       app: "notes",
       removed: true,
       purged: false,
+      // beta, which runs it, holds the removal before the command answers.
+      heldElsewhere: "held",
     });
     await waitFor("the process to end", async () =>
       (await answers(url as string, "/health")) ? undefined : true,

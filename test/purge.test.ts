@@ -193,6 +193,7 @@ describe("only the owner purges an app", () => {
       app: "notes",
       removed: true,
       purged: true,
+      heldElsewhere: "held",
     });
     ownersRemoval = await waitFor(`${other} to have the owner's removal`, async () => {
       const spec = await specOn(other);

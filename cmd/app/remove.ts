@@ -1,7 +1,9 @@
 /** `bucky app remove <app> [--purge]`: uninstall an app; its data stays unless purged. */
 import type { Removal } from "../../lib/apps/admin.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYet } from "./held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -21,19 +23,29 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const removal = await requestDaemon<Removal>(
+    const removal = await requestDaemon<Removal & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "DELETE",
       `/v1/apps/${encodeURIComponent(args.app)}${query({ purge: args.purge, force: args.force })}`,
     );
+    const { heldElsewhere } = removal;
     return "unreadable" in removal
-      ? { app: removal.app, removed: true, purged: false, unreadable: removal.unreadable }
-      : { app: removal.app, removed: true, purged: removal.purge === true };
+      ? {
+          app: removal.app,
+          removed: true,
+          purged: false,
+          unreadable: removal.unreadable,
+          heldElsewhere,
+        }
+      : { app: removal.app, removed: true, purged: removal.purge === true, heldElsewhere };
   },
   text: (result) =>
-    "unreadable" in result
-      ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
-      : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
+    [
+      "unreadable" in result
+        ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
+        : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
+      ...notHeldYet(result.heldElsewhere, "removal"),
+    ].join("\n"),
 });
 
 function query(flags: Record<string, boolean | undefined>): string {

@@ -1,7 +1,9 @@
 /** `bucky app share <app> --with ann,child`: whom a zone-only app is shared with. */
 import type { AppSpec } from "../../lib/apps/spec.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYet } from "./held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -27,16 +29,19 @@ export default defineBuckyCommand({
       .split(",")
       .map((name) => name.trim())
       .filter(Boolean);
-    const spec = await requestDaemon<AppSpec>(
+    const spec = await requestDaemon<AppSpec & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "PUT",
       `/v1/apps/${encodeURIComponent(args.app)}/share`,
       { with: names.length === 1 && names[0] === "everyone" ? null : names },
     );
-    return { app: spec.app, shared: spec.shared ?? null };
+    return { app: spec.app, shared: spec.shared ?? null, heldElsewhere: spec.heldElsewhere };
   },
   text: (result) =>
-    result.shared
-      ? `${result.app} is shared with ${result.shared.join(", ")} (and the admins).`
-      : `${result.app} is shared with everyone of the zone.`,
+    [
+      result.shared
+        ? `${result.app} is shared with ${result.shared.join(", ")} (and the admins).`
+        : `${result.app} is shared with everyone of the zone.`,
+      ...notHeldYet(result.heldElsewhere, "change"),
+    ].join("\n"),
 });

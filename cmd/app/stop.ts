@@ -1,18 +1,24 @@
 /** `bucky app stop <app>`: stop an app (it stays installed, with its data). */
 import type { AppSpec } from "../../lib/apps/spec.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYet } from "./held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "stop", description: "Stop an app; it stays installed with its data" },
   args: { app: { type: "positional", required: true, description: "The app's id" } },
   async run(args, context) {
-    const spec = await requestDaemon<AppSpec>(
+    const spec = await requestDaemon<AppSpec & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "POST",
       `/v1/apps/${encodeURIComponent(args.app)}/stop`,
     );
-    return { app: spec.app, desired: spec.desired };
+    return { app: spec.app, desired: spec.desired, heldElsewhere: spec.heldElsewhere };
   },
-  text: (result) => `Stopping ${result.app}; see it with \`bucky app status ${result.app}\`.`,
+  text: (result) =>
+    [
+      `Stopping ${result.app}; see it with \`bucky app status ${result.app}\`.`,
+      ...notHeldYet(result.heldElsewhere, "stop"),
+    ].join("\n"),
 });

@@ -185,7 +185,12 @@ describe("catalogs", () => {
       installed: { version: "1.0.0", from: null },
       update: false,
     });
-    node.write([{ key: appOriginKey("memo"), value: encodeAppOrigin("test-apps") }]);
+    node.write([
+      {
+        key: appOriginKey("memo"),
+        value: encodeAppOrigin({ catalog: "test-apps", publisher: p.publisher }),
+      },
+    ]);
     expect(await memo()).toMatchObject({
       installed: { version: "1.0.0", from: "test-apps" },
       update: true,
@@ -212,7 +217,12 @@ describe("catalogs", () => {
     expect(await refusal(install())).toBe(
       "E_EXISTS: memo is installed already, from a package of its own, not from catalog test-apps: that catalog's memo would take over its data",
     );
-    node.write([{ key: appOriginKey("memo"), value: encodeAppOrigin("other-apps") }]);
+    node.write([
+      {
+        key: appOriginKey("memo"),
+        value: encodeAppOrigin({ catalog: "other-apps", publisher: p.publisher }),
+      },
+    ]);
     expect(await refusal(install())).toContain(
       "from catalog other-apps, not from catalog test-apps",
     );

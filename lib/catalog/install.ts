@@ -7,6 +7,7 @@
  * came from, so only that catalog's newer versions are offered as its updates.
  */
 import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
+import type { PublisherId } from "../../protocol/ids.ts";
 import { type Installed, type InstallOptions, installStoredPackage } from "../apps/admin.ts";
 import { PACKAGE_LIMIT, readPackage } from "../apps/package-dir.ts";
 import { readSpecs } from "../apps/spec.ts";
@@ -15,7 +16,7 @@ import { fetchToStore } from "../ndn/fetch.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "./builtin.ts";
 import type { CatalogNode } from "./catalogs.ts";
-import { readAppOrigins } from "./records.ts";
+import { isOrigin, readAppOrigins } from "./records.ts";
 import { objectsAt } from "./sources.ts";
 import { entryManifest, findEntry } from "./store-view.ts";
 
@@ -32,8 +33,8 @@ export async function installFromCatalog(
   request: StoreInstall,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Installed> {
-  const { entry, source } = await findEntry(node, request.catalog, request.app);
-  checkSameOrigin(node, request.catalog, entry.id);
+  const { entry, source, publisher } = await findEntry(node, request.catalog, request.app);
+  checkSameOrigin(node, request.catalog, publisher, entry.id);
   if (entry.image || !entry.package)
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -69,24 +70,40 @@ export async function installFromCatalog(
     );
   const options: InstallOptions = request.device ? { device: request.device } : {};
   const installed = installStoredPackage(zone, node.store, entry.package, options);
-  node.write([{ key: appOriginKey(entry.id), value: encodeAppOrigin(request.catalog) }]);
+  node.write([
+    {
+      key: appOriginKey(entry.id),
+      value: encodeAppOrigin({ catalog: request.catalog, publisher }),
+    },
+  ]);
   return installed;
 }
 
 /**
  * An installed app is updated only from where it came from: another catalog listing an
- * app of the same id is another publisher, whose code would take over the app's data.
- * (The built-in catalog, which the binary vouches for, may update an app installed from
- * a package before the store existed.)
+ * app of the same id is another publisher, whose code would take over the app's data; so
+ * is a catalog of the same name from another publisher (added once the one it came from
+ * was removed). (The built-in catalog, which the binary vouches for, may update an app
+ * installed from a package before the store existed.)
  */
-function checkSameOrigin(node: CatalogNode, catalog: string, app: string): void {
+function checkSameOrigin(
+  node: CatalogNode,
+  catalog: string,
+  publisher: PublisherId | null,
+  app: string,
+): void {
   const installed = readSpecs(node.db).some((s) => s.app === app && s.desired !== "removed");
   if (!installed) return;
   const origin = readAppOrigins(node.db).get(app);
-  if (origin === catalog || (origin === undefined && catalog === BUILTIN_CATALOG)) return;
+  if (isOrigin(origin, catalog, publisher) || (origin === undefined && catalog === BUILTIN_CATALOG))
+    return;
+  const sameName = origin?.catalog === catalog;
+  const from = !origin
+    ? "a package of its own"
+    : `catalog ${origin.catalog}${sameName ? ` of publisher ${origin.publisher}` : ""}`;
   throw new BuckyError(
     "E_EXISTS",
-    `${app} is installed already, from ${origin ? `catalog ${origin}` : "a package of its own"}, not from catalog ${catalog}: that catalog's ${app} would take over its data`,
+    `${app} is installed already, from ${from}, not from catalog ${catalog}${sameName ? ` of publisher ${publisher}` : ""}: that catalog's ${app} would take over its data`,
     "Update it from where it came from. To take this one instead, remove the installed app first.",
   );
 }

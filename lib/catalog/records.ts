@@ -2,12 +2,14 @@
 import { and, gte, isNotNull, lt } from "drizzle-orm";
 import {
   APP_ORIGIN_PREFIX,
+  type AppOrigin,
   CATALOG_RECORD_PREFIX,
   type CatalogRecord,
   decodeAppOrigin,
   decodeCatalogRecord,
 } from "../../protocol/catalog-record.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import type { PublisherId } from "../../protocol/ids.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 
@@ -19,14 +21,31 @@ export function readCatalogRecords(db: StateQueries): CatalogRecord[] {
 }
 
 /** The catalog each app was installed from, for the apps installed from one. */
-export function readAppOrigins(db: StateQueries): Map<string, string> {
+export function readAppOrigins(db: StateQueries): Map<string, AppOrigin> {
   return new Map(
     rowsUnder(db, APP_ORIGIN_PREFIX).flatMap(({ key, value }) =>
       decoded(() => {
-        const { app, catalog } = decodeAppOrigin(key, JSON.parse(value));
-        return [app, catalog] as const;
+        const { app, ...origin } = decodeAppOrigin(key, JSON.parse(value));
+        return [app, origin] as const;
       }),
     ),
+  );
+}
+
+/**
+ * Whether `origin` is catalog `catalog` as published by `publisher` (null: the built-in
+ * catalog) now: of the same name, and of the same publisher when the origin says one (an
+ * origin written before publishers were recorded does not).
+ */
+export function isOrigin(
+  origin: AppOrigin | undefined,
+  catalog: string,
+  publisher: PublisherId | null,
+): boolean {
+  return (
+    origin !== undefined &&
+    origin.catalog === catalog &&
+    (origin.publisher === undefined || origin.publisher === publisher)
   );
 }
 

@@ -10,7 +10,7 @@ import { readSpecs } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "./builtin.ts";
 import { type CatalogNode, loadCatalog } from "./catalogs.ts";
-import { readAppOrigins, readCatalogRecords } from "./records.ts";
+import { isOrigin, readAppOrigins, readCatalogRecords } from "./records.ts";
 
 export interface StoreCatalog {
   readonly name: string;
@@ -79,10 +79,8 @@ export async function storeView(node: CatalogNode, query?: string): Promise<Stor
       problem: null,
     },
   ];
-  const entries: { catalog: string; entry: CatalogEntry }[] = builtin.apps.map((entry) => ({
-    catalog: BUILTIN_CATALOG,
-    entry,
-  }));
+  const entries: { catalog: string; publisher: PublisherId | null; entry: CatalogEntry }[] =
+    builtin.apps.map((entry) => ({ catalog: BUILTIN_CATALOG, publisher: null, entry }));
   for (const record of readCatalogRecords(node.db)) {
     let apps = 0;
     let title: Texts = { en: record.name };
@@ -91,7 +89,13 @@ export async function storeView(node: CatalogNode, query?: string): Promise<Stor
       const catalog = await loadCatalog(node, record);
       apps = catalog.apps.length;
       title = catalog.title;
-      entries.push(...catalog.apps.map((entry) => ({ catalog: record.name, entry })));
+      entries.push(
+        ...catalog.apps.map((entry) => ({
+          catalog: record.name,
+          publisher: record.publisher,
+          entry,
+        })),
+      );
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
       problem = { code: error.code, message: error.message };
@@ -123,9 +127,9 @@ export async function storeView(node: CatalogNode, query?: string): Promise<Stor
         .toLowerCase();
       return words.every((word) => haystack.includes(word));
     })
-    .map(({ catalog, entry }): StoreApp => {
+    .map(({ catalog, publisher, entry }): StoreApp => {
       const version = installed.get(entry.id);
-      const from = origins.get(entry.id) ?? null;
+      const origin = origins.get(entry.id);
       return {
         catalog,
         id: entry.id,
@@ -136,9 +140,12 @@ export async function storeView(node: CatalogNode, query?: string): Promise<Stor
         icon: entry.icon,
         needs: needsOf(entry),
         notInstallable: whyNotInstallable(entry),
-        installed: version === undefined ? null : { version, from },
+        installed: version === undefined ? null : { version, from: origin?.catalog ?? null },
+        // Not from another publisher's catalog of that name (the one it came from removed).
         update:
-          version !== undefined && from === catalog && compareVersions(entry.version, version) > 0,
+          version !== undefined &&
+          isOrigin(origin, catalog, publisher) &&
+          compareVersions(entry.version, version) > 0,
       };
     });
   return { catalogs, apps };
@@ -149,15 +156,15 @@ export async function findEntry(
   node: CatalogNode,
   catalog: string,
   app: string,
-): Promise<{ entry: CatalogEntry; source: string | null }> {
+): Promise<{ entry: CatalogEntry; source: string | null; publisher: PublisherId | null }> {
   if (catalog === BUILTIN_CATALOG) {
     const entry = builtinCatalog().apps.find((e) => e.id === app);
-    if (entry) return { entry, source: null };
+    if (entry) return { entry, source: null, publisher: null };
   } else {
     const record = readCatalogRecords(node.db).find((r) => r.name === catalog);
     if (!record) throw new BuckyError("E_NOT_FOUND", `the zone has no catalog named ${catalog}`);
     const entry = (await loadCatalog(node, record)).apps.find((e) => e.id === app);
-    if (entry) return { entry, source: record.source };
+    if (entry) return { entry, source: record.source, publisher: record.publisher };
   }
   throw new BuckyError("E_NOT_FOUND", `catalog ${catalog} lists no app ${app}`);
 }

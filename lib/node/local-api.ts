@@ -330,7 +330,12 @@ export function createLocalApp(
   });
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
-  app.post("/v1/apps/:app/stop", (c) => c.json(setDesired(node, c.req.param("app"), "stopped")));
+  // Stopping, removing and sharing (which may take access away) answer once another device
+  // holds the change, as a revocation does: one on this device alone is lost with it.
+  app.post("/v1/apps/:app/stop", async (c) => {
+    const spec = setDesired(node, c.req.param("app"), "stopped");
+    return c.json({ ...spec, heldElsewhere: await node.untilHeldElsewhere(`stop of ${spec.app}`) });
+  });
   app.post("/v1/apps/:app/restore-copy", async (c) => {
     const body = (await jsonObject(c)) as { copy?: unknown };
     if (typeof body.copy !== "string" || body.copy === "")
@@ -375,18 +380,24 @@ export function createLocalApp(
     const names = body.with;
     if (names !== null && !(Array.isArray(names) && names.every((n) => typeof n === "string")))
       throw new BuckyError("E_USAGE", 'the body must be {"with": ["name", …]} or {"with": null}');
-    return c.json(shareApp(node, c.req.param("app"), names as string[] | null));
+    const spec = shareApp(node, c.req.param("app"), names as string[] | null);
+    return c.json({
+      ...spec,
+      heldElsewhere: await node.untilHeldElsewhere(`sharing of ${spec.app}`),
+    });
   });
-  app.delete("/v1/apps/:app", (c) =>
-    c.json(
-      removeApp(
-        node,
-        c.req.param("app"),
-        c.req.query("purge") === "1",
-        c.req.query("force") === "1",
-      ),
-    ),
-  );
+  app.delete("/v1/apps/:app", async (c) => {
+    const removal = removeApp(
+      node,
+      c.req.param("app"),
+      c.req.query("purge") === "1",
+      c.req.query("force") === "1",
+    );
+    return c.json({
+      ...removal,
+      heldElsewhere: await node.untilHeldElsewhere(`removal of ${removal.app}`),
+    });
+  });
   app.get("/v1/apps/:app/logs", async (c) =>
     c.json(await appLogs(node, c.req.param("app"), logLines(c.req.query("lines")), liveWindowMs)),
   );

@@ -28,6 +28,8 @@ import {
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
+import { keepCatalogCopies } from "../catalog/catalog-copies.ts";
+import { keepCatalogVersionsForward } from "../catalog/catalog-versions.ts";
 import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
@@ -362,6 +364,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     sync.start();
     facts.start();
     started.push(() => facts.stop());
+    // The zone's catalogs outlive the device that added them: each device holds a copy.
+    const catalogCopies = keepCatalogCopies(node);
+    started.push(() => catalogCopies.stop());
+    // ...and their versions only go forward, whichever device heard of which first.
+    const catalogVersions = keepCatalogVersionsForward(node);
+    started.push(() => catalogVersions.stop());
     const stateCheck = new StateCheck(
       node,
       {

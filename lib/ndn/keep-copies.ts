@@ -1,0 +1,106 @@
+/**
+ * A device's own copy of objects the zone says it keeps, taken from the other devices as
+ * soon as it hears of them: an object stored on one device alone is gone the moment that
+ * device goes away, whatever the zone said of it. The objects are fetched again when the
+ * state under `prefix` changes, at start, after a checkpoint replaced the state, and every
+ * so often for what no device could give yet. Whoever names the objects keeps them (a
+ * root of lib/ndn/roots.ts): this only fetches them.
+ */
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import { type FetchLimit, fetchToStore, peerSource, storeSource } from "./fetch.ts";
+
+/** How often what could not be fetched (its devices away) is tried again. */
+export const COPIES_AGAIN_MS = 60_000;
+
+export interface KeptCopies {
+  stop(): void;
+}
+
+export interface CopiesOf {
+  /** What the objects are, as the log says it ("public object"). */
+  readonly what: string;
+  /** The state keys that name them: a change under it fetches again. */
+  readonly prefix: string;
+  /**
+   * The objects to hold, read when they are fetched: a lazy list may name more once the
+   * objects it yielded before are stored (a catalog's index names its icons).
+   */
+  ids(): Iterable<ObjectId>;
+  /** The most any of them may be. */
+  readonly limit?: FetchLimit;
+}
+
+export function keepCopies(
+  node: NodeContext,
+  of: CopiesOf,
+  againMs: number = COPIES_AGAIN_MS,
+): KeptCopies {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  /** The objects a fetch failed for, and why: said once each, until it works. */
+  const failed = new Map<ObjectId, string>();
+
+  const fetchMissing = async () => {
+    const tried = new Set<ObjectId>();
+    for (const id of of.ids()) {
+      if (stopped) return;
+      tried.add(id);
+      if (node.store.holdsWhole(id)) continue;
+      try {
+        await fetchToStore(
+          id,
+          node.store,
+          [storeSource(node.store), ...node.peers().map((peer) => peerSource(node.client, peer))],
+          of.limit ? { limit: of.limit } : {},
+        );
+        failed.delete(id);
+        node.log.info(`${of.what} copied`, { id });
+      } catch (error) {
+        if (!(error instanceof BuckyError)) throw error;
+        if (failed.get(id) !== error.message)
+          node.log.warn(`${of.what} not copied yet`, { id, error: error.message });
+        failed.set(id, error.message);
+      }
+    }
+    // One no longer named is not tried again.
+    for (const id of failed.keys()) if (!tried.has(id)) failed.delete(id);
+  };
+  const soon = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = fetchMissing()
+      .catch((error) => node.log.error(`${of.what}s not copied`, { error: String(error) }))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          soon();
+        }
+      });
+  };
+
+  const stops = [
+    node.onChange((changesets) => {
+      if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(of.prefix)))) soon();
+    }),
+    node.onRebase(soon),
+  ];
+  const timer = setInterval(() => {
+    if (failed.size > 0) soon();
+  }, againMs);
+  timer.unref();
+  soon();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      for (const stop of stops) stop();
+    },
+  };
+}

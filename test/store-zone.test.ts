@@ -1,0 +1,236 @@
+/**
+ * The app store as one zone: a catalog added on one device is the zone's, so it outlives
+ * that device. One added from a file (whose packages no address can give again) is copied
+ * to every device, which lists it and installs its apps once the device that added it is
+ * gone. And a catalog's version only goes forward, whichever device heard of which first.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ObjectStore } from "../lib/ndn/store.ts";
+import type { ObjectId } from "../protocol/ndn.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  jsonError,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300" };
+let alpha: Daemon;
+let beta: Daemon;
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"], ENV);
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+});
+afterAll(cleanUp);
+
+/**
+ * Publishes version `version` of a catalog `name` of the whoami app (at `appVersion`)
+ * into a directory, signed with the key in `dir` (made the first time); it and its
+ * publisher.
+ */
+async function publishWhoami(
+  name: string,
+  version = 1,
+  dir = scratchDir(),
+  appVersion = "1.0.0",
+): Promise<{ out: string; publisher: string }> {
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/whoami"), join(dir, "whoami"), {
+    recursive: true,
+  });
+  const manifest = JSON.parse(readFileSync(join(dir, "whoami", "bucky-app.json"), "utf8"));
+  writeFileSync(
+    join(dir, "whoami", "bucky-app.json"),
+    JSON.stringify({ ...manifest, version: appVersion }),
+  );
+  writeFileSync(join(dir, "about.txt"), "Says who you are.");
+  writeFileSync(
+    join(dir, "catalog.json"),
+    JSON.stringify({
+      name,
+      version,
+      apps: [{ dir: "whoami", description: { en: "about.txt" }, icon: "whoami/icon.svg" }],
+    }),
+  );
+  const out = join(dir, `out-${version}`);
+  const { publisher } = await buckyJson<{ publisher: string }>([
+    "store",
+    "publish",
+    join(dir, "catalog.json"),
+    "--key",
+    join(dir, "publisher.key"),
+    "--out",
+    out,
+  ]);
+  return { out, publisher };
+}
+
+/** The object ids a published catalog directory holds: its index, and everything it names. */
+function publishedObjects(out: string): ObjectId[] {
+  const jws = readFileSync(join(out, "catalog.jws"), "utf8").trim();
+  const index = `sha256:${new Bun.CryptoHasher("sha256").update(jws).digest("hex")}`;
+  return [index, ...readdirSync(join(out, "ndn"))] as ObjectId[];
+}
+
+/** The version of catalog `name` the zone has, as `home`'s device lists it. */
+async function listedVersion(home: string, name: string): Promise<number | undefined> {
+  const { catalogs } = await buckyJson<{ catalogs: { name: string; version: number }[] }>([
+    "store",
+    "list",
+    "--home",
+    home,
+  ]);
+  return catalogs.find((c) => c.name === name)?.version;
+}
+
+describe("a catalog added from a file", () => {
+  test("is copied to every device: with the device that added it killed, another lists it and installs its app", async () => {
+    const { out, publisher } = await publishWhoami("file-apps");
+    await buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]);
+    // Nobody browses the store on beta: it must take its copy by itself.
+    const betaStore = new ObjectStore(join(beta.home, "ndn"));
+    const named = publishedObjects(out);
+    await waitFor(
+      "beta's copy of the catalog's index, icon, description and package",
+      () => (named.every((id) => betaStore.readObject(id) !== undefined) ? true : undefined),
+      15_000,
+    );
+    await alpha.kill();
+
+    const listed = await buckyJson<{
+      catalogs: { name: string; problem: unknown; addedBy: string }[];
+      apps: { catalog: string; id: string }[];
+    }>(["store", "list", "--home", beta.home]);
+    expect(listed.catalogs.find((c) => c.name === "file-apps")).toMatchObject({
+      addedBy: "alpha",
+      problem: null,
+    });
+    expect(listed.apps.filter((a) => a.catalog === "file-apps").map((a) => a.id)).toEqual([
+      "whoami",
+    ]);
+    const installed = await buckyJson<{ app: string; state: string; runsOn: string }>([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "file-apps",
+      "--device",
+      "beta",
+      "--home",
+      beta.home,
+    ]);
+    expect(installed).toMatchObject({ app: "whoami", state: "running", runsOn: "beta" });
+  }, 60_000);
+});
+
+describe("a catalog's version", () => {
+  test("is never taken back: an older file added on a device that had not heard of the newer one loses to it once they meet", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    const dir = scratchDir();
+    const v1 = await publishWhoami("rolled-apps", 1, dir);
+    const v2 = await publishWhoami("rolled-apps", 2, dir);
+    const v3 = await publishWhoami("rolled-apps", 3, dir);
+    await buckyJson(["store", "add", v1.out, "--key", v1.publisher, "--home", alpha.home]);
+    await waitFor("beta to hear of version 1", async () =>
+      (await listedVersion(beta.home, "rolled-apps")) === 1 ? true : undefined,
+    );
+    // Beta is away while alpha takes version 3; then alpha is away while beta, which
+    // knows only version 1, is given the file of version 2 (newer than what it knows).
+    await beta.kill();
+    await buckyJson(["store", "add", v3.out, "--key", v3.publisher, "--home", alpha.home]);
+    await alpha.kill();
+    beta = await startDaemon(beta.home, ENV);
+    await buckyJson(["store", "add", v2.out, "--key", v2.publisher, "--home", beta.home]);
+    alpha = await startDaemon(alpha.home, ENV);
+    // Once they meet, both list one version: the newest either had.
+    const agreed = await waitFor("alpha and beta to list one version", async () => {
+      const [onAlpha, onBeta] = [
+        await listedVersion(alpha.home, "rolled-apps"),
+        await listedVersion(beta.home, "rolled-apps"),
+      ];
+      return onAlpha === onBeta ? onAlpha : undefined;
+    });
+    expect(agreed).toBe(3);
+  }, 60_000);
+});
+
+describe("an app installed from a catalog", () => {
+  test("is not updated by another publisher's catalog of the same name, added once its own was removed", async () => {
+    const own = await publishWhoami("named-apps", 1);
+    await buckyJson(["store", "add", own.out, "--key", own.publisher, "--home", beta.home]);
+    await buckyJson(["app", "remove", "whoami", "--home", beta.home]);
+    await buckyJson([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "named-apps",
+      "--device",
+      "beta",
+      "--home",
+      beta.home,
+    ]);
+    await buckyJson(["store", "remove", "named-apps", "--home", beta.home]);
+    // Anyone may name a catalog so: this one's whoami is a newer version, by another key.
+    const other = await publishWhoami("named-apps", 1, scratchDir(), "2.0.0");
+    expect(other.publisher).not.toBe(own.publisher);
+    await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", beta.home]);
+    const { apps } = await buckyJson<{
+      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
+    }>(["store", "list", "--home", beta.home]);
+    expect(apps.find((a) => a.catalog === "named-apps" && a.id === "whoami")).toMatchObject({
+      installed: { version: "1.0.0", from: "named-apps" },
+      update: false,
+    });
+    const refused = await bucky([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "named-apps",
+      "--home",
+      beta.home,
+      "--json",
+    ]);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_EXISTS",
+      message: `whoami is installed already, from catalog named-apps of publisher ${own.publisher}, not from catalog named-apps of publisher ${other.publisher}: that catalog's whoami would take over its data`,
+    });
+  }, 60_000);
+});
+
+describe("an app stopped or removed from another device than the one running it", () => {
+  test("the command answers once another device holds the change, so it survives the device asked being killed; or says that none does yet", async () => {
+    // Beta runs whoami (the test before installed it there) and hears nothing for now.
+    process.kill(beta.pid, "SIGSTOP");
+    let stopped: { app: string; desired: string; heldElsewhere: string };
+    try {
+      stopped = await buckyJson(["app", "stop", "whoami", "--home", alpha.home]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect(stopped).toEqual({ app: "whoami", desired: "stopped", heldElsewhere: "not yet" });
+
+    expect(await buckyJson(["app", "remove", "whoami", "--home", alpha.home])).toEqual({
+      app: "whoami",
+      removed: true,
+      purged: false,
+      heldElsewhere: "held",
+    });
+    await alpha.kill();
+    await waitFor("beta to remove whoami", async () =>
+      (await bucky(["app", "status", "whoami", "--home", beta.home])).exitCode === 1
+        ? true
+        : undefined,
+    );
+  }, 60_000);
+});
