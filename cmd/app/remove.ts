@@ -3,7 +3,7 @@ import type { Removal } from "../../lib/apps/admin.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYet } from "./held-elsewhere.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -44,7 +44,7 @@ export default defineBuckyCommand({
       "unreadable" in result
         ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
         : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
-      ...notHeldYet(result.heldElsewhere, "removal"),
+      ...notHeldYetNote(result.heldElsewhere, "removal"),
     ].join("\n"),
 });
 

@@ -3,7 +3,7 @@ import type { AppSpec } from "../../lib/apps/spec.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYet } from "./held-elsewhere.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -42,6 +42,6 @@ export default defineBuckyCommand({
       result.shared
         ? `${result.app} is shared with ${result.shared.join(", ")} (and the admins).`
         : `${result.app} is shared with everyone of the zone.`,
-      ...notHeldYet(result.heldElsewhere, "change"),
+      ...notHeldYetNote(result.heldElsewhere, "change"),
     ].join("\n"),
 });

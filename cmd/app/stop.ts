@@ -3,7 +3,7 @@ import type { AppSpec } from "../../lib/apps/spec.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYet } from "./held-elsewhere.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "stop", description: "Stop an app; it stays installed with its data" },
@@ -19,6 +19,6 @@ export default defineBuckyCommand({
   text: (result) =>
     [
       `Stopping ${result.app}; see it with \`bucky app status ${result.app}\`.`,
-      ...notHeldYet(result.heldElsewhere, "stop"),
+      ...notHeldYetNote(result.heldElsewhere, "stop"),
     ].join("\n"),
 });
