@@ -16,6 +16,7 @@ import { toBase64url } from "../protocol/encoding.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
 import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
 import {
+  answeredOnceHeld,
   atName,
   bucky,
   buckyJson,
@@ -472,22 +473,11 @@ describe("agents that act for a person", () => {
  * Runs `command` on alpha with beta stopped (SIGSTOP), so that no device can take what it
  * writes: it must not be answered until beta is let go. Returns its answer.
  */
-async function answeredOnceBetaHolds<T>(command: string[], written: RegExp): Promise<T> {
-  process.kill(beta.pid, "SIGSTOP");
-  let answered = false;
-  let running: Promise<T>;
-  try {
-    running = buckyJson<T>([...command, "--home", alpha.home]);
-    void running.then(() => {
-      answered = true;
-    });
-    await waitFor("alpha to write it", () => (written.test(alpha.log()) ? true : undefined));
-    await Bun.sleep(500);
-    expect(answered).toBe(false);
-  } finally {
-    process.kill(beta.pid, "SIGCONT");
-  }
-  return await running;
+function answeredOnceBetaHolds<T>(command: string[], written: RegExp): Promise<T> {
+  return answeredOnceHeld([beta], () => buckyJson<T>([...command, "--home", alpha.home]), {
+    what: "alpha to write it",
+    seen: () => written.test(alpha.log()),
+  });
 }
 
 describe("a removal or a reset outlives the device that made it", () => {

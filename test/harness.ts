@@ -429,3 +429,37 @@ export function atName(site: string, path: string): { host: string; path: string
   const host = new URL(site).host;
   return app ? { host: `${app[1]}.${host}`, path: app[2] as string } : { host, path };
 }
+
+/**
+ * For a write whose answer promises it outlives the device that made it: runs `act` with
+ * the devices `stopped` paused (SIGSTOP), so that none can hold what it writes. Once
+ * `written` says the write is made, and half a second on, it must not have been answered
+ * (throws if it was); then they are let go, and its answer is returned.
+ */
+export async function answeredOnceHeld<T>(
+  stopped: readonly Daemon[],
+  act: () => Promise<T>,
+  written: { readonly what: string; readonly seen: () => boolean; readonly timeoutMs?: number },
+): Promise<T> {
+  for (const daemon of stopped) process.kill(daemon.pid, "SIGSTOP");
+  let answered = false;
+  let running: Promise<T> | undefined;
+  try {
+    running = act();
+    void running.then(
+      () => {
+        answered = true;
+      },
+      () => {
+        answered = true;
+      },
+    );
+    await waitFor(written.what, () => (written.seen() ? true : undefined), written.timeoutMs);
+    // What is not there cannot be waited for: a while, in which no answer may come.
+    await Bun.sleep(500);
+    if (answered) throw new Error(`answered before another device could hold ${written.what}`);
+  } finally {
+    for (const daemon of stopped) process.kill(daemon.pid, "SIGCONT");
+  }
+  return await running;
+}

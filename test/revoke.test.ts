@@ -1,6 +1,7 @@
 /** Revoking a device: its later writes never reach the zone, and it can no longer sync. */
 import { afterAll, describe, expect, test } from "bun:test";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
@@ -186,25 +187,17 @@ describe("bucky devices revoke", () => {
     );
     // beta stopped (SIGSTOP): it is not asked for gamma's head in time, and no device can
     // take the revocation until it is let go.
-    process.kill(beta.pid, "SIGSTOP");
-    let answered = false;
-    let revoking: Promise<{ heldElsewhere: string }>;
-    try {
-      revoking = buckyJson(["devices", "revoke", "gamma", "--home", alpha.home]);
-      void revoking.then(() => {
-        answered = true;
-      });
-      await waitFor(
-        "alpha to write the revocation",
-        () => (/device revoked.*device=gamma/.test(alpha.log()) ? true : undefined),
-        30_000,
-      );
-      await Bun.sleep(500);
-      expect(answered).toBe(false);
-    } finally {
-      process.kill(beta.pid, "SIGCONT");
-    }
-    expect((await revoking).heldElsewhere).toBe("held");
+    const revoked = await answeredOnceHeld(
+      [beta],
+      () =>
+        buckyJson<{ heldElsewhere: string }>(["devices", "revoke", "gamma", "--home", alpha.home]),
+      {
+        what: "alpha to write the revocation",
+        seen: () => /device revoked.*device=gamma/.test(alpha.log()),
+        timeoutMs: 30_000,
+      },
+    );
+    expect(revoked.heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha lost at once, gamma stays revoked on beta,
     // which refuses what it writes.
     await alpha.kill();
