@@ -5,19 +5,14 @@
  * it serves it. So a gateway takes a copy as soon as it hears an object is public
  * (lib/ndn/keep-copies.ts); the public root (lib/ndn/roots.ts) keeps it.
  */
-import { COPIES_AGAIN_MS, type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
+import { type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { PUBLIC_PREFIX, publicObjects } from "./public-objects.ts";
 
-export type PublicCopies = KeptCopies;
-
-export function keepPublicCopies(
-  node: NodeContext,
-  againMs: number = COPIES_AGAIN_MS,
-): PublicCopies {
-  return keepCopies(
-    node,
-    { what: "public object", prefix: PUBLIC_PREFIX, ids: () => publicObjects(node.db) },
-    againMs,
-  );
+export function keepPublicCopies(node: NodeContext): KeptCopies {
+  return keepCopies(node, {
+    what: "public object",
+    prefix: PUBLIC_PREFIX,
+    ids: () => publicObjects(node.db),
+  });
 }

@@ -24,6 +24,7 @@ import { BuckyError } from "../errors.ts";
 import type { Messages } from "../i18n/messages.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
+import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
@@ -47,7 +48,7 @@ import {
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
-import { keepPublicCopies, type PublicCopies } from "./public-copies.ts";
+import { keepPublicCopies } from "./public-copies.ts";
 import { isPublicObject } from "./public-objects.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
@@ -670,7 +671,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       : new Response(answer, { headers: { "content-type": "application/octet-stream" } });
   };
   const servers: Server<BridgeData>[] = [];
-  let copies: PublicCopies | undefined;
+  let copies: KeptCopies | undefined;
   const stopAll = (closeActive = true) => {
     for (const server of servers) server.stop(closeActive);
     copies?.stop();

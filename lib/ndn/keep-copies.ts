@@ -12,7 +12,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { type FetchLimit, fetchToStore, peerSource, storeSource } from "./fetch.ts";
 
 /** How often what could not be fetched (its devices away) is tried again. */
-export const COPIES_AGAIN_MS = 60_000;
+const COPIES_AGAIN_MS = 60_000;
 
 export interface KeptCopies {
   stop(): void;
@@ -32,11 +32,7 @@ export interface CopiesOf {
   readonly limit?: FetchLimit;
 }
 
-export function keepCopies(
-  node: NodeContext,
-  of: CopiesOf,
-  againMs: number = COPIES_AGAIN_MS,
-): KeptCopies {
+export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
@@ -93,7 +89,7 @@ export function keepCopies(
   ];
   const timer = setInterval(() => {
     if (failed.size > 0) soon();
-  }, againMs);
+  }, COPIES_AGAIN_MS);
   timer.unref();
   soon();
   return {
