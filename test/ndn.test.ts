@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ObjectStore } from "../lib/ndn/store.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
@@ -15,7 +15,6 @@ import {
   newHomePath,
   scratchDir,
   startZone,
-  waitFor,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -43,6 +42,8 @@ describe("bucky put", () => {
       id: `sha256:${sha}`,
       size: 13,
       public: false,
+      copiedBy: [],
+      notCopiedBy: [],
     });
     const large = await buckyJson<{ id: string; size: number }>(["put", big, "--home", alpha.home]);
     expect(large.id).toMatch(/^clist:[0-9a-f]{64}$/);
@@ -178,23 +179,44 @@ describe("bucky get with a device that held the file gone", () => {
 
 // After the one above: alpha is gone.
 describe("a public file whose device went away", () => {
-  test("is served by the zone's gateway, which took a copy of it as it heard it was public", async () => {
-    const url = await enableGateway(beta.home);
+  let url: string;
+  beforeAll(async () => {
+    url = await enableGateway(beta.home);
+  });
+
+  test("put says so when no other gateway holds a copy within its bound", async () => {
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const put = await bucky(["put", small, "--public", "--json", "--home", gamma.home]);
+      expect(put.exitCode).toBe(0);
+      expect(JSON.parse(put.stdout)).toMatchObject({ copiedBy: [], notCopiedBy: ["beta"] });
+      expect(put.stderr).toContain("No other gateway holds a copy");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+  });
+
+  test("is served by the zone's gateway, which held a copy of it before put answered", async () => {
     const content = join(scratchDir(), "poster.bin");
     writeFileSync(content, randomBytes(5 * 1024 * 1024));
-    const { id } = await buckyJson<{ id: ObjectId }>([
-      "put",
-      content,
-      "--public",
-      "--home",
-      gamma.home,
-    ]);
-    const gatewayStore = new ObjectStore(join(beta.home, "ndn"));
-    await waitFor("the gateway to hold the file", () =>
-      gatewayStore.holdsWhole(id) ? true : undefined,
+    // The gateway paused while gamma makes the file public: put must not answer until
+    // the gateway, let go, has copied it.
+    const put = await answeredOnceHeld(
+      [beta],
+      () =>
+        buckyJson<{ id: ObjectId; copiedBy: string[]; notCopiedBy: string[] }>([
+          "put",
+          content,
+          "--public",
+          "--home",
+          gamma.home,
+        ]),
+      { what: "gamma to make the file public", seen: () => /object made public/.test(gamma.log()) },
     );
+    expect([put.copiedBy, put.notCopiedBy]).toEqual([["beta"], []]);
+    // Gone the moment put answered, as a laptop closed then.
     await gamma.kill();
-    const response = await fetch(`${url}/ndn/${id}`);
+    const response = await fetch(`${url}/ndn/${put.id}`);
     expect(response.status).toBe(200);
     expect(Buffer.compare(Buffer.from(await response.arrayBuffer()), readFileSync(content))).toBe(
       0,

@@ -52,6 +52,7 @@ import {
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
+import { untilCopiedByGateway } from "../gateway/public-copies.ts";
 import { markPublic, unmarkPublic } from "../gateway/public-objects.ts";
 import {
   addRule,
@@ -668,7 +669,16 @@ export function createLocalApp(
     const body = (await jsonObject(c)) as { id?: string; size?: number };
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
-    return c.json(markPublic(node, parsed.id, Number(body.size ?? 0)));
+    const size = body.size ?? 0;
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new BuckyError("E_INVALID_INPUT", `"size" must be a whole number of bytes`);
+    const marked = markPublic(node, parsed.id, size);
+    // Said done once another gateway holds the bytes: the file is served then though this
+    // device goes away (a laptop closed as the command ends).
+    const copies = await untilCopiedByGateway(node, parsed.id, size);
+    if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0)
+      node.log.warn("public object held by this device alone for now", { id: parsed.id });
+    return c.json({ ...marked, ...copies });
   });
   app.delete("/v1/ndn/public/:id", async (c) => {
     const id = c.req.param("id");

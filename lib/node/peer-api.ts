@@ -9,6 +9,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { REQUEST_HEADERS } from "../../protocol/request-auth.ts";
 import {
@@ -118,6 +119,16 @@ export function createPeerApp(
   app.get("/v1/apps/:app/logs", (c) =>
     c.json(localLogs(node, c.req.param("app"), logLines(c.req.query("lines")))),
   );
+
+  // Whether this device holds an object whole: a gateway's copy of a public file, asked
+  // by the device that made it public (lib/gateway/public-copies.ts).
+  app.use("/v1/ndn/*", memberOnly(node));
+  app.get("/v1/ndn/held/:id", (c) => {
+    const parsed = parseObjectId(c.req.param("id"));
+    if (!parsed)
+      throw new BuckyError("E_INVALID_INPUT", `${c.req.param("id")} is not an object id`);
+    return c.json({ whole: node.store.holdsWhole(parsed.id) });
+  });
 
   app.use("/v1/replicas/*", memberOnly(node));
   app.get("/v1/replicas/:app/head", async (c) => {
