@@ -21,7 +21,7 @@ export function keepPublicCopies(node: NodeContext): KeptCopies {
 }
 
 /** Where a peer says whether it holds an object whole (lib/node/peer-api.ts). */
-export const heldPath = (id: ObjectId) => `/v1/ndn/held/${id}`;
+const heldPath = (id: ObjectId) => `/v1/ndn/held/${id}`;
 
 /** How often the other gateways are asked again whether they hold a copy yet. */
 const ASKED_AGAIN_MS = 200;
@@ -60,7 +60,6 @@ export async function untilCopiedByGateway(
   while (peers.length > 0) {
     await Promise.all(
       peers.map(async (peer) => {
-        if (copiedBy.has(peer.name)) return;
         try {
           const answer = await node.client.get(
             peer,
