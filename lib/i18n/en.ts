@@ -54,6 +54,7 @@ export const en = {
       "Try again in a moment. If it happens again, this device's log (logs/bucky.log in its bucky home) says what went wrong.",
     tryAgain: "Go back and try again, or go to the overview.",
   },
+
   /** Status words, as tags. */
   status: {
     "nearly full": "nearly full",
@@ -499,7 +500,6 @@ export const en = {
     target: "Target",
     lastBackup: "Last backup",
     lastVerify: "Last verified",
-    failed: (p: { message: string }) => `Failed: ${p.message}`,
     /** Another device's backup error, in the zone's view: its words (its facts). */
     failedSaid: (p: { device: string; message: string }) =>
       `Failed: ${p.device} says “${p.message}”`,
@@ -559,6 +559,8 @@ export const en = {
     acceptKey: "Accept the key, add and back up",
     snapshotsIn: (p: { target: string }) => `Snapshots in ${p.target}`,
     noSnapshots: "None yet.",
+    missingLatest: (p: { device: string; snapshot: string; time: string; target: string }) =>
+      `${p.device}'s last backup (${p.snapshot}, ${p.time}) is not in ${p.target}, nor any later one: it was lost there or hidden, so what is listed of ${p.device} is older than what it backed up. Its next backup stores it again.`,
     taken: "Taken",
     files: "Files",
     size: "Size",

@@ -49,6 +49,7 @@ export const zhCN: Messages = {
       "请稍后重试。如果再次出现，此设备的日志（bucky 主目录中的 logs/bucky.log）写明了出错的原因。",
     tryAgain: "请返回后重试，或前往概览。",
   },
+
   status: {
     "nearly full": "快满了",
     online: "在线",
@@ -416,7 +417,6 @@ export const zhCN: Messages = {
     target: "目标",
     lastBackup: "最近备份",
     lastVerify: "最近校验",
-    failed: (p) => `失败：${p.message}`,
     failedSaid: (p) => `失败：${p.device} 称“${p.message}”`,
     noDeviceBacksUp: "还没有设备进行备份：本区域的数据没有在区域之外备份。",
     noTarget: "还没有备份目标：本区域的数据没有在区域之外备份。",
@@ -470,6 +470,8 @@ export const zhCN: Messages = {
     acceptKey: "接受密钥，添加并备份",
     snapshotsIn: (p) => `${p.target} 中的快照`,
     noSnapshots: "暂无。",
+    missingLatest: (p) =>
+      `${p.device} 的最近一次备份（${p.snapshot}，${p.time}）不在 ${p.target} 中，也没有更新的备份：它在那里丢失了或被隐藏了，因此这里列出的 ${p.device} 的快照比它实际备份的要旧。它的下一次备份会重新存入。`,
     taken: "拍摄于",
     files: "文件",
     size: "大小",

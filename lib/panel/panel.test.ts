@@ -930,6 +930,8 @@ describe("a target's snapshots", () => {
     const { get } = panelFor(owner, {
       ...withStatus(),
       "/v1/backups/usb/snapshots": {
+        target: "usb",
+        missingLatest: [],
         snapshots: [
           snapshot("0123abcd0123abcd", "2026-11-28T10:00:00.000Z", "nas", "signed"),
           snapshot("feedbeeffeedbeef", "not a time", "laptop", "forged"),
