@@ -3,13 +3,16 @@
  * requests with the owner's session cookie act at one device's gateway and read at the
  * other's. A backup one device made is on the other's backups page, and a target that lost
  * that backup is said to have lost it on the other's snapshot list (as `bucky backup list`
- * says it).
+ * says it). An action whose answer promises it outlives the device is answered only once
+ * another device holds it, and when none does within the bound the page says so; with the
+ * acting device killed, the other's pages still show it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { en } from "../lib/i18n/en.ts";
 import {
+  answeredOnceHeld,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -44,6 +47,23 @@ async function pageAt(gateway: string, path: string, notice = ""): Promise<strin
   });
   expect(response.status).toBe(200);
   return unescaped(await response.text());
+}
+
+/**
+ * Posts the panel's form `path` at `gateway` as the owner's browser does, and reads the page
+ * it comes back to with the notice the action left.
+ */
+async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+  const response = await fetch(`${gateway}${PANEL}${path}`, {
+    method: "POST",
+    headers: { cookie, origin: gateway, "accept-language": "en" },
+    body: new URLSearchParams(form),
+    redirect: "manual",
+  });
+  expect(response.status).toBe(303);
+  const notice = (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  const back = new URL(response.headers.get("location") ?? "", gateway).pathname;
+  return pageAt(gateway, back.slice(PANEL.length), notice);
 }
 
 /** What `home`'s device says of `device`'s last backup to usb, from the zone's status. */
@@ -117,5 +137,37 @@ describe("the panel at another device's gateway", () => {
     const page = await pageAt(betaGateway, "backups/t/usb");
     expect(page).toContain(before as string);
     expect(page).toContain(after as string);
+  }, 30_000);
+
+  test("answers a rule only once another device holds it, and says so when none did", async () => {
+    // Added at alpha with beta paused: no answer until beta, let go, holds the rule.
+    const held = await answeredOnceHeld(
+      [beta],
+      () => act(alphaGateway, "rules/add", { app: "games", whom: "role:child" }),
+      { what: "alpha to write the rule", seen: () => /rule added.*app=games/.test(alpha.log()) },
+    );
+    expect(held).toContain(en.rules.added);
+    expect(held).not.toContain(en.held.notYet);
+
+    // With beta paused past the bound, the page says no other device holds it yet.
+    process.kill(beta.pid, "SIGSTOP");
+    let alone: string;
+    try {
+      alone = await act(alphaGateway, "rules/add", { app: "chat", whom: "role:child" });
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect(alone).toContain(en.rules.added);
+    expect(alone).toContain(en.held.notYet);
+
+    // Beta, back, takes it; alpha is gone, and beta's pages still show both rules and
+    // alpha's last backup.
+    await waitFor("beta to hold the second rule", async () =>
+      (await pageAt(betaGateway, "rules")).includes("chat") ? true : undefined,
+    );
+    await alpha.kill();
+    const rules = await pageAt(betaGateway, "rules");
+    expect([rules.includes("games"), rules.includes("chat")]).toEqual([true, true]);
+    expect(await pageAt(betaGateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
   }, 30_000);
 });

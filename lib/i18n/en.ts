@@ -54,7 +54,13 @@ export const en = {
       "Try again in a moment. If it happens again, this device's log (logs/bucky.log in its bucky home) says what went wrong.",
     tryAgain: "Go back and try again, or go to the overview.",
   },
-
+  /** Said after an action no other device holds yet (cmd/held-elsewhere.ts in the CLI). */
+  held: {
+    notYet:
+      "No other device of the zone holds this change yet (none said so within 3 seconds): until one does, it is on this device alone, and lost if this device is gone. Keep this device on until another device of the zone is back.",
+    notByIssuer: (p: { device: string }) =>
+      `${p.device}, the device that made the invitation, has not heard of this yet: until it does, a device could still join with it there.`,
+  },
   /** Status words, as tags. */
   status: {
     "nearly full": "nearly full",
