@@ -66,6 +66,15 @@ async function act(gateway: string, path: string, form: Record<string, string>):
   return pageAt(gateway, back.slice(PANEL.length), notice);
 }
 
+/** A new session of the owner's, opened at alpha's gateway by a login link: its cookie. */
+async function signIn(): Promise<string> {
+  const link = new URL(
+    (await buckyJson<{ url: string }>(["login-link", "--home", alpha.home])).url,
+  );
+  const opened = await fetch(link, { redirect: "manual" });
+  return (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+}
+
 /** What `home`'s device says of `device`'s last backup to usb, from the zone's status. */
 async function lastBackupSaid(
   home: string,
@@ -97,11 +106,7 @@ beforeAll(async () => {
     ]);
     return entries.some((entry) => entry.key === "nodes/alpha/gateway") ? true : undefined;
   });
-  const link = new URL(
-    (await buckyJson<{ url: string }>(["login-link", "--home", alpha.home])).url,
-  );
-  const opened = await fetch(link, { redirect: "manual" });
-  cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  cookie = await signIn();
   mkdirSync(join(alpha.home, "data"), { recursive: true });
   writeFileSync(join(alpha.home, "data", "mine.txt"), "alpha's own file\n");
   repo = join(scratchDir(), "usb");
@@ -139,7 +144,7 @@ describe("the panel at another device's gateway", () => {
     expect(page).toContain(after as string);
   }, 30_000);
 
-  test("answers a rule only once another device holds it, and says so when none did", async () => {
+  test("answers a rule only once another device holds it, and says so of a rule and a sign-out none held", async () => {
     // Added at alpha with beta paused: no answer until beta, let go, holds the rule.
     const held = await answeredOnceHeld(
       [beta],
@@ -149,21 +154,39 @@ describe("the panel at another device's gateway", () => {
     expect(held).toContain(en.rules.added);
     expect(held).not.toContain(en.held.notYet);
 
-    // With beta paused past the bound, the page says no other device holds it yet.
+    // With beta paused past the bound, the pages say no other device holds it yet: a rule's
+    // and a sign-out's (of another session), waited for side by side.
+    const other = await signIn();
     process.kill(beta.pid, "SIGSTOP");
     let alone: string;
+    let signedOut: Response;
     try {
-      alone = await act(alphaGateway, "rules/add", { app: "chat", whom: "role:child" });
+      [alone, signedOut] = await Promise.all([
+        act(alphaGateway, "rules/add", { app: "chat", whom: "role:child" }),
+        fetch(`${alphaGateway}/_bucky/signout`, {
+          method: "POST",
+          headers: { cookie: other, origin: alphaGateway, "accept-language": "en" },
+          redirect: "manual",
+        }),
+      ]);
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
     expect(alone).toContain(en.rules.added);
     expect(alone).toContain(en.held.notYet);
+    expect(signedOut.headers.get("set-cookie")).toContain("bucky_session=;");
+    expect(unescaped(await signedOut.text())).toContain(en.gatewayPages.signOutNotHeldYet);
 
     // Beta, back, takes it; alpha is gone, and beta's pages still show both rules and
     // alpha's last backup.
     await waitFor("beta to hold the second rule", async () =>
       (await pageAt(betaGateway, "rules")).includes("chat") ? true : undefined,
+    );
+    await waitFor("beta to hold the sign-out", async () =>
+      (await fetch(`${betaGateway}${PANEL}`, { headers: { cookie: other }, redirect: "manual" }))
+        .status === 401
+        ? true
+        : undefined,
     );
     await alpha.kill();
     const rules = await pageAt(betaGateway, "rules");

@@ -845,6 +845,10 @@ export const en = {
     yourPanel: "Your panel",
     thePanel: "The panel",
     signInForMore: "[Sign in] to see the zone's other apps.",
+    signedOut: "Signed out",
+    signOutNotHeldYet:
+      "You are signed out at this gateway, but no other device of the zone has heard of it yet (none said so within 3 seconds). Until one does, a copy of this session still works at the zone's other gateways, and if this device is gone before then, it goes on working there. Keep this device on until another device of the zone is back.",
+    toStart: "[Back to the start page]",
     noSuchObject: "No such object",
     onlyPublicObjects: "This gateway serves only objects the zone made public.",
   },

@@ -733,6 +733,10 @@ export const zhCN: Messages = {
     yourPanel: "我的控制面板",
     thePanel: "控制面板",
     signInForMore: "[登录]后可以看到本区域的其他应用。",
+    signedOut: "已退出登录",
+    signOutNotHeldYet:
+      "你已在此网关退出登录，但区域中还没有其他设备得知此事（3 秒内没有设备确认）。在有设备得知之前，这个会话的副本在区域的其他网关上仍然有效；如果此设备在那之前消失，它在那里会一直有效。请让此设备保持开启，直到区域中的另一台设备重新上线。",
+    toStart: "[返回首页]",
     noSuchObject: "没有这个对象",
     onlyPublicObjects: "此网关只提供本区域公开的对象。",
   },
