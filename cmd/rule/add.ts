@@ -2,8 +2,10 @@
 
 import { systemTimeZone } from "../../lib/gateway/rules.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Rule } from "../../protocol/rules.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -63,7 +65,7 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<Rule>(context.home, "POST", "/v1/rules", {
+    requestDaemon<Rule & { heldElsewhere: HeldElsewhere }>(context.home, "POST", "/v1/rules", {
       action: args.action,
       app: args.app,
       ...(args.client ? { client: args.client } : {}),
@@ -79,5 +81,9 @@ export default defineBuckyCommand({
           ? { timeZone: systemTimeZone() }
           : {}),
     }),
-  text: (rule) => `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,
+  text: (rule) =>
+    [
+      `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,
+      ...notHeldYetNote(rule.heldElsewhere, "rule"),
+    ].join("\n"),
 });

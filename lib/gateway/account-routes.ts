@@ -14,7 +14,7 @@ import { PERSON_SESSION_TTL_S, type SessionCheck } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
 import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
-import { wordsFor } from "./pages.ts";
+import { page, wordsFor } from "./pages.ts";
 import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
 
@@ -180,17 +180,24 @@ export class AccountRoutes {
           await this.signIn.enrollPasskeyFinish(String(body.ceremony ?? ""), body.response, place),
         );
       }
-      case `POST ${SIGNOUT_PATH}`:
+      case `POST ${SIGNOUT_PATH}`: {
         // Ended on every gateway of the zone, not only forgotten by this browser.
-        await signOut(this.node, at.request.headers.get("cookie"), this.people);
+        const held = await signOut(this.node, at.request.headers.get("cookie"), this.people);
+        const forgotten = this.cookie("", at.secure, 0);
+        // Ended here only, for now: the person must know the other gateways may take it.
+        if (held === "not yet")
+          return page(
+            words,
+            200,
+            words.gatewayPages.signedOut,
+            [words.gatewayPages.signOutNotHeldYet, { text: words.gatewayPages.toStart, href: "/" }],
+            { "set-cookie": forgotten },
+          );
         return new Response(null, {
           status: 303,
-          headers: {
-            location: "/",
-            "set-cookie": this.cookie("", at.secure, 0),
-            "cache-control": "no-store",
-          },
+          headers: { location: "/", "set-cookie": forgotten, "cache-control": "no-store" },
         });
+      }
       default:
         return refusedPage(
           words,

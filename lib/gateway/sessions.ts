@@ -30,7 +30,7 @@ import {
 } from "../../protocol/user-session.ts";
 import { placementCandidates } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
-import type { NodeContext } from "../node/node-context.ts";
+import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
 import { usedLogins } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
@@ -211,19 +211,20 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
 
 /**
  * Signs out the session a request's cookie carries, on every gateway of the zone (as
- * each hears of it). A cookie that opens no session (none, expired, forged, already
- * signed out) is left alone: nothing is written for it.
+ * each hears of it), and says whether another device holds the sign-out. A cookie that
+ * opens no session (none, expired, forged, already signed out) is left alone: nothing is
+ * written for it (undefined).
  */
 export async function signOut(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
-): Promise<void> {
+): Promise<HeldElsewhere | undefined> {
   const checked = await checkSession(node, cookieHeader, people);
-  if (!("viewer" in checked)) return;
+  if (!("viewer" in checked)) return undefined;
   recordSignOut(node, checked.sessionId, checked.expiresAt);
   // Said done only once it outlives this gateway (within a bound: a peer may be away).
-  await node.untilHeldElsewhere(`sign-out of session ${checked.sessionId.slice(0, 12)}`);
+  return node.untilHeldElsewhere(`sign-out of session ${checked.sessionId.slice(0, 12)}`);
 }
 
 /** What a request without a session is told. */

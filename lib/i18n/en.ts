@@ -54,6 +54,13 @@ export const en = {
       "Try again in a moment. If it happens again, this device's log (logs/bucky.log in its bucky home) says what went wrong.",
     tryAgain: "Go back and try again, or go to the overview.",
   },
+  /** Said after an action no other device holds yet (cmd/held-elsewhere.ts in the CLI). */
+  held: {
+    notYet:
+      "No other device of the zone holds this change yet (none said so within 3 seconds): until one does, it is on this device alone, and lost if this device is gone. Keep this device on until another device of the zone is back.",
+    notByIssuer: (p: { device: string }) =>
+      `${p.device}, the device that made the invitation, has not heard of this yet: until it does, a device could still join with it there.`,
+  },
   /** Status words, as tags. */
   status: {
     "nearly full": "nearly full",
@@ -499,7 +506,6 @@ export const en = {
     target: "Target",
     lastBackup: "Last backup",
     lastVerify: "Last verified",
-    failed: (p: { message: string }) => `Failed: ${p.message}`,
     /** Another device's backup error, in the zone's view: its words (its facts). */
     failedSaid: (p: { device: string; message: string }) =>
       `Failed: ${p.device} says “${p.message}”`,
@@ -559,6 +565,8 @@ export const en = {
     acceptKey: "Accept the key, add and back up",
     snapshotsIn: (p: { target: string }) => `Snapshots in ${p.target}`,
     noSnapshots: "None yet.",
+    missingLatest: (p: { device: string; snapshot: string; time: string; target: string }) =>
+      `${p.device}'s last backup (${p.snapshot}, ${p.time}) is not in ${p.target}, nor any later one: it was lost there or hidden, so what is listed of ${p.device} is older than what it backed up. Its next backup stores it again.`,
     taken: "Taken",
     files: "Files",
     size: "Size",
@@ -837,6 +845,10 @@ export const en = {
     yourPanel: "Your panel",
     thePanel: "The panel",
     signInForMore: "[Sign in] to see the zone's other apps.",
+    signedOut: "Signed out",
+    signOutNotHeldYet:
+      "You are signed out at this gateway, but no other device of the zone has heard of it yet (none said so within 3 seconds). Until one does, a copy of this session still works at the zone's other gateways, and if this device is gone before then, it goes on working there. Keep this device on until another device of the zone is back.",
+    toStart: "[Back to the start page]",
     noSuchObject: "No such object",
     onlyPublicObjects: "This gateway serves only objects the zone made public.",
   },

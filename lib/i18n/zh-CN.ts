@@ -49,6 +49,12 @@ export const zhCN: Messages = {
       "请稍后重试。如果再次出现，此设备的日志（bucky 主目录中的 logs/bucky.log）写明了出错的原因。",
     tryAgain: "请返回后重试，或前往概览。",
   },
+  held: {
+    notYet:
+      "区域中还没有其他设备持有这项更改（3 秒内没有设备确认）：在有设备持有之前，它只在此设备上，此设备一旦消失它就会丢失。请让此设备保持开启，直到区域中的另一台设备重新上线。",
+    notByIssuer: (p) =>
+      `创建该邀请的设备 ${p.device} 还没有得知此事：在它得知之前，仍可能有设备在那里用这份邀请加入。`,
+  },
   status: {
     "nearly full": "快满了",
     online: "在线",
@@ -416,7 +422,6 @@ export const zhCN: Messages = {
     target: "目标",
     lastBackup: "最近备份",
     lastVerify: "最近校验",
-    failed: (p) => `失败：${p.message}`,
     failedSaid: (p) => `失败：${p.device} 称“${p.message}”`,
     noDeviceBacksUp: "还没有设备进行备份：本区域的数据没有在区域之外备份。",
     noTarget: "还没有备份目标：本区域的数据没有在区域之外备份。",
@@ -470,6 +475,8 @@ export const zhCN: Messages = {
     acceptKey: "接受密钥，添加并备份",
     snapshotsIn: (p) => `${p.target} 中的快照`,
     noSnapshots: "暂无。",
+    missingLatest: (p) =>
+      `${p.device} 的最近一次备份（${p.snapshot}，${p.time}）不在 ${p.target} 中，也没有更新的备份：它在那里丢失了或被隐藏了，因此这里列出的 ${p.device} 的快照比它实际备份的要旧。它的下一次备份会重新存入。`,
     taken: "拍摄于",
     files: "文件",
     size: "大小",
@@ -726,6 +733,10 @@ export const zhCN: Messages = {
     yourPanel: "我的控制面板",
     thePanel: "控制面板",
     signInForMore: "[登录]后可以看到本区域的其他应用。",
+    signedOut: "已退出登录",
+    signOutNotHeldYet:
+      "你已在此网关退出登录，但区域中还没有其他设备得知此事（3 秒内没有设备确认）。在有设备得知之前，这个会话的副本在区域的其他网关上仍然有效；如果此设备在那之前消失，它在那里会一直有效。请让此设备保持开启，直到区域中的另一台设备重新上线。",
+    toStart: "[返回首页]",
     noSuchObject: "没有这个对象",
     onlyPublicObjects: "此网关只提供本区域公开的对象。",
   },

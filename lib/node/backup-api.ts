@@ -10,8 +10,9 @@ import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import { appStatus } from "../apps/status.ts";
 import { giveBackupKey } from "../backup/backup-key.ts";
+import { listTarget } from "../backup/list.ts";
 import { progressFileOf, readProgress } from "../backup/progress-file.ts";
-import { listSnapshots, NO_BACKUP_KEY_HINT } from "../backup/run.ts";
+import { NO_BACKUP_KEY_HINT } from "../backup/run.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import {
   listSnapshotDir,
@@ -169,10 +170,10 @@ export function backupRoutes(
     return c.json({ removed: removed.name, url: removed.url });
   });
 
+  // With the devices' last backups it lacks, as `bucky backup list` says them: the panel's
+  // list is the zone's, not only what the target chose to keep.
   app.get("/:target/snapshots", async (c) =>
-    c.json({
-      snapshots: await listSnapshots(paths, c.req.param("target"), log, { reach: reach() }),
-    }),
+    c.json(await listTarget(paths, c.req.param("target"), log, undefined, reach())),
   );
   const where = (target: string, snapshot: string) => ({
     paths,

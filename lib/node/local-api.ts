@@ -644,7 +644,10 @@ export function createLocalApp(
         Object.entries({ ...fields, ...more }).filter(([, value]) => value !== undefined),
       ),
     };
-    return c.json(addRule(node, request));
+    const rule = addRule(node, request);
+    // Said done only once another device holds it, as a stop or a share is: lost with this
+    // one, the block would never reach any other gateway.
+    return c.json({ ...rule, heldElsewhere: await node.untilHeldElsewhere(`rule ${rule.id}`) });
   });
   app.get("/v1/rules", (c) =>
     c.json({

@@ -8,12 +8,14 @@
 import type { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import type { WorkProgress } from "../backup/progress-file.ts";
+import type { SaidLatest } from "../backup/said-latest.ts";
 import type { SftpProbe } from "../backup/sftp-backend.ts";
 import type { SnapshotEntry, SnapshotListing } from "../backup/snapshot-files.ts";
 import type { SnapshotTrust } from "../backup/snapshot-trust.ts";
 import type { JobView } from "../node/jobs.ts";
 import { formatBytes } from "../units.ts";
 import { panelRights } from "../users/access.ts";
+import type { ZoneBackup, ZoneStatus } from "../zone/status.ts";
 import { type Bar, BarChart } from "./chart.tsx";
 import {
   Action,
@@ -29,15 +31,17 @@ import {
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
 
+/**
+ * A target as the local API gives it. Its `lastBackup`, `lastVerify` and `lastBackupError`
+ * are the serving device's own, left out here: the page shows every device's, as the zone's
+ * status has them (ZoneBackup), so each gateway's panel says the same.
+ */
 interface BackupTarget {
   readonly name: string;
   readonly url: string;
   readonly via: string | null;
   readonly reach: "direct" | "through";
   readonly hostKey?: string;
-  readonly lastBackup?: { at: string; snapshot: string; durationMs: number };
-  readonly lastBackupError?: { at: string; message: string };
-  readonly lastVerify?: { at: string; ok: boolean; damaged: number };
   readonly running: {
     readonly kind: "backup" | "verify" | "prune";
     readonly startedAt: string;
@@ -68,7 +72,10 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
   app.get("/backups", async (c) => {
     const page = pageOf(c);
     const { t } = page.locale;
-    const backups = await page.api.get<Backups>("/v1/backups");
+    const [backups, zone] = await Promise.all([
+      page.api.get<Backups>("/v1/backups"),
+      zoneBackups(page),
+    ]);
     const busy = backups.ok && backups.data.targets.some((target) => target.running !== null);
     const secure = secureConnection(c.req.url);
     // A device's session sees the targets; acting on them takes this device's keys.
@@ -80,7 +87,12 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
         <>
           {acts && !data.holdsBackupKey ? <KeyForm secure={secure} /> : null}
           <div data-live={href("backups/live")} aria-busy={busy ? "true" : undefined}>
-            <Targets targets={data.targets} holdsKey={data.holdsBackupKey} acts={acts} />
+            <Targets
+              targets={data.targets}
+              zone={zone}
+              holdsKey={data.holdsBackupKey}
+              acts={acts}
+            />
           </div>
           {acts && data.holdsBackupKey && data.targets.length > 1 ? (
             <p>
@@ -96,12 +108,16 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
 
   app.get("/backups/live", async (c) => {
     const page = pageOf(c);
-    const backups = await page.api.get<Backups>("/v1/backups");
+    const [backups, zone] = await Promise.all([
+      page.api.get<Backups>("/v1/backups"),
+      zoneBackups(page),
+    ]);
     const busy = backups.ok && backups.data.targets.some((target) => target.running !== null);
     return page.part(
       shown(backups, (data) => (
         <Targets
           targets={data.targets}
+          zone={zone}
           holdsKey={data.holdsBackupKey}
           acts={panelRights(c.env.viewer).useDeviceKeys}
         />
@@ -244,15 +260,19 @@ export function backupPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const page = pageOf(c);
     const { t } = page.locale;
     const target = c.req.param("target");
-    const snapshots = await page.api.get<{ snapshots: Snapshot[] }>(
-      `/v1/backups/${enc(target)}/snapshots`,
-    );
+    const snapshots = await page.api.get<{
+      snapshots: Snapshot[];
+      missingLatest: SaidLatest[];
+    }>(`/v1/backups/${enc(target)}/snapshots`);
     return page.render(
       "backups",
       t.backups.snapshotsIn({ target }),
       <>
         {shown(snapshots, (data) => (
-          <SnapshotList target={target} snapshots={data.snapshots} />
+          <>
+            <MissingLatest target={target} missing={data.missingLatest} />
+            <SnapshotList target={target} snapshots={data.snapshots} />
+          </>
         ))}
         <p>
           <a href={href("backups")}>{t.backups.back}</a>
@@ -369,12 +389,60 @@ const KeyForm: FC<{ secure: boolean }> = ({ secure }) => {
   );
 };
 
-const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean; acts: boolean }> = ({
-  targets,
-  holdsKey,
-  acts,
-}) => {
+/**
+ * Every device's backups to every target, as the zone's status has them (each device's
+ * signed facts): the same on every gateway, and still there with the device gone. None
+ * when the status could not be read (the targets are shown all the same).
+ */
+async function zoneBackups(page: Page): Promise<readonly ZoneBackup[]> {
+  const status = await page.api.get<ZoneStatus>("/v1/status");
+  return status.ok ? status.data.backups : [];
+}
+
+/** Each device's last backup to a target, or its failure since, one line each. */
+const LastBackups: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {
   const { t } = useLocale();
+  if (backups.length === 0) return <Time iso={null} />;
+  return (
+    <>
+      {backups.map((b) => (
+        <div>
+          {b.device}: <Time iso={b.lastBackup?.at} />
+          {b.lastError && (!b.lastBackup || b.lastError.at > b.lastBackup.at) ? (
+            <div class="warn">
+              {t.backups.failedSaid({ device: b.device, message: b.lastError.message })}
+            </div>
+          ) : null}
+        </div>
+      ))}
+    </>
+  );
+};
+
+/** Each device's last verify of its backups to a target, one line each. */
+const LastVerifies: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {
+  const verified = backups.filter((b) => b.lastVerify !== null);
+  if (verified.length === 0) return <Time iso={null} />;
+  return (
+    <>
+      {verified.map((b) => (
+        <div>
+          {b.device}: <Time iso={b.lastVerify?.at} />{" "}
+          <Tag value={b.lastVerify?.ok ? "sound" : "damaged"} />
+        </div>
+      ))}
+    </>
+  );
+};
+
+const Targets: FC<{
+  targets: readonly BackupTarget[];
+  zone: readonly ZoneBackup[];
+  holdsKey: boolean;
+  acts: boolean;
+}> = ({ targets, zone, holdsKey, acts }) => {
+  const { t } = useLocale();
+  const of = (target: BackupTarget) => zone.filter((b) => b.target === target.name);
   if (targets.length === 0)
     return (
       <p class="warn">
@@ -402,29 +470,11 @@ const Targets: FC<{ targets: readonly BackupTarget[]; holdsKey: boolean; acts: b
         },
         {
           label: t.backups.lastBackup,
-          cell: (target) => (
-            <>
-              <Time iso={target.lastBackup?.at} />
-              {target.lastBackupError &&
-              (!target.lastBackup || target.lastBackupError.at > target.lastBackup.at) ? (
-                <div class="warn">
-                  {t.backups.failed({ message: target.lastBackupError.message })}
-                </div>
-              ) : null}
-            </>
-          ),
+          cell: (target) => <LastBackups backups={of(target)} />,
         },
         {
           label: t.backups.lastVerify,
-          cell: (target) =>
-            target.lastVerify ? (
-              <>
-                <Time iso={target.lastVerify.at} />{" "}
-                <Tag value={target.lastVerify.ok ? "sound" : "damaged"} />
-              </>
-            ) : (
-              <Time iso={null} />
-            ),
+          cell: (target) => <LastVerifies backups={of(target)} />,
         },
         {
           label: t.backups.now,
@@ -559,24 +609,57 @@ const AddTarget: FC<{ sshPublicKey: string | null }> = ({ sshPublicKey }) => {
   );
 };
 
-const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
-  target,
-  snapshots,
-}) => {
-  const { t, language } = useLocale();
-  if (snapshots.length === 0) return <p class="muted">{t.backups.noSnapshots}</p>;
+/**
+ * A snapshot's time, in the viewer's language: what its writer said (any holder of the
+ * backup key, or a member in its facts), so a time that is no time is shown as said.
+ */
+function snapshotTime(language: string): (time: string) => string {
   const day = new Intl.DateTimeFormat(language, {
     month: "short",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
   });
-  // A snapshot's time is what its writer said, any holder of the backup key: a time that
-  // is no time is shown as said.
-  const when = (time: string) => {
+  return (time) => {
     const at = new Date(time);
     return Number.isNaN(at.getTime()) ? time : day.format(at);
   };
+}
+
+/**
+ * The devices' last backups (as each said it in its signed facts) the target holds neither
+ * of nor any later one, as `bucky backup list` says them: the target is off the zone, and
+ * what it lists of those devices is older than what they backed up.
+ */
+const MissingLatest: FC<{ target: string; missing: readonly SaidLatest[] }> = ({
+  target,
+  missing,
+}) => {
+  const { t, language } = useLocale();
+  const when = snapshotTime(language);
+  return (
+    <>
+      {missing.map((m) => (
+        <p class="warn" role="alert">
+          {t.backups.missingLatest({
+            device: m.device,
+            snapshot: m.snapshot.slice(0, 8),
+            time: when(m.at),
+            target,
+          })}
+        </p>
+      ))}
+    </>
+  );
+};
+
+const SnapshotList: FC<{ target: string; snapshots: readonly Snapshot[] }> = ({
+  target,
+  snapshots,
+}) => {
+  const { t, language } = useLocale();
+  if (snapshots.length === 0) return <p class="muted">{t.backups.noSnapshots}</p>;
+  const when = snapshotTime(language);
   const bars: Bar[] = snapshots.slice(-30).map((s) => ({
     label: t.backups.snapshotOf({ device: s.device, time: when(s.time) }),
     value: s.bytes,

@@ -13,6 +13,7 @@ import type { ApiResult, LocalApi } from "../node/local-client.ts";
 import type { Viewer } from "../users/access.ts";
 import type { ZoneStatus } from "../zone/status.ts";
 import { asksForCommand, type Locale, LocaleContext } from "./components.tsx";
+import { notHeldYetNote } from "./held-notes.ts";
 import { href, Layout, type Notice } from "./layout.tsx";
 
 /** Whose session the panel serves a request for: the gateway says. */
@@ -39,7 +40,10 @@ export interface Page {
   ): Promise<Response>;
   /** A live part alone (for the script), saying whether the work it follows goes on. */
   part(body: Child, running: boolean): Promise<Response>;
-  /** Back to `path` after an action, with how it went: `ok` if it did, else the API's error. */
+  /**
+   * Back to `path` after an action, with how it went: `ok` if it did (and, if the answer
+   * says no other device holds the write yet, that it does not), else the API's error.
+   */
   back(path: string, result: ApiResult<unknown>, ok: string): Response;
   /** Back to `path` with an error of the panel's own. */
   refuse(path: string, text: string): Response;
@@ -102,7 +106,10 @@ export function pageFor(c: PanelContext, api: LocalApi): Page {
       });
     },
     back(path, result, ok) {
-      if (result.ok) return redirect(path, { kind: "ok", text: ok });
+      if (result.ok) {
+        const note = notHeldYetNote(result.data, locale.t);
+        return redirect(path, { kind: "ok", text: ok, ...(note ? { hint: note } : {}) });
+      }
       const { message, hint } = result.error;
       return redirect(path, {
         kind: "error",

@@ -438,6 +438,82 @@ describe("what an action leaves for the next page", () => {
   });
 });
 
+describe("an action no other device holds yet", () => {
+  /** The notice an action's redirect leaves, as the next page reads it. */
+  const noticeOf = (answer: Response) => {
+    const value = /bucky_notice=([^;]*)/.exec(answer.headers.get("set-cookie") ?? "")?.[1] ?? "";
+    return JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as {
+      kind: string;
+      hint?: string;
+    };
+  };
+  const notYet = { heldElsewhere: "not yet" };
+  const enrolled = {
+    user: "ann",
+    role: "member",
+    enrollment: {
+      url: "https://gw.test/_bucky/enroll#x",
+      gateway: "gw.test",
+      expiresAt: "2026-12-07T10:00:00.000Z",
+    },
+  };
+
+  test("is said done with the API's word that none holds it yet, for every action that waits for one", async () => {
+    const { post } = panelFor(owner, {
+      ...withStatus(),
+      "/v1/devices/beta/revoke": {
+        name: "beta",
+        heldBackupKey: false,
+        backupTargets: [],
+        ...notYet,
+      },
+      "/v1/apps/notes/stop": { app: "notes", desired: "stopped", ...notYet },
+      "/v1/apps/notes": { app: "notes", ...notYet },
+      "/v1/apps/notes/share": { app: "notes", ...notYet },
+      "/v1/users/ann": { user: "ann", ...notYet },
+      "/v1/agents/helper/revoke": { agent: "helper", ...notYet },
+      "/v1/rules": { id: "r1", ...notYet },
+      "/v1/invites/i1/revoke": {
+        id: "i1",
+        inviter: "nas",
+        revokedBy: ["phone"],
+        heardByInviter: false,
+      },
+    });
+    const actions: [string, Record<string, string>?][] = [
+      ["devices/beta/revoke"],
+      ["apps/notes/stop"],
+      ["apps/notes/remove"],
+      ["apps/notes/share", { with: "ann" }],
+      ["people/ann/remove"],
+      ["agents/helper/revoke"],
+      ["rules/add", { app: "games" }],
+    ];
+    for (const [path, form] of actions) {
+      const notice = noticeOf(await post(path, form));
+      expect({ path, ...notice }).toMatchObject({ path, kind: "ok", hint: en.held.notYet });
+    }
+    expect(noticeOf(await post("devices/invitations/i1/revoke")).hint).toBe(
+      en.held.notByIssuer({ device: "nas" }),
+    );
+  });
+
+  test("is said on the page of a reset, and nothing is said of one another device holds", async () => {
+    const reset = panelFor(owner, {
+      ...withStatus(),
+      "/v1/users/ann/reset": { ...enrolled, ...notYet },
+    });
+    expect(await (await reset.post("people/ann/reset")).text()).toContain(en.held.notYet);
+    const held = panelFor(owner, {
+      ...withStatus(),
+      "/v1/users/ann/reset": { ...enrolled, heldElsewhere: "held" },
+      "/v1/apps/notes/stop": { app: "notes", heldElsewhere: "held" },
+    });
+    expect(await (await held.post("people/ann/reset")).text()).not.toContain(en.held.notYet);
+    expect(noticeOf(await held.post("apps/notes/stop")).hint).toBeUndefined();
+  });
+});
+
 describe("a form's body", () => {
   /** `bytes` as a request body handed over 64 KiB at a time; `pulled()` says how far. */
   function sent(bytes: Uint8Array) {
@@ -930,6 +1006,8 @@ describe("a target's snapshots", () => {
     const { get } = panelFor(owner, {
       ...withStatus(),
       "/v1/backups/usb/snapshots": {
+        target: "usb",
+        missingLatest: [],
         snapshots: [
           snapshot("0123abcd0123abcd", "2026-11-28T10:00:00.000Z", "nas", "signed"),
           snapshot("feedbeeffeedbeef", "not a time", "laptop", "forged"),

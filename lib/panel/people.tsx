@@ -9,6 +9,7 @@ import type { ApiResult } from "../node/local-client.ts";
 import { panelRights } from "../users/access.ts";
 import type { Enrolled, PersonView } from "../users/accounts.ts";
 import { Action, Cards, Confirm, CopyButton, shown, Tag, Time } from "./components.tsx";
+import { notHeldYetNote } from "./held-notes.ts";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
 
@@ -101,11 +102,17 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const { t } = page.locale;
     if (!result.ok) return page.back("people", result, "");
     const { user, enrollment } = result.data;
+    const notHeld = notHeldYetNote(result.data, t);
     return page.render(
       "people",
       t.people.linkFor({ person: user }),
       <>
         <p>{reset ? t.people.resetDone : t.people.added({ person: user })}</p>
+        {notHeld ? (
+          <p class="warn" role="alert">
+            {notHeld}
+          </p>
+        ) : null}
         <p>{t.people.linkText({ person: user, gateway: enrollment.gateway })}</p>
         <p>
           {t.people.validUntil} <Time iso={enrollment.expiresAt} />

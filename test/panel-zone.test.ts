@@ -1,0 +1,196 @@
+/**
+ * The control panel is the zone's, not the device's that serves it: with real daemons, plain
+ * requests with the owner's session cookie act at one device's gateway and read at the
+ * other's. A backup one device made is on the other's backups page, and a target that lost
+ * that backup is said to have lost it on the other's snapshot list (as `bucky backup list`
+ * says it). An action whose answer promises it outlives the device is answered only once
+ * another device holds it, and when none does within the bound the page says so; with the
+ * acting device killed, the other's pages still show it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { en } from "../lib/i18n/en.ts";
+import {
+  answeredOnceHeld,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  scratchDir,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+const PANEL = "/_bucky/panel/";
+
+let alpha: Daemon;
+let beta: Daemon;
+let alphaGateway: string;
+let betaGateway: string;
+/** The owner's session (made with alpha's owner key), good at either gateway. */
+let cookie: string;
+let repo: string;
+
+/** Text as a page shows it: the HTML's escapes of ' and " undone. */
+function unescaped(html: string): string {
+  return html.replaceAll("&#39;", "'").replaceAll("&quot;", '"').replaceAll("&amp;", "&");
+}
+
+/** The panel's page `path` at `gateway`, as the owner sees it (with a notice cookie, if given). */
+async function pageAt(gateway: string, path: string, notice = ""): Promise<string> {
+  const response = await fetch(`${gateway}${PANEL}${path}`, {
+    headers: { cookie: notice ? `${cookie}; ${notice}` : cookie, "accept-language": "en" },
+    redirect: "manual",
+  });
+  expect(response.status).toBe(200);
+  return unescaped(await response.text());
+}
+
+/**
+ * Posts the panel's form `path` at `gateway` as the owner's browser does, and reads the page
+ * it comes back to with the notice the action left.
+ */
+async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+  const response = await fetch(`${gateway}${PANEL}${path}`, {
+    method: "POST",
+    headers: { cookie, origin: gateway, "accept-language": "en" },
+    body: new URLSearchParams(form),
+    redirect: "manual",
+  });
+  expect(response.status).toBe(303);
+  const notice = (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  const back = new URL(response.headers.get("location") ?? "", gateway).pathname;
+  return pageAt(gateway, back.slice(PANEL.length), notice);
+}
+
+/** A new session of the owner's, opened at alpha's gateway by a login link: its cookie. */
+async function signIn(): Promise<string> {
+  const link = new URL(
+    (await buckyJson<{ url: string }>(["login-link", "--home", alpha.home])).url,
+  );
+  const opened = await fetch(link, { redirect: "manual" });
+  return (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+}
+
+/** What `home`'s device says of `device`'s last backup to usb, from the zone's status. */
+async function lastBackupSaid(
+  home: string,
+  device: string,
+): Promise<{ at: string; snapshot: string } | undefined> {
+  const status = await buckyJson<{
+    backups: { device: string; target: string; lastBackup: { at: string; snapshot: string } }[];
+  }>(["status", "--home", home]);
+  return (
+    status.backups.find((b) => b.device === device && b.target === "usb")?.lastBackup ?? undefined
+  );
+}
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"]);
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+  [alphaGateway, betaGateway] = await Promise.all([
+    enableGateway(alpha.home),
+    enableGateway(beta.home),
+  ]);
+  await waitFor("beta to know alpha's gateway", async () => {
+    const { entries } = await buckyJson<{ entries: { key: string }[] }>([
+      "state",
+      "list",
+      "nodes/",
+      "--home",
+      beta.home,
+    ]);
+    return entries.some((entry) => entry.key === "nodes/alpha/gateway") ? true : undefined;
+  });
+  cookie = await signIn();
+  mkdirSync(join(alpha.home, "data"), { recursive: true });
+  writeFileSync(join(alpha.home, "data", "mine.txt"), "alpha's own file\n");
+  repo = join(scratchDir(), "usb");
+  await buckyJson(["backup", "target", "add", "usb", repo, "--home", alpha.home, "--no-backup"]);
+}, 60_000);
+
+describe("the panel at another device's gateway", () => {
+  let alphaLast: { at: string; snapshot: string };
+
+  test("shows every device's last backup on the backups page, not only its own", async () => {
+    await buckyJson(["backup", "run", "--home", alpha.home]);
+    alphaLast = (await lastBackupSaid(alpha.home, "alpha")) as { at: string; snapshot: string };
+    await waitFor("beta to hear alpha's last backup", async () =>
+      (await lastBackupSaid(beta.home, "alpha"))?.snapshot === alphaLast.snapshot
+        ? true
+        : undefined,
+    );
+    for (const gateway of [alphaGateway, betaGateway])
+      expect(await pageAt(gateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
+  }, 30_000);
+
+  test("says on the snapshot list that the target lacks a device's last backup, as backup list does", async () => {
+    // The target (off the zone, untrusted) loses alpha's last backup.
+    renameSync(join(repo, "snapshots", alphaLast.snapshot), join(scratchDir(), "hidden"));
+    const said = en.backups.missingLatest({
+      device: "alpha",
+      snapshot: alphaLast.snapshot.slice(0, 8),
+      time: "\u0000",
+      target: "usb",
+    });
+    // Its time is in the viewer's own words: the rest of the sentence around it.
+    const [before, after] = said.split("\u0000");
+    const page = await pageAt(betaGateway, "backups/t/usb");
+    expect(page).toContain(before as string);
+    expect(page).toContain(after as string);
+  }, 30_000);
+
+  test("answers a rule only once another device holds it, and says so of a rule and a sign-out none held", async () => {
+    // Added at alpha with beta paused: no answer until beta, let go, holds the rule.
+    const held = await answeredOnceHeld(
+      [beta],
+      () => act(alphaGateway, "rules/add", { app: "games", whom: "role:child" }),
+      { what: "alpha to write the rule", seen: () => /rule added.*app=games/.test(alpha.log()) },
+    );
+    expect(held).toContain(en.rules.added);
+    expect(held).not.toContain(en.held.notYet);
+
+    // With beta paused past the bound, the pages say no other device holds it yet: a rule's
+    // and a sign-out's (of another session), waited for side by side.
+    const other = await signIn();
+    process.kill(beta.pid, "SIGSTOP");
+    let alone: string;
+    let signedOut: Response;
+    try {
+      [alone, signedOut] = await Promise.all([
+        act(alphaGateway, "rules/add", { app: "chat", whom: "role:child" }),
+        fetch(`${alphaGateway}/_bucky/signout`, {
+          method: "POST",
+          headers: { cookie: other, origin: alphaGateway, "accept-language": "en" },
+          redirect: "manual",
+        }),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    expect(alone).toContain(en.rules.added);
+    expect(alone).toContain(en.held.notYet);
+    expect(signedOut.headers.get("set-cookie")).toContain("bucky_session=;");
+    expect(unescaped(await signedOut.text())).toContain(en.gatewayPages.signOutNotHeldYet);
+
+    // Beta, back, takes it; alpha is gone, and beta's pages still show both rules and
+    // alpha's last backup.
+    await waitFor("beta to hold the second rule", async () =>
+      (await pageAt(betaGateway, "rules")).includes("chat") ? true : undefined,
+    );
+    await waitFor("beta to hold the sign-out", async () =>
+      (await fetch(`${betaGateway}${PANEL}`, { headers: { cookie: other }, redirect: "manual" }))
+        .status === 401
+        ? true
+        : undefined,
+    );
+    await alpha.kill();
+    const rules = await pageAt(betaGateway, "rules");
+    expect([rules.includes("games"), rules.includes("chat")]).toEqual([true, true]);
+    expect(await pageAt(betaGateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
+  }, 30_000);
+});
