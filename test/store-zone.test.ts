@@ -4,10 +4,14 @@
  * to every device, which lists it and installs its apps once the device that added it is
  * gone. And a catalog's version only goes forward, whichever device heard of which first.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { appKeys } from "../lib/apps/spec.ts";
 import { ObjectStore } from "../lib/ndn/store.ts";
+import { appOriginKey } from "../protocol/catalog-record.ts";
+import { decodeChangeset } from "../protocol/changeset.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
   bucky,
@@ -232,5 +236,53 @@ describe("an app stopped or removed from another device than the one running it"
         ? true
         : undefined,
     );
+  }, 60_000);
+});
+
+/** The writes of each changeset `home`'s device holds, in the order it took them. */
+function changesetOps(home: string): (readonly { key: string; value: string | null }[])[] {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    return db
+      .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM changesets ORDER BY local_order")
+      .all()
+      .map((row) => decodeChangeset(new Uint8Array(row.bytes)).ops);
+  } finally {
+    db.close();
+  }
+}
+
+/** The value at `key` as `home`'s device holds it (undefined: none). */
+async function stateValue(home: string, key: string): Promise<unknown> {
+  const got = await bucky(["state", "get", key, "--home", home, "--json"]);
+  return got.exitCode === 0 ? (JSON.parse(got.stdout) as { value: unknown }).value : undefined;
+}
+
+describe("an app's origin record", () => {
+  test("is written in the same changeset as the app's spec: no device has the one without the other", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    const own = await publishWhoami("legacy-apps", 1);
+    await buckyJson(["store", "add", own.out, "--key", own.publisher, "--home", beta.home]);
+    await buckyJson([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "legacy-apps",
+      "--device",
+      "beta",
+      "--home",
+      beta.home,
+    ]);
+    const written = await waitFor("alpha to hold whoami's origin in legacy-apps", async () =>
+      ((await stateValue(alpha.home, appOriginKey("whoami"))) as { catalog?: string } | undefined)
+        ?.catalog === "legacy-apps"
+        ? changesetOps(alpha.home)
+            .map((ops) => ops.map((op) => op.key))
+            .findLast((keys) => keys.includes(appOriginKey("whoami")))
+        : undefined,
+    );
+    expect(written).toContain(appKeys.spec("whoami"));
   }, 60_000);
 });

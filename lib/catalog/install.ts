@@ -69,14 +69,14 @@ export async function installFromCatalog(
       "The publisher made a mistake, or the catalog is not what it seems: nothing was installed.",
     );
   const options: InstallOptions = request.device ? { device: request.device } : {};
-  const installed = installStoredPackage(zone, node.store, entry.package, options);
-  node.write([
+  // One changeset: a device dying between two writes would leave the zone an app with no
+  // origin (never offered its updates) or an origin with no app.
+  return installStoredPackage(zone, node.store, entry.package, options, [
     {
       key: appOriginKey(entry.id),
       value: encodeAppOrigin({ catalog: request.catalog, publisher }),
     },
   ]);
-  return installed;
 }
 
 /**
