@@ -14,6 +14,7 @@ import { appOriginKey } from "../protocol/catalog-record.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
@@ -284,5 +285,62 @@ describe("an app's origin record", () => {
         : undefined,
     );
     expect(written).toContain(appKeys.spec("whoami"));
+  }, 60_000);
+});
+
+describe("an app installed with --no-wait or started", () => {
+  test("the command answers once another device holds the write", async () => {
+    // Alpha hears from beta again (its pushes to beta, which it waited out while beta was
+    // away, go through again) before beta is stopped.
+    await waitFor(
+      "alpha's writes to be held by beta again",
+      async () =>
+        (
+          await buckyJson<{ heldElsewhere: string }>([
+            "app",
+            "stop",
+            "whoami",
+            "--home",
+            alpha.home,
+          ])
+        ).heldElsewhere === "held"
+          ? true
+          : undefined,
+      20_000,
+    );
+    const site = resolve(import.meta.dir, "../fixtures/apps/site");
+    const installed = await answeredOnceHeld(
+      [beta],
+      () =>
+        buckyJson<{ app: string; heldElsewhere: string }>([
+          "app",
+          "install",
+          site,
+          "--device",
+          "alpha",
+          "--no-wait",
+          "--home",
+          alpha.home,
+        ]),
+      {
+        what: "alpha to write site's install",
+        seen: () => /app installed.*app=site/.test(alpha.log()),
+      },
+    );
+    expect(installed).toMatchObject({ app: "site", heldElsewhere: "held" });
+
+    await buckyJson(["app", "stop", "site", "--home", alpha.home]);
+    const started = await answeredOnceHeld(
+      [beta],
+      () => buckyJson(["app", "start", "site", "--home", alpha.home]),
+      {
+        what: "alpha to write site's start",
+        seen: () => /app started.*app=site/.test(alpha.log()),
+      },
+    );
+    expect(started).toEqual({ app: "site", desired: "running", heldElsewhere: "held" });
+    // Held by beta before alpha answered: it stands with alpha gone.
+    await alpha.kill();
+    expect(await stateValue(beta.home, appKeys.spec("site"))).toMatchObject({ desired: "running" });
   }, 60_000);
 });
