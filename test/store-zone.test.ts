@@ -260,10 +260,12 @@ async function stateValue(home: string, key: string): Promise<unknown> {
 }
 
 describe("an app's origin record", () => {
+  let own: { out: string; publisher: string };
+
   test("is written in the same changeset as the app's spec: no device has the one without the other", async () => {
     // The test before left alpha killed.
     alpha = await startDaemon(alpha.home, ENV);
-    const own = await publishWhoami("legacy-apps", 1);
+    own = await publishWhoami("legacy-apps", 1);
     await buckyJson(["store", "add", own.out, "--key", own.publisher, "--home", beta.home]);
     await buckyJson([
       "store",
@@ -286,10 +288,84 @@ describe("an app's origin record", () => {
     );
     expect(written).toContain(appKeys.spec("whoami"));
   }, 60_000);
+
+  test("written by an older bucky (no publisher), is pinned to the publisher whose catalog lists the package the app runs, with the device that wrote it killed", async () => {
+    // What a bucky before publishers were recorded wrote.
+    const v1 = { v: 1, catalog: "legacy-apps" };
+    await buckyJson([
+      "state",
+      "set",
+      appOriginKey("whoami"),
+      JSON.stringify(v1),
+      "--home",
+      beta.home,
+    ]);
+    await waitFor("alpha to hold the older record's write", () =>
+      changesetOps(alpha.home).some((ops) =>
+        ops.some((op) => op.key === appOriginKey("whoami") && op.value === JSON.stringify(v1)),
+      )
+        ? true
+        : undefined,
+    );
+    await beta.kill();
+    const pinned = await waitFor(
+      "alpha to hold whoami's origin pinned",
+      async () => {
+        const origin = (await stateValue(alpha.home, appOriginKey("whoami"))) as
+          | { v?: number }
+          | undefined;
+        return origin?.v === 2 ? (origin as unknown) : undefined;
+      },
+      15_000,
+    );
+    expect(pinned).toEqual({ v: 2, catalog: "legacy-apps", publisher: own.publisher });
+  }, 60_000);
+
+  test("written by an older bucky and not pinnable, takes no update from another publisher's catalog of the same name", async () => {
+    // Its own catalog removed, another publisher's of that name added: its whoami is newer.
+    await buckyJson(["store", "remove", "legacy-apps", "--home", alpha.home]);
+    const other = await publishWhoami("legacy-apps", 1, scratchDir(), "2.0.0");
+    expect(other.publisher).not.toBe(own.publisher);
+    await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", alpha.home]);
+    const v1 = { v: 1, catalog: "legacy-apps" };
+    await buckyJson([
+      "state",
+      "set",
+      appOriginKey("whoami"),
+      JSON.stringify(v1),
+      "--home",
+      alpha.home,
+    ]);
+    const { apps } = await buckyJson<{
+      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
+    }>(["store", "list", "--home", alpha.home]);
+    expect(apps.find((a) => a.catalog === "legacy-apps" && a.id === "whoami")).toMatchObject({
+      installed: { version: "1.0.0", from: "legacy-apps" },
+      update: false,
+    });
+    const refused = await bucky([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "legacy-apps",
+      "--home",
+      alpha.home,
+      "--json",
+    ]);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_EXISTS",
+      message: `whoami was installed from catalog legacy-apps by an older bucky, which did not record that catalog's publisher; and the zone's catalog legacy-apps (of publisher ${other.publisher}) does not list the package whoami runs, so it may be another publisher's, whose whoami would take over its data`,
+    });
+    // Nor was it pinned to that publisher meanwhile.
+    expect(await stateValue(alpha.home, appOriginKey("whoami"))).toEqual(v1);
+  }, 60_000);
 });
 
 describe("an app installed with --no-wait or started", () => {
   test("the command answers once another device holds the write", async () => {
+    // The test before left beta killed.
+    beta = await startDaemon(beta.home, ENV);
     // Alpha hears from beta again (its pushes to beta, which it waited out while beta was
     // away, go through again) before beta is stopped.
     await waitFor(

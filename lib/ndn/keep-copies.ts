@@ -30,6 +30,8 @@ export interface CopiesOf {
   ids(): Iterable<ObjectId>;
   /** The most any of them may be. */
   readonly limit?: FetchLimit;
+  /** Called after a round that copied at least one of them (what they name may now be read). */
+  copied?(): void;
 }
 
 export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
@@ -41,6 +43,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
 
   const fetchMissing = async () => {
     const tried = new Set<ObjectId>();
+    let copied = 0;
     for (const id of of.ids()) {
       if (stopped) return;
       tried.add(id);
@@ -53,6 +56,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
           of.limit ? { limit: of.limit } : {},
         );
         failed.delete(id);
+        copied++;
         node.log.info(`${of.what} copied`, { id });
       } catch (error) {
         if (!(error instanceof BuckyError)) throw error;
@@ -63,6 +67,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
     }
     // One no longer named is not tried again.
     for (const id of failed.keys()) if (!tried.has(id)) failed.delete(id);
+    if (copied > 0) of.copied?.();
   };
   const soon = () => {
     if (stopped) return;
