@@ -420,3 +420,35 @@ describe("an app installed with --no-wait or started", () => {
     expect(await stateValue(beta.home, appKeys.spec("site"))).toMatchObject({ desired: "running" });
   }, 60_000);
 });
+
+describe("a catalog's objects a device could not copy", () => {
+  test("are copied as soon as a device holding them answers again, not at the next minute", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    // Beta knows where alpha is now before it hears of the catalog (its first copy is not
+    // what this test is about).
+    await buckyJson(["state", "set", "apps/probe", '"again"', "--home", alpha.home]);
+    await waitFor("beta to sync with alpha", async () =>
+      (await stateValue(beta.home, "apps/probe")) === "again" ? true : undefined,
+    );
+    const { out, publisher } = await publishWhoami("again-apps");
+    await buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]);
+    const named = publishedObjects(out);
+    const held = () => {
+      const betaStore = new ObjectStore(join(beta.home, "ndn"));
+      return named.every((id) => betaStore.readObject(id) !== undefined) ? true : undefined;
+    };
+    await waitFor("beta's copy of the catalog", held, 15_000);
+    // Beta loses its copy, and starts again while alpha, the one other holder, is away.
+    await beta.kill();
+    const betaStore = new ObjectStore(join(beta.home, "ndn"));
+    for (const id of named) betaStore.remove(id);
+    await alpha.kill();
+    beta = await startDaemon(beta.home, ENV);
+    await waitFor("beta to find it cannot copy them now", () =>
+      beta.log().includes("catalog object not copied yet") ? true : undefined,
+    );
+    alpha = await startDaemon(alpha.home, ENV);
+    await waitFor("beta's copy of the catalog, once alpha is back", held, 20_000);
+  }, 60_000);
+});

@@ -2,8 +2,9 @@
  * A device's own copy of objects the zone says it keeps, taken from the other devices as
  * soon as it hears of them: an object stored on one device alone is gone the moment that
  * device goes away, whatever the zone said of it. The objects are fetched again when the
- * state under `prefix` changes, at start, after a checkpoint replaced the state, and every
- * so often for what no device could give yet. Whoever names the objects keeps them (a
+ * state under `prefix` changes, at start, after a checkpoint replaced the state, as soon as
+ * a peer answers again (what no device could give yet may be on the one that was away: a
+ * minute's wait for it could outlast the device that added it), and every so often. Whoever names the objects keeps them (a
  * root of lib/ndn/roots.ts): this only fetches them.
  */
 import type { ObjectId } from "../../protocol/ndn.ts";
@@ -91,6 +92,9 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
       if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(of.prefix)))) soon();
     }),
     node.onRebase(soon),
+    node.onPeerAnswering(() => {
+      if (failed.size > 0) soon();
+    }),
   ];
   const timer = setInterval(() => {
     if (failed.size > 0) soon();
