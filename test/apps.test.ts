@@ -126,6 +126,7 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
       runsOn: "beta",
       error: null,
       reportedBy: "beta",
+      heldElsewhere: "held",
     });
     const running = await until("notes", "running", (s) => s.state === "running");
     expect(running).toMatchObject({

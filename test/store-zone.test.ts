@@ -4,12 +4,17 @@
  * to every device, which lists it and installs its apps once the device that added it is
  * gone. And a catalog's version only goes forward, whichever device heard of which first.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { appKeys } from "../lib/apps/spec.ts";
 import { ObjectStore } from "../lib/ndn/store.ts";
+import { appOriginKey } from "../protocol/catalog-record.ts";
+import { decodeChangeset } from "../protocol/changeset.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
@@ -232,5 +237,218 @@ describe("an app stopped or removed from another device than the one running it"
         ? true
         : undefined,
     );
+  }, 60_000);
+});
+
+/** The writes of each changeset `home`'s device holds, in the order it took them. */
+function changesetOps(home: string): (readonly { key: string; value: string | null }[])[] {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    return db
+      .query<{ bytes: Uint8Array }, []>("SELECT bytes FROM changesets ORDER BY local_order")
+      .all()
+      .map((row) => decodeChangeset(new Uint8Array(row.bytes)).ops);
+  } finally {
+    db.close();
+  }
+}
+
+/** The value at `key` as `home`'s device holds it (undefined: none). */
+async function stateValue(home: string, key: string): Promise<unknown> {
+  const got = await bucky(["state", "get", key, "--home", home, "--json"]);
+  return got.exitCode === 0 ? (JSON.parse(got.stdout) as { value: unknown }).value : undefined;
+}
+
+describe("an app's origin record", () => {
+  let own: { out: string; publisher: string };
+
+  test("is written in the same changeset as the app's spec: no device has the one without the other", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    own = await publishWhoami("legacy-apps", 1);
+    await buckyJson(["store", "add", own.out, "--key", own.publisher, "--home", beta.home]);
+    await buckyJson([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "legacy-apps",
+      "--device",
+      "beta",
+      "--home",
+      beta.home,
+    ]);
+    const written = await waitFor("alpha to hold whoami's origin in legacy-apps", async () =>
+      ((await stateValue(alpha.home, appOriginKey("whoami"))) as { catalog?: string } | undefined)
+        ?.catalog === "legacy-apps"
+        ? changesetOps(alpha.home)
+            .map((ops) => ops.map((op) => op.key))
+            .findLast((keys) => keys.includes(appOriginKey("whoami")))
+        : undefined,
+    );
+    expect(written).toContain(appKeys.spec("whoami"));
+  }, 60_000);
+
+  test("written by an older bucky (no publisher), is pinned to the publisher whose catalog lists the package the app runs, with the device that wrote it killed", async () => {
+    // What a bucky before publishers were recorded wrote.
+    const v1 = { v: 1, catalog: "legacy-apps" };
+    await buckyJson([
+      "state",
+      "set",
+      appOriginKey("whoami"),
+      JSON.stringify(v1),
+      "--home",
+      beta.home,
+    ]);
+    await waitFor("alpha to hold the older record's write", () =>
+      changesetOps(alpha.home).some((ops) =>
+        ops.some((op) => op.key === appOriginKey("whoami") && op.value === JSON.stringify(v1)),
+      )
+        ? true
+        : undefined,
+    );
+    await beta.kill();
+    const pinned = await waitFor(
+      "alpha to hold whoami's origin pinned",
+      async () => {
+        const origin = (await stateValue(alpha.home, appOriginKey("whoami"))) as
+          | { v?: number }
+          | undefined;
+        return origin?.v === 2 ? (origin as unknown) : undefined;
+      },
+      15_000,
+    );
+    expect(pinned).toEqual({ v: 2, catalog: "legacy-apps", publisher: own.publisher });
+  }, 60_000);
+
+  test("written by an older bucky and not pinnable, takes no update from another publisher's catalog of the same name", async () => {
+    // Its own catalog removed, another publisher's of that name added: its whoami is newer.
+    await buckyJson(["store", "remove", "legacy-apps", "--home", alpha.home]);
+    const other = await publishWhoami("legacy-apps", 1, scratchDir(), "2.0.0");
+    expect(other.publisher).not.toBe(own.publisher);
+    await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", alpha.home]);
+    const v1 = { v: 1, catalog: "legacy-apps" };
+    await buckyJson([
+      "state",
+      "set",
+      appOriginKey("whoami"),
+      JSON.stringify(v1),
+      "--home",
+      alpha.home,
+    ]);
+    const { apps } = await buckyJson<{
+      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
+    }>(["store", "list", "--home", alpha.home]);
+    expect(apps.find((a) => a.catalog === "legacy-apps" && a.id === "whoami")).toMatchObject({
+      installed: { version: "1.0.0", from: "legacy-apps" },
+      update: false,
+    });
+    const refused = await bucky([
+      "store",
+      "install",
+      "whoami",
+      "--catalog",
+      "legacy-apps",
+      "--home",
+      alpha.home,
+      "--json",
+    ]);
+    expect(jsonError(refused)).toMatchObject({
+      code: "E_EXISTS",
+      message: `whoami was installed from catalog legacy-apps by an older bucky, which did not record that catalog's publisher; and the zone's catalog legacy-apps (of publisher ${other.publisher}) does not list the package whoami runs, so it may be another publisher's, whose whoami would take over its data`,
+    });
+    // Nor was it pinned to that publisher meanwhile.
+    expect(await stateValue(alpha.home, appOriginKey("whoami"))).toEqual(v1);
+  }, 60_000);
+});
+
+describe("an app installed with --no-wait or started", () => {
+  test("the command answers once another device holds the write", async () => {
+    // The test before left beta killed.
+    beta = await startDaemon(beta.home, ENV);
+    // Alpha hears from beta again (its pushes to beta, which it waited out while beta was
+    // away, go through again) before beta is stopped.
+    await waitFor(
+      "alpha's writes to be held by beta again",
+      async () =>
+        (
+          await buckyJson<{ heldElsewhere: string }>([
+            "app",
+            "stop",
+            "whoami",
+            "--home",
+            alpha.home,
+          ])
+        ).heldElsewhere === "held"
+          ? true
+          : undefined,
+      20_000,
+    );
+    const site = resolve(import.meta.dir, "../fixtures/apps/site");
+    const installed = await answeredOnceHeld(
+      [beta],
+      () =>
+        buckyJson<{ app: string; heldElsewhere: string }>([
+          "app",
+          "install",
+          site,
+          "--device",
+          "alpha",
+          "--no-wait",
+          "--home",
+          alpha.home,
+        ]),
+      {
+        what: "alpha to write site's install",
+        seen: () => /app installed.*app=site/.test(alpha.log()),
+      },
+    );
+    expect(installed).toMatchObject({ app: "site", heldElsewhere: "held" });
+
+    await buckyJson(["app", "stop", "site", "--home", alpha.home]);
+    const started = await answeredOnceHeld(
+      [beta],
+      () => buckyJson(["app", "start", "site", "--home", alpha.home]),
+      {
+        what: "alpha to write site's start",
+        seen: () => /app started.*app=site/.test(alpha.log()),
+      },
+    );
+    expect(started).toEqual({ app: "site", desired: "running", heldElsewhere: "held" });
+    // Held by beta before alpha answered: it stands with alpha gone.
+    await alpha.kill();
+    expect(await stateValue(beta.home, appKeys.spec("site"))).toMatchObject({ desired: "running" });
+  }, 60_000);
+});
+
+describe("a catalog's objects a device could not copy", () => {
+  test("are copied as soon as a device holding them answers again, not at the next minute", async () => {
+    // The test before left alpha killed.
+    alpha = await startDaemon(alpha.home, ENV);
+    // Beta knows where alpha is now before it hears of the catalog (its first copy is not
+    // what this test is about).
+    await buckyJson(["state", "set", "apps/probe", '"again"', "--home", alpha.home]);
+    await waitFor("beta to sync with alpha", async () =>
+      (await stateValue(beta.home, "apps/probe")) === "again" ? true : undefined,
+    );
+    const { out, publisher } = await publishWhoami("again-apps");
+    await buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]);
+    const named = publishedObjects(out);
+    const held = () => {
+      const betaStore = new ObjectStore(join(beta.home, "ndn"));
+      return named.every((id) => betaStore.readObject(id) !== undefined) ? true : undefined;
+    };
+    await waitFor("beta's copy of the catalog", held, 15_000);
+    // Beta loses its copy, and starts again while alpha, the one other holder, is away.
+    await beta.kill();
+    const betaStore = new ObjectStore(join(beta.home, "ndn"));
+    for (const id of named) betaStore.remove(id);
+    await alpha.kill();
+    beta = await startDaemon(beta.home, ENV);
+    await waitFor("beta to find it cannot copy them now", () =>
+      beta.log().includes("catalog object not copied yet") ? true : undefined,
+    );
+    alpha = await startDaemon(alpha.home, ENV);
+    await waitFor("beta's copy of the catalog, once alpha is back", held, 20_000);
   }, 60_000);
 });

@@ -10,8 +10,10 @@ import type { AppStatus } from "../../lib/apps/status.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { saidBy } from "../../lib/facts/said-by.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -111,10 +113,14 @@ export default defineBuckyCommand({
         ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
         : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.reportedBy === null ? installed.error : saidBy(installed.reportedBy, installed.error)}` : ""}.`,
       `See it with \`bucky app status ${installed.app}\`.`,
+      ...notHeldYetNote(installed.heldElsewhere, "install"),
     ].join("\n"),
 });
 
-type InstalledHere = Installed & { readonly addresses: readonly string[] };
+type InstalledHere = Installed & {
+  readonly addresses: readonly string[];
+  readonly heldElsewhere: HeldElsewhere;
+};
 
 /** Pulling an image can take a while: the install waits this long for the daemon. */
 const IMAGE_INSTALL_TIMEOUT_MS = 60 * 60_000;

@@ -7,6 +7,7 @@ import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { JobView } from "../../lib/node/jobs.ts";
 import type { StoreInstalled } from "../../lib/node/store-api.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 const POLL_MS = 250;
 
@@ -78,6 +79,7 @@ export function installedText(
       : r.addresses[0]
         ? s.runsAt({ device: r.runsOn ?? "", address: r.addresses[0] })
         : s.runsNoGateway({ device: r.runsOn ?? "" }),
+    ...notHeldYetNote(r.heldElsewhere, "install"),
   ].join("\n");
 }
 

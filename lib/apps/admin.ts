@@ -5,6 +5,7 @@
  */
 
 import { type AppManifest, isImageRun } from "../../protocol/app-manifest.ts";
+import type { Op } from "../../protocol/changeset.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
@@ -65,12 +66,17 @@ export function installArchive(
   return archives.with(archive, (dir) => installApp(zone, store, dir, options));
 }
 
-/** Installs an app from a package already stored as named data, by its id. */
+/**
+ * Installs an app from a package already stored as named data, by its id; `alongside` is
+ * written in the same changeset as its spec (what the zone records of where it came from),
+ * so no device ever has the one without the other.
+ */
 export function installStoredPackage(
   zone: ZoneWriter,
   store: ObjectStore,
   id: ObjectId,
   options: InstallOptions = {},
+  alongside: readonly Op[] = [],
 ): Installed {
   const bytes = store.readObject(id);
   if (!bytes) {
@@ -80,7 +86,7 @@ export function installStoredPackage(
       "Store it first (`bucky put package.bucky`), or install from the app's directory.",
     );
   }
-  return installPackage(zone, store, readPackage(bytes).manifest, bytes, options);
+  return installPackage(zone, store, readPackage(bytes).manifest, bytes, options, alongside);
 }
 
 function installPackage(
@@ -89,6 +95,7 @@ function installPackage(
   manifest: AppManifest,
   bytes: Uint8Array,
   options: InstallOptions,
+  alongside: readonly Op[] = [],
 ): Installed {
   if (isImageRun(manifest.run))
     throw new BuckyError(
@@ -114,7 +121,7 @@ function installPackage(
     }
   }
   const stored = store.putBytes(bytes);
-  return writeSpec(zone, manifest, stored.id, placement, { unsandboxed });
+  return writeSpec(zone, manifest, stored.id, placement, { unsandboxed, alongside });
 }
 
 /** Where `manifest` is placed, checked to be a device of the zone (or "any"). */
@@ -147,9 +154,15 @@ export function writeSpec(
   manifest: AppManifest,
   pkg: ObjectId,
   placement: string,
-  extra: { readonly unsandboxed?: boolean; readonly image?: AppSpec["image"] },
+  extra: {
+    readonly unsandboxed?: boolean;
+    readonly image?: AppSpec["image"];
+    /** Written in the same changeset as the spec (or alone, when the spec stays as it is). */
+    readonly alongside?: readonly Op[];
+  },
 ): Installed {
   const unsandboxed = extra.unsandboxed === true;
+  const alongside = extra.alongside ?? [];
   const current = readSpec(zone.db, manifest.id);
   if (current?.desired === "removed" && purgeGranted(zone.db, zone.purgeGrants, current))
     purgeDone(zone, manifest.id);
@@ -159,6 +172,7 @@ export function writeSpec(
       current.placement === placement &&
       (current.unsandboxed === true) === unsandboxed
     ) {
+      if (alongside.length > 0) zone.write(alongside);
       return {
         app: manifest.id,
         version: manifest.version,
@@ -194,7 +208,7 @@ export function writeSpec(
     ...(current?.shared ? { shared: current.shared } : {}),
     updatedAt: new Date(zone.now()).toISOString(),
   };
-  zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }]);
+  zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }, ...alongside]);
   const upgradedFrom =
     current && current.desired !== "removed" && current.version !== manifest.version
       ? current.version

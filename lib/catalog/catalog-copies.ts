@@ -13,7 +13,8 @@ import { type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { catalogRoot } from "./catalog-root.ts";
 
-export function keepCatalogCopies(node: NodeContext): KeptCopies {
+/** `copied`: after a round that copied some (an index, which origin pins read). */
+export function keepCatalogCopies(node: NodeContext, copied?: () => void): KeptCopies {
   const root = catalogRoot(node.db, node.store);
   return keepCopies(node, {
     what: "catalog object",
@@ -22,5 +23,6 @@ export function keepCatalogCopies(node: NodeContext): KeptCopies {
     // stored: read lazily, it names them right after the index it yielded is fetched.
     ids: () => root.ids(),
     limit: PACKAGE_LIMIT,
+    ...(copied ? { copied } : {}),
   });
 }

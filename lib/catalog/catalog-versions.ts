@@ -12,17 +12,14 @@
  * (possible only after a removal) are left as they are.
  */
 
-import { verifyCatalog } from "../../protocol/catalog.ts";
 import {
   CATALOG_RECORD_PREFIX,
   type CatalogRecord,
   catalogRecordKey,
   encodeCatalogRecord,
 } from "../../protocol/catalog-record.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
-import type { ObjectStore } from "../ndn/store.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { readCatalogRecords } from "./records.ts";
+import { heldCatalog, readCatalogRecords } from "./records.ts";
 
 export interface KeptForward {
   stop(): void;
@@ -49,7 +46,7 @@ export function keepCatalogVersionsForward(node: NodeContext): KeptForward {
           !removed.has(catalogRecordKey(name)) &&
           before.publisher === record.publisher &&
           before.version > record.version &&
-          indexHeld(node.store, before)
+          heldCatalog(node.store, before) !== undefined
         ) {
           takenBack.push(before);
           now.set(name, before);
@@ -74,17 +71,4 @@ export function keepCatalogVersionsForward(node: NodeContext): KeptForward {
       for (const stop of stops) stop();
     },
   };
-}
-
-/** Whether this device holds the signed index `record` names, of its name and version. */
-function indexHeld(store: ObjectStore, record: CatalogRecord): boolean {
-  const bytes = store.readObject(record.index);
-  if (!bytes) return false;
-  try {
-    const catalog = verifyCatalog(new TextDecoder().decode(bytes), record.publisher);
-    return catalog.name === record.name && catalog.version === record.version;
-  } catch (error) {
-    if (error instanceof ProtocolError) return false;
-    throw error;
-  }
 }

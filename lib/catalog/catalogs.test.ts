@@ -39,9 +39,10 @@ import {
   refreshCatalog,
 } from "./catalogs.ts";
 import { installFromCatalog } from "./install.ts";
+import { originPins } from "./origin-pins.ts";
 import { publishCatalog } from "./publish.ts";
 import { readCatalogRecords } from "./records.ts";
-import { compareVersions, storeView } from "./store-view.ts";
+import { compareVersions, findEntry, storeView } from "./store-view.ts";
 
 const NOTES = resolve(import.meta.dir, "../../fixtures/apps/notes");
 const scratch = mkdtempSync(join(tmpdir(), "bucky-catalogs-"));
@@ -195,6 +196,41 @@ describe("catalogs", () => {
       installed: { version: "1.0.0", from: "test-apps" },
       update: true,
     });
+  });
+
+  test("an origin an older bucky wrote offers no update until it is pinned, and is pinned only by an index listing the package the app runs", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-11"), node.now);
+    const dir = join(scratch, "publisher-11");
+    mkdirSync(dir);
+    const p = await previewCatalog(node, staging, { kind: "dir", dir: publish(dir, 1, "1.1.0") });
+    await acceptCatalog(node, staging, p.token, p.publisher);
+    const listed = (await storeView(node)).apps.find((a) => a.id === "memo");
+    const memo = async () => (await storeView(node)).apps.find((a) => a.id === "memo");
+    // memo 1.0.0 runs from a package this catalog does not list; its origin names the
+    // catalog alone, as a bucky before publishers were recorded wrote it.
+    node.write([
+      { key: appKeys.spec("memo"), value: JSON.stringify(testSpec("memo")) },
+      { key: appOriginKey("memo"), value: JSON.stringify({ v: 1, catalog: "test-apps" }) },
+    ]);
+    expect(await memo()).toMatchObject({ installed: { from: "test-apps" }, update: false });
+    expect(originPins(node.db, node.store)).toEqual([]);
+    // Once the app runs the very package the catalog's signed entry names, it is pinned.
+    const { entry } = await findEntry(node, "test-apps", "memo");
+    node.write([
+      {
+        key: appKeys.spec("memo"),
+        value: JSON.stringify(
+          testSpec("memo", { version: listed?.version, package: entry.package ?? undefined }),
+        ),
+      },
+    ]);
+    expect(originPins(node.db, node.store)).toEqual([
+      {
+        key: appOriginKey("memo"),
+        value: encodeAppOrigin({ catalog: "test-apps", publisher: p.publisher }),
+      },
+    ]);
   });
 
   test("an app installed from elsewhere is not replaced by another catalog's app of its id", async () => {

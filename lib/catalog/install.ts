@@ -6,6 +6,8 @@
  * package does (an update keeps the app's data), and the zone records which catalog it
  * came from, so only that catalog's newer versions are offered as its updates.
  */
+
+import type { CatalogEntry } from "../../protocol/catalog.ts";
 import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
 import type { PublisherId } from "../../protocol/ids.ts";
 import { type Installed, type InstallOptions, installStoredPackage } from "../apps/admin.ts";
@@ -34,7 +36,7 @@ export async function installFromCatalog(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Installed> {
   const { entry, source, publisher } = await findEntry(node, request.catalog, request.app);
-  checkSameOrigin(node, request.catalog, publisher, entry.id);
+  checkSameOrigin(node, request.catalog, publisher, entry);
   if (entry.image || !entry.package)
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -69,14 +71,14 @@ export async function installFromCatalog(
       "The publisher made a mistake, or the catalog is not what it seems: nothing was installed.",
     );
   const options: InstallOptions = request.device ? { device: request.device } : {};
-  const installed = installStoredPackage(zone, node.store, entry.package, options);
-  node.write([
+  // One changeset: a device dying between two writes would leave the zone an app with no
+  // origin (never offered its updates) or an origin with no app.
+  return installStoredPackage(zone, node.store, entry.package, options, [
     {
       key: appOriginKey(entry.id),
       value: encodeAppOrigin({ catalog: request.catalog, publisher }),
     },
   ]);
-  return installed;
 }
 
 /**
@@ -90,13 +92,25 @@ function checkSameOrigin(
   node: CatalogNode,
   catalog: string,
   publisher: PublisherId | null,
-  app: string,
+  entry: CatalogEntry,
 ): void {
-  const installed = readSpecs(node.db).some((s) => s.app === app && s.desired !== "removed");
+  const app = entry.id;
+  const installed = readSpecs(node.db).find((s) => s.app === app && s.desired !== "removed");
   if (!installed) return;
   const origin = readAppOrigins(node.db).get(app);
   if (isOrigin(origin, catalog, publisher) || (origin === undefined && catalog === BUILTIN_CATALOG))
     return;
+  // An origin an older bucky wrote, not pinned yet (lib/catalog/origin-pins.ts): this
+  // catalog lists the package the app runs, so its publisher signed the app's code (and
+  // the install pins it).
+  const unpinned = origin?.catalog === catalog && origin.publisher === undefined;
+  if (unpinned && entry.package === installed.package) return;
+  if (unpinned)
+    throw new BuckyError(
+      "E_EXISTS",
+      `${app} was installed from catalog ${catalog} by an older bucky, which did not record that catalog's publisher; and the zone's catalog ${catalog} (of publisher ${publisher}) does not list the package ${app} runs, so it may be another publisher's, whose ${app} would take over its data`,
+      `If you trust publisher ${publisher}, remove ${app} (its data is kept) and install it again from catalog ${catalog}; otherwise leave it as it is.`,
+    );
   const sameName = origin?.catalog === catalog;
   const from = !origin
     ? "a package of its own"

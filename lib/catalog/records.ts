@@ -1,5 +1,6 @@
 /** Reading the zone's catalog records and app origins (protocol/catalog-record.ts). */
 import { and, gte, isNotNull, lt } from "drizzle-orm";
+import { type Catalog, verifyCatalog } from "../../protocol/catalog.ts";
 import {
   APP_ORIGIN_PREFIX,
   type AppOrigin,
@@ -10,6 +11,7 @@ import {
 } from "../../protocol/catalog-record.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { PublisherId } from "../../protocol/ids.ts";
+import type { ObjectStore } from "../ndn/store.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 
@@ -34,19 +36,37 @@ export function readAppOrigins(db: StateQueries): Map<string, AppOrigin> {
 
 /**
  * Whether `origin` is catalog `catalog` as published by `publisher` (null: the built-in
- * catalog) now: of the same name, and of the same publisher when the origin says one (an
- * origin written before publishers were recorded does not).
+ * catalog) now: of the same name and the same publisher. An origin written before
+ * publishers were recorded (version 1) names none: it is the built-in catalog's, which no
+ * catalog added may be named, and no other one's until a device pins it to its publisher
+ * (lib/catalog/origin-pins.ts): another publisher's catalog of that name, added once the
+ * app's own was removed, would otherwise take its data over with its "update".
  */
 export function isOrigin(
   origin: AppOrigin | undefined,
   catalog: string,
   publisher: PublisherId | null,
 ): boolean {
-  return (
-    origin !== undefined &&
-    origin.catalog === catalog &&
-    (origin.publisher === undefined || origin.publisher === publisher)
-  );
+  if (origin === undefined || origin.catalog !== catalog) return false;
+  // Only the built-in catalog has no publisher.
+  if (origin.publisher === undefined) return publisher === null;
+  return origin.publisher === publisher;
+}
+
+/**
+ * The catalog `record` names, if this device holds its index, signed by the record's
+ * publisher and of the record's name and version.
+ */
+export function heldCatalog(store: ObjectStore, record: CatalogRecord): Catalog | undefined {
+  const bytes = store.readObject(record.index);
+  if (!bytes) return undefined;
+  try {
+    const catalog = verifyCatalog(new TextDecoder().decode(bytes), record.publisher);
+    return catalog.name === record.name && catalog.version === record.version ? catalog : undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError) return undefined;
+    throw error;
+  }
 }
 
 function rowsUnder(db: StateQueries, prefix: string): { key: string; value: string }[] {

@@ -2,8 +2,9 @@
  * A device's own copy of objects the zone says it keeps, taken from the other devices as
  * soon as it hears of them: an object stored on one device alone is gone the moment that
  * device goes away, whatever the zone said of it. The objects are fetched again when the
- * state under `prefix` changes, at start, after a checkpoint replaced the state, and every
- * so often for what no device could give yet. Whoever names the objects keeps them (a
+ * state under `prefix` changes, at start, after a checkpoint replaced the state, as soon as
+ * a peer answers again (what no device could give yet may be on the one that was away: a
+ * minute's wait for it could outlast the device that added it), and every so often. Whoever names the objects keeps them (a
  * root of lib/ndn/roots.ts): this only fetches them.
  */
 import type { ObjectId } from "../../protocol/ndn.ts";
@@ -30,6 +31,8 @@ export interface CopiesOf {
   ids(): Iterable<ObjectId>;
   /** The most any of them may be. */
   readonly limit?: FetchLimit;
+  /** Called after a round that copied at least one of them (what they name may now be read). */
+  copied?(): void;
 }
 
 export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
@@ -41,6 +44,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
 
   const fetchMissing = async () => {
     const tried = new Set<ObjectId>();
+    let copied = 0;
     for (const id of of.ids()) {
       if (stopped) return;
       tried.add(id);
@@ -53,6 +57,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
           of.limit ? { limit: of.limit } : {},
         );
         failed.delete(id);
+        copied++;
         node.log.info(`${of.what} copied`, { id });
       } catch (error) {
         if (!(error instanceof BuckyError)) throw error;
@@ -63,6 +68,7 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
     }
     // One no longer named is not tried again.
     for (const id of failed.keys()) if (!tried.has(id)) failed.delete(id);
+    if (copied > 0) of.copied?.();
   };
   const soon = () => {
     if (stopped) return;
@@ -86,6 +92,9 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
       if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(of.prefix)))) soon();
     }),
     node.onRebase(soon),
+    node.onPeerAnswering(() => {
+      if (failed.size > 0) soon();
+    }),
   ];
   const timer = setInterval(() => {
     if (failed.size > 0) soon();

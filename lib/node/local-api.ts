@@ -133,9 +133,12 @@ export function createLocalApp(
     nameOf: (id) => node.membership().byId.get(id as DeviceId)?.name,
   };
 
-  const withAddresses = (installed: Installed) => ({
+  // An install answers once another device holds it, as a stop or a removal does: one on
+  // this device alone is lost with it (and `--no-wait` answers at once after).
+  const installAnswer = async (installed: Installed) => ({
     ...installed,
     addresses: appAddresses(node, installed.app),
+    heldElsewhere: await node.untilHeldElsewhere(`install of ${installed.app}`),
   });
 
   app.get("/v1/status", async (c) => {
@@ -247,7 +250,9 @@ export function createLocalApp(
           `${body.package} is not a package id`,
           "Ids look like sha256:<64 hex> or clist:<64 hex>.",
         );
-      return c.json(withAddresses(installStoredPackage(node, node.store, parsed.id, options)));
+      return c.json(
+        await installAnswer(installStoredPackage(node, node.store, parsed.id, options)),
+      );
     }
     const image = typeof body.image === "string" && body.image ? body.image : undefined;
     const archive = body.archive === undefined ? undefined : absolutePath(body.archive, "archive");
@@ -268,7 +273,7 @@ export function createLocalApp(
         ...(typeof body.id === "string" && body.id ? { id: body.id } : {}),
       });
       return c.json(
-        withAddresses(
+        await installAnswer(
           await installImageApp(node, images, manifest, {
             ...options,
             ...(archive ? { archive } : {}),
@@ -290,12 +295,12 @@ export function createLocalApp(
           `${dir} is the manifest of an app run from a command: install its directory`,
           "A manifest alone installs an image app (one whose run names an image).",
         );
-      return c.json(withAddresses(installApp(node, node.store, dir, options)));
+      return c.json(await installAnswer(installApp(node, node.store, dir, options)));
     }
     // --image with a manifest: its image, from another reference (or a file).
     const named = image ? { ...manifest, run: { ...manifest.run, image } } : manifest;
     return c.json(
-      withAddresses(
+      await installAnswer(
         await installImageApp(node, images, named, {
           ...options,
           ...(archive ? { archive } : {}),
@@ -307,7 +312,7 @@ export function createLocalApp(
   // as it arrives (never held whole), refused as soon as it passes its bound.
   app.post("/v1/apps/archive", async (c) =>
     c.json(
-      withAddresses(
+      await installAnswer(
         await installArchive(
           node,
           node.store,
@@ -330,9 +335,16 @@ export function createLocalApp(
     return c.json({ apps: found ? apps.filter((app) => personMayUseApp(found, app)) : [] });
   });
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
-  app.post("/v1/apps/:app/start", (c) => c.json(setDesired(node, c.req.param("app"), "running")));
-  // Stopping, removing and sharing (which may take access away) answer once another device
-  // holds the change, as a revocation does: one on this device alone is lost with it.
+  // Starting, stopping, removing and sharing (which may take access away) answer once
+  // another device holds the change, as a revocation does: one on this device alone is lost
+  // with it.
+  app.post("/v1/apps/:app/start", async (c) => {
+    const spec = setDesired(node, c.req.param("app"), "running");
+    return c.json({
+      ...spec,
+      heldElsewhere: await node.untilHeldElsewhere(`start of ${spec.app}`),
+    });
+  });
   app.post("/v1/apps/:app/stop", async (c) => {
     const spec = setDesired(node, c.req.param("app"), "stopped");
     return c.json({ ...spec, heldElsewhere: await node.untilHeldElsewhere(`stop of ${spec.app}`) });

@@ -125,6 +125,7 @@ export class NodeContext {
   private readonly ownReports = new Map<string, AppReport>();
   private readonly changeListeners: ChangeListener[] = [];
   private readonly rebaseListeners: (() => void)[] = [];
+  private readonly answeringListeners: ((peer: Peer) => void)[] = [];
   /** A checkpoint being fetched from a peer: one at a time. */
   private fetching: Promise<OfferOutcome> | undefined;
   /** Checkpoints a peer offered that did not check out, by peer: not fetched again for a while. */
@@ -205,6 +206,24 @@ export class NodeContext {
       const index = this.rebaseListeners.indexOf(listener);
       if (index >= 0) this.rebaseListeners.splice(index, 1);
     };
+  }
+
+  /**
+   * Calls `listener` when a peer answers this device's sync: the first time since this
+   * daemon started, and again after it did not (it was away, or refused); returns how to
+   * stop. What could not be had from it may be asked again then, not at a timer's next turn.
+   */
+  onPeerAnswering(listener: (peer: Peer) => void): () => void {
+    this.answeringListeners.push(listener);
+    return () => {
+      const index = this.answeringListeners.indexOf(listener);
+      if (index >= 0) this.answeringListeners.splice(index, 1);
+    };
+  }
+
+  /** Says that `peer` answers this device's sync again (the sync loop's word). */
+  peerAnswering(peer: Peer): void {
+    for (const listener of this.answeringListeners) listener(peer);
   }
 
   /**

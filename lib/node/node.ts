@@ -30,6 +30,7 @@ import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
 import { keepCatalogCopies } from "../catalog/catalog-copies.ts";
 import { keepCatalogVersionsForward } from "../catalog/catalog-versions.ts";
+import { keepOriginsPinned } from "../catalog/origin-pins.ts";
 import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
@@ -364,8 +365,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     sync.start();
     facts.start();
     started.push(() => facts.stop());
+    // Apps installed by an older bucky come from a catalog of a name, and are pinned to
+    // its publisher once a device holds the index that lists the package they run.
+    const originPins = keepOriginsPinned(node);
+    started.push(() => originPins.stop());
     // The zone's catalogs outlive the device that added them: each device holds a copy.
-    const catalogCopies = keepCatalogCopies(node);
+    const catalogCopies = keepCatalogCopies(node, () => originPins.soon());
     started.push(() => catalogCopies.stop());
     // ...and their versions only go forward, whichever device heard of which first.
     const catalogVersions = keepCatalogVersionsForward(node);

@@ -27,7 +27,7 @@ import { appAddresses } from "../gateway/gateways.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
-import type { NodeContext } from "./node-context.ts";
+import type { HeldElsewhere, NodeContext } from "./node-context.ts";
 import { boundedChunks } from "./request-body.ts";
 
 /** How long an install waits for the app to run before it says how it stands. */
@@ -43,6 +43,8 @@ export interface StoreInstalled extends Installed {
   /** The device whose report `error` is, as it wrote it (saidBy); null for the zone's own words. */
   readonly reportedBy: string | null;
   readonly addresses: readonly string[];
+  /** Whether another device held the install when it was answered (NodeContext.untilHeldElsewhere). */
+  readonly heldElsewhere: HeldElsewhere;
 }
 
 /** What the catalogs need of the running node. */
@@ -136,6 +138,8 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           report.progress({ done, total, unit: "bytes" }),
         );
         report.step("starting");
+        // Answered once another device holds it, as `bucky app install` is.
+        const heldElsewhere = await node.untilHeldElsewhere(`install of ${installed.app}`);
         const status = await settled(node, installed.app, liveWindowMs);
         return {
           ...installed,
@@ -144,6 +148,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           error: status.error,
           reportedBy: status.reportedBy,
           addresses: appAddresses(node, installed.app),
+          heldElsewhere,
         };
       }),
     );

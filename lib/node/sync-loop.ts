@@ -512,6 +512,7 @@ export class SyncLoop {
     if (before?.kind === "refusing") this.onRefusals();
     if (this.said.get(peer.id) === "answering") return;
     this.said.set(peer.id, "answering");
+    this.node.peerAnswering(peer);
     if (before?.kind === "refusing")
       this.node.log.info(`${peer.name} takes this device's sync requests again`, {
         peer: peer.name,
