@@ -4,8 +4,8 @@
  * device goes away, whatever the zone said of it. The objects are fetched again when the
  * state under `prefix` changes, at start, after a checkpoint replaced the state, as soon as
  * a peer answers again (what no device could give yet may be on the one that was away: a
- * minute's wait for it could outlast the device that added it), and every so often. Whoever names the objects keeps them (a
- * root of lib/ndn/roots.ts): this only fetches them.
+ * minute's wait for it could outlast the device that added it), and every so often.
+ * Whoever names the objects keeps them (a root of lib/ndn/roots.ts): this only fetches them.
  */
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
