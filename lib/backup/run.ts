@@ -21,7 +21,7 @@ import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
-import { type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -87,6 +87,7 @@ export async function withRepository<T>(
   paths: HomePaths,
   target: ResolvedTarget,
   log: Log,
+  /** `backend`: the one the repository works through (for a prune, checking its deletes). */
   work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
   options: {
     create?: boolean;
@@ -113,13 +114,17 @@ export async function withRepository<T>(
       withIndex: false,
       ...(options.signer ? { signer: options.signer } : {}),
     };
+    // A prune's deletes each check first that it still holds the repository.
+    let lock: HeldLock | undefined;
+    const through =
+      options.lock?.kind === "exclusive" ? checkingDeletes(backend, () => lock) : backend;
     const repository = options.create
-      ? await Repository.openOrCreate(backend, root, open)
-      : await openExisting(backend, root, open, target);
-    const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
+      ? await Repository.openOrCreate(through, root, open)
+      : await openExisting(through, root, open, target);
+    lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, backend, lock);
+      return await work(repository, through, lock);
     } catch (error) {
       // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
       await lock?.check();
