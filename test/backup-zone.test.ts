@@ -555,6 +555,52 @@ describe("a target removed, and one added before the zone recorded targets", () 
     expect(existsSync(join(repo, "config"))).toBe(true);
   }, 60_000);
 
+  test("added again elsewhere under its name: no device says the laptop's backups there fail, or were made, before it tried", async () => {
+    type Status = { reliability: { notes: { kind: string; device?: string }[] } };
+    const zone = await startZone(["nas", "laptop"]);
+    const nas = zone.get("nas") as Daemon;
+    const laptop = zone.get("laptop") as Daemon;
+    const old = join(scratchDir(), "old-usb");
+    await buckyJson(["backup", "target", "add", "usb", old, "--home", nas.home, "--no-backup"]);
+    await seesTarget(laptop.home, "usb");
+    // The disk dies: the laptop's backup to it fails, and every device says so.
+    rmSync(old, { recursive: true, force: true });
+    expect((await bucky(["backup", "run", "--home", laptop.home, "--json"])).exitCode).toBe(3);
+    const failing = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).reliability.notes.filter(
+        (n) => n.kind === "backup-failed",
+      );
+    await waitFor("the nas to say the laptop's backup failed", async () =>
+      (await failing(nas.home)).length > 0 ? true : undefined,
+    );
+    // A new disk, under the old one's name.
+    await buckyJson(["backup", "target", "rm", "usb", "--home", nas.home]);
+    const fresh = join(scratchDir(), "new-usb");
+    await buckyJson(["backup", "target", "add", "usb", fresh, "--home", nas.home, "--no-backup"]);
+    await waitFor("the laptop to see the new disk", async () =>
+      (await targets(laptop.home)).find((t) => t.url === fresh),
+    );
+    // The laptop has not tried it: no device says its backups there fail, nor that they
+    // were made; its data is in no backup yet.
+    for (const daemon of [laptop, nas]) {
+      await waitFor(`${daemon.home} to no longer say the old disk's failure`, async () =>
+        (await failing(daemon.home)).length === 0 ? true : undefined,
+      );
+      const { reliability } = await buckyJson<Status>(["status", "--home", daemon.home]);
+      expect(reliability.notes.filter((n) => n.device === "laptop").map((n) => n.kind)).toEqual([
+        "no-backup",
+      ]);
+    }
+    await buckyJson(["backup", "run", "--home", laptop.home]);
+    await waitFor("the nas to hear of the laptop's backup to the new disk", async () =>
+      (await buckyJson<Status>(["status", "--home", nas.home])).reliability.notes.some(
+        (n) => n.kind === "no-backup" && n.device === "laptop",
+      )
+        ? undefined
+        : true,
+    );
+  }, 60_000);
+
   test("a target only in a device's own file is recorded for the zone when its daemon starts", async () => {
     const home = (await startZone(["solo"])).get("solo") as Daemon;
     await home.stop();
