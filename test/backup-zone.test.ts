@@ -556,7 +556,7 @@ describe("a target removed, and one added before the zone recorded targets", () 
   }, 60_000);
 
   test("added again elsewhere under its name: no device says the laptop's backups there fail, or were made, before it tried", async () => {
-    type Status = { reliability: { notes: { kind: string; device?: string }[] } };
+    type Status = { reliability: { notes: { kind: string; device?: string; why?: string }[] } };
     const zone = await startZone(["nas", "laptop"]);
     const nas = zone.get("nas") as Daemon;
     const laptop = zone.get("laptop") as Daemon;
@@ -587,8 +587,9 @@ describe("a target removed, and one added before the zone recorded targets", () 
         (await failing(daemon.home)).length === 0 ? true : undefined,
       );
       const { reliability } = await buckyJson<Status>(["status", "--home", daemon.home]);
-      expect(reliability.notes.filter((n) => n.device === "laptop").map((n) => n.kind)).toEqual([
-        "no-backup",
+      // Its first backup there is to come: not a zone without a target to add.
+      expect(reliability.notes.filter((n) => n.device === "laptop")).toEqual([
+        { kind: "no-backup", device: "laptop", why: "first-running" },
       ]);
     }
     await buckyJson(["backup", "run", "--home", laptop.home]);

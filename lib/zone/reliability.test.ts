@@ -596,3 +596,17 @@ describe("damage a verify recorded for a device to store again", () => {
     );
   });
 });
+
+describe("a device with no backup yet, in a zone with a target", () => {
+  test("is to make its first, not told to add a target the zone has", () => {
+    const fresh = device("laptop");
+    const notes = (targets: string[]) =>
+      assessReliability({ devices: [device("nas", 1000), fresh], nowMs: NOW, targets }).notes;
+    expect(notes(["usb"])).toContainEqual({
+      kind: "no-backup",
+      device: "laptop",
+      why: "first-running",
+    });
+    expect(notes([])).toContainEqual({ kind: "no-backup", device: "laptop", why: "no-target" });
+  });
+});

@@ -61,6 +61,11 @@ export interface ReliabilityInput {
   readonly measuredHere?: string;
   /** The damage verifies found, as the zone records it for each device to store again. */
   readonly damage?: readonly DamageRecord[];
+  /**
+   * The zone's backup targets, by name: a device that says none of them has not backed up
+   * there yet (its first backup is to come), not a zone without a target.
+   */
+  readonly targets?: readonly string[];
 }
 
 /**
@@ -233,7 +238,11 @@ export function assessReliability(input: ReliabilityInput): Reliability {
 
   const unprotected = backups.filter((b) => b.lastBackupAtMs === undefined);
   for (const { device } of unprotected)
-    notes.push({ kind: "no-backup", device: device.name, why: notYetWhy(device) });
+    notes.push({
+      kind: "no-backup",
+      device: device.name,
+      why: notYetWhy(device, input.targets ?? []),
+    });
   for (const b of backups) {
     const device = b.device.name;
     for (const { target, message } of b.failing)
@@ -573,10 +582,11 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
 }
 
 /** Why a device has no backup yet, from what the zone knows. */
-function notYetWhy(device: DeviceStanding): NoBackupWhy {
+function notYetWhy(device: DeviceStanding, zoneTargets: readonly string[]): NoBackupWhy {
   if (device.factsAt === null) return "not-reported";
   if (!device.facts.backup?.key) return "no-key";
-  if (Object.keys(device.facts.backup.targets).length === 0) return "no-target";
+  if (Object.keys(device.facts.backup.targets).length === 0 && zoneTargets.length === 0)
+    return "no-target";
   return "first-running";
 }
 

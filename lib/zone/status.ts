@@ -13,6 +13,7 @@ import { PurgeGrants } from "../apps/purge-grants.ts";
 import { describeSandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { readDamageRecords } from "../backup/damage-records.ts";
+import { readZoneTargets } from "../backup/zone-targets.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
@@ -236,6 +237,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       ),
       measuredHere,
       damage: readDamageRecords(view.db),
+      targets: readZoneTargets(view.db).map((t) => t.name),
     }),
     warnings: sayAttention(attention, IN_ENGLISH),
     ...attention,
