@@ -7,7 +7,7 @@
  * both; and when the NAS is off, the laptop's backup is unavailable, then goes on by itself.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -460,6 +460,70 @@ describe("one target for a zone of two devices", () => {
     const again = await buckyJson<Verified>(["backup", "verify", "--home", nas.home]);
     expect(again).toMatchObject({ ok: true, missingLatest: [] });
   }, 60_000);
+
+  test("damage a verify on the nas finds in the laptop's data: every device says so until the laptop's next backup stores it again", async () => {
+    type Status = { reliability: { notes: Record<string, unknown>[]; warnings: string[] } };
+    const packFiles = () =>
+      readdirSync(join(repo, "data")).flatMap((dir) =>
+        readdirSync(join(repo, "data", dir)).map((pack) => join(repo, "data", dir, pack)),
+      );
+    writeFileSync(join(laptop.home, "data", "only-here.bin"), randomBytes(256 * 1024));
+    const before = new Set(packFiles());
+    await buckyJson(["backup", "run", "--home", laptop.home]);
+    // The target damages what only the laptop's backup stored: a byte of each pack it wrote.
+    const written = packFiles().filter((pack) => !before.has(pack));
+    expect(written.length).toBeGreaterThan(0);
+    for (const pack of written) {
+      const bytes = readFileSync(pack);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] as number) ^ 0xff;
+      writeFileSync(pack, bytes);
+    }
+    const found = await bucky(["backup", "verify", "--read-data", "--home", nas.home, "--json"]);
+    expect(found.exitCode).toBe(4);
+    const { damaged } = JSON.parse(found.stdout) as {
+      damaged: { snapshots: { device: string }[] }[];
+    };
+    expect(damaged.length).toBeGreaterThan(0);
+    expect(new Set(damaged.flatMap((d) => d.snapshots.map((s) => s.device)))).toEqual(
+      new Set(["laptop"]),
+    );
+    // Only the laptop holds that data: every device says it is to store it again.
+    const toStore = (status: Status) =>
+      status.reliability.notes.filter((n) => n.kind === "damage-to-store");
+    for (const daemon of [nas, laptop]) {
+      const status = await waitFor(`${daemon.home} to say the damage`, async () => {
+        const status = await buckyJson<Status>(["status", "--home", daemon.home]);
+        return toStore(status).length > 0 ? status : undefined;
+      });
+      expect(toStore(status)).toEqual([
+        {
+          kind: "damage-to-store",
+          device: "laptop",
+          target: "usb",
+          blobs: damaged.length,
+          foundBy: "nas",
+        },
+      ]);
+      expect(status.reliability.warnings).toContain(
+        `a verify on nas found ${damaged.length === 1 ? "a blob" : `${damaged.length} blobs`} of laptop's backups to usb damaged: laptop's next backup stores ${damaged.length === 1 ? "it" : "them"} again (\`bucky backup run\` there does it now)`,
+      );
+    }
+    // The laptop's next backup stores it again; then no device says it, and the nas's
+    // verify finds the repository sound, the damaged packs still there.
+    await buckyJson(["backup", "run", "--home", laptop.home]);
+    for (const daemon of [nas, laptop])
+      await waitFor(`${daemon.home} to no longer say the damage`, async () =>
+        toStore(await buckyJson<Status>(["status", "--home", daemon.home])).length === 0
+          ? true
+          : undefined,
+      );
+    expect(packFiles()).toEqual(expect.arrayContaining(written));
+    const sound = await buckyJson<{ ok: boolean }>([
+      ...["backup", "verify", "--read-data", "--home", nas.home],
+    ]);
+    expect(sound.ok).toBe(true);
+  }, 60_000);
 });
 
 describe("a target removed, and one added before the zone recorded targets", () => {
@@ -489,6 +553,53 @@ describe("a target removed, and one added before the zone recorded targets", () 
     expect(await targets(laptop.home)).toEqual([]);
     // What it held stays where it was.
     expect(existsSync(join(repo, "config"))).toBe(true);
+  }, 60_000);
+
+  test("added again elsewhere under its name: no device says the laptop's backups there fail, or were made, before it tried", async () => {
+    type Status = { reliability: { notes: { kind: string; device?: string; why?: string }[] } };
+    const zone = await startZone(["nas", "laptop"]);
+    const nas = zone.get("nas") as Daemon;
+    const laptop = zone.get("laptop") as Daemon;
+    const old = join(scratchDir(), "old-usb");
+    await buckyJson(["backup", "target", "add", "usb", old, "--home", nas.home, "--no-backup"]);
+    await seesTarget(laptop.home, "usb");
+    // The disk dies: the laptop's backup to it fails, and every device says so.
+    rmSync(old, { recursive: true, force: true });
+    expect((await bucky(["backup", "run", "--home", laptop.home, "--json"])).exitCode).toBe(3);
+    const failing = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).reliability.notes.filter(
+        (n) => n.kind === "backup-failed",
+      );
+    await waitFor("the nas to say the laptop's backup failed", async () =>
+      (await failing(nas.home)).length > 0 ? true : undefined,
+    );
+    // A new disk, under the old one's name.
+    await buckyJson(["backup", "target", "rm", "usb", "--home", nas.home]);
+    const fresh = join(scratchDir(), "new-usb");
+    await buckyJson(["backup", "target", "add", "usb", fresh, "--home", nas.home, "--no-backup"]);
+    await waitFor("the laptop to see the new disk", async () =>
+      (await targets(laptop.home)).find((t) => t.url === fresh),
+    );
+    // The laptop has not tried it: no device says its backups there fail, nor that they
+    // were made; its data is in no backup yet.
+    for (const daemon of [laptop, nas]) {
+      await waitFor(`${daemon.home} to no longer say the old disk's failure`, async () =>
+        (await failing(daemon.home)).length === 0 ? true : undefined,
+      );
+      const { reliability } = await buckyJson<Status>(["status", "--home", daemon.home]);
+      // Its first backup there is to come: not a zone without a target to add.
+      expect(reliability.notes.filter((n) => n.device === "laptop")).toEqual([
+        { kind: "no-backup", device: "laptop", why: "first-running" },
+      ]);
+    }
+    await buckyJson(["backup", "run", "--home", laptop.home]);
+    await waitFor("the nas to hear of the laptop's backup to the new disk", async () =>
+      (await buckyJson<Status>(["status", "--home", nas.home])).reliability.notes.some(
+        (n) => n.kind === "no-backup" && n.device === "laptop",
+      )
+        ? undefined
+        : true,
+    );
   }, 60_000);
 
   test("a target only in a device's own file is recorded for the zone when its daemon starts", async () => {

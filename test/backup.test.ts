@@ -638,6 +638,55 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
+  test("a prune paused past its lock (a laptop asleep) while a backup went on deletes nothing after", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    generateTree(join(home, "data", "first"), 40 * 1024 * 1024);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    generateTree(join(home, "data", "second"), 80 * 1024 * 1024);
+    // The lock of a backup that died: the prune clears it as it takes the repository.
+    const dead = join(repo, "locks", `shared-${"0".repeat(32)}`);
+    writeFileSync(
+      dead,
+      JSON.stringify({
+        hostname: hostname(),
+        pid: 2 ** 22 + 1,
+        purpose: "backup",
+        refreshedAt: Date.now(),
+      }),
+    );
+    const prune = Bun.spawn([BUCKY, "backup", "prune", "--home", home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Paused as soon as it holds the repository, before it deletes anything.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && existsSync(dead)) await Bun.sleep(1);
+    prune.kill("SIGSTOP");
+    expect(readdirSync(join(repo, "locks"))).toEqual(["exclusive"]);
+    // Ten minutes on, by the backup's clock, the prune's lock looks stale: the backup goes
+    // on, and is paused in turn once it has stored packs no index names yet.
+    const before = packs(repo).length;
+    const backup = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, BUCKY_CLOCK_OFFSET_MS: String(10 * 60_000) },
+    });
+    await waitFor("the backup to store packs", () => packs(repo).length >= before + 2 || undefined);
+    backup.kill("SIGSTOP");
+    prune.kill("SIGCONT");
+    // It finds it may no longer hold the repository, and deletes nothing.
+    expect(await prune.exited).toBe(3);
+    expect(await new Response(prune.stderr).text()).toContain("it deleted nothing more");
+    expect(packs(repo).length).toBeGreaterThanOrEqual(before + 2);
+    backup.kill("SIGCONT");
+    expect(await backup.exited).toBe(0);
+    const to = join(scratchDir(), "after-prune");
+    await buckyJson(["backup", "restore", "latest", "--to", to, "--home", home]);
+    expect(manifest(join(to, "data"))).toEqual(manifest(join(home, "data")));
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
   test("two backups at once both finish, each a snapshot that restores", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 160 * 1024 * 1024);

@@ -48,6 +48,11 @@ interface LockInfo {
   readonly device?: string;
   /** How old the via device found it as it read it out, by its own clock. */
   readonly ageMs?: number;
+  /**
+   * Random, per hold of the exclusive lock: a prune tells by it that the lock is still its
+   * own, not another prune's that took it over as stale (absent: a shared lock, or an older bucky's).
+   */
+  readonly token?: string;
 }
 
 export interface HeldLock {
@@ -56,7 +61,9 @@ export interface HeldLock {
    * Throws (unavailable) when the lock was taken away: a process paused past the stale
    * bound (a laptop asleep) finds that a prune judged it gone, removed its lock and pruned,
    * maybe the packs it wrote. A backup checks before it files its snapshot, which would
-   * otherwise name data the prune removed.
+   * otherwise name data the prune removed. A prune checks before every delete (each
+   * `remove` of checkingDeletes): paused past the stale bound, a backup may have gone on
+   * meanwhile, using packs the prune is about to delete as unused.
    */
   check(): Promise<void>;
 }
@@ -91,14 +98,20 @@ export async function takeSharedLock(
   const deadline = now() + (options.waitMs ?? DEFAULT_WAIT_MS);
   let said = false;
   for (let pollMs = POLL_MIN_MS; ; pollMs = Math.min(POLL_MAX_MS, pollMs * 2)) {
-    const unwritable = await createUnlessUnwritable(backend, name, purpose, now(), options);
-    const prune = await readLock(backend, EXCLUSIVE);
+    // A live prune is waited for without a lock file of this one's: the prune takes any
+    // shared lock it finds while it holds the repository for one that went on past it.
+    let prune = await readLock(backend, EXCLUSIVE);
     if (!prune || isStale(prune, now())) {
-      if (!unwritable) return hold(backend, name, purpose, now);
-      options.onUnwritable?.(unwritable);
-      return { release: async () => {}, check: async () => {} };
+      // Written first, looked for the prune after: the two never miss each other.
+      const unwritable = await createUnlessUnwritable(backend, name, purpose, now(), options);
+      prune = await readLock(backend, EXCLUSIVE);
+      if (!prune || isStale(prune, now())) {
+        if (!unwritable) return hold(backend, name, purpose, now);
+        options.onUnwritable?.(unwritable);
+        return { release: async () => {}, check: async () => {} };
+      }
+      if (!unwritable) await backend.remove(name);
     }
-    if (!unwritable) await backend.remove(name);
     if (now() >= deadline) throw busy(backend, prune);
     if (!said) options.onWait?.(describe(prune));
     said = true;
@@ -138,8 +151,9 @@ export async function takeExclusiveLock(
   options: Pick<LockOptions, "now"> = {},
 ): Promise<HeldLock> {
   const now = options.now ?? Date.now;
+  const token = randomBytes(16).toString("hex");
   const created = await backend
-    .create(EXCLUSIVE, lockBytes(purpose, now()))
+    .create(EXCLUSIVE, lockBytes(purpose, now(), token))
     .catch((error: unknown) => {
       // A full target's own hint is to prune, which cannot start there: say what can.
       if (!(error instanceof BuckyError && error.code === "E_IO")) throw error;
@@ -155,9 +169,9 @@ export async function takeExclusiveLock(
     if (holder && !isStale(holder, now())) throw busy(backend, holder);
     // Stale: take it over. Two processes doing this at once both "win" only if they race
     // within the same instant after minutes of silence; the next refresh tells.
-    await backend.write(EXCLUSIVE, lockBytes(purpose, now()));
+    await backend.write(EXCLUSIVE, lockBytes(purpose, now(), token));
   }
-  const held = hold(backend, EXCLUSIVE, purpose, now);
+  const held = hold(backend, EXCLUSIVE, purpose, now, token);
   try {
     for (const file of await backend.list("locks")) {
       if (!file.startsWith(SHARED_PREFIX)) continue;
@@ -173,23 +187,50 @@ export async function takeExclusiveLock(
   return held;
 }
 
-function hold(backend: Backend, path: string, purpose: string, now: () => number): HeldLock {
+/**
+ * Holds the lock at `path`, refreshing it. The exclusive lock (`token` given) is held
+ * only while no one else may have taken it for stale, by the one clock that judges it (the
+ * device's that reaches the target: a prune runs nowhere else): a refresh more than the
+ * stale bound after the one before (the process paused, a laptop asleep) is too late, as
+ * a backup may have gone on past it meanwhile without leaving a trace; and while it is
+ * held, it is still its own (no other prune took it over) and no shared lock has appeared
+ * (a backup that went on past it, judging by another clock).
+ */
+function hold(
+  backend: Backend,
+  path: string,
+  purpose: string,
+  now: () => number,
+  token?: string,
+): HeldLock {
   let stopped = false;
   let lost = false;
-  /** Whether the lock file is still there: one that went stale was removed by a prune. */
+  let writtenAt = now();
+  /** Whether the lock file is still there (and its own): one that went stale was removed by a prune. */
   const stillThere = async (): Promise<boolean> => {
-    try {
-      await backend.read(path, MAX_LOCK_FILE_BYTES);
-      return true;
-    } catch (error) {
-      if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return false;
-      throw error;
+    if (token === undefined) {
+      try {
+        await backend.read(path, MAX_LOCK_FILE_BYTES);
+        return true;
+      } catch (error) {
+        if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return false;
+        throw error;
+      }
     }
+    return (await readLock(backend, path))?.token === token;
   };
+  const heldSince = () => token === undefined || now() - writtenAt <= STALE_MS;
   // Never written again once gone: that would hide from check() that it was taken away.
   const refresh = async () => {
-    if (!(await stillThere())) lost = true;
-    else if (!stopped) await backend.write(path, lockBytes(purpose, now()));
+    if (!heldSince() || !(await stillThere())) lost = true;
+    else if (!stopped) {
+      const at = now();
+      await backend.write(path, lockBytes(purpose, at, token));
+      // Until written, the time before stood in the file: too old by now, and a backup
+      // may have read it so.
+      if (token !== undefined && now() - writtenAt > STALE_MS) lost = true;
+      else writtenAt = at;
+    }
   };
   const timer = setInterval(() => {
     if (!stopped && !lost) void refresh().catch(() => {});
@@ -199,27 +240,67 @@ function hold(backend: Backend, path: string, purpose: string, now: () => number
     async release() {
       stopped = true;
       clearInterval(timer);
-      await backend.remove(path);
+      // Another prune's, once it took this one over: left to it.
+      if (token === undefined || (await stillThere())) await backend.remove(path);
     },
     async check() {
-      if (!lost && !(await stillThere())) lost = true;
-      if (lost)
+      if (
+        !lost &&
+        !(
+          heldSince() &&
+          (await stillThere()) &&
+          (token === undefined || (await noSharedLock(backend)))
+        )
+      )
+        lost = true;
+      if (!lost) return;
+      if (token !== undefined)
         throw new BuckyError(
           "E_UNAVAILABLE",
-          `this ${purpose} lost its hold on the backup repository at ${backend.location}: it was paused so long that a prune took it over`,
-          "Nothing of it was filed as a snapshot. Run it again: it stores again what the prune removed.",
+          `this ${purpose} lost its hold on the backup repository at ${backend.location}: it was paused so long that its lock went stale, and other work may have gone on there; it deleted nothing more`,
+          "Nothing is lost: what it left is deleted by the next prune, which the schedule runs by itself, or run it again.",
         );
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `this ${purpose} lost its hold on the backup repository at ${backend.location}: it was paused so long that a prune took it over`,
+        "Nothing of it was filed as a snapshot. Run it again: it stores again what the prune removed.",
+      );
     },
   };
 }
 
-function lockBytes(purpose: string, atMs: number): Uint8Array {
+/** Whether no shared lock is there (checked by the exclusive lock's holder only). */
+async function noSharedLock(backend: Backend): Promise<boolean> {
+  return !(await backend.list("locks")).some((file) => file.startsWith(SHARED_PREFIX));
+}
+
+/**
+ * `backend` with each `remove` checking first that `lock` is still held (HeldLock.check):
+ * what a prune works through, so no delete of its own, nor of the repository's for it (old
+ * index files), goes on after another device's backup may have used what it deletes.
+ */
+export function checkingDeletes(backend: Backend, lock: () => HeldLock | undefined): Backend {
+  return new Proxy(backend, {
+    get(target, key) {
+      if (key === "remove")
+        return async (path: string) => {
+          await lock()?.check();
+          await target.remove(path);
+        };
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function lockBytes(purpose: string, atMs: number, token?: string): Uint8Array {
   return new TextEncoder().encode(
     JSON.stringify({
       hostname: hostname(),
       pid: process.pid,
       purpose,
       refreshedAt: atMs,
+      ...(token !== undefined ? { token } : {}),
     } satisfies LockInfo),
   );
 }

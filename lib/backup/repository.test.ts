@@ -662,6 +662,36 @@ describe("a repository in a directory", () => {
     await held.release();
   });
 
+  test("a prune's lock is held only while no one could have taken it for stale, nor did", async () => {
+    const backend = new LocalBackend(newDir());
+    let clock = Date.now();
+    const prune = await takeExclusiveLock(backend, "prune", { now: () => clock });
+    await prune.check();
+    // Paused past the stale bound (a laptop asleep), by its own clock: no trace needed.
+    clock += 100_000;
+    await expect(prune.check()).rejects.toThrow("it deleted nothing more");
+    await prune.release();
+
+    // A backup that went on past it, judging by a clock ten minutes ahead.
+    const second = await takeExclusiveLock(backend, "prune");
+    const backup = await takeSharedLock(backend, "backup", {
+      waitMs: 0,
+      now: () => Date.now() + 600_000,
+    });
+    await expect(second.check()).rejects.toThrow("lost its hold");
+    await backup.release();
+    await second.release();
+
+    // Another prune took it over: its lock is left to it.
+    const third = await takeExclusiveLock(backend, "prune");
+    const fourth = await takeExclusiveLock(backend, "prune", { now: () => Date.now() + 600_000 });
+    await expect(third.check()).rejects.toThrow("lost its hold");
+    await third.release();
+    await fourth.check();
+    expect(readdirSync(join(backend.location, "locks"))).toEqual(["exclusive"]);
+    await fourth.release();
+  });
+
   test("locks whose process died, or that went stale, stop counting", async () => {
     const backend = new LocalBackend(newDir());
     const dead = (purpose: string, refreshedAt = Date.now()) =>

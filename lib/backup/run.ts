@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { checkSnapshotSignature, signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
+import type { Op } from "../../protocol/changeset.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -17,14 +18,16 @@ import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
+import { handledDamageOps, readDamageRecord } from "./damage-records.ts";
 import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
-import { type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
+import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
+import { writeZoneState } from "./target-records.ts";
 import { cacheDir } from "./targets.ts";
 import { chooseTarget, homeTargets, type ResolvedTarget } from "./zone-targets.ts";
 
@@ -87,6 +90,7 @@ export async function withRepository<T>(
   paths: HomePaths,
   target: ResolvedTarget,
   log: Log,
+  /** `backend`: the one the repository works through (for a prune, checking its deletes). */
   work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
   options: {
     create?: boolean;
@@ -113,13 +117,17 @@ export async function withRepository<T>(
       withIndex: false,
       ...(options.signer ? { signer: options.signer } : {}),
     };
+    // A prune's deletes each check first that it still holds the repository.
+    let lock: HeldLock | undefined;
+    const through =
+      options.lock?.kind === "exclusive" ? checkingDeletes(backend, () => lock) : backend;
     const repository = options.create
-      ? await Repository.openOrCreate(backend, root, open)
-      : await openExisting(backend, root, open, target);
-    const lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
+      ? await Repository.openOrCreate(through, root, open)
+      : await openExisting(through, root, open, target);
+    lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, backend, lock);
+      return await work(repository, through, lock);
     } catch (error) {
       // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
       await lock?.check();
@@ -203,6 +211,9 @@ export async function runBackup(options: {
     key: zone.deviceKey,
     document: zone.device.jws,
   };
+  // What a verify on any device found damaged of this device's data: only this device
+  // can store it again.
+  const recorded = readDamageRecord(zone.db, target.name, who.device)?.blobs ?? [];
   zone.close();
   try {
     const result = await withRepository(
@@ -213,7 +224,7 @@ export async function runBackup(options: {
         const cache = new FileCache(join(cacheDir(paths), repository.id));
         // What a verify here found damaged is read again before it is taken as stored,
         // and stored again where it opens nowhere.
-        const damaged = readDamagedBlobs(paths, repository.id);
+        const damaged = [...new Set([...readDamagedBlobs(paths, repository.id), ...recorded])];
         repository.distrust(damaged);
         try {
           // Each device's snapshots are a history of their own: the parent is this
@@ -288,6 +299,14 @@ export async function runBackup(options: {
         judge: homeJudge(paths, log),
       },
     );
+    if (recorded.length > 0)
+      await clearRecordedDamage(paths, target.name, recorded, log, options.now).catch(
+        (error: unknown) => {
+          // The snapshot is filed: the record stays, and the next backup takes it off.
+          if (!(error instanceof BuckyError)) throw error;
+          log.warn("backup damage stored again, but its record stays", { why: error.message });
+        },
+      );
     updateTargetStatus(paths, target.name, (status) => ({
       ...status,
       lastBackup: {
@@ -325,6 +344,29 @@ export async function runBackup(options: {
     }));
     throw error;
   }
+}
+
+/**
+ * Takes off this device's damage record what its backup just handled: stored again, or of
+ * data it no longer holds (which no device can store again). What a verify added since stays.
+ */
+async function clearRecordedDamage(
+  paths: HomePaths,
+  target: string,
+  handled: readonly string[],
+  log: Log,
+  now: () => number,
+): Promise<void> {
+  const zone = openZone(paths.home, log);
+  let ops: Op[];
+  try {
+    ops = handledDamageOps(zone.db, target, zone.device.name, handled);
+  } finally {
+    zone.close();
+  }
+  if (ops.length === 0) return;
+  await writeZoneState(paths, ops, log, now);
+  log.info("backup damage stored again", { target, blobs: handled.length });
 }
 
 export interface SnapshotSummary {

@@ -64,6 +64,29 @@ function statusFile(paths: HomePaths): string {
   return join(paths.backupDir, "status.json");
 }
 
+/**
+ * What this device recorded of a target reached through another device, of the one the
+ * zone added at `addedAtMs`: what is dated before is of an earlier target of that name
+ * (removed, and added again elsewhere while this device was away, or before it heard of
+ * the removal), and said of this one it would be read as the zone's word that this
+ * device backs up there, or that its backups there fail, when it has not tried yet. (Not
+ * for the device that reaches a target: it may have backed up there before the zone
+ * recorded it, and forgets what it recorded when the target is removed.)
+ */
+export function sinceAdded(status: TargetStatus, addedAtMs: number): TargetStatus {
+  const before = (at: string | null | undefined) =>
+    typeof at === "string" && Date.parse(at) < addedAtMs;
+  const { lastBackup, lastBackupError, lastVerify, lastPrune, behindSince, ...rest } = status;
+  return {
+    ...rest,
+    ...(lastBackup && !before(lastBackup.at) ? { lastBackup } : {}),
+    ...(lastBackupError && !before(lastBackupError.at) ? { lastBackupError } : {}),
+    ...(lastVerify && !before(lastVerify.at) ? { lastVerify } : {}),
+    ...(lastPrune && !before(lastPrune.at) ? { lastPrune } : {}),
+    ...(behindSince !== undefined && !before(behindSince) ? { behindSince } : {}),
+  };
+}
+
 /** Forgets what was recorded of the target `name` (it was removed from the zone). */
 export function forgetTargetStatus(paths: HomePaths, name: string): void {
   const all = readBackupStatus(paths);

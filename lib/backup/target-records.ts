@@ -20,7 +20,13 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { openZone } from "../zone/open.ts";
-import { forgetTargetStatus, renameTargetStatus } from "./status.ts";
+import {
+  forgetTargetStatus,
+  readBackupStatus,
+  renameTargetStatus,
+  sinceAdded,
+  updateTargetStatus,
+} from "./status.ts";
 import { forgetTarget, readTargets, saveTarget, type Target } from "./targets.ts";
 import {
   adoptedName,
@@ -134,6 +140,20 @@ export function reconcileLocalTargets(
       if (!recorded) forgetTargetStatus(paths, target.name);
       log.info("backup target forgotten: the zone no longer has it here", { target: target.name });
     }
+  }
+  // What this device recorded of its backups to targets it reaches through another device:
+  // forgotten once the zone removed the target, and what is of an earlier target of the
+  // name left out once it is added again (so the schedule backs up to the new one now).
+  for (const [name, status] of Object.entries(readBackupStatus(paths))) {
+    const recorded = zone.find((t) => t.name === name);
+    if (local.some((t) => t.name === name) || recorded?.via === self) continue;
+    if (!recorded) {
+      if (removed(db, name)) forgetTargetStatus(paths, name);
+      continue;
+    }
+    const current = sinceAdded(status, Date.parse(recorded.addedAt));
+    if (JSON.stringify(current) !== JSON.stringify(status))
+      updateTargetStatus(paths, name, (s) => sinceAdded(s, Date.parse(recorded.addedAt)));
   }
 }
 

@@ -11,11 +11,14 @@
  */
 
 import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
+import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import { openZone } from "../zone/open.ts";
+import { foundDamageOps } from "./damage-records.ts";
 import { recordDamagedBlobs } from "./damaged-blobs.ts";
 import { release } from "./release.ts";
 import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
@@ -24,7 +27,8 @@ import { lastBackupsMissing, type SaidLatest, saidLatest } from "./said-latest.t
 import { CLEAR_DEVICE_KEY_PATH } from "./sealed-device-key.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
-import { chooseTarget, homeTargets } from "./zone-targets.ts";
+import { writeZoneState } from "./target-records.ts";
+import { chooseTarget, homeTargets, readZoneTargets } from "./zone-targets.ts";
 
 export type ReadData =
   | { readonly kind: "none" }
@@ -35,8 +39,15 @@ export interface Damage {
   readonly blob: string;
   readonly pack: string | null;
   readonly problem: string;
-  /** The snapshots that need the blob, and in each, the files (a path ending in / is a directory's listing). */
-  readonly snapshots: readonly { readonly id: string; readonly files: readonly string[] }[];
+  /**
+   * The snapshots that need the blob, the device each is of, and in each, the files (a
+   * path ending in / is a directory's listing).
+   */
+  readonly snapshots: readonly {
+    readonly id: string;
+    readonly device: string;
+    readonly files: readonly string[];
+  }[];
 }
 
 /** A snapshot whose check found it not trusted (lib/backup/snapshot-trust.ts). */
@@ -131,6 +142,9 @@ export async function verifyTarget(options: {
     },
     { lock: { kind: "read", purpose: "verify" }, withIndex: false, now: options.now },
   );
+  // And for the zone: each device whose own snapshots need a damaged blob stores it again
+  // at its next backup (only it holds its data), and every device's status says so until then.
+  await recordZoneDamage(paths, target.name, result, log, options.now);
   const forged = result.untrusted.filter((s) => s.trust === "forged").length;
   updateTargetStatus(paths, target.name, (status) => ({
     ...status,
@@ -156,6 +170,43 @@ export async function verifyTarget(options: {
       missingLatest: result.missingLatest.length,
     });
   return { target: target.name, ...result };
+}
+
+/**
+ * Records in the zone state, for each device whose signed snapshots need blobs the verify
+ * found damaged, which they are (lib/backup/damage-records.ts). A snapshot not trusted
+ * names a device it may not be of: its device is told nothing of it.
+ */
+async function recordZoneDamage(
+  paths: HomePaths,
+  target: string,
+  result: VerifyResult,
+  log: Log,
+  now: () => number,
+): Promise<void> {
+  const untrusted = new Set(result.untrusted.map((s) => s.snapshot));
+  const found = new Map<string, string[]>();
+  for (const damage of result.damaged)
+    for (const { id, device } of damage.snapshots) {
+      if (untrusted.has(id) || !device) continue;
+      const ids = found.get(device) ?? [];
+      if (!ids.includes(damage.blob)) ids.push(damage.blob);
+      found.set(device, ids);
+    }
+  if (found.size === 0) return;
+  const zone = openZone(paths.home, log);
+  let ops: Op[] = [];
+  try {
+    // A repository named by its place (`--target /mnt/old`) is none of the zone's: no
+    // device's backup goes there to store anything again.
+    if (!readZoneTargets(zone.db).some((t) => t.name === target)) return;
+    ops = foundDamageOps(zone.db, target, found, zone.device.name, new Date(now()).toISOString());
+  } finally {
+    zone.close();
+  }
+  if (ops.length > 0) await writeZoneState(paths, ops, log, now);
+  for (const [device, ids] of found)
+    log.info("backup damage recorded for the zone", { target, device, blobs: ids.length });
 }
 
 /** Per snapshot, the files that need a blob. */
@@ -316,12 +367,13 @@ export async function verifyRepository(
     checkedBlobs += [...uses.keys()].filter((id) => repository.locate(id)).length;
   }
 
+  const deviceOf = new Map(snapshots.map(({ name, snapshot }) => [name, snapshot.device]));
   const damaged: Damage[] = [...problems].map(([blob, problem]) => ({
     blob,
     pack: repository.locate(blob)?.pack ?? null,
     problem,
     snapshots: [...(uses.get(blob) ?? new Map<string, Set<string>>())]
-      .map(([id, files]) => ({ id, files: [...files].sort() }))
+      .map(([id, files]) => ({ id, device: deviceOf.get(id) ?? "", files: [...files].sort() }))
       .sort((a, b) => compareCodeUnits(a.id, b.id)),
   }));
   const unreadable = repository.unreadableSnapshots.map(({ name, problem }) => ({

@@ -4,7 +4,7 @@
  * runs on, whose published facts may be seconds old.
  */
 import { existsSync, statfsSync } from "node:fs";
-import { readBackupStatus } from "../backup/status.ts";
+import { readBackupStatus, sinceAdded } from "../backup/status.ts";
 import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -27,11 +27,24 @@ export function ownFacts(
 ): Pick<DeviceFactsPayload, "ownerKey" | "backup" | "disk"> {
   const status = readBackupStatus(paths);
   const targets = new Set(zoneTargetNames(paths, db, self));
+  // Of a target reached through another device, only what is of the one the zone has now.
+  const throughOthers = new Map(
+    readZoneTargets(db)
+      .filter((t) => t.via !== self)
+      .map((t) => [t.name, Date.parse(t.addedAt)]),
+  );
   return {
     ownerKey: existsSync(paths.ownerKey),
     backup: {
       key: existsSync(paths.backupKey),
-      targets: Object.fromEntries(Object.entries(status).filter(([name]) => targets.has(name))),
+      targets: Object.fromEntries(
+        Object.entries(status)
+          .filter(([name]) => targets.has(name))
+          .map(([name, target]) => {
+            const addedAtMs = throughOthers.get(name);
+            return [name, addedAtMs === undefined ? target : sinceAdded(target, addedAtMs)];
+          }),
+      ),
     },
     disk: diskOf(paths.home),
   };

@@ -197,6 +197,8 @@ export const en = {
       `${p.device} verifies its backups by itself, on its schedule, while it runs.`,
     damaged: (p: { device: string; target: string }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found damage: back up again to store the damaged data anew.`,
+    damageToStore: (p: { device: string; target: string; blobs: number; foundBy: string }) =>
+      `A verify on ${p.foundBy} found ${p.blobs === 1 ? "a blob" : s(p.blobs, "blob", "blobs")} of ${p.device}'s backups to ${p.target} damaged: ${p.device}'s next backup stores ${p.blobs === 1 ? "it" : "them"} again.`,
     forgedSnapshots: (p: { device: string; target: string; count: number }) =>
       `The last verify of ${p.device}'s backups to ${p.target} found ${p.count === 1 ? "a snapshot" : s(p.count, "snapshot", "snapshots")} filed in a device's name by someone else holding the backup key. Restores leave them out; revoke the device that wrote them.`,
     forgedIndex: (p: { device: string; target: string; count: number }) =>

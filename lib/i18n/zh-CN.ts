@@ -165,6 +165,8 @@ export const zhCN: Messages = {
     verifiesByItself: (p) => `${p.device} 运行时会按计划自动校验它的备份。`,
     damaged: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现损坏：请重新备份以重新存储受损数据。`,
+    damageToStore: (p) =>
+      `${p.foundBy} 上的校验发现 ${p.device} 到 ${p.target} 的备份中有 ${n(p.blobs)} 个数据块已损坏：${p.device} 的下一次备份会重新存储它们。`,
     forgedSnapshots: (p) =>
       `${p.device} 到 ${p.target} 的备份在最近一次校验中发现 ${n(p.count)} 个快照由持有备份密钥的他人以某设备的名义写入。恢复时会忽略它们；请吊销写入它们的设备。`,
     forgedIndex: (p) =>

@@ -82,6 +82,10 @@ const NOTES: NotesByKind = {
   "stale-backup": (device) => [{ kind: "stale-backup", device, hours: 30 }],
   "never-verified": (device) => [{ kind: "never-verified", device }],
   damaged: (device) => [{ kind: "damaged", device, target: "usb" }],
+  "damage-to-store": (device) => [
+    { kind: "damage-to-store", device, target: "usb", blobs: 1, foundBy: "nas" },
+    { kind: "damage-to-store", device, target: "usb", blobs: 3, foundBy: "nas" },
+  ],
   "forged-snapshots": (device) => [
     { kind: "forged-snapshots", device, target: "usb", count: 1 },
     { kind: "forged-snapshots", device, target: "usb", count: 3 },
@@ -368,6 +372,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   relay: ["phone"],
   by: ["phone"],
   writtenBy: ["laptop"],
+  foundBy: ["nas"],
   app: ["notes"],
   agent: ["helper"],
   person: ["ada"],
@@ -394,6 +399,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   to: ["17:00"],
   days: [3, 0, 1],
   hours: [30, 0, 1],
+  blobs: [3, 1],
   seconds: [90, 1],
   silentSeconds: [70, null],
   holder: ["laptop"],

@@ -187,6 +187,13 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
           {elsewhere ? n.backsUpByItself(note) : <a href={href("backups")}>{n.backUpNow}</a>}
         </>
       );
+    case "damage-to-store":
+      return (
+        <>
+          {n.damageToStore(note)}{" "}
+          {elsewhere ? n.backsUpByItself(note) : <a href={href("backups")}>{n.backUpNow}</a>}
+        </>
+      );
     case "forged-snapshots":
       return (
         <>

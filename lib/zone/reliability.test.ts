@@ -569,3 +569,44 @@ describe("a sync refused for the clocks (E_CLOCK)", () => {
     expect(named.notes.filter((note) => note.kind === "sync-refused")).toEqual([]);
   });
 });
+
+describe("damage a verify recorded for a device to store again", () => {
+  test("said for a member, on whichever device assesses it; nothing for one revoked", () => {
+    const damage = [
+      {
+        target: "usb",
+        device: "laptop",
+        blobs: ["a".repeat(64), "b".repeat(64)],
+        foundBy: "nas",
+        foundAt: iso(1000),
+      },
+      { target: "usb", device: "old", blobs: ["c".repeat(64)], foundBy: "nas", foundAt: iso(1000) },
+    ];
+    const old = { ...device("old", 1000), standing: "revoked" as const };
+    const assessed = assessReliability({
+      devices: [device("nas", 1000), device("laptop", 1000), old],
+      nowMs: NOW,
+      damage,
+    });
+    expect(assessed.notes.filter((n) => n.kind === "damage-to-store")).toEqual([
+      { kind: "damage-to-store", device: "laptop", target: "usb", blobs: 2, foundBy: "nas" },
+    ]);
+    expect(assessed.warnings).toContain(
+      "a verify on nas found 2 blobs of laptop's backups to usb damaged: laptop's next backup stores them again (`bucky backup run` there does it now)",
+    );
+  });
+});
+
+describe("a device with no backup yet, in a zone with a target", () => {
+  test("is to make its first, not told to add a target the zone has", () => {
+    const fresh = device("laptop");
+    const notes = (targets: string[]) =>
+      assessReliability({ devices: [device("nas", 1000), fresh], nowMs: NOW, targets }).notes;
+    expect(notes(["usb"])).toContainEqual({
+      kind: "no-backup",
+      device: "laptop",
+      why: "first-running",
+    });
+    expect(notes([])).toContainEqual({ kind: "no-backup", device: "laptop", why: "no-target" });
+  });
+});

@@ -10,6 +10,7 @@
  *   3  and every app's data is on two devices, and every backup was verified lately
  */
 
+import type { DamageRecord } from "../../protocol/backup/damage-record.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { TargetFacts, UsageFacts } from "../facts/payload.ts";
@@ -58,6 +59,13 @@ export interface ReliabilityInput {
    * read from a record it could have been sent): only its leftovers say how to remove them.
    */
   readonly measuredHere?: string;
+  /** The damage verifies found, as the zone records it for each device to store again. */
+  readonly damage?: readonly DamageRecord[];
+  /**
+   * The zone's backup targets, by name: a device that says none of them has not backed up
+   * there yet (its first backup is to come), not a zone without a target.
+   */
+  readonly targets?: readonly string[];
 }
 
 /**
@@ -92,6 +100,17 @@ export type ReliabilityNote =
   | { readonly kind: "stale-backup"; readonly device: string; readonly hours: number }
   | { readonly kind: "never-verified"; readonly device: string }
   | { readonly kind: "damaged"; readonly device: string; readonly target: string }
+  | {
+      /**
+       * A verify by `foundBy` found blobs that `device`'s snapshots need damaged in
+       * `target` (the zone's record of it): its next backup stores them again.
+       */
+      readonly kind: "damage-to-store";
+      readonly device: string;
+      readonly target: string;
+      readonly blobs: number;
+      readonly foundBy: string;
+    }
   | {
       readonly kind: "forged-snapshots";
       readonly device: string;
@@ -219,7 +238,11 @@ export function assessReliability(input: ReliabilityInput): Reliability {
 
   const unprotected = backups.filter((b) => b.lastBackupAtMs === undefined);
   for (const { device } of unprotected)
-    notes.push({ kind: "no-backup", device: device.name, why: notYetWhy(device) });
+    notes.push({
+      kind: "no-backup",
+      device: device.name,
+      why: notYetWhy(device, input.targets ?? []),
+    });
   for (const b of backups) {
     const device = b.device.name;
     for (const { target, message } of b.failing)
@@ -244,6 +267,16 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     } else if (input.nowMs - b.lastVerify.atMs > STALE_VERIFY_MS)
       notes.push({ kind: "stale-verify", device });
   }
+  const members = new Set(devices.map((device) => device.name));
+  for (const record of input.damage ?? [])
+    if (members.has(record.device))
+      notes.push({
+        kind: "damage-to-store",
+        device: record.device,
+        target: record.target,
+        blobs: record.blobs.length,
+        foundBy: record.foundBy,
+      });
   const singleCopies: string[] = [];
   for (const data of input.appData ?? []) {
     const current = data.standbys.filter((s) => s.lagMs !== null && s.lagMs <= data.maxLagMs);
@@ -367,6 +400,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
     case "damaged":
       return `the last verify of ${note.device}'s backups to ${note.target} found damage: run \`bucky backup verify\` there to see what`;
+    case "damage-to-store":
+      return `a verify on ${note.foundBy} found ${note.blobs === 1 ? "a blob" : `${note.blobs} blobs`} of ${note.device}'s backups to ${note.target} damaged: ${note.device}'s next backup stores ${note.blobs === 1 ? "it" : "them"} again (\`bucky backup run\` there does it now)`;
     case "forged-snapshots":
       return `the last verify of ${note.device}'s backups to ${note.target} found ${note.count === 1 ? "a snapshot" : `${note.count} snapshots`} filed in a device's name by someone else holding the backup key (restores leave them out): run \`bucky backup verify\` there to see which, and revoke the device that wrote them`;
     case "forged-index":
@@ -547,10 +582,11 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
 }
 
 /** Why a device has no backup yet, from what the zone knows. */
-function notYetWhy(device: DeviceStanding): NoBackupWhy {
+function notYetWhy(device: DeviceStanding, zoneTargets: readonly string[]): NoBackupWhy {
   if (device.factsAt === null) return "not-reported";
   if (!device.facts.backup?.key) return "no-key";
-  if (Object.keys(device.facts.backup.targets).length === 0) return "no-target";
+  if (Object.keys(device.facts.backup.targets).length === 0 && zoneTargets.length === 0)
+    return "no-target";
   return "first-running";
 }
 

@@ -12,6 +12,8 @@ import { describeUngrantedPurge, ungrantedPurges } from "../apps/purge.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
 import { describeSandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
+import { readDamageRecords } from "../backup/damage-records.ts";
+import { readZoneTargets } from "../backup/zone-targets.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
@@ -234,6 +236,8 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
         readHoldingFacts(view.db, view.membership, held, engines),
       ),
       measuredHere,
+      damage: readDamageRecords(view.db),
+      targets: readZoneTargets(view.db).map((t) => t.name),
     }),
     warnings: sayAttention(attention, IN_ENGLISH),
     ...attention,
