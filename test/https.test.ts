@@ -480,6 +480,102 @@ describe("two gateways sharing a name", () => {
   }, 120_000);
 });
 
+describe("two gateways renewing a shared certificate", () => {
+  test("the first in turn renews it for both; killed as it renews, the other renews before it expires", async () => {
+    // Good for 15 s: due after 10. Devices say they are alive every half second, so one
+    // killed is not live 1.5 s later. The CA reaches the gateway on 127.0.0.1 (a).
+    const pebble = await startPebble({ validitySeconds: 15 });
+    const zone = await startZone(["a", "b"], {
+      NODE_EXTRA_CA_CERTS: pebble.apiCertFile,
+      BUCKY_HEARTBEAT_MS: "500",
+      BUCKY_SYNC_INTERVAL_MS: "200",
+    });
+    const gateways = [
+      { daemon: zone.get("a") as Daemon, address: "127.0.0.1", port: freePort() },
+      { daemon: zone.get("b") as Daemon, address: "127.0.0.2", port: freePort() },
+    ];
+    for (const { daemon, address, port } of gateways)
+      await buckyJson([
+        "gateway",
+        "enable",
+        "--host",
+        HOST,
+        "--listen",
+        `${address}:${port}`,
+        "--http-listen",
+        `${address}:${pebble.httpPort}`,
+        "--acme-directory",
+        pebble.directory,
+        "--home",
+        daemon.home,
+      ]);
+    await buckyJson([
+      "gateway",
+      "approve",
+      "b",
+      "--yes",
+      "--home",
+      gateways[0]?.daemon.home as string,
+    ]);
+    const served = (at: (typeof gateways)[number]) =>
+      presented(at.address, at.port, HOST).catch(() => undefined);
+    /** The certificate both serve once they serve the same one, other than `before`. */
+    const bothServe = (what: string, before?: string) =>
+      waitFor(
+        what,
+        async () => {
+          const [first, second] = await Promise.all(gateways.map(served));
+          return first &&
+            first.serialNumber === second?.serialNumber &&
+            first.serialNumber !== before
+            ? first
+            : undefined;
+        },
+        20_000,
+      );
+    const orders = () =>
+      gateways.map(
+        ({ daemon }) =>
+          daemon
+            .log()
+            .split("\n")
+            .filter((line) => / ordering a certificate name=home\.example\.com( |$)/.test(line))
+            .length,
+      );
+    const first = await bothServe("one certificate on both");
+    const ordersBefore = orders().reduce((sum, n) => sum + n, 0);
+    // Renewed once for both, before it expires.
+    const second = await bothServe("the renewed certificate on both", first.serialNumber);
+    expect(Date.now()).toBeLessThan(first.validToDate.getTime() + 1000);
+    expect(orders().reduce((sum, n) => sum + n, 0)).toBe(ordersBefore + 1);
+    // At the next renewal, the one that starts it is killed as it does: the other renews.
+    const counted = orders();
+    const renewer = await waitFor(
+      "the next renewal to start",
+      () => {
+        const now = orders();
+        const index = now.findIndex((n, i) => n > (counted[i] ?? 0));
+        return index >= 0 ? index : undefined;
+      },
+      20_000,
+    );
+    await gateways[renewer]?.daemon.kill();
+    const left = gateways[1 - renewer] as (typeof gateways)[number];
+    // The name points at the gateway left (as its DNS would, with both in it).
+    await pebble.resolve(HOST, left.address);
+    const third = await waitFor(
+      "the survivor's renewed certificate",
+      async () => {
+        const cert = await served(left);
+        return cert && cert.serialNumber !== second.serialNumber ? cert : undefined;
+      },
+      20_000,
+    );
+    expect(Date.now()).toBeLessThan(second.validToDate.getTime() + 1000);
+    expect(third.validToDate.getTime()).toBeGreaterThan(second.validToDate.getTime());
+  }, 90_000);
+});
+
 describe("a CA that needs an external account", () => {
   test("without one, the gateway says so; given one (its key in a private file), it gets its certificate", async () => {
     const eab = {
