@@ -509,14 +509,14 @@ describe("two gateways renewing a shared certificate", () => {
         "--home",
         daemon.home,
       ]);
-    await buckyJson([
-      "gateway",
-      "approve",
-      "b",
-      "--yes",
-      "--home",
-      gateways[0]?.daemon.home as string,
-    ]);
+    const home = gateways[0]?.daemon.home as string;
+    // b's configuration reaches a, which approves what b asks for.
+    await waitFor("b's gateway, on a", async () =>
+      (await bucky(["state", "get", "nodes/b/gateway", "--home", home, "--json"])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    await buckyJson(["gateway", "approve", "b", "--yes", "--home", home]);
     const served = (at: (typeof gateways)[number]) =>
       presented(at.address, at.port, HOST).catch(() => undefined);
     /** The certificate both serve once they serve the same one, other than `before`. */

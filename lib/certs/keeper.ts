@@ -44,7 +44,14 @@ import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
-import { fellowGateways, sharedCertificate, sharesWithoutMe, shareWrite } from "./shared.ts";
+import {
+  fellowGateways,
+  ownShares,
+  sharedCertificate,
+  sharedCertificateKey,
+  sharesWithoutMe,
+  shareWrite,
+} from "./shared.ts";
 import { CertificateStore, type NameStatus, renewAt, type StoredCertificate } from "./store.ts";
 import {
   type CertificateRequest,
@@ -312,8 +319,8 @@ export class CertificateKeeper {
     const unapproved = new Set(
       unapprovedFor(this.node, this.node.deviceName, { dnsNames: names, addresses: [] }),
     );
+    this.unshareGone(names);
     for (const name of names) {
-      if (this.inFlight.size >= MAX_PARALLEL) break;
       if (this.inFlight.has(name)) continue;
       if (unapproved.has(name)) {
         this.sayNotApproved(name, [name]);
@@ -330,6 +337,8 @@ export class CertificateKeeper {
         this.backoff.get(name)?.nextAttemptAtMs ?? 0,
       );
       if (now < nextAttemptAtMs) continue;
+      // Past the most orders at once, the names after are still shared and taken above.
+      if (this.inFlight.size >= MAX_PARALLEL) continue;
       turns ??= new Turns(this.node, config, this.options.liveWindowMs);
       if (!turns.mine(name, stored?.notAfterMs) || turns.awaitingShare(name)) {
         // Another gateway's turn: look again soon, not at the next round.
@@ -358,6 +367,13 @@ export class CertificateKeeper {
       fellowGateways(this.node, config, name),
     );
     if (write) this.node.write([write]);
+  }
+
+  /** Withdraws what this gateway shares for names it no longer serves (an app removed). */
+  private unshareGone(names: readonly string[]): void {
+    const kept = new Set(names.map((name) => sharedCertificateKey(this.node.deviceName, name)));
+    const gone = ownShares(this.node).filter((key) => !kept.has(key));
+    if (gone.length > 0) this.node.write(gone.map((key) => ({ key, value: null })));
   }
 
   /**

@@ -152,6 +152,13 @@ export function sharedCertificate(
   return best;
 }
 
+/** The keys of the certificates this gateway shares now. */
+export function ownShares(node: NodeContext): string[] {
+  return stateRowsMatching(node.db, `nodes/${node.deviceName}/certs/*`)
+    .filter((row) => row.value !== null)
+    .map((row) => row.key);
+}
+
 /**
  * Whether `device` shares a current certificate for `name` but not yet with this gateway
  * (it has not seen this one's approval or configuration yet): this one waits for its key
