@@ -10,9 +10,15 @@ import { buckyJson, cleanUp, type Daemon, enableGateway, startZone, waitFor } fr
 afterAll(cleanUp);
 
 const SITE = resolve(import.meta.dir, "../fixtures/apps/site");
-const FAST = { BUCKY_HEARTBEAT_MS: "500", BUCKY_SYNC_INTERVAL_MS: "200" };
+const FAST = {
+  BUCKY_HEARTBEAT_MS: "500",
+  BUCKY_SYNC_INTERVAL_MS: "200",
+  // Each gateway's traffic is counted anew for its facts every second.
+  BUCKY_TRAFFIC_FACTS_EVERY_MS: "1000",
+};
 
 let alpha: Daemon;
+let zone: Map<string, Daemon>;
 let gateways: { url: string; home: string }[];
 
 async function status(gateway: string): Promise<number> {
@@ -36,7 +42,7 @@ function everyGatewayAnswers(what: string, expected: number): Promise<true> {
 }
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta", "gamma"], FAST);
+  zone = await startZone(["alpha", "beta", "gamma"], FAST);
   alpha = zone.get("alpha") as Daemon;
   gateways = [];
   for (const name of ["beta", "gamma"]) {
@@ -80,4 +86,27 @@ describe("rules and limits, zone-wide", () => {
     );
     await waitFor("the limit still at both gateways", limitedAtEach, 15_000);
   }, 60_000);
+
+  test("the zone's traffic is the same from every gateway, and a killed gateway's stays counted", async () => {
+    type Traffic = { apps: { app: string; requests: number }[]; gateways: { device: string }[] };
+    const trafficOn = async (home: string) => {
+      const { apps, gateways } = await buckyJson<Traffic>([
+        ...["traffic", "--app", "site", "--home", home],
+      ]);
+      return JSON.stringify({ apps, gateways: gateways.map(({ device }) => device) });
+    };
+    const [beta, gamma] = [zone.get("beta") as Daemon, zone.get("gamma") as Daemon];
+    // Both gateways served site above (the bursts): each says so in its facts.
+    const said = await waitFor(
+      "the same figures, from both gateways, on both",
+      async () => {
+        const [onBeta, onGamma] = await Promise.all([trafficOn(beta.home), trafficOn(gamma.home)]);
+        return onBeta === onGamma && onBeta.includes('"beta","gamma"') ? onBeta : undefined;
+      },
+      20_000,
+    );
+    expect(JSON.parse(said).apps[0].requests).toBeGreaterThanOrEqual(6);
+    await gamma.kill();
+    expect(await trafficOn(beta.home)).toBe(said);
+  }, 30_000);
 });
