@@ -11,6 +11,8 @@
  *   for each name they rank themselves by a hash of (name, device), the same on every
  *   device, and one waits while a live gateway ranked above it is answering a challenge
  *   for the name or has not tried it yet. Nothing commands anyone.
+ * - What one of them got, the others take (lib/certs/shared.ts): a name is ordered once
+ *   for the zone, and its certificate outlives the gateway that ordered it.
  */
 import {
   createHash,
@@ -35,13 +37,22 @@ import {
   zoneAddresses,
 } from "../gateway/approval.ts";
 import { type GatewayConfig, parseListen, readGateway, readTls } from "../gateway/config.ts";
+import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
 import { type AcmeAccount, type Challenge, newAccountKey, orderCertificate } from "./acme.ts";
-import { CertificateStore, type NameStatus, renewAt } from "./store.ts";
+import {
+  fellowGateways,
+  ownShares,
+  sharedCertificate,
+  sharedCertificateKey,
+  sharesWithoutMe,
+  shareWrite,
+} from "./shared.ts";
+import { CertificateStore, type NameStatus, renewAt, type StoredCertificate } from "./store.ts";
 import {
   type CertificateRequest,
   isZoneCaKey,
@@ -102,6 +113,8 @@ export class CertificateKeeper {
   private stopped = false;
   /** The names left out that the log last said (none: ""). */
   private leftOutSaid = "";
+  /** This device's key, read when a fellow's certificate is first looked for. */
+  private seed: Uint8Array | undefined;
   /** The ACME account key being made (or found), for the orders that start meanwhile. */
   private accountKeyMade: Promise<void> | undefined;
 
@@ -306,22 +319,28 @@ export class CertificateKeeper {
     const unapproved = new Set(
       unapprovedFor(this.node, this.node.deviceName, { dnsNames: names, addresses: [] }),
     );
+    this.unshareGone(names);
     for (const name of names) {
-      if (this.inFlight.size >= MAX_PARALLEL) break;
       if (this.inFlight.has(name)) continue;
       if (unapproved.has(name)) {
         this.sayNotApproved(name, [name]);
         continue;
       }
       const stored = this.store.read(name);
-      if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) continue;
+      if (stored && now < renewAt(stored.notBeforeMs, stored.notAfterMs)) {
+        this.share(config, name, stored);
+        continue;
+      }
+      if (this.adopt(name, stored)) continue;
       const nextAttemptAtMs = Math.max(
         statuses[name]?.nextAttemptAtMs ?? 0,
         this.backoff.get(name)?.nextAttemptAtMs ?? 0,
       );
       if (now < nextAttemptAtMs) continue;
+      // Past the most orders at once, the names after are still shared and taken above.
+      if (this.inFlight.size >= MAX_PARALLEL) continue;
       turns ??= new Turns(this.node, config, this.options.liveWindowMs);
-      if (!turns.mine(name)) {
+      if (!turns.mine(name, stored?.notAfterMs) || turns.awaitingShare(name)) {
         // Another gateway's turn: look again soon, not at the next round.
         this.soonTimer ??= setTimeout(() => {
           this.soonTimer = undefined;
@@ -332,6 +351,52 @@ export class CertificateKeeper {
       this.inFlight.add(name);
       void this.order(config, name).finally(() => this.inFlight.delete(name));
     }
+  }
+
+  /**
+   * Shares the certificate held for `name` with the fellow gateways serving it (its key
+   * sealed to each), when they or the certificate changed: a name is then ordered once
+   * for the zone, and outlives the gateway that ordered it.
+   */
+  private share(config: GatewayConfig, name: string, held: StoredCertificate): void {
+    const write = shareWrite(
+      this.node,
+      name,
+      held.cert,
+      held.key,
+      fellowGateways(this.node, config, name),
+    );
+    if (write) this.node.write([write]);
+  }
+
+  /** Withdraws what this gateway shares for names it no longer serves (an app removed). */
+  private unshareGone(names: readonly string[]): void {
+    const kept = new Set(names.map((name) => sharedCertificateKey(this.node.deviceName, name)));
+    const gone = ownShares(this.node).filter((key) => !kept.has(key));
+    if (gone.length > 0) this.node.write(gone.map((key) => ({ key, value: null })));
+  }
+
+  /**
+   * Takes a fellow gateway's certificate for `name`, when it shares one newer than the one
+   * held and not yet due: nothing is ordered. True when it did.
+   */
+  private adopt(name: string, held: StoredCertificate | undefined): boolean {
+    const shared = sharedCertificate(this.node, name, () => {
+      this.seed ??= readKeyFile(this.node.zone.paths.deviceKey, "device", this.options.log);
+      return this.seed;
+    });
+    if (!shared || this.node.now() >= renewAt(shared.notBeforeMs, shared.notAfterMs)) return false;
+    if (held && held.notAfterMs >= shared.notAfterMs) return false;
+    this.store.write(name, shared.cert, shared.key);
+    this.backoff.delete(name);
+    this.setStatus(name, { failures: 0 });
+    this.options.log.info("certificate taken from a fellow gateway", {
+      name,
+      from: shared.from,
+      notAfter: new Date(shared.notAfterMs).toISOString(),
+    });
+    this.options.onFacts();
+    return true;
   }
 
   private async order(config: GatewayConfig, name: string): Promise<void> {
@@ -348,6 +413,9 @@ export class CertificateKeeper {
       if (this.stopped) return;
       this.rememberAccount(config, account.key, issued.accountUrl);
       this.store.write(name, issued.cert, issued.key);
+      // Shared before the facts say it is issued: a fellow that reads those waits for its key.
+      const held = this.store.read(name);
+      if (held) this.share(config, name, held);
       this.backoff.delete(name);
       this.setStatus(name, { failures: 0 });
       const notAfter = parseCertificate(issued.cert)?.validToDate.toISOString();
@@ -694,8 +762,9 @@ function fellowListeners(node: NodeContext, config: GatewayConfig, liveWindowMs:
 class Turns {
   private readonly others: {
     id: string;
+    name: string;
     host: string;
-    tried: Set<string>;
+    certificates: Record<string, CertificateFacts>;
     pending: Set<string>;
   }[] = [];
 
@@ -722,25 +791,51 @@ class Turns {
       }
       this.others.push({
         id: device.id,
+        name: device.name,
         host: theirs.host,
-        // Tried: it has a certificate for the name, or said why not.
-        tried: new Set(
-          Object.entries(device.facts.certificates ?? {})
-            .filter(([, cert]) => cert.notAfter !== undefined || cert.lastError !== undefined)
-            .map(([name]) => name),
-        ),
+        certificates: device.facts.certificates ?? {},
         pending,
       });
     }
     this.me = node.deviceId;
+    this.node = node;
+  }
+
+  private readonly node: NodeContext;
+
+  /** Whether a live fellow holds a current certificate for `name` it has yet to seal to this one. */
+  awaitingShare(name: string): boolean {
+    const now = this.node.now();
+    return this.others.some((other) => sharesWithoutMe(this.node, other.name, name, now));
   }
 
   private readonly me: string;
 
-  mine(name: string): boolean {
+  /**
+   * Whether this gateway orders `name` now. Another has tried it when it said why not, or
+   * holds a certificate for it newer than the one held here (`heldNotAfterMs`, for a
+   * renewal): gateways sharing a certificate are due at once, and the first in turn renews
+   * it for all, where each renewed its own.
+   */
+  mine(name: string, heldNotAfterMs?: number): boolean {
     if (this.others.length === 0) return true;
+    // One already answering a challenge for it (it began before this one was approved, say)
+    // is let finish, whatever its rank: its certificate is shared then.
+    if (this.others.some((other) => other.pending.has(name))) return false;
+    const tried = (certificates: Record<string, CertificateFacts>) => {
+      const cert = certificates[name];
+      if (!cert) return new Set<string>();
+      const renewed =
+        cert.notAfter !== undefined &&
+        (heldNotAfterMs === undefined || Date.parse(cert.notAfter) > heldNotAfterMs);
+      return renewed || cert.lastError !== undefined ? new Set([name]) : new Set<string>();
+    };
     return isMyTurn(name, this.me, [
-      ...this.others,
+      ...this.others.map((other) => ({
+        id: other.id,
+        tried: tried(other.certificates),
+        pending: other.pending,
+      })),
       { id: this.me, tried: new Set(), pending: new Set() },
     ]);
   }

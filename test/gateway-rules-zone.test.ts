@@ -1,0 +1,112 @@
+/**
+ * Rules and limits are the zone's: added on a device that is no gateway, every gateway
+ * enforces them, and goes on doing so once that device is killed (SIGKILL). (alpha holds
+ * the owner key and is no gateway; beta and gamma are gateways.)
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { buckyJson, cleanUp, type Daemon, enableGateway, startZone, waitFor } from "./harness.ts";
+
+afterAll(cleanUp);
+
+const SITE = resolve(import.meta.dir, "../fixtures/apps/site");
+const FAST = {
+  BUCKY_HEARTBEAT_MS: "500",
+  BUCKY_SYNC_INTERVAL_MS: "200",
+  // Each gateway's traffic is counted anew for its facts every second.
+  BUCKY_TRAFFIC_FACTS_EVERY_MS: "1000",
+};
+
+let alpha: Daemon;
+let zone: Map<string, Daemon>;
+let gateways: { url: string; home: string }[];
+
+async function status(gateway: string): Promise<number> {
+  const response = await fetch(`${gateway}/apps/site/`, { redirect: "manual" });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Waits until every gateway answers `/apps/site/` with `expected`. */
+function everyGatewayAnswers(what: string, expected: number): Promise<true> {
+  return waitFor(
+    what,
+    async () =>
+      (await Promise.all(gateways.map((gateway) => status(gateway.url)))).every(
+        (s) => s === expected,
+      )
+        ? true
+        : undefined,
+    15_000,
+  );
+}
+
+beforeAll(async () => {
+  zone = await startZone(["alpha", "beta", "gamma"], FAST);
+  alpha = zone.get("alpha") as Daemon;
+  gateways = [];
+  for (const name of ["beta", "gamma"]) {
+    const home = (zone.get(name) as Daemon).home;
+    gateways.push({ url: await enableGateway(home), home });
+  }
+  await buckyJson(["app", "install", SITE, "--home", alpha.home]);
+  await everyGatewayAnswers("site at both gateways", 200);
+}, 60_000);
+
+/** Whether three requests at once to each gateway meet its limit of one a second. */
+async function limitedAtEach(): Promise<true | undefined> {
+  for (const gateway of gateways) {
+    const burst = await Promise.all([1, 2, 3].map(() => status(gateway.url)));
+    if (!burst.includes(429)) return undefined;
+  }
+  return true;
+}
+
+describe("rules and limits, zone-wide", () => {
+  test("added on a device that is no gateway, both gateways enforce them, with that device killed", async () => {
+    await buckyJson(["app", "limit", "site", "--rps", "1", "--home", alpha.home]);
+    await waitFor("the limit at both gateways", limitedAtEach, 15_000);
+    const rule = await buckyJson<{ id: string }>([
+      ...["rule", "add", "block", "--app", "site", "--client", "127.0.0.1"],
+      ...["--home", alpha.home],
+    ]);
+    await everyGatewayAnswers("the rule at both gateways", 403);
+    await alpha.kill();
+    // Each gateway reads them from its copy of the zone state: alpha is not needed.
+    expect(await Promise.all(gateways.map((gateway) => status(gateway.url)))).toEqual([403, 403]);
+    // Removed on a gateway, the rule goes at both; the limit stays at both.
+    await buckyJson(["rule", "rm", rule.id, "--home", gateways[0]?.home as string]);
+    await waitFor(
+      "the rule gone at both gateways",
+      async () =>
+        (await Promise.all(gateways.map((gateway) => status(gateway.url)))).every((s) => s !== 403)
+          ? true
+          : undefined,
+      15_000,
+    );
+    await waitFor("the limit still at both gateways", limitedAtEach, 15_000);
+  }, 60_000);
+
+  test("the zone's traffic is the same from every gateway, and a killed gateway's stays counted", async () => {
+    type Traffic = { apps: { app: string; requests: number }[]; gateways: { device: string }[] };
+    const trafficOn = async (home: string) => {
+      const { apps, gateways } = await buckyJson<Traffic>([
+        ...["traffic", "--app", "site", "--home", home],
+      ]);
+      return JSON.stringify({ apps, gateways: gateways.map(({ device }) => device) });
+    };
+    const [beta, gamma] = [zone.get("beta") as Daemon, zone.get("gamma") as Daemon];
+    // Both gateways served site above (the bursts): each says so in its facts.
+    const said = await waitFor(
+      "the same figures, from both gateways, on both",
+      async () => {
+        const [onBeta, onGamma] = await Promise.all([trafficOn(beta.home), trafficOn(gamma.home)]);
+        return onBeta === onGamma && onBeta.includes('"beta","gamma"') ? onBeta : undefined;
+      },
+      20_000,
+    );
+    expect(JSON.parse(said).apps[0].requests).toBeGreaterThanOrEqual(6);
+    await gamma.kill();
+    expect(await trafficOn(beta.home)).toBe(said);
+  }, 30_000);
+});
