@@ -2,6 +2,7 @@
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { describeRevokedFork } from "../../lib/sync/quarantine-notes.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
+import type { NameClash } from "../../lib/zone/name-clashes.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
 
@@ -13,8 +14,12 @@ export default defineBuckyCommand({
     drain: () => import("./drain.ts").then((m) => m.default),
   },
   run: (_args, context) =>
-    requestDaemon<{ devices: DeviceView[] }>(context.home, "GET", "/v1/devices"),
-  text({ devices }) {
+    requestDaemon<{ devices: DeviceView[]; nameClashes: NameClash[] }>(
+      context.home,
+      "GET",
+      "/v1/devices",
+    ),
+  text({ devices, nameClashes }) {
     const rows = devices.map((d) => {
       const seen = d.self ? "this device" : d.lastSeenAt ? ago(d.lastSeenAt) : "never";
       const rtt = d.rttMs === null ? "" : ` (${d.rttMs} ms)`;
@@ -32,7 +37,11 @@ export default defineBuckyCommand({
       ...(d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []),
       ...(d.lastSeenAt === null && d.status === "offline" ? [neverSeenNote(d.name)] : []),
     ]);
-    return [table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows), ...notes].join("\n");
+    return [
+      table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows),
+      ...notes,
+      ...nameClashes.map(clashNote),
+    ].join("\n");
   },
 });
 
@@ -43,6 +52,11 @@ export default defineBuckyCommand({
 function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
   const figures = ahead.figures.map((f) => `${f.seconds} s ahead of the clock on ${f.by}`);
   return `! ${name}'s clock is ${figures.join(", ")} (as each says): its changes are refused until its time is set right`;
+}
+
+/** A device that lost its name to another admitted under it at the same time. */
+function clashNote(clash: NameClash): string {
+  return `! two devices were admitted as ${clash.name} at the same time, while the devices admitting them were apart: the zone keeps ${clash.keptId}; the one ${clash.admittedBy} admitted at ${clash.admittedAt} (${clash.id}) is no member, and is told so when it calls: join it again from a fresh home with another name (do not revoke ${clash.name}: that is the one kept)`;
 }
 
 /** A member no device has heard from since it was admitted: its join may have been cut short. */

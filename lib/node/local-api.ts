@@ -81,6 +81,7 @@ import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
 import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
+import { readNameClashes } from "../zone/name-clashes.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
 import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
@@ -208,7 +209,10 @@ export function createLocalApp(
   });
 
   app.get("/v1/devices", (c) =>
-    c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
+    c.json({
+      devices: listDevices(node, node.contacts, liveWindowMs),
+      nameClashes: readNameClashes(node.db, node.zoneId, node.membership()),
+    }),
   );
   app.post("/v1/devices/:name/revoke", async (c) => {
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);

@@ -111,6 +111,8 @@ export function admitDevice(
     const record = inviteRecordKey(zone.deviceName, invite.id);
     zone.write([
       { key: stateKeys.deviceDocument(request.name), value: JSON.stringify(doc.jws) },
+      // Kept whatever becomes of the name's document: lib/zone/name-clashes.ts.
+      { key: stateKeys.admission(zone.deviceName, id), value: JSON.stringify(doc.jws) },
       {
         key: record,
         value:
