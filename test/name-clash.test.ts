@@ -1,13 +1,13 @@
 /**
  * Two devices holding the owner key, cut apart, each admit a device under the same name.
  * Healed, the zone keeps one under the name, the same one on every device, and every
- * device says which one lost it and what to do, even once the device that admitted it is
- * gone; the one that lost it is told, when it calls, that it is no member and why.
+ * device says which one lost it and what to do (`bucky devices`, `bucky status`), even once
+ * the device that admitted it is gone; the one that lost it is told, when it calls, that it is no member and why.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import type { NameClash } from "../lib/zone/name-clashes.ts";
+import { type NameClash, nameClashWarning } from "../lib/zone/name-clashes.ts";
 import {
   bucky,
   buckyJson,
@@ -109,6 +109,13 @@ describe("one name admitted twice while apart", () => {
     const other = lost?.admitter === "gw" ? "server" : "gw";
     await daemons[lost?.admitter as Device]?.kill();
     expect((await devices(other)).nameClashes).toEqual([clash]);
+    const status = await buckyJson<{ nameClashes: NameClash[]; warnings: string[] }>([
+      "status",
+      "--home",
+      homes[other],
+    ]);
+    expect(status.nameClashes).toEqual([clash]);
+    expect(status.warnings).toContain(nameClashWarning(clash));
 
     // The loser, started, is told why every call it makes is refused.
     const loser = await startDaemon(lost?.home as string, ENV, {

@@ -2,7 +2,7 @@
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { describeRevokedFork } from "../../lib/sync/quarantine-notes.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
-import type { NameClash } from "../../lib/zone/name-clashes.ts";
+import { type NameClash, nameClashWarning } from "../../lib/zone/name-clashes.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
 
@@ -40,7 +40,7 @@ export default defineBuckyCommand({
     return [
       table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows),
       ...notes,
-      ...nameClashes.map(clashNote),
+      ...nameClashes.map((clash) => `! ${nameClashWarning(clash)}`),
     ].join("\n");
   },
 });
@@ -52,11 +52,6 @@ export default defineBuckyCommand({
 function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
   const figures = ahead.figures.map((f) => `${f.seconds} s ahead of the clock on ${f.by}`);
   return `! ${name}'s clock is ${figures.join(", ")} (as each says): its changes are refused until its time is set right`;
-}
-
-/** A device that lost its name to another admitted under it at the same time. */
-function clashNote(clash: NameClash): string {
-  return `! two devices were admitted as ${clash.name} at the same time, while the devices admitting them were apart: the zone keeps ${clash.keptId}; the one ${clash.admittedBy} admitted at ${clash.admittedAt} (${clash.id}) is no member, and is told so when it calls: join it again from a fresh home with another name (do not revoke ${clash.name}: that is the one kept)`;
 }
 
 /** A member no device has heard from since it was admitted: its join may have been cut short. */

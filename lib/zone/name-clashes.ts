@@ -90,3 +90,8 @@ export function nameLostError(clash: NameClash): BuckyError {
     "Join again from a fresh home, with a new invitation and another name (`bucky join <token> --device <name>`).",
   );
 }
+
+/** What `bucky status` and `bucky devices` say of a clash, in English. */
+export function nameClashWarning(clash: NameClash): string {
+  return `two devices were admitted as ${clash.name} at the same time, while the devices admitting them were apart: the zone keeps ${clash.keptId}; the one ${clash.admittedBy} admitted at ${clash.admittedAt} (${clash.id}) is no member, and is told so when it calls: join it again from a fresh home with another name (do not revoke ${clash.name}: that is the one kept)`;
+}
