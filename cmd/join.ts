@@ -5,12 +5,20 @@
  */
 import { BuckyError } from "../lib/errors.ts";
 import { startInBackground } from "../lib/node/background.ts";
+import type { HomeStep } from "../lib/zone/home-staging.ts";
 import { joinZone } from "../lib/zone/join.ts";
 import { checkDeviceName, type DeviceName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { backgroundOptions, listenArgs } from "./daemon/command-line.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
 import { readSecretInput } from "./stdin.ts";
+
+/**
+ * Test hook: with BUCKY_TEST_KILL_AFTER=<step>, the process kills itself with SIGKILL
+ * right after that step of the join (`admitted`: the zone lists it, nothing is written
+ * here yet), the way a power cut would.
+ */
+const KILL_AFTER_ENV = "BUCKY_TEST_KILL_AFTER";
 
 export default defineBuckyCommand({
   meta: {
@@ -47,6 +55,7 @@ export default defineBuckyCommand({
       "device name",
     );
     const token = await invitation(args.token);
+    const killAfter = context.env[KILL_AFTER_ENV];
     const joined = await joinZone({
       home: context.home,
       token,
@@ -56,6 +65,11 @@ export default defineBuckyCommand({
       otherNames: args.device ? [] : numbered(deviceName),
       now: context.now,
       log: context.log,
+      ...(killAfter
+        ? {
+            onStep: (step: HomeStep) => step === killAfter && process.kill(process.pid, "SIGKILL"),
+          }
+        : {}),
     });
     const node = args.start ? await startInBackground(backgroundOptions(context, args)) : null;
     return {

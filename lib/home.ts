@@ -7,6 +7,8 @@
  *   <home>/identity/backup.key    the root of the backup keys (from the recovery phrase, like the owner key)
  *   <home>/backup/                backup targets, the last results, and a cache of what was backed up
  *   <home>/state.db               the zone state (SQLite, WAL)
+ *   <home>/join.pending           while `bucky join` has not finished: the key it asked to be
+ *                                 admitted with, so that running it again resumes
  *   <home>/logs/bucky.log         JSON-lines log, rotated
  *   <home>/daemon.sock            the running daemon's local API (mode 0600: file access is the auth)
  *   <home>/peer.sock              its peer API over HTTP, for the relay's own streams (mode 0600)
@@ -31,6 +33,8 @@ export interface HomePaths {
   readonly stateDb: string;
   /** Where `bucky init` builds the database before renaming it into place. */
   readonly stateDbStaging: string;
+  /** The key a `bucky join` not yet finished asked with (lib/zone/pending-join.ts). */
+  readonly joinPending: string;
   readonly logsDir: string;
   readonly daemonSocket: string;
   /** The peer API over HTTP, where a relay's own streams end (lib/relay/tunnel.ts). */
@@ -54,6 +58,7 @@ export function homePaths(home: string): HomePaths {
     backupDir: join(home, "backup"),
     stateDb: join(home, "state.db"),
     stateDbStaging: join(home, "state.db.partial"),
+    joinPending: join(home, "join.pending"),
     logsDir: join(home, "logs"),
     daemonSocket: join(home, "daemon.sock"),
     peerSocket: join(home, "peer.sock"),

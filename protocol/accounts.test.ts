@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  CREDENTIAL_LATE_MS,
   type Credential,
   checkUserName,
   decodeCredential,
@@ -132,11 +133,12 @@ describe("enrollments and credentials", () => {
 });
 
 describe("who may write people's keys", () => {
-  const write = (key: string, value: unknown, author = gateway) =>
+  const write = (key: string, value: unknown, author = gateway, atMs?: number) =>
     writeProblem(
       { key, value: value === null ? null : JSON.stringify(value) },
       { name: "x", id: author },
       zone,
+      atMs,
     );
 
   test("an account the owner signed, at its own name and rev, by any member", () => {
@@ -169,6 +171,19 @@ describe("who may write people's keys", () => {
       "owner's enrollment",
     );
     expect(write(key, null, gateway)).toContain("cannot be deleted");
+  });
+
+  test("a credential only while its link works: the gateway it named cannot swap in its own key later", () => {
+    const made = enrollment();
+    const key = userKeys.credential("ann", made.nonce);
+    const expiredMs = made.expiresAt * 1000;
+    expect(write(key, password(made.jws), gateway, expiredMs - 1000)).toBeUndefined();
+    // Made at the last moment by a gateway whose changesets run ahead: still taken.
+    expect(write(key, password(made.jws), gateway, expiredMs + CREDENTIAL_LATE_MS)).toBeUndefined();
+    // A day later, the owner's own passkey or password replaced by the gateway's: refused.
+    expect(write(key, password(made.jws), gateway, expiredMs + 86_400_000)).toContain(
+      "its enrollment had expired when it was written",
+    );
   });
 
   test("other keys under users/ stay open: the apps' specs live there", () => {

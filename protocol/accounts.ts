@@ -22,6 +22,7 @@ import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url } from "./encoding.ts";
 import { check, ProtocolError } from "./errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "./hlc.ts";
 import { type DeviceId, parseDeviceId, publicKeyOfId, type ZoneId } from "./ids.ts";
 import { decodeJws, signJws, verifyJws } from "./jws.ts";
 import { checkDeviceName, type NameCheck } from "./names.ts";
@@ -57,6 +58,13 @@ export const ACCOUNT_TYPE = "bucky-account/1";
 export const ENROLLMENT_TYPE = "bucky-enroll/1";
 export const NONCE_BYTES = 16;
 const MAX_REV = 2 ** 40;
+/**
+ * How late after its enrollment's expiry a credential's changeset may be dated: the
+ * gateway stops taking the link at its expiry by its own clock, and a changeset's time
+ * runs at most a bound ahead of it (protocol/hlc.ts), so twice that bound and a minute
+ * more refuse no credential made in time.
+ */
+export const CREDENTIAL_LATE_MS = 2 * MAX_CLOCK_AHEAD_MS + 60_000;
 
 /**
  * A person's name: a DNS label, like a device's (it appears in state keys and logs), and
@@ -300,14 +308,15 @@ export function decodeCredential(value: unknown): Credential {
  * Why the device `author` may not write `value` at `users/<user>/<field>/<id>`, or
  * undefined when it may (protocol/write-rules.ts): an account record signed by the owner
  * for that user and rev; a credential under an owner-signed enrollment for that user,
- * whose nonce is the key's, written by the gateway the enrollment names. Neither is ever
- * deleted.
+ * whose nonce is the key's, written by the gateway the enrollment names while the
+ * enrollment worked (`atMs`, the changeset's time). Neither is ever deleted.
  */
 export function userWriteProblem(
   key: string,
   value: string | null,
   author: DeviceId,
   zone: ZoneId,
+  atMs?: number,
 ): string | undefined {
   const [, user, field, id, ...rest] = key.split("/");
   if (
@@ -332,6 +341,13 @@ export function userWriteProblem(
     check(enrollment.user === user, `its enrollment is for ${enrollment.user}`);
     check(enrollment.nonce === id, "its enrollment is another one");
     check(enrollment.gateway === author, "only the gateway its enrollment names may record it");
+    // Only while its link works: past it, the gateway the link named (taken over, say)
+    // could put a key of its own in place of the one the person made, at the same nonce,
+    // and open their account (the owner's too) whenever it liked.
+    check(
+      atMs === undefined || atMs <= enrollment.expiresAt * 1000 + CREDENTIAL_LATE_MS,
+      "its enrollment had expired when it was written",
+    );
     return undefined;
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof SyntaxError)

@@ -60,5 +60,11 @@ export function statePrefixProblem(prefix: string): string | undefined {
 export const stateKeys = {
   zoneDocument: "boot/config",
   deviceDocument: (device: string) => `devices/${device}/doc`,
+  /**
+   * The device document `admitter` signed when it admitted `device` (by id), kept beside
+   * the name's document: two devices admitted under one name while their admitters were
+   * apart leave one document and both records (lib/zone/name-clashes.ts).
+   */
+  admission: (admitter: string, device: string) => `nodes/${admitter}/admitted/${device}`,
   devicesPrefix: "devices/",
 } as const;

@@ -10,7 +10,8 @@
  *   one may delete it, so a revocation cannot be undone behind the owner's back.
  * - `users/<u>/account/<rev>` holds an account signed by the owner, and
  *   `users/<u>/credentials/<nonce>` a credential only the gateway named by its
- *   owner-signed enrollment may record (protocol/accounts.ts); neither is ever deleted.
+ *   owner-signed enrollment may record, while it works (protocol/accounts.ts); neither is
+ *   ever deleted.
  *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
@@ -32,8 +33,16 @@ export interface Writer {
 const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices"]);
 const RULED_INITIALS = new Set([...RULED_TOPS].map((top) => top.charCodeAt(0)));
 
-/** Why the device `author` may not write `op`, or undefined when it may. */
-export function writeProblem(op: Op, author: Writer, zone: ZoneId): string | undefined {
+/**
+ * Why the device `author` may not write `op`, or undefined when it may; `atMs` is the
+ * time its changeset is dated (a credential counts only written while its link worked).
+ */
+export function writeProblem(
+  op: Op,
+  author: Writer,
+  zone: ZoneId,
+  atMs?: number,
+): string | undefined {
   // Most keys written (apps' own) fall under no rule: known from the top segment alone,
   // and for most of them from its first letter.
   if (!RULED_INITIALS.has(op.key.charCodeAt(0))) return undefined;
@@ -48,7 +57,7 @@ export function writeProblem(op: Op, author: Writer, zone: ZoneId): string | und
     return name === author.name ? undefined : `${op.key} belongs to device ${name}`;
   }
   if (top === "users" && (field === "account" || field === "credentials"))
-    return userWriteProblem(op.key, op.value, author.id, zone);
+    return userWriteProblem(op.key, op.value, author.id, zone, atMs);
   if (top === "revoked-agents") {
     if (name === undefined || field !== undefined) return `${op.key} is reserved`;
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;

@@ -565,3 +565,93 @@ async function signInOwner() {
   const url = new URL(link.url);
   return { cookie: cookieOf(await get(url.pathname + url.search)) };
 }
+
+describe("an admin manages members and children, not the owner nor other admins", () => {
+  const ownerRevs = async (home: string) =>
+    (
+      await buckyJson<{ entries: { key: string }[] }>([
+        "state",
+        "list",
+        "users/owner/account/",
+        "--home",
+        home,
+      ])
+    ).entries.map((entry) => entry.key);
+  /** What the panel said of an action, on the page it went back to. */
+  const said = async (response: Response, cookie: string) => {
+    expect(response.status).toBe(303);
+    const page = await get(
+      response.headers.get("location") as string,
+      `${cookie}; ${cookieOf(response)}`,
+    );
+    return page.text();
+  };
+
+  test("in the panel, an admin gives a member a new link, and is refused the owner's and another admin's", async () => {
+    const boss = await enroll(await addPerson("boss", "admin"), "boss's password");
+    await addPerson("peer", "admin");
+    await addPerson("junior");
+    const before = await ownerRevs(alpha.home);
+    // Offered only what they may do.
+    const people = await (await get("/_bucky/panel/people", boss)).text();
+    expect(people).toContain("people/junior/reset");
+    expect(people).not.toContain("people/owner/reset");
+    expect(people).not.toContain("people/peer/reset");
+    expect(people).not.toContain('value="admin"');
+
+    // A member: a new link, shown once.
+    const junior = await post("/_bucky/panel/people/junior/reset", {}, boss);
+    expect([junior.status, await junior.text()]).toEqual([200, expect.stringContaining("token=")]);
+    // The owner: with a link for the owner, boss would be the owner.
+    expect(await said(await post("/_bucky/panel/people/owner/reset", {}, boss), boss)).toContain(
+      "boss (admin) cannot reset the owner: only the owner manages the owner and the admins",
+    );
+    expect(await said(await post("/_bucky/panel/people/peer/reset", {}, boss), boss)).toContain(
+      "boss (admin) cannot reset peer (admin)",
+    );
+    expect(await said(await post("/_bucky/panel/people/peer/remove", {}, boss), boss)).toContain(
+      "boss (admin) cannot remove peer (admin)",
+    );
+    expect(
+      await said(
+        await post("/_bucky/panel/people/add", { name: "mole", role: "admin" }, boss),
+        boss,
+      ),
+    ).toContain("boss (admin) cannot add an admin");
+    // Nothing was written: the owner's account is as it was, here and on beta.
+    await buckyJson(["user", "reset", "junior", "--home", alpha.home]);
+    await waitFor("junior's reset at beta", async () =>
+      (await bucky(["state", "get", "users/junior/account/3", "--home", beta.home])).exitCode === 0
+        ? true
+        : undefined,
+    );
+    expect([await ownerRevs(alpha.home), await ownerRevs(beta.home)]).toEqual([before, before]);
+    const names = (
+      await buckyJson<{ people: { name: string; role: string }[] }>([
+        "user",
+        "list",
+        "--home",
+        beta.home,
+      ])
+    ).people.map((person) => `${person.name}:${person.role}`);
+    expect(names).toContain("peer:admin");
+    expect(names).not.toContain("mole:admin");
+    // The owner, at the CLI of the device holding the owner key, still may.
+    await buckyJson(["user", "remove", "peer", "--home", alpha.home]);
+    for (const name of ["boss", "junior"])
+      await buckyJson(["user", "remove", name, "--home", alpha.home]);
+  });
+
+  test("a forged reset of the owner, signed by a member device, is refused by the others", async () => {
+    const member = await actAs(beta.home);
+    const forged = signAccount(
+      { zone: zoneId, user: OWNER_USER, rev: 9, role: "owner", creds: 9, issuedAt: 1 },
+      member.key,
+    );
+    const changeset = member.changeset([
+      { key: userKeys.account(OWNER_USER, 9), value: JSON.stringify(forged) },
+    ]);
+    expect((await member.push(alpha, [changeset.bytes])).rejected).toBe(1);
+    expect(await ownerRevs(alpha.home)).not.toContain("users/owner/account/9");
+  });
+});

@@ -166,6 +166,7 @@ describe("bucky status", () => {
       unreadableApps: [],
       ungrantedPurges: [],
       brokenChains: [],
+      nameClashes: [],
       quarantined: [],
       revokedForks: [],
     });

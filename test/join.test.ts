@@ -144,6 +144,40 @@ describe("bucky join refuses", () => {
     expect(await memberNames(founder.home)).toEqual(["alpha", "beta", "late"]);
   });
 
+  test("killed once admitted: the zone says it never came, and the same join again resumes", async () => {
+    const { token, id } = await invite("--uses", "1");
+    const home = newHomePath();
+    const args = ["join", token, "--home", home, "--device", "ghost", "--no-start"];
+    const killed = await bucky(args, { env: { BUCKY_TEST_KILL_AFTER: "admitted" } });
+    expect(killed.signal).toBe("SIGKILL");
+    // The zone lists it, never heard from, and says what to do.
+    const { devices } = await buckyJson<{
+      devices: { name: string; id: string; lastSeenAt: string | null }[];
+    }>(["devices", "--home", founder.home]);
+    const ghost = devices.find((d) => d.name === "ghost");
+    expect(ghost?.lastSeenAt).toBeNull();
+    const listed = await bucky(["devices", "--home", founder.home]);
+    expect(listed.stdout).toContain(
+      "! ghost was admitted but has never been heard from: if its `bucky join` was cut short, run the same command there again (it resumes); if that device is gone, revoke it (`bucky devices revoke ghost` on a device holding the owner key)",
+    );
+    // The same join again: the same device, under the same name, with its one-use invitation.
+    const resumed = await buckyJson<{ device: { id: string; name: string } }>(args);
+    expect(resumed.device).toEqual({ id: ghost?.id as string, name: "ghost" });
+    expect(founder.log()).toMatch(/device admission resumed.*device=ghost/);
+    expect(existsSync(join(home, "join.pending"))).toBe(false);
+    expect(await memberNames(founder.home)).toEqual(["alpha", "beta", "ghost", "late"]);
+    const { invites } = await buckyJson<{ invites: { id: string }[] }>([
+      "invite",
+      "list",
+      "--home",
+      founder.home,
+    ]);
+    expect(invites.map((i) => i.id)).not.toContain(id);
+    // Its key is the zone's: it reads the zone's state as a member does.
+    const status = await buckyJson<{ zone: { name: string } }>(["status", "--home", home]);
+    expect(status.zone.name).toBe("home");
+  });
+
   test("when the inviting device is not running", async () => {
     const { token } = await invite();
     await founder.stop();

@@ -2,6 +2,7 @@
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { describeRevokedFork } from "../../lib/sync/quarantine-notes.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
+import { type NameClash, nameClashWarning } from "../../lib/zone/name-clashes.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
 
@@ -13,8 +14,12 @@ export default defineBuckyCommand({
     drain: () => import("./drain.ts").then((m) => m.default),
   },
   run: (_args, context) =>
-    requestDaemon<{ devices: DeviceView[] }>(context.home, "GET", "/v1/devices"),
-  text({ devices }) {
+    requestDaemon<{ devices: DeviceView[]; nameClashes: NameClash[] }>(
+      context.home,
+      "GET",
+      "/v1/devices",
+    ),
+  text({ devices, nameClashes }) {
     const rows = devices.map((d) => {
       const seen = d.self ? "this device" : d.lastSeenAt ? ago(d.lastSeenAt) : "never";
       const rtt = d.rttMs === null ? "" : ` (${d.rttMs} ms)`;
@@ -30,8 +35,13 @@ export default defineBuckyCommand({
       ...(d.quarantinedFrom === null ? [] : [quarantineNote(d.name, d.quarantinedFrom)]),
       ...(d.revokedFork === null ? [] : [`! ${describeRevokedFork(d.revokedFork)}`]),
       ...(d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []),
+      ...(d.lastSeenAt === null && d.status === "offline" ? [neverSeenNote(d.name)] : []),
     ]);
-    return [table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows), ...notes].join("\n");
+    return [
+      table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows),
+      ...notes,
+      ...nameClashes.map((clash) => `! ${nameClashWarning(clash)}`),
+    ].join("\n");
   },
 });
 
@@ -42,6 +52,11 @@ export default defineBuckyCommand({
 function clockNote(name: string, ahead: NonNullable<DeviceView["clockAhead"]>): string {
   const figures = ahead.figures.map((f) => `${f.seconds} s ahead of the clock on ${f.by}`);
   return `! ${name}'s clock is ${figures.join(", ")} (as each says): its changes are refused until its time is set right`;
+}
+
+/** A member no device has heard from since it was admitted: its join may have been cut short. */
+function neverSeenNote(name: string): string {
+  return `! ${name} was admitted but has never been heard from: if its \`bucky join\` was cut short, run the same command there again (it resumes); if that device is gone, revoke it (\`bucky devices revoke ${name}\` on a device holding the owner key)`;
 }
 
 /** A device proven to have signed two histories: what every device refuses, and what to do. */

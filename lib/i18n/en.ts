@@ -279,6 +279,9 @@ export const en = {
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
     brokenChain: (p: { device: string; peer: string; seq: number }) =>
       `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,
+    /** Two devices admitted under one name at once: the one that lost it is no member. */
+    deviceNameClash: (p: { name: string; id: string; keptId: string; admittedBy: string }) =>
+      `Two devices were admitted as ${p.name} at the same time, while the devices admitting them were apart. The zone keeps ${p.keptId}; the one ${p.admittedBy} admitted (${p.id}) is no member, and is told so: join it again from a fresh home with another name. Do not revoke ${p.name}: that is the one kept.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

@@ -9,6 +9,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { checkRequest, type RequestToSign } from "../../protocol/request-auth.ts";
 import { BuckyError } from "../errors.ts";
 import { standingOf } from "../sync/membership.ts";
+import { clashLostBy, nameLostError } from "../zone/name-clashes.ts";
 import type { NodeContext } from "./node-context.ts";
 
 /**
@@ -49,6 +50,11 @@ export function admitMember(
   named?.(membership.byId.get(check.device)?.name ?? check.device);
   if (quarantinedToo && standing === "quarantined") return check.device;
   if (standing !== "member") {
+    const clash =
+      standing === "unknown"
+        ? clashLostBy(node.db, node.zoneId, membership, check.device)
+        : undefined;
+    if (clash) throw nameLostError(clash);
     throw new BuckyError(
       "E_PERMISSION",
       standing === "unknown"

@@ -71,16 +71,24 @@ import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { personMayUseApp } from "../users/access.ts";
-import { addPerson, listPeople, removePerson, resetPerson } from "../users/accounts.ts";
+import {
+  accountActor,
+  addPerson,
+  listPeople,
+  removePerson,
+  resetPerson,
+} from "../users/accounts.ts";
 import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
 import { shareApp } from "../users/shares.ts";
 import { listDevices, revokeDevice } from "../zone/devices.ts";
 import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
+import { readNameClashes } from "../zone/name-clashes.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
 import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
+import { ACTING_FOR_HEADER } from "./local-client.ts";
 import type { NodeContext } from "./node-context.ts";
 import { wholeNumberQuery } from "./query-number.ts";
 import { boundedChunks } from "./request-body.ts";
@@ -205,7 +213,10 @@ export function createLocalApp(
   });
 
   app.get("/v1/devices", (c) =>
-    c.json({ devices: listDevices(node, node.contacts, liveWindowMs) }),
+    c.json({
+      devices: listDevices(node, node.contacts, liveWindowMs),
+      nameClashes: readNameClashes(node.db, node.zoneId, node.membership()),
+    }),
   );
   app.post("/v1/devices/:name/revoke", async (c) => {
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
@@ -608,16 +619,23 @@ export function createLocalApp(
       }),
     });
   });
-  // The people of the zone: adding, resetting and removing them needs the owner key.
+  // The people of the zone: adding, resetting and removing them needs the owner key, and
+  // asked from the panel, the right to change that person (lib/users/account-rights.ts).
+  const actorOf = (c: { req: { header(name: string): string | undefined } }) =>
+    accountActor(node, c.req.header(ACTING_FOR_HEADER));
   app.get("/v1/users", (c) => c.json({ people: listPeople(node) }));
   app.post("/v1/users", async (c) => {
     const body = (await jsonObject(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
     return c.json(
-      addPerson(node, {
-        name: String(body.name ?? ""),
-        ...(typeof body.role === "string" ? { role: body.role } : {}),
-        ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
-      }),
+      addPerson(
+        node,
+        {
+          name: String(body.name ?? ""),
+          ...(typeof body.role === "string" ? { role: body.role } : {}),
+          ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
+        },
+        actorOf(c),
+      ),
     );
   });
   app.post("/v1/users/:name/reset", async (c) => {
@@ -626,6 +644,7 @@ export function createLocalApp(
       node,
       c.req.param("name"),
       Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
+      actorOf(c),
     );
     // Said done only once another device holds it: lost with this one, the person's old
     // password, passkeys and sessions would go on working on every other gateway.
@@ -633,7 +652,7 @@ export function createLocalApp(
     return c.json({ ...reset, heldElsewhere });
   });
   app.delete("/v1/users/:name", async (c) => {
-    const removed = removePerson(node, c.req.param("name"));
+    const removed = removePerson(node, c.req.param("name"), actorOf(c));
     // Said done only once another device holds it: lost with this one, the person's
     // sessions would go on working on every other gateway.
     const heldElsewhere = await node.untilHeldElsewhere(`removal of ${removed.user}`);

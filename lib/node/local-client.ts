@@ -15,8 +15,23 @@ export type ApiResult<T> =
   | { readonly ok: true; readonly data: T }
   | { readonly ok: false; readonly error: ApiError };
 
+/**
+ * The person a request of the panel acts for. Only ever narrows what a request may do (the
+ * local API's callers otherwise hold the device's keys), so no caller gains by setting it.
+ */
+export const ACTING_FOR_HEADER = "bucky-acting-for";
+
 export class LocalApi {
   constructor(private readonly fetch: ApiFetch) {}
+
+  /** The same API, each request saying it acts for `user` (a person signed in to the panel). */
+  actingFor(user: string): LocalApi {
+    return new LocalApi((request) => {
+      const headers = new Headers(request.headers);
+      headers.set(ACTING_FOR_HEADER, user);
+      return this.fetch(new Request(request, { headers }));
+    });
+  }
 
   get<T>(path: string): Promise<ApiResult<T>> {
     return this.call<T>("GET", path);

@@ -9,6 +9,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import type { UserName } from "../../protocol/accounts.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { CertificateRemedy } from "../certs/remedy.ts";
@@ -173,6 +174,15 @@ const ATTENTION: AttentionSamples = {
     { device: "laptop", keptSeq: 20, seq: 1, recutSeq: 0, admitted: [] },
   ],
   brokenChains: [{ device: "laptop", peer: "phone", seq: 12 }],
+  nameClashes: [
+    {
+      name: "laptop",
+      id: "dlost" as DeviceId,
+      keptId: "dkept" as DeviceId,
+      admittedBy: "nas",
+      admittedAt: "2026-11-30T22:00:00.000Z",
+    },
+  ],
 };
 
 // Every remedy of a certificate's error (and none), for a gateway here and another.
@@ -373,6 +383,9 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   by: ["phone"],
   writtenBy: ["laptop"],
   foundBy: ["nas"],
+  keptId: ["dkept"],
+  admittedBy: ["nas"],
+  id: ["dlost"],
   app: ["notes"],
   agent: ["helper"],
   person: ["ada"],

@@ -295,6 +295,11 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
     ),
     revokedForks: (note) => n.deviceRevokedFork(note),
     brokenChains: (note) => n.brokenChain(note),
+    nameClashes: (note) => (
+      <>
+        {n.deviceNameClash(note)} <a href={href("devices")}>{n.seeDevices}</a>
+      </>
+    ),
   };
 }
 

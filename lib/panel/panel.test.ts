@@ -49,6 +49,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       quarantined: [],
       revokedForks: [],
       brokenChains: [],
+      nameClashes: [],
       disk: [],
       ...fields,
     },

@@ -7,6 +7,7 @@ import { renderSVG } from "uqr";
 import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
 import { panelRights } from "../users/access.ts";
+import { mayChangeAccount, panelActor } from "../users/account-rights.ts";
 import type { Enrolled, PersonView } from "../users/accounts.ts";
 import { Action, Cards, Confirm, CopyButton, shown, Tag, Time } from "./components.tsx";
 import { notHeldYetNote } from "./held-notes.ts";
@@ -19,6 +20,10 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const { t, language } = page.locale;
     const people = await page.api.get<{ people: PersonView[] }>("/v1/users");
     const acts = panelRights(c.env.viewer).useDeviceKeys;
+    const actor = panelActor(c.env.viewer);
+    // Only what this person may do is offered (an admin manages members and children).
+    const may = (change: Parameters<typeof mayChangeAccount>[1]) =>
+      actor !== undefined && mayChangeAccount(actor, change);
     const ways = t.people.ways as Record<string, string>;
     return page.render(
       "people",
@@ -48,12 +53,15 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
                       label: "",
                       cell: (p: PersonView) => (
                         <div class="actions">
-                          <Action
-                            action={href(`people/${encodeURIComponent(p.name)}/reset`)}
-                            label={t.people.newLink}
-                            secondary={true}
-                          />
-                          {p.role === "owner" ? null : (
+                          {may({ kind: "reset", user: p.name, role: p.role }) ? (
+                            <Action
+                              action={href(`people/${encodeURIComponent(p.name)}/reset`)}
+                              label={t.people.newLink}
+                              secondary={true}
+                            />
+                          ) : null}
+                          {p.role === "owner" ||
+                          !may({ kind: "remove", user: p.name, role: p.role }) ? null : (
                             <Confirm
                               summary={t.people.removeOpen}
                               text={t.people.removeText({ person: p.name })}
@@ -87,7 +95,9 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
             <select name="role">
               <option value="member">{t.people.roles.member}</option>
               <option value="child">{t.people.roles.child}</option>
-              <option value="admin">{t.people.roles.admin}</option>
+              {may({ kind: "add", role: "admin" }) ? (
+                <option value="admin">{t.people.roles.admin}</option>
+              ) : null}
             </select>
           </label>
           <button type="submit">{t.people.add}</button>

@@ -59,7 +59,7 @@ export function appendLocalChangeset(
     );
   }
   for (const op of ops) {
-    const problem = writeProblem(op, { name: author.name, id: authorId }, author.zone);
+    const problem = writeProblem(op, { name: author.name, id: authorId }, author.zone, nowMs);
     if (problem) {
       throw new BuckyError(
         "E_PERMISSION",

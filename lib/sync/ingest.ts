@@ -433,7 +433,7 @@ function consider(
     return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
   }
   for (const op of changeset.ops) {
-    const problem = writeProblem(op, member, context.zone);
+    const problem = writeProblem(op, member, context.zone, changeset.hlc.ms);
     if (problem) return { kind: "rejected", reason: problem };
   }
   // Stored now; its ops are the caller's to write (PendingWrites).

@@ -15,6 +15,7 @@ import {
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { type AccountActor, checkAccountChange } from "./account-rights.ts";
 import type { Person } from "./directory.ts";
 import { type EnrollmentLink, enrollmentLink, planEnrollment } from "./enrollment.ts";
 
@@ -43,6 +44,7 @@ export function listPeople(node: NodeContext): PersonView[] {
 export function addPerson(
   node: NodeContext,
   request: { name: string; role?: string; ttlMs: number },
+  actor: AccountActor,
 ): Enrolled {
   const checked = checkUserName(request.name);
   if (!checked.ok)
@@ -58,6 +60,7 @@ export function addPerson(
       `"${role}" is not a role`,
       "A person is an admin, a member or a child: --role admin|member|child",
     );
+  checkAccountChange(actor, { kind: "add", role });
   if (node.people().people.has(checked.name))
     throw new BuckyError(
       "E_EXISTS",
@@ -72,8 +75,14 @@ export function addPerson(
 }
 
 /** A new enrollment link: every credential and session the person had stops working. */
-export function resetPerson(node: NodeContext, name: string, ttlMs: number): Enrolled {
+export function resetPerson(
+  node: NodeContext,
+  name: string,
+  ttlMs: number,
+  actor: AccountActor,
+): Enrolled {
   const person = existing(node, name);
+  checkAccountChange(actor, { kind: "reset", user: person.name, role: person.role });
   const plan = planEnrollment(node, ttlMs);
   const rev = nextRev(node, person.name);
   write(node, person.name, rev, person.role, rev);
@@ -86,14 +95,32 @@ export function resetPerson(node: NodeContext, name: string, ttlMs: number): Enr
 }
 
 /** Removes a person: their sessions end on every gateway as it syncs. */
-export function removePerson(node: NodeContext, name: string): { user: string; removed: true } {
+export function removePerson(
+  node: NodeContext,
+  name: string,
+  actor: AccountActor,
+): { user: string; removed: true } {
   const person = existing(node, name);
   if (person.name === OWNER_USER)
     throw new BuckyError("E_PERMISSION", "the owner cannot be removed from their own zone");
+  checkAccountChange(actor, { kind: "remove", user: person.name, role: person.role });
   const rev = nextRev(node, person.name);
   write(node, person.name, rev, null, person.creds);
   node.log.info("person removed", { user: person.name });
   return { user: person.name, removed: true };
+}
+
+/**
+ * Who asks, from the person a panel request acts for (none: the CLI, on a device that
+ * holds the owner key). Their role is the zone's now, not the session's: one demoted or
+ * removed since signing in asks as what they are.
+ */
+export function accountActor(node: NodeContext, actingFor: string | undefined): AccountActor {
+  if (actingFor === undefined) return { kind: "owner-key" };
+  const person = node.people().people.get(actingFor);
+  if (!person)
+    throw new BuckyError("E_PERMISSION", `${actingFor} is no longer a person of this zone`);
+  return { kind: "person", user: person.name, role: person.role };
 }
 
 function existing(node: NodeContext, name: string): Person {

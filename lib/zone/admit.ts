@@ -3,20 +3,28 @@
  * that it holds its key, then sign its device document with the owner key and add it to
  * the zone state. A refused request changes nothing here. The answer carries the zone's
  * backup key, sealed to the new device, when this device holds it and the invitation
- * gives it.
+ * gives it. A device admitted already whose join was cut short, asking again with its own
+ * key, is given the same answer (readmitDevice).
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { hashInviteSecret } from "../../protocol/invite.ts";
-import { decodeJoinRequest, encodeJoinAnswer, sealBackupKey } from "../../protocol/join.ts";
+import {
+  decodeJoinRequest,
+  encodeJoinAnswer,
+  type JoinRequest,
+  sealBackupKey,
+} from "../../protocol/join.ts";
 import { MAX_REQUEST_SKEW_MS } from "../../protocol/request-auth.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import { clockError } from "../node/admit-member.ts";
-import { invites } from "../store/schema.ts";
+import { invites, state } from "../store/schema.ts";
+import { type Member, type Membership, standingOf } from "../sync/membership.ts";
+import { lastHeardAlive } from "../sync/presence.ts";
 import { inviteRecordKey, inviteRecordValue } from "./invite-records.ts";
 import { type InvitingZone, inviteMac, revokedInZone, sealedInvite } from "./invites.ts";
 
@@ -57,15 +65,20 @@ export function admitDevice(
   // Revoked here, or by any device of the zone whose revocation has reached this one.
   if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
-  if (invite.usesLeft <= 0) throw refuse("has been used up");
   // Admitted, a device whose clock is off by more than the request window would have its
   // every request refused (E_CLOCK), its first pull included: a member that never comes,
   // its invitation used up and its name taken. Refused before, nothing used.
   const offsetMs = joinerClockMs === undefined ? 0 : joinerClockMs - zone.now();
-  if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
-
   const id = deviceIdFromPublicKey(request.publicKey);
   const membership = zone.membership();
+  const member = membership.byId.get(id);
+  if (member) {
+    if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
+    return readmitDevice(zone, membership, member, request, invite.givesBackupKey);
+  }
+  if (invite.usesLeft <= 0) throw refuse("has been used up");
+  if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
+
   if (membership.byName.has(request.name)) {
     throw new BuckyError(
       "E_EXISTS",
@@ -73,8 +86,6 @@ export function admitDevice(
       "Join with another name: --device <name>.",
     );
   }
-  if (membership.byId.has(id))
-    throw new BuckyError("E_EXISTS", "this device is already a member of the zone");
 
   const doc = signDeviceDocument(
     {
@@ -84,17 +95,7 @@ export function admitDevice(
     },
     zone.ownerKey(),
   );
-  const root = invite.givesBackupKey ? zone.backupRoot() : undefined;
-  const backupKey = root
-    ? sealBackupKey({
-        zone: zone.zoneId,
-        device: id,
-        devicePublicKey: request.publicKey,
-        backupRoot: root,
-        ephemeral: new Uint8Array(randomBytes(32)),
-        nonce: new Uint8Array(randomBytes(12)),
-      })
-    : undefined;
+  const backupKey = backupKeyFor(zone, invite.givesBackupKey, id, request.publicKey);
   // Take a use first (only from the count just read, so two joins cannot share the last
   // one), sealed anew, then give it back if the write fails.
   const usesLeft = invite.usesLeft - 1;
@@ -110,6 +111,8 @@ export function admitDevice(
     const record = inviteRecordKey(zone.deviceName, invite.id);
     zone.write([
       { key: stateKeys.deviceDocument(request.name), value: JSON.stringify(doc.jws) },
+      // Kept whatever becomes of the name's document: lib/zone/name-clashes.ts.
+      { key: stateKeys.admission(zone.deviceName, id), value: JSON.stringify(doc.jws) },
       {
         key: record,
         value:
@@ -139,4 +142,71 @@ export function admitDevice(
     backupKey: backupKey !== undefined,
   });
   return { answer: encodeJoinAnswer({ device: doc.jws, ...(backupKey ? { backupKey } : {}) }) };
+}
+
+/**
+ * A device the zone already admitted asks again, with its own key (its request proves it
+ * holds it) and an invitation of this device: its join was cut short after the admission
+ * (killed, or the answer lost on the way: lib/zone/pending-join.ts). It gets the answer it
+ * was given, its document and the backup key sealed to it, and uses no invitation again:
+ * nothing it did not have, and the zone stops waiting for a device that would never come.
+ */
+function readmitDevice(
+  zone: InvitingZone,
+  membership: Membership,
+  member: Member,
+  request: JoinRequest,
+  givesBackupKey: boolean,
+): Admission {
+  if (standingOf(membership, member.id) !== "member")
+    throw new BuckyError(
+      "E_PERMISSION",
+      `this device, ${member.name}, was ${standingOf(membership, member.id)} in the zone`,
+      "Join from a fresh home with a new invitation (`bucky invite`).",
+    );
+  // Heard from, it finished joining (its key came from a home that holds the zone): there is
+  // nothing to resume, and an invitation gives it nothing more.
+  if (lastHeardAlive(zone.db).has(member.id))
+    throw new BuckyError("E_EXISTS", "this device is already a member of the zone");
+  // Under another name: the E_EXISTS the joiner takes for a taken name, so it tries its next.
+  if (member.name !== request.name)
+    throw new BuckyError(
+      "E_EXISTS",
+      `this device is already a member of the zone, as ${member.name}`,
+      `Join with its name: --device ${member.name}.`,
+    );
+  const doc = zone.db
+    .select({ value: state.value })
+    .from(state)
+    .where(eq(state.key, stateKeys.deviceDocument(member.name)))
+    .get();
+  if (!doc?.value) throw new Error(`member ${member.name} has no document in the state`);
+  const backupKey = backupKeyFor(zone, givesBackupKey, member.id, request.publicKey);
+  zone.log.info("device admission resumed", { device: member.name, id: member.id });
+  return {
+    answer: encodeJoinAnswer({
+      device: JSON.parse(doc.value) as string,
+      ...(backupKey ? { backupKey } : {}),
+    }),
+  };
+}
+
+/** The zone's backup key sealed to the joining device, when this one holds it and may give it. */
+function backupKeyFor(
+  zone: InvitingZone,
+  gives: boolean,
+  device: DeviceId,
+  devicePublicKey: Uint8Array,
+): Uint8Array | undefined {
+  const root = gives ? zone.backupRoot() : undefined;
+  return root
+    ? sealBackupKey({
+        zone: zone.zoneId,
+        device,
+        devicePublicKey,
+        backupRoot: root,
+        ephemeral: new Uint8Array(randomBytes(32)),
+        nonce: new Uint8Array(randomBytes(12)),
+      })
+    : undefined;
 }

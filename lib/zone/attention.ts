@@ -1,8 +1,8 @@
 /**
  * What needs the owner's attention beside the reliability notes, as data: devices and apps
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
- * removals whose purge the owner did not authorise, and devices quarantined for
- * equivocation. `bucky status` says each in English
+ * removals whose purge the owner did not authorise, devices quarantined for
+ * equivocation, and devices that lost their name to another admitted under it at once. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -13,6 +13,7 @@ import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
+import type { NameClash } from "./name-clashes.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {
@@ -42,6 +43,11 @@ export interface ZoneAttention {
    * found in a proof (lib/sync/broken-chains.ts): this device's, until the proof is formed.
    */
   readonly brokenChains: readonly BrokenChainNote[];
+  /**
+   * Devices admitted under a name another device was admitted under at the same time,
+   * which lost it (lib/zone/name-clashes.ts): the same on every device.
+   */
+  readonly nameClashes: readonly NameClash[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

@@ -26,7 +26,9 @@ export function inspectHome(paths: HomePaths): HomeContents {
   }
   if (entries.includes(basename(paths.stateDb))) return "zone";
   const leftovers = new Set(initLeftovers(paths).map((path) => basename(path)));
-  const ours = entries.filter((entry) => leftovers.has(entry) || entry === basename(paths.logsDir));
+  // A pending join is kept across attempts (lib/zone/pending-join.ts), not a leftover.
+  const kept = new Set([basename(paths.logsDir), basename(paths.joinPending)]);
+  const ours = entries.filter((entry) => leftovers.has(entry) || kept.has(entry));
   if (ours.length < entries.length) return "foreign";
   return entries.some((entry) => leftovers.has(entry)) ? "interrupted" : "empty";
 }

@@ -27,7 +27,13 @@ import { node } from "../store/schema.ts";
 import { initLeftovers, inspectHome } from "./home-contents.ts";
 
 /** Durable steps of making a home, reported as each one completes. */
-export type HomeStep = "home-ready" | "keys-written" | "database-built" | "committed";
+export type HomeStep =
+  | "home-ready"
+  /** `bucky join` only: the zone admitted this device (it lists it from now on). */
+  | "admitted"
+  | "keys-written"
+  | "database-built"
+  | "committed";
 
 export interface Staging {
   readonly paths: HomePaths;
@@ -74,7 +80,9 @@ export async function buildHome<T>(
     // Best effort: the error to report is the one that stopped us, not a cleanup's.
     try {
       removeLeftovers(paths);
-      if (contents === "missing" && existsSync(paths.home)) rmSync(paths.home, { recursive: true });
+      // A pending join stays, so that the same `bucky join` run again resumes.
+      if (contents === "missing" && existsSync(paths.home) && !existsSync(paths.joinPending))
+        rmSync(paths.home, { recursive: true });
     } catch (cleanupError) {
       log.warn("could not remove a partial home", {
         home: paths.home,
@@ -89,6 +97,8 @@ export async function buildHome<T>(
   }
   // The commit. From here on the zone exists, so nothing is cleaned up on failure.
   renameSync(paths.stateDbStaging, paths.stateDb);
+  // Joined: nothing is left to resume.
+  rmSync(paths.joinPending, { force: true });
   fsyncDirectory(paths.home);
   onStep("committed");
   log.attachFile(paths.logsDir);

@@ -4,6 +4,7 @@
  * too-large or broken one is a clear refusal, not the CLI's memory.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,7 +190,10 @@ describe("bucky join, admitted and then failing", () => {
     );
     expect(error.message).toContain("the disk is full");
     expect(error.hint).toBe(
-      "The zone now lists laptop, which never came: revoke it on a device holding the owner key (`bucky devices revoke laptop`), then join with a new invitation and another name.",
+      "Run the same `bucky join` here again: it resumes as laptop, with the same invitation. Or, to give up on it, revoke laptop on a device holding the owner key (`bucky devices revoke laptop`).",
     );
+    // What it resumes with: the key it was admitted with, and only that, left in the home.
+    const home = homes.at(-1) as string;
+    expect(readdirSync(join(home, "node"))).toEqual(["join.pending"]);
   });
 });

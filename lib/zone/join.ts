@@ -6,7 +6,7 @@
  * (and the zone's backup key, sealed to it, when the inviting device gives it), and pulls
  * the whole zone state before the home is committed.
  */
-import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import {
   type DeviceDocument,
@@ -29,7 +29,7 @@ import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { bytesWithin } from "../node/bounded-read.ts";
 import { networkProblem } from "../node/network-errors.ts";
-import { PeerClient } from "../node/peer-client.ts";
+import { PeerAnswerError, PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../node/peers.ts";
 import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import { StateSeal } from "../state/seal.ts";
@@ -43,6 +43,7 @@ import {
   type HomeStep,
   writeIdentity,
 } from "./home-staging.ts";
+import { joinSeed } from "./pending-join.ts";
 
 const CERT_TIMEOUT_MS = 5_000;
 /**
@@ -84,15 +85,21 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     options.home,
     options.log,
     async (staging) => {
-      const seed = new Uint8Array(randomBytes(32));
-      const key = signingKeyFromSeed(seed);
       const inviter = await reachInviter(invite);
+      // Written down before it is used: killed once admitted, the next try resumes with it.
+      const seed = joinSeed(staging.paths, invite.id);
+      const key = signingKeyFromSeed(seed);
       const contacts = new MemoryContacts();
       const client = new PeerClient(key, contacts, options.now);
       const { name, answer } = await askToJoin(client, inviter, invite, key, [
         options.deviceName,
         ...(options.otherNames ?? []),
-      ]);
+      ]).catch((error: unknown) => {
+        // Refused, it was not admitted: nothing to resume (and nothing left in the home).
+        // Any other failure may have come after the admission, its answer lost on the way.
+        if (refusedByInviter(error)) rmSync(staging.paths.joinPending, { force: true });
+        throw error;
+      });
       const { device, backupRoot } = verifyAdmission(
         new TextDecoder().decode(answer),
         invite,
@@ -100,6 +107,7 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
         { seed, publicKey: key.publicKey },
       );
       admittedAs = device.name;
+      staging.onStep("admitted");
 
       writeIdentity(staging, { device: seed, ...(backupRoot ? { backup: backupRoot } : {}) });
       const seal = StateSeal.fromSeed(seed, device.id);
@@ -216,17 +224,23 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
 
 /**
  * A join that failed once the inviting device had admitted this device: the zone lists it
- * (its name taken, a use of the invitation gone), and it never comes. Said, with what to do,
- * so that a second try does not meet "name taken" or "used up" unexplained.
+ * (its name taken, a use of the invitation gone) until it comes. Said, with what to do: the
+ * same join again resumes (lib/zone/pending-join.ts).
  */
 function admittedButNotJoined(error: unknown, name: string): unknown {
   if (!(error instanceof BuckyError)) return error;
   return new BuckyError(
     error.code,
     `the zone admitted this device as ${name}, then joining failed: ${error.message}`,
-    `The zone now lists ${name}, which never came: revoke it on a device holding the owner key (\`bucky devices revoke ${name}\`), then join with a new invitation and another name.`,
+    `Run the same \`bucky join\` here again: it resumes as ${name}, with the same invitation. Or, to give up on it, revoke ${name} on a device holding the owner key (\`bucky devices revoke ${name}\`).`,
     { cause: error },
   );
+}
+
+function refusedByInviter(error: unknown): boolean {
+  for (let at = error; at instanceof Error; at = at.cause)
+    if (at instanceof PeerAnswerError) return at.refused;
+  return false;
 }
 
 /** Asks the inviting device to admit this one, under the first of `names` the zone does not have. */

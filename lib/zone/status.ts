@@ -50,6 +50,7 @@ import {
   type ZoneAttention,
 } from "./attention.ts";
 import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
+import { nameClashWarning, readNameClashes } from "./name-clashes.ts";
 import {
   type AppDataCopies,
   assessReliability,
@@ -193,6 +194,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     quarantined: quarantineNotes(view.membership),
     revokedForks: revokedForkNotes(view.db, view.membership),
     brokenChains: view.brokenChains ?? [],
+    nameClashes: readNameClashes(view.db, view.zone.id, view.membership),
   };
   return {
     home: view.home,
@@ -263,6 +265,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   brokenChains: ({ device, peer, seq }) =>
     `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
   revokedForks: (note) => describeRevokedFork(note),
+  nameClashes: (note) => nameClashWarning(note),
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import type { Role } from "../../protocol/accounts.ts";
+import { type AccountActor, type AccountChange, mayChangeAccount } from "./account-rights.ts";
+
+const person = (user: string, role: Role): AccountActor => ({ kind: "person", user, role });
+const reset = (user: string, role: Role): AccountChange => ({ kind: "reset", user, role });
+
+describe("who may change whose account", () => {
+  test("the owner key's holder and the owner change anyone", () => {
+    for (const actor of [{ kind: "owner-key" } as const, person("owner", "owner")])
+      for (const change of [
+        reset("owner", "owner"),
+        reset("bob", "admin"),
+        { kind: "remove", user: "bob", role: "admin" } as const,
+        { kind: "add", role: "admin" } as const,
+      ])
+        expect(mayChangeAccount(actor, change)).toBe(true);
+  });
+
+  test("an admin manages members and children, and their own link only", () => {
+    const bob = person("bob", "admin");
+    expect(
+      [
+        reset("ann", "member"),
+        reset("kid", "child"),
+        { kind: "remove", user: "kid", role: "child" } as const,
+        { kind: "add", role: "member" } as const,
+        reset("bob", "admin"),
+      ].map((change) => mayChangeAccount(bob, change)),
+    ).toEqual([true, true, true, true, true]);
+    expect(
+      [
+        reset("owner", "owner"),
+        reset("eve", "admin"),
+        { kind: "remove", user: "eve", role: "admin" } as const,
+        { kind: "add", role: "admin" } as const,
+      ].map((change) => mayChangeAccount(bob, change)),
+    ).toEqual([false, false, false, false]);
+  });
+
+  test("members and children change no one", () => {
+    for (const actor of [person("ann", "member"), person("kid", "child")])
+      expect(mayChangeAccount(actor, reset("kid", "child"))).toBe(false);
+  });
+});
