@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Op } from "../../protocol/changeset.ts";
@@ -21,6 +21,7 @@ import { openTestNode, testDeviceDocument, testOwner } from "../state/test-db.ts
 import { loadMembership } from "../sync/membership.ts";
 import { CertificateKeeper, isMyTurn, RETRY_BASE_MS } from "./keeper.ts";
 import { CertificateStore, renewAt } from "./store.ts";
+import { selfSignedCertificate } from "./test-certificate.ts";
 
 describe("renewal", () => {
   test("is due two thirds into a certificate's life", () => {
@@ -389,7 +390,7 @@ describe("a certificate past its expiry", () => {
     const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
     try {
       const gw = refusedGateway(home);
-      const { cert, key } = selfSigned(home, "home.example.com");
+      const { cert, key } = selfSignedCertificate("home.example.com");
       gw.store.write("home.example.com", cert, key);
       gw.store.writeFile(key, "zone-ca", "key.pem");
       gw.store.writeFile(cert, "zone-ca", "cert.pem");
@@ -407,31 +408,3 @@ describe("a certificate past its expiry", () => {
     }
   });
 });
-
-/** A self-signed certificate for `name`, good for a day. */
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  const made = spawnSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    join(dir, "key.pem"),
-    "-out",
-    join(dir, "cert.pem"),
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-  ]);
-  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
-  return {
-    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-    key: readFileSync(join(dir, "key.pem"), "utf8"),
-  };
-}

@@ -1,8 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { signGatewayApproval } from "../../protocol/gateway-approval.ts";
@@ -14,38 +10,9 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, seed, testOwner, testZone } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { fellowGateways, sharedCertificate, shareWrite } from "./shared.ts";
+import { selfSignedCertificate } from "./test-certificate.ts";
 
 const HOST = "home.example.com";
-const dir = mkdtempSync(join(tmpdir(), "bucky-shared-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A self-signed certificate for `name` good for `days`, and its key. */
-function selfSigned(name: string, days: number): { cert: string; key: string } {
-  const made = spawnSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    join(dir, "key.pem"),
-    "-out",
-    join(dir, "cert.pem"),
-    "-days",
-    String(days),
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-  ]);
-  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
-  return {
-    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-    key: readFileSync(join(dir, "key.pem"), "utf8"),
-  };
-}
 
 /**
  * The zone as gateway d90 sees it: d91 and d92 are gateways for the same host, d93 a
@@ -116,7 +83,7 @@ describe("certificates shared between gateways", () => {
     const fellows = fellowGateways(as("d91"), config, `site.${HOST}`);
     // d90 and d92, not d93 (unapproved) nor d91 itself.
     expect(fellows).toEqual([as("d90").deviceId, as("d92").deviceId].sort());
-    const { cert, key } = selfSigned(`site.${HOST}`, 30);
+    const { cert, key } = selfSignedCertificate(`site.${HOST}`, 30);
     const share = shareWrite(as("d91"), `site.${HOST}`, cert, key, fellows);
     expect(share?.key).toBe(`nodes/d91/certs/site.${HOST}`);
     expect(share?.value).not.toContain("PRIVATE KEY");
@@ -137,11 +104,11 @@ describe("certificates shared between gateways", () => {
     const { as, write } = zone();
     const me = [as("d90").deviceId];
     const name = `notes.${HOST}`;
-    const older = selfSigned(name, 10);
-    const newer = selfSigned(name, 40);
-    const newest = selfSigned(name, 80);
-    const other = selfSigned(`bank.example.com`, 90);
-    const stray = selfSigned(name, 90);
+    const older = selfSignedCertificate(name, 10);
+    const newer = selfSignedCertificate(name, 40);
+    const newest = selfSignedCertificate(name, 80);
+    const other = selfSignedCertificate(`bank.example.com`, 90);
+    const stray = selfSignedCertificate(name, 90);
     write([
       shareWrite(as("d91"), name, older.cert, older.key, me) as { key: string; value: string },
       shareWrite(as("d92"), name, newer.cert, newer.key, me) as { key: string; value: string },
