@@ -12,8 +12,7 @@
  * state: it is still exactly what last-writer-wins over every write ever made gives.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
@@ -28,7 +27,7 @@ import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { StateSeal } from "../state/seal.ts";
-import { seed } from "../state/test-db.ts";
+import { seed, TEST_DATABASE_ROOT } from "../state/test-db.ts";
 import { runThrough, verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
@@ -115,16 +114,9 @@ const compactingAction: fc.Arbitrary<Action> = fc.oneof(
   },
 );
 
-/**
- * Where the simulated devices keep their databases: in memory (/dev/shm) where the machine
- * has one. The network is what is simulated, and no device crashes (a restart closes its
- * database whole); on a busy disk the fsyncs of creating, closing and checkpointing took
- * more than half this file's time.
- */
-const SIMULATION_ROOT = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-
 class Cluster {
-  private readonly dir = mkdtempSync(join(SIMULATION_ROOT, "bucky-sim-"));
+  // In memory where it can be: no device crashes here (a restart closes its database whole).
+  private readonly dir = mkdtempSync(join(TEST_DATABASE_ROOT, "bucky-sim-"));
   readonly dbs: StateDb[];
   private readonly cut = new Set<string>();
   /** Every write made, with the clock and author it was made with: the model. */
