@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -543,17 +544,20 @@ describe("a repository in a directory", () => {
   }, 30_000);
 
   test("a prune cut off at any step leaves a repository that verifies, whose kept snapshots restore", async () => {
+    // Fourteen snapshots of changing trees: the policy forgets some, their blobs go. Made
+    // once, and each cut prune given a copy of its own.
+    const made = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(made), root);
+    for (let i = 0; i < 14; i++)
+      await snapshot(
+        repository,
+        sourceTree(),
+        `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
+      );
+    repository.close();
     for (const budget of [0, 1, 2, 3, 4, 6, 8, 12]) {
       const location = newDir();
-      const repository = await Repository.openOrCreate(new LocalBackend(location), root);
-      // Fourteen snapshots of changing trees: the policy forgets some, their blobs go.
-      for (let i = 0; i < 14; i++)
-        await snapshot(
-          repository,
-          sourceTree(),
-          `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
-        );
-      repository.close();
+      cpSync(made, location, { recursive: true });
       const failing = await Repository.open(
         new FailingBackend(new LocalBackend(location), budget),
         root,
