@@ -27,10 +27,11 @@ import { checkpointPage, offerFor, takeOffer } from "../checkpoint/transfer.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { StateSeal } from "../state/seal.ts";
-import { seed, TEST_DATABASE_ROOT } from "../state/test-db.ts";
+import { seed } from "../state/test-db.ts";
 import { runThrough, verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
 import { ingestPage } from "./ingest.ts";
 import { loadMembership } from "./membership.ts";
@@ -116,7 +117,7 @@ const compactingAction: fc.Arbitrary<Action> = fc.oneof(
 
 class Cluster {
   // In memory where it can be: no device crashes here (a restart closes its database whole).
-  private readonly dir = mkdtempSync(join(TEST_DATABASE_ROOT, "bucky-sim-"));
+  private readonly dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-sim-"));
   readonly dbs: StateDb[];
   private readonly cut = new Set<string>();
   /** Every write made, with the clock and author it was made with: the model. */
