@@ -1,6 +1,7 @@
 /**
  * Where tests keep files whose durability is not what they test (a state database of a
- * unit test, a simulated device's, a store walked by the collector): in memory (/dev/shm)
+ * unit test, a simulated device's, a store walked by the collector, a backup repository
+ * in a directory): in memory (/dev/shm)
  * where the machine has one, else the temporary directory. Nothing differs for a process
  * that reads and writes them, crashes included; only the fsyncs return at once, and on a
  * busy disk they took most of these tests' time (lib/sync/convergence.prop.test.ts 57 s on

@@ -18,7 +18,7 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   BLOB_ZSTD,
@@ -28,6 +28,7 @@ import {
 import { seal } from "../../protocol/backup/keys.ts";
 import { BuckyError } from "../errors.ts";
 import { testZone } from "../state/test-db.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
@@ -38,7 +39,7 @@ import { restoreTree } from "./restorer.ts";
 import { sealIndex } from "./sealed.ts";
 import { verifyRepository } from "./verify.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "bucky-repo-test-"));
+const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-repo-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const root = new Uint8Array(randomBytes(32));
 let dirs = 0;
