@@ -747,10 +747,12 @@ describe("accounting", () => {
 
 describe("forwarding", () => {
   test("a device's ingress serves an app from the moment it reports it running, not before", async () => {
-    // Healthy only some seconds after it starts: until then its device reports it starting.
-    const late = `const started = Date.now();
+    // Healthy only once this test says so (a file in its data): until then its device
+    // reports it starting. (It waited out 6 s, a guess at how long the checks below take.)
+    const late = `import { existsSync } from "node:fs";
+const ready = process.env.BUCKY_DATA_DIR + "/ready";
 Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request) {
-  if (new URL(request.url).pathname === "/health" && Date.now() - started < 6000)
+  if (new URL(request.url).pathname === "/health" && !existsSync(ready))
     return new Response("not yet", { status: 503 });
   return new Response("late and ready");
 } });`;
@@ -775,6 +777,7 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
       503,
       { error: expect.objectContaining({ message: "late is not running on beta" }) },
     ]);
+    writeFileSync(join(beta.home, "apps", "late", "data", "ready"), "");
     const answered = await waitFor(
       "beta's ingress to serve late",
       async () => {

@@ -121,10 +121,14 @@ export function isPlainName(name: string): boolean {
 const NAME_MAX_BYTES = 255;
 
 /** What a backend throws for a directory listed with more names than a repository's holds. */
-export function tooManyNames(location: string, dir: string): BuckyError {
+export function tooManyNames(
+  location: string,
+  dir: string,
+  maxNames = MAX_DIRECTORY_NAMES,
+): BuckyError {
   return new BuckyError(
     "E_INTEGRITY",
-    `${location}/${dir} lists more than ${MAX_DIRECTORY_NAMES} names, more than a backup repository's directory holds: not listed`,
+    `${location}/${dir} lists more than ${maxNames} names, more than a backup repository's directory holds: not listed`,
     "Someone who can write to the target may have filled that directory, or the server lists what is not there; look at what it holds.",
   );
 }

@@ -16,7 +16,6 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlobLocation, Snapshot } from "../../protocol/backup/formats.ts";
 import { blobId } from "../../protocol/backup/keys.ts";
@@ -27,6 +26,7 @@ import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
 import { membershipFromRows } from "../sync/membership.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { indexSigner } from "./index-trust.ts";
@@ -39,7 +39,7 @@ import type { SnapshotJudge } from "./snapshot-trust.ts";
 import { countingRangeReads } from "./test-repository.ts";
 import { verifyRepository } from "./verify.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "bucky-index-attacks-test-"));
+const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-index-attacks-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 let dirs = 0;
 const newDir = () => {

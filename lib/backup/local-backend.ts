@@ -37,6 +37,11 @@ export class LocalBackend implements Backend {
   constructor(
     private readonly root: string,
     readonly location = root,
+    /**
+     * How many names a listing takes (MAX_DIRECTORY_NAMES). Only tests set it lower, to
+     * reach the cap without making half a million files.
+     */
+    readonly maxNames = MAX_DIRECTORY_NAMES,
   ) {}
 
   async write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
@@ -147,8 +152,8 @@ export class LocalBackend implements Backend {
       let listed = 0;
       let cut = false;
       for (let entry = listing.readSync(); entry !== null; entry = listing.readSync()) {
-        if (++listed > MAX_DIRECTORY_NAMES) {
-          if (pastCap === "refuse") throw tooManyNames(this.location, dir);
+        if (++listed > this.maxNames) {
+          if (pastCap === "refuse") throw tooManyNames(this.location, dir, this.maxNames);
           cut = true;
           break;
         }

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -17,7 +18,7 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   BLOB_ZSTD,
@@ -27,6 +28,7 @@ import {
 import { seal } from "../../protocol/backup/keys.ts";
 import { BuckyError } from "../errors.ts";
 import { testZone } from "../state/test-db.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
@@ -37,7 +39,7 @@ import { restoreTree } from "./restorer.ts";
 import { sealIndex } from "./sealed.ts";
 import { verifyRepository } from "./verify.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "bucky-repo-test-"));
+const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-repo-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const root = new Uint8Array(randomBytes(32));
 let dirs = 0;
@@ -543,17 +545,20 @@ describe("a repository in a directory", () => {
   }, 30_000);
 
   test("a prune cut off at any step leaves a repository that verifies, whose kept snapshots restore", async () => {
+    // Fourteen snapshots of changing trees: the policy forgets some, their blobs go. Made
+    // once, and each cut prune given a copy of its own.
+    const made = newDir();
+    const repository = await Repository.openOrCreate(new LocalBackend(made), root);
+    for (let i = 0; i < 14; i++)
+      await snapshot(
+        repository,
+        sourceTree(),
+        `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
+      );
+    repository.close();
     for (const budget of [0, 1, 2, 3, 4, 6, 8, 12]) {
       const location = newDir();
-      const repository = await Repository.openOrCreate(new LocalBackend(location), root);
-      // Fourteen snapshots of changing trees: the policy forgets some, their blobs go.
-      for (let i = 0; i < 14; i++)
-        await snapshot(
-          repository,
-          sourceTree(),
-          `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
-        );
-      repository.close();
+      cpSync(made, location, { recursive: true });
       const failing = await Repository.open(
         new FailingBackend(new LocalBackend(location), budget),
         root,

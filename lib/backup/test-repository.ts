@@ -5,7 +5,6 @@
  */
 import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "../../protocol/backup/formats.ts";
 import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
@@ -15,15 +14,19 @@ import type { DeviceName } from "../../protocol/names.ts";
 import type { BuckyError } from "../errors.ts";
 import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
 import { membershipFromRows } from "../sync/membership.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { type ArchiveResult, Archiver, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
 import type { Repository } from "./repository.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
 
-/** A scratch folder for this test file, removed after it; each call a new directory in it. */
+/**
+ * A scratch folder for this test file (in TEST_SCRATCH_ROOT), removed after it; each call a
+ * new directory in it.
+ */
 export function scratchDirs(prefix: string): () => string {
-  const scratch = mkdtempSync(join(tmpdir(), prefix));
+  const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, prefix));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   let dirs = 0;
   return () => {

@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Changeset,
@@ -21,10 +20,11 @@ import { checkIntegrity } from "../state/integrity.ts";
 import { repairState } from "../state/repair.ts";
 import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { owner, TestZone } from "./test-zone.ts";
 import { checkpointReplaced, offerFor } from "./transfer.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "bucky-checkpoint-"));
+const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let zones = 0;
 const quiet = createLog({ level: "silent" });

@@ -378,12 +378,13 @@ describe("the pipe's idle limit counts bytes moving either way", () => {
     return reader;
   }
 
-  test("a download longer than the limit arrives whole", async () => {
+  // Each its own request, a few seconds of bytes trickling: both at once.
+  test.concurrent("a download longer than the limit arrives whole", async () => {
     const response = await through("/download");
     expect(await response.text()).toBe("x".repeat(24));
   });
 
-  test("an upload longer than the limit arrives whole", async () => {
+  test.concurrent("an upload longer than the limit arrives whole", async () => {
     const response = await through("/upload", {
       method: "POST",
       body: slowBody(24),

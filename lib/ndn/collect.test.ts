@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { encodePackage } from "../../protocol/app-package.ts";
 import {
@@ -16,12 +15,14 @@ import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, type TestNode } from "../state/test-db.ts";
 import { openStateDb } from "../store/db.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { collectGarbage, liveObjects, referrers } from "./collect.ts";
 import { pin, unpin } from "./pins.ts";
 import { builtInRoots } from "./roots.ts";
 import { ObjectStore } from "./store.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "bucky-collect-"));
+// In memory where it can be: the collector removes thousands of files here.
+const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-collect-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const quiet = createLog({ level: "silent" });
 const DAY = 24 * 3_600_000;

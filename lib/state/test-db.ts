@@ -1,6 +1,5 @@
 /** A fresh state database for one device of a fresh zone, for tests of lib/state. */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -8,6 +7,7 @@ import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../p
 import type { DeviceName, ZoneName } from "../../protocol/names.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { StateSeal } from "./seal.ts";
 
 export interface TestNode {
@@ -66,7 +66,7 @@ export function openTestNode(deviceSeed: number, ownerSeed = 1): TestNode {
   const key = signingKeyFromSeed(seed(deviceSeed));
   const deviceId = deviceIdFromPublicKey(key.publicKey);
   const seal = StateSeal.fromSeed(seed(deviceSeed), deviceId);
-  dir ??= mkdtempSync(join(tmpdir(), "bucky-state-"));
+  dir ??= mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-state-"));
   const db = openStateDb(join(dir, `state-${++opened}.db`), { create: true });
   db.insert(node)
     .values({ id: 1, zoneId: zone, deviceId, deviceName: `d${deviceSeed}` })

@@ -13,7 +13,6 @@
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
@@ -32,6 +31,7 @@ import { seed } from "../state/test-db.ts";
 import { runThrough, verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node, state } from "../store/schema.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { entriesMissingFrom, versionVector } from "./exchange.ts";
 import { ingestPage } from "./ingest.ts";
 import { loadMembership } from "./membership.ts";
@@ -116,7 +116,8 @@ const compactingAction: fc.Arbitrary<Action> = fc.oneof(
 );
 
 class Cluster {
-  private readonly dir = mkdtempSync(join(tmpdir(), "bucky-sim-"));
+  // In memory where it can be: no device crashes here (a restart closes its database whole).
+  private readonly dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-sim-"));
   readonly dbs: StateDb[];
   private readonly cut = new Set<string>();
   /** Every write made, with the clock and author it was made with: the model. */
