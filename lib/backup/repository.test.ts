@@ -26,6 +26,7 @@ import {
   MAX_SNAPSHOT_FILE_BYTES,
 } from "../../protocol/backup/formats.ts";
 import { seal } from "../../protocol/backup/keys.ts";
+import { signSnapshot } from "../../protocol/backup/snapshot-signature.ts";
 import { BuckyError } from "../errors.ts";
 import { testZone } from "../state/test-db.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
@@ -37,6 +38,7 @@ import { DEFAULT_RETENTION, pruneRepository, snapshotsToKeep } from "./prune.ts"
 import { MAX_INDEX_FILE_BYTES, packPath, Repository } from "./repository.ts";
 import { restoreTree } from "./restorer.ts";
 import { sealIndex } from "./sealed.ts";
+import { archiveDir, deviceDocument, judgeOf, nas, snapshotOf } from "./test-repository.ts";
 import { verifyRepository } from "./verify.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-repo-test-"));
@@ -111,15 +113,15 @@ async function snapshot(repository: Repository, dir: string, time: string): Prom
   });
 }
 
-async function sound(location: string): Promise<void> {
+/** Verifies the repository at `location`, and restores its latest snapshot (or every one). */
+async function sound(location: string, options: { everySnapshot?: boolean } = {}): Promise<void> {
   const repository = await Repository.open(new LocalBackend(location), root);
   try {
     const result = await verifyRepository(repository, { kind: "all" });
     expect(result.damaged).toEqual([]);
-    const latest = (await repository.snapshots()).at(-1);
-    if (latest) {
-      const to = newDir();
-      const restored = await restoreTree(repository, latest.snapshot.tree, to);
+    const snapshots = await repository.snapshots();
+    for (const { snapshot } of options.everySnapshot ? snapshots : snapshots.slice(-1)) {
+      const restored = await restoreTree(repository, snapshot.tree, newDir());
       expect(restored.damaged).toEqual([]);
     }
   } finally {
@@ -544,31 +546,56 @@ describe("a repository in a directory", () => {
     expect(cuts).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
-  test("a prune cut off at any step leaves a repository that verifies, whose kept snapshots restore", async () => {
-    // Fourteen snapshots of changing trees: the policy forgets some, their blobs go. Made
-    // once, and each cut prune given a copy of its own.
+  test("a prune cut off at any step leaves a repository that verifies, whose snapshots all restore", async () => {
+    // Fourteen snapshots of changing trees, of which the policy keeps the newest three:
+    // eleven go, and their blobs with them. Made once, and each cut prune given a copy.
+    // Signed, by a device of the zone: its unsigned ones the policy would never forget.
     const made = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(made), root);
-    for (let i = 0; i < 14; i++)
-      await snapshot(
-        repository,
-        sourceTree(),
-        `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`,
-      );
+    const nasDocument = deviceDocument(nas, "nas");
+    for (let i = 0; i < 14; i++) {
+      const archived = await archiveDir(repository, sourceTree());
+      const record = snapshotOf(archived, `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`);
+      await repository.writeSnapshot((name) => ({
+        ...record,
+        signed: signSnapshot(name, record, nas, nasDocument),
+      }));
+    }
     repository.close();
-    for (const budget of [0, 1, 2, 3, 4, 6, 8, 12]) {
+    const judge = judgeOf({ nas });
+    const policy = { last: 3, hourly: 0, daily: 0, weekly: 0, monthly: 0 };
+    const packs = (location: string) =>
+      readdirSync(join(location, "data"), { recursive: true }).length;
+    // Cut after each write or removal in turn, until a prune has room to finish.
+    let cuts = 0;
+    for (let budget = 0; ; budget++) {
       const location = newDir();
       cpSync(made, location, { recursive: true });
       const failing = await Repository.open(
         new FailingBackend(new LocalBackend(location), budget),
         root,
       );
-      await pruneRepository(failing, DEFAULT_RETENTION).catch((error: unknown) => {
-        if (!(error instanceof BuckyError)) throw error;
-      });
+      const cut = await pruneRepository(failing, policy, judge).then(
+        () => false,
+        (error: unknown) => {
+          if (!(error instanceof BuckyError)) throw error;
+          return true;
+        },
+      );
       failing.close();
-      await sound(location);
+      await sound(location, { everySnapshot: true });
+      if (!cut) {
+        // The whole prune forgot eleven snapshots and removed what only they held.
+        const left = await Repository.open(new LocalBackend(location), root);
+        expect((await left.snapshots()).length).toBe(3);
+        left.close();
+        expect(packs(location)).toBeLessThan(packs(made));
+        break;
+      }
+      cuts++;
     }
+    // Cut in each of its steps: snapshots forgotten, packs written, packs and index removed.
+    expect(cuts).toBeGreaterThanOrEqual(8);
   }, 60_000);
 
   test("the retention policy keeps the newest, and the newest of each hour, day, week, month", () => {
