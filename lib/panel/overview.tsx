@@ -254,8 +254,17 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
           <a href={href("#disk")}>{n.seeDisk}</a>
         </>
       );
+    default:
+      // Every kind has its words above: a new kind without them fails to compile here,
+      // rather than showing an empty note.
+      return unsaid(note);
   }
 };
+
+function unsaid(note: never): null {
+  void note;
+  return null;
+}
 
 /**
  * What else needs attention, each kind in the viewer's language, with what to do: a way of
