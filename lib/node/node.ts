@@ -396,6 +396,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       ...options.apps,
       liveWindowMs,
       onBug,
+      caughtUp: sync.firstRoundOver(),
       sources: () => [
         storeSource(node.store),
         ...node.peers().map((peer) => peerSource(node.client, peer)),
