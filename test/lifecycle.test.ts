@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import {
   buckyJson,
@@ -16,9 +16,11 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
 
+const NOTES = resolve(import.meta.dir, "../fixtures/apps/notes");
 const FAST = { BUCKY_HEARTBEAT_MS: "300", BUCKY_CONVERGE_INTERVAL_MS: "300" };
 
 let daemons: Map<string, Daemon>;
@@ -57,7 +59,10 @@ function startsOn(device: string, app: string): number {
 }
 
 /** The app's spec as `on` holds it now. */
-async function specOn(app: string, on: string): Promise<{ desired: string; placement: string }> {
+async function specOn(
+  app: string,
+  on: string,
+): Promise<{ desired: string; placement: string; moveTo?: string | null }> {
   const entry = await buckyJson<{ value: unknown }>([
     "state",
     "get",
@@ -68,6 +73,7 @@ async function specOn(app: string, on: string): Promise<{ desired: string; place
   return (typeof entry.value === "string" ? JSON.parse(entry.value) : entry.value) as {
     desired: string;
     placement: string;
+    moveTo?: string | null;
   };
 }
 
@@ -169,5 +175,70 @@ describe("a device away while its app was changed elsewhere", () => {
     );
     expect(startsOn("beta", "mover")).toBe(before);
     expect(startsOn("alpha", "mover")).toBe(1);
+    daemons.set("gamma", await startDaemon(home("gamma"), FAST));
   }, 60_000);
+});
+
+describe("an app with no data, placed on any device, moved", () => {
+  test("runs where it was moved, as a device other than the one that asked says, that one gone", async () => {
+    await buckyJson(["app", "install", markerApp("roamer", "any"), "--home", home("alpha")]);
+    const first = await waitFor("roamer running", async () => {
+      const s = await status("roamer", "alpha");
+      return s?.state === "running" && s.device ? s : undefined;
+    });
+    const [target, asker] = ["alpha", "beta", "gamma"].filter((d) => d !== first.device) as [
+      string,
+      string,
+    ];
+    await buckyJson(["app", "move", "roamer", "--to", target, "--no-wait", "--home", home(asker)]);
+    await waitFor(`${target} to hold the move`, async () =>
+      (await specOn("roamer", target)).moveTo === target ? true : undefined,
+    );
+    await (daemons.get(asker) as Daemon).kill();
+    await waitFor(`roamer running on ${target}`, async () => {
+      const s = await status("roamer", first.device as string);
+      return s?.state === "running" && s.device === target ? s : undefined;
+    });
+    expect(startsOn(target, "roamer")).toBe(1);
+    await buckyJson(["app", "remove", "roamer", "--home", home(target)]);
+    daemons.set(asker, await startDaemon(home(asker), FAST));
+  }, 60_000);
+});
+
+describe("an app with data moved, then its new device gone", () => {
+  const { settled, install, killDevice } = notesApp(() => daemons);
+
+  test("the move done, the spec keeps no target: the failover after it is not undone, nor said to be a move", async () => {
+    const first = await install(NOTES, "gamma");
+    const [target, third] = ["alpha", "beta", "gamma"].filter((d) => d !== first) as [
+      string,
+      string,
+    ];
+    await settled(third, first);
+    const moved = await buckyJson<{ arrived: boolean }>([
+      "app",
+      "move",
+      "notes",
+      "--to",
+      target,
+      "--home",
+      home(first),
+    ]);
+    expect(moved.arrived).toBe(true);
+    // The device that asked is gone; the rest say the move is over, not under way.
+    await killDevice(first);
+    await waitFor("the move to be over in the spec, as a third device holds it", async () =>
+      (await specOn("notes", third)).moveTo === undefined ? true : undefined,
+    );
+    daemons.set(first, await startDaemon(home(first), FAST));
+    const settledOnTarget = await settled(third, target);
+    // Its new device dies: the standby takes over, and stays the holder, moving nowhere.
+    const standby = settledOnTarget.data?.standbys[0]?.device as string;
+    await killDevice(target);
+    const failedOver = await settled(third === standby ? first : third, standby);
+    expect(failedOver.data?.movingTo).toBeNull();
+    daemons.set(target, await startDaemon(home(target), FAST));
+    const after = await settled(target, standby);
+    expect([after.device, after.data?.movingTo]).toEqual([standby, null]);
+  }, 90_000);
 });

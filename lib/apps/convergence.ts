@@ -25,6 +25,7 @@ import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding
 import { type RunningAppApi, serveAppApi } from "./app-api.ts";
 import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
+import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
@@ -330,6 +331,8 @@ export class Convergence {
         facts = readHoldingFacts(this.node.db, this.node.membership());
         holding = holdingOfApp(spec);
       }
+      if (spec.moveTo === me && holding.holder?.device === me && !holding.movingTo)
+        endArrivedMove(this.node, spec.app, me);
       const current = this.running.get(spec.app);
       if (wanted && holding.runner === me) {
         mine.add(spec.app);

@@ -106,7 +106,12 @@ export function holdingOf(
     const runnable = candidates.live.filter(
       (c) => !facts.draining.has(c.name) || spec.placement !== "any",
     );
-    const runner = placeApp(spec.app, spec.placement, candidates.members, runnable);
+    // Moved (`bucky app move`): there while that device can run it, for nothing holds it there.
+    const movedTo =
+      spec.placement === "any" && spec.moveTo
+        ? runnable.find((c) => c.name === spec.moveTo)?.name
+        : undefined;
+    const runner = movedTo ?? placeApp(spec.app, spec.placement, candidates.members, runnable);
     return {
       holder: undefined,
       runner,
