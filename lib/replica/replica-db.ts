@@ -130,6 +130,50 @@ export class ReplicaDb {
   }
 
   /**
+   * Reads back every blob of snapshot `root`, a step at a time (lib/sliced.ts), and returns
+   * the ids of those whose bytes are not their id's (a failing disk) or that are missing:
+   * the copy is whole again once they are fetched anew. Below a damaged tree nothing can be
+   * read: it counts alone, and its blobs are checked once it is back.
+   */
+  *damagedSteps(root: string): Generator<void, string[], void> {
+    const damaged: string[] = [];
+    const seen = new Set<string>();
+    const read = this.db.query<{ bytes: Uint8Array }, [string]>(
+      "SELECT bytes FROM blobs WHERE id = ?1",
+    );
+    const intact = (id: string): Uint8Array | undefined => {
+      const row = read.get(id);
+      const bytes = row ? new Uint8Array(row.bytes) : undefined;
+      if (bytes && blobId(bytes) === id) return bytes;
+      damaged.push(id);
+      return undefined;
+    };
+    let trees = [root];
+    while (trees.length > 0) {
+      const next: string[] = [];
+      for (const tree of trees) {
+        if (seen.has(tree)) continue;
+        seen.add(tree);
+        const bytes = intact(tree);
+        yield;
+        if (!bytes) continue;
+        for (const node of decodeTree(bytes)) {
+          if (node.type === "dir") next.push(node.subtree);
+          else if (node.type === "file")
+            for (const id of node.content) {
+              if (seen.has(id)) continue;
+              seen.add(id);
+              intact(id);
+              yield;
+            }
+        }
+      }
+      trees = next;
+    }
+    return damaged;
+  }
+
+  /**
    * Drops every blob that none of the snapshots `roots` needs. A root that is not whole
    * here keeps nothing. Returns how many went.
    */

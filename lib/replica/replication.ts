@@ -32,7 +32,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { stateValue } from "../store/reads.ts";
 import { presence } from "../store/schema.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
-import { ReplicaFollower } from "./follower.ts";
+import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
 import { holdsFiles, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
@@ -63,6 +63,8 @@ export class Replication {
       /** Told when this device's copies or heads change (its facts should say so). */
       readonly onChange: () => void;
       readonly snapshotEveryMs?: number;
+      /** How often a standby reads its whole copy back (lib/replica/follower.ts). */
+      readonly verifyEveryMs?: number;
     },
   ) {}
 
@@ -328,8 +330,9 @@ export class Replication {
       };
     }
     const copies: ReplicaFacts["copies"] = {};
-    for (const [app] of this.followers) {
+    for (const [app, { follower }] of this.followers) {
       const head = this.existingDb(app)?.head();
+      const verified = follower.verified();
       if (head)
         copies[app] = {
           epoch: head.epoch,
@@ -338,6 +341,7 @@ export class Replication {
           final: head.final,
           holder: head.holder,
           bytes: head.bytes,
+          ...(verified ? { verifiedAt: verified.atMs, damagedBlobs: verified.damagedBlobs } : {}),
         };
     }
     const conflicts: ReplicaFacts["conflicts"] = {};
@@ -548,6 +552,9 @@ export class Replication {
       client: this.node.client,
       log: this.node.log,
       onCopy: () => this.options.onChange(),
+      onVerified: () => this.options.onChange(),
+      verifyEveryMs: this.options.verifyEveryMs ?? VERIFY_EVERY_MS,
+      now: this.node.now,
     });
     this.followers.set(app, { follower, holder });
     follower.start();
