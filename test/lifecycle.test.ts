@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import {
@@ -332,4 +332,56 @@ describe("a standby's copy of app data damaged on its disk", () => {
     expect(await notes(standby)).toEqual(written);
     daemons.set(holder, await startDaemon(home(holder), FAST));
   }, 90_000);
+});
+
+describe("a standby's copy damaged, and the holder gone before it was read back", () => {
+  test("the app is not started on it, every device says why; the holder back, the copy is fetched again", async () => {
+    const running = await waitFor("notes running with a standby", async () => {
+      const s = await notesStatus("alpha").catch(() => undefined);
+      return s?.state === "running" && s.device && s.data?.standbys[0] ? s : undefined;
+    });
+    const holder = running.device as string;
+    const standby = running.data?.standbys[0]?.device as string;
+    const asker = ["alpha", "beta", "gamma"].find((d) => d !== holder && d !== standby) as string;
+    // The standby's is the only copy: what the third device kept from before goes.
+    expect(await (daemons.get(asker) as Daemon).stop()).toBe(0);
+    rmSync(join(home(asker), "replicas", "notes"), { recursive: true, force: true });
+    daemons.set(asker, await startDaemon(home(asker), FAST));
+    await settled(asker, holder);
+    // Damaged while the standby is down; back, it reads its copy back only in an hour.
+    expect(await (daemons.get(standby) as Daemon).stop()).toBe(0);
+    const blob = damageBiggestBlob(standby);
+    daemons.set(
+      standby,
+      await startDaemon(home(standby), { ...FAST, BUCKY_REPLICA_VERIFY_EVERY_MS: "3600000" }),
+    );
+    await settled(asker, holder);
+    await killDevice(holder);
+    const refused = await waitFor(
+      "the damaged copy refused, as another device says",
+      async () => {
+        const s = await notesStatus(asker);
+        return (s.data?.standbys.find((x) => x.device === standby)?.damagedBlobs ?? 0) > 0
+          ? s
+          : undefined;
+      },
+      30_000,
+    );
+    expect(refused.state === "running" && refused.device === standby).toBe(false);
+    expect(existsSync(join(home(standby), "apps", "notes", "data", "db"))).toBe(false);
+    expect((daemons.get(standby) as Daemon).log()).toContain("the app is not taken over from it");
+    // The holder back, the standby fetches what was damaged again from it.
+    daemons.set(holder, await startDaemon(home(holder), FAST));
+    await waitFor(
+      "the copy whole again",
+      async () => {
+        const s = await notesStatus(asker);
+        const copy = s.data?.standbys.find((x) => x.device === standby);
+        return s.device === holder && copy?.damagedBlobs === 0 && intactBlob(standby, blob)
+          ? s
+          : undefined;
+      },
+      30_000,
+    );
+  }, 120_000);
 });

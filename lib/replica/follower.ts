@@ -24,7 +24,7 @@ import type { Log } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
 import { runSliced } from "../sliced.ts";
-import type { ReplicaDb, ReplicaHead } from "./replica-db.ts";
+import type { CopyVerification, ReplicaDb, ReplicaHead } from "./replica-db.ts";
 
 /** How long the holder may keep a request for news. */
 export const HEAD_WAIT_MS = 8_000;
@@ -32,13 +32,6 @@ export const HEAD_WAIT_MS = 8_000;
 export const VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
 const RETRY_FIRST_MS = 500;
 
-/** The last reading back of a copy: when, and how many of its blobs were damaged then (0: none, or all fetched again). */
-export interface CopyVerification {
-  readonly atMs: number;
-  readonly damagedBlobs: number;
-}
-
-const VERIFIED_META = "verified";
 const RETRY_MAX_MS = 10_000;
 
 export class ReplicaFollower {
@@ -66,12 +59,11 @@ export class ReplicaFollower {
 
   /** The last reading back of this copy, here or before a restart (kept in the replica). */
   verified(): CopyVerification | undefined {
-    const kept = this.options.db.meta(VERIFIED_META);
-    return kept ? (JSON.parse(kept) as CopyVerification) : undefined;
+    return this.options.db.verification();
   }
 
   private setVerified(verification: CopyVerification): void {
-    this.options.db.setMeta(VERIFIED_META, JSON.stringify(verification));
+    this.options.db.setVerification(verification);
     this.options.onVerified();
   }
 

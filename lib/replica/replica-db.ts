@@ -19,6 +19,14 @@ import { BuckyError, sqliteError } from "../errors.ts";
 /** A whole snapshot of an app's data, as its holder took it (its fields: protocol/replica.ts). */
 export type ReplicaHead = HeadOnWire;
 
+/** The last reading back of a copy: when, and how many of its blobs were damaged then (0: none, or all fetched again). */
+export interface CopyVerification {
+  readonly atMs: number;
+  readonly damagedBlobs: number;
+}
+
+const VERIFIED_META = "verified";
+
 export function blobId(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -103,6 +111,16 @@ export class ReplicaDb {
     this.db
       .query("INSERT OR REPLACE INTO head (one, head) VALUES (1, ?1)")
       .run(JSON.stringify(head));
+  }
+
+  /** The last reading back of this copy (lib/replica/follower.ts), kept across restarts. */
+  verification(): CopyVerification | undefined {
+    const kept = this.meta(VERIFIED_META);
+    return kept ? (JSON.parse(kept) as CopyVerification) : undefined;
+  }
+
+  setVerification(verification: CopyVerification): void {
+    this.setMeta(VERIFIED_META, JSON.stringify(verification));
   }
 
   /** A note this device keeps about its replica (not shipped). */

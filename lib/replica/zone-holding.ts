@@ -47,6 +47,8 @@ export function readHoldingFacts(
     const replicas: ReplicaFacts | undefined = readPayload(record.facts).replicas;
     if (!member || !replicas) continue;
     for (const [app, copy] of Object.entries(replicas.copies)) {
+      // A copy its device found damaged is none to take over from, until fetched again.
+      if ((copy.damagedBlobs ?? 0) > 0) continue;
       const byDevice = copies.get(app) ?? new Map<string, CopyPosition>();
       byDevice.set(member.name, { epoch: copy.epoch, seq: copy.seq, final: copy.final });
       copies.set(app, byDevice);
