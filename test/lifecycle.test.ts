@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
 import {
@@ -253,15 +253,15 @@ describe("an app with data moved, then its new device gone", () => {
  * Damages the biggest blob of a standby's copy of the notes' data in place, as a failing
  * disk would (its daemon running): the same length, other bytes. Returns its id.
  */
-function damageBiggestBlob(device: string): string {
-  const db = new Database(join(home(device), "replicas", "notes", "replica.db"));
+function damageBiggestBlob(deviceHome: string): string {
+  const db = new Database(join(deviceHome, "replicas", "notes", "replica.db"));
   try {
     const row = db
       .query<{ id: string; bytes: Uint8Array }, []>(
         "SELECT id, bytes FROM blobs ORDER BY LENGTH(bytes) DESC LIMIT 1",
       )
       .get();
-    if (!row) throw new Error(`${device} has no copy of the notes' data`);
+    if (!row) throw new Error(`${deviceHome} has no copy of the notes' data`);
     const damaged = new Uint8Array(row.bytes);
     for (let i = 0; i < damaged.length; i += 512) damaged[i] = (damaged[i] ?? 0) ^ 0xff;
     db.query("UPDATE blobs SET bytes = ?1 WHERE id = ?2").run(damaged, row.id);
@@ -272,8 +272,8 @@ function damageBiggestBlob(device: string): string {
 }
 
 /** Whether the standby's copy holds blob `id` with its own bytes. */
-function intactBlob(device: string, id: string): boolean {
-  const db = new Database(join(home(device), "replicas", "notes", "replica.db"), {
+function intactBlob(deviceHome: string, id: string): boolean {
+  const db = new Database(join(deviceHome, "replicas", "notes", "replica.db"), {
     readonly: true,
   });
   try {
@@ -288,10 +288,14 @@ function intactBlob(device: string, id: string): boolean {
 
 describe("a standby's copy of app data damaged on its disk", () => {
   test("is found and fetched again in the background, no takeover needed; taken over later, it is whole", async () => {
-    const running = await waitFor("notes running with a standby", async () => {
-      const s = await notesStatus("alpha").catch(() => undefined);
-      return s?.state === "running" && s.device && s.data?.standbys[0] ? s : undefined;
-    });
+    const running = await waitFor(
+      "notes running with a standby",
+      async () => {
+        const s = await notesStatus("alpha").catch(() => undefined);
+        return s?.state === "running" && s.device && s.data?.standbys[0] ? s : undefined;
+      },
+      30_000,
+    );
     const holder = running.device as string;
     const standby = running.data?.standbys[0]?.device as string;
     const asker = ["alpha", "beta", "gamma"].find((d) => d !== holder && d !== standby) as string;
@@ -300,7 +304,7 @@ describe("a standby's copy of app data damaged on its disk", () => {
     const written = await notes(holder);
     const epoch = running.data?.holder?.epoch;
     const damagedAt = Date.now();
-    const blob = damageBiggestBlob(standby);
+    const blob = damageBiggestBlob(home(standby));
     // Another device says the standby read its copy back since, and it is whole again.
     await waitFor(
       "the damage found and repaired, as another device says",
@@ -309,7 +313,7 @@ describe("a standby's copy of app data damaged on its disk", () => {
         const copy = s.data?.standbys.find((x) => x.device === standby);
         return copy?.damagedBlobs === 0 &&
           Date.parse(copy.verifiedAt ?? "") > damagedAt &&
-          intactBlob(standby, blob)
+          intactBlob(home(standby), blob)
           ? s
           : undefined;
       },
@@ -335,32 +339,30 @@ describe("a standby's copy of app data damaged on its disk", () => {
 });
 
 describe("a standby's copy damaged, and the holder gone before it was read back", () => {
-  test("the app is not started on it, every device says why; the holder back, the copy is fetched again", async () => {
-    const running = await waitFor("notes running with a standby", async () => {
-      const s = await notesStatus("alpha").catch(() => undefined);
-      return s?.state === "running" && s.device && s.data?.standbys[0] ? s : undefined;
-    });
-    const holder = running.device as string;
-    const standby = running.data?.standbys[0]?.device as string;
-    const asker = ["alpha", "beta", "gamma"].find((d) => d !== holder && d !== standby) as string;
-    // The standby's is the only copy: what the third device kept from before goes.
-    expect(await (daemons.get(asker) as Daemon).stop()).toBe(0);
-    rmSync(join(home(asker), "replicas", "notes"), { recursive: true, force: true });
-    daemons.set(asker, await startDaemon(home(asker), FAST));
-    await settled(asker, holder);
+  // A zone of two, so that the standby's is the only copy there is.
+  let pair: Map<string, Daemon>;
+  const two = notesApp(() => pair);
+  const homeOf = (name: string) => (pair.get(name) as Daemon).home;
+
+  test("the app is not started on it, the zone says why; the holder back, the copy is fetched again", async () => {
+    pair = await startZone(["one", "two"], FAST);
+    const holder = await two.install(NOTES, "one");
+    const standby = holder === "one" ? "two" : "one";
+    await two.write(holder, "before the damage");
+    await two.settled(standby, holder);
     // Damaged while the standby is down; back, it reads its copy back only in an hour.
-    expect(await (daemons.get(standby) as Daemon).stop()).toBe(0);
-    const blob = damageBiggestBlob(standby);
-    daemons.set(
+    expect(await (pair.get(standby) as Daemon).stop()).toBe(0);
+    const blob = damageBiggestBlob(homeOf(standby));
+    pair.set(
       standby,
-      await startDaemon(home(standby), { ...FAST, BUCKY_REPLICA_VERIFY_EVERY_MS: "3600000" }),
+      await startDaemon(homeOf(standby), { ...FAST, BUCKY_REPLICA_VERIFY_EVERY_MS: "3600000" }),
     );
-    await settled(asker, holder);
-    await killDevice(holder);
+    await two.settled(standby, holder);
+    await two.killDevice(holder);
     const refused = await waitFor(
-      "the damaged copy refused, as another device says",
+      "the damaged copy refused, as the zone says",
       async () => {
-        const s = await notesStatus(asker);
+        const s = await two.status(standby);
         return (s.data?.standbys.find((x) => x.device === standby)?.damagedBlobs ?? 0) > 0
           ? s
           : undefined;
@@ -368,16 +370,16 @@ describe("a standby's copy damaged, and the holder gone before it was read back"
       30_000,
     );
     expect(refused.state === "running" && refused.device === standby).toBe(false);
-    expect(existsSync(join(home(standby), "apps", "notes", "data", "db"))).toBe(false);
-    expect((daemons.get(standby) as Daemon).log()).toContain("the app is not taken over from it");
+    expect(existsSync(join(homeOf(standby), "apps", "notes", "data", "db"))).toBe(false);
+    expect((pair.get(standby) as Daemon).log()).toContain("the app is not taken over from it");
     // The holder back, the standby fetches what was damaged again from it.
-    daemons.set(holder, await startDaemon(home(holder), FAST));
+    pair.set(holder, await startDaemon(homeOf(holder), FAST));
     await waitFor(
       "the copy whole again",
       async () => {
-        const s = await notesStatus(asker);
+        const s = await two.status(standby);
         const copy = s.data?.standbys.find((x) => x.device === standby);
-        return s.device === holder && copy?.damagedBlobs === 0 && intactBlob(standby, blob)
+        return s.device === holder && copy?.damagedBlobs === 0 && intactBlob(homeOf(standby), blob)
           ? s
           : undefined;
       },
