@@ -56,7 +56,14 @@ describe("the holder restarted with its data unchanged", () => {
     const after = await settled(standby, holder);
     expect(after.data?.holder?.epoch).toBe(before.data?.holder?.epoch as number);
     expect(after.data?.standbys).toEqual([
-      { device: standby, snapshotAt: expect.any(String), lagMs: 0, lagBytes: 0 },
+      {
+        device: standby,
+        snapshotAt: expect.any(String),
+        lagMs: 0,
+        lagBytes: 0,
+        verifiedAt: expect.any(String),
+        damagedBlobs: 0,
+      },
     ]);
     const zone = await buckyJson<ZoneStatus>(["status", "--home", home(standby)]);
     expect(zone.reliability.notes.filter((note) => note.kind === "no-copy-yet")).toEqual([]);

@@ -164,7 +164,10 @@ describe("app data on two devices", () => {
     ).toBe("written in the dark\n");
     const after = await waitFor("the replaced data kept as a copy", async () => {
       const now = await status(standby);
-      return now.data?.conflicts.some((c) => c.name !== name) ? now : undefined;
+      // Each device says its own copies: the replaced data's and the restored one's gone
+      // may come from two devices, at different moments.
+      const names = now.data?.conflicts.map((c) => c.name) ?? [];
+      return names.some((n) => n !== name) && !names.includes(name) ? now : undefined;
     });
     expect(after.data?.conflicts.map((c) => c.name)).not.toContain(name);
   }, 90_000);
@@ -181,10 +184,11 @@ describe("app data on two devices", () => {
           join(home(standby === name ? holder : standby), "identity", "owner.key"),
           join(home(name), "identity", "owner.key"),
         );
+    // What the tests before left on the holder, if anything, holds the drain back until it
+    // is deleted there (test/drain.test.ts shows it of a copy alone). The holder had moved
+    // back to it by itself before (its move's target outlived the move), replacing data that
+    // restore-copy then kept there; now it keeps none, and the one replaced is the standby's.
     const kept = (await status(standby)).data?.conflicts.filter((c) => c.device === holder) ?? [];
-    // The copy the test before left on the holder (what restore-copy replaced) is one: the
-    // drain must wait for it.
-    expect(kept.length).toBeGreaterThan(0);
     const result = await bucky(["devices", "drain", holder, "--json", "--home", home(standby)]);
     const drained = JSON.parse(result.stdout) as DrainProgress;
     expect(drained).toMatchObject({

@@ -15,7 +15,16 @@ describe("bucky app status: where an app's data is", () => {
         snapshotAt: null,
         restoredCopy: null,
       },
-      standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
+      standbys: [
+        {
+          device: "nas",
+          snapshotAt: null,
+          lagMs: 0,
+          lagBytes: 0,
+          verifiedAt: null,
+          damagedBlobs: null,
+        },
+      ],
       movingTo: null,
       takeover: null,
       conflicts: [],

@@ -72,6 +72,10 @@ export function dataLines(data: AppDataStatus): string[] {
           : standby.lagMs === 0
             ? "up to date"
             : `${seconds(standby.lagMs)} behind (${formatBytes(standby.lagBytes ?? 0)} to fetch)`
+      }${
+        standby.damagedBlobs
+          ? `; ${standby.damagedBlobs} damaged blob${standby.damagedBlobs === 1 ? "" : "s"} found in its copy, being fetched again`
+          : ""
       }`,
     );
   for (const copy of data.conflicts)

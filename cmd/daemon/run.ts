@@ -79,6 +79,9 @@ export default defineBuckyCommand({
           ? { verifyEveryMs: Number(context.env.BUCKY_STATE_VERIFY_EVERY_MS) }
           : {}),
       },
+      ...(context.env.BUCKY_REPLICA_VERIFY_EVERY_MS
+        ? { replicaVerifyEveryMs: Number(context.env.BUCKY_REPLICA_VERIFY_EVERY_MS) }
+        : {}),
       compaction: compactionTimes(context.env),
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS

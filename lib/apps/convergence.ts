@@ -25,6 +25,7 @@ import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding
 import { type RunningAppApi, serveAppApi } from "./app-api.ts";
 import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
+import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
 import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
@@ -54,6 +55,8 @@ export interface ConvergenceOptions {
   readonly images: { readonly podman: string; readonly off: boolean };
   /** Told of a fault that is a bug in bucky, in an app's API: the daemon crashes. */
   readonly onBug: (error: unknown) => void;
+  /** Settles once this device has caught up with its peers after starting (or had none answer). */
+  readonly caughtUp: Promise<void>;
 }
 
 interface Running {
@@ -99,6 +102,13 @@ export function nextPassMs(
   return Math.max(times.intervalMs, Math.min(IDLE_PASS_MS, times.liveWindowMs / 2));
 }
 
+/**
+ * How long a device just started waits at most to catch up with its peers before it runs
+ * anything: a peer that neither answers nor refuses (an address that swallows packets)
+ * must not keep the apps of a device that is back from running for long.
+ */
+export const CATCH_UP_LIMIT_MS = 10_000;
+
 /** What an app is started from: its package, and whether it may run unsandboxed. */
 const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
 
@@ -130,6 +140,13 @@ export class Convergence {
   private pass: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
+  /**
+   * Whether this device has caught up with its peers since it started. Until then it knows
+   * the zone as it was when it stopped: an app removed or moved away meanwhile would run
+   * here until the news came (tens of milliseconds; for a moved app with data, two copies
+   * written at once), so no pass runs before.
+   */
+  private caughtUp = false;
   private startedAtMs: number;
   private lastPassMs: number;
 
@@ -173,7 +190,19 @@ export class Convergence {
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
     // Apps' output is kept bounded while they run.
     this.timers.push(setInterval(() => this.trimLogs(), LOG_CHECK_MS));
-    this.soon();
+    this.node.log.debug("apps wait until this device has caught up with its peers");
+    let limit: ReturnType<typeof setTimeout> | undefined;
+    const limited = new Promise<void>((resolve) => {
+      limit = setTimeout(resolve, CATCH_UP_LIMIT_MS);
+    });
+    this.timers.push(limit as ReturnType<typeof setTimeout>);
+    void Promise.race([this.options.caughtUp, limited]).then(() => {
+      clearTimeout(limit);
+      if (this.stopped) return;
+      this.caughtUp = true;
+      this.node.log.debug("caught up with the peers: apps converge");
+      this.soon();
+    });
   }
 
   private trimLogs(): void {
@@ -239,6 +268,7 @@ export class Convergence {
     // Quarantined, this device hears nothing new of the zone and writes nothing (no report,
     // no claim, no step-down): what runs here stays as it is until the owner revokes it.
     if (this.node.quarantined()) return;
+    if (!this.caughtUp) return;
     // A pass long after the last (the process was stopped, the machine slept) finds what
     // it heard stale: as after a start, it waits a live window before deciding on data.
     const now = this.node.now();
@@ -301,6 +331,8 @@ export class Convergence {
         facts = readHoldingFacts(this.node.db, this.node.membership());
         holding = holdingOfApp(spec);
       }
+      if (spec.moveTo === me && holding.holder?.device === me && !holding.movingTo)
+        endArrivedMove(this.node, spec.app, me);
       const current = this.running.get(spec.app);
       if (wanted && holding.runner === me) {
         mine.add(spec.app);

@@ -51,7 +51,10 @@ export interface AppSpec {
   readonly image?: { readonly platforms: readonly string[] };
   /** A device name, or "any". */
   readonly placement: string;
-  /** Where `bucky app move` sent it: kept there while that device is live. */
+  /**
+   * Where `bucky app move` sends it: for an app with data, until it arrives (the device it
+   * went to then clears it: lib/apps/arrived-move.ts); with none, kept there while live.
+   */
   readonly moveTo?: string | null;
   /** A conflict copy the owner asked back (`bucky app restore-copy`): the device keeping it takes over with it. */
   readonly restoreCopy?: {

@@ -32,7 +32,16 @@ export function takeoverDueStatus(holderSilentMs: number | null): AppStatus {
         snapshotAt: null,
         restoredCopy: null,
       },
-      standbys: [{ device: "nas", snapshotAt: null, lagMs: 0, lagBytes: 0 }],
+      standbys: [
+        {
+          device: "nas",
+          snapshotAt: null,
+          lagMs: 0,
+          lagBytes: 0,
+          verifiedAt: null,
+          damagedBlobs: null,
+        },
+      ],
       movingTo: null,
       takeover: { by: "nas", holderSilentMs },
       conflicts: [],

@@ -87,6 +87,8 @@ const replicaFacts = z.object({
       final: z.boolean(),
       holder: z.string().max(64),
       bytes: z.number().nonnegative(),
+      verifiedAt: z.number().nonnegative().optional(),
+      damagedBlobs: z.number().nonnegative().optional(),
     }),
   )
     .transform((copies) =>
@@ -312,7 +314,14 @@ const payload = fc.record(
         }),
       ),
       copies: map(
-        shape({ ...position, final: flag, holder: or(fc.oneof(name, text(64))), bytes: amount }),
+        shape({
+          ...position,
+          final: flag,
+          holder: or(fc.oneof(name, text(64))),
+          bytes: amount,
+          verifiedAt: amount,
+          damagedBlobs: amount,
+        }),
       ),
       conflicts: map(
         array(

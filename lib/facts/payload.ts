@@ -79,7 +79,18 @@ export interface ReplicaFacts {
       >;
     }
   >;
-  copies: Record<string, SnapshotPosition & { final: boolean; holder: string; bytes: number }>;
+  copies: Record<
+    string,
+    SnapshotPosition & {
+      final: boolean;
+      holder: string;
+      bytes: number;
+      /** When the standby last read its whole copy back (ms, its clock). */
+      verifiedAt?: number;
+      /** How many blobs it found damaged then, not fetched again yet (0: whole). */
+      damagedBlobs?: number;
+    }
+  >;
   conflicts: Record<string, { name: string; at: string; bytes: number; epoch: number }[]>;
 }
 
@@ -328,8 +339,17 @@ const replicaFacts = object<ReplicaFacts>({
     {},
   ),
   copies: orElse(
-    record(appName, object({ ...position, final: flag, holder: text(64), bytes: amount }), (copy) =>
-      deviceName(copy.holder),
+    record(
+      appName,
+      object({
+        ...position,
+        final: flag,
+        holder: text(64),
+        bytes: amount,
+        verifiedAt: optional(amount),
+        damagedBlobs: optional(amount),
+      }),
+      (copy) => deviceName(copy.holder),
     ),
     {},
   ),

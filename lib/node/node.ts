@@ -114,6 +114,8 @@ export interface NodeOptions {
    * before relay protocol 2 did, so a lab can check such a device is still reached.
    */
   readonly relayHelloV1?: boolean;
+  /** How often a standby reads its whole copy of an app's data back (lib/replica/follower.ts). */
+  readonly replicaVerifyEveryMs?: number;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -239,6 +241,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // This device's part in keeping app data on more than one device; when its copies or
     // snapshots move, its facts say so and the apps are looked at again.
     const replication = new Replication(node, {
+      ...(options.replicaVerifyEveryMs ? { verifyEveryMs: options.replicaVerifyEveryMs } : {}),
       onChange: () => {
         facts.soon();
         apps.soon();
@@ -401,6 +404,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       ...options.apps,
       liveWindowMs,
       onBug,
+      caughtUp: sync.firstRoundOver(),
       sources: () => [
         storeSource(node.store),
         ...node.peers().map((peer) => peerSource(node.client, peer)),

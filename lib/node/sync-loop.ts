@@ -91,6 +91,10 @@ export class SyncLoop {
 
   private readonly client: PeerClient;
 
+  /** Settled once the first round is over (firstRoundOver()). */
+  private readonly firstRound = Promise.withResolvers<void>();
+  private roundsBegun = false;
+
   constructor(
     private readonly node: NodeContext,
     private readonly intervalMs: number,
@@ -126,6 +130,16 @@ export class SyncLoop {
     return out;
   }
 
+  /**
+   * Settles once this device's first round with its peers is over: each peer answered (what
+   * it had that this device lacked is here) or did not, or the loop stopped. A device just
+   * started knows the zone as it was when it stopped; what it must not act on before
+   * hearing the rest (starting an app removed or moved meanwhile) waits for this.
+   */
+  firstRoundOver(): Promise<void> {
+    return this.firstRound.promise;
+  }
+
   start(): void {
     this.node.onChange((changesets, origin) => {
       if (origin === "local") for (const changeset of changesets) this.localChange(changeset);
@@ -144,6 +158,7 @@ export class SyncLoop {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.firstRound.resolve();
     clearTimeout(this.timer);
     this.calls.abort();
     await Promise.allSettled([...this.inFlight]);
@@ -249,6 +264,8 @@ export class SyncLoop {
         if (this.exchanging.has(peer.id)) this.sayAlive(peer);
         return this.exchange(peer);
       });
+    if (!this.roundsBegun) void Promise.allSettled(exchanges).then(() => this.firstRound.resolve());
+    this.roundsBegun = true;
     let patience: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<void>((resolve) => {
       patience = setTimeout(resolve, this.intervalMs * ROUND_PATIENCE_INTERVALS);

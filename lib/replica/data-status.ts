@@ -31,6 +31,13 @@ export interface AppDataStatus {
     readonly lagMs: number | null;
     /** Bytes it still lacks of the holder's newest snapshot. */
     readonly lagBytes: number | null;
+    /**
+     * When it last read its whole copy back (lib/replica/follower.ts), as it says; null:
+     * not yet. A damaged blob found then is fetched again from the holder at once.
+     */
+    readonly verifiedAt: string | null;
+    /** Blobs of its copy found damaged then and not fetched again yet (0: whole); null: not read back yet. */
+    readonly damagedBlobs: number | null;
   }[];
   readonly movingTo: string | null;
   /**
@@ -75,11 +82,14 @@ export function appDataStatus(
       : null,
     standbys: holding.standbys.map((device) => {
       const position = current?.standbys[device];
+      const copy = byName.get(device)?.facts.replicas?.copies[app];
       return {
         device,
         snapshotAt: position ? new Date(position.at).toISOString() : null,
         lagMs: position ? position.lagMs : null,
         lagBytes: position ? position.lagBytes : null,
+        verifiedAt: copy?.verifiedAt === undefined ? null : new Date(copy.verifiedAt).toISOString(),
+        damagedBlobs: copy?.damagedBlobs ?? null,
       };
     }),
     movingTo: holding.movingTo ?? null,

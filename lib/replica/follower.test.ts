@@ -14,7 +14,7 @@ import { decodeBlobRequest, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { createLog } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import { ReplicaFollower } from "./follower.ts";
+import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
 
@@ -61,6 +61,9 @@ describe("a standby whose holder does not hold the app's data", () => {
       client,
       log: { ...log, warn: (_message, fields) => warnings.push(String(fields?.error)) },
       onCopy: () => {},
+      onVerified: () => {},
+      verifyEveryMs: VERIFY_EVERY_MS,
+      now: Date.now,
     });
     follower.start();
     await twice;
@@ -131,6 +134,9 @@ describe("a standby stopped while it fetches a snapshot", () => {
         client,
         log: createLog({ level: "silent" }),
         onCopy: () => {},
+        onVerified: () => {},
+        verifyEveryMs: VERIFY_EVERY_MS,
+        now: Date.now,
       });
       follower.start();
       await finished;
@@ -210,6 +216,9 @@ describe("a standby whose copy of a tree is damaged on its disk", () => {
       client,
       log: createLog({ level: "silent" }),
       onCopy: () => {},
+      onVerified: () => {},
+      verifyEveryMs: VERIFY_EVERY_MS,
+      now: Date.now,
     });
     follower.start();
     await ack;

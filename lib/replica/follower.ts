@@ -4,6 +4,11 @@
  * checks each against its id, and moves its head only once the snapshot is whole; then it
  * tells the holder, and drops what no longer serves. Through relays as well as directly:
  * every call goes through the peer client.
+ *
+ * Between rounds it reads its whole copy back now and then (verifyEveryMs), a slice at a
+ * time: a blob a failing disk damaged would otherwise be found only when the copy is
+ * needed, at a failover, with the holder gone and nothing to fetch it again from. What it
+ * finds damaged is fetched again from the holder at once, and said in its facts.
  */
 import { decodeTree } from "../../protocol/backup/formats.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -18,11 +23,15 @@ import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
-import type { ReplicaDb, ReplicaHead } from "./replica-db.ts";
+import { runSliced } from "../sliced.ts";
+import type { CopyVerification, ReplicaDb, ReplicaHead } from "./replica-db.ts";
 
 /** How long the holder may keep a request for news. */
 export const HEAD_WAIT_MS = 8_000;
+/** How often a standby reads its whole copy back, unless told otherwise: once a day. */
+export const VERIFY_EVERY_MS = 24 * 60 * 60 * 1000;
 const RETRY_FIRST_MS = 500;
+
 const RETRY_MAX_MS = 10_000;
 
 export class ReplicaFollower {
@@ -41,8 +50,56 @@ export class ReplicaFollower {
       readonly log: Log;
       /** Told after each whole snapshot. */
       readonly onCopy: (head: ReplicaHead) => void;
+      /** Told when a reading back of the copy found it whole, or damaged. */
+      readonly onVerified: () => void;
+      readonly verifyEveryMs: number;
+      readonly now: () => number;
     },
   ) {}
+
+  /** The last reading back of this copy, here or before a restart (kept in the replica). */
+  verified(): CopyVerification | undefined {
+    return this.options.db.verification();
+  }
+
+  private setVerified(verification: CopyVerification): void {
+    this.options.db.setVerification(verification);
+    this.options.onVerified();
+  }
+
+  /** Read back again when it is time, and at once while damage found is not repaired. */
+  private verifyDue(): boolean {
+    const last = this.verified();
+    return (
+      !last || last.damagedBlobs > 0 || this.options.now() - last.atMs >= this.options.verifyEveryMs
+    );
+  }
+
+  /**
+   * Reads back every blob of the copy, a slice at a time; those damaged (or missing) are
+   * dropped and fetched again from the holder. A holder that moved on to a newer snapshot
+   * meanwhile has them no more: the copy then says its damage until the next snapshot,
+   * fetched whole with every blob dropped, makes it whole again.
+   */
+  private async verify(holder: Peer): Promise<void> {
+    const { app, db, log } = this.options;
+    const head = db.head();
+    if (head?.holder !== holder.name) return;
+    const damaged = await runSliced(db.damagedSteps(head.root), () => this.stopped);
+    if (damaged === undefined) return;
+    if (damaged.length > 0) {
+      this.setVerified({ atMs: this.options.now(), damagedBlobs: damaged.length });
+      log.warn("damaged blobs found in a copy of app data: fetched again from the holder", {
+        app,
+        holder: holder.name,
+        blobs: damaged.length,
+      });
+      for (const id of damaged) db.drop(id);
+      await this.fetchWhole(holder, head.root);
+      log.info("copy of app data repaired", { app, blobs: damaged.length });
+    }
+    this.setVerified({ atMs: this.options.now(), damagedBlobs: 0 });
+  }
 
   start(): void {
     this.running ??= this.loop();
@@ -68,6 +125,7 @@ export class ReplicaFollower {
         if (!holder)
           throw new BuckyError("E_UNAVAILABLE", "the holder has published no address yet");
         await this.follow(holder);
+        if (!this.stopped && this.verifyDue()) await this.verify(holder);
         waitMs = RETRY_FIRST_MS;
         if (this.problem) {
           this.options.log.info("following app data again", {

@@ -40,7 +40,13 @@ export function replaceData(db: ReplicaDb, root: string, dataDir: string): void 
     throw new BuckyError("E_INTERNAL", `${dataDir} still holds data: keep it before replacing it`);
   const incoming = `${dataDir}.incoming`;
   rmSync(incoming, { recursive: true, force: true });
-  materialize(db, root, incoming);
+  try {
+    materialize(db, root, incoming);
+  } catch (error) {
+    // A copy found damaged (or not whole) half way leaves nothing of it behind.
+    rmSync(incoming, { recursive: true, force: true });
+    throw error;
+  }
   rmSync(dataDir, { recursive: true, force: true });
   renameSync(incoming, dataDir);
 }

@@ -19,6 +19,14 @@ import { BuckyError, sqliteError } from "../errors.ts";
 /** A whole snapshot of an app's data, as its holder took it (its fields: protocol/replica.ts). */
 export type ReplicaHead = HeadOnWire;
 
+/** The last reading back of a copy: when, and how many of its blobs were damaged then (0: none, or all fetched again). */
+export interface CopyVerification {
+  readonly atMs: number;
+  readonly damagedBlobs: number;
+}
+
+const VERIFIED_META = "verified";
+
 export function blobId(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -105,6 +113,16 @@ export class ReplicaDb {
       .run(JSON.stringify(head));
   }
 
+  /** The last reading back of this copy (lib/replica/follower.ts), kept across restarts. */
+  verification(): CopyVerification | undefined {
+    const kept = this.meta(VERIFIED_META);
+    return kept ? (JSON.parse(kept) as CopyVerification) : undefined;
+  }
+
+  setVerification(verification: CopyVerification): void {
+    this.setMeta(VERIFIED_META, JSON.stringify(verification));
+  }
+
   /** A note this device keeps about its replica (not shipped). */
   meta(key: string): string | undefined {
     return this.db
@@ -127,6 +145,50 @@ export class ReplicaDb {
       else if (node.type === "file") for (const id of node.content) into.add(id);
     }
     return into;
+  }
+
+  /**
+   * Reads back every blob of snapshot `root`, a step at a time (lib/sliced.ts), and returns
+   * the ids of those whose bytes are not their id's (a failing disk) or that are missing:
+   * the copy is whole again once they are fetched anew. Below a damaged tree nothing can be
+   * read: it counts alone, and its blobs are checked once it is back.
+   */
+  *damagedSteps(root: string): Generator<void, string[], void> {
+    const damaged: string[] = [];
+    const seen = new Set<string>();
+    const read = this.db.query<{ bytes: Uint8Array }, [string]>(
+      "SELECT bytes FROM blobs WHERE id = ?1",
+    );
+    const intact = (id: string): Uint8Array | undefined => {
+      const row = read.get(id);
+      const bytes = row ? new Uint8Array(row.bytes) : undefined;
+      if (bytes && blobId(bytes) === id) return bytes;
+      damaged.push(id);
+      return undefined;
+    };
+    let trees = [root];
+    while (trees.length > 0) {
+      const next: string[] = [];
+      for (const tree of trees) {
+        if (seen.has(tree)) continue;
+        seen.add(tree);
+        const bytes = intact(tree);
+        yield;
+        if (!bytes) continue;
+        for (const node of decodeTree(bytes)) {
+          if (node.type === "dir") next.push(node.subtree);
+          else if (node.type === "file")
+            for (const id of node.content) {
+              if (seen.has(id)) continue;
+              seen.add(id);
+              intact(id);
+              yield;
+            }
+        }
+      }
+      trees = next;
+    }
+    return damaged;
   }
 
   /**

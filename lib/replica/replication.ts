@@ -29,10 +29,11 @@ import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { runAll } from "../sliced.ts";
 import { stateValue } from "../store/reads.ts";
 import { presence } from "../store/schema.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
-import { ReplicaFollower } from "./follower.ts";
+import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
 import { holdsFiles, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
@@ -63,12 +64,19 @@ export class Replication {
       /** Told when this device's copies or heads change (its facts should say so). */
       readonly onChange: () => void;
       readonly snapshotEveryMs?: number;
+      /** How often a standby reads its whole copy back (lib/replica/follower.ts). */
+      readonly verifyEveryMs?: number;
     },
   ) {}
 
-  /** This device's own copy of an app's data, as it knows it now. */
+  /**
+   * This device's own copy of an app's data, as it knows it now. One found damaged (and
+   * not fetched again yet) is none: nothing is taken over from it (see takeOver).
+   */
   ownCopy(app: string): CopyPosition | undefined {
-    const head = this.existingDb(app)?.head();
+    const db = this.existingDb(app);
+    const head = db?.head();
+    if ((db?.verification()?.damagedBlobs ?? 0) > 0) return undefined;
     return head && head.holder !== this.node.deviceName
       ? { epoch: head.epoch, seq: head.seq, final: head.final }
       : undefined;
@@ -94,7 +102,12 @@ export class Replication {
       // Whatever this device still has of the app is older, or never shipped: kept aside.
       if (holdsFiles(dataDir))
         this.keepConflict(app, dataDir, copy.epoch, holder?.device ?? copy.holder);
-      replaceData(db, copy.root, dataDir);
+      try {
+        replaceData(db, copy.root, dataDir);
+      } catch (error) {
+        if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+        throw this.damagedAtTakeOver(app, db, copy.root);
+      }
     }
     const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
     const lostAtMostMs = usable ? this.lostAtMost(copy, holder, holding.movingTo === me) : null;
@@ -121,6 +134,23 @@ export class Replication {
     else
       this.node.log.info("app data held", { app, epoch, from: usable ? copy.holder : undefined });
     this.options.onChange();
+  }
+
+  /**
+   * A copy found damaged as it was written out for a takeover: the app does not start on
+   * it. How much is damaged is kept with the copy, so that it counts as none (ownCopy, and
+   * in this device's facts for every other device: lib/replica/zone-holding.ts) and the
+   * app's status says it, until the holder is back and the follower fetches it again.
+   */
+  private damagedAtTakeOver(app: string, db: ReplicaDb, root: string): BuckyError {
+    const damaged = runAll(db.damagedSteps(root)).length;
+    db.setVerification({ atMs: this.node.now(), damagedBlobs: damaged });
+    this.options.onChange();
+    return new BuckyError(
+      "E_INTEGRITY",
+      `${damaged} blob${damaged === 1 ? "" : "s"} of ${this.node.deviceName}'s copy of ${app}'s data ${damaged === 1 ? "is" : "are"} damaged: the app is not taken over from it`,
+      "Another device with a whole copy takes it over; or bring back the device that held it, and this copy is fetched again from it.",
+    );
   }
 
   /**
@@ -328,8 +358,9 @@ export class Replication {
       };
     }
     const copies: ReplicaFacts["copies"] = {};
-    for (const [app] of this.followers) {
+    for (const [app, { follower }] of this.followers) {
       const head = this.existingDb(app)?.head();
+      const verified = follower.verified();
       if (head)
         copies[app] = {
           epoch: head.epoch,
@@ -338,6 +369,7 @@ export class Replication {
           final: head.final,
           holder: head.holder,
           bytes: head.bytes,
+          ...(verified ? { verifiedAt: verified.atMs, damagedBlobs: verified.damagedBlobs } : {}),
         };
     }
     const conflicts: ReplicaFacts["conflicts"] = {};
@@ -548,6 +580,9 @@ export class Replication {
       client: this.node.client,
       log: this.node.log,
       onCopy: () => this.options.onChange(),
+      onVerified: () => this.options.onChange(),
+      verifyEveryMs: this.options.verifyEveryMs ?? VERIFY_EVERY_MS,
+      now: this.node.now,
     });
     this.followers.set(app, { follower, holder });
     follower.start();

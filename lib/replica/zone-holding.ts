@@ -47,6 +47,8 @@ export function readHoldingFacts(
     const replicas: ReplicaFacts | undefined = readPayload(record.facts).replicas;
     if (!member || !replicas) continue;
     for (const [app, copy] of Object.entries(replicas.copies)) {
+      // A copy its device found damaged is none to take over from, until fetched again.
+      if ((copy.damagedBlobs ?? 0) > 0) continue;
       const byDevice = copies.get(app) ?? new Map<string, CopyPosition>();
       byDevice.set(member.name, { epoch: copy.epoch, seq: copy.seq, final: copy.final });
       copies.set(app, byDevice);
@@ -106,7 +108,12 @@ export function holdingOf(
     const runnable = candidates.live.filter(
       (c) => !facts.draining.has(c.name) || spec.placement !== "any",
     );
-    const runner = placeApp(spec.app, spec.placement, candidates.members, runnable);
+    // Moved (`bucky app move`): there while that device can run it, for nothing holds it there.
+    const movedTo =
+      spec.placement === "any" && spec.moveTo
+        ? runnable.find((c) => c.name === spec.moveTo)?.name
+        : undefined;
+    const runner = movedTo ?? placeApp(spec.app, spec.placement, candidates.members, runnable);
     return {
       holder: undefined,
       runner,
