@@ -45,7 +45,7 @@ async function start(device: Device): Promise<void> {
 }
 
 interface Devices {
-  devices: { name: string; id: string }[];
+  devices: { name: string; id: string; status: string }[];
   nameClashes: NameClash[];
 }
 
@@ -64,6 +64,21 @@ beforeAll(async () => {
     join(homes.server, "identity", "owner.key"),
   );
   await start("server");
+  // Each has heard the other (and holds its address) before they are cut apart: a laptop
+  // admitted by either learns from it where the other is, and is told there once healed.
+  await waitFor("gw and server to hear each other", async () => {
+    const [onGw, onServer] = await Promise.all([devices("gw"), devices("server")]);
+    const online = (d: Devices, name: string) =>
+      d.devices.some((device) => device.name === name && device.status === "online");
+    const heldInfo = async (home: string, of: Device) =>
+      (await bucky(["state", "get", `devices/${of}/info`, "--home", home])).exitCode === 0;
+    return online(onGw, "server") &&
+      online(onServer, "gw") &&
+      (await heldInfo(homes.gw, "server")) &&
+      (await heldInfo(homes.server, "gw"))
+      ? true
+      : undefined;
+  });
 }, 60_000);
 
 describe("one name admitted twice while apart", () => {
