@@ -139,6 +139,30 @@ describe("a standby killed while it fetches a snapshot", () => {
   }, 150_000);
 });
 
+/** The id of `device`, as the zone knows it. */
+async function deviceId(device: string): Promise<string> {
+  const { devices } = await buckyJson<{ devices: DeviceView[] }>([
+    "devices",
+    "--home",
+    home(device),
+  ]);
+  return devices.find((d) => d.name === device)?.id as string;
+}
+
+/** When the daemon of `home` (stopped) last heard `device` alive, by that device's clock. */
+function lastHeard(home: string, device: string): number {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    const row = db
+      .query<{ at: number }, [string]>("SELECT at FROM presence WHERE device = ?1")
+      .get(device);
+    expect(row).not.toBeNull();
+    return row?.at as number;
+  } finally {
+    db.close();
+  }
+}
+
 /** The head of a replica database, read beside its daemon (or with none). */
 function replicaHead(path: string): unknown {
   const db = new Database(path, { readonly: true });
@@ -203,12 +227,14 @@ async function moveToStoppedStandby(): Promise<void> {
 }
 
 /** Marks a standby's copy as a move's last snapshot, as the holder sends it (its home's daemon stopped). */
-function markNewestCopyFinal(home: string): void {
+function markNewestCopyFinal(home: string, options: { before?: number } = {}): void {
   const replica = new Database(join(home, "replicas", "notes", "replica.db"), { strict: true });
   try {
     const row = replica.query<{ head: string }, []>("SELECT head FROM head").get();
     expect(row).not.toBeNull();
-    const head = { ...JSON.parse(row?.head as string), final: true };
+    const held = JSON.parse(row?.head as string) as { at: number };
+    const at = options.before === undefined ? held.at : Math.min(held.at, options.before - 1_000);
+    const head = { ...held, at, final: true };
     replica.query("UPDATE head SET head = ?1").run(JSON.stringify(head));
   } finally {
     replica.close();
@@ -284,8 +310,12 @@ describe("the holder whose own replica is damaged on its disk", () => {
 describe("a move's last snapshot, the holder then written to and gone", () => {
   test("the target takes the app over from it saying how much could be missing, not that nothing is", async () => {
     await settle();
+    const holderId = await deviceId(holder);
     await (daemons.get(standby) as Daemon).stop();
-    markNewestCopyFinal(home(standby));
+    // The copy's time is before the holder was last heard (by a heartbeat after the
+    // snapshot; a holder finding its data unchanged restamps its snapshot, and the last
+    // heartbeat may have come before that): its writes since could be missing.
+    markNewestCopyFinal(home(standby), { before: lastHeard(home(standby), holderId) });
     await moveToStoppedStandby();
     await write(holder, "written on the holder, then lost with it");
     await killDevice(holder);
