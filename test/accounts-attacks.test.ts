@@ -5,8 +5,9 @@
  * other device's keys; sign-in attempts are limited; an enrollment link stops working
  * when it is replaced; and an agent a person grants reaches no further than them.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { PeerClient } from "../lib/node/peer-client.ts";
@@ -14,6 +15,7 @@ import { MemoryContacts } from "../lib/node/peers.ts";
 import { OWNER_USER, signAccount, type UserName, userKeys } from "../protocol/accounts.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { encodePullRequest } from "../protocol/sync-messages.ts";
 import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
 import {
   answeredOnceHeld,
@@ -519,6 +521,44 @@ describe("a removal or a reset outlives the device that made it", () => {
     expect(removed.heldElsewhere).toBe("held");
     // Held by beta before alpha answered: alpha could go now, and leaving's sessions end.
     expect((await people(beta.home)).map((person) => person.name)).not.toContain("leaving");
+  });
+
+  test("a peer that pulls past a removal holds it, though no push reached it", async () => {
+    await addPerson("pulled");
+    await waitFor("pulled at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "pulled") ? true : undefined,
+    );
+    // Beta paused: alpha's push to it goes nowhere, and beta's key (held here) pulls instead,
+    // saying it holds alpha's removal, as a device just back does before alpha pushes again.
+    const [self, asBeta] = await Promise.all([actAs(alpha.home), actAs(beta.home)]);
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const removing = buckyJson<{ heldElsewhere: string }>([
+        "user",
+        "remove",
+        "pulled",
+        "--home",
+        alpha.home,
+      ]);
+      await waitFor("alpha to write the removal", () =>
+        /person removed.*user=pulled/.test(alpha.log()) ? true : undefined,
+      );
+      const state = new Database(join(alpha.home, "state.db"), { readonly: true });
+      const head = state
+        .query<{ seq: number }, [string]>(
+          "SELECT max(seq) AS seq FROM changesets WHERE author = ?1",
+        )
+        .get(self.id)?.seq as number;
+      state.close();
+      await asBeta.post(
+        alpha,
+        "/v1/sync/pull",
+        encodePullRequest({ have: new Map([[self.id, head]]) }),
+      );
+      expect((await removing).heldElsewhere).toBe("held");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
   });
 
   test("a removal no other device took within 3 s is said to be held here alone", async () => {

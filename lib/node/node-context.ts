@@ -725,6 +725,15 @@ export class NodeContext {
   /** Which of this device's writes another device holds yet, as the peers said. */
   private readonly peerHoldings: PeerHoldings;
 
+  /**
+   * `peer` asked for what it lacks, saying what it holds (`have`): of this device's writes,
+   * those are held there. A peer this device cannot push to (its pushes held up, the peer
+   * just back) may still pull, and a write it holds so is no less held.
+   */
+  pulledBy(peer: DeviceId, have: VersionVector): void {
+    this.peerHoldings.said(peer, have);
+  }
+
   /** This device's newest changeset (0 before its first). */
   private ownHead(): number {
     return (

@@ -186,6 +186,7 @@ export function createPeerApp(
         }),
       );
     node.receivePresence(request);
+    node.pulledBy(asker, have);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
     // None of a quarantined author from its fork on (the asker's proof or this node's).
