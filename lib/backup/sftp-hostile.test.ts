@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { type Connection, Server, utils } from "ssh2";
 import { SftpBackend } from "./sftp-backend.ts";
+import { newEd25519KeyPair } from "./ssh-key.ts";
 
 const { STATUS_CODE } = utils.sftp;
 const scratch = mkdtempSync(join(tmpdir(), "bucky-sftp-hostile-test-"));
@@ -30,8 +31,8 @@ let port = 0;
 const clients = new Set<Connection>();
 
 beforeAll(async () => {
-  writeFileSync(identityFile, utils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
-  const hostKey = utils.generateKeyPairSync("ed25519").private;
+  writeFileSync(identityFile, (await newEd25519KeyPair()).private, { mode: 0o600 });
+  const hostKey = (await newEd25519KeyPair()).private;
   server = new Server({ hostKeys: [hostKey] }, (client) => {
     clients.add(client);
     client.on("close", () => clients.delete(client));
