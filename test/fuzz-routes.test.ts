@@ -813,6 +813,7 @@ describe("the peer API, to anyone who reaches the device", () => {
       "/v1/replicas/x/ack",
       "/v1/backup/targets/x",
       "/v1/ingress/x/",
+      "/v1/ndn/held/x",
     ];
     for (let i = 0; i < RANDOM_CASES * 2; i++) {
       const auth: [string, string][] = [];
@@ -879,6 +880,7 @@ describe("the peer API, to anyone who reaches the device", () => {
       );
       requests.push(signed("POST", `/v1/backup/targets/${value}`, pick(nastyBodies())));
       requests.push(signed("POST", `/v1/replicas/${value}/ack`, pick(nastyBodies())));
+      requests.push(signed("GET", `/v1/ndn/held/${value}`, new Uint8Array()));
     }
     expectNothingWrong(await fuzz(peer, requests, true));
     await expectStillUp("peer API, a member's requests");
