@@ -189,24 +189,7 @@ describe("an app installed from a catalog", () => {
     const other = await publishWhoami("named-apps", 1, scratchDir(), "2.0.0");
     expect(other.publisher).not.toBe(own.publisher);
     await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", beta.home]);
-    const { apps } = await buckyJson<{
-      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
-    }>(["store", "list", "--home", beta.home]);
-    expect(apps.find((a) => a.catalog === "named-apps" && a.id === "whoami")).toMatchObject({
-      installed: { version: "1.0.0", from: "named-apps" },
-      update: false,
-    });
-    const refused = await bucky([
-      "store",
-      "install",
-      "whoami",
-      "--catalog",
-      "named-apps",
-      "--home",
-      beta.home,
-      "--json",
-    ]);
-    expect(jsonError(refused)).toMatchObject({
+    expect(await updateRefused(beta.home, "named-apps")).toMatchObject({
       code: "E_EXISTS",
       message: `whoami is installed already, from catalog named-apps of publisher ${own.publisher}, not from catalog named-apps of publisher ${other.publisher}: that catalog's whoami would take over its data`,
     });
@@ -240,6 +223,30 @@ describe("an app stopped or removed from another device than the one running it"
   }, 60_000);
 });
 
+/**
+ * Whoami as `home` offers it from catalog `catalog` (installed at 1.0.0 from a catalog of
+ * that name, and no update), and the error of installing it from there anyway.
+ */
+async function updateRefused(home: string, catalog: string): Promise<unknown> {
+  const { apps } = await buckyJson<{
+    apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
+  }>(["store", "list", "--home", home]);
+  expect(apps.find((a) => a.catalog === catalog && a.id === "whoami")).toMatchObject({
+    installed: { version: "1.0.0", from: catalog },
+    update: false,
+  });
+  const refused = await bucky([
+    "store",
+    "install",
+    "whoami",
+    "--catalog",
+    catalog,
+    "--home",
+    home,
+    "--json",
+  ]);
+  return jsonError(refused);
+}
 /** The writes of each changeset `home`'s device holds, in the order it took them. */
 function changesetOps(home: string): (readonly { key: string; value: string | null }[])[] {
   const db = new Database(join(home, "state.db"), { readonly: true });
@@ -336,24 +343,7 @@ describe("an app's origin record", () => {
       "--home",
       alpha.home,
     ]);
-    const { apps } = await buckyJson<{
-      apps: { catalog: string; id: string; installed: unknown; update: boolean }[];
-    }>(["store", "list", "--home", alpha.home]);
-    expect(apps.find((a) => a.catalog === "legacy-apps" && a.id === "whoami")).toMatchObject({
-      installed: { version: "1.0.0", from: "legacy-apps" },
-      update: false,
-    });
-    const refused = await bucky([
-      "store",
-      "install",
-      "whoami",
-      "--catalog",
-      "legacy-apps",
-      "--home",
-      alpha.home,
-      "--json",
-    ]);
-    expect(jsonError(refused)).toMatchObject({
+    expect(await updateRefused(alpha.home, "legacy-apps")).toMatchObject({
       code: "E_EXISTS",
       message: `whoami was installed from catalog legacy-apps by an older bucky, which did not record that catalog's publisher; and the zone's catalog legacy-apps (of publisher ${other.publisher}) does not list the package whoami runs, so it may be another publisher's, whose whoami would take over its data`,
     });
