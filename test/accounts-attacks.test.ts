@@ -13,8 +13,10 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts } from "../lib/node/peers.ts";
 import { OWNER_USER, signAccount, type UserName, userKeys } from "../protocol/accounts.ts";
+import { REVOCATION_TYPE } from "../protocol/documents.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { signJws } from "../protocol/jws.ts";
 import { encodePullRequest } from "../protocol/sync-messages.ts";
 import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
 import {
@@ -680,6 +682,57 @@ describe("an admin manages members and children, not the owner nor other admins"
     await buckyJson(["user", "remove", "peer", "--home", alpha.home]);
     for (const name of ["boss", "junior"])
       await buckyJson(["user", "remove", name, "--home", alpha.home]);
+  });
+
+  test("in the panel, an admin revokes no device: the zone's devices are the owner's", async () => {
+    const boss = await enroll(await addPerson("chief", "admin"), "chief's password");
+    const owner = (await signInOwner()).cookie;
+    // Offered to the owner only.
+    expect(await (await get("/_bucky/panel/devices", owner)).text()).toContain(
+      "devices/beta/revoke",
+    );
+    const devices = await (await get("/_bucky/panel/devices", boss)).text();
+    expect(devices).toContain("beta");
+    expect(devices).not.toContain("devices/beta/revoke");
+    // Asked anyway, the device holding the owner key refuses it.
+    expect(await said(await post("/_bucky/panel/devices/beta/revoke", {}, boss), boss)).toContain(
+      "chief (admin) cannot revoke beta: only the owner removes devices from the zone",
+    );
+    const standing = async (home: string) =>
+      (
+        await buckyJson<{ devices: { name: string; status: string }[] }>([
+          "devices",
+          "--home",
+          home,
+        ])
+      ).devices.map((device) => `${device.name}:${device.status === "revoked" ? "revoked" : "in"}`);
+    expect(await standing(alpha.home)).toEqual(["alpha:in", "beta:in"]);
+    expect(await standing(beta.home)).toEqual(["alpha:in", "beta:in"]);
+    await buckyJson(["user", "remove", "chief", "--home", alpha.home]);
+  });
+
+  test("a revocation of the owner's device, signed by a member device, is refused by the others", async () => {
+    const member = await actAs(beta.home);
+    const alphaId = (
+      await buckyJson<{ devices: { name: string; id: string }[] }>([
+        "devices",
+        "--home",
+        alpha.home,
+      ])
+    ).devices.find((device) => device.name === "alpha")?.id as string;
+    // As the owner's would be, naming the zone, but signed with beta's own key.
+    const forged = signJws(
+      { alg: "EdDSA", typ: REVOCATION_TYPE, kid: zoneId },
+      { zone: zoneId, id: alphaId, name: "alpha", lastSeq: 1, iat: Math.floor(Date.now() / 1000) },
+      member.key,
+    );
+    const changeset = member.changeset([
+      { key: "devices/alpha/revoked", value: JSON.stringify(forged) },
+    ]);
+    expect((await member.push(alpha, [changeset.bytes])).rejected).toBe(1);
+    expect(
+      (await bucky(["state", "get", "devices/alpha/revoked", "--home", alpha.home])).exitCode,
+    ).not.toBe(0);
   });
 
   test("a forged reset of the owner, signed by a member device, is refused by the others", async () => {

@@ -6,6 +6,7 @@
  */
 import type { Hono } from "hono";
 import { renderSVG } from "uqr";
+import { mayRevokeDevices, panelActor } from "../users/account-rights.ts";
 import type { DeviceView, Revoked } from "../zone/devices.ts";
 import type { ZoneInvite } from "../zone/invite-records.ts";
 import { Action, Cards, CopyButton, shown, Tag, Time } from "./components.tsx";
@@ -29,7 +30,7 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
       t.nav.devices,
       <>
         {shown(devices, (data) => (
-          <DeviceCards devices={data.devices} actions={true} />
+          <DeviceCards devices={data.devices} actions={mayRevokeDevices(panelActor(page.viewer))} />
         ))}
         <h2 id="invite">{t.devices.addTitle}</h2>
         <p>{t.devices.addText}</p>

@@ -6,6 +6,11 @@
  * owner a new link would open it and be the owner. So, as a serious product does with its
  * super-administrator, the owner alone manages admins and the owner; an admin manages
  * members and children, and may give themselves a new link; no one else changes anyone.
+ *
+ * The zone's devices are the owner's in the same way: a revocation is signed with the owner
+ * key, and an admin who could revoke the owner's own devices (every other device holding
+ * the owner key among them) could shut the owner out of their zone. So the owner alone
+ * revokes a device.
  */
 import { OWNER_USER, type Role } from "../../protocol/accounts.ts";
 import { BuckyError } from "../errors.ts";
@@ -41,6 +46,21 @@ export function checkAccountChange(actor: AccountActor, change: AccountChange): 
       `${actor.user} (admin) cannot ${what}: only the owner manages the owner and the admins`,
       "Ask the owner to do it, on a device holding the owner key.",
     );
+}
+
+/** Refuses (E_PERMISSION) a device's revocation asked by anyone but the owner. */
+export function checkDeviceRevocation(actor: AccountActor, device: string): void {
+  if (actor.kind === "owner-key" || actor.role === "owner") return;
+  throw new BuckyError(
+    "E_PERMISSION",
+    `${actor.user} (${actor.role}) cannot revoke ${device}: only the owner removes devices from the zone`,
+    "Ask the owner to do it, on a device holding the owner key.",
+  );
+}
+
+/** Whether `actor` (none: a device's session) may revoke devices (the panel offers it only then). */
+export function mayRevokeDevices(actor: AccountActor | undefined): boolean {
+  return actor !== undefined && (actor.kind === "owner-key" || actor.role === "owner");
 }
 
 /** Whether `actor` may make `change` (the panel offers only those). */
