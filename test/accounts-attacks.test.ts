@@ -342,6 +342,26 @@ describe("sessions and the apps", () => {
     await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
   });
 
+  test("an app shared with someone removed since is not shared with whoever gets their name next", async () => {
+    const reach = async (cookie: string) => (await get("/apps/whoami/api/whoami", cookie)).status;
+    const first = await enroll(await addPerson("lee"), "lee's password");
+    await buckyJson(["app", "share", "whoami", "--with", "lee", "--home", alpha.home]);
+    expect(await reach(first)).toBe(200);
+    await buckyJson(["user", "remove", "lee", "--home", alpha.home]);
+    const removedAtMs = Date.now();
+    // Another lee: the share was the first one's.
+    const second = await enroll(await addPerson("lee"), "the other lee's password");
+    expect([await reach(first), await reach(second)]).toEqual([401, 403]);
+    // Shared with the new lee, it is theirs (a removal is dated to its second: one after it).
+    await waitFor("the second of the removal to pass", () =>
+      Date.now() >= Math.floor(removedAtMs / 1000) * 1000 + 1000 ? true : undefined,
+    );
+    await buckyJson(["app", "share", "whoami", "--with", "lee", "--home", alpha.home]);
+    expect(await reach(second)).toBe(200);
+    await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+    await buckyJson(["user", "remove", "lee", "--home", alpha.home]);
+  });
+
   test("a member device cannot tell an app that someone is calling", async () => {
     const member = await actAs(beta.home);
     const client = new PeerClient(member.key, new MemoryContacts(), Date.now);
