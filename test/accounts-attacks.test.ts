@@ -704,20 +704,31 @@ describe("an admin manages members and children, not the owner nor other admins"
       await buckyJson(["user", "remove", name, "--home", alpha.home]);
   });
 
-  test("in the panel, an admin revokes no device: the zone's devices are the owner's", async () => {
+  test("in the panel, an admin invites and revokes no device: the zone's devices are the owner's", async () => {
     const boss = await enroll(await addPerson("chief", "admin"), "chief's password");
     const owner = (await signInOwner()).cookie;
+    const invitesBefore = await buckyJson<{ invites: unknown[] }>([
+      "invite",
+      "list",
+      "--home",
+      alpha.home,
+    ]);
     // Offered to the owner only.
-    expect(await (await get("/_bucky/panel/devices", owner)).text()).toContain(
-      "devices/beta/revoke",
-    );
+    const ownerDevices = await (await get("/_bucky/panel/devices", owner)).text();
+    expect(ownerDevices).toContain("devices/beta/revoke");
+    expect(ownerDevices).toContain("devices/invite");
     const devices = await (await get("/_bucky/panel/devices", boss)).text();
     expect(devices).toContain("beta");
     expect(devices).not.toContain("devices/beta/revoke");
-    // Asked anyway, the device holding the owner key refuses it.
+    expect(devices).not.toContain("devices/invite");
+    // Asked anyway, the device holding the owner key refuses them.
     expect(await said(await post("/_bucky/panel/devices/beta/revoke", {}, boss), boss)).toContain(
       "chief (admin) cannot revoke beta: only the owner removes devices from the zone",
     );
+    expect(
+      await said(await post("/_bucky/panel/devices/invite", { ttlMs: "3600000" }, boss), boss),
+    ).toContain("chief (admin) cannot invite a device: only the owner adds devices to the zone");
+    expect(await buckyJson(["invite", "list", "--home", alpha.home])).toEqual(invitesBefore);
     const standing = async (home: string) =>
       (
         await buckyJson<{ devices: { name: string; status: string }[] }>([

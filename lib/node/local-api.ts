@@ -72,7 +72,7 @@ import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
-import { checkDeviceRevocation } from "../users/account-rights.ts";
+import { checkDeviceChange } from "../users/account-rights.ts";
 import {
   accountActor,
   addPerson,
@@ -192,6 +192,8 @@ export function createLocalApp(
   app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
 
   app.post("/v1/invites", async (c) => {
+    // Asked from the panel, only for the owner (lib/users/account-rights.ts).
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), { kind: "invite" });
     const body = (await jsonObject(c)) as { ttlMs?: number; uses?: number; backupKey?: unknown };
     return c.json(
       createInvite(node, {
@@ -222,7 +224,10 @@ export function createLocalApp(
   );
   app.post("/v1/devices/:name/revoke", async (c) => {
     // Asked from the panel, only for the owner (lib/users/account-rights.ts).
-    checkDeviceRevocation(accountActor(node, c.req.header(ACTING_FOR_HEADER)), c.req.param("name"));
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), {
+      kind: "revoke",
+      device: c.req.param("name"),
+    });
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
     // Said done only once another device holds it: lost with this one, the device would
     // stay a member everywhere else, its later writes and requests taken.

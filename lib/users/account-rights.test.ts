@@ -3,9 +3,9 @@ import type { Role } from "../../protocol/accounts.ts";
 import {
   type AccountActor,
   type AccountChange,
-  checkDeviceRevocation,
+  checkDeviceChange,
   mayChangeAccount,
-  mayRevokeDevices,
+  mayChangeDevices,
 } from "./account-rights.ts";
 
 const person = (user: string, role: Role): AccountActor => ({ kind: "person", user, role });
@@ -50,7 +50,7 @@ describe("who may change whose account", () => {
   });
 });
 
-describe("who may revoke a device", () => {
+describe("who may invite and revoke devices", () => {
   test("the owner key's holder and the owner; no admin, member or child, nor a device's session", () => {
     const actors = [
       { kind: "owner-key" } as const,
@@ -60,9 +60,13 @@ describe("who may revoke a device", () => {
       person("kid", "child"),
       undefined,
     ];
-    expect(actors.map(mayRevokeDevices)).toEqual([true, true, false, false, false, false]);
-    expect(() => checkDeviceRevocation(person("bob", "admin"), "laptop")).toThrow(
-      "bob (admin) cannot revoke laptop: only the owner removes devices from the zone",
+    expect(actors.map(mayChangeDevices)).toEqual([true, true, false, false, false, false]);
+    expect(() =>
+      checkDeviceChange(person("bob", "admin"), { kind: "revoke", device: "laptop" }),
+    ).toThrow("bob (admin) cannot revoke laptop: only the owner removes devices from the zone");
+    expect(() => checkDeviceChange(person("bob", "admin"), { kind: "invite" })).toThrow(
+      "bob (admin) cannot invite a device: only the owner adds devices to the zone",
     );
+    expect(() => checkDeviceChange({ kind: "owner-key" }, { kind: "invite" })).not.toThrow();
   });
 });
