@@ -13,8 +13,10 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts } from "../lib/node/peers.ts";
 import { OWNER_USER, signAccount, type UserName, userKeys } from "../protocol/accounts.ts";
+import { REVOCATION_TYPE } from "../protocol/documents.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
+import { signJws } from "../protocol/jws.ts";
 import { encodePullRequest } from "../protocol/sync-messages.ts";
 import { signAppUser, signOwnerLogin } from "../protocol/user-session.ts";
 import {
@@ -338,6 +340,26 @@ describe("sessions and the apps", () => {
     await waitFor("the share", async () => ((await names()).length === 3 ? true : undefined));
     expect(await names()).toEqual(["ann", "gus", "owner"]);
     await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+  });
+
+  test("an app shared with someone removed since is not shared with whoever gets their name next", async () => {
+    const reach = async (cookie: string) => (await get("/apps/whoami/api/whoami", cookie)).status;
+    const first = await enroll(await addPerson("lee"), "lee's password");
+    await buckyJson(["app", "share", "whoami", "--with", "lee", "--home", alpha.home]);
+    expect(await reach(first)).toBe(200);
+    await buckyJson(["user", "remove", "lee", "--home", alpha.home]);
+    const removedAtMs = Date.now();
+    // Another lee: the share was the first one's.
+    const second = await enroll(await addPerson("lee"), "the other lee's password");
+    expect([await reach(first), await reach(second)]).toEqual([401, 403]);
+    // Shared with the new lee, it is theirs (a removal is dated to its second: one after it).
+    await waitFor("the second of the removal to pass", () =>
+      Date.now() >= Math.floor(removedAtMs / 1000) * 1000 + 1000 ? true : undefined,
+    );
+    await buckyJson(["app", "share", "whoami", "--with", "lee", "--home", alpha.home]);
+    expect(await reach(second)).toBe(200);
+    await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+    await buckyJson(["user", "remove", "lee", "--home", alpha.home]);
   });
 
   test("a member device cannot tell an app that someone is calling", async () => {
@@ -680,6 +702,68 @@ describe("an admin manages members and children, not the owner nor other admins"
     await buckyJson(["user", "remove", "peer", "--home", alpha.home]);
     for (const name of ["boss", "junior"])
       await buckyJson(["user", "remove", name, "--home", alpha.home]);
+  });
+
+  test("in the panel, an admin invites and revokes no device: the zone's devices are the owner's", async () => {
+    const boss = await enroll(await addPerson("chief", "admin"), "chief's password");
+    const owner = (await signInOwner()).cookie;
+    const invitesBefore = await buckyJson<{ invites: unknown[] }>([
+      "invite",
+      "list",
+      "--home",
+      alpha.home,
+    ]);
+    // Offered to the owner only.
+    const ownerDevices = await (await get("/_bucky/panel/devices", owner)).text();
+    expect(ownerDevices).toContain("devices/beta/revoke");
+    expect(ownerDevices).toContain("devices/invite");
+    const devices = await (await get("/_bucky/panel/devices", boss)).text();
+    expect(devices).toContain("beta");
+    expect(devices).not.toContain("devices/beta/revoke");
+    expect(devices).not.toContain("devices/invite");
+    // Asked anyway, the device holding the owner key refuses them.
+    expect(await said(await post("/_bucky/panel/devices/beta/revoke", {}, boss), boss)).toContain(
+      "chief (admin) cannot revoke beta: only the owner removes devices from the zone",
+    );
+    expect(
+      await said(await post("/_bucky/panel/devices/invite", { ttlMs: "3600000" }, boss), boss),
+    ).toContain("chief (admin) cannot invite a device: only the owner adds devices to the zone");
+    expect(await buckyJson(["invite", "list", "--home", alpha.home])).toEqual(invitesBefore);
+    const standing = async (home: string) =>
+      (
+        await buckyJson<{ devices: { name: string; status: string }[] }>([
+          "devices",
+          "--home",
+          home,
+        ])
+      ).devices.map((device) => `${device.name}:${device.status === "revoked" ? "revoked" : "in"}`);
+    expect(await standing(alpha.home)).toEqual(["alpha:in", "beta:in"]);
+    expect(await standing(beta.home)).toEqual(["alpha:in", "beta:in"]);
+    await buckyJson(["user", "remove", "chief", "--home", alpha.home]);
+  });
+
+  test("a revocation of the owner's device, signed by a member device, is refused by the others", async () => {
+    const member = await actAs(beta.home);
+    const alphaId = (
+      await buckyJson<{ devices: { name: string; id: string }[] }>([
+        "devices",
+        "--home",
+        alpha.home,
+      ])
+    ).devices.find((device) => device.name === "alpha")?.id as string;
+    // As the owner's would be, naming the zone, but signed with beta's own key.
+    const forged = signJws(
+      { alg: "EdDSA", typ: REVOCATION_TYPE, kid: zoneId },
+      { zone: zoneId, id: alphaId, name: "alpha", lastSeq: 1, iat: Math.floor(Date.now() / 1000) },
+      member.key,
+    );
+    const changeset = member.changeset([
+      { key: "devices/alpha/revoked", value: JSON.stringify(forged) },
+    ]);
+    expect((await member.push(alpha, [changeset.bytes])).rejected).toBe(1);
+    expect(
+      (await bucky(["state", "get", "devices/alpha/revoked", "--home", alpha.home])).exitCode,
+    ).not.toBe(0);
   });
 
   test("a forged reset of the owner, signed by a member device, is refused by the others", async () => {

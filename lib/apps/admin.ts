@@ -206,6 +206,7 @@ export function writeSpec(
     ...(unsandboxed ? { unsandboxed } : {}),
     // Whom it is shared with stays as the owner set it, across upgrades.
     ...(current?.shared ? { shared: current.shared } : {}),
+    ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
     updatedAt: new Date(zone.now()).toISOString(),
   };
   zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }, ...alongside]);

@@ -80,6 +80,12 @@ export interface AppSpec {
    * (`bucky app share`). Absent or null: everyone of the zone.
    */
   readonly shared?: readonly string[] | null;
+  /**
+   * When `shared` was last set (RFC 3339). A person it names counts only if they were not
+   * removed since: someone added later under a removed person's name is not the one it was
+   * shared with (lib/users/access.ts).
+   */
+  readonly sharedAt?: string;
   readonly updatedAt: string;
 }
 
@@ -283,6 +289,7 @@ function checkSpec(value: unknown, app: string): void {
   if (spec.purgeGrant !== undefined)
     requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);
   if (spec.shared !== undefined && spec.shared !== null) checkStrings(spec.shared, "its shared");
+  if (spec.sharedAt !== undefined) requireString(spec.sharedAt, "its sharedAt", MAX_TEXT);
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
 }
 

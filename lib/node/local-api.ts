@@ -31,6 +31,7 @@ import {
 import { AppArchives, MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import { appLogs, logLines } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
+import { readSpec } from "../apps/spec.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
 import { LETS_ENCRYPT_DIRECTORY } from "../certs/acme.ts";
@@ -70,7 +71,8 @@ import { drainProgress, startDrain } from "../replica/drain.ts";
 import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
-import { personMayUseApp } from "../users/access.ts";
+import { personMayUseApp, reachOf } from "../users/access.ts";
+import { checkDeviceChange } from "../users/account-rights.ts";
 import {
   accountActor,
   addPerson,
@@ -190,6 +192,8 @@ export function createLocalApp(
   app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
 
   app.post("/v1/invites", async (c) => {
+    // Asked from the panel, only for the owner (lib/users/account-rights.ts).
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), { kind: "invite" });
     const body = (await jsonObject(c)) as { ttlMs?: number; uses?: number; backupKey?: unknown };
     return c.json(
       createInvite(node, {
@@ -219,6 +223,11 @@ export function createLocalApp(
     }),
   );
   app.post("/v1/devices/:name/revoke", async (c) => {
+    // Asked from the panel, only for the owner (lib/users/account-rights.ts).
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), {
+      kind: "revoke",
+      device: c.req.param("name"),
+    });
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
     // Said done only once another device holds it: lost with this one, the device would
     // stay a member everywhere else, its later writes and requests taken.
@@ -343,7 +352,14 @@ export function createLocalApp(
     const apps = appStatuses(node, liveWindowMs);
     if (person === undefined) return c.json({ apps });
     const found = node.people().people.get(person);
-    return c.json({ apps: found ? apps.filter((app) => personMayUseApp(found, app)) : [] });
+    // Each app's reach from its spec: a share names a person, and when it was set counts too.
+    const reach = (app: (typeof apps)[number]) => {
+      const spec = readSpec(node.db, app.app);
+      return spec ? reachOf(spec) : app;
+    };
+    return c.json({
+      apps: found ? apps.filter((app) => personMayUseApp(found, reach(app))) : [],
+    });
   });
   app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
   // Starting, stopping, removing and sharing (which may take access away) answer once

@@ -6,6 +6,7 @@
  */
 import type { Hono } from "hono";
 import { renderSVG } from "uqr";
+import { mayChangeDevices, panelActor } from "../users/account-rights.ts";
 import type { DeviceView, Revoked } from "../zone/devices.ts";
 import type { ZoneInvite } from "../zone/invite-records.ts";
 import { Action, Cards, CopyButton, shown, Tag, Time } from "./components.tsx";
@@ -24,30 +25,36 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
       page.api.get<{ invites: ZoneInvite[] }>("/v1/invites"),
     ]);
     const open = invites.ok ? invites.data.invites.filter((i) => i.status === "active") : [];
+    // The zone's devices are the owner's to add and revoke (lib/users/account-rights.ts).
+    const owner = mayChangeDevices(panelActor(page.viewer));
     return page.render(
       "devices",
       t.nav.devices,
       <>
         {shown(devices, (data) => (
-          <DeviceCards devices={data.devices} actions={true} />
+          <DeviceCards devices={data.devices} actions={owner} />
         ))}
-        <h2 id="invite">{t.devices.addTitle}</h2>
-        <p>{t.devices.addText}</p>
-        <form class="stack" method="post" action={href("devices/invite")}>
-          <label>
-            {t.devices.validFor}
-            <select name="ttlMs">
-              <option value={String(HOUR_MS)}>{t.devices.oneHour}</option>
-              <option value={String(24 * HOUR_MS)}>{t.devices.oneDay}</option>
-              <option value={String(7 * 24 * HOUR_MS)}>{t.devices.sevenDays}</option>
-            </select>
-          </label>
-          <label class="check">
-            <input type="checkbox" name="backupKey" value="1" checked />
-            {t.devices.givesBackupKey}
-          </label>
-          <button type="submit">{t.devices.createInvitation}</button>
-        </form>
+        {owner ? (
+          <>
+            <h2 id="invite">{t.devices.addTitle}</h2>
+            <p>{t.devices.addText}</p>
+            <form class="stack" method="post" action={href("devices/invite")}>
+              <label>
+                {t.devices.validFor}
+                <select name="ttlMs">
+                  <option value={String(HOUR_MS)}>{t.devices.oneHour}</option>
+                  <option value={String(24 * HOUR_MS)}>{t.devices.oneDay}</option>
+                  <option value={String(7 * 24 * HOUR_MS)}>{t.devices.sevenDays}</option>
+                </select>
+              </label>
+              <label class="check">
+                <input type="checkbox" name="backupKey" value="1" checked />
+                {t.devices.givesBackupKey}
+              </label>
+              <button type="submit">{t.devices.createInvitation}</button>
+            </form>
+          </>
+        ) : null}
         {open.length > 0 ? (
           <>
             <h2>{t.devices.openInvitations}</h2>

@@ -22,6 +22,8 @@ export type Viewer =
       readonly user: UserName;
       readonly role: Role;
       readonly session: UserSession;
+      /** When a person of this name was last removed (Person.removedAtMs), if ever. */
+      readonly removedAtMs?: number;
       /** The device whose login link opened it (the owner's link), for rules. */
       readonly deviceName?: string;
     };
@@ -35,11 +37,18 @@ export function isAdmin(viewer: Viewer | undefined): boolean {
 export interface AppReach {
   readonly exposure: "public" | "zone";
   readonly shared?: readonly string[] | null;
+  /** When `shared` was set (ms since the epoch); null when no one said (before sharedAt). */
+  readonly sharedAtMs?: number | null;
 }
 
 /** An app's reach, from its spec. */
 export function reachOf(spec: AppSpec): AppReach {
-  return { exposure: spec.manifest.exposure, shared: spec.shared ?? null };
+  const sharedAtMs = spec.sharedAt === undefined ? Number.NaN : Date.parse(spec.sharedAt);
+  return {
+    exposure: spec.manifest.exposure,
+    shared: spec.shared ?? null,
+    sharedAtMs: Number.isFinite(sharedAtMs) ? sharedAtMs : null,
+  };
 }
 
 /**
@@ -50,14 +59,35 @@ export function reachOf(spec: AppSpec): AppReach {
 export function mayUseApp(viewer: Viewer | undefined, app: AppReach): boolean {
   if (app.exposure === "public") return true;
   if (!viewer) return false;
-  return viewer.kind === "device" || personMayUseApp({ name: viewer.user, role: viewer.role }, app);
+  return (
+    viewer.kind === "device" ||
+    personMayUseApp(
+      {
+        name: viewer.user,
+        role: viewer.role,
+        ...(viewer.removedAtMs !== undefined ? { removedAtMs: viewer.removedAtMs } : {}),
+      },
+      app,
+    )
+  );
 }
 
-/** Whether a person (signed in) may use an app. */
-export function personMayUseApp(person: { name: string; role: Role }, app: AppReach): boolean {
+/**
+ * Whether a person (signed in) may use an app. Their name in a share counts only if the
+ * share was set after the last removal of a person of that name: a share given to someone
+ * removed since is not given to whoever was added under the name after them. (A removal is
+ * dated to its second: a share set within that second does not count either.)
+ */
+export function personMayUseApp(
+  person: { name: string; role: Role; removedAtMs?: number },
+  app: AppReach,
+): boolean {
   if (app.exposure === "public" || person.role === "owner" || person.role === "admin") return true;
   if (!app.shared) return true;
-  return app.shared.includes(person.name) || app.shared.includes(person.role);
+  if (app.shared.includes(person.role)) return true;
+  if (!app.shared.includes(person.name)) return false;
+  if (person.removedAtMs === undefined) return true;
+  return app.sharedAtMs != null && app.sharedAtMs >= person.removedAtMs + 1000;
 }
 
 /** What the control panel lets a session do. */

@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { Role } from "../../protocol/accounts.ts";
-import { type AccountActor, type AccountChange, mayChangeAccount } from "./account-rights.ts";
+import {
+  type AccountActor,
+  type AccountChange,
+  checkDeviceChange,
+  mayChangeAccount,
+  mayChangeDevices,
+} from "./account-rights.ts";
 
 const person = (user: string, role: Role): AccountActor => ({ kind: "person", user, role });
 const reset = (user: string, role: Role): AccountChange => ({ kind: "reset", user, role });
@@ -41,5 +47,26 @@ describe("who may change whose account", () => {
   test("members and children change no one", () => {
     for (const actor of [person("ann", "member"), person("kid", "child")])
       expect(mayChangeAccount(actor, reset("kid", "child"))).toBe(false);
+  });
+});
+
+describe("who may invite and revoke devices", () => {
+  test("the owner key's holder and the owner; no admin, member or child, nor a device's session", () => {
+    const actors = [
+      { kind: "owner-key" } as const,
+      person("owner", "owner"),
+      person("bob", "admin"),
+      person("ann", "member"),
+      person("kid", "child"),
+      undefined,
+    ];
+    expect(actors.map(mayChangeDevices)).toEqual([true, true, false, false, false, false]);
+    expect(() =>
+      checkDeviceChange(person("bob", "admin"), { kind: "revoke", device: "laptop" }),
+    ).toThrow("bob (admin) cannot revoke laptop: only the owner removes devices from the zone");
+    expect(() => checkDeviceChange(person("bob", "admin"), { kind: "invite" })).toThrow(
+      "bob (admin) cannot invite a device: only the owner adds devices to the zone",
+    );
+    expect(() => checkDeviceChange({ kind: "owner-key" }, { kind: "invite" })).not.toThrow();
   });
 });

@@ -6,6 +6,13 @@
  * owner a new link would open it and be the owner. So, as a serious product does with its
  * super-administrator, the owner alone manages admins and the owner; an admin manages
  * members and children, and may give themselves a new link; no one else changes anyone.
+ *
+ * The zone's devices are the owner's in the same way. A revocation is signed with the owner
+ * key, and an admin who could revoke the owner's own devices (every other device holding
+ * the owner key among them) could shut the owner out of their zone. An invitation admits a
+ * device that stays a member, and sees the whole zone from its own sessions, after the
+ * admin who invited it is removed. So the owner alone adds and revokes devices (anyone who
+ * may see the invitations may still withdraw one not used yet: that admits no one).
  */
 import { OWNER_USER, type Role } from "../../protocol/accounts.ts";
 import { BuckyError } from "../errors.ts";
@@ -41,6 +48,29 @@ export function checkAccountChange(actor: AccountActor, change: AccountChange): 
       `${actor.user} (admin) cannot ${what}: only the owner manages the owner and the admins`,
       "Ask the owner to do it, on a device holding the owner key.",
     );
+}
+
+/** A change to the zone's devices: inviting one, or revoking one. */
+export type DeviceChange =
+  | { readonly kind: "invite" }
+  | { readonly kind: "revoke"; readonly device: string };
+
+/** Refuses (E_PERMISSION) a change to the zone's devices asked by anyone but the owner. */
+export function checkDeviceChange(actor: AccountActor, change: DeviceChange): void {
+  if (actor.kind === "owner-key" || actor.role === "owner") return;
+  const who = `${actor.user} (${actor.role})`;
+  throw new BuckyError(
+    "E_PERMISSION",
+    change.kind === "invite"
+      ? `${who} cannot invite a device: only the owner adds devices to the zone`
+      : `${who} cannot revoke ${change.device}: only the owner removes devices from the zone`,
+    "Ask the owner to do it, on a device holding the owner key.",
+  );
+}
+
+/** Whether `actor` (none: a device's session) may invite and revoke devices (the panel offers it only then). */
+export function mayChangeDevices(actor: AccountActor | undefined): boolean {
+  return actor !== undefined && (actor.kind === "owner-key" || actor.role === "owner");
 }
 
 /** Whether `actor` may make `change` (the panel offers only those). */

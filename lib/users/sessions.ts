@@ -76,6 +76,7 @@ export class SessionCheck {
         user: person.name,
         role: person.role,
         session,
+        ...(person.removedAtMs !== undefined ? { removedAtMs: person.removedAtMs } : {}),
         ...(deviceName ? { deviceName } : {}),
       },
     });

@@ -2,7 +2,9 @@
  * Whom a zone-only app is shared with: everyone of the zone (the default), or only the
  * people and roles its spec names (`bucky app share notes --with ann,child`). Admins see
  * every app. Any member device may write an app's spec, so a share is no secret kept from
- * the zone's devices: it decides what people see at the gateways.
+ * the zone's devices: it decides what people see at the gateways. A share names a person,
+ * not just a name: it stops counting for them once they are removed, and someone added
+ * later under the name gets nothing of it until the app is shared again (access.ts).
  */
 import { checkUserName, isRole } from "../../protocol/accounts.ts";
 import { type AppSpec, appKeys, readSpec } from "../apps/spec.ts";
@@ -42,11 +44,8 @@ export function shareApp(node: NodeContext, app: string, names: readonly string[
       "share it with someone, or with everyone",
       "For example: --with ann,child",
     );
-  const spec: AppSpec = {
-    ...current,
-    shared,
-    updatedAt: new Date(node.now()).toISOString(),
-  };
+  const at = new Date(node.now()).toISOString();
+  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at };
   node.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
   node.log.info("app shared", { app, with: shared?.join(",") ?? "everyone" });
   return spec;

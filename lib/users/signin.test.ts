@@ -38,6 +38,8 @@ function gateway(names: readonly string[]) {
   const lines: string[] = [];
   const node = {
     people: () => ({ people, revs: new Map() }),
+    // One gateway of its own: no other gateway recorded wrong passwords (sign-in-failures.ts).
+    membership: () => ({ byName: new Map(), byId: new Map() }),
     now: () => now,
   } as unknown as NodeContext;
   const signIn = new SignIn(node, createLog({ level: "info", write: (line) => lines.push(line) }));

@@ -1,7 +1,8 @@
 /**
  * Signing people in at a gateway, with a password or a passkey, and enrolling them. Every
- * attempt is limited per person and per client address (token buckets: a burst, then one
- * every few seconds), and logged: one info line for each way in opened, one warning for
+ * attempt is limited per person and per client address at this gateway (token buckets: a
+ * burst, then one every few seconds), and wrong passwords per person across the whole zone
+ * (sign-in-failures.ts: more gateways give an attacker no more guesses), and logged: one info line for each way in opened, one warning for
  * each refused, saying why. A password is never logged, and never leaves this process
  * but as what Argon2id makes of it. A refusal says only "wrong name or password", however
  * it failed, and takes as long: whether a name is a person's is no one's business.
@@ -24,6 +25,7 @@ import {
 } from "./passkey.ts";
 import { HashGate, newPassword, PASSWORD_COST, passwordKey, passwordProblem } from "./password.ts";
 import { newClaims, signSession } from "./sessions.ts";
+import { recordFailure, zoneFailureWaitMs } from "./sign-in-failures.ts";
 
 /** Attempts per person: a burst of this many, then one per PERSON_REFILL_S. */
 export const PERSON_BURST = 10;
@@ -91,6 +93,7 @@ export class SignIn {
     const credential = [...(person?.credentials ?? new Map<string, Credential>()).entries()].find(
       ([, c]) => c.kind === "password",
     );
+    if (user && person) this.limitZoneWide(user, place);
     if (!user || !person || !credential || credential[1].kind !== "password") {
       // As long as a real check: the answer's time says nothing either.
       await passwordKey(password, DUMMY_SALT, PASSWORD_COST, this.hashing).catch(() => undefined);
@@ -98,8 +101,10 @@ export class SignIn {
     }
     const [nonce, record] = credential;
     const key = await passwordKey(password.slice(0, 1024), record.salt, record, this.hashing);
-    if (toBase64url(key.publicKey) !== record.publicKey)
+    if (toBase64url(key.publicKey) !== record.publicKey) {
+      recordFailure(this.node, user);
       throw this.refuse(user, "password", place, "wrong password");
+    }
     const claims = newClaims(this.node, user);
     const cookie = signSession(this.node, claims, {
       k: "password",
@@ -271,6 +276,19 @@ export class SignIn {
       throw new TooManyAttempts(Math.ceil(waitMs / 1000));
     }
     return user;
+  }
+
+  /** Refuses a password for `user` once the zone's gateways together were given too many wrong ones. */
+  private limitZoneWide(user: UserName, place: Place): void {
+    const waitMs = zoneFailureWaitMs(this.node, user);
+    if (waitMs === 0) return;
+    this.log.warn("sign-in refused", {
+      user,
+      with: "password",
+      client: place.client,
+      reason: "too many wrong passwords for this person at the zone's gateways",
+    });
+    throw new TooManyAttempts(Math.ceil(waitMs / 1000));
   }
 
   private limitAddress(place: Place, user?: string, method?: string): void {

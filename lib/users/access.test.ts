@@ -1,0 +1,35 @@
+import { describe, expect, test } from "bun:test";
+import { type AppReach, personMayUseApp } from "./access.ts";
+
+const REMOVED_MS = Date.parse("2026-12-01T01:00:00.000Z");
+const lee = { name: "lee", role: "member" as const };
+const leeAgain = { ...lee, removedAtMs: REMOVED_MS };
+const shared = (sharedAtMs: number | null, names = ["lee"]): AppReach => ({
+  exposure: "zone",
+  shared: names,
+  sharedAtMs,
+});
+
+describe("a share names a person, not just a name", () => {
+  test("a person never removed is what the share says", () => {
+    expect(personMayUseApp(lee, shared(null))).toBe(true);
+    expect(personMayUseApp(lee, shared(null, ["ann"]))).toBe(false);
+  });
+
+  test("one added under the name of someone removed counts only by a share set after it", () => {
+    expect(
+      [
+        shared(null),
+        shared(REMOVED_MS - 60_000),
+        // A removal is dated to its second: a share within it may be from before.
+        shared(REMOVED_MS + 999),
+        shared(REMOVED_MS + 1000),
+      ].map((reach) => personMayUseApp(leeAgain, reach)),
+    ).toEqual([false, false, false, true]);
+  });
+
+  test("a role named in a share, and everyone, count whoever they are", () => {
+    expect(personMayUseApp(leeAgain, shared(REMOVED_MS - 60_000, ["member"]))).toBe(true);
+    expect(personMayUseApp(leeAgain, { exposure: "zone", shared: null })).toBe(true);
+  });
+});
