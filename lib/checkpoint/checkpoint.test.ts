@@ -553,4 +553,55 @@ describe("checkpoints", () => {
     sqlite.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");
     expect(repair).toThrow("where its checkpoint holds it");
   });
+
+  for (const [kept, author] of [
+    ["the one holding the zone's documents", 0],
+    ["the last of a feed", 2],
+  ] as const)
+    test(`repair drops another device's damaged changeset the checkpoint keeps (${kept}); the checkpoint is taken again with it`, async () => {
+      const zone = await busyZone();
+      await compact(zone, [0, 1, 2]);
+      zone.write(2, [{ key: "apps/after", value: '"past the cut"' }]);
+      await settle(zone);
+      const device = zone.device(1);
+      const sqlite = device.db.$client;
+      const expected = zone.stateOf(0);
+      // The first of the author's changesets held, kept from before the checkpoint.
+      const id = deviceIdFromPublicKey(zone.device(author).key.publicKey);
+      const row = sqlite
+        .query<{ seq: number; bytes: Uint8Array }, [string]>(
+          "SELECT seq, bytes FROM changesets WHERE author = ?1 ORDER BY seq LIMIT 1",
+        )
+        .get(id) as { seq: number; bytes: Uint8Array };
+      const whole = new Uint8Array(row.bytes);
+      const damaged = whole.slice();
+      damaged[damaged.length - 3] = (damaged[damaged.length - 3] as number) ^ 1;
+      sqlite
+        .query("UPDATE changesets SET bytes = ?1 WHERE author = ?2 AND seq = ?3")
+        .run(damaged, id, row.seq);
+      expect(zone.verify(1).problems[0]).toContain("has a bad signature");
+
+      const repaired = repairState(
+        device.db,
+        device.seal,
+        zone.zone,
+        device.name,
+        zone.nowMs,
+        quiet,
+      );
+      expect(repaired.dropped).toContainEqual({ author: id, seq: row.seq });
+      // Mended: this device now lacks changesets the checkpoint covers, as one away past it.
+      expect(zone.verify(1).problems).toEqual([]);
+      expect(offerTo(zone, 0, 1)).toBeDefined();
+      // It takes the checkpoint again from a peer, what it keeps with it, then the rest.
+      await settle(zone);
+      const held = sqlite
+        .query<{ bytes: Uint8Array }, [string, number]>(
+          "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+        )
+        .get(id, row.seq);
+      expect(new Uint8Array(held?.bytes as Uint8Array)).toEqual(whole);
+      expect(zone.stateOf(1)).toEqual(expected);
+      for (const i of [0, 1, 2]) expect(zone.verify(i).problems).toEqual([]);
+    });
 });
