@@ -523,6 +523,44 @@ describe("checkpoints", () => {
     expect(zone.verify(3).problems).toEqual([]);
   });
 
+  test("a member writing an agent's revocation over and over keeps only the write the checkpoint holds from compaction", async () => {
+    const zone = zoneOf("a", "b", "c");
+    await settle(zone, [0, 1]);
+    // Any member may write revoked-agents/<id>, and again: 12 changesets on one key.
+    for (let i = 0; i < 12; i++)
+      zone.write(1, [
+        { key: "revoked-agents/grant", value: JSON.stringify({ round: i }) },
+        { key: "apps/bulk", value: JSON.stringify("x".repeat(100)) },
+      ]);
+    zone.write(1, [{ key: "apps/last", value: "1" }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
+    await expectAdopted(zone, [0, 1]);
+    const bId = deviceIdFromPublicKey(zone.device(1).key.publicKey);
+    for (const i of [0, 1]) {
+      const held = zone
+        .device(i)
+        .db.$client.query<{ seq: number }, [string]>(
+          "SELECT seq FROM changesets WHERE author = ?1 ORDER BY seq",
+        )
+        .all(bId)
+        .map((row) => row.seq);
+      // Of b's 13 before the cut, the one holding the revocation the checkpoint holds, and
+      // the last (its feed goes on from it; b's endorsement came after).
+      expect(held.filter((seq) => seq <= 13)).toEqual([12, 13]);
+      expect(zone.verify(i).problems).toEqual([]);
+    }
+    expect(zone.stateOf(0, "revoked-agents/")).toEqual({
+      "revoked-agents/grant": JSON.stringify({ round: 11 }),
+    });
+    // c, which holds nothing, takes the checkpoint and checks out.
+    await settle(zone);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+    expect(zone.verify(2).problems).toEqual([]);
+  });
+
   test("a new device joins from the checkpoint and the changesets after it", async () => {
     const zone = await adoptedWithoutC(10, 4);
     // c holds nothing yet, as a device joining: it gets the checkpoint, then the tail.
