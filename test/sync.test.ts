@@ -10,6 +10,7 @@ import {
   cleanUp,
   type Daemon,
   jsonError,
+  newHomePath,
   startDaemon,
   startZone,
   userState,
@@ -129,6 +130,21 @@ describe("a state write", () => {
       jsonError(await bucky(["state", "get", "apps/kept", "--home", back.home, "--json"])).code,
     ).toBe("E_NOT_FOUND");
   }, 60_000);
+});
+
+describe("a zone write on a device whose fellow has not started yet", () => {
+  test("says no other device holds it yet, not that this device is alone", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "alpha"]);
+    await startDaemon(home);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", home]);
+    await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta", "--no-start"]);
+    // beta is a member, its daemon never started: lost with alpha, the write is gone.
+    const set = await bucky(["state", "set", "apps/x", "1", "--home", home]);
+    expect(set.stdout).toContain("keep this device running until another has synced it");
+    const json = await buckyJson(["state", "set", "apps/x", "2", "--home", home]);
+    expect(json.heldElsewhere).toBe("not yet");
+  }, 30_000);
 });
 
 describe("presence", () => {
