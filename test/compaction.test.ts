@@ -155,6 +155,57 @@ describe("a zone's history", () => {
   }, 120_000);
 });
 
+describe("a device away across a compaction", () => {
+  test("comes back to a key deleted meanwhile, its own older write to it unsynced, with the deleting device SIGKILLed", async () => {
+    const zone = await startZone(["a", "b", "c"], COMPACT);
+    const [a, b, c] = ["a", "b", "c"].map((name) => zone.get(name) as Daemon) as [
+      Daemon,
+      Daemon,
+      Daemon,
+    ];
+    await buckyJson(["state", "set", "apps/y", '"first"', "--home", a.home]);
+    await waitFor("c to hold apps/y", async () =>
+      (await userState(c.home))["apps/y"] === "first" ? true : undefined,
+    );
+    // c writes apps/y while no other device can hear it, then goes away (SIGKILL).
+    for (const d of [a, b]) process.kill(d.pid, "SIGSTOP");
+    const unsynced = await buckyJson<{ heldElsewhere: string }>([
+      "state",
+      "set",
+      "apps/y",
+      '"c\'s, never synced"',
+      "--home",
+      c.home,
+    ]).finally(() => {
+      for (const d of [a, b]) process.kill(d.pid, "SIGCONT");
+    });
+    expect(unsynced.heldElsewhere).toBe("not yet");
+    await c.kill();
+    // a deletes it, later; a and b compact past the deletion, then a goes (SIGKILL).
+    await buckyJson(["state", "del", "apps/y", "--home", a.home]);
+    await buckyJson(["state", "set", "apps/z", "1", "--home", a.home]);
+    const deleted = Date.now();
+    await compacted(
+      new Map([
+        ["a", a],
+        ["b", b],
+      ]),
+      deleted,
+    );
+    await a.kill();
+    const back = await startDaemon(c.home, COMPACT);
+    // The deletion, later than c's write, wins on c and on b alike.
+    await waitFor("c and b to agree", async () => {
+      const [onB, onC] = await Promise.all([userState(b.home), userState(back.home)]);
+      return JSON.stringify(onB) === JSON.stringify(onC) &&
+        JSON.stringify(onC) === JSON.stringify({ "apps/z": 1 })
+        ? true
+        : undefined;
+    });
+    expect(back.log()).toContain("checkpoint taken");
+  }, 90_000);
+});
+
 describe("a home made by bucky 0.1.0", () => {
   test("is opened, upgraded and compacted by itself; what its owner stored stays until released", async () => {
     const fixture = join(import.meta.dir, "../fixtures/homes/v0.1.0");

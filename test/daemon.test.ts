@@ -150,8 +150,11 @@ describe("bucky state", () => {
       updatedAt: expect.any(String),
       author: "nas",
       authorId: init.device.id,
+      // The zone's only device: there is no other to hold it.
+      heldElsewhere: "alone",
     });
-    expect(await buckyJson(["state", "get", "apps/music/volume", "--home", home])).toEqual(set);
+    const { heldElsewhere: _, ...entry } = set;
+    expect(await buckyJson(["state", "get", "apps/music/volume", "--home", home])).toEqual(entry);
     await buckyJson(["state", "set", "apps/photos", '{"albums":2}', "--home", home]);
     const listed = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
       "state",
@@ -167,6 +170,7 @@ describe("bucky state", () => {
     expect(await buckyJson(["state", "del", "apps/photos", "--home", home])).toEqual({
       key: "apps/photos",
       deleted: true,
+      heldElsewhere: "alone",
     });
     expect((await bucky(["state", "get", "apps/photos", "--home", home])).exitCode).toBe(1);
   });

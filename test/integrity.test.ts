@@ -14,6 +14,7 @@ import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts } from "../lib/node/peers.ts";
+import { peekCheckpointRecord } from "../lib/state/checkpoint-record.ts";
 import { StateSeal } from "../lib/state/seal.ts";
 import { verifyNow } from "../lib/state/verify.ts";
 import { MIGRATIONS } from "../lib/store/migrate.ts";
@@ -35,6 +36,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  userState,
   waitFor,
 } from "./harness.ts";
 import { peerOf } from "./member.ts";
@@ -548,6 +550,85 @@ describe("mending an edited state", () => {
       (await buckyJson<{ value: unknown }>(["state", "get", "apps/a", "--home", home])).value,
     ).toBe("one");
   });
+
+  test("another device's changeset the checkpoint keeps edited: repair drops it and the checkpoint is taken again", async () => {
+    // Checkpoints at cuts every half second, of what is over a second and a half old.
+    const env = {
+      BUCKY_CHECKPOINT_HORIZON_MS: "1500",
+      BUCKY_CHECKPOINT_PERIOD_MS: "500",
+      BUCKY_CHECKPOINT_EVERY_MS: "250",
+    };
+    const zone = await startZone(["alpha", "beta"], env);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await buckyJson(["state", "set", "apps/from-beta", '"kept"', "--home", beta.home]);
+    const betaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", beta.home]))
+      .device.id;
+    const heldOnAlpha = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return peekCheckpointRecord(db)?.frontier.get(betaId);
+      } finally {
+        db.close();
+      }
+    };
+    // alpha holds a checkpoint covering beta's write, and beta's later one.
+    const written = Date.now();
+    await waitFor(
+      "a checkpoint covering beta's write",
+      async () => {
+        const status = await buckyJson<{
+          disk: { device: string; usage: { state: { checkpoint: { cut: string } | null } } }[];
+        }>(["status", "--disk", "--home", alpha.home]);
+        const cut = status.disk.find((d) => d.device === "alpha")?.usage.state.checkpoint?.cut;
+        return cut && Date.parse(cut) > written && heldOnAlpha() ? true : undefined;
+      },
+      30_000,
+    );
+    await buckyJson(["state", "set", "apps/later", '"also"', "--home", beta.home]);
+    await alpha.kill();
+    // The last of beta's changesets the checkpoint covers, which alpha keeps: its signature edited.
+    const seq = heldOnAlpha() as number;
+    const db = new Database(join(alpha.home, "state.db"));
+    const row = db
+      .query<{ bytes: Uint8Array }, [string, number]>(
+        "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+      )
+      .get(betaId, seq) as { bytes: Uint8Array };
+    db.close();
+    const [body, signature] = decodeCbor(row.bytes, 1 << 20, "entry") as [Uint8Array, Uint8Array];
+    const edited = new Uint8Array(signature);
+    edited[0] = (edited[0] as number) ^ 1;
+    sql(
+      alpha.home,
+      "UPDATE changesets SET bytes = ? WHERE author = ? AND seq = ?",
+      encodeCbor([body, edited]),
+      betaId,
+      seq,
+    );
+    await expectDaemonRefuses(alpha.home, `#${seq} has a bad signature`);
+
+    const repaired = await buckyJson<{ repaired: boolean; dropped: { seq: number }[] }>([
+      "state",
+      "repair",
+      "--home",
+      alpha.home,
+    ]);
+    expect(repaired.repaired).toBe(true);
+    expect(repaired.dropped.map((d) => d.seq)).toContain(seq);
+    const back = await startDaemon(alpha.home, env);
+    await waitFor("alpha to take the checkpoint again, then beta's later write", async () => {
+      const read = await bucky(["state", "get", "apps/later", "--home", back.home, "--json"]);
+      return read.exitCode === 0 && back.log().includes("checkpoint taken") ? true : undefined;
+    });
+    // Whole without beta: the full verification finds nothing to mend.
+    await beta.kill();
+    expect(await userState(back.home)).toEqual({ "apps/from-beta": "kept", "apps/later": "also" });
+    await back.kill();
+    expect(await buckyJson(["state", "repair", "--home", alpha.home])).toMatchObject({
+      repaired: false,
+    });
+  }, 60_000);
 
   test("another device's changeset edited: repair drops it and a peer sends it again", async () => {
     const zone = await startZone(["alpha", "beta"]);

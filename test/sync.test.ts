@@ -4,11 +4,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
   type Daemon,
   jsonError,
+  newHomePath,
   startDaemon,
   startZone,
   userState,
@@ -84,6 +86,65 @@ describe("three devices", () => {
       ["gamma", "online"],
     ]);
   });
+});
+
+describe("a state write", () => {
+  test("answers once another device holds it, and outlives the device that wrote it (SIGKILL)", async () => {
+    const daemons = await startZone(["alpha", "beta"]);
+    const alpha = daemons.get("alpha") as Daemon;
+    const beta = daemons.get("beta") as Daemon;
+    const inTouch = (home: string) =>
+      waitFor("the devices in touch", async () => {
+        const { devices } = await buckyJson<{ devices: { status: string }[] }>([
+          "devices",
+          "--home",
+          home,
+        ]);
+        return devices.every((d) => d.status === "online") ? true : undefined;
+      });
+    await inTouch(alpha.home);
+    // beta paused: alpha must not say the write is done while it alone holds it.
+    const set = await answeredOnceHeld(
+      [beta],
+      () => buckyJson(["state", "set", "apps/kept", '"by alpha"', "--home", alpha.home]),
+      { what: "alpha's write", seen: () => /state changed[^\n]*apps\/kept/.test(alpha.log()) },
+    );
+    expect(set).toMatchObject({ key: "apps/kept", value: "by alpha", heldElsewhere: "held" });
+    await alpha.kill();
+    expect(await buckyJson(["state", "get", "apps/kept", "--home", beta.home])).toMatchObject({
+      value: "by alpha",
+      author: "alpha",
+    });
+
+    // The same for a deletion, the other way round.
+    const back = await startDaemon(alpha.home);
+    await inTouch(beta.home);
+    const deleted = await answeredOnceHeld(
+      [back],
+      () => buckyJson(["state", "del", "apps/kept", "--home", beta.home]),
+      { what: "beta's deletion", seen: () => /state changed[^\n]*apps\/kept/.test(beta.log()) },
+    );
+    expect(deleted).toEqual({ key: "apps/kept", deleted: true, heldElsewhere: "held" });
+    await beta.kill();
+    expect(
+      jsonError(await bucky(["state", "get", "apps/kept", "--home", back.home, "--json"])).code,
+    ).toBe("E_NOT_FOUND");
+  }, 60_000);
+});
+
+describe("a zone write on a device whose fellow has not started yet", () => {
+  test("says no other device holds it yet, not that this device is alone", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "alpha"]);
+    await startDaemon(home);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", home]);
+    await buckyJson(["join", token, "--home", newHomePath(), "--device", "beta", "--no-start"]);
+    // beta is a member, its daemon never started: lost with alpha, the write is gone.
+    const set = await bucky(["state", "set", "apps/x", "1", "--home", home]);
+    expect(set.stdout).toContain("keep this device running until another has synced it");
+    const json = await buckyJson(["state", "set", "apps/x", "2", "--home", home]);
+    expect(json.heldElsewhere).toBe("not yet");
+  }, 30_000);
 });
 
 describe("presence", () => {

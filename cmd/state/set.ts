@@ -1,8 +1,13 @@
-/** `bucky state set <key> <json>`: write a value; every reachable device gets it. */
+/**
+ * `bucky state set <key> <json>`: write a value; every reachable device gets it. It answers
+ * once another device holds the write (`heldElsewhere`), so losing this one loses nothing.
+ */
 import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Entry } from "../../lib/state/kv.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -29,7 +34,16 @@ export default defineBuckyCommand({
         `Values are JSON: a string needs its own quotes, like '"${args.value}"'.`,
       );
     }
-    return requestDaemon<Entry>(context.home, "PUT", `/v1/state/${args.key}`, { value });
+    return requestDaemon<Entry & { heldElsewhere: HeldElsewhere }>(
+      context.home,
+      "PUT",
+      `/v1/state/${args.key}`,
+      { value },
+    );
   },
-  text: (entry) => `Set ${entry.key} = ${JSON.stringify(entry.value)}`,
+  text: (entry) =>
+    [
+      `Set ${entry.key} = ${JSON.stringify(entry.value)}`,
+      ...notHeldYetNote(entry.heldElsewhere, "write"),
+    ].join("\n"),
 });

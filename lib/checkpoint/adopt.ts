@@ -26,7 +26,7 @@ import { MAX_CLOCK_AHEAD_MS, observeHlc } from "../../protocol/hlc.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
 import type { Log } from "../log.ts";
 import { applyChangeset } from "../state/apply.ts";
-import { isEvidence } from "../state/evidence.ts";
+import { isAgentRevocation, isEvidence } from "../state/evidence.ts";
 import { CHANGESET_COLUMNS, type SealTally, STATE_COLUMNS, type StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
 import { dropPastCut } from "../sync/cut.ts";
@@ -453,9 +453,10 @@ export function pruneCovered(db: StateDb, seal: StateSeal, batch = PRUNE_BATCH):
           .values(after, JSON.stringify(Object.fromEntries(frontier)), batch);
         if (rows.length === 0) return true;
         const remove = sqlite.prepare("DELETE FROM changesets WHERE local_order = ?1");
+        const holds = checkpointHolds(sqlite);
         for (const row of rows) {
           after = row[0] as number;
-          if (kept(row, frontier)) continue;
+          if (kept(row, frontier, holds)) continue;
           remove.run(after);
           tally.pruneChangesetRow(row as Parameters<SealTally["pruneChangesetRow"]>[0]);
           pruned++;
@@ -468,12 +469,37 @@ export function pruneCovered(db: StateDb, seal: StateSeal, batch = PRUNE_BATCH):
   }
 }
 
-/** Whether a covered changeset row stays: the frontier's, evidence, or one that does not decode (damage, for the checks to name). */
-function kept(row: unknown[], frontier: ReadonlyMap<string, number>): boolean {
-  if ((row[2] as number) === frontier.get(row[1] as string)) return true;
+/** Whether the checkpoint's row for a key is the one `author`'s changeset `seq` wrote. */
+type CheckpointHolds = (key: string, author: string, seq: number) => boolean;
+
+function checkpointHolds(sqlite: Database): CheckpointHolds {
+  // The checkpoint's row: kept aside where a later write replaced it, else the state's.
+  const base = sqlite.prepare<{ author: string; seq: number }, [string]>(
+    "SELECT author, seq FROM checkpoint_base WHERE key = ?1",
+  );
+  const state = sqlite.prepare<{ author: string; seq: number }, [string]>(
+    "SELECT author, seq FROM state WHERE key = ?1",
+  );
+  return (key, author, seq) => {
+    const row = base.get(key) ?? state.get(key);
+    return row?.author === author && row.seq === seq;
+  };
+}
+
+/**
+ * Whether a covered changeset row stays: the frontier's, evidence, or one that does not
+ * decode (damage, for the checks to name).
+ */
+function kept(
+  row: unknown[],
+  frontier: ReadonlyMap<string, number>,
+  holds: CheckpointHolds,
+): boolean {
+  const [author, seq] = [row[1] as string, row[2] as number];
+  if (seq === frontier.get(author)) return true;
   try {
-    return decodeChangeset(new Uint8Array(row[4] as Uint8Array)).ops.some((op) =>
-      isEvidence(op.key),
+    return decodeChangeset(new Uint8Array(row[4] as Uint8Array)).ops.some(
+      (op) => isEvidence(op.key) && (!isAgentRevocation(op.key) || holds(op.key, author, seq)),
     );
   } catch (error) {
     if (error instanceof ProtocolError) return true;

@@ -523,6 +523,44 @@ describe("checkpoints", () => {
     expect(zone.verify(3).problems).toEqual([]);
   });
 
+  test("a member writing an agent's revocation over and over keeps only the write the checkpoint holds from compaction", async () => {
+    const zone = zoneOf("a", "b", "c");
+    await settle(zone, [0, 1]);
+    // Any member may write revoked-agents/<id>, and again: 12 changesets on one key.
+    for (let i = 0; i < 12; i++)
+      zone.write(1, [
+        { key: "revoked-agents/grant", value: JSON.stringify({ round: i }) },
+        { key: "apps/bulk", value: JSON.stringify("x".repeat(100)) },
+      ]);
+    zone.write(1, [{ key: "apps/last", value: "1" }]);
+    await settle(zone, [0, 1]);
+    const cut = zone.nowMs;
+    zone.nowMs += 1000;
+    await endorseInTurn(zone, cut, [0, 1], [0, 1]);
+    await expectAdopted(zone, [0, 1]);
+    const bId = deviceIdFromPublicKey(zone.device(1).key.publicKey);
+    for (const i of [0, 1]) {
+      const held = zone
+        .device(i)
+        .db.$client.query<{ seq: number }, [string]>(
+          "SELECT seq FROM changesets WHERE author = ?1 ORDER BY seq",
+        )
+        .all(bId)
+        .map((row) => row.seq);
+      // Of b's 13 before the cut, the one holding the revocation the checkpoint holds, and
+      // the last (its feed goes on from it; b's endorsement came after).
+      expect(held.filter((seq) => seq <= 13)).toEqual([12, 13]);
+      expect(zone.verify(i).problems).toEqual([]);
+    }
+    expect(zone.stateOf(0, "revoked-agents/")).toEqual({
+      "revoked-agents/grant": JSON.stringify({ round: 11 }),
+    });
+    // c, which holds nothing, takes the checkpoint and checks out.
+    await settle(zone);
+    expect(zone.stateOf(2)).toEqual(zone.stateOf(0));
+    expect(zone.verify(2).problems).toEqual([]);
+  });
+
   test("a new device joins from the checkpoint and the changesets after it", async () => {
     const zone = await adoptedWithoutC(10, 4);
     // c holds nothing yet, as a device joining: it gets the checkpoint, then the tail.
@@ -553,4 +591,61 @@ describe("checkpoints", () => {
     sqlite.run("UPDATE checkpoint_base SET value = '\"edited\"' WHERE key = 'apps/k0'");
     expect(repair).toThrow("where its checkpoint holds it");
   });
+
+  for (const [kept, author] of [
+    ["the one holding the zone's documents", 0],
+    ["the last of a feed", 2],
+  ] as const)
+    test(`repair drops another device's damaged changeset the checkpoint keeps (${kept}); the checkpoint is taken again with it`, async () => {
+      const zone = await busyZone();
+      await compact(zone, [0, 1, 2]);
+      zone.write(2, [{ key: "apps/after", value: '"past the cut"' }]);
+      await settle(zone);
+      const device = zone.device(1);
+      const sqlite = device.db.$client;
+      const expected = zone.stateOf(0, "apps/");
+      // The first of the author's changesets held, kept from before the checkpoint.
+      const id = deviceIdFromPublicKey(zone.device(author).key.publicKey);
+      const row = sqlite
+        .query<{ seq: number; bytes: Uint8Array }, [string]>(
+          "SELECT seq, bytes FROM changesets WHERE author = ?1 ORDER BY seq LIMIT 1",
+        )
+        .get(id) as { seq: number; bytes: Uint8Array };
+      const whole = new Uint8Array(row.bytes);
+      const damaged = whole.slice();
+      damaged[damaged.length - 3] = (damaged[damaged.length - 3] as number) ^ 1;
+      sqlite
+        .query("UPDATE changesets SET bytes = ?1 WHERE author = ?2 AND seq = ?3")
+        .run(damaged, id, row.seq);
+      expect(zone.verify(1).problems[0]).toContain("has a bad signature");
+
+      const repaired = repairState(
+        device.db,
+        device.seal,
+        zone.zone,
+        device.name,
+        zone.nowMs,
+        quiet,
+      );
+      expect(repaired.dropped).toContainEqual({ author: id, seq: row.seq });
+      // Mended: this device now lacks changesets the checkpoint covers, as one away past it.
+      expect(zone.verify(1).problems).toEqual([]);
+      expect(offerTo(zone, 0, 1)).toBeDefined();
+      // Its compactor meanwhile takes nothing it cannot compute, and breaks nothing.
+      zone.nowMs += 1000;
+      await zone.endorse(1, zone.nowMs - 500);
+      expect(await zone.adopt(1)).toBeUndefined();
+      expect(zone.verify(1).problems).toEqual([]);
+      // It takes the checkpoint again from a peer, what it keeps with it, then the rest.
+      await settle(zone);
+      const held = sqlite
+        .query<{ bytes: Uint8Array }, [string, number]>(
+          "SELECT bytes FROM changesets WHERE author = ?1 AND seq = ?2",
+        )
+        .get(id, row.seq);
+      expect(new Uint8Array(held?.bytes as Uint8Array)).toEqual(whole);
+      expect(zone.stateOf(1, "apps/")).toEqual(expected);
+      expect(zone.stateOf(1)).toEqual(zone.stateOf(0));
+      for (const i of [0, 1, 2]) expect(zone.verify(i).problems).toEqual([]);
+    });
 });

@@ -184,12 +184,22 @@ export function createLocalApp(
 
   app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
   app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));
+  // A write answers once another device holds it, as every zone write does: one on this
+  // device alone is lost with it.
   app.put(`${STATE_PREFIX}*`, async (c) => {
     const body = await jsonObject(c);
     if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
-    return c.json(setEntry(store, keyIn(c.req.path), body.value));
+    const entry = setEntry(store, keyIn(c.req.path), body.value);
+    return c.json({
+      ...entry,
+      heldElsewhere: await node.untilHeldElsewhere(`write of ${entry.key}`),
+    });
   });
-  app.delete(`${STATE_PREFIX}*`, (c) => c.json(deleteEntry(store, keyIn(c.req.path))));
+  app.delete(`${STATE_PREFIX}*`, async (c) => {
+    const deleted = deleteEntry(store, keyIn(c.req.path));
+    const heldElsewhere = await node.untilHeldElsewhere(`deletion of ${deleted.key}`);
+    return c.json({ ...deleted, heldElsewhere });
+  });
 
   app.post("/v1/invites", async (c) => {
     // Asked from the panel, only for the owner (lib/users/account-rights.ts).

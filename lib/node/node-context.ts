@@ -750,10 +750,16 @@ export class NodeContext {
    * written so far: a write whose answer says it holds on every device (a sign-out, a
    * revocation) is then not lost with this one. "alone" at once in a zone of this device
    * alone; past the bound ("not yet") the log says this device alone holds `what` for now
-   * (it goes with the next exchange).
+   * (it goes with the next exchange). A member this device cannot call yet (it joined and
+   * has not said where it listens) is no less a device the write is lost to: its pull may
+   * still come within the bound.
    */
   async untilHeldElsewhere(what: string): Promise<HeldElsewhere> {
-    if (this.peers().length === 0) return "alone";
+    const membership = this.membership();
+    const others = [...membership.byId.keys()].filter(
+      (id) => id !== this.deviceId && standingOf(membership, id) === "member",
+    );
+    if (others.length === 0) return "alone";
     if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
       return "held";
     this.log.warn(`${what}: held by this device alone for now`, {
