@@ -8,11 +8,15 @@
  * acting device killed, the other's pages still show it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { appKeys } from "../lib/apps/spec.ts";
+import { approvalKey } from "../lib/gateway/approval.ts";
+import { limitsKey } from "../lib/gateway/table.ts";
 import { en } from "../lib/i18n/en.ts";
 import {
   answeredOnceHeld,
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -66,6 +70,28 @@ async function act(gateway: string, path: string, form: Record<string, string>):
   return pageAt(gateway, back.slice(PANEL.length), notice);
 }
 
+/** Posts the panel's form `path` at `gateway` whose answer is a page of its own (a token's, a link's). */
+async function actShown(
+  gateway: string,
+  path: string,
+  form: Record<string, string>,
+): Promise<string> {
+  const response = await fetch(`${gateway}${PANEL}${path}`, {
+    method: "POST",
+    headers: { cookie, origin: gateway, "accept-language": "en" },
+    body: new URLSearchParams(form),
+    redirect: "manual",
+  });
+  expect(response.status).toBe(200);
+  return unescaped(await response.text());
+}
+
+/** The value of the zone state's `key` as `home`'s device holds it (undefined: none). */
+async function stateValue(home: string, key: string): Promise<unknown> {
+  const got = await bucky(["state", "get", key, "--home", home, "--json"]);
+  return got.exitCode === 0 ? (JSON.parse(got.stdout) as { value: unknown }).value : undefined;
+}
+
 /** A new session of the owner's, opened at alpha's gateway by a login link: its cookie. */
 async function signIn(): Promise<string> {
   const link = new URL(
@@ -73,6 +99,24 @@ async function signIn(): Promise<string> {
   );
   const opened = await fetch(link, { redirect: "manual" });
   return (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+}
+
+/** A catalog `name` of the whoami app, published into a directory: it and its publisher. */
+async function publishCatalog(name: string): Promise<{ out: string; publisher: string }> {
+  const dir = scratchDir();
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/whoami"), join(dir, "whoami"), {
+    recursive: true,
+  });
+  writeFileSync(
+    join(dir, "catalog.json"),
+    JSON.stringify({ name, version: 1, apps: [{ dir: "whoami" }] }),
+  );
+  const out = join(dir, "out");
+  const { publisher } = await buckyJson<{ publisher: string }>([
+    ...["store", "publish", join(dir, "catalog.json"), "--key", join(dir, "publisher.key")],
+    ...["--out", out],
+  ]);
+  return { out, publisher };
 }
 
 /** What `home`'s device says of `device`'s last backup to usb, from the zone's status. */
@@ -144,6 +188,91 @@ describe("the panel at another device's gateway", () => {
     expect(page).toContain(after as string);
   }, 30_000);
 
+  test("says of every other change none held yet that none does, and the other device holds each once back", async () => {
+    // What the actions change, made while beta runs.
+    const { id: ruleId } = await buckyJson<{ id: string }>([
+      ...["rule", "add", "block", "--app", "newsreel", "--role", "child", "--home", alpha.home],
+    ]);
+    const spare = join(scratchDir(), "spare");
+    await buckyJson([
+      ...["backup", "target", "add", "spare", spare, "--no-backup", "--home", alpha.home],
+    ]);
+    const catalog = await publishCatalog("panel-apps");
+    await buckyJson([
+      "store",
+      "add",
+      catalog.out,
+      "--key",
+      catalog.publisher,
+      "--home",
+      alpha.home,
+    ]);
+    const site = resolve(import.meta.dir, "../fixtures/apps/site");
+    await buckyJson([
+      ...["app", "install", site, "--device", "alpha", "--no-wait", "--home", alpha.home],
+    ]);
+    // Each with beta paused past the bound, side by side: each page says none holds it yet.
+    process.kill(beta.pid, "SIGSTOP");
+    let pages: string[];
+    try {
+      pages = await Promise.all([
+        act(alphaGateway, `rules/${ruleId}/remove`, {}),
+        act(alphaGateway, "backups/targets/spare/remove", {}),
+        act(alphaGateway, "store/catalogs/panel-apps/remove", {}),
+        act(alphaGateway, "apps/site/limits", { rps: "7", bandwidth: "" }),
+        act(alphaGateway, "devices/beta/approve-gateway", {
+          confirm: "1",
+          hosts: "beta.lan",
+          addresses: "",
+        }),
+        actShown(alphaGateway, "people/add", { name: "person-ann", role: "member" }),
+        actShown(alphaGateway, "agents/grant", { name: "helper", read: "apps" }),
+        act(alphaGateway, "apps/site/move", { to: "beta" }),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    const said = [
+      en.rules.removed,
+      en.backups.removed({ target: "spare" }),
+      en.store.removed({ catalog: "panel-apps" }),
+      en.apps.limitsSet({ app: "site" }),
+      en.devices.gatewayApproved({ device: "beta" }),
+      en.people.added({ person: "person-ann" }),
+      "owner-helper",
+      en.apps.moving({ app: "site", device: "beta" }),
+    ];
+    expect(
+      pages.map((page, i) => [page.includes(said[i] as string), page.includes(en.held.notYet)]),
+    ).toEqual(said.map(() => [true, true]));
+    // Beta, back, holds every one of them (with alpha killed, the next case reads its pages).
+    await waitFor("beta to hold the changes made while it was paused", async () => {
+      const page = (path: string) => pageAt(betaGateway, path);
+      const [rules, backups, catalogs, people, agents] = await Promise.all([
+        page("rules"),
+        page("backups"),
+        page("store/catalogs"),
+        page("people"),
+        page("agents"),
+      ]);
+      const spec = (await stateValue(beta.home, appKeys.spec("site"))) as
+        | { moveTo?: string; placement?: string }
+        | undefined;
+      const held = [
+        !rules.includes("newsreel"),
+        !backups.includes("spare"),
+        !catalogs.includes("panel-apps"),
+        people.includes("person-ann"),
+        agents.includes("owner-helper"),
+        JSON.stringify(await stateValue(beta.home, limitsKey("site"))) ===
+          JSON.stringify({ rps: 7 }),
+        (await stateValue(beta.home, approvalKey("alpha", "beta"))) !== undefined,
+        spec?.moveTo === "beta" || spec?.placement === "beta",
+      ];
+      return held.every(Boolean) ? true : undefined;
+    });
+  }, 60_000);
+
   test("answers a rule only once another device holds it, and says so of a rule and a sign-out none held", async () => {
     // Added at alpha with beta paused: no answer until beta, let go, holds the rule.
     const held = await answeredOnceHeld(
@@ -191,6 +320,17 @@ describe("the panel at another device's gateway", () => {
     await alpha.kill();
     const rules = await pageAt(betaGateway, "rules");
     expect([rules.includes("games"), rules.includes("chat")]).toEqual([true, true]);
+    // And what the case before changed while beta was paused.
+    const [people, agents, catalogs, backups] = await Promise.all(
+      ["people", "agents", "store/catalogs", "backups"].map((path) => pageAt(betaGateway, path)),
+    );
+    expect([
+      rules.includes("newsreel"),
+      people?.includes("person-ann"),
+      agents?.includes("owner-helper"),
+      catalogs?.includes("panel-apps"),
+      backups?.includes("spare"),
+    ]).toEqual([false, true, true, false, false]);
     expect(await pageAt(betaGateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
   }, 30_000);
 });
