@@ -54,10 +54,14 @@ async function pageAt(gateway: string, path: string, notice = ""): Promise<strin
 }
 
 /**
- * Posts the panel's form `path` at `gateway` as the owner's browser does, and reads the page
- * it comes back to with the notice the action left.
+ * Posts the panel's form `path` at `gateway` as the owner's browser does; once answered,
+ * what reads the page it comes back to with the notice the action left.
  */
-async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+async function posted(
+  gateway: string,
+  path: string,
+  form: Record<string, string>,
+): Promise<() => Promise<string>> {
   const response = await fetch(`${gateway}${PANEL}${path}`, {
     method: "POST",
     headers: { cookie, origin: gateway, "accept-language": "en" },
@@ -67,7 +71,12 @@ async function act(gateway: string, path: string, form: Record<string, string>):
   expect(response.status).toBe(303);
   const notice = (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
   const back = new URL(response.headers.get("location") ?? "", gateway).pathname;
-  return pageAt(gateway, back.slice(PANEL.length), notice);
+  return () => pageAt(gateway, back.slice(PANEL.length), notice);
+}
+
+/** Posts the panel's form `path` at `gateway`, and reads the page it comes back to. */
+async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+  return (await posted(gateway, path, form))();
 }
 
 /** Posts the panel's form `path` at `gateway` whose answer is a page of its own (a token's, a link's). */
@@ -189,49 +198,47 @@ describe("the panel at another device's gateway", () => {
   }, 30_000);
 
   test("says of every other change none held yet that none does, and the other device holds each once back", async () => {
-    // What the actions change, made while beta runs.
-    const { id: ruleId } = await buckyJson<{ id: string }>([
-      ...["rule", "add", "block", "--app", "newsreel", "--role", "child", "--home", alpha.home],
-    ]);
-    const spare = join(scratchDir(), "spare");
-    await buckyJson([
-      ...["backup", "target", "add", "spare", spare, "--no-backup", "--home", alpha.home],
-    ]);
-    const catalog = await publishCatalog("panel-apps");
-    await buckyJson([
-      "store",
-      "add",
-      catalog.out,
-      "--key",
-      catalog.publisher,
-      "--home",
-      alpha.home,
-    ]);
+    // What the actions change, made while beta runs, side by side.
     const site = resolve(import.meta.dir, "../fixtures/apps/site");
-    await buckyJson([
-      ...["app", "install", site, "--device", "alpha", "--no-wait", "--home", alpha.home],
+    const [{ id: ruleId }] = await Promise.all([
+      buckyJson<{ id: string }>([
+        ...["rule", "add", "block", "--app", "newsreel", "--role", "child", "--home", alpha.home],
+      ]),
+      buckyJson([
+        ...["backup", "target", "add", "spare", join(scratchDir(), "spare"), "--no-backup"],
+        ...["--home", alpha.home],
+      ]),
+      publishCatalog("panel-apps").then(({ out, publisher }) =>
+        buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]),
+      ),
+      buckyJson([
+        ...["app", "install", site, "--device", "alpha", "--no-wait", "--home", alpha.home],
+      ]),
     ]);
     // Each with beta paused past the bound, side by side: each page says none holds it yet.
     process.kill(beta.pid, "SIGSTOP");
-    let pages: string[];
+    let answers: (() => Promise<string>)[];
     try {
-      pages = await Promise.all([
-        act(alphaGateway, `rules/${ruleId}/remove`, {}),
-        act(alphaGateway, "backups/targets/spare/remove", {}),
-        act(alphaGateway, "store/catalogs/panel-apps/remove", {}),
-        act(alphaGateway, "apps/site/limits", { rps: "7", bandwidth: "" }),
-        act(alphaGateway, "devices/beta/approve-gateway", {
+      // The pages they come back to are read with beta back: an app's page asks it too.
+      const shown = (page: Promise<string>) => page.then((text) => () => Promise.resolve(text));
+      answers = await Promise.all([
+        posted(alphaGateway, `rules/${ruleId}/remove`, {}),
+        posted(alphaGateway, "backups/targets/spare/remove", {}),
+        posted(alphaGateway, "store/catalogs/panel-apps/remove", {}),
+        posted(alphaGateway, "apps/site/limits", { rps: "7", bandwidth: "" }),
+        posted(alphaGateway, "devices/beta/approve-gateway", {
           confirm: "1",
           hosts: "beta.lan",
           addresses: "",
         }),
-        actShown(alphaGateway, "people/add", { name: "person-ann", role: "member" }),
-        actShown(alphaGateway, "agents/grant", { name: "helper", read: "apps" }),
-        act(alphaGateway, "apps/site/move", { to: "beta" }),
+        shown(actShown(alphaGateway, "people/add", { name: "person-ann", role: "member" })),
+        shown(actShown(alphaGateway, "agents/grant", { name: "helper", read: "apps" })),
+        posted(alphaGateway, "apps/site/move", { to: "beta" }),
       ]);
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
+    const pages = await Promise.all(answers.map((read) => read()));
     const said = [
       en.rules.removed,
       en.backups.removed({ target: "spare" }),
@@ -272,6 +279,44 @@ describe("the panel at another device's gateway", () => {
       return held.every(Boolean) ? true : undefined;
     });
   }, 60_000);
+
+  test("says what runs now and a job's progress are the serving device's own, not the zone's", async () => {
+    // Backups running on alpha are in alpha's daemon alone: beta's page says its column is beta's.
+    for (const [gateway, device] of [
+      [alphaGateway, "alpha"],
+      [betaGateway, "beta"],
+    ] as const)
+      expect(await pageAt(gateway, "backups")).toContain(`Now, on ${device} (this device)`);
+    // A job started at alpha's panel is followed there, and said to be alpha's work.
+    const started = await fetch(`${alphaGateway}${PANEL}backups/targets/add`, {
+      method: "POST",
+      headers: { cookie, origin: alphaGateway, "accept-language": "en" },
+      body: new URLSearchParams({ name: "jobdisk", url: join(scratchDir(), "jobdisk") }),
+      redirect: "manual",
+    });
+    expect(started.status).toBe(303);
+    const job = new URL(started.headers.get("location") ?? "", alphaGateway).pathname.slice(
+      PANEL.length,
+    );
+    expect(await pageAt(alphaGateway, job)).toContain(
+      "This work is done by alpha, and followed at its panel only.",
+    );
+    // At beta's gateway, no job of that id: it says where a job is followed.
+    const elsewhere = await fetch(`${betaGateway}${PANEL}${job}`, {
+      headers: { cookie, "accept-language": "en" },
+      redirect: "manual",
+    });
+    expect(elsewhere.status).toBe(303);
+    const notice = (elsewhere.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    expect(await pageAt(betaGateway, "", notice)).toContain(
+      "A job is followed at the device that does it (the one whose panel started it)",
+    );
+    await waitFor("alpha's first backup to jobdisk to end", async () => {
+      const live = await fetch(`${alphaGateway}${PANEL}${job}/live`, { headers: { cookie } });
+      await live.arrayBuffer();
+      return live.headers.get("x-bucky-live") === "done" ? true : undefined;
+    });
+  }, 30_000);
 
   test("answers a rule only once another device holds it, and says so of a rule and a sign-out none held", async () => {
     // Added at alpha with beta paused: no answer until beta, let go, holds the rule.

@@ -130,7 +130,7 @@ export function createLocalApp(
 ): Hono {
   const { liveWindowMs } = services;
   const agentRefusals = new RefusalBudget(node.now);
-  const jobs = new Jobs(log, node.now);
+  const jobs = new Jobs(log, node.now, node.deviceName);
   const appArchives = new AppArchives(node.zone.paths.uploadsDir);
   const app = new Hono();
   app.use(requestLog(log, "local"));
