@@ -234,11 +234,18 @@ describe("the panel at another device's gateway", () => {
         shown(actShown(alphaGateway, "people/add", { name: "person-ann", role: "member" })),
         shown(actShown(alphaGateway, "agents/grant", { name: "helper", read: "apps" })),
         posted(alphaGateway, "apps/site/move", { to: "beta" }),
+        // The command line says it in its text as the panel does (its --json: the CLI tests).
+        bucky(["user", "add", "person-bob", "--home", alpha.home]).then(
+          (said) => async () => said.stdout,
+        ),
       ]);
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
     const pages = await Promise.all(answers.map((read) => read()));
+    expect(pages.pop()).toContain(
+      "No other device holds the addition yet (none said so within 3 s): keep this device running until another has synced it, or the addition is lost with it.",
+    );
     const said = [
       en.rules.removed,
       en.backups.removed({ target: "spare" }),

@@ -33,6 +33,6 @@ export default defineBuckyCommand({
   text: ({ app, limits, heldElsewhere }) =>
     [
       `${app}: ${limits.rps ? `${limits.rps} requests/s` : "no request limit"}, ${limits.bandwidthBytesPerSecond ? `${limits.bandwidthBytesPerSecond} bytes/s` : "no bandwidth limit"}.`,
-      ...notHeldYetNote(heldElsewhere, "limits"),
+      ...notHeldYetNote(heldElsewhere, "limit"),
     ].join("\n"),
 });

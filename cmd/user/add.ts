@@ -41,5 +41,5 @@ export default defineBuckyCommand({
       ...(args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {}),
     }),
   text: (result) =>
-    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "new person")].join("\n"),
+    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "addition")].join("\n"),
 });
