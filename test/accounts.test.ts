@@ -27,6 +27,7 @@ import {
   verifyUserSession,
 } from "../protocol/user-session.ts";
 import {
+  answeredOnceHeld,
   atName,
   buckyJson,
   cleanUp,
@@ -164,12 +165,26 @@ describe("family accounts", () => {
       ["ann", "member"],
       ["kid", "child"],
     ] as const) {
-      const added = await buckyJson<{
-        user: string;
-        role: string;
-        enrollment: { url: string; gateway: string };
-      }>(["user", "add", name, "--role", role, "--home", alpha.home]);
-      expect(added).toMatchObject({ user: name, role, enrollment: { gateway: "alpha" } });
+      // Said added only once beta holds it: lost with alpha, no device would know them.
+      const added = await answeredOnceHeld(
+        [beta],
+        () =>
+          buckyJson<{
+            user: string;
+            role: string;
+            enrollment: { url: string; gateway: string };
+          }>(["user", "add", name, "--role", role, "--home", alpha.home]),
+        {
+          what: `alpha to add ${name}`,
+          seen: () => new RegExp(`person added.*user=${name}`).test(alpha.log()),
+        },
+      );
+      expect(added).toMatchObject({
+        user: name,
+        role,
+        enrollment: { gateway: "alpha" },
+        heldElsewhere: "held",
+      });
       expect(new URL(added.enrollment.url).origin).toBe(gateways.a.site);
       links[name] = added.enrollment.url;
     }

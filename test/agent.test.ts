@@ -12,6 +12,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
+  answeredOnceHeld,
   BUCKY,
   bucky,
   buckyJson,
@@ -381,7 +382,17 @@ describe("writing, over HTTP, and taking access away", () => {
   });
 
   test("revoked: every later call is refused, over stdio and over HTTP", async () => {
-    const token = await grant("temp", ["--read", "status"]);
+    // Said granted only once beta holds it: lost with alpha, the token would work nowhere else.
+    const granted = await answeredOnceHeld(
+      [beta],
+      () =>
+        buckyJson<{ token: string; heldElsewhere: string }>([
+          ...["agent", "grant", "temp", "--read", "status", "--home", alpha.home],
+        ]),
+      { what: "alpha to grant temp", seen: () => /agent granted.*agent=temp/.test(alpha.log()) },
+    );
+    expect(granted.heldElsewhere).toBe("held");
+    const token = granted.token;
     const stdio = await overStdio(token);
     const http = await overHttp(token);
     expect((await call(http, "zone_status")).isError).toBeFalsy();

@@ -6,6 +6,7 @@
  * prune keeps each device's history; two devices back up at once; status says the same on
  * both; and when the NAS is off, the laptop's backup is unavailable, then goes on by itself.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -22,9 +23,11 @@ import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
 import { openChangesets } from "../lib/backup/sealed.ts";
 import { encodeRemoteRequest, type RemoteRequest } from "../protocol/backup/remote.ts";
+import { zoneTargetKey } from "../protocol/backup/zone-target.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import { generateTree } from "./generated-tree.ts";
 import {
+  answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
@@ -526,6 +529,19 @@ describe("one target for a zone of two devices", () => {
   }, 60_000);
 });
 
+/** Whether `home`'s state database holds the removal of the target `name` (its tombstone). */
+function removalHeld(home: string, name: string): boolean {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    const row = db
+      .query<{ value: string | null }, [string]>("SELECT value FROM state WHERE key = ?")
+      .get(zoneTargetKey(name));
+    return row !== null && row.value === null;
+  } finally {
+    db.close();
+  }
+}
+
 describe("a target removed, and one added before the zone recorded targets", () => {
   test("removed on any device, it is gone for the zone, and the device that reached it forgets its key", async () => {
     const zone = await startZone(["nas", "laptop"]);
@@ -536,15 +552,14 @@ describe("a target removed, and one added before the zone recorded targets", () 
     const own = join(nas.home, "backup", "targets.json");
     expect(readFileSync(own, "utf8")).toContain('"usb"');
     await seesTarget(laptop.home, "usb");
-    const removed = await buckyJson<{ removed: string }>([
-      "backup",
-      "target",
-      "rm",
-      "usb",
-      "--home",
-      laptop.home,
-    ]);
-    expect(removed.removed).toBe("usb");
+    // Said removed only once the NAS holds it: lost with the laptop, the NAS would go on
+    // backing up there.
+    const removed = await answeredOnceHeld(
+      [nas],
+      () => buckyJson(["backup", "target", "rm", "usb", "--home", laptop.home]),
+      { what: "the laptop to remove usb", seen: () => removalHeld(laptop.home, "usb") },
+    );
+    expect(removed).toEqual({ removed: "usb", url: repo, heldElsewhere: "held" });
     await waitFor("the NAS to forget the target", async () =>
       (await targets(nas.home)).length === 0 && !readFileSync(own, "utf8").includes('"usb"')
         ? true

@@ -383,6 +383,20 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   });
 
+  test("a target removed with no daemon running is removed in the home, held by no other device in a zone of one", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    expect(await buckyJson(["backup", "target", "rm", "usb", "--home", home])).toEqual({
+      removed: "usb",
+      url: repo,
+      heldElsewhere: "alone",
+    });
+    expect(await buckyJson(["backup", "target", "list", "--home", home])).toMatchObject({
+      targets: [],
+    });
+  });
+
   test("a damaged targets file: commands say how to mend it; the daemon keeps on without backups", async () => {
     const { home } = await newHome();
     await buckyJson([

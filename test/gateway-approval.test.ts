@@ -13,6 +13,7 @@ import { type DeviceId, type ZoneId, zoneIdFromPublicKey } from "../protocol/ids
 import { signJws } from "../protocol/jws.ts";
 import type { DeviceName } from "../protocol/names.ts";
 import {
+  answeredOnceHeld,
   BUCKY,
   bucky,
   buckyJson,
@@ -247,10 +248,19 @@ describe("the zone CA and the owner's approval", () => {
     const confirmed = await onTerminal(["gateway", "approve", "b", "--home", a.home], "y\n");
     expect(confirmed.exitCode).toBe(0);
     expect(confirmed.output).toContain("b may hold certificates for: office.lan, 127.0.0.2");
-    expect(await buckyJson(["gateway", "approve", "b", "--yes", "--home", a.home])).toMatchObject({
+    // Said approved only once another device holds it: lost with a, b would never be.
+    const approvals = () => a.log().match(/gateway approved device=b/g)?.length ?? 0;
+    const before = approvals();
+    const approved = await answeredOnceHeld(
+      [b, c],
+      () => buckyJson(["gateway", "approve", "b", "--yes", "--home", a.home]),
+      { what: "a to approve b", seen: () => approvals() > before },
+    );
+    expect(approved).toMatchObject({
       device: "b",
       hosts: ["office.lan"],
       addresses: ["127.0.0.2"],
+      heldElsewhere: "held",
     });
     await waitFor("b's certificate", async () =>
       (await certificateOf(b.home, "b", "office.lan"))?.notAfter ? true : undefined,

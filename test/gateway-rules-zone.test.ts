@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { buckyJson, cleanUp, type Daemon, enableGateway, startZone, waitFor } from "./harness.ts";
+import {
+  answeredOnceHeld,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -64,7 +72,14 @@ async function limitedAtEach(): Promise<true | undefined> {
 
 describe("rules and limits, zone-wide", () => {
   test("added on a device that is no gateway, both gateways enforce them, with that device killed", async () => {
-    await buckyJson(["app", "limit", "site", "--rps", "1", "--home", alpha.home]);
+    const [beta, gamma] = [zone.get("beta") as Daemon, zone.get("gamma") as Daemon];
+    // Said set only once a gateway holds the limit: lost with alpha, none would limit.
+    const limited = await answeredOnceHeld(
+      [beta, gamma],
+      () => buckyJson(["app", "limit", "site", "--rps", "1", "--home", alpha.home]),
+      { what: "alpha to write the limit", seen: () => /app limits set/.test(alpha.log()) },
+    );
+    expect(limited).toMatchObject({ app: "site", limits: { rps: 1 }, heldElsewhere: "held" });
     await waitFor("the limit at both gateways", limitedAtEach, 15_000);
     const rule = await buckyJson<{ id: string }>([
       ...["rule", "add", "block", "--app", "site", "--client", "127.0.0.1"],
@@ -74,8 +89,14 @@ describe("rules and limits, zone-wide", () => {
     await alpha.kill();
     // Each gateway reads them from its copy of the zone state: alpha is not needed.
     expect(await Promise.all(gateways.map((gateway) => status(gateway.url)))).toEqual([403, 403]);
-    // Removed on a gateway, the rule goes at both; the limit stays at both.
-    await buckyJson(["rule", "rm", rule.id, "--home", gateways[0]?.home as string]);
+    // Removed on a gateway, the rule goes at both, said removed once the other holds it
+    // (lost with beta, gamma would go on blocking); the limit stays at both.
+    const removed = await answeredOnceHeld(
+      [gamma],
+      () => buckyJson(["rule", "rm", rule.id, "--home", beta.home]),
+      { what: "beta to remove the rule", seen: () => /rule removed/.test(beta.log()) },
+    );
+    expect(removed).toEqual({ id: rule.id, removed: true, heldElsewhere: "held" });
     await waitFor(
       "the rule gone at both gateways",
       async () =>

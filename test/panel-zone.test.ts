@@ -8,11 +8,15 @@
  * acting device killed, the other's pages still show it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { appKeys } from "../lib/apps/spec.ts";
+import { approvalKey } from "../lib/gateway/approval.ts";
+import { limitsKey } from "../lib/gateway/table.ts";
 import { en } from "../lib/i18n/en.ts";
 import {
   answeredOnceHeld,
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -50,10 +54,14 @@ async function pageAt(gateway: string, path: string, notice = ""): Promise<strin
 }
 
 /**
- * Posts the panel's form `path` at `gateway` as the owner's browser does, and reads the page
- * it comes back to with the notice the action left.
+ * Posts the panel's form `path` at `gateway` as the owner's browser does; once answered,
+ * what reads the page it comes back to with the notice the action left.
  */
-async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+async function posted(
+  gateway: string,
+  path: string,
+  form: Record<string, string>,
+): Promise<() => Promise<string>> {
   const response = await fetch(`${gateway}${PANEL}${path}`, {
     method: "POST",
     headers: { cookie, origin: gateway, "accept-language": "en" },
@@ -63,7 +71,34 @@ async function act(gateway: string, path: string, form: Record<string, string>):
   expect(response.status).toBe(303);
   const notice = (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
   const back = new URL(response.headers.get("location") ?? "", gateway).pathname;
-  return pageAt(gateway, back.slice(PANEL.length), notice);
+  return () => pageAt(gateway, back.slice(PANEL.length), notice);
+}
+
+/** Posts the panel's form `path` at `gateway`, and reads the page it comes back to. */
+async function act(gateway: string, path: string, form: Record<string, string>): Promise<string> {
+  return (await posted(gateway, path, form))();
+}
+
+/** Posts the panel's form `path` at `gateway` whose answer is a page of its own (a token's, a link's). */
+async function actShown(
+  gateway: string,
+  path: string,
+  form: Record<string, string>,
+): Promise<string> {
+  const response = await fetch(`${gateway}${PANEL}${path}`, {
+    method: "POST",
+    headers: { cookie, origin: gateway, "accept-language": "en" },
+    body: new URLSearchParams(form),
+    redirect: "manual",
+  });
+  expect(response.status).toBe(200);
+  return unescaped(await response.text());
+}
+
+/** The value of the zone state's `key` as `home`'s device holds it (undefined: none). */
+async function stateValue(home: string, key: string): Promise<unknown> {
+  const got = await bucky(["state", "get", key, "--home", home, "--json"]);
+  return got.exitCode === 0 ? (JSON.parse(got.stdout) as { value: unknown }).value : undefined;
 }
 
 /** A new session of the owner's, opened at alpha's gateway by a login link: its cookie. */
@@ -73,6 +108,24 @@ async function signIn(): Promise<string> {
   );
   const opened = await fetch(link, { redirect: "manual" });
   return (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+}
+
+/** A catalog `name` of the whoami app, published into a directory: it and its publisher. */
+async function publishCatalog(name: string): Promise<{ out: string; publisher: string }> {
+  const dir = scratchDir();
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/whoami"), join(dir, "whoami"), {
+    recursive: true,
+  });
+  writeFileSync(
+    join(dir, "catalog.json"),
+    JSON.stringify({ name, version: 1, apps: [{ dir: "whoami" }] }),
+  );
+  const out = join(dir, "out");
+  const { publisher } = await buckyJson<{ publisher: string }>([
+    ...["store", "publish", join(dir, "catalog.json"), "--key", join(dir, "publisher.key")],
+    ...["--out", out],
+  ]);
+  return { out, publisher };
 }
 
 /** What `home`'s device says of `device`'s last backup to usb, from the zone's status. */
@@ -144,6 +197,134 @@ describe("the panel at another device's gateway", () => {
     expect(page).toContain(after as string);
   }, 30_000);
 
+  test("says of every other change none held yet that none does, and the other device holds each once back", async () => {
+    // What the actions change, made while beta runs, side by side.
+    const site = resolve(import.meta.dir, "../fixtures/apps/site");
+    const [{ id: ruleId }] = await Promise.all([
+      buckyJson<{ id: string }>([
+        ...["rule", "add", "block", "--app", "newsreel", "--role", "child", "--home", alpha.home],
+      ]),
+      buckyJson([
+        ...["backup", "target", "add", "spare", join(scratchDir(), "spare"), "--no-backup"],
+        ...["--home", alpha.home],
+      ]),
+      publishCatalog("panel-apps").then(({ out, publisher }) =>
+        buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]),
+      ),
+      buckyJson([
+        ...["app", "install", site, "--device", "alpha", "--no-wait", "--home", alpha.home],
+      ]),
+    ]);
+    // Each with beta paused past the bound, side by side: each page says none holds it yet.
+    process.kill(beta.pid, "SIGSTOP");
+    let answers: (() => Promise<string>)[];
+    try {
+      // The pages they come back to are read with beta back: an app's page asks it too.
+      const shown = (page: Promise<string>) => page.then((text) => () => Promise.resolve(text));
+      answers = await Promise.all([
+        posted(alphaGateway, `rules/${ruleId}/remove`, {}),
+        posted(alphaGateway, "backups/targets/spare/remove", {}),
+        posted(alphaGateway, "store/catalogs/panel-apps/remove", {}),
+        posted(alphaGateway, "apps/site/limits", { rps: "7", bandwidth: "" }),
+        posted(alphaGateway, "devices/beta/approve-gateway", {
+          confirm: "1",
+          hosts: "beta.lan",
+          addresses: "",
+        }),
+        shown(actShown(alphaGateway, "people/add", { name: "person-ann", role: "member" })),
+        shown(actShown(alphaGateway, "agents/grant", { name: "helper", read: "apps" })),
+        posted(alphaGateway, "apps/site/move", { to: "beta" }),
+        // The command line says it in its text as the panel does (its --json: the CLI tests).
+        bucky(["user", "add", "person-bob", "--home", alpha.home]).then(
+          (said) => async () => said.stdout,
+        ),
+      ]);
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    const pages = await Promise.all(answers.map((read) => read()));
+    expect(pages.pop()).toContain(
+      "No other device holds the addition yet (none said so within 3 s): keep this device running until another has synced it, or the addition is lost with it.",
+    );
+    const said = [
+      en.rules.removed,
+      en.backups.removed({ target: "spare" }),
+      en.store.removed({ catalog: "panel-apps" }),
+      en.apps.limitsSet({ app: "site" }),
+      en.devices.gatewayApproved({ device: "beta" }),
+      en.people.added({ person: "person-ann" }),
+      "owner-helper",
+      en.apps.moving({ app: "site", device: "beta" }),
+    ];
+    expect(
+      pages.map((page, i) => [page.includes(said[i] as string), page.includes(en.held.notYet)]),
+    ).toEqual(said.map(() => [true, true]));
+    // Beta, back, holds every one of them (with alpha killed, the next case reads its pages).
+    await waitFor("beta to hold the changes made while it was paused", async () => {
+      const page = (path: string) => pageAt(betaGateway, path);
+      const [rules, backups, catalogs, people, agents] = await Promise.all([
+        page("rules"),
+        page("backups"),
+        page("store/catalogs"),
+        page("people"),
+        page("agents"),
+      ]);
+      const spec = (await stateValue(beta.home, appKeys.spec("site"))) as
+        | { moveTo?: string; placement?: string }
+        | undefined;
+      const held = [
+        !rules.includes("newsreel"),
+        !backups.includes("spare"),
+        !catalogs.includes("panel-apps"),
+        people.includes("person-ann"),
+        agents.includes("owner-helper"),
+        JSON.stringify(await stateValue(beta.home, limitsKey("site"))) ===
+          JSON.stringify({ rps: 7 }),
+        (await stateValue(beta.home, approvalKey("alpha", "beta"))) !== undefined,
+        spec?.moveTo === "beta" || spec?.placement === "beta",
+      ];
+      return held.every(Boolean) ? true : undefined;
+    });
+  }, 60_000);
+
+  test("says what runs now and a job's progress are the serving device's own, not the zone's", async () => {
+    // Backups running on alpha are in alpha's daemon alone: beta's page says its column is beta's.
+    for (const [gateway, device] of [
+      [alphaGateway, "alpha"],
+      [betaGateway, "beta"],
+    ] as const)
+      expect(await pageAt(gateway, "backups")).toContain(`Now, on ${device} (this device)`);
+    // A job started at alpha's panel is followed there, and said to be alpha's work.
+    const started = await fetch(`${alphaGateway}${PANEL}backups/targets/add`, {
+      method: "POST",
+      headers: { cookie, origin: alphaGateway, "accept-language": "en" },
+      body: new URLSearchParams({ name: "jobdisk", url: join(scratchDir(), "jobdisk") }),
+      redirect: "manual",
+    });
+    expect(started.status).toBe(303);
+    const job = new URL(started.headers.get("location") ?? "", alphaGateway).pathname.slice(
+      PANEL.length,
+    );
+    expect(await pageAt(alphaGateway, job)).toContain(
+      "This work is done by alpha, and followed at its panel only.",
+    );
+    // At beta's gateway, no job of that id: it says where a job is followed.
+    const elsewhere = await fetch(`${betaGateway}${PANEL}${job}`, {
+      headers: { cookie, "accept-language": "en" },
+      redirect: "manual",
+    });
+    expect(elsewhere.status).toBe(303);
+    const notice = (elsewhere.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    expect(await pageAt(betaGateway, "", notice)).toContain(
+      "A job is followed at the device that does it (the one whose panel started it)",
+    );
+    await waitFor("alpha's first backup to jobdisk to end", async () => {
+      const live = await fetch(`${alphaGateway}${PANEL}${job}/live`, { headers: { cookie } });
+      await live.arrayBuffer();
+      return live.headers.get("x-bucky-live") === "done" ? true : undefined;
+    });
+  }, 30_000);
+
   test("answers a rule only once another device holds it, and says so of a rule and a sign-out none held", async () => {
     // Added at alpha with beta paused: no answer until beta, let go, holds the rule.
     const held = await answeredOnceHeld(
@@ -191,6 +372,17 @@ describe("the panel at another device's gateway", () => {
     await alpha.kill();
     const rules = await pageAt(betaGateway, "rules");
     expect([rules.includes("games"), rules.includes("chat")]).toEqual([true, true]);
+    // And what the case before changed while beta was paused.
+    const [people, agents, catalogs, backups] = await Promise.all(
+      ["people", "agents", "store/catalogs", "backups"].map((path) => pageAt(betaGateway, path)),
+    );
+    expect([
+      rules.includes("newsreel"),
+      people?.includes("person-ann"),
+      agents?.includes("owner-helper"),
+      catalogs?.includes("panel-apps"),
+      backups?.includes("spare"),
+    ]).toEqual([false, true, true, false, false]);
     expect(await pageAt(betaGateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
   }, 30_000);
 });

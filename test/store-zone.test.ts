@@ -184,7 +184,16 @@ describe("an app installed from a catalog", () => {
       "--home",
       beta.home,
     ]);
-    await buckyJson(["store", "remove", "named-apps", "--home", beta.home]);
+    // Said removed only once alpha holds it: lost with beta, alpha would go on offering it.
+    const removed = await answeredOnceHeld(
+      [alpha],
+      () => buckyJson(["store", "remove", "named-apps", "--home", beta.home]),
+      {
+        what: "beta to remove named-apps",
+        seen: () => /catalog removed.*catalog=named-apps/.test(beta.log()),
+      },
+    );
+    expect(removed).toMatchObject({ name: "named-apps", heldElsewhere: "held" });
     // Anyone may name a catalog so: this one's whoami is a newer version, by another key.
     const other = await publishWhoami("named-apps", 1, scratchDir(), "2.0.0");
     expect(other.publisher).not.toBe(own.publisher);
@@ -330,7 +339,10 @@ describe("an app's origin record", () => {
 
   test("written by an older bucky and not pinnable, takes no update from another publisher's catalog of the same name", async () => {
     // Its own catalog removed, another publisher's of that name added: its whoami is newer.
-    await buckyJson(["store", "remove", "legacy-apps", "--home", alpha.home]);
+    // Beta, killed before, holds none of it: alpha says so, once it waited.
+    expect(await buckyJson(["store", "remove", "legacy-apps", "--home", alpha.home])).toMatchObject(
+      { name: "legacy-apps", heldElsewhere: "not yet" },
+    );
     const other = await publishWhoami("legacy-apps", 1, scratchDir(), "2.0.0");
     expect(other.publisher).not.toBe(own.publisher);
     await buckyJson(["store", "add", other.out, "--key", other.publisher, "--home", alpha.home]);

@@ -1,7 +1,9 @@
 /** `bucky app limit <app>`: cap an app's requests and bandwidth at the gateways. */
 import type { AppLimits } from "../../lib/gateway/table.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -19,7 +21,7 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<{ app: string; limits: AppLimits }>(
+    requestDaemon<{ app: string; limits: AppLimits; heldElsewhere: HeldElsewhere }>(
       context.home,
       "PUT",
       `/v1/apps/${encodeURIComponent(args.app)}/limits`,
@@ -28,6 +30,9 @@ export default defineBuckyCommand({
         ...(args.bandwidth !== undefined ? { bandwidth: args.bandwidth } : {}),
       },
     ),
-  text: ({ app, limits }) =>
-    `${app}: ${limits.rps ? `${limits.rps} requests/s` : "no request limit"}, ${limits.bandwidthBytesPerSecond ? `${limits.bandwidthBytesPerSecond} bytes/s` : "no bandwidth limit"}.`,
+  text: ({ app, limits, heldElsewhere }) =>
+    [
+      `${app}: ${limits.rps ? `${limits.rps} requests/s` : "no request limit"}, ${limits.bandwidthBytesPerSecond ? `${limits.bandwidthBytesPerSecond} bytes/s` : "no bandwidth limit"}.`,
+      ...notHeldYetNote(heldElsewhere, "limit"),
+    ].join("\n"),
 });

@@ -1,7 +1,9 @@
 /** `bucky app move <app> --to <device>`: move an app and its data to another device, losing nothing. */
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 const MOVE_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
@@ -29,7 +31,12 @@ export default defineBuckyCommand({
   },
   async run(args, context) {
     const path = `/v1/apps/${encodeURIComponent(args.app)}`;
-    await requestDaemon(context.home, "POST", `${path}/move`, { to: args.to });
+    const { heldElsewhere } = await requestDaemon<{ heldElsewhere: HeldElsewhere }>(
+      context.home,
+      "POST",
+      `${path}/move`,
+      { to: args.to },
+    );
     const startedAt = Date.now();
     for (;;) {
       const status = await requestDaemon<AppStatus>(context.home, "GET", path);
@@ -42,6 +49,7 @@ export default defineBuckyCommand({
           waited: args.wait,
           state: status.state,
           device: status.device,
+          heldElsewhere,
         };
       await Bun.sleep(POLL_MS);
     }
@@ -49,6 +57,9 @@ export default defineBuckyCommand({
   text: (r) =>
     r.arrived
       ? `${r.app} runs on ${r.to} now, with all its data.`
-      : `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
+      : [
+          `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
+          ...notHeldYetNote(r.heldElsewhere, "move"),
+        ].join("\n"),
   exitCode: (r) => (r.arrived || !r.waited ? 0 : 3),
 });

@@ -1,7 +1,8 @@
 /** `bucky backup target rm <name>`: stop backing up there, on every device (what is there stays). */
-import { removeZoneTarget } from "../../lib/backup/target-records.ts";
+import { removeTargetForZone } from "../../lib/backup/target-records.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -10,15 +11,11 @@ export default defineBuckyCommand({
       "Stop backing up to a target, on every device of the zone (its backups are left in place)",
   },
   args: { name: { type: "positional", required: true, description: "The target's name" } },
-  async run(args, context) {
-    const target = await removeZoneTarget(
-      homePaths(context.home),
-      args.name,
-      context.log,
-      context.now,
-    );
-    return { removed: target.name, url: target.url };
-  },
+  run: (args, context) =>
+    removeTargetForZone(homePaths(context.home), args.name, context.log, context.now),
   text: (r) =>
-    `No device of the zone backs up to ${r.removed} any more; what is at ${r.url} was left as it is.`,
+    [
+      `No device of the zone backs up to ${r.removed} any more; what is at ${r.url} was left as it is.`,
+      ...notHeldYetNote(r.heldElsewhere, "removal"),
+    ].join("\n"),
 });

@@ -3,8 +3,10 @@
 import { BuckyError } from "../../lib/errors.ts";
 import type { Approved, ProposedApproval } from "../../lib/gateway/approval.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { canAsk, confirm } from "../confirm.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -42,7 +44,7 @@ export default defineBuckyCommand({
     const hosts = args.host === undefined ? undefined : list(args.host);
     const addresses = args.address === undefined ? undefined : list(args.address);
     if (hosts && addresses)
-      return requestDaemon<Approved>(context.home, "POST", "/v1/gateway/approvals", {
+      return requestDaemon<Held<Approved>>(context.home, "POST", "/v1/gateway/approvals", {
         device: args.device,
         hosts,
         addresses,
@@ -81,7 +83,7 @@ export default defineBuckyCommand({
           `To approve only some, name them: bucky gateway approve ${asked.device} --host NAME --address IP`,
         );
     }
-    return requestDaemon<Approved>(context.home, "POST", "/v1/gateway/approvals", {
+    return requestDaemon<Held<Approved>>(context.home, "POST", "/v1/gateway/approvals", {
       device: asked.device,
       hosts: asked.hosts,
       addresses: asked.addresses,
@@ -89,14 +91,20 @@ export default defineBuckyCommand({
   },
   text: (result) => {
     const names = [...result.hosts, ...result.addresses];
-    return names.length === 0
-      ? `${result.device} may no longer hold certificates for any name.`
-      : [
-          `${result.device} may hold certificates for: ${names.join(", ")}${result.hosts.length > 0 ? ` (and <app>.${result.hosts[0]} under it)` : ""}.`,
-          "The zone CA issues them and the gateways answer its ACME challenges from now on.",
-        ].join("\n");
+    return [
+      ...(names.length === 0
+        ? [`${result.device} may no longer hold certificates for any name.`]
+        : [
+            `${result.device} may hold certificates for: ${names.join(", ")}${result.hosts.length > 0 ? ` (and <app>.${result.hosts[0]} under it)` : ""}.`,
+            "The zone CA issues them and the gateways answer its ACME challenges from now on.",
+          ]),
+      ...notHeldYetNote(result.heldElsewhere, "approval"),
+    ].join("\n");
   },
 });
+
+/** The approval as the daemon answers it: with whether another device holds it yet. */
+type Held<T> = T & { heldElsewhere: HeldElsewhere };
 
 /** The names an approval would give, in words: no names at all withdraws it. */
 function describeNames(names: { hosts: readonly string[]; addresses: readonly string[] }): string {

@@ -1,6 +1,8 @@
 /** `bucky rule rm <id>`: remove an access rule. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "rm", description: "Remove an access rule" },
@@ -12,10 +14,11 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<{ id: string; removed: true }>(
+    requestDaemon<{ id: string; removed: true; heldElsewhere: HeldElsewhere }>(
       context.home,
       "DELETE",
       `/v1/rules/${encodeURIComponent(args.id)}`,
     ),
-  text: (result) => `Removed rule ${result.id}.`,
+  text: (result) =>
+    [`Removed rule ${result.id}.`, ...notHeldYetNote(result.heldElsewhere, "removal")].join("\n"),
 });

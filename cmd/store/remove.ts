@@ -1,7 +1,9 @@
 /** `bucky store remove <catalog>`: the store no longer lists a catalog's apps (they stay installed). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -10,10 +12,13 @@ export default defineBuckyCommand({
   },
   args: { catalog: { type: "positional", required: true, description: "The catalog's name" } },
   run: (args, context) =>
-    requestDaemon<CatalogRecord>(
+    requestDaemon<CatalogRecord & { heldElsewhere: HeldElsewhere }>(
       context.home,
       "DELETE",
       `/v1/store/catalogs/${encodeURIComponent(args.catalog)}`,
     ),
-  text: (r, _args, t) => t.store.removed({ catalog: r.name }),
+  text: (r, _args, t) =>
+    [t.store.removed({ catalog: r.name }), ...notHeldYetNote(r.heldElsewhere, "removal")].join(
+      "\n",
+    ),
 });

@@ -1,8 +1,10 @@
 /** `bucky user add <name> [--role admin|member|child]`: a person of the zone, and their enrollment link. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldElsewhere } from "../../lib/node/node-context.ts";
 import type { Enrolled } from "../../lib/users/accounts.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
+import { notHeldYetNote } from "../held-elsewhere.ts";
 import { enrolledText } from "./enrolled-text.ts";
 
 export default defineBuckyCommand({
@@ -33,10 +35,11 @@ export default defineBuckyCommand({
     },
   },
   run: (args, context) =>
-    requestDaemon<Enrolled>(context.home, "POST", "/v1/users", {
+    requestDaemon<Enrolled & { heldElsewhere: HeldElsewhere }>(context.home, "POST", "/v1/users", {
       name: args.name,
       ...(args.role ? { role: args.role } : {}),
       ...(args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {}),
     }),
-  text: enrolledText,
+  text: (result) =>
+    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "addition")].join("\n"),
 });

@@ -16,6 +16,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { isDaemonDown, requestDaemon } from "../node/daemon-client.ts";
+import type { HeldElsewhere } from "../node/node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
@@ -184,6 +185,42 @@ export async function removeZoneTarget(
   forgetTargetStatus(paths, name);
   log.info("backup target removed", { target: name, url: target.url });
   return target;
+}
+
+/** What `bucky backup target rm` answers (the daemon's DELETE /v1/backups/targets/<name>). */
+export interface TargetRemoval {
+  readonly removed: string;
+  readonly url: string;
+  /** Whether another device held the removal when it was answered (untilHeldElsewhere). */
+  readonly heldElsewhere: HeldElsewhere;
+}
+
+/**
+ * Removes the target `name` from the zone as `bucky backup target rm` asks: through the
+ * daemon when it runs, which answers once another device holds the removal (lost with this
+ * device, every other would go on backing up there); else straight into the home's
+ * database, where it waits for the daemon to start and pass it on.
+ */
+export async function removeTargetForZone(
+  paths: HomePaths,
+  name: string,
+  log: Log,
+  now: () => number,
+): Promise<TargetRemoval> {
+  try {
+    return await requestDaemon<TargetRemoval>(
+      paths.home,
+      "DELETE",
+      `/v1/backups/targets/${encodeURIComponent(name)}`,
+    );
+  } catch (error) {
+    if (!isDaemonDown(error)) throw error;
+  }
+  const target = await removeZoneTarget(paths, name, log, now);
+  const zone = openZone(paths.home, log);
+  const alone = zone.devices.length <= 1;
+  zone.close();
+  return { removed: target.name, url: target.url, heldElsewhere: alone ? "alone" : "not yet" };
 }
 
 /** Whether the zone state holds the removal of the target `name` (its tombstone). */

@@ -495,6 +495,9 @@ export const en = {
     upgraded: (p: { app: string; from: string; version: string }) =>
       `${p.app} is updated from ${p.from} to ${p.version}, its data kept.`,
     runsOn: (p: { device: string }) => `It runs on ${p.device}.`,
+    /** A job is work of one device's daemon: no other device's panel can follow it. */
+    workOn: (p: { device: string }) =>
+      `This work is done by ${p.device}, and followed at its panel only.`,
     notRunning: (p: { state: string }) => `It is ${p.state} for now.`,
     targetAdded: (p: { target: string }) =>
       `Backups now go to ${p.target}, from every device of the zone.`,
@@ -519,7 +522,8 @@ export const en = {
     through: (p: { device: string }) => `reached through ${p.device}`,
     direct: "reached by this device",
     hostKey: (p: { fingerprint: string }) => `Server key ${p.fingerprint}`,
-    now: "Now",
+    /** What runs for a target now: on the device serving the page, the only one it knows. */
+    now: (p: { device: string }) => `Now, on ${p.device} (this device)`,
     idle: "idle",
     runningKind: { backup: "Backing up…", verify: "Verifying…", prune: "Tidying up…" },
     backUpNow: "Back up now",

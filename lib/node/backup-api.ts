@@ -167,7 +167,10 @@ export function backupRoutes(
   });
   app.delete("/targets/:name", async (c) => {
     const removed = await removeZoneTarget(paths, c.req.param("name"), log, node.now);
-    return c.json({ removed: removed.name, url: removed.url });
+    // Said removed only once another device holds it: lost with this one, every other
+    // device would go on backing up there.
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of target ${removed.name}`);
+    return c.json({ removed: removed.name, url: removed.url, heldElsewhere });
   });
 
   // With the devices' last backups it lacks, as `bucky backup list` says them: the panel's

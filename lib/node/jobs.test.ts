@@ -16,7 +16,7 @@ async function ended(jobs: Jobs, id: string): Promise<JobView> {
 
 describe("a job", () => {
   test("that fails says why, whatever its work threw", async () => {
-    const jobs = new Jobs(log, Date.now);
+    const jobs = new Jobs(log, Date.now, "box");
     const thrown: unknown[] = [
       new BuckyError("E_UNAVAILABLE", "the target is away"),
       new Error("a bug"),

@@ -25,6 +25,11 @@ export interface JobView {
   readonly kind: JobKind;
   /** What it works on: an app's name, a target's name, a file's path. */
   readonly subject: string;
+  /**
+   * The device doing it: jobs live in its daemon alone (a panel at another device's
+   * gateway cannot follow them), and end with it.
+   */
+  readonly device: string;
   readonly state: "running" | "done" | "failed";
   /** Where it is, in a word the panel knows ("fetching", "starting", "verifying"…). */
   readonly step: string | null;
@@ -60,6 +65,8 @@ export class Jobs {
   constructor(
     private readonly log: Log,
     private readonly now: () => number,
+    /** This device's name, which every job's view says (JobView.device). */
+    private readonly device: string,
   ) {}
 
   /** Starts `work`; what it returns is the job's result, what it throws its error. */
@@ -76,6 +83,7 @@ export class Jobs {
         id,
         kind,
         subject,
+        device: this.device,
         state: "running",
         step: null,
         progress: null,
@@ -120,7 +128,7 @@ export class Jobs {
       throw new BuckyError(
         "E_NOT_FOUND",
         "no such job on this device",
-        "Jobs are kept for an hour after they end, until the daemon restarts.",
+        "A job is followed at the device that does it (the one whose panel started it), for an hour after it ends, until its daemon restarts.",
       );
     return this.viewOf(job);
   }

@@ -132,7 +132,7 @@ export function createLocalApp(
 ): Hono {
   const { liveWindowMs } = services;
   const agentRefusals = new RefusalBudget(node.now);
-  const jobs = new Jobs(log, node.now);
+  const jobs = new Jobs(log, node.now, node.deviceName);
   const appArchives = new AppArchives(node.zone.paths.uploadsDir);
   const app = new Hono();
   app.use(requestLog(log, "local"));
@@ -423,7 +423,13 @@ export function createLocalApp(
     const body = (await jsonObject(c)) as { to?: unknown };
     if (typeof body.to !== "string" || body.to === "")
       throw new BuckyError("E_USAGE", 'the body must be {"to": "<device>"}');
-    return c.json(moveApp(node, c.req.param("app"), body.to));
+    const moved = moveApp(node, c.req.param("app"), body.to);
+    // Said moving only once another device holds it: lost with this one, the app would
+    // stay where it is, and the device it was to go to never hear of it.
+    return c.json({
+      ...moved,
+      heldElsewhere: await node.untilHeldElsewhere(`move of ${moved.app}`),
+    });
   });
   app.put("/v1/apps/:app/share", async (c) => {
     const body = (await jsonObject(c)) as { with?: unknown };
@@ -518,12 +524,14 @@ export function createLocalApp(
       throw new BuckyError("E_USAGE", 'the body must be {"device": "<name>", …}');
     const hosts = list(body.hosts, "hosts");
     const addresses = list(body.addresses, "addresses");
-    return c.json(
-      approveGateway(node, node.deviceName, body.device, {
-        ...(hosts ? { hosts } : {}),
-        ...(addresses ? { addresses } : {}),
-      }),
-    );
+    const approved = approveGateway(node, node.deviceName, body.device, {
+      ...(hosts ? { hosts } : {}),
+      ...(addresses ? { addresses } : {}),
+    });
+    // Said approved only once another device holds it: lost with this one (the owner's
+    // device, often a laptop), the gateway would never get its certificates.
+    const heldElsewhere = await node.untilHeldElsewhere(`approval of ${approved.device}`);
+    return c.json({ ...approved, heldElsewhere });
   });
   // The zone CA's root, for the owner to trust on phones and laptops (made on a device
   // holding the owner key if there is none yet).
@@ -589,17 +597,19 @@ export function createLocalApp(
       user?: unknown;
     };
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-    return c.json(
-      grantAgent(node, {
-        name: String(body.name ?? ""),
-        read: list(body.read),
-        write: list(body.write),
-        act: list(body.act),
-        ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
-        // A person granting for themselves: the control panel says who.
-        ...(typeof body.user === "string" ? { user: body.user } : {}),
-      }),
-    );
+    const granted = grantAgent(node, {
+      name: String(body.name ?? ""),
+      read: list(body.read),
+      write: list(body.write),
+      act: list(body.act),
+      ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
+      // A person granting for themselves: the control panel says who.
+      ...(typeof body.user === "string" ? { user: body.user } : {}),
+    });
+    // Said granted only once another device holds it: lost with this one, the token shown
+    // once would work nowhere else (every gateway's /mcp) and never would.
+    const heldElsewhere = await node.untilHeldElsewhere(`grant of agent ${granted.record.agent}`);
+    return c.json({ ...granted, heldElsewhere });
   });
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {
@@ -652,17 +662,19 @@ export function createLocalApp(
   app.get("/v1/users", (c) => c.json({ people: listPeople(node) }));
   app.post("/v1/users", async (c) => {
     const body = (await jsonObject(c)) as { name?: unknown; role?: unknown; ttlMs?: unknown };
-    return c.json(
-      addPerson(
-        node,
-        {
-          name: String(body.name ?? ""),
-          ...(typeof body.role === "string" ? { role: body.role } : {}),
-          ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
-        },
-        actorOf(c),
-      ),
+    const added = addPerson(
+      node,
+      {
+        name: String(body.name ?? ""),
+        ...(typeof body.role === "string" ? { role: body.role } : {}),
+        ttlMs: Number(body.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS),
+      },
+      actorOf(c),
     );
+    // Said added only once another device holds it, as a reset is: lost with this one, the
+    // link sent to the person would lead nowhere.
+    const heldElsewhere = await node.untilHeldElsewhere(`addition of ${added.user}`);
+    return c.json({ ...added, heldElsewhere });
   });
   app.post("/v1/users/:name/reset", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: unknown };
@@ -711,7 +723,13 @@ export function createLocalApp(
       rules: readRules(node.db).map((rule) => ({ ...rule, description: describeRule(rule) })),
     }),
   );
-  app.delete("/v1/rules/:id", (c) => c.json(removeRule(node, c.req.param("id"))));
+  app.delete("/v1/rules/:id", async (c) => {
+    const removed = removeRule(node, c.req.param("id"));
+    // Said removed only once another device holds it: lost with this one, every other
+    // gateway would go on blocking.
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of rule ${removed.id}`);
+    return c.json({ ...removed, heldElsewhere });
+  });
   app.post("/v1/login-links", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: number; next?: string };
     return c.json(
@@ -722,9 +740,13 @@ export function createLocalApp(
       ),
     );
   });
-  app.put("/v1/apps/:app/limits", async (c) =>
-    c.json(setLimits(node, c.req.param("app"), limitsRequest(await jsonObject(c)))),
-  );
+  app.put("/v1/apps/:app/limits", async (c) => {
+    const limited = setLimits(node, c.req.param("app"), limitsRequest(await jsonObject(c)));
+    // Said set only once another device holds it: lost with this one, no other gateway
+    // would limit the app.
+    const heldElsewhere = await node.untilHeldElsewhere(`limits of ${limited.app}`);
+    return c.json({ ...limited, heldElsewhere });
+  });
   app.post("/v1/ndn/public", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number };
     const parsed = parseObjectId(String(body.id));

@@ -118,7 +118,13 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
   app.post("/catalogs/:name/refresh", async (c) =>
     c.json(await refreshCatalog(catalogs, c.req.param("name"))),
   );
-  app.delete("/catalogs/:name", (c) => c.json(removeCatalog(catalogs, c.req.param("name"))));
+  app.delete("/catalogs/:name", async (c) => {
+    const removed = removeCatalog(catalogs, c.req.param("name"));
+    // Said removed only once another device holds it: lost with this one, the catalog's
+    // apps would go on being offered everywhere else.
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of catalog ${removed.name}`);
+    return c.json({ ...removed, heldElsewhere });
+  });
 
   app.post("/install", async (c) => {
     const body = (await jsonObject(c)) as { catalog?: unknown; app?: unknown; device?: unknown };

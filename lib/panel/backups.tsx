@@ -392,11 +392,20 @@ const KeyForm: FC<{ secure: boolean }> = ({ secure }) => {
 /**
  * Every device's backups to every target, as the zone's status has them (each device's
  * signed facts): the same on every gateway, and still there with the device gone. None
- * when the status could not be read (the targets are shown all the same).
+ * when the status could not be read (the targets are shown all the same). With the name of
+ * the device serving the page: what runs now is its own alone (its daemon's), and the
+ * page says so.
  */
-async function zoneBackups(page: Page): Promise<readonly ZoneBackup[]> {
+async function zoneBackups(page: Page): Promise<ZoneView> {
   const status = await page.api.get<ZoneStatus>("/v1/status");
-  return status.ok ? status.data.backups : [];
+  return status.ok
+    ? { backups: status.data.backups, device: status.data.device.name }
+    : { backups: [], device: "" };
+}
+
+interface ZoneView {
+  readonly backups: readonly ZoneBackup[];
+  readonly device: string;
 }
 
 /** Each device's last backup to a target, or its failure since, one line each. */
@@ -437,12 +446,12 @@ const LastVerifies: FC<{ backups: readonly ZoneBackup[] }> = ({ backups }) => {
 
 const Targets: FC<{
   targets: readonly BackupTarget[];
-  zone: readonly ZoneBackup[];
+  zone: ZoneView;
   holdsKey: boolean;
   acts: boolean;
 }> = ({ targets, zone, holdsKey, acts }) => {
   const { t } = useLocale();
-  const of = (target: BackupTarget) => zone.filter((b) => b.target === target.name);
+  const of = (target: BackupTarget) => zone.backups.filter((b) => b.target === target.name);
   if (targets.length === 0)
     return (
       <p class="warn">
@@ -477,7 +486,7 @@ const Targets: FC<{
           cell: (target) => <LastVerifies backups={of(target)} />,
         },
         {
-          label: t.backups.now,
+          label: t.backups.now({ device: zone.device }),
           cell: (target) =>
             target.running ? (
               <>

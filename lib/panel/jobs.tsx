@@ -35,12 +35,17 @@ export function jobPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
     return page.render(
       sectionOf(job.data),
       t.jobs.title[job.data.kind]({ subject: job.data.subject }),
-      <div
-        data-live={running ? href(`jobs/${id}/live`) : undefined}
-        aria-busy={running ? "true" : undefined}
-      >
-        <JobStatus job={job.data} />
-      </div>,
+      <>
+        <div
+          data-live={running ? href(`jobs/${id}/live`) : undefined}
+          aria-busy={running ? "true" : undefined}
+        >
+          <JobStatus job={job.data} />
+        </div>
+        {/* Its work and its progress are the serving device's daemon's alone: said, so no
+            one waits for it at another device's panel, or takes it for the zone's. */}
+        <p class="muted">{t.jobs.workOn({ device: job.data.device })}</p>
+      </>,
       { live: running },
     );
   });

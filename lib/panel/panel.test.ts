@@ -838,6 +838,7 @@ describe("an install's result, followed on its job's page", () => {
       id: "j1",
       kind: "install",
       subject: "notes",
+      device: "box",
       state: "done",
       step: null,
       progress: null,
