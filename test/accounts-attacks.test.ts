@@ -704,7 +704,7 @@ describe("an admin manages members and children, not the owner nor other admins"
       await buckyJson(["user", "remove", name, "--home", alpha.home]);
   });
 
-  test("in the panel, an admin invites and revokes no device: the zone's devices are the owner's", async () => {
+  test("in the panel, an admin invites, revokes and approves no device: the zone's devices are the owner's", async () => {
     const boss = await enroll(await addPerson("chief", "admin"), "chief's password");
     const owner = (await signInOwner()).cookie;
     const invitesBefore = await buckyJson<{ invites: unknown[] }>([
@@ -729,6 +729,27 @@ describe("an admin manages members and children, not the owner nor other admins"
       await said(await post("/_bucky/panel/devices/invite", { ttlMs: "3600000" }, boss), boss),
     ).toContain("chief (admin) cannot invite a device: only the owner adds devices to the zone");
     expect(await buckyJson(["invite", "list", "--home", alpha.home])).toEqual(invitesBefore);
+    // An approved gateway holds the zone's certificates for its names, and so every
+    // person's session cookie there: asked to approve beta, shown or confirmed, the
+    // device holding the owner key refuses, and writes no approval.
+    const noApproval = "chief (admin) cannot approve beta as a gateway";
+    expect(
+      await said(await post("/_bucky/panel/devices/beta/approve-gateway", {}, boss), boss),
+    ).toContain(noApproval);
+    expect(
+      await said(
+        await post(
+          "/_bucky/panel/devices/beta/approve-gateway",
+          { confirm: "1", hosts: "", addresses: "127.0.0.1" },
+          boss,
+        ),
+        boss,
+      ),
+    ).toContain(noApproval);
+    expect(
+      (await bucky(["state", "get", "nodes/alpha/gateway-approval/beta", "--home", alpha.home]))
+        .exitCode,
+    ).not.toBe(0);
     const standing = async (home: string) =>
       (
         await buckyJson<{ devices: { name: string; status: string }[] }>([

@@ -497,6 +497,11 @@ export function createLocalApp(
   // approved (the owner key), so no one is asked to confirm in vain.
   app.get("/v1/gateway/approvals/:device", (c) => {
     node.ownerKey();
+    // Asked from the panel, only for the owner (lib/users/account-rights.ts).
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), {
+      kind: "approve-gateway",
+      device: c.req.param("device"),
+    });
     const named = (value: string | undefined) =>
       value === undefined ? undefined : value.split(",").filter((item) => item !== "");
     const hosts = named(c.req.query("hosts"));
@@ -522,6 +527,10 @@ export function createLocalApp(
     };
     if (typeof body.device !== "string" || body.device === "")
       throw new BuckyError("E_USAGE", 'the body must be {"device": "<name>", …}');
+    checkDeviceChange(accountActor(node, c.req.header(ACTING_FOR_HEADER)), {
+      kind: "approve-gateway",
+      device: body.device,
+    });
     const hosts = list(body.hosts, "hosts");
     const addresses = list(body.addresses, "addresses");
     const approved = approveGateway(node, node.deviceName, body.device, {

@@ -10,6 +10,7 @@ import type { UsageFacts } from "../facts/payload.ts";
 import type { Messages } from "../i18n/messages.ts";
 import { formatBytes } from "../units.ts";
 import { mayUseApp, panelRights } from "../users/access.ts";
+import { mayChangeDevices, panelActor } from "../users/account-rights.ts";
 import { type ByAttentionKind, sayAttention } from "../zone/attention.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import type { ReliabilityNote } from "../zone/reliability.ts";
@@ -77,7 +78,7 @@ export function overviewPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => 
         {shown(status, (data) => (
           <ZoneCertificates
             certificates={data.certificates}
-            acts={panelRights(c.env.viewer).useDeviceKeys}
+            approves={mayChangeDevices(panelActor(c.env.viewer))}
           />
         ))}
         <h2>{t.overview.traffic}</h2>
@@ -456,10 +457,11 @@ function appBytes(used: UsageFacts["apps"][string]): number {
 }
 
 /** Each gateway's certificates, and the zone CA's root to download. */
-const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boolean }> = ({
-  certificates,
-  acts,
-}) => {
+const ZoneCertificates: FC<{
+  certificates: readonly ZoneCertificate[];
+  /** Whether the viewer may approve a gateway: the owner alone (lib/users/account-rights.ts). */
+  approves: boolean;
+}> = ({ certificates, approves }) => {
   const { t } = useLocale();
   const o = t.overview;
   return (
@@ -484,7 +486,7 @@ const ZoneCertificates: FC<{ certificates: readonly ZoneCertificate[]; acts: boo
                         device: cert.device,
                         message: cert.lastError.message,
                       })}
-                      {acts && cert.remedy?.kind === "approve" ? (
+                      {approves && cert.remedy?.kind === "approve" ? (
                         <Action
                           action={href(
                             `devices/${encodeURIComponent(cert.device)}/approve-gateway`,

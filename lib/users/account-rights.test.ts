@@ -50,7 +50,7 @@ describe("who may change whose account", () => {
   });
 });
 
-describe("who may invite and revoke devices", () => {
+describe("who may invite, revoke and approve devices", () => {
   test("the owner key's holder and the owner; no admin, member or child, nor a device's session", () => {
     const actors = [
       { kind: "owner-key" } as const,
@@ -67,6 +67,12 @@ describe("who may invite and revoke devices", () => {
     expect(() => checkDeviceChange(person("bob", "admin"), { kind: "invite" })).toThrow(
       "bob (admin) cannot invite a device: only the owner adds devices to the zone",
     );
+    expect(() =>
+      checkDeviceChange(person("bob", "admin"), { kind: "approve-gateway", device: "laptop" }),
+    ).toThrow("bob (admin) cannot approve laptop as a gateway: only the owner chooses");
     expect(() => checkDeviceChange({ kind: "owner-key" }, { kind: "invite" })).not.toThrow();
+    expect(() =>
+      checkDeviceChange(person("owner", "owner"), { kind: "approve-gateway", device: "laptop" }),
+    ).not.toThrow();
   });
 });

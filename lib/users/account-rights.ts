@@ -11,8 +11,10 @@
  * key, and an admin who could revoke the owner's own devices (every other device holding
  * the owner key among them) could shut the owner out of their zone. An invitation admits a
  * device that stays a member, and sees the whole zone from its own sessions, after the
- * admin who invited it is removed. So the owner alone adds and revokes devices (anyone who
- * may see the invitations may still withdraw one not used yet: that admits no one).
+ * admin who invited it is removed. Approving a gateway lets that device hold the zone's
+ * certificates for its names and so receive every person's session cookie there. So the
+ * owner alone adds, revokes and approves devices (anyone who may see the invitations may
+ * still withdraw one not used yet: that admits no one).
  */
 import { OWNER_USER, type Role } from "../../protocol/accounts.ts";
 import { BuckyError } from "../errors.ts";
@@ -50,10 +52,10 @@ export function checkAccountChange(actor: AccountActor, change: AccountChange): 
     );
 }
 
-/** A change to the zone's devices: inviting one, or revoking one. */
+/** A change to the zone's devices: inviting one, revoking one, or approving one as a gateway. */
 export type DeviceChange =
   | { readonly kind: "invite" }
-  | { readonly kind: "revoke"; readonly device: string };
+  | { readonly kind: "revoke" | "approve-gateway"; readonly device: string };
 
 /** Refuses (E_PERMISSION) a change to the zone's devices asked by anyone but the owner. */
 export function checkDeviceChange(actor: AccountActor, change: DeviceChange): void {
@@ -63,12 +65,14 @@ export function checkDeviceChange(actor: AccountActor, change: DeviceChange): vo
     "E_PERMISSION",
     change.kind === "invite"
       ? `${who} cannot invite a device: only the owner adds devices to the zone`
-      : `${who} cannot revoke ${change.device}: only the owner removes devices from the zone`,
+      : change.kind === "revoke"
+        ? `${who} cannot revoke ${change.device}: only the owner removes devices from the zone`
+        : `${who} cannot approve ${change.device} as a gateway: only the owner chooses who holds the zone's names`,
     "Ask the owner to do it, on a device holding the owner key.",
   );
 }
 
-/** Whether `actor` (none: a device's session) may invite and revoke devices (the panel offers it only then). */
+/** Whether `actor` (none: a device's session) may invite, revoke and approve devices (the panel offers it only then). */
 export function mayChangeDevices(actor: AccountActor | undefined): boolean {
   return actor !== undefined && (actor.kind === "owner-key" || actor.role === "owner");
 }
