@@ -45,7 +45,7 @@ import { standingOf } from "../sync/membership.ts";
 import { clockAheadNotes } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
-import type { RefusalBudget } from "./limits.ts";
+import { type RefusalBudget, withSkipped } from "./limits.ts";
 import { agentStanding, grantedByRemoved, type ListedAgent } from "./standing.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
@@ -378,7 +378,7 @@ export function checkAgentCall(
           ...call,
           agent: known ? claim.agent : "unknown",
           ok: false,
-          outcome: `refused: ${error.message}${budget.skipped > 0 ? ` (${budget.skipped} more refusals before this one were not recorded)` : ""}`,
+          outcome: withSkipped(`refused: ${error.message}`, budget.skipped),
         },
         zone.now(),
       );

@@ -1,7 +1,8 @@
 /**
  * What keeps one agent from crowding out the others: each agent's calls per second and
- * calls at once, and a budget for recording calls refused for a bad token (anyone can
- * make those, and each would otherwise be an audit entry every device keeps).
+ * calls at once, and budgets for recording refused calls: those refused for a bad token
+ * (anyone can make those) and each agent's refused for going past its limits (as fast as
+ * it likes). Each recorded would be an audit entry every device keeps for 90 days.
  */
 import { TokenBucket } from "../gateway/limits.ts";
 
@@ -16,11 +17,17 @@ const REFUSAL_BURST = 20;
 
 export type Admission =
   | { readonly ok: true; readonly release: () => void }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /** What the audit records of it; absent past the agent's budget of refusals. */
+      readonly audited?: string;
+    };
 
 export class AgentLimits {
   private readonly rates = new Map<string, TokenBucket>();
   private readonly running = new Map<string, number>();
+  private readonly refusals = new Map<string, RefusalBudget>();
 
   constructor(private readonly now: () => number) {}
 
@@ -32,10 +39,10 @@ export class AgentLimits {
   admit(agent: string): Admission {
     const running = this.running.get(agent) ?? 0;
     if (running >= MAX_CALLS_AT_ONCE)
-      return {
-        ok: false,
-        reason: `too many calls at once: ${agent} may have ${MAX_CALLS_AT_ONCE} under way; wait for one to finish`,
-      };
+      return this.refuse(
+        agent,
+        `too many calls at once: ${agent} may have ${MAX_CALLS_AT_ONCE} under way; wait for one to finish`,
+      );
     let bucket = this.rates.get(agent);
     if (!bucket) {
       bucket = new TokenBucket(RATE_PER_S, BURST, this.now);
@@ -43,10 +50,10 @@ export class AgentLimits {
     }
     const slot = bucket.take();
     if (!slot.ok)
-      return {
-        ok: false,
-        reason: `too many calls: ${agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
-      };
+      return this.refuse(
+        agent,
+        `too many calls: ${agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
+      );
     this.running.set(agent, running + 1);
     let released = false;
     return {
@@ -59,6 +66,19 @@ export class AgentLimits {
         else this.running.delete(agent);
       },
     };
+  }
+
+  /** A refusal, recorded within the agent's budget (it could call as fast as it likes). */
+  private refuse(agent: string, reason: string): Admission {
+    let budget = this.refusals.get(agent);
+    if (!budget) {
+      budget = new RefusalBudget(this.now);
+      this.refusals.set(agent, budget);
+    }
+    const taken = budget.take();
+    return taken.record
+      ? { ok: false, reason, audited: withSkipped(reason, taken.skipped) }
+      : { ok: false, reason };
   }
 }
 
@@ -84,4 +104,11 @@ export class RefusalBudget {
     this.skipped = 0;
     return { record: true, skipped };
   }
+}
+
+/** A recorded refusal's outcome, saying how many refusals before it were left out. */
+export function withSkipped(outcome: string, skipped: number): string {
+  return skipped > 0
+    ? `${outcome} (${skipped} more refusals before this one were not recorded)`
+    : outcome;
 }

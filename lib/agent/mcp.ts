@@ -30,6 +30,18 @@ import { contentOf, DataDirectory, dataPathProblem, MAX_READ_BYTES } from "./dat
 import type { GrantHere } from "./grants.ts";
 import type { AgentLimits } from "./limits.ts";
 
+/**
+ * The tools that change something (each takes `dryRun`): the zone's apps, the backups,
+ * the data directory. Their calls' entries are in the zone state before the agent is
+ * answered.
+ */
+const CHANGING_TOOLS: ReadonlySet<string> = new Set([
+  "start_app",
+  "stop_app",
+  "run_backup",
+  "put_file",
+]);
+
 /** How long a call may take before the agent is told it took too long. */
 export const CALL_TIME_LIMIT_MS = 30_000;
 
@@ -71,7 +83,9 @@ export function createAgentServer(context: AgentContext): McpServer {
     });
     if (!checked.ok) return refusal(checked.error.message, checked.error.hint);
     const grant = checked.data;
-    const audit = (ok: boolean, outcome: string) =>
+    // `changed`: the entry of a call that set out to change something, which the daemon
+    // answers once another device holds it.
+    const audit = (ok: boolean, outcome: string, changed = false) =>
       context.api.post("/v1/agents/audit", {
         agent: grant.agent,
         tool,
@@ -79,10 +93,12 @@ export function createAgentServer(context: AgentContext): McpServer {
         dryRun,
         ok,
         outcome,
+        ...(changed ? { changed } : {}),
       });
+    const changes = CHANGING_TOOLS.has(tool) && !dryRun;
     const admitted = context.limits.admit(grant.agent);
     if (!admitted.ok) {
-      await audit(false, admitted.reason);
+      if (admitted.audited !== undefined) await audit(false, admitted.audited);
       return refusal(admitted.reason);
     }
     const denied = allowed(grant);
@@ -99,11 +115,11 @@ export function createAgentServer(context: AgentContext): McpServer {
     try {
       const result = await withinTime(work(grant), timeLimitMs, tool, admitted.release);
       const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
-      await audit(true, text.slice(0, 500));
+      await audit(true, text.slice(0, 500), changes);
       return { content: [{ type: "text", text }] };
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
-      await audit(false, error.message);
+      await audit(false, error.message, changes);
       return refusal(error.message, error.hint);
     }
   };

@@ -114,6 +114,8 @@ export interface LocalServices {
   readonly replicas: () => ReplicaFacts;
   /** Deletes a conflict copy this device keeps (`bucky app delete-copy`). */
   readonly deleteCopy: (app: string, name: string) => ConflictCopy;
+  /** Publishes the agent audit recorded so far, soon (AuditPublisher.publishSoon). */
+  readonly publishAuditSoon: () => Promise<void>;
   /** The zone CA, made on a device holding the owner key when first asked. */
   readonly zoneCa: ZoneCaIssuer;
   /** The bucky executable, for work run as a child (a first backup to a new target). */
@@ -598,9 +600,19 @@ export function createLocalApp(
     const call = body.call === undefined ? undefined : auditCall(body.call);
     return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentRefusals));
   });
+  // A call that changed something (or set out to) is answered once its entry is in the
+  // zone state and another device holds it: lost with this device, the change would stay
+  // (an app stopped on another device) and nobody could say which agent made it.
   app.post("/v1/agents/audit", async (c) => {
-    recordCall(node.db, auditEntry(await jsonBody(c)), node.now());
-    return c.json({ recorded: true });
+    const body = await jsonBody(c);
+    const entry = auditEntry(body);
+    recordCall(node.db, entry, node.now());
+    if ((body as { changed?: unknown }).changed !== true) return c.json({ recorded: true });
+    await services.publishAuditSoon();
+    const heldElsewhere = await node.untilHeldElsewhere(
+      `the audit of agent ${entry.agent}'s ${entry.tool}`,
+    );
+    return c.json({ recorded: true, heldElsewhere });
   });
   app.get("/v1/agents/log", (c) => {
     const limit = wholeNumberQuery(c.req.query("limit"), "limit", {
