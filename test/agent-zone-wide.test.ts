@@ -9,7 +9,15 @@ import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { pinnedTls } from "../protocol/tls-cert.ts";
-import { buckyJson, cleanUp, type Daemon, startZone, waitFor } from "./harness.ts";
+import {
+  answeredOnceHeld,
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -27,22 +35,44 @@ interface AuditEntry {
   outcome: string;
 }
 
-/** An agent granted on `home`, connected to that device's own /mcp, pinned to it. */
-async function agentOn(home: string, name: string, flags: string[]): Promise<Client> {
-  const { token, mcp } = await buckyJson<{
-    token: string;
-    mcp: { urls: string[]; certificate: string };
-  }>(["agent", "grant", name, ...flags, "--home", home]);
-  const client = new Client({ name, version: "1" });
+interface Granted {
+  token: string;
+  mcp: { urls: string[]; certificate: string };
+  heldElsewhere: string;
+}
+
+async function grant(home: string, name: string, flags: string[]): Promise<Granted> {
+  return buckyJson<Granted>(["agent", "grant", name, ...flags, "--home", home]);
+}
+
+/** An agent connected to a device's own /mcp (`url`), pinned to its certificate. */
+async function connect(url: string, token: string, certificate: string): Promise<Client> {
+  const client = new Client({ name: "agent", version: "1" });
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(mcp.urls[0] as string), {
+    new StreamableHTTPClientTransport(new URL(url), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
       fetch: (input: string | URL | Request, init?: RequestInit) =>
-        fetch(input, { ...init, tls: pinnedTls(mcp.certificate) }),
+        fetch(input, { ...init, tls: pinnedTls(certificate) }),
     }),
   );
   clients.push(client);
   return client;
+}
+
+/** An agent granted on `home`, connected to that device's own /mcp. */
+async function agentOn(home: string, name: string, flags: string[]): Promise<Client> {
+  const { token, mcp } = await grant(home, name, flags);
+  return connect(mcp.urls[0] as string, token, mcp.certificate);
+}
+
+let betaEndpoint: { url: string; certificate: string } | undefined;
+/** Beta's own /mcp, and its certificate (asked while alpha runs: a grant waits for a peer). */
+async function betaMcp(): Promise<{ url: string; certificate: string }> {
+  if (!betaEndpoint) {
+    const { mcp } = await grant(beta.home, "beta-probe", ["--read", "status"]);
+    betaEndpoint = { url: mcp.urls[0] as string, certificate: mcp.certificate };
+  }
+  return betaEndpoint;
 }
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
@@ -99,6 +129,39 @@ describe("an agent pressing past its limits", () => {
   });
 });
 
+describe("what an agent says, as the log shows it", () => {
+  test("cannot write a line of its own into `bucky agent log`: control characters are shown escaped", async () => {
+    const client = await agentOn(alpha.home, "forger", ["--read", "apps", "--act", "app.stop"]);
+    // A carriage return and "clear the line", then an entry of someone else's making.
+    const forged = "x\r\u001b[2K2026-12-01T00:00:00.000Z  alpha  admin  stop_app  ok: fine";
+    expect((await call(client, "stop_app", { app: forged })).isError).toBe(true);
+    const shown = await bucky(["agent", "log", "--agent", "forger", "--home", alpha.home]);
+    expect(shown.exitCode).toBe(0);
+    expect([shown.stdout.includes("\r"), shown.stdout.includes("\u001b")]).toEqual([false, false]);
+    expect(shown.stdout.trim().split("\n")).toHaveLength(1);
+    expect(shown.stdout).toContain("x\\u000d\\u001b[2K2026-12-01T00:00:00.000Z");
+  });
+});
+
+let grantedOnAlpha: Granted;
+
+describe("a grant made on one device", () => {
+  test("is answered once another device holds it, and works there", async () => {
+    grantedOnAlpha = await answeredOnceHeld(
+      [beta],
+      () => grant(alpha.home, "roamer", ["--read", "status"]),
+      {
+        what: "alpha to write the grant",
+        seen: () => /agent granted.*agent=roamer/.test(alpha.log()),
+      },
+    );
+    expect(grantedOnAlpha.heldElsewhere).toBe("held");
+    const { url, certificate } = await betaMcp();
+    const client = await connect(url, grantedOnAlpha.token, certificate);
+    expect((await call(client, "zone_status")).isError).toBeFalsy();
+  });
+});
+
 describe("what an agent changed through a device", () => {
   test("is in the zone's audit log before the agent is answered: killing that device loses neither", async () => {
     await waitFor(
@@ -120,6 +183,10 @@ describe("what an agent changed through a device", () => {
       ...["app", "status", "site", "--home", beta.home],
     ]);
     expect(status.desired).toBe("stopped");
+    // Nor does a grant alpha made stop with it: its token still works at beta.
+    const { url, certificate } = await betaMcp();
+    const roamer = await connect(url, grantedOnAlpha.token, certificate);
+    expect((await call(roamer, "list_devices")).isError).toBeFalsy();
     const entries = await log(beta.home, "stopper");
     expect(
       entries.map(({ device, agent, tool, ok, dryRun }) => ({ device, agent, tool, ok, dryRun })),

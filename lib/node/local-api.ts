@@ -565,17 +565,19 @@ export function createLocalApp(
       user?: unknown;
     };
     const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-    return c.json(
-      grantAgent(node, {
-        name: String(body.name ?? ""),
-        read: list(body.read),
-        write: list(body.write),
-        act: list(body.act),
-        ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
-        // A person granting for themselves: the control panel says who.
-        ...(typeof body.user === "string" ? { user: body.user } : {}),
-      }),
-    );
+    const granted = grantAgent(node, {
+      name: String(body.name ?? ""),
+      read: list(body.read),
+      write: list(body.write),
+      act: list(body.act),
+      ttlMs: Number(body.ttlMs ?? DEFAULT_AGENT_TTL_MS),
+      // A person granting for themselves: the control panel says who.
+      ...(typeof body.user === "string" ? { user: body.user } : {}),
+    });
+    // Said done once another device holds the grant: lost with this one, the token just
+    // handed out would work nowhere.
+    const heldElsewhere = await node.untilHeldElsewhere(`grant of agent ${granted.record.agent}`);
+    return c.json({ ...granted, heldElsewhere });
   });
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {

@@ -8,6 +8,7 @@ import type { ListedAgent } from "../agent/standing.ts";
 import { MCP_PATH } from "../gateway/routing.ts";
 import { listOf } from "../i18n/format.ts";
 import { Action, Cards, CopyButton, shown, Time } from "./components.tsx";
+import { notHeldYetNote } from "./held-notes.ts";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
 
@@ -152,12 +153,18 @@ export function agentPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
       user: viewer.user,
     });
     if (!granted.ok) return page.back("agents", granted, "");
+    const notHeld = notHeldYetNote(granted.data, t);
     // Shown once, right here: the token is a secret, so it never goes into an address.
     return page.render(
       "agents",
       t.agents.tokenTitle({ agent: granted.data.record.agent }),
       <>
         <p>{t.agents.tokenText}</p>
+        {notHeld ? (
+          <p class="warn" role="alert">
+            {notHeld}
+          </p>
+        ) : null}
         <p>
           {t.agents.validUntil} <Time iso={granted.data.record.expiresAt} />
         </p>
