@@ -65,6 +65,16 @@ async function agentOn(home: string, name: string, flags: string[]): Promise<Cli
   return connect(mcp.urls[0] as string, token, mcp.certificate);
 }
 
+let alphaEndpoint: { url: string; certificate: string } | undefined;
+/** Alpha's own /mcp, and its certificate. */
+async function alphaMcp(): Promise<{ url: string; certificate: string }> {
+  if (!alphaEndpoint) {
+    const { mcp } = await grant(alpha.home, "alpha-probe", ["--read", "status"]);
+    alphaEndpoint = { url: mcp.urls[0] as string, certificate: mcp.certificate };
+  }
+  return alphaEndpoint;
+}
+
 let betaEndpoint: { url: string; certificate: string } | undefined;
 /** Beta's own /mcp, and its certificate (asked while alpha runs: a grant waits for a peer). */
 async function betaMcp(): Promise<{ url: string; certificate: string }> {
@@ -126,6 +136,22 @@ describe("an agent pressing past its limits", () => {
     expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
     // The calls let through are each recorded.
     expect(entries.filter((e) => e.ok).length).toBe(results.filter((r) => !r.isError).length);
+  });
+});
+
+describe("a stranger flooding /mcp with bad tokens", () => {
+  test("does not hide a revoked agent's calls: each agent's refusals have a budget of their own", async () => {
+    const { token } = await grant(alpha.home, "sacked", ["--read", "status"]);
+    await buckyJson(["agent", "revoke", "sacked", "--home", alpha.home]);
+    const { url, certificate } = await alphaMcp();
+    const garbage = await connect(url, "not-a-token", certificate);
+    await Promise.all(Array.from({ length: 60 }, () => call(garbage, "zone_status")));
+    const sacked = await connect(url, token, certificate);
+    expect((await call(sacked, "list_devices")).isError).toBe(true);
+    const entries = await log(alpha.home, "sacked");
+    expect(entries.map((e) => [e.tool, e.ok, e.outcome])).toEqual([
+      ["list_devices", false, expect.stringContaining("refused: agent sacked was revoked")],
+    ]);
   });
 });
 

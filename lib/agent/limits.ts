@@ -27,9 +27,11 @@ export type Admission =
 export class AgentLimits {
   private readonly rates = new Map<string, TokenBucket>();
   private readonly running = new Map<string, number>();
-  private readonly refusals = new Map<string, RefusalBudget>();
+  private readonly refusals: RefusalBudgets;
 
-  constructor(private readonly now: () => number) {}
+  constructor(private readonly now: () => number) {
+    this.refusals = new RefusalBudgets(now);
+  }
 
   /**
    * Lets one call of `agent` start, or says why not. The caller releases it when the
@@ -70,12 +72,7 @@ export class AgentLimits {
 
   /** A refusal, recorded within the agent's budget (it could call as fast as it likes). */
   private refuse(agent: string, reason: string): Admission {
-    let budget = this.refusals.get(agent);
-    if (!budget) {
-      budget = new RefusalBudget(this.now);
-      this.refusals.set(agent, budget);
-    }
-    const taken = budget.take();
+    const taken = this.refusals.take(agent);
     return taken.record
       ? { ok: false, reason, audited: withSkipped(reason, taken.skipped) }
       : { ok: false, reason };
@@ -103,6 +100,30 @@ export class RefusalBudget {
     const skipped = this.skipped;
     this.skipped = 0;
     return { record: true, skipped };
+  }
+}
+
+/** Budgets of their own past this many: a member device could sign tokens for any name. */
+const MAX_BUDGETS = 1_000;
+
+/**
+ * A RefusalBudget for each caller (an agent's name, or "unknown" for tokens no member
+ * signed), so that one flooding uses up its own budget, not another's: a stranger sending
+ * garbage could otherwise keep a revoked agent's calls out of the log.
+ */
+export class RefusalBudgets {
+  private readonly budgets = new Map<string, RefusalBudget>();
+
+  constructor(private readonly now: () => number) {}
+
+  take(caller: string): ReturnType<RefusalBudget["take"]> {
+    let budget = this.budgets.get(caller);
+    if (!budget) {
+      if (this.budgets.size >= MAX_BUDGETS) this.budgets.clear();
+      budget = new RefusalBudget(this.now);
+      this.budgets.set(caller, budget);
+    }
+    return budget.take();
   }
 }
 

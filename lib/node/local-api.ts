@@ -17,7 +17,7 @@ import {
   listAgents,
   revokeAgent,
 } from "../agent/grants.ts";
-import { RefusalBudget } from "../agent/limits.ts";
+import { RefusalBudgets } from "../agent/limits.ts";
 import {
   type Installed,
   installApp,
@@ -131,7 +131,7 @@ export function createLocalApp(
   services: LocalServices,
 ): Hono {
   const { liveWindowMs } = services;
-  const agentRefusals = new RefusalBudget(node.now);
+  const agentRefusals = new RefusalBudgets(node.now);
   const jobs = new Jobs(log, node.now);
   const appArchives = new AppArchives(node.zone.paths.uploadsDir);
   const app = new Hono();
