@@ -71,7 +71,7 @@ export default defineBuckyCommand({
       paths: homePaths(context.home),
       now: context.now,
       log: context.log,
-      limits: new AgentLimits(context.now),
+      limits: new AgentLimits(),
     });
     const transport = new StdioServerTransport();
     const closed = new Promise<void>((resolve) => {

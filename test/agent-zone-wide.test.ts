@@ -7,10 +7,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { pinnedTls } from "../protocol/tls-cert.ts";
 import {
   answeredOnceHeld,
+  BUCKY,
   bucky,
   buckyJson,
   cleanUp,
@@ -59,6 +61,21 @@ async function connect(url: string, token: string, certificate: string): Promise
   return client;
 }
 
+/** An agent on the device itself: `bucky mcp` over stdio. */
+async function overStdio(home: string, token: string): Promise<Client> {
+  const client = new Client({ name: "agent", version: "1" });
+  await client.connect(
+    new StdioClientTransport({
+      command: BUCKY,
+      args: ["mcp", "--home", home],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", BUCKY_AGENT_TOKEN: token },
+      stderr: "ignore",
+    }),
+  );
+  clients.push(client);
+  return client;
+}
+
 /** An agent granted on `home`, connected to that device's own /mcp. */
 async function agentOn(home: string, name: string, flags: string[]): Promise<Client> {
   const { token, mcp } = await grant(home, name, flags);
@@ -84,6 +101,8 @@ async function betaMcp(): Promise<{ url: string; certificate: string }> {
   }
   return betaEndpoint;
 }
+
+const text = (result: ToolResult) => result.content.map((c) => c.text).join("\n");
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
   return (await client.callTool({ name, arguments: args })) as ToolResult;
@@ -136,6 +155,32 @@ describe("an agent pressing past its limits", () => {
     expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
     // The calls let through are each recorded.
     expect(entries.filter((e) => e.ok).length).toBe(results.filter((r) => !r.isError).length);
+  });
+});
+
+describe("an agent's rate", () => {
+  test("is the device's, however many ways it connects: stdio and /mcp share it", async () => {
+    const { token, mcp } = await grant(alpha.home, "twice", ["--read", "status"]);
+    const ways = [
+      await overStdio(alpha.home, token),
+      await connect(mcp.urls[0] as string, token, mcp.certificate),
+    ];
+    const startedMs = Date.now();
+    // Four calls at a time each way (never more than may be under way), 32 each.
+    const answered = await Promise.all(
+      ways.flatMap((client) =>
+        Array.from({ length: 4 }, async () => {
+          const results: ToolResult[] = [];
+          for (let i = 0; i < 8; i++) results.push(await call(client, "list_devices"));
+          return results;
+        }),
+      ),
+    );
+    const seconds = (Date.now() - startedMs) / 1000;
+    const done = answered.flat().filter((r) => !r.isError).length;
+    // A burst of 20, then 5 a second, for the device as a whole.
+    expect(done).toBeLessThanOrEqual(20 + Math.ceil(5 * seconds) + 1);
+    expect(answered.flat().some((r) => text(r).includes("too many calls"))).toBe(true);
   });
 });
 

@@ -1,37 +1,54 @@
 /**
- * What keeps one agent from crowding out the others: each agent's calls per second and
- * calls at once, and budgets for recording refused calls: those refused for a bad token
- * (anyone can make those) and each agent's refused for going past its limits (as fast as
- * it likes). Each recorded would be an audit entry every device keeps for 90 days.
+ * What keeps one agent from crowding out the others: each agent's calls per second on a
+ * device (AgentRates, kept by its daemon, which every way of reaching the device asks),
+ * its calls at once through each way in (AgentLimits: a device's /mcp, each `bucky mcp`),
+ * and the daemon's budgets for recording refused calls (RefusalBudgets): those refused
+ * for a bad token (anyone can make those) and each agent's refused for going past its
+ * limits (as fast as it likes). Each recorded would be an audit entry every device keeps
+ * for 90 days.
  */
 import { TokenBucket } from "../gateway/limits.ts";
 
-/** Calls an agent may make: a steady 5 a second, bursts of 20. */
+/** Calls an agent may make on a device: a steady 5 a second, bursts of 20. */
 export const RATE_PER_S = 5;
 const BURST = 20;
-/** Calls of one agent under way at once. */
+/** Calls of one agent under way at once through one way in. */
 export const MAX_CALLS_AT_ONCE = 4;
 /** Refused calls recorded: a steady one a second, bursts of 20; the rest are counted. */
 const REFUSALS_PER_S = 1;
 const REFUSAL_BURST = 20;
 
+/**
+ * Each agent's calls per second on this device. The daemon keeps it, and the token check
+ * of every call takes from it, so an agent gets the same rate however many ways it
+ * connects (a second `bucky mcp`, the device's /mcp beside it, a gateway's).
+ */
+export class AgentRates {
+  private readonly rates = new Map<string, TokenBucket>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Takes one call of `agent`: undefined when it may go ahead, else why not. */
+  take(agent: string): string | undefined {
+    let bucket = this.rates.get(agent);
+    if (!bucket) {
+      bucket = new TokenBucket(RATE_PER_S, BURST, this.now);
+      this.rates.set(agent, bucket);
+    }
+    const slot = bucket.take();
+    return slot.ok
+      ? undefined
+      : `too many calls: ${agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`;
+  }
+}
+
 export type Admission =
   | { readonly ok: true; readonly release: () => void }
-  | {
-      readonly ok: false;
-      readonly reason: string;
-      /** What the audit records of it; absent past the agent's budget of refusals. */
-      readonly audited?: string;
-    };
+  | { readonly ok: false; readonly reason: string };
 
+/** Each agent's calls under way at once through one way in (its rate is AgentRates'). */
 export class AgentLimits {
-  private readonly rates = new Map<string, TokenBucket>();
   private readonly running = new Map<string, number>();
-  private readonly refusals: RefusalBudgets;
-
-  constructor(private readonly now: () => number) {
-    this.refusals = new RefusalBudgets(now);
-  }
 
   /**
    * Lets one call of `agent` start, or says why not. The caller releases it when the
@@ -41,21 +58,10 @@ export class AgentLimits {
   admit(agent: string): Admission {
     const running = this.running.get(agent) ?? 0;
     if (running >= MAX_CALLS_AT_ONCE)
-      return this.refuse(
-        agent,
-        `too many calls at once: ${agent} may have ${MAX_CALLS_AT_ONCE} under way; wait for one to finish`,
-      );
-    let bucket = this.rates.get(agent);
-    if (!bucket) {
-      bucket = new TokenBucket(RATE_PER_S, BURST, this.now);
-      this.rates.set(agent, bucket);
-    }
-    const slot = bucket.take();
-    if (!slot.ok)
-      return this.refuse(
-        agent,
-        `too many calls: ${agent} may make ${RATE_PER_S} a second; try again in ${slot.waitMs} ms`,
-      );
+      return {
+        ok: false,
+        reason: `too many calls at once: ${agent} may have ${MAX_CALLS_AT_ONCE} under way; wait for one to finish`,
+      };
     this.running.set(agent, running + 1);
     let released = false;
     return {
@@ -68,14 +74,6 @@ export class AgentLimits {
         else this.running.delete(agent);
       },
     };
-  }
-
-  /** A refusal, recorded within the agent's budget (it could call as fast as it likes). */
-  private refuse(agent: string, reason: string): Admission {
-    const taken = this.refusals.take(agent);
-    return taken.record
-      ? { ok: false, reason, audited: withSkipped(reason, taken.skipped) }
-      : { ok: false, reason };
   }
 }
 

@@ -51,7 +51,7 @@ export interface AgentContext {
   readonly paths: HomePaths;
   readonly now: () => number;
   readonly log: Log;
-  /** Each agent's rate and calls at once, shared by its calls (and its connections). */
+  /** Each agent's calls at once, shared by its calls (and its connections); its rate is the daemon's. */
   readonly limits: AgentLimits;
   /** CALL_TIME_LIMIT_MS unless a test says otherwise. */
   readonly callTimeLimitMs?: number;
@@ -84,8 +84,9 @@ export function createAgentServer(context: AgentContext): McpServer {
     if (!checked.ok) return refusal(checked.error.message, checked.error.hint);
     const grant = checked.data;
     // `changed`: the entry of a call that set out to change something, which the daemon
-    // answers once another device holds it.
-    const audit = (ok: boolean, outcome: string, changed = false) =>
+    // answers once another device holds it; `limited`: a call refused for the agent's
+    // calls at once, which the daemon records within the agent's budget of refusals.
+    const audit = (ok: boolean, outcome: string, mark?: "changed" | "limited") =>
       context.api.post("/v1/agents/audit", {
         agent: grant.agent,
         tool,
@@ -93,12 +94,12 @@ export function createAgentServer(context: AgentContext): McpServer {
         dryRun,
         ok,
         outcome,
-        ...(changed ? { changed } : {}),
+        ...(mark ? { [mark]: true } : {}),
       });
     const changes = CHANGING_TOOLS.has(tool) && !dryRun;
     const admitted = context.limits.admit(grant.agent);
     if (!admitted.ok) {
-      if (admitted.audited !== undefined) await audit(false, admitted.audited);
+      await audit(false, admitted.reason, "limited");
       return refusal(admitted.reason);
     }
     const denied = allowed(grant);
@@ -115,11 +116,11 @@ export function createAgentServer(context: AgentContext): McpServer {
     try {
       const result = await withinTime(work(grant), timeLimitMs, tool, admitted.release);
       const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
-      await audit(true, text.slice(0, 500), changes);
+      await audit(true, text.slice(0, 500), changes ? "changed" : undefined);
       return { content: [{ type: "text", text }] };
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
-      await audit(false, error.message, changes);
+      await audit(false, error.message, changes ? "changed" : undefined);
       return refusal(error.message, error.hint);
     }
   };
