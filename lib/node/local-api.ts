@@ -639,6 +639,7 @@ export function createLocalApp(
     return c.json({
       entries: readAudit(node.db, {
         self: node.deviceName,
+        selfId: node.deviceId,
         ...(agent ? { agent } : {}),
         limit,
         nowMs: node.now(),
