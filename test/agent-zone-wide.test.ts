@@ -233,6 +233,40 @@ describe("a grant made on one device", () => {
   });
 });
 
+let dismissedToken: string;
+
+describe("a revocation made on one device", () => {
+  test("holds at another the moment it is answered, and after the revoking device is killed", async () => {
+    const { token } = await grant(alpha.home, "dismissed", ["--read", "status"]);
+    dismissedToken = token;
+    const { url, certificate } = await betaMcp();
+    const atBeta = await connect(url, token, certificate);
+    expect((await call(atBeta, "zone_status")).isError).toBeFalsy();
+    const revoked = await buckyJson<{ heldElsewhere: string }>([
+      ...["agent", "revoke", "dismissed", "--home", alpha.home],
+    ]);
+    expect(revoked.heldElsewhere).toBe("held");
+    const refused = await call(atBeta, "zone_status");
+    expect([refused.isError, text(refused)]).toEqual([
+      true,
+      expect.stringContaining("agent dismissed was revoked"),
+    ]);
+  });
+});
+
+describe("a grant's end", () => {
+  test("is kept by every device: a token that expired is refused at one that did not grant it", async () => {
+    const { token } = await grant(alpha.home, "fleeting", ["--read", "status", "--ttl", "3s"]);
+    const { url, certificate } = await betaMcp();
+    const atBeta = await connect(url, token, certificate);
+    expect((await call(atBeta, "zone_status")).isError).toBeFalsy();
+    await waitFor("the token to expire at beta", async () => {
+      const result = await call(atBeta, "zone_status");
+      return result.isError && text(result).includes("expired") ? true : undefined;
+    });
+  });
+});
+
 describe("what an agent changed through a device", () => {
   test("is in the zone's audit log before the agent is answered: killing that device loses neither", async () => {
     await waitFor(
@@ -258,6 +292,12 @@ describe("what an agent changed through a device", () => {
     const { url, certificate } = await betaMcp();
     const roamer = await connect(url, grantedOnAlpha.token, certificate);
     expect((await call(roamer, "list_devices")).isError).toBeFalsy();
+    // A revocation alpha answered holds at beta with alpha gone.
+    const dismissed = await call(await connect(url, dismissedToken, certificate), "zone_status");
+    expect([dismissed.isError, text(dismissed)]).toEqual([
+      true,
+      expect.stringContaining("agent dismissed was revoked"),
+    ]);
     const entries = await log(beta.home, "stopper");
     expect(
       entries.map(({ device, agent, tool, ok, dryRun }) => ({ device, agent, tool, ok, dryRun })),
