@@ -7,7 +7,7 @@
  */
 import { isPassing } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { publishAudit } from "./audit.ts";
+import { type AuditWriter, publishAudit } from "./audit.ts";
 
 export const DEFAULT_AUDIT_INTERVAL_MS = 10_000;
 /** The least time between two publications asked for soon: an agent changing things as fast as it may still makes at most one changeset a second. */
@@ -20,7 +20,7 @@ export class AuditPublisher {
   private soon: { readonly written: Promise<void>; readonly write: () => void } | undefined;
 
   constructor(
-    private readonly node: NodeContext,
+    private readonly node: AuditWriter & Pick<NodeContext, "diskFull">,
     private readonly intervalMs: number,
     /** Told of anything unexpected: the daemon crashes. */
     private readonly onBug: (error: unknown) => void,
@@ -42,10 +42,12 @@ export class AuditPublisher {
       const promise = new Promise<void>((resolve) => {
         written = resolve;
       });
-      const timer = setTimeout(
-        () => this.publishWaiting(),
+      // Within the gap whatever the clock did (set back an hour, it would wait the hour).
+      const waitMs = Math.min(
+        AUDIT_SOON_GAP_MS,
         Math.max(0, this.lastMs + AUDIT_SOON_GAP_MS - this.node.now()),
       );
+      const timer = setTimeout(() => this.publishWaiting(), waitMs);
       this.soon = {
         written: promise,
         write: () => {

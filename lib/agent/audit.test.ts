@@ -14,6 +14,7 @@ import {
   readAudit,
   recordCall,
 } from "./audit.ts";
+import { AUDIT_SOON_GAP_MS, AuditPublisher } from "./audit-publisher.ts";
 
 const quiet = createLog({ level: "silent" });
 const DAY_MS = 24 * 3600_000;
@@ -199,6 +200,39 @@ describe("reading the zone's audit", () => {
       log: quiet,
     });
     expect(b.map((e) => e.outcome)).toEqual([`d34 b ${t}`, `d33 b ${t - 2000}`]);
+  });
+});
+
+describe("publishing soon, for a call that changed something", () => {
+  test("publishes at once, then at most once a gap, the calls meanwhile sharing it, whatever the clock does", async () => {
+    const d = device(40);
+    const publisher = new AuditPublisher(
+      {
+        ...d.writer,
+        diskFull: (error) => {
+          throw error;
+        },
+      },
+      3_600_000,
+      (error) => {
+        throw error;
+      },
+    );
+    d.call("a");
+    await publisher.publishSoon();
+    expect(d.changesetCount()).toBe(1);
+    d.call("b");
+    // The clock set back an hour: the next publication still comes within the gap.
+    d.at(d.now() - 3_600_000);
+    const startedMs = Date.now();
+    const first = publisher.publishSoon();
+    d.call("c");
+    expect(publisher.publishSoon()).toBe(first);
+    await first;
+    expect(Date.now() - startedMs).toBeLessThan(AUDIT_SOON_GAP_MS + 500);
+    expect(d.changesetCount()).toBe(2);
+    expect(publishAudit(d.writer)).toBe(0);
+    publisher.stop();
   });
 });
 
