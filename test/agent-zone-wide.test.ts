@@ -17,6 +17,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   startZone,
   waitFor,
 } from "./harness.ts";
@@ -181,6 +182,26 @@ describe("an agent's rate", () => {
     // A burst of 20, then 5 a second, for the device as a whole.
     expect(done).toBeLessThanOrEqual(20 + Math.ceil(5 * seconds) + 1);
     expect(answered.flat().some((r) => text(r).includes("too many calls"))).toBe(true);
+  });
+});
+
+describe("bucky mcp started while its agent is past its rate", () => {
+  test("says so as something to try again later (exit 3), not as a token that does not work", async () => {
+    const { token, mcp } = await grant(alpha.home, "eager", ["--read", "status"]);
+    const client = await connect(mcp.urls[0] as string, token, mcp.certificate);
+    const refused = await waitFor("bucky mcp refused", async () => {
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          for (let i = 0; i < 8; i++) await call(client, "list_devices");
+        }),
+      );
+      const run = await bucky(["mcp", "--home", alpha.home, "--json"], {
+        env: { BUCKY_AGENT_TOKEN: token },
+      });
+      return run.exitCode === 0 ? undefined : run;
+    });
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([3, "E_UNAVAILABLE"]);
+    expect(jsonError(refused).message).toContain("too many calls");
   });
 });
 
