@@ -10,7 +10,10 @@ import type { NodeContext } from "../node/node-context.ts";
 import { type AuditWriter, publishAudit } from "./audit.ts";
 
 export const DEFAULT_AUDIT_INTERVAL_MS = 10_000;
-/** The least time between two publications asked for soon: an agent changing things as fast as it may still makes at most one changeset a second. */
+/**
+ * The least time between two publications asked for soon: an agent changing things as
+ * fast as it may still makes at most one changeset a second.
+ */
 export const AUDIT_SOON_GAP_MS = 1_000;
 
 export class AuditPublisher {

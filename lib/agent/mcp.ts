@@ -51,7 +51,10 @@ export interface AgentContext {
   readonly paths: HomePaths;
   readonly now: () => number;
   readonly log: Log;
-  /** Each agent's calls at once, shared by its calls (and its connections); its rate is the daemon's. */
+  /**
+   * Each agent's calls at once, shared by its calls (and its connections); its rate is
+   * the daemon's (AgentRates), taken by the token check.
+   */
   readonly limits: AgentLimits;
   /** CALL_TIME_LIMIT_MS unless a test says otherwise. */
   readonly callTimeLimitMs?: number;
