@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { AgentLimits } from "../lib/agent/limits.ts";
 import { createAgentServer } from "../lib/agent/mcp.ts";
-import { BuckyError } from "../lib/errors.ts";
+import { BuckyError, isErrorCode } from "../lib/errors.ts";
 import { homePaths } from "../lib/home.ts";
 import { daemonFetch } from "../lib/node/daemon-client.ts";
 import { LocalApi } from "../lib/node/local-client.ts";
@@ -63,15 +63,23 @@ export default defineBuckyCommand({
       token,
       call: { tool: "connect", arguments: { via: "stdio" }, dryRun: false },
     });
+    // As the daemon said it: a token that does not work (E_PERMISSION), or one whose
+    // agent is calling the device too fast for now (E_UNAVAILABLE: try again later).
     if (!checked.ok)
-      throw new BuckyError("E_PERMISSION", checked.error.message, checked.error.hint);
+      throw new BuckyError(
+        isErrorCode(checked.error.code) && checked.error.code !== "E_INTERNAL"
+          ? checked.error.code
+          : "E_PERMISSION",
+        checked.error.message,
+        checked.error.hint,
+      );
     const server = createAgentServer({
       api,
       token,
       paths: homePaths(context.home),
       now: context.now,
       log: context.log,
-      limits: new AgentLimits(context.now),
+      limits: new AgentLimits(),
     });
     const transport = new StdioServerTransport();
     const closed = new Promise<void>((resolve) => {

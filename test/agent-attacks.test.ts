@@ -99,11 +99,18 @@ async function call(
 
 const text = (result: ToolResult) => result.content.map((c) => c.text).join("\n");
 
-/** Both ways an agent reaches alpha: stdio on the device, and the gateway's /mcp. */
-async function bothWays(token: string): Promise<[string, Client][]> {
+/**
+ * Both ways an agent reaches alpha: stdio on the device, and the gateway's /mcp; an agent
+ * granted `flags` for each (`<name>-stdio`, `<name>-http`), as an agent's rate on a device
+ * is one, whichever way it comes.
+ */
+async function bothWays(name: string, flags: string[]): Promise<[string, Client][]> {
   return [
-    ["stdio", await overStdio(alpha.home, token)],
-    ["http", await overHttp(`${gateway}/mcp`, token)],
+    ["stdio", await overStdio(alpha.home, (await grant(alpha.home, `${name}-stdio`, flags)).token)],
+    [
+      "http",
+      await overHttp(`${gateway}/mcp`, (await grant(alpha.home, `${name}-http`, flags)).token),
+    ],
   ];
 }
 
@@ -138,8 +145,7 @@ describe("keys and paths are checked as they are used", () => {
   test("a state scope holds: no climbing, encoded, doubled or absolute keys", async () => {
     await buckyJson(["state", "set", "secret/thing", '"the crown jewels"', "--home", alpha.home]);
     await buckyJson(["state", "set", "apps/ok", '"fine"', "--home", alpha.home]);
-    const { token } = await grant(alpha.home, "peek", ["--read", "state:apps/"]);
-    for (const [way, client] of await bothWays(token)) {
+    for (const [way, client] of await bothWays("peek", ["--read", "state:apps/"])) {
       const ok = await call(client, "read_state", { key: "apps/ok" });
       expect([way, JSON.parse(text(ok)).value]).toEqual([way, "fine"]);
       for (const key of [
@@ -168,8 +174,7 @@ describe("keys and paths are checked as they are used", () => {
   });
 
   test("a data scope holds: no climbing, encoded or absolute paths, no link to elsewhere", async () => {
-    const { token } = await grant(alpha.home, "reader", ["--read", "data/notes"]);
-    for (const [way, client] of await bothWays(token)) {
+    for (const [way, client] of await bothWays("reader", ["--read", "data/notes"])) {
       const ok = await call(client, "read_file", { path: "notes/todo.txt" });
       expect([way, JSON.parse(text(ok)).text]).toEqual([way, "buy milk\n"]);
       for (const path of [
@@ -198,13 +203,8 @@ describe("keys and paths are checked as they are used", () => {
   });
 
   test("a write scope holds: no write through a link into a directory not granted", async () => {
-    const { token } = await grant(alpha.home, "scribe", [
-      "--read",
-      "data/inbox",
-      "--write",
-      "data/inbox",
-    ]);
-    for (const [way, client] of await bothWays(token)) {
+    const scribe = ["--read", "data/inbox", "--write", "data/inbox"];
+    for (const [way, client] of await bothWays("scribe", scribe)) {
       for (const path of ["inbox/to-notes/planted.txt", "inbox/../notes/planted.txt", "/inbox/x"]) {
         const result = await call(client, "put_file", { path, content: "planted" });
         expect([way, path, result.isError]).toEqual([way, path, true]);
@@ -215,10 +215,9 @@ describe("keys and paths are checked as they are used", () => {
 
   test("a FIFO is refused at once and holds up no one: that agent, another, either way", async () => {
     const fifo = join(alpha.home, "data", "notes", "pipe");
-    const piper = (await grant(alpha.home, "piper", ["--read", "data/notes"])).token;
     const other = (await grant(alpha.home, "bystander", ["--read", "data/notes"])).token;
     try {
-      for (const [way, client] of await bothWays(piper)) {
+      for (const [way, client] of await bothWays("piper", ["--read", "data/notes"])) {
         const bystander =
           way === "http"
             ? await overHttp(`${gateway}/mcp`, other)

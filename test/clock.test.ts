@@ -234,7 +234,7 @@ describe("a device whose clock was set back", () => {
     expect([onBeta.exitCode, jsonError(onBeta)]).toEqual([
       1,
       {
-        code: "E_PERMISSION",
+        code: "E_CLOCK",
         message: expect.stringMatching(
           /^beta's clock is 1\d\d s behind the zone's time \(its state holds changes dated that far ahead\): it can judge neither whether agent late's grant has expired nor whether it was revoked since$/,
         ),

@@ -2,6 +2,7 @@
 import type { AuditEntry } from "../../lib/agent/audit.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { printable } from "../text.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -26,9 +27,12 @@ export default defineBuckyCommand({
     entries.length === 0
       ? "No agent has done anything in the zone yet (in the last 90 days)."
       : entries
-          .map(
-            (e) =>
+          // An outcome quotes what the agent sent (an app's name it made up): a carriage
+          // return or an escape sequence in it would print a line of the agent's making.
+          .map((e) =>
+            printable(
               `${e.at}  ${e.device}  ${e.agent}  ${e.tool}${e.dryRun ? " (dry run)" : ""}  ${JSON.stringify(e.arguments)}  ${e.ok ? "ok" : "REFUSED/FAILED"}: ${e.outcome.split("\n")[0]?.slice(0, 120)}`,
+            ),
           )
           .join("\n"),
 });

@@ -1,18 +1,29 @@
 /**
- * Publishes this device's agent audit entries to the zone state on a timer (see
- * audit.ts): at most one changeset per interval, none when no agent called.
+ * Publishes this device's agent audit entries to the zone state (see audit.ts): on a
+ * timer, at most one changeset per interval and none when no agent called; and soon, at
+ * most one changeset a second, for a call that changed something, whose entry must be in
+ * the zone state before the agent is answered (lost with this device, the change would
+ * stay and nobody could say which agent made it).
  */
 import { isPassing } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { publishAudit } from "./audit.ts";
+import { type AuditWriter, publishAudit } from "./audit.ts";
 
 export const DEFAULT_AUDIT_INTERVAL_MS = 10_000;
+/**
+ * The least time between two publications asked for soon: an agent changing things as
+ * fast as it may still makes at most one changeset a second.
+ */
+export const AUDIT_SOON_GAP_MS = 1_000;
 
 export class AuditPublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
+  private lastMs = Number.NEGATIVE_INFINITY;
+  private stopped = false;
+  private soon: { readonly written: Promise<void>; readonly write: () => void } | undefined;
 
   constructor(
-    private readonly node: NodeContext,
+    private readonly node: AuditWriter & Pick<NodeContext, "diskFull">,
     private readonly intervalMs: number,
     /** Told of anything unexpected: the daemon crashes. */
     private readonly onBug: (error: unknown) => void,
@@ -22,13 +33,52 @@ export class AuditPublisher {
     this.timer = setInterval(() => this.publish(), this.intervalMs);
   }
 
+  /**
+   * Publishes what is recorded so far: now, or AUDIT_SOON_GAP_MS after the last
+   * publication; the calls that ask meanwhile share that one. Settles once it is written.
+   */
+  publishSoon(): Promise<void> {
+    // Stopping published everything; the node is closing.
+    if (this.stopped) return Promise.resolve();
+    if (!this.soon) {
+      let written = () => {};
+      const promise = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      // Within the gap whatever the clock did (set back an hour, it would wait the hour).
+      const waitMs = Math.min(
+        AUDIT_SOON_GAP_MS,
+        Math.max(0, this.lastMs + AUDIT_SOON_GAP_MS - this.node.now()),
+      );
+      const timer = setTimeout(() => this.publishWaiting(), waitMs);
+      this.soon = {
+        written: promise,
+        write: () => {
+          clearTimeout(timer);
+          this.publish();
+          written();
+        },
+      };
+    }
+    return this.soon.written;
+  }
+
   /** Stops the timer, publishing what is left first (the sync loop is still running). */
   stop(): void {
     clearInterval(this.timer);
-    this.publish();
+    this.stopped = true;
+    if (this.soon) this.publishWaiting();
+    else this.publish();
+  }
+
+  private publishWaiting(): void {
+    const soon = this.soon;
+    this.soon = undefined;
+    soon?.write();
   }
 
   private publish(): void {
+    this.lastMs = this.node.now();
     try {
       publishAudit(this.node);
     } catch (error) {

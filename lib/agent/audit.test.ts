@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { count, like, sql } from "drizzle-orm";
 import { MAX_AUDIT_BATCH_BYTES } from "../../protocol/agent-audit.ts";
 import { MAX_CHANGESET_BYTES } from "../../protocol/changeset.ts";
-import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
@@ -14,6 +14,7 @@ import {
   readAudit,
   recordCall,
 } from "./audit.ts";
+import { AUDIT_SOON_GAP_MS, AuditPublisher } from "./audit-publisher.ts";
 
 const quiet = createLog({ level: "silent" });
 const DAY_MS = 24 * 3600_000;
@@ -141,7 +142,13 @@ describe("publishing the audit to the zone state", () => {
     // Every entry once, in order, as another device reads them.
     const reader = device(36);
     syncBatches(d, reader);
-    const read = readAudit(reader.db, { self: "d36", limit: 1_000, nowMs: d.now(), log: quiet });
+    const read = readAudit(reader.db, {
+      self: "d36",
+      selfId: reader.writer.deviceId,
+      limit: 1_000,
+      nowMs: d.now(),
+      log: quiet,
+    });
     expect(read.length).toBe(1_000);
     expect(read.map((e) => Number(e.outcome.split(" ")[0]))).toEqual(
       Array.from({ length: 1_000 }, (_, i) => 2_999 - i),
@@ -170,7 +177,13 @@ describe("reading the zone's audit", () => {
     }
     publishAudit(there.writer);
     syncBatches(there, here);
-    const all = readAudit(here.db, { self: "d33", limit: 10, nowMs: t, log: quiet });
+    const all = readAudit(here.db, {
+      self: "d33",
+      selfId: here.writer.deviceId,
+      limit: 10,
+      nowMs: t,
+      log: quiet,
+    });
     expect(all.map((e) => `${e.device} ${e.agent}`)).toEqual([
       "d34 b",
       "d34 a",
@@ -178,8 +191,97 @@ describe("reading the zone's audit", () => {
       "d34 b",
       "d33 a",
     ]);
-    const b = readAudit(here.db, { self: "d33", agent: "b", limit: 2, nowMs: t, log: quiet });
+    const b = readAudit(here.db, {
+      self: "d33",
+      selfId: here.writer.deviceId,
+      agent: "b",
+      limit: 2,
+      nowMs: t,
+      log: quiet,
+    });
     expect(b.map((e) => e.outcome)).toEqual([`d34 b ${t}`, `d33 b ${t - 2000}`]);
+  });
+});
+
+describe("publishing soon, for a call that changed something", () => {
+  test("publishes at once, then at most once a gap, the calls meanwhile sharing it, whatever the clock does", async () => {
+    const d = device(40);
+    const publisher = new AuditPublisher(
+      {
+        ...d.writer,
+        diskFull: (error) => {
+          throw error;
+        },
+      },
+      3_600_000,
+      (error) => {
+        throw error;
+      },
+    );
+    d.call("a");
+    await publisher.publishSoon();
+    expect(d.changesetCount()).toBe(1);
+    d.call("b");
+    // The clock set back an hour: the next publication still comes within the gap.
+    d.at(d.now() - 3_600_000);
+    const startedMs = Date.now();
+    const first = publisher.publishSoon();
+    d.call("c");
+    expect(publisher.publishSoon()).toBe(first);
+    await first;
+    expect(Date.now() - startedMs).toBeLessThan(AUDIT_SOON_GAP_MS + 500);
+    expect(d.changesetCount()).toBe(2);
+    expect(publishAudit(d.writer)).toBe(0);
+    publisher.stop();
+  });
+});
+
+describe("the same answer on every device", () => {
+  test("the device an agent called through shows its calls as every other device does", () => {
+    const here = device(38);
+    const there = device(39);
+    const long = `${"y".repeat(1_000)}`;
+    here.call("a", long);
+    here.at(here.now() + 1000);
+    // A batch under this device's name from an earlier device of that name (revoked, its
+    // name taken again): its calls are shown here as everywhere else.
+    here.db
+      .insert(state)
+      .values({
+        key: `nodes/${here.name}/agent-log/${here.now() - 500}-${"7".padStart(15, "0")}`,
+        value: JSON.stringify({
+          v: 1,
+          entries: [
+            {
+              at: here.now() - 500,
+              agent: "old",
+              tool: "read_file",
+              arguments: {},
+              dryRun: false,
+              ok: true,
+              outcome: "from the earlier device",
+            },
+          ],
+        }),
+        hlcMs: here.now() - 500,
+        hlcCounter: 0,
+        author: "an-earlier-device",
+        seq: 1,
+      })
+      .run();
+    const read = (db: typeof here.db, self: string, selfId: DeviceId) =>
+      readAudit(db, { self, selfId, limit: 10, nowMs: here.now(), log: quiet });
+    const hereId = here.writer.deviceId;
+    const before = read(here.db, here.name, hereId);
+    // Not published yet: the device shows its call as it will be published.
+    expect(before.map((e) => [e.agent, e.outcome.length])).toEqual([
+      ["old", "from the earlier device".length],
+      ["a", 300],
+    ]);
+    publishAudit(here.writer);
+    syncBatches(here, there);
+    expect(read(here.db, here.name, hereId)).toEqual(before);
+    expect(read(there.db, there.name, there.writer.deviceId)).toEqual(before);
   });
 });
 
@@ -192,9 +294,15 @@ describe("retention", () => {
     syncBatches(d, reader);
     d.at(d.now() + AUDIT_RETENTION_MS + DAY_MS);
     // Even before the device deleted its old batches, nobody shows them.
-    expect(readAudit(reader.db, { self: "d37", limit: 10, nowMs: d.now(), log: quiet })).toEqual(
-      [],
-    );
+    expect(
+      readAudit(reader.db, {
+        self: "d37",
+        selfId: reader.writer.deviceId,
+        limit: 10,
+        nowMs: d.now(),
+        log: quiet,
+      }),
+    ).toEqual([]);
     d.call("new");
     publishAudit(d.writer);
     syncBatches(d, reader);
@@ -206,7 +314,13 @@ describe("retention", () => {
         .all()
         .map((r) => r.agent),
     ).toEqual(["new"]);
-    const read = readAudit(reader.db, { self: "d37", limit: 10, nowMs: d.now(), log: quiet });
+    const read = readAudit(reader.db, {
+      self: "d37",
+      selfId: reader.writer.deviceId,
+      limit: 10,
+      nowMs: d.now(),
+      log: quiet,
+    });
     expect(read.map((e) => e.agent)).toEqual(["new"]);
   });
 });

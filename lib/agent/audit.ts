@@ -7,7 +7,7 @@
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
@@ -15,6 +15,7 @@ import {
   decodeAuditBatch,
   packAuditBatches,
   parseAuditBatchKey,
+  trimAuditRecord,
 } from "../../protocol/agent-audit.ts";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -63,31 +64,49 @@ export function recordCall(
 }
 
 /**
- * The zone's entries, newest first, for one agent or all: this device's from its own
- * database (the freshest), the others' from the batches they published.
+ * The zone's entries, newest first, for one agent or all: every device's as published in
+ * the zone state (this device's too), and this device's not published yet from its own
+ * database, cut as they will be published. So every device gives the same answer, and this
+ * one its latest calls as well: not its own calls in full and the others' cut, nor without
+ * the calls of an earlier device of its name (revoked, the name taken again).
  */
 export function readAudit(
   db: StateDb,
-  options: { self: string; agent?: string; limit: number; nowMs: number; log: Log },
+  options: {
+    self: string;
+    selfId: DeviceId;
+    agent?: string;
+    limit: number;
+    nowMs: number;
+    log: Log;
+  },
 ): AuditEntry[] {
   const { self, agent, limit } = options;
   const cutoff = options.nowMs - AUDIT_RETENTION_MS;
   const own = db
     .select()
     .from(agentAudit)
-    .where(and(agent ? eq(agentAudit.agent, agent) : undefined, gte(agentAudit.at, cutoff)))
+    .where(
+      and(
+        gt(agentAudit.id, publishedUpTo(db, self, options.selfId)),
+        agent ? eq(agentAudit.agent, agent) : undefined,
+        gte(agentAudit.at, cutoff),
+      ),
+    )
     .orderBy(desc(agentAudit.id))
     .limit(limit)
     .all()
     .map((row) => ({
-      at: row.at,
+      ...trimAuditRecord({
+        at: row.at,
+        agent: row.agent,
+        tool: row.tool,
+        arguments: JSON.parse(row.arguments) as Record<string, unknown>,
+        dryRun: row.dryRun,
+        ok: row.ok,
+        outcome: row.outcome,
+      }),
       device: self,
-      agent: row.agent,
-      tool: row.tool,
-      arguments: JSON.parse(row.arguments) as Record<string, unknown>,
-      dryRun: row.dryRun,
-      ok: row.ok,
-      outcome: row.outcome,
     }));
   // Newest batch first (by its last entry); stop once `limit` entries are at least as
   // new as anything the next batch holds.
@@ -98,21 +117,19 @@ export function readAudit(
     .all()
     .flatMap((row) => {
       const batch = parseAuditBatchKey(row.key);
-      return batch && batch.device !== self && batch.lastAtMs >= cutoff
-        ? [{ ...batch, key: row.key }]
-        : [];
+      return batch && batch.lastAtMs >= cutoff ? [{ ...batch, key: row.key }] : [];
     })
     .sort((a, b) => b.lastAtMs - a.lastAtMs || b.lastId - a.lastId);
-  let others: (AuditRecord & { device: string })[] = [];
+  let published: (AuditRecord & { device: string })[] = [];
   for (const batch of batches) {
-    const newest = others[limit - 1];
+    const newest = published[limit - 1];
     if (newest && newest.at >= batch.lastAtMs) break;
     for (const record of batchEntries(db, batch.key, options.log).reverse())
       if ((!agent || record.agent === agent) && record.at >= cutoff)
-        others.push({ ...record, device: batch.device });
-    others = others.sort((a, b) => b.at - a.at).slice(0, limit);
+        published.push({ ...record, device: batch.device });
+    published = published.sort((a, b) => b.at - a.at).slice(0, limit);
   }
-  return [...own, ...others]
+  return [...own, ...published]
     .sort((a, b) => b.at - a.at)
     .slice(0, limit)
     .map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() }));
@@ -152,8 +169,7 @@ export interface AuditWriter {
 export function publishAudit(zone: AuditWriter): number {
   const { db } = zone;
   const prefix = auditLogPrefix(zone.deviceName);
-  const mine = and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`));
-  const rows = unpublishedRows(zone, mine);
+  const rows = unpublishedRows(zone);
   const batches = packAuditBatches(
     zone.deviceName,
     rows.map((row) => ({
@@ -210,25 +226,32 @@ export function publishAudit(zone: AuditWriter): number {
  * it, or all published and aged out) the batches it wrote are not read: this runs every
  * few seconds on every device.
  */
-function unpublishedRows(zone: AuditWriter, mine: SQL | undefined) {
+function unpublishedRows(zone: AuditWriter) {
   const { db } = zone;
   if (!sqliteOf(db).query("SELECT 1 FROM agent_audit LIMIT 1").get()) return [];
-  // How far this device has published: the highest last entry of a batch it wrote
-  // (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by time,
-  // and with the clock set back the newest would name fewer entries than were published,
-  // which would then be published again every round. Nor of a batch another device of this
-  // name wrote (revoked, its name taken again): its entries' ids were its own.
-  const publishedUpTo =
-    db
-      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
-      .from(state)
-      .where(and(mine, eq(state.author, zone.deviceId)))
-      .get()?.upTo ?? 0;
   return db
     .select()
     .from(agentAudit)
-    .where(gt(agentAudit.id, publishedUpTo))
+    .where(gt(agentAudit.id, publishedUpTo(db, zone.deviceName, zone.deviceId)))
     .orderBy(asc(agentAudit.id))
     .limit(MAX_BATCHES_PER_CHANGESET * 1_000)
     .all();
+}
+
+/**
+ * How far this device (`name`, `id`) has published: the highest last entry of a batch it
+ * wrote (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by
+ * time, and with the clock set back the newest would name fewer entries than were
+ * published, which would then be published again every round. Nor of a batch another
+ * device of this name wrote (revoked, its name taken again): its entries' ids were its own.
+ */
+function publishedUpTo(db: StateDb, name: string, id: DeviceId): number {
+  const prefix = auditLogPrefix(name);
+  return (
+    db
+      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
+      .from(state)
+      .where(and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`), eq(state.author, id)))
+      .get()?.upTo ?? 0
+  );
 }

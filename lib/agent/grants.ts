@@ -45,7 +45,7 @@ import { standingOf } from "../sync/membership.ts";
 import { clockAheadNotes } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
-import type { RefusalBudget } from "./limits.ts";
+import { type AgentRates, type RefusalBudgets, withSkipped } from "./limits.ts";
 import { agentStanding, grantedByRemoved, type ListedAgent } from "./standing.ts";
 
 export const MAX_AGENT_TTL_MS = 365 * 24 * 3600_000;
@@ -353,36 +353,41 @@ function refuseWhileClockSetBack(zone: NodeContext, agent: string): void {
 export type AgentCall = Pick<AuditEntry, "tool" | "arguments" | "dryRun">;
 
 /**
- * checkAgentToken for a call: a refusal is recorded in the audit log, under the agent's
- * name when the token is signed by a device of the zone (whatever else is wrong with
- * it), else as "unknown"; within `refusals`, which keeps a flood of bad tokens from
- * filling the log.
+ * checkAgentToken for a call, which takes one of the agent's calls on this device from
+ * `limits.rates`: a refusal (the token, or the rate) is recorded in the audit log, under
+ * the agent's name when the token is signed by a device of the zone (whatever else is
+ * wrong with it), else as "unknown"; within that name's budget in `limits.refusals`,
+ * which keeps a flood of bad tokens from filling the log, or from crowding out an agent's
+ * own refusals.
  */
 export function checkAgentCall(
   zone: NodeContext,
   token: string,
   call: AgentCall | undefined,
-  refusals: RefusalBudget,
+  limits: { readonly rates: AgentRates; readonly refusals: RefusalBudgets },
 ): GrantHere {
+  const { refusals } = limits;
   try {
-    return checkAgentToken(zone, token);
+    const grant = checkAgentToken(zone, token);
+    const tooFast = call === undefined ? undefined : limits.rates.take(grant.agent);
+    if (tooFast) throw new BuckyError("E_UNAVAILABLE", tooFast);
+    return grant;
   } catch (error) {
     if (!(error instanceof BuckyError) || call === undefined) throw error;
-    const budget = refusals.take();
-    if (budget.record) {
-      const claim = claimedBy(token);
-      const known = claim && zone.membership().byId.has(claim.issuer);
+    const claim = claimedBy(token);
+    const agent = claim && zone.membership().byId.has(claim.issuer) ? claim.agent : "unknown";
+    const budget = refusals.take(agent);
+    if (budget.record)
       recordCall(
         zone.db,
         {
           ...call,
-          agent: known ? claim.agent : "unknown",
+          agent,
           ok: false,
-          outcome: `refused: ${error.message}${budget.skipped > 0 ? ` (${budget.skipped} more refusals before this one were not recorded)` : ""}`,
+          outcome: withSkipped(`refused: ${error.message}`, budget.skipped),
         },
         zone.now(),
       );
-    }
     throw error;
   }
 }

@@ -44,7 +44,7 @@ export class AgentEndpoint {
     private readonly now: () => number,
     private readonly log: Log,
   ) {
-    this.limits = new AgentLimits(now);
+    this.limits = new AgentLimits();
   }
 
   async handle(request: Request): Promise<Response> {

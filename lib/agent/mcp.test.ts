@@ -74,7 +74,7 @@ const call = async (client: Client, name: string) =>
 describe("an agent's calls are bounded", () => {
   test("a call that takes too long is given up on, said and audited", async () => {
     const daemon = fakeDaemon();
-    const client = await agentClient(daemon, "slow", new AgentLimits(Date.now));
+    const client = await agentClient(daemon, "slow", new AgentLimits());
     const result = await call(client, "zone_status");
     expect(result.isError).toBe(true);
     expect(text(result)).toContain("zone_status took longer than");
@@ -86,7 +86,7 @@ describe("an agent's calls are bounded", () => {
 
   test("an agent whose calls hang uses up its own calls at once, and nobody else's", async () => {
     const daemon = fakeDaemon();
-    const limits = new AgentLimits(Date.now);
+    const limits = new AgentLimits();
     const stuck = await agentClient(daemon, "stuck", limits);
     const other = await agentClient(daemon, "other", limits);
     // Each times out for the agent, but its work is still under way.

@@ -30,6 +30,18 @@ import { contentOf, DataDirectory, dataPathProblem, MAX_READ_BYTES } from "./dat
 import type { GrantHere } from "./grants.ts";
 import type { AgentLimits } from "./limits.ts";
 
+/**
+ * The tools that change something (each takes `dryRun`): the zone's apps, the backups,
+ * the data directory. Their calls' entries are in the zone state before the agent is
+ * answered.
+ */
+const CHANGING_TOOLS: ReadonlySet<string> = new Set([
+  "start_app",
+  "stop_app",
+  "run_backup",
+  "put_file",
+]);
+
 /** How long a call may take before the agent is told it took too long. */
 export const CALL_TIME_LIMIT_MS = 30_000;
 
@@ -39,7 +51,10 @@ export interface AgentContext {
   readonly paths: HomePaths;
   readonly now: () => number;
   readonly log: Log;
-  /** Each agent's rate and calls at once, shared by its calls (and its connections). */
+  /**
+   * Each agent's calls at once, shared by its calls (and its connections); its rate is
+   * the daemon's (AgentRates), taken by the token check.
+   */
   readonly limits: AgentLimits;
   /** CALL_TIME_LIMIT_MS unless a test says otherwise. */
   readonly callTimeLimitMs?: number;
@@ -71,7 +86,10 @@ export function createAgentServer(context: AgentContext): McpServer {
     });
     if (!checked.ok) return refusal(checked.error.message, checked.error.hint);
     const grant = checked.data;
-    const audit = (ok: boolean, outcome: string) =>
+    // `changed`: the entry of a call that set out to change something, which the daemon
+    // answers once another device holds it; `limited`: a call refused for the agent's
+    // calls at once, which the daemon records within the agent's budget of refusals.
+    const audit = (ok: boolean, outcome: string, mark?: "changed" | "limited") =>
       context.api.post("/v1/agents/audit", {
         agent: grant.agent,
         tool,
@@ -79,10 +97,12 @@ export function createAgentServer(context: AgentContext): McpServer {
         dryRun,
         ok,
         outcome,
+        ...(mark ? { [mark]: true } : {}),
       });
+    const changes = CHANGING_TOOLS.has(tool) && !dryRun;
     const admitted = context.limits.admit(grant.agent);
     if (!admitted.ok) {
-      await audit(false, admitted.reason);
+      await audit(false, admitted.reason, "limited");
       return refusal(admitted.reason);
     }
     const denied = allowed(grant);
@@ -99,11 +119,11 @@ export function createAgentServer(context: AgentContext): McpServer {
     try {
       const result = await withinTime(work(grant), timeLimitMs, tool, admitted.release);
       const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
-      await audit(true, text.slice(0, 500));
+      await audit(true, text.slice(0, 500), changes ? "changed" : undefined);
       return { content: [{ type: "text", text }] };
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
-      await audit(false, error.message);
+      await audit(false, error.message, changes ? "changed" : undefined);
       return refusal(error.message, error.hint);
     }
   };

@@ -17,7 +17,7 @@ import {
   listAgents,
   revokeAgent,
 } from "../agent/grants.ts";
-import { RefusalBudget } from "../agent/limits.ts";
+import { AgentRates, RefusalBudgets, withSkipped } from "../agent/limits.ts";
 import {
   type Installed,
   installApp,
@@ -116,6 +116,8 @@ export interface LocalServices {
   readonly replicas: () => ReplicaFacts;
   /** Deletes a conflict copy this device keeps (`bucky app delete-copy`). */
   readonly deleteCopy: (app: string, name: string) => ConflictCopy;
+  /** Publishes the agent audit recorded so far, soon (AuditPublisher.publishSoon). */
+  readonly publishAuditSoon: () => Promise<void>;
   /** The zone CA, made on a device holding the owner key when first asked. */
   readonly zoneCa: ZoneCaIssuer;
   /** The bucky executable, for work run as a child (a first backup to a new target). */
@@ -131,7 +133,8 @@ export function createLocalApp(
   services: LocalServices,
 ): Hono {
   const { liveWindowMs } = services;
-  const agentRefusals = new RefusalBudget(node.now);
+  // Each agent's rate on this device, whichever way it reaches it; refusals' budgets.
+  const agentLimits = { rates: new AgentRates(node.now), refusals: new RefusalBudgets(node.now) };
   const jobs = new Jobs(log, node.now, node.deviceName);
   const appArchives = new AppArchives(node.zone.paths.uploadsDir);
   const app = new Hono();
@@ -641,11 +644,33 @@ export function createLocalApp(
   app.post("/v1/agents/check", async (c) => {
     const body = (await jsonObject(c)) as { token?: unknown; call?: unknown };
     const call = body.call === undefined ? undefined : auditCall(body.call);
-    return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentRefusals));
+    return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentLimits));
   });
+  // A call that changed something (or set out to) is answered once its entry is in the
+  // zone state and another device holds it: lost with this device, the change would stay
+  // (an app stopped on another device) and nobody could say which agent made it.
+  // A call refused for the agent's calls at once is recorded within the agent's budget of
+  // refusals on this device, as its token's and its rate's are.
   app.post("/v1/agents/audit", async (c) => {
-    recordCall(node.db, auditEntry(await jsonBody(c)), node.now());
-    return c.json({ recorded: true });
+    const body = (await jsonBody(c)) as { changed?: unknown; limited?: unknown };
+    const entry = auditEntry(body);
+    if (body.limited === true) {
+      const budget = agentLimits.refusals.take(entry.agent);
+      if (!budget.record) return c.json({ recorded: false });
+      recordCall(
+        node.db,
+        { ...entry, outcome: withSkipped(entry.outcome, budget.skipped) },
+        node.now(),
+      );
+      return c.json({ recorded: true });
+    }
+    recordCall(node.db, entry, node.now());
+    if (body.changed !== true) return c.json({ recorded: true });
+    await services.publishAuditSoon();
+    const heldElsewhere = await node.untilHeldElsewhere(
+      `the audit of agent ${entry.agent}'s ${entry.tool}`,
+    );
+    return c.json({ recorded: true, heldElsewhere });
   });
   app.get("/v1/agents/log", (c) => {
     const limit = wholeNumberQuery(c.req.query("limit"), "limit", {
@@ -657,6 +682,7 @@ export function createLocalApp(
     return c.json({
       entries: readAudit(node.db, {
         self: node.deviceName,
+        selfId: node.deviceId,
         ...(agent ? { agent } : {}),
         limit,
         nowMs: node.now(),

@@ -316,6 +316,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       fromWithin.add(request);
       return localApp.fetch(request);
     };
+    // Made before the local API, which asks it to publish what agents changed at once.
+    const audit = new AuditPublisher(
+      node,
+      options.agentLogIntervalMs ?? DEFAULT_AUDIT_INTERVAL_MS,
+      onBug,
+    );
     const localApp = createLocalApp(
       node,
       log,
@@ -329,6 +335,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         startBackups: () => startBackups(),
         replicas: () => replication.facts(),
         deleteCopy: (app, name) => replication.deleteCopy(app, name),
+        publishAuditSoon: () => audit.publishSoon(),
         zoneCa,
         runtime: options.apps.runtime,
         // Asked only once the node has started, after the sync loop below.
@@ -475,11 +482,6 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     };
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
-    const audit = new AuditPublisher(
-      node,
-      options.agentLogIntervalMs ?? DEFAULT_AUDIT_INTERVAL_MS,
-      onBug,
-    );
     apps.start();
     collector.start();
     gateway.start();

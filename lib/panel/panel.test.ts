@@ -499,12 +499,23 @@ describe("an action no other device holds yet", () => {
     );
   });
 
-  test("is said on the page of a reset, and nothing is said of one another device holds", async () => {
+  test("is said on the page of a reset or a grant, and nothing is said of one another device holds", async () => {
     const reset = panelFor(owner, {
       ...withStatus(),
       "/v1/users/ann/reset": { ...enrolled, ...notYet },
     });
     expect(await (await reset.post("people/ann/reset")).text()).toContain(en.held.notYet);
+    // A person's agent: its token is shown once, on the page, with the word beside it.
+    const granted = {
+      token: "eyJ.token.x",
+      record: { agent: "owner-helper", expiresAt: "2026-12-08T10:00:00.000Z" },
+    };
+    const grant = panelFor(owner, {
+      ...withStatus(),
+      "/v1/agents": { ...granted, ...notYet },
+    });
+    const page = await (await grant.post("agents/grant", { name: "helper", read: "apps" })).text();
+    expect([page.includes("eyJ.token.x"), page.includes(en.held.notYet)]).toEqual([true, true]);
     const held = panelFor(owner, {
       ...withStatus(),
       "/v1/users/ann/reset": { ...enrolled, heldElsewhere: "held" },
@@ -512,6 +523,16 @@ describe("an action no other device holds yet", () => {
     });
     expect(await (await held.post("people/ann/reset")).text()).not.toContain(en.held.notYet);
     expect(noticeOf(await held.post("apps/notes/stop")).hint).toBeUndefined();
+    const grantHeld = panelFor(owner, {
+      ...withStatus(),
+      "/v1/agents": {
+        token: "eyJ.token.x",
+        record: { agent: "owner-helper", expiresAt: "2026-12-08T10:00:00.000Z" },
+        heldElsewhere: "held",
+      },
+    });
+    const heldPage = await (await grantHeld.post("agents/grant", { name: "helper" })).text();
+    expect(heldPage).not.toContain(en.held.notYet);
   });
 });
 
