@@ -128,6 +128,8 @@ export class PeerClient {
         now,
         document: relays.document,
         relayAddress: (relay) => this.directAddress(relay),
+        // Remembered, as a request's failed connect is: the next stream goes another way.
+        relayUnanswered: (address) => this.reachability.record(address, false),
         ...(relays.hub ? { hub: relays.hub } : {}),
         ...(relays.pipeDoorDir ? { pipeDoorDir: relays.pipeDoorDir } : {}),
       });

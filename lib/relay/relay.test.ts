@@ -964,6 +964,75 @@ describe("relaying", () => {
   }, 20_000);
 });
 
+describe("a relay that takes connections and never answers", () => {
+  // A port that takes every connection and says nothing: a relay whose process hangs, or
+  // one whose packets are dropped after its probe, looks so to a connect (or worse: no
+  // answer to a SYN held the connect for the kernel's two minutes).
+  let connections = 0;
+  const tarpit = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: () => void connections++,
+      data() {},
+    },
+  });
+  toClose.push(tarpit);
+  const address = `https://127.0.0.1:${tarpit.port}`;
+  const hung: Peer = {
+    id: relayDevice.id,
+    name: "hung",
+    addresses: [address],
+    certPem: relayDevice.cert,
+  };
+
+  test("a stream through it fails within the bound, and the relay's address is said unanswered", async () => {
+    const unanswered: string[] = [];
+    const forwarders = new Forwarders({
+      key: caller.key,
+      self: caller.id,
+      now: Date.now,
+      document: () => caller.document,
+      relayAddress: async () => address,
+      relayUnanswered: (address) => void unanswered.push(address),
+      connectTimeoutMs: 300,
+    });
+    toClose.push({ stop: () => forwarders.stop() });
+    const door = new URL(forwarders.addressFor(hung, targetPeer));
+    let closed = false;
+    await Bun.connect({
+      hostname: door.hostname,
+      port: Number(door.port),
+      socket: {
+        data() {},
+        close: () => void (closed = true),
+      },
+    });
+    await until("the stream to be given up", () => closed, 3_000);
+    expect(unanswered).toEqual([address]);
+  });
+
+  test("a tunnel to it is given up within the bound, said once, and tried again", async () => {
+    const lines: string[] = [];
+    const before = connections;
+    const tunnels = new Tunnels({
+      key: target.key,
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+      document: () => target.document,
+      relayAddress: async () => address,
+      localPeer: { host: "127.0.0.1", port: targetServer.port as number },
+      readyTimeoutMs: 300,
+    });
+    tunnels.follow([hung]);
+    toClose.push({ stop: () => tunnels.stop() });
+    // The first attempt given up at 0.3 s, the next 0.5-1 s on, given up too.
+    await until("a second attempt", () => connections - before >= 2, 4_000);
+    const said = lines.filter((line) => line.includes("relay tunnel cannot connect"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("did not answer within 0.3 s");
+  });
+});
+
 describe("retryDelayMs", () => {
   test("doubles from about a second to at most a minute, jittered within the upper half", () => {
     expect(retryDelayMs(1, () => 0)).toBe(500);
