@@ -45,11 +45,25 @@ const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
  * until Bun's WebSocket idle limit, 120 s, and the tunnels' silence sweep never sees it.
  */
 const HELLO_LIMIT_MS = 10_000;
+/**
+ * Control sockets not yet past their hello, from one address at once. Anyone may open one
+ * (the hello is what says who it is), and each held a descriptor for HELLO_LIMIT_MS: one
+ * host opening them as fast as it could held as many as the relay's descriptors allow,
+ * and the relay then took no tunnel, stream or request of anyone's. A device opens one to
+ * a relay at a time, and says its hello within a round trip.
+ */
+const UNIDENTIFIED_PER_ADDRESS = 16;
+/** Control sockets not yet past their hello, at once, from every address. */
+const UNIDENTIFIED_LIMIT = 1024;
 
 export type RelaySocketData =
   | {
       readonly kind: "relay-control";
       readonly nonce: string;
+      /** Where it comes from: its unidentified sockets are counted by it. */
+      readonly from: string;
+      /** Counted among the unidentified sockets (from open to hello or close). */
+      unidentified?: boolean;
       device?: DeviceId;
       zone?: ZoneId;
       name?: string;
@@ -102,6 +116,9 @@ export interface HubOptions {
   readonly silenceLimitMs?: number;
   /** HELLO_LIMIT_MS unless given (tests shorten it). */
   readonly helloLimitMs?: number;
+  /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
+  readonly unidentifiedPerAddress?: number;
+  readonly unidentifiedLimit?: number;
 }
 
 export class RelayHub {
@@ -111,6 +128,10 @@ export class RelayHub {
     string,
     { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
   >();
+
+  /** Control sockets not yet past their hello, by where they come from, and in all. */
+  private readonly unidentified = new Map<string, number>();
+  private unidentifiedCount = 0;
 
   private readonly silenceLimitMs: number;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
@@ -123,8 +144,19 @@ export class RelayHub {
 
   /** `GET /v1/relay/attach`: a device opens its control tunnel. */
   attach(request: Request, server: Server<RelaySocketData>): Response {
+    const from = server.requestIP(request)?.address ?? "local";
+    if (
+      (this.unidentified.get(from) ?? 0) >=
+        (this.options.unidentifiedPerAddress ?? UNIDENTIFIED_PER_ADDRESS) ||
+      this.unidentifiedCount >= (this.options.unidentifiedLimit ?? UNIDENTIFIED_LIMIT)
+    )
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this relay has too many tunnels waiting for their hello",
+        "Try again in a few seconds.",
+      );
     const nonce = randomBytes(RELAY_NONCE_BYTES).toString("base64url");
-    return upgrade(request, server, { kind: "relay-control", nonce });
+    return upgrade(request, server, { kind: "relay-control", nonce, from });
   }
 
   /** `GET /v1/relay/connect/<device>`: a device of the same zone asks for a stream to it. */
@@ -183,6 +215,7 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind === "relay-control") {
         data.heardAtMs = this.options.now();
+        this.countUnidentified(data, true);
         const limitMs = this.options.helloLimitMs ?? HELLO_LIMIT_MS;
         data.helloTimer = setTimeout(() => {
           this.options.log.warn("relay tunnel refused", { error: `no hello within ${limitMs} ms` });
@@ -220,12 +253,28 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind !== "relay-control") return data.link?.close();
       clearTimeout(data.helloTimer);
+      this.countUnidentified(data, false);
       if (data.device && this.tunnels.get(data.device) === ws) {
         this.tunnels.delete(data.device);
         this.options.log.info("relay tunnel closed", { device: data.name });
       }
     },
   };
+
+  /** Counts a control socket among the unidentified (`on`) from its open, or no more. */
+  private countUnidentified(
+    data: Extract<RelaySocketData, { kind: "relay-control" }>,
+    on: boolean,
+  ): void {
+    if (data.unidentified === on) return;
+    if (!on && data.unidentified === undefined) return;
+    data.unidentified = on;
+    const change = on ? 1 : -1;
+    this.unidentifiedCount += change;
+    const count = (this.unidentified.get(data.from) ?? 0) + change;
+    if (count > 0) this.unidentified.set(data.from, count);
+    else this.unidentified.delete(data.from);
+  }
 
   /** Cuts the tunnels whose device has been silent past the limit (the close handler forgets them). */
   private cutSilent(): void {
@@ -279,6 +328,7 @@ export class RelayHub {
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
       clearTimeout(data.helloTimer);
+      this.countUnidentified(data, false);
       Object.assign(data, who, { takes: message.type === "hello" ? (message.takes ?? []) : [] });
       this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
       this.tunnels.set(who.device, ws);

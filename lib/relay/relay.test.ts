@@ -160,7 +160,11 @@ function startRelay(
     z === zone ? undefined : "another zone",
   port = 0,
   hubLog = silent,
-  limits: { readonly silenceLimitMs?: number; readonly helloLimitMs?: number } = {},
+  limits: {
+    readonly silenceLimitMs?: number;
+    readonly helloLimitMs?: number;
+    readonly unidentifiedPerAddress?: number;
+  } = {},
 ): RelayUnderTest {
   const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
   const seen: Buffer[] = [];
@@ -942,6 +946,34 @@ describe("relaying", () => {
     expect(relay.hub.isAttached(target.id)).toBe(true);
   });
 
+  test("control sockets that say no hello are bounded per address: past it one is refused, and a device gets its tunnel once one goes", async () => {
+    relay = startRelay(undefined, 0, silent, { unidentifiedPerAddress: 3 });
+    /** A control socket that takes its challenge and says nothing: once it opened, or was refused. */
+    const mute = () => {
+      const ws = new WebSocket(`${relay.url.replace("https", "wss")}/v1/relay/attach`, {
+        tls: pinnedTls(relayDevice.cert),
+      } as unknown as string[]);
+      const outcome = new Promise<"open" | "refused">((resolve) => {
+        ws.onmessage = () => resolve("open");
+        ws.onclose = () => resolve("refused");
+      });
+      return { ws, outcome };
+    };
+    const held = [mute(), mute(), mute()];
+    expect(await Promise.all(held.map((m) => m.outcome))).toEqual(["open", "open", "open"]);
+    // Held for the hello limit each, as many as one host could open, they took the relay's
+    // descriptors: a fourth from the same address is refused at once.
+    expect(await mute().outcome).toBe("refused");
+    const lines: string[] = [];
+    keepTunnel(relay, target, lines);
+    await until("the device's attempt to be refused", () =>
+      lines.some((line) => line.includes("relay tunnel cannot connect")),
+    );
+    expect(relay.hub.isAttached(target.id)).toBe(false);
+    held[0]?.ws.close();
+    await until("the tunnel once a mute socket went", () => relay.hub.isAttached(target.id));
+  });
+
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();
     const lines: string[] = [];
@@ -1005,7 +1037,9 @@ describe("a relay that takes connections and never answers", () => {
       port: Number(door.port),
       socket: {
         data() {},
-        close: () => void (closed = true),
+        close: () => {
+          closed = true;
+        },
       },
     });
     await until("the stream to be given up", () => closed, 3_000);
