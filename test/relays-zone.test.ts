@@ -11,6 +11,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   newHomePath,
   startDaemon,
   startZone,
@@ -39,14 +40,23 @@ describe("a relay outside the zone, zone-wide", () => {
   let gamma: Daemon;
   let relay: Daemon;
   let ticket: string;
+  /** A relay of another zone still, which names itself as the first does. */
+  let namesake: string;
+
+  /** A relay-only node, its own zone's device named `far`: its daemon and its ticket. */
+  async function farRelay(): Promise<{ daemon: Daemon; ticket: string }> {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "far"]);
+    const daemon = await startDaemon(home);
+    const made = await buckyJson<{ ticket: string }>([
+      ...["gateway", "enable", "--relay-only", "--home", home],
+    ]);
+    return { daemon, ticket: made.ticket };
+  }
 
   beforeAll(async () => {
-    const relayHome = newHomePath();
-    await buckyJson(["init", "--home", relayHome, "--device", "far"]);
-    relay = await startDaemon(relayHome);
-    ({ ticket } = await buckyJson<{ ticket: string }>([
-      ...["gateway", "enable", "--relay-only", "--home", relayHome],
-    ]));
+    ({ daemon: relay, ticket } = await farRelay());
+    ({ ticket: namesake } = await farRelay());
     const zone = await startZone(["alpha", "beta", "gamma"]);
     [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map((name) => zone.get(name) as Daemon) as [
       Daemon,
@@ -109,5 +119,21 @@ describe("a relay outside the zone, zone-wide", () => {
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toContain("No other device holds the relay yet");
     expect(text.stdout).toContain("keep this device running");
+  }, 30_000);
+
+  test("two outside relays of one name: rm by that name is refused, naming their ids; by id, the one named goes", async () => {
+    const other = await buckyJson<RelayView>(["relay", "add", namesake, "--home", gamma.home]);
+    const listed = await relays(gamma);
+    expect(listed.map((r) => r.name)).toEqual(["far", "far"]);
+    const first = listed.find((r) => r.id !== other.id) as RelayView;
+    const ambiguous = await bucky(["relay", "rm", "far", "--home", gamma.home, "--json"]);
+    expect(ambiguous.exitCode).toBe(2);
+    const error = jsonError(ambiguous);
+    expect(error).toMatchObject({ code: "E_USAGE", message: "2 outside relays are named far" });
+    expect(error.hint).toContain(first.id);
+    expect(error.hint).toContain(other.id);
+    expect(await relays(gamma)).toEqual(listed);
+    await buckyJson(["relay", "rm", other.id, "--home", gamma.home]);
+    expect((await relays(gamma)).map((r) => r.id)).toEqual([first.id]);
   }, 30_000);
 });
