@@ -3,7 +3,8 @@
  * too), and two devices behind NATs that keep tunnels to both. When gw becomes a black hole
  * (its packets silently dropped, not refused), the zone goes on through server within a
  * bounded time: the homes reach each other, the client reaches an app in home 1 through
- * server's gateway, and every device sees gw down.
+ * server's gateway, and every device sees gw down. Then gw comes back and server is killed:
+ * the same through gw.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -169,6 +170,26 @@ describe("two relays, one turned into a black hole", () => {
         async () => ((await statusOf(device, "gw")) === "offline" ? true : undefined),
         Math.max(0, 45_000 - elapsedMs()),
       );
+  }, 90_000);
+
+  test("gw heard again, then server killed (SIGKILL): the app answers through gw, and the homes go on", async () => {
+    lab.blackhole("gw", false);
+    await waitFor(
+      "the app through gw again",
+      async () => ((await fromClient("gw", 5_000)) === "200 hello from h1" ? true : undefined),
+      60_000,
+    );
+    await (daemons.server as Daemon).kill();
+    delete daemons.server;
+    const startMs = performance.now();
+    while (performance.now() - startMs < 5_000)
+      expect(await fromClient("gw", 5_000)).toBe("200 hello from h1");
+    await bucky(["state", "set", "killed/h1", '"y"', "--home", homes.h1]);
+    await waitFor(
+      "h1's write at h2",
+      async () => ((await userState(homes.h2))["killed/h1"] === "y" ? true : undefined),
+      15_000,
+    );
   }, 90_000);
 });
 
