@@ -348,6 +348,11 @@ export class PeerClient {
     return undefined;
   }
 
+  /** Whether `address` answers, as last found: unknown before any call or probe there. */
+  knownReachable(address: string): boolean | undefined {
+    return this.reachability.known(address);
+  }
+
   /**
    * The first of a device's own addresses that answers (never a relayed one); `fresh`
    * probes each again rather than trusting what is remembered.
