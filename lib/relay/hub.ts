@@ -25,6 +25,7 @@ import {
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { HeldSockets } from "./held-sockets.ts";
 import { type End, Link, serverSocketEnd } from "./pipe.ts";
 import { PING_INTERVAL_MS } from "./tunnel.ts";
 
@@ -55,6 +56,14 @@ const HELLO_LIMIT_MS = 10_000;
 const UNIDENTIFIED_PER_ADDRESS = 16;
 /** Control sockets not yet past their hello, at once, from every address. */
 const UNIDENTIFIED_LIMIT = 1024;
+/**
+ * Tunnels held from one address at once, and from all. A relay-only node serves any zone,
+ * and a zone (with its devices and their documents) is made by anyone in a moment: past
+ * its hello, a tunnel proves only that. A home's devices share its address, but a home
+ * with this many is not one person's.
+ */
+const TUNNELS_PER_ADDRESS = 256;
+const TUNNELS_LIMIT = 4096;
 
 export type RelaySocketData =
   | {
@@ -64,6 +73,8 @@ export type RelaySocketData =
       readonly from: string;
       /** Counted among the unidentified sockets (from open to hello or close). */
       unidentified?: boolean;
+      /** Counted among the tunnels (from its hello to its close). */
+      tunnel?: boolean;
       device?: DeviceId;
       zone?: ZoneId;
       name?: string;
@@ -119,6 +130,8 @@ export interface HubOptions {
   /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
   readonly unidentifiedPerAddress?: number;
   readonly unidentifiedLimit?: number;
+  /** TUNNELS_PER_ADDRESS unless given (tests lower it). */
+  readonly tunnelsPerAddress?: number;
 }
 
 export class RelayHub {
@@ -129,14 +142,22 @@ export class RelayHub {
     { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
   >();
 
-  /** Control sockets not yet past their hello, by where they come from, and in all. */
-  private readonly unidentified = new Map<string, number>();
-  private unidentifiedCount = 0;
+  /** Control sockets not yet past their hello, and tunnels, by where they come from. */
+  private readonly unidentified: HeldSockets;
+  private readonly tunnelsFrom: HeldSockets;
 
   private readonly silenceLimitMs: number;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: HubOptions) {
+    this.unidentified = new HeldSockets(
+      options.unidentifiedPerAddress ?? UNIDENTIFIED_PER_ADDRESS,
+      options.unidentifiedLimit ?? UNIDENTIFIED_LIMIT,
+    );
+    this.tunnelsFrom = new HeldSockets(
+      options.tunnelsPerAddress ?? TUNNELS_PER_ADDRESS,
+      TUNNELS_LIMIT,
+    );
     this.silenceLimitMs = options.silenceLimitMs ?? TUNNEL_SILENCE_LIMIT_MS;
     this.silenceSweep = setInterval(() => this.cutSilent(), this.silenceLimitMs / 3);
     this.silenceSweep.unref();
@@ -145,11 +166,7 @@ export class RelayHub {
   /** `GET /v1/relay/attach`: a device opens its control tunnel. */
   attach(request: Request, server: Server<RelaySocketData>): Response {
     const from = server.requestIP(request)?.address ?? "local";
-    if (
-      (this.unidentified.get(from) ?? 0) >=
-        (this.options.unidentifiedPerAddress ?? UNIDENTIFIED_PER_ADDRESS) ||
-      this.unidentifiedCount >= (this.options.unidentifiedLimit ?? UNIDENTIFIED_LIMIT)
-    )
+    if (this.unidentified.full(from))
       throw new BuckyError(
         "E_UNAVAILABLE",
         "this relay has too many tunnels waiting for their hello",
@@ -215,7 +232,8 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind === "relay-control") {
         data.heardAtMs = this.options.now();
-        this.countUnidentified(data, true);
+        data.unidentified = true;
+        this.unidentified.add(data.from);
         const limitMs = this.options.helloLimitMs ?? HELLO_LIMIT_MS;
         data.helloTimer = setTimeout(() => {
           this.options.log.warn("relay tunnel refused", { error: `no hello within ${limitMs} ms` });
@@ -253,7 +271,8 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind !== "relay-control") return data.link?.close();
       clearTimeout(data.helloTimer);
-      this.countUnidentified(data, false);
+      this.identified(data);
+      if (data.tunnel) this.tunnelsFrom.remove(data.from);
       if (data.device && this.tunnels.get(data.device) === ws) {
         this.tunnels.delete(data.device);
         this.options.log.info("relay tunnel closed", { device: data.name });
@@ -261,19 +280,11 @@ export class RelayHub {
     },
   };
 
-  /** Counts a control socket among the unidentified (`on`) from its open, or no more. */
-  private countUnidentified(
-    data: Extract<RelaySocketData, { kind: "relay-control" }>,
-    on: boolean,
-  ): void {
-    if (data.unidentified === on) return;
-    if (!on && data.unidentified === undefined) return;
-    data.unidentified = on;
-    const change = on ? 1 : -1;
-    this.unidentifiedCount += change;
-    const count = (this.unidentified.get(data.from) ?? 0) + change;
-    if (count > 0) this.unidentified.set(data.from, count);
-    else this.unidentified.delete(data.from);
+  /** A control socket is no longer among the unidentified (it said its hello, or closed). */
+  private identified(data: Extract<RelaySocketData, { kind: "relay-control" }>): void {
+    if (!data.unidentified) return;
+    data.unidentified = false;
+    this.unidentified.remove(data.from);
   }
 
   /** Cuts the tunnels whose device has been silent past the limit (the close handler forgets them). */
@@ -327,8 +338,17 @@ export class RelayHub {
       const who = checkHello(message, data.nonce, this.options.self);
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
+      // Its own tunnel again (a device that reconnects) is no more than it held.
+      const replaced = this.tunnels.get(who.device);
+      if (
+        (replaced?.data.kind !== "relay-control" || replaced.data.from !== data.from) &&
+        this.tunnelsFrom.full(data.from)
+      )
+        throw new ProtocolError("this relay holds as many tunnels as it takes from this address");
       clearTimeout(data.helloTimer);
-      this.countUnidentified(data, false);
+      this.identified(data);
+      data.tunnel = true;
+      this.tunnelsFrom.add(data.from);
       Object.assign(data, who, { takes: message.type === "hello" ? (message.takes ?? []) : [] });
       this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
       this.tunnels.set(who.device, ws);

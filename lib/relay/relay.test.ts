@@ -164,6 +164,7 @@ function startRelay(
     readonly silenceLimitMs?: number;
     readonly helloLimitMs?: number;
     readonly unidentifiedPerAddress?: number;
+    readonly tunnelsPerAddress?: number;
   } = {},
 ): RelayUnderTest {
   const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
@@ -972,6 +973,31 @@ describe("relaying", () => {
     expect(relay.hub.isAttached(target.id)).toBe(false);
     held[0]?.ws.close();
     await until("the tunnel once a mute socket went", () => relay.hub.isAttached(target.id));
+  });
+
+  test("tunnels are bounded per address: past it a hello is refused, and taken once one goes", async () => {
+    const hubLines: string[] = [];
+    relay = startRelay(
+      undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      { tunnelsPerAddress: 2 },
+    );
+    const third = device("third");
+    const first = keepTunnel(relay, target);
+    keepTunnel(relay, caller);
+    await until(
+      "two tunnels",
+      () => relay.hub.isAttached(target.id) && relay.hub.isAttached(caller.id),
+    );
+    keepTunnel(relay, third);
+    // Anyone makes a zone and its devices in a moment: one host held as many as it liked.
+    await until("the third refused", () =>
+      hubLines.some((line) => line.includes("as many tunnels as it takes from this address")),
+    );
+    expect(relay.hub.isAttached(third.id)).toBe(false);
+    first.stop();
+    await until("the third once one went", () => relay.hub.isAttached(third.id), 5_000);
   });
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
