@@ -64,6 +64,13 @@ const UNIDENTIFIED_LIMIT = 1024;
  */
 const TUNNELS_PER_ADDRESS = 256;
 const TUNNELS_LIMIT = 4096;
+/**
+ * Streams asked for from one address at once, and from all (each holds the caller's socket
+ * and, once taken up, its device's). Asking takes a device of a zone this relay serves,
+ * which for a relay-only node is anyone's. A device's fetch runs up to 256 requests at once.
+ */
+const STREAMS_PER_ADDRESS = 1024;
+const STREAMS_LIMIT = 8192;
 
 export type RelaySocketData =
   | {
@@ -89,6 +96,9 @@ export type RelaySocketData =
       readonly kind: "relay-caller";
       readonly stream: string;
       readonly target: DeviceId;
+      /** Where it comes from: streams are counted by it, from open to close. */
+      readonly from: string;
+      counted?: boolean;
       link?: Link;
       end?: End;
     }
@@ -130,8 +140,9 @@ export interface HubOptions {
   /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
   readonly unidentifiedPerAddress?: number;
   readonly unidentifiedLimit?: number;
-  /** TUNNELS_PER_ADDRESS unless given (tests lower it). */
+  /** TUNNELS_PER_ADDRESS and STREAMS_PER_ADDRESS unless given (tests lower them). */
   readonly tunnelsPerAddress?: number;
+  readonly streamsPerAddress?: number;
 }
 
 export class RelayHub {
@@ -145,6 +156,8 @@ export class RelayHub {
   /** Control sockets not yet past their hello, and tunnels, by where they come from. */
   private readonly unidentified: HeldSockets;
   private readonly tunnelsFrom: HeldSockets;
+  /** Streams asked for, by where their callers come from. */
+  private readonly streamsFrom: HeldSockets;
 
   private readonly silenceLimitMs: number;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
@@ -157,6 +170,10 @@ export class RelayHub {
     this.tunnelsFrom = new HeldSockets(
       options.tunnelsPerAddress ?? TUNNELS_PER_ADDRESS,
       TUNNELS_LIMIT,
+    );
+    this.streamsFrom = new HeldSockets(
+      options.streamsPerAddress ?? STREAMS_PER_ADDRESS,
+      STREAMS_LIMIT,
     );
     this.silenceLimitMs = options.silenceLimitMs ?? TUNNEL_SILENCE_LIMIT_MS;
     this.silenceSweep = setInterval(() => this.cutSilent(), this.silenceLimitMs / 3);
@@ -183,8 +200,20 @@ export class RelayHub {
     if (tunnel?.data.kind !== "relay-control" || tunnel.data.zone !== caller.zone) {
       throw new BuckyError("E_NOT_FOUND", "that device keeps no tunnel to this relay");
     }
+    const from = server.requestIP(request)?.address ?? "local";
+    if (this.streamsFrom.full(from))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this relay carries as many streams as it takes from this address",
+        "Try again when some have ended.",
+      );
     const stream = randomBytes(STREAM_ID_BYTES).toString("base64url");
-    return upgrade(request, server, { kind: "relay-caller", stream, target: target as DeviceId });
+    return upgrade(request, server, {
+      kind: "relay-caller",
+      stream,
+      target: target as DeviceId,
+      from,
+    });
   }
 
   /** `GET /v1/relay/accept/<stream>`: a device takes up a stream it was asked to open. */
@@ -241,6 +270,8 @@ export class RelayHub {
         }, limitMs);
         ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
       } else if (data.kind === "relay-caller") {
+        data.counted = true;
+        this.streamsFrom.add(data.from);
         data.end = serverSocketEnd(ws);
         data.link = new Link(data.end);
         this.open(data.stream, data.target, data.link, "tls");
@@ -269,6 +300,10 @@ export class RelayHub {
     },
     close: (ws: ServerWebSocket<RelaySocketData>) => {
       const data = ws.data;
+      if (data.kind === "relay-caller" && data.counted) {
+        data.counted = false;
+        this.streamsFrom.remove(data.from);
+      }
       if (data.kind !== "relay-control") return data.link?.close();
       clearTimeout(data.helloTimer);
       this.identified(data);

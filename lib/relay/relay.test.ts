@@ -165,6 +165,7 @@ function startRelay(
     readonly helloLimitMs?: number;
     readonly unidentifiedPerAddress?: number;
     readonly tunnelsPerAddress?: number;
+    readonly streamsPerAddress?: number;
   } = {},
 ): RelayUnderTest {
   const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
@@ -998,6 +999,35 @@ describe("relaying", () => {
     expect(relay.hub.isAttached(third.id)).toBe(false);
     first.stop();
     await until("the third once one went", () => relay.hub.isAttached(third.id), 5_000);
+  });
+
+  test("streams are bounded per caller's address: past it one fails at once, and is taken once one ends", async () => {
+    relay = startRelay(undefined, 0, silent, { streamsPerAddress: 2 });
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const port = Number(new URL(door).port);
+    // Two streams held open, their TLS to the device done.
+    const held = [rawTo(port, pinnedTls(target.cert)), rawTo(port, pinnedTls(target.cert))];
+    const [first] = await Promise.all(held.map((h) => h.socket));
+    // Asking takes a device of a zone the relay serves: for a relay-only node, anyone's.
+    const started = Date.now();
+    await expect(fetch(`${door}/echo`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    first?.end();
+    const deadline = Date.now() + 5_000;
+    let answer: unknown;
+    while (answer === undefined && Date.now() < deadline) {
+      answer = await fetch(`${door}/echo`, {
+        method: "POST",
+        body: "again",
+        tls: pinnedTls(target.cert),
+      }).then(
+        (response) => response.json(),
+        () => Bun.sleep(50).then(() => undefined),
+      );
+    }
+    expect(answer).toMatchObject({ echoed: "again" });
   });
 
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
