@@ -43,6 +43,13 @@ export interface Lab {
    */
   block(host: PublicHost, other: PublicHost, blocked: boolean): void;
   /**
+   * Makes `host` a black hole, or lets it be heard again: every packet to or from its link
+   * is dropped without a word (no refusal, no unreachable), as a machine whose network
+   * vanished, or a firewall that drops, looks from outside: a connection to it waits for
+   * its SYN's answer until the kernel gives up (about two minutes).
+   */
+  blackhole(host: PublicHost, on: boolean): void;
+  /**
    * Limits what `host` sends to the internet to `kbit` a second, as a home's uplink is
    * (a token bucket on its side of the link); undefined lifts the limit.
    */
@@ -107,6 +114,34 @@ export function createLab(): Lab {
   chain input {
     type filter hook input priority filter; policy accept;
     ip saddr ${address} reject
+  }
+}
+`,
+      );
+    },
+    blackhole(host, on) {
+      if (!on)
+        return run([
+          "ip",
+          "netns",
+          "exec",
+          ns(host),
+          "nft",
+          "delete",
+          "table",
+          "inet",
+          "blackhole",
+        ]);
+      nft(
+        ns(host),
+        `table inet blackhole {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "eth0" drop
+  }
+  chain output {
+    type filter hook output priority filter; policy accept;
+    oifname "eth0" drop
   }
 }
 `,

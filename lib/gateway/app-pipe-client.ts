@@ -85,6 +85,11 @@ export interface PipeClientNode {
     peer: Peer,
     pipe: { readonly app: string; readonly refusal: string },
   ) => string | undefined;
+  /**
+   * Whether a device's address answers, as last found (PeerClient.knownReachable):
+   * false once a call or probe there could not connect.
+   */
+  readonly knownReachable?: (address: string) => boolean | undefined;
   readonly log: Log;
 }
 
@@ -218,7 +223,14 @@ export class AppPipeClient {
    */
   private pipeAt(peer: Peer, app: AppName, refusal: string): PipeAt | Promise<PipeAt> {
     const address = this.node.contacts.get(peer.id)?.address;
-    const direct = address && peer.addresses.includes(address) ? address : undefined;
+    // Not where a call lately could not connect: a device gone silent there (its packets
+    // dropped, not refused) held each request for the app's whole time (30 s, then 504),
+    // request after request, since a request the gateway gave up on says nothing of why.
+    // The ingress then goes by the routes that answer, or fails as the device is gone.
+    const direct =
+      address && peer.addresses.includes(address) && this.node.knownReachable?.(address) !== false
+        ? address
+        : undefined;
     const relayed = direct ? undefined : this.node.relayedPipe?.(peer, { app, refusal });
     if (!direct && !relayed) return { why: "not called directly" };
     const where = (known: PipeKnown | undefined): PipeAt => {

@@ -562,11 +562,21 @@ export function createLocalApp(
     });
   });
   app.get("/v1/relays", (c) => c.json({ relays: listRelays(node) }));
+  // Said done only once another device holds it: lost with this one, the relay would be
+  // unknown (or still used) on every other device, the person told otherwise.
   app.post("/v1/relays", async (c) => {
     const body = (await jsonObject(c)) as { ticket?: unknown };
-    return c.json(addRelay(node, String(body.ticket ?? "")));
+    const added = addRelay(node, String(body.ticket ?? ""));
+    return c.json({
+      ...added,
+      heldElsewhere: await node.untilHeldElsewhere(`relay ${added.name}`),
+    });
   });
-  app.delete("/v1/relays/:which", (c) => c.json(removeRelay(node, c.req.param("which"))));
+  app.delete("/v1/relays/:which", async (c) => {
+    const { removed } = removeRelay(node, c.req.param("which"));
+    const heldElsewhere = await node.untilHeldElsewhere(`removal of relay ${removed.name}`);
+    return c.json({ removed, heldElsewhere });
+  });
   // The zone's traffic by complete hours, summed over every gateway (the same everywhere);
   // with `since`, its sums per app since then (`bucky traffic`).
   app.get("/v1/traffic/zone", (c) => {

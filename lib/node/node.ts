@@ -294,6 +294,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         contacts: node.contacts,
         get: (peer, path, timeoutMs) => node.client.get(peer, path, timeoutMs),
         relayedPipe: (peer, pipe) => node.client.relayedPipeSocket(peer, pipe),
+        knownReachable: (address) => node.client.knownReachable(address),
         log,
       }),
     });

@@ -128,6 +128,8 @@ export class PeerClient {
         now,
         document: relays.document,
         relayAddress: (relay) => this.directAddress(relay),
+        // Remembered, as a request's failed connect is: the next stream goes another way.
+        relayUnanswered: (address) => this.reachability.record(address, false),
         ...(relays.hub ? { hub: relays.hub } : {}),
         ...(relays.pipeDoorDir ? { pipeDoorDir: relays.pipeDoorDir } : {}),
       });
@@ -293,8 +295,12 @@ export class PeerClient {
    * The ways to `peer`, in the order to try them: its own addresses (the one that worked
    * last time first), then through each relay. Direct is preferred: a device that comes
    * within reach stops being relayed. But when it was last reached through a relay and
-   * none of its addresses is known to work, the relay goes first while its addresses are
+   * none of its addresses is known to work, the relays go first while its addresses are
    * probed behind the request, so a device behind NAT costs no probe timeout per call.
+   * Of the relays, this device itself goes first when the peer keeps its tunnel here: no
+   * other machine is then on the way, whose loss would hold this device's requests (a
+   * gateway reaching an app behind NAT through another relay lost them with it). Then the
+   * one that worked last time.
    */
   private routesTo(peer: Peer): Route[] {
     const last = this.contacts.get(peer.id)?.address;
@@ -303,11 +309,13 @@ export class PeerClient {
         ? [last, ...peer.addresses.filter((a) => a !== last)]
         : peer.addresses
     ).map((key) => ({ key }));
+    const here = this.relays?.hub?.isAttached(peer.id) ? `${RELAY_ROUTE_PREFIX}${this.self}` : "";
+    const rank = (key: string) => (key === here ? 0 : key === last ? 1 : 2);
     const relayed = (this.relays?.relaysFor(peer) ?? [])
       .filter((relay) => relay.id !== peer.id)
       .map((relay) => ({ key: `${RELAY_ROUTE_PREFIX}${relay.id}`, via: relay }))
-      .sort((a, b) => Number(b.key === last) - Number(a.key === last));
-    const lastRelayed = relayed[0]?.key === last;
+      .sort((a, b) => rank(a.key) - rank(b.key));
+    const lastRelayed = relayed.some((route) => route.key === last);
     if (lastRelayed && !direct.some((route) => this.reachability.known(route.key))) {
       for (const route of direct) void this.reachability.check(route.key);
       return [...relayed, ...direct];
@@ -338,6 +346,11 @@ export class PeerClient {
     if (await this.reachability.check(route.key)) return { base: route.key };
     failures.push(`${route.key} (cannot connect)`);
     return undefined;
+  }
+
+  /** Whether `address` answers, as last found: unknown before any call or probe there. */
+  knownReachable(address: string): boolean | undefined {
+    return this.reachability.known(address);
   }
 
   /**

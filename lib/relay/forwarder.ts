@@ -36,6 +36,15 @@ import {
   tcpStreamClosed,
 } from "./pipe.ts";
 
+/**
+ * How long a stream through another relay has to open (TCP, TLS and the WebSocket's
+ * upgrade) before it is given up and the relay taken as unreachable: a relay that went
+ * silent (its packets dropped, not refused) otherwise held each stream until the kernel
+ * gave up its connect, about two minutes, and the next stream tried it again. As long as
+ * a peer has to begin its answer (PEER_TIMEOUT_MS).
+ */
+export const RELAY_CONNECT_TIMEOUT_MS = 5_000;
+
 export interface ForwarderOptions {
   readonly key: SigningKey;
   readonly self: DeviceId;
@@ -44,6 +53,10 @@ export interface ForwarderOptions {
   readonly document: () => string | undefined;
   /** A working address of the relay itself. */
   readonly relayAddress: (relay: Peer) => Promise<string | undefined>;
+  /** The relay did not open a stream at `address` in time: it is not to be tried there for a while. */
+  readonly relayUnanswered?: (address: string) => void;
+  /** RELAY_CONNECT_TIMEOUT_MS unless given (tests shorten it). */
+  readonly connectTimeoutMs?: number;
   /** This process's own hub, when this device is a relay: streams from here go straight in. */
   readonly hub?: RelayHub;
   /**
@@ -200,9 +213,21 @@ export class Forwarders {
       tls: pinnedTls(relay.certPem),
     } as unknown as string[]);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => link.join(clientSocketEnd(ws));
+    const timeoutMs = this.options.connectTimeoutMs ?? RELAY_CONNECT_TIMEOUT_MS;
+    const unanswered = setTimeout(() => {
+      this.options.relayUnanswered?.(address);
+      link.close();
+      ws.terminate();
+    }, timeoutMs);
+    ws.onopen = () => {
+      clearTimeout(unanswered);
+      link.join(clientSocketEnd(ws));
+    };
     ws.onmessage = (event) => link.fromB(messageBytes(event.data));
-    ws.onclose = () => link.close();
+    ws.onclose = () => {
+      clearTimeout(unanswered);
+      link.close();
+    };
     ws.onerror = () => link.close();
   }
 }

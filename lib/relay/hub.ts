@@ -25,6 +25,7 @@ import {
 import { checkSignedRequest, UNSIGNED_BODY } from "../../protocol/request-auth.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { HeldSockets } from "./held-sockets.ts";
 import { type End, Link, serverSocketEnd } from "./pipe.ts";
 import { PING_INTERVAL_MS } from "./tunnel.ts";
 
@@ -45,11 +46,42 @@ const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
  * until Bun's WebSocket idle limit, 120 s, and the tunnels' silence sweep never sees it.
  */
 const HELLO_LIMIT_MS = 10_000;
+/**
+ * Control sockets not yet past their hello, from one address at once. Anyone may open one
+ * (the hello is what says who it is), and each held a descriptor for HELLO_LIMIT_MS: one
+ * host opening them as fast as it could held as many as the relay's descriptors allow,
+ * and the relay then took no tunnel, stream or request of anyone's. A device opens one to
+ * a relay at a time, and says its hello within a round trip.
+ */
+const UNIDENTIFIED_PER_ADDRESS = 16;
+/** Control sockets not yet past their hello, at once, from every address. */
+const UNIDENTIFIED_LIMIT = 1024;
+/**
+ * Tunnels held from one address at once, and from all. A relay-only node serves any zone,
+ * and a zone (with its devices and their documents) is made by anyone in a moment: past
+ * its hello, a tunnel proves only that. A home's devices share its address, but a home
+ * with this many is not one person's.
+ */
+const TUNNELS_PER_ADDRESS = 256;
+const TUNNELS_LIMIT = 4096;
+/**
+ * Streams asked for from one address at once, and from all (each holds the caller's socket
+ * and, once taken up, its device's). Asking takes a device of a zone this relay serves,
+ * which for a relay-only node is anyone's. A device's fetch runs up to 256 requests at once.
+ */
+const STREAMS_PER_ADDRESS = 1024;
+const STREAMS_LIMIT = 8192;
 
 export type RelaySocketData =
   | {
       readonly kind: "relay-control";
       readonly nonce: string;
+      /** Where it comes from: its unidentified sockets are counted by it. */
+      readonly from: string;
+      /** Counted among the unidentified sockets (from open to hello or close). */
+      unidentified?: boolean;
+      /** Counted among the tunnels (from its hello to its close). */
+      tunnel?: boolean;
       device?: DeviceId;
       zone?: ZoneId;
       name?: string;
@@ -64,6 +96,9 @@ export type RelaySocketData =
       readonly kind: "relay-caller";
       readonly stream: string;
       readonly target: DeviceId;
+      /** Where it comes from: streams are counted by it, from open to close. */
+      readonly from: string;
+      counted?: boolean;
       link?: Link;
       end?: End;
     }
@@ -102,6 +137,12 @@ export interface HubOptions {
   readonly silenceLimitMs?: number;
   /** HELLO_LIMIT_MS unless given (tests shorten it). */
   readonly helloLimitMs?: number;
+  /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
+  readonly unidentifiedPerAddress?: number;
+  readonly unidentifiedLimit?: number;
+  /** TUNNELS_PER_ADDRESS and STREAMS_PER_ADDRESS unless given (tests lower them). */
+  readonly tunnelsPerAddress?: number;
+  readonly streamsPerAddress?: number;
 }
 
 export class RelayHub {
@@ -112,10 +153,28 @@ export class RelayHub {
     { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
   >();
 
+  /** Control sockets not yet past their hello, and tunnels, by where they come from. */
+  private readonly unidentified: HeldSockets;
+  private readonly tunnelsFrom: HeldSockets;
+  /** Streams asked for, by where their callers come from. */
+  private readonly streamsFrom: HeldSockets;
+
   private readonly silenceLimitMs: number;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: HubOptions) {
+    this.unidentified = new HeldSockets(
+      options.unidentifiedPerAddress ?? UNIDENTIFIED_PER_ADDRESS,
+      options.unidentifiedLimit ?? UNIDENTIFIED_LIMIT,
+    );
+    this.tunnelsFrom = new HeldSockets(
+      options.tunnelsPerAddress ?? TUNNELS_PER_ADDRESS,
+      TUNNELS_LIMIT,
+    );
+    this.streamsFrom = new HeldSockets(
+      options.streamsPerAddress ?? STREAMS_PER_ADDRESS,
+      STREAMS_LIMIT,
+    );
     this.silenceLimitMs = options.silenceLimitMs ?? TUNNEL_SILENCE_LIMIT_MS;
     this.silenceSweep = setInterval(() => this.cutSilent(), this.silenceLimitMs / 3);
     this.silenceSweep.unref();
@@ -123,8 +182,15 @@ export class RelayHub {
 
   /** `GET /v1/relay/attach`: a device opens its control tunnel. */
   attach(request: Request, server: Server<RelaySocketData>): Response {
+    const from = server.requestIP(request)?.address ?? "local";
+    if (this.unidentified.full(from))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this relay has too many tunnels waiting for their hello",
+        "Try again in a few seconds.",
+      );
     const nonce = randomBytes(RELAY_NONCE_BYTES).toString("base64url");
-    return upgrade(request, server, { kind: "relay-control", nonce });
+    return upgrade(request, server, { kind: "relay-control", nonce, from });
   }
 
   /** `GET /v1/relay/connect/<device>`: a device of the same zone asks for a stream to it. */
@@ -134,8 +200,20 @@ export class RelayHub {
     if (tunnel?.data.kind !== "relay-control" || tunnel.data.zone !== caller.zone) {
       throw new BuckyError("E_NOT_FOUND", "that device keeps no tunnel to this relay");
     }
+    const from = server.requestIP(request)?.address ?? "local";
+    if (this.streamsFrom.full(from))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this relay carries as many streams as it takes from this address",
+        "Try again when some have ended.",
+      );
     const stream = randomBytes(STREAM_ID_BYTES).toString("base64url");
-    return upgrade(request, server, { kind: "relay-caller", stream, target: target as DeviceId });
+    return upgrade(request, server, {
+      kind: "relay-caller",
+      stream,
+      target: target as DeviceId,
+      from,
+    });
   }
 
   /** `GET /v1/relay/accept/<stream>`: a device takes up a stream it was asked to open. */
@@ -183,6 +261,8 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind === "relay-control") {
         data.heardAtMs = this.options.now();
+        data.unidentified = true;
+        this.unidentified.add(data.from);
         const limitMs = this.options.helloLimitMs ?? HELLO_LIMIT_MS;
         data.helloTimer = setTimeout(() => {
           this.options.log.warn("relay tunnel refused", { error: `no hello within ${limitMs} ms` });
@@ -190,6 +270,8 @@ export class RelayHub {
         }, limitMs);
         ws.send(JSON.stringify({ type: "challenge", nonce: data.nonce }));
       } else if (data.kind === "relay-caller") {
+        data.counted = true;
+        this.streamsFrom.add(data.from);
         data.end = serverSocketEnd(ws);
         data.link = new Link(data.end);
         this.open(data.stream, data.target, data.link, "tls");
@@ -218,14 +300,27 @@ export class RelayHub {
     },
     close: (ws: ServerWebSocket<RelaySocketData>) => {
       const data = ws.data;
+      if (data.kind === "relay-caller" && data.counted) {
+        data.counted = false;
+        this.streamsFrom.remove(data.from);
+      }
       if (data.kind !== "relay-control") return data.link?.close();
       clearTimeout(data.helloTimer);
+      this.identified(data);
+      if (data.tunnel) this.tunnelsFrom.remove(data.from);
       if (data.device && this.tunnels.get(data.device) === ws) {
         this.tunnels.delete(data.device);
         this.options.log.info("relay tunnel closed", { device: data.name });
       }
     },
   };
+
+  /** A control socket is no longer among the unidentified (it said its hello, or closed). */
+  private identified(data: Extract<RelaySocketData, { kind: "relay-control" }>): void {
+    if (!data.unidentified) return;
+    data.unidentified = false;
+    this.unidentified.remove(data.from);
+  }
 
   /** Cuts the tunnels whose device has been silent past the limit (the close handler forgets them). */
   private cutSilent(): void {
@@ -278,7 +373,17 @@ export class RelayHub {
       const who = checkHello(message, data.nonce, this.options.self);
       const refused = this.options.refuse(who.zone, who.device);
       if (refused) throw new ProtocolError(refused);
+      // Its own tunnel again (a device that reconnects) is no more than it held.
+      const replaced = this.tunnels.get(who.device);
+      if (
+        (replaced?.data.kind !== "relay-control" || replaced.data.from !== data.from) &&
+        this.tunnelsFrom.full(data.from)
+      )
+        throw new ProtocolError("this relay holds as many tunnels as it takes from this address");
       clearTimeout(data.helloTimer);
+      this.identified(data);
+      data.tunnel = true;
+      this.tunnelsFrom.add(data.from);
       Object.assign(data, who, { takes: message.type === "hello" ? (message.takes ?? []) : [] });
       this.tunnels.get(who.device)?.close(1000, "replaced by a newer tunnel");
       this.tunnels.set(who.device, ws);

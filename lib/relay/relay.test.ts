@@ -160,7 +160,13 @@ function startRelay(
     z === zone ? undefined : "another zone",
   port = 0,
   hubLog = silent,
-  limits: { readonly silenceLimitMs?: number; readonly helloLimitMs?: number } = {},
+  limits: {
+    readonly silenceLimitMs?: number;
+    readonly helloLimitMs?: number;
+    readonly unidentifiedPerAddress?: number;
+    readonly tunnelsPerAddress?: number;
+    readonly streamsPerAddress?: number;
+  } = {},
 ): RelayUnderTest {
   const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
   const seen: Buffer[] = [];
@@ -942,6 +948,88 @@ describe("relaying", () => {
     expect(relay.hub.isAttached(target.id)).toBe(true);
   });
 
+  test("control sockets that say no hello are bounded per address: past it one is refused, and a device gets its tunnel once one goes", async () => {
+    relay = startRelay(undefined, 0, silent, { unidentifiedPerAddress: 3 });
+    /** A control socket that takes its challenge and says nothing: once it opened, or was refused. */
+    const mute = () => {
+      const ws = new WebSocket(`${relay.url.replace("https", "wss")}/v1/relay/attach`, {
+        tls: pinnedTls(relayDevice.cert),
+      } as unknown as string[]);
+      const outcome = new Promise<"open" | "refused">((resolve) => {
+        ws.onmessage = () => resolve("open");
+        ws.onclose = () => resolve("refused");
+      });
+      return { ws, outcome };
+    };
+    const held = [mute(), mute(), mute()];
+    expect(await Promise.all(held.map((m) => m.outcome))).toEqual(["open", "open", "open"]);
+    // Held for the hello limit each, as many as one host could open, they took the relay's
+    // descriptors: a fourth from the same address is refused at once.
+    expect(await mute().outcome).toBe("refused");
+    const lines: string[] = [];
+    keepTunnel(relay, target, lines);
+    await until("the device's attempt to be refused", () =>
+      lines.some((line) => line.includes("relay tunnel cannot connect")),
+    );
+    expect(relay.hub.isAttached(target.id)).toBe(false);
+    held[0]?.ws.close();
+    await until("the tunnel once a mute socket went", () => relay.hub.isAttached(target.id));
+  });
+
+  test("tunnels are bounded per address: past it a hello is refused, and taken once one goes", async () => {
+    const hubLines: string[] = [];
+    relay = startRelay(
+      undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      { tunnelsPerAddress: 2 },
+    );
+    const third = device("third");
+    const first = keepTunnel(relay, target);
+    keepTunnel(relay, caller);
+    await until(
+      "two tunnels",
+      () => relay.hub.isAttached(target.id) && relay.hub.isAttached(caller.id),
+    );
+    keepTunnel(relay, third);
+    // Anyone makes a zone and its devices in a moment: one host held as many as it liked.
+    await until("the third refused", () =>
+      hubLines.some((line) => line.includes("as many tunnels as it takes from this address")),
+    );
+    expect(relay.hub.isAttached(third.id)).toBe(false);
+    first.stop();
+    await until("the third once one went", () => relay.hub.isAttached(third.id), 5_000);
+  });
+
+  test("streams are bounded per caller's address: past it one fails at once, and is taken once one ends", async () => {
+    relay = startRelay(undefined, 0, silent, { streamsPerAddress: 2 });
+    keepTunnel(relay);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const port = Number(new URL(door).port);
+    // Two streams held open, their TLS to the device done.
+    const held = [rawTo(port, pinnedTls(target.cert)), rawTo(port, pinnedTls(target.cert))];
+    const [first] = await Promise.all(held.map((h) => h.socket));
+    // Asking takes a device of a zone the relay serves: for a relay-only node, anyone's.
+    const started = Date.now();
+    await expect(fetch(`${door}/echo`, { tls: pinnedTls(target.cert) })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    first?.end();
+    const deadline = Date.now() + 5_000;
+    let answer: unknown;
+    while (answer === undefined && Date.now() < deadline) {
+      answer = await fetch(`${door}/echo`, {
+        method: "POST",
+        body: "again",
+        tls: pinnedTls(target.cert),
+      }).then(
+        (response) => response.json(),
+        () => Bun.sleep(50).then(() => undefined),
+      );
+    }
+    expect(answer).toMatchObject({ echoed: "again" });
+  });
+
   test("a tunnel comes back after the relay restarts, logged once each way", async () => {
     relay = startRelay();
     const lines: string[] = [];
@@ -962,6 +1050,77 @@ describe("relaying", () => {
     expect(relayLines.filter((l) => l.includes("relay tunnel up"))).toHaveLength(2);
     expect(relayLines.some((l) => l.includes("cannot connect"))).toBe(false);
   }, 20_000);
+});
+
+describe("a relay that takes connections and never answers", () => {
+  // A port that takes every connection and says nothing: a relay whose process hangs, or
+  // one whose packets are dropped after its probe, looks so to a connect (or worse: no
+  // answer to a SYN held the connect for the kernel's two minutes).
+  let connections = 0;
+  const tarpit = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: () => void connections++,
+      data() {},
+    },
+  });
+  toClose.push(tarpit);
+  const address = `https://127.0.0.1:${tarpit.port}`;
+  const hung: Peer = {
+    id: relayDevice.id,
+    name: "hung",
+    addresses: [address],
+    certPem: relayDevice.cert,
+  };
+
+  test("a stream through it fails within the bound, and the relay's address is said unanswered", async () => {
+    const unanswered: string[] = [];
+    const forwarders = new Forwarders({
+      key: caller.key,
+      self: caller.id,
+      now: Date.now,
+      document: () => caller.document,
+      relayAddress: async () => address,
+      relayUnanswered: (address) => void unanswered.push(address),
+      connectTimeoutMs: 300,
+    });
+    toClose.push({ stop: () => forwarders.stop() });
+    const door = new URL(forwarders.addressFor(hung, targetPeer));
+    let closed = false;
+    await Bun.connect({
+      hostname: door.hostname,
+      port: Number(door.port),
+      socket: {
+        data() {},
+        close: () => {
+          closed = true;
+        },
+      },
+    });
+    await until("the stream to be given up", () => closed, 3_000);
+    expect(unanswered).toEqual([address]);
+  });
+
+  test("a tunnel to it is given up within the bound, said once, and tried again", async () => {
+    const lines: string[] = [];
+    const before = connections;
+    const tunnels = new Tunnels({
+      key: target.key,
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+      document: () => target.document,
+      relayAddress: async () => address,
+      localPeer: { host: "127.0.0.1", port: targetServer.port as number },
+      readyTimeoutMs: 300,
+    });
+    tunnels.follow([hung]);
+    toClose.push({ stop: () => tunnels.stop() });
+    // The first attempt given up at 0.3 s, the next 0.5-1 s on, given up too.
+    await until("a second attempt", () => connections - before >= 2, 4_000);
+    const said = lines.filter((line) => line.includes("relay tunnel cannot connect"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("did not answer within 0.3 s");
+  });
 });
 
 describe("retryDelayMs", () => {

@@ -105,7 +105,17 @@ export function addRelay(zone: ZoneWriter, text: string): RelayView {
 
 /** Stops using a relay outside the zone, named by name or id. */
 export function removeRelay(zone: ZoneWriter, which: string): { removed: RelayView } {
-  const relay = listRelays(zone).find((r) => !r.member && (r.name === which || r.id === which));
+  const outside = listRelays(zone).filter((r) => !r.member);
+  const byName = outside.filter((r) => r.name === which);
+  // Relays of other zones name themselves: two may share a name, and which of them went
+  // would be the list's order, not the person's choice.
+  if (byName.length > 1)
+    throw new BuckyError(
+      "E_USAGE",
+      `${byName.length} outside relays are named ${which}`,
+      `Name the one to remove by its id: ${byName.map((r) => `${r.id} (${r.addresses.join(", ")})`).join(", ")}.`,
+    );
+  const relay = outside.find((r) => r.id === which) ?? byName[0];
   if (!relay) {
     throw new BuckyError(
       "E_NOT_FOUND",

@@ -40,6 +40,13 @@ const MAX_RETRY_MS = 60_000;
  * asleep or its loop blocked) keeps them, one gone ends them within 30-45 s.
  */
 export const PING_INTERVAL_MS = 15_000;
+/**
+ * How long a tunnel has to be ready (TCP, TLS, the upgrade, the challenge and the hello)
+ * before the attempt is given up and tried again later: a relay that went silent between
+ * its probe and the connect (its packets dropped, not refused), or whose process hangs
+ * with its port open, otherwise held the attempt for the kernel's two minutes, or for ever.
+ */
+export const TUNNEL_READY_TIMEOUT_MS = 10_000;
 
 export interface TunnelOptions {
   readonly key: SigningKey;
@@ -62,6 +69,8 @@ export interface TunnelOptions {
   readonly appPipe?: () => PipeServer | undefined;
   /** How often the tunnel is pinged (PING_INTERVAL_MS): tests shorten it. */
   readonly pingIntervalMs?: number;
+  /** TUNNEL_READY_TIMEOUT_MS unless given: tests shorten it. */
+  readonly readyTimeoutMs?: number;
 }
 
 type TunnelState = "connecting" | "up" | "down";
@@ -119,6 +128,8 @@ class Tunnel {
   private stopped = false;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Gives up an attempt that is not ready in time (TUNNEL_READY_TIMEOUT_MS). */
+  private readyTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private unanswered = 0;
   /** Ends each open stream this tunnel's relay asked for: they live no longer than it. */
@@ -136,6 +147,7 @@ class Tunnel {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.readyTimer);
     clearInterval(this.pingTimer);
     this.ws?.close(1000, "device stopping");
   }
@@ -148,6 +160,12 @@ class Tunnel {
       tls: pinnedTls(this.relay.certPem),
     } as unknown as string[]);
     this.ws = ws;
+    const readyMs = this.options.readyTimeoutMs ?? TUNNEL_READY_TIMEOUT_MS;
+    this.readyTimer = setTimeout(() => {
+      // Dropped at once: a closing handshake would wait on the same silence.
+      this.lost(`the relay did not answer within ${readyMs / 1000} s`);
+      ws.terminate();
+    }, readyMs);
     ws.onmessage = (event) => this.control(ws, address, String(event.data));
     ws.onclose = (event) => {
       if (this.ws === ws) this.lost(event.reason || `closed (${event.code})`);
@@ -206,6 +224,7 @@ class Tunnel {
   }
 
   private up(): void {
+    clearTimeout(this.readyTimer);
     this.failures = 0;
     this.state = "up";
     this.options.log.info("relay tunnel up", { relay: this.relay.name });
@@ -225,6 +244,7 @@ class Tunnel {
 
   /** The tunnel is gone or never came: say so once, then try again later. */
   private lost(reason: string): void {
+    clearTimeout(this.readyTimer);
     clearInterval(this.pingTimer);
     this.ws = undefined;
     // Its streams cross the same relay: one that stopped answering holds them to nothing,

@@ -1,0 +1,216 @@
+/**
+ * A zone with two relays, in the namespace lab: gateways on gw and on server (each a relay
+ * too), and two devices behind NATs that keep tunnels to both. When gw becomes a black hole
+ * (its packets silently dropped, not refused), the zone goes on through server within a
+ * bounded time: the homes reach each other, the client reaches an app in home 1 through
+ * server's gateway, and every device sees gw down. Then gw comes back and server is killed:
+ * the same through gw.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  userState,
+  waitFor,
+} from "./harness.ts";
+import { ADDRESSES, createLab, type Host, type Lab, type PublicHost } from "./lab.ts";
+
+afterAll(cleanUp);
+
+const PEER_PORT = 4421;
+const HOST = "zone.test";
+/** Devices say they are alive every second: one is not live 3 s after it was last heard. */
+const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_HEARTBEAT_MS: "1000" };
+
+const lab: Lab = createLab();
+type Device = "gw" | "server" | "h1" | "h2";
+const homes: Record<Device, string> = {
+  gw: newHomePath(),
+  server: newHomePath(),
+  h1: newHomePath(),
+  h2: newHomePath(),
+};
+const daemons: Partial<Record<Device, Daemon>> = {};
+
+afterAll(async () => {
+  await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
+  lab.destroy();
+});
+
+const APP = `Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response("hello from h1") });`;
+
+async function start(device: Device): Promise<Daemon> {
+  daemons[device] = await startDaemon(homes[device], ENV, {
+    wrap: lab.on(device, []),
+    listen: "0.0.0.0",
+    port: PEER_PORT,
+  });
+  return daemons[device];
+}
+
+/**
+ * A GET of the app `hello` through the gateway on `gateway`, from the client host: its
+ * status and body, or the error (TimeoutError past `timeoutMs`).
+ */
+async function fromClient(gateway: PublicHost, timeoutMs = 20_000): Promise<string> {
+  const script = `try {
+      const r = await fetch("http://${ADDRESSES[gateway]}:8080/", { headers: { host: "hello.${HOST}" }, signal: AbortSignal.timeout(${timeoutMs}) });
+      console.log(r.status + " " + (await r.text()));
+    } catch (e) { console.log("error " + (e.code ?? e.name)); }`;
+  const child = Bun.spawn(lab.on("client", [process.execPath, "-e", script]), {
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  const text = await new Response(child.stdout).text();
+  await child.exited;
+  return text.trim();
+}
+
+function on<T = Record<string, unknown>>(host: Host, args: readonly string[]): Promise<T> {
+  return buckyJson<T>(args, { wrap: lab.on(host, []) });
+}
+
+describe("two relays, one turned into a black hole", () => {
+  beforeAll(async () => {
+    await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
+    await start("gw");
+    for (const device of ["server", "h1", "h2"] as const) {
+      const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
+      await on(device, ["join", token, "--home", homes[device], "--device", device, "--no-start"]);
+      await start(device);
+    }
+    for (const device of ["gw", "server"] as const)
+      await on(device, [
+        ...["gateway", "enable", "--listen", "0.0.0.0:8080", "--tls", "off"],
+        ...["--host", HOST, "--home", homes[device]],
+      ]);
+    const dir = join(scratchDir(), "hello");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "app.ts"), APP);
+    writeFileSync(
+      join(dir, "bucky-app.json"),
+      JSON.stringify({
+        id: "hello",
+        version: "1.0.0",
+        run: { command: ["bun", "app.ts"] },
+        http: {},
+        exposure: "public",
+        health: { path: "/" },
+      }),
+    );
+    await buckyJson(["app", "install", dir, "--device", "h1", "--home", homes.gw]);
+    for (const gateway of ["gw", "server"] as const)
+      await waitFor(
+        `the app through ${gateway}`,
+        async () => ((await fromClient(gateway)) === "200 hello from h1" ? true : undefined),
+        60_000,
+      );
+    // Both homes keep a tunnel to both relays.
+    for (const relay of ["gw", "server"] as const)
+      await waitFor(
+        `h1's and h2's tunnels to ${relay}`,
+        () => {
+          const log = (daemons[relay] as Daemon).log();
+          return /relay tunnel open.*device=h1\b/.test(log) &&
+            /relay tunnel open.*device=h2\b/.test(log)
+            ? true
+            : undefined;
+        },
+        30_000,
+      );
+  }, 120_000);
+
+  test("a gateway that is a relay reaches a device behind NAT through itself, not another relay", async () => {
+    // gw sorts first by name: server's first way to a home could be gw's relay, and it kept
+    // it, its gateway's requests to the home's app then lost with gw.
+    // (Once the device's tunnel here is up: until then it went by the other.)
+    for (const [gateway, device] of [
+      ["server", "h1"],
+      ["gw", "h1"],
+      ["server", "h2"],
+      ["gw", "h2"],
+    ] as const)
+      await waitFor(
+        `${gateway} to reach ${device} through itself`,
+        async () => ((await routeTo(gateway, device)).via === gateway ? true : undefined),
+        10_000,
+      );
+  }, 30_000);
+
+  test("gw turned into a black hole: the app answers through server, the homes go on, and gw is seen down, in bounded times", async () => {
+    lab.blackhole("gw", true);
+    const startMs = performance.now();
+    const elapsedMs = () => performance.now() - startMs;
+    // Every request through server's gateway is answered, each within 5 s, from the start.
+    while (elapsedMs() < 8_000) expect(await fromClient("server", 5_000)).toBe("200 hello from h1");
+    // The homes reach each other through server: a write on h2 at h1, and h2 says by where.
+    await bucky(["state", "set", "blackhole/h2", '"x"', "--home", homes.h2]);
+    await waitFor(
+      "h2's write at h1",
+      async () => ((await userState(homes.h1))["blackhole/h2"] === "x" ? true : undefined),
+      15_000,
+    );
+    await waitFor(
+      "h2 to reach h1 through server",
+      async () => ((await routeTo("h2", "h1")).via === "server" ? true : undefined),
+      15_000,
+    );
+    // Every device that remains sees gw down: it is heard no more (ONLINE_WINDOW_MS, 30 s, is
+    // how long a device that called lately counts as online).
+    for (const device of ["server", "h1", "h2"] as const)
+      await waitFor(
+        `${device} to see gw offline`,
+        async () => ((await statusOf(device, "gw")) === "offline" ? true : undefined),
+        Math.max(0, 45_000 - elapsedMs()),
+      );
+  }, 90_000);
+
+  test("gw heard again, then server killed (SIGKILL): the app answers through gw, and the homes go on", async () => {
+    lab.blackhole("gw", false);
+    await waitFor(
+      "the app through gw again",
+      async () => ((await fromClient("gw", 5_000)) === "200 hello from h1" ? true : undefined),
+      60_000,
+    );
+    await (daemons.server as Daemon).kill();
+    delete daemons.server;
+    const startMs = performance.now();
+    while (performance.now() - startMs < 5_000)
+      expect(await fromClient("gw", 5_000)).toBe("200 hello from h1");
+    await bucky(["state", "set", "killed/h1", '"y"', "--home", homes.h1]);
+    await waitFor(
+      "h1's write at h2",
+      async () => ((await userState(homes.h2))["killed/h1"] === "y" ? true : undefined),
+      15_000,
+    );
+  }, 90_000);
+});
+
+/** How `device` last reached `other`, as `bucky devices` says, once it has. */
+async function routeTo(device: Device, other: Device): Promise<{ route: string; via: string }> {
+  return waitFor(
+    `${device} to have reached ${other}`,
+    async () => {
+      const { devices } = await buckyJson<{
+        devices: { name: string; route: string | null; via: string | null }[];
+      }>(["devices", "--home", homes[device]]);
+      const found = devices.find((d) => d.name === other);
+      return found?.route ? { route: found.route, via: found.via ?? "" } : undefined;
+    },
+    20_000,
+  );
+}
+
+async function statusOf(device: Device, other: Device): Promise<string | undefined> {
+  const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+    ...["devices", "--home", homes[device]],
+  ]);
+  return devices.find((d) => d.name === other)?.status;
+}
