@@ -445,6 +445,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
             appPipe: () => appPipe.current(),
           }),
     });
+    // A relay heard again is worth a tunnel now, not at its backoff's next turn.
+    node.onPeerAnswering((peer) => tunnels.relayAnswering(peer.id));
     const followRelays = () => {
       const relays = node.relays();
       // A relay is what others call; it needs no tunnel itself.

@@ -1050,6 +1050,32 @@ describe("relaying", () => {
     expect(relayLines.filter((l) => l.includes("relay tunnel up"))).toHaveLength(2);
     expect(relayLines.some((l) => l.includes("cannot connect"))).toBe(false);
   }, 20_000);
+
+  test("a relay heard again gets its tunnel back at once, not at the backoff's next turn", async () => {
+    relay = startRelay();
+    const lines: string[] = [];
+    const tunnels = new Tunnels({
+      key: target.key,
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+      document: () => target.document,
+      relayAddress: async () => relay.url,
+      localPeer: { host: "127.0.0.1", port: targetServer.port as number },
+      // As after an outage of minutes: the next attempt a minute away.
+      retryDelayMs: () => 60_000,
+    });
+    tunnels.follow([relay.peer]);
+    toClose.push({ stop: () => tunnels.stop() });
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const port = relay.server.port as number;
+    relay.server.stop(true);
+    relay.hub.stop();
+    await until("the device to hear it is down", () =>
+      lines.some((line) => line.includes("relay tunnel down")),
+    );
+    relay = startRelay(undefined, port);
+    tunnels.relayAnswering(relay.peer.id);
+    await until("the tunnel to return", () => relay.hub.isAttached(target.id), 5_000);
+  });
 });
 
 describe("a relay that takes connections and never answers", () => {

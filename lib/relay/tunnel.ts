@@ -71,6 +71,8 @@ export interface TunnelOptions {
   readonly pingIntervalMs?: number;
   /** TUNNEL_READY_TIMEOUT_MS unless given: tests shorten it. */
   readonly readyTimeoutMs?: number;
+  /** How long after its `failures`th failure a tunnel tries again (retryDelayMs): tests lengthen it. */
+  readonly retryDelayMs?: (failures: number) => number;
 }
 
 type TunnelState = "connecting" | "up" | "down";
@@ -116,6 +118,15 @@ export class Tunnels {
     }
   }
 
+  /**
+   * Says `relay` answers this device again (its sync was heard): a tunnel to it waiting out
+   * its backoff tries now. After a relay's outage of a minute or more the backoff is at its
+   * ceiling, and devices behind NAT would stay unreachable up to a minute past its return.
+   */
+  relayAnswering(relay: DeviceId): void {
+    this.tunnels.get(relay)?.tryNow();
+  }
+
   stop(): void {
     for (const tunnel of this.tunnels.values()) tunnel.stop();
     this.tunnels.clear();
@@ -141,6 +152,14 @@ class Tunnel {
   ) {}
 
   start(): void {
+    void this.connect();
+  }
+
+  /** Tries again now if this tunnel is waiting out a backoff; else nothing (it is up, or trying). */
+  tryNow(): void {
+    if (this.stopped || this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     void this.connect();
   }
 
@@ -266,7 +285,11 @@ class Tunnel {
       this.state = "down";
     }
     this.failures += 1;
-    this.retryTimer = setTimeout(() => void this.connect(), retryDelayMs(this.failures));
+    const delayMs = (this.options.retryDelayMs ?? retryDelayMs)(this.failures);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect();
+    }, delayMs);
   }
 
   /**
