@@ -143,7 +143,20 @@ function statusOf(
       reportedBy: null,
     };
   }
-  if (!current) return { ...base, state: "pending", url: null, error: null, reportedBy: null };
+  if (!current) {
+    // The version before goes on until the device holds the new one (Convergence.upgradeWaits).
+    // Not named: a report's version is its device's words, and this is the zone's.
+    const before = report?.state === "running" || report?.state === "unhealthy";
+    return {
+      ...base,
+      state: "pending",
+      url: null,
+      error: before
+        ? `the version before runs on ${device} until ${spec.version} is ready there`
+        : null,
+      reportedBy: null,
+    };
+  }
   return {
     ...base,
     state: current.state,
