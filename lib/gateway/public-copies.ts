@@ -3,21 +3,39 @@
  * asked for it, an object stored on one device alone (a laptop's `bucky put --public`)
  * was gone from every gateway the moment that device went away, though the zone had said
  * it serves it. So a gateway takes a copy as soon as it hears an object is public
- * (lib/ndn/keep-copies.ts); the public root (lib/ndn/roots.ts) keeps it.
+ * (lib/ndn/keep-copies.ts); the public root (lib/ndn/roots.ts) keeps it. Only objects
+ * within the zone's budget for public files are copied (lib/gateway/public-budget.ts).
  */
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
+import type { FetchLimit } from "../ndn/fetch.ts";
 import { type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { zoneGateways } from "./gateways.ts";
-import { PUBLIC_PREFIX, publicObjects } from "./public-objects.ts";
+import { PUBLIC_BUDGET_KEY, PUBLIC_PREFIX, sizesWithinBudget } from "./public-budget.ts";
 
+/**
+ * Copies the public objects within the zone's budget (lib/gateway/public-budget.ts), each
+ * no larger than it was made public as: a record's size is a member's words, and a lie
+ * would otherwise let any object through.
+ */
 export function keepPublicCopies(node: NodeContext): KeptCopies {
+  let sizes: ReadonlyMap<ObjectId, number> = new Map();
   return keepCopies(node, {
     what: "public object",
-    prefix: PUBLIC_PREFIX,
-    ids: () => publicObjects(node.db),
+    // The records and the budget's own key: a budget raised copies what now fits.
+    prefix: PUBLIC_BUDGET_KEY.slice(0, PUBLIC_PREFIX.length - 1),
+    ids: () => {
+      sizes = sizesWithinBudget(node.db);
+      return sizes.keys();
+    },
+    limitOf: (id) => publicObjectLimit(sizes.get(id) ?? 0),
   });
+}
+
+/** The most a public object made public as `sizeBytes` may be. */
+export function publicObjectLimit(sizeBytes: number): FetchLimit {
+  return { bytes: sizeBytes, what: `an object made public as ${sizeBytes} bytes` };
 }
 
 /** Where a peer says whether it holds an object whole (lib/node/peer-api.ts). */
