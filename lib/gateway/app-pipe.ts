@@ -65,11 +65,13 @@ export const PIPE_CONNECTIONS_PER_GATEWAY = 512;
 export const PIPE_REFUSALS_WAITING = 32;
 /**
  * Connections still in their TLS handshake, from anyone together: before it nobody is known,
- * so they cannot be counted by gateway. A gateway's handshake takes milliseconds, so few
- * wait at once; past these, a new connection is ended at once, and a gateway whose
- * connection that was takes the ingress meanwhile (its pipe client rests the pipe).
+ * so they cannot be counted by gateway. A gateway's handshake takes milliseconds, but its
+ * fetch may open as many connections at once as it runs requests (256), all accepted
+ * before the first handshake is done: so as many as one gateway may hold. Past these, a
+ * new connection is ended at once, and a gateway whose connection that was takes the
+ * ingress meanwhile (its pipe client rests the pipe).
  */
-export const PIPE_HANDSHAKES_WAITING = 128;
+export const PIPE_HANDSHAKES_WAITING = PIPE_CONNECTIONS_PER_GATEWAY;
 /**
  * How long a connection may take to finish its handshake (a gateway's takes milliseconds).
  * The socket's own timeout: what a client sends during the handshake does not reset it
