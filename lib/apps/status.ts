@@ -81,6 +81,7 @@ export function placementCandidates(
 
 export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
+  const live = new Set(candidates.live.map((candidate) => candidate.name));
   const facts = readHoldingFacts(zone.db, zone.membership());
   const devices = readZoneFacts(zone.db, zone.membership(), zone.now(), liveWindowMs);
   /** How long the holder has not been heard alive, or null: never (no presence of it held). */
@@ -94,7 +95,9 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
       const { holding, takeoverBy } = claimedHolding(spec, candidates, facts);
       const takeover = takeoverBy ? { by: takeoverBy, holderSilentMs: silentMs(holding) } : null;
       const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices, takeover) : null;
-      return statusOf(zone, spec, holding, data, facts.engines);
+      // A takeover due says it beside the holder's last report (data.takeover) instead.
+      const offline = holding.runner !== undefined && !live.has(holding.runner) && !takeover;
+      return statusOf(zone, spec, holding, data, facts.engines, offline);
     })
     .sort((a, b) => compareCodeUnits(a.app, b.app));
 }
@@ -105,6 +108,11 @@ function statusOf(
   holding: Holding,
   data: AppDataStatus | null,
   engines: ReadonlyMap<string, EngineFacts>,
+  /**
+   * Its device (a pinned app's, or the holder of its data with no takeover due) is not
+   * heard alive lately.
+   */
+  offline: boolean,
 ): AppStatus {
   const device = holding.runner ?? null;
   const report = device ? readReport(zone.db, device, spec.app) : undefined;
@@ -140,6 +148,17 @@ function statusOf(
       state: "pending",
       url: null,
       error: holding.waiting ?? "no live device of the zone can run it now",
+      reportedBy: null,
+    };
+  }
+  if (offline) {
+    // What it said last is stale: as `bucky app logs` says it, every device but that one
+    // (which always counts itself live) tells it is offline rather than showing it running.
+    return {
+      ...base,
+      state: "pending",
+      url: null,
+      error: `${device} is offline${current ? `: when last heard, it said the app was ${current.state}` : ""}`,
       reportedBy: null,
     };
   }
