@@ -1,8 +1,9 @@
 /**
  * An upgrade, zone-wide: written on alpha for an app pinned to beta, alpha killed at once.
  * The version that runs goes on running until beta holds the new one's package (it was
- * once stopped first, and the app left down for good); every device says so, in the
- * zone's words; the upgrade goes on once a device with the package answers.
+ * once stopped first, and the app left down for good), served through the gateways; every
+ * device says so, in the zone's words; the upgrade goes on once a device with the package
+ * answers.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   scratchDir,
   startDaemon,
   startZone,
@@ -54,6 +56,11 @@ describe("an upgrade whose package only the device that wrote it held", () => {
       return s.state === "running" && s.device === "beta" ? s : undefined;
     });
     const pid = pidOnBeta();
+    const gateway = await enableGateway(daemon("gamma").home);
+    const throughGateway = () => fetch(`${gateway}/apps/notes/api/notes`);
+    await waitFor("gamma's gateway to reach notes", async () =>
+      (await throughGateway()).ok ? true : undefined,
+    );
 
     // Beta hears of the upgrade only after alpha, the one device with its package, is gone.
     process.kill(daemon("beta").pid, "SIGSTOP");
@@ -90,16 +97,25 @@ describe("an upgrade whose package only the device that wrote it held", () => {
       version: "2.0.0",
       state: "pending",
       device: "beta",
-      url: null,
+      // Where the version before answers, and the gateways send requests meanwhile.
+      url: before.url,
       error: "the version before runs on beta until 2.0.0 is ready there",
       reportedBy: null,
     };
-    expect(await status("gamma")).toMatchObject(expected);
-    expect(await status("beta")).toMatchObject(expected);
+    // Beta, just let go, may not be heard alive on gamma yet: said offline until it is.
+    for (const on of ["gamma", "beta"])
+      expect(
+        await waitFor(`${on} to say why`, async () => {
+          const s = await status(on);
+          return s.error?.startsWith("beta is offline") ? undefined : s;
+        }),
+      ).toMatchObject(expected);
     // The version before still answers, in the same process.
     expect(pidOnBeta()).toBe(pid);
     const answer = await appFetch(before.url as string, "/health");
     expect(answer.status).toBe(200);
+    // And so it does through the zone's gateway, which once answered 503 for an app pending.
+    expect((await throughGateway()).status).toBe(200);
   }, 60_000);
 
   test("once alpha is back with the package, beta runs the new version", async () => {

@@ -79,7 +79,16 @@ export function placementCandidates(
   return { members, live };
 }
 
-export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
+/**
+ * Every app's status. `sayOffline: false` keeps the last report of a device not heard
+ * lately as it is (the gateways' routing: they try a pinned device whose presence is late
+ * rather than refuse a request it may well answer).
+ */
+export function appStatuses(
+  zone: ZoneView,
+  liveWindowMs: number,
+  { sayOffline = true }: { readonly sayOffline?: boolean } = {},
+): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
   const live = new Set(candidates.live.map((candidate) => candidate.name));
   const facts = readHoldingFacts(zone.db, zone.membership());
@@ -96,7 +105,8 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
       const takeover = takeoverBy ? { by: takeoverBy, holderSilentMs: silentMs(holding) } : null;
       const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices, takeover) : null;
       // A takeover due says it beside the holder's last report (data.takeover) instead.
-      const offline = holding.runner !== undefined && !live.has(holding.runner) && !takeover;
+      const offline =
+        sayOffline && holding.runner !== undefined && !live.has(holding.runner) && !takeover;
       return statusOf(zone, spec, holding, data, facts.engines, offline);
     })
     .sort((a, b) => compareCodeUnits(a.app, b.app));
@@ -163,13 +173,14 @@ function statusOf(
     };
   }
   if (!current) {
-    // The version before goes on until the device holds the new one (Convergence.upgradeWaits).
-    // Not named: a report's version is its device's words, and this is the zone's.
+    // The version before goes on until the device holds the new one (Convergence.upgradeWaits),
+    // at its address, where the gateways still send requests (answersAt). Not named: a
+    // report's version is its device's words, and this is the zone's.
     const before = report?.state === "running" || report?.state === "unhealthy";
     return {
       ...base,
       state: "pending",
-      url: null,
+      url: before ? report.url : null,
       error: before
         ? `the version before runs on ${device} until ${spec.version} is ready there`
         : null,
@@ -183,6 +194,18 @@ function statusOf(
     error: current.error,
     reportedBy: device,
   };
+}
+
+/**
+ * Whether requests for the app are to be sent to its device: it runs there, or its version
+ * before does while the new one is on its way (pending, with the address it answers at).
+ */
+export function answersAt(status: AppStatus): boolean {
+  return (
+    status.state === "running" ||
+    status.state === "unhealthy" ||
+    (status.state === "pending" && status.url !== null)
+  );
 }
 
 export function appStatus(zone: ZoneView, app: string, liveWindowMs: number): AppStatus {

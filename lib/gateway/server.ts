@@ -19,6 +19,7 @@ import {
   ruleMatches,
 } from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
+import { answersAt } from "../apps/status.ts";
 import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
 import type { Messages } from "../i18n/messages.ts";
@@ -391,7 +392,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       );
     }
     const status = entry.status;
-    if (status.state !== "running" && status.state !== "unhealthy") {
+    if (!answersAt(status)) {
       const words = await wordsFor(request);
       const state = (words.status as Record<string, string>)[status.state] ?? status.state;
       return finish(
