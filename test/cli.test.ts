@@ -167,6 +167,7 @@ describe("bucky status", () => {
       ungrantedPurges: [],
       brokenChains: [],
       nameClashes: [],
+      publicPastBudget: [],
       quarantined: [],
       revokedForks: [],
     });

@@ -14,7 +14,9 @@ import {
   jsonError,
   newHomePath,
   scratchDir,
+  startDaemon,
   startZone,
+  waitFor,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -178,8 +180,11 @@ describe("bucky get with a device that held the file gone", () => {
 });
 
 // After the one above: alpha is gone.
+/** beta's gateway, made in the describe below; and the 5 MiB file it serves publicly. */
+let url: string;
+let posterId: ObjectId;
+
 describe("a public file whose device went away", () => {
-  let url: string;
   beforeAll(async () => {
     url = await enableGateway(beta.home);
   });
@@ -214,6 +219,7 @@ describe("a public file whose device went away", () => {
       { what: "gamma to make the file public", seen: () => /object made public/.test(gamma.log()) },
     );
     expect([put.copiedBy, put.notCopiedBy]).toEqual([["beta"], []]);
+    posterId = put.id;
     // Gone the moment put answered, as a laptop closed then.
     await gamma.kill();
     const response = await fetch(`${url}/ndn/${put.id}`);
@@ -221,5 +227,104 @@ describe("a public file whose device went away", () => {
     expect(Buffer.compare(Buffer.from(await response.arrayBuffer()), readFileSync(content))).toBe(
       0,
     );
+  });
+});
+
+// After the one above: alpha and gamma are gone, beta is the gateway; gamma comes back.
+describe("the zone's budget for public files", () => {
+  beforeAll(async () => {
+    gamma = await startDaemon(gamma.home);
+  });
+
+  /** Sets the budget on beta, and waits until gamma has it too. */
+  async function budget(bytes: number): Promise<void> {
+    const key = "system/public-budget";
+    await buckyJson(["state", "set", key, String(bytes), "--home", beta.home]);
+    await waitFor(`gamma to have a budget of ${bytes} bytes`, async () => {
+      const { value } = await buckyJson<{ value: unknown }>([
+        "state",
+        "get",
+        key,
+        "--home",
+        gamma.home,
+      ]);
+      return value === bytes || undefined;
+    });
+  }
+  const publicKeys = async (home: string) =>
+    (
+      await buckyJson<{ entries: { key: string }[] }>([
+        "state",
+        "list",
+        "system/public/",
+        "--home",
+        home,
+      ])
+    ).entries.map((entry) => entry.key);
+  const budgetWarnings = async (home: string) =>
+    (await buckyJson<{ warnings: string[] }>(["status", "--home", home])).warnings.filter((w) =>
+      w.includes("budget for public files"),
+    );
+
+  test("a file that would take the public files past it is refused, and kept where it was put", async () => {
+    const before = await publicKeys(gamma.home);
+    // 13 bytes and 5 MiB are public already.
+    await budget(6_000_000);
+    const file = join(scratchDir(), "one-too-many.bin");
+    writeFileSync(file, randomBytes(1024 * 1024));
+    const put = await bucky(["put", file, "--public", "--json", "--home", gamma.home]);
+    expect([put.exitCode, jsonError(put).code]).toEqual([2, "E_TOO_LARGE"]);
+    expect(jsonError(put).message).toContain(
+      "would take the zone's public files past their budget",
+    );
+    expect(await publicKeys(gamma.home)).toEqual(before);
+    expect(await publicKeys(beta.home)).toEqual(before);
+  });
+
+  test("past it, a file is served by no gateway and every device says so; within it again, served", async () => {
+    await budget(5_000_000);
+    const warning =
+      "1 public file (5.0 MiB) is past the zone's budget for public files (4.8 MiB): no gateway copies or serves it; make some private with `bucky rm --public <id>`, or raise the budget with `bucky state set system/public-budget <bytes>`";
+    expect(await budgetWarnings(gamma.home)).toEqual([warning]);
+    await waitFor("beta to say so too", async () =>
+      (await budgetWarnings(beta.home)).join() === warning ? true : undefined,
+    );
+    expect((await fetch(`${url}/ndn/${posterId}`)).status).toBe(404);
+    await budget(6_000_000);
+    await waitFor("beta to serve it again", async () =>
+      (await fetch(`${url}/ndn/${posterId}`)).status === 200 ? true : undefined,
+    );
+    expect(await budgetWarnings(beta.home)).toEqual([]);
+  });
+
+  test("a record that says a file is smaller than it is gets no copy, and is not served", async () => {
+    const file = join(scratchDir(), "understated.bin");
+    // One chunk: no chunk list says its size before it is fetched.
+    writeFileSync(file, randomBytes(1024 * 1024));
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", gamma.home]);
+    // As a member may write it by hand: 10 bytes, well within the budget.
+    const from = beta.log().length;
+    await buckyJson([
+      "state",
+      "set",
+      `system/public/${id}`,
+      JSON.stringify({ size: 10, at: new Date().toISOString() }),
+      "--home",
+      gamma.home,
+    ]);
+    const said = await waitFor(
+      "beta to copy it, or to refuse",
+      () =>
+        beta
+          .log()
+          .slice(from)
+          .split("\n")
+          .find(
+            (line) => line.includes(id) && /public object (?:copied|not copied yet)/.test(line),
+          ),
+      15_000,
+    );
+    expect(said).toContain("larger than an object made public as 10 bytes can be");
+    expect((await fetch(`${url}/ndn/${id}`)).status).not.toBe(200);
   });
 });

@@ -64,6 +64,8 @@ interface Running {
   readonly api: RunningAppApi;
   /** What it was started from: a change of it means a restart. */
   readonly launch: string;
+  /** Its package (an image app's image record). */
+  readonly package: ObjectId;
 }
 
 /** How many passes try to remove an image a container still held (an upgrade under way). */
@@ -117,6 +119,8 @@ export class Convergence {
   /** What was last reported of each app run here (a crash loop is reported sparingly). */
   private readonly reported = new Map<string, ReportedState>();
   private readonly fetching = new Set<ObjectId>();
+  /** The package each app's upgrade last waited for here (said once each). */
+  private readonly waitedFor = new Map<string, ObjectId>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
@@ -336,7 +340,7 @@ export class Convergence {
       const current = this.running.get(spec.app);
       if (wanted && holding.runner === me) {
         mine.add(spec.app);
-        if (current?.launch !== launchOf(spec)) {
+        if (current?.launch !== launchOf(spec) && !this.upgradeWaits(spec, current)) {
           if (current) await this.halt(spec.app);
           if (this.refused.get(spec.app) !== launchOf(spec)) this.launch(spec);
         }
@@ -506,7 +510,7 @@ export class Convergence {
       report: (change) => this.report(spec, launcher.sandboxed, change),
       door: (door) => this.node.doors.set(spec.app, door),
     });
-    this.running.set(spec.app, { runner, api, launch: launchOf(spec) });
+    this.running.set(spec.app, { runner, api, launch: launchOf(spec), package: spec.package });
     void runner.start(prepare);
   }
 
@@ -556,6 +560,29 @@ export class Convergence {
         )
         .finally(() => this.fetching.delete(spec.package));
     }
+  }
+
+  /**
+   * Whether the version running here goes on while `spec`'s package (or image) is fetched:
+   * stopped first, the app would be down for as long as the fetch takes, and for good when
+   * the device that wrote the upgrade, the only one holding it, went away meanwhile. Only an
+   * app running here waits (prefetch fetches what it runs); said once a package.
+   */
+  private upgradeWaits(spec: AppSpec, current: Running | undefined): boolean {
+    if (!current || current.package === spec.package) return false;
+    if (spec.image ? this.images.readyToStart(spec) : this.hasPackage(spec.package)) {
+      this.waitedFor.delete(spec.app);
+      return false;
+    }
+    if (this.waitedFor.get(spec.app) !== spec.package) {
+      this.waitedFor.set(spec.app, spec.package);
+      this.node.log.warn("app upgrade waits for its package", {
+        app: spec.app,
+        version: spec.version,
+        package: spec.package,
+      });
+    }
+    return true;
   }
 
   private hasPackage(id: ObjectId): boolean {

@@ -79,8 +79,18 @@ export function placementCandidates(
   return { members, live };
 }
 
-export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
+/**
+ * Every app's status. `sayOffline: false` keeps the last report of a device not heard
+ * lately as it is (the gateways' routing: they try a pinned device whose presence is late
+ * rather than refuse a request it may well answer).
+ */
+export function appStatuses(
+  zone: ZoneView,
+  liveWindowMs: number,
+  { sayOffline = true }: { readonly sayOffline?: boolean } = {},
+): AppStatus[] {
   const candidates = placementCandidates(zone, liveWindowMs);
+  const live = new Set(candidates.live.map((candidate) => candidate.name));
   const facts = readHoldingFacts(zone.db, zone.membership());
   const devices = readZoneFacts(zone.db, zone.membership(), zone.now(), liveWindowMs);
   /** How long the holder has not been heard alive, or null: never (no presence of it held). */
@@ -94,7 +104,10 @@ export function appStatuses(zone: ZoneView, liveWindowMs: number): AppStatus[] {
       const { holding, takeoverBy } = claimedHolding(spec, candidates, facts);
       const takeover = takeoverBy ? { by: takeoverBy, holderSilentMs: silentMs(holding) } : null;
       const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices, takeover) : null;
-      return statusOf(zone, spec, holding, data, facts.engines);
+      // A takeover due says it beside the holder's last report (data.takeover) instead.
+      const offline =
+        sayOffline && holding.runner !== undefined && !live.has(holding.runner) && !takeover;
+      return statusOf(zone, spec, holding, data, facts.engines, offline);
     })
     .sort((a, b) => compareCodeUnits(a.app, b.app));
 }
@@ -105,6 +118,11 @@ function statusOf(
   holding: Holding,
   data: AppDataStatus | null,
   engines: ReadonlyMap<string, EngineFacts>,
+  /**
+   * Its device (a pinned app's, or the holder of its data with no takeover due) is not
+   * heard alive lately.
+   */
+  offline: boolean,
 ): AppStatus {
   const device = holding.runner ?? null;
   const report = device ? readReport(zone.db, device, spec.app) : undefined;
@@ -143,7 +161,32 @@ function statusOf(
       reportedBy: null,
     };
   }
-  if (!current) return { ...base, state: "pending", url: null, error: null, reportedBy: null };
+  if (offline) {
+    // What it said last is stale: as `bucky app logs` says it, every device but that one
+    // (which always counts itself live) tells it is offline rather than showing it running.
+    return {
+      ...base,
+      state: "pending",
+      url: null,
+      error: `${device} is offline${current ? `: when last heard, it said the app was ${current.state}` : ""}`,
+      reportedBy: null,
+    };
+  }
+  if (!current) {
+    // The version before goes on until the device holds the new one (Convergence.upgradeWaits),
+    // at its address, where the gateways still send requests (answersAt). Not named: a
+    // report's version is its device's words, and this is the zone's.
+    const before = report?.state === "running" || report?.state === "unhealthy";
+    return {
+      ...base,
+      state: "pending",
+      url: before ? report.url : null,
+      error: before
+        ? `the version before runs on ${device} until ${spec.version} is ready there`
+        : null,
+      reportedBy: null,
+    };
+  }
   return {
     ...base,
     state: current.state,
@@ -151,6 +194,18 @@ function statusOf(
     error: current.error,
     reportedBy: device,
   };
+}
+
+/**
+ * Whether requests for the app are to be sent to its device: it runs there, or its version
+ * before does while the new one is on its way (pending, with the address it answers at).
+ */
+export function answersAt(status: AppStatus): boolean {
+  return (
+    status.state === "running" ||
+    status.state === "unhealthy" ||
+    (status.state === "pending" && status.url !== null)
+  );
 }
 
 export function appStatus(zone: ZoneView, app: string, liveWindowMs: number): AppStatus {

@@ -23,6 +23,7 @@ import {
   type AppPipeRules,
   listenAppPipe,
   PIPE_CONNECTIONS_PER_GATEWAY,
+  PIPE_HANDSHAKES_WAITING,
   PIPE_REFUSALS_WAITING,
 } from "./app-pipe.ts";
 import { PIPE_REFUSAL_HEADER, refusalProof } from "./app-pipe-client.ts";
@@ -265,7 +266,12 @@ describe("open connections follow the node", () => {
  */
 function lonePipe(
   door: AppDoor,
-  options: { refused?: BuckyError; idleTimeoutS?: number; connectionsPerGateway?: number },
+  options: {
+    refused?: BuckyError;
+    idleTimeoutS?: number;
+    connectionsPerGateway?: number;
+    handshakeTimeoutS?: number;
+  },
 ): AppPipe {
   const { refused, ...limits } = options;
   return listenAppPipe({
@@ -566,6 +572,74 @@ describe("how many connections the pipe holds", () => {
       for (const connection of waiting) connection.end();
     } finally {
       capped.stop();
+    }
+  });
+});
+
+/**
+ * A plain TCP connection to `port` that starts a TLS handshake and never finishes it:
+ * `closed` settles when the pipe lets it go. With `tricklingMs`, it sends one more byte
+ * of its first record that often, as a client keeping a socket's timeout from firing would.
+ */
+async function unfinishedHandshake(port: number, tricklingMs?: number) {
+  const closed = Promise.withResolvers<void>();
+  let trickle: ReturnType<typeof setInterval> | undefined;
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data() {},
+      close: () => closed.resolve(),
+      error: () => closed.resolve(),
+    },
+  });
+  // A handshake record of 16 KiB, its body to come.
+  socket.write(new Uint8Array([0x16, 0x03, 0x01, 0x40, 0x00]));
+  if (tricklingMs) trickle = setInterval(() => socket.write(new Uint8Array([0])), tricklingMs);
+  const ended = closed.promise.then(() => clearInterval(trickle));
+  return {
+    closed: ended,
+    end() {
+      clearInterval(trickle);
+      socket.terminate();
+    },
+  };
+}
+
+/** Whether `closed` settles within `ms`. */
+const closedWithin = (closed: Promise<void>, ms: number) =>
+  Promise.race([closed.then(() => "closed"), Bun.sleep(ms).then(() => "held")]);
+
+describe("what a connection may hold before its handshake", () => {
+  test("past the handshakes that may wait, a new connection ends at once, and a gateway gets in once they go", async () => {
+    const lone = lonePipe(socketDoor(notes, join(scratch, "app.sock")), {});
+    try {
+      const waiting = [];
+      for (let at = 0; at < PIPE_HANDSHAKES_WAITING; at++)
+        waiting.push(await unfinishedHandshake(lone.port));
+      const past = await unfinishedHandshake(lone.port);
+      expect(await closedWithin(past.closed, 5_000)).toBe("closed");
+      expect(await closedWithin(waiting[0]?.closed ?? Promise.resolve(), 0)).toBe("held");
+      for (const connection of waiting) connection.end();
+      await Promise.all(waiting.map((connection) => connection.closed));
+      // The pipe hears them go a moment after their side did.
+      let answer = "";
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline && !answer.includes("/"); )
+        answer = await rawConnection(lone.port, gatewaySeed).then((gateway) => gateway.ask());
+      expect(answer).toContain('"path":"/"');
+    } finally {
+      lone.stop();
+    }
+  });
+
+  test("a handshake sent a byte at a time is ended at its own limit, shorter than the idle one", async () => {
+    const lone = lonePipe(socketDoor(notes, join(scratch, "app.sock")), { handshakeTimeoutS: 1 });
+    try {
+      const trickling = await unfinishedHandshake(lone.port, 200);
+      // Bun checks sockets' timeouts every 4 s: a limit of 1 s ends it within 8 s, the idle one (60 s) would not.
+      expect(await closedWithin(trickling.closed, 15_000)).toBe("closed");
+    } finally {
+      lone.stop();
     }
   });
 });

@@ -63,6 +63,21 @@ export const PIPE_CONNECTIONS_PER_GATEWAY = 512;
  * each with up to a 64 KiB head.
  */
 export const PIPE_REFUSALS_WAITING = 32;
+/**
+ * Connections still in their TLS handshake, from anyone together: before it nobody is known,
+ * so they cannot be counted by gateway. A gateway's handshake takes milliseconds, but its
+ * fetch may open as many connections at once as it runs requests (256), all accepted
+ * before the first handshake is done: so as many as one gateway may hold. Past these, a
+ * new connection is ended at once, and a gateway whose connection that was takes the
+ * ingress meanwhile (its pipe client rests the pipe).
+ */
+export const PIPE_HANDSHAKES_WAITING = PIPE_CONNECTIONS_PER_GATEWAY;
+/**
+ * How long a connection may take to finish its handshake (a gateway's takes milliseconds).
+ * The socket's own timeout: what a client sends during the handshake does not reset it
+ * (measured on Bun 1.4.5: a byte every 200 ms did not hold a 1 s timeout).
+ */
+export const PIPE_HANDSHAKE_TIMEOUT_S = 10;
 /** Whose connections the keys not admitted hold, counted together. */
 const NOT_ADMITTED = "not admitted";
 
@@ -170,6 +185,8 @@ interface PipeOptions {
   readonly idleTimeoutS?: number;
   /** The cap, when a test wants one smaller than PIPE_CONNECTIONS_PER_GATEWAY. */
   readonly connectionsPerGateway?: number;
+  /** The handshake's limit, when a test wants one shorter than PIPE_HANDSHAKE_TIMEOUT_S. */
+  readonly handshakeTimeoutS?: number;
 }
 
 /** A TLS socket of the listener as the gateway's side. */
@@ -187,6 +204,9 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   const { rules, log } = options;
   const idleTimeoutS = options.idleTimeoutS ?? PIPE_IDLE_TIMEOUT_S;
   const cap = options.connectionsPerGateway ?? PIPE_CONNECTIONS_PER_GATEWAY;
+  const handshakeTimeoutS = options.handshakeTimeoutS ?? PIPE_HANDSHAKE_TIMEOUT_S;
+  /** Connections whose handshake is not done. */
+  const handshaking = new Set<Socket<unknown>>();
   /** The open connections, by the gateway that holds them. */
   const open = new Map<DeviceId | typeof NOT_ADMITTED, Set<PipeConnection>>();
   const everyOpen = function* () {
@@ -258,10 +278,17 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
     socket: {
       open(socket) {
         socket.data = {};
+        if (handshaking.size >= PIPE_HANDSHAKES_WAITING) {
+          log.warn("app pipe connection refused", { reason: "too many handshakes waiting" });
+          socket.terminate();
+          return;
+        }
+        handshaking.add(socket);
         // Until the handshake, after which the sweep watches it.
-        socket.timeout(idleTimeoutS);
+        socket.timeout(handshakeTimeoutS);
       },
       handshake(socket) {
+        handshaking.delete(socket);
         const raw = socket.getPeerCertificate()?.raw;
         const holder = raw ? readAppCertificate(new Uint8Array(raw)) : undefined;
         if (!raw || !holder) {
@@ -281,9 +308,18 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
       },
       data: (socket, chunk) => socket.data.connection?.fromGateway(chunk),
       drain: (socket) => socket.data.connection?.gatewayDrained(),
-      timeout: (socket) => socket.terminate(),
-      close: (socket) => socket.data.connection?.closed("closed by the gateway"),
-      error: (socket) => socket.data.connection?.closed("failed on the gateway's side"),
+      timeout(socket) {
+        log.warn("app pipe connection refused", { reason: "handshake too slow" });
+        socket.terminate();
+      },
+      close(socket) {
+        handshaking.delete(socket);
+        socket.data.connection?.closed("closed by the gateway");
+      },
+      error(socket) {
+        handshaking.delete(socket);
+        socket.data.connection?.closed("failed on the gateway's side");
+      },
     },
   });
   return {
@@ -295,6 +331,8 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
       stopListening();
       clearInterval(sweep);
       listener.stop(true);
+      for (const socket of [...handshaking]) socket.terminate();
+      handshaking.clear();
       for (const connection of [...everyOpen()]) connection.cut("the pipe stopped");
     },
   };

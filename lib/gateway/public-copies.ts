@@ -3,35 +3,40 @@
  * asked for it, an object stored on one device alone (a laptop's `bucky put --public`)
  * was gone from every gateway the moment that device went away, though the zone had said
  * it serves it. So a gateway takes a copy as soon as it hears an object is public
- * (lib/ndn/keep-copies.ts); the public root (lib/ndn/roots.ts) keeps it.
+ * (lib/ndn/keep-copies.ts); the public root (lib/ndn/roots.ts) keeps it. Only objects
+ * within the zone's budget for public files are copied (lib/gateway/public-budget.ts).
  */
 import type { ObjectId } from "../../protocol/ndn.ts";
-import { BuckyError } from "../errors.ts";
+import type { FetchLimit } from "../ndn/fetch.ts";
+import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import { type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { zoneGateways } from "./gateways.ts";
-import { PUBLIC_PREFIX, publicObjects } from "./public-objects.ts";
+import { PUBLIC_BUDGET_KEY, PUBLIC_PREFIX, sizesWithinBudget } from "./public-budget.ts";
 
+/**
+ * Copies the public objects within the zone's budget (lib/gateway/public-budget.ts), each
+ * no larger than it was made public as: a record's size is a member's words, and a lie
+ * would otherwise let any object through.
+ */
 export function keepPublicCopies(node: NodeContext): KeptCopies {
+  let sizes: ReadonlyMap<ObjectId, number> = new Map();
   return keepCopies(node, {
     what: "public object",
-    prefix: PUBLIC_PREFIX,
-    ids: () => publicObjects(node.db),
+    // The records and the budget's own key: a budget raised copies what now fits.
+    prefix: PUBLIC_BUDGET_KEY.slice(0, PUBLIC_PREFIX.length - 1),
+    ids: () => {
+      sizes = sizesWithinBudget(node.db);
+      return sizes.keys();
+    },
+    limitOf: (id) => publicObjectLimit(sizes.get(id) ?? 0),
   });
 }
 
-/** Where a peer says whether it holds an object whole (lib/node/peer-api.ts). */
-const heldPath = (id: ObjectId) => `/v1/ndn/held/${id}`;
-
-/** How often the other gateways are asked again whether they hold a copy yet. */
-const ASKED_AGAIN_MS = 200;
-
-/**
- * How long `bucky put --public` waits for a copy: as long as a write's wait for another
- * device (3 s), and a second more for each 50 MiB to copy (a peer fetches at 300 MiB/s
- * and more, bench/apps.ts), within the CLI's wait for the daemon (30 s).
- */
-const COPY_WAIT = { baseMs: 3_000, bytesPerMs: 50 * 1024, mostMs: 25_000 };
+/** The most a public object made public as `sizeBytes` may be. */
+export function publicObjectLimit(sizeBytes: number): FetchLimit {
+  return { bytes: sizeBytes, what: `an object made public as ${sizeBytes} bytes` };
+}
 
 export interface GatewayCopies {
   /** The zone's other gateways that hold the whole object. */
@@ -42,51 +47,18 @@ export interface GatewayCopies {
 
 /**
  * Which of the zone's other gateways hold the whole of `id` (`sizeBytes` long), asked
- * until one does or the bound for its size has passed: a public file outlives this device
- * once one of them holds it. A zone with no other gateway answers at once, naming none.
+ * until one does or the bound for its size has passed (untilHeldByPeers): a public file
+ * outlives this device once one of them holds it. A zone with no other gateway answers at
+ * once, naming none.
  */
 export async function untilCopiedByGateway(
   node: NodeContext,
   id: ObjectId,
   sizeBytes: number,
 ): Promise<GatewayCopies> {
-  const withinMs = Math.min(COPY_WAIT.baseMs + sizeBytes / COPY_WAIT.bytesPerMs, COPY_WAIT.mostMs);
   const gateways = new Set(
     zoneGateways(node).flatMap((gateway) => (gateway.self ? [] : [gateway.device])),
   );
-  const peers = node.peers().filter((peer) => gateways.has(peer.name));
-  const copiedBy = new Set<string>();
-  const deadline = Date.now() + withinMs;
-  while (peers.length > 0) {
-    await Promise.all(
-      peers.map(async (peer) => {
-        try {
-          const answer = await node.client.get(
-            peer,
-            heldPath(id),
-            Math.max(deadline - Date.now(), 1),
-          );
-          if (answer && saysWhole(answer)) copiedBy.add(peer.name);
-        } catch (error) {
-          // Away, or an older bucky without the question: it is not known to hold it.
-          if (!(error instanceof BuckyError)) throw error;
-        }
-      }),
-    );
-    if (copiedBy.size > 0 || Date.now() + ASKED_AGAIN_MS > deadline) break;
-    await Bun.sleep(ASKED_AGAIN_MS);
-  }
-  const names = [...gateways].sort();
-  return {
-    copiedBy: names.filter((name) => copiedBy.has(name)),
-    notCopiedBy: names.filter((name) => !copiedBy.has(name)),
-  };
-}
-
-function saysWhole(answer: Uint8Array): boolean {
-  try {
-    return JSON.parse(new TextDecoder().decode(answer)).whole === true;
-  } catch {
-    return false;
-  }
+  const { heldBy, notHeldBy } = await untilHeldByPeers(node, id, sizeBytes, gateways);
+  return { copiedBy: heldBy, notCopiedBy: notHeldBy };
 }

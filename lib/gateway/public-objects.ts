@@ -4,25 +4,15 @@
  * record gone from the zone state, every gateway stops serving them as it syncs).
  */
 import { eq } from "drizzle-orm";
-import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
-import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
+import { formatBytes } from "../units.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { PUBLIC_BUDGET_KEY, PUBLIC_PREFIX, publicBudget } from "./public-budget.ts";
 
-export const PUBLIC_PREFIX = "system/public/";
 const publicKey = (id: string) => `${PUBLIC_PREFIX}${id}`;
-
-/** Every object the zone serves publicly now. */
-export function publicObjects(db: StateQueries): ObjectId[] {
-  return db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(keyGlob(`${PUBLIC_PREFIX}*`))
-    .all()
-    .filter((row) => row.value !== null)
-    .flatMap((row) => parseObjectId(row.key.slice(PUBLIC_PREFIX.length))?.id ?? []);
-}
 
 export function isPublicObject(db: StateQueries, id: ObjectId): boolean {
   const row = db
@@ -33,11 +23,26 @@ export function isPublicObject(db: StateQueries, id: ObjectId): boolean {
   return Boolean(row?.value);
 }
 
+/**
+ * Makes `id` (`size` bytes) public, within the zone's budget for public files: past it, it
+ * is refused and nothing is written. One public already is left as it was made public: its
+ * record written again would move it last in the budget's order, where it might no longer fit.
+ */
 export function markPublic(
   zone: ZoneWriter,
   id: ObjectId,
   size: number,
 ): { id: ObjectId; public: true } {
+  const { within, budgetBytes } = publicBudget(zone.db);
+  if (within.some((record) => record.id === id)) return { id, public: true };
+  const usedBytes = within.reduce((sum, record) => sum + (record.sizeBytes ?? 0), 0);
+  if (usedBytes + size > budgetBytes)
+    throw new BuckyError(
+      "E_TOO_LARGE",
+      `${id} (${formatBytes(size)}) would take the zone's public files past their budget: ${formatBytes(usedBytes)} of ${formatBytes(budgetBytes)} are public already, and every gateway keeps a copy of each`,
+      `It is stored here, not public. Make other files private (\`bucky rm --public <id>\`), or raise the budget (\`bucky state set ${PUBLIC_BUDGET_KEY} <bytes>\`), then make it public again.`,
+    );
+  // One past the budget before (two made public at once, say) is written anew, last.
   zone.write([
     { key: publicKey(id), value: JSON.stringify({ size, at: new Date(zone.now()).toISOString() }) },
   ]);

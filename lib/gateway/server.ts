@@ -10,7 +10,7 @@
 
 import type { Server } from "bun";
 import type { AppName } from "../../protocol/names.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import {
   type LocalTime,
   localTime,
@@ -19,6 +19,7 @@ import {
   ruleMatches,
 } from "../../protocol/rules.ts";
 import { pinnedTls } from "../../protocol/tls-cert.ts";
+import { answersAt } from "../apps/status.ts";
 import type { ServedCertificate } from "../certs/keeper.ts";
 import { BuckyError } from "../errors.ts";
 import type { Messages } from "../i18n/messages.ts";
@@ -27,6 +28,7 @@ import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
@@ -48,8 +50,8 @@ import {
 } from "./forward.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
-import { keepPublicCopies } from "./public-copies.ts";
-import { isPublicObject } from "./public-objects.ts";
+import { sizesWithinBudget } from "./public-budget.ts";
+import { keepPublicCopies, publicObjectLimit } from "./public-copies.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
@@ -120,6 +122,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const limiters = new Map<string, Limiter>();
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
+  // Which objects are within the zone's budget for public files, worked out once a change.
+  const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
+  const sizesOfPublic = () =>
+    publicSizes.get("within", async () => ({
+      answer: sizesWithinBudget(node.db),
+      keepUntilMs: Number.POSITIVE_INFINITY,
+    }));
   const assertions = new AppUserAssertions(node);
   const accounts = new AccountRoutes(node, config, log, people);
   table.start();
@@ -258,7 +267,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         return finish("", await options.mcp(canonical()));
       case "ndn":
         if (!(await stillThere())) return unanswered();
-        return finish("", await servePublicObject(node, target.id, request));
+        return finish("", await servePublicObject(node, await sizesOfPublic(), target.id, request));
       case "home": {
         const session = await sessions.check(request.headers.get("cookie"));
         const viewer = "viewer" in session ? session.viewer : undefined;
@@ -383,7 +392,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       );
     }
     const status = entry.status;
-    if (status.state !== "running" && status.state !== "unhealthy") {
+    if (!answersAt(status)) {
       const words = await wordsFor(request);
       const state = (words.status as Record<string, string>)[status.state] ?? status.state;
       return finish(
@@ -675,6 +684,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const stopAll = (closeActive = true) => {
     for (const server of servers) server.stop(closeActive);
     copies?.stop();
+    publicSizes.stop();
     table.stop();
     accounting.stop();
     sessions.stop();
@@ -973,23 +983,30 @@ function signInLine(words: Messages, config: GatewayConfig, next: string): Line 
   };
 }
 
-/** `/ndn/<id>` for objects the zone marked public: from this device, fetched first if need be. */
+/**
+ * `/ndn/<id>` for objects the zone marked public, within its budget for them (`sizes`): from
+ * this device, fetched first if need be, no larger than it was made public as.
+ */
 async function servePublicObject(
   node: NodeContext,
+  sizes: ReadonlyMap<ObjectId, number>,
   id: string,
   request: Request,
 ): Promise<Response> {
   const parsed = parseObjectId(id);
-  if (!parsed || !isPublicObject(node.db, parsed.id)) {
+  const sizeBytes = parsed && sizes.get(parsed.id);
+  if (!parsed || sizeBytes === undefined) {
     const words = await wordsFor(request);
     return page(words, 404, words.gatewayPages.noSuchObject, [
       words.gatewayPages.onlyPublicObjects,
     ]);
   }
-  await fetchToStore(parsed.id, node.store, [
-    storeSource(node.store),
-    ...node.peers().map((peer) => peerSource(node.client, peer)),
-  ]);
+  await fetchToStore(
+    parsed.id,
+    node.store,
+    [storeSource(node.store), ...node.peers().map((peer) => peerSource(node.client, peer))],
+    { limit: publicObjectLimit(sizeBytes) },
+  );
   return ndnResponse(node.store, id, request);
 }
 

@@ -66,7 +66,10 @@ export class RouteTable {
 
   refresh(): void {
     const statuses = new Map(
-      appStatuses(this.node, this.liveWindowMs).map((status) => [status.app, status]),
+      appStatuses(this.node, this.liveWindowMs, { sayOffline: false }).map((status) => [
+        status.app,
+        status,
+      ]),
     );
     const apps = new Map<string, AppEntry>();
     for (const spec of readSpecs(this.node.db)) {

@@ -282,6 +282,9 @@ export const en = {
     /** Two devices admitted under one name at once: the one that lost it is no member. */
     deviceNameClash: (p: { name: string; id: string; keptId: string; admittedBy: string }) =>
       `Two devices were admitted as ${p.name} at the same time, while the devices admitting them were apart. The zone keeps ${p.keptId}; the one ${p.admittedBy} admitted (${p.id}) is no member, and is told so: join it again from a fresh home with another name. Do not revoke ${p.name}: that is the one kept.`,
+    /** Public files past the zone's budget for them: no gateway copies or serves them. */
+    publicPastBudget: (p: { files: number; size: string; budget: string }) =>
+      `${p.files === 1 ? "A public file" : `${p.files} public files`} (${p.size}) ${p.files === 1 ? "is" : "are"} past the zone's budget for public files (${p.budget}): no gateway copies or serves ${p.files === 1 ? "it" : "them"}. Make some of them private, or raise the budget, at the command line of any device.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

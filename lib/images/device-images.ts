@@ -101,11 +101,7 @@ export class DeviceImages {
     for (const spec of specs) {
       const eligible =
         (spec.placement === "any" || spec.placement === this.node.deviceName) &&
-        spec.image !== undefined &&
-        spec.image.platforms.some((name) => {
-          const platform = parsePlatformName(name);
-          return platform !== undefined && runsOn(platform, engine.platform);
-        });
+        runnableHere(spec, engine);
       if (!eligible || spec.desired === "removed" || this.fetching.has(spec.package)) continue;
       this.fetching.add(spec.package);
       this.fetch(spec, engine, sources())
@@ -223,6 +219,20 @@ export class DeviceImages {
     return image;
   }
 
+  /**
+   * Whether `spec` may be started now as far as its image goes: false only while its record
+   * or its image for this engine is still to be fetched. One with no image this engine runs,
+   * or no engine, is started, and says why it cannot run.
+   */
+  readyToStart(spec: AppSpec): boolean {
+    const engine = this.support?.engine;
+    if (!engine || !runnableHere(spec, engine)) return true;
+    const record = this.store.readRecord(spec.package as ObjectId);
+    if (!record) return false;
+    const image = imageFor(record, engine);
+    return image ? this.store.holds(image) : true;
+  }
+
   private holdsImage(spec: AppSpec, engine: Engine): boolean {
     const record = this.store.readRecord(spec.package as ObjectId);
     const image = record && imageFor(record, engine);
@@ -254,4 +264,14 @@ export function imageFor(record: ImageRecord, engine: Engine): PlatformImage | u
     const platform = parsePlatformName(image.platform);
     return platform !== undefined && runsOn(platform, engine.platform);
   });
+}
+
+/** Whether `spec` names an image for a platform `engine` runs. */
+function runnableHere(spec: AppSpec, engine: Engine): boolean {
+  return (
+    spec.image?.platforms.some((name) => {
+      const platform = parsePlatformName(name);
+      return platform !== undefined && runsOn(platform, engine.platform);
+    }) === true
+  );
 }

@@ -97,6 +97,31 @@ describe("named data collection", () => {
     expect(existsSync(store.pathOf(photo))).toBe(false);
   });
 
+  test("a public object is kept while within the zone's budget for public files, and goes a day after it is past it", async () => {
+    const { node, store } = setUp();
+    await collect(node, store, 0);
+    const first = store.putBytes(bytes("made public first")).id;
+    const second = store.putBytes(bytes("made public second")).id;
+    const record = (at: string) => JSON.stringify({ size: 18, at });
+    appendLocalChangeset(
+      node.db,
+      { zone: node.zone, name: "d", key: node.key, seal: node.seal },
+      [
+        { key: `system/public/${first}`, value: record("2026-12-01T00:00:01.000Z") },
+        { key: `system/public/${second}`, value: record("2026-12-01T00:00:02.000Z") },
+        // Room for one of them: the one made public first.
+        { key: "system/public-budget", value: "30" },
+      ],
+      1000,
+    );
+    await collect(node, store, 1);
+    await collect(node, store, 1 + DAY);
+    expect([existsSync(store.pathOf(first)), existsSync(store.pathOf(second))]).toEqual([
+      true,
+      false,
+    ]);
+  });
+
   test("an object referred to again before its day is over stays", async () => {
     const { node, store } = setUp();
     await collect(node, store, 0);

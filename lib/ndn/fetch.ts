@@ -146,6 +146,14 @@ export async function fetchToStore(
     });
   } else if (parsed && !store.hasChunk(parsed.id)) {
     const bytes = await fetchChunk(parsed.id, sources);
+    // A chunk is at most CHUNK_BYTES, but a limit smaller than that holds too: many ids
+    // said to be tiny must not add up to many chunks of the largest size.
+    if (limit && bytes.length > limit.bytes)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${id} is ${bytes.length} bytes: larger than ${limit.what} can be (${limit.bytes} bytes)`,
+        "Nothing of it was kept. Whoever named it there named the wrong object.",
+      );
     store.writeHashedChunk(parsed.id, bytes);
     onProgress?.(bytes.length, bytes.length);
   }

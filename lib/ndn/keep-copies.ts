@@ -31,6 +31,8 @@ export interface CopiesOf {
   ids(): Iterable<ObjectId>;
   /** The most any of them may be. */
   readonly limit?: FetchLimit;
+  /** The most `id` may be, when each has its own (in place of `limit`). */
+  limitOf?(id: ObjectId): FetchLimit | undefined;
   /** Called after a round that copied at least one of them (what they name may now be read). */
   copied?(): void;
 }
@@ -50,11 +52,12 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
       tried.add(id);
       if (node.store.holdsWhole(id)) continue;
       try {
+        const limit = of.limitOf ? of.limitOf(id) : of.limit;
         await fetchToStore(
           id,
           node.store,
           [storeSource(node.store), ...node.peers().map((peer) => peerSource(node.client, peer))],
-          of.limit ? { limit: of.limit } : {},
+          limit ? { limit } : {},
         );
         failed.delete(id);
         copied++;

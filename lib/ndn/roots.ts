@@ -8,13 +8,14 @@
  *   put          what the owner stored with `bucky put`, until `bucky rm`
  *   app-package  the packages of the apps installed: the current version of each, and the
  *                one before it (to go back to)
- *   public       objects the zone serves to anyone (`bucky put --public`)
+ *   public       objects the zone serves to anyone (`bucky put --public`), within its
+ *                budget for them (lib/gateway/public-budget.ts)
  */
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { readSpecs } from "../apps/spec.ts";
+import { sizesWithinBudget } from "../gateway/public-budget.ts";
 import type { StateQueries } from "../store/db.ts";
-import { keyGlob } from "../store/key-glob.ts";
-import { ndnPins, state } from "../store/schema.ts";
+import { ndnPins } from "../store/schema.ts";
 
 export interface RootKind {
   /** Its name, as `bucky status --disk` and `bucky rm` say it. */
@@ -45,16 +46,9 @@ export function builtInRoots(db: StateQueries): RootKind[] {
     },
     {
       kind: "public",
-      *ids() {
-        for (const row of db
-          .select({ key: state.key, value: state.value })
-          .from(state)
-          .where(keyGlob("system/public/*"))
-          .all()) {
-          const id = row.key.slice("system/public/".length);
-          if (row.value !== null && parseObjectId(id)) yield id as ObjectId;
-        }
-      },
+      // Those within the zone's budget for public files: the gateways' copies of the rest,
+      // which no gateway serves, go, so the budget bounds their disks.
+      ids: () => sizesWithinBudget(db).keys(),
     },
   ];
 }

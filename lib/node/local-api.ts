@@ -31,6 +31,7 @@ import {
 import { AppArchives, MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import { appLogs, logLines } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
+import { untilPackageHeldElsewhere } from "../apps/package-held.ts";
 import { readSpec } from "../apps/spec.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
@@ -147,12 +148,18 @@ export function createLocalApp(
   };
 
   // An install answers once another device holds it, as a stop or a removal does: one on
-  // this device alone is lost with it (and `--no-wait` answers at once after).
-  const installAnswer = async (installed: Installed) => ({
-    ...installed,
-    addresses: appAddresses(node, installed.app),
-    heldElsewhere: await node.untilHeldElsewhere(`install of ${installed.app}`),
-  });
+  // this device alone is lost with it (and `--no-wait` answers at once after). Its
+  // package too, on a device that may run it: a spec whose package went with this device
+  // runs nowhere.
+  const installAnswer = async (installed: Installed) => {
+    const heldElsewhere = await node.untilHeldElsewhere(`install of ${installed.app}`);
+    return {
+      ...installed,
+      addresses: appAddresses(node, installed.app),
+      heldElsewhere:
+        heldElsewhere === "held" ? await untilPackageHeldElsewhere(node, installed) : heldElsewhere,
+    };
+  };
 
   app.get("/v1/status", async (c) => {
     const disk = c.req.query("disk") === "1";

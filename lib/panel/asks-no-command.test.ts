@@ -183,6 +183,7 @@ const ATTENTION: AttentionSamples = {
       admittedAt: "2026-11-30T22:00:00.000Z",
     },
   ],
+  publicPastBudget: [{ files: 2, bytes: 3 * 2 ** 30, budgetBytes: 8 * 2 ** 30 }],
 };
 
 // Every remedy of a certificate's error (and none), for a gateway here and another.
@@ -398,6 +399,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   publisher: ["ed25519:abcd"],
   target: ["usb"],
   targets: ["usb, nas-share"],
+  budget: ["8.0 GiB"],
   subject: ["notes"],
   snapshot: ["0123abcd"],
   server: ["sftp://ada@backup.example/bucky"],

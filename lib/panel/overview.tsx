@@ -310,6 +310,12 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
         {n.deviceNameClash(note)} <a href={href("devices")}>{n.seeDevices}</a>
       </>
     ),
+    publicPastBudget: (note) =>
+      n.publicPastBudget({
+        files: note.files,
+        size: formatBytes(note.bytes),
+        budget: formatBytes(note.budgetBytes),
+      }),
   };
 }
 

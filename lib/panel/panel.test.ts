@@ -50,6 +50,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       revokedForks: [],
       brokenChains: [],
       nameClashes: [],
+      publicPastBudget: [],
       disk: [],
       ...fields,
     },

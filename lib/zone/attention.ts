@@ -2,7 +2,8 @@
  * What needs the owner's attention beside the reliability notes, as data: devices and apps
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
  * removals whose purge the owner did not authorise, devices quarantined for
- * equivocation, and devices that lost their name to another admitted under it at once. `bucky status` says each in English
+ * equivocation, devices that lost their name to another admitted under it at once, and
+ * public files past the zone's budget for them. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -10,6 +11,7 @@
  */
 import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
+import type { PublicPastBudgetNote } from "../gateway/public-budget.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
@@ -48,6 +50,11 @@ export interface ZoneAttention {
    * which lost it (lib/zone/name-clashes.ts): the same on every device.
    */
   readonly nameClashes: readonly NameClash[];
+  /**
+   * Public files past the zone's budget for them, which no gateway copies or serves
+   * (lib/gateway/public-budget.ts): the same on every device.
+   */
+  readonly publicPastBudget: readonly PublicPastBudgetNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

@@ -19,6 +19,7 @@ import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
+import { describePublicPastBudget, publicPastBudgetNotes } from "../gateway/public-budget.ts";
 import {
   describeImageNote,
   imageDevices,
@@ -195,6 +196,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     revokedForks: revokedForkNotes(view.db, view.membership),
     brokenChains: view.brokenChains ?? [],
     nameClashes: readNameClashes(view.db, view.zone.id, view.membership),
+    publicPastBudget: publicPastBudgetNotes(view.db),
   };
   return {
     home: view.home,
@@ -266,6 +268,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
     `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
   revokedForks: (note) => describeRevokedFork(note),
   nameClashes: (note) => nameClashWarning(note),
+  publicPastBudget: describePublicPastBudget,
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };
