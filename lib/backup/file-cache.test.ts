@@ -7,11 +7,13 @@ import { FileCache } from "./file-cache.ts";
 const dir = mkdtempSync(join(tmpdir(), "bucky-file-cache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const facts = { size: 3, mtimeNs: "1", ctimeNs: "1", inode: "7" };
+const run = { target: "usb", startedAt: "2026-12-01T01:00:00.000Z" };
 
 describe("the file cache", () => {
   test("remembers a run's files once committed, and a damaged one starts afresh", () => {
     const first = new FileCache(dir);
     first.keep("data/a", facts, ["id1"]);
+    first.hold(run);
     first.commit();
     first.close();
     const again = new FileCache(dir);
@@ -23,6 +25,7 @@ describe("the file cache", () => {
     const mended = new FileCache(dir);
     expect(mended.lookup("data/a", facts)).toBeUndefined();
     mended.keep("data/a", facts, ["id2"]);
+    mended.hold(run);
     mended.commit();
     expect(mended.lookup("data/a", facts)).toEqual(["id2"]);
     mended.close();

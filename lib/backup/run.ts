@@ -267,6 +267,9 @@ export async function runBackup(options: {
           // Its data is all written (archive flushed it): still there, unless a prune took
           // the repository meanwhile.
           await lock?.check();
+          // Before the snapshot is filed: a run that cannot record what it read (another
+          // backup of this home paused as it records its own) says so, and files none.
+          cache.hold({ target: target.name, startedAt: new Date(startedAt).toISOString() });
           // Signed by this device: no other holder of the backup key can speak for it.
           const name = await repository.writeSnapshot((named) => ({
             ...snapshot,
