@@ -1,6 +1,6 @@
 /**
  * Which backup of this home holds a repository's file cache (file-cache.ts) while it
- * commits: `<cache dir>/holder.json`, written once the write lock is taken and removed
+ * commits (a backup, or a replica's snapshot): `<cache dir>/holder.json`, written once the write lock is taken and removed
  * before it is let go. Another run that finds the cache held reads it to say which backup
  * holds it, and whether that one is paused (stopped by a signal, or a laptop asleep), so a
  * person can resume or end it rather than wait on a lock that will not be let go.
@@ -12,9 +12,9 @@ import { BuckyError } from "../errors.ts";
 
 export interface CacheHolder {
   readonly pid: number;
-  /** The target the backup runs to. */
-  readonly target: string;
-  /** When the backup started (RFC 3339). */
+  /** What holds it, in words: "backup of this device to usb". */
+  readonly job: string;
+  /** When that started (RFC 3339). */
   readonly startedAt: string;
 }
 
@@ -40,11 +40,11 @@ export function readCacheHolder(dir: string): CacheHolder | undefined {
       typeof value.pid !== "number" ||
       !Number.isSafeInteger(value.pid) ||
       value.pid <= 0 ||
-      typeof value.target !== "string" ||
+      typeof value.job !== "string" ||
       typeof value.startedAt !== "string"
     )
       return undefined;
-    return { pid: value.pid, target: value.target, startedAt: value.startedAt };
+    return { pid: value.pid, job: value.job, startedAt: value.startedAt };
   } catch {
     // Absent (let go meanwhile), or half a file of a run killed as it wrote it.
     return undefined;
@@ -65,7 +65,7 @@ export function isPaused(pid: number): boolean {
 
 /** The error of a run that cannot file its snapshot while `holder` holds the cache. */
 export function cacheHeldError(holder: CacheHolder, paused: boolean, cause: unknown): BuckyError {
-  const who = `another backup of this device to ${holder.target} (pid ${holder.pid}, started ${holder.startedAt})`;
+  const who = `another ${holder.job} (pid ${holder.pid}, started ${holder.startedAt})`;
   return new BuckyError(
     "E_UNAVAILABLE",
     paused

@@ -55,7 +55,11 @@ export class FileCache {
   private readonly seen: [string, FileFacts, readonly string[]][] = [];
   private held = false;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** What uses it, said to another run that finds it held (CacheHolder). */
+    private readonly user: Omit<CacheHolder, "pid">,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, "files.db");
     try {
@@ -98,7 +102,7 @@ export class FileCache {
    * while another backup of this home commits, and throws E_UNAVAILABLE, naming that
    * backup, if it is paused there or holds on past HOLD_WAIT_MS.
    */
-  hold(self: Omit<CacheHolder, "pid">): void {
+  hold(): void {
     const deadline = Date.now() + HOLD_WAIT_MS;
     for (;;) {
       try {
@@ -113,12 +117,12 @@ export class FileCache {
       }
     }
     this.held = true;
-    writeCacheHolder(this.dir, { ...self, pid: process.pid });
+    writeCacheHolder(this.dir, { ...this.user, pid: process.pid });
   }
 
-  /** Replaces the cache with what this run found (its snapshot is written), under hold(). */
+  /** Replaces the cache with what this run found (its snapshot is written), holding it. */
   commit(): void {
-    if (!this.held) throw new Error("FileCache.commit() before hold()");
+    if (!this.held) this.hold();
     const insert = this.db.prepare(
       "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, content) VALUES (?, ?, ?, ?, ?, ?)",
     );

@@ -221,7 +221,10 @@ export async function runBackup(options: {
       target,
       log,
       async (repository, _backend, lock) => {
-        const cache = new FileCache(join(cacheDir(paths), repository.id));
+        const cache = new FileCache(join(cacheDir(paths), repository.id), {
+          job: `backup of this device to ${target.name}`,
+          startedAt: new Date(startedAt).toISOString(),
+        });
         // What a verify here found damaged is read again before it is taken as stored,
         // and stored again where it opens nowhere.
         const damaged = [...new Set([...readDamagedBlobs(paths, repository.id), ...recorded])];
@@ -269,7 +272,7 @@ export async function runBackup(options: {
           await lock?.check();
           // Before the snapshot is filed: a run that cannot record what it read (another
           // backup of this home paused as it records its own) says so, and files none.
-          cache.hold({ target: target.name, startedAt: new Date(startedAt).toISOString() });
+          cache.hold();
           // Signed by this device: no other holder of the backup key can speak for it.
           const name = await repository.writeSnapshot((named) => ({
             ...snapshot,
