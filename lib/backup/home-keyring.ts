@@ -163,3 +163,31 @@ export function keepEpochRoots(paths: HomePaths, roots: ReadonlyMap<number, Uint
   for (const [epoch, root] of roots)
     writeKeyFile(join(paths.backupEpochKeysDir, `${epoch}.key`), "backup", root);
 }
+
+/**
+ * The roots of the key epochs in the zone state (`db`) that this home opens: with its
+ * device key, the owner key where it holds it, or a root it keeps. By epoch.
+ */
+export function stateEpochRoots(
+  paths: HomePaths,
+  db: StateReader,
+  zone: ZoneId,
+  log: Log,
+): Map<number, Uint8Array> {
+  const seed = existsSync(paths.deviceKey)
+    ? readKeyFile(paths.deviceKey, "device", log)
+    : undefined;
+  const key = seed && signingKeyFromSeed(seed);
+  const opener = {
+    zone,
+    kept: keptEpochRoots(paths, log),
+    ...(seed && key ? { device: { id: deviceIdFromPublicKey(key.publicKey), key, seed } } : {}),
+    ...(existsSync(paths.ownerKey) ? { ownerSeed: readKeyFile(paths.ownerKey, "owner", log) } : {}),
+  };
+  const roots = new Map<number, Uint8Array>();
+  for (const known of stateKeyEpochs(db, zone)) {
+    const ring = openKeyring(new Uint8Array(32), [known], opener);
+    if (ring.epoch === known.epoch && ring.roots[0]) roots.set(known.epoch, ring.roots[0]);
+  }
+  return roots;
+}

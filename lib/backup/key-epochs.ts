@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import {
   isEpochRoot,
   MAX_EPOCH,
+  MAX_EPOCH_DEVICES,
   MAX_KEY_EPOCH_BYTES,
   openKeyEpoch,
   readKeyEpoch,
@@ -115,6 +116,41 @@ export function newKeyEpochOp(options: {
     op: { key: `${KEY_EPOCH_PREFIX}${epoch}`, value: JSON.stringify(toBase64url(bytes)) },
     epoch,
   };
+}
+
+/**
+ * The zone state ops that seal, as the owner, every key epoch `roots` opens to `device` too
+ * (a device admitted with the backup key after a revocation): each epoch's record signed
+ * anew, the same root, its devices and `device`. Epochs already sealed to it are left.
+ */
+export function sealEpochsToOps(options: {
+  readonly db: StateReader;
+  readonly zone: ZoneId;
+  readonly owner: SigningKey;
+  readonly roots: ReadonlyMap<number, Uint8Array>;
+  readonly device: DeviceId;
+}): Op[] {
+  const ops: Op[] = [];
+  for (const known of stateKeyEpochs(options.db, options.zone)) {
+    const epoch = readKeyEpoch(known.bytes, options.zone);
+    const root = options.roots.get(epoch.epoch);
+    if (epoch.devices.has(options.device) || !root || !isEpochRoot(epoch, root)) continue;
+    if (epoch.devices.size >= MAX_EPOCH_DEVICES) continue;
+    const bytes = signKeyEpoch({
+      zone: options.zone,
+      epoch: epoch.epoch,
+      root,
+      revoked: epoch.revoked,
+      devices: [...epoch.devices.keys(), options.device],
+      owner: options.owner,
+      random: (n) => randomBytes(n),
+    });
+    ops.push({
+      key: `${KEY_EPOCH_PREFIX}${epoch.epoch}`,
+      value: JSON.stringify(toBase64url(bytes)),
+    });
+  }
+  return ops;
 }
 
 /** The key epochs a target holds, each checked; a file that is not an owner's record is none. */
