@@ -6,6 +6,8 @@
  * snapshot from before still opens with it (what it could read already). With the NAS
  * killed, the tablet restores both snapshots, and so does a box recovered from the phrase;
  * a device the new key was never sealed to does not back up under the old one, and says so.
+ * And the NAS killed before any device synced the revocation: the key is on the target,
+ * where a device it was sealed to opens it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -346,4 +348,46 @@ describe("the backup key after a device is revoked", () => {
     );
     expect(filesOf(repo, "snapshots")).toEqual(new Set([before, after, ...laterSnapshots]));
   });
+});
+
+describe("the device that renewed the key killed before any other device heard of it", () => {
+  test("the key is on the target: a device that never synced the revocation restores the new snapshot", async () => {
+    const nasHome = newHomePath();
+    await buckyJson(["init", "--home", nasHome, "--device", "nas"]);
+    const nas = await startDaemon(nasHome);
+    const homes: string[] = [];
+    for (const name of ["laptop", "tablet"]) {
+      const { token } = await buckyJson<{ token: string }>(["invite", "--home", nasHome]);
+      const home = newHomePath();
+      // Never started: it hears of nothing after it joined.
+      await buckyJson(["join", token, "--home", home, "--device", name, "--no-start"]);
+      homes.push(home);
+    }
+    const [, tabletHome] = homes as [string, string];
+    mkdirSync(join(nasHome, "data"), { recursive: true });
+    writeFileSync(join(nasHome, "data", "after.txt"), AFTER);
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const { snapshot } = await buckyJson<{ snapshot: string }>([
+      "backup",
+      "run",
+      "--home",
+      nasHome,
+    ]);
+    await nas.kill();
+    const to = join(scratchDir(), "tablet");
+    await buckyJson([
+      "backup",
+      "restore",
+      snapshot.slice(0, 8),
+      "--from",
+      repo,
+      "--to",
+      to,
+      "--home",
+      tabletHome,
+    ]);
+    expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
+  }, 60_000);
 });
