@@ -32,7 +32,7 @@ export interface HomePaths {
   readonly backupDir: string;
   /**
    * Key epochs' roots this device opened with the recovery phrase (lib/backup/key-epochs.ts),
-   * `<n>.key`: epochs not sealed to it. Outside identity/, so no snapshot holds them.
+   * `<name>.key`: epochs not sealed to it. Outside identity/, so no snapshot holds them.
    */
   readonly backupEpochKeysDir: string;
   readonly stateDb: string;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { signKeyEpoch } from "./backup/key-epoch.ts";
+import { keyEpochName, readKeyEpoch, signKeyEpoch } from "./backup/key-epoch.ts";
 import type { Op } from "./changeset.ts";
 import { signDeviceDocument, signRevocation, signZoneDocument } from "./documents.ts";
 import { signingKeyFromSeed } from "./ed25519.ts";
@@ -240,6 +240,18 @@ describe("every other key", () => {
 });
 
 describe("system/backup/key-epochs/<n>", () => {
+  const record = (n: number, signer = owner, forZone = zone) =>
+    signKeyEpoch({
+      zone: forZone,
+      epoch: n,
+      root: new Uint8Array(32).fill(9),
+      revoked: laptopId,
+      devices: [],
+      owner: signer,
+      random: (size) => new Uint8Array(size).fill(size),
+    });
+  /** Epoch n's name: its number and its check's first hex digits. */
+  const named = (n: number) => keyEpochName(readKeyEpoch(record(n), zone));
   const epoch = (n: number, signer = owner, forZone = zone) =>
     JSON.stringify(
       toBase64url(
@@ -255,28 +267,34 @@ describe("system/backup/key-epochs/<n>", () => {
       ),
     );
 
-  test("may hold key epoch n as the owner signed it, written by any member", () => {
-    expect(problem("system/backup/key-epochs/1", epoch(1))).toBeUndefined();
-    expect(problem("system/backup/key-epochs/12", epoch(12))).toBeUndefined();
+  test("may hold key epoch n as the owner signed it, under its name, written by any member", () => {
+    expect(problem(`system/backup/key-epochs/${named(1)}`, epoch(1))).toBeUndefined();
+    expect(problem(`system/backup/key-epochs/${named(12)}`, epoch(12))).toBeUndefined();
   });
 
   test("refuses another epoch's record, another key's or zone's, or one not in base64url", () => {
-    expect(problem("system/backup/key-epochs/2", epoch(1))).toContain("another epoch's record");
-    expect(problem("system/backup/key-epochs/1", epoch(1, laptopKey))).toContain(
+    expect(problem(`system/backup/key-epochs/${named(2)}`, epoch(1))).toContain(
+      "another epoch's record",
+    );
+    expect(problem(`system/backup/key-epochs/1-${"0".repeat(16)}`, epoch(1))).toContain(
+      "another epoch's record",
+    );
+    expect(problem(`system/backup/key-epochs/${named(1)}`, epoch(1, laptopKey))).toContain(
       "signed by the zone owner",
     );
-    expect(problem("system/backup/key-epochs/1", epoch(1, otherOwner, otherZone))).toContain(
-      "signed by the zone owner",
-    );
-    expect(problem("system/backup/key-epochs/1", JSON.stringify("not!base64"))).toContain(
+    expect(
+      problem(`system/backup/key-epochs/${named(1)}`, epoch(1, otherOwner, otherZone)),
+    ).toContain("signed by the zone owner");
+    expect(problem(`system/backup/key-epochs/${named(1)}`, JSON.stringify("not!base64"))).toContain(
       "base64url",
     );
   });
 
   test("is never deleted; other names under it are reserved, other keys under system/ open", () => {
-    expect(problem("system/backup/key-epochs/1", null)).toContain("cannot be deleted");
-    expect(problem("system/backup/key-epochs/01", epoch(1))).toContain("is reserved");
-    expect(problem("system/backup/key-epochs/1/x", epoch(1))).toContain("is reserved");
+    expect(problem(`system/backup/key-epochs/${named(1)}`, null)).toContain("cannot be deleted");
+    expect(problem("system/backup/key-epochs/1", epoch(1))).toContain("is reserved");
+    expect(problem(`system/backup/key-epochs/0${named(1)}`, epoch(1))).toContain("is reserved");
+    expect(problem(`system/backup/key-epochs/${named(1)}/x`, epoch(1))).toContain("is reserved");
     expect(problem("system/backup/targets/usb", "{}")).toBeUndefined();
     expect(problem("system/anything", null)).toBeUndefined();
   });

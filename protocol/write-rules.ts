@@ -13,14 +13,14 @@
  *   owner-signed enrollment may record, while it works (protocol/accounts.ts); neither is
  *   ever deleted.
  *   Other keys under `users/` (the apps' specs) stay open to any member.
- * - `system/backup/key-epochs/<n>` holds key epoch n of the zone's backups, only as a
- *   record the owner key signed for that zone and epoch (protocol/backup/key-epoch.ts);
+ * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
+ *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
  *   never deleted. Other keys under `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
 
 import { userWriteProblem } from "./accounts.ts";
-import { readKeyEpoch } from "./backup/key-epoch.ts";
+import { epochOfKeyEpochName, keyEpochName, readKeyEpoch } from "./backup/key-epoch.ts";
 import type { Op } from "./changeset.ts";
 import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./documents.ts";
 import { fromBase64url } from "./encoding.ts";
@@ -92,15 +92,15 @@ export function writeProblem(
 }
 
 function keyEpochProblem(op: Op, rest: readonly string[], zone: ZoneId): string | undefined {
-  const [number, ...more] = rest;
-  if (number === undefined || more.length > 0 || !/^[1-9][0-9]{0,6}$/.test(number))
+  const [name, ...more] = rest;
+  if (name === undefined || more.length > 0 || epochOfKeyEpochName(name) === undefined)
     return `${op.key} is reserved`;
   if (op.value === null) return `${op.key} cannot be deleted: a key epoch stands`;
   try {
     const text: unknown = JSON.parse(op.value);
     const bytes = typeof text === "string" ? fromBase64url(text) : undefined;
     if (!bytes) return `${op.key} must hold a key epoch record in base64url`;
-    if (readKeyEpoch(bytes, zone).epoch !== Number(number))
+    if (keyEpochName(readKeyEpoch(bytes, zone)) !== name)
       return `${op.key} holds another epoch's record`;
     return undefined;
   } catch (error) {

@@ -6,6 +6,7 @@
  * epochs begun since (lib/backup/key-epochs.ts), which the device keeps.
  */
 import { existsSync } from "node:fs";
+import { epochOfKeyEpochName } from "../../protocol/backup/key-epoch.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { deriveBackupRoot, deriveOwnerSeed } from "../../protocol/phrase.ts";
@@ -48,7 +49,9 @@ export function giveBackupKey(home: string, phrase: RecoveryPhrase, log: Log): B
     const result = {
       zone: zone.zone.id,
       device: zone.device.name,
-      epochs: [...epochs.keys()].sort((a, b) => a - b),
+      epochs: [...new Set([...epochs.keys()].map((name) => epochOfKeyEpochName(name) ?? 0))].sort(
+        (a, b) => a - b,
+      ),
     };
     const path = zone.paths.backupKey;
     if (existsSync(path)) {

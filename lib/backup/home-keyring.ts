@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { epochOfKeyEpochName } from "../../protocol/backup/key-epoch.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import {
   type DeviceId,
@@ -144,24 +145,24 @@ function targetOnly(
   });
 }
 
-/** The epoch roots this home keeps (opened with the phrase: keepEpochRoots), by epoch. */
-export function keptEpochRoots(paths: HomePaths, log: Log): Map<number, Uint8Array> {
-  const kept = new Map<number, Uint8Array>();
+/** The epoch roots this home keeps (opened with the phrase: keepEpochRoots), by name. */
+export function keptEpochRoots(paths: HomePaths, log: Log): Map<string, Uint8Array> {
+  const kept = new Map<string, Uint8Array>();
   if (!existsSync(paths.backupEpochKeysDir)) return kept;
-  for (const name of readdirSync(paths.backupEpochKeysDir)) {
-    const epoch = /^([1-9][0-9]{0,6})\.key$/.exec(name)?.[1];
-    if (epoch)
-      kept.set(Number(epoch), readKeyFile(join(paths.backupEpochKeysDir, name), "backup", log));
+  for (const file of readdirSync(paths.backupEpochKeysDir)) {
+    const name = file.endsWith(".key") ? file.slice(0, -".key".length) : undefined;
+    if (name && epochOfKeyEpochName(name) !== undefined)
+      kept.set(name, readKeyFile(join(paths.backupEpochKeysDir, file), "backup", log));
   }
   return kept;
 }
 
-/** Keeps `roots` (by epoch) in the home, as key files (0600, written atomically). */
-export function keepEpochRoots(paths: HomePaths, roots: ReadonlyMap<number, Uint8Array>): void {
+/** Keeps `roots` (by epoch name) in the home, as key files (0600, written atomically). */
+export function keepEpochRoots(paths: HomePaths, roots: ReadonlyMap<string, Uint8Array>): void {
   if (roots.size === 0) return;
   mkdirSync(paths.backupEpochKeysDir, { recursive: true, mode: 0o700 });
-  for (const [epoch, root] of roots)
-    writeKeyFile(join(paths.backupEpochKeysDir, `${epoch}.key`), "backup", root);
+  for (const [name, root] of roots)
+    writeKeyFile(join(paths.backupEpochKeysDir, `${name}.key`), "backup", root);
 }
 
 /**
@@ -173,7 +174,7 @@ export function stateEpochRoots(
   db: StateReader,
   zone: ZoneId,
   log: Log,
-): Map<number, Uint8Array> {
+): Map<string, Uint8Array> {
   const seed = existsSync(paths.deviceKey)
     ? readKeyFile(paths.deviceKey, "device", log)
     : undefined;
@@ -184,10 +185,10 @@ export function stateEpochRoots(
     ...(seed && key ? { device: { id: deviceIdFromPublicKey(key.publicKey), key, seed } } : {}),
     ...(existsSync(paths.ownerKey) ? { ownerSeed: readKeyFile(paths.ownerKey, "owner", log) } : {}),
   };
-  const roots = new Map<number, Uint8Array>();
+  const roots = new Map<string, Uint8Array>();
   for (const known of stateKeyEpochs(db, zone)) {
     const ring = openKeyring(new Uint8Array(32), [known], opener);
-    if (ring.epoch === known.epoch && ring.roots[0]) roots.set(known.epoch, ring.roots[0]);
+    if (!ring.unopened && ring.roots[0]) roots.set(known.name, ring.roots[0]);
   }
   return roots;
 }

@@ -1,7 +1,7 @@
 /**
  * The zone's backup key epochs (protocol/backup/key-epoch.ts) as a home holds them: in
- * the zone state, `system/backup/key-epochs/<n>` (the owner-signed record, base64url),
- * written with the revocation it answers; and on each target, `keys/<n>` (the record's
+ * the zone state, `system/backup/key-epochs/<name>` (the owner-signed record, base64url),
+ * written with the revocation it answers; and on each target, `keys/<name>` (the record's
  * bytes), filed before anything is sealed under it. So the key is held beyond the device
  * that drew it before it is used: a member that dies at once leaves it in the target,
  * where each device it was sealed to, and the recovery phrase, opens it.
@@ -12,8 +12,9 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  epochOfKeyEpochName,
   isEpochRoot,
-  MAX_EPOCH,
+  keyEpochName,
   MAX_EPOCH_DEVICES,
   MAX_KEY_EPOCH_BYTES,
   openKeyEpoch,
@@ -25,17 +26,20 @@ import type { SigningKey } from "../../protocol/ed25519.ts";
 import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, stateRowsUnder } from "../store/reads.ts";
 import type { Backend } from "./backend.ts";
 
 export const KEY_EPOCH_PREFIX = "system/backup/key-epochs/";
-/** Where a target holds the records: `keys/<n>`. */
+/** Where a target holds the records: `keys/<name>`. */
 export const TARGET_KEY_DIR = "keys";
 
 /** A record whose owner signature held, as carried. */
 export interface KnownEpoch {
   readonly epoch: number;
+  /** Its name (protocol/backup/key-epoch.ts keyEpochName): its number and its root's check. */
+  readonly name: string;
   readonly revoked: DeviceId;
   readonly bytes: Uint8Array;
 }
@@ -43,8 +47,8 @@ export interface KnownEpoch {
 /** Who opens the epochs: this device, and the owner where the home holds its key. */
 export interface EpochOpener {
   readonly zone: ZoneId;
-  /** Roots kept on this device (opened once with the phrase), by epoch; checked before use. */
-  readonly kept?: ReadonlyMap<number, Uint8Array>;
+  /** Roots kept on this device (opened once with the phrase), by name; checked before use. */
+  readonly kept?: ReadonlyMap<string, Uint8Array>;
   readonly device?: { readonly id: DeviceId; readonly key: SigningKey; readonly seed: Uint8Array };
   readonly ownerSeed?: Uint8Array;
 }
@@ -70,7 +74,7 @@ export function stateKeyEpochs(db: StateReader, zone: ZoneId): KnownEpoch[] {
       const bytes = typeof text === "string" ? fromBase64url(text) : undefined;
       if (!bytes) continue;
       const known1 = knownEpoch(bytes, zone);
-      if (known1 && `${KEY_EPOCH_PREFIX}${known1.epoch}` === key) known.push(known1);
+      if (known1 && `${KEY_EPOCH_PREFIX}${known1.name}` === key) known.push(known1);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
     }
@@ -85,7 +89,7 @@ export function stateKeyEpochs(db: StateReader, zone: ZoneId): KnownEpoch[] {
 export function newestStateEpoch(db: StateReader): number {
   let newest = 0;
   for (const { key } of stateRowsUnder(db, KEY_EPOCH_PREFIX)) {
-    const epoch = epochOfName(key.slice(KEY_EPOCH_PREFIX.length));
+    const epoch = epochOfKeyEpochName(key.slice(KEY_EPOCH_PREFIX.length));
     if (epoch !== undefined && epoch > newest) newest = epoch;
   }
   return newest;
@@ -112,8 +116,9 @@ export function newKeyEpochOp(options: {
     owner: options.owner,
     random: (n) => randomBytes(n),
   });
+  const name = keyEpochName(readKeyEpoch(bytes, options.zone));
   return {
-    op: { key: `${KEY_EPOCH_PREFIX}${epoch}`, value: JSON.stringify(toBase64url(bytes)) },
+    op: { key: `${KEY_EPOCH_PREFIX}${name}`, value: JSON.stringify(toBase64url(bytes)) },
     epoch,
   };
 }
@@ -127,13 +132,14 @@ export function sealEpochsToOps(options: {
   readonly db: StateReader;
   readonly zone: ZoneId;
   readonly owner: SigningKey;
-  readonly roots: ReadonlyMap<number, Uint8Array>;
+  readonly roots: ReadonlyMap<string, Uint8Array>;
   readonly device: DeviceId;
 }): Op[] {
   const ops: Op[] = [];
   for (const known of stateKeyEpochs(options.db, options.zone)) {
     const epoch = readKeyEpoch(known.bytes, options.zone);
-    const root = options.roots.get(epoch.epoch);
+    const name = keyEpochName(epoch);
+    const root = options.roots.get(name);
     if (epoch.devices.has(options.device) || !root || !isEpochRoot(epoch, root)) continue;
     if (epoch.devices.size >= MAX_EPOCH_DEVICES) continue;
     const bytes = signKeyEpoch({
@@ -146,7 +152,7 @@ export function sealEpochsToOps(options: {
       random: (n) => randomBytes(n),
     });
     ops.push({
-      key: `${KEY_EPOCH_PREFIX}${epoch.epoch}`,
+      key: `${KEY_EPOCH_PREFIX}${name}`,
       value: JSON.stringify(toBase64url(bytes)),
     });
   }
@@ -157,11 +163,10 @@ export function sealEpochsToOps(options: {
 export async function targetKeyEpochs(backend: Backend, zone: ZoneId): Promise<KnownEpoch[]> {
   const known: KnownEpoch[] = [];
   for (const name of await listKeys(backend)) {
-    const epoch = epochOfName(name);
-    if (epoch === undefined) continue;
+    if (epochOfKeyEpochName(name) === undefined) continue;
     const bytes = await readKeyFileOf(backend, name);
     const read = bytes && knownEpoch(bytes, zone);
-    if (read && read.epoch === epoch) known.push(read);
+    if (read && read.name === name) known.push(read);
   }
   return known;
 }
@@ -176,12 +181,16 @@ export async function fileKeyEpochs(
   known: readonly KnownEpoch[],
   zone: ZoneId,
 ): Promise<void> {
+  const filed = new Set<string>();
   for (const epoch of known) {
-    const path = `${TARGET_KEY_DIR}/${epoch.epoch}`;
+    // One copy of each root: the state's and the target's record of a name hold the same.
+    if (filed.has(epoch.name)) continue;
+    filed.add(epoch.name);
+    const path = `${TARGET_KEY_DIR}/${epoch.name}`;
     if (await backend.create(path, epoch.bytes)) continue;
-    const there = await readKeyFileOf(backend, String(epoch.epoch));
+    const there = await readKeyFileOf(backend, epoch.name);
     const held = there && knownEpoch(there, zone);
-    if (held?.epoch !== epoch.epoch) await backend.write(path, epoch.bytes);
+    if (held?.name !== epoch.name) await backend.write(path, epoch.bytes);
   }
 }
 
@@ -194,27 +203,29 @@ export function openKeyring(
   known: readonly KnownEpoch[],
   opener: EpochOpener,
 ): BackupKeyring {
-  // Each epoch's records (the state's and the target's): any one that opens serves.
-  const byEpoch = new Map<number, KnownEpoch[]>();
-  for (const epoch of known) byEpoch.set(epoch.epoch, [...(byEpoch.get(epoch.epoch) ?? []), epoch]);
-  const epochs = [...byEpoch.keys()].sort((a, b) => b - a);
+  // Each root's records (the state's and the target's, by name): any one that opens
+  // serves. Newest epoch first; of two roots of one epoch, the first by name, on every device.
+  const byName = new Map<string, KnownEpoch[]>();
+  for (const epoch of known) byName.set(epoch.name, [...(byName.get(epoch.name) ?? []), epoch]);
+  const ordered = [...byName.values()]
+    .map((records) => records[0] as KnownEpoch)
+    .sort((a, b) => b.epoch - a.epoch || compareCodeUnits(a.name, b.name));
   const roots: Uint8Array[] = [];
-  let newestOpened: number | undefined;
-  for (const epoch of epochs) {
-    const records = byEpoch.get(epoch) ?? [];
+  let newestOpened: KnownEpoch | undefined;
+  for (const epoch of ordered) {
+    const records = byName.get(epoch.name) ?? [];
     const opened = records.map((record) => openOne(record, opener)).find((r) => r !== undefined);
     if (!opened) continue;
     roots.push(opened);
     newestOpened ??= epoch;
   }
   roots.push(root);
-  const ordered = epochs.map((epoch) => (byEpoch.get(epoch) ?? [])[0] as KnownEpoch);
   const newest = ordered[0];
   return {
     roots,
-    epoch: newestOpened ?? 0,
-    known: ordered,
-    ...(newest && newest.epoch !== newestOpened ? { unopened: newest } : {}),
+    epoch: newestOpened?.epoch ?? 0,
+    known: [...byName.values()].flat(),
+    ...(newest && newest !== newestOpened ? { unopened: newest } : {}),
   };
 }
 
@@ -226,12 +237,12 @@ export function openWithOwner(
   known: readonly KnownEpoch[],
   zone: ZoneId,
   ownerSeed: Uint8Array,
-): Map<number, Uint8Array> {
-  const opened = new Map<number, Uint8Array>();
+): Map<string, Uint8Array> {
+  const opened = new Map<string, Uint8Array>();
   for (const record of known) {
-    if (opened.has(record.epoch)) continue;
+    if (opened.has(record.name)) continue;
     const root = openOne(record, { zone, ownerSeed });
-    if (root) opened.set(record.epoch, root);
+    if (root) opened.set(record.name, root);
   }
   return opened;
 }
@@ -256,7 +267,7 @@ function openOne(known: KnownEpoch, opener: EpochOpener): Uint8Array | undefined
       device &&
       openKeyEpoch(epoch, device.seed, { device: device.id, publicKey: device.key.publicKey });
     if (own) return own;
-    const kept = opener.kept?.get(epoch.epoch);
+    const kept = opener.kept?.get(keyEpochName(epoch));
     if (kept && isEpochRoot(epoch, kept)) return kept;
     return opener.ownerSeed ? openKeyEpoch(epoch, opener.ownerSeed, "owner") : undefined;
   } catch (error) {
@@ -269,17 +280,11 @@ function openOne(known: KnownEpoch, opener: EpochOpener): Uint8Array | undefined
 function knownEpoch(bytes: Uint8Array, zone: ZoneId): KnownEpoch | undefined {
   try {
     const epoch = readKeyEpoch(bytes, zone);
-    return { epoch: epoch.epoch, revoked: epoch.revoked, bytes };
+    return { epoch: epoch.epoch, name: keyEpochName(epoch), revoked: epoch.revoked, bytes };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     return undefined;
   }
-}
-
-function epochOfName(name: string): number | undefined {
-  if (!/^[1-9][0-9]{0,6}$/.test(name)) return undefined;
-  const epoch = Number(name);
-  return epoch <= MAX_EPOCH ? epoch : undefined;
 }
 
 async function listKeys(backend: Backend): Promise<string[]> {

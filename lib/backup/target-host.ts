@@ -10,7 +10,11 @@
  */
 import { createHash } from "node:crypto";
 import { MAX_CONFIG_FILE_BYTES, MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
-import { MAX_KEY_EPOCH_BYTES, readKeyEpoch } from "../../protocol/backup/key-epoch.ts";
+import {
+  keyEpochName,
+  MAX_KEY_EPOCH_BYTES,
+  readKeyEpoch,
+} from "../../protocol/backup/key-epoch.ts";
 import {
   decodeRemoteRequest,
   encodeCreated,
@@ -157,16 +161,16 @@ export class TargetHost {
     const file = repositoryFile(request.path);
     // Only the owner's record of that epoch: a member cannot plant a key of its choosing.
     if (file?.kind === "key-epoch") {
-      let epoch: number | undefined;
+      let name: string | undefined;
       try {
-        epoch = readKeyEpoch(data, this.node.zoneId).epoch;
+        name = keyEpochName(readKeyEpoch(data, this.node.zoneId));
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
       }
-      if (epoch !== file.epoch)
+      if (name !== file.name)
         throw new BuckyError(
           "E_INTEGRITY",
-          `${request.path} must hold key epoch ${file.epoch} as the zone's owner signed it`,
+          `${request.path} must hold key epoch ${file.name} as the zone's owner signed it`,
         );
       return data;
     }

@@ -785,7 +785,7 @@ export class NodeContext {
     return readKeyFile(this.zone.paths.backupKey, "backup", this.log);
   }
 
-  backupEpochRoots(): ReadonlyMap<number, Uint8Array> {
+  backupEpochRoots(): ReadonlyMap<string, Uint8Array> {
     return stateEpochRoots(this.zone.paths, this.db, this.zoneId, this.log);
   }
 

@@ -28,7 +28,7 @@ export interface ZoneWriter {
   backupRoot(): Uint8Array | undefined;
   /**
    * The roots of the zone's backup key epochs (lib/backup/key-epochs.ts) this device opens,
-   * by epoch: an admission with the backup key seals them to the new device too.
+   * by name: an admission with the backup key seals them to the new device too.
    */
-  backupEpochRoots?(): ReadonlyMap<number, Uint8Array>;
+  backupEpochRoots?(): ReadonlyMap<string, Uint8Array>;
 }

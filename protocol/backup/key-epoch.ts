@@ -158,6 +158,22 @@ export function openKeyEpoch(
   return root;
 }
 
+/**
+ * The name a key epoch is filed under (`system/backup/key-epochs/<name>`, `keys/<name>`):
+ * its number and the first 16 hex digits of its check. Two owner devices that each began
+ * epoch n unaware of the other (a partition) made two roots: both are kept, each under its
+ * own name, and every device seals under the same one (the first name in order).
+ */
+export function keyEpochName(epoch: Pick<KeyEpoch, "epoch" | "check">): string {
+  return `${epoch.epoch}-${Buffer.from(epoch.check).toString("hex").slice(0, 16)}`;
+}
+
+/** The epoch number a key epoch's name gives; undefined when it is no such name. */
+export function epochOfKeyEpochName(name: string): number | undefined {
+  const match = /^([1-9][0-9]{0,6})-[0-9a-f]{16}$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Whether `root` is epoch `epoch`'s root (a copy kept elsewhere, checked before use). */
 export function isEpochRoot(epoch: KeyEpoch, root: Uint8Array): boolean {
   return (
