@@ -52,7 +52,10 @@ try {
       withIndex: false,
       ...(sign ? { signer: sign } : {}),
     });
-    const cache = new FileCache(join(cacheDir, repository.id));
+    const cache = new FileCache(join(cacheDir, repository.id), {
+      job: "benchmark backup",
+      startedAt: new Date().toISOString(),
+    });
     try {
       await repository.loadIndex();
       await new Archiver(repository, cache).archive(

@@ -30,6 +30,11 @@ export interface HomePaths {
   readonly deviceKey: string;
   readonly backupKey: string;
   readonly backupDir: string;
+  /**
+   * Key epochs' roots this device opened with the recovery phrase (lib/backup/key-epochs.ts),
+   * `<name>.key`: epochs not sealed to it. Outside identity/, so no snapshot holds them.
+   */
+  readonly backupEpochKeysDir: string;
   readonly stateDb: string;
   /** Where `bucky init` builds the database before renaming it into place. */
   readonly stateDbStaging: string;
@@ -56,6 +61,7 @@ export function homePaths(home: string): HomePaths {
     deviceKey: join(identityDir, "device.key"),
     backupKey: join(identityDir, "backup.key"),
     backupDir: join(home, "backup"),
+    backupEpochKeysDir: join(home, "backup", "epoch-keys"),
     stateDb: join(home, "state.db"),
     stateDbStaging: join(home, "state.db.partial"),
     joinPending: join(home, "join.pending"),

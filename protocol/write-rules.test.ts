@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { keyEpochName, readKeyEpoch, signKeyEpoch } from "./backup/key-epoch.ts";
 import type { Op } from "./changeset.ts";
 import { signDeviceDocument, signRevocation, signZoneDocument } from "./documents.ts";
 import { signingKeyFromSeed } from "./ed25519.ts";
+import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
 import { writeProblem } from "./write-rules.ts";
@@ -234,5 +236,66 @@ describe("every other key", () => {
       expect(problem(key, '{"any":"value"}', author)).toBeUndefined();
       expect(problem(key, null, author)).toBeUndefined();
     }
+  });
+});
+
+describe("system/backup/key-epochs/<n>", () => {
+  const record = (n: number, signer = owner, forZone = zone) =>
+    signKeyEpoch({
+      zone: forZone,
+      epoch: n,
+      root: new Uint8Array(32).fill(9),
+      revoked: laptopId,
+      devices: [],
+      owner: signer,
+      random: (size) => new Uint8Array(size).fill(size),
+    });
+  /** Epoch n's name: its number and its check's first hex digits. */
+  const named = (n: number) => keyEpochName(readKeyEpoch(record(n), zone));
+  const epoch = (n: number, signer = owner, forZone = zone) =>
+    JSON.stringify(
+      toBase64url(
+        signKeyEpoch({
+          zone: forZone,
+          epoch: n,
+          root: new Uint8Array(32).fill(9),
+          revoked: laptopId,
+          devices: [],
+          owner: signer,
+          random: (size) => new Uint8Array(size).fill(size),
+        }),
+      ),
+    );
+
+  test("may hold key epoch n as the owner signed it, under its name, written by any member", () => {
+    expect(problem(`system/backup/key-epochs/${named(1)}`, epoch(1))).toBeUndefined();
+    expect(problem(`system/backup/key-epochs/${named(12)}`, epoch(12))).toBeUndefined();
+  });
+
+  test("refuses another epoch's record, another key's or zone's, or one not in base64url", () => {
+    expect(problem(`system/backup/key-epochs/${named(2)}`, epoch(1))).toContain(
+      "another epoch's record",
+    );
+    expect(problem(`system/backup/key-epochs/1-${"0".repeat(16)}`, epoch(1))).toContain(
+      "another epoch's record",
+    );
+    expect(problem(`system/backup/key-epochs/${named(1)}`, epoch(1, laptopKey))).toContain(
+      "signed by the zone owner",
+    );
+    expect(
+      problem(`system/backup/key-epochs/${named(1)}`, epoch(1, otherOwner, otherZone)),
+    ).toContain("signed by the zone owner");
+    expect(problem(`system/backup/key-epochs/${named(1)}`, JSON.stringify("not!base64"))).toContain(
+      "base64url",
+    );
+  });
+
+  test("is never deleted; other names under it are reserved, other keys under system/ open", () => {
+    expect(problem(`system/backup/key-epochs/${named(1)}`, null)).toContain("cannot be deleted");
+    expect(problem("system/backup/key-epochs/1", epoch(1))).toContain("is reserved");
+    expect(problem(`system/backup/key-epochs/0${named(1)}`, epoch(1))).toContain("is reserved");
+    expect(problem(`system/backup/key-epochs/${named(1)}/x`, epoch(1))).toContain("is reserved");
+    expect(problem("system/backup/targets/usb", "{}")).toBeUndefined();
+    expect(problem("system/anything", null)).toBeUndefined();
   });
 });

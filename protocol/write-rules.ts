@@ -13,12 +13,17 @@
  *   owner-signed enrollment may record, while it works (protocol/accounts.ts); neither is
  *   ever deleted.
  *   Other keys under `users/` (the apps' specs) stay open to any member.
+ * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
+ *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
+ *   never deleted. Other keys under `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
 
 import { userWriteProblem } from "./accounts.ts";
+import { epochOfKeyEpochName, keyEpochName, readKeyEpoch } from "./backup/key-epoch.ts";
 import type { Op } from "./changeset.ts";
 import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./documents.ts";
+import { fromBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import type { DeviceId, ZoneId } from "./ids.ts";
 import { stateKeys } from "./state-key.ts";
@@ -30,7 +35,7 @@ export interface Writer {
 }
 
 /** The top segments any rule above names; every key under another is open to any member. */
-const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices"]);
+const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices", "system"]);
 const RULED_INITIALS = new Set([...RULED_TOPS].map((top) => top.charCodeAt(0)));
 
 /**
@@ -58,6 +63,10 @@ export function writeProblem(
   }
   if (top === "users" && (field === "account" || field === "credentials"))
     return userWriteProblem(op.key, op.value, author.id, zone, atMs);
+  if (top === "system")
+    return name === "backup" && field === "key-epochs"
+      ? keyEpochProblem(op, rest, zone)
+      : undefined;
   if (top === "revoked-agents") {
     if (name === undefined || field !== undefined) return `${op.key} is reserved`;
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
@@ -79,6 +88,25 @@ export function writeProblem(
       return name === author.name ? undefined : `${op.key} belongs to device ${name}`;
     default:
       return `${op.key} is reserved`;
+  }
+}
+
+function keyEpochProblem(op: Op, rest: readonly string[], zone: ZoneId): string | undefined {
+  const [name, ...more] = rest;
+  if (name === undefined || more.length > 0 || epochOfKeyEpochName(name) === undefined)
+    return `${op.key} is reserved`;
+  if (op.value === null) return `${op.key} cannot be deleted: a key epoch stands`;
+  try {
+    const text: unknown = JSON.parse(op.value);
+    const bytes = typeof text === "string" ? fromBase64url(text) : undefined;
+    if (!bytes) return `${op.key} must hold a key epoch record in base64url`;
+    if (keyEpochName(readKeyEpoch(bytes, zone)) !== name)
+      return `${op.key} holds another epoch's record`;
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError)
+      return `${op.key} must hold a key epoch signed by the zone owner: ${error.message}`;
+    throw error;
   }
 }
 

@@ -9,7 +9,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { indexSigner } from "../lib/backup/index-trust.ts";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
@@ -547,8 +547,12 @@ describe("a revoked device that kept the backup key files a snapshot made to com
     fakeFarRow(laptopHome, "nas");
     mkdirSync(join(laptopHome, "data"), { recursive: true });
     writeFileSync(join(laptopHome, "data", "mine.txt"), "the thief's\n");
+    // Its bucky refuses to back up under the old key once the target holds a newer epoch
+    // (test/backup-key-epochs.test.ts): the thief, who can write to the target, hides it.
+    renameSync(join(repo, "keys"), join(repo, "keys.hidden"));
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", laptopHome, "--no-backup"]);
     const stolen = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
+    renameSync(join(repo, "keys.hidden"), join(repo, "keys"));
 
     const { fresh, restored } = await recoverLatest<{
       snapshot: string;
@@ -723,17 +727,20 @@ describe("a snapshot refused for its key, filed newest to stop every restore", (
 
   test("a revoked device's, its sealed key not opening with the owner's, gives way: a recovered box becomes the NAS", async () => {
     const { nasHome, recoveryPhrase, nas, laptopHome, repo } = await nasWithLaptop();
+    const before = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
     const after = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", nasHome]);
     await nas.kill();
-    // The thief seals its own key, as a snapshot's is, but to a zone of its own making.
+    // The thief seals its own key, as a snapshot's is, but to a zone of its own making, in
+    // a copy of the NAS's snapshot from before the revocation (the one after is sealed
+    // under a key epoch it never held).
     const sealedKey = sealDeviceKey({
       zone: zoneIdFromPublicKey(signingKeyFromSeed(randomBytes(32)).publicKey),
       seed: readKeyFile(join(laptopHome, "identity", "device.key"), "device", log),
       ephemeral: randomBytes(32),
       nonce: randomBytes(12),
     });
-    await fileWithKey(laptopHome, repo, after.snapshot, sealedKey);
+    await fileWithKey(laptopHome, repo, before.snapshot, sealedKey);
 
     const { fresh, restored } = await recoverLatest(recoveryPhrase, repo);
     expect(restored).toMatchObject({ snapshot: after.snapshot, device: "nas", trust: "signed" });

@@ -738,6 +738,61 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
+  test("a backup while another of this device is paused recording what it read: refused at once, naming it, no snapshot filed", async () => {
+    const { home } = await newHome();
+    const repo = join(scratchDir(), "repo");
+    // Files enough that recording them takes a while: the window the first is paused in.
+    for (let dir = 0; dir < 20; dir++) {
+      mkdirSync(join(home, "data", String(dir)), { recursive: true });
+      for (let file = 0; file < 200; file++)
+        writeFileSync(join(home, "data", String(dir), `f${file}`), `${dir}/${file}`);
+    }
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home]);
+    const cacheDirs = readdirSync(join(home, "backup", "cache"));
+    expect(cacheDirs).toHaveLength(1);
+    const holder = join(home, "backup", "cache", cacheDirs[0] as string, "holder.json");
+    const snapshots = () => readdirSync(join(repo, "snapshots")).length;
+    // Paused while it holds the file cache (between taking it and recording into it): a
+    // window of milliseconds, so looked for without a pause, and tried again if missed.
+    let first: ReturnType<typeof Bun.spawn> | undefined;
+    for (let attempt = 0; attempt < 20 && !first; attempt++) {
+      const run = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      while (run.exitCode === null && !existsSync(holder)) {}
+      run.kill("SIGSTOP");
+      if (existsSync(holder)) first = run;
+      else {
+        run.kill("SIGCONT");
+        await run.exited;
+      }
+    }
+    if (!first) throw new Error("never caught a backup holding the file cache");
+    try {
+      const before = snapshots();
+      const started = Date.now();
+      const second = await bucky(["backup", "run", "--home", home, "--json"]);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(second.exitCode).toBe(3);
+      const error = jsonError(second);
+      expect(error.code).toBe("E_UNAVAILABLE");
+      expect(error.message).toContain(
+        `another backup of this device to usb (pid ${first.pid}, started `,
+      );
+      expect(error.message).toContain("is paused");
+      expect(error.message).toContain("filed no snapshot");
+      expect(error.hint).toContain(`kill -CONT ${first.pid}`);
+      expect(snapshots()).toBe(before);
+    } finally {
+      first.kill("SIGCONT");
+    }
+    expect(await first.exited).toBe(0);
+    // Once it is let go, a backup goes through, and every snapshot reads back whole.
+    await buckyJson(["backup", "run", "--home", home]);
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
   test("a prune while a backup holds the repository is refused, naming it; a backup waits out a prune", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "repo");

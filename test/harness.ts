@@ -387,7 +387,9 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
     home,
   ]);
   return Object.fromEntries(
-    entries.filter((e) => !/^(boot|devices|nodes)\//.test(e.key)).map((e) => [e.key, e.value]),
+    entries
+      .filter((e) => !/^(boot|devices|nodes|system\/backup\/key-epochs)\//.test(e.key))
+      .map((e) => [e.key, e.value]),
   );
 }
 

@@ -38,6 +38,11 @@ export default defineBuckyCommand({
       r.written
         ? `${r.device} holds the backup key now: it can back up and restore this zone.`
         : `${r.device} held the backup key already.`,
+      ...(r.epochs.length > 0
+        ? [
+            `It keeps the keys of the zone's later key epochs too (${r.epochs.join(", ")}), renewed when devices were revoked.`,
+          ]
+        : []),
       r.daemon === "backing up"
         ? "The daemon backs up on its schedule from here, and ships changes as they happen."
         : "Its daemon will back up on its schedule once started (`bucky up`).",

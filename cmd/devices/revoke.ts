@@ -30,7 +30,13 @@ export default defineBuckyCommand({
       ),
       ...notHeldYetNote(result.heldElsewhere, "revocation"),
       ...(result.heldBackupKey
-        ? [t.devices.backupKeyKept({ device: result.name, places: result.backupTargets })]
+        ? [
+            t.devices.backupKeyKept({
+              device: result.name,
+              places: result.backupTargets,
+              epoch: result.backupKeyEpoch,
+            }),
+          ]
         : []),
     ].join("\n"),
 });

@@ -7,20 +7,21 @@ import { FileCache } from "./file-cache.ts";
 const dir = mkdtempSync(join(tmpdir(), "bucky-file-cache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const facts = { size: 3, mtimeNs: "1", ctimeNs: "1", inode: "7" };
+const run = { job: "backup of this device to usb", startedAt: "2026-12-01T01:00:00.000Z" };
 
 describe("the file cache", () => {
   test("remembers a run's files once committed, and a damaged one starts afresh", () => {
-    const first = new FileCache(dir);
+    const first = new FileCache(dir, run);
     first.keep("data/a", facts, ["id1"]);
     first.commit();
     first.close();
-    const again = new FileCache(dir);
+    const again = new FileCache(dir, run);
     expect(again.lookup("data/a", facts)).toEqual(["id1"]);
     again.close();
 
     const file = join(dir, "files.db");
     writeFileSync(file, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(file).subarray(100)]));
-    const mended = new FileCache(dir);
+    const mended = new FileCache(dir, run);
     expect(mended.lookup("data/a", facts)).toBeUndefined();
     mended.keep("data/a", facts, ["id2"]);
     mended.commit();

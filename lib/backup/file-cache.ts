@@ -3,10 +3,25 @@
  * chunk ids. A file that still matches is not read again. Kept per repository in
  * `<home>/backup/cache/<repository id>/files.db`; the new run's facts replace the old
  * ones only once its snapshot is written, so a failed run leaves the cache as it was.
+ *
+ * Two backups of a home to one repository may run at once (lock.ts); each holds the
+ * cache's write lock from just before it files its snapshot until its facts are in. One
+ * paused there (SIGSTOP, a laptop asleep) would hold it for good: the other then stops
+ * before filing its snapshot, naming it (cache-holder.ts), rather than failing on SQLite's
+ * "database is locked" after a long wait.
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { isBusy } from "../errors.ts";
+import {
+  type CacheHolder,
+  cacheHeldError,
+  forgetCacheHolder,
+  isPaused,
+  readCacheHolder,
+  writeCacheHolder,
+} from "./cache-holder.ts";
 
 export interface FileFacts {
   readonly size: number;
@@ -18,9 +33,8 @@ export interface FileFacts {
 function openCache(path: string): Database {
   const db = new Database(path, { create: true });
   try {
-    // Two backups of this home to one repository may run at once (lock.ts): the second to
-    // finish waits for the first's commit rather than failing on it.
-    db.run("PRAGMA busy_timeout = 30000");
+    // Short: hold() waits in steps, looking between them at who holds the cache.
+    db.run(`PRAGMA busy_timeout = ${HOLD_STEP_MS}`);
     db.run("PRAGMA journal_mode = WAL");
     db.run(
       "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns TEXT, ctime_ns TEXT, inode TEXT, content TEXT) WITHOUT ROWID",
@@ -32,11 +46,20 @@ function openCache(path: string): Database {
   }
 }
 
+/** How long hold() waits for another run's commit (a running one's takes well under this). */
+const HOLD_WAIT_MS = 30_000;
+const HOLD_STEP_MS = 200;
+
 export class FileCache {
   private readonly db: Database;
   private readonly seen: [string, FileFacts, readonly string[]][] = [];
+  private held = false;
 
-  constructor(dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** What uses it, said to another run that finds it held (CacheHolder). */
+    private readonly user: Omit<CacheHolder, "pid">,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, "files.db");
     try {
@@ -74,12 +97,36 @@ export class FileCache {
     this.seen.push([path, facts, content]);
   }
 
-  /** Replaces the cache with what this run found (its snapshot is written). */
+  /**
+   * Takes the cache's write lock for commit(), before the run files its snapshot: waits
+   * while another backup of this home commits, and throws E_UNAVAILABLE, naming that
+   * backup, if it is paused there or holds on past HOLD_WAIT_MS.
+   */
+  hold(): void {
+    const deadline = Date.now() + HOLD_WAIT_MS;
+    for (;;) {
+      try {
+        this.db.run("BEGIN IMMEDIATE");
+        break;
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        const holder = readCacheHolder(this.dir);
+        if (holder && (isPaused(holder.pid) || Date.now() >= deadline))
+          throw cacheHeldError(holder, isPaused(holder.pid), error);
+        if (Date.now() >= deadline) throw error;
+      }
+    }
+    this.held = true;
+    writeCacheHolder(this.dir, { ...this.user, pid: process.pid });
+  }
+
+  /** Replaces the cache with what this run found (its snapshot is written), holding it. */
   commit(): void {
+    if (!this.held) this.hold();
     const insert = this.db.prepare(
       "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, content) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.db.transaction(() => {
+    try {
       this.db.run("DELETE FROM files");
       for (const [path, facts, content] of this.seen)
         insert.run(
@@ -90,11 +137,22 @@ export class FileCache {
           facts.inode,
           JSON.stringify(content),
         );
-    })();
-    insert.finalize();
+      // Forgotten while still held: another run may write its own the moment it is let go.
+      forgetCacheHolder(this.dir);
+      this.db.run("COMMIT");
+      this.held = false;
+    } finally {
+      insert.finalize();
+    }
   }
 
+  /** Closes it; a hold not committed (the run failed) is let go, the cache as it was. */
   close(): void {
+    if (this.held) {
+      forgetCacheHolder(this.dir);
+      this.db.run("ROLLBACK");
+      this.held = false;
+    }
     this.db.close();
   }
 }

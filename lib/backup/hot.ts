@@ -22,6 +22,8 @@ import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend } from "./connect.ts";
+import { homeKeyring } from "./home-keyring.ts";
+import { newestStateEpoch } from "./key-epochs.ts";
 import { Repository } from "./repository.ts";
 import { backupRoot } from "./run.ts";
 import { openChangesets, sealChangesets } from "./sealed.ts";
@@ -68,7 +70,14 @@ export class HotShipper {
   private shipping: Promise<void> | undefined;
   private readonly open = new Map<
     string,
-    { backend: Backend; repository: Repository; url: string; via: string | null }
+    {
+      backend: Backend;
+      repository: Repository;
+      url: string;
+      via: string | null;
+      /** The newest key epoch the state held when it was opened. */
+      epoch: number;
+    }
   >();
   /** Targets that failed: logged once until they work again. */
   private readonly failing = new Set<string>();
@@ -193,8 +202,11 @@ export class HotShipper {
     target: ResolvedTarget,
   ): Promise<{ backend: Backend; repository: Repository }> {
     const known = this.open.get(target.name);
-    // A target removed and added again under its name is another repository.
-    if (known && known.url === target.url && known.via === target.via) return known;
+    // A target removed and added again under its name is another repository; a key epoch
+    // new since it was opened (a device revoked) is sealed under from the next file on.
+    const epoch = newestStateEpoch(this.node.db);
+    if (known && known.url === target.url && known.via === target.via && known.epoch === epoch)
+      return known;
     if (known) {
       this.open.delete(target.name);
       await known.backend.close().catch(() => {});
@@ -204,10 +216,24 @@ export class HotShipper {
       peers: this.node.peers(),
     });
     try {
-      const repository = await Repository.open(backend, backupRoot(this.paths, this.log), {
-        withIndex: false,
-      });
-      const opened = { backend, repository, url: target.url, via: target.via };
+      const membership = this.node.membership();
+      const keyring = await homeKeyring(
+        this.paths,
+        backupRoot(this.paths, this.log),
+        backend,
+        this.log,
+        {
+          sealing: true,
+          zone: {
+            zone: this.node.zoneId,
+            db: this.node.db,
+            nameOf: (id) => membership.byId.get(id)?.name ?? id,
+          },
+        },
+      );
+      const repository = await Repository.open(backend, keyring.roots, { withIndex: false });
+      await keyring.fileOnTarget();
+      const opened = { backend, repository, url: target.url, via: target.via, epoch };
       this.open.set(target.name, opened);
       return opened;
     } catch (error) {

@@ -26,7 +26,11 @@ import {
   type Snapshot,
 } from "../../protocol/backup/formats.ts";
 import type { IndexFacts } from "../../protocol/backup/index-signature.ts";
-import { type RepositoryKeys, repositoryKeys } from "../../protocol/backup/keys.ts";
+import {
+  type RepositoryKeys,
+  repositoryKeyring,
+  repositoryKeys,
+} from "../../protocol/backup/keys.ts";
 import { REMOTE_READ_MAX_BYTES } from "../../protocol/backup/remote.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
@@ -46,6 +50,12 @@ import {
   sealSnapshot,
 } from "./sealed.ts";
 import type { SnapshotJudge } from "./snapshot-trust.ts";
+
+/**
+ * The roots a repository is opened with: the phrase's alone, or a keyring's (newest key
+ * epoch first, the phrase's last: lib/backup/key-epochs.ts), the newest sealing.
+ */
+export type BackupRoots = Uint8Array | readonly Uint8Array[];
 
 /** Packs are cut at about this size: big enough for few files, small enough to re-read. */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -268,11 +278,14 @@ export class Repository {
   /** Opens the repository at `backend`, creating it first if the target holds none. */
   static async openOrCreate(
     backend: Backend,
-    backupRoot: Uint8Array,
+    backupRoot: BackupRoots,
     options: OpenOptions = {},
   ): Promise<Repository> {
     const id = randomBytes(16).toString("hex");
-    const config = newConfig(id, repositoryKeys(backupRoot, id), DEFAULT_CHUNKER, new Date());
+    // Its key check is the phrase's root's (epoch 0): every key epoch's reader holds that.
+    const phraseRoot = backupRoot instanceof Uint8Array ? backupRoot : backupRoot.at(-1);
+    if (!phraseRoot) throw new Error("a repository is opened with at least one root");
+    const config = newConfig(id, repositoryKeys(phraseRoot, id), DEFAULT_CHUNKER, new Date());
     // create() does nothing where a repository exists: then that one is opened.
     await backend.create(
       "config",
@@ -287,7 +300,7 @@ export class Repository {
    */
   static async open(
     backend: Backend,
-    backupRoot: Uint8Array,
+    backupRoot: BackupRoots,
     options: OpenOptions = {},
   ): Promise<Repository> {
     let config: RepositoryConfig;
@@ -312,7 +325,10 @@ export class Repository {
         );
       throw error;
     }
-    const keys = repositoryKeys(backupRoot, config.id);
+    const keys =
+      backupRoot instanceof Uint8Array
+        ? repositoryKeys(backupRoot, config.id)
+        : repositoryKeyring(backupRoot, config.id);
     if (!keysFit(config, keys)) {
       throw new BuckyError(
         "E_PERMISSION",

@@ -21,10 +21,11 @@ import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
 import { handledDamageOps, readDamageRecord } from "./damage-records.ts";
 import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
+import { homeKeyring } from "./home-keyring.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
 import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
-import { type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
+import { type BackupRoots, type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { writeZoneState } from "./target-records.ts";
@@ -121,9 +122,15 @@ export async function withRepository<T>(
     let lock: HeldLock | undefined;
     const through =
       options.lock?.kind === "exclusive" ? checkingDeletes(backend, () => lock) : backend;
+    // Work that seals anything does so under the zone's newest key epoch, filed on the
+    // target first; reading, every epoch this home opens serves.
+    const sealing =
+      options.create === true || (options.lock !== undefined && options.lock.kind !== "read");
+    const keyring = await homeKeyring(paths, root, backend, log, { sealing });
     const repository = options.create
-      ? await Repository.openOrCreate(through, root, open)
-      : await openExisting(through, root, open, target);
+      ? await Repository.openOrCreate(through, keyring.roots, open)
+      : await openExisting(through, keyring.roots, open, target);
+    if (sealing) await keyring.fileOnTarget();
     lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
@@ -176,7 +183,7 @@ function takeLock(
  */
 async function openExisting(
   backend: Backend,
-  root: Uint8Array,
+  root: BackupRoots,
   options: OpenOptions,
   target: ResolvedTarget,
 ): Promise<Repository> {
@@ -221,7 +228,10 @@ export async function runBackup(options: {
       target,
       log,
       async (repository, _backend, lock) => {
-        const cache = new FileCache(join(cacheDir(paths), repository.id));
+        const cache = new FileCache(join(cacheDir(paths), repository.id), {
+          job: `backup of this device to ${target.name}`,
+          startedAt: new Date(startedAt).toISOString(),
+        });
         // What a verify here found damaged is read again before it is taken as stored,
         // and stored again where it opens nowhere.
         const damaged = [...new Set([...readDamagedBlobs(paths, repository.id), ...recorded])];
@@ -267,6 +277,9 @@ export async function runBackup(options: {
           // Its data is all written (archive flushed it): still there, unless a prune took
           // the repository meanwhile.
           await lock?.check();
+          // Before the snapshot is filed: a run that cannot record what it read (another
+          // backup of this home paused as it records its own) says so, and files none.
+          cache.hold();
           // Signed by this device: no other holder of the backup key can speak for it.
           const name = await repository.writeSnapshot((named) => ({
             ...snapshot,

@@ -29,6 +29,7 @@ import {
   blobId,
   NONCE_BYTES,
   open,
+  openWith,
   type RepositoryKeys,
   seal,
 } from "../../protocol/backup/keys.ts";
@@ -115,7 +116,8 @@ export function openBlob(
   sealed: Uint8Array,
   maxBytes: number,
 ): Uint8Array {
-  const framed = open(keys, sealed, `blob ${id}`);
+  // Opened under the key epoch that sealed it, whose id key named it.
+  const { plaintext: framed, keys: epoch } = openWith(keys, sealed, `blob ${id}`);
   check(framed.length >= 1, `blob ${id} is empty`);
   const body = framed.subarray(1);
   let plaintext: Uint8Array;
@@ -124,7 +126,7 @@ export function openBlob(
     check(framed[0] === BLOB_ZSTD, `blob ${id} has an unknown compression`);
     plaintext = decompressWithin(body, maxBytes, `blob ${id}`);
   }
-  check(blobId(keys, plaintext) === id, `blob ${id} holds other content than its id says`);
+  check(blobId(epoch, plaintext) === id, `blob ${id} holds other content than its id says`);
   return plaintext;
 }
 

@@ -11,6 +11,11 @@
 import { createHash } from "node:crypto";
 import { MAX_CONFIG_FILE_BYTES, MAX_SNAPSHOT_FILE_BYTES } from "../../protocol/backup/formats.ts";
 import {
+  keyEpochName,
+  MAX_KEY_EPOCH_BYTES,
+  readKeyEpoch,
+} from "../../protocol/backup/key-epoch.ts";
+import {
   decodeRemoteRequest,
   encodeCreated,
   encodeNames,
@@ -131,6 +136,10 @@ export class TargetHost {
           if (createHash("sha256").update(data).digest("hex") !== file.hash)
             throw new BuckyError("E_INTEGRITY", `${path} does not hold what its name says`);
           await backend.write(path, data);
+        } else if (file?.kind === "key-epoch") {
+          // Over one that is not the owner's record (planted to keep the genuine one out);
+          // checked() lets through only the owner's.
+          await backend.write(path, this.checked(request, sender));
         } else {
           // Index, snapshot and hot files have fresh random names: one already there is
           // another's, and stays as it is.
@@ -150,6 +159,21 @@ export class TargetHost {
   private checked(request: RemoteRequest, sender: string): Uint8Array {
     const data = request.data ?? new Uint8Array();
     const file = repositoryFile(request.path);
+    // Only the owner's record of that epoch: a member cannot plant a key of its choosing.
+    if (file?.kind === "key-epoch") {
+      let name: string | undefined;
+      try {
+        name = keyEpochName(readKeyEpoch(data, this.node.zoneId));
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+      if (name !== file.name)
+        throw new BuckyError(
+          "E_INTEGRITY",
+          `${request.path} must hold key epoch ${file.name} as the zone's owner signed it`,
+        );
+      return data;
+    }
     if (file?.kind === "hot" && hotFileDevice(request.path) !== sender)
       throw new BuckyError("E_PERMISSION", `${request.path} is not in the name of ${sender}`);
     if (file?.kind !== "shared-lock") return data;
@@ -247,6 +271,8 @@ function readBound(file: RepositoryFile | undefined): number {
       return Math.min(MAX_INDEX_FILE_BYTES, REMOTE_READ_MAX_BYTES);
     case "config":
       return MAX_CONFIG_FILE_BYTES;
+    case "key-epoch":
+      return MAX_KEY_EPOCH_BYTES;
     default:
       // A pack (a few tens of MiB at most): never more than one answer carries.
       return REMOTE_READ_MAX_BYTES;

@@ -314,8 +314,10 @@ export const en = {
       `${p.device} will no longer be trusted by the zone. This cannot be undone.`,
     revoke: (p: { device: string }) => `Revoke ${p.device}`,
     revoked: (p: { device: string }) => `${p.device} is revoked: the zone no longer trusts it.`,
-    backupKeyKept: (p: { device: string; places: readonly string[] }) =>
-      `${p.device} may hold the backup key, which revoking does not change: it can read the zone's backups, later ones too, wherever it can still reach them${p.places.length > 0 ? ` (${new Intl.ListFormat("en").format(p.places)})` : ""}. Take away what it used to reach them: a target's password or SSH key.`,
+    backupKeyKept: (p: { device: string; places: readonly string[]; epoch?: number | null }) =>
+      p.epoch
+        ? `${p.device} may hold the backup key: backups from now on are sealed under a new key it never held (key epoch ${p.epoch}), but it can read the zone's backups made before, wherever it can still reach them${p.places.length > 0 ? ` (${new Intl.ListFormat("en").format(p.places)})` : ""}. Take away what it used to reach them: a target's password or SSH key.`
+        : `${p.device} may hold the backup key: it can read the zone's backups made before it was revoked, wherever it can still reach them${p.places.length > 0 ? ` (${new Intl.ListFormat("en").format(p.places)})` : ""}. Take away what it used to reach them: a target's password or SSH key.`,
     addTitle: "Add a device",
     addText:
       "An invitation lets one new device join the zone. Make one here, then give it to the new device as it sets up bucky.",

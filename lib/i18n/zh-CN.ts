@@ -245,7 +245,9 @@ export const zhCN: Messages = {
     revoke: (p) => `吊销 ${p.device}`,
     revoked: (p) => `${p.device} 已吊销：本区域不再信任它。`,
     backupKeyKept: (p) =>
-      `${p.device} 可能持有备份密钥，而吊销不会改变这个密钥：只要它仍能访问本区域的备份${p.places.length > 0 ? `（${list(p.places)}）` : ""}，就能读取它们，包括以后的备份。请收回它访问备份所用的凭据：备份目标的密码或 SSH 密钥。`,
+      p.epoch
+        ? `${p.device} 可能持有备份密钥：今后的备份将用它从未持有的新密钥（密钥纪元 ${p.epoch}）加密，但只要它仍能访问本区域的备份${p.places.length > 0 ? `（${list(p.places)}）` : ""}，就能读取此前的备份。请收回它访问备份所用的凭据：备份目标的密码或 SSH 密钥。`
+        : `${p.device} 可能持有备份密钥：只要它仍能访问本区域的备份${p.places.length > 0 ? `（${list(p.places)}）` : ""}，就能读取它被吊销之前的备份。请收回它访问备份所用的凭据：备份目标的密码或 SSH 密钥。`,
     addTitle: "添加设备",
     addText: "一份邀请可让一台新设备加入本区域。在这里生成邀请，然后在新设备设置 bucky 时交给它。",
     validFor: "有效期",

@@ -17,6 +17,7 @@ import { AppDoors } from "../apps/door.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../apps/status.ts";
+import { stateEpochRoots } from "../backup/home-keyring.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
 import { BuckyError, isDiskFull, isPassing, isQuarantined } from "../errors.ts";
@@ -788,6 +789,10 @@ export class NodeContext {
   backupRoot(): Uint8Array | undefined {
     if (!existsSync(this.zone.paths.backupKey)) return undefined;
     return readKeyFile(this.zone.paths.backupKey, "backup", this.log);
+  }
+
+  backupEpochRoots(): ReadonlyMap<string, Uint8Array> {
+    return stateEpochRoots(this.zone.paths, this.db, this.zoneId, this.log);
   }
 
   /** The owner key, for devices that hold it; others cannot admit or revoke devices. */

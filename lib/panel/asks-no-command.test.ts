@@ -415,6 +415,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   days: [3, 0, 1],
   hours: [30, 0, 1],
   blobs: [3, 1],
+  epoch: [2, null],
   seconds: [90, 1],
   silentSeconds: [70, null],
   holder: ["laptop"],

@@ -181,7 +181,13 @@ export function devicePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
     const { t } = page.locale;
     const said = [t.devices.revoked({ device: name })];
     if (result.ok && result.data.heldBackupKey)
-      said.push(t.devices.backupKeyKept({ device: name, places: result.data.backupTargets }));
+      said.push(
+        t.devices.backupKeyKept({
+          device: name,
+          places: result.data.backupTargets,
+          epoch: result.data.backupKeyEpoch,
+        }),
+      );
     return page.back("devices", result, said.join(" "));
   });
 }

@@ -51,7 +51,10 @@ export async function takeSnapshot(options: {
   readonly cacheDir: string;
   readonly head: Omit<ReplicaHead, "root" | "content" | "files" | "bytes" | "addedBytes">;
 }): Promise<ReplicaHead> {
-  const cache = new FileCache(options.cacheDir);
+  const cache = new FileCache(options.cacheDir, {
+    job: "snapshot of this device's replica of app data",
+    startedAt: new Date().toISOString(),
+  });
   try {
     const archived = await new Archiver(
       new ReplicaSink(options.db),

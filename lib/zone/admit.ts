@@ -20,6 +20,7 @@ import {
 } from "../../protocol/join.ts";
 import { MAX_REQUEST_SKEW_MS } from "../../protocol/request-auth.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
+import { sealEpochsToOps } from "../backup/key-epochs.ts";
 import { BuckyError } from "../errors.ts";
 import { clockError } from "../node/admit-member.ts";
 import { invites, state } from "../store/schema.ts";
@@ -96,6 +97,16 @@ export function admitDevice(
     zone.ownerKey(),
   );
   const backupKey = backupKeyFor(zone, invite.givesBackupKey, id, request.publicKey);
+  // Given the key after a revocation renewed it: the epochs since are sealed to it too.
+  const epochs = backupKey
+    ? sealEpochsToOps({
+        db: zone.db,
+        zone: zone.zoneId,
+        owner: zone.ownerKey(),
+        roots: zone.backupEpochRoots?.() ?? new Map(),
+        device: id,
+      })
+    : [];
   // Take a use first (only from the count just read, so two joins cannot share the last
   // one), sealed anew, then give it back if the write fails.
   const usesLeft = invite.usesLeft - 1;
@@ -125,6 +136,7 @@ export function admitDevice(
               })
             : null,
       },
+      ...epochs,
     ]);
   } catch (error) {
     zone.db

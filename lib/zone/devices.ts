@@ -3,6 +3,7 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { revocationIssuedAt } from "../../protocol/revocation-order.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { newKeyEpochOp } from "../backup/key-epochs.ts";
 import { readZoneTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import { readPayload } from "../facts/payload.ts";
@@ -159,6 +160,12 @@ export interface Revoked {
   readonly heldBackupKey: boolean;
   /** Where the zone's backups are that it may reach: the zone's targets and its own. */
   readonly backupTargets: readonly string[];
+  /**
+   * The key epoch this revocation began (lib/backup/key-epochs.ts): backups from now on are
+   * sealed under a key the device never held. Null when none began: it held no backup key,
+   * or it was revoked before.
+   */
+  readonly backupKeyEpoch: number | null;
 }
 
 /**
@@ -198,9 +205,10 @@ export async function revokeDevice(
         asked: [],
         notAsked: [],
         ...exposure,
+        backupKeyEpoch: null,
       };
     }
-    return { ...revokeAgain(zone, member, member.recutSeq), ...exposure };
+    return { ...revokeAgain(zone, member, member.recutSeq), ...exposure, backupKeyEpoch: null };
   }
   // Said before asking anyone: a device without the owner key cannot revoke at all.
   const ownerKey = zone.ownerKey();
@@ -216,6 +224,7 @@ export async function revokeDevice(
       asked: head.asked,
       notAsked: head.notAsked,
       ...exposure,
+      backupKeyEpoch: null,
     };
   const revocation = signRevocation(
     {
@@ -226,7 +235,23 @@ export async function revokeDevice(
     },
     ownerKey,
   );
-  zone.write([{ key: `devices/${name}/revoked`, value: JSON.stringify(revocation.jws) }]);
+  // One that may hold the backup key is shut out of every later backup: a new key epoch,
+  // sealed to the devices that stay, goes in with the revocation (one changeset, so no
+  // device learns of one without the other).
+  const renewal = exposure.heldBackupKey
+    ? newKeyEpochOp({
+        db: zone.db,
+        zone: zone.zoneId,
+        owner: ownerKey,
+        revoked: member.id,
+        devices: keyHolders(zone, member.id),
+      })
+    : undefined;
+  zone.write([
+    { key: `devices/${name}/revoked`, value: JSON.stringify(revocation.jws) },
+    ...(renewal ? [renewal.op] : []),
+  ]);
+  if (renewal) zone.log.info("backup key renewed", { epoch: renewal.epoch, shutOut: name });
   zone.log.info("device revoked", {
     device: name,
     id: member.id,
@@ -243,7 +268,24 @@ export async function revokeDevice(
     asked: head.asked,
     notAsked: head.notAsked,
     ...exposure,
+    backupKeyEpoch: renewal?.epoch ?? null,
   };
+}
+
+/**
+ * The devices a new key epoch is sealed to: the members in good standing but `revoked`
+ * that may hold the backup key (their facts say so, or they never said).
+ */
+function keyHolders(zone: AskingZone, revoked: DeviceId): DeviceId[] {
+  const holders: DeviceId[] = [];
+  for (const member of zone.membership().byId.values())
+    if (
+      member.id !== revoked &&
+      standingOf(zone.membership(), member.id) === "member" &&
+      mayHoldBackupKey(zone, member.id)
+    )
+      holders.push(member.id);
+  return holders;
 }
 
 /**
@@ -257,11 +299,17 @@ type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets">;
 function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
   const said = heldFacts(zone.db).find((record) => record.device === id);
   const backup = said ? readPayload(said.facts).backup : undefined;
-  const heldBackupKey = !said || Boolean(backup?.key);
+  const heldBackupKey = mayHoldBackupKey(zone, id);
   if (!heldBackupKey) return { heldBackupKey, backupTargets: [] };
   const targets = new Set(readZoneTargets(zone.db).map((target) => target.name));
   for (const target of Object.keys(backup?.targets ?? {})) targets.add(target);
   return { heldBackupKey, backupTargets: [...targets].sort(compareCodeUnits) };
+}
+
+/** Whether device `id` may hold the backup key: its facts say so, or it never said. */
+function mayHoldBackupKey(zone: AskingZone, id: DeviceId): boolean {
+  const said = heldFacts(zone.db).find((record) => record.device === id);
+  return !said || Boolean(readPayload(said.facts).backup?.key);
 }
 
 /**
@@ -289,7 +337,7 @@ function revokeAgain(
   zone: AskingZone,
   member: Member,
   lastSeq: number,
-): Omit<Revoked, keyof BackupExposure> {
+): Omit<Revoked, keyof BackupExposure | "backupKeyEpoch"> {
   if (lastSeq < 1)
     throw new BuckyError(
       "E_INVALID_INPUT",

@@ -26,4 +26,9 @@ export interface ZoneWriter {
   ownerKey(): SigningKey;
   /** The zone's backup root, on a device that holds it. */
   backupRoot(): Uint8Array | undefined;
+  /**
+   * The roots of the zone's backup key epochs (lib/backup/key-epochs.ts) this device opens,
+   * by name: an admission with the backup key seals them to the new device too.
+   */
+  backupEpochRoots?(): ReadonlyMap<string, Uint8Array>;
 }

@@ -13,6 +13,11 @@ export interface RepositoryKeys {
   readonly encrypt: Uint8Array;
   readonly id: Uint8Array;
   readonly chunker: Uint8Array;
+  /**
+   * The keys of the zone's earlier key epochs (protocol/backup/key-epoch.ts), newest
+   * first: what they sealed is read with them, nothing new is sealed under them.
+   */
+  readonly earlier?: readonly RepositoryKeys[];
 }
 
 export function repositoryKeys(backupRoot: Uint8Array, repositoryId: string): RepositoryKeys {
@@ -22,6 +27,21 @@ export function repositoryKeys(backupRoot: Uint8Array, repositoryId: string): Re
       hkdfSync("sha256", backupRoot, utf8(repositoryId), utf8(`bucky backup ${purpose} v1`), 32),
     );
   return { encrypt: derive("encrypt"), id: derive("blob id"), chunker: derive("chunker") };
+}
+
+/**
+ * The keys of a repository under several key epochs' roots, newest first: the newest
+ * seals, and every one opens (open() tries each).
+ */
+export function repositoryKeyring(
+  roots: readonly Uint8Array[],
+  repositoryId: string,
+): RepositoryKeys {
+  const [newest, ...earlier] = roots;
+  check(newest !== undefined, "a keyring has a root");
+  const keys = repositoryKeys(newest, repositoryId);
+  if (earlier.length === 0) return keys;
+  return { ...keys, earlier: earlier.map((root) => repositoryKeys(root, repositoryId)) };
 }
 
 /** A blob's id: the keyed hash of its plaintext, 64 hex digits. */
@@ -63,7 +83,33 @@ export function seal(
 
 /** Opens what seal() made; a ProtocolError if it was altered, or sealed under other keys. */
 export function open(keys: RepositoryKeys, sealed: Uint8Array, context: string): Uint8Array {
+  return openWith(keys, sealed, context).plaintext;
+}
+
+/**
+ * Opens what seal() made under `keys` or one of its earlier epochs' (newest first), and
+ * says which keys opened it: a blob's id is checked with that epoch's id key.
+ */
+export function openWith(
+  keys: RepositoryKeys,
+  sealed: Uint8Array,
+  context: string,
+): { plaintext: Uint8Array; keys: RepositoryKeys } {
   check(sealed.length >= SEAL_OVERHEAD, "a sealed piece is too short");
+  const plaintext = openUnder(keys, sealed, context);
+  if (plaintext) return { plaintext, keys };
+  for (const earlier of keys.earlier ?? []) {
+    const opened = openUnder(earlier, sealed, context);
+    if (opened) return { plaintext: opened, keys: earlier };
+  }
+  throw new ProtocolError(`${context} does not decrypt: it was altered, or made with other keys`);
+}
+
+function openUnder(
+  keys: Pick<RepositoryKeys, "encrypt">,
+  sealed: Uint8Array,
+  context: string,
+): Uint8Array | undefined {
   const decipher = createDecipheriv("aes-256-gcm", keys.encrypt, sealed.subarray(0, NONCE_BYTES));
   decipher.setAAD(utf8(context));
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
@@ -73,6 +119,6 @@ export function open(keys: RepositoryKeys, sealed: Uint8Array, context: string):
     if (rest.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length);
     return new Uint8Array(Buffer.concat([body, rest]));
   } catch {
-    throw new ProtocolError(`${context} does not decrypt: it was altered, or made with other keys`);
+    return undefined;
   }
 }
