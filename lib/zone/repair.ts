@@ -1,20 +1,27 @@
 /**
  * `bucky state repair`: rebuilds a home's zone state from its signed changesets
  * (lib/state/repair.ts), with its daemon stopped. It needs neither the documents in the
- * state (they may be what was altered) nor a peer: only the node's record and the device
- * key, which must match.
+ * state (they may be what was altered) nor, mostly, a peer: only the node's record and the
+ * device key, which must match. A peer is called only when this device's own changesets
+ * that its checkpoint keeps are damaged: those are put back from its copy first
+ * (lib/checkpoint/own-kept.ts).
  */
-import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
+import { damagedOwnKept, type KeptSource, putBackOwnKept } from "../checkpoint/own-kept.ts";
 import { BuckyError } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { daemonAnswers } from "../node/daemon-client.ts";
+import { PeerClient } from "../node/peer-client.ts";
+import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
+import { readRelays } from "../relay/relays.ts";
 import { type Repair, repairState } from "../state/repair.ts";
 import { StateSeal } from "../state/seal.ts";
-import { openStateDb } from "../store/db.ts";
+import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
+import { loadMembership } from "../sync/membership.ts";
 import { requireZone } from "./checked-zone.ts";
 
 const RESTORE_HINT =
@@ -44,7 +51,14 @@ export async function repairHome(home: string, log: Log, now: () => number): Pro
         RESTORE_HINT,
       );
     }
-    return repairState(
+    const damaged = damagedOwnKept(db.$client, self.deviceId, self.zoneId as ZoneId);
+    const from =
+      damaged.length > 0
+        ? await withPeerSources(db, signingKeyFromSeed(seed), self, now, (sources) =>
+            putBackOwnKept(db.$client, self.deviceId, self.zoneId as ZoneId, damaged, sources, log),
+          )
+        : undefined;
+    const repair = repairState(
       db,
       StateSeal.fromSeed(seed, self.deviceId as DeviceId),
       self.zoneId as ZoneId,
@@ -52,7 +66,48 @@ export async function repairHome(home: string, log: Log, now: () => number): Pro
       now(),
       log,
     );
+    if (from === undefined) return repair;
+    const found = `this device's own changeset${damaged.length === 1 ? "" : "s"} #${damaged.join(", #")} that its checkpoint keeps did not verify`;
+    return {
+      ...repair,
+      repaired: true,
+      found: [found, ...repair.found],
+      restored: damaged.map((seq) => ({ seq, from })),
+    };
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * Runs `work` with this device's peers as sources of the checkpoint's first page. Where
+ * they listen is read from the state as it is: the pinned certificate of each (its device
+ * key's) authenticates whoever answers, whatever the state says.
+ */
+async function withPeerSources<T>(
+  db: StateDb,
+  key: SigningKey,
+  self: { deviceId: string; deviceName: string; zoneId: string },
+  now: () => number,
+  work: (sources: KeptSource[]) => Promise<T>,
+): Promise<T> {
+  const membership = loadMembership(db, self.zoneId as ZoneId);
+  const relays = readRelays(db, membership);
+  const document = readDeviceDocument(db, self.deviceName);
+  const client = new PeerClient(key, new MemoryContacts(savedContacts(db)), now, {
+    relaysFor: () => relays,
+    document: () => document,
+  });
+  try {
+    const peers = readPeers(db, membership, self.deviceId as DeviceId);
+    return await work(
+      peers.map((peer) => ({
+        name: peer.name,
+        fetchPage: (request) =>
+          client.post(peer, "/v1/sync/checkpoint", request, { repeatable: true }),
+      })),
+    );
+  } finally {
+    client.stop();
   }
 }
