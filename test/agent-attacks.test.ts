@@ -385,6 +385,16 @@ describe("a token holds only as the grant its record names", () => {
       true,
       "the agent token is not the grant of agent borrowed this zone holds (signed by another device, or ending at another time)\nAsk the owner for a new token.",
     ]);
+    // Audited as forged, not as the agent's: the agent's own refusals keep their budget.
+    const { entries } = await buckyJson<{
+      entries: { agent: string; ok: boolean; outcome: string }[];
+    }>(["agent", "log", "--home", alpha.home]);
+    expect(entries.filter((e) => e.agent === "borrowed" && !e.ok)).toEqual([]);
+    expect(
+      entries
+        .filter((e) => e.agent === "forged:borrowed")
+        .map((e) => [e.ok, e.outcome.includes("not the grant of agent borrowed")]),
+    ).toEqual([[false, true]]);
   });
 });
 

@@ -355,10 +355,9 @@ export type AgentCall = Pick<AuditEntry, "tool" | "arguments" | "dryRun">;
 /**
  * checkAgentToken for a call, which takes one of the agent's calls on this device from
  * `limits.rates`: a refusal (the token, or the rate) is recorded in the audit log, under
- * the agent's name when the token is signed by a device of the zone (whatever else is
- * wrong with it), else as "unknown"; within that name's budget in `limits.refusals`,
- * which keeps a flood of bad tokens from filling the log, or from crowding out an agent's
- * own refusals.
+ * the caller refusedCaller names; within that name's budget in `limits.refusals`, which
+ * keeps a flood of bad tokens from filling the log, or from crowding out an agent's own
+ * refusals.
  */
 export function checkAgentCall(
   zone: NodeContext,
@@ -374,9 +373,8 @@ export function checkAgentCall(
     return grant;
   } catch (error) {
     if (!(error instanceof BuckyError) || call === undefined) throw error;
-    const claim = claimedBy(token);
-    const agent = claim && zone.membership().byId.has(claim.issuer) ? claim.agent : "unknown";
-    const budget = refusals.take(agent);
+    const { agent, budget: caller } = refusedCaller(zone, claimedBy(token));
+    const budget = refusals.take(caller);
     if (budget.record)
       recordCall(
         zone.db,
@@ -390,6 +388,29 @@ export function checkAgentCall(
       );
     throw error;
   }
+}
+
+/** Tokens no member signed are recorded as this, under one refusal budget. */
+export const UNKNOWN_CALLER = "unknown";
+
+/**
+ * Who a refused call is recorded as (`agent`), and whose refusal budget it spends
+ * (`budget`): the agent's own when the token's signer is the device its grant's record
+ * names as issuer (whatever else is wrong with the token: expired, revoked, too fast).
+ * Another member signing under that name (a stolen device can sign any name) is recorded
+ * as `forged:<name>`, which no agent can be named, and all such tokens share one budget:
+ * before, their refusals sat in that agent's log and spent its budget, keeping the
+ * agent's own refusals out of the log. Tokens no member signed are "unknown".
+ */
+function refusedCaller(
+  zone: NodeContext,
+  claim: { agent: string; issuer: DeviceId } | undefined,
+): { agent: string; budget: string } {
+  if (!claim || !zone.membership().byId.has(claim.issuer))
+    return { agent: UNKNOWN_CALLER, budget: UNKNOWN_CALLER };
+  if (readRecord(zone.db, claim.agent)?.issuer === claim.issuer)
+    return { agent: claim.agent, budget: claim.agent };
+  return { agent: `forged:${claim.agent}`, budget: "forged:" };
 }
 
 function revocationOf(db: StateQueries, id: string): string | undefined {
