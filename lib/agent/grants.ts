@@ -76,6 +76,12 @@ export interface McpEndpoint {
 }
 
 const agentKey = (name: string) => `agents/${name}`;
+/**
+ * Every grant's record under its own id too: two devices granting one name at once both
+ * say the grant is held, and the later `agents/<name>` wins everywhere; this one is kept,
+ * so that every device lists the other as replaced, not nothing (its token is refused).
+ */
+const grantKey = (id: string) => `agent-grants/${id}`;
 /** Set once, never deleted (protocol/write-rules.ts): a member cannot undo a revocation. */
 export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
@@ -179,7 +185,10 @@ export function grantAgent(
     revokedAt: null,
     ...(person ? { user: person.name } : {}),
   };
-  zone.write([{ key: agentKey(grant.agent), value: JSON.stringify(record) }]);
+  zone.write([
+    { key: agentKey(grant.agent), value: JSON.stringify(record) },
+    { key: grantKey(grant.id), value: JSON.stringify(record) },
+  ]);
   zone.log.info("agent granted", {
     agent: grant.agent,
     ...(person ? { user: person.name } : {}),
@@ -198,29 +207,69 @@ export function grantAgent(
 }
 
 /**
+ * The grant that replaced `record` at its agent's name (granted on another device at the
+ * same moment, the later one holding everywhere), or undefined while `record` holds: a
+ * grant is answered only once another device holds it, and by then the other is often
+ * here too; answering "held" would hand over a token every device refuses.
+ */
+export function replacingGrant(zone: NodeContext, record: AgentRecord): ListedAgent | undefined {
+  const now = readRecord(zone.db, record.agent);
+  if (!now || now.id === record.id) return undefined;
+  return agentStanding(now, {
+    membership: zone.membership(),
+    people: zone.people(),
+    nowMs: zone.now(),
+  });
+}
+
+/**
  * The agents granted in the zone, each with whether its token works now; with `user`,
  * only those that person made.
  */
 export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   const standing = { membership: zone.membership(), people: zone.people(), nowMs: zone.now() };
-  return zone.db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(keyGlob("agents/*"))
-    .all()
-    .flatMap((row) => {
-      const record = parseRecord(row.value);
-      if (!record || (user !== undefined && record.user !== user)) return [];
-      // `agents/*` matches `agents/x/y` too (and any member writes there): a record is an
-      // agent's only at the key of its own name, which is an agent's name (the panel puts
-      // it in a path), as readRecord and the token check read it.
-      if (!isAgentName(record.agent) || row.key !== agentKey(record.agent)) return [];
-      // Revoked by its record, or by the revocation no member can take back, as
-      // checkAgentToken reads it: a member rewriting the record does not bring it back.
-      const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
-      return [agentStanding({ ...record, revokedAt }, standing)];
-    })
-    .sort((a, b) => compareCodeUnits(a.agent, b.agent));
+  // `agents/*` matches `agents/x/y` too (and any member writes there): a record is an
+  // agent's only at the key of its own name, which is an agent's name (the panel puts it
+  // in a path), as readRecord and the token check read it; a grant's own record only at
+  // the key of its id.
+  const records = (glob: string, keyOf: (record: AgentRecord) => string) =>
+    zone.db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .where(keyGlob(glob))
+      .all()
+      .flatMap((row) => {
+        const record = parseRecord(row.value);
+        if (!record || (user !== undefined && record.user !== user)) return [];
+        return isAgentName(record.agent) && row.key === keyOf(record) ? [record] : [];
+      });
+  const current = new Map(
+    records("agents/*", (record) => agentKey(record.agent)).map((r) => [r.agent, r]),
+  );
+  // Grants a later grant of the same name replaced, while their tokens would still run:
+  // the device that made one said it was held, and its token is refused everywhere.
+  const replaced = records("agent-grants/*", (record) => grantKey(record.id)).flatMap((record) => {
+    const now = current.get(record.agent);
+    return now !== undefined &&
+      now.id !== record.id &&
+      Date.parse(record.expiresAt) > standing.nowMs &&
+      revocationOf(zone.db, record.id) === undefined
+      ? [{ record, now }]
+      : [];
+  });
+  // Each name's grant that holds first, then those it replaced, by when they were made.
+  const held = [...current.values()].map((record) => {
+    // Revoked by its record, or by the revocation no member can take back, as
+    // checkAgentToken reads it: a member rewriting the record does not bring it back.
+    const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
+    return agentStanding({ ...record, revokedAt }, standing);
+  });
+  const others = replaced
+    .map(({ record, now }) => agentStanding(record, standing, now))
+    .sort((a, b) => compareCodeUnits(a.issuedAt, b.issuedAt) || compareCodeUnits(a.id, b.id));
+  return held
+    .sort((a, b) => compareCodeUnits(a.agent, b.agent))
+    .flatMap((agent) => [agent, ...others.filter((other) => other.agent === agent.agent)]);
 }
 
 /**
