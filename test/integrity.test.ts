@@ -630,7 +630,7 @@ describe("mending an edited state", () => {
     });
   }, 60_000);
 
-  test("this device's own changeset the checkpoint keeps edited: repair puts it back from a peer, keeping its later ones", async () => {
+  test("this device's own changeset the checkpoint keeps edited: repair, or the daemon's start, puts it back from a peer, keeping its later ones", async () => {
     const env = {
       BUCKY_CHECKPOINT_HORIZON_MS: "1500",
       BUCKY_CHECKPOINT_PERIOD_MS: "500",
@@ -701,8 +701,6 @@ describe("mending an edited state", () => {
       );
     };
     flipFounding();
-    await expectDaemonRefuses(alpha.home, "#1 has a bad signature");
-
     const repaired = await buckyJson<{
       repaired: boolean;
       dropped: unknown[];
@@ -715,13 +713,19 @@ describe("mending an edited state", () => {
     });
     expect(seqsHeld()).toEqual(heldBefore);
     const back = await startDaemon(alpha.home, env);
+    // Once more, with no command run: the daemon's start puts it back itself.
+    await back.kill();
+    flipFounding();
+    const again = await startDaemon(alpha.home, env);
+    expect(again.log()).toMatch(/own kept changesets put back.*from=beta/);
+    expect(seqsHeld()).toEqual(heldBefore);
     // Whole without beta: the full verification finds nothing to mend.
     await beta.kill();
-    expect(await userState(back.home)).toEqual({
+    expect(await userState(again.home)).toEqual({
       "apps/from-alpha": "kept",
       "apps/alpha-later": "also",
     });
-    await back.kill();
+    await again.kill();
     expect(await buckyJson(["state", "repair", "--home", alpha.home])).toMatchObject({
       repaired: false,
       restored: [],
@@ -735,6 +739,8 @@ describe("mending an edited state", () => {
     expect(jsonError(alone).message).toContain("#1 that its checkpoint keeps is damaged");
     expect(jsonError(alone).hint).toContain("Start the daemon of another device");
     expect(seqsHeld()).toEqual(heldBefore);
+    // Nor can the daemon mend it at its start: it refuses, as before.
+    await expectDaemonRefuses(alpha.home, "#1 has a bad signature");
   }, 60_000);
 
   test("another device's changeset edited: repair drops it and a peer sends it again", async () => {

@@ -4,8 +4,10 @@
  * state (they may be what was altered) nor, mostly, a peer: only the node's record and the
  * device key, which must match. A peer is called only when this device's own changesets
  * that its checkpoint keeps are damaged: those are put back from its copy first
- * (lib/checkpoint/own-kept.ts).
+ * (lib/checkpoint/own-kept.ts); the daemon's start does that much itself
+ * (mendOwnKeptAtStart).
  */
+import { existsSync } from "node:fs";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { damagedOwnKept, type KeptSource, putBackOwnKept } from "../checkpoint/own-kept.ts";
@@ -19,6 +21,7 @@ import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "..
 import { readRelays } from "../relay/relays.ts";
 import { type Repair, repairState } from "../state/repair.ts";
 import { StateSeal } from "../state/seal.ts";
+import { verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
 import { loadMembership } from "../sync/membership.ts";
@@ -76,6 +79,61 @@ export async function repairHome(home: string, log: Log, now: () => number): Pro
     };
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * At the daemon's start, before the state is checked: this device's own changesets that
+ * its checkpoint keeps, damaged, are put back from a peer's copy (as `bucky state repair`
+ * does), and the state is sealed again, when that is all that was wrong: the start then
+ * goes on, with nobody to run a command. Anything else, or no peer answering, is left
+ * for the start's own check to refuse, as before (and `bucky state repair` to mend).
+ */
+export async function mendOwnKeptAtStart(home: string, log: Log, now: () => number): Promise<void> {
+  const paths = homePaths(home);
+  if (!existsSync(paths.stateDb) || !existsSync(paths.deviceKey)) return;
+  // A state that does not even open or read is the start's own check's to report.
+  let db: StateDb;
+  try {
+    db = openStateDb(paths.stateDb, { create: false });
+  } catch {
+    return;
+  }
+  try {
+    const found = ownDamage(db);
+    if (!found) return;
+    const { self, damaged } = found;
+    const zone = self.zoneId as ZoneId;
+    const seed = readKeyFile(paths.deviceKey, "device", log);
+    if (deviceIdFromPublicKey(signingKeyFromSeed(seed).publicKey) !== self.deviceId) return;
+    try {
+      await withPeerSources(db, signingKeyFromSeed(seed), self, now, (sources) =>
+        putBackOwnKept(db.$client, self.deviceId, zone, damaged, sources, log),
+      );
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_UNAVAILABLE")) throw error;
+      log.warn(error.message, { hint: error.hint ?? "" });
+      return;
+    }
+    // Put back byte for byte, the tables match their seal again; only the damage a check
+    // recorded there may remain, which the repair clears.
+    const seal = StateSeal.fromSeed(seed, self.deviceId as DeviceId);
+    if (verifyNow(db.$client, seal, zone).problemCount > 0) return;
+    repairState(db, seal, zone, self.deviceName, now(), log);
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** This device's record and its damaged kept changesets, if any (none when unreadable). */
+function ownDamage(db: StateDb) {
+  try {
+    const self = db.select().from(node).get();
+    if (!self) return undefined;
+    const damaged = damagedOwnKept(db.$client, self.deviceId, self.zoneId as ZoneId);
+    return damaged.length > 0 ? { self, damaged } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
