@@ -385,6 +385,47 @@ describe("a token holds only as the grant its record names", () => {
       true,
       "the agent token is not the grant of agent borrowed this zone holds (signed by another device, or ending at another time)\nAsk the owner for a new token.",
     ]);
+    // Audited as forged, not as the agent's: the agent's own refusals keep their budget.
+    const { entries } = await buckyJson<{
+      entries: { agent: string; ok: boolean; outcome: string }[];
+    }>(["agent", "log", "--home", alpha.home]);
+    expect(entries.filter((e) => e.agent === "borrowed" && !e.ok)).toEqual([]);
+    expect(
+      entries
+        .filter((e) => e.agent === "forged:borrowed")
+        .map((e) => [e.ok, e.outcome.includes("not the grant of agent borrowed")]),
+    ).toEqual([[false, true]]);
+  });
+});
+
+describe("a stolen member flooding an agent's name with tokens of its own", () => {
+  test("spends no budget of that agent's: its own refusals are still each recorded", async () => {
+    const { token } = await grant(alpha.home, "crowded", ["--read", "status"]);
+    await buckyJson(["agent", "revoke", "crowded", "--home", alpha.home]);
+    const member = await actAs(beta.home);
+    const now = Math.floor(Date.now() / 1000);
+    const forged = signJws(
+      { alg: "EdDSA", typ: AGENT_TOKEN_TYPE, kid: member.id },
+      {
+        zone: member.zone,
+        sub: "crowded",
+        jti: "forged-grant",
+        iat: now,
+        exp: now + 3600,
+        scopes: { read: ["status"], write: [], act: [] },
+      },
+      member.key,
+    );
+    const flood = await overHttp(`${gateway}/mcp`, forged);
+    await Promise.all(Array.from({ length: 40 }, () => call(flood, "zone_status")));
+    const revoked = await overHttp(`${gateway}/mcp`, token);
+    expect((await call(revoked, "list_devices")).isError).toBe(true);
+    const { entries } = await buckyJson<{
+      entries: { agent: string; tool: string; ok: boolean; outcome: string }[];
+    }>(["agent", "log", "--agent", "crowded", "--limit", "1000", "--home", alpha.home]);
+    expect(entries.map((e) => [e.tool, e.ok, e.outcome])).toEqual([
+      ["list_devices", false, expect.stringContaining("refused: agent crowded was revoked at")],
+    ]);
   });
 });
 

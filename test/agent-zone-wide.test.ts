@@ -288,6 +288,42 @@ describe("a grant's end", () => {
   });
 });
 
+interface Listed {
+  agent: string;
+  id: string;
+  grantedBy: string;
+  working: boolean;
+  stopped?: { why: string; message: string };
+}
+/** How `twin`'s two grants are listed: [granted by, working, why stopped]. */
+async function twins(home: string): Promise<[string, boolean, string | undefined][]> {
+  const { agents } = await buckyJson<{ agents: Listed[] }>(["agent", "list", "--home", home]);
+  return agents
+    .filter((a) => a.agent === "twin")
+    .map((a) => [a.grantedBy, a.working, a.stopped?.why]);
+}
+
+describe("two devices granting one name", () => {
+  test("the grant the other replaced is listed as replaced on every device, its token refused", async () => {
+    // As two grants at the same moment end: the later record holds everywhere.
+    const first = await grant(alpha.home, "twin", ["--read", "status"]);
+    const second = await grant(beta.home, "twin", ["--read", "status"]);
+    expect([first.heldElsewhere, second.heldElsewhere]).toEqual(["held", "held"]);
+    const replaced: [string, boolean, string | undefined][] = [
+      ["beta", true, undefined],
+      ["alpha", false, "replaced"],
+    ];
+    await waitFor("alpha to hold beta's grant", async () =>
+      (await twins(alpha.home))[0]?.[0] === "beta" ? true : undefined,
+    );
+    expect(await twins(alpha.home)).toEqual(replaced);
+    expect(await twins(beta.home)).toEqual(replaced);
+    const { url, certificate } = await alphaMcp();
+    const refused = await call(await connect(url, first.token, certificate), "zone_status");
+    expect(refused.isError).toBe(true);
+  });
+});
+
 describe("what an agent changed through a device", () => {
   test("is in the zone's audit log before the agent is answered: killing that device loses neither", async () => {
     await waitFor(
@@ -318,6 +354,11 @@ describe("what an agent changed through a device", () => {
     expect([dismissed.isError, text(dismissed)]).toEqual([
       true,
       expect.stringContaining("agent dismissed was revoked"),
+    ]);
+    // The grant alpha made that beta's replaced is still listed so, with alpha gone.
+    expect(await twins(beta.home)).toEqual([
+      ["beta", true, undefined],
+      ["alpha", false, "replaced"],
     ]);
     const entries = await log(beta.home, "stopper");
     expect(

@@ -630,6 +630,119 @@ describe("mending an edited state", () => {
     });
   }, 60_000);
 
+  test("this device's own changeset the checkpoint keeps edited: repair, or the daemon's start, puts it back from a peer, keeping its later ones", async () => {
+    const env = {
+      BUCKY_CHECKPOINT_HORIZON_MS: "1500",
+      BUCKY_CHECKPOINT_PERIOD_MS: "500",
+      BUCKY_CHECKPOINT_EVERY_MS: "250",
+    };
+    const zone = await startZone(["alpha", "beta"], env);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    await buckyJson(["state", "set", "apps/from-alpha", '"kept"', "--home", alpha.home]);
+    const alphaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", alpha.home]))
+      .device.id;
+    const frontierOnAlpha = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return peekCheckpointRecord(db)?.frontier.get(alphaId);
+      } finally {
+        db.close();
+      }
+    };
+    const written = Date.now();
+    await waitFor(
+      "a checkpoint covering alpha's write",
+      async () => {
+        const status = await buckyJson<{
+          disk: { device: string; usage: { state: { checkpoint: { cut: string } | null } } }[];
+        }>(["status", "--disk", "--home", alpha.home]);
+        const cut = status.disk.find((d) => d.device === "alpha")?.usage.state.checkpoint?.cut;
+        return cut && Date.parse(cut) > written && frontierOnAlpha() ? true : undefined;
+      },
+      30_000,
+    );
+    // A write of alpha's past the checkpoint: it must survive the repair as it is.
+    await buckyJson(["state", "set", "apps/alpha-later", '"also"', "--home", alpha.home]);
+    await waitFor("beta to hold alpha's later write", async () => {
+      const read = await bucky(["state", "get", "apps/alpha-later", "--home", beta.home]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+    await alpha.kill();
+    const seqsHeld = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return db
+          .query<{ seq: number }, [string]>("SELECT seq FROM changesets WHERE author = ?1")
+          .all(alphaId)
+          .map((row) => row.seq);
+      } finally {
+        db.close();
+      }
+    };
+    const heldBefore = seqsHeld();
+    // alpha's founding changeset (the zone's documents: evidence the checkpoint keeps), one
+    // byte of its signature flipped.
+    const flipFounding = () => {
+      const db = new Database(join(alpha.home, "state.db"));
+      const row = db
+        .query<{ bytes: Uint8Array }, [string]>(
+          "SELECT bytes FROM changesets WHERE author = ?1 AND seq = 1",
+        )
+        .get(alphaId) as { bytes: Uint8Array };
+      db.close();
+      const edited = new Uint8Array(row.bytes);
+      edited[edited.length - 1] = (edited[edited.length - 1] as number) ^ 1;
+      sql(
+        alpha.home,
+        "UPDATE changesets SET bytes = ? WHERE author = ? AND seq = 1",
+        edited,
+        alphaId,
+      );
+    };
+    flipFounding();
+    const repaired = await buckyJson<{
+      repaired: boolean;
+      dropped: unknown[];
+      restored: { seq: number; from: string }[];
+    }>(["state", "repair", "--home", alpha.home]);
+    expect(repaired).toMatchObject({
+      repaired: true,
+      dropped: [],
+      restored: [{ seq: 1, from: "beta" }],
+    });
+    expect(seqsHeld()).toEqual(heldBefore);
+    const back = await startDaemon(alpha.home, env);
+    // Once more, with no command run: the daemon's start puts it back itself.
+    await back.kill();
+    flipFounding();
+    const again = await startDaemon(alpha.home, env);
+    expect(again.log()).toMatch(/own kept changesets put back.*from=beta/);
+    expect(seqsHeld()).toEqual(heldBefore);
+    // Whole without beta: the full verification finds nothing to mend.
+    await beta.kill();
+    expect(await userState(again.home)).toEqual({
+      "apps/from-alpha": "kept",
+      "apps/alpha-later": "also",
+    });
+    await again.kill();
+    expect(await buckyJson(["state", "repair", "--home", alpha.home])).toMatchObject({
+      repaired: false,
+      restored: [],
+    });
+
+    // With no peer answering, repair says so and changes nothing.
+    flipFounding();
+    const alone = await bucky(["state", "repair", "--home", alpha.home, "--json"]);
+    expect(alone.exitCode).toBe(3);
+    expect(jsonError(alone)).toMatchObject({ code: "E_UNAVAILABLE" });
+    expect(jsonError(alone).message).toContain("#1 that its checkpoint keeps is damaged");
+    expect(jsonError(alone).hint).toContain("Start the daemon of another device");
+    expect(seqsHeld()).toEqual(heldBefore);
+    // Nor can the daemon mend it at its start: it refuses, as before.
+    await expectDaemonRefuses(alpha.home, "#1 has a bad signature");
+  }, 60_000);
+
   test("another device's changeset edited: repair drops it and a peer sends it again", async () => {
     const zone = await startZone(["alpha", "beta"]);
     const alpha = zone.get("alpha") as Daemon;

@@ -15,8 +15,14 @@ export default defineBuckyCommand({
     const changesets = count(result.changesets, "signed changeset");
     if (!result.repaired) return `The zone state matches its ${changesets}: nothing to repair.`;
     const dropped = result.dropped.length;
+    const restored = result.restored;
     return [
       `Found: ${result.found.join("; ")}`,
+      ...(restored.length > 0
+        ? [
+            `Put back ${count(restored.length, "changeset")} of this device's own from ${restored[0]?.from}'s copy.`,
+          ]
+        : []),
       `Rebuilt the zone state (${count(result.keys, "key")}) from ${changesets}.`,
       ...(dropped > 0
         ? [

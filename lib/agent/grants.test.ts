@@ -1,8 +1,23 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { createLog } from "../log.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { foundingOps, openTestNode, removeTestDatabases, testZone } from "../state/test-db.ts";
-import { type AgentRecord, listAgents, revocationKey } from "./grants.ts";
+import {
+  foundingOps,
+  openTestNode,
+  removeTestDatabases,
+  type TestNode,
+  testZone,
+} from "../state/test-db.ts";
+import { entriesMissingFrom, versionVector } from "../sync/exchange.ts";
+import { ingestEntries } from "../sync/ingest.ts";
+import {
+  type AgentRecord,
+  grantAgent,
+  listAgents,
+  replacingGrant,
+  revocationKey,
+} from "./grants.ts";
 
 afterAll(removeTestDatabases);
 
@@ -69,5 +84,45 @@ describe("bucky agent list", () => {
     expect(listAgents(context).map((agent) => [agent.agent, agent.id])).toEqual([
       ["helper", "grant-1"],
     ]);
+  });
+});
+
+describe("two devices granting one name at once", () => {
+  test("the later grant holds on both; the other is found replaced when it is answered, and listed so on both", () => {
+    const a = openTestNode(92);
+    const b = openTestNode(93);
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      foundingOps({ a: a.key, b: b.key }),
+      1000,
+    );
+    const quiet = createLog({ level: "silent" });
+    const sync = (from: TestNode, to: TestNode) =>
+      ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
+        zone: testZone.id,
+        nowMs: Date.now() + 5_000,
+        log: quiet,
+        source: "test",
+        seal: to.seal,
+      });
+    sync(a, b);
+    const onA = testNodeContext(a, "a");
+    const onB = testNodeContext(b, "b", { now: () => Date.now() + 1_000 });
+    const request = { name: "twin", read: ["status"], ttlMs: 3_600_000 };
+    // Each written before hearing of the other, as two grants at the same moment are.
+    const first = grantAgent(onA, request);
+    const second = grantAgent(onB, request);
+    sync(a, b);
+    sync(b, a);
+    expect(replacingGrant(onA, first.record)?.id).toBe(second.record.id);
+    expect(replacingGrant(onB, second.record)).toBeUndefined();
+    for (const context of [onA, onB])
+      expect(
+        listAgents(context).map((agent) => [agent.id, agent.working, agent.stopped?.why]),
+      ).toEqual([
+        [second.record.id, true, undefined],
+        [first.record.id, false, "replaced"],
+      ]);
   });
 });

@@ -76,6 +76,12 @@ export interface McpEndpoint {
 }
 
 const agentKey = (name: string) => `agents/${name}`;
+/**
+ * Every grant's record under its own id too: two devices granting one name at once both
+ * say the grant is held, and the later `agents/<name>` wins everywhere; this one is kept,
+ * so that every device lists the other as replaced, not nothing (its token is refused).
+ */
+const grantKey = (id: string) => `agent-grants/${id}`;
 /** Set once, never deleted (protocol/write-rules.ts): a member cannot undo a revocation. */
 export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
@@ -179,7 +185,10 @@ export function grantAgent(
     revokedAt: null,
     ...(person ? { user: person.name } : {}),
   };
-  zone.write([{ key: agentKey(grant.agent), value: JSON.stringify(record) }]);
+  zone.write([
+    { key: agentKey(grant.agent), value: JSON.stringify(record) },
+    { key: grantKey(grant.id), value: JSON.stringify(record) },
+  ]);
   zone.log.info("agent granted", {
     agent: grant.agent,
     ...(person ? { user: person.name } : {}),
@@ -198,29 +207,69 @@ export function grantAgent(
 }
 
 /**
+ * The grant that replaced `record` at its agent's name (granted on another device at the
+ * same moment, the later one holding everywhere), or undefined while `record` holds: a
+ * grant is answered only once another device holds it, and by then the other is often
+ * here too; answering "held" would hand over a token every device refuses.
+ */
+export function replacingGrant(zone: NodeContext, record: AgentRecord): ListedAgent | undefined {
+  const now = readRecord(zone.db, record.agent);
+  if (!now || now.id === record.id) return undefined;
+  return agentStanding(now, {
+    membership: zone.membership(),
+    people: zone.people(),
+    nowMs: zone.now(),
+  });
+}
+
+/**
  * The agents granted in the zone, each with whether its token works now; with `user`,
  * only those that person made.
  */
 export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   const standing = { membership: zone.membership(), people: zone.people(), nowMs: zone.now() };
-  return zone.db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(keyGlob("agents/*"))
-    .all()
-    .flatMap((row) => {
-      const record = parseRecord(row.value);
-      if (!record || (user !== undefined && record.user !== user)) return [];
-      // `agents/*` matches `agents/x/y` too (and any member writes there): a record is an
-      // agent's only at the key of its own name, which is an agent's name (the panel puts
-      // it in a path), as readRecord and the token check read it.
-      if (!isAgentName(record.agent) || row.key !== agentKey(record.agent)) return [];
-      // Revoked by its record, or by the revocation no member can take back, as
-      // checkAgentToken reads it: a member rewriting the record does not bring it back.
-      const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
-      return [agentStanding({ ...record, revokedAt }, standing)];
-    })
-    .sort((a, b) => compareCodeUnits(a.agent, b.agent));
+  // `agents/*` matches `agents/x/y` too (and any member writes there): a record is an
+  // agent's only at the key of its own name, which is an agent's name (the panel puts it
+  // in a path), as readRecord and the token check read it; a grant's own record only at
+  // the key of its id.
+  const records = (glob: string, keyOf: (record: AgentRecord) => string) =>
+    zone.db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .where(keyGlob(glob))
+      .all()
+      .flatMap((row) => {
+        const record = parseRecord(row.value);
+        if (!record || (user !== undefined && record.user !== user)) return [];
+        return isAgentName(record.agent) && row.key === keyOf(record) ? [record] : [];
+      });
+  const current = new Map(
+    records("agents/*", (record) => agentKey(record.agent)).map((r) => [r.agent, r]),
+  );
+  // Grants a later grant of the same name replaced, while their tokens would still run:
+  // the device that made one said it was held, and its token is refused everywhere.
+  const replaced = records("agent-grants/*", (record) => grantKey(record.id)).flatMap((record) => {
+    const now = current.get(record.agent);
+    return now !== undefined &&
+      now.id !== record.id &&
+      Date.parse(record.expiresAt) > standing.nowMs &&
+      revocationOf(zone.db, record.id) === undefined
+      ? [{ record, now }]
+      : [];
+  });
+  // Each name's grant that holds first, then those it replaced, by when they were made.
+  const held = [...current.values()].map((record) => {
+    // Revoked by its record, or by the revocation no member can take back, as
+    // checkAgentToken reads it: a member rewriting the record does not bring it back.
+    const revokedAt = record.revokedAt ?? revocationOf(zone.db, record.id) ?? null;
+    return agentStanding({ ...record, revokedAt }, standing);
+  });
+  const others = replaced
+    .map(({ record, now }) => agentStanding(record, standing, now))
+    .sort((a, b) => compareCodeUnits(a.issuedAt, b.issuedAt) || compareCodeUnits(a.id, b.id));
+  return held
+    .sort((a, b) => compareCodeUnits(a.agent, b.agent))
+    .flatMap((agent) => [agent, ...others.filter((other) => other.agent === agent.agent)]);
 }
 
 /**
@@ -355,10 +404,9 @@ export type AgentCall = Pick<AuditEntry, "tool" | "arguments" | "dryRun">;
 /**
  * checkAgentToken for a call, which takes one of the agent's calls on this device from
  * `limits.rates`: a refusal (the token, or the rate) is recorded in the audit log, under
- * the agent's name when the token is signed by a device of the zone (whatever else is
- * wrong with it), else as "unknown"; within that name's budget in `limits.refusals`,
- * which keeps a flood of bad tokens from filling the log, or from crowding out an agent's
- * own refusals.
+ * the caller refusedCaller names; within that name's budget in `limits.refusals`, which
+ * keeps a flood of bad tokens from filling the log, or from crowding out an agent's own
+ * refusals.
  */
 export function checkAgentCall(
   zone: NodeContext,
@@ -374,9 +422,8 @@ export function checkAgentCall(
     return grant;
   } catch (error) {
     if (!(error instanceof BuckyError) || call === undefined) throw error;
-    const claim = claimedBy(token);
-    const agent = claim && zone.membership().byId.has(claim.issuer) ? claim.agent : "unknown";
-    const budget = refusals.take(agent);
+    const { agent, budget: caller } = refusedCaller(zone, claimedBy(token));
+    const budget = refusals.take(caller);
     if (budget.record)
       recordCall(
         zone.db,
@@ -390,6 +437,29 @@ export function checkAgentCall(
       );
     throw error;
   }
+}
+
+/** Tokens no member signed are recorded as this, under one refusal budget. */
+export const UNKNOWN_CALLER = "unknown";
+
+/**
+ * Who a refused call is recorded as (`agent`), and whose refusal budget it spends
+ * (`budget`): the agent's own when the token's signer is the device its grant's record
+ * names as issuer (whatever else is wrong with the token: expired, revoked, too fast).
+ * Another member signing under that name (a stolen device can sign any name) is recorded
+ * as `forged:<name>`, which no agent can be named, and all such tokens share one budget:
+ * before, their refusals sat in that agent's log and spent its budget, keeping the
+ * agent's own refusals out of the log. Tokens no member signed are "unknown".
+ */
+function refusedCaller(
+  zone: NodeContext,
+  claim: { agent: string; issuer: DeviceId } | undefined,
+): { agent: string; budget: string } {
+  if (!claim || !zone.membership().byId.has(claim.issuer))
+    return { agent: UNKNOWN_CALLER, budget: UNKNOWN_CALLER };
+  if (readRecord(zone.db, claim.agent)?.issuer === claim.issuer)
+    return { agent: claim.agent, budget: claim.agent };
+  return { agent: `forged:${claim.agent}`, budget: "forged:" };
 }
 
 function revocationOf(db: StateQueries, id: string): string | undefined {

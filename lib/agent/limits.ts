@@ -105,9 +105,11 @@ export class RefusalBudget {
 const MAX_BUDGETS = 1_000;
 
 /**
- * A RefusalBudget for each caller (an agent's name, or "unknown" for tokens no member
- * signed), so that one flooding uses up its own budget, not another's: a stranger sending
- * garbage could otherwise keep a revoked agent's calls out of the log.
+ * A RefusalBudget for each caller (an agent's name; "unknown" for tokens no member
+ * signed; one for tokens a member signed under a name granted by another device:
+ * lib/agent/grants.ts, refusedCaller), so that one flooding uses up its own budget, not
+ * another's: a stranger sending garbage could otherwise keep a revoked agent's calls out
+ * of the log.
  */
 export class RefusalBudgets {
   private readonly budgets = new Map<string, RefusalBudget>();

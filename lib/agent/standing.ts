@@ -21,7 +21,8 @@ export type AgentStop =
   | "granter-revoked"
   | "granter-quarantined"
   | "granter-gone"
-  | "person-gone";
+  | "person-gone"
+  | "replaced";
 
 /** An agent as `bucky agent list` and the panel show it. */
 export interface ListedAgent extends AgentRecord {
@@ -33,10 +34,15 @@ export interface ListedAgent extends AgentRecord {
   readonly stopped?: { readonly why: AgentStop; readonly message: string; readonly hint: string };
 }
 
-/** `record` with whether its token works now, on any device (the same state, the same answer). */
+/**
+ * `record` with whether its token works now, on any device (the same state, the same
+ * answer). `current`: the grant the agent's name holds now, when `record` is another one
+ * (lib/agent/grants.ts, listAgents).
+ */
 export function agentStanding(
   record: AgentRecord,
   zone: { membership: Membership; people: Directory; nowMs: number },
+  current?: AgentRecord,
 ): ListedAgent {
   const granter = zone.membership.byId.get(record.issuer);
   const grantedBy = granter?.name ?? record.issuer;
@@ -58,6 +64,14 @@ export function agentStanding(
     );
   if (Date.parse(record.expiresAt) <= zone.nowMs)
     return stopped("expired", `expired at ${record.expiresAt}`, again);
+  if (current && current.id !== record.id) {
+    const by = zone.membership.byId.get(current.issuer)?.name ?? current.issuer;
+    return stopped(
+      "replaced",
+      `replaced by the grant of ${record.agent} made through ${by} at ${current.issuedAt} (two grants of one name: the later holds), so every call with its token is refused`,
+      `Give the agent the token of the grant that holds, or grant it again under another name (\`bucky agent grant <other name> …\`).`,
+    );
+  }
   const granterStanding = standingOf(zone.membership, record.issuer);
   if (granterStanding !== "member") {
     const [why, which] = GRANTER_GONE[granterStanding];

@@ -7,9 +7,16 @@ import {
   type Op,
   signChangeset,
 } from "../../protocol/changeset.ts";
-import { decodeOffer, encodeOffer } from "../../protocol/checkpoint.ts";
+import {
+  decodeOffer,
+  decodePage,
+  decodePageRequest,
+  encodeOffer,
+  encodePage,
+} from "../../protocol/checkpoint.ts";
 import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { bytesEqual } from "../../protocol/encoding.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
@@ -21,8 +28,9 @@ import { repairState } from "../state/repair.ts";
 import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
 import { versionVector } from "../sync/exchange.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
+import { damagedOwnKept, type KeptSource, putBackOwnKept } from "./own-kept.ts";
 import { owner, TestZone } from "./test-zone.ts";
-import { checkpointReplaced, offerFor } from "./transfer.ts";
+import { checkpointPage, checkpointReplaced, offerFor } from "./transfer.ts";
 
 const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -648,4 +656,76 @@ describe("checkpoints", () => {
       expect(zone.stateOf(1)).toEqual(zone.stateOf(0));
       for (const i of [0, 1, 2]) expect(zone.verify(i).problems).toEqual([]);
     });
+});
+
+describe("this device's own changeset the checkpoint keeps, damaged", () => {
+  test("is put back from the first peer whose copy checks out; later ones stay; none answering, nothing changes", async () => {
+    const zone = await busyZone();
+    await compact(zone, [0, 1, 2]);
+    zone.write(0, [{ key: "apps/after", value: '"past the cut"' }]);
+    await settle(zone);
+    const device = zone.device(0);
+    const sqlite = device.db.$client;
+    const id = deviceIdFromPublicKey(device.key.publicKey);
+    const founding = () =>
+      new Uint8Array(
+        (
+          sqlite
+            .query<{ bytes: Uint8Array }, [string]>(
+              "SELECT bytes FROM changesets WHERE author = ?1 AND seq = 1",
+            )
+            .get(id) as { bytes: Uint8Array }
+        ).bytes,
+      );
+    const whole = founding();
+    const held = zone.changesetCount(0);
+    const flip = () => {
+      const damaged = whole.slice();
+      damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 1;
+      sqlite
+        .query("UPDATE changesets SET bytes = ?1 WHERE author = ?2 AND seq = 1")
+        .run(damaged, id);
+    };
+    flip();
+    expect(zone.verify(0).problems[0]).toContain("has a bad signature");
+    expect(damagedOwnKept(sqlite, id, zone.zone)).toEqual([1]);
+
+    const pageFrom = (i: number, request: Uint8Array) =>
+      checkpointPage(zone.device(i).db.$client, decodePageRequest(request));
+    // a's key, stolen, signed another #1: its signature holds, but it is not what the
+    // checkpoint's evidence rows say a's #1 wrote.
+    const other = signedBeside(zone, 0, decodeChangeset(whole), [
+      { key: "apps/forged", value: '"x"' },
+    ]);
+    const liar: KeptSource = {
+      name: "liar",
+      fetchPage: async (request) => {
+        const page = decodePage(pageFrom(1, request));
+        return encodePage({
+          ...page,
+          changesets: page.changesets.map((bytes) =>
+            bytesEqual(bytes, whole) ? other.bytes : bytes,
+          ),
+        });
+      },
+    };
+    const down: KeptSource = {
+      name: "down",
+      fetchPage: async () => {
+        throw new BuckyError("E_UNAVAILABLE", "down is not answering");
+      },
+    };
+    const honest: KeptSource = { name: "c", fetchPage: async (request) => pageFrom(2, request) };
+
+    await expect(putBackOwnKept(sqlite, id, zone.zone, [1], [liar, down], quiet)).rejects.toThrow(
+      "no other device gave a copy of it: liar (its #1 did not write the checkpoint's boot/config); down (down is not answering)",
+    );
+    expect(founding()).not.toEqual(whole);
+
+    expect(await putBackOwnKept(sqlite, id, zone.zone, [1], [liar, down, honest], quiet)).toBe("c");
+    expect(founding()).toEqual(whole);
+    expect(zone.changesetCount(0)).toBe(held);
+    expect(zone.verify(0).problems).toEqual([]);
+    expect(zone.stateOf(0)).toEqual(zone.stateOf(1));
+  });
 });

@@ -724,6 +724,8 @@ export const en = {
         `it was granted through ${p.device}, which is not (or no longer) a device of this zone, so every call it makes is refused.`,
       "person-gone": (_p: { device: string }) =>
         "the person it acts for is no longer of this zone.",
+      replaced: (_p: { device: string }) =>
+        "another grant of the same name replaced it, so every call with its token is refused.",
     },
     grantAgain: "Grant it again below and give the agent the new token.",
     revoke: "Revoke",

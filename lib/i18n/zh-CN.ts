@@ -624,6 +624,7 @@ export const zhCN: Messages = {
       "granter-gone": (p) =>
         `它是通过 ${p.device} 授权的，该设备不是（或已不再是）本区域的设备，所以它的每次调用都会被拒绝。`,
       "person-gone": (_p) => "它所代表的人已不在本区域中。",
+      replaced: (_p) => "同名的另一次授权取代了它，所以用它的令牌的每次调用都会被拒绝。",
     },
     grantAgain: "请在下方重新授权，并把新令牌交给智能体。",
     revoke: "吊销",

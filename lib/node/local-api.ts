@@ -15,6 +15,7 @@ import {
   checkAgentCall,
   grantAgent,
   listAgents,
+  replacingGrant,
   revokeAgent,
 } from "../agent/grants.ts";
 import { AgentRates, RefusalBudgets, withSkipped } from "../agent/limits.ts";
@@ -638,6 +639,13 @@ export function createLocalApp(
     // Said granted only once another device holds it: lost with this one, the token shown
     // once would work nowhere else (every gateway's /mcp) and never would.
     const heldElsewhere = await node.untilHeldElsewhere(`grant of agent ${granted.record.agent}`);
+    const replaced = replacingGrant(node, granted.record);
+    if (replaced)
+      throw new BuckyError(
+        "E_EXISTS",
+        `agent ${granted.record.agent} was granted through ${replaced.grantedBy} at the same moment, and that grant holds: this one's token would be refused everywhere`,
+        `Give the agent the token ${replaced.grantedBy} gave, or grant it here under another name (\`bucky agent list\` shows this one as replaced).`,
+      );
     return c.json({ ...granted, heldElsewhere });
   });
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));

@@ -58,6 +58,7 @@ import { SessionCheck } from "../users/sessions.ts";
 import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { tidyInviteRecords } from "../zone/invites.ts";
 import { openZone } from "../zone/open.ts";
+import { mendOwnKeptAtStart } from "../zone/repair.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
@@ -153,6 +154,8 @@ export interface DaemonInfo {
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const { log } = options;
+  // This device's own changesets its checkpoint keeps, damaged, come back from a peer.
+  await mendOwnKeptAtStart(options.home, log, options.now);
   // Every row of the state database is checked against its seal before anything is served.
   const zone = openZone(options.home, log, { everyRow: true });
   const { paths } = zone;

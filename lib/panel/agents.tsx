@@ -83,8 +83,10 @@ export function agentPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pag
                 },
                 {
                   label: "",
+                  // A replaced grant has no revoke of its own: revoking its name would
+                  // revoke the grant that holds.
                   cell: (a) =>
-                    a.revokedAt ? null : (
+                    a.revokedAt || a.stopped?.why === "replaced" ? null : (
                       <Action
                         action={href(`agents/${encodeURIComponent(a.agent)}/revoke`)}
                         label={t.agents.revoke}

@@ -221,6 +221,7 @@ describe("repairState", () => {
       repaired: false,
       found: [],
       dropped: [],
+      restored: [],
       changesets: 3,
       keys: 4,
     });

@@ -3,8 +3,9 @@
  * verify are dropped, with the later ones of their authors (which chain to them), the
  * state is rebuilt from the rest, and both are sealed afresh. What other devices wrote
  * comes back from them at the next sync. This device's own changesets are never dropped:
- * it would sign their numbers again, which its peers take for equivocation; a device
- * whose own changesets are damaged is restored from a backup instead.
+ * it would sign their numbers again, which its peers take for equivocation. Those its
+ * checkpoint keeps are put back from a peer before this runs (lib/zone/repair.ts); a
+ * device whose other own changesets are damaged is restored from a backup instead.
  */
 import type { Database } from "bun:sqlite";
 import type { ZoneId } from "../../protocol/ids.ts";
@@ -24,6 +25,8 @@ export interface Repair {
   readonly found: readonly string[];
   /** The changesets dropped: they come back from the devices that hold them. */
   readonly dropped: readonly { readonly author: string; readonly seq: number }[];
+  /** This device's own changesets put back from a peer's copy (lib/checkpoint/own-kept.ts). */
+  readonly restored: readonly { readonly seq: number; readonly from: string }[];
   readonly changesets: number;
   readonly keys: number;
 }
@@ -53,6 +56,7 @@ export function repairState(
           repaired: false,
           found: [],
           dropped: [],
+          restored: [],
           changesets: verdict.tables.changesetRows,
           keys: verdict.tables.stateRows,
         };
@@ -104,6 +108,7 @@ export function repairState(
         repaired: true,
         found,
         dropped,
+        restored: [],
         changesets: verdict.tables.changesetRows,
         keys: verdict.tables.stateRows,
       };

@@ -409,7 +409,7 @@ export function describeProblems(verdict: Verdict): string {
  * One changeset row, checked against its bytes and its author's feed so far (none for a
  * changeset kept from before the checkpoint: those are not a chain).
  */
-function checkChangeset(
+export function checkChangeset(
   row: ChangesetRecord,
   feed: { seq: number; hash: Uint8Array | null } | undefined,
   zone: ZoneId,
