@@ -40,6 +40,15 @@ const ACCEPT_TIMEOUT_MS = 10_000;
  */
 const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
 /**
+ * A tunnel whose device has said nothing for this long (a ping is late by 5 s) takes no
+ * new stream until it is heard again: the stream fails at once, as one to a device
+ * without a tunnel does. Until the tunnel was cut (TUNNEL_SILENCE_LIMIT_MS), each stream
+ * asked of a device gone silent waited ACCEPT_TIMEOUT_MS for nothing: a gateway's request
+ * for its app, sent by the next route once the device's address went silent, took 10 s
+ * more (twice: by the own stream, then by TLS through the same relay).
+ */
+const TUNNEL_STALE_MS = PING_INTERVAL_MS + 5_000;
+/**
  * A control socket that has not said a valid hello this long after its challenge is cut. A
  * device answers the challenge at once (one signature); one that says nothing (a scanner,
  * a client that hung, a connection left open to hold the relay's memory) otherwise stood
@@ -135,6 +144,8 @@ export interface HubOptions {
   readonly refuse: (zone: ZoneId, device: DeviceId) => string | undefined;
   /** TUNNEL_SILENCE_LIMIT_MS unless given (tests shorten it). */
   readonly silenceLimitMs?: number;
+  /** TUNNEL_STALE_MS unless given (tests shorten it). */
+  readonly staleAfterMs?: number;
   /** HELLO_LIMIT_MS unless given (tests shorten it). */
   readonly helloLimitMs?: number;
   /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
@@ -335,6 +346,13 @@ export class RelayHub {
     }
   }
 
+  /** Whether `tunnel`'s device has said nothing for longer than a ping's lateness allows. */
+  private stale(tunnel: ServerWebSocket<RelaySocketData>): boolean {
+    const data = tunnel.data;
+    if (data.kind !== "relay-control" || data.heardAtMs === undefined) return false;
+    return this.options.now() - data.heardAtMs > (this.options.staleAfterMs ?? TUNNEL_STALE_MS);
+  }
+
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
   private open(
     stream: string,
@@ -349,7 +367,12 @@ export class RelayHub {
     // know: it is not opened.
     // A pipe stream whose app is not named would be a malformed message to the device,
     // which drops its tunnel at one.
-    if (!tunnel || !this.takes(target, kind) || (kind === "pipe") !== (pipe !== undefined)) {
+    if (
+      !tunnel ||
+      !this.takes(target, kind) ||
+      (kind === "pipe") !== (pipe !== undefined) ||
+      this.stale(tunnel)
+    ) {
       link.close();
       return;
     }

@@ -162,6 +162,7 @@ function startRelay(
   hubLog = silent,
   limits: {
     readonly silenceLimitMs?: number;
+    readonly staleAfterMs?: number;
     readonly helloLimitMs?: number;
     readonly unidentifiedPerAddress?: number;
     readonly tunnelsPerAddress?: number;
@@ -913,6 +914,38 @@ describe("relaying", () => {
     // Never cut (above); attached, once any reconnection of its own (a pong late under
     // load) is through.
     await until("chatty's tunnel", () => relay.hub.isAttached(chatty.id));
+  }, 20_000);
+
+  test("a tunnel not heard past a ping's lateness takes no new stream: it fails at once", async () => {
+    relay = startRelay(undefined, 0, silent, { staleAfterMs: 1_500, silenceLimitMs: 60_000 });
+    // The target pings once a minute: after its hello, it is silent to the hub.
+    keepTunnel(relay, target, [], false, ownSocket, 60_000);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    const echo = async () => {
+      const startedMs = Date.now();
+      try {
+        const response = await fetch(`${door}/echo`, {
+          method: "POST",
+          body: "hi",
+          tls: pinnedTls(target.cert),
+          // A new stream each time, not the kept connection of the last.
+          keepalive: false,
+          signal: AbortSignal.timeout(8_000),
+        });
+        return { answered: response.status === 200, afterMs: Date.now() - startedMs };
+      } catch {
+        return { answered: false, afterMs: Date.now() - startedMs };
+      }
+    };
+    // Heard at its hello: carried.
+    expect((await echo()).answered).toBe(true);
+    // Its device would still take it (alive here): the hub refuses it, without asking.
+    const deadline = Date.now() + 10_000;
+    let tried = await echo();
+    while (tried.answered && Date.now() < deadline) tried = await echo();
+    expect(tried).toEqual({ answered: false, afterMs: expect.any(Number) });
+    expect(tried.afterMs).toBeLessThan(1_000);
   }, 20_000);
 
   test("a control socket that says no hello is cut at the hello limit; a tunnel that said it is kept", async () => {
