@@ -1,11 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import {
   answerReadWhole,
+  type BridgeData,
+  bridgeData,
   forwardedHeaders,
   isBuckyHeader,
   READ_WHOLE_BYTES,
   returnedResponse,
+  websocketBridge,
 } from "./forward.ts";
+import { SILENCE_PROBE_AFTER_MS } from "./silence-watch.ts";
 
 describe("what an app receives", () => {
   test("no bucky header from a client, however it is spelled", () => {
@@ -127,5 +131,67 @@ describe("what a client receives", () => {
         length,
         read,
       ]);
+  });
+});
+
+describe("a bridged WebSocket whose app does not take the connection", () => {
+  /** A gateway bridging to an app that takes the TCP connection and never answers. */
+  async function closeOf(options: Parameters<typeof bridgeData>[1]) {
+    const mute = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data() {} },
+    });
+    const gateway = Bun.serve<BridgeData>({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (request, server) =>
+        server.upgrade(request, {
+          data: bridgeData(`ws://127.0.0.1:${mute.port}/`, options),
+        })
+          ? undefined
+          : new Response("no", { status: 400 }),
+      websocket: websocketBridge,
+    });
+    try {
+      const startMs = performance.now();
+      const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/`);
+      const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+        socket.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+      });
+      return { ...closed, afterMs: performance.now() - startMs };
+    } finally {
+      gateway.stop(true);
+      mute.stop(true);
+    }
+  }
+
+  test("the client is closed (1011) once the connect's time ran out", async () => {
+    const closed = await closeOf({ connectTimeoutMs: 300 });
+    expect({ code: closed.code, reason: closed.reason }).toEqual({
+      code: 1011,
+      reason: "the app did not take the connection in time",
+    });
+    expect(closed.afterMs).toBeLessThan(3_000);
+  });
+
+  test("the client is closed (1011) once its device takes no connection, well before its time", async () => {
+    const asked: string[] = [];
+    const closed = await closeOf({
+      connectTimeoutMs: 20_000,
+      silence: {
+        address: "https://10.0.0.1:4431",
+        answers: async (address) => {
+          asked.push(address);
+          return false;
+        },
+      },
+    });
+    expect({ code: closed.code, reason: closed.reason, asked }).toEqual({
+      code: 1011,
+      reason: "the app's device did not answer",
+      asked: ["https://10.0.0.1:4431"],
+    });
+    expect(closed.afterMs).toBeLessThan(SILENCE_PROBE_AFTER_MS + 3_000);
   });
 });

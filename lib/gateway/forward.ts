@@ -5,6 +5,7 @@
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { SESSION_COOKIE } from "./sessions.ts";
+import { watchForSilence } from "./silence-watch.ts";
 
 /**
  * A body of declared length up to this size is read whole before it goes on: a request's
@@ -12,6 +13,12 @@ import { SESSION_COOKIE } from "./sessions.ts";
  * client, which then keeps its length (answerReadWhole). A larger one streams.
  */
 export const READ_WHOLE_BYTES = 64 * 1024;
+
+/**
+ * How long an app has to take a bridged WebSocket unless said (the gateway gives its
+ * BACKEND_TIMEOUT_MS, the time an HTTP request's answer has to begin).
+ */
+export const WEBSOCKET_CONNECT_TIMEOUT_MS = 30_000;
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -169,6 +176,23 @@ export interface BridgeData {
   readonly tls?: { ca: string; serverName: string };
   readonly protocols: string[];
   backend?: WebSocket;
+  /** Ends the wait for the backend's connection (it opened, or the client went). */
+  connected?: () => void;
+  /**
+   * How long the app has to take the connection (its device's connect and the app's
+   * answer to the upgrade) before the client's socket is closed (1011): without it, a
+   * device gone silent held the client until the kernel gave up the connect (~2 min).
+   */
+  readonly connectTimeoutMs: number;
+  /**
+   * The device's own address the backend is reached at, when it is another device's,
+   * and how to ask it for a connection: a device that no longer takes one ends the wait
+   * at once, as an HTTP request's does (lib/gateway/silence-watch.ts).
+   */
+  readonly silence?: {
+    readonly address: string;
+    readonly answers: (address: string) => Promise<boolean>;
+  };
   readonly queue: (string | Uint8Array)[];
   /** Told when the bridge closes, with the bytes each way (for accounting). */
   readonly done?: (bytesIn: number, bytesOut: number) => void;
@@ -183,6 +207,8 @@ export function bridgeData(
     tls?: BridgeData["tls"];
     protocols?: string | null;
     done?: BridgeData["done"];
+    connectTimeoutMs?: number;
+    silence?: BridgeData["silence"];
   },
 ): BridgeData {
   return {
@@ -190,6 +216,8 @@ export function bridgeData(
     url,
     headers: options.headers ?? {},
     ...(options.tls ? { tls: options.tls } : {}),
+    connectTimeoutMs: options.connectTimeoutMs ?? WEBSOCKET_CONNECT_TIMEOUT_MS,
+    ...(options.silence ? { silence: options.silence } : {}),
     protocols: options.protocols ? options.protocols.split(",").map((p) => p.trim()) : [],
     queue: [],
     ...(options.done ? { done: options.done } : {}),
@@ -212,7 +240,29 @@ export const websocketBridge: WebSocketHandler<BridgeData> = {
     } as unknown as string[]);
     backend.binaryType = "arraybuffer";
     data.backend = backend;
+    const giveUp = (reason: string) => {
+      if (backend.readyState !== WebSocket.CONNECTING) return;
+      // Its own close would say only that it failed: the client is told why.
+      backend.onclose = null;
+      backend.onerror = null;
+      backend.close();
+      client.close(1011, reason);
+    };
+    const late = setTimeout(
+      () => giveUp("the app did not take the connection in time"),
+      data.connectTimeoutMs,
+    );
+    const silence = data.silence
+      ? watchForSilence(data.silence.address, data.silence.answers)
+      : undefined;
+    silence?.signal.addEventListener("abort", () => giveUp("the app's device did not answer"));
+    const connected = () => {
+      clearTimeout(late);
+      silence?.stop();
+    };
+    data.connected = connected;
     backend.onopen = () => {
+      connected();
       for (const message of data.queue.splice(0)) backend.send(message);
     };
     backend.onmessage = (event) => {
@@ -233,6 +283,7 @@ export const websocketBridge: WebSocketHandler<BridgeData> = {
   },
   close(client: ServerWebSocket<BridgeData>) {
     const data = client.data;
+    data.connected?.();
     if (data.backend && data.backend.readyState <= WebSocket.OPEN) data.backend.close();
     data.done?.(data.bytesIn, data.bytesOut);
   },

@@ -28,6 +28,7 @@ import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { Peer } from "../node/peers.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
@@ -56,6 +57,7 @@ import { canonicalPath, isHostHeader } from "./request-target.ts";
 import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
+import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
 /**
@@ -428,6 +430,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
         viewer,
         assertions,
+        backendTimeoutMs,
       );
       if (data && server.upgrade(request, { data })) return undefined;
       const words = await wordsFor(request);
@@ -794,12 +797,49 @@ async function forward(
   if (!peer) throw new BuckyError("E_UNAVAILABLE", `${device} cannot be reached`);
   for (const [name, value] of Object.entries(assertions.headers(entry.spec.app, peer.id, viewer)))
     init.headers.set(name, value);
-  if (appPipes) {
-    const outcome = await appPipes.forward(peer, entry.spec.app as AppName, path, init);
-    if ("response" in outcome) return outcome.response;
-    init = outcome.fallBack;
+  const send = async (sending: PipeRequest): Promise<Response> => {
+    if (appPipes) {
+      const outcome = await appPipes.forward(peer, entry.spec.app as AppName, path, sending);
+      if ("response" in outcome) return outcome.response;
+      sending = outcome.fallBack;
+    }
+    return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, sending);
+  };
+  try {
+    return await unlessSilent(node, peer, init, send);
+  } catch (error) {
+    // A GET or HEAD without a body, of which nothing came back, the app may take twice: it
+    // goes by the next route (the silent address is now known, so the pipe and the direct
+    // route skip it). Anything else is answered 502 at once: it may have been acted on.
+    const again = (init.method === "GET" || init.method === "HEAD") && init.body === null;
+    if (!(error instanceof DeviceSilent) || !again || init.signal.aborted) throw error;
+    return send(init);
   }
-  return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, init);
+}
+
+/**
+ * `send(init)`, given up on with a DeviceSilent when it goes directly to the device and,
+ * no answer come yet, the device no longer takes a connection (lib/gateway/silence-watch.ts).
+ * One going by a relay is not watched: the device's own address would not answer from
+ * here anyway, while its tunnel may.
+ */
+async function unlessSilent(
+  node: NodeContext,
+  peer: Peer,
+  init: PipeRequest,
+  send: (init: PipeRequest) => Promise<Response>,
+): Promise<Response> {
+  const address = node.client.directAddressInUse(peer);
+  if (!address) return send(init);
+  const silence = watchForSilence(address, (a) => node.client.answersNow(a));
+  try {
+    return await send({ ...init, signal: AbortSignal.any([init.signal, silence.signal]) });
+  } catch (error) {
+    if (silence.signal.aborted && !init.signal.aborted) throw silence.signal.reason;
+    throw error;
+  } finally {
+    silence.stop();
+  }
 }
 
 async function websocketTarget(
@@ -811,6 +851,7 @@ async function websocketTarget(
   done: (bytesIn: number, bytesOut: number) => void,
   viewer: Viewer | undefined,
   assertions: AppUserAssertions,
+  connectTimeoutMs: number,
 ): Promise<BridgeData | undefined> {
   if (entry.status.device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
@@ -820,6 +861,7 @@ async function websocketTarget(
       headers: Object.fromEntries(headers),
       protocols,
       done,
+      connectTimeoutMs,
     });
   }
   const peer = entry.status.device ? node.peer(entry.status.device) : undefined;
@@ -836,6 +878,11 @@ async function websocketTarget(
     tls: pinnedTls(peer.certPem),
     protocols,
     done,
+    connectTimeoutMs,
+    // The device's own address is watched, not a relay's door (see unlessSilent).
+    ...(peer.addresses.includes(address)
+      ? { silence: { address, answers: (a: string) => node.client.answersNow(a) } }
+      : {}),
   });
 }
 

@@ -34,6 +34,8 @@ import { RetryableBody } from "./retryable-body.ts";
 export const PEER_TIMEOUT_MS = 5_000;
 /** Methods a request can be sent again by, whatever the first did (RFC 9110, 9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/** How recent a finding at an address answersNow takes as now. */
+const ANSWERS_NOW_WITHIN_MS = 1_000;
 /** After an own stream to a device failed, how long its requests go by TLS alone. */
 export const OWN_RETRY_MS = 60_000;
 /**
@@ -351,6 +353,28 @@ export class PeerClient {
   /** Whether `address` answers, as last found: unknown before any call or probe there. */
   knownReachable(address: string): boolean | undefined {
     return this.reachability.known(address);
+  }
+
+  /**
+   * The device's own address a request to `peer` is sent to now, when it goes directly:
+   * the one it was last reached at, unless a call or probe there lately could not connect
+   * (it then goes by a relay, as the app pipe's client does too). Undefined when it goes
+   * by a relay.
+   */
+  directAddressInUse(peer: Peer): string | undefined {
+    const last = this.contacts.get(peer.id)?.address;
+    return last && peer.addresses.includes(last) && this.reachability.known(last) !== false
+      ? last
+      : undefined;
+  }
+
+  /**
+   * Whether `address` takes a connection now: what a call or probe found there within
+   * the last second, else a fresh probe, remembered, so the calls after it skip an
+   * address that does not. Requests waiting on one device share its probes.
+   */
+  answersNow(address: string): Promise<boolean> {
+    return this.reachability.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
   }
 
   /**

@@ -21,6 +21,9 @@ export function peerSockets(relay: () => RelayHub): WebSocketHandler<PeerSocketD
       isBridge(ws)
         ? bridge.message(ws, message)
         : relay().websocket.message(ws as ServerWebSocket<RelaySocketData>, message),
+    pong: (ws) => {
+      if (!isBridge(ws)) relay().websocket.pong(ws as ServerWebSocket<RelaySocketData>);
+    },
     drain: (ws) => {
       if (!isBridge(ws)) relay().websocket.drain(ws as ServerWebSocket<RelaySocketData>);
     },

@@ -40,6 +40,20 @@ test("a failed request outweighs an old probe, and `fresh` asks again", async ()
   expect(probes).toHaveLength(2);
 });
 
+test("checkWithin: a finding younger than the bound is taken as now, an older one probed again", async () => {
+  const { reach, probes, advance } = subject([true, false]);
+  reach.record("https://a:1", true);
+  advance(500);
+  expect(await reach.checkWithin("https://a:1", 1_000)).toBe(true);
+  expect(probes).toEqual([]);
+  advance(600);
+  expect(await reach.checkWithin("https://a:1", 1_000)).toBe(true);
+  expect(await reach.checkWithin("https://a:1", 1_000)).toBe(true);
+  advance(1_100);
+  expect(await reach.checkWithin("https://a:1", 1_000)).toBe(false);
+  expect(probes).toEqual(["https://a:1", "https://a:1"]);
+});
+
 test("connectProbe: an open port answers, a closed one does not, a bad address is no address", async () => {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   try {

@@ -35,6 +35,16 @@ export class Reachability {
     return verdict.reachable;
   }
 
+  /**
+   * Whether `address` answers now: what was found there within the last `withinMs` (by a
+   * probe or a call), else a fresh probe. Many waiting on one address share the probes.
+   */
+  async checkWithin(address: string, withinMs: number): Promise<boolean> {
+    const verdict = this.verdicts.get(address);
+    if (verdict && this.now() - verdict.atMs <= withinMs) return verdict.reachable;
+    return this.reprobe(address);
+  }
+
   /** What is known of `address` without probing: reachable, not, or unknown. */
   known(address: string): boolean | undefined {
     return this.verdicts.get(address)?.reachable;

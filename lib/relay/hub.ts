@@ -40,6 +40,24 @@ const ACCEPT_TIMEOUT_MS = 10_000;
  */
 const TUNNEL_SILENCE_LIMIT_MS = 3 * PING_INTERVAL_MS;
 /**
+ * A stream asked of a tunnel whose device was not heard within this long (it pings every
+ * PING_INTERVAL_MS) also asks it for a WebSocket pong, which its runtime sends by itself.
+ * Until the tunnel was cut (TUNNEL_SILENCE_LIMIT_MS), each stream asked of a device gone
+ * silent (its packets dropped) waited ACCEPT_TIMEOUT_MS for nothing: a gateway's request
+ * for an app on it, sent by the relay once the device's own address went silent, took
+ * 10 s more, twice (by the own stream, then by TLS through the same relay).
+ */
+const ASK_AFTER_MS = 1_000;
+/**
+ * A stream so asked, neither taken up nor its device heard within this long, fails: each
+ * stream to a device gone silent costs this, not ACCEPT_TIMEOUT_MS. Not heard is never
+ * enough by itself to refuse one: after a network blip a device's own bytes on its tunnel
+ * can wait out TCP's retransmission backoff (up to two minutes) while it takes streams,
+ * which come by new connections, at once (test/relay-failover.test.ts failed when streams
+ * to a tunnel not heard were refused outright). A stream taken up counts as hearing it.
+ */
+const PONG_WAIT_MS = 3_000;
+/**
  * A control socket that has not said a valid hello this long after its challenge is cut. A
  * device answers the challenge at once (one signature); one that says nothing (a scanner,
  * a client that hung, a connection left open to hold the relay's memory) otherwise stood
@@ -89,6 +107,10 @@ export type RelaySocketData =
       takes?: readonly string[];
       /** When its device was last heard on it (options.now()). */
       heardAtMs?: number;
+      /** When it was sent a WebSocket ping not answered yet (ASK_AFTER_MS). */
+      askedAtMs?: number;
+      /** A stream asked of it was neither taken up nor its device heard (PONG_WAIT_MS). */
+      unanswering?: boolean;
       /** Cuts it unless it says its hello first (HELLO_LIMIT_MS). */
       helloTimer?: ReturnType<typeof setTimeout>;
     }
@@ -135,6 +157,9 @@ export interface HubOptions {
   readonly refuse: (zone: ZoneId, device: DeviceId) => string | undefined;
   /** TUNNEL_SILENCE_LIMIT_MS unless given (tests shorten it). */
   readonly silenceLimitMs?: number;
+  /** ASK_AFTER_MS and PONG_WAIT_MS unless given (tests change them). */
+  readonly askAfterMs?: number;
+  readonly pongWaitMs?: number;
   /** HELLO_LIMIT_MS unless given (tests shorten it). */
   readonly helloLimitMs?: number;
   /** UNIDENTIFIED_PER_ADDRESS and UNIDENTIFIED_LIMIT unless given (tests lower them). */
@@ -150,7 +175,12 @@ export class RelayHub {
   /** Streams asked for and not yet taken up by their device. */
   private readonly pending = new Map<
     string,
-    { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> }
+    {
+      readonly link: Link;
+      readonly timer: ReturnType<typeof setTimeout>;
+      /** The tunnel it was asked of: its device is heard when it takes it up. */
+      readonly tunnel: ServerWebSocket<RelaySocketData>;
+    }
   >();
 
   /** Control sockets not yet past their hello, and tunnels, by where they come from. */
@@ -160,6 +190,7 @@ export class RelayHub {
   private readonly streamsFrom: HeldSockets;
 
   private readonly silenceLimitMs: number;
+  private readonly pongWaitMs: number;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: HubOptions) {
@@ -176,6 +207,7 @@ export class RelayHub {
       STREAMS_LIMIT,
     );
     this.silenceLimitMs = options.silenceLimitMs ?? TUNNEL_SILENCE_LIMIT_MS;
+    this.pongWaitMs = options.pongWaitMs ?? PONG_WAIT_MS;
     this.silenceSweep = setInterval(() => this.cutSilent(), this.silenceLimitMs / 3);
     this.silenceSweep.unref();
   }
@@ -280,6 +312,9 @@ export class RelayHub {
         if (!waiting) return ws.close(1008, "no such stream");
         this.pending.delete(data.stream);
         clearTimeout(waiting.timer);
+        // Its device is there, whatever its tunnel's own bytes say (they may wait out TCP's
+        // backoff after a blip while its streams come by new connections).
+        if (waiting.tunnel.data.kind === "relay-control") this.heard(waiting.tunnel.data);
         data.end = serverSocketEnd(ws);
         data.link = waiting.link;
         data.link.join(data.end);
@@ -288,12 +323,15 @@ export class RelayHub {
     message: (ws: ServerWebSocket<RelaySocketData>, message: string | Buffer) => {
       const data = ws.data;
       if (data.kind === "relay-control") {
-        data.heardAtMs = this.options.now();
+        this.heard(data);
         return this.control(ws, String(message));
       }
       const bytes = typeof message === "string" ? Buffer.from(message) : message;
       if (data.kind === "relay-caller") data.link?.fromA(bytes);
       else data.link?.fromB(bytes);
+    },
+    pong: (ws: ServerWebSocket<RelaySocketData>) => {
+      if (ws.data.kind === "relay-control") this.heard(ws.data);
     },
     drain: (ws: ServerWebSocket<RelaySocketData>) => {
       if (ws.data.kind !== "relay-control") ws.data.end?.drained?.();
@@ -335,6 +373,43 @@ export class RelayHub {
     }
   }
 
+  private heard(data: Extract<RelaySocketData, { kind: "relay-control" }>): void {
+    data.heardAtMs = this.options.now();
+    data.askedAtMs = undefined;
+    if (!data.unanswering) return;
+    data.unanswering = false;
+    this.options.log.info("relay tunnel answering again", { device: data.name });
+  }
+
+  /**
+   * When `tunnel`'s device was not heard lately, asks it for a pong (again once the last
+   * ask's wait is over), and fails `stream` if, PONG_WAIT_MS on, it is still not taken up
+   * and the device not heard since (said once, until it is heard again).
+   */
+  private askIfQuiet(tunnel: ServerWebSocket<RelaySocketData>, stream: string): void {
+    const data = tunnel.data;
+    if (data.kind !== "relay-control") return;
+    const askedAtMs = this.options.now();
+    if (askedAtMs - (data.heardAtMs ?? askedAtMs) < (this.options.askAfterMs ?? ASK_AFTER_MS))
+      return;
+    if (data.askedAtMs === undefined || askedAtMs - data.askedAtMs >= this.pongWaitMs) {
+      data.askedAtMs = askedAtMs;
+      tunnel.ping();
+    }
+    setTimeout(() => {
+      const waiting = this.pending.get(stream);
+      if (!waiting || (data.heardAtMs ?? 0) >= askedAtMs) return;
+      this.pending.delete(stream);
+      clearTimeout(waiting.timer);
+      waiting.link.close();
+      if (!data.unanswering)
+        this.options.log.info("relay tunnel not answering, its streams fail early", {
+          device: data.name,
+        });
+      data.unanswering = true;
+    }, this.pongWaitMs);
+  }
+
   /** Has `target`'s tunnel open a stream back, to be joined to `link` when it comes. */
   private open(
     stream: string,
@@ -357,8 +432,9 @@ export class RelayHub {
       this.pending.delete(stream);
       link.close();
     }, ACCEPT_TIMEOUT_MS);
-    this.pending.set(stream, { link, timer });
+    this.pending.set(stream, { link, timer, tunnel });
     tunnel.send(JSON.stringify({ type: OPENING[kind].type, stream, ...pipe }));
+    this.askIfQuiet(tunnel, stream);
   }
 
   private control(ws: ServerWebSocket<RelaySocketData>, text: string): void {

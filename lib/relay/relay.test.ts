@@ -153,6 +153,10 @@ interface RelayUnderTest {
   readonly server: Server<RelaySocketData>;
   /** Whether its hub hears its tunnels' pings (a relay that stops answering does not). */
   readonly pings: { heard: boolean };
+  /** Whether its hub hears its tunnels' pongs. */
+  readonly pongs: { heard: boolean };
+  /** Whether their devices take up streams, and how late. */
+  readonly accepts: { taken: boolean; delayMs: number };
 }
 
 function startRelay(
@@ -162,6 +166,8 @@ function startRelay(
   hubLog = silent,
   limits: {
     readonly silenceLimitMs?: number;
+    readonly askAfterMs?: number;
+    readonly pongWaitMs?: number;
     readonly helloLimitMs?: number;
     readonly unidentifiedPerAddress?: number;
     readonly tunnelsPerAddress?: number;
@@ -171,6 +177,8 @@ function startRelay(
   const hub = new RelayHub({ self: relayDevice.id, log: hubLog, now: Date.now, refuse, ...limits });
   const seen: Buffer[] = [];
   const pings = { heard: true };
+  const pongs = { heard: true };
+  const accepts = { taken: true, delayMs: 0 };
   const server = Bun.serve<RelaySocketData>({
     hostname: "127.0.0.1",
     port,
@@ -180,7 +188,12 @@ function startRelay(
       try {
         if (path[3] === "attach") return hub.attach(request, srv);
         if (path[3] === "connect") return hub.connect(request, srv, path[4] ?? "");
-        if (path[3] === "accept") return hub.accept(request, srv, path[4] ?? "");
+        if (path[3] === "accept") {
+          if (!accepts.taken) return new Response("not now", { status: 503 });
+          if (accepts.delayMs > 0)
+            return Bun.sleep(accepts.delayMs).then(() => hub.accept(request, srv, path[4] ?? ""));
+          return hub.accept(request, srv, path[4] ?? "");
+        }
       } catch (error) {
         return new Response((error as Error).message, {
           status: (error as { httpStatus?: number }).httpStatus ?? 500,
@@ -196,6 +209,9 @@ function startRelay(
           return;
         hub.websocket.message(ws, message);
       },
+      pong(ws) {
+        if (pongs.heard) hub.websocket.pong(ws);
+      },
     },
   });
   toClose.push(server, hub);
@@ -206,6 +222,8 @@ function startRelay(
     server,
     seen,
     pings,
+    pongs,
+    accepts,
     peer: { id: relayDevice.id, name: "relay", addresses: [url], certPem: relayDevice.cert },
   };
 }
@@ -913,6 +931,87 @@ describe("relaying", () => {
     // Never cut (above); attached, once any reconnection of its own (a pong late under
     // load) is through.
     await until("chatty's tunnel", () => relay.hub.isAttached(chatty.id));
+  }, 20_000);
+
+  /** A POST to the target's echo by a new stream through `door`: answered, and when. */
+  async function echoBy(door: string) {
+    const startedMs = Date.now();
+    try {
+      const response = await fetch(`${door}/echo`, {
+        method: "POST",
+        body: "hi",
+        tls: pinnedTls(target.cert),
+        // A new stream each time, not the kept connection of the last.
+        keepalive: false,
+        signal: AbortSignal.timeout(8_000),
+      });
+      await response.arrayBuffer();
+      return { answered: response.status === 200, afterMs: Date.now() - startedMs };
+    } catch {
+      return { answered: false, afterMs: Date.now() - startedMs };
+    }
+  }
+
+  test("a quiet tunnel whose device neither takes a stream nor answers a pong: each stream fails in the pong's wait, and is carried once it takes them again", async () => {
+    const hubLines: string[] = [];
+    relay = startRelay(
+      undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      { askAfterMs: 0, pongWaitMs: 500 },
+    );
+    keepTunnel(relay, target, [], false, ownSocket, 60_000);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    // The device gone silent, its tunnel still standing: no pong heard, no stream taken.
+    relay.pongs.heard = false;
+    relay.accepts.taken = false;
+    const first = await echoBy(door);
+    const next = await echoBy(door);
+    // It takes streams again, its pongs still not heard (its tunnel's bytes held, say, by
+    // TCP's backoff after a blip): a stream taken up counts as hearing it.
+    relay.accepts.taken = true;
+    const again = await echoBy(door);
+    expect({ first: first.answered, next: next.answered, again: again.answered }).toEqual({
+      first: false,
+      next: false,
+      again: true,
+    });
+    // Not the 10 s a stream has to be taken up.
+    expect(first.afterMs).toBeLessThan(3_000);
+    expect(next.afterMs).toBeLessThan(3_000);
+    expect(hubLines.filter((line) => line.includes("relay tunnel not answering"))).toHaveLength(1);
+    expect(hubLines.filter((line) => line.includes("relay tunnel answering again"))).toHaveLength(
+      1,
+    );
+  }, 20_000);
+
+  test("a device that takes its streams keeps them though its pongs are not heard (its bytes held by TCP's backoff after a blip)", async () => {
+    relay = startRelay(undefined, 0, silent, { askAfterMs: 0, pongWaitMs: 300 });
+    keepTunnel(relay, target, [], false, ownSocket, 60_000);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    const door = callerDoor(relay);
+    relay.pongs.heard = false;
+    const startedMs = Date.now();
+    const answered: boolean[] = [];
+    while (Date.now() - startedMs < 1_200) {
+      answered.push((await echoBy(door)).answered);
+      await until("a pong's wait", () => Date.now() - startedMs > answered.length * 400, 2_000);
+    }
+    expect(answered.length).toBeGreaterThanOrEqual(3);
+    expect(answered.every((a) => a)).toBe(true);
+  }, 20_000);
+
+  test("a stream asked of a quiet tunnel asks its device for a pong: a device that answers keeps its stream's whole time to take it", async () => {
+    // Every stream asks (askAfterMs 0), and a pong has 300 ms: the device's runtime answers.
+    relay = startRelay(undefined, 0, silent, { askAfterMs: 0, pongWaitMs: 300 });
+    keepTunnel(relay, target, [], false, ownSocket, 60_000);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    // It takes its streams up late (a busy device), past the pong's wait.
+    relay.accepts.delayMs = 800;
+    const echoed = await echoBy(callerDoor(relay));
+    expect(echoed.answered).toBe(true);
+    expect(echoed.afterMs).toBeGreaterThan(700);
   }, 20_000);
 
   test("a control socket that says no hello is cut at the hello limit; a tunnel that said it is kept", async () => {
