@@ -232,6 +232,10 @@ describe("certificates over ACME", () => {
     // The first orders (four names at once) each made an account key of their own, and
     // the key and the account URL kept could be two accounts': every later order failed
     // ("JWS verification error"), renewals too, about three times in four.
+    // A connection to the plain listener, open and quiet as a CA's check of another name
+    // may be when a certificate arrives: the new certificate must not cut it (the listener
+    // started again with the HTTPS one, and the CA's check failed: "connection reset").
+    const quiet = await heldConnection(pebble.httpPort);
     await buckyJson(["app", "install", siteAs("later"), "--home", home]);
     const served = await waitFor("a certificate for the new name", async () => {
       const cert = await presented("127.0.0.1", httpsPort, `later.${HOST}`).catch(() => undefined);
@@ -239,6 +243,11 @@ describe("certificates over ACME", () => {
     });
     expect(served.validToDate.getTime()).toBeGreaterThan(Date.now());
     expect(daemon.log()).not.toContain("certificate not issued");
+    expect(
+      await quiet.ask(
+        `GET /.well-known/acme-challenge/none HTTP/1.1\r\nHost: blog.${HOST}\r\n\r\n`,
+      ),
+    ).toStartWith("HTTP/1.1 404");
   });
 
   test("a renewal cut short (a new key beside the old certificate) keeps the gateway up: that name is ordered again", async () => {
@@ -774,3 +783,34 @@ describe("the zone CA", () => {
     );
   });
 });
+
+/** A TCP connection to a local port, opened now and asked later: what came back, or "closed". */
+async function heldConnection(port: number): Promise<{ ask(request: string): Promise<string> }> {
+  let received = "";
+  let closed = false;
+  let heard: () => void = () => {};
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(_socket, chunk) {
+        received += chunk.toString();
+        heard();
+      },
+      close() {
+        closed = true;
+        heard();
+      },
+    },
+  });
+  return {
+    ask(request) {
+      if (closed) return Promise.resolve("closed");
+      const answered = new Promise<string>((resolve) => {
+        heard = () => resolve(closed && received === "" ? "closed" : received);
+      });
+      socket.write(request);
+      return answered;
+    },
+  };
+}

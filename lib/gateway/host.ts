@@ -111,23 +111,20 @@ export class GatewayHost implements GatewayRunner {
 
   /**
    * Serves the certificates the gateway has now, if they changed (one arrived, was
-   * renewed, or a name went): the listeners start again with them.
+   * renewed, or a name went): its HTTPS listener starts again with them.
    */
   certificatesChanged(): void {
     const running = this.running;
     if (!running?.config.tls) return;
     const certificates = this.options.certificates(running.config);
     if (JSON.stringify(certificates) === JSON.stringify(running.certificates)) return;
-    // Requests and WebSockets under way finish on the old listener.
-    running.gateway.stop(false);
-    this.running = undefined;
     try {
-      this.running = {
-        ...running,
-        certificates,
-        gateway: this.launch(running.config, certificates),
-      };
+      running.gateway.serveCertificates(certificates);
+      this.running = { ...running, certificates };
     } catch (error) {
+      // Requests and WebSockets under way finish.
+      running.gateway.stop(false);
+      this.running = undefined;
       this.failed(error);
     }
   }

@@ -105,6 +105,14 @@ export interface RunningGateway {
   readonly url: string;
   /** Writes what was counted but not yet flushed. */
   flushTraffic(): void;
+  /**
+   * Serves `certificates` from now on (one arrived, was renewed, or a name went). Bun
+   * cannot change a listening server's certificates, so the HTTPS listener starts again,
+   * its requests under way finishing on the old one; the plain listener goes on as it is,
+   * so that a CA's check of another name under way there is not cut (its order would
+   * fail, and a CA counts failed checks).
+   */
+  serveCertificates(certificates: readonly ServedCertificate[]): void;
   /** Stops listening; `closeActive: false` lets requests under way finish (a new certificate). */
   stop(closeActive?: boolean): void;
 }
@@ -614,24 +622,23 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     return returnedResponse(response, stream, byPath);
   };
 
-  const certificates = options.certificates;
-  if (config.https && (!config.tls || config.tls === "files") && certificates.length === 0)
-    throw new BuckyError("E_INTERNAL", "an HTTPS gateway was started without its certificate");
-  const httpsUp = config.https && certificates.length > 0;
+  /** What the listeners serve now: replaced whole by serveCertificates. */
+  let served = servedWith(config, options.certificates);
   /**
    * Whether a browser sent to `name` is answered as that name: over plain HTTP, or with a
    * certificate for all names (files, the zone CA's), or its own (ACME orders one a name).
    */
-  const certified = new Set(certificates.flatMap((c) => (c.serverName ? [c.serverName] : [])));
   const servesName = (name: string) =>
-    !config.https || (httpsUp && (certified.size === 0 || certified.has(name)));
+    !config.https ||
+    (served.httpsUp && (served.certified.size === 0 || served.certified.has(name)));
   const { host, port } = parseListen(config.listen);
   const serve = (
     where: { host: string; port: number },
     secure: boolean,
     fetch: (request: Request, server: Server<BridgeData>) => Promise<Response | undefined>,
-  ): Server<BridgeData> =>
-    Bun.serve<BridgeData>({
+  ): Server<BridgeData> => {
+    const { certificates } = served;
+    return Bun.serve<BridgeData>({
       hostname: where.host,
       port: where.port,
       idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
@@ -665,6 +672,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         return page(words, 500, words.gatewayPages.fault, [words.gatewayPages.notForwarded]);
       },
     });
+  };
   /** ACME's challenges, on every listener: before anything else, to anyone. */
   const challenge = (request: Request): Response | undefined => {
     // Most requests are not challenges: they are let through without parsing their URL twice.
@@ -682,58 +690,90 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       ? new Response("no such challenge\n", { status: 404 })
       : new Response(answer, { headers: { "content-type": "application/octet-stream" } });
   };
-  const servers: Server<BridgeData>[] = [];
+  /**
+   * The main listener: HTTPS once there is a certificate; plain HTTP for a gateway without
+   * one, or with automatic ones on their way and no plain listener of its own (none then).
+   */
+  const startMain = (): Server<BridgeData> | undefined => {
+    const { httpsUp } = served;
+    if (!httpsUp && config.https && config.httpListen) return undefined;
+    try {
+      return serve({ host, port }, httpsUp, (request, srv) =>
+        Promise.resolve(challenge(request) ?? handle(request, srv, httpsUp)),
+      );
+    } catch (error) {
+      throw listenError(config, config.listen, error);
+    }
+  };
+  let main: Server<BridgeData> | undefined;
+  let plain: Server<BridgeData> | undefined;
   let copies: KeptCopies | undefined;
   const stopAll = (closeActive = true) => {
-    for (const server of servers) server.stop(closeActive);
+    main?.stop(closeActive);
+    plain?.stop(closeActive);
     copies?.stop();
     publicSizes.stop();
     table.stop();
     accounting.stop();
     sessions.stop();
   };
-  let trying = config.listen;
   try {
-    // The main listener: HTTPS once there is a certificate; plain HTTP for a gateway
-    // without one, or with automatic ones on their way and no plain listener of its own.
-    if (httpsUp || !config.https || !config.httpListen)
-      servers.push(
-        serve({ host, port }, httpsUp, (request, srv) =>
-          Promise.resolve(challenge(request) ?? handle(request, srv, httpsUp)),
-        ),
-      );
-    if (config.httpListen) {
-      trying = config.httpListen;
-      const plain = parseListen(config.httpListen);
-      servers.push(
-        serve(plain, false, (request, srv) => {
+    main = startMain();
+    if (config.httpListen)
+      try {
+        plain = serve(parseListen(config.httpListen), false, (request, srv) => {
           const answer = challenge(request);
           if (answer) return Promise.resolve(answer);
           // Once there is a certificate, plain HTTP only sends people to HTTPS.
-          if (httpsUp) return toHttps(request, port, log);
+          if (served.httpsUp) return toHttps(request, port, log);
           return handle(request, srv, false);
-        }),
-      );
-    }
+        });
+      } catch (error) {
+        throw listenError(config, config.httpListen, error);
+      }
   } catch (error) {
     stopAll();
-    throw listenError(config, trying, error);
+    throw error;
   }
   // What the zone serves publicly is here before anyone asks, whichever device stored it.
   copies = keepPublicCopies(node);
-  const main = servers[0] as Server<BridgeData>;
-  const url = `${httpsUp ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${main.port}`;
+  const address = host === "0.0.0.0" ? "127.0.0.1" : host;
   log.info("gateway started", {
     listen: config.listen,
     httpListen: config.httpListen,
     host: config.host ?? undefined,
-    https: httpsUp,
-    certificates: certificates.length,
+    https: served.httpsUp,
+    certificates: served.certificates.length,
   });
   return {
-    url,
+    get url() {
+      const listening = main ?? plain;
+      return `${served.httpsUp ? "https" : "http"}://${address}:${listening?.port}`;
+    },
     flushTraffic: () => accounting.flush(),
+    serveCertificates(certificates) {
+      served = servedWith(config, certificates);
+      // Requests and WebSockets under way finish on the old listener.
+      main?.stop(false);
+      main = undefined;
+      main = startMain();
+      log.info("gateway certificates", {
+        https: served.httpsUp,
+        certificates: certificates.length,
+      });
+    },
     stop: stopAll,
+  };
+}
+
+/** What a gateway serves with `certificates`: HTTPS once it has one, and for which names. */
+function servedWith(config: GatewayConfig, certificates: readonly ServedCertificate[]) {
+  if (config.https && (!config.tls || config.tls === "files") && certificates.length === 0)
+    throw new BuckyError("E_INTERNAL", "an HTTPS gateway was started without its certificate");
+  return {
+    certificates,
+    httpsUp: config.https && certificates.length > 0,
+    certified: new Set(certificates.flatMap((c) => (c.serverName ? [c.serverName] : []))),
   };
 }
 
