@@ -162,8 +162,8 @@ describe("two relays, one turned into a black hole", () => {
       async () => ((await routeTo("h2", "h1")).via === "server" ? true : undefined),
       15_000,
     );
-    // Every device that remains sees gw down: it is heard no more (ONLINE_WINDOW_MS, 30 s, is
-    // how long a device that called lately counts as online).
+    // Every device that remains sees gw down: it is heard no more (the live window, 3 s
+    // here, is how long a device heard or that called lately counts as online).
     for (const device of ["server", "h1", "h2"] as const)
       await waitFor(
         `${device} to see gw offline`,

@@ -19,7 +19,10 @@ import { type ClockAheadFigure, clockAheadNotes } from "./reliability.ts";
 import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
 import type { ZoneWriter } from "./zone-writer.ts";
 
-/** A peer that called here within this window counts as online. */
+/**
+ * A peer that called here within this window counts as online (or within the live window,
+ * when the zone's heartbeat makes that shorter: labs and tests beat in seconds).
+ */
 export const ONLINE_WINDOW_MS = 30_000;
 
 export type DeviceStatus = "online" | "offline" | "revoked" | "quarantined";
@@ -104,7 +107,7 @@ export function listDevices(
       const online =
         self ||
         (heardAlive !== undefined && now - heardAlive <= liveWindowMs) ||
-        (called !== undefined && now - called <= ONLINE_WINDOW_MS);
+        (called !== undefined && now - called <= Math.min(ONLINE_WINDOW_MS, liveWindowMs));
       const status: DeviceStatus =
         standing === "revoked" || standing === "quarantined"
           ? standing
