@@ -96,18 +96,7 @@ export function readAudit(
     .orderBy(desc(agentAudit.id))
     .limit(limit)
     .all()
-    .map((row) => ({
-      ...trimAuditRecord({
-        at: row.at,
-        agent: row.agent,
-        tool: row.tool,
-        arguments: JSON.parse(row.arguments) as Record<string, unknown>,
-        dryRun: row.dryRun,
-        ok: row.ok,
-        outcome: row.outcome,
-      }),
-      device: self,
-    }));
+    .map((row) => ({ ...trimAuditRecord(recordOfRow(row)), device: self }));
   // Newest batch first (by its last entry); stop once `limit` entries are at least as
   // new as anything the next batch holds.
   const batches = db
@@ -172,16 +161,7 @@ export function publishAudit(zone: AuditWriter): number {
   const rows = unpublishedRows(zone);
   const batches = packAuditBatches(
     zone.deviceName,
-    rows.map((row) => ({
-      id: row.id,
-      at: row.at,
-      agent: row.agent,
-      tool: row.tool,
-      arguments: JSON.parse(row.arguments) as Record<string, unknown>,
-      dryRun: row.dryRun,
-      ok: row.ok,
-      outcome: row.outcome,
-    })),
+    rows.map((row) => ({ id: row.id, ...recordOfRow(row) })),
     MAX_BATCHES_PER_CHANGESET,
   );
   const cutoff = zone.now() - AUDIT_RETENTION_MS;
@@ -226,6 +206,19 @@ export function publishAudit(zone: AuditWriter): number {
  * it, or all published and aged out) the batches it wrote are not read: this runs every
  * few seconds on every device.
  */
+/** An audit row of this device's table as the record it is published as. */
+function recordOfRow(row: typeof agentAudit.$inferSelect): AuditRecord {
+  return {
+    at: row.at,
+    agent: row.agent,
+    tool: row.tool,
+    arguments: JSON.parse(row.arguments) as Record<string, unknown>,
+    dryRun: row.dryRun,
+    ok: row.ok,
+    outcome: row.outcome,
+  };
+}
+
 function unpublishedRows(zone: AuditWriter) {
   const { db } = zone;
   if (!sqliteOf(db).query("SELECT 1 FROM agent_audit LIMIT 1").get()) return [];
