@@ -374,6 +374,11 @@ export const en = {
     dataOn: (p: { device: string }) => `Its data is on ${p.device}.`,
     copiesOn: (p: { devices: string }) => `Copies are kept on ${p.devices}.`,
     noCopies: "No other device keeps a copy.",
+    /** Each copy reads itself back once a day (lib/replica/follower.ts): when it last did. */
+    copyReadBack: (p: { device: string }) => `${p.device}'s copy last read back whole:`,
+    copyNotReadBack: (p: { device: string }) => `${p.device}'s copy has not been read back yet.`,
+    copyDamaged: (p: { device: string; blobs: number; holder: string }) =>
+      `${p.device}'s copy has ${p.blobs} damaged ${p.blobs === 1 ? "piece" : "pieces"}: it fetches ${p.blobs === 1 ? "it" : "them"} again from ${p.holder}.`,
     movingTo: (p: { device: string }) => `Moving to ${p.device}…`,
     /** A takeover due but not claimed yet: until it is, the holder is the one running the app. */
     takeoverDue: (p: { holder: string; by: string; silentSeconds: number | null }) =>

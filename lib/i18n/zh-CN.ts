@@ -300,6 +300,9 @@ export const zhCN: Messages = {
     dataOn: (p) => `它的数据在 ${p.device} 上。`,
     copiesOn: (p) => `副本保存在 ${p.devices} 上。`,
     noCopies: "没有其他设备保存副本。",
+    copyReadBack: (p) => `${p.device} 的副本上次完整读回校验：`,
+    copyNotReadBack: (p) => `${p.device} 的副本尚未读回校验。`,
+    copyDamaged: (p) => `${p.device} 的副本有 ${p.blobs} 个损坏的块：它会从 ${p.holder} 重新获取。`,
     movingTo: (p) => `正在迁移到 ${p.device}…`,
     takeoverDue: (p) =>
       `${p.silentSeconds === null ? `还没有收到 ${p.holder} 的消息` : `已有 ${p.silentSeconds} 秒没有收到 ${p.holder} 的消息`}：除非 ${p.by} 仍能收到 ${p.holder} 的消息，否则 ${p.by} 将接管该应用。`,

@@ -14,7 +14,7 @@ import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
 import type { DeviceView } from "../zone/devices.ts";
 import { AppCards, type AppExtras, AppProblem } from "./app-cards.tsx";
-import { Action, Confirm, shown, Tag, useLocale } from "./components.tsx";
+import { Action, Confirm, shown, Tag, Time, useLocale } from "./components.tsx";
 import { FormParts, MAX_FORM_BYTES } from "./form-parts.ts";
 import { href } from "./layout.tsx";
 import type { Page, PanelContext, PanelEnv } from "./page.tsx";
@@ -317,6 +317,7 @@ async function deviceNames(page: Page): Promise<string[]> {
 const AppState: FC<{ app: AppStatus }> = ({ app }) => {
   const { t, language } = useLocale();
   const data = app.data;
+  const holder = data?.holder?.device;
   return (
     <section>
       <p>
@@ -349,6 +350,7 @@ const AppState: FC<{ app: AppStatus }> = ({ app }) => {
             : ` ${t.apps.noCopies}`}
         </p>
       ) : null}
+      {holder ? data?.standbys.map((copy) => <CopyReadBack copy={copy} holder={holder} />) : null}
       {data?.movingTo ? <p>{t.apps.movingTo({ device: data.movingTo })}</p> : null}
       {data?.holder && data.takeover ? (
         <p class="warn">
@@ -363,6 +365,34 @@ const AppState: FC<{ app: AppStatus }> = ({ app }) => {
         </p>
       ) : null}
     </section>
+  );
+};
+
+/**
+ * What a standby found when it last read its whole copy back, as it says (the same on
+ * every device): damage it fetches again from the holder, or when it was last whole.
+ */
+const CopyReadBack: FC<{
+  copy: NonNullable<AppStatus["data"]>["standbys"][number];
+  holder: string;
+}> = ({ copy, holder }) => {
+  const { t } = useLocale();
+  if (copy.damagedBlobs)
+    return (
+      <p class="warn">
+        {t.apps.copyDamaged({ device: copy.device, blobs: copy.damagedBlobs, holder })}
+      </p>
+    );
+  return (
+    <p class="muted">
+      {copy.verifiedAt ? (
+        <>
+          {t.apps.copyReadBack({ device: copy.device })} <Time iso={copy.verifiedAt} />
+        </>
+      ) : (
+        t.apps.copyNotReadBack({ device: copy.device })
+      )}
+    </p>
   );
 };
 

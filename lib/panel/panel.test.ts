@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import type { UserSession } from "../../protocol/user-session.ts";
+import type { AppStatus } from "../apps/status.ts";
 import { takeoverDueStatus } from "../apps/test-app-status.ts";
 import { BuckyError } from "../errors.ts";
 import { diskWith, NEARLY_FULL } from "../facts/test-usage.ts";
@@ -726,6 +727,42 @@ describe("an app whose holder is not heard from, not taken over yet", () => {
     expect(await page("zh-CN")).toContain(
       ">已有 70 秒没有收到 laptop 的消息：除非 nas 仍能收到 laptop 的消息，否则 nas 将接管该应用。<",
     );
+  });
+});
+
+describe("an app's copies read back", () => {
+  test("its page says each copy's last whole reading, or its damage and where it comes from again, in each language", async () => {
+    const status = takeoverDueStatus(null);
+    const standby = status.data?.standbys[0] as NonNullable<AppStatus["data"]>["standbys"][number];
+    const notes: AppStatus = {
+      ...status,
+      data: {
+        ...(status.data as NonNullable<AppStatus["data"]>),
+        takeover: null,
+        standbys: [
+          { ...standby, device: "nas", verifiedAt: "2026-11-30T05:00:00.000Z", damagedBlobs: 0 },
+          { ...standby, device: "tablet", verifiedAt: "2026-11-30T05:00:00.000Z", damagedBlobs: 3 },
+          { ...standby, device: "phone", verifiedAt: null, damagedBlobs: null },
+        ],
+      },
+    };
+    const { get } = panelFor(owner, { "/v1/apps/notes": notes });
+    const page = async (language: string) =>
+      (await (await get("apps/notes", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const english = await page("en");
+    expect(english).toContain(
+      'nas\'s copy last read back whole: <time datetime="2026-11-30T05:00:00.000Z"',
+    );
+    expect(english).toContain(
+      '<p class="warn">tablet\'s copy has 3 damaged pieces: it fetches them again from laptop.</p>',
+    );
+    expect(english).toContain("phone's copy has not been read back yet.");
+    const chinese = await page("zh-CN");
+    expect(chinese).toContain("tablet 的副本有 3 个损坏的块：它会从 laptop 重新获取。");
+    expect(chinese).toContain("phone 的副本尚未读回校验。");
   });
 });
 
