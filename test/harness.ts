@@ -3,7 +3,15 @@
  * gets its own temporary directory; `cleanUp` stops a file's daemons and removes them.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { engineFlags, engineRunDir, holdsContainers } from "../lib/images/podman.ts";
@@ -196,6 +204,18 @@ export function freePort(): number {
 export function scratchDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "bucky-test-"));
   scratchRoots.push(dir);
+  return dir;
+}
+
+/** An app's directory in this file's scratch: its manifest (bucky-app.json) and its files. */
+export function appDir(
+  manifest: { readonly id: string } & Record<string, unknown>,
+  files: Record<string, string>,
+): string {
+  const dir = join(scratchDir(), manifest.id);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "bucky-app.json"), JSON.stringify(manifest));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
 

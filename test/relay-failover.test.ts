@@ -7,15 +7,13 @@
  * the same through gw.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import {
+  appDir,
   bucky,
   buckyJson,
   cleanUp,
   type Daemon,
   newHomePath,
-  scratchDir,
   startDaemon,
   userState,
   waitFor,
@@ -91,19 +89,16 @@ describe("two relays, one turned into a black hole", () => {
         ...["gateway", "enable", "--listen", "0.0.0.0:8080", "--tls", "off"],
         ...["--host", HOST, "--home", homes[device]],
       ]);
-    const dir = join(scratchDir(), "hello");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "app.ts"), APP);
-    writeFileSync(
-      join(dir, "bucky-app.json"),
-      JSON.stringify({
+    const dir = appDir(
+      {
         id: "hello",
         version: "1.0.0",
         run: { command: ["bun", "app.ts"] },
         http: {},
         exposure: "public",
         health: { path: "/" },
-      }),
+      },
+      { "app.ts": APP },
     );
     await buckyJson(["app", "install", dir, "--device", "h1", "--home", homes.gw]);
     for (const gateway of ["gw", "server"] as const)

@@ -4,14 +4,12 @@
  * in bounded time, not hold every request for the app's whole time (30 s, then 504).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import {
+  appDir,
   buckyJson,
   cleanUp,
   type Daemon,
   newHomePath,
-  scratchDir,
   startDaemon,
   waitFor,
 } from "./harness.ts";
@@ -125,19 +123,16 @@ describe("the device running an app goes silent", () => {
       ...["gateway", "enable", "--listen", "0.0.0.0:8080", "--tls", "off"],
       ...["--host", HOST, "--home", homes.gw],
     ]);
-    const dir = join(scratchDir(), "hello");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "app.ts"), APP);
-    writeFileSync(
-      join(dir, "bucky-app.json"),
-      JSON.stringify({
+    const dir = appDir(
+      {
         id: "hello",
         version: "1.0.0",
         run: { command: ["bun", "app.ts"] },
         http: {},
         exposure: "public",
         health: { path: "/" },
-      }),
+      },
+      { "app.ts": APP },
     );
     await buckyJson(["app", "install", dir, "--device", "server", "--home", homes.gw]);
     await waitFor(
