@@ -552,39 +552,15 @@ describe("mending an edited state", () => {
   });
 
   test("another device's changeset the checkpoint keeps edited: repair drops it and the checkpoint is taken again", async () => {
-    // Checkpoints at cuts every half second, of what is over a second and a half old.
-    const env = {
-      BUCKY_CHECKPOINT_HORIZON_MS: "1500",
-      BUCKY_CHECKPOINT_PERIOD_MS: "500",
-      BUCKY_CHECKPOINT_EVERY_MS: "250",
-    };
-    const zone = await startZone(["alpha", "beta"], env);
+    const zone = await startZone(["alpha", "beta"], FAST_CHECKPOINTS);
     const alpha = zone.get("alpha") as Daemon;
     const beta = zone.get("beta") as Daemon;
     await buckyJson(["state", "set", "apps/from-beta", '"kept"', "--home", beta.home]);
     const betaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", beta.home]))
       .device.id;
-    const heldOnAlpha = () => {
-      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
-      try {
-        return peekCheckpointRecord(db)?.frontier.get(betaId);
-      } finally {
-        db.close();
-      }
-    };
+    const heldOnAlpha = () => checkpointFrontier(alpha.home, betaId);
     // alpha holds a checkpoint covering beta's write, and beta's later one.
-    const written = Date.now();
-    await waitFor(
-      "a checkpoint covering beta's write",
-      async () => {
-        const status = await buckyJson<{
-          disk: { device: string; usage: { state: { checkpoint: { cut: string } | null } } }[];
-        }>(["status", "--disk", "--home", alpha.home]);
-        const cut = status.disk.find((d) => d.device === "alpha")?.usage.state.checkpoint?.cut;
-        return cut && Date.parse(cut) > written && heldOnAlpha() ? true : undefined;
-      },
-      30_000,
-    );
+    await untilCheckpointCovers(alpha.home, "alpha", betaId, Date.now());
     await buckyJson(["state", "set", "apps/later", '"also"', "--home", beta.home]);
     await alpha.kill();
     // The last of beta's changesets the checkpoint covers, which alpha keeps: its signature edited.
@@ -616,7 +592,7 @@ describe("mending an edited state", () => {
     ]);
     expect(repaired.repaired).toBe(true);
     expect(repaired.dropped.map((d) => d.seq)).toContain(seq);
-    const back = await startDaemon(alpha.home, env);
+    const back = await startDaemon(alpha.home, FAST_CHECKPOINTS);
     await waitFor("alpha to take the checkpoint again, then beta's later write", async () => {
       const read = await bucky(["state", "get", "apps/later", "--home", back.home, "--json"]);
       return read.exitCode === 0 && back.log().includes("checkpoint taken") ? true : undefined;
@@ -631,37 +607,13 @@ describe("mending an edited state", () => {
   }, 60_000);
 
   test("this device's own changeset the checkpoint keeps edited: repair, or the daemon's start, puts it back from a peer, keeping its later ones", async () => {
-    const env = {
-      BUCKY_CHECKPOINT_HORIZON_MS: "1500",
-      BUCKY_CHECKPOINT_PERIOD_MS: "500",
-      BUCKY_CHECKPOINT_EVERY_MS: "250",
-    };
-    const zone = await startZone(["alpha", "beta"], env);
+    const zone = await startZone(["alpha", "beta"], FAST_CHECKPOINTS);
     const alpha = zone.get("alpha") as Daemon;
     const beta = zone.get("beta") as Daemon;
     await buckyJson(["state", "set", "apps/from-alpha", '"kept"', "--home", alpha.home]);
     const alphaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", alpha.home]))
       .device.id;
-    const frontierOnAlpha = () => {
-      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
-      try {
-        return peekCheckpointRecord(db)?.frontier.get(alphaId);
-      } finally {
-        db.close();
-      }
-    };
-    const written = Date.now();
-    await waitFor(
-      "a checkpoint covering alpha's write",
-      async () => {
-        const status = await buckyJson<{
-          disk: { device: string; usage: { state: { checkpoint: { cut: string } | null } } }[];
-        }>(["status", "--disk", "--home", alpha.home]);
-        const cut = status.disk.find((d) => d.device === "alpha")?.usage.state.checkpoint?.cut;
-        return cut && Date.parse(cut) > written && frontierOnAlpha() ? true : undefined;
-      },
-      30_000,
-    );
+    await untilCheckpointCovers(alpha.home, "alpha", alphaId, Date.now());
     // A write of alpha's past the checkpoint: it must survive the repair as it is.
     await buckyJson(["state", "set", "apps/alpha-later", '"also"', "--home", alpha.home]);
     await waitFor("beta to hold alpha's later write", async () => {
@@ -712,11 +664,11 @@ describe("mending an edited state", () => {
       restored: [{ seq: 1, from: "beta" }],
     });
     expect(seqsHeld()).toEqual(heldBefore);
-    const back = await startDaemon(alpha.home, env);
+    const back = await startDaemon(alpha.home, FAST_CHECKPOINTS);
     // Once more, with no command run: the daemon's start puts it back itself.
     await back.kill();
     flipFounding();
-    const again = await startDaemon(alpha.home, env);
+    const again = await startDaemon(alpha.home, FAST_CHECKPOINTS);
     expect(again.log()).toMatch(/own kept changesets put back.*from=beta/);
     expect(seqsHeld()).toEqual(heldBefore);
     // Whole without beta: the full verification finds nothing to mend.
@@ -787,3 +739,40 @@ describe("mending an edited state", () => {
     ).toBe("kept");
   });
 });
+
+/** Checkpoints at cuts every half second, of what is over a second and a half old. */
+const FAST_CHECKPOINTS = {
+  BUCKY_CHECKPOINT_HORIZON_MS: "1500",
+  BUCKY_CHECKPOINT_PERIOD_MS: "500",
+  BUCKY_CHECKPOINT_EVERY_MS: "250",
+};
+
+/** How far of `author`'s feed the checkpoint `home` holds covers (undefined: none, or none of it). */
+function checkpointFrontier(home: string, author: string): number | undefined {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    return peekCheckpointRecord(db)?.frontier.get(author);
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until `device` (at `home`) holds a checkpoint cut after `since` that covers `author`. */
+async function untilCheckpointCovers(
+  home: string,
+  device: string,
+  author: string,
+  since: number,
+): Promise<void> {
+  await waitFor(
+    `a checkpoint of ${device}'s covering ${author}'s writes`,
+    async () => {
+      const status = await buckyJson<{
+        disk: { device: string; usage: { state: { checkpoint: { cut: string } | null } } }[];
+      }>(["status", "--disk", "--home", home]);
+      const cut = status.disk.find((d) => d.device === device)?.usage.state.checkpoint?.cut;
+      return cut && Date.parse(cut) > since && checkpointFrontier(home, author) ? true : undefined;
+    },
+    30_000,
+  );
+}
