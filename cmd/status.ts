@@ -102,7 +102,12 @@ export function diskLines(disk: DeviceDisk): string[] {
       : `${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}${disk.nearlyFull ? " — NEARLY FULL" : ""}`;
   const head = `Disk         ${disk.device}: ${free}`;
   if (!disk.usage) return [head, "               where its space goes is not known yet"];
-  return [head, ...usageLines(disk.usage, disk.device).map((line) => `               ${line}`)];
+  // As the device measured it, every ten minutes (this one: now): the same on every device.
+  const measured = disk.usage.measuredAt ? `, measured ${givenTime(disk.usage.measuredAt)}` : "";
+  return [
+    `${head}${measured}`,
+    ...usageLines(disk.usage, disk.device).map((line) => `               ${line}`),
+  ];
 }
 
 function usageLines(usage: DiskUsage, device: string): string[] {

@@ -269,6 +269,35 @@ describe("a device killed in the middle of a sync", () => {
   });
 });
 
+describe("where a device's space goes", () => {
+  test("measured on one device, every device shows the same figures as of the same time, also once it is gone", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    type Disk = { device: string; usage: { measuredAt?: string; state: { keys: number } } | null };
+    const diskOf = async (home: string, device: string) =>
+      (await buckyJson<{ disk: Disk[] }>(["status", "--disk", "--home", home])).disk.find(
+        (d) => d.device === device,
+      )?.usage;
+    // Alpha's state grows after its daemon first measured it; asked now, it measures again.
+    for (const n of [1, 2, 3])
+      await buckyJson(["state", "set", `grown/${n}`, "1", "--home", alpha.home]);
+    const here = await diskOf(alpha.home, "alpha");
+    expect(here?.measuredAt).toBeString();
+    expect(Date.now() - Date.parse(here?.measuredAt as string)).toBeLessThan(60_000);
+    // Beta shows what alpha was shown, not alpha's figures of ten minutes before.
+    await waitFor("beta to show alpha's figures as alpha measured them", async () => {
+      const there = await diskOf(beta.home, "alpha");
+      return there?.measuredAt === here?.measuredAt ? true : undefined;
+    });
+    await alpha.kill();
+    expect(await diskOf(beta.home, "alpha")).toEqual(here);
+    const text = await bucky(["status", "--disk", "--home", beta.home]);
+    expect(text.stdout).toContain(`Disk         alpha: `);
+    expect(text.stdout).toContain(`, measured ${here?.measuredAt}`);
+  });
+});
+
 describe("a full disk", () => {
   test("a daemon started on one says so", async () => {
     await withTmpfs("size=16m", async (mount) => {

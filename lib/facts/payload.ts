@@ -116,6 +116,12 @@ export interface UsageFacts {
   logsBytes: number;
   backupCacheBytes: number;
   leftovers: { what: string; bytes: number; remove: string }[];
+  /**
+   * When the device walked its disk for these figures (its clock), so that every device
+   * shows them as of then: they are re-measured every ten minutes, and at once on the
+   * device asked for them. Absent from a bucky older than this one.
+   */
+  measuredAt?: string;
 }
 
 /** A gateway's certificate for one name: who issues it, until when, and what went wrong last. */
@@ -388,6 +394,7 @@ const usageFacts = object<UsageFacts>({
   logsBytes: amount,
   backupCacheBytes: amount,
   leftovers: list(object({ what: text(300), bytes: amount, remove: text(300) }), MAX_LEFTOVERS),
+  measuredAt: orElse(optional(text(40)), undefined),
 });
 
 const certificateFacts = object<CertificateFacts>({

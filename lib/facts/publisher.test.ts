@@ -38,12 +38,15 @@ describe("a device's usage facts", () => {
     const paths = homePaths(join(scratch, "home"));
     mkdirSync(join(paths.appsDir, "notes", "data"), { recursive: true });
     writeFileSync(join(paths.appsDir, "notes", "data", "notes.db"), "x".repeat(5000));
-    const usage = usageFacts({
-      zone: { paths },
-      db: node.db,
-      purgeGrants: new PurgeGrants(testZone.id),
-      deviceName: "a",
-    });
+    const usage = usageFacts(
+      {
+        zone: { paths },
+        db: node.db,
+        purgeGrants: new PurgeGrants(testZone.id),
+        deviceName: "a",
+      },
+      0,
+    );
     expect(usage.leftovers.map(({ what, remove }) => ({ what, remove }))).toEqual([
       {
         what: "the data of notes, kept: it was removed with a --purge the owner did not authorise",

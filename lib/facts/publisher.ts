@@ -109,6 +109,15 @@ export class FactsPublisher {
     });
   }
 
+  /**
+   * Takes figures measured just now by someone else (`bucky status --disk` here) as this
+   * device's, and says them: the other devices then show what this one was just shown.
+   */
+  measured(usage: UsageFacts): void {
+    this.usage = { atMs: this.node.now(), facts: usage };
+    this.soon();
+  }
+
   /** Measures where the space goes again at the next publish (after a compaction, a purge). */
   remeasure(): void {
     this.usage = undefined;
@@ -122,7 +131,7 @@ export class FactsPublisher {
   private measure(now: number): void {
     if (this.measuring) return;
     this.measuring = true;
-    runSliced(usageFactsSteps(this.node), () => this.stopped)
+    runSliced(usageFactsSteps(this.node, now), () => this.stopped)
       .then((facts) => {
         if (!facts) return;
         this.usage = { atMs: now, facts };
@@ -149,8 +158,8 @@ function clockAheadFacts(node: NodeContext, nowMs: number): Record<string, Clock
 }
 
 /** Where this device's space goes, as its facts say it: the largest apps, the first leftovers. */
-export function usageFacts(node: UsageSubject): UsageFacts {
-  return runAll(usageFactsSteps(node));
+export function usageFacts(node: UsageSubject, nowMs: number): UsageFacts {
+  return runAll(usageFactsSteps(node, nowMs));
 }
 
 interface UsageSubject {
@@ -176,7 +185,10 @@ function usageSpecs(node: UsageSubject): UsageSpecs {
 }
 
 /** The same, a step at a time, for a daemon to run in slices. */
-export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts, void> {
+export function* usageFactsSteps(
+  node: UsageSubject,
+  nowMs: number,
+): Generator<void, UsageFacts, void> {
   const usage = yield* homeUsageSteps(node.zone.paths, node.db, usageSpecs(node), node.deviceName);
   const total = (app: AppUsage) =>
     app.dataBytes + app.packagesBytes + app.conflictsBytes + app.replicaBytes + app.logsBytes;
@@ -188,5 +200,6 @@ export function* usageFactsSteps(node: UsageSubject): Generator<void, UsageFacts
         .slice(0, MAX_USAGE_APPS),
     ),
     leftovers: [...usage.leftovers].sort((a, b) => b.bytes - a.bytes).slice(0, MAX_LEFTOVERS),
+    measuredAt: new Date(nowMs).toISOString(),
   };
 }

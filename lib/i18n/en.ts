@@ -120,6 +120,7 @@ export const en = {
     diskLogs: "Logs",
     diskBackupCaches: "Backup caches",
     diskNotMeasured: "not measured yet",
+    diskMeasured: "Measured",
     /** `what` is the device's own words (its facts): said to be its words, never a command. */
     diskLeftover: (p: { device: string; what: string; size: string }) =>
       `${p.device} says nothing uses “${p.what}” any more: ${p.size}.`,

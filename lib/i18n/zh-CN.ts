@@ -108,6 +108,7 @@ export const zhCN: Messages = {
     diskLogs: "日志",
     diskBackupCaches: "备份缓存",
     diskNotMeasured: "尚未测量",
+    diskMeasured: "测量时间",
     diskLeftover: (p) => `${p.device} 称已无任何东西使用“${p.what}”：${p.size}。`,
     certificates: "证书",
     noCertificates: "没有网关拥有证书：它们使用明文 HTTP。设置了主机名的网关会自动获取证书。",

@@ -40,7 +40,7 @@ import { LETS_ENCRYPT_DIRECTORY } from "../certs/acme.ts";
 import type { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { BuckyError } from "../errors.ts";
 import { ownFacts } from "../facts/own-facts.ts";
-import type { ReplicaFacts } from "../facts/payload.ts";
+import type { ReplicaFacts, UsageFacts } from "../facts/payload.ts";
 import { usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
@@ -126,6 +126,8 @@ export interface LocalServices {
   readonly runtime: string;
   /** Pulls from a peer now what it holds that this device lacks (the sync loop's pullNow). */
   readonly pullFrom: PullFrom;
+  /** Says in this device's facts where its space goes, as just measured (FactsPublisher.measured). */
+  readonly usageMeasured: (usage: UsageFacts) => void;
 }
 
 export function createLocalApp(
@@ -164,8 +166,12 @@ export function createLocalApp(
 
   app.get("/v1/status", async (c) => {
     const disk = c.req.query("disk") === "1";
-    // Its own disk measured now, in slices: the daemon answers others meanwhile.
-    const usage = disk ? await runSliced(usageFactsSteps(node), () => false) : undefined;
+    // Its own disk measured now, in slices: the daemon answers others meanwhile. Said in
+    // its facts too, so that every device shows what this one is shown.
+    const usage = disk
+      ? await runSliced(usageFactsSteps(node, node.now()), () => false)
+      : undefined;
+    if (usage) services.usageMeasured(usage);
     return c.json({
       ...describeZone(
         {

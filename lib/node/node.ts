@@ -344,6 +344,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         runtime: options.apps.runtime,
         // Asked only once the node has started, after the sync loop below.
         pullFrom: (peer) => sync.pullNow(peer),
+        usageMeasured: (usage) => facts.measured(usage),
       },
     );
     // The panel (its pages, in two languages) is loaded when first asked for: most daemons

@@ -375,6 +375,13 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
         rows={disk}
         columns={[
           { label: o.diskDevice, cell: (d) => d.device },
+          // Each device measures its own space, every ten minutes (this one: now), and the
+          // figures below are as of then on every device.
+          {
+            label: o.diskMeasured,
+            cell: (d) =>
+              measured(d, (usage) => (usage.measuredAt ? <Time iso={usage.measuredAt} /> : "—")),
+          },
           {
             label: o.diskFree,
             cell: (d) => (

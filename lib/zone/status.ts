@@ -312,7 +312,7 @@ export async function zoneStatus(
     // One answer's checks of the owner's purge grants (a running node keeps its own).
     const grants = new PurgeGrants(zone.zone.id);
     // Where the space goes is measured by code only --disk needs (with drizzle).
-    const usage = disk ? await measureUsage(zone, grants) : undefined;
+    const usage = disk ? await measureUsage(zone, grants, options.nowMs) : undefined;
     return describeZone(
       {
         db: zone.sqlite,
@@ -334,17 +334,24 @@ export async function zoneStatus(
   }
 }
 
-async function measureUsage(zone: CheckedZone, purgeGrants: PurgeGrants): Promise<UsageFacts> {
+async function measureUsage(
+  zone: CheckedZone,
+  purgeGrants: PurgeGrants,
+  nowMs: number,
+): Promise<UsageFacts> {
   const [{ usageFacts }, { stateDbOver }] = await Promise.all([
     import("../facts/publisher.ts"),
     import("../store/db.ts"),
   ]);
-  return usageFacts({
-    zone,
-    purgeGrants,
-    db: stateDbOver(zone.sqlite),
-    deviceName: zone.device.name,
-  });
+  return usageFacts(
+    {
+      zone,
+      purgeGrants,
+      db: stateDbOver(zone.sqlite),
+      deviceName: zone.device.name,
+    },
+    nowMs,
+  );
 }
 
 function backupsOf(device: DeviceStanding): ZoneBackup[] {
