@@ -26,6 +26,7 @@ import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
 import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { type BackupRoots, type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
+import { holdBackupRun } from "./run-lock.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { writeZoneState } from "./target-records.ts";
@@ -211,6 +212,22 @@ export async function runBackup(options: {
   backupRoot(paths, log);
   const target = chooseTarget(homeTargets(paths, log), options.target);
   const startedAt = options.now();
+  // One at a time: refused before anything is read, and not recorded as a failure of the
+  // target (the run that holds it records its own outcome).
+  const run = holdBackupRun(paths, target.name, new Date(startedAt));
+  try {
+    return await backUp(options, target, startedAt);
+  } finally {
+    run.release();
+  }
+}
+
+async function backUp(
+  options: Parameters<typeof runBackup>[0],
+  target: ResolvedTarget,
+  startedAt: number,
+): Promise<BackupRunResult> {
+  const { paths, log } = options;
   const zone = openZone(paths.home, log);
   const who = {
     zone: zone.zone.id,
