@@ -10,7 +10,7 @@
  * where a device it was sealed to opens it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { homeKeyring } from "../lib/backup/home-keyring.ts";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
@@ -354,6 +354,52 @@ describe("the backup key after a device is revoked", () => {
     );
     expect(filesOf(repo, "snapshots")).toEqual(new Set([before, after, ...laterSnapshots]));
   });
+
+  test("keys/ deleted from the target: a box recovered from the phrase alone still restores every snapshot, and a device left out still refuses", async () => {
+    // Each snapshot since the revocation has its epoch's record beside it.
+    const besides = readdirSync(join(repo, "snapshot-keys"));
+    for (const snapshot of [after, ...laterSnapshots])
+      expect(besides).toContainEqual(
+        expect.stringMatching(new RegExp(`^${snapshot}-1-[0-9a-f]{16}$`)),
+      );
+    // Someone who can write to the target (or a careless clean-up) deletes keys/.
+    rmSync(join(repo, "keys"), { recursive: true });
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox2", "--home", fresh], {
+      stdin: `${phrase}\n`,
+    });
+    for (const snapshot of [before, after, ...laterSnapshots]) {
+      const to = join(scratchDir(), `no-keys-${snapshot.slice(0, 8)}`);
+      await buckyJson([
+        "backup",
+        "restore",
+        snapshot.slice(0, 8),
+        "--from",
+        repo,
+        "--to",
+        to,
+        "--home",
+        fresh,
+      ]);
+      if (snapshot === after)
+        expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
+    }
+    // The laptop's home, which never heard of epoch 1, learns of it beside the snapshots:
+    // it seals nothing under the old key the thief holds.
+    const refused = await bucky([
+      "backup",
+      "target",
+      "add",
+      "usb2",
+      repo,
+      "--home",
+      laptopHome,
+      "--no-backup",
+      "--json",
+    ]);
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([1, "E_PERMISSION"]);
+    expect(jsonError(refused).message).toContain("the zone's backup key was renewed (epoch 1)");
+  }, 60_000);
 });
 
 describe("the device that renewed the key killed before any other device heard of it", () => {

@@ -23,6 +23,7 @@ import { openZone } from "../zone/open.ts";
 import type { Backend } from "./backend.ts";
 import {
   type BackupKeyring,
+  fileBesideSnapshot,
   fileKeyEpochs,
   type KnownEpoch,
   openKeyring,
@@ -34,6 +35,8 @@ import {
 export type HomeKeyring = BackupKeyring & {
   /** Files the epochs the target lacks: call before anything is sealed under them. */
   fileOnTarget(): Promise<void>;
+  /** Files every epoch known beside snapshot `name`: call before it is filed. */
+  fileBesideSnapshot(name: string): Promise<void>;
 };
 
 /** The zone as a keyring needs it: its id, its state, and the names of its devices. */
@@ -103,7 +106,7 @@ async function keyringOf(
   },
 ): Promise<HomeKeyring> {
   const zoneId = options.zone;
-  const fromTarget = await targetKeyEpochs(backend, zoneId);
+  const fromTarget = await targetKeyEpochs(backend, zoneId, options.fromState);
   // A home being restored may hold no device key yet: then the owner key opens, if any.
   const seed = existsSync(paths.deviceKey)
     ? readKeyFile(paths.deviceKey, "device", log)
@@ -117,7 +120,18 @@ async function keyringOf(
   });
   if (options.sealing && keyring.unopened)
     throw unopenedEpochError(keyring.unopened, options.nameOf);
-  return { ...keyring, fileOnTarget: () => fileKeyEpochs(backend, keyring.known, zoneId) };
+  return {
+    ...keyring,
+    fileOnTarget: () => fileKeyEpochs(backend, keyring.known, zoneId),
+    fileBesideSnapshot: (name) =>
+      fileBesideSnapshot(backend, name, keyring.known).catch((error: unknown) => {
+        // A via of an older bucky takes no such file from a member: keys/ holds them still.
+        if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
+        log.warn("the device the target is reached through files no keys beside snapshots", {
+          why: error.message,
+        });
+      }),
+  };
 }
 
 /** The keyring of a home whose zone state does not open: by the owner key's zone, if any. */
@@ -133,6 +147,7 @@ function targetOnly(
       epoch: 0,
       known: [],
       fileOnTarget: async () => {},
+      fileBesideSnapshot: async () => {},
     };
     return Promise.resolve(keyring);
   }

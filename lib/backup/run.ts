@@ -21,7 +21,7 @@ import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
 import { handledDamageOps, readDamageRecord } from "./damage-records.ts";
 import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
-import { homeKeyring } from "./home-keyring.ts";
+import { type HomeKeyring, homeKeyring } from "./home-keyring.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
 import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
@@ -93,7 +93,12 @@ export async function withRepository<T>(
   target: ResolvedTarget,
   log: Log,
   /** `backend`: the one the repository works through (for a prune, checking its deletes). */
-  work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
+  work: (
+    repository: Repository,
+    backend: Backend,
+    lock: HeldLock | undefined,
+    keyring: HomeKeyring,
+  ) => Promise<T>,
   options: {
     create?: boolean;
     withIndex?: boolean;
@@ -135,7 +140,7 @@ export async function withRepository<T>(
     lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, through, lock);
+      return await work(repository, through, lock, keyring);
     } catch (error) {
       // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
       await lock?.check();
@@ -244,7 +249,7 @@ async function backUp(
       paths,
       target,
       log,
-      async (repository, _backend, lock) => {
+      async (repository, _backend, lock, keyring) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id), {
           job: `backup of this device to ${target.name}`,
           startedAt: new Date(startedAt).toISOString(),
@@ -298,10 +303,15 @@ async function backUp(
           // backup of this home paused as it records its own) says so, and files none.
           cache.hold();
           // Signed by this device: no other holder of the backup key can speak for it.
-          const name = await repository.writeSnapshot((named) => ({
-            ...snapshot,
-            signed: signSnapshot(named, snapshot, who.key, who.document),
-          }));
+          const name = await repository.writeSnapshot(
+            (named) => ({
+              ...snapshot,
+              signed: signSnapshot(named, snapshot, who.key, who.document),
+            }),
+            // Its keys beside it first: a snapshot that is there opens from the phrase,
+            // whatever became of keys/.
+            (named) => keyring.fileBesideSnapshot(named),
+          );
           cache.commit();
           forgetDamagedBlobs(paths, repository.id, damaged);
           return {

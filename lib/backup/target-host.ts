@@ -160,7 +160,7 @@ export class TargetHost {
     const data = request.data ?? new Uint8Array();
     const file = repositoryFile(request.path);
     // Only the owner's record of that epoch: a member cannot plant a key of its choosing.
-    if (file?.kind === "key-epoch") {
+    if (file?.kind === "key-epoch" || file?.kind === "snapshot-key") {
       let name: string | undefined;
       try {
         name = keyEpochName(readKeyEpoch(data, this.node.zoneId));
@@ -272,6 +272,7 @@ function readBound(file: RepositoryFile | undefined): number {
     case "config":
       return MAX_CONFIG_FILE_BYTES;
     case "key-epoch":
+    case "snapshot-key":
       return MAX_KEY_EPOCH_BYTES;
     default:
       // A pack (a few tens of MiB at most): never more than one answer carries.
