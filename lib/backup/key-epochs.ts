@@ -348,7 +348,7 @@ export function unopenedEpochError(
   return new BuckyError(
     "E_PERMISSION",
     `the zone's backup key was renewed (epoch ${unopened.epoch}) when ${names(unopened.revoked)} was revoked, and the new key is not sealed to this device: it backs up nothing under the old key, which ${names(unopened.revoked)} still holds`,
-    "Give this device the key with `bucky backup key` (it asks for the recovery phrase, which opens every epoch), or back up from a device the new key was sealed to.",
+    "Run this device's daemon: once the zone hears it holds the backup key, a device the new key was sealed to gives it on within seconds. Or give it the key with `bucky backup key` (it asks for the recovery phrase, which opens every epoch), or back up from a device the new key was sealed to.",
   );
 }
 
