@@ -107,6 +107,18 @@ describe("key epochs beside snapshots", () => {
     expect(await targetKeyEpochs(backend, zone, [genuine])).toEqual([]);
   });
 
+  test("names planted beside snapshots past what a listing takes stop no backup: cut, the genuine read where listed", async () => {
+    const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "beside-"));
+    made.push(dir);
+    const backend = new LocalBackend(dir, dir, 8);
+    await fileBesideSnapshot(backend, snapshot(1), [genuine]);
+    for (let n = 2; n < 20; n++)
+      await backend.create(`snapshot-keys/${snapshot(n)}-${genuine.name}`, new Uint8Array(3));
+    await expect(backend.list("snapshot-keys")).rejects.toThrow();
+    await targetKeyEpochs(backend, zone);
+    expect(await removeKeysOfNoSnapshot(backend)).toBe(8);
+  });
+
   test("prune's clean-up removes the records of snapshots that are gone, and keeps the others'", async () => {
     const backend = target();
     await backend.create(`snapshots/${snapshot(1)}`, new Uint8Array(1));

@@ -198,7 +198,8 @@ async function besideSnapshots(
   have: ReadonlySet<string>,
 ): Promise<KnownEpoch[]> {
   const files = new Map<string, string[]>();
-  for (const file of await listDir(backend, SNAPSHOT_KEY_DIR)) {
+  // Cut, not refused, past the bound: names planted there must not stop every backup.
+  for (const file of await listDirCut(backend, SNAPSHOT_KEY_DIR)) {
     const beside = snapshotKeyOfName(file);
     if (!beside || have.has(beside.name)) continue;
     files.set(beside.name, [...(files.get(beside.name) ?? []), file]);
@@ -230,7 +231,8 @@ async function besideSnapshots(
 export async function removeKeysOfNoSnapshot(backend: Backend): Promise<number> {
   const snapshots = new Set(await listDir(backend, "snapshots"));
   let removed = 0;
-  for (const file of await listDir(backend, SNAPSHOT_KEY_DIR)) {
+  // Cut past the bound: the rest go at the next prune.
+  for (const file of await listDirCut(backend, SNAPSHOT_KEY_DIR)) {
     const beside = snapshotKeyOfName(file);
     if (!beside || snapshots.has(beside.snapshot)) continue;
     await backend.remove(`${SNAPSHOT_KEY_DIR}/${file}`);
@@ -385,6 +387,15 @@ async function listDir(backend: Backend, dir: string): Promise<string[]> {
     return await backend.list(dir);
   } catch (error) {
     // A repository no epoch was filed in has neither directory yet.
+    if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return [];
+    throw error;
+  }
+}
+
+async function listDirCut(backend: Backend, dir: string): Promise<string[]> {
+  try {
+    return (await backend.listCut(dir)).names;
+  } catch (error) {
     if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return [];
     throw error;
   }

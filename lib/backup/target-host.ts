@@ -14,6 +14,7 @@ import {
   keyEpochName,
   MAX_KEY_EPOCH_BYTES,
   readKeyEpoch,
+  SNAPSHOT_KEY_DIR,
 } from "../../protocol/backup/key-epoch.ts";
 import {
   decodeRemoteRequest,
@@ -110,11 +111,14 @@ export class TargetHost {
       case "readRange":
         return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
       case "list": {
-        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is; hot/ cut there,
-        // not refused, as its own device would list it (the wire cannot say it was cut).
+        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is; hot/ and
+        // snapshot-keys/ cut there, not refused, as its own device would list them (the wire
+        // cannot say it was cut).
         const before = backend.leftOutNames ?? 0;
         const names =
-          path === HOT_DIR ? (await backend.listCut(path)).names : await backend.list(path);
+          path === HOT_DIR || path === SNAPSHOT_KEY_DIR
+            ? (await backend.listCut(path)).names
+            : await backend.list(path);
         const leftOut = (backend.leftOutNames ?? 0) - before;
         if (leftOut > 0)
           this.node.log.warn("names the target listed that are no file's were left out", {
