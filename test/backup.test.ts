@@ -701,6 +701,41 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
+  test("two backups of this device started together: the second waits for the first and uploads nothing twice", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 40 * 1024 * 1024);
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const start = () =>
+      Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    const runs = [start(), start()];
+    const results = await Promise.all(
+      runs.map(async (run) => {
+        const [stdout, stderr] = [
+          await new Response(run.stdout).text(),
+          await new Response(run.stderr).text(),
+        ];
+        expect([await run.exited, stderr]).toEqual([0, expect.any(String)]);
+        return JSON.parse(stdout) as RunJson & { storedBytes: number };
+      }),
+    );
+    // One of them read and sent the files; the other, after it, only what changed (nothing).
+    const stored = results.map((r) => r.storedBytes).sort((a, b) => a - b);
+    expect(stored[0]).toBeLessThan(1024 * 1024);
+    expect(stored[1]).toBeGreaterThan(20 * 1024 * 1024);
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots).toHaveLength(2);
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
   test("a second backup of this device while one runs is refused, naming it, uploading nothing; killed, it leaves no lock", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 40 * 1024 * 1024);

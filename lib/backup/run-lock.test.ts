@@ -17,21 +17,36 @@ function home() {
 }
 
 const lockOf = (paths: ReturnType<typeof home>) => join(paths.backupDir, "running", "usb.json");
+const at = (iso: string) => () => Date.parse(iso);
 
 describe("one backup of a device to a target at a time", () => {
-  test("a second run while one lives is refused, naming it; once released, one goes through", () => {
+  test("a second run waits for the one running, then holds it; told once that it waits", async () => {
     const paths = home();
-    const held = holdBackupRun(paths, "usb", new Date("2026-12-01T04:00:00Z"));
-    expect(() => holdBackupRun(paths, "usb", new Date())).toThrow(
-      `a backup of this device to usb is already running since 2026-12-01T04:00:00.000Z (pid ${process.pid}): this one did not start`,
-    );
-    // Another target is another repository: not held.
-    holdBackupRun(paths, "offsite", new Date()).release();
+    const first = await holdBackupRun(paths, "usb", at("2026-12-01T04:00:00Z"));
+    const told: number[] = [];
+    const second = holdBackupRun(paths, "usb", at("2026-12-01T04:05:00Z"), {
+      onWait: (holder) => told.push(holder.pid),
+    });
+    await Bun.sleep(300);
+    first.release();
+    (await second).release();
+    expect(told).toEqual([process.pid]);
+    // Another target is another repository: never waits.
+    const held = await holdBackupRun(paths, "usb", Date.now);
+    (await holdBackupRun(paths, "offsite", Date.now, { waitMs: 0 })).release();
     held.release();
-    holdBackupRun(paths, "usb", new Date()).release();
   });
 
-  test("the lock of a process that is gone, or of a pid used again since, is taken over", async () => {
+  test("one that does not finish while it waits is named, and this one does not start", async () => {
+    const paths = home();
+    const first = await holdBackupRun(paths, "usb", at("2026-12-01T04:00:00Z"));
+    await expect(holdBackupRun(paths, "usb", Date.now, { waitMs: 100 })).rejects.toThrow(
+      `a backup of this device to usb is already running since 2026-12-01T04:00:00.000Z (pid ${process.pid}), and did not finish while this one waited`,
+    );
+    first.release();
+  });
+
+  test("the lock of a process that is gone, or of a pid used again since, is taken over at once", async () => {
     const paths = home();
     const gone = Bun.spawn(["true"]);
     await gone.exited;
@@ -43,7 +58,7 @@ describe("one backup of a device to a target at a time", () => {
       "half a file",
     ]) {
       writeFileSync(lockOf(paths), typeof holder === "string" ? holder : JSON.stringify(holder));
-      const held = holdBackupRun(paths, "usb", new Date("2026-12-01T04:00:00Z"));
+      const held = await holdBackupRun(paths, "usb", at("2026-12-01T04:00:00Z"), { waitMs: 0 });
       expect(JSON.parse(readFileSync(lockOf(paths), "utf8"))).toMatchObject({
         pid: process.pid,
         startedAt: "2026-12-01T04:00:00.000Z",
@@ -52,9 +67,9 @@ describe("one backup of a device to a target at a time", () => {
     }
   });
 
-  test("a run whose lock was taken over releases nothing of the one that took it", () => {
+  test("a run whose lock was taken over releases nothing of the one that took it", async () => {
     const paths = home();
-    const held = holdBackupRun(paths, "usb", new Date());
+    const held = await holdBackupRun(paths, "usb", Date.now);
     const other = JSON.stringify({ pid: process.pid, since: "x", startedAt: "then" });
     writeFileSync(lockOf(paths), other);
     held.release();

@@ -2,7 +2,8 @@
  * One backup of this device to a target at a time. Two would each read every file, seal it
  * and upload it (the second cannot see what the first has not indexed yet), and file two
  * snapshots of the same moment: twice the bytes sent and stored until a prune, and the
- * second stops at the file cache anyway if the first is paused there. The scheduled run,
+ * second stops at the file cache anyway if the first is paused there. The second waits for
+ * the first, then stores only what changed since; one that is paused is named at once. The scheduled run,
  * `bucky backup run` and the panel's each start a process of their own, so the lock is a
  * file of the home: `<home>/backup/running/<target>.json`, holding the pid, the process's
  * start time (a pid used again by another process is not the holder) and when the run
@@ -35,11 +36,38 @@ function runFile(paths: HomePaths, target: string): string {
   return join(paths.backupDir, "running", `${target}.json`);
 }
 
+/** How long a run waits for the one running before it gives up (a first backup takes long). */
+export const RUN_WAIT_MS = 15 * 60_000;
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 1_000;
+
 /**
- * Holds the backup of this device to `target` until released; throws E_UNAVAILABLE, naming
- * the run that holds it, when another live process does.
+ * Holds the backup of this device to `target` until released. While another live run holds
+ * it, waits for it to finish (then backs up what changed since, uploading nothing twice),
+ * up to `waitMs`, telling `onWait` once; throws E_UNAVAILABLE, naming that run, at once
+ * when it is paused (it would never finish), or when the wait runs out.
  */
-export function holdBackupRun(paths: HomePaths, target: string, startedAt: Date): HeldRun {
+export async function holdBackupRun(
+  paths: HomePaths,
+  target: string,
+  /** The clock the run's start is said by (when it takes the hold, not when it asked). */
+  now: () => number,
+  options: { readonly waitMs?: number; readonly onWait?: (holder: RunHolder) => void } = {},
+): Promise<HeldRun> {
+  const deadline = Date.now() + (options.waitMs ?? RUN_WAIT_MS);
+  let said = false;
+  for (let pollMs = POLL_MIN_MS; ; pollMs = Math.min(POLL_MAX_MS, pollMs * 2)) {
+    const held = tryHoldBackupRun(paths, target, new Date(now()));
+    if ("release" in held) return held;
+    if (isPaused(held.pid) || Date.now() >= deadline) throw runningError(target, held);
+    if (!said) options.onWait?.(held);
+    said = true;
+    await Bun.sleep(pollMs);
+  }
+}
+
+/** Holds it now, or says which live run does. */
+function tryHoldBackupRun(paths: HomePaths, target: string, startedAt: Date): HeldRun | RunHolder {
   const path = runFile(paths, target);
   mkdirSync(join(paths.backupDir, "running"), { recursive: true, mode: 0o700 });
   const mine: RunHolder = {
@@ -63,7 +91,7 @@ export function holdBackupRun(paths: HomePaths, target: string, startedAt: Date)
       const seen = readRaw(path);
       if (seen === undefined) continue; // let go meanwhile
       const holder = parseHolder(seen);
-      if (holder && isLive(holder)) throw runningError(target, holder);
+      if (holder && isLive(holder)) return holder;
       takeOverStale(path, seen);
     }
     throw new BuckyError(
@@ -86,7 +114,7 @@ function runningError(target: string, holder: RunHolder): BuckyError {
     );
   return new BuckyError(
     "E_UNAVAILABLE",
-    `${who}: this one did not start, as it would read and upload the same files again`,
+    `${who}, and did not finish while this one waited: this one did not start, as it would read and upload the same files again`,
     "Its snapshot is filed when it is done (`bucky backup list`); run `bucky backup run` again after, for a newer one.",
   );
 }

@@ -216,12 +216,19 @@ export async function runBackup(options: {
   // Without the key there is nothing to do whatever the targets: say that first.
   backupRoot(paths, log);
   const target = chooseTarget(homeTargets(paths, log), options.target);
-  const startedAt = options.now();
-  // One at a time: refused before anything is read, and not recorded as a failure of the
-  // target (the run that holds it records its own outcome).
-  const run = holdBackupRun(paths, target.name, new Date(startedAt));
+  // One at a time: waits for the one running (or is refused) before anything is read, and
+  // a refusal is not recorded as a failure of the target (that run records its own).
+  const run = await holdBackupRun(paths, target.name, options.now, {
+    onWait: (holder) =>
+      log.info("waiting for the backup of this device running", {
+        target: target.name,
+        pid: holder.pid,
+        since: holder.startedAt,
+      }),
+  });
   try {
-    return await backUp(options, target, startedAt);
+    // Started once it holds the run: a run that waited covers what changed meanwhile.
+    return await backUp(options, target, options.now());
   } finally {
     run.release();
   }
