@@ -736,7 +736,7 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
-  test("a second backup of this device while one runs is refused, naming it, uploading nothing; killed, it leaves no lock", async () => {
+  test("a second backup of this device while one is paused is refused at once, naming it, uploading nothing; killed, it leaves no lock", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 40 * 1024 * 1024);
     const repo = join(scratchDir(), "repo");
