@@ -9,18 +9,26 @@
  * And the NAS killed before any device synced the revocation: the key is on the target,
  * where a device it was sealed to opens it.
  */
+
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { homeKeyring } from "../lib/backup/home-keyring.ts";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
 import { openBlob, openChangesets, openIndex, openSnapshot } from "../lib/backup/sealed.ts";
+import { readPayload } from "../lib/facts/payload.ts";
 import { homePaths } from "../lib/home.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
+import { heldFacts } from "../lib/sync/facts.ts";
+import { readKeyEpoch } from "../protocol/backup/key-epoch.ts";
 import { repositoryKeyring, repositoryKeys } from "../protocol/backup/keys.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { fromBase64url } from "../protocol/encoding.ts";
+import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../protocol/ids.ts";
 import {
   bucky,
   buckyJson,
@@ -50,6 +58,13 @@ function decryptsWithOldIn(repo: string, root: Uint8Array, name: string): boolea
     if (error instanceof Error && error.message.includes("does not decrypt")) return false;
     throw error;
   }
+}
+
+/** The zone id of the home that made the zone (its owner key's). */
+function zoneOf(home: string): ZoneId {
+  return zoneIdFromPublicKey(
+    signingKeyFromSeed(readKeyFile(join(home, "identity", "owner.key"), "owner", log)).publicKey,
+  );
 }
 
 /** The names in `dir`, none if it is not there yet. */
@@ -354,6 +369,52 @@ describe("the backup key after a device is revoked", () => {
     );
     expect(filesOf(repo, "snapshots")).toEqual(new Set([before, after, ...laterSnapshots]));
   });
+
+  test("keys/ deleted from the target: a box recovered from the phrase alone still restores every snapshot, and a device left out still refuses", async () => {
+    // Each snapshot since the revocation has its epoch's record beside it.
+    const besides = readdirSync(join(repo, "snapshot-keys"));
+    for (const snapshot of [after, ...laterSnapshots])
+      expect(besides).toContainEqual(
+        expect.stringMatching(new RegExp(`^${snapshot}-1-[0-9a-f]{16}$`)),
+      );
+    // Someone who can write to the target (or a careless clean-up) deletes keys/.
+    rmSync(join(repo, "keys"), { recursive: true });
+    const fresh = newHomePath();
+    await buckyJson(["init", "--recover", "--device", "newbox2", "--home", fresh], {
+      stdin: `${phrase}\n`,
+    });
+    for (const snapshot of [before, after, ...laterSnapshots]) {
+      const to = join(scratchDir(), `no-keys-${snapshot.slice(0, 8)}`);
+      await buckyJson([
+        "backup",
+        "restore",
+        snapshot.slice(0, 8),
+        "--from",
+        repo,
+        "--to",
+        to,
+        "--home",
+        fresh,
+      ]);
+      if (snapshot === after)
+        expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
+    }
+    // The laptop's home, which never heard of epoch 1, learns of it beside the snapshots:
+    // it seals nothing under the old key the thief holds.
+    const refused = await bucky([
+      "backup",
+      "target",
+      "add",
+      "usb2",
+      repo,
+      "--home",
+      laptopHome,
+      "--no-backup",
+      "--json",
+    ]);
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([1, "E_PERMISSION"]);
+    expect(jsonError(refused).message).toContain("the zone's backup key was renewed (epoch 1)");
+  }, 60_000);
 });
 
 describe("the device that renewed the key killed before any other device heard of it", () => {
@@ -395,5 +456,159 @@ describe("the device that renewed the key killed before any other device heard o
       tabletHome,
     ]);
     expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
+  }, 60_000);
+});
+
+describe("a device left out of a key epoch, its facts stale when the owner drew it", () => {
+  test("is given it by a device that holds it, the revoker killed, and backs up under it once back", async () => {
+    const nasHome = newHomePath();
+    const { recoveryPhrase } = await buckyJson<{ recoveryPhrase: string }>([
+      "init",
+      "--home",
+      nasHome,
+      "--device",
+      "nas",
+    ]);
+    let nas = await startDaemon(nasHome);
+    const join1 = async (name: string, withKey: boolean) => {
+      const { token } = await buckyJson<{ token: string }>([
+        "invite",
+        ...(withKey ? [] : ["--no-backup-key"]),
+        "--home",
+        nasHome,
+      ]);
+      const home = newHomePath();
+      await buckyJson(["join", token, "--home", home, "--device", name, "--no-start"]);
+      return home;
+    };
+    const tablet = await startDaemon(await join1("tablet", true));
+    await join1("laptop", true);
+    const watchHome = await join1("watch", false);
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    const watchId = deviceIdFromPublicKey(
+      signingKeyFromSeed(readKeyFile(join(watchHome, "identity", "device.key"), "device", log))
+        .publicKey,
+    );
+    // The watch says it holds no backup key, and the NAS hears it.
+    let watch = await startDaemon(watchHome);
+    await waitFor("the NAS to hold the watch's facts", () => {
+      const db = new Database(join(nasHome, "state.db"), { readonly: true });
+      try {
+        const said = heldFacts(db).find((record) => record.device === watchId);
+        return said && readPayload(said.facts).backup?.key === false ? true : undefined;
+      } finally {
+        db.close();
+      }
+    });
+    // Given the key while its daemon is down: the zone still has its old word.
+    await watch.kill();
+    await buckyJson(["backup", "key", "--home", watchHome], { stdin: `${recoveryPhrase}\n` });
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const epochOf = async (home: string) => {
+      const { entries } = await buckyJson<{ entries: { key: string; value: string }[] }>([
+        "state",
+        "list",
+        "system/backup/key-epochs/",
+        "--home",
+        home,
+      ]);
+      const [entry] = entries;
+      return entry
+        ? readKeyEpoch(fromBase64url(entry.value) as Uint8Array, zoneOf(nasHome))
+        : undefined;
+    };
+    // Sealed to the NAS and the tablet, not the watch; the tablet holds it.
+    const epoch = await waitFor("the tablet to hold the new key epoch", () => epochOf(tablet.home));
+    expect(epoch.devices.has(watchId)).toBe(false);
+    // The revoker dies; the watch comes back, hears of the epoch from the tablet, and its
+    // facts prove it holds the key now.
+    await nas.kill();
+    watch = await startDaemon(watchHome);
+    await waitFor("the watch to hear of the new key epoch", () => epochOf(watchHome), 20_000);
+    await waitFor(
+      "the tablet's grant of the epoch to reach the watch",
+      async () => {
+        const { entries } = await buckyJson<{ entries: { key: string }[] }>([
+          "state",
+          "list",
+          "nodes/tablet/backup-epoch-grants/",
+          "--home",
+          watchHome,
+        ]);
+        return entries.some((e) => e.key.endsWith(`/${watchId}`)) ? entries : undefined;
+      },
+      20_000,
+    );
+    // Given to the watch alone: never to the device the epoch shuts out.
+    const grants = await buckyJson<{ entries: { key: string }[] }>([
+      "state",
+      "list",
+      "nodes/",
+      "--home",
+      watchHome,
+    ]);
+    expect(
+      grants.entries
+        .filter((e) => e.key.includes("/backup-epoch-grants/"))
+        .every((e) => e.key.endsWith(`/${watchId}`)),
+    ).toBe(true);
+    // The NAS back (the target is reached through it): the watch backs up under epoch 1,
+    // which the laptop's key does not open.
+    nas = await startDaemon(nasHome);
+    const run = await waitFor(
+      "the watch's backup through the NAS",
+      async () => {
+        const result = await bucky(["backup", "run", "--home", watchHome, "--json"]);
+        return result.exitCode === 0
+          ? (JSON.parse(result.stdout) as { snapshot: string })
+          : undefined;
+      },
+      20_000,
+    );
+    const phraseRoot = readKeyFile(join(watchHome, "identity", "backup.key"), "backup", log);
+    expect(decryptsWithOldIn(repo, phraseRoot, run.snapshot)).toBe(false);
+    await watch.stop();
+  }, 90_000);
+});
+
+describe("a join cut short once admitted, and a revocation renewing the key", () => {
+  test("resumed, whether the key was renewed before or after it was admitted, the device backs up under the new epoch", async () => {
+    const nasHome = newHomePath();
+    await buckyJson(["init", "--home", nasHome, "--device", "nas"]);
+    const nas = await startDaemon(nasHome);
+    const invite = async () =>
+      (await buckyJson<{ token: string }>(["invite", "--home", nasHome])).token;
+    const cutShort = async (name: string) => {
+      const home = newHomePath();
+      const args = ["join", await invite(), "--home", home, "--device", name, "--no-start"];
+      const killed = await bucky(args, { env: { BUCKY_TEST_KILL_AFTER: "admitted" } });
+      expect(killed.signal).toBe("SIGKILL");
+      return { home, resume: () => buckyJson(args) };
+    };
+    await buckyJson([
+      "join",
+      await invite(),
+      "--home",
+      newHomePath(),
+      "--device",
+      "laptop",
+      "--no-start",
+    ]);
+    const before = await cutShort("phone");
+    await buckyJson(["devices", "revoke", "laptop", "--home", nasHome]);
+    const after = await cutShort("tablet");
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+    for (const [name, joined] of [
+      ["phone", before],
+      ["tablet", after],
+    ] as const) {
+      await joined.resume();
+      expect(nas.log()).toMatch(new RegExp(`device admission resumed.*device=${name}`));
+      const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", joined.home]);
+      const phraseRoot = readKeyFile(join(joined.home, "identity", "backup.key"), "backup", log);
+      expect(decryptsWithOldIn(repo, phraseRoot, run.snapshot)).toBe(false);
+    }
   }, 60_000);
 });

@@ -548,11 +548,13 @@ describe("a revoked device that kept the backup key files a snapshot made to com
     mkdirSync(join(laptopHome, "data"), { recursive: true });
     writeFileSync(join(laptopHome, "data", "mine.txt"), "the thief's\n");
     // Its bucky refuses to back up under the old key once the target holds a newer epoch
-    // (test/backup-key-epochs.test.ts): the thief, who can write to the target, hides it.
-    renameSync(join(repo, "keys"), join(repo, "keys.hidden"));
+    // (test/backup-key-epochs.test.ts), in keys/ or beside a snapshot: the thief, who can
+    // write to the target, hides both.
+    const hidden = ["keys", "snapshot-keys"];
+    for (const dir of hidden) renameSync(join(repo, dir), join(repo, `${dir}.hidden`));
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", laptopHome, "--no-backup"]);
     const stolen = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", laptopHome]);
-    renameSync(join(repo, "keys.hidden"), join(repo, "keys"));
+    for (const dir of hidden) renameSync(join(repo, `${dir}.hidden`), join(repo, dir));
 
     const { fresh, restored } = await recoverLatest<{
       snapshot: string;

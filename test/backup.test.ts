@@ -701,7 +701,42 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
-  test("two backups at once both finish, each a snapshot that restores", async () => {
+  test("two backups of this device started together: the second waits for the first and uploads nothing twice", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 40 * 1024 * 1024);
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const start = () =>
+      Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    const runs = [start(), start()];
+    const results = await Promise.all(
+      runs.map(async (run) => {
+        const [stdout, stderr] = [
+          await new Response(run.stdout).text(),
+          await new Response(run.stderr).text(),
+        ];
+        expect([await run.exited, stderr]).toEqual([0, expect.any(String)]);
+        return JSON.parse(stdout) as RunJson & { storedBytes: number };
+      }),
+    );
+    // One of them read and sent the files; the other, after it, only what changed (nothing).
+    const stored = results.map((r) => r.storedBytes).sort((a, b) => a - b);
+    expect(stored[0]).toBeLessThan(1024 * 1024);
+    expect(stored[1]).toBeGreaterThan(20 * 1024 * 1024);
+    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+      "backup",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(snapshots).toHaveLength(2);
+    expect(await readsBackWhole(home)).toBe(true);
+  }, 60_000);
+
+  test("a second backup of this device while one is paused is refused at once, naming it, uploading nothing; killed, it leaves no lock", async () => {
     const { home } = await newHome();
     generateTree(join(home, "data"), 40 * 1024 * 1024);
     const repo = join(scratchDir(), "repo");
@@ -710,31 +745,48 @@ describe("faults while backing up", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    const held = () =>
-      existsSync(join(repo, "locks")) &&
-      readdirSync(join(repo, "locks")).some((name) => name.startsWith("shared-"));
-    // Once it stores its data (its image of the state database made), held there while the
-    // second runs whole: at once, whatever the machine's speed (a tree large enough to
-    // outlast the second by timing alone took 15 s of every CI run).
+    // Held once it stores its data, while the second is tried: at once, whatever the
+    // machine's speed.
     await waitFor("the first backup to store a pack", () =>
-      held() && existsSync(join(repo, "data")) && packs(repo).length > 0 ? true : undefined,
+      existsSync(join(repo, "data")) && packs(repo).length > 0 ? true : undefined,
     );
     first.kill("SIGSTOP");
+    let stored: number;
     try {
-      expect(held()).toBe(true); // still running: a finished backup leaves no lock
+      stored = packs(repo).length;
       const second = await bucky(["backup", "run", "--home", home, "--json"]);
-      expect([second.exitCode, second.stderr]).toEqual([0, ""]);
+      expect(second.exitCode).toBe(3);
+      const error = jsonError(second);
+      expect(error.code).toBe("E_UNAVAILABLE");
+      expect(error.message).toStartWith("a backup of this device to usb is already running since ");
+      expect(error.message).toContain(`(pid ${first.pid}), and is paused`);
+      expect(error.hint).toContain(`kill -CONT ${first.pid}`);
+      // It read and sent nothing: no pack of its own, no snapshot.
+      expect(packs(repo).length).toBe(stored);
+      expect(
+        existsSync(join(repo, "snapshots")) ? readdirSync(join(repo, "snapshots")) : [],
+      ).toEqual([]);
+      // Not a failure of the target: the status shows none.
+      const statusFile = join(home, "backup", "status.json");
+      const status = existsSync(statusFile)
+        ? (JSON.parse(readFileSync(statusFile, "utf8")) as Record<string, object>)
+        : {};
+      expect(status.usb ?? {}).not.toHaveProperty("lastBackupError");
     } finally {
-      first.kill("SIGCONT");
+      // Killed outright, as a power cut or the OOM killer would: its lock stays behind.
+      first.kill("SIGKILL");
     }
-    expect(await first.exited).toBe(0);
-    const { snapshots } = await buckyJson<{ snapshots: unknown[] }>([
+    await first.exited;
+    expect(readdirSync(join(home, "backup", "running"))).toEqual(["usb.json"]);
+    const run = await buckyJson<{ snapshot: string }>(["backup", "run", "--home", home]);
+    expect(readdirSync(join(home, "backup", "running"))).toEqual([]);
+    const { snapshots } = await buckyJson<{ snapshots: { id: string }[] }>([
       "backup",
       "list",
       "--home",
       home,
     ]);
-    expect(snapshots).toHaveLength(2);
+    expect(snapshots.map((s) => s.id)).toEqual([run.snapshot]);
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
@@ -777,11 +829,9 @@ describe("faults while backing up", () => {
       expect(second.exitCode).toBe(3);
       const error = jsonError(second);
       expect(error.code).toBe("E_UNAVAILABLE");
-      expect(error.message).toContain(
-        `another backup of this device to usb (pid ${first.pid}, started `,
-      );
-      expect(error.message).toContain("is paused");
-      expect(error.message).toContain("filed no snapshot");
+      // Refused before it reads anything: one backup of a device to a target at a time.
+      expect(error.message).toContain(`a backup of this device to usb is already running since `);
+      expect(error.message).toContain(`(pid ${first.pid}), and is paused`);
       expect(error.hint).toContain(`kill -CONT ${first.pid}`);
       expect(snapshots()).toBe(before);
     } finally {

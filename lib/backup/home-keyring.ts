@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { epochOfKeyEpochName } from "../../protocol/backup/key-epoch.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import {
   type DeviceId,
@@ -21,8 +22,10 @@ import type { Log } from "../log.ts";
 import type { StateReader } from "../store/reads.ts";
 import { openZone } from "../zone/open.ts";
 import type { Backend } from "./backend.ts";
+import { grantedEpochRoots } from "./epoch-grants.ts";
 import {
   type BackupKeyring,
+  fileBesideSnapshot,
   fileKeyEpochs,
   type KnownEpoch,
   openKeyring,
@@ -34,6 +37,8 @@ import {
 export type HomeKeyring = BackupKeyring & {
   /** Files the epochs the target lacks: call before anything is sealed under them. */
   fileOnTarget(): Promise<void>;
+  /** Files every epoch known beside snapshot `name`: call before it is filed. */
+  fileBesideSnapshot(name: string): Promise<void>;
 };
 
 /** The zone as a keyring needs it: its id, its state, and the names of its devices. */
@@ -57,10 +62,13 @@ export async function homeKeyring(
 ): Promise<HomeKeyring> {
   let zoneId: ZoneId;
   let fromState: KnownEpoch[];
+  let granted: Map<string, Uint8Array>;
   let nameOf: (id: DeviceId) => string;
+  const device = homeDevice(paths, log);
   if (options.zone) {
     zoneId = options.zone.zone;
     fromState = stateKeyEpochs(options.zone.db, zoneId);
+    granted = device ? grantedEpochRoots(options.zone.db, zoneId, device) : new Map();
     nameOf = (id) => options.zone?.nameOf(id) ?? id;
   } else {
     let zone: ReturnType<typeof openZone> | undefined;
@@ -76,6 +84,7 @@ export async function homeKeyring(
     try {
       zoneId = zone.zone.id;
       fromState = stateKeyEpochs(zone.db, zoneId);
+      granted = device ? grantedEpochRoots(zone.db, zoneId, device) : new Map();
       const names = new Map<string, string>(zone.devices.map((d) => [d.id, d.name]));
       nameOf = (id) => names.get(id) ?? id;
     } finally {
@@ -85,9 +94,21 @@ export async function homeKeyring(
   return keyringOf(paths, root, backend, log, {
     zone: zoneId,
     fromState,
+    granted,
     sealing: options.sealing,
     nameOf,
   });
+}
+
+/** This home's device key, where it holds one (a home being restored may not yet). */
+function homeDevice(
+  paths: HomePaths,
+  log: Log,
+): { id: DeviceId; key: SigningKey; publicKey: Uint8Array; seed: Uint8Array } | undefined {
+  if (!existsSync(paths.deviceKey)) return undefined;
+  const seed = readKeyFile(paths.deviceKey, "device", log);
+  const key = signingKeyFromSeed(seed);
+  return { id: deviceIdFromPublicKey(key.publicKey), key, publicKey: key.publicKey, seed };
 }
 
 async function keyringOf(
@@ -98,26 +119,36 @@ async function keyringOf(
   options: {
     readonly zone: ZoneId;
     readonly fromState: readonly KnownEpoch[];
+    /** Roots members gave this device (epoch-grants.ts), by name. */
+    readonly granted?: ReadonlyMap<string, Uint8Array>;
     readonly sealing: boolean;
     nameOf(id: DeviceId): string;
   },
 ): Promise<HomeKeyring> {
   const zoneId = options.zone;
-  const fromTarget = await targetKeyEpochs(backend, zoneId);
+  const fromTarget = await targetKeyEpochs(backend, zoneId, options.fromState);
   // A home being restored may hold no device key yet: then the owner key opens, if any.
-  const seed = existsSync(paths.deviceKey)
-    ? readKeyFile(paths.deviceKey, "device", log)
-    : undefined;
-  const key = seed && signingKeyFromSeed(seed);
+  const device = homeDevice(paths, log);
   const keyring = openKeyring(root, [...options.fromState, ...fromTarget], {
     zone: zoneId,
-    kept: keptEpochRoots(paths, log),
-    ...(seed && key ? { device: { id: deviceIdFromPublicKey(key.publicKey), key, seed } } : {}),
+    kept: new Map([...(options.granted ?? []), ...keptEpochRoots(paths, log)]),
+    ...(device ? { device } : {}),
     ...(existsSync(paths.ownerKey) ? { ownerSeed: readKeyFile(paths.ownerKey, "owner", log) } : {}),
   });
   if (options.sealing && keyring.unopened)
     throw unopenedEpochError(keyring.unopened, options.nameOf);
-  return { ...keyring, fileOnTarget: () => fileKeyEpochs(backend, keyring.known, zoneId) };
+  return {
+    ...keyring,
+    fileOnTarget: () => fileKeyEpochs(backend, keyring.known, zoneId),
+    fileBesideSnapshot: (name) =>
+      fileBesideSnapshot(backend, name, keyring.known).catch((error: unknown) => {
+        // A via of an older bucky takes no such file from a member: keys/ holds them still.
+        if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
+        log.warn("the device the target is reached through files no keys beside snapshots", {
+          why: error.message,
+        });
+      }),
+  };
 }
 
 /** The keyring of a home whose zone state does not open: by the owner key's zone, if any. */
@@ -133,6 +164,7 @@ function targetOnly(
       epoch: 0,
       known: [],
       fileOnTarget: async () => {},
+      fileBesideSnapshot: async () => {},
     };
     return Promise.resolve(keyring);
   }
@@ -167,7 +199,8 @@ export function keepEpochRoots(paths: HomePaths, roots: ReadonlyMap<string, Uint
 
 /**
  * The roots of the key epochs in the zone state (`db`) that this home opens: with its
- * device key, the owner key where it holds it, or a root it keeps. By epoch.
+ * device key, the owner key where it holds it, a root it keeps, or one a member gave it.
+ * By epoch.
  */
 export function stateEpochRoots(
   paths: HomePaths,
@@ -175,14 +208,14 @@ export function stateEpochRoots(
   zone: ZoneId,
   log: Log,
 ): Map<string, Uint8Array> {
-  const seed = existsSync(paths.deviceKey)
-    ? readKeyFile(paths.deviceKey, "device", log)
-    : undefined;
-  const key = seed && signingKeyFromSeed(seed);
+  const device = homeDevice(paths, log);
   const opener = {
     zone,
-    kept: keptEpochRoots(paths, log),
-    ...(seed && key ? { device: { id: deviceIdFromPublicKey(key.publicKey), key, seed } } : {}),
+    kept: new Map([
+      ...(device ? grantedEpochRoots(db, zone, device) : []),
+      ...keptEpochRoots(paths, log),
+    ]),
+    ...(device ? { device } : {}),
     ...(existsSync(paths.ownerKey) ? { ownerSeed: readKeyFile(paths.ownerKey, "owner", log) } : {}),
   };
   const roots = new Map<string, Uint8Array>();

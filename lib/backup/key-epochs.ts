@@ -2,9 +2,11 @@
  * The zone's backup key epochs (protocol/backup/key-epoch.ts) as a home holds them: in
  * the zone state, `system/backup/key-epochs/<name>` (the owner-signed record, base64url),
  * written with the revocation it answers; and on each target, `keys/<name>` (the record's
- * bytes), filed before anything is sealed under it. So the key is held beyond the device
- * that drew it before it is used: a member that dies at once leaves it in the target,
- * where each device it was sealed to, and the recovery phrase, opens it.
+ * bytes), filed before anything is sealed under it, and again beside each snapshot
+ * (`snapshot-keys/<snapshot>-<name>`). So the key is held beyond the device that drew it
+ * before it is used: a member that dies at once leaves it in the target, where each device
+ * it was sealed to, and the recovery phrase, opens it; and `keys/` deleted (by someone who
+ * can write to the target, or by hand) takes no snapshot's key with it.
  *
  * A device backs up under the newest epoch the zone has, whichever copy it learnt of. One
  * that cannot open it (not sealed to it) does not go on under an older one, which the
@@ -19,7 +21,10 @@ import {
   MAX_KEY_EPOCH_BYTES,
   openKeyEpoch,
   readKeyEpoch,
+  SNAPSHOT_KEY_DIR,
   signKeyEpoch,
+  snapshotKeyName,
+  snapshotKeyOfName,
 } from "../../protocol/backup/key-epoch.ts";
 import type { Op } from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
@@ -159,16 +164,106 @@ export function sealEpochsToOps(options: {
   return ops;
 }
 
-/** The key epochs a target holds, each checked; a file that is not an owner's record is none. */
-export async function targetKeyEpochs(backend: Backend, zone: ZoneId): Promise<KnownEpoch[]> {
-  const known: KnownEpoch[] = [];
-  for (const name of await listKeys(backend)) {
+/**
+ * The key epochs a target holds, each checked; a file that is not an owner's record is none.
+ * From `keys/`, and for an epoch neither it nor `known` (the zone state's) has, from beside
+ * the snapshots (`snapshot-keys/`): where `keys/` was deleted, the snapshots still name
+ * every epoch their data is sealed under, so the phrase still opens them, and a device
+ * that never heard of an epoch still learns of it before it seals anything.
+ */
+export async function targetKeyEpochs(
+  backend: Backend,
+  zone: ZoneId,
+  known: readonly KnownEpoch[] = [],
+): Promise<KnownEpoch[]> {
+  const found: KnownEpoch[] = [];
+  for (const name of await listDir(backend, TARGET_KEY_DIR)) {
     if (epochOfKeyEpochName(name) === undefined) continue;
-    const bytes = await readKeyFileOf(backend, name);
+    const bytes = await readRecord(backend, `${TARGET_KEY_DIR}/${name}`);
     const read = bytes && knownEpoch(bytes, zone);
-    if (read && read.name === name) known.push(read);
+    if (read && read.name === name) found.push(read);
   }
-  return known;
+  const have = new Set([...known, ...found].map((epoch) => epoch.name));
+  return [...found, ...(await besideSnapshots(backend, zone, have))];
+}
+
+/**
+ * The epochs filed beside snapshots that are not in `have`: one genuine record of each.
+ * Only epochs missing elsewhere cost a read, and only so many: anyone who can write to the
+ * target can plant files under made-up names.
+ */
+async function besideSnapshots(
+  backend: Backend,
+  zone: ZoneId,
+  have: ReadonlySet<string>,
+): Promise<KnownEpoch[]> {
+  const files = new Map<string, string[]>();
+  // Cut, not refused, past the bound: names planted there must not stop every backup.
+  for (const file of await listDirCut(backend, SNAPSHOT_KEY_DIR)) {
+    const beside = snapshotKeyOfName(file);
+    if (!beside || have.has(beside.name)) continue;
+    files.set(beside.name, [...(files.get(beside.name) ?? []), file]);
+  }
+  // Those beside the most snapshots first: every snapshot sealed since a genuine epoch
+  // began names it.
+  const names = [...files.entries()].sort((a, b) => b[1].length - a[1].length);
+  const found: KnownEpoch[] = [];
+  let reads = 0;
+  for (const [name, besides] of names) {
+    for (const file of besides.slice(0, BESIDE_TRIES_PER_EPOCH)) {
+      if (reads++ >= BESIDE_READS_MAX) return found;
+      const bytes = await readRecord(backend, `${SNAPSHOT_KEY_DIR}/${file}`);
+      const read = bytes && knownEpoch(bytes, zone);
+      if (read?.name === name) {
+        found.push(read);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Removes the records beside snapshots that are no longer there (prune: forgotten ones, or
+ * a run killed between filing its keys and its snapshot). Only under the exclusive lock:
+ * a backup files its keys before its snapshot.
+ */
+export async function removeKeysOfNoSnapshot(backend: Backend): Promise<number> {
+  const snapshots = new Set(await listDir(backend, "snapshots"));
+  let removed = 0;
+  // Cut past the bound: the rest go at the next prune.
+  for (const file of await listDirCut(backend, SNAPSHOT_KEY_DIR)) {
+    const beside = snapshotKeyOfName(file);
+    if (!beside || snapshots.has(beside.snapshot)) continue;
+    await backend.remove(`${SNAPSHOT_KEY_DIR}/${file}`);
+    removed++;
+  }
+  return removed;
+}
+
+/** Records beside snapshots read for one epoch, at most, before it is given up. */
+const BESIDE_TRIES_PER_EPOCH = 4;
+/** Records beside snapshots read in all, at most (each up to MAX_KEY_EPOCH_BYTES). */
+const BESIDE_READS_MAX = 256;
+
+/**
+ * Files beside snapshot `snapshot`, before it is filed, the record of each epoch of `known`
+ * (every one its data may be sealed under). Never over a file there: its name is new.
+ */
+export async function fileBesideSnapshot(
+  backend: Backend,
+  snapshot: string,
+  known: readonly KnownEpoch[],
+): Promise<void> {
+  const filed = new Set<string>();
+  for (const epoch of known) {
+    if (filed.has(epoch.name)) continue;
+    filed.add(epoch.name);
+    await backend.create(
+      `${SNAPSHOT_KEY_DIR}/${snapshotKeyName(snapshot, epoch.name)}`,
+      epoch.bytes,
+    );
+  }
 }
 
 /**
@@ -188,7 +283,7 @@ export async function fileKeyEpochs(
     filed.add(epoch.name);
     const path = `${TARGET_KEY_DIR}/${epoch.name}`;
     if (await backend.create(path, epoch.bytes)) continue;
-    const there = await readKeyFileOf(backend, epoch.name);
+    const there = await readRecord(backend, path);
     const held = there && knownEpoch(there, zone);
     if (held?.name !== epoch.name) await backend.write(path, epoch.bytes);
   }
@@ -255,7 +350,7 @@ export function unopenedEpochError(
   return new BuckyError(
     "E_PERMISSION",
     `the zone's backup key was renewed (epoch ${unopened.epoch}) when ${names(unopened.revoked)} was revoked, and the new key is not sealed to this device: it backs up nothing under the old key, which ${names(unopened.revoked)} still holds`,
-    "Give this device the key with `bucky backup key` (it asks for the recovery phrase, which opens every epoch), or back up from a device the new key was sealed to.",
+    "Run this device's daemon: once the zone hears it holds the backup key, a device the new key was sealed to gives it on within seconds. Or give it the key with `bucky backup key` (it asks for the recovery phrase, which opens every epoch), or back up from a device the new key was sealed to.",
   );
 }
 
@@ -287,19 +382,28 @@ function knownEpoch(bytes: Uint8Array, zone: ZoneId): KnownEpoch | undefined {
   }
 }
 
-async function listKeys(backend: Backend): Promise<string[]> {
+async function listDir(backend: Backend, dir: string): Promise<string[]> {
   try {
-    return await backend.list(TARGET_KEY_DIR);
+    return await backend.list(dir);
   } catch (error) {
-    // A repository no epoch was filed in has no keys/ yet.
+    // A repository no epoch was filed in has neither directory yet.
     if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return [];
     throw error;
   }
 }
 
-async function readKeyFileOf(backend: Backend, name: string): Promise<Uint8Array | undefined> {
+async function listDirCut(backend: Backend, dir: string): Promise<string[]> {
   try {
-    return await backend.read(`${TARGET_KEY_DIR}/${name}`, MAX_KEY_EPOCH_BYTES);
+    return (await backend.listCut(dir)).names;
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_NOT_FOUND") return [];
+    throw error;
+  }
+}
+
+async function readRecord(backend: Backend, path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await backend.read(path, MAX_KEY_EPOCH_BYTES);
   } catch (error) {
     // Gone meanwhile, or past the bound (then it is no record: read as none).
     if (

@@ -31,6 +31,7 @@
  * nothing a kept snapshot needs: forgotten snapshot files first, then new packs, then the
  * new index (before the old index files go), and only then the packs nothing names.
  */
+
 import { createHash } from "node:crypto";
 import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
@@ -39,6 +40,7 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { compactTime, HOT_DIR, hotFileDevice } from "./hot.ts";
+import { removeKeysOfNoSnapshot } from "./key-epochs.ts";
 import { MAX_PACK_BYTES, PACK_TARGET_BYTES, packPath, type Repository } from "./repository.ts";
 import { homeJudge, homeSigner, withRepository } from "./run.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
@@ -230,6 +232,8 @@ export async function pruneRepository(
         device: snapshot.device,
       });
   }
+  // The keys filed beside them go with them (keys/ and the kept snapshots' still hold each).
+  await removeKeysOfNoSnapshot(backend);
 
   const byPack = new Map<string, BlobLocation[]>();
   for (const blob of repository.blobs()) {

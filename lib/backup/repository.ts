@@ -625,11 +625,16 @@ export class Repository {
 
   /**
    * Writes a snapshot under a new random name: `snapshot` is the snapshot, or makes it for
-   * the name it will have (its signature covers the name).
+   * the name it will have (its signature covers the name). `first` files what goes beside
+   * it (its keys), before it is there.
    */
-  async writeSnapshot(snapshot: Snapshot | ((name: string) => Snapshot)): Promise<string> {
+  async writeSnapshot(
+    snapshot: Snapshot | ((name: string) => Snapshot),
+    first?: (name: string) => Promise<void>,
+  ): Promise<string> {
     const name = randomBytes(16).toString("hex");
     const made = typeof snapshot === "function" ? snapshot(name) : snapshot;
+    await first?.(name);
     await this.backend.write(`snapshots/${name}`, sealSnapshot(this.keys, name, made));
     return name;
   }

@@ -21,11 +21,12 @@ import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
 import { handledDamageOps, readDamageRecord } from "./damage-records.ts";
 import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
-import { homeKeyring } from "./home-keyring.ts";
+import { type HomeKeyring, homeKeyring } from "./home-keyring.ts";
 import { homeEntries } from "./home-sources.ts";
 import { indexSigner } from "./index-trust.ts";
 import { checkingDeletes, type HeldLock, takeExclusiveLock, takeSharedLock } from "./lock.ts";
 import { type BackupRoots, type IndexSigner, type OpenOptions, Repository } from "./repository.ts";
+import { holdBackupRun } from "./run-lock.ts";
 import { checkSnapshot, type SnapshotJudge, type SnapshotTrust } from "./snapshot-trust.ts";
 import { updateTargetStatus } from "./status.ts";
 import { writeZoneState } from "./target-records.ts";
@@ -92,7 +93,12 @@ export async function withRepository<T>(
   target: ResolvedTarget,
   log: Log,
   /** `backend`: the one the repository works through (for a prune, checking its deletes). */
-  work: (repository: Repository, backend: Backend, lock: HeldLock | undefined) => Promise<T>,
+  work: (
+    repository: Repository,
+    backend: Backend,
+    lock: HeldLock | undefined,
+    keyring: HomeKeyring,
+  ) => Promise<T>,
   options: {
     create?: boolean;
     withIndex?: boolean;
@@ -134,7 +140,7 @@ export async function withRepository<T>(
     lock = options.lock ? await takeLock(backend, options.lock, log, options.now) : undefined;
     try {
       if (options.withIndex !== false) await repository.loadIndex(options.judge);
-      return await work(repository, through, lock);
+      return await work(repository, through, lock, keyring);
     } catch (error) {
       // A hold taken away (a prune meanwhile) is what went wrong, whatever failed after.
       await lock?.check();
@@ -210,7 +216,30 @@ export async function runBackup(options: {
   // Without the key there is nothing to do whatever the targets: say that first.
   backupRoot(paths, log);
   const target = chooseTarget(homeTargets(paths, log), options.target);
-  const startedAt = options.now();
+  // One at a time: waits for the one running (or is refused) before anything is read, and
+  // a refusal is not recorded as a failure of the target (that run records its own).
+  const run = await holdBackupRun(paths, target.name, options.now, {
+    onWait: (holder) =>
+      log.info("waiting for the backup of this device running", {
+        target: target.name,
+        pid: holder.pid,
+        since: holder.startedAt,
+      }),
+  });
+  try {
+    // Started once it holds the run: a run that waited covers what changed meanwhile.
+    return await backUp(options, target, options.now());
+  } finally {
+    run.release();
+  }
+}
+
+async function backUp(
+  options: Parameters<typeof runBackup>[0],
+  target: ResolvedTarget,
+  startedAt: number,
+): Promise<BackupRunResult> {
+  const { paths, log } = options;
   const zone = openZone(paths.home, log);
   const who = {
     zone: zone.zone.id,
@@ -227,7 +256,7 @@ export async function runBackup(options: {
       paths,
       target,
       log,
-      async (repository, _backend, lock) => {
+      async (repository, _backend, lock, keyring) => {
         const cache = new FileCache(join(cacheDir(paths), repository.id), {
           job: `backup of this device to ${target.name}`,
           startedAt: new Date(startedAt).toISOString(),
@@ -281,10 +310,15 @@ export async function runBackup(options: {
           // backup of this home paused as it records its own) says so, and files none.
           cache.hold();
           // Signed by this device: no other holder of the backup key can speak for it.
-          const name = await repository.writeSnapshot((named) => ({
-            ...snapshot,
-            signed: signSnapshot(named, snapshot, who.key, who.document),
-          }));
+          const name = await repository.writeSnapshot(
+            (named) => ({
+              ...snapshot,
+              signed: signSnapshot(named, snapshot, who.key, who.document),
+            }),
+            // Its keys beside it first: a snapshot that is there opens from the phrase,
+            // whatever became of keys/.
+            (named) => keyring.fileBesideSnapshot(named),
+          );
           cache.commit();
           forgetDamagedBlobs(paths, repository.id, damaged);
           return {

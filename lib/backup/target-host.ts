@@ -14,6 +14,7 @@ import {
   keyEpochName,
   MAX_KEY_EPOCH_BYTES,
   readKeyEpoch,
+  SNAPSHOT_KEY_DIR,
 } from "../../protocol/backup/key-epoch.ts";
 import {
   decodeRemoteRequest,
@@ -110,11 +111,14 @@ export class TargetHost {
       case "readRange":
         return raw(await backend.readRange(path, request.offset ?? 0, request.length ?? 0));
       case "list": {
-        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is; hot/ cut there,
-        // not refused, as its own device would list it (the wire cannot say it was cut).
+        // Bounded by the backend (MAX_DIRECTORY_NAMES), as every listing is; hot/ and
+        // snapshot-keys/ cut there, not refused, as its own device would list them (the wire
+        // cannot say it was cut).
         const before = backend.leftOutNames ?? 0;
         const names =
-          path === HOT_DIR ? (await backend.listCut(path)).names : await backend.list(path);
+          path === HOT_DIR || path === SNAPSHOT_KEY_DIR
+            ? (await backend.listCut(path)).names
+            : await backend.list(path);
         const leftOut = (backend.leftOutNames ?? 0) - before;
         if (leftOut > 0)
           this.node.log.warn("names the target listed that are no file's were left out", {
@@ -160,7 +164,7 @@ export class TargetHost {
     const data = request.data ?? new Uint8Array();
     const file = repositoryFile(request.path);
     // Only the owner's record of that epoch: a member cannot plant a key of its choosing.
-    if (file?.kind === "key-epoch") {
+    if (file?.kind === "key-epoch" || file?.kind === "snapshot-key") {
       let name: string | undefined;
       try {
         name = keyEpochName(readKeyEpoch(data, this.node.zoneId));
@@ -272,6 +276,7 @@ function readBound(file: RepositoryFile | undefined): number {
     case "config":
       return MAX_CONFIG_FILE_BYTES;
     case "key-epoch":
+    case "snapshot-key":
       return MAX_KEY_EPOCH_BYTES;
     default:
       // A pack (a few tens of MiB at most): never more than one answer carries.

@@ -4,6 +4,8 @@
  * runs on, whose published facts may be seconds old.
  */
 import { existsSync, statfsSync } from "node:fs";
+import { backupKeyProof } from "../../protocol/backup/epoch-grant.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { readBackupStatus, sinceAdded } from "../backup/status.ts";
 import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
@@ -24,7 +26,10 @@ export function ownFacts(
   paths: HomePaths,
   db: StateReader,
   self: string,
+  /** To prove it holds the backup key (its root), where it says so to the zone. */
+  proving?: { readonly zone: ZoneId; readonly device: DeviceId; root(): Uint8Array | undefined },
 ): Pick<DeviceFactsPayload, "ownerKey" | "backup" | "disk"> {
+  const root = proving?.root();
   const status = readBackupStatus(paths);
   const targets = new Set(zoneTargetNames(paths, db, self));
   // Of a target reached through another device, only what is of the one the zone has now.
@@ -37,6 +42,7 @@ export function ownFacts(
     ownerKey: existsSync(paths.ownerKey),
     backup: {
       key: existsSync(paths.backupKey),
+      ...(proving && root ? { keyProof: backupKeyProof(root, proving.zone, proving.device) } : {}),
       targets: Object.fromEntries(
         Object.entries(status)
           .filter(([name]) => targets.has(name))

@@ -137,6 +137,11 @@ export interface DeviceFactsPayload {
   backup?: {
     /** Whether this device holds the backup key (so can back up and restore). */
     key: boolean;
+    /**
+     * Its proof that it does (protocol/backup/epoch-grant.ts backupKeyProof): a device that
+     * opens a key epoch this one was left out of gives it on, only on this word.
+     */
+    keyProof?: string;
     targets: Record<string, TargetFacts>;
   };
   disk?: { freeBytes: number; totalBytes: number };
@@ -406,7 +411,13 @@ const certificateFacts = object<CertificateFacts>({
 const payloadOf = object<DeviceFactsPayload>({
   ownerKey: orElse(optional(flag), undefined),
   backup: orElse(
-    optional(object({ key: flag, targets: record(targetName, targetFacts) })),
+    optional(
+      object({
+        key: flag,
+        keyProof: orElse(optional(text(64)), undefined),
+        targets: record(targetName, targetFacts),
+      }),
+    ),
     undefined,
   ),
   disk: orElse(optional(object({ freeBytes: amount, totalBytes: amount })), undefined),

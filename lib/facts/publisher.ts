@@ -98,7 +98,11 @@ export class FactsPublisher {
     const syncRefused = this.sources.syncRefused?.() ?? {};
     const clockAhead = clockAheadFacts(this.node, now);
     this.node.publishFacts({
-      ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName),
+      ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName, {
+        zone: this.node.zoneId,
+        device: this.node.deviceId,
+        root: () => this.node.backupRoot(),
+      }),
       replicas: this.sources.replicas(),
       ...(traffic ? { traffic } : {}),
       ...(this.usage ? { usage: this.usage.facts } : {}),

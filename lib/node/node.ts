@@ -19,6 +19,7 @@ import { Convergence } from "../apps/convergence.ts";
 import type { SandboxSupport } from "../apps/sandbox.ts";
 import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { EpochGiver } from "../backup/epoch-giver.ts";
 import { HotShipper } from "../backup/hot.ts";
 import {
   BackupScheduler,
@@ -310,7 +311,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       onFacts: () => facts.soon(),
     });
     const zoneCa = new ZoneCaIssuer(node, log);
-    let backups: { hot: HotShipper; schedule: BackupScheduler } | undefined;
+    let backups: { hot: HotShipper; schedule: BackupScheduler; giver: EpochGiver } | undefined;
     let startBackups = (): boolean => false;
     // The panel and the agents' endpoint call the local API in this process, for requests
     // from the internet: a bug one of those meets is logged, and stops nothing (anyone who
@@ -534,9 +535,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
               ? resolveTargets(paths, node.db, node.deviceName)
               : targetsForDaemon(paths, node.db, node.deviceName, log),
         }),
+        // Key epochs it opens, given on to devices left out of them.
+        giver: new EpochGiver(node, log),
       };
       backups.hot.start();
       backups.schedule.start();
+      backups.giver.start();
       return true;
     };
     startBackups();
@@ -552,6 +556,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        backups?.giver.stop();
         await backups?.schedule.stop();
         await backups?.hot.stop();
         await apps.stop();

@@ -174,6 +174,28 @@ export function epochOfKeyEpochName(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * Where a target holds a key epoch's record beside a snapshot sealed while it was known:
+ * `snapshot-keys/<snapshot name>-<epoch name>`, one file for each epoch the writer knew (an
+ * older snapshot's data it reuses may be sealed under any of them). So a snapshot that is
+ * there opens from the recovery phrase whatever became of `keys/`.
+ */
+export const SNAPSHOT_KEY_DIR = "snapshot-keys";
+
+/** The file name of epoch `epoch`'s record beside snapshot `snapshot`. */
+export function snapshotKeyName(snapshot: string, epoch: string): string {
+  return `${snapshot}-${epoch}`;
+}
+
+/** The snapshot and the epoch a file beside a snapshot names; undefined when it is no such name. */
+export function snapshotKeyOfName(
+  name: string,
+): { readonly snapshot: string; readonly name: string } | undefined {
+  const match = /^([0-9a-f]{32})-(.+)$/.exec(name);
+  if (!match || epochOfKeyEpochName(match[2] as string) === undefined) return undefined;
+  return { snapshot: match[1] as string, name: match[2] as string };
+}
+
 /** Whether `root` is epoch `epoch`'s root (a copy kept elsewhere, checked before use). */
 export function isEpochRoot(epoch: KeyEpoch, root: Uint8Array): boolean {
   return (

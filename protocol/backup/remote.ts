@@ -11,14 +11,15 @@
  * A member may touch only the repository's own files (docs/backup-repository.md), and only
  * in ways that cannot undo another device's work: it reads anything, adds index, snapshot
  * and hot files (never over an existing one), writes packs only under the name their bytes
- * hash to, and key epochs only as the owner signed them (`keys/<name>`), and holds, refreshes and releases shared locks of its own. It cannot change the
+ * hash to, and key epochs only as the owner signed them (`keys/<name>`, and beside a
+ * snapshot, `snapshot-keys/<snapshot>-<name>`, never over one), and holds, refreshes and releases shared locks of its own. It cannot change the
  * config, take the exclusive lock, or delete anything else: pruning is the via device's.
  */
 import { decodeCbor, encodeCbor } from "../cbor.ts";
 import { check } from "../errors.ts";
 import { isRecord, requireOnlyFields, requireString, requireUint } from "../shape.ts";
 import { MAX_DIRECTORY_NAMES } from "./formats.ts";
-import { epochOfKeyEpochName } from "./key-epoch.ts";
+import { epochOfKeyEpochName, SNAPSHOT_KEY_DIR, snapshotKeyOfName } from "./key-epoch.ts";
 
 export const REMOTE_VERSION = 1;
 /**
@@ -100,7 +101,9 @@ export type RepositoryFile =
   | { readonly kind: "config" }
   | { readonly kind: "pack"; readonly hash: string }
   | { readonly kind: "index" | "snapshot" | "hot" | "shared-lock" | "exclusive-lock" }
-  | { readonly kind: "key-epoch"; readonly name: string };
+  | { readonly kind: "key-epoch"; readonly name: string }
+  /** A key epoch's record filed beside a snapshot (lib/backup/key-epochs.ts). */
+  | { readonly kind: "snapshot-key"; readonly snapshot: string; readonly name: string };
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const DEVICE = "[a-z](?:[a-z0-9-]*[a-z0-9])?";
@@ -121,6 +124,10 @@ export function repositoryFile(path: string): RepositoryFile | undefined {
   if (top === "snapshots" && HEX32.test(name)) return { kind: "snapshot" };
   if (top === "hot" && HOT_NAME.test(name)) return { kind: "hot" };
   if (top === "keys" && epochOfKeyEpochName(name) !== undefined) return { kind: "key-epoch", name };
+  if (top === SNAPSHOT_KEY_DIR) {
+    const beside = snapshotKeyOfName(name);
+    return beside && { kind: "snapshot-key", ...beside };
+  }
   if (top === "locks" && name === "exclusive") return { kind: "exclusive-lock" };
   if (top === "locks" && SHARED_LOCK.test(name)) return { kind: "shared-lock" };
   return undefined;
@@ -129,7 +136,8 @@ export function repositoryFile(path: string): RepositoryFile | undefined {
 /** Whether `dir` is one of the repository's directories that can be listed. */
 export function isRepositoryDir(dir: string): boolean {
   return (
-    ["index", "snapshots", "hot", "locks", "keys"].includes(dir) || /^data\/[0-9a-f]{2}$/.test(dir)
+    ["index", "snapshots", "hot", "locks", "keys", SNAPSHOT_KEY_DIR].includes(dir) ||
+    /^data\/[0-9a-f]{2}$/.test(dir)
   );
 }
 
@@ -148,7 +156,9 @@ export function remoteAccessProblem(op: RemoteOp, path: string): string | undefi
     case "readRange":
       return undefined;
     case "create":
-      return ["index", "snapshot", "hot", "shared-lock", "key-epoch"].includes(file.kind)
+      return ["index", "snapshot", "hot", "shared-lock", "key-epoch", "snapshot-key"].includes(
+        file.kind,
+      )
         ? undefined
         : `${path} cannot be made through another device`;
     case "write":
