@@ -14,6 +14,7 @@ const laptopKey = signingKeyFromSeed(new Uint8Array(32).fill(3));
 const zone = zoneIdFromPublicKey(owner.publicKey);
 const otherZone = zoneIdFromPublicKey(otherOwner.publicKey);
 const laptopId = deviceIdFromPublicKey(laptopKey.publicKey);
+const otherDeviceId = deviceIdFromPublicKey(otherOwner.publicKey);
 const ISSUED_AT = 1_767_225_600;
 
 const zoneDocument = signZoneDocument({ name: "home" as ZoneName, issuedAt: ISSUED_AT }, owner);
@@ -203,6 +204,33 @@ describe("revoked-agents/<id>", () => {
 
   test.each(["revoked-agents", "revoked-agents/abc/extra"])("%s is reserved", (key) => {
     expect(problem(key, '"x"')).toBe(`${key} is reserved`);
+  });
+});
+
+describe("agent-grants/<id>", () => {
+  const record = (id: string, issuer: string) => JSON.stringify({ agent: "helper", id, issuer });
+
+  test("only the device its record names as issuer writes a grant's record", () => {
+    expect(problem("agent-grants/abc", record("abc", laptopId))).toBeUndefined();
+    expect(problem("agent-grants/abc", record("abc", otherDeviceId))).toBe(
+      "agent-grants/abc belongs to the device that granted it, which its record names as issuer",
+    );
+  });
+
+  test("a record of another grant, a value not a record, or a deletion is refused", () => {
+    expect(problem("agent-grants/abc", record("xyz", laptopId))).toBe(
+      "agent-grants/abc must hold the record of grant abc",
+    );
+    expect(problem("agent-grants/abc", "5")).toBe(
+      "agent-grants/abc must hold the record of grant abc",
+    );
+    expect(problem("agent-grants/abc", null)).toBe(
+      "agent-grants/abc cannot be deleted: a grant's record stands",
+    );
+  });
+
+  test.each(["agent-grants", "agent-grants/abc/extra"])("%s is reserved", (key) => {
+    expect(problem(key, record("abc", laptopId))).toBe(`${key} is reserved`);
   });
 });
 
