@@ -135,3 +135,32 @@ describe("an upgrade whose package only the device that wrote it held", () => {
     expect(listed.version).toBe("2.0.0");
   }, 60_000);
 });
+
+describe("bucky store install of an app pinned to a device that has not its package yet", () => {
+  test("answers not yet while only the spec is held elsewhere, and the app runs once that device is back", async () => {
+    // Gamma installs whoami for beta, which hears nothing meanwhile; alpha takes the spec.
+    process.kill(daemon("beta").pid, "SIGSTOP");
+    let installing: Promise<{ app: string; state: string; heldElsewhere: string }> | undefined;
+    try {
+      installing = buckyJson([
+        ...["store", "install", "whoami", "--device", "beta", "--home", daemon("gamma").home],
+      ]);
+      await waitFor(
+        "gamma to find that no device that may run whoami holds its package",
+        () =>
+          daemon("gamma").log().includes("install of whoami: its package held by this device alone")
+            ? true
+            : undefined,
+        15_000,
+      );
+    } finally {
+      process.kill(daemon("beta").pid, "SIGCONT");
+    }
+    // Once beta is back it fetches the package and runs it; the answer stays "not yet".
+    expect(await installing).toMatchObject({
+      app: "whoami",
+      state: "running",
+      heldElsewhere: "not yet",
+    });
+  }, 60_000);
+});
