@@ -36,6 +36,7 @@ import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
 import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
+import { reportUpgradeWait } from "./upgrade-wait.ts";
 
 export interface ConvergenceOptions {
   /** How often to re-check even when nothing changed. */
@@ -121,6 +122,8 @@ export class Convergence {
   private readonly fetching = new Set<ObjectId>();
   /** The package each app's upgrade last waited for here (said once each). */
   private readonly waitedFor = new Map<string, ObjectId>();
+  /** Why each package this device lacks was not fetched, the last time it tried. */
+  private readonly notFetched = new Map<ObjectId, string>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
@@ -554,9 +557,17 @@ export class Convergence {
         limit: PACKAGE_LIMIT,
       })
         .then(
-          () => this.node.log.debug("package fetched", { app: spec.app, package: spec.package }),
-          (error: unknown) =>
-            this.node.log.debug("package not fetched yet", { app: spec.app, error: String(error) }),
+          () => {
+            this.notFetched.delete(spec.package);
+            this.node.log.debug("package fetched", { app: spec.app, package: spec.package });
+          },
+          (error: unknown) => {
+            this.notFetched.set(
+              spec.package,
+              error instanceof BuckyError ? error.message : String(error),
+            );
+            this.node.log.debug("package not fetched yet", { app: spec.app, error: String(error) });
+          },
         )
         .finally(() => this.fetching.delete(spec.package));
     }
@@ -574,6 +585,12 @@ export class Convergence {
       this.waitedFor.delete(spec.app);
       return false;
     }
+    const notFetched = this.notFetched.get(spec.package);
+    const why = spec.image
+      ? "its image is not ready on this device yet"
+      : notFetched
+        ? `its package is not on this device yet: ${notFetched}`
+        : "its package is being fetched";
     if (this.waitedFor.get(spec.app) !== spec.package) {
       this.waitedFor.set(spec.app, spec.package);
       this.node.log.warn("app upgrade waits for its package", {
@@ -581,6 +598,12 @@ export class Convergence {
         version: spec.version,
         package: spec.package,
       });
+    }
+    // Said in the zone too, each time it changes: not only in this device's log.
+    try {
+      reportUpgradeWait(this.node, spec, current.package, why);
+    } catch (error) {
+      this.node.diskFull(error);
     }
     return true;
   }

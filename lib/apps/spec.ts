@@ -103,6 +103,12 @@ export interface AppReport {
   /** What went wrong last, in words. */
   readonly error: string | null;
   readonly since: string;
+  /** Why an upgrade of the version running waits, when one does (lib/apps/upgrade-wait.ts). */
+  readonly waitingFor?: {
+    readonly version: string;
+    readonly package: ObjectId;
+    readonly why: string;
+  };
 }
 
 export const appKeys = {
@@ -213,6 +219,12 @@ export function parseReport(text: string, app: string): AppReport | undefined {
     requireUint(report.restarts, "its restarts");
     if (report.error !== null) requireString(report.error, "its error", MAX_LONG_TEXT);
     requireString(report.since, "its since", MAX_TEXT);
+    if (report.waitingFor !== undefined) {
+      const waiting = requireRecord(report.waitingFor, "its waitingFor");
+      requireString(waiting.version, "its waitingFor's version", MAX_TEXT);
+      checkObjectId(waiting.package, "its waitingFor's package");
+      requireString(waiting.why, "its waitingFor's why", MAX_LONG_TEXT);
+    }
     return report as unknown as AppReport;
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
