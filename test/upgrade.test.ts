@@ -103,7 +103,9 @@ describe("an upgrade whose package only the device that wrote it held", () => {
           `${on} to say why`,
           async () => {
             const s = await status(on);
-            return s.error?.includes("not on this device yet") || s.state !== "pending" ? s : undefined;
+            return s.error?.includes("not on this device yet") || s.state !== "pending"
+              ? s
+              : undefined;
           },
           20_000,
         ),
@@ -154,11 +156,82 @@ describe("bucky store install of an app pinned to a device that has not its pack
     } finally {
       process.kill(daemon("beta").pid, "SIGCONT");
     }
-    // Once beta is back it fetches the package and runs it; the answer stays "not yet".
-    expect(await installing).toMatchObject({
-      app: "whoami",
-      state: "running",
-      heldElsewhere: "not yet",
-    });
+    expect(await installing).toMatchObject({ app: "whoami", heldElsewhere: "not yet" });
+    // Beta, back, fetches the package and runs it (its first try may find no peer yet).
+    await waitFor(
+      "whoami running on beta, as gamma says",
+      async () => {
+        const s = await buckyJson<Status>([
+          "app",
+          "status",
+          "whoami",
+          "--home",
+          daemon("gamma").home,
+        ]);
+        return s.state === "running" && s.device === "beta" ? true : undefined;
+      },
+      20_000,
+    );
   }, 60_000);
+});
+
+describe("an upgrade that crashes at every start", () => {
+  test("is given up for the version that ran, zone-wide, with the device that ordered it killed and the device running it restarted", async () => {
+    // Notes 2.0.0 runs on beta (the tests before). Its 3.0.0 cannot start.
+    const dir = join(scratchDir(), "notes");
+    cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), dir, { recursive: true });
+    const manifest = join(dir, "bucky-app.json");
+    writeFileSync(
+      manifest,
+      JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "3.0.0" }),
+    );
+    writeFileSync(
+      join(dir, "server.ts"),
+      'console.error("notes 3.0.0 needs a newer database");\nprocess.exit(3);\n',
+    );
+    const upgraded = await buckyJson<{ upgradedFrom: string; heldElsewhere: string }>([
+      ...["app", "install", dir, "--device", "beta", "--home", daemon("alpha").home],
+    ]);
+    expect([upgraded.upgradedFrom, upgraded.heldElsewhere]).toEqual(["2.0.0", "held"]);
+    await daemon("alpha").kill();
+
+    const expected = {
+      version: "2.0.0",
+      state: "running",
+      device: "beta",
+      // Beta's words (the last crash it saw), quoted as such; the rest the zone's.
+      error:
+        'upgrade to 3.0.0 failed: beta says "the process exited with code 3; its last output: notes 3.0.0 needs a newer database"; running 2.0.0',
+      reportedBy: null,
+    };
+    const rolledBack = async (on: string) =>
+      waitFor(
+        `${on} to say notes went back to 2.0.0`,
+        async () => {
+          const s = await status(on);
+          return s.version === "2.0.0" && s.state === "running" ? s : undefined;
+        },
+        30_000,
+      );
+    for (const on of ["gamma", "beta"]) expect(await rolledBack(on)).toMatchObject(expected);
+
+    // Beta restarts (killed): it runs the version the zone's spec names, and says the same.
+    const pid = pidOnBeta();
+    await daemon("beta").kill();
+    daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
+    const version = await waitFor("notes to answer on beta again, from a new process", async () => {
+      const url = (await status("gamma")).url;
+      const answer = url ? await appFetch(url, "/api/notes").catch(() => undefined) : undefined;
+      if (!answer?.ok || pidOnBeta() === pid) return undefined;
+      return ((await answer.json()) as { version: string }).version;
+    });
+    expect(version).toBe("2.0.0");
+    for (const on of ["beta", "gamma"])
+      expect(
+        await waitFor(`${on} to say notes runs again`, async () => {
+          const s = await status(on);
+          return s.state === "running" ? s : undefined;
+        }),
+      ).toMatchObject(expected);
+  }, 90_000);
 });

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
+import { type AppManifest, isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
@@ -27,15 +27,16 @@ import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
-import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
+import { PACKAGE_LIMIT, readPackage, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
-import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
+import { type AppReport, type AppSpec, appKeys, readSpec, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
+import { markHealthy, rolledBackSpec, upgradeFailed } from "./upgrade-rollback.ts";
 import { reportUpgradeWait } from "./upgrade-wait.ts";
 
 export interface ConvergenceOptions {
@@ -663,6 +664,66 @@ export class Convergence {
     }
   }
 
+  /** Notes that `spec`'s version ran healthy here: it is never rolled back from then on. */
+  private healthy(spec: AppSpec): void {
+    try {
+      markHealthy(join(this.node.zone.paths.appsDir, spec.app), spec.package);
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+  }
+
+  /**
+   * Writes the app's spec back to the version before when `spec`'s upgrade crashed at
+   * every start (lib/apps/upgrade-rollback.ts); the next pass runs that version.
+   */
+  private rollBackIfFailed(spec: AppSpec, crash: { restarts: number; error: string | null }): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    const devices = [...this.node.membership().byName.keys()];
+    if (!upgradeFailed(this.node.db, spec, crash, { appDir, devices })) return;
+    // Only the spec this device runs: a newer install (or a stop) written meanwhile stands.
+    const current = readSpec(this.node.db, spec.app);
+    if (current?.package !== spec.package || current.desired !== "running") return;
+    const previous = spec.previousPackage as ObjectId;
+    const bytes = this.node.store.readObject(previous);
+    if (!bytes) {
+      this.node.log.warn("app upgrade fails to start, and the version before is not here", {
+        app: spec.app,
+        version: spec.version,
+        package: previous,
+      });
+      return;
+    }
+    let manifest: AppManifest;
+    try {
+      manifest = readPackage(bytes).manifest;
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      this.node.log.error("cannot roll the app back", { app: spec.app, error: error.message });
+      return;
+    }
+    if (manifest.id !== spec.app) return;
+    const why = (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, "");
+    const back = rolledBackSpec(current, manifest, {
+      error: why,
+      device: this.node.deviceName,
+      atMs: this.node.now(),
+    });
+    try {
+      this.node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+    } catch (error) {
+      this.node.diskFull(error);
+      return;
+    }
+    this.node.log.info("app upgrade rolled back", {
+      app: spec.app,
+      failed: spec.version,
+      running: manifest.version,
+      crashes: crash.restarts,
+    });
+    this.soon();
+  }
+
   private report(
     spec: AppSpec,
     sandboxed: boolean,
@@ -674,6 +735,9 @@ export class Convergence {
     },
   ): void {
     if (this.stopped && change.state !== "stopped") return;
+    // Before the crash loop is reported sparingly: each crash counts towards giving up.
+    if (change.state === "running") this.healthy(spec);
+    if (change.state === "crashed") this.rollBackIfFailed(spec, change);
     const now = this.node.now();
     if (!worthReporting(this.reported.get(spec.app), change, now)) return;
     this.reported.set(spec.app, { state: change.state, atMs: now });

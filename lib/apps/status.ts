@@ -17,6 +17,7 @@ import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
+import { failedUpgradeSentence } from "./upgrade-rollback.ts";
 import { upgradeWaitOf } from "./upgrade-wait.ts";
 
 /** A device not heard alive for this long no longer holds `any` apps, by default. */
@@ -187,16 +188,18 @@ function statusOf(
       url: before ? report.url : null,
       error: before
         ? `the version before runs on ${device} until ${spec.version} is ready there${why ? `: ${saidBy(device, why)}` : ""}`
-        : null,
+        : (failedUpgradeSentence(spec) ?? null),
       reportedBy: null,
     };
   }
+  // An upgrade given up is the zone's to say (its spec), while the version back says nothing.
+  const failed = current.error === null ? failedUpgradeSentence(spec) : undefined;
   return {
     ...base,
     state: current.state,
     url: current.url,
-    error: current.error,
-    reportedBy: device,
+    error: failed ?? current.error,
+    reportedBy: failed ? null : device,
   };
 }
 
