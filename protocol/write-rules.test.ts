@@ -6,6 +6,7 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
+import { signPublicBudget } from "./public-budget.ts";
 import { writeProblem } from "./write-rules.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
@@ -204,6 +205,49 @@ describe("revoked-agents/<id>", () => {
 
   test.each(["revoked-agents", "revoked-agents/abc/extra"])("%s is reserved", (key) => {
     expect(problem(key, '"x"')).toBe(`${key} is reserved`);
+  });
+});
+
+describe("system/public-budget", () => {
+  const AT_MS = 1_767_225_600_000;
+  const budget = (bytes: number, key = owner, zoneId = zone) =>
+    JSON.stringify(signPublicBudget({ zone: zoneId, bytes, atMs: AT_MS, owner: key }));
+  const at = (value: string | null, atMs = AT_MS) =>
+    writeProblem(
+      { key: "system/public-budget", value },
+      { name: "laptop", id: laptopId },
+      zone,
+      atMs,
+    );
+
+  test("holds a budget the owner signed, written when it was signed", () => {
+    expect(at(budget(0))).toBeUndefined();
+    expect(at(budget(5_000_000), AT_MS + 60_000)).toBeUndefined();
+  });
+
+  test("refuses a plain number, a member's signature, another zone's and altered bytes", () => {
+    expect(at("0")).toBe(
+      'system/public-budget must hold a budget signed by the zone owner: it must be {"bytes": <n>, "signed": "<the owner\'s signature>"}',
+    );
+    expect(at(budget(0, laptopKey))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: its signature is not the zone owner's",
+    );
+    expect(at(budget(0, otherOwner, otherZone))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: it is another zone's",
+    );
+    const altered = { ...JSON.parse(budget(5)), bytes: 0 };
+    expect(at(JSON.stringify(altered))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: its bytes are not the ones the owner signed",
+    );
+  });
+
+  test("refuses an old budget of the owner's written again, and a deletion", () => {
+    expect(at(budget(0), AT_MS + 3_600_000)).toBe(
+      "system/public-budget holds a budget the owner signed at 2026-01-01T00:00:00.000Z, not when it was written: an old budget cannot be written again",
+    );
+    expect(at(null)).toBe(
+      "system/public-budget cannot be deleted: the owner sets another budget instead",
+    );
   });
 });
 

@@ -19,6 +19,8 @@
  *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
  *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
+ *   never deleted. `system/public-budget` holds the zone's budget for public files only
+ *   as a record the owner key signed when it was written (protocol/public-budget.ts);
  *   never deleted. Other keys under `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
@@ -30,6 +32,7 @@ import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./do
 import { fromBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import type { DeviceId, ZoneId } from "./ids.ts";
+import { PUBLIC_BUDGET_KEY, publicBudgetProblem } from "./public-budget.ts";
 import { isRecord } from "./shape.ts";
 import { stateKeys } from "./state-key.ts";
 
@@ -76,10 +79,12 @@ export function writeProblem(
   }
   if (top === "users" && (field === "account" || field === "credentials"))
     return userWriteProblem(op.key, op.value, author.id, zone, atMs);
-  if (top === "system")
+  if (top === "system") {
+    if (op.key === PUBLIC_BUDGET_KEY) return publicBudgetProblem(op, zone, atMs);
     return name === "backup" && field === "key-epochs"
       ? keyEpochProblem(op, rest, zone)
       : undefined;
+  }
   if (top === "revoked-agents") {
     if (name === undefined || field !== undefined) return `${op.key} is reserved`;
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
