@@ -6,7 +6,7 @@
  * answers.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   appFetch,
@@ -185,9 +185,15 @@ describe("an upgrade that crashes at every start", () => {
       manifest,
       JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "3.0.0" }),
     );
+    // It starts a migration of the data, then crashes.
     writeFileSync(
       join(dir, "server.ts"),
-      'console.error("notes 3.0.0 needs a newer database");\nprocess.exit(3);\n',
+      [
+        'import { writeFileSync } from "node:fs";',
+        'writeFileSync(process.env.BUCKY_DATA_DIR + "/db/half-migrated", "3.0.0");',
+        'console.error("notes 3.0.0 needs a newer database");',
+        "process.exit(3);",
+      ].join("\n"),
     );
     const upgraded = await buckyJson<{ upgradedFrom: string; heldElsewhere: string }>([
       ...["app", "install", dir, "--device", "beta", "--home", daemon("alpha").home],
@@ -214,6 +220,13 @@ describe("an upgrade that crashes at every start", () => {
         30_000,
       );
     for (const on of ["gamma", "beta"]) expect(await rolledBack(on)).toMatchObject(expected);
+    // 2.0.0 runs on its data as it was before the upgrade; what 3.0.0 left is kept aside.
+    const appDir = join(daemon("beta").home, "apps", "notes");
+    expect(existsSync(join(appDir, "data", "db", "notes.db"))).toBe(true);
+    expect(existsSync(join(appDir, "data", "db", "half-migrated"))).toBe(false);
+    expect(readFileSync(join(appDir, "failed-upgrade-data", "db", "half-migrated"), "utf8")).toBe(
+      "3.0.0",
+    );
 
     // Beta restarts (killed): it runs the version the zone's spec names, and says the same.
     const pid = pidOnBeta();

@@ -27,6 +27,12 @@ import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
+import {
+  dataCopiesOf,
+  dropDataBeforeUpgrade,
+  keepDataBeforeUpgrade,
+  restoreDataBeforeUpgrade,
+} from "./data-before-upgrade.ts";
 import { PACKAGE_LIMIT, readPackage, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
@@ -346,6 +352,7 @@ export class Convergence {
         mine.add(spec.app);
         if (current?.launch !== launchOf(spec) && !this.upgradeWaits(spec, current)) {
           if (current) await this.halt(spec.app);
+          this.dataAtUpgrade(spec, current);
           if (this.refused.get(spec.app) !== launchOf(spec)) this.launch(spec);
         }
       } else {
@@ -658,6 +665,8 @@ export class Convergence {
   private clearLocal(app: string, purge: boolean): void {
     const appDir = join(this.node.zone.paths.appsDir, app);
     rmSync(join(appDir, "packages"), { recursive: true, force: true });
+    if (purge)
+      for (const copy of dataCopiesOf(appDir)) rmSync(copy, { recursive: true, force: true });
     if (purge && existsSync(join(appDir, "data"))) {
       rmSync(join(appDir, "data"), { recursive: true, force: true });
       this.node.log.info("app data purged", { app });
@@ -666,8 +675,34 @@ export class Convergence {
 
   /** Notes that `spec`'s version ran healthy here: it is never rolled back from then on. */
   private healthy(spec: AppSpec): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
     try {
-      markHealthy(join(this.node.zone.paths.appsDir, spec.app), spec.package);
+      markHealthy(appDir, spec.package);
+      dropDataBeforeUpgrade(appDir, spec.package);
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+  }
+
+  /**
+   * Between the version that ran here (`before`, stopped) and `spec`'s: the data is copied
+   * first when this is an upgrade, and put back when `spec` is the version before an
+   * upgrade given up (lib/apps/data-before-upgrade.ts).
+   */
+  private dataAtUpgrade(spec: AppSpec, before: Running | undefined): void {
+    if (!appHasData(spec)) return;
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    try {
+      if (spec.failedUpgrade) {
+        if (restoreDataBeforeUpgrade(appDir, spec.failedUpgrade.package))
+          this.node.log.info("app data from before the upgrade put back", {
+            app: spec.app,
+            failed: spec.failedUpgrade.version,
+          });
+      } else if (before && before.package !== spec.package && !spec.image) {
+        const kept = keepDataBeforeUpgrade(appDir, spec.package);
+        this.node.log.debug("app data before the upgrade", { app: spec.app, copied: kept });
+      }
     } catch (error) {
       this.node.diskFull(error);
     }

@@ -12,12 +12,13 @@
  * restarts runs the version the spec names. Installing again clears it (writeSpec).
  *
  * Data: a version that never became healthy may still have written to the app's data
- * before it crashed (a migration half done). bucky keeps no copy of the data from before
- * an upgrade: the version before runs on the data as the failed start left it (a version
+ * before it crashed (a migration half done). The data copied before the upgrade, when
+ * small, is put back before the version before starts (lib/apps/data-before-upgrade.ts);
+ * otherwise the version before runs on the data as the failed starts left it (a version
  * that cannot read it crashes in turn, and its status says so). One that became healthy
- * even once is never rolled back: it may have migrated the data for good. Image apps are
- * not rolled back (their version before is an image record, not a package with its
- * manifest).
+ * even once is never rolled back: it may have migrated the data for good, and answered
+ * requests. Image apps are not rolled back (their version before is an image record, not
+ * a package with its manifest).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
