@@ -6,6 +6,7 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
+import { signPublicBudget } from "./public-budget.ts";
 import { writeProblem } from "./write-rules.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
@@ -14,6 +15,7 @@ const laptopKey = signingKeyFromSeed(new Uint8Array(32).fill(3));
 const zone = zoneIdFromPublicKey(owner.publicKey);
 const otherZone = zoneIdFromPublicKey(otherOwner.publicKey);
 const laptopId = deviceIdFromPublicKey(laptopKey.publicKey);
+const otherDeviceId = deviceIdFromPublicKey(otherOwner.publicKey);
 const ISSUED_AT = 1_767_225_600;
 
 const zoneDocument = signZoneDocument({ name: "home" as ZoneName, issuedAt: ISSUED_AT }, owner);
@@ -203,6 +205,76 @@ describe("revoked-agents/<id>", () => {
 
   test.each(["revoked-agents", "revoked-agents/abc/extra"])("%s is reserved", (key) => {
     expect(problem(key, '"x"')).toBe(`${key} is reserved`);
+  });
+});
+
+describe("system/public-budget", () => {
+  const AT_MS = 1_767_225_600_000;
+  const budget = (bytes: number, key = owner, zoneId = zone) =>
+    JSON.stringify(signPublicBudget({ zone: zoneId, bytes, atMs: AT_MS, owner: key }));
+  const at = (value: string | null, atMs = AT_MS) =>
+    writeProblem(
+      { key: "system/public-budget", value },
+      { name: "laptop", id: laptopId },
+      zone,
+      atMs,
+    );
+
+  test("holds a budget the owner signed, written when it was signed", () => {
+    expect(at(budget(0))).toBeUndefined();
+    expect(at(budget(5_000_000), AT_MS + 60_000)).toBeUndefined();
+  });
+
+  test("refuses a plain number, a member's signature, another zone's and altered bytes", () => {
+    expect(at("0")).toBe(
+      'system/public-budget must hold a budget signed by the zone owner: it must be {"bytes": <n>, "signed": "<the owner\'s signature>"}',
+    );
+    expect(at(budget(0, laptopKey))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: its signature is not the zone owner's",
+    );
+    expect(at(budget(0, otherOwner, otherZone))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: it is another zone's",
+    );
+    const altered = { ...JSON.parse(budget(5)), bytes: 0 };
+    expect(at(JSON.stringify(altered))).toBe(
+      "system/public-budget must hold a budget signed by the zone owner: its bytes are not the ones the owner signed",
+    );
+  });
+
+  test("refuses an old budget of the owner's written again, and a deletion", () => {
+    expect(at(budget(0), AT_MS + 3_600_000)).toBe(
+      "system/public-budget holds a budget the owner signed at 2026-01-01T00:00:00.000Z, not when it was written: an old budget cannot be written again",
+    );
+    expect(at(null)).toBe(
+      "system/public-budget cannot be deleted: the owner sets another budget instead",
+    );
+  });
+});
+
+describe("agent-grants/<id>", () => {
+  const record = (id: string, issuer: string) => JSON.stringify({ agent: "helper", id, issuer });
+
+  test("only the device its record names as issuer writes a grant's record", () => {
+    expect(problem("agent-grants/abc", record("abc", laptopId))).toBeUndefined();
+    expect(problem("agent-grants/abc", record("abc", otherDeviceId))).toBe(
+      "agent-grants/abc belongs to the device that granted it, which its record names as issuer",
+    );
+  });
+
+  test("a record of another grant, a value not a record, or a deletion is refused", () => {
+    expect(problem("agent-grants/abc", record("xyz", laptopId))).toBe(
+      "agent-grants/abc must hold the record of grant abc",
+    );
+    expect(problem("agent-grants/abc", "5")).toBe(
+      "agent-grants/abc must hold the record of grant abc",
+    );
+    expect(problem("agent-grants/abc", null)).toBe(
+      "agent-grants/abc cannot be deleted: a grant's record stands",
+    );
+  });
+
+  test.each(["agent-grants", "agent-grants/abc/extra"])("%s is reserved", (key) => {
+    expect(problem(key, record("abc", laptopId))).toBe(`${key} is reserved`);
   });
 });
 

@@ -8,6 +8,10 @@
  * - `devices/<n>/info` and `nodes/<n>/…` belong to device n alone.
  * - `revoked-agents/<grant id>` revokes an AI agent's grant: any member may write one, no
  *   one may delete it, so a revocation cannot be undone behind the owner's back.
+ * - `agent-grants/<grant id>` keeps a grant's record under its id (lib/agent/grants.ts):
+ *   only the device that granted it, which the record names as its issuer, writes it, and
+ *   no one deletes it. Written by another member, it listed a grant "replaced" that no
+ *   device made.
  * - `users/<u>/account/<rev>` holds an account signed by the owner, and
  *   `users/<u>/credentials/<nonce>` a credential only the gateway named by its
  *   owner-signed enrollment may record, while it works (protocol/accounts.ts); neither is
@@ -15,6 +19,8 @@
  *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
  *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
+ *   never deleted. `system/public-budget` holds the zone's budget for public files only
+ *   as a record the owner key signed when it was written (protocol/public-budget.ts);
  *   never deleted. Other keys under `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
@@ -26,6 +32,8 @@ import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./do
 import { fromBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import type { DeviceId, ZoneId } from "./ids.ts";
+import { PUBLIC_BUDGET_KEY, publicBudgetProblem } from "./public-budget.ts";
+import { isRecord } from "./shape.ts";
 import { stateKeys } from "./state-key.ts";
 
 /** The device writing: its name and its id. */
@@ -35,7 +43,15 @@ export interface Writer {
 }
 
 /** The top segments any rule above names; every key under another is open to any member. */
-const RULED_TOPS = new Set(["boot", "nodes", "users", "revoked-agents", "devices", "system"]);
+const RULED_TOPS = new Set([
+  "boot",
+  "nodes",
+  "users",
+  "revoked-agents",
+  "agent-grants",
+  "devices",
+  "system",
+]);
 const RULED_INITIALS = new Set([...RULED_TOPS].map((top) => top.charCodeAt(0)));
 
 /**
@@ -63,13 +79,19 @@ export function writeProblem(
   }
   if (top === "users" && (field === "account" || field === "credentials"))
     return userWriteProblem(op.key, op.value, author.id, zone, atMs);
-  if (top === "system")
+  if (top === "system") {
+    if (op.key === PUBLIC_BUDGET_KEY) return publicBudgetProblem(op, zone, atMs);
     return name === "backup" && field === "key-epochs"
       ? keyEpochProblem(op, rest, zone)
       : undefined;
+  }
   if (top === "revoked-agents") {
     if (name === undefined || field !== undefined) return `${op.key} is reserved`;
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
+  }
+  if (top === "agent-grants") {
+    if (name === undefined || field !== undefined) return `${op.key} is reserved`;
+    return agentGrantProblem(op, name, author);
   }
   if (top !== "devices") return undefined;
   if (name === undefined || field === undefined || rest.length > 0) return `${op.key} is reserved`;
@@ -89,6 +111,22 @@ export function writeProblem(
     default:
       return `${op.key} is reserved`;
   }
+}
+
+/** A grant's own record: its id the key's, its issuer the device writing it. */
+function agentGrantProblem(op: Op, id: string, author: Writer): string | undefined {
+  if (op.value === null) return `${op.key} cannot be deleted: a grant's record stands`;
+  let record: unknown;
+  try {
+    record = JSON.parse(op.value);
+  } catch (error) {
+    if (error instanceof SyntaxError) return `${op.key} must hold a grant's record`;
+    throw error;
+  }
+  if (!isRecord(record) || record.id !== id) return `${op.key} must hold the record of grant ${id}`;
+  return record.issuer === author.id
+    ? undefined
+    : `${op.key} belongs to the device that granted it, which its record names as issuer`;
 }
 
 function keyEpochProblem(op: Op, rest: readonly string[], zone: ZoneId): string | undefined {

@@ -482,6 +482,35 @@ describe("a revocation stands", () => {
   });
 });
 
+describe("a grant's own record is its issuer's to write", () => {
+  test("a member writing one for another device's grant is refused, here and by a changeset of its own making, and no grant is listed replaced", async () => {
+    const { record } = await buckyJson<Granted & { record: { id: string; expiresAt: string } }>([
+      ...["agent", "grant", "kept", "--read", "status", "--home", alpha.home],
+    ]);
+    // Beta says alpha made another grant of that name, which a later one replaced.
+    const fake = { ...record, id: "fakegrant", issuedAt: "2020-01-01T00:00:00.000Z" };
+    const refused = await bucky([
+      ...["state", "set", "agent-grants/fakegrant", JSON.stringify(fake), "--json"],
+      ...["--home", beta.home],
+    ]);
+    expect([refused.exitCode, jsonError(refused).code]).toEqual([1, "E_PERMISSION"]);
+    expect(jsonError(refused).message).toBe(
+      "cannot write agent-grants/fakegrant: agent-grants/fakegrant belongs to the device that granted it, which its record names as issuer",
+    );
+    const member = await actAs(beta.home);
+    const forged = member.changeset([
+      { key: "agent-grants/fakegrant", value: JSON.stringify(fake) },
+    ]);
+    expect((await member.push(alpha, [forged.bytes])).applied).toBe(0);
+    for (const daemon of [alpha, beta]) {
+      const { agents } = await buckyJson<{ agents: { agent: string; id: string }[] }>([
+        ...["agent", "list", "--home", daemon.home],
+      ]);
+      expect(agents.filter((a) => a.agent === "kept").map((a) => a.id)).toEqual([record.id]);
+    }
+  });
+});
+
 describe("a revocation outlives the device that made it", () => {
   test("revoking is answered once another device holds the revocation", async () => {
     await buckyJson(["agent", "grant", "held", "--read", "status", "--home", alpha.home]);

@@ -1,9 +1,10 @@
 /** Named data: put on one device, get from another, verified; curl by id; tampering caught. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectId } from "../protocol/ndn.ts";
+import { signPublicBudget } from "../protocol/public-budget.ts";
 import {
   answeredOnceHeld,
   bucky,
@@ -18,6 +19,7 @@ import {
   startZone,
   waitFor,
 } from "./harness.ts";
+import { actAs } from "./member.ts";
 
 afterAll(cleanUp);
 
@@ -234,6 +236,14 @@ describe("a public file whose device went away", () => {
 describe("the zone's budget for public files", () => {
   beforeAll(async () => {
     gamma = await startDaemon(gamma.home);
+    // The budget is the owner's to set: beta is given the owner key (as `bucky zone
+    // owner-key` does), and restarted to use it.
+    copyFileSync(
+      join(alpha.home, "identity", "owner.key"),
+      join(beta.home, "identity", "owner.key"),
+    );
+    await beta.stop();
+    beta = await startDaemon(beta.home);
   });
 
   /** Sets the budget on beta, and waits until gamma has it too. */
@@ -241,14 +251,14 @@ describe("the zone's budget for public files", () => {
     const key = "system/public-budget";
     await buckyJson(["state", "set", key, String(bytes), "--home", beta.home]);
     await waitFor(`gamma to have a budget of ${bytes} bytes`, async () => {
-      const { value } = await buckyJson<{ value: unknown }>([
+      const { value } = await buckyJson<{ value: { bytes?: unknown } }>([
         "state",
         "get",
         key,
         "--home",
         gamma.home,
       ]);
-      return value === bytes || undefined;
+      return value.bytes === bytes || undefined;
     });
   }
   const publicKeys = async (home: string) =>
@@ -294,6 +304,36 @@ describe("the zone's budget for public files", () => {
     await waitFor("beta to serve it again", async () =>
       (await fetch(`${url}/ndn/${posterId}`)).status === 200 ? true : undefined,
     );
+    expect(await budgetWarnings(beta.home)).toEqual([]);
+  });
+
+  test("a member cannot set it: refused at bucky state set, and on apply by every device", async () => {
+    // Within the budget (the test before set it): served.
+    expect((await fetch(`${url}/ndn/${posterId}`)).status).toBe(200);
+    const refused = await bucky([
+      ...["state", "set", "system/public-budget", "0", "--json", "--home", gamma.home],
+    ]);
+    expect([refused.exitCode, jsonError(refused)]).toEqual([
+      1,
+      {
+        code: "E_PERMISSION",
+        message:
+          "system/public-budget is the owner's to set: a budget must be signed by the owner key, which this device does not hold, and every device refuses one the owner did not sign",
+        hint: "Set it on a device holding the owner key (the one the zone was created on), or give this one the key first (`bucky zone owner-key < phrase.txt`, then restart its daemon).",
+      },
+    ]);
+    // Gamma's changeset of its own making, a plain 0 or one it signed, is refused by beta.
+    const member = await actAs(gamma.home);
+    for (const value of [
+      "0",
+      JSON.stringify(
+        signPublicBudget({ zone: member.zone, bytes: 0, atMs: Date.now(), owner: member.key }),
+      ),
+    ]) {
+      const forged = member.changeset([{ key: "system/public-budget", value }]);
+      expect((await member.push(beta, [forged.bytes])).applied).toBe(0);
+    }
+    expect((await fetch(`${url}/ndn/${posterId}`)).status).toBe(200);
     expect(await budgetWarnings(beta.home)).toEqual([]);
   });
 

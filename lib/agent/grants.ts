@@ -232,23 +232,37 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   // agent's only at the key of its own name, which is an agent's name (the panel puts it
   // in a path), as readRecord and the token check read it; a grant's own record only at
   // the key of its id.
-  const records = (glob: string, keyOf: (record: AgentRecord) => string) =>
+  const records = (
+    glob: string,
+    keyOf: (record: AgentRecord) => string,
+    writtenBy: (record: AgentRecord, author: string) => boolean = () => true,
+  ) =>
     zone.db
-      .select({ key: state.key, value: state.value })
+      .select({ key: state.key, value: state.value, author: state.author })
       .from(state)
       .where(keyGlob(glob))
       .all()
       .flatMap((row) => {
         const record = parseRecord(row.value);
         if (!record || (user !== undefined && record.user !== user)) return [];
-        return isAgentName(record.agent) && row.key === keyOf(record) ? [record] : [];
+        return isAgentName(record.agent) &&
+          row.key === keyOf(record) &&
+          writtenBy(record, row.author)
+          ? [record]
+          : [];
       });
   const current = new Map(
     records("agents/*", (record) => agentKey(record.agent)).map((r) => [r.agent, r]),
   );
   // Grants a later grant of the same name replaced, while their tokens would still run:
   // the device that made one said it was held, and its token is refused everywhere.
-  const replaced = records("agent-grants/*", (record) => grantKey(record.id)).flatMap((record) => {
+  // Only its issuer writes a grant's record (protocol/write-rules.ts); one another member
+  // wrote before that rule, which devices that took it then still hold, is no grant either.
+  const replaced = records(
+    "agent-grants/*",
+    (record) => grantKey(record.id),
+    (record, author) => author === record.issuer,
+  ).flatMap((record) => {
     const now = current.get(record.agent);
     return now !== undefined &&
       now.id !== record.id &&

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
+import { type AppManifest, isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
@@ -27,15 +27,23 @@ import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
-import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
+import {
+  dataCopiesOf,
+  dropDataBeforeUpgrade,
+  keepDataBeforeUpgrade,
+  restoreDataBeforeUpgrade,
+} from "./data-before-upgrade.ts";
+import { PACKAGE_LIMIT, readPackage, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
-import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
+import { type AppReport, type AppSpec, appKeys, readSpec, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
+import { markHealthy, rolledBackSpec, upgradeFailed } from "./upgrade-rollback.ts";
+import { reportUpgradeWait } from "./upgrade-wait.ts";
 
 export interface ConvergenceOptions {
   /** How often to re-check even when nothing changed. */
@@ -121,6 +129,8 @@ export class Convergence {
   private readonly fetching = new Set<ObjectId>();
   /** The package each app's upgrade last waited for here (said once each). */
   private readonly waitedFor = new Map<string, ObjectId>();
+  /** Why each package this device lacks was not fetched, the last time it tried. */
+  private readonly notFetched = new Map<ObjectId, string>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
@@ -342,6 +352,7 @@ export class Convergence {
         mine.add(spec.app);
         if (current?.launch !== launchOf(spec) && !this.upgradeWaits(spec, current)) {
           if (current) await this.halt(spec.app);
+          this.dataAtUpgrade(spec, current);
           if (this.refused.get(spec.app) !== launchOf(spec)) this.launch(spec);
         }
       } else {
@@ -554,9 +565,17 @@ export class Convergence {
         limit: PACKAGE_LIMIT,
       })
         .then(
-          () => this.node.log.debug("package fetched", { app: spec.app, package: spec.package }),
-          (error: unknown) =>
-            this.node.log.debug("package not fetched yet", { app: spec.app, error: String(error) }),
+          () => {
+            this.notFetched.delete(spec.package);
+            this.node.log.debug("package fetched", { app: spec.app, package: spec.package });
+          },
+          (error: unknown) => {
+            this.notFetched.set(
+              spec.package,
+              error instanceof BuckyError ? error.message : String(error),
+            );
+            this.node.log.debug("package not fetched yet", { app: spec.app, error: String(error) });
+          },
         )
         .finally(() => this.fetching.delete(spec.package));
     }
@@ -574,6 +593,12 @@ export class Convergence {
       this.waitedFor.delete(spec.app);
       return false;
     }
+    const notFetched = this.notFetched.get(spec.package);
+    const why = spec.image
+      ? "its image is not ready on this device yet"
+      : notFetched
+        ? `its package is not on this device yet: ${notFetched}`
+        : "its package is being fetched";
     if (this.waitedFor.get(spec.app) !== spec.package) {
       this.waitedFor.set(spec.app, spec.package);
       this.node.log.warn("app upgrade waits for its package", {
@@ -581,6 +606,12 @@ export class Convergence {
         version: spec.version,
         package: spec.package,
       });
+    }
+    // Said in the zone too, each time it changes: not only in this device's log.
+    try {
+      reportUpgradeWait(this.node, spec, current.package, why);
+    } catch (error) {
+      this.node.diskFull(error);
     }
     return true;
   }
@@ -634,10 +665,98 @@ export class Convergence {
   private clearLocal(app: string, purge: boolean): void {
     const appDir = join(this.node.zone.paths.appsDir, app);
     rmSync(join(appDir, "packages"), { recursive: true, force: true });
+    if (purge)
+      for (const copy of dataCopiesOf(appDir)) rmSync(copy, { recursive: true, force: true });
     if (purge && existsSync(join(appDir, "data"))) {
       rmSync(join(appDir, "data"), { recursive: true, force: true });
       this.node.log.info("app data purged", { app });
     }
+  }
+
+  /** Notes that `spec`'s version ran healthy here: it is never rolled back from then on. */
+  private healthy(spec: AppSpec): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    try {
+      markHealthy(appDir, spec.package);
+      dropDataBeforeUpgrade(appDir, spec.package);
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+  }
+
+  /**
+   * Between the version that ran here (`before`, stopped) and `spec`'s: the data is copied
+   * first when this is an upgrade, and put back when `spec` is the version before an
+   * upgrade given up (lib/apps/data-before-upgrade.ts).
+   */
+  private dataAtUpgrade(spec: AppSpec, before: Running | undefined): void {
+    if (!appHasData(spec)) return;
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    try {
+      if (spec.failedUpgrade) {
+        if (restoreDataBeforeUpgrade(appDir, spec.failedUpgrade.package))
+          this.node.log.info("app data from before the upgrade put back", {
+            app: spec.app,
+            failed: spec.failedUpgrade.version,
+          });
+      } else if (before && before.package !== spec.package && !spec.image) {
+        const kept = keepDataBeforeUpgrade(appDir, spec.package);
+        this.node.log.debug("app data before the upgrade", { app: spec.app, copied: kept });
+      }
+    } catch (error) {
+      this.node.diskFull(error);
+    }
+  }
+
+  /**
+   * Writes the app's spec back to the version before when `spec`'s upgrade crashed at
+   * every start (lib/apps/upgrade-rollback.ts); the next pass runs that version.
+   */
+  private rollBackIfFailed(spec: AppSpec, crash: { restarts: number; error: string | null }): void {
+    const appDir = join(this.node.zone.paths.appsDir, spec.app);
+    const devices = [...this.node.membership().byName.keys()];
+    if (!upgradeFailed(this.node.db, spec, crash, { appDir, devices })) return;
+    // Only the spec this device runs: a newer install (or a stop) written meanwhile stands.
+    const current = readSpec(this.node.db, spec.app);
+    if (current?.package !== spec.package || current.desired !== "running") return;
+    const previous = spec.previousPackage as ObjectId;
+    const bytes = this.node.store.readObject(previous);
+    if (!bytes) {
+      this.node.log.warn("app upgrade fails to start, and the version before is not here", {
+        app: spec.app,
+        version: spec.version,
+        package: previous,
+      });
+      return;
+    }
+    let manifest: AppManifest;
+    try {
+      manifest = readPackage(bytes).manifest;
+    } catch (error) {
+      if (!(error instanceof BuckyError)) throw error;
+      this.node.log.error("cannot roll the app back", { app: spec.app, error: error.message });
+      return;
+    }
+    if (manifest.id !== spec.app) return;
+    const why = (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, "");
+    const back = rolledBackSpec(current, manifest, {
+      error: why,
+      device: this.node.deviceName,
+      atMs: this.node.now(),
+    });
+    try {
+      this.node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+    } catch (error) {
+      this.node.diskFull(error);
+      return;
+    }
+    this.node.log.info("app upgrade rolled back", {
+      app: spec.app,
+      failed: spec.version,
+      running: manifest.version,
+      crashes: crash.restarts,
+    });
+    this.soon();
   }
 
   private report(
@@ -651,6 +770,9 @@ export class Convergence {
     },
   ): void {
     if (this.stopped && change.state !== "stopped") return;
+    // Before the crash loop is reported sparingly: each crash counts towards giving up.
+    if (change.state === "running") this.healthy(spec);
+    if (change.state === "crashed") this.rollBackIfFailed(spec, change);
     const now = this.node.now();
     if (!worthReporting(this.reported.get(spec.app), change, now)) return;
     this.reported.set(spec.app, { state: change.state, atMs: now });

@@ -86,6 +86,18 @@ export interface AppSpec {
    * shared with (lib/users/access.ts).
    */
   readonly sharedAt?: string;
+  /**
+   * An upgrade given up for the version this spec names, by the device that saw it crash
+   * at every start (lib/apps/upgrade-rollback.ts): the version, its package, why (that
+   * device's words) and when. Cleared by the next install.
+   */
+  readonly failedUpgrade?: {
+    readonly version: string;
+    readonly package: ObjectId;
+    readonly error: string;
+    readonly device: string;
+    readonly at: string;
+  };
   readonly updatedAt: string;
 }
 
@@ -103,6 +115,12 @@ export interface AppReport {
   /** What went wrong last, in words. */
   readonly error: string | null;
   readonly since: string;
+  /** Why an upgrade of the version running waits, when one does (lib/apps/upgrade-wait.ts). */
+  readonly waitingFor?: {
+    readonly version: string;
+    readonly package: ObjectId;
+    readonly why: string;
+  };
 }
 
 export const appKeys = {
@@ -213,6 +231,12 @@ export function parseReport(text: string, app: string): AppReport | undefined {
     requireUint(report.restarts, "its restarts");
     if (report.error !== null) requireString(report.error, "its error", MAX_LONG_TEXT);
     requireString(report.since, "its since", MAX_TEXT);
+    if (report.waitingFor !== undefined) {
+      const waiting = requireRecord(report.waitingFor, "its waitingFor");
+      requireString(waiting.version, "its waitingFor's version", MAX_TEXT);
+      checkObjectId(waiting.package, "its waitingFor's package");
+      requireString(waiting.why, "its waitingFor's why", MAX_LONG_TEXT);
+    }
     return report as unknown as AppReport;
   } catch (error) {
     if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
@@ -290,6 +314,15 @@ function checkSpec(value: unknown, app: string): void {
     requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);
   if (spec.shared !== undefined && spec.shared !== null) checkStrings(spec.shared, "its shared");
   if (spec.sharedAt !== undefined) requireString(spec.sharedAt, "its sharedAt", MAX_TEXT);
+  if (spec.failedUpgrade !== undefined) {
+    const failed = requireRecord(spec.failedUpgrade, "its failedUpgrade");
+    requireString(failed.version, "its failedUpgrade's version", MAX_TEXT);
+    checkObjectId(failed.package, "its failedUpgrade's package");
+    requireString(failed.error, "its failedUpgrade's error", MAX_LONG_TEXT);
+    // Shown as the words of that device ("beta says …"): a device's name only.
+    checkDeviceField(failed.device, "its failedUpgrade's device");
+    requireString(failed.at, "its failedUpgrade's at", MAX_TEXT);
+  }
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
 }
 

@@ -7,6 +7,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import type { Candidate } from "../../protocol/placement.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
+import { saidBy } from "../facts/said-by.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import type { EngineFacts } from "../images/engine-facts.ts";
 import { type AppDataStatus, appDataStatus } from "../replica/data-status.ts";
@@ -16,6 +17,8 @@ import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
+import { failedUpgradeSentence } from "./upgrade-rollback.ts";
+import { upgradeWaitOf } from "./upgrade-wait.ts";
 
 /** A device not heard alive for this long no longer holds `any` apps, by default. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -176,23 +179,27 @@ function statusOf(
     // The version before goes on until the device holds the new one (Convergence.upgradeWaits),
     // at its address, where the gateways still send requests (answersAt). Not named: a
     // report's version is its device's words, and this is the zone's.
+    // Why it waits is the device's words, quoted as such (its report says it).
     const before = report?.state === "running" || report?.state === "unhealthy";
+    const why = upgradeWaitOf(report, spec);
     return {
       ...base,
       state: "pending",
       url: before ? report.url : null,
       error: before
-        ? `the version before runs on ${device} until ${spec.version} is ready there`
-        : null,
+        ? `the version before runs on ${device} until ${spec.version} is ready there${why ? `: ${saidBy(device, why)}` : ""}`
+        : (failedUpgradeSentence(spec) ?? null),
       reportedBy: null,
     };
   }
+  // An upgrade given up is the zone's to say (its spec), while the version back says nothing.
+  const failed = current.error === null ? failedUpgradeSentence(spec) : undefined;
   return {
     ...base,
     state: current.state,
     url: current.url,
-    error: current.error,
-    reportedBy: device,
+    error: failed ?? current.error,
+    reportedBy: failed ? null : device,
   };
 }
 

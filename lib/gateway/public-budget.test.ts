@@ -1,5 +1,9 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
+import { signPublicBudget } from "../../protocol/public-budget.ts";
+import { testOwner } from "../state/test-db.ts";
 import {
   describePublicPastBudget,
   PUBLIC_BUDGET_BYTES,
@@ -9,10 +13,17 @@ import {
   publicPastBudgetNotes,
 } from "./public-budget.ts";
 
+const zone = zoneIdFromPublicKey(testOwner.publicKey);
+/** A budget as the owner's device writes it: signed by the owner key (`key`). */
+const signed = (bytes: number, key = testOwner) =>
+  signPublicBudget({ zone, bytes, atMs: Date.parse("2026-12-01T00:00:00.000Z"), owner: key });
+
 /** A state table of the records given: id (its letter repeated) → its value. */
 function stateOf(records: Record<string, unknown>, budget?: unknown): Database {
   const db = new Database(":memory:");
   db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)");
+  db.run("CREATE TABLE node (zone_id TEXT)");
+  db.run("INSERT INTO node VALUES (?)", [zone]);
   for (const [letter, value] of Object.entries(records))
     db.run("INSERT INTO state VALUES (?, ?)", [
       `${PUBLIC_PREFIX}${idOf(letter)}`,
@@ -34,7 +45,7 @@ describe("the zone's budget for public files", () => {
         b: { size: 50, at: "2026-12-01T00:00:02.000Z" },
         c: { size: 40, at: "2026-12-01T00:00:03.000Z" },
       },
-      100,
+      signed(100),
     );
     const budget = publicBudget(db);
     expect([ids(budget.within), ids(budget.past), budget.budgetBytes]).toEqual([
@@ -66,6 +77,11 @@ describe("the zone's budget for public files", () => {
 
   test("a budget the zone did not set, or set to no number of bytes, is the default", () => {
     for (const budget of [undefined, "lots", -5, 1.5, null])
+      expect(publicBudget(stateOf({}, budget)).budgetBytes).toBe(PUBLIC_BUDGET_BYTES);
+    // A plain number (any member could write one before the owner's rule), a budget a
+    // member signed, or the owner's with its bytes altered: none is the owner's.
+    const member = signingKeyFromSeed(new Uint8Array(32).fill(9));
+    for (const budget of [100, signed(100, member), { ...signed(100), bytes: 5 }])
       expect(publicBudget(stateOf({}, budget)).budgetBytes).toBe(PUBLIC_BUDGET_BYTES);
     expect(publicPastBudgetNotes(stateOf({ a: { size: 1, at: "x" } }))).toEqual([]);
   });

@@ -9,10 +9,26 @@
  * the zone state alone, in the order they were made public, so every device gives the same
  * answer.
  */
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import {
+  PUBLIC_BUDGET_KEY,
+  type PublicBudgetValue,
+  readPublicBudget,
+  signPublicBudget,
+} from "../../protocol/public-budget.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { parsedValue, type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
+import { BuckyError } from "../errors.ts";
+import {
+  parsedValue,
+  type StateReader,
+  sqliteOf,
+  stateRowsMatching,
+  stateValue,
+} from "../store/reads.ts";
 import { formatBytes } from "../units.ts";
 
 /** Where the zone records its public objects, one key each. */
@@ -20,8 +36,8 @@ export const PUBLIC_PREFIX = "system/public/";
 
 /** What the zone serves publicly at most, when `system/public-budget` does not say. */
 export const PUBLIC_BUDGET_BYTES = 8 * 1024 ** 3;
-/** Where the owner sets another budget (a whole number of bytes). */
-export const PUBLIC_BUDGET_KEY = "system/public-budget";
+/** Where the owner sets another budget, signed (protocol/public-budget.ts). */
+export { PUBLIC_BUDGET_KEY };
 
 /** A public object as its record says: its size, and when it was made public. */
 export interface PublicRecord {
@@ -40,12 +56,56 @@ export interface PublicBudget {
   readonly past: readonly PublicRecord[];
 }
 
-/** The budget the zone set, or the default. */
+/**
+ * The budget the owner set, or the default. Only a budget the owner signed counts: the
+ * write rules refuse any other, and one written before they did (a plain number any
+ * member could write) is passed over.
+ */
 export function publicBudgetBytes(db: StateReader): number {
   const value = parsedValue(stateValue(db, PUBLIC_BUDGET_KEY));
-  return Number.isSafeInteger(value) && (value as number) >= 0
-    ? (value as number)
-    : PUBLIC_BUDGET_BYTES;
+  if (value === undefined) return PUBLIC_BUDGET_BYTES;
+  const zone = sqliteOf(db).query<{ zone: ZoneId }, []>("SELECT zone_id AS zone FROM node").get();
+  if (!zone) return PUBLIC_BUDGET_BYTES;
+  try {
+    return readPublicBudget(value, zone.zone).bytes;
+  } catch (error) {
+    if (error instanceof ProtocolError) return PUBLIC_BUDGET_BYTES;
+    throw error;
+  }
+}
+
+/**
+ * The value `bucky state set system/public-budget <bytes>` writes: `bytes` signed by the
+ * owner key, which this device must hold (every device refuses a budget the owner did not
+ * sign: a member could otherwise unpublish every file, or fill every gateway's disk).
+ */
+export function ownerSignedBudget(
+  owner: {
+    readonly zoneId: ZoneId;
+    readonly holdsOwnerKey: boolean;
+    now(): number;
+    ownerKey(): SigningKey;
+  },
+  bytes: unknown,
+): PublicBudgetValue {
+  if (!Number.isSafeInteger(bytes) || (bytes as number) < 0)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `the budget for public files is a whole number of bytes, not ${JSON.stringify(bytes)}`,
+      `For example: \`bucky state set ${PUBLIC_BUDGET_KEY} ${PUBLIC_BUDGET_BYTES}\` (8 GiB).`,
+    );
+  if (!owner.holdsOwnerKey)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `${PUBLIC_BUDGET_KEY} is the owner's to set: a budget must be signed by the owner key, which this device does not hold, and every device refuses one the owner did not sign`,
+      "Set it on a device holding the owner key (the one the zone was created on), or give this one the key first (`bucky zone owner-key < phrase.txt`, then restart its daemon).",
+    );
+  return signPublicBudget({
+    zone: owner.zoneId,
+    bytes: bytes as number,
+    atMs: owner.now(),
+    owner: owner.ownerKey(),
+  });
 }
 
 /** Every public object's record, in the order made public (then by id). */

@@ -9,11 +9,12 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
+import { signPublicBudget } from "../../protocol/public-budget.ts";
 import { appKeys } from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { createLog } from "../log.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { openTestNode, type TestNode } from "../state/test-db.ts";
+import { openTestNode, type TestNode, testOwner } from "../state/test-db.ts";
 import { openStateDb } from "../store/db.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { collectGarbage, liveObjects, referrers } from "./collect.ts";
@@ -110,7 +111,12 @@ describe("named data collection", () => {
         { key: `system/public/${first}`, value: record("2026-12-01T00:00:01.000Z") },
         { key: `system/public/${second}`, value: record("2026-12-01T00:00:02.000Z") },
         // Room for one of them: the one made public first.
-        { key: "system/public-budget", value: "30" },
+        {
+          key: "system/public-budget",
+          value: JSON.stringify(
+            signPublicBudget({ zone: node.zone, bytes: 30, atMs: 1000, owner: testOwner }),
+          ),
+        },
       ],
       1000,
     );

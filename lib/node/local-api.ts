@@ -55,6 +55,7 @@ import {
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
+import { ownerSignedBudget, PUBLIC_BUDGET_KEY } from "../gateway/public-budget.ts";
 import { untilCopiedByGateway } from "../gateway/public-copies.ts";
 import { markPublic, unmarkPublic } from "../gateway/public-objects.ts";
 import {
@@ -206,7 +207,21 @@ export function createLocalApp(
   app.put(`${STATE_PREFIX}*`, async (c) => {
     const body = await jsonObject(c);
     if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
-    const entry = setEntry(store, keyIn(c.req.path), body.value);
+    const key = keyIn(c.req.path);
+    // The zone's budget for public files is the owner's: written signed, or not at all.
+    const value =
+      key === PUBLIC_BUDGET_KEY
+        ? ownerSignedBudget(
+            {
+              zoneId: node.zoneId,
+              holdsOwnerKey: node.zone.holdsOwnerKey,
+              now: () => node.now(),
+              ownerKey: () => node.ownerKey(),
+            },
+            body.value,
+          )
+        : body.value;
+    const entry = setEntry(store, key, value);
     return c.json({
       ...entry,
       heldElsewhere: await node.untilHeldElsewhere(`write of ${entry.key}`),

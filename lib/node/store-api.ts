@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { Installed } from "../apps/admin.ts";
+import { untilPackageHeldElsewhere } from "../apps/package-held.ts";
 import { appStatus } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
@@ -144,8 +145,11 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           report.progress({ done, total, unit: "bytes" }),
         );
         report.step("starting");
-        // Answered once another device holds it, as `bucky app install` is.
-        const heldElsewhere = await node.untilHeldElsewhere(`install of ${installed.app}`);
+        // Answered once another device holds it, as `bucky app install` is: its package
+        // too, on a device that may run it (its spec alone ran nowhere once this one went).
+        const specHeld = await node.untilHeldElsewhere(`install of ${installed.app}`);
+        const heldElsewhere =
+          specHeld === "held" ? await untilPackageHeldElsewhere(node, installed) : specHeld;
         const status = await settled(node, installed.app, liveWindowMs);
         return {
           ...installed,

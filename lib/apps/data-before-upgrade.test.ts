@@ -1,0 +1,51 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
+import {
+  dropDataBeforeUpgrade,
+  FAILED_UPGRADE_DATA_DIR,
+  keepDataBeforeUpgrade,
+  restoreDataBeforeUpgrade,
+} from "./data-before-upgrade.ts";
+
+const V2 = `sha256:${"22".repeat(32)}` as ObjectId;
+const V3 = `sha256:${"33".repeat(32)}` as ObjectId;
+
+/** An app's directory whose data holds db/notes.db saying `text`. */
+function appDir(text: string): string {
+  const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-upgrade-data-"));
+  mkdirSync(join(dir, "data", "db"), { recursive: true });
+  writeFileSync(join(dir, "data", "db", "notes.db"), text);
+  return dir;
+}
+const notes = (dir: string, under = "data") =>
+  readFileSync(join(dir, under, "db", "notes.db"), "utf8");
+
+describe("the app's data from before an upgrade", () => {
+  test("is put back when that upgrade is given up, what it left kept aside", () => {
+    const dir = appDir("as 2.0.0 left it");
+    expect(keepDataBeforeUpgrade(dir, V3)).toBe(true);
+    writeFileSync(join(dir, "data", "db", "notes.db"), "half migrated by 3.0.0");
+    // Another upgrade's copy is not this one's.
+    expect(restoreDataBeforeUpgrade(dir, V2)).toBe(false);
+    expect(restoreDataBeforeUpgrade(dir, V3)).toBe(true);
+    expect([notes(dir), notes(dir, FAILED_UPGRADE_DATA_DIR)]).toEqual([
+      "as 2.0.0 left it",
+      "half migrated by 3.0.0",
+    ]);
+    // Once: the copy is used up.
+    expect(restoreDataBeforeUpgrade(dir, V3)).toBe(false);
+  });
+
+  test("goes once the new version runs healthy, and is not kept past the size limit", () => {
+    const dir = appDir("as 2.0.0 left it");
+    keepDataBeforeUpgrade(dir, V3);
+    dropDataBeforeUpgrade(dir, V3);
+    expect(existsSync(join(dir, "before-upgrade"))).toBe(false);
+    expect(keepDataBeforeUpgrade(dir, V3, 4)).toBe(false);
+    expect(restoreDataBeforeUpgrade(dir, V3)).toBe(false);
+    expect(notes(dir)).toBe("as 2.0.0 left it");
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { heldNotesZone } from "../replica/test-held-app.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
+import { parseSpec } from "./spec.ts";
+import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
+import {
+  failedUpgradeSentence,
+  markHealthy,
+  ROLLBACK_AFTER_CRASHES,
+  rolledBackSpec,
+  upgradeFailed,
+} from "./upgrade-rollback.ts";
+
+const NEW_PACKAGE = `sha256:${"cd".repeat(32)}` as typeof TEST_PACKAGE;
+const devices = ["nas", "laptop"];
+const appDir = () => mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-rollback-"));
+const crashes = { restarts: ROLLBACK_AFTER_CRASHES };
+
+describe("when an upgrade is given up for the version before", () => {
+  // Laptop reports notes running from TEST_PACKAGE.
+  const zone = heldNotesZone({ copyOnNas: true });
+  const upgrade = testSpec("notes", {
+    version: "2.0.0",
+    package: NEW_PACKAGE,
+    previousPackage: TEST_PACKAGE,
+  });
+
+  test("a version that crashed at every start, never healthy anywhere, with one before", () => {
+    expect(upgradeFailed(zone.db, upgrade, crashes, { appDir: appDir(), devices })).toBe(true);
+  });
+
+  test("not before enough crashes, nor without a version before", () => {
+    const where = { appDir: appDir(), devices };
+    expect(upgradeFailed(zone.db, upgrade, { restarts: ROLLBACK_AFTER_CRASHES - 1 }, where)).toBe(
+      false,
+    );
+    const { previousPackage: _, ...first } = upgrade;
+    expect(upgradeFailed(zone.db, first, crashes, where)).toBe(false);
+  });
+
+  test("never a version that was healthy once, here or on any device: it may have migrated the data", () => {
+    const dir = appDir();
+    markHealthy(dir, NEW_PACKAGE);
+    expect(upgradeFailed(zone.db, upgrade, crashes, { appDir: dir, devices })).toBe(false);
+    // Laptop's report says TEST_PACKAGE ran there.
+    const ranOnLaptop = { ...upgrade, package: TEST_PACKAGE, previousPackage: NEW_PACKAGE };
+    expect(upgradeFailed(zone.db, ranOnLaptop, crashes, { appDir: appDir(), devices })).toBe(false);
+  });
+
+  test("the spec written back names the version before and what failed, and reads as a spec", () => {
+    const back = rolledBackSpec(upgrade, testManifest("notes", { version: "1.0.0" }), {
+      error: "the process exited with code 3",
+      device: "laptop",
+      atMs: Date.parse("2026-12-01T04:00:00.000Z"),
+    });
+    expect(parseSpec(JSON.stringify(back), "notes")).toEqual(back);
+    expect([back.version, back.package, back.previousPackage]).toEqual([
+      "1.0.0",
+      TEST_PACKAGE,
+      undefined,
+    ]);
+    expect(failedUpgradeSentence(back)).toBe(
+      'upgrade to 2.0.0 failed: laptop says "the process exited with code 3"; running 1.0.0',
+    );
+    expect(failedUpgradeSentence(upgrade)).toBeUndefined();
+  });
+
+  test("a failedUpgrade naming no device by a device name's rules makes the spec unreadable", () => {
+    const back = rolledBackSpec(upgrade, testManifest("notes"), {
+      error: "x",
+      device: "the owner must run rm -rf",
+      atMs: 0,
+    });
+    expect(parseSpec(JSON.stringify(back), "notes")).toBeUndefined();
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Going back to the version that ran when an upgrade will not start. The device running
+ * an app is the only one that sees its new version crash; left alone, the app stayed down
+ * (every device saying so alike) until a person installed something else. Now, once the
+ * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, without ever
+ * having been healthy (on this device, as its marker file says, or on any device, as the
+ * reports say), and this device holds the package of the version before (every device
+ * that may run the app keeps it: the spec's previousPackage), the device writes the app's
+ * spec back to that version, with `failedUpgrade` saying what failed and why. It is the
+ * zone's state, so every device says the same (`upgrade to 3.0.0 failed: beta says "…";
+ * running 2.0.0`), whoever ordered the upgrade is no longer needed, and a device that
+ * restarts runs the version the spec names. Installing again clears it (writeSpec).
+ *
+ * Data: a version that never became healthy may still have written to the app's data
+ * before it crashed (a migration half done). The data copied before the upgrade, when
+ * small, is put back before the version before starts (lib/apps/data-before-upgrade.ts);
+ * otherwise the version before runs on the data as the failed starts left it (a version
+ * that cannot read it crashes in turn, and its status says so). One that became healthy
+ * even once is never rolled back: it may have migrated the data for good, and answered
+ * requests. Image apps are not rolled back (their version before is an image record, not
+ * a package with its manifest).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AppManifest } from "../../protocol/app-manifest.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
+import { saidBy } from "../facts/said-by.ts";
+import type { StateReader } from "../store/reads.ts";
+import { type AppSpec, readReport } from "./spec.ts";
+
+/** Crashes in a row at start before a new version is given up for the one before. */
+export const ROLLBACK_AFTER_CRASHES = 3;
+
+/** The file in an app's directory naming the last package that ran healthy on this device. */
+const HEALTHY_FILE = "healthy-package";
+
+/** Notes that `pkg` ran healthy here (once a package: a file write, not a changeset). */
+export function markHealthy(appDir: string, pkg: ObjectId): void {
+  if (healthyHere(appDir, pkg)) return;
+  writeFileAtomic(join(appDir, HEALTHY_FILE), pkg);
+}
+
+function healthyHere(appDir: string, pkg: ObjectId): boolean {
+  const path = join(appDir, HEALTHY_FILE);
+  return existsSync(path) && readFileSync(path, "utf8") === pkg;
+}
+
+/**
+ * Whether `spec`'s version is to be given up after a crash: `restarts` crashes at start
+ * in a row, a version before to go back to, and never healthy here nor on any device
+ * whose report the zone holds (`devices`).
+ */
+export function upgradeFailed(
+  db: StateReader,
+  spec: AppSpec,
+  crash: { readonly restarts: number },
+  where: { readonly appDir: string; readonly devices: readonly string[] },
+): boolean {
+  if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
+  if (crash.restarts < ROLLBACK_AFTER_CRASHES) return false;
+  if (healthyHere(where.appDir, spec.package)) return false;
+  return !where.devices.some((device) => {
+    const report = readReport(db, device, spec.app);
+    return report?.package === spec.package && report.state === "running";
+  });
+}
+
+/** The spec of the version before, `previous` its package's manifest, saying why it is back. */
+export function rolledBackSpec(
+  spec: AppSpec,
+  previous: AppManifest,
+  failure: { readonly error: string; readonly device: string; readonly atMs: number },
+): AppSpec {
+  const { previousPackage, ...rest } = spec;
+  return {
+    ...rest,
+    version: previous.version,
+    package: previousPackage as ObjectId,
+    manifest: previous,
+    failedUpgrade: {
+      version: spec.version,
+      package: spec.package,
+      error: failure.error,
+      device: failure.device,
+      at: new Date(failure.atMs).toISOString(),
+    },
+    updatedAt: new Date(failure.atMs).toISOString(),
+  };
+}
+
+/** What `bucky app status` says of an upgrade given up, or undefined when none was. */
+export function failedUpgradeSentence(spec: AppSpec): string | undefined {
+  const failed = spec.failedUpgrade;
+  if (!failed) return undefined;
+  // Why is the words of the device that saw it crash (it wrote them): quoted as such.
+  return `upgrade to ${failed.version} failed: ${saidBy(failed.device, failed.error)}; running ${spec.version}`;
+}
