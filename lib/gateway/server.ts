@@ -27,6 +27,7 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
+import { isConnectionFailure, networkProblem } from "../node/network-errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Peer } from "../node/peers.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
@@ -666,6 +667,19 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       },
       websocket: websocketBridge,
       error: async (error) => {
+        // An app's answer passed on as it came (a large one: see answerReadWhole) whose
+        // connection broke before its first byte went on: the runtime gives its body's
+        // failure here, not to the handler. Nothing went yet, so the client is told the
+        // app failed, as it is when a small one breaks, rather than that the gateway did.
+        if (isConnectionFailure(error)) {
+          log.warn("gateway could not reach an app", {
+            error: `its answer broke before it began: ${networkProblem(error)}`,
+          });
+          const words = await wordsFor(undefined);
+          return page(words, 502, words.gatewayPages.answerBroke, [
+            words.gatewayPages.answerBrokeWhy,
+          ]);
+        }
         log.error("gateway fault", { error: String(error?.stack ?? error) });
         // Whose request it was is not known here: the words are English.
         const words = await wordsFor(undefined);
