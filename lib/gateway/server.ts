@@ -885,7 +885,7 @@ async function unlessSilent(
 ): Promise<Response> {
   const address = node.client.directAddressInUse(peer);
   if (!address) return send(init);
-  const silence = watchForSilence(address, (a) => node.client.answersNow(a));
+  const silence = watchForSilence(address, (a, fresh) => node.client.answersNow(a, fresh));
   try {
     return await send({ ...init, signal: AbortSignal.any([init.signal, silence.signal]) });
   } catch (error) {
@@ -935,7 +935,7 @@ async function websocketTarget(
     connectTimeoutMs,
     // The device's own address is watched, not a relay's door (see unlessSilent).
     ...(peer.addresses.includes(address)
-      ? { silence: { address, answers: (a: string) => node.client.answersNow(a) } }
+      ? { silence: { address, answers: (a, fresh) => node.client.answersNow(a, fresh) } }
       : {}),
   });
 }

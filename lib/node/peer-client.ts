@@ -370,11 +370,14 @@ export class PeerClient {
 
   /**
    * Whether `address` takes a connection now: what a call or probe found there within
-   * the last second, else a fresh probe, remembered, so the calls after it skip an
-   * address that does not. Requests waiting on one device share its probes.
+   * the last second, else a fresh probe (always one when `fresh`), remembered, so the
+   * calls after it skip an address that does not. Requests waiting on one device share
+   * its probes.
    */
-  answersNow(address: string): Promise<boolean> {
-    return this.reachability.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
+  answersNow(address: string, fresh = false): Promise<boolean> {
+    return fresh
+      ? this.reachability.check(address, true)
+      : this.reachability.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
   }
 
   /**
