@@ -42,13 +42,17 @@ afterAll(async () => {
   lab.destroy();
 });
 
-/** The app: "/hang" never answers ("/hung" says how many it holds); anything else at once. */
+/**
+ * The app: "/slow" answers after 4 s, "/hang" never does ("/hung" says how many it holds);
+ * anything else at once.
+ */
 const APP = `let hung = 0;
 Bun.serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT),
   fetch(request) {
     const path = new URL(request.url).pathname;
+    if (path === "/slow") return Bun.sleep(4000).then(() => new Response("slow but here"));
     if (path === "/hang") { hung++; return new Promise(() => {}); }
     if (path === "/hung") return new Response(String(hung));
     return new Response("hello from h1");
@@ -210,6 +214,11 @@ describe("two relays, one turned into a black hole", () => {
       async () => ((await routeTo("gw", "h1")).via === "gw" ? true : undefined),
       15_000,
     );
+    // While h1 is there, a slow answer keeps its time: h1 is asked through the relay after
+    // 1.5 s, and every 2 s after, and takes the stream each time.
+    const slowStartMs = performance.now();
+    expect(await fromClient("gw", 15_000, "/slow")).toBe("200 slow but here");
+    expect(performance.now() - slowStartMs).toBeGreaterThan(3_500);
     const post = fromClient("gw", 25_000, "/hang", "POST");
     const get = fromClient("gw", 25_000, "/hang");
     await waitFor(
