@@ -667,14 +667,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       },
       websocket: websocketBridge,
       error: async (error) => {
-        // An app's answer passed on as it came (a large one: see answerReadWhole) whose
+        // An answer passed on as it came (an app's large one: see answerReadWhole) whose
         // connection broke before its first byte went on: the runtime gives its body's
-        // failure here, not to the handler. Nothing went yet, so the client is told the
-        // app failed, as it is when a small one breaks, rather than that the gateway did.
+        // failure here, not to the handler. Nothing went yet, so the client is told what
+        // failed (502), as it is when a small one breaks, rather than that the gateway did.
         if (isConnectionFailure(error)) {
-          log.warn("gateway could not reach an app", {
-            error: `its answer broke before it began: ${networkProblem(error)}`,
-          });
+          log.warn("gateway answer broke before it began", { error: networkProblem(error) });
           const words = await wordsFor(undefined);
           return page(words, 502, words.gatewayPages.answerBroke, [
             words.gatewayPages.answerBrokeWhy,
