@@ -958,6 +958,7 @@ createServer((socket) => socket.on("data", (chunk) => {
     case "/health": return socket.write(head(2) + "ok");
     case "/late": socket.write(head(n)); return setTimeout(() => socket.write(bytes(n)), 50);
     case "/short": socket.write(head(n)); return socket.end(bytes(n / 2));
+    case "/nothing": socket.write(head(n)); return socket.end();
     case "/long": socket.write(head(n)); return socket.write(bytes(2 * n));
     case "/held": socket.write(head(n)); socket.write(bytes(n / 2)); return held.push(() => socket.write(bytes(n - n / 2)));
     case "/release": for (const send of held.splice(0)) send(); return socket.write(head(0));
@@ -1138,11 +1139,31 @@ describe("answers of known length", () => {
         expect([app, long !== "closed" && long.bodyBytes]).toEqual([app, n]);
         expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
       }
+      // Large and none of it: the answer broke before its first byte went on (a large one is
+      // passed on as it comes). The client sees its connection end, or, when the runtime
+      // found the break before it began the answer, is told the app failed, as for a small
+      // one, on a connection that carries the next request: never a 500 ("something went
+      // wrong in the gateway"), which it was then. Which of the two comes is the runtime's
+      // timing: tried a few times, so that a 500 is met.
+      for (let round = 0; round < 5; round++) {
+        const fresh = await keptAlive();
+        const none = await fresh.get(`/apps/${app}/nothing?n=${1024 * 1024}`);
+        if (none !== "closed") {
+          expect([app, none.status]).toEqual([app, 502]);
+          expect([app, await fresh.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+        }
+        fresh.close();
+      }
       // Large and fewer: the answer was under way; it ends cut short, never looking whole,
-      // and the connection with it.
+      // and the connection with it. Unless, on a busy machine, it broke before its first
+      // byte went on: then as above.
       const cut = await client.get(`/apps/${app}/short?n=${1024 * 1024}`);
-      expect([app, cut !== "closed" && cut.whole]).toEqual([app, false]);
-      expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, "closed"]);
+      if (cut !== "closed" && cut.status === 502) {
+        expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, next]);
+      } else {
+        expect([app, cut !== "closed" && cut.whole]).toEqual([app, false]);
+        expect([app, await client.get(`/apps/${app}/n?n=10`)]).toEqual([app, "closed"]);
+      }
       client.close();
     }
   });

@@ -48,7 +48,7 @@ export interface Lab {
    * vanished, or a firewall that drops, looks from outside: a connection to it waits for
    * its SYN's answer until the kernel gives up (about two minutes).
    */
-  blackhole(host: PublicHost, on: boolean): void;
+  blackhole(host: PublicHost | "h1" | "h2", on: boolean): void;
   /**
    * Limits what `host` sends to the internet to `kbit` a second, as a home's uplink is
    * (a token bucket on its side of the link); undefined lifts the limit.

@@ -42,7 +42,22 @@ afterAll(async () => {
   lab.destroy();
 });
 
-const APP = `Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response("hello from h1") });`;
+/**
+ * The app: "/slow" answers after 4 s, "/hang" never does ("/hung" says how many it holds);
+ * anything else at once.
+ */
+const APP = `let hung = 0;
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/slow") return Bun.sleep(4000).then(() => new Response("slow but here"));
+    if (path === "/hang") { hung++; return new Promise(() => {}); }
+    if (path === "/hung") return new Response(String(hung));
+    return new Response("hello from h1");
+  },
+});`;
 
 async function start(device: Device): Promise<Daemon> {
   daemons[device] = await startDaemon(homes[device], ENV, {
@@ -57,9 +72,14 @@ async function start(device: Device): Promise<Daemon> {
  * A GET of the app `hello` through the gateway on `gateway`, from the client host: its
  * status and body, or the error (TimeoutError past `timeoutMs`).
  */
-async function fromClient(gateway: PublicHost, timeoutMs = 20_000): Promise<string> {
+async function fromClient(
+  gateway: PublicHost,
+  timeoutMs = 20_000,
+  path = "/",
+  method = "GET",
+): Promise<string> {
   const script = `try {
-      const r = await fetch("http://${ADDRESSES[gateway]}:8080/", { headers: { host: "hello.${HOST}" }, signal: AbortSignal.timeout(${timeoutMs}) });
+      const r = await fetch("http://${ADDRESSES[gateway]}:8080${path}", { method: "${method}", headers: { host: "hello.${HOST}" }, signal: AbortSignal.timeout(${timeoutMs}) });
       console.log(r.status + " " + (await r.text()));
     } catch (e) { console.log("error " + (e.code ?? e.name)); }`;
   const child = Bun.spawn(lab.on("client", [process.execPath, "-e", script]), {
@@ -186,6 +206,43 @@ describe("two relays, one turned into a black hole", () => {
       15_000,
     );
   }, 90_000);
+
+  test("h1 falls silent while requests through gw's relay wait on it: 502 in seconds, not after the app's 30 s", async () => {
+    // Through gw's own relay (server is gone): gw reaches h1 by the tunnel h1 keeps to it.
+    await waitFor(
+      "gw to reach h1 through itself",
+      async () => ((await routeTo("gw", "h1")).via === "gw" ? true : undefined),
+      15_000,
+    );
+    // While h1 is there, a slow answer keeps its time: h1 is asked through the relay after
+    // 1.5 s, and every 2 s after, and takes the stream each time.
+    const slowStartMs = performance.now();
+    expect(await fromClient("gw", 15_000, "/slow")).toBe("200 slow but here");
+    expect(performance.now() - slowStartMs).toBeGreaterThan(3_500);
+    const post = fromClient("gw", 25_000, "/hang", "POST");
+    const get = fromClient("gw", 25_000, "/hang");
+    await waitFor(
+      "both requests with the app",
+      async () => ((await fromClient("gw", 5_000, "/hung")) === "200 2" ? true : undefined),
+      15_000,
+    );
+    lab.blackhole("h1", true);
+    const silentAtMs = performance.now();
+    const timed = async (answer: Promise<string>) => ({
+      answer: (await answer).slice(0, 3),
+      afterMs: Math.round(performance.now() - silentAtMs),
+    });
+    const [posted, got] = await Promise.all([timed(post), timed(get)]);
+    console.log(`after h1's silence: POST ${posted.afterMs} ms, GET ${got.afterMs} ms`);
+    // Not watched before: each held until the app's time ran out (30 s, then 504). Now a
+    // stream to h1 is asked of the relay after 1.5 s, and every 2 s after; the relay fails
+    // it when h1 answers no ping within 3 s, twice in a row (7.5 s after the silence,
+    // measured). The GET then goes by the next route, the same relay (a connection to h1
+    // kept alive there held it 30 s), watched the same way (15 s, measured).
+    expect({ post: posted.answer, get: got.answer }).toEqual({ post: "502", get: "502" });
+    expect(posted.afterMs).toBeLessThan(15_000);
+    expect(got.afterMs).toBeLessThan(20_000);
+  }, 60_000);
 });
 
 /** How `device` last reached `other`, as `bucky devices` says, once it has. */

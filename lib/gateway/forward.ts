@@ -5,7 +5,7 @@
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { SESSION_COOKIE } from "./sessions.ts";
-import { watchForSilence } from "./silence-watch.ts";
+import { type AnswersAt, watchForSilence } from "./silence-watch.ts";
 
 /**
  * A body of declared length up to this size is read whole before it goes on: a request's
@@ -191,7 +191,7 @@ export interface BridgeData {
    */
   readonly silence?: {
     readonly address: string;
-    readonly answers: (address: string) => Promise<boolean>;
+    readonly answers: AnswersAt;
   };
   readonly queue: (string | Uint8Array)[];
   /** Told when the bridge closes, with the bytes each way (for accounting). */

@@ -27,6 +27,7 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
+import { isConnectionFailure, networkProblem } from "../node/network-errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Peer } from "../node/peers.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
@@ -666,6 +667,17 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       },
       websocket: websocketBridge,
       error: async (error) => {
+        // An answer passed on as it came (an app's large one: see answerReadWhole) whose
+        // connection broke before its first byte went on: the runtime gives its body's
+        // failure here, not to the handler. Nothing went yet, so the client is told what
+        // failed (502), as it is when a small one breaks, rather than that the gateway did.
+        if (isConnectionFailure(error)) {
+          log.warn("gateway answer broke before it began", { error: networkProblem(error) });
+          const words = await wordsFor(undefined);
+          return page(words, 502, words.gatewayPages.answerBroke, [
+            words.gatewayPages.answerBrokeWhy,
+          ]);
+        }
         log.error("gateway fault", { error: String(error?.stack ?? error) });
         // Whose request it was is not known here: the words are English.
         const words = await wordsFor(undefined);
@@ -853,15 +865,17 @@ async function forward(
     // route skip it). Anything else is answered 502 at once: it may have been acted on.
     const again = (init.method === "GET" || init.method === "HEAD") && init.body === null;
     if (!(error instanceof DeviceSilent) || !again || init.signal.aborted) throw error;
-    return send(init);
+    // Watched as the first was: found silent through a relay, the next route may be the
+    // same relay, and a connection to the device kept alive there is as silent (it held
+    // the request for the app's whole time).
+    return unlessSilent(node, peer, init, send);
   }
 }
 
 /**
- * `send(init)`, given up on with a DeviceSilent when it goes directly to the device and,
- * no answer come yet, the device no longer takes a connection (lib/gateway/silence-watch.ts).
- * One going by a relay is not watched: the device's own address would not answer from
- * here anyway, while its tunnel may.
+ * `send(init)`, given up on with a DeviceSilent when, no answer come yet, the device no
+ * longer answers where the request went (lib/gateway/silence-watch.ts): its own address
+ * takes no connection, or, by a relay, no stream to it opens through that relay.
  */
 async function unlessSilent(
   node: NodeContext,
@@ -869,9 +883,9 @@ async function unlessSilent(
   init: PipeRequest,
   send: (init: PipeRequest) => Promise<Response>,
 ): Promise<Response> {
-  const address = node.client.directAddressInUse(peer);
+  const address = node.client.addressInUse(peer);
   if (!address) return send(init);
-  const silence = watchForSilence(address, (a) => node.client.answersNow(a));
+  const silence = watchForSilence(address, (a, fresh) => node.client.answersAt(peer, a, fresh));
   try {
     return await send({ ...init, signal: AbortSignal.any([init.signal, silence.signal]) });
   } catch (error) {
@@ -919,10 +933,8 @@ async function websocketTarget(
     protocols,
     done,
     connectTimeoutMs,
-    // The device's own address is watched, not a relay's door (see unlessSilent).
-    ...(peer.addresses.includes(address)
-      ? { silence: { address, answers: (a: string) => node.client.answersNow(a) } }
-      : {}),
+    // Its own address, or through a relay's door a stream to it (see unlessSilent).
+    silence: { address, answers: (a, fresh) => node.client.answersAt(peer, a, fresh) },
   });
 }
 

@@ -16,13 +16,32 @@ test("a device that takes the connection is asked again and again, and nothing i
   });
 });
 
-test("the first connect refused aborts with DeviceSilent, naming the address", async () => {
-  let asked = 0;
-  const watch = watchForSilence("https://10.0.0.1:4431", async () => ++asked < 3, FAST);
+test("one connect that does not open is asked again at once, afresh; a device that takes that one keeps the wait", async () => {
+  const asked: boolean[] = [];
+  const watch = watchForSilence(
+    "https://10.0.0.1:4431",
+    async (_, fresh) => asked.push(fresh) !== 2,
+    FAST,
+  );
+  while (asked.length < 4) await Bun.sleep(5);
+  watch.stop();
+  expect({ aborted: watch.signal.aborted, asked: asked.slice(0, 4) }).toEqual({
+    aborted: false,
+    asked: [false, false, true, false],
+  });
+});
+
+test("two connects in a row that do not open abort with DeviceSilent, naming the address", async () => {
+  const asked: boolean[] = [];
+  const watch = watchForSilence(
+    "https://10.0.0.1:4431",
+    async (_, fresh) => asked.push(fresh) < 3,
+    FAST,
+  );
   await new Promise((resolve) => watch.signal.addEventListener("abort", resolve));
   expect(watch.signal.reason).toBeInstanceOf(DeviceSilent);
   expect({ asked, message: (watch.signal.reason as Error).message }).toEqual({
-    asked: 3,
+    asked: [false, false, false, true],
     message:
       "its device did not take a connection at https://10.0.0.1:4431 while its answer was awaited",
   });

@@ -4,8 +4,12 @@
  * says nothing: its connections neither answer nor fail, and a request sent just before
  * was held for the app's whole time (30 s, then 504). A slow app says nothing for a while
  * too, but its device still takes a connection: so when no answer has come for a moment,
- * the device is asked by a connect (lib/node/reachability.ts), and only a connect that
- * does not open ends the wait. An app on a live device keeps all its time.
+ * the device is asked by a connect (lib/node/reachability.ts), and only two connects in a
+ * row that do not open end the wait. One is not enough: on a busy machine a connect to a
+ * live device can miss its time (the gateway's own event loop late to see it open), and
+ * what a call there found lately (which the first ask may take as its answer) can be a
+ * call that timed out on a device slow to answer, not silent. An app on a live device
+ * keeps all its time.
  */
 
 /** How long an answer may take before the device is asked whether it is still there. */
@@ -13,7 +17,7 @@ export const SILENCE_PROBE_AFTER_MS = 1_500;
 /** While no answer comes, how often it is asked again: it may fall silent later. */
 export const SILENCE_REPROBE_MS = 2_000;
 
-/** Why a request was given up on: its device did not take a connection. */
+/** Why a request was given up on: its device did not take a connection, twice in a row. */
 export class DeviceSilent extends Error {
   override readonly name = "DeviceSilent";
   constructor(readonly address: string) {
@@ -22,32 +26,40 @@ export class DeviceSilent extends Error {
 }
 
 export interface SilenceWatch {
-  /** Aborted, with a DeviceSilent, once the device did not take a connection. */
+  /** Aborted, with a DeviceSilent, once the device did not take a connection twice in a row. */
   readonly signal: AbortSignal;
   /** The answer came (or the wait ended otherwise): no more asking. */
   stop(): void;
 }
 
 /**
+ * Whether the device at `address` takes a connection: `fresh`, by a connect made now;
+ * otherwise what was found there a moment ago may do.
+ */
+export type AnswersAt = (address: string, fresh: boolean) => Promise<boolean>;
+
+/**
  * Asks whether the device at `address` takes a connection (`answers`) after `firstMs` and
- * then every `everyMs` until stopped, and aborts its signal the first time it does not.
+ * then every `everyMs` until stopped. When it does not, it is asked again at once by a
+ * connect of its own, and the signal is aborted only when that one does not open either.
  */
 export function watchForSilence(
   address: string,
-  answers: (address: string) => Promise<boolean>,
+  answers: AnswersAt,
   timing: { readonly firstMs?: number; readonly everyMs?: number } = {},
 ): SilenceWatch {
   const controller = new AbortController();
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const ask = () => {
-    void answers(address).then((answered) => {
+  const ask = (confirming: boolean) => {
+    void answers(address, confirming).then((answered) => {
       if (stopped) return;
-      if (!answered) return controller.abort(new DeviceSilent(address));
-      timer = setTimeout(ask, timing.everyMs ?? SILENCE_REPROBE_MS);
+      if (answered) timer = setTimeout(() => ask(false), timing.everyMs ?? SILENCE_REPROBE_MS);
+      else if (confirming) controller.abort(new DeviceSilent(address));
+      else ask(true);
     });
   };
-  timer = setTimeout(ask, timing.firstMs ?? SILENCE_PROBE_AFTER_MS);
+  timer = setTimeout(() => ask(false), timing.firstMs ?? SILENCE_PROBE_AFTER_MS);
   return {
     signal: controller.signal,
     stop() {

@@ -848,6 +848,9 @@ export const en = {
     answerLate: (p: { seconds: number }) => `It took longer than ${p.seconds} s to answer.`,
     unreachable: (p: { app: string }) => `${p.app} could not be reached`,
     deviceSilent: "Its device did not answer; try again in a moment.",
+    answerBroke: "The answer broke off",
+    answerBrokeWhy:
+      "The connection it came by was cut before any of it reached you; try again in a moment.",
     tooSlow: "Too slow",
     bodyLate: (p: { seconds: number }) => `The request's body did not come within ${p.seconds} s.`,
     refused: "The gateway refused this request",

@@ -729,6 +729,8 @@ export const zhCN: Messages = {
     answerLate: (p) => `它在 ${p.seconds} 秒内没有应答。`,
     unreachable: (p) => `无法连接 ${p.app}`,
     deviceSilent: "它所在的设备没有应答；请稍后重试。",
+    answerBroke: "应答中断了",
+    answerBrokeWhy: "应答的任何内容到达你之前，它所经由的连接就被切断了；请稍后重试。",
     tooSlow: "太慢了",
     bodyLate: (p) => `请求正文没有在 ${p.seconds} 秒内到达。`,
     refused: "网关拒绝了此请求",

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { networkProblem, neverSent } from "./network-errors.ts";
+import { isConnectionFailure, networkProblem, neverSent } from "./network-errors.ts";
 
 describe("networkProblem", () => {
   test("a refused connection, as the runtime reports it, in plain words", async () => {
@@ -49,4 +49,18 @@ describe("neverSent", () => {
     }
     expect(neverSent(new DOMException("timed out", "TimeoutError"))).toBe(false);
   });
+});
+
+test("isConnectionFailure: a connection's failure or a timeout, never a fault of the code that met it", () => {
+  const coded = (code: string) => Object.assign(new TypeError(`${code}: it failed`), { code });
+  expect(
+    [
+      coded("ECONNRESET"),
+      coded("ConnectionClosed"),
+      new DOMException("late", "TimeoutError"),
+      coded("ERR_SOMETHING_ELSE"),
+      new TypeError("undefined is not a function"),
+      "ECONNRESET",
+    ].map(isConnectionFailure),
+  ).toEqual([true, true, true, false, false, false]);
 });

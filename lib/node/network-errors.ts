@@ -40,6 +40,14 @@ export function neverSent(error: unknown): boolean {
   return BEFORE_SENDING.has(code) || /CERT|TLS|SSL/i.test(code);
 }
 
+/** Whether `error` is a connection's failure (one of BY_CODE's, or a timeout), not a fault of the code that met it. */
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === "TimeoutError") return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && Object.hasOwn(BY_CODE, code);
+}
+
 export function networkProblem(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error.name === "TimeoutError" || error.name === "AbortError") return "no answer in time";

@@ -23,6 +23,7 @@ import type { RequestKeys } from "../identity/request-keys.ts";
 import type { Log } from "../log.ts";
 import { Forwarders } from "../relay/forwarder.ts";
 import type { PipeOpening, RelayHub } from "../relay/hub.ts";
+import { streamProbe } from "../relay/stream-probe.ts";
 import { AnswerWatch } from "./answer-watch.ts";
 import { type BoundedReadWords, bytesInto, bytesWithin } from "./bounded-read.ts";
 import { type BulkAnswer, BulkGet, type BulkTarget, NotTaken, TooLarge } from "./bulk-get.ts";
@@ -101,6 +102,14 @@ interface Route {
 export class PeerClient {
   private readonly self: DeviceId;
   private readonly reachability = new Reachability();
+  /**
+   * What streams through a relay's door found of the device behind it (streamProbe),
+   * keyed by the door, and each door's device certificate, which its probe pins.
+   */
+  private readonly throughRelays = new Reachability(undefined, (door) =>
+    streamProbe(door, this.doorCerts.get(door) ?? ""),
+  );
+  private readonly doorCerts = new Map<string, string>();
   private readonly forwarders: Forwarders | undefined;
   /**
    * Devices whose own streams failed and went by TLS, and when the last one did: said
@@ -369,12 +378,43 @@ export class PeerClient {
   }
 
   /**
-   * Whether `address` takes a connection now: what a call or probe found there within
-   * the last second, else a fresh probe, remembered, so the calls after it skip an
-   * address that does not. Requests waiting on one device share its probes.
+   * Where a request to `peer` goes now, to ask whether it still answers there while one is
+   * under way (lib/gateway/silence-watch.ts): its own address (directAddressInUse), or,
+   * when it was last reached through a relay, that relay's door to it. Undefined otherwise.
    */
-  answersNow(address: string): Promise<boolean> {
-    return this.reachability.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
+  addressInUse(peer: Peer): string | undefined {
+    const direct = this.directAddressInUse(peer);
+    if (direct) return direct;
+    const last = this.contacts.get(peer.id)?.address;
+    const relay = last?.startsWith(RELAY_ROUTE_PREFIX)
+      ? this.relays?.relaysFor(peer).find((r) => `${RELAY_ROUTE_PREFIX}${r.id}` === last)
+      : undefined;
+    return relay && this.forwarders?.addressFor(relay, peer);
+  }
+
+  /**
+   * Whether `peer` answers at `address` now: one of its own takes a connection
+   * (answersNow), or through a relay's door a stream to it opens to its TLS (streamProbe).
+   * What was found within the last second will do, unless `fresh`.
+   */
+  answersAt(peer: Peer, address: string, fresh = false): Promise<boolean> {
+    if (peer.addresses.includes(address)) return this.answersNow(address, fresh);
+    this.doorCerts.set(address, peer.certPem);
+    return fresh
+      ? this.throughRelays.check(address, true)
+      : this.throughRelays.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
+  }
+
+  /**
+   * Whether `address` takes a connection now: what a call or probe found there within
+   * the last second, else a fresh probe (always one when `fresh`), remembered, so the
+   * calls after it skip an address that does not. Requests waiting on one device share
+   * its probes.
+   */
+  answersNow(address: string, fresh = false): Promise<boolean> {
+    return fresh
+      ? this.reachability.check(address, true)
+      : this.reachability.checkWithin(address, ANSWERS_NOW_WITHIN_MS);
   }
 
   /**

@@ -64,3 +64,21 @@ test("connectProbe: an open port answers, a closed one does not, a bad address i
   expect(await connectProbe(`https://127.0.0.1:${server.port}`)).toBe(false);
   expect(await connectProbe("not a url")).toBe(false);
 });
+
+test("connectProbe: a live listener answers though this process was busy past the timeout right after asking", async () => {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const answers: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      // A timeout long enough for a loaded machine's loopback connect, and the event loop
+      // held (a gateway under load) longer, before the connect could go out.
+      const probe = connectProbe(`https://127.0.0.1:${server.port}`, 200);
+      const until = performance.now() + 300;
+      while (performance.now() < until) {}
+      answers.push(await probe);
+    }
+    expect(answers).toEqual([true, true, true, true, true, true]);
+  } finally {
+    server.stop(true);
+  }
+});
