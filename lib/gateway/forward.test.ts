@@ -181,16 +181,17 @@ describe("a bridged WebSocket whose app does not take the connection", () => {
       connectTimeoutMs: 20_000,
       silence: {
         address: "https://10.0.0.1:4431",
-        answers: async (address) => {
-          asked.push(address);
+        answers: async (address, fresh) => {
+          asked.push(`${address}${fresh ? " (fresh)" : ""}`);
           return false;
         },
       },
     });
+    // Silent only once a connect of its own, right after, does not open either.
     expect({ code: closed.code, reason: closed.reason, asked }).toEqual({
       code: 1011,
       reason: "the app's device did not answer",
-      asked: ["https://10.0.0.1:4431"],
+      asked: ["https://10.0.0.1:4431", "https://10.0.0.1:4431 (fresh)"],
     });
     expect(closed.afterMs).toBeLessThan(SILENCE_PROBE_AFTER_MS + 3_000);
   });
