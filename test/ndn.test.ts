@@ -1,8 +1,8 @@
 /** Named data: put on one device, get from another, verified; curl by id; tampering caught. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
   answeredOnceHeld,
@@ -37,16 +37,37 @@ beforeAll(async () => {
   writeFileSync(small, "a small file\n");
 });
 
+/** The path of chunk `id` in the store of `home`. */
+function chunkPath(home: string, id: string): string {
+  const hex = id.slice("sha256:".length);
+  return join(home, "ndn", "chunks", hex.slice(0, 2), hex);
+}
+
+/**
+ * Writes `bytes` as one chunk into the store of `home` alone, as no command would: no zone
+ * record names it, so no other device copies it.
+ */
+function storeUnrecorded(home: string, bytes: Uint8Array): string {
+  const id = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const path = chunkPath(home, id);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+  return id;
+}
+
 describe("bucky put", () => {
   test("names a small file by its sha256, a large one by its chunk list", async () => {
     const sha = createHash("sha256").update(readFileSync(small)).digest("hex");
-    expect(await buckyJson(["put", small, "--home", alpha.home])).toEqual({
-      id: `sha256:${sha}`,
-      size: 13,
-      public: false,
-      copiedBy: [],
-      notCopiedBy: [],
-    });
+    const put = await buckyJson<{ copiedBy: string[]; notCopiedBy: string[] }>([
+      "put",
+      small,
+      "--home",
+      alpha.home,
+    ]);
+    expect(put).toMatchObject({ id: `sha256:${sha}`, size: 13, public: false, recorded: true });
+    // Answered once another device holds a copy; the other may still be copying it.
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    expect([...put.copiedBy, ...put.notCopiedBy].sort()).toEqual(["beta", "gamma"]);
     const large = await buckyJson<{ id: string; size: number }>(["put", big, "--home", alpha.home]);
     expect(large.id).toMatch(/^clist:[0-9a-f]{64}$/);
     expect(large.size).toBe(9 * 1024 * 1024 + 123);
@@ -101,15 +122,10 @@ describe("bucky get", () => {
   });
 
   test("a chunk altered on the serving device is an integrity error, and nothing is written", async () => {
-    const content = join(scratchDir(), "altered.bin");
-    writeFileSync(content, randomBytes(5 * 1024 * 1024));
-    const { id } = await buckyJson<{ id: string }>(["put", content, "--home", alpha.home]);
-    // Flip a byte of the second chunk in alpha's store.
-    const chunkDir = join(alpha.home, "ndn", "chunks");
-    const second = readFileSync(content).subarray(4 * 1024 * 1024);
-    const hex = createHash("sha256").update(second).digest("hex");
-    const chunkFile = join(chunkDir, hex.slice(0, 2), hex);
-    const bytes = readFileSync(chunkFile);
+    // Only in alpha's store, and altered there: a file put would be copied whole to beta.
+    const bytes = randomBytes(1024 * 1024);
+    const id = storeUnrecorded(alpha.home, bytes);
+    const chunkFile = chunkPath(alpha.home, id);
     bytes[10] = (bytes[10] as number) ^ 0xff;
     writeFileSync(chunkFile, bytes);
 
@@ -298,10 +314,8 @@ describe("the zone's budget for public files", () => {
   });
 
   test("a record that says a file is smaller than it is gets no copy, and is not served", async () => {
-    const file = join(scratchDir(), "understated.bin");
-    // One chunk: no chunk list says its size before it is fetched.
-    writeFileSync(file, randomBytes(1024 * 1024));
-    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", gamma.home]);
+    // One chunk (no chunk list says its size before it is fetched), on gamma alone.
+    const id = storeUnrecorded(gamma.home, randomBytes(1024 * 1024));
     // As a member may write it by hand: 10 bytes, well within the budget.
     const from = beta.log().length;
     await buckyJson([

@@ -1,0 +1,178 @@
+/**
+ * Files stored with `bucky put` are the zone's: every device takes a copy, put answers once
+ * another holds it, `bucky get` works with the storing device killed, `bucky rm` from any
+ * device lets it go everywhere (a device away meanwhile does not bring it back), status
+ * counts the files with fewer than two copies alike on every device, and a member's lying
+ * record makes no device fetch what it should not.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  answeredOnceHeld,
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  scratchDir,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+let alpha: Daemon;
+let beta: Daemon;
+let gamma: Daemon;
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta", "gamma"]);
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+  gamma = zone.get("gamma") as Daemon;
+});
+
+interface Put {
+  id: string;
+  size: number;
+  recorded: boolean;
+  copiedBy: string[];
+  notCopiedBy: string[];
+}
+
+interface StoredFiles {
+  files: number;
+  fewerThanTwoCopies: number;
+  pastBudget: number;
+}
+
+function file(name: string, bytes: number): string {
+  const path = join(scratchDir(), name);
+  writeFileSync(path, randomBytes(bytes));
+  return path;
+}
+
+const storedFiles = async (home: string) =>
+  (await buckyJson<{ storedFiles: StoredFiles }>(["status", "--home", home])).storedFiles;
+
+/** The keys under `prefix` a device's state holds live, as key → value. */
+async function stateUnder(home: string, prefix: string): Promise<Record<string, unknown>> {
+  const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
+    "state",
+    "list",
+    prefix,
+    "--home",
+    home,
+  ]);
+  return Object.fromEntries(
+    entries.filter((e) => e.value !== null).map((entry) => [entry.key, entry.value]),
+  );
+}
+
+/** Waits until `home`'s status counts the stored files as `want`. */
+const untilStatus = (home: string, want: StoredFiles, timeoutMs = 15_000) =>
+  waitFor(
+    `${home} to count the stored files as ${JSON.stringify(want)}`,
+    async () => {
+      const { files, fewerThanTwoCopies, pastBudget } = await storedFiles(home);
+      return JSON.stringify({ files, fewerThanTwoCopies, pastBudget }) === JSON.stringify(want)
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+  );
+
+/** Writes a mark on `from`, and waits until `to` holds it (and so all `from` wrote before). */
+async function markedAcross(from: Daemon, to: Daemon, what: string): Promise<void> {
+  const key = `marks/${what}/${from.home.split("/").pop()}`;
+  await buckyJson(["state", "set", key, "true", "--home", from.home]);
+  await waitFor(`${key} to reach ${to.home}`, async () =>
+    key in (await stateUnder(to.home, key)) ? true : undefined,
+  );
+}
+
+describe("a file stored with bucky put", () => {
+  test("is answered once another device holds it, and is had from another with the storing device killed", async () => {
+    const content = file("photo.bin", 6 * 1024 * 1024 + 7);
+    // The others paused as alpha stores it: put must not answer before one holds it.
+    const put = await answeredOnceHeld(
+      [beta, gamma],
+      () => buckyJson<Put>(["put", content, "--home", alpha.home]),
+      { what: "alpha to record the file", seen: () => /file stored in the zone/.test(alpha.log()) },
+    );
+    expect(put.recorded).toBe(true);
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    expect([...put.copiedBy, ...put.notCopiedBy].sort()).toEqual(["beta", "gamma"]);
+    // Gone the moment put answered, its disk with it.
+    await alpha.kill();
+    const holder = put.copiedBy[0] === "beta" ? beta : gamma;
+    const out = join(scratchDir(), "photo-copy.bin");
+    expect(await buckyJson(["get", put.id, "-o", out, "--home", holder.home])).toMatchObject({
+      id: put.id,
+    });
+    expect(Buffer.compare(readFileSync(out), readFileSync(content))).toBe(0);
+    // Every device counts its copies alike: alpha's, beta's and gamma's.
+    for (const daemon of [beta, gamma])
+      await untilStatus(daemon.home, { files: 1, fewerThanTwoCopies: 0, pastBudget: 0 });
+    alpha = await startDaemon(alpha.home);
+  });
+
+  test("that no other device could copy is said so, and counted with fewer than two copies on every device until one holds it", async () => {
+    const content = file("draft.bin", 100_000);
+    for (const daemon of [alpha, gamma]) process.kill(daemon.pid, "SIGSTOP");
+    let put: Awaited<ReturnType<typeof bucky>>;
+    try {
+      put = await bucky(["put", content, "--json", "--home", beta.home]);
+      expect(put.exitCode).toBe(0);
+      expect(JSON.parse(put.stdout)).toMatchObject({
+        recorded: true,
+        copiedBy: [],
+        notCopiedBy: ["alpha", "gamma"],
+      });
+      expect(put.stderr).toContain("No other device holds a copy");
+      expect(await storedFiles(beta.home)).toMatchObject({ files: 2, fewerThanTwoCopies: 1 });
+    } finally {
+      for (const daemon of [alpha, gamma]) process.kill(daemon.pid, "SIGCONT");
+    }
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, { files: 2, fewerThanTwoCopies: 0, pastBudget: 0 });
+    expect(
+      (await buckyJson<{ warnings: string[] }>(["status", "--home", alpha.home])).warnings,
+    ).toEqual([]);
+  });
+});
+
+describe("bucky rm of a stored file", () => {
+  test("lets it go on every device, from any device; a device away meanwhile does not bring it back", async () => {
+    const content = file("letter.bin", 200_000);
+    const put = await buckyJson<Put>(["put", content, "--home", gamma.home]);
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    const key = `system/files/${put.id}`;
+    await waitFor("beta to hold the record", async () =>
+      key in (await stateUnder(beta.home, "system/files/")) ? true : undefined,
+    );
+    // gamma, which stored it, is away while beta lets it go.
+    await gamma.kill();
+    const removed = await buckyJson<{
+      zoneWide: boolean;
+      storedHere: boolean;
+      heldElsewhere: string;
+    }>(["rm", put.id, "--home", beta.home]);
+    expect(removed).toMatchObject({ zoneWide: true, storedHere: false, heldElsewhere: "held" });
+    gamma = await startDaemon(gamma.home);
+    // gamma has heard of the release (written before beta's mark), and beta has whatever
+    // gamma wrote on hearing it (written before gamma's mark).
+    await markedAcross(beta, gamma, "after-rm");
+    await markedAcross(gamma, beta, "after-rm");
+    for (const daemon of [alpha, beta, gamma]) {
+      expect(await stateUnder(daemon.home, key)).toEqual({});
+      expect(await stateUnder(daemon.home, `nodes/gamma/files/${put.id}`)).toEqual({});
+      await untilStatus(daemon.home, { files: 2, fewerThanTwoCopies: 0, pastBudget: 0 });
+    }
+    // Nothing of it is left to let go on gamma.
+    const again = await bucky(["rm", put.id, "--json", "--home", gamma.home]);
+    expect(again.exitCode).toBe(1);
+  });
+});
