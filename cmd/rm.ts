@@ -51,7 +51,9 @@ export default defineBuckyCommand({
   },
   async run(args, context): Promise<Removed> {
     const release = async (): Promise<Let> => {
-      let zone: { wasStored: boolean; heldElsewhere: HeldElsewhere | null } | undefined;
+      let zone:
+        | { wasStored: boolean; storedHere: boolean; heldElsewhere: HeldElsewhere | null }
+        | undefined;
       try {
         zone = await requestDaemon(
           context.home,
@@ -71,6 +73,8 @@ export default defineBuckyCommand({
       });
       return {
         ...released,
+        // The daemon may have let the pin go before this could (it heard the release).
+        storedHere: released.storedHere || (zone?.storedHere ?? false),
         zoneWide: zone?.wasStored ?? false,
         heldElsewhere: zone?.heldElsewhere ?? null,
       };

@@ -6,15 +6,16 @@
  * record makes no device fetch what it should not.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   answeredOnceHeld,
   bucky,
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   scratchDir,
   startDaemon,
   startZone,
@@ -174,5 +175,126 @@ describe("bucky rm of a stored file", () => {
     // Nothing of it is left to let go on gamma.
     const again = await bucky(["rm", put.id, "--json", "--home", gamma.home]);
     expect(again.exitCode).toBe(1);
+  });
+});
+
+/** The path of chunk `id` in the store of `home`. */
+function chunkPath(home: string, id: string): string {
+  const hex = id.slice("sha256:".length);
+  return join(home, "ndn", "chunks", hex.slice(0, 2), hex);
+}
+
+/** Writes `bytes` as one chunk into the store of `home` alone, as no command would. */
+function storeUnrecorded(home: string, bytes: Uint8Array): string {
+  const id = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const path = chunkPath(home, id);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+  return id;
+}
+
+/** Writes a record of a stored file as a member may, by hand, on beta. */
+const recordByHand = (id: string, sizeBytes: number, at: string) =>
+  buckyJson([
+    "state",
+    "set",
+    `system/files/${id}`,
+    JSON.stringify({ size: sizeBytes, at, name: "by hand" }),
+    "--home",
+    beta.home,
+  ]);
+
+/** The line of alpha's log that says of `id` what `said` matches, if any. */
+const copyLine = (id: string, said = /stored file (?:copied|not copied yet)/) =>
+  alpha
+    .log()
+    .split("\n")
+    .find((line) => line.includes(id) && said.test(line));
+
+// After the ones above: two stored files, each held by all three devices.
+describe("a record a member wrote by hand", () => {
+  test("of a size past the budget gets no device to fetch the file; put of the file writes its true size", async () => {
+    // A budget every disk here has room for past it: what keeps the copy away is the budget.
+    const budgetKey = "system/files-budget";
+    await buckyJson(["state", "set", budgetKey, String(64 * 1024 ** 2), "--home", beta.home]);
+    await waitFor("alpha to have the budget", async () =>
+      budgetKey in (await stateUnder(alpha.home, budgetKey)) ? true : undefined,
+    );
+    // Held by gamma alone; a record says it is 1 GiB, and older than any other.
+    const content = randomBytes(300_000);
+    const id = storeUnrecorded(gamma.home, content);
+    await recordByHand(id, 1024 ** 3, "2000-01-01T00:00:00.000Z");
+    // A record within the budget after it: once alpha copied it, it had copied the huge one
+    // first, were that within the budget (a round copies in the order stored).
+    const next = storeUnrecorded(gamma.home, randomBytes(1000));
+    await recordByHand(next, 1000, new Date().toISOString());
+    await waitFor("alpha to copy the record within the budget", () =>
+      copyLine(next, /stored file copied/),
+    );
+    expect(copyLine(id)).toBeUndefined();
+    expect(existsSync(chunkPath(alpha.home, id))).toBe(false);
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, { files: 4, fewerThanTwoCopies: 1, pastBudget: 1 });
+    // The file's own put says its size: within the budget, every device copies it.
+    const path = join(scratchDir(), "guessed.bin");
+    writeFileSync(path, content);
+    const put = await buckyJson<Put>(["put", path, "--home", gamma.home]);
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, { files: 4, fewerThanTwoCopies: 0, pastBudget: 0 });
+  });
+
+  test("of a size smaller than the file gets no copy of it", async () => {
+    const id = storeUnrecorded(gamma.home, randomBytes(1024 * 1024));
+    await recordByHand(id, 10, new Date().toISOString());
+    // Refused as it arrives, or copied: nothing else is said once gamma answers.
+    const said = await waitFor(
+      "alpha to copy it, or to refuse",
+      () => copyLine(id, /stored file copied|larger than/),
+      15_000,
+    );
+    expect(said).toContain("larger than a file stored as 10 bytes can be");
+    expect(existsSync(chunkPath(alpha.home, id))).toBe(false);
+  });
+
+  test("of a file no device holds fetches nothing, and is counted as without copies", async () => {
+    const id = `sha256:${createHash("sha256").update(randomBytes(64)).digest("hex")}`;
+    await recordByHand(id, 64, new Date().toISOString());
+    const said = await waitFor("alpha to try to copy it", () => copyLine(id), 15_000);
+    expect(said).toContain("stored file not copied yet");
+    expect(existsSync(chunkPath(alpha.home, id))).toBe(false);
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, { files: 6, fewerThanTwoCopies: 2, pastBudget: 0 });
+  });
+});
+
+// Last: it stops alpha's daemon, then starts it again.
+describe("a file put while the daemon was not running (or by a bucky before stored files were the zone's)", () => {
+  test("is said stored here alone, and recorded in the zone, and copied, when the daemon runs", async () => {
+    await alpha.stop();
+    const content = file("offline.bin", 50_000);
+    const put = await bucky(["put", content, "--json", "--home", alpha.home]);
+    expect(put.exitCode).toBe(0);
+    const said = JSON.parse(put.stdout) as Put;
+    expect(said).toMatchObject({ recorded: false, copiedBy: [], notCopiedBy: [] });
+    expect(put.stderr).toContain("stored on this device alone: its daemon is not running");
+    const before = await storedFiles(beta.home);
+    alpha = await startDaemon(alpha.home);
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, {
+        files: before.files + 1,
+        fewerThanTwoCopies: before.fewerThanTwoCopies,
+        pastBudget: before.pastBudget,
+      });
+    // Once the zone stores it, letting it go is the zone's too: not without the daemon.
+    await alpha.stop();
+    const rm = await bucky(["rm", said.id, "--json", "--home", alpha.home]);
+    expect([rm.exitCode, jsonError(rm).code]).toEqual([3, "E_UNAVAILABLE"]);
+    alpha = await startDaemon(alpha.home);
+    expect(await buckyJson(["rm", said.id, "--home", alpha.home])).toMatchObject({
+      zoneWide: true,
+      storedHere: true,
+      heldElsewhere: "held",
+    });
   });
 });

@@ -18,3 +18,8 @@ export function pin(db: StateQueries, id: ObjectId, note: string, nowMs: number)
 export function unpin(db: StateQueries, id: ObjectId): boolean {
   return db.delete(ndnPins).where(eq(ndnPins.id, id)).returning().all().length > 0;
 }
+
+/** Whether the owner stored `id` on this device (and has not released it here). */
+export function isPinned(db: StateQueries, id: ObjectId): boolean {
+  return db.select({ id: ndnPins.id }).from(ndnPins).where(eq(ndnPins.id, id)).get() !== undefined;
+}

@@ -257,19 +257,23 @@ export function describeStoredFilesAtRisk(note: StoredFilesAtRiskNote): string {
 
 /**
  * Records `id` as a file the zone stores, held whole on this device. One recorded already
- * keeps its record (written again, it would move last in the budget's order, where it
- * might no longer fit): this device only says it holds it too.
+ * with its true size keeps its record (written again, it would move last in the budget's
+ * order, where it might no longer fit): this device only says it holds it too. One
+ * recorded with another size (a member's lie, which kept every copy away) is written anew.
  */
 export function recordStoredFile(
   zone: ZoneWriter,
   device: string,
   file: { id: ObjectId; sizeBytes: number; name: string },
 ): { id: ObjectId; withinBudget: boolean } {
-  const ops = isStoredFile(zone.db, file.id)
-    ? filesHeldBy(zone.db, device).has(file.id)
-      ? []
-      : storedFileOps(device, { ...file, atMs: zone.now() }).slice(1)
-    : storedFileOps(device, { ...file, atMs: zone.now() });
+  const said = parsedValue(stateValue(zone.db, recordKey(file.id)));
+  const [record, held] = storedFileOps(device, { ...file, atMs: zone.now() }) as [Op, Op];
+  const ops =
+    isRecord(said) && said.size === file.sizeBytes
+      ? filesHeldBy(zone.db, device).has(file.id)
+        ? []
+        : [held]
+      : [record, held];
   if (ops.length > 0) zone.write(ops);
   if (ops.length > 1) zone.log.info("file stored in the zone", { id: file.id });
   const withinBudget = storedFilesBudget(zone.db).within.some((record) => record.id === file.id);

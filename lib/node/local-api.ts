@@ -69,6 +69,7 @@ import { zoneTraffic, zoneTrafficSince } from "../gateway/zone-traffic.ts";
 import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
+import { isPinned } from "../ndn/pins.ts";
 import { objectSize } from "../ndn/stored-file-copies.ts";
 import { recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
@@ -859,13 +860,15 @@ export function createLocalApp(
     const id = c.req.param("id");
     const parsed = parseObjectId(id);
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    // Asked before: once released, this device's own pin goes as it hears of it.
+    const storedHere = isPinned(node.db, parsed.id);
     const released = releaseStoredFile(node, node.deviceName, parsed.id);
     // Said released only once another device holds the release: lost with this device,
     // the others would keep their copies.
     const heldElsewhere = released.wasStored
       ? await node.untilHeldElsewhere(`release of ${parsed.id}`)
       : null;
-    return c.json({ ...released, heldElsewhere });
+    return c.json({ ...released, storedHere, heldElsewhere });
   });
   app.post("/v1/ndn/public", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number };
