@@ -273,7 +273,7 @@ describe("a home made by bucky 0.1.0", () => {
 });
 
 describe("named data", () => {
-  test("what the owner stores stays until bucky rm, then goes; what nothing refers to goes", async () => {
+  test("what the owner stores stays until bucky rm (from any device), then goes everywhere; what nothing refers to goes", async () => {
     const zone = await startZone(["one", "two"], {
       BUCKY_NDN_GRACE_MS: "0",
       BUCKY_NDN_COLLECT_EVERY_MS: "300",
@@ -283,7 +283,9 @@ describe("named data", () => {
     const file = join(scratchDir(), "photo.txt");
     writeFileSync(file, "a photo\n");
     const { id } = await buckyJson<{ id: string }>(["put", file, "--home", one.home]);
-    const pathOf = (id: string) => join(one.home, "ndn", "chunks", id.slice(7, 9), id.slice(7));
+    const pathIn = (home: string, id: string) =>
+      join(home, "ndn", "chunks", id.slice(7, 9), id.slice(7));
+    const pathOf = (id: string) => pathIn(one.home, id);
     // An object in the store that nothing refers to: collected, while the photo stays.
     const stray = Buffer.from("nobody's");
     const strayId = `sha256:${new Bun.CryptoHasher("sha256").update(stray).digest("hex")}`;
@@ -291,12 +293,20 @@ describe("named data", () => {
     writeFileSync(pathOf(strayId), stray);
     await waitFor("the stray object to go", () => (existsSync(pathOf(strayId)) ? undefined : true));
     expect(existsSync(pathOf(id))).toBe(true);
-    // Only the device that stored it can release it.
-    expect(jsonError(await bucky(["rm", id, "--home", two.home, "--json"])).code).toBe(
+    // Stored zone-wide: two holds a copy, and lets it go for the zone.
+    expect(existsSync(pathIn(two.home, id))).toBe(true);
+    expect(await buckyJson(["rm", id, "--home", two.home])).toMatchObject({
+      id,
+      keptBy: [],
+      zoneWide: true,
+      storedHere: false,
+    });
+    await waitFor("the photo to go from both", () =>
+      existsSync(pathOf(id)) || existsSync(pathIn(two.home, id)) ? undefined : true,
+    );
+    expect(jsonError(await bucky(["rm", id, "--home", one.home, "--json"])).code).toBe(
       "E_NOT_FOUND",
     );
-    expect(await buckyJson(["rm", id, "--home", one.home])).toMatchObject({ id, keptBy: [] });
-    await waitFor("the photo to go", () => (existsSync(pathOf(id)) ? undefined : true));
     const gone = await bucky(["get", id, "-o", join(scratchDir(), "copy"), "--home", two.home]);
     expect(gone.exitCode).not.toBe(0);
   }, 60_000);
@@ -381,11 +391,14 @@ describe("named data", () => {
       one.home,
     ]);
     expect(named).toContain(put.id as ObjectId);
-    const released = await buckyJson<{
-      id: string;
-      keptBy: string[];
-      collectedAfter: string | null;
-    }>(["rm", put.id, "--home", one.home]);
-    expect(released).toEqual({ id: put.id, keptBy: ["catalog"], collectedAfter: null });
+    const released = await buckyJson(["rm", put.id, "--home", one.home]);
+    expect(released).toEqual({
+      id: put.id,
+      keptBy: ["catalog"],
+      collectedAfter: null,
+      zoneWide: true,
+      storedHere: true,
+      heldElsewhere: "alone",
+    });
   }, 60_000);
 });

@@ -398,7 +398,10 @@ export async function enableGateway(home: string, flags: readonly string[] = [])
   return url;
 }
 
-/** The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/, devices/, nodes/). */
+/**
+ * The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/,
+ * devices/, nodes/, the backup key epochs and the stored files' records).
+ */
 export async function userState(home: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
     "state",
@@ -408,7 +411,9 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
   ]);
   return Object.fromEntries(
     entries
-      .filter((e) => !/^(boot|devices|nodes|system\/backup\/key-epochs)\//.test(e.key))
+      .filter(
+        (e) => !/^(boot|devices|nodes|system\/backup\/key-epochs|system\/files)\//.test(e.key),
+      )
       .map((e) => [e.key, e.value]),
   );
 }

@@ -298,3 +298,23 @@ describe("a file put while the daemon was not running (or by a bucky before stor
     });
   });
 });
+
+// After the one above: alpha's daemon runs.
+describe("a file put again where it was stored, after bucky rm on another device was not heard there yet", () => {
+  test("is stored again, zone-wide, once that device's daemon hears of both", async () => {
+    const content = file("again.bin", 40_000);
+    const { id } = await buckyJson<Put>(["put", content, "--home", alpha.home]);
+    await alpha.stop();
+    expect(await buckyJson(["rm", id, "--home", beta.home])).toMatchObject({ zoneWide: true });
+    // Put again on alpha, which has not heard of the rm (its daemon away).
+    expect(await buckyJson(["put", content, "--home", alpha.home])).toMatchObject({
+      recorded: false,
+    });
+    alpha = await startDaemon(alpha.home);
+    await waitFor("beta to hold the record again", async () =>
+      `system/files/${id}` in (await stateUnder(beta.home, `system/files/${id}`))
+        ? true
+        : undefined,
+    );
+  });
+});

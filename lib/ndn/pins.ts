@@ -7,10 +7,14 @@ import type { ObjectId } from "../../protocol/ndn.ts";
 import type { StateQueries } from "../store/db.ts";
 import { ndnPins } from "../store/schema.ts";
 
+/**
+ * Pins `id` as stored now: a pin put again is dated anew, since a release the zone made
+ * before it (heard later, lib/ndn/stored-file-copies.ts) must not let go what was put after.
+ */
 export function pin(db: StateQueries, id: ObjectId, note: string, nowMs: number): void {
   db.insert(ndnPins)
     .values({ id, note: note.slice(0, 200), pinnedAt: nowMs })
-    .onConflictDoUpdate({ target: ndnPins.id, set: { note: note.slice(0, 200) } })
+    .onConflictDoUpdate({ target: ndnPins.id, set: { note: note.slice(0, 200), pinnedAt: nowMs } })
     .run();
 }
 

@@ -32,7 +32,12 @@ import {
   storedFilesBudget,
 } from "./stored-files.ts";
 
-export function keepStoredFileCopies(node: NodeContext): KeptCopies {
+export interface KeptStoredFiles extends KeptCopies {
+  /** Says again what this device holds (soon): something of it was collected. */
+  sayHoldings(): void;
+}
+
+export function keepStoredFileCopies(node: NodeContext): KeptStoredFiles {
   let sizes: ReadonlyMap<ObjectId, number> = new Map();
   /** The files left uncopied for want of room, said once each. */
   const noRoom = new Set<ObjectId>();
@@ -84,19 +89,14 @@ export function keepStoredFileCopies(node: NodeContext): KeptCopies {
     copied: holdings,
   });
   // What the zone says of the files changed (a record, a deletion): the pins and holdings
-  // follow. This device's own writes of what it holds change nothing more.
-  const own = `nodes/${node.deviceName}/files/`;
+  // follow.
   const stop = node.onChange((changesets) => {
-    if (
-      changesets.some((c) =>
-        c.ops.some((op) => op.key.startsWith(FILES_PREFIX) && !op.key.startsWith(own)),
-      )
-    )
-      holdings();
+    if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(FILES_PREFIX)))) holdings();
   });
   const stopRebase = node.onRebase(holdings);
   holdings();
   return {
+    sayHoldings: holdings,
     stop() {
       stopped = true;
       copies.stop();

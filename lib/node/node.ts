@@ -413,7 +413,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const collector = new NamedDataCollector(
       node,
       options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
-      () => facts.remeasure(),
+      () => {
+        facts.remeasure();
+        // A copy of a stored file collected (past a budget lowered) is held no more.
+        storedFileCopies.sayHoldings();
+      },
     );
     for (const root of extraRoots(node.db, paths, node.store)) collector.register(root);
     const apps = new Convergence(node, replication, {
