@@ -1,13 +1,14 @@
 /** Named data: put on one device, get from another, verified; curl by id; tampering caught. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ObjectId } from "../protocol/ndn.ts";
 import {
   answeredOnceHeld,
   bucky,
   buckyJson,
+  chunkPath,
   cleanUp,
   type Daemon,
   enableGateway,
@@ -16,6 +17,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  storeChunkAlone,
   waitFor,
 } from "./harness.ts";
 
@@ -36,24 +38,6 @@ beforeAll(async () => {
   writeFileSync(big, randomBytes(9 * 1024 * 1024 + 123));
   writeFileSync(small, "a small file\n");
 });
-
-/** The path of chunk `id` in the store of `home`. */
-function chunkPath(home: string, id: string): string {
-  const hex = id.slice("sha256:".length);
-  return join(home, "ndn", "chunks", hex.slice(0, 2), hex);
-}
-
-/**
- * Writes `bytes` as one chunk into the store of `home` alone, as no command would: no zone
- * record names it, so no other device copies it.
- */
-function storeUnrecorded(home: string, bytes: Uint8Array): string {
-  const id = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-  const path = chunkPath(home, id);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, bytes);
-  return id;
-}
 
 describe("bucky put", () => {
   test("names a small file by its sha256, a large one by its chunk list", async () => {
@@ -124,7 +108,7 @@ describe("bucky get", () => {
   test("a chunk altered on the serving device is an integrity error, and nothing is written", async () => {
     // Only in alpha's store, and altered there: a file put would be copied whole to beta.
     const bytes = randomBytes(1024 * 1024);
-    const id = storeUnrecorded(alpha.home, bytes);
+    const id = storeChunkAlone(alpha.home, bytes);
     const chunkFile = chunkPath(alpha.home, id);
     bytes[10] = (bytes[10] as number) ^ 0xff;
     writeFileSync(chunkFile, bytes);
@@ -315,7 +299,7 @@ describe("the zone's budget for public files", () => {
 
   test("a record that says a file is smaller than it is gets no copy, and is not served", async () => {
     // One chunk (no chunk list says its size before it is fetched), on gamma alone.
-    const id = storeUnrecorded(gamma.home, randomBytes(1024 * 1024));
+    const id = storeChunkAlone(gamma.home, randomBytes(1024 * 1024));
     // As a member may write it by hand: 10 bytes, well within the budget.
     const from = beta.log().length;
     await buckyJson([

@@ -7,18 +7,20 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   answeredOnceHeld,
   bucky,
   buckyJson,
+  chunkPath,
   cleanUp,
   type Daemon,
   jsonError,
   scratchDir,
   startDaemon,
   startZone,
+  storeChunkAlone,
   waitFor,
 } from "./harness.ts";
 
@@ -178,21 +180,6 @@ describe("bucky rm of a stored file", () => {
   });
 });
 
-/** The path of chunk `id` in the store of `home`. */
-function chunkPath(home: string, id: string): string {
-  const hex = id.slice("sha256:".length);
-  return join(home, "ndn", "chunks", hex.slice(0, 2), hex);
-}
-
-/** Writes `bytes` as one chunk into the store of `home` alone, as no command would. */
-function storeUnrecorded(home: string, bytes: Uint8Array): string {
-  const id = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-  const path = chunkPath(home, id);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, bytes);
-  return id;
-}
-
 /** Writes a record of a stored file as a member may, by hand, on beta. */
 const recordByHand = (id: string, sizeBytes: number, at: string) =>
   buckyJson([
@@ -222,11 +209,11 @@ describe("a record a member wrote by hand", () => {
     );
     // Held by gamma alone; a record says it is 1 GiB, and older than any other.
     const content = randomBytes(300_000);
-    const id = storeUnrecorded(gamma.home, content);
+    const id = storeChunkAlone(gamma.home, content);
     await recordByHand(id, 1024 ** 3, "2000-01-01T00:00:00.000Z");
     // A record within the budget after it: once alpha copied it, it had copied the huge one
     // first, were that within the budget (a round copies in the order stored).
-    const next = storeUnrecorded(gamma.home, randomBytes(1000));
+    const next = storeChunkAlone(gamma.home, randomBytes(1000));
     await recordByHand(next, 1000, new Date().toISOString());
     await waitFor("alpha to copy the record within the budget", () =>
       copyLine(next, /stored file copied/),
@@ -245,7 +232,7 @@ describe("a record a member wrote by hand", () => {
   });
 
   test("of a size smaller than the file gets no copy of it", async () => {
-    const id = storeUnrecorded(gamma.home, randomBytes(1024 * 1024));
+    const id = storeChunkAlone(gamma.home, randomBytes(1024 * 1024));
     await recordByHand(id, 10, new Date().toISOString());
     // Refused as it arrives, or copied: nothing else is said once gamma answers.
     const said = await waitFor(
