@@ -311,6 +311,39 @@ describe("named data", () => {
     expect(gone.exitCode).not.toBe(0);
   }, 60_000);
 
+  test("a stored file's copy collected once past a budget lowered is counted no more", async () => {
+    const zone = await startZone(["one", "two"], {
+      BUCKY_NDN_GRACE_MS: "0",
+      BUCKY_NDN_COLLECT_EVERY_MS: "300",
+    });
+    const one = zone.get("one") as Daemon;
+    const two = zone.get("two") as Daemon;
+    const file = join(scratchDir(), "poem.txt");
+    writeFileSync(file, "a poem\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", one.home]);
+    const copies = async (home: string) =>
+      (
+        await buckyJson<{ storedFiles: { fewerThanTwoCopies: number; pastBudget: number } }>([
+          "status",
+          "--home",
+          home,
+        ])
+      ).storedFiles;
+    await waitFor("both to hold it", async () =>
+      (await copies(two.home)).fewerThanTwoCopies === 0 ? true : undefined,
+    );
+    // No room for stored files: two's copy is kept by nothing, and collected; one's stays (put).
+    await buckyJson(["state", "set", "system/files-budget", "0", "--home", one.home]);
+    await waitFor("two's copy to go", () =>
+      existsSync(join(two.home, "ndn", "chunks", id.slice(7, 9), id.slice(7))) ? undefined : true,
+    );
+    for (const home of [one.home, two.home])
+      await waitFor(`${home} to count one copy`, async () => {
+        const said = await copies(home);
+        return said.fewerThanTwoCopies === 1 && said.pastBudget === 1 ? true : undefined;
+      });
+  }, 60_000);
+
   test("in a new home, what is stored before the first collection is no owner's: it goes", async () => {
     // The window a busy machine opens: an object lands before the daemon's first
     // collection has looked. Only a home made before references were counted has owner's
