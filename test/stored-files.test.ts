@@ -178,6 +178,24 @@ describe("bucky rm of a stored file", () => {
     const again = await bucky(["rm", put.id, "--json", "--home", gamma.home]);
     expect(again.exitCode).toBe(1);
   });
+
+  test("is answered once another device holds the release", async () => {
+    const content = file("note.bin", 30_000);
+    const put = await buckyJson<Put>(["put", content, "--home", beta.home]);
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    const removed = await answeredOnceHeld(
+      [alpha, gamma],
+      () =>
+        buckyJson<{ zoneWide: boolean; heldElsewhere: string }>([
+          "rm",
+          put.id,
+          "--home",
+          beta.home,
+        ]),
+      { what: "beta to let it go", seen: () => /stored file released/.test(beta.log()) },
+    );
+    expect(removed).toMatchObject({ zoneWide: true, heldElsewhere: "held" });
+  });
 });
 
 /** Writes a record of a stored file as a member may, by hand, on beta. */
