@@ -11,7 +11,7 @@
  * was away) is let go here too, never recorded again: unless it was put again here after
  * that deletion.
  */
-import { statfsSync, statSync } from "node:fs";
+import { statfsSync } from "node:fs";
 import type { Op } from "../../protocol/changeset.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
@@ -145,7 +145,7 @@ export function sayHoldings(node: NodeContext): void {
       node.log.info("stored file released on another device", { id });
       continue;
     }
-    const sizeBytes = objectSize(node.store, id);
+    const sizeBytes = node.store.wholeSize(id);
     if (sizeBytes === undefined) continue;
     ops.push(
       ...storedFileOps(node.deviceName, { id, sizeBytes, name: pin.note, atMs: pin.pinnedAt }),
@@ -155,13 +155,4 @@ export function sayHoldings(node: NodeContext): void {
   if (ops.length > 0) node.write(ops);
   const held = heldFileOps(node.db, node.deviceName, (id) => node.store.holdsWhole(id));
   if (held.length > 0) node.write(held);
-}
-
-/** The size of an object held whole here, else undefined. */
-export function objectSize(store: ObjectStore, id: ObjectId): number | undefined {
-  if (!store.holdsWhole(id)) return undefined;
-  const parsed = parseObjectId(id);
-  if (!parsed) return undefined;
-  if (parsed.kind === "list") return store.readList(parsed.id)?.size;
-  return statSync(store.chunkPath(parsed.id)).size;
 }

@@ -70,7 +70,6 @@ import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import { isPinned } from "../ndn/pins.ts";
-import { objectSize } from "../ndn/stored-file-copies.ts";
 import { recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
@@ -822,7 +821,7 @@ export function createLocalApp(
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
     // Its size as held here, not as asked: what every device may fetch for it.
-    const size = objectSize(node.store, parsed.id);
+    const size = node.store.wholeSize(parsed.id);
     if (size === undefined)
       throw new BuckyError(
         "E_NOT_FOUND",
