@@ -1,18 +1,30 @@
-/** `bucky put <file>`: store a file as named data on this device and print its id. */
-import { resolve } from "node:path";
+/**
+ * `bucky put <file>`: store a file as named data and print its id. The zone records it
+ * and every other device takes a copy (within the zone's budget for stored files); put
+ * answers once another device holds it whole (`copiedBy`), so this device may go as the
+ * command ends.
+ */
+import { basename, resolve } from "node:path";
 import type { GatewayCopies } from "../lib/gateway/public-copies.ts";
 import { putFile } from "../lib/ndn/files.ts";
-import { requestDaemon } from "../lib/node/daemon-client.ts";
+import { isDaemonDown, requestDaemon } from "../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "./command.ts";
+
+interface Recorded {
+  readonly withinBudget: boolean;
+  readonly copiedBy: readonly string[];
+  readonly notCopiedBy: readonly string[];
+}
 
 export default defineBuckyCommand({
   meta: {
     name: "put",
-    description: "Store a file by its content hash; prints the id any zone device can fetch it by",
+    description:
+      "Store a file by its content hash, zone-wide; prints the id any zone device can fetch it by, once another device holds a copy",
     examples: [
       "bucky put photo.jpg",
       "bucky get sha256:… -o copy.jpg   # on any device of the zone",
-      "bucky rm sha256:…                # on this device: let it go",
+      "bucky rm sha256:…                # on any device: let it go, zone-wide",
     ],
   },
   args: {
@@ -24,18 +36,56 @@ export default defineBuckyCommand({
     },
   },
   async run(args, context) {
-    const stored = putFile(context.home, resolve(args.file), context.log, context.now());
-    if (!args.public) return { ...stored, public: false, copiedBy: [], notCopiedBy: [] };
+    const path = resolve(args.file);
+    const stored = putFile(context.home, path, context.log, context.now());
+    const request = { id: stored.id, size: stored.size, name: basename(path) };
+    let recorded: Recorded | undefined;
+    try {
+      // Public: the gateways' copies are what put waits for (below), not another device's.
+      recorded = await requestDaemon<Recorded>(context.home, "POST", "/v1/ndn/files", {
+        ...request,
+        wait: !args.public,
+      });
+    } catch (error) {
+      if (!isDaemonDown(error) || args.public) throw error;
+    }
+    if (!args.public) {
+      // On stderr: stdout is the id alone, which scripts take.
+      if (!recorded)
+        context.log.warn(
+          `${stored.id} is stored on this device alone: its daemon is not running. Start it (\`bucky up\`): it records the file in the zone and the other devices take a copy.`,
+        );
+      else if (!recorded.withinBudget)
+        context.log.warn(
+          `${stored.id} is past the zone's budget for stored files: no other device copies it, and it is lost with this device. Remove other files (\`bucky rm <id>\`), or raise the budget (\`bucky state set system/files-budget <bytes>\`).`,
+        );
+      else if (recorded.copiedBy.length === 0 && recorded.notCopiedBy.length > 0)
+        context.log.warn(
+          `No other device holds a copy of ${stored.id} yet (${recorded.notCopiedBy.join(", ")} still copying): keep this device running until one has it, or the file is lost with this device.`,
+        );
+      return {
+        ...stored,
+        public: false,
+        recorded: recorded !== undefined,
+        copiedBy: recorded?.copiedBy ?? [],
+        notCopiedBy: recorded?.notCopiedBy ?? [],
+      };
+    }
     const copies = await requestDaemon<GatewayCopies>(context.home, "POST", "/v1/ndn/public", {
       id: stored.id,
       size: stored.size,
     });
-    // On stderr: stdout is the id alone, which scripts take.
     if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0)
       context.log.warn(
         `No other gateway holds a copy of ${stored.id} yet (${copies.notCopiedBy.join(", ")} still copying): keep this device running until one has it, or the zone stops serving it while this device is away.`,
       );
-    return { ...stored, public: true, copiedBy: copies.copiedBy, notCopiedBy: copies.notCopiedBy };
+    return {
+      ...stored,
+      public: true,
+      recorded: true,
+      copiedBy: copies.copiedBy,
+      notCopiedBy: copies.notCopiedBy,
+    };
   },
   text: (stored) => stored.id,
 });

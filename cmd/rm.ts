@@ -1,33 +1,44 @@
 /**
- * `bucky rm <id>`: release a file stored with `bucky put` on this device; with --public,
- * first make it private again, zone-wide (what `bucky put --public` made it).
+ * `bucky rm <id>`: let a file stored with `bucky put` go, zone-wide, from any device (every
+ * device deletes its copy a day later); with --public, first make it private again,
+ * zone-wide (what `bucky put --public` made it).
  */
 import { BuckyError } from "../lib/errors.ts";
 import { type Released, releaseObject } from "../lib/ndn/files.ts";
-import { requestDaemon } from "../lib/node/daemon-client.ts";
+import { isDaemonDown, requestDaemon } from "../lib/node/daemon-client.ts";
 import { extraRoots } from "../lib/node/named-data-roots.ts";
+import type { HeldElsewhere } from "../lib/node/node-context.ts";
 import { ndnGraceMs } from "./collection-times.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { notHeldYetNote } from "./held-elsewhere.ts";
+
+/** What releasing it did: zone-wide (`zoneWide`), and here. */
+type Let = Released & {
+  /** Whether the zone stored it until now: every device lets its copy go. */
+  zoneWide: boolean;
+  /** Whether another device held the release when answered (null: nothing was written). */
+  heldElsewhere: HeldElsewhere | null;
+};
 
 type Removed =
-  | (Released & { public?: undefined })
+  | (Let & { public?: undefined })
   | {
       id: string;
       public: false;
       /** Whether it was public (a gateway served it) until now. */
       wasPublic: boolean;
-      /** What releasing it on this device did; null when it was not stored here with bucky put. */
-      released: Released | null;
+      /** What releasing it did; null when the zone did not store it with bucky put. */
+      released: Let | null;
     };
 
 export default defineBuckyCommand({
   meta: {
     name: "rm",
     description:
-      "Release a file stored with bucky put on this device: it is deleted after a day, unless something else uses it",
+      "Let a file stored with bucky put go, zone-wide (from any device): every device deletes it after a day, unless something else uses it",
     examples: [
       "bucky rm sha256:…",
-      "bucky rm --public sha256:…   # no gateway serves it any more (zone-wide), then release it here",
+      "bucky rm --public sha256:…   # no gateway serves it any more (zone-wide), then let it go",
     ],
   },
   args: {
@@ -35,32 +46,55 @@ export default defineBuckyCommand({
     public: {
       type: "boolean",
       description:
-        "Stop the zone's gateways serving it at /ndn/<id> (from any device; needs the daemon), then release it here if stored here",
+        "Stop the zone's gateways serving it at /ndn/<id> (from any device; needs the daemon), then let it go if stored",
     },
   },
   async run(args, context): Promise<Removed> {
-    const release = () =>
-      releaseObject(context.home, args.id, context.log, {
+    const release = async (): Promise<Let> => {
+      let zone:
+        | { wasStored: boolean; storedHere: boolean; heldElsewhere: HeldElsewhere | null }
+        | undefined;
+      try {
+        zone = await requestDaemon(
+          context.home,
+          "DELETE",
+          `/v1/ndn/files/${encodeURIComponent(args.id)}`,
+        );
+      } catch (error) {
+        // No daemon: a file the zone has no record of (put before this) is let go here;
+        // releaseObject refuses one the zone stores.
+        if (!isDaemonDown(error)) throw error;
+      }
+      const released = releaseObject(context.home, args.id, context.log, {
         nowMs: context.now(),
         graceMs: ndnGraceMs(context.env),
         extraRoots: ({ db, paths, store }) => extraRoots(db, paths, store),
+        releasedZoneWide: zone?.wasStored ?? false,
       });
+      return {
+        ...released,
+        // The daemon may have let the pin go before this could (it heard the release).
+        storedHere: released.storedHere || (zone?.storedHere ?? false),
+        zoneWide: zone?.wasStored ?? false,
+        heldElsewhere: zone?.heldElsewhere ?? null,
+      };
+    };
     if (!args.public) return release();
     const { id, wasPublic } = await requestDaemon<{ id: string; wasPublic: boolean }>(
       context.home,
       "DELETE",
       `/v1/ndn/public/${encodeURIComponent(args.id)}`,
     );
-    let released: Released | null = null;
+    let released: Let | null = null;
     try {
-      released = release();
+      released = await release();
     } catch (error) {
-      // Made public from another device: nothing of it to release here.
+      // Made public, never stored with bucky put: nothing of it to let go.
       if (!(error instanceof BuckyError && error.code === "E_NOT_FOUND")) throw error;
       if (!wasPublic)
         throw new BuckyError(
           "E_NOT_FOUND",
-          `${id} is neither public nor a file stored on this device with bucky put`,
+          `${id} is neither public nor a file stored with bucky put`,
           "Check the id `bucky put` printed.",
         );
     }
@@ -73,16 +107,24 @@ export default defineBuckyCommand({
       : `${removed.id} was not public.`;
     return removed.released
       ? `${made}\n${releasedText(removed.released)}`
-      : `${made}\nIt was not stored on this device with bucky put: nothing to release here.`;
+      : `${made}\nIt was not stored with bucky put: nothing to let go.`;
   },
 });
 
-function releasedText(released: Released): string {
+function releasedText(released: Let): string {
+  const where = released.zoneWide ? " zone-wide" : "";
+  const notHeld = notHeldYetNote(released.heldElsewhere ?? "held", "release");
   if (released.collectedAfter)
-    return `Released ${released.id}: it is deleted after ${released.collectedAfter} (until then \`bucky put\` of the same file keeps it).`;
+    return [
+      `Released ${released.id}${where}: it is deleted after ${released.collectedAfter} (until then \`bucky put\` of the same file keeps it).`,
+      ...notHeld,
+    ].join("\n");
   const uses = released.keptBy.length === 1 ? "uses" : "use";
-  const kept = `Released ${released.id} from what you stored; it stays while ${released.keptBy.join(" and ")} ${uses} it.`;
-  return released.keptBy.includes("public")
-    ? `${kept} To stop serving it to anyone: \`bucky rm --public ${released.id}\`.`
-    : kept;
+  const kept = `Released ${released.id}${where} from what you stored; it stays while ${released.keptBy.join(" and ")} ${uses} it.`;
+  return [
+    released.keptBy.includes("public")
+      ? `${kept} To stop serving it to anyone: \`bucky rm --public ${released.id}\`.`
+      : kept,
+    ...notHeld,
+  ].join("\n");
 }

@@ -57,6 +57,11 @@ export default defineBuckyCommand({
       ),
       ...status.backups.map(describeBackup),
       ...(status.images.length > 0 ? [describeImages(status.images)] : []),
+      ...(status.storedFiles.files > 0
+        ? [
+            `Files        ${status.storedFiles.files} stored (${formatBytes(status.storedFiles.bytes)}), ${status.storedFiles.fewerThanTwoCopies} with fewer than two copies`,
+          ]
+        : []),
       ...(status.disk ?? []).flatMap(diskLines),
       `Reliability  level ${status.reliability.level}: ${status.reliability.summary}`,
       ...status.reliability.warnings.map((warning) => `  ! ${warning}`),

@@ -168,6 +168,14 @@ describe("bucky status", () => {
       brokenChains: [],
       nameClashes: [],
       publicPastBudget: [],
+      storedFilesAtRisk: [],
+      storedFiles: {
+        files: 0,
+        bytes: 0,
+        fewerThanTwoCopies: 0,
+        pastBudget: 0,
+        budgetBytes: 32 * 1024 ** 3,
+      },
       quarantined: [],
       revokedForks: [],
     });

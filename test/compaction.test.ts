@@ -273,7 +273,7 @@ describe("a home made by bucky 0.1.0", () => {
 });
 
 describe("named data", () => {
-  test("what the owner stores stays until bucky rm, then goes; what nothing refers to goes", async () => {
+  test("what the owner stores stays until bucky rm (from any device), then goes everywhere; what nothing refers to goes", async () => {
     const zone = await startZone(["one", "two"], {
       BUCKY_NDN_GRACE_MS: "0",
       BUCKY_NDN_COLLECT_EVERY_MS: "300",
@@ -283,7 +283,9 @@ describe("named data", () => {
     const file = join(scratchDir(), "photo.txt");
     writeFileSync(file, "a photo\n");
     const { id } = await buckyJson<{ id: string }>(["put", file, "--home", one.home]);
-    const pathOf = (id: string) => join(one.home, "ndn", "chunks", id.slice(7, 9), id.slice(7));
+    const pathIn = (home: string, id: string) =>
+      join(home, "ndn", "chunks", id.slice(7, 9), id.slice(7));
+    const pathOf = (id: string) => pathIn(one.home, id);
     // An object in the store that nothing refers to: collected, while the photo stays.
     const stray = Buffer.from("nobody's");
     const strayId = `sha256:${new Bun.CryptoHasher("sha256").update(stray).digest("hex")}`;
@@ -291,14 +293,55 @@ describe("named data", () => {
     writeFileSync(pathOf(strayId), stray);
     await waitFor("the stray object to go", () => (existsSync(pathOf(strayId)) ? undefined : true));
     expect(existsSync(pathOf(id))).toBe(true);
-    // Only the device that stored it can release it.
-    expect(jsonError(await bucky(["rm", id, "--home", two.home, "--json"])).code).toBe(
+    // Stored zone-wide: two holds a copy, and lets it go for the zone.
+    expect(existsSync(pathIn(two.home, id))).toBe(true);
+    expect(await buckyJson(["rm", id, "--home", two.home])).toMatchObject({
+      id,
+      keptBy: [],
+      zoneWide: true,
+      storedHere: false,
+    });
+    await waitFor("the photo to go from both", () =>
+      existsSync(pathOf(id)) || existsSync(pathIn(two.home, id)) ? undefined : true,
+    );
+    expect(jsonError(await bucky(["rm", id, "--home", one.home, "--json"])).code).toBe(
       "E_NOT_FOUND",
     );
-    expect(await buckyJson(["rm", id, "--home", one.home])).toMatchObject({ id, keptBy: [] });
-    await waitFor("the photo to go", () => (existsSync(pathOf(id)) ? undefined : true));
     const gone = await bucky(["get", id, "-o", join(scratchDir(), "copy"), "--home", two.home]);
     expect(gone.exitCode).not.toBe(0);
+  }, 60_000);
+
+  test("a stored file's copy collected once past a budget lowered is counted no more", async () => {
+    const zone = await startZone(["one", "two"], {
+      BUCKY_NDN_GRACE_MS: "0",
+      BUCKY_NDN_COLLECT_EVERY_MS: "300",
+    });
+    const one = zone.get("one") as Daemon;
+    const two = zone.get("two") as Daemon;
+    const file = join(scratchDir(), "poem.txt");
+    writeFileSync(file, "a poem\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", one.home]);
+    const copies = async (home: string) =>
+      (
+        await buckyJson<{ storedFiles: { fewerThanTwoCopies: number; pastBudget: number } }>([
+          "status",
+          "--home",
+          home,
+        ])
+      ).storedFiles;
+    await waitFor("both to hold it", async () =>
+      (await copies(two.home)).fewerThanTwoCopies === 0 ? true : undefined,
+    );
+    // No room for stored files: two's copy is kept by nothing, and collected; one's stays (put).
+    await buckyJson(["state", "set", "system/files-budget", "0", "--home", one.home]);
+    await waitFor("two's copy to go", () =>
+      existsSync(join(two.home, "ndn", "chunks", id.slice(7, 9), id.slice(7))) ? undefined : true,
+    );
+    for (const home of [one.home, two.home])
+      await waitFor(`${home} to count one copy`, async () => {
+        const said = await copies(home);
+        return said.fewerThanTwoCopies === 1 && said.pastBudget === 1 ? true : undefined;
+      });
   }, 60_000);
 
   test("in a new home, what is stored before the first collection is no owner's: it goes", async () => {
@@ -381,11 +424,14 @@ describe("named data", () => {
       one.home,
     ]);
     expect(named).toContain(put.id as ObjectId);
-    const released = await buckyJson<{
-      id: string;
-      keptBy: string[];
-      collectedAfter: string | null;
-    }>(["rm", put.id, "--home", one.home]);
-    expect(released).toEqual({ id: put.id, keptBy: ["catalog"], collectedAfter: null });
+    const released = await buckyJson(["rm", put.id, "--home", one.home]);
+    expect(released).toEqual({
+      id: put.id,
+      keptBy: ["catalog"],
+      collectedAfter: null,
+      zoneWide: true,
+      storedHere: true,
+      heldElsewhere: "alone",
+    });
   }, 60_000);
 });

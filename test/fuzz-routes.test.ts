@@ -1371,6 +1371,8 @@ describe("the local API, to root on the device", () => {
       ["POST", "/v1/rules"],
       ["POST", "/v1/login-links"],
       ["POST", "/v1/ndn/public"],
+      ["POST", "/v1/ndn/files"],
+      ["DELETE", "/v1/ndn/files/%s"],
       ["GET", "/v1/store?q=%s"],
       ["GET", "/v1/store/apps/%s"],
       ["GET", "/v1/store/icons/%s"],
@@ -1444,6 +1446,7 @@ describe("the local API, to root on the device", () => {
       ["POST", "/v1/users/kid/reset", { ttlMs: 60_000 }],
       ["POST", "/v1/login-links", { ttlMs: 60_000, next: "/" }],
       ["POST", "/v1/ndn/public", { id: `sha256:${"a".repeat(64)}`, size: 1 }],
+      ["POST", "/v1/ndn/files", { id: `sha256:${"a".repeat(64)}`, name: "x", wait: false }],
       [
         "POST",
         "/v1/gateway/approvals",

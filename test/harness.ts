@@ -3,6 +3,7 @@
  * gets its own temporary directory; `cleanUp` stops a file's daemons and removes them.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -13,7 +14,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { engineFlags, engineRunDir, holdsContainers } from "../lib/images/podman.ts";
 
 export const BUCKY = resolve(import.meta.dir, "../dist/bucky");
@@ -398,7 +399,10 @@ export async function enableGateway(home: string, flags: readonly string[] = [])
   return url;
 }
 
-/** The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/, devices/, nodes/). */
+/**
+ * The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/,
+ * devices/, nodes/, the backup key epochs and the stored files' records).
+ */
 export async function userState(home: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
     "state",
@@ -408,7 +412,9 @@ export async function userState(home: string): Promise<Record<string, unknown>> 
   ]);
   return Object.fromEntries(
     entries
-      .filter((e) => !/^(boot|devices|nodes|system\/backup\/key-epochs)\//.test(e.key))
+      .filter(
+        (e) => !/^(boot|devices|nodes|system\/backup\/key-epochs|system\/files)\//.test(e.key),
+      )
       .map((e) => [e.key, e.value]),
   );
 }
@@ -484,4 +490,23 @@ export async function answeredOnceHeld<T>(
     for (const daemon of stopped) process.kill(daemon.pid, "SIGCONT");
   }
   return await running;
+}
+
+/** The path of chunk `id` (`sha256:<hex>`) in the named-data store of `home`. */
+export function chunkPath(home: string, id: string): string {
+  const hex = id.slice("sha256:".length);
+  return join(home, "ndn", "chunks", hex.slice(0, 2), hex);
+}
+
+/**
+ * Writes `bytes` as one chunk into the store of `home` alone, as no command would: no zone
+ * record names it, so no other device copies it (what `bucky put` stores, every device
+ * does). For a case that needs an object fetched from one device only. Its id.
+ */
+export function storeChunkAlone(home: string, bytes: Uint8Array): string {
+  const id = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const path = chunkPath(home, id);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+  return id;
 }

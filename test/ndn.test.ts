@@ -9,6 +9,7 @@ import {
   answeredOnceHeld,
   bucky,
   buckyJson,
+  chunkPath,
   cleanUp,
   type Daemon,
   enableGateway,
@@ -17,6 +18,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  storeChunkAlone,
   waitFor,
 } from "./harness.ts";
 import { actAs } from "./member.ts";
@@ -42,13 +44,16 @@ beforeAll(async () => {
 describe("bucky put", () => {
   test("names a small file by its sha256, a large one by its chunk list", async () => {
     const sha = createHash("sha256").update(readFileSync(small)).digest("hex");
-    expect(await buckyJson(["put", small, "--home", alpha.home])).toEqual({
-      id: `sha256:${sha}`,
-      size: 13,
-      public: false,
-      copiedBy: [],
-      notCopiedBy: [],
-    });
+    const put = await buckyJson<{ copiedBy: string[]; notCopiedBy: string[] }>([
+      "put",
+      small,
+      "--home",
+      alpha.home,
+    ]);
+    expect(put).toMatchObject({ id: `sha256:${sha}`, size: 13, public: false, recorded: true });
+    // Answered once another device holds a copy; the other may still be copying it.
+    expect(put.copiedBy.length).toBeGreaterThan(0);
+    expect([...put.copiedBy, ...put.notCopiedBy].sort()).toEqual(["beta", "gamma"]);
     const large = await buckyJson<{ id: string; size: number }>(["put", big, "--home", alpha.home]);
     expect(large.id).toMatch(/^clist:[0-9a-f]{64}$/);
     expect(large.size).toBe(9 * 1024 * 1024 + 123);
@@ -103,15 +108,10 @@ describe("bucky get", () => {
   });
 
   test("a chunk altered on the serving device is an integrity error, and nothing is written", async () => {
-    const content = join(scratchDir(), "altered.bin");
-    writeFileSync(content, randomBytes(5 * 1024 * 1024));
-    const { id } = await buckyJson<{ id: string }>(["put", content, "--home", alpha.home]);
-    // Flip a byte of the second chunk in alpha's store.
-    const chunkDir = join(alpha.home, "ndn", "chunks");
-    const second = readFileSync(content).subarray(4 * 1024 * 1024);
-    const hex = createHash("sha256").update(second).digest("hex");
-    const chunkFile = join(chunkDir, hex.slice(0, 2), hex);
-    const bytes = readFileSync(chunkFile);
+    // Only in alpha's store, and altered there: a file put would be copied whole to beta.
+    const bytes = randomBytes(1024 * 1024);
+    const id = storeChunkAlone(alpha.home, bytes);
+    const chunkFile = chunkPath(alpha.home, id);
     bytes[10] = (bytes[10] as number) ^ 0xff;
     writeFileSync(chunkFile, bytes);
 
@@ -338,10 +338,8 @@ describe("the zone's budget for public files", () => {
   });
 
   test("a record that says a file is smaller than it is gets no copy, and is not served", async () => {
-    const file = join(scratchDir(), "understated.bin");
-    // One chunk: no chunk list says its size before it is fetched.
-    writeFileSync(file, randomBytes(1024 * 1024));
-    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", gamma.home]);
+    // One chunk (no chunk list says its size before it is fetched), on gamma alone.
+    const id = storeChunkAlone(gamma.home, randomBytes(1024 * 1024));
     // As a member may write it by hand: 10 bytes, well within the budget.
     const from = beta.log().length;
     await buckyJson([

@@ -22,6 +22,7 @@ import {
 import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
+import { splitByBudget } from "../ndn/within-budget.ts";
 import {
   parsedValue,
   type StateReader,
@@ -131,15 +132,7 @@ export function publicRecords(db: StateReader): PublicRecord[] {
 /** Which public objects fit the budget: each, in the order made public, that still fits. */
 export function publicBudget(db: StateReader): PublicBudget {
   const budgetBytes = publicBudgetBytes(db);
-  const within: PublicRecord[] = [];
-  const past: PublicRecord[] = [];
-  let used = 0;
-  for (const record of publicRecords(db)) {
-    if (record.sizeBytes !== null && used + record.sizeBytes <= budgetBytes) {
-      used += record.sizeBytes;
-      within.push(record);
-    } else past.push(record);
-  }
+  const { within, past } = splitByBudget(publicRecords(db), budgetBytes);
   return { budgetBytes, within, past };
 }
 

@@ -286,6 +286,9 @@ export const en = {
     /** Public files past the zone's budget for them: no gateway copies or serves them. */
     publicPastBudget: (p: { files: number; size: string; budget: string }) =>
       `${p.files === 1 ? "A public file" : `${p.files} public files`} (${p.size}) ${p.files === 1 ? "is" : "are"} past the zone's budget for public files (${p.budget}): no gateway copies or serves ${p.files === 1 ? "it" : "them"}. Make some of them private, or raise the budget, at the command line of any device.`,
+    /** Stored files fewer than two devices hold: lost with the one that holds them. */
+    storedFilesAtRisk: (p: { files: number; pastBudget: number; budget: string }) =>
+      `${p.files === 1 ? "A stored file has" : `${p.files} stored files have`} fewer than two copies in the zone: ${p.files === 1 ? "it is" : "they are"} lost with the device that holds ${p.files === 1 ? "it" : "them"}. Keep the zone's devices running until another holds ${p.files === 1 ? "it" : "them"}.${p.pastBudget > 0 ? ` ${p.pastBudget} ${p.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${p.budget}), which no other device copies: remove some, or raise the budget, at the command line of any device.` : ""}`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

@@ -22,6 +22,7 @@ import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } fr
 import { pin, unpin } from "./pins.ts";
 import { builtInRoots, type RootKind } from "./roots.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
+import { isStoredFile } from "./stored-files.ts";
 
 /** Stores a file in this device's store, kept as the owner's until `bucky rm` releases it. */
 export function putFile(home: string, path: string, log: Log, nowMs: number): StoredObject {
@@ -65,6 +66,8 @@ export function storeKept(
 
 export interface Released {
   readonly id: ObjectId;
+  /** Whether it was stored on this device with bucky put (its pin here let go). */
+  readonly storedHere: boolean;
   /** Other roots that still keep it on this device (it stays while they do). */
   readonly keptBy: readonly string[];
   /** When it is collected at the earliest, if nothing else keeps it (RFC 3339), else null. */
@@ -72,8 +75,10 @@ export interface Released {
 }
 
 /**
- * Releases an object the owner stored on this device (`bucky rm`): it is collected after
- * the grace period unless something else keeps it (an app's package, a public object).
+ * Releases an object the owner stored (`bucky rm`), once the daemon let it go zone-wide
+ * (or the zone has no record of it: a file put here before stored files were zone records
+ * and not recorded yet): it is collected after the grace period unless something else
+ * keeps it (an app's package, a public object).
  */
 export function releaseObject(
   home: string,
@@ -84,6 +89,8 @@ export function releaseObject(
     graceMs: number;
     /** The roots beside the built-in ones (images, catalogs), as the daemon's collector has them. */
     extraRoots: (zone: { db: StateQueries; paths: HomePaths; store: ObjectStore }) => RootKind[];
+    /** Whether the daemon just let it go zone-wide (a file the zone stored, from any device). */
+    releasedZoneWide: boolean;
   },
 ): Released {
   const parsed = parseObjectId(id);
@@ -95,11 +102,19 @@ export function releaseObject(
     );
   const zone = openZone(home, log);
   try {
-    if (!unpin(zone.db, parsed.id))
+    // The zone's record keeps it on every device: let go here alone, it would stay.
+    if (!options.releasedZoneWide && isStoredFile(zone.db, parsed.id))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${parsed.id} is stored zone-wide, and this device's daemon is not running to let it go`,
+        "Start it (`bucky up`), or run `bucky rm` on another device of the zone; nothing was released.",
+      );
+    const storedHere = unpin(zone.db, parsed.id);
+    if (!storedHere && !options.releasedZoneWide)
       throw new BuckyError(
         "E_NOT_FOUND",
-        `${parsed.id} is not a file stored on this device with bucky put`,
-        "Run it on the device where it was stored; `bucky status --disk` shows each device's named data.",
+        `${parsed.id} is not a file stored in the zone with bucky put`,
+        "Check the id `bucky put` printed.",
       );
     const store = new ObjectStore(zone.paths.ndnDir);
     const roots = [
@@ -110,6 +125,7 @@ export function releaseObject(
     log.info("object released", { id: parsed.id, keptBy: keptBy.join(",") || undefined });
     return {
       id: parsed.id,
+      storedHere,
       keptBy,
       collectedAfter:
         keptBy.length > 0 ? null : new Date(options.nowMs + options.graceMs).toISOString(),

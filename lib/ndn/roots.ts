@@ -10,12 +10,15 @@
  *                one before it (to go back to)
  *   public       objects the zone serves to anyone (`bucky put --public`), within its
  *                budget for them (lib/gateway/public-budget.ts)
+ *   stored-file  this device's copies of the files the zone stores (lib/ndn/stored-files.ts),
+ *                within its budget for them, until `bucky rm` on any device
  */
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { sizesWithinBudget } from "../gateway/public-budget.ts";
 import type { StateQueries } from "../store/db.ts";
 import { ndnPins } from "../store/schema.ts";
+import { storedFilesBudget } from "./stored-files.ts";
 
 export interface RootKind {
   /** Its name, as `bucky status --disk` and `bucky rm` say it. */
@@ -49,6 +52,14 @@ export function builtInRoots(db: StateQueries): RootKind[] {
       // Those within the zone's budget for public files: the gateways' copies of the rest,
       // which no gateway serves, go, so the budget bounds their disks.
       ids: () => sizesWithinBudget(db).keys(),
+    },
+    {
+      kind: "stored-file",
+      // Those within the zone's budget for stored files, which every device copies; one
+      // past it stays on the device that stored it, kept by its pin (put).
+      *ids() {
+        for (const record of storedFilesBudget(db).within) yield record.id;
+      },
     },
   ];
 }

@@ -59,3 +59,13 @@ test("from another disk, a chunk is copied with its bytes checked", () => {
     spawnSync("umount", ["-l", mount]);
   }
 });
+
+test("an object's size is known only when it is held whole: a chunk's, a list's", () => {
+  const store = new ObjectStore(mkdtempSync(join(root, "sizes-")));
+  const file = join(root, "large.bin");
+  writeFileSync(file, new Uint8Array(5 * 1024 * 1024 + 3));
+  const large = store.putFile(file);
+  const small = store.putBytes(bytes("small"));
+  expect([store.wholeSize(large.id), store.wholeSize(small.id)]).toEqual([5 * 1024 * 1024 + 3, 5]);
+  expect(store.wholeSize(chunkIdOf(bytes("absent")))).toBeUndefined();
+});

@@ -214,6 +214,15 @@ export class ObjectStore {
     return list?.chunks.every((chunk) => this.hasChunk(chunk)) ?? false;
   }
 
+  /** The size of an object held whole here, else undefined. */
+  wholeSize(id: ObjectId): number | undefined {
+    if (!this.holdsWhole(id)) return undefined;
+    const parsed = parseObjectId(id);
+    if (!parsed) return undefined;
+    if (parsed.kind === "list") return this.readList(parsed.id)?.size;
+    return statSync(this.chunkPath(parsed.id)).size;
+  }
+
   /** The raw bytes of a chunk list, unverified (for serving: the receiver verifies). */
   listBytes(id: ChunkListId): Uint8Array | undefined {
     const path = this.listPath(id);

@@ -69,11 +69,15 @@ import { createLoginLink, DEFAULT_LINK_TTL_MS } from "../gateway/sessions.ts";
 import { zoneTraffic, zoneTrafficSince } from "../gateway/zone-traffic.ts";
 import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
+import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
+import { isPinned } from "../ndn/pins.ts";
+import { recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import { standingOf } from "../sync/membership.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
 import { checkDeviceChange } from "../users/account-rights.ts";
 import {
@@ -827,6 +831,64 @@ export function createLocalApp(
     // would limit the app.
     const heldElsewhere = await node.untilHeldElsewhere(`limits of ${limited.app}`);
     return c.json({ ...limited, heldElsewhere });
+  });
+  app.post("/v1/ndn/files", async (c) => {
+    const body = (await jsonObject(c)) as {
+      id?: string;
+      size?: number;
+      name?: string;
+      wait?: boolean;
+    };
+    const parsed = parseObjectId(String(body.id));
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
+    // Its size as held here, not as asked: what every device may fetch for it.
+    const size = node.store.wholeSize(parsed.id);
+    if (size === undefined)
+      throw new BuckyError(
+        "E_NOT_FOUND",
+        `${parsed.id} is not stored on this device`,
+        "Store it with `bucky put <file>`.",
+      );
+    const recorded = recordStoredFile(node, node.deviceName, {
+      id: parsed.id,
+      sizeBytes: size,
+      name: typeof body.name === "string" ? body.name : "",
+    });
+    // Said stored once another device holds the bytes: the file outlives this device then
+    // (a laptop closed as the command ends). Past the budget, no other device copies it.
+    const others = new Set(
+      [...node.membership().byId.values()].flatMap((member) =>
+        member.id !== node.deviceId && standingOf(node.membership(), member.id) === "member"
+          ? [member.name]
+          : [],
+      ),
+    );
+    const copies = !recorded.withinBudget
+      ? { heldBy: [], notHeldBy: [...others].sort() }
+      : body.wait === false
+        ? { heldBy: [], notHeldBy: [] }
+        : await untilHeldByPeers(node, parsed.id, size, others);
+    if (copies.heldBy.length === 0 && copies.notHeldBy.length > 0)
+      node.log.warn("stored file held by this device alone for now", { id: parsed.id });
+    return c.json({
+      ...recorded,
+      copiedBy: copies.heldBy,
+      notCopiedBy: copies.notHeldBy,
+    });
+  });
+  app.delete("/v1/ndn/files/:id", async (c) => {
+    const id = c.req.param("id");
+    const parsed = parseObjectId(id);
+    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    // Asked before: once released, this device's own pin goes as it hears of it.
+    const storedHere = isPinned(node.db, parsed.id);
+    const released = releaseStoredFile(node, node.deviceName, parsed.id);
+    // Said released only once another device holds the release: lost with this device,
+    // the others would keep their copies.
+    const heldElsewhere = released.wasStored
+      ? await node.untilHeldElsewhere(`release of ${parsed.id}`)
+      : null;
+    return c.json({ ...released, storedHere, heldElsewhere });
   });
   app.post("/v1/ndn/public", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number };

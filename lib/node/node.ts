@@ -48,6 +48,7 @@ import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
+import { keepStoredFileCopies } from "../ndn/stored-file-copies.ts";
 import type { PanelEnv } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
 import { touchesRelays } from "../relay/relays.ts";
@@ -388,6 +389,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // The zone's catalogs outlive the device that added them: each device holds a copy.
     const catalogCopies = keepCatalogCopies(node, () => originPins.soon());
     started.push(() => catalogCopies.stop());
+    // The files the owner stored outlive the device that stored them: each device holds a
+    // copy of each, within the zone's budget for them, and says so.
+    const storedFileCopies = keepStoredFileCopies(node);
+    started.push(() => storedFileCopies.stop());
     // ...and their versions only go forward, whichever device heard of which first.
     const catalogVersions = keepCatalogVersionsForward(node);
     started.push(() => catalogVersions.stop());
@@ -410,7 +415,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const collector = new NamedDataCollector(
       node,
       options.namedData ?? { graceMs: DEFAULT_GRACE_MS, everyMs: DEFAULT_COLLECT_EVERY_MS },
-      () => facts.remeasure(),
+      () => {
+        facts.remeasure();
+        // A copy of a stored file collected (past a budget lowered) is held no more.
+        storedFileCopies.sayHoldings();
+      },
     );
     for (const root of extraRoots(node.db, paths, node.store)) collector.register(root);
     const apps = new Convergence(node, replication, {

@@ -184,6 +184,10 @@ const ATTENTION: AttentionSamples = {
     },
   ],
   publicPastBudget: [{ files: 2, bytes: 3 * 2 ** 30, budgetBytes: 8 * 2 ** 30 }],
+  storedFilesAtRisk: [
+    { files: 1, pastBudget: 0, budgetBytes: 32 * 2 ** 30 },
+    { files: 3, pastBudget: 2, budgetBytes: 32 * 2 ** 30 },
+  ],
 };
 
 // Every remedy of a certificate's error (and none), for a gateway here and another.
@@ -422,6 +426,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   count: [3, 1, 0],
   apps: [3, 1],
   files: [3, 1],
+  pastBudget: [0, 1, 2],
   seq: [12, 1],
   keptSeq: [20],
   recutSeq: [11, 0],

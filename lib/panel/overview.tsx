@@ -316,6 +316,12 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
         size: formatBytes(note.bytes),
         budget: formatBytes(note.budgetBytes),
       }),
+    storedFilesAtRisk: (note) =>
+      n.storedFilesAtRisk({
+        files: note.files,
+        pastBudget: note.pastBudget,
+        budget: formatBytes(note.budgetBytes),
+      }),
   };
 }
 

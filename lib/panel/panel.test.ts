@@ -52,6 +52,8 @@ function withStatus(fields: Record<string, unknown> = {}) {
       brokenChains: [],
       nameClashes: [],
       publicPastBudget: [],
+      storedFilesAtRisk: [],
+      storedFiles: { files: 0, bytes: 0, fewerThanTwoCopies: 0, pastBudget: 0, budgetBytes: 0 },
       disk: [],
       ...fields,
     },

@@ -2,8 +2,8 @@
  * What needs the owner's attention beside the reliability notes, as data: devices and apps
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
  * removals whose purge the owner did not authorise, devices quarantined for
- * equivocation, devices that lost their name to another admitted under it at once, and
- * public files past the zone's budget for them. `bucky status` says each in English
+ * equivocation, devices that lost their name to another admitted under it at once,
+ * public files past the zone's budget for them, and stored files with fewer than two copies. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -13,6 +13,7 @@ import type { UngrantedPurge } from "../apps/purge.ts";
 import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { PublicPastBudgetNote } from "../gateway/public-budget.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
+import type { StoredFilesAtRiskNote } from "../ndn/stored-files.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
 import type { NameClash } from "./name-clashes.ts";
@@ -55,6 +56,11 @@ export interface ZoneAttention {
    * (lib/gateway/public-budget.ts): the same on every device.
    */
   readonly publicPastBudget: readonly PublicPastBudgetNote[];
+  /**
+   * Files stored with `bucky put` that fewer than two devices hold whole, lost with the one
+   * that holds them (lib/ndn/stored-files.ts): the same on every device.
+   */
+  readonly storedFilesAtRisk: readonly StoredFilesAtRiskNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

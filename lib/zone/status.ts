@@ -27,6 +27,12 @@ import {
   readAllEngineFacts,
 } from "../images/engine-facts.ts";
 import type { Log } from "../log.ts";
+import {
+  describeStoredFilesAtRisk,
+  type StoredFilesSummary,
+  storedFilesAtRiskNotes,
+  summarizeStoredFiles,
+} from "../ndn/stored-files.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { appDataStatus } from "../replica/data-status.ts";
 import {
@@ -91,6 +97,8 @@ export interface ZoneStatus extends ZoneAttention {
   }[];
   /** Each gateway's certificates: until when, and the last error while it is not renewed. */
   readonly certificates: readonly ZoneCertificate[];
+  /** The files stored with `bucky put`, zone-wide, and how many fewer than two devices hold. */
+  readonly storedFiles: StoredFilesSummary;
   readonly reliability: Reliability;
   /**
    * What else needs the owner's attention, in English: the notes of the fields below
@@ -187,6 +195,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   );
   // This device's usage when measured here now, not as a record it could have been sent.
   const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
+  const storedFiles = summarizeStoredFiles(view.db, view.membership);
   const attention: ZoneAttention = {
     sandbox: sandboxNotes(view.db, view.membership, specs),
     imageNotes: imageNotes(view.membership, specs, engines),
@@ -197,6 +206,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     brokenChains: view.brokenChains ?? [],
     nameClashes: readNameClashes(view.db, view.zone.id, view.membership),
     publicPastBudget: publicPastBudgetNotes(view.db),
+    storedFilesAtRisk: storedFilesAtRiskNotes(storedFiles),
   };
   return {
     home: view.home,
@@ -231,6 +241,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
             : null,
         })),
       ),
+    storedFiles,
     reliability: assessReliability({
       devices,
       nowMs: view.nowMs,
@@ -269,6 +280,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   revokedForks: (note) => describeRevokedFork(note),
   nameClashes: (note) => nameClashWarning(note),
   publicPastBudget: describePublicPastBudget,
+  storedFilesAtRisk: describeStoredFilesAtRisk,
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };

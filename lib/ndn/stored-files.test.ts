@@ -1,0 +1,113 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import type { DeviceId } from "../../protocol/ids.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import type { Member, Membership } from "../sync/membership.ts";
+import {
+  FILES_BUDGET_KEY,
+  FILES_PREFIX,
+  heldFileOps,
+  storedFileRow,
+  storedFilesBudget,
+  summarizeStoredFiles,
+} from "./stored-files.ts";
+
+const idOf = (letter: string) => `sha256:${letter.repeat(64)}` as ObjectId;
+
+/** A state table of the rows given: key → value (null: a deletion), written by `author`. */
+function stateOf(rows: Record<string, unknown>, author = "dev-alpha"): Database {
+  const db = new Database(":memory:");
+  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, author TEXT)");
+  for (const [key, value] of Object.entries(rows))
+    db.run("INSERT INTO state VALUES (?, ?, ?, ?)", [
+      key,
+      typeof value === "string" || value === null ? value : JSON.stringify(value),
+      1000,
+      author,
+    ]);
+  return db;
+}
+
+function membershipOf(names: Record<string, "member" | "revoked">): Membership {
+  const byId = new Map<DeviceId, Member>();
+  for (const [name, standing] of Object.entries(names))
+    byId.set(
+      `dev-${name}` as DeviceId,
+      {
+        id: `dev-${name}`,
+        name,
+        ...(standing === "revoked" ? { revokedAfterSeq: 1 } : {}),
+      } as unknown as Member,
+    );
+  return { byId, byName: new Map([...byId.values()].map((m) => [m.name, m])) };
+}
+
+describe("the zone's stored files", () => {
+  test("are within the budget in the order stored; a record with no size a file can have is past it", () => {
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 60, at: "2026-12-01T00:00:01.000Z", name: "a" },
+      [`${FILES_PREFIX}${idOf("b")}`]: { size: 50, at: "2026-12-01T00:00:02.000Z" },
+      [`${FILES_PREFIX}${idOf("c")}`]: { size: 40, at: "2026-12-01T00:00:03.000Z" },
+      [`${FILES_PREFIX}${idOf("d")}`]: { size: -1, at: "2026-12-01T00:00:00.000Z" },
+      [`${FILES_PREFIX}${idOf("e")}`]: "not json",
+      [`${FILES_PREFIX}not-an-id`]: { size: 1, at: "x" },
+      [FILES_BUDGET_KEY]: 100,
+    });
+    const budget = storedFilesBudget(db, membershipOf({ alpha: "member" }));
+    expect(budget.within.map((r) => [r.id, r.storedBy])).toEqual([
+      [idOf("a"), "alpha"],
+      [idOf("c"), "alpha"],
+    ]);
+    expect(budget.past.map((r) => r.id).sort()).toEqual([idOf("b"), idOf("d"), idOf("e")].sort());
+  });
+
+  test("count the copies devices in good standing say they hold", () => {
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 1, at: "1" },
+      [`${FILES_PREFIX}${idOf("b")}`]: { size: 2, at: "2" },
+      [`nodes/alpha/files/${idOf("a")}`]: true,
+      [`nodes/beta/files/${idOf("a")}`]: true,
+      [`nodes/alpha/files/${idOf("b")}`]: true,
+      // Revoked: its word counts no more. Deleted: no copy. Of no record: nothing.
+      [`nodes/gone/files/${idOf("b")}`]: true,
+      [`nodes/beta/files/${idOf("b")}`]: null,
+      [`nodes/beta/files/${idOf("z")}`]: true,
+    });
+    const membership = membershipOf({ alpha: "member", beta: "member", gone: "revoked" });
+    expect(summarizeStoredFiles(db, membership)).toEqual({
+      files: 2,
+      bytes: 3,
+      fewerThanTwoCopies: 1,
+      pastBudget: 0,
+      budgetBytes: 32 * 1024 ** 3,
+    });
+  });
+
+  test("a device says it holds what is recorded and whole here, and no more what is not", () => {
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 1, at: "1" },
+      [`${FILES_PREFIX}${idOf("b")}`]: { size: 1, at: "2" },
+      [`${FILES_PREFIX}${idOf("c")}`]: null,
+      [`nodes/alpha/files/${idOf("b")}`]: true,
+      [`nodes/alpha/files/${idOf("c")}`]: true,
+    });
+    const whole = new Set([idOf("a"), idOf("c")]);
+    expect(heldFileOps(db, "alpha", (id) => whole.has(id))).toEqual([
+      { key: `nodes/alpha/files/${idOf("a")}`, value: "true" },
+      { key: `nodes/alpha/files/${idOf("b")}`, value: null },
+      { key: `nodes/alpha/files/${idOf("c")}`, value: null },
+    ]);
+  });
+
+  test("a record's row says whether the zone never stored it, stores it, or let it go when", () => {
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 1, at: "1" },
+      [`${FILES_PREFIX}${idOf("b")}`]: null,
+    });
+    expect([idOf("a"), idOf("b"), idOf("c")].map((id) => storedFileRow(db, id))).toEqual([
+      { kind: "live" },
+      { kind: "released", atMs: 1000 },
+      { kind: "none" },
+    ]);
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * The files the owner stored with `bucky put`, as the zone knows them. Kept on the device
+ * that stored them alone, a file was lost with that device (its disk dead, `bucky get`
+ * from every other device failed forever). So each is a zone record,
+ * `system/files/<id>` = `{size, at, name}` (private: the zone state goes to its members
+ * only), and every device takes a whole copy of each within the zone's budget for stored
+ * files (lib/ndn/stored-file-copies.ts). Each device says which it holds whole under its
+ * own `nodes/<device>/files/<id>`: only it may write there, so `bucky status` counts the
+ * copies alike on every device. `bucky rm <id>`, from any device, deletes the record:
+ * every device lets its copy go a day later, as named data nothing keeps.
+ *
+ * A record is a member's words: its size bounds what any device fetches for it (a file
+ * larger than it said gets no copy), and the budget bounds them all (every device keeps a
+ * copy of each within it, so a huge size, or many records, fill no disk past it).
+ */
+
+import type { Op } from "../../protocol/changeset.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import { isRecord } from "../../protocol/shape.ts";
+import { compareCodeUnits } from "../../protocol/text-order.ts";
+import {
+  parsedValue,
+  type StateReader,
+  sqliteOf,
+  stateRowsMatching,
+  stateValue,
+} from "../store/reads.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
+import { formatBytes } from "../units.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { splitByBudget } from "./within-budget.ts";
+
+/** Where the zone records its stored files, one key each. */
+export const FILES_PREFIX = "system/files/";
+/** Where the owner sets the budget for stored files (a whole number of bytes). */
+export const FILES_BUDGET_KEY = "system/files-budget";
+/**
+ * What every device keeps copies of at most, when `system/files-budget` does not say:
+ * each device holds all of them, so this is what stored files take of each disk.
+ */
+export const FILES_BUDGET_BYTES = 32 * 1024 ** 3;
+
+const recordKey = (id: ObjectId) => `${FILES_PREFIX}${id}`;
+/** Where `device` says it holds the whole of `id`. */
+const heldKey = (device: string, id: ObjectId) => `nodes/${device}/files/${id}`;
+const heldPrefix = (device: string) => `nodes/${device}/files/`;
+
+/** A stored file as its record says. */
+export interface StoredFileRecord {
+  readonly id: ObjectId;
+  /** As it was stored; null when the record says none a size can be. */
+  readonly sizeBytes: number | null;
+  readonly at: string;
+  /** The file's name where it was stored. */
+  readonly name: string;
+  /** The device that wrote the record, when it is a member the zone knows. */
+  readonly storedBy: string | null;
+}
+
+export interface StoredFilesBudget {
+  readonly budgetBytes: number;
+  /** In the order stored: every device copies them. */
+  readonly within: readonly StoredFileRecord[];
+  /** Kept by the device that stored them alone; a record with no size is always past it. */
+  readonly past: readonly StoredFileRecord[];
+}
+
+/** The row of a record: none (never stored, as far as the zone knows), live, or deleted when. */
+export type StoredFileRow =
+  | { readonly kind: "none" }
+  | { readonly kind: "live" }
+  | { readonly kind: "released"; readonly atMs: number };
+
+export function storedFileRow(db: StateReader, id: ObjectId): StoredFileRow {
+  const row = sqliteOf(db)
+    .query<{ value: string | null; hlc_ms: number }, [string]>(
+      "SELECT value, hlc_ms FROM state WHERE key = ?",
+    )
+    .get(recordKey(id));
+  if (row === null) return { kind: "none" };
+  return row.value === null ? { kind: "released", atMs: row.hlc_ms } : { kind: "live" };
+}
+
+export function isStoredFile(db: StateReader, id: ObjectId): boolean {
+  return Boolean(stateValue(db, recordKey(id)));
+}
+
+/** The budget the zone set, or the default. */
+export function storedFilesBudgetBytes(db: StateReader): number {
+  const value = parsedValue(stateValue(db, FILES_BUDGET_KEY));
+  return Number.isSafeInteger(value) && (value as number) >= 0
+    ? (value as number)
+    : FILES_BUDGET_BYTES;
+}
+
+/** Every stored file's record, in the order stored (then by id). */
+export function storedFileRecords(db: StateReader, membership?: Membership): StoredFileRecord[] {
+  return sqliteOf(db)
+    .query<{ key: string; value: string | null; author: string }, [string]>(
+      "SELECT key, value, author FROM state WHERE key GLOB ?",
+    )
+    .all(`${FILES_PREFIX}*`)
+    .flatMap((row) => {
+      const id = parseObjectId(row.key.slice(FILES_PREFIX.length))?.id;
+      if (!id || row.value === null) return [];
+      const said = parsedValue(row.value);
+      const field = (name: string) => (isRecord(said) ? said[name] : undefined);
+      const size = field("size");
+      const at = field("at");
+      const name = field("name");
+      return [
+        {
+          id,
+          sizeBytes: Number.isSafeInteger(size) && (size as number) >= 0 ? (size as number) : null,
+          at: typeof at === "string" ? at : "",
+          name: typeof name === "string" ? name.slice(0, 200) : "",
+          storedBy: membership?.byId.get(row.author as DeviceId)?.name ?? null,
+        },
+      ];
+    })
+    .sort((a, b) => compareCodeUnits(a.at, b.at) || compareCodeUnits(a.id, b.id));
+}
+
+/** Which stored files every device copies: each, in the order stored, that still fits. */
+export function storedFilesBudget(db: StateReader, membership?: Membership): StoredFilesBudget {
+  const budgetBytes = storedFilesBudgetBytes(db);
+  const { within, past } = splitByBudget(storedFileRecords(db, membership), budgetBytes);
+  return { budgetBytes, within, past };
+}
+
+/** The writes that record `id` as a file stored here, held whole here. */
+export function storedFileOps(
+  device: string,
+  file: { id: ObjectId; sizeBytes: number; name: string; atMs: number },
+): Op[] {
+  return [
+    {
+      key: recordKey(file.id),
+      value: JSON.stringify({
+        size: file.sizeBytes,
+        at: new Date(file.atMs).toISOString(),
+        name: file.name.slice(0, 200),
+      }),
+    },
+    { key: heldKey(device, file.id), value: "true" },
+  ];
+}
+
+/** The write that lets `id` go, zone-wide, and says this device no longer keeps it. */
+export function releasedFileOps(device: string, id: ObjectId): Op[] {
+  return [
+    { key: recordKey(id), value: null },
+    { key: heldKey(device, id), value: null },
+  ];
+}
+
+/** The files `device` says it holds whole. */
+export function filesHeldBy(db: StateReader, device: string): Set<ObjectId> {
+  const prefix = heldPrefix(device);
+  const held = new Set<ObjectId>();
+  for (const row of stateRowsMatching(db, `${prefix}*`)) {
+    const id = parseObjectId(row.key.slice(prefix.length))?.id;
+    if (id && row.value !== null) held.add(id);
+  }
+  return held;
+}
+
+/**
+ * The writes that make what this device says it holds match what it holds: a file
+ * recorded and whole here is said held; one said held and no longer recorded or whole
+ * is said no more.
+ */
+export function heldFileOps(
+  db: StateReader,
+  device: string,
+  holdsWhole: (id: ObjectId) => boolean,
+): Op[] {
+  const said = filesHeldBy(db, device);
+  const recorded = new Set(storedFileRecords(db).map((record) => record.id));
+  const ops: Op[] = [];
+  for (const id of recorded)
+    if (!said.has(id) && holdsWhole(id)) ops.push({ key: heldKey(device, id), value: "true" });
+  for (const id of said)
+    if (!recorded.has(id) || !holdsWhole(id)) ops.push({ key: heldKey(device, id), value: null });
+  return ops;
+}
+
+/** How many devices in good standing say they hold each stored file whole. */
+export function storedFileCopies(
+  db: StateReader,
+  membership: Membership,
+): Map<ObjectId, { record: StoredFileRecord; copies: number }> {
+  const copies = new Map(
+    storedFileRecords(db, membership).map((record) => [record.id, { record, copies: 0 }]),
+  );
+  for (const member of membership.byId.values()) {
+    if (standingOf(membership, member.id) !== "member") continue;
+    for (const id of filesHeldBy(db, member.name)) {
+      const file = copies.get(id);
+      if (file) file.copies++;
+    }
+  }
+  return copies;
+}
+
+/** What `bucky status` says of the stored files: the same on every device. */
+export interface StoredFilesSummary {
+  readonly files: number;
+  /** Their sizes as stored, added (those with none count nothing). */
+  readonly bytes: number;
+  /** Those fewer than two devices hold whole: lost with the device that holds them. */
+  readonly fewerThanTwoCopies: number;
+  /** Those past the zone's budget for stored files: no other device copies them. */
+  readonly pastBudget: number;
+  readonly budgetBytes: number;
+}
+
+export function summarizeStoredFiles(db: StateReader, membership: Membership): StoredFilesSummary {
+  const copies = storedFileCopies(db, membership);
+  const { past, budgetBytes } = storedFilesBudget(db);
+  let bytes = 0;
+  let fewerThanTwoCopies = 0;
+  for (const { record, copies: count } of copies.values()) {
+    bytes += record.sizeBytes ?? 0;
+    if (count < 2) fewerThanTwoCopies++;
+  }
+  return { files: copies.size, bytes, fewerThanTwoCopies, pastBudget: past.length, budgetBytes };
+}
+
+/** The note `bucky status` gives when some stored files have fewer than two copies. */
+export interface StoredFilesAtRiskNote {
+  readonly files: number;
+  readonly pastBudget: number;
+  readonly budgetBytes: number;
+}
+
+export function storedFilesAtRiskNotes(summary: StoredFilesSummary): StoredFilesAtRiskNote[] {
+  if (summary.fewerThanTwoCopies === 0) return [];
+  return [
+    {
+      files: summary.fewerThanTwoCopies,
+      pastBudget: summary.pastBudget,
+      budgetBytes: summary.budgetBytes,
+    },
+  ];
+}
+
+export function describeStoredFilesAtRisk(note: StoredFilesAtRiskNote): string {
+  const one = note.files === 1;
+  const past =
+    note.pastBudget > 0
+      ? `; ${note.pastBudget} of the stored files ${note.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${formatBytes(note.budgetBytes)}), which no other device copies: remove some (\`bucky rm <id>\`), or raise it with \`bucky state set ${FILES_BUDGET_KEY} <bytes>\``
+      : "";
+  return `${note.files} stored ${one ? "file has" : "files have"} fewer than two copies in the zone: ${one ? "it is" : "they are"} lost with the device that holds ${one ? "it" : "them"}; keep the zone's devices running until another holds ${one ? "it" : "them"}${past}`;
+}
+
+/**
+ * Records `id` as a file the zone stores, held whole on this device. One recorded already
+ * with its true size keeps its record (written again, it would move last in the budget's
+ * order, where it might no longer fit): this device only says it holds it too. One
+ * recorded with another size (a member's lie, which kept every copy away) is written anew.
+ */
+export function recordStoredFile(
+  zone: ZoneWriter,
+  device: string,
+  file: { id: ObjectId; sizeBytes: number; name: string },
+): { id: ObjectId; withinBudget: boolean } {
+  const said = parsedValue(stateValue(zone.db, recordKey(file.id)));
+  const [record, held] = storedFileOps(device, { ...file, atMs: zone.now() }) as [Op, Op];
+  const ops =
+    isRecord(said) && said.size === file.sizeBytes
+      ? filesHeldBy(zone.db, device).has(file.id)
+        ? []
+        : [held]
+      : [record, held];
+  if (ops.length > 0) zone.write(ops);
+  if (ops.length > 1) zone.log.info("file stored in the zone", { id: file.id });
+  const withinBudget = storedFilesBudget(zone.db).within.some((record) => record.id === file.id);
+  return { id: file.id, withinBudget };
+}
+
+/** Lets `id` go, zone-wide: `wasStored` says whether the zone stored it (nothing is written when not). */
+export function releaseStoredFile(
+  zone: ZoneWriter,
+  device: string,
+  id: ObjectId,
+): { id: ObjectId; wasStored: boolean } {
+  const wasStored = isStoredFile(zone.db, id);
+  if (wasStored) {
+    zone.write(releasedFileOps(device, id));
+    zone.log.info("stored file released", { id });
+  }
+  return { id, wasStored };
+}
