@@ -917,7 +917,7 @@ export const en = {
     changePassword: "Change your password",
     currentPassword: "Your password now",
     noPasswordToChange:
-      "You sign in with a passkey, not a password: there is no password to change here.",
+      "You have no password (you sign in with a passkey, or a login link): there is none to change. An admin's new link lets you set one up.",
     passwordChanged: "Your password is changed",
     passwordChangedText:
       "Your new password works on every gateway of the zone; the old one no longer does, and the other sessions opened with it are ended.",

@@ -794,7 +794,8 @@ export const zhCN: Messages = {
     yourAccount: (p) => `你的账户，${p.user}`,
     changePassword: "修改密码",
     currentPassword: "当前密码",
-    noPasswordToChange: "你使用通行密钥登录，而不是密码：这里没有可修改的密码。",
+    noPasswordToChange:
+      "你没有密码（你使用通行密钥或登录链接登录）：没有可修改的密码。管理员给你的新链接可以让你设置一个。",
     passwordChanged: "密码已修改",
     passwordChangedText:
       "新密码在区域的所有网关上都有效；旧密码不再有效，用它打开的其他会话都已结束。",

@@ -141,7 +141,7 @@ export class SignIn {
     if (!held)
       throw new BuckyError(
         "E_INVALID_INPUT",
-        `${user} signs in with a passkey, not a password: there is no password to change`,
+        `${user} has no password (a passkey, or a login link, signs them in): there is none to change`,
         "Ask an admin of the zone for a new link to set up a password (`bucky user reset`).",
       );
     const problem = passwordProblem(next, user);
