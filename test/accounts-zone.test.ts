@@ -219,6 +219,9 @@ describe("a person's sign-in, zone-wide", () => {
       true,
     ]);
     expect(beta.log()).toContain("password change refused user=ann");
+    // The start page leads there.
+    const start = await fetch(`${betaGateway}/`, { headers: { cookie: current } });
+    expect((await start.text()).includes('href="/_bucky/account"')).toBe(true);
     const page = await fetch(`${betaGateway}/_bucky/account`, { headers: { cookie: current } });
     expect([
       page.status,

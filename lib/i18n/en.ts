@@ -870,6 +870,7 @@ export const en = {
     throughDevice: (p: { device: string }) => `Signed in through the device ${p.device}.`,
     signOut: "Sign out",
     yourPanel: "Your panel",
+    yourAccount: "Your account",
     thePanel: "The panel",
     signInForMore: "[Sign in] to see the zone's other apps.",
     signedOut: "Signed out",

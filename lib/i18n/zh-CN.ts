@@ -750,6 +750,7 @@ export const zhCN: Messages = {
     throughDevice: (p) => `通过设备 ${p.device} 登录。`,
     signOut: "退出登录",
     yourPanel: "我的控制面板",
+    yourAccount: "我的账户",
     thePanel: "控制面板",
     signInForMore: "[登录]后可以看到本区域的其他应用。",
     signedOut: "已退出登录",
