@@ -147,6 +147,8 @@ export class Enrollments {
       const person = this.node.people().people.get(enrollment.user);
       if (person?.creds !== enrollment.creds)
         throw refused(`${enrollment.user}'s account changed while it was being set up`);
+      // Or another gateway took the link meanwhile: a second record would void both.
+      if (this.used(enrollment)) throw refused("it was already used: each link works once");
       this.node.db
         .insert(usedLogins)
         .values({ nonce: enrollment.nonce, expiresAt: enrollment.expiresAt })
