@@ -2,9 +2,11 @@
  * People's sessions: opened by a gateway once someone proved who they are, and checked
  * by every gateway (and by the device running an app the session reaches) from the zone
  * state alone. A session stands while the gateway that signed it is a member, its person
- * is still of the zone, and its proof holds: for a password or a passkey, with a
- * credential the account still counts (so `bucky user remove` and `bucky user reset`
- * end it everywhere); for the owner's login link, while the device it was made on is a
+ * is still of the zone, it was not signed out (alone, or everywhere: lib/users/signouts.ts),
+ * and its proof holds: for a password or a passkey, with a credential the account still
+ * counts (so `bucky user remove` and `bucky user reset` end it everywhere), and for a
+ * password, with the key the password gives now (so a change of it ends the sessions the
+ * old one opened); for the owner's login link, while the device it was made on is a
  * member.
  */
 import { randomBytes } from "node:crypto";
