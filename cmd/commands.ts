@@ -91,6 +91,7 @@ export const rootCommand: CommandDef = {
         list: load(() => import("./user/list.ts")),
         remove: load(() => import("./user/remove.ts")),
         reset: load(() => import("./user/reset.ts")),
+        "sign-out": load(() => import("./user/sign-out.ts")),
       },
     ),
     "login-link": load(() => import("./login-link.ts")),

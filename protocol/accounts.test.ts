@@ -186,6 +186,39 @@ describe("who may write people's keys", () => {
     );
   });
 
+  test("an enrollment for several gateways: each records under its own id, none under another's", () => {
+    const made = enrollment({ gateways: [gateway, member] });
+    expect(verifyEnrollment(made.jws, zone)).toEqual(made);
+    expect([made.version, made.gateways]).toEqual([2, [gateway, member]]);
+    const value = password(made.jws);
+    expect(
+      write(userKeys.credentialAt("ann", made.nonce, gateway), value, gateway),
+    ).toBeUndefined();
+    expect(write(userKeys.credentialAt("ann", made.nonce, member), value, member)).toBeUndefined();
+    // Under another's id: then one gateway could hide a second use of the link.
+    expect(write(userKeys.credentialAt("ann", made.nonce, member), value, gateway)).toContain(
+      "each under its own id",
+    );
+    // Under the nonce alone, where two gateways' records would be one key, the later winning.
+    expect(write(userKeys.credential("ann", made.nonce), value, gateway)).toContain(
+      "under the gateway's id",
+    );
+    // A gateway it does not name.
+    const otherKey = signingKeyFromSeed(new Uint8Array(32).fill(9));
+    const other = deviceIdFromPublicKey(otherKey.publicKey);
+    expect(write(userKeys.credentialAt("ann", made.nonce, other), value, other)).toContain(
+      "only the gateways",
+    );
+    // A first version's is recorded under its nonce alone.
+    const single = enrollment();
+    expect(
+      write(userKeys.credentialAt("ann", single.nonce, gateway), password(single.jws), gateway),
+    ).toContain("under its nonce alone");
+    expect(write(`${userKeys.credentialAt("ann", made.nonce, gateway)}/x`, value)).toContain(
+      "reserved",
+    );
+  });
+
   test("other keys under users/ stay open: the apps' specs live there", () => {
     expect(write("users/owner/apps/notes/spec", { app: "notes" }, member)).toBeUndefined();
     expect(write("users/ann/account", "x", member)).toContain("reserved");

@@ -12,6 +12,17 @@
  *                                     (a memory-hard hash turned into a public key), with
  *                                     the owner-signed enrollment token it was made under.
  *                                     Only the gateway that token names may write it.
+ *   users/<user>/credentials/<nonce>/<gateway>
+ *                                     the same, under an enrollment that names several
+ *                                     gateways (`bucky-enroll/2`): each records what it
+ *                                     made under its own key, so a link used at two of them
+ *                                     at once (leaked, a partition between them) leaves two
+ *                                     records, and then neither counts (lib/users/
+ *                                     directory.ts): a link opens at most one way in, and
+ *                                     one that leaked gives a thief nothing that lasts.
+ *   users/<user>/password-changes/<id>
+ *                                     a password changed by its person
+ *                                     (protocol/password-change.ts).
  *
  * A credential counts while the account's `creds` is the rev its enrollment names:
  * `bucky user reset` moves `creds` on, and every older credential (and every session
@@ -56,6 +67,10 @@ const RESERVED_NAMES = new Set([
 
 export const ACCOUNT_TYPE = "bucky-account/1";
 export const ENROLLMENT_TYPE = "bucky-enroll/1";
+/** An enrollment any of several gateways takes. */
+export const ENROLLMENT_V2_TYPE = "bucky-enroll/2";
+/** The most gateways an enrollment names. */
+export const MAX_ENROLLMENT_GATEWAYS = 16;
 export const NONCE_BYTES = 16;
 const MAX_REV = 2 ** 40;
 /**
@@ -86,6 +101,10 @@ export const userKeys = {
   prefix: "users/",
   account: (user: string, rev: number) => `users/${user}/account/${rev}`,
   credential: (user: string, nonce: string) => `users/${user}/credentials/${nonce}`,
+  /** Where `gateway` records a credential made under a `bucky-enroll/2` enrollment. */
+  credentialAt: (user: string, nonce: string, gateway: string) =>
+    `users/${user}/credentials/${nonce}/${gateway}`,
+  passwordChange: (user: string, id: string) => `users/${user}/password-changes/${id}`,
 } as const;
 
 export interface Account {
@@ -140,52 +159,103 @@ export function verifyAccount(jws: string, zone: ZoneId): Account {
   };
 }
 
-/** The link a person sets up their way in with: for one account's rev, at one gateway, once. */
+/**
+ * The link a person sets up their way in with: for one account's rev, once. A first
+ * version's works at one gateway; a second's at any of the gateways it names (the zone's
+ * when it was made), so one gateway away or dead keeps no one out.
+ */
 export interface Enrollment {
   readonly zone: ZoneId;
   readonly user: UserName;
   /** The account's `creds` it enrolls for: a reset since makes it void. */
   readonly creds: number;
-  /** The only gateway that takes it, and the only device that may record what it makes. */
+  /** The gateway its link leads to (the first it names). */
   readonly gateway: DeviceId;
+  /** Every gateway that takes it, and the only devices that may record what it makes. */
+  readonly gateways: readonly DeviceId[];
+  /** 1: one gateway, its credential at `credentials/<nonce>`; 2: `credentials/<nonce>/<gateway>`. */
+  readonly version: 1 | 2;
   readonly nonce: string;
   readonly expiresAt: number;
   readonly jws: string;
 }
 
+/**
+ * Signs an enrollment: for `gateway` alone (a first version's), or, given `gateways` (the
+ * link's first among them), for any of those.
+ */
 export function signEnrollment(
-  fields: Omit<Enrollment, "jws" | "nonce"> & { nonce: Uint8Array },
+  fields: Omit<Enrollment, "jws" | "nonce" | "gateways" | "version"> & {
+    nonce: Uint8Array;
+    gateways?: readonly DeviceId[];
+  },
   owner: SigningKey,
 ): Enrollment {
   const nonce = toBase64url(fields.nonce);
+  const common = { zone: fields.zone, user: fields.user, creds: fields.creds };
+  const { gateways } = fields;
+  if (gateways === undefined) {
+    const jws = signJws(
+      { alg: "EdDSA", typ: ENROLLMENT_TYPE, kid: fields.zone },
+      { ...common, gw: fields.gateway, nonce, exp: fields.expiresAt },
+      owner,
+    );
+    return { ...fields, gateways: [fields.gateway], version: 1, nonce, jws };
+  }
+  check(
+    gateways[0] === fields.gateway && gateways.length <= MAX_ENROLLMENT_GATEWAYS,
+    "an enrollment names its link's gateway first, and at most 16",
+  );
   const jws = signJws(
-    { alg: "EdDSA", typ: ENROLLMENT_TYPE, kid: fields.zone },
-    {
-      zone: fields.zone,
-      user: fields.user,
-      creds: fields.creds,
-      gw: fields.gateway,
-      nonce,
-      exp: fields.expiresAt,
-    },
+    { alg: "EdDSA", typ: ENROLLMENT_V2_TYPE, kid: fields.zone },
+    { ...common, gws: gateways, nonce, exp: fields.expiresAt },
     owner,
   );
-  return { ...fields, nonce, jws };
+  return { ...fields, gateways: [...gateways], version: 2, nonce, jws };
 }
 
 /** Checks an enrollment token's signature and shape; its expiry and use are the caller's. */
 export function verifyEnrollment(jws: string, zone: ZoneId): Enrollment {
-  const payload = openOwnerSigned(jws, ENROLLMENT_TYPE, zone, "enrollment");
-  requireOnlyFields(payload, ["zone", "user", "creds", "gw", "nonce", "exp"], "enrollment");
-  const gateway = parseDeviceId(requireString(payload.gw, "enrollment gateway", 64));
-  check(gateway !== undefined, "the enrollment's gateway is not a device id");
+  const version = decodeJws(jws).header.typ === ENROLLMENT_V2_TYPE ? 2 : 1;
+  const payload = openOwnerSigned(
+    jws,
+    version === 2 ? ENROLLMENT_V2_TYPE : ENROLLMENT_TYPE,
+    zone,
+    "enrollment",
+  );
+  requireOnlyFields(
+    payload,
+    ["zone", "user", "creds", version === 2 ? "gws" : "gw", "nonce", "exp"],
+    "enrollment",
+  );
+  let gateways: DeviceId[];
+  if (version === 2) {
+    check(
+      Array.isArray(payload.gws) &&
+        payload.gws.length >= 1 &&
+        payload.gws.length <= MAX_ENROLLMENT_GATEWAYS,
+      `an enrollment names 1 to ${MAX_ENROLLMENT_GATEWAYS} gateways`,
+    );
+    gateways = (payload.gws as unknown[]).map((gw) => {
+      const id = parseDeviceId(requireString(gw, "enrollment gateway", 64));
+      check(id !== undefined, "an enrollment's gateway is not a device id");
+      return id;
+    });
+    check(new Set(gateways).size === gateways.length, "an enrollment names a gateway twice");
+  } else {
+    const id = parseDeviceId(requireString(payload.gw, "enrollment gateway", 64));
+    check(id !== undefined, "the enrollment's gateway is not a device id");
+    gateways = [id];
+  }
   const nonce = requireString(payload.nonce, "enrollment nonce", 32);
   check(fromBase64url(nonce)?.length === NONCE_BYTES, "the enrollment's nonce is malformed");
   return {
     zone,
     user: requireUser(payload.user),
     creds: requireUint(payload.creds, "enrollment creds", MAX_REV),
-    gateway,
+    gateway: gateways[0] as DeviceId,
+    gateways,
+    version,
     nonce,
     expiresAt: requireUint(payload.exp, "enrollment exp"),
     jws,
@@ -322,7 +392,7 @@ export function userWriteProblem(
   if (
     user === undefined ||
     id === undefined ||
-    rest.length > 0 ||
+    rest.length > (field === "credentials" ? 1 : 0) ||
     (field !== "account" && field !== "credentials")
   )
     return `${key} is reserved`;
@@ -340,7 +410,19 @@ export function userWriteProblem(
     const enrollment = verifyEnrollment(credential.enrollment, zone);
     check(enrollment.user === user, `its enrollment is for ${enrollment.user}`);
     check(enrollment.nonce === id, "its enrollment is another one");
-    check(enrollment.gateway === author, "only the gateway its enrollment names may record it");
+    // Each gateway of a second version's its own key: else two gateways that both took a
+    // leaked link would write one key, and the later would quietly win.
+    const at = rest[0];
+    check(
+      (at === undefined) === (enrollment.version === 1),
+      at === undefined
+        ? "an enrollment for several gateways is recorded under the gateway's id"
+        : "an enrollment for one gateway is recorded under its nonce alone",
+    );
+    check(
+      enrollment.gateways.includes(author) && (at === undefined || at === author),
+      "only the gateways its enrollment names may record it, each under its own id",
+    );
     // Only while its link works: past it, the gateway the link named (taken over, say)
     // could put a key of its own in place of the one the person made, at the same nonce,
     // and open their account (the owner's too) whenever it liked.

@@ -14,8 +14,9 @@
  *   device made.
  * - `users/<u>/account/<rev>` holds an account signed by the owner, and
  *   `users/<u>/credentials/<nonce>` a credential only the gateway named by its
- *   owner-signed enrollment may record, while it works (protocol/accounts.ts); neither is
- *   ever deleted.
+ *   owner-signed enrollment may record, while it works (protocol/accounts.ts), and
+ *   `users/<u>/password-changes/<id>` a change signed by the password it replaces
+ *   (protocol/password-change.ts); none is ever deleted.
  *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
  *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
@@ -32,6 +33,7 @@ import { verifyDeviceDocument, verifyRevocation, verifyZoneDocument } from "./do
 import { fromBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import type { DeviceId, ZoneId } from "./ids.ts";
+import { passwordChangeWriteProblem } from "./password-change.ts";
 import { PUBLIC_BUDGET_KEY, publicBudgetProblem } from "./public-budget.ts";
 import { isRecord } from "./shape.ts";
 import { stateKeys } from "./state-key.ts";
@@ -77,6 +79,8 @@ export function writeProblem(
     if (name === undefined) return `${op.key} is reserved`;
     return name === author.name ? undefined : `${op.key} belongs to device ${name}`;
   }
+  if (top === "users" && field === "password-changes")
+    return passwordChangeWriteProblem(op.key, op.value, zone);
   if (top === "users" && (field === "account" || field === "credentials"))
     return userWriteProblem(op.key, op.value, author.id, zone, atMs);
   if (top === "system") {

@@ -335,6 +335,8 @@ describe("the gateway, to anyone on the internet", () => {
     "/_bucky/signin",
     "/_bucky/signout",
     "/_bucky/enroll",
+    "/_bucky/account",
+    "/_bucky/account/password",
     "/_bucky/panel/",
     "/_bucky/panel/devices",
     "/_bucky/panel/apps/x",
@@ -430,6 +432,7 @@ describe("the gateway, to anyone on the internet", () => {
         "/_bucky/panel/",
         "/_bucky/panel/people",
         "/apps/x/",
+        "/_bucky/account",
         "/_bucky/signout",
       ])
         requests.push({
@@ -455,7 +458,12 @@ describe("the gateway, to anyone on the internet", () => {
       "next=%zz",
       "=&&&=",
     ];
-    for (const path of ["/_bucky/signin", "/_bucky/enroll", "/_bucky/signout"]) {
+    for (const path of [
+      "/_bucky/signin",
+      "/_bucky/enroll",
+      "/_bucky/signout",
+      "/_bucky/account/password",
+    ]) {
       for (const form of forms)
         requests.push({
           what: `form ${form.slice(0, 40)} to ${path}`,
@@ -513,6 +521,7 @@ describe("the gateway, to anyone on the internet", () => {
       "/people/add",
       "/people/x/reset",
       "/people/x/remove",
+      "/people/x/sign-out",
       "/apps/install",
       "/apps/x/start",
       "/apps/x/stop",
@@ -1444,6 +1453,7 @@ describe("the local API, to root on the device", () => {
       ["POST", "/v1/agents/audit", { agent: "bot", tool: "zone_status", ok: true, at: 1, ms: 1 }],
       ["POST", "/v1/users", { name: "kid", role: "child", ttlMs: 60_000 }],
       ["POST", "/v1/users/kid/reset", { ttlMs: 60_000 }],
+      ["POST", "/v1/users/kid/sign-out", {}],
       ["POST", "/v1/login-links", { ttlMs: 60_000, next: "/" }],
       ["POST", "/v1/ndn/public", { id: `sha256:${"a".repeat(64)}`, size: 1 }],
       ["POST", "/v1/ndn/files", { id: `sha256:${"a".repeat(64)}`, name: "x", wait: false }],

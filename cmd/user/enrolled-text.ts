@@ -8,5 +8,11 @@ export function enrolledText(result: Enrolled): string {
     result.enrollment.url,
     "",
     `Send it to them privately: whoever opens it first becomes ${result.user}. It works at the gateway ${result.enrollment.gateway}; they then sign in at any gateway of the zone.`,
+    ...(result.enrollment.otherGateways.length > 0
+      ? [
+          "Where that gateway is away, the same link works at another (once, at one of them):",
+          ...result.enrollment.otherGateways.map((other) => `  ${other.gateway}: ${other.url}`),
+        ]
+      : []),
   ].join("\n");
 }

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Messages } from "../i18n/messages.ts";
 import { escapeHtml, textHtml } from "./pages.ts";
-import { ENROLL_PATH, SIGNIN_PATH } from "./routing.ts";
+import { ACCOUNT_PATH, ENROLL_PATH, PANEL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 
 /**
  * Runs a passkey's steps: the button says which, the server says everything else. Its own
@@ -171,6 +171,59 @@ ${passkeyStatus(words)}
 <label>${escapeHtml(said.sameAgain)}<input name="confirm" type="password" autocomplete="new-password" minlength="8" required></label>
 <button type="submit">${escapeHtml(said.usePassword)}</button>
 </form>`,
+  );
+}
+
+/**
+ * A signed-in person's own account: changing their password (given the one they have
+ * now), and signing out everywhere.
+ */
+export function ownAccountPage(
+  words: Messages,
+  options: { user: string; hasPassword: boolean; error?: string; status?: number },
+): Response {
+  const said = words.accountPages;
+  return accountPage(
+    words,
+    options.status ?? 200,
+    said.yourAccount({ user: options.user }),
+    `${options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p>` : ""}
+<h2>${escapeHtml(said.changePassword)}</h2>
+${
+  options.hasPassword
+    ? `<form method="post" action="${ACCOUNT_PATH}/password">
+<label>${escapeHtml(said.currentPassword)}<input name="current" type="password" autocomplete="current-password" required></label>
+<label>${escapeHtml(said.newPassword)}<input name="password" type="password" autocomplete="new-password" minlength="8" required></label>
+<label>${escapeHtml(said.sameAgain)}<input name="confirm" type="password" autocomplete="new-password" minlength="8" required></label>
+<button type="submit">${escapeHtml(said.changePassword)}</button>
+</form>`
+    : `<p class="muted">${escapeHtml(said.noPasswordToChange)}</p>`
+}
+<h2>${escapeHtml(said.everywhereTitle)}</h2>
+<p>${escapeHtml(said.everywhereText)}</p>
+<form method="post" action="${SIGNOUT_PATH}">
+<input type="hidden" name="everywhere" value="1">
+<button type="submit" class="alt">${escapeHtml(said.signOutEverywhere)}</button>
+</form>
+<p><a href="${PANEL_PATH}/">${escapeHtml(said.toPanel)}</a></p>`,
+  );
+}
+
+/** The page after a password change: done, and whether another device holds it yet. */
+export function passwordChangedPage(
+  words: Messages,
+  notHeldYet: boolean,
+  headers: Record<string, string>,
+): Response {
+  const said = words.accountPages;
+  return accountPage(
+    words,
+    200,
+    said.passwordChanged,
+    `<p role="status">${escapeHtml(said.passwordChangedText)}</p>${
+      notHeldYet ? `<p class="error" role="alert">${escapeHtml(said.notHeldYet)}</p>` : ""
+    }<p><a href="${PANEL_PATH}/">${escapeHtml(said.toPanel)}</a></p>`,
+    headers,
   );
 }
 

@@ -1,22 +1,32 @@
 /**
  * The gateway's pages for people: signing in (a password, or a passkey's two steps),
- * opening an enrollment link (a password, or a passkey's two steps), and signing out.
+ * opening an enrollment link (a password, or a passkey's two steps), signing out (this
+ * session, or every session of the person's), and a signed-in person's own account
+ * (changing their password).
  * These pages answer on the zone's own host name only (where the session cookie covers
  * every app, and where passkeys belong): reached another way, a page sends the browser
  * there first. A form or a step posted from another site is refused; a passkey step's
  * body is JSON, which another site cannot send without asking first.
  */
+
+import type { UserName } from "../../protocol/accounts.ts";
 import { BuckyError } from "../errors.ts";
 import type { Messages } from "../i18n/messages.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { PERSON_SESSION_TTL_S, type SessionCheck } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
-import { enrollPage, refusedPage, signInPage } from "./account-pages.ts";
+import {
+  enrollPage,
+  ownAccountPage,
+  passwordChangedPage,
+  refusedPage,
+  signInPage,
+} from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
 import { page, wordsFor } from "./pages.ts";
-import { ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
-import { isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
+import { ACCOUNT_PATH, ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
+import { checkSession, isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
 
 /** The most an account form or step may send. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -182,7 +192,13 @@ export class AccountRoutes {
       }
       case `POST ${SIGNOUT_PATH}`: {
         // Ended on every gateway of the zone, not only forgotten by this browser.
-        const held = await signOut(this.node, at.request.headers.get("cookie"), this.people);
+        const form = await this.form(at.request);
+        const held = await signOut(
+          this.node,
+          at.request.headers.get("cookie"),
+          this.people,
+          form.get("everywhere") === "1",
+        );
         const forgotten = this.cookie("", at.secure, 0);
         // Ended here only, for now: the person must know the other gateways may take it.
         if (held === "not yet")
@@ -198,6 +214,47 @@ export class AccountRoutes {
           headers: { location: "/", "set-cookie": forgotten, "cache-control": "no-store" },
         });
       }
+      case `GET ${ACCOUNT_PATH}`: {
+        const user = await this.signedInPerson(at.request);
+        if (!user) return this.toSignIn();
+        return ownAccountPage(words, { user, hasPassword: this.signIn.hasPassword(user) });
+      }
+      case `POST ${ACCOUNT_PATH}/password`: {
+        const user = await this.signedInPerson(at.request);
+        if (!user) return this.toSignIn();
+        const form = await this.form(at.request);
+        const password = form.get("password") ?? "";
+        const again = (error: string, status: number) =>
+          ownAccountPage(words, {
+            user,
+            hasPassword: this.signIn.hasPassword(user),
+            error,
+            status,
+          });
+        if (password !== form.get("confirm")) return again(words.accountPages.passwordsDiffer, 400);
+        let cookie: string;
+        try {
+          cookie = await this.signIn.changePassword(
+            user as UserName,
+            form.get("current") ?? "",
+            password,
+            place,
+          );
+        } catch (error) {
+          if (
+            !(error instanceof BuckyError) ||
+            (error.code !== "E_PERMISSION" && error.code !== "E_INVALID_INPUT")
+          )
+            throw error;
+          return again(error.message, error.httpStatus);
+        }
+        // Said done only once it outlives this gateway: lost with it, the old password
+        // would go on working at every other gateway.
+        const held = await this.node.untilHeldElsewhere(`password change of ${user}`);
+        return passwordChangedPage(words, held === "not yet", {
+          "set-cookie": this.cookie(cookie, at.secure),
+        });
+      }
       default:
         return refusedPage(
           words,
@@ -206,6 +263,25 @@ export class AccountRoutes {
           words.accountPages.notAPage,
         );
     }
+  }
+
+  /** The person whose session the request carries, if it carries one that stands. */
+  private async signedInPerson(request: Request): Promise<string | undefined> {
+    const checked = await checkSession(this.node, request.headers.get("cookie"), this.people);
+    return "viewer" in checked && checked.viewer.kind === "person"
+      ? checked.viewer.user
+      : undefined;
+  }
+
+  /** To the sign-in page, and back to the account page after. */
+  private toSignIn(): Response {
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: `${SIGNIN_PATH}?next=${encodeURIComponent(ACCOUNT_PATH)}`,
+        "cache-control": "no-store",
+      },
+    });
   }
 
   /** After signing in: the cookie, and on to where the person was going. */

@@ -30,6 +30,8 @@ export const SIGNIN_PATH = "/_bucky/signin";
 /** Where a person opens their enrollment link (and, under it, its passkey steps). */
 export const ENROLL_PATH = "/_bucky/enroll";
 export const SIGNOUT_PATH = "/_bucky/signout";
+/** A person's own account: changing their password, signing out everywhere. */
+export const ACCOUNT_PATH = "/_bucky/account";
 /** The zone's control panel (zone-only): everything under it. */
 export const PANEL_PATH = "/_bucky/panel";
 /** AI agents' Model Context Protocol endpoint (streamable HTTP, a bearer token). */
@@ -73,7 +75,7 @@ export function route(
   return HOME;
 }
 
-const ACCOUNT_PATHS = [SIGNIN_PATH, ENROLL_PATH, SIGNOUT_PATH];
+const ACCOUNT_PATHS = [SIGNIN_PATH, ENROLL_PATH, SIGNOUT_PATH, ACCOUNT_PATH];
 const LOGIN: Route = { kind: "login" };
 const PANEL: Route = { kind: "panel" };
 const MCP: Route = { kind: "mcp" };

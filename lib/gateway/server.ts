@@ -55,7 +55,15 @@ import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./page
 import { sizesWithinBudget } from "./public-budget.ts";
 import { keepPublicCopies, publicObjectLimit } from "./public-copies.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
-import { LOGIN_PATH, PANEL_PATH, type Route, route, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
+import {
+  ACCOUNT_PATH,
+  LOGIN_PATH,
+  PANEL_PATH,
+  type Route,
+  route,
+  SIGNIN_PATH,
+  SIGNOUT_PATH,
+} from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
@@ -1056,7 +1064,7 @@ function homePage(words: Messages, table: RouteTable, viewer: Viewer | undefined
   const who: Line =
     viewer?.kind === "person"
       ? {
-          html: `${textHtml(said.signedInAs({ user: viewer.user }))} <form method="post" action="${SIGNOUT_PATH}" style="display:inline"><button type="submit">${escapeHtml(said.signOut)}</button></form> · <a href="${PANEL_PATH}/">${escapeHtml(said.yourPanel)}</a>`,
+          html: `${textHtml(said.signedInAs({ user: viewer.user }))} <form method="post" action="${SIGNOUT_PATH}" style="display:inline"><button type="submit">${escapeHtml(said.signOut)}</button></form> · <a href="${PANEL_PATH}/">${escapeHtml(said.yourPanel)}</a> · <a href="${ACCOUNT_PATH}">${escapeHtml(said.yourAccount)}</a>`,
         }
       : viewer
         ? {

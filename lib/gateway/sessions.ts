@@ -45,6 +45,7 @@ import {
   isSignedOut,
   personSessionId,
   recordSignOut,
+  recordSignOutEverywhere,
   SIGNED_OUT,
 } from "../users/signouts.ts";
 import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
@@ -113,18 +114,7 @@ export interface FoundGateway {
 export function findGateway(node: NodeContext): FoundGateway {
   const own = readGateway(node.db, node.deviceName);
   if (own) return { id: node.deviceId, name: node.deviceName, config: own };
-  const found: FoundGateway[] = [];
-  for (const member of node.membership().byName.values()) {
-    const config = readGateway(node.db, member.name);
-    const peer = node.peers().find((p) => p.id === member.id);
-    if (config && peer)
-      found.push({
-        id: member.id,
-        name: member.name,
-        config,
-        address: new URL(peer.addresses[0] as string).hostname,
-      });
-  }
+  const found = gatewaysOf(node);
   const live = new Set(placementCandidates(node, node.liveWindowMs).live.map((c) => c.id));
   const gateway = found.find((candidate) => live.has(candidate.id)) ?? found[0];
   if (gateway) return gateway;
@@ -133,6 +123,32 @@ export function findGateway(node: NodeContext): FoundGateway {
     "the zone has no gateway yet",
     "Make one with `bucky gateway enable` on a device people can reach.",
   );
+}
+
+/**
+ * The zone's gateways this device can give an address of: itself if it is one, and every
+ * member it knows a peer address of, by name.
+ */
+export function gatewaysOf(node: NodeContext): FoundGateway[] {
+  const found: FoundGateway[] = [];
+  for (const member of node.membership().byName.values()) {
+    if (standingOf(node.membership(), member.id) !== "member") continue;
+    const config = readGateway(node.db, member.name);
+    if (!config) continue;
+    if (member.id === node.deviceId) {
+      found.push({ id: member.id, name: member.name, config });
+      continue;
+    }
+    const peer = node.peers().find((p) => p.id === member.id);
+    if (peer)
+      found.push({
+        id: member.id,
+        name: member.name,
+        config,
+        address: new URL(peer.addresses[0] as string).hostname,
+      });
+  }
+  return found;
 }
 
 /**
@@ -219,9 +235,16 @@ export async function signOut(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
+  everywhere = false,
 ): Promise<HeldElsewhere | undefined> {
   const checked = await checkSession(node, cookieHeader, people);
   if (!("viewer" in checked)) return undefined;
+  // Everywhere: every session of the person, this one among them (a device's session
+  // is no one's, and has no others).
+  if (everywhere && checked.viewer.kind === "person") {
+    recordSignOutEverywhere(node, checked.viewer.user);
+    return node.untilHeldElsewhere(`sign-out of ${checked.viewer.user} everywhere`);
+  }
   recordSignOut(node, checked.sessionId, checked.expiresAt);
   // Said done only once it outlives this gateway (within a bound: a peer may be away).
   return node.untilHeldElsewhere(`sign-out of session ${checked.sessionId.slice(0, 12)}`);

@@ -24,6 +24,7 @@ export const en = {
     skip: "Skip to the content",
     sections: "Sections",
     signOut: "Sign out",
+    yourAccount: "Your account",
     signedInAs: (p: { user: string; role: string }) => `Signed in as ${p.user} (${p.role})`,
     throughDevice: (p: { device: string }) => `Signed in through the device ${p.device}`,
   },
@@ -633,6 +634,9 @@ export const en = {
     ownerLink: "a login link from a device holding the owner key",
     notYet: "not yet: their link was not opened",
     newLink: "New link",
+    signOutEverywhere: "Sign out everywhere",
+    signedOutEverywhere: (p: { person: string }) =>
+      `${p.person} is signed out everywhere: every session they opened ends on every gateway. Their passkey or password still works.`,
     removeOpen: "Remove…",
     removeText: (p: { person: string }) =>
       `${p.person} will no longer sign in, and their sessions end on every gateway.`,
@@ -654,6 +658,8 @@ export const en = {
     resetDone: "Their old passkey or password, and their sessions, no longer work.",
     linkText: (p: { person: string; gateway: string }) =>
       `Send ${p.person} this link privately: it works once, at the gateway ${p.gateway}.`,
+    otherGateways:
+      "Where that gateway is away, the same link works at another of the zone's (once, at one of them):",
     validUntil: "Valid until:",
     scan: "Or let them scan it:",
     qr: "The link as a QR code",
@@ -871,6 +877,7 @@ export const en = {
     throughDevice: (p: { device: string }) => `Signed in through the device ${p.device}.`,
     signOut: "Sign out",
     yourPanel: "Your panel",
+    yourAccount: "Your account",
     thePanel: "The panel",
     signInForMore: "[Sign in] to see the zone's other apps.",
     signedOut: "Signed out",
@@ -914,5 +921,20 @@ export const en = {
     tooManyAttempts: "Too many attempts",
     linkBroken: "This link does not work",
     signInRefused: "Sign-in refused",
+    yourAccount: (p: { user: string }) => `Your account, ${p.user}`,
+    changePassword: "Change your password",
+    currentPassword: "Your password now",
+    noPasswordToChange:
+      "You have no password (you sign in with a passkey, or a login link): there is none to change. An admin's new link lets you set one up.",
+    passwordChanged: "Your password is changed",
+    passwordChangedText:
+      "Your new password works on every gateway of the zone; the old one no longer does, and the other sessions opened with it are ended.",
+    notHeldYet:
+      "No other device of the zone has heard of it yet (none said so within 3 seconds): keep this device on until another is back, or the change is lost with it.",
+    everywhereTitle: "Lost a phone or a computer?",
+    everywhereText:
+      "Sign out everywhere: every session of yours ends, on every gateway of the zone, this one too. Your passkey or password still works: sign in again afterwards.",
+    signOutEverywhere: "Sign out everywhere",
+    toPanel: "Back to the panel",
   },
 };

@@ -21,6 +21,7 @@ export const zhCN: Messages = {
     skip: "跳到正文",
     sections: "栏目",
     signOut: "退出登录",
+    yourAccount: "你的账户",
     signedInAs: (p) => `已登录：${p.user}（${p.role}）`,
     throughDevice: (p) => `通过设备 ${p.device} 登录`,
   },
@@ -534,6 +535,9 @@ export const zhCN: Messages = {
     ownerLink: "持有所有者密钥的设备生成的登录链接",
     notYet: "尚未设置：其链接还没有打开过",
     newLink: "新链接",
+    signOutEverywhere: "在所有地方退出登录",
+    signedOutEverywhere: (p) =>
+      `${p.person} 已在所有地方退出登录：其打开的每个会话都会在所有网关上结束。其通行密钥或密码仍然有效。`,
     removeOpen: "移除…",
     removeText: (p) => `${p.person} 将无法再登录，其在所有网关上的会话都会结束。`,
     remove: (p) => `移除 ${p.person}`,
@@ -552,6 +556,8 @@ export const zhCN: Messages = {
     added: (p) => `${p.person} 已添加。`,
     resetDone: "其原来的通行密钥或密码以及会话都已失效。",
     linkText: (p) => `请私下把此链接发给 ${p.person}：它只能在网关 ${p.gateway} 上使用一次。`,
+    otherGateways:
+      "如果那个网关不在线，同一链接也可以在区域的其他网关上使用（只能在其中一个上使用一次）：",
     validUntil: "有效期至：",
     scan: "或者让对方扫描：",
     qr: "链接的二维码",
@@ -749,6 +755,7 @@ export const zhCN: Messages = {
     throughDevice: (p) => `通过设备 ${p.device} 登录。`,
     signOut: "退出登录",
     yourPanel: "我的控制面板",
+    yourAccount: "我的账户",
     thePanel: "控制面板",
     signInForMore: "[登录]后可以看到本区域的其他应用。",
     signedOut: "已退出登录",
@@ -790,6 +797,21 @@ export const zhCN: Messages = {
     tooManyAttempts: "尝试次数过多",
     linkBroken: "此链接无效",
     signInRefused: "登录被拒绝",
+    yourAccount: (p) => `你的账户，${p.user}`,
+    changePassword: "修改密码",
+    currentPassword: "当前密码",
+    noPasswordToChange:
+      "你没有密码（你使用通行密钥或登录链接登录）：没有可修改的密码。管理员给你的新链接可以让你设置一个。",
+    passwordChanged: "密码已修改",
+    passwordChangedText:
+      "新密码在区域的所有网关上都有效；旧密码不再有效，用它打开的其他会话都已结束。",
+    notHeldYet:
+      "区域中还没有其他设备得知此事（3 秒内没有设备确认）：请让此设备保持开启，直到另一台设备重新上线，否则这次修改会随它丢失。",
+    everywhereTitle: "丢了手机或电脑？",
+    everywhereText:
+      "在所有地方退出登录：你的每个会话都会在区域的所有网关上结束，包括这一个。你的通行密钥或密码仍然有效：之后重新登录即可。",
+    signOutEverywhere: "在所有地方退出登录",
+    toPanel: "返回控制面板",
   },
 };
 

@@ -86,6 +86,7 @@ import {
   listPeople,
   removePerson,
   resetPerson,
+  signOutPersonEverywhere,
 } from "../users/accounts.ts";
 import { DEFAULT_ENROLLMENT_TTL_MS } from "../users/enrollment.ts";
 import { shareApp } from "../users/shares.ts";
@@ -780,6 +781,13 @@ export function createLocalApp(
     // sessions would go on working on every other gateway.
     const heldElsewhere = await node.untilHeldElsewhere(`removal of ${removed.user}`);
     return c.json({ ...removed, heldElsewhere });
+  });
+  app.post("/v1/users/:name/sign-out", async (c) => {
+    const signedOut = signOutPersonEverywhere(node, c.req.param("name"), actorOf(c));
+    // Said done only once another device holds it: lost with this one, the sessions of a
+    // lost phone would go on working on every other gateway.
+    const heldElsewhere = await node.untilHeldElsewhere(`sign-out of ${signedOut.user} everywhere`);
+    return c.json({ ...signedOut, heldElsewhere });
   });
   app.post("/v1/rules", async (c) => {
     const body = await jsonObject(c);

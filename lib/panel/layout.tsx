@@ -4,7 +4,7 @@
  * the notice the last action left.
  */
 import type { Child, FC } from "hono/jsx";
-import { PANEL_PATH, SIGNOUT_PATH } from "../gateway/routing.ts";
+import { ACCOUNT_PATH, PANEL_PATH, SIGNOUT_PATH } from "../gateway/routing.ts";
 import type { Messages } from "../i18n/messages.ts";
 import { panelRights, type Viewer } from "../users/access.ts";
 import { type Locale, LocaleContext } from "./components.tsx";
@@ -88,6 +88,9 @@ export const Layout: FC<{
                 : t.layout.throughDevice({
                     device: props.viewer.deviceName ?? props.viewer.device,
                   })}
+              {props.viewer.kind === "person" ? (
+                <a href={ACCOUNT_PATH}>{t.layout.yourAccount}</a>
+              ) : null}
               <form class="inline" method="post" action={SIGNOUT_PATH}>
                 <button type="submit" class="secondary">
                   {t.layout.signOut}

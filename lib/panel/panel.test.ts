@@ -460,6 +460,7 @@ describe("an action no other device holds yet", () => {
       url: "https://gw.test/_bucky/enroll#x",
       gateway: "gw.test",
       expiresAt: "2026-12-07T10:00:00.000Z",
+      otherGateways: [{ gateway: "gw2", url: "https://gw2.test/_bucky/enroll#x" }],
     },
   };
 
@@ -476,6 +477,11 @@ describe("an action no other device holds yet", () => {
       "/v1/apps/notes": { app: "notes", ...notYet },
       "/v1/apps/notes/share": { app: "notes", ...notYet },
       "/v1/users/ann": { user: "ann", ...notYet },
+      "/v1/users/ann/sign-out": {
+        user: "ann",
+        signedOutUntil: "2026-12-01T04:00:00.000Z",
+        ...notYet,
+      },
       "/v1/agents/helper/revoke": { agent: "helper", ...notYet },
       "/v1/rules": { id: "r1", ...notYet },
       "/v1/invites/i1/revoke": {
@@ -491,6 +497,7 @@ describe("an action no other device holds yet", () => {
       ["apps/notes/remove"],
       ["apps/notes/share", { with: "ann" }],
       ["people/ann/remove"],
+      ["people/ann/sign-out"],
       ["agents/helper/revoke"],
       ["rules/add", { app: "games" }],
     ];
@@ -508,7 +515,10 @@ describe("an action no other device holds yet", () => {
       ...withStatus(),
       "/v1/users/ann/reset": { ...enrolled, ...notYet },
     });
-    expect(await (await reset.post("people/ann/reset")).text()).toContain(en.held.notYet);
+    const resetPage = await (await reset.post("people/ann/reset")).text();
+    expect(resetPage).toContain(en.held.notYet);
+    // The same link at the zone's other gateway, for when the first is away.
+    expect(resetPage).toContain("gw2: <code>https://gw2.test/_bucky/enroll#x</code>");
     // A person's agent: its token is shown once, on the page, with the word beside it.
     const granted = {
       token: "eyJ.token.x",

@@ -6,6 +6,7 @@ import type { Context, Hono } from "hono";
 import { renderSVG } from "uqr";
 import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
+import type { HeldElsewhere } from "../node/node-context.ts";
 import { panelRights } from "../users/access.ts";
 import { mayChangeAccount, panelActor } from "../users/account-rights.ts";
 import type { Enrolled, PersonView } from "../users/accounts.ts";
@@ -57,6 +58,13 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
                             <Action
                               action={href(`people/${encodeURIComponent(p.name)}/reset`)}
                               label={t.people.newLink}
+                              secondary={true}
+                            />
+                          ) : null}
+                          {may({ kind: "sign-out", user: p.name, role: p.role }) ? (
+                            <Action
+                              action={href(`people/${encodeURIComponent(p.name)}/sign-out`)}
+                              label={t.people.signOutEverywhere}
                               secondary={true}
                             />
                           ) : null}
@@ -131,6 +139,18 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
         <div class="actions">
           <CopyButton target="enrollment" />
         </div>
+        {enrollment.otherGateways.length > 0 ? (
+          <>
+            <p>{t.people.otherGateways}</p>
+            <ul>
+              {enrollment.otherGateways.map((other) => (
+                <li>
+                  {other.gateway}: <code>{other.url}</code>
+                </li>
+              ))}
+            </ul>
+          </>
+        ) : null}
         <p>{t.people.scan}</p>
         <div
           class="qr"
@@ -162,6 +182,16 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
       {},
     );
     return enrolled(c, result, true);
+  });
+
+  app.post("/people/:name/sign-out", async (c) => {
+    const page = pageOf(c);
+    const name = c.req.param("name");
+    const result = await page.api.post<{ user: string; heldElsewhere: HeldElsewhere }>(
+      `/v1/users/${encodeURIComponent(name)}/sign-out`,
+      {},
+    );
+    return page.back("people", result, page.locale.t.people.signedOutEverywhere({ person: name }));
   });
 
   app.post("/people/:name/remove", async (c) => {

@@ -3,6 +3,7 @@ import type { Role } from "../../protocol/accounts.ts";
 import {
   type AccountActor,
   type AccountChange,
+  checkAccountChange,
   checkDeviceChange,
   mayChangeAccount,
   mayChangeDevices,
@@ -42,6 +43,25 @@ describe("who may change whose account", () => {
         { kind: "add", role: "admin" } as const,
       ].map((change) => mayChangeAccount(bob, change)),
     ).toEqual([false, false, false, false]);
+  });
+
+  test("signing out everywhere: an admin, members, children and themselves; never the owner or another admin", () => {
+    const signOut = (user: string, role: Role): AccountChange => ({ kind: "sign-out", user, role });
+    const bob = person("bob", "admin");
+    expect(
+      [
+        signOut("ann", "member"),
+        signOut("kid", "child"),
+        signOut("bob", "admin"),
+        signOut("eve", "admin"),
+        signOut("owner", "owner"),
+      ].map((change) => mayChangeAccount(bob, change)),
+    ).toEqual([true, true, true, false, false]);
+    expect(() => checkAccountChange(bob, signOut("owner", "owner"))).toThrow(
+      "bob (admin) cannot sign out the owner",
+    );
+    expect(mayChangeAccount({ kind: "owner-key" }, signOut("owner", "owner"))).toBe(true);
+    expect(mayChangeAccount(person("ann", "member"), signOut("kid", "child"))).toBe(false);
   });
 
   test("members and children change no one", () => {

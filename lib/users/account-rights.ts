@@ -27,7 +27,11 @@ export type AccountActor =
 
 export type AccountChange =
   | { readonly kind: "add"; readonly role: Role }
-  | { readonly kind: "reset" | "remove"; readonly user: string; readonly role: Role };
+  | {
+      readonly kind: "reset" | "remove" | "sign-out";
+      readonly user: string;
+      readonly role: Role;
+    };
 
 /** Refuses a change `actor` may not make (E_PERMISSION), else returns. */
 export function checkAccountChange(actor: AccountActor, change: AccountChange): void {
@@ -36,14 +40,14 @@ export function checkAccountChange(actor: AccountActor, change: AccountChange): 
     change.kind === "add"
       ? `add ${change.role === "admin" ? "an" : "a"} ${change.role}`
       : change.user === OWNER_USER
-        ? `${change.kind} the owner`
-        : `${change.kind} ${change.user} (${change.role})`;
+        ? `${verbOf(change.kind)} the owner`
+        : `${verbOf(change.kind)} ${change.user} (${change.role})`;
   if (actor.role !== "admin")
     throw new BuckyError(
       "E_PERMISSION",
       `${actor.user} (${actor.role}) cannot ${what}: only the owner and the admins manage people`,
     );
-  if (change.kind === "reset" && change.user === actor.user) return;
+  if ((change.kind === "reset" || change.kind === "sign-out") && change.user === actor.user) return;
   if (change.role === "owner" || change.role === "admin")
     throw new BuckyError(
       "E_PERMISSION",
@@ -93,4 +97,8 @@ export function panelActor(viewer: Viewer): AccountActor | undefined {
   return viewer.kind === "person"
     ? { kind: "person", user: viewer.user, role: viewer.role }
     : undefined;
+}
+
+function verbOf(kind: "reset" | "remove" | "sign-out"): string {
+  return kind === "sign-out" ? "sign out" : kind;
 }

@@ -18,6 +18,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { type AccountActor, checkAccountChange } from "./account-rights.ts";
 import type { Person } from "./directory.ts";
 import { type EnrollmentLink, enrollmentLink, planEnrollment } from "./enrollment.ts";
+import { recordSignOutEverywhere } from "./signouts.ts";
 
 export interface PersonView {
   readonly name: string;
@@ -108,6 +109,21 @@ export function removePerson(
   write(node, person.name, rev, null, person.creds);
   node.log.info("person removed", { user: person.name });
   return { user: person.name, removed: true };
+}
+
+/**
+ * Ends every session `name` opened until now, on every gateway as it syncs: for a person
+ * who lost a phone or a laptop signed in. Their credentials stay: they sign in again.
+ */
+export function signOutPersonEverywhere(
+  node: NodeContext,
+  name: string,
+  actor: AccountActor,
+): { user: string; signedOutUntil: string } {
+  const person = existing(node, name);
+  checkAccountChange(actor, { kind: "sign-out", user: person.name, role: person.role });
+  const until = recordSignOutEverywhere(node, person.name);
+  return { user: person.name, signedOutUntil: new Date(until * 1000).toISOString() };
 }
 
 /**

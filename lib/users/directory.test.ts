@@ -3,6 +3,7 @@ import { signAccount, signEnrollment, type UserName, userKeys } from "../../prot
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { toBase64url } from "../../protocol/encoding.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { passwordChangeId, signPasswordChange } from "../../protocol/password-change.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import { readDirectory, touchesPeople } from "./directory.ts";
@@ -13,11 +14,14 @@ function zoneOf() {
   const node = openTestNode(7);
   const gateway = deviceIdFromPublicKey(node.key.publicKey);
   let clock = 1000;
-  const write = (key: string, value: unknown) => {
+  /** A second gateway, writing into the same state (the rules look at keys, not members). */
+  const otherKey = signingKeyFromSeed(seed(8));
+  const other = deviceIdFromPublicKey(otherKey.publicKey);
+  const write = (key: string, value: unknown, by: "d7" | "d8" = "d7") => {
     clock += 1000;
     appendLocalChangeset(
       node.db,
-      { zone: node.zone, name: "d7", key: node.key, seal: node.seal },
+      { zone: node.zone, name: by, key: by === "d7" ? node.key : otherKey, seal: node.seal },
       [{ key, value: JSON.stringify(value) }],
       clock,
     );
@@ -60,7 +64,66 @@ function zoneOf() {
     });
     return enrollment.nonce;
   };
-  return { node, account, credential, read: () => readDirectory(node.db, node.zone) };
+  /** A password made under an enrollment for both gateways, at those of `at`. */
+  const takenAt = (user: string, creds: number, nonceByte: number, at: ("d7" | "d8")[]) => {
+    const enrollment = signEnrollment(
+      {
+        zone: node.zone,
+        user: user as UserName,
+        creds,
+        gateway,
+        gateways: [gateway, other],
+        nonce: new Uint8Array(16).fill(nonceByte),
+        expiresAt: 99,
+      },
+      owner,
+    );
+    for (const by of at)
+      write(
+        userKeys.credentialAt(user, enrollment.nonce, by === "d7" ? gateway : other),
+        {
+          v: 1,
+          kind: "password",
+          enrollment: enrollment.jws,
+          salt: toBase64url(new Uint8Array(16).fill(1)),
+          publicKey: toBase64url(
+            signingKeyFromSeed(seed(nonceByte + (by === "d7" ? 0 : 50))).publicKey,
+          ),
+          memoryKiB: 1024,
+          passes: 1,
+          parallelism: 1,
+          createdAt: "2027-01-01T00:00:00.000Z",
+        },
+        by,
+      );
+    return enrollment.nonce;
+  };
+  /** `user`'s password `cred` changed from the key of seed `from` to that of seed `to`. */
+  const change = (user: string, cred: string, from: number, to: number) => {
+    const made = signPasswordChange(
+      {
+        user,
+        cred,
+        salt: toBase64url(new Uint8Array(16).fill(to)),
+        publicKey: toBase64url(signingKeyFromSeed(seed(to)).publicKey),
+        memoryKiB: 1024,
+        passes: 1,
+        parallelism: 1,
+        changedAt: `2027-01-0${to % 9}T00:00:00.000Z`,
+      },
+      node.zone,
+      signingKeyFromSeed(seed(from)),
+    );
+    write(userKeys.passwordChange(user, passwordChangeId(made, node.zone)), made);
+  };
+  return {
+    node,
+    account,
+    credential,
+    takenAt,
+    change,
+    read: () => readDirectory(node.db, node.zone),
+  };
 }
 
 describe("the people of a zone", () => {
@@ -117,9 +180,42 @@ describe("the people of a zone", () => {
     expect([...(read().people.get("ann")?.credentials.keys() ?? [])]).toEqual([second]);
   });
 
+  test("a link for several gateways makes a credential taken at one, none taken at two", () => {
+    const { account, takenAt, read } = zoneOf();
+    account("ann", 1, "member");
+    account("bob", 1, "member");
+    const annAt = takenAt("ann", 1, 21, ["d8"]);
+    takenAt("bob", 1, 22, ["d7", "d8"]);
+    const { people } = read();
+    expect([...(people.get("ann")?.credentials.keys() ?? [])]).toEqual([annAt]);
+    // Used at two gateways at once (leaked, or a partition): neither way in counts.
+    expect(people.get("bob")?.credentials.size).toBe(0);
+  });
+
+  test("a password is its credential's as last changed; changed two ways, it is none", () => {
+    const { account, credential, change, read } = zoneOf();
+    account("ann", 1, "member");
+    const cred = credential("ann", 1, 31);
+    const publicKey = () => {
+      const found = read().people.get("ann")?.credentials.get(cred);
+      return found?.kind === "password" ? found.publicKey : undefined;
+    };
+    const keyOf = (n: number) => toBase64url(signingKeyFromSeed(seed(n)).publicKey);
+    change("ann", cred, 31, 32);
+    // Signed by a key that was never ann's password: no part of the chain.
+    change("ann", cred, 40, 41);
+    change("ann", cred, 32, 33);
+    expect(publicKey()).toBe(keyOf(33));
+    // Someone who knew the password before last (32) changes it their own way: a fork.
+    change("ann", cred, 32, 34);
+    expect(read().people.get("ann")?.credentials.size).toBe(0);
+  });
+
   test("what the directory is made of", () => {
     expect(touchesPeople("users/ann/account/3")).toBe(true);
     expect(touchesPeople("users/ann/credentials/abc")).toBe(true);
+    expect(touchesPeople("users/ann/credentials/abc/gw")).toBe(true);
+    expect(touchesPeople("users/ann/password-changes/abc")).toBe(true);
     expect(touchesPeople("users/owner/apps/notes/spec")).toBe(false);
     expect(touchesPeople("users/owner/apps/account/spec")).toBe(false);
   });

@@ -4,6 +4,10 @@
  * (made under an enrollment for the account's current `creds`). Everything is verified
  * again as it is read: the write rules checked it when it arrived, and a damaged database
  * must not make a stranger someone.
+ *
+ * An enrollment that several gateways took (its link used at two at once) makes no
+ * credential at all; a password is its credential's as its person last changed it
+ * (protocol/password-change.ts), and none at all once a change was contested.
  */
 import { or } from "drizzle-orm";
 import {
@@ -18,6 +22,7 @@ import {
 } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
+import { decodePasswordChange, type PasswordChange } from "../../protocol/password-change.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
@@ -48,26 +53,37 @@ export interface Directory {
 
 /** Whether a changed key is one the directory is made of. */
 export function touchesPeople(key: string): boolean {
-  return /^users\/[^/]+\/(account|credentials)\//.test(key);
+  return /^users\/[^/]+\/(account|credentials|password-changes)\//.test(key);
 }
 
 export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
   const rows = db
     .select({ key: state.key, value: state.value })
     .from(state)
-    .where(or(keyGlob("users/*/account/*"), keyGlob("users/*/credentials/*")))
+    .where(
+      or(
+        keyGlob("users/*/account/*"),
+        keyGlob("users/*/credentials/*"),
+        keyGlob("users/*/password-changes/*"),
+      ),
+    )
     .all();
   const accounts = new Map<string, Account>();
   /** The removal of the highest rev of each account removed once (Person.removedAtMs). */
   const removals = new Map<string, Account>();
   const found: { user: string; nonce: string; credential: Credential; creds: number }[] = [];
+  const changes: PasswordChange[] = [];
   for (const { key, value } of rows) {
     const parts = key.split("/");
-    if (value === null || parts.length !== 4 || !touchesPeople(key)) continue;
-    const [, user, field, id] = parts as [string, string, string, string];
+    if (value === null || parts.length < 4 || !touchesPeople(key)) continue;
+    const [, user, field, id, at, ...rest] = parts as [string, string, string, string, string?];
+    if (rest.length > 0 || (at !== undefined && field !== "credentials")) continue;
     try {
       const parsed: unknown = JSON.parse(value);
-      if (field === "account") {
+      if (field === "password-changes") {
+        const change = decodePasswordChange(parsed, zone);
+        if (change.user === user) changes.push(change);
+      } else if (field === "account") {
         const account = verifyAccount(parsed as string, zone);
         if (account.user !== user || String(account.rev) !== id) continue;
         const removal = removals.get(user);
@@ -79,6 +95,10 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
         const credential = decodeCredential(parsed);
         const enrollment = verifyEnrollment(credential.enrollment, zone);
         if (enrollment.user !== user || enrollment.nonce !== id) continue;
+        // Where the write rules let it be: under the nonce alone for one gateway's, under
+        // the nonce and a gateway it names for several's.
+        if ((at === undefined) !== (enrollment.version === 1)) continue;
+        if (at !== undefined && !enrollment.gateways.some((gateway) => gateway === at)) continue;
         found.push({ user, nonce: id, credential, creds: enrollment.creds });
       }
     } catch (error) {
@@ -113,10 +133,48 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
       credentials: new Map(),
     });
   }
+  // A link taken at more than one gateway made no credential: none of them counts.
+  const takers = new Map<string, number>();
+  for (const { user, nonce } of found)
+    takers.set(`${user}/${nonce}`, (takers.get(`${user}/${nonce}`) ?? 0) + 1);
   for (const { user, nonce, credential, creds } of found) {
     const person = people.get(user);
-    if (person && person.creds === creds)
-      (person.credentials as Map<string, Credential>).set(nonce, credential);
+    if (!person || person.creds !== creds || takers.get(`${user}/${nonce}`) !== 1) continue;
+    const current =
+      credential.kind === "password" ? changed(credential, user, nonce, changes) : credential;
+    if (current) (person.credentials as Map<string, Credential>).set(nonce, current);
   }
   return { people, revs };
+}
+
+/**
+ * A password credential as its person last changed it: the end of the chain of changes
+ * from the key it was made with, each signed by the one before. Undefined once a key was
+ * changed two ways (protocol/password-change.ts: then no one's password counts).
+ */
+function changed(
+  credential: Extract<Credential, { kind: "password" }>,
+  user: string,
+  nonce: string,
+  changes: readonly PasswordChange[],
+): Credential | undefined {
+  const mine = changes.filter((change) => change.user === user && change.cred === nonce);
+  let current: Extract<Credential, { kind: "password" }> = credential;
+  // Each step takes a change never taken before: a chain that comes back on itself ends.
+  for (let step = 0; step <= mine.length; step++) {
+    const next = mine.filter((change) => change.prev === current.publicKey);
+    if (next.length === 0) return current;
+    if (next.length > 1) return undefined;
+    const [change] = next as [PasswordChange];
+    current = {
+      ...current,
+      salt: change.salt,
+      publicKey: change.publicKey,
+      memoryKiB: change.memoryKiB,
+      passes: change.passes,
+      parallelism: change.parallelism,
+      createdAt: change.changedAt,
+    };
+  }
+  return undefined;
 }

@@ -1,17 +1,22 @@
 /**
  * Enrollment: how a person sets up their way in. `bucky user add` (or `reset`) signs an
- * enrollment token with the owner key, for the account's current credentials and one
- * gateway; the link goes to the person, who opens it on that gateway and makes a passkey
- * or a password there. The gateway takes each link once (it remembers the nonce, and the
- * credential it records is kept under that nonce for the whole zone to see), refuses one
- * a reset made void, and records the credential itself: only it may, so a member device
- * that never saw the link cannot slip a credential of its own into someone's account.
+ * enrollment token with the owner key, for the account's current credentials and every
+ * gateway of the zone (`bucky-enroll/2`): the link goes to the person, who opens it on
+ * one of them (the link's, or, that one away or dead, any other: the same token at its
+ * address) and makes a passkey or a password there. A gateway takes each link once (it
+ * remembers the nonce, and refuses one any gateway has recorded a credential for), refuses
+ * one a reset made void, and records the credential itself, under its own id: only the
+ * gateways the link names may, so a member device that never saw the link cannot slip a
+ * credential of its own into someone's account. A link used at two gateways at once
+ * (before either heard of the other's record) leaves two records, and then neither counts
+ * (lib/users/directory.ts): however a link leaks, it opens at most one way in.
  */
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { eq, or } from "drizzle-orm";
 import {
   type Credential,
   type Enrollment,
+  MAX_ENROLLMENT_GATEWAYS,
   NONCE_BYTES,
   signEnrollment,
   type UserName,
@@ -22,8 +27,9 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { BuckyError } from "../errors.ts";
 import { gatewayBase } from "../gateway/config.ts";
 import { ENROLL_PATH } from "../gateway/routing.ts";
-import { type FoundGateway, findGateway } from "../gateway/sessions.ts";
+import { type FoundGateway, findGateway, gatewaysOf } from "../gateway/sessions.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { keyGlob } from "../store/key-glob.ts";
 import { state, usedLogins } from "../store/schema.ts";
 import type { Person } from "./directory.ts";
 
@@ -33,13 +39,17 @@ export const MAX_ENROLLMENT_TTL_MS = 30 * 24 * 3600_000;
 export interface EnrollmentLink {
   readonly url: string;
   readonly expiresAt: string;
-  /** The gateway that takes it. */
+  /** The gateway the link leads to. */
   readonly gateway: string;
+  /** The other gateways that take it, each with the link at its own address. */
+  readonly otherGateways: readonly { readonly gateway: string; readonly url: string }[];
 }
 
 /** Where and until when a new enrollment link works: checked before anything is written. */
 export interface EnrollmentPlan {
   readonly gateway: FoundGateway;
+  /** Every gateway that takes it, the link's first. */
+  readonly gateways: readonly FoundGateway[];
   readonly expiresAt: number;
 }
 
@@ -51,7 +61,13 @@ export function planEnrollment(node: NodeContext, ttlMs: number): EnrollmentPlan
       "For example: --ttl 7d",
     );
   node.ownerKey();
-  return { gateway: findGateway(node), expiresAt: Math.floor((node.now() + ttlMs) / 1000) };
+  const gateway = findGateway(node);
+  const others = gatewaysOf(node).filter((other) => other.id !== gateway.id);
+  return {
+    gateway,
+    gateways: [gateway, ...others].slice(0, MAX_ENROLLMENT_GATEWAYS),
+    expiresAt: Math.floor((node.now() + ttlMs) / 1000),
+  };
 }
 
 /** A link that lets `user` set up a passkey or a password, on the planned gateway. */
@@ -67,15 +83,21 @@ export function enrollmentLink(
       user,
       creds,
       gateway: plan.gateway.id,
+      gateways: plan.gateways.map((gateway) => gateway.id),
       nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
       expiresAt: plan.expiresAt,
     },
     node.ownerKey(),
   );
+  const url = (gateway: FoundGateway) =>
+    `${gatewayBase(gateway.config, gateway.address)}${ENROLL_PATH}?token=${enrollment.jws}`;
   return {
-    url: `${gatewayBase(plan.gateway.config, plan.gateway.address)}${ENROLL_PATH}?token=${enrollment.jws}`,
+    url: url(plan.gateway),
     expiresAt: new Date(plan.expiresAt * 1000).toISOString(),
     gateway: plan.gateway.name,
+    otherGateways: plan.gateways
+      .slice(1)
+      .map((gateway) => ({ gateway: gateway.name, url: url(gateway) })),
   };
 }
 
@@ -94,7 +116,7 @@ export class Enrollments {
       if (!(error instanceof ProtocolError)) throw error;
       throw refused(`it is not one: ${error.message}`);
     }
-    if (enrollment.gateway !== this.node.deviceId) {
+    if (!enrollment.gateways.includes(this.node.deviceId)) {
       const name = this.node.membership().byId.get(enrollment.gateway)?.name;
       throw refused(`it is for another gateway of the zone${name ? ` (${name})` : ""}`);
     }
@@ -125,6 +147,8 @@ export class Enrollments {
       const person = this.node.people().people.get(enrollment.user);
       if (person?.creds !== enrollment.creds)
         throw refused(`${enrollment.user}'s account changed while it was being set up`);
+      // Or another gateway took the link meanwhile: a second record would void both.
+      if (this.used(enrollment)) throw refused("it was already used: each link works once");
       this.node.db
         .insert(usedLogins)
         .values({ nonce: enrollment.nonce, expiresAt: enrollment.expiresAt })
@@ -132,7 +156,10 @@ export class Enrollments {
         .run();
       this.node.write([
         {
-          key: userKeys.credential(enrollment.user, enrollment.nonce),
+          key:
+            enrollment.version === 1
+              ? userKeys.credential(enrollment.user, enrollment.nonce)
+              : userKeys.credentialAt(enrollment.user, enrollment.nonce, this.node.deviceId),
           value: JSON.stringify(credential),
         },
       ]);
@@ -146,10 +173,14 @@ export class Enrollments {
   private used(enrollment: Enrollment): boolean {
     if (this.node.db.select().from(usedLogins).where(eq(usedLogins.nonce, enrollment.nonce)).get())
       return true;
+    // Recorded by any gateway the zone has heard from: under its nonce, or a gateway's id.
     const key = userKeys.credential(enrollment.user, enrollment.nonce);
     return (
-      this.node.db.select({ key: state.key }).from(state).where(eq(state.key, key)).get() !==
-      undefined
+      this.node.db
+        .select({ key: state.key })
+        .from(state)
+        .where(or(eq(state.key, key), keyGlob(`${key}/*`)))
+        .get() !== undefined
     );
   }
 }

@@ -2,9 +2,11 @@
  * People's sessions: opened by a gateway once someone proved who they are, and checked
  * by every gateway (and by the device running an app the session reaches) from the zone
  * state alone. A session stands while the gateway that signed it is a member, its person
- * is still of the zone, and its proof holds: for a password or a passkey, with a
- * credential the account still counts (so `bucky user remove` and `bucky user reset`
- * end it everywhere); for the owner's login link, while the device it was made on is a
+ * is still of the zone, it was not signed out (alone, or everywhere: lib/users/signouts.ts),
+ * and its proof holds: for a password or a passkey, with a credential the account still
+ * counts (so `bucky user remove` and `bucky user reset` end it everywhere), and for a
+ * password, with the key the password gives now (so a change of it ends the sessions the
+ * old one opened); for the owner's login link, while the device it was made on is a
  * member.
  */
 import { randomBytes } from "node:crypto";
@@ -28,16 +30,23 @@ import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "./access.ts";
 import { checkAssertion } from "./passkey.ts";
 import type { SessionProblem } from "./session-problem.ts";
-import { isSignedOut, personSessionId, SIGNED_OUT } from "./signouts.ts";
+import { isSignedOut, personSessionId, SIGNED_OUT, signedOutEverywhereUntil } from "./signouts.ts";
 
 /** How long a session lasts: as a login link's, and no longer than any may. */
 export const PERSON_SESSION_TTL_S = MAX_SESSION_S;
 /** Passkey proofs checked, remembered so a session costs one WebAuthn check per gateway. */
 const MAX_REMEMBERED = 4096;
 
-/** The claims of a new session for `user`, signed by this gateway, from now. */
+/**
+ * The claims of a new session for `user`, signed by this gateway, from now: or from the
+ * second after the person was last signed out everywhere, when that was this very second
+ * (sessions are dated in seconds, and one opened right after must not count as before).
+ */
 export function newClaims(node: NodeContext, user: UserName): SessionClaims {
-  const issuedAt = Math.floor(node.now() / 1000);
+  const issuedAt = Math.max(
+    Math.floor(node.now() / 1000),
+    signedOutEverywhereUntil(node.db, node.membership(), user) + 1,
+  );
   return {
     zone: node.zoneId,
     user,
@@ -68,6 +77,8 @@ export class SessionCheck {
     if (standingOf(membership, claims.gateway) !== "member")
       return { problem: { code: "gateway-gone" } };
     if (isSignedOut(this.node.db, membership, personSessionId(claims))) return SIGNED_OUT;
+    if (claims.issuedAt <= signedOutEverywhereUntil(this.node.db, membership, claims.user))
+      return SIGNED_OUT;
     const person = this.node.people().people.get(claims.user);
     if (!person) return { problem: { code: "person-gone", user: claims.user } };
     const viewer = (deviceName?: string): { viewer: Viewer } => ({
@@ -91,7 +102,15 @@ export class SessionCheck {
       if (!credential || credential.kind !== proof.k)
         return { problem: { code: "credential-gone", user: claims.user, credential: proof.k } };
       if (proof.k === "password" && credential.kind === "password") {
-        checkPasswordProof(proof, claims, fromBase64url(credential.publicKey) as Uint8Array);
+        try {
+          checkPasswordProof(proof, claims, fromBase64url(credential.publicKey) as Uint8Array);
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error;
+          // Most often opened with the password the person has changed since.
+          return {
+            problem: { code: "credential-gone", user: claims.user, credential: "password" },
+          };
+        }
         return viewer();
       }
       if (proof.k === "passkey" && credential.kind === "passkey") {

@@ -8,8 +8,14 @@
  * it failed, and takes as long: whether a name is a person's is no one's business.
  */
 import { randomBytes } from "node:crypto";
-import { type Credential, checkUserName, type UserName } from "../../protocol/accounts.ts";
+import {
+  type Credential,
+  checkUserName,
+  type UserName,
+  userKeys,
+} from "../../protocol/accounts.ts";
 import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
+import { passwordChangeId, signPasswordChange } from "../../protocol/password-change.ts";
 import { passkeyChallenge, signPasswordProof } from "../../protocol/user-session.ts";
 import { BuckyError } from "../errors.ts";
 import { TokenBucket } from "../gateway/limits.ts";
@@ -113,6 +119,87 @@ export class SignIn {
     });
     this.log.info("signed in", { user, with: "password", client: place.client });
     return cookie;
+  }
+
+  /**
+   * Changes a signed-in person's password, given the one they have now: limited and
+   * counted as a sign-in is (a stolen session must not be a way to guess the password).
+   * The change is signed by the old password's key (protocol/password-change.ts), so every
+   * gateway takes the new password and refuses the old one, and the sessions opened with
+   * the old one, as soon as it hears of it. Returns a new session cookie for this browser,
+   * whose session the change would end too.
+   */
+  async changePassword(
+    user: UserName,
+    current: string,
+    next: string,
+    place: Place,
+  ): Promise<string> {
+    this.admit(user, place, "password");
+    this.limitZoneWide(user, place);
+    const held = this.passwordOf(user);
+    if (!held)
+      throw new BuckyError(
+        "E_INVALID_INPUT",
+        `${user} has no password (a passkey, or a login link, signs them in): there is none to change`,
+        "Ask an admin of the zone for a new link to set up a password (`bucky user reset`).",
+      );
+    const problem = passwordProblem(next, user);
+    if (problem) throw new BuckyError("E_INVALID_INPUT", `that password will not do: ${problem}`);
+    const [nonce, record] = held;
+    const old = await passwordKey(current.slice(0, 1024), record.salt, record, this.hashing);
+    if (toBase64url(old.publicKey) !== record.publicKey) {
+      recordFailure(this.node, user);
+      this.log.warn("password change refused", {
+        user,
+        client: place.client,
+        reason: "wrong password",
+      });
+      throw new BuckyError(
+        "E_PERMISSION",
+        "that is not your password now",
+        "Type the password you signed in with.",
+      );
+    }
+    const { record: fresh, key } = await newPassword(next, this.hashing);
+    // Looked at again: while the hashes ran, another change or a reset may have come in.
+    if (this.passwordOf(user)?.[1].publicKey !== record.publicKey)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${user}'s password changed meanwhile`,
+        "Sign in again, then try once more.",
+      );
+    const change = signPasswordChange(
+      { user, cred: nonce, ...fresh, changedAt: new Date(this.node.now()).toISOString() },
+      this.node.zoneId,
+      old,
+    );
+    this.node.write([
+      {
+        key: userKeys.passwordChange(user, passwordChangeId(change, this.node.zoneId)),
+        value: JSON.stringify(change),
+      },
+    ]);
+    this.log.info("password changed", { user, client: place.client });
+    const claims = newClaims(this.node, user);
+    return signSession(this.node, claims, {
+      k: "password",
+      cred: nonce,
+      sig: signPasswordProof(claims, key),
+    });
+  }
+
+  /** Whether `user` has a password: its credential's nonce and record. */
+  hasPassword(user: string): boolean {
+    return this.passwordOf(user) !== undefined;
+  }
+
+  private passwordOf(
+    user: string,
+  ): [string, Extract<Credential, { kind: "password" }>] | undefined {
+    for (const [nonce, credential] of this.node.people().people.get(user)?.credentials ?? [])
+      if (credential.kind === "password") return [nonce, credential];
+    return undefined;
   }
 
   /** A passkey sign-in begins: the options for the browser, and the ceremony to answer. */

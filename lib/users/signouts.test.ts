@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import type { SessionClaims } from "../../protocol/user-session.ts";
+import { MAX_SESSION_S, type SessionClaims } from "../../protocol/user-session.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -13,12 +13,15 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { state } from "../store/schema.ts";
+import { newClaims } from "./sessions.ts";
 import {
   deviceSessionId,
   forgetExpiredSignOuts,
   isSignedOut,
   personSessionId,
   recordSignOut,
+  recordSignOutEverywhere,
+  signedOutEverywhereUntil,
 } from "./signouts.ts";
 
 afterAll(removeTestDatabases);
@@ -70,6 +73,28 @@ describe("a sign-out", () => {
     later(3600_000);
     recordSignOut(node, "s4", Math.floor((NOW_MS + 3661_000) / 1000) + 60);
     expect(signedOutKeys(node)).toEqual(["nodes/a/signed-out/s4", "nodes/laptop/signed-out/l1"]);
+  });
+});
+
+describe("a sign-out everywhere", () => {
+  test("ends a person's sessions until then at every gateway, and goes once they have all expired", () => {
+    const { node, later } = zone();
+    const until = () => signedOutEverywhereUntil(node.db, node.membership(), "ann");
+    expect(until()).toBe(0);
+    const at = recordSignOutEverywhere(node, "ann");
+    expect([at, until(), signedOutEverywhereUntil(node.db, node.membership(), "bob")]).toEqual([
+      Math.floor(NOW_MS / 1000),
+      Math.floor(NOW_MS / 1000),
+      0,
+    ]);
+    // A session opened then ends; one opened later at this gateway is dated after it.
+    expect(newClaims(node, "ann" as UserName).issuedAt).toBe(at + 1);
+    later(MAX_SESSION_S * 1000 - 1000);
+    forgetExpiredSignOuts(node);
+    expect(until()).toBe(at);
+    later(1000);
+    forgetExpiredSignOuts(node);
+    expect(until()).toBe(0);
   });
 });
 

@@ -16,11 +16,17 @@
  * A session is known by a digest of what its signature covers (its claims), never by the
  * cookie's bytes: a signature's base64url can be spelled more than one way, and a copied
  * cookie respelled must not escape its sign-out.
+ *
+ * Signing a person out everywhere (someone who lost a phone, whose sessions are in no
+ * browser they hold) is one record per person, `nodes/<gateway>/signed-out-everywhere/
+ * <user>`, saying until when (a second of the epoch): every session of that person
+ * opened then or before is ended, at every gateway, as a single sign-out is. It goes,
+ * like those, once every session it ended has expired anyway.
  */
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { Session } from "../../protocol/session.ts";
-import { claimsBytes, type SessionClaims } from "../../protocol/user-session.ts";
+import { claimsBytes, MAX_SESSION_S, type SessionClaims } from "../../protocol/user-session.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
@@ -53,6 +59,8 @@ export function deviceSessionId(session: Session): string {
 export const SIGNED_OUT: { readonly problem: SessionProblem } = { problem: { code: "signed-out" } };
 
 const signedOutKey = (gateway: string, id: string) => `nodes/${gateway}/signed-out/${id}`;
+const everywhereKey = (gateway: string, user: string) =>
+  `nodes/${gateway}/signed-out-everywhere/${user}`;
 
 /**
  * Whether the session `id` was signed out at any gateway of the zone: one look-up per
@@ -68,6 +76,42 @@ export function isSignedOut(db: StateQueries, membership: Membership, id: string
     if (row?.value) return true;
   }
   return false;
+}
+
+/**
+ * Until when (seconds since the epoch) `user`'s sessions were signed out everywhere, at
+ * any gateway of the zone: a session opened then or before is ended (0: never).
+ */
+export function signedOutEverywhereUntil(
+  db: StateQueries,
+  membership: Membership,
+  user: string,
+): number {
+  let until = 0;
+  for (const name of membership.byName.keys()) {
+    const row = db
+      .select({ value: state.value })
+      .from(state)
+      .where(eq(state.key, everywhereKey(name, user)))
+      .get();
+    if (row?.value) until = Math.max(until, untilOf(row.value));
+  }
+  return until;
+}
+
+/**
+ * Ends every session of `user` opened until now, on every gateway of the zone as each
+ * hears of it; returns until when (seconds since the epoch).
+ */
+export function recordSignOutEverywhere(node: NodeContext, user: string): number {
+  const until = Math.floor(node.now() / 1000);
+  const ops = [
+    { key: everywhereKey(node.deviceName, user), value: JSON.stringify({ until }) },
+    ...expiredOps(node),
+  ];
+  node.write(ops);
+  node.log.info("signed out everywhere", { user });
+  return until;
 }
 
 /**
@@ -93,22 +137,39 @@ export function forgetExpiredSignOuts(node: NodeContext): void {
 
 function expiredOps(node: NodeContext): { key: string; value: null }[] {
   const nowS = Math.floor(node.now() / 1000);
-  return node.db
-    .select({ key: state.key, value: state.value })
-    .from(state)
-    .where(keyGlob(signedOutKey(node.deviceName, "*")))
-    .all()
-    .filter((row) => row.value !== null && expiresAtOf(row.value) <= nowS)
-    .map((row) => ({ key: row.key, value: null }));
+  const rows = (pattern: string) =>
+    node.db
+      .select({ key: state.key, value: state.value })
+      .from(state)
+      .where(keyGlob(pattern))
+      .all()
+      .flatMap((row) => (row.value === null ? [] : [{ key: row.key, value: row.value }]));
+  // A sign-out everywhere ends sessions opened until then: the last of them expires a
+  // session's longest life later.
+  return [
+    ...rows(signedOutKey(node.deviceName, "*")).filter((row) => expiresAtOf(row.value) <= nowS),
+    ...rows(everywhereKey(node.deviceName, "*")).filter(
+      (row) => untilOf(row.value) + MAX_SESSION_S <= nowS,
+    ),
+  ].map((row) => ({ key: row.key, value: null }));
 }
 
 /** When a record's session expires; a record of no known shape counts as expired. */
 function expiresAtOf(value: string): number {
+  return numberField(value, "expiresAt");
+}
+
+/** Until when a sign-out everywhere ends sessions; a record of no known shape, none. */
+function untilOf(value: string): number {
+  return numberField(value, "until");
+}
+
+function numberField(value: string, field: string): number {
   try {
     const parsed: unknown = JSON.parse(value);
     const at =
       typeof parsed === "object" && parsed !== null
-        ? (parsed as { expiresAt?: unknown }).expiresAt
+        ? (parsed as Record<string, unknown>)[field]
         : undefined;
     return typeof at === "number" && Number.isFinite(at) ? at : 0;
   } catch {

@@ -1,0 +1,302 @@
+/**
+ * A person's own sign-in, zone-wide, in a zone of two gateways each killed (SIGKILL) in
+ * turn: an enrollment link made at one opens at the other with the first dead; a
+ * password changed at one gateway is the only one that works at the other with the
+ * first dead, and the sessions of the old one end there; signing out everywhere (from
+ * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
+ * ends every earlier session at the other gateway with the acting one dead.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  enableGateway,
+  jsonError,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
+
+afterAll(cleanUp);
+
+let alpha: Daemon;
+let beta: Daemon;
+let alphaGateway: string;
+let betaGateway: string;
+const FIRST = "ann's first password";
+const SECOND = "ann's second password";
+
+/** A form posted from `gateway`'s own pages. */
+function post(gateway: string, path: string, fields: Record<string, string>, cookie?: string) {
+  return fetch(`${gateway}${path}`, {
+    method: "POST",
+    headers: {
+      origin: gateway,
+      "content-type": "application/x-www-form-urlencoded",
+      ...(cookie ? { cookie } : {}),
+    },
+    body: new URLSearchParams(fields),
+    redirect: "manual",
+  });
+}
+
+const cookieOf = (response: Response) =>
+  (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
+
+/** ann signed in at `gateway` with `password`: the answer's status and session cookie. */
+async function signIn(gateway: string, password: string): Promise<[number, string]> {
+  const response = await post(gateway, "/_bucky/signin", { name: "ann", password });
+  return [response.status, cookieOf(response)];
+}
+
+/** The panel at `gateway` with `cookie`: its status, and whether it says signed out. */
+async function panelAt(gateway: string, cookie: string): Promise<[number, boolean]> {
+  const response = await fetch(`${gateway}/_bucky/panel/`, {
+    headers: { cookie },
+    redirect: "manual",
+  });
+  return [response.status, (await response.text()).includes("your session was signed out")];
+}
+
+/** The panel at `gateway` with `cookie`: its status, and why it refused, if it did. */
+async function panelText(gateway: string, cookie: string): Promise<[number, string]> {
+  const response = await fetch(`${gateway}/_bucky/panel/`, {
+    headers: { cookie },
+    redirect: "manual",
+  });
+  const text = await response.text();
+  return [
+    response.status,
+    /the password your session was opened with [^<.]*/.exec(text)?.[0] ?? "",
+  ];
+}
+
+/** Restarts a daemon killed before, on its own port (where its peers look for it). */
+async function restart(daemon: Daemon): Promise<Daemon> {
+  const port = Number(new URL(daemon.addresses[0] as string).port);
+  return startDaemon(daemon.home, {}, { port });
+}
+
+/** Waits until every key under `prefix` that `from` holds, `to` holds too. */
+async function synced(from: Daemon, to: Daemon, prefix: string): Promise<void> {
+  const keys = async (home: string) =>
+    (
+      await buckyJson<{ entries: { key: string }[] }>(["state", "list", prefix, "--home", home])
+    ).entries
+      .map((entry) => entry.key)
+      .sort();
+  const wanted = await keys(from.home);
+  await waitFor(`${prefix} at ${to.home}`, async () => {
+    const held = new Set(await keys(to.home));
+    return wanted.every((key) => held.has(key)) ? true : undefined;
+  });
+}
+
+beforeAll(async () => {
+  const zone = await startZone(["alpha", "beta"]);
+  alpha = zone.get("alpha") as Daemon;
+  beta = zone.get("beta") as Daemon;
+  alphaGateway = await enableGateway(alpha.home);
+  betaGateway = await enableGateway(beta.home);
+}, 60_000);
+
+describe("a person's sign-in, zone-wide", () => {
+  test("an enrollment link made at alpha opens at beta with alpha killed, once", async () => {
+    const added = await buckyJson<{
+      heldElsewhere: string;
+      enrollment: {
+        url: string;
+        gateway: string;
+        otherGateways: { gateway: string; url: string }[];
+      };
+    }>(["user", "add", "ann", "--home", alpha.home]);
+    expect([added.heldElsewhere, added.enrollment.gateway]).toEqual(["held", "alpha"]);
+    expect(added.enrollment.otherGateways.map((other) => other.gateway)).toEqual(["beta"]);
+    const atBeta = new URL((added.enrollment.otherGateways[0] as { url: string }).url);
+    expect(atBeta.origin).toBe(betaGateway);
+    const token = atBeta.searchParams.get("token") as string;
+    // The same token at either gateway.
+    expect(new URL(added.enrollment.url).searchParams.get("token")).toBe(token);
+    await alpha.kill();
+    const enrolled = await post(betaGateway, "/_bucky/enroll", {
+      token,
+      password: FIRST,
+      confirm: FIRST,
+    });
+    expect(enrolled.status).toBe(303);
+    const again = await post(betaGateway, "/_bucky/enroll", {
+      token,
+      password: "someone else's",
+      confirm: "someone else's",
+    });
+    expect([again.status, (await again.text()).includes("already used")]).toEqual([403, true]);
+    expect((await signIn(betaGateway, FIRST))[0]).toBe(303);
+    // alpha, back, holds what beta recorded: the link is spent there too, the password works.
+    alpha = await restart(alpha);
+    await synced(beta, alpha, "users/ann/");
+    const atAlpha = await post(alphaGateway, "/_bucky/enroll", {
+      token,
+      password: "someone else's",
+      confirm: "someone else's",
+    });
+    expect([atAlpha.status, (await atAlpha.text()).includes("already used")]).toEqual([403, true]);
+    expect((await signIn(alphaGateway, FIRST))[0]).toBe(303);
+  }, 60_000);
+
+  test("a link used at both gateways before either heard of the other makes no way in", async () => {
+    const added = await buckyJson<{ heldElsewhere: string; enrollment: { url: string } }>([
+      "user",
+      "add",
+      "bob",
+      "--home",
+      alpha.home,
+    ]);
+    expect(added.heldElsewhere).toBe("held");
+    const token = new URL(added.enrollment.url).searchParams.get("token") as string;
+    const enroll = (gateway: string, password: string) =>
+      post(gateway, "/_bucky/enroll", { token, password, confirm: password });
+    // bob at alpha while beta is dead; a thief with the leaked link at beta while alpha is.
+    await beta.kill();
+    const bobs = await enroll(alphaGateway, "bob's own password");
+    expect(bobs.status).toBe(303);
+    await alpha.kill();
+    beta = await restart(beta);
+    const thiefs = await enroll(betaGateway, "the thief's password");
+    expect(thiefs.status).toBe(303);
+    alpha = await restart(alpha);
+    await synced(alpha, beta, "users/bob/");
+    await synced(beta, alpha, "users/bob/");
+    // Two records of one link: neither counts, at either gateway, nor the sessions it opened.
+    for (const gateway of [alphaGateway, betaGateway]) {
+      for (const password of ["bob's own password", "the thief's password"])
+        expect((await post(gateway, "/_bucky/signin", { name: "bob", password })).status).toBe(403);
+      for (const cookie of [cookieOf(bobs), cookieOf(thiefs)])
+        expect((await panelAt(gateway, cookie))[0]).toBe(401);
+    }
+    const { people } = await buckyJson<{ people: { name: string; signsInWith: string[] }[] }>([
+      "user",
+      "list",
+      "--home",
+      beta.home,
+    ]);
+    expect(people.find((person) => person.name === "bob")?.signsInWith).toEqual([]);
+  }, 60_000);
+
+  test("a password changed at beta is the only one at alpha with beta killed; its old sessions end", async () => {
+    const [, oldAtAlpha] = await signIn(alphaGateway, FIRST);
+    const [, current] = await signIn(betaGateway, FIRST);
+    // Not without a session, nor from another site, nor with a wrong password now.
+    const anonymous = await post(betaGateway, "/_bucky/account/password", {
+      current: FIRST,
+      password: SECOND,
+      confirm: SECOND,
+    });
+    expect([anonymous.status, anonymous.headers.get("location")]).toEqual([
+      303,
+      "/_bucky/signin?next=%2F_bucky%2Faccount",
+    ]);
+    const foreign = await fetch(`${betaGateway}/_bucky/account/password`, {
+      method: "POST",
+      headers: {
+        origin: "https://evil.example",
+        "content-type": "application/x-www-form-urlencoded",
+        cookie: current,
+      },
+      body: new URLSearchParams({ current: FIRST, password: SECOND, confirm: SECOND }),
+      redirect: "manual",
+    });
+    expect(foreign.status).toBe(403);
+    const wrong = await post(
+      betaGateway,
+      "/_bucky/account/password",
+      { current: "not it at all", password: SECOND, confirm: SECOND },
+      current,
+    );
+    expect([wrong.status, (await wrong.text()).includes("not your password now")]).toEqual([
+      403,
+      true,
+    ]);
+    expect(beta.log()).toContain("password change refused user=ann");
+    // The start page leads there.
+    const start = await fetch(`${betaGateway}/`, { headers: { cookie: current } });
+    expect((await start.text()).includes('href="/_bucky/account"')).toBe(true);
+    const page = await fetch(`${betaGateway}/_bucky/account`, { headers: { cookie: current } });
+    expect([
+      page.status,
+      (await page.text()).includes('action="/_bucky/account/password"'),
+    ]).toEqual([200, true]);
+    const changed = await post(
+      betaGateway,
+      "/_bucky/account/password",
+      { current: FIRST, password: SECOND, confirm: SECOND },
+      current,
+    );
+    expect([changed.status, (await changed.text()).includes("Your password is changed")]).toEqual([
+      200,
+      true,
+    ]);
+    const renewed = cookieOf(changed);
+    expect(renewed).not.toBe(current);
+    await beta.kill();
+    expect((await signIn(alphaGateway, FIRST))[0]).toBe(403);
+    expect((await signIn(alphaGateway, SECOND))[0]).toBe(303);
+    // The sessions the old password opened end; this browser's new one goes on.
+    for (const cookie of [oldAtAlpha, current])
+      expect(await panelText(alphaGateway, cookie)).toEqual([
+        401,
+        "the password your session was opened with no longer lets ann in",
+      ]);
+    expect(await panelAt(alphaGateway, renewed)).toEqual([200, false]);
+    beta = await restart(beta);
+    await synced(alpha, beta, "users/ann/");
+  }, 60_000);
+
+  test("signing out everywhere at alpha ends every earlier session at beta with alpha killed", async () => {
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
+    expect([out.status, out.headers.get("location")]).toEqual([303, "/"]);
+    await alpha.kill();
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(betaGateway, cookie)).toEqual([401, true]);
+    // Signing in again, even within the same second, opens a session that stands.
+    const [status, fresh] = await signIn(betaGateway, SECOND);
+    expect(status).toBe(303);
+    expect(await panelAt(betaGateway, fresh)).toEqual([200, false]);
+    alpha = await restart(alpha);
+    await synced(beta, alpha, "nodes/");
+  }, 60_000);
+
+  test("`bucky user sign-out --everywhere` at beta holds at alpha with beta killed", async () => {
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    const usage = await bucky(["user", "sign-out", "ann", "--json", "--home", beta.home]);
+    expect([usage.exitCode, jsonError(usage).code]).toEqual([2, "E_USAGE"]);
+    const missing = await bucky([
+      "user",
+      "sign-out",
+      "nobody",
+      "--everywhere",
+      "--json",
+      "--home",
+      beta.home,
+    ]);
+    expect(jsonError(missing).code).toBe("E_NOT_FOUND");
+    const done = await buckyJson<{ user: string; signedOutUntil: string; heldElsewhere: string }>([
+      "user",
+      "sign-out",
+      "ann",
+      "--everywhere",
+      "--home",
+      beta.home,
+    ]);
+    expect([done.user, done.heldElsewhere]).toEqual(["ann", "held"]);
+    expect(Number.isNaN(Date.parse(done.signedOutUntil))).toBe(false);
+    await beta.kill();
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(alphaGateway, cookie)).toEqual([401, true]);
+    expect((await signIn(alphaGateway, SECOND))[0]).toBe(303);
+  }, 60_000);
+});
