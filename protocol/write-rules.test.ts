@@ -6,8 +6,8 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
-import { signPublicBudget } from "./public-budget.ts";
 import { writeProblem } from "./write-rules.ts";
+import { FILES_BUDGET_KEY, PUBLIC_BUDGET_KEY, signBudget } from "./zone-budget.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
 const otherOwner = signingKeyFromSeed(new Uint8Array(32).fill(2));
@@ -208,10 +208,12 @@ describe("revoked-agents/<id>", () => {
   });
 });
 
-describe("system/public-budget", () => {
+describe("system/public-budget and system/files-budget", () => {
   const AT_MS = 1_767_225_600_000;
   const budget = (bytes: number, key = owner, zoneId = zone) =>
-    JSON.stringify(signPublicBudget({ zone: zoneId, bytes, atMs: AT_MS, owner: key }));
+    JSON.stringify(
+      signBudget({ key: PUBLIC_BUDGET_KEY, zone: zoneId, bytes, atMs: AT_MS, owner: key }),
+    );
   const at = (value: string | null, atMs = AT_MS) =>
     writeProblem(
       { key: "system/public-budget", value },
@@ -238,6 +240,27 @@ describe("system/public-budget", () => {
     const altered = { ...JSON.parse(budget(5)), bytes: 0 };
     expect(at(JSON.stringify(altered))).toBe(
       "system/public-budget must hold a budget signed by the zone owner: its bytes are not the ones the owner signed",
+    );
+  });
+
+  test("system/files-budget is the owner's too, and one budget's signature is not the other's", () => {
+    const files = (value: string | null) =>
+      writeProblem({ key: FILES_BUDGET_KEY, value }, { name: "laptop", id: laptopId }, zone, AT_MS);
+    const filesBudget = (bytes: number, by = owner) =>
+      JSON.stringify(signBudget({ key: FILES_BUDGET_KEY, zone, bytes, atMs: AT_MS, owner: by }));
+    expect(files(filesBudget(0))).toBeUndefined();
+    expect(files("0")).toBe(
+      'system/files-budget must hold a budget signed by the zone owner: it must be {"bytes": <n>, "signed": "<the owner\'s signature>"}',
+    );
+    expect(files(filesBudget(0, laptopKey))).toBe(
+      "system/files-budget must hold a budget signed by the zone owner: its signature is not the zone owner's",
+    );
+    // The owner's budget for public files, written as the one for stored files.
+    expect(files(budget(0))).toBe(
+      "system/files-budget must hold a budget signed by the zone owner: its signature is not the zone owner's",
+    );
+    expect(files(null)).toBe(
+      "system/files-budget cannot be deleted: the owner sets another budget instead",
     );
   });
 

@@ -20,9 +20,10 @@
  *   Other keys under `users/` (the apps' specs) stay open to any member.
  * - `system/backup/key-epochs/<name>` holds a key epoch of the zone's backups, only as a
  *   record the owner key signed for that zone, whose name it is (protocol/backup/key-epoch.ts);
- *   never deleted. `system/public-budget` holds the zone's budget for public files only
- *   as a record the owner key signed when it was written (protocol/public-budget.ts);
- *   never deleted. Other keys under `system/` stay open to any member.
+ *   never deleted. `system/public-budget` and `system/files-budget` hold the zone's
+ *   budgets for public and stored files only as a record the owner key signed for that
+ *   budget when it was written (protocol/zone-budget.ts); never deleted. Other keys under
+ *   `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  */
 
@@ -34,9 +35,9 @@ import { fromBase64url } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import type { DeviceId, ZoneId } from "./ids.ts";
 import { passwordChangeWriteProblem } from "./password-change.ts";
-import { PUBLIC_BUDGET_KEY, publicBudgetProblem } from "./public-budget.ts";
 import { isRecord } from "./shape.ts";
 import { stateKeys } from "./state-key.ts";
+import { budgetProblem, isBudgetKey } from "./zone-budget.ts";
 
 /** The device writing: its name and its id. */
 export interface Writer {
@@ -84,7 +85,7 @@ export function writeProblem(
   if (top === "users" && (field === "account" || field === "credentials"))
     return userWriteProblem(op.key, op.value, author.id, zone, atMs);
   if (top === "system") {
-    if (op.key === PUBLIC_BUDGET_KEY) return publicBudgetProblem(op, zone, atMs);
+    if (isBudgetKey(op.key)) return budgetProblem(op.key, op, zone, atMs);
     return name === "backup" && field === "key-epochs"
       ? keyEpochProblem(op, rest, zone)
       : undefined;

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectId } from "../protocol/ndn.ts";
-import { signPublicBudget } from "../protocol/public-budget.ts";
+import { PUBLIC_BUDGET_KEY, signBudget } from "../protocol/zone-budget.ts";
 import {
   answeredOnceHeld,
   bucky,
@@ -327,7 +327,13 @@ describe("the zone's budget for public files", () => {
     for (const value of [
       "0",
       JSON.stringify(
-        signPublicBudget({ zone: member.zone, bytes: 0, atMs: Date.now(), owner: member.key }),
+        signBudget({
+          key: PUBLIC_BUDGET_KEY,
+          zone: member.zone,
+          bytes: 0,
+          atMs: Date.now(),
+          owner: member.key,
+        }),
       ),
     ]) {
       const forged = member.changeset([{ key: "system/public-budget", value }]);

@@ -221,7 +221,8 @@ describe("a record a member wrote by hand", () => {
   test("of a size past the budget gets no device to fetch the file; put of the file writes its true size", async () => {
     // A budget every disk here has room for past it: what keeps the copy away is the budget.
     const budgetKey = "system/files-budget";
-    await buckyJson(["state", "set", budgetKey, String(64 * 1024 ** 2), "--home", beta.home]);
+    // The owner's to set (alpha holds the owner key).
+    await buckyJson(["state", "set", budgetKey, String(64 * 1024 ** 2), "--home", alpha.home]);
     await waitFor("alpha to have the budget", async () =>
       budgetKey in (await stateUnder(alpha.home, budgetKey)) ? true : undefined,
     );

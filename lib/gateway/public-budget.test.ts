@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
-import { signPublicBudget } from "../../protocol/public-budget.ts";
+import { signBudget } from "../../protocol/zone-budget.ts";
 import { testOwner } from "../state/test-db.ts";
 import {
   describePublicPastBudget,
@@ -14,9 +14,15 @@ import {
 } from "./public-budget.ts";
 
 const zone = zoneIdFromPublicKey(testOwner.publicKey);
-/** A budget as the owner's device writes it: signed by the owner key (`key`). */
-const signed = (bytes: number, key = testOwner) =>
-  signPublicBudget({ zone, bytes, atMs: Date.parse("2026-12-01T00:00:00.000Z"), owner: key });
+/** A budget as the owner's device writes it: signed by the owner key (`owner`). */
+const signed = (bytes: number, owner = testOwner) =>
+  signBudget({
+    key: PUBLIC_BUDGET_KEY,
+    zone,
+    bytes,
+    atMs: Date.parse("2026-12-01T00:00:00.000Z"),
+    owner,
+  });
 
 /** A state table of the records given: id (its letter repeated) → its value. */
 function stateOf(records: Record<string, unknown>, budget?: unknown): Database {

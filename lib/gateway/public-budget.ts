@@ -9,27 +9,13 @@
  * the zone state alone, in the order they were made public, so every device gives the same
  * answer.
  */
-import type { SigningKey } from "../../protocol/ed25519.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
-import type { ZoneId } from "../../protocol/ids.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
-import {
-  PUBLIC_BUDGET_KEY,
-  type PublicBudgetValue,
-  readPublicBudget,
-  signPublicBudget,
-} from "../../protocol/public-budget.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { BuckyError } from "../errors.ts";
+import { PUBLIC_BUDGET_KEY } from "../../protocol/zone-budget.ts";
 import { splitByBudget } from "../ndn/within-budget.ts";
-import {
-  parsedValue,
-  type StateReader,
-  sqliteOf,
-  stateRowsMatching,
-  stateValue,
-} from "../store/reads.ts";
+import { budgetBytes } from "../state/budgets.ts";
+import { parsedValue, type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { formatBytes } from "../units.ts";
 
 /** Where the zone records its public objects, one key each. */
@@ -37,7 +23,7 @@ export const PUBLIC_PREFIX = "system/public/";
 
 /** What the zone serves publicly at most, when `system/public-budget` does not say. */
 export const PUBLIC_BUDGET_BYTES = 8 * 1024 ** 3;
-/** Where the owner sets another budget, signed (protocol/public-budget.ts). */
+/** Where the owner sets another budget, signed (protocol/zone-budget.ts). */
 export { PUBLIC_BUDGET_KEY };
 
 /** A public object as its record says: its size, and when it was made public. */
@@ -55,58 +41,6 @@ export interface PublicBudget {
   readonly within: readonly PublicRecord[];
   /** Neither copied nor served; a record with no size is always past it. */
   readonly past: readonly PublicRecord[];
-}
-
-/**
- * The budget the owner set, or the default. Only a budget the owner signed counts: the
- * write rules refuse any other, and one written before they did (a plain number any
- * member could write) is passed over.
- */
-export function publicBudgetBytes(db: StateReader): number {
-  const value = parsedValue(stateValue(db, PUBLIC_BUDGET_KEY));
-  if (value === undefined) return PUBLIC_BUDGET_BYTES;
-  const zone = sqliteOf(db).query<{ zone: ZoneId }, []>("SELECT zone_id AS zone FROM node").get();
-  if (!zone) return PUBLIC_BUDGET_BYTES;
-  try {
-    return readPublicBudget(value, zone.zone).bytes;
-  } catch (error) {
-    if (error instanceof ProtocolError) return PUBLIC_BUDGET_BYTES;
-    throw error;
-  }
-}
-
-/**
- * The value `bucky state set system/public-budget <bytes>` writes: `bytes` signed by the
- * owner key, which this device must hold (every device refuses a budget the owner did not
- * sign: a member could otherwise unpublish every file, or fill every gateway's disk).
- */
-export function ownerSignedBudget(
-  owner: {
-    readonly zoneId: ZoneId;
-    readonly holdsOwnerKey: boolean;
-    now(): number;
-    ownerKey(): SigningKey;
-  },
-  bytes: unknown,
-): PublicBudgetValue {
-  if (!Number.isSafeInteger(bytes) || (bytes as number) < 0)
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `the budget for public files is a whole number of bytes, not ${JSON.stringify(bytes)}`,
-      `For example: \`bucky state set ${PUBLIC_BUDGET_KEY} ${PUBLIC_BUDGET_BYTES}\` (8 GiB).`,
-    );
-  if (!owner.holdsOwnerKey)
-    throw new BuckyError(
-      "E_PERMISSION",
-      `${PUBLIC_BUDGET_KEY} is the owner's to set: a budget must be signed by the owner key, which this device does not hold, and every device refuses one the owner did not sign`,
-      "Set it on a device holding the owner key (the one the zone was created on), or give this one the key first (`bucky zone owner-key < phrase.txt`, then restart its daemon).",
-    );
-  return signPublicBudget({
-    zone: owner.zoneId,
-    bytes: bytes as number,
-    atMs: owner.now(),
-    owner: owner.ownerKey(),
-  });
 }
 
 /** Every public object's record, in the order made public (then by id). */
@@ -131,9 +65,9 @@ export function publicRecords(db: StateReader): PublicRecord[] {
 
 /** Which public objects fit the budget: each, in the order made public, that still fits. */
 export function publicBudget(db: StateReader): PublicBudget {
-  const budgetBytes = publicBudgetBytes(db);
-  const { within, past } = splitByBudget(publicRecords(db), budgetBytes);
-  return { budgetBytes, within, past };
+  const bytes = budgetBytes(db, PUBLIC_BUDGET_KEY, PUBLIC_BUDGET_BYTES);
+  const { within, past } = splitByBudget(publicRecords(db), bytes);
+  return { budgetBytes: bytes, within, past };
 }
 
 /** The sizes the objects within the budget were made public with, by id. */

@@ -9,7 +9,7 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { signPublicBudget } from "../../protocol/public-budget.ts";
+import { PUBLIC_BUDGET_KEY, signBudget } from "../../protocol/zone-budget.ts";
 import { appKeys } from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { createLog } from "../log.ts";
@@ -114,7 +114,13 @@ describe("named data collection", () => {
         {
           key: "system/public-budget",
           value: JSON.stringify(
-            signPublicBudget({ zone: node.zone, bytes: 30, atMs: 1000, owner: testOwner }),
+            signBudget({
+              key: PUBLIC_BUDGET_KEY,
+              zone: node.zone,
+              bytes: 30,
+              atMs: 1000,
+              owner: testOwner,
+            }),
           ),
         },
       ],

@@ -1,7 +1,9 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import type { DeviceId } from "../../protocol/ids.ts";
+import { type DeviceId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import { signBudget } from "../../protocol/zone-budget.ts";
+import { testOwner } from "../state/test-db.ts";
 import type { Member, Membership } from "../sync/membership.ts";
 import {
   FILES_BUDGET_KEY,
@@ -13,11 +15,14 @@ import {
 } from "./stored-files.ts";
 
 const idOf = (letter: string) => `sha256:${letter.repeat(64)}` as ObjectId;
+const zone = zoneIdFromPublicKey(testOwner.publicKey);
 
 /** A state table of the rows given: key → value (null: a deletion), written by `author`. */
 function stateOf(rows: Record<string, unknown>, author = "dev-alpha"): Database {
   const db = new Database(":memory:");
   db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, author TEXT)");
+  db.run("CREATE TABLE node (zone_id TEXT)");
+  db.run("INSERT INTO node VALUES (?)", [zone]);
   for (const [key, value] of Object.entries(rows))
     db.run("INSERT INTO state VALUES (?, ?, ?, ?)", [
       key,
@@ -51,7 +56,13 @@ describe("the zone's stored files", () => {
       [`${FILES_PREFIX}${idOf("d")}`]: { size: -1, at: "2026-12-01T00:00:00.000Z" },
       [`${FILES_PREFIX}${idOf("e")}`]: "not json",
       [`${FILES_PREFIX}not-an-id`]: { size: 1, at: "x" },
-      [FILES_BUDGET_KEY]: 100,
+      [FILES_BUDGET_KEY]: signBudget({
+        key: FILES_BUDGET_KEY,
+        zone,
+        bytes: 100,
+        atMs: 1000,
+        owner: testOwner,
+      }),
     });
     const budget = storedFilesBudget(db, membershipOf({ alpha: "member" }));
     expect(budget.within.map((r) => [r.id, r.storedBy])).toEqual([

@@ -19,6 +19,8 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { FILES_BUDGET_KEY } from "../../protocol/zone-budget.ts";
+import { budgetBytes } from "../state/budgets.ts";
 import {
   parsedValue,
   type StateReader,
@@ -34,7 +36,8 @@ import { splitByBudget } from "./within-budget.ts";
 /** Where the zone records its stored files, one key each. */
 export const FILES_PREFIX = "system/files/";
 /** Where the owner sets the budget for stored files (a whole number of bytes). */
-export const FILES_BUDGET_KEY = "system/files-budget";
+/** Where the owner sets another budget, signed (protocol/zone-budget.ts). */
+export { FILES_BUDGET_KEY };
 /**
  * What every device keeps copies of at most, when `system/files-budget` does not say:
  * each device holds all of them, so this is what stored files take of each disk.
@@ -86,12 +89,9 @@ export function isStoredFile(db: StateReader, id: ObjectId): boolean {
   return Boolean(stateValue(db, recordKey(id)));
 }
 
-/** The budget the zone set, or the default. */
+/** The budget the owner set, or the default. */
 export function storedFilesBudgetBytes(db: StateReader): number {
-  const value = parsedValue(stateValue(db, FILES_BUDGET_KEY));
-  return Number.isSafeInteger(value) && (value as number) >= 0
-    ? (value as number)
-    : FILES_BUDGET_BYTES;
+  return budgetBytes(db, FILES_BUDGET_KEY, FILES_BUDGET_BYTES);
 }
 
 /** Every stored file's record, in the order stored (then by id). */

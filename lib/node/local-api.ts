@@ -9,6 +9,7 @@ import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { encodeRelayTicket } from "../../protocol/relay.ts";
+import { isBudgetKey, PUBLIC_BUDGET_KEY } from "../../protocol/zone-budget.ts";
 import { type AuditEntry, readAudit, recordCall } from "../agent/audit.ts";
 import {
   type AgentCall,
@@ -55,7 +56,7 @@ import {
 } from "../gateway/config.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import type { GatewayHost } from "../gateway/host.ts";
-import { ownerSignedBudget, PUBLIC_BUDGET_KEY } from "../gateway/public-budget.ts";
+import { PUBLIC_BUDGET_BYTES } from "../gateway/public-budget.ts";
 import { untilCopiedByGateway } from "../gateway/public-copies.ts";
 import { markPublic, unmarkPublic } from "../gateway/public-objects.ts";
 import {
@@ -71,11 +72,12 @@ import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import { isPinned } from "../ndn/pins.ts";
-import { recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
+import { FILES_BUDGET_BYTES, recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
+import { ownerSignedBudget } from "../state/budgets.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { standingOf } from "../sync/membership.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
@@ -213,19 +215,20 @@ export function createLocalApp(
     const body = await jsonObject(c);
     if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
     const key = keyIn(c.req.path);
-    // The zone's budget for public files is the owner's: written signed, or not at all.
-    const value =
-      key === PUBLIC_BUDGET_KEY
-        ? ownerSignedBudget(
-            {
-              zoneId: node.zoneId,
-              holdsOwnerKey: node.zone.holdsOwnerKey,
-              now: () => node.now(),
-              ownerKey: () => node.ownerKey(),
-            },
-            body.value,
-          )
-        : body.value;
+    // The zone's budgets are the owner's: written signed, or not at all.
+    const value = isBudgetKey(key)
+      ? ownerSignedBudget(
+          {
+            zoneId: node.zoneId,
+            holdsOwnerKey: node.zone.holdsOwnerKey,
+            now: () => node.now(),
+            ownerKey: () => node.ownerKey(),
+          },
+          key,
+          body.value,
+          key === PUBLIC_BUDGET_KEY ? PUBLIC_BUDGET_BYTES : FILES_BUDGET_BYTES,
+        )
+      : body.value;
     const entry = setEntry(store, key, value);
     return c.json({
       ...entry,

@@ -1,13 +1,18 @@
 /**
- * The zone's budget for public files (`system/public-budget`): how many bytes of public
- * objects every gateway copies and serves. It is the owner's to set: a member that could
- * write it set it to 0 (nothing served any more) or to more than any gateway's disk. So
- * its value is a record the owner key signs, which every device checks on apply
- * (protocol/write-rules.ts), and again where it reads it:
+ * The zone's budgets, each the owner's to set:
+ * - `system/public-budget`: how many bytes of public objects every gateway copies and
+ *   serves. A member that could write it set it to 0 (nothing served any more) or to more
+ *   than any gateway's disk.
+ * - `system/files-budget`: how many bytes of stored files every device keeps a copy of.
+ *   A member that could write it set it to 0, and every file stored in the zone lived on
+ *   one device again.
+ * So a budget's value is a record the owner key signs, for that budget alone, which every
+ * device checks on apply (protocol/write-rules.ts), and again where it reads it:
  *
  *   value  = JSON { "bytes": n, "signed": base64url(record) }
  *   record = CBOR [body: bstr, signature: bstr]   (protocol/signed-record.ts)
- *   signature by the owner key over "bucky public budget v1\n" ‖ body
+ *   signature by the owner key over "bucky public budget v1\n" (or "bucky files budget
+ *     v1\n") ‖ body
  *   body   = { v: 1, zone, bytes: n, at: ms since the epoch it was signed }
  *
  * A budget is written when it is signed: one written more than WRITE_WINDOW_MS from its
@@ -22,24 +27,35 @@ import { isRecord } from "./shape.ts";
 import { openRecord, sealRecord, signatureHolds } from "./signed-record.ts";
 
 export const PUBLIC_BUDGET_KEY = "system/public-budget";
+export const FILES_BUDGET_KEY = "system/files-budget";
+export type BudgetKey = typeof PUBLIC_BUDGET_KEY | typeof FILES_BUDGET_KEY;
 
-const CONTEXT = utf8("bucky public budget v1\n");
+/** What each budget's signature is over, besides its body: one budget's is no other's. */
+const CONTEXTS: Record<BudgetKey, Uint8Array> = {
+  [PUBLIC_BUDGET_KEY]: utf8("bucky public budget v1\n"),
+  [FILES_BUDGET_KEY]: utf8("bucky files budget v1\n"),
+};
+
+export function isBudgetKey(key: string): key is BudgetKey {
+  return Object.hasOwn(CONTEXTS, key);
+}
 const MAX_RECORD_BYTES = 512;
 /** How far apart a budget's signing and its write may be (clocks differ a little). */
 export const WRITE_WINDOW_MS = 10 * 60_000;
 
 /** A budget as the state holds it. */
-export interface PublicBudgetValue {
+export interface BudgetValue {
   readonly bytes: number;
   readonly signed: string;
 }
 
-export function signPublicBudget(options: {
+export function signBudget(options: {
+  readonly key: BudgetKey;
   readonly zone: ZoneId;
   readonly bytes: number;
   readonly atMs: number;
   readonly owner: SigningKey;
-}): PublicBudgetValue {
+}): BudgetValue {
   check(
     Number.isSafeInteger(options.bytes) && options.bytes >= 0,
     "a budget is a whole number of bytes",
@@ -47,27 +63,31 @@ export function signPublicBudget(options: {
   const record = sealRecord(
     { v: 1, zone: options.zone, bytes: options.bytes, at: options.atMs },
     options.owner,
-    CONTEXT,
+    CONTEXTS[options.key],
   );
   return { bytes: options.bytes, signed: toBase64url(record) };
 }
 
-/** The budget `value` holds and when the owner signed it. Throws ProtocolError. */
-export function readPublicBudget(value: unknown, zone: ZoneId): { bytes: number; atMs: number } {
+/** The budget `value` of `key` holds and when the owner signed it. Throws ProtocolError. */
+export function readBudget(
+  key: BudgetKey,
+  value: unknown,
+  zone: ZoneId,
+): { bytes: number; atMs: number } {
   check(
     isRecord(value) && typeof value.signed === "string" && Object.keys(value).length === 2,
     'it must be {"bytes": <n>, "signed": "<the owner\'s signature>"}',
   );
   const bytes = fromBase64url(value.signed as string);
   check(bytes !== undefined, "its signed is not base64url");
-  const record = openRecord(bytes as Uint8Array, MAX_RECORD_BYTES, "public budget");
+  const record = openRecord(bytes as Uint8Array, MAX_RECORD_BYTES, "budget");
   const { body } = record;
-  check(body.v === 1, `a public budget of version ${String(body.v)} is not supported`);
+  check(body.v === 1, `a budget of version ${String(body.v)} is not supported`);
   check(body.zone === zone, "it is another zone's");
   const ownerKey = publicKeyOfId(zone, "zone");
   check(ownerKey !== undefined, "not a zone id");
   check(
-    signatureHolds(record, verifyKeyFromPublicKey(ownerKey as Uint8Array), CONTEXT),
+    signatureHolds(record, verifyKeyFromPublicKey(ownerKey as Uint8Array), CONTEXTS[key]),
     "its signature is not the zone owner's",
   );
   check(
@@ -78,12 +98,17 @@ export function readPublicBudget(value: unknown, zone: ZoneId): { bytes: number;
   return { bytes: body.bytes as number, atMs: body.at as number };
 }
 
-/** Why `op` may not be written as the zone's budget at `atMs` (its changeset's time). */
-export function publicBudgetProblem(op: Op, zone: ZoneId, atMs?: number): string | undefined {
+/** Why `op` may not be written as the zone's budget `key` at `atMs` (its changeset's time). */
+export function budgetProblem(
+  key: BudgetKey,
+  op: Op,
+  zone: ZoneId,
+  atMs?: number,
+): string | undefined {
   if (op.value === null)
     return `${op.key} cannot be deleted: the owner sets another budget instead`;
   try {
-    const budget = readPublicBudget(JSON.parse(op.value), zone);
+    const budget = readBudget(key, JSON.parse(op.value), zone);
     if (atMs !== undefined && Math.abs(atMs - budget.atMs) > WRITE_WINDOW_MS)
       return `${op.key} holds a budget the owner signed at ${new Date(budget.atMs).toISOString()}, not when it was written: an old budget cannot be written again`;
     return undefined;

@@ -1,0 +1,72 @@
+/**
+ * The zone's budgets (public files, stored files) as the owner sets them: written signed
+ * by the owner key (protocol/zone-budget.ts), read back checked, the default where none
+ * was set or what is there is not the owner's.
+ */
+import type { SigningKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { ZoneId } from "../../protocol/ids.ts";
+import {
+  type BudgetKey,
+  type BudgetValue,
+  readBudget,
+  signBudget,
+} from "../../protocol/zone-budget.ts";
+import { BuckyError } from "../errors.ts";
+import { parsedValue, type StateReader, sqliteOf, stateValue } from "../store/reads.ts";
+import { formatBytes } from "../units.ts";
+
+/**
+ * The budget the owner set, or `fallback`. Only a budget the owner signed counts: the
+ * write rules refuse any other, and one written before they did (a plain number any
+ * member could write) is passed over.
+ */
+export function budgetBytes(db: StateReader, key: BudgetKey, fallback: number): number {
+  const value = parsedValue(stateValue(db, key));
+  if (value === undefined) return fallback;
+  const zone = sqliteOf(db).query<{ zone: ZoneId }, []>("SELECT zone_id AS zone FROM node").get();
+  if (!zone) return fallback;
+  try {
+    return readBudget(key, value, zone.zone).bytes;
+  } catch (error) {
+    if (error instanceof ProtocolError) return fallback;
+    throw error;
+  }
+}
+
+/**
+ * The value `bucky state set <budget> <bytes>` writes: `bytes` signed by the owner key,
+ * which this device must hold (every device refuses a budget the owner did not sign).
+ * `example` is the default, for the hint of a value that is no budget.
+ */
+export function ownerSignedBudget(
+  owner: {
+    readonly zoneId: ZoneId;
+    readonly holdsOwnerKey: boolean;
+    now(): number;
+    ownerKey(): SigningKey;
+  },
+  key: BudgetKey,
+  bytes: unknown,
+  example: number,
+): BudgetValue {
+  if (!Number.isSafeInteger(bytes) || (bytes as number) < 0)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${key} is a whole number of bytes, not ${JSON.stringify(bytes)}`,
+      `For example: \`bucky state set ${key} ${example}\` (${formatBytes(example)}).`,
+    );
+  if (!owner.holdsOwnerKey)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `${key} is the owner's to set: a budget must be signed by the owner key, which this device does not hold, and every device refuses one the owner did not sign`,
+      "Set it on a device holding the owner key (the one the zone was created on), or give this one the key first (`bucky zone owner-key < phrase.txt`, then restart its daemon).",
+    );
+  return signBudget({
+    key,
+    zone: owner.zoneId,
+    bytes: bytes as number,
+    atMs: owner.now(),
+    owner: owner.ownerKey(),
+  });
+}
