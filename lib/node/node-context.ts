@@ -54,6 +54,8 @@ import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/in
 import { loadMembership, type Membership, standingOf } from "../sync/membership.ts";
 import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import {
+  type AwaySpan,
+  awayBefore,
   keepPresence,
   lastHeardAlive,
   PRESENCE,
@@ -119,6 +121,11 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
   readonly liveWindowMs: number;
+  /**
+   * When this device was off before this run: what it heard of others stops there (a
+   * takeover's loss figure, lib/replica/loss-bound.ts).
+   */
+  readonly awayBefore: AwaySpan | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
   private cachedPeers: { membership: Membership; peers: readonly Peer[] } | undefined;
@@ -157,6 +164,7 @@ export class NodeContext {
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
+    this.awayBefore = awayBefore(this.db, this.deviceId, now());
     this.peerHoldings = new PeerHoldings(this.deviceId, {
       ownHead: () => this.ownHead(),
       counts: (peer) => standingOf(this.membership(), peer) === "member",

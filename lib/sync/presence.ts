@@ -21,6 +21,30 @@ export function keepPresence(db: StateDb, record: Presence, nowMs: number): void
   keepOwn(db, PRESENCE, record, nowMs);
 }
 
+/** When this device was not running before this run: from its last heartbeat to its start (its own clock). */
+export interface AwaySpan {
+  readonly fromMs: number;
+  readonly untilMs: number;
+}
+
+/**
+ * How long this device was away before the run starting at `startMs`: read before the
+ * run's first heartbeat, its own last presence dates the end of the run before (a
+ * heartbeat at most before it). Undefined for a device never run before.
+ */
+export function awayBefore(
+  db: StateReader,
+  device: DeviceId,
+  startMs: number,
+): AwaySpan | undefined {
+  const last = sqliteOf(db)
+    .query<{ heardAt: number }, [string]>(
+      "SELECT heard_at AS heardAt FROM presence WHERE device = ?1",
+    )
+    .get(device)?.heardAt;
+  return last === undefined ? undefined : { fromMs: last, untilMs: startMs };
+}
+
 /** Takes the records a peer sent: those that verify and are newer are kept. Returns how many. */
 export function receivePresence(
   db: StateDb,
