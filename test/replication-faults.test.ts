@@ -388,3 +388,40 @@ describe("a standby away a while, the holder written to meanwhile, then killed",
     });
   }, 90_000);
 });
+
+describe("a standby asleep a while (paused), the holder written to meanwhile, then killed", () => {
+  test("the standby, woken, takes over saying how much could be missing is not known", async () => {
+    await settle();
+    const sleeper = daemons.get(standby) as Daemon;
+    process.kill(sleeper.pid, "SIGSTOP");
+    try {
+      await untilHolderMissesStandby();
+      await write(holder, "written while the standby slept");
+      const writtenAt = Date.now();
+      await waitFor("the holder's snapshot of it", async () => {
+        const s = await status(holder);
+        return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
+      });
+      await killDevice(holder);
+    } finally {
+      process.kill(sleeper.pid, "SIGCONT");
+    }
+    const taken = await waitFor(
+      "the standby to take the app over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).not.toContain("written while the standby slept");
+    expect(taken.data?.holder).toMatchObject({
+      device: standby,
+      lostAtMostMs: null,
+      lostUnknownReason: expect.stringContaining(
+        "how long the holder went on writing is not known",
+      ),
+    });
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+  }, 90_000);
+});

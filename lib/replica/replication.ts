@@ -531,7 +531,7 @@ export class Replication {
       copyAtMs: copy.at,
       holderSaidAtMs: last.at,
       holderHeardAtMs: last.heardAt,
-      away: this.node.awayBefore,
+      away: this.node.lastAway(),
       liveWindowMs: this.node.liveWindowMs,
     });
   }

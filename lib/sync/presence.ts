@@ -28,8 +28,8 @@ export interface AwaySpan {
 }
 
 /**
- * How long this device was away before the run starting at `startMs`: read before the
- * run's first heartbeat, its own last presence dates the end of the run before (a
+ * How long this device was away before `startMs`: read before a heartbeat, its own last
+ * presence dates its last heartbeat (at its run's start, the end of the run before, a
  * heartbeat at most before it). Undefined for a device never run before.
  */
 export function awayBefore(
