@@ -21,14 +21,17 @@ export function keepPresence(db: StateDb, record: Presence, nowMs: number): void
   keepOwn(db, PRESENCE, record, nowMs);
 }
 
-/** When this device was not running before this run: from its last heartbeat to its start (its own clock). */
+/**
+ * A span this device was away (not running, or asleep), hearing no one: from its last
+ * heartbeat before it to when it was back (its own clock).
+ */
 export interface AwaySpan {
   readonly fromMs: number;
   readonly untilMs: number;
 }
 
 /**
- * How long this device was away before `startMs`: read before a heartbeat, its own last
+ * The span from this device's last heartbeat to `startMs`: read before a heartbeat, its own last
  * presence dates its last heartbeat (at its run's start, the end of the run before, a
  * heartbeat at most before it). Undefined for a device never run before.
  */
