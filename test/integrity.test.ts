@@ -697,7 +697,7 @@ describe("mending an edited state", () => {
     await expectDaemonRefuses(alpha.home, "#1 has a bad signature");
   }, 60_000);
 
-  test("this device's own changeset the checkpoint keeps edited after the zone compacted past it while away: repair puts it back from what a peer still keeps", async () => {
+  test("this device's own changeset the checkpoint keeps edited after the zone compacted past it while away: repair, or the daemon's start, puts it back from what a peer still keeps", async () => {
     const zone = await startZone(["alpha", "beta", "gamma"], FAST_CHECKPOINTS);
     const alpha = zone.get("alpha") as Daemon;
     const beta = zone.get("beta") as Daemon;
@@ -755,7 +755,30 @@ describe("mending an edited state", () => {
       "apps/from-alpha": "kept",
       "apps/while-away": "written",
     });
-  }, 60_000);
+
+    // Once more, with no command run: away again past another compaction, its founding
+    // changeset damaged, the daemon's start puts it back itself and goes on.
+    await untilCheckpointCovers(back.home, "alpha", betaId, away);
+    await back.kill();
+    const heldAgain = checkpointId(alpha.home);
+    const awayAgain = Date.now();
+    await buckyJson(["state", "set", "apps/away-again", '"written"', "--home", beta.home]);
+    await untilCheckpointCovers(beta.home, "beta", betaId, awayAgain);
+    expect(checkpointId(beta.home)).not.toBe(heldAgain);
+    sql(
+      alpha.home,
+      "UPDATE changesets SET bytes = ? WHERE author = ? AND seq = 1",
+      edited,
+      alphaId,
+    );
+    const again = await startDaemon(alpha.home, FAST_CHECKPOINTS);
+    expect(again.log()).toMatch(/own kept changesets put back.*via=earlier/);
+    expect(new Uint8Array(founding())).toEqual(whole);
+    await waitFor("alpha to have the write it missed again", async () => {
+      const read = await bucky(["state", "get", "apps/away-again", "--home", again.home]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+  }, 90_000);
 
   test("another device's changeset edited: repair drops it and a peer sends it again", async () => {
     const zone = await startZone(["alpha", "beta"]);
