@@ -1,8 +1,9 @@
 /**
  * An agent's calls as the whole zone sees them: what it changed through one device is in
  * the audit log of every other, even when the device it went through is killed at once,
- * and an agent pressing past its limits cannot flood the log every device keeps. The
- * audit is published at its default pace here (every 10 s), as in a real zone.
+ * and what it read through a device a second before that device was killed is there too;
+ * an agent pressing past its limits cannot flood the log every device keeps. The audit is
+ * published at its default pace here (every 10 s, a call within a second), as in a real zone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
@@ -18,6 +19,7 @@ import {
   cleanUp,
   type Daemon,
   jsonError,
+  startDaemon,
   startZone,
   waitFor,
 } from "./harness.ts";
@@ -364,5 +366,32 @@ describe("what an agent changed through a device", () => {
     expect(
       entries.map(({ device, agent, tool, ok, dryRun }) => ({ device, agent, tool, ok, dryRun })),
     ).toEqual([{ device: "alpha", agent: "stopper", tool: "stop_app", ok: true, dryRun: false }]);
+  });
+});
+
+describe("what an agent read through a device", () => {
+  test("is in the zone's audit log a second later: killing that device then loses none of it", async () => {
+    // Alpha back (the test before killed it; alone, it is restarted), and holding beta's
+    // word again: a grant waits for a peer.
+    await alpha.kill();
+    alpha = await startDaemon(alpha.home, { BUCKY_CONVERGE_INTERVAL_MS: "300" });
+    const client = await agentOn(alpha.home, "reader", ["--read", "status"]);
+    const read = async () => expect((await call(client, "zone_status")).isError).toBeFalsy();
+    // The first read is published at once; those within the second after it, together at
+    // its end.
+    await read();
+    await waitFor("beta to hold the first read", async () =>
+      (await log(beta.home, "reader")).length === 1 ? true : undefined,
+    );
+    await read();
+    await read();
+    await client.close();
+    // A second, then the device is gone with whatever it had not yet published.
+    await Bun.sleep(1_000);
+    await alpha.kill();
+    const entries = await log(beta.home, "reader");
+    expect(entries.map(({ device, tool, ok }) => ({ device, tool, ok }))).toEqual(
+      Array(3).fill({ device: "alpha", tool: "zone_status", ok: true }),
+    );
   });
 });

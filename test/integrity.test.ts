@@ -683,17 +683,102 @@ describe("mending an edited state", () => {
       restored: [],
     });
 
-    // With no peer answering, repair says so and changes nothing.
+    // With no peer answering, repair says so and changes nothing (the daemon's run since
+    // may have written more of alpha's changesets: those too stay).
+    const heldAlone = seqsHeld();
     flipFounding();
     const alone = await bucky(["state", "repair", "--home", alpha.home, "--json"]);
     expect(alone.exitCode).toBe(3);
     expect(jsonError(alone)).toMatchObject({ code: "E_UNAVAILABLE" });
     expect(jsonError(alone).message).toContain("#1 that its checkpoint keeps is damaged");
     expect(jsonError(alone).hint).toContain("Start the daemon of another device");
-    expect(seqsHeld()).toEqual(heldBefore);
+    expect(seqsHeld()).toEqual(heldAlone);
     // Nor can the daemon mend it at its start: it refuses, as before.
     await expectDaemonRefuses(alpha.home, "#1 has a bad signature");
   }, 60_000);
+
+  test("this device's own changeset the checkpoint keeps edited after the zone compacted past it while away: repair, or the daemon's start, puts it back from what a peer still keeps", async () => {
+    const zone = await startZone(["alpha", "beta", "gamma"], FAST_CHECKPOINTS);
+    const alpha = zone.get("alpha") as Daemon;
+    const beta = zone.get("beta") as Daemon;
+    const alphaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", alpha.home]))
+      .device.id;
+    const betaId = (await buckyJson<{ device: { id: string } }>(["status", "--home", beta.home]))
+      .device.id;
+    await buckyJson(["state", "set", "apps/from-alpha", '"kept"', "--home", alpha.home]);
+    await untilCheckpointCovers(alpha.home, "alpha", alphaId, Date.now());
+    await alpha.kill();
+    const held = checkpointId(alpha.home);
+    // Away, alpha misses a write, and the checkpoint beta and gamma agree on past it
+    // (two of three): beta no longer holds the one alpha does.
+    const away = Date.now();
+    await buckyJson(["state", "set", "apps/while-away", '"written"', "--home", beta.home]);
+    await untilCheckpointCovers(beta.home, "beta", betaId, away);
+    expect(checkpointId(beta.home)).not.toBe(held);
+    const founding = () => {
+      const db = new Database(join(alpha.home, "state.db"), { readonly: true });
+      try {
+        return db
+          .query<{ bytes: Uint8Array }, [string]>(
+            "SELECT bytes FROM changesets WHERE author = ?1 AND seq = 1",
+          )
+          .get(alphaId)?.bytes as Uint8Array;
+      } finally {
+        db.close();
+      }
+    };
+    const whole = new Uint8Array(founding());
+    const edited = whole.slice();
+    edited[edited.length - 1] = (edited[edited.length - 1] as number) ^ 1;
+    sql(
+      alpha.home,
+      "UPDATE changesets SET bytes = ? WHERE author = ? AND seq = 1",
+      edited,
+      alphaId,
+    );
+
+    const repaired = await buckyJson<{
+      repaired: boolean;
+      restored: { seq: number; from: string }[];
+    }>(["state", "repair", "--home", alpha.home]);
+    expect(repaired.repaired).toBe(true);
+    expect(repaired.restored.map((r) => r.seq)).toEqual([1]);
+    expect(["beta", "gamma"]).toContain(repaired.restored[0]?.from as string);
+    expect(new Uint8Array(founding())).toEqual(whole);
+    // Back, alpha takes the zone's newer checkpoint and what it missed.
+    const back = await startDaemon(alpha.home, FAST_CHECKPOINTS);
+    await waitFor("alpha to have the write it missed", async () => {
+      const read = await bucky(["state", "get", "apps/while-away", "--home", back.home, "--json"]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+    expect(await userState(back.home)).toEqual({
+      "apps/from-alpha": "kept",
+      "apps/while-away": "written",
+    });
+
+    // Once more, with no command run: away again past another compaction, its founding
+    // changeset damaged, the daemon's start puts it back itself and goes on.
+    await untilCheckpointCovers(back.home, "alpha", betaId, away);
+    await back.kill();
+    const heldAgain = checkpointId(alpha.home);
+    const awayAgain = Date.now();
+    await buckyJson(["state", "set", "apps/away-again", '"written"', "--home", beta.home]);
+    await untilCheckpointCovers(beta.home, "beta", betaId, awayAgain);
+    expect(checkpointId(beta.home)).not.toBe(heldAgain);
+    sql(
+      alpha.home,
+      "UPDATE changesets SET bytes = ? WHERE author = ? AND seq = 1",
+      edited,
+      alphaId,
+    );
+    const again = await startDaemon(alpha.home, FAST_CHECKPOINTS);
+    expect(again.log()).toMatch(/own kept changesets put back.*via=earlier/);
+    expect(new Uint8Array(founding())).toEqual(whole);
+    await waitFor("alpha to have the write it missed again", async () => {
+      const read = await bucky(["state", "get", "apps/away-again", "--home", again.home]);
+      return read.exitCode === 0 ? true : undefined;
+    });
+  }, 90_000);
 
   test("another device's changeset edited: repair drops it and a peer sends it again", async () => {
     const zone = await startZone(["alpha", "beta"]);
@@ -752,6 +837,16 @@ function checkpointFrontier(home: string, author: string): number | undefined {
   const db = new Database(join(home, "state.db"), { readonly: true });
   try {
     return peekCheckpointRecord(db)?.frontier.get(author);
+  } finally {
+    db.close();
+  }
+}
+
+/** The id of the checkpoint `home` holds (undefined: none). */
+function checkpointId(home: string): string | undefined {
+  const db = new Database(join(home, "state.db"), { readonly: true });
+  try {
+    return peekCheckpointRecord(db)?.checkpoint.id;
   } finally {
     db.close();
   }

@@ -208,6 +208,14 @@ async function settle(): Promise<void> {
  * waits for it, and the app runs on where it is.
  */
 async function moveToStoppedStandby(): Promise<void> {
+  await untilHolderMissesStandby();
+  await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
+  const s = await status(holder);
+  expect([s.state, s.device, s.data?.movingTo]).toEqual(["running", holder, standby]);
+}
+
+/** Waits until the holder has not heard from the standby (stopped) for a live window. */
+async function untilHolderMissesStandby(): Promise<void> {
   await waitFor(
     "the holder not to have heard from the standby for a live window",
     async () => {
@@ -221,9 +229,6 @@ async function moveToStoppedStandby(): Promise<void> {
     },
     20_000,
   );
-  await buckyJson(["app", "move", "notes", "--to", standby, "--no-wait", "--home", home(holder)]);
-  const s = await status(holder);
-  expect([s.state, s.device, s.data?.movingTo]).toEqual(["running", holder, standby]);
 }
 
 /** Marks a standby's copy as a move's last snapshot, as the holder sends it (its home's daemon stopped). */
@@ -329,6 +334,94 @@ describe("a move's last snapshot, the holder then written to and gone", () => {
       30_000,
     );
     expect(await notes(standby)).not.toContain("written on the holder, then lost with it");
-    expect(taken.data?.holder?.lostAtMostMs).toBeGreaterThan(0);
+    // The holder was alive when the target went away, and wrote on: how long, the target
+    // cannot know.
+    expect(taken.data?.holder).toMatchObject({
+      lostAtMostMs: null,
+      lostUnknownReason: expect.stringContaining(
+        "how long the holder went on writing is not known",
+      ),
+    });
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+  }, 90_000);
+});
+
+describe("a standby away a while, the holder written to meanwhile, then killed", () => {
+  test("the standby takes over saying how much could be missing is not known, not a false at most; every device says so", async () => {
+    await settle();
+    await (daemons.get(standby) as Daemon).kill();
+    await untilHolderMissesStandby();
+    await write(holder, "written while the standby was away");
+    const writtenAt = Date.now();
+    await waitFor("the holder's snapshot of it", async () => {
+      const s = await status(holder);
+      return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
+    });
+    await killDevice(holder);
+    daemons.set(standby, await startDaemon(home(standby), ENV));
+    const taken = await waitFor(
+      "the standby to take the app over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).not.toContain("written while the standby was away");
+    expect(taken.data?.holder).toMatchObject({
+      device: standby,
+      lostAtMostMs: null,
+      lostUnknownReason: expect.stringMatching(
+        /^this device was away from .* and last heard the holder alive at .*: how long the holder went on writing is not known$/,
+      ),
+    });
+    expect((daemons.get(standby) as Daemon).log()).toMatch(/app taken over.*lost=unknown/);
+    // The old holder, back, says the same of it.
+    daemons.set(holder, await startDaemon(home(holder), ENV));
+    const seen = await waitFor("the old holder to see the takeover", async () => {
+      const s = await status(holder);
+      return s.data?.holder?.device === standby ? s : undefined;
+    });
+    expect(seen.data?.holder).toMatchObject({
+      lostAtMostMs: null,
+      lostUnknownReason: taken.data?.holder?.lostUnknownReason,
+    });
+  }, 90_000);
+});
+
+describe("a standby asleep a while (paused), the holder written to meanwhile, then killed", () => {
+  test("the standby, woken, takes over saying how much could be missing is not known", async () => {
+    await settle();
+    const sleeper = daemons.get(standby) as Daemon;
+    process.kill(sleeper.pid, "SIGSTOP");
+    try {
+      await untilHolderMissesStandby();
+      await write(holder, "written while the standby slept");
+      const writtenAt = Date.now();
+      await waitFor("the holder's snapshot of it", async () => {
+        const s = await status(holder);
+        return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
+      });
+      await killDevice(holder);
+    } finally {
+      process.kill(sleeper.pid, "SIGCONT");
+    }
+    const taken = await waitFor(
+      "the standby to take the app over",
+      async () => {
+        const s = await status(standby);
+        return s.state === "running" && s.device === standby ? s : undefined;
+      },
+      30_000,
+    );
+    expect(await notes(standby)).not.toContain("written while the standby slept");
+    expect(taken.data?.holder).toMatchObject({
+      device: standby,
+      lostAtMostMs: null,
+      lostUnknownReason: expect.stringContaining(
+        "how long the holder went on writing is not known",
+      ),
+    });
+    daemons.set(holder, await startDaemon(home(holder), ENV));
   }, 90_000);
 });

@@ -12,6 +12,7 @@ describe("bucky app status: where an app's data is", () => {
         epoch: 3,
         since: "now; the owner must run: bucky devices revoke nas",
         lostAtMostMs: null,
+        lostUnknownReason: null,
         snapshotAt: null,
         restoredCopy: null,
       },
@@ -35,6 +36,26 @@ describe("bucky app status: where an app's data is", () => {
     const since = "2026-11-29T09:36:00.000Z";
     expect(dataLines({ ...data, holder: { ...data.holder, since } })[0]).toBe(
       `  data       held by laptop (epoch 3, since ${since})`,
+    );
+  });
+
+  test("a takeover's loss is said as at most so much, or as not known with the taker's reason", () => {
+    const holder = {
+      device: "laptop",
+      epoch: 2,
+      since: "2026-11-29T09:36:00.000Z",
+      lostAtMostMs: 4_000,
+      lostUnknownReason: null,
+      snapshotAt: null,
+      restoredCopy: null,
+    };
+    const data = { holder, standbys: [], movingTo: null, takeover: null, conflicts: [] };
+    expect(dataLines(data)[1]).toBe(
+      "             taken over from a copy: at most 4.0 s of writes before it could be missing",
+    );
+    const unknown = { ...holder, lostAtMostMs: null, lostUnknownReason: "it was away" };
+    expect(dataLines({ ...data, holder: unknown })[1]).toBe(
+      '             taken over from a copy: how much of the writes before it could be missing is not known (laptop says "it was away")',
     );
   });
 });

@@ -61,6 +61,10 @@ export function dataLines(data: AppDataStatus): string[] {
     lines.push(
       `             taken over from a copy: at most ${seconds(holder.lostAtMostMs)} of writes before it could be missing`,
     );
+  if (holder?.lostUnknownReason)
+    lines.push(
+      `             taken over from a copy: how much of the writes before it could be missing is not known (${saidBy(holder.device, holder.lostUnknownReason)})`,
+    );
   if (data.movingTo) lines.push(`             moving to ${data.movingTo}`);
   if (data.standbys.length === 0)
     lines.push("  standbys   none: the data is on one device only (no other device is live)");

@@ -1,9 +1,11 @@
 /**
- * Publishes this device's agent audit entries to the zone state (see audit.ts): on a
- * timer, at most one changeset per interval and none when no agent called; and soon, at
- * most one changeset a second, for a call that changed something, whose entry must be in
- * the zone state before the agent is answered (lost with this device, the change would
- * stay and nobody could say which agent made it).
+ * Publishes this device's agent audit entries to the zone state (see audit.ts): soon, at
+ * most one changeset a second, for every call recorded: one that changed something, whose
+ * entry must be in the zone state before the agent is answered (lost with this device, the
+ * change would stay and nobody could say which agent made it), and a read or a refusal,
+ * not waited for, so that a device killed a second later has lost none (its cost:
+ * docs/performance.md). And on a timer, none when no agent called: what is left, and the
+ * batches past the retention.
  */
 import { isPassing } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";

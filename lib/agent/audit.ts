@@ -1,8 +1,9 @@
 /**
  * The record of what agents did, for the whole zone. Each device records the calls made
  * through it in its own database (one row per call, with its arguments and how it went)
- * and publishes them to the zone state in batches (protocol/agent-audit.ts): at most one
- * changeset per interval, only when there were calls, under keys only it may write. So
+ * and publishes them to the zone state in batches (protocol/agent-audit.ts): within a
+ * second of each call, at most one changeset a second (audit-publisher.ts), only when
+ * there were calls, under keys only it may write. So
  * `bucky agent log` on any device shows every device's calls, merged by time, and keeps
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.

@@ -29,6 +29,7 @@ export function takeoverDueStatus(holderSilentMs: number | null): AppStatus {
         epoch: 1,
         since: "2026-11-30T06:00:00.000Z",
         lostAtMostMs: null,
+        lostUnknownReason: null,
         snapshotAt: null,
         restoredCopy: null,
       },

@@ -20,13 +20,14 @@ import { bytesEqual } from "../../protocol/encoding.ts";
 import { makeProof } from "../../protocol/equivocation.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { decodeEarlierRequest, encodeEntries } from "../../protocol/sync-messages.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import { isEvidence } from "../state/evidence.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { repairState } from "../state/repair.ts";
 import { proofsNamed, receiveProofs } from "../sync/equivocation.ts";
-import { versionVector } from "../sync/exchange.ts";
+import { changesetsBelow, versionVector } from "../sync/exchange.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { damagedOwnKept, type KeptSource, putBackOwnKept } from "./own-kept.ts";
 import { owner, TestZone } from "./test-zone.ts";
@@ -659,7 +660,7 @@ describe("checkpoints", () => {
 });
 
 describe("this device's own changeset the checkpoint keeps, damaged", () => {
-  test("is put back from the first peer whose copy checks out; later ones stay; none answering, nothing changes", async () => {
+  test("is put back from the first peer whose copy checks out, or what one that compacted since still keeps; later ones stay; none answering, nothing changes", async () => {
     const zone = await busyZone();
     await compact(zone, [0, 1, 2]);
     zone.write(0, [{ key: "apps/after", value: '"past the cut"' }]);
@@ -692,6 +693,18 @@ describe("this device's own changeset the checkpoint keeps, damaged", () => {
 
     const pageFrom = (i: number, request: Uint8Array) =>
       checkpointPage(zone.device(i).db.$client, decodePageRequest(request));
+    // What a peer answers `/v1/sync/earlier` with: what it holds of an author below a seq.
+    const earlierFrom = (i: number, request: Uint8Array) => {
+      const { author, below } = decodeEarlierRequest(request);
+      return encodeEntries({
+        have: new Map(),
+        entries: changesetsBelow(zone.device(i).db, author, below),
+        more: false,
+      });
+    };
+    const unasked = async (): Promise<Uint8Array> => {
+      throw new Error("not asked for what it still keeps while it holds the checkpoint");
+    };
     // a's key, stolen, signed another #1: its signature holds, but it is not what the
     // checkpoint's evidence rows say a's #1 wrote.
     const other = signedBeside(zone, 0, decodeChangeset(whole), [
@@ -699,6 +712,7 @@ describe("this device's own changeset the checkpoint keeps, damaged", () => {
     ]);
     const liar: KeptSource = {
       name: "liar",
+      fetchEarlier: unasked,
       fetchPage: async (request) => {
         const page = decodePage(pageFrom(1, request));
         return encodePage({
@@ -714,13 +728,45 @@ describe("this device's own changeset the checkpoint keeps, damaged", () => {
       fetchPage: async () => {
         throw new BuckyError("E_UNAVAILABLE", "down is not answering");
       },
+      fetchEarlier: unasked,
     };
-    const honest: KeptSource = { name: "c", fetchPage: async (request) => pageFrom(2, request) };
+    const honest: KeptSource = {
+      name: "c",
+      fetchPage: async (request) => pageFrom(2, request),
+      fetchEarlier: unasked,
+    };
+    // One that compacted again since: it refuses a page of the checkpoint, as checkpointPage
+    // does of one it no longer holds, and answers from what it still keeps of a.
+    const compactedSince = (name: string, keeps: boolean): KeptSource => ({
+      name,
+      fetchPage: async () => {
+        throw new BuckyError("E_NOT_FOUND", "this device no longer holds that checkpoint");
+      },
+      fetchEarlier: async (request) =>
+        keeps
+          ? earlierFrom(1, request)
+          : encodeEntries({ have: new Map(), entries: [], more: false }),
+    });
 
     await expect(putBackOwnKept(sqlite, id, zone.zone, [1], [liar, down], quiet)).rejects.toThrow(
       "no other device gave a copy of it: liar (its #1 did not write the checkpoint's boot/config); down (down is not answering)",
     );
     expect(founding()).not.toEqual(whole);
+
+    // Every one that answered compacted past it and keeps it no more: said as it is, not
+    // as a device to start.
+    const gone = putBackOwnKept(sqlite, id, zone.zone, [1], [compactedSince("b", false)], quiet);
+    await expect(gone).rejects.toMatchObject({ code: "E_INTEGRITY" });
+    await expect(gone).rejects.toThrow(
+      "compacted the zone past that checkpoint while this device was away, and keep it no more: b (it compacted past this device's checkpoint since, and keeps no #1 of it any more)",
+    );
+    expect(founding()).not.toEqual(whole);
+    // One that keeps it yet gives it back, checked as the page's would be.
+    expect(
+      await putBackOwnKept(sqlite, id, zone.zone, [1], [compactedSince("b", true)], quiet),
+    ).toBe("b");
+    expect(founding()).toEqual(whole);
+    flip();
 
     expect(await putBackOwnKept(sqlite, id, zone.zone, [1], [liar, down, honest], quiet)).toBe("c");
     expect(founding()).toEqual(whole);

@@ -378,6 +378,11 @@ export const en = {
     updateTo: (p: { version: string }) => `Update to ${p.version}`,
     dataOn: (p: { device: string }) => `Its data is on ${p.device}.`,
     copiesOn: (p: { devices: string }) => `Copies are kept on ${p.devices}.`,
+    /** After a takeover from a copy: how much written before it could be missing. */
+    lostAtMost: (p: { device: string; seconds: number }) =>
+      `${p.device} took it over from a copy: at most the last ${p.seconds} s of writes before could be missing.`,
+    lostUnknown: (p: { device: string }) =>
+      `${p.device} took it over from a copy after being away itself: how much of the writes before could be missing is not known.`,
     noCopies: "No other device keeps a copy.",
     /** Each copy reads itself back once a day (lib/replica/follower.ts): when it last did. */
     copyReadBack: (p: { device: string }) => `${p.device}'s copy last read back whole:`,

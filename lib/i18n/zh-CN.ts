@@ -303,6 +303,9 @@ export const zhCN: Messages = {
     updateTo: (p) => `更新到 ${p.version}`,
     dataOn: (p) => `它的数据在 ${p.device} 上。`,
     copiesOn: (p) => `副本保存在 ${p.devices} 上。`,
+    lostAtMost: (p) => `${p.device} 从副本接管了它：之前最多 ${p.seconds} 秒的写入可能丢失。`,
+    lostUnknown: (p) =>
+      `${p.device} 在自己离线之后从副本接管了它：之前有多少写入可能丢失无从得知。`,
     noCopies: "没有其他设备保存副本。",
     copyReadBack: (p) => `${p.device} 的副本上次完整读回校验：`,
     copyNotReadBack: (p) => `${p.device} 的副本尚未读回校验。`,

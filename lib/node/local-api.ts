@@ -703,6 +703,10 @@ export function createLocalApp(
   // A call that changed something (or set out to) is answered once its entry is in the
   // zone state and another device holds it: lost with this device, the change would stay
   // (an app stopped on another device) and nobody could say which agent made it.
+  // Any other (a read, a call refused for what it asks) is published within
+  // AUDIT_SOON_GAP_MS too, not waited for: a device killed a second later keeps it (at
+  // most one changeset a second, shared with the changes; docs/performance.md has its
+  // cost). Those refused at /v1/agents/check (a token, a rate) wait for the timer.
   // A call refused for the agent's calls at once is recorded within the agent's budget of
   // refusals on this device, as its token's and its rate's are.
   app.post("/v1/agents/audit", async (c) => {
@@ -716,10 +720,14 @@ export function createLocalApp(
         { ...entry, outcome: withSkipped(entry.outcome, budget.skipped) },
         node.now(),
       );
+      void services.publishAuditSoon();
       return c.json({ recorded: true });
     }
     recordCall(node.db, entry, node.now());
-    if (body.changed !== true) return c.json({ recorded: true });
+    if (body.changed !== true) {
+      void services.publishAuditSoon();
+      return c.json({ recorded: true });
+    }
     await services.publishAuditSoon();
     const heldElsewhere = await node.untilHeldElsewhere(
       `the audit of agent ${entry.agent}'s ${entry.tool}`,

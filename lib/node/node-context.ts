@@ -54,6 +54,8 @@ import { dropRevokedByOwnWrite, type IngestResult, ingestPage } from "../sync/in
 import { loadMembership, type Membership, standingOf } from "../sync/membership.ts";
 import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import {
+  type AwaySpan,
+  awayBefore,
   keepPresence,
   lastHeardAlive,
   PRESENCE,
@@ -119,6 +121,8 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
   readonly liveWindowMs: number;
+  /** When this device was last away (see lastAway). */
+  private away: AwaySpan | undefined;
   private cachedRelays: Peer[] | undefined;
   private cachedPeople: Directory | undefined;
   private cachedPeers: { membership: Membership; peers: readonly Peer[] } | undefined;
@@ -157,6 +161,7 @@ export class NodeContext {
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
     this.deviceName = zone.device.name;
+    this.away = awayBefore(this.db, this.deviceId, now());
     this.peerHoldings = new PeerHoldings(this.deviceId, {
       ownHead: () => this.ownHead(),
       counts: (peer) => standingOf(this.membership(), peer) === "member",
@@ -469,10 +474,22 @@ export class NodeContext {
     });
   }
 
+  /**
+   * When this device was last away: off before this run, or asleep since (its heartbeats
+   * stopped for longer than a live window: a laptop's lid closed, the process paused),
+   * up to `nowMs` when it has not beaten since. What it heard of others stops there (a
+   * takeover's loss figure, lib/replica/loss-bound.ts).
+   */
+  lastAway(nowMs = this.now()): AwaySpan | undefined {
+    const since = awayBefore(this.db, this.deviceId, nowMs);
+    return since && since.untilMs - since.fromMs > this.liveWindowMs ? since : this.away;
+  }
+
   /** Says this device is alive now: a fresh presence record, passed on with every sync. */
   beat(): void {
     try {
       const now = this.now();
+      this.away = this.lastAway(now);
       const at = this.ownRecordAt(PRESENCE, now);
       keepPresence(this.db, signPresence(this.zoneId, at, this.zone.deviceKey), now);
     } catch (error) {

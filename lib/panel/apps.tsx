@@ -350,6 +350,16 @@ const AppState: FC<{ app: AppStatus }> = ({ app }) => {
             : ` ${t.apps.noCopies}`}
         </p>
       ) : null}
+      {data?.holder?.lostUnknownReason ? (
+        <p class="warn">{t.apps.lostUnknown({ device: data.holder.device })}</p>
+      ) : data?.holder?.lostAtMostMs ? (
+        <p>
+          {t.apps.lostAtMost({
+            device: data.holder.device,
+            seconds: Math.ceil(data.holder.lostAtMostMs / 1000),
+          })}
+        </p>
+      ) : null}
       {holder ? data?.standbys.map((copy) => <CopyReadBack copy={copy} holder={holder} />) : null}
       {data?.movingTo ? <p>{t.apps.movingTo({ device: data.movingTo })}</p> : null}
       {data?.holder && data.takeover ? (

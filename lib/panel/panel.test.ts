@@ -742,6 +742,38 @@ describe("an app whose holder is not heard from, not taken over yet", () => {
   });
 });
 
+describe("an app taken over from a copy", () => {
+  test("its page says at most how much could be missing, or that it is not known, in each language", async () => {
+    const status = takeoverDueStatus(null);
+    const data = status.data as NonNullable<AppStatus["data"]>;
+    const holder = data.holder as NonNullable<typeof data.holder>;
+    const pageWith = async (taken: Partial<typeof holder>, language: string) => {
+      const notes: AppStatus = {
+        ...status,
+        data: { ...data, takeover: null, holder: { ...holder, ...taken } },
+      };
+      const { get } = panelFor(owner, { "/v1/apps/notes": notes });
+      return (await (await get("apps/notes", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    };
+    const bounded = { lostAtMostMs: 4_200, lostUnknownReason: null };
+    expect(await pageWith(bounded, "en")).toContain(
+      "<p>laptop took it over from a copy: at most the last 5 s of writes before could be missing.</p>",
+    );
+    const unknown = { lostAtMostMs: null, lostUnknownReason: "it was away" };
+    const english = await pageWith(unknown, "en");
+    expect(english).toContain(
+      '<p class="warn">laptop took it over from a copy after being away itself: how much of the writes before could be missing is not known.</p>',
+    );
+    expect(english).not.toContain("at most the last");
+    expect(await pageWith(unknown, "zh-CN")).toContain(
+      "laptop 在自己离线之后从副本接管了它：之前有多少写入可能丢失无从得知。",
+    );
+  });
+});
+
 describe("an app's copies read back", () => {
   test("its page says each copy's last whole reading, or its damage and where it comes from again, in each language", async () => {
     const status = takeoverDueStatus(null);

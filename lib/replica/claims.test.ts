@@ -41,6 +41,21 @@ describe("a holder claim", () => {
   });
 });
 
+describe("why a takeover's loss is not known", () => {
+  test("is read only with no figure beside it, and cut to a bounded length", () => {
+    expect(claim({ lostAtMostMs: null, lostUnknownReason: "it was away" })).toMatchObject({
+      lostAtMostMs: null,
+      lostUnknownReason: "it was away",
+    });
+    expect(claim({ lostAtMostMs: 700, lostUnknownReason: "it was away" })).not.toHaveProperty(
+      "lostUnknownReason",
+    );
+    expect(
+      claim({ lostAtMostMs: null, lostUnknownReason: "x".repeat(10_000) })?.lostUnknownReason,
+    ).toHaveLength(400);
+  });
+});
+
 describe("the snapshot a holder says it started from", () => {
   const from = { device: "nas", epoch: 2, seq: 40, at: 1_764_400_000_000, content: "ab12" };
 

@@ -2,7 +2,7 @@
  * Who holds an app's data: each device that took an app over says so in the zone state,
  * under a key only it may write, with an epoch one past the one it took over from:
  *
- *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs}
+ *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs, lostUnknownReason?}
  *
  * The holder is the member whose claim has the highest epoch (the lower device id when
  * two devices claimed the same one in a partition). A fact every device reads alike, not
@@ -32,9 +32,17 @@ export interface HolderClaim {
   } | null;
   /** At most how much of the writes before it took over could have been lost. */
   readonly lostAtMostMs: number | null;
+  /**
+   * Why that is not known, when it took over from a copy but cannot bound it (it was away
+   * itself when the holder went quiet: lib/replica/loss-bound.ts). Its own words.
+   */
+  readonly lostUnknownReason?: string;
   /** A conflict copy brought back with `bucky app restore-copy`, by name. */
   readonly restoredCopy?: string;
 }
+
+/** The most of a claim's reason kept: a member writes it as it likes. */
+const MAX_REASON_CHARS = 400;
 
 export const claimKey = (device: string, app: string) => `nodes/${device}/holds/${app}`;
 
@@ -85,6 +93,9 @@ export function parseClaim(
       since: typeof parsed.since === "string" ? parsed.since : "",
       from: parseFrom(parsed.from),
       lostAtMostMs: typeof parsed.lostAtMostMs === "number" ? parsed.lostAtMostMs : null,
+      ...(typeof parsed.lostUnknownReason === "string" && parsed.lostAtMostMs === null
+        ? { lostUnknownReason: parsed.lostUnknownReason.slice(0, MAX_REASON_CHARS) }
+        : {}),
       // Shown by `bucky app status` and the panel: only when it is a conflict copy's name.
       ...(typeof parsed.restoredCopy === "string" && isConflictCopyName(parsed.restoredCopy)
         ? { restoredCopy: parsed.restoredCopy }

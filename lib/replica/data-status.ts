@@ -1,6 +1,7 @@
 /**
  * Where an app's data is, as any device can tell from the zone's facts: the holder and
- * its epoch (and, after a failover, at most how much could have been lost), each standby
+ * its epoch (and, after a failover, at most how much could have been lost, or why that is
+ * not known), each standby
  * and how far behind the holder it is, a takeover due but not claimed yet, and the conflict
  * copies kept anywhere.
  */
@@ -14,6 +15,11 @@ export interface AppDataStatus {
     readonly since: string;
     /** At most how much of the writes before the last takeover could have been lost. */
     readonly lostAtMostMs: number | null;
+    /**
+     * Why that is not known (null: it is, or nothing was taken over from a copy): the
+     * device that took over was itself away when the holder went quiet.
+     */
+    readonly lostUnknownReason: string | null;
     /** When its newest snapshot was taken, as it last said. */
     readonly snapshotAt: string | null;
     /** The conflict copy it took over with, when it was one (`bucky app restore-copy`). */
@@ -76,6 +82,7 @@ export function appDataStatus(
           epoch: holder.epoch,
           since: holder.since,
           lostAtMostMs: holder.lostAtMostMs,
+          lostUnknownReason: holder.lostUnknownReason ?? null,
           snapshotAt: current ? new Date(current.at).toISOString() : null,
           restoredCopy: holder.restoredCopy ?? null,
         }

@@ -35,6 +35,7 @@ import { presence } from "../store/schema.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
+import { type LossBound, lossBound, NO_FIGURE } from "./loss-bound.ts";
 import { holdsFiles, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
@@ -110,7 +111,7 @@ export class Replication {
       }
     }
     const epoch = Math.max(holder?.epoch ?? 0, copy?.epoch ?? 0) + 1;
-    const lostAtMostMs = usable ? this.lostAtMost(copy, holder, holding.movingTo === me) : null;
+    const loss = usable ? this.lossBound(copy, holder, holding.movingTo === me) : NO_FIGURE;
     this.claim(app, {
       epoch,
       from: usable
@@ -122,14 +123,17 @@ export class Replication {
             content: copy.content,
           }
         : null,
-      lostAtMostMs,
+      lostAtMostMs: loss.lostAtMostMs,
+      ...(loss.lostUnknownReason !== null ? { lostUnknownReason: loss.lostUnknownReason } : {}),
     });
     if (holder)
       this.node.log.info("app taken over", {
         app,
         from: holder.device,
         epoch,
-        lostAtMostMs: lostAtMostMs ?? undefined,
+        lostAtMostMs: loss.lostAtMostMs ?? undefined,
+        lost: loss.lostUnknownReason !== null ? "unknown" : undefined,
+        why: loss.lostUnknownReason ?? undefined,
       });
     else
       this.node.log.info("app data held", { app, epoch, from: usable ? copy.holder : undefined });
@@ -460,7 +464,10 @@ export class Replication {
   /** Writes this device's claim on `app`'s data (lib/replica/claims.ts), from now. */
   private claim(
     app: string,
-    claim: Pick<HolderClaim, "epoch" | "from" | "lostAtMostMs" | "restoredCopy">,
+    claim: Pick<
+      HolderClaim,
+      "epoch" | "from" | "lostAtMostMs" | "lostUnknownReason" | "restoredCopy"
+    >,
   ): void {
     const since = new Date(this.node.now()).toISOString();
     this.node.write([
@@ -499,25 +506,34 @@ export class Replication {
   }
 
   /**
-   * At most how long before the holder went quiet its last shipped snapshot was taken. A
-   * move's last snapshot holds everything only when the move arrives (`arrival`: the holder
-   * live, its app stopped for it); taken over from a holder gone quiet, it says nothing of
-   * what the holder wrote after: the move may have been given up, the app run there again.
+   * At most how long before the holder went quiet its last shipped snapshot was taken, or
+   * why that is not known (lib/replica/loss-bound.ts). A move's last snapshot holds
+   * everything only when the move arrives (`arrival`: the holder live, its app stopped for
+   * it); taken over from a holder gone quiet, it says nothing of what the holder wrote
+   * after: the move may have been given up, the app run there again.
    */
-  private lostAtMost(
+  private lossBound(
     copy: ReplicaHead,
     holder: HolderClaim | undefined,
     arrival: boolean,
-  ): number | null {
-    if (copy.final && (arrival || !holder)) return 0;
-    if (!holder) return null;
-    // The holder's own clock for both: its last presence, and the snapshot's time.
+  ): LossBound {
+    if (copy.final && (arrival || !holder)) return { lostAtMostMs: 0, lostUnknownReason: null };
+    if (!holder) return NO_FIGURE;
     const last = this.node.db
-      .select({ at: presence.at })
+      .select({ at: presence.at, heardAt: presence.heardAt })
       .from(presence)
       .where(eq(presence.device, holder.deviceId as DeviceId))
       .get();
-    return last ? Math.max(0, last.at - copy.at) : null;
+    if (!last) return NO_FIGURE;
+    // The holder's own clock for its last presence and the snapshot's time; this device's
+    // for when that was heard and when it was away.
+    return lossBound({
+      copyAtMs: copy.at,
+      holderSaidAtMs: last.at,
+      holderHeardAtMs: last.heardAt,
+      away: this.node.lastAway(),
+      liveWindowMs: this.node.liveWindowMs,
+    });
   }
 
   /**

@@ -21,6 +21,33 @@ export function keepPresence(db: StateDb, record: Presence, nowMs: number): void
   keepOwn(db, PRESENCE, record, nowMs);
 }
 
+/**
+ * A span this device was away (not running, or asleep), hearing no one: from its last
+ * heartbeat before it to when it was back (its own clock).
+ */
+export interface AwaySpan {
+  readonly fromMs: number;
+  readonly untilMs: number;
+}
+
+/**
+ * The span from this device's last heartbeat to `startMs`: read before a heartbeat, its own last
+ * presence dates its last heartbeat (at its run's start, the end of the run before, a
+ * heartbeat at most before it). Undefined for a device never run before.
+ */
+export function awayBefore(
+  db: StateReader,
+  device: DeviceId,
+  startMs: number,
+): AwaySpan | undefined {
+  const last = sqliteOf(db)
+    .query<{ heardAt: number }, [string]>(
+      "SELECT heard_at AS heardAt FROM presence WHERE device = ?1",
+    )
+    .get(device)?.heardAt;
+  return last === undefined ? undefined : { fromMs: last, untilMs: startMs };
+}
+
 /** Takes the records a peer sent: those that verify and are newer are kept. Returns how many. */
 export function receivePresence(
   db: StateDb,

@@ -111,7 +111,9 @@ export async function mendOwnKeptAtStart(home: string, log: Log, now: () => numb
         putBackOwnKept(db.$client, self.deviceId, zone, damaged, sources, log),
       );
     } catch (error) {
-      if (!(error instanceof BuckyError && error.code === "E_UNAVAILABLE")) throw error;
+      // No peer answering, or none keeping them any more (the zone compacted past them).
+      if (!(error instanceof BuckyError && ["E_UNAVAILABLE", "E_INTEGRITY"].includes(error.code)))
+        throw error;
       log.warn(error.message, { hint: error.hint ?? "" });
       return;
     }
@@ -138,7 +140,8 @@ function ownDamage(db: StateDb) {
 }
 
 /**
- * Runs `work` with this device's peers as sources of the checkpoint's first page. Where
+ * Runs `work` with this device's peers as sources of the checkpoint's first page (or, of
+ * one that compacted since, of this device's changesets it still keeps). Where
  * they listen is read from the state as it is: the pinned certificate of each (its device
  * key's) authenticates whoever answers, whatever the state says.
  */
@@ -163,6 +166,8 @@ async function withPeerSources<T>(
         name: peer.name,
         fetchPage: (request) =>
           client.post(peer, "/v1/sync/checkpoint", request, { repeatable: true }),
+        fetchEarlier: (request) =>
+          client.post(peer, "/v1/sync/earlier", request, { repeatable: true }),
       })),
     );
   } finally {

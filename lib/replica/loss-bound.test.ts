@@ -1,0 +1,30 @@
+import { describe, expect, test } from "bun:test";
+import { lossBound } from "./loss-bound.ts";
+
+const WINDOW = 3_000;
+const base = { copyAtMs: 10_000, holderSaidAtMs: 14_000, liveWindowMs: WINDOW };
+
+describe("how much a takeover may have lost", () => {
+  test("a standby that ran throughout: from the snapshot to the holder's last presence", () => {
+    expect(lossBound({ ...base, holderHeardAtMs: 50_000, away: undefined })).toEqual({
+      lostAtMostMs: 4_000,
+      lostUnknownReason: null,
+    });
+    // Away before, but it heard the holder since it came back.
+    const away = { fromMs: 20_000, untilMs: 40_000 };
+    expect(lossBound({ ...base, holderHeardAtMs: 45_000, away }).lostAtMostMs).toBe(4_000);
+    // Away after the holder had gone quiet for longer than a live window.
+    expect(lossBound({ ...base, holderHeardAtMs: 16_000, away }).lostAtMostMs).toBe(4_000);
+  });
+
+  test("a standby away when the holder was last heard, and not hearing it since: not known", () => {
+    const away = { fromMs: 20_000, untilMs: 7_220_000 };
+    for (const heard of [18_000, 20_000, 20_500]) {
+      const bound = lossBound({ ...base, holderHeardAtMs: heard, away });
+      expect(bound.lostAtMostMs).toBeNull();
+      expect(bound.lostUnknownReason).toBe(
+        `this device was away from 1970-01-01T00:00:20.000Z to 1970-01-01T02:00:20.000Z and last heard the holder alive at ${new Date(heard).toISOString()}, as it went away: how long the holder went on writing is not known`,
+      );
+    }
+  });
+});
