@@ -16,11 +16,13 @@ import {
   BUCKY,
   bucky,
   buckyJson,
+  chunkPath,
   cleanUp,
   type Daemon,
   enableGateway,
   jsonError,
   startZone,
+  storeChunkAlone,
   waitFor,
 } from "./harness.ts";
 
@@ -265,14 +267,15 @@ describe("writing, over HTTP, and taking access away", () => {
 
   test("reads named data stored on another device, verified, the first MiB of a large one", async () => {
     const client = await overHttp(await grant("librarian", ["--read", "objects"]));
-    const small = join(beta.home, "recipe.txt");
-    writeFileSync(small, "two eggs, a cup of flour\n");
-    const large = join(beta.home, "large.bin");
-    const bytes = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 7) % 251);
-    writeFileSync(large, bytes);
-    const put = async (path: string) =>
-      (await buckyJson<{ id: string }>(["put", path, "--home", beta.home])).id;
-    const [smallId, largeId] = [await put(small), await put(large)];
+    // On beta alone (what `bucky put` stores, every device copies): alpha, which the agent
+    // calls, has to fetch them.
+    const bytes = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) % 251);
+    const smallId = storeChunkAlone(
+      beta.home,
+      new TextEncoder().encode("two eggs, a cup of flour\n"),
+    );
+    const largeId = storeChunkAlone(beta.home, bytes);
+    expect(existsSync(chunkPath(alpha.home, smallId))).toBe(false);
     expect(JSON.parse(text(await call(client, "read_object", { id: smallId })))).toEqual({
       id: smallId,
       size: 25,
