@@ -2,10 +2,11 @@
  * Going back to the version that ran when an upgrade will not start. The device running
  * an app is the only one that sees its new version crash; left alone, the app stayed down
  * (every device saying so alike) until a person installed something else. Now, once the
- * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, without ever
- * having been healthy (on this device, as its marker file says, or on any device, as the
- * reports say), and this device holds the package of the version before (every device
- * that may run the app keeps it: the spec's previousPackage), the device writes the app's
+ * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, where the
+ * version before was the last to run healthy (a note per app, written the first time a
+ * package runs healthy there), and no device's report says the new one ran, and this
+ * device holds the package of the version before (every device that may run the app
+ * keeps it: the spec's previousPackage), the device writes the app's
  * spec back to that version, with `failedUpgrade` saying what failed and why. It is the
  * zone's state, so every device says the same (`upgrade to 3.0.0 failed: beta says "…";
  * running 2.0.0`), whoever ordered the upgrade is no longer needed, and a device that
@@ -48,8 +49,10 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
 
 /**
  * Whether `spec`'s version is to be given up after a crash: `restarts` crashes at start
- * in a row, a version before to go back to, and never healthy here nor on any device
- * whose report the zone holds (`devices`).
+ * in a row, and the version before is the last that ran healthy here (so this one never
+ * did, and the data here is that version's), nor did this one on any device whose report
+ * the zone holds (`devices`). A version healthy before this device noted such things (an
+ * older bucky) is never given up: nothing says it never ran.
  */
 export function upgradeFailed(
   db: StateReader,
@@ -59,7 +62,7 @@ export function upgradeFailed(
 ): boolean {
   if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
   if (crash.restarts < ROLLBACK_AFTER_CRASHES) return false;
-  if (healthyHere(where.appDir, spec.package)) return false;
+  if (!healthyHere(where.appDir, spec.previousPackage)) return false;
   return !where.devices.some((device) => {
     const report = readReport(db, device, spec.app);
     return report?.package === spec.package && report.state === "running";
