@@ -79,6 +79,9 @@ interface Running {
 /** How many passes try to remove an image a container still held (an upgrade under way). */
 const SWEEP_TRIES = 10;
 
+/** How often at most a device says again why an upgrade waits (lib/apps/upgrade-wait.ts). */
+const WAIT_SAID_EVERY_MS = 60_000;
+
 /** How often running apps' output files are looked at (lib/apps/app-log.ts). */
 const LOG_CHECK_MS = 30_000;
 
@@ -131,6 +134,8 @@ export class Convergence {
   private readonly waitedFor = new Map<string, ObjectId>();
   /** Why each package this device lacks was not fetched, the last time it tried. */
   private readonly notFetched = new Map<ObjectId, string>();
+  /** When this device last said in its report why each app's upgrade waits, and for which package. */
+  private readonly waitSaid = new Map<string, { package: ObjectId; atMs: number }>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
@@ -594,11 +599,6 @@ export class Convergence {
       return false;
     }
     const notFetched = this.notFetched.get(spec.package);
-    const why = spec.image
-      ? "its image is not ready on this device yet"
-      : notFetched
-        ? `its package is not on this device yet: ${notFetched}`
-        : "its package is being fetched";
     if (this.waitedFor.get(spec.app) !== spec.package) {
       this.waitedFor.set(spec.app, spec.package);
       this.node.log.warn("app upgrade waits for its package", {
@@ -607,13 +607,34 @@ export class Convergence {
         package: spec.package,
       });
     }
-    // Said in the zone too, each time it changes: not only in this device's log.
+    // Said in the zone too, not only in this device's log: once a try to fetch it failed
+    // (one that works goes on with the upgrade), and again as that changes.
+    if (spec.image)
+      this.sayWhyWaits(spec, current.package, "its image is not ready on this device yet");
+    else if (notFetched)
+      this.sayWhyWaits(
+        spec,
+        current.package,
+        `its package is not on this device yet: ${notFetched}`,
+      );
+    return true;
+  }
+
+  /**
+   * Adds why `spec`'s upgrade waits to this device's report (lib/apps/upgrade-wait.ts): at
+   * once for a package, then at most every WAIT_SAID_EVERY_MS, as each report is kept by
+   * every device and a peer that answers now and then changes why at every pass.
+   */
+  private sayWhyWaits(spec: AppSpec, running: ObjectId, why: string): void {
+    const now = this.node.now();
+    const said = this.waitSaid.get(spec.app);
+    if (said?.package === spec.package && now - said.atMs < WAIT_SAID_EVERY_MS) return;
     try {
-      reportUpgradeWait(this.node, spec, current.package, why);
+      if (reportUpgradeWait(this.node, spec, running, why))
+        this.waitSaid.set(spec.app, { package: spec.package, atMs: now });
     } catch (error) {
       this.node.diskFull(error);
     }
-    return true;
   }
 
   private hasPackage(id: ObjectId): boolean {
