@@ -26,9 +26,12 @@ import { join } from "node:path";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError } from "../errors.ts";
 import { saidBy } from "../facts/said-by.ts";
+import type { NodeContext } from "../node/node-context.ts";
 import type { StateReader } from "../store/reads.ts";
-import { type AppSpec, readReport } from "./spec.ts";
+import { readPackage } from "./package-dir.ts";
+import { type AppSpec, appKeys, readReport, readSpec } from "./spec.ts";
 
 /** Crashes in a row at start before a new version is given up for the one before. */
 export const ROLLBACK_AFTER_CRASHES = 3;
@@ -98,4 +101,57 @@ export function failedUpgradeSentence(spec: AppSpec): string | undefined {
   if (!failed) return undefined;
   // Why is the words of the device that saw it crash (it wrote them): quoted as such.
   return `upgrade to ${failed.version} failed: ${saidBy(failed.device, failed.error)}; running ${spec.version}`;
+}
+
+/**
+ * Writes the app's spec back to the version before when `spec`'s upgrade crashed at
+ * every start (upgradeFailed) and this device holds that version's package; whether it
+ * did. Only over the spec this device runs: a newer install (or a stop) written meanwhile
+ * stands.
+ */
+export function rollBackFailedUpgrade(
+  node: NodeContext,
+  spec: AppSpec,
+  crash: { readonly restarts: number; readonly error: string | null },
+): boolean {
+  const appDir = join(node.zone.paths.appsDir, spec.app);
+  const devices = [...node.membership().byName.keys()];
+  if (!upgradeFailed(node.db, spec, crash, { appDir, devices })) return false;
+  const current = readSpec(node.db, spec.app);
+  if (current?.package !== spec.package || current.desired !== "running") return false;
+  const previous = spec.previousPackage as ObjectId;
+  const bytes = node.store.readObject(previous);
+  let manifest: AppManifest | undefined;
+  try {
+    manifest = bytes && readPackage(bytes).manifest;
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+  }
+  if (manifest?.id !== spec.app) {
+    // Said once, as the crash that would have given it up first comes.
+    if (crash.restarts === ROLLBACK_AFTER_CRASHES)
+      node.log.warn(
+        "app upgrade fails to start, and the version before is not here to go back to",
+        {
+          app: spec.app,
+          version: spec.version,
+          package: previous,
+        },
+      );
+    return false;
+  }
+  const back = rolledBackSpec(current, manifest, {
+    // Its last crash, without when the runner would try again (it will not).
+    error: (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, ""),
+    device: node.deviceName,
+    atMs: node.now(),
+  });
+  node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+  node.log.info("app upgrade rolled back", {
+    app: spec.app,
+    failed: spec.version,
+    running: manifest.version,
+    crashes: crash.restarts,
+  });
+  return true;
 }
