@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type AppManifest, isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
+import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
@@ -33,16 +33,16 @@ import {
   keepDataBeforeUpgrade,
   restoreDataBeforeUpgrade,
 } from "./data-before-upgrade.ts";
-import { PACKAGE_LIMIT, readPackage, unpack } from "./package-dir.ts";
+import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
-import { type AppReport, type AppSpec, appKeys, readSpec, readSpecs } from "./spec.ts";
+import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
-import { markHealthy, rolledBackSpec, upgradeFailed } from "./upgrade-rollback.ts";
+import { markHealthy, rollBackFailedUpgrade } from "./upgrade-rollback.ts";
 import { reportUpgradeWait } from "./upgrade-wait.ts";
 
 export interface ConvergenceOptions {
@@ -78,6 +78,9 @@ interface Running {
 
 /** How many passes try to remove an image a container still held (an upgrade under way). */
 const SWEEP_TRIES = 10;
+
+/** How often at most a device says again why an upgrade waits (lib/apps/upgrade-wait.ts). */
+const WAIT_SAID_EVERY_MS = 60_000;
 
 /** How often running apps' output files are looked at (lib/apps/app-log.ts). */
 const LOG_CHECK_MS = 30_000;
@@ -131,6 +134,8 @@ export class Convergence {
   private readonly waitedFor = new Map<string, ObjectId>();
   /** Why each package this device lacks was not fetched, the last time it tried. */
   private readonly notFetched = new Map<ObjectId, string>();
+  /** When this device last said in its report why each app's upgrade waits, and for which package. */
+  private readonly waitSaid = new Map<string, { package: ObjectId; atMs: number }>();
   /** Apps this device will not run unsandboxed (no consent), by what they were started from. */
   private readonly refused = new Map<string, string>();
   /** The spec not of a spec's shape this device last warned of, by app (why): one an app. */
@@ -594,11 +599,6 @@ export class Convergence {
       return false;
     }
     const notFetched = this.notFetched.get(spec.package);
-    const why = spec.image
-      ? "its image is not ready on this device yet"
-      : notFetched
-        ? `its package is not on this device yet: ${notFetched}`
-        : "its package is being fetched";
     if (this.waitedFor.get(spec.app) !== spec.package) {
       this.waitedFor.set(spec.app, spec.package);
       this.node.log.warn("app upgrade waits for its package", {
@@ -607,13 +607,34 @@ export class Convergence {
         package: spec.package,
       });
     }
-    // Said in the zone too, each time it changes: not only in this device's log.
+    // Said in the zone too, not only in this device's log: once a try to fetch it failed
+    // (one that works goes on with the upgrade), and again as that changes.
+    if (spec.image)
+      this.sayWhyWaits(spec, current.package, "its image is not ready on this device yet");
+    else if (notFetched)
+      this.sayWhyWaits(
+        spec,
+        current.package,
+        `its package is not on this device yet: ${notFetched}`,
+      );
+    return true;
+  }
+
+  /**
+   * Adds why `spec`'s upgrade waits to this device's report (lib/apps/upgrade-wait.ts): at
+   * once for a package, then at most every WAIT_SAID_EVERY_MS, as each report is kept by
+   * every device and a peer that answers now and then changes why at every pass.
+   */
+  private sayWhyWaits(spec: AppSpec, running: ObjectId, why: string): void {
+    const now = this.node.now();
+    const said = this.waitSaid.get(spec.app);
+    if (said?.package === spec.package && now - said.atMs < WAIT_SAID_EVERY_MS) return;
     try {
-      reportUpgradeWait(this.node, spec, current.package, why);
+      if (reportUpgradeWait(this.node, spec, running, why))
+        this.waitSaid.set(spec.app, { package: spec.package, atMs: now });
     } catch (error) {
       this.node.diskFull(error);
     }
-    return true;
   }
 
   private hasPackage(id: ObjectId): boolean {
@@ -704,7 +725,13 @@ export class Convergence {
         this.node.log.debug("app data before the upgrade", { app: spec.app, copied: kept });
       }
     } catch (error) {
-      this.node.diskFull(error);
+      if (isPassing(error)) this.node.diskFull(error);
+      // The copy is a help, not a condition: the upgrade (or the rollback) goes on.
+      else
+        this.node.log.error("cannot copy or put back the app's data from before its upgrade", {
+          app: spec.app,
+          error: error instanceof Error ? error.message : String(error),
+        });
     }
   }
 
@@ -713,50 +740,11 @@ export class Convergence {
    * every start (lib/apps/upgrade-rollback.ts); the next pass runs that version.
    */
   private rollBackIfFailed(spec: AppSpec, crash: { restarts: number; error: string | null }): void {
-    const appDir = join(this.node.zone.paths.appsDir, spec.app);
-    const devices = [...this.node.membership().byName.keys()];
-    if (!upgradeFailed(this.node.db, spec, crash, { appDir, devices })) return;
-    // Only the spec this device runs: a newer install (or a stop) written meanwhile stands.
-    const current = readSpec(this.node.db, spec.app);
-    if (current?.package !== spec.package || current.desired !== "running") return;
-    const previous = spec.previousPackage as ObjectId;
-    const bytes = this.node.store.readObject(previous);
-    if (!bytes) {
-      this.node.log.warn("app upgrade fails to start, and the version before is not here", {
-        app: spec.app,
-        version: spec.version,
-        package: previous,
-      });
-      return;
-    }
-    let manifest: AppManifest;
     try {
-      manifest = readPackage(bytes).manifest;
-    } catch (error) {
-      if (!(error instanceof BuckyError)) throw error;
-      this.node.log.error("cannot roll the app back", { app: spec.app, error: error.message });
-      return;
-    }
-    if (manifest.id !== spec.app) return;
-    const why = (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, "");
-    const back = rolledBackSpec(current, manifest, {
-      error: why,
-      device: this.node.deviceName,
-      atMs: this.node.now(),
-    });
-    try {
-      this.node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+      if (rollBackFailedUpgrade(this.node, spec, crash)) this.soon();
     } catch (error) {
       this.node.diskFull(error);
-      return;
     }
-    this.node.log.info("app upgrade rolled back", {
-      app: spec.app,
-      failed: spec.version,
-      running: manifest.version,
-      crashes: crash.restarts,
-    });
-    this.soon();
   }
 
   private report(

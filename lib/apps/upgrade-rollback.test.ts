@@ -15,7 +15,12 @@ import {
 
 const NEW_PACKAGE = `sha256:${"cd".repeat(32)}` as typeof TEST_PACKAGE;
 const devices = ["nas", "laptop"];
-const appDir = () => mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-rollback-"));
+/** An app's directory where `healthy` was the last package to run healthy. */
+const appDir = (healthy: typeof TEST_PACKAGE | null = TEST_PACKAGE) => {
+  const dir = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-rollback-"));
+  if (healthy) markHealthy(dir, healthy);
+  return dir;
+};
 const crashes = { restarts: ROLLBACK_AFTER_CRASHES };
 
 describe("when an upgrade is given up for the version before", () => {
@@ -44,9 +49,13 @@ describe("when an upgrade is given up for the version before", () => {
     const dir = appDir();
     markHealthy(dir, NEW_PACKAGE);
     expect(upgradeFailed(zone.db, upgrade, crashes, { appDir: dir, devices })).toBe(false);
+    // Nor where the version before never ran healthy (or before this device noted it).
+    const unnoted = { appDir: appDir(null), devices };
+    expect(upgradeFailed(zone.db, upgrade, crashes, unnoted)).toBe(false);
     // Laptop's report says TEST_PACKAGE ran there.
     const ranOnLaptop = { ...upgrade, package: TEST_PACKAGE, previousPackage: NEW_PACKAGE };
-    expect(upgradeFailed(zone.db, ranOnLaptop, crashes, { appDir: appDir(), devices })).toBe(false);
+    const where = { appDir: appDir(NEW_PACKAGE), devices };
+    expect(upgradeFailed(zone.db, ranOnLaptop, crashes, where)).toBe(false);
   });
 
   test("the spec written back names the version before and what failed, and reads as a spec", () => {

@@ -2,10 +2,11 @@
  * Going back to the version that ran when an upgrade will not start. The device running
  * an app is the only one that sees its new version crash; left alone, the app stayed down
  * (every device saying so alike) until a person installed something else. Now, once the
- * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, without ever
- * having been healthy (on this device, as its marker file says, or on any device, as the
- * reports say), and this device holds the package of the version before (every device
- * that may run the app keeps it: the spec's previousPackage), the device writes the app's
+ * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, where the
+ * version before was the last to run healthy (a note per app, written the first time a
+ * package runs healthy there), and no device's report says the new one ran, and this
+ * device holds the package of the version before (every device that may run the app
+ * keeps it: the spec's previousPackage), the device writes the app's
  * spec back to that version, with `failedUpgrade` saying what failed and why. It is the
  * zone's state, so every device says the same (`upgrade to 3.0.0 failed: beta says "…";
  * running 2.0.0`), whoever ordered the upgrade is no longer needed, and a device that
@@ -25,9 +26,12 @@ import { join } from "node:path";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError } from "../errors.ts";
 import { saidBy } from "../facts/said-by.ts";
+import type { NodeContext } from "../node/node-context.ts";
 import type { StateReader } from "../store/reads.ts";
-import { type AppSpec, readReport } from "./spec.ts";
+import { readPackage } from "./package-dir.ts";
+import { type AppSpec, appKeys, readReport, readSpec } from "./spec.ts";
 
 /** Crashes in a row at start before a new version is given up for the one before. */
 export const ROLLBACK_AFTER_CRASHES = 3;
@@ -48,8 +52,10 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
 
 /**
  * Whether `spec`'s version is to be given up after a crash: `restarts` crashes at start
- * in a row, a version before to go back to, and never healthy here nor on any device
- * whose report the zone holds (`devices`).
+ * in a row, and the version before is the last that ran healthy here (so this one never
+ * did, and the data here is that version's), nor did this one on any device whose report
+ * the zone holds (`devices`). A version healthy before this device noted such things (an
+ * older bucky) is never given up: nothing says it never ran.
  */
 export function upgradeFailed(
   db: StateReader,
@@ -59,7 +65,7 @@ export function upgradeFailed(
 ): boolean {
   if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
   if (crash.restarts < ROLLBACK_AFTER_CRASHES) return false;
-  if (healthyHere(where.appDir, spec.package)) return false;
+  if (!healthyHere(where.appDir, spec.previousPackage)) return false;
   return !where.devices.some((device) => {
     const report = readReport(db, device, spec.app);
     return report?.package === spec.package && report.state === "running";
@@ -95,4 +101,57 @@ export function failedUpgradeSentence(spec: AppSpec): string | undefined {
   if (!failed) return undefined;
   // Why is the words of the device that saw it crash (it wrote them): quoted as such.
   return `upgrade to ${failed.version} failed: ${saidBy(failed.device, failed.error)}; running ${spec.version}`;
+}
+
+/**
+ * Writes the app's spec back to the version before when `spec`'s upgrade crashed at
+ * every start (upgradeFailed) and this device holds that version's package; whether it
+ * did. Only over the spec this device runs: a newer install (or a stop) written meanwhile
+ * stands.
+ */
+export function rollBackFailedUpgrade(
+  node: NodeContext,
+  spec: AppSpec,
+  crash: { readonly restarts: number; readonly error: string | null },
+): boolean {
+  const appDir = join(node.zone.paths.appsDir, spec.app);
+  const devices = [...node.membership().byName.keys()];
+  if (!upgradeFailed(node.db, spec, crash, { appDir, devices })) return false;
+  const current = readSpec(node.db, spec.app);
+  if (current?.package !== spec.package || current.desired !== "running") return false;
+  const previous = spec.previousPackage as ObjectId;
+  const bytes = node.store.readObject(previous);
+  let manifest: AppManifest | undefined;
+  try {
+    manifest = bytes && readPackage(bytes).manifest;
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+  }
+  if (manifest?.id !== spec.app) {
+    // Said once, as the crash that would have given it up first comes.
+    if (crash.restarts === ROLLBACK_AFTER_CRASHES)
+      node.log.warn(
+        "app upgrade fails to start, and the version before is not here to go back to",
+        {
+          app: spec.app,
+          version: spec.version,
+          package: previous,
+        },
+      );
+    return false;
+  }
+  const back = rolledBackSpec(current, manifest, {
+    // Its last crash, without when the runner would try again (it will not).
+    error: (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, ""),
+    device: node.deviceName,
+    atMs: node.now(),
+  });
+  node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+  node.log.info("app upgrade rolled back", {
+    app: spec.app,
+    failed: spec.version,
+    running: manifest.version,
+    crashes: crash.restarts,
+  });
+  return true;
 }

@@ -10,6 +10,7 @@
 
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { dataCopiesOf } from "../apps/data-before-upgrade.ts";
 import { type AppSpec, unreadableSpec } from "../apps/spec.ts";
 import { cacheDir } from "../backup/targets.ts";
 import type { HomePaths } from "../home.ts";
@@ -19,6 +20,7 @@ import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
 
 export interface AppUsage {
+  /** Its data, with the copies an upgrade keeps beside it. */
   readonly dataBytes: number;
   readonly packagesBytes: number;
   /** Copies kept because their writes never reached the holder. */
@@ -90,8 +92,11 @@ export function* homeUsageSteps(
   const appNames = new Set([...listDir(paths.appsDir), ...listDir(join(paths.home, "replicas"))]);
   for (const app of [...appNames].sort()) {
     const dir = join(paths.appsDir, app);
+    let dataBytes = yield* sizeSteps(join(dir, "data"));
+    // With the copies an upgrade keeps beside it (lib/apps/data-before-upgrade.ts).
+    for (const copy of dataCopiesOf(dir)) dataBytes += yield* sizeSteps(copy);
     const usage: AppUsage = {
-      dataBytes: yield* sizeSteps(join(dir, "data")),
+      dataBytes,
       packagesBytes: yield* sizeSteps(join(dir, "packages")),
       conflictsBytes: yield* sizeSteps(join(dir, "conflicts")),
       replicaBytes: yield* sizeSteps(join(paths.home, "replicas", app)),
