@@ -5,9 +5,11 @@
 import { BuckyError } from "../lib/errors.ts";
 import { type Released, releaseObject } from "../lib/ndn/files.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
+import { pathAsked } from "../lib/node/held-wait.ts";
 import { extraRoots } from "../lib/node/named-data-roots.ts";
 import { ndnGraceMs } from "./collection-times.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { waitArgs } from "./held-elsewhere.ts";
 
 type Removed =
   | (Released & { public?: undefined })
@@ -18,6 +20,8 @@ type Removed =
       wasPublic: boolean;
       /** What releasing it on this device did; null when it was not stored here with bucky put. */
       released: Released | null;
+      /** Present, and false, when answered without waiting for another device (--no-wait). */
+      waited?: false;
     };
 
 export default defineBuckyCommand({
@@ -37,6 +41,7 @@ export default defineBuckyCommand({
       description:
         "Stop the zone's gateways serving it at /ndn/<id> (from any device; needs the daemon), then release it here if stored here",
     },
+    ...waitArgs(),
   },
   async run(args, context): Promise<Removed> {
     const release = () =>
@@ -46,11 +51,11 @@ export default defineBuckyCommand({
         extraRoots: ({ db, paths, store }) => extraRoots(db, paths, store),
       });
     if (!args.public) return release();
-    const { id, wasPublic } = await requestDaemon<{ id: string; wasPublic: boolean }>(
-      context.home,
-      "DELETE",
-      `/v1/ndn/public/${encodeURIComponent(args.id)}`,
-    );
+    const { id, wasPublic, waited } = await requestDaemon<{
+      id: string;
+      wasPublic: boolean;
+      waited?: false;
+    }>(context.home, "DELETE", pathAsked(`/v1/ndn/public/${encodeURIComponent(args.id)}`, args));
     let released: Released | null = null;
     try {
       released = release();
@@ -64,7 +69,7 @@ export default defineBuckyCommand({
           "Check the id `bucky put` printed.",
         );
     }
-    return { id, public: false, wasPublic, released };
+    return { id, public: false, wasPublic, released, ...(waited === false ? { waited } : {}) };
   },
   text: (removed) => {
     if (removed.public === undefined) return releasedText(removed);
