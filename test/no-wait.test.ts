@@ -90,6 +90,7 @@ describe("a wait asked as neither on nor off", () => {
       ["user", "remove"],
       ["devices", "revoke"],
       ["gateway", "approve"],
+      ["backup", "target", "add"],
       ["backup", "target", "rm"],
       ["put"],
       ["rm"],

@@ -49,18 +49,20 @@ export function removalOp(name: string): Op {
 
 /**
  * Writes `ops` to the zone state as this device: through its daemon when it runs (which
- * passes them on at once), else straight into the home's database (the daemon passes
- * them on when it starts).
+ * passes them on at once, and waits for another device to hold them unless `asked` says
+ * not to), else straight into the home's database (the daemon passes them on when it
+ * starts).
  */
 export async function writeZoneState(
   paths: HomePaths,
   ops: readonly Op[],
   log: Log,
   now: () => number,
+  asked: { wait: boolean } = { wait: true },
 ): Promise<void> {
   try {
     for (const op of ops) {
-      const path = `/v1/state/${op.key}`;
+      const path = pathAsked(`/v1/state/${op.key}`, asked);
       if (op.value === null) await requestDaemon(paths.home, "DELETE", path);
       else await requestDaemon(paths.home, "PUT", path, { value: JSON.parse(op.value) });
     }

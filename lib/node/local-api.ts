@@ -89,7 +89,7 @@ import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { readNameClashes } from "../zone/name-clashes.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
-import { asksToWait, heldAsAsked } from "./held-wait.ts";
+import { asksToWait, heldAnswer, heldAsAsked } from "./held-wait.ts";
 import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
@@ -162,7 +162,7 @@ export function createLocalApp(
     const what = `install of ${installed.app}`;
     const addresses = appAddresses(node, installed.app);
     if (!asksToWait(c)) {
-      const held = await heldAsAsked(c, node, what);
+      const held = await heldAnswer(node, what, { wait: false });
       const heldElsewhere = held.heldElsewhere === "alone" ? "alone" : "not yet";
       return { ...installed, addresses, ...held, heldElsewhere };
     }
