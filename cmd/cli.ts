@@ -190,6 +190,8 @@ function checkArguments(args: ArgsDef, tokens: readonly string[], path: string):
         `${help}${asValue}`,
       );
     }
+    if (def.type === "boolean" && inlineValue !== undefined)
+      checkSwitch(token, !flags.has(spelled));
     if ((def.type === "string" || def.type === "enum") && inlineValue === undefined) {
       const value = tokens[i + 1];
       if (value === undefined || value.startsWith("--")) {
@@ -198,6 +200,20 @@ function checkArguments(args: ArgsDef, tokens: readonly string[], path: string):
       i++;
     }
   }
+}
+
+/**
+ * Refuses an on/off flag given a value it would misread: `--wait=maybe` (read as on) and
+ * `--no-wait=false` (read as off, the negation winning whatever its value).
+ */
+function checkSwitch(token: string, negated: boolean): void {
+  const [spelled, value] = splitFlag(token);
+  const name = negated ? spelled.slice(3) : spelled;
+  const hint = `Give --${name} or --no-${name}, with no value (or --${name}=true, --${name}=false).`;
+  if (negated)
+    throw new BuckyError("E_USAGE", `--${spelled} takes no value (given "${value}")`, hint);
+  if (value !== "true" && value !== "false")
+    throw new BuckyError("E_USAGE", `--${name} is on or off, not "${value}"`, hint);
 }
 
 function splitFlag(token: string): [string, string | undefined] {

@@ -12,6 +12,7 @@ import {
   globalArgs,
   type ProcessEdges,
 } from "./context.ts";
+import { NOT_WAITED_NOTE, notWaited } from "./held-elsewhere.ts";
 
 /** What `--help` shows about a command. */
 export type Meta = CommandMeta & {
@@ -58,6 +59,7 @@ export function defineBuckyCommand<const A extends ArgsDef, R extends object>(
       );
       const result = await command.run(typed, context);
       if (result === undefined) return;
+      if (notWaited(result)) context.log.warn(NOT_WAITED_NOTE);
       // print calls text only without --json: only then are the words loaded.
       const t = context.json ? undefined : await context.messages();
       context.print(result, () => command.text(result, typed, t as Messages));

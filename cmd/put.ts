@@ -8,10 +8,14 @@ import { basename, resolve } from "node:path";
 import type { GatewayCopies } from "../lib/gateway/public-copies.ts";
 import { putFile } from "../lib/ndn/files.ts";
 import { isDaemonDown, requestDaemon } from "../lib/node/daemon-client.ts";
+import { pathAsked } from "../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "./command.ts";
+import { waitArgs } from "./held-elsewhere.ts";
 
 interface Recorded {
   readonly withinBudget: boolean;
+  /** Present, and false, when asked not to wait (`--no-wait`). */
+  readonly waited?: false;
   readonly copiedBy: readonly string[];
   readonly notCopiedBy: readonly string[];
 }
@@ -34,6 +38,7 @@ export default defineBuckyCommand({
       description:
         "Let the zone's gateways serve it to anyone at /ndn/<id>; answers once another gateway holds a copy (needs the daemon)",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
     const path = resolve(args.file);
@@ -42,10 +47,12 @@ export default defineBuckyCommand({
     let recorded: Recorded | undefined;
     try {
       // Public: the gateways' copies are what put waits for (below), not another device's.
-      recorded = await requestDaemon<Recorded>(context.home, "POST", "/v1/ndn/files", {
-        ...request,
-        wait: !args.public,
-      });
+      recorded = await requestDaemon<Recorded>(
+        context.home,
+        "POST",
+        pathAsked("/v1/ndn/files", args),
+        { ...request, wait: !args.public },
+      );
     } catch (error) {
       if (!isDaemonDown(error) || args.public) throw error;
     }
@@ -59,6 +66,7 @@ export default defineBuckyCommand({
         context.log.warn(
           `${stored.id} is past the zone's budget for stored files: no other device copies it, and it is lost with this device. Remove other files (\`bucky rm <id>\`), or raise the budget (\`bucky state set system/files-budget <bytes>\`).`,
         );
+      // (Not waited for, the command says so itself: cmd/command.ts.)
       else if (recorded.copiedBy.length === 0 && recorded.notCopiedBy.length > 0)
         context.log.warn(
           `No other device holds a copy of ${stored.id} yet (${recorded.notCopiedBy.join(", ")} still copying): keep this device running until one has it, or the file is lost with this device.`,
@@ -69,13 +77,18 @@ export default defineBuckyCommand({
         recorded: recorded !== undefined,
         copiedBy: recorded?.copiedBy ?? [],
         notCopiedBy: recorded?.notCopiedBy ?? [],
+        ...(recorded?.waited === false ? { waited: false as const } : {}),
       };
     }
-    const copies = await requestDaemon<GatewayCopies>(context.home, "POST", "/v1/ndn/public", {
-      id: stored.id,
-      size: stored.size,
-    });
-    if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0)
+    const copies = await requestDaemon<GatewayCopies & { waited?: false }>(
+      context.home,
+      "POST",
+      pathAsked("/v1/ndn/public", args),
+      { id: stored.id, size: stored.size },
+    );
+    // On stderr: stdout is the id alone, which scripts take. (Not waited for, the command
+    // says so itself: cmd/command.ts.)
+    if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0 && copies.waited !== false)
       context.log.warn(
         `No other gateway holds a copy of ${stored.id} yet (${copies.notCopiedBy.join(", ")} still copying): keep this device running until one has it, or the zone stops serving it while this device is away.`,
       );
@@ -85,6 +98,7 @@ export default defineBuckyCommand({
       recorded: true,
       copiedBy: copies.copiedBy,
       notCopiedBy: copies.notCopiedBy,
+      ...(copies.waited === false ? { waited: false as const } : {}),
     };
   },
   text: (stored) => stored.id,

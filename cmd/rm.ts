@@ -6,11 +6,12 @@
 import { BuckyError } from "../lib/errors.ts";
 import { type Released, releaseObject } from "../lib/ndn/files.ts";
 import { isDaemonDown, requestDaemon } from "../lib/node/daemon-client.ts";
+import { pathAsked } from "../lib/node/held-wait.ts";
 import { extraRoots } from "../lib/node/named-data-roots.ts";
 import type { HeldElsewhere } from "../lib/node/node-context.ts";
 import { ndnGraceMs } from "./collection-times.ts";
 import { defineBuckyCommand } from "./command.ts";
-import { notHeldYetNote } from "./held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "./held-elsewhere.ts";
 
 /** What releasing it did: zone-wide (`zoneWide`), and here. */
 type Let = Released & {
@@ -18,6 +19,8 @@ type Let = Released & {
   zoneWide: boolean;
   /** Whether another device held the release when answered (null: nothing was written). */
   heldElsewhere: HeldElsewhere | null;
+  /** Present, and false, when answered without waiting for another device (--no-wait). */
+  waited?: false;
 };
 
 type Removed =
@@ -29,6 +32,8 @@ type Removed =
       wasPublic: boolean;
       /** What releasing it did; null when the zone did not store it with bucky put. */
       released: Let | null;
+      /** Present, and false, when answered without waiting for another device (--no-wait). */
+      waited?: false;
     };
 
 export default defineBuckyCommand({
@@ -48,17 +53,23 @@ export default defineBuckyCommand({
       description:
         "Stop the zone's gateways serving it at /ndn/<id> (from any device; needs the daemon), then let it go if stored",
     },
+    ...waitArgs(),
   },
   async run(args, context): Promise<Removed> {
     const release = async (): Promise<Let> => {
       let zone:
-        | { wasStored: boolean; storedHere: boolean; heldElsewhere: HeldElsewhere | null }
+        | {
+            wasStored: boolean;
+            storedHere: boolean;
+            heldElsewhere: HeldElsewhere | null;
+            waited?: false;
+          }
         | undefined;
       try {
         zone = await requestDaemon(
           context.home,
           "DELETE",
-          `/v1/ndn/files/${encodeURIComponent(args.id)}`,
+          pathAsked(`/v1/ndn/files/${encodeURIComponent(args.id)}`, args),
         );
       } catch (error) {
         // No daemon: a file the zone has no record of (put before this) is let go here;
@@ -77,14 +88,15 @@ export default defineBuckyCommand({
         storedHere: released.storedHere || (zone?.storedHere ?? false),
         zoneWide: zone?.wasStored ?? false,
         heldElsewhere: zone?.heldElsewhere ?? null,
+        ...(zone?.waited === false ? { waited: false as const } : {}),
       };
     };
     if (!args.public) return release();
-    const { id, wasPublic } = await requestDaemon<{ id: string; wasPublic: boolean }>(
-      context.home,
-      "DELETE",
-      `/v1/ndn/public/${encodeURIComponent(args.id)}`,
-    );
+    const { id, wasPublic, waited } = await requestDaemon<{
+      id: string;
+      wasPublic: boolean;
+      waited?: false;
+    }>(context.home, "DELETE", pathAsked(`/v1/ndn/public/${encodeURIComponent(args.id)}`, args));
     let released: Let | null = null;
     try {
       released = await release();
@@ -98,7 +110,7 @@ export default defineBuckyCommand({
           "Check the id `bucky put` printed.",
         );
     }
-    return { id, public: false, wasPublic, released };
+    return { id, public: false, wasPublic, released, ...(waited === false ? { waited } : {}) };
   },
   text: (removed) => {
     if (removed.public === undefined) return releasedText(removed);
@@ -113,7 +125,13 @@ export default defineBuckyCommand({
 
 function releasedText(released: Let): string {
   const where = released.zoneWide ? " zone-wide" : "";
-  const notHeld = notHeldYetNote(released.heldElsewhere ?? "held", "release");
+  const notHeld = notHeldYetNote(
+    {
+      heldElsewhere: released.heldElsewhere ?? "held",
+      ...(released.waited === false ? { waited: false as const } : {}),
+    },
+    "release",
+  );
   if (released.collectedAfter)
     return [
       `Released ${released.id}${where}: it is deleted after ${released.collectedAfter} (until then \`bucky put\` of the same file keeps it).`,

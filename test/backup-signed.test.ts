@@ -64,7 +64,10 @@ async function nasWithLaptop() {
   mkdirSync(join(nasHome, "data"), { recursive: true });
   writeFileSync(join(nasHome, "data", "mine.txt"), "the nas's own file\n");
   const repo = join(scratchDir(), "usb");
-  await buckyJson(["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup"]);
+  // Not waited for: the laptop has not started, so none would hold it for 3 s.
+  await buckyJson([
+    ...["backup", "target", "add", "usb", repo, "--home", nasHome, "--no-backup", "--no-wait"],
+  ]);
   return { nasHome, recoveryPhrase, nas, laptopHome, repo };
 }
 

@@ -364,7 +364,7 @@ describe("an app's origin record", () => {
   }, 60_000);
 });
 
-describe("an app installed with --no-wait or started", () => {
+describe("an app installed or started", () => {
   test("the command answers once another device holds the write", async () => {
     // The test before left beta killed.
     beta = await startDaemon(beta.home, ENV);
@@ -396,7 +396,6 @@ describe("an app installed with --no-wait or started", () => {
           site,
           "--device",
           "alpha",
-          "--no-wait",
           "--home",
           alpha.home,
         ]),

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { requestDaemon } from "../lib/node/daemon-client.ts";
 import {
   appFetch,
   buckyJson,
@@ -70,16 +71,15 @@ describe("an upgrade whose package only the device that wrote it held", () => {
       manifest,
       JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "2.0.0" }),
     );
-    const upgraded = await buckyJson<{ upgradedFrom: string; heldElsewhere: string }>([
-      "app",
-      "install",
-      dir,
-      "--device",
-      "beta",
-      "--no-wait",
-      "--home",
+    // Asked of the daemon itself: it waits for another device to hold the spec and the
+    // package (what is checked here), not for the app to run on beta, paused (what
+    // `bucky app install` waits for too, and `--no-wait` waits for neither).
+    const upgraded = await requestDaemon<{ upgradedFrom: string; heldElsewhere: string }>(
       daemon("alpha").home,
-    ]);
+      "POST",
+      "/v1/apps",
+      { dir: resolve(dir), device: "beta" },
+    );
     // Its spec is on gamma, but its package on alpha alone: the upgrade is not safe yet.
     expect([upgraded.upgradedFrom, upgraded.heldElsewhere]).toEqual(["1.0.0", "not yet"]);
     await daemon("alpha").kill();

@@ -2,10 +2,10 @@
 import { createHash, X509Certificate } from "node:crypto";
 import type { AgentRecord, McpEndpoint } from "../../lib/agent/grants.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 const list = (text: string | undefined) =>
   text
@@ -54,21 +54,23 @@ export default defineBuckyCommand({
       valueHint: "duration",
       description: "How long the token works (default: 30d)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<{
-      token: string;
-      record: AgentRecord;
-      mcp: McpEndpoint;
-      heldElsewhere: HeldElsewhere;
-    }>(context.home, "POST", "/v1/agents", {
+    requestDaemon<
+      {
+        token: string;
+        record: AgentRecord;
+        mcp: McpEndpoint;
+      } & HeldAnswer
+    >(context.home, "POST", pathAsked("/v1/agents", args), {
       name: args.name,
       read: list(args.read),
       write: list(args.write),
       act: list(args.act),
       ttlMs: parseDuration(args.ttl ?? "30d", "--ttl"),
     }),
-  text: ({ token, record, mcp, heldElsewhere }) =>
+  text: ({ token, record, mcp, ...held }) =>
     [
       `Agent ${record.agent} may ${[
         record.scopes.read.length ? `read ${record.scopes.read.join(", ")}` : "",
@@ -84,7 +86,7 @@ export default defineBuckyCommand({
       "On this device: BUCKY_AGENT_TOKEN=<token> bucky mcp (or --token-file F, a file only you can read).",
       `Over the network: ${mcp.urls.join(" or ")} with Authorization: Bearer <token>, pinning this`,
       `device's certificate (SHA-256 ${fingerprint(mcp.certificate)}; the whole of it: --json), or any gateway's /mcp.`,
-      ...notHeldYetNote(heldElsewhere, "grant"),
+      ...notHeldYetNote(held, "grant"),
     ].join("\n"),
 });
 

@@ -10,10 +10,10 @@ import type { AppStatus } from "../../lib/apps/status.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { saidBy } from "../../lib/facts/said-by.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -68,11 +68,7 @@ export default defineBuckyCommand({
       description:
         "Let it run without a sandbox on a device that cannot give it one (where bubblewrap is missing)",
     },
-    wait: {
-      type: "boolean",
-      default: true,
-      description: "Wait until the app runs, at most a minute (--no-wait: return at once)",
-    },
+    ...waitArgs("the app runs (at most a minute)"),
   },
   async run(args, context) {
     const options = {
@@ -92,7 +88,7 @@ export default defineBuckyCommand({
     const installed =
       args.dir === undefined || args.image !== undefined
         ? await installImage(context.home, args, options)
-        : await install(context.home, args.dir, options);
+        : await install(context.home, args.dir, options, args);
     const status = args.wait
       ? await waitUntilSettled(context.home, installed.app)
       : await appStatus(context.home, installed.app);
@@ -113,14 +109,11 @@ export default defineBuckyCommand({
         ? `It runs on ${installed.runsOn} and answers at ${installed.addresses[0] ?? "no gateway yet (make one with `bucky gateway enable`)"}${installed.exposure === "zone" && installed.addresses[0] ? " (zone-only: `bucky panel` signs a browser in)" : ""}.`
         : `It is ${installed.state}${installed.runsOn ? ` on ${installed.runsOn}` : ""}${installed.error ? `: ${installed.reportedBy === null ? installed.error : saidBy(installed.reportedBy, installed.error)}` : ""}.`,
       `See it with \`bucky app status ${installed.app}\`.`,
-      ...notHeldYetNote(installed.heldElsewhere, "install"),
+      ...notHeldYetNote(installed, "install"),
     ].join("\n"),
 });
 
-type InstalledHere = Installed & {
-  readonly addresses: readonly string[];
-  readonly heldElsewhere: HeldElsewhere;
-};
+type InstalledHere = Installed & HeldAnswer & { readonly addresses: readonly string[] };
 
 /** Pulling an image can take a while: the install waits this long for the daemon. */
 const IMAGE_INSTALL_TIMEOUT_MS = 60 * 60_000;
@@ -134,7 +127,7 @@ function isManifestTarget(target: string): boolean {
 /** An image app: the shorthand alone, or a manifest with --image instead of its own. */
 function installImage(
   home: string,
-  args: { dir?: string; image?: string; port?: string; data?: string; id?: string },
+  args: { dir?: string; image?: string; port?: string; data?: string; id?: string; wait: boolean },
   options: InstallOptions,
 ): Promise<InstalledHere> {
   if (!args.image)
@@ -156,7 +149,7 @@ function installImage(
     return requestDaemon<InstalledHere>(
       home,
       "POST",
-      "/v1/apps",
+      pathAsked("/v1/apps", args),
       { dir: resolve(args.dir), ...image, ...(archive ? { archive } : {}), ...options },
       IMAGE_INSTALL_TIMEOUT_MS,
     );
@@ -177,7 +170,7 @@ function installImage(
   return requestDaemon<InstalledHere>(
     home,
     "POST",
-    "/v1/apps",
+    pathAsked("/v1/apps", args),
     {
       ...image,
       ...(archive ? { archive } : {}),
@@ -190,9 +183,17 @@ function installImage(
   );
 }
 
-function install(home: string, dir: string, options: InstallOptions): Promise<InstalledHere> {
+function install(
+  home: string,
+  dir: string,
+  options: InstallOptions,
+  asked: { wait: boolean },
+): Promise<InstalledHere> {
   if (/^(sha256|clist):/.test(dir))
-    return requestDaemon<InstalledHere>(home, "POST", "/v1/apps", { package: dir, ...options });
+    return requestDaemon<InstalledHere>(home, "POST", pathAsked("/v1/apps", asked), {
+      package: dir,
+      ...options,
+    });
   if (/\.(tar|tgz|tar\.gz)$/.test(dir) && statSync(dir, { throwIfNoEntry: false })?.isFile()) {
     const query = new URLSearchParams({
       ...(options.device ? { device: options.device } : {}),
@@ -201,7 +202,7 @@ function install(home: string, dir: string, options: InstallOptions): Promise<In
     return requestDaemon<InstalledHere>(
       home,
       "POST",
-      `/v1/apps/archive${query ? `?${query}` : ""}`,
+      pathAsked(`/v1/apps/archive${query ? `?${query}` : ""}`, asked),
       // Sent as it is read from the file, never held whole.
       Bun.file(dir),
     );
@@ -210,7 +211,7 @@ function install(home: string, dir: string, options: InstallOptions): Promise<In
   return requestDaemon<InstalledHere>(
     home,
     "POST",
-    "/v1/apps",
+    pathAsked("/v1/apps", asked),
     { dir: resolve(dir), ...options },
     IMAGE_INSTALL_TIMEOUT_MS,
   );

@@ -1,9 +1,9 @@
 /** `bucky app limit <app>`: cap an app's requests and bandwidth at the gateways. */
 import type { AppLimits } from "../../lib/gateway/table.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -19,20 +19,21 @@ export default defineBuckyCommand({
       valueHint: "rate",
       description: "Bytes per second, like 10MB/s; more is slowed down",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<{ app: string; limits: AppLimits; heldElsewhere: HeldElsewhere }>(
+    requestDaemon<{ app: string; limits: AppLimits } & HeldAnswer>(
       context.home,
       "PUT",
-      `/v1/apps/${encodeURIComponent(args.app)}/limits`,
+      pathAsked(`/v1/apps/${encodeURIComponent(args.app)}/limits`, args),
       {
         ...(args.rps !== undefined ? { rps: Number(args.rps) } : {}),
         ...(args.bandwidth !== undefined ? { bandwidth: args.bandwidth } : {}),
       },
     ),
-  text: ({ app, limits, heldElsewhere }) =>
+  text: ({ app, limits, ...held }) =>
     [
       `${app}: ${limits.rps ? `${limits.rps} requests/s` : "no request limit"}, ${limits.bandwidthBytesPerSecond ? `${limits.bandwidthBytesPerSecond} bytes/s` : "no bandwidth limit"}.`,
-      ...notHeldYetNote(heldElsewhere, "limit"),
+      ...notHeldYetNote(held, "limit"),
     ].join("\n"),
 });

@@ -1,9 +1,9 @@
 /** `bucky app move <app> --to <device>`: move an app and its data to another device, losing nothing. */
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 const MOVE_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
@@ -23,18 +23,14 @@ export default defineBuckyCommand({
       required: true,
       description: "The device to move it to",
     },
-    wait: {
-      type: "boolean",
-      default: true,
-      description: "Wait until it runs there, at most two minutes (--no-wait: return at once)",
-    },
+    ...waitArgs("it runs there (at most two minutes)"),
   },
   async run(args, context) {
     const path = `/v1/apps/${encodeURIComponent(args.app)}`;
-    const { heldElsewhere } = await requestDaemon<{ heldElsewhere: HeldElsewhere }>(
+    const { heldElsewhere } = await requestDaemon<HeldAnswer>(
       context.home,
       "POST",
-      `${path}/move`,
+      pathAsked(`${path}/move`, args),
       { to: args.to },
     );
     const startedAt = Date.now();
@@ -59,7 +55,7 @@ export default defineBuckyCommand({
       ? `${r.app} runs on ${r.to} now, with all its data.`
       : [
           `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
-          ...notHeldYetNote(r.heldElsewhere, "move"),
+          ...(r.waited ? notHeldYetNote({ heldElsewhere: r.heldElsewhere }, "move") : []),
         ].join("\n"),
   exitCode: (r) => (r.arrived || !r.waited ? 0 : 3),
 });

@@ -1,9 +1,9 @@
 /** `bucky app remove <app> [--purge]`: uninstall an app; its data stays unless purged. */
 import type { Removal } from "../../lib/apps/admin.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -21,30 +21,35 @@ export default defineBuckyCommand({
       type: "boolean",
       description: "Remove it even when a newer bucky installed it (its spec is of a newer format)",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
-    const removal = await requestDaemon<Removal & { heldElsewhere: HeldElsewhere }>(
+    const removal = await requestDaemon<Removal & HeldAnswer>(
       context.home,
       "DELETE",
-      `/v1/apps/${encodeURIComponent(args.app)}${query({ purge: args.purge, force: args.force })}`,
+      pathAsked(
+        `/v1/apps/${encodeURIComponent(args.app)}${query({ purge: args.purge, force: args.force })}`,
+        args,
+      ),
     );
-    const { heldElsewhere } = removal;
+    const { heldElsewhere, waited } = removal;
+    const held = { heldElsewhere, ...(waited === false ? { waited } : {}) };
     return "unreadable" in removal
       ? {
           app: removal.app,
           removed: true,
           purged: false,
           unreadable: removal.unreadable,
-          heldElsewhere,
+          ...held,
         }
-      : { app: removal.app, removed: true, purged: removal.purge === true, heldElsewhere };
+      : { app: removal.app, removed: true, purged: removal.purge === true, ...held };
   },
   text: (result) =>
     [
       "unreadable" in result
         ? `Removed ${result.app}, whose spec in the zone state could not be read (${result.unreadable}). Any data of it a device kept stays there: \`bucky status --disk\` on that device shows it as a leftover, and how to remove it.`
         : `Removed ${result.app}.${result.purged ? " Its data is being deleted." : " Its data is kept; reinstall it to use it again, or remove it with --purge."}`,
-      ...notHeldYetNote(result.heldElsewhere, "removal"),
+      ...notHeldYetNote(result, "removal"),
     ].join("\n"),
 });
 

@@ -1,9 +1,9 @@
 /** `bucky app share <app> --with ann,child`: whom a zone-only app is shared with. */
 import type { AppSpec } from "../../lib/apps/spec.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -23,25 +23,27 @@ export default defineBuckyCommand({
       valueHint: "names",
       description: "People and roles (admin, member, child), comma-separated, or everyone",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
     const names = args.with
       .split(",")
       .map((name) => name.trim())
       .filter(Boolean);
-    const spec = await requestDaemon<AppSpec & { heldElsewhere: HeldElsewhere }>(
+    const spec = await requestDaemon<AppSpec & HeldAnswer>(
       context.home,
       "PUT",
-      `/v1/apps/${encodeURIComponent(args.app)}/share`,
+      pathAsked(`/v1/apps/${encodeURIComponent(args.app)}/share`, args),
       { with: names.length === 1 && names[0] === "everyone" ? null : names },
     );
-    return { app: spec.app, shared: spec.shared ?? null, heldElsewhere: spec.heldElsewhere };
+    const { app, shared, heldElsewhere, waited } = spec;
+    return { app, shared: shared ?? null, heldElsewhere, ...(waited === false ? { waited } : {}) };
   },
   text: (result) =>
     [
       result.shared
         ? `${result.app} is shared with ${result.shared.join(", ")} (and the admins).`
         : `${result.app} is shared with everyone of the zone.`,
-      ...notHeldYetNote(result.heldElsewhere, "change"),
+      ...notHeldYetNote(result, "change"),
     ].join("\n"),
 });

@@ -7,6 +7,7 @@ import { homePaths } from "../../lib/home.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { requireZone } from "../../lib/zone/checked-zone.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { waitArgs } from "../held-elsewhere.ts";
 import { plural } from "../text.ts";
 import { progressFileArg, progressLine } from "./progress.ts";
 
@@ -49,6 +50,7 @@ export default defineBuckyCommand({
       default: true,
       description: "Run the first backup now and read it back (--no-backup: only add the target)",
     },
+    ...waitArgs(),
     ...progressFileArg,
   },
   async run(args, context) {
@@ -68,6 +70,7 @@ export default defineBuckyCommand({
         ...(args.identity ? { identityFile: args.identity } : {}),
         ...(args["host-key"] ? { hostKey: args["host-key"] } : {}),
         backUp: args.backup,
+        wait: args.wait,
         log: context.log,
         now: context.now,
         onProgress: (done) => {

@@ -2,7 +2,7 @@
 import { removeTargetForZone } from "../../lib/backup/target-records.ts";
 import { homePaths } from "../../lib/home.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -10,12 +10,15 @@ export default defineBuckyCommand({
     description:
       "Stop backing up to a target, on every device of the zone (its backups are left in place)",
   },
-  args: { name: { type: "positional", required: true, description: "The target's name" } },
+  args: {
+    name: { type: "positional", required: true, description: "The target's name" },
+    ...waitArgs(),
+  },
   run: (args, context) =>
-    removeTargetForZone(homePaths(context.home), args.name, context.log, context.now),
+    removeTargetForZone(homePaths(context.home), args.name, context.log, context.now, args),
   text: (r) =>
     [
       `No device of the zone backs up to ${r.removed} any more; what is at ${r.url} was left as it is.`,
-      ...notHeldYetNote(r.heldElsewhere, "removal"),
+      ...notHeldYetNote(r, "removal"),
     ].join("\n"),
 });

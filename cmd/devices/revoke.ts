@@ -1,9 +1,9 @@
 /** `bucky devices revoke <name>`: remove a device from the zone (owner only). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Revoked } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -11,12 +11,15 @@ export default defineBuckyCommand({
     description:
       "Remove a device: its later writes are refused everywhere and it can no longer sync",
   },
-  args: { name: { type: "positional", required: true, description: "The device's name" } },
+  args: {
+    name: { type: "positional", required: true, description: "The device's name" },
+    ...waitArgs(),
+  },
   run: (args, context) =>
-    requestDaemon<Revoked & { heldElsewhere: HeldElsewhere }>(
+    requestDaemon<Revoked & HeldAnswer>(
       context.home,
       "POST",
-      `/v1/devices/${encodeURIComponent(args.name)}/revoke`,
+      pathAsked(`/v1/devices/${encodeURIComponent(args.name)}/revoke`, args),
     ),
   text: (result, _args, t) =>
     [
@@ -28,7 +31,7 @@ export default defineBuckyCommand({
         (n) =>
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
-      ...notHeldYetNote(result.heldElsewhere, "revocation"),
+      ...notHeldYetNote(result, "revocation"),
       ...(result.heldBackupKey
         ? [
             t.devices.backupKeyKept({

@@ -3,10 +3,10 @@
 import { BuckyError } from "../../lib/errors.ts";
 import type { Approved, ProposedApproval } from "../../lib/gateway/approval.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { canAsk, confirm } from "../confirm.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -39,16 +39,22 @@ export default defineBuckyCommand({
       description:
         "Approve what it asks for (what --host and --address do not name) without asking; needed with --json or off a terminal",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
     const hosts = args.host === undefined ? undefined : list(args.host);
     const addresses = args.address === undefined ? undefined : list(args.address);
     if (hosts && addresses)
-      return requestDaemon<Held<Approved>>(context.home, "POST", "/v1/gateway/approvals", {
-        device: args.device,
-        hosts,
-        addresses,
-      });
+      return requestDaemon<Held<Approved>>(
+        context.home,
+        "POST",
+        pathAsked("/v1/gateway/approvals", args),
+        {
+          device: args.device,
+          hosts,
+          addresses,
+        },
+      );
     // What is not named is what the device asks for, its own to write: a member can ask
     // for router.lan and the router's address. So it is shown first, and exactly what was
     // shown is approved.
@@ -83,11 +89,16 @@ export default defineBuckyCommand({
           `To approve only some, name them: bucky gateway approve ${asked.device} --host NAME --address IP`,
         );
     }
-    return requestDaemon<Held<Approved>>(context.home, "POST", "/v1/gateway/approvals", {
-      device: asked.device,
-      hosts: asked.hosts,
-      addresses: asked.addresses,
-    });
+    return requestDaemon<Held<Approved>>(
+      context.home,
+      "POST",
+      pathAsked("/v1/gateway/approvals", args),
+      {
+        device: asked.device,
+        hosts: asked.hosts,
+        addresses: asked.addresses,
+      },
+    );
   },
   text: (result) => {
     const names = [...result.hosts, ...result.addresses];
@@ -98,13 +109,13 @@ export default defineBuckyCommand({
             `${result.device} may hold certificates for: ${names.join(", ")}${result.hosts.length > 0 ? ` (and <app>.${result.hosts[0]} under it)` : ""}.`,
             "The zone CA issues them and the gateways answer its ACME challenges from now on.",
           ]),
-      ...notHeldYetNote(result.heldElsewhere, "approval"),
+      ...notHeldYetNote(result, "approval"),
     ].join("\n");
   },
 });
 
 /** The approval as the daemon answers it: with whether another device holds it yet. */
-type Held<T> = T & { heldElsewhere: HeldElsewhere };
+type Held<T> = T & HeldAnswer;
 
 /** The names an approval would give, in words: no names at all withdraws it. */
 function describeNames(names: { hosts: readonly string[]; addresses: readonly string[] }): string {

@@ -1,9 +1,9 @@
 /** `bucky relay add <ticket>`: let the zone's devices use a relay outside the zone. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { RelayView } from "../../lib/relay/relays.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -17,17 +17,15 @@ export default defineBuckyCommand({
       required: true,
       description: "The ticket `bucky gateway enable --relay-only` printed on the relay",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<RelayView & { heldElsewhere: HeldElsewhere }>(
-      context.home,
-      "POST",
-      "/v1/relays",
-      { ticket: args.ticket },
-    ),
+    requestDaemon<RelayView & HeldAnswer>(context.home, "POST", pathAsked("/v1/relays", args), {
+      ticket: args.ticket,
+    }),
   text: (relay) =>
     [
       `The zone's devices now keep tunnels to ${relay.name} (${relay.addresses.join(", ")}) when they cannot be called.`,
-      ...notHeldYetNote(relay.heldElsewhere, "relay"),
+      ...notHeldYetNote(relay, "relay"),
     ].join("\n"),
 });

@@ -1,9 +1,9 @@
 /** `bucky relay rm <name>`: stop using a relay outside the zone. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { RelayView } from "../../lib/relay/relays.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "rm", description: "Stop using a relay outside the zone" },
@@ -13,16 +13,17 @@ export default defineBuckyCommand({
       required: true,
       description: "Its name or device id (see `bucky relay list`)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<{ removed: RelayView; heldElsewhere: HeldElsewhere }>(
+    requestDaemon<{ removed: RelayView } & HeldAnswer>(
       context.home,
       "DELETE",
-      `/v1/relays/${encodeURIComponent(args.relay)}`,
+      pathAsked(`/v1/relays/${encodeURIComponent(args.relay)}`, args),
     ),
-  text: ({ removed, heldElsewhere }) =>
+  text: ({ removed, ...held }) =>
     [
       `The zone no longer uses ${removed.name} as a relay.`,
-      ...notHeldYetNote(heldElsewhere, "removal"),
+      ...notHeldYetNote(held, "removal"),
     ].join("\n"),
 });

@@ -2,10 +2,10 @@
 
 import { systemTimeZone } from "../../lib/gateway/rules.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Rule } from "../../protocol/rules.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -63,9 +63,10 @@ export default defineBuckyCommand({
       description:
         "The time zone every gateway reads --between and --days in, like Europe/Berlin (default: this computer's)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<Rule & { heldElsewhere: HeldElsewhere }>(context.home, "POST", "/v1/rules", {
+    requestDaemon<Rule & HeldAnswer>(context.home, "POST", pathAsked("/v1/rules", args), {
       action: args.action,
       app: args.app,
       ...(args.client ? { client: args.client } : {}),
@@ -84,6 +85,6 @@ export default defineBuckyCommand({
   text: (rule) =>
     [
       `Added rule ${rule.id}. Every gateway of the zone enforces it once it syncs.`,
-      ...notHeldYetNote(rule.heldElsewhere, "rule"),
+      ...notHeldYetNote(rule, "rule"),
     ].join("\n"),
 });

@@ -1,8 +1,8 @@
 /** `bucky rule rm <id>`: remove an access rule. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "rm", description: "Remove an access rule" },
@@ -12,13 +12,13 @@ export default defineBuckyCommand({
       required: true,
       description: "The rule's id (see `bucky rule list`)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<{ id: string; removed: true; heldElsewhere: HeldElsewhere }>(
+    requestDaemon<{ id: string; removed: true } & HeldAnswer>(
       context.home,
       "DELETE",
-      `/v1/rules/${encodeURIComponent(args.id)}`,
+      pathAsked(`/v1/rules/${encodeURIComponent(args.id)}`, args),
     ),
-  text: (result) =>
-    [`Removed rule ${result.id}.`, ...notHeldYetNote(result.heldElsewhere, "removal")].join("\n"),
+  text: (result) => [`Removed rule ${result.id}.`, ...notHeldYetNote(result, "removal")].join("\n"),
 });

@@ -1,18 +1,20 @@
 /** `bucky state del <key>`: delete a key (a tombstone every device applies). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "del", description: "Delete a key" },
-  args: { key: { type: "positional", required: true, description: "The key to delete" } },
+  args: {
+    key: { type: "positional", required: true, description: "The key to delete" },
+    ...waitArgs(),
+  },
   run: (args, context) =>
-    requestDaemon<{ key: string; deleted: true; heldElsewhere: HeldElsewhere }>(
+    requestDaemon<{ key: string; deleted: true } & HeldAnswer>(
       context.home,
       "DELETE",
-      `/v1/state/${args.key}`,
+      pathAsked(`/v1/state/${args.key}`, args),
     ),
-  text: (result) =>
-    [`Deleted ${result.key}`, ...notHeldYetNote(result.heldElsewhere, "deletion")].join("\n"),
+  text: (result) => [`Deleted ${result.key}`, ...notHeldYetNote(result, "deletion")].join("\n"),
 });

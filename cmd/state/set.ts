@@ -4,10 +4,10 @@
  */
 import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Entry } from "../../lib/state/kv.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -22,6 +22,7 @@ export default defineBuckyCommand({
       required: true,
       description: "The value, as JSON (quote strings: '\"text\"')",
     },
+    ...waitArgs(),
   },
   run(args, context) {
     let value: unknown;
@@ -34,16 +35,15 @@ export default defineBuckyCommand({
         `Values are JSON: a string needs its own quotes, like '"${args.value}"'.`,
       );
     }
-    return requestDaemon<Entry & { heldElsewhere: HeldElsewhere }>(
+    return requestDaemon<Entry & HeldAnswer>(
       context.home,
       "PUT",
-      `/v1/state/${args.key}`,
+      pathAsked(`/v1/state/${args.key}`, args),
       { value },
     );
   },
   text: (entry) =>
-    [
-      `Set ${entry.key} = ${JSON.stringify(entry.value)}`,
-      ...notHeldYetNote(entry.heldElsewhere, "write"),
-    ].join("\n"),
+    [`Set ${entry.key} = ${JSON.stringify(entry.value)}`, ...notHeldYetNote(entry, "write")].join(
+      "\n",
+    ),
 });

@@ -4,10 +4,11 @@ import { BuckyError } from "../../lib/errors.ts";
 import { saidBy } from "../../lib/facts/said-by.ts";
 import type { Messages } from "../../lib/i18n/messages.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { pathAsked } from "../../lib/node/held-wait.ts";
 import type { JobView } from "../../lib/node/jobs.ts";
 import type { StoreInstalled } from "../../lib/node/store-api.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 const POLL_MS = 250;
 
@@ -33,15 +34,21 @@ export default defineBuckyCommand({
       description: "The catalog to take it from, when several list it",
     },
     device: { type: "string", valueHint: "name", description: "Run it on this device" },
+    ...waitArgs("the app runs (at most a minute)"),
   },
   async run(args, context) {
     const store = await requestDaemon<StoreView>(context.home, "GET", "/v1/store");
     const catalog = args.catalog ?? chooseCatalog(store, args.app);
-    let job = await requestDaemon<JobView>(context.home, "POST", "/v1/store/install", {
-      catalog,
-      app: args.app,
-      ...(args.device ? { device: args.device } : {}),
-    });
+    let job = await requestDaemon<JobView>(
+      context.home,
+      "POST",
+      pathAsked("/v1/store/install", args),
+      {
+        catalog,
+        app: args.app,
+        ...(args.device ? { device: args.device } : {}),
+      },
+    );
     while (job.state === "running") {
       await Bun.sleep(POLL_MS);
       job = await requestDaemon<JobView>(context.home, "GET", `/v1/jobs/${job.id}`);
@@ -79,7 +86,7 @@ export function installedText(
       : r.addresses[0]
         ? s.runsAt({ device: r.runsOn ?? "", address: r.addresses[0] })
         : s.runsNoGateway({ device: r.runsOn ?? "" }),
-    ...notHeldYetNote(r.heldElsewhere, "install"),
+    ...notHeldYetNote(r, "install"),
   ].join("\n");
 }
 

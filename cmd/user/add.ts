@@ -1,10 +1,10 @@
 /** `bucky user add <name> [--role admin|member|child]`: a person of the zone, and their enrollment link. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Enrolled } from "../../lib/users/accounts.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 import { enrolledText } from "./enrolled-text.ts";
 
 export default defineBuckyCommand({
@@ -33,13 +33,13 @@ export default defineBuckyCommand({
       valueHint: "duration",
       description: "How long the link works (default: 7d)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<Enrolled & { heldElsewhere: HeldElsewhere }>(context.home, "POST", "/v1/users", {
+    requestDaemon<Enrolled & HeldAnswer>(context.home, "POST", pathAsked("/v1/users", args), {
       name: args.name,
       ...(args.role ? { role: args.role } : {}),
       ...(args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {}),
     }),
-  text: (result) =>
-    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "addition")].join("\n"),
+  text: (result) => [enrolledText(result), ...notHeldYetNote(result, "addition")].join("\n"),
 });

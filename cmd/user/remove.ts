@@ -1,8 +1,8 @@
 /** `bucky user remove <name>`: the person is no longer of the zone; their sessions end on every gateway. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -10,16 +10,19 @@ export default defineBuckyCommand({
     description: "Remove a person from the zone: their sessions end on every gateway",
     examples: ["bucky user remove ann"],
   },
-  args: { name: { type: "positional", required: true, description: "The person's name" } },
+  args: {
+    name: { type: "positional", required: true, description: "The person's name" },
+    ...waitArgs(),
+  },
   run: (args, context) =>
-    requestDaemon<{ user: string; removed: true; heldElsewhere: HeldElsewhere }>(
+    requestDaemon<{ user: string; removed: true } & HeldAnswer>(
       context.home,
       "DELETE",
-      `/v1/users/${encodeURIComponent(args.name)}`,
+      pathAsked(`/v1/users/${encodeURIComponent(args.name)}`, args),
     ),
   text: (result) =>
     [
       `${result.user} is removed: their sessions end on every gateway of the zone as it hears of it.`,
-      ...notHeldYetNote(result.heldElsewhere, "removal"),
+      ...notHeldYetNote(result, "removal"),
     ].join("\n"),
 });

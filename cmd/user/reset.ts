@@ -1,10 +1,10 @@
 /** `bucky user reset <name>`: a new enrollment link; the person's old ways in and sessions stop working. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Enrolled } from "../../lib/users/accounts.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { parseDuration } from "../duration.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 import { enrolledText } from "./enrolled-text.ts";
 
 export default defineBuckyCommand({
@@ -21,14 +21,14 @@ export default defineBuckyCommand({
       valueHint: "duration",
       description: "How long the link works (default: 7d)",
     },
+    ...waitArgs(),
   },
   run: (args, context) =>
-    requestDaemon<Enrolled & { heldElsewhere: HeldElsewhere }>(
+    requestDaemon<Enrolled & HeldAnswer>(
       context.home,
       "POST",
-      `/v1/users/${encodeURIComponent(args.name)}/reset`,
+      pathAsked(`/v1/users/${encodeURIComponent(args.name)}/reset`, args),
       args.ttl ? { ttlMs: parseDuration(args.ttl, "--ttl") } : {},
     ),
-  text: (result) =>
-    [enrolledText(result), ...notHeldYetNote(result.heldElsewhere, "reset")].join("\n"),
+  text: (result) => [enrolledText(result), ...notHeldYetNote(result, "reset")].join("\n"),
 });

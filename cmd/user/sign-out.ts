@@ -1,9 +1,9 @@
 /** `bucky user sign-out <name> --everywhere`: every session the person opened ends on every gateway. */
 import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
-import type { HeldElsewhere } from "../../lib/node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { notHeldYetNote } from "../held-elsewhere.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -18,6 +18,7 @@ export default defineBuckyCommand({
       type: "boolean",
       description: "Every session of theirs, on every gateway (the only way this command works)",
     },
+    ...waitArgs(),
   },
   run: (args, context) => {
     // Said out loud: a single session is signed out in its own browser, not from here.
@@ -27,16 +28,16 @@ export default defineBuckyCommand({
         "bucky user sign-out ends every session of a person, and says so: add --everywhere",
         `bucky user sign-out ${args.name} --everywhere`,
       );
-    return requestDaemon<{ user: string; signedOutUntil: string; heldElsewhere: HeldElsewhere }>(
+    return requestDaemon<{ user: string; signedOutUntil: string } & HeldAnswer>(
       context.home,
       "POST",
-      `/v1/users/${encodeURIComponent(args.name)}/sign-out`,
+      pathAsked(`/v1/users/${encodeURIComponent(args.name)}/sign-out`, args),
       {},
     );
   },
   text: (result) =>
     [
       `${result.user} is signed out everywhere: every session they opened until ${result.signedOutUntil} ends on every gateway of the zone as it hears of it. Their passkeys and password still work.`,
-      ...notHeldYetNote(result.heldElsewhere, "sign-out"),
+      ...notHeldYetNote(result, "sign-out"),
     ].join("\n"),
 });

@@ -25,6 +25,8 @@ export interface AddedTarget {
   readonly via: string;
   readonly repository: string;
   readonly hostKey?: string;
+  /** Present, and false, when answered without waiting for another device to hold it. */
+  readonly waited?: false;
   /** The first backup and its verify (every blob read back), unless asked not to. */
   readonly firstBackup: BackupRunResult | null;
   readonly verified: VerifyResult | null;
@@ -48,6 +50,8 @@ export async function addTarget(options: {
   readonly onProgress?: (progress: Readonly<ArchiveProgress>) => void;
   /** Hears how much of the first backup is read back, as the verify goes. */
   readonly onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** False to answer without waiting for another device to hold the target (`--no-wait`). */
+  readonly wait?: boolean;
 }): Promise<AddedTarget> {
   const { paths, log } = options;
   // Without a zone or the key nothing can be made: say so before anything else.
@@ -103,6 +107,7 @@ export async function addTarget(options: {
     ],
     log,
     options.now,
+    { wait: options.wait !== false },
   );
   log.info("backup target added", { target: target.name, url: target.url, via: self });
   const added = {
@@ -111,6 +116,7 @@ export async function addTarget(options: {
     via: self,
     repository,
     ...(target.hostKey ? { hostKey: target.hostKey } : {}),
+    ...(options.wait === false ? { waited: false as const } : {}),
   };
   if (!options.backUp) return { ...added, firstBackup: null, verified: null };
   const firstBackup = await runBackup({

@@ -16,7 +16,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { isDaemonDown, requestDaemon } from "../node/daemon-client.ts";
-import type { HeldElsewhere } from "../node/node-context.ts";
+import { type HeldAnswer, pathAsked } from "../node/held-wait.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
@@ -49,18 +49,20 @@ export function removalOp(name: string): Op {
 
 /**
  * Writes `ops` to the zone state as this device: through its daemon when it runs (which
- * passes them on at once), else straight into the home's database (the daemon passes
- * them on when it starts).
+ * passes them on at once, and waits for another device to hold them unless `asked` says
+ * not to), else straight into the home's database (the daemon passes them on when it
+ * starts).
  */
 export async function writeZoneState(
   paths: HomePaths,
   ops: readonly Op[],
   log: Log,
   now: () => number,
+  asked: { wait: boolean } = { wait: true },
 ): Promise<void> {
   try {
     for (const op of ops) {
-      const path = `/v1/state/${op.key}`;
+      const path = pathAsked(`/v1/state/${op.key}`, asked);
       if (op.value === null) await requestDaemon(paths.home, "DELETE", path);
       else await requestDaemon(paths.home, "PUT", path, { value: JSON.parse(op.value) });
     }
@@ -188,30 +190,30 @@ export async function removeZoneTarget(
 }
 
 /** What `bucky backup target rm` answers (the daemon's DELETE /v1/backups/targets/<name>). */
-export interface TargetRemoval {
+export interface TargetRemoval extends HeldAnswer {
   readonly removed: string;
   readonly url: string;
-  /** Whether another device held the removal when it was answered (untilHeldElsewhere). */
-  readonly heldElsewhere: HeldElsewhere;
 }
 
 /**
  * Removes the target `name` from the zone as `bucky backup target rm` asks: through the
  * daemon when it runs, which answers once another device holds the removal (lost with this
  * device, every other would go on backing up there); else straight into the home's
- * database, where it waits for the daemon to start and pass it on.
+ * database, where it waits for the daemon to start and pass it on. Asked not to wait
+ * (`wait: false`), the daemon answers as soon as it is written.
  */
 export async function removeTargetForZone(
   paths: HomePaths,
   name: string,
   log: Log,
   now: () => number,
+  asked: { wait: boolean },
 ): Promise<TargetRemoval> {
   try {
     return await requestDaemon<TargetRemoval>(
       paths.home,
       "DELETE",
-      `/v1/backups/targets/${encodeURIComponent(name)}`,
+      pathAsked(`/v1/backups/targets/${encodeURIComponent(name)}`, asked),
     );
   } catch (error) {
     if (!isDaemonDown(error)) throw error;
@@ -220,7 +222,12 @@ export async function removeTargetForZone(
   const zone = openZone(paths.home, log);
   const alone = zone.devices.length <= 1;
   zone.close();
-  return { removed: target.name, url: target.url, heldElsewhere: alone ? "alone" : "not yet" };
+  return {
+    removed: target.name,
+    url: target.url,
+    heldElsewhere: alone ? "alone" : "not yet",
+    ...(asked.wait ? {} : { waited: false as const }),
+  };
 }
 
 /** Whether the zone state holds the removal of the target `name` (its tombstone). */

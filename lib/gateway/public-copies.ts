@@ -49,16 +49,19 @@ export interface GatewayCopies {
  * Which of the zone's other gateways hold the whole of `id` (`sizeBytes` long), asked
  * until one does or the bound for its size has passed (untilHeldByPeers): a public file
  * outlives this device once one of them holds it. A zone with no other gateway answers at
- * once, naming none.
+ * once, naming none; so does one asked not to wait (`wait: false`), naming them all as
+ * still copying (none can have the bytes the moment they are made public).
  */
 export async function untilCopiedByGateway(
   node: NodeContext,
   id: ObjectId,
   sizeBytes: number,
+  { wait }: { wait: boolean },
 ): Promise<GatewayCopies> {
   const gateways = new Set(
     zoneGateways(node).flatMap((gateway) => (gateway.self ? [] : [gateway.device])),
   );
+  if (!wait) return { copiedBy: [], notCopiedBy: [...gateways].sort() };
   const { heldBy, notHeldBy } = await untilHeldByPeers(node, id, sizeBytes, gateways);
   return { copiedBy: heldBy, notCopiedBy: notHeldBy };
 }

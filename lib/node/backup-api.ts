@@ -28,6 +28,7 @@ import { BuckyError } from "../errors.ts";
 import { readRecoveryPhrase } from "../identity/recovery-phrase.ts";
 import type { Log } from "../log.ts";
 import { runBuckyJson } from "./bucky-child.ts";
+import { heldAsAsked } from "./held-wait.ts";
 import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -169,8 +170,8 @@ export function backupRoutes(
     const removed = await removeZoneTarget(paths, c.req.param("name"), log, node.now);
     // Said removed only once another device holds it: lost with this one, every other
     // device would go on backing up there.
-    const heldElsewhere = await node.untilHeldElsewhere(`removal of target ${removed.name}`);
-    return c.json({ removed: removed.name, url: removed.url, heldElsewhere });
+    const held = await heldAsAsked(c, node, `removal of target ${removed.name}`);
+    return c.json({ removed: removed.name, url: removed.url, ...held });
   });
 
   // With the devices' last backups it lacks, as `bucky backup list` says them: the panel's

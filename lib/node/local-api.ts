@@ -4,7 +4,7 @@
  */
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
@@ -33,7 +33,6 @@ import {
 import { AppArchives, MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import { appLogs, logLines } from "../apps/logs.ts";
 import { readManifest, readManifestFile } from "../apps/package-dir.ts";
-import { untilPackageHeldElsewhere } from "../apps/package-held.ts";
 import { readSpec } from "../apps/spec.ts";
 import { appStatus, appStatuses } from "../apps/status.ts";
 import type { BackupScheduler } from "../backup/scheduler.ts";
@@ -97,6 +96,7 @@ import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { readNameClashes } from "../zone/name-clashes.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
+import { asksToWait, heldAnswer, heldAsAsked, installHeld } from "./held-wait.ts";
 import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
@@ -152,6 +152,11 @@ export function createLocalApp(
   const app = new Hono();
   app.use(requestLog(log, "local"));
   app.onError(errorHandler(log, onBug));
+  // A wait asked as neither true nor false is refused before anything is written.
+  app.use(async (c, next) => {
+    asksToWait(c);
+    await next();
+  });
   const store: KeyValueStore = {
     db: node.db,
     write: (ops) => node.write(ops),
@@ -159,18 +164,12 @@ export function createLocalApp(
   };
 
   // An install answers once another device holds it, as a stop or a removal does: one on
-  // this device alone is lost with it (and `--no-wait` answers at once after). Its
-  // package too, on a device that may run it: a spec whose package went with this device
-  // runs nowhere.
-  const installAnswer = async (installed: Installed) => {
-    const heldElsewhere = await node.untilHeldElsewhere(`install of ${installed.app}`);
-    return {
-      ...installed,
-      addresses: appAddresses(node, installed.app),
-      heldElsewhere:
-        heldElsewhere === "held" ? await untilPackageHeldElsewhere(node, installed) : heldElsewhere,
-    };
-  };
+  // this device alone is lost with it (installHeld: its package too).
+  const installAnswer = async (c: Context, installed: Installed) => ({
+    ...installed,
+    addresses: appAddresses(node, installed.app),
+    ...(await installHeld(node, installed, { wait: asksToWait(c) })),
+  });
 
   app.get("/v1/status", async (c) => {
     const disk = c.req.query("disk") === "1";
@@ -232,13 +231,13 @@ export function createLocalApp(
     const entry = setEntry(store, key, value);
     return c.json({
       ...entry,
-      heldElsewhere: await node.untilHeldElsewhere(`write of ${entry.key}`),
+      ...(await heldAsAsked(c, node, `write of ${entry.key}`)),
     });
   });
   app.delete(`${STATE_PREFIX}*`, async (c) => {
     const deleted = deleteEntry(store, keyIn(c.req.path));
-    const heldElsewhere = await node.untilHeldElsewhere(`deletion of ${deleted.key}`);
-    return c.json({ ...deleted, heldElsewhere });
+    const held = await heldAsAsked(c, node, `deletion of ${deleted.key}`);
+    return c.json({ ...deleted, ...held });
   });
 
   app.post("/v1/invites", async (c) => {
@@ -281,8 +280,8 @@ export function createLocalApp(
     const revoked = await revokeDevice(node, c.req.param("name"), services.pullFrom);
     // Said done only once another device holds it: lost with this one, the device would
     // stay a member everywhere else, its later writes and requests taken.
-    const heldElsewhere = await node.untilHeldElsewhere(`revocation of device ${revoked.name}`);
-    return c.json({ ...revoked, heldElsewhere });
+    const held = await heldAsAsked(c, node, `revocation of device ${revoked.name}`);
+    return c.json({ ...revoked, ...held });
   });
   // This device's own part in replication: what it holds, its copies, its conflict copies.
   app.get("/v1/replicas", (c) => c.json(services.replicas()));
@@ -321,7 +320,7 @@ export function createLocalApp(
           "Ids look like sha256:<64 hex> or clist:<64 hex>.",
         );
       return c.json(
-        await installAnswer(installStoredPackage(node, node.store, parsed.id, options)),
+        await installAnswer(c, installStoredPackage(node, node.store, parsed.id, options)),
       );
     }
     const image = typeof body.image === "string" && body.image ? body.image : undefined;
@@ -344,6 +343,7 @@ export function createLocalApp(
       });
       return c.json(
         await installAnswer(
+          c,
           await installImageApp(node, images, manifest, {
             ...options,
             ...(archive ? { archive } : {}),
@@ -365,12 +365,13 @@ export function createLocalApp(
           `${dir} is the manifest of an app run from a command: install its directory`,
           "A manifest alone installs an image app (one whose run names an image).",
         );
-      return c.json(await installAnswer(installApp(node, node.store, dir, options)));
+      return c.json(await installAnswer(c, installApp(node, node.store, dir, options)));
     }
     // --image with a manifest: its image, from another reference (or a file).
     const named = image ? { ...manifest, run: { ...manifest.run, image } } : manifest;
     return c.json(
       await installAnswer(
+        c,
         await installImageApp(node, images, named, {
           ...options,
           ...(archive ? { archive } : {}),
@@ -383,6 +384,7 @@ export function createLocalApp(
   app.post("/v1/apps/archive", async (c) =>
     c.json(
       await installAnswer(
+        c,
         await installArchive(
           node,
           node.store,
@@ -419,12 +421,12 @@ export function createLocalApp(
     const spec = setDesired(node, c.req.param("app"), "running");
     return c.json({
       ...spec,
-      heldElsewhere: await node.untilHeldElsewhere(`start of ${spec.app}`),
+      ...(await heldAsAsked(c, node, `start of ${spec.app}`)),
     });
   });
   app.post("/v1/apps/:app/stop", async (c) => {
     const spec = setDesired(node, c.req.param("app"), "stopped");
-    return c.json({ ...spec, heldElsewhere: await node.untilHeldElsewhere(`stop of ${spec.app}`) });
+    return c.json({ ...spec, ...(await heldAsAsked(c, node, `stop of ${spec.app}`)) });
   });
   app.post("/v1/apps/:app/restore-copy", async (c) => {
     const body = (await jsonObject(c)) as { copy?: unknown };
@@ -468,7 +470,7 @@ export function createLocalApp(
     // stay where it is, and the device it was to go to never hear of it.
     return c.json({
       ...moved,
-      heldElsewhere: await node.untilHeldElsewhere(`move of ${moved.app}`),
+      ...(await heldAsAsked(c, node, `move of ${moved.app}`)),
     });
   });
   app.put("/v1/apps/:app/share", async (c) => {
@@ -479,7 +481,7 @@ export function createLocalApp(
     const spec = shareApp(node, c.req.param("app"), names as string[] | null);
     return c.json({
       ...spec,
-      heldElsewhere: await node.untilHeldElsewhere(`sharing of ${spec.app}`),
+      ...(await heldAsAsked(c, node, `sharing of ${spec.app}`)),
     });
   });
   app.delete("/v1/apps/:app", async (c) => {
@@ -491,7 +493,7 @@ export function createLocalApp(
     );
     return c.json({
       ...removal,
-      heldElsewhere: await node.untilHeldElsewhere(`removal of ${removal.app}`),
+      ...(await heldAsAsked(c, node, `removal of ${removal.app}`)),
     });
   });
   app.get("/v1/apps/:app/logs", async (c) =>
@@ -579,8 +581,8 @@ export function createLocalApp(
     });
     // Said approved only once another device holds it: lost with this one (the owner's
     // device, often a laptop), the gateway would never get its certificates.
-    const heldElsewhere = await node.untilHeldElsewhere(`approval of ${approved.device}`);
-    return c.json({ ...approved, heldElsewhere });
+    const held = await heldAsAsked(c, node, `approval of ${approved.device}`);
+    return c.json({ ...approved, ...held });
   });
   // The zone CA's root, for the owner to trust on phones and laptops (made on a device
   // holding the owner key if there is none yet).
@@ -606,13 +608,13 @@ export function createLocalApp(
     const added = addRelay(node, String(body.ticket ?? ""));
     return c.json({
       ...added,
-      heldElsewhere: await node.untilHeldElsewhere(`relay ${added.name}`),
+      ...(await heldAsAsked(c, node, `relay ${added.name}`)),
     });
   });
   app.delete("/v1/relays/:which", async (c) => {
     const { removed } = removeRelay(node, c.req.param("which"));
-    const heldElsewhere = await node.untilHeldElsewhere(`removal of relay ${removed.name}`);
-    return c.json({ removed, heldElsewhere });
+    const held = await heldAsAsked(c, node, `removal of relay ${removed.name}`);
+    return c.json({ removed, ...held });
   });
   // The zone's traffic by complete hours, summed over every gateway (the same everywhere);
   // with `since`, its sums per app since then (`bucky traffic`).
@@ -667,7 +669,7 @@ export function createLocalApp(
     });
     // Said granted only once another device holds it: lost with this one, the token shown
     // once would work nowhere else (every gateway's /mcp) and never would.
-    const heldElsewhere = await node.untilHeldElsewhere(`grant of agent ${granted.record.agent}`);
+    const held = await heldAsAsked(c, node, `grant of agent ${granted.record.agent}`);
     const replaced = replacingGrant(node, granted.record);
     if (replaced)
       throw new BuckyError(
@@ -675,7 +677,7 @@ export function createLocalApp(
         `agent ${granted.record.agent} was granted through ${replaced.grantedBy} at the same moment, and that grant holds: this one's token would be refused everywhere`,
         `Give the agent the token ${replaced.grantedBy} gave, or grant it here under another name (\`bucky agent list\` shows this one as replaced).`,
       );
-    return c.json({ ...granted, heldElsewhere });
+    return c.json({ ...granted, ...held });
   });
   app.get("/v1/agents", (c) => c.json({ agents: listAgents(node, c.req.query("user")) }));
   app.post("/v1/agents/:name/revoke", async (c) => {
@@ -690,8 +692,8 @@ export function createLocalApp(
     );
     // Said done only once another device holds it: lost with this one, the agent would
     // go on working everywhere else.
-    const heldElsewhere = await node.untilHeldElsewhere(`revocation of agent ${revoked.agent}`);
-    return c.json({ ...revoked, heldElsewhere });
+    const held = await heldAsAsked(c, node, `revocation of agent ${revoked.agent}`);
+    return c.json({ ...revoked, ...held });
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal
   // is recorded in the audit log.
@@ -770,8 +772,8 @@ export function createLocalApp(
     );
     // Said added only once another device holds it, as a reset is: lost with this one, the
     // link sent to the person would lead nowhere.
-    const heldElsewhere = await node.untilHeldElsewhere(`addition of ${added.user}`);
-    return c.json({ ...added, heldElsewhere });
+    const held = await heldAsAsked(c, node, `addition of ${added.user}`);
+    return c.json({ ...added, ...held });
   });
   app.post("/v1/users/:name/reset", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: unknown };
@@ -783,22 +785,22 @@ export function createLocalApp(
     );
     // Said done only once another device holds it: lost with this one, the person's old
     // password, passkeys and sessions would go on working on every other gateway.
-    const heldElsewhere = await node.untilHeldElsewhere(`reset of ${reset.user}`);
-    return c.json({ ...reset, heldElsewhere });
+    const held = await heldAsAsked(c, node, `reset of ${reset.user}`);
+    return c.json({ ...reset, ...held });
   });
   app.delete("/v1/users/:name", async (c) => {
     const removed = removePerson(node, c.req.param("name"), actorOf(c));
     // Said done only once another device holds it: lost with this one, the person's
     // sessions would go on working on every other gateway.
-    const heldElsewhere = await node.untilHeldElsewhere(`removal of ${removed.user}`);
-    return c.json({ ...removed, heldElsewhere });
+    const held = await heldAsAsked(c, node, `removal of ${removed.user}`);
+    return c.json({ ...removed, ...held });
   });
   app.post("/v1/users/:name/sign-out", async (c) => {
     const signedOut = signOutPersonEverywhere(node, c.req.param("name"), actorOf(c));
     // Said done only once another device holds it: lost with this one, the sessions of a
     // lost phone would go on working on every other gateway.
-    const heldElsewhere = await node.untilHeldElsewhere(`sign-out of ${signedOut.user} everywhere`);
-    return c.json({ ...signedOut, heldElsewhere });
+    const held = await heldAsAsked(c, node, `sign-out of ${signedOut.user} everywhere`);
+    return c.json({ ...signedOut, ...held });
   });
   app.post("/v1/rules", async (c) => {
     const body = await jsonObject(c);
@@ -820,7 +822,7 @@ export function createLocalApp(
     const rule = addRule(node, request);
     // Said done only once another device holds it, as a stop or a share is: lost with this
     // one, the block would never reach any other gateway.
-    return c.json({ ...rule, heldElsewhere: await node.untilHeldElsewhere(`rule ${rule.id}`) });
+    return c.json({ ...rule, ...(await heldAsAsked(c, node, `rule ${rule.id}`)) });
   });
   app.get("/v1/rules", (c) =>
     c.json({
@@ -831,8 +833,8 @@ export function createLocalApp(
     const removed = removeRule(node, c.req.param("id"));
     // Said removed only once another device holds it: lost with this one, every other
     // gateway would go on blocking.
-    const heldElsewhere = await node.untilHeldElsewhere(`removal of rule ${removed.id}`);
-    return c.json({ ...removed, heldElsewhere });
+    const held = await heldAsAsked(c, node, `removal of rule ${removed.id}`);
+    return c.json({ ...removed, ...held });
   });
   app.post("/v1/login-links", async (c) => {
     const body = (await jsonObject(c)) as { ttlMs?: number; next?: string };
@@ -848,8 +850,8 @@ export function createLocalApp(
     const limited = setLimits(node, c.req.param("app"), limitsRequest(await jsonObject(c)));
     // Said set only once another device holds it: lost with this one, no other gateway
     // would limit the app.
-    const heldElsewhere = await node.untilHeldElsewhere(`limits of ${limited.app}`);
-    return c.json({ ...limited, heldElsewhere });
+    const held = await heldAsAsked(c, node, `limits of ${limited.app}`);
+    return c.json({ ...limited, ...held });
   });
   app.post("/v1/ndn/files", async (c) => {
     const body = (await jsonObject(c)) as {
@@ -860,6 +862,8 @@ export function createLocalApp(
     };
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
+    // `wait: false` in the body: a public put, which waits for the gateways' copies instead.
+    const asked = asksToWait(c);
     // Its size as held here, not as asked: what every device may fetch for it.
     const size = node.store.wholeSize(parsed.id);
     if (size === undefined)
@@ -884,7 +888,7 @@ export function createLocalApp(
     );
     const copies = !recorded.withinBudget
       ? { heldBy: [], notHeldBy: [...others].sort() }
-      : body.wait === false
+      : body.wait === false || !asked
         ? { heldBy: [], notHeldBy: [] }
         : await untilHeldByPeers(node, parsed.id, size, others);
     if (copies.heldBy.length === 0 && copies.notHeldBy.length > 0)
@@ -893,21 +897,23 @@ export function createLocalApp(
       ...recorded,
       copiedBy: copies.heldBy,
       notCopiedBy: copies.notHeldBy,
+      ...(asked ? {} : { waited: false as const }),
     });
   });
   app.delete("/v1/ndn/files/:id", async (c) => {
     const id = c.req.param("id");
     const parsed = parseObjectId(id);
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    const wait = asksToWait(c);
     // Asked before: once released, this device's own pin goes as it hears of it.
     const storedHere = isPinned(node.db, parsed.id);
     const released = releaseStoredFile(node, node.deviceName, parsed.id);
     // Said released only once another device holds the release: lost with this device,
     // the others would keep their copies.
-    const heldElsewhere = released.wasStored
-      ? await node.untilHeldElsewhere(`release of ${parsed.id}`)
-      : null;
-    return c.json({ ...released, storedHere, heldElsewhere });
+    const held = released.wasStored
+      ? await heldAnswer(node, `release of ${parsed.id}`, { wait })
+      : { heldElsewhere: null };
+    return c.json({ ...released, storedHere, ...held });
   });
   app.post("/v1/ndn/public", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number };
@@ -919,10 +925,11 @@ export function createLocalApp(
     const marked = markPublic(node, parsed.id, size);
     // Said done once another gateway holds the bytes: the file is served then though this
     // device goes away (a laptop closed as the command ends).
-    const copies = await untilCopiedByGateway(node, parsed.id, size);
+    const wait = asksToWait(c);
+    const copies = await untilCopiedByGateway(node, parsed.id, size, { wait });
     if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0)
       node.log.warn("public object held by this device alone for now", { id: parsed.id });
-    return c.json({ ...marked, ...copies });
+    return c.json({ ...marked, ...copies, ...(wait ? {} : { waited: false as const }) });
   });
   app.delete("/v1/ndn/public/:id", async (c) => {
     const id = c.req.param("id");
@@ -931,8 +938,9 @@ export function createLocalApp(
     const unmarked = unmarkPublic(node, parsed.id);
     // Said done (no gateway serves it) only once another device holds it: lost with this
     // one, the gateways would go on serving it to anyone.
-    if (unmarked.wasPublic) await node.untilHeldElsewhere(`making ${parsed.id} private`);
-    return c.json(unmarked);
+    if (!unmarked.wasPublic) return c.json(unmarked);
+    const { waited } = await heldAsAsked(c, node, `making ${parsed.id} private`);
+    return c.json({ ...unmarked, ...(waited === false ? { waited } : {}) });
   });
 
   app.notFound((c) =>

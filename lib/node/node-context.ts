@@ -752,6 +752,14 @@ export class NodeContext {
     this.peerHoldings.said(peer, have);
   }
 
+  /** Whether the zone has a member besides this device (one a write can be held by). */
+  private hasOtherMembers(): boolean {
+    const membership = this.membership();
+    return [...membership.byId.keys()].some(
+      (id) => id !== this.deviceId && standingOf(membership, id) === "member",
+    );
+  }
+
   /** This device's newest changeset (0 before its first). */
   private ownHead(): number {
     return (
@@ -773,16 +781,24 @@ export class NodeContext {
    * still come within the bound.
    */
   async untilHeldElsewhere(what: string): Promise<HeldElsewhere> {
-    const membership = this.membership();
-    const others = [...membership.byId.keys()].filter(
-      (id) => id !== this.deviceId && standingOf(membership, id) === "member",
-    );
-    if (others.length === 0) return "alone";
+    if (!this.hasOtherMembers()) return "alone";
     if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
       return "held";
     this.log.warn(`${what}: held by this device alone for now`, {
       waitedMs: HELD_ELSEWHERE_WITHIN_MS,
     });
+    return "not yet";
+  }
+
+  /**
+   * Whether another device holds what this device has written so far, asked at once (a
+   * write answered without waiting, `--no-wait`): "not yet" unless one already said so,
+   * and the log says this device alone holds `what` for now.
+   */
+  heldElsewhereNow(what: string): HeldElsewhere {
+    if (!this.hasOtherMembers()) return "alone";
+    if (this.peerHoldings.holds(this.ownHead())) return "held";
+    this.log.warn(`${what}: held by this device alone for now (not waited for)`, { waitedMs: 0 });
     return "not yet";
   }
 

@@ -57,6 +57,21 @@ describe("peer holdings", () => {
     expect(await holdings.heldElsewhere(5, 50)).toBe(false);
   });
 
+  test("asked at once (--no-wait), a write is held only if a member said so already", () => {
+    const members = new Set([peer, liar]);
+    const holdings = holdingsOf({ seq: 5 }, members);
+    expect(holdings.holds(5)).toBe(false);
+    holdings.said(peer, holds([[self, 5]]));
+    expect([holdings.holds(5), holdings.holds(5, peer), holdings.holds(5, liar)]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    // A peer whose word no longer counts (revoked since) holds nothing of it.
+    members.delete(peer);
+    expect(holdings.holds(5)).toBe(false);
+  });
+
   test("a peer's claim to hold more than this device had written holds none of its later writes", async () => {
     const head = { seq: 4 };
     const holdings = holdingsOf(head);

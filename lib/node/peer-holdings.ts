@@ -68,15 +68,20 @@ export class PeerHoldings {
       }
   }
 
+  /** Whether a member (`by`, when given) has said it holds this device's changeset `seq`. */
+  holds(seq: number, by?: DeviceId): boolean {
+    for (const [peer, held] of this.newest)
+      if (held >= seq && (by === undefined || by === peer) && this.judge.counts(peer)) return true;
+    return false;
+  }
+
   /**
    * Resolves true once a member (`by`, when given) says (or has said) it holds this
    * device's changeset `seq`, false after `withinMs` if none has (the write stands here,
    * and goes with the next exchange).
    */
   heldElsewhere(seq: number, withinMs: number, by?: DeviceId): Promise<boolean> {
-    for (const [peer, held] of this.newest)
-      if (held >= seq && (by === undefined || by === peer) && this.judge.counts(peer))
-        return Promise.resolve(true);
+    if (this.holds(seq, by)) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);

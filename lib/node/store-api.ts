@@ -8,7 +8,6 @@ import { Hono } from "hono";
 import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { Installed } from "../apps/admin.ts";
-import { untilPackageHeldElsewhere } from "../apps/package-held.ts";
 import { appStatus } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
@@ -26,9 +25,10 @@ import { findEntry, storeView } from "../catalog/store-view.ts";
 import { BuckyError } from "../errors.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
+import { asksToWait, type HeldAnswer, heldAsAsked, installHeld } from "./held-wait.ts";
 import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
-import type { HeldElsewhere, NodeContext } from "./node-context.ts";
+import type { NodeContext } from "./node-context.ts";
 import { boundedChunks } from "./request-body.ts";
 
 /** How long an install waits for the app to run before it says how it stands. */
@@ -36,7 +36,7 @@ const SETTLE_TIMEOUT_MS = 60_000;
 const SETTLE_POLL_MS = 250;
 
 /** An install's result: the app installed, and how it stands once it settled. */
-export interface StoreInstalled extends Installed {
+export interface StoreInstalled extends Installed, HeldAnswer {
   readonly state: string;
   readonly runsOn: string | null;
   /** What went wrong: the zone's words, or those of `reportedBy` (its report). */
@@ -44,8 +44,6 @@ export interface StoreInstalled extends Installed {
   /** The device whose report `error` is, as it wrote it (saidBy); null for the zone's own words. */
   readonly reportedBy: string | null;
   readonly addresses: readonly string[];
-  /** Whether another device held the install when it was answered (NodeContext.untilHeldElsewhere). */
-  readonly heldElsewhere: HeldElsewhere;
 }
 
 /** What the catalogs need of the running node. */
@@ -123,8 +121,8 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
     const removed = removeCatalog(catalogs, c.req.param("name"));
     // Said removed only once another device holds it: lost with this one, the catalog's
     // apps would go on being offered everywhere else.
-    const heldElsewhere = await node.untilHeldElsewhere(`removal of catalog ${removed.name}`);
-    return c.json({ ...removed, heldElsewhere });
+    const held = await heldAsAsked(c, node, `removal of catalog ${removed.name}`);
+    return c.json({ ...removed, ...held });
   });
 
   app.post("/install", async (c) => {
@@ -136,6 +134,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
       app: body.app,
       ...(typeof body.device === "string" && body.device ? { device: body.device } : {}),
     };
+    const wait = asksToWait(c);
     // Refused at once when the catalog or app is not there: no job for a typo.
     await findEntry(catalogs, request.catalog, request.app);
     return c.json(
@@ -145,12 +144,12 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           report.progress({ done, total, unit: "bytes" }),
         );
         report.step("starting");
-        // Answered once another device holds it, as `bucky app install` is: its package
-        // too, on a device that may run it (its spec alone ran nowhere once this one went).
-        const specHeld = await node.untilHeldElsewhere(`install of ${installed.app}`);
-        const heldElsewhere =
-          specHeld === "held" ? await untilPackageHeldElsewhere(node, installed) : specHeld;
-        const status = await settled(node, installed.app, liveWindowMs);
+        // Answered once another device holds it (its package too) and the app settled, as
+        // `bucky app install` is; asked not to wait, as soon as it is written.
+        const held = await installHeld(node, installed, { wait });
+        const status = wait
+          ? await settled(node, installed.app, liveWindowMs)
+          : appStatus(node, installed.app, liveWindowMs);
         return {
           ...installed,
           state: status.state,
@@ -158,7 +157,7 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
           error: status.error,
           reportedBy: status.reportedBy,
           addresses: appAddresses(node, installed.app),
-          heldElsewhere,
+          ...held,
         };
       }),
     );
