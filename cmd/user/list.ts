@@ -17,8 +17,15 @@ export default defineBuckyCommand({
               ? `signs in with ${p.signsInWith.join(" or ")}`
               : p.role === "owner"
                 ? "signs in with `bucky login-link` on a device holding the owner key"
-                : "has not opened their enrollment link yet"
-          }`,
+                : p.linkUsedTwice
+                  ? ""
+                  : "has not opened their enrollment link yet"
+          }${p.linkUsedTwice ? linkUsedTwice(p.name, p.signsInWith.length > 0) : ""}`,
       )
       .join("\n"),
 });
+
+/** Said of a person whose link was taken at two gateways: neither way in counts, maybe a theft. */
+function linkUsedTwice(name: string, otherWayIn: boolean): string {
+  return `${otherWayIn ? "; " : ""}their enrollment link was used twice, at two gateways at once: no way in it made counts (someone else may have had it); give them a new link with \`bucky user reset ${name}\``;
+}

@@ -39,14 +39,26 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
               {
                 label: t.people.signsInWith,
                 cell: (p) =>
-                  p.signsInWith.length > 0
-                    ? listOf(
-                        p.signsInWith.map((w) => ways[w] ?? w),
-                        language,
-                      )
-                    : p.role === "owner"
-                      ? t.people.ownerLink
-                      : t.people.notYet,
+                  p.linkUsedTwice ? (
+                    <>
+                      {p.signsInWith.length > 0
+                        ? `${listOf(
+                            p.signsInWith.map((w) => ways[w] ?? w),
+                            language,
+                          )}; `
+                        : null}
+                      <strong>{t.people.linkUsedTwice}</strong>
+                    </>
+                  ) : p.signsInWith.length > 0 ? (
+                    listOf(
+                      p.signsInWith.map((w) => ways[w] ?? w),
+                      language,
+                    )
+                  ) : p.role === "owner" ? (
+                    t.people.ownerLink
+                  ) : (
+                    t.people.notYet
+                  ),
               },
               ...(acts
                 ? [
