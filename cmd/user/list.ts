@@ -8,24 +8,18 @@ export default defineBuckyCommand({
   args: {},
   run: (_args, context) =>
     requestDaemon<{ people: PersonView[] }>(context.home, "GET", "/v1/users"),
-  text: ({ people }) =>
-    people
-      .map(
-        (p) =>
-          `${p.name}  ${p.role}  ${
-            p.signsInWith.length > 0
-              ? `signs in with ${p.signsInWith.join(" or ")}`
-              : p.role === "owner"
-                ? "signs in with `bucky login-link` on a device holding the owner key"
-                : p.linkUsedTwice
-                  ? ""
-                  : "has not opened their enrollment link yet"
-          }${p.linkUsedTwice ? linkUsedTwice(p.name, p.signsInWith.length > 0) : ""}`,
-      )
-      .join("\n"),
+  text: ({ people }) => people.map((p) => `${p.name}  ${p.role}  ${wayIn(p)}`).join("\n"),
 });
 
-/** Said of a person whose link was taken at two gateways: neither way in counts, maybe a theft. */
-function linkUsedTwice(name: string, otherWayIn: boolean): string {
-  return `${otherWayIn ? "; " : ""}their enrollment link was used twice, at two gateways at once: no way in it made counts (someone else may have had it); give them a new link with \`bucky user reset ${name}\``;
+/** How a person signs in, and a link of theirs used twice (maybe a theft) beside it. */
+function wayIn(p: PersonView): string {
+  const usedTwice = `their enrollment link was used twice, at two gateways at once: no way in it made counts (someone else may have had it); give them a new link with \`bucky user reset ${p.name}\``;
+  const ways =
+    p.signsInWith.length > 0
+      ? `signs in with ${p.signsInWith.join(" or ")}`
+      : p.role === "owner"
+        ? "signs in with `bucky login-link` on a device holding the owner key"
+        : undefined;
+  if (!p.linkUsedTwice) return ways ?? "has not opened their enrollment link yet";
+  return ways ? `${ways}; ${usedTwice}` : usedTwice;
 }
