@@ -343,6 +343,24 @@ describe("the zone's budget for public files", () => {
     expect(await budgetWarnings(beta.home)).toEqual([]);
   });
 
+  test("a budget cannot be deleted, even on a device holding the owner key: the owner sets another", async () => {
+    for (const [key, what, bytes] of [
+      ["system/public-budget", "public files", "8589934592 (8.0 GiB)"],
+      ["system/files-budget", "stored files", "34359738368 (32.0 GiB)"],
+    ] as const) {
+      const refused = await bucky(["state", "del", key, "--json", "--home", beta.home]);
+      expect([refused.exitCode, jsonError(refused)]).toEqual([
+        1,
+        {
+          code: "E_PERMISSION",
+          message: `${key} cannot be deleted: the zone always has a budget for ${what} (its default until the owner sets one), and every device refuses its deletion`,
+          hint: `The owner sets another instead, on a device holding the owner key: \`bucky state set ${key} <bytes>\` (the default is ${bytes}).`,
+        },
+      ]);
+    }
+    expect((await fetch(`${url}/ndn/${posterId}`)).status).toBe(200);
+  });
+
   test("a record that says a file is smaller than it is gets no copy, and is not served", async () => {
     // One chunk (no chunk list says its size before it is fetched), on gamma alone.
     const id = storeChunkAlone(gamma.home, randomBytes(1024 * 1024));

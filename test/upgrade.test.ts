@@ -253,3 +253,65 @@ describe("an upgrade that crashes at every start", () => {
       ).toMatchObject(expected);
   }, 90_000);
 });
+
+describe("an upgrade whose package cannot be fetched where it is to run", () => {
+  test("waits, not given up as a crash, when the device restarts before it has the package", async () => {
+    // Notes 2.0.0 runs on beta (the test before). Alpha, back, writes 4.0.0 while beta hears
+    // nothing, and is killed: only it held the package. Beta, restarted, runs nothing yet.
+    daemons.set("alpha", await startDaemon(daemon("alpha").home, FAST));
+    // Alpha was killed before beta gave 3.0.0 up: it hears so first.
+    await waitFor("alpha to hear notes went back to 2.0.0", async () =>
+      (await status("alpha")).version === "2.0.0" ? true : undefined,
+    );
+    const dir = join(scratchDir(), "notes");
+    cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), dir, { recursive: true });
+    const manifest = join(dir, "bucky-app.json");
+    writeFileSync(
+      manifest,
+      JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "4.0.0" }),
+    );
+    process.kill(daemon("beta").pid, "SIGSTOP");
+    const upgraded = await requestDaemon<{ upgradedFrom: string; heldElsewhere: string }>(
+      daemon("alpha").home,
+      "POST",
+      "/v1/apps",
+      { dir: resolve(dir), device: "beta" },
+    );
+    expect([upgraded.upgradedFrom, upgraded.heldElsewhere]).toEqual(["2.0.0", "not yet"]);
+    await daemon("alpha").kill();
+    await daemon("beta").kill();
+    daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
+
+    // Each try to fetch the package fails (gamma has it not, alpha is gone): as many tries as
+    // the crashes that give an upgrade up, none of them a start of 4.0.0 that exited. (Beta
+    // writes a rollback before it logs the failure that led to it.)
+    const triesOnBeta = () =>
+      daemon("beta")
+        .log()
+        .split("\n")
+        .filter((line) => line.includes("app failed") && line.includes("cannot prepare the app"))
+        .length;
+    await waitFor(
+      "beta to try to fetch 4.0.0 three times",
+      () => (triesOnBeta() >= 3 ? true : undefined),
+      30_000,
+    );
+    const waiting = await status("beta");
+    expect({
+      version: waiting.version,
+      givenUp: waiting.error?.includes("upgrade to 4.0.0 failed") === true,
+    }).toEqual({ version: "4.0.0", givenUp: false });
+
+    // Alpha back with the package: beta runs 4.0.0.
+    daemons.set("alpha", await startDaemon(daemon("alpha").home, FAST));
+    const running = await waitFor(
+      "notes 4.0.0 running on beta, as gamma says",
+      async () => {
+        const s = await status("gamma");
+        return s.state === "running" && s.version === "4.0.0" ? s : undefined;
+      },
+      30_000,
+    );
+    expect(running).toMatchObject({ device: "beta", error: null, reportedBy: "beta" });
+  }, 90_000);
+});

@@ -36,7 +36,7 @@ import {
 import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
-import { type AppLauncher, AppRunner } from "./runner.ts";
+import { type AppLauncher, AppRunner, type RunnerChange } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
@@ -544,6 +544,7 @@ export class Convergence {
       state: "crashed",
       url: null,
       restarts: 0,
+      exits: 0,
       error: `not started: ${error}`,
     });
     this.node.log.warn("app not started", { app: spec.app, why });
@@ -739,7 +740,7 @@ export class Convergence {
    * Writes the app's spec back to the version before when `spec`'s upgrade crashed at
    * every start (lib/apps/upgrade-rollback.ts); the next pass runs that version.
    */
-  private rollBackIfFailed(spec: AppSpec, crash: { restarts: number; error: string | null }): void {
+  private rollBackIfFailed(spec: AppSpec, crash: { exits: number; error: string | null }): void {
     try {
       if (rollBackFailedUpgrade(this.node, spec, crash)) this.soon();
     } catch (error) {
@@ -747,18 +748,10 @@ export class Convergence {
     }
   }
 
-  private report(
-    spec: AppSpec,
-    sandboxed: boolean,
-    change: {
-      state: AppReport["state"];
-      url: string | null;
-      restarts: number;
-      error: string | null;
-    },
-  ): void {
+  private report(spec: AppSpec, sandboxed: boolean, change: RunnerChange): void {
     if (this.stopped && change.state !== "stopped") return;
-    // Before the crash loop is reported sparingly: each crash counts towards giving up.
+    // Before the crash loop is reported sparingly: each crash counts towards giving up (a
+    // start of the version that exited, not a package it could not fetch: that waits).
     if (change.state === "running") this.healthy(spec);
     if (change.state === "crashed") this.rollBackIfFailed(spec, change);
     const now = this.node.now();

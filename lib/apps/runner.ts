@@ -66,6 +66,21 @@ export interface AppLauncher {
   readonly ends: string;
 }
 
+/** A change of an app's state, as its runner reports it. */
+export interface RunnerChange {
+  readonly state: RunState;
+  readonly url: string | null;
+  /** Failures so far, of any kind: each was followed by a restart. */
+  readonly restarts: number;
+  /**
+   * Of those, the runs that were started and ended (the process exited, or could not be
+   * made ready): what the version itself did. A package not fetched, or a directory not
+   * made, is the device's lack, not a crash of the version (lib/apps/upgrade-rollback.ts).
+   */
+  readonly exits: number;
+  readonly error: string | null;
+}
+
 export interface RunnerOptions {
   readonly app: string;
   readonly health: AppManifest["health"];
@@ -73,12 +88,7 @@ export interface RunnerOptions {
   readonly paths: { readonly logFile: string; readonly pidFile: string };
   readonly log: Log;
   /** Told of each change of state, with the app's URL and what went wrong. */
-  readonly report: (change: {
-    state: RunState;
-    url: string | null;
-    restarts: number;
-    error: string | null;
-  }) => void;
+  readonly report: (change: RunnerChange) => void;
   /** Told of the door to the app when it opens, and with undefined when it closes. */
   readonly door: (door: AppDoor | undefined) => void;
 }
@@ -89,6 +99,7 @@ export class AppRunner {
   private door: AppDoor | undefined;
   private url: string | null = null;
   private restarts = 0;
+  private exits = 0;
   private failuresInARow = 0;
   private startedAt = 0;
   private error: string | null = null;
@@ -165,8 +176,10 @@ export class AppRunner {
       rmSync(paths.pidFile, { force: true });
       run.release();
       const last = lastLine(paths.logFile);
-      this.fail(`${(error as Error).message}${last ? `; its last output: ${last}` : ""}`, () =>
-        this.launch(),
+      this.fail(
+        `${(error as Error).message}${last ? `; its last output: ${last}` : ""}`,
+        () => this.launch(),
+        { exited: true },
       );
       return;
     }
@@ -232,6 +245,7 @@ export class AppRunner {
     this.fail(
       `${this.options.launcher.ends} ${how}${last ? `; its last output: ${last}` : ""}`,
       () => this.launch(),
+      { exited: true },
     );
   }
 
@@ -246,11 +260,16 @@ export class AppRunner {
     this.run = undefined;
   }
 
-  /** Reports the failure and tries again after the current backoff. */
-  private fail(reason: string, retry: () => Promise<void> | void): void {
+  /** Reports the failure and tries again after the current backoff; `exited`: a run that was started ended. */
+  private fail(
+    reason: string,
+    retry: () => Promise<void> | void,
+    how: { readonly exited: boolean } = { exited: false },
+  ): void {
     if (this.stopped) return;
     this.failuresInARow++;
     this.restarts++;
+    if (how.exited) this.exits++;
     const delayMs = Math.min(FIRST_RESTART_MS * 2 ** (this.failuresInARow - 1), MAX_RESTART_MS);
     this.setState("crashed", `${reason} (restarting in ${delayMs / 1000} s)`);
     this.options.log.warn("app failed", {
@@ -270,6 +289,7 @@ export class AppRunner {
       state,
       url: state === "stopped" ? null : this.url,
       restarts: this.restarts,
+      exits: this.exits,
       error,
     });
   }

@@ -21,7 +21,7 @@ const appDir = (healthy: typeof TEST_PACKAGE | null = TEST_PACKAGE) => {
   if (healthy) markHealthy(dir, healthy);
   return dir;
 };
-const crashes = { restarts: ROLLBACK_AFTER_CRASHES };
+const crashes = { exits: ROLLBACK_AFTER_CRASHES };
 
 describe("when an upgrade is given up for the version before", () => {
   // Laptop reports notes running from TEST_PACKAGE.
@@ -38,7 +38,7 @@ describe("when an upgrade is given up for the version before", () => {
 
   test("not before enough crashes, nor without a version before", () => {
     const where = { appDir: appDir(), devices };
-    expect(upgradeFailed(zone.db, upgrade, { restarts: ROLLBACK_AFTER_CRASHES - 1 }, where)).toBe(
+    expect(upgradeFailed(zone.db, upgrade, { exits: ROLLBACK_AFTER_CRASHES - 1 }, where)).toBe(
       false,
     );
     const { previousPackage: _, ...first } = upgrade;

@@ -2,7 +2,9 @@
  * Going back to the version that ran when an upgrade will not start. The device running
  * an app is the only one that sees its new version crash; left alone, the app stayed down
  * (every device saying so alike) until a person installed something else. Now, once the
- * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start, where the
+ * new version has crashed ROLLBACK_AFTER_CRASHES times in a row at start (started, and its
+ * process ended: a package this device cannot fetch yet is no crash of the version, and
+ * the upgrade waits for it), where the
  * version before was the last to run healthy (a note per app, written the first time a
  * package runs healthy there), and no device's report says the new one ran, and this
  * device holds the package of the version before (every device that may run the app
@@ -51,7 +53,7 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
 }
 
 /**
- * Whether `spec`'s version is to be given up after a crash: `restarts` crashes at start
+ * Whether `spec`'s version is to be given up after a crash: `exits` crashes at start
  * in a row, and the version before is the last that ran healthy here (so this one never
  * did, and the data here is that version's), nor did this one on any device whose report
  * the zone holds (`devices`). A version healthy before this device noted such things (an
@@ -60,11 +62,11 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
 export function upgradeFailed(
   db: StateReader,
   spec: AppSpec,
-  crash: { readonly restarts: number },
+  crash: { readonly exits: number },
   where: { readonly appDir: string; readonly devices: readonly string[] },
 ): boolean {
   if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
-  if (crash.restarts < ROLLBACK_AFTER_CRASHES) return false;
+  if (crash.exits < ROLLBACK_AFTER_CRASHES) return false;
   if (!healthyHere(where.appDir, spec.previousPackage)) return false;
   return !where.devices.some((device) => {
     const report = readReport(db, device, spec.app);
@@ -112,7 +114,7 @@ export function failedUpgradeSentence(spec: AppSpec): string | undefined {
 export function rollBackFailedUpgrade(
   node: NodeContext,
   spec: AppSpec,
-  crash: { readonly restarts: number; readonly error: string | null },
+  crash: { readonly exits: number; readonly error: string | null },
 ): boolean {
   const appDir = join(node.zone.paths.appsDir, spec.app);
   const devices = [...node.membership().byName.keys()];
@@ -129,7 +131,7 @@ export function rollBackFailedUpgrade(
   }
   if (manifest?.id !== spec.app) {
     // Said once, as the crash that would have given it up first comes.
-    if (crash.restarts === ROLLBACK_AFTER_CRASHES)
+    if (crash.exits === ROLLBACK_AFTER_CRASHES)
       node.log.warn(
         "app upgrade fails to start, and the version before is not here to go back to",
         {
@@ -151,7 +153,7 @@ export function rollBackFailedUpgrade(
     app: spec.app,
     failed: spec.version,
     running: manifest.version,
-    crashes: crash.restarts,
+    crashes: crash.exits,
   });
   return true;
 }

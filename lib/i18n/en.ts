@@ -638,6 +638,8 @@ export const en = {
     ways: { passkey: "a passkey", password: "a password" },
     ownerLink: "a login link from a device holding the owner key",
     notYet: "not yet: their link was not opened",
+    linkUsedTwice:
+      "their link was used twice, at two gateways at once: no way in it made counts (someone else may have had it). Give them a new link.",
     newLink: "New link",
     signOutEverywhere: "Sign out everywhere",
     signedOutEverywhere: (p: { person: string }) =>

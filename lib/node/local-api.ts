@@ -76,7 +76,7 @@ import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
 import { drainProgress, startDrain } from "../replica/drain.ts";
 import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
-import { ownerSignedBudget } from "../state/budgets.ts";
+import { budgetNotDeletable, ownerSignedBudget } from "../state/budgets.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { standingOf } from "../sync/membership.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
@@ -235,7 +235,13 @@ export function createLocalApp(
     });
   });
   app.delete(`${STATE_PREFIX}*`, async (c) => {
-    const deleted = deleteEntry(store, keyIn(c.req.path));
+    const key = keyIn(c.req.path);
+    if (isBudgetKey(key))
+      throw budgetNotDeletable(
+        key,
+        key === PUBLIC_BUDGET_KEY ? PUBLIC_BUDGET_BYTES : FILES_BUDGET_BYTES,
+      );
+    const deleted = deleteEntry(store, key);
     const held = await heldAsAsked(c, node, `deletion of ${deleted.key}`);
     return c.json({ ...deleted, ...held });
   });

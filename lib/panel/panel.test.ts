@@ -829,6 +829,30 @@ describe("an app whose spec cannot be read", () => {
   });
 });
 
+describe("a person whose link was used at two gateways at once", () => {
+  test("is said to have no way in from it, not to have left it unopened", async () => {
+    const person = (name: string, linkUsedTwice: boolean) => ({
+      name,
+      role: "member",
+      signsInWith: [],
+      linkUsedTwice,
+      since: "2026-12-01T04:00:00.000Z",
+    });
+    const { get } = panelFor(owner, {
+      ...withStatus(),
+      "/v1/users": { people: [person("bob", true), person("cy", false)] },
+    });
+    const page = (await (await get("people")).text()).replaceAll("&#39;", "'");
+    const row = (name: string) =>
+      page.slice(page.indexOf(`<strong>${name}</strong>`)).slice(0, 800);
+    expect([
+      row("bob").includes(en.people.linkUsedTwice),
+      row("bob").includes(en.people.notYet),
+    ]).toEqual([true, false]);
+    expect(row("cy").includes(en.people.notYet)).toBe(true);
+  });
+});
+
 describe("an image app no device runs, and a purge the owner did not authorise", () => {
   test("are said on the overview in the viewer's language, with what to do in the zone's words", async () => {
     const answers = withStatus({

@@ -38,15 +38,25 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
               { label: t.people.role, cell: (p) => <Tag value={p.role} /> },
               {
                 label: t.people.signsInWith,
-                cell: (p) =>
-                  p.signsInWith.length > 0
-                    ? listOf(
-                        p.signsInWith.map((w) => ways[w] ?? w),
-                        language,
-                      )
-                    : p.role === "owner"
-                      ? t.people.ownerLink
-                      : t.people.notYet,
+                cell: (p) => {
+                  const how =
+                    p.signsInWith.length > 0
+                      ? listOf(
+                          p.signsInWith.map((w) => ways[w] ?? w),
+                          language,
+                        )
+                      : p.role === "owner"
+                        ? t.people.ownerLink
+                        : undefined;
+                  // A link used twice is said beside any other way in: maybe a theft.
+                  if (!p.linkUsedTwice) return how ?? t.people.notYet;
+                  return (
+                    <>
+                      {how ? `${how}; ` : null}
+                      <strong>{t.people.linkUsedTwice}</strong>
+                    </>
+                  );
+                },
               },
               ...(acts
                 ? [

@@ -9,6 +9,7 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import {
   type BudgetKey,
   type BudgetValue,
+  PUBLIC_BUDGET_KEY,
   readBudget,
   signBudget,
 } from "../../protocol/zone-budget.ts";
@@ -69,4 +70,18 @@ export function ownerSignedBudget(
     atMs: owner.now(),
     owner: owner.ownerKey(),
   });
+}
+
+/**
+ * Why `bucky state del <budget>` is refused, on every device, the owner's too: a budget is
+ * never deleted (the write rules refuse it), only set again. Said as such, not as a key
+ * bucky manages, which left the owner looking for another way to delete it.
+ */
+export function budgetNotDeletable(key: BudgetKey, defaultBytes: number): BuckyError {
+  const what = key === PUBLIC_BUDGET_KEY ? "public files" : "stored files";
+  return new BuckyError(
+    "E_PERMISSION",
+    `${key} cannot be deleted: the zone always has a budget for ${what} (its default until the owner sets one), and every device refuses its deletion`,
+    `The owner sets another instead, on a device holding the owner key: \`bucky state set ${key} <bytes>\` (the default is ${defaultBytes} (${formatBytes(defaultBytes)})).`,
+  );
 }

@@ -25,6 +25,12 @@ export interface PersonView {
   readonly role: Role;
   /** How they sign in now: passkey, password (none yet: they have not opened their link). */
   readonly signsInWith: readonly ("passkey" | "password")[];
+  /**
+   * Their link was used at two gateways at once: it made no way in (for them nor for
+   * whoever else had it, maybe a thief). Not the same as a link never opened: they need a
+   * new one (`bucky user reset`), and may want to know who else had it.
+   */
+  readonly linkUsedTwice: boolean;
   readonly since: string | null;
 }
 
@@ -180,6 +186,7 @@ function view(person: Person): PersonView {
     name: person.name,
     role: person.role,
     signsInWith: [...new Set([...person.credentials.values()].map((c) => c.kind))].sort(),
+    linkUsedTwice: person.linkUsedTwice === true,
     since: person.changedAtMs ? new Date(person.changedAtMs).toISOString() : null,
   };
 }

@@ -188,8 +188,15 @@ describe("the people of a zone", () => {
     takenAt("bob", 1, 22, ["d7", "d8"]);
     const { people } = read();
     expect([...(people.get("ann")?.credentials.keys() ?? [])]).toEqual([annAt]);
-    // Used at two gateways at once (leaked, or a partition): neither way in counts.
+    // Used at two gateways at once (leaked, or a partition): neither way in counts, and so
+    // it is said (not a link never opened) until a new link.
     expect(people.get("bob")?.credentials.size).toBe(0);
+    expect([people.get("bob")?.linkUsedTwice, people.get("ann")?.linkUsedTwice]).toEqual([
+      true,
+      undefined,
+    ]);
+    account("bob", 2, "member");
+    expect(read().people.get("bob")?.linkUsedTwice).toBeUndefined();
   });
 
   test("a password is its credential's as last changed; changed two ways, it is none", () => {

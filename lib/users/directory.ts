@@ -37,6 +37,12 @@ export interface Person {
   /** The credentials that count, by the nonce of the enrollment that made each. */
   readonly credentials: ReadonlyMap<string, Credential>;
   /**
+   * A link for the account's creds was taken at more than one gateway (leaked, or opened
+   * twice across a partition): it made no way in, and whoever else took it has none
+   * either. Only a new link (a reset) gives the person one.
+   */
+  readonly linkUsedTwice?: true;
+  /**
    * When an account of this name was last removed (ms since the epoch, as the owner key
    * signed it), if it ever was: whatever was granted for the name until then belongs to
    * the person removed, not to whoever was added under the name since.
@@ -139,7 +145,11 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
     takers.set(`${user}/${nonce}`, (takers.get(`${user}/${nonce}`) ?? 0) + 1);
   for (const { user, nonce, credential, creds } of found) {
     const person = people.get(user);
-    if (!person || person.creds !== creds || takers.get(`${user}/${nonce}`) !== 1) continue;
+    if (!person || person.creds !== creds) continue;
+    if (takers.get(`${user}/${nonce}`) !== 1) {
+      people.set(user, { ...person, linkUsedTwice: true });
+      continue;
+    }
     const current =
       credential.kind === "password" ? changed(credential, user, nonce, changes) : credential;
     if (current) (person.credentials as Map<string, Credential>).set(nonce, current);
