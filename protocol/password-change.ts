@@ -91,6 +91,18 @@ export function signPasswordChange(
 
 /** Reads a change and checks its signature. Throws ProtocolError when it does not hold. */
 export function decodePasswordChange(value: unknown, zone: ZoneId): PasswordChange {
+  const change = readPasswordChange(value);
+  checkPasswordChangeSignature(change, zone);
+  return change;
+}
+
+/**
+ * Reads a change's fields, checking their shape but not its signature: any member may
+ * record a change signed with a key of its own making, as many as it likes, so a reader
+ * checks the signature only of a change that continues a chain (lib/users/directory.ts),
+ * and no other costs it more than a parse.
+ */
+export function readPasswordChange(value: unknown): PasswordChange {
   check(isRecord(value), "a password change is an object");
   requireOnlyFields(value, [...FIELDS], "password change");
   check(value.v === 1, "a password change is of version 1");
@@ -121,6 +133,11 @@ export function decodePasswordChange(value: unknown, zone: ZoneId): PasswordChan
     changedAt: requireString(value.changedAt, "password change changedAt", 40),
     sig: requireString(value.sig, "password change sig", 88),
   };
+  return change;
+}
+
+/** Throws ProtocolError unless `prev` signed the change, for this zone, to a usable key. */
+export function checkPasswordChangeSignature(change: PasswordChange, zone: ZoneId): void {
   verifyKeyFromPublicKey(fromBase64url(change.publicKey) as Uint8Array);
   const signature = fromBase64url(change.sig);
   check(
@@ -131,7 +148,6 @@ export function decodePasswordChange(value: unknown, zone: ZoneId): PasswordChan
       ),
     "it is not signed by the password it replaces",
   );
-  return change;
 }
 
 /**

@@ -8,6 +8,8 @@ import { signJws } from "./jws.ts";
 import {
   checkOwnerProof,
   checkPasswordProof,
+  MAX_SESSION_AHEAD_S,
+  MAX_SESSION_S,
   passkeyChallenge,
   type SessionClaims,
   signAppUser,
@@ -45,6 +47,19 @@ describe("a person's session", () => {
     const token = signUserSession(c, proof, gatewayKey);
     expect(verifyUserSession(token, zone, NOW)).toEqual({ claims: c, proof });
     expect(() => verifyUserSession(token, zone, NOW + 3600)).toThrow("expired");
+  });
+
+  test("dated further ahead than clocks may be: refused, or it would outlive its 30 days", () => {
+    const proof = { k: "owner" as const, link: "x" };
+    const dated = (issuedAt: number) =>
+      signUserSession(claims({ issuedAt, expiresAt: issuedAt + MAX_SESSION_S }), proof, gatewayKey);
+    expect(verifyUserSession(dated(NOW + MAX_SESSION_AHEAD_S), zone, NOW).claims.issuedAt).toBe(
+      NOW + MAX_SESSION_AHEAD_S,
+    );
+    // A member device's sign-out everywhere dated in year 128724 once dated the next session
+    // there: it never expired.
+    for (const issuedAt of [NOW + MAX_SESSION_AHEAD_S + 1, 4e12])
+      expect(() => verifyUserSession(dated(issuedAt), zone, NOW)).toThrow("dated in the future");
   });
 
   test("a bit flipped, another signer, unknown fields: refused", () => {

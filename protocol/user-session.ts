@@ -23,6 +23,7 @@ import type { SigningKey } from "./ed25519.ts";
 import { verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { check } from "./errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "./hlc.ts";
 import {
   type DeviceId,
   deviceIdFromPublicKey,
@@ -42,6 +43,16 @@ export const SESSION_NONCE_BYTES = 16;
 /** The longest a session lasts, whatever its gateway says: so one opened with an owner's
  * link ends at most this long after the link expired. */
 export const MAX_SESSION_S = 30 * 24 * 3600;
+/** How far apart the clocks of two devices of a zone may be, in the seconds sessions count. */
+export const SESSION_CLOCK_SKEW_S = MAX_CLOCK_AHEAD_MS / 1000;
+/**
+ * How far ahead of the checking device's clock a session may be dated. A session opened
+ * right after a sign-out everywhere is dated after it, and that sign-out may end sessions
+ * up to two skews ahead of the gateway's clock (its writer's clock ahead, and the
+ * allowance for gateways behind: lib/users/signouts.ts); the gateway's clock may be one
+ * more ahead of this one's. A session dated further ahead would outlive its 30 days.
+ */
+export const MAX_SESSION_AHEAD_S = 3 * SESSION_CLOCK_SKEW_S + 1;
 
 export interface SessionClaims {
   readonly zone: ZoneId;
@@ -273,6 +284,7 @@ function readSession(
     issuedAt < expiresAt && expiresAt - issuedAt <= MAX_SESSION_S,
     "a session lasts at most 30 days",
   );
+  check(issuedAt <= nowSeconds + MAX_SESSION_AHEAD_S, "the session is dated in the future");
   return {
     claims: { zone, user, gateway, nonce, issuedAt, expiresAt },
     proof: readProof(payload.proof),

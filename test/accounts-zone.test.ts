@@ -4,7 +4,8 @@
  * password changed at one gateway is the only one that works at the other with the
  * first dead, and the sessions of the old one end there; signing out everywhere (from
  * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
- * ends every earlier session at the other gateway with the acting one dead.
+ * ends every earlier session at the other gateway with the acting one dead; and a
+ * device's sign-out everywhere dated far ahead ends nothing and dates no session ahead.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
@@ -305,5 +306,30 @@ describe("a person's sign-in, zone-wide", () => {
     for (const cookie of [atAlpha, atBeta])
       expect(await panelAt(alphaGateway, cookie)).toEqual([401, true]);
     expect((await signIn(alphaGateway, SECOND))[0]).toBe(303);
+  }, 60_000);
+
+  test("a device's sign-out everywhere dated far ahead ends nothing at beta with it killed", async () => {
+    beta = await restart(beta);
+    const [, before] = await signIn(betaGateway, SECOND);
+    // Any member device writes its own records: once, every session of ann ended, and the
+    // next one, dated a second after year 128724, never expired.
+    await bucky([
+      "state",
+      "set",
+      "nodes/alpha/signed-out-everywhere/ann",
+      JSON.stringify({ until: 4e12 }),
+      "--home",
+      alpha.home,
+    ]);
+    await synced(alpha, beta, "nodes/alpha/");
+    await alpha.kill();
+    expect(await panelAt(betaGateway, before)).toEqual([200, false]);
+    const [status, fresh] = await signIn(betaGateway, SECOND);
+    expect(status).toBe(303);
+    expect(await panelAt(betaGateway, fresh)).toEqual([200, false]);
+    // Dated now (in seconds, as the cookie's signed payload says), so it ends in 30 days.
+    const payload = (fresh.split("=")[1] as string).split(".")[1] as string;
+    const { iat } = JSON.parse(Buffer.from(payload, "base64url").toString()) as { iat: number };
+    expect(Math.abs(iat - Date.now() / 1000)).toBeLessThan(60);
   }, 60_000);
 });

@@ -209,20 +209,26 @@ ${
   );
 }
 
-/** The page after a password change: done, and whether another device holds it yet. */
+/**
+ * The page after a password change: done everywhere once another device holds it; else
+ * done at this gateway alone, and the person told not to change it at another meanwhile
+ * (a retry there, from the same old password, forks the change and ends the password for
+ * everyone: protocol/password-change.ts).
+ */
 export function passwordChangedPage(
   words: Messages,
   notHeldYet: boolean,
   headers: Record<string, string>,
 ): Response {
   const said = words.accountPages;
+  const status = notHeldYet
+    ? `<p class="error" role="alert">${escapeHtml(said.notHeldYet)}</p>`
+    : `<p role="status">${escapeHtml(said.passwordChangedText)}</p>`;
   return accountPage(
     words,
     200,
-    said.passwordChanged,
-    `<p role="status">${escapeHtml(said.passwordChangedText)}</p>${
-      notHeldYet ? `<p class="error" role="alert">${escapeHtml(said.notHeldYet)}</p>` : ""
-    }<p><a href="${PANEL_PATH}/">${escapeHtml(said.toPanel)}</a></p>`,
+    notHeldYet ? said.passwordChangedHere : said.passwordChanged,
+    `${status}<p><a href="${PANEL_PATH}/">${escapeHtml(said.toPanel)}</a></p>`,
     headers,
   );
 }

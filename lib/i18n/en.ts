@@ -936,8 +936,9 @@ export const en = {
     passwordChanged: "Your password is changed",
     passwordChangedText:
       "Your new password works on every gateway of the zone; the old one no longer does, and the other sessions opened with it are ended.",
+    passwordChangedHere: "Your password is changed at this gateway",
     notHeldYet:
-      "No other device of the zone has heard of it yet (none said so within 3 seconds): keep this device on until another is back, or the change is lost with it.",
+      "Your new password works here, but no other device of the zone has heard of it yet (none said so within 3 seconds): the other gateways still take the old one. Keep this device on until another is back, or the change is lost with it. Until then, do not change your password at another gateway: your old password changed two ways would work for no one, and only an admin's new link would let you in again.",
     everywhereTitle: "Lost a phone or a computer?",
     everywhereText:
       "Sign out everywhere: every session of yours ends, on every gateway of the zone, this one too. Your passkey or password still works: sign in again afterwards.",

@@ -1,9 +1,10 @@
 /**
  * Who the people of the zone are, read from its state: each account's highest rev (the
  * owner's is there even before the owner key wrote one), and the credentials that count
- * (made under an enrollment for the account's current `creds`). Everything is verified
- * again as it is read: the write rules checked it when it arrived, and a damaged database
- * must not make a stranger someone.
+ * (made under an enrollment for the account's current `creds`). Everything that counts is
+ * verified again as it is read: the write rules checked it when it arrived, and a damaged
+ * database must not make a stranger someone (a password change no chain leads to counts
+ * for nothing, and is only parsed).
  *
  * An enrollment that several gateways took (its link used at two at once) makes no
  * credential at all; a password is its credential's as its person last changed it
@@ -22,7 +23,11 @@ import {
 } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
-import { decodePasswordChange, type PasswordChange } from "../../protocol/password-change.ts";
+import {
+  checkPasswordChangeSignature,
+  type PasswordChange,
+  readPasswordChange,
+} from "../../protocol/password-change.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
@@ -87,7 +92,8 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
     try {
       const parsed: unknown = JSON.parse(value);
       if (field === "password-changes") {
-        const change = decodePasswordChange(parsed, zone);
+        // Its signature is checked only if it continues a chain (changed, below).
+        const change = readPasswordChange(parsed);
         if (change.user === user) changes.push(change);
       } else if (field === "account") {
         const account = verifyAccount(parsed as string, zone);
@@ -151,7 +157,7 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
       continue;
     }
     const current =
-      credential.kind === "password" ? changed(credential, user, nonce, changes) : credential;
+      credential.kind === "password" ? changed(credential, user, nonce, changes, zone) : credential;
     if (current) (person.credentials as Map<string, Credential>).set(nonce, current);
   }
   return { people, revs };
@@ -161,18 +167,25 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
  * A password credential as its person last changed it: the end of the chain of changes
  * from the key it was made with, each signed by the one before. Undefined once a key was
  * changed two ways (protocol/password-change.ts: then no one's password counts).
+ *
+ * Only the changes that continue the chain have their signature checked: any member may
+ * record changes signed by keys of its own, of no one's password, without end, and every
+ * gateway reads the people again at each change of them.
  */
 function changed(
   credential: Extract<Credential, { kind: "password" }>,
   user: string,
   nonce: string,
   changes: readonly PasswordChange[],
+  zone: ZoneId,
 ): Credential | undefined {
   const mine = changes.filter((change) => change.user === user && change.cred === nonce);
   let current: Extract<Credential, { kind: "password" }> = credential;
   // Each step takes a change never taken before: a chain that comes back on itself ends.
   for (let step = 0; step <= mine.length; step++) {
-    const next = mine.filter((change) => change.prev === current.publicKey);
+    const next = mine.filter(
+      (change) => change.prev === current.publicKey && signedByPrev(change, zone),
+    );
     if (next.length === 0) return current;
     if (next.length > 1) return undefined;
     const [change] = next as [PasswordChange];
@@ -187,4 +200,15 @@ function changed(
     };
   }
   return undefined;
+}
+
+/** Whether a change holds (a damaged database may hold one that does not). */
+function signedByPrev(change: PasswordChange, zone: ZoneId): boolean {
+  try {
+    checkPasswordChangeSignature(change, zone);
+    return true;
+  } catch (error) {
+    if (error instanceof ProtocolError) return false;
+    throw error;
+  }
 }

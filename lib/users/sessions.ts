@@ -39,13 +39,16 @@ const MAX_REMEMBERED = 4096;
 
 /**
  * The claims of a new session for `user`, signed by this gateway, from now: or from the
- * second after the person was last signed out everywhere, when that was this very second
- * (sessions are dated in seconds, and one opened right after must not count as before).
+ * second after the person was last signed out everywhere, when that ends sessions until
+ * a moment not yet past (sessions are dated in seconds, a sign-out everywhere counts a
+ * clock skew after it, and one opened right after must not count as before). That is at
+ * most two skews ahead (lib/users/signouts.ts), which every gateway takes.
  */
 export function newClaims(node: NodeContext, user: UserName): SessionClaims {
+  const nowS = Math.floor(node.now() / 1000);
   const issuedAt = Math.max(
-    Math.floor(node.now() / 1000),
-    signedOutEverywhereUntil(node.db, node.membership(), user) + 1,
+    nowS,
+    signedOutEverywhereUntil(node.db, node.membership(), user, nowS) + 1,
   );
   return {
     zone: node.zoneId,
@@ -77,7 +80,8 @@ export class SessionCheck {
     if (standingOf(membership, claims.gateway) !== "member")
       return { problem: { code: "gateway-gone" } };
     if (isSignedOut(this.node.db, membership, personSessionId(claims))) return SIGNED_OUT;
-    if (claims.issuedAt <= signedOutEverywhereUntil(this.node.db, membership, claims.user))
+    const nowS = Math.floor(this.node.now() / 1000);
+    if (claims.issuedAt <= signedOutEverywhereUntil(this.node.db, membership, claims.user, nowS))
       return SIGNED_OUT;
     const person = this.node.people().people.get(claims.user);
     if (!person) return { problem: { code: "person-gone", user: claims.user } };

@@ -2,7 +2,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { UserName } from "../../protocol/accounts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { MAX_SESSION_S, type SessionClaims } from "../../protocol/user-session.ts";
+import {
+  MAX_SESSION_AHEAD_S,
+  MAX_SESSION_S,
+  SESSION_CLOCK_SKEW_S,
+  type SessionClaims,
+} from "../../protocol/user-session.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -46,7 +51,16 @@ function zone() {
   );
   let nowMs = NOW_MS;
   const node = testNodeContext(a, "a", { now: () => nowMs });
-  return { node, later: (ms: number) => (nowMs += ms) };
+  let at = 2000;
+  /** Writes `value` at `key` as the laptop, a member device. */
+  const byLaptop = (key: string, value: string) =>
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "laptop", key: laptopKey, seal: a.seal },
+      [{ key, value }],
+      ++at,
+    );
+  return { node, later: (ms: number) => (nowMs += ms), byLaptop };
 }
 
 const signedOutKeys = (node: ReturnType<typeof zone>["node"]) =>
@@ -79,22 +93,62 @@ describe("a sign-out", () => {
 describe("a sign-out everywhere", () => {
   test("ends a person's sessions until then at every gateway, and goes once they have all expired", () => {
     const { node, later } = zone();
-    const until = () => signedOutEverywhereUntil(node.db, node.membership(), "ann");
+    const until = () =>
+      signedOutEverywhereUntil(node.db, node.membership(), "ann", Math.floor(node.now() / 1000));
     expect(until()).toBe(0);
     const at = recordSignOutEverywhere(node, "ann");
-    expect([at, until(), signedOutEverywhereUntil(node.db, node.membership(), "bob")]).toEqual([
+    expect([at, until(), signedOutEverywhereUntil(node.db, node.membership(), "bob", at)]).toEqual([
       Math.floor(NOW_MS / 1000),
-      Math.floor(NOW_MS / 1000),
+      at + SESSION_CLOCK_SKEW_S,
       0,
     ]);
-    // A session opened then ends; one opened later at this gateway is dated after it.
-    expect(newClaims(node, "ann" as UserName).issuedAt).toBe(at + 1);
-    later(MAX_SESSION_S * 1000 - 1000);
+    // A session opened then (or at a gateway whose clock is behind) ends; one opened later
+    // at this gateway is dated after it.
+    expect(newClaims(node, "ann" as UserName).issuedAt).toBe(at + SESSION_CLOCK_SKEW_S + 1);
+    later((SESSION_CLOCK_SKEW_S + MAX_SESSION_S) * 1000 - 1000);
     forgetExpiredSignOuts(node);
-    expect(until()).toBe(at);
+    expect(until()).toBe(at + SESSION_CLOCK_SKEW_S);
     later(1000);
     forgetExpiredSignOuts(node);
     expect(until()).toBe(0);
+  });
+});
+
+describe("a sign-out everywhere a member device wrote", () => {
+  const ann = "ann" as UserName;
+  const nowS = Math.floor(NOW_MS / 1000);
+
+  test("dated past any clock ends nothing, nor dates a session ahead", () => {
+    const { node, byLaptop } = zone();
+    for (const until of [4e12, Number.MAX_SAFE_INTEGER, nowS + SESSION_CLOCK_SKEW_S + 1]) {
+      byLaptop("nodes/laptop/signed-out-everywhere/ann", JSON.stringify({ until }));
+      // Once, every session ended, the next dated in year 128724 (it never expired), or,
+      // near the largest integer, none could be opened at all.
+      expect(signedOutEverywhereUntil(node.db, node.membership(), ann, nowS)).toBe(0);
+      expect(newClaims(node, ann).issuedAt).toBe(nowS);
+    }
+  });
+
+  test("dated within a clock's skew counts, and the next session stays within reach", () => {
+    const { node, byLaptop } = zone();
+    const until = nowS + SESSION_CLOCK_SKEW_S;
+    byLaptop("nodes/laptop/signed-out-everywhere/ann", JSON.stringify({ until }));
+    expect(signedOutEverywhereUntil(node.db, node.membership(), ann, nowS)).toBe(
+      until + SESSION_CLOCK_SKEW_S,
+    );
+    const issuedAt = newClaims(node, ann).issuedAt;
+    expect(issuedAt).toBe(until + SESSION_CLOCK_SKEW_S + 1);
+    // Every gateway takes it, one whose clock is a skew behind this one's too.
+    expect(issuedAt - (nowS - SESSION_CLOCK_SKEW_S)).toBeLessThanOrEqual(MAX_SESSION_AHEAD_S);
+  });
+
+  test("by a gateway whose clock is behind, ends the sessions opened in that gap", () => {
+    const { node, byLaptop } = zone();
+    // Signed out at a gateway 50 s behind; another opened a session 10 s before by its clock.
+    byLaptop("nodes/laptop/signed-out-everywhere/ann", JSON.stringify({ until: nowS - 50 }));
+    expect(signedOutEverywhereUntil(node.db, node.membership(), ann, nowS)).toBeGreaterThanOrEqual(
+      nowS - 10,
+    );
   });
 });
 

@@ -19,14 +19,28 @@
  *
  * Signing a person out everywhere (someone who lost a phone, whose sessions are in no
  * browser they hold) is one record per person, `nodes/<gateway>/signed-out-everywhere/
- * <user>`, saying until when (a second of the epoch): every session of that person
- * opened then or before is ended, at every gateway, as a single sign-out is. It goes,
- * like those, once every session it ended has expired anyway.
+ * <user>`, saying when (a second of the epoch, by its writer's clock): every session of
+ * that person opened until then, and a clock skew after (SESSION_CLOCK_SKEW_S: another
+ * gateway whose clock is behind dates the sessions it opened in the same moment earlier),
+ * is ended, at every gateway, as a single sign-out is. It goes, like those, once every
+ * session it ended has expired anyway.
+ *
+ * Any member device may write such a record under its own name (`bucky user sign-out
+ * --everywhere` runs on any device), so one dated further ahead than a clock can be
+ * (SESSION_CLOCK_SKEW_S past this device's) counts for nothing: it would end every
+ * session to come, and date the next ones past any expiry. Records of devices revoked
+ * since still count (the revocation keeps what it keeps): retiring the gateway that took
+ * a sign-out must not bring the sessions it ended back.
  */
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { Session } from "../../protocol/session.ts";
-import { claimsBytes, MAX_SESSION_S, type SessionClaims } from "../../protocol/user-session.ts";
+import {
+  claimsBytes,
+  MAX_SESSION_S,
+  SESSION_CLOCK_SKEW_S,
+  type SessionClaims,
+} from "../../protocol/user-session.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
@@ -80,12 +94,14 @@ export function isSignedOut(db: StateQueries, membership: Membership, id: string
 
 /**
  * Until when (seconds since the epoch) `user`'s sessions were signed out everywhere, at
- * any gateway of the zone: a session opened then or before is ended (0: never).
+ * any gateway of the zone, at `nowS` by this device's clock: a session opened then or
+ * before is ended (0: never).
  */
 export function signedOutEverywhereUntil(
   db: StateQueries,
   membership: Membership,
   user: string,
+  nowS: number,
 ): number {
   let until = 0;
   for (const name of membership.byName.keys()) {
@@ -94,7 +110,9 @@ export function signedOutEverywhereUntil(
       .from(state)
       .where(eq(state.key, everywhereKey(name, user)))
       .get();
-    if (row?.value) until = Math.max(until, untilOf(row.value));
+    const at = row?.value ? untilOf(row.value) : 0;
+    if (at > 0 && at <= nowS + SESSION_CLOCK_SKEW_S)
+      until = Math.max(until, at + SESSION_CLOCK_SKEW_S);
   }
   return until;
 }
@@ -144,12 +162,12 @@ function expiredOps(node: NodeContext): { key: string; value: null }[] {
       .where(keyGlob(pattern))
       .all()
       .flatMap((row) => (row.value === null ? [] : [{ key: row.key, value: row.value }]));
-  // A sign-out everywhere ends sessions opened until then: the last of them expires a
-  // session's longest life later.
+  // A sign-out everywhere ends sessions opened until a skew after it: the last of them
+  // expires a session's longest life later.
   return [
     ...rows(signedOutKey(node.deviceName, "*")).filter((row) => expiresAtOf(row.value) <= nowS),
     ...rows(everywhereKey(node.deviceName, "*")).filter(
-      (row) => untilOf(row.value) + MAX_SESSION_S <= nowS,
+      (row) => untilOf(row.value) + SESSION_CLOCK_SKEW_S + MAX_SESSION_S <= nowS,
     ),
   ].map((row) => ({ key: row.key, value: null }));
 }
