@@ -1,0 +1,120 @@
+/**
+ * How much work a device does for the zone's stored files it cannot fetch, on a real state
+ * database and object store: a member's thousands of small records for objects no device
+ * holds must not have it fetch every one of them at each change, each minute, forever.
+ */
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { createLog } from "../log.ts";
+import type { Peer } from "../node/peers.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { openTestNode } from "../state/test-db.ts";
+import { type KeptCopies, keepCopies } from "./keep-copies.ts";
+import { type KeptStoredFiles, keepStoredFileCopies } from "./stored-file-copies.ts";
+import { FILES_PREFIX } from "./stored-files.ts";
+
+const idOf = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as ObjectId;
+const record = (n: number) => ({
+  key: `${FILES_PREFIX}${idOf(n)}`,
+  value: JSON.stringify({ size: 10, at: "2026-12-01T00:00:00.000Z", name: `f${n}` }),
+});
+
+let kept: KeptStoredFiles | undefined;
+let copies: KeptCopies | undefined;
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await Bun.sleep(5);
+  }
+}
+afterEach(() => {
+  kept?.stop();
+  copies?.stop();
+});
+
+/** Device b, its clock at `clock.ms`, its fetch attempts counted, `records` recorded. */
+async function deviceWithRecords(records: number) {
+  const clock = { ms: 1_000_000 };
+  const lines: string[] = [];
+  const node = testNodeContext(openTestNode(70), "b", {
+    now: () => clock.ms,
+    log: createLog({ level: "info", write: (line) => lines.push(line) }),
+  });
+  node.write(Array.from({ length: records }, (_, n) => record(n)));
+  // Each fetch attempt asks which peers to fetch from, once.
+  const attempts = spyOn(node, "peers");
+  kept = keepStoredFileCopies(node);
+  await waitUntil(() => attempts.mock.calls.length >= records, 10_000);
+  return { clock, lines, node, attempts };
+}
+
+/**
+ * The fetch attempts of the round that recording file `n` starts. It sorts last and is
+ * new, so the round is over once the log says it failed.
+ */
+async function roundAfter(
+  { node, lines, attempts }: Awaited<ReturnType<typeof deviceWithRecords>>,
+  n: number,
+): Promise<number> {
+  const before = attempts.mock.calls.length;
+  node.write([record(n)]);
+  await waitUntil(
+    () => lines.some((line) => line.includes(`not copied yet id=${idOf(n)}`)),
+    10_000,
+  );
+  return attempts.mock.calls.length - before;
+}
+
+describe("stored files no device holds", () => {
+  test("are tried again less often while they fail, not all at every change", async () => {
+    const device = await deviceWithRecords(2000);
+    const { clock, lines, attempts } = device;
+    expect(attempts.mock.calls.length).toBe(2000);
+    // A new record a moment later: it alone is fetched, not the 2,000 again.
+    expect(await roundAfter(device, 10_000)).toBe(1);
+    // A minute on, each is due once more; then only after two more minutes.
+    clock.ms += 61_000;
+    expect(await roundAfter(device, 10_001)).toBe(2002);
+    clock.ms += 61_000;
+    expect(await roundAfter(device, 10_002)).toBe(2);
+    clock.ms += 61_000;
+    expect(await roundAfter(device, 10_003)).toBe(2003);
+    // The log named 20 of the first 2,000 and said the rest in one line.
+    const warned = lines.filter((line) => line.includes("not copied yet"));
+    expect(warned.length).toBeLessThan(30);
+    expect(warned.some((line) => line.includes("stored files not copied yet"))).toBe(true);
+  });
+
+  test("said held by a peer are tried at once as that peer answers again", async () => {
+    const clock = { ms: 1_000_000 };
+    const lines: string[] = [];
+    const node = testNodeContext(openTestNode(71), "b", {
+      now: () => clock.ms,
+      log: createLog({ level: "warn", write: (line) => lines.push(line) }),
+    });
+    const attempts = spyOn(node, "peers");
+    const ids = Array.from({ length: 50 }, (_, n) => idOf(n));
+    copies = keepCopies(node, {
+      what: "test object",
+      prefix: "test/",
+      ids: () => ids,
+      // c says it holds the eighth.
+      holders: () => new Map([[idOf(7), new Set(["c"])]]),
+    });
+    await waitUntil(() => lines.length >= 21, 10_000);
+    expect(attempts.mock.calls.length).toBe(50);
+    // c answers again: what it says it holds is tried again, and nothing else yet.
+    node.peerAnswering({ name: "c" } as Peer);
+    await waitUntil(() => attempts.mock.calls.length >= 51, 10_000);
+    expect(attempts.mock.calls.length).toBe(51);
+    // d, which says it holds none, answering again is no reason to try any.
+    node.peerAnswering({ name: "d" } as Peer);
+    clock.ms += 61_000;
+    node.peerAnswering({ name: "d" } as Peer);
+    // A minute on, the 49 others are due (the eighth, failed twice, waits two minutes).
+    await waitUntil(() => attempts.mock.calls.length >= 100, 10_000);
+    expect(attempts.mock.calls.length).toBe(100);
+  });
+});
