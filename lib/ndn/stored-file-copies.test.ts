@@ -1,14 +1,17 @@
 /**
  * How much work a device does for the zone's stored files it cannot fetch, on a real state
- * database and object store: a member's thousands of small records for objects no device
- * holds must not have it fetch every one of them at each change, each minute, forever.
+ * database, from records another member signed: a member's thousands of small records for
+ * objects no device holds must not have it fetch each of them at every change, every minute
+ * and at every peer's return, forever.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import type { Op } from "../../protocol/changeset.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { createLog } from "../log.ts";
 import type { Peer } from "../node/peers.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
-import { openTestNode } from "../state/test-db.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { type KeptCopies, keepCopies } from "./keep-copies.ts";
 import { type KeptStoredFiles, keepStoredFileCopies } from "./stored-file-copies.ts";
 import { FILES_PREFIX } from "./stored-files.ts";
@@ -34,32 +37,52 @@ afterEach(() => {
   copies?.stop();
 });
 
-/** Device b, its clock at `clock.ms`, its fetch attempts counted, `records` recorded. */
+/**
+ * Device b of a zone of a and b, its clock at `clock.ms` and its fetch attempts counted,
+ * keeping the zone's stored files; member a has written `records` records by hand, in one
+ * changeset b took. `write` has a write more and b take it.
+ */
 async function deviceWithRecords(records: number) {
   const clock = { ms: 1_000_000 };
   const lines: string[] = [];
-  const node = testNodeContext(openTestNode(70), "b", {
+  const a = openTestNode(72);
+  const b = openTestNode(70);
+  const node = testNodeContext(b, "b", {
     now: () => clock.ms,
     log: createLog({ level: "info", write: (line) => lines.push(line) }),
   });
-  node.write(Array.from({ length: records }, (_, n) => record(n)));
+  const write = async (ops: Op[]) => {
+    const entry = appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      ops,
+      clock.ms,
+    );
+    expect((await node.ingest([entry.bytes], "a")).applied).toHaveLength(1);
+  };
+  await write([
+    { key: "boot/config", value: JSON.stringify(testZone.jws) },
+    { key: "devices/a/doc", value: testDeviceDocument(a.key, "a") },
+    { key: "devices/b/doc", value: testDeviceDocument(b.key, "b") },
+  ]);
+  await write(Array.from({ length: records }, (_, n) => record(n)));
   // Each fetch attempt asks which peers to fetch from, once.
   const attempts = spyOn(node, "peers");
   kept = keepStoredFileCopies(node);
   await waitUntil(() => attempts.mock.calls.length >= records, 10_000);
-  return { clock, lines, node, attempts };
+  return { clock, lines, node, attempts, write };
 }
 
 /**
- * The fetch attempts of the round that recording file `n` starts. It sorts last and is
- * new, so the round is over once the log says it failed.
+ * The fetch attempts of the round that a's record of file `n` starts on b. It sorts last
+ * and is new, so the round is over once the log says it failed.
  */
 async function roundAfter(
-  { node, lines, attempts }: Awaited<ReturnType<typeof deviceWithRecords>>,
+  { lines, attempts, write }: Awaited<ReturnType<typeof deviceWithRecords>>,
   n: number,
 ): Promise<number> {
   const before = attempts.mock.calls.length;
-  node.write([record(n)]);
+  await write([record(n)]);
   await waitUntil(
     () => lines.some((line) => line.includes(`not copied yet id=${idOf(n)}`)),
     10_000,
