@@ -7,22 +7,27 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import type { Op } from "../../protocol/changeset.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import { PUBLIC_PREFIX } from "../gateway/public-budget.ts";
+import { keepPublicCopies } from "../gateway/public-copies.ts";
 import { createLog } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
 import type { Peer } from "../node/peers.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { type KeptCopies, keepCopies } from "./keep-copies.ts";
-import { type KeptStoredFiles, keepStoredFileCopies } from "./stored-file-copies.ts";
+import { keepStoredFileCopies } from "./stored-file-copies.ts";
 import { FILES_PREFIX } from "./stored-files.ts";
 
 const idOf = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as ObjectId;
+/** Where the records are kept: the stored files' (the public files' share the same copying). */
+let prefix = FILES_PREFIX;
 const record = (n: number) => ({
-  key: `${FILES_PREFIX}${idOf(n)}`,
+  key: `${prefix}${idOf(n)}`,
   value: JSON.stringify({ size: 10, at: "2026-12-01T00:00:00.000Z", name: `f${n}` }),
 });
 
-let kept: KeptStoredFiles | undefined;
+let kept: KeptCopies | undefined;
 let copies: KeptCopies | undefined;
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -33,6 +38,7 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void>
   }
 }
 afterEach(() => {
+  prefix = FILES_PREFIX;
   kept?.stop();
   copies?.stop();
 });
@@ -42,7 +48,10 @@ afterEach(() => {
  * keeping the zone's stored files; member a has written `records` records by hand, in one
  * changeset b took. `write` has a write more and b take it.
  */
-async function deviceWithRecords(records: number) {
+async function deviceWithRecords(
+  records: number,
+  keep: (node: NodeContext) => KeptCopies = keepStoredFileCopies,
+) {
   const clock = { ms: 1_000_000 };
   const lines: string[] = [];
   const a = openTestNode(72);
@@ -68,7 +77,7 @@ async function deviceWithRecords(records: number) {
   await write(Array.from({ length: records }, (_, n) => record(n)));
   // Each fetch attempt asks which peers to fetch from, once.
   const attempts = spyOn(node, "peers");
-  kept = keepStoredFileCopies(node);
+  kept = keep(node);
   await waitUntil(() => attempts.mock.calls.length >= records, 10_000);
   return { clock, lines, node, attempts, write };
 }
@@ -90,8 +99,8 @@ async function roundAfter(
   return attempts.mock.calls.length - before;
 }
 
-describe("stored files no device holds", () => {
-  test("are tried again less often while they fail, not all at every change", async () => {
+describe("files the zone keeps that no device holds", () => {
+  test("stored: are tried again less often while they fail, not all at every change", async () => {
     const device = await deviceWithRecords(2000);
     const { clock, lines, attempts } = device;
     expect(attempts.mock.calls.length).toBe(2000);
@@ -110,7 +119,7 @@ describe("stored files no device holds", () => {
     expect(warned.some((line) => line.includes("stored files not copied yet"))).toBe(true);
   });
 
-  test("said held by a peer are tried at once as that peer answers again", async () => {
+  test("said held by a peer: are tried at once as that peer answers again", async () => {
     const clock = { ms: 1_000_000 };
     const lines: string[] = [];
     const node = testNodeContext(openTestNode(71), "b", {
@@ -139,5 +148,16 @@ describe("stored files no device holds", () => {
     // A minute on, the 49 others are due (the eighth, failed twice, waits two minutes).
     await waitUntil(() => attempts.mock.calls.length >= 100, 10_000);
     expect(attempts.mock.calls.length).toBe(100);
+  });
+
+  test("public: are tried again as seldom by a gateway", async () => {
+    prefix = PUBLIC_PREFIX;
+    const device = await deviceWithRecords(2000, keepPublicCopies);
+    expect(device.attempts.mock.calls.length).toBe(2000);
+    expect(await roundAfter(device, 10_000)).toBe(1);
+    device.clock.ms += 61_000;
+    expect(await roundAfter(device, 10_001)).toBe(2002);
+    device.clock.ms += 61_000;
+    expect(await roundAfter(device, 10_002)).toBe(2);
   });
 });
