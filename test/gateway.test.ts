@@ -1253,6 +1253,34 @@ describe("hostile and broken input", () => {
     expect(answer.slice(0, 12)).toBe("HTTP/1.1 408");
   });
 
+  test("a streamed body that stops mid-way is the client's 408, not the app's 504, and logged as the client's", async () => {
+    // The app reads the whole body and waits for the rest; the client sends one piece and
+    // then nothing. The gateway said the app did not answer in time (504) and logged that
+    // it could not reach the app, when it was the client's body that stopped coming.
+    await running("probe");
+    const appFaults = logged("gateway could not reach an app");
+    const stalls = logged("gateway request body stalled");
+    let sent = false;
+    const body = new ReadableStream({
+      pull(controller) {
+        if (sent) return new Promise<void>(() => {});
+        sent = true;
+        controller.enqueue(new Uint8Array(100_000));
+      },
+    });
+    const response = await get("/apps/probe/api/bytes", {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const page = await response.text();
+    expect([response.status, page.includes("body stopped coming")]).toEqual([408, true]);
+    await waitFor("the stall logged", () =>
+      logged("gateway request body stalled") > stalls ? true : undefined,
+    );
+    expect(logged("gateway could not reach an app")).toBe(appFaults);
+  });
+
   test("a missing Host, or one that is no host, is a 400, not a gateway fault", async () => {
     const faults = logged("gateway fault");
     const answers = [

@@ -10,6 +10,7 @@ import type { ObjectId } from "../../protocol/ndn.ts";
 import type { FetchLimit } from "../ndn/fetch.ts";
 import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import { type KeptCopies, keepCopies } from "../ndn/keep-copies.ts";
+import { fileHolders } from "../ndn/stored-files.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { zoneGateways } from "./gateways.ts";
 import { PUBLIC_BUDGET_KEY, PUBLIC_PREFIX, sizesWithinBudget } from "./public-budget.ts";
@@ -30,6 +31,8 @@ export function keepPublicCopies(node: NodeContext): KeptCopies {
       return sizes.keys();
     },
     limitOf: (id) => publicObjectLimit(sizes.get(id) ?? 0),
+    // A public file is a stored file too (`bucky put --public`): its devices say they hold it.
+    holders: () => fileHolders(node.db),
   });
 }
 

@@ -38,6 +38,7 @@ import { Accounting } from "./accounting.ts";
 import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
+import { type ClientBody, ClientBodyStalled, clientBody } from "./client-body.ts";
 import { appByName, type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
   answerReadWhole,
@@ -71,7 +72,8 @@ import { type AppEntry, RouteTable } from "./table.ts";
 
 /**
  * How long an app may take to start answering once it has the request, or to take the next
- * piece of a body streamed to it, before the gateway gives up (504).
+ * piece of a body streamed to it, before the gateway gives up (504); and how long a client
+ * may take to send the next piece of a body the app waits for (408).
  */
 export const BACKEND_TIMEOUT_MS = 30_000;
 /** Request bodies larger than this are refused (413), whichever device runs the app. */
@@ -477,10 +479,17 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let timer: ReturnType<typeof setTimeout> | undefined;
     // Once it answers, the rest of a body it had not read ends the clock no more.
     let answered = false;
+    /** The streamed body, once there is one: whether the wait is on the client. */
+    let streamed: ClientBody | undefined;
     const startAppClock = () => {
       clearTimeout(timer);
       timer = setTimeout(
-        () => abort.abort(new DOMException("the app did not answer in time", "TimeoutError")),
+        () =>
+          abort.abort(
+            streamed?.awaitingClient()
+              ? new ClientBodyStalled(backendTimeoutMs)
+              : new DOMException("the app did not answer in time", "TimeoutError"),
+          ),
         backendTimeoutMs,
       );
     };
@@ -489,6 +498,23 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     };
     /** The answer when the app could not be reached, or did not answer whole in its time. */
     const appFailed = async (error: unknown): Promise<Response> => {
+      if (abort.signal.reason instanceof ClientBodyStalled) {
+        // The client's failure, not the app's: the app waited for the rest of the body.
+        log.info("gateway request body stalled", {
+          app: target.app,
+          client,
+          bytesIn,
+          error: abort.signal.reason.message,
+        });
+        const words = await wordsFor(request);
+        return finish(
+          target.app,
+          page(words, 408, words.gatewayPages.tooSlow, [
+            words.gatewayPages.bodyStalled({ seconds: backendTimeoutMs / 1000 }),
+          ]),
+          bytesIn,
+        );
+      }
       log.warn("gateway could not reach an app", {
         app: target.app,
         error: String((error as Error).message ?? error),
@@ -547,18 +573,18 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       // A large or chunked body is counted as it goes (and the runtime refuses one past
       // maxRequestBodySize, as the counter would).
       bodyCounted = false;
-      body = request.body.pipeThrough(
-        counter(
-          (n) => {
-            bytesIn += n;
-            if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
-            waitForApp();
-          },
-          () => {
-            bodyCounted = true;
-          },
-        ),
+      streamed = clientBody(
+        request.body,
+        (n) => {
+          bytesIn += n;
+          if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
+          waitForApp();
+        },
+        () => {
+          bodyCounted = true;
+        },
       );
+      body = streamed.stream;
     }
     waitForApp();
     let response: Response;

@@ -869,6 +869,8 @@ export const en = {
       "The connection it came by was cut before any of it reached you; try again in a moment.",
     tooSlow: "Too slow",
     bodyLate: (p: { seconds: number }) => `The request's body did not come within ${p.seconds} s.`,
+    bodyStalled: (p: { seconds: number }) =>
+      `The request's body stopped coming: the app waited ${p.seconds} s for the rest of it.`,
     refused: "The gateway refused this request",
     fault: "Something went wrong in the gateway",
     notForwarded: "The request was not forwarded.",

@@ -746,6 +746,7 @@ export const zhCN: Messages = {
     answerBrokeWhy: "应答的任何内容到达你之前，它所经由的连接就被切断了；请稍后重试。",
     tooSlow: "太慢了",
     bodyLate: (p) => `请求正文没有在 ${p.seconds} 秒内到达。`,
+    bodyStalled: (p) => `请求正文中途停止了：应用等了 ${p.seconds} 秒也没有等到其余部分。`,
     refused: "网关拒绝了此请求",
     fault: "网关出了问题",
     notForwarded: "此请求没有被转发。",

@@ -6,14 +6,28 @@
  * a peer answers again (what no device could give yet may be on the one that was away: a
  * minute's wait for it could outlast the device that added it), and every so often.
  * Whoever names the objects keeps them (a root of lib/ndn/roots.ts): this only fetches them.
+ *
+ * What could not be fetched is tried again a minute later, then twice as long after each
+ * failure in a row (up to an hour, or a day for an object no device says it holds): tried
+ * every minute forever, a member's thousands of small records for objects no device holds
+ * (a budget bounds their bytes, not their number) had every device fetch each of them every
+ * minute, at every change of the records and at every peer's return. A peer answering
+ * again, or a write that names the object (its record written anew, a device saying it now
+ * holds it), has it tried again at once.
  */
-import type { ObjectId } from "../../protocol/ndn.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { type FetchLimit, fetchToStore, peerSource, storeSource } from "./fetch.ts";
 
-/** How often what could not be fetched (its devices away) is tried again. */
+/** How long after a first failure an object is tried again; each next failure doubles it. */
 const COPIES_AGAIN_MS = 60_000;
+/** The longest wait for an object some device says it holds (it may just be away). */
+const MOST_AGAIN_CLAIMED_MS = 60 * 60_000;
+/** The longest wait for one no device says it holds: nothing but a record names it. */
+const MOST_AGAIN_UNCLAIMED_MS = 24 * 60 * 60_000;
+/** How many objects newly not copied a round names in the log one by one; the rest in one line. */
+const FAILURES_NAMED_PER_ROUND = 20;
 
 export interface KeptCopies {
   stop(): void;
@@ -35,22 +49,47 @@ export interface CopiesOf {
   limitOf?(id: ObjectId): FetchLimit | undefined;
   /** Called after a round that copied at least one of them (what they name may now be read). */
   copied?(): void;
+  /**
+   * The devices that say they hold each object whole. Given, a peer answering again has
+   * what it says it holds tried at once (the rest waits its turn), and an object no device
+   * says it holds waits up to a day between tries; not given, a peer answering again has
+   * everything not copied tried at once.
+   */
+  holders?(): ReadonlyMap<ObjectId, ReadonlySet<string>>;
+}
+
+/** An object not copied yet: why, how many tries failed in a row, and when it is due again. */
+interface Failure {
+  readonly error: string;
+  readonly failures: number;
+  readonly againAtMs: number;
+}
+
+/** How long an object waits after `failures` failed tries in a row. */
+export function copyAgainAfterMs(failures: number, claimed: boolean): number {
+  const mostMs = claimed ? MOST_AGAIN_CLAIMED_MS : MOST_AGAIN_UNCLAIMED_MS;
+  return Math.min(COPIES_AGAIN_MS * 2 ** Math.min(Math.max(failures - 1, 0), 30), mostMs);
 }
 
 export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  /** The objects a fetch failed for, and why: said once each, until it works. */
-  const failed = new Map<ObjectId, string>();
+  /** The objects a fetch failed for: each said once (while its error stays), tried when due. */
+  const failed = new Map<ObjectId, Failure>();
+  const due = (id: ObjectId) => (failed.get(id)?.againAtMs ?? 0) <= node.now();
+  const anyDue = () => [...failed.keys()].some(due);
 
   const fetchMissing = async () => {
     const tried = new Set<ObjectId>();
+    const holders = of.holders?.();
     let copied = 0;
+    let named = 0;
+    let unnamed = 0;
     for (const id of of.ids()) {
       if (stopped) return;
       tried.add(id);
-      if (node.store.holdsWhole(id)) continue;
+      if (node.store.holdsWhole(id) || !due(id)) continue;
       try {
         const limit = of.limitOf ? of.limitOf(id) : of.limit;
         await fetchToStore(
@@ -64,13 +103,29 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
         node.log.info(`${of.what} copied`, { id });
       } catch (error) {
         if (!(error instanceof BuckyError)) throw error;
-        if (failed.get(id) !== error.message)
+        const before = failed.get(id);
+        const failures = (before?.failures ?? 0) + 1;
+        const claimed = holders ? (holders.get(id)?.size ?? 0) > 0 : true;
+        failed.set(id, {
+          error: error.message,
+          failures,
+          againAtMs: node.now() + copyAgainAfterMs(failures, claimed),
+        });
+        if (before?.error === error.message) continue;
+        if (named < FAILURES_NAMED_PER_ROUND) {
+          named++;
           node.log.warn(`${of.what} not copied yet`, { id, error: error.message });
-        failed.set(id, error.message);
+        } else unnamed++;
       }
     }
     // One no longer named is not tried again.
     for (const id of failed.keys()) if (!tried.has(id)) failed.delete(id);
+    if (unnamed > 0)
+      node.log.warn(`${of.what}s not copied yet`, {
+        more: unnamed,
+        failing: failed.size,
+        note: "each tried again later, less often while it fails",
+      });
     if (copied > 0) of.copied?.();
   };
   const soon = () => {
@@ -89,18 +144,39 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
         }
       });
   };
+  /** Has `ids` tried at once: something changed that may let them be fetched now. */
+  const dueNow = (ids: Iterable<ObjectId>) => {
+    let any = false;
+    for (const id of ids) {
+      const failure = failed.get(id);
+      if (!failure) continue;
+      failed.set(id, { ...failure, againAtMs: 0 });
+      any = true;
+    }
+    return any;
+  };
 
   const stops = [
     node.onChange((changesets) => {
-      if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(of.prefix)))) soon();
+      const keys = changesets.flatMap((c) => c.ops.map((op) => op.key));
+      // A key that ends in an object's id (its record, a device's word that it holds it).
+      const named = keys.flatMap((key) => {
+        const id = parseObjectId(key.slice(key.lastIndexOf("/") + 1))?.id;
+        return id ? [id] : [];
+      });
+      if (dueNow(named) || keys.some((key) => key.startsWith(of.prefix))) soon();
     }),
     node.onRebase(soon),
-    node.onPeerAnswering(() => {
-      if (failed.size > 0) soon();
+    node.onPeerAnswering((peer) => {
+      if (failed.size === 0) return;
+      const holders = of.holders?.();
+      if (!holders) dueNow(failed.keys());
+      else dueNow([...failed.keys()].filter((id) => holders.get(id)?.has(peer.name)));
+      if (anyDue()) soon();
     }),
   ];
   const timer = setInterval(() => {
-    if (failed.size > 0) soon();
+    if (anyDue()) soon();
   }, COPIES_AGAIN_MS);
   timer.unref();
   soon();

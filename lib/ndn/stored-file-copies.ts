@@ -26,6 +26,7 @@ import type { ObjectStore } from "./store.ts";
 import {
   FILES_BUDGET_KEY,
   FILES_PREFIX,
+  fileHolders,
   heldFileOps,
   storedFileOps,
   storedFileRow,
@@ -87,6 +88,7 @@ export function keepStoredFileCopies(node: NodeContext): KeptStoredFiles {
     },
     limitOf: (id) => storedFileLimit(sizes.get(id) ?? 0),
     copied: holdings,
+    holders: () => fileHolders(node.db),
   });
   // What the zone says of the files changed (a record, a deletion): the pins and holdings
   // follow.

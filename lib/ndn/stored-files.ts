@@ -167,6 +167,24 @@ export function filesHeldBy(db: StateReader, device: string): Set<ObjectId> {
 }
 
 /**
+ * The devices that say they hold each file whole, read in one pass: whom to try again as
+ * they answer again (lib/ndn/keep-copies.ts).
+ */
+export function fileHolders(db: StateReader): Map<ObjectId, Set<string>> {
+  const holders = new Map<ObjectId, Set<string>>();
+  for (const row of stateRowsMatching(db, "nodes/*/files/*")) {
+    // `*` matches a `/` too: only `nodes/<device>/files/<id>` is a device's word.
+    const [, device, files, rest, more] = row.key.split("/");
+    const id = files === "files" && more === undefined ? parseObjectId(rest ?? "")?.id : undefined;
+    if (!id || !device || row.value === null) continue;
+    const devices = holders.get(id) ?? new Set<string>();
+    devices.add(device);
+    holders.set(id, devices);
+  }
+  return holders;
+}
+
+/**
  * The writes that make what this device says it holds match what it holds: a file
  * recorded and whole here is said held; one said held and no longer recorded or whole
  * is said no more.
