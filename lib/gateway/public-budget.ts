@@ -105,5 +105,5 @@ export function publicPastBudgetNotes(db: StateReader): PublicPastBudgetNote[] {
 }
 
 export function describePublicPastBudget(note: PublicPastBudgetNote): string {
-  return `${note.files} public ${note.files === 1 ? "file" : "files"} (${formatBytes(note.bytes)}) ${note.files === 1 ? "is" : "are"} past the zone's budget for public files (${formatBytes(note.budgetBytes)}): no gateway copies or serves ${note.files === 1 ? "it" : "them"}; make some private with \`bucky rm --public <id>\`, or raise the budget with \`bucky state set ${PUBLIC_BUDGET_KEY} <bytes>\``;
+  return `${note.files} public ${note.files === 1 ? "file" : "files"} (${formatBytes(note.bytes)}) ${note.files === 1 ? "is" : "are"} past the zone's budget for public files (${formatBytes(note.budgetBytes)}): no gateway copies or serves ${note.files === 1 ? "it" : "them"}; make some private with \`bucky rm --public <id>\`, or raise the budget with \`bucky state set ${PUBLIC_BUDGET_KEY} <bytes>\` on a device holding the owner key`;
 }

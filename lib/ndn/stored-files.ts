@@ -265,7 +265,7 @@ export function describeStoredFilesAtRisk(note: StoredFilesAtRiskNote): string {
   const one = note.files === 1;
   const past =
     note.pastBudget > 0
-      ? `; ${note.pastBudget} of the stored files ${note.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${formatBytes(note.budgetBytes)}), which no other device copies: remove some (\`bucky rm <id>\`), or raise it with \`bucky state set ${FILES_BUDGET_KEY} <bytes>\``
+      ? `; ${note.pastBudget} of the stored files ${note.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${formatBytes(note.budgetBytes)}), which no other device copies: remove some (\`bucky rm <id>\`), or raise it with \`bucky state set ${FILES_BUDGET_KEY} <bytes>\` on a device holding the owner key`
       : "";
   return `${note.files} stored ${one ? "file has" : "files have"} fewer than two copies in the zone: ${one ? "it is" : "they are"} lost with the device that holds ${one ? "it" : "them"}; keep the zone's devices running until another holds ${one ? "it" : "them"}${past}`;
 }
