@@ -57,8 +57,8 @@ export function compareWritten(a: Authored, b: Authored): number {
 
 /**
  * Which records fit `budgetBytes` when each author's records fit a share of it, the same
- * share for every author: the largest that keeps them all within the budget. An author
- * alone has the whole budget. Both lists are in the order written.
+ * share for every author, as large as keeps them all within the budget. An author alone
+ * has the whole budget. Both lists are in the order written.
  */
 export function splitByBudgetPerAuthor<T extends Authored>(
   records: readonly T[],
@@ -75,7 +75,9 @@ export function splitByBudgetPerAuthor<T extends Authored>(
     for (const own of byAuthor.values()) used += splitByBudget(own, shareBytes).usedBytes;
     return used;
   };
-  // The largest share that fits, found by halving: a share of 0 always does.
+  // A share that fits, found by halving (a share of 0 always does). Files being whole,
+  // what an author's records use need not grow with its share: the share found fits, and
+  // every device finds the same, if not always the largest.
   let share = budgetBytes;
   if (usedWith(share) > budgetBytes) {
     let fits = 0;
