@@ -15,13 +15,19 @@
  *     v1\n") ‖ body
  *   body   = { v: 1, zone, bytes: n, at: ms since the epoch it was signed }
  *
- * A budget is written when it is signed: one written more than WRITE_WINDOW_MS from its
- * signing is refused, so a member cannot write an older budget of the owner's again later.
+ * A budget is written when it is signed: its changeset's clock may be no earlier than its
+ * signing (a moment's slack) and no later than the clock a changeset may be ahead of a
+ * device's (hlc.ts MAX_CLOCK_AHEAD_MS: the writer's clock may have been moved on by a
+ * peer's) and a moment. A member writing an older budget of the owner's again must give
+ * it a clock past the newer one's to win, so it can do so only for a budget replaced
+ * within about a minute of its signing (with ten minutes allowed, it could for one
+ * replaced ten minutes later, and the owner's new budget was undone).
  */
 import type { Op } from "./changeset.ts";
 import { type SigningKey, verifyKeyFromPublicKey } from "./ed25519.ts";
 import { fromBase64url, toBase64url, utf8 } from "./encoding.ts";
 import { check, ProtocolError } from "./errors.ts";
+import { MAX_CLOCK_AHEAD_MS } from "./hlc.ts";
 import { publicKeyOfId, type ZoneId } from "./ids.ts";
 import { isRecord } from "./shape.ts";
 import { openRecord, sealRecord, signatureHolds } from "./signed-record.ts";
@@ -40,8 +46,8 @@ export function isBudgetKey(key: string): key is BudgetKey {
   return Object.hasOwn(CONTEXTS, key);
 }
 const MAX_RECORD_BYTES = 512;
-/** How far apart a budget's signing and its write may be (clocks differ a little). */
-export const WRITE_WINDOW_MS = 10 * 60_000;
+/** How long a budget's write may take after its signing, or come before it (clocks read apart). */
+const WRITE_SLACK_MS = 5_000;
 
 /** A budget as the state holds it. */
 export interface BudgetValue {
@@ -109,7 +115,11 @@ export function budgetProblem(
     return `${op.key} cannot be deleted: the owner sets another budget instead`;
   try {
     const budget = readBudget(key, JSON.parse(op.value), zone);
-    if (atMs !== undefined && Math.abs(atMs - budget.atMs) > WRITE_WINDOW_MS)
+    if (
+      atMs !== undefined &&
+      (atMs < budget.atMs - WRITE_SLACK_MS ||
+        atMs > budget.atMs + MAX_CLOCK_AHEAD_MS + WRITE_SLACK_MS)
+    )
       return `${op.key} holds a budget the owner signed at ${new Date(budget.atMs).toISOString()}, not when it was written: an old budget cannot be written again`;
     return undefined;
   } catch (error) {

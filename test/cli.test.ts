@@ -169,6 +169,7 @@ describe("bucky status", () => {
       nameClashes: [],
       publicPastBudget: [],
       storedFilesAtRisk: [],
+      unsignedBudgets: [],
       storedFiles: {
         files: 0,
         bytes: 0,

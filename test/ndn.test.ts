@@ -294,7 +294,7 @@ describe("the zone's budget for public files", () => {
   test("past it, a file is served by no gateway and every device says so; within it again, served", async () => {
     await budget(5_000_000);
     const warning =
-      "1 public file (5.0 MiB) is past the zone's budget for public files (4.8 MiB): no gateway copies or serves it; make some private with `bucky rm --public <id>`, or raise the budget with `bucky state set system/public-budget <bytes>`";
+      "1 public file (5.0 MiB) is past the zone's budget for public files (4.8 MiB): no gateway copies or serves it; make some private with `bucky rm --public <id>`, or raise the budget with `bucky state set system/public-budget <bytes>` on a device holding the owner key";
     expect(await budgetWarnings(gamma.home)).toEqual([warning]);
     await waitFor("beta to say so too", async () =>
       (await budgetWarnings(beta.home)).join() === warning ? true : undefined,

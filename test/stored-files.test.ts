@@ -272,6 +272,15 @@ describe("a record a member wrote by hand", () => {
     for (const daemon of [alpha, beta, gamma])
       await untilStatus(daemon.home, { files: 6, fewerThanTwoCopies: 2, pastBudget: 0 });
   });
+
+  test("of the whole budget, said stored before any other, leaves every other file within it", async () => {
+    // Counted in the order records said, this one came first and every real file was past
+    // the budget: no longer a root, every device's copy of each went a day later.
+    const id = `sha256:${createHash("sha256").update(randomBytes(64)).digest("hex")}`;
+    await recordByHand(id, 64 * 1024 ** 2, "");
+    for (const daemon of [alpha, beta, gamma])
+      await untilStatus(daemon.home, { files: 7, fewerThanTwoCopies: 3, pastBudget: 1 });
+  });
 });
 
 // Last: it stops alpha's daemon, then starts it again.

@@ -27,17 +27,35 @@ const signed = (bytes: number, owner = testOwner) =>
 /** A state table of the records given: id (its letter repeated) → its value. */
 function stateOf(records: Record<string, unknown>, budget?: unknown): Database {
   const db = new Database(":memory:");
-  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)");
+  db.run(
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, hlc_counter INTEGER, author TEXT)",
+  );
   db.run("CREATE TABLE node (zone_id TEXT)");
   db.run("INSERT INTO node VALUES (?)", [zone]);
-  for (const [letter, value] of Object.entries(records))
-    db.run("INSERT INTO state VALUES (?, ?)", [
+  writeRecords(db, records, "dev-alpha", 1000);
+  if (budget !== undefined)
+    db.run("INSERT INTO state VALUES (?, ?, 1000, 0, 'dev-alpha')", [
+      PUBLIC_BUDGET_KEY,
+      JSON.stringify(budget),
+    ]);
+  return db;
+}
+
+/** Writes `records` as `author` did, one after another from `hlcMs` by its clock. */
+function writeRecords(
+  db: Database,
+  records: Record<string, unknown>,
+  author: string,
+  hlcMs: number,
+) {
+  for (const [counter, [letter, value]] of Object.entries(records).entries())
+    db.run("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", [
       `${PUBLIC_PREFIX}${idOf(letter)}`,
       typeof value === "string" || value === null ? value : JSON.stringify(value),
+      hlcMs,
+      counter,
+      author,
     ]);
-  if (budget !== undefined)
-    db.run("INSERT INTO state VALUES (?, ?)", [PUBLIC_BUDGET_KEY, JSON.stringify(budget)]);
-  return db;
 }
 
 const idOf = (letter: string) => `sha256:${letter.repeat(64)}`;
@@ -65,6 +83,19 @@ describe("the zone's budget for public files", () => {
     );
   });
 
+  test("a member's record, whatever its size and time, pushes only its own objects past it", () => {
+    const db = stateOf(
+      {
+        a: { size: 30, at: "2026-12-01T00:00:01.000Z" },
+        b: { size: 30, at: "2026-12-01T00:00:02.000Z" },
+      },
+      signed(100),
+    );
+    writeRecords(db, { f: { size: 100, at: "" } }, "dev-mallory", 0);
+    const budget = publicBudget(db);
+    expect([ids(budget.within), ids(budget.past)]).toEqual([[idOf("a"), idOf("b")], [idOf("f")]]);
+  });
+
   test("a record with no size a file can have is past it, whatever the budget", () => {
     const db = stateOf({
       a: { size: -1, at: "x" },
@@ -76,8 +107,8 @@ describe("the zone's budget for public files", () => {
     const budget = publicBudget(db);
     expect([ids(budget.within), ids(budget.past)]).toEqual([
       [],
-      // Those with no time first: the order is the records' own, as every device reads them.
-      [idOf("c"), idOf("d"), idOf("a"), idOf("b")],
+      // In the order written, as the state keeps it, whatever their own times say.
+      [idOf("a"), idOf("b"), idOf("c"), idOf("d")],
     ]);
   });
 

@@ -6,16 +6,16 @@
  * when not set): making one public past it is refused. What is past it anyway (two devices
  * made files public at once, or a member wrote the records by hand) is neither copied nor
  * served by any gateway, and `bucky status` says so. Which objects are within is read from
- * the zone state alone, in the order they were made public, so every device gives the same
- * answer.
+ * the zone state alone, each device that made objects public having a share of the budget
+ * and its objects counted in the order it wrote them (lib/ndn/within-budget.ts), so every
+ * device gives the same answer and no member's records push another's past it.
  */
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { isRecord } from "../../protocol/shape.ts";
-import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { PUBLIC_BUDGET_KEY } from "../../protocol/zone-budget.ts";
-import { splitByBudget } from "../ndn/within-budget.ts";
+import { type Authored, compareWritten, splitByBudgetPerAuthor } from "../ndn/within-budget.ts";
 import { budgetBytes } from "../state/budgets.ts";
-import { parsedValue, type StateReader, stateRowsMatching } from "../store/reads.ts";
+import { parsedValue, type StateReader, sqliteOf } from "../store/reads.ts";
 import { formatBytes } from "../units.ts";
 
 /** Where the zone records its public objects, one key each. */
@@ -27,7 +27,7 @@ export const PUBLIC_BUDGET_BYTES = 8 * 1024 ** 3;
 export { PUBLIC_BUDGET_KEY };
 
 /** A public object as its record says: its size, and when it was made public. */
-export interface PublicRecord {
+export interface PublicRecord extends Authored {
   readonly id: ObjectId;
   /** As it was made public with; null when the record says none a size can be. */
   readonly sizeBytes: number | null;
@@ -43,9 +43,16 @@ export interface PublicBudget {
   readonly past: readonly PublicRecord[];
 }
 
-/** Every public object's record, in the order made public (then by id). */
+/** Every public object's record, in the order written, as the state keeps it (not its `at`). */
 export function publicRecords(db: StateReader): PublicRecord[] {
-  return stateRowsMatching(db, `${PUBLIC_PREFIX}*`)
+  return sqliteOf(db)
+    .query<
+      { key: string; value: string | null; author: string; hlcMs: number; hlcCounter: number },
+      [string]
+    >(
+      "SELECT key, value, author, hlc_ms AS hlcMs, hlc_counter AS hlcCounter FROM state WHERE key GLOB ?",
+    )
+    .all(`${PUBLIC_PREFIX}*`)
     .flatMap((row) => {
       const id = parseObjectId(row.key.slice(PUBLIC_PREFIX.length))?.id;
       if (!id || row.value === null) return [];
@@ -57,16 +64,23 @@ export function publicRecords(db: StateReader): PublicRecord[] {
           id,
           sizeBytes: Number.isSafeInteger(size) && (size as number) >= 0 ? (size as number) : null,
           at,
+          author: row.author,
+          hlcMs: row.hlcMs,
+          hlcCounter: row.hlcCounter,
         },
       ];
     })
-    .sort((a, b) => compareCodeUnits(a.at, b.at) || compareCodeUnits(a.id, b.id));
+    .sort(compareWritten);
 }
 
-/** Which public objects fit the budget: each, in the order made public, that still fits. */
+/**
+ * Which public objects fit the budget: each device that made objects public has a share of
+ * it (lib/ndn/within-budget.ts), and each of its objects, in the order it made them
+ * public, that still fits its share is within.
+ */
 export function publicBudget(db: StateReader): PublicBudget {
   const bytes = budgetBytes(db, PUBLIC_BUDGET_KEY, PUBLIC_BUDGET_BYTES);
-  const { within, past } = splitByBudget(publicRecords(db), bytes);
+  const { within, past } = splitByBudgetPerAuthor(publicRecords(db), bytes);
   return { budgetBytes: bytes, within, past };
 }
 
@@ -91,5 +105,5 @@ export function publicPastBudgetNotes(db: StateReader): PublicPastBudgetNote[] {
 }
 
 export function describePublicPastBudget(note: PublicPastBudgetNote): string {
-  return `${note.files} public ${note.files === 1 ? "file" : "files"} (${formatBytes(note.bytes)}) ${note.files === 1 ? "is" : "are"} past the zone's budget for public files (${formatBytes(note.budgetBytes)}): no gateway copies or serves ${note.files === 1 ? "it" : "them"}; make some private with \`bucky rm --public <id>\`, or raise the budget with \`bucky state set ${PUBLIC_BUDGET_KEY} <bytes>\``;
+  return `${note.files} public ${note.files === 1 ? "file" : "files"} (${formatBytes(note.bytes)}) ${note.files === 1 ? "is" : "are"} past the zone's budget for public files (${formatBytes(note.budgetBytes)}): no gateway copies or serves ${note.files === 1 ? "it" : "them"}; make some private with \`bucky rm --public <id>\`, or raise the budget with \`bucky state set ${PUBLIC_BUDGET_KEY} <bytes>\` on a device holding the owner key`;
 }

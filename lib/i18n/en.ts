@@ -290,6 +290,9 @@ export const en = {
     /** Stored files fewer than two devices hold: lost with the one that holds them. */
     storedFilesAtRisk: (p: { files: number; pastBudget: number; budget: string }) =>
       `${p.files === 1 ? "A stored file has" : `${p.files} stored files have`} fewer than two copies in the zone: ${p.files === 1 ? "it is" : "they are"} lost with the device that holds ${p.files === 1 ? "it" : "them"}. Keep the zone's devices running until another holds ${p.files === 1 ? "it" : "them"}.${p.pastBudget > 0 ? ` ${p.pastBudget} ${p.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${p.budget}), which no other device copies: remove some, or raise the budget, at the command line of any device.` : ""}`,
+    /** A budget the owner did not sign (written before budgets were the owner's): the default applies. */
+    unsignedBudget: (p: { key: string; budget: string }) =>
+      `${p.key} holds a budget the owner did not sign: the default, ${p.budget}, applies. Set it again at the command line of a device holding the owner key.`,
     removeUnreadable: (p: { app: string }) =>
       `${p.app} will be removed from the zone's state. Whatever data of it a device kept stays there, among that device's leftovers.`,
   },

@@ -104,12 +104,19 @@ describe("named data collection", () => {
     const first = store.putBytes(bytes("made public first")).id;
     const second = store.putBytes(bytes("made public second")).id;
     const record = (at: string) => JSON.stringify({ size: 18, at });
+    const writer = { zone: node.zone, name: "d", key: node.key, seal: node.seal };
+    // Made public in turn, the second saying an earlier time: the order is the state's.
     appendLocalChangeset(
       node.db,
-      { zone: node.zone, name: "d", key: node.key, seal: node.seal },
+      writer,
+      [{ key: `system/public/${first}`, value: record("2026-12-01T00:00:02.000Z") }],
+      1000,
+    );
+    appendLocalChangeset(
+      node.db,
+      writer,
       [
-        { key: `system/public/${first}`, value: record("2026-12-01T00:00:01.000Z") },
-        { key: `system/public/${second}`, value: record("2026-12-01T00:00:02.000Z") },
+        { key: `system/public/${second}`, value: record("2026-12-01T00:00:01.000Z") },
         // Room for one of them: the one made public first.
         {
           key: "system/public-budget",
@@ -124,7 +131,7 @@ describe("named data collection", () => {
           ),
         },
       ],
-      1000,
+      1001,
     );
     await collect(node, store, 1);
     await collect(node, store, 1 + DAY);

@@ -20,17 +20,25 @@ const zone = zoneIdFromPublicKey(testOwner.publicKey);
 /** A state table of the rows given: key → value (null: a deletion), written by `author`. */
 function stateOf(rows: Record<string, unknown>, author = "dev-alpha"): Database {
   const db = new Database(":memory:");
-  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, author TEXT)");
+  db.run(
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER, hlc_counter INTEGER, author TEXT)",
+  );
   db.run("CREATE TABLE node (zone_id TEXT)");
   db.run("INSERT INTO node VALUES (?)", [zone]);
-  for (const [key, value] of Object.entries(rows))
-    db.run("INSERT INTO state VALUES (?, ?, ?, ?)", [
+  writeRows(db, rows, author, 1000);
+  return db;
+}
+
+/** Writes `rows` as `author` did, one after another from `hlcMs` by its clock. */
+function writeRows(db: Database, rows: Record<string, unknown>, author: string, hlcMs: number) {
+  for (const [counter, [key, value]] of Object.entries(rows).entries())
+    db.run("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", [
       key,
       typeof value === "string" || value === null ? value : JSON.stringify(value),
-      1000,
+      hlcMs,
+      counter,
       author,
     ]);
-  return db;
 }
 
 function membershipOf(names: Record<string, "member" | "revoked">): Membership {
@@ -70,6 +78,49 @@ describe("the zone's stored files", () => {
       [idOf("c"), "alpha"],
     ]);
     expect(budget.past.map((r) => r.id).sort()).toEqual([idOf("b"), idOf("d"), idOf("e")].sort());
+  });
+
+  test("a member's record, whatever its size and time, pushes only its own files past the budget", () => {
+    const budget = 100;
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 30, at: "2026-12-01T00:00:01.000Z" },
+      [`${FILES_PREFIX}${idOf("b")}`]: { size: 30, at: "2026-12-01T00:00:02.000Z" },
+      [FILES_BUDGET_KEY]: signBudget({
+        key: FILES_BUDGET_KEY,
+        zone,
+        bytes: budget,
+        atMs: 1000,
+        owner: testOwner,
+      }),
+    });
+    // Of an object nobody holds, the whole budget, said stored first and written with the
+    // oldest clock a changeset can carry.
+    writeRows(db, { [`${FILES_PREFIX}${idOf("f")}`]: { size: budget, at: "" } }, "dev-mallory", 0);
+    const members = membershipOf({ alpha: "member", mallory: "member" });
+    const split = storedFilesBudget(db, members);
+    expect([split.within.map((r) => r.id), split.past.map((r) => r.id)]).toEqual([
+      [idOf("a"), idOf("b")],
+      [idOf("f")],
+    ]);
+    // Many small ones of its own take no more than the share every storing device has (and
+    // what the shares leave goes to the device that used least of it).
+    writeRows(
+      db,
+      Object.fromEntries(
+        ["1", "2", "3", "4"].map((letter) => [
+          `${FILES_PREFIX}${idOf(letter)}`,
+          { size: 20, at: "" },
+        ]),
+      ),
+      "dev-mallory",
+      0,
+    );
+    expect(storedFilesBudget(db, members).within.map((r) => r.id)).toEqual([
+      idOf("1"),
+      idOf("2"),
+      idOf("a"),
+      idOf("b"),
+    ]);
   });
 
   test("count the copies devices in good standing say they hold", () => {

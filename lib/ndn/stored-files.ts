@@ -11,14 +11,15 @@
  *
  * A record is a member's words: its size bounds what any device fetches for it (a file
  * larger than it said gets no copy), and the budget bounds them all (every device keeps a
- * copy of each within it, so a huge size, or many records, fill no disk past it).
+ * copy of each within it, so a huge size, or many records, fill no disk past it). Each
+ * device that stored files has a share of the budget (lib/ndn/within-budget.ts), so a
+ * member's records, whatever their size or time, push only its own files past it.
  */
 
 import type { Op } from "../../protocol/changeset.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { isRecord } from "../../protocol/shape.ts";
-import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { FILES_BUDGET_KEY } from "../../protocol/zone-budget.ts";
 import { budgetBytes } from "../state/budgets.ts";
 import {
@@ -31,7 +32,7 @@ import {
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { formatBytes } from "../units.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import { splitByBudget } from "./within-budget.ts";
+import { compareWritten, splitByBudgetPerAuthor } from "./within-budget.ts";
 
 /** Where the zone records its stored files, one key each. */
 export const FILES_PREFIX = "system/files/";
@@ -59,11 +60,15 @@ export interface StoredFileRecord {
   readonly name: string;
   /** The device that wrote the record, when it is a member the zone knows. */
   readonly storedBy: string | null;
+  /** The id of the device that wrote the record, and its clock then (its row's). */
+  readonly author: string;
+  readonly hlcMs: number;
+  readonly hlcCounter: number;
 }
 
 export interface StoredFilesBudget {
   readonly budgetBytes: number;
-  /** In the order stored: every device copies them. */
+  /** In the order written: every device copies them. */
   readonly within: readonly StoredFileRecord[];
   /** Kept by the device that stored them alone; a record with no size is always past it. */
   readonly past: readonly StoredFileRecord[];
@@ -94,11 +99,14 @@ export function storedFilesBudgetBytes(db: StateReader): number {
   return budgetBytes(db, FILES_BUDGET_KEY, FILES_BUDGET_BYTES);
 }
 
-/** Every stored file's record, in the order stored (then by id). */
+/** Every stored file's record, in the order written, as the state keeps it (not its `at`). */
 export function storedFileRecords(db: StateReader, membership?: Membership): StoredFileRecord[] {
   return sqliteOf(db)
-    .query<{ key: string; value: string | null; author: string }, [string]>(
-      "SELECT key, value, author FROM state WHERE key GLOB ?",
+    .query<
+      { key: string; value: string | null; author: string; hlcMs: number; hlcCounter: number },
+      [string]
+    >(
+      "SELECT key, value, author, hlc_ms AS hlcMs, hlc_counter AS hlcCounter FROM state WHERE key GLOB ?",
     )
     .all(`${FILES_PREFIX}*`)
     .flatMap((row) => {
@@ -116,16 +124,23 @@ export function storedFileRecords(db: StateReader, membership?: Membership): Sto
           at: typeof at === "string" ? at : "",
           name: typeof name === "string" ? name.slice(0, 200) : "",
           storedBy: membership?.byId.get(row.author as DeviceId)?.name ?? null,
+          author: row.author,
+          hlcMs: row.hlcMs,
+          hlcCounter: row.hlcCounter,
         },
       ];
     })
-    .sort((a, b) => compareCodeUnits(a.at, b.at) || compareCodeUnits(a.id, b.id));
+    .sort(compareWritten);
 }
 
-/** Which stored files every device copies: each, in the order stored, that still fits. */
+/**
+ * Which stored files every device copies: each device that stored files has a share of the
+ * budget (within-budget.ts), and each of its files, in the order it stored them, that
+ * still fits its share is within.
+ */
 export function storedFilesBudget(db: StateReader, membership?: Membership): StoredFilesBudget {
   const budgetBytes = storedFilesBudgetBytes(db);
-  const { within, past } = splitByBudget(storedFileRecords(db, membership), budgetBytes);
+  const { within, past } = splitByBudgetPerAuthor(storedFileRecords(db, membership), budgetBytes);
   return { budgetBytes, within, past };
 }
 
@@ -268,7 +283,7 @@ export function describeStoredFilesAtRisk(note: StoredFilesAtRiskNote): string {
   const one = note.files === 1;
   const past =
     note.pastBudget > 0
-      ? `; ${note.pastBudget} of the stored files ${note.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${formatBytes(note.budgetBytes)}), which no other device copies: remove some (\`bucky rm <id>\`), or raise it with \`bucky state set ${FILES_BUDGET_KEY} <bytes>\``
+      ? `; ${note.pastBudget} of the stored files ${note.pastBudget === 1 ? "is" : "are"} past the zone's budget for stored files (${formatBytes(note.budgetBytes)}), which no other device copies: remove some (\`bucky rm <id>\`), or raise it with \`bucky state set ${FILES_BUDGET_KEY} <bytes>\` on a device holding the owner key`
       : "";
   return `${note.files} stored ${one ? "file has" : "files have"} fewer than two copies in the zone: ${one ? "it is" : "they are"} lost with the device that holds ${one ? "it" : "them"}; keep the zone's devices running until another holds ${one ? "it" : "them"}${past}`;
 }

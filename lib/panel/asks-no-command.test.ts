@@ -188,6 +188,7 @@ const ATTENTION: AttentionSamples = {
     { files: 1, pastBudget: 0, budgetBytes: 32 * 2 ** 30 },
     { files: 3, pastBudget: 2, budgetBytes: 32 * 2 ** 30 },
   ],
+  unsignedBudgets: [{ key: "system/files-budget", defaultBytes: 32 * 2 ** 30 }],
 };
 
 // Every remedy of a certificate's error (and none), for a gateway here and another.
@@ -404,6 +405,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   target: ["usb"],
   targets: ["usb, nas-share"],
   budget: ["8.0 GiB"],
+  key: ["system/files-budget"],
   subject: ["notes"],
   snapshot: ["0123abcd"],
   server: ["sftp://ada@backup.example/bucky"],

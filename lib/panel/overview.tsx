@@ -322,6 +322,8 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
         pastBudget: note.pastBudget,
         budget: formatBytes(note.budgetBytes),
       }),
+    unsignedBudgets: (note) =>
+      n.unsignedBudget({ key: note.key, budget: formatBytes(note.defaultBytes) }),
   };
 }
 

@@ -53,6 +53,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       nameClashes: [],
       publicPastBudget: [],
       storedFilesAtRisk: [],
+      unsignedBudgets: [],
       storedFiles: { files: 0, bytes: 0, fewerThanTwoCopies: 0, pastBudget: 0, budgetBytes: 0 },
       disk: [],
       ...fields,

@@ -36,6 +36,32 @@ export function budgetBytes(db: StateReader, key: BudgetKey, fallback: number): 
 }
 
 /**
+ * A budget the state holds that the owner did not sign (a plain number written before
+ * budgets were the owner's): every device passes it over for the default, while `bucky
+ * state get` still shows it, so `bucky status` says so on every device.
+ */
+export interface UnsignedBudgetNote {
+  readonly key: BudgetKey;
+  /** The budget that applies instead. */
+  readonly defaultBytes: number;
+}
+
+export function unsignedBudgetNotes(
+  db: StateReader,
+  budgets: readonly { readonly key: BudgetKey; readonly defaultBytes: number }[],
+): UnsignedBudgetNote[] {
+  return budgets.flatMap(({ key, defaultBytes }) =>
+    stateValue(db, key) !== undefined && budgetBytes(db, key, -1) === -1
+      ? [{ key, defaultBytes }]
+      : [],
+  );
+}
+
+export function describeUnsignedBudget(note: UnsignedBudgetNote): string {
+  return `${note.key} holds a budget the owner did not sign: the default ${formatBytes(note.defaultBytes)} applies; set it again with \`bucky state set ${note.key} <bytes>\` on a device holding the owner key`;
+}
+
+/**
  * The value `bucky state set <budget> <bytes>` writes: `bytes` signed by the owner key,
  * which this device must hold (every device refuses a budget the owner did not sign).
  * `example` is the default, for the hint of a value that is no budget.

@@ -3,7 +3,8 @@
  * without a sandbox, image apps no device can run, app specs this device cannot read, and
  * removals whose purge the owner did not authorise, devices quarantined for
  * equivocation, devices that lost their name to another admitted under it at once,
- * public files past the zone's budget for them, and stored files with fewer than two copies. `bucky status` says each in English
+ * public files past the zone's budget for them, stored files with fewer than two copies,
+ * and budgets the owner did not sign. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -14,6 +15,7 @@ import type { SandboxNote } from "../apps/sandbox-facts.ts";
 import type { PublicPastBudgetNote } from "../gateway/public-budget.ts";
 import type { ImageNote } from "../images/engine-facts.ts";
 import type { StoredFilesAtRiskNote } from "../ndn/stored-files.ts";
+import type { UnsignedBudgetNote } from "../state/budgets.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
 import type { NameClash } from "./name-clashes.ts";
@@ -61,6 +63,11 @@ export interface ZoneAttention {
    * that holds them (lib/ndn/stored-files.ts): the same on every device.
    */
   readonly storedFilesAtRisk: readonly StoredFilesAtRiskNote[];
+  /**
+   * Budgets the state holds that the owner did not sign, passed over for the default
+   * (lib/state/budgets.ts): the same on every device.
+   */
+  readonly unsignedBudgets: readonly UnsignedBudgetNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

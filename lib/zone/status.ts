@@ -19,7 +19,12 @@ import { ownFacts } from "../facts/own-facts.ts";
 import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
-import { describePublicPastBudget, publicPastBudgetNotes } from "../gateway/public-budget.ts";
+import {
+  describePublicPastBudget,
+  PUBLIC_BUDGET_BYTES,
+  PUBLIC_BUDGET_KEY,
+  publicPastBudgetNotes,
+} from "../gateway/public-budget.ts";
 import {
   describeImageNote,
   imageDevices,
@@ -29,6 +34,8 @@ import {
 import type { Log } from "../log.ts";
 import {
   describeStoredFilesAtRisk,
+  FILES_BUDGET_BYTES,
+  FILES_BUDGET_KEY,
   type StoredFilesSummary,
   storedFilesAtRiskNotes,
   summarizeStoredFiles,
@@ -41,6 +48,7 @@ import {
   type HoldingFacts,
   readHoldingFacts,
 } from "../replica/zone-holding.ts";
+import { describeUnsignedBudget, unsignedBudgetNotes } from "../state/budgets.ts";
 import type { StateReader } from "../store/reads.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import { heldFacts } from "../sync/facts.ts";
@@ -207,6 +215,10 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     nameClashes: readNameClashes(view.db, view.zone.id, view.membership),
     publicPastBudget: publicPastBudgetNotes(view.db),
     storedFilesAtRisk: storedFilesAtRiskNotes(storedFiles),
+    unsignedBudgets: unsignedBudgetNotes(view.db, [
+      { key: PUBLIC_BUDGET_KEY, defaultBytes: PUBLIC_BUDGET_BYTES },
+      { key: FILES_BUDGET_KEY, defaultBytes: FILES_BUDGET_BYTES },
+    ]),
   };
   return {
     home: view.home,
@@ -281,6 +293,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   nameClashes: (note) => nameClashWarning(note),
   publicPastBudget: describePublicPastBudget,
   storedFilesAtRisk: describeStoredFilesAtRisk,
+  unsignedBudgets: describeUnsignedBudget,
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };
