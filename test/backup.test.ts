@@ -790,6 +790,60 @@ describe("faults while backing up", () => {
     expect(await readsBackWhole(home)).toBe(true);
   }, 60_000);
 
+  test("the daemon's schedule leaves the target to a paused backup of this device, counting no failure, and backs up soon after it is ended", async () => {
+    const { home } = await newHome();
+    generateTree(join(home, "data"), 40 * 1024 * 1024);
+    const repo = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
+    const byHand = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Paused as soon as it holds the target, long before it can finish.
+    await waitFor("the backup by hand to hold the target", () =>
+      existsSync(join(home, "backup", "running", "usb.json")) ? true : undefined,
+    );
+    byHand.kill("SIGSTOP");
+    expect(byHand.exitCode).toBeNull();
+    // A backup is due at once, and then every 20 s: the schedule looks every 5 s.
+    const daemon = await startDaemon(home, { BUCKY_BACKUP_EVERY_MS: "20000" });
+    try {
+      await waitFor("the schedule to say it waits for the paused backup", () =>
+        /scheduled backups wait for a paused backup of this device/.test(daemon.log()) ||
+        /scheduled backup failed/.test(daemon.log())
+          ? true
+          : undefined,
+      );
+    } finally {
+      // Ended as a person would end it: it leaves its lock, which the next run takes over.
+      byHand.kill("SIGKILL");
+    }
+    await byHand.exited;
+    const endedAt = Date.now();
+    // Begun at the schedule's next look (5 s at most), not an interval (20 s) after a
+    // failure it counted; and none recorded.
+    type Status = Record<string, { lastBackup?: { at: string }; lastBackupError?: object }>;
+    const statusFile = join(home, "backup", "status.json");
+    const { usb } = await waitFor(
+      "a scheduled backup once the paused one is ended",
+      () => {
+        const status = existsSync(statusFile)
+          ? (JSON.parse(readFileSync(statusFile, "utf8")) as Status)
+          : {};
+        return status.usb?.lastBackup ? status : undefined;
+      },
+      30_000,
+    );
+    expect(Date.parse(usb?.lastBackup?.at ?? "") - endedAt).toBeLessThan(10_000);
+    expect(usb).not.toHaveProperty("lastBackupError");
+    expect(daemon.log()).not.toContain("scheduled backup failed");
+    const { snapshots } = await buckyJson<{ snapshots: object[] }>([
+      ...["backup", "list", "--home", home],
+    ]);
+    expect(snapshots).toHaveLength(1);
+    await daemon.stop();
+  }, 60_000);
+
   test("a backup while another of this device is paused recording what it read: refused at once, naming it, no snapshot filed", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "repo");

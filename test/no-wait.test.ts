@@ -93,6 +93,7 @@ describe("a wait asked as neither on nor off", () => {
       ["gateway", "approve"],
       ["backup", "target", "add"],
       ["backup", "target", "rm"],
+      ["invite", "revoke"],
       ["put"],
       ["rm"],
     ];
@@ -108,6 +109,43 @@ describe("a wait asked as neither on nor off", () => {
 });
 
 describe("a write with --no-wait, its peer away", () => {
+  test("an invitation revoked while its inviter is away: at once, not heard by it; it refuses it once back", async () => {
+    const invite = await buckyJson<{ id: string }>(["invite", "--home", alpha.home]);
+    const listed = async (home: string) =>
+      (
+        await buckyJson<{ invites: { id: string; status: string; revokedBy: string[] }[] }>([
+          ...["invite", "list", "--home", home],
+        ])
+      ).invites.find((i) => i.id === invite.id);
+    await waitFor("beta to list alpha's invitation", () => listed(beta.home));
+    await alpha.kill();
+    const started = Date.now();
+    const revoked = await bucky([
+      ...["invite", "revoke", invite.id, "--no-wait", "--json", "--home", beta.home],
+    ]);
+    expect(Date.now() - started).toBeLessThan(AT_ONCE_MS);
+    expect([revoked.exitCode, revoked.stderr]).toEqual([0, expect.stringContaining(NOTE)]);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({
+      id: invite.id,
+      inviter: "alpha",
+      status: "revoked",
+      revokedBy: ["beta"],
+      heardByInviter: false,
+      waited: false,
+    });
+    // Alpha back, it holds the revocation (and refuses the invitation).
+    alpha = await startDaemon(alpha.home);
+    const onAlpha = await waitFor(
+      "alpha to hear of beta's revocation",
+      async () => {
+        const seen = await listed(alpha.home);
+        return seen?.status === "revoked" ? seen : undefined;
+      },
+      20_000,
+    );
+    expect(onAlpha.revokedBy).toEqual(["beta"]);
+  }, 60_000);
+
   test("answers at once, saying no other device holds it; the peer back, it holds it, the writer gone", async () => {
     await beta.kill();
     const timed = async <T>(args: string[]) => {

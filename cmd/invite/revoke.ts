@@ -1,7 +1,9 @@
 /** `bucky invite revoke <id>`: make an invitation of the zone unusable, from any device. */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { pathAsked } from "../../lib/node/held-wait.ts";
 import type { ZoneInvite } from "../../lib/zone/invite-records.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: { name: "revoke", description: "Revoke an invitation so nobody can join with it" },
@@ -11,12 +13,13 @@ export default defineBuckyCommand({
       required: true,
       description: "The invitation's id (see `bucky invite list`)",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
-    const invite = await requestDaemon<ZoneInvite & { heardByInviter: boolean }>(
+    const invite = await requestDaemon<ZoneInvite & { heardByInviter: boolean; waited?: false }>(
       context.home,
       "POST",
-      `/v1/invites/${encodeURIComponent(args.id)}/revoke`,
+      pathAsked(`/v1/invites/${encodeURIComponent(args.id)}/revoke`, args),
     );
     return {
       ...invite,

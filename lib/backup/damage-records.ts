@@ -18,6 +18,16 @@ import { type StateReader, stateRowsUnder, stateValue } from "../store/reads.ts"
 import { readZoneTargets } from "./zone-targets.ts";
 
 /**
+ * How a backup or verify writes the zone's damage records: without waiting for another
+ * device to hold them. They say what this device found of the target, as its status does,
+ * and the target keeps what they say: a record lost with this device before it synced is
+ * found again by the next verify that reads that data back, and the damage a removal said
+ * was stored again is stored. Waited for, each record kept a verify or a backup 3 s longer
+ * while the other devices were off, telling nobody why.
+ */
+export const DAMAGE_RECORD_WRITE = { wait: false } as const;
+
+/**
  * Every damage record the zone holds that reads as one, of a target it has now: one of a
  * target removed since, or found before it was added again under its name, is of no
  * repository a backup goes to.

@@ -66,6 +66,21 @@ export async function holdBackupRun(
   }
 }
 
+/**
+ * The live run that holds the backup of this device to `target` now (a paused one too),
+ * if any: for the schedule, which leaves the target to it rather than start one that
+ * would wait for it, or be refused.
+ */
+export function heldBackupRun(
+  paths: HomePaths,
+  target: string,
+): (RunHolder & { readonly paused: boolean }) | undefined {
+  const seen = readRaw(runFile(paths, target));
+  const holder = seen === undefined ? undefined : parseHolder(seen);
+  if (!holder || !isLive(holder)) return undefined;
+  return { ...holder, paused: isPaused(holder.pid) };
+}
+
 /** Holds it now, or says which live run does. */
 function tryHoldBackupRun(paths: HomePaths, target: string, startedAt: Date): HeldRun | RunHolder {
   const path = runFile(paths, target);

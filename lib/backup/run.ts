@@ -18,7 +18,7 @@ import { openZone } from "../zone/open.ts";
 import { type ArchiveProgress, Archiver } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend, type PeerReach, withHomePeers } from "./connect.ts";
-import { handledDamageOps, readDamageRecord } from "./damage-records.ts";
+import { DAMAGE_RECORD_WRITE, handledDamageOps, readDamageRecord } from "./damage-records.ts";
 import { forgetDamagedBlobs, readDamagedBlobs } from "./damaged-blobs.ts";
 import { FileCache } from "./file-cache.ts";
 import { type HomeKeyring, homeKeyring } from "./home-keyring.ts";
@@ -412,7 +412,7 @@ async function clearRecordedDamage(
     zone.close();
   }
   if (ops.length === 0) return;
-  await writeZoneState(paths, ops, log, now);
+  await writeZoneState(paths, ops, log, now, DAMAGE_RECORD_WRITE);
   log.info("backup damage stored again", { target, blobs: handled.length });
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { homePaths } from "../home.ts";
 import { createLog } from "../log.ts";
+import { heldBackupRun } from "./run-lock.ts";
 import { BackupScheduler } from "./scheduler.ts";
 import { updateTargetStatus } from "./status.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
@@ -65,6 +66,70 @@ test("a prune or verify that failed is tried again an interval later, not at eve
     await tickAndWait();
     expect(launched.slice(3)).toEqual(["backup", "prune"]);
   } finally {
+    await scheduler.stop();
+  }
+});
+
+test("a backup of this device paused (SIGSTOP) is no failure of the target: the schedule backs up once it is gone, not an interval later", async () => {
+  const paths = homePaths(mkdtempSync(join(home, "paused-")));
+  const nowMs = Date.parse("2026-06-01T12:00:00Z");
+  // Never backed up: a backup is due at every tick.
+  const usb = {
+    name: "usb",
+    url: "/mnt/usb",
+    via: "nas",
+    route: { kind: "direct", connection: {} },
+  } as unknown as ResolvedTarget;
+  const warned: string[] = [];
+  const log = createLog({ level: "warn", write: (line) => warned.push(line) });
+  // A run of its own (`bucky backup run` by hand) holds the target, then is paused.
+  const runLock = join(import.meta.dir, "run-lock.ts");
+  const homeModule = join(import.meta.dir, "..", "home.ts");
+  const paused = Bun.spawn(
+    [
+      process.execPath,
+      "-e",
+      `const { holdBackupRun } = await import(${JSON.stringify(runLock)});
+       const { homePaths } = await import(${JSON.stringify(homeModule)});
+       await holdBackupRun(homePaths(${JSON.stringify(paths.home)}), "usb", Date.now);
+       process.kill(process.pid, "SIGSTOP");
+       await Bun.sleep(60_000);`,
+    ],
+    { stdout: "ignore", stderr: "inherit" },
+  );
+  // The schedule's own runs stand in as /bin/false: refused, as a real one is by the paused run.
+  const scheduler = new BackupScheduler({
+    paths,
+    log,
+    now: () => nowMs,
+    runtime: "/bin/false",
+    backupEveryMs: HOUR_MS,
+    verifyEveryMs: 24 * HOUR_MS,
+    targets: () => [usb],
+  });
+  const tick = () => (scheduler as unknown as { tick(): void }).tick();
+  const launched: string[] = [];
+  const tickAndWait = async () => {
+    tick();
+    const running = scheduler.runningNow();
+    launched.push(running.map((r) => r.kind).join(",") || "nothing");
+    // Its exit seen to (the failure noted, or not) as it leaves the running.
+    while (scheduler.runningNow().length > 0) await Bun.sleep(5);
+  };
+  try {
+    while (!heldBackupRun(paths, "usb")?.paused) await Bun.sleep(10);
+    await tickAndWait();
+    await tickAndWait();
+    // Ended (as `kill <pid>` would), at the same moment: no interval has passed.
+    paused.kill("SIGKILL");
+    await paused.exited;
+    await tickAndWait();
+    expect(launched).toEqual(["nothing", "nothing", "backup"]);
+    // Said once, as waiting for it; no failure.
+    expect(warned.filter((l) => l.includes("paused backup of this device"))).toHaveLength(1);
+    expect(warned.filter((l) => l.includes("scheduled backup failed"))).toHaveLength(1); // /bin/false's, after
+  } finally {
+    paused.kill("SIGKILL");
     await scheduler.stop();
   }
 });

@@ -6,13 +6,16 @@
  * long backup never slows the node, and records its result in the backup status like one
  * run by hand. A backup still running when the next is due means data grows faster than
  * it uploads: that is recorded, for a warning. A target that cannot be reached now (its
- * disk unplugged, its via device off) is tried again an interval later.
+ * disk unplugged, its via device off) is tried again an interval later. A target another
+ * backup of this device is running to (by hand, even paused) is left to it, and looked at
+ * again at the next tick: that run is no failure of the target.
  */
 import type { Subprocess } from "bun";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { progressFileOf, readProgress, type WorkProgress } from "./progress-file.ts";
+import { heldBackupRun } from "./run-lock.ts";
 import { readBackupStatus, updateTargetStatus } from "./status.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
 
@@ -55,6 +58,9 @@ export class BackupScheduler {
    * otherwise start, fail and be logged every minute). A backup records its own failure.
    */
   private readonly failedAt = new Map<string, number>();
+
+  /** The paused run last said to hold each target's backup (said once, not every tick). */
+  private readonly pausedSaid = new Map<string, string>();
 
   constructor(private readonly options: ScheduleOptions) {}
 
@@ -121,6 +127,7 @@ export class BackupScheduler {
     const { paths, now, backupEveryMs, verifyEveryMs } = this.options;
     const status = readBackupStatus(paths);
     for (const target of this.options.targets(false)) {
+      if (this.leftToAnotherRun(target.name)) continue;
       const last = status[target.name];
       const since = (at: string | undefined) =>
         at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;
@@ -150,6 +157,30 @@ export class BackupScheduler {
           VERIFY_SAMPLE,
         ]);
     }
+  }
+
+  /**
+   * Whether a backup of this device to `target` that the schedule did not start runs now
+   * (`bucky backup run`, even paused): the target is then left to it. Started now, a backup
+   * would wait for it or, when it is paused, be refused at once; counted as failed, that
+   * refusal kept the target from its backups a whole interval, however soon the paused run
+   * went on or was ended.
+   */
+  private leftToAnotherRun(target: string): boolean {
+    if (this.running.has(target)) return false; // the schedule's own: launch sees to it
+    const holder = heldBackupRun(this.options.paths, target);
+    if (!holder?.paused) this.pausedSaid.delete(target);
+    if (!holder) return false;
+    const said = `${holder.pid} ${holder.since}`;
+    if (holder.paused && this.pausedSaid.get(target) !== said) {
+      this.pausedSaid.set(target, said);
+      this.options.log.warn("scheduled backups wait for a paused backup of this device", {
+        target,
+        pid: holder.pid,
+        since: holder.startedAt,
+      });
+    }
+    return true;
   }
 
   private launch(target: string, kind: "backup" | "verify" | "prune", args: string[]): void {
@@ -195,7 +226,11 @@ export class BackupScheduler {
       this.running.delete(target);
       if (kind === "backup" && code === 0)
         updateTargetStatus(this.options.paths, target, (s) => ({ ...s, behindSince: null }));
-      if (code !== 0) {
+      // A backup refused because another run of this device took the target meanwhile (by
+      // hand, between the tick and this launch) did not fail it: left to that run.
+      if (code !== 0 && kind === "backup" && heldBackupRun(this.options.paths, target)) {
+        this.options.log.debug("scheduled backup left to another run of this device", { target });
+      } else if (code !== 0) {
         this.failedAt.set(`${target}\n${kind}`, this.options.now());
         this.options.log.warn(`scheduled ${kind} failed`, {
           target,

@@ -18,7 +18,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
-import { foundDamageOps } from "./damage-records.ts";
+import { DAMAGE_RECORD_WRITE, foundDamageOps } from "./damage-records.ts";
 import { recordDamagedBlobs } from "./damaged-blobs.ts";
 import { release } from "./release.ts";
 import { MAX_PACK_BYTES, packPath, type Repository } from "./repository.ts";
@@ -204,7 +204,7 @@ async function recordZoneDamage(
   } finally {
     zone.close();
   }
-  if (ops.length > 0) await writeZoneState(paths, ops, log, now);
+  if (ops.length > 0) await writeZoneState(paths, ops, log, now, DAMAGE_RECORD_WRITE);
   for (const [device, ids] of found)
     log.info("backup damage recorded for the zone", { target, device, blobs: ids.length });
 }

@@ -7,6 +7,7 @@
  * (`waited: false`).
  */
 import type { Context } from "hono";
+import type { DeviceId } from "../../protocol/ids.ts";
 import type { Installed } from "../apps/admin.ts";
 import { untilPackageHeldElsewhere } from "../apps/package-held.ts";
 import { BuckyError } from "../errors.ts";
@@ -56,6 +57,19 @@ export async function heldAnswer(
 ): Promise<HeldAnswer> {
   if (wait) return { heldElsewhere: await node.untilHeldElsewhere(what) };
   return { heldElsewhere: node.heldElsewhereNow(what), waited: false };
+}
+
+/**
+ * Whether the one device `device` holds this device's writes so far (a write only it acts
+ * on): waited for when `wait`, else asked at once.
+ */
+export async function heldByAnswer(
+  node: NodeContext,
+  device: DeviceId,
+  what: string,
+  { wait }: { wait: boolean },
+): Promise<"held" | "not yet"> {
+  return wait ? await node.untilHeldBy(device, what) : node.heldByNow(device, what);
 }
 
 /**

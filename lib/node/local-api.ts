@@ -96,7 +96,7 @@ import { createInvite, listInvites, revokeInvite } from "../zone/invites.ts";
 import { readNameClashes } from "../zone/name-clashes.ts";
 import { describeZone } from "../zone/status.ts";
 import type { PullFrom } from "../zone/zone-head.ts";
-import { asksToWait, heldAnswer, heldAsAsked, installHeld } from "./held-wait.ts";
+import { asksToWait, heldAnswer, heldAsAsked, heldByAnswer, installHeld } from "./held-wait.ts";
 import { errorHandler, jsonBody, jsonObject, requestLog } from "./http.ts";
 import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
@@ -260,15 +260,19 @@ export function createLocalApp(
   });
   app.get("/v1/invites", (c) => c.json({ invites: listInvites(node) }));
   app.post("/v1/invites/:id/revoke", async (c) => {
+    const wait = asksToWait(c);
     const revoked = revokeInvite(node, c.req.param("id"));
     // Only its issuer admits with it: said done once the issuer holds the revocation (a
-    // joiner racing it there is refused from then on), or that it does not yet.
+    // joiner racing it there is refused from then on), or that it does not yet; asked not
+    // to wait, whether it already does.
     const inviter = node.membership().byName.get(revoked.inviter);
     const heardByInviter =
       revoked.revokedBy.includes(revoked.inviter) ||
       (inviter !== undefined &&
-        (await node.untilHeldBy(inviter.id, `revocation of invitation ${revoked.id}`)) === "held");
-    return c.json({ ...revoked, heardByInviter });
+        (await heldByAnswer(node, inviter.id, `revocation of invitation ${revoked.id}`, {
+          wait,
+        })) === "held");
+    return c.json({ ...revoked, heardByInviter, ...(wait ? {} : { waited: false as const }) });
   });
 
   app.get("/v1/devices", (c) =>

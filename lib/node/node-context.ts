@@ -818,6 +818,21 @@ export class NodeContext {
     return "not yet";
   }
 
+  /**
+   * Whether the peer `device` holds what this device has written so far, asked at once (a
+   * write answered without waiting, `--no-wait`): "not yet" unless it already said so.
+   */
+  heldByNow(device: DeviceId, what: string): "held" | "not yet" {
+    if (this.peerHoldings.holds(this.ownHead(), device)) return "held";
+    this.log.warn(
+      `${what}: not held by ${this.membership().byId.get(device)?.name} yet (not waited for)`,
+      {
+        waitedMs: 0,
+      },
+    );
+    return "not yet";
+  }
+
   /** The zone's backup root, when this device holds it (it can back up and give it on). */
   backupRoot(): Uint8Array | undefined {
     if (!existsSync(this.zone.paths.backupKey)) return undefined;
