@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { AppStatus } from "../lib/apps/status.ts";
 import type { DeviceView } from "../lib/zone/devices.ts";
 import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
@@ -125,14 +126,7 @@ describe("a standby killed while it fetches a snapshot", () => {
     // With the holder gone too, the standby back takes the app over from its whole copy.
     await killDevice(holder);
     daemons.set(standby, await startDaemon(home(standby), ENV));
-    await waitFor(
-      "the standby to take over",
-      async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
-      },
-      30_000,
-    );
+    await takenOverBy(standby);
     expect(await notes(standby)).toEqual(whole);
     expect(existsSync(join(home(standby), "apps", "notes", "data", "db", "large.bin"))).toBe(false);
     daemons.set(holder, await startDaemon(home(holder), ENV));
@@ -181,6 +175,18 @@ function fileSize(path: string): number {
  * Waits until the app runs with its standby caught up, wherever it runs now (a device it
  * was moved to draws it back once live again), and names the two.
  */
+/** The app's status once `device` runs it, having taken it over (30 s at most). */
+function takenOverBy(device: string): Promise<AppStatus> {
+  return waitFor(
+    `${device} to take the app over`,
+    async () => {
+      const s = await status(device);
+      return s.state === "running" && s.device === device ? s : undefined;
+    },
+    30_000,
+  );
+}
+
 async function settle(): Promise<void> {
   const running = await waitFor(
     "notes running with a standby caught up",
@@ -299,14 +305,7 @@ describe("the holder whose own replica is damaged on its disk", () => {
     const written = await notes(holder);
     // The standby has it: with the holder gone, it takes the app over with every note.
     await killDevice(holder);
-    await waitFor(
-      "the standby to take over",
-      async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
-      },
-      30_000,
-    );
+    await takenOverBy(standby);
     expect(await notes(standby)).toEqual(written);
     daemons.set(holder, await startDaemon(home(holder), ENV));
   }, 90_000);
@@ -325,14 +324,7 @@ describe("a move's last snapshot, the holder then written to and gone", () => {
     await write(holder, "written on the holder, then lost with it");
     await killDevice(holder);
     daemons.set(standby, await startDaemon(home(standby), ENV));
-    const taken = await waitFor(
-      "the target to take the app over",
-      async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
-      },
-      30_000,
-    );
+    const taken = await takenOverBy(standby);
     expect(await notes(standby)).not.toContain("written on the holder, then lost with it");
     // The holder was alive when the target went away, and wrote on: how long, the target
     // cannot know.
@@ -359,14 +351,7 @@ describe("a standby away a while, the holder written to meanwhile, then killed",
     });
     await killDevice(holder);
     daemons.set(standby, await startDaemon(home(standby), ENV));
-    const taken = await waitFor(
-      "the standby to take the app over",
-      async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
-      },
-      30_000,
-    );
+    const taken = await takenOverBy(standby);
     expect(await notes(standby)).not.toContain("written while the standby was away");
     expect(taken.data?.holder).toMatchObject({
       device: standby,
@@ -406,14 +391,7 @@ describe("a standby asleep a while (paused), the holder written to meanwhile, th
     } finally {
       process.kill(sleeper.pid, "SIGCONT");
     }
-    const taken = await waitFor(
-      "the standby to take the app over",
-      async () => {
-        const s = await status(standby);
-        return s.state === "running" && s.device === standby ? s : undefined;
-      },
-      30_000,
-    );
+    const taken = await takenOverBy(standby);
     expect(await notes(standby)).not.toContain("written while the standby slept");
     expect(taken.data?.holder).toMatchObject({
       device: standby,
