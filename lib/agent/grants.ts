@@ -77,11 +77,17 @@ export interface McpEndpoint {
 
 const agentKey = (name: string) => `agents/${name}`;
 /**
- * Every grant's record under its own id too: two devices granting one name at once both
- * say the grant is held, and the later `agents/<name>` wins everywhere; this one is kept,
- * so that every device lists the other as replaced, not nothing (its token is refused).
+ * Every grant's record under its issuer and id too: two devices granting one name at once
+ * both say the grant is held, and the later `agents/<name>` wins everywhere; this one is
+ * kept, so that every device lists the other as replaced, not nothing (its token is
+ * refused). Under the issuer, so no other device may write it (protocol/write-rules.ts).
  */
-const grantKey = (id: string) => `agent-grants/${id}`;
+const grantKey = (record: AgentRecord) => `agent-grants/${record.issuer}/${record.id}`;
+/**
+ * Where a bucky before grantKey kept it, under its id alone: read still, but any member
+ * could write over it with a record naming itself as issuer, so one under grantKey wins.
+ */
+const grantKeyById = (record: AgentRecord) => `agent-grants/${record.id}`;
 /** Set once, never deleted (protocol/write-rules.ts): a member cannot undo a revocation. */
 export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
@@ -187,7 +193,7 @@ export function grantAgent(
   };
   zone.write([
     { key: agentKey(grant.agent), value: JSON.stringify(record) },
-    { key: grantKey(grant.id), value: JSON.stringify(record) },
+    { key: grantKey(record), value: JSON.stringify(record) },
   ]);
   zone.log.info("agent granted", {
     agent: grant.agent,
@@ -258,11 +264,14 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   // the device that made one said it was held, and its token is refused everywhere.
   // Only its issuer writes a grant's record (protocol/write-rules.ts); one another member
   // wrote before that rule, which devices that took it then still hold, is no grant either.
-  const replaced = records(
+  const byIssuer = records("agent-grants/*", grantKey);
+  const ids = new Set(byIssuer.map((record) => record.id));
+  const byId = records(
     "agent-grants/*",
-    (record) => grantKey(record.id),
+    grantKeyById,
     (record, author) => author === record.issuer,
-  ).flatMap((record) => {
+  ).filter((record) => !ids.has(record.id));
+  const replaced = [...byIssuer, ...byId].flatMap((record) => {
     const now = current.get(record.agent);
     return now !== undefined &&
       now.id !== record.id &&
