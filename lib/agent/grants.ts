@@ -213,6 +213,30 @@ export function grantAgent(
 }
 
 /**
+ * Writes this device's grant records that a bucky before kept under their id alone again
+ * under their issuer (grantKey), where no other member can write over them: while only
+ * under the id, any member could. Run as the daemon starts; a record another member wrote
+ * there is not this device's and stays as it is.
+ */
+export function keepGrantRecordsUnderIssuer(zone: NodeContext): void {
+  const rows = zone.db.$client
+    .query<{ key: string; value: string; author: string }, []>(
+      "SELECT key, value, author FROM state WHERE key GLOB 'agent-grants/*' AND value IS NOT NULL",
+    )
+    .all();
+  const held = new Set(rows.map((row) => row.key));
+  const ops = rows.flatMap((row) => {
+    // This device's own write (a grant it made) first: another's value is not parsed.
+    if (row.author !== zone.deviceId || row.key.split("/").length !== 2) return [];
+    const record = parseRecord(row.value);
+    if (record?.issuer !== zone.deviceId || row.key !== grantKeyById(record)) return [];
+    if (held.has(grantKey(record))) return [];
+    return [{ key: grantKey(record), value: row.value }];
+  });
+  if (ops.length > 0) zone.write(ops);
+}
+
+/**
  * The grant that replaced `record` at its agent's name (granted on another device at the
  * same moment, the later one holding everywhere), or undefined while `record` holds: a
  * grant is answered only once another device holds it, and by then the other is often
