@@ -23,18 +23,16 @@ type Let = Released & {
   waited?: false;
 };
 
-type Removed =
-  | (Let & { public?: undefined })
-  | {
-      id: string;
-      public: false;
-      /** Whether it was public (a gateway served it) until now. */
-      wasPublic: boolean;
-      /** What releasing it did; null when the zone did not store it with bucky put. */
-      released: Let | null;
-      /** Present, and false, when answered without waiting for another device (--no-wait). */
-      waited?: false;
-    };
+/**
+ * One shape with or without --public (scripts read the same fields either way): what
+ * releasing it did, flat, and what making it private did.
+ */
+type Removed = Let & {
+  /** Whether it was public (a gateway served it) until now; null without --public. */
+  wasPublic: boolean | null;
+  /** Whether the zone or this device stored it with bucky put (false: nothing let go). */
+  wasStored: boolean;
+};
 
 export default defineBuckyCommand({
   meta: {
@@ -91,15 +89,20 @@ export default defineBuckyCommand({
         ...(zone?.waited === false ? { waited: false as const } : {}),
       };
     };
-    if (!args.public) return release();
+    if (!args.public) return { ...(await release()), wasPublic: null, wasStored: true };
     const { id, wasPublic, waited } = await requestDaemon<{
       id: string;
       wasPublic: boolean;
       waited?: false;
     }>(context.home, "DELETE", pathAsked(`/v1/ndn/public/${encodeURIComponent(args.id)}`, args));
-    let released: Let | null = null;
     try {
-      released = await release();
+      const released = await release();
+      return {
+        ...released,
+        wasPublic,
+        wasStored: true,
+        ...(waited === false ? { waited } : {}),
+      };
     } catch (error) {
       // Made public, never stored with bucky put: nothing of it to let go.
       if (!(error instanceof BuckyError && error.code === "E_NOT_FOUND")) throw error;
@@ -110,15 +113,25 @@ export default defineBuckyCommand({
           "Check the id `bucky put` printed.",
         );
     }
-    return { id, public: false, wasPublic, released, ...(waited === false ? { waited } : {}) };
+    return {
+      id: id as Let["id"],
+      storedHere: false,
+      keptBy: [],
+      collectedAfter: null,
+      zoneWide: false,
+      heldElsewhere: null,
+      wasPublic,
+      wasStored: false,
+      ...(waited === false ? { waited } : {}),
+    };
   },
   text: (removed) => {
-    if (removed.public === undefined) return releasedText(removed);
+    if (removed.wasPublic === null) return releasedText(removed);
     const made = removed.wasPublic
       ? `${removed.id} is no longer public: the zone's gateways stop serving it as they sync.`
       : `${removed.id} was not public.`;
-    return removed.released
-      ? `${made}\n${releasedText(removed.released)}`
+    return removed.wasStored
+      ? `${made}\n${releasedText(removed)}`
       : `${made}\nIt was not stored with bucky put: nothing to let go.`;
   },
 });

@@ -122,7 +122,7 @@ function usageLines(usage: DiskUsage, device: string): string[] {
     `named data ${formatBytes(usage.namedData.bytes)} (${count(usage.namedData.objects, "file")}), logs ${formatBytes(usage.logsBytes)}, backup caches ${formatBytes(usage.backupCacheBytes)}`,
     ...Object.entries(usage.apps).map(
       ([app, used]) =>
-        `${app}: data ${formatBytes(used.dataBytes)}, packages ${formatBytes(used.packagesBytes)}, standby copy ${formatBytes(used.replicaBytes)}, conflict copies ${formatBytes(used.conflictsBytes)}, output ${formatBytes(used.logsBytes)}`,
+        `${app}: data ${formatBytes(used.dataBytes)}${used.upgradeCopiesBytes ? `, copies an upgrade keeps ${formatBytes(used.upgradeCopiesBytes)}` : ""}, packages ${formatBytes(used.packagesBytes)}, standby copy ${formatBytes(used.replicaBytes)}, conflict copies ${formatBytes(used.conflictsBytes)}, output ${formatBytes(used.logsBytes)}`,
     ),
     // How to remove it is this device's own command (measured here); another device's
     // leftover is its words, and what to do the zone's: ask that device, which measures.

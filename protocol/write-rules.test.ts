@@ -276,7 +276,7 @@ describe("system/public-budget and system/files-budget", () => {
   });
 });
 
-describe("agent-grants/<id>", () => {
+describe("agent-grants/<issuer id>/<id> (and <id>, as written before)", () => {
   const record = (id: string, issuer: string) => JSON.stringify({ agent: "helper", id, issuer });
 
   test("only the device its record names as issuer writes a grant's record", () => {
@@ -298,7 +298,22 @@ describe("agent-grants/<id>", () => {
     );
   });
 
-  test.each(["agent-grants", "agent-grants/abc/extra"])("%s is reserved", (key) => {
+  test("under its issuer, only that device writes it, whatever issuer the record names", () => {
+    expect(problem(`agent-grants/${laptopId}/abc`, record("abc", laptopId))).toBeUndefined();
+    // Another device's grant: laptop may not write over it, naming itself issuer or not.
+    for (const issuer of [laptopId, otherDeviceId])
+      expect(problem(`agent-grants/${otherDeviceId}/abc`, record("abc", issuer))).toBe(
+        `agent-grants/${otherDeviceId}/abc belongs to device ${otherDeviceId}, which granted it`,
+      );
+    expect(problem(`agent-grants/${laptopId}/abc`, record("xyz", laptopId))).toBe(
+      `agent-grants/${laptopId}/abc must hold the record of grant abc`,
+    );
+    expect(problem(`agent-grants/${laptopId}/abc`, null)).toBe(
+      `agent-grants/${laptopId}/abc cannot be deleted: a grant's record stands`,
+    );
+  });
+
+  test.each(["agent-grants", "agent-grants/abc/def/extra"])("%s is reserved", (key) => {
     expect(problem(key, record("abc", laptopId))).toBe(`${key} is reserved`);
   });
 });

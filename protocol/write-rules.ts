@@ -8,10 +8,12 @@
  * - `devices/<n>/info` and `nodes/<n>/…` belong to device n alone.
  * - `revoked-agents/<grant id>` revokes an AI agent's grant: any member may write one, no
  *   one may delete it, so a revocation cannot be undone behind the owner's back.
- * - `agent-grants/<grant id>` keeps a grant's record under its id (lib/agent/grants.ts):
- *   only the device that granted it, which the record names as its issuer, writes it, and
+ * - `agent-grants/<issuer id>/<grant id>` keeps a grant's record under its issuer and id
+ *   (lib/agent/grants.ts): only that device writes it, the record naming it as issuer, and
  *   no one deletes it. Written by another member, it listed a grant "replaced" that no
- *   device made.
+ *   device made; and under the id alone (`agent-grants/<grant id>`, as a bucky before this
+ *   one wrote, still taken from it under the same rule) another member could write over
+ *   the genuine record with one naming itself as issuer.
  * - `users/<u>/account/<rev>` holds an account signed by the owner, and
  *   `users/<u>/credentials/<nonce>` a credential only the gateway named by its
  *   owner-signed enrollment may record, while it works (protocol/accounts.ts), and
@@ -95,8 +97,11 @@ export function writeProblem(
     return op.value === null ? `${op.key} cannot be deleted: a revocation stands` : undefined;
   }
   if (top === "agent-grants") {
-    if (name === undefined || field !== undefined) return `${op.key} is reserved`;
-    return agentGrantProblem(op, name, author);
+    if (name === undefined || rest.length > 0) return `${op.key} is reserved`;
+    if (field === undefined) return agentGrantProblem(op, name, author);
+    return name === author.id
+      ? agentGrantProblem(op, field, author)
+      : `${op.key} belongs to device ${name}, which granted it`;
   }
   if (top !== "devices") return undefined;
   if (name === undefined || field === undefined || rest.length > 0) return `${op.key} is reserved`;

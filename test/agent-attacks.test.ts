@@ -42,6 +42,14 @@ import { actAs } from "./member.ts";
 
 afterAll(cleanUp);
 
+/** A grant's record as `agent grant` and `agent list` show it. */
+interface AgentRecordShape {
+  id: string;
+  issuer: string;
+  scopes: { read: string[]; write: string[]; act: string[] };
+}
+const WIDER = { read: ["data@alpha"], write: ["data@alpha"], act: [] };
+
 let alpha: Daemon;
 let beta: Daemon;
 let gateway: string;
@@ -508,6 +516,37 @@ describe("a grant's own record is its issuer's to write", () => {
       ]);
       expect(agents.filter((a) => a.agent === "kept").map((a) => a.id)).toEqual([record.id]);
     }
+  });
+});
+
+describe("a grant's record under its issuer", () => {
+  test("another member cannot write over it: a grant replaced since lists as its issuer made it", async () => {
+    const grant = () =>
+      buckyJson<{ record: AgentRecordShape }>([
+        ...["agent", "grant", "twice", "--read", "status", "--home", alpha.home],
+      ]);
+    const { record } = await grant();
+    const member = await actAs(beta.home);
+    // Beta says the grant is its own, reaching alpha's data: where a bucky before kept the
+    // record (taken still), and under alpha's id.
+    const forged = JSON.stringify({ ...record, issuer: member.id, scopes: WIDER });
+    await buckyJson(["state", "set", `agent-grants/${record.id}`, forged, "--home", beta.home]);
+    const underAlpha = await bucky([
+      ...["state", "set", `agent-grants/${record.issuer}/${record.id}`, forged, "--json"],
+      ...["--home", beta.home],
+    ]);
+    expect(jsonError(underAlpha).code).toBe("E_PERMISSION");
+    await waitFor("beta's write at alpha", async () => {
+      const got = await bucky(["state", "get", `agent-grants/${record.id}`, "--home", alpha.home]);
+      return got.exitCode === 0 && got.stdout.includes(member.id) ? true : undefined;
+    });
+    // Granted again, the first is replaced: listed (on the other device) as alpha made it.
+    await grant();
+    const { agents } = await buckyJson<{ agents: AgentRecordShape[] }>([
+      ...["agent", "list", "--home", beta.home],
+    ]);
+    const first = agents.find((agent) => agent.id === record.id);
+    expect([first?.issuer, first?.scopes]).toEqual([record.issuer, record.scopes]);
   });
 });
 

@@ -432,6 +432,8 @@ describe("named data", () => {
       zoneWide: true,
       storedHere: true,
       heldElsewhere: "alone",
+      wasPublic: null,
+      wasStored: true,
     });
   }, 60_000);
 });

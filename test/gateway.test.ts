@@ -1447,17 +1447,24 @@ describe("public named objects", () => {
     await waitFor("the flyer served", async () =>
       (await get(`/ndn/${id}`)).status === 200 ? true : undefined,
     );
-    const removed = await buckyJson<{
-      public: boolean;
-      wasPublic: boolean;
-      released: { keptBy: string[]; collectedAfter: string | null } | null;
-    }>(["rm", "--public", id, "--home", beta.home]);
-    expect({
-      public: removed.public,
-      wasPublic: removed.wasPublic,
-      keptBy: removed.released?.keptBy,
-      collected: typeof removed.released?.collectedAfter,
-    }).toEqual({ public: false, wasPublic: true, keptBy: [], collected: "string" });
+    // The same shape as a plain `bucky rm`'s, with what making it private did.
+    const removed = await buckyJson<Record<string, unknown>>([
+      "rm",
+      "--public",
+      id,
+      "--home",
+      beta.home,
+    ]);
+    expect({ ...removed, collectedAfter: typeof removed.collectedAfter } as object).toEqual({
+      id,
+      wasPublic: true,
+      wasStored: true,
+      keptBy: [],
+      collectedAfter: "string",
+      zoneWide: true,
+      storedHere: true,
+      heldElsewhere: "held",
+    });
     // The gateway is alpha's: it follows beta's write as it syncs.
     await waitFor("alpha's gateway to stop serving the flyer", async () =>
       (await get(`/ndn/${id}`)).status === 404 ? true : undefined,

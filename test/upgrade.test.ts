@@ -6,7 +6,7 @@
  * answers.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
 import {
@@ -236,6 +236,13 @@ describe("an upgrade that crashes at every start", () => {
     // Beta restarts (killed): it runs the version the zone's spec names, and says the same.
     const pid = pidOnBeta();
     await daemon("beta").kill();
+    // As if killed while it put the data back: the copy moved into place, its directory
+    // not yet gone. Started again, it finishes that, on the data put back.
+    const { value: spec } = await buckyJson<{ value: { failedUpgrade: { package: string } } }>([
+      ...["state", "get", "users/owner/apps/notes/spec", "--home", daemon("gamma").home],
+    ]);
+    mkdirSync(join(appDir, "before-upgrade"));
+    writeFileSync(join(appDir, "before-upgrade", "upgrade-to"), spec.failedUpgrade.package);
     daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
     const version = await waitFor("notes to answer on beta again, from a new process", async () => {
       const url = (await status("gamma")).url;
@@ -251,6 +258,10 @@ describe("an upgrade that crashes at every start", () => {
           return s.state === "running" ? s : undefined;
         }),
       ).toMatchObject(expected);
+    expect([
+      existsSync(join(appDir, "data", "db", "notes.db")),
+      readFileSync(join(appDir, "failed-upgrade-data", "db", "half-migrated"), "utf8"),
+    ]).toEqual([true, "3.0.0"]);
   }, 90_000);
 });
 

@@ -14,6 +14,7 @@ import { ingestEntries } from "../sync/ingest.ts";
 import {
   type AgentRecord,
   grantAgent,
+  keepGrantRecordsUnderIssuer,
   listAgents,
   replacingGrant,
   revocationKey,
@@ -84,6 +85,43 @@ describe("bucky agent list", () => {
     expect(listAgents(context).map((agent) => [agent.agent, agent.id])).toEqual([
       ["helper", "grant-1"],
     ]);
+  });
+});
+
+describe("a grant's record a bucky before kept under its id alone", () => {
+  test("is written again under its issuer as the daemon starts, where no member writes over it", () => {
+    const node = openTestNode(94);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key }), 1000);
+    const context = testNodeContext(node, "a");
+    const record = JSON.stringify({
+      agent: "helper",
+      id: "grant-9",
+      issuer: context.deviceId,
+      scopes: { read: ["apps"], write: [], act: [] },
+      issuedAt: "2026-11-01T00:00:00.000Z",
+      expiresAt: "2099-12-01T00:00:00.000Z",
+      revokedAt: null,
+    });
+    appendLocalChangeset(node.db, author, [{ key: "agent-grants/grant-9", value: record }], 2000);
+    const grantRows = () =>
+      node.db.$client
+        .query<{ key: string; value: string }, []>(
+          "SELECT key, value FROM state WHERE key GLOB 'agent-grants/*' ORDER BY key",
+        )
+        .all();
+    keepGrantRecordsUnderIssuer(context);
+    const moved = grantRows();
+    expect(moved).toEqual([
+      { key: `agent-grants/${context.deviceId}/grant-9`, value: record },
+      { key: "agent-grants/grant-9", value: record },
+    ]);
+    // Once: at the next start, nothing is written again.
+    const changesets = () =>
+      (node.db.$client.query("SELECT count(*) AS n FROM changesets").get() as { n: number }).n;
+    const before = changesets();
+    keepGrantRecordsUnderIssuer(context);
+    expect(changesets()).toBe(before);
   });
 });
 

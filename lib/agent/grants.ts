@@ -77,11 +77,17 @@ export interface McpEndpoint {
 
 const agentKey = (name: string) => `agents/${name}`;
 /**
- * Every grant's record under its own id too: two devices granting one name at once both
- * say the grant is held, and the later `agents/<name>` wins everywhere; this one is kept,
- * so that every device lists the other as replaced, not nothing (its token is refused).
+ * Every grant's record under its issuer and id too: two devices granting one name at once
+ * both say the grant is held, and the later `agents/<name>` wins everywhere; this one is
+ * kept, so that every device lists the other as replaced, not nothing (its token is
+ * refused). Under the issuer, so no other device may write it (protocol/write-rules.ts).
  */
-const grantKey = (id: string) => `agent-grants/${id}`;
+const grantKey = (record: AgentRecord) => `agent-grants/${record.issuer}/${record.id}`;
+/**
+ * Where a bucky before grantKey kept it, under its id alone: read still, but any member
+ * could write over it with a record naming itself as issuer, so one under grantKey wins.
+ */
+const grantKeyById = (record: AgentRecord) => `agent-grants/${record.id}`;
 /** Set once, never deleted (protocol/write-rules.ts): a member cannot undo a revocation. */
 export const revocationKey = (id: string) => `revoked-agents/${id}`;
 
@@ -187,7 +193,7 @@ export function grantAgent(
   };
   zone.write([
     { key: agentKey(grant.agent), value: JSON.stringify(record) },
-    { key: grantKey(grant.id), value: JSON.stringify(record) },
+    { key: grantKey(record), value: JSON.stringify(record) },
   ]);
   zone.log.info("agent granted", {
     agent: grant.agent,
@@ -204,6 +210,30 @@ export function grantAgent(
       certificate: zone.certificatePem,
     },
   };
+}
+
+/**
+ * Writes this device's grant records that a bucky before kept under their id alone again
+ * under their issuer (grantKey), where no other member can write over them: while only
+ * under the id, any member could. Run as the daemon starts; a record another member wrote
+ * there is not this device's and stays as it is.
+ */
+export function keepGrantRecordsUnderIssuer(zone: NodeContext): void {
+  const rows = zone.db.$client
+    .query<{ key: string; value: string; author: string }, []>(
+      "SELECT key, value, author FROM state WHERE key GLOB 'agent-grants/*' AND value IS NOT NULL",
+    )
+    .all();
+  const held = new Set(rows.map((row) => row.key));
+  const ops = rows.flatMap((row) => {
+    // This device's own write (a grant it made) first: another's value is not parsed.
+    if (row.author !== zone.deviceId || row.key.split("/").length !== 2) return [];
+    const record = parseRecord(row.value);
+    if (record?.issuer !== zone.deviceId || row.key !== grantKeyById(record)) return [];
+    if (held.has(grantKey(record))) return [];
+    return [{ key: grantKey(record), value: row.value }];
+  });
+  if (ops.length > 0) zone.write(ops);
 }
 
 /**
@@ -258,11 +288,14 @@ export function listAgents(zone: NodeContext, user?: string): ListedAgent[] {
   // the device that made one said it was held, and its token is refused everywhere.
   // Only its issuer writes a grant's record (protocol/write-rules.ts); one another member
   // wrote before that rule, which devices that took it then still hold, is no grant either.
-  const replaced = records(
+  const byIssuer = records("agent-grants/*", grantKey);
+  const ids = new Set(byIssuer.map((record) => record.id));
+  const byId = records(
     "agent-grants/*",
-    (record) => grantKey(record.id),
+    grantKeyById,
     (record, author) => author === record.issuer,
-  ).flatMap((record) => {
+  ).filter((record) => !ids.has(record.id));
+  const replaced = [...byIssuer, ...byId].flatMap((record) => {
     const now = current.get(record.agent);
     return now !== undefined &&
       now.id !== record.id &&

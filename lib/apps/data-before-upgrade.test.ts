@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
@@ -36,6 +44,43 @@ describe("the app's data from before an upgrade", () => {
       "half migrated by 3.0.0",
     ]);
     // Once: the copy is used up.
+    expect(restoreDataBeforeUpgrade(dir, V3)).toBe(false);
+  });
+
+  // A daemon killed part way through the put-back runs it again at its next start.
+  test.each([
+    [
+      "with the failed version's data moved aside",
+      (dir: string) => {
+        renameSync(join(dir, "data"), join(dir, FAILED_UPGRADE_DATA_DIR));
+      },
+    ],
+    [
+      "with the copy moved into place",
+      (dir: string) => {
+        renameSync(join(dir, "data"), join(dir, FAILED_UPGRADE_DATA_DIR));
+        renameSync(join(dir, "before-upgrade", "data"), join(dir, "data"));
+      },
+    ],
+    [
+      "with the copy's directory half removed",
+      (dir: string) => {
+        renameSync(join(dir, "data"), join(dir, FAILED_UPGRADE_DATA_DIR));
+        renameSync(join(dir, "before-upgrade", "data"), join(dir, "data"));
+        rmSync(join(dir, "before-upgrade", "upgrade-to"));
+      },
+    ],
+  ])("is put back whole after a restart %s", (_, halfDone) => {
+    const dir = appDir("as 2.0.0 left it");
+    keepDataBeforeUpgrade(dir, V3);
+    writeFileSync(join(dir, "data", "db", "notes.db"), "half migrated by 3.0.0");
+    halfDone(dir);
+    restoreDataBeforeUpgrade(dir, V3);
+    expect([
+      notes(dir),
+      notes(dir, FAILED_UPGRADE_DATA_DIR),
+      existsSync(join(dir, "before-upgrade", "data")),
+    ]).toEqual(["as 2.0.0 left it", "half migrated by 3.0.0", false]);
     expect(restoreDataBeforeUpgrade(dir, V3)).toBe(false);
   });
 

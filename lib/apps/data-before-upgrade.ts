@@ -53,15 +53,25 @@ export function keepDataBeforeUpgrade(
 /**
  * Puts back the data copied before the upgrade to `failed`, if that is the copy held;
  * what that version left goes to FAILED_UPGRADE_DATA_DIR. Whether it did.
+ *
+ * A daemon killed part way runs this again at its next start (the spec still names the
+ * failed upgrade), so each step is safe to repeat: the copy's `data` moved out is the
+ * mark that the put-back is done, and `data` already moved aside is not moved again
+ * (nor is what it left deleted).
  */
 export function restoreDataBeforeUpgrade(appDir: string, failed: ObjectId): boolean {
   const copy = join(appDir, COPY_DIR);
   if (copyFor(appDir) !== failed) return false;
-  const data = join(appDir, "data");
-  const aside = join(appDir, FAILED_UPGRADE_DATA_DIR);
-  rmSync(aside, { recursive: true, force: true });
-  if (existsSync(data)) renameSync(data, aside);
-  renameSync(join(copy, "data"), data);
+  const kept = join(copy, "data");
+  if (existsSync(kept)) {
+    const data = join(appDir, "data");
+    if (existsSync(data)) {
+      const aside = join(appDir, FAILED_UPGRADE_DATA_DIR);
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(data, aside);
+    }
+    renameSync(kept, data);
+  }
   rmSync(copy, { recursive: true, force: true });
   return true;
 }

@@ -39,6 +39,27 @@ describe("a home's disk use", () => {
     expect(step.value.leftovers[0]?.bytes).toBeGreaterThanOrEqual(files * 5000);
   });
 
+  test("the copies an upgrade keeps beside an app's data are said apart from its data", () => {
+    const paths = homePaths(join(scratch, "upgraded"));
+    const dir = join(paths.appsDir, "notes");
+    for (const [under, bytes] of [
+      ["data", 5000],
+      ["before-upgrade/data", 200_000],
+      ["failed-upgrade-data", 200_000],
+    ] as const) {
+      mkdirSync(join(dir, under), { recursive: true });
+      writeFileSync(join(dir, under, "notes.db"), "x".repeat(bytes));
+    }
+    const { db } = openTestNode(9);
+    const usage = homeUsage(paths, db, { ...NO_APPS, specs: [testSpec("notes")] }, "d9");
+    const notes = usage.apps.notes;
+    // Sizes as du counts them (blocks, directories too): near what was written.
+    expect({
+      data: (notes?.dataBytes ?? 0) < 100_000,
+      copies: (notes?.upgradeCopiesBytes ?? 0) >= 400_000,
+    }).toEqual({ data: true, copies: true });
+  });
+
   test("the data of an app whose spec cannot be read is its still: no rm -r is offered", () => {
     const paths = homePaths(join(scratch, "garbled"));
     mkdirSync(join(paths.appsDir, "notes", "data"), { recursive: true });

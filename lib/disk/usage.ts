@@ -20,8 +20,14 @@ import { peekCheckpointRecord } from "../state/checkpoint-record.ts";
 import type { StateDb } from "../store/db.ts";
 
 export interface AppUsage {
-  /** Its data, with the copies an upgrade keeps beside it. */
+  /** Its data (`data/`). */
   readonly dataBytes: number;
+  /**
+   * The copies an upgrade keeps beside its data (lib/apps/data-before-upgrade.ts): the data
+   * from before it, and what a failed one left. Apart from `dataBytes`, so a person sees
+   * their data did not double, and what the copies take.
+   */
+  readonly upgradeCopiesBytes: number;
   readonly packagesBytes: number;
   /** Copies kept because their writes never reached the holder. */
   readonly conflictsBytes: number;
@@ -92,11 +98,11 @@ export function* homeUsageSteps(
   const appNames = new Set([...listDir(paths.appsDir), ...listDir(join(paths.home, "replicas"))]);
   for (const app of [...appNames].sort()) {
     const dir = join(paths.appsDir, app);
-    let dataBytes = yield* sizeSteps(join(dir, "data"));
-    // With the copies an upgrade keeps beside it (lib/apps/data-before-upgrade.ts).
-    for (const copy of dataCopiesOf(dir)) dataBytes += yield* sizeSteps(copy);
+    let upgradeCopiesBytes = 0;
+    for (const copy of dataCopiesOf(dir)) upgradeCopiesBytes += yield* sizeSteps(copy);
     const usage: AppUsage = {
-      dataBytes,
+      dataBytes: yield* sizeSteps(join(dir, "data")),
+      upgradeCopiesBytes,
       packagesBytes: yield* sizeSteps(join(dir, "packages")),
       conflictsBytes: yield* sizeSteps(join(dir, "conflicts")),
       replicaBytes: yield* sizeSteps(join(paths.home, "replicas", app)),

@@ -111,6 +111,8 @@ export interface UsageFacts {
       conflictsBytes: number;
       replicaBytes: number;
       logsBytes: number;
+      /** Absent from a bucky older than this one (its dataBytes counted them). */
+      upgradeCopiesBytes?: number;
     }
   >;
   logsBytes: number;
@@ -392,6 +394,7 @@ const usageFacts = object<UsageFacts>({
         conflictsBytes: amount,
         replicaBytes: amount,
         logsBytes: amount,
+        upgradeCopiesBytes: optional(amount),
       }),
     ),
     (apps) => Object.keys(apps).length <= MAX_USAGE_APPS,

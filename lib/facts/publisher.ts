@@ -195,7 +195,12 @@ export function* usageFactsSteps(
 ): Generator<void, UsageFacts, void> {
   const usage = yield* homeUsageSteps(node.zone.paths, node.db, usageSpecs(node), node.deviceName);
   const total = (app: AppUsage) =>
-    app.dataBytes + app.packagesBytes + app.conflictsBytes + app.replicaBytes + app.logsBytes;
+    app.dataBytes +
+    app.upgradeCopiesBytes +
+    app.packagesBytes +
+    app.conflictsBytes +
+    app.replicaBytes +
+    app.logsBytes;
   return {
     ...usage,
     apps: Object.fromEntries(

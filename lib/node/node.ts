@@ -14,6 +14,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { REQUEST_AUTH_VERSION } from "../../protocol/request-auth.ts";
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { AuditPublisher, DEFAULT_AUDIT_INTERVAL_MS } from "../agent/audit-publisher.ts";
+import { keepGrantRecordsUnderIssuer } from "../agent/grants.ts";
 import { AgentEndpoint } from "../agent/http.ts";
 import { Convergence } from "../apps/convergence.ts";
 import type { SandboxSupport } from "../apps/sandbox.ts";
@@ -488,6 +489,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         requestAuth: REQUEST_AUTH_VERSION,
       });
       forgetOldHeartbeat(node);
+      keepGrantRecordsUnderIssuer(node);
       forgetExpiredSignOuts(node);
       tidyInviteRecords(node);
     } else node.sayQuarantined();

@@ -473,7 +473,12 @@ const DiskCards: FC<{ disk: readonly DeviceDisk[] }> = ({ disk }) => {
 /** All an app takes on a device: its data, packages, copies and output. */
 function appBytes(used: UsageFacts["apps"][string]): number {
   return (
-    used.dataBytes + used.packagesBytes + used.replicaBytes + used.conflictsBytes + used.logsBytes
+    used.dataBytes +
+    (used.upgradeCopiesBytes ?? 0) +
+    used.packagesBytes +
+    used.replicaBytes +
+    used.conflictsBytes +
+    used.logsBytes
   );
 }
 
