@@ -370,7 +370,7 @@ describe("what an agent changed through a device", () => {
 });
 
 describe("what an agent read through a device", () => {
-  test("is in the zone's audit log a second later: killing that device then loses none of it", async () => {
+  test("is published within a second: killing that device soon after loses none of it", async () => {
     // Alpha back (the test before killed it; alone, it is restarted), and holding beta's
     // word again: a grant waits for a peer.
     await alpha.kill();
@@ -386,8 +386,9 @@ describe("what an agent read through a device", () => {
     await read();
     await read();
     await client.close();
-    // A second, then the device is gone with whatever it had not yet published.
-    await Bun.sleep(1_000);
+    // The second they are published within, and half a second for beta to take them (a
+    // loaded machine's margin), then the device is gone with whatever it had not published.
+    await Bun.sleep(1_500);
     await alpha.kill();
     const entries = await log(beta.home, "reader");
     expect(entries.map(({ device, tool, ok }) => ({ device, tool, ok }))).toEqual(
