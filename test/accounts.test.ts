@@ -203,9 +203,21 @@ describe("family accounts", () => {
     expect(
       (await buckyJson<{ people: unknown[] }>(["user", "list", "--home", alpha.home])).people,
     ).toEqual([
-      { name: "owner", role: "owner", signsInWith: [], since: null },
-      { name: "ann", role: "member", signsInWith: [], since: expect.any(String) },
-      { name: "kid", role: "child", signsInWith: [], since: expect.any(String) },
+      { name: "owner", role: "owner", signsInWith: [], since: null, linkUsedTwice: false },
+      {
+        name: "ann",
+        role: "member",
+        signsInWith: [],
+        since: expect.any(String),
+        linkUsedTwice: false,
+      },
+      {
+        name: "kid",
+        role: "child",
+        signsInWith: [],
+        since: expect.any(String),
+        linkUsedTwice: false,
+      },
     ]);
   });
 

@@ -23,7 +23,12 @@ import {
 
 afterAll(cleanUp);
 
-const FAST = { BUCKY_HEARTBEAT_MS: "300", BUCKY_CONVERGE_INTERVAL_MS: "300" };
+// Restarts of a failed app from 200 ms (1 s by default): the rollback cases wait out three.
+const FAST = {
+  BUCKY_HEARTBEAT_MS: "300",
+  BUCKY_CONVERGE_INTERVAL_MS: "300",
+  BUCKY_APP_RESTART_MS: "200",
+};
 
 interface Status {
   version: string;

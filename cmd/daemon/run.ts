@@ -95,6 +95,10 @@ export default defineBuckyCommand({
         path,
         heartbeatMs: heartbeatMs(context.env),
         intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
+        // Test hook: a shorter first restart of a failed app (tests that wait out restarts).
+        ...(context.env.BUCKY_APP_RESTART_MS
+          ? { firstRestartMs: Number(context.env.BUCKY_APP_RESTART_MS) }
+          : {}),
         // BUCKY_PODMAN: another Podman (a path), or off (a device that runs no images).
         images: {
           podman:

@@ -65,6 +65,8 @@ export interface ConvergenceOptions {
   readonly onBug: (error: unknown) => void;
   /** Settles once this device has caught up with its peers after starting (or had none answer). */
   readonly caughtUp: Promise<void>;
+  /** How long an app that failed waits before its first restart (AppRunner's default: 1 s). */
+  readonly firstRestartMs?: number;
 }
 
 interface Running {
@@ -525,6 +527,7 @@ export class Convergence {
       log: this.node.log,
       report: (change) => this.report(spec, launcher.sandboxed, change),
       door: (door) => this.node.doors.set(spec.app, door),
+      ...(this.options.firstRestartMs ? { firstRestartMs: this.options.firstRestartMs } : {}),
     });
     this.running.set(spec.app, { runner, api, launch: launchOf(spec), package: spec.package });
     void runner.start(prepare);

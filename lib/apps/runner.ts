@@ -22,7 +22,7 @@ import { rotateLog } from "./app-log.ts";
 import type { AppDoor } from "./door.ts";
 import type { RunState } from "./spec.ts";
 
-/** The first restart waits this long; each next one twice as long, up to the cap. */
+/** The first restart waits this long (unless told); each next one twice as long, up to the cap. */
 const FIRST_RESTART_MS = 1000;
 const MAX_RESTART_MS = 30_000;
 /** A process that stays up this long has recovered: the next failure starts over at 1 s. */
@@ -91,6 +91,8 @@ export interface RunnerOptions {
   readonly report: (change: RunnerChange) => void;
   /** Told of the door to the app when it opens, and with undefined when it closes. */
   readonly door: (door: AppDoor | undefined) => void;
+  /** How long the first restart waits (FIRST_RESTART_MS; shorter in tests that wait out restarts). */
+  readonly firstRestartMs?: number;
 }
 
 export class AppRunner {
@@ -270,7 +272,8 @@ export class AppRunner {
     this.failuresInARow++;
     this.restarts++;
     if (how.exited) this.exits++;
-    const delayMs = Math.min(FIRST_RESTART_MS * 2 ** (this.failuresInARow - 1), MAX_RESTART_MS);
+    const firstMs = this.options.firstRestartMs ?? FIRST_RESTART_MS;
+    const delayMs = Math.min(firstMs * 2 ** (this.failuresInARow - 1), MAX_RESTART_MS);
     this.setState("crashed", `${reason} (restarting in ${delayMs / 1000} s)`);
     this.options.log.warn("app failed", {
       app: this.options.app,

@@ -131,6 +131,8 @@ export interface NodeOptions {
     readonly intervalMs: number;
     /** The container engine for image apps: Podman's path or name, or off. */
     readonly images: { readonly podman: string; readonly off: boolean };
+    /** How long an app that failed waits before its first restart (AppRunner's default: 1 s). */
+    readonly firstRestartMs?: number;
   };
 }
 
