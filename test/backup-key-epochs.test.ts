@@ -43,6 +43,28 @@ import {
 
 afterAll(cleanUp);
 
+/** Restores `snapshot` (by its first 8 characters) from `repo` with `home`'s keys into a fresh directory named `name`; that directory. */
+async function restoredTo(
+  name: string,
+  snapshot: string,
+  repo: string,
+  home: string,
+): Promise<string> {
+  const to = join(scratchDir(), name);
+  await buckyJson([
+    "backup",
+    "restore",
+    snapshot.slice(0, 8),
+    "--from",
+    repo,
+    "--to",
+    to,
+    "--home",
+    home,
+  ]);
+  return to;
+}
+
 const log = createLog({ level: "warn" });
 const BEFORE = "written before the laptop was stolen\n";
 const AFTER = "written after the laptop was revoked: the thief must not read this\n";
@@ -307,18 +329,7 @@ describe("the backup key after a device is revoked", () => {
       [before, { "before.txt": BEFORE }],
       [after, { "before.txt": BEFORE, "after.txt": AFTER }],
     ] as const) {
-      const to = join(scratchDir(), `tablet-${snapshot.slice(0, 8)}`);
-      await buckyJson([
-        "backup",
-        "restore",
-        snapshot.slice(0, 8),
-        "--from",
-        repo,
-        "--to",
-        to,
-        "--home",
-        tablet.home,
-      ]);
+      const to = await restoredTo(`tablet-${snapshot.slice(0, 8)}`, snapshot, repo, tablet.home);
       const restored = Object.fromEntries(
         readdirSync(join(to, "data")).map((name) => [
           name,
@@ -334,18 +345,7 @@ describe("the backup key after a device is revoked", () => {
     await buckyJson(["init", "--recover", "--device", "newbox", "--home", fresh], {
       stdin: `${phrase}\n`,
     });
-    const to = join(scratchDir(), "recovered");
-    await buckyJson([
-      "backup",
-      "restore",
-      after.slice(0, 8),
-      "--from",
-      repo,
-      "--to",
-      to,
-      "--home",
-      fresh,
-    ]);
+    const to = await restoredTo("recovered", after, repo, fresh);
     expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
   });
 
@@ -384,18 +384,7 @@ describe("the backup key after a device is revoked", () => {
       stdin: `${phrase}\n`,
     });
     for (const snapshot of [before, after, ...laterSnapshots]) {
-      const to = join(scratchDir(), `no-keys-${snapshot.slice(0, 8)}`);
-      await buckyJson([
-        "backup",
-        "restore",
-        snapshot.slice(0, 8),
-        "--from",
-        repo,
-        "--to",
-        to,
-        "--home",
-        fresh,
-      ]);
+      const to = await restoredTo(`no-keys-${snapshot.slice(0, 8)}`, snapshot, repo, fresh);
       if (snapshot === after)
         expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
     }
@@ -444,18 +433,7 @@ describe("the device that renewed the key killed before any other device heard o
       nasHome,
     ]);
     await nas.kill();
-    const to = join(scratchDir(), "tablet");
-    await buckyJson([
-      "backup",
-      "restore",
-      snapshot.slice(0, 8),
-      "--from",
-      repo,
-      "--to",
-      to,
-      "--home",
-      tabletHome,
-    ]);
+    const to = await restoredTo("tablet", snapshot, repo, tabletHome);
     expect(readFileSync(join(to, "data", "after.txt"), "utf8")).toBe(AFTER);
   }, 60_000);
 });
