@@ -1,32 +1,71 @@
 /**
- * The daemon's part in giving key epochs on (epoch-grants.ts): every few seconds it looks
- * whether a member whose facts say it holds the backup key is left out of an epoch this
- * device opens, and gives it, once. Cheap when no one is left out: no key is opened.
+ * The daemon's part in giving key epochs on (epoch-grants.ts): it looks whether a member
+ * whose facts say it holds the backup key is left out of an epoch this device opens, and
+ * gives it, once. It looks when that can have changed, not on a timer: when a device's
+ * facts come to say (or prove anew) that it holds the key, when the zone's epochs, members
+ * or grants change, and at start. An idle zone costs it nothing.
  */
+import type { Changeset } from "../../protocol/changeset.ts";
+import type { DeviceFacts } from "../../protocol/device-facts.ts";
+import type { DeviceId } from "../../protocol/ids.ts";
+import { readPayload } from "../facts/payload.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { epochGrantOps } from "./epoch-grants.ts";
 
-/** How often it looks: a device that comes back backs up within seconds of its facts. */
-const LOOK_EVERY_MS = 5_000;
+/** Changes batched into one look: a page of facts or changesets comes at once. */
+const SOON_MS = 100;
+/** A look that failed (a disk full, say) is tried again after this long. */
+const RETRY_MS = 60_000;
 
 export class EpochGiver {
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly stops: (() => void)[] = [];
+  /** What each device's facts last said of the backup key (its proof, or nothing). */
+  private readonly saidKey = new Map<DeviceId, string | undefined>();
+  private stopped = false;
 
   constructor(
     private readonly node: NodeContext,
     private readonly log: Log,
-    private readonly everyMs = LOOK_EVERY_MS,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.look(), this.everyMs);
-    this.timer.unref?.();
+    const { node } = this;
+    this.stops.push(
+      node.onChange((changesets) => {
+        if (mayChangeGiving(changesets)) this.soon(SOON_MS);
+      }),
+      node.onRebase(() => this.soon(SOON_MS)),
+      node.onFactsArrived((records) => {
+        if (records.some((record) => this.keySaidAnew(record))) this.soon(SOON_MS);
+      }),
+    );
     this.look();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  /** Whether `record` says something new of its device's backup key. */
+  private keySaidAnew(record: DeviceFacts): boolean {
+    const backup = readPayload(record.facts).backup;
+    const said = backup?.key === true ? backup.keyProof : undefined;
+    const before = this.saidKey.get(record.device);
+    this.saidKey.set(record.device, said);
+    return said !== undefined && said !== before;
+  }
+
+  private soon(ms: number): void {
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.look();
+    }, ms);
+    this.timer.unref?.();
   }
 
   private look(): void {
@@ -49,8 +88,26 @@ export class EpochGiver {
         keys: ops.map((op) => op.key.split("/").slice(3).join("/")).join(","),
       });
     } catch (error) {
-      // Tried again at the next look; the device left out says what it lacks meanwhile.
+      // The device left out says what it lacks meanwhile.
       this.log.warn("could not give backup key epochs on", { why: (error as Error).message });
+      this.soon(RETRY_MS);
     }
   }
+}
+
+/**
+ * Whether applied changesets may change who is left out of which epoch: the epochs, the
+ * members (documents, revocations), the grants given (this device's own roots among them).
+ * No changesets at all is a batch of proofs that quarantined a device.
+ */
+function mayChangeGiving(changesets: readonly Changeset[]): boolean {
+  if (changesets.length === 0) return true;
+  return changesets.some((changeset) =>
+    changeset.ops.some(
+      (op) =>
+        op.key.startsWith("devices/") ||
+        op.key.startsWith("system/backup/key-epochs/") ||
+        (op.key.startsWith("nodes/") && op.key.includes("/backup-epoch-grants/")),
+    ),
+  );
 }

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { decodeOffer } from "../../protocol/checkpoint.ts";
-import { signFacts } from "../../protocol/device-facts.ts";
+import { type DeviceFacts, signFacts } from "../../protocol/device-facts.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
@@ -83,6 +83,8 @@ export type ChangeOrigin = "local" | "remote";
  * it otherwise (it quarantined a device).
  */
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
+/** Told of other devices' facts records kept, as they arrive from a peer. */
+export type FactsListener = (records: readonly DeviceFacts[]) => void;
 /** Told that the zone state was found altered behind bucky's back. */
 export type DamageListener = (error: BuckyError) => void;
 
@@ -131,6 +133,7 @@ export class NodeContext {
   private readonly changeListeners: ChangeListener[] = [];
   private readonly rebaseListeners: (() => void)[] = [];
   private readonly answeringListeners: ((peer: Peer) => void)[] = [];
+  private readonly factsListeners: FactsListener[] = [];
   /** A checkpoint being fetched from a peer: one at a time. */
   private fetching: Promise<OfferOutcome> | undefined;
   /** Checkpoints a peer offered that did not check out, by peer: not fetched again for a while. */
@@ -211,6 +214,18 @@ export class NodeContext {
     return () => {
       const index = this.rebaseListeners.indexOf(listener);
       if (index >= 0) this.rebaseListeners.splice(index, 1);
+    };
+  }
+
+  /**
+   * Calls `listener` when facts of other devices arrive (kept as newer than those held);
+   * returns how to stop. Facts live beside the changeset log, so `onChange` never hears them.
+   */
+  onFactsArrived(listener: FactsListener): () => void {
+    this.factsListeners.push(listener);
+    return () => {
+      const index = this.factsListeners.indexOf(listener);
+      if (index >= 0) this.factsListeners.splice(index, 1);
     };
   }
 
@@ -627,12 +642,16 @@ export class NodeContext {
   /** Takes the facts records a peer sent (those that verify and are newer). */
   receiveFacts(records: readonly Uint8Array[] | undefined): void {
     if (!records?.length) return;
+    const kept: DeviceFacts[] = [];
     receiveFacts(this.db, records, {
       zone: this.zoneId,
       membership: this.membership(),
       nowMs: this.now(),
       clockAhead: this.clockAhead,
+      kept: (record) => kept.push(record as DeviceFacts),
     });
+    if (kept.length === 0) return;
+    for (const listener of this.factsListeners) listener(kept);
   }
 
   /** The devices this node holds an equivocation proof of (in effect or not), to tell a peer. */

@@ -107,6 +107,8 @@ export interface RecordContext {
    * passed on late counts from when it was first heard, on every device alike.
    */
   readonly agesMs?: readonly number[];
+  /** Told of each record kept, once it is. */
+  readonly kept?: (record: DeviceRecord) => void;
 }
 
 /**
@@ -142,7 +144,10 @@ export function receiveNewest<R extends DeviceRecord>(
         Math.max(0, context.agesMs?.[index] ?? 0),
         Math.max(0, context.nowMs - record.at),
       );
-      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs - ageMs)) kept++;
+      if (keepNewest(db, kind as RecordKind<DeviceRecord>, record, context.nowMs - ageMs)) {
+        kept++;
+        context.kept?.(record);
+      }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
     }
