@@ -1,8 +1,9 @@
 /**
  * Every command that reads the zone gives the same answer on every device: a zone of
  * three, each device having done something (an app placed on beta, installed from alpha;
- * a backup target only beta reaches; a person; a rule from gamma; an agent from beta; a
- * public file from gamma), every read command asked on all three and compared as JSON.
+ * a backup target only beta reaches, and its backup there; a person; a rule from gamma; an
+ * agent from beta; a public file from gamma; an invitation from alpha), every read command
+ * asked on all three and compared as JSON.
  * Then beta, which ran the app and reached the target, is killed, and alpha and gamma must
  * still agree. What may differ is named below with why: who is asking, and what each
  * device sees of the network from where it is.
@@ -49,6 +50,10 @@ const READS: { args: string[]; own: (path: string) => boolean }[] = [
   { args: ["store", "list"], own: () => false },
   { args: ["state", "list", "system/"], own: () => false },
   { args: ["zone", "show"], own: () => false },
+  { args: ["invite", "list"], own: () => false },
+  { args: ["backup", "list"], own: () => false },
+  // Not `status --disk`: asking it measures the asked device's space anew (its log grows by
+  // every command), which the others show a moment later, with when it was measured.
 ];
 
 /** The paths at which `a` and `b` differ, leaves only, as `.a.b.0.c`. */
@@ -126,6 +131,8 @@ beforeAll(async () => {
   const file = join(scratchDir(), "hello.txt");
   writeFileSync(file, "hello");
   await buckyJson(["put", file, "--public", "--home", gamma.home]);
+  await buckyJson(["invite", "--home", alpha.home]);
+  await buckyJson(["backup", "run", "--home", beta.home]);
 });
 
 describe("every read command", () => {
@@ -140,6 +147,14 @@ describe("every read command", () => {
       },
       15_000,
     ).catch(async () => expect(await disagreements([alpha, beta, gamma])).toEqual({}));
+    // Agreeing is not enough: gamma lists the snapshot in the target only beta reaches.
+    const listed = await buckyJson<{ snapshots: { device: string }[] }>([
+      "backup",
+      "list",
+      "--home",
+      gamma.home,
+    ]);
+    expect(listed.snapshots.map((s) => s.device)).toContain("beta");
   });
 
   test("gives the same answer on the devices left once the one that ran the app is killed", async () => {
