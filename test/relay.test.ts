@@ -33,16 +33,18 @@ const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300" };
 const lab: Lab = createLab();
 
 /**
- * An app streaming `mb` MiB at /blob, each byte known by its offset i: i*31 + i>>20; and
+ * An app streaming `mb` MiB at /blob, each byte known by its offset i: i*31 + i>>20;
  * answering `kb` KiB at /whole, held whole (so it goes with its Content-Length), byte i
- * being i*7.
+ * being i*7; and echoing a WebSocket's messages at /ws.
  */
 const BLOB_APP = `Bun.serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT),
   idleTimeout: 0,
-  fetch(request) {
+  websocket: { message(ws, message) { ws.send("echo " + message); } },
+  fetch(request, server) {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/ws") && server.upgrade(request)) return;
     if (url.pathname.endsWith("/whole")) {
       const bytes = new Uint8Array(Number(url.searchParams.get("kb")) * 1024);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) & 255;
@@ -343,6 +345,26 @@ describe("devices behind different NATs", () => {
     const answer = await wholeFromClient("blob-old", 1024);
     expect(answer).toEqual({ status: 200, n: 1024 * 1024, wrong: -1 });
     expect(ingressLines("h2", "/v1/ingress/blob-old/whole")).toHaveLength(1);
+  }, 30_000);
+
+  test("a WebSocket from the public client reaches an app behind NAT through the relay, by pipe and by ingress", async () => {
+    const echoes = (app: string) =>
+      onClient<
+        string[]
+      >(`const ws = new WebSocket(${JSON.stringify(`ws://${ADDRESSES.gw}:8080/ws`)}, {
+        headers: { host: ${JSON.stringify(`${app}.${HOST}`)} },
+      });
+      const got = [];
+      const timer = setTimeout(() => { console.log(JSON.stringify(got)); process.exit(0); }, 10000);
+      ws.onopen = () => { ws.send("one"); ws.send("x".repeat(200000)); };
+      ws.onmessage = (event) => {
+        got.push(event.data.length > 100 ? "long " + event.data.length : event.data);
+        if (got.length === 2) { clearTimeout(timer); console.log(JSON.stringify(got)); ws.close(); }
+      };
+      ws.onerror = () => { clearTimeout(timer); console.log(JSON.stringify(["error", ...got])); process.exit(0); };`);
+    // blob on h1, reached by its app pipe; blob-old on h2, by its ingress (tests above).
+    expect(await echoes("blob")).toEqual(["echo one", `long ${"echo ".length + 200000}`]);
+    expect(await echoes("blob-old")).toEqual(["echo one", `long ${"echo ".length + 200000}`]);
   }, 60_000);
 
   test("bucky get on home device 1 fetches a file stored on home device 2, verified", async () => {
