@@ -24,7 +24,7 @@ import { type KeptCopies, keepCopies } from "./keep-copies.ts";
 import { unpin } from "./pins.ts";
 import type { ObjectStore } from "./store.ts";
 import {
-  FILES_BUDGET_KEY,
+  FILES_KEYS,
   FILES_PREFIX,
   fileHolders,
   heldFileOps,
@@ -62,7 +62,7 @@ export function keepStoredFileCopies(node: NodeContext): KeptStoredFiles {
   const copies = keepCopies(node, {
     what: "stored file",
     // The records and the budget's own key: a budget raised copies what now fits.
-    prefix: FILES_BUDGET_KEY.slice(0, FILES_PREFIX.length - 1),
+    prefix: FILES_KEYS,
     ids: function* () {
       sizes = new Map(
         storedFilesBudget(node.db).within.map((record) => [record.id, record.sizeBytes ?? 0]),

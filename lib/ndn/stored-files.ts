@@ -36,9 +36,10 @@ import { compareWritten, splitByBudgetPerAuthor } from "./within-budget.ts";
 
 /** Where the zone records its stored files, one key each. */
 export const FILES_PREFIX = "system/files/";
-/** Where the owner sets the budget for stored files (a whole number of bytes). */
-/** Where the owner sets another budget, signed (protocol/zone-budget.ts). */
+/** Where the owner sets the budget for stored files, signed (protocol/zone-budget.ts). */
 export { FILES_BUDGET_KEY };
+/** What the records' keys and the budget's key both begin with. */
+export const FILES_KEYS = "system/files";
 /**
  * What every device keeps copies of at most, when `system/files-budget` does not say:
  * each device holds all of them, so this is what stored files take of each disk.
