@@ -59,6 +59,12 @@ Bun.serve({
       case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
       case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
       case "/api/sw.js": return new Response("self.onfetch = () => {};", { headers: { "content-type": "text/javascript", "service-worker-allowed": "/" } });
+      case "/api/cookies": {
+        const headers = new Headers();
+        headers.append("set-cookie", "theme=dark; Path=/");
+        headers.append("set-cookie", "bucky_session=planted; Domain=" + url.searchParams.get("domain") + "; Path=/_bucky");
+        return new Response("cookies", { headers });
+      }
       case "/api/hang": return new Promise(() => {});
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
       default: return new Response("probe " + url.pathname);
@@ -1568,6 +1574,13 @@ describe("apps beside the panel", () => {
     // On its own host the origin is the app's alone: what it says goes through.
     const ownHost = await get("/api/sw.js", { host: `probe.${HOST}` });
     expect(ownHost.headers.get("service-worker-allowed")).toBe("/");
+  });
+
+  test("an app, on another device, cannot set bucky's session cookie for the zone's domain", async () => {
+    // Sent before the person's own (its path is longer), it signed them out of the panel.
+    const answer = await get(`/api/cookies?domain=${HOST}`, { host: `probe.${HOST}` });
+    expect(await answer.text()).toBe("cookies");
+    expect(answer.headers.getSetCookie()).toEqual(["theme=dark; Path=/"]);
   });
 
   test("at the zone's name, a path to an app leads to the app's own name, never its pages", async () => {

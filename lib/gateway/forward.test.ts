@@ -85,6 +85,35 @@ describe("what a client receives", () => {
     }
   });
 
+  test("no cookie of bucky's own that an app sets reaches the client, whichever way its answer goes", async () => {
+    const app = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => {
+        const headers = new Headers({ "x-app": "1" });
+        headers.append("set-cookie", "theme=dark; Path=/");
+        // Planted for the zone's whole domain, sent before the person's own session.
+        headers.append("set-cookie", "bucky_session=planted; Domain=zone.test; Path=/_bucky");
+        headers.append("set-cookie", " bucky_notice=x");
+        headers.append("set-cookie", "lang=en");
+        return new Response("hello", { headers });
+      },
+    });
+    try {
+      const asPassedOn = returnedResponse(await fetch(`http://127.0.0.1:${app.port}/`));
+      const fetched = await fetch(`http://127.0.0.1:${app.port}/`);
+      const readWhole = returnedResponse(fetched, await fetched.bytes());
+      const streamed = await fetch(`http://127.0.0.1:${app.port}/`);
+      const copied = returnedResponse(streamed, streamed.body, true);
+      for (const returned of [asPassedOn, readWhole, copied]) {
+        expect(returned.headers.getSetCookie()).toEqual(["theme=dark; Path=/", "lang=en"]);
+        expect(returned.headers.get("x-app")).toBe("1");
+      }
+    } finally {
+      app.stop(true);
+    }
+  });
+
   test("a response whose headers cannot change is copied without them", async () => {
     const original = Response.redirect("http://example.test/", 302);
     const immutable = new Proxy(original.headers, {

@@ -88,10 +88,26 @@ export function isBuckyHeader(name: string): boolean {
  */
 const NOT_BY_PATH = "service-worker-allowed";
 
-/** The response headers a client receives: the app's, less hop-by-hop ones (and, `byPath`, NOT_BY_PATH). */
+/**
+ * Whether a Set-Cookie sets one of bucky's own cookies (`bucky_*`: the session, the panel's
+ * notices), which only the gateway sets. An app at a host of its own could otherwise set
+ * one for the zone's whole domain (`Domain=<zone host>`), and an app reached by path on the
+ * panel's own origin: a session cookie so planted, sent before the person's own, signed
+ * them out of the panel (or into another account) for as long as it lasted.
+ */
+export function setsBuckyCookie(setCookie: string): boolean {
+  return setCookie.trimStart().startsWith("bucky_");
+}
+
+/**
+ * The response headers a client receives: the app's, less hop-by-hop ones (and, `byPath`,
+ * NOT_BY_PATH), and less any of bucky's own cookies the app set.
+ */
 export function returnedHeaders(incoming: Headers, byPath = false): Headers {
   const headers = new Headers();
-  for (const [name, value] of incoming) if (isReturned(name, byPath)) headers.append(name, value);
+  for (const [name, value] of incoming)
+    if (isReturned(name, byPath) && !(name === "set-cookie" && setsBuckyCookie(value)))
+      headers.append(name, value);
   return headers;
 }
 
@@ -152,6 +168,7 @@ export function returnedResponse(
     });
     try {
       for (const name of dropped) response.headers.delete(name);
+      dropBuckyCookies(response.headers);
       return body === undefined ? response : new Response(body, response);
     } catch {
       // Headers that cannot change: the copy below.
@@ -162,6 +179,15 @@ export function returnedResponse(
     statusText: response.statusText,
     headers: returnedHeaders(response.headers, byPath),
   });
+}
+
+/** Takes out of `headers` the Set-Cookies of bucky's own cookies (setsBuckyCookie), if any. */
+function dropBuckyCookies(headers: Headers): void {
+  if (!headers.has("set-cookie")) return;
+  const cookies = headers.getSetCookie();
+  if (!cookies.some(setsBuckyCookie)) return;
+  headers.delete("set-cookie");
+  for (const cookie of cookies) if (!setsBuckyCookie(cookie)) headers.append("set-cookie", cookie);
 }
 
 export function isWebSocketUpgrade(request: Request): boolean {
