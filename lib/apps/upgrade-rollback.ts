@@ -68,14 +68,17 @@ export function ranSomewhere(db: StateReader, spec: AppSpec, devices: readonly s
   });
 }
 
-/** The manifest of package `pkg` when this device holds it whole and it is app `app`'s. */
+/**
+ * The manifest of package `pkg` when this device holds it whole and it is app `app`'s. One
+ * damaged here is not held: said by the daemon, a throw would end it at every pass.
+ */
 export function heldManifest(
   node: NodeContext,
   pkg: ObjectId,
   app: string,
 ): AppManifest | undefined {
-  const bytes = node.store.readObject(pkg);
   try {
+    const bytes = node.store.readObject(pkg);
     const manifest = bytes && readPackage(bytes).manifest;
     return manifest?.id === app ? manifest : undefined;
   } catch (error) {

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MANIFEST_FILE } from "../../protocol/app-manifest.ts";
 import { encodePackage } from "../../protocol/app-package.ts";
+import { parseObjectId } from "../../protocol/ndn.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { heldNotesZone } from "../replica/test-held-app.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
@@ -60,6 +61,14 @@ describe("the version before, on a device restarted while an upgrade waits for i
     const { node, upgrade } = restartedNas();
     // Laptop's report says TEST_PACKAGE runs there.
     expect(versionBeforeToRun(node, { ...upgrade, package: TEST_PACKAGE })).toBeUndefined();
+  });
+
+  test("not when its package is damaged here: it waits, and the daemon goes on", () => {
+    const { node, before, upgrade } = restartedNas();
+    const parsed = parseObjectId(before);
+    if (parsed?.kind !== "chunk") throw new Error("a small package is one chunk");
+    writeFileSync(node.store.chunkPath(parsed.id), "damaged");
+    expect(versionBeforeToRun(node, upgrade)).toBeUndefined();
   });
 
   test("not without a version before, nor for an image app", () => {
