@@ -40,10 +40,11 @@ import { type AppLauncher, AppRunner, type RunnerChange } from "./runner.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
-import { type AppReport, type AppSpec, appKeys, readSpecs } from "./spec.ts";
+import { type AppReport, type AppSpec, appKeys, readReport, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
 import { markHealthy, rollBackFailedUpgrade } from "./upgrade-rollback.ts";
 import { reportUpgradeWait } from "./upgrade-wait.ts";
+import { versionBeforeToRun } from "./version-before.ts";
 
 export interface ConvergenceOptions {
   /** How often to re-check even when nothing changed. */
@@ -359,8 +360,11 @@ export class Convergence {
         mine.add(spec.app);
         if (current?.launch !== launchOf(spec) && !this.upgradeWaits(spec, current)) {
           if (current) await this.halt(spec.app);
-          this.dataAtUpgrade(spec, current);
-          if (this.refused.get(spec.app) !== launchOf(spec)) this.launch(spec);
+          // Nothing running here (a restart) while the upgrade's package is not: the version
+          // before runs meanwhile, as it would have gone on (lib/apps/version-before.ts).
+          const runs = (!current && this.versionBefore(spec)) || spec;
+          if (runs === spec) this.dataAtUpgrade(spec, current);
+          if (this.refused.get(spec.app) !== launchOf(runs)) this.launch(runs);
         }
       } else {
         this.refused.delete(spec.app);
@@ -624,6 +628,21 @@ export class Convergence {
     return true;
   }
 
+  /** The version before to run while `spec`'s package is fetched (versionBeforeToRun), said once. */
+  private versionBefore(spec: AppSpec): AppSpec | undefined {
+    const before = versionBeforeToRun(this.node, spec);
+    if (before && this.waitedFor.get(spec.app) !== spec.package) {
+      this.waitedFor.set(spec.app, spec.package);
+      this.node.log.warn("app upgrade waits for its package: the version before runs meanwhile", {
+        app: spec.app,
+        version: spec.version,
+        running: before.version,
+        package: spec.package,
+      });
+    }
+    return before;
+  }
+
   /**
    * Adds why `spec`'s upgrade waits to this device's report (lib/apps/upgrade-wait.ts): at
    * once for a package, then at most every WAIT_SAID_EVERY_MS, as each report is kept by
@@ -760,6 +779,10 @@ export class Convergence {
     const now = this.node.now();
     if (!worthReporting(this.reported.get(spec.app), change, now)) return;
     this.reported.set(spec.app, { state: change.state, atMs: now });
+    // Why an upgrade waits stays said through the changes of the version running meanwhile
+    // (it starts as it is said, on a device just restarted): sayWhyWaits says it once a minute.
+    const said = readReport(this.node.db, this.node.deviceName, spec.app);
+    const waitingFor = said?.package === spec.package ? said.waitingFor : undefined;
     const report: AppReport = {
       app: spec.app,
       state: change.state,
@@ -770,6 +793,7 @@ export class Convergence {
       restarts: change.restarts,
       error: change.error,
       since: new Date(now).toISOString(),
+      ...(waitingFor ? { waitingFor } : {}),
     };
     try {
       this.node.write([

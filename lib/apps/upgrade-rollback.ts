@@ -47,9 +47,44 @@ export function markHealthy(appDir: string, pkg: ObjectId): void {
   writeFileAtomic(join(appDir, HEALTHY_FILE), pkg);
 }
 
-function healthyHere(appDir: string, pkg: ObjectId): boolean {
+/** The last package that ran healthy on this device, as its note says (undefined: none noted). */
+export function healthyPackage(appDir: string): ObjectId | undefined {
   const path = join(appDir, HEALTHY_FILE);
-  return existsSync(path) && readFileSync(path, "utf8") === pkg;
+  return existsSync(path) ? (readFileSync(path, "utf8") as ObjectId) : undefined;
+}
+
+function healthyHere(appDir: string, pkg: ObjectId): boolean {
+  return healthyPackage(appDir) === pkg;
+}
+
+/**
+ * Whether a device's report the zone holds (of `devices`) says `spec`'s version runs
+ * there: then it may have migrated the app's data, which its version before may not read.
+ */
+export function ranSomewhere(db: StateReader, spec: AppSpec, devices: readonly string[]): boolean {
+  return devices.some((device) => {
+    const report = readReport(db, device, spec.app);
+    return report?.package === spec.package && report.state === "running";
+  });
+}
+
+/**
+ * The manifest of package `pkg` when this device holds it whole and it is app `app`'s. One
+ * damaged here is not held: said by the daemon, a throw would end it at every pass.
+ */
+export function heldManifest(
+  node: NodeContext,
+  pkg: ObjectId,
+  app: string,
+): AppManifest | undefined {
+  try {
+    const bytes = node.store.readObject(pkg);
+    const manifest = bytes && readPackage(bytes).manifest;
+    return manifest?.id === app ? manifest : undefined;
+  } catch (error) {
+    if (!(error instanceof BuckyError)) throw error;
+    return undefined;
+  }
 }
 
 /**
@@ -68,10 +103,7 @@ export function upgradeFailed(
   if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
   if (crash.exits < ROLLBACK_AFTER_CRASHES) return false;
   if (!healthyHere(where.appDir, spec.previousPackage)) return false;
-  return !where.devices.some((device) => {
-    const report = readReport(db, device, spec.app);
-    return report?.package === spec.package && report.state === "running";
-  });
+  return !ranSomewhere(db, spec, where.devices);
 }
 
 /** The spec of the version before, `previous` its package's manifest, saying why it is back. */
@@ -122,14 +154,8 @@ export function rollBackFailedUpgrade(
   const current = readSpec(node.db, spec.app);
   if (current?.package !== spec.package || current.desired !== "running") return false;
   const previous = spec.previousPackage as ObjectId;
-  const bytes = node.store.readObject(previous);
-  let manifest: AppManifest | undefined;
-  try {
-    manifest = bytes && readPackage(bytes).manifest;
-  } catch (error) {
-    if (!(error instanceof BuckyError)) throw error;
-  }
-  if (manifest?.id !== spec.app) {
+  const manifest = heldManifest(node, previous, spec.app);
+  if (!manifest) {
     // Said once, as the crash that would have given it up first comes.
     if (crash.exits === ROLLBACK_AFTER_CRASHES)
       node.log.warn(

@@ -3,6 +3,7 @@
  * and writes through the running node: no home on disk, no certificate, no addresses.
  */
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import { homePaths } from "../home.ts";
 import { createLog, type Log } from "../log.ts";
 import type { TestNode } from "../state/test-db.ts";
 import type { OpenZone } from "../zone/open.ts";
@@ -11,14 +12,21 @@ import { NodeContext } from "./node-context.ts";
 export function testNodeContext(
   node: TestNode,
   name: string,
-  options: { readonly log?: Log; readonly now?: () => number } = {},
+  options: {
+    readonly log?: Log;
+    readonly now?: () => number;
+    /** A home on disk for its object store and apps (default: none). */
+    readonly home?: string;
+  } = {},
 ): NodeContext {
   return new NodeContext(
     {
       db: node.db,
       zone: { id: node.zone, name: "home" },
       device: { id: deviceIdFromPublicKey(node.key.publicKey), name },
-      paths: { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
+      paths: options.home
+        ? homePaths(options.home)
+        : { home: "/nonexistent", ndnDir: "/nonexistent/ndn" },
       deviceKey: node.key,
       seal: node.seal,
     } as unknown as OpenZone,

@@ -1,0 +1,38 @@
+/**
+ * The version before, run by a device that restarted while an upgrade waited for its
+ * package. A device running an app goes on running the version before until it holds the
+ * new one's package (Convergence.upgradeWaits). One restarted meanwhile (a NAS after a
+ * power cut) had nothing running to go on with, and ran neither version until it had the
+ * package: the app was down for as long as the device holding it (a closed laptop) was,
+ * though the version before's package and data were right there. Now such a device starts
+ * the version before, and from then on is like any device running it: it keeps trying to
+ * fetch the new one, says why it waits, and upgrades (the data copied first) once it has it.
+ *
+ * Only the version the upgrade replaced (the spec's previousPackage), when it was the last
+ * to run healthy here and no device's report says the new one ran: the data here is then
+ * that version's, as for a rollback (lib/apps/upgrade-rollback.ts). An image app waits as
+ * before: its version before is an image record, not a package with its manifest.
+ */
+import { join } from "node:path";
+import { isImageRun } from "../../protocol/app-manifest.ts";
+import type { NodeContext } from "../node/node-context.ts";
+import type { AppSpec } from "./spec.ts";
+import { healthyPackage, heldManifest, ranSomewhere } from "./upgrade-rollback.ts";
+
+/**
+ * The spec of the version before to run here while `spec`'s package is not held, or
+ * undefined when `spec`'s version is to run (or wait, as it did).
+ */
+export function versionBeforeToRun(node: NodeContext, spec: AppSpec): AppSpec | undefined {
+  const before = spec.previousPackage;
+  if (spec.image || !before || before === spec.package) return undefined;
+  if (node.store.holdsWhole(spec.package)) return undefined;
+  if (healthyPackage(join(node.zone.paths.appsDir, spec.app)) !== before) return undefined;
+  if (!node.store.holdsWhole(before)) return undefined;
+  if (ranSomewhere(node.db, spec, [...node.membership().byName.keys()])) return undefined;
+  const manifest = heldManifest(node, before, spec.app);
+  if (!manifest || isImageRun(manifest.run)) return undefined;
+  // Not an upgrade of its own: nothing to give up (upgradeFailed) nor data to put back.
+  const { previousPackage: _, failedUpgrade: __, ...rest } = spec;
+  return { ...rest, version: manifest.version, package: before, manifest };
+}
