@@ -14,6 +14,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   jsonError,
   newHomePath,
   startDaemon,
@@ -78,6 +79,13 @@ const grant = async (daemon: Daemon, name: string) =>
       daemon.home,
     ])
   ).record;
+/** The gateways an enrollment link made on `daemon` for a new person `name` works at. */
+const linkGateways = async (daemon: Daemon, name: string) => {
+  const { enrollment } = await buckyJson<{
+    enrollment: { gateway: string; otherGateways: { gateway: string }[] };
+  }>(["user", "add", name, "--home", daemon.home]);
+  return [enrollment.gateway, ...enrollment.otherGateways.map((other) => other.gateway)];
+};
 
 describe("a zone of devices on different buckys", () => {
   const homes = { alpha: newHomePath(), beta: newHomePath(), gamma: newHomePath() };
@@ -94,6 +102,9 @@ describe("a zone of devices on different buckys", () => {
     }
     beta = await startDaemon(homes.beta);
     gamma = await startDaemon(homes.gamma);
+    // Two gateways: an enrollment link names both while every member takes that.
+    await enableGateway(homes.alpha);
+    await enableGateway(homes.gamma);
     for (const name of ["alpha", "beta", "gamma"])
       await waitFor(
         `alpha knows ${name} reads level 1`,
@@ -169,7 +180,7 @@ describe("a zone of devices on different buckys", () => {
 
   let second: { id: string; issuer: string };
 
-  test("while beta is older, alpha holds the new kind of write back: a grant under its id, the new key refused with what to do", async () => {
+  test("while beta is older, alpha holds the new kinds of write back: a grant under its id, a link for one gateway, the new key refused with what to do", async () => {
     await waitFor(
       "alpha knows beta reads level 0",
       async () => ((await info(alpha, "beta"))?.writeRules === undefined ? true : undefined),
@@ -187,6 +198,8 @@ describe("a zone of devices on different buckys", () => {
     expect(await keys(alpha, "agent-grants/")).toEqual(
       [`agent-grants/${first.issuer}/${first.id}`, `agent-grants/${second.id}`].sort(),
     );
+    // A credential recorded under a gateway's id too: the link is for alpha's gateway alone.
+    expect(await linkGateways(alpha, "ann")).toEqual(["alpha"]);
     const refused = await bucky([
       "state",
       "set",
@@ -205,7 +218,7 @@ describe("a zone of devices on different buckys", () => {
     });
   }, 60_000);
 
-  test("with alpha killed, gamma still says beta refuses it; beta upgraded takes alpha's changes, the note clears, and the grant moves under its issuer", async () => {
+  test("with alpha killed, gamma still says beta refuses it; beta upgraded takes alpha's changes, the note clears, the grant moves under its issuer, and links name every gateway again", async () => {
     await alpha.kill();
     expect((await status(gamma)).writesRefused.map((note) => [note.device, note.author])).toEqual([
       ["beta", "alpha"],
@@ -237,5 +250,6 @@ describe("a zone of devices on different buckys", () => {
         async () => ((await keys(daemon, "agent-grants/")).includes(moved) ? true : undefined),
         WAIT_MS,
       );
+    expect(await linkGateways(alpha, "bob")).toEqual(["alpha", "gamma"]);
   }, 90_000);
 });
