@@ -60,7 +60,7 @@ export function readersBelow(readers: readonly Reader[], level: number): Reader[
 
 /**
  * The members that would refuse `ops` (by the first op some member refuses), or none.
- * Cheap for the ops of any level: the members are read only for a write of a newer kind.
+ * Cheap for most writes: the members are read only for a write of a newer kind.
  */
 export function refusingReaders(
   db: StateReader,
@@ -93,7 +93,7 @@ export function everyMemberReads(
   const level = levelNeededFor(op);
   if (level === 0) return true;
   const self = { name: node.deviceName, level: node.writeRulesLevel };
-  return readersBelow(zoneReaders(node.db, node.membership(), self), level).length === 0;
+  return lowestLevel(zoneReaders(node.db, node.membership(), self)) >= level;
 }
 
 /** The error for a write `readers` would refuse: which device, which bucky, what to do. */
