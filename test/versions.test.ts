@@ -111,17 +111,26 @@ describe("a zone of devices on different buckys", () => {
         async () => ((await info(alpha, name))?.writeRules === 1 ? true : undefined),
         WAIT_MS,
       );
-    const devices = await buckyJson<{ devices: { name: string; version: string | null }[] }>([
-      "devices",
-      "--home",
-      gamma.home,
-    ]);
+    // Each device's bucky, as `bucky devices` says it on another device.
     const { version } = await buckyJson<{ version: string }>(["version"]);
-    expect(devices.devices.map((d) => [d.name, d.version])).toEqual([
+    const versions = async () =>
+      (
+        await buckyJson<{ devices: { name: string; version: string | null }[] }>([
+          "devices",
+          "--home",
+          gamma.home,
+        ])
+      ).devices.map((d) => [d.name, d.version]);
+    const all = [
       ["alpha", version],
       ["beta", version],
       ["gamma", version],
-    ]);
+    ];
+    await waitFor(
+      "gamma knows every device's bucky",
+      async () => (JSON.stringify(await versions()) === JSON.stringify(all) ? true : undefined),
+      WAIT_MS,
+    );
   }, 60_000);
 
   let first: { id: string; issuer: string };
