@@ -30,6 +30,8 @@ export const MAX_SYNC_REFUSED = 100;
 export const MAX_CLOCK_AHEAD = 100;
 /** The most members a device says it refuses the changesets of by a write rule. */
 export const MAX_WRITES_REFUSED = 100;
+/** A refusal's reason is said to this many characters (a key in it can be long). */
+export const MAX_REFUSAL_CHARS = 300;
 /** An error code as bucky says them (a newer peer's too): E_ and capitals. */
 const ERROR_CODE = /^E_[A-Z0-9_]{1,38}$/;
 
@@ -493,7 +495,11 @@ const payloadOf = object<DeviceFactsPayload>({
       satisfying(
         record(
           deviceName,
-          object<WritesRefusedFacts>({ seq: whole(), reason: text(1000), since: text(40) }),
+          object<WritesRefusedFacts>({
+            seq: whole(),
+            reason: text(MAX_REFUSAL_CHARS),
+            since: text(40),
+          }),
         ),
         (refused) => Object.keys(refused).length <= MAX_WRITES_REFUSED,
       ),

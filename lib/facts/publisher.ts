@@ -20,6 +20,7 @@ import {
   type ClockAheadFacts,
   type DeviceFactsPayload,
   MAX_LEFTOVERS,
+  MAX_REFUSAL_CHARS,
   MAX_USAGE_APPS,
   type ReplicaFacts,
   type SyncRefusedFacts,
@@ -173,7 +174,7 @@ function writesRefusedFacts(node: NodeContext): Record<string, WritesRefusedFact
     if (member && standingOf(membership, author) === "member" && member.id !== node.deviceId)
       out[member.name] = {
         seq,
-        reason: reason.slice(0, 1000),
+        reason: reason.slice(0, MAX_REFUSAL_CHARS),
         since: new Date(sinceMs).toISOString(),
       };
   }
