@@ -54,7 +54,8 @@ export interface Writer {
 /**
  * The level of write rules this bucky reads: each level admits keys a bucky of the level
  * before refused (levelNeededFor). A device's `devices/<n>/info` says its level; one whose
- * info says none is of level 0, from before levels were said.
+ * info says none is of level 0, from before levels were said. A rule that comes to take a
+ * key this level refuses raises it, and names the key in levelNeededFor.
  */
 export const WRITE_RULES_LEVEL = 1;
 
